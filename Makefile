@@ -1,0 +1,42 @@
+# botadmin — the two commands: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-from-lock
+export PORT ?= 8000
+export PYTHONUNBUFFERED = 1
+
+.PHONY: run test lint format setup venv clean
+
+venv: $(STAMP)
+
+# The virtualenv is rebuilt only when the lock file changes.
+$(STAMP): requirements.lock
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	@touch $(STAMP)
+
+setup: venv
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py createcachetable
+	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
+	BOTADMIN_ALLOW_PRIVATE_URLS=1 $(BIN)/python manage.py setup_demo
+
+# Web (gunicorn), Celery worker and beat, and the startup banner, in one
+# foreground command. Ctrl-C stops them all; if one dies, all stop and say so.
+run: setup
+	WEB_PORT=$(PORT) BOTADMIN_ALLOW_PRIVATE_URLS=1 exec $(BIN)/honcho --no-colour -f Procfile start
+
+test: venv
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: venv
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean:
+	rm -rf $(VENV) var/static var/broker

@@ -1,0 +1,40 @@
+"""Admin pieces shared by the apps: operators see only the bots they run."""
+
+from conversations.services import bots_visible_to
+
+
+class BotScopedAdminMixin:
+    """Limits a ModelAdmin to rows of the bots the user may see.
+
+    `bot_lookup` is the path from the model to its Bot ("" for Bot itself).
+    Rows of other bots are absent from lists and answer 404 on their pages.
+    """
+
+    bot_lookup = "bot"
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        if request.user.is_superuser:
+            return queryset
+        visible = bots_visible_to(request.user)
+        if not self.bot_lookup:
+            return queryset.filter(pk__in=visible.values("pk"))
+        return queryset.filter(**{f"{self.bot_lookup}__in": visible.values("pk")})
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "bot" and not request.user.is_superuser:
+            kwargs["queryset"] = bots_visible_to(request.user)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+class ReadOnlyAdminMixin:
+    """History is never edited: view-only, no add, no delete."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

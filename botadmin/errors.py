@@ -1,0 +1,55 @@
+"""Every errcode the API can answer, with its HTTP status and default text.
+
+Codes that WeCom's robot webhook also uses keep WeCom's meaning (see
+shared/spec/wecom.md section 2). botadmin's own codes have seven digits and
+start with 7, outside every WeCom range. docs/api.md lists this table.
+"""
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+
+@dataclass
+class ApiError(Exception):
+    errcode: int
+    errmsg: str
+    status: int = 400
+    headers: dict = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return f"{self.errcode}: {self.errmsg}"
+
+
+class Err(Enum):
+    # (errcode, HTTP status, default errmsg)
+    SYSTEM_BUSY = (-1, 503, "system busy, retry later")
+    INVALID_MSGTYPE = (40008, 400, "invalid message type")
+    INVALID_PARAMETER = (40035, 400, "invalid parameter")
+    FIELD_INVALID = (40058, 400, "invalid field")
+    EMPTY_CONTENT = (44004, 400, "empty content")
+    RATE_LIMITED = (45009, 429, "api freq out of limit")
+    INVALID_SECRET = (93000, 401, "invalid secret")
+    NOT_JSON = (7000001, 400, "Warning: wrong json format.")
+    BODY_TOO_LARGE = (7000002, 413, "request body too large")
+    UNSUPPORTED_MEDIA_TYPE = (7000003, 415, "Content-Type must be application/json")
+    UNKNOWN_CONVERSATION = (7000101, 404, "unknown conversation_id")
+    BOT_INACTIVE = (7000102, 403, "bot is inactive")
+    IDEMPOTENCY_CONFLICT = (7000103, 409, "Idempotency-Key reused with a different body")
+    NO_SUCH_MESSAGE = (7000104, 404, "no such message")
+    NO_SUCH_ENDPOINT = (7000404, 404, "no such endpoint")
+    METHOD_NOT_ALLOWED = (7000405, 405, "method not allowed")
+
+    @property
+    def code(self) -> int:
+        return self.value[0]
+
+    @property
+    def status(self) -> int:
+        return self.value[1]
+
+    @property
+    def default_message(self) -> str:
+        return self.value[2]
+
+    def error(self, errmsg: str | None = None, headers: dict | None = None) -> ApiError:
+        return ApiError(self.code, errmsg or self.default_message, self.status, headers or {})

@@ -1,0 +1,15 @@
+"""Gunicorn settings used by `make run` and production (`-c botadmin/gunicorn_conf.py`)."""
+
+import multiprocessing
+import os
+
+# honcho gives each process its own PORT; `make run` passes the web port as WEB_PORT.
+bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('WEB_PORT') or os.environ.get('PORT', '8000')}"
+workers = int(os.environ.get("WEB_CONCURRENCY", min(4, multiprocessing.cpu_count() * 2)))
+threads = int(os.environ.get("WEB_THREADS", "4"))
+timeout = 30
+graceful_timeout = 10
+accesslog = "-"
+errorlog = "-"
+logger_class = "botadmin.logging.MaskingGunicornLogger"
+access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms'

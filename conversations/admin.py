@@ -1,0 +1,240 @@
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+
+from botadmin.admin_scoping import BotScopedAdminMixin
+
+from .models import Bot, Conversation
+from .secrets import mask
+from .services import rotate_secret
+
+
+def _secret_field(obj_value: str, reveal: bool):
+    """Masked value; superusers get a click-to-reveal and a copy button."""
+    if not obj_value:
+        return "—"
+    if not reveal:
+        return format_html("<code>{}</code>", mask(obj_value))
+    return format_html(
+        '<details class="secret"><summary><code>{}</code> {}</summary>'
+        '<code class="secret-value">{}</code> '
+        '<button type="button" class="button" data-copy="{}">{}</button></details>',
+        mask(obj_value),
+        _("reveal"),
+        obj_value,
+        obj_value,
+        _("copy"),
+    )
+
+
+class BotAdminForm(forms.ModelForm):
+    agent_token = forms.CharField(
+        label=_("agent token"),
+        required=False,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text=_("At least 32 characters. Leave empty to keep the current token."),
+    )
+
+    class Meta:
+        model = Bot
+        fields = (
+            "name",
+            "is_active",
+            "connector",
+            "agent_url",
+            "agent_token",
+            "webhook_url",
+            "rate_limit_per_minute",
+            "operators",
+        )
+
+    def clean_agent_token(self):
+        value = self.cleaned_data.get("agent_token")
+        if not value and self.instance.pk:
+            return self.instance.agent_token
+        return value
+
+
+class ConversationInline(admin.TabularInline):
+    model = Conversation
+    fields = ("conversation_id", "kind", "name", "is_active", "last_message_at")
+    readonly_fields = ("last_message_at",)
+    extra = 0
+    show_change_link = True
+    max_num = 0
+    can_delete = False
+    verbose_name_plural = _("conversations (first 20; see Conversations for all)")
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        ids = list(queryset.values_list("pk", flat=True)[:20])
+        return queryset.filter(pk__in=ids)
+
+
+@admin.register(Bot)
+class BotAdmin(BotScopedAdminMixin, admin.ModelAdmin):
+    bot_lookup = ""
+    form = BotAdminForm
+    list_display = (
+        "name",
+        "connector",
+        "masked_secret",
+        "conversation_count",
+        "rate_limit_per_minute",
+        "is_active",
+        "created_at",
+    )
+    list_filter = ("connector", "is_active")
+    search_fields = ("name",)
+    readonly_fields = (
+        "secret_revealable",
+        "secret_masked",
+        "signing_secret_revealable",
+        "signing_secret_masked",
+        "secret_grace",
+        "created_at",
+        "updated_at",
+    )
+    filter_horizontal = ("operators",)
+    actions = ("rotate_secrets",)
+    inlines = (ConversationInline,)
+
+    class Media:
+        js = ("botadmin/copy.js",)
+
+    def get_fieldsets(self, request, obj=None):
+        if request.user.is_superuser:
+            credentials = ("secret_revealable", "secret_grace", "signing_secret_revealable")
+        else:
+            credentials = ("secret_masked", "secret_grace", "signing_secret_masked")
+        fieldsets = [
+            (None, {"fields": ("name", "is_active")}),
+            (_("Credentials"), {"fields": credentials}) if obj else None,
+            (_("Connector"), {"fields": ("connector", "agent_url", "agent_token")}),
+            (_("Forwarding and sending"), {"fields": ("webhook_url", "rate_limit_per_minute")}),
+            (_("Access"), {"fields": ("operators",)}),
+            (_("Timestamps"), {"fields": ("created_at", "updated_at")}),
+        ]
+        return [f for f in fieldsets if f]
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        if not request.user.is_superuser:
+            fields.append("operators")
+        return fields
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(_conversation_count=Count("conversations"))
+
+    @admin.display(description=_("API secret"))
+    def masked_secret(self, obj):
+        return format_html("<code>{}</code>", mask(obj.secret))
+
+    @admin.display(description=_("conversations"), ordering="_conversation_count")
+    def conversation_count(self, obj):
+        return obj._conversation_count
+
+    def _secret_with_rotate(self, obj, reveal: bool):
+        rotate_url = reverse("admin:conversations_bot_rotate_secret", args=[obj.pk])
+        return format_html(
+            '{} <a class="button" href="{}">{}</a>',
+            _secret_field(obj.secret, reveal),
+            rotate_url,
+            _("Rotate…"),
+        )
+
+    @admin.display(description=_("API secret"))
+    def secret_revealable(self, obj):
+        return self._secret_with_rotate(obj, reveal=True)
+
+    @admin.display(description=_("API secret"))
+    def secret_masked(self, obj):
+        return self._secret_with_rotate(obj, reveal=False)
+
+    @admin.display(description=_("webhook signing secret"))
+    def signing_secret_revealable(self, obj):
+        return _secret_field(obj.signing_secret, reveal=True)
+
+    @admin.display(description=_("webhook signing secret"))
+    def signing_secret_masked(self, obj):
+        return _secret_field(obj.signing_secret, reveal=False)
+
+    @admin.display(description=_("previous secret"))
+    def secret_grace(self, obj):
+        if not obj.previous_secret or not obj.previous_secret_expires_at:
+            return "—"
+        return format_html(
+            "<code>{}</code> {}",
+            mask(obj.previous_secret),
+            _("works until %(when)s") % {"when": obj.previous_secret_expires_at},
+        )
+
+    def get_urls(self):
+        return [
+            path(
+                "<int:pk>/rotate-secret/",
+                self.admin_site.admin_view(self.rotate_secret_view),
+                name="conversations_bot_rotate_secret",
+            ),
+            *super().get_urls(),
+        ]
+
+    def rotate_secret_view(self, request, pk):
+        bot = get_object_or_404(self.get_queryset(request), pk=pk)
+        if not self.has_change_permission(request, bot):
+            raise PermissionDenied
+        if request.method == "POST":
+            rotate_secret(bot)
+            self.log_change(request, bot, "Rotated the API secret.")
+            messages.success(
+                request,
+                _(
+                    "A new API secret was issued for %(bot)s; the old one keeps working for a grace period."
+                )
+                % {"bot": bot.name},
+            )
+            return redirect("admin:conversations_bot_change", bot.pk)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Rotate the API secret of %(bot)s?") % {"bot": bot.name},
+            "bot": bot,
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/conversations/bot/rotate_secret.html", context)
+
+    @admin.action(
+        description=_("Rotate the API secret of the selected bots"), permissions=["change"]
+    )
+    def rotate_secrets(self, request, queryset):
+        for bot in queryset:
+            rotate_secret(bot)
+            self.log_change(request, bot, "Rotated the API secret.")
+        messages.success(
+            request,
+            _("Rotated %(n)d secrets; the old ones keep working for a grace period.")
+            % {"n": queryset.count()},
+        )
+
+
+@admin.register(Conversation)
+class ConversationAdmin(BotScopedAdminMixin, admin.ModelAdmin):
+    list_display = (
+        "__str__",
+        "conversation_id",
+        "kind",
+        "bot",
+        "is_active",
+        "member_count",
+        "last_message_at",
+    )
+    list_filter = ("kind", "is_active", "bot")
+    search_fields = ("name", "conversation_id")
+    list_select_related = ("bot",)
+    readonly_fields = ("last_synced_at", "last_message_at", "created_at", "updated_at")
+    show_full_result_count = False

@@ -1,0 +1,74 @@
+import shlex
+import signal
+import time
+
+import requests
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+from conversations import demo
+from conversations.models import Bot
+
+from .setup_demo import CREDENTIALS_FILE
+
+
+class Command(BaseCommand):
+    help = (
+        "Wait until the web server answers, then print what a newcomer needs: the "
+        "URL, first-run admin credentials and a ready-to-paste curl for the demo bot. "
+        "With --stay it then waits for Ctrl-C (it runs beside the other `make run` processes)."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--url", default="http://127.0.0.1:8000")
+        parser.add_argument("--stay", action="store_true")
+        parser.add_argument("--wait-seconds", type=float, default=60)
+
+    def handle(self, *args, **options):
+        base = options["url"].rstrip("/")
+        if not self._wait_for(base + "/healthz", options["wait_seconds"]):
+            self.stderr.write(f"The web server did not answer at {base} in time.")
+        self.stdout.write(self._banner(base))
+        if options["stay"]:
+            signal.signal(signal.SIGTERM, lambda *_: exit(0))
+            try:
+                signal.pause()
+            except KeyboardInterrupt:
+                pass
+
+    def _wait_for(self, url: str, seconds: float) -> bool:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(url, timeout=2).ok:
+                    return True
+            except requests.RequestException:
+                pass
+            time.sleep(0.5)
+        return False
+
+    def _banner(self, base: str) -> str:
+        lines = ["", "=" * 72, f"botadmin is running: {base}/", f"  admin:   {base}/admin/"]
+        lines.append(f"  API docs: {base}/api/docs")
+        credentials = settings.VAR_DIR / CREDENTIALS_FILE
+        if credentials.exists():
+            username, password = credentials.read_text().split("\n")[:2]
+            lines.append(
+                f"  login:   {username} / {password}   (shown once; change it in the admin)"
+            )
+            credentials.unlink()
+        bot = Bot.objects.filter(name=demo.DEMO_BOT_NAME).first()
+        conversation = bot.conversations.filter(kind="group").first() if bot else None
+        if bot and conversation:
+            url = f"{base}/api/send?secret={bot.secret}&conversation_id={conversation.conversation_id}"
+            body = '{"msgtype": "text", "text": {"content": "hello world"}}'
+            lines += [
+                f"  demo bot `{bot.name}` secret: {bot.secret}",
+                "",
+                "Send a message to the demo group:",
+                f"  curl {shlex.quote(url)} \\",
+                "    -H 'Content-Type: application/json' \\",
+                f"    -d {shlex.quote(body)}",
+            ]
+        lines += ["=" * 72, "Press Ctrl-C to stop.", ""]
+        return "\n".join(lines)

@@ -1,0 +1,132 @@
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator, RegexValidator
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from .secrets import (
+    API_SECRET_RE,
+    generate_api_secret,
+    generate_signing_secret,
+)
+
+AGENT_TOKEN_MIN_LENGTH = 32
+
+
+class Bot(models.Model):
+    """One WeCom identity botadmin sends and receives for."""
+
+    class Connector(models.TextChoices):
+        BRIDGE = "bridge", _("Bridge agent")
+        WECOM_ROBOT = "wecom_robot", _("WeCom group robot")
+
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    secret = models.CharField(
+        _("API secret"),
+        max_length=64,
+        unique=True,
+        default=generate_api_secret,
+        validators=[RegexValidator(API_SECRET_RE, _("At least 32 url-safe characters."))],
+    )
+    previous_secret = models.CharField(
+        _("previous API secret"), max_length=64, blank=True, default="", db_index=True
+    )
+    previous_secret_expires_at = models.DateTimeField(
+        _("previous secret valid until"), null=True, blank=True
+    )
+    signing_secret = models.CharField(
+        _("webhook signing secret"), max_length=100, default=generate_signing_secret
+    )
+    webhook_url = models.URLField(_("webhook URL"), max_length=500, blank=True, default="")
+    connector = models.CharField(
+        _("connector"), max_length=32, choices=Connector.choices, default=Connector.BRIDGE
+    )
+    agent_url = models.URLField(_("agent URL"), max_length=500, blank=True, default="")
+    agent_token = models.CharField(_("agent token"), max_length=200, blank=True, default="")
+    rate_limit_per_minute = models.PositiveIntegerField(
+        _("send rate limit (messages per minute)"),
+        default=20,
+        validators=[MinValueValidator(1)],
+        help_text=_("WeCom documents 20 messages per minute per robot."),
+    )
+    operators = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("operators"),
+        related_name="bots",
+        blank=True,
+        help_text=_("Staff users who may see and use this bot."),
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("bot")
+        verbose_name_plural = _("bots")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self):
+        if self.connector == self.Connector.BRIDGE:
+            errors = {}
+            if not self.agent_url:
+                errors["agent_url"] = _("A bridge bot needs its agent's URL.")
+            if len(self.agent_token) < AGENT_TOKEN_MIN_LENGTH:
+                errors["agent_token"] = _("The agent token must be at least %(n)d characters.") % {
+                    "n": AGENT_TOKEN_MIN_LENGTH
+                }
+            if errors:
+                raise ValidationError(errors)
+
+
+class Conversation(models.Model):
+    """A chat a bot can post to: a single user or a group."""
+
+    class Kind(models.TextChoices):
+        USER = "user", _("User")
+        GROUP = "group", _("Group")
+
+    bot = models.ForeignKey(
+        Bot, on_delete=models.CASCADE, related_name="conversations", verbose_name=_("bot")
+    )
+    conversation_id = models.CharField(_("conversation ID"), max_length=255)
+    kind = models.CharField(_("kind"), max_length=8, choices=Kind.choices, default=Kind.GROUP)
+    name = models.CharField(_("name"), max_length=255, blank=True, default="")
+    avatar_url = models.URLField(_("avatar URL"), max_length=1000, blank=True, default="")
+    member_count = models.PositiveIntegerField(_("members"), null=True, blank=True)
+    extra = models.JSONField(_("extra fields"), default=dict, blank=True)
+    robot_key = models.CharField(
+        _("robot webhook key"),
+        max_length=200,
+        blank=True,
+        default="",
+        help_text=_("For WeCom group robot bots: the key of this group's robot webhook."),
+    )
+    is_active = models.BooleanField(
+        _("active"), default=True, help_text=_("Off once a sync no longer sees it.")
+    )
+    last_synced_at = models.DateTimeField(_("last synced"), null=True, blank=True)
+    last_message_at = models.DateTimeField(_("last message"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("conversation")
+        verbose_name_plural = _("conversations")
+        ordering = ["bot", "kind", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["bot", "conversation_id"], name="conversation_unique_per_bot"
+            ),
+        ]
+        indexes = [
+            # /api/users and /api/groups: active conversations of one kind by name.
+            models.Index(fields=["bot", "kind", "is_active", "name"], name="conv_list_idx"),
+            # Console: a bot's conversations by recent activity.
+            models.Index(fields=["bot", "-last_message_at"], name="conv_recent_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name or self.conversation_id

@@ -1,0 +1,41 @@
+"""Generation and checks of the credentials a bot carries."""
+
+import base64
+import hmac
+import re
+import secrets
+
+API_SECRET_RE = re.compile(r"^[A-Za-z0-9_-]{32,64}$")
+SIGNING_SECRET_PREFIX = "whsec_"
+
+
+def generate_api_secret() -> str:
+    """43 url-safe characters (256 bits)."""
+    return secrets.token_urlsafe(32)
+
+
+def generate_signing_secret() -> str:
+    """Standard Webhooks form: whsec_ + base64 of the raw key bytes."""
+    return SIGNING_SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def generate_agent_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def is_valid_api_secret(value: str) -> bool:
+    return bool(API_SECRET_RE.match(value or ""))
+
+
+def secrets_match(given: str, stored: str) -> bool:
+    """Constant-time comparison; empty never matches."""
+    if not given or not stored:
+        return False
+    return hmac.compare_digest(given.encode(), stored.encode())
+
+
+def mask(value: str, visible: int = 4) -> str:
+    """`abcd••••••••` — enough to tell secrets apart, not enough to use one."""
+    if not value:
+        return ""
+    return value[:visible] + "•" * 8

@@ -1,0 +1,61 @@
+"""Bots: creating them, finding them by secret, rotating secrets, scoping."""
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from .models import Bot
+from .secrets import generate_api_secret, is_valid_api_secret, secrets_match
+
+
+def bot_for_secret(secret: str | None) -> Bot | None:
+    """The bot this API secret belongs to, or None.
+
+    The database finds the candidate through the unique index; the final
+    comparison is constant-time so the answer's timing does not depend on how
+    much of the secret was right. A rotated-out secret works until its grace
+    period ends.
+    """
+    if not secret or not is_valid_api_secret(secret):
+        return None
+    now = timezone.now()
+    candidates = Bot.objects.filter(
+        Q(secret=secret) | Q(previous_secret=secret, previous_secret_expires_at__gt=now)
+    )[:2]
+    for bot in candidates:
+        if secrets_match(secret, bot.secret):
+            return bot
+        if (
+            bot.previous_secret_expires_at
+            and bot.previous_secret_expires_at > now
+            and secrets_match(secret, bot.previous_secret)
+        ):
+            return bot
+    return None
+
+
+def rotate_secret(bot: Bot, grace: timedelta | None = None) -> Bot:
+    """Issue a new API secret; the old one keeps working for `grace`."""
+    if grace is None:
+        grace = timedelta(hours=settings.BOTADMIN_SECRET_GRACE_HOURS)
+    with transaction.atomic():
+        bot = Bot.objects.select_for_update().get(pk=bot.pk)
+        bot.previous_secret = bot.secret if grace > timedelta(0) else ""
+        bot.previous_secret_expires_at = timezone.now() + grace if grace > timedelta(0) else None
+        bot.secret = generate_api_secret()
+        bot.save(
+            update_fields=["secret", "previous_secret", "previous_secret_expires_at", "updated_at"]
+        )
+    return bot
+
+
+def bots_visible_to(user) -> QuerySet[Bot]:
+    """Superusers see every bot; staff operators only the bots they are assigned to."""
+    if not user.is_authenticated or not user.is_active:
+        return Bot.objects.none()
+    if user.is_superuser:
+        return Bot.objects.all()
+    return Bot.objects.filter(operators=user)

@@ -1,0 +1,153 @@
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from conversations.models import Bot, Conversation
+
+
+def new_msgid() -> str:
+    return uuid.uuid4().hex
+
+
+class Message(models.Model):
+    """Every message a bot sent or saw: the log both directions share."""
+
+    class Direction(models.TextChoices):
+        IN = "in", _("Inbound")
+        OUT = "out", _("Outbound")
+
+    class Status(models.TextChoices):
+        SCHEDULED = "scheduled", _("Scheduled")
+        QUEUED = "queued", _("Queued")
+        SENDING = "sending", _("Sending")
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("Failed")
+        UNCERTAIN = "uncertain", _("Uncertain")
+        CANCELLED = "cancelled", _("Cancelled")
+        RECEIVED = "received", _("Received")
+
+    class Source(models.TextChoices):
+        API = "api", _("API")
+        CONSOLE = "console", _("Console")
+        ANNOUNCEMENT = "announcement", _("Announcement")
+        AGENT = "agent", _("Agent")
+
+    msgid = models.CharField(_("message ID"), max_length=32, unique=True, default=new_msgid)
+    bot = models.ForeignKey(
+        Bot, on_delete=models.PROTECT, related_name="messages", verbose_name=_("bot")
+    )
+    conversation = models.ForeignKey(
+        Conversation,
+        on_delete=models.PROTECT,
+        related_name="messages",
+        verbose_name=_("conversation"),
+    )
+    direction = models.CharField(_("direction"), max_length=3, choices=Direction.choices)
+    msgtype = models.CharField(_("message type"), max_length=32)
+    body = models.JSONField(_("body"), help_text=_("The normalised message body."))
+    search_text = models.TextField(
+        _("searchable text"), blank=True, default="", help_text=_("Content, title and description.")
+    )
+    sender_id = models.CharField(_("sender"), max_length=255, blank=True, default="")
+    sender_name = models.CharField(_("sender name"), max_length=255, blank=True, default="")
+    upstream_msgid = models.CharField(
+        _("upstream message ID"), max_length=128, blank=True, default=""
+    )
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices)
+    source = models.CharField(_("source"), max_length=16, choices=Source.choices)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("created by"),
+    )
+    idempotency_key = models.CharField(_("idempotency key"), max_length=255, blank=True, default="")
+    request_hash = models.CharField(
+        _("request hash"),
+        max_length=64,
+        blank=True,
+        default="",
+        help_text=_("Hash of the accepted request, to recognise a reused idempotency key."),
+    )
+    scheduled_at = models.DateTimeField(_("scheduled for"), null=True, blank=True)
+    next_attempt_at = models.DateTimeField(_("next attempt"), null=True, blank=True)
+    sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
+    attempt_count = models.PositiveIntegerField(_("attempts"), default=0)
+    last_error = models.TextField(_("last error"), blank=True, default="")
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("message")
+        verbose_name_plural = _("messages")
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["bot", "upstream_msgid"],
+                condition=Q(direction="in") & ~Q(upstream_msgid=""),
+                name="message_inbound_upstream_msgid_unique",
+            ),
+            models.UniqueConstraint(
+                fields=["bot", "idempotency_key"],
+                condition=~Q(idempotency_key=""),
+                name="message_idempotency_key_unique",
+            ),
+        ]
+        indexes = [
+            # A conversation's history, newest first (keyset pagination on id).
+            models.Index(fields=["conversation", "-id"], name="msg_history_idx"),
+            # A bot's log by time.
+            models.Index(fields=["bot", "-created_at"], name="msg_bot_log_idx"),
+            # Due scheduled messages.
+            models.Index(
+                fields=["scheduled_at"],
+                condition=Q(status="scheduled"),
+                name="msg_due_scheduled_idx",
+            ),
+            # The delivery sweeper: work waiting or in flight.
+            models.Index(
+                fields=["status", "next_attempt_at"],
+                condition=Q(status__in=["queued", "sending"]),
+                name="msg_pending_idx",
+            ),
+            # Lookup by WeCom's message id (outbound answers, inbound dedupe).
+            models.Index(fields=["upstream_msgid"], name="msg_upstream_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_direction_display()} {self.msgtype} {self.msgid}"
+
+
+class DeliveryAttempt(models.Model):
+    """One try at handing an outbound message to its connector."""
+
+    class Outcome(models.TextChoices):
+        SENT = "sent", _("Sent")
+        RETRY = "retry", _("Retry later")
+        FAILED = "failed", _("Failed for good")
+        UNCERTAIN = "uncertain", _("Uncertain")
+
+    message = models.ForeignKey(
+        Message, on_delete=models.CASCADE, related_name="attempts", verbose_name=_("message")
+    )
+    started_at = models.DateTimeField(_("started"))
+    duration_ms = models.PositiveIntegerField(_("duration (ms)"), null=True, blank=True)
+    outcome = models.CharField(_("outcome"), max_length=16, choices=Outcome.choices)
+    http_status = models.PositiveSmallIntegerField(_("HTTP status"), null=True, blank=True)
+    errcode = models.IntegerField(_("errcode"), null=True, blank=True)
+    response_text = models.TextField(
+        _("response or error"), blank=True, default="", help_text=_("First 1 KB.")
+    )
+
+    class Meta:
+        verbose_name = _("delivery attempt")
+        verbose_name_plural = _("delivery attempts")
+        ordering = ["message", "started_at"]
+
+    def __str__(self) -> str:
+        return f"{self.message.msgid} @ {self.started_at:%Y-%m-%d %H:%M:%S}: {self.outcome}"

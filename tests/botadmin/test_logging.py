@@ -1,0 +1,22 @@
+import logging
+
+from botadmin.logging import MaskSecretsFilter, mask_secrets
+
+
+def test_query_string_secrets_are_masked():
+    line = "POST /api/send?secret=abcDEF123_-xyz&conversation_id=wr1 HTTP/1.1"
+    assert mask_secrets(line) == "POST /api/send?secret=********&conversation_id=wr1 HTTP/1.1"
+
+
+def test_json_secrets_and_bearer_tokens_are_masked():
+    assert "s3cr3t" not in mask_secrets('{"secret": "s3cr3t", "msgtype": "text"}')
+    assert "tok123" not in mask_secrets("Authorization: Bearer tok123")
+    assert "k-e-y" not in mask_secrets("https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=k-e-y")
+
+
+def test_the_logging_filter_masks_formatted_arguments():
+    record = logging.LogRecord(
+        "x", logging.INFO, __file__, 1, "GET %s", ("/api/users?secret=zzz",), None
+    )
+    MaskSecretsFilter().filter(record)
+    assert record.getMessage() == "GET /api/users?secret=********"

@@ -1,0 +1,96 @@
+"""Settings are read from the environment: check what a given environment yields."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+PRINT_SETTINGS = """
+import json, django
+from django.conf import settings
+django.setup()
+db = settings.DATABASES["default"]
+print(json.dumps({
+    "engine": db["ENGINE"], "name": str(db["NAME"]), "host": db.get("HOST"),
+    "port": db.get("PORT"), "user": db.get("USER"), "options": db.get("OPTIONS", {}),
+    "broker": settings.CELERY_BROKER_URL,
+    "transport_options": getattr(settings, "CELERY_BROKER_TRANSPORT_OPTIONS", None),
+    "time_zone": settings.TIME_ZONE, "language": settings.LANGUAGE_CODE,
+    "debug": settings.DEBUG, "secret_key_set": bool(settings.SECRET_KEY),
+}))
+"""
+
+
+def settings_under(tmp_path, **env) -> dict:
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DATABASE_URL", "CELERY_BROKER_URL", "DEBUG")
+    }
+    clean.update(
+        {"DJANGO_SETTINGS_MODULE": "botadmin.settings", "BOTADMIN_VAR_DIR": str(tmp_path)}, **env
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", PRINT_SETTINGS],
+        env=clean,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(out.stdout)
+
+
+def test_defaults_need_no_server(tmp_path):
+    s = settings_under(tmp_path)
+    assert s["engine"] == "django.db.backends.sqlite3"
+    assert s["name"] == str(tmp_path / "botadmin.sqlite3")
+    assert "journal_mode=WAL" in s["options"]["init_command"]
+    assert s["options"]["timeout"] >= 5
+    assert s["broker"] == "filesystem://"
+    assert s["transport_options"]["data_folder_in"].startswith(str(tmp_path))
+    assert s["time_zone"] == "Asia/Shanghai" and s["language"] == "zh-hans"
+    assert s["debug"] is False
+
+
+def test_secret_key_is_generated_once_into_var(tmp_path):
+    settings_under(tmp_path)
+    key = (tmp_path / "secret_key").read_text()
+    settings_under(tmp_path)
+    assert (tmp_path / "secret_key").read_text() == key
+    assert len(key) >= 50
+
+
+@pytest.mark.parametrize(
+    "url, expected",
+    [
+        (
+            "postgres://postgres@127.0.0.1:5432/test",
+            ("django.db.backends.postgresql", "test", "127.0.0.1", 5432),
+        ),
+        (
+            "postgresql://bot:pw@db.internal:6543/botadmin",
+            ("django.db.backends.postgresql", "botadmin", "db.internal", 6543),
+        ),
+        (
+            "sqlite:////tmp/other.sqlite3",
+            ("django.db.backends.sqlite3", "/tmp/other.sqlite3", "", ""),
+        ),
+    ],
+)
+def test_database_url_selects_the_database(tmp_path, url, expected):
+    s = settings_under(tmp_path, DATABASE_URL=url)
+    assert (s["engine"], s["name"], s["host"] or "", s["port"] or "") == expected
+
+
+@pytest.mark.parametrize("url", ["redis://127.0.0.1:6379/0", "amqp://guest:guest@127.0.0.1:5672//"])
+def test_broker_url_selects_the_broker(tmp_path, url):
+    s = settings_under(tmp_path, CELERY_BROKER_URL=url)
+    assert s["broker"] == url
+    assert s["transport_options"] is None
+
+
+def test_debug_is_off_unless_asked(tmp_path):
+    assert settings_under(tmp_path, DEBUG="1")["debug"] is True
+    assert settings_under(tmp_path, DEBUG="false")["debug"] is False

@@ -1,0 +1,82 @@
+"""Fixtures shared by the whole suite.
+
+Tests run against whatever DATABASE_URL / CELERY_BROKER_URL say: SQLite and
+the filesystem broker by default, PostgreSQL and Redis in CI's second run.
+"""
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
+
+from conversations.models import Bot, Conversation
+from conversations.secrets import generate_agent_token
+
+
+@pytest.fixture(autouse=True)
+def _test_settings(settings):
+    """Fake agents and receivers listen on 127.0.0.1; tests of URL safety turn this off.
+
+    Static files are served from the source folders: tests do not need collectstatic.
+    """
+    settings.BOTADMIN_ALLOW_PRIVATE_URLS = True
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+
+
+@pytest.fixture
+def make_bot(db):
+    counter = iter(range(1, 10_000))
+
+    def make(**fields) -> Bot:
+        fields.setdefault("name", f"bot-{next(counter)}")
+        fields.setdefault("connector", Bot.Connector.BRIDGE)
+        fields.setdefault("agent_url", "http://127.0.0.1:9")
+        fields.setdefault("agent_token", generate_agent_token())
+        return Bot.objects.create(**fields)
+
+    return make
+
+
+@pytest.fixture
+def bot(make_bot) -> Bot:
+    return make_bot(name="acme")
+
+
+@pytest.fixture
+def make_conversation(db):
+    def make(bot: Bot, conversation_id: str, **fields) -> Conversation:
+        fields.setdefault("kind", Conversation.Kind.GROUP)
+        fields.setdefault("name", conversation_id)
+        return Conversation.objects.create(bot=bot, conversation_id=conversation_id, **fields)
+
+    return make
+
+
+@pytest.fixture
+def group(bot, make_conversation) -> Conversation:
+    return make_conversation(bot, "wrGroup1", name="销售群")
+
+
+@pytest.fixture
+def superuser(db):
+    return get_user_model().objects.create_superuser("root", password="pw-root-123456")
+
+
+@pytest.fixture
+def make_operator(db):
+    """A staff user with view/change rights on every botadmin model, scoped by bot."""
+
+    def make(username: str, *bots: Bot):
+        user = get_user_model().objects.create_user(
+            username, password="pw-" + username, is_staff=True
+        )
+        user.user_permissions.set(
+            Permission.objects.filter(content_type__app_label__in=["conversations", "messaging"])
+        )
+        for bot in bots:
+            bot.operators.add(user)
+        return user
+
+    return make

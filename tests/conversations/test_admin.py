@@ -1,0 +1,152 @@
+import pytest
+from django.urls import reverse
+
+from messaging.models import DeliveryAttempt, Message
+
+
+@pytest.fixture
+def logged_in_superuser(client, superuser):
+    client.force_login(superuser)
+    return client
+
+
+@pytest.fixture
+def message(bot, group):
+    message = Message.objects.create(
+        bot=bot,
+        conversation=group,
+        direction=Message.Direction.OUT,
+        msgtype="text",
+        body={"msgtype": "text", "text": {"content": "hello"}},
+        search_text="hello",
+        status=Message.Status.QUEUED,
+        source=Message.Source.API,
+    )
+    DeliveryAttempt.objects.create(
+        message=message, started_at=message.created_at, outcome=DeliveryAttempt.Outcome.RETRY
+    )
+    return message
+
+
+@pytest.mark.parametrize(
+    "model",
+    [
+        "conversations_bot",
+        "conversations_conversation",
+        "messaging_message",
+        "messaging_deliveryattempt",
+    ],
+)
+def test_every_changelist_renders(logged_in_superuser, message, model):
+    response = logged_in_superuser.get(reverse(f"admin:{model}_changelist"))
+    assert response.status_code == 200
+
+
+def test_every_change_form_renders(logged_in_superuser, bot, group, message):
+    for url in (
+        reverse("admin:conversations_bot_change", args=[bot.pk]),
+        reverse("admin:conversations_bot_add"),
+        reverse("admin:conversations_conversation_change", args=[group.pk]),
+        reverse("admin:conversations_conversation_add"),
+        reverse("admin:messaging_message_change", args=[message.pk]),
+        reverse("admin:messaging_deliveryattempt_change", args=[message.attempts.get().pk]),
+    ):
+        assert logged_in_superuser.get(url).status_code == 200, url
+
+
+def test_the_message_log_is_read_only(logged_in_superuser, message):
+    response = logged_in_superuser.get(reverse("admin:messaging_message_change", args=[message.pk]))
+    assert b'name="_save"' not in response.content
+    assert logged_in_superuser.get(reverse("admin:messaging_message_add")).status_code == 403
+
+
+def test_secrets_are_masked_in_the_bot_list(logged_in_superuser, bot):
+    response = logged_in_superuser.get(reverse("admin:conversations_bot_changelist"))
+    assert bot.secret not in response.content.decode()
+    assert bot.secret[:4] in response.content.decode()
+
+
+def test_superusers_can_reveal_the_secret_on_the_bot_page(logged_in_superuser, bot):
+    page = logged_in_superuser.get(
+        reverse("admin:conversations_bot_change", args=[bot.pk])
+    ).content.decode()
+    assert bot.secret in page and "data-copy" in page
+    assert bot.agent_token not in page  # tokens are write-only
+
+
+def test_operators_never_see_secrets_in_clear(client, bot, make_operator):
+    client.force_login(make_operator("alice", bot))
+    page = client.get(reverse("admin:conversations_bot_change", args=[bot.pk])).content.decode()
+    assert bot.secret[:4] in page
+    assert bot.secret not in page
+    assert bot.signing_secret not in page
+
+
+def test_an_operator_of_bot_a_cannot_see_bot_b(client, make_bot, make_operator, make_conversation):
+    a, b = make_bot(name="bot-a"), make_bot(name="bot-b")
+    make_conversation(a, "wrA", name="group of A")
+    conv_b = make_conversation(b, "wrB", name="group of B")
+    client.force_login(make_operator("alice", a))
+
+    bots_page = client.get(reverse("admin:conversations_bot_changelist")).content.decode()
+    assert "bot-a" in bots_page and "bot-b" not in bots_page
+    conversations_page = client.get(
+        reverse("admin:conversations_conversation_changelist")
+    ).content.decode()
+    assert "group of A" in conversations_page and "group of B" not in conversations_page
+
+    # Another bot's pages behave as if they did not exist.
+    response = client.get(reverse("admin:conversations_bot_change", args=[b.pk]))
+    assert response.status_code == 302 and response.url == reverse("admin:index")
+    response = client.get(reverse("admin:conversations_conversation_change", args=[conv_b.pk]))
+    assert response.status_code == 302
+    assert (
+        client.get(reverse("admin:conversations_bot_rotate_secret", args=[b.pk])).status_code == 404
+    )
+
+
+def test_rotate_asks_for_confirmation_then_issues_a_new_secret(logged_in_superuser, bot):
+    url = reverse("admin:conversations_bot_rotate_secret", args=[bot.pk])
+    old = bot.secret
+    assert logged_in_superuser.get(url).status_code == 200
+    bot.refresh_from_db()
+    assert bot.secret == old  # a GET only asks
+
+    response = logged_in_superuser.post(url)
+    assert response.status_code == 302
+    bot.refresh_from_db()
+    assert bot.secret != old and bot.previous_secret == old
+
+
+def test_rotate_action_on_the_bot_list(logged_in_superuser, make_bot):
+    a, b = make_bot(), make_bot()
+    old = {a.pk: a.secret, b.pk: b.secret}
+    logged_in_superuser.post(
+        reverse("admin:conversations_bot_changelist"),
+        {"action": "rotate_secrets", "_selected_action": [a.pk, b.pk]},
+    )
+    for bot in (a, b):
+        bot.refresh_from_db()
+        assert bot.secret != old[bot.pk]
+
+
+def test_editing_a_bot_keeps_its_agent_token_when_left_empty(logged_in_superuser, bot):
+    url = reverse("admin:conversations_bot_change", args=[bot.pk])
+    token = bot.agent_token
+    response = logged_in_superuser.post(
+        url,
+        {
+            "name": "renamed",
+            "is_active": "on",
+            "connector": "bridge",
+            "agent_url": bot.agent_url,
+            "agent_token": "",
+            "webhook_url": "",
+            "rate_limit_per_minute": 20,
+            "conversations-TOTAL_FORMS": 0,
+            "conversations-INITIAL_FORMS": 0,
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    bot.refresh_from_db()
+    assert bot.name == "renamed" and bot.agent_token == token

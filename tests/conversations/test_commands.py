@@ -1,0 +1,98 @@
+import json
+import subprocess
+import sys
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from conversations.models import Bot
+from conversations.services import bot_for_secret
+
+
+def run(*args) -> dict:
+    out = StringIO()
+    call_command(*args, stdout=out)
+    return json.loads(out.getvalue())
+
+
+def test_createbot_prints_the_new_bot_as_json(db):
+    result = run("createbot", "--name", "sales", "--connector", "wecom_robot")
+    bot = Bot.objects.get(name="sales")
+    assert result == {
+        "id": bot.pk,
+        "name": "sales",
+        "connector": "wecom_robot",
+        "secret": bot.secret,
+        "signing_secret": bot.signing_secret,
+    }
+
+
+def test_createbot_for_a_bridge_generates_the_agent_token_when_not_given(db):
+    result = run(
+        "createbot", "--name", "b", "--connector", "bridge", "--agent-url", "http://10.0.0.5:7600"
+    )
+    assert len(result["agent_token"]) >= 32
+    assert Bot.objects.get(name="b").agent_token == result["agent_token"]
+
+
+def test_createbot_refuses_bad_input_with_a_clear_error(db):
+    with pytest.raises(CommandError, match="agent_url"):
+        call_command("createbot", "--name", "b", "--connector", "bridge")
+    with pytest.raises(CommandError, match="agent_token"):
+        call_command(
+            "createbot",
+            "--name",
+            "b",
+            "--connector",
+            "bridge",
+            "--agent-url",
+            "http://a",
+            "--agent-token",
+            "short",
+        )
+    call_command("createbot", "--name", "dup", "--connector", "wecom_robot", stdout=StringIO())
+    with pytest.raises(CommandError, match="name"):
+        call_command("createbot", "--name", "dup", "--connector", "wecom_robot")
+    assert Bot.objects.count() == 1
+
+
+def test_createbot_exits_non_zero_on_bad_input():
+    completed = subprocess.run(
+        [sys.executable, "manage.py", "createbot", "--name", "x", "--connector", "carrier-pigeon"],
+        capture_output=True,
+        text=True,
+    )
+    assert completed.returncode != 0
+    assert "carrier-pigeon" in completed.stderr
+
+
+def test_rotatesecret_keeps_the_old_secret_for_the_grace_period(bot):
+    old = bot.secret
+    result = run("rotatesecret", bot.name)
+    assert result["secret"] != old
+    assert result["previous_secret_valid_until"]
+    assert bot_for_secret(old) == bot
+    assert bot_for_secret(result["secret"]) == bot
+
+
+def test_rotatesecret_with_zero_grace_revokes_at_once(bot):
+    old = bot.secret
+    result = run("rotatesecret", bot.name, "--grace-hours", "0")
+    assert result["previous_secret_valid_until"] is None
+    assert bot_for_secret(old) is None
+
+
+def test_rotatesecret_of_an_unknown_bot_fails(db):
+    with pytest.raises(CommandError, match="No bot named"):
+        call_command("rotatesecret", "nobody")
+
+
+def test_setup_demo_is_idempotent(db, settings, tmp_path):
+    settings.VAR_DIR = tmp_path
+    call_command("setup_demo", "--admin-password", "pw-demo-123", stdout=StringIO())
+    call_command("setup_demo", stdout=StringIO())
+    demo = Bot.objects.get(name="demo")
+    assert demo.conversations.filter(kind="user").count() >= 3
+    assert demo.conversations.filter(kind="group").count() >= 3
+    assert (tmp_path / "first-run-credentials").read_text().split("\n")[1] == "pw-demo-123"

@@ -1,0 +1,46 @@
+from datetime import timedelta
+
+import time_machine
+from django.utils import timezone
+
+from conversations.services import bot_for_secret, bots_visible_to, rotate_secret
+
+
+def test_the_secret_finds_its_bot(bot):
+    assert bot_for_secret(bot.secret) == bot
+
+
+def test_a_wrong_or_missing_secret_finds_nothing(bot):
+    assert bot_for_secret(bot.secret[:-1] + ("A" if bot.secret[-1] != "A" else "B")) is None
+    assert bot_for_secret("") is None
+    assert bot_for_secret(None) is None
+    assert bot_for_secret("' OR 1=1 --") is None
+
+
+def test_after_rotation_the_old_secret_works_for_the_grace_period_then_stops(bot):
+    old = bot.secret
+    with time_machine.travel(timezone.now(), tick=False) as clock:
+        rotated = rotate_secret(bot, grace=timedelta(hours=24))
+        assert rotated.secret != old
+        assert bot_for_secret(rotated.secret) == bot
+        assert bot_for_secret(old) == bot
+
+        clock.shift(timedelta(hours=23, minutes=59))
+        assert bot_for_secret(old) == bot
+
+        clock.shift(timedelta(minutes=2))
+        assert bot_for_secret(old) is None
+        assert bot_for_secret(rotated.secret) == bot
+
+
+def test_rotation_without_grace_revokes_the_old_secret_at_once(bot):
+    old = bot.secret
+    rotate_secret(bot, grace=timedelta(0))
+    assert bot_for_secret(old) is None
+
+
+def test_operators_see_only_their_bots(make_bot, make_operator, superuser):
+    a, b = make_bot(name="a"), make_bot(name="b")
+    operator = make_operator("alice", a)
+    assert list(bots_visible_to(operator)) == [a]
+    assert set(bots_visible_to(superuser)) == {a, b}
