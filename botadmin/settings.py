@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "ninja",
     "conversations",
     "messaging",
+    "audit",
 ]
 
 MIDDLEWARE = [

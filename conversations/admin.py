@@ -8,6 +8,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from audit.services import record_action
 from botadmin.admin_scoping import BotScopedAdminMixin
 
 from .models import Bot, Conversation
@@ -105,6 +106,23 @@ class BotAdmin(BotScopedAdminMixin, admin.ModelAdmin):
     actions = ("rotate_secrets",)
     inlines = (ConversationInline,)
 
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        # The token field is write-only: it counts as changed only when a new one was typed.
+        changed = [
+            name
+            for name in form.changed_data
+            if name != "agent_token" or form.cleaned_data["agent_token"] != form.initial.get(name)
+        ]
+        record_action(
+            request.user,
+            "bot.update" if change else "bot.create",
+            bot=obj,
+            target=obj,
+            summary=", ".join(changed),
+            details={"changed": changed},
+        )
+
     class Media:
         js = ("botadmin/copy.js",)
 
@@ -191,7 +209,13 @@ class BotAdmin(BotScopedAdminMixin, admin.ModelAdmin):
             raise PermissionDenied
         if request.method == "POST":
             rotate_secret(bot)
-            self.log_change(request, bot, "Rotated the API secret.")
+            record_action(
+                request.user,
+                "secret.rotate",
+                bot=bot,
+                target=bot,
+                summary="Rotated the API secret.",
+            )
             messages.success(
                 request,
                 _(
@@ -214,7 +238,13 @@ class BotAdmin(BotScopedAdminMixin, admin.ModelAdmin):
     def rotate_secrets(self, request, queryset):
         for bot in queryset:
             rotate_secret(bot)
-            self.log_change(request, bot, "Rotated the API secret.")
+            record_action(
+                request.user,
+                "secret.rotate",
+                bot=bot,
+                target=bot,
+                summary="Rotated the API secret.",
+            )
         messages.success(
             request,
             _("Rotated %(n)d secrets; the old ones keep working for a grace period.")

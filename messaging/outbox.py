@@ -25,5 +25,7 @@ def _publish(message_id: int) -> None:
         current_app.send_task(DELIVER_TASK, args=[message_id])
     except Exception:
         logger.warning(
-            "Broker unavailable; message %s stays queued for the sweeper.", message_id, exc_info=True
+            "Broker unavailable; message %s stays queued for the sweeper.",
+            message_id,
+            exc_info=True,
         )

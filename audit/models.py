@@ -1,0 +1,39 @@
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class OperatorAction(models.Model):
+    """Something an operator did that changes what a bot sends or who can use it."""
+
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("actor"),
+    )
+    bot = models.ForeignKey(
+        "conversations.Bot",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="operator_actions",
+        verbose_name=_("bot"),
+    )
+    action = models.CharField(_("action"), max_length=64)
+    target_type = models.CharField(_("target type"), max_length=64, blank=True, default="")
+    target_id = models.CharField(_("target ID"), max_length=64, blank=True, default="")
+    summary = models.TextField(_("summary"), blank=True, default="")
+    details = models.JSONField(_("details"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("when"), auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("operator action")
+        verbose_name_plural = _("operator actions")
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["bot", "-created_at"], name="audit_bot_time_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.actor} {self.action} {self.target_type} {self.target_id}"
