@@ -133,7 +133,9 @@ def request(
             allow_redirects=False,
             stream=True,
         ) as response:
-            if response.is_redirect and _hop < max_redirects:
+            if response.is_redirect and max_redirects:
+                if _hop == max_redirects:
+                    break
                 url = urljoin(url, response.headers["Location"])
                 params = None
                 if response.status_code in (301, 302, 303):
