@@ -136,6 +136,13 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE: dict = {}
+# Forwarding to webhooks: tasks outside an app's tasks.py, and the sweeper that
+# picks up due retries and deliveries whose wake-up was lost.
+CELERY_IMPORTS = ["messaging.forwarding.tasks"]
+CELERY_BEAT_SCHEDULE["sweep-webhook-deliveries"] = {
+    "task": "messaging.sweep_webhook_deliveries",
+    "schedule": 15.0,
+}
 
 # --- Internationalisation ----------------------------------------------------
 LANGUAGE_CODE = "zh-hans"

@@ -151,3 +151,36 @@ class DeliveryAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.message.msgid} @ {self.started_at:%Y-%m-%d %H:%M:%S}: {self.outcome}"
+
+
+class MessageMedia(models.Model):
+    """A picture (or later a file) a message refers to.
+
+    Agents report media as WeCom CDN references (`cdn_type`, `cdn`), stored as
+    given; fetching the bytes is the agent's business. A stored copy attaches
+    later by filling `file`, without touching the message.
+    """
+
+    message = models.ForeignKey(
+        Message, on_delete=models.CASCADE, related_name="media", verbose_name=_("message")
+    )
+    kind = models.CharField(_("kind"), max_length=16, default="image")
+    cdn_type = models.CharField(_("CDN type"), max_length=64, blank=True, default="")
+    cdn = models.TextField(_("CDN reference"), blank=True, default="")
+    file = models.FileField(_("stored copy"), upload_to="media/%Y/%m/", blank=True, default="")
+    content_type = models.CharField(_("content type"), max_length=100, blank=True, default="")
+    size = models.PositiveIntegerField(_("size (bytes)"), null=True, blank=True)
+    stored_at = models.DateTimeField(_("stored"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("message media")
+        verbose_name_plural = _("message media")
+        ordering = ["message", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.cdn_type}:{self.cdn[:40]}"
+
+
+# Forwarding to webhooks lives in its own module; Django finds its models through this import.
+from .forwarding.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint  # noqa: E402,F401

@@ -5,6 +5,7 @@ with Receiver() as receiver:
     receiver.respond(200, b'{"ok": 1}')       # …now a 200
     receiver.script([500, 500, 200])          # one status per request, then the last repeats
     receiver.url("/hook")                     # http://127.0.0.1:PORT/hook
+    Receiver(port=n)                          # listen on a given port (a receiver that comes back)
     receiver.requests                         # [RecordedRequest(method, path, headers, body)]
 """
 
@@ -32,12 +33,12 @@ class QuietHTTPServer(ThreadingHTTPServer):
 
 
 class Receiver:
-    def __init__(self):
+    def __init__(self, port: int = 0):
         self.requests: list[RecordedRequest] = []
         self._script: list[tuple[int, bytes, dict]] = [(200, b"ok", {})]
         self.delay = 0.0
         self._lock = threading.Lock()
-        self._server = QuietHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._server = QuietHTTPServer(("127.0.0.1", port), self._handler_class())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     def __enter__(self) -> Receiver:

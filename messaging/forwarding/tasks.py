@@ -1,0 +1,15 @@
+"""Celery tasks for forwarding: thin wrappers that take ids (the logic is in delivery.py)."""
+
+from celery import shared_task
+
+from .delivery import FORWARD_TASK, attempt_delivery, sweep_due_deliveries
+
+
+@shared_task(name=FORWARD_TASK, ignore_result=True)
+def forward_delivery(delivery_id: int) -> str | None:
+    return attempt_delivery(delivery_id)
+
+
+@shared_task(name="messaging.sweep_webhook_deliveries", ignore_result=True)
+def sweep_webhook_deliveries() -> int:
+    return sweep_due_deliveries()

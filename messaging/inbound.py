@@ -1,0 +1,221 @@
+"""Recording what agents report (bridge spec section 3): parse, validate, store, queue forwarding.
+
+`parse_callback` turns the raw request body into a validated `Inbound` or
+raises ApiError with a WeCom-style errcode; `record_inbound` stores it and its
+webhook deliveries in one transaction. The pydantic models describe the body
+for the OpenAPI document and validate each known msgtype's object; unknown
+msgtypes are kept raw.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Literal
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from pydantic import BaseModel, ConfigDict, Field, StrictStr
+from pydantic import ValidationError as PydanticValidationError
+
+from botadmin.errors import Err
+from conversations.models import Bot, Conversation
+from conversations.services import bot_for_secret
+
+from .forwarding.delivery import wake_deliveries
+from .forwarding.endpoints import create_deliveries
+from .models import Message, MessageMedia
+from .validation import search_text
+
+MAX_BODY_BYTES = 256 * 1024
+MSGTYPE_MAX_LENGTH = Message._meta.get_field("msgtype").max_length
+ID_MAX_LENGTH = 255
+UPSTREAM_MSGID_MAX_LENGTH = Message._meta.get_field("upstream_msgid").max_length
+NAME_MAX_LENGTH = 255
+
+
+class _Object(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class TextObject(_Object):
+    content: StrictStr
+
+
+class ImageObject(_Object):
+    cdn_type: StrictStr
+    cdn: StrictStr
+
+
+class MiniprogramObject(_Object):
+    appicon: StrictStr
+    appid: StrictStr
+    appname: StrictStr
+    page_path: StrictStr
+    title: StrictStr
+
+
+class LinkObject(_Object):
+    title: StrictStr
+    url: StrictStr
+
+
+OBJECT_MODELS: dict[str, type[_Object]] = {
+    "text": TextObject,
+    "image": ImageObject,
+    "miniprogram": MiniprogramObject,
+    "link": LinkObject,
+}
+
+
+class CallbackEnvelope(BaseModel):
+    """The fields every callback carries, whatever its msgtype."""
+
+    model_config = ConfigDict(extra="allow")
+
+    secret: StrictStr | None = Field(None, description="The bot's API secret (or ?secret=).")
+    msgtype: StrictStr = Field(min_length=1, max_length=MSGTYPE_MAX_LENGTH)
+    conversation_id: StrictStr = Field(min_length=1, max_length=ID_MAX_LENGTH)
+    sender: StrictStr = Field(max_length=ID_MAX_LENGTH)
+    msgid: StrictStr | int | None = Field(
+        None, description="The message's id inside WeCom; repeats are dropped."
+    )
+    timestamp: int | float | None = Field(None, ge=0, description="Unix seconds when sent.")
+    conversation_type: Literal["user", "group"] | None = None
+    conversation_name: StrictStr | None = None
+    sender_name: StrictStr | None = None
+
+
+class CallbackBody(CallbackEnvelope):
+    """POST /api/callback: the envelope plus one object named after the msgtype."""
+
+    text: TextObject | None = None
+    image: ImageObject | None = None
+    miniprogram: MiniprogramObject | None = None
+    link: LinkObject | None = None
+
+
+@dataclass
+class Inbound:
+    envelope: CallbackEnvelope
+    body: dict  # what the agent sent, without the secret
+
+    @property
+    def upstream_msgid(self) -> str:
+        msgid = self.envelope.msgid
+        return "" if msgid is None else str(msgid)
+
+
+def parse_callback(raw: bytes) -> Inbound:
+    """Validate a raw callback body; raise ApiError with a fitting errcode."""
+    if len(raw) > MAX_BODY_BYTES:
+        raise Err.BODY_TOO_LARGE.error(f"request body larger than {MAX_BODY_BYTES} bytes")
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise Err.NOT_JSON.error("Warning: wrong json format. body is not UTF-8") from None
+    except ValueError as error:
+        raise Err.NOT_JSON.error(f"Warning: wrong json format. {error}") from None
+    if not isinstance(data, dict):
+        raise Err.NOT_JSON.error("Warning: wrong json format. expected a JSON object")
+    envelope = _validate(CallbackEnvelope, data, "")
+    model = OBJECT_MODELS.get(envelope.msgtype)
+    if model is not None:
+        if envelope.msgtype not in data:
+            raise Err.INVALID_PARAMETER.error(f"invalid parameter: {envelope.msgtype}: missing")
+        _validate(model, data[envelope.msgtype], envelope.msgtype + ".")
+    inbound = Inbound(envelope=envelope, body={k: v for k, v in data.items() if k != "secret"})
+    if len(inbound.upstream_msgid) > UPSTREAM_MSGID_MAX_LENGTH:
+        raise Err.INVALID_PARAMETER.error("invalid parameter: msgid: too long")
+    return inbound
+
+
+def _validate(model: type[BaseModel], data, prefix: str):
+    try:
+        return model.model_validate(data)
+    except PydanticValidationError as error:
+        details = "; ".join(
+            f"{prefix}{'.'.join(str(part) for part in err['loc']) or 'body'}: {err['msg']}"
+            for err in error.errors()[:5]
+        )
+        raise Err.INVALID_PARAMETER.error(f"invalid parameter: {details}") from None
+
+
+def authenticate(inbound: Inbound, query_secret: str | None) -> Bot:
+    bot = bot_for_secret(inbound.envelope.secret or query_secret)
+    if bot is None:
+        raise Err.INVALID_SECRET.error()
+    return bot
+
+
+def record_inbound(bot: Bot, inbound: Inbound) -> Message | None:
+    """Store the message and its deliveries; None when its msgid was already stored.
+
+    Duplicates are settled by the unique constraint on (bot, upstream msgid),
+    not by looking first, so concurrent repeats store exactly one row.
+    """
+    envelope = inbound.envelope
+    now = timezone.now()
+    sent_at = (
+        datetime.fromtimestamp(envelope.timestamp, tz=UTC)
+        if envelope.timestamp is not None
+        else None
+    )
+    with transaction.atomic():
+        conversation = _upsert_conversation(bot, envelope, now)
+        message = Message(
+            bot=bot,
+            conversation=conversation,
+            direction=Message.Direction.IN,
+            msgtype=envelope.msgtype,
+            body=inbound.body,
+            search_text=search_text(inbound.body),
+            sender_id=envelope.sender,
+            sender_name=(envelope.sender_name or "")[:NAME_MAX_LENGTH],
+            upstream_msgid=inbound.upstream_msgid,
+            status=Message.Status.RECEIVED,
+            source=Message.Source.AGENT,
+            sent_at=sent_at,
+        )
+        if message.upstream_msgid:
+            try:
+                with (
+                    transaction.atomic()
+                ):  # a savepoint: PostgreSQL aborts the transaction otherwise
+                    message.save(force_insert=True)
+            except IntegrityError:
+                if _is_duplicate(bot, message.upstream_msgid):
+                    return None
+                raise
+        else:
+            message.save(force_insert=True)
+        if envelope.msgtype == "image":
+            image = inbound.body["image"]
+            MessageMedia.objects.create(
+                message=message, kind="image", cdn_type=image["cdn_type"], cdn=image["cdn"]
+            )
+        deliveries = create_deliveries(message)
+        wake_deliveries(delivery.pk for delivery in deliveries)
+    return message
+
+
+def _is_duplicate(bot: Bot, upstream_msgid: str) -> bool:
+    return Message.objects.filter(
+        bot=bot, direction=Message.Direction.IN, upstream_msgid=upstream_msgid
+    ).exists()
+
+
+def _upsert_conversation(bot: Bot, envelope: CallbackEnvelope, now) -> Conversation:
+    """Create the conversation on first sight; keep its kind, name and last activity current."""
+    changes = {"last_message_at": now}
+    if envelope.conversation_type:
+        changes["kind"] = envelope.conversation_type
+    if envelope.conversation_name:
+        changes["name"] = envelope.conversation_name[:NAME_MAX_LENGTH]
+    conversation, created = Conversation.objects.get_or_create(
+        bot=bot, conversation_id=envelope.conversation_id, defaults=changes
+    )
+    if not created:
+        Conversation.objects.filter(pk=conversation.pk).update(**changes, updated_at=now)
+    return conversation

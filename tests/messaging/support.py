@@ -1,0 +1,29 @@
+"""Helpers for inbound and forwarding tests: seed-format bodies and running due deliveries."""
+
+import json
+from pathlib import Path
+
+from django.utils import timezone
+
+from messaging.forwarding.delivery import attempt_delivery
+from messaging.models import WebhookDelivery
+
+CALLBACKS = Path(__file__).parent / "callbacks"
+SEED_MSGTYPES = ("text", "image", "miniprogram", "link")
+
+
+def callback_body(msgtype: str, bot=None, **overrides) -> dict:
+    """A seed-format callback body from tests/messaging/callbacks/, with the bot's secret."""
+    body = json.loads((CALLBACKS / f"{msgtype}.json").read_text())
+    if bot is not None:
+        body["secret"] = bot.secret
+    body.update(overrides)
+    return body
+
+
+def forward_due() -> list[str | None]:
+    """What a worker does for each due delivery (the task body), run inline."""
+    due = WebhookDelivery.objects.filter(
+        status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=timezone.now()
+    ).values_list("pk", flat=True)
+    return [attempt_delivery(pk) for pk in list(due)]

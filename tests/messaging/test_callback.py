@@ -1,0 +1,221 @@
+"""POST /api/callback: what agents report is stored once, validated, and queued for forwarding."""
+
+import json
+
+import pytest
+from standardwebhooks.webhooks import Webhook
+
+from conversations.models import Conversation
+from messaging.models import Message, MessageMedia, WebhookDelivery
+
+from .support import SEED_MSGTYPES, callback_body, forward_due
+
+OK = {"errcode": 0, "errmsg": "ok"}
+
+
+@pytest.mark.parametrize("msgtype", SEED_MSGTYPES)
+def test_each_seed_msgtype_is_stored_and_arrives_signed_in_seed_format(
+    msgtype, hooked_bot, receiver, post_callback
+):
+    sent = callback_body(msgtype, hooked_bot)
+
+    response = post_callback(sent)
+
+    assert response.status_code == 200 and response.json() == OK
+    message = Message.objects.get()
+    assert (message.direction, message.status, message.source, message.msgtype) == (
+        "in",
+        "received",
+        "agent",
+        msgtype,
+    )
+    assert message.sender_id == sent["sender"]
+    assert message.upstream_msgid == sent.get("msgid", "")
+    assert "secret" not in message.body  # the log does not keep credentials
+
+    assert forward_due() == ["success"]
+    (request,) = receiver.requests
+    # The operator verifies with the Standard Webhooks library from PyPI.
+    verified = Webhook(hooked_bot.signing_secret).verify(request.body, request.headers)
+    expected = {**sent}
+    expected.setdefault("msgid", message.msgid)
+    expected.setdefault("timestamp", int(message.created_at.timestamp()))
+    assert verified == expected
+    assert request.headers["webhook-id"] == f"msg_{message.msgid}"
+
+
+def test_a_new_conversation_is_created_with_its_kind_and_name(bot, post_callback):
+    post_callback(callback_body("image", bot))
+
+    conversation = Conversation.objects.get(bot=bot, conversation_id="wmUserLisi")
+    assert (conversation.kind, conversation.name) == ("user", "李四")
+    assert conversation.last_message_at is not None
+
+
+def test_a_known_conversation_gets_its_name_and_last_activity_updated(bot, group, post_callback):
+    before = group.last_message_at
+    post_callback(
+        callback_body(
+            "text", bot, conversation_id=group.conversation_id, conversation_name="新名字"
+        )
+    )
+
+    group.refresh_from_db()
+    assert group.name == "新名字"
+    assert group.last_message_at and group.last_message_at != before
+    assert Message.objects.get().conversation == group
+
+
+def test_the_secret_may_come_in_the_query_string(bot, post_callback):
+    body = callback_body("text")
+    del body["secret"]
+
+    response = post_callback(body, query=f"?secret={bot.secret}")
+
+    assert response.json() == OK
+    assert Message.objects.filter(bot=bot).count() == 1
+
+
+def test_a_wrong_secret_is_refused_with_93000_and_nothing_is_stored(bot, post_callback):
+    response = post_callback(callback_body("text", secret="x" * 43))
+
+    assert response.status_code == 401
+    assert response.json()["errcode"] == 93000
+    assert not Message.objects.exists() and not Conversation.objects.exists()
+
+
+def _valid(bot):
+    return callback_body("text", bot)
+
+
+BAD_BODIES = {
+    "malformed JSON": (lambda bot: b'{"msgtype": "text",', 7000001),
+    "not UTF-8": (
+        lambda bot: json.dumps(_valid(bot)).encode().replace(b"wrGroup", b"\xff\xfe"),
+        7000001,
+    ),
+    "a JSON array": (lambda bot: b"[1, 2]", 7000001),
+    "missing conversation_id": (
+        lambda bot: {k: v for k, v in _valid(bot).items() if k != "conversation_id"},
+        40035,
+    ),
+    "missing sender": (lambda bot: {k: v for k, v in _valid(bot).items() if k != "sender"}, 40035),
+    "missing msgtype": (
+        lambda bot: {k: v for k, v in _valid(bot).items() if k != "msgtype"},
+        40035,
+    ),
+    "missing the msgtype's object": (
+        lambda bot: {k: v for k, v in _valid(bot).items() if k != "text"},
+        40035,
+    ),
+    "missing text.content": (lambda bot: {**_valid(bot), "text": {}}, 40035),
+    "content not a string": (lambda bot: {**_valid(bot), "text": {"content": 42}}, 40035),
+    "conversation_id not a string": (lambda bot: {**_valid(bot), "conversation_id": 7}, 40035),
+    "timestamp not a number": (lambda bot: {**_valid(bot), "timestamp": "yesterday"}, 40035),
+    "unknown conversation_type": (lambda bot: {**_valid(bot), "conversation_type": "room"}, 40035),
+    "msgid too long": (lambda bot: {**_valid(bot), "msgid": "9" * 200}, 40035),
+    "a 1 MB body": (lambda bot: {**_valid(bot), "text": {"content": "x" * 1_048_576}}, 7000002),
+}
+
+
+@pytest.mark.parametrize("case", BAD_BODIES)
+def test_a_bad_body_gets_a_clear_errcode_and_nothing_is_stored(case, bot, post_callback):
+    make, errcode = BAD_BODIES[case]
+    body = make(bot)
+
+    response = post_callback(None, raw=body) if isinstance(body, bytes) else post_callback(body)
+
+    assert 400 <= response.status_code < 500
+    assert response["Content-Type"].startswith("application/json")
+    assert response.json()["errcode"] == errcode, response.json()
+    assert response.json()["errmsg"]
+    assert not Message.objects.exists()
+
+
+def test_the_same_msgid_twice_is_stored_and_forwarded_once(hooked_bot, receiver, post_callback):
+    body = callback_body("text", hooked_bot)
+
+    assert post_callback(body).json() == OK
+    assert post_callback(body).json() == OK
+
+    assert Message.objects.count() == 1
+    assert WebhookDelivery.objects.count() == 1
+    forward_due()
+    assert len(receiver.requests) == 1
+
+
+def test_the_same_msgid_for_another_bot_is_a_different_message(make_bot, post_callback):
+    one, two = make_bot(), make_bot()
+    post_callback(callback_body("text", one))
+    post_callback(callback_body("text", two))
+
+    assert Message.objects.count() == 2
+
+
+def test_messages_without_a_msgid_are_never_deduplicated(bot, post_callback):
+    body = callback_body("link", bot)
+    assert "msgid" not in body
+
+    post_callback(body)
+    post_callback(body)
+
+    assert Message.objects.count() == 2
+
+
+def test_an_unknown_msgtype_is_stored_raw_and_forwarded_unchanged(
+    hooked_bot, receiver, post_callback
+):
+    sent = {
+        "secret": hooked_bot.secret,
+        "msgtype": "voice",
+        "conversation_id": "wrGroupSales",
+        "sender": "zhangsan",
+        "voice": {
+            "voice_url": "https://cdn.example/v.amr",
+            "duration": 3,
+            "nested": [1, {"a": None}],
+        },
+        "msgid": "v-1",
+        "timestamp": 1764300002,
+        "vendor_field": {"kept": True},
+    }
+
+    assert post_callback(sent).json() == OK
+
+    message = Message.objects.get()
+    assert message.msgtype == "voice"
+    assert message.body == {k: v for k, v in sent.items() if k != "secret"}
+    forward_due()
+    assert json.loads(receiver.requests[0].body) == sent
+
+
+def test_an_image_keeps_its_cdn_reference_ready_for_a_stored_copy(bot, post_callback):
+    sent = callback_body("image", bot)
+
+    post_callback(sent)
+
+    media = MessageMedia.objects.get()
+    assert (media.kind, media.cdn_type, media.cdn) == ("image", "wxwork", sent["image"]["cdn"])
+    assert not media.file  # the stored copy attaches later
+    assert media.message.msgtype == "image"
+
+
+def test_a_msgtype_filter_limits_what_an_endpoint_receives(hooked_bot, post_callback):
+    endpoint = hooked_bot.webhook_endpoints.get()
+    endpoint.msgtypes = ["text"]
+    endpoint.save()
+
+    post_callback(callback_body("text", hooked_bot))
+    post_callback(callback_body("image", hooked_bot))
+
+    assert list(WebhookDelivery.objects.values_list("message__msgtype", flat=True)) == ["text"]
+
+
+def test_the_callback_body_is_described_in_the_openapi_document(client, db):
+    spec = client.get("/api/openapi.json").json()
+    operation = spec["paths"]["/api/callback"]["post"]
+    schema = operation["requestBody"]["content"]["application/json"]["schema"]
+    assert {"secret", "msgtype", "conversation_id", "sender", "text", "image"} <= set(
+        schema["properties"]
+    )
+    assert "$ref" not in json.dumps(schema)
