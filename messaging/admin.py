@@ -4,7 +4,8 @@ from django.utils.translation import gettext_lazy as _
 
 from botadmin.admin_scoping import BotScopedAdminMixin, ReadOnlyAdminMixin
 
-from .models import DeliveryAttempt, Message
+from .forwarding import admin as forwarding_admin  # noqa: F401  (registers its models)
+from .models import DeliveryAttempt, Message, MessageMedia, WebhookDelivery
 
 
 class DeliveryAttemptInline(ReadOnlyAdminMixin, admin.TabularInline):
@@ -12,6 +13,21 @@ class DeliveryAttemptInline(ReadOnlyAdminMixin, admin.TabularInline):
     fields = ("started_at", "duration_ms", "outcome", "http_status", "errcode", "response_text")
     readonly_fields = fields
     extra = 0
+
+
+class MessageMediaInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = MessageMedia
+    fields = ("kind", "cdn_type", "cdn", "file", "content_type", "size", "stored_at")
+    readonly_fields = fields
+    extra = 0
+
+
+class WebhookDeliveryInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = WebhookDelivery
+    fields = ("endpoint", "status", "attempt_count", "last_http_status", "next_attempt_at")
+    readonly_fields = fields
+    extra = 0
+    show_change_link = True
 
 
 @admin.register(Message)
@@ -32,7 +48,7 @@ class MessageAdmin(ReadOnlyAdminMixin, BotScopedAdminMixin, admin.ModelAdmin):
     list_select_related = ("bot", "conversation")
     # Counting a large log on every page is the slowest part of a changelist.
     show_full_result_count = False
-    inlines = (DeliveryAttemptInline,)
+    inlines = (DeliveryAttemptInline, MessageMediaInline, WebhookDeliveryInline)
     fieldsets = (
         (None, {"fields": ("msgid", "bot", "conversation", "direction", "msgtype", "body")}),
         (_("Sender"), {"fields": ("sender_id", "sender_name", "upstream_msgid")}),
