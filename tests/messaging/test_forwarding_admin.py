@@ -170,3 +170,12 @@ def test_operators_see_only_the_endpoints_and_deliveries_of_their_bots(
         == 404
     )
     assert not OperatorAction.objects.filter(action="delivery.replay").exists()
+
+
+def test_the_forwarding_admin_speaks_chinese_by_default(client, superuser, failed_delivery):
+    client.force_login(superuser)
+
+    html = client.get(reverse("admin:messaging_webhookendpoint_changelist")).content.decode()
+
+    assert "Webhook 端点" in html and "健康状况" in html
+    assert "自 " in html and "连续失败" in html
