@@ -1,3 +1,6 @@
+import os
+import subprocess
+import sys
 
 from botadmin.checks import check_deployment, check_settings
 
@@ -10,13 +13,13 @@ def test_default_settings_pass_the_checks():
     assert check_settings() == []
 
 
-def test_a_filesystem_broker_with_a_shared_database_is_flagged(settings):
-    settings.CELERY_BROKER_URL = "filesystem://"
-    settings.DATABASES = {
-        **settings.DATABASES,
-        "default": {**settings.DATABASES["default"], "ENGINE": "django.db.backends.postgresql"},
-    }
-    assert "botadmin.W001" in ids(check_settings())
+def test_a_filesystem_broker_with_a_shared_database_is_flagged(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CELERY_BROKER_URL")}
+    env.update(DATABASE_URL="postgres://postgres@127.0.0.1:5432/x", BOTADMIN_VAR_DIR=str(tmp_path))
+    completed = subprocess.run(
+        [sys.executable, "manage.py", "check"], env=env, capture_output=True, text=True
+    )
+    assert "botadmin.W001" in completed.stderr + completed.stdout
 
 
 def test_impossible_timeouts_are_errors(settings):
