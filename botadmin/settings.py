@@ -178,6 +178,8 @@ BOTADMIN_SECRET_GRACE_HOURS = env.float("BOTADMIN_SECRET_GRACE_HOURS", default=2
 BOTADMIN_HTTP_CONNECT_TIMEOUT = env.float("BOTADMIN_HTTP_CONNECT_TIMEOUT", default=5)
 BOTADMIN_HTTP_READ_TIMEOUT = env.float("BOTADMIN_HTTP_READ_TIMEOUT", default=15)
 BOTADMIN_HTTP_MAX_RESPONSE_BYTES = env.int("BOTADMIN_HTTP_MAX_RESPONSE_BYTES", default=1_048_576)
+# The two baseline views of bench/send.py under /bench/ (never in production).
+BOTADMIN_BENCH_VIEWS = env.bool("BOTADMIN_BENCH_VIEWS", default=False)
 # Bridge connector: timeouts towards agents.
 BRIDGE_CONNECT_TIMEOUT = env.float("BRIDGE_CONNECT_TIMEOUT", default=5)
 BRIDGE_READ_TIMEOUT = env.float("BRIDGE_READ_TIMEOUT", default=15)

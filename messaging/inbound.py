@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from django.db import IntegrityError, transaction
@@ -24,7 +24,7 @@ from conversations.models import Bot, Conversation
 from conversations.services import bot_for_secret
 
 from .forwarding.delivery import wake_deliveries
-from .forwarding.endpoints import create_deliveries
+from .forwarding.endpoints import create_deliveries, endpoints_for
 from .models import Message, MessageMedia
 from .validation import search_text
 
@@ -33,6 +33,7 @@ MSGTYPE_MAX_LENGTH = Message._meta.get_field("msgtype").max_length
 ID_MAX_LENGTH = 255
 UPSTREAM_MSGID_MAX_LENGTH = Message._meta.get_field("upstream_msgid").max_length
 NAME_MAX_LENGTH = 255
+ACTIVITY_PRECISION = timedelta(seconds=1)
 
 
 class _Object(BaseModel):
@@ -153,7 +154,8 @@ def record_inbound(bot: Bot, inbound: Inbound) -> Message | None:
     """Store the message and its deliveries; None when its msgid was already stored.
 
     Duplicates are settled by the unique constraint on (bot, upstream msgid),
-    not by looking first, so concurrent repeats store exactly one row.
+    not by looking first, so concurrent repeats store exactly one row. Reads
+    happen before the transaction so the write lock (all of SQLite) is held briefly.
     """
     envelope = inbound.envelope
     now = timezone.now()
@@ -162,8 +164,12 @@ def record_inbound(bot: Bot, inbound: Inbound) -> Message | None:
         if envelope.timestamp is not None
         else None
     )
+    conversation = Conversation.objects.filter(
+        bot=bot, conversation_id=envelope.conversation_id
+    ).first()
+    endpoints = endpoints_for(bot, envelope.msgtype)
     with transaction.atomic():
-        conversation = _upsert_conversation(bot, envelope, now)
+        conversation = _upsert_conversation(bot, conversation, envelope, now)
         message = Message(
             bot=bot,
             conversation=conversation,
@@ -195,7 +201,7 @@ def record_inbound(bot: Bot, inbound: Inbound) -> Message | None:
             MessageMedia.objects.create(
                 message=message, kind="image", cdn_type=image["cdn_type"], cdn=image["cdn"]
             )
-        deliveries = create_deliveries(message)
+        deliveries = create_deliveries(message, endpoints)
         wake_deliveries(delivery.pk for delivery in deliveries)
     return message
 
@@ -206,16 +212,33 @@ def _is_duplicate(bot: Bot, upstream_msgid: str) -> bool:
     ).exists()
 
 
-def _upsert_conversation(bot: Bot, envelope: CallbackEnvelope, now) -> Conversation:
-    """Create the conversation on first sight; keep its kind, name and last activity current."""
-    changes = {"last_message_at": now}
+def _upsert_conversation(
+    bot: Bot, conversation: Conversation | None, envelope: CallbackEnvelope, now
+) -> Conversation:
+    """Create the conversation on first sight; keep its kind, name and last activity current.
+
+    Last activity is kept to the second: a busy group does not rewrite its row for every message.
+    """
+    changes = {}
     if envelope.conversation_type:
         changes["kind"] = envelope.conversation_type
     if envelope.conversation_name:
         changes["name"] = envelope.conversation_name[:NAME_MAX_LENGTH]
-    conversation, created = Conversation.objects.get_or_create(
-        bot=bot, conversation_id=envelope.conversation_id, defaults=changes
-    )
-    if not created:
-        Conversation.objects.filter(pk=conversation.pk).update(**changes, updated_at=now)
+    if conversation is None:
+        conversation, created = Conversation.objects.get_or_create(
+            bot=bot,
+            conversation_id=envelope.conversation_id,
+            defaults={**changes, "last_message_at": now},
+        )
+        if created:
+            return conversation
+    changed = {key: value for key, value in changes.items() if getattr(conversation, key) != value}
+    if (
+        changed
+        or not conversation.last_message_at
+        or now - conversation.last_message_at >= ACTIVITY_PRECISION
+    ):
+        Conversation.objects.filter(pk=conversation.pk).update(
+            **changed, last_message_at=now, updated_at=now
+        )
     return conversation

@@ -40,18 +40,21 @@ def sync_primary_endpoint(bot: Bot) -> WebhookEndpoint | None:
         return endpoint
 
 
-def create_deliveries(message) -> list[WebhookDelivery]:
-    """One pending delivery per active endpoint that wants this msgtype.
+def endpoints_for(bot: Bot, msgtype: str) -> list[WebhookEndpoint]:
+    """The bot's active endpoints that want this msgtype.
 
-    Runs in the transaction that stores the message, so a stored message
-    always has its deliveries. Endpoints disabled for failing still get one:
-    it waits and goes out once the endpoint is re-enabled.
+    Endpoints disabled for failing are included: their deliveries wait and go
+    out once the endpoint is re-enabled.
     """
-    endpoints = [
+    return [
         endpoint
-        for endpoint in WebhookEndpoint.objects.filter(bot_id=message.bot_id, is_active=True)
-        if endpoint.accepts(message.msgtype)
+        for endpoint in WebhookEndpoint.objects.filter(bot=bot, is_active=True)
+        if endpoint.accepts(msgtype)
     ]
+
+
+def create_deliveries(message, endpoints: list[WebhookEndpoint]) -> list[WebhookDelivery]:
+    """One pending delivery per endpoint, in the transaction that stores the message."""
     if not endpoints:
         return []
     now = timezone.now()

@@ -2,12 +2,12 @@
 
 from celery import shared_task
 
-from .delivery import FORWARD_TASK, attempt_delivery, sweep_due_deliveries
+from .delivery import FORWARD_TASK, forward_and_drain, sweep_due_deliveries
 
 
 @shared_task(name=FORWARD_TASK, ignore_result=True)
-def forward_delivery(delivery_id: int) -> str | None:
-    return attempt_delivery(delivery_id)
+def forward_delivery(delivery_id: int) -> int:
+    return forward_and_drain(delivery_id)
 
 
 @shared_task(name="messaging.sweep_webhook_deliveries", ignore_result=True)

@@ -12,6 +12,7 @@ from messaging.forwarding.delivery import (
     JITTER,
     RETRY_DELAYS,
     attempt_delivery,
+    forward_and_drain,
     sweep_due_deliveries,
 )
 from messaging.forwarding.endpoints import reenable_endpoint
@@ -235,3 +236,16 @@ def test_extra_endpoints_each_get_their_own_delivery(hooked_bot, record):
         record(hooked_bot)
         assert forward_due() == ["success", "success"]
         assert len(second.requests) == 1
+
+
+def test_a_worker_goes_on_with_other_due_deliveries_but_never_attempts_one_twice(
+    hooked_bot, receiver, record
+):
+    deliveries = [record(hooked_bot) for _ in range(5)]
+    receiver.script([500, 200])  # the first one fails and is due again in about 5 s
+
+    assert forward_and_drain(deliveries[0].pk) == 5
+
+    assert len(receiver.requests) == 5
+    assert WebhookDelivery.objects.filter(status="delivered").count() == 4
+    assert forward_and_drain(deliveries[1].pk) == 0

@@ -1,0 +1,106 @@
+"""What the benchmarks share: gunicorn started as `make run` starts it, and a threaded poster.
+
+Benchmarks run on their own SQLite database in var/<name>/ unless
+DATABASE_URL / CACHE_URL / CELERY_BROKER_URL are set.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = str(ROOT / ".venv/bin/python")
+
+
+def server_environment(port: int, var_name: str, **extra: str) -> dict:
+    env = {
+        **os.environ,
+        "WEB_PORT": str(port),
+        "BOTADMIN_ALLOW_PRIVATE_URLS": "1",
+        "BOTADMIN_BENCH_VIEWS": "1",
+        "LOG_LEVEL": "WARNING",
+        **extra,
+    }
+    if "DATABASE_URL" not in os.environ:
+        var = ROOT / "var" / var_name
+        shutil.rmtree(var, ignore_errors=True)
+        var.mkdir(parents=True)
+        env["BOTADMIN_VAR_DIR"] = str(var)
+    return env
+
+
+def manage(env: dict, *args: str, capture: bool = False) -> str:
+    done = subprocess.run(
+        [PYTHON, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=capture,
+        text=True,
+    )
+    return done.stdout if capture else ""
+
+
+def start_server(env: dict, base: str) -> subprocess.Popen:
+    """The web line of the Procfile `make run` starts; its access log is dropped."""
+    server = subprocess.Popen(
+        [str(ROOT / ".venv/bin/gunicorn"), "-c", "botadmin/gunicorn_conf.py", "botadmin.wsgi"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(base + "/healthz", timeout=5).ok:
+                return server
+        except requests.RequestException:  # not listening yet, or busy starting
+            time.sleep(0.2)
+    server.terminate()
+    sys.exit("gunicorn did not start")
+
+
+def post_many(url: str, bodies: Callable[[int], bytes], total: int, threads: int):
+    """POST `total` bodies from `threads` threads; (accepted, req/s, p50 ms, p99 ms)."""
+    latencies: list[float] = []
+    accepted = 0
+    lock = threading.Lock()
+    counter = iter(range(total))
+
+    def worker():
+        nonlocal accepted
+        session = requests.Session()
+        headers = {"Content-Type": "application/json"}
+        mine, ok = [], 0
+        while True:
+            with lock:
+                index = next(counter, None)
+            if index is None:
+                break
+            start = time.perf_counter()
+            response = session.post(url, data=bodies(index), headers=headers, timeout=30)
+            mine.append(time.perf_counter() - start)
+            ok += response.status_code == 200 and response.json().get("errcode") == 0
+        with lock:
+            latencies.extend(mine)
+            accepted += ok
+
+    pool = [threading.Thread(target=worker) for _ in range(threads)]
+    began = time.perf_counter()
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join()
+    elapsed = time.perf_counter() - began
+    cuts = statistics.quantiles(latencies, n=100)
+    return accepted, accepted / elapsed, cuts[49] * 1000, cuts[98] * 1000

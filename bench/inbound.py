@@ -1,0 +1,168 @@
+"""Benchmark of POST /api/callback (agents reporting messages) and of forwarding them.
+
+    .venv/bin/python bench/inbound.py [--events 5000] [--threads 8] [--port 8105]
+
+1. Starts gunicorn as `make run` does, with BOTADMIN_BENCH_VIEWS on, and posts
+   N inbound text events (each its own msgid) from several client threads to
+   /bench/parse (parse JSON and answer), /bench/insert (parse and insert one
+   row: the floor of durable acceptance) and /api/callback (secret, validation,
+   conversation upsert, message, webhook delivery, wake-up after commit).
+   Prints events/s and p50/p99 latency of each, and the ratio of
+   /api/callback to the insert baseline (the figure we track; aim ≥ 0.7).
+2. Starts a Celery worker as `make run` does, posts N more events, and
+   measures the time from the first post until the local receiver has them
+   all, beside a plain loop posting the same N bodies to that receiver.
+
+Runs on its own SQLite database in var/bench-inbound/ unless DATABASE_URL /
+CACHE_URL / CELERY_BROKER_URL are set.
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.harness import ROOT, manage, post_many, server_environment, start_server  # noqa: E402
+from tests.fakes.receiver import Receiver  # noqa: E402
+
+SETUP = """
+import json
+from conversations.models import Bot, Conversation
+bot = Bot.objects.filter(name="bench-inbound").first() or Bot(
+    name="bench-inbound", connector="bridge", agent_url="http://127.0.0.1:9")
+bot.webhook_url = "{webhook_url}"
+bot.save()
+conversation, _ = Conversation.objects.get_or_create(bot=bot, conversation_id="wrBench")
+print(json.dumps({{"bot": bot.pk, "conversation": conversation.pk, "secret": bot.secret}}))
+"""
+FORGET_DELIVERIES = """
+from messaging.models import WebhookDelivery
+WebhookDelivery.objects.update(status="delivered", next_attempt_at=None)
+"""
+
+
+def event(secret: str, msgid: str) -> bytes:
+    return json.dumps(
+        {
+            "secret": secret,
+            "msgtype": "text",
+            "conversation_id": "wrBench",
+            "sender": "zhangsan",
+            "text": {"content": "bench: 明天上午十点开会"},
+            "msgid": msgid,
+            "timestamp": int(time.time()),
+            "conversation_type": "group",
+            "conversation_name": "Bench group",
+            "sender_name": "张三",
+        },
+        ensure_ascii=False,
+    ).encode()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=5000, help="events per endpoint")
+    parser.add_argument("--threads", type=int, default=8, help="client threads")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8105")))
+    parser.add_argument("--warmup", type=int, default=200)
+    args = parser.parse_args()
+
+    env = server_environment(args.port, "bench-inbound")
+    print(f"database: {env.get('DATABASE_URL', 'sqlite (var/bench-inbound)').split('@')[-1]}   "
+          f"broker: {env.get('CELERY_BROKER_URL', 'filesystem')}")  # fmt: skip
+    manage(env, "migrate", "--noinput", "-v0")
+    manage(env, "createcachetable")
+    with Receiver() as receiver:
+        ids = json.loads(
+            manage(
+                env, "shell", "-c", SETUP.format(webhook_url=receiver.url("/hook")), capture=True
+            ).splitlines()[-1]
+        )
+        base = f"http://127.0.0.1:{args.port}"
+        server = start_server(env, base)
+        try:
+            results = measure_callback(base, ids, args)
+            manage(env, "shell", "-c", FORGET_DELIVERIES)
+            forwarded, loop = measure_forwarding(env, base, ids["secret"], receiver, args)
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+
+    print(f"{args.events} events per endpoint, {args.threads} client threads, "
+          f"gunicorn workers={env.get('WEB_CONCURRENCY', 'default')} threads={env.get('WEB_THREADS', '4')}")  # fmt: skip
+    print(f"{'endpoint':<26}{'accepted':>10}{'events/s':>10}{'p50 ms':>9}{'p99 ms':>9}")
+    for name, accepted, rate, p50, p99 in results:
+        print(f"{name:<26}{accepted:>10}{rate:>10.0f}{p50:>9.1f}{p99:>9.1f}")
+    print(f"ratio /api/callback ÷ parse+insert: {results[2][2] / results[1][2]:.2f}  (aim ≥ 0.70)")
+    print(f"forwarded {args.events} events to a local receiver in {forwarded:.1f} s "
+          f"({args.events / forwarded:.0f}/s) after the first post; "
+          f"a plain loop posting the same bodies: {loop:.1f} s ({args.events / loop:.0f}/s); "
+          f"ratio {loop / forwarded:.2f}")  # fmt: skip
+    if results[2][1] != args.events:
+        sys.exit("not every callback was accepted")
+
+
+def measure_callback(base: str, ids: dict, args) -> list[tuple]:
+    secret = ids["secret"]
+    targets = [
+        ("parse JSON and answer", f"{base}/bench/parse", "p"),
+        (
+            "parse + insert one row",
+            f"{base}/bench/insert?bot={ids['bot']}&conversation={ids['conversation']}",
+            "i",
+        ),
+        ("/api/callback", f"{base}/api/callback", "c"),
+    ]
+    results = []
+    for name, url, prefix in targets:
+        post_many(
+            url, lambda n, p=prefix: event(secret, f"{p}-warm-{n}"), args.warmup, args.threads
+        )
+        stats = post_many(
+            url, lambda n, p=prefix: event(secret, f"{p}-{n}"), args.events, args.threads
+        )
+        results.append((name, *stats))
+    return results
+
+
+def measure_forwarding(env, base, secret, receiver, args) -> tuple[float, float]:
+    worker = subprocess.Popen(
+        [str(ROOT / ".venv/bin/celery"), "-A", "botadmin", "worker", "--loglevel=WARNING",
+         "--concurrency=2"],
+        cwd=ROOT,
+        env=env,
+    )  # fmt: skip
+    try:
+        # Warm up: the worker is ready once a first event comes through.
+        before = len(receiver.requests)
+        post_many(f"{base}/api/callback", lambda n: event(secret, f"fw-warm-{n}"), 2, 1)
+        receiver.wait_for(before + 2, timeout=60)
+        start_count = len(receiver.requests)
+        began = time.perf_counter()
+        post_many(
+            f"{base}/api/callback", lambda n: event(secret, f"fw-{n}"), args.events, args.threads
+        )
+        receiver.wait_for(start_count + args.events, timeout=600)
+        forwarded = time.perf_counter() - began
+        if len(receiver.requests) < start_count + args.events:
+            sys.exit(f"only {len(receiver.requests) - start_count} of {args.events} forwarded")
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
+    bodies = [request.body for request in receiver.requests[start_count:]]
+    session = requests.Session()
+    began = time.perf_counter()
+    for body in bodies:
+        session.post(receiver.url("/hook"), data=body, headers={"Content-Type": "application/json"})
+    return forwarded, time.perf_counter() - began
+
+
+if __name__ == "__main__":
+    main()
