@@ -1,0 +1,177 @@
+"""Contact sync against the real fake agent (bridge-protocol.md section 2)."""
+
+import threading
+
+import pytest
+from django.db import IntegrityError, connection, transaction
+
+from conversations import sync
+from conversations.models import SyncRun
+
+USERS = [
+    {"conversation_id": "wmU1", "name": "Alice", "avatar": "https://example.com/a.png"},
+    {"conversation_id": "wmU2", "name": "Bob", "corp_name": "Acme"},
+]
+GROUPS = [
+    {"conversation_id": f"wrG{n:02d}", "name": f"Group {n:02d}", "member_count": n}
+    for n in range(1, 8)
+]
+
+
+@pytest.fixture
+def agent_with_contacts(agent):
+    agent.users = [dict(u) for u in USERS]
+    agent.groups = [dict(g) for g in GROUPS]
+    agent.behaviour.page_size = 2
+    return agent
+
+
+def do_sync(bot) -> SyncRun:
+    return sync.sync_now(bot, SyncRun.Trigger.COMMAND)
+
+
+def states(bot) -> dict[str, tuple[str, bool]]:
+    return {c.conversation_id: (c.name, c.is_active) for c in bot.conversations.all()}
+
+
+def test_a_first_sync_adds_every_user_and_group_with_their_fields(bridge_bot, agent_with_contacts):
+    run = do_sync(bridge_bot)
+
+    assert run.outcome == SyncRun.Outcome.SUCCEEDED and run.error == ""
+    assert run.counts()["user"] == {"added": 2, "updated": 0, "deactivated": 0, "reactivated": 0}
+    assert run.counts()["group"]["added"] == 7
+    assert run.pages_fetched == 1 + 4  # 2 users on one page, 7 groups on 4 pages of 2
+    assert run.started_at <= run.finished_at
+    alice = bridge_bot.conversations.get(conversation_id="wmU1")
+    assert (alice.kind, alice.name, alice.avatar_url) == ("user", "Alice", USERS[0]["avatar"])
+    assert bridge_bot.conversations.get(conversation_id="wmU2").extra == {"corp_name": "Acme"}
+    group = bridge_bot.conversations.get(conversation_id="wrG05")
+    assert (group.kind, group.member_count, group.is_active) == ("group", 5, True)
+
+
+def test_add_rename_remove_and_readd_across_syncs(bridge_bot, agent_with_contacts):
+    agent = agent_with_contacts
+    do_sync(bridge_bot)
+
+    # Second sync: one group renamed, one removed, one user added.
+    agent.groups[0]["name"] = "Renamed"
+    removed = agent.groups.pop(3)
+    agent.users.append({"conversation_id": "wmU3", "name": "Carol"})
+    run = do_sync(bridge_bot)
+    assert run.counts() == {
+        "user": {"added": 1, "updated": 0, "deactivated": 0, "reactivated": 0},
+        "group": {"added": 0, "updated": 1, "deactivated": 1, "reactivated": 0},
+    }
+    now = states(bridge_bot)
+    assert now["wrG01"] == ("Renamed", True)
+    assert now[removed["conversation_id"]] == (removed["name"], False)  # kept, inactive
+    assert now["wmU3"] == ("Carol", True)
+
+    # Third sync: the removed group comes back; nothing else changes.
+    agent.groups.append(removed)
+    run = do_sync(bridge_bot)
+    assert run.counts() == {
+        "user": {"added": 0, "updated": 0, "deactivated": 0, "reactivated": 0},
+        "group": {"added": 0, "updated": 0, "deactivated": 0, "reactivated": 1},
+    }
+    assert states(bridge_bot)[removed["conversation_id"]] == (removed["name"], True)
+    assert bridge_bot.conversations.count() == 10  # nothing duplicated, nothing deleted
+
+
+def test_a_removed_conversation_keeps_its_messages(bridge_bot, agent_with_contacts):
+    from messaging.models import Message
+
+    do_sync(bridge_bot)
+    conversation = bridge_bot.conversations.get(conversation_id="wrG01")
+    Message.objects.create(
+        bot=bridge_bot,
+        conversation=conversation,
+        direction=Message.Direction.IN,
+        msgtype="text",
+        body={"msgtype": "text", "text": {"content": "hi"}},
+    )
+    agent_with_contacts.groups.pop(0)
+    do_sync(bridge_bot)
+    conversation.refresh_from_db()
+    assert not conversation.is_active and conversation.messages.count() == 1
+
+
+def test_a_sync_failing_on_page_3_changes_nothing_it_did_not_see(bridge_bot, agent_with_contacts):
+    agent = agent_with_contacts
+    do_sync(bridge_bot)
+    before = states(bridge_bot)
+
+    # Page 1 of groups renames G01; page 3 (G05, G06) fails; G07 and two users vanish.
+    agent.groups[0]["name"] = "Seen rename"
+    agent.groups[4]["name"] = "Unseen rename"
+    agent.groups.pop()
+    agent.users = []
+    agent.behaviour.fail_contacts_on_page = 3
+    run = do_sync(bridge_bot)
+
+    assert run.outcome == SyncRun.Outcome.FAILED
+    assert "500" in run.error and run.finished_at is not None
+    assert run.pages_fetched == 3  # users (empty) + groups pages 1 and 2
+    assert run.groups_deactivated == run.users_deactivated == 0
+    after = states(bridge_bot)
+    assert after["wrG01"] == ("Seen rename", True)
+    assert after["wrG05"] == before["wrG05"]
+    assert after["wrG07"] == before["wrG07"] == ("Group 07", True)
+    assert after["wmU1"] == ("Alice", True)
+
+
+def test_an_unreachable_agent_fails_the_run_and_changes_nothing(bridge_bot, agent_with_contacts):
+    do_sync(bridge_bot)
+    agent_with_contacts.go_down()
+    run = do_sync(bridge_bot)
+    assert run.outcome == SyncRun.Outcome.FAILED and "unreachable" in run.error
+    assert all(active for _, active in states(bridge_bot).values())
+
+
+def test_a_new_request_while_one_is_pending_joins_it(bridge_bot):
+    first, created = sync.request_sync(bridge_bot, SyncRun.Trigger.ADMIN, enqueue=False)
+    second, created_again = sync.request_sync(bridge_bot, SyncRun.Trigger.PERIODIC, enqueue=False)
+    assert created and not created_again and second.pk == first.pk
+
+
+def test_the_database_allows_one_active_run_per_bot(bridge_bot):
+    SyncRun.objects.create(bot=bridge_bot, trigger=SyncRun.Trigger.ADMIN)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        SyncRun.objects.create(
+            bot=bridge_bot, trigger=SyncRun.Trigger.ADMIN, outcome=SyncRun.Outcome.RUNNING
+        )
+
+
+def test_running_the_same_run_twice_syncs_once(bridge_bot, agent_with_contacts):
+    run, _ = sync.request_sync(bridge_bot, SyncRun.Trigger.ADMIN, enqueue=False)
+    sync.run_sync(run.pk)
+    requests_after_first = len(agent_with_contacts.contact_requests)
+    again = sync.run_sync(run.pk)
+    assert again.outcome == SyncRun.Outcome.SUCCEEDED
+    assert len(agent_with_contacts.contact_requests) == requests_after_first
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_concurrent_sync_requests_run_one_sync(make_bot, agent_with_contacts):
+    agent = agent_with_contacts
+    bot = make_bot(name="concurrent", agent_url=agent.url, agent_token=agent.token)
+    agent.behaviour.delay = 0.1  # each page takes a while: the second request arrives mid-sync
+    results, barrier = [], threading.Barrier(2)
+
+    def request():
+        try:
+            barrier.wait()
+            results.append(do_sync(bot).pk)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=request) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+
+    assert len(results) == 2 and results[0] == results[1]
+    assert SyncRun.objects.filter(bot=bot).count() == 1
+    assert sorted(agent.contact_requests) == sorted(set(agent.contact_requests))  # each page once
+    assert bot.conversations.count() == 9
