@@ -316,4 +316,4 @@ def _recover(now: datetime) -> None:
         outcome=SyncRun.Outcome.PENDING, requested_at__lt=now - REENQUEUE_AFTER
     )
     for run_id in lost.values_list("pk", flat=True):
-        _publish(run_id)
+        enqueue_run(run_id)

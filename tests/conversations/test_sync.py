@@ -1,6 +1,8 @@
 """Contact sync against the real fake agent (bridge-protocol.md section 2)."""
 
+import json
 import threading
+from io import StringIO
 
 import pytest
 from django.db import IntegrityError, connection, transaction
@@ -175,3 +177,29 @@ def test_two_concurrent_sync_requests_run_one_sync(make_bot, agent_with_contacts
     assert SyncRun.objects.filter(bot=bot).count() == 1
     assert sorted(agent.contact_requests) == sorted(set(agent.contact_requests))  # each page once
     assert bot.conversations.count() == 9
+
+
+def test_the_sync_contacts_command_syncs_one_bot_and_prints_the_run(
+    bridge_bot, agent_with_contacts, make_bot
+):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    untouched = make_bot(name="untouched")
+    out = StringIO()
+    call_command("sync_contacts", "bridge", stdout=out)
+    printed = json.loads(out.getvalue())
+    assert printed["bot"] == "bridge" and printed["outcome"] == "succeeded"
+    assert printed["groups"]["added"] == 7 and printed["users"]["added"] == 2
+    assert not untouched.sync_runs.exists()
+
+
+def test_the_sync_contacts_command_fails_loudly(bridge_bot, agent_with_contacts):
+    from django.core.management import CommandError, call_command
+
+    with pytest.raises(CommandError, match="No bot named"):
+        call_command("sync_contacts", "nope")
+    agent_with_contacts.go_down()
+    with pytest.raises(CommandError, match="bridge"):
+        call_command("sync_contacts", stdout=StringIO())
