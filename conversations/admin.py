@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from audit.services import record_action
 from botadmin.admin_scoping import BotScopedAdminMixin
 
+from .admin_sync import ContactSyncBotAdminMixin
 from .models import Bot, Conversation
 from .secrets import mask
 from .services import rotate_secret
@@ -79,7 +80,7 @@ class ConversationInline(admin.TabularInline):
 
 
 @admin.register(Bot)
-class BotAdmin(BotScopedAdminMixin, admin.ModelAdmin):
+class BotAdmin(ContactSyncBotAdminMixin, BotScopedAdminMixin, admin.ModelAdmin):
     bot_lookup = ""
     form = BotAdminForm
     list_display = (
@@ -101,9 +102,10 @@ class BotAdmin(BotScopedAdminMixin, admin.ModelAdmin):
         "secret_grace",
         "created_at",
         "updated_at",
+        "contact_sync",
     )
     filter_horizontal = ("operators",)
-    actions = ("rotate_secrets",)
+    actions = ("rotate_secrets", "sync_contacts")
     inlines = (ConversationInline,)
 
     def save_model(self, request, obj, form, change):
@@ -124,7 +126,7 @@ class BotAdmin(BotScopedAdminMixin, admin.ModelAdmin):
         )
 
     class Media:
-        js = ("botadmin/copy.js",)
+        js = ("botadmin/copy.js", "botadmin/sync-status.js")
 
     def get_fieldsets(self, request, obj=None):
         if request.user.is_superuser:
@@ -136,6 +138,7 @@ class BotAdmin(BotScopedAdminMixin, admin.ModelAdmin):
             (_("Credentials"), {"fields": credentials}) if obj else None,
             (_("Connector"), {"fields": ("connector", "agent_url", "agent_token")}),
             (_("Forwarding and sending"), {"fields": ("webhook_url", "rate_limit_per_minute")}),
+            (_("Contact sync"), {"fields": ("contact_sync",)}) if obj else None,
             (_("Access"), {"fields": ("operators",)}),
             (_("Timestamps"), {"fields": ("created_at", "updated_at")}),
         ]
