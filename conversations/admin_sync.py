@@ -134,11 +134,11 @@ class SyncRunAdmin(BotScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     date_hierarchy = "requested_at"
     show_full_result_count = False
 
-    @admin.display(description=_("users (+ added, ~ updated, − deactivated, ↺ reactivated)"))
+    @admin.display(description=_("users"))
     def users_summary(self, obj):
         return _counts(obj, "user")
 
-    @admin.display(description=_("groups (+ added, ~ updated, − deactivated, ↺ reactivated)"))
+    @admin.display(description=_("groups"))
     def groups_summary(self, obj):
         return _counts(obj, "group")
 
