@@ -180,6 +180,8 @@ CELERY_BEAT_SCHEDULE["conversations.sync_due_bots"] = {
     "task": "conversations.sync_due_bots",
     "schedule": 60.0,
 }
+# The baseline views of the benchmarks under /bench/ (never in production).
+BOTADMIN_BENCH_VIEWS = env.bool("BOTADMIN_BENCH_VIEWS", default=False)
 
 # --- Logging: secrets never reach a log line ----------------------------------
 DEFAULT_EXCEPTION_REPORTER_FILTER = "botadmin.logging.SecretMaskingExceptionReporterFilter"

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path, re_path
 from django.views.generic import RedirectView
@@ -15,6 +16,9 @@ urlpatterns = [
     path("api/", api.urls),
     re_path(r"^api/", api_not_found),
 ]
+
+if settings.BOTADMIN_BENCH_VIEWS:
+    urlpatterns.insert(0, path("bench/lists/", include("conversations.bench")))
 
 admin.site.site_header = "botadmin"
 admin.site.site_title = "botadmin"

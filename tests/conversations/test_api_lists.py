@@ -108,3 +108,24 @@ def test_the_lists_are_described_in_openapi(client, db):
     schema = groups["responses"]["200"]["content"]["application/json"]["schema"]
     assert schema["$ref"].endswith("/GroupList")
     assert "member_count" in spec["components"]["schemas"]["Group"]["properties"]
+
+
+def test_the_active_list_is_read_in_index_order_without_a_sort(bot, make_bot):
+    from django.db import connection
+
+    from conversations.api import _rows
+
+    if connection.vendor != "sqlite":
+        pytest.skip("PostgreSQL picks its plan by cost (bot_id index + sort is as fast here)")
+    bots = [bot, make_bot(), make_bot()]
+    Conversation.objects.bulk_create(
+        Conversation(bot=b, conversation_id=f"wr{b.pk}-{n}", name=f"g{n:05d}", is_active=n % 9 > 0)
+        for b in bots
+        for n in range(2000)
+    )
+    sql, params = _rows(bot, "group", "", False, "avatar_url").query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+        cursor.execute("EXPLAIN QUERY PLAN " + sql, params)
+        plan = " ".join(str(row) for row in cursor.fetchall())
+    assert "conv_list_idx" in plan and "TEMP B-TREE" not in plan, plan
