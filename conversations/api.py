@@ -10,6 +10,7 @@ run per row, so 50,000 groups stay fast.
 
 import json
 
+from django.db import connection
 from django.http import HttpRequest, HttpResponse
 from ninja import Field, Query, Router, Schema
 
@@ -77,7 +78,7 @@ def list_users(
     bot = _bot(secret)
     rows = _rows(bot, Conversation.Kind.USER, q, include_inactive, "avatar_url", "is_active")
     return _answer(
-        {"name": name, "conversation_id": cid, "avatar": avatar, "is_active": active}
+        {"name": name, "conversation_id": cid, "avatar": avatar, "is_active": bool(active)}
         for name, cid, avatar, active in rows
     )
 
@@ -104,7 +105,7 @@ def list_groups(
             "conversation_id": cid,
             "avatar": avatar,
             "member_count": members,
-            "is_active": active,
+            "is_active": bool(active),
         }
         for name, cid, avatar, members, active in rows
     )
@@ -128,7 +129,13 @@ def _rows(bot: Bot, kind: str, q: str, include_inactive: bool, *fields: str):
         rows = rows.filter(is_active__in=[True])
     if q:
         rows = rows.filter(name__icontains=q)
-    return rows.order_by("name").values_list("name", "conversation_id", *fields)
+    query = rows.order_by("name").values_list("name", "conversation_id", *fields).query
+    # The ORM builds the query; the rows come straight from the cursor, because
+    # Django's per-row conversion costs more than the query itself at 50,000 rows.
+    sql, params = query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
 
 
 def _answer(items) -> HttpResponse:

@@ -90,3 +90,12 @@ def test_the_sync_run_list_is_read_only_and_scoped(client, bot, make_bot, make_o
     page = client.get(reverse("admin:conversations_syncrun_changelist")).content.decode()
     assert "other-bot-error" not in page and "acme" in page
     assert client.get(reverse("admin:conversations_syncrun_add")).status_code == 403
+
+
+def test_the_sync_block_speaks_chinese_by_default_and_english_when_chosen(admin_client, bot):
+    SyncRun.objects.create(bot=bot, trigger="periodic", outcome="succeeded")
+    url = reverse("admin:conversations_bot_change", args=[bot.pk])
+    chinese = admin_client.get(url, HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "立即同步" in chinese and "通讯录同步" in chinese and "定时" in chinese
+    english = admin_client.get(url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "Sync now" in english and "Periodic" in english
