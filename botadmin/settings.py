@@ -180,6 +180,8 @@ CELERY_BEAT_SCHEDULE["conversations.sync_due_bots"] = {
     "task": "conversations.sync_due_bots",
     "schedule": 60.0,
 }
+# WeCom's API (group robots); tests point it at a fake on 127.0.0.1.
+WECOM_API_BASE = env.str("WECOM_API_BASE", default="https://qyapi.weixin.qq.com")
 # The baseline views of the benchmarks under /bench/ (never in production).
 BOTADMIN_BENCH_VIEWS = env.bool("BOTADMIN_BENCH_VIEWS", default=False)
 
