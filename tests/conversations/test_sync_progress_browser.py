@@ -44,7 +44,12 @@ def browser_page(live_server, client, monkeypatch):
                     "name": django_settings.SESSION_COOKIE_NAME,
                     "value": session,
                     "url": live_server.url,
-                }
+                },
+                {
+                    "name": django_settings.LANGUAGE_COOKIE_NAME,
+                    "value": "en",
+                    "url": live_server.url,
+                },
             ]
         )
         yield context.new_page()
