@@ -5,6 +5,7 @@ import os
 import pytest
 from django.conf import settings as django_settings
 from django.contrib.auth import get_user_model
+from django.db import connections
 
 from conversations.models import SyncRun
 
@@ -54,6 +55,9 @@ def browser_page(live_server, client, monkeypatch):
         )
         yield context.new_page()
         browser.close()
+        # Inside Playwright's event loop the ORM used a connection of its own
+        # (asgiref's context-local); close it so the test database can be dropped.
+        connections.close_all()
 
 
 @pytest.mark.django_db(transaction=True)
