@@ -5,10 +5,14 @@ import threading
 from io import StringIO
 
 import pytest
+from django.core.management import CommandError, call_command
 from django.db import IntegrityError, connection, transaction
 
+from audit.models import OperatorAction
 from conversations import sync
 from conversations.models import SyncRun
+from messaging.models import Message
+from tests.fakes.receiver import Receiver
 
 USERS = [
     {"conversation_id": "wmU1", "name": "Alice", "avatar": "https://example.com/a.png"},
@@ -81,8 +85,6 @@ def test_add_rename_remove_and_readd_across_syncs(bridge_bot, agent_with_contact
 
 
 def test_a_removed_conversation_keeps_its_messages(bridge_bot, agent_with_contacts):
-    from messaging.models import Message
-
     do_sync(bridge_bot)
     conversation = bridge_bot.conversations.get(conversation_id="wrG01")
     Message.objects.create(
@@ -182,10 +184,6 @@ def test_two_concurrent_sync_requests_run_one_sync(make_bot, agent_with_contacts
 def test_the_sync_contacts_command_syncs_one_bot_and_prints_the_run(
     bridge_bot, agent_with_contacts, make_bot
 ):
-    from io import StringIO
-
-    from django.core.management import call_command
-
     untouched = make_bot(name="untouched")
     out = StringIO()
     call_command("sync_contacts", "bridge", stdout=out)
@@ -193,11 +191,11 @@ def test_the_sync_contacts_command_syncs_one_bot_and_prints_the_run(
     assert printed["bot"] == "bridge" and printed["outcome"] == "succeeded"
     assert printed["groups"]["added"] == 7 and printed["users"]["added"] == 2
     assert not untouched.sync_runs.exists()
+    action = OperatorAction.objects.get(action="contacts.sync")
+    assert action.bot == bridge_bot and action.actor is None
 
 
 def test_the_sync_contacts_command_fails_loudly(bridge_bot, agent_with_contacts):
-    from django.core.management import CommandError, call_command
-
     with pytest.raises(CommandError, match="No bot named"):
         call_command("sync_contacts", "nope")
     agent_with_contacts.go_down()
@@ -211,8 +209,6 @@ def robot_answer(errcode: int) -> bytes:
 
 @pytest.fixture
 def robot_bot(make_bot, make_conversation, settings):
-    from tests.fakes.receiver import Receiver
-
     with Receiver() as wecom:
         settings.WECOM_API_BASE = wecom.url("")
         bot = make_bot(name="robots", connector="wecom_robot", agent_url="", agent_token="")

@@ -3,6 +3,7 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError
 
+from audit.services import record_action
 from conversations.models import Bot, SyncRun
 from conversations.sync import sync_now
 
@@ -32,7 +33,16 @@ class Command(BaseCommand):
             bots = list(Bot.objects.filter(is_active=True))
         failed = []
         for bot in bots:
-            run = self._wait(sync_now(bot, SyncRun.Trigger.COMMAND), options["wait_seconds"])
+            run = sync_now(bot, SyncRun.Trigger.COMMAND)
+            record_action(
+                None,
+                "contacts.sync",
+                bot=bot,
+                target=run,
+                summary="Contact sync from the command line.",
+                details={"run": run.pk},
+            )
+            run = self._wait(run, options["wait_seconds"])
             self.stdout.write(json.dumps(_summary(run), ensure_ascii=False))
             if run.outcome != SyncRun.Outcome.SUCCEEDED:
                 failed.append(bot.name)
