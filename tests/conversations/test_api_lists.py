@@ -132,3 +132,10 @@ def test_the_active_list_is_read_in_index_order_without_a_sort(bot, make_bot):
         cursor.execute("EXPLAIN QUERY PLAN " + sql)
         plan = " ".join(str(row) for row in cursor.fetchall())
     assert "conv_list_idx" in plan and "TEMP B-TREE" not in plan, plan
+
+
+def test_a_bad_parameter_answers_in_the_envelope(client, bot):
+    answer = client.get("/api/groups", {"secret": bot.secret, "include_inactive": "maybe"})
+    assert answer.status_code == 400 and answer.json()["errcode"] == 40035
+    answer = client.get("/api/users", {"secret": bot.secret, "q": "x" * 101})
+    assert answer.status_code == 400 and answer.json()["errcode"] == 40035
