@@ -87,11 +87,13 @@ def _publish(run_id: int) -> None:
 
 
 def sync_now(bot: Bot, trigger: str, user=None) -> SyncRun:
-    """Sync in this process (command line, start-up); join a running sync instead if any."""
-    run, created = request_sync(bot, trigger, user, enqueue=False)
-    if created:
-        return run_sync(run.pk)
-    return run
+    """Sync in this process (command line, start-up), or join the bot's running sync.
+
+    A joined sync that no worker has claimed yet is carried out here: the
+    claim in run_sync makes sure only one process does it.
+    """
+    run, _created = request_sync(bot, trigger, user, enqueue=False)
+    return run_sync(run.pk)
 
 
 # --- running ------------------------------------------------------------------

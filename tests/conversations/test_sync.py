@@ -243,3 +243,12 @@ def test_a_robot_check_without_a_clear_answer_fails_the_run(robot_bot):
     run = do_sync(robot_bot)
     assert run.outcome == SyncRun.Outcome.FAILED and "WeCom" in run.error
     assert states(robot_bot) == {"g-ok": ("g-ok", True), "g-back": ("g-back", False)}
+
+
+def test_the_command_line_carries_out_a_pending_sync_no_worker_has_claimed(
+    bridge_bot, agent_with_contacts
+):
+    pending, _ = sync.request_sync(bridge_bot, SyncRun.Trigger.PERIODIC, enqueue=False)
+    run = do_sync(bridge_bot)
+    assert run.pk == pending.pk and run.outcome == SyncRun.Outcome.SUCCEEDED
+    assert SyncRun.objects.count() == 1
