@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 import pytest
+import time_machine
 from django.utils import timezone
 
 from conversations import sync, tasks
@@ -19,21 +20,30 @@ def test_every_active_bot_is_synced_once_per_interval(make_bot, settings):
     settings.BOTADMIN_SYNC_INTERVAL_MINUTES = 10
     a, b = make_bot(), make_bot()
     make_bot(is_active=False)
+    # A moment early enough in both bots' windows that one minute later is the same window.
     now = timezone.now()
+    while any(now - sync.window_start(bot.pk, now, 600) > timedelta(minutes=8) for bot in (a, b)):
+        now += timedelta(seconds=30)
 
-    started = sync.sync_due_bots(now)
+    with time_machine.travel(now, tick=False):
+        started = sync.sync_due_bots()
     assert {run.bot for run in started} == {a, b}
     assert all(run.trigger == SyncRun.Trigger.PERIODIC for run in started)
     finish_all()
-    assert sync.sync_due_bots(now + timedelta(minutes=1)) == []
-    assert {run.bot for run in sync.sync_due_bots(now + timedelta(minutes=10))} == {a, b}
+    with time_machine.travel(now + timedelta(minutes=1), tick=False):
+        assert sync.sync_due_bots() == []
+    with time_machine.travel(now + timedelta(minutes=10), tick=False):
+        assert {run.bot for run in sync.sync_due_bots()} == {a, b}
 
 
 def test_a_sync_by_hand_counts_for_the_current_window(make_bot, settings):
     bot = make_bot()
-    run, _ = sync.request_sync(bot, SyncRun.Trigger.ADMIN, enqueue=False)
+    start = sync.window_start(bot.pk, timezone.now(), 600) + timedelta(seconds=10)
+    with time_machine.travel(start, tick=False):
+        sync.request_sync(bot, SyncRun.Trigger.ADMIN, enqueue=False)
     finish_all()
-    assert sync.sync_due_bots(run.requested_at + timedelta(seconds=1)) == []
+    with time_machine.travel(start + timedelta(minutes=5), tick=False):
+        assert sync.sync_due_bots() == []
 
 
 def test_bots_are_staggered_across_the_interval():
