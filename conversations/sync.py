@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from celery import current_app
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Max, Q
+from django.db.models import OuterRef, Q, Subquery
 from django.utils import timezone
 
 from connectors.base import Connector, ConnectorError
@@ -40,6 +40,10 @@ BATCH_SIZE = 500
 STALE_AFTER = timedelta(minutes=5)
 # A pending sync whose wake-up was lost is handed to a worker again after this.
 REENQUEUE_AFTER = timedelta(minutes=1)
+# Finished runs older than this are deleted by the periodic task.
+KEEP_RUNS_FOR = timedelta(days=30)
+PRUNE_BATCH = 1000
+FINISHED_OUTCOMES = (SyncRun.Outcome.SUCCEEDED, SyncRun.Outcome.FAILED)
 # Guard against an agent whose cursors never end.
 MAX_PAGES_PER_KIND = 100_000
 KNOWN_FIELDS = {"conversation_id", "name", "avatar", "member_count"}
@@ -280,11 +284,17 @@ def sync_due_bots(now: datetime | None = None) -> list[SyncRun]:
     """
     now = now or timezone.now()
     _recover(now)
+    _prune(now)
     interval = settings.BOTADMIN_SYNC_INTERVAL_MINUTES * 60
     if interval <= 0:
         return []
     started = []
-    bots = Bot.objects.filter(is_active=True).annotate(last=Max("sync_runs__requested_at"))
+    # The latest request per bot by an index seek on (bot, -requested_at), not an
+    # aggregate over every run ever recorded.
+    latest = SyncRun.objects.filter(bot=OuterRef("pk")).order_by("-requested_at")
+    bots = Bot.objects.filter(is_active=True).annotate(
+        last=Subquery(latest.values("requested_at")[:1])
+    )
     for bot in bots:
         if bot.last is None or bot.last < window_start(bot.pk, now, interval):
             run, created = request_sync(bot, SyncRun.Trigger.PERIODIC)
@@ -298,6 +308,15 @@ def window_start(bot_id: int, now: datetime, interval_seconds: int) -> datetime:
     offset = zlib.crc32(str(bot_id).encode()) % interval_seconds
     into_window = (now.timestamp() - offset) % interval_seconds
     return now - timedelta(seconds=into_window)
+
+
+def _prune(now: datetime) -> None:
+    """Finished runs are kept for KEEP_RUNS_FOR: 144 a day per bot add up."""
+    old = SyncRun.objects.filter(
+        requested_at__lt=now - KEEP_RUNS_FOR, outcome__in=FINISHED_OUTCOMES
+    ).values_list("pk", flat=True)
+    while ids := list(old[:PRUNE_BATCH]):
+        SyncRun.objects.filter(pk__in=ids).delete()
 
 
 def _recover(now: datetime) -> None:

@@ -98,3 +98,13 @@ def test_the_run_task_carries_out_the_run_it_is_given(bridge_bot):
     tasks.run_sync(run.pk)
     run.refresh_from_db()
     assert run.outcome == SyncRun.Outcome.SUCCEEDED and run.groups_added == 3
+
+
+def test_finished_runs_older_than_30_days_are_pruned(make_bot):
+    bot = make_bot()
+    old = SyncRun.objects.create(bot=bot, trigger="periodic", outcome="succeeded")
+    recent = SyncRun.objects.create(bot=bot, trigger="periodic", outcome="failed")
+    SyncRun.objects.filter(pk=old.pk).update(requested_at=timezone.now() - timedelta(days=31))
+    sync.sync_due_bots()
+    assert not SyncRun.objects.filter(pk=old.pk).exists()
+    assert SyncRun.objects.filter(pk=recent.pk).exists()
