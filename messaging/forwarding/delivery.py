@@ -284,9 +284,13 @@ def record_outcome(delivery: WebhookDelivery, attempt: WebhookAttempt, result: P
 
 
 def _endpoint_succeeded(endpoint_id: int, now: datetime) -> None:
-    WebhookEndpoint.objects.filter(pk=endpoint_id).update(
-        last_success_at=now, failure_streak=0, failing_since=None
-    )
+    # To the second: workers delivering to one busy endpoint do not queue on its row.
+    WebhookEndpoint.objects.filter(
+        Q(failure_streak__gt=0)
+        | Q(last_success_at__isnull=True)
+        | Q(last_success_at__lt=now - timedelta(seconds=1)),
+        pk=endpoint_id,
+    ).update(last_success_at=now, failure_streak=0, failing_since=None)
 
 
 def _endpoint_failed(endpoint_id: int, now: datetime) -> None:
