@@ -23,6 +23,7 @@ import os
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import requests
@@ -48,6 +49,10 @@ WebhookDelivery.objects.update(status="delivered", next_attempt_at=None)
 """
 
 
+# msgids are unique per run: a database kept between runs would drop repeats as duplicates.
+RUN = uuid.uuid4().hex[:8]
+
+
 def event(secret: str, msgid: str) -> bytes:
     return json.dumps(
         {
@@ -56,7 +61,7 @@ def event(secret: str, msgid: str) -> bytes:
             "conversation_id": "wrBench",
             "sender": "zhangsan",
             "text": {"content": "bench: 明天上午十点开会"},
-            "msgid": msgid,
+            "msgid": f"{RUN}-{msgid}",
             "timestamp": int(time.time()),
             "conversation_type": "group",
             "conversation_name": "Bench group",
