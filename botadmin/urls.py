@@ -6,7 +6,8 @@ from .api import api, api_not_found
 from .views import healthz
 
 urlpatterns = [
-    path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
+    path("", RedirectView.as_view(pattern_name="console:index", permanent=False)),
+    path("console/", include("console.urls")),
     path("healthz", healthz, name="healthz"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
@@ -16,3 +17,4 @@ urlpatterns = [
 
 admin.site.site_header = "botadmin"
 admin.site.site_title = "botadmin"
+admin.site.site_url = "/console/"

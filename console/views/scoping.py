@@ -1,0 +1,21 @@
+from django.shortcuts import get_object_or_404
+
+from conversations.models import Bot, Conversation
+from conversations.services import bots_visible_to
+
+
+def visible_bot_or_404(user, bot_id: int) -> Bot:
+    """Another operator's bot answers 404, exactly like one that does not exist."""
+    return get_object_or_404(bots_visible_to(user), pk=bot_id)
+
+
+def visible_conversation_or_404(user, bot_id: int, conversation_pk: int):
+    bot = visible_bot_or_404(user, bot_id)
+    return bot, get_object_or_404(Conversation, bot=bot, pk=conversation_pk)
+
+
+def int_param(request, name: str) -> int | None:
+    try:
+        return int(request.GET[name])
+    except (KeyError, ValueError):
+        return None
