@@ -6,8 +6,11 @@ from messaging.models import Message
 KNOWN_MSGTYPES = ["text", "markdown", "markdown_v2", "link", "image", "news", "miniprogram", "file"]
 
 
-def _blank(choices, label=_("Any")):
-    return [("", label), *choices]
+ANY = _("Any")
+
+
+def _blank(choices):
+    return [("", ANY), *choices]
 
 
 class MessageFilterForm(forms.Form):

@@ -1,5 +1,6 @@
 import datetime as dt
 
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
@@ -48,6 +49,7 @@ def test_dashboard_of_one_bot_and_overall(
     make_message(group, direction="in")
     make_message(other_group, direction="in")
     make_message(other_group, direction="in")
+    client = Client()
     client.force_login(superuser)
 
     overall = client.get(DASHBOARD).context["chart"]["total_in"]
