@@ -74,4 +74,4 @@ def audit_rows(bots, data: dict) -> QuerySet[Message]:
         ),
         bots,
         data,
-    ).defer("body", "search_text")
+    ).defer("body")

@@ -1,0 +1,181 @@
+"""The console in a real browser: headless Debian Chromium driven by Playwright.
+
+Screenshots of every page land in test-artifacts/console/ (git-ignored).
+"""
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+from django.urls import reverse
+
+from conversations.models import Bot, Conversation
+from messaging.models import Message
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "console"
+ADMIN_PASSWORD = "pw-admin-browser-1"
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"{CHROMIUM} is not installed"),
+]
+
+
+@pytest.fixture
+def page(live_server):
+    # Playwright's sync API runs an event loop in this thread; Django's ORM calls
+    # made by the test between browser steps are still plain synchronous code.
+    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "1")
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        context = browser.new_context(
+            base_url=live_server.url, viewport={"width": 1280, "height": 860}, locale="zh-CN"
+        )
+        context.set_default_timeout(10_000)
+        yield context.new_page()
+        context.close()
+        browser.close()
+
+
+@pytest.fixture
+def demo(transactional_db):
+    """`make run`'s first-run data: the admin user and the demo bot with its contacts."""
+    call_command("setup_demo", admin_password=ADMIN_PASSWORD, stdout=open(os.devnull, "w"))
+    bot = Bot.objects.get(name="demo")
+    group = Conversation.objects.get(bot=bot, conversation_id="wrDemoGroup0002")
+    for i in range(70):
+        Message.objects.create(
+            bot=bot,
+            conversation=group,
+            direction="in",
+            msgtype="text",
+            body={"msgtype": "text", "text": {"content": f"第 {i} 条历史消息"}},
+            search_text=f"第 {i} 条历史消息",
+            sender_id="wmDemoUser0001",
+            sender_name="张伟",
+            status="received",
+            source="agent",
+        )
+    return bot, group
+
+
+def shoot(page, name: str) -> None:
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def log_in(page) -> None:
+    page.goto("/")
+    page.get_by_label("用户名").fill("admin")
+    page.get_by_label("密码").fill(ADMIN_PASSWORD)
+    shoot(page, "01-login")
+    page.get_by_role("button", name="登录").click()
+
+
+def open_conversation(page, name: str):
+    page.get_by_role("link", name=re.compile(name)).first.click()
+    page.wait_for_selector("#timeline .msg")
+
+
+def test_operator_reads_replies_searches_and_switches_language(page, demo):
+    from playwright.sync_api import expect
+
+    bot, group = demo
+    log_in(page)
+    expect(page.get_by_role("heading", name=re.compile("demo"))).to_be_visible()
+    shoot(page, "02-conversations")
+
+    open_conversation(page, "客户服务群")
+    expect(page.locator("#timeline .msg").last).to_contain_text("第 69 条历史消息")
+    shoot(page, "03-history")
+
+    # Scrolling to the top loads the older page (keyset, through htmx).
+    page.locator("#timeline").evaluate("el => el.scrollTop = 0")
+    expect(page.get_by_text("第 0 条历史消息")).to_be_visible()
+    expect(page.get_by_text("会话的开始")).to_be_visible()
+
+    # A message recorded while the page is open appears without a reload.
+    Message.objects.create(
+        bot=bot,
+        conversation=group,
+        direction="in",
+        msgtype="text",
+        body={"msgtype": "text", "text": {"content": "我的退款什么时候到?"}},
+        search_text="我的退款什么时候到?",
+        sender_name="李娜",
+        status="received",
+        source="agent",
+    )
+    expect(page.get_by_text("我的退款什么时候到?")).to_be_visible()
+
+    # Reply from the reply box.
+    page.get_by_placeholder("输入回复内容…").fill("您好,退款已在处理中\n预计明天到账")
+    page.get_by_role("button", name="发送").click()
+    expect(page.get_by_text("回复已进入发送队列。")).to_be_visible()
+    reply = page.locator("#timeline .msg.out").last
+    expect(reply).to_contain_text("预计明天到账")
+    expect(reply.locator("[data-status]")).to_have_attribute("data-status", "queued")
+
+    # When the delivery worker records the outcome, the open page refreshes it in place.
+    sent = Message.objects.get(direction="out")
+    assert sent.source == "console" and sent.created_by.username == "admin"
+    Message.objects.filter(pk=sent.pk).update(status="sent")
+    expect(reply.locator("[data-status]")).to_have_attribute("data-status", "sent")
+    shoot(page, "04-history-replied")
+
+    # Search finds the reply and links into the history at that message.
+    page.get_by_role("link", name="搜索").first.click()
+    page.get_by_label("关键词").fill("退款")
+    page.get_by_role("button", name="搜索").click()
+    expect(page.locator(".results li")).to_have_count(2)
+    shoot(page, "05-search")
+    page.locator(".results a", has_text="预计明天到账").click()
+    expect(page.locator(f"#m{sent.pk}")).to_have_class(re.compile("focus"))
+
+    page.get_by_role("link", name="审计日志").click()
+    expect(page.locator("table.audit tbody tr")).to_have_count(1)
+    shoot(page, "06-audit")
+
+    page.get_by_role("link", name="仪表盘").click()
+    expect(page.locator(".chart svg")).to_be_visible()
+    shoot(page, "07-dashboard")
+
+    # English when chosen, and back.
+    page.get_by_label("语言").select_option("en")
+    expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    shoot(page, "08-dashboard-en")
+    page.get_by_role("link", name="Conversations").click()
+    open_conversation(page, "客户服务群")
+    expect(page.get_by_role("button", name="Send")).to_be_visible()
+    shoot(page, "09-history-en")
+    page.get_by_label("Language").select_option("zh-hans")
+    expect(page.get_by_role("button", name="发送")).to_be_visible()
+
+
+def test_empty_reply_and_refusals_are_explained_in_the_page(page, demo):
+    from playwright.sync_api import expect
+
+    bot, group = demo
+    log_in(page)
+    page.goto(reverse("console:history", args=[bot.pk, group.pk]))
+    Bot.objects.filter(pk=bot.pk).update(is_active=False)
+    page.get_by_placeholder("输入回复内容…").fill("还在吗")
+    page.get_by_role("button", name="发送").click()
+    expect(page.get_by_role("alert")).to_contain_text("未发送:bot is inactive")
+    shoot(page, "10-reply-refused")
