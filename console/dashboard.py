@@ -1,8 +1,10 @@
 """The figures of the dashboard: traffic per day, delivery health, agent health."""
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.core.cache import cache
 from django.db.models import Count, Max, Min, Q, QuerySet
 from django.db.models.functions import TruncDate
 from django.utils import timezone
@@ -13,6 +15,8 @@ from messaging.models import DeliveryAttempt, Message
 DAYS = 30
 WAITING = [Message.Status.QUEUED, Message.Status.SENDING]
 FINISHED_BADLY = [Message.Status.FAILED, Message.Status.UNCERTAIN]
+# Days before today are counted once per this many seconds (today is always live).
+EARLIER_DAYS_CACHE_SECONDS = 300
 
 
 @dataclass
@@ -29,41 +33,64 @@ class AgentHealth:
     last_sync: datetime | None
 
 
-def daily_traffic(bots: QuerySet[Bot], days: int = DAYS) -> list[DayCount]:
-    """Inbound and outbound messages per local day, oldest first, zero days included."""
-    today = timezone.localdate()
-    first = today - timedelta(days=days - 1)
-    start = timezone.make_aware(datetime.combine(first, datetime.min.time()))
-    counts = {first + timedelta(days=i): DayCount(first + timedelta(days=i)) for i in range(days)}
+def _local_midnight(day) -> datetime:
+    return timezone.make_aware(datetime.combine(day, datetime.min.time()))
+
+
+def _day_rows(bots, start: datetime, end: datetime | None) -> list[tuple]:
+    """(day, direction, messages, sent, finished) per local day in [start, end)."""
+    queryset = Message.objects.filter(bot__in=bots, created_at__gte=start)
+    if end is not None:
+        queryset = queryset.filter(created_at__lt=end)
     rows = (
-        Message.objects.filter(bot__in=bots, created_at__gte=start)
-        .annotate(day=TruncDate("created_at", tzinfo=timezone.get_current_timezone()))
+        queryset.annotate(day=TruncDate("created_at", tzinfo=timezone.get_current_timezone()))
         .values("day", "direction")
-        .annotate(n=Count("id"))
+        .annotate(
+            n=Count("id"),
+            sent=Count("id", filter=Q(status=Message.Status.SENT)),
+            finished=Count("id", filter=Q(status__in=[Message.Status.SENT, *FINISHED_BADLY])),
+        )
         .order_by()
     )
-    for row in rows:
-        entry = counts.get(row["day"])
+    return [(r["day"], r["direction"], r["n"], r["sent"], r["finished"]) for r in rows]
+
+
+def _earlier_days(bots, first, today) -> list[tuple]:
+    """The finished days change little: counted once, then cached for a few minutes."""
+    ids = sorted(bots.values_list("pk", flat=True))
+    key = "console:days:" + hashlib.sha256(f"{first}:{today}:{ids}".encode()).hexdigest()
+    rows = cache.get(key)
+    if rows is None:
+        rows = _day_rows(bots, _local_midnight(first), _local_midnight(today))
+        cache.set(key, rows, EARLIER_DAYS_CACHE_SECONDS)
+    return rows
+
+
+def daily_stats(bots: QuerySet[Bot], days: int = DAYS) -> tuple[list[DayCount], dict]:
+    """Messages in/out per local day (oldest first, zero days included) and the
+    outbound success counts over the same days. Today is always counted live."""
+    today = timezone.localdate()
+    first = today - timedelta(days=days - 1)
+    counts = {first + timedelta(days=i): DayCount(first + timedelta(days=i)) for i in range(days)}
+    totals = {"sent": 0, "finished": 0}
+    rows = _earlier_days(bots, first, today) + _day_rows(bots, _local_midnight(today), None)
+    for day, direction, n, sent, finished in rows:
+        entry = counts.get(day)
         if entry is None:
             continue
-        if row["direction"] == Message.Direction.IN:
-            entry.inbound = row["n"]
+        if direction == Message.Direction.IN:
+            entry.inbound += n
         else:
-            entry.outbound = row["n"]
-    return list(counts.values())
+            entry.outbound += n
+            totals["sent"] += sent
+            totals["finished"] += finished
+    return list(counts.values()), totals
 
 
-def delivery_health(bots: QuerySet[Bot], days: int = DAYS) -> dict:
-    """Success rate over the period, and what is waiting or failing right now."""
+def delivery_health(bots: QuerySet[Bot], totals: dict) -> dict:
+    """Success rate over the chart's days, and what is waiting or failing right now."""
     now = timezone.now()
     outbound = Message.objects.filter(bot__in=bots, direction=Message.Direction.OUT)
-    finished = outbound.filter(
-        created_at__gte=now - timedelta(days=days),
-        status__in=[Message.Status.SENT, *FINISHED_BADLY],
-    ).aggregate(
-        sent=Count("id", filter=Q(status=Message.Status.SENT)),
-        total=Count("id"),
-    )
     pending = outbound.filter(status__in=WAITING).aggregate(
         waiting=Count("id"),
         retrying=Count("id", filter=Q(attempt_count__gt=0)),
@@ -73,8 +100,8 @@ def delivery_health(bots: QuerySet[Bot], days: int = DAYS) -> dict:
         status__in=FINISHED_BADLY, created_at__gte=now - timedelta(hours=24)
     ).count()
     return {
-        "success_rate": (finished["sent"] / finished["total"] * 100) if finished["total"] else None,
-        "finished": finished["total"],
+        "success_rate": (totals["sent"] / totals["finished"] * 100) if totals["finished"] else None,
+        "finished": totals["finished"],
         "waiting": pending["waiting"],
         "retrying": pending["retrying"],
         "failed_today": failed_today,
@@ -86,12 +113,14 @@ def agent_health(bots: QuerySet[Bot]) -> list[AgentHealth]:
     """When each bot's agent last answered or reported, and when contacts were last synced."""
     bots = list(bots.order_by("name"))
     ids = [bot.pk for bot in bots]
-    answered = dict(
-        DeliveryAttempt.objects.filter(message__bot__in=ids, http_status__isnull=False)
-        .values("message__bot")
-        .annotate(at=Max("started_at"))
-        .values_list("message__bot", "at")
-    )
+    # Newest first by id (attempts are appended in time order): one short scan per bot.
+    answered = {
+        bot_id: DeliveryAttempt.objects.filter(message__bot=bot_id, http_status__isnull=False)
+        .order_by("-id")
+        .values_list("started_at", flat=True)
+        .first()
+        for bot_id in ids
+    }
     reported = {
         bot_id: Message.objects.filter(bot_id=bot_id, direction=Message.Direction.IN)
         .order_by("-created_at")

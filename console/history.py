@@ -8,7 +8,7 @@ largest, and a jump (to a message or a date) is a page around one id.
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from conversations.models import Conversation
@@ -36,13 +36,8 @@ class HistoryPage:
 
 
 def _timeline(conversation: Conversation) -> QuerySet[Message]:
-    return (
-        Message.objects.filter(conversation=conversation)
-        .select_related("created_by")
-        .prefetch_related(
-            Prefetch("attempts", queryset=DeliveryAttempt.objects.order_by("started_at"))
-        )
-    )
+    # Delivery attempts are not fetched here: a message's trace loads when opened.
+    return Message.objects.filter(conversation=conversation).select_related("created_by")
 
 
 def _older(conversation, before_id: int | None, size: int) -> tuple[list[Message], bool]:
@@ -105,3 +100,7 @@ def page_at_date(conversation: Conversation, day: date, size: int = PAGE_SIZE) -
 def pending_in(conversation: Conversation, ids: list[int]) -> list[Message]:
     """Messages of this conversation among `ids`, for refreshing their status in place."""
     return list(_timeline(conversation).filter(id__in=ids[:200]).order_by("id"))
+
+
+def delivery_attempts(message: Message) -> list[DeliveryAttempt]:
+    return list(message.attempts.order_by("started_at", "id"))

@@ -23,6 +23,11 @@ urlpatterns = [
         name="history_updates",
     ),
     path("bots/<int:bot_id>/conversations/<int:pk>/reply", history.reply, name="reply"),
+    path(
+        "bots/<int:bot_id>/conversations/<int:pk>/messages/<int:message_id>/trace",
+        history.message_trace,
+        name="message_trace",
+    ),
     path("search/", search.search, name="search"),
     path("audit/", audit.outbound_log, name="audit"),
     path("audit/export.csv", audit.outbound_csv, name="audit_csv"),

@@ -14,7 +14,7 @@ def dashboard_page(request):
     bot_id = int_param(request, "bot")
     bot = visible_bot_or_404(request.user, bot_id) if bot_id is not None else None
     scope = all_bots.filter(pk=bot.pk) if bot else all_bots
-    days = dashboard.daily_traffic(scope)
+    days, totals = dashboard.daily_stats(scope)
     return render(
         request,
         "console/dashboard.html",
@@ -22,7 +22,7 @@ def dashboard_page(request):
             "bots": all_bots,
             "bot": bot,
             "chart": traffic_chart(days),
-            "health": dashboard.delivery_health(scope),
+            "health": dashboard.delivery_health(scope, totals),
             "agents": dashboard.agent_health(scope),
         },
     )

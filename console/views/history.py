@@ -1,6 +1,6 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -68,6 +68,30 @@ def history_updates(request, bot_id: int, pk: int):
             "refreshed": refreshed,
             "base_url": reverse("console:history", args=[bot.pk, conversation.pk]),
             "pending_statuses": PENDING,
+        },
+    )
+
+
+@login_required
+def message_trace(request, bot_id: int, pk: int, message_id: int):
+    """One message's trace, loaded when the operator opens it in the timeline."""
+    bot, conversation = visible_conversation_or_404(request.user, bot_id, pk)
+    message = get_object_or_404(Message, conversation=conversation, pk=message_id)
+    template = (
+        "console/history/_trace.html"
+        if request.headers.get("HX-Request")
+        else "console/history/trace_page.html"
+    )
+    return render(
+        request,
+        template,
+        {
+            "bot": bot,
+            "conversation": conversation,
+            "m": message,
+            "attempts": history.delivery_attempts(message)
+            if message.direction == Message.Direction.OUT
+            else [],
         },
     )
 

@@ -10,8 +10,13 @@ def visible_bot_or_404(user, bot_id: int) -> Bot:
 
 
 def visible_conversation_or_404(user, bot_id: int, conversation_pk: int):
-    bot = visible_bot_or_404(user, bot_id)
-    return bot, get_object_or_404(Conversation, bot=bot, pk=conversation_pk)
+    """The conversation and its bot in one query; 404 unless the bot is the user's."""
+    conversation = get_object_or_404(
+        Conversation.objects.select_related("bot").filter(bot__in=bots_visible_to(user)),
+        bot_id=bot_id,
+        pk=conversation_pk,
+    )
+    return conversation.bot, conversation
 
 
 def int_param(request, name: str) -> int | None:

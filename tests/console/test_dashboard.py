@@ -1,5 +1,7 @@
 import datetime as dt
 
+import pytest
+from django.core.cache import cache
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -7,6 +9,14 @@ from django.utils import timezone
 from messaging.models import Message
 
 DASHBOARD = reverse("console:dashboard")
+
+
+@pytest.fixture(autouse=True)
+def _no_cached_days(db):
+    """The dashboard caches finished days; every test starts without them."""
+    cache.clear()
+    yield
+    cache.clear()
 
 
 def test_dashboard_counts_traffic_per_day_and_delivery_health(
@@ -64,3 +74,16 @@ def test_dashboard_without_traffic_shows_dashes_not_errors(operator_client, bot)
     assert response.status_code == 200
     assert response.context["health"]["success_rate"] is None
     assert "从未" in response.content.decode()
+
+
+def test_earlier_days_are_cached_and_today_stays_live(operator_client, group, make_message):
+    now = timezone.now()
+    make_message(group, direction="in", created_at=now - dt.timedelta(days=2))
+    assert operator_client.get(DASHBOARD).context["chart"]["total_in"] == 1
+
+    make_message(group, direction="in")  # today: counted at once
+    make_message(group, direction="in", created_at=now - dt.timedelta(days=2))  # cached day
+
+    assert operator_client.get(DASHBOARD).context["chart"]["total_in"] == 2
+    cache.clear()
+    assert operator_client.get(DASHBOARD).context["chart"]["total_in"] == 3

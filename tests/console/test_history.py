@@ -111,7 +111,7 @@ def test_javascript_urls_never_become_links(operator_client, group, history_url,
     assert 'href="javascript:' not in operator_client.get(history_url).content.decode()
 
 
-def test_outbound_messages_show_status_and_delivery_attempts(
+def test_outbound_messages_show_status_and_their_attempts_on_click(
     operator_client, group, history_url, make_message, make_attempt
 ):
     message = make_message(
@@ -123,12 +123,33 @@ def test_outbound_messages_show_status_and_delivery_attempts(
         last_error="agent unreachable",
     )
     make_attempt(message, outcome="retry", http_status=503, duration_ms=42, response_text="busy")
+    trace_url = f"{history_url}messages/{message.pk}/trace"
 
-    html = operator_client.get(history_url).content.decode()
+    page = operator_client.get(history_url).content.decode()
+    fragment = operator_client.get(trace_url, HTTP_HX_REQUEST="true").content.decode()
+    full_page = operator_client.get(trace_url).content.decode()
 
-    assert 'data-status="queued"' in html and f'data-pending="{message.pk}"' in html
-    assert "稍后重试" in html and "503" in html and "42 ms" in html and "busy" in html
-    assert "agent unreachable" in html
+    assert 'data-status="queued"' in page and f'data-pending="{message.pk}"' in page
+    assert f'hx-get="{trace_url}"' in page and "1 次尝试" in page
+    assert "稍后重试" in fragment and "503" in fragment and "42 ms" in fragment
+    assert "busy" in fragment and "agent unreachable" in fragment and "<html" not in fragment
+    assert "<html" in full_page and "稍后重试" in full_page  # works without JavaScript too
+
+
+def test_inbound_messages_show_their_receipt_on_click(
+    operator_client, group, history_url, make_message
+):
+    message = make_message(group, text="你好", upstream_msgid="wx-123")
+    fragment = operator_client.get(f"{history_url}messages/{message.pk}/trace").content.decode()
+    assert "wx-123" in fragment
+
+
+def test_a_message_trace_is_only_reachable_under_its_own_conversation(
+    operator_client, bot, group, make_conversation, make_message
+):
+    elsewhere = make_message(make_conversation(bot, "wrElse"), direction="out")
+    url = reverse("console:message_trace", args=[bot.pk, group.pk, elsewhere.pk])
+    assert operator_client.get(url).status_code == 404
 
 
 def test_jump_to_a_message_shows_the_page_around_it_highlighted(
