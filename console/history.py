@@ -35,9 +35,29 @@ class HistoryPage:
         return self.messages[-1].pk if self.messages else None
 
 
+TIMELINE_FIELDS = [
+    "id",
+    "conversation_id",
+    "direction",
+    "msgtype",
+    "body",
+    "sender_id",
+    "sender_name",
+    "status",
+    "source",
+    "attempt_count",
+    "created_at",
+    "created_by__username",
+]
+
+
 def _timeline(conversation: Conversation) -> QuerySet[Message]:
-    # Delivery attempts are not fetched here: a message's trace loads when opened.
-    return Message.objects.filter(conversation=conversation).select_related("created_by")
+    # Only what a bubble shows; a message's trace (attempts, errors) loads when opened.
+    return (
+        Message.objects.filter(conversation=conversation)
+        .select_related("created_by")
+        .only(*TIMELINE_FIELDS)
+    )
 
 
 def _older(conversation, before_id: int | None, size: int) -> tuple[list[Message], bool]:
@@ -95,6 +115,10 @@ def page_at_date(conversation: Conversation, day: date, size: int = PAGE_SIZE) -
     messages, has_newer = _newer(conversation, first_id - 1, size)
     has_older = Message.objects.filter(conversation=conversation, id__lt=first_id).exists()
     return HistoryPage(messages, has_older, has_newer, focus_id=first_id)
+
+
+def message_with_trace(conversation: Conversation, message_id: int) -> Message | None:
+    return Message.objects.filter(conversation=conversation, pk=message_id).first()
 
 
 def pending_in(conversation: Conversation, ids: list[int]) -> list[Message]:

@@ -1,6 +1,7 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import get_object_or_404, redirect, render
+from django.http import Http404
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -11,6 +12,7 @@ from messaging.sending import accept_outbound
 
 from .. import history
 from ..forms import JumpToDateForm, ReplyForm
+from ..timeline import render_messages
 from .scoping import int_param, visible_conversation_or_404
 
 PENDING = [Message.Status.QUEUED, Message.Status.SENDING, Message.Status.SCHEDULED]
@@ -33,12 +35,19 @@ def _page_for(request, conversation):
 def conversation_history(request, bot_id: int, pk: int, reply_form=None):
     bot, conversation = visible_conversation_or_404(request.user, bot_id, pk)
     page = _page_for(request, conversation)
+    base_url = reverse("console:history", args=[bot.pk, conversation.pk])
     context = {
         "bot": bot,
         "conversation": conversation,
         "page": page,
-        "base_url": reverse("console:history", args=[bot.pk, conversation.pk]),
-        "pending_statuses": PENDING,
+        "base_url": base_url,
+        "timeline": render_messages(
+            page.messages,
+            bot=bot,
+            base_url=base_url,
+            pending_statuses=PENDING,
+            focus_id=page.focus_id,
+        ),
     }
     if request.headers.get("HX-Request") and "before" in request.GET:
         # Infinite scroll: only the older messages and the next sentinel.
@@ -57,17 +66,17 @@ def history_updates(request, bot_id: int, pk: int):
     pending_ids = [int(v) for v in request.GET.get("pending", "").split(",") if v.isdigit()]
     page = history.page_after(conversation, after, size=history.PAGE_SIZE)
     refreshed = [m for m in history.pending_in(conversation, pending_ids) if m.pk <= after]
+    base_url = reverse("console:history", args=[bot.pk, conversation.pk])
+    render_args = {"bot": bot, "base_url": base_url, "pending_statuses": PENDING}
     return render(
         request,
         "console/history/_updates.html",
         {
             "bot": bot,
             "conversation": conversation,
-            "page": page,
             "after": page.newest_id or after,
-            "refreshed": refreshed,
-            "base_url": reverse("console:history", args=[bot.pk, conversation.pk]),
-            "pending_statuses": PENDING,
+            "timeline": render_messages(page.messages, **render_args),
+            "refreshed": render_messages(refreshed, oob=True, **render_args),
         },
     )
 
@@ -76,7 +85,9 @@ def history_updates(request, bot_id: int, pk: int):
 def message_trace(request, bot_id: int, pk: int, message_id: int):
     """One message's trace, loaded when the operator opens it in the timeline."""
     bot, conversation = visible_conversation_or_404(request.user, bot_id, pk)
-    message = get_object_or_404(Message, conversation=conversation, pk=message_id)
+    message = history.message_with_trace(conversation, message_id)
+    if message is None:
+        raise Http404
     template = (
         "console/history/_trace.html"
         if request.headers.get("HX-Request")
