@@ -14,6 +14,7 @@ from conversations.models import Bot, Conversation
 
 from .models import Message
 from .outbox import enqueue_delivery
+from .validation import search_text, validate_outbound
 
 
 def accept_outbound(
@@ -32,9 +33,8 @@ def accept_outbound(
     conversation = Conversation.objects.filter(bot=bot, conversation_id=conversation_id).first()
     if conversation is None:
         raise Err.UNKNOWN_CONVERSATION.error(f"unknown conversation_id: {conversation_id}")
-    msgtype = body.get("msgtype") if isinstance(body, dict) else None
-    if not isinstance(msgtype, str) or not isinstance(body.get(msgtype), dict):
-        raise Err.INVALID_MSGTYPE.error()
+    body = validate_outbound(bot, body)
+    msgtype = body["msgtype"]
     scheduled = send_at is not None and send_at > timezone.now()
     with transaction.atomic():
         message = Message.objects.create(
@@ -43,7 +43,7 @@ def accept_outbound(
             direction=Message.Direction.OUT,
             msgtype=msgtype,
             body=body,
-            search_text=str(body[msgtype].get("content") or body[msgtype].get("title") or ""),
+            search_text=search_text(body),
             status=Message.Status.SCHEDULED if scheduled else Message.Status.QUEUED,
             source=source,
             created_by=created_by,
