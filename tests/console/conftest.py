@@ -5,6 +5,8 @@ from django.utils import timezone
 
 from messaging.models import DeliveryAttempt, Message
 
+from .browser import demo, page  # noqa: F401  (fixtures of the browser tests)
+
 
 @pytest.fixture
 def other_bot(make_bot):

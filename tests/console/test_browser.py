@@ -5,91 +5,19 @@ Screenshots of every page land in test-artifacts/console/ (git-ignored).
 
 import os
 import re
-from pathlib import Path
 
 import pytest
-from django.core.management import call_command
 from django.urls import reverse
 
-from conversations.models import Bot, Conversation
+from conversations.models import Bot
 from messaging.models import Message
 
-CHROMIUM = "/usr/bin/chromium"
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "console"
-ADMIN_PASSWORD = "pw-admin-browser-1"
+from .browser import CHROMIUM, log_in, open_conversation, shoot
 
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"{CHROMIUM} is not installed"),
 ]
-
-
-@pytest.fixture
-def page(live_server):
-    # Playwright's sync API runs an event loop in this thread; Django's ORM calls
-    # made by the test between browser steps are still plain synchronous code.
-    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "1")
-    from playwright.sync_api import sync_playwright
-
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
-        context = browser.new_context(
-            base_url=live_server.url, viewport={"width": 1280, "height": 860}, locale="zh-CN"
-        )
-        context.set_default_timeout(10_000)
-        yield context.new_page()
-        context.close()
-        browser.close()
-
-
-@pytest.fixture
-def demo(transactional_db):
-    """`make run`'s first-run data: the admin user and the demo bot with its contacts."""
-    call_command("setup_demo", admin_password=ADMIN_PASSWORD, stdout=open(os.devnull, "w"))
-    bot = Bot.objects.get(name="demo")
-    group = Conversation.objects.get(bot=bot, conversation_id="wrDemoGroup0002")
-    for i in range(70):
-        Message.objects.create(
-            bot=bot,
-            conversation=group,
-            direction="in",
-            msgtype="text",
-            body={"msgtype": "text", "text": {"content": f"第 {i} 条历史消息"}},
-            search_text=f"第 {i} 条历史消息",
-            sender_id="wmDemoUser0001",
-            sender_name="张伟",
-            status="received",
-            source="agent",
-        )
-    return bot, group
-
-
-def shoot(page, name: str) -> None:
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-
-
-def log_in(page) -> None:
-    page.goto("/")
-    page.get_by_label("用户名").fill("admin")
-    page.get_by_label("密码").fill(ADMIN_PASSWORD)
-    shoot(page, "01-login")
-    page.get_by_role("button", name="登录").click()
-
-
-def open_conversation(page, name: str):
-    page.get_by_role("link", name=re.compile(name)).first.click()
-    page.wait_for_selector("#timeline .msg")
 
 
 def test_operator_reads_replies_searches_and_switches_language(page, demo):
