@@ -258,9 +258,43 @@ def measure(bot, runs: int):
         if p95 > 300:
             failures.append(f"{name}: p95 {p95:.0f} ms (target 300 ms)")
         print(line, flush=True)
+    measure_export(client)
     print()
     print("targets met" if not failures else "targets missed:\n  " + "\n  ".join(failures))
     return not failures
+
+
+def measure_export(client) -> None:
+    """The audit CSV streamed over HTTP, and the same writer over every message."""
+    import resource
+
+    from django.urls import reverse
+
+    from console.export import csv_lines
+    from messaging.models import Message
+
+    def rss_mb() -> float:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+    before = rss_mb()
+    start = time.perf_counter()
+    response = client.get(reverse("console:audit_csv"))
+    size = rows = 0
+    for chunk in response.streaming_content:
+        size += len(chunk)
+        rows += chunk.count(b"\n")
+    took = time.perf_counter() - start
+    print(
+        f"\naudit CSV over HTTP: {rows - 1:,} rows, {size / 1e6:.0f} MB in {took:.1f} s "
+        f"({(rows - 1) / took:,.0f} rows/s); peak RSS grew {rss_mb() - before:.0f} MB"
+    )
+    start = time.perf_counter()
+    rows = sum(chunk.count("\n") for chunk in csv_lines(Message.objects.all())) - 1
+    took = time.perf_counter() - start
+    print(
+        f"CSV writer over all messages: {rows:,} rows in {took:.1f} s "
+        f"({rows / took:,.0f} rows/s); peak RSS grew {rss_mb() - before:.0f} MB in all"
+    )
 
 
 def main():
