@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from django.core.management import call_command
+from django.db import connections
 
 from conversations.models import Bot, Conversation
 from messaging.models import Message
@@ -46,6 +47,9 @@ def page(live_server):
         )
         context.set_default_timeout(10_000)
         yield context.new_page()
+        # Test code between browser steps runs in Playwright's greenlet, which has
+        # its own database connection: close it, or the test database cannot be dropped.
+        connections.close_all()
         context.close()
         browser.close()
 
