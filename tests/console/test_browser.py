@@ -107,3 +107,85 @@ def test_empty_reply_and_refusals_are_explained_in_the_page(page, demo):
     page.get_by_role("button", name="发送").click()
     expect(page.get_by_role("alert")).to_contain_text("未发送:bot is inactive")
     shoot(page, "10-reply-refused")
+
+
+def test_each_msgtype_renders_like_the_chat_and_traces_open_on_click(page, demo):
+    from django.utils import timezone
+    from playwright.sync_api import expect
+
+    from messaging.models import DeliveryAttempt
+
+    bot, _group = demo
+    group = bot.conversations.get(conversation_id="wrDemoGroup0001")
+
+    def add(direction, body, **fields):
+        msgtype = body["msgtype"]
+        fields.setdefault("status", "received" if direction == "in" else "sent")
+        fields.setdefault("source", "agent" if direction == "in" else "api")
+        return Message.objects.create(
+            bot=bot,
+            conversation=group,
+            direction=direction,
+            msgtype=msgtype,
+            body=body,
+            search_text=str(body.get(msgtype, {}).get("content", "")),
+            sender_name="王芳",
+            **fields,
+        )
+
+    add("in", {"msgtype": "text", "text": {"content": "大家好\n@张伟 请看一下这个链接"}})
+    add(
+        "in",
+        {
+            "msgtype": "link",
+            "link": {
+                "title": "本周产品更新说明",
+                "url": "https://example.com/updates",
+                "desc": "新增批量发送与审计导出",
+            },
+        },
+    )
+    add(
+        "in",
+        {
+            "msgtype": "miniprogram",
+            "miniprogram": {
+                "appname": "示例商城",
+                "title": "您的订单详情",
+                "page_path": "pages/order/detail?id=42",
+            },
+        },
+    )
+    add("in", {"msgtype": "image", "image": {"cdn_type": "wecom_cdn", "cdn": "demo/1.jpg"}})
+    add("in", {"msgtype": "voice", "voice": {"seconds": 4, "cdn": "demo/1.amr"}})
+    add("out", {"msgtype": "markdown", "markdown": {"content": "**发布提醒**\n> 今晚 20:00 维护"}})
+    failed = add(
+        "out",
+        {"msgtype": "text", "text": {"content": "这条发送失败了", "mentioned_list": ["@all"]}},
+        status="failed",
+        attempt_count=2,
+        last_error="errcode 93000: invalid webhook url",
+    )
+    for outcome, status in (("retry", 503), ("failed", 200)):
+        DeliveryAttempt.objects.create(
+            message=failed,
+            started_at=timezone.now(),
+            outcome=outcome,
+            http_status=status,
+            duration_ms=120,
+            response_text='{"errcode":93000,"errmsg":"invalid webhook url"}',
+        )
+
+    log_in(page)
+    page.goto(reverse("console:history", args=[bot.pk, group.pk]))
+    expect(page.locator(".link-card")).to_contain_text("本周产品更新说明")
+    expect(page.locator(".mini-card")).to_contain_text("示例商城")
+    expect(page.locator(".raw")).to_contain_text('"seconds": 4')
+    expect(page.locator(".mention").first).to_have_text("@张伟")
+    bubble = page.locator(f"#m{failed.pk}")
+    bubble.locator("summary").click()
+    expect(bubble.locator(".trace-table tbody tr")).to_have_count(2)
+    expect(bubble).to_contain_text("invalid webhook url")
+    shoot(page, "11-trace-open")
+    page.locator("#timeline").evaluate("el => el.scrollTop = 0")
+    shoot(page, "12-msgtypes")

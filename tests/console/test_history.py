@@ -134,6 +134,7 @@ def test_outbound_messages_show_status_and_their_attempts_on_click(
     assert f'hx-get="{trace_url}"' in page and "1 次尝试" in page
     assert "稍后重试" in fragment and "503" in fragment and "42 ms" in fragment
     assert "busy" in fragment and "agent unreachable" in fragment and "<html" not in fragment
+    assert "{#" not in fragment and "{#" not in page  # no template comment leaks
     assert "<html" in full_page and "稍后重试" in full_page  # works without JavaScript too
 
 
