@@ -5,7 +5,6 @@ The template, console/jinja2/console/timeline.html, gets its texts from
 `LABELS` and `attempts_label` below, so `makemessages` finds them here.
 """
 
-import json
 from functools import cache
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from markupsafe import Markup
 
 from messaging.models import Message
 
-from .templatetags.console import chat_text, part, web_url
+from .templatetags.console import chat_text, part, pretty_json, web_url
 
 LABELS = {
     "unknown_sender": _("Unknown sender"),
@@ -61,7 +60,7 @@ def _environment() -> jinja2.Environment:
         part=part,
         web_url=web_url,
         as_list=lambda v: v if isinstance(v, list) else [],
-        pretty_json=lambda v: json.dumps(v, ensure_ascii=False, indent=2, sort_keys=True),
+        pretty_json=pretty_json,
     )
     env.globals.update(labels=LABELS, attempts_label=attempts_label)
     return env
