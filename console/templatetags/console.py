@@ -20,6 +20,22 @@ def chat_text(value) -> str:
 
 
 @register.filter
+def highlight(value, words) -> str:
+    """Escaped text with each of the searched words (case-insensitive) in <mark>."""
+    text = str(value or "")
+    terms = [w for w in str(words or "").split() if w]
+    if not terms:
+        return escape(text)
+    pattern = re.compile("|".join(re.escape(w) for w in terms), re.IGNORECASE)
+    parts, last = [], 0
+    for match in pattern.finditer(text):
+        parts += [escape(text[last : match.start()]), f"<mark>{escape(match.group())}</mark>"]
+        last = match.end()
+    parts.append(escape(text[last:]))
+    return mark_safe("".join(parts))
+
+
+@register.filter
 def part(body, msgtype):
     """The object named after the msgtype in a message body ({} when missing)."""
     value = body.get(msgtype) if isinstance(body, dict) else None

@@ -26,6 +26,7 @@ def test_words_match_text_in_any_case_and_all_words_must_match(
     assert result_ids(response) == [refund.pk]
     html = response.content.decode()
     assert f"?at={refund.pk}#m{refund.pk}" in html  # links into the history at that message
+    assert "关于 <mark>Refund</mark> 的问题,<mark>上周二</mark>" in html
 
 
 def test_like_wildcards_in_the_words_are_taken_literally(operator_client, group, make_message):
@@ -106,3 +107,9 @@ def test_word_search_can_use_the_trigram_index_on_postgresql(bot, group, make_me
             cursor.execute("RESET enable_seqscan")
             cursor.execute("RESET enable_indexscan")
     assert "msg_search_trgm_idx" in plan
+
+
+def test_highlighting_escapes_what_it_does_not_mark(operator_client, group, make_message):
+    make_message(group, text="<b>refund</b> now")
+    html = operator_client.get(SEARCH, {"q": "refund"}).content.decode()
+    assert "&lt;b&gt;<mark>refund</mark>&lt;/b&gt; now" in html
