@@ -12,6 +12,7 @@ import pytest
 from django.core.management import call_command
 from django.db import connections
 
+from conversations.demo import start_agent_and_sync
 from conversations.models import Bot, Conversation
 from messaging.models import Message
 
@@ -55,9 +56,19 @@ def page(live_server):
 
 
 @pytest.fixture
-def demo(transactional_db):
-    """`make run`'s first-run data: the admin user and the demo bot with its contacts."""
+def demo_agent(transactional_db):
+    """What `make run` sets up: the admin user, the demo bot, and its demo agent
+    (a real bridge-protocol server) from which the bot's contacts are synced."""
     call_command("setup_demo", admin_password=ADMIN_PASSWORD, stdout=open(os.devnull, "w"))
+    bot = Bot.objects.get(name="demo")
+    agent, _run = start_agent_and_sync(bot, port=0)
+    yield agent
+    agent.stop()
+
+
+@pytest.fixture
+def demo(demo_agent):
+    """The demo bot and its customer-service group, with 70 messages of history."""
     bot = Bot.objects.get(name="demo")
     group = Conversation.objects.get(bot=bot, conversation_id="wrDemoGroup0002")
     for i in range(70):

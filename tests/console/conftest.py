@@ -5,7 +5,7 @@ from django.utils import timezone
 
 from messaging.models import DeliveryAttempt, Message
 
-from .browser import demo, page  # noqa: F401  (fixtures of the browser tests)
+from .browser import demo, demo_agent, page  # noqa: F401  (fixtures of the browser tests)
 
 
 @pytest.fixture

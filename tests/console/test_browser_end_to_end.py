@@ -14,7 +14,7 @@ import requests
 from django.urls import Resolver404, resolve
 
 from botadmin.api import api_not_found
-from connectors.demo_agent import DemoAgent, InboundPoster
+from connectors.demo_agent import InboundPoster
 from conversations.demo import DEMO_GROUPS, DEMO_USERS
 from messaging.models import Message
 from messaging.outbox import DELIVER_TASK
@@ -41,29 +41,15 @@ def delivery_task():
     return app.tasks.get(DELIVER_TASK)
 
 
-@pytest.fixture
-def agent():
-    with DemoAgent(token="t" * 40, users=DEMO_USERS, groups=DEMO_GROUPS) as agent:
-        yield agent
-
-
-@pytest.fixture
-def demo_bot(demo, agent):
-    bot, group = demo
-    bot.agent_url, bot.agent_token = agent.url, agent.token
-    bot.save(update_fields=["agent_url", "agent_token"])
-    return bot, group
-
-
 @pytest.mark.skipif(not callback_route_exists(), reason="needs POST /api/callback from issue 5")
 def test_an_inbound_message_posted_to_the_callback_appears_in_the_open_history(
     page,
-    demo_bot,
+    demo,
     live_server,
 ):
     from playwright.sync_api import expect
 
-    bot, group = demo_bot
+    bot, group = demo
     log_in(page)
     open_conversation(page, group.name)
 
@@ -89,12 +75,12 @@ def test_an_inbound_message_posted_to_the_callback_appears_in_the_open_history(
 )
 def test_a_reply_from_the_reply_box_is_delivered_and_turns_sent(
     page,
-    demo_bot,
-    agent,
+    demo,
+    demo_agent,
 ):
     from playwright.sync_api import expect
 
-    bot, group = demo_bot
+    bot, group = demo
     log_in(page)
     open_conversation(page, group.name)
     page.get_by_placeholder("输入回复内容…").fill("已为您登记,稍后回电")
@@ -106,7 +92,7 @@ def test_a_reply_from_the_reply_box_is_delivered_and_turns_sent(
     delivery_task().apply(args=[message.pk])  # what a worker does with the enqueued id
 
     expect(reply.locator("[data-status]")).to_have_attribute("data-status", "sent")
-    assert [m.body["text"]["content"] for m in agent.sent.values()] == ["已为您登记,稍后回电"]
+    assert [m.body["text"]["content"] for m in demo_agent.sent.values()] == ["已为您登记,稍后回电"]
     reply.locator("summary").click()
     expect(reply.locator(".trace-table")).to_contain_text(re.compile("200"))
     shoot(page, "21-reply-delivered")
