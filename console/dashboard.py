@@ -5,11 +5,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.core.cache import cache
-from django.db.models import Count, Max, Min, Q, QuerySet
+from django.db.models import Count, Min, Q, QuerySet
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from conversations.models import Bot, Conversation
+from conversations.models import Bot, SyncRun
 from messaging.models import DeliveryAttempt, Message
 
 DAYS = 30
@@ -30,7 +30,7 @@ class DayCount:
 class AgentHealth:
     bot: Bot
     last_contact: datetime | None
-    last_sync: datetime | None
+    last_sync: SyncRun | None  # the newest finished contact sync
 
 
 def _local_midnight(day) -> datetime:
@@ -128,12 +128,12 @@ def agent_health(bots: QuerySet[Bot]) -> list[AgentHealth]:
         .first()
         for bot_id in ids
     }
-    synced = dict(
-        Conversation.objects.filter(bot__in=ids)
-        .values("bot")
-        .annotate(at=Max("last_synced_at"))
-        .values_list("bot", "at")
-    )
+    synced = {
+        bot_id: SyncRun.objects.filter(bot_id=bot_id, finished_at__isnull=False)
+        .order_by("-requested_at", "-id")
+        .first()
+        for bot_id in ids
+    }
     result = []
     for bot in bots:
         contacts = [t for t in (answered.get(bot.pk), reported.get(bot.pk)) if t]

@@ -87,3 +87,18 @@ def test_earlier_days_are_cached_and_today_stays_live(operator_client, group, ma
     assert operator_client.get(DASHBOARD).context["chart"]["total_in"] == 2
     cache.clear()
     assert operator_client.get(DASHBOARD).context["chart"]["total_in"] == 3
+
+
+def test_agent_health_shows_the_last_contact_sync_and_whether_it_failed(operator_client, bot):
+    from conversations.models import SyncRun
+
+    now = timezone.now()
+    SyncRun.objects.create(bot=bot, trigger="periodic", outcome="succeeded", finished_at=now)
+    SyncRun.objects.create(
+        bot=bot, trigger="periodic", outcome="failed", finished_at=now, error="agent said 401"
+    )
+
+    response = operator_client.get(DASHBOARD)
+
+    assert response.context["agents"][0].last_sync.outcome == "failed"
+    assert 'title="agent said 401"' in response.content.decode()
