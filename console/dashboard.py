@@ -110,7 +110,8 @@ def delivery_health(bots: QuerySet[Bot], totals: dict) -> dict:
 
 
 def agent_health(bots: QuerySet[Bot]) -> list[AgentHealth]:
-    """When each bot's agent last answered or reported, and when contacts were last synced."""
+    """When each bot's agent last answered (a delivery, a successful sync) or reported
+    a message, and its newest finished contact sync."""
     bots = list(bots.order_by("name"))
     ids = [bot.pk for bot in bots]
     # Newest first by id (attempts are appended in time order): one short scan per bot.
@@ -136,6 +137,10 @@ def agent_health(bots: QuerySet[Bot]) -> list[AgentHealth]:
     }
     result = []
     for bot in bots:
-        contacts = [t for t in (answered.get(bot.pk), reported.get(bot.pk)) if t]
+        sync = synced.get(bot.pk)
+        sync_answered = (
+            sync.finished_at if sync and sync.outcome == SyncRun.Outcome.SUCCEEDED else None
+        )
+        contacts = [t for t in (answered.get(bot.pk), reported.get(bot.pk), sync_answered) if t]
         result.append(AgentHealth(bot, max(contacts) if contacts else None, synced.get(bot.pk)))
     return result
