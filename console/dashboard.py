@@ -135,6 +135,13 @@ def agent_health(bots: QuerySet[Bot]) -> list[AgentHealth]:
         .first()
         for bot_id in ids
     }
+    sync_ok = {
+        bot_id: SyncRun.objects.filter(bot_id=bot_id, outcome=SyncRun.Outcome.SUCCEEDED)
+        .order_by("-requested_at", "-id")
+        .values_list("finished_at", flat=True)
+        .first()
+        for bot_id in ids
+    }
     result = []
     for bot in bots:
         sync = synced.get(bot.pk)
