@@ -144,10 +144,8 @@ def agent_health(bots: QuerySet[Bot]) -> list[AgentHealth]:
     }
     result = []
     for bot in bots:
-        sync = synced.get(bot.pk)
-        sync_answered = (
-            sync.finished_at if sync and sync.outcome == SyncRun.Outcome.SUCCEEDED else None
-        )
-        contacts = [t for t in (answered.get(bot.pk), reported.get(bot.pk), sync_answered) if t]
+        contacts = [
+            t for t in (answered.get(bot.pk), reported.get(bot.pk), sync_ok.get(bot.pk)) if t
+        ]
         result.append(AgentHealth(bot, max(contacts) if contacts else None, synced.get(bot.pk)))
     return result
