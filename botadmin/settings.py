@@ -136,6 +136,14 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE: dict = {}
+# Announcements and scheduled messages are rows with a due time; this one
+# entry wakes the scheduler often enough that they start within seconds.
+BOTADMIN_SCHEDULER_INTERVAL = env.float("BOTADMIN_SCHEDULER_INTERVAL", default=2)
+CELERY_BEAT_SCHEDULE["announcements-tick"] = {
+    "task": "messaging.announcements.tick",
+    "schedule": BOTADMIN_SCHEDULER_INTERVAL,
+    "options": {"expires": BOTADMIN_SCHEDULER_INTERVAL * 5},
+}
 
 # --- Internationalisation ----------------------------------------------------
 LANGUAGE_CODE = "zh-hans"
@@ -192,3 +200,13 @@ LOGGING = {
         "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
     },
 }
+
+# --- Announcements ------------------------------------------------------------
+# Recipients per fan-out transaction.
+BOTADMIN_ANNOUNCEMENT_BATCH_SIZE = env.int("BOTADMIN_ANNOUNCEMENT_BATCH_SIZE", default=500)
+# A run that starts this many seconds after its time is marked late.
+BOTADMIN_ANNOUNCEMENT_LATE_SECONDS = env.int("BOTADMIN_ANNOUNCEMENT_LATE_SECONDS", default=60)
+# A fan-out with no progress for this long is restarted (its worker died).
+BOTADMIN_ANNOUNCEMENT_STALL_SECONDS = env.int("BOTADMIN_ANNOUNCEMENT_STALL_SECONDS", default=60)
+# Largest uploaded announcement image.
+BOTADMIN_UPLOAD_MAX_BYTES = env.int("BOTADMIN_UPLOAD_MAX_BYTES", default=10 * 1024 * 1024)
