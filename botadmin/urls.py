@@ -2,8 +2,12 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 
+from messaging.scheduled_api import router as scheduled_messages_router
+
 from .api import api, api_not_found
 from .views import healthz
+
+api.add_router("/messages", scheduled_messages_router)
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),

@@ -50,7 +50,9 @@ def _publish(task: str, *args) -> None:
         try:
             current_app.send_task(task, args=list(args))
         except Exception:
-            logger.warning("Broker unavailable; the scheduler tick retries %s.", task, exc_info=True)
+            logger.warning(
+                "Broker unavailable; the scheduler tick retries %s.", task, exc_info=True
+            )
 
     transaction.on_commit(send)
 
