@@ -4,8 +4,8 @@ from datetime import UTC, datetime, time, timedelta
 
 import time_machine
 
-from messaging.announcements.models import Announcement, AnnouncementRun
 from messaging.announcements.fanout import fan_out
+from messaging.announcements.models import Announcement, AnnouncementRun
 from messaging.announcements.tasks import tick as scheduler_tick
 from messaging.models import Message
 
