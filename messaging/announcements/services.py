@@ -293,3 +293,21 @@ def run_progress(run: AnnouncementRun) -> dict:
     counts["percent"] = round(100 * counts["sent"] / planned) if planned else 100
     counts["done"] = counts["pending"] == 0
     return counts
+
+
+def save_audience(user, bot: Bot, name: str, conversation_ids: list[int]) -> SavedAudience:
+    """Create or replace the bot's saved audience called `name`."""
+    with transaction.atomic():
+        audience, created = SavedAudience.objects.get_or_create(
+            bot=bot, name=name, defaults={"created_by": user}
+        )
+        audience.conversations.set(Conversation.objects.filter(bot=bot, pk__in=conversation_ids))
+        record_action(
+            user,
+            "audience.create" if created else "audience.edit",
+            bot=bot,
+            target=audience,
+            summary=name,
+            details={"conversations": len(conversation_ids)},
+        )
+    return audience
