@@ -58,7 +58,7 @@ def msgtypes_for(bot: Bot | None) -> list[str]:
 
 class ComposeForm(forms.Form):
     title = forms.CharField(label=_("Title"), max_length=200)
-    msgtype = forms.ChoiceField(label=_("Message type"))
+    msgtype = forms.ChoiceField(label=_("Message type"), widget=forms.RadioSelect)
     text__content = forms.CharField(
         label=_("Text"), widget=forms.Textarea(attrs={"rows": 4}), required=False
     )
@@ -103,7 +103,10 @@ class ComposeForm(forms.Form):
     )
 
     kind = forms.ChoiceField(
-        label=_("When"), choices=Announcement.Kind.choices, initial=Announcement.Kind.NOW
+        label=_("When"),
+        choices=Announcement.Kind.choices,
+        initial=Announcement.Kind.NOW,
+        widget=forms.RadioSelect,
     )
     at = forms.DateTimeField(
         label=_("Date and time"),
