@@ -1,6 +1,7 @@
 """Console pages for announcements. Thin: forms in, services do the work, templates out."""
 
 import json
+import math
 
 from django.conf import settings
 from django.contrib import messages
@@ -173,8 +174,11 @@ def detail(request, pk: int):
         "run": run,
         "recipients": recipients,
         "recipient_count": announcement.conversations.count(),
-        "estimate": services.estimated_duration(
-            announcement.conversations.count(), announcement.bot
+        "estimate_minutes": math.ceil(
+            services.estimated_duration(
+                announcement.conversations.count(), announcement.bot
+            ).total_seconds()
+            / 60
         ),
         "preview_times": _preview(announcement),
     }

@@ -216,3 +216,14 @@ def test_schedule_preview_lists_the_next_five_times_in_the_time_zone(client, sup
 def test_pages_need_a_login(client):
     response = client.get("/console/announcements/")
     assert response.status_code == 302
+
+
+def test_pages_are_in_chinese_by_default_and_english_when_chosen(client, bot, superuser):
+    client.force_login(superuser)
+
+    chinese = client.get("/console/announcements/new/").content.decode()
+    client.cookies["django_language"] = "en"
+    english = client.get("/console/announcements/new/").content.decode()
+
+    assert "新建公告" in chinese and "全选群" in chinese
+    assert "New announcement" in english and "Select all groups" in english

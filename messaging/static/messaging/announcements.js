@@ -98,7 +98,7 @@
       var rate = parseInt(form.dataset.rate, 10) || 20;
       var n = selected();
       var minutes = Math.max(1, Math.ceil(n / rate));
-      estimate.textContent = n ? estimate.dataset.template.replace("%(n)s", n).replace("%(rate)s", rate).replace("%(minutes)s", minutes) : "";
+      estimate.textContent = n ? estimate.dataset.template.replace("{n}", n).replace("{rate}", rate).replace("{minutes}", minutes) : "";
     }
     $("#audience-search").addEventListener("input", applyFilter);
     $("#audience-kind").addEventListener("change", applyFilter);
