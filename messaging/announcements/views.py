@@ -2,6 +2,7 @@
 
 import json
 import math
+from datetime import timedelta
 
 from django.conf import settings
 from django.contrib import messages
@@ -182,7 +183,13 @@ def detail(request, pk: int):
         ),
         "preview_times": _preview(announcement),
     }
-    context["sending"] = any(not progress["done"] for _, progress in context["runs"])
+    # The page keeps refreshing its runs while one is sending or about to start.
+    starts_soon = (
+        announcement.status == Announcement.Status.ACTIVE
+        and announcement.next_run_at is not None
+        and announcement.next_run_at - timezone.now() < timedelta(minutes=2)
+    )
+    context["sending"] = starts_soon or any(not p["done"] for _, p in context["runs"])
     if request.GET.get("partial") == "runs":
         return render(request, "messaging/announcements/_runs.html", context)
     return render(request, "messaging/announcements/detail.html", context)
