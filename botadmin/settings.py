@@ -9,6 +9,7 @@ import secrets
 from pathlib import Path
 
 import environ
+from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -140,6 +141,17 @@ CELERY_BEAT_SCHEDULE: dict = {}
 # Announcements and scheduled messages are rows with a due time; this one
 # entry wakes the scheduler often enough that they start within seconds.
 BOTADMIN_SCHEDULER_INTERVAL = env.float("BOTADMIN_SCHEDULER_INTERVAL", default=2)
+# The scheduler's tasks have their own queue so that a backlog of deliveries
+# (a 10,000-recipient fan-out) never delays them; workers consume every queue
+# declared here, taking from each in turn.
+CELERY_TASK_QUEUES = (
+    Queue("celery", routing_key="celery"),
+    Queue("scheduler", routing_key="scheduler"),
+)
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_ROUTES = {
+    "messaging.announcements.*": {"queue": "scheduler", "routing_key": "scheduler"}
+}
 CELERY_BEAT_SCHEDULE["announcements-tick"] = {
     "task": "messaging.announcements.tick",
     "schedule": BOTADMIN_SCHEDULER_INTERVAL,
