@@ -182,7 +182,7 @@ def main() -> None:
 
         # 3. Lateness of messages all due in the same second.
         wait_until(lambda: False, timeout=3)  # beat is up
-        due = timezone.now().replace(microsecond=0) + timedelta(seconds=5)
+        due = timezone.now().replace(microsecond=0) + timedelta(seconds=20)
         conversation = Conversation.objects.filter(bot=bot).first()
         ids = [
             accept_outbound(
@@ -194,7 +194,8 @@ def main() -> None:
             ).pk
             for i in range(args.due)
         ]
-        due_messages = Message.objects.filter(pk__in=ids)
+        due_messages = Message.objects.filter(pk__in=ids, scheduled_at=due)
+        assert due_messages.count() == args.due, "creating the messages took longer than 20 s"
         done_status = "sent" if delivering else "queued"
         wait_until(lambda: due_messages.filter(status=done_status).count() == args.due, timeout=300)
         until = "sent_at" if delivering else "updated_at"

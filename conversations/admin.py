@@ -136,6 +136,7 @@ class BotAdmin(BotScopedAdminMixin, admin.ModelAdmin):
             (_("Credentials"), {"fields": credentials}) if obj else None,
             (_("Connector"), {"fields": ("connector", "agent_url", "agent_token")}),
             (_("Forwarding and sending"), {"fields": ("webhook_url", "rate_limit_per_minute")}),
+            (_("Quiet hours"), {"fields": ("quiet_hours_start", "quiet_hours_end")}),
             (_("Access"), {"fields": ("operators",)}),
             (_("Timestamps"), {"fields": ("created_at", "updated_at")}),
         ]

@@ -227,3 +227,11 @@ def test_pages_are_in_chinese_by_default_and_english_when_chosen(client, bot, su
 
     assert "新建公告" in chinese and "全选群" in chinese
     assert "New announcement" in english and "Select all groups" in english
+
+
+def test_quiet_hours_are_set_on_the_bot_in_the_admin(client, bot, superuser):
+    client.force_login(superuser)
+
+    page = client.get(f"/admin/conversations/bot/{bot.pk}/change/").content.decode()
+
+    assert 'name="quiet_hours_start"' in page and 'name="quiet_hours_end"' in page
