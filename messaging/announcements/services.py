@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from audit.services import record_action
 from conversations.models import Bot, Conversation
@@ -21,7 +22,7 @@ from ..models import Message
 from ..outbox import enqueue_delivery
 from ..validation import validate_outbound
 from .models import Announcement, AnnouncementRun, SavedAudience
-from .schedule import RECURRING, Schedule, parse
+from .schedule import RECURRING, Schedule, ScheduleError, parse
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +65,8 @@ def save_announcement(
     body = validate_outbound(draft.bot, draft.body)
     schedule = parse(draft.kind, draft.schedule, draft.timezone)
     now = timezone.now()
+    if not as_draft and schedule.at is not None and schedule.at < now - timedelta(minutes=1):
+        raise ScheduleError(_("That time has passed; choose a time in the future."))
     creating = announcement is None
     with transaction.atomic():
         announcement = announcement or Announcement(created_by=user)
@@ -187,12 +190,23 @@ def pause(user, announcement: Announcement) -> None:
             return
         announcement.status = Announcement.Status.PAUSED
         announcement.save(update_fields=["status", "updated_at"])
-        runs = announcement.runs.filter(status__in=UNFINISHED_RUNS)
+        # Intent: wait for a fan-out batch in progress, so its messages are held too.
+        runs = _locked_runs(announcement, status__in=UNFINISHED_RUNS)
         Message.objects.filter(announcement_run__in=runs, status__in=PENDING).update(
             status=Message.Status.SCHEDULED, scheduled_at=None, updated_at=timezone.now()
         )
         runs.update(status=AnnouncementRun.Status.PAUSED, updated_at=timezone.now())
         record_action(user, "announcement.pause", bot=announcement.bot, target=announcement)
+
+
+def _locked_runs(announcement: Announcement, **filters):
+    """The announcement's runs matching `filters`, row-locked (a fan-out batch holds the same lock)."""
+    ids = list(
+        AnnouncementRun.objects.select_for_update()
+        .filter(announcement=announcement, **filters)
+        .values_list("pk", flat=True)
+    )
+    return AnnouncementRun.objects.filter(pk__in=ids)
 
 
 def resume(user, announcement: Announcement) -> None:
@@ -233,7 +247,9 @@ def cancel(user, announcement: Announcement) -> int:
         announcement.status = Announcement.Status.CANCELLED
         announcement.next_run_at = None
         announcement.save(update_fields=["status", "next_run_at", "updated_at"])
-        runs = announcement.runs.exclude(status=AnnouncementRun.Status.CANCELLED)
+        runs = _locked_runs(
+            announcement, status__in=UNFINISHED_RUNS + (AnnouncementRun.Status.PAUSED,)
+        )
         # Compare-and-set on status: a message a worker already took keeps going.
         cancelled = Message.objects.filter(announcement_run__in=runs, status__in=PENDING).update(
             status=Message.Status.CANCELLED, updated_at=now

@@ -235,3 +235,18 @@ def test_quiet_hours_are_set_on_the_bot_in_the_admin(client, bot, superuser):
     page = client.get(f"/admin/conversations/bot/{bot.pk}/change/").content.decode()
 
     assert 'name="quiet_hours_start"' in page and 'name="quiet_hours_end"' in page
+
+
+def test_a_one_off_time_in_the_past_is_refused(client, bot, make_groups, superuser):
+    client.force_login(superuser)
+
+    response = client.post(
+        "/console/announcements/new/", compose_post(bot, make_groups(bot, 1), at="2020-01-01T09:00")
+    )
+
+    assert response.status_code == 200
+    assert (
+        "That time has passed" in response.content.decode()
+        or "已经过去" in response.content.decode()
+    )
+    assert not Announcement.objects.exists()
