@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('conversations', '0002_bot_quiet_hours'),
+        ('conversations', '0003_bot_quiet_hours'),
         ('messaging', '0001_initial'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
