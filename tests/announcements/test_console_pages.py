@@ -250,3 +250,60 @@ def test_a_one_off_time_in_the_past_is_refused(client, bot, make_groups, superus
         or "已经过去" in response.content.decode()
     )
     assert not Announcement.objects.exists()
+
+
+def test_a_robot_bot_composes_markdown_and_news_and_text_with_mentions(
+    client, make_bot, make_groups, superuser
+):
+    robot = make_bot(name="robot", connector="wecom_robot", agent_url="", agent_token="")
+    groups = make_groups(robot, 1)
+    client.force_login(superuser)
+    base = {"msgtype": None, "link__title": "", "link__url": ""}
+
+    page = client.get(f"/console/announcements/new/?bot={robot.pk}").content.decode()
+    client.post(
+        "/console/announcements/new/",
+        compose_post(
+            robot,
+            groups,
+            **base
+            | {
+                "msgtype": "news",
+                "news__title": "周报",
+                "news__url": "https://example.com/w",
+                "news__picurl": "https://example.com/p.png",
+            },
+        ),
+    )
+    client.post(
+        "/console/announcements/new/",
+        compose_post(
+            robot,
+            groups,
+            **base
+            | {
+                "msgtype": "text",
+                "text__content": "开会",
+                "text__mentioned_list": "zhangsan, @all",
+            },
+        ),
+    )
+
+    assert 'value="markdown"' in page and 'value="miniprogram"' not in page
+    news, text = Announcement.objects.order_by("pk")
+    assert news.body == {
+        "msgtype": "news",
+        "news": {
+            "articles": [
+                {
+                    "title": "周报",
+                    "url": "https://example.com/w",
+                    "picurl": "https://example.com/p.png",
+                }
+            ]
+        },
+    }
+    assert text.body == {
+        "msgtype": "text",
+        "text": {"content": "开会", "mentioned_list": ["zhangsan", "@all"]},
+    }
