@@ -82,7 +82,12 @@ def test_an_operator_schedules_a_link_to_two_groups_and_both_turn_sent(
     page.check("input[name=kind][value=once]")
     at = (timezone.now() + timedelta(minutes=1)).astimezone(ZoneInfo("Asia/Shanghai"))
     page.fill("[name=at]", at.strftime("%Y-%m-%dT%H:%M"))
-    page.wait_for_selector("#next-runs li")
+    # The next-run preview comes from the server and shows the chosen time.
+    page.wait_for_function(
+        "t => document.querySelector('#next-runs').innerText.includes(t)",
+        arg=at.strftime("%H:%M"),
+    )
+    assert page.inner_text("#next-runs li").endswith(at.strftime("%H:%M"))
     assert page.inner_text("#next-runs-tz") == "Asia/Shanghai"
     page.screenshot(path=str(SHOTS / "announce-compose.png"), full_page=True)
     page.click("button[name=schedule]")
