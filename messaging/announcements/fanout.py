@@ -19,7 +19,7 @@ from conversations.models import Conversation
 from ..models import Message
 from ..scheduled import quiet_until
 from ..sending import accept_outbound_bulk
-from .models import AnnouncementRun
+from .models import Announcement, AnnouncementRun
 
 logger = logging.getLogger(__name__)
 
@@ -49,12 +49,24 @@ def fan_out_batch(run_id: int, batch_size: int) -> bool:
             run.fanned_out_at = now
             run.save(update_fields=["status", "fanned_out_at", "updated_at"])
             return False
+        announcement = run.announcement
+        if not announcement.bot.is_active:
+            # The bot was switched off: hold the run instead of failing on every retry.
+            # Resuming the announcement (once the bot is back) continues here.
+            logger.warning(
+                "Bot %s is inactive; announcement run %s paused.", announcement.bot_id, run.pk
+            )
+            run.status = AnnouncementRun.Status.PAUSED
+            run.save(update_fields=["status", "updated_at"])
+            Announcement.objects.filter(pk=announcement.pk).update(
+                status=Announcement.Status.PAUSED
+            )
+            return False
         done = set(
             Message.objects.filter(announcement_run=run, conversation_id__in=ids).values_list(
                 "conversation_id", flat=True
             )
         )
-        announcement = run.announcement
         bot = announcement.bot
         accept_outbound_bulk(
             bot=bot,

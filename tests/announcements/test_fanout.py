@@ -102,3 +102,28 @@ def test_the_database_refuses_a_second_message_for_the_same_recipient_of_a_run(
 
     with pytest.raises(IntegrityError), transaction.atomic():
         duplicate.save()
+
+
+def test_a_fan_out_for_a_switched_off_bot_pauses_instead_of_failing(
+    bot, make_groups, make_announcement, superuser
+):
+    from messaging.announcements.models import Announcement
+    from messaging.announcements.services import resume
+
+    announcement = make_announcement(bot, make_groups(bot, 3))
+    (run_id,) = start_due_announcements()
+    bot.is_active = False
+    bot.save()
+
+    fan_out(run_id)
+
+    announcement.refresh_from_db()
+    assert announcement.status == Announcement.Status.PAUSED
+    assert AnnouncementRun.objects.get(pk=run_id).status == AnnouncementRun.Status.PAUSED
+    assert not Message.objects.filter(announcement_run_id=run_id).exists()
+
+    bot.is_active = True
+    bot.save()
+    resume(superuser, announcement)
+    fan_out(run_id)
+    assert Message.objects.filter(announcement_run_id=run_id).count() == 3
