@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('conversations', '0003_bot_quiet_hours'),
-        ('messaging', '0001_initial'),
+        ('messaging', '0002_search_text_trigram_index_postgresql'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
