@@ -6,7 +6,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from connectors.demo_agent import DemoAgent
 from conversations.demo import DEMO_GROUPS, DEMO_USERS
@@ -93,11 +93,13 @@ def test_an_operator_schedules_a_link_to_two_groups_and_both_turn_sent(
     page.click("button[name=schedule]")
 
     page.wait_for_url(re.compile(r"/console/announcements/\d+/$"))
-    assert page.inner_text("#announcement-status") == "已计划"
+    with translation.override("zh-hans"):
+        scheduled = str(Announcement.Status.ACTIVE.label)
+    assert page.inner_text("#announcement-status") == scheduled
     announcement = Announcement.objects.get()
     assert announcement.conversations.count() == 2
     page.goto(f"{live_server.url}/console/announcements/")
-    assert "已计划" in page.inner_text("table.announcements")
+    assert scheduled in page.inner_text("table.announcements")
     page.screenshot(path=str(SHOTS / "announce-list.png"), full_page=True)
 
     delivering = delivery_engine_available()
