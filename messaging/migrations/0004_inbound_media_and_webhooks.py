@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('conversations', '0001_initial'),
-        ('messaging', '0002_search_text_trigram_index_postgresql'),
+        ('messaging', '0003_announcements'),
     ]
 
     operations = [

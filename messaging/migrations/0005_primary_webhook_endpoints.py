@@ -14,7 +14,7 @@ def create_primary_endpoints(apps, schema_editor):
 class Migration(migrations.Migration):
     dependencies = [
         ("conversations", "0001_initial"),
-        ("messaging", "0003_inbound_media_and_webhooks"),
+        ("messaging", "0004_inbound_media_and_webhooks"),
     ]
 
     operations = [migrations.RunPython(create_primary_endpoints, migrations.RunPython.noop)]
