@@ -197,12 +197,10 @@ class MessageMedia(models.Model):
         return f"{self.kind} {self.cdn_type}:{self.cdn[:40]}"
 
 
-# Forwarding to webhooks lives in its own module; Django finds its models through this import.
-from .forwarding.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint  # noqa: E402
-
-
-# Announcement models live in their own module; importing them here registers them.
+# Announcements and forwarding to webhooks live in their own modules; importing
+# their models here registers them.
 from .announcements.models import Announcement, AnnouncementRun, SavedAudience  # noqa: E402
+from .forwarding.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint  # noqa: E402
 
 __all__ = [
     "Announcement",
