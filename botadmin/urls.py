@@ -1,9 +1,12 @@
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 
 from .api import api, api_not_found
 from .views import healthz
+
+api.add_router("", "messaging.api.router")
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
@@ -13,6 +16,9 @@ urlpatterns = [
     path("api/", api.urls),
     re_path(r"^api/", api_not_found),
 ]
+
+if settings.BOTADMIN_BENCH_VIEWS:
+    urlpatterns.insert(0, path("bench/", include("messaging.bench")))
 
 admin.site.site_header = "botadmin"
 admin.site.site_title = "botadmin"
