@@ -3,6 +3,7 @@
 import json
 
 import pytest
+from django.core.cache import cache
 
 from conversations.models import Bot
 
@@ -31,3 +32,9 @@ def send(client):
         )
 
     return post
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits(db):
+    """Rate-limit counters live in the cache, which outlives a test's transaction."""
+    cache.clear()
