@@ -1,9 +1,16 @@
 """Fixtures for sending: a robot bot, a bridge bot, and a client for /api/send."""
 
 import json
+import os
+import socket
+import subprocess
+import time
+from pathlib import Path
 
 import pytest
+import requests
 from django.core.cache import cache
+from django.db import connection
 
 from conversations.models import Bot
 
@@ -38,3 +45,61 @@ def send(client):
 def _fresh_rate_limits(db):
     """Rate-limit counters live in the cache, which outlives a test's transaction."""
     cache.clear()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _database_url() -> str:
+    """The URL of the test database, for a server process outside pytest."""
+    db = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{db['NAME']}"
+    return f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+
+
+@pytest.fixture
+def gunicorn_server(transactional_db, tmp_path):
+    """botadmin under gunicorn, configured as `make run` starts it, on the test database.
+
+    Yields (base_url, log_path); the log holds the server's stdout and stderr
+    (access log and Django's log lines).
+    """
+    port = _free_port()
+    log_path = tmp_path / "server.log"
+    env = {
+        **os.environ,
+        "DATABASE_URL": _database_url(),
+        "WEB_PORT": str(port),
+        "WEB_CONCURRENCY": "2",
+        "LOG_LEVEL": "DEBUG",
+        "BOTADMIN_ALLOW_PRIVATE_URLS": "1",
+    }
+    root = Path(__file__).resolve().parents[2]
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [str(root / ".venv/bin/gunicorn"), "-c", "botadmin/gunicorn_conf.py", "botadmin.wsgi"],
+            cwd=root,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if requests.get(base_url + "/healthz", timeout=1).ok:
+                    break
+            except requests.ConnectionError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail("gunicorn did not start:\n" + log_path.read_text())
+            time.sleep(0.2)
+        yield base_url, log_path
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
