@@ -19,7 +19,7 @@ from ninja import Router
 
 from botadmin.api import envelope
 from botadmin.errors import Err
-from conversations.services import bot_for_secret
+from conversations.services import bot_for_secret, conversation_for_secret
 
 from .models import Message
 from .ratelimit import check_send_rate
@@ -87,12 +87,16 @@ _QUERY_PARAMETERS = [
     },
 )
 def send(request: HttpRequest):
-    bot = bot_for_secret(request.GET.get("secret"))
+    secret = request.GET.get("secret")
+    conversation_id = request.GET.get("conversation_id", "")
+    # The hot path finds bot and conversation in one query; only a miss asks
+    # which of the two was wrong.
+    conversation = conversation_for_secret(secret, conversation_id)
+    bot = conversation.bot if conversation else bot_for_secret(secret)
     if bot is None:
         raise Err.INVALID_SECRET.error("invalid secret: no bot has this secret")
     check_send_rate(bot.pk)
     body = _json_body(request)
-    conversation_id = request.GET.get("conversation_id", "")
     if not conversation_id:
         raise Err.INVALID_PARAMETER.error("invalid parameter: conversation_id is missing")
     if len(conversation_id) > MAX_CONVERSATION_ID_LENGTH or "\x00" in conversation_id:
@@ -107,6 +111,7 @@ def send(request: HttpRequest):
         source=Message.Source.API,
         idempotency_key=_idempotency_key(request),
         send_at=parse_send_at(send_at),
+        conversation=conversation,
     )
     headers = {"Idempotent-Replayed": "true"} if message.replayed else None
     extra = {"send_at": message.scheduled_at.isoformat()} if message.scheduled_at else {}

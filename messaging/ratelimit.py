@@ -28,16 +28,12 @@ def check_send_rate(bot_id: int, limit: int | None = None) -> None:
     now = time.time()
     window = int(now // WINDOW_SECONDS)
     key = f"send-rate:{bot_id}:{window}"
-    # add() creates the counter atomically; incr() is atomic on Redis and
-    # close enough on the database cache (a race may let a few extra through).
-    if cache.add(key, 1, timeout=WINDOW_SECONDS * 2):
-        count = 1
-    else:
-        try:
-            count = cache.incr(key)
-        except ValueError:  # expired between add() and incr()
-            cache.add(key, 1, timeout=WINDOW_SECONDS * 2)
-            count = 1
+    # incr() is atomic on Redis and close enough on the database cache (a
+    # race may let a few extra through); add() starts each window.
+    try:
+        count = cache.incr(key)
+    except ValueError:
+        count = 1 if cache.add(key, 1, timeout=WINDOW_SECONDS * 2) else cache.incr(key)
     if count > limit:
         retry_after = max(1, int((window + 1) * WINDOW_SECONDS - now) + 1)
         raise Err.RATE_LIMITED.error(

@@ -40,15 +40,18 @@ def accept_outbound(
     created_by=None,
     idempotency_key: str = "",
     send_at: datetime | None = None,
+    conversation: Conversation | None = None,
 ) -> Message:
     """Store one outbound message and enqueue it. Raises ApiError on bad input.
 
     With an idempotency key seen before, returns the first message with
-    `replayed = True` set on it.
+    `replayed = True` set on it. A caller that already loaded the
+    conversation passes it to save a query.
     """
     if not bot.is_active:
         raise Err.BOT_INACTIVE.error(f"bot {bot.name} is inactive")
-    conversation = Conversation.objects.filter(bot=bot, conversation_id=conversation_id).first()
+    if conversation is None or conversation.bot_id != bot.pk:
+        conversation = Conversation.objects.filter(bot=bot, conversation_id=conversation_id).first()
     if conversation is None:
         raise Err.UNKNOWN_CONVERSATION.error(
             f"unknown conversation_id: {conversation_id} is not a user or group of this bot"
