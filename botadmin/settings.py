@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "ninja",
+    "botadmin",
     "conversations",
     "messaging",
     "audit",
@@ -54,7 +55,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.locale.LocaleMiddleware",
+    "botadmin.middleware.ChosenLanguageMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -176,6 +177,9 @@ BOTADMIN_SEND_RATE_LIMIT_PER_MINUTE = env.int("BOTADMIN_SEND_RATE_LIMIT_PER_MINU
 BOTADMIN_SEND_MAX_BODY_BYTES = env.int("BOTADMIN_SEND_MAX_BODY_BYTES", default=4 * 1024 * 1024)
 # The two baseline views of bench/send.py under /bench/ (never in production).
 BOTADMIN_BENCH_VIEWS = env.bool("BOTADMIN_BENCH_VIEWS", default=False)
+# Bridge connector: timeouts towards agents.
+BRIDGE_CONNECT_TIMEOUT = env.float("BRIDGE_CONNECT_TIMEOUT", default=5)
+BRIDGE_READ_TIMEOUT = env.float("BRIDGE_READ_TIMEOUT", default=15)
 
 # --- Logging: secrets never reach a log line ----------------------------------
 DEFAULT_EXCEPTION_REPORTER_FILTER = "botadmin.logging.SecretMaskingExceptionReporterFilter"

@@ -1,0 +1,162 @@
+"""The one way botadmin makes outbound HTTP requests.
+
+Webhook deliveries, connector calls and image downloads all go through
+`request()`, which:
+
+* allows only http and https;
+* refuses hosts that resolve to loopback, private, link-local (cloud metadata
+  such as 169.254.169.254), multicast or reserved addresses, unless
+  BOTADMIN_ALLOW_PRIVATE_URLS is on or the caller passes allow_private=True
+  (an agent URL an administrator configured on purpose, for example);
+* never follows redirects blindly: each hop is checked like the first, and
+  only when the caller asks for redirects at all;
+* uses explicit connect and read timeouts, and reads at most `max_bytes`.
+
+Tests and the demo turn private addresses on, because their fakes listen on
+127.0.0.1. The check happens before the connection; a DNS answer that changes
+between check and connect (rebinding) is not covered.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import threading
+from dataclasses import dataclass
+from urllib.parse import urljoin, urlsplit
+
+import requests
+from django.conf import settings
+
+USER_AGENT = "botadmin/1"
+_local = threading.local()
+
+
+class UnsafeURLError(ValueError):
+    """The URL may not be requested (scheme, or a private/unresolvable host)."""
+
+
+@dataclass
+class HttpResponse:
+    status: int
+    headers: dict[str, str]
+    content: bytes
+    truncated: bool
+    elapsed_ms: int
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", errors="replace")
+
+    def json(self):
+        import json
+
+        return json.loads(self.content)
+
+
+def check_url(url: str, *, allow_private: bool | None = None) -> None:
+    """Raise UnsafeURLError unless `url` may be requested."""
+    if allow_private is None:
+        allow_private = settings.BOTADMIN_ALLOW_PRIVATE_URLS
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        raise UnsafeURLError(
+            f"only http and https URLs are allowed, not {parts.scheme or 'none'!r}"
+        )
+    if not parts.hostname:
+        raise UnsafeURLError("the URL has no host")
+    if allow_private:
+        return
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        infos = socket.getaddrinfo(parts.hostname, port, proto=socket.IPPROTO_TCP)
+    except (socket.gaierror, UnicodeError, ValueError) as error:
+        raise UnsafeURLError(f"cannot resolve {parts.hostname}: {error}") from None
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0].split("%")[0])
+        if not address.is_global or address.is_multicast:
+            raise UnsafeURLError(
+                f"{parts.hostname} resolves to {address}, a private or reserved address "
+                "(set BOTADMIN_ALLOW_PRIVATE_URLS to allow it)"
+            )
+
+
+def _session() -> requests.Session:
+    session = getattr(_local, "session", None)
+    if session is None:
+        session = requests.Session()
+        session.headers["User-Agent"] = USER_AGENT
+        session.trust_env = False  # no proxies or netrc picked up from the environment
+        _local.session = session
+    return session
+
+
+def request(
+    method: str,
+    url: str,
+    *,
+    json=None,
+    data: bytes | str | None = None,
+    headers: dict[str, str] | None = None,
+    params: dict | None = None,
+    connect_timeout: float | None = None,
+    read_timeout: float | None = None,
+    max_bytes: int | None = None,
+    max_redirects: int = 0,
+    allow_private: bool | None = None,
+) -> HttpResponse:
+    """Make one checked request and return at most `max_bytes` of the answer.
+
+    Raises UnsafeURLError before connecting to a refused address, and the
+    `requests` exceptions (ConnectTimeout, ReadTimeout, ConnectionError) as they
+    come, so callers can tell "never connected" from "may have been received".
+    """
+    timeout = (
+        connect_timeout or settings.BOTADMIN_HTTP_CONNECT_TIMEOUT,
+        read_timeout or settings.BOTADMIN_HTTP_READ_TIMEOUT,
+    )
+    limit = max_bytes or settings.BOTADMIN_HTTP_MAX_RESPONSE_BYTES
+    for _hop in range(max_redirects + 1):
+        check_url(url, allow_private=allow_private)
+        with _session().request(
+            method,
+            url,
+            json=json,
+            data=data,
+            headers=headers,
+            params=params,
+            timeout=timeout,
+            allow_redirects=False,
+            stream=True,
+        ) as response:
+            if response.is_redirect and max_redirects:
+                if _hop == max_redirects:
+                    break
+                url = urljoin(url, response.headers["Location"])
+                params = None
+                if response.status_code in (301, 302, 303):
+                    method, json, data = "GET", None, None
+                continue
+            content, truncated = _read_limited(response, limit)
+            return HttpResponse(
+                status=response.status_code,
+                headers=dict(response.headers),
+                content=content,
+                truncated=truncated,
+                elapsed_ms=int(response.elapsed.total_seconds() * 1000),
+            )
+    raise UnsafeURLError(f"more than {max_redirects} redirects")
+
+
+def _read_limited(response: requests.Response, limit: int) -> tuple[bytes, bool]:
+    chunks, size = [], 0
+    for chunk in response.iter_content(chunk_size=65536):
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            return b"".join(chunks)[:limit], True
+    return b"".join(chunks), False

@@ -1,0 +1,89 @@
+import pytest
+import requests
+
+from botadmin import http
+from tests.fakes.receiver import Receiver
+
+
+@pytest.fixture
+def receiver():
+    with Receiver() as receiver:
+        yield receiver
+
+
+def test_a_request_reaches_the_server_and_returns_its_answer(receiver):
+    receiver.respond(201, b'{"errcode": 0}', {"Content-Type": "application/json"})
+    response = http.request("POST", receiver.url("/hook"), json={"a": 1}, allow_private=True)
+    assert response.status == 201 and response.ok and response.json() == {"errcode": 0}
+    assert receiver.requests[0].path == "/hook"
+    assert receiver.requests[0].body == b'{"a": 1}'
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:9/x",
+        "http://localhost/x",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://10.0.0.5:7600/send",
+        "http://192.168.1.1/",
+        "http://[::1]/",
+        "http://0.0.0.0/",
+    ],
+)
+def test_private_loopback_and_metadata_addresses_are_refused_by_default(url):
+    with pytest.raises(http.UnsafeURLError, match="private or reserved"):
+        http.request("GET", url, allow_private=False)
+
+
+@pytest.mark.parametrize(
+    "url", ["ftp://example.com/x", "file:///etc/passwd", "gopher://x", "//nohost"]
+)
+def test_only_http_and_https_are_allowed(url):
+    with pytest.raises(http.UnsafeURLError):
+        http.check_url(url, allow_private=True)
+
+
+def test_the_setting_allows_private_addresses(settings, receiver):
+    settings.BOTADMIN_ALLOW_PRIVATE_URLS = False
+    with pytest.raises(http.UnsafeURLError):
+        http.request("GET", receiver.url())
+    settings.BOTADMIN_ALLOW_PRIVATE_URLS = True
+    assert http.request("GET", receiver.url()).status == 200
+
+
+def test_redirects_are_not_followed_unless_asked(receiver):
+    receiver.respond(302, b"", {"Location": "/elsewhere"})
+    response = http.request("GET", receiver.url("/start"))
+    assert response.status == 302 and len(receiver.requests) == 1
+
+
+def test_each_redirect_hop_is_checked(receiver):
+    receiver.respond(302, b"", {"Location": "file:///etc/passwd"})
+    with pytest.raises(http.UnsafeURLError, match="only http and https"):
+        http.request("GET", receiver.url("/start"), max_redirects=3)
+    assert len(receiver.requests) == 1
+
+
+def test_redirects_are_followed_up_to_the_limit(receiver):
+    receiver.respond(302, b"", {"Location": "/again"})
+    with pytest.raises(http.UnsafeURLError, match="more than 2 redirects"):
+        http.request("GET", receiver.url("/start"), max_redirects=2)
+    assert len(receiver.requests) == 3
+
+
+def test_the_answer_is_read_up_to_the_limit(receiver):
+    receiver.respond(200, b"x" * 10_000)
+    response = http.request("GET", receiver.url(), max_bytes=1024)
+    assert response.truncated and len(response.content) == 1024
+
+
+def test_a_slow_server_times_out(receiver):
+    receiver.delay = 1.0
+    with pytest.raises(requests.ReadTimeout):
+        http.request("GET", receiver.url(), read_timeout=0.2)
+
+
+def test_a_closed_port_fails_to_connect():
+    with pytest.raises(requests.ConnectionError):
+        http.request("GET", "http://127.0.0.1:9/", connect_timeout=1)
