@@ -13,6 +13,7 @@ from django.core.cache import cache
 from django.db import connection
 
 from conversations.models import Bot
+from messaging import ratelimit
 
 
 @pytest.fixture
@@ -45,6 +46,7 @@ def send(client):
 def _fresh_rate_limits(db):
     """Rate-limit counters live in the cache, which outlives a test's transaction."""
     cache.clear()
+    ratelimit.reset()
 
 
 def _free_port() -> int:

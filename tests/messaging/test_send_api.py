@@ -8,6 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import time_machine
 from django.utils import timezone
 
 from conversations.services import rotate_secret
@@ -460,13 +461,14 @@ def test_a_malformed_idempotency_key_is_40035(send, bot, group, key):
     refused(send(bot.secret, "wrGroup1", TEXT, **headers), 40035, 400)
 
 
+@time_machine.travel("2026-06-01 10:00:30+00:00", tick=False)  # not at a window's edge
 def test_over_the_rate_limit_is_45009_with_retry_after(send, bot, group, settings):
     settings.BOTADMIN_SEND_RATE_LIMIT_PER_MINUTE = 3
     for _ in range(3):
         accepted(send(bot.secret, "wrGroup1", TEXT))
     response = send(bot.secret, "wrGroup1", TEXT)
     assert response.status_code == 429 and response.json()["errcode"] == 45009
-    assert 1 <= int(response["Retry-After"]) <= 61
+    assert response["Retry-After"] == "31"
     assert Message.objects.count() == 3
 
 
@@ -491,3 +493,15 @@ def test_the_openapi_body_schema_lists_every_msgtype(client, db):
     assert msgtypes == {"text", "markdown", "markdown_v2", "link", "image", "miniprogram", "news"}
     assert {p["name"] for p in operation["parameters"]} >= {"secret", "conversation_id"}
     assert "$ref" not in json.dumps(schema)
+
+
+@time_machine.travel("2026-06-01 10:00:30+00:00", tick=False)
+def test_the_rate_limit_is_exact_within_one_process_with_batched_counting(bot):
+    from botadmin.errors import ApiError
+    from messaging.ratelimit import check_send_rate
+
+    for _ in range(250):
+        check_send_rate(bot.pk, limit=250)
+    with pytest.raises(ApiError) as raised:
+        check_send_rate(bot.pk, limit=250)
+    assert raised.value.errcode == 45009
