@@ -175,11 +175,20 @@ BOTADMIN_HTTP_MAX_RESPONSE_BYTES = env.int("BOTADMIN_HTTP_MAX_RESPONSE_BYTES", d
 # the largest body (a 2 MB image is 2.7 MB of base64).
 BOTADMIN_SEND_RATE_LIMIT_PER_MINUTE = env.int("BOTADMIN_SEND_RATE_LIMIT_PER_MINUTE", default=600)
 BOTADMIN_SEND_MAX_BODY_BYTES = env.int("BOTADMIN_SEND_MAX_BODY_BYTES", default=4 * 1024 * 1024)
-# The two baseline views of bench/send.py under /bench/ (never in production).
-BOTADMIN_BENCH_VIEWS = env.bool("BOTADMIN_BENCH_VIEWS", default=False)
 # Bridge connector: timeouts towards agents.
 BRIDGE_CONNECT_TIMEOUT = env.float("BRIDGE_CONNECT_TIMEOUT", default=5)
 BRIDGE_READ_TIMEOUT = env.float("BRIDGE_READ_TIMEOUT", default=15)
+# Contact sync: every active bot syncs its users and groups this often (0 = only
+# by hand), each at its own offset inside the interval.
+BOTADMIN_SYNC_INTERVAL_MINUTES = env.int("BOTADMIN_SYNC_INTERVAL_MINUTES", default=10)
+CELERY_BEAT_SCHEDULE["conversations.sync_due_bots"] = {
+    "task": "conversations.sync_due_bots",
+    "schedule": 60.0,
+}
+# WeCom's API (group robots); tests point it at a fake on 127.0.0.1.
+WECOM_API_BASE = env.str("WECOM_API_BASE", default="https://qyapi.weixin.qq.com")
+# The baseline views of the benchmarks under /bench/ (never in production).
+BOTADMIN_BENCH_VIEWS = env.bool("BOTADMIN_BENCH_VIEWS", default=False)
 
 # --- Logging: secrets never reach a log line ----------------------------------
 DEFAULT_EXCEPTION_REPORTER_FILTER = "botadmin.logging.SecretMaskingExceptionReporterFilter"

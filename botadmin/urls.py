@@ -6,6 +6,7 @@ from django.views.generic import RedirectView
 from .api import api, api_not_found
 from .views import healthz
 
+api.add_router("", "conversations.api.router")
 api.add_router("", "messaging.api.router")
 
 urlpatterns = [
@@ -18,7 +19,8 @@ urlpatterns = [
 ]
 
 if settings.BOTADMIN_BENCH_VIEWS:
-    urlpatterns.insert(0, path("bench/", include("messaging.bench")))
+    urlpatterns.insert(0, path("bench/lists/", include("conversations.bench")))
+    urlpatterns.insert(0, path("bench/send/", include("messaging.bench")))
 
 admin.site.site_header = "botadmin"
 admin.site.site_title = "botadmin"

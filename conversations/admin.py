@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from audit.services import record_action
 from botadmin.admin_scoping import BotScopedAdminMixin
 
+from .admin_sync import ContactSyncBotAdminMixin
 from .models import Bot, Conversation
 from .secrets import mask
 from .services import rotate_secret
@@ -62,24 +63,8 @@ class BotAdminForm(forms.ModelForm):
         return value
 
 
-class ConversationInline(admin.TabularInline):
-    model = Conversation
-    fields = ("conversation_id", "kind", "name", "is_active", "last_message_at")
-    readonly_fields = ("last_message_at",)
-    extra = 0
-    show_change_link = True
-    max_num = 0
-    can_delete = False
-    verbose_name_plural = _("conversations (first 20; see Conversations for all)")
-
-    def get_queryset(self, request):
-        queryset = super().get_queryset(request)
-        ids = list(queryset.values_list("pk", flat=True)[:20])
-        return queryset.filter(pk__in=ids)
-
-
 @admin.register(Bot)
-class BotAdmin(BotScopedAdminMixin, admin.ModelAdmin):
+class BotAdmin(ContactSyncBotAdminMixin, BotScopedAdminMixin, admin.ModelAdmin):
     bot_lookup = ""
     form = BotAdminForm
     list_display = (
@@ -101,10 +86,11 @@ class BotAdmin(BotScopedAdminMixin, admin.ModelAdmin):
         "secret_grace",
         "created_at",
         "updated_at",
+        "contact_sync",
+        "conversations_link",
     )
     filter_horizontal = ("operators",)
-    actions = ("rotate_secrets",)
-    inlines = (ConversationInline,)
+    actions = ("rotate_secrets", "sync_contacts")
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
@@ -124,7 +110,7 @@ class BotAdmin(BotScopedAdminMixin, admin.ModelAdmin):
         )
 
     class Media:
-        js = ("botadmin/copy.js",)
+        js = ("botadmin/copy.js", "botadmin/sync-status.js")
 
     def get_fieldsets(self, request, obj=None):
         if request.user.is_superuser:
@@ -136,6 +122,9 @@ class BotAdmin(BotScopedAdminMixin, admin.ModelAdmin):
             (_("Credentials"), {"fields": credentials}) if obj else None,
             (_("Connector"), {"fields": ("connector", "agent_url", "agent_token")}),
             (_("Forwarding and sending"), {"fields": ("webhook_url", "rate_limit_per_minute")}),
+            (_("Contact sync"), {"fields": ("conversations_link", "contact_sync")})
+            if obj
+            else None,
             (_("Access"), {"fields": ("operators",)}),
             (_("Timestamps"), {"fields": ("created_at", "updated_at")}),
         ]
@@ -153,6 +142,16 @@ class BotAdmin(BotScopedAdminMixin, admin.ModelAdmin):
     @admin.display(description=_("API secret"))
     def masked_secret(self, obj):
         return format_html("<code>{}</code>", mask(obj.secret))
+
+    @admin.display(description=_("conversations"))
+    def conversations_link(self, obj):
+        # A link, not an inline: a bot can have tens of thousands of conversations.
+        url = reverse("admin:conversations_conversation_changelist") + f"?bot__id__exact={obj.pk}"
+        return format_html(
+            '<a href="{}">{}</a>',
+            url,
+            _("%(n)d conversations") % {"n": obj.conversations.count()},
+        )
 
     @admin.display(description=_("conversations"), ordering="_conversation_count")
     def conversation_count(self, obj):
