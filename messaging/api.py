@@ -91,7 +91,8 @@ def send(request: HttpRequest):
     conversation_id = request.GET.get("conversation_id", "")
     # The hot path finds bot and conversation in one query; only a miss asks
     # which of the two was wrong.
-    conversation = conversation_for_secret(secret, conversation_id)
+    well_formed = _well_formed(conversation_id)
+    conversation = conversation_for_secret(secret, conversation_id) if well_formed else None
     bot = conversation.bot if conversation else bot_for_secret(secret)
     if bot is None:
         raise Err.INVALID_SECRET.error("invalid secret: no bot has this secret")
@@ -99,7 +100,7 @@ def send(request: HttpRequest):
     body = _json_body(request)
     if not conversation_id:
         raise Err.INVALID_PARAMETER.error("invalid parameter: conversation_id is missing")
-    if len(conversation_id) > MAX_CONVERSATION_ID_LENGTH or "\x00" in conversation_id:
+    if not well_formed:
         raise Err.INVALID_PARAMETER.error("invalid parameter: conversation_id is malformed")
     send_at = request.GET.get("send_at")
     if send_at is None and isinstance(body, dict):
@@ -126,6 +127,11 @@ def send_wrong_method(request: HttpRequest):
         f"method not allowed: {request.method[:10]}; /api/send takes POST",
         headers={"Allow": "POST"},
     )
+
+
+def _well_formed(conversation_id: str) -> bool:
+    """PostgreSQL refuses NUL in a query parameter; no stored id is longer."""
+    return 0 < len(conversation_id) <= MAX_CONVERSATION_ID_LENGTH and "\x00" not in conversation_id
 
 
 def _json_body(request: HttpRequest):

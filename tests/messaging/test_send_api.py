@@ -505,3 +505,12 @@ def test_the_rate_limit_is_exact_within_one_process_with_batched_counting(bot):
     with pytest.raises(ApiError) as raised:
         check_send_rate(bot.pk, limit=250)
     assert raised.value.errcode == 45009
+
+
+@pytest.mark.parametrize("conversation_id", ["wr\x00", "x" * 256])
+def test_a_malformed_conversation_id_is_40035_even_with_a_wrong_secret_format(
+    send, bot, group, conversation_id
+):
+    """Found by the fuzzer: PostgreSQL refuses NUL in a query parameter."""
+    refused(send(bot.secret, conversation_id, TEXT), 40035, 400)
+    refused(send("y" * 43, conversation_id, TEXT), 93000, 401)
