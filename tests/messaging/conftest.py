@@ -5,6 +5,7 @@ import os
 import socket
 import subprocess
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -63,18 +64,17 @@ def _database_url() -> str:
     return f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
 
 
-@pytest.fixture
-def gunicorn_server(transactional_db, tmp_path):
-    """botadmin under gunicorn, configured as `make run` starts it, on the test database.
+@contextmanager
+def running_gunicorn(database_url: str, log_path: Path):
+    """botadmin under gunicorn, configured as `make run` starts it; yields its base URL.
 
-    Yields (base_url, log_path); the log holds the server's stdout and stderr
-    (access log and Django's log lines).
+    The log file gets the server's stdout and stderr (access log and Django's
+    log lines). Ready once it answers /healthz at all (503 with no database).
     """
     port = _free_port()
-    log_path = tmp_path / "server.log"
     env = {
         **os.environ,
-        "DATABASE_URL": _database_url(),
+        "DATABASE_URL": database_url,
         "WEB_PORT": str(port),
         "WEB_CONCURRENCY": "2",
         "LOG_LEVEL": "DEBUG",
@@ -94,14 +94,22 @@ def gunicorn_server(transactional_db, tmp_path):
         deadline = time.monotonic() + 90
         while True:
             try:
-                if requests.get(base_url + "/healthz", timeout=5).ok:
-                    break
+                requests.get(base_url + "/healthz", timeout=5)
+                break
             except requests.RequestException:  # not listening yet, or slow on a busy machine
                 pass
             if process.poll() is not None or time.monotonic() > deadline:
                 pytest.fail("gunicorn did not start:\n" + log_path.read_text())
             time.sleep(0.2)
-        yield base_url, log_path
+        yield base_url
     finally:
         process.terminate()
         process.wait(timeout=20)
+
+
+@pytest.fixture
+def gunicorn_server(transactional_db, tmp_path):
+    """(base_url, log_path) of gunicorn on the test database."""
+    log_path = tmp_path / "server.log"
+    with running_gunicorn(_database_url(), log_path) as base_url:
+        yield base_url, log_path

@@ -6,6 +6,8 @@ import requests
 
 from messaging.models import Message
 
+from .conftest import running_gunicorn
+
 TEXT = {"msgtype": "text", "text": {"content": "deploy finished"}}
 
 
@@ -55,3 +57,14 @@ def test_the_secret_appears_in_no_log_line_of_the_server(gunicorn_server, bot, g
     assert "/api/send?secret=********&conversation_id=wrNope" in log  # the access log ran
     assert secret not in log
     assert secret[:12] not in log
+
+
+def test_an_unreachable_database_is_errcode_minus_1_with_503_not_a_500(tmp_path):
+    """The caller is told to retry; nothing could have been stored."""
+    unreachable = f"sqlite:///{tmp_path}/no/such/folder/db.sqlite3"
+    with running_gunicorn(unreachable, tmp_path / "server.log") as base_url:
+        response = requests.post(
+            f"{base_url}/api/send?secret={'s' * 43}&conversation_id=wr1", json=TEXT, timeout=30
+        )
+    assert response.status_code == 503
+    assert response.json() == {"errcode": -1, "errmsg": "system busy, retry later"}
