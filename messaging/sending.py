@@ -49,7 +49,7 @@ def accept_outbound(
     conversation passes it to save a query.
     """
     if not bot.is_active:
-        raise Err.BOT_INACTIVE.error(f"bot {bot.name} is inactive")
+        raise Err.BOT_INACTIVE.error()
     if conversation is None or conversation.bot_id != bot.pk:
         conversation = Conversation.objects.filter(bot=bot, conversation_id=conversation_id).first()
     if conversation is None:
