@@ -4,7 +4,7 @@
 
 1. Starts gunicorn as `make run` does, with BOTADMIN_BENCH_VIEWS on, and posts
    N inbound text events (each its own msgid) from several client threads to
-   /bench/parse (parse JSON and answer), /bench/insert (parse and insert one
+   /bench/send/parse (parse JSON and answer), /bench/send/insert (parse and insert one
    row: the floor of durable acceptance) and /api/callback (secret, validation,
    conversation upsert, message, webhook delivery, wake-up after commit).
    Prints events/s and p50/p99 latency of each, and the ratio of
@@ -118,10 +118,10 @@ def main() -> None:
 def measure_callback(base: str, ids: dict, args) -> list[tuple]:
     secret = ids["secret"]
     targets = [
-        ("parse JSON and answer", f"{base}/bench/parse", "p"),
+        ("parse JSON and answer", f"{base}/bench/send/parse", "p"),
         (
             "parse + insert one row",
-            f"{base}/bench/insert?bot={ids['bot']}&conversation={ids['conversation']}",
+            f"{base}/bench/send/insert?bot={ids['bot']}&conversation={ids['conversation']}",
             "i",
         ),
         ("/api/callback", f"{base}/api/callback", "c"),

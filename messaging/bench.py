@@ -1,11 +1,11 @@
 """The two baseline views bench/send.py measures `/api/send` against.
 
-Mounted under /bench/ only when BOTADMIN_BENCH_VIEWS is on (off by default):
+Mounted under /bench/send/ only when BOTADMIN_BENCH_VIEWS is on (off by default):
 they store whatever they are sent, without a secret.
 
-* `/bench/parse` parses the JSON body and answers: the cost of the server,
+* `/bench/send/parse` parses the JSON body and answers: the cost of the server,
   Django and JSON alone.
-* `/bench/insert?bot=ID&conversation=ID` also inserts one message row in one
+* `/bench/send/insert?bot=ID&conversation=ID` also inserts one message row in one
   transaction: the cost floor of durable acceptance.
 """
 
