@@ -136,6 +136,15 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE: dict = {}
+# A dead broker must not hold an API request: the message row is already
+# committed and the delivery sweeper re-enqueues it, so publishing gives up fast.
+CELERY_BROKER_CONNECTION_TIMEOUT = env.float("CELERY_BROKER_CONNECTION_TIMEOUT", default=2)
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 2,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.5,
+}
 
 # --- Internationalisation ----------------------------------------------------
 LANGUAGE_CODE = "zh-hans"
@@ -170,6 +179,27 @@ BOTADMIN_SECRET_GRACE_HOURS = env.float("BOTADMIN_SECRET_GRACE_HOURS", default=2
 BOTADMIN_HTTP_CONNECT_TIMEOUT = env.float("BOTADMIN_HTTP_CONNECT_TIMEOUT", default=5)
 BOTADMIN_HTTP_READ_TIMEOUT = env.float("BOTADMIN_HTTP_READ_TIMEOUT", default=15)
 BOTADMIN_HTTP_MAX_RESPONSE_BYTES = env.int("BOTADMIN_HTTP_MAX_RESPONSE_BYTES", default=1_048_576)
+
+# --- Delivery (messaging.delivery) --------------------------------------------
+# A message is tried at most this many times; waits grow 30 s, 1 min, 2 min, …
+# (±20 % jitter), which spreads 8 attempts over about an hour.
+DELIVERY_MAX_ATTEMPTS = env.int("DELIVERY_MAX_ATTEMPTS", default=8)
+DELIVERY_RETRY_BASE_DELAY = env.float("DELIVERY_RETRY_BASE_DELAY", default=30)
+# A message `sending` for longer than this belongs to a lost worker: the sweeper
+# retries it (idempotent connectors) or marks it uncertain (the others).
+DELIVERY_SENDING_TIMEOUT = env.float("DELIVERY_SENDING_TIMEOUT", default=120)
+# How often the sweeper looks for stuck or due messages (seconds).
+DELIVERY_SWEEP_INTERVAL = env.float("DELIVERY_SWEEP_INTERVAL", default=30)
+# Minimum seconds between two messages to one conversation.
+DELIVERY_CONVERSATION_MIN_GAP = env.float("DELIVERY_CONVERSATION_MIN_GAP", default=1)
+# How often a paused bot's waiting messages look again (seconds).
+DELIVERY_PAUSED_RECHECK = env.float("DELIVERY_PAUSED_RECHECK", default=300)
+# WeCom's API host (the group-robot webhook); tests point it at a local fake.
+WECOM_API_BASE = env.str("WECOM_API_BASE", default="https://qyapi.weixin.qq.com")
+CELERY_BEAT_SCHEDULE["delivery-sweeper"] = {
+    "task": "messaging.sweep_deliveries",
+    "schedule": DELIVERY_SWEEP_INTERVAL,
+}
 
 # --- Logging: secrets never reach a log line ----------------------------------
 DEFAULT_EXCEPTION_REPORTER_FILTER = "botadmin.logging.SecretMaskingExceptionReporterFilter"

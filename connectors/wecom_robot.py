@@ -1,14 +1,191 @@
-"""WeCom's official group-robot webhook (shared/spec/wecom.md section 1)."""
+"""WeCom's official group-robot webhook (shared/spec/wecom.md section 1).
 
-from .base import Connector
+Each group conversation carries its own robot key (Conversation.robot_key).
+The robot API has no idempotency: a request that may have reached WeCom
+before failing (read timeout, connection reset after sending, an answer we
+cannot read) is reported as `uncertain`, never retried on its own.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from typing import TYPE_CHECKING
+
+import requests
+from django.conf import settings
+from django.utils.translation import gettext_lazy as _
+from urllib3.exceptions import NameResolutionError, NewConnectionError
+
+from botadmin import http
+
+from .base import Connector, ConnectorError, Outcome, SendResult
 from .registry import register
+
+if TYPE_CHECKING:
+    from conversations.models import Conversation
+
+SEND_PATH = "/cgi-bin/webhook/send"
+IMAGE_MAX_BYTES = 2 * 1024 * 1024
+NEWS_MAX_ARTICLES = 8
+
+# errcodes that mean "try again later"; everything else non-zero is final.
+RETRY_ERRCODES = {-1, 45009}
+# WeCom counts 20 messages per robot per minute; wait for the window to pass.
+RATE_LIMIT_WAIT_SECONDS = 60.0
+
+
+class ImageError(Exception):
+    def __init__(self, outcome: Outcome, detail: str):
+        super().__init__(detail)
+        self.outcome = outcome
+        self.detail = detail
+
+
+def never_connected(error: requests.ConnectionError) -> bool:
+    """True when the request certainly did not reach the other side (safe to repeat)."""
+    if isinstance(error, requests.ConnectTimeout):
+        return True
+    reason = error.args[0] if error.args else None
+    reason = getattr(reason, "reason", reason)  # MaxRetryError wraps the cause
+    return isinstance(reason, NewConnectionError | NameResolutionError)
+
+
+def is_image(content: bytes) -> bool:
+    """JPG or PNG, the two formats the robot accepts, by their magic bytes."""
+    return content.startswith(b"\xff\xd8\xff") or content.startswith(b"\x89PNG\r\n\x1a\n")
 
 
 @register
 class WeComRobotConnector(Connector):
     kind = "wecom_robot"
-    label = "WeCom group robot"
+    label = _("WeCom group robot")
     supported_msgtypes = frozenset({"text", "markdown", "markdown_v2", "link", "news", "image"})
     allows_mentions_only = True
     idempotent = False
     lists_contacts = False
+
+    @staticmethod
+    def base_url() -> str:
+        return settings.WECOM_API_BASE.rstrip("/")
+
+    def send(self, message_id: str, conversation: Conversation, body: dict) -> SendResult:
+        if not conversation.robot_key:
+            return SendResult(Outcome.FAILED, f"conversation {conversation} has no robot key")
+        try:
+            wire = self.wire_body(body)
+        except ImageError as error:
+            return SendResult(error.outcome, error.detail)
+        except (KeyError, TypeError, ValueError) as error:
+            return SendResult(Outcome.FAILED, f"cannot map the message for the robot: {error}")
+        return self._post(conversation.robot_key, wire)
+
+    def _post(self, key: str, wire: dict) -> SendResult:
+        try:
+            response = http.request(
+                "POST", self.base_url() + SEND_PATH, params={"key": key}, json=wire
+            )
+        except http.UnsafeURLError as error:
+            return SendResult(Outcome.FAILED, str(error))
+        except requests.ConnectionError as error:
+            if never_connected(error):
+                return SendResult(Outcome.RETRY, f"cannot connect to WeCom: {error}")
+            return SendResult(Outcome.UNCERTAIN, f"connection lost after sending: {error}")
+        except requests.ReadTimeout as error:
+            return SendResult(Outcome.UNCERTAIN, f"no answer from WeCom in time: {error}")
+        except requests.RequestException as error:
+            return SendResult(Outcome.UNCERTAIN, f"request failed: {error}")
+        return self.classify(response)
+
+    @staticmethod
+    def classify(response: http.HttpResponse) -> SendResult:
+        if response.status in (429, 502, 503):
+            # Refused in front of WeCom's robot: nothing was posted.
+            return SendResult(Outcome.RETRY, response.text[:1024], http_status=response.status)
+        try:
+            answer = response.json()
+            errcode = int(answer["errcode"])
+            errmsg = str(answer.get("errmsg", ""))
+        except (ValueError, KeyError, TypeError):
+            # WeCom always answers 200 with JSON; anything else may or may not have posted.
+            return SendResult(
+                Outcome.UNCERTAIN,
+                f"unexpected answer: {response.text[:1000]}",
+                http_status=response.status,
+            )
+        result = SendResult(Outcome.SENT, errmsg, http_status=response.status, errcode=errcode)
+        if errcode == 0:
+            return result
+        result.outcome = Outcome.RETRY if errcode in RETRY_ERRCODES else Outcome.FAILED
+        if errcode == 45009:
+            result.retry_after = RATE_LIMIT_WAIT_SECONDS
+        return result
+
+    def wire_body(self, body: dict) -> dict:
+        msgtype = body["msgtype"]
+        payload = body[msgtype]
+        if msgtype in ("text", "markdown", "markdown_v2"):
+            return {"msgtype": msgtype, msgtype: dict(payload)}
+        if msgtype == "link":
+            article = {"title": payload["title"], "url": payload["url"]}
+            if payload.get("desc"):
+                article["description"] = payload["desc"]
+            if payload.get("image_url"):
+                article["picurl"] = payload["image_url"]
+            return {"msgtype": "news", "news": {"articles": [article]}}
+        if msgtype == "news":
+            articles = list(payload["articles"])[:NEWS_MAX_ARTICLES]
+            return {"msgtype": "news", "news": {"articles": articles}}
+        if msgtype == "image":
+            content = self.download_image(payload["url"])
+            return {
+                "msgtype": "image",
+                "image": {
+                    "base64": base64.b64encode(content).decode("ascii"),
+                    "md5": hashlib.md5(content).hexdigest(),  # noqa: S324 (WeCom's checksum)
+                },
+            }
+        raise ValueError(f"msgtype {msgtype!r} is not supported by a group robot")
+
+    @staticmethod
+    def download_image(url: str) -> bytes:
+        """The image's bytes, checked: reachable, ≤ 2 MB, JPG or PNG."""
+        try:
+            response = http.request("GET", url, max_bytes=IMAGE_MAX_BYTES, max_redirects=3)
+        except http.UnsafeURLError as error:
+            raise ImageError(Outcome.FAILED, f"image URL refused: {error}") from None
+        except requests.RequestException as error:
+            # Nothing was posted to WeCom yet: always safe to try again.
+            raise ImageError(Outcome.RETRY, f"cannot download the image: {error}") from None
+        if response.status >= 500 or response.status in (408, 429):
+            raise ImageError(Outcome.RETRY, f"image download answered HTTP {response.status}")
+        if not response.ok:
+            raise ImageError(Outcome.FAILED, f"image download answered HTTP {response.status}")
+        if response.truncated:
+            raise ImageError(Outcome.FAILED, "image larger than 2 MB")
+        if not is_image(response.content):
+            raise ImageError(Outcome.FAILED, "image is not a JPG or PNG")
+        return response.content
+
+    def check(self) -> str:
+        """Probe every group's robot key without posting anything.
+
+        A request with an unknown msgtype is refused by WeCom before anything is
+        sent: 40008 means the key is valid, 93000 that it is not.
+        """
+        keys = {
+            conversation.name or conversation.conversation_id: conversation.robot_key
+            for conversation in self.bot.conversations.filter(is_active=True).exclude(robot_key="")
+        }
+        if not keys:
+            raise ConnectorError("no active conversation has a robot key")
+        bad = []
+        for name, key in keys.items():
+            result = self._post(key, {"msgtype": "botadmin_connection_check"})
+            if result.errcode != 40008:
+                bad.append(
+                    f"{name}: {result.errcode if result.errcode is not None else ''} {result.detail}".strip()
+                )
+        if bad:
+            raise ConnectorError("; ".join(bad))
+        return f"{len(keys)} robot key(s) answer"
