@@ -9,6 +9,7 @@ never a traceback.
 import logging
 
 from django.http import HttpRequest, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
@@ -78,5 +79,6 @@ def _unexpected_error(request: HttpRequest, exc: Exception):
     return error_response(Err.SYSTEM_BUSY.error())
 
 
+@csrf_exempt
 def api_not_found(request: HttpRequest, *args, **kwargs):
     return error_response(Err.NO_SUCH_ENDPOINT.error(f"no such endpoint: {request.path}"))

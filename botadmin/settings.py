@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "ninja",
+    "botadmin",
     "conversations",
     "messaging",
     "audit",
@@ -54,7 +55,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.locale.LocaleMiddleware",
+    "botadmin.middleware.ChosenLanguageMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -179,6 +180,9 @@ BOTADMIN_SECRET_GRACE_HOURS = env.float("BOTADMIN_SECRET_GRACE_HOURS", default=2
 BOTADMIN_HTTP_CONNECT_TIMEOUT = env.float("BOTADMIN_HTTP_CONNECT_TIMEOUT", default=5)
 BOTADMIN_HTTP_READ_TIMEOUT = env.float("BOTADMIN_HTTP_READ_TIMEOUT", default=15)
 BOTADMIN_HTTP_MAX_RESPONSE_BYTES = env.int("BOTADMIN_HTTP_MAX_RESPONSE_BYTES", default=1_048_576)
+# Bridge connector: timeouts towards agents.
+BRIDGE_CONNECT_TIMEOUT = env.float("BRIDGE_CONNECT_TIMEOUT", default=5)
+BRIDGE_READ_TIMEOUT = env.float("BRIDGE_READ_TIMEOUT", default=15)
 
 # --- Delivery (messaging.delivery) --------------------------------------------
 # A message is tried at most this many times; waits grow 30 s, 1 min, 2 min, …

@@ -1,7 +1,19 @@
 """The bridge protocol v1 to an agent holding a WeCom account (shared/spec/bridge-protocol.md)."""
 
-from .base import Connector
+from __future__ import annotations
+
+import requests
+from django.conf import settings
+
+from botadmin import http
+
+from .base import Connector, ConnectorError, ContactPage, Outcome, SendResult
 from .registry import register
+
+# Agent answers that mean "busy, try again" rather than "refused".
+RETRYABLE_ERRCODES = frozenset({45009, -1})
+RETRYABLE_STATUSES = frozenset({408, 429})
+CONTACT_KINDS = {"user": "users", "group": "groups"}
 
 
 @register
@@ -10,5 +22,130 @@ class BridgeConnector(Connector):
     label = "Bridge agent"
     supported_msgtypes = frozenset({"text", "link", "image", "miniprogram"})
     allows_mentions_only = True
-    idempotent = True
+    idempotent = True  # the agent dedupes by message id
     lists_contacts = True
+
+    def _url(self, path: str) -> str:
+        return self.bot.agent_url.rstrip("/") + path
+
+    def _request(self, method: str, path: str, **kwargs) -> http.HttpResponse:
+        headers = {"Authorization": f"Bearer {self.bot.agent_token}", **kwargs.pop("headers", {})}
+        # The agent URL is configured by an administrator on purpose and usually
+        # points into a private network, so the private-address guard is off here.
+        return http.request(
+            method,
+            self._url(path),
+            headers=headers,
+            allow_private=True,
+            connect_timeout=settings.BRIDGE_CONNECT_TIMEOUT,
+            read_timeout=settings.BRIDGE_READ_TIMEOUT,
+            **kwargs,
+        )
+
+    def send(self, message_id: str, conversation, body: dict) -> SendResult:
+        payload = {"id": message_id, "conversation_id": conversation.conversation_id, **body}
+        try:
+            response = self._request(
+                "POST", "/send", json=payload, headers={"Idempotency-Key": message_id}
+            )
+        except http.UnsafeURLError as error:
+            return SendResult(Outcome.FAILED, detail=f"agent URL refused: {error}")
+        except requests.Timeout as error:
+            # Safe to repeat: the agent answers a known id without sending again.
+            return SendResult(Outcome.RETRY, detail=f"agent timed out: {error.__class__.__name__}")
+        except requests.RequestException as error:
+            return SendResult(
+                Outcome.RETRY, detail=f"agent unreachable: {error.__class__.__name__}"
+            )
+        return classify_send_answer(response)
+
+    def fetch_contacts(self, kind: str, cursor: str | None = None) -> ContactPage:
+        path = "/" + CONTACT_KINDS[kind]
+        try:
+            response = self._request("GET", path, params={"cursor": cursor} if cursor else None)
+        except (requests.RequestException, http.UnsafeURLError) as error:
+            raise ConnectorError(f"agent unreachable: {error.__class__.__name__}") from None
+        data = _json_envelope(response)
+        items = data.get("data")
+        next_cursor = data.get("next_cursor")
+        if not isinstance(items, list) or not (next_cursor is None or isinstance(next_cursor, str)):
+            raise ConnectorError(
+                "protocol error: `data` must be a list and `next_cursor` a string or null"
+            )
+        for item in items:
+            if not (
+                isinstance(item, dict)
+                and isinstance(item.get("conversation_id"), str)
+                and item["conversation_id"]
+                and isinstance(item.get("name"), str)
+            ):
+                raise ConnectorError(f"protocol error: bad contact item {str(item)[:200]}")
+        return ContactPage(items=items, next_cursor=next_cursor or None)
+
+    def check(self) -> str:
+        page = self.fetch_contacts("group")
+        return f"agent answered: {len(page.items)} groups on the first page"
+
+
+def classify_send_answer(response: http.HttpResponse) -> SendResult:
+    """The answer table of bridge-protocol.md section 1."""
+    status, excerpt = response.status, response.text[:1024]
+    if status in (401, 403):
+        return SendResult(
+            Outcome.FAILED,
+            detail=f"agent refused the token (HTTP {status})",
+            http_status=status,
+            account_problem=f"the agent refused botadmin's token (HTTP {status}); check agent_token",
+        )
+    if status in RETRYABLE_STATUSES or status >= 500:
+        return SendResult(
+            Outcome.RETRY,
+            detail=f"agent busy or down (HTTP {status}): {excerpt}",
+            http_status=status,
+            retry_after=_retry_after(response),
+        )
+    if status != 200:
+        return SendResult(
+            Outcome.RETRY, detail=f"protocol error (HTTP {status}): {excerpt}", http_status=status
+        )
+    try:
+        data = response.json()
+        errcode = int(data["errcode"])
+    except (ValueError, KeyError, TypeError):
+        return SendResult(Outcome.RETRY, detail=f"protocol error: {excerpt}", http_status=status)
+    errmsg = str(data.get("errmsg", ""))
+    if errcode == 0:
+        return SendResult(
+            Outcome.SENT,
+            detail=errmsg,
+            upstream_msgid=str(data.get("msgid") or ""),
+            http_status=200,
+            errcode=0,
+        )
+    if errcode in RETRYABLE_ERRCODES:
+        return SendResult(Outcome.RETRY, detail=errmsg, http_status=200, errcode=errcode)
+    return SendResult(
+        Outcome.FAILED, detail=errmsg or f"errcode {errcode}", http_status=200, errcode=errcode
+    )
+
+
+def _json_envelope(response: http.HttpResponse) -> dict:
+    if response.status in (401, 403):
+        raise ConnectorError(f"the agent refused botadmin's token (HTTP {response.status})")
+    if response.status != 200:
+        raise ConnectorError(f"agent answered HTTP {response.status}: {response.text[:200]}")
+    try:
+        data = response.json()
+    except ValueError:
+        raise ConnectorError(f"protocol error: not JSON: {response.text[:200]}") from None
+    if not isinstance(data, dict) or data.get("errcode") != 0:
+        errmsg = data.get("errmsg") if isinstance(data, dict) else None
+        raise ConnectorError(f"agent error: {errmsg or str(data)[:200]}")
+    return data
+
+
+def _retry_after(response: http.HttpResponse) -> float | None:
+    try:
+        return float(response.headers.get("Retry-After", ""))
+    except ValueError:
+        return None

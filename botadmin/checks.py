@@ -1,0 +1,56 @@
+"""Start-up checks of settings whose mistakes would only show later, in production."""
+
+from django.conf import settings
+from django.core.checks import Error, Warning, register
+
+SQLITE = "django.db.backends.sqlite3"
+
+
+@register()
+def check_settings(app_configs=None, **kwargs):
+    problems = []
+    database_engine = settings.DATABASES["default"]["ENGINE"]
+    broker = settings.CELERY_BROKER_URL
+    if broker.startswith("filesystem://") and database_engine != SQLITE:
+        problems.append(
+            Warning(
+                "The filesystem broker only reaches workers on this machine.",
+                hint="Set CELERY_BROKER_URL to redis://… or amqp://… when the database is shared.",
+                id="botadmin.W001",
+            )
+        )
+    for name in (
+        "BOTADMIN_HTTP_CONNECT_TIMEOUT",
+        "BOTADMIN_HTTP_READ_TIMEOUT",
+        "BRIDGE_CONNECT_TIMEOUT",
+        "BRIDGE_READ_TIMEOUT",
+        "BOTADMIN_HTTP_MAX_RESPONSE_BYTES",
+    ):
+        if getattr(settings, name) <= 0:
+            problems.append(Error(f"{name} must be positive.", id="botadmin.E001"))
+    if settings.BOTADMIN_SECRET_GRACE_HOURS < 0:
+        problems.append(
+            Error("BOTADMIN_SECRET_GRACE_HOURS cannot be negative.", id="botadmin.E002")
+        )
+    return problems
+
+
+@register(deploy=True)
+def check_deployment(app_configs=None, **kwargs):
+    problems = []
+    if settings.BOTADMIN_ALLOW_PRIVATE_URLS:
+        problems.append(
+            Warning(
+                "BOTADMIN_ALLOW_PRIVATE_URLS is on: webhooks and image URLs may reach internal hosts.",
+                hint="Turn it off in production unless every operator is trusted.",
+                id="botadmin.W002",
+            )
+        )
+    if settings.DATABASES["default"]["ENGINE"] == SQLITE:
+        problems.append(
+            Warning(
+                "SQLite serves one machine; use PostgreSQL (DATABASE_URL) to scale out.",
+                id="botadmin.W003",
+            )
+        )
+    return problems

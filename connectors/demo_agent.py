@@ -1,0 +1,275 @@
+"""A real agent speaking the bridge protocol (shared/spec/bridge-protocol.md), without WeCom.
+
+It is the demo bot's agent in `make run` (`manage.py demo_agent`) and the fake
+agent of the tests. It follows the protocol: bearer token, `/send` idempotent
+by message id, paginated `/users` and `/groups`, and inbound messages posted
+to botadmin's `/api/callback`. Switches on `AgentBehaviour` simulate what real
+agents do on a bad day.
+
+    agent = DemoAgent(token="…", users=[…], groups=[…]).start()
+    agent.url                       # http://127.0.0.1:PORT
+    agent.behaviour.delay = 2       # slow
+    agent.behaviour.errcode = 45009 # answer every send with this errcode
+    agent.go_down(); agent.come_back()
+    agent.sent                      # messages really "sent", one per id
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import random
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import requests
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class AgentBehaviour:
+    delay: float = 0.0  # seconds before answering
+    errcode: int | None = None  # answer sends with this errcode (HTTP 200)
+    errcode_times: int | None = None  # …only this many times, then behave again
+    http_status: int | None = None  # answer sends with this HTTP status
+    non_json: bool = False  # answer sends with a body that is not JSON
+    fail_contacts_on_page: int | None = None  # 1-based page of /users or /groups that answers 500
+    page_size: int = 50
+
+
+@dataclass
+class SentMessage:
+    id: str
+    body: dict
+    msgid: str
+    at: float
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def handle_error(self, request, client_address):
+        pass  # a client that gave up on a slow answer is not an error here
+
+
+class DemoAgent:
+    def __init__(
+        self,
+        *,
+        token: str,
+        users: list[dict] | None = None,
+        groups: list[dict] | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ):
+        self.token = token
+        self.users = list(users or [])
+        self.groups = list(groups or [])
+        self.behaviour = AgentBehaviour()
+        self.sent: dict[str, SentMessage] = {}  # id → what was sent, once per id
+        self.send_requests: list[dict] = []  # every /send body received, repeats included
+        self.contact_requests: list[str] = []
+        self._host, self._port = host, port
+        self._server: _Server | None = None
+        self._lock = threading.Lock()
+        self._msgids = itertools.count(1)
+
+    # --- lifecycle -------------------------------------------------------------
+    def start(self) -> DemoAgent:
+        self._server = _Server((self._host, self._port), self._handler_class())
+        self._port = self._server.server_address[1]
+        threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        ).start()
+        return self
+
+    def stop(self) -> None:
+        if self._server:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    go_down = stop
+
+    def come_back(self) -> None:
+        self.start()
+
+    def __enter__(self) -> DemoAgent:
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        return f"http://{self._host}:{self._port}"
+
+    # --- protocol ---------------------------------------------------------------
+    def _answer_send(self, body: dict) -> tuple[int, dict | bytes]:
+        behaviour = self.behaviour
+        with self._lock:
+            self.send_requests.append(body)
+            message_id = str(body.get("id") or "")
+            if message_id in self.sent:  # a repeat: same answer, not sent again
+                return 200, {"errcode": 0, "errmsg": "ok", "msgid": self.sent[message_id].msgid}
+            if behaviour.http_status:
+                return behaviour.http_status, {"errcode": -1, "errmsg": "agent error"}
+            if behaviour.non_json:
+                return 200, b"<html>proxy error</html>"
+            if behaviour.errcode is not None and behaviour.errcode_times != 0:
+                if behaviour.errcode_times:
+                    behaviour.errcode_times -= 1
+                return 200, {
+                    "errcode": behaviour.errcode,
+                    "errmsg": f"simulated errcode {behaviour.errcode}",
+                }
+            if not message_id or not isinstance(body.get("conversation_id"), str):
+                return 200, {
+                    "errcode": 40035,
+                    "errmsg": "invalid parameter: id and conversation_id",
+                }
+            msgid = f"demo-{next(self._msgids)}"
+            self.sent[message_id] = SentMessage(message_id, body, msgid, time.time())
+        logger.info("demo agent sent %s to %s", body.get("msgtype"), body.get("conversation_id"))
+        return 200, {"errcode": 0, "errmsg": "ok", "msgid": msgid}
+
+    def _answer_contacts(self, kind: str, cursor: str | None) -> tuple[int, dict]:
+        contacts = self.users if kind == "users" else self.groups
+        size = self.behaviour.page_size
+        try:
+            offset = int(cursor or 0)
+        except ValueError:
+            return 400, {"errcode": 40035, "errmsg": "bad cursor"}
+        page_number = offset // size + 1
+        self.contact_requests.append(f"{kind}:{page_number}")
+        if self.behaviour.fail_contacts_on_page == page_number:
+            return 500, {"errcode": -1, "errmsg": "simulated failure"}
+        page = contacts[offset : offset + size]
+        next_cursor = str(offset + size) if offset + size < len(contacts) else None
+        return 200, {"errcode": 0, "errmsg": "ok", "data": page, "next_cursor": next_cursor}
+
+    def _handler_class(self):
+        agent = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _authorised(self) -> bool:
+                return self.headers.get("Authorization") == f"Bearer {agent.token}"
+
+            def _reply(self, status: int, payload: dict | bytes) -> None:
+                data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+                if agent.behaviour.delay:
+                    time.sleep(agent.behaviour.delay)
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_POST(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length)
+                if not self._authorised():
+                    return self._reply(401, {"errcode": 401, "errmsg": "bad token"})
+                if self.path.split("?")[0] != "/send":
+                    return self._reply(404, {"errcode": 404, "errmsg": "not found"})
+                try:
+                    body = json.loads(raw)
+                except ValueError:
+                    return self._reply(200, {"errcode": 40035, "errmsg": "wrong json format"})
+                self._reply(*agent._answer_send(body if isinstance(body, dict) else {}))
+
+            def do_GET(self):
+                if not self._authorised():
+                    return self._reply(401, {"errcode": 401, "errmsg": "bad token"})
+                path, _, query = self.path.partition("?")
+                kind = path.strip("/")
+                if kind not in ("users", "groups"):
+                    return self._reply(404, {"errcode": 404, "errmsg": "not found"})
+                params = dict(p.split("=", 1) for p in query.split("&") if "=" in p)
+                self._reply(*agent._answer_contacts(kind, params.get("cursor")))
+
+            def log_message(self, *args):
+                pass
+
+        return Handler
+
+
+# --- inbound traffic for the demo ---------------------------------------------
+
+SAMPLE_TEXTS = [
+    "你好，请问今天的订单什么时候发货？",
+    "收到，谢谢！",
+    "麻烦把上周的报价单再发我一份",
+    "明天上午十点开会，大家准时参加",
+    "退款已经处理了吗？",
+]
+
+
+@dataclass
+class InboundPoster:
+    """Posts realistic inbound messages of every seed msgtype to botadmin's callback."""
+
+    callback_url: str
+    secret: str
+    users: list[dict]
+    groups: list[dict]
+    counter: itertools.count = field(default_factory=lambda: itertools.count(1))
+
+    def sample(self, msgtype: str | None = None) -> dict:
+        kind = random.choice(["user", "group"])
+        conversation = random.choice(self.users if kind == "user" else self.groups)
+        sender = random.choice(self.users)
+        msgtype = msgtype or random.choice(["text", "text", "text", "image", "link", "miniprogram"])
+        n = next(self.counter)
+        body = {
+            "secret": self.secret,
+            "msgtype": msgtype,
+            "conversation_id": conversation["conversation_id"],
+            "conversation_type": kind,
+            "conversation_name": conversation["name"],
+            "sender": sender["conversation_id"],
+            "sender_name": sender["name"],
+            "msgid": f"demo-in-{int(time.time())}-{n}",
+            "timestamp": int(time.time()),
+        }
+        body[msgtype] = {
+            "text": lambda: {"content": random.choice(SAMPLE_TEXTS)},
+            "image": lambda: {"cdn_type": "wecom_cdn", "cdn": f"demo/images/{n}.jpg"},
+            "link": lambda: {"title": "本周产品更新说明", "url": "https://example.com/updates"},
+            "miniprogram": lambda: {
+                "appicon": "https://example.com/icon.png",
+                "appid": "wx1234567890abcdef",
+                "appname": "示例商城",
+                "page_path": "pages/order/detail?id=42",
+                "title": "您的订单详情",
+            },
+        }[msgtype]()
+        return body
+
+    def reply_to(self, sent: SentMessage) -> dict:
+        body = self.sample("text")
+        conversation_id = sent.body.get("conversation_id", body["conversation_id"])
+        body["conversation_id"] = conversation_id
+        body.pop("conversation_type", None)
+        body.pop("conversation_name", None)
+        quoted = ((sent.body.get("text") or {}).get("content") or sent.body.get("msgtype", ""))[:30]
+        body["text"] = {"content": f"收到：{quoted}"}
+        return body
+
+    def post(self, body: dict) -> bool:
+        try:
+            response = requests.post(self.callback_url, json=body, timeout=5)
+        except requests.RequestException as error:
+            logger.warning("demo agent: callback unreachable (%s)", error.__class__.__name__)
+            return False
+        if response.status_code != 200 or response.json().get("errcode") != 0:
+            logger.warning("demo agent: callback answered %s", response.status_code)
+            return False
+        return True

@@ -1,0 +1,71 @@
+import random
+import signal
+import time
+
+from django.core.management.base import BaseCommand, CommandError
+
+from connectors.demo_agent import DemoAgent, InboundPoster
+from conversations import demo
+from conversations.models import Bot
+
+
+class Command(BaseCommand):
+    help = (
+        "Run the demo bot's agent: a real bridge-protocol server that accepts sends, "
+        "serves the demo users and groups, and now and then posts inbound messages "
+        "(and replies to some sends) to botadmin's /api/callback."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--bot", default=demo.DEMO_BOT_NAME)
+        parser.add_argument("--port", type=int, default=demo.demo_agent_port())
+        parser.add_argument("--callback-url", default="http://127.0.0.1:8000/api/callback")
+        parser.add_argument(
+            "--interval", type=float, default=20, help="Seconds between inbound messages (0: none)."
+        )
+        parser.add_argument("--reply-probability", type=float, default=0.5)
+
+    def handle(self, *args, **options):
+        bot = Bot.objects.filter(name=options["bot"]).first()
+        if bot is None:
+            raise CommandError(
+                f"No bot named {options['bot']!r}; run `manage.py setup_demo` first."
+            )
+        agent = DemoAgent(
+            token=bot.agent_token,
+            users=demo.DEMO_USERS,
+            groups=demo.DEMO_GROUPS,
+            host=demo.DEMO_AGENT_HOST,
+            port=options["port"],
+        ).start()
+        self.stdout.write(f"demo agent for `{bot.name}` listening on {agent.url}")
+        signal.signal(signal.SIGTERM, _stop)
+        try:
+            self._loop(agent, bot, options)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            agent.stop()
+
+    def _loop(self, agent: DemoAgent, bot: Bot, options) -> None:
+        replied: set[str] = set()
+        next_inbound = time.monotonic() + min(5, options["interval"] or 5)
+        while True:
+            time.sleep(1)
+            bot.refresh_from_db(fields=["secret"])  # follow secret rotations
+            poster = InboundPoster(
+                options["callback_url"], bot.secret, demo.DEMO_USERS, demo.DEMO_GROUPS
+            )
+            for sent in list(agent.sent.values()):
+                if sent.id in replied:
+                    continue
+                replied.add(sent.id)
+                if random.random() < options["reply_probability"]:
+                    poster.post(poster.reply_to(sent))
+            if options["interval"] and time.monotonic() >= next_inbound:
+                poster.post(poster.sample())
+                next_inbound = time.monotonic() + options["interval"]
+
+
+def _stop(*_):
+    raise KeyboardInterrupt

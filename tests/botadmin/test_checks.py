@@ -1,0 +1,33 @@
+import os
+import subprocess
+import sys
+
+from botadmin.checks import check_deployment, check_settings
+
+
+def ids(problems):
+    return {problem.id for problem in problems}
+
+
+def test_default_settings_pass_the_checks():
+    assert check_settings() == []
+
+
+def test_a_filesystem_broker_with_a_shared_database_is_flagged(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CELERY_BROKER_URL")}
+    env.update(DATABASE_URL="postgres://postgres@127.0.0.1:5432/x", BOTADMIN_VAR_DIR=str(tmp_path))
+    completed = subprocess.run(
+        [sys.executable, "manage.py", "check"], env=env, capture_output=True, text=True
+    )
+    assert "botadmin.W001" in completed.stderr + completed.stdout
+
+
+def test_impossible_timeouts_are_errors(settings):
+    settings.BRIDGE_READ_TIMEOUT = 0
+    settings.BOTADMIN_SECRET_GRACE_HOURS = -1
+    assert {"botadmin.E001", "botadmin.E002"} <= ids(check_settings())
+
+
+def test_deploy_checks_warn_about_private_urls(settings):
+    settings.BOTADMIN_ALLOW_PRIVATE_URLS = True
+    assert "botadmin.W002" in ids(check_deployment())

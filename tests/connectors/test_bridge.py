@@ -1,0 +1,129 @@
+"""The bridge connector against a real agent: bridge-protocol.md sections 1 and 2."""
+
+import json
+
+import pytest
+
+from connectors.base import ConnectorError, Outcome
+from connectors.registry import connector_for
+
+TEXT = {"msgtype": "text", "text": {"content": "hello"}}
+
+
+@pytest.fixture
+def conversation(bridge_bot, make_conversation):
+    return make_conversation(bridge_bot, "wrDemoGroup0001")
+
+
+@pytest.fixture
+def connector(bridge_bot):
+    return connector_for(bridge_bot)
+
+
+def test_a_send_reaches_the_agent_with_token_idempotency_key_and_the_body(
+    connector, conversation, agent
+):
+    result = connector.send("m1", conversation, TEXT)
+    assert result.outcome == Outcome.SENT
+    assert result.upstream_msgid.startswith("demo-")
+    assert agent.sent["m1"].body == {"id": "m1", "conversation_id": "wrDemoGroup0001", **TEXT}
+
+
+def test_a_repeated_id_is_answered_alike_and_sent_once(connector, conversation, agent):
+    first = connector.send("m1", conversation, TEXT)
+    second = connector.send("m1", conversation, TEXT)
+    assert second.outcome == Outcome.SENT and second.upstream_msgid == first.upstream_msgid
+    assert len(agent.sent) == 1 and len(agent.send_requests) == 2
+
+
+@pytest.mark.parametrize("errcode", [45009, -1])
+def test_busy_errcodes_mean_retry_later(connector, conversation, agent, errcode):
+    agent.behaviour.errcode = errcode
+    assert connector.send("m1", conversation, TEXT).outcome == Outcome.RETRY
+
+
+def test_any_other_errcode_fails_for_good_with_the_errmsg(connector, conversation, agent):
+    agent.behaviour.errcode = 40058
+    result = connector.send("m1", conversation, TEXT)
+    assert result.outcome == Outcome.FAILED
+    assert result.errcode == 40058 and "40058" in result.detail
+    assert not result.account_problem
+
+
+def test_a_wrong_token_fails_and_flags_the_account(connector, conversation, bridge_bot):
+    bridge_bot.agent_token = "x" * 40
+    result = connector_for(bridge_bot).send("m1", conversation, TEXT)
+    assert result.outcome == Outcome.FAILED and result.http_status == 401
+    assert "token" in result.account_problem
+
+
+@pytest.mark.parametrize("status", [408, 429, 500, 502, 503])
+def test_agent_busy_or_down_statuses_mean_retry(connector, conversation, agent, status):
+    agent.behaviour.http_status = status
+    result = connector.send("m1", conversation, TEXT)
+    assert result.outcome == Outcome.RETRY and result.http_status == status
+
+
+def test_a_non_json_answer_is_a_protocol_error_retried_with_the_body_logged(
+    connector, conversation, agent
+):
+    agent.behaviour.non_json = True
+    result = connector.send("m1", conversation, TEXT)
+    assert result.outcome == Outcome.RETRY and "proxy error" in result.detail
+
+
+def test_an_agent_that_is_down_means_retry(connector, conversation, agent):
+    agent.go_down()
+    assert connector.send("m1", conversation, TEXT).outcome == Outcome.RETRY
+    agent.come_back()
+    assert connector.send("m1", conversation, TEXT).outcome == Outcome.SENT
+
+
+def test_a_timeout_means_retry_because_the_agent_dedupes(settings, connector, conversation, agent):
+    settings.BRIDGE_READ_TIMEOUT = 0.2
+    agent.behaviour.delay = 1
+    result = connector.send("m1", conversation, TEXT)
+    assert result.outcome == Outcome.RETRY and "timed out" in result.detail
+
+
+def test_contacts_are_listed_page_by_page(connector, agent):
+    agent.users = [{"conversation_id": f"u{i}", "name": f"user {i}"} for i in range(5)]
+    agent.behaviour.page_size = 2
+    pages, cursor = [], None
+    while True:
+        page = connector.fetch_contacts("user", cursor)
+        pages.append([item["conversation_id"] for item in page.items])
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    assert pages == [["u0", "u1"], ["u2", "u3"], ["u4"]]
+
+
+def test_a_failing_contact_page_raises(connector, agent):
+    agent.behaviour.page_size = 1
+    agent.behaviour.fail_contacts_on_page = 2
+    connector.fetch_contacts("group")
+    with pytest.raises(ConnectorError, match="500"):
+        connector.fetch_contacts("group", "1")
+
+
+def test_check_reports_what_the_agent_answered(connector):
+    assert "3 groups" in connector.check()
+
+
+def test_the_demo_inbound_samples_follow_the_seed_format():
+    from connectors.demo_agent import InboundPoster
+    from conversations.demo import DEMO_GROUPS, DEMO_USERS
+
+    poster = InboundPoster("http://127.0.0.1:9/api/callback", "s" * 43, DEMO_USERS, DEMO_GROUPS)
+    fields = {
+        "text": {"content"},
+        "image": {"cdn_type", "cdn"},
+        "link": {"title", "url"},
+        "miniprogram": {"appicon", "appid", "appname", "page_path", "title"},
+    }
+    for msgtype, keys in fields.items():
+        body = poster.sample(msgtype)
+        assert {"secret", "msgtype", "conversation_id", "sender", msgtype} <= set(body)
+        assert set(body[msgtype]) == keys
+        json.dumps(body, ensure_ascii=False)
