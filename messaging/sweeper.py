@@ -31,9 +31,9 @@ LOST_WORKER = "no answer recorded: the worker was lost while sending"
 def sweep(clock: Clock = timezone.now) -> list[int]:
     """Recover lost sends; return the ids of queued messages that need a worker now."""
     now = clock()
-    recover_lost_sends(now)
+    requeued = recover_lost_sends(now)
     overdue = now - timedelta(seconds=settings.DELIVERY_SWEEP_INTERVAL)
-    return list(
+    return requeued + list(
         Message.objects.filter(
             Q(next_attempt_at__lte=overdue)
             | Q(next_attempt_at__isnull=True, created_at__lte=overdue),
@@ -47,11 +47,12 @@ def sweep(clock: Clock = timezone.now) -> list[int]:
     )
 
 
-def recover_lost_sends(now) -> int:
+def recover_lost_sends(now) -> list[int]:
+    """Take back messages whose lease ran out; return the ones queued again."""
     lost = Message.objects.filter(
         status=Message.Status.SENDING, next_attempt_at__lte=now
     ).select_related("bot")[:BATCH]
-    recovered = 0
+    requeued = []
     for message in lost:
         idempotent = connector_class(message.bot.connector).idempotent
         if not idempotent:
@@ -73,5 +74,6 @@ def recover_lost_sends(now) -> int:
                 DeliveryAttempt.objects.create(
                     message=message, started_at=now, outcome=outcome, response_text=LOST_WORKER
                 )
-                recovered += 1
-    return recovered
+                if outcome == DeliveryAttempt.Outcome.RETRY:
+                    requeued.append(message.pk)
+    return requeued

@@ -14,6 +14,7 @@ from conversations.models import Bot
 from messaging.delivery import deliver
 from messaging.models import Message
 from messaging.sending import accept_outbound
+from tests.connectors.conftest import agent, bridge_bot  # noqa: F401  (the fake agent)
 from tests.fakes.wecom import FakeWeCom
 
 
@@ -69,6 +70,11 @@ def robot_bot(make_bot) -> Bot:
 @pytest.fixture
 def robot_group(robot_bot, make_conversation):
     return make_conversation(robot_bot, "wrSales", name="销售群", robot_key="key-sales")
+
+
+@pytest.fixture
+def bridge_group(bridge_bot, make_conversation):
+    return make_conversation(bridge_bot, "wrDemoGroup0001", name="销售部通知群")
 
 
 @pytest.fixture
