@@ -73,7 +73,7 @@ def robot_group(robot_bot, make_conversation):
 
 
 @pytest.fixture
-def bridge_group(bridge_bot, make_conversation):
+def bridge_group(bridge_bot, make_conversation):  # noqa: F811
     return make_conversation(bridge_bot, "wrDemoGroup0001", name="销售部通知群")
 
 
