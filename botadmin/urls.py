@@ -5,6 +5,8 @@ from django.views.generic import RedirectView
 from .api import api, api_not_found
 from .views import healthz
 
+api.add_router("/messages", "messaging.status_api.router")
+
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
     path("healthz", healthz, name="healthz"),
