@@ -141,11 +141,14 @@ CELERY_BEAT_SCHEDULE: dict = {}
 # committed and the delivery sweeper re-enqueues it, so publishing gives up fast.
 CELERY_BROKER_CONNECTION_TIMEOUT = env.float("CELERY_BROKER_CONNECTION_TIMEOUT", default=2)
 CELERY_TASK_PUBLISH_RETRY_POLICY = {
-    "max_retries": 2,
+    "max_retries": 1,
     "interval_start": 0,
     "interval_step": 0.2,
-    "interval_max": 0.5,
+    "interval_max": 0.2,
 }
+if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    # A Redis that accepts connections but never answers would otherwise hang forever.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 3}
 
 # --- Internationalisation ----------------------------------------------------
 LANGUAGE_CODE = "zh-hans"
