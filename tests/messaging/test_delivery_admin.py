@@ -140,3 +140,15 @@ def test_test_connection_reports_a_working_agent_and_a_bad_robot_key(
     assert "bridge: connection ok" in text
     assert "alerts: connection failed" in text and "坏群: 93000" in text
     assert OperatorAction.objects.filter(action="bot.check_connection").count() == 2
+
+
+def test_delivery_admin_speaks_chinese_by_default(client, superuser, bridge_bot):
+    bridge_bot.paused_at, bridge_bot.paused_reason = timezone.now(), "token refused"
+    bridge_bot.save()
+    client.force_login(superuser)
+
+    page = client.get(reverse("admin:conversations_bot_changelist")).content.decode()
+
+    assert "已暂停" in page
+    assert "恢复发送（解除暂停）" in page
+    assert "测试所选机器人的连接" in page
