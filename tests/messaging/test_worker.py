@@ -158,3 +158,31 @@ def test_a_hung_broker_does_not_hold_the_request_that_accepted_a_message(silent_
     )
     assert done.returncode == 0, done.stderr.decode()[-2000:]
     assert float(done.stdout.decode().split()[-1]) < 10
+
+
+def test_two_workers_racing_for_one_message_send_it_once(live_group, agent):
+    """The claim is a locked compare-and-set: only one of two concurrent runs sends."""
+    from django.db import connections
+
+    from messaging.delivery import deliver
+
+    agent.behaviour.delay = 0.5
+    message = queue(live_group)
+    results = []
+    start = threading.Barrier(2)
+
+    def run():
+        start.wait()
+        try:
+            results.append(deliver(message.pk).result)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+
+    assert sorted(results) == ["sent", "skipped"]
+    assert len(agent.send_requests) == 1
