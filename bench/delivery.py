@@ -50,7 +50,7 @@ def configure_environment() -> str | None:
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     if os.environ.get("DATABASE_URL"):
         return None
-    scratch = tempfile.mkdtemp(prefix="botadmin-bench-")
+    scratch = tempfile.mkdtemp(prefix="botadmin-delivery-bench-")
     os.environ["BOTADMIN_VAR_DIR"] = scratch
     os.environ.setdefault("CELERY_BROKER_URL", "filesystem://")
     return scratch
