@@ -43,8 +43,8 @@ logger = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 PENDING = (Message.Status.QUEUED, Message.Status.SENDING)
 RESPONSE_TEXT_LIMIT = 1024
-# A message waiting behind an older one looks again after this long, in case
-# the older one's wake-up is lost (normally the older one wakes it when done).
+# A message waiting behind an older one is due again after this long, so the
+# sweeper finds it if the older one's wake-up is lost (normally that one wakes it).
 ORDER_RECHECK_SECONDS = 60
 
 
@@ -91,10 +91,11 @@ def claim(message_id: int, clock: Clock) -> Message | Step:
             return Step("paused")
         wait = _reason_to_wait(message, now)
         if wait is not None:
+            seconds, wake_myself = wait
             Message.objects.filter(pk=message.pk).update(
-                next_attempt_at=now + timedelta(seconds=wait), updated_at=now
+                next_attempt_at=now + timedelta(seconds=seconds), updated_at=now
             )
-            return Step("waiting", [(message.pk, wait)])
+            return Step("waiting", [(message.pk, seconds)] if wake_myself else [])
         ratelimit.note_conversation_send(message.conversation_id, now.timestamp())
         message.status = Message.Status.SENDING
         message.attempt_count += 1
@@ -103,8 +104,12 @@ def claim(message_id: int, clock: Clock) -> Message | Step:
         return message
 
 
-def _reason_to_wait(message: Message, now: datetime) -> float | None:
-    """Seconds to wait before this message may leave, or None to go now."""
+def _reason_to_wait(message: Message, now: datetime) -> tuple[float, bool] | None:
+    """None to go now, else (seconds to wait, whether to schedule its own wake-up).
+
+    A message behind an older one of its conversation is woken by that one when
+    it is done (the sweeper covers a lost wake-up), so it schedules nothing.
+    """
     bot = message.bot
     older = (
         Message.objects.filter(
@@ -119,17 +124,17 @@ def _reason_to_wait(message: Message, now: datetime) -> float | None:
     )
     if older is not None:  # order per conversation: the older one leaves first
         if older.next_attempt_at and older.next_attempt_at > now:
-            return max(_seconds(older.next_attempt_at - now), 1.0)
-        return ORDER_RECHECK_SECONDS
+            return max(_seconds(older.next_attempt_at - now), 1.0), False
+        return ORDER_RECHECK_SECONDS, False
     stamp = now.timestamp()
     gap = ratelimit.conversation_wait(message.conversation_id, stamp)
     if gap > 0:
-        return gap
+        return gap, True
     slot = ratelimit.take_bot_slot(bot.pk, bot.rate_limit_per_minute, stamp)
     if slot > 0:
         # Spread the waiting messages over the next slots instead of waking them all at once.
         width = ratelimit.slot_seconds(bot.rate_limit_per_minute)
-        return slot + random.uniform(0, width)
+        return slot + random.uniform(0, width), True
     return None
 
 

@@ -298,3 +298,17 @@ def test_scheduled_messages_are_left_to_their_own_release(
     clock.advance(7200)
     assert sweep(clock) == []
     assert agent.send_requests == []
+
+
+def test_a_message_waiting_behind_an_older_one_is_woken_when_that_one_is_done(
+    agent, bridge_group, queue_message, clock
+):
+    older, newer = queue_message(bridge_group, TEXT), queue_message(bridge_group, TEXT)
+
+    waiting = deliver(newer.pk, clock)
+    assert (waiting.result, waiting.wake) == ("waiting", [])  # no wake-up of its own
+
+    done = deliver(older.pk, clock)
+    assert (done.result, done.wake) == ("sent", [(newer.pk, 0.0)])
+    clock.advance(2)
+    assert deliver(newer.pk, clock).result == "sent"
