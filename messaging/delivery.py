@@ -202,10 +202,10 @@ def record(
     status = changes.get("status", "")
     if status == Message.Status.QUEUED:
         return Step("retry", [(message.pk, _seconds(changes["next_attempt_at"] - now))])
-    return Step(str(status), _next_in_conversation(message, now))
+    return Step(str(status), next_in_conversation(message, now))
 
 
-def _next_in_conversation(message: Message, now: datetime) -> list[tuple[int, float]]:
+def next_in_conversation(message: Message, now: datetime) -> list[tuple[int, float]]:
     """The conversation's next waiting message may go now that this one is done."""
     following = (
         Message.objects.filter(

@@ -15,6 +15,7 @@ from connectors.base import ConnectorError
 from connectors.registry import connector_for
 from conversations.models import Bot
 
+from .delivery import next_in_conversation
 from .models import Message
 from .outbox import enqueue_delivery
 
@@ -79,6 +80,9 @@ def cancel(message: Message, actor) -> bool:
                 summary=f"Cancelled {message.msgid} (was {message.status}).",
                 details={"previous_status": message.status},
             )
+            # The conversation's next message no longer waits behind this one.
+            for following, _delay in next_in_conversation(message, timezone.now()):
+                enqueue_delivery(following)
     return bool(changed)
 
 

@@ -152,3 +152,22 @@ def test_delivery_admin_speaks_chinese_by_default(client, superuser, bridge_bot)
     assert "已暂停" in page
     assert "恢复发送（解除暂停）" in page
     assert "测试所选机器人的连接" in page
+
+
+def test_cancelling_a_message_releases_the_next_one_of_its_conversation(
+    admin_client_for, superuser, agent, bridge_group, queue_message, clock
+):
+    agent.behaviour.http_status = 503
+    stuck, behind = queue_message(bridge_group, TEXT), queue_message(bridge_group, TEXT)
+    deliver(stuck.pk, clock)  # in backoff now
+    deliver(behind.pk, clock)  # waits behind it
+    behind.refresh_from_db()
+    assert behind.next_attempt_at > timezone.now()
+    agent.behaviour.http_status = None
+
+    run_action(admin_client_for(superuser), "messaging_message", "cancel", [stuck])
+
+    behind.refresh_from_db()
+    assert behind.next_attempt_at <= timezone.now()
+    clock.advance(5)
+    assert deliver(behind.pk, clock).result == "sent"
