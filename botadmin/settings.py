@@ -186,6 +186,17 @@ BOTADMIN_HTTP_MAX_RESPONSE_BYTES = env.int("BOTADMIN_HTTP_MAX_RESPONSE_BYTES", d
 # Bridge connector: timeouts towards agents.
 BRIDGE_CONNECT_TIMEOUT = env.float("BRIDGE_CONNECT_TIMEOUT", default=5)
 BRIDGE_READ_TIMEOUT = env.float("BRIDGE_READ_TIMEOUT", default=15)
+# Contact sync: every active bot syncs its users and groups this often (0 = only
+# by hand), each at its own offset inside the interval.
+BOTADMIN_SYNC_INTERVAL_MINUTES = env.int("BOTADMIN_SYNC_INTERVAL_MINUTES", default=10)
+CELERY_BEAT_SCHEDULE["conversations.sync_due_bots"] = {
+    "task": "conversations.sync_due_bots",
+    "schedule": 60.0,
+}
+# WeCom's API (group robots); tests point it at a fake on 127.0.0.1.
+WECOM_API_BASE = env.str("WECOM_API_BASE", default="https://qyapi.weixin.qq.com")
+# The baseline views of the benchmarks under /bench/ (never in production).
+BOTADMIN_BENCH_VIEWS = env.bool("BOTADMIN_BENCH_VIEWS", default=False)
 
 # --- Delivery (messaging.delivery) --------------------------------------------
 # A message is tried at most this many times; waits grow 30 s, 1 min, 2 min, …
@@ -201,8 +212,6 @@ DELIVERY_SWEEP_INTERVAL = env.float("DELIVERY_SWEEP_INTERVAL", default=30)
 DELIVERY_CONVERSATION_MIN_GAP = env.float("DELIVERY_CONVERSATION_MIN_GAP", default=1)
 # How often a paused bot's waiting messages look again (seconds).
 DELIVERY_PAUSED_RECHECK = env.float("DELIVERY_PAUSED_RECHECK", default=300)
-# WeCom's API host (the group-robot webhook); tests point it at a local fake.
-WECOM_API_BASE = env.str("WECOM_API_BASE", default="https://qyapi.weixin.qq.com")
 CELERY_BEAT_SCHEDULE["delivery-sweeper"] = {
     "task": "messaging.sweep_deliveries",
     "schedule": DELIVERY_SWEEP_INTERVAL,

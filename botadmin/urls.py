@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path, re_path
 from django.views.generic import RedirectView
@@ -5,6 +6,7 @@ from django.views.generic import RedirectView
 from .api import api, api_not_found
 from .views import healthz
 
+api.add_router("", "conversations.api.router")
 api.add_router("/messages", "messaging.status_api.router")
 
 urlpatterns = [
@@ -15,6 +17,9 @@ urlpatterns = [
     path("api/", api.urls),
     re_path(r"^api/", api_not_found),
 ]
+
+if settings.BOTADMIN_BENCH_VIEWS:
+    urlpatterns.insert(0, path("bench/lists/", include("conversations.bench")))
 
 admin.site.site_header = "botadmin"
 admin.site.site_title = "botadmin"

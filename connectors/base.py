@@ -68,6 +68,14 @@ class Connector:
         """One page of `user` or `group` contacts; raises ConnectorError."""
         raise ConnectorError(f"{self.label} cannot list contacts")
 
+    def check_contact(self, conversation: Conversation) -> bool:
+        """Whether an operator-entered contact still works (connectors that cannot list).
+
+        False means gone for good (e.g. the robot was removed); raises
+        ConnectorError when the answer is unknown.
+        """
+        raise ConnectorError(f"{self.label} cannot check contacts")
+
     def check(self) -> str:
         """Test the connection; return a short description or raise ConnectorError."""
         raise NotImplementedError

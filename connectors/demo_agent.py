@@ -162,6 +162,13 @@ class DemoAgent:
             def _authorised(self) -> bool:
                 return self.headers.get("Authorization") == f"Bearer {agent.token}"
 
+            def _gone(self) -> bool:
+                """After go_down(), a kept-alive connection is dropped unanswered, like a dead agent."""
+                if self.server is agent._server:
+                    return False
+                self.close_connection = True
+                return True
+
             def _reply(self, status: int, payload: dict | bytes) -> None:
                 data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
                 if agent.behaviour.delay:
@@ -173,6 +180,8 @@ class DemoAgent:
                 self.wfile.write(data)
 
             def do_POST(self):
+                if self._gone():
+                    return
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length)
                 if not self._authorised():
@@ -186,6 +195,8 @@ class DemoAgent:
                 self._reply(*agent._answer_send(body if isinstance(body, dict) else {}))
 
             def do_GET(self):
+                if self._gone():
+                    return
                 if not self._authorised():
                     return self._reply(401, {"errcode": 401, "errmsg": "bad token"})
                 path, _, query = self.path.partition("?")

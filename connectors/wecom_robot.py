@@ -31,6 +31,10 @@ NEWS_MAX_ARTICLES = 8
 
 # errcodes that mean "try again later"; everything else non-zero is final.
 RETRY_ERRCODES = {-1, 45009}
+# Key checks: the answer to an unknown msgtype (the key works), and the answers
+# that mean the group's robot is gone (wecom.md section 2).
+KEY_OK_ERRCODE = 40008
+ROBOT_KEY_GONE_ERRCODES = frozenset({93000, 93004, 93008})
 # WeCom counts 20 messages per robot per minute; wait for the window to pass.
 RATE_LIMIT_WAIT_SECONDS = 60.0
 
@@ -167,25 +171,45 @@ class WeComRobotConnector(Connector):
             raise ImageError(Outcome.FAILED, "image is not a JPG or PNG")
         return response.content
 
-    def check(self) -> str:
-        """Probe every group's robot key without posting anything.
+    def probe_key(self, key: str) -> int:
+        """WeCom's errcode for a robot key, without posting anything.
 
-        A request with an unknown msgtype is refused by WeCom before anything is
-        sent: 40008 means the key is valid, 93000 that it is not.
+        A request with an unknown msgtype is refused before anything is sent:
+        40008 means the key works; 93000/93004/93008 that the robot is gone,
+        disabled or out of the group. Raises ConnectorError when WeCom does not
+        answer with an errcode.
         """
-        keys = {
-            conversation.name or conversation.conversation_id: conversation.robot_key
-            for conversation in self.bot.conversations.filter(is_active=True).exclude(robot_key="")
-        }
-        if not keys:
+        result = self._post(key, {"msgtype": "botadmin_connection_check"})
+        if result.errcode is None:
+            raise ConnectorError(f"WeCom did not answer the key check: {result.detail[:200]}")
+        return result.errcode
+
+    def check_contact(self, conversation) -> bool:
+        """Contact sync of an operator-entered group: does its robot key still work?"""
+        if not conversation.robot_key:
+            return False
+        errcode = self.probe_key(conversation.robot_key)
+        if errcode in ROBOT_KEY_GONE_ERRCODES:
+            return False
+        if errcode != KEY_OK_ERRCODE:
+            raise ConnectorError(f"WeCom answered errcode {errcode} to a key check")
+        return True
+
+    def check(self) -> str:
+        """Probe every active group's robot key; nothing is posted."""
+        conversations = self.bot.conversations.filter(is_active=True).exclude(robot_key="")
+        if not conversations:
             raise ConnectorError("no active conversation has a robot key")
         bad = []
-        for name, key in keys.items():
-            result = self._post(key, {"msgtype": "botadmin_connection_check"})
-            if result.errcode != 40008:
-                bad.append(
-                    f"{name}: {result.errcode if result.errcode is not None else ''} {result.detail}".strip()
-                )
+        for conversation in conversations:
+            name = conversation.name or conversation.conversation_id
+            try:
+                errcode = self.probe_key(conversation.robot_key)
+            except ConnectorError as error:
+                bad.append(f"{name}: {error}")
+                continue
+            if errcode != KEY_OK_ERRCODE:
+                bad.append(f"{name}: {errcode}")
         if bad:
             raise ConnectorError("; ".join(bad))
-        return f"{len(keys)} robot key(s) answer"
+        return f"{len(conversations)} robot key(s) answer"

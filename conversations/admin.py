@@ -12,6 +12,7 @@ from audit.services import record_action
 from botadmin.admin_scoping import BotScopedAdminMixin
 from messaging import operator_actions as delivery_actions
 
+from .admin_sync import ContactSyncBotAdminMixin
 from .models import Bot, Conversation
 from .secrets import mask
 from .services import rotate_secret
@@ -80,7 +81,7 @@ class ConversationInline(admin.TabularInline):
 
 
 @admin.register(Bot)
-class BotAdmin(BotScopedAdminMixin, admin.ModelAdmin):
+class BotAdmin(ContactSyncBotAdminMixin, BotScopedAdminMixin, admin.ModelAdmin):
     bot_lookup = ""
     form = BotAdminForm
     list_display = (
@@ -105,9 +106,10 @@ class BotAdmin(BotScopedAdminMixin, admin.ModelAdmin):
         "paused_reason",
         "created_at",
         "updated_at",
+        "contact_sync",
     )
     filter_horizontal = ("operators",)
-    actions = ("rotate_secrets", "test_connection", "resume_sending")
+    actions = ("rotate_secrets", "sync_contacts", "test_connection", "resume_sending")
     inlines = (ConversationInline,)
 
     def save_model(self, request, obj, form, change):
@@ -128,7 +130,7 @@ class BotAdmin(BotScopedAdminMixin, admin.ModelAdmin):
         )
 
     class Media:
-        js = ("botadmin/copy.js",)
+        js = ("botadmin/copy.js", "botadmin/sync-status.js")
 
     def get_fieldsets(self, request, obj=None):
         if request.user.is_superuser:
@@ -140,6 +142,7 @@ class BotAdmin(BotScopedAdminMixin, admin.ModelAdmin):
             (_("Credentials"), {"fields": credentials}) if obj else None,
             (_("Connector"), {"fields": ("connector", "agent_url", "agent_token")}),
             (_("Forwarding and sending"), {"fields": ("webhook_url", "rate_limit_per_minute")}),
+            (_("Contact sync"), {"fields": ("contact_sync",)}) if obj else None,
             (_("Sending paused"), {"fields": ("paused_at", "paused_reason")})
             if obj and obj.paused_at
             else None,

@@ -1,4 +1,8 @@
-"""The demo bot `make run` sets up, and the contacts its demo agent serves."""
+"""The demo bot `make run` sets up, and the contacts its demo agent serves.
+
+The demo bot's users and groups reach the database the way every bot's do:
+through a contact sync from its (demo) agent, run as soon as the agent listens.
+"""
 
 import os
 
@@ -26,3 +30,23 @@ DEMO_GROUPS = [
     {"conversation_id": "wrDemoGroup0002", "name": "客户服务群", "member_count": 112},
     {"conversation_id": "wrDemoGroup0003", "name": "产品发布讨论", "member_count": 17},
 ]
+
+
+def start_agent_and_sync(bot, port: int | None = None):
+    """Start the demo bot's agent, point the bot at it and sync its contacts from it."""
+    from connectors.demo_agent import DemoAgent
+
+    from .models import SyncRun
+    from .sync import sync_now
+
+    agent = DemoAgent(
+        token=bot.agent_token,
+        users=DEMO_USERS,
+        groups=DEMO_GROUPS,
+        host=DEMO_AGENT_HOST,
+        port=demo_agent_port() if port is None else port,
+    ).start()
+    if bot.agent_url != agent.url:
+        bot.agent_url = agent.url
+        bot.save(update_fields=["agent_url", "updated_at"])
+    return agent, sync_now(bot, SyncRun.Trigger.STARTUP)

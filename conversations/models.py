@@ -136,3 +136,85 @@ class Conversation(models.Model):
 
     def __str__(self) -> str:
         return self.name or self.conversation_id
+
+
+class SyncRun(models.Model):
+    """One sync of a bot's users and groups from its connector (conversations/sync.py).
+
+    At most one run per bot is pending or running at a time: the database
+    enforces it, so a second request, from any process, joins the first.
+    """
+
+    class Outcome(models.TextChoices):
+        PENDING = "pending", _("Waiting for a worker")
+        RUNNING = "running", _("Running")
+        SUCCEEDED = "succeeded", _("Succeeded")
+        FAILED = "failed", _("Failed")
+
+    class Trigger(models.TextChoices):
+        PERIODIC = "periodic", _("Periodic")
+        ADMIN = "admin", _("Admin")
+        COMMAND = "command", _("Command line")
+        STARTUP = "startup", _("Start-up")
+
+    ACTIVE_OUTCOMES = (Outcome.PENDING, Outcome.RUNNING)
+
+    bot = models.ForeignKey(
+        Bot, on_delete=models.CASCADE, related_name="sync_runs", verbose_name=_("bot")
+    )
+    trigger = models.CharField(_("trigger"), max_length=16, choices=Trigger.choices)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("requested by"),
+    )
+    outcome = models.CharField(
+        _("outcome"), max_length=16, choices=Outcome.choices, default=Outcome.PENDING
+    )
+    requested_at = models.DateTimeField(_("requested"), auto_now_add=True)
+    started_at = models.DateTimeField(_("started"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    # Written with every page: a running sync whose heartbeat stops was abandoned.
+    heartbeat_at = models.DateTimeField(_("last progress"), null=True, blank=True)
+    pages_fetched = models.PositiveIntegerField(_("pages fetched"), default=0)
+    users_added = models.PositiveIntegerField(_("users added"), default=0)
+    users_updated = models.PositiveIntegerField(_("users updated"), default=0)
+    users_deactivated = models.PositiveIntegerField(_("users deactivated"), default=0)
+    users_reactivated = models.PositiveIntegerField(_("users reactivated"), default=0)
+    groups_added = models.PositiveIntegerField(_("groups added"), default=0)
+    groups_updated = models.PositiveIntegerField(_("groups updated"), default=0)
+    groups_deactivated = models.PositiveIntegerField(_("groups deactivated"), default=0)
+    groups_reactivated = models.PositiveIntegerField(_("groups reactivated"), default=0)
+    error = models.TextField(_("error"), blank=True, default="")
+
+    class Meta:
+        verbose_name = _("contact sync")
+        verbose_name_plural = _("contact syncs")
+        ordering = ["-requested_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["bot"],
+                condition=models.Q(outcome__in=["pending", "running"]),
+                name="one_active_sync_per_bot",
+            ),
+        ]
+        indexes = [models.Index(fields=["bot", "-requested_at"], name="sync_bot_time_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.bot} {self.requested_at:%Y-%m-%d %H:%M} {self.outcome}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.outcome in self.ACTIVE_OUTCOMES
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        return {
+            kind: {
+                change: getattr(self, f"{kind}s_{change}")
+                for change in ("added", "updated", "deactivated", "reactivated")
+            }
+            for kind in ("user", "group")
+        }

@@ -92,7 +92,26 @@ def test_setup_demo_is_idempotent(db, settings, tmp_path):
     settings.VAR_DIR = tmp_path
     call_command("setup_demo", "--admin-password", "pw-demo-123", stdout=StringIO())
     call_command("setup_demo", stdout=StringIO())
-    demo = Bot.objects.get(name="demo")
-    assert demo.conversations.filter(kind="user").count() >= 3
-    assert demo.conversations.filter(kind="group").count() >= 3
+    assert Bot.objects.filter(name="demo").count() == 1
     assert (tmp_path / "first-run-credentials").read_text().split("\n")[1] == "pw-demo-123"
+
+
+def test_the_demo_bots_contacts_arrive_by_sync_once_its_agent_listens(db, settings, tmp_path):
+    from conversations import demo
+
+    settings.VAR_DIR = tmp_path
+    call_command("setup_demo", "--admin-password", "pw-demo-123", stdout=StringIO())
+    bot = Bot.objects.get(name="demo")
+    assert not bot.conversations.exists()
+
+    agent, run = demo.start_agent_and_sync(bot, port=0)
+    try:
+        assert run.outcome == "succeeded" and run.trigger == "startup"
+        bot.refresh_from_db()
+        assert bot.agent_url == agent.url
+        assert sorted(
+            bot.conversations.filter(kind="group").values_list("name", flat=True)
+        ) == sorted(g["name"] for g in demo.DEMO_GROUPS)
+        assert bot.conversations.filter(kind="user").count() == len(demo.DEMO_USERS)
+    finally:
+        agent.stop()

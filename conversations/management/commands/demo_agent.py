@@ -13,7 +13,8 @@ class Command(BaseCommand):
     help = (
         "Run the demo bot's agent: a real bridge-protocol server that accepts sends, "
         "serves the demo users and groups, and now and then posts inbound messages "
-        "(and replies to some sends) to botadmin's /api/callback."
+        "(and replies to some sends) to botadmin's /api/callback. Once it listens, the "
+        "bot's contacts are synced from it."
     )
 
     def add_arguments(self, parser):
@@ -31,14 +32,12 @@ class Command(BaseCommand):
             raise CommandError(
                 f"No bot named {options['bot']!r}; run `manage.py setup_demo` first."
             )
-        agent = DemoAgent(
-            token=bot.agent_token,
-            users=demo.DEMO_USERS,
-            groups=demo.DEMO_GROUPS,
-            host=demo.DEMO_AGENT_HOST,
-            port=options["port"],
-        ).start()
+        agent, run = demo.start_agent_and_sync(bot, options["port"])
         self.stdout.write(f"demo agent for `{bot.name}` listening on {agent.url}")
+        self.stdout.write(
+            f"contact sync of `{bot.name}`: {run.outcome}, "
+            f"{run.users_added} users and {run.groups_added} groups added {run.error}"
+        )
         signal.signal(signal.SIGTERM, _stop)
         try:
             self._loop(agent, bot, options)

@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from conversations import demo
-from conversations.models import Bot, Conversation
+from conversations.models import Bot
 from conversations.secrets import generate_agent_token
 
 CREDENTIALS_FILE = "first-run-credentials"
@@ -16,7 +16,7 @@ CREDENTIALS_FILE = "first-run-credentials"
 class Command(BaseCommand):
     help = (
         "First-run setup for `make run`: an `admin` superuser (password from "
-        "BOTADMIN_ADMIN_PASSWORD or generated) and a demo bot with demo contacts. "
+        "BOTADMIN_ADMIN_PASSWORD or generated) and a demo bot (its contacts arrive by sync once `demo_agent` runs). "
         "Safe to run again: it changes nothing that exists."
     )
 
@@ -51,18 +51,6 @@ class Command(BaseCommand):
                 "agent_token": generate_agent_token(),
             },
         )
-        if not created:
-            return
-        for kind, contacts in (
-            (Conversation.Kind.USER, demo.DEMO_USERS),
-            (Conversation.Kind.GROUP, demo.DEMO_GROUPS),
-        ):
-            for contact in contacts:
-                Conversation.objects.create(
-                    bot=bot,
-                    kind=kind,
-                    conversation_id=contact["conversation_id"],
-                    name=contact["name"],
-                    member_count=contact.get("member_count"),
-                )
-        self.stdout.write(f"Created the demo bot `{bot.name}` with its contacts.")
+        if created:
+            # Its users and groups come from the demo agent's first contact sync.
+            self.stdout.write(f"Created the demo bot `{bot.name}`.")

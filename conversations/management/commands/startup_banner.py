@@ -47,6 +47,15 @@ class Command(BaseCommand):
             time.sleep(0.5)
         return False
 
+    def _first_group(self, bot: Bot, seconds: float = 20):
+        """The demo groups arrive by the agent's first contact sync: give it a moment."""
+        deadline = time.monotonic() + seconds
+        while True:
+            group = bot.conversations.filter(kind="group", is_active=True).order_by("name").first()
+            if group or time.monotonic() > deadline:
+                return group
+            time.sleep(0.5)
+
     def _banner(self, base: str) -> str:
         lines = ["", "=" * 72, f"botadmin is running: {base}/", f"  admin:   {base}/admin/"]
         lines.append(f"  API docs: {base}/api/docs")
@@ -58,7 +67,7 @@ class Command(BaseCommand):
             )
             credentials.unlink()
         bot = Bot.objects.filter(name=demo.DEMO_BOT_NAME).first()
-        conversation = bot.conversations.filter(kind="group").first() if bot else None
+        conversation = self._first_group(bot) if bot else None
         if bot and conversation:
             url = f"{base}/api/send?secret={bot.secret}&conversation_id={conversation.conversation_id}"
             body = '{"msgtype": "text", "text": {"content": "hello world"}}'

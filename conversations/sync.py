@@ -1,0 +1,340 @@
+"""Contact sync: keep a bot's users and groups current from its connector.
+
+A sync is a `SyncRun` row. `request_sync` creates it (or joins the one
+already pending or running: the database allows one per bot) and wakes a
+worker after the commit; `run_sync` claims it by compare-and-set and walks
+the connector's pages, upserting each page in one transaction and recording
+progress as it goes. Only a complete sync deactivates what it did not see;
+one that fails half-way keeps everything it has not seen as it was.
+
+Connectors that cannot list contacts (`wecom_robot`: the operator enters each
+group with its robot key) are checked instead: every group is asked for by
+`Connector.check_contact`, which reactivates or deactivates it.
+"""
+
+from __future__ import annotations
+
+import logging
+import zlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from celery import current_app
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import OuterRef, Q, Subquery
+from django.utils import timezone
+
+from connectors.base import Connector, ConnectorError
+from connectors.registry import connector_for
+
+from .models import Bot, Conversation, SyncRun
+
+logger = logging.getLogger(__name__)
+
+RUN_SYNC_TASK = "conversations.run_sync"
+KINDS = (Conversation.Kind.USER, Conversation.Kind.GROUP)
+BATCH_SIZE = 500
+# A sync that fetched no page for this long was abandoned by its worker.
+STALE_AFTER = timedelta(minutes=5)
+# A pending sync whose wake-up was lost is handed to a worker again after this.
+REENQUEUE_AFTER = timedelta(minutes=1)
+# Finished runs older than this are deleted by the periodic task.
+KEEP_RUNS_FOR = timedelta(days=30)
+PRUNE_BATCH = 1000
+FINISHED_OUTCOMES = (SyncRun.Outcome.SUCCEEDED, SyncRun.Outcome.FAILED)
+# Guard against an agent whose cursors never end.
+MAX_PAGES_PER_KIND = 100_000
+KNOWN_FIELDS = {"conversation_id", "name", "avatar", "member_count"}
+SYNCED_FIELDS = ["kind", "name", "avatar_url", "member_count", "extra"]
+
+
+# --- requesting ---------------------------------------------------------------
+
+
+def request_sync(
+    bot: Bot, trigger: str, user=None, *, enqueue: bool = True
+) -> tuple[SyncRun, bool]:
+    """Start a sync of this bot, or join the one already pending or running.
+
+    Returns the run and whether it is new. A new run is handed to a worker
+    once the current transaction commits (unless `enqueue` is off: the caller
+    then runs it itself with `run_sync`).
+    """
+    for _attempt in range(3):
+        try:
+            with transaction.atomic():
+                run = SyncRun.objects.create(bot=bot, trigger=trigger, requested_by=user)
+        except IntegrityError:
+            # Another request won the race; join its run (unless it just ended).
+            existing = SyncRun.objects.filter(bot=bot, outcome__in=SyncRun.ACTIVE_OUTCOMES).first()
+            if existing is not None:
+                return existing, False
+            continue
+        if enqueue:
+            enqueue_run(run.pk)
+        return run, True
+    raise RuntimeError(f"could not start or join a sync of bot {bot.pk}")
+
+
+def enqueue_run(run_id: int) -> None:
+    transaction.on_commit(lambda: _publish(run_id))
+
+
+def _publish(run_id: int) -> None:
+    try:
+        current_app.send_task(RUN_SYNC_TASK, args=[run_id])
+    except Exception:
+        # The run stays pending; sync_due_bots hands it out again.
+        logger.warning("Broker unavailable; sync run %s waits for the sweeper.", run_id)
+
+
+def sync_now(bot: Bot, trigger: str, user=None) -> SyncRun:
+    """Sync in this process (command line, start-up), or join the bot's running sync.
+
+    A joined sync that no worker has claimed yet is carried out here: the
+    claim in run_sync makes sure only one process does it.
+    """
+    run, _created = request_sync(bot, trigger, user, enqueue=False)
+    return run_sync(run.pk)
+
+
+# --- running ------------------------------------------------------------------
+
+
+@dataclass
+class _Progress:
+    run: SyncRun
+    pages: int = 0
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def add(self, kind: str, change: str, n: int) -> None:
+        key = f"{kind}s_{change}"
+        self.counts[key] = self.counts.get(key, 0) + n
+
+    def save(self) -> None:
+        """Write the progress so far (inside the page's transaction)."""
+        run = self.run
+        run.pages_fetched = self.pages
+        for key, value in self.counts.items():
+            setattr(run, key, value)
+        run.heartbeat_at = timezone.now()
+        run.save(update_fields=["pages_fetched", "heartbeat_at", *self.counts])
+
+
+def run_sync(run_id: int) -> SyncRun:
+    """Claim a pending run and carry it out. Safe to call twice: the second does nothing."""
+    now = timezone.now()
+    claimed = SyncRun.objects.filter(pk=run_id, outcome=SyncRun.Outcome.PENDING).update(
+        outcome=SyncRun.Outcome.RUNNING, started_at=now, heartbeat_at=now
+    )
+    run = SyncRun.objects.select_related("bot").get(pk=run_id)
+    if not claimed:
+        return run
+    progress = _Progress(run)
+    try:
+        connector = connector_for(run.bot)
+        if connector.lists_contacts:
+            _sync_listed(connector, progress)
+        else:
+            _check_entered(connector, progress)
+    except ConnectorError as error:
+        _finish(run, SyncRun.Outcome.FAILED, str(error)[:2000])
+    except Exception as error:
+        logger.exception("Contact sync %s of bot %s failed", run.pk, run.bot_id)
+        _finish(run, SyncRun.Outcome.FAILED, f"internal error: {error.__class__.__name__}")
+    else:
+        _finish(run, SyncRun.Outcome.SUCCEEDED)
+    return run
+
+
+def _finish(run: SyncRun, outcome: str, error: str = "") -> None:
+    run.outcome, run.error, run.finished_at = outcome, error, timezone.now()
+    run.save(update_fields=["outcome", "error", "finished_at"])
+    logger.info(
+        "Contact sync %s of bot %s: %s after %d pages %s",
+        run.pk,
+        run.bot_id,
+        outcome,
+        run.pages_fetched,
+        error,
+    )
+
+
+def _sync_listed(connector: Connector, progress: _Progress) -> None:
+    run = progress.run
+    for kind in KINDS:
+        cursor, seen_cursors = None, set()
+        for _page in range(MAX_PAGES_PER_KIND):
+            page = connector.fetch_contacts(kind, cursor)
+            with transaction.atomic():
+                _upsert_page(run.bot, kind, page.items, progress)
+                progress.pages += 1
+                progress.save()
+            if not page.next_cursor:
+                break
+            if page.next_cursor in seen_cursors:
+                raise ConnectorError(f"protocol error: the agent repeated cursor {cursor!r}")
+            seen_cursors.add(page.next_cursor)
+            cursor = page.next_cursor
+        else:
+            raise ConnectorError(f"protocol error: more than {MAX_PAGES_PER_KIND} pages")
+    # Complete: whatever this sync did not see is gone from the account.
+    with transaction.atomic():
+        for kind in KINDS:
+            unseen = Conversation.objects.filter(
+                bot=run.bot, kind=kind, is_active=True, created_at__lt=run.started_at
+            ).filter(Q(last_synced_at__isnull=True) | Q(last_synced_at__lt=run.started_at))
+            progress.add(kind, "deactivated", unseen.update(is_active=False))
+        progress.save()
+
+
+def _contact_fields(kind: str, item: dict) -> dict:
+    """Our columns from one protocol item (validated by the connector: id and name are strings)."""
+    avatar = item.get("avatar")
+    member_count = item.get("member_count")
+    return {
+        "kind": kind,
+        "name": item["name"][:255],
+        "avatar_url": avatar[:1000]
+        if isinstance(avatar, str) and avatar.startswith(("https://", "http://"))
+        else "",
+        "member_count": member_count
+        if isinstance(member_count, int)
+        and not isinstance(member_count, bool)
+        and member_count >= 0
+        else None,
+        "extra": {key: value for key, value in item.items() if key not in KNOWN_FIELDS},
+    }
+
+
+def _upsert_page(bot: Bot, kind: str, items: Iterable[dict], progress: _Progress) -> None:
+    now = timezone.now()
+    incoming = {item["conversation_id"][:255]: _contact_fields(kind, item) for item in items}
+    existing = {}
+    ids = list(incoming)
+    for start in range(0, len(ids), BATCH_SIZE):
+        for conversation in Conversation.objects.filter(
+            bot=bot, conversation_id__in=ids[start : start + BATCH_SIZE]
+        ).only("pk", "conversation_id", "is_active", *SYNCED_FIELDS):
+            existing[conversation.conversation_id] = conversation
+    new, changed, unchanged = [], [], []
+    for conversation_id, values in incoming.items():
+        conversation = existing.get(conversation_id)
+        if conversation is None:
+            new.append(
+                Conversation(bot=bot, conversation_id=conversation_id, last_synced_at=now, **values)
+            )
+            continue
+        differs = any(getattr(conversation, name) != value for name, value in values.items())
+        if conversation.is_active and not differs:
+            unchanged.append(conversation.pk)
+            continue
+        progress.add(kind, "updated" if conversation.is_active else "reactivated", 1)
+        for name, value in values.items():
+            setattr(conversation, name, value)
+        conversation.is_active, conversation.last_synced_at = True, now
+        changed.append(conversation)
+    # A conversation an inbound message created meanwhile is updated, not duplicated.
+    Conversation.objects.bulk_create(
+        new,
+        batch_size=BATCH_SIZE,
+        update_conflicts=True,
+        unique_fields=["bot", "conversation_id"],
+        update_fields=[*SYNCED_FIELDS, "is_active", "last_synced_at"],
+    )
+    progress.add(kind, "added", len(new))
+    Conversation.objects.bulk_update(
+        changed, [*SYNCED_FIELDS, "is_active", "last_synced_at"], batch_size=BATCH_SIZE
+    )
+    for start in range(0, len(unchanged), BATCH_SIZE):
+        Conversation.objects.filter(pk__in=unchanged[start : start + BATCH_SIZE]).update(
+            last_synced_at=now
+        )
+
+
+def _check_entered(connector: Connector, progress: _Progress) -> None:
+    """Operator-entered groups (robot keys): ask the connector whether each still works."""
+    run = progress.run
+    groups = list(run.bot.conversations.filter(kind=Conversation.Kind.GROUP).order_by("pk"))
+    for conversation in groups:
+        works = connector.check_contact(conversation)
+        with transaction.atomic():
+            if works != conversation.is_active:
+                change = "reactivated" if works else "deactivated"
+                progress.add(Conversation.Kind.GROUP, change, 1)
+            Conversation.objects.filter(pk=conversation.pk).update(
+                is_active=works, last_synced_at=timezone.now()
+            )
+            progress.pages += 1
+            progress.save()
+
+
+# --- periodic -----------------------------------------------------------------
+
+
+def sync_due_bots(now: datetime | None = None) -> list[SyncRun]:
+    """The beat entry: recover lost or abandoned runs, then start the syncs that are due.
+
+    Each bot syncs once per interval at its own offset inside the interval
+    (from a hash of its id), so a hundred bots do not all hit their agents
+    in the same minute. A sync requested by hand inside the current window
+    counts for it.
+    """
+    now = now or timezone.now()
+    _recover(now)
+    _prune(now)
+    interval = settings.BOTADMIN_SYNC_INTERVAL_MINUTES * 60
+    if interval <= 0:
+        return []
+    started = []
+    # The latest request per bot by an index seek on (bot, -requested_at), not an
+    # aggregate over every run ever recorded.
+    latest = SyncRun.objects.filter(bot=OuterRef("pk")).order_by("-requested_at")
+    bots = Bot.objects.filter(is_active=True).annotate(
+        last=Subquery(latest.values("requested_at")[:1])
+    )
+    for bot in bots:
+        if bot.last is None or bot.last < window_start(bot.pk, now, interval):
+            run, created = request_sync(bot, SyncRun.Trigger.PERIODIC)
+            if created:
+                started.append(run)
+    return started
+
+
+def window_start(bot_id: int, now: datetime, interval_seconds: int) -> datetime:
+    """Start of the bot's current sync window: its fixed offset, repeated every interval."""
+    offset = zlib.crc32(str(bot_id).encode()) % interval_seconds
+    into_window = (now.timestamp() - offset) % interval_seconds
+    return now - timedelta(seconds=into_window)
+
+
+def _prune(now: datetime) -> None:
+    """Finished runs are kept for KEEP_RUNS_FOR: 144 a day per bot add up."""
+    old = SyncRun.objects.filter(
+        requested_at__lt=now - KEEP_RUNS_FOR, outcome__in=FINISHED_OUTCOMES
+    ).values_list("pk", flat=True)
+    while ids := list(old[:PRUNE_BATCH]):
+        SyncRun.objects.filter(pk__in=ids).delete()
+
+
+def _recover(now: datetime) -> None:
+    abandoned = SyncRun.objects.filter(
+        outcome=SyncRun.Outcome.RUNNING, heartbeat_at__lt=now - STALE_AFTER
+    )
+    for run_id in abandoned.values_list("pk", flat=True):
+        updated = SyncRun.objects.filter(
+            pk=run_id, outcome=SyncRun.Outcome.RUNNING, heartbeat_at__lt=now - STALE_AFTER
+        ).update(
+            outcome=SyncRun.Outcome.FAILED,
+            finished_at=now,
+            error="abandoned: no progress for 5 minutes (worker stopped?)",
+        )
+        if updated:
+            logger.warning("Contact sync %s was abandoned; marked failed.", run_id)
+    lost = SyncRun.objects.filter(
+        outcome=SyncRun.Outcome.PENDING, requested_at__lt=now - REENQUEUE_AFTER
+    )
+    for run_id in lost.values_list("pk", flat=True):
+        enqueue_run(run_id)

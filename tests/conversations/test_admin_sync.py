@@ -1,0 +1,104 @@
+"""Contact sync in the admin: Sync now, the bulk action, the runs, live progress."""
+
+import pytest
+from django.urls import reverse
+
+from audit.models import OperatorAction
+from conversations import sync
+from conversations.models import SyncRun
+
+
+@pytest.fixture
+def admin_client(client, superuser):
+    client.force_login(superuser)
+    return client
+
+
+def sync_url(bot):
+    return reverse("admin:conversations_bot_sync_contacts", args=[bot.pk])
+
+
+def test_sync_now_starts_one_run_wakes_a_worker_and_is_audited(
+    admin_client, bot, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = admin_client.post(sync_url(bot))
+    assert response.status_code == 302 and response["Location"].endswith("#sync")
+    run = bot.sync_runs.get()
+    assert run.outcome == SyncRun.Outcome.PENDING and run.trigger == SyncRun.Trigger.ADMIN
+    assert len(callbacks) == 1  # the task is enqueued once the run is committed
+    action = OperatorAction.objects.get(action="contacts.sync")
+    assert action.bot == bot and action.target_id == str(run.pk)
+
+
+def test_a_second_sync_now_joins_the_running_sync(admin_client, bot):
+    admin_client.post(sync_url(bot))
+    response = admin_client.post(sync_url(bot), follow=True)
+    assert bot.sync_runs.count() == 1
+    assert "已在进行中" in response.content.decode()
+
+
+def test_sync_now_needs_a_post(admin_client, bot):
+    assert admin_client.get(sync_url(bot)).status_code == 405
+    assert not bot.sync_runs.exists()
+
+
+def test_operators_cannot_sync_bots_they_do_not_run(client, bot, make_bot, make_operator):
+    other = make_bot(name="other")
+    client.force_login(make_operator("alice", other))
+    assert client.post(sync_url(bot)).status_code == 404
+    status = reverse("admin:conversations_bot_sync_status", args=[bot.pk])
+    assert client.get(status).status_code == 404
+    assert not bot.sync_runs.exists()
+
+
+def test_the_bulk_action_syncs_every_selected_bot(admin_client, make_bot):
+    bots = [make_bot(), make_bot(), make_bot()]
+    sync.request_sync(bots[0], SyncRun.Trigger.PERIODIC, enqueue=False)  # already running
+    response = admin_client.post(
+        reverse("admin:conversations_bot_changelist"),
+        {"action": "sync_contacts", "_selected_action": [b.pk for b in bots]},
+        follow=True,
+    )
+    assert response.status_code == 200
+    assert SyncRun.objects.count() == 3
+    assert OperatorAction.objects.filter(action="contacts.sync").count() == 3
+
+
+def test_the_bot_page_shows_the_last_runs_and_the_progress_of_a_running_one(admin_client, bot):
+    SyncRun.objects.create(
+        bot=bot, trigger="periodic", outcome="failed", error="agent answered HTTP 500"
+    )
+    SyncRun.objects.create(
+        bot=bot, trigger="admin", outcome="running", pages_fetched=7, groups_added=120
+    )
+    page = admin_client.get(reverse("admin:conversations_bot_change", args=[bot.pk]))
+    html = page.content.decode()
+    assert 'data-active="1"' in html and "agent answered HTTP 500" in html
+    assert "+120" in html and "sync-status.js" in html
+
+    status = admin_client.get(reverse("admin:conversations_bot_sync_status", args=[bot.pk]))
+    assert status.json()["active"] is True
+    assert '<td class="sync-pages">7</td>' in status.json()["html"]
+
+
+def test_the_sync_run_list_is_read_only_and_scoped(client, bot, make_bot, make_operator):
+    other = make_bot(name="other")
+    SyncRun.objects.create(bot=bot, trigger="admin", outcome="succeeded")
+    SyncRun.objects.create(bot=other, trigger="admin", outcome="failed", error="other-bot-error")
+    client.force_login(make_operator("alice", bot))
+    page = client.get(reverse("admin:conversations_syncrun_changelist")).content.decode()
+    assert "other-bot-error" not in page and "acme" in page
+    assert client.get(reverse("admin:conversations_syncrun_add")).status_code == 403
+
+
+def test_the_sync_block_speaks_chinese_by_default_and_english_when_chosen(
+    admin_client, bot, settings
+):
+    SyncRun.objects.create(bot=bot, trigger="periodic", outcome="succeeded")
+    url = reverse("admin:conversations_bot_change", args=[bot.pk])
+    chinese = admin_client.get(url).content.decode()
+    assert "立即同步" in chinese and "通讯录同步" in chinese and "定时" in chinese
+    admin_client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    english = admin_client.get(url).content.decode()
+    assert "Sync now" in english and "Periodic" in english
