@@ -48,6 +48,8 @@ def configure_environment() -> str | None:
     os.environ["BOTADMIN_ALLOW_PRIVATE_URLS"] = "1"
     os.environ["ALLOWED_HOSTS"] = "testserver,127.0.0.1,localhost"
     os.environ.setdefault("LOG_LEVEL", "WARNING")
+    # A queue of its own: tasks left on a shared broker by anything else are not measured.
+    os.environ["CELERY_TASK_DEFAULT_QUEUE"] = f"bench-delivery-{uuid.uuid4().hex[:8]}"
     if os.environ.get("DATABASE_URL"):
         return None
     scratch = tempfile.mkdtemp(prefix="botadmin-delivery-bench-")
