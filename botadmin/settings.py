@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "conversations",
     "messaging",
     "audit",
+    "console",
 ]
 
 MIDDLEWARE = [
@@ -172,7 +173,8 @@ STATIC_ROOT.mkdir(exist_ok=True)
 MEDIA_ROOT = VAR_DIR / "media"
 MEDIA_URL = "media/"
 
-LOGIN_URL = "admin:login"
+LOGIN_URL = "console:login"
+LOGIN_REDIRECT_URL = "console:index"
 FORMS_URLFIELD_ASSUME_HTTPS = True
 
 # --- botadmin -------------------------------------------------------------

@@ -10,7 +10,8 @@ api.add_router("", "conversations.api.router")
 api.add_router("/messages", "messaging.status_api.router")
 
 urlpatterns = [
-    path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
+    path("", RedirectView.as_view(pattern_name="console:index", permanent=False)),
+    path("console/", include("console.urls")),
     path("healthz", healthz, name="healthz"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
@@ -23,3 +24,4 @@ if settings.BOTADMIN_BENCH_VIEWS:
 
 admin.site.site_header = "botadmin"
 admin.site.site_title = "botadmin"
+admin.site.site_url = "/console/"

@@ -64,22 +64,6 @@ class BotAdminForm(forms.ModelForm):
         return value
 
 
-class ConversationInline(admin.TabularInline):
-    model = Conversation
-    fields = ("conversation_id", "kind", "name", "is_active", "last_message_at")
-    readonly_fields = ("last_message_at",)
-    extra = 0
-    show_change_link = True
-    max_num = 0
-    can_delete = False
-    verbose_name_plural = _("conversations (first 20; see Conversations for all)")
-
-    def get_queryset(self, request):
-        queryset = super().get_queryset(request)
-        ids = list(queryset.values_list("pk", flat=True)[:20])
-        return queryset.filter(pk__in=ids)
-
-
 @admin.register(Bot)
 class BotAdmin(ContactSyncBotAdminMixin, BotScopedAdminMixin, admin.ModelAdmin):
     bot_lookup = ""
@@ -107,10 +91,10 @@ class BotAdmin(ContactSyncBotAdminMixin, BotScopedAdminMixin, admin.ModelAdmin):
         "created_at",
         "updated_at",
         "contact_sync",
+        "conversations_link",
     )
     filter_horizontal = ("operators",)
     actions = ("rotate_secrets", "sync_contacts", "test_connection", "resume_sending")
-    inlines = (ConversationInline,)
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
@@ -142,7 +126,9 @@ class BotAdmin(ContactSyncBotAdminMixin, BotScopedAdminMixin, admin.ModelAdmin):
             (_("Credentials"), {"fields": credentials}) if obj else None,
             (_("Connector"), {"fields": ("connector", "agent_url", "agent_token")}),
             (_("Forwarding and sending"), {"fields": ("webhook_url", "rate_limit_per_minute")}),
-            (_("Contact sync"), {"fields": ("contact_sync",)}) if obj else None,
+            (_("Contact sync"), {"fields": ("conversations_link", "contact_sync")})
+            if obj
+            else None,
             (_("Sending paused"), {"fields": ("paused_at", "paused_reason")})
             if obj and obj.paused_at
             else None,
@@ -163,6 +149,16 @@ class BotAdmin(ContactSyncBotAdminMixin, BotScopedAdminMixin, admin.ModelAdmin):
     @admin.display(description=_("API secret"))
     def masked_secret(self, obj):
         return format_html("<code>{}</code>", mask(obj.secret))
+
+    @admin.display(description=_("conversations"))
+    def conversations_link(self, obj):
+        # A link, not an inline: a bot can have tens of thousands of conversations.
+        url = reverse("admin:conversations_conversation_changelist") + f"?bot__id__exact={obj.pk}"
+        return format_html(
+            '<a href="{}">{}</a>',
+            url,
+            _("%(n)d conversations") % {"n": obj.conversations.count()},
+        )
 
     @admin.display(description=_("conversations"), ordering="_conversation_count")
     def conversation_count(self, obj):

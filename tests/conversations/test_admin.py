@@ -143,10 +143,23 @@ def test_editing_a_bot_keeps_its_agent_token_when_left_empty(logged_in_superuser
             "agent_token": "",
             "webhook_url": "",
             "rate_limit_per_minute": 20,
-            "conversations-TOTAL_FORMS": 0,
-            "conversations-INITIAL_FORMS": 0,
         },
     )
     assert response.status_code == 302, response.content.decode()[:2000]
     bot.refresh_from_db()
     assert bot.name == "renamed" and bot.agent_token == token
+
+
+def test_the_bot_page_links_to_its_own_conversations(
+    logged_in_superuser, make_bot, make_conversation
+):
+    a, b = make_bot(name="a"), make_bot(name="b")
+    for i in range(3):
+        make_conversation(a, f"wrA{i}")
+    make_conversation(b, "wrB")
+    logged_in_superuser.cookies["django_language"] = "en"
+    page = logged_in_superuser.get(
+        reverse("admin:conversations_bot_change", args=[a.pk])
+    ).content.decode()
+    assert f"?bot__id__exact={a.pk}" in page
+    assert "3 conversations" in page

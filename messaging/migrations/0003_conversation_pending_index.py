@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('conversations', '0003_bot_sending_pause_and_connector_registry'),
-        ('messaging', '0001_initial'),
+        ('messaging', '0002_search_text_trigram_index_postgresql'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -1,0 +1,151 @@
+"""The figures of the dashboard: traffic per day, delivery health, agent health."""
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.core.cache import cache
+from django.db.models import Count, Min, Q, QuerySet
+from django.db.models.functions import TruncDate
+from django.utils import timezone
+
+from conversations.models import Bot, SyncRun
+from messaging.models import DeliveryAttempt, Message
+
+DAYS = 30
+WAITING = [Message.Status.QUEUED, Message.Status.SENDING]
+FINISHED_BADLY = [Message.Status.FAILED, Message.Status.UNCERTAIN]
+# Days before today are counted once per this many seconds (today is always live).
+EARLIER_DAYS_CACHE_SECONDS = 300
+
+
+@dataclass
+class DayCount:
+    day: object
+    inbound: int = 0
+    outbound: int = 0
+
+
+@dataclass
+class AgentHealth:
+    bot: Bot
+    last_contact: datetime | None
+    last_sync: SyncRun | None  # the newest finished contact sync
+
+
+def _local_midnight(day) -> datetime:
+    return timezone.make_aware(datetime.combine(day, datetime.min.time()))
+
+
+def _day_rows(bots, start: datetime, end: datetime | None) -> list[tuple]:
+    """(day, direction, messages, sent, finished) per local day in [start, end)."""
+    queryset = Message.objects.filter(bot__in=bots, created_at__gte=start)
+    if end is not None:
+        queryset = queryset.filter(created_at__lt=end)
+    rows = (
+        queryset.annotate(day=TruncDate("created_at", tzinfo=timezone.get_current_timezone()))
+        .values("day", "direction")
+        .annotate(
+            n=Count("id"),
+            sent=Count("id", filter=Q(status=Message.Status.SENT)),
+            finished=Count("id", filter=Q(status__in=[Message.Status.SENT, *FINISHED_BADLY])),
+        )
+        .order_by()
+    )
+    return [(r["day"], r["direction"], r["n"], r["sent"], r["finished"]) for r in rows]
+
+
+def _earlier_days(bots, first, today) -> list[tuple]:
+    """The finished days change little: counted once, then cached for a few minutes."""
+    ids = sorted(bots.values_list("pk", flat=True))
+    key = "console:days:" + hashlib.sha256(f"{first}:{today}:{ids}".encode()).hexdigest()
+    rows = cache.get(key)
+    if rows is None:
+        rows = _day_rows(bots, _local_midnight(first), _local_midnight(today))
+        cache.set(key, rows, EARLIER_DAYS_CACHE_SECONDS)
+    return rows
+
+
+def daily_stats(bots: QuerySet[Bot], days: int = DAYS) -> tuple[list[DayCount], dict]:
+    """Messages in/out per local day (oldest first, zero days included) and the
+    outbound success counts over the same days. Today is always counted live."""
+    today = timezone.localdate()
+    first = today - timedelta(days=days - 1)
+    counts = {first + timedelta(days=i): DayCount(first + timedelta(days=i)) for i in range(days)}
+    totals = {"sent": 0, "finished": 0}
+    rows = _earlier_days(bots, first, today) + _day_rows(bots, _local_midnight(today), None)
+    for day, direction, n, sent, finished in rows:
+        entry = counts.get(day)
+        if entry is None:
+            continue
+        if direction == Message.Direction.IN:
+            entry.inbound += n
+        else:
+            entry.outbound += n
+            totals["sent"] += sent
+            totals["finished"] += finished
+    return list(counts.values()), totals
+
+
+def delivery_health(bots: QuerySet[Bot], totals: dict) -> dict:
+    """Success rate over the chart's days, and what is waiting or failing right now."""
+    now = timezone.now()
+    outbound = Message.objects.filter(bot__in=bots, direction=Message.Direction.OUT)
+    pending = outbound.filter(status__in=WAITING).aggregate(
+        waiting=Count("id"),
+        retrying=Count("id", filter=Q(attempt_count__gt=0)),
+        oldest=Min("created_at"),
+    )
+    failed_today = outbound.filter(
+        status__in=FINISHED_BADLY, created_at__gte=now - timedelta(hours=24)
+    ).count()
+    return {
+        "success_rate": (totals["sent"] / totals["finished"] * 100) if totals["finished"] else None,
+        "finished": totals["finished"],
+        "waiting": pending["waiting"],
+        "retrying": pending["retrying"],
+        "failed_today": failed_today,
+        "oldest_queued_age": (now - pending["oldest"]) if pending["oldest"] else None,
+    }
+
+
+def agent_health(bots: QuerySet[Bot]) -> list[AgentHealth]:
+    """When each bot's agent last answered (a delivery, a successful sync) or reported
+    a message, and its newest finished contact sync."""
+    bots = list(bots.order_by("name"))
+    ids = [bot.pk for bot in bots]
+    # Newest first by id (attempts are appended in time order): one short scan per bot.
+    answered = {
+        bot_id: DeliveryAttempt.objects.filter(message__bot=bot_id, http_status__isnull=False)
+        .order_by("-id")
+        .values_list("started_at", flat=True)
+        .first()
+        for bot_id in ids
+    }
+    reported = {
+        bot_id: Message.objects.filter(bot_id=bot_id, direction=Message.Direction.IN)
+        .order_by("-created_at")
+        .values_list("created_at", flat=True)
+        .first()
+        for bot_id in ids
+    }
+    synced = {
+        bot_id: SyncRun.objects.filter(bot_id=bot_id, finished_at__isnull=False)
+        .order_by("-requested_at", "-id")
+        .first()
+        for bot_id in ids
+    }
+    sync_ok = {
+        bot_id: SyncRun.objects.filter(bot_id=bot_id, outcome=SyncRun.Outcome.SUCCEEDED)
+        .order_by("-requested_at", "-id")
+        .values_list("finished_at", flat=True)
+        .first()
+        for bot_id in ids
+    }
+    result = []
+    for bot in bots:
+        contacts = [
+            t for t in (answered.get(bot.pk), reported.get(bot.pk), sync_ok.get(bot.pk)) if t
+        ]
+        result.append(AgentHealth(bot, max(contacts) if contacts else None, synced.get(bot.pk)))
+    return result

@@ -1,0 +1,95 @@
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from messaging.models import Message
+
+KNOWN_MSGTYPES = ["text", "markdown", "markdown_v2", "link", "image", "news", "miniprogram", "file"]
+
+
+ANY = _("Any")
+
+
+def _blank(choices):
+    return [("", ANY), *choices]
+
+
+class MessageFilterForm(forms.Form):
+    """The filters search and the audit log share. All optional."""
+
+    bot = forms.ModelChoiceField(queryset=None, required=False, empty_label=_("All my bots"))
+    q = forms.CharField(label=_("Words"), required=False, max_length=200)
+    conversation = forms.CharField(
+        label=_("Conversation"),
+        required=False,
+        max_length=255,
+        help_text=_("Conversation ID, or part of its name."),
+    )
+    sender = forms.CharField(label=_("Sender"), required=False, max_length=255)
+    direction = forms.ChoiceField(
+        label=_("Direction"), required=False, choices=_blank(Message.Direction.choices)
+    )
+    msgtype = forms.ChoiceField(
+        label=_("Message type"),
+        required=False,
+        choices=_blank([(t, t) for t in KNOWN_MSGTYPES]),
+    )
+    status = forms.ChoiceField(
+        label=_("Status"), required=False, choices=_blank(Message.Status.choices)
+    )
+    source = forms.ChoiceField(
+        label=_("Source"), required=False, choices=_blank(Message.Source.choices)
+    )
+    date_from = forms.DateField(
+        label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    date_to = forms.DateField(
+        label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+    def __init__(self, *args, bots, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["bot"].queryset = bots
+        self.fields["bot"].label = _("Bot")
+
+    def clean(self):
+        data = super().clean()
+        start, end = data.get("date_from"), data.get("date_to")
+        if start and end and start > end:
+            raise forms.ValidationError(_("The start date is after the end date."))
+        return data
+
+    def is_blank(self) -> bool:
+        return not any(self.cleaned_data.get(name) for name in self.fields if name != "bot")
+
+
+class AuditFilterForm(MessageFilterForm):
+    """The audit log lists outbound messages only: no direction filter."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        del self.fields["direction"]
+        self.fields["status"].choices = _blank(
+            [(v, label) for v, label in Message.Status.choices if v != Message.Status.RECEIVED]
+        )
+        self.fields["source"].choices = _blank(
+            [(v, label) for v, label in Message.Source.choices if v != Message.Source.AGENT]
+        )
+
+
+class ReplyForm(forms.Form):
+    content = forms.CharField(
+        label=_("Reply"),
+        max_length=5000,
+        strip=False,
+        widget=forms.Textarea(attrs={"rows": 3, "placeholder": _("Type a reply…")}),
+    )
+
+    def clean_content(self):
+        content = self.cleaned_data["content"]
+        if not content.strip():
+            raise forms.ValidationError(_("Write something first."))
+        return content
+
+
+class JumpToDateForm(forms.Form):
+    date = forms.DateField(label=_("Jump to date"), widget=forms.DateInput(attrs={"type": "date"}))

@@ -1,0 +1,130 @@
+"""A conversation's timeline, one keyset page at a time (never OFFSET).
+
+Every page is one range scan of `msg_history_idx` (conversation, -id):
+older pages continue below the smallest id shown, newer pages above the
+largest, and a jump (to a message or a date) is a page around one id.
+"""
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from conversations.models import Conversation
+from messaging.models import DeliveryAttempt, Message
+
+PAGE_SIZE = 50
+
+
+@dataclass
+class HistoryPage:
+    """Messages oldest first, and whether more exist on either side."""
+
+    messages: list[Message] = field(default_factory=list)
+    has_older: bool = False
+    has_newer: bool = False
+    focus_id: int | None = None
+
+    @property
+    def oldest_id(self) -> int | None:
+        return self.messages[0].pk if self.messages else None
+
+    @property
+    def newest_id(self) -> int | None:
+        return self.messages[-1].pk if self.messages else None
+
+
+TIMELINE_FIELDS = [
+    "id",
+    "conversation_id",
+    "direction",
+    "msgtype",
+    "body",
+    "sender_id",
+    "sender_name",
+    "status",
+    "source",
+    "attempt_count",
+    "created_at",
+    "created_by__username",
+]
+
+
+def _timeline(conversation: Conversation) -> QuerySet[Message]:
+    # Only what a bubble shows; a message's trace (attempts, errors) loads when opened.
+    return (
+        Message.objects.filter(conversation=conversation)
+        .select_related("created_by")
+        .only(*TIMELINE_FIELDS)
+    )
+
+
+def _older(conversation, before_id: int | None, size: int) -> tuple[list[Message], bool]:
+    queryset = _timeline(conversation)
+    if before_id is not None:
+        queryset = queryset.filter(id__lt=before_id)
+    rows = list(queryset.order_by("-id")[: size + 1])
+    return list(reversed(rows[:size])), len(rows) > size
+
+
+def _newer(conversation, after_id: int, size: int) -> tuple[list[Message], bool]:
+    rows = list(_timeline(conversation).filter(id__gt=after_id).order_by("id")[: size + 1])
+    return rows[:size], len(rows) > size
+
+
+def latest_page(conversation: Conversation, size: int = PAGE_SIZE) -> HistoryPage:
+    messages, has_older = _older(conversation, None, size)
+    return HistoryPage(messages, has_older=has_older)
+
+
+def page_before(conversation: Conversation, before_id: int, size: int = PAGE_SIZE) -> HistoryPage:
+    messages, has_older = _older(conversation, before_id, size)
+    return HistoryPage(messages, has_older=has_older, has_newer=True)
+
+
+def page_after(conversation: Conversation, after_id: int, size: int = PAGE_SIZE) -> HistoryPage:
+    messages, has_newer = _newer(conversation, after_id, size)
+    return HistoryPage(messages, has_older=True, has_newer=has_newer)
+
+
+def page_around(conversation: Conversation, message_id: int, size: int = PAGE_SIZE) -> HistoryPage:
+    """A page with `message_id` in the middle (it is shown highlighted)."""
+    half = size // 2
+    older, has_older = _older(conversation, message_id + 1, half + 1)
+    newer, has_newer = _newer(conversation, message_id, size - len(older))
+    return HistoryPage(older + newer, has_older, has_newer, focus_id=message_id)
+
+
+def first_id_on_or_after(conversation: Conversation, day: date) -> int | None:
+    """The first message of `day` (in the UI's time zone) or later, for "jump to date"."""
+    start = timezone.make_aware(datetime.combine(day, time.min))
+    return (
+        Message.objects.filter(conversation=conversation, created_at__gte=start)
+        .order_by("id")
+        .values_list("id", flat=True)
+        .first()
+    )
+
+
+def page_at_date(conversation: Conversation, day: date, size: int = PAGE_SIZE) -> HistoryPage:
+    first_id = first_id_on_or_after(conversation, day)
+    if first_id is None:
+        # Nothing that late: the newest messages are the closest answer.
+        return latest_page(conversation, size)
+    messages, has_newer = _newer(conversation, first_id - 1, size)
+    has_older = Message.objects.filter(conversation=conversation, id__lt=first_id).exists()
+    return HistoryPage(messages, has_older, has_newer, focus_id=first_id)
+
+
+def message_with_trace(conversation: Conversation, message_id: int) -> Message | None:
+    return Message.objects.filter(conversation=conversation, pk=message_id).first()
+
+
+def pending_in(conversation: Conversation, ids: list[int]) -> list[Message]:
+    """Messages of this conversation among `ids`, for refreshing their status in place."""
+    return list(_timeline(conversation).filter(id__in=ids[:200]).order_by("id"))
+
+
+def delivery_attempts(message: Message) -> list[DeliveryAttempt]:
+    return list(message.attempts.order_by("started_at", "id"))

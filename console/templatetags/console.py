@@ -1,0 +1,85 @@
+import json
+import re
+
+from django import template
+from django.utils.html import escape
+from django.utils.safestring import mark_safe
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
+register = template.Library()
+
+MENTION_RE = re.compile(r"(@[^\s@]{1,64})")
+
+
+@register.filter
+def chat_text(value) -> str:
+    """Escaped text with its line breaks kept and @mentions highlighted."""
+    html = MENTION_RE.sub(r'<span class="mention">\1</span>', escape(str(value or "")))
+    return mark_safe(html.replace("\n", "<br>"))
+
+
+@register.filter
+def highlight(value, words) -> str:
+    """Escaped text with each of the searched words (case-insensitive) in <mark>."""
+    text = str(value or "")
+    terms = [w for w in str(words or "").split() if w]
+    if not terms:
+        return escape(text)
+    pattern = re.compile("|".join(re.escape(w) for w in terms), re.IGNORECASE)
+    parts, last = [], 0
+    for match in pattern.finditer(text):
+        parts += [escape(text[last : match.start()]), f"<mark>{escape(match.group())}</mark>"]
+        last = match.end()
+    parts.append(escape(text[last:]))
+    return mark_safe("".join(parts))
+
+
+@register.filter
+def part(body, msgtype):
+    """The object named after the msgtype in a message body ({} when missing)."""
+    value = body.get(msgtype) if isinstance(body, dict) else None
+    return value if isinstance(value, dict) else {}
+
+
+@register.filter
+def pretty_json(value) -> str:
+    return json.dumps(value, ensure_ascii=False, indent=2, sort_keys=True)
+
+
+@register.filter
+def web_url(value) -> str:
+    """Only http(s) URLs become links or images; anything else is dropped."""
+    value = str(value or "")
+    return value if value.startswith(("https://", "http://")) else ""
+
+
+@register.filter
+def age(delta) -> str:
+    """A timedelta as the largest two units, e.g. "3 h 12 min"."""
+    if delta is None:
+        return "—"
+    seconds = int(delta.total_seconds())
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, seconds = divmod(rest, 60)
+    if days:
+        return ngettext("%(n)d day", "%(n)d days", days) % {"n": days} + (
+            " " + _("%(n)d h") % {"n": hours} if hours else ""
+        )
+    if hours:
+        return _("%(h)d h %(m)d min") % {"h": hours, "m": minutes}
+    if minutes:
+        return _("%(m)d min %(s)d s") % {"m": minutes, "s": seconds}
+    return _("%(s)d s") % {"s": seconds}
+
+
+@register.simple_tag(takes_context=True)
+def query_with(context, **changes) -> str:
+    """The current query string with some parameters replaced (None removes one)."""
+    query = context["request"].GET.copy()
+    for key, value in changes.items():
+        query.pop(key, None)
+        if value is not None and value != "":
+            query[key] = value
+    return "?" + query.urlencode() if query else "?"

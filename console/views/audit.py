@@ -1,0 +1,66 @@
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import StreamingHttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+
+from audit.models import OperatorAction
+from conversations.services import bots_visible_to
+
+from ..export import csv_lines
+from ..forms import AuditFilterForm
+from ..queries import audit_rows, page_by_id
+from .scoping import int_param
+
+
+def _filtered(request):
+    bots = bots_visible_to(request.user).order_by("name")
+    form = AuditFilterForm(request.GET, bots=bots)
+    data = form.cleaned_data if form.is_valid() else {}
+    return form, audit_rows(bots, data)
+
+
+@login_required
+def outbound_log(request):
+    form, rows = _filtered(request)
+    page = page_by_id(rows, int_param(request, "before")) if form.is_valid() else None
+    export_query = request.GET.copy()
+    export_query.pop("before", None)
+    return render(
+        request,
+        "console/audit/outbound.html",
+        {"form": form, "page": page, "export_query": export_query.urlencode()},
+    )
+
+
+@login_required
+def outbound_csv(request):
+    form, rows = _filtered(request)
+    filename = f"botadmin-outbound-{timezone.localtime():%Y%m%d-%H%M%S}.csv"
+    response = StreamingHttpResponse(csv_lines(rows), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+@login_required
+def operator_actions(request):
+    bots = bots_visible_to(request.user)
+    actions = OperatorAction.objects.select_related("actor", "bot").order_by("-created_at", "-id")
+    if not request.user.is_superuser:
+        # Actions about one of the user's bots; bot-less actions are for superusers.
+        actions = actions.filter(bot__in=bots)
+    if bot_id := int_param(request, "bot"):
+        actions = actions.filter(bot_id=bot_id)
+    if action := request.GET.get("action", "").strip():
+        actions = actions.filter(action__startswith=action)
+    page = Paginator(actions, 50).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "console/audit/actions.html",
+        {
+            "page": page,
+            "bots": bots.order_by("name"),
+            "selected_bot": bot_id,
+            "action": action,
+        },
+    )

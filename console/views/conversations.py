@@ -1,0 +1,58 @@
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.shortcuts import redirect, render
+from django.urls import reverse
+
+from conversations.models import Conversation
+from conversations.services import bots_visible_to
+
+from ..conversation_list import attach_last_messages, conversations_by_activity
+from .scoping import visible_bot_or_404
+
+PER_PAGE = 50
+
+
+@login_required
+def index(request):
+    """The console's home: the first bot's conversations (or the empty state)."""
+    bot = bots_visible_to(request.user).order_by("name").first()
+    if bot is None:
+        return render(request, "console/no_bots.html")
+    return redirect("console:conversations", bot_id=bot.pk)
+
+
+@login_required
+def conversation_list(request, bot_id: int):
+    bot = visible_bot_or_404(request.user, bot_id)
+    kind = request.GET.get("kind")
+    if kind not in Conversation.Kind.values:
+        kind = Conversation.Kind.GROUP
+    name = request.GET.get("q", "")
+    page = Paginator(conversations_by_activity(bot, kind, name), PER_PAGE).get_page(
+        request.GET.get("page")
+    )
+    attach_last_messages(list(page.object_list))
+    tabs = [
+        {
+            "kind": value,
+            "label": label,
+            "url": reverse("console:conversations", args=[bot.pk]) + f"?kind={value}",
+            "count": Conversation.objects.filter(bot=bot, kind=value).count(),
+        }
+        for value, label in (
+            (Conversation.Kind.GROUP, Conversation.Kind.GROUP.label),
+            (Conversation.Kind.USER, Conversation.Kind.USER.label),
+        )
+    ]
+    return render(
+        request,
+        "console/conversation_list.html",
+        {
+            "bot": bot,
+            "bots": bots_visible_to(request.user).order_by("name"),
+            "kind": kind,
+            "q": name,
+            "page": page,
+            "tabs": tabs,
+        },
+    )

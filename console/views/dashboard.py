@@ -1,0 +1,28 @@
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import render
+
+from conversations.services import bots_visible_to
+
+from .. import dashboard
+from ..charts import traffic_chart
+from .scoping import int_param, visible_bot_or_404
+
+
+@login_required
+def dashboard_page(request):
+    all_bots = bots_visible_to(request.user).order_by("name")
+    bot_id = int_param(request, "bot")
+    bot = visible_bot_or_404(request.user, bot_id) if bot_id is not None else None
+    scope = all_bots.filter(pk=bot.pk) if bot else all_bots
+    days, totals = dashboard.daily_stats(scope)
+    return render(
+        request,
+        "console/dashboard.html",
+        {
+            "bots": all_bots,
+            "bot": bot,
+            "chart": traffic_chart(days),
+            "health": dashboard.delivery_health(scope, totals),
+            "agents": dashboard.agent_health(scope),
+        },
+    )

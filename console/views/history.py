@@ -1,0 +1,129 @@
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from botadmin.errors import ApiError
+from messaging.models import Message
+from messaging.sending import accept_outbound
+
+from .. import history
+from ..forms import JumpToDateForm, ReplyForm
+from ..timeline import render_messages
+from .scoping import int_param, visible_conversation_or_404
+
+PENDING = [Message.Status.QUEUED, Message.Status.SENDING, Message.Status.SCHEDULED]
+
+
+def _page_for(request, conversation):
+    if (before := int_param(request, "before")) is not None:
+        return history.page_before(conversation, before)
+    if (after := int_param(request, "after")) is not None:
+        return history.page_after(conversation, after)
+    if (at := int_param(request, "at")) is not None:
+        return history.page_around(conversation, at)
+    jump = JumpToDateForm(request.GET) if "date" in request.GET else None
+    if jump is not None and jump.is_valid():
+        return history.page_at_date(conversation, jump.cleaned_data["date"])
+    return history.latest_page(conversation)
+
+
+@login_required
+def conversation_history(request, bot_id: int, pk: int, reply_form=None):
+    bot, conversation = visible_conversation_or_404(request.user, bot_id, pk)
+    page = _page_for(request, conversation)
+    base_url = reverse("console:history", args=[bot.pk, conversation.pk])
+    context = {
+        "bot": bot,
+        "conversation": conversation,
+        "page": page,
+        "base_url": base_url,
+        "timeline": render_messages(
+            page.messages,
+            bot=bot,
+            base_url=base_url,
+            pending_statuses=PENDING,
+            focus_id=page.focus_id,
+        ),
+    }
+    if request.headers.get("HX-Request") and "before" in request.GET:
+        # Infinite scroll: only the older messages and the next sentinel.
+        return render(request, "console/history/_older.html", context)
+    context["jump_form"] = JumpToDateForm(request.GET if "date" in request.GET else None)
+    context["reply_form"] = reply_form or ReplyForm()
+    return render(request, "console/history/page.html", context, status=400 if reply_form else 200)
+
+
+@login_required
+def history_updates(request, bot_id: int, pk: int):
+    """Polled by the open timeline: messages newer than the last shown, and fresh
+    states of the outbound messages it still shows as pending (swapped in place)."""
+    bot, conversation = visible_conversation_or_404(request.user, bot_id, pk)
+    after = int_param(request, "after") or 0
+    pending_ids = [int(v) for v in request.GET.get("pending", "").split(",") if v.isdigit()]
+    page = history.page_after(conversation, after, size=history.PAGE_SIZE)
+    refreshed = [m for m in history.pending_in(conversation, pending_ids) if m.pk <= after]
+    base_url = reverse("console:history", args=[bot.pk, conversation.pk])
+    render_args = {"bot": bot, "base_url": base_url, "pending_statuses": PENDING}
+    return render(
+        request,
+        "console/history/_updates.html",
+        {
+            "bot": bot,
+            "conversation": conversation,
+            "after": page.newest_id or after,
+            "timeline": render_messages(page.messages, **render_args),
+            "refreshed": render_messages(refreshed, oob=True, **render_args),
+        },
+    )
+
+
+@login_required
+def message_trace(request, bot_id: int, pk: int, message_id: int):
+    """One message's trace, loaded when the operator opens it in the timeline."""
+    bot, conversation = visible_conversation_or_404(request.user, bot_id, pk)
+    message = history.message_with_trace(conversation, message_id)
+    if message is None:
+        raise Http404
+    template = (
+        "console/history/_trace.html"
+        if request.headers.get("HX-Request")
+        else "console/history/trace_page.html"
+    )
+    return render(
+        request,
+        template,
+        {
+            "bot": bot,
+            "conversation": conversation,
+            "m": message,
+            "attempts": history.delivery_attempts(message)
+            if message.direction == Message.Direction.OUT
+            else [],
+        },
+    )
+
+
+@login_required
+@require_POST
+def reply(request, bot_id: int, pk: int):
+    bot, conversation = visible_conversation_or_404(request.user, bot_id, pk)
+    form = ReplyForm(request.POST)
+    if form.is_valid():
+        try:
+            accept_outbound(
+                bot=bot,
+                conversation_id=conversation.conversation_id,
+                body={"msgtype": "text", "text": {"content": form.cleaned_data["content"]}},
+                source=Message.Source.CONSOLE,
+                created_by=request.user,
+            )
+        except ApiError as error:
+            form.add_error("content", _("Not sent: %(errmsg)s") % {"errmsg": error.errmsg})
+        else:
+            messages.success(request, _("Reply queued for sending."))
+            return redirect("console:history", bot_id=bot.pk, pk=conversation.pk)
+    return conversation_history(request, bot_id, pk, reply_form=form)

@@ -1,0 +1,18 @@
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import render
+
+from conversations.services import bots_visible_to
+
+from ..forms import MessageFilterForm
+from ..queries import page_by_id, search_results
+from .scoping import int_param
+
+
+@login_required
+def search(request):
+    bots = bots_visible_to(request.user).order_by("name")
+    form = MessageFilterForm(request.GET or None, bots=bots)
+    page = None
+    if form.is_bound and form.is_valid() and not form.is_blank():
+        page = page_by_id(search_results(bots, form.cleaned_data), int_param(request, "before"))
+    return render(request, "console/search.html", {"form": form, "page": page})

@@ -1,0 +1,104 @@
+"""Shared by the console's browser tests: the headless Chromium page, the demo
+data `make run` creates, and small steps (log in, open a conversation, screenshot).
+
+Screenshots land in test-artifacts/console/ (git-ignored).
+"""
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+from django.db import connections
+
+from conversations.demo import start_agent_and_sync
+from conversations.models import Bot, Conversation
+from messaging.models import Message
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "console"
+ADMIN_PASSWORD = "pw-admin-browser-1"
+
+
+@pytest.fixture
+def page(live_server):
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"{CHROMIUM} is not installed")
+    # Playwright's sync API runs an event loop in this thread; Django's ORM calls
+    # made by the test between browser steps are still plain synchronous code.
+    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "1")
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        context = browser.new_context(
+            base_url=live_server.url, viewport={"width": 1280, "height": 860}, locale="zh-CN"
+        )
+        context.set_default_timeout(10_000)
+        yield context.new_page()
+        # Test code between browser steps runs in Playwright's greenlet, which has
+        # its own database connection: close it, or the test database cannot be dropped.
+        connections.close_all()
+        context.close()
+        browser.close()
+
+
+@pytest.fixture
+def demo_agent(transactional_db):
+    """What `make run` sets up: the admin user, the demo bot, and its demo agent
+    (a real bridge-protocol server) from which the bot's contacts are synced."""
+    call_command("setup_demo", admin_password=ADMIN_PASSWORD, stdout=open(os.devnull, "w"))
+    bot = Bot.objects.get(name="demo")
+    agent, _run = start_agent_and_sync(bot, port=0)
+    yield agent
+    agent.stop()
+
+
+@pytest.fixture
+def demo(demo_agent):
+    """The demo bot and its customer-service group, with 70 messages of history."""
+    bot = Bot.objects.get(name="demo")
+    group = Conversation.objects.get(bot=bot, conversation_id="wrDemoGroup0002")
+    for i in range(70):
+        Message.objects.create(
+            bot=bot,
+            conversation=group,
+            direction="in",
+            msgtype="text",
+            body={"msgtype": "text", "text": {"content": f"第 {i} 条历史消息"}},
+            search_text=f"第 {i} 条历史消息",
+            sender_id="wmDemoUser0001",
+            sender_name="张伟",
+            status="received",
+            source="agent",
+        )
+    return bot, group
+
+
+def shoot(page, name: str) -> None:
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def log_in(page) -> None:
+    page.goto("/")
+    page.get_by_label("用户名").fill("admin")
+    page.get_by_label("密码").fill(ADMIN_PASSWORD)
+    shoot(page, "01-login")
+    page.get_by_role("button", name="登录").click()
+
+
+def open_conversation(page, name: str):
+    page.get_by_role("link", name=re.compile(name)).first.click()
+    page.wait_for_selector("#timeline .msg")

@@ -1,0 +1,89 @@
+"""Every console page needs a login and shows only the operator's own bots."""
+
+import pytest
+from django.urls import reverse
+
+
+def console_urls(bot, conversation):
+    return [
+        reverse("console:index"),
+        reverse("console:conversations", args=[bot.pk]),
+        reverse("console:history", args=[bot.pk, conversation.pk]),
+        reverse("console:history_updates", args=[bot.pk, conversation.pk]),
+        reverse("console:search") + "?q=x",
+        reverse("console:audit"),
+        reverse("console:audit_csv"),
+        reverse("console:operator_actions"),
+        reverse("console:dashboard"),
+    ]
+
+
+def test_anonymous_visitors_are_sent_to_the_login_page(client, bot, group):
+    for url in console_urls(bot, group):
+        response = client.get(url)
+        assert response.status_code == 302, url
+        assert response["Location"].startswith(reverse("console:login")), url
+
+
+def test_root_redirects_to_the_console(client):
+    response = client.get("/")
+    assert response.status_code == 302
+    assert response["Location"] == reverse("console:index")
+
+
+def test_login_page_logs_an_operator_in_and_lands_on_their_conversations(
+    client, operator, bot, group
+):
+    response = client.post(
+        reverse("console:login"), {"username": "alice", "password": "pw-alice"}, follow=True
+    )
+    assert response.redirect_chain[-1][0] == reverse("console:conversations", args=[bot.pk])
+    assert "销售群" in response.content.decode()
+
+
+def test_wrong_password_explains_what_went_wrong(client, operator):
+    response = client.post(reverse("console:login"), {"username": "alice", "password": "nope"})
+    assert response.status_code == 200
+    assert "用户名或密码错误" in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    "name", ["conversations", "history", "history_updates", "reply", "dashboard"]
+)
+def test_pages_of_another_operators_bot_answer_404(operator_client, other_bot, other_group, name):
+    urls = {
+        "conversations": reverse("console:conversations", args=[other_bot.pk]),
+        "history": reverse("console:history", args=[other_bot.pk, other_group.pk]),
+        "history_updates": reverse("console:history_updates", args=[other_bot.pk, other_group.pk]),
+        "reply": reverse("console:reply", args=[other_bot.pk, other_group.pk]),
+        "dashboard": reverse("console:dashboard") + f"?bot={other_bot.pk}",
+    }
+    if name == "reply":
+        response = operator_client.post(urls[name], {"content": "hi"})
+    else:
+        response = operator_client.get(urls[name])
+    assert response.status_code == 404
+
+
+def test_a_conversation_is_only_reachable_under_its_own_bot(operator_client, bot, other_group):
+    url = reverse("console:history", args=[bot.pk, other_group.pk])
+    assert operator_client.get(url).status_code == 404
+
+
+def test_a_user_without_bots_sees_how_to_get_access(client, make_operator, bot):
+    client.force_login(make_operator("bob"))
+    response = client.get(reverse("console:index"))
+    assert response.status_code == 200
+    assert "你还不是任何机器人的运营人员" in response.content.decode()
+
+
+def test_superuser_sees_every_bot(client, superuser, bot, other_bot, other_group):
+    client.force_login(superuser)
+    response = client.get(reverse("console:history", args=[other_bot.pk, other_group.pk]))
+    assert response.status_code == 200
+
+
+def test_admin_links_back_to_the_console(client, superuser):
+    client.force_login(superuser)
+    response = client.get(reverse("admin:index"))
+    assert 'href="/console/"' in response.content.decode()

@@ -1,0 +1,96 @@
+import csv
+import io
+
+from django.urls import reverse
+
+from audit.services import record_action
+from messaging.models import Message
+
+AUDIT = reverse("console:audit")
+CSV = reverse("console:audit_csv")
+
+
+def read_csv(response) -> list[dict]:
+    assert response.streaming
+    text = b"".join(response.streaming_content).decode("utf-8-sig")
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def test_audit_log_lists_outbound_messages_with_who_sent_them(
+    operator_client, operator, group, make_message
+):
+    make_message(group, direction="in", text="客户问题")
+    make_message(
+        group,
+        direction="out",
+        text="失败了",
+        status=Message.Status.FAILED,
+        source="console",
+        created_by=operator,
+        attempt_count=3,
+        last_error="errcode 93000",
+    )
+    make_message(group, direction="out", text="API 发的", source="api")
+
+    response = operator_client.get(AUDIT)
+
+    rows = response.context["page"].rows
+    assert [m.search_text for m in rows] == ["API 发的", "失败了"]
+    html = response.content.decode()
+    assert "alice" in html and "控制台" in html and "errcode 93000" in html
+
+
+def test_audit_filters_apply_to_the_page_and_the_export(operator_client, group, make_message):
+    make_message(group, direction="out", text="a", status=Message.Status.FAILED)
+    make_message(group, direction="out", text="b")
+
+    page = operator_client.get(AUDIT, {"status": "failed"})
+    export = read_csv(operator_client.get(CSV, {"status": "failed"}))
+
+    assert [m.search_text for m in page.context["page"].rows] == ["a"]
+    assert [row["content"] for row in export] == ["a"]
+    assert 'href="/console/audit/export.csv?status=failed"' in page.content.decode()
+
+
+def test_csv_export_streams_every_row_in_batches(operator_client, group, make_message, monkeypatch):
+    monkeypatch.setattr("console.export.BATCH_SIZE", 7)
+    made = [make_message(group, direction="out", text=f"第{i}条") for i in range(30)]
+
+    response = operator_client.get(CSV)
+
+    assert response["Content-Type"].startswith("text/csv")
+    assert "attachment" in response["Content-Disposition"]
+    rows = read_csv(response)
+    assert [row["msgid"] for row in rows] == [m.msgid for m in reversed(made)]
+    assert rows[0]["conversation_name"] == "销售群" and rows[0]["status"] == "sent"
+
+
+def test_csv_cells_cannot_run_as_spreadsheet_formulas(operator_client, group, make_message):
+    make_message(group, direction="out", text='=HYPERLINK("http://evil")')
+    assert read_csv(operator_client.get(CSV))[0]["content"].startswith("'=")
+
+
+def test_audit_and_export_never_include_another_bots_messages(
+    operator_client, group, other_group, make_message
+):
+    make_message(group, direction="out", text="mine")
+    make_message(other_group, direction="out", text="theirs")
+    assert [m.search_text for m in operator_client.get(AUDIT).context["page"].rows] == ["mine"]
+    assert [r["content"] for r in read_csv(operator_client.get(CSV))] == ["mine"]
+
+
+def test_operator_actions_are_listed_for_the_operators_bots_only(
+    operator_client, operator, bot, other_bot
+):
+    record_action(operator, "secret.rotate", bot=bot, target=bot, summary="轮换密钥")
+    record_action(None, "bot.update", bot=other_bot, summary="别人的机器人")
+
+    html = operator_client.get(reverse("console:operator_actions")).content.decode()
+
+    assert "secret.rotate" in html and "轮换密钥" in html and "alice" in html
+    assert "别人的机器人" not in html
+
+
+def test_operator_actions_empty_state_says_what_will_appear(operator_client):
+    html = operator_client.get(reverse("console:operator_actions")).content.decode()
+    assert "尚无运营操作记录" in html

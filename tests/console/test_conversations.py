@@ -1,0 +1,68 @@
+from django.urls import reverse
+
+from conversations.models import Conversation
+
+
+def test_conversations_are_sorted_by_last_message_with_a_preview(
+    operator_client, bot, make_conversation, make_message
+):
+    quiet = make_conversation(bot, "wrQuiet", name="安静群")
+    busy = make_conversation(bot, "wrBusy", name="热闹群")
+    make_conversation(bot, "wrEmpty", name="空群")
+    make_message(quiet, text="很久以前")
+    make_message(busy, text="最新的消息\n第二行", sender_name="张伟")
+
+    response = operator_client.get(reverse("console:conversations", args=[bot.pk]))
+
+    html = response.content.decode()
+    assert html.index("热闹群") < html.index("安静群") < html.index("空群")
+    assert "最新的消息" in html and "张伟" in html
+    assert "暂无消息" in html
+
+
+def test_users_and_groups_are_separate_tabs(operator_client, bot, make_conversation):
+    make_conversation(bot, "wrG", name="一个群")
+    make_conversation(bot, "wmU", name="一个用户", kind=Conversation.Kind.USER)
+    url = reverse("console:conversations", args=[bot.pk])
+
+    groups = operator_client.get(url).content.decode()
+    users = operator_client.get(url + "?kind=user").content.decode()
+
+    assert "一个群" in groups and "一个用户" not in groups
+    assert "一个用户" in users and "一个群" not in users
+
+
+def test_search_by_name_and_empty_result_offers_to_show_all(
+    operator_client, bot, make_conversation
+):
+    make_conversation(bot, "wrA", name="销售一部")
+    make_conversation(bot, "wrB", name="客服")
+    url = reverse("console:conversations", args=[bot.pk])
+
+    html = operator_client.get(url + "?q=销售").content.decode()
+    assert "销售一部" in html and "客服" not in html
+
+    html = operator_client.get(url + "?q=不存在").content.decode()
+    assert "没有名称匹配" in html
+
+
+def test_inactive_conversations_are_marked(operator_client, bot, make_conversation):
+    make_conversation(bot, "wrGone", name="已解散群", is_active=False)
+    html = operator_client.get(reverse("console:conversations", args=[bot.pk])).content.decode()
+    assert 'class="inactive"' in html and "已停用" in html
+
+
+def test_the_list_never_shows_another_bots_conversations(operator_client, bot, group, other_group):
+    html = operator_client.get(reverse("console:conversations", args=[bot.pk])).content.decode()
+    assert "销售群" in html
+    assert "竞品群" not in html and "rival" not in html
+
+
+def test_long_lists_are_paginated(operator_client, bot, make_conversation, make_message):
+    for i in range(55):
+        make_conversation(bot, f"wr{i:03}", name=f"群{i:03}")
+    url = reverse("console:conversations", args=[bot.pk])
+    first = operator_client.get(url).content.decode()
+    second = operator_client.get(url + "?page=2").content.decode()
+    assert "第 1 / 2 页" in first and "群054" not in first
+    assert "群054" in second

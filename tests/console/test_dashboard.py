@@ -1,0 +1,106 @@
+import datetime as dt
+
+import pytest
+from django.core.cache import cache
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from messaging.models import Message
+
+DASHBOARD = reverse("console:dashboard")
+
+
+@pytest.fixture(autouse=True)
+def _no_cached_days(db):
+    """The dashboard caches finished days; every test starts without them."""
+    cache.clear()
+    yield
+    cache.clear()
+
+
+def test_dashboard_counts_traffic_per_day_and_delivery_health(
+    operator_client, bot, group, make_message, make_attempt
+):
+    now = timezone.now()
+    make_message(group, direction="in", text="q1")
+    make_message(group, direction="in", text="q2", created_at=now - dt.timedelta(days=3))
+    sent = make_message(group, direction="out", text="a1")
+    make_attempt(sent, http_status=200)
+    make_message(group, direction="out", text="a2", status=Message.Status.FAILED)
+    make_message(group, direction="out", text="a3", status=Message.Status.SENT)
+    make_message(group, direction="out", text="a4", status=Message.Status.SENT)
+    make_message(
+        group,
+        direction="out",
+        text="wait",
+        status=Message.Status.QUEUED,
+        attempt_count=2,
+        created_at=now - dt.timedelta(hours=2, minutes=5),
+    )
+    make_message(group, direction="in", text="old", created_at=now - dt.timedelta(days=45))
+
+    response = operator_client.get(DASHBOARD)
+
+    chart = response.context["chart"]
+    assert chart["total_in"] == 2 and chart["total_out"] == 5
+    assert len([b for b in chart["bars"] if b.series == "in"]) == 30
+    health = response.context["health"]
+    assert health["success_rate"] == 75.0
+    assert health["waiting"] == 1 and health["retrying"] == 1 and health["failed_today"] == 1
+    html = response.content.decode()
+    assert "<svg" in html and "75.0%" in html and "2 小时 5 分钟" in html
+    assert response.context["agents"][0].last_contact is not None
+
+
+def test_dashboard_of_one_bot_and_overall(
+    operator_client, superuser, client, bot, group, other_group, make_message
+):
+    make_message(group, direction="in")
+    make_message(other_group, direction="in")
+    make_message(other_group, direction="in")
+    client = Client()
+    client.force_login(superuser)
+
+    overall = client.get(DASHBOARD).context["chart"]["total_in"]
+    one = client.get(DASHBOARD, {"bot": bot.pk}).context["chart"]["total_in"]
+    mine = operator_client.get(DASHBOARD).context["chart"]["total_in"]
+
+    assert (overall, one, mine) == (3, 1, 1)
+
+
+def test_dashboard_without_traffic_shows_dashes_not_errors(operator_client, bot):
+    response = operator_client.get(DASHBOARD)
+    assert response.status_code == 200
+    assert response.context["health"]["success_rate"] is None
+    assert "从未" in response.content.decode()
+
+
+def test_earlier_days_are_cached_and_today_stays_live(operator_client, group, make_message):
+    now = timezone.now()
+    make_message(group, direction="in", created_at=now - dt.timedelta(days=2))
+    assert operator_client.get(DASHBOARD).context["chart"]["total_in"] == 1
+
+    make_message(group, direction="in")  # today: counted at once
+    make_message(group, direction="in", created_at=now - dt.timedelta(days=2))  # cached day
+
+    assert operator_client.get(DASHBOARD).context["chart"]["total_in"] == 2
+    cache.clear()
+    assert operator_client.get(DASHBOARD).context["chart"]["total_in"] == 3
+
+
+def test_agent_health_shows_the_last_contact_sync_and_whether_it_failed(operator_client, bot):
+    from conversations.models import SyncRun
+
+    now = timezone.now()
+    SyncRun.objects.create(bot=bot, trigger="periodic", outcome="succeeded", finished_at=now)
+    SyncRun.objects.create(
+        bot=bot, trigger="periodic", outcome="failed", finished_at=now, error="agent said 401"
+    )
+
+    response = operator_client.get(DASHBOARD)
+
+    agent = response.context["agents"][0]
+    assert agent.last_sync.outcome == "failed"
+    assert agent.last_contact is not None  # the succeeded sync was an answer from the agent
+    assert 'title="agent said 401"' in response.content.decode()

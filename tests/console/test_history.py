@@ -1,0 +1,238 @@
+import datetime as dt
+from html import unescape
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from messaging.models import Message
+
+
+@pytest.fixture
+def history_url(bot, group):
+    return reverse("console:history", args=[bot.pk, group.pk])
+
+
+def shown_ids(response) -> list[int]:
+    return [m.pk for m in response.context["page"].messages]
+
+
+def test_timeline_shows_the_latest_fifty_oldest_first_with_sides_and_senders(
+    operator_client, group, history_url, make_message
+):
+    made = [make_message(group, text=f"第{i}条", sender_name="张伟") for i in range(60)]
+    made.append(make_message(group, direction="out", text="机器人的回答"))
+
+    response = operator_client.get(history_url)
+
+    assert shown_ids(response) == [m.pk for m in made[-50:]]
+    html = response.content.decode()
+    assert 'class="msg in' in html and 'class="msg out' in html
+    assert "张伟" in html and "机器人的回答" in html
+    assert "较早的消息" in html  # the link older pages load from
+
+
+def test_older_pages_continue_below_the_oldest_shown_id(
+    operator_client, group, history_url, make_message
+):
+    made = [make_message(group, text=f"m{i}") for i in range(120)]
+    first = operator_client.get(history_url)
+    older = operator_client.get(history_url + f"?before={first.context['page'].oldest_id}")
+    oldest = operator_client.get(history_url + f"?before={older.context['page'].oldest_id}")
+
+    assert shown_ids(older) == [m.pk for m in made[20:70]]
+    assert shown_ids(oldest) == [m.pk for m in made[:20]]
+    assert not oldest.context["page"].has_older
+    assert "会话的开始" in oldest.content.decode()
+
+
+def test_infinite_scroll_gets_only_the_older_messages(
+    operator_client, group, history_url, make_message
+):
+    made = [make_message(group, text=f"m{i}") for i in range(60)]
+    response = operator_client.get(history_url + f"?before={made[10].pk}", HTTP_HX_REQUEST="true")
+    html = response.content.decode()
+    assert "<html" not in html
+    assert shown_ids(response) == [m.pk for m in made[:10]]
+
+
+def test_history_renders_each_msgtype_like_the_chat(
+    operator_client, group, history_url, make_message
+):
+    make_message(
+        group,
+        text="第一行\n第二行 @李娜",
+        body={
+            "msgtype": "text",
+            "text": {"content": "第一行\n第二行 @李娜", "mentioned_list": ["@all"]},
+        },
+    )
+    make_message(
+        group,
+        msgtype="link",
+        body={
+            "msgtype": "link",
+            "link": {"title": "退款说明", "url": "https://example.com/r", "desc": "详情"},
+        },
+    )
+    make_message(
+        group,
+        direction="out",
+        msgtype="image",
+        body={"msgtype": "image", "image": {"url": "https://example.com/a.png"}},
+    )
+    make_message(
+        group,
+        msgtype="miniprogram",
+        body={
+            "msgtype": "miniprogram",
+            "miniprogram": {"appname": "小商店", "title": "新品", "page_path": "pages/a"},
+        },
+    )
+    make_message(group, msgtype="voice", body={"msgtype": "voice", "voice": {"seconds": 3}})
+    make_message(group, text="<script>alert(1)</script>")
+
+    html = operator_client.get(history_url).content.decode()
+
+    assert '第一行<br>第二行 <span class="mention">@李娜</span>' in html
+    assert "@所有人" in html
+    assert 'href="https://example.com/r"' in html and "退款说明" in html and "详情" in html
+    assert 'src="https://example.com/a.png"' in html
+    assert "小商店" in html and "pages/a" in html
+    assert "voice" in html and '"seconds": 3' in unescape(html)
+    assert "<script>alert(1)" not in html and "&lt;script&gt;" in html
+
+
+def test_javascript_urls_never_become_links(operator_client, group, history_url, make_message):
+    make_message(
+        group,
+        msgtype="link",
+        body={"msgtype": "link", "link": {"title": "t", "url": "javascript:alert(1)"}},
+    )
+    assert 'href="javascript:' not in operator_client.get(history_url).content.decode()
+
+
+def test_outbound_messages_show_status_and_their_attempts_on_click(
+    operator_client, group, history_url, make_message, make_attempt
+):
+    message = make_message(
+        group,
+        direction="out",
+        text="发货了",
+        status=Message.Status.QUEUED,
+        attempt_count=1,
+        last_error="agent unreachable",
+    )
+    make_attempt(message, outcome="retry", http_status=503, duration_ms=42, response_text="busy")
+    trace_url = f"{history_url}messages/{message.pk}/trace"
+
+    page = operator_client.get(history_url).content.decode()
+    fragment = operator_client.get(trace_url, HTTP_HX_REQUEST="true").content.decode()
+    full_page = operator_client.get(trace_url).content.decode()
+
+    assert 'data-status="queued"' in page and f'data-pending="{message.pk}"' in page
+    assert f'hx-get="{trace_url}"' in page and "1 次尝试" in page
+    assert "稍后重试" in fragment and "503" in fragment and "42 ms" in fragment
+    assert "busy" in fragment and "agent unreachable" in fragment and "<html" not in fragment
+    assert "{#" not in fragment and "{#" not in page  # no template comment leaks
+    assert "<html" in full_page and "稍后重试" in full_page  # works without JavaScript too
+
+
+def test_inbound_messages_show_their_receipt_on_click(
+    operator_client, group, history_url, make_message
+):
+    message = make_message(group, text="你好", upstream_msgid="wx-123")
+    fragment = operator_client.get(f"{history_url}messages/{message.pk}/trace").content.decode()
+    assert "wx-123" in fragment
+
+
+def test_a_message_trace_is_only_reachable_under_its_own_conversation(
+    operator_client, bot, group, make_conversation, make_message
+):
+    elsewhere = make_message(make_conversation(bot, "wrElse"), direction="out")
+    url = reverse("console:message_trace", args=[bot.pk, group.pk, elsewhere.pk])
+    assert operator_client.get(url).status_code == 404
+
+
+def test_jump_to_a_message_shows_the_page_around_it_highlighted(
+    operator_client, group, history_url, make_message
+):
+    made = [make_message(group, text=f"m{i}") for i in range(200)]
+    target = made[100]
+    response = operator_client.get(history_url + f"?at={target.pk}")
+    ids = shown_ids(response)
+    assert target.pk in ids and len(ids) == 50
+    assert ids[0] < target.pk < ids[-1]
+    assert f'id="m{target.pk}" class="msg in focus"' in response.content.decode()
+
+
+def test_jump_to_date_starts_at_that_days_first_message(
+    operator_client, group, history_url, make_message
+):
+    now = timezone.now()
+    for days_ago in (10, 5, 5, 1):
+        make_message(
+            group, text=f"{days_ago} days ago", created_at=now - dt.timedelta(days=days_ago)
+        )
+    day = timezone.localtime(now - dt.timedelta(days=5)).date()
+
+    response = operator_client.get(history_url + f"?date={day.isoformat()}")
+
+    texts = [m.search_text for m in response.context["page"].messages]
+    assert texts == ["5 days ago", "5 days ago", "1 days ago"]
+    assert response.context["page"].has_older
+
+
+def test_an_invalid_date_says_so(operator_client, history_url):
+    html = operator_client.get(history_url + "?date=not-a-date").content.decode()
+    assert "请输入有效的日期" in html
+
+
+def test_reply_box_queues_a_console_text_from_the_operator(
+    operator_client, operator, group, history_url
+):
+    url = reverse("console:reply", args=[group.bot.pk, group.pk])
+    response = operator_client.post(url, {"content": "您好,已处理\n谢谢"}, follow=True)
+
+    message = Message.objects.get(direction="out")
+    assert message.body == {"msgtype": "text", "text": {"content": "您好,已处理\n谢谢"}}
+    assert message.source == "console" and message.created_by == operator
+    assert message.conversation == group
+    assert response.redirect_chain[-1][0] == history_url
+    assert "回复已进入发送队列" in response.content.decode()
+
+
+def test_reply_refused_by_the_send_path_shows_its_errmsg(operator_client, bot, group):
+    bot.is_active = False
+    bot.save()
+    url = reverse("console:reply", args=[bot.pk, group.pk])
+
+    response = operator_client.post(url, {"content": "hello"})
+
+    assert response.status_code == 400
+    assert "未发送:bot is inactive" in response.content.decode()
+    assert not Message.objects.exists()
+
+
+def test_empty_reply_is_refused_with_help(operator_client, bot, group):
+    response = operator_client.post(
+        reverse("console:reply", args=[bot.pk, group.pk]), {"content": "  "}
+    )
+    assert response.status_code == 400
+    assert "请先输入内容" in response.content.decode()
+
+
+def test_updates_bring_new_messages_and_fresh_states_of_pending_ones(
+    operator_client, bot, group, make_message
+):
+    pending = make_message(group, direction="out", text="等待", status=Message.Status.QUEUED)
+    url = reverse("console:history_updates", args=[bot.pk, group.pk])
+    Message.objects.filter(pk=pending.pk).update(status=Message.Status.SENT)
+    new = make_message(group, text="新消息")
+
+    html = operator_client.get(url + f"?after={pending.pk}&pending={pending.pk}").content.decode()
+
+    assert f'id="m{new.pk}"' in html and "新消息" in html
+    assert f'id="m{pending.pk}"' in html and 'hx-swap-oob="true"' in html
+    assert 'data-status="sent"' in html
+    assert f"after={new.pk}" in html

@@ -1,0 +1,12 @@
+from django.urls import reverse
+
+
+def test_console_speaks_chinese_by_default(operator_client, bot):
+    html = operator_client.get(reverse("console:dashboard")).content.decode()
+    assert '<html lang="zh-hans">' in html and "仪表盘" in html and "会话" in html
+
+
+def test_english_when_chosen(operator_client, bot):
+    operator_client.post(reverse("set_language"), {"language": "en", "next": "/console/"})
+    html = operator_client.get(reverse("console:dashboard")).content.decode()
+    assert '<html lang="en">' in html and "Dashboard" in html and "仪表盘" not in html

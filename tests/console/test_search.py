@@ -1,0 +1,115 @@
+import datetime as dt
+
+import pytest
+from django.db import connection
+from django.urls import reverse
+from django.utils import timezone
+
+from messaging.models import Message
+
+SEARCH = reverse("console:search")
+
+
+def result_ids(response) -> list[int]:
+    return [m.pk for m in response.context["page"].rows]
+
+
+def test_words_match_text_in_any_case_and_all_words_must_match(
+    operator_client, group, make_message
+):
+    refund = make_message(group, text="关于 Refund 的问题,上周二")
+    make_message(group, text="refund only")
+    make_message(group, text="无关的消息")
+
+    response = operator_client.get(SEARCH, {"q": "REFUND 上周二"})
+
+    assert result_ids(response) == [refund.pk]
+    html = response.content.decode()
+    assert f"?at={refund.pk}#m{refund.pk}" in html  # links into the history at that message
+    assert "关于 <mark>Refund</mark> 的问题,<mark>上周二</mark>" in html
+
+
+def test_like_wildcards_in_the_words_are_taken_literally(operator_client, group, make_message):
+    make_message(group, text="100% sure")
+    make_message(group, text="1000 sure")
+    assert len(result_ids(operator_client.get(SEARCH, {"q": "100%"}))) == 1
+
+
+def test_filters_narrow_the_results(operator_client, bot, group, make_conversation, make_message):
+    other = make_conversation(bot, "wrOther", name="另一个群")
+    now = timezone.now()
+    wanted = make_message(
+        group, direction="out", text="通知 A", status=Message.Status.FAILED, source="console"
+    )
+    make_message(group, direction="in", text="通知 B", sender_name="张伟")
+    make_message(other, direction="out", text="通知 C")
+    make_message(group, direction="out", text="通知 D", created_at=now - dt.timedelta(days=40))
+
+    def search(**filters):
+        return result_ids(operator_client.get(SEARCH, {"q": "通知", **filters}))
+
+    assert search(conversation="销售") == search(conversation="wrGroup1")
+    assert wanted.pk in search(conversation="wrGroup1")
+    assert len(search(conversation="wrOther")) == 1
+    assert search(direction="out", status="failed") == [wanted.pk]
+    assert search(source="console") == [wanted.pk]
+    assert len(search(sender="张伟")) == 1
+    assert len(search(date_from=(now - dt.timedelta(days=1)).date().isoformat())) == 3
+    assert len(search(date_to=(now - dt.timedelta(days=30)).date().isoformat())) == 1
+    assert search(msgtype="link") == []
+
+
+def test_a_start_date_after_the_end_date_is_explained(operator_client, group):
+    html = operator_client.get(
+        SEARCH, {"q": "x", "date_from": "2026-02-01", "date_to": "2026-01-01"}
+    ).content.decode()
+    assert "开始日期晚于结束日期" in html
+
+
+def test_search_never_finds_another_bots_messages(
+    operator_client, group, other_bot, other_group, make_message
+):
+    make_message(group, text="共同的词")
+    make_message(other_group, text="共同的词 秘密")
+
+    assert len(result_ids(operator_client.get(SEARCH, {"q": "共同的词"}))) == 1
+    assert result_ids(operator_client.get(SEARCH, {"q": "秘密"})) == []
+    response = operator_client.get(SEARCH, {"q": "秘密", "bot": other_bot.pk})
+    assert response.context["page"] is None  # not a valid choice: nothing searched
+    assert "竞品群" not in response.content.decode()
+
+
+def test_results_are_paged_by_id(operator_client, group, make_message):
+    made = [make_message(group, text=f"订单 {i}") for i in range(60)]
+    first = operator_client.get(SEARCH, {"q": "订单"})
+    second = operator_client.get(SEARCH, {"q": "订单", "before": first.context["page"].next_before})
+    assert result_ids(first) == [m.pk for m in reversed(made[10:])]
+    assert result_ids(second) == [m.pk for m in reversed(made[:10])]
+    assert second.context["page"].next_before is None
+
+
+def test_a_blank_search_explains_what_to_do(operator_client):
+    assert "输入一些词语" in operator_client.get(SEARCH).content.decode()
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="trigram index is PostgreSQL-only")
+def test_word_search_can_use_the_trigram_index_on_postgresql(bot, group, make_message):
+    make_message(group, text="退款")
+    queryset = Message.objects.filter(search_text__icontains="退款").order_by()
+    with connection.cursor() as cursor:
+        # Tiny tables are cheaper to scan; forbid that so the plan shows whether
+        # the index can serve the query at all.
+        cursor.execute("SET enable_seqscan = off")
+        cursor.execute("SET enable_indexscan = off")
+        try:
+            plan = queryset.explain()
+        finally:
+            cursor.execute("RESET enable_seqscan")
+            cursor.execute("RESET enable_indexscan")
+    assert "msg_search_trgm_idx" in plan
+
+
+def test_highlighting_escapes_what_it_does_not_mark(operator_client, group, make_message):
+    make_message(group, text="<b>refund</b> now")
+    html = operator_client.get(SEARCH, {"q": "refund"}).content.decode()
+    assert "&lt;b&gt;<mark>refund</mark>&lt;/b&gt; now" in html
