@@ -9,6 +9,7 @@ import secrets
 from pathlib import Path
 
 import environ
+from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -152,6 +153,24 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {
 if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
     # A Redis that accepts connections but never answers would otherwise hang forever.
     CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 3}
+# Announcements and scheduled messages are rows with a due time; this one
+# entry wakes the scheduler often enough that they start within seconds.
+BOTADMIN_SCHEDULER_INTERVAL = env.float("BOTADMIN_SCHEDULER_INTERVAL", default=2)
+# The scheduler's tasks have their own queue so that a backlog of deliveries
+# (a 10,000-recipient fan-out) never delays them; workers consume every queue
+# declared here, taking from each in turn.
+CELERY_TASK_QUEUES = (
+    Queue(CELERY_TASK_DEFAULT_QUEUE, routing_key=CELERY_TASK_DEFAULT_QUEUE),
+    Queue("scheduler", routing_key="scheduler"),
+)
+CELERY_TASK_ROUTES = {
+    "messaging.announcements.*": {"queue": "scheduler", "routing_key": "scheduler"}
+}
+CELERY_BEAT_SCHEDULE["announcements-tick"] = {
+    "task": "messaging.announcements.tick",
+    "schedule": BOTADMIN_SCHEDULER_INTERVAL,
+    "options": {"expires": BOTADMIN_SCHEDULER_INTERVAL * 5},
+}
 
 # --- Internationalisation ----------------------------------------------------
 LANGUAGE_CODE = "zh-hans"
@@ -242,3 +261,13 @@ LOGGING = {
         "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
     },
 }
+
+# --- Announcements ------------------------------------------------------------
+# Recipients per fan-out transaction.
+BOTADMIN_ANNOUNCEMENT_BATCH_SIZE = env.int("BOTADMIN_ANNOUNCEMENT_BATCH_SIZE", default=500)
+# A run that starts this many seconds after its time is marked late.
+BOTADMIN_ANNOUNCEMENT_LATE_SECONDS = env.int("BOTADMIN_ANNOUNCEMENT_LATE_SECONDS", default=60)
+# A fan-out with no progress for this long is restarted (its worker died).
+BOTADMIN_ANNOUNCEMENT_STALL_SECONDS = env.int("BOTADMIN_ANNOUNCEMENT_STALL_SECONDS", default=60)
+# Largest uploaded announcement image.
+BOTADMIN_UPLOAD_MAX_BYTES = env.int("BOTADMIN_UPLOAD_MAX_BYTES", default=10 * 1024 * 1024)

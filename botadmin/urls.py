@@ -3,9 +3,13 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 
+from messaging.announcements.views import uploaded_image
+from messaging.scheduled_api import router as scheduled_messages_router
+
 from .api import api, api_not_found
 from .views import healthz
 
+api.add_router("/messages", scheduled_messages_router)
 api.add_router("", "conversations.api.router")
 api.add_router("/messages", "messaging.status_api.router")
 
@@ -15,6 +19,9 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
+    path("console/announcements/", include("messaging.announcements.urls")),
+    # Images uploaded for announcements: agents and WeCom fetch them by URL.
+    re_path(r"^media/announcements/(?P<name>[\w-]+\.\w+)$", uploaded_image),
     path("api/", api.urls),
     re_path(r"^api/", api_not_found),
 ]

@@ -51,6 +51,18 @@ class Bot(models.Model):
         validators=[MinValueValidator(1)],
         help_text=_("WeCom documents 20 messages per minute per robot."),
     )
+    quiet_hours_start = models.TimeField(
+        _("quiet hours start"),
+        null=True,
+        blank=True,
+        help_text=_("No announcement messages from this time (server time zone)…"),
+    )
+    quiet_hours_end = models.TimeField(
+        _("quiet hours end"),
+        null=True,
+        blank=True,
+        help_text=_("…until this time; they wait until the window opens."),
+    )
     operators = models.ManyToManyField(
         settings.AUTH_USER_MODEL,
         verbose_name=_("operators"),

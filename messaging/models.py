@@ -75,6 +75,14 @@ class Message(models.Model):
         help_text=_("Hash of the accepted request, to recognise a reused idempotency key."),
     )
     scheduled_at = models.DateTimeField(_("scheduled for"), null=True, blank=True)
+    announcement_run = models.ForeignKey(
+        "messaging.AnnouncementRun",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="messages",
+        verbose_name=_("announcement run"),
+    )
     next_attempt_at = models.DateTimeField(_("next attempt"), null=True, blank=True)
     sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
     attempt_count = models.PositiveIntegerField(_("attempts"), default=0)
@@ -96,6 +104,13 @@ class Message(models.Model):
                 fields=["bot", "idempotency_key"],
                 condition=~Q(idempotency_key=""),
                 name="message_idempotency_key_unique",
+            ),
+            # An announcement run reaches each recipient once, however often
+            # its fan-out is restarted.
+            models.UniqueConstraint(
+                fields=["announcement_run", "conversation"],
+                condition=Q(announcement_run__isnull=False),
+                name="message_once_per_announcement_run",
             ),
         ]
         indexes = [
@@ -158,3 +173,16 @@ class DeliveryAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.message.msgid} @ {self.started_at:%Y-%m-%d %H:%M:%S}: {self.outcome}"
+
+
+# Announcement models live in their own module; importing them here registers them.
+from .announcements.models import Announcement, AnnouncementRun, SavedAudience  # noqa: E402
+
+__all__ = [
+    "Announcement",
+    "AnnouncementRun",
+    "DeliveryAttempt",
+    "Message",
+    "SavedAudience",
+    "new_msgid",
+]

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('conversations', '0002_sync_run'),
+        ('conversations', '0003_bot_quiet_hours'),
     ]
 
     operations = [

@@ -7,8 +7,8 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('conversations', '0003_bot_sending_pause_and_connector_registry'),
-        ('messaging', '0002_search_text_trigram_index_postgresql'),
+        ('conversations', '0004_bot_sending_pause_and_connector_registry'),
+        ('messaging', '0003_announcements'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -1,0 +1,231 @@
+"""The compose form: bot, audience, message fields per msgtype, and when.
+
+Message fields are named `<msgtype>__<key>` so that the body is built from
+the fields of the chosen msgtype and an existing body fills them back in.
+The body itself is validated by `messaging.validation.validate_outbound`,
+like every other send path.
+"""
+
+import uuid
+from pathlib import PurePath
+from zoneinfo import available_timezones
+
+from django import forms
+from django.conf import settings
+from django.core.files.storage import default_storage
+from django.utils.translation import gettext_lazy as _
+
+from conversations.models import Bot
+
+from .models import Announcement
+
+BRIDGE_TYPES = ["text", "link", "image", "miniprogram"]
+ROBOT_TYPES = ["text", "markdown", "news", "image"]
+MSGTYPE_LABELS = {
+    "text": _("Text"),
+    "link": _("Link card"),
+    "image": _("Image"),
+    "miniprogram": _("Mini program"),
+    "markdown": _("Markdown"),
+    "news": _("News card"),
+}
+# Body keys per msgtype, in form order.
+BODY_FIELDS = {
+    "text": ["content", "mentioned_list"],
+    "link": ["title", "url", "image_url", "desc"],
+    "image": ["url"],
+    "miniprogram": ["appid", "title", "page_path", "appname", "appicon"],
+    "markdown": ["content"],
+    "news": ["title", "url", "description", "picurl"],
+}
+IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".gif", ".webp"}
+WEEKDAY_CHOICES = [
+    (0, _("Mon")),
+    (1, _("Tue")),
+    (2, _("Wed")),
+    (3, _("Thu")),
+    (4, _("Fri")),
+    (5, _("Sat")),
+    (6, _("Sun")),
+]
+
+
+def msgtypes_for(bot: Bot | None) -> list[str]:
+    if bot is not None and bot.connector == Bot.Connector.WECOM_ROBOT:
+        return ROBOT_TYPES
+    return BRIDGE_TYPES
+
+
+class ComposeForm(forms.Form):
+    title = forms.CharField(label=_("Title"), max_length=200)
+    msgtype = forms.ChoiceField(label=_("Message type"), widget=forms.RadioSelect)
+    text__content = forms.CharField(
+        label=_("Text"), widget=forms.Textarea(attrs={"rows": 4}), required=False
+    )
+    text__mentioned_list = forms.CharField(
+        label=_("@mentions"),
+        required=False,
+        help_text=_("User IDs separated by commas; @all mentions everyone."),
+    )
+    link__title = forms.CharField(label=_("Title"), required=False)
+    link__url = forms.URLField(label=_("URL"), required=False, assume_scheme="https")
+    link__image_url = forms.URLField(label=_("Image URL"), required=False, assume_scheme="https")
+    link__desc = forms.CharField(label=_("Description"), required=False)
+    image__url = forms.URLField(label=_("Image URL"), required=False, assume_scheme="https")
+    image_file = forms.FileField(
+        label=_("…or upload an image"),
+        required=False,
+        widget=forms.ClearableFileInput(attrs={"accept": "image/*"}),
+    )
+    miniprogram__appid = forms.CharField(label=_("AppID"), required=False)
+    miniprogram__title = forms.CharField(label=_("Title"), required=False)
+    miniprogram__page_path = forms.CharField(label=_("Page path"), required=False)
+    miniprogram__appname = forms.CharField(label=_("App name"), required=False)
+    miniprogram__appicon = forms.URLField(
+        label=_("App icon URL"), required=False, assume_scheme="https"
+    )
+    markdown__content = forms.CharField(
+        label=_("Markdown"), widget=forms.Textarea(attrs={"rows": 6}), required=False
+    )
+    news__title = forms.CharField(label=_("Title"), required=False)
+    news__url = forms.URLField(label=_("URL"), required=False, assume_scheme="https")
+    news__description = forms.CharField(label=_("Description"), required=False)
+    news__picurl = forms.URLField(label=_("Picture URL"), required=False, assume_scheme="https")
+
+    conversations = forms.TypedMultipleChoiceField(
+        label=_("Recipients"), coerce=int, required=False
+    )
+    saved_audience = forms.TypedChoiceField(
+        label=_("Saved audience"), coerce=int, required=False, empty_value=None
+    )
+    save_audience_as = forms.CharField(
+        label=_("Save these recipients as"), max_length=100, required=False
+    )
+
+    kind = forms.ChoiceField(
+        label=_("When"),
+        choices=Announcement.Kind.choices,
+        initial=Announcement.Kind.NOW,
+        widget=forms.RadioSelect,
+    )
+    at = forms.DateTimeField(
+        label=_("Date and time"),
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S"],
+    )
+    time = forms.TimeField(
+        label=_("At"),
+        required=False,
+        widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+    )
+    weekdays = forms.TypedMultipleChoiceField(
+        label=_("Days"),
+        choices=WEEKDAY_CHOICES,
+        coerce=int,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+    month_day = forms.IntegerField(
+        label=_("Day of month"), min_value=1, max_value=31, required=False
+    )
+    cron = forms.CharField(label=_("Cron expression"), required=False, help_text="0 9 * * 1-5")
+    until = forms.DateField(
+        label=_("Ends on"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    timezone = forms.ChoiceField(label=_("Time zone"))
+
+    def __init__(self, *args, bot: Bot, conversations, saved_audiences, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.bot = bot
+        self.fields["msgtype"].choices = [(t, MSGTYPE_LABELS[t]) for t in msgtypes_for(bot)]
+        self.fields["conversations"].choices = [(c.pk, str(c)) for c in conversations]
+        self.fields["saved_audience"].choices = [("", "—")] + [
+            (a.pk, a.name) for a in saved_audiences
+        ]
+        self.fields["timezone"].choices = [(z, z) for z in sorted(available_timezones())]
+        self.fields["timezone"].initial = settings.TIME_ZONE
+
+    def message_fieldsets(self):
+        """(msgtype, bound fields) for each msgtype this bot can send; the page shows one at a time."""
+        sets = []
+        for msgtype in msgtypes_for(self.bot):
+            fields = [self[f"{msgtype}__{key}"] for key in BODY_FIELDS[msgtype]]
+            if msgtype == "image":
+                fields.append(self["image_file"])
+            sets.append((msgtype, fields))
+        return sets
+
+    def clean_image_file(self):
+        upload = self.cleaned_data.get("image_file")
+        if not upload:
+            return None
+        if PurePath(upload.name).suffix.lower() not in IMAGE_EXTENSIONS:
+            raise forms.ValidationError(_("Upload a PNG, JPEG, GIF or WebP image."))
+        if upload.size > settings.BOTADMIN_UPLOAD_MAX_BYTES:
+            raise forms.ValidationError(_("The image is too large."))
+        return upload
+
+    def clean(self):
+        data = super().clean()
+        if not data.get("conversations") and not self.errors.get("conversations"):
+            self.add_error("conversations", _("Choose at least one recipient."))
+        return data
+
+    def body(self, image_url: str = "") -> dict:
+        """The message body the chosen msgtype's fields describe (not yet validated)."""
+        msgtype = self.cleaned_data["msgtype"]
+        payload = {}
+        for key in BODY_FIELDS[msgtype]:
+            value = self.cleaned_data.get(f"{msgtype}__{key}")
+            if value:
+                payload[key] = value
+        if msgtype == "image" and image_url:
+            payload["url"] = image_url
+        if msgtype == "text" and "mentioned_list" in payload:
+            payload["mentioned_list"] = [
+                m.strip() for m in payload["mentioned_list"].split(",") if m.strip()
+            ]
+        if msgtype == "news":
+            payload = {"articles": [payload]}
+        return {"msgtype": msgtype, msgtype: payload}
+
+    def schedule(self) -> dict:
+        data = self.cleaned_data
+        spec = {
+            "at": data["at"].strftime("%Y-%m-%dT%H:%M") if data.get("at") else None,
+            "time": data["time"].strftime("%H:%M") if data.get("time") else None,
+            "weekdays": data.get("weekdays") or [],
+            "month_day": data.get("month_day"),
+            "cron": data.get("cron") or "",
+            "until": data["until"].isoformat() if data.get("until") else None,
+        }
+        return {key: value for key, value in spec.items() if value not in (None, "", [])}
+
+
+def initial_from(announcement: Announcement) -> dict:
+    """Form values that show an existing announcement again."""
+    msgtype = announcement.msgtype
+    payload = dict(announcement.body.get(msgtype) or {})
+    if msgtype == "news":
+        payload = (payload.get("articles") or [{}])[0]
+    if msgtype == "text" and payload.get("mentioned_list"):
+        payload["mentioned_list"] = ", ".join(payload["mentioned_list"])
+    initial = {f"{msgtype}__{key}": value for key, value in payload.items()}
+    spec = announcement.schedule
+    initial.update(
+        title=announcement.title,
+        msgtype=msgtype,
+        conversations=list(announcement.conversations.values_list("pk", flat=True)),
+        saved_audience=announcement.saved_audience_id,
+        kind=announcement.schedule_kind,
+        timezone=announcement.timezone,
+        **{key: spec.get(key) for key in ("at", "time", "weekdays", "month_day", "cron", "until")},
+    )
+    return initial
+
+
+def store_upload(upload) -> str:
+    """Save an uploaded image under MEDIA_ROOT/announcements/; returns its storage name."""
+    suffix = PurePath(upload.name).suffix.lower()
+    return default_storage.save(f"announcements/{uuid.uuid4().hex}{suffix}", upload)

@@ -1,0 +1,147 @@
+"""When an announcement runs: one-off, recurring rules and cron, in the announcement's time zone.
+
+Every recurring kind is turned into a cron expression and evaluated by
+croniter on *local wall-clock time* (naive datetimes in the announcement's
+zone), then localised with zoneinfo. So "weekdays at 18:00" in Europe/Berlin
+is 18:00 Berlin time on both sides of a DST change, and 17:00 UTC or 16:00
+UTC accordingly.
+"""
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from croniter import CroniterBadCronError, croniter
+from django.utils.translation import gettext as _
+
+from .models import Announcement
+
+Kind = Announcement.Kind
+RECURRING = {Kind.DAILY, Kind.WEEKDAYS, Kind.WEEKLY, Kind.MONTHLY, Kind.CRON}
+WEEKDAY_NUMBERS = range(7)  # 0 = Monday … 6 = Sunday, like date.weekday()
+
+
+class ScheduleError(ValueError):
+    """The schedule cannot be understood; the message says why (translated)."""
+
+
+@dataclass(frozen=True)
+class Schedule:
+    kind: str
+    tz: ZoneInfo
+    at: datetime | None = None  # ONCE: aware
+    cron: str = ""  # recurring kinds
+    until: date | None = None  # last local day a recurring run may happen
+
+    @classmethod
+    def from_announcement(cls, announcement: Announcement) -> "Schedule":
+        return parse(announcement.schedule_kind, announcement.schedule, announcement.timezone)
+
+    def next_after(self, after: datetime) -> datetime | None:
+        """The first run time strictly after `after` (aware), or None when the schedule is over."""
+        if self.kind == Kind.NOW:
+            return None
+        if self.kind == Kind.ONCE:
+            return self.at if self.at > after else None
+        local_after = after.astimezone(self.tz).replace(tzinfo=None)
+        for candidate in croniter(self.cron, local_after).all_next(datetime):
+            if self.until and candidate.date() > self.until:
+                return None
+            aware = _localise(candidate, self.tz)
+            if aware > after:
+                return aware
+        return None  # pragma: no cover - croniter iterates forever
+
+    def first_run(self, now: datetime) -> datetime | None:
+        if self.kind == Kind.NOW:
+            return now
+        if self.kind == Kind.ONCE:
+            return self.at
+        return self.next_after(now)
+
+    def preview(self, now: datetime, count: int = 5) -> list[datetime]:
+        times: list[datetime] = []
+        current = self.first_run(now)
+        while current is not None and len(times) < count:
+            times.append(current)
+            if self.kind not in RECURRING:
+                break
+            current = self.next_after(current)
+        return times
+
+
+def _localise(naive: datetime, tz: ZoneInfo) -> datetime:
+    """Attach `tz`; a wall time skipped by a DST change moves forward by the gap."""
+    aware = naive.replace(tzinfo=tz)
+    roundtrip = aware.astimezone(ZoneInfo("UTC")).astimezone(tz).replace(tzinfo=None)
+    if roundtrip != naive:  # inside the spring-forward gap
+        aware = (naive + timedelta(hours=1)).replace(tzinfo=tz, fold=0)
+    return aware
+
+
+def zone(name: str) -> ZoneInfo:
+    if name not in available_timezones():
+        raise ScheduleError(_("Unknown time zone: %(tz)s") % {"tz": name})
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:  # pragma: no cover
+        raise ScheduleError(_("Unknown time zone: %(tz)s") % {"tz": name}) from exc
+
+
+def _time(value) -> time:
+    try:
+        return value if isinstance(value, time) else time.fromisoformat(str(value))
+    except ValueError as exc:
+        raise ScheduleError(_("Enter a time like 18:00.")) from exc
+
+
+def parse(kind: str, spec: dict, tz_name: str) -> Schedule:
+    """Build a Schedule from the stored spec; raises ScheduleError with a readable message."""
+    tz = zone(tz_name)
+    until = spec.get("until") or None
+    if until and not isinstance(until, date):
+        try:
+            until = date.fromisoformat(str(until))
+        except ValueError as exc:
+            raise ScheduleError(_("Enter the end date as YYYY-MM-DD.")) from exc
+    if kind == Kind.NOW:
+        return Schedule(kind, tz)
+    if kind == Kind.ONCE:
+        try:
+            at = datetime.fromisoformat(str(spec.get("at")))
+        except ValueError as exc:
+            raise ScheduleError(_("Enter the date and time to send.")) from exc
+        at = _localise(at, tz) if at.tzinfo is None else at
+        return Schedule(kind, tz, at=at)
+    if kind == Kind.CRON:
+        expression = str(spec.get("cron", "")).strip()
+        if len(expression.split()) != 5 or not croniter.is_valid(expression):
+            raise ScheduleError(_("Enter a cron expression with five fields, e.g. 0 9 * * 1-5."))
+        return Schedule(kind, tz, cron=expression, until=until)
+    at = _time(spec.get("time"))
+    days = "*"
+    weekdays = "*"
+    if kind == Kind.WEEKDAYS:
+        weekdays = "1-5"
+    elif kind == Kind.WEEKLY:
+        chosen = sorted({int(d) for d in spec.get("weekdays") or [] if int(d) in WEEKDAY_NUMBERS})
+        if not chosen:
+            raise ScheduleError(_("Choose at least one day of the week."))
+        # cron counts Sunday as 0; date.weekday() counts Monday as 0.
+        weekdays = ",".join(str((d + 1) % 7) for d in chosen)
+    elif kind == Kind.MONTHLY:
+        try:
+            day = int(spec.get("month_day"))
+        except (TypeError, ValueError):
+            day = 0
+        if not 1 <= day <= 31:
+            raise ScheduleError(_("Choose a day of the month between 1 and 31."))
+        days = str(day)
+    elif kind != Kind.DAILY:
+        raise ScheduleError(_("Unknown schedule kind: %(kind)s") % {"kind": kind})
+    cron = f"{at.minute} {at.hour} {days} * {weekdays}"
+    try:
+        croniter(cron)
+    except CroniterBadCronError as exc:  # pragma: no cover - built from checked parts
+        raise ScheduleError(str(exc)) from exc
+    return Schedule(kind, tz, cron=cron, until=until)

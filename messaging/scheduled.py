@@ -1,0 +1,101 @@
+"""Messages that wait for their time: releasing them when due, quiet hours, cancelling.
+
+A scheduled message is a row with status `scheduled` and `scheduled_at`. The
+scheduler tick (one Celery beat entry) calls `release_due_messages`, which
+locks a batch of due rows, skips rows another tick holds, and turns each
+into `queued` exactly once before waking a delivery worker. Announcement
+messages that fall inside their bot's quiet hours get a new `scheduled_at`
+(when the window opens) instead, so the delivery engine never needs to
+know about quiet hours.
+"""
+
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from botadmin.errors import Err
+from conversations.models import Bot
+
+from .models import Message
+from .outbox import enqueue_delivery
+
+RELEASE_BATCH = 500
+
+
+def quiet_until(bot: Bot, at: datetime) -> datetime | None:
+    """When the bot's quiet window that contains `at` opens again, or None if `at` is not quiet.
+
+    The window is read in the server's time zone and may cross midnight
+    (22:00–08:00).
+    """
+    start, end = bot.quiet_hours_start, bot.quiet_hours_end
+    if start is None or end is None or start == end:
+        return None
+    tz = timezone.get_default_timezone()
+    local = at.astimezone(tz)
+    now = local.time()
+    inside = start <= now < end if start < end else (now >= start or now < end)
+    if not inside:
+        return None
+    opens = datetime.combine(local.date(), end, tzinfo=tz)
+    if opens <= local:
+        opens = datetime.combine(local.date() + timedelta(days=1), end, tzinfo=tz)
+    return opens
+
+
+def release_due_messages(now: datetime | None = None) -> int:
+    """Queue every scheduled message whose time has come; returns how many were queued."""
+    now = now or timezone.now()
+    released = 0
+    while True:
+        queued, seen = _release_batch(now)
+        released += queued
+        if seen < RELEASE_BATCH:
+            return released
+
+
+def _release_batch(now: datetime) -> tuple[int, int]:
+    with transaction.atomic():
+        # Lock the due rows; rows a concurrent tick already holds are skipped,
+        # so two ticks never release the same message.
+        due = list(
+            Message.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(status=Message.Status.SCHEDULED, scheduled_at__lte=now)
+            .select_related("bot")
+            .order_by("scheduled_at")[:RELEASE_BATCH]
+        )
+        to_queue = []
+        for message in due:
+            opens = (
+                quiet_until(message.bot, now)
+                if message.source == Message.Source.ANNOUNCEMENT
+                else None
+            )
+            if opens is not None:
+                Message.objects.filter(pk=message.pk, status=Message.Status.SCHEDULED).update(
+                    scheduled_at=opens, updated_at=now
+                )
+            else:
+                to_queue.append(message.pk)
+        Message.objects.filter(pk__in=to_queue, status=Message.Status.SCHEDULED).update(
+            status=Message.Status.QUEUED, updated_at=now
+        )
+        for pk in to_queue:
+            enqueue_delivery(pk)
+    return len(to_queue), len(due)
+
+
+def cancel_scheduled_message(bot: Bot, msgid: str) -> Message:
+    """Cancel one of the bot's scheduled messages; ApiError if it is unknown or already released."""
+    changed = Message.objects.filter(
+        bot=bot, msgid=msgid, direction=Message.Direction.OUT, status=Message.Status.SCHEDULED
+    ).update(status=Message.Status.CANCELLED, updated_at=timezone.now())
+    message = Message.objects.filter(bot=bot, msgid=msgid).first()
+    if message is None:
+        raise Err.NO_SUCH_MESSAGE.error(f"no such message: {msgid}")
+    if not changed:
+        raise Err.NOT_CANCELLABLE.error(
+            f"message {msgid} is {message.status}; only scheduled messages can be cancelled"
+        )
+    return message

@@ -1,0 +1,128 @@
+"""Browser test: an operator schedules a link announcement to two groups and watches it go out."""
+
+import re
+from datetime import timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.utils import timezone, translation
+
+from connectors.demo_agent import DemoAgent
+from conversations.demo import DEMO_GROUPS, DEMO_USERS
+from conversations.secrets import generate_agent_token
+from messaging.announcements.models import Announcement
+
+from .workers import delivery_engine_available, start_worker, stop_worker
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        not CHROMIUM.exists(), reason="Debian's Chromium is not installed at /usr/bin/chromium"
+    ),
+]
+
+
+@pytest.fixture
+def agent():
+    with DemoAgent(token=generate_agent_token(), users=DEMO_USERS, groups=DEMO_GROUPS) as agent:
+        yield agent
+
+
+@pytest.fixture
+def browser(monkeypatch):
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API keeps an event loop on this thread; the test's own
+    # ORM calls are still synchronous.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_operator_schedules_a_link_to_two_groups_and_both_turn_sent(
+    live_server, browser, agent, make_bot, make_conversation, superuser
+):
+    bot = make_bot(name="demo", agent_url=agent.url, agent_token=agent.token)
+    for group in DEMO_GROUPS:
+        make_conversation(bot, group["conversation_id"], name=group["name"])
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page = browser.new_page(viewport={"width": 1280, "height": 1100})
+
+    page.goto(f"{live_server.url}/admin/login/?next=/console/announcements/new/")
+    page.fill("#id_username", "root")
+    page.fill("#id_password", "pw-root-123456")
+    page.click("input[type=submit]")
+    page.wait_for_url("**/console/announcements/new/")
+
+    page.fill("[name=title]", "新版本发布通知")
+    page.check("input[name=msgtype][value=link]")
+    page.fill("[name=link__title]", "新版本发布")
+    page.fill("[name=link__url]", "https://example.com/release")
+    page.fill("[name=link__desc]", "本周更新说明")
+    page.fill("#audience-search", "群")
+    page.check(f"#audience li:has-text('{DEMO_GROUPS[0]['name']}') input")
+    page.check(f"#audience li:has-text('{DEMO_GROUPS[1]['name']}') input")
+    assert page.inner_text("#preview").startswith("新版本发布")
+    page.check("input[name=kind][value=once]")
+    at = (timezone.now() + timedelta(minutes=1)).astimezone(ZoneInfo("Asia/Shanghai"))
+    page.fill("[name=at]", at.strftime("%Y-%m-%dT%H:%M"))
+    # The next-run preview comes from the server and shows the chosen time.
+    page.wait_for_function(
+        "t => document.querySelector('#next-runs').innerText.includes(t)",
+        arg=at.strftime("%H:%M"),
+    )
+    assert page.inner_text("#next-runs li").endswith(at.strftime("%H:%M"))
+    assert page.inner_text("#next-runs-tz") == "Asia/Shanghai"
+    page.screenshot(path=str(SHOTS / "announce-compose.png"), full_page=True)
+    page.click("button[name=schedule]")
+
+    page.wait_for_url(re.compile(r"/console/announcements/\d+/$"))
+    with translation.override("zh-hans"):
+        scheduled = str(Announcement.Status.ACTIVE.label)
+    assert page.inner_text("#announcement-status") == scheduled
+    announcement = Announcement.objects.get()
+    assert announcement.conversations.count() == 2
+    page.goto(f"{live_server.url}/console/announcements/")
+    assert scheduled in page.inner_text("table.announcements")
+    page.screenshot(path=str(SHOTS / "announce-list.png"), full_page=True)
+
+    delivering = delivery_engine_available()
+    worker = start_worker()  # Celery beat + worker: the scheduler tick and the fan-out
+    try:
+        page.goto(f"{live_server.url}/console/announcements/{announcement.pk}/")
+        # The page polls: both recipients appear once the run has fanned out.
+        page.wait_for_function(
+            "document.querySelectorAll('table.recipients tr[data-msgid]').length === 2",
+            timeout=150_000,
+        )
+        if not delivering:
+            page.screenshot(path=str(SHOTS / "announce-queued.png"), full_page=True)
+            pytest.skip(
+                "delivery engine (issue 4) is not merged: no task messaging.deliver_message, so "
+                "the two recipients stay queued; compose, schedule, beat and fan-out passed"
+            )
+        page.wait_for_function(
+            "document.querySelectorAll('table.recipients .badge.sent').length === 2",
+            timeout=120_000,
+        )
+    finally:
+        stop_worker(worker)
+    page.screenshot(path=str(SHOTS / "announce-sent.png"), full_page=True)
+    assert {m.body.get("link", {}).get("title") for m in agent.sent.values()} == {"新版本发布"}
+    assert len(agent.sent) == 2

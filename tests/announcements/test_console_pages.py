@@ -1,0 +1,309 @@
+"""The announcement pages: compose, list, detail, actions; operators only for their bots."""
+
+from audit.models import OperatorAction
+from messaging.announcements.models import Announcement, SavedAudience
+from messaging.announcements.services import start_due_announcements
+
+
+def compose_post(bot, groups, **overrides):
+    data = {
+        "bot": bot.pk,
+        "title": "Weekly notice",
+        "msgtype": "link",
+        "link__title": "Release notes",
+        "link__url": "https://example.com/notes",
+        "link__desc": "What changed",
+        "conversations": [g.pk for g in groups],
+        "kind": "once",
+        "at": "2030-01-02T09:00",
+        "timezone": "Asia/Shanghai",
+        "schedule": "1",
+    }
+    data.update(overrides)
+    return data
+
+
+def test_an_operator_composes_a_link_announcement_for_their_bot(
+    client, bot, make_groups, make_operator
+):
+    groups = make_groups(bot, 2)
+    operator = make_operator("alice", bot)
+    client.force_login(operator)
+
+    page = client.get("/console/announcements/new/")
+    response = client.post("/console/announcements/new/", compose_post(bot, groups))
+
+    assert page.status_code == 200
+    assert "group 0" in page.content.decode()
+    announcement = Announcement.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == f"/console/announcements/{announcement.pk}/"
+    assert announcement.body == {
+        "msgtype": "link",
+        "link": {
+            "title": "Release notes",
+            "url": "https://example.com/notes",
+            "desc": "What changed",
+        },
+    }
+    assert announcement.status == Announcement.Status.ACTIVE
+    assert announcement.next_run_at.isoformat() == "2030-01-02T01:00:00+00:00"
+    assert set(announcement.conversations.all()) == set(groups)
+    action = OperatorAction.objects.get(action="announcement.create")
+    assert (action.actor, action.bot) == (operator, bot)
+
+
+def test_an_operator_of_bot_a_cannot_compose_for_or_see_bot_b(
+    client, make_bot, make_groups, make_operator, make_announcement
+):
+    bot_a, bot_b = make_bot(name="a"), make_bot(name="b")
+    groups_b = make_groups(bot_b, 1)
+    theirs = make_announcement(bot_b, groups_b)
+    client.force_login(make_operator("alice", bot_a))
+
+    assert client.get(f"/console/announcements/new/?bot={bot_b.pk}").status_code == 404
+    assert (
+        client.post("/console/announcements/new/", compose_post(bot_b, groups_b)).status_code == 404
+    )
+    assert client.get(f"/console/announcements/{theirs.pk}/").status_code == 404
+    assert client.post(f"/console/announcements/{theirs.pk}/cancel/").status_code == 404
+    assert "Notice" not in client.get("/console/announcements/").content.decode()
+    assert Announcement.objects.count() == 1
+    assert not OperatorAction.objects.filter(action="announcement.cancel").exists()
+
+
+def test_recipients_of_another_bot_are_refused(client, make_bot, make_groups, make_operator):
+    bot_a, bot_b = make_bot(name="a"), make_bot(name="b")
+    make_groups(bot_a, 1)
+    foreign = make_groups(bot_b, 1, prefix="wrB")
+    client.force_login(make_operator("alice", bot_a))
+
+    response = client.post("/console/announcements/new/", compose_post(bot_a, foreign))
+
+    assert response.status_code == 200
+    assert not Announcement.objects.exists()
+
+
+def test_a_draft_is_saved_without_a_run_and_can_be_edited(client, bot, make_groups, superuser):
+    groups = make_groups(bot, 2)
+    client.force_login(superuser)
+    data = compose_post(bot, groups, kind="now")
+    del data["schedule"]
+    data["save_draft"] = "1"
+
+    client.post("/console/announcements/new/", data)
+    draft = Announcement.objects.get()
+    edit_page = client.get(f"/console/announcements/{draft.pk}/edit/")
+    client.post(
+        f"/console/announcements/{draft.pk}/edit/",
+        compose_post(bot, groups[:1], title="Edited", kind="weekdays", time="18:00"),
+    )
+
+    assert draft.status == Announcement.Status.DRAFT and draft.next_run_at is None
+    assert 'value="Weekly notice"' in edit_page.content.decode()
+    draft.refresh_from_db()
+    assert (draft.title, draft.status, draft.schedule_kind) == ("Edited", "active", "weekdays")
+    assert draft.conversations.count() == 1
+    assert OperatorAction.objects.filter(action="announcement.edit").count() == 1
+
+
+def test_the_form_shows_why_a_schedule_or_a_body_is_refused(client, bot, make_groups, superuser):
+    groups = make_groups(bot, 1)
+    client.force_login(superuser)
+
+    bad_cron = client.post(
+        "/console/announcements/new/", compose_post(bot, groups, kind="cron", cron="every day")
+    )
+    no_recipient = client.post(
+        "/console/announcements/new/", compose_post(bot, [], conversations=[])
+    )
+
+    assert bad_cron.status_code == 200 and "cron" in bad_cron.content.decode()
+    assert no_recipient.status_code == 200
+    assert not Announcement.objects.exists()
+
+
+def test_recipients_can_be_saved_as_an_audience_and_reused(client, bot, make_groups, superuser):
+    groups = make_groups(bot, 3)
+    client.force_login(superuser)
+
+    client.post(
+        "/console/announcements/new/", compose_post(bot, groups[:2], save_audience_as="Sales")
+    )
+    page = client.get("/console/announcements/new/")
+
+    audience = SavedAudience.objects.get(bot=bot, name="Sales")
+    assert set(audience.conversations.all()) == set(groups[:2])
+    assert Announcement.objects.get().saved_audience == audience
+    assert "Sales" in page.content.decode()
+
+
+def test_an_uploaded_image_is_stored_and_served(
+    client, bot, make_groups, superuser, settings, tmp_path
+):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    settings.MEDIA_ROOT = tmp_path
+    groups = make_groups(bot, 1)
+    client.force_login(superuser)
+    png = b"\x89PNG\r\n\x1a\n" + b"0" * 64
+
+    client.post(
+        "/console/announcements/new/",
+        compose_post(
+            bot,
+            groups,
+            msgtype="image",
+            image_file=SimpleUploadedFile("logo.png", png, "image/png"),
+        ),
+    )
+
+    url = Announcement.objects.get().body["image"]["url"]
+    assert url.startswith("http://testserver/media/announcements/") and url.endswith(".png")
+    served = client.get(url.removeprefix("http://testserver"))
+    assert served.status_code == 200
+    assert b"".join(served.streaming_content) == png
+
+
+def test_detail_shows_runs_with_progress_and_actions_work(
+    client, bot, make_groups, superuser, make_announcement
+):
+    from messaging.announcements.fanout import fan_out
+
+    announcement = make_announcement(bot, make_groups(bot, 2))
+    (run_id,) = start_due_announcements()
+    fan_out(run_id)
+    client.force_login(superuser)
+
+    page = client.get(f"/console/announcements/{announcement.pk}/")
+    partial = client.get(f"/console/announcements/{announcement.pk}/?partial=runs")
+    client.post(f"/console/announcements/{announcement.pk}/pause/")
+    announcement.refresh_from_db()
+    paused = announcement.status
+    client.post(f"/console/announcements/{announcement.pk}/resume/")
+    client.post(f"/console/announcements/{announcement.pk}/cancel/")
+    announcement.refresh_from_db()
+
+    assert page.status_code == 200
+    assert 'data-sending="1"' in partial.content.decode()
+    assert partial.content.decode().count('data-msgid="') == 2
+    assert paused == "paused"
+    assert announcement.status == "cancelled"
+    assert list(OperatorAction.objects.order_by("pk").values_list("action", flat=True)) == [
+        "announcement.create",
+        "announcement.pause",
+        "announcement.resume",
+        "announcement.cancel",
+    ]
+
+
+def test_schedule_preview_lists_the_next_five_times_in_the_time_zone(client, superuser):
+    client.force_login(superuser)
+
+    response = client.get(
+        "/console/announcements/schedule-preview/",
+        {"kind": "weekly", "time": "18:00", "weekdays": ["0", "2"], "timezone": "Europe/Berlin"},
+    )
+    refused = client.get("/console/announcements/schedule-preview/", {"kind": "cron", "cron": "x"})
+
+    data = response.json()
+    assert data["timezone"] == "Europe/Berlin"
+    assert len(data["times"]) == 5
+    assert all(t.endswith("18:00") and (" Mon " in t or " Wed " in t) for t in data["times"])
+    assert refused.json()["error"]
+
+
+def test_pages_need_a_login(client):
+    response = client.get("/console/announcements/")
+    assert response.status_code == 302
+
+
+def test_pages_are_in_chinese_by_default_and_english_when_chosen(client, bot, superuser):
+    client.force_login(superuser)
+
+    chinese = client.get("/console/announcements/new/").content.decode()
+    client.cookies["django_language"] = "en"
+    english = client.get("/console/announcements/new/").content.decode()
+
+    assert "新建公告" in chinese and "全选群" in chinese
+    assert "New announcement" in english and "Select all groups" in english
+
+
+def test_quiet_hours_are_set_on_the_bot_in_the_admin(client, bot, superuser):
+    client.force_login(superuser)
+
+    page = client.get(f"/admin/conversations/bot/{bot.pk}/change/").content.decode()
+
+    assert 'name="quiet_hours_start"' in page and 'name="quiet_hours_end"' in page
+
+
+def test_a_one_off_time_in_the_past_is_refused(client, bot, make_groups, superuser):
+    client.force_login(superuser)
+
+    response = client.post(
+        "/console/announcements/new/", compose_post(bot, make_groups(bot, 1), at="2020-01-01T09:00")
+    )
+
+    assert response.status_code == 200
+    assert (
+        "That time has passed" in response.content.decode()
+        or "已经过去" in response.content.decode()
+    )
+    assert not Announcement.objects.exists()
+
+
+def test_a_robot_bot_composes_markdown_and_news_and_text_with_mentions(
+    client, make_bot, make_groups, superuser
+):
+    robot = make_bot(name="robot", connector="wecom_robot", agent_url="", agent_token="")
+    groups = make_groups(robot, 1)
+    client.force_login(superuser)
+    base = {"msgtype": None, "link__title": "", "link__url": ""}
+
+    page = client.get(f"/console/announcements/new/?bot={robot.pk}").content.decode()
+    client.post(
+        "/console/announcements/new/",
+        compose_post(
+            robot,
+            groups,
+            **base
+            | {
+                "msgtype": "news",
+                "news__title": "周报",
+                "news__url": "https://example.com/w",
+                "news__picurl": "https://example.com/p.png",
+            },
+        ),
+    )
+    client.post(
+        "/console/announcements/new/",
+        compose_post(
+            robot,
+            groups,
+            **base
+            | {
+                "msgtype": "text",
+                "text__content": "开会",
+                "text__mentioned_list": "zhangsan, @all",
+            },
+        ),
+    )
+
+    assert 'value="markdown"' in page and 'value="miniprogram"' not in page
+    news, text = Announcement.objects.order_by("pk")
+    assert news.body == {
+        "msgtype": "news",
+        "news": {
+            "articles": [
+                {
+                    "title": "周报",
+                    "url": "https://example.com/w",
+                    "picurl": "https://example.com/p.png",
+                }
+            ]
+        },
+    }
+    assert text.body == {
+        "msgtype": "text",
+        "text": {"content": "开会", "mentioned_list": ["zhangsan", "@all"]},
+    }

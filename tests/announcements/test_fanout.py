@@ -1,0 +1,129 @@
+"""Fan-out: exactly one message per recipient, in batches, even when the worker is killed."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from django.db import connection
+from django.db.models import Count
+
+from messaging.announcements.fanout import fan_out
+from messaging.announcements.models import AnnouncementRun
+from messaging.announcements.services import start_due_announcements
+from messaging.models import Message
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _database_url() -> str:
+    db = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{db['NAME']}"
+    return f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+
+
+def _fan_out_in_a_worker_process(run_id: int) -> subprocess.Popen:
+    env = {
+        **os.environ,
+        "DATABASE_URL": _database_url(),
+        "CELERY_BROKER_URL": "memory://",
+        "BOTADMIN_ANNOUNCEMENT_BATCH_SIZE": "200",
+        "DJANGO_SETTINGS_MODULE": "botadmin.settings",
+    }
+    code = (
+        "import django; django.setup();"
+        "from messaging.announcements.fanout import fan_out;"
+        f"fan_out({run_id})"
+    )
+    return subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env=env)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_fan_out_to_10000_killed_mid_way_and_rerun_creates_exactly_10000_messages(
+    bot, make_groups, make_announcement
+):
+    groups = make_groups(bot, 10_000)
+    make_announcement(bot, groups)
+    (run_id,) = start_due_announcements()
+
+    worker = _fan_out_in_a_worker_process(run_id)
+    deadline = time.monotonic() + 120
+    while AnnouncementRun.objects.get(pk=run_id).fanout_cursor < 2_000:
+        assert worker.poll() is None, "the worker finished before it could be killed"
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    worker.send_signal(signal.SIGKILL)
+    worker.wait()
+
+    run = AnnouncementRun.objects.get(pk=run_id)
+    assert 2_000 <= run.fanout_cursor < 10_000, "killed mid-way"
+    assert run.status == AnnouncementRun.Status.FANNING_OUT
+    assert Message.objects.filter(announcement_run=run).count() == run.fanout_cursor
+
+    fan_out(run_id)
+
+    run.refresh_from_db()
+    messages = Message.objects.filter(announcement_run=run)
+    assert messages.count() == 10_000
+    assert not messages.values("conversation").annotate(n=Count("pk")).filter(n__gt=1).exists()
+    assert set(messages.values_list("conversation_id", flat=True)) == {g.pk for g in groups}
+    assert run.status == AnnouncementRun.Status.SENDING
+    assert run.fanned_out_at is not None
+
+
+def test_a_fan_out_run_twice_adds_nothing(bot, make_groups, make_announcement):
+    groups = make_groups(bot, 7)
+    make_announcement(bot, groups)
+    (run_id,) = start_due_announcements()
+
+    fan_out(run_id, batch_size=3)
+    AnnouncementRun.objects.filter(pk=run_id).update(
+        status=AnnouncementRun.Status.FANNING_OUT, fanout_cursor=0, fanned_out_at=None
+    )  # as if the cursor had been lost with a killed batch
+    fan_out(run_id, batch_size=3)
+
+    assert Message.objects.filter(announcement_run_id=run_id).count() == 7
+
+
+def test_the_database_refuses_a_second_message_for_the_same_recipient_of_a_run(
+    bot, group, make_announcement
+):
+    from django.db import IntegrityError, transaction
+
+    make_announcement(bot, [group])
+    (run_id,) = start_due_announcements()
+    fan_out(run_id)
+    duplicate = Message.objects.get(announcement_run_id=run_id)
+    duplicate.pk, duplicate.msgid = None, "f" * 32
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        duplicate.save()
+
+
+def test_a_fan_out_for_a_switched_off_bot_pauses_instead_of_failing(
+    bot, make_groups, make_announcement, superuser
+):
+    from messaging.announcements.models import Announcement
+    from messaging.announcements.services import resume
+
+    announcement = make_announcement(bot, make_groups(bot, 3))
+    (run_id,) = start_due_announcements()
+    bot.is_active = False
+    bot.save()
+
+    fan_out(run_id)
+
+    announcement.refresh_from_db()
+    assert announcement.status == Announcement.Status.PAUSED
+    assert AnnouncementRun.objects.get(pk=run_id).status == AnnouncementRun.Status.PAUSED
+    assert not Message.objects.filter(announcement_run_id=run_id).exists()
+
+    bot.is_active = True
+    bot.save()
+    resume(superuser, announcement)
+    fan_out(run_id)
+    assert Message.objects.filter(announcement_run_id=run_id).count() == 3

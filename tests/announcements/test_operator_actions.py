@@ -1,0 +1,135 @@
+"""Pause, resume, cancel and retry do what they say, and are audited."""
+
+from audit.models import OperatorAction
+from messaging.announcements import services
+from messaging.announcements.fanout import fan_out
+from messaging.announcements.models import Announcement, AnnouncementRun
+from messaging.models import Message
+from messaging.scheduled import release_due_messages
+
+
+def started(bot, groups, make_announcement, batches_done=None):
+    announcement = make_announcement(bot, groups)
+    (run_id,) = services.start_due_announcements()
+    if batches_done is None:
+        fan_out(run_id)
+    else:
+        from messaging.announcements.fanout import fan_out_batch
+
+        for _ in range(batches_done):
+            fan_out_batch(run_id, 2)
+    return announcement, AnnouncementRun.objects.get(pk=run_id)
+
+
+def statuses(run):
+    return sorted(Message.objects.filter(announcement_run=run).values_list("status", flat=True))
+
+
+def test_pause_holds_pending_recipients_and_keeps_sent_ones(
+    bot, make_groups, make_announcement, superuser
+):
+    announcement, run = started(bot, make_groups(bot, 4), make_announcement)
+    first = Message.objects.filter(announcement_run=run).order_by("pk").first()
+    Message.objects.filter(pk=first.pk).update(status=Message.Status.SENT)
+
+    services.pause(superuser, announcement)
+
+    run.refresh_from_db()
+    assert run.status == AnnouncementRun.Status.PAUSED
+    assert statuses(run) == ["scheduled"] * 3 + ["sent"]
+    assert release_due_messages() == 0, "held messages are not due"
+    assert OperatorAction.objects.filter(action="announcement.pause").count() == 1
+
+
+def test_resume_releases_held_recipients(bot, make_groups, make_announcement, superuser):
+    announcement, run = started(bot, make_groups(bot, 3), make_announcement)
+    services.pause(superuser, announcement)
+
+    services.resume(superuser, announcement)
+    released = release_due_messages()
+
+    run.refresh_from_db()
+    assert released == 3
+    assert run.status == AnnouncementRun.Status.SENDING
+    assert statuses(run) == ["queued"] * 3
+
+
+def test_pause_stops_a_fan_out_and_resume_finishes_it(
+    bot, make_groups, make_announcement, superuser
+):
+    announcement, run = started(bot, make_groups(bot, 6), make_announcement, batches_done=1)
+    services.pause(superuser, announcement)
+
+    fan_out(run.pk)  # a fan-out task still in the queue does nothing while paused
+    assert Message.objects.filter(announcement_run=run).count() == 2
+
+    services.resume(superuser, announcement)
+    fan_out(run.pk)
+    release_due_messages()
+    assert statuses(run) == ["queued"] * 6
+
+
+def test_cancel_cancels_pending_recipients_and_keeps_history(
+    bot, make_groups, make_announcement, superuser
+):
+    announcement, run = started(bot, make_groups(bot, 3), make_announcement)
+    sent = Message.objects.filter(announcement_run=run).order_by("pk").first()
+    Message.objects.filter(pk=sent.pk).update(status=Message.Status.SENT)
+
+    cancelled = services.cancel(superuser, announcement)
+
+    announcement.refresh_from_db()
+    assert cancelled == 2
+    assert announcement.status == Announcement.Status.CANCELLED
+    assert statuses(run) == ["cancelled", "cancelled", "sent"]
+    assert services.run_progress(run)["pending"] == 0
+    action = OperatorAction.objects.get(action="announcement.cancel")
+    assert (action.actor, action.bot, action.target_id) == (superuser, bot, str(announcement.pk))
+
+
+def test_cancelling_a_recurring_announcement_stops_future_runs(
+    bot, make_groups, make_announcement, superuser
+):
+    announcement = make_announcement(
+        bot, make_groups(bot, 1), kind="daily", schedule={"time": "09:00"}
+    )
+    assert announcement.next_run_at is not None
+
+    services.cancel(superuser, announcement)
+
+    announcement.refresh_from_db()
+    assert announcement.next_run_at is None
+    assert services.start_due_announcements() == []
+
+
+def test_retry_failed_queues_only_the_failed_recipients(
+    bot, make_groups, make_announcement, superuser
+):
+    announcement, run = started(bot, make_groups(bot, 3), make_announcement)
+    pks = list(
+        Message.objects.filter(announcement_run=run).order_by("pk").values_list("pk", flat=True)
+    )
+    Message.objects.filter(pk=pks[0]).update(status="sent")
+    Message.objects.filter(pk=pks[1]).update(status="failed", attempt_count=5, last_error="boom")
+
+    assert services.retry_failed(superuser, run) == 1
+
+    retried = Message.objects.get(pk=pks[1])
+    assert (retried.status, retried.attempt_count, retried.last_error) == ("queued", 0, "")
+    assert statuses(run) == ["queued", "queued", "sent"]
+
+
+def test_progress_counts_sent_failed_and_pending(bot, make_groups, make_announcement):
+    _, run = started(bot, make_groups(bot, 4), make_announcement)
+    pks = list(Message.objects.filter(announcement_run=run).values_list("pk", flat=True))
+    Message.objects.filter(pk__in=pks[:2]).update(status="sent")
+    Message.objects.filter(pk=pks[2]).update(status="failed")
+
+    progress = services.run_progress(run)
+
+    assert (progress["sent"], progress["failed"], progress["pending"], progress["percent"]) == (
+        2,
+        1,
+        1,
+        50,
+    )

@@ -1,0 +1,129 @@
+"""The scheduler tick: announcements start on time, once; missed runs run once, late."""
+
+from datetime import UTC, datetime, time, timedelta
+
+import time_machine
+
+from messaging.announcements.fanout import fan_out
+from messaging.announcements.models import Announcement, AnnouncementRun
+from messaging.announcements.tasks import tick as scheduler_tick
+from messaging.models import Message
+
+
+def tick() -> None:
+    """What beat and a worker do: the scheduler tick, then the fan-outs it enqueued."""
+    scheduler_tick()
+    for run in AnnouncementRun.objects.filter(status=AnnouncementRun.Status.FANNING_OUT):
+        fan_out(run.pk)
+
+
+def at(*args) -> datetime:
+    return datetime(*args, tzinfo=UTC)
+
+
+def test_a_one_off_announcement_fires_once_at_its_time(bot, make_groups, make_announcement):
+    groups = make_groups(bot, 3)
+    with time_machine.travel(at(2026, 5, 1, 0, 0), tick=False) as clock:
+        announcement = make_announcement(
+            bot, groups, kind="once", schedule={"at": "2026-05-01T09:00"}
+        )
+        assert announcement.next_run_at == at(2026, 5, 1, 1, 0)  # 09:00 in Shanghai
+
+        clock.move_to(at(2026, 5, 1, 0, 59, 59))
+        tick()
+        assert not AnnouncementRun.objects.exists()
+
+        clock.move_to(at(2026, 5, 1, 1, 0, 0))
+        tick()
+        tick()
+
+    run = AnnouncementRun.objects.get()
+    assert run.scheduled_for == at(2026, 5, 1, 1, 0)
+    assert not run.is_late
+    assert run.status == AnnouncementRun.Status.SENDING
+    messages = Message.objects.filter(announcement_run=run)
+    assert sorted(messages.values_list("conversation_id", flat=True)) == [g.pk for g in groups]
+    assert set(messages.values_list("status", "source")) == {("queued", "announcement")}
+    announcement.refresh_from_db()
+    assert announcement.status == Announcement.Status.FINISHED
+    assert announcement.next_run_at is None
+
+
+def test_a_recurring_announcement_missed_while_down_runs_once_marked_late(
+    bot, make_groups, make_announcement
+):
+    groups = make_groups(bot, 2)
+    with time_machine.travel(at(2026, 5, 4, 0, 0), tick=False) as clock:  # a Monday
+        announcement = make_announcement(bot, groups, kind="weekdays", schedule={"time": "18:00"})
+        assert announcement.next_run_at == at(2026, 5, 4, 10, 0)
+
+        # Down from Monday morning until Thursday 12:00 Shanghai time.
+        clock.move_to(at(2026, 5, 7, 4, 0))
+        tick()
+        tick()
+
+    run = AnnouncementRun.objects.get()
+    assert run.is_late
+    assert run.scheduled_for == at(2026, 5, 4, 10, 0)
+    assert Message.objects.filter(announcement_run=run).count() == 2
+    announcement.refresh_from_db()
+    assert announcement.status == Announcement.Status.ACTIVE
+    assert announcement.next_run_at == at(2026, 5, 7, 10, 0)  # Thursday 18:00, not Tuesday
+
+
+def test_a_recurring_announcement_on_time_is_not_late_and_runs_every_occurrence(
+    bot, make_groups, make_announcement
+):
+    groups = make_groups(bot, 1)
+    with time_machine.travel(at(2026, 5, 4, 0, 0), tick=False) as clock:
+        make_announcement(bot, groups, kind="daily", schedule={"time": "18:00"})
+        for day in (4, 5, 6):
+            clock.move_to(at(2026, 5, day, 10, 0, 2))
+            tick()
+
+    runs = AnnouncementRun.objects.order_by("scheduled_for")
+    assert [r.scheduled_for.day for r in runs] == [4, 5, 6]
+    assert not any(r.is_late for r in runs)
+
+
+def test_announcement_messages_wait_for_the_end_of_the_bots_quiet_hours(
+    bot, make_groups, make_announcement
+):
+    bot.quiet_hours_start, bot.quiet_hours_end = time(22, 0), time(8, 0)
+    bot.save()
+    groups = make_groups(bot, 2)
+    with time_machine.travel(at(2026, 5, 4, 15, 0), tick=False) as clock:  # 23:00 Shanghai
+        make_announcement(bot, groups)
+        tick()
+        held = Message.objects.filter(source="announcement")
+        assert set(held.values_list("status", flat=True)) == {"scheduled"}
+        assert set(held.values_list("scheduled_at", flat=True)) == {
+            at(2026, 5, 4, 16, 0) + timedelta(hours=8)
+        }
+
+        clock.move_to(at(2026, 5, 4, 23, 59, 59))  # 07:59:59 Shanghai
+        tick()
+        assert set(held.values_list("status", flat=True)) == {"scheduled"}
+
+        clock.move_to(at(2026, 5, 5, 0, 0, 0))  # 08:00 Shanghai
+        tick()
+        assert set(held.values_list("status", flat=True)) == {"queued"}
+
+
+def test_draft_announcements_never_run(bot, make_groups, superuser):
+    from messaging.announcements.services import Draft, save_announcement
+
+    groups = make_groups(bot, 1)
+    draft = Draft(
+        bot,
+        "d",
+        {"msgtype": "text", "text": {"content": "x"}},
+        [groups[0].pk],
+        "now",
+        {},
+        "Asia/Shanghai",
+    )
+    announcement = save_announcement(superuser, draft, as_draft=True)
+    tick()
+    assert announcement.status == Announcement.Status.DRAFT
+    assert not AnnouncementRun.objects.exists()
