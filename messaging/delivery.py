@@ -35,7 +35,7 @@ from connectors.base import Outcome, SendResult
 from connectors.registry import connector_for
 from conversations.models import Bot
 
-from . import ratelimit
+from . import delivery_pace
 from .models import DeliveryAttempt, Message
 
 logger = logging.getLogger(__name__)
@@ -96,7 +96,7 @@ def claim(message_id: int, clock: Clock) -> Message | Step:
                 next_attempt_at=now + timedelta(seconds=seconds), updated_at=now
             )
             return Step("waiting", [(message.pk, seconds)] if wake_myself else [])
-        ratelimit.note_conversation_send(message.conversation_id, now.timestamp())
+        delivery_pace.note_conversation_send(message.conversation_id, now.timestamp())
         message.status = Message.Status.SENDING
         message.attempt_count += 1
         message.next_attempt_at = now + timedelta(seconds=settings.DELIVERY_SENDING_TIMEOUT)
@@ -127,13 +127,13 @@ def _reason_to_wait(message: Message, now: datetime) -> tuple[float, bool] | Non
             return max(_seconds(older.next_attempt_at - now), 1.0), False
         return ORDER_RECHECK_SECONDS, False
     stamp = now.timestamp()
-    gap = ratelimit.conversation_wait(message.conversation_id, stamp)
+    gap = delivery_pace.conversation_wait(message.conversation_id, stamp)
     if gap > 0:
         return gap, True
-    slot = ratelimit.take_bot_slot(bot.pk, bot.rate_limit_per_minute, stamp)
+    slot = delivery_pace.take_bot_slot(bot.pk, bot.rate_limit_per_minute, stamp)
     if slot > 0:
         # Spread the waiting messages over the next slots instead of waking them all at once.
-        width = ratelimit.slot_seconds(bot.rate_limit_per_minute)
+        width = delivery_pace.slot_seconds(bot.rate_limit_per_minute)
         return slot + random.uniform(0, width), True
     return None
 

@@ -57,7 +57,7 @@ def wecom(settings):
 
 
 @pytest.fixture
-def robot_bot(make_bot) -> Bot:
+def wecom_bot(make_bot) -> Bot:
     return make_bot(
         name="alerts",
         connector="wecom_robot",
@@ -68,8 +68,8 @@ def robot_bot(make_bot) -> Bot:
 
 
 @pytest.fixture
-def robot_group(robot_bot, make_conversation):
-    return make_conversation(robot_bot, "wrSales", name="销售群", robot_key="key-sales")
+def wecom_group(wecom_bot, make_conversation):
+    return make_conversation(wecom_bot, "wrSales", name="销售群", robot_key="key-sales")
 
 
 @pytest.fixture

@@ -265,9 +265,9 @@ def test_sweeper_takes_back_a_lost_send_and_retries_it_for_an_idempotent_connect
 
 
 def test_sweeper_marks_a_lost_robot_send_uncertain(
-    wecom, robot_group, queue_message, clock, settings
+    wecom, wecom_group, queue_message, clock, settings
 ):
-    message = queue_message(robot_group, TEXT)
+    message = queue_message(wecom_group, TEXT)
     claim(message.pk, clock)
     clock.advance(settings.DELIVERY_SENDING_TIMEOUT + 1)
 

@@ -51,10 +51,10 @@ def test_retry_now_queues_a_failed_message_again_and_it_is_sent(
 
 
 def test_uncertain_message_is_labelled_and_can_be_marked_as_sent(
-    admin_client_for, superuser, wecom, robot_group, queue_message, clock
+    admin_client_for, superuser, wecom, wecom_group, queue_message, clock
 ):
     wecom.drop_next = 1
-    message = queue_message(robot_group, TEXT)
+    message = queue_message(wecom_group, TEXT)
     deliver(message.pk, clock)
     client = admin_client_for(superuser)
 
@@ -129,12 +129,12 @@ def test_paused_bot_is_shown_and_resuming_wakes_its_queue(
 
 
 def test_test_connection_reports_a_working_agent_and_a_bad_robot_key(
-    admin_client_for, superuser, agent, bridge_bot, wecom, robot_bot, make_conversation
+    admin_client_for, superuser, agent, bridge_bot, wecom, wecom_bot, make_conversation
 ):
-    make_conversation(robot_bot, "wrBad", name="坏群", robot_key="bad-key")
+    make_conversation(wecom_bot, "wrBad", name="坏群", robot_key="bad-key")
     client = admin_client_for(superuser)
 
-    page = run_action(client, "conversations_bot", "test_connection", [bridge_bot, robot_bot])
+    page = run_action(client, "conversations_bot", "test_connection", [bridge_bot, wecom_bot])
 
     text = page.content.decode().lower()
     assert "bridge: connection ok" in text

@@ -42,7 +42,7 @@ def image_host():
 
 
 def test_every_msgtype_reaches_the_robot_with_the_right_wire_body(
-    wecom, robot_group, queue_message, run_queue, image_host
+    wecom, wecom_group, queue_message, run_queue, image_host
 ):
     bodies = [
         {"msgtype": "text", "text": {"content": "hi", "mentioned_list": ["zhangsan", "@all"]}},
@@ -69,7 +69,7 @@ def test_every_msgtype_reaches_the_robot_with_the_right_wire_body(
         {"msgtype": "image", "image": {"url": image_host.url("/logo.png")}},
     ]
     for body in bodies:
-        queue_message(robot_group, body)
+        queue_message(wecom_group, body)
 
     run_queue()
 
@@ -99,10 +99,10 @@ def test_every_msgtype_reaches_the_robot_with_the_right_wire_body(
 
 
 def test_robot_rate_limit_45009_is_retried_later_not_failed(
-    wecom, robot_group, queue_message, clock
+    wecom, wecom_group, queue_message, clock
 ):
     wecom.answer_next(45009)
-    message = queue_message(robot_group, {"msgtype": "text", "text": {"content": "busy"}})
+    message = queue_message(wecom_group, {"msgtype": "text", "text": {"content": "busy"}})
 
     assert deliver(message.pk, clock).result == "retry"
 
@@ -117,11 +117,11 @@ def test_robot_rate_limit_45009_is_retried_later_not_failed(
 
 
 def test_21st_message_in_a_minute_meets_45009_and_waits_instead_of_failing(
-    wecom, robot_group, queue_message, clock, settings
+    wecom, wecom_group, queue_message, clock, settings
 ):
     settings.DELIVERY_CONVERSATION_MIN_GAP = 0
     messages = [
-        queue_message(robot_group, {"msgtype": "text", "text": {"content": f"#{n}"}})
+        queue_message(wecom_group, {"msgtype": "text", "text": {"content": f"#{n}"}})
         for n in range(21)
     ]
     for message in messages:  # one after the other, as fast as the engine allows
@@ -135,26 +135,26 @@ def test_21st_message_in_a_minute_meets_45009_and_waits_instead_of_failing(
 
 
 def test_unknown_robot_key_fails_with_the_errmsg_and_does_not_pause_the_bot(
-    wecom, robot_bot, make_conversation, queue_message, run_queue
+    wecom, wecom_bot, make_conversation, queue_message, run_queue
 ):
-    group = make_conversation(robot_bot, "wrGone", robot_key="removed-key")
+    group = make_conversation(wecom_bot, "wrGone", robot_key="removed-key")
     message = queue_message(group, {"msgtype": "text", "text": {"content": "hi"}})
 
     run_queue()
 
     message.refresh_from_db()
-    robot_bot.refresh_from_db()
+    wecom_bot.refresh_from_db()
     assert message.status == "failed"
     assert message.last_error.startswith("invalid webhook url")
     assert message.attempts.get().errcode == 93000
-    assert robot_bot.paused_at is None
+    assert wecom_bot.paused_at is None
     assert wecom.messages == []
 
 
 def test_text_over_the_robot_limit_fails_with_the_robot_errmsg(
-    wecom, robot_group, queue_message, run_queue
+    wecom, wecom_group, queue_message, run_queue
 ):
-    message = queue_message(robot_group, {"msgtype": "text", "text": {"content": "长" * 700}})
+    message = queue_message(wecom_group, {"msgtype": "text", "text": {"content": "长" * 700}})
     run_queue()
     message.refresh_from_db()
     assert message.status == "failed"
@@ -162,10 +162,10 @@ def test_text_over_the_robot_limit_fails_with_the_robot_errmsg(
 
 
 def test_answer_lost_after_posting_makes_the_message_uncertain_and_never_retried(
-    wecom, robot_group, queue_message, run_queue
+    wecom, wecom_group, queue_message, run_queue
 ):
     wecom.drop_next = 1
-    message = queue_message(robot_group, {"msgtype": "text", "text": {"content": "once"}})
+    message = queue_message(wecom_group, {"msgtype": "text", "text": {"content": "once"}})
 
     run_queue()
 
@@ -177,11 +177,11 @@ def test_answer_lost_after_posting_makes_the_message_uncertain_and_never_retried
 
 
 def test_read_timeout_from_the_robot_is_uncertain(
-    wecom, robot_group, queue_message, run_queue, settings
+    wecom, wecom_group, queue_message, run_queue, settings
 ):
     settings.BOTADMIN_HTTP_READ_TIMEOUT = 0.3
     wecom.delay = 1
-    message = queue_message(robot_group, {"msgtype": "text", "text": {"content": "slow"}})
+    message = queue_message(wecom_group, {"msgtype": "text", "text": {"content": "slow"}})
     run_queue()
     message.refresh_from_db()
     assert message.status == "uncertain"
@@ -189,12 +189,12 @@ def test_read_timeout_from_the_robot_is_uncertain(
 
 
 def test_robot_unreachable_is_retried_because_nothing_was_posted(
-    robot_group, queue_message, clock, settings
+    wecom_group, queue_message, clock, settings
 ):
     with Receiver() as closed:
         port = closed.port
     settings.WECOM_API_BASE = f"http://127.0.0.1:{port}"
-    message = queue_message(robot_group, {"msgtype": "text", "text": {"content": "hi"}})
+    message = queue_message(wecom_group, {"msgtype": "text", "text": {"content": "hi"}})
 
     assert deliver(message.pk, clock).result == "retry"
     message.refresh_from_db()
@@ -211,11 +211,11 @@ def test_robot_unreachable_is_retried_because_nothing_was_posted(
     ids=["too-large", "wrong-format"],
 )
 def test_image_that_the_robot_cannot_take_fails_before_posting(
-    wecom, robot_group, queue_message, run_queue, answer, error
+    wecom, wecom_group, queue_message, run_queue, answer, error
 ):
     with Receiver() as host:
         host.respond(200, answer())
-        message = queue_message(robot_group, {"msgtype": "image", "image": {"url": host.url("/i")}})
+        message = queue_message(wecom_group, {"msgtype": "image", "image": {"url": host.url("/i")}})
         run_queue()
     message.refresh_from_db()
     assert message.status == "failed"
@@ -224,10 +224,10 @@ def test_image_that_the_robot_cannot_take_fails_before_posting(
 
 
 def test_image_on_a_private_address_is_refused_when_private_urls_are_off(
-    wecom, robot_group, queue_message, clock, settings, image_host
+    wecom, wecom_group, queue_message, clock, settings, image_host
 ):
     message = queue_message(
-        robot_group, {"msgtype": "image", "image": {"url": image_host.url("/x.png")}}
+        wecom_group, {"msgtype": "image", "image": {"url": image_host.url("/x.png")}}
     )
     settings.BOTADMIN_ALLOW_PRIVATE_URLS = False
     deliver(message.pk, clock)
@@ -238,18 +238,18 @@ def test_image_on_a_private_address_is_refused_when_private_urls_are_off(
 
 
 def test_check_connection_reports_good_and_bad_robot_keys(
-    wecom, robot_bot, robot_group, make_conversation
+    wecom, wecom_bot, wecom_group, make_conversation
 ):
-    assert "1 robot key" in connector_for(robot_bot).check()
-    make_conversation(robot_bot, "wrOld", name="旧群", robot_key="stale")
+    assert "1 robot key" in connector_for(wecom_bot).check()
+    make_conversation(wecom_bot, "wrOld", name="旧群", robot_key="stale")
     with pytest.raises(ConnectorError, match="旧群: 93000"):
-        connector_for(robot_bot).check()
+        connector_for(wecom_bot).check()
     assert wecom.messages == []  # probing posts nothing
 
 
-def test_every_attempt_is_logged_with_its_answer(wecom, robot_group, queue_message, clock):
+def test_every_attempt_is_logged_with_its_answer(wecom, wecom_group, queue_message, clock):
     wecom.answer_next(-1, -1)
-    message = queue_message(robot_group, {"msgtype": "text", "text": {"content": "x"}})
+    message = queue_message(wecom_group, {"msgtype": "text", "text": {"content": "x"}})
     for _ in range(3):
         deliver(message.pk, clock)
         clock.advance(3600)
