@@ -29,6 +29,7 @@ class Err(Enum):
     EMPTY_CONTENT = (44004, 400, "empty content")
     RATE_LIMITED = (45009, 429, "api freq out of limit")
     INVALID_SECRET = (93000, 401, "invalid secret")
+    MD5_MISMATCH = (301019, 400, "media md5 does not match")
     NOT_JSON = (7000001, 400, "Warning: wrong json format.")
     BODY_TOO_LARGE = (7000002, 413, "request body too large")
     UNSUPPORTED_MEDIA_TYPE = (7000003, 415, "Content-Type must be application/json")

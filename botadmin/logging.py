@@ -12,6 +12,8 @@ MASK = "********"
 # robot keys (key=…) in URLs.
 _PATTERNS = [
     re.compile(r"(?i)(\b(?:secret|key|token|access_token|corpsecret)=)[^&\s\"']+"),
+    # …and URL-encoded inside another URL (a login redirect's `next=`).
+    re.compile(r"(?i)((?:secret|key|token|access_token|corpsecret)%3D)[^&\s\"'%]+"),
     re.compile(r"(?i)(\"(?:secret|agent_token|signing_secret)\"\s*:\s*\")[^\"]*"),
     re.compile(r"(?i)(\bBearer\s+)[A-Za-z0-9._~+/=-]+"),
 ]

@@ -206,6 +206,10 @@ BOTADMIN_SECRET_GRACE_HOURS = env.float("BOTADMIN_SECRET_GRACE_HOURS", default=2
 BOTADMIN_HTTP_CONNECT_TIMEOUT = env.float("BOTADMIN_HTTP_CONNECT_TIMEOUT", default=5)
 BOTADMIN_HTTP_READ_TIMEOUT = env.float("BOTADMIN_HTTP_READ_TIMEOUT", default=15)
 BOTADMIN_HTTP_MAX_RESPONSE_BYTES = env.int("BOTADMIN_HTTP_MAX_RESPONSE_BYTES", default=1_048_576)
+# /api/send: accepted requests per minute per bot secret (0 = no limit), and
+# the largest body (a 2 MB image is 2.7 MB of base64).
+BOTADMIN_SEND_RATE_LIMIT_PER_MINUTE = env.int("BOTADMIN_SEND_RATE_LIMIT_PER_MINUTE", default=600)
+BOTADMIN_SEND_MAX_BODY_BYTES = env.int("BOTADMIN_SEND_MAX_BODY_BYTES", default=4 * 1024 * 1024)
 # Bridge connector: timeouts towards agents.
 BRIDGE_CONNECT_TIMEOUT = env.float("BRIDGE_CONNECT_TIMEOUT", default=5)
 BRIDGE_READ_TIMEOUT = env.float("BRIDGE_READ_TIMEOUT", default=15)

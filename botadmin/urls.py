@@ -11,6 +11,7 @@ from .views import healthz
 
 api.add_router("/messages", scheduled_messages_router)
 api.add_router("", "conversations.api.router")
+api.add_router("", "messaging.api.router")
 api.add_router("/messages", "messaging.status_api.router")
 
 urlpatterns = [
@@ -28,6 +29,7 @@ urlpatterns = [
 
 if settings.BOTADMIN_BENCH_VIEWS:
     urlpatterns.insert(0, path("bench/lists/", include("conversations.bench")))
+    urlpatterns.insert(0, path("bench/send/", include("messaging.bench")))
 
 admin.site.site_header = "botadmin"
 admin.site.site_title = "botadmin"

@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING
 
 import requests
 from django.conf import settings
-from django.utils.translation import gettext_lazy as _
 from urllib3.exceptions import NameResolutionError, NewConnectionError
 
 from botadmin import http
@@ -63,7 +62,7 @@ def is_image(content: bytes) -> bool:
 @register
 class WeComRobotConnector(Connector):
     kind = "wecom_robot"
-    label = _("WeCom group robot")
+    label = "WeCom group robot"
     supported_msgtypes = frozenset({"text", "markdown", "markdown_v2", "link", "news", "image"})
     allows_mentions_only = True
     idempotent = False

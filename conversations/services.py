@@ -7,7 +7,7 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from .models import Bot
+from .models import Bot, Conversation
 from .secrets import generate_api_secret, is_valid_api_secret, secrets_match
 
 
@@ -26,15 +26,40 @@ def bot_for_secret(secret: str | None) -> Bot | None:
         Q(secret=secret) | Q(previous_secret=secret, previous_secret_expires_at__gt=now)
     )[:2]
     for bot in candidates:
-        if secrets_match(secret, bot.secret):
-            return bot
-        if (
-            bot.previous_secret_expires_at
-            and bot.previous_secret_expires_at > now
-            and secrets_match(secret, bot.previous_secret)
-        ):
+        if _secret_matches(bot, secret, now):
             return bot
     return None
+
+
+def conversation_for_secret(secret: str | None, conversation_id: str) -> Conversation | None:
+    """The conversation `conversation_id` of the bot this secret belongs to, bot included.
+
+    One query for the send API's hot path; None when the secret or the
+    conversation is wrong (ask `bot_for_secret` to tell which).
+    """
+    if not secret or not is_valid_api_secret(secret) or not conversation_id:
+        return None
+    now = timezone.now()
+    candidates = Conversation.objects.select_related("bot").filter(
+        Q(bot__secret=secret)
+        | Q(bot__previous_secret=secret, bot__previous_secret_expires_at__gt=now),
+        conversation_id=conversation_id,
+    )[:2]
+    for conversation in candidates:
+        if _secret_matches(conversation.bot, secret, now):
+            return conversation
+    return None
+
+
+def _secret_matches(bot: Bot, secret: str, now) -> bool:
+    """Constant-time check of the current secret, or of the previous one within its grace."""
+    if secrets_match(secret, bot.secret):
+        return True
+    return bool(
+        bot.previous_secret_expires_at
+        and bot.previous_secret_expires_at > now
+        and secrets_match(secret, bot.previous_secret)
+    )
 
 
 def rotate_secret(bot: Bot, grace: timedelta | None = None) -> Bot:

@@ -4,12 +4,24 @@
 when `send_at` is given) and wakes the delivery workers after the commit.
 `accept_outbound_bulk` does the same for many conversations at once (the
 announcement fan-out), with the same validation and the same row shape.
+
+Idempotency: a caller may give a key. The same key for the same bot within
+IDEMPOTENCY_WINDOW returns the message stored the first time (nothing new is
+stored); the same key with a different request is refused. The database
+enforces it with the conditional unique constraint
+`message_idempotency_key_unique` (bot, idempotency_key), so concurrent
+requests with one key store exactly one row whatever the web process. A key
+older than the window is released by clearing it on its old message, in the
+same transaction that stores the new one; the old message keeps its
+`request_hash`.
 """
 
+import hashlib
+import json
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from botadmin.errors import Err
@@ -18,6 +30,8 @@ from conversations.models import Bot, Conversation
 from .models import Message
 from .outbox import enqueue_delivery
 from .validation import search_text, validate_outbound
+
+IDEMPOTENCY_WINDOW = timedelta(hours=24)
 
 
 def _outbound_message(
@@ -53,12 +67,21 @@ def accept_outbound(
     created_by=None,
     idempotency_key: str = "",
     send_at: datetime | None = None,
+    conversation: Conversation | None = None,
 ) -> Message:
-    """Store one outbound message and enqueue it. Raises ApiError on bad input."""
+    """Store one outbound message and enqueue it. Raises ApiError on bad input.
+
+    With an idempotency key seen before, returns the first message with
+    `replayed = True` set on it. A caller that already loaded the
+    conversation passes it to save a query.
+    """
     _check_active(bot)
-    conversation = Conversation.objects.filter(bot=bot, conversation_id=conversation_id).first()
+    if conversation is None or conversation.bot_id != bot.pk:
+        conversation = Conversation.objects.filter(bot=bot, conversation_id=conversation_id).first()
     if conversation is None:
-        raise Err.UNKNOWN_CONVERSATION.error(f"unknown conversation_id: {conversation_id}")
+        raise Err.UNKNOWN_CONVERSATION.error(
+            f"unknown conversation_id: {conversation_id} is not a user or group of this bot"
+        )
     body = validate_outbound(bot, body)
     message = _outbound_message(
         bot=bot,
@@ -67,13 +90,35 @@ def accept_outbound(
         source=source,
         send_at=send_at,
         created_by=created_by,
-        idempotency_key=idempotency_key,
     )
+    if not idempotency_key:
+        with transaction.atomic():
+            return _store(message)
+    request_hash = _request_hash(conversation_id, body, send_at)
+    message.idempotency_key, message.request_hash = idempotency_key, request_hash
     with transaction.atomic():
-        message.save()
-        if message.status == Message.Status.QUEUED:
-            enqueue_delivery(message.pk)
-    return message
+        Message.objects.filter(
+            bot=bot,
+            idempotency_key=idempotency_key,
+            created_at__lt=timezone.now() - IDEMPOTENCY_WINDOW,
+        ).update(idempotency_key="")
+        first = Message.objects.filter(bot=bot, idempotency_key=idempotency_key).first()
+        if first is None:
+            try:
+                with transaction.atomic():
+                    return _store(message)
+            except IntegrityError:
+                # A concurrent request with the same key committed first.
+                first = Message.objects.filter(bot=bot, idempotency_key=idempotency_key).first()
+                if first is None:
+                    raise
+    if first.request_hash != request_hash:
+        raise Err.IDEMPOTENCY_CONFLICT.error(
+            "Idempotency-Key reused with a different request: "
+            f"it was first used for message {first.msgid}"
+        )
+    first.replayed = True
+    return first
 
 
 def accept_outbound_bulk(
@@ -116,3 +161,21 @@ def accept_outbound_bulk(
             if message.status == Message.Status.QUEUED:
                 enqueue_delivery(message.pk)
     return created
+
+
+def _store(message: Message) -> Message:
+    message.save(force_insert=True)
+    message.replayed = False
+    if message.status == Message.Status.QUEUED:
+        enqueue_delivery(message.pk)
+    return message
+
+
+def _request_hash(conversation_id: str, body: dict, send_at: datetime | None) -> str:
+    request = {
+        "conversation_id": conversation_id,
+        "body": body,
+        "send_at": send_at.isoformat() if send_at else None,
+    }
+    canonical = json.dumps(request, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()

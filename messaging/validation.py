@@ -1,17 +1,272 @@
 """The one validation of an outbound message body, shared by the API, the console and announcements.
 
-`validate_outbound(bot, body)` returns the normalised body or raises ApiError.
+`validate_outbound(bot, body)` returns the normalised body or raises ApiError
+with WeCom's errcode for the problem (shared/spec/wecom.md section 2):
+
+* 40008 — no, unknown or not-yet-supported msgtype, or one the bot's
+  connector cannot send (a miniprogram to a WeCom group robot);
+* 44004 — a text or markdown without content (a text with only mentions is
+  sent as mentions only where the connector allows it);
+* 40058 — a field of the wrong type, missing, too long, a bad URL;
+* 301019 — an image whose md5 does not match its bytes.
+
+Shapes come from `messaging.schemas` (also the OpenAPI description); this
+module adds what depends on the connector: supported msgtypes and byte
+limits. Robot bots get WeCom's documented limits; bridge bots botadmin's own
+(docs/api.md lists both).
 """
 
-from botadmin.errors import Err
+import base64
+import binascii
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
+
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from pydantic import ValidationError
+
+from botadmin.errors import ApiError, Err
+from connectors.registry import connector_class
 from conversations.models import Bot
+
+from .schemas import MAX_URL_BYTES, MSGTYPES, NOT_YET_SUPPORTED, outbound_message
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Byte limits (UTF-8) of one connector's messages."""
+
+    text: int
+    markdown: int
+    title: int
+    description: int  # longer descriptions are cut, as WeCom does
+    image: int  # raw bytes of a base64 image
+
+
+# shared/spec/wecom.md section 1.
+ROBOT_LIMITS = Limits(text=2048, markdown=4096, title=128, description=512, image=2 * 1024 * 1024)
+# The bridge agent types into a WeCom client, which takes longer texts than
+# the robot does; these keep one message readable and one request small.
+BRIDGE_LIMITS = Limits(
+    text=16384, markdown=16384, title=512, description=1024, image=2 * 1024 * 1024
+)
+LIMITS = {"wecom_robot": ROBOT_LIMITS}
+
+
+def limits_for(connector: str) -> Limits:
+    return LIMITS.get(connector, BRIDGE_LIMITS)
 
 
 def validate_outbound(bot: Bot, body: dict) -> dict:
-    msgtype = body.get("msgtype") if isinstance(body, dict) else None
-    if not isinstance(msgtype, str) or not isinstance(body.get(msgtype), dict):
-        raise Err.INVALID_MSGTYPE.error()
-    return {"msgtype": msgtype, msgtype: body[msgtype]}
+    if not isinstance(body, dict):
+        raise Err.INVALID_PARAMETER.error("invalid parameter: the body must be a JSON object")
+    msgtype = body.get("msgtype")
+    if not isinstance(msgtype, str) or not msgtype:
+        raise Err.INVALID_MSGTYPE.error("invalid message type: msgtype is missing")
+    if msgtype in NOT_YET_SUPPORTED:
+        raise Err.INVALID_MSGTYPE.error(f"msgtype {msgtype} is not supported yet")
+    if msgtype not in MSGTYPES:
+        raise Err.INVALID_MSGTYPE.error(
+            f"invalid message type: {msgtype[:40]!r}; use one of {', '.join(sorted(MSGTYPES))}"
+        )
+    connector = connector_class(bot.connector)
+    if msgtype not in connector.supported_msgtypes:
+        raise Err.INVALID_MSGTYPE.error(
+            f"msgtype {msgtype} cannot be sent by a {connector.label} bot; "
+            f"it sends {', '.join(sorted(connector.supported_msgtypes))}"
+        )
+    if msgtype in ("text", "markdown", "markdown_v2") and not isinstance(body.get(msgtype), dict):
+        raise Err.EMPTY_CONTENT.error(f"empty content: {msgtype}.content is missing")
+    try:
+        message = outbound_message.validate_python(body)
+    except ValidationError as error:
+        raise _field_error(error) from None
+    payload = getattr(message, msgtype).model_dump(exclude_none=True)
+    _check_strings(payload, msgtype)
+    check = _CHECKS[msgtype]
+    check(payload, limits_for(bot.connector), connector)
+    return {"msgtype": msgtype, msgtype: payload}
+
+
+def _field_error(error: ValidationError) -> ApiError:
+    first = error.errors(include_url=False)[0]
+    # The first element of a discriminated union's location is its tag.
+    where = ".".join(str(part) for part in first["loc"][1:]) or "body"
+    if first["type"] == "missing":
+        return Err.FIELD_INVALID.error(f"invalid field: {where} is missing")
+    return Err.FIELD_INVALID.error(f"invalid field: {where}: {first['msg']}")
+
+
+def _check_strings(node, where: str) -> None:
+    """PostgreSQL's jsonb refuses NUL; lone surrogates cannot be encoded as UTF-8."""
+    if isinstance(node, str):
+        if "\x00" in node:
+            raise Err.FIELD_INVALID.error(f"invalid field: {where} contains a NUL character")
+        try:
+            node.encode("utf-8")
+        except UnicodeEncodeError:
+            raise Err.FIELD_INVALID.error(f"invalid field: {where} is not valid UTF-8") from None
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            _check_strings(value, f"{where}.{key}")
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            _check_strings(value, f"{where}.{index}")
+
+
+def _utf8_len(value: str) -> int:
+    return len(value.encode("utf-8"))
+
+
+def _check_max(value: str, limit: int, where: str) -> None:
+    if _utf8_len(value) > limit:
+        raise Err.FIELD_INVALID.error(f"{where} exceed max length {limit} bytes")
+
+
+def _require(value: str, where: str) -> None:
+    if not value.strip():
+        raise Err.FIELD_INVALID.error(f"invalid field: {where} is empty")
+
+
+def _check_url(value: str, where: str) -> None:
+    _check_max(value, MAX_URL_BYTES, where)
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise Err.FIELD_INVALID.error(f"invalid field: {where} must be an http(s) URL")
+
+
+def _truncate(value: str, limit: int) -> str:
+    """Cut to at most `limit` UTF-8 bytes without splitting a character."""
+    return value.encode("utf-8")[:limit].decode("utf-8", errors="ignore")
+
+
+def _check_text(payload: dict, limits: Limits, connector) -> None:
+    content = payload.get("content", "")
+    mentions = payload.get("mentioned_list") or payload.get("mentioned_mobile_list")
+    if not content.strip():
+        if not mentions:
+            raise Err.EMPTY_CONTENT.error("empty content: text.content is empty")
+        if not connector.allows_mentions_only:
+            raise Err.EMPTY_CONTENT.error(
+                f"empty content: a {connector.label} bot cannot send mentions without content"
+            )
+    _check_max(content, limits.text, "text.content")
+
+
+def _check_markdown(msgtype: str):
+    def check(payload: dict, limits: Limits, connector) -> None:
+        if not payload.get("content", "").strip():
+            raise Err.EMPTY_CONTENT.error(f"empty content: {msgtype}.content is empty")
+        _check_max(payload["content"], limits.markdown, f"{msgtype}.content")
+
+    return check
+
+
+def _check_link(payload: dict, limits: Limits, connector) -> None:
+    _require(payload["title"], "link.title")
+    _check_max(payload["title"], limits.title, "link.title")
+    _check_url(payload["url"], "link.url")
+    if "image_url" in payload:
+        _check_url(payload["image_url"], "link.image_url")
+    if "desc" in payload:
+        payload["desc"] = _truncate(payload["desc"], limits.description)
+
+
+def _check_image(payload: dict, limits: Limits, connector) -> None:
+    if "url" in payload:
+        _check_url(payload["url"], "image.url")
+    if "base64" not in payload:
+        if "url" not in payload:
+            raise Err.FIELD_INVALID.error("invalid field: image needs url, or base64 and md5")
+        return
+    try:
+        raw = base64.b64decode(payload["base64"], validate=True)
+    except (binascii.Error, ValueError):
+        raise Err.FIELD_INVALID.error("invalid field: image.base64 is not base64") from None
+    if not raw:
+        raise Err.FIELD_INVALID.error("invalid field: image.base64 is empty")
+    if len(raw) > limits.image:
+        raise Err.FIELD_INVALID.error(f"image exceed max size {limits.image} bytes")
+    if not (raw.startswith(b"\xff\xd8\xff") or raw.startswith(b"\x89PNG\r\n\x1a\n")):
+        raise Err.FIELD_INVALID.error("invalid field: image must be a JPG or PNG")
+    md5 = payload.get("md5", "")
+    if not md5:
+        raise Err.FIELD_INVALID.error("invalid field: image.md5 is missing")
+    if md5.lower() != hashlib.md5(raw).hexdigest():  # noqa: S324 (WeCom's checksum)
+        raise Err.MD5_MISMATCH.error()
+    payload["md5"] = md5.lower()
+
+
+def _check_miniprogram(payload: dict, limits: Limits, connector) -> None:
+    for name in ("appid", "title", "page_path"):
+        _require(payload[name], f"miniprogram.{name}")
+    _check_max(payload["title"], limits.title, "miniprogram.title")
+    for name in ("appicon", "thumb_url"):
+        if name in payload:
+            _check_url(payload[name], f"miniprogram.{name}")
+
+
+def _check_news(payload: dict, limits: Limits, connector) -> None:
+    for index, article in enumerate(payload["articles"]):
+        where = f"news.articles.{index}"
+        _require(article["title"], f"{where}.title")
+        _check_max(article["title"], limits.title, f"{where}.title")
+        _check_url(article["url"], f"{where}.url")
+        if "picurl" in article:
+            _check_url(article["picurl"], f"{where}.picurl")
+        if "description" in article:
+            article["description"] = _truncate(article["description"], limits.description)
+
+
+_CHECKS = {
+    "text": _check_text,
+    "markdown": _check_markdown("markdown"),
+    "markdown_v2": _check_markdown("markdown_v2"),
+    "link": _check_link,
+    "image": _check_image,
+    "miniprogram": _check_miniprogram,
+    "news": _check_news,
+}
+
+MAX_SCHEDULE_AHEAD = timedelta(days=366)
+
+
+def parse_send_at(value) -> datetime | None:
+    """`send_at` as ISO 8601 (naive: the server's TIME_ZONE) or Unix seconds; None if absent."""
+    if value is None or value == "":
+        return None
+    when = None
+    if isinstance(value, bool):
+        when = None
+    elif isinstance(value, int | float) or (isinstance(value, str) and _is_number(value)):
+        try:
+            when = datetime.fromtimestamp(float(value), tz=UTC)
+        except (OverflowError, OSError, ValueError):
+            when = None
+    elif isinstance(value, str):
+        try:
+            when = parse_datetime(value.strip())
+        except ValueError:
+            when = None
+        if when is not None and timezone.is_naive(when):
+            when = timezone.make_aware(when)
+    if when is None:
+        raise Err.INVALID_PARAMETER.error(
+            "invalid parameter: send_at must be ISO 8601 or Unix seconds"
+        )
+    if when > timezone.now() + MAX_SCHEDULE_AHEAD:
+        raise Err.INVALID_PARAMETER.error("invalid parameter: send_at is more than a year ahead")
+    return when
+
+
+def _is_number(value: str) -> bool:
+    try:
+        float(value)
+    except ValueError:
+        return False
+    return value.strip().replace(".", "", 1).isdigit()
 
 
 def search_text(body: dict) -> str:

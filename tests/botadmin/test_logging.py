@@ -20,3 +20,9 @@ def test_the_logging_filter_masks_formatted_arguments():
     )
     MaskSecretsFilter().filter(record)
     assert record.getMessage() == "GET /api/users?secret=********"
+
+
+def test_url_encoded_secrets_inside_another_url_are_masked():
+    line = "GET /admin/login/?next=/api/send%3Fsecret%3DabcDEF123_-xyz%26conversation_id%3Dwr1 HTTP/1.1"
+    assert "abcDEF123" not in mask_secrets(line)
+    assert "secret%3D********%26conversation_id%3Dwr1" in mask_secrets(line)

@@ -151,14 +151,16 @@ def test_unknown_robot_key_fails_with_the_errmsg_and_does_not_pause_the_bot(
     assert wecom.messages == []
 
 
-def test_text_over_the_robot_limit_fails_with_the_robot_errmsg(
+def test_a_refusal_by_the_robot_fails_with_the_robot_errmsg(
     wecom, wecom_group, queue_message, run_queue
 ):
-    message = queue_message(wecom_group, {"msgtype": "text", "text": {"content": "长" * 700}})
+    wecom.answer_next(40058)
+    message = queue_message(wecom_group, {"msgtype": "text", "text": {"content": "x"}})
     run_queue()
     message.refresh_from_db()
     assert message.status == "failed"
-    assert "exceed max length 2048" in message.last_error
+    assert message.last_error == "forced by the test"
+    assert message.attempts.get().errcode == 40058
 
 
 def test_answer_lost_after_posting_makes_the_message_uncertain_and_never_retried(

@@ -1,0 +1,170 @@
+"""`POST /api/send`: the seed document's send endpoint, WeCom-robot compatible.
+
+The view reads the raw body itself instead of declaring it as a django-ninja
+body parameter. Reason: errors must carry WeCom's codes for each kind of
+problem (40008 msgtype, 44004 empty, 40058 field, 301019 md5) and its own for
+transport problems (not JSON, too large, wrong content type), while ninja
+would answer any body problem with one generic validation error. The body's
+OpenAPI description is still generated from the pydantic models the
+validation uses (`messaging.schemas`), through `openapi_extra`, so the
+documentation cannot drift from the code.
+"""
+
+import json
+import re
+
+from django.conf import settings
+from django.http import HttpRequest
+from ninja import Router
+
+from botadmin.api import envelope
+from botadmin.errors import Err
+from conversations.services import bot_for_secret, conversation_for_secret
+
+from .models import Message
+from .ratelimit import check_send_rate
+from .schemas import ErrorAnswer, SendAccepted, request_body_schema
+from .sending import accept_outbound
+from .validation import parse_send_at
+
+router = Router(tags=["send"])
+
+# What tools put in Content-Type when they post JSON: curl -d without -H says
+# form-urlencoded, some scripts say text/plain or nothing at all.
+JSON_COMPATIBLE_TYPES = {
+    "",
+    "application/json",
+    "text/json",
+    "text/plain",
+    "application/x-www-form-urlencoded",
+}
+IDEMPOTENCY_KEY_RE = re.compile(r"^[\x21-\x7e]{1,200}$")
+MAX_CONVERSATION_ID_LENGTH = 255
+
+_QUERY_PARAMETERS = [
+    {
+        "name": "secret",
+        "in": "query",
+        "required": True,
+        "schema": {"type": "string"},
+        "description": "The bot's API secret (93000 when wrong).",
+    },
+    {
+        "name": "conversation_id",
+        "in": "query",
+        "required": True,
+        "schema": {"type": "string", "maxLength": MAX_CONVERSATION_ID_LENGTH},
+        "description": "A user or group of this bot, as /api/users and /api/groups list them.",
+    },
+    {
+        "name": "send_at",
+        "in": "query",
+        "required": False,
+        "schema": {"type": "string"},
+        "description": "Schedule the message: ISO 8601 or Unix seconds.",
+    },
+    {
+        "name": "Idempotency-Key",
+        "in": "header",
+        "required": False,
+        "schema": {"type": "string", "maxLength": 200},
+        "description": "Same key within 24 h: the first answer again, nothing stored twice.",
+    },
+]
+
+
+@router.post(
+    "/send",
+    summary="Send a message to a conversation",
+    description="WeCom group-robot compatible. See docs/api.md for every errcode.",
+    response={200: SendAccepted, frozenset({400, 401, 403, 404, 409, 413, 415, 429}): ErrorAnswer},
+    openapi_extra={
+        "parameters": _QUERY_PARAMETERS,
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": request_body_schema()}},
+        },
+    },
+)
+def send(request: HttpRequest):
+    secret = request.GET.get("secret")
+    conversation_id = request.GET.get("conversation_id", "")
+    # The hot path finds bot and conversation in one query; only a miss asks
+    # which of the two was wrong.
+    well_formed = _well_formed(conversation_id)
+    conversation = conversation_for_secret(secret, conversation_id) if well_formed else None
+    bot = conversation.bot if conversation else bot_for_secret(secret)
+    if bot is None:
+        raise Err.INVALID_SECRET.error("invalid secret: no bot has this secret")
+    check_send_rate(bot.pk)
+    body = _json_body(request)
+    if not conversation_id:
+        raise Err.INVALID_PARAMETER.error("invalid parameter: conversation_id is missing")
+    if not well_formed:
+        raise Err.INVALID_PARAMETER.error("invalid parameter: conversation_id is malformed")
+    send_at = request.GET.get("send_at")
+    if send_at is None and isinstance(body, dict):
+        send_at = body.get("send_at")
+    message = accept_outbound(
+        bot=bot,
+        conversation_id=conversation_id,
+        body=body,
+        source=Message.Source.API,
+        idempotency_key=_idempotency_key(request),
+        send_at=parse_send_at(send_at),
+        conversation=conversation,
+    )
+    headers = {"Idempotent-Replayed": "true"} if message.replayed else None
+    extra = {"send_at": message.scheduled_at.isoformat()} if message.scheduled_at else {}
+    return envelope(0, "ok", headers=headers, msgid=message.msgid, **extra)
+
+
+@router.api_operation(
+    ["GET", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"], "/send", include_in_schema=False
+)
+def send_wrong_method(request: HttpRequest):
+    raise Err.METHOD_NOT_ALLOWED.error(
+        f"method not allowed: {request.method[:10]}; /api/send takes POST",
+        headers={"Allow": "POST"},
+    )
+
+
+def _well_formed(conversation_id: str) -> bool:
+    """PostgreSQL refuses NUL in a query parameter; no stored id is longer."""
+    return 0 < len(conversation_id) <= MAX_CONVERSATION_ID_LENGTH and "\x00" not in conversation_id
+
+
+def _json_body(request: HttpRequest):
+    media_type = request.content_type.split(";")[0].strip().lower()
+    if media_type not in JSON_COMPATIBLE_TYPES and not media_type.endswith("+json"):
+        raise Err.UNSUPPORTED_MEDIA_TYPE.error(
+            f"Content-Type must be application/json, not {media_type[:60]}"
+        )
+    limit = settings.BOTADMIN_SEND_MAX_BODY_BYTES
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        declared = 0
+    if declared > limit:
+        raise Err.BODY_TOO_LARGE.error(f"request body too large: at most {limit} bytes")
+    # Read the stream directly: request.body would stop at Django's
+    # DATA_UPLOAD_MAX_MEMORY_SIZE, smaller than a 2 MB image in base64.
+    raw = request.read(limit + 1)
+    if len(raw) > limit:
+        raise Err.BODY_TOO_LARGE.error(f"request body too large: at most {limit} bytes")
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError):
+        raise Err.NOT_JSON.error("Warning: wrong json format. The body is not JSON.") from None
+
+
+def _idempotency_key(request: HttpRequest) -> str:
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return ""
+    key = key.strip()
+    if not IDEMPOTENCY_KEY_RE.match(key):
+        raise Err.INVALID_PARAMETER.error(
+            "invalid parameter: Idempotency-Key must be 1-200 printable ASCII characters"
+        )
+    return key

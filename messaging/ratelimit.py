@@ -1,0 +1,92 @@
+"""The acceptance rate limit of `/api/send`, per bot secret.
+
+A fixed one-minute window counted in Django's cache (the database cache by
+default, Redis in production), so every web process shares the count. This
+limits how fast callers may hand messages to botadmin; how fast botadmin
+hands them to WeCom is the delivery pace, a separate thing.
+
+The counter is keyed by the bot (every secret of a bot, including one in its
+rotation grace period, shares it) and never by the secret itself, which must
+not appear in cache keys.
+
+Each process counts locally and adds its count to the shared counter in
+batches (every `limit // 50` requests, every FLUSH_SECONDS, and before any
+refusal), so a request costs a cache write only now and then: with the
+database cache on SQLite, a write per request would double the write
+transactions of acceptance. Within one process the count is exact; across
+processes the limit may be overshot by about 2 % per web process.
+"""
+
+import threading
+import time
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.cache import cache
+
+from botadmin.errors import Err
+
+WINDOW_SECONDS = 60
+FLUSH_SECONDS = 0.25
+
+
+@dataclass
+class _Window:
+    shared: int = 0  # the shared counter as of this process's last flush
+    pending: int = 0  # counted here, not yet added to the shared counter
+    flushed_at: float = 0.0
+
+
+_lock = threading.Lock()
+_windows: dict[tuple[int, int], _Window] = {}
+
+
+def check_send_rate(bot_id: int, limit: int | None = None) -> None:
+    """Count one request; raise 45009 with Retry-After when over the limit."""
+    limit = settings.BOTADMIN_SEND_RATE_LIMIT_PER_MINUTE if limit is None else limit
+    if limit <= 0:
+        return
+    now = time.time()
+    window = int(now // WINDOW_SECONDS)
+    batch = max(1, limit // 50)
+    with _lock:
+        state = _windows.get((bot_id, window))
+        if state is None:
+            _forget_old_windows(window)
+            state = _windows[(bot_id, window)] = _Window(flushed_at=now)
+        state.pending += 1
+        over = state.shared + state.pending > limit
+        if over or state.pending >= batch or now - state.flushed_at >= FLUSH_SECONDS:
+            _flush(f"send-rate:{bot_id}:{window}", state, now)
+            over = state.shared > limit
+    if over:
+        retry_after = max(1, int((window + 1) * WINDOW_SECONDS - now) + 1)
+        raise Err.RATE_LIMITED.error(
+            f"api freq out of limit: at most {limit} messages per minute, retry in {retry_after} s",
+            headers={"Retry-After": str(retry_after)},
+        )
+
+
+def _flush(key: str, state: _Window, now: float) -> None:
+    # incr() is atomic on Redis and close enough on the database cache (a
+    # race may let a few extra through); add() starts each window.
+    try:
+        state.shared = cache.incr(key, state.pending)
+    except ValueError:
+        if cache.add(key, state.pending, timeout=WINDOW_SECONDS * 2):
+            state.shared = state.pending
+        else:
+            state.shared = cache.incr(key, state.pending)
+    state.pending = 0
+    state.flushed_at = now
+
+
+def _forget_old_windows(current: int) -> None:
+    for key in [key for key in _windows if key[1] < current]:
+        del _windows[key]
+
+
+def reset() -> None:
+    """Forget this process's counts (tests clear the shared cache too)."""
+    with _lock:
+        _windows.clear()

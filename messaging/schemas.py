@@ -1,0 +1,186 @@
+"""The shapes of an outbound message body, as pydantic models.
+
+These models are both what `messaging.validation` validates with and what
+`/api/openapi.json` describes, so the documentation cannot drift from the
+code. They check types and required fields only; limits that depend on the
+bot's connector (bytes, supported msgtypes, mentions-only text) are checked
+in `messaging.validation`, where the connector is known.
+
+Unknown fields are ignored everywhere: tools that post to a WeCom robot URL
+send extras (Gitea puts an empty `text` object beside its `markdown`).
+Types are strict: `"content": 1` is refused rather than turned into `"1"`.
+"""
+
+from typing import Annotated, Literal
+
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, TypeAdapter
+
+# WeCom's robot does not document a URL limit; 2 KB is what every browser and
+# proxy handles.
+MAX_URL_BYTES = 2048
+
+
+class _Part(BaseModel):
+    model_config = ConfigDict(extra="ignore", strict=True)
+
+
+Url = Annotated[str, Field(description=f"http(s) URL, at most {MAX_URL_BYTES} bytes")]
+
+
+class Text(_Part):
+    content: str = Field(
+        "",
+        description="The text. May be empty when `mentioned_list` or "
+        "`mentioned_mobile_list` is given (a mentions-only message).",
+    )
+    mentioned_list: list[str] | None = Field(None, description='userids to mention, or `"@all"`')
+    mentioned_mobile_list: list[str] | None = Field(
+        None, description='mobile numbers to mention, or `"@all"`'
+    )
+
+
+class Markdown(_Part):
+    content: str = Field("", description="WeCom markdown (font colours, `<@userid>`).")
+
+
+class MarkdownV2(_Part):
+    content: str = Field("", description="WeCom markdown v2 (tables, lists, code).")
+
+
+class Link(_Part):
+    title: str
+    url: Url
+    image_url: Url | None = None
+    desc: str | None = None
+
+
+class Image(_Part):
+    url: Url | None = Field(
+        None, description="Where the image can be downloaded (the seed's form)."
+    )
+    base64: str | None = Field(None, description="The image bytes, base64 (WeCom's form).")
+    md5: str | None = Field(None, description="md5 of the raw image bytes; required with `base64`.")
+
+
+class MiniProgram(_Part):
+    # Inbound miniprogram messages carry `page_path`; WeCom's own APIs say
+    # `pagepath`. Both are accepted; the stored body says `page_path`.
+    model_config = ConfigDict(extra="ignore", strict=True, populate_by_name=True)
+
+    appid: str
+    title: str
+    page_path: str = Field(
+        validation_alias=AliasChoices("page_path", "pagepath"),
+        description="Also accepted as `pagepath`.",
+    )
+    appname: str | None = None
+    appicon: Url | None = None
+    thumb_url: Url | None = None
+
+
+class Article(_Part):
+    title: str
+    url: Url
+    description: str | None = None
+    picurl: Url | None = None
+
+
+class News(_Part):
+    articles: list[Article] = Field(min_length=1, max_length=8)
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(extra="ignore", strict=True)
+
+    send_at: str | int | None = Field(
+        None,
+        description="Schedule the message: ISO 8601 (naive means the server's TIME_ZONE) "
+        "or Unix seconds. Also accepted as a query parameter. Omitted or past: send now.",
+    )
+
+
+class TextMessage(_Message):
+    msgtype: Literal["text"]
+    text: Text
+
+
+class MarkdownMessage(_Message):
+    msgtype: Literal["markdown"]
+    markdown: Markdown
+
+
+class MarkdownV2Message(_Message):
+    msgtype: Literal["markdown_v2"]
+    markdown_v2: MarkdownV2
+
+
+class LinkMessage(_Message):
+    msgtype: Literal["link"]
+    link: Link
+
+
+class ImageMessage(_Message):
+    msgtype: Literal["image"]
+    image: Image
+
+
+class MiniProgramMessage(_Message):
+    msgtype: Literal["miniprogram"]
+    miniprogram: MiniProgram
+
+
+class NewsMessage(_Message):
+    msgtype: Literal["news"]
+    news: News
+
+
+OutboundMessage = Annotated[
+    TextMessage
+    | MarkdownMessage
+    | MarkdownV2Message
+    | LinkMessage
+    | ImageMessage
+    | MiniProgramMessage
+    | NewsMessage,
+    Field(discriminator="msgtype"),
+]
+outbound_message = TypeAdapter(OutboundMessage)
+
+MSGTYPES = frozenset({"text", "markdown", "markdown_v2", "link", "image", "miniprogram", "news"})
+# WeCom robot msgtypes botadmin knows but cannot send yet: answered with 40008.
+NOT_YET_SUPPORTED = frozenset({"file", "voice", "template_card"})
+
+
+def request_body_schema() -> dict:
+    """The JSON schema of a send body for OpenAPI, with its definitions inlined.
+
+    django-ninja puts only its own parameter models into
+    `components/schemas`; the body here is read by hand (see messaging/api.py),
+    so its schema is self-contained.
+    """
+    schema = outbound_message.json_schema(mode="validation")
+    definitions = schema.pop("$defs", {})
+
+    def inline(node):
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
+                return inline(definitions[ref.removeprefix("#/$defs/")])
+            return {key: inline(value) for key, value in node.items() if key != "mapping"}
+        if isinstance(node, list):
+            return [inline(item) for item in node]
+        return node
+
+    return inline(schema)
+
+
+class SendAccepted(BaseModel):
+    errcode: Literal[0]
+    errmsg: Literal["ok"]
+    msgid: str = Field(description="botadmin's id of the stored message.")
+    send_at: str | None = Field(None, description="When the message is scheduled (ISO 8601).")
+
+
+class ErrorAnswer(BaseModel):
+    errcode: int = Field(description="See docs/api.md for every code and what to do.")
+    errmsg: str

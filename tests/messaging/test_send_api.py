@@ -1,0 +1,516 @@
+"""POST /api/send: what callers written against the seed or a WeCom robot URL see."""
+
+import base64
+import hashlib
+import json
+import re
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import time_machine
+from django.utils import timezone
+
+from conversations.services import rotate_secret
+from messaging.models import Message
+
+FIXTURES = Path(__file__).parent / "fixtures"
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + bytes(range(40))
+
+
+def image_body(raw: bytes = PNG, md5: str | None = None) -> dict:
+    return {
+        "msgtype": "image",
+        "image": {
+            "base64": base64.b64encode(raw).decode(),
+            "md5": md5 or hashlib.md5(raw).hexdigest(),
+        },
+    }
+
+
+def accepted(response) -> Message:
+    assert response.status_code == 200, response.content
+    answer = response.json()
+    assert answer["errcode"] == 0 and answer["errmsg"] == "ok"
+    return Message.objects.get(msgid=answer["msgid"])
+
+
+def refused(response, errcode: int, status: int) -> str:
+    assert response.status_code == status, response.content
+    assert response["Content-Type"].startswith("application/json")
+    answer = response.json()
+    assert answer["errcode"] == errcode, answer
+    assert not Message.objects.exists()
+    return answer["errmsg"]
+
+
+# --- accepted bodies ------------------------------------------------------------
+
+
+def test_the_seed_documents_curl_example_is_accepted_byte_for_byte(client, bot, group):
+    curl = (FIXTURES / "seed_send_curl.txt").read_text()
+    url = re.search(r"curl '([^']+)'", curl).group(1)
+    url = url.replace("#{secret}", bot.secret).replace("#{conversation_id}", "wrGroup1")
+    content_type = re.search(r"-H 'Content-Type: ([^']+)'", curl).group(1)
+    data = re.search(r"-d '(.*)'", curl, re.S).group(1).encode()
+
+    response = client.post(url.split("bot-admin.minapp.xin")[1], data, content_type=content_type)
+
+    message = accepted(response)
+    assert message.body == {"msgtype": "text", "text": {"content": "hello world"}}
+    assert message.status == Message.Status.QUEUED
+    assert message.source == Message.Source.API
+    assert message.conversation == group and message.direction == Message.Direction.OUT
+
+
+@pytest.mark.parametrize(
+    "body, stored",
+    [
+        (
+            {"msgtype": "text", "text": {"content": "hi", "mentioned_list": ["zhangsan"]}},
+            {"content": "hi", "mentioned_list": ["zhangsan"]},
+        ),
+        (
+            {
+                "msgtype": "link",
+                "link": {
+                    "title": "标题",
+                    "url": "https://x.com",
+                    "image_url": "https://x.com/logo.png",
+                    "desc": "描述",
+                },
+            },
+            {
+                "title": "标题",
+                "url": "https://x.com",
+                "image_url": "https://x.com/logo.png",
+                "desc": "描述",
+            },
+        ),
+        (
+            {"msgtype": "image", "image": {"url": "https://tuiguangdashi.com/logo.png"}},
+            {"url": "https://tuiguangdashi.com/logo.png"},
+        ),
+        (
+            {
+                "msgtype": "miniprogram",
+                "miniprogram": {"appid": "wx1", "title": "小程序", "pagepath": "pages/index"},
+            },
+            {"appid": "wx1", "title": "小程序", "page_path": "pages/index"},
+        ),
+        (
+            {
+                "msgtype": "miniprogram",
+                "miniprogram": {
+                    "appid": "wx1",
+                    "title": "t",
+                    "page_path": "pages/a",
+                    "appname": "App",
+                    "appicon": "https://x.com/i.png",
+                    "thumb_url": "https://x.com/t.png",
+                },
+            },
+            {
+                "appid": "wx1",
+                "title": "t",
+                "page_path": "pages/a",
+                "appname": "App",
+                "appicon": "https://x.com/i.png",
+                "thumb_url": "https://x.com/t.png",
+            },
+        ),
+    ],
+    ids=["text", "link", "image-url", "miniprogram-pagepath", "miniprogram-full"],
+)
+def test_every_seed_msgtype_is_stored_normalised_for_a_bridge_bot(send, bot, group, body, stored):
+    message = accepted(send(bot.secret, "wrGroup1", body))
+    assert message.msgtype == body["msgtype"]
+    assert message.body == {"msgtype": body["msgtype"], body["msgtype"]: stored}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"msgtype": "text", "text": {"content": "hello"}},
+        {"msgtype": "markdown", "markdown": {"content": '**bold** <font color="info">ok</font>'}},
+        {"msgtype": "markdown_v2", "markdown_v2": {"content": "| a | b |\n|---|---|\n| 1 | 2 |"}},
+        {"msgtype": "link", "link": {"title": "t", "url": "http://example.com/a?b=c"}},
+        image_body(),
+        {
+            "msgtype": "news",
+            "news": {
+                "articles": [
+                    {"title": f"a{i}", "url": "https://x.com", "picurl": "https://x.com/p.png"}
+                    for i in range(8)
+                ]
+            },
+        },
+    ],
+    ids=["text", "markdown", "markdown_v2", "link", "image-base64", "news-8"],
+)
+def test_every_wecom_msgtype_is_accepted_for_a_robot_bot(send, robot_bot, robot_group, body):
+    message = accepted(send(robot_bot.secret, "robotGroup1", body))
+    assert message.body == body
+
+
+@pytest.mark.parametrize(
+    "fixture, msgtype",
+    [
+        ("apprise_text.json", "text"),
+        ("gitea_markdown.json", "markdown"),
+        ("jenkins_mentions.json", "text"),
+        ("jenkins_markdown.json", "markdown"),
+        ("grafana_text.json", "text"),
+        ("grafana_markdown.json", "markdown"),
+    ],
+)
+def test_bodies_of_tools_that_post_to_a_robot_url_are_accepted(
+    send, robot_bot, robot_group, fixture, msgtype
+):
+    raw = (FIXTURES / fixture).read_bytes()
+    response = send(
+        robot_bot.secret, "robotGroup1", raw, content_type="application/json; charset=utf-8"
+    )
+    message = accepted(response)
+    assert message.msgtype == msgtype
+    assert set(message.body) == {"msgtype", msgtype}  # Gitea's empty text is dropped
+
+
+def test_a_mentions_only_text_is_stored_with_empty_content(send, robot_bot, robot_group):
+    raw = (FIXTURES / "jenkins_mentions.json").read_bytes()
+    message = accepted(send(robot_bot.secret, "robotGroup1", raw))
+    assert message.body["text"] == {
+        "content": "",
+        "mentioned_list": ["zhangsan", "@all"],
+        "mentioned_mobile_list": ["13800001111"],
+    }
+
+
+def test_unknown_fields_are_ignored_and_not_stored(send, bot, group):
+    body = {"msgtype": "text", "text": {"content": "x", "color": "red"}, "safe": 0, "extra": [1]}
+    assert accepted(send(bot.secret, "wrGroup1", body)).body == {
+        "msgtype": "text",
+        "text": {"content": "x"},
+    }
+
+
+def test_json_content_types_that_tools_send_are_tolerated(send, bot, group):
+    body = {"msgtype": "text", "text": {"content": "x"}}
+    for content_type in ("application/json;charset=UTF-8", "text/plain", ""):
+        accepted(send(bot.secret, "wrGroup1", body, content_type=content_type))
+    assert Message.objects.count() == 3
+
+
+def test_a_secret_in_its_rotation_grace_period_still_sends(send, bot, group):
+    old = bot.secret
+    rotate_secret(bot)
+    accepted(send(old, "wrGroup1", {"msgtype": "text", "text": {"content": "x"}}))
+
+
+def test_a_news_description_longer_than_wecom_allows_is_cut_like_wecom_does(
+    send, robot_bot, robot_group
+):
+    article = {"title": "t", "url": "https://x.com", "description": "长" * 300}
+    body = {"msgtype": "news", "news": {"articles": [article]}}
+    message = accepted(send(robot_bot.secret, "robotGroup1", body))
+    description = message.body["news"]["articles"][0]["description"]
+    assert len(description.encode()) <= 512 and description == "长" * 170
+
+
+# --- scheduling -------------------------------------------------------------------
+
+
+def test_send_at_in_the_query_stores_a_scheduled_message(send, bot, group):
+    when = (timezone.now() + timedelta(hours=2)).replace(microsecond=0)
+    response = send(
+        bot.secret, "wrGroup1", {"msgtype": "text", "text": {"content": "later"}},
+        query={"send_at": when.isoformat()},
+    )  # fmt: skip
+    message = accepted(response)
+    assert message.status == Message.Status.SCHEDULED
+    assert message.scheduled_at == when
+    assert response.json()["send_at"] == message.scheduled_at.isoformat()
+
+
+def test_send_at_in_the_body_as_unix_seconds_schedules_and_is_not_stored_in_the_body(
+    send, bot, group
+):
+    when = int((timezone.now() + timedelta(days=1)).timestamp())
+    body = {"msgtype": "text", "text": {"content": "later"}, "send_at": when}
+    message = accepted(send(bot.secret, "wrGroup1", body))
+    assert message.status == Message.Status.SCHEDULED
+    assert int(message.scheduled_at.timestamp()) == when
+    assert "send_at" not in message.body
+
+
+def test_send_at_in_the_past_sends_now(send, bot, group):
+    body = {"msgtype": "text", "text": {"content": "now"}, "send_at": "2020-01-01T00:00:00Z"}
+    message = accepted(send(bot.secret, "wrGroup1", body))
+    assert message.status == Message.Status.QUEUED and message.scheduled_at is None
+
+
+# --- idempotency -----------------------------------------------------------------
+
+
+def test_the_same_idempotency_key_twice_returns_the_first_msgid_and_stores_once(send, bot, group):
+    body = {"msgtype": "text", "text": {"content": "once"}}
+    first = send(bot.secret, "wrGroup1", body, **{"Idempotency-Key": "order-42"})
+    again = send(bot.secret, "wrGroup1", body, **{"Idempotency-Key": "order-42"})
+    assert first.json() == again.json()
+    assert again["Idempotent-Replayed"] == "true"
+    assert Message.objects.count() == 1
+    assert Message.objects.get().idempotency_key == "order-42"
+
+
+def test_an_idempotency_key_reused_with_another_body_is_refused(send, bot, group):
+    send(
+        bot.secret,
+        "wrGroup1",
+        {"msgtype": "text", "text": {"content": "a"}},
+        **{"Idempotency-Key": "k1"},
+    )
+    response = send(
+        bot.secret, "wrGroup1", {"msgtype": "text", "text": {"content": "b"}},
+        **{"Idempotency-Key": "k1"},
+    )  # fmt: skip
+    assert response.status_code == 409 and response.json()["errcode"] == 7000103
+    assert Message.objects.count() == 1
+
+
+def test_the_same_idempotency_key_on_two_bots_stores_two_messages(
+    send, bot, group, robot_bot, robot_group
+):
+    body = {"msgtype": "text", "text": {"content": "x"}}
+    accepted(send(bot.secret, "wrGroup1", body, **{"Idempotency-Key": "shared"}))
+    accepted(send(robot_bot.secret, "robotGroup1", body, **{"Idempotency-Key": "shared"}))
+    assert Message.objects.count() == 2
+
+
+def test_an_idempotency_key_older_than_24_hours_no_longer_matches(send, bot, group):
+    body = {"msgtype": "text", "text": {"content": "daily"}}
+    first = accepted(send(bot.secret, "wrGroup1", body, **{"Idempotency-Key": "daily-report"}))
+    Message.objects.filter(pk=first.pk).update(created_at=timezone.now() - timedelta(hours=25))
+
+    second = accepted(send(bot.secret, "wrGroup1", body, **{"Idempotency-Key": "daily-report"}))
+
+    assert second.pk != first.pk and second.idempotency_key == "daily-report"
+    first.refresh_from_db()
+    assert first.idempotency_key == "" and first.request_hash == second.request_hash
+
+
+# --- every error ----------------------------------------------------------------
+
+
+TEXT = {"msgtype": "text", "text": {"content": "x"}}
+
+
+@pytest.mark.parametrize("secret", ["", "wrong-" + "x" * 40, "short"])
+def test_a_wrong_or_missing_secret_is_93000_with_401(send, group, secret):
+    refused(send(secret, "wrGroup1", TEXT), 93000, 401)
+
+
+def test_an_inactive_bot_is_7000102_with_403(send, bot, group):
+    bot.is_active = False
+    bot.save()
+    assert "inactive" in refused(send(bot.secret, "wrGroup1", TEXT), 7000102, 403)
+
+
+def test_an_unknown_conversation_is_7000101_naming_the_id(send, bot, group):
+    assert "wrNope" in refused(send(bot.secret, "wrNope", TEXT), 7000101, 404)
+
+
+def test_another_bots_conversation_is_unknown(send, bot, group, robot_bot, robot_group):
+    refused(send(bot.secret, "robotGroup1", TEXT), 7000101, 404)
+
+
+def test_a_missing_conversation_id_is_40035(send, bot, group):
+    assert "conversation_id" in refused(send(bot.secret, "", TEXT), 40035, 400)
+
+
+@pytest.mark.parametrize(
+    "body, errcode",
+    [
+        ({"text": {"content": "x"}}, 40008),
+        ({"msgtype": "TEXT", "text": {"content": "x"}}, 40008),
+        ({"msgtype": "video", "video": {}}, 40008),
+        ({"msgtype": "text"}, 44004),
+        ({"msgtype": "text", "text": {"content": "   "}}, 44004),
+        ({"msgtype": "text", "text": {"content": "", "mentioned_list": []}}, 44004),
+        ({"msgtype": "text", "text": {"content": 5}}, 40058),
+        ({"msgtype": "text", "text": {"content": "x", "mentioned_list": "zhangsan"}}, 40058),
+        ({"msgtype": "link", "link": {"title": "t"}}, 40058),
+        ({"msgtype": "link", "link": {"title": "t", "url": "javascript:alert(1)"}}, 40058),
+        ({"msgtype": "image", "image": {}}, 40058),
+        ({"msgtype": "image", "image": {"url": "ftp://x.com/a.png"}}, 40058),
+        ({"msgtype": "miniprogram", "miniprogram": {}}, 40058),
+        ({"msgtype": "text", "text": {"content": "a\u0000b"}}, 40058),
+        (["msgtype", "text"], 40035),
+    ],
+)
+def test_invalid_bodies_get_wecoms_errcode(send, bot, group, body, errcode):
+    refused(send(bot.secret, "wrGroup1", body), errcode, 400)
+
+
+@pytest.mark.parametrize("msgtype", ["file", "voice", "template_card"])
+def test_wecom_msgtypes_not_supported_yet_say_so(send, robot_bot, robot_group, msgtype):
+    errmsg = refused(
+        send(robot_bot.secret, "robotGroup1", {"msgtype": msgtype, msgtype: {"media_id": "m"}}),
+        40008,
+        400,
+    )
+    assert "not supported yet" in errmsg
+
+
+def test_a_miniprogram_to_a_robot_bot_is_refused_at_once_with_40008(send, robot_bot, robot_group):
+    body = {"msgtype": "miniprogram", "miniprogram": {"appid": "a", "title": "t", "page_path": "p"}}
+    errmsg = refused(send(robot_bot.secret, "robotGroup1", body), 40008, 400)
+    assert "miniprogram" in errmsg and "WeCom group robot" in errmsg
+
+
+def test_markdown_to_a_bridge_bot_is_refused_with_40008(send, bot, group):
+    body = {"msgtype": "markdown", "markdown": {"content": "# hi"}}
+    refused(send(bot.secret, "wrGroup1", body), 40008, 400)
+
+
+def test_a_robot_text_over_2048_bytes_is_40058_naming_the_limit(send, robot_bot, robot_group):
+    body = {"msgtype": "text", "text": {"content": "字" * 683}}  # 2049 bytes
+    errmsg = refused(send(robot_bot.secret, "robotGroup1", body), 40058, 400)
+    assert "text.content exceed max length 2048" in errmsg
+
+
+def test_a_bridge_text_may_be_longer_than_a_robot_text(send, bot, group):
+    accepted(send(bot.secret, "wrGroup1", {"msgtype": "text", "text": {"content": "字" * 2000}}))
+
+
+def test_an_empty_robot_markdown_is_44004(send, robot_bot, robot_group):
+    for msgtype in ("markdown", "markdown_v2"):
+        body = {"msgtype": msgtype, msgtype: {"content": ""}, "text": {"content": "x"}}
+        refused(send(robot_bot.secret, "robotGroup1", body), 44004, 400)
+
+
+def test_a_robot_markdown_over_4096_bytes_is_40058(send, robot_bot, robot_group):
+    body = {"msgtype": "markdown", "markdown": {"content": "a" * 4097}}
+    refused(send(robot_bot.secret, "robotGroup1", body), 40058, 400)
+
+
+def test_news_with_no_or_nine_articles_is_40058(send, robot_bot, robot_group):
+    article = {"title": "t", "url": "https://x.com"}
+    for articles in ([], [article] * 9):
+        body = {"msgtype": "news", "news": {"articles": articles}}
+        refused(send(robot_bot.secret, "robotGroup1", body), 40058, 400)
+
+
+def test_an_image_whose_md5_does_not_match_is_301019(send, robot_bot, robot_group):
+    refused(send(robot_bot.secret, "robotGroup1", image_body(md5="0" * 32)), 301019, 400)
+
+
+def test_an_image_that_is_not_jpg_or_png_or_too_big_is_40058(send, robot_bot, robot_group):
+    refused(send(robot_bot.secret, "robotGroup1", image_body(b"GIF89a....")), 40058, 400)
+    big = b"\xff\xd8\xff" + bytes(2 * 1024 * 1024)
+    refused(send(robot_bot.secret, "robotGroup1", image_body(big)), 40058, 400)
+
+
+@pytest.mark.parametrize(
+    "raw", [b"", b"{", b"not json", b"\xff\xfe\x00garbage", b"[" * 100_000, b'{"a": 1' + b"}" * 3]
+)
+def test_a_body_that_is_not_json_is_7000001(send, bot, group, raw):
+    errmsg = refused(send(bot.secret, "wrGroup1", raw), 7000001, 400)
+    assert errmsg.startswith("Warning: wrong json format.")
+
+
+def test_a_body_over_the_limit_is_7000002_with_413(send, bot, group, settings):
+    settings.BOTADMIN_SEND_MAX_BODY_BYTES = 1000
+    body = {"msgtype": "text", "text": {"content": "x" * 2000}}
+    refused(send(bot.secret, "wrGroup1", body), 7000002, 413)
+
+
+def test_an_image_of_2_mb_fits_in_the_default_body_limit(send, robot_bot, robot_group):
+    raw = b"\x89PNG\r\n\x1a\n" + bytes(2 * 1024 * 1024 - 8)
+    accepted(send(robot_bot.secret, "robotGroup1", image_body(raw)))
+
+
+@pytest.mark.parametrize("content_type", ["multipart/form-data; boundary=x", "application/xml"])
+def test_a_non_json_content_type_is_7000003_with_415(send, bot, group, content_type):
+    refused(send(bot.secret, "wrGroup1", b"{}", content_type=content_type), 7000003, 415)
+
+
+@pytest.mark.parametrize("method", ["get", "put", "patch", "delete", "options"])
+def test_a_wrong_method_is_7000405_with_405(client, bot, group, method):
+    response = getattr(client, method)(f"/api/send?secret={bot.secret}&conversation_id=wrGroup1")
+    assert response.status_code == 405
+    assert response.json()["errcode"] == 7000405 and response["Allow"] == "POST"
+
+
+def test_a_head_request_is_405_without_a_body(client, bot):
+    assert client.head(f"/api/send?secret={bot.secret}").status_code == 405
+
+
+@pytest.mark.parametrize("send_at", ["tomorrow", "2026-13-45T00:00:00", "9" * 30, "nan"])
+def test_an_unreadable_send_at_is_40035(send, bot, group, send_at):
+    refused(send(bot.secret, "wrGroup1", TEXT, query={"send_at": send_at}), 40035, 400)
+
+
+def test_a_send_at_more_than_a_year_ahead_is_40035(send, bot, group):
+    far = (timezone.now() + timedelta(days=400)).isoformat()
+    refused(send(bot.secret, "wrGroup1", TEXT, query={"send_at": far}), 40035, 400)
+
+
+@pytest.mark.parametrize("key", ["x" * 201, "has space", "中文"])
+def test_a_malformed_idempotency_key_is_40035(send, bot, group, key):
+    headers = {"Idempotency-Key": key.encode().decode("latin-1")}
+    refused(send(bot.secret, "wrGroup1", TEXT, **headers), 40035, 400)
+
+
+@time_machine.travel("2026-06-01 10:00:30+00:00", tick=False)  # not at a window's edge
+def test_over_the_rate_limit_is_45009_with_retry_after(send, bot, group, settings):
+    settings.BOTADMIN_SEND_RATE_LIMIT_PER_MINUTE = 3
+    for _ in range(3):
+        accepted(send(bot.secret, "wrGroup1", TEXT))
+    response = send(bot.secret, "wrGroup1", TEXT)
+    assert response.status_code == 429 and response.json()["errcode"] == 45009
+    assert response["Retry-After"] == "31"
+    assert Message.objects.count() == 3
+
+
+def test_the_rate_limit_counts_each_bot_separately(
+    send, bot, group, robot_bot, robot_group, settings
+):
+    settings.BOTADMIN_SEND_RATE_LIMIT_PER_MINUTE = 1
+    accepted(send(bot.secret, "wrGroup1", TEXT))
+    accepted(send(robot_bot.secret, "robotGroup1", TEXT))
+
+
+def test_an_answer_is_json_in_the_envelope_even_for_an_unknown_api_path(client, db):
+    response = client.post("/api/sendx", b"{}", content_type="application/json")
+    assert response.status_code == 404 and response.json()["errcode"] == 7000404
+
+
+def test_the_openapi_body_schema_lists_every_msgtype(client, db):
+    spec = json.loads(client.get("/api/openapi.json").content)
+    operation = spec["paths"]["/api/send"]["post"]
+    schema = operation["requestBody"]["content"]["application/json"]["schema"]
+    msgtypes = {variant["properties"]["msgtype"]["const"] for variant in schema["oneOf"]}
+    assert msgtypes == {"text", "markdown", "markdown_v2", "link", "image", "miniprogram", "news"}
+    assert {p["name"] for p in operation["parameters"]} >= {"secret", "conversation_id"}
+    assert "$ref" not in json.dumps(schema)
+
+
+@time_machine.travel("2026-06-01 10:00:30+00:00", tick=False)
+def test_the_rate_limit_is_exact_within_one_process_with_batched_counting(bot):
+    from botadmin.errors import ApiError
+    from messaging.ratelimit import check_send_rate
+
+    for _ in range(250):
+        check_send_rate(bot.pk, limit=250)
+    with pytest.raises(ApiError) as raised:
+        check_send_rate(bot.pk, limit=250)
+    assert raised.value.errcode == 45009
+
+
+@pytest.mark.parametrize("conversation_id", ["wr\x00", "x" * 256])
+def test_a_malformed_conversation_id_is_40035_even_with_a_wrong_secret_format(
+    send, bot, group, conversation_id
+):
+    """Found by the fuzzer: PostgreSQL refuses NUL in a query parameter."""
+    refused(send(bot.secret, conversation_id, TEXT), 40035, 400)
+    refused(send("y" * 43, conversation_id, TEXT), 93000, 401)

@@ -1,0 +1,98 @@
+"""validate_outbound: the one validation the API, the console and announcements share."""
+
+import pytest
+
+from botadmin.errors import ApiError
+from connectors import registry
+from connectors.base import Connector
+from conversations.models import Bot
+from messaging.validation import parse_send_at, validate_outbound
+
+
+class TextOnlyConnector(Connector):
+    """A connector that sends only text and no mentions-only messages."""
+
+    kind = "test_text_only"
+    label = "Text-only test connector"
+    supported_msgtypes = frozenset({"text"})
+    allows_mentions_only = False
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _text_only_connector():
+    registry.register(TextOnlyConnector)
+    yield
+    registry._CONNECTORS.pop(TextOnlyConnector.kind)
+
+
+def errcode(bot, body) -> int:
+    with pytest.raises(ApiError) as raised:
+        validate_outbound(bot, body)
+    return raised.value.errcode
+
+
+def test_a_mentions_only_text_is_44004_where_the_connector_cannot_send_it():
+    bot = Bot(name="t", connector="test_text_only")
+    body = {"msgtype": "text", "text": {"mentioned_list": ["@all"]}}
+    assert errcode(bot, body) == 44004
+    assert validate_outbound(Bot(connector="bridge"), body)["text"]["mentioned_list"] == ["@all"]
+
+
+def test_a_msgtype_the_connector_does_not_declare_is_40008_naming_what_it_sends():
+    bot = Bot(name="t", connector="test_text_only")
+    with pytest.raises(ApiError) as raised:
+        validate_outbound(bot, {"msgtype": "link", "link": {"title": "t", "url": "https://x"}})
+    assert raised.value.errcode == 40008
+    assert "Text-only test connector" in raised.value.errmsg and "text" in raised.value.errmsg
+
+
+def test_the_normalised_body_is_what_validation_returns_for_every_entry_point():
+    body = {"msgtype": "text", "text": {"content": "hi", "x": 1}, "send_at": 5}
+    assert validate_outbound(Bot(connector="bridge"), body) == {
+        "msgtype": "text",
+        "text": {"content": "hi"},
+    }
+
+
+def test_types_are_strict_so_nothing_is_silently_converted():
+    robot = Bot(connector="wecom_robot")
+    assert errcode(robot, {"msgtype": "markdown", "markdown": {"content": ["a"]}}) == 40058
+    assert (
+        errcode(
+            robot, {"msgtype": "news", "news": {"articles": [{"title": 1, "url": "https://x"}]}}
+        )
+        == 40058
+    )
+
+
+def test_lone_surrogates_cannot_reach_the_database():
+    assert (
+        errcode(Bot(connector="bridge"), {"msgtype": "text", "text": {"content": "\ud800"}})
+        == 40058
+    )
+
+
+def test_byte_limits_count_utf8_bytes_not_characters():
+    robot = Bot(connector="wecom_robot")
+    validate_outbound(robot, {"msgtype": "text", "text": {"content": "字" * 682}})  # 2046 bytes
+    assert errcode(robot, {"msgtype": "text", "text": {"content": "字" * 683}}) == 40058
+
+
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        ("2027-01-02T03:04:05Z", "2027-01-02T03:04:05+00:00"),
+        ("2027-01-02T11:04:05+08:00", "2027-01-02T11:04:05+08:00"),
+        ("2027-01-02 11:04:05", "2027-01-02T11:04:05+08:00"),  # TIME_ZONE Asia/Shanghai
+        (1798859045, "2027-01-02T03:04:05+00:00"),
+        ("1798859045", "2027-01-02T03:04:05+00:00"),
+    ],
+)
+def test_send_at_reads_iso_8601_and_unix_seconds(value, expected):
+    assert parse_send_at(value).isoformat() == expected
+
+
+@pytest.mark.parametrize("value", [True, [], {}, "-1e999", "inf"])
+def test_send_at_refuses_other_values(value):
+    with pytest.raises(ApiError):
+        parse_send_at(value)
