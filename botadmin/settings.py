@@ -131,6 +131,8 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     }
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TASK_IGNORE_RESULT = True
+# The queue tasks go to and workers read by default (bench/delivery.py uses its own).
+CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="celery")
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -146,6 +148,18 @@ CELERY_BEAT_SCHEDULE["sweep-webhook-deliveries"] = {
     "task": "messaging.sweep_webhook_deliveries",
     "schedule": 15.0,
 }
+# A dead broker must not hold an API request: the message row is already
+# committed and the delivery sweeper re-enqueues it, so publishing gives up fast.
+CELERY_BROKER_CONNECTION_TIMEOUT = env.float("CELERY_BROKER_CONNECTION_TIMEOUT", default=2)
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.2,
+}
+if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    # A Redis that accepts connections but never answers would otherwise hang forever.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 3}
 # Announcements and scheduled messages are rows with a due time; this one
 # entry wakes the scheduler often enough that they start within seconds.
 BOTADMIN_SCHEDULER_INTERVAL = env.float("BOTADMIN_SCHEDULER_INTERVAL", default=2)
@@ -153,10 +167,9 @@ BOTADMIN_SCHEDULER_INTERVAL = env.float("BOTADMIN_SCHEDULER_INTERVAL", default=2
 # (a 10,000-recipient fan-out) never delays them; workers consume every queue
 # declared here, taking from each in turn.
 CELERY_TASK_QUEUES = (
-    Queue("celery", routing_key="celery"),
+    Queue(CELERY_TASK_DEFAULT_QUEUE, routing_key=CELERY_TASK_DEFAULT_QUEUE),
     Queue("scheduler", routing_key="scheduler"),
 )
-CELERY_TASK_DEFAULT_QUEUE = "celery"
 CELERY_TASK_ROUTES = {
     "messaging.announcements.*": {"queue": "scheduler", "routing_key": "scheduler"}
 }
@@ -218,6 +231,25 @@ CELERY_BEAT_SCHEDULE["conversations.sync_due_bots"] = {
 WECOM_API_BASE = env.str("WECOM_API_BASE", default="https://qyapi.weixin.qq.com")
 # The baseline views of the benchmarks under /bench/ (never in production).
 BOTADMIN_BENCH_VIEWS = env.bool("BOTADMIN_BENCH_VIEWS", default=False)
+
+# --- Delivery (messaging.delivery) --------------------------------------------
+# A message is tried at most this many times; waits grow 30 s, 1 min, 2 min, …
+# (±20 % jitter), which spreads 8 attempts over about an hour.
+DELIVERY_MAX_ATTEMPTS = env.int("DELIVERY_MAX_ATTEMPTS", default=8)
+DELIVERY_RETRY_BASE_DELAY = env.float("DELIVERY_RETRY_BASE_DELAY", default=30)
+# A message `sending` for longer than this belongs to a lost worker: the sweeper
+# retries it (idempotent connectors) or marks it uncertain (the others).
+DELIVERY_SENDING_TIMEOUT = env.float("DELIVERY_SENDING_TIMEOUT", default=120)
+# How often the sweeper looks for stuck or due messages (seconds).
+DELIVERY_SWEEP_INTERVAL = env.float("DELIVERY_SWEEP_INTERVAL", default=30)
+# Minimum seconds between two messages to one conversation.
+DELIVERY_CONVERSATION_MIN_GAP = env.float("DELIVERY_CONVERSATION_MIN_GAP", default=1)
+# How often a paused bot's waiting messages look again (seconds).
+DELIVERY_PAUSED_RECHECK = env.float("DELIVERY_PAUSED_RECHECK", default=300)
+CELERY_BEAT_SCHEDULE["delivery-sweeper"] = {
+    "task": "messaging.sweep_deliveries",
+    "schedule": DELIVERY_SWEEP_INTERVAL,
+}
 
 # --- Logging: secrets never reach a log line ----------------------------------
 DEFAULT_EXCEPTION_REPORTER_FILTER = "botadmin.logging.SecretMaskingExceptionReporterFilter"

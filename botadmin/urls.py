@@ -13,6 +13,7 @@ api.add_router("/messages", scheduled_messages_router)
 api.add_router("", "conversations.api.router")
 api.add_router("", "messaging.api.router")
 api.add_router("/", "messaging.callback_api.router")
+api.add_router("/messages", "messaging.status_api.router")
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="console:index", permanent=False)),

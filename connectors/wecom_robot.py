@@ -1,15 +1,62 @@
-"""WeCom's official group-robot webhook (shared/spec/wecom.md section 1)."""
+"""WeCom's official group-robot webhook (shared/spec/wecom.md section 1).
+
+Each group conversation carries its own robot key (Conversation.robot_key).
+The robot API has no idempotency: a request that may have reached WeCom
+before failing (read timeout, connection reset after sending, an answer we
+cannot read) is reported as `uncertain`, never retried on its own.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from typing import TYPE_CHECKING
 
 import requests
 from django.conf import settings
+from urllib3.exceptions import NameResolutionError, NewConnectionError
 
 from botadmin import http
 
-from .base import Connector, ConnectorError
+from .base import Connector, ConnectorError, Outcome, SendResult
 from .registry import register
 
-# Robot key answers that mean the group's robot is gone (wecom.md section 2).
+if TYPE_CHECKING:
+    from conversations.models import Conversation
+
+SEND_PATH = "/cgi-bin/webhook/send"
+IMAGE_MAX_BYTES = 2 * 1024 * 1024
+NEWS_MAX_ARTICLES = 8
+
+# errcodes that mean "try again later"; everything else non-zero is final.
+RETRY_ERRCODES = {-1, 45009}
+# Key checks: the answer to an unknown msgtype (the key works), and the answers
+# that mean the group's robot is gone (wecom.md section 2).
+KEY_OK_ERRCODE = 40008
 ROBOT_KEY_GONE_ERRCODES = frozenset({93000, 93004, 93008})
+# WeCom counts 20 messages per robot per minute; wait for the window to pass.
+RATE_LIMIT_WAIT_SECONDS = 60.0
+
+
+class ImageError(Exception):
+    def __init__(self, outcome: Outcome, detail: str):
+        super().__init__(detail)
+        self.outcome = outcome
+        self.detail = detail
+
+
+def never_connected(error: requests.ConnectionError) -> bool:
+    """True when the request certainly did not reach the other side (safe to repeat)."""
+    if isinstance(error, requests.ConnectTimeout):
+        return True
+    reason = error.args[0] if error.args else None
+    reason = getattr(reason, "reason", reason)  # MaxRetryError wraps the cause
+    return isinstance(reason, NewConnectionError | NameResolutionError)
+
+
+def is_image(content: bytes) -> bool:
+    """JPG or PNG, the two formats the robot accepts, by their magic bytes."""
+    return content.startswith(b"\xff\xd8\xff") or content.startswith(b"\x89PNG\r\n\x1a\n")
 
 
 @register
@@ -21,29 +68,147 @@ class WeComRobotConnector(Connector):
     idempotent = False
     lists_contacts = False
 
-    def check_contact(self, conversation) -> bool:
-        """Contact sync of an operator-entered group: does its robot key still work?
+    @staticmethod
+    def base_url() -> str:
+        return settings.WECOM_API_BASE.rstrip("/")
 
-        A message with an unknown msgtype is refused by WeCom before anything is
-        posted: 40008 means the key works; 93000/93004/93008 that the robot is
-        gone, disabled or out of the group. Anything else is not an answer.
-        """
+    def send(self, message_id: str, conversation: Conversation, body: dict) -> SendResult:
         if not conversation.robot_key:
-            return False
+            return SendResult(Outcome.FAILED, f"conversation {conversation} has no robot key")
+        try:
+            wire = self.wire_body(body)
+        except ImageError as error:
+            return SendResult(error.outcome, error.detail)
+        except (KeyError, TypeError, ValueError) as error:
+            return SendResult(Outcome.FAILED, f"cannot map the message for the robot: {error}")
+        return self._post(conversation.robot_key, wire)
+
+    def _post(self, key: str, wire: dict) -> SendResult:
         try:
             response = http.request(
-                "POST",
-                settings.WECOM_API_BASE.rstrip("/") + "/cgi-bin/webhook/send",
-                params={"key": conversation.robot_key},
-                json={"msgtype": "botadmin_connection_check"},
+                "POST", self.base_url() + SEND_PATH, params={"key": key}, json=wire
             )
-            errcode = int(response.json()["errcode"])
-        except (requests.RequestException, http.UnsafeURLError) as error:
-            raise ConnectorError(f"WeCom unreachable: {error.__class__.__name__}") from None
+        except http.UnsafeURLError as error:
+            return SendResult(Outcome.FAILED, str(error))
+        except requests.ConnectionError as error:
+            if never_connected(error):
+                return SendResult(Outcome.RETRY, f"cannot connect to WeCom: {error}")
+            return SendResult(Outcome.UNCERTAIN, f"connection lost after sending: {error}")
+        except requests.ReadTimeout as error:
+            return SendResult(Outcome.UNCERTAIN, f"no answer from WeCom in time: {error}")
+        except requests.RequestException as error:
+            return SendResult(Outcome.UNCERTAIN, f"request failed: {error}")
+        return self.classify(response)
+
+    @staticmethod
+    def classify(response: http.HttpResponse) -> SendResult:
+        if response.status in (429, 502, 503):
+            # Refused in front of WeCom's robot: nothing was posted.
+            return SendResult(Outcome.RETRY, response.text[:1024], http_status=response.status)
+        try:
+            answer = response.json()
+            errcode = int(answer["errcode"])
+            errmsg = str(answer.get("errmsg", ""))
         except (ValueError, KeyError, TypeError):
-            raise ConnectorError(f"unexpected answer from WeCom: {response.text[:200]}") from None
+            # WeCom always answers 200 with JSON; anything else may or may not have posted.
+            return SendResult(
+                Outcome.UNCERTAIN,
+                f"unexpected answer: {response.text[:1000]}",
+                http_status=response.status,
+            )
+        result = SendResult(Outcome.SENT, errmsg, http_status=response.status, errcode=errcode)
+        if errcode == 0:
+            return result
+        result.outcome = Outcome.RETRY if errcode in RETRY_ERRCODES else Outcome.FAILED
+        if errcode == 45009:
+            result.retry_after = RATE_LIMIT_WAIT_SECONDS
+        return result
+
+    def wire_body(self, body: dict) -> dict:
+        msgtype = body["msgtype"]
+        payload = body[msgtype]
+        if msgtype in ("text", "markdown", "markdown_v2"):
+            return {"msgtype": msgtype, msgtype: dict(payload)}
+        if msgtype == "link":
+            article = {"title": payload["title"], "url": payload["url"]}
+            if payload.get("desc"):
+                article["description"] = payload["desc"]
+            if payload.get("image_url"):
+                article["picurl"] = payload["image_url"]
+            return {"msgtype": "news", "news": {"articles": [article]}}
+        if msgtype == "news":
+            articles = list(payload["articles"])[:NEWS_MAX_ARTICLES]
+            return {"msgtype": "news", "news": {"articles": articles}}
+        if msgtype == "image":
+            content = self.download_image(payload["url"])
+            return {
+                "msgtype": "image",
+                "image": {
+                    "base64": base64.b64encode(content).decode("ascii"),
+                    "md5": hashlib.md5(content).hexdigest(),  # noqa: S324 (WeCom's checksum)
+                },
+            }
+        raise ValueError(f"msgtype {msgtype!r} is not supported by a group robot")
+
+    @staticmethod
+    def download_image(url: str) -> bytes:
+        """The image's bytes, checked: reachable, ≤ 2 MB, JPG or PNG."""
+        try:
+            response = http.request("GET", url, max_bytes=IMAGE_MAX_BYTES, max_redirects=3)
+        except http.UnsafeURLError as error:
+            raise ImageError(Outcome.FAILED, f"image URL refused: {error}") from None
+        except requests.RequestException as error:
+            # Nothing was posted to WeCom yet: always safe to try again.
+            raise ImageError(Outcome.RETRY, f"cannot download the image: {error}") from None
+        if response.status >= 500 or response.status in (408, 429):
+            raise ImageError(Outcome.RETRY, f"image download answered HTTP {response.status}")
+        if not response.ok:
+            raise ImageError(Outcome.FAILED, f"image download answered HTTP {response.status}")
+        if response.truncated:
+            raise ImageError(Outcome.FAILED, "image larger than 2 MB")
+        if not is_image(response.content):
+            raise ImageError(Outcome.FAILED, "image is not a JPG or PNG")
+        return response.content
+
+    def probe_key(self, key: str) -> int:
+        """WeCom's errcode for a robot key, without posting anything.
+
+        A request with an unknown msgtype is refused before anything is sent:
+        40008 means the key works; 93000/93004/93008 that the robot is gone,
+        disabled or out of the group. Raises ConnectorError when WeCom does not
+        answer with an errcode.
+        """
+        result = self._post(key, {"msgtype": "botadmin_connection_check"})
+        if result.errcode is None:
+            raise ConnectorError(f"WeCom did not answer the key check: {result.detail[:200]}")
+        return result.errcode
+
+    def check_contact(self, conversation) -> bool:
+        """Contact sync of an operator-entered group: does its robot key still work?"""
+        if not conversation.robot_key:
+            return False
+        errcode = self.probe_key(conversation.robot_key)
         if errcode in ROBOT_KEY_GONE_ERRCODES:
             return False
-        if errcode != 40008:
+        if errcode != KEY_OK_ERRCODE:
             raise ConnectorError(f"WeCom answered errcode {errcode} to a key check")
         return True
+
+    def check(self) -> str:
+        """Probe every active group's robot key; nothing is posted."""
+        conversations = self.bot.conversations.filter(is_active=True).exclude(robot_key="")
+        if not conversations:
+            raise ConnectorError("no active conversation has a robot key")
+        bad = []
+        for conversation in conversations:
+            name = conversation.name or conversation.conversation_id
+            try:
+                errcode = self.probe_key(conversation.robot_key)
+            except ConnectorError as error:
+                bad.append(f"{name}: {error}")
+                continue
+            if errcode != KEY_OK_ERRCODE:
+                bad.append(f"{name}: {errcode}")
+        if bad:
+            raise ConnectorError("; ".join(bad))
+        return f"{len(conversations)} robot key(s) answer"

@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from audit.services import record_action
 from botadmin.admin_scoping import BotScopedAdminMixin
+from messaging import operator_actions as delivery_actions
 
 from .admin_sync import ContactSyncBotAdminMixin
 from .models import Bot, Conversation
@@ -74,6 +75,7 @@ class BotAdmin(ContactSyncBotAdminMixin, BotScopedAdminMixin, admin.ModelAdmin):
         "conversation_count",
         "rate_limit_per_minute",
         "is_active",
+        "sending_state",
         "created_at",
     )
     list_filter = ("connector", "is_active")
@@ -84,13 +86,15 @@ class BotAdmin(ContactSyncBotAdminMixin, BotScopedAdminMixin, admin.ModelAdmin):
         "signing_secret_revealable",
         "signing_secret_masked",
         "secret_grace",
+        "paused_at",
+        "paused_reason",
         "created_at",
         "updated_at",
         "contact_sync",
         "conversations_link",
     )
     filter_horizontal = ("operators",)
-    actions = ("rotate_secrets", "sync_contacts")
+    actions = ("rotate_secrets", "sync_contacts", "test_connection", "resume_sending")
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
@@ -125,6 +129,9 @@ class BotAdmin(ContactSyncBotAdminMixin, BotScopedAdminMixin, admin.ModelAdmin):
             (_("Quiet hours"), {"fields": ("quiet_hours_start", "quiet_hours_end")}),
             (_("Contact sync"), {"fields": ("conversations_link", "contact_sync")})
             if obj
+            else None,
+            (_("Sending paused"), {"fields": ("paused_at", "paused_reason")})
+            if obj and obj.paused_at
             else None,
             (_("Access"), {"fields": ("operators",)}),
             (_("Timestamps"), {"fields": ("created_at", "updated_at")}),
@@ -250,6 +257,34 @@ class BotAdmin(ContactSyncBotAdminMixin, BotScopedAdminMixin, admin.ModelAdmin):
             _("Rotated %(n)d secrets; the old ones keep working for a grace period.")
             % {"n": queryset.count()},
         )
+
+    @admin.display(description=_("sending"))
+    def sending_state(self, obj):
+        if obj.paused_at:
+            return format_html(
+                '<strong class="bot-paused" title="{}">⏸ {}</strong>',
+                obj.paused_reason,
+                _("paused"),
+            )
+        return _("running")
+
+    @admin.action(description=_("Test the connection of the selected bots"), permissions=["view"])
+    def test_connection(self, request, queryset):
+        for bot in queryset:
+            ok, text = delivery_actions.check_connection(bot, request.user)
+            level = messages.SUCCESS if ok else messages.ERROR
+            verdict = _("connection OK") if ok else _("connection failed")
+            messages.add_message(request, level, f"{bot.name}: {verdict} — {text}")
+
+    @admin.action(description=_("Resume sending (clear the pause)"), permissions=["change"])
+    def resume_sending(self, request, queryset):
+        for bot in queryset.filter(paused_at__isnull=False):
+            waiting = delivery_actions.resume_bot(bot, request.user)
+            messages.success(
+                request,
+                _("%(bot)s sends again; %(n)d waiting messages were woken.")
+                % {"bot": bot.name, "n": waiting},
+            )
 
 
 @admin.register(Conversation)

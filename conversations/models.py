@@ -4,6 +4,8 @@ from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from connectors.registry import choices as connector_choices
+
 from .secrets import (
     API_SECRET_RE,
     generate_api_secret,
@@ -39,7 +41,7 @@ class Bot(models.Model):
     )
     webhook_url = models.URLField(_("webhook URL"), max_length=500, blank=True, default="")
     connector = models.CharField(
-        _("connector"), max_length=32, choices=Connector.choices, default=Connector.BRIDGE
+        _("connector"), max_length=32, choices=connector_choices, default=Connector.BRIDGE
     )
     agent_url = models.URLField(_("agent URL"), max_length=500, blank=True, default="")
     agent_token = models.CharField(_("agent token"), max_length=200, blank=True, default="")
@@ -69,6 +71,10 @@ class Bot(models.Model):
         help_text=_("Staff users who may see and use this bot."),
     )
     is_active = models.BooleanField(_("active"), default=True)
+    # Account protection: set by the delivery engine when the connector reports an
+    # account-level problem (bad token, risk control); the bot's queue waits.
+    paused_at = models.DateTimeField(_("sending paused"), null=True, blank=True)
+    paused_reason = models.TextField(_("reason for the pause"), blank=True, default="")
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 

@@ -1,9 +1,12 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.utils.html import format_html
 from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from botadmin.admin_scoping import BotScopedAdminMixin, ReadOnlyAdminMixin
 
+from . import operator_actions
 from .forwarding import admin as forwarding_admin  # noqa: F401  (registers its models)
 from .models import DeliveryAttempt, Message, MessageMedia, WebhookDelivery
 
@@ -38,7 +41,7 @@ class MessageAdmin(ReadOnlyAdminMixin, BotScopedAdminMixin, admin.ModelAdmin):
         "conversation",
         "direction",
         "msgtype",
-        "status",
+        "status_label",
         "source",
         "preview",
         "attempt_count",
@@ -49,6 +52,7 @@ class MessageAdmin(ReadOnlyAdminMixin, BotScopedAdminMixin, admin.ModelAdmin):
     # Counting a large log on every page is the slowest part of a changelist.
     show_full_result_count = False
     inlines = (DeliveryAttemptInline, MessageMediaInline, WebhookDeliveryInline)
+    actions = ("retry_now", "mark_sent", "cancel")
     fieldsets = (
         (None, {"fields": ("msgid", "bot", "conversation", "direction", "msgtype", "body")}),
         (_("Sender"), {"fields": ("sender_id", "sender_name", "upstream_msgid")}),
@@ -74,6 +78,52 @@ class MessageAdmin(ReadOnlyAdminMixin, BotScopedAdminMixin, admin.ModelAdmin):
     @admin.display(description=_("content"))
     def preview(self, obj):
         return Truncator(obj.search_text).chars(60)
+
+    @admin.display(description=_("status"), ordering="status")
+    def status_label(self, obj):
+        if obj.status == Message.Status.UNCERTAIN:
+            return format_html(
+                '<strong class="status-uncertain" title="{}">⚠ {}</strong>',
+                _("It may have been posted: check the chat, then retry it or mark it as sent."),
+                obj.get_status_display(),
+            )
+        return obj.get_status_display()
+
+    # History stays read-only; these actions move a message's delivery on.
+    def has_operate_permission(self, request):
+        return request.user.has_perm("messaging.change_message")
+
+    def _apply(self, request, queryset, action, done_message):
+        changed = sum(action(message, request.user) for message in queryset)
+        skipped = queryset.count() - changed
+        self.message_user(request, done_message % {"n": changed}, messages.SUCCESS)
+        if skipped:
+            self.message_user(
+                request,
+                ngettext(
+                    "%(n)d message was skipped: its status does not allow this.",
+                    "%(n)d messages were skipped: their status does not allow this.",
+                    skipped,
+                )
+                % {"n": skipped},
+                messages.WARNING,
+            )
+
+    @admin.action(description=_("Retry now (failed or uncertain)"), permissions=["operate"])
+    def retry_now(self, request, queryset):
+        self._apply(
+            request, queryset, operator_actions.retry_now, _("Queued %(n)d messages again.")
+        )
+
+    @admin.action(description=_("Mark as sent (uncertain)"), permissions=["operate"])
+    def mark_sent(self, request, queryset):
+        self._apply(
+            request, queryset, operator_actions.mark_sent, _("Marked %(n)d messages as sent.")
+        )
+
+    @admin.action(description=_("Cancel (queued or scheduled)"), permissions=["operate"])
+    def cancel(self, request, queryset):
+        self._apply(request, queryset, operator_actions.cancel, _("Cancelled %(n)d messages."))
 
 
 @admin.register(DeliveryAttempt)

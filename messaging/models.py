@@ -130,6 +130,13 @@ class Message(models.Model):
                 condition=Q(status__in=["queued", "sending"]),
                 name="msg_pending_idx",
             ),
+            # Delivery order: is an older message of this conversation still pending?
+            # (Partial, so a long history is never scanned.)
+            models.Index(
+                fields=["conversation", "id"],
+                condition=Q(status__in=["queued", "sending"]),
+                name="msg_conversation_pending_idx",
+            ),
             # Lookup by WeCom's message id (outbound answers, inbound dedupe).
             models.Index(fields=["upstream_msgid"], name="msg_upstream_idx"),
         ]

@@ -1,0 +1,132 @@
+"""What an operator can do about a message's delivery, and about a paused bot.
+
+Each action is a compare-and-set on the status it starts from (a message that
+moved on meanwhile is left alone), is recorded in the audit log, and returns
+how many rows it changed. The admin calls these; so can a command or a view.
+"""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.utils import timezone
+
+from audit.services import record_action
+from connectors.base import ConnectorError
+from connectors.registry import connector_for
+from conversations.models import Bot
+
+from .delivery import next_in_conversation
+from .models import Message
+from .outbox import enqueue_delivery
+
+RETRYABLE = (Message.Status.FAILED, Message.Status.UNCERTAIN)
+CANCELLABLE = (Message.Status.QUEUED, Message.Status.SCHEDULED)
+# Waking more than this many messages at once is left to the sweeper.
+WAKE_LIMIT = 1000
+
+
+def retry_now(message: Message, actor) -> bool:
+    """Queue a failed or uncertain message again, with a fresh attempt budget."""
+    with transaction.atomic():
+        changed = Message.objects.filter(pk=message.pk, status__in=RETRYABLE).update(
+            status=Message.Status.QUEUED,
+            attempt_count=0,
+            next_attempt_at=None,
+            updated_at=timezone.now(),
+        )
+        if changed:
+            record_action(
+                actor,
+                "message.retry",
+                bot=message.bot,
+                target=message,
+                summary=f"Retry {message.msgid} (was {message.status}).",
+                details={"previous_status": message.status},
+            )
+            enqueue_delivery(message.pk)
+    return bool(changed)
+
+
+def mark_sent(message: Message, actor) -> bool:
+    """The operator checked the chat: the uncertain message did arrive."""
+    now = timezone.now()
+    with transaction.atomic():
+        changed = Message.objects.filter(pk=message.pk, status=Message.Status.UNCERTAIN).update(
+            status=Message.Status.SENT, sent_at=now, next_attempt_at=None, updated_at=now
+        )
+        if changed:
+            record_action(
+                actor,
+                "message.mark_sent",
+                bot=message.bot,
+                target=message,
+                summary=f"Marked {message.msgid} as sent.",
+            )
+    return bool(changed)
+
+
+def cancel(message: Message, actor) -> bool:
+    """Stop a message that has not left yet."""
+    with transaction.atomic():
+        changed = Message.objects.filter(pk=message.pk, status__in=CANCELLABLE).update(
+            status=Message.Status.CANCELLED, next_attempt_at=None, updated_at=timezone.now()
+        )
+        if changed:
+            record_action(
+                actor,
+                "message.cancel",
+                bot=message.bot,
+                target=message,
+                summary=f"Cancelled {message.msgid} (was {message.status}).",
+                details={"previous_status": message.status},
+            )
+            # The conversation's next message no longer waits behind this one.
+            for following, _delay in next_in_conversation(message, timezone.now()):
+                enqueue_delivery(following)
+    return bool(changed)
+
+
+def resume_bot(bot: Bot, actor) -> int:
+    """Clear a bot's pause and wake its waiting messages; returns how many wait."""
+    now = timezone.now()
+    with transaction.atomic():
+        changed = Bot.objects.filter(pk=bot.pk, paused_at__isnull=False).update(
+            paused_at=None, paused_reason="", updated_at=now
+        )
+        if not changed:
+            return 0
+        record_action(
+            actor,
+            "bot.resume_sending",
+            bot=bot,
+            target=bot,
+            summary=f"Resumed sending (paused because: {bot.paused_reason}).",
+            details={"paused_at": bot.paused_at.isoformat() if bot.paused_at else None},
+        )
+        waiting = Message.objects.filter(
+            bot=bot, direction=Message.Direction.OUT, status=Message.Status.QUEUED
+        )
+        waiting.update(next_attempt_at=now)
+        ids = list(waiting.order_by("pk").values_list("pk", flat=True)[:WAKE_LIMIT])
+        for message_id in ids:
+            enqueue_delivery(message_id)
+    return len(ids)
+
+
+def check_connection(bot: Bot, actor) -> tuple[bool, str]:
+    """Ask the bot's connector whether its agent or robot keys answer."""
+    try:
+        ok, text = True, connector_for(bot).check()
+    except ConnectorError as error:
+        ok, text = False, str(error)
+    except NotImplementedError:
+        ok, text = False, "this connector cannot test its connection"
+    record_action(
+        actor,
+        "bot.check_connection",
+        bot=bot,
+        target=bot,
+        summary=("OK: " if ok else "Failed: ") + text[:500],
+        details={"ok": ok},
+    )
+    return ok, text

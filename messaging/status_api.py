@@ -1,0 +1,70 @@
+"""`GET /api/messages/<msgid>?secret=…`: what happened to a message a bot sent.
+
+Answers the message's status, timestamps, last error and every delivery
+attempt in the errcode envelope. A bot sees only its own messages; any
+other msgid answers NO_SUCH_MESSAGE, exactly like one that does not exist.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.http import HttpRequest
+from ninja import Router
+
+from botadmin.api import envelope
+from botadmin.errors import Err
+from conversations.services import bot_for_secret
+
+from .models import Message
+
+router = Router(tags=["messages"])
+
+
+@router.get("/{msgid}", summary="Delivery status of one message")
+def message_status(request: HttpRequest, msgid: str, secret: str = ""):
+    bot = bot_for_secret(secret)
+    if bot is None:
+        raise Err.INVALID_SECRET.error()
+    message = (
+        Message.objects.filter(bot=bot, msgid=msgid)
+        .select_related("conversation")
+        .prefetch_related("attempts")
+        .first()
+    )
+    if message is None:
+        raise Err.NO_SUCH_MESSAGE.error(f"no such message: {msgid}")
+    return envelope(0, "ok", message=describe(message))
+
+
+def describe(message: Message) -> dict:
+    return {
+        "msgid": message.msgid,
+        "conversation_id": message.conversation.conversation_id,
+        "direction": message.direction,
+        "msgtype": message.msgtype,
+        "status": message.status,
+        "source": message.source,
+        "created_at": _iso(message.created_at),
+        "scheduled_at": _iso(message.scheduled_at),
+        "next_attempt_at": _iso(message.next_attempt_at),
+        "sent_at": _iso(message.sent_at),
+        "attempt_count": message.attempt_count,
+        "last_error": message.last_error,
+        "upstream_msgid": message.upstream_msgid,
+        "attempts": [
+            {
+                "started_at": _iso(attempt.started_at),
+                "duration_ms": attempt.duration_ms,
+                "outcome": attempt.outcome,
+                "http_status": attempt.http_status,
+                "errcode": attempt.errcode,
+                "response": attempt.response_text,
+            }
+            for attempt in message.attempts.all()
+        ],
+    }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None

@@ -1,0 +1,169 @@
+"""A fake WeCom group-robot API: a real HTTP server on 127.0.0.1 (shared/spec/wecom.md §1).
+
+with FakeWeCom(keys={"k1"}) as wecom:
+    settings.WECOM_API_BASE = wecom.base_url
+    wecom.messages             # [(key, body)] of every message it accepted ("posted")
+    wecom.requests             # every request, accepted or not
+    wecom.answer_next(-1)      # the next send is refused with this errcode
+    wecom.drop_next = 1        # the next send is accepted, then the connection is cut
+
+Behaviour as documented: HTTP 200 always; unknown key → 93000; malformed JSON
+→ "Warning: wrong json format."; 45009 after 20 messages a minute per key;
+size limits (text 2048 bytes, markdown 4096, image 2 MB JPG/PNG with md5,
+news 1–8 articles with title and url); unknown msgtype → 40008.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import threading
+import time
+from collections import defaultdict, deque
+from http.server import BaseHTTPRequestHandler
+from urllib.parse import parse_qs, urlsplit
+
+from .receiver import QuietHTTPServer
+
+PER_MINUTE = 20
+TEXT_MAX = 2048
+MARKDOWN_MAX = 4096
+IMAGE_MAX = 2 * 1024 * 1024
+
+
+class FakeWeCom:
+    def __init__(self, keys: set[str] | None = None, per_minute: int = PER_MINUTE):
+        self.keys = set(keys or ())
+        self.per_minute = per_minute
+        self.messages: list[tuple[str, dict]] = []
+        self.requests: list[tuple[str, bytes]] = []
+        self.drop_next = 0
+        self.delay = 0.0
+        self._forced: list[int] = []
+        self._sent_at: dict[str, deque] = defaultdict(deque)
+        self._lock = threading.Lock()
+        self._server = QuietHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def __enter__(self) -> FakeWeCom:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._server.shutdown()
+        self._server.server_close()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def answer_next(self, *errcodes: int) -> None:
+        self._forced.extend(errcodes)
+
+    def wait_for(self, count: int, timeout: float = 10) -> list[tuple[str, dict]]:
+        deadline = time.monotonic() + timeout
+        while len(self.messages) < count and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return self.messages
+
+    # --- the robot's rules -------------------------------------------------
+
+    def answer(self, key: str, raw: bytes) -> tuple[int, str]:
+        with self._lock:
+            self.requests.append((key, raw))
+            if key not in self.keys:
+                return 93000, f"invalid webhook url, hint: [{time.time_ns()}], from ip: 127.0.0.1"
+            if self._forced:
+                return self._forced.pop(0), "forced by the test"
+            try:
+                body = json.loads(raw)
+                msgtype = body["msgtype"]
+            except (ValueError, KeyError, TypeError):
+                return 40035, "Warning: wrong json format. invalid json"
+            errcode, errmsg = check_body(msgtype, body)
+            if errcode:
+                return errcode, errmsg
+            window = self._sent_at[key]
+            now = time.monotonic()
+            while window and now - window[0] >= 60:
+                window.popleft()
+            if len(window) >= self.per_minute:
+                return 45009, "api freq out of limit"
+            window.append(now)
+            self.messages.append((key, body))
+            return 0, "ok"
+
+    def _handler_class(self):
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                url = urlsplit(self.path)
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length) if length else b""
+                if url.path != "/cgi-bin/webhook/send":
+                    self.send_error(404)
+                    return
+                key = parse_qs(url.query).get("key", [""])[0]
+                errcode, errmsg = fake.answer(key, raw)
+                if fake.delay:
+                    time.sleep(fake.delay)
+                if fake.drop_next and errcode == 0:
+                    fake.drop_next -= 1
+                    self.close_connection = True
+                    self.connection.shutdown(2)  # posted, but the answer never arrives
+                    return
+                payload = json.dumps({"errcode": errcode, "errmsg": errmsg}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json; charset=UTF-8")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, *args):
+                pass
+
+        return Handler
+
+
+def check_body(msgtype: str, body: dict) -> tuple[int, str]:
+    payload = body.get(msgtype)
+    if msgtype not in ("text", "markdown", "markdown_v2", "image", "news"):
+        return 40008, "invalid message type"
+    if not isinstance(payload, dict):
+        return 40035, f"invalid parameter: {msgtype}"
+    if msgtype == "text":
+        content = payload.get("content") or ""
+        if not content and not (
+            payload.get("mentioned_list") or payload.get("mentioned_mobile_list")
+        ):
+            return 44004, "empty content"
+        if len(content.encode()) > TEXT_MAX:
+            return 40058, f"text.content exceed max length {TEXT_MAX}"
+    elif msgtype in ("markdown", "markdown_v2"):
+        content = payload.get("content") or ""
+        if not content:
+            return 44004, "empty content"
+        if len(content.encode()) > MARKDOWN_MAX:
+            return 40058, f"{msgtype}.content exceed max length {MARKDOWN_MAX}"
+    elif msgtype == "image":
+        try:
+            raw = base64.b64decode(payload.get("base64") or "", validate=True)
+        except (binascii.Error, ValueError):
+            return 40035, "invalid parameter: image.base64"
+        if len(raw) > IMAGE_MAX:
+            return 40006, "invalid file size"
+        if not (raw.startswith(b"\xff\xd8\xff") or raw.startswith(b"\x89PNG\r\n\x1a\n")):
+            return 40004, "invalid media type"
+        if hashlib.md5(raw).hexdigest() != payload.get("md5"):  # noqa: S324
+            return 301019, "media md5 not match"
+    elif msgtype == "news":
+        articles = payload.get("articles")
+        if not isinstance(articles, list) or not 1 <= len(articles) <= 8:
+            return 40035, "invalid parameter: news.articles must hold 1 to 8 articles"
+        for article in articles:
+            if not article.get("title") or not article.get("url"):
+                return 40035, "invalid parameter: news.articles title and url are required"
+    return 0, ""

@@ -1,0 +1,314 @@
+"""The delivery engine against a real fake agent (bridge protocol): retries, order, rate
+limits, exactly-once, account protection. Time is simulated where the engine waits."""
+
+from datetime import timedelta
+
+import pytest
+
+from messaging.delivery import claim, deliver
+from messaging.models import Message
+from messaging.sweeper import sweep
+from tests.messaging.conftest import drain
+
+TEXT = {"msgtype": "text", "text": {"content": "hello"}}
+BODIES = [
+    {"msgtype": "text", "text": {"content": "你好", "mentioned_list": ["@all"]}},
+    {
+        "msgtype": "link",
+        "link": {
+            "title": "标题",
+            "url": "https://x.com",
+            "image_url": "https://x.com/l.png",
+            "desc": "描述",
+        },
+    },
+    {"msgtype": "image", "image": {"url": "https://x.com/logo.png"}},
+    {
+        "msgtype": "miniprogram",
+        "miniprogram": {"appid": "wx1", "title": "订单", "page_path": "p/i"},
+    },
+]
+
+
+def test_every_msgtype_reaches_the_agent_with_the_right_wire_body(
+    agent, bridge_group, queue_message, run_queue
+):
+    messages = [queue_message(bridge_group, body) for body in BODIES]
+
+    run_queue()
+
+    for message, body in zip(messages, BODIES, strict=True):
+        message.refresh_from_db()
+        assert message.status == "sent"
+        assert message.upstream_msgid == agent.sent[message.msgid].msgid
+        assert agent.sent[message.msgid].body == {
+            "id": message.msgid,
+            "conversation_id": "wrDemoGroup0001",
+            **body,
+        }
+
+
+def test_agent_down_for_a_while_then_every_message_is_sent_and_none_lost(
+    agent, bridge_group, queue_message, clock
+):
+    agent.go_down()
+    messages = [
+        queue_message(bridge_group, {"msgtype": "text", "text": {"content": f"#{n}"}})
+        for n in range(5)
+    ]
+    assert deliver(messages[0].pk, clock).result == "retry"
+    assert deliver(messages[0].pk, clock).result == "waiting"  # backoff: not before its time
+    clock.advance(3600)
+    assert deliver(messages[0].pk, clock).result == "retry"
+    assert Message.objects.get(pk=messages[0].pk).attempt_count == 2
+
+    agent.come_back()
+    drain(clock)
+
+    assert [Message.objects.get(pk=m.pk).status for m in messages] == ["sent"] * 5
+    assert sorted(agent.sent) == sorted(m.msgid for m in messages)
+
+
+@pytest.mark.parametrize(
+    "trouble",
+    [
+        {"errcode": 45009, "errcode_times": 2},
+        {"errcode": -1, "errcode_times": 2},
+        {"http_status": 503},
+        {"http_status": 429},
+        {"non_json": True},
+    ],
+    ids=["45009", "errcode-1", "5xx", "429", "protocol-error"],
+)
+def test_busy_or_broken_agent_answers_are_retried_then_sent(
+    agent, bridge_group, queue_message, clock, trouble
+):
+    for name, value in trouble.items():
+        setattr(agent.behaviour, name, value)
+    message = queue_message(bridge_group, TEXT)
+
+    assert deliver(message.pk, clock).result == "retry"
+    assert deliver(message.pk, clock).result == "waiting"
+    message.refresh_from_db()
+    assert message.status == "queued" and message.last_error
+    agent.behaviour.http_status = None
+    agent.behaviour.non_json = False
+    drain(clock)
+    message.refresh_from_db()
+    assert message.status == "sent"
+    assert [a.outcome for a in message.attempts.all()][-1] == "sent"
+    assert list(agent.sent) == [message.msgid]
+
+
+def test_agent_timeout_is_retried_and_the_repeat_is_sent_once(
+    agent, bridge_group, queue_message, clock, settings
+):
+    settings.BRIDGE_READ_TIMEOUT = 0.3
+    agent.behaviour.delay = 0.6  # the agent sends, but answers too late
+    message = queue_message(bridge_group, TEXT)
+
+    assert deliver(message.pk, clock).result == "retry"
+    agent.behaviour.delay = 0
+    clock.advance(3600)
+    assert deliver(message.pk, clock).result == "sent"
+
+    assert len(agent.send_requests) == 2
+    assert list(agent.sent) == [message.msgid]  # the agent saw one id, sent once
+
+
+def test_other_errcode_fails_with_the_errmsg_visible(agent, bridge_group, queue_message, run_queue):
+    agent.behaviour.errcode = 40058
+    message = queue_message(bridge_group, TEXT)
+    run_queue()
+    message.refresh_from_db()
+    assert message.status == "failed"
+    assert message.last_error == "simulated errcode 40058"
+    assert message.attempts.get().errcode == 40058
+
+
+def test_bad_token_fails_the_message_and_pauses_the_bot_whose_queue_then_waits(
+    agent, bridge_bot, bridge_group, queue_message, clock
+):
+    agent.token = "a-different-token-the-bot-does-not-know"
+    first = queue_message(bridge_group, TEXT)
+    second = queue_message(bridge_group, TEXT)
+
+    assert deliver(first.pk, clock).result == "failed"
+    bridge_bot.refresh_from_db()
+    assert bridge_bot.paused_at is not None
+    assert "agent_token" in bridge_bot.paused_reason
+
+    assert deliver(second.pk, clock).result == "paused"
+    second.refresh_from_db()
+    assert second.status == "queued" and second.attempt_count == 0  # no retries burnt
+    assert second.pk not in sweep(clock)
+
+
+def test_the_same_message_processed_twice_is_sent_once(agent, bridge_group, queue_message, clock):
+    message = queue_message(bridge_group, TEXT)
+
+    assert deliver(message.pk, clock).result == "sent"
+    assert deliver(message.pk, clock).result == "skipped"
+
+    assert len(agent.send_requests) == 1
+    assert message.attempts.count() == 1
+
+
+def test_retries_stop_after_the_configured_attempts_and_the_message_fails(
+    agent, bridge_group, queue_message, run_queue, settings, clock
+):
+    settings.DELIVERY_MAX_ATTEMPTS = 3
+    agent.behaviour.http_status = 502
+    message = queue_message(bridge_group, TEXT)
+
+    run_queue()
+
+    message.refresh_from_db()
+    assert message.status == "failed"
+    assert message.last_error.startswith("gave up after 3 attempts")
+    assert message.attempts.count() == 3
+    assert clock.elapsed >= settings.DELIVERY_RETRY_BASE_DELAY * (1 + 2) * 0.8
+
+
+def test_backoff_grows_exponentially(agent, bridge_group, queue_message, clock, settings):
+    settings.DELIVERY_RETRY_BASE_DELAY = 10
+    agent.behaviour.http_status = 500
+    message = queue_message(bridge_group, TEXT)
+    waits = []
+    for _ in range(4):
+        deliver(message.pk, clock)
+        message.refresh_from_db()
+        waits.append((message.next_attempt_at - clock()).total_seconds())
+        clock.now = message.next_attempt_at
+    for n, wait in enumerate(waits):
+        assert 10 * 2**n * 0.8 <= wait <= 10 * 2**n * 1.2
+
+
+def test_rate_limit_60_messages_at_20_a_minute_take_two_minutes_and_none_fail(
+    agent, bridge_bot, make_conversation, queue_message, run_queue, clock
+):
+    bridge_bot.rate_limit_per_minute = 20
+    bridge_bot.save()
+    groups = [make_conversation(bridge_bot, f"wrGroup{n}") for n in range(6)]
+    for n in range(60):
+        queue_message(groups[n % 6], {"msgtype": "text", "text": {"content": f"#{n}"}})
+
+    run_queue()
+
+    assert clock.elapsed >= 120
+    statuses = set(Message.objects.values_list("status", flat=True))
+    assert statuses == {"sent"}
+    assert len(agent.sent) == 60
+    sent_times = sorted(Message.objects.values_list("sent_at", flat=True))
+    for index, start in enumerate(sent_times):
+        in_a_minute = [t for t in sent_times[index:] if t - start < timedelta(seconds=60)]
+        assert len(in_a_minute) <= 20
+
+
+def test_minimum_gap_between_two_messages_to_one_conversation(
+    agent, bridge_bot, bridge_group, queue_message, run_queue, settings
+):
+    settings.DELIVERY_CONVERSATION_MIN_GAP = 5
+    bridge_bot.rate_limit_per_minute = 10_000
+    bridge_bot.save()
+    for n in range(4):
+        queue_message(bridge_group, {"msgtype": "text", "text": {"content": f"#{n}"}})
+
+    run_queue()
+
+    times = list(Message.objects.order_by("pk").values_list("sent_at", flat=True))
+    gaps = [(b - a).total_seconds() for a, b in zip(times, times[1:], strict=False)]
+    assert all(gap >= 5 for gap in gaps), gaps
+
+
+def test_order_per_conversation_is_kept_even_when_an_older_message_is_retried(
+    agent, bridge_bot, make_conversation, queue_message, run_queue
+):
+    bridge_bot.rate_limit_per_minute = 10_000
+    bridge_bot.save()
+    first, second = make_conversation(bridge_bot, "wrA"), make_conversation(bridge_bot, "wrB")
+    agent.behaviour.errcode, agent.behaviour.errcode_times = (
+        45009,
+        3,
+    )  # the oldest meets a busy agent
+    expected = {first.pk: [], second.pk: []}
+    for n in range(12):
+        conversation = first if n % 3 else second
+        message = queue_message(conversation, {"msgtype": "text", "text": {"content": f"#{n}"}})
+        expected[conversation.pk].append(message.msgid)
+
+    run_queue()
+
+    sent_order = sorted(agent.sent.values(), key=lambda sent: sent.at)
+    for conversation in (first, second):
+        got = [
+            s.id for s in sent_order if s.body["conversation_id"] == conversation.conversation_id
+        ]
+        assert got == expected[conversation.pk]
+    assert set(Message.objects.values_list("status", flat=True)) == {"sent"}
+
+
+def test_sweeper_takes_back_a_lost_send_and_retries_it_for_an_idempotent_connector(
+    agent, bridge_group, queue_message, clock, settings
+):
+    message = queue_message(bridge_group, TEXT)
+    claim(message.pk, clock)  # a worker claimed it, then died before recording anything
+    assert sweep(clock) == []
+    clock.advance(settings.DELIVERY_SENDING_TIMEOUT + settings.DELIVERY_SWEEP_INTERVAL + 1)
+
+    assert sweep(clock) == [message.pk]
+
+    message.refresh_from_db()
+    assert message.status == "queued"
+    assert message.attempts.get().response_text.startswith("no answer recorded")
+    assert deliver(message.pk, clock).result == "sent"
+
+
+def test_sweeper_marks_a_lost_robot_send_uncertain(
+    wecom, wecom_group, queue_message, clock, settings
+):
+    message = queue_message(wecom_group, TEXT)
+    claim(message.pk, clock)
+    clock.advance(settings.DELIVERY_SENDING_TIMEOUT + 1)
+
+    assert sweep(clock) == []
+
+    message.refresh_from_db()
+    assert message.status == "uncertain"
+    assert message.attempts.get().outcome == "uncertain"
+
+
+def test_sweeper_reenqueues_queued_messages_whose_wake_up_was_lost(
+    agent, bridge_group, queue_message, clock, settings
+):
+    message = queue_message(bridge_group, TEXT)  # never published: the broker was down
+    assert sweep(clock) == []  # fresh messages belong to their own wake-up
+    Message.objects.filter(pk=message.pk).update(
+        created_at=clock() - timedelta(seconds=settings.DELIVERY_SWEEP_INTERVAL + 1)
+    )
+    assert sweep(clock) == [message.pk]
+
+
+def test_scheduled_messages_are_left_to_their_own_release(
+    agent, bridge_group, queue_message, clock
+):
+    message = queue_message(bridge_group, TEXT, send_at=clock() + timedelta(hours=1))
+    assert message.status == "scheduled"
+    assert deliver(message.pk, clock).result == "skipped"
+    clock.advance(7200)
+    assert sweep(clock) == []
+    assert agent.send_requests == []
+
+
+def test_a_message_waiting_behind_an_older_one_is_woken_when_that_one_is_done(
+    agent, bridge_group, queue_message, clock
+):
+    older, newer = queue_message(bridge_group, TEXT), queue_message(bridge_group, TEXT)
+
+    waiting = deliver(newer.pk, clock)
+    assert (waiting.result, waiting.wake) == ("waiting", [])  # no wake-up of its own
+
+    done = deliver(older.pk, clock)
+    assert (done.result, done.wake) == ("sent", [(newer.pk, 0.0)])
+    clock.advance(5)  # past the conversation gap and the bot's next 3 s rate slot
+    assert deliver(newer.pk, clock).result == "sent"

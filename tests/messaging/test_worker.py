@@ -1,0 +1,192 @@
+"""Real Celery worker processes against the fake agent: a killed worker delays a message,
+it never loses it or sends it twice. Slow by nature (worker start-up), so only two."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from botadmin.celery import app as celery_app
+from messaging.models import Message
+from messaging.sending import accept_outbound
+
+ROOT = Path(__file__).resolve().parents[2]
+TEXT = {"msgtype": "text", "text": {"content": "hello from a real worker"}}
+
+
+def database_url() -> str:
+    """The test database, as a URL the worker's settings understand."""
+    db = connection.settings_dict
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{db['NAME']}"
+    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
+    return f"postgres://{auth}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+@pytest.fixture
+def start_worker(tmp_path):
+    started: list[subprocess.Popen] = []
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url(),
+        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+        "BOTADMIN_ALLOW_PRIVATE_URLS": "1",
+        "DELIVERY_SENDING_TIMEOUT": "4",
+        "DELIVERY_SWEEP_INTERVAL": "1",
+        "DELIVERY_CONVERSATION_MIN_GAP": "0",
+        "LOG_LEVEL": "WARNING",
+    }
+    if os.environ.get("CACHE_URL"):
+        env["CACHE_URL"] = os.environ["CACHE_URL"]
+
+    def start(*extra: str) -> subprocess.Popen:
+        command = [sys.executable, "-m", "celery", "-A", "botadmin", "worker", "--pool=solo"]
+        command += ["--without-gossip", "--without-mingle", "--loglevel=WARNING", *extra]
+        if "-B" in extra:
+            command += ["--schedule", str(tmp_path / "beat-schedule")]
+        process = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env=env,
+            start_new_session=True,  # its own process group, killed as a whole
+            stdout=subprocess.DEVNULL,
+            stderr=open(tmp_path / f"worker-{len(started)}.log", "wb"),  # noqa: SIM115
+        )
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+
+
+def wait_until(condition, timeout: float = 60.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+@pytest.fixture
+def live_group(transactional_db, agent, make_bot, make_conversation):
+    # Tasks other tests left on the test broker (for rows long gone) would only
+    # make the worker late; they are not this test's business.
+    celery_app.control.purge()
+    bot = make_bot(name="live", agent_url=agent.url, agent_token=agent.token)
+    return make_conversation(bot, "wrDemoGroup0001")
+
+
+def queue(group) -> Message:
+    return accept_outbound(
+        bot=group.bot, conversation_id=group.conversation_id, body=TEXT, source="api"
+    )
+
+
+def test_a_worker_delivers_a_message_accepted_before_it_started(live_group, agent, start_worker):
+    message = queue(live_group)  # published on commit; no worker yet
+
+    start_worker()
+
+    assert wait_until(lambda: Message.objects.get(pk=message.pk).status == "sent", 120)
+    assert list(agent.sent) == [message.msgid]
+
+
+def test_a_worker_killed_mid_send_leaves_the_message_sent_exactly_once(
+    live_group, agent, start_worker
+):
+    agent.behaviour.delay = 5  # the agent sends at once but answers late
+    message = queue(live_group)
+    doomed = start_worker()
+    assert wait_until(lambda: len(agent.send_requests) == 1), "the worker never sent"
+    assert Message.objects.get(pk=message.pk).status == "sending"
+
+    os.killpg(doomed.pid, signal.SIGKILL)  # mid-send: no answer was recorded
+    doomed.wait(timeout=10)
+    agent.behaviour.delay = 0
+    start_worker("-B")  # with the sweeper
+
+    assert wait_until(lambda: Message.objects.get(pk=message.pk).status == "sent", 90)
+    assert list(agent.sent) == [message.msgid]  # the agent got the id twice, sent it once
+    outcomes = list(message.attempts.order_by("pk").values_list("outcome", flat=True))
+    assert outcomes == ["retry", "sent"]  # the lost send is on record
+
+
+@pytest.fixture
+def silent_broker():
+    """A TCP port that accepts connections and never answers: a hung broker."""
+    server = socket.create_server(("127.0.0.1", 0))
+    accepted = []
+
+    def accept_forever():
+        with contextlib.suppress(OSError):
+            while True:
+                accepted.append(server.accept()[0])
+
+    threading.Thread(target=accept_forever, daemon=True).start()
+    yield server.getsockname()[1]
+    server.close()
+
+
+@pytest.mark.parametrize("scheme", ["redis://127.0.0.1:{port}/0", "amqp://u:p@127.0.0.1:{port}//"])
+def test_a_hung_broker_does_not_hold_the_request_that_accepted_a_message(silent_broker, scheme):
+    """Publishing gives up within seconds (the sweeper re-enqueues later); no hang, no error."""
+    script = (
+        "import time, django; django.setup()\n"
+        "from messaging.outbox import _publish\n"
+        "began = time.monotonic(); _publish(1)\n"
+        "print(time.monotonic() - began)\n"
+    )
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "botadmin.settings",
+        "CELERY_BROKER_URL": scheme.format(port=silent_broker),
+        "LOG_LEVEL": "ERROR",
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    assert float(done.stdout.decode().split()[-1]) < 10
+
+
+def test_two_workers_racing_for_one_message_send_it_once(live_group, agent):
+    """The claim is a locked compare-and-set: only one of two concurrent runs sends."""
+    from django.db import connections
+
+    from messaging.delivery import deliver
+
+    agent.behaviour.delay = 0.5
+    message = queue(live_group)
+    results = []
+    start = threading.Barrier(2)
+
+    def run():
+        start.wait()
+        try:
+            results.append(deliver(message.pk).result)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+
+    assert sorted(results) == ["sent", "skipped"]
+    assert len(agent.send_requests) == 1
