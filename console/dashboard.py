@@ -10,7 +10,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from conversations.models import Bot, SyncRun
-from messaging.models import DeliveryAttempt, Message
+from messaging.models import DeliveryAttempt, Message, WebhookEndpoint
 
 DAYS = 30
 WAITING = [Message.Status.QUEUED, Message.Status.SENDING]
@@ -31,6 +31,7 @@ class AgentHealth:
     bot: Bot
     last_contact: datetime | None
     last_sync: SyncRun | None  # the newest finished contact sync
+    endpoints: list[WebhookEndpoint]  # the bot's webhook endpoints with their health
 
 
 def _local_midnight(day) -> datetime:
@@ -142,10 +143,17 @@ def agent_health(bots: QuerySet[Bot]) -> list[AgentHealth]:
         .first()
         for bot_id in ids
     }
+    endpoints: dict[int, list[WebhookEndpoint]] = {bot_id: [] for bot_id in ids}
+    for endpoint in WebhookEndpoint.objects.filter(bot_id__in=ids).order_by("-is_primary", "id"):
+        endpoints[endpoint.bot_id].append(endpoint)
     result = []
     for bot in bots:
         contacts = [
             t for t in (answered.get(bot.pk), reported.get(bot.pk), sync_ok.get(bot.pk)) if t
         ]
-        result.append(AgentHealth(bot, max(contacts) if contacts else None, synced.get(bot.pk)))
+        result.append(
+            AgentHealth(
+                bot, max(contacts) if contacts else None, synced.get(bot.pk), endpoints[bot.pk]
+            )
+        )
     return result

@@ -12,7 +12,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from conversations.models import Conversation
-from messaging.models import DeliveryAttempt, Message
+from messaging.models import DeliveryAttempt, Message, WebhookDelivery
 
 PAGE_SIZE = 50
 
@@ -124,6 +124,15 @@ def message_with_trace(conversation: Conversation, message_id: int) -> Message |
 def pending_in(conversation: Conversation, ids: list[int]) -> list[Message]:
     """Messages of this conversation among `ids`, for refreshing their status in place."""
     return list(_timeline(conversation).filter(id__in=ids[:200]).order_by("id"))
+
+
+def forwarding_deliveries(message: Message) -> list[WebhookDelivery]:
+    """An inbound message's forwarding: one delivery per webhook endpoint, with its attempts."""
+    return list(
+        message.webhook_deliveries.select_related("endpoint")
+        .prefetch_related("attempts")
+        .order_by("endpoint__is_primary", "id")
+    )
 
 
 def delivery_attempts(message: Message) -> list[DeliveryAttempt]:

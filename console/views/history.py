@@ -103,6 +103,9 @@ def message_trace(request, bot_id: int, pk: int, message_id: int):
             "attempts": history.delivery_attempts(message)
             if message.direction == Message.Direction.OUT
             else [],
+            "deliveries": history.forwarding_deliveries(message)
+            if message.direction == Message.Direction.IN
+            else [],
         },
     )
 

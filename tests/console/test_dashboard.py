@@ -104,3 +104,26 @@ def test_agent_health_shows_the_last_contact_sync_and_whether_it_failed(operator
     assert agent.last_sync.outcome == "failed"
     assert agent.last_contact is not None  # the succeeded sync was an answer from the agent
     assert 'title="agent said 401"' in response.content.decode()
+
+
+def test_the_dashboard_flags_failing_and_disabled_webhook_endpoints(operator_client, bot):
+    from messaging.models import WebhookEndpoint
+
+    now = timezone.now()
+    WebhookEndpoint.objects.create(
+        bot=bot, url="https://hooks.example.com/a", failure_streak=4, failing_since=now
+    )
+    WebhookEndpoint.objects.create(
+        bot=bot,
+        url="https://hooks.example.com/b",
+        is_active=False,
+        disabled_reason="failed for 3 days",
+    )
+    WebhookEndpoint.objects.create(bot=bot, url="https://hooks.example.com/c", last_success_at=now)
+
+    operator_client.cookies["django_language"] = "en"
+    page = operator_client.get(DASHBOARD).content.decode()
+
+    assert "failing: 4 failures in a row" in page
+    assert "disabled" in page and "failed for 3 days" in page
+    assert "healthy" in page

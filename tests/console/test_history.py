@@ -236,3 +236,38 @@ def test_updates_bring_new_messages_and_fresh_states_of_pending_ones(
     assert f'id="m{pending.pk}"' in html and 'hx-swap-oob="true"' in html
     assert 'data-status="sent"' in html
     assert f"after={new.pk}" in html
+
+
+def test_an_inbound_message_shows_its_forwarding_attempts_to_the_webhook(
+    operator_client, bot, group, history_url
+):
+    from messaging.models import Message as MessageModel
+    from tests.fakes.receiver import Receiver
+    from tests.messaging.support import callback_body, forward_due
+
+    with Receiver() as receiver:
+        bot.webhook_url = receiver.url("/hook")
+        bot.save()
+        receiver.script([500, 200])
+        body = callback_body("text", bot, conversation_id=group.conversation_id)
+        assert (
+            operator_client.post("/api/callback", body, content_type="application/json").json()[
+                "errcode"
+            ]
+            == 0
+        )
+        forward_due()  # the first try meets the 500
+    message = MessageModel.objects.get(direction="in", conversation=group)
+    fragment = operator_client.get(
+        f"{history_url}messages/{message.pk}/trace", HTTP_HX_REQUEST="true"
+    ).content.decode()
+    assert receiver.url("/hook") in fragment
+    assert "500" in fragment and "下次尝试" in fragment
+
+
+def test_an_inbound_message_of_a_bot_without_webhook_says_it_was_not_forwarded(
+    operator_client, group, history_url, make_message
+):
+    message = make_message(group, text="你好")
+    fragment = operator_client.get(f"{history_url}messages/{message.pk}/trace").content.decode()
+    assert "未转发" in fragment
