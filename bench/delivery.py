@@ -69,6 +69,7 @@ def main() -> None:
 
     call_command("migrate", verbosity=0)
     call_command("createcachetable", verbosity=0)
+    from connectors.demo_agent import DemoAgent
     from conversations.secrets import generate_agent_token
 
     n = args.messages
@@ -79,7 +80,7 @@ def main() -> None:
         f"cache {settings.CACHES['default']['BACKEND'].rsplit('.', 1)[-1]}"
     )
     try:
-        with fast_demo_agent()(token=generate_agent_token()) as agent:
+        with DemoAgent(token=generate_agent_token()) as agent:
             baseline = plain_loop(agent, n)
             print(f"  plain loop straight to the agent: {baseline:8.1f} msgs/s")
             for workers in args.workers:
@@ -91,23 +92,6 @@ def main() -> None:
     finally:
         if scratch:
             shutil.rmtree(scratch, ignore_errors=True)
-
-
-def fast_demo_agent():
-    """The demo agent with Nagle's algorithm off on its sockets.
-
-    Its handler writes the headers and the body of an answer separately; with
-    Nagle on, a keep-alive client then waits for a delayed ACK (~40 ms) on every
-    request, which would measure the kernel, not botadmin.
-    """
-    from connectors.demo_agent import DemoAgent
-
-    class FastDemoAgent(DemoAgent):
-        def _handler_class(self):
-            handler = super()._handler_class()
-            return type("NoDelayHandler", (handler,), {"disable_nagle_algorithm": True})
-
-    return FastDemoAgent
 
 
 def body(i: int) -> dict:
