@@ -21,18 +21,16 @@ rate limit stays on, set high enough not to refuse, so its cost is counted.
 import argparse
 import json
 import os
-import shutil
-import statistics
-import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
 
-import requests
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-ROOT = Path(__file__).resolve().parent.parent
-BODY = json.dumps({"msgtype": "text", "text": {"content": "bench: the nightly backup finished"}})
+from bench.harness import manage, post_many, server_environment, start_server  # noqa: E402
+
+BODY = json.dumps(
+    {"msgtype": "text", "text": {"content": "bench: the nightly backup finished"}}
+).encode()
 SETUP = """
 import json
 from conversations.models import Bot, Conversation
@@ -51,17 +49,12 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=200)
     args = parser.parse_args()
 
-    env = server_environment(args.port)
+    env = server_environment(args.port, "bench", BOTADMIN_SEND_RATE_LIMIT_PER_MINUTE="100000000")
     database = env.get("DATABASE_URL", "sqlite (var/bench)")
     print(f"database: {database.split('@')[-1]}   cache: {env.get('CACHE_URL', 'dbcache')}")
-    manage = [str(ROOT / ".venv/bin/python"), "manage.py"]
-    subprocess.run([*manage, "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
-    subprocess.run([*manage, "createcachetable"], cwd=ROOT, env=env, check=True)
-    ids = json.loads(
-        subprocess.run(
-            [*manage, "shell", "-c", SETUP], cwd=ROOT, env=env, check=True, capture_output=True
-        ).stdout.splitlines()[-1]
-    )
+    manage(env, "migrate", "--noinput", "-v0")
+    manage(env, "createcachetable")
+    ids = json.loads(manage(env, "shell", "-c", SETUP, capture=True).splitlines()[-1])
     base = f"http://127.0.0.1:{args.port}"
     targets = [
         ("parse JSON and answer", f"{base}/bench/send/parse"),
@@ -75,8 +68,8 @@ def main() -> None:
     try:
         results = []
         for name, url in targets:
-            run(url, args.warmup, args.threads)
-            results.append((name, *run(url, args.requests, args.threads)))
+            post_many(url, lambda _i: BODY, args.warmup, args.threads)
+            results.append((name, *post_many(url, lambda _i: BODY, args.requests, args.threads)))
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -91,78 +84,6 @@ def main() -> None:
     print(f"ratio /api/send ÷ parse+insert: {results[2][2] / floor:.2f}  (aim ≥ 0.70)")
     if results[2][1] != args.requests:
         sys.exit("not every /api/send request was accepted")
-
-
-def server_environment(port: int) -> dict:
-    env = {
-        **os.environ,
-        "WEB_PORT": str(port),
-        "BOTADMIN_ALLOW_PRIVATE_URLS": "1",
-        "BOTADMIN_BENCH_VIEWS": "1",
-        "BOTADMIN_SEND_RATE_LIMIT_PER_MINUTE": "100000000",
-        "LOG_LEVEL": "WARNING",
-    }
-    if "DATABASE_URL" not in os.environ:
-        var = ROOT / "var" / "bench"
-        shutil.rmtree(var, ignore_errors=True)
-        var.mkdir(parents=True)
-        env["BOTADMIN_VAR_DIR"] = str(var)
-    return env
-
-
-def start_server(env: dict, base: str) -> subprocess.Popen:
-    # The web line of the Procfile `make run` starts; the access log is
-    # dropped so that writing it does not weigh on one endpoint more than another.
-    server = subprocess.Popen(
-        [str(ROOT / ".venv/bin/gunicorn"), "-c", "botadmin/gunicorn_conf.py", "botadmin.wsgi"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and server.poll() is None:
-        try:
-            if requests.get(base + "/healthz", timeout=5).ok:
-                return server
-        except requests.RequestException:
-            time.sleep(0.2)
-    server.terminate()
-    sys.exit("gunicorn did not start")
-
-
-def run(url: str, total: int, threads: int) -> tuple[int, float, float, float]:
-    """Post `total` requests from `threads` threads; (accepted, req/s, p50 ms, p99 ms)."""
-    latencies: list[float] = []
-    accepted = 0
-    lock = threading.Lock()
-    counter = iter(range(total))
-
-    def worker():
-        nonlocal accepted
-        session = requests.Session()
-        headers = {"Content-Type": "application/json"}
-        mine, ok = [], 0
-        while True:
-            with lock:
-                if next(counter, None) is None:
-                    break
-            start = time.perf_counter()
-            response = session.post(url, data=BODY, headers=headers, timeout=30)
-            mine.append(time.perf_counter() - start)
-            ok += response.status_code == 200 and response.json().get("errcode") == 0
-        with lock:
-            latencies.extend(mine)
-            accepted += ok
-
-    pool = [threading.Thread(target=worker) for _ in range(threads)]
-    began = time.perf_counter()
-    for thread in pool:
-        thread.start()
-    for thread in pool:
-        thread.join()
-    elapsed = time.perf_counter() - began
-    cuts = statistics.quantiles(latencies, n=100)
-    return accepted, accepted / elapsed, cuts[49] * 1000, cuts[98] * 1000
 
 
 if __name__ == "__main__":
