@@ -215,14 +215,7 @@ class BotAdmin(ContactSyncBotAdminMixin, BotScopedAdminMixin, admin.ModelAdmin):
         if not self.has_change_permission(request, bot):
             raise PermissionDenied
         if request.method == "POST":
-            rotate_secret(bot)
-            record_action(
-                request.user,
-                "secret.rotate",
-                bot=bot,
-                target=bot,
-                summary="Rotated the API secret.",
-            )
+            rotate_secret(bot, actor=request.user)
             messages.success(
                 request,
                 _(
@@ -244,14 +237,7 @@ class BotAdmin(ContactSyncBotAdminMixin, BotScopedAdminMixin, admin.ModelAdmin):
     )
     def rotate_secrets(self, request, queryset):
         for bot in queryset:
-            rotate_secret(bot)
-            record_action(
-                request.user,
-                "secret.rotate",
-                bot=bot,
-                target=bot,
-                summary="Rotated the API secret.",
-            )
+            rotate_secret(bot, actor=request.user)
         messages.success(
             request,
             _("Rotated %(n)d secrets; the old ones keep working for a grace period.")

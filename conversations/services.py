@@ -62,8 +62,13 @@ def _secret_matches(bot: Bot, secret: str, now) -> bool:
     )
 
 
-def rotate_secret(bot: Bot, grace: timedelta | None = None) -> Bot:
-    """Issue a new API secret; the old one keeps working for `grace`."""
+def rotate_secret(bot: Bot, grace: timedelta | None = None, *, actor=None, via: str = "") -> Bot:
+    """Issue a new API secret; the old one keeps working for `grace`.
+
+    The rotation is recorded in the audit log with `actor` (None from the command line).
+    """
+    from audit.services import record_action
+
     if grace is None:
         grace = timedelta(hours=settings.BOTADMIN_SECRET_GRACE_HOURS)
     with transaction.atomic():
@@ -74,6 +79,8 @@ def rotate_secret(bot: Bot, grace: timedelta | None = None) -> Bot:
         bot.save(
             update_fields=["secret", "previous_secret", "previous_secret_expires_at", "updated_at"]
         )
+        summary = f"Rotated the API secret (grace {grace.total_seconds() / 3600:g} h)"
+        record_action(actor, "secret.rotate", bot=bot, target=bot, summary=summary + via + ".")
     return bot
 
 

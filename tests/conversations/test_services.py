@@ -44,3 +44,15 @@ def test_operators_see_only_their_bots(make_bot, make_operator, superuser):
     operator = make_operator("alice", a)
     assert list(bots_visible_to(operator)) == [a]
     assert set(bots_visible_to(superuser)) == {a, b}
+
+
+def test_every_rotation_is_recorded_once_in_the_audit_log(bot, superuser):
+    from audit.models import OperatorAction
+
+    rotate_secret(bot, actor=superuser)
+    rotate_secret(bot, grace=timedelta(0), via=" from the command line")
+    actions = list(OperatorAction.objects.filter(bot=bot, action="secret.rotate").order_by("id"))
+    assert [(a.actor, a.summary) for a in actions] == [
+        (superuser, "Rotated the API secret (grace 24 h)."),
+        (None, "Rotated the API secret (grace 0 h) from the command line."),
+    ]

@@ -4,7 +4,6 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from audit.services import record_action
 from conversations.models import Bot
 from conversations.services import rotate_secret
 
@@ -34,14 +33,7 @@ class Command(BaseCommand):
             hours = settings.BOTADMIN_SECRET_GRACE_HOURS
         if hours < 0:
             raise CommandError("--grace-hours cannot be negative.")
-        bot = rotate_secret(bot, grace=timedelta(hours=hours))
-        record_action(
-            None,
-            "secret.rotate",
-            bot=bot,
-            target=bot,
-            summary=f"Rotated the API secret from the command line (grace {hours:g} h).",
-        )
+        bot = rotate_secret(bot, grace=timedelta(hours=hours), via=" from the command line")
         expires = bot.previous_secret_expires_at
         self.stdout.write(
             json.dumps(
