@@ -3,12 +3,23 @@
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db import connection, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
+
+from botadmin.rows import ModelColumns
 
 from .models import Bot, Conversation
 from .secrets import generate_api_secret, is_valid_api_secret, secrets_match
+
+_BOT = ModelColumns(Bot, "b")
+_CONVERSATION = ModelColumns(Conversation, "c")
+# Either the current secret, or the previous one within its grace period. Both
+# columns are indexed; written as SQL because these run on every API request
+# (see botadmin/rows.py for why).
+_SECRET_MATCHES = (
+    "(b.secret = %s OR (b.previous_secret = %s AND b.previous_secret_expires_at > %s))"
+)
 
 
 def bot_for_secret(secret: str | None) -> Bot | None:
@@ -22,10 +33,15 @@ def bot_for_secret(secret: str | None) -> Bot | None:
     if not secret or not is_valid_api_secret(secret):
         return None
     now = timezone.now()
-    candidates = Bot.objects.filter(
-        Q(secret=secret) | Q(previous_secret=secret, previous_secret_expires_at__gt=now)
-    )[:2]
-    for bot in candidates:
+    sql = (
+        f"SELECT {_BOT.select_list(connection)} FROM {_BOT.table(connection)} "
+        f"WHERE {_SECRET_MATCHES} LIMIT 2"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, _secret_params(secret, now))
+        rows = cursor.fetchall()
+    for row in rows:
+        bot = _BOT.instance(row, connection)
         if _secret_matches(bot, secret, now):
             return bot
     return None
@@ -40,15 +56,26 @@ def conversation_for_secret(secret: str | None, conversation_id: str) -> Convers
     if not secret or not is_valid_api_secret(secret) or not conversation_id:
         return None
     now = timezone.now()
-    candidates = Conversation.objects.select_related("bot").filter(
-        Q(bot__secret=secret)
-        | Q(bot__previous_secret=secret, bot__previous_secret_expires_at__gt=now),
-        conversation_id=conversation_id,
-    )[:2]
-    for conversation in candidates:
-        if _secret_matches(conversation.bot, secret, now):
+    sql = (
+        f"SELECT {_CONVERSATION.select_list(connection)}, {_BOT.select_list(connection)} "
+        f"FROM {_CONVERSATION.table(connection)} JOIN {_BOT.table(connection)} ON b.id = c.bot_id "
+        f"WHERE c.conversation_id = %s AND {_SECRET_MATCHES} LIMIT 2"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [conversation_id, *_secret_params(secret, now)])
+        rows = cursor.fetchall()
+    split = len(_CONVERSATION)
+    for row in rows:
+        bot = _BOT.instance(row[split:], connection)
+        if _secret_matches(bot, secret, now):
+            conversation = _CONVERSATION.instance(row[:split], connection)
+            conversation.bot = bot
             return conversation
     return None
+
+
+def _secret_params(secret: str, now) -> list:
+    return [secret, secret, connection.ops.adapt_datetimefield_value(now)]
 
 
 def _secret_matches(bot: Bot, secret: str, now) -> bool:

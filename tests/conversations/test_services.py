@@ -1,9 +1,14 @@
-from datetime import timedelta
+from datetime import time, timedelta
 
 import time_machine
 from django.utils import timezone
 
-from conversations.services import bot_for_secret, bots_visible_to, rotate_secret
+from conversations.services import (
+    bot_for_secret,
+    bots_visible_to,
+    conversation_for_secret,
+    rotate_secret,
+)
 
 
 def test_the_secret_finds_its_bot(bot):
@@ -56,3 +61,28 @@ def test_every_rotation_is_recorded_once_in_the_audit_log(bot, superuser):
         (superuser, "Rotated the API secret (grace 24 h)."),
         (None, "Rotated the API secret (grace 0 h) from the command line."),
     ]
+
+
+def _fields(instance) -> dict:
+    return {field.attname: getattr(instance, field.attname) for field in instance._meta.fields}
+
+
+def test_the_secret_lookups_load_the_same_instances_as_the_orm(make_bot, make_conversation):
+    # The lookups are hand-written SQL (botadmin/rows.py): every column must come
+    # back converted exactly as the ORM converts it (times, booleans, JSON).
+    bot = make_bot(quiet_hours_start=time(22, 30), quiet_hours_end=time(7, 0))
+    old = bot.secret
+    rotate_secret(bot, grace=timedelta(hours=1))
+    conversation = make_conversation(
+        bot, conversation_id="wrMixed", extra={"owner": "张三", "tags": [1, 2]}, member_count=7
+    )
+    bot.refresh_from_db()
+    conversation.refresh_from_db()
+
+    assert _fields(bot_for_secret(old)) == _fields(bot)
+    found = conversation_for_secret(old, "wrMixed")
+    assert _fields(found) == _fields(conversation)
+    assert _fields(found.bot) == _fields(bot)
+    assert conversation_for_secret(bot.secret, "wrMixed") == conversation
+    assert conversation_for_secret(bot.secret, "wrOther") is None
+    assert conversation_for_secret(old[:-1] + ("A" if old[-1] != "A" else "B"), "wrMixed") is None

@@ -1,0 +1,61 @@
+"""Model instances from hand-written SELECTs, for the few lookups on the APIs' hot paths.
+
+`/api/send` and `/api/callback` look a bot up by its secret on every request.
+Building that query through the ORM costs several times the query itself
+(about 0.5 ms of Python per query on a 2-core machine, where SQLite answers in
+0.03 ms), which made it the largest single cost of accepting a message. Those
+lookups are written as SQL instead, and `ModelColumns` turns their rows into
+ordinary model instances with the same converters the ORM applies, so callers
+cannot tell the difference.
+
+Keep this for measured hot paths only; everything else uses the ORM.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.backends.base.base import BaseDatabaseWrapper
+
+
+class ModelColumns:
+    """Every concrete column of `model` under a table alias, and the way back to an instance."""
+
+    def __init__(self, model: type[models.Model], alias: str):
+        self.model = model
+        self.alias = alias
+        self.fields = model._meta.concrete_fields
+        self.attnames = [field.attname for field in self.fields]
+        self._converters: dict[str, list] = {}
+
+    def __len__(self) -> int:
+        return len(self.fields)
+
+    def table(self, connection: BaseDatabaseWrapper) -> str:
+        """`"db_table" alias`, for the FROM clause."""
+        return f"{connection.ops.quote_name(self.model._meta.db_table)} {self.alias}"
+
+    def select_list(self, connection: BaseDatabaseWrapper) -> str:
+        quote = connection.ops.quote_name
+        return ", ".join(f"{self.alias}.{quote(field.column)}" for field in self.fields)
+
+    def instance(self, values, connection: BaseDatabaseWrapper) -> models.Model:
+        """The instance a row of `select_list()` values describes, as the ORM would build it."""
+        values = list(values)
+        for index, converters, column in self._converters_for(connection):
+            for converter in converters:
+                values[index] = converter(values[index], column, connection)
+        return self.model.from_db(connection.alias, self.attnames, values)
+
+    def _converters_for(self, connection: BaseDatabaseWrapper) -> list:
+        # The same lists SQLCompiler.get_converters() builds: the backend's, then the field's.
+        cached = self._converters.get(connection.vendor)
+        if cached is None:
+            cached = []
+            for index, field in enumerate(self.fields):
+                column = field.get_col(self.alias)
+                converters = connection.ops.get_db_converters(column)
+                converters += column.get_db_converters(connection)
+                if converters:
+                    cached.append((index, converters, column))
+            self._converters[connection.vendor] = cached
+        return cached
