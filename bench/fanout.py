@@ -9,7 +9,7 @@ database instead; its tables are created by migrate). Prints:
 1. the time to fan one announcement out to N conversations (messages/s);
 2. messages/s delivered to the local fake agent with the rate limit off, by a
    real Celery worker, beside bench/delivery.py's figure when that bench
-   exists (needs the delivery engine, task `messaging.deliver_message`);
+   exists (needs the delivery engine, task `messaging.deliver_messages`);
 3. the lateness (p50/p95/max seconds after the scheduled time) of M messages
    due in the same second, released by the real Celery beat + worker: until
    sent when the delivery engine is there, else until released to the queue.
@@ -129,7 +129,7 @@ def main() -> None:
     call_command("migrate", verbosity=0)
     call_command("createcachetable", verbosity=0)
     current_app.loader.import_default_modules()
-    delivering = "messaging.deliver_message" in current_app.tasks
+    delivering = "messaging.deliver_messages" in current_app.tasks
 
     agent = DemoAgent(token=generate_agent_token(), users=[], groups=[]).start()
     bot = Bot.objects.create(
@@ -178,7 +178,7 @@ def main() -> None:
         else:
             Message.objects.filter(announcement_run_id=run_id).update(status="cancelled")
             print(
-                "delivery: skipped, the delivery engine (messaging.deliver_message) is not installed"
+                "delivery: skipped, the delivery engine (messaging.deliver_messages) is not installed"
             )
 
         # 3. Lateness of messages all due in the same second.

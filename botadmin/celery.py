@@ -1,6 +1,7 @@
 import os
 
 from celery import Celery
+from celery.signals import task_postrun
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "botadmin.settings")
 
@@ -8,3 +9,12 @@ app = Celery("botadmin")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 app.autodiscover_tasks(["messaging.announcements"])
+
+
+@task_postrun.connect
+def _publish_wakeups(**_kwargs) -> None:
+    # Wake-ups a task queued go out before the task counts as done, not from a
+    # thread a recycled worker process may take down with it.
+    from botadmin import wakeups
+
+    wakeups.flush()

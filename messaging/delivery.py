@@ -1,6 +1,6 @@
 """The delivery engine: claim a queued message, send it through its connector, record the outcome.
 
-`deliver(message_id)` is what the Celery task `messaging.deliver_message`
+`deliver(message_id)` is what the Celery task `messaging.deliver_messages`
 runs; `sweep()` is what the periodic sweeper runs. Both are safe to run any
 number of times for the same message:
 

@@ -15,20 +15,20 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import requests
-from celery import current_app
 from django.db import transaction
 from django.db.models import DateTimeField, F, Q, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
-from botadmin import http
+from botadmin import http, wakeups
+from botadmin.wakeups import wake_after_commit
 
 from .models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, webhook_id_for
 
 logger = logging.getLogger(__name__)
 
-FORWARD_TASK = "messaging.forward_delivery"
+FORWARD_TASK = "messaging.forward_deliveries"
 # Bridge spec section 4: after the first attempt, retry after about these delays.
 RETRY_DELAYS = (
     timedelta(seconds=5),
@@ -65,22 +65,13 @@ Outcome = WebhookAttempt.Outcome
 
 
 def wake_deliveries(delivery_ids, countdown: float | None = None) -> None:
-    """Enqueue these deliveries once the current transaction commits."""
+    """Enqueue these deliveries once the current transaction commits (after `countdown` s)."""
+    if countdown is None:
+        wake_after_commit(FORWARD_TASK, delivery_ids)
+        return
     ids = list(delivery_ids)
     if ids:
-        transaction.on_commit(lambda: _publish(ids, countdown))
-
-
-def _publish(delivery_ids: list[int], countdown: float | None = None) -> None:
-    try:
-        for delivery_id in delivery_ids:
-            current_app.send_task(FORWARD_TASK, args=[delivery_id], countdown=countdown)
-    except Exception:
-        logger.warning(
-            "Broker unavailable; %d webhook deliveries wait for the sweeper.",
-            len(delivery_ids),
-            exc_info=True,
-        )
+        transaction.on_commit(lambda: wakeups.publish(FORWARD_TASK, ids, countdown=countdown))
 
 
 def _due(now, grace: timedelta = timedelta(0)):
@@ -95,17 +86,17 @@ def _due(now, grace: timedelta = timedelta(0)):
 def sweep_due_deliveries(limit: int = SWEEP_BATCH) -> int:
     """Re-enqueue deliveries that are due (or whose worker vanished). Returns how many."""
     ids = list(_due(timezone.now(), SWEEP_GRACE).values_list("pk", flat=True)[:limit])
-    _publish(ids)
+    wakeups.publish(FORWARD_TASK, ids)
     return len(ids)
 
 
-def forward_and_drain(delivery_id: int, seconds: float = DRAIN_SECONDS) -> int:
-    """Attempt this delivery, then other due ones for up to `seconds`. Returns attempts made.
+def forward_and_drain(delivery_ids: list[int], seconds: float = DRAIN_SECONDS) -> int:
+    """Attempt these deliveries, then other due ones for up to `seconds`. Returns attempts made.
 
     Workers draining side by side take random candidates from the earliest
     due and settle who gets each by the claim, so none is attempted twice.
     """
-    made = attempt_delivery(delivery_id) is not None
+    made = sum(attempt_delivery(delivery_id) is not None for delivery_id in delivery_ids)
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         candidates = list(_due(timezone.now()).values_list("pk", flat=True)[:DRAIN_BATCH])

@@ -6,8 +6,8 @@ from .delivery import FORWARD_TASK, forward_and_drain, sweep_due_deliveries
 
 
 @shared_task(name=FORWARD_TASK, ignore_result=True)
-def forward_delivery(delivery_id: int) -> int:
-    return forward_and_drain(delivery_id)
+def forward_deliveries(delivery_ids: list[int]) -> int:
+    return forward_and_drain(delivery_ids)
 
 
 @shared_task(name="messaging.sweep_webhook_deliveries", ignore_result=True)

@@ -114,7 +114,7 @@ def test_an_operator_schedules_a_link_to_two_groups_and_both_turn_sent(
         if not delivering:
             page.screenshot(path=str(SHOTS / "announce-queued.png"), full_page=True)
             pytest.skip(
-                "delivery engine (issue 4) is not merged: no task messaging.deliver_message, so "
+                "delivery engine (issue 4) is not merged: no task messaging.deliver_messages, so "
                 "the two recipients stay queued; compose, schedule, beat and fan-out passed"
             )
         page.wait_for_function(

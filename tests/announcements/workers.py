@@ -11,7 +11,7 @@ from celery import current_app
 from django.db import connection
 
 ROOT = Path(__file__).resolve().parents[2]
-DELIVER_TASK = "messaging.deliver_message"
+DELIVER_TASK = "messaging.deliver_messages"
 
 
 def delivery_engine_available() -> bool:

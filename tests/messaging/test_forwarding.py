@@ -244,8 +244,8 @@ def test_a_worker_goes_on_with_other_due_deliveries_but_never_attempts_one_twice
     deliveries = [record(hooked_bot) for _ in range(5)]
     receiver.script([500, 200])  # the first one fails and is due again in about 5 s
 
-    assert forward_and_drain(deliveries[0].pk) == 5
+    assert forward_and_drain([deliveries[0].pk]) == 5
 
     assert len(receiver.requests) == 5
     assert WebhookDelivery.objects.filter(status="delivered").count() == 4
-    assert forward_and_drain(deliveries[1].pk) == 0
+    assert forward_and_drain([deliveries[1].pk]) == 0
