@@ -26,6 +26,7 @@ class ModelColumns:
         self.fields = model._meta.concrete_fields
         self.attnames = [field.attname for field in self.fields]
         self._converters: dict[str, list] = {}
+        self._select_lists: dict[str, str] = {}
 
     def __len__(self) -> int:
         return len(self.fields)
@@ -35,8 +36,12 @@ class ModelColumns:
         return f"{connection.ops.quote_name(self.model._meta.db_table)} {self.alias}"
 
     def select_list(self, connection: BaseDatabaseWrapper) -> str:
-        quote = connection.ops.quote_name
-        return ", ".join(f"{self.alias}.{quote(field.column)}" for field in self.fields)
+        cached = self._select_lists.get(connection.vendor)
+        if cached is None:
+            quote = connection.ops.quote_name
+            cached = ", ".join(f"{self.alias}.{quote(field.column)}" for field in self.fields)
+            self._select_lists[connection.vendor] = cached
+        return cached
 
     def instance(self, values, connection: BaseDatabaseWrapper) -> models.Model:
         """The instance a row of `select_list()` values describes, as the ORM would build it."""

@@ -9,13 +9,16 @@ from messaging.scheduled_api import router as scheduled_messages_router
 from .api import api, api_not_found
 from .views import healthz
 
-api.add_router("/messages", scheduled_messages_router)
-api.add_router("", "conversations.api.router")
+# The two busiest endpoints first: Django tries URL patterns in order.
 api.add_router("", "messaging.api.router")
 api.add_router("/", "messaging.callback_api.router")
+api.add_router("/messages", scheduled_messages_router)
+api.add_router("", "conversations.api.router")
 api.add_router("/messages", "messaging.status_api.router")
 
 urlpatterns = [
+    path("api/", api.urls),
+    re_path(r"^api/", api_not_found),
     path("", RedirectView.as_view(pattern_name="console:index", permanent=False)),
     path("console/", include("console.urls")),
     path("healthz", healthz, name="healthz"),
@@ -24,8 +27,6 @@ urlpatterns = [
     path("console/announcements/", include("messaging.announcements.urls")),
     # Images uploaded for announcements: agents and WeCom fetch them by URL.
     re_path(r"^media/announcements/(?P<name>[\w-]+\.\w+)$", uploaded_image),
-    path("api/", api.urls),
-    re_path(r"^api/", api_not_found),
 ]
 
 if settings.BOTADMIN_BENCH_VIEWS:
