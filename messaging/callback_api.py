@@ -57,6 +57,6 @@ def callback(request: HttpRequest):
     if declared > MAX_BODY_BYTES:
         raise Err.BODY_TOO_LARGE.error(f"request body larger than {MAX_BODY_BYTES} bytes")
     inbound = parse_callback(request.body)
-    bot = authenticate(inbound, request.GET.get("secret"))
-    record_inbound(bot, inbound)
+    bot, conversation = authenticate(inbound, request.GET.get("secret"))
+    record_inbound(bot, inbound, conversation)
     return envelope(0, "ok")

@@ -21,12 +21,12 @@ from pydantic import ValidationError as PydanticValidationError
 
 from botadmin.errors import Err
 from conversations.models import Bot, Conversation
-from conversations.services import bot_for_secret
+from conversations.services import bot_for_secret, conversation_for_secret
 
 from .forwarding.delivery import wake_deliveries
 from .forwarding.endpoints import create_deliveries, endpoints_for
 from .models import Message, MessageMedia
-from .validation import search_text
+from .validation import check_strings, search_text
 
 MAX_BODY_BYTES = 256 * 1024
 MSGTYPE_MAX_LENGTH = Message._meta.get_field("msgtype").max_length
@@ -120,6 +120,7 @@ def parse_callback(raw: bytes) -> Inbound:
         raise Err.NOT_JSON.error(f"Warning: wrong json format. {error}") from None
     if not isinstance(data, dict):
         raise Err.NOT_JSON.error("Warning: wrong json format. expected a JSON object")
+    check_strings(data, "body", Err.INVALID_PARAMETER)
     envelope = _validate(CallbackEnvelope, data, "")
     model = OBJECT_MODELS.get(envelope.msgtype)
     if model is not None:
@@ -143,19 +144,30 @@ def _validate(model: type[BaseModel], data, prefix: str):
         raise Err.INVALID_PARAMETER.error(f"invalid parameter: {details}") from None
 
 
-def authenticate(inbound: Inbound, query_secret: str | None) -> Bot:
-    bot = bot_for_secret(inbound.envelope.secret or query_secret)
+def authenticate(inbound: Inbound, query_secret: str | None) -> tuple[Bot, Conversation | None]:
+    """The bot the secret belongs to, and the reported conversation if the bot has it already.
+
+    One query when the conversation is known, the usual case; a second only for a new one.
+    """
+    secret = inbound.envelope.secret or query_secret
+    conversation = conversation_for_secret(secret, inbound.envelope.conversation_id)
+    if conversation is not None:
+        return conversation.bot, conversation
+    bot = bot_for_secret(secret)
     if bot is None:
         raise Err.INVALID_SECRET.error()
-    return bot
+    return bot, None
 
 
-def record_inbound(bot: Bot, inbound: Inbound) -> Message | None:
+def record_inbound(
+    bot: Bot, inbound: Inbound, conversation: Conversation | None = None
+) -> Message | None:
     """Store the message and its deliveries; None when its msgid was already stored.
 
     Duplicates are settled by the unique constraint on (bot, upstream msgid),
     not by looking first, so concurrent repeats store exactly one row. Reads
-    happen before the transaction so the write lock (all of SQLite) is held briefly.
+    happen before the transaction so the write lock (all of SQLite) is held
+    briefly. A caller that found the conversation already passes it.
     """
     envelope = inbound.envelope
     now = timezone.now()
@@ -164,9 +176,10 @@ def record_inbound(bot: Bot, inbound: Inbound) -> Message | None:
         if envelope.timestamp is not None
         else None
     )
-    conversation = Conversation.objects.filter(
-        bot=bot, conversation_id=envelope.conversation_id
-    ).first()
+    if conversation is None or conversation.conversation_id != envelope.conversation_id:
+        conversation = Conversation.objects.filter(
+            bot=bot, conversation_id=envelope.conversation_id
+        ).first()
     endpoints = endpoints_for(bot, envelope.msgtype)
     with transaction.atomic():
         conversation = _upsert_conversation(bot, conversation, envelope, now)

@@ -84,7 +84,7 @@ def validate_outbound(bot: Bot, body: dict) -> dict:
     except ValidationError as error:
         raise _field_error(error) from None
     payload = getattr(message, msgtype).model_dump(exclude_none=True)
-    _check_strings(payload, msgtype)
+    check_strings(payload, msgtype)
     check = _CHECKS[msgtype]
     check(payload, limits_for(bot.connector), connector)
     return {"msgtype": msgtype, msgtype: payload}
@@ -99,21 +99,21 @@ def _field_error(error: ValidationError) -> ApiError:
     return Err.FIELD_INVALID.error(f"invalid field: {where}: {first['msg']}")
 
 
-def _check_strings(node, where: str) -> None:
+def check_strings(node, where: str, err: Err = Err.FIELD_INVALID) -> None:
     """PostgreSQL's jsonb refuses NUL; lone surrogates cannot be encoded as UTF-8."""
     if isinstance(node, str):
         if "\x00" in node:
-            raise Err.FIELD_INVALID.error(f"invalid field: {where} contains a NUL character")
+            raise err.error(f"{err.value[2]}: {where} contains a NUL character")
         try:
             node.encode("utf-8")
         except UnicodeEncodeError:
-            raise Err.FIELD_INVALID.error(f"invalid field: {where} is not valid UTF-8") from None
+            raise err.error(f"{err.value[2]}: {where} is not valid UTF-8") from None
     elif isinstance(node, dict):
         for key, value in node.items():
-            _check_strings(value, f"{where}.{key}")
+            check_strings(value, f"{where}.{key}", err)
     elif isinstance(node, list):
         for index, value in enumerate(node):
-            _check_strings(value, f"{where}.{index}")
+            check_strings(value, f"{where}.{index}", err)
 
 
 def _utf8_len(value: str) -> int:

@@ -114,6 +114,13 @@ BAD_BODIES = {
     "timestamp not a number": (lambda bot: {**_valid(bot), "timestamp": "yesterday"}, 40035),
     "unknown conversation_type": (lambda bot: {**_valid(bot), "conversation_type": "room"}, 40035),
     "msgid too long": (lambda bot: {**_valid(bot), "msgid": "9" * 200}, 40035),
+    # PostgreSQL stores neither in text or jsonb: refused, not a 500.
+    "a NUL in conversation_id": (lambda bot: {**_valid(bot), "conversation_id": "wr\x00G"}, 40035),
+    "a NUL in the text": (lambda bot: {**_valid(bot), "text": {"content": "a\x00b"}}, 40035),
+    "a lone surrogate": (
+        lambda bot: json.dumps(_valid(bot)).encode().replace(b"wrGroup", b"\\ud800"),
+        40035,
+    ),
     "a 1 MB body": (lambda bot: {**_valid(bot), "text": {"content": "x" * 1_048_576}}, 7000002),
 }
 
