@@ -181,41 +181,37 @@ def record_inbound(
             bot=bot, conversation_id=envelope.conversation_id
         ).first()
     endpoints = endpoints_for(bot, envelope.msgtype)
-    with transaction.atomic():
-        conversation = _upsert_conversation(bot, conversation, envelope, now)
-        message = Message(
-            bot=bot,
-            conversation=conversation,
-            direction=Message.Direction.IN,
-            msgtype=envelope.msgtype,
-            body=inbound.body,
-            search_text=search_text(inbound.body),
-            sender_id=envelope.sender,
-            sender_name=(envelope.sender_name or "")[:NAME_MAX_LENGTH],
-            upstream_msgid=inbound.upstream_msgid,
-            status=Message.Status.RECEIVED,
-            source=Message.Source.AGENT,
-            sent_at=sent_at,
-        )
-        if message.upstream_msgid:
-            try:
-                with (
-                    transaction.atomic()
-                ):  # a savepoint: PostgreSQL aborts the transaction otherwise
-                    message.save(force_insert=True)
-            except IntegrityError:
-                if _is_duplicate(bot, message.upstream_msgid):
-                    return None
-                raise
-        else:
-            message.save(force_insert=True)
-        if envelope.msgtype == "image":
-            image = inbound.body["image"]
-            MessageMedia.objects.create(
-                message=message, kind="image", cdn_type=image["cdn_type"], cdn=image["cdn"]
+    try:
+        # No savepoint around the insert: a repeated msgid undoes the whole
+        # transaction, which has stored nothing that should outlive it.
+        with transaction.atomic():
+            conversation = _upsert_conversation(bot, conversation, envelope, now)
+            message = Message(
+                bot=bot,
+                conversation=conversation,
+                direction=Message.Direction.IN,
+                msgtype=envelope.msgtype,
+                body=inbound.body,
+                search_text=search_text(inbound.body),
+                sender_id=envelope.sender,
+                sender_name=(envelope.sender_name or "")[:NAME_MAX_LENGTH],
+                upstream_msgid=inbound.upstream_msgid,
+                status=Message.Status.RECEIVED,
+                source=Message.Source.AGENT,
+                sent_at=sent_at,
             )
-        deliveries = create_deliveries(message, endpoints)
-        wake_deliveries(delivery.pk for delivery in deliveries)
+            message.save(force_insert=True)
+            if envelope.msgtype == "image":
+                image = inbound.body["image"]
+                MessageMedia.objects.create(
+                    message=message, kind="image", cdn_type=image["cdn_type"], cdn=image["cdn"]
+                )
+            deliveries = create_deliveries(message, endpoints)
+            wake_deliveries(delivery.pk for delivery in deliveries)
+    except IntegrityError:
+        if inbound.upstream_msgid and _is_duplicate(bot, inbound.upstream_msgid):
+            return None
+        raise
     return message
 
 
