@@ -1,8 +1,9 @@
 """Recording what agents report (bridge spec section 3): parse, validate, store, queue forwarding.
 
 `parse_callback` turns the raw request body into a validated `Inbound` or
-raises ApiError with a WeCom-style errcode; `record_inbound` stores it and its
-webhook deliveries in one transaction. The pydantic models describe the body
+raises ApiError with a WeCom-style errcode; `record_inbound` stores it, marked
+`forward_pending`, and wakes a worker that creates its webhook deliveries
+(`forwarding.endpoints.fan_out`). The pydantic models describe the body
 for the OpenAPI document and validate each known msgtype's object; unknown
 msgtypes are kept raw.
 """
@@ -20,11 +21,11 @@ from pydantic import BaseModel, ConfigDict, Field, StrictStr
 from pydantic import ValidationError as PydanticValidationError
 
 from botadmin.errors import Err
+from botadmin.wakeups import wake_after_commit
 from conversations.models import Bot, Conversation
 from conversations.services import bot_for_secret, conversation_for_secret
 
-from .forwarding.delivery import wake_deliveries
-from .forwarding.endpoints import create_deliveries, endpoints_for
+from .forwarding.delivery import FAN_OUT_TASK
 from .models import Message, MessageMedia
 from .validation import check_strings, search_text
 
@@ -162,7 +163,7 @@ def authenticate(inbound: Inbound, query_secret: str | None) -> tuple[Bot, Conve
 def record_inbound(
     bot: Bot, inbound: Inbound, conversation: Conversation | None = None
 ) -> Message | None:
-    """Store the message and its deliveries; None when its msgid was already stored.
+    """Store the message for forwarding; None when its msgid was already stored.
 
     Duplicates are settled by the unique constraint on (bot, upstream msgid),
     not by looking first, so concurrent repeats store exactly one row. Reads
@@ -180,7 +181,6 @@ def record_inbound(
         conversation = Conversation.objects.filter(
             bot=bot, conversation_id=envelope.conversation_id
         ).first()
-    endpoints = endpoints_for(bot, envelope.msgtype)
     try:
         # No savepoint around the insert: a repeated msgid undoes the whole
         # transaction, which has stored nothing that should outlive it.
@@ -199,6 +199,7 @@ def record_inbound(
                 status=Message.Status.RECEIVED,
                 source=Message.Source.AGENT,
                 sent_at=sent_at,
+                forward_pending=True,
             )
             message.save(force_insert=True)
             if envelope.msgtype == "image":
@@ -206,8 +207,7 @@ def record_inbound(
                 MessageMedia.objects.create(
                     message=message, kind="image", cdn_type=image["cdn_type"], cdn=image["cdn"]
                 )
-            deliveries = create_deliveries(message, endpoints)
-            wake_deliveries(delivery.pk for delivery in deliveries)
+            wake_after_commit(FAN_OUT_TASK, [message.pk])
     except IntegrityError:
         if inbound.upstream_msgid and _is_duplicate(bot, inbound.upstream_msgid):
             return None

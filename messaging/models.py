@@ -84,6 +84,8 @@ class Message(models.Model):
         verbose_name=_("announcement run"),
     )
     next_attempt_at = models.DateTimeField(_("next attempt"), null=True, blank=True)
+    # Inbound: stored, but its webhook deliveries are not created yet (a worker fans it out).
+    forward_pending = models.BooleanField(_("forwarding pending"), default=False)
     sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
     attempt_count = models.PositiveIntegerField(_("attempts"), default=0)
     last_error = models.TextField(_("last error"), blank=True, default="")
@@ -114,6 +116,12 @@ class Message(models.Model):
             ),
         ]
         indexes = [
+            # The forwarding sweeper: inbound messages not fanned out yet.
+            models.Index(
+                fields=["created_at"],
+                condition=Q(forward_pending=True),
+                name="msg_forward_pending_idx",
+            ),
             # A conversation's history, newest first (keyset pagination on id).
             models.Index(fields=["conversation", "-id"], name="msg_history_idx"),
             # A bot's log by time.

@@ -29,6 +29,7 @@ from .models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, webhook_id
 logger = logging.getLogger(__name__)
 
 FORWARD_TASK = "messaging.forward_deliveries"
+FAN_OUT_TASK = "messaging.forward_messages"
 # Bridge spec section 4: after the first attempt, retry after about these delays.
 RETRY_DELAYS = (
     timedelta(seconds=5),
@@ -84,10 +85,20 @@ def _due(now, grace: timedelta = timedelta(0)):
 
 
 def sweep_due_deliveries(limit: int = SWEEP_BATCH) -> int:
-    """Re-enqueue deliveries that are due (or whose worker vanished). Returns how many."""
-    ids = list(_due(timezone.now(), SWEEP_GRACE).values_list("pk", flat=True)[:limit])
+    """Re-enqueue deliveries that are due (or whose worker vanished), and messages
+    whose fan-out wake-up was lost. Returns how many."""
+    from messaging.models import Message
+
+    now = timezone.now()
+    ids = list(_due(now, SWEEP_GRACE).values_list("pk", flat=True)[:limit])
     wakeups.publish(FORWARD_TASK, ids)
-    return len(ids)
+    unfanned = list(
+        Message.objects.filter(forward_pending=True, created_at__lte=now - SWEEP_GRACE)
+        .order_by("created_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    wakeups.publish(FAN_OUT_TASK, unfanned)
+    return len(ids) + len(unfanned)
 
 
 def forward_and_drain(delivery_ids: list[int], seconds: float = DRAIN_SECONDS) -> int:

@@ -1,14 +1,11 @@
 """A bot's webhook endpoints: the primary one mirrors Bot.webhook_url."""
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
-from botadmin.rows import ModelColumns
 from conversations.models import Bot
 
 from .models import WebhookDelivery, WebhookEndpoint
-
-_ENDPOINT = ModelColumns(WebhookEndpoint, "e")
 
 
 def sync_primary_endpoint(bot: Bot) -> WebhookEndpoint | None:
@@ -43,37 +40,49 @@ def sync_primary_endpoint(bot: Bot) -> WebhookEndpoint | None:
         return endpoint
 
 
-def endpoints_for(bot: Bot, msgtype: str) -> list[WebhookEndpoint]:
-    """The bot's active endpoints that want this msgtype.
+def fan_out(message_ids: list[int]) -> list[int]:
+    """Create the deliveries of stored inbound messages; return the pending ones' ids.
 
-    Endpoints disabled for failing are included: their deliveries wait and go
-    out once the endpoint is re-enabled.
+    `/api/callback` only stores the message (marked `forward_pending`), so
+    that accepting it costs one insert; this runs in a worker right after.
+    Safe to run twice or side by side: the (message, endpoint) unique
+    constraint keeps one delivery per pair, and a repeat finds nothing pending.
+    Endpoints disabled for failing get deliveries too: they wait and go out
+    once the endpoint is re-enabled.
     """
-    # Hand-written SQL: this runs for every inbound message (see botadmin/rows.py).
-    sql = (
-        f"SELECT {_ENDPOINT.select_list(connection)} FROM {_ENDPOINT.table(connection)} "
-        "WHERE e.bot_id = %s AND e.is_active ORDER BY e.id"
+    from messaging.models import Message
+
+    messages = list(
+        Message.objects.filter(pk__in=message_ids, forward_pending=True)
+        .order_by("pk")
+        .only("pk", "bot_id", "msgtype")
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [bot.pk])
-        rows = cursor.fetchall()
-    endpoints = [_ENDPOINT.instance(row, connection) for row in rows]
-    return [endpoint for endpoint in endpoints if endpoint.accepts(msgtype)]
-
-
-def create_deliveries(message, endpoints: list[WebhookEndpoint]) -> list[WebhookDelivery]:
-    """One pending delivery per endpoint, in the transaction that stores the message."""
+    if not messages:
+        return []
     now = timezone.now()
-    deliveries = [
-        WebhookDelivery(message=message, endpoint=endpoint, next_attempt_at=now)
-        for endpoint in endpoints
-    ]
-    if len(deliveries) == 1:
-        # The usual case; save() costs about half of bulk_create() for one row.
-        deliveries[0].save(force_insert=True)
-    elif deliveries:
-        WebhookDelivery.objects.bulk_create(deliveries)
-    return deliveries
+    endpoints_by_bot: dict[int, list[WebhookEndpoint]] = {}
+    deliveries = []
+    for message in messages:
+        if message.bot_id not in endpoints_by_bot:
+            endpoints_by_bot[message.bot_id] = list(
+                WebhookEndpoint.objects.filter(bot_id=message.bot_id, is_active=True)
+            )
+        deliveries += [
+            WebhookDelivery(message_id=message.pk, endpoint=endpoint, next_attempt_at=now)
+            for endpoint in endpoints_by_bot[message.bot_id]
+            if endpoint.accepts(message.msgtype)
+        ]
+    fanned_out = [message.pk for message in messages]
+    with transaction.atomic():
+        WebhookDelivery.objects.bulk_create(deliveries, ignore_conflicts=True)
+        Message.objects.filter(pk__in=fanned_out).update(forward_pending=False)
+    return list(
+        WebhookDelivery.objects.filter(
+            message_id__in=fanned_out, status=WebhookDelivery.Status.PENDING
+        )
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
 
 
 def reenable_endpoint(endpoint: WebhookEndpoint) -> int:

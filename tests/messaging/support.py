@@ -6,7 +6,8 @@ from pathlib import Path
 from django.utils import timezone
 
 from messaging.forwarding.delivery import attempt_delivery
-from messaging.models import WebhookDelivery
+from messaging.forwarding.endpoints import fan_out
+from messaging.models import Message, WebhookDelivery
 
 CALLBACKS = Path(__file__).parent / "callbacks"
 SEED_MSGTYPES = ("text", "image", "miniprogram", "link")
@@ -21,8 +22,15 @@ def callback_body(msgtype: str, bot=None, **overrides) -> dict:
     return body
 
 
+def fan_out_pending() -> list[int]:
+    """What the worker woken by /api/callback does first: create the messages' deliveries."""
+    pending = Message.objects.filter(forward_pending=True).values_list("pk", flat=True)
+    return fan_out(list(pending))
+
+
 def forward_due() -> list[str | None]:
     """What a worker does for each due delivery (the task body), run inline."""
+    fan_out_pending()
     due = WebhookDelivery.objects.filter(
         status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=timezone.now()
     ).values_list("pk", flat=True)

@@ -6,7 +6,7 @@ import requests
 
 from messaging.models import Message, WebhookDelivery
 
-from .support import callback_body
+from .support import callback_body, fan_out_pending
 
 
 def test_the_same_msgid_posted_twenty_times_concurrently_is_stored_and_forwarded_once(
@@ -25,4 +25,5 @@ def test_the_same_msgid_posted_twenty_times_concurrently_is_stored_and_forwarded
         (200, {"errcode": 0, "errmsg": "ok"})
     ] * 20
     assert Message.objects.filter(upstream_msgid="concurrent-1").count() == 1
+    fan_out_pending()
     assert WebhookDelivery.objects.count() == 1

@@ -4,6 +4,8 @@ from connectors.demo_agent import InboundPoster
 from conversations import demo
 from messaging.models import Message, WebhookDelivery
 
+from .support import fan_out_pending
+
 
 def test_every_msgtype_the_demo_agent_posts_is_accepted_and_queued_for_the_webhook(
     live_server, hooked_bot
@@ -24,4 +26,5 @@ def test_every_msgtype_the_demo_agent_posts_is_accepted_and_queued_for_the_webho
         "miniprogram",
         "text",
     ]
+    fan_out_pending()
     assert WebhookDelivery.objects.count() == 4

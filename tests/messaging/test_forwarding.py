@@ -15,11 +15,11 @@ from messaging.forwarding.delivery import (
     forward_and_drain,
     sweep_due_deliveries,
 )
-from messaging.forwarding.endpoints import reenable_endpoint
-from messaging.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from messaging.forwarding.endpoints import fan_out, reenable_endpoint
+from messaging.models import Message, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from tests.fakes.receiver import Receiver
 
-from .support import callback_body, forward_due
+from .support import callback_body, fan_out_pending, forward_due
 
 
 @pytest.fixture
@@ -30,6 +30,7 @@ def record(post_callback):
     def record(bot, msgtype="text"):
         response = post_callback(callback_body(msgtype, bot, msgid=f"m-{next(counter)}"))
         assert response.json()["errcode"] == 0
+        fan_out_pending()  # what the worker woken by the callback does first
         return WebhookDelivery.objects.order_by("-id").first()
 
     return record
@@ -249,3 +250,39 @@ def test_a_worker_goes_on_with_other_due_deliveries_but_never_attempts_one_twice
     assert len(receiver.requests) == 5
     assert WebhookDelivery.objects.filter(status="delivered").count() == 4
     assert forward_and_drain([deliveries[1].pk]) == 0
+
+
+def test_a_message_whose_fan_out_wake_up_was_lost_is_forwarded_after_the_sweeper_finds_it(
+    hooked_bot, receiver, post_callback
+):
+    with time_machine.travel(timezone.now(), tick=False) as traveller:
+        # Stored and answered; its wake-up never reached a worker (dead broker, killed process).
+        assert (
+            post_callback(callback_body("text", hooked_bot, msgid="lost-1")).json()["errcode"] == 0
+        )
+        message = Message.objects.get(upstream_msgid="lost-1")
+        assert message.forward_pending and not WebhookDelivery.objects.exists()
+        assert sweep_due_deliveries() == 0  # fresh work is left to its own wake-up
+
+        traveller.shift(timedelta(seconds=16))
+        assert sweep_due_deliveries() == 1
+        assert fan_out([message.pk]) == [
+            WebhookDelivery.objects.get().pk
+        ]  # what the woken task does
+        assert fan_out([message.pk]) == []  # and again: nothing twice
+        assert forward_due() == ["success"]
+
+    message.refresh_from_db()
+    assert not message.forward_pending
+    assert sweep_due_deliveries() == 0
+    assert len(receiver.requests) == 1
+
+
+def test_an_endpoint_added_before_the_fan_out_gets_the_message(hooked_bot, post_callback):
+    post_callback(callback_body("text", hooked_bot))
+    with Receiver() as second:
+        WebhookEndpoint.objects.create(bot=hooked_bot, url=second.url("/crm"), msgtypes=["image"])
+        WebhookEndpoint.objects.create(bot=hooked_bot, url=second.url("/all"))
+        fan_out_pending()
+        assert forward_due() == ["success", "success"]
+        assert [request.path for request in second.requests] == ["/all"]
