@@ -24,6 +24,7 @@ from standardwebhooks.webhooks import Webhook
 from botadmin import http, wakeups
 from botadmin.wakeups import wake_after_commit
 
+from .endpoints import fan_out
 from .models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, webhook_id_for
 
 logger = logging.getLogger(__name__)
@@ -102,17 +103,28 @@ def sweep_due_deliveries(limit: int = SWEEP_BATCH) -> int:
 
 
 def forward_and_drain(delivery_ids: list[int], seconds: float = DRAIN_SECONDS) -> int:
-    """Attempt these deliveries, then other due ones for up to `seconds`. Returns attempts made.
+    """Attempt these deliveries, then go on for up to `seconds` with other work:
+    messages waiting for their fan-out, and due deliveries. Returns attempts made.
 
     Workers draining side by side take random candidates from the earliest
     due and settle who gets each by the claim, so none is attempted twice.
+    Going on matters: a busy worker then does not wait for one broker message
+    per batch (the filesystem broker is polled once a second).
     """
+    from messaging.models import Message
+
     made = sum(attempt_delivery(delivery_id) is not None for delivery_id in delivery_ids)
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
+        waiting = list(
+            Message.objects.filter(forward_pending=True)
+            .order_by("created_at")
+            .values_list("pk", flat=True)[:DRAIN_BATCH]
+        )
+        fan_out(waiting)  # clears their mark, even for bots without endpoints
         candidates = list(_due(timezone.now()).values_list("pk", flat=True)[:DRAIN_BATCH])
         random.shuffle(candidates)
-        progressed = False
+        progressed = bool(waiting)
         for candidate in candidates:
             if attempt_delivery(candidate) is not None:
                 made += 1

@@ -286,3 +286,15 @@ def test_an_endpoint_added_before_the_fan_out_gets_the_message(hooked_bot, post_
         fan_out_pending()
         assert forward_due() == ["success", "success"]
         assert [request.path for request in second.requests] == ["/all"]
+
+
+def test_a_draining_worker_also_fans_out_messages_waiting_for_their_wake_up(
+    hooked_bot, receiver, post_callback
+):
+    for n in range(3):
+        post_callback(callback_body("text", hooked_bot, msgid=f"waiting-{n}"))
+
+    # Woken for nothing in particular, the worker finds the three and forwards them.
+    assert forward_and_drain([]) == 3
+    assert len(receiver.requests) == 3
+    assert not Message.objects.filter(forward_pending=True).exists()
