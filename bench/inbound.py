@@ -6,7 +6,8 @@
    N inbound text events (each its own msgid) from several client threads to
    /bench/send/parse (parse JSON and answer), /bench/send/insert (parse and insert one
    row: the floor of durable acceptance) and /api/callback (secret, validation,
-   conversation upsert, message, webhook delivery, wake-up after commit).
+   conversation upsert, message marked for forwarding, wake-up after commit;
+   the worker creates the webhook delivery).
    Prints events/s and p50/p99 latency of each, and the ratio of
    /api/callback to the insert baseline (the figure we track; aim ≥ 0.7).
 2. Starts a Celery worker as `make run` does, posts N more events, and
