@@ -37,6 +37,7 @@ class TimelineMessage:
     created_by: str  # the operator's username for console messages, else ""
 
 
+# In TimelineMessage's order: each row becomes one by position.
 TIMELINE_FIELDS = [
     "id",
     "direction",

@@ -1,7 +1,12 @@
 """Every console page needs a login and shows only the operator's own bots."""
 
 import pytest
+from django.contrib.auth.models import AnonymousUser
+from django.http import Http404
 from django.urls import reverse
+
+from console.views.scoping import visible_conversation_or_404
+from conversations.services import bots_visible_to
 
 
 def console_urls(bot, conversation):
@@ -92,12 +97,6 @@ def test_admin_links_back_to_the_console(client, superuser):
 def test_conversation_lookup_follows_the_bot_visibility_rule_for_every_kind_of_user(
     make_operator, superuser, bot, other_bot, group, other_group
 ):
-    from django.contrib.auth.models import AnonymousUser
-    from django.http import Http404
-
-    from console.views.scoping import visible_conversation_or_404
-    from conversations.services import bots_visible_to
-
     inactive = make_operator("carol", bot)
     inactive.is_active = False
     inactive.save()
