@@ -9,6 +9,11 @@ server time — the full Django stack in-process: middleware, login session,
 queries, template rendering — for the console pages, beside the bare indexed
 SQL query of the history page. The ratio page / bare query is the figure we
 track; targets: history pages within 3x, every page under 300 ms at p95.
+
+Floors follow, to read that ratio by: a logged-in empty answer (session and
+user lookups), a logged-in empty page (the console's base template), the
+history page of a conversation without messages, and what the 50 messages
+add to the page (latest page minus the empty conversation's).
 """
 
 import argparse
@@ -68,6 +73,13 @@ def setup_django(url: str) -> None:
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
+    # The floor views (console/bench.py), in this process only.
+    from django.urls import clear_url_caches, include, path
+
+    import botadmin.urls
+
+    botadmin.urls.urlpatterns.insert(0, path("bench/console/", include("console.bench")))
+    clear_url_caches()
 
 
 FILL_MESSAGES_SQL = """
@@ -230,12 +242,21 @@ def measure(bot, runs: int):
 
         return run
 
+    quiet, _ = Conversation.objects.get_or_create(
+        bot=bot, conversation_id="wrBenchEmpty", defaults={"name": "没有消息的群"}
+    )
     rows = [
         ("history: latest 50", page(history), bare(None)),
         ("history: 10th older page", page(f"{history}?before={tenth_before}"), bare(tenth_before)),
         ("search: rare word", page(reverse("console:search") + "?q=" + RARE_WORD), None),
         ("dashboard", page(reverse("console:dashboard")), None),
         ("audit log: first page", page(reverse("console:audit")), None),
+    ]
+    # What a logged-in page costs before its own work, to read the ratios by.
+    floors = [
+        ("logged-in empty answer", page("/bench/console/empty")),
+        ("logged-in empty page", page("/bench/console/page")),
+        ("history: empty conversation", page(reverse("console:history", args=[bot.pk, quiet.pk]))),
     ]
     print(
         f"\n{Message.objects.count():,} messages, {Conversation.objects.count():,} conversations; "
@@ -246,11 +267,14 @@ def measure(bot, runs: int):
         f"{'page':28} {'p50 ms':>8} {'p95 ms':>8}   {'bare SQL p50/p95 ms':>20} {'ratio p50/p95':>15}"
     )
     failures = []
+    bare_latest = latest = None
     for name, view, sql in rows:
         p50, p95 = p50_p95(timed(view, runs))
+        latest = latest or p50
         line = f"{name:28} {p50:8.1f} {p95:8.1f}"
         if sql is not None:
             s50, s95 = p50_p95(timed(sql, runs))
+            bare_latest = bare_latest or (s50, s95)
             r50, r95 = p50 / s50, p95 / s95
             line += f"   {s50:9.2f} / {s95:7.2f} {r50:7.1f}x / {r95:4.1f}x"
             if r50 > 3:
@@ -258,6 +282,18 @@ def measure(bot, runs: int):
         if p95 > 300:
             failures.append(f"{name}: p95 {p95:.0f} ms (target 300 ms)")
         print(line, flush=True)
+    print(f"\nfloors (ratio to the latest page's bare query, {bare_latest[0]:.2f} ms p50):")
+    for name, view in floors:
+        p50, p95 = p50_p95(timed(view, runs))
+        r50, r95 = p50 / bare_latest[0], p95 / bare_latest[1]
+        print(f"{name:28} {p50:8.1f} {p95:8.1f}   {'':20} {r50:7.1f}x / {r95:4.1f}x", flush=True)
+    # The last floor: everything the history page does except fetching and drawing messages.
+    shown = latest - p50
+    print(
+        f"{'50 messages (latest - empty)':28} {shown:8.1f} {'':8}   {'':20} "
+        f"{shown / bare_latest[0]:7.1f}x",
+        flush=True,
+    )
     measure_export(client)
     print()
     print("targets met" if not failures else "targets missed:\n  " + "\n  ".join(failures))

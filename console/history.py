@@ -8,6 +8,7 @@ largest, and a jump (to a message or a date) is a page around one id.
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 
+from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -17,11 +18,46 @@ from messaging.models import DeliveryAttempt, Message, WebhookDelivery
 PAGE_SIZE = 50
 
 
+@dataclass(frozen=True, slots=True)
+class TimelineMessage:
+    """What a bubble shows of a message, read as plain values: building 50 model
+    instances costs more than the indexed query itself. The trace (attempts,
+    errors) loads when the operator opens a message."""
+
+    pk: int
+    direction: str
+    msgtype: str
+    body: object
+    sender_id: str
+    sender_name: str
+    status: str
+    source: str
+    attempt_count: int
+    created_at: datetime
+    created_by: str  # the operator's username for console messages, else ""
+
+
+# In TimelineMessage's order: each row becomes one by position.
+TIMELINE_FIELDS = [
+    "id",
+    "direction",
+    "msgtype",
+    "body",
+    "sender_id",
+    "sender_name",
+    "status",
+    "source",
+    "attempt_count",
+    "created_at",
+    f"created_by__{get_user_model().USERNAME_FIELD}",
+]
+
+
 @dataclass
 class HistoryPage:
     """Messages oldest first, and whether more exist on either side."""
 
-    messages: list[Message] = field(default_factory=list)
+    messages: list[TimelineMessage] = field(default_factory=list)
     has_older: bool = False
     has_newer: bool = False
     focus_id: int | None = None
@@ -35,41 +71,27 @@ class HistoryPage:
         return self.messages[-1].pk if self.messages else None
 
 
-TIMELINE_FIELDS = [
-    "id",
-    "conversation_id",
-    "direction",
-    "msgtype",
-    "body",
-    "sender_id",
-    "sender_name",
-    "status",
-    "source",
-    "attempt_count",
-    "created_at",
-    "created_by__username",
-]
-
-
 def _timeline(conversation: Conversation) -> QuerySet[Message]:
-    # Only what a bubble shows; a message's trace (attempts, errors) loads when opened.
-    return (
-        Message.objects.filter(conversation=conversation)
-        .select_related("created_by")
-        .only(*TIMELINE_FIELDS)
-    )
+    return Message.objects.filter(conversation=conversation)
 
 
-def _older(conversation, before_id: int | None, size: int) -> tuple[list[Message], bool]:
+def _read(queryset: QuerySet[Message], limit: int | None = None) -> list[TimelineMessage]:
+    rows = queryset.values_list(*TIMELINE_FIELDS)
+    if limit is not None:
+        rows = rows[:limit]
+    return [TimelineMessage(*row[:-1], created_by=row[-1] or "") for row in rows]
+
+
+def _older(conversation, before_id: int | None, size: int) -> tuple[list[TimelineMessage], bool]:
     queryset = _timeline(conversation)
     if before_id is not None:
         queryset = queryset.filter(id__lt=before_id)
-    rows = list(queryset.order_by("-id")[: size + 1])
+    rows = _read(queryset.order_by("-id"), size + 1)
     return list(reversed(rows[:size])), len(rows) > size
 
 
-def _newer(conversation, after_id: int, size: int) -> tuple[list[Message], bool]:
-    rows = list(_timeline(conversation).filter(id__gt=after_id).order_by("id")[: size + 1])
+def _newer(conversation, after_id: int, size: int) -> tuple[list[TimelineMessage], bool]:
+    rows = _read(_timeline(conversation).filter(id__gt=after_id).order_by("id"), size + 1)
     return rows[:size], len(rows) > size
 
 
@@ -121,9 +143,9 @@ def message_with_trace(conversation: Conversation, message_id: int) -> Message |
     return Message.objects.filter(conversation=conversation, pk=message_id).first()
 
 
-def pending_in(conversation: Conversation, ids: list[int]) -> list[Message]:
+def pending_in(conversation: Conversation, ids: list[int]) -> list[TimelineMessage]:
     """Messages of this conversation among `ids`, for refreshing their status in place."""
-    return list(_timeline(conversation).filter(id__in=ids[:200]).order_by("id"))
+    return _read(_timeline(conversation).filter(id__in=ids[:200]).order_by("id"))
 
 
 def forwarding_deliveries(message: Message) -> list[WebhookDelivery]:

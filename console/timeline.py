@@ -62,7 +62,6 @@ def _environment() -> jinja2.Environment:
         as_list=lambda v: v if isinstance(v, list) else [],
         pretty_json=pretty_json,
     )
-    env.globals.update(labels=LABELS, attempts_label=attempts_label)
     return env
 
 
@@ -79,6 +78,8 @@ def render_messages(
             focus_id=focus_id,
             oob=oob,
             # Translated once per render, not once per message.
+            labels={key: str(label) for key, label in LABELS.items()},
+            attempts_label=cache(attempts_label),
             status_labels={v: str(label) for v, label in Message.Status.choices},
             source_labels={v: str(label) for v, label in Message.Source.choices},
             tz=timezone.get_current_timezone(),

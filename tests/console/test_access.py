@@ -1,7 +1,12 @@
 """Every console page needs a login and shows only the operator's own bots."""
 
 import pytest
+from django.contrib.auth.models import AnonymousUser
+from django.http import Http404
 from django.urls import reverse
+
+from console.views.scoping import visible_conversation_or_404
+from conversations.services import bots_visible_to
 
 
 def console_urls(bot, conversation):
@@ -87,3 +92,31 @@ def test_admin_links_back_to_the_console(client, superuser):
     client.force_login(superuser)
     response = client.get(reverse("admin:index"))
     assert 'href="/console/"' in response.content.decode()
+
+
+def test_conversation_lookup_follows_the_bot_visibility_rule_for_every_kind_of_user(
+    make_operator, superuser, bot, other_bot, group, other_group
+):
+    inactive = make_operator("carol", bot)
+    inactive.is_active = False
+    inactive.save()
+    users = [
+        make_operator("alice", bot),
+        make_operator("dave", bot, other_bot),
+        make_operator("bob"),
+        inactive,
+        superuser,
+        AnonymousUser(),
+    ]
+    for user in users:
+        visible = set(bots_visible_to(user))
+        for bot_id in (bot.pk, other_bot.pk):
+            for conversation in (group, other_group):
+                expected = conversation.bot_id == bot_id and conversation.bot in visible
+                try:
+                    found = visible_conversation_or_404(user, bot_id, conversation.pk)
+                except Http404:
+                    found = None
+                assert (found is not None) == expected, (user, bot_id, conversation)
+                if found:
+                    assert found == (conversation.bot, conversation)

@@ -103,6 +103,19 @@ def test_history_renders_each_msgtype_like_the_chat(
     assert "<script>alert(1)" not in html and "&lt;script&gt;" in html
 
 
+def test_a_history_page_costs_four_queries_however_many_messages_it_shows(
+    operator_client, group, history_url, make_message, django_assert_num_queries
+):
+    made = [
+        make_message(group, direction="out" if i % 3 else "in", text=f"m{i}") for i in range(60)
+    ]
+    # The session, the user, the conversation with its bot, one page of messages.
+    with django_assert_num_queries(4):
+        operator_client.get(history_url)
+    with django_assert_num_queries(4):
+        operator_client.get(history_url + f"?before={made[20].pk}")
+
+
 def test_javascript_urls_never_become_links(operator_client, group, history_url, make_message):
     make_message(
         group,
@@ -178,7 +191,7 @@ def test_jump_to_date_starts_at_that_days_first_message(
 
     response = operator_client.get(history_url + f"?date={day.isoformat()}")
 
-    texts = [m.search_text for m in response.context["page"].messages]
+    texts = [m.body["text"]["content"] for m in response.context["page"].messages]
     assert texts == ["5 days ago", "5 days ago", "1 days ago"]
     assert response.context["page"].has_older
 
@@ -200,6 +213,8 @@ def test_reply_box_queues_a_console_text_from_the_operator(
     assert message.conversation == group
     assert response.redirect_chain[-1][0] == history_url
     assert "回复已进入发送队列" in response.content.decode()
+    bubble = response.content.decode().split(f'id="m{message.pk}"')[1].split("</article>")[0]
+    assert "控制台 · alice" in bubble  # who sent it from the console
 
 
 def test_reply_refused_by_the_send_path_shows_its_errmsg(operator_client, bot, group):
