@@ -12,8 +12,9 @@ from connectors.demo_agent import DemoAgent
 from conversations.demo import DEMO_GROUPS, DEMO_USERS
 from conversations.secrets import generate_agent_token
 from messaging.announcements.models import Announcement
+from tests.processes import stop_process_group
 
-from .workers import delivery_engine_available, start_worker, stop_worker
+from .workers import delivery_engine_available, start_worker
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = [
@@ -122,7 +123,7 @@ def test_an_operator_schedules_a_link_to_two_groups_and_both_turn_sent(
             timeout=120_000,
         )
     finally:
-        stop_worker(worker)
+        stop_process_group(worker)
     page.screenshot(path=str(SHOTS / "announce-sent.png"), full_page=True)
     assert {m.body.get("link", {}).get("title") for m in agent.sent.values()} == {"新版本发布"}
     assert len(agent.sent) == 2
