@@ -86,7 +86,7 @@ def test_a_reply_from_the_reply_box_is_delivered_and_turns_sent(
     expect(reply).to_contain_text("稍后回电")
 
     message = Message.objects.get(direction="out", source="console")
-    delivery_task().apply(args=[message.pk])  # what a worker does with the enqueued id
+    delivery_task().apply(args=[[message.pk]])  # what a worker does with the enqueued ids
 
     expect(reply.locator("[data-status]")).to_have_attribute("data-status", "sent")
     assert [m.body["text"]["content"] for m in demo_agent.sent.values()] == ["已为您登记,稍后回电"]
