@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -31,6 +30,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from tests.processes import celery_worker, stop_process_group  # noqa: E402
 
 
 def parse_args():
@@ -156,9 +157,7 @@ def end_to_end(agent, n: int, workers: int, conversations: int) -> tuple[float, 
         return n / elapsed, accept_rate, via
     finally:
         for process in processes:
-            os.killpg(process.pid, signal.SIGTERM)
-        for process in processes:
-            process.wait(timeout=30)
+            stop_process_group(process, timeout=30)
         for log in logs:
             log.close()
         cleanup(bot)
@@ -200,24 +199,8 @@ def accepter(bot):
 
 
 def start_worker(log_path: str) -> subprocess.Popen:
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "botadmin",
-            "worker",
-            "--pool=solo",
-            "--without-gossip",
-            "--without-mingle",
-            "--loglevel=INFO",
-        ],
-        cwd=ROOT,
-        env=os.environ.copy(),
-        stdout=subprocess.DEVNULL,
-        stderr=open(log_path, "wb"),  # noqa: SIM115
-        start_new_session=True,
+    return celery_worker(
+        pool="solo", loglevel="INFO", stdout=subprocess.DEVNULL, stderr=Path(log_path)
     )
 
 

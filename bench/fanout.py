@@ -18,7 +18,6 @@ database instead; its tables are created by migrate). Prints:
 import argparse
 import os
 import re
-import signal
 import statistics
 import subprocess
 import sys
@@ -58,42 +57,21 @@ from messaging.announcements.fanout import fan_out  # noqa: E402
 from messaging.announcements.services import Draft, save_announcement, start_due_announcements  # noqa: E402
 from messaging.models import Message  # noqa: E402
 from messaging.sending import accept_outbound  # noqa: E402
+from tests.processes import celery_worker, stop_process_group  # noqa: E402
 
 UNLIMITED = 10_000_000  # messages per minute: the rate limit is off
 
 
 def worker(concurrency: int = 2) -> subprocess.Popen:
     """A real Celery worker with embedded beat on the bench database and broker."""
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "botadmin",
-            "worker",
-            "--beat",
-            "--schedule",
-            f"{VAR}/beat-schedule",
-            "--loglevel",
-            "ERROR",
-            "--concurrency",
-            str(concurrency),
-        ],
-        cwd=ROOT,
-        env=os.environ.copy(),
-        start_new_session=True,
+    return celery_worker(
+        pool="prefork",
+        concurrency=concurrency,
+        beat_schedule=f"{VAR}/beat-schedule",
+        loglevel="ERROR",
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-
-
-def stop(process: subprocess.Popen) -> None:
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
 
 
 def wait_until(condition, timeout: float) -> bool:
@@ -213,7 +191,7 @@ def main() -> None:
                 f"(scheduler tick every {django.conf.settings.BOTADMIN_SCHEDULER_INTERVAL:g} s)"
             )
     finally:
-        stop(process)
+        stop_process_group(process, timeout=20)
         agent.stop()
     if delivering:
         # Run after this bench's worker has stopped, so the two do not share it.

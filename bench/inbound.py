@@ -21,7 +21,6 @@ CACHE_URL / CELERY_BROKER_URL are set.
 import argparse
 import json
 import os
-import subprocess
 import sys
 import time
 import uuid
@@ -31,8 +30,9 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.harness import ROOT, manage, post_many, server_environment, start_server  # noqa: E402
+from bench.harness import manage, post_many, server_environment, start_server  # noqa: E402
 from tests.fakes.receiver import Receiver  # noqa: E402
+from tests.processes import celery_worker, stop_process_group  # noqa: E402
 
 SETUP = """
 import json
@@ -140,12 +140,7 @@ def measure_callback(base: str, ids: dict, args) -> list[tuple]:
 
 
 def measure_forwarding(env, base, secret, receiver, args) -> tuple[float, float, float]:
-    worker = subprocess.Popen(
-        [str(ROOT / ".venv/bin/celery"), "-A", "botadmin", "worker", "--loglevel=WARNING",
-         "--concurrency=2"],
-        cwd=ROOT,
-        env=env,
-    )  # fmt: skip
+    worker = celery_worker(pool="prefork", concurrency=2, env=env)
     try:
         # Warm up: the worker is ready once a first event comes through.
         before = len(receiver.requests)
@@ -162,8 +157,7 @@ def measure_forwarding(env, base, secret, receiver, args) -> tuple[float, float,
         if len(receiver.requests) < start_count + args.events:
             sys.exit(f"only {len(receiver.requests) - start_count} of {args.events} forwarded")
     finally:
-        worker.terminate()
-        worker.wait(timeout=30)
+        stop_process_group(worker, timeout=30)
     bodies = [request.body for request in receiver.requests[start_count:]]
     session = requests.Session()
     began = time.perf_counter()

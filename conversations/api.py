@@ -63,52 +63,58 @@ class GroupList(Schema):
 ERRORS = {401: ErrorAnswer, 403: ErrorAnswer, 400: ErrorAnswer}
 
 
-@router.get(
+def _list_route(
+    path: str,
+    kind: str,
+    answer: type[Schema],
+    *,
+    summary: str,
+    description: str,
+    extra: tuple[str, ...] = (),
+) -> None:
+    """Route `GET <path>` to one handler: the bot's conversations of `kind`.
+
+    Each item is name, conversation_id, avatar, the `extra` fields, is_active:
+    the order of `answer`'s item schema.
+    """
+    keys = ("name", "conversation_id", "avatar", *extra, "is_active")
+    fields = ("avatar_url", *extra, "is_active")  # after name and conversation_id
+
+    @router.get(
+        path,
+        response={200: answer, **ERRORS},
+        summary=summary,
+        description=description,
+        operation_id=f"conversations_api_list_{path.lstrip('/')}",
+    )
+    def list_conversations(
+        request: HttpRequest,
+        secret: str = Query("", description=SECRET_DESCRIPTION),
+        q: str = Query("", max_length=100, description=Q_DESCRIPTION),
+        include_inactive: bool = Query(False, description=INACTIVE_DESCRIPTION),
+    ):
+        rows = _rows(_bot(secret), kind, q, include_inactive, *fields)
+        # SQLite answers is_active as 0/1.
+        return _answer(
+            {**dict(zip(keys, row, strict=True)), "is_active": bool(row[-1])} for row in rows
+        )
+
+
+_list_route(
     "/users",
-    response={200: UserList, **ERRORS},
+    Conversation.Kind.USER,
+    UserList,
     summary="List the bot's users",
     description="The users this bot can message, sorted by name (seed section 2.1).",
 )
-def list_users(
-    request: HttpRequest,
-    secret: str = Query("", description=SECRET_DESCRIPTION),
-    q: str = Query("", max_length=100, description=Q_DESCRIPTION),
-    include_inactive: bool = Query(False, description=INACTIVE_DESCRIPTION),
-):
-    bot = _bot(secret)
-    rows = _rows(bot, Conversation.Kind.USER, q, include_inactive, "avatar_url", "is_active")
-    return _answer(
-        {"name": name, "conversation_id": cid, "avatar": avatar, "is_active": bool(active)}
-        for name, cid, avatar, active in rows
-    )
-
-
-@router.get(
+_list_route(
     "/groups",
-    response={200: GroupList, **ERRORS},
+    Conversation.Kind.GROUP,
+    GroupList,
     summary="List the bot's groups",
     description="The groups this bot can message, sorted by name (seed section 2.2).",
+    extra=("member_count",),
 )
-def list_groups(
-    request: HttpRequest,
-    secret: str = Query("", description=SECRET_DESCRIPTION),
-    q: str = Query("", max_length=100, description=Q_DESCRIPTION),
-    include_inactive: bool = Query(False, description=INACTIVE_DESCRIPTION),
-):
-    bot = _bot(secret)
-    rows = _rows(
-        bot, Conversation.Kind.GROUP, q, include_inactive, "avatar_url", "member_count", "is_active"
-    )
-    return _answer(
-        {
-            "name": name,
-            "conversation_id": cid,
-            "avatar": avatar,
-            "member_count": members,
-            "is_active": bool(active),
-        }
-        for name, cid, avatar, members, active in rows
-    )
 
 
 def _bot(secret: str) -> Bot:

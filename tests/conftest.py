@@ -10,6 +10,7 @@ from django.contrib.auth.models import Permission
 
 from conversations.models import Bot, Conversation
 from conversations.secrets import generate_agent_token
+from tests.browser import browser  # noqa: F401  (a fixture for the browser tests)
 
 
 @pytest.fixture(autouse=True)

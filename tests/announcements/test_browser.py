@@ -2,7 +2,6 @@
 
 import re
 from datetime import timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -12,46 +11,18 @@ from connectors.demo_agent import DemoAgent
 from conversations.demo import DEMO_GROUPS, DEMO_USERS
 from conversations.secrets import generate_agent_token
 from messaging.announcements.models import Announcement
+from tests.browser import needs_chromium, screenshot
+from tests.processes import stop_process_group
 
-from .workers import delivery_engine_available, start_worker, stop_worker
+from .workers import delivery_engine_available, start_worker
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-SHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(), reason="Debian's Chromium is not installed at /usr/bin/chromium"
-    ),
-]
+pytestmark = needs_chromium
 
 
 @pytest.fixture
 def agent():
     with DemoAgent(token=generate_agent_token(), users=DEMO_USERS, groups=DEMO_GROUPS) as agent:
         yield agent
-
-
-@pytest.fixture
-def browser(monkeypatch):
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API keeps an event loop on this thread; the test's own
-    # ORM calls are still synchronous.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.mark.django_db(transaction=True)
@@ -61,7 +32,6 @@ def test_an_operator_schedules_a_link_to_two_groups_and_both_turn_sent(
     bot = make_bot(name="demo", agent_url=agent.url, agent_token=agent.token)
     for group in DEMO_GROUPS:
         make_conversation(bot, group["conversation_id"], name=group["name"])
-    SHOTS.mkdir(parents=True, exist_ok=True)
     page = browser.new_page(viewport={"width": 1280, "height": 1100})
 
     page.goto(f"{live_server.url}/admin/login/?next=/console/announcements/new/")
@@ -89,7 +59,7 @@ def test_an_operator_schedules_a_link_to_two_groups_and_both_turn_sent(
     )
     assert page.inner_text("#next-runs li").endswith(at.strftime("%H:%M"))
     assert page.inner_text("#next-runs-tz") == "Asia/Shanghai"
-    page.screenshot(path=str(SHOTS / "announce-compose.png"), full_page=True)
+    screenshot(page, "announcements", "announce-compose")
     page.click("button[name=schedule]")
 
     page.wait_for_url(re.compile(r"/console/announcements/\d+/$"))
@@ -100,7 +70,7 @@ def test_an_operator_schedules_a_link_to_two_groups_and_both_turn_sent(
     assert announcement.conversations.count() == 2
     page.goto(f"{live_server.url}/console/announcements/")
     assert scheduled in page.inner_text("table.announcements")
-    page.screenshot(path=str(SHOTS / "announce-list.png"), full_page=True)
+    screenshot(page, "announcements", "announce-list")
 
     delivering = delivery_engine_available()
     worker = start_worker()  # Celery beat + worker: the scheduler tick and the fan-out
@@ -112,7 +82,7 @@ def test_an_operator_schedules_a_link_to_two_groups_and_both_turn_sent(
             timeout=150_000,
         )
         if not delivering:
-            page.screenshot(path=str(SHOTS / "announce-queued.png"), full_page=True)
+            screenshot(page, "announcements", "announce-queued")
             pytest.skip(
                 "delivery engine (issue 4) is not merged: no task messaging.deliver_messages, so "
                 "the two recipients stay queued; compose, schedule, beat and fan-out passed"
@@ -122,7 +92,7 @@ def test_an_operator_schedules_a_link_to_two_groups_and_both_turn_sent(
             timeout=120_000,
         )
     finally:
-        stop_worker(worker)
-    page.screenshot(path=str(SHOTS / "announce-sent.png"), full_page=True)
+        stop_process_group(worker)
+    screenshot(page, "announcements", "announce-sent")
     assert {m.body.get("link", {}).get("title") for m in agent.sent.values()} == {"新版本发布"}
     assert len(agent.sent) == 2

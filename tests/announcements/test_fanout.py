@@ -8,28 +8,21 @@ import time
 from pathlib import Path
 
 import pytest
-from django.db import connection
 from django.db.models import Count
 
 from messaging.announcements.fanout import fan_out
 from messaging.announcements.models import AnnouncementRun
 from messaging.announcements.services import start_due_announcements
 from messaging.models import Message
+from tests.processes import database_url
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _database_url() -> str:
-    db = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{db['NAME']}"
-    return f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
 
 
 def _fan_out_in_a_worker_process(run_id: int) -> subprocess.Popen:
     env = {
         **os.environ,
-        "DATABASE_URL": _database_url(),
+        "DATABASE_URL": database_url(),
         "CELERY_BROKER_URL": "memory://",
         "BOTADMIN_ANNOUNCEMENT_BATCH_SIZE": "200",
         "DJANGO_SETTINGS_MODULE": "botadmin.settings",

@@ -6,53 +6,27 @@ Screenshots land in test-artifacts/console/ (git-ignored).
 
 import os
 import re
-from pathlib import Path
 
 import pytest
 from django.core.management import call_command
-from django.db import connections
 
 from conversations.demo import start_agent_and_sync
 from conversations.models import Bot, Conversation
 from messaging.models import Message
+from tests.browser import chromium, screenshot
 
-CHROMIUM = "/usr/bin/chromium"
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "console"
 ADMIN_PASSWORD = "pw-admin-browser-1"
 
 
 @pytest.fixture
 def page(live_server):
-    if not os.path.exists(CHROMIUM):
-        pytest.skip(f"{CHROMIUM} is not installed")
-    # Playwright's sync API runs an event loop in this thread; Django's ORM calls
-    # made by the test between browser steps are still plain synchronous code.
-    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "1")
-    from playwright.sync_api import sync_playwright
-
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
+    with chromium() as browser:
         context = browser.new_context(
             base_url=live_server.url, viewport={"width": 1280, "height": 860}, locale="zh-CN"
         )
         context.set_default_timeout(10_000)
         yield context.new_page()
-        # Test code between browser steps runs in Playwright's greenlet, which has
-        # its own database connection: close it, or the test database cannot be dropped.
-        connections.close_all()
         context.close()
-        browser.close()
 
 
 @pytest.fixture
@@ -88,7 +62,7 @@ def demo(demo_agent):
 
 
 def shoot(page, name: str) -> None:
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+    screenshot(page, "console", name)
 
 
 def log_in(page) -> None:

@@ -3,21 +3,17 @@
 Screenshots of every page land in test-artifacts/console/ (git-ignored).
 """
 
-import os
 import re
 
-import pytest
 from django.urls import reverse
 
 from conversations.models import Bot
 from messaging.models import Message
+from tests.browser import needs_chromium
 
-from .browser import CHROMIUM, log_in, open_conversation, shoot
+from .browser import log_in, open_conversation, shoot
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"{CHROMIUM} is not installed"),
-]
+pytestmark = needs_chromium
 
 
 def test_operator_reads_replies_searches_and_switches_language(page, demo):

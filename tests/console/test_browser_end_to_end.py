@@ -6,7 +6,6 @@ and turns `sent` in the open page. Each part skips, with the reason, until the
 piece it needs exists on this branch.
 """
 
-import os
 import re
 
 import pytest
@@ -18,13 +17,11 @@ from connectors.demo_agent import InboundPoster
 from conversations.demo import DEMO_GROUPS, DEMO_USERS
 from messaging.models import Message
 from messaging.outbox import DELIVER_TASK
+from tests.browser import needs_chromium
 
-from .browser import CHROMIUM, log_in, open_conversation, shoot
+from .browser import log_in, open_conversation, shoot
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"{CHROMIUM} is not installed"),
-]
+pytestmark = needs_chromium
 
 
 def callback_route_exists() -> bool:

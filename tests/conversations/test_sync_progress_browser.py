@@ -1,43 +1,21 @@
 """The operator sees a running sync progress on the bot page without reloading."""
 
-import os
-
 import pytest
 from django.conf import settings as django_settings
 from django.contrib.auth import get_user_model
-from django.db import connections
 
 from conversations.models import SyncRun
+from tests.browser import chromium, needs_chromium
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"no Chromium at {CHROMIUM}"),
-]
+pytestmark = needs_chromium
 
 
 @pytest.fixture
-def browser_page(live_server, client, monkeypatch):
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API runs an event loop in this thread; the ORM calls of
-    # the test itself are still plain synchronous code.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
+def browser_page(live_server, client):
     user = get_user_model().objects.create_superuser("root", password="pw-root-123456")
     client.force_login(user)
     session = client.cookies[django_settings.SESSION_COOKIE_NAME].value
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+    with chromium() as browser:
         context = browser.new_context(locale="en-US")
         context.add_cookies(
             [
@@ -54,10 +32,6 @@ def browser_page(live_server, client, monkeypatch):
             ]
         )
         yield context.new_page()
-        browser.close()
-        # Inside Playwright's event loop the ORM used a connection of its own
-        # (asgiref's context-local); close it so the test database can be dropped.
-        connections.close_all()
 
 
 @pytest.mark.django_db(transaction=True)

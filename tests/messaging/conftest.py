@@ -16,7 +16,6 @@ from pathlib import Path
 import pytest
 import requests
 from django.core.cache import cache
-from django.db import connection
 from django.db.models import Min, Q
 from django.utils import timezone
 
@@ -28,6 +27,7 @@ from messaging.sending import accept_outbound
 from tests.connectors.conftest import agent, bridge_bot  # noqa: F401  (the fake agent)
 from tests.fakes.receiver import Receiver
 from tests.fakes.wecom import FakeWeCom
+from tests.processes import database_url
 
 
 @pytest.fixture
@@ -67,14 +67,6 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def _database_url() -> str:
-    """The URL of the test database, for a server process outside pytest."""
-    db = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{db['NAME']}"
-    return f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
 
 
 @contextmanager
@@ -124,7 +116,7 @@ def running_gunicorn(database_url: str, log_path: Path):
 def gunicorn_server(transactional_db, tmp_path):
     """(base_url, log_path) of gunicorn on the test database."""
     log_path = tmp_path / "server.log"
-    with running_gunicorn(_database_url(), log_path) as base_url:
+    with running_gunicorn(database_url(), log_path) as base_url:
         yield base_url, log_path
 
 

@@ -5,36 +5,21 @@ broker, or PostgreSQL and Redis): the worker gets the test database's URL and
 the same broker.
 """
 
-import os
-import signal
-import subprocess
-import sys
 import time
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 import requests
 import time_machine
 from celery import current_app
-from django.db import connection
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
 from messaging.forwarding.delivery import sweep_due_deliveries
 from messaging.models import WebhookDelivery
+from tests.processes import celery_worker, database_url, stop_process_group
 
 from .support import callback_body
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _test_database_url() -> str:
-    db = connection.settings_dict
-    if db["ENGINE"].endswith("sqlite3"):
-        return f"sqlite:///{Path(db['NAME']).resolve()}"
-    auth = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
-    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
 @pytest.fixture
@@ -42,29 +27,14 @@ def start_worker(transactional_db):
     processes = []
 
     def start():
-        env = {
-            **os.environ,
-            "DATABASE_URL": _test_database_url(),
-            "BOTADMIN_ALLOW_PRIVATE_URLS": "1",
-            "CONN_MAX_AGE": "0",
-        }
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "botadmin",
-                "worker",
-                "--pool=threads",
-                "--concurrency=4",
-                "--without-heartbeat",
-                "--without-gossip",
-                "--without-mingle",
-                "--loglevel=WARNING",
-            ],
-            cwd=ROOT,
-            env=env,
+        process = celery_worker(
+            pool="threads",
+            concurrency=4,
+            env={
+                "DATABASE_URL": database_url(),
+                "BOTADMIN_ALLOW_PRIVATE_URLS": "1",
+                "CONN_MAX_AGE": "0",
+            },
         )
         processes.append(process)
         return process
@@ -72,12 +42,7 @@ def start_worker(transactional_db):
     current_app.control.purge()  # wake-ups left by earlier tests
     yield start
     for process in processes:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process_group(process, timeout=15)
 
 
 def test_a_callback_reaches_the_receiver_through_a_real_worker_and_its_retry_too(

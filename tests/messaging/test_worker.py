@@ -15,30 +15,20 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.db import connection
 
 from botadmin.celery import app as celery_app
 from messaging.models import Message
 from messaging.sending import accept_outbound
+from tests.processes import celery_worker, database_url, stop_process_group
 
 ROOT = Path(__file__).resolve().parents[2]
 TEXT = {"msgtype": "text", "text": {"content": "hello from a real worker"}}
-
-
-def database_url() -> str:
-    """The test database, as a URL the worker's settings understand."""
-    db = connection.settings_dict
-    if db["ENGINE"].endswith("sqlite3"):
-        return f"sqlite:///{db['NAME']}"
-    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
-    return f"postgres://{auth}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
 @pytest.fixture
 def start_worker(tmp_path):
     started: list[subprocess.Popen] = []
     env = {
-        **os.environ,
         "DATABASE_URL": database_url(),
         "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
         "BOTADMIN_ALLOW_PRIVATE_URLS": "1",
@@ -47,30 +37,21 @@ def start_worker(tmp_path):
         "DELIVERY_CONVERSATION_MIN_GAP": "0",
         "LOG_LEVEL": "WARNING",
     }
-    if os.environ.get("CACHE_URL"):
-        env["CACHE_URL"] = os.environ["CACHE_URL"]
 
-    def start(*extra: str) -> subprocess.Popen:
-        command = [sys.executable, "-m", "celery", "-A", "botadmin", "worker", "--pool=solo"]
-        command += ["--without-gossip", "--without-mingle", "--loglevel=WARNING", *extra]
-        if "-B" in extra:
-            command += ["--schedule", str(tmp_path / "beat-schedule")]
-        process = subprocess.Popen(
-            command,
-            cwd=ROOT,
+    def start(*, beat: bool = False) -> subprocess.Popen:
+        process = celery_worker(
+            pool="solo",
+            beat_schedule=tmp_path / "beat-schedule" if beat else None,
             env=env,
-            start_new_session=True,  # its own process group, killed as a whole
             stdout=subprocess.DEVNULL,
-            stderr=open(tmp_path / f"worker-{len(started)}.log", "wb"),  # noqa: SIM115
+            stderr=tmp_path / f"worker-{len(started)}.log",
         )
         started.append(process)
         return process
 
     yield start
     for process in started:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
+        stop_process_group(process, timeout=0)  # killed: nothing to wait for
 
 
 def wait_until(condition, timeout: float = 60.0) -> bool:
@@ -118,7 +99,7 @@ def test_a_worker_killed_mid_send_leaves_the_message_sent_exactly_once(
     os.killpg(doomed.pid, signal.SIGKILL)  # mid-send: no answer was recorded
     doomed.wait(timeout=10)
     agent.behaviour.delay = 0
-    start_worker("-B")  # with the sweeper
+    start_worker(beat=True)  # with the sweeper
 
     assert wait_until(lambda: Message.objects.get(pk=message.pk).status == "sent", 90)
     assert list(agent.sent) == [message.msgid]  # the agent got the id twice, sent it once

@@ -1,0 +1,64 @@
+"""Headless Chromium for the browser tests: Debian's /usr/bin/chromium through Playwright.
+
+A browser test module sets `pytestmark = needs_chromium` and asks for the
+`browser` fixture (or starts one with `chromium()`). Screenshots land in
+test-artifacts/<folder>/ (git-ignored).
+"""
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from django.db import connections
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+SKIP_REASON = f"{CHROMIUM} is not installed"
+
+needs_chromium = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=SKIP_REASON),
+]
+
+
+@contextmanager
+def chromium() -> Iterator:
+    """A launched Playwright Browser; skips the test when Chromium is missing."""
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(SKIP_REASON)
+    from playwright.sync_api import sync_playwright
+
+    with pytest.MonkeyPatch.context() as env, sync_playwright() as playwright:
+        # Playwright's sync API runs an event loop in this thread; Django's ORM calls
+        # made by the test between browser steps are still plain synchronous code.
+        env.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "1")
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            yield browser
+        finally:
+            # Test code between browser steps runs in Playwright's greenlet, which has
+            # its own database connection: close it, or the test database cannot be dropped.
+            connections.close_all()
+            browser.close()
+
+
+@pytest.fixture
+def browser():
+    with chromium() as launched:
+        yield launched
+
+
+def screenshot(page, folder: str, name: str) -> None:
+    """The whole page as test-artifacts/<folder>/<name>.png."""
+    (ARTIFACTS / folder).mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / folder / f"{name}.png"), full_page=True)
