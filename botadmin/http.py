@@ -13,8 +13,9 @@ Webhook deliveries, connector calls and image downloads all go through
 * uses explicit connect and read timeouts, and reads at most `max_bytes`.
 
 Tests and the demo turn private addresses on, because their fakes listen on
-127.0.0.1. The check happens before the connection; a DNS answer that changes
-between check and connect (rebinding) is not covered.
+127.0.0.1. The address is checked twice: the host's DNS answers before the
+request, for a clear error, and the address actually connected to, right after
+connecting, so a DNS answer that changes in between (rebinding) is refused too.
 """
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 from django.conf import settings
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 USER_AGENT = "botadmin/1"
 _local = threading.local()
@@ -77,21 +81,75 @@ def check_url(url: str, *, allow_private: bool | None = None) -> None:
     except (socket.gaierror, UnicodeError, ValueError) as error:
         raise UnsafeURLError(f"cannot resolve {parts.hostname}: {error}") from None
     for info in infos:
-        address = ipaddress.ip_address(info[4][0].split("%")[0])
-        if not address.is_global or address.is_multicast:
+        address = _address(info[4][0])
+        if _refused(address):
             raise UnsafeURLError(
                 f"{parts.hostname} resolves to {address}, a private or reserved address "
                 "(set BOTADMIN_ALLOW_PRIVATE_URLS to allow it)"
             )
 
 
-def _session() -> requests.Session:
-    session = getattr(_local, "session", None)
+def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    return ipaddress.ip_address(text.split("%")[0])
+
+
+def _refused(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    return not address.is_global or address.is_multicast
+
+
+class _PeerChecked:
+    """Refuses the connection when the address it reached is private or reserved."""
+
+    def _new_conn(self) -> socket.socket:
+        sock = super()._new_conn()
+        address = _address(sock.getpeername()[0])
+        if _refused(address):
+            sock.close()
+            raise UnsafeURLError(
+                f"{self.host} now resolves to {address}, a private or reserved address "
+                "(its DNS answer changed after the check; set BOTADMIN_ALLOW_PRIVATE_URLS "
+                "to allow private addresses)"
+            )
+        return sock
+
+
+class _CheckedHTTPConnection(_PeerChecked, HTTPConnection):
+    pass
+
+
+class _CheckedHTTPSConnection(_PeerChecked, HTTPSConnection):
+    pass
+
+
+class _CheckedHTTPPool(HTTPConnectionPool):
+    ConnectionCls = _CheckedHTTPConnection
+
+
+class _CheckedHTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _CheckedHTTPSConnection
+
+
+class _CheckedAdapter(HTTPAdapter):
+    def init_poolmanager(self, *args, **kwargs) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {
+            "http": _CheckedHTTPPool,
+            "https": _CheckedHTTPSPool,
+        }
+
+
+def _session(allow_private: bool) -> requests.Session:
+    """This thread's session: one that checks every connection's address, or one that doesn't."""
+    name = "open_session" if allow_private else "checked_session"
+    session = getattr(_local, name, None)
     if session is None:
         session = requests.Session()
         session.headers["User-Agent"] = USER_AGENT
         session.trust_env = False  # no proxies or netrc picked up from the environment
-        _local.session = session
+        if not allow_private:
+            session.mount("http://", _CheckedAdapter())
+            session.mount("https://", _CheckedAdapter())
+        setattr(_local, name, session)
     return session
 
 
@@ -120,9 +178,11 @@ def request(
         read_timeout or settings.BOTADMIN_HTTP_READ_TIMEOUT,
     )
     limit = max_bytes or settings.BOTADMIN_HTTP_MAX_RESPONSE_BYTES
+    if allow_private is None:
+        allow_private = settings.BOTADMIN_ALLOW_PRIVATE_URLS
     for _hop in range(max_redirects + 1):
         check_url(url, allow_private=allow_private)
-        with _session().request(
+        with _session(allow_private).request(
             method,
             url,
             json=json,

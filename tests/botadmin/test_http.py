@@ -1,3 +1,5 @@
+import socket
+
 import pytest
 import requests
 
@@ -50,6 +52,26 @@ def test_the_setting_allows_private_addresses(settings, receiver):
         http.request("GET", receiver.url())
     settings.BOTADMIN_ALLOW_PRIVATE_URLS = True
     assert http.request("GET", receiver.url()).status == 200
+
+
+def test_a_dns_answer_that_changes_after_the_check_is_refused_at_the_connection(
+    settings, receiver, monkeypatch
+):
+    """DNS rebinding: the check sees a public address, the connection would reach a private one."""
+    settings.BOTADMIN_ALLOW_PRIVATE_URLS = False
+    real_getaddrinfo = socket.getaddrinfo
+    answers = iter(["93.184.215.14"])  # the first answer (the check's) is public, later ones not
+
+    def rebinding_dns(host, *args, **kwargs):
+        if host == "rebind.example":
+            host = next(answers, "127.0.0.1")
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding_dns)
+
+    with pytest.raises(http.UnsafeURLError, match="now resolves to 127.0.0.1"):
+        http.request("POST", f"http://rebind.example:{receiver.port}/hook", data="secret payload")
+    assert receiver.requests == []
 
 
 def test_redirects_are_not_followed_unless_asked(receiver):
