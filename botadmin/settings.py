@@ -272,6 +272,9 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
         "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        # Django logs every SQL statement with its parameters (secrets included,
+        # which masking cannot recognise there) at DEBUG when DEBUG is on: opt-in only.
+        "django.db.backends": {"level": "DEBUG" if env.bool("LOG_SQL", default=False) else "INFO"},
     },
 }
 

@@ -26,3 +26,23 @@ def test_url_encoded_secrets_inside_another_url_are_masked():
     line = "GET /admin/login/?next=/api/send%3Fsecret%3DabcDEF123_-xyz%26conversation_id%3Dwr1 HTTP/1.1"
     assert "abcDEF123" not in mask_secrets(line)
     assert "secret%3D********%26conversation_id%3Dwr1" in mask_secrets(line)
+
+
+def test_sql_statements_are_not_logged_even_at_debug_unless_asked(settings, bot, caplog):
+    """Their parameters carry secrets that no masking recognises (a secret lookup, say)."""
+    import logging
+
+    from django.db import connection
+
+    from conversations.services import bot_for_secret
+
+    settings.DEBUG = True
+    logging.getLogger().setLevel(logging.DEBUG)
+    try:
+        with caplog.at_level(logging.DEBUG):
+            connection.force_debug_cursor = True
+            assert bot_for_secret(bot.secret) == bot
+    finally:
+        connection.force_debug_cursor = False
+        logging.getLogger().setLevel(logging.INFO)
+    assert bot.secret not in caplog.text
