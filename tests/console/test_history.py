@@ -271,8 +271,10 @@ def test_an_inbound_message_shows_its_forwarding_attempts_to_the_webhook(
             ]
             == 0
         )
+        message = MessageModel.objects.get(direction="in", conversation=group)
+        waiting = operator_client.get(f"{history_url}messages/{message.pk}/trace").content
+        assert "等待转发" in waiting.decode()  # stored; no worker has fanned it out yet
         forward_due()  # the first try meets the 500
-    message = MessageModel.objects.get(direction="in", conversation=group)
     fragment = operator_client.get(
         f"{history_url}messages/{message.pk}/trace", HTTP_HX_REQUEST="true"
     ).content.decode()
