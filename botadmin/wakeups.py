@@ -9,10 +9,10 @@ cost one much either.
 `wake_after_commit(task, ids)` hands the ids, once the transaction commits, to
 this process's publisher thread. An idle thread publishes at once; a busy one
 publishes at most every PUBLISH_INTERVAL, one broker message per task for
-everything that piled up meanwhile. So a lone message is not delayed, and under
-load a publish (0.4 ms of Celery and kombu with Redis, about 1 ms with the
-filesystem broker) is shared by many requests instead of paid by each. Tasks woken this
-way take a list of ids. Ids not yet published when a process dies are lost
+everything that piled up meanwhile. So a lone message is not delayed, and
+under load a publish (0.4 ms of Celery and kombu with Redis, about 1 ms with
+the filesystem broker) is shared by many requests instead of paid by each.
+Tasks woken this way take a list of ids. Ids not yet published when a process dies are lost
 wake-ups, which the sweepers recover; a hung broker holds this thread, never
 a request.
 """

@@ -23,6 +23,7 @@ from standardwebhooks.webhooks import Webhook
 
 from botadmin import http, wakeups
 from botadmin.wakeups import wake_after_commit
+from messaging.models import Message
 
 from .endpoints import fan_out
 from .models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, webhook_id_for
@@ -88,8 +89,6 @@ def _due(now, grace: timedelta = timedelta(0)):
 def sweep_due_deliveries(limit: int = SWEEP_BATCH) -> int:
     """Re-enqueue deliveries that are due (or whose worker vanished), and messages
     whose fan-out wake-up was lost. Returns how many."""
-    from messaging.models import Message
-
     now = timezone.now()
     ids = list(_due(now, SWEEP_GRACE).values_list("pk", flat=True)[:limit])
     wakeups.publish(FORWARD_TASK, ids)
@@ -111,8 +110,6 @@ def forward_and_drain(delivery_ids: list[int], seconds: float = DRAIN_SECONDS) -
     Going on matters: a busy worker then does not wait for one broker message
     per batch (the filesystem broker is polled once a second).
     """
-    from messaging.models import Message
-
     made = sum(attempt_delivery(delivery_id) is not None for delivery_id in delivery_ids)
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:

@@ -4,6 +4,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from conversations.models import Bot
+from messaging.models import Message
 
 from .models import WebhookDelivery, WebhookEndpoint
 
@@ -50,8 +51,6 @@ def fan_out(message_ids: list[int]) -> list[int]:
     Endpoints disabled for failing get deliveries too: they wait and go out
     once the endpoint is re-enabled.
     """
-    from messaging.models import Message
-
     messages = list(
         Message.objects.filter(pk__in=message_ids, forward_pending=True)
         .order_by("pk")
