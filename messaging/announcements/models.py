@@ -126,7 +126,12 @@ class Announcement(models.Model):
 
     @property
     def is_editable(self) -> bool:
-        return self.status in (self.Status.DRAFT, self.Status.ACTIVE) and self.last_run_at is None
+        """Drafts and active announcements, including a recurring one that has run
+        before (its past runs keep what they sent), but not while a run is handing
+        out messages: the fan-out reads the body batch by batch."""
+        if self.status not in (self.Status.DRAFT, self.Status.ACTIVE):
+            return False
+        return not self.runs.filter(status=AnnouncementRun.Status.FANNING_OUT).exists()
 
 
 class AnnouncementRun(models.Model):

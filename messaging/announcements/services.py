@@ -14,6 +14,7 @@ from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from audit.services import record_action
 from conversations.models import Bot, Conversation
@@ -31,6 +32,16 @@ TICK_TASK = "messaging.announcements.tick"
 PENDING = (Message.Status.SCHEDULED, Message.Status.QUEUED)
 UNFINISHED_RUNS = (AnnouncementRun.Status.FANNING_OUT, AnnouncementRun.Status.SENDING)
 
+
+
+class NotEditableError(ValueError):
+    """The announcement has finished, is paused or cancelled, or a run is handing it out."""
+
+
+NOT_EDITABLE = gettext_lazy(
+    "This announcement cannot be edited now: it has finished, is paused or cancelled, "
+    "or a run is handing out its messages at this moment."
+)
 
 @dataclass
 class Draft:
@@ -69,7 +80,13 @@ def save_announcement(
         raise ScheduleError(_("That time has passed; choose a time in the future."))
     creating = announcement is None
     with transaction.atomic():
-        announcement = announcement or Announcement(created_by=user)
+        if creating:
+            announcement = Announcement(created_by=user)
+        else:
+            # Locked: a tick skips it meanwhile, and a run started before is seen here.
+            announcement = Announcement.objects.select_for_update().get(pk=announcement.pk)
+            if not announcement.is_editable:
+                raise NotEditableError(NOT_EDITABLE)
         announcement.bot = draft.bot
         announcement.title = draft.title
         announcement.msgtype = body["msgtype"]

@@ -69,7 +69,7 @@ def announcement_list(request):
 def compose(request, pk: int | None = None):
     announcement = _visible_announcement(request.user, pk) if pk else None
     if announcement and not announcement.is_editable:
-        messages.error(request, _("This announcement has started and can no longer be edited."))
+        messages.error(request, services.NOT_EDITABLE)
         return redirect("announcements:detail", pk=announcement.pk)
     bots = bots_visible_to(request.user)
     if announcement:
@@ -143,6 +143,9 @@ def _save(request, form: ComposeForm, announcement: Announcement | None) -> Anno
         return None
     except ScheduleError as error:
         form.add_error("kind", str(error))
+        return None
+    except services.NotEditableError as error:
+        form.add_error(None, str(error))
         return None
     messages.success(
         request,

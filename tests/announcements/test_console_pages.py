@@ -1,8 +1,14 @@
 """The announcement pages: compose, list, detail, actions; operators only for their bots."""
 
+from django.utils import timezone
+
 from audit.models import OperatorAction
 from messaging.announcements.models import Announcement, SavedAudience
 from messaging.announcements.services import start_due_announcements
+
+
+def text_body(content: str) -> dict:
+    return {"msgtype": "text", "text": {"content": content}}
 
 
 def compose_post(bot, groups, **overrides):
@@ -105,6 +111,65 @@ def test_a_draft_is_saved_without_a_run_and_can_be_edited(client, bot, make_grou
     assert (draft.title, draft.status, draft.schedule_kind) == ("Edited", "active", "weekdays")
     assert draft.conversations.count() == 1
     assert OperatorAction.objects.filter(action="announcement.edit").count() == 1
+
+
+def test_a_recurring_announcement_is_edited_after_it_has_run_and_its_past_run_keeps_its_text(
+    client, bot, make_groups, superuser, make_announcement
+):
+    from messaging.announcements.fanout import fan_out
+    from messaging.models import Message
+
+    groups = make_groups(bot, 2)
+    announcement = make_announcement(
+        bot, groups, kind="daily", schedule={"time": "09:00"}, body=text_body("old text")
+    )
+    Announcement.objects.filter(pk=announcement.pk).update(next_run_at=timezone.now())
+    (run_id,) = start_due_announcements()
+    client.force_login(superuser)
+
+    # While the run hands out its messages, the body must not change under it.
+    busy = client.get(f"/console/announcements/{announcement.pk}/edit/", follow=True)
+    assert "不能编辑" in busy.content.decode()
+    fan_out(run_id)
+
+    response = client.post(
+        f"/console/announcements/{announcement.pk}/edit/",
+        {
+            **compose_post(bot, groups[:1], title="Daily, edited", kind="daily", time="10:00"),
+            "msgtype": "text",
+            "text__content": "new text",
+        },
+    )
+
+    assert response.status_code == 302
+    announcement.refresh_from_db()
+    assert (
+        announcement.title == "Daily, edited" and announcement.body["text"]["content"] == "new text"
+    )
+    assert announcement.status == "active" and announcement.next_run_at > timezone.now()
+    assert list(announcement.conversations.all()) == groups[:1]
+    sent = Message.objects.filter(announcement_run_id=run_id)
+    assert sent.count() == 2 and {m.body["text"]["content"] for m in sent} == {"old text"}
+    assert OperatorAction.objects.filter(action="announcement.edit").count() == 1
+
+
+def test_a_finished_announcement_cannot_be_edited(
+    client, bot, make_groups, superuser, make_announcement
+):
+    groups = make_groups(bot, 1)
+    announcement = make_announcement(bot, groups)
+    start_due_announcements()  # a one-off "now": runs once and finishes
+    client.force_login(superuser)
+
+    page = client.get(f"/console/announcements/{announcement.pk}/edit/")
+    posted = client.post(
+        f"/console/announcements/{announcement.pk}/edit/",
+        compose_post(bot, groups, title="Too late"),
+    )
+
+    assert page.status_code == 302 and posted.status_code == 302
+    announcement.refresh_from_db()
+    assert announcement.status == "finished" and announcement.title != "Too late"
 
 
 def test_the_form_shows_why_a_schedule_or_a_body_is_refused(client, bot, make_groups, superuser):
