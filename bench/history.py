@@ -62,6 +62,7 @@ def setup_django(url: str) -> None:
     os.environ["DATABASE_URL"] = url
     os.environ.setdefault("ALLOWED_HOSTS", "testserver")
     os.environ.setdefault("CACHE_URL", "locmemcache://")
+    os.environ["BOTADMIN_BENCH_VIEWS"] = "1"  # the floor views of console/bench.py
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "botadmin.settings")
     import django
 
@@ -73,13 +74,6 @@ def setup_django(url: str) -> None:
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
-    # The floor views (console/bench.py), in this process only.
-    from django.urls import clear_url_caches, include, path
-
-    import botadmin.urls
-
-    botadmin.urls.urlpatterns.insert(0, path("bench/console/", include("console.bench")))
-    clear_url_caches()
 
 
 FILL_MESSAGES_SQL = """

@@ -1,8 +1,9 @@
 """Floor views bench/history.py measures the console pages against.
 
-Not mounted by botadmin/urls.py: the benchmark adds them to its own process
-(never in production). They show what any logged-in page costs before it does
-its own work, so the history page's ratio to its bare query can be read.
+Mounted under /bench/console/ only when BOTADMIN_BENCH_VIEWS is on (off by
+default, never in production), like the other benchmarks' baselines. They
+show what any logged-in page costs before it does its own work, so the
+history page's ratio to its bare query can be read.
 
 * `empty`: login required, an empty answer: session and user lookups, middleware.
 * `empty_page`: login required, the console's base template with no content:
