@@ -15,6 +15,7 @@ from messaging.models import DeliveryAttempt, Message, WebhookEndpoint
 DAYS = 30
 WAITING = [Message.Status.QUEUED, Message.Status.SENDING]
 FINISHED_BADLY = [Message.Status.FAILED, Message.Status.UNCERTAIN]
+FORWARDING_GRACE = timedelta(minutes=1)
 # Days before today are counted once per this many seconds (today is always live).
 EARLIER_DAYS_CACHE_SECONDS = 300
 
@@ -100,12 +101,18 @@ def delivery_health(bots: QuerySet[Bot], totals: dict) -> dict:
     failed_today = outbound.filter(
         status__in=FINISHED_BADLY, created_at__gte=now - timedelta(hours=24)
     ).count()
+    # Inbound messages a worker should have handed to the webhooks by now (the
+    # sweeper retries every 15 s): more than a few means no worker is running.
+    unforwarded = Message.objects.filter(
+        bot__in=bots, forward_pending=True, created_at__lt=now - FORWARDING_GRACE
+    ).count()
     return {
         "success_rate": (totals["sent"] / totals["finished"] * 100) if totals["finished"] else None,
         "finished": totals["finished"],
         "waiting": pending["waiting"],
         "retrying": pending["retrying"],
         "failed_today": failed_today,
+        "unforwarded": unforwarded,
         "oldest_queued_age": (now - pending["oldest"]) if pending["oldest"] else None,
     }
 

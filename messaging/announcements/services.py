@@ -33,7 +33,6 @@ PENDING = (Message.Status.SCHEDULED, Message.Status.QUEUED)
 UNFINISHED_RUNS = (AnnouncementRun.Status.FANNING_OUT, AnnouncementRun.Status.SENDING)
 
 
-
 class NotEditableError(ValueError):
     """The announcement has finished, is paused or cancelled, or a run is handing it out."""
 
@@ -42,6 +41,7 @@ NOT_EDITABLE = gettext_lazy(
     "This announcement cannot be edited now: it has finished, is paused or cancelled, "
     "or a run is handing out its messages at this moment."
 )
+
 
 @dataclass
 class Draft:

@@ -127,3 +127,20 @@ def test_the_dashboard_flags_failing_and_disabled_webhook_endpoints(operator_cli
     assert "failing: 4 failures in a row" in page
     assert "disabled" in page and "failed for 3 days" in page
     assert "healthy" in page
+
+
+def test_inbound_messages_no_worker_forwarded_for_a_minute_are_flagged(
+    operator_client, bot, group, make_message
+):
+    fresh = make_message(group, text="刚到")
+    stuck = make_message(group, text="等了很久")
+    Message.objects.filter(pk=fresh.pk).update(forward_pending=True)
+    Message.objects.filter(pk=stuck.pk).update(
+        forward_pending=True, created_at=timezone.now() - dt.timedelta(minutes=2)
+    )
+
+    page = operator_client.get(DASHBOARD).content.decode()
+    assert "有 1 条收到的消息等待转发到 Webhook 已超过一分钟" in page
+
+    Message.objects.update(forward_pending=False)  # a worker got to them
+    assert "等待转发" not in operator_client.get(DASHBOARD).content.decode()
