@@ -126,7 +126,7 @@ class BotAdmin(ContactSyncBotAdminMixin, BotScopedAdminMixin, admin.ModelAdmin):
             (_("Credentials"), {"fields": credentials}) if obj else None,
             (_("Connector"), {"fields": ("connector", "agent_url", "agent_token")}),
             (_("Forwarding and sending"), {"fields": ("webhook_url", "rate_limit_per_minute")}),
-            (_("Quiet hours"), {"fields": ("quiet_hours_start", "quiet_hours_end")}),
+            (_("Quiet hours"), {"fields": ("quiet_hours_start", "quiet_hours_end", "timezone")}),
             (_("Contact sync"), {"fields": ("conversations_link", "contact_sync")})
             if obj
             else None,

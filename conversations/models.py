@@ -1,3 +1,5 @@
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator, RegexValidator
@@ -13,6 +15,15 @@ from .secrets import (
 )
 
 AGENT_TOKEN_MIN_LENGTH = 32
+
+
+def validate_time_zone(name: str) -> None:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValidationError(
+            _("Unknown time zone: %(tz)s"), params={"tz": name}, code="time_zone"
+        ) from None
 
 
 class Bot(models.Model):
@@ -55,13 +66,21 @@ class Bot(models.Model):
         _("quiet hours start"),
         null=True,
         blank=True,
-        help_text=_("No announcement messages from this time (server time zone)…"),
+        help_text=_("No announcement messages from this time (in the bot's time zone)…"),
     )
     quiet_hours_end = models.TimeField(
         _("quiet hours end"),
         null=True,
         blank=True,
         help_text=_("…until this time; they wait until the window opens."),
+    )
+    timezone = models.CharField(
+        _("time zone"),
+        max_length=64,
+        blank=True,
+        default="",
+        validators=[validate_time_zone],
+        help_text=_("Of the quiet hours, e.g. Europe/Berlin. Empty: the server's (TIME_ZONE)."),
     )
     operators = models.ManyToManyField(
         settings.AUTH_USER_MODEL,

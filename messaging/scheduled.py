@@ -10,6 +10,7 @@ know about quiet hours.
 """
 
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from django.db import transaction
 from django.utils import timezone
@@ -26,13 +27,13 @@ RELEASE_BATCH = 500
 def quiet_until(bot: Bot, at: datetime) -> datetime | None:
     """When the bot's quiet window that contains `at` opens again, or None if `at` is not quiet.
 
-    The window is read in the server's time zone and may cross midnight
-    (22:00–08:00).
+    The window is read in the bot's time zone (the server's when it has none)
+    and may cross midnight (22:00–08:00).
     """
     start, end = bot.quiet_hours_start, bot.quiet_hours_end
     if start is None or end is None or start == end:
         return None
-    tz = timezone.get_default_timezone()
+    tz = ZoneInfo(bot.timezone) if bot.timezone else timezone.get_default_timezone()
     local = at.astimezone(tz)
     now = local.time()
     inside = start <= now < end if start < end else (now >= start or now < end)

@@ -300,6 +300,7 @@ def test_quiet_hours_are_set_on_the_bot_in_the_admin(client, bot, superuser):
     page = client.get(f"/admin/conversations/bot/{bot.pk}/change/").content.decode()
 
     assert 'name="quiet_hours_start"' in page and 'name="quiet_hours_end"' in page
+    assert 'name="timezone"' in page and "免打扰时段" in page
 
 
 def test_a_one_off_time_in_the_past_is_refused(client, bot, make_groups, superuser):

@@ -2,6 +2,7 @@
 
 from datetime import UTC, datetime, time, timedelta
 
+import pytest
 import time_machine
 
 from messaging.announcements.fanout import fan_out
@@ -108,6 +109,36 @@ def test_announcement_messages_wait_for_the_end_of_the_bots_quiet_hours(
         clock.move_to(at(2026, 5, 5, 0, 0, 0))  # 08:00 Shanghai
         tick()
         assert set(held.values_list("status", flat=True)) == {"queued"}
+
+
+def test_quiet_hours_are_read_in_the_bots_own_time_zone(bot, make_groups, make_announcement):
+    bot.quiet_hours_start, bot.quiet_hours_end = time(22, 0), time(8, 0)
+    bot.timezone = "Europe/Berlin"  # UTC+2 in May; the server runs on Asia/Shanghai
+    bot.full_clean()
+    bot.save()
+    groups = make_groups(bot, 1)
+    with time_machine.travel(at(2026, 5, 4, 15, 0), tick=False) as clock:  # 17:00 Berlin
+        make_announcement(bot, groups, title="Berlin afternoon")
+        tick()
+        assert (
+            Message.objects.get(announcement_run__announcement__title="Berlin afternoon").status
+            == "queued"
+        )
+
+        clock.move_to(at(2026, 5, 4, 21, 0))  # 23:00 Berlin, 05:00 Shanghai
+        make_announcement(bot, groups, title="Berlin night")
+        tick()
+        held = Message.objects.get(announcement_run__announcement__title="Berlin night")
+        assert held.status == "scheduled"
+        assert held.scheduled_at == at(2026, 5, 5, 6, 0)  # 08:00 Berlin
+
+
+def test_an_unknown_bot_time_zone_is_refused(bot):
+    from django.core.exceptions import ValidationError
+
+    bot.timezone = "Mars/Olympus_Mons"
+    with pytest.raises(ValidationError, match="Mars/Olympus_Mons"):
+        bot.full_clean()
 
 
 def test_draft_announcements_never_run(bot, make_groups, superuser):
