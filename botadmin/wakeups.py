@@ -44,17 +44,22 @@ def wake_after_commit(task: str, ids: Iterable[int]) -> None:
         transaction.on_commit(lambda: _publisher.add(task, ids))
 
 
+def send(task: str, args: list, countdown: float | None = None) -> bool:
+    """Publish one task message now, in this thread. False (logged) when the broker
+    failed: the work is stored, and its sweeper hands it out later."""
+    try:
+        current_app.send_task(task, args=args, countdown=countdown)
+    except Exception:
+        logger.warning("Broker unavailable; %s%s waits for its sweeper.", task, args, exc_info=True)
+        return False
+    return True
+
+
 def publish(task: str, ids: list[int], countdown: float | None = None) -> bool:
     """Publish now, in this thread: `task(ids)` in chunks. False when the broker failed."""
-    try:
-        for start in range(0, len(ids), MAX_IDS_PER_MESSAGE):
-            chunk = ids[start : start + MAX_IDS_PER_MESSAGE]
-            current_app.send_task(task, args=[chunk], countdown=countdown)
-    except Exception:
-        logger.warning(
-            "Broker unavailable; %d ids for %s wait for the sweeper.", len(ids), task, exc_info=True
-        )
-        return False
+    for start in range(0, len(ids), MAX_IDS_PER_MESSAGE):
+        if not send(task, [ids[start : start + MAX_IDS_PER_MESSAGE]], countdown):
+            return False
     return True
 
 

@@ -20,12 +20,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from celery import current_app
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import OuterRef, Q, Subquery
 from django.utils import timezone
 
+from botadmin import wakeups
 from connectors.base import Connector, ConnectorError
 from connectors.registry import connector_for
 
@@ -79,15 +79,8 @@ def request_sync(
 
 
 def enqueue_run(run_id: int) -> None:
-    transaction.on_commit(lambda: _publish(run_id))
-
-
-def _publish(run_id: int) -> None:
-    try:
-        current_app.send_task(RUN_SYNC_TASK, args=[run_id])
-    except Exception:
-        # The run stays pending; sync_due_bots hands it out again.
-        logger.warning("Broker unavailable; sync run %s waits for the sweeper.", run_id)
+    # A run the broker never got stays pending; sync_due_bots hands it out again.
+    transaction.on_commit(lambda: wakeups.send(RUN_SYNC_TASK, [run_id]))
 
 
 def sync_now(bot: Bot, trigger: str, user=None) -> SyncRun:

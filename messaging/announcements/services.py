@@ -4,11 +4,9 @@ Every function that changes state owns its transaction and enqueues its
 follow-up work on commit.
 """
 
-import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from celery import current_app
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, Q
@@ -17,6 +15,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from audit.services import record_action
+from botadmin import wakeups
 from conversations.models import Bot, Conversation
 
 from ..models import Message
@@ -24,8 +23,6 @@ from ..outbox import enqueue_delivery
 from ..validation import validate_outbound
 from .models import Announcement, AnnouncementRun, SavedAudience
 from .schedule import RECURRING, Schedule, ScheduleError, parse
-
-logger = logging.getLogger(__name__)
 
 FAN_OUT_TASK = "messaging.announcements.fan_out"
 TICK_TASK = "messaging.announcements.tick"
@@ -58,15 +55,8 @@ class Draft:
 
 
 def _publish(task: str, *args) -> None:
-    def send():
-        try:
-            current_app.send_task(task, args=list(args))
-        except Exception:
-            logger.warning(
-                "Broker unavailable; the scheduler tick retries %s.", task, exc_info=True
-            )
-
-    transaction.on_commit(send)
+    """After the commit; a message the broker never got is retried by the scheduler tick."""
+    transaction.on_commit(lambda: wakeups.send(task, list(args)))
 
 
 def save_announcement(
