@@ -1,11 +1,10 @@
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from botadmin.timezones import known_zone
 from connectors.registry import choices as connector_choices
 
 from .secrets import (
@@ -18,12 +17,8 @@ AGENT_TOKEN_MIN_LENGTH = 32
 
 
 def validate_time_zone(name: str) -> None:
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValidationError(
-            _("Unknown time zone: %(tz)s"), params={"tz": name}, code="time_zone"
-        ) from None
+    if known_zone(name) is None:
+        raise ValidationError(_("Unknown time zone: %(tz)s"), params={"tz": name}, code="time_zone")
 
 
 class Bot(models.Model):

@@ -8,13 +8,13 @@ like every other send path.
 
 import uuid
 from pathlib import PurePath
-from zoneinfo import available_timezones
 
 from django import forms
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.utils.translation import gettext_lazy as _
 
+from botadmin.timezones import zone_names
 from conversations.models import Bot
 
 from .models import Announcement
@@ -143,7 +143,7 @@ class ComposeForm(forms.Form):
         self.fields["saved_audience"].choices = [("", "—")] + [
             (a.pk, a.name) for a in saved_audiences
         ]
-        self.fields["timezone"].choices = [(z, z) for z in sorted(available_timezones())]
+        self.fields["timezone"].choices = [(z, z) for z in zone_names()]
         self.fields["timezone"].initial = settings.TIME_ZONE
 
     def message_fieldsets(self):

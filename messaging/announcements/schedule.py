@@ -9,10 +9,12 @@ UTC accordingly.
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+from zoneinfo import ZoneInfo
 
 from croniter import CroniterBadCronError, croniter
 from django.utils.translation import gettext as _
+
+from botadmin.timezones import known_zone
 
 from .models import Announcement
 
@@ -80,12 +82,10 @@ def _localise(naive: datetime, tz: ZoneInfo) -> datetime:
 
 
 def zone(name: str) -> ZoneInfo:
-    if name not in available_timezones():
+    tz = known_zone(name)
+    if tz is None:
         raise ScheduleError(_("Unknown time zone: %(tz)s") % {"tz": name})
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:  # pragma: no cover
-        raise ScheduleError(_("Unknown time zone: %(tz)s") % {"tz": name}) from exc
+    return tz
 
 
 def _time(value) -> time:
