@@ -86,7 +86,7 @@ WITH convs AS (
 INSERT INTO messaging_message (
     msgid, bot_id, conversation_id, direction, msgtype, body, search_text, sender_id,
     sender_name, upstream_msgid, status, source, idempotency_key, request_hash,
-    attempt_count, last_error, created_at, updated_at, sent_at
+    attempt_count, last_error, created_at, updated_at, sent_at, forward_pending
 )
 SELECT
     md5(i::text),
@@ -111,7 +111,8 @@ SELECT
     now() - interval '90 days' + (i * interval '90 days' / %(messages)s),
     now() - interval '90 days' + (i * interval '90 days' / %(messages)s),
     CASE WHEN i %% 3 = 0 THEN now() - interval '90 days' + (i * interval '90 days' / %(messages)s)
-         END
+         END,
+    false
 FROM generate_series(1::bigint, %(messages)s) AS i, convs, words,
 LATERAL (
     SELECT words.w[(1 + (i * 31) %% 20)::int] || ' ' || words.w[(1 + (i * 17) %% 20)::int] || ' ' ||
@@ -129,7 +130,7 @@ FROM messaging_message WHERE direction = 'out' AND conversation_id = %(busy)s
 """
 
 
-def fill(rebuild: bool):
+def fill(rebuild: bool, messages: int = MESSAGES, conversations: int = CONVERSATIONS):
     from django.contrib.auth import get_user_model
     from django.core.management import call_command
     from django.db import connection, transaction
@@ -139,7 +140,7 @@ def fill(rebuild: bool):
 
     call_command("migrate", verbosity=0)
     bot = Bot.objects.filter(name="bench").first()
-    if bot and not rebuild and Message.objects.filter(bot=bot).count() == MESSAGES:
+    if bot and not rebuild and Message.objects.filter(bot=bot).count() == messages:
         return bot
     print("Filling the benchmark database (about a minute)…", flush=True)
     with connection.cursor() as cursor:
@@ -156,13 +157,13 @@ def fill(rebuild: bool):
                 name=f"群 {i}" if i else "最忙的群",
                 kind=Conversation.Kind.GROUP if i % 4 else Conversation.Kind.USER,
             )
-            for i in range(CONVERSATIONS)
+            for i in range(conversations)
         )
         params = {
             "bot": bot.pk,
             "busy_share": BUSY_SHARE,
-            "conversations": CONVERSATIONS,
-            "messages": MESSAGES,
+            "conversations": conversations,
+            "messages": messages,
             "rare": RARE_WORD,
         }
         with connection.cursor() as cursor:
