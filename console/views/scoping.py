@@ -1,7 +1,8 @@
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 
 from conversations.models import Bot
-from conversations.services import bots_visible_to, conversations_visible_to
+from conversations.services import bots_visible_to, visible_conversation
 
 
 def visible_bot_or_404(user, bot_id: int) -> Bot:
@@ -11,9 +12,9 @@ def visible_bot_or_404(user, bot_id: int) -> Bot:
 
 def visible_conversation_or_404(user, bot_id: int, conversation_pk: int):
     """The conversation and its bot in one query; 404 unless the bot is the user's."""
-    conversation = get_object_or_404(
-        conversations_visible_to(user).select_related("bot"), bot_id=bot_id, pk=conversation_pk
-    )
+    conversation = visible_conversation(user, bot_id, conversation_pk)
+    if conversation is None:
+        raise Http404
     return conversation.bot, conversation
 
 

@@ -288,3 +288,35 @@ def test_an_inbound_message_of_a_bot_without_webhook_says_it_was_not_forwarded(
     message = make_message(group, text="你好")
     fragment = operator_client.get(f"{history_url}messages/{message.pk}/trace").content.decode()
     assert "未转发" in fragment
+
+
+def test_the_timelines_sql_reads_what_the_orm_reads(group, operator, make_message):
+    # console/history.py reads the timeline with hand-written SQL (botadmin/rows.py):
+    # every value must come back as the ORM gives it (JSON bodies, aware times).
+    from console import history
+
+    make_message(group, text="第一行\n第二行", sender_id="wmA", sender_name="张三")
+    make_message(
+        group,
+        direction="out",
+        msgtype="news",
+        body={"msgtype": "news", "news": {"articles": [{"title": "标题", "url": "https://a.cn"}]}},
+        status=Message.Status.FAILED,
+        attempt_count=3,
+        created_by=operator,
+        created_at=timezone.now() - dt.timedelta(days=3, microseconds=7),
+    )
+
+    shown = history.latest_page(group).messages
+
+    fields = [f for f in history.TimelineMessage.__dataclass_fields__ if f != "created_by"]
+    expected = [
+        {
+            **{f: getattr(m, f) for f in fields},
+            "created_by": m.created_by.username if m.created_by else "",
+        }
+        for m in Message.objects.filter(conversation=group).order_by("id")
+    ]
+    assert [{f: getattr(m, f) for f in [*fields, "created_by"]} for m in shown] == expected
+    assert shown[1].created_by == operator.username and shown[1].created_at.tzinfo is not None
+    assert [m.pk for m in history.pending_in(group, [shown[1].pk, 10**9])] == [shown[1].pk]

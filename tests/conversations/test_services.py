@@ -1,6 +1,7 @@
 from datetime import time, timedelta
 
 import time_machine
+from django.contrib.auth.models import AnonymousUser
 from django.utils import timezone
 
 from conversations.services import (
@@ -8,6 +9,7 @@ from conversations.services import (
     bots_visible_to,
     conversation_for_secret,
     rotate_secret,
+    visible_conversation,
 )
 
 
@@ -51,6 +53,28 @@ def test_operators_see_only_their_bots(make_bot, make_operator, superuser):
     assert set(bots_visible_to(superuser)) == {a, b}
 
 
+def test_a_conversation_is_visible_exactly_to_those_who_see_its_bot(
+    make_bot, make_operator, make_conversation, superuser
+):
+    a, b = make_bot(name="a"), make_bot(name="b")
+    in_a, in_b = make_conversation(a, "wrA"), make_conversation(b, "wrB")
+    alice = make_operator("alice", a)
+    both = make_operator("both", a, b)
+    gone = make_operator("gone", a)
+    gone.is_active = False
+    gone.save()
+
+    for user in (alice, both, gone, superuser, AnonymousUser()):
+        for conversation in (in_a, in_b):
+            found = visible_conversation(user, conversation.bot_id, conversation.pk)
+            expected = bots_visible_to(user).filter(pk=conversation.bot_id).exists()
+            assert (found == conversation) is expected, (user, conversation)
+            assert found is None or found.bot == conversation.bot
+    # The conversation must belong to the bot named in the address.
+    assert visible_conversation(both, b.pk, in_a.pk) is None
+    assert visible_conversation(superuser, b.pk, in_a.pk) is None
+
+
 def test_every_rotation_is_recorded_once_in_the_audit_log(bot, superuser):
     from audit.models import OperatorAction
 
@@ -67,7 +91,9 @@ def _fields(instance) -> dict:
     return {field.attname: getattr(instance, field.attname) for field in instance._meta.fields}
 
 
-def test_the_secret_lookups_load_the_same_instances_as_the_orm(make_bot, make_conversation):
+def test_the_sql_lookups_load_the_same_instances_as_the_orm(
+    make_bot, make_conversation, make_operator
+):
     # The lookups are hand-written SQL (botadmin/rows.py): every column must come
     # back converted exactly as the ORM converts it (times, booleans, JSON).
     bot = make_bot(quiet_hours_start=time(22, 30), quiet_hours_end=time(7, 0))
@@ -86,3 +112,6 @@ def test_the_secret_lookups_load_the_same_instances_as_the_orm(make_bot, make_co
     assert conversation_for_secret(bot.secret, "wrMixed") == conversation
     assert conversation_for_secret(bot.secret, "wrOther") is None
     assert conversation_for_secret(old[:-1] + ("A" if old[-1] != "A" else "B"), "wrMixed") is None
+    visible = visible_conversation(make_operator("alice", bot), bot.pk, conversation.pk)
+    assert _fields(visible) == _fields(conversation)
+    assert _fields(visible.bot) == _fields(bot)
