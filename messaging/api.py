@@ -10,7 +10,6 @@ validation uses (`messaging.schemas`), through `openapi_extra`, so the
 documentation cannot drift from the code.
 """
 
-import json
 import re
 
 from django.conf import settings
@@ -25,7 +24,7 @@ from .models import Message
 from .ratelimit import check_send_rate
 from .schemas import ErrorAnswer, SendAccepted, request_body_schema
 from .sending import accept_outbound
-from .validation import parse_send_at
+from .validation import loads_json, parse_send_at
 
 router = Router(tags=["send"])
 
@@ -153,7 +152,7 @@ def _json_body(request: HttpRequest):
     if len(raw) > limit:
         raise Err.BODY_TOO_LARGE.error(f"request body too large: at most {limit} bytes")
     try:
-        return json.loads(raw)
+        return loads_json(raw)
     except (ValueError, RecursionError):
         raise Err.NOT_JSON.error("Warning: wrong json format. The body is not JSON.") from None
 

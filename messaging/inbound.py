@@ -10,7 +10,6 @@ msgtypes are kept raw.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
@@ -27,7 +26,7 @@ from conversations.services import bot_for_secret, conversation_for_secret
 
 from .forwarding.delivery import FAN_OUT_TASK
 from .models import Message, MessageMedia
-from .validation import check_strings, search_text
+from .validation import check_strings, loads_json, search_text
 
 MAX_BODY_BYTES = 256 * 1024
 MSGTYPE_MAX_LENGTH = Message._meta.get_field("msgtype").max_length
@@ -114,7 +113,7 @@ def parse_callback(raw: bytes) -> Inbound:
     if len(raw) > MAX_BODY_BYTES:
         raise Err.BODY_TOO_LARGE.error(f"request body larger than {MAX_BODY_BYTES} bytes")
     try:
-        data = json.loads(raw.decode("utf-8"))
+        data = loads_json(raw.decode("utf-8"))
     except UnicodeDecodeError:
         raise Err.NOT_JSON.error("Warning: wrong json format. body is not UTF-8") from None
     except ValueError as error:

@@ -411,7 +411,17 @@ def test_an_image_that_is_not_jpg_or_png_or_too_big_is_40058(send, robot_bot, ro
 
 
 @pytest.mark.parametrize(
-    "raw", [b"", b"{", b"not json", b"\xff\xfe\x00garbage", b"[" * 100_000, b'{"a": 1' + b"}" * 3]
+    "raw",
+    [
+        b"",
+        b"{",
+        b"not json",
+        b"\xff\xfe\x00garbage",
+        b"[" * 100_000,
+        b'{"a": 1' + b"}" * 3,
+        b'{"msgtype": "text", "text": {"content": "hi"}, "x": NaN}',  # Python's, not JSON
+        b'{"msgtype": "text", "text": {"content": "hi", "x": -Infinity}}',
+    ],
 )
 def test_a_body_that_is_not_json_is_7000001(send, bot, group, raw):
     errmsg = refused(send(bot.secret, "wrGroup1", raw), 7000001, 400)
