@@ -32,6 +32,8 @@ from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
+from . import jsontext
+
 USER_AGENT = "botadmin/1"
 _local = threading.local()
 
@@ -54,12 +56,12 @@ class HttpResponse:
 
     @property
     def text(self) -> str:
-        return self.content.decode("utf-8", errors="replace")
+        """The body for people and logs: undecodable bytes and NUL (which PostgreSQL
+        refuses in text) become U+FFFD, so a binary answer can be stored."""
+        return self.content.decode("utf-8", errors="replace").replace("\x00", "\ufffd")
 
     def json(self):
-        import json
-
-        return json.loads(self.content)
+        return jsontext.loads(self.content)
 
 
 def check_url(url: str, *, allow_private: bool | None = None) -> None:

@@ -6,6 +6,7 @@ import requests
 from django.conf import settings
 
 from botadmin import http
+from botadmin.jsontext import unstorable
 
 from .base import Connector, ConnectorError, ContactPage, Outcome, SendResult
 from .registry import register
@@ -80,6 +81,8 @@ class BridgeConnector(Connector):
                 and isinstance(item.get("name"), str)
             ):
                 raise ConnectorError(f"protocol error: bad contact item {str(item)[:200]}")
+            if problem := unstorable(item, "contact"):
+                raise ConnectorError(f"protocol error: {problem}: {str(item)[:200]}")
         return ContactPage(items=items, next_cursor=next_cursor or None)
 
     def check(self) -> str:
@@ -113,6 +116,8 @@ def classify_send_answer(response: http.HttpResponse) -> SendResult:
         errcode = int(data["errcode"])
     except (ValueError, KeyError, TypeError):
         return SendResult(Outcome.RETRY, detail=f"protocol error: {excerpt}", http_status=status)
+    if problem := unstorable(data, "answer"):
+        return SendResult(Outcome.RETRY, detail=f"protocol error: {problem}", http_status=status)
     errmsg = str(data.get("errmsg", ""))
     if errcode == 0:
         return SendResult(

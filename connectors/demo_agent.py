@@ -37,6 +37,7 @@ class AgentBehaviour:
     errcode_times: int | None = None  # …only this many times, then behave again
     http_status: int | None = None  # answer sends with this HTTP status
     non_json: bool = False  # answer sends with a body that is not JSON
+    raw_answer: tuple[int, bytes] | None = None  # answer sends with this status and body
     fail_contacts_on_page: int | None = None  # 1-based page of /users or /groups that answers 500
     page_size: int = 50
 
@@ -121,6 +122,8 @@ class DemoAgent:
                 return behaviour.http_status, {"errcode": -1, "errmsg": "agent error"}
             if behaviour.non_json:
                 return 200, b"<html>proxy error</html>"
+            if behaviour.raw_answer:
+                return behaviour.raw_answer
             if behaviour.errcode is not None and behaviour.errcode_times != 0:
                 if behaviour.errcode_times:
                     behaviour.errcode_times -= 1

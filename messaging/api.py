@@ -16,6 +16,7 @@ from django.conf import settings
 from django.http import HttpRequest
 from ninja import Router
 
+from botadmin import jsontext
 from botadmin.api import envelope
 from botadmin.errors import Err
 from conversations.services import bot_for_secret, conversation_for_secret
@@ -24,7 +25,7 @@ from .models import Message
 from .ratelimit import check_send_rate
 from .schemas import ErrorAnswer, SendAccepted, request_body_schema
 from .sending import accept_outbound
-from .validation import loads_json, parse_send_at
+from .validation import parse_send_at
 
 router = Router(tags=["send"])
 
@@ -152,7 +153,7 @@ def _json_body(request: HttpRequest):
     if len(raw) > limit:
         raise Err.BODY_TOO_LARGE.error(f"request body too large: at most {limit} bytes")
     try:
-        return loads_json(raw)
+        return jsontext.loads(raw)
     except (ValueError, RecursionError):
         raise Err.NOT_JSON.error("Warning: wrong json format. The body is not JSON.") from None
 

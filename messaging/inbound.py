@@ -19,6 +19,7 @@ from django.utils import timezone
 from pydantic import BaseModel, ConfigDict, Field, StrictStr
 from pydantic import ValidationError as PydanticValidationError
 
+from botadmin import jsontext
 from botadmin.errors import Err
 from botadmin.wakeups import wake_after_commit
 from conversations.models import Bot, Conversation
@@ -26,7 +27,7 @@ from conversations.services import bot_for_secret, conversation_for_secret
 
 from .forwarding.delivery import FAN_OUT_TASK
 from .models import Message, MessageMedia
-from .validation import check_strings, loads_json, search_text
+from .validation import check_strings, search_text
 
 MAX_BODY_BYTES = 256 * 1024
 MSGTYPE_MAX_LENGTH = Message._meta.get_field("msgtype").max_length
@@ -70,6 +71,11 @@ OBJECT_MODELS: dict[str, type[_Object]] = {
 }
 
 
+# 9999-12-31 23:59:59 UTC, the last second Python's datetime holds (milliseconds
+# since 1970 are past it, and refused rather than read as a time 50,000 years away).
+LAST_TIMESTAMP = 253_402_300_799
+
+
 class CallbackEnvelope(BaseModel):
     """The fields every callback carries, whatever its msgtype."""
 
@@ -82,7 +88,9 @@ class CallbackEnvelope(BaseModel):
     msgid: StrictStr | int | None = Field(
         None, description="The message's id inside WeCom; repeats are dropped."
     )
-    timestamp: int | float | None = Field(None, ge=0, description="Unix seconds when sent.")
+    timestamp: int | float | None = Field(
+        None, ge=0, le=LAST_TIMESTAMP, description="Unix seconds when sent."
+    )
     conversation_type: Literal["user", "group"] | None = None
     conversation_name: StrictStr | None = None
     sender_name: StrictStr | None = None
@@ -113,7 +121,7 @@ def parse_callback(raw: bytes) -> Inbound:
     if len(raw) > MAX_BODY_BYTES:
         raise Err.BODY_TOO_LARGE.error(f"request body larger than {MAX_BODY_BYTES} bytes")
     try:
-        data = loads_json(raw.decode("utf-8"))
+        data = jsontext.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
         raise Err.NOT_JSON.error("Warning: wrong json format. body is not UTF-8") from None
     except ValueError as error:

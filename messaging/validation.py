@@ -19,7 +19,6 @@ limits. Robot bots get WeCom's documented limits; bridge bots botadmin's own
 import base64
 import binascii
 import hashlib
-import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
@@ -29,6 +28,7 @@ from django.utils.dateparse import parse_datetime
 from pydantic import ValidationError
 
 from botadmin.errors import ApiError, Err
+from botadmin.jsontext import unstorable
 from connectors.registry import connector_class
 from conversations.models import Bot
 
@@ -100,33 +100,10 @@ def _field_error(error: ValidationError) -> ApiError:
     return Err.FIELD_INVALID.error(f"invalid field: {where}: {first['msg']}")
 
 
-def _not_json(constant: str):
-    raise ValueError(f"{constant} is not a JSON value")
-
-
-def loads_json(raw: bytes | str):
-    """JSON as RFC 8259 defines it: Python's json also reads NaN and Infinity,
-    which neither PostgreSQL nor SQLite accepts in a JSON column."""
-    return json.loads(raw, parse_constant=_not_json)
-
-
 def check_strings(node, where: str, err: Err = Err.FIELD_INVALID) -> None:
-    """PostgreSQL's jsonb refuses NUL; lone surrogates cannot be encoded as UTF-8.
-    Keys are strings too."""
-    if isinstance(node, str):
-        if "\x00" in node:
-            raise err.error(f"{err.value[2]}: {where} contains a NUL character")
-        try:
-            node.encode("utf-8")
-        except UnicodeEncodeError:
-            raise err.error(f"{err.value[2]}: {where} is not valid UTF-8") from None
-    elif isinstance(node, dict):
-        for key, value in node.items():
-            check_strings(key, f"{where} key", err)
-            check_strings(value, f"{where}.{key}", err)
-    elif isinstance(node, list):
-        for index, value in enumerate(node):
-            check_strings(value, f"{where}.{index}", err)
+    """Refuse what no database stores (NUL, lone surrogates; see botadmin.jsontext)."""
+    if problem := unstorable(node, where):
+        raise err.error(f"{err.value[2]}: {problem}")
 
 
 def _utf8_len(value: str) -> int:

@@ -72,6 +72,28 @@ def test_a_non_json_answer_is_a_protocol_error_retried_with_the_body_logged(
     assert result.outcome == Outcome.RETRY and "proxy error" in result.detail
 
 
+@pytest.mark.parametrize(
+    "status, raw, detail",
+    [
+        (
+            200,
+            b'{"errcode": 0, "errmsg": "ok", "msgid": "a\\u0000b"}',
+            "answer.msgid contains a NUL",
+        ),
+        (200, b'{"errcode": 40058, "errmsg": "bad", "x": NaN}', "protocol error: {"),
+        (502, b"\x1f\x8b\x08\x00\x00gzip", "(HTTP 502): \x1f\ufffd\x08\ufffd\ufffdgzip"),
+    ],
+)
+def test_an_answer_no_database_could_store_is_a_protocol_error_retried(
+    connector, conversation, agent, status, raw, detail
+):
+    # Stored as is, NUL and NaN would fail the worker on PostgreSQL at every retry.
+    agent.behaviour.raw_answer = (status, raw)
+    result = connector.send("m1", conversation, TEXT)
+    assert result.outcome == Outcome.RETRY and detail in result.detail
+    assert "\x00" not in result.detail and not result.upstream_msgid
+
+
 def test_an_agent_that_is_down_means_retry(connector, conversation, agent):
     agent.go_down()
     assert connector.send("m1", conversation, TEXT).outcome == Outcome.RETRY

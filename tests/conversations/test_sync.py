@@ -124,6 +124,28 @@ def test_a_sync_failing_on_page_3_changes_nothing_it_did_not_see(bridge_bot, age
     assert after["wmU1"] == ("Alice", True)
 
 
+@pytest.mark.parametrize(
+    "bad, error",
+    [
+        ({"name": "Group\x0005"}, "protocol error: contact.name contains a NUL character"),
+        ({"tags": {"a\x00": 1}}, "protocol error: contact.tags key contains a NUL character"),
+        ({"score": float("nan")}, "protocol error: not JSON"),  # Python writes NaN; not JSON
+    ],
+)
+def test_a_contact_no_database_can_store_fails_the_run_with_a_protocol_error(
+    bridge_bot, agent_with_contacts, bad, error
+):
+    # Found by fuzzing the callback: PostgreSQL refuses NUL, no JSON column takes NaN.
+    # The agent is at fault, so the run names it instead of an "internal error".
+    agent_with_contacts.groups[4].update(bad)  # on the third page of groups
+
+    run = do_sync(bridge_bot)
+
+    assert run.outcome == SyncRun.Outcome.FAILED
+    assert run.error.startswith(error), run.error
+    assert "wrG04" in states(bridge_bot) and "wrG05" not in states(bridge_bot)
+
+
 def test_an_unreachable_agent_fails_the_run_and_changes_nothing(bridge_bot, agent_with_contacts):
     do_sync(bridge_bot)
     agent_with_contacts.go_down()

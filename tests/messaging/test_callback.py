@@ -112,6 +112,8 @@ BAD_BODIES = {
     "content not a string": (lambda bot: {**_valid(bot), "text": {"content": 42}}, 40035),
     "conversation_id not a string": (lambda bot: {**_valid(bot), "conversation_id": 7}, 40035),
     "timestamp not a number": (lambda bot: {**_valid(bot), "timestamp": "yesterday"}, 40035),
+    # Found by the fuzzer: past year 9999 Python has no datetime for it.
+    "timestamp in milliseconds": (lambda bot: {**_valid(bot), "timestamp": 1764300000000}, 40035),
     "unknown conversation_type": (lambda bot: {**_valid(bot), "conversation_type": "room"}, 40035),
     "msgid too long": (lambda bot: {**_valid(bot), "msgid": "9" * 200}, 40035),
     # PostgreSQL stores neither in text or jsonb: refused, not a 500.

@@ -106,6 +106,19 @@ def test_a_receiver_down_for_a_stretch_gets_the_message_when_it_returns_with_the
     assert first_error.http_status is None and "Connection" in first_error.response_text
 
 
+@pytest.mark.parametrize("status, outcome", [(200, "success"), (500, "failure")])
+def test_a_binary_answer_is_recorded_readable(hooked_bot, receiver, record, status, outcome):
+    # An endpoint answering an image or gzip: PostgreSQL refuses the NUL bytes as text.
+    receiver.respond(status, b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe")
+    delivery = record(hooked_bot)
+
+    assert attempt_delivery(delivery.pk) == outcome
+
+    attempt = delivery.attempts.get()
+    assert attempt.http_status == status
+    assert attempt.response_text.startswith("\ufffdPNG") and "\x00" not in attempt.response_text
+
+
 @pytest.mark.parametrize("host", ["127.0.0.1", "169.254.169.254"])
 def test_a_private_endpoint_is_refused_and_recorded_as_failed_with_the_reason(
     host, make_bot, record, settings
