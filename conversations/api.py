@@ -93,6 +93,8 @@ def _list_route(
         q: str = Query("", max_length=100, description=Q_DESCRIPTION),
         include_inactive: bool = Query(False, description=INACTIVE_DESCRIPTION),
     ):
+        if "\x00" in q:
+            raise Err.INVALID_PARAMETER.error("invalid parameter: q contains a NUL character")
         rows = _rows(_bot(secret), kind, q, include_inactive, *fields)
         # SQLite answers is_active as 0/1.
         return _answer(

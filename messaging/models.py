@@ -12,6 +12,12 @@ def new_msgid() -> str:
     return uuid.uuid4().hex
 
 
+def could_be_msgid(value: str) -> bool:
+    """False for what no stored msgid is: too long, or holding NUL (which PostgreSQL
+    refuses even in a query), so a lookup can answer "no such message" at once."""
+    return len(value) <= 32 and "\x00" not in value
+
+
 class Message(models.Model):
     """Every message a bot sent or saw: the log both directions share."""
 

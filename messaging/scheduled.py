@@ -18,7 +18,7 @@ from django.utils import timezone
 from botadmin.errors import Err
 from conversations.models import Bot
 
-from .models import Message
+from .models import Message, could_be_msgid
 from .outbox import enqueue_delivery
 
 RELEASE_BATCH = 500
@@ -89,6 +89,8 @@ def _release_batch(now: datetime) -> tuple[int, int]:
 
 def cancel_scheduled_message(bot: Bot, msgid: str) -> Message:
     """Cancel one of the bot's scheduled messages; ApiError if it is unknown or already released."""
+    if not could_be_msgid(msgid):
+        raise Err.NO_SUCH_MESSAGE.error("no such message")
     changed = Message.objects.filter(
         bot=bot, msgid=msgid, direction=Message.Direction.OUT, status=Message.Status.SCHEDULED
     ).update(status=Message.Status.CANCELLED, updated_at=timezone.now())

@@ -16,7 +16,7 @@ from botadmin.api import envelope
 from botadmin.errors import Err
 from conversations.services import bot_for_secret
 
-from .models import Message
+from .models import Message, could_be_msgid
 
 router = Router(tags=["messages"])
 
@@ -26,6 +26,8 @@ def message_status(request: HttpRequest, msgid: str, secret: str = ""):
     bot = bot_for_secret(secret)
     if bot is None:
         raise Err.INVALID_SECRET.error()
+    if not could_be_msgid(msgid):
+        raise Err.NO_SUCH_MESSAGE.error("no such message")
     message = (
         Message.objects.filter(bot=bot, msgid=msgid)
         .select_related("conversation")

@@ -27,7 +27,7 @@ def conversation_list(request, bot_id: int):
     kind = request.GET.get("kind")
     if kind not in Conversation.Kind.values:
         kind = Conversation.Kind.GROUP
-    name = request.GET.get("q", "")
+    name = request.GET.get("q", "").replace("\x00", "")  # no name holds one
     page = Paginator(conversations_by_activity(bot, kind, name), PER_PAGE).get_page(
         request.GET.get("page")
     )

@@ -76,6 +76,8 @@ def compose(request, pk: int | None = None):
         bot = announcement.bot
     else:
         bot_id = request.POST.get("bot") or request.GET.get("bot")
+        if bot_id and not (bot_id.isascii() and bot_id.isdigit()):
+            raise Http404
         bot = get_object_or_404(bots, pk=bot_id) if bot_id else bots.first()
     if bot is None:
         return render(request, "messaging/announcements/list.html", {"rows": [], "has_bots": False})

@@ -139,3 +139,9 @@ def test_a_bad_parameter_answers_in_the_envelope(client, bot):
     assert answer.status_code == 400 and answer.json()["errcode"] == 40035
     answer = client.get("/api/users", {"secret": bot.secret, "q": "x" * 101})
     assert answer.status_code == 400 and answer.json()["errcode"] == 40035
+    # PostgreSQL refuses NUL in a query parameter: a clear 40035, not a 503.
+    answer = client.get("/api/users", {"secret": bot.secret, "q": "a\x00b"})
+    assert answer.status_code == 400 and answer.json() == {
+        "errcode": 40035,
+        "errmsg": "invalid parameter: q contains a NUL character",
+    }

@@ -57,10 +57,15 @@ def test_another_bots_message_is_no_such_message(client, make_bot, failed_then_s
     }
 
 
-def test_unknown_msgid_is_no_such_message(client, bridge_bot):
-    response = client.get("/api/messages/nope", {"secret": bridge_bot.secret})
-    assert response.status_code == 404
-    assert response.json()["errcode"] == 7000104
+@pytest.mark.parametrize("msgid", ["nope", "a%00b", "x" * 33])
+def test_unknown_msgid_is_no_such_message(client, bridge_bot, msgid):
+    # A NUL (which PostgreSQL refuses in a query) was a 503; now it is simply unknown.
+    for response in (
+        client.get(f"/api/messages/{msgid}", {"secret": bridge_bot.secret}),
+        client.post(f"/api/messages/{msgid}/cancel?secret={bridge_bot.secret}"),
+    ):
+        assert response.status_code == 404
+        assert response.json()["errcode"] == 7000104
 
 
 @pytest.mark.parametrize("secret", [None, "", "wrong-secret-" + "x" * 30])

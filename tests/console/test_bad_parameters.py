@@ -1,0 +1,48 @@
+"""Whatever an operator's browser puts in a page's query string: never a 500.
+
+NUL is the usual culprit (PostgreSQL refuses it in a query parameter), then
+numbers and dates out of range and undecodable text."""
+
+import pytest
+
+URLS = [
+    "/console/search/?q=%00",
+    "/console/search/?q=x&sender=%00&conversation=%00",
+    "/console/audit/?q=%00&sender=%00",
+    "/console/audit/export.csv?q=%00",
+    "/console/audit/actions/?q=%00",
+    "/console/bots/{b}/?q=%00",
+    "/console/bots/{b}/?kind=%00",
+    "/console/bots/{b}/conversations/{c}/?date=%00",
+    "/console/bots/{b}/conversations/{c}/?before=%00",
+    "/console/bots/{b}/conversations/{c}/updates?after=1&pending=%00,1",
+    "/console/dashboard/?bot=%00",
+    "/console/announcements/?q=%00&status=%00&page=%00",
+    "/console/announcements/schedule-preview/?rrule=%00&start=%00&timezone=%00",
+    "/console/announcements/schedule-preview/?kind=recurring&rrule=FREQ%3DSECONDLY&start=0001-01-01T00:00",
+    "/console/announcements/new/?conversation=%00&bot=%00",
+    "/console/announcements/new/?bot=abc",
+    "/console/announcements/new/?bot=%C2%B2",
+    "/console/announcements/new/?bot=99999999999999999999999",
+    "/admin/conversations/conversation/?q=%00",
+    "/admin/messaging/message/?q=%00",
+    "/admin/conversations/bot/?q=%00",
+    "/console/search/?q=%ED%A0%80",
+    "/console/search/?date_from=99999-01-01",
+    "/console/search/?before=999999999999999999999999",
+    "/console/audit/?before=-1",
+]
+
+
+@pytest.mark.parametrize("url", URLS)
+def test_a_bad_query_string_never_breaks_a_page(client, superuser, bot, group, url):
+    client.force_login(superuser)
+    response = client.get(url.format(b=bot.pk, c=group.pk))
+    if response.streaming:
+        b"".join(response.streaming_content)
+    assert response.status_code < 500
+
+
+def test_a_nul_in_the_conversation_search_is_ignored(operator_client, bot, group):
+    page = operator_client.get(f"/console/bots/{bot.pk}/?q=销%00售")
+    assert page.status_code == 200 and group.name in page.content.decode()
