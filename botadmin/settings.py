@@ -130,7 +130,8 @@ SESSION_ENGINE = (
 # message row is committed before a task is enqueued, and a periodic sweeper
 # re-enqueues anything stuck), so a broker that loses a wake-up only delays
 # work. Use Redis or RabbitMQ when workers run on more than one machine.
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
+# "localhost" only because kombu warns about a URL without a host; the folder is what counts.
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://localhost/")
 if CELERY_BROKER_URL.startswith("filesystem://"):
     _broker_dir = VAR_DIR / "broker"
     for _sub in ("queue", "processed", "control"):

@@ -49,7 +49,7 @@ def test_defaults_need_no_server(tmp_path):
     assert s["name"] == str(tmp_path / "botadmin.sqlite3")
     assert "journal_mode=WAL" in s["options"]["init_command"]
     assert s["options"]["timeout"] >= 5
-    assert s["broker"] == "filesystem://"
+    assert s["broker"] == "filesystem://localhost/"
     assert s["transport_options"]["data_folder_in"].startswith(str(tmp_path))
     assert s["time_zone"] == "Asia/Shanghai" and s["language"] == "zh-hans"
     assert s["debug"] is False
