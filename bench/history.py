@@ -61,7 +61,7 @@ def ensure_database(url: str) -> None:
 def setup_django(url: str) -> None:
     os.environ["DATABASE_URL"] = url
     os.environ.setdefault("ALLOWED_HOSTS", "testserver")
-    # As production runs: sessions read from Redis (see SESSION_ENGINE in settings).
+    # As production runs (the dashboard's day counts are cached there).
     os.environ.setdefault("CACHE_URL", "redis://127.0.0.1:6379/1")
     os.environ["BOTADMIN_BENCH_VIEWS"] = "1"  # the floor views of console/bench.py
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "botadmin.settings")

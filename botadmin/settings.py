@@ -113,17 +113,6 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- Cache (shared by all processes: rate limits, locks) --------------------
 CACHES = {"default": env.cache("CACHE_URL", default="dbcache://botadmin_cache")}
 
-# Every console request reads its session. With a cache server it is read from
-# there (and written through to the database); the database cache would only add
-# a query, and a per-process cache would keep a logged-out session alive in the
-# other processes.
-_CACHE_SERVERS = ("django.core.cache.backends.redis.", "django.core.cache.backends.memcached.")
-SESSION_ENGINE = (
-    "django.contrib.sessions.backends.cached_db"
-    if CACHES["default"]["BACKEND"].startswith(_CACHE_SERVERS)
-    else "django.contrib.sessions.backends.db"
-)
-
 # --- Celery -------------------------------------------------------------------
 # The default broker is kombu's filesystem transport: it needs no server and
 # works across the processes of one machine. The database is the outbox (every

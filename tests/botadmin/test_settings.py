@@ -19,7 +19,6 @@ print(json.dumps({
     "transport_options": getattr(settings, "CELERY_BROKER_TRANSPORT_OPTIONS", None),
     "time_zone": settings.TIME_ZONE, "language": settings.LANGUAGE_CODE,
     "debug": settings.DEBUG, "secret_key_set": bool(settings.SECRET_KEY),
-    "session_engine": settings.SESSION_ENGINE,
 }))
 """
 
@@ -28,7 +27,7 @@ def settings_under(tmp_path, **env) -> dict:
     clean = {
         k: v
         for k, v in os.environ.items()
-        if k not in ("DATABASE_URL", "CELERY_BROKER_URL", "CACHE_URL", "DEBUG")
+        if k not in ("DATABASE_URL", "CELERY_BROKER_URL", "DEBUG")
     }
     clean.update(
         {"DJANGO_SETTINGS_MODULE": "botadmin.settings", "BOTADMIN_VAR_DIR": str(tmp_path)}, **env
@@ -96,19 +95,3 @@ def test_broker_url_selects_the_broker(tmp_path, url):
 def test_debug_is_off_unless_asked(tmp_path):
     assert settings_under(tmp_path, DEBUG="1")["debug"] is True
     assert settings_under(tmp_path, DEBUG="false")["debug"] is False
-
-
-@pytest.mark.parametrize(
-    "url, engine",
-    [
-        (None, "db"),
-        ("locmemcache://", "db"),
-        ("redis://127.0.0.1:6379/1", "cached_db"),
-        ("pymemcache://127.0.0.1:11211", "cached_db"),
-    ],
-)
-def test_sessions_are_read_from_a_cache_server_when_there_is_one(tmp_path, url, engine):
-    env = {"CACHE_URL": url} if url else {}
-    assert settings_under(tmp_path, **env)["session_engine"] == (
-        "django.contrib.sessions.backends." + engine
-    )
