@@ -1,6 +1,7 @@
 """The figures of the dashboard: traffic per day, delivery health, agent health."""
 
 import hashlib
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -11,6 +12,8 @@ from django.utils import timezone
 
 from conversations.models import Bot, SyncRun
 from messaging.models import DeliveryAttempt, Message, WebhookEndpoint
+
+logger = logging.getLogger(__name__)
 
 DAYS = 30
 WAITING = [Message.Status.QUEUED, Message.Status.SENDING]
@@ -61,7 +64,11 @@ def _earlier_days(bots, first, today) -> list[tuple]:
     """The finished days change little: counted once, then cached for a few minutes."""
     ids = sorted(bots.values_list("pk", flat=True))
     key = "console:days:" + hashlib.sha256(f"{first}:{today}:{ids}".encode()).hexdigest()
-    rows = cache.get(key)
+    try:
+        rows = cache.get(key)
+    except Exception:  # the cache server is down: count afresh
+        logger.warning("Dashboard: the cache is unreachable, counting %s days afresh", DAYS)
+        return _day_rows(bots, _local_midnight(first), _local_midnight(today))
     if rows is None:
         rows = _day_rows(bots, _local_midnight(first), _local_midnight(today))
         cache.set(key, rows, EARLIER_DAYS_CACHE_SECONDS)

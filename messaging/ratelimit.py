@@ -15,8 +15,13 @@ refusal), so a request costs a cache write only now and then: with the
 database cache on SQLite, a write per request would double the write
 transactions of acceptance. Within one process the count is exact; across
 processes the limit may be overshot by about 2 % per web process.
+
+While the cache cannot be reached, each process limits on its own count: the
+limit is a protection, and refusing every message because of it would turn a
+cache outage into an outage of the send API.
 """
 
+import logging
 import threading
 import time
 from dataclasses import dataclass
@@ -25,6 +30,8 @@ from django.conf import settings
 from django.core.cache import cache
 
 from botadmin.errors import Err
+
+logger = logging.getLogger(__name__)
 
 WINDOW_SECONDS = 60
 FLUSH_SECONDS = 0.25
@@ -68,17 +75,27 @@ def check_send_rate(bot_id: int, limit: int | None = None) -> None:
 
 
 def _flush(key: str, state: _Window, now: float) -> None:
+    try:
+        state.shared = _add_to_shared(key, state.pending)
+    except Exception as error:
+        state.shared += state.pending
+        logger.warning(
+            "Send-rate counter unreachable (%s): limiting this process on its own count",
+            error.__class__.__name__,
+        )
+    state.pending = 0
+    state.flushed_at = now
+
+
+def _add_to_shared(key: str, count: int) -> int:
     # incr() is atomic on Redis and close enough on the database cache (a
     # race may let a few extra through); add() starts each window.
     try:
-        state.shared = cache.incr(key, state.pending)
+        return cache.incr(key, count)
     except ValueError:
-        if cache.add(key, state.pending, timeout=WINDOW_SECONDS * 2):
-            state.shared = state.pending
-        else:
-            state.shared = cache.incr(key, state.pending)
-    state.pending = 0
-    state.flushed_at = now
+        if cache.add(key, count, timeout=WINDOW_SECONDS * 2):
+            return count
+        return cache.incr(key, count)
 
 
 def _forget_old_windows(current: int) -> None:

@@ -4,6 +4,8 @@ Tests run against whatever DATABASE_URL / CELERY_BROKER_URL say: SQLite and
 the filesystem broker by default, PostgreSQL and Redis in CI's second run.
 """
 
+import socket
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
@@ -81,3 +83,17 @@ def make_operator(db):
         return user
 
     return make
+
+
+@pytest.fixture
+def dead_cache() -> dict:
+    """A CACHES setting naming a Redis nothing listens on (connection refused)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{port}/0",
+        }
+    }

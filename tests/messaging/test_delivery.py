@@ -312,3 +312,22 @@ def test_a_message_waiting_behind_an_older_one_is_woken_when_that_one_is_done(
     assert (done.result, done.wake) == ("sent", [(newer.pk, 0.0)])
     clock.advance(5)  # past the conversation gap and the bot's next 3 s rate slot
     assert deliver(newer.pk, clock).result == "sent"
+
+
+def test_with_the_cache_down_a_message_waits_and_leaves_when_it_is_back(
+    agent, bridge_group, queue_message, clock, settings, dead_cache
+):
+    # The pace that protects the WeCom account lives in the cache: without it
+    # nothing is sent, and nothing is lost either.
+    message = queue_message(bridge_group, TEXT)
+    working_cache = settings.CACHES
+    settings.CACHES = dead_cache
+
+    with pytest.raises(Exception, match="(?i)connect"):
+        deliver(message.pk, clock)
+
+    message.refresh_from_db()
+    assert (message.status, message.attempt_count, agent.sent) == ("queued", 0, {})
+    settings.CACHES = working_cache
+    assert deliver(message.pk, clock).result == "sent"
+    assert message.msgid in agent.sent

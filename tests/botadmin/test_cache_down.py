@@ -1,0 +1,71 @@
+"""With the cache server (Redis in production) down, botadmin keeps working:
+operators log in and read, the APIs accept messages. The cache holds rate-limit
+counters and the dashboard's day counts, nothing that must survive."""
+
+import json
+
+import pytest
+from django.urls import reverse
+
+from messaging import ratelimit
+from messaging.models import Message
+from tests.messaging.support import callback_body
+
+
+@pytest.fixture
+def cache_down(settings, dead_cache):
+    settings.CACHES = dead_cache
+    ratelimit.reset()
+    yield
+    ratelimit.reset()
+
+
+def test_operators_log_in_and_work_while_the_cache_is_down(
+    cache_down, client, make_operator, bot, group, make_message_in
+):
+    make_message_in(group, "昨天的消息")
+    make_operator("alice", bot)
+
+    login = client.post(
+        reverse("console:login"), {"username": "alice", "password": "pw-alice"}, follow=True
+    )
+    history = client.get(reverse("console:history", args=[bot.pk, group.pk]))
+    dashboard = client.get(reverse("console:dashboard"))
+
+    assert login.status_code == 200 and login.wsgi_request.user.username == "alice"
+    assert history.status_code == 200 and "昨天的消息" in history.content.decode()
+    assert dashboard.status_code == 200
+
+
+def test_the_apis_accept_messages_while_the_cache_is_down(cache_down, client, bot, group, settings):
+    settings.BOTADMIN_SEND_RATE_LIMIT_PER_MINUTE = 3
+    url = f"/api/send?secret={bot.secret}&conversation_id={group.conversation_id}"
+    body = json.dumps({"msgtype": "text", "text": {"content": "hi"}})
+
+    answers = [client.post(url, body, content_type="application/json").json() for _ in range(4)]
+    callback = client.post(
+        "/api/callback", json.dumps(callback_body("text", bot)), content_type="application/json"
+    )
+
+    # The limit still holds, counted by this process alone.
+    assert [a["errcode"] for a in answers] == [0, 0, 0, 45009]
+    assert callback.json() == {"errcode": 0, "errmsg": "ok"}
+    assert Message.objects.filter(direction="out").count() == 3
+    assert Message.objects.filter(direction="in").count() == 1
+
+
+@pytest.fixture
+def make_message_in(db):
+    def make(conversation, text):
+        return Message.objects.create(
+            bot=conversation.bot,
+            conversation=conversation,
+            direction="in",
+            msgtype="text",
+            body={"msgtype": "text", "text": {"content": text}},
+            search_text=text,
+            status="received",
+            source="agent",
+        )
+
+    return make
