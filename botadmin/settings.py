@@ -112,6 +112,13 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache (shared by all processes: rate limits, locks) --------------------
 CACHES = {"default": env.cache("CACHE_URL", default="dbcache://botadmin_cache")}
+if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
+    # redis-py waits forever by default: a hung Redis would hold every request.
+    # Give up after a second; the callers carry on without the cache (README,
+    # CACHE_URL). `?socket_timeout=…&socket_connect_timeout=…` in the URL wins.
+    _redis_options = CACHES["default"].setdefault("OPTIONS", {})
+    _redis_options.setdefault("socket_connect_timeout", 1)
+    _redis_options.setdefault("socket_timeout", 1)
 
 # --- Celery -------------------------------------------------------------------
 # The default broker is kombu's filesystem transport: it needs no server and

@@ -18,7 +18,9 @@ processes the limit may be overshot by about 2 % per web process.
 
 While the cache cannot be reached, each process limits on its own count: the
 limit is a protection, and refusing every message because of it would turn a
-cache outage into an outage of the send API.
+cache outage into an outage of the send API. After a failure the process tries
+the shared counter again only RETRY_SHARED_AFTER seconds later, so a hung cache
+costs one timeout per process now and then, not one every few requests.
 """
 
 import logging
@@ -35,6 +37,7 @@ logger = logging.getLogger(__name__)
 
 WINDOW_SECONDS = 60
 FLUSH_SECONDS = 0.25
+RETRY_SHARED_AFTER = 10.0
 
 
 @dataclass
@@ -46,6 +49,7 @@ class _Window:
 
 _lock = threading.Lock()
 _windows: dict[tuple[int, int], _Window] = {}
+_shared_unreachable_until = 0.0
 
 
 def check_send_rate(bot_id: int, limit: int | None = None) -> None:
@@ -75,14 +79,20 @@ def check_send_rate(bot_id: int, limit: int | None = None) -> None:
 
 
 def _flush(key: str, state: _Window, now: float) -> None:
-    try:
-        state.shared = _add_to_shared(key, state.pending)
-    except Exception as error:
+    global _shared_unreachable_until
+    if now < _shared_unreachable_until:
         state.shared += state.pending
-        logger.warning(
-            "Send-rate counter unreachable (%s): limiting this process on its own count",
-            error.__class__.__name__,
-        )
+    else:
+        try:
+            state.shared = _add_to_shared(key, state.pending)
+        except Exception as error:
+            state.shared += state.pending
+            _shared_unreachable_until = now + RETRY_SHARED_AFTER
+            logger.warning(
+                "Send-rate counter unreachable (%s): this process counts alone for %g s",
+                error.__class__.__name__,
+                RETRY_SHARED_AFTER,
+            )
     state.pending = 0
     state.flushed_at = now
 
@@ -105,5 +115,7 @@ def _forget_old_windows(current: int) -> None:
 
 def reset() -> None:
     """Forget this process's counts (tests clear the shared cache too)."""
+    global _shared_unreachable_until
     with _lock:
         _windows.clear()
+        _shared_unreachable_until = 0.0

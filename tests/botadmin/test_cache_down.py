@@ -3,6 +3,8 @@ operators log in and read, the APIs accept messages. The cache holds rate-limit
 counters and the dashboard's day counts, nothing that must survive."""
 
 import json
+import socket
+import time
 
 import pytest
 from django.urls import reverse
@@ -52,6 +54,42 @@ def test_the_apis_accept_messages_while_the_cache_is_down(cache_down, client, bo
     assert callback.json() == {"errcode": 0, "errmsg": "ok"}
     assert Message.objects.filter(direction="out").count() == 3
     assert Message.objects.filter(direction="in").count() == 1
+
+
+@pytest.fixture
+def hung_cache(settings):
+    """A Redis that accepts connections and never answers, with the timeouts
+    botadmin.settings gives every Redis cache."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(16)
+        settings.CACHES = {
+            "default": {
+                "BACKEND": "django.core.cache.backends.redis.RedisCache",
+                "LOCATION": f"redis://127.0.0.1:{listener.getsockname()[1]}/0",
+                "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+            }
+        }
+        ratelimit.reset()
+        yield
+        ratelimit.reset()
+
+
+def test_a_hung_cache_delays_the_send_api_by_its_timeout_only(
+    hung_cache, client, bot, group, settings
+):
+    settings.BOTADMIN_SEND_RATE_LIMIT_PER_MINUTE = 100
+    url = f"/api/send?secret={bot.secret}&conversation_id={group.conversation_id}"
+    body = json.dumps({"msgtype": "text", "text": {"content": "hi"}})
+
+    start = time.monotonic()
+    answers = [client.post(url, body, content_type="application/json").json() for _ in range(20)]
+    took = time.monotonic() - start
+
+    assert [a["errcode"] for a in answers] == [0] * 20
+    assert Message.objects.count() == 20
+    # One timeout (1 s) trying the shared counter; then this process counts alone.
+    assert 1 <= took < 3
 
 
 @pytest.fixture

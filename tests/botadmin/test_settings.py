@@ -19,6 +19,7 @@ print(json.dumps({
     "transport_options": getattr(settings, "CELERY_BROKER_TRANSPORT_OPTIONS", None),
     "time_zone": settings.TIME_ZONE, "language": settings.LANGUAGE_CODE,
     "debug": settings.DEBUG, "secret_key_set": bool(settings.SECRET_KEY),
+    "cache_options": settings.CACHES["default"].get("OPTIONS", {}),
 }))
 """
 
@@ -27,7 +28,7 @@ def settings_under(tmp_path, **env) -> dict:
     clean = {
         k: v
         for k, v in os.environ.items()
-        if k not in ("DATABASE_URL", "CELERY_BROKER_URL", "DEBUG")
+        if k not in ("DATABASE_URL", "CELERY_BROKER_URL", "CACHE_URL", "DEBUG")
     }
     clean.update(
         {"DJANGO_SETTINGS_MODULE": "botadmin.settings", "BOTADMIN_VAR_DIR": str(tmp_path)}, **env
@@ -95,3 +96,10 @@ def test_broker_url_selects_the_broker(tmp_path, url):
 def test_debug_is_off_unless_asked(tmp_path):
     assert settings_under(tmp_path, DEBUG="1")["debug"] is True
     assert settings_under(tmp_path, DEBUG="false")["debug"] is False
+
+
+def test_a_redis_cache_gives_up_after_a_second_unless_the_url_says_otherwise(tmp_path):
+    options = settings_under(tmp_path, CACHE_URL="redis://127.0.0.1:6379/1")["cache_options"]
+    assert options == {"socket_connect_timeout": 1, "socket_timeout": 1}
+    chosen = settings_under(tmp_path, CACHE_URL="redis://127.0.0.1:6379/1?socket_timeout=5")
+    assert chosen["cache_options"] == {"socket_timeout": 5, "socket_connect_timeout": 1}
