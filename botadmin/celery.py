@@ -1,7 +1,7 @@
 import os
 
 from celery import Celery
-from celery.signals import task_postrun
+from celery.signals import after_setup_logger, task_postrun
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "botadmin.settings")
 
@@ -18,3 +18,16 @@ def _publish_wakeups(**_kwargs) -> None:
     from botadmin import wakeups
 
     wakeups.flush()
+
+
+@after_setup_logger.connect
+def _quiet_housekeeping(logger, **_kwargs) -> None:
+    from django.conf import settings
+
+    from botadmin.logging import QuietHousekeepingFilter
+
+    quiet = QuietHousekeepingFilter(
+        entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()
+    )
+    for handler in logger.handlers:
+        handler.addFilter(quiet)

@@ -69,3 +69,26 @@ class MaskingGunicornLogger(GunicornLogger):
             if isinstance(atoms.get(name), str):
                 atoms[name] = mask_secrets(atoms[name])
         return atoms
+
+
+class QuietHousekeepingFilter(logging.Filter):
+    """Drops the INFO lines Celery writes for the periodic housekeeping tasks
+    (beat's "Sending due task", the worker's "received" and "succeeded").
+
+    They run every few seconds and would bury the lines about real work (and
+    `make run`'s banner); their warnings and errors still show.
+    """
+
+    def __init__(self, task_names):
+        super().__init__()
+        self.task_names = frozenset(task_names)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno != logging.INFO:
+            return True
+        args = record.args
+        if isinstance(args, dict):  # the worker's lines: one dict of fields
+            return args.get("name") not in self.task_names
+        if isinstance(args, tuple):  # beat's line: (entry name, task name)
+            return not any(isinstance(a, str) and a in self.task_names for a in args)
+        return True

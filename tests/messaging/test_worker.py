@@ -38,10 +38,11 @@ def start_worker(tmp_path):
         "LOG_LEVEL": "WARNING",
     }
 
-    def start(*, beat: bool = False) -> subprocess.Popen:
+    def start(*, beat: bool = False, loglevel: str = "WARNING") -> subprocess.Popen:
         process = celery_worker(
             pool="solo",
             beat_schedule=tmp_path / "beat-schedule" if beat else None,
+            loglevel=loglevel,
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=tmp_path / f"worker-{len(started)}.log",
@@ -85,6 +86,21 @@ def test_a_worker_delivers_a_message_accepted_before_it_started(live_group, agen
 
     assert wait_until(lambda: Message.objects.get(pk=message.pk).status == "sent", 120)
     assert list(agent.sent) == [message.msgid]
+
+
+def test_at_info_a_worker_logs_the_work_not_the_housekeeping(
+    live_group, agent, start_worker, tmp_path
+):
+    # The announcement tick runs every 2 s: its lines buried everything else.
+    start_worker(beat=True, loglevel="INFO")
+    message = queue(live_group)
+    assert wait_until(lambda: message.msgid in agent.sent)
+    time.sleep(5)  # two more ticks at least
+
+    log = (tmp_path / "worker-0.log").read_text()
+    assert "Task messaging.deliver_messages[" in log and "succeeded" in log
+    assert "beat: Starting" in log
+    assert "announcements.tick" not in log and "sweep" not in log
 
 
 def test_a_worker_killed_mid_send_leaves_the_message_sent_exactly_once(
