@@ -13,7 +13,7 @@ from messaging.sending import accept_outbound
 from .. import history
 from ..forms import JumpToDateForm, ReplyForm
 from ..timeline import render_messages
-from .scoping import int_param, visible_conversation_or_404
+from .scoping import as_id, int_param, visible_conversation_or_404
 
 PENDING = [Message.Status.QUEUED, Message.Status.SENDING, Message.Status.SCHEDULED]
 
@@ -63,7 +63,9 @@ def history_updates(request, bot_id: int, pk: int):
     states of the outbound messages it still shows as pending (swapped in place)."""
     bot, conversation = visible_conversation_or_404(request.user, bot_id, pk)
     after = int_param(request, "after") or 0
-    pending_ids = [int(v) for v in request.GET.get("pending", "").split(",") if v.isdigit()]
+    pending_ids = [
+        i for v in request.GET.get("pending", "").split(",") if (i := as_id(v)) is not None
+    ]
     page = history.page_after(conversation, after, size=history.PAGE_SIZE)
     refreshed = [m for m in history.pending_in(conversation, pending_ids) if m.pk <= after]
     base_url = reverse("console:history", args=[bot.pk, conversation.pk])

@@ -18,8 +18,18 @@ def visible_conversation_or_404(user, bot_id: int, conversation_pk: int):
     return conversation.bot, conversation
 
 
-def int_param(request, name: str) -> int | None:
+# Row ids are 64-bit; a larger number would overflow SQLite's parameters.
+_LARGEST_ID = 2**63 - 1
+
+
+def as_id(text: str) -> int | None:
+    """`text` as an id, or None when it is not a number a row id could be."""
     try:
-        return int(request.GET[name])
-    except (KeyError, ValueError):
+        value = int(text)
+    except ValueError:
         return None
+    return value if -_LARGEST_ID <= value <= _LARGEST_ID else None
+
+
+def int_param(request, name: str) -> int | None:
+    return as_id(request.GET[name]) if name in request.GET else None
