@@ -1,6 +1,35 @@
 """Admin pieces shared by the apps: operators see only the bots they run."""
 
+from django import forms
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.forms.fields import InvalidJSONInput
+
+from botadmin.jsontext import unstorable
 from conversations.services import bots_visible_to
+
+
+def validate_storable_json(value) -> None:
+    """NUL, lone surrogates, NaN and Infinity: Python's json reads them, no database stores them."""
+    if unstorable(value, "value") is not None:
+        raise ValidationError(forms.JSONField.default_error_messages["invalid"], code="invalid")
+
+
+class StorableJSONField(forms.JSONField):
+    """The admin's JSON field: what no database stores is refused like invalid JSON,
+    and shown back as typed (a lone surrogate cannot even be rendered)."""
+
+    default_validators = [validate_storable_json]
+
+    def bound_data(self, data, initial):
+        value = super().bound_data(data, initial)
+        if unstorable(value, "value") is not None:
+            return InvalidJSONInput(data)
+        return value
+
+
+# For a ModelAdmin's formfield_overrides.
+STORABLE_JSON = {models.JSONField: {"form_class": StorableJSONField}}
 
 
 class BotScopedAdminMixin:

@@ -14,7 +14,11 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from audit.services import record_action
-from botadmin.admin_scoping import BotScopedAdminMixin, ReadOnlyAdminMixin
+from botadmin.admin_scoping import (
+    STORABLE_JSON,
+    BotScopedAdminMixin,
+    ReadOnlyAdminMixin,
+)
 
 from .endpoints import reenable_endpoint
 from .models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
@@ -76,6 +80,7 @@ class ReplayFailedForm(forms.Form):
 @admin.register(WebhookEndpoint)
 class WebhookEndpointAdmin(BotScopedAdminMixin, admin.ModelAdmin):
     form = WebhookEndpointForm
+    formfield_overrides = STORABLE_JSON
     list_display = (
         "url",
         "bot",
