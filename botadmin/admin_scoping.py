@@ -1,7 +1,8 @@
 """Admin pieces shared by the apps: operators see only the bots they run."""
 
 from django import forms
-from django.core.exceptions import ValidationError
+from django.contrib.admin import helpers
+from django.core.exceptions import BadRequest, ValidationError
 from django.db import models
 from django.forms.fields import InvalidJSONInput
 
@@ -49,6 +50,17 @@ class BotScopedAdminMixin:
         if not self.bot_lookup:
             return queryset.filter(pk__in=visible.values("pk"))
         return queryset.filter(**{f"{self.bot_lookup}__in": visible.values("pk")})
+
+    def response_action(self, request, queryset):
+        """A selection that names no possible row (not a number, out of range) is a
+        bad request: Django's admin would put it in a query and answer 500."""
+        pk = self.model._meta.pk
+        for value in request.POST.getlist(helpers.ACTION_CHECKBOX_NAME):
+            try:
+                pk.clean(value, None)
+            except ValidationError as exc:
+                raise BadRequest("invalid selection") from exc
+        return super().response_action(request, queryset)
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "bot" and not request.user.is_superuser:
