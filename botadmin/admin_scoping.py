@@ -33,6 +33,24 @@ class StorableJSONField(forms.JSONField):
 STORABLE_JSON = {models.JSONField: {"form_class": StorableJSONField}}
 
 
+class PossibleIdsMultipleChoiceField(forms.ModelMultipleChoiceField):
+    """Ids that no row can have (past the id range) are invalid choices: Django puts
+    them in an IN query, which SQLite cannot bind (OverflowError)."""
+
+    def _check_values(self, value):
+        pk = self.queryset.model._meta.pk
+        for item in value:
+            try:
+                pk.clean(item, None)
+            except ValidationError as exc:
+                raise ValidationError(
+                    self.error_messages["invalid_pk_value"],
+                    code="invalid_pk_value",
+                    params={"pk": item},
+                ) from exc
+        return super()._check_values(value)
+
+
 class BotScopedAdminMixin:
     """Limits a ModelAdmin to rows of the bots the user may see.
 
@@ -61,6 +79,10 @@ class BotScopedAdminMixin:
             except ValidationError as exc:
                 raise BadRequest("invalid selection") from exc
         return super().response_action(request, queryset)
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        kwargs.setdefault("form_class", PossibleIdsMultipleChoiceField)
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "bot" and not request.user.is_superuser:
