@@ -1,6 +1,54 @@
 """Admin pieces shared by the apps: operators see only the bots they run."""
 
+from django import forms
+from django.contrib.admin import helpers
+from django.core.exceptions import BadRequest, ValidationError
+from django.db import models
+from django.forms.fields import InvalidJSONInput
+
+from botadmin.jsontext import unstorable
 from conversations.services import bots_visible_to
+
+
+def validate_storable_json(value) -> None:
+    """NUL, lone surrogates, NaN and Infinity: Python's json reads them, no database stores them."""
+    if unstorable(value, "value") is not None:
+        raise ValidationError(forms.JSONField.default_error_messages["invalid"], code="invalid")
+
+
+class StorableJSONField(forms.JSONField):
+    """The admin's JSON field: what no database stores is refused like invalid JSON,
+    and shown back as typed (a lone surrogate cannot even be rendered)."""
+
+    default_validators = [validate_storable_json]
+
+    def bound_data(self, data, initial):
+        value = super().bound_data(data, initial)
+        if unstorable(value, "value") is not None:
+            return InvalidJSONInput(data)
+        return value
+
+
+# For a ModelAdmin's formfield_overrides.
+STORABLE_JSON = {models.JSONField: {"form_class": StorableJSONField}}
+
+
+class PossibleIdsMultipleChoiceField(forms.ModelMultipleChoiceField):
+    """Ids that no row can have (past the id range) are invalid choices: Django puts
+    them in an IN query, which SQLite cannot bind (OverflowError)."""
+
+    def _check_values(self, value):
+        pk = self.queryset.model._meta.pk
+        for item in value:
+            try:
+                pk.clean(item, None)
+            except ValidationError as exc:
+                raise ValidationError(
+                    self.error_messages["invalid_pk_value"],
+                    code="invalid_pk_value",
+                    params={"pk": item},
+                ) from exc
+        return super()._check_values(value)
 
 
 class BotScopedAdminMixin:
@@ -20,6 +68,21 @@ class BotScopedAdminMixin:
         if not self.bot_lookup:
             return queryset.filter(pk__in=visible.values("pk"))
         return queryset.filter(**{f"{self.bot_lookup}__in": visible.values("pk")})
+
+    def response_action(self, request, queryset):
+        """A selection that names no possible row (not a number, out of range) is a
+        bad request: Django's admin would put it in a query and answer 500."""
+        pk = self.model._meta.pk
+        for value in request.POST.getlist(helpers.ACTION_CHECKBOX_NAME):
+            try:
+                pk.clean(value, None)
+            except ValidationError as exc:
+                raise BadRequest("invalid selection") from exc
+        return super().response_action(request, queryset)
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        kwargs.setdefault("form_class", PossibleIdsMultipleChoiceField)
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "bot" and not request.user.is_superuser:

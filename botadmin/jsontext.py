@@ -7,6 +7,7 @@ UTF-8. Everything we store from outside (API bodies, agent answers) passes here.
 """
 
 import json
+import math
 
 
 def _not_json(constant: str):
@@ -27,6 +28,8 @@ def unstorable(node, where: str) -> str | None:
             node.encode("utf-8")
         except UnicodeEncodeError:
             return f"{where} is not valid UTF-8"
+    elif isinstance(node, float) and not math.isfinite(node):
+        return f"{where} is not a finite number"
     elif isinstance(node, dict):
         for key, value in node.items():
             if problem := unstorable(key, f"{where} key") or unstorable(value, f"{where}.{key}"):

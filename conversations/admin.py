@@ -9,7 +9,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from audit.services import record_action
-from botadmin.admin_scoping import BotScopedAdminMixin
+from botadmin.admin_scoping import STORABLE_JSON, BotScopedAdminMixin
 from messaging import operator_actions as delivery_actions
 
 from .admin_sync import ContactSyncBotAdminMixin
@@ -289,3 +289,4 @@ class ConversationAdmin(BotScopedAdminMixin, admin.ModelAdmin):
     list_select_related = ("bot",)
     readonly_fields = ("last_synced_at", "last_message_at", "created_at", "updated_at")
     show_full_result_count = False
+    formfield_overrides = STORABLE_JSON

@@ -124,6 +124,9 @@ def bots_visible_to(user) -> QuerySet[Bot]:
     return Bot.objects.filter(operators=user)
 
 
+MAX_ID = 2**63 - 1  # the largest BigAutoField id any database stores
+
+
 def visible_conversation(user, bot_id: int, pk: int) -> Conversation | None:
     """Conversation `pk` of bot `bot_id`, bot included, if the bot is one of
     `bots_visible_to(user)`; else None.
@@ -134,6 +137,8 @@ def visible_conversation(user, bot_id: int, pk: int) -> Conversation | None:
     """
     if not user.is_authenticated or not user.is_active:
         return None
+    if not (0 < pk <= MAX_ID and 0 < bot_id <= MAX_ID):
+        return None  # no such row; SQLite cannot even bind a larger int
     sql = (
         f"SELECT {_CONVERSATION.select_list(connection)}, {_BOT.select_list(connection)} "
         f"FROM {_CONVERSATION.table(connection)} JOIN {_BOT.table(connection)} ON b.id = c.bot_id "

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from croniter import CroniterBadCronError, croniter
+from croniter import CroniterBadCronError, CroniterBadDateError, croniter
 from django.utils.translation import gettext as _
 
 from botadmin.timezones import known_zone
@@ -111,12 +111,22 @@ def parse(kind: str, spec: dict, tz_name: str) -> Schedule:
             at = datetime.fromisoformat(str(spec.get("at")))
         except ValueError as exc:
             raise ScheduleError(_("Enter the date and time to send.")) from exc
-        at = _localise(at, tz) if at.tzinfo is None else at
+        try:
+            at = _localise(at, tz) if at.tzinfo is None else at
+            at.astimezone(ZoneInfo("UTC"))
+        except OverflowError as exc:  # 0001-01-01 east of UTC, 9999-12-31 west of it
+            raise ScheduleError(_("Enter the date and time to send.")) from exc
         return Schedule(kind, tz, at=at)
     if kind == Kind.CRON:
         expression = str(spec.get("cron", "")).strip()
         if len(expression.split()) != 5 or not croniter.is_valid(expression):
             raise ScheduleError(_("Enter a cron expression with five fields, e.g. 0 9 * * 1-5."))
+        try:
+            croniter(expression, datetime(2000, 1, 1)).get_next(datetime)
+        except CroniterBadDateError as exc:  # a date that never comes, e.g. 0 9 31 2 *
+            raise ScheduleError(
+                _("Enter a cron expression with five fields, e.g. 0 9 * * 1-5.")
+            ) from exc
         return Schedule(kind, tz, cron=expression, until=until)
     at = _time(spec.get("time"))
     days = "*"

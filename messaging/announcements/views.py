@@ -9,6 +9,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.files.storage import default_storage
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -105,7 +106,7 @@ def compose(request, pk: int | None = None):
             "bot": bot,
             "bots": bots,
             "conversations": conversations,
-            "selected": {int(v) for v in form["conversations"].value() or []},
+            "selected": {int(v) for v in form["conversations"].value() or [] if str(v).isdecimal()},
             "saved_audiences_json": json.dumps(
                 {a.pk: [c.pk for c in a.conversations.all()] for a in saved_audiences}
             ),
@@ -119,27 +120,32 @@ def _save(request, form: ComposeForm, announcement: Announcement | None) -> Anno
     if data["msgtype"] == "image" and data.get("image_file"):
         name = store_upload(data["image_file"])
         image_url = request.build_absolute_uri(default_storage.url(name))
-    saved_audience = None
-    if data.get("saved_audience"):
-        saved_audience = form.bot.saved_audiences.filter(pk=data["saved_audience"]).first()
-    if data.get("save_audience_as"):
-        saved_audience = services.save_audience(
-            request.user, form.bot, data["save_audience_as"], data["conversations"]
-        )
-    draft = services.Draft(
-        bot=form.bot,
-        title=data["title"],
-        body=form.body(image_url),
-        conversation_ids=data["conversations"],
-        kind=data["kind"],
-        schedule=form.schedule(),
-        timezone=data["timezone"],
-        saved_audience=saved_audience,
-    )
     try:
-        saved = services.save_announcement(
-            request.user, draft, as_draft="save_draft" in request.POST, announcement=announcement
-        )
+        # The audience is saved only with the announcement it was composed for.
+        with transaction.atomic():
+            saved_audience = None
+            if data.get("saved_audience"):
+                saved_audience = form.bot.saved_audiences.filter(pk=data["saved_audience"]).first()
+            if data.get("save_audience_as"):
+                saved_audience = services.save_audience(
+                    request.user, form.bot, data["save_audience_as"], data["conversations"]
+                )
+            draft = services.Draft(
+                bot=form.bot,
+                title=data["title"],
+                body=form.body(image_url),
+                conversation_ids=data["conversations"],
+                kind=data["kind"],
+                schedule=form.schedule(),
+                timezone=data["timezone"],
+                saved_audience=saved_audience,
+            )
+            saved = services.save_announcement(
+                request.user,
+                draft,
+                as_draft="save_draft" in request.POST,
+                announcement=announcement,
+            )
     except ApiError as error:
         form.add_error(None, error.errmsg)
         return None
@@ -215,7 +221,10 @@ def _preview(announcement: Announcement):
 def act(request, pk: int, verb: str):
     announcement = _visible_announcement(request.user, pk)
     if verb == "retry":
-        run = get_object_or_404(announcement.runs, pk=request.POST.get("run"))
+        run_id = request.POST.get("run", "")
+        if not (run_id.isascii() and run_id.isdigit()):
+            raise Http404
+        run = get_object_or_404(announcement.runs, pk=run_id)
         count = services.retry_failed(request.user, run)
         messages.success(request, _("%(n)d failed recipients queued again.") % {"n": count})
     elif verb in ACTIONS:

@@ -1,6 +1,6 @@
 """Admin for forwarding: endpoints with their health, deliveries with their attempts, replays, test events."""
 
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 from django import forms
 from django.contrib import admin, messages
@@ -14,7 +14,11 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from audit.services import record_action
-from botadmin.admin_scoping import BotScopedAdminMixin, ReadOnlyAdminMixin
+from botadmin.admin_scoping import (
+    STORABLE_JSON,
+    BotScopedAdminMixin,
+    ReadOnlyAdminMixin,
+)
 
 from .endpoints import reenable_endpoint
 from .models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
@@ -68,6 +72,12 @@ class ReplayFailedForm(forms.Form):
 
     def clean(self):
         data = super().clean()
+        for name in ("start", "end"):
+            try:
+                if data.get(name):
+                    data[name].astimezone(UTC)  # how the database gets it
+            except OverflowError:  # 0001-01-01 east of UTC
+                self.add_error(name, forms.DateTimeField.default_error_messages["invalid"])
         if data.get("start") and data.get("end") and data["start"] >= data["end"]:
             raise forms.ValidationError(_("The start must be before the end."))
         return data
@@ -76,6 +86,7 @@ class ReplayFailedForm(forms.Form):
 @admin.register(WebhookEndpoint)
 class WebhookEndpointAdmin(BotScopedAdminMixin, admin.ModelAdmin):
     form = WebhookEndpointForm
+    formfield_overrides = STORABLE_JSON
     list_display = (
         "url",
         "bot",

@@ -39,6 +39,8 @@ URLS = [
     "/console/search/?date_from=99999-01-01",
     "/console/search/?before=999999999999999999999999",
     "/console/audit/?before=-1",
+    "/console/bots/99999999999999999999/conversations/{c}/",
+    "/console/bots/{b}/conversations/99999999999999999999/updates?after=1",
 ]
 
 
