@@ -18,6 +18,10 @@ from __future__ import annotations
 from django.db import models
 from django.db.backends.base.base import BaseDatabaseWrapper
 
+# The largest id a BigAutoField row can have. Hand-written SQL must check ids
+# from outside against it: SQLite cannot even bind a larger int (OverflowError).
+LARGEST_ID = 2**63 - 1
+
 
 class ModelColumns:
     """Columns of `model` under a table alias (every concrete one unless `fields`

@@ -7,7 +7,7 @@ from django.db import connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from botadmin.rows import ModelColumns
+from botadmin.rows import LARGEST_ID, ModelColumns
 
 from .models import Bot, Conversation
 from .secrets import generate_api_secret, is_valid_api_secret, secrets_match
@@ -124,9 +124,6 @@ def bots_visible_to(user) -> QuerySet[Bot]:
     return Bot.objects.filter(operators=user)
 
 
-MAX_ID = 2**63 - 1  # the largest BigAutoField id any database stores
-
-
 def visible_conversation(user, bot_id: int, pk: int) -> Conversation | None:
     """Conversation `pk` of bot `bot_id`, bot included, if the bot is one of
     `bots_visible_to(user)`; else None.
@@ -137,7 +134,7 @@ def visible_conversation(user, bot_id: int, pk: int) -> Conversation | None:
     """
     if not user.is_authenticated or not user.is_active:
         return None
-    if not (0 < pk <= MAX_ID and 0 < bot_id <= MAX_ID):
+    if not (0 < pk <= LARGEST_ID and 0 < bot_id <= LARGEST_ID):
         return None  # no such row; SQLite cannot even bind a larger int
     sql = (
         f"SELECT {_CONVERSATION.select_list(connection)}, {_BOT.select_list(connection)} "

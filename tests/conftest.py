@@ -22,6 +22,9 @@ def _test_settings(settings):
     Static files are served from the source folders: tests do not need collectstatic.
     """
     settings.BOTADMIN_ALLOW_PRIVATE_URLS = True
+    # Hashing a password takes a production hasher about half a second here, and
+    # many tests create operators: Django's docs recommend a fast one for tests.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.STORAGES = {
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},

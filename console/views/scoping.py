@@ -1,6 +1,7 @@
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 
+from botadmin.rows import LARGEST_ID
 from conversations.models import Bot
 from conversations.services import bots_visible_to, visible_conversation
 
@@ -18,17 +19,13 @@ def visible_conversation_or_404(user, bot_id: int, conversation_pk: int):
     return conversation.bot, conversation
 
 
-# Row ids are 64-bit; a larger number would overflow SQLite's parameters.
-_LARGEST_ID = 2**63 - 1
-
-
 def as_id(text: str) -> int | None:
     """`text` as an id, or None when it is not a number a row id could be."""
     try:
         value = int(text)
     except ValueError:
         return None
-    return value if -_LARGEST_ID <= value <= _LARGEST_ID else None
+    return value if -LARGEST_ID <= value <= LARGEST_ID else None
 
 
 def int_param(request, name: str) -> int | None:
