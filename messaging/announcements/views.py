@@ -116,10 +116,10 @@ def compose(request, pk: int | None = None):
 
 def _save(request, form: ComposeForm, announcement: Announcement | None) -> Announcement | None:
     data = form.cleaned_data
-    image_url = ""
+    image_url, upload = "", None
     if data["msgtype"] == "image" and data.get("image_file"):
-        name = store_upload(data["image_file"])
-        image_url = request.build_absolute_uri(default_storage.url(name))
+        upload = store_upload(data["image_file"])
+        image_url = request.build_absolute_uri(default_storage.url(upload))
     try:
         # The audience is saved only with the announcement it was composed for.
         with transaction.atomic():
@@ -146,14 +146,15 @@ def _save(request, form: ComposeForm, announcement: Announcement | None) -> Anno
                 as_draft="save_draft" in request.POST,
                 announcement=announcement,
             )
-    except ApiError as error:
-        form.add_error(None, error.errmsg)
-        return None
-    except ScheduleError as error:
-        form.add_error("kind", str(error))
-        return None
-    except services.NotEditableError as error:
-        form.add_error(None, str(error))
+    except (ApiError, ScheduleError, services.NotEditableError) as error:
+        if upload is not None:
+            default_storage.delete(upload)  # nothing refers to it
+        if isinstance(error, ScheduleError):
+            form.add_error("kind", str(error))
+        elif isinstance(error, ApiError):
+            form.add_error(None, error.errmsg)
+        else:
+            form.add_error(None, str(error))
         return None
     messages.success(
         request,

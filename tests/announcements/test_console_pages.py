@@ -1,5 +1,6 @@
 """The announcement pages: compose, list, detail, actions; operators only for their bots."""
 
+import pytest
 from django.utils import timezone
 
 from audit.models import OperatorAction
@@ -228,6 +229,33 @@ def test_an_uploaded_image_is_stored_and_served(
     served = client.get(url.removeprefix("http://testserver"))
     assert served.status_code == 200
     assert b"".join(served.streaming_content) == png
+
+
+@pytest.mark.parametrize(
+    "refused",
+    [
+        {"kind": "cron", "cron": "0 9 31 2 *"},  # never fires
+        {"kind": "once", "at": "2001-01-01T09:00"},  # in the past
+        {"title": "x" * 1000},
+    ],
+)
+def test_a_refused_image_announcement_leaves_no_image_behind(
+    client, bot, make_groups, superuser, settings, tmp_path, refused
+):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    settings.MEDIA_ROOT = tmp_path
+    client.force_login(superuser)
+    png = b"\x89PNG\r\n\x1a\n" + b"0" * 64
+    image = SimpleUploadedFile("logo.png", png, "image/png")
+
+    page = client.post(
+        "/console/announcements/new/",
+        compose_post(bot, make_groups(bot, 1), msgtype="image", image_file=image, **refused),
+    )
+
+    assert page.status_code == 200 and not Announcement.objects.exists()
+    assert [p for p in tmp_path.rglob("*") if p.is_file()] == []
 
 
 def test_detail_shows_runs_with_progress_and_actions_work(
