@@ -125,7 +125,7 @@ def parse(kind: str, spec: dict, tz_name: str) -> Schedule:
             croniter(expression, datetime(2000, 1, 1)).get_next(datetime)
         except CroniterBadDateError as exc:  # a date that never comes, e.g. 0 9 31 2 *
             raise ScheduleError(
-                _("Enter a cron expression with five fields, e.g. 0 9 * * 1-5.")
+                _("This cron expression never fires: no date matches it (like 31 February).")
             ) from exc
         return Schedule(kind, tz, cron=expression, until=until)
     at = _time(spec.get("time"))

@@ -86,6 +86,13 @@ def test_schedules_that_cannot_be_understood_are_refused(kind, spec, tz):
         parse(kind, spec, tz)
 
 
+def test_a_cron_no_date_matches_says_it_never_fires():
+    from django.utils import translation
+
+    with translation.override("zh-hans"), pytest.raises(ScheduleError, match="永远不会触发"):
+        parse("cron", {"cron": "0 9 31 2 *"}, "Asia/Shanghai")
+
+
 def test_a_one_off_time_is_read_in_the_announcements_time_zone():
     schedule = parse("once", {"at": "2026-05-01T09:00"}, "Asia/Shanghai")
 
