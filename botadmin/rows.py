@@ -23,6 +23,15 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 LARGEST_ID = 2**63 - 1
 
 
+def id_or_none(text) -> int | None:
+    """`text` (a query or form value) as an id some row could have, else None."""
+    try:
+        value = int(text)
+    except (TypeError, ValueError):
+        return None
+    return value if -LARGEST_ID <= value <= LARGEST_ID else None
+
+
 class ModelColumns:
     """Columns of `model` under a table alias (every concrete one unless `fields`
     names some), and the way back to converted values or an instance."""

@@ -7,13 +7,14 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from botadmin.errors import ApiError
+from botadmin.rows import id_or_none
 from messaging.models import Message
 from messaging.sending import accept_outbound
 
 from .. import history
 from ..forms import JumpToDateForm, ReplyForm
 from ..timeline import render_messages
-from .scoping import as_id, int_param, visible_conversation_or_404
+from .scoping import int_param, visible_conversation_or_404
 
 PENDING = [Message.Status.QUEUED, Message.Status.SENDING, Message.Status.SCHEDULED]
 
@@ -64,7 +65,7 @@ def history_updates(request, bot_id: int, pk: int):
     bot, conversation = visible_conversation_or_404(request.user, bot_id, pk)
     after = int_param(request, "after") or 0
     pending_ids = [
-        i for v in request.GET.get("pending", "").split(",") if (i := as_id(v)) is not None
+        i for v in request.GET.get("pending", "").split(",") if (i := id_or_none(v)) is not None
     ]
     page = history.page_after(conversation, after, size=history.PAGE_SIZE)
     refreshed = [m for m in history.pending_in(conversation, pending_ids) if m.pk <= after]

@@ -1,7 +1,7 @@
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 
-from botadmin.rows import LARGEST_ID
+from botadmin.rows import id_or_none
 from conversations.models import Bot
 from conversations.services import bots_visible_to, visible_conversation
 
@@ -19,14 +19,5 @@ def visible_conversation_or_404(user, bot_id: int, conversation_pk: int):
     return conversation.bot, conversation
 
 
-def as_id(text: str) -> int | None:
-    """`text` as an id, or None when it is not a number a row id could be."""
-    try:
-        value = int(text)
-    except ValueError:
-        return None
-    return value if -LARGEST_ID <= value <= LARGEST_ID else None
-
-
 def int_param(request, name: str) -> int | None:
-    return as_id(request.GET[name]) if name in request.GET else None
+    return id_or_none(request.GET[name]) if name in request.GET else None

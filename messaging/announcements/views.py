@@ -18,6 +18,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django.views.static import serve
 
 from botadmin.errors import ApiError
+from botadmin.rows import id_or_none
 from conversations.models import Conversation
 from conversations.services import bots_visible_to
 
@@ -77,9 +78,9 @@ def compose(request, pk: int | None = None):
         bot = announcement.bot
     else:
         bot_id = request.POST.get("bot") or request.GET.get("bot")
-        if bot_id and not (bot_id.isascii() and bot_id.isdigit()):
+        if bot_id and id_or_none(bot_id) is None:
             raise Http404
-        bot = get_object_or_404(bots, pk=bot_id) if bot_id else bots.first()
+        bot = get_object_or_404(bots, pk=id_or_none(bot_id)) if bot_id else bots.first()
     if bot is None:
         return render(request, "messaging/announcements/list.html", {"rows": [], "has_bots": False})
     conversations = list(
@@ -106,7 +107,7 @@ def compose(request, pk: int | None = None):
             "bot": bot,
             "bots": bots,
             "conversations": conversations,
-            "selected": {int(v) for v in form["conversations"].value() or [] if str(v).isdecimal()},
+            "selected": {id_or_none(v) for v in form["conversations"].value() or []} - {None},
             "saved_audiences_json": json.dumps(
                 {a.pk: [c.pk for c in a.conversations.all()] for a in saved_audiences}
             ),
@@ -222,8 +223,8 @@ def _preview(announcement: Announcement):
 def act(request, pk: int, verb: str):
     announcement = _visible_announcement(request.user, pk)
     if verb == "retry":
-        run_id = request.POST.get("run", "")
-        if not (run_id.isascii() and run_id.isdigit()):
+        run_id = id_or_none(request.POST.get("run"))
+        if run_id is None:
             raise Http404
         run = get_object_or_404(announcement.runs, pk=run_id)
         count = services.retry_failed(request.user, run)
