@@ -33,21 +33,28 @@ class StorableJSONField(forms.JSONField):
 STORABLE_JSON = {models.JSONField: {"form_class": StorableJSONField}}
 
 
+def _possible_pk(model, value) -> bool:
+    """Whether some row of `model` could have this pk (a number within the database's
+    range): Django's admin puts the others in an IN query, which fails (SQLite
+    cannot even bind them)."""
+    try:
+        model._meta.pk.clean(value, None)
+    except ValidationError:
+        return False
+    return True
+
+
 class PossibleIdsMultipleChoiceField(forms.ModelMultipleChoiceField):
-    """Ids that no row can have (past the id range) are invalid choices: Django puts
-    them in an IN query, which SQLite cannot bind (OverflowError)."""
+    """Ids no row can have are invalid choices, not a 500."""
 
     def _check_values(self, value):
-        pk = self.queryset.model._meta.pk
         for item in value:
-            try:
-                pk.clean(item, None)
-            except ValidationError as exc:
+            if not _possible_pk(self.queryset.model, item):
                 raise ValidationError(
                     self.error_messages["invalid_pk_value"],
                     code="invalid_pk_value",
                     params={"pk": item},
-                ) from exc
+                )
         return super()._check_values(value)
 
 
@@ -72,12 +79,9 @@ class BotScopedAdminMixin:
     def response_action(self, request, queryset):
         """A selection that names no possible row (not a number, out of range) is a
         bad request: Django's admin would put it in a query and answer 500."""
-        pk = self.model._meta.pk
-        for value in request.POST.getlist(helpers.ACTION_CHECKBOX_NAME):
-            try:
-                pk.clean(value, None)
-            except ValidationError as exc:
-                raise BadRequest("invalid selection") from exc
+        selected = request.POST.getlist(helpers.ACTION_CHECKBOX_NAME)
+        if not all(_possible_pk(self.model, value) for value in selected):
+            raise BadRequest("invalid selection")
         return super().response_action(request, queryset)
 
     def formfield_for_manytomany(self, db_field, request, **kwargs):
