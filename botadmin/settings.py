@@ -65,6 +65,11 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
+# Django's database sessions and user accounts, their rows read by hand-written
+# SQL on every logged-in request (botadmin/auth.py).
+SESSION_ENGINE = "botadmin.auth"
+AUTHENTICATION_BACKENDS = ["botadmin.auth.ModelBackend"]
+
 ROOT_URLCONF = "botadmin.urls"
 WSGI_APPLICATION = "botadmin.wsgi.application"
 
