@@ -20,6 +20,21 @@ PAGE_SIZE = 50
 
 
 @dataclass(frozen=True, slots=True)
+class MessageStamp:
+    """What a page reads first of each message: where it goes (id, day) and every
+    value that can change its bubble after it is stored. console/timeline.py keeps
+    drawn bubbles under these values, and reads the whole message only for a bubble
+    it has not drawn yet."""
+
+    pk: int
+    created_at: datetime
+    updated_at: datetime
+    status: str
+    attempt_count: int
+    created_by: str  # the operator's username for console messages, else ""
+
+
+@dataclass(frozen=True, slots=True)
 class TimelineMessage:
     """What a bubble shows of a message, read as plain values: building 50 model
     instances costs more than the indexed query itself. The trace (attempts,
@@ -35,10 +50,14 @@ class TimelineMessage:
     source: str
     attempt_count: int
     created_at: datetime
-    created_by: str  # the operator's username for console messages, else ""
+    updated_at: datetime
+    created_by: str
 
 
-# In TimelineMessage's order (all but created_by): each row becomes one by position.
+# In each dataclass's order (all but created_by): each row becomes one by position.
+_STAMP = ModelColumns(
+    Message, "m", fields=["id", "created_at", "updated_at", "status", "attempt_count"]
+)
 _MESSAGE = ModelColumns(
     Message,
     "m",
@@ -53,12 +72,13 @@ _MESSAGE = ModelColumns(
         "source",
         "attempt_count",
         "created_at",
+        "updated_at",
     ],
 )
 
 
-def _timeline_sql(where: str, order: str) -> str:
-    """The timeline's SELECT for one conversation, written as SQL: it runs for every
+def _timeline_sql(columns: ModelColumns, where: str, order: str) -> str:
+    """A SELECT of one conversation's messages, written as SQL: it runs for every
     page and every poll of an open timeline, and the ORM took as long to build it
     as the database to answer it (see botadmin/rows.py)."""
     user = get_user_model()
@@ -66,17 +86,44 @@ def _timeline_sql(where: str, order: str) -> str:
     username = quote(user._meta.get_field(user.USERNAME_FIELD).column)
     users = f"{quote(user._meta.db_table)} u ON u.{quote(user._meta.pk.column)}"
     return (
-        f"SELECT {_MESSAGE.select_list(connection)}, u.{username} "
-        f"FROM {_MESSAGE.table(connection)} LEFT JOIN {users} = m.created_by_id "
+        f"SELECT {columns.select_list(connection)}, u.{username} "
+        f"FROM {columns.table(connection)} LEFT JOIN {users} = m.created_by_id "
         f"WHERE m.conversation_id = %s {where} ORDER BY m.id {order}"
     )
+
+
+def _read(columns, cls, conversation: Conversation, where: str, params: list, order: str, limit):
+    sql = _timeline_sql(columns, where, order)
+    if limit is not None:
+        sql += " LIMIT %s"
+        params = [*params, limit]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [conversation.pk, *params])
+        rows = cursor.fetchall()
+    return [cls(*columns.values(row[:-1], connection), created_by=row[-1] or "") for row in rows]
+
+
+def _stamps(conversation, where: str, params: list, order: str, limit=None) -> list[MessageStamp]:
+    return _read(_STAMP, MessageStamp, conversation, where, params, order, limit)
+
+
+def _in(ids: list[int]) -> str:
+    return f"AND m.id IN ({', '.join(['%s'] * len(ids))})"
+
+
+def messages_by_id(conversation: Conversation, ids: list[int]) -> dict[int, TimelineMessage]:
+    """The whole messages behind some stamps, for the bubbles not drawn yet."""
+    if not ids:
+        return {}
+    messages = _read(_MESSAGE, TimelineMessage, conversation, _in(ids), ids, "ASC", None)
+    return {m.pk: m for m in messages}
 
 
 @dataclass
 class HistoryPage:
     """Messages oldest first, and whether more exist on either side."""
 
-    messages: list[TimelineMessage] = field(default_factory=list)
+    messages: list[MessageStamp] = field(default_factory=list)
     has_older: bool = False
     has_newer: bool = False
     focus_id: int | None = None
@@ -90,30 +137,16 @@ class HistoryPage:
         return self.messages[-1].pk if self.messages else None
 
 
-def _read(conversation: Conversation, where: str, params: list, order: str, limit: int | None):
-    sql = _timeline_sql(where, order)
-    if limit is not None:
-        sql += " LIMIT %s"
-        params = [*params, limit]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [conversation.pk, *params])
-        rows = cursor.fetchall()
-    return [
-        TimelineMessage(*_MESSAGE.values(row[:-1], connection), created_by=row[-1] or "")
-        for row in rows
-    ]
-
-
-def _older(conversation, before_id: int | None, size: int) -> tuple[list[TimelineMessage], bool]:
+def _older(conversation, before_id: int | None, size: int) -> tuple[list[MessageStamp], bool]:
     if before_id is None:
-        rows = _read(conversation, "", [], "DESC", size + 1)
+        rows = _stamps(conversation, "", [], "DESC", size + 1)
     else:
-        rows = _read(conversation, "AND m.id < %s", [before_id], "DESC", size + 1)
+        rows = _stamps(conversation, "AND m.id < %s", [before_id], "DESC", size + 1)
     return list(reversed(rows[:size])), len(rows) > size
 
 
-def _newer(conversation, after_id: int, size: int) -> tuple[list[TimelineMessage], bool]:
-    rows = _read(conversation, "AND m.id > %s", [after_id], "ASC", size + 1)
+def _newer(conversation, after_id: int, size: int) -> tuple[list[MessageStamp], bool]:
+    rows = _stamps(conversation, "AND m.id > %s", [after_id], "ASC", size + 1)
     return rows[:size], len(rows) > size
 
 
@@ -165,13 +198,12 @@ def message_with_trace(conversation: Conversation, message_id: int) -> Message |
     return Message.objects.filter(conversation=conversation, pk=message_id).first()
 
 
-def pending_in(conversation: Conversation, ids: list[int]) -> list[TimelineMessage]:
+def pending_in(conversation: Conversation, ids: list[int]) -> list[MessageStamp]:
     """Messages of this conversation among `ids`, for refreshing their status in place."""
     ids = [int(i) for i in ids[:200]]
     if not ids:
         return []
-    placeholders = ", ".join(["%s"] * len(ids))
-    return _read(conversation, f"AND m.id IN ({placeholders})", ids, "ASC", None)
+    return _stamps(conversation, _in(ids), ids, "ASC")
 
 
 def forwarding_deliveries(message: Message) -> list[WebhookDelivery]:

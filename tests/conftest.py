@@ -31,6 +31,15 @@ def _test_settings(settings):
     }
 
 
+@pytest.fixture(autouse=True)
+def _no_drawn_bubbles():
+    """The timeline's bubble cache lives in the process: a test must not see another
+    test's bubbles (SQLite reuses the ids of rolled-back rows)."""
+    from console.timeline import clear_cache
+
+    clear_cache()
+
+
 @pytest.fixture
 def make_bot(db):
     counter = iter(range(1, 10_000))

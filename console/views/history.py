@@ -43,6 +43,7 @@ def conversation_history(request, bot_id: int, pk: int, reply_form=None):
         "page": page,
         "base_url": base_url,
         "timeline": render_messages(
+            conversation,
             page.messages,
             bot=bot,
             base_url=base_url,
@@ -78,8 +79,8 @@ def history_updates(request, bot_id: int, pk: int):
             "bot": bot,
             "conversation": conversation,
             "after": page.newest_id or after,
-            "timeline": render_messages(page.messages, **render_args),
-            "refreshed": render_messages(refreshed, oob=True, **render_args),
+            "timeline": render_messages(conversation, page.messages, **render_args),
+            "refreshed": render_messages(conversation, refreshed, oob=True, **render_args),
         },
     )
 
