@@ -28,9 +28,9 @@ class MessageStamp:
 
     pk: int
     created_at: datetime
-    updated_at: datetime
     status: str
     attempt_count: int
+    version: str  # updated_at as the database prints it: compared, never parsed
     created_by: str  # the operator's username for console messages, else ""
 
 
@@ -50,14 +50,12 @@ class TimelineMessage:
     source: str
     attempt_count: int
     created_at: datetime
-    updated_at: datetime
+    version: str
     created_by: str
 
 
-# In each dataclass's order (all but created_by): each row becomes one by position.
-_STAMP = ModelColumns(
-    Message, "m", fields=["id", "created_at", "updated_at", "status", "attempt_count"]
-)
+# In each dataclass's order (all but version and created_by): each row becomes one by position.
+_STAMP = ModelColumns(Message, "m", fields=["id", "created_at", "status", "attempt_count"])
 _MESSAGE = ModelColumns(
     Message,
     "m",
@@ -72,7 +70,6 @@ _MESSAGE = ModelColumns(
         "source",
         "attempt_count",
         "created_at",
-        "updated_at",
     ],
 )
 
@@ -85,8 +82,9 @@ def _timeline_sql(columns: ModelColumns, where: str, order: str) -> str:
     quote = connection.ops.quote_name
     username = quote(user._meta.get_field(user.USERNAME_FIELD).column)
     users = f"{quote(user._meta.db_table)} u ON u.{quote(user._meta.pk.column)}"
+    updated_at = quote(Message._meta.get_field("updated_at").column)
     return (
-        f"SELECT {columns.select_list(connection)}, u.{username} "
+        f"SELECT {columns.select_list(connection)}, CAST(m.{updated_at} AS TEXT), u.{username} "
         f"FROM {columns.table(connection)} LEFT JOIN {users} = m.created_by_id "
         f"WHERE m.conversation_id = %s {where} ORDER BY m.id {order}"
     )
@@ -100,7 +98,10 @@ def _read(columns, cls, conversation: Conversation, where: str, params: list, or
     with connection.cursor() as cursor:
         cursor.execute(sql, [conversation.pk, *params])
         rows = cursor.fetchall()
-    return [cls(*columns.values(row[:-1], connection), created_by=row[-1] or "") for row in rows]
+    return [
+        cls(*columns.values(row[:-2], connection), version=row[-2], created_by=row[-1] or "")
+        for row in rows
+    ]
 
 
 def _stamps(conversation, where: str, params: list, order: str, limit=None) -> list[MessageStamp]:

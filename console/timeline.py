@@ -4,9 +4,10 @@ Each message is one bubble, drawn by Jinja2 (console/jinja2/console/bubble.html;
 Django templates drew the same bubbles an order of magnitude slower) and kept
 in a per-process cache under everything that changes it: the message's id,
 `updated_at`, status, attempt count, operator and time, the bot's name and the
-viewer's language and time zone. A page reads those values first (`history.MessageStamp`) and the
-whole message only for bubbles not drawn yet, so a page that was shown before
-costs one narrow indexed query and no drawing. Messages are never edited
+viewer's language and time zone. A page reads those values first
+(`history.MessageStamp`) and the whole message only for bubbles not drawn
+yet, so a page that was shown before costs one narrow indexed query and no
+drawing. Messages are never edited
 without a new `updated_at` (every write in messaging/ sets it), and status and
 attempts are in the key as well, so a cached bubble is never out of date.
 
@@ -16,11 +17,9 @@ The template gets its texts from `LABELS` and `attempts_label` below, so
 
 import threading
 from functools import cache
-from pathlib import Path
 
-import jinja2
 from cachetools import LRUCache
-from django.conf import settings
+from django.template import engines
 from django.utils import dateformat, timezone, translation
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
@@ -29,7 +28,6 @@ from markupsafe import Markup, escape
 from messaging.models import Message
 
 from . import history
-from .templatetags.console import chat_text, part, pretty_json, web_url
 
 LABELS = {
     "unknown_sender": _("Unknown sender"),
@@ -63,24 +61,8 @@ def _clock(value, tz) -> tuple[str, str]:
     return local.strftime("%H:%M"), local.isoformat()
 
 
-@cache
-def _environment() -> jinja2.Environment:
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(Path(__file__).parent / "jinja2"),
-        autoescape=True,
-        auto_reload=settings.DEBUG,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        undefined=jinja2.ChainableUndefined,
-    )
-    env.filters.update(
-        chat_text=chat_text,
-        part=part,
-        web_url=web_url,
-        as_list=lambda v: v if isinstance(v, list) else [],
-        pretty_json=pretty_json,
-    )
-    return env
+def _environment():
+    return engines["jinja2"].env  # console/jinja.py
 
 
 def clear_cache() -> None:
@@ -91,7 +73,7 @@ def clear_cache() -> None:
 
 def _key(m, focus_id, shared: tuple) -> tuple:
     # MessageStamp and TimelineMessage share these fields.
-    changes = (m.updated_at, m.status, m.attempt_count, m.created_by, m.created_at)
+    changes = (m.version, m.status, m.attempt_count, m.created_by, m.created_at)
     return (m.pk, *changes, m.pk == focus_id, *shared)
 
 

@@ -4,6 +4,7 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from botadmin.errors import ApiError
@@ -56,6 +57,8 @@ def conversation_history(request, bot_id: int, pk: int, reply_form=None):
         return render(request, "console/history/_older.html", context)
     context["jump_form"] = JumpToDateForm(request.GET if "date" in request.GET else None)
     context["reply_form"] = reply_form or ReplyForm()
+    if count := conversation.member_count:
+        context["members"] = ngettext("%(n)s member", "%(n)s members", count) % {"n": count}
     return render(request, "console/history/page.html", context, status=400 if reply_form else 200)
 
 

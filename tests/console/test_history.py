@@ -15,7 +15,7 @@ def history_url(bot, group):
 
 
 def shown_ids(response) -> list[int]:
-    return [m.pk for m in response.context["page"].messages]
+    return [int(pk) for pk in re.findall(r'<article id="m(\d+)"', response.content.decode())]
 
 
 def test_timeline_shows_the_latest_fifty_oldest_first_with_sides_and_senders(
@@ -38,12 +38,12 @@ def test_older_pages_continue_below_the_oldest_shown_id(
 ):
     made = [make_message(group, text=f"m{i}") for i in range(120)]
     first = operator_client.get(history_url)
-    older = operator_client.get(history_url + f"?before={first.context['page'].oldest_id}")
-    oldest = operator_client.get(history_url + f"?before={older.context['page'].oldest_id}")
+    older = operator_client.get(history_url + f"?before={shown_ids(first)[0]}")
+    oldest = operator_client.get(history_url + f"?before={shown_ids(older)[0]}")
 
     assert shown_ids(older) == [m.pk for m in made[20:70]]
     assert shown_ids(oldest) == [m.pk for m in made[:20]]
-    assert not oldest.context["page"].has_older
+    assert 'id="older"' in older.content.decode() and 'id="older"' not in oldest.content.decode()
     assert "会话的开始" in oldest.content.decode()
 
 
@@ -225,7 +225,7 @@ def test_jump_to_date_starts_at_that_days_first_message(
 
     texts = re.findall(r'<div class="text">(.*?)</div>', response.content.decode())
     assert texts == ["5 days ago", "5 days ago", "1 days ago"]
-    assert response.context["page"].has_older
+    assert 'id="older"' in response.content.decode()
 
 
 def test_an_invalid_date_says_so(operator_client, history_url):
@@ -346,7 +346,11 @@ def test_the_timelines_sql_reads_what_the_orm_reads(group, operator, make_messag
         assert {f: getattr(message, f) for f in history.MessageStamp.__dataclass_fields__} == {
             f: getattr(stamp, f) for f in history.MessageStamp.__dataclass_fields__
         }
-    fields = [f for f in history.TimelineMessage.__dataclass_fields__ if f != "created_by"]
+    fields = [
+        f
+        for f in history.TimelineMessage.__dataclass_fields__
+        if f not in ("version", "created_by")
+    ]
     expected = [
         {
             **{f: getattr(m, f) for f in fields},
