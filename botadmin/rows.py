@@ -32,6 +32,20 @@ def id_or_none(text) -> int | None:
     return value if -LARGEST_ID <= value <= LARGEST_ID else None
 
 
+def fast_timestamps(cursor) -> None:
+    """On PostgreSQL, read this cursor's timestamptz columns with psycopg's C loader.
+
+    Django registers a subclass of psycopg's pure-Python loader (to attach the
+    connection's time zone), which keeps psycopg from using its C one: a page of
+    51 rows with a timestamp each read 0.3 ms slower. The values are the same,
+    aware and in the session's time zone, which Django sets to UTC.
+    """
+    if cursor.db.vendor == "postgresql":
+        from psycopg.types.datetime import TimestamptzLoader
+
+        cursor.cursor.adapters.register_loader("timestamptz", TimestamptzLoader)
+
+
 class ModelColumns:
     """Columns of `model` under a table alias (every concrete one unless `fields`
     names some), and the way back to converted values or an instance."""

@@ -12,7 +12,7 @@ from django.contrib.auth import get_user_model
 from django.db import connection
 from django.utils import timezone
 
-from botadmin.rows import ModelColumns
+from botadmin.rows import ModelColumns, fast_timestamps
 from conversations.models import Conversation
 from messaging.models import DeliveryAttempt, Message, WebhookDelivery
 
@@ -96,6 +96,7 @@ def _read(columns, cls, conversation: Conversation, where: str, params: list, or
         sql += " LIMIT %s"
         params = [*params, limit]
     with connection.cursor() as cursor:
+        fast_timestamps(cursor)
         cursor.execute(sql, [conversation.pk, *params])
         rows = cursor.fetchall()
     return [
