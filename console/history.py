@@ -77,15 +77,20 @@ _MESSAGE = ModelColumns(
 def _timeline_sql(columns: ModelColumns, where: str, order: str) -> str:
     """A SELECT of one conversation's messages, written as SQL: it runs for every
     page and every poll of an open timeline, and the ORM took as long to build it
-    as the database to answer it (see botadmin/rows.py)."""
+    as the database to answer it (see botadmin/rows.py). The operator's name is a
+    subquery, not a join: PostgreSQL plans every execution (nothing is prepared),
+    and planning the join cost more than running it."""
     user = get_user_model()
     quote = connection.ops.quote_name
     username = quote(user._meta.get_field(user.USERNAME_FIELD).column)
-    users = f"{quote(user._meta.db_table)} u ON u.{quote(user._meta.pk.column)}"
+    user_pk = quote(user._meta.pk.column)
     updated_at = quote(Message._meta.get_field("updated_at").column)
+    created_by = quote(Message._meta.get_field("created_by").column)
     return (
-        f"SELECT {columns.select_list(connection)}, CAST(m.{updated_at} AS TEXT), u.{username} "
-        f"FROM {columns.table(connection)} LEFT JOIN {users} = m.created_by_id "
+        f"SELECT {columns.select_list(connection)}, CAST(m.{updated_at} AS TEXT), "
+        f"(SELECT u.{username} FROM {quote(user._meta.db_table)} u "
+        f"WHERE u.{user_pk} = m.{created_by}) "
+        f"FROM {columns.table(connection)} "
         f"WHERE m.conversation_id = %s {where} ORDER BY m.id {order}"
     )
 
@@ -99,8 +104,9 @@ def _read(columns, cls, conversation: Conversation, where: str, params: list, or
         fast_timestamps(cursor)
         cursor.execute(sql, [conversation.pk, *params])
         rows = cursor.fetchall()
+        db = cursor.db  # the connection itself, not the per-thread proxy: read per row
     return [
-        cls(*columns.values(row[:-2], connection), version=row[-2], created_by=row[-1] or "")
+        cls(*columns.values(row[:-2], db), version=row[-2], created_by=row[-1] or "")
         for row in rows
     ]
 

@@ -152,9 +152,10 @@ def visible_conversation(user, bot_id: int, pk: int) -> Conversation | None:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
+        db = cursor.db  # the connection itself, not the per-thread proxy
     if row is None:
         return None
     split = len(_CONVERSATION)
-    conversation = _CONVERSATION.instance(row[:split], connection)
-    conversation.bot = _BOT.instance(row[split:], connection)
+    conversation = _CONVERSATION.instance(row[:split], db)
+    conversation.bot = _BOT.instance(row[split:], db)
     return conversation
