@@ -97,10 +97,10 @@ def render_messages(
     if len(drawn) < len(stamps):
         missing = [m.pk for m in stamps if m.pk not in drawn]
         template = _environment().get_template("console/bubble.html")
-        context = _context(bot, base_url, pending_statuses, oob, tz)
+        bubble = template.make_module(_context(bot, base_url, pending_statuses, oob, tz)).bubble
         fresh = {}
         for m in history.messages_by_id(conversation, missing).values():
-            html = template.render(context, m=m, focus=m.pk == focus_id)
+            html = str(bubble(m, m.pk == focus_id))
             # Under the values just read: newer than the stamp if the message changed since.
             fresh[_key(m, focus_id, shared)] = drawn[m.pk] = html
         with _bubbles_lock:
