@@ -7,9 +7,10 @@ in a per-process cache under everything that changes it: the message's id,
 viewer's language and time zone. A page reads those values first
 (`history.MessageStamp`) and the whole message only for bubbles not drawn
 yet, so a page that was shown before costs one narrow indexed query and no
-drawing. Messages are never edited
-without a new `updated_at` (every write in messaging/ sets it), and status and
-attempts are in the key as well, so a cached bubble is never out of date.
+drawing. Messages are never edited without a new `updated_at` (every write in
+messaging/ sets it), and status and attempts are in the key as well, so a
+cached bubble is never out of date. New bubbles are drawn by one macro per
+page (calling it costs less than a template render per message).
 
 The template gets its texts from `LABELS` and `attempts_label` below, so
 `makemessages` finds them here.
@@ -42,6 +43,8 @@ LABELS = {
 # Bounded by the characters of HTML kept (a bubble is about 1,000): about 4,000
 # bubbles, 80 pages of 50, per web process.
 BUBBLE_CACHE_CHARS = 4_000_000
+# A larger bubble (a huge raw body) is drawn each time instead of pushing out hundreds.
+LARGEST_CACHED_BUBBLE = 40_000
 
 _bubbles = LRUCache(maxsize=BUBBLE_CACHE_CHARS, getsizeof=len)
 _bubbles_lock = threading.Lock()
@@ -104,7 +107,7 @@ def render_messages(
             # Under the values just read: newer than the stamp if the message changed since.
             fresh[_key(m, focus_id, shared)] = drawn[m.pk] = html
         with _bubbles_lock:
-            _bubbles.update(fresh)
+            _bubbles.update((k, v) for k, v in fresh.items() if len(v) <= LARGEST_CACHED_BUBBLE)
     parts, day = [], None
     for m in stamps:
         html = drawn.get(m.pk)

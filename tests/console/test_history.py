@@ -120,6 +120,21 @@ def test_a_history_page_costs_five_queries_however_many_messages_it_shows(
         assert _timeline(again) == _timeline(first) and 'id="m' in _timeline(first)
 
 
+def test_a_huge_message_is_shown_every_time_without_filling_the_bubble_cache(
+    operator_client, group, history_url, make_message
+):
+    from console import timeline
+
+    huge = {"msgtype": "future_type", "future_type": {"blob": "数据" * 2_500_000}}
+    make_message(group, msgtype="future_type", body=huge)
+    make_message(group, text="小消息")
+
+    for _ in range(2):
+        html = operator_client.get(history_url).content.decode()
+        assert html.count("数据") == 2_500_000 and "小消息" in html
+    assert 0 < timeline._bubbles.currsize < timeline.LARGEST_CACHED_BUBBLE
+
+
 def _timeline(html: str) -> str:
     return html[html.index('id="timeline"') : html.index('class="reply-box')]
 
