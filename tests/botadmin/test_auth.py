@@ -111,3 +111,17 @@ def test_a_session_holding_no_valid_user_id_is_no_login(db):
     assert backend.get_user("not-a-number") is None
     assert backend.get_user(str(2**70)) is None
     assert backend.get_user("999999") is None
+
+
+def test_a_session_from_before_the_upgrade_asks_to_log_in_again(logged_in):
+    # Sessions made before botadmin.auth name Django's own backend, which is no
+    # longer configured: Django treats them as logged out (no error).
+    key = logged_in.cookies["sessionid"].value
+    store = SessionStore(key)
+    store["_auth_user_backend"] = "django.contrib.auth.backends.ModelBackend"
+    store.save()
+
+    response = logged_in.get(CONSOLE)
+
+    assert response.status_code == 302 and "/login" in response["Location"]
+    assert logged_in.get(response["Location"]).status_code == 200
