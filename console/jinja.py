@@ -5,8 +5,9 @@ bench/history.py measures: its page, its scroll and polling fragments and its
 bubbles are Jinja2, which draws them several times faster than Django
 templates. Every other page stays a Django template.
 
-The history page repeats templates/base.html's layout in console/jinja2/
-layout.html; tests/console/test_jinja_layout.py fails when the two drift apart.
+Its layout, console/jinja2/layout.html, shares the header and flash messages
+with templates/base.html (which includes them with the `{% jinja %}` tag);
+tests/console/test_jinja_layout.py compares both pages.
 Texts are `_("…")` calls, which `makemessages` finds in templates; plurals are
 formatted in Python.
 """

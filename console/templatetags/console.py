@@ -14,6 +14,16 @@ register = template.Library()
 MENTION_RE = re.compile(r"(@[^\s@]{1,64})")
 
 
+@register.simple_tag(takes_context=True)
+def jinja(context, template_name: str) -> str:
+    """A Jinja2 template of console/jinja2/ with this request, so Django pages and the
+    Jinja2 history page share one header (console/jinja.py)."""
+    from django.template import engines
+
+    html = engines["jinja2"].get_template(template_name).render(request=context.get("request"))
+    return mark_safe(html)  # Jinja2 escaped it
+
+
 @register.filter
 def chat_text(value) -> Markup:
     """Escaped text with its line breaks kept and @mentions highlighted.

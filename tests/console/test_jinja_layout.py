@@ -1,6 +1,6 @@
-"""The history page is Jinja2 and repeats templates/base.html's layout
-(console/jinja2/layout.html): an operator must not see a different header,
-language switcher or flash messages there than on every other page."""
+"""The history page is Jinja2 (console/jinja2/layout.html) and every other page a
+Django template (templates/base.html): an operator must not see a different
+head, header, language switcher or flash messages on either."""
 
 import re
 
