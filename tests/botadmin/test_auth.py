@@ -1,16 +1,24 @@
-"""botadmin/auth.py reads the session and the logged-in user with hand-written
-SQL: what a logged-in operator can do, and when they are logged out, must be
+"""botadmin/auth.py reads the session and the logged-in user with one hand-written
+SELECT: what a logged-in operator can do, and when they are logged out, must be
 exactly what Django's own classes give."""
 
+import importlib
 from datetime import timedelta
+from types import SimpleNamespace
 
 import pytest
+from django.apps import apps
 from django.contrib.auth import get_user_model
-from django.contrib.sessions.models import Session
-from django.test import Client
+from django.contrib.sessions.backends.db import SessionStore as DjangoSessionStore
+from django.contrib.sessions.middleware import SessionMiddleware
+from django.contrib.sessions.models import Session as DjangoSession
+from django.db import connection
+from django.test import Client, RequestFactory
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from botadmin.auth import ModelBackend, SessionStore
+from botadmin.auth import AuthenticationMiddleware, ModelBackend, SessionStore
+from botadmin.models import Session
 
 CONSOLE = "/console/"
 
@@ -38,9 +46,46 @@ def test_the_session_and_user_read_as_the_orm_reads_them(logged_in, operator):
     user = ModelBackend().get_user(str(operator.pk))
 
     assert _fields(row) == _fields(Session.objects.get(session_key=key))
+    assert row.user_id == operator.pk
+    assert _fields(store.loaded_user) == _fields(get_user_model().objects.get(pk=operator.pk))
     assert _fields(user) == _fields(get_user_model().objects.get(pk=operator.pk))
     assert store["_auth_user_id"] == str(operator.pk)
     assert logged_in.get(CONSOLE).status_code == 200
+
+
+def test_one_query_reads_the_session_and_its_user(logged_in, operator):
+    request = RequestFactory().get(CONSOLE)
+    request.COOKIES["sessionid"] = logged_in.cookies["sessionid"].value
+    SessionMiddleware(lambda r: None).process_request(request)
+    AuthenticationMiddleware(lambda r: None).process_request(request)
+
+    with CaptureQueriesContext(connection) as queries:
+        assert request.user.pk == operator.pk and request.user.is_authenticated
+
+    assert len(queries) == 1, [q["sql"] for q in queries]
+
+
+def test_the_signed_session_data_decides_who_is_logged_in(logged_in, operator):
+    # The user column only saves a query: were it ever to disagree with the
+    # signed data, the data wins, as with Django's own sessions.
+    other = get_user_model().objects.create_user("other", password="pw-other-1", is_staff=True)
+    key = logged_in.cookies["sessionid"].value
+    Session.objects.filter(session_key=key).update(user=other)
+
+    response = logged_in.get(CONSOLE)
+
+    assert response.status_code == 200
+    assert response.wsgi_request.user.pk == operator.pk
+
+
+def test_logging_in_records_the_user_and_deleting_the_user_ends_the_session(logged_in, operator):
+    key = logged_in.cookies["sessionid"].value
+    assert Session.objects.get(session_key=key).user_id == operator.pk
+
+    operator.delete()
+
+    assert not Session.objects.filter(session_key=key).exists()
+    assert logged_in.get(CONSOLE).status_code == 302
 
 
 def test_an_expired_session_logs_out(logged_in):
@@ -125,3 +170,32 @@ def test_a_session_from_before_the_upgrade_asks_to_log_in_again(logged_in):
 
     assert response.status_code == 302 and "/login" in response["Location"]
     assert logged_in.get(response["Location"]).status_code == 200
+
+
+def test_the_upgrade_keeps_everyone_logged_in(client, operator):
+    # A session stored in Django's table before botadmin.models.Session existed.
+    old = DjangoSessionStore()
+    old.update(
+        {
+            "_auth_user_id": str(operator.pk),
+            "_auth_user_backend": "botadmin.auth.ModelBackend",
+            "_auth_user_hash": operator.get_session_auth_hash(),
+        }
+    )
+    old.create()
+    expired = DjangoSessionStore()
+    expired["x"] = 1
+    expired.create()
+    DjangoSession.objects.filter(session_key=expired.session_key).update(
+        expire_date=timezone.now() - timedelta(days=1)
+    )
+    migration = importlib.import_module("botadmin.migrations.0002_copy_django_sessions")
+
+    migration.copy_sessions(apps, SimpleNamespace(connection=connection))
+
+    assert list(Session.objects.values_list("session_key", "user_id")) == [
+        (old.session_key, operator.pk)
+    ]
+    assert not DjangoSession.objects.exists()
+    client.cookies["sessionid"] = old.session_key
+    assert client.get(CONSOLE).status_code == 200
