@@ -204,6 +204,10 @@ CELERY_TASK_QUEUES = (
 CELERY_TASK_ROUTES = {
     "messaging.announcements.*": {"queue": "scheduler", "routing_key": "scheduler"}
 }
+CELERY_BEAT_SCHEDULE["clear-expired-sessions"] = {
+    "task": "botadmin.clear_expired_sessions",
+    "schedule": 3600.0,
+}
 CELERY_BEAT_SCHEDULE["announcements-tick"] = {
     "task": "messaging.announcements.tick",
     "schedule": BOTADMIN_SCHEDULER_INTERVAL,
