@@ -132,16 +132,27 @@ def visible_conversation(user, bot_id: int, pk: int) -> Conversation | None:
     each trace) starts here, and the ORM took longer to build this query than
     the database to answer it (see botadmin/rows.py).
     """
+    found = visible_conversation_with(user, bot_id, pk, "NULL", [])
+    return found[0] if found is not None else None
+
+
+def visible_conversation_with(
+    user, bot_id: int, pk: int, expression: str, params: list
+) -> tuple[Conversation, object] | None:
+    """`visible_conversation()`, and the value of one more SQL `expression` over its
+    row `c`, read by the same SELECT: the history page reads its messages this way,
+    in one round trip with the conversation (console/history.py)."""
     if not user.is_authenticated or not user.is_active:
         return None
     if not (0 < pk <= LARGEST_ID and 0 < bot_id <= LARGEST_ID):
         return None  # no such row; SQLite cannot even bind a larger int
     sql = (
-        f"SELECT {_CONVERSATION.select_list(connection)}, {_BOT.select_list(connection)} "
+        f"SELECT {_CONVERSATION.select_list(connection)}, {_BOT.select_list(connection)}, "
+        f"{expression} "
         f"FROM {_CONVERSATION.table(connection)} JOIN {_BOT.table(connection)} ON b.id = c.bot_id "
         "WHERE c.id = %s AND c.bot_id = %s"
     )
-    params = [pk, bot_id]
+    params = [*params, pk, bot_id]
     if not user.is_superuser:
         quote = connection.ops.quote_name
         sql += (
@@ -155,7 +166,7 @@ def visible_conversation(user, bot_id: int, pk: int) -> Conversation | None:
         db = cursor.db  # the connection itself, not the per-thread proxy
     if row is None:
         return None
-    split = len(_CONVERSATION)
+    split, end = len(_CONVERSATION), len(_CONVERSATION) + len(_BOT)
     conversation = _CONVERSATION.instance(row[:split], db)
-    conversation.bot = _BOT.instance(row[split:], db)
-    return conversation
+    conversation.bot = _BOT.instance(row[split:end], db)
+    return conversation, row[end]

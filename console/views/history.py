@@ -20,23 +20,33 @@ from .scoping import int_param, visible_conversation_or_404
 PENDING = [Message.Status.QUEUED, Message.Status.SENDING, Message.Status.SCHEDULED]
 
 
-def _page_for(request, conversation):
-    if (before := int_param(request, "before")) is not None:
-        return history.page_before(conversation, before)
-    if (after := int_param(request, "after")) is not None:
-        return history.page_after(conversation, after)
-    if (at := int_param(request, "at")) is not None:
-        return history.page_around(conversation, at)
+def _visible_page_or_404(request, bot_id: int, pk: int):
+    """The conversation and the page the query asks for. The latest, older and newer
+    pages come with the conversation in one query; a jump to a message or a date
+    finds the conversation first."""
+    user = request.user
+    before, after, at = (int_param(request, name) for name in ("before", "after", "at"))
     jump = JumpToDateForm(request.GET) if "date" in request.GET else None
-    if jump is not None and jump.is_valid():
-        return history.page_at_date(conversation, jump.cleaned_data["date"])
-    return history.latest_page(conversation)
+    if before is not None:
+        found = history.visible_page(user, bot_id, pk, before=before)
+    elif after is not None:
+        found = history.visible_page(user, bot_id, pk, after=after)
+    elif at is None and (jump is None or not jump.is_valid()):
+        found = history.visible_page(user, bot_id, pk)
+    else:
+        _bot, conversation = visible_conversation_or_404(user, bot_id, pk)
+        if at is not None:
+            return conversation, history.page_around(conversation, at)
+        return conversation, history.page_at_date(conversation, jump.cleaned_data["date"])
+    if found is None:
+        raise Http404
+    return found
 
 
 @login_required
 def conversation_history(request, bot_id: int, pk: int, reply_form=None):
-    bot, conversation = visible_conversation_or_404(request.user, bot_id, pk)
-    page = _page_for(request, conversation)
+    conversation, page = _visible_page_or_404(request, bot_id, pk)
+    bot = conversation.bot
     base_url = reverse("console:history", args=[bot.pk, conversation.pk])
     context = {
         "bot": bot,
@@ -66,12 +76,15 @@ def conversation_history(request, bot_id: int, pk: int, reply_form=None):
 def history_updates(request, bot_id: int, pk: int):
     """Polled by the open timeline: messages newer than the last shown, and fresh
     states of the outbound messages it still shows as pending (swapped in place)."""
-    bot, conversation = visible_conversation_or_404(request.user, bot_id, pk)
     after = int_param(request, "after") or 0
+    found = history.visible_page(request.user, bot_id, pk, after=after)
+    if found is None:
+        raise Http404
+    conversation, page = found
+    bot = conversation.bot
     pending_ids = [
         i for v in request.GET.get("pending", "").split(",") if (i := id_or_none(v)) is not None
     ]
-    page = history.page_after(conversation, after, size=history.PAGE_SIZE)
     refreshed = [m for m in history.pending_in(conversation, pending_ids) if m.pk <= after]
     base_url = reverse("console:history", args=[bot.pk, conversation.pk])
     render_args = {"bot": bot, "base_url": base_url, "pending_statuses": PENDING}

@@ -3,6 +3,7 @@ import re
 from html import unescape
 
 import pytest
+from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
@@ -104,18 +105,24 @@ def test_history_renders_each_msgtype_like_the_chat(
     assert "<script>alert(1)" not in html and "&lt;script&gt;" in html
 
 
-def test_a_history_page_costs_four_queries_however_many_messages_it_shows(
+def test_a_history_page_costs_the_same_few_queries_however_many_messages_it_shows(
     operator_client, group, history_url, make_message, django_assert_num_queries
 ):
     made = [
         make_message(group, direction="out" if i % 3 else "in", text=f"m{i}") for i in range(60)
     ]
-    # The session with its user, the conversation with its bot, the page's stamps,
-    # and the messages whose bubbles were not drawn yet; shown again, no messages.
-    for url in (history_url, history_url + f"?before={made[20].pk}"):
-        with django_assert_num_queries(4):
+    # The session with its user; the conversation with its bot and the page's stamps
+    # (one query on PostgreSQL, two elsewhere); the messages whose bubbles were not
+    # drawn yet, and when shown again, none.
+    conversation_and_page = 1 if connection.vendor == "postgresql" else 2
+    for url in (
+        history_url + f"?after={made[5].pk}",  # 6 to 55
+        history_url,  # 10 to 59
+        history_url + f"?before={made[20].pk}",  # 0 to 19
+    ):
+        with django_assert_num_queries(1 + conversation_and_page + 1):
             first = operator_client.get(url).content.decode()
-        with django_assert_num_queries(3):
+        with django_assert_num_queries(1 + conversation_and_page):
             again = operator_client.get(url).content.decode()
         assert _timeline(again) == _timeline(first) and 'id="m' in _timeline(first)
 
@@ -376,3 +383,40 @@ def test_the_timelines_sql_reads_what_the_orm_reads(group, operator, make_messag
     assert [{f: getattr(m, f) for f in [*fields, "created_by"]} for m in shown] == expected
     assert shown[1].created_by == operator.username and shown[1].created_at.tzinfo is not None
     assert [m.pk for m in history.pending_in(group, [shown[1].pk, 10**9])] == [shown[1].pk]
+
+
+def test_a_page_read_with_its_conversation_has_the_stamps_read_alone(group, operator, make_message):
+    # On PostgreSQL visible_page() reads the stamps as JSON beside the conversation;
+    # they must equal what the timeline's own query reads (times to the microsecond).
+    from console import history
+
+    made = [
+        make_message(
+            group,
+            direction="out" if i % 2 else "in",
+            created_by=operator if i % 2 else None,
+            source="console" if i % 2 else "agent",
+            created_at=timezone.now() - dt.timedelta(hours=60 - i, microseconds=i),
+        )
+        for i in range(60)
+    ]
+    middle = made[30].pk
+
+    for where, params, order, kwargs in [
+        ("", [], "DESC", {}),
+        ("AND m.id < %s", [middle], "DESC", {"before": middle}),
+        ("AND m.id > %s", [middle], "ASC", {"after": middle}),
+    ]:
+        conversation, page = history.visible_page(operator, group.bot_id, group.pk, **kwargs)
+        alone = history._stamps(group, where, params, order, history.PAGE_SIZE + 1)
+
+        expected = sorted(alone[: history.PAGE_SIZE], key=lambda stamp: stamp.pk)
+        assert page.messages == expected and conversation == group
+        assert page.messages[0].created_at.utcoffset() == dt.timedelta(0)
+        assert {stamp.created_by for stamp in page.messages} >= {operator.username, ""}
+        assert (page.has_older, page.has_newer) == {
+            "": (True, False),
+            "before": (False, True),
+            "after": (True, False),
+        }[next(iter(kwargs), "")]
+    assert history.visible_page(operator, group.bot_id + 1, group.pk) is None
