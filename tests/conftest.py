@@ -33,11 +33,13 @@ def _test_settings(settings):
 
 @pytest.fixture(autouse=True)
 def _no_drawn_bubbles():
-    """The timeline's bubble cache lives in the process: a test must not see another
-    test's bubbles (SQLite reuses the ids of rolled-back rows)."""
+    """The timeline's bubble cache and the drawn headers live in the process: a test
+    must not see another test's (SQLite reuses the ids of rolled-back rows)."""
+    from console.jinja import clear_topbars
     from console.timeline import clear_cache
 
     clear_cache()
+    clear_topbars()
 
 
 @pytest.fixture

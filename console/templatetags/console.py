@@ -24,6 +24,17 @@ def jinja(context, template_name: str) -> str:
     return mark_safe(html)  # Jinja2 escaped it
 
 
+@register.simple_tag(takes_context=True)
+def topbar(context) -> str:
+    """The console's header (console/jinja2/_topbar.html, drawn by console.jinja)."""
+    from django.template.backends.utils import csrf_input
+
+    from ..jinja import topbar as draw
+
+    request = context["request"]
+    return draw(request, csrf_input(request))
+
+
 @register.filter
 def chat_text(value) -> Markup:
     """Escaped text with its line breaks kept and @mentions highlighted.

@@ -77,3 +77,58 @@ def test_every_form_of_the_history_page_carries_a_working_csrf_token(operator, b
     assert refused.status_code == 403
     assert accepted.status_code == 302 and accepted["Location"] == url
     assert switched.status_code == 302 and client.get(url).headers["Content-Language"] == "en"
+
+
+def _header(response) -> str:
+    html = response.content.decode()
+    return html[html.index('<header class="topbar">') : html.index("</header>")]
+
+
+def test_the_remembered_header_is_each_operators_own_in_each_section_and_language(
+    make_operator, bot, group
+):
+    # console.jinja.topbar() draws the header once per language, section and user.
+    alice, bob, carol = Client(), Client(), Client()
+    alice.force_login(make_operator("alice", bot))
+    bob.force_login(make_operator("bob", bot))
+    carol_user = make_operator("carol", bot)
+    type(carol_user).objects.filter(pk=carol_user.pk).update(is_staff=False)
+    carol.force_login(carol_user)
+    pages = [
+        reverse("console:search") + "?q=%3Cb%3E",
+        reverse("console:history", args=[bot.pk, group.pk]),
+    ]
+
+    for page in pages * 2:  # drawn, then remembered
+        a, b, c = (_header(client.get(page)) for client in (alice, bob, carol))
+        assert "alice" in a and "bob" not in a and "bob" in b and "alice" not in b
+        assert 'href="/admin/"' in a and 'href="/admin/"' not in c  # carol is not staff
+        section = "search" if "search" in page else "index"
+        assert f'href="{reverse("console:" + section)}" class="active"' in a
+        assert a.count(' class="active"') == 1
+        path = page.replace("<", "&lt;")
+        assert f'name="next" type="hidden" value="{path}"' in a
+    alice.cookies["django_language"] = "en"
+    english = _header(alice.get(pages[1]))
+    assert ">Log out<" in english and ">Log out<" not in a
+    type(carol_user).objects.filter(username="alice").update(is_staff=False)
+    assert 'href="/admin/"' not in _header(alice.get(pages[1]))
+
+
+def test_each_drawing_of_the_header_has_a_working_csrf_field(operator_client, bot, group):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(operator_client.get(reverse("console:index")).wsgi_request.user)
+    history = reverse("console:history", args=[bot.pk, group.pk])
+    tokens = set()
+    for _ in range(2):
+        header = _header(client.get(history))
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', header)[1]
+        tokens.add(token)
+
+    response = client.post(
+        reverse("set_language"), {"language": "en", "next": history, "csrfmiddlewaretoken": token}
+    )
+
+    assert len(tokens) == 2  # masked anew each time, as Django does
+    assert response.status_code == 302 and response["Location"] == history
+    assert client.cookies["django_language"].value == "en"
