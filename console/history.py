@@ -7,6 +7,7 @@ largest, and a jump (to a message or a date) is a page around one id.
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
+from typing import NamedTuple
 
 from django.contrib.auth import get_user_model
 from django.db import connection
@@ -20,12 +21,12 @@ from messaging.models import DeliveryAttempt, Message, WebhookDelivery
 PAGE_SIZE = 50
 
 
-@dataclass(frozen=True, slots=True)
-class MessageStamp:
+class MessageStamp(NamedTuple):
     """What a page reads first of each message: where it goes (id, day) and every
     value that can change its bubble after it is stored. console/timeline.py keeps
     drawn bubbles under these values, and reads the whole message only for a bubble
-    it has not drawn yet."""
+    it has not drawn yet. A tuple: a page builds 50 and a frozen dataclass took
+    twice as long."""
 
     pk: int
     created_at: datetime

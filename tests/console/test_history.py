@@ -365,8 +365,8 @@ def test_the_timelines_sql_reads_what_the_orm_reads(group, operator, make_messag
     shown = list(history.messages_by_id(group, [m.pk for m in stamps]).values())
 
     for stamp, message in zip(stamps, shown, strict=True):
-        assert {f: getattr(message, f) for f in history.MessageStamp.__dataclass_fields__} == {
-            f: getattr(stamp, f) for f in history.MessageStamp.__dataclass_fields__
+        assert {f: getattr(message, f) for f in history.MessageStamp._fields} == {
+            f: getattr(stamp, f) for f in history.MessageStamp._fields
         }
     fields = [
         f
