@@ -68,6 +68,12 @@ def save_announcement(
     now = timezone.now()
     if not as_draft and schedule.at is not None and schedule.at < now - timedelta(minutes=1):
         raise ScheduleError(_("That time has passed; choose a time in the future."))
+    if not as_draft and schedule.kind in RECURRING and schedule.first_run(now) is None:
+        # Only an end date can leave a recurring schedule without runs.
+        raise ScheduleError(
+            _("No run is left before the end date %(until)s; choose a later end date.")
+            % {"until": schedule.until.isoformat() if schedule.until else ""}
+        )
     creating = announcement is None
     with transaction.atomic():
         if creating:

@@ -401,3 +401,19 @@ def test_a_robot_bot_composes_markdown_and_news_and_text_with_mentions(
         "msgtype": "text",
         "text": {"content": "开会", "mentioned_list": ["zhangsan", "@all"]},
     }
+
+
+def test_a_recurring_announcement_that_ends_before_its_first_run_is_refused(
+    client, bot, make_groups, superuser
+):
+    client.force_login(superuser)
+
+    response = client.post(
+        "/console/announcements/new/",
+        compose_post(bot, make_groups(bot, 1), kind="daily", time="09:00", until="2020-01-01"),
+    )
+
+    assert response.status_code == 200
+    assert "2020-01-01" in response.content.decode()
+    assert "结束日期" in response.content.decode()
+    assert not Announcement.objects.exists()
