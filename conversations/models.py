@@ -1,6 +1,6 @@
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import MinValueValidator, RegexValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -19,6 +19,11 @@ AGENT_TOKEN_MIN_LENGTH = 32
 def validate_time_zone(name: str) -> None:
     if known_zone(name) is None:
         raise ValidationError(_("Unknown time zone: %(tz)s"), params={"tz": name}, code="time_zone")
+
+
+# 100,000 a minute is far beyond any WeCom account; larger values would only
+# overflow PostgreSQL's integer column, which SQLite would have accepted.
+MAX_RATE_LIMIT_PER_MINUTE = 100_000
 
 
 class Bot(models.Model):
@@ -54,7 +59,8 @@ class Bot(models.Model):
     rate_limit_per_minute = models.PositiveIntegerField(
         _("send rate limit (messages per minute)"),
         default=20,
-        validators=[MinValueValidator(1)],
+        # The upper bound keeps the accepted range the same on every database.
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_RATE_LIMIT_PER_MINUTE)],
         help_text=_("WeCom documents 20 messages per minute per robot."),
     )
     quiet_hours_start = models.TimeField(

@@ -163,3 +163,27 @@ def test_the_bot_page_links_to_its_own_conversations(
     ).content.decode()
     assert f"?bot__id__exact={a.pk}" in page
     assert "3 conversations" in page
+
+
+@pytest.mark.parametrize("limit", [100_001, 2**31, 2**63])
+def test_a_rate_limit_beyond_the_bound_is_a_form_error_on_every_database(
+    logged_in_superuser, bot, limit
+):
+    url = reverse("admin:conversations_bot_change", args=[bot.pk])
+    response = logged_in_superuser.post(
+        url,
+        {
+            "name": bot.name,
+            "is_active": "on",
+            "connector": "bridge",
+            "agent_url": bot.agent_url,
+            "agent_token": "",
+            "webhook_url": "",
+            "rate_limit_per_minute": limit,
+        },
+    )
+
+    assert response.status_code == 200
+    assert "100000" in response.content.decode() or "100,000" in response.content.decode()
+    bot.refresh_from_db()
+    assert bot.rate_limit_per_minute == 20
