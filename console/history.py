@@ -171,27 +171,28 @@ def visible_page(
     (opening, scrolling up, polling). Elsewhere, two queries.
     """
     size = PAGE_SIZE
+    if connection.vendor != "postgresql":
+        conversation = visible_conversation(user, bot_id, pk)
+        if conversation is None:
+            return None
+        if after is not None:
+            rows, more = _newer(conversation, after, size)
+            return conversation, HistoryPage(rows, has_older=True, has_newer=more)
+        rows, more = _older(conversation, before, size)
+        return conversation, HistoryPage(rows, has_older=more, has_newer=before is not None)
     if after is not None:
         where, params, order = "AND m.id > %s", [after], "ASC"
     elif before is not None:
         where, params, order = "AND m.id < %s", [before], "DESC"
     else:
         where, params, order = "", [], "DESC"
-    if connection.vendor != "postgresql":
-        conversation = visible_conversation(user, bot_id, pk)
-        if conversation is None:
-            return None
-        rows = _stamps(conversation, where, params, order, size + 1)
-    else:
-        found = visible_conversation_with(
-            user, bot_id, pk, _stamps_json_sql(where, order), [*params, size + 1]
-        )
-        if found is None:
-            return None
-        conversation, stamps = found
-        rows = sorted(
-            map(_stamp_from_json, stamps or []), key=lambda s: s.pk, reverse=order == "DESC"
-        )
+    found = visible_conversation_with(
+        user, bot_id, pk, _stamps_json_sql(where, order), [*params, size + 1]
+    )
+    if found is None:
+        return None
+    conversation, stamps = found
+    rows = sorted(map(_stamp_from_json, stamps or []), key=lambda s: s.pk, reverse=order == "DESC")
     more = len(rows) > size
     rows = rows[:size]
     if after is not None:
