@@ -5,6 +5,7 @@ head, header, language switcher or flash messages on either."""
 import re
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.test import Client
 from django.urls import reverse
 
@@ -92,7 +93,7 @@ def test_the_remembered_header_is_each_operators_own_in_each_section_and_languag
     alice.force_login(make_operator("alice", bot))
     bob.force_login(make_operator("bob", bot))
     carol_user = make_operator("carol", bot)
-    type(carol_user).objects.filter(pk=carol_user.pk).update(is_staff=False)
+    get_user_model().objects.filter(pk=carol_user.pk).update(is_staff=False)
     carol.force_login(carol_user)
     pages = [
         reverse("console:search") + "?q=%3Cb%3E",
@@ -111,7 +112,7 @@ def test_the_remembered_header_is_each_operators_own_in_each_section_and_languag
     alice.cookies["django_language"] = "en"
     english = _header(alice.get(pages[1]))
     assert ">Log out<" in english and ">Log out<" not in a
-    type(carol_user).objects.filter(username="alice").update(is_staff=False)
+    get_user_model().objects.filter(username="alice").update(is_staff=False)
     assert 'href="/admin/"' not in _header(alice.get(pages[1]))
 
 
