@@ -23,12 +23,14 @@ from __future__ import annotations
 import ipaddress
 import socket
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
 import requests
 from django.conf import settings
 from requests.adapters import HTTPAdapter
+from requests.structures import CaseInsensitiveDict
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
@@ -45,7 +47,8 @@ class UnsafeURLError(ValueError):
 @dataclass
 class HttpResponse:
     status: int
-    headers: dict[str, str]
+    # Header names are case-insensitive (HTTP/2 proxies send them in lower case).
+    headers: Mapping[str, str]
     content: bytes
     truncated: bool
     elapsed_ms: int
@@ -206,7 +209,7 @@ def request(
             content, truncated = _read_limited(response, limit)
             return HttpResponse(
                 status=response.status_code,
-                headers=dict(response.headers),
+                headers=CaseInsensitiveDict(response.headers),
                 content=content,
                 truncated=truncated,
                 elapsed_ms=int(response.elapsed.total_seconds() * 1000),

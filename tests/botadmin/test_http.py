@@ -109,3 +109,12 @@ def test_a_slow_server_times_out(receiver):
 def test_a_closed_port_fails_to_connect():
     with pytest.raises(requests.ConnectionError):
         http.request("GET", "http://127.0.0.1:9/", connect_timeout=1)
+
+
+def test_answer_headers_are_read_whatever_their_case(receiver):
+    """HTTP/2 proxies send header names in lower case: `retry-after` is `Retry-After`."""
+    receiver.respond(429, b"", {"retry-after": "7", "X-Upstream": "a"})
+    response = http.request("POST", receiver.url("/send"))
+    assert response.headers["Retry-After"] == "7"
+    assert response.headers.get("retry-after") == "7"
+    assert response.headers["x-upstream"] == "a"
