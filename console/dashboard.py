@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.core.cache import cache
-from django.db.models import Count, Min, Q, QuerySet
+from django.db.models import Count, Min, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
@@ -126,48 +126,46 @@ def delivery_health(bots: QuerySet[Bot], totals: dict) -> dict:
 
 def agent_health(bots: QuerySet[Bot]) -> list[AgentHealth]:
     """When each bot's agent last answered (a delivery, a successful sync) or reported
-    a message, and its newest finished contact sync."""
-    bots = list(bots.order_by("name"))
+    a message, and its newest finished contact sync.
+
+    At most three queries however many bots: the bots with their times as subquery
+    annotations (each one short index probe per bot), their newest finished
+    syncs, and their webhook endpoints."""
+    bot = OuterRef("pk")
+    syncs = SyncRun.objects.filter(bot=bot).order_by("-requested_at", "-id")
+    bots = list(
+        bots.order_by("name").annotate(
+            # Newest first by id (attempts are appended in time order).
+            answered_at=Subquery(
+                DeliveryAttempt.objects.filter(message__bot=bot, http_status__isnull=False)
+                .order_by("-id")
+                .values("started_at")[:1]
+            ),
+            reported_at=Subquery(
+                Message.objects.filter(bot=bot, direction=Message.Direction.IN)
+                .order_by("-created_at")
+                .values("created_at")[:1]
+            ),
+            synced_ok_at=Subquery(
+                syncs.filter(outcome=SyncRun.Outcome.SUCCEEDED).values("finished_at")[:1]
+            ),
+            last_sync_id=Subquery(syncs.filter(finished_at__isnull=False).values("id")[:1]),
+        )
+    )
     ids = [bot.pk for bot in bots]
-    # Newest first by id (attempts are appended in time order): one short scan per bot.
-    answered = {
-        bot_id: DeliveryAttempt.objects.filter(message__bot=bot_id, http_status__isnull=False)
-        .order_by("-id")
-        .values_list("started_at", flat=True)
-        .first()
-        for bot_id in ids
-    }
-    reported = {
-        bot_id: Message.objects.filter(bot_id=bot_id, direction=Message.Direction.IN)
-        .order_by("-created_at")
-        .values_list("created_at", flat=True)
-        .first()
-        for bot_id in ids
-    }
-    synced = {
-        bot_id: SyncRun.objects.filter(bot_id=bot_id, finished_at__isnull=False)
-        .order_by("-requested_at", "-id")
-        .first()
-        for bot_id in ids
-    }
-    sync_ok = {
-        bot_id: SyncRun.objects.filter(bot_id=bot_id, outcome=SyncRun.Outcome.SUCCEEDED)
-        .order_by("-requested_at", "-id")
-        .values_list("finished_at", flat=True)
-        .first()
-        for bot_id in ids
-    }
+    last_syncs = SyncRun.objects.in_bulk([bot.last_sync_id for bot in bots if bot.last_sync_id])
     endpoints: dict[int, list[WebhookEndpoint]] = {bot_id: [] for bot_id in ids}
     for endpoint in WebhookEndpoint.objects.filter(bot_id__in=ids).order_by("-is_primary", "id"):
         endpoints[endpoint.bot_id].append(endpoint)
     result = []
     for bot in bots:
-        contacts = [
-            t for t in (answered.get(bot.pk), reported.get(bot.pk), sync_ok.get(bot.pk)) if t
-        ]
+        contacts = [t for t in (bot.answered_at, bot.reported_at, bot.synced_ok_at) if t]
         result.append(
             AgentHealth(
-                bot, max(contacts) if contacts else None, synced.get(bot.pk), endpoints[bot.pk]
+                bot,
+                max(contacts) if contacts else None,
+                last_syncs.get(bot.last_sync_id),
+                endpoints[bot.pk],
             )
         )
     return result

@@ -144,3 +144,42 @@ def test_inbound_messages_no_worker_forwarded_for_a_minute_are_flagged(
 
     Message.objects.update(forward_pending=False)  # a worker got to them
     assert "等待转发" not in operator_client.get(DASHBOARD).content.decode()
+
+
+def test_the_dashboard_reads_ten_bots_with_as_many_queries_as_one(
+    client, superuser, make_bot, make_conversation, make_message, make_attempt
+):
+    """Agent health is read for all bots at once, not bot by bot."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from conversations.models import SyncRun
+    from messaging.models import WebhookEndpoint
+
+    def add_busy_bot():
+        bot = make_bot()
+        conversation = make_conversation(bot, f"wr{bot.pk}")
+        make_message(conversation, direction="in")
+        make_attempt(make_message(conversation, direction="out"), http_status=200)
+        SyncRun.objects.create(
+            bot=bot, trigger="periodic", outcome="succeeded", finished_at=timezone.now()
+        )
+        WebhookEndpoint.objects.create(bot=bot, url=f"https://hooks.example.com/{bot.pk}")
+
+    def queries_of_the_dashboard() -> int:
+        cache.clear()  # both counts start without the cached days
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(DASHBOARD)
+        assert response.status_code == 200
+        assert all(agent.last_sync is not None for agent in response.context["agents"])
+        return len(response.context["agents"]), len(queries)
+
+    client.force_login(superuser)
+    add_busy_bot()
+    bots_one, queries_one = queries_of_the_dashboard()
+    for _ in range(9):
+        add_busy_bot()
+    bots_ten, queries_ten = queries_of_the_dashboard()
+
+    assert (bots_one, bots_ten) == (1, 10)
+    assert queries_ten == queries_one
