@@ -5,7 +5,8 @@ Webhook deliveries, connector calls and image downloads all go through
 
 * allows only http and https;
 * refuses hosts that resolve to loopback, private, link-local (cloud metadata
-  such as 169.254.169.254), multicast or reserved addresses, unless
+  such as 169.254.169.254), multicast or reserved addresses, also when written
+  inside an IPv6 address (IPv4-compatible, IPv4-mapped, NAT64, 6to4, Teredo), unless
   BOTADMIN_ALLOW_PRIVATE_URLS is on or the caller passes allow_private=True
   (an agent URL an administrator configured on purpose, for example);
 * never follows redirects blindly: each hop is checked like the first, and
@@ -98,8 +99,38 @@ def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
     return ipaddress.ip_address(text.split("%")[0])
 
 
+_IPV4_COMPATIBLE = ipaddress.ip_network("::/96")  # deprecated ::a.b.c.d
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")  # the well-known NAT64 prefix (RFC 6052)
+_NAT64_LOCAL = ipaddress.ip_network("64:ff9b:1::/48")  # local-use NAT64 (RFC 8215)
+
+
 def _refused(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    return not address.is_global or address.is_multicast
+    if not address.is_global or address.is_multicast:
+        return True
+    return any(_refused(inner) for inner in _embedded_ipv4(address))
+
+
+def _embedded_ipv4(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> list:
+    """The IPv4 addresses an IPv6 address carries, which the network may reach it by.
+
+    Python calls `::127.0.0.1`, `64:ff9b::7f00:1` (NAT64) and `2002:7f00:1::`
+    (6to4) global, yet a host with such a route connects to 127.0.0.1 through
+    them: each is judged by the IPv4 address inside it.
+    """
+    if address.version == 4:
+        return []
+    if address in _NAT64_LOCAL:
+        return [ipaddress.IPv4Address("127.0.0.1")]  # a site's own translator: never public
+    inner = []
+    if address in _IPV4_COMPATIBLE or address in _NAT64:
+        inner.append(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
+    if address.ipv4_mapped:
+        inner.append(address.ipv4_mapped)
+    if address.sixtofour:
+        inner.append(address.sixtofour)
+    if address.teredo:
+        inner.extend(address.teredo)  # the relay server and the (de-obfuscated) client
+    return inner
 
 
 class _PeerChecked:

@@ -39,6 +39,31 @@ def test_private_loopback_and_metadata_addresses_are_refused_by_default(url):
 
 
 @pytest.mark.parametrize(
+    "host",
+    [
+        "[::127.0.0.1]",  # IPv4-compatible
+        "[::a00:5]",  # IPv4-compatible 10.0.0.5
+        "[::ffff:127.0.0.1]",  # IPv4-mapped
+        "[::ffff:a9fe:a9fe]",  # IPv4-mapped 169.254.169.254
+        "[64:ff9b::7f00:1]",  # NAT64 well-known prefix
+        "[64:ff9b::c0a8:101]",  # NAT64 of 192.168.1.1
+        "[64:ff9b:1::7f00:1]",  # local-use NAT64
+        "[2002:7f00:1::]",  # 6to4 of 127.0.0.1
+        "[2002:a00:5::1]",  # 6to4 of 10.0.0.5
+        "[2001:0:4136:e378:8000:63bf:80ff:fffe]",  # Teredo, client 127.0.0.1
+    ],
+)
+def test_an_ipv4_loopback_or_private_address_inside_an_ipv6_address_is_refused(host):
+    with pytest.raises(http.UnsafeURLError, match="private or reserved"):
+        http.check_url(f"http://{host}:8080/hook", allow_private=False)
+
+
+@pytest.mark.parametrize("host", ["[64:ff9b::808:808]", "[2002:808:808::1]"])
+def test_a_public_ipv4_address_reached_through_nat64_or_6to4_is_allowed(host):
+    http.check_url(f"http://{host}/hook", allow_private=False)
+
+
+@pytest.mark.parametrize(
     "url", ["ftp://example.com/x", "file:///etc/passwd", "gopher://x", "//nohost"]
 )
 def test_only_http_and_https_are_allowed(url):
