@@ -1,0 +1,387 @@
+"""A fake WeCom self-built application API: a real HTTP server on 127.0.0.1.
+
+Follows shared/spec/wecom-app.md:
+
+with FakeWeComApp(corp_id="ww1", secret="s", agent_id=1000002) as api:
+    settings.WECOM_API_BASE = api.base_url
+    api.users = {"zhangsan": {"name": "张三", "department": [1]}}
+    api.sent                 # [(path, body)] of every message/send and appchat/send accepted
+    api.token_fetches        # how many gettoken calls succeeded
+    api.answer_next("message/send", 60020)   # the next call of that API answers this errcode
+    api.expire_tokens()      # every issued token now answers 42001
+    api.drop_next = 1        # the next send is accepted, then the connection is cut
+    api.names_readable = False   # user/get answers 48002 (newer apps' privacy rules)
+
+HTTP 200 with a JSON errcode always; an unknown or expired token → 40014 /
+42001; message/send: invaliduser for unknown members (81013 when none is
+valid); appchat/send only to chats created by appchat/create; media/upload
+gives a media_id valid 3 days; media/get serves uploaded bytes.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import threading
+import time
+from http.server import BaseHTTPRequestHandler
+from urllib.parse import parse_qs, urlsplit
+
+from .receiver import QuietHTTPServer
+
+TOKEN_LIFETIME = 7200
+MEDIA_LIFETIME = 3 * 24 * 3600
+APP_MSGTYPES = {
+    "text",
+    "markdown",
+    "textcard",
+    "news",
+    "mpnews",
+    "image",
+    "voice",
+    "video",
+    "file",
+    "miniprogram_notice",
+    "template_card",
+}
+APPCHAT_MSGTYPES = {
+    "text",
+    "markdown",
+    "textcard",
+    "news",
+    "mpnews",
+    "image",
+    "voice",
+    "video",
+    "file",
+}
+TEXT_MAX = 2048
+
+
+class FakeWeComApp:
+    def __init__(
+        self, corp_id: str = "wwcorp", secret: str = "app-secret", agent_id: int = 1000002
+    ):
+        self.corp_id = corp_id
+        self.secret = secret
+        self.agent_id = agent_id
+        self.departments = [{"id": 1, "name": "公司", "parentid": 0}]
+        self.users: dict[str, dict] = {}
+        self.names_readable = True
+        self.list_id_page = 2  # small pages so the cursor is exercised
+        self.chats: dict[str, dict] = {}
+        self.media: dict[str, tuple[bytes, str, float]] = {}  # id → (bytes, type, expires)
+        self.tokens: dict[str, float] = {}  # token → expiry (monotonic)
+        self.token_lifetime = TOKEN_LIFETIME
+        self.token_fetches = 0
+        self.sent: list[tuple[str, dict]] = []
+        self.requests: list[tuple[str, str, bytes]] = []  # (path, query, body)
+        self.drop_next = 0
+        self.delay = 0.0
+        self._forced: dict[str, list[int]] = {}
+        self._lock = threading.Lock()
+        self._server = QuietHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def __enter__(self) -> FakeWeComApp:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._server.shutdown()
+        self._server.server_close()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def answer_next(self, api: str, *errcodes: int) -> None:
+        """The next calls of `api` (e.g. "message/send") answer these errcodes."""
+        with self._lock:
+            self._forced.setdefault(api, []).extend(errcodes)
+
+    def expire_tokens(self) -> None:
+        with self._lock:
+            for token in self.tokens:
+                self.tokens[token] = 0.0
+
+    def add_user(self, userid: str, name: str = "", department: int = 1) -> None:
+        self.users[userid] = {"name": name or userid, "department": [department]}
+
+    def wait_for(self, count: int, timeout: float = 10) -> list[tuple[str, dict]]:
+        deadline = time.monotonic() + timeout
+        while len(self.sent) < count and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return self.sent
+
+    # --- the API -----------------------------------------------------------
+
+    def handle(self, method: str, api: str, query: dict, raw: bytes, headers) -> dict | bytes:
+        with self._lock:
+            self.requests.append((api, json.dumps(query), raw))
+            if api == "gettoken":
+                return self._gettoken(query)
+            token = query.get("access_token", "")
+            expiry = self.tokens.get(token)
+            if expiry is None:
+                return _error(40014, "invalid access_token")
+            if expiry <= time.monotonic():
+                return _error(42001, "access_token expired")
+            forced = self._forced.get(api)
+            if forced:
+                errcode = forced.pop(0)
+                answer = _error(errcode, _ERRMSG.get(errcode, "forced by the test"))
+                if errcode == 60020:
+                    answer["errmsg"] = "not allow to access from your ip, from ip: 127.0.0.1"
+                return answer
+            handler = getattr(self, "_" + api.replace("/", "_"), None)
+            if handler is None:
+                return _error(404, f"unknown api {api}")
+            if method == "POST" and api != "media/upload":
+                try:
+                    body = json.loads(raw or b"{}")
+                except ValueError:
+                    return _error(40035, "Warning: wrong json format.")
+            else:
+                body = {}
+            if api == "media/upload":
+                return handler(query, raw, headers)
+            return handler(query, body)
+
+    def _gettoken(self, query: dict) -> dict:
+        if query.get("corpid") != self.corp_id:
+            return _error(40013, "invalid corpid")
+        if query.get("corpsecret") != self.secret:
+            return _error(40001, "invalid credential")
+        token = secrets.token_urlsafe(32)
+        self.tokens[token] = time.monotonic() + self.token_lifetime
+        self.token_fetches += 1
+        return {
+            "errcode": 0,
+            "errmsg": "ok",
+            "access_token": token,
+            "expires_in": self.token_lifetime,
+        }
+
+    def _message_send(self, query: dict, body: dict) -> dict:
+        if body.get("agentid") != self.agent_id:
+            return _error(40056, "invalid agentid")
+        check = _check_message(body, APP_MSGTYPES, self.media)
+        if check:
+            return check
+        targets = str(body.get("touser") or "").split("|")
+        if targets == ["@all"]:
+            invalid = []
+        else:
+            invalid = [t for t in targets if t not in self.users]
+        if invalid and len(invalid) == len(targets):
+            return _error(81013, "user & party & tag all invalid")
+        self.sent.append(("message/send", body))
+        answer = {"errcode": 0, "errmsg": "ok", "msgid": secrets.token_hex(16)}
+        if invalid:
+            answer["invaliduser"] = "|".join(invalid)
+        return answer
+
+    def _appchat_create(self, query: dict, body: dict) -> dict:
+        members = body.get("userlist") or []
+        if not isinstance(members, list) or not 2 <= len(members) <= 2000:
+            return _error(40050, "chat member count must be 2-2000")
+        if body.get("owner") and body["owner"] not in members:
+            return _error(86220, "owner not in member list")
+        chatid = body.get("chatid") or secrets.token_hex(8)
+        if chatid in self.chats:
+            return _error(86215, "chatid exists")
+        self.chats[chatid] = {
+            "name": body.get("name", ""),
+            "owner": body.get("owner"),
+            "userlist": members,
+        }
+        return {"errcode": 0, "errmsg": "ok", "chatid": chatid}
+
+    def _appchat_get(self, query: dict, body: dict) -> dict:
+        chat = self.chats.get(query.get("chatid", ""))
+        if chat is None:
+            return _error(86003, "chat not exist")
+        return {"errcode": 0, "errmsg": "ok", "chat_info": {"chatid": query["chatid"], **chat}}
+
+    def _appchat_send(self, query: dict, body: dict) -> dict:
+        if body.get("chatid") not in self.chats:
+            return _error(86003, "chat not exist")
+        check = _check_message(body, APPCHAT_MSGTYPES, self.media)
+        if check:
+            return check
+        self.sent.append(("appchat/send", body))
+        return {"errcode": 0, "errmsg": "ok"}
+
+    def _media_upload(self, query: dict, raw: bytes, headers) -> dict:
+        kind = query.get("type", "")
+        if kind not in ("image", "voice", "video", "file"):
+            return _error(40004, "invalid media type")
+        content, filename = _multipart_media(raw, headers.get("Content-Type", ""))
+        if content is None:
+            return _error(41006, "media data missing")
+        if len(content) <= 5:
+            return _error(40006, "invalid file size")
+        media_id = "M" + secrets.token_hex(12)
+        self.media[media_id] = (content, kind, time.time() + MEDIA_LIFETIME)
+        return {
+            "errcode": 0,
+            "errmsg": "ok",
+            "type": kind,
+            "media_id": media_id,
+            "created_at": str(int(time.time())),
+        }
+
+    def _media_get(self, query: dict, body: dict) -> dict | bytes:
+        media = self.media.get(query.get("media_id", ""))
+        if media is None or media[2] < time.time():
+            return _error(40007, "invalid media_id")
+        return media[0]
+
+    def _department_list(self, query: dict, body: dict) -> dict:
+        return {"errcode": 0, "errmsg": "ok", "department": self.departments}
+
+    def _department_simplelist(self, query: dict, body: dict) -> dict:
+        return {
+            "errcode": 0,
+            "errmsg": "ok",
+            "department_id": [
+                {"id": d["id"], "parentid": d["parentid"], "order": 0} for d in self.departments
+            ],
+        }
+
+    def _user_list_id(self, query: dict, body: dict) -> dict:
+        ids = sorted(self.users)
+        start = int(body.get("cursor") or 0)
+        limit = min(int(body.get("limit") or 10_000), 10_000, self.list_id_page)
+        page = ids[start : start + limit]
+        answer = {
+            "errcode": 0,
+            "errmsg": "ok",
+            "dept_user": [
+                {"userid": u, "department": self.users[u]["department"][0]} for u in page
+            ],
+        }
+        if start + limit < len(ids):
+            answer["next_cursor"] = str(start + limit)
+        return answer
+
+    def _user_get(self, query: dict, body: dict) -> dict:
+        if not self.names_readable:
+            return _error(48002, "api forbidden")
+        user = self.users.get(query.get("userid", ""))
+        if user is None:
+            return _error(60111, "userid not found")
+        return {"errcode": 0, "errmsg": "ok", "userid": query["userid"], **user}
+
+    def _handler_class(self):
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _serve(self, method: str):
+                url = urlsplit(self.path)
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length) if length else b""
+                if not url.path.startswith("/cgi-bin/"):
+                    self.send_error(404)
+                    return
+                api = url.path.removeprefix("/cgi-bin/")
+                query = {k: v[0] for k, v in parse_qs(url.query).items()}
+                answer = fake.handle(method, api, query, raw, self.headers)
+                if fake.delay:
+                    time.sleep(fake.delay)
+                if (
+                    fake.drop_next
+                    and api.endswith("/send")
+                    and isinstance(answer, dict)
+                    and answer.get("errcode") == 0
+                ):
+                    fake.drop_next -= 1
+                    self.close_connection = True
+                    self.connection.shutdown(2)  # sent, but the answer never arrives
+                    return
+                if isinstance(answer, bytes):
+                    payload, content_type = answer, "application/octet-stream"
+                else:
+                    payload = json.dumps(answer, ensure_ascii=False).encode()
+                    content_type = "application/json; charset=UTF-8"
+                self.send_response(200)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def do_GET(self):
+                self._serve("GET")
+
+            def do_POST(self):
+                self._serve("POST")
+
+            def log_message(self, *args):
+                pass
+
+        return Handler
+
+
+_ERRMSG = {
+    -1: "system busy",
+    40014: "invalid access_token",
+    42001: "access_token expired",
+    45009: "api freq out of limit",
+    45033: "api concurrent out of limit",
+    48002: "api forbidden",
+    60011: "no privilege to access/modify contact/party/agent",
+    60020: "not allow to access from your ip",
+    81013: "user & party & tag all invalid",
+    40008: "invalid message type",
+    40007: "invalid media_id",
+}
+
+
+def _error(errcode: int, errmsg: str) -> dict:
+    return {"errcode": errcode, "errmsg": errmsg}
+
+
+def _check_message(body: dict, allowed: set[str], media: dict) -> dict | None:
+    msgtype = body.get("msgtype")
+    if msgtype not in allowed:
+        return _error(40008, "invalid message type")
+    payload = body.get(msgtype)
+    if not isinstance(payload, dict):
+        return _error(40035, f"invalid parameter: {msgtype}")
+    if msgtype in ("text", "markdown"):
+        content = payload.get("content") or ""
+        if not content:
+            return _error(44004, "empty content")
+        if len(content.encode()) > TEXT_MAX:
+            return _error(45002, "content size out of limit")
+    elif msgtype in ("image", "voice", "video", "file"):
+        item = media.get(payload.get("media_id", ""))
+        if item is None or item[2] < time.time():
+            return _error(40007, "invalid media_id")
+    elif msgtype == "textcard":
+        if not payload.get("title") or not payload.get("url") or not payload.get("description"):
+            return _error(40035, "invalid parameter: textcard needs title, description and url")
+    elif msgtype == "news":
+        articles = payload.get("articles")
+        if not isinstance(articles, list) or not 1 <= len(articles) <= 8:
+            return _error(40035, "invalid parameter: news.articles must hold 1 to 8 articles")
+        if any(not a.get("title") for a in articles):
+            return _error(40035, "invalid parameter: news.articles need a title")
+    return None
+
+
+def _multipart_media(raw: bytes, content_type: str) -> tuple[bytes | None, str]:
+    """The `media` part's bytes and file name of a multipart/form-data body."""
+    if "boundary=" not in content_type:
+        return None, ""
+    boundary = content_type.split("boundary=", 1)[1].strip().strip('"').encode()
+    for part in raw.split(b"--" + boundary):
+        head, _, content = part.partition(b"\r\n\r\n")
+        if b'name="media"' not in head:
+            continue
+        filename = ""
+        if b"filename=" in head:
+            filename = head.split(b"filename=", 1)[1].split(b"\r\n")[0].strip(b'"').decode()
+        return content.removesuffix(b"\r\n"), filename
+    return None, ""
