@@ -1,32 +1,14 @@
 from django.conf import settings
-from django.contrib.sessions.base_session import AbstractBaseSession
 from django.db import models
 
 
-class Session(AbstractBaseSession):
-    """Django's database session, plus the user it logs in.
+class UserSession(models.Model):
+    """A session a user logged in with (Django's `django_session` holds the
+    session itself), so that logging out or being deactivated ends the user's
+    other sessions too (botadmin/sessions.py)."""
 
-    With the user's id in a column, every request reads its session and its user
-    in one SELECT (botadmin/auth.py), and deleting a user ends their sessions.
-    The id is also in the signed session data, which stays what Django checks.
-    """
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    session_key = models.CharField(max_length=40, unique=True)
 
-    # No database constraint: a session saved while its user is being deleted
-    # must not fail the response; such a row logs no one in and expires.
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.CASCADE,
-        db_constraint=False,
-        related_name="+",
-    )
-
-    class Meta(AbstractBaseSession.Meta):
-        db_table = "botadmin_session"
-
-    @classmethod
-    def get_session_store_class(cls):
-        from .auth import SessionStore
-
-        return SessionStore
+    def __str__(self):
+        return f"{self.user_id}: {self.session_key[:6]}…"

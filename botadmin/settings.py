@@ -60,15 +60,14 @@ MIDDLEWARE = [
     "botadmin.middleware.ChosenLanguageMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "botadmin.auth.AuthenticationMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
-# Django's database sessions and user accounts, their rows read by hand-written
-# SQL on every logged-in request (botadmin/auth.py).
-SESSION_ENGINE = "botadmin.auth"
-AUTHENTICATION_BACKENDS = ["botadmin.auth.ModelBackend"]
+# Django's sessions, kept in the database and read through the shared cache;
+# logging out ends the user's other sessions too (botadmin/sessions.py).
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 
 ROOT_URLCONF = "botadmin.urls"
 WSGI_APPLICATION = "botadmin.wsgi.application"

@@ -2,11 +2,11 @@
 
 from celery import shared_task
 
-from .auth import SessionStore
+from . import sessions
 
 
 @shared_task(name="botadmin.clear_expired_sessions")
 def clear_expired_sessions() -> None:
     """Hourly: delete expired sessions, as Django's `clearsessions` command does.
     Expired rows already log no one in; without this they would pile up."""
-    SessionStore.clear_expired()
+    sessions.clear_expired()

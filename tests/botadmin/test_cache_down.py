@@ -1,13 +1,13 @@
-"""With the cache server (Redis in production) down, botadmin keeps working:
-operators log in and read, the APIs accept messages. The cache holds rate-limit
-counters and the dashboard's day counts, nothing that must survive."""
+"""With the cache server (Redis in production) down, the APIs keep accepting
+messages. The cache holds rate-limit counters, the dashboard's day counts and
+copies of the sessions (Django's cached_db: the console needs the cache to read
+them), nothing that must survive."""
 
 import json
 import socket
 import time
 
 import pytest
-from django.urls import reverse
 
 from messaging import ratelimit
 from messaging.models import Message
@@ -20,23 +20,6 @@ def cache_down(settings, dead_cache):
     ratelimit.reset()
     yield
     ratelimit.reset()
-
-
-def test_operators_log_in_and_work_while_the_cache_is_down(
-    cache_down, client, make_operator, bot, group, make_message_in
-):
-    make_message_in(group, "昨天的消息")
-    make_operator("alice", bot)
-
-    login = client.post(
-        reverse("console:login"), {"username": "alice", "password": "pw-alice"}, follow=True
-    )
-    history = client.get(reverse("console:history", args=[bot.pk, group.pk]))
-    dashboard = client.get(reverse("console:dashboard"))
-
-    assert login.status_code == 200 and login.wsgi_request.user.username == "alice"
-    assert history.status_code == 200 and "昨天的消息" in history.content.decode()
-    assert dashboard.status_code == 200
 
 
 def test_the_apis_accept_messages_while_the_cache_is_down(cache_down, client, bot, group, settings):
@@ -90,20 +73,3 @@ def test_a_hung_cache_delays_the_send_api_by_its_timeout_only(
     assert Message.objects.count() == 20
     # One timeout (1 s) trying the shared counter; then this process counts alone.
     assert 1 <= took < 3
-
-
-@pytest.fixture
-def make_message_in(db):
-    def make(conversation, text):
-        return Message.objects.create(
-            bot=conversation.bot,
-            conversation=conversation,
-            direction="in",
-            msgtype="text",
-            body={"msgtype": "text", "text": {"content": text}},
-            search_text=text,
-            status="received",
-            source="agent",
-        )
-
-    return make

@@ -1,11 +1,12 @@
 from datetime import timedelta
 
 from django.contrib.auth import get_user_model
+from django.contrib.sessions.models import Session
 from django.test import Client
 from django.utils import timezone
 
 from botadmin import tasks
-from botadmin.models import Session
+from botadmin.models import UserSession
 
 
 def test_expired_sessions_are_cleared_every_hour_and_live_ones_kept(db, settings):
@@ -20,6 +21,9 @@ def test_expired_sessions_are_cleared_every_hour_and_live_ones_kept(db, settings
     tasks.clear_expired_sessions()
 
     assert list(Session.objects.values_list("session_key", flat=True)) == [
+        live.cookies["sessionid"].value
+    ]
+    assert list(UserSession.objects.values_list("session_key", flat=True)) == [
         live.cookies["sessionid"].value
     ]
     entry = settings.CELERY_BEAT_SCHEDULE["clear-expired-sessions"]

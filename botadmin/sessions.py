@@ -1,0 +1,65 @@
+"""Logging out ends every session of the user, not only the one in the browser.
+
+Django's own sessions and login (`SESSION_ENGINE = cached_db`, `ModelBackend`)
+already end a user's sessions when the password changes (the session hash) or
+the account is deactivated (the backend refuses inactive users). What Django
+does not know is which sessions belong to a user, so each login records its
+session key (`UserSession`) and logging out deletes them all through the
+session store; deactivating or deleting an account does the same, so the rows
+do not wait for their expiry."""
+
+from importlib import import_module
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.signals import user_logged_in, user_logged_out
+from django.contrib.sessions.models import Session
+from django.db.models.signals import post_save, pre_delete
+from django.dispatch import receiver
+
+from .models import UserSession
+
+
+def session_store():
+    return import_module(settings.SESSION_ENGINE).SessionStore
+
+
+def end_sessions(user) -> None:
+    """Delete every session the user logged in with (database and cache)."""
+    store = session_store()
+    keys = list(UserSession.objects.filter(user=user).values_list("session_key", flat=True))
+    for key in keys:
+        store().delete(key)
+    UserSession.objects.filter(session_key__in=keys).delete()
+
+
+def clear_expired() -> None:
+    """Delete expired sessions, as Django's `clearsessions` does, and forget
+    their keys."""
+    session_store().clear_expired()
+    UserSession.objects.exclude(session_key__in=Session.objects.values("session_key")).delete()
+
+
+@receiver(user_logged_in, dispatch_uid="botadmin.sessions.record")
+def _record(sender, request, user, **kwargs):
+    key = getattr(getattr(request, "session", None), "session_key", None)
+    if key:
+        UserSession.objects.update_or_create(session_key=key, defaults={"user": user})
+
+
+@receiver(user_logged_out, dispatch_uid="botadmin.sessions.end_on_logout")
+def _end_on_logout(sender, request, user, **kwargs):
+    if user is not None and user.is_authenticated:
+        end_sessions(user)
+
+
+@receiver(post_save, dispatch_uid="botadmin.sessions.end_on_deactivation")
+def _end_on_deactivation(sender, instance, **kwargs):
+    if sender is get_user_model() and not instance.is_active:
+        end_sessions(instance)
+
+
+@receiver(pre_delete, dispatch_uid="botadmin.sessions.end_on_delete")
+def _end_on_delete(sender, instance, **kwargs):
+    if sender is get_user_model():
+        end_sessions(instance)
