@@ -1,7 +1,13 @@
 import os
 
 from celery import Celery
-from celery.signals import after_setup_logger, task_postrun
+from celery.signals import (
+    after_setup_logger,
+    beat_embedded_init,
+    beat_init,
+    task_postrun,
+    worker_ready,
+)
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "botadmin.settings")
 
@@ -31,3 +37,18 @@ def _quiet_housekeeping(logger, **_kwargs) -> None:
     )
     for handler in logger.handlers:
         handler.addFilter(quiet)
+
+
+@worker_ready.connect
+def _worker_heartbeat(**_kwargs) -> None:
+    from botadmin import health
+
+    health.start_heartbeat("worker")
+
+
+@beat_init.connect
+@beat_embedded_init.connect
+def _beat_heartbeat(**_kwargs) -> None:
+    from botadmin import health
+
+    health.start_heartbeat("beat")

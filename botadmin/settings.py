@@ -213,6 +213,16 @@ CELERY_BEAT_SCHEDULE["announcements-tick"] = {
     "options": {"expires": BOTADMIN_SCHEDULER_INTERVAL * 5},
 }
 
+# --- Readiness (GET /readyz, botadmin/health.py) ------------------------------
+# Workers and beat write a heartbeat this often (seconds); /readyz fails when the
+# newest is older than BOTADMIN_HEARTBEAT_MAX_AGE, or when a due message has
+# waited longer than BOTADMIN_READY_MAX_QUEUE_AGE. Each answer waits at most
+# BOTADMIN_READY_TIMEOUT for its checks.
+BOTADMIN_HEARTBEAT_INTERVAL = env.float("BOTADMIN_HEARTBEAT_INTERVAL", default=15)
+BOTADMIN_HEARTBEAT_MAX_AGE = env.float("BOTADMIN_HEARTBEAT_MAX_AGE", default=60)
+BOTADMIN_READY_MAX_QUEUE_AGE = env.float("BOTADMIN_READY_MAX_QUEUE_AGE", default=300)
+BOTADMIN_READY_TIMEOUT = env.float("BOTADMIN_READY_TIMEOUT", default=1.5)
+
 # --- Internationalisation ----------------------------------------------------
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]

@@ -7,7 +7,7 @@ from messaging.announcements.views import uploaded_image
 from messaging.scheduled_api import router as scheduled_messages_router
 
 from .api import api, api_not_found
-from .views import healthz
+from .views import healthz, readyz
 
 # The two busiest endpoints first: Django tries URL patterns in order.
 api.add_router("", "messaging.api.router")
@@ -22,6 +22,7 @@ urlpatterns = [
     path("", RedirectView.as_view(pattern_name="console:index", permanent=False)),
     path("console/", include("console.urls")),
     path("healthz", healthz, name="healthz"),
+    path("readyz", readyz, name="readyz"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("console/announcements/", include("messaging.announcements.urls")),

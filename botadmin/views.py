@@ -1,12 +1,24 @@
-from django.db import connection
 from django.http import JsonResponse
+from django.views.decorators.cache import never_cache
+
+from . import health
 
 
+@never_cache
 def healthz(request):
-    """Liveness and database reachability, for load balancers and `make run`."""
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-    except Exception:
-        return JsonResponse({"status": "error", "database": "unreachable"}, status=503)
+    """Liveness: the process answers. Depends on nothing, so a restart never cures
+    a database outage by killing healthy web processes."""
     return JsonResponse({"status": "ok"})
+
+
+@never_cache
+def readyz(request):
+    """Readiness: 200 when every component works, else 503 naming the failing ones."""
+    results = health.run_checks()
+    failing = [name for name, result in results.items() if result.status == "fail"]
+    answer = {
+        "status": "fail" if failing else "ok",
+        "failing": failing,
+        "checks": {name: result.as_dict() for name, result in results.items()},
+    }
+    return JsonResponse(answer, status=503 if failing else 200)

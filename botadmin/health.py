@@ -1,0 +1,221 @@
+"""Readiness: can this installation do its work right now? (`GET /readyz`)
+
+Each component is one check function in `CHECKS`, registered with `@check("name")`.
+A check returns normally when the component is fine (optionally a short detail),
+raises `Unready(detail)` when it is not, and `Skipped(reason)` when it does not
+apply here (the AI-bot gateway's lease check, issue 18, skips itself while no
+bot uses that connector). Any other exception counts as failing, by its type.
+
+All checks run at once on a small thread pool and the answer waits at most
+`BOTADMIN_READY_TIMEOUT` seconds: a check still running then (a broker that
+accepts connections and never answers) is reported as timed out. A check still
+running from an earlier request is not started again, so a hung component
+holds one thread, however often a load balancer asks.
+
+Workers and beat prove they are alive with a heartbeat: a thread in each
+writes the time into the shared cache every `BOTADMIN_HEARTBEAT_INTERVAL`
+seconds (`start_heartbeat`, connected to Celery's start-up signals in
+botadmin/celery.py).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import close_old_connections, connection, connections
+from django.db.models import Min, Q
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from .logging import mask_secrets
+
+logger = logging.getLogger(__name__)
+
+HEARTBEAT_KEY = "botadmin:heartbeat:{role}"
+
+
+class Unready(Exception):
+    """The component is not working; the message says how (shown in /readyz)."""
+
+
+class Skipped(Exception):
+    """The check does not apply to this installation (shown, never failing)."""
+
+
+CHECKS: dict[str, Callable[[], str | None]] = {}
+
+
+def check(name: str):
+    """Register a readiness check under `name` (the component named in /readyz)."""
+
+    def register(function: Callable[[], str | None]):
+        CHECKS[name] = function
+        return function
+
+    return register
+
+
+@dataclass(frozen=True)
+class Result:
+    status: str  # ok / fail / skipped
+    latency_ms: float
+    detail: str = ""
+
+    def as_dict(self) -> dict:
+        answer: dict = {"status": self.status, "latency_ms": round(self.latency_ms, 1)}
+        if self.detail:
+            answer["detail"] = self.detail
+        return answer
+
+
+_pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="readyz")
+_in_flight: dict[str, Future] = {}
+_in_flight_lock = threading.Lock()
+
+
+def run_checks(names: list[str] | None = None) -> dict[str, Result]:
+    """Every registered check (or those named), each bounded by BOTADMIN_READY_TIMEOUT."""
+    names = list(CHECKS) if names is None else names
+    deadline = time.monotonic() + settings.BOTADMIN_READY_TIMEOUT
+    futures = {name: _submit(name) for name in names}
+    results = {}
+    for name, future in futures.items():
+        try:
+            results[name] = future.result(timeout=max(0.0, deadline - time.monotonic()))
+        except FutureTimeout:
+            timeout_ms = settings.BOTADMIN_READY_TIMEOUT * 1000
+            results[name] = Result("fail", timeout_ms, "no answer in time")
+    return results
+
+
+def _submit(name: str) -> Future:
+    with _in_flight_lock:
+        running = _in_flight.get(name)
+        if running is not None and not running.done():
+            return running  # still stuck from an earlier request: wait for that one
+        future = _pool.submit(_timed, CHECKS[name])
+        _in_flight[name] = future
+        return future
+
+
+def _timed(function: Callable[[], str | None]) -> Result:
+    began = time.monotonic()
+    try:
+        detail = function() or ""
+        status = "ok"
+    except Skipped as skipped:
+        status, detail = "skipped", str(skipped)
+    except Unready as unready:
+        status, detail = "fail", str(unready)
+    except Exception as error:
+        status, detail = "fail", describe(error)
+    finally:
+        # A pool thread keeps no connection: none is left open for a database
+        # that is being dropped or restarted.
+        connections.close_all()
+    return Result(status, (time.monotonic() - began) * 1000, detail)
+
+
+_CREDENTIALS_IN_URL = re.compile(r"(\w+://)[^/@\s]*@")
+
+
+def describe(error: BaseException) -> str:
+    """The error's type and first line, with secrets and URL credentials removed."""
+    first_line = (str(error).splitlines() or [""])[0][:200]
+    text = f"{type(error).__name__}: {first_line}" if first_line else type(error).__name__
+    return _CREDENTIALS_IN_URL.sub(r"\1***@", mask_secrets(text))
+
+
+# --- The checks -----------------------------------------------------------------
+
+
+@check("database")
+def database() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+
+
+@check("cache")
+def shared_cache() -> None:
+    cache.set("botadmin:readyz", 1, timeout=60)
+    if cache.get("botadmin:readyz") != 1:
+        raise Unready("a value written was not read back")
+
+
+@check("broker")
+def broker() -> None:
+    from celery import current_app
+
+    with current_app.connection_for_write() as conn:
+        # Connecting makes a round trip on every transport we use (Redis pings).
+        conn.ensure_connection(max_retries=1, timeout=settings.BOTADMIN_READY_TIMEOUT)
+        conn.default_channel  # noqa: B018  (opens a channel: the server answered)
+
+
+def _heartbeat_age(role: str) -> str:
+    beat_at = cache.get(HEARTBEAT_KEY.format(role=role))
+    if beat_at is None:
+        raise Unready("no heartbeat seen")
+    age = time.time() - beat_at
+    if age > settings.BOTADMIN_HEARTBEAT_MAX_AGE:
+        raise Unready(f"last heartbeat {age:.0f} s ago")
+    return f"last heartbeat {age:.0f} s ago"
+
+
+@check("worker")
+def worker() -> str:
+    return _heartbeat_age("worker")
+
+
+@check("beat")
+def beat() -> str:
+    return _heartbeat_age("beat")
+
+
+@check("queue")
+def queue() -> str:
+    """The oldest outbound message due and still waiting for a worker."""
+    from messaging.models import Message
+
+    now = timezone.now()
+    oldest = Message.objects.filter(
+        Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now),
+        status=Message.Status.QUEUED,
+    ).aggregate(due=Min(Coalesce("next_attempt_at", "created_at")))["due"]
+    age = (now - oldest).total_seconds() if oldest else 0.0
+    if age > settings.BOTADMIN_READY_MAX_QUEUE_AGE:
+        raise Unready(f"oldest queued message due {age:.0f} s ago")
+    return f"oldest queued message due {age:.0f} s ago"
+
+
+# --- Heartbeats -------------------------------------------------------------------
+
+
+def record_heartbeat(role: str) -> None:
+    cache.set(HEARTBEAT_KEY.format(role=role), time.time(), timeout=None)
+
+
+def start_heartbeat(role: str) -> threading.Thread:
+    """Write `role`'s heartbeat now and every BOTADMIN_HEARTBEAT_INTERVAL seconds."""
+
+    def beat_forever() -> None:
+        while True:
+            try:
+                close_old_connections()  # the database cache's connection
+                record_heartbeat(role)
+            except Exception:  # the cache is down: /readyz says so; keep trying
+                logger.warning("Could not record the %s heartbeat", role, exc_info=True)
+            time.sleep(settings.BOTADMIN_HEARTBEAT_INTERVAL)
+
+    thread = threading.Thread(target=beat_forever, name=f"{role}-heartbeat", daemon=True)
+    thread.start()
+    return thread

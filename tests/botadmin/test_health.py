@@ -1,0 +1,218 @@
+"""/healthz (liveness) and /readyz (readiness): what a load balancer or Kubernetes probes."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from contextlib import contextmanager
+from datetime import timedelta
+
+import pytest
+from celery import current_app
+from django.core.cache import cache
+from django.utils import timezone
+
+from botadmin import health
+from messaging.models import Message
+from tests.processes import celery_worker, database_url, stop_process_group
+
+
+@pytest.fixture(autouse=True)
+def _no_check_left_running():
+    """A hung check from one test must not be waited on by the next."""
+    yield
+    health._in_flight.clear()
+
+
+@pytest.fixture
+def alive():
+    """Worker and beat have just written their heartbeats."""
+    health.record_heartbeat("worker")
+    health.record_heartbeat("beat")
+
+
+@contextmanager
+def silent_server():
+    """A TCP server that accepts connections and never answers (a hung broker)."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                accepted.append(server.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield server.getsockname()[1]
+    finally:
+        stop.set()
+        thread.join()
+        for conn in accepted:
+            conn.close()
+        server.close()
+
+
+@contextmanager
+def broker_url(url: str):
+    # Celery reads CELERY_BROKER_URL from the environment before its configuration.
+    conf = current_app.conf
+    saved = conf.broker_url, conf.broker_transport, conf.broker_transport_options
+    saved_env = os.environ.pop("CELERY_BROKER_URL", None)
+    conf.broker_url, conf.broker_transport = url, None
+    conf.broker_transport_options = {"socket_connect_timeout": 2, "socket_timeout": 3}
+    try:
+        yield
+    finally:
+        conf.broker_url, conf.broker_transport, conf.broker_transport_options = saved
+        if saved_env is not None:
+            os.environ["CELERY_BROKER_URL"] = saved_env
+
+
+def test_liveness_answers_without_touching_the_database():
+    # No `db` fixture: any database access would raise here.
+    from django.test import Client
+
+    answer = Client().get("/healthz")
+    assert answer.status_code == 200
+    assert answer.json() == {"status": "ok"}
+
+
+def test_ready_when_every_component_works(client, transactional_db, alive):
+    answer = client.get("/readyz")
+
+    assert answer.status_code == 200, answer.json()
+    body = answer.json()
+    assert body["status"] == "ok" and body["failing"] == []
+    assert set(body["checks"]) >= {"database", "cache", "broker", "worker", "beat", "queue"}
+    for name, result in body["checks"].items():
+        assert result["status"] == "ok", name
+        assert result["latency_ms"] >= 0
+
+
+def test_a_silent_worker_makes_readiness_fail_naming_it(client, transactional_db, settings):
+    settings.BOTADMIN_HEARTBEAT_MAX_AGE = 60
+    cache.set(health.HEARTBEAT_KEY.format(role="worker"), time.time() - 61, timeout=None)
+    health.record_heartbeat("beat")
+
+    answer = client.get("/readyz")
+
+    assert answer.status_code == 503
+    assert answer.json()["failing"] == ["worker"]
+    assert "61 s ago" in answer.json()["checks"]["worker"]["detail"]
+
+
+def test_a_message_overdue_in_the_queue_makes_readiness_fail(
+    client, transactional_db, alive, settings, group
+):
+    settings.BOTADMIN_READY_MAX_QUEUE_AGE = 300
+    stuck = Message.objects.create(
+        bot=group.bot,
+        conversation=group,
+        direction=Message.Direction.OUT,
+        msgtype="text",
+        body={"msgtype": "text", "text": {"content": "hi"}},
+        status=Message.Status.QUEUED,
+        source=Message.Source.API,
+    )
+    # Waiting for its retry time is not overdue; due 10 minutes ago is.
+    Message.objects.filter(pk=stuck.pk).update(next_attempt_at=timezone.now() + timedelta(hours=1))
+    assert client.get("/readyz").status_code == 200
+
+    Message.objects.filter(pk=stuck.pk).update(
+        next_attempt_at=timezone.now() - timedelta(minutes=10)
+    )
+    answer = client.get("/readyz")
+    assert answer.status_code == 503
+    assert answer.json()["failing"] == ["queue"]
+
+
+def test_a_hung_broker_is_reported_within_two_seconds(client, transactional_db, alive):
+    with silent_server() as port, broker_url(f"redis://127.0.0.1:{port}/0"):
+        began = time.monotonic()
+        answer = client.get("/readyz")
+        took = time.monotonic() - began
+        # Asked again while the first check still hangs: no second thread, same bound.
+        began = time.monotonic()
+        again = client.get("/readyz")
+        took_again = time.monotonic() - began
+
+    assert answer.status_code == 503 and again.status_code == 503
+    assert answer.json()["failing"] == ["broker"]
+    assert took <= 2 and took_again <= 2
+    assert answer.json()["checks"]["database"]["status"] == "ok"
+
+
+def test_the_answer_holds_no_credentials(client, transactional_db, alive):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # closed again: connection refused
+    with broker_url(f"redis://:hunter2-broker@127.0.0.1:{port}/0"):
+        answer = client.get("/readyz")
+
+    assert answer.status_code == 503
+    assert "broker" in answer.json()["failing"]
+    assert "hunter2" not in answer.content.decode()
+
+
+def test_a_check_that_does_not_apply_is_skipped_not_failed(client, transactional_db, alive):
+    @health.check("gateway")
+    def gateway():
+        raise health.Skipped("no AI bots")
+
+    try:
+        answer = client.get("/readyz")
+    finally:
+        del health.CHECKS["gateway"]
+
+    assert answer.status_code == 200
+    assert answer.json()["checks"]["gateway"] == {
+        "status": "skipped",
+        "latency_ms": answer.json()["checks"]["gateway"]["latency_ms"],
+        "detail": "no AI bots",
+    }
+
+
+def _worker_status(client) -> tuple[int, str]:
+    health.record_heartbeat("beat")  # only the worker is under test here
+    answer = client.get("/readyz")
+    return answer.status_code, answer.json()["checks"]["worker"]["status"]
+
+
+def _wait_for(client, wanted: tuple[int, str], seconds: float) -> float:
+    began = time.monotonic()
+    while (seen := _worker_status(client)) != wanted:
+        assert time.monotonic() - began < seconds, f"still {seen} after {seconds} s"
+        time.sleep(0.5)
+    return time.monotonic() - began
+
+
+def test_stopping_the_worker_fails_readiness_and_starting_it_recovers(
+    client, transactional_db, settings, tmp_path
+):
+    settings.BOTADMIN_HEARTBEAT_MAX_AGE = 5
+    cache.delete(health.HEARTBEAT_KEY.format(role="worker"))
+    env = {"DATABASE_URL": database_url(), "BOTADMIN_HEARTBEAT_INTERVAL": "1"}
+
+    def start():
+        return celery_worker(pool="solo", env=env, stderr=tmp_path / "worker.log")
+
+    assert _worker_status(client) == (503, "fail")
+    worker = start()
+    try:
+        _wait_for(client, (200, "ok"), 90)
+        stop_process_group(worker)
+        _wait_for(client, (503, "fail"), 90)
+        worker = start()
+        _wait_for(client, (200, "ok"), 90)
+    finally:
+        stop_process_group(worker)
