@@ -12,6 +12,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 BATCH_SIZE = 2000
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 COLUMNS = [
     ("msgid", "msgid"),
@@ -41,8 +42,9 @@ def _cell(value) -> str:
     if hasattr(value, "isoformat"):
         return timezone.localtime(value).isoformat(timespec="seconds")
     text = str(value)
-    # A cell starting with = + - @ would run as a formula in a spreadsheet.
-    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
+    # A cell starting with one of these would run as a formula in a spreadsheet
+    # (OWASP's CSV injection list: a tab or carriage return before "=" too).
+    return "'" + text if text[:1] in FORMULA_STARTS else text
 
 
 def csv_lines(queryset: QuerySet, batch_size: int = BATCH_SIZE) -> Iterator[str]:

@@ -1,6 +1,7 @@
 import csv
 import io
 
+import pytest
 from django.urls import reverse
 
 from audit.services import record_action
@@ -65,9 +66,12 @@ def test_csv_export_streams_every_row_in_batches(operator_client, group, make_me
     assert rows[0]["conversation_name"] == "销售群" and rows[0]["status"] == "sent"
 
 
-def test_csv_cells_cannot_run_as_spreadsheet_formulas(operator_client, group, make_message):
-    make_message(group, direction="out", text='=HYPERLINK("http://evil")')
-    assert read_csv(operator_client.get(CSV))[0]["content"].startswith("'=")
+@pytest.mark.parametrize("start", ["=", "+", "-", "@", "\t", "\r"])
+def test_csv_cells_cannot_run_as_spreadsheet_formulas(operator_client, group, make_message, start):
+    """OWASP's list: a spreadsheet runs a cell starting with any of these as a formula."""
+    text = start + 'HYPERLINK("http://evil")'
+    make_message(group, direction="out", text=text)
+    assert read_csv(operator_client.get(CSV))[0]["content"] == "'" + text
 
 
 def test_audit_and_export_never_include_another_bots_messages(
