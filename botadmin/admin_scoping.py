@@ -5,7 +5,9 @@ from django.contrib.admin import helpers
 from django.core.exceptions import BadRequest, ValidationError
 from django.db import models
 from django.forms.fields import InvalidJSONInput
+from django.utils.translation import gettext_lazy as _
 
+from botadmin import jsontext
 from botadmin.jsontext import unstorable
 from conversations.services import bots_visible_to
 
@@ -16,13 +18,51 @@ def validate_storable_json(value) -> None:
         raise ValidationError(forms.JSONField.default_error_messages["invalid"], code="invalid")
 
 
+# More than any field an operator edits by hand needs.
+MAX_JSON_INPUT_CHARS = 100_000
+
+
+def _refuse_unreadable(text) -> None:
+    """Too long or too deeply nested to decode safely: Django's decoder would
+    recurse until Python's limit and answer a 500."""
+    if not isinstance(text, str):
+        return
+    if len(text) > MAX_JSON_INPUT_CHARS:
+        raise ValidationError(
+            _("JSON longer than %(limit)s characters."),
+            code="too_long",
+            params={"limit": MAX_JSON_INPUT_CHARS},
+        )
+    try:
+        jsontext.loads(text)
+    except jsontext.TooDeep as error:
+        raise ValidationError(
+            _("JSON nested deeper than %(limit)s levels."),
+            code="too_deep",
+            params={"limit": error.limit},
+        ) from None
+    except ValueError:
+        pass  # Django's own decoding says what is wrong
+
+
 class StorableJSONField(forms.JSONField):
     """The admin's JSON field: what no database stores is refused like invalid JSON,
-    and shown back as typed (a lone surrogate cannot even be rendered)."""
+    and shown back as typed (a lone surrogate cannot even be rendered); JSON too
+    long or too deeply nested is refused before Django decodes it."""
 
     default_validators = [validate_storable_json]
 
+    def to_python(self, value):
+        if not self.disabled:
+            _refuse_unreadable(value)
+        return super().to_python(value)
+
     def bound_data(self, data, initial):
+        if not self.disabled:
+            try:
+                _refuse_unreadable(data)
+            except ValidationError:
+                return InvalidJSONInput(data)
         value = super().bound_data(data, initial)
         if unstorable(value, "value") is not None:
             return InvalidJSONInput(data)

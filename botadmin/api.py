@@ -8,6 +8,7 @@ never a traceback.
 
 import logging
 
+from django.core.exceptions import BadRequest, RequestDataTooBig, SuspiciousOperation
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from ninja import NinjaAPI
@@ -73,6 +74,15 @@ def _http_error(request: HttpRequest, exc: HttpError):
     return envelope(Err.INVALID_PARAMETER.code, str(exc), status=exc.status_code)
 
 
+@api.exception_handler(SuspiciousOperation)
+@api.exception_handler(BadRequest)
+def _bad_request(request: HttpRequest, exc: Exception):
+    """Django's own limits (too many parameters, a body past its size limit)."""
+    if isinstance(exc, RequestDataTooBig):
+        return error_response(Err.BODY_TOO_LARGE.error())
+    return error_response(Err.INVALID_PARAMETER.error(f"invalid parameter: {exc}"))
+
+
 @api.exception_handler(Exception)
 def _unexpected_error(request: HttpRequest, exc: Exception):
     logger.exception("Unhandled error in %s %s", request.method, request.path)
@@ -82,3 +92,58 @@ def _unexpected_error(request: HttpRequest, exc: Exception):
 @csrf_exempt
 def api_not_found(request: HttpRequest, *args, **kwargs):
     return error_response(Err.NO_SUCH_ENDPOINT.error(f"no such endpoint: {request.path}"))
+
+
+API_PREFIX = "/api/"
+# Pages under /api/ that are HTML on purpose.
+HTML_PAGES = frozenset({API_PREFIX + api.docs_url.strip("/")})
+_ERROR_FOR_STATUS = {
+    400: Err.INVALID_PARAMETER,
+    404: Err.NO_SUCH_ENDPOINT,
+    405: Err.METHOD_NOT_ALLOWED,
+    413: Err.BODY_TOO_LARGE,
+}
+
+
+class JsonApiAnswersMiddleware:
+    """Every answer under /api/ is the errcode envelope, whoever wrote it.
+
+    django-ninja answers a wrong method with a plain-text 405, and Django
+    itself answers HTML for what happens outside a view (a disallowed host, a
+    request too large for its limits, an error in a middleware). Those answers
+    keep their status and headers and get the envelope as their body.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest):
+        response = self.get_response(request)
+        if (
+            not request.path.startswith(API_PREFIX)
+            or response.status_code < 400
+            or response.get("Content-Type", "").startswith("application/json")
+            or request.path in HTML_PAGES
+        ):
+            return response
+        return self._as_envelope(request, response)
+
+    @staticmethod
+    def _as_envelope(request: HttpRequest, response) -> JsonResponse:
+        status = response.status_code
+        if status >= 500:
+            error = Err.SYSTEM_BUSY.error()
+        elif status == 405:
+            error = Err.METHOD_NOT_ALLOWED.error(
+                f"method not allowed: {request.method[:10]}; {request.path[:100]} takes "
+                f"{response.get('Allow') or 'another method'}"
+            )
+        elif status == 404:
+            error = Err.NO_SUCH_ENDPOINT.error(f"no such endpoint: {request.path[:100]}")
+        else:
+            error = _ERROR_FOR_STATUS.get(status, Err.INVALID_PARAMETER).error()
+        answer = envelope(error.errcode, error.errmsg, status=status)
+        for name in ("Allow", "Retry-After"):
+            if name in response:
+                answer[name] = response[name]
+        return answer

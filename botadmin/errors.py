@@ -33,6 +33,7 @@ class Err(Enum):
     NOT_JSON = (7000001, 400, "Warning: wrong json format.")
     BODY_TOO_LARGE = (7000002, 413, "request body too large")
     UNSUPPORTED_MEDIA_TYPE = (7000003, 415, "Content-Type must be application/json")
+    JSON_TOO_DEEP = (7000004, 400, "JSON nested too deeply")
     UNKNOWN_CONVERSATION = (7000101, 404, "unknown conversation_id")
     BOT_INACTIVE = (7000102, 403, "bot is inactive")
     IDEMPOTENCY_CONFLICT = (7000103, 409, "Idempotency-Key reused with a different body")

@@ -4,19 +4,62 @@ Python's `json` reads NaN and Infinity, which are not JSON (RFC 8259) and which
 neither PostgreSQL nor SQLite accepts in a JSON column; PostgreSQL also refuses
 NUL characters in text and jsonb, and a lone surrogate cannot be encoded as
 UTF-8. Everything we store from outside (API bodies, agent answers) passes here.
+
+Nesting is limited too: no message body needs more than a few levels, and a
+body of 10,000 nested brackets would otherwise exhaust Python's recursion
+limit in the decoder or in any code that walks the value afterwards.
 """
 
 import json
 import math
+
+# WeCom's deepest body (a template card) nests 5 levels.
+MAX_DEPTH = 32
+
+
+class TooDeep(ValueError):
+    """JSON nested deeper than MAX_DEPTH (a ValueError, like any bad JSON)."""
+
+    def __init__(self, limit: int = MAX_DEPTH):
+        super().__init__(f"JSON nested deeper than {limit} levels")
+        self.limit = limit
 
 
 def _not_json(constant: str):
     raise ValueError(f"{constant} is not a JSON value")
 
 
-def loads(raw: bytes | str):
-    """`json.loads` that refuses NaN and Infinity (ValueError, like any bad JSON)."""
-    return json.loads(raw, parse_constant=_not_json)
+def loads(raw: bytes | str, *, max_depth: int = MAX_DEPTH):
+    """`json.loads` that refuses NaN and Infinity and nesting deeper than `max_depth`.
+
+    Every refusal is a ValueError, like any bad JSON; TooDeep says which.
+    """
+    try:
+        value = json.loads(raw, parse_constant=_not_json)
+    except RecursionError:
+        raise TooDeep(max_depth) from None
+    # Counting brackets is fast; only a value with enough of them is walked.
+    opening = (b"[", b"{") if isinstance(raw, bytes | bytearray) else ("[", "{")
+    if sum(raw.count(bracket) for bracket in opening) > max_depth and (depth(value) > max_depth):
+        raise TooDeep(max_depth)
+    return value
+
+
+def depth(value) -> int:
+    """How deeply lists and objects nest in a decoded value (a scalar is 0), without recursion."""
+    deepest = 0
+    pending = [(value, 1)]
+    while pending:
+        node, level = pending.pop()
+        if isinstance(node, dict):
+            children = node.values()
+        elif isinstance(node, list):
+            children = node
+        else:
+            continue
+        deepest = max(deepest, level)
+        pending.extend((child, level + 1) for child in children)
+    return deepest
 
 
 def unstorable(node, where: str) -> str | None:

@@ -119,16 +119,6 @@ def send(request: HttpRequest):
     return envelope(0, "ok", headers=headers, msgid=message.msgid, **extra)
 
 
-@router.api_operation(
-    ["GET", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"], "/send", include_in_schema=False
-)
-def send_wrong_method(request: HttpRequest):
-    raise Err.METHOD_NOT_ALLOWED.error(
-        f"method not allowed: {request.method[:10]}; /api/send takes POST",
-        headers={"Allow": "POST"},
-    )
-
-
 def _well_formed(conversation_id: str) -> bool:
     """PostgreSQL refuses NUL in a query parameter; no stored id is longer."""
     return 0 < len(conversation_id) <= MAX_CONVERSATION_ID_LENGTH and "\x00" not in conversation_id
@@ -154,7 +144,11 @@ def _json_body(request: HttpRequest):
         raise Err.BODY_TOO_LARGE.error(f"request body too large: at most {limit} bytes")
     try:
         return jsontext.loads(raw)
-    except (ValueError, RecursionError):
+    except jsontext.TooDeep as error:
+        raise Err.JSON_TOO_DEEP.error(
+            f"JSON nested too deeply: at most {error.limit} levels"
+        ) from None
+    except ValueError:
         raise Err.NOT_JSON.error("Warning: wrong json format. The body is not JSON.") from None
 
 

@@ -124,6 +124,10 @@ def parse_callback(raw: bytes) -> Inbound:
         data = jsontext.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
         raise Err.NOT_JSON.error("Warning: wrong json format. body is not UTF-8") from None
+    except jsontext.TooDeep as error:
+        raise Err.JSON_TOO_DEEP.error(
+            f"JSON nested too deeply: at most {error.limit} levels"
+        ) from None
     except ValueError as error:
         raise Err.NOT_JSON.error(f"Warning: wrong json format. {error}") from None
     if not isinstance(data, dict):

@@ -1,5 +1,7 @@
 import json
 
+import pytest
+
 
 def test_an_unknown_api_path_answers_in_the_errcode_envelope(client):
     response = client.get("/api/no-such-thing")
@@ -25,3 +27,53 @@ def test_openapi_and_docs_are_served_without_external_cdns(client):
 
 def test_healthz(client, db):
     assert client.get("/healthz").json() == {"status": "ok"}
+
+
+@pytest.mark.parametrize(
+    "method, path, allowed",
+    [
+        ("GET", "/api/callback", "POST"),
+        ("TRACE", "/api/send", "POST"),
+        ("PUT", "/api/callback", "POST"),
+        ("POST", "/api/users", "GET"),
+        ("DELETE", "/api/groups", "GET"),
+        ("POST", "/api/messages/m1", "GET"),
+        ("GET", "/api/messages/m1/cancel", "POST"),
+    ],
+)
+def test_a_wrong_method_answers_the_envelope_with_allow(client, db, method, path, allowed):
+    response = client.generic(method, path)
+
+    assert response.status_code == 405
+    assert response["Content-Type"] == "application/json"
+    assert response["Allow"] == allowed
+    assert response.json() == {
+        "errcode": 7000405,
+        "errmsg": f"method not allowed: {method}; {path} takes {allowed}",
+    }
+
+
+def test_a_request_for_an_unknown_host_answers_the_envelope(client, db):
+    response = client.get("/api/users", headers={"host": "evil.example"})
+
+    assert response.status_code == 400
+    assert response.json()["errcode"] == 40035
+
+
+def test_a_too_large_form_answers_the_envelope_not_django_html(client, db, settings):
+    """Django's own limits answer before our view: still the envelope."""
+    settings.DATA_UPLOAD_MAX_NUMBER_FIELDS = 10
+    fields = "&".join(f"f{n}=1" for n in range(20))
+
+    response = client.post(
+        "/api/messages/m1/cancel?" + fields,
+        data=fields,
+        content_type="application/x-www-form-urlencoded",
+    )
+
+    assert response["Content-Type"] == "application/json"
+    assert 400 <= response.status_code < 500 and response.json()["errcode"]
+
+
+def test_the_interactive_docs_stay_html(client):
+    assert client.get("/api/docs")["Content-Type"].startswith("text/html")

@@ -355,6 +355,10 @@ CONVERSATION_FORMS = [
     {"extra": f'{{"a": "{NUL}"}}'},
     {"extra": "{not json"},
     {"extra": NUL},
+    # Django's decoder recursed past Python's limit: a 500.
+    {"extra": "[" * 10_000 + "]" * 10_000},
+    {"extra": '{"a":' * 33 + "1" + "}" * 33},
+    {"extra": json.dumps({"a": "x" * 100_000})},
 ]
 
 
@@ -415,6 +419,7 @@ ENDPOINT_FORMS = [
     {"msgtypes": '["\\ud800"]'},
     {"msgtypes": NUL},
     {"msgtypes": "[not json"},
+    {"msgtypes": "[" * 10_000 + "]" * 10_000},
 ]
 
 

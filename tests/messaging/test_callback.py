@@ -128,7 +128,16 @@ BAD_BODIES = {
     "Infinity": (lambda bot: json.dumps({**_valid(bot), "extra": float("inf")}).encode(), 7000001),
     "NaN": (lambda bot: json.dumps({**_valid(bot), "extra": [float("nan")]}).encode(), 7000001),
     "a 1 MB body": (lambda bot: {**_valid(bot), "text": {"content": "x" * 1_048_576}}, 7000002),
+    # Once a 503 with a traceback: Python's decoder ran out of recursion.
+    "10,000 nested lists": (lambda bot: _nested(bot, 10_000), 7000004),
+    "33 levels": (lambda bot: _nested(bot, 32), 7000004),
 }
+
+
+def _nested(bot, levels: int) -> bytes:
+    """A valid body whose `extra` field nests `levels` lists (the body itself is one more level)."""
+    body = json.dumps({**_valid(bot), "extra": "HERE"}).encode()
+    return body.replace(b'"HERE"', b"[" * levels + b"]" * levels)
 
 
 @pytest.mark.parametrize("case", BAD_BODIES)
@@ -235,3 +244,23 @@ def test_the_callback_body_is_described_in_the_openapi_document(client, db):
         schema["properties"]
     )
     assert "$ref" not in json.dumps(schema)
+
+
+def test_a_deeply_nested_body_with_a_wrong_secret_is_refused_without_a_traceback(
+    bot, post_callback, caplog
+):
+    body = _nested(bot, 10_000).replace(bot.secret.encode(), b"s" * len(bot.secret))
+
+    response = post_callback(None, raw=body)
+
+    assert response.status_code == 400 and response.json()["errcode"] == 7000004
+    assert "32" in response.json()["errmsg"]
+    assert not [record for record in caplog.records if record.levelname == "ERROR"]
+    assert not Message.objects.exists() and not bot.conversations.exists()
+
+
+def test_a_body_nested_32_levels_deep_is_accepted_and_stored(bot, post_callback):
+    response = post_callback(None, raw=_nested(bot, 31))
+
+    assert response.json() == OK
+    assert Message.objects.get().body["extra"] == json.loads("[" * 31 + "]" * 31)

@@ -417,7 +417,6 @@ def test_an_image_that_is_not_jpg_or_png_or_too_big_is_40058(send, robot_bot, ro
         b"{",
         b"not json",
         b"\xff\xfe\x00garbage",
-        b"[" * 100_000,
         b'{"a": 1' + b"}" * 3,
         b'{"msgtype": "text", "text": {"content": "hi"}, "x": NaN}',  # Python's, not JSON
         b'{"msgtype": "text", "text": {"content": "hi", "x": -Infinity}}',
@@ -432,6 +431,22 @@ def test_a_body_over_the_limit_is_7000002_with_413(send, bot, group, settings):
     settings.BOTADMIN_SEND_MAX_BODY_BYTES = 1000
     body = {"msgtype": "text", "text": {"content": "x" * 2000}}
     refused(send(bot.secret, "wrGroup1", body), 7000002, 413)
+
+
+@pytest.mark.parametrize("levels", [33, 10_000])
+def test_a_body_nested_too_deeply_is_7000004(send, bot, group, levels):
+    body = b'{"msgtype": "text", "text": {"content": "x"}, "extra": HERE}'
+    deep = body.replace(b"HERE", b"[" * (levels - 1) + b"]" * (levels - 1))
+
+    assert "32 levels" in refused(send(bot.secret, "wrGroup1", deep), 7000004, 400)
+
+
+def test_unclosed_brackets_past_the_depth_limit_are_7000004(send, bot, group):
+    refused(send(bot.secret, "wrGroup1", b"[" * 100_000), 7000004, 400)
+
+
+def test_a_deep_body_with_a_wrong_secret_is_93000(send, bot, group):
+    refused(send("s" * len(bot.secret), "wrGroup1", b"[" * 10_000 + b"]" * 10_000), 93000, 401)
 
 
 def test_an_image_of_2_mb_fits_in_the_default_body_limit(send, robot_bot, robot_group):
