@@ -1,4 +1,4 @@
-"""Finding messages for search and the audit log, and paging through them by id.
+"""Finding messages for search and the audit log, and paging through them newest first.
 
 On PostgreSQL the words match through the trigram index on
 UPPER(search_text) (migration messaging 0002_search_text_trigram_index_postgresql),
@@ -9,30 +9,45 @@ same answer.
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 
-from django.db.models import Q, QuerySet
+from django.db.models import Q, QuerySet, Subquery
 from django.utils import timezone
 
-from conversations.models import Bot
+from conversations.models import Bot, Conversation
 from messaging.models import Message
 
 PAGE_SIZE = 50
+BY_TIME = ("-created_at", "-id")
+# More conversations than this match a filter: ask the database with a subquery.
+MANY_CONVERSATIONS = 100
 
 
 def _start_of(day) -> datetime:
     return timezone.make_aware(datetime.combine(day, time.min))
 
 
+def _matching_conversations(bots: list[int], text: str):
+    """Conversations by exact ID or part of their name: as a short list of ids, so
+    PostgreSQL can read each one's messages newest first from msg_history_idx;
+    as a subquery when many match (then most messages do, and the id order serves)."""
+    conversations = Conversation.objects.filter(bot__in=bots).filter(
+        Q(conversation_id=text) | Q(name__icontains=text)
+    )
+    ids = list(conversations.values_list("pk", flat=True)[: MANY_CONVERSATIONS + 1])
+    return ids if len(ids) <= MANY_CONVERSATIONS else conversations.values("pk")
+
+
 def filter_messages(queryset: QuerySet[Message], bots: QuerySet[Bot], data: dict):
-    """Apply the shared filter form's cleaned data to a message queryset."""
+    """Apply the shared filter form's cleaned data to a message queryset.
+
+    The bots go in as a list of ids: one bot becomes `bot_id = …`, which the
+    bot's indexes serve in order, where a subquery would be joined."""
     bot = data.get("bot")
-    queryset = queryset.filter(bot=bot) if bot else queryset.filter(bot__in=bots)
+    bot_ids = [bot.pk] if bot else list(bots.values_list("pk", flat=True))
+    queryset = queryset.filter(bot__in=bot_ids)
     for word in (data.get("q") or "").split():
         queryset = queryset.filter(search_text__icontains=word)
     if conversation := (data.get("conversation") or "").strip():
-        queryset = queryset.filter(
-            Q(conversation__conversation_id=conversation)
-            | Q(conversation__name__icontains=conversation)
-        )
+        queryset = queryset.filter(conversation__in=_matching_conversations(bot_ids, conversation))
     if sender := (data.get("sender") or "").strip():
         queryset = queryset.filter(Q(sender_id=sender) | Q(sender_name__icontains=sender))
     for name in ("direction", "msgtype", "status", "source"):
@@ -42,6 +57,11 @@ def filter_messages(queryset: QuerySet[Message], bots: QuerySet[Bot], data: dict
         queryset = queryset.filter(created_at__gte=_start_of(start))
     if end := data.get("date_to"):
         queryset = queryset.filter(created_at__lt=_start_of(end + timedelta(days=1)))
+    if start or end:
+        # By time: the bot's time index (msg_bot_log_idx) reads a past day in
+        # order. In id order PostgreSQL would walk back through every newer
+        # message first, taking ids and dates for unrelated (seconds at 1 M).
+        queryset = queryset.order_by(*BY_TIME)
     return queryset
 
 
@@ -52,10 +72,21 @@ class ResultPage:
 
 
 def page_by_id(queryset: QuerySet, before: int | None, size: int = PAGE_SIZE) -> ResultPage:
-    """Newest first, continuing below `before`: the same cost on every page."""
-    if before is not None:
-        queryset = queryset.filter(id__lt=before)
-    rows = list(queryset.order_by("-id")[: size + 1])
+    """Newest first, continuing below the row `before`: the same cost on every page.
+
+    A queryset ordered by time (a date filter, see `filter_messages`) continues
+    below that row's `created_at`, then its id."""
+    if queryset.query.order_by == BY_TIME:
+        if before is not None:
+            anchor = Subquery(Message.objects.filter(pk=before).values("created_at")[:1])
+            queryset = queryset.filter(created_at__lte=anchor).filter(
+                Q(created_at__lt=anchor) | Q(id__lt=before)
+            )
+        rows = list(queryset[: size + 1])
+    else:
+        if before is not None:
+            queryset = queryset.filter(id__lt=before)
+        rows = list(queryset.order_by("-id")[: size + 1])
     more = len(rows) > size
     rows = rows[:size]
     return ResultPage(rows, rows[-1].pk if more else None)

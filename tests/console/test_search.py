@@ -88,6 +88,41 @@ def test_results_are_paged_by_id(operator_client, group, make_message):
     assert second.context["page"].next_before is None
 
 
+def test_results_of_a_date_range_are_paged_by_time_newest_first(
+    operator_client, group, make_message
+):
+    """Filtered by date, the order is the time accepted, even where ids disagree."""
+    day = timezone.now() - dt.timedelta(days=3)
+    made = [
+        make_message(group, text=f"订单 {i}", created_at=day + dt.timedelta(minutes=i % 30))
+        for i in range(60)
+    ]  # ids 0..59, times 0..29, 0..29: each time twice, the later id second
+    make_message(group, text="订单 今天")
+    expected = [m.pk for m in sorted(made, key=lambda m: (m.created_at, m.pk), reverse=True)]
+    dates = {"date_from": day.date().isoformat(), "date_to": day.date().isoformat()}
+
+    first = operator_client.get(SEARCH, {"q": "订单", **dates})
+    second = operator_client.get(
+        SEARCH, {"q": "订单", **dates, "before": first.context["page"].next_before}
+    )
+
+    assert result_ids(first) + result_ids(second) == expected
+    assert second.context["page"].next_before is None
+
+
+def test_a_conversation_filter_matching_many_conversations_finds_all_their_messages(
+    operator_client, bot, make_conversation, make_message, monkeypatch
+):
+    monkeypatch.setattr("console.queries.MANY_CONVERSATIONS", 2)
+    made = [make_message(make_conversation(bot, f"wrShop{i}", name=f"门店 {i}")) for i in range(4)]
+    make_message(make_conversation(bot, "wrOther", name="总部"))
+
+    assert result_ids(operator_client.get(SEARCH, {"conversation": "门店"})) == [
+        m.pk for m in reversed(made)
+    ]
+    assert result_ids(operator_client.get(SEARCH, {"conversation": "门店 1"})) == [made[1].pk]
+
+
 def test_a_blank_search_explains_what_to_do(operator_client):
     assert "输入一些词语" in operator_client.get(SEARCH).content.decode()
 
