@@ -3,9 +3,11 @@ import os
 from celery import Celery
 from celery.signals import (
     after_setup_logger,
+    after_setup_task_logger,
     beat_embedded_init,
     beat_init,
     task_postrun,
+    task_prerun,
     worker_ready,
 )
 
@@ -37,6 +39,26 @@ def _quiet_housekeeping(logger, **_kwargs) -> None:
     )
     for handler in logger.handlers:
         handler.addFilter(quiet)
+
+
+@after_setup_logger.connect
+@after_setup_task_logger.connect
+def _masked_and_formatted(logger, **_kwargs) -> None:
+    # Celery replaces the root logger's handlers with its own: give them the
+    # masking and, with LOG_FORMAT=json, the JSON lines the web process writes.
+    from django.conf import settings
+
+    from botadmin.logging import use_format
+
+    for handler in logger.handlers:
+        use_format(handler, "json" if settings.LOG_FORMAT == "json" else "text")
+
+
+@task_prerun.connect
+def _fresh_log_context(**_kwargs) -> None:
+    from botadmin.logging import clear_context
+
+    clear_context()
 
 
 @worker_ready.connect

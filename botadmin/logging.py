@@ -1,7 +1,13 @@
-"""Keep API secrets and tokens out of every log line and error report."""
+"""Keep API secrets and tokens out of every log line and error report; and, with
+LOG_FORMAT=json, write one JSON object per line carrying the request id, bot and
+message id that the code handling it bound (`bind`)."""
 
+import contextvars
+import json
 import logging
 import re
+import time
+from urllib.parse import unquote
 
 from django.views.debug import SafeExceptionReporterFilter
 from gunicorn.glogging import Logger as GunicornLogger
@@ -19,9 +25,35 @@ _PATTERNS = [
 ]
 
 
+_SECRET_NAMES = frozenset({"secret", "key", "token", "access_token", "corpsecret"})
+# A parameter whose name is percent-encoded (`secre%74=…`, or `secre%2574%3D…`
+# inside another URL): Django decodes the name, so the secret works; decode it
+# here too before deciding. The value ends at `&` (or an encoded one).
+_ENCODED_NAME = re.compile(
+    r"(?i)([\w.~+-]*%[0-9a-f]{2}[\w.~%+-]*?)(=|%3D|%253D)((?:(?!%26|%2526)[^&\s\"'])+)"
+)
+
+
+def _decoded_name(name: str) -> str:
+    for _ in range(3):  # nested URLs encode again at each level
+        decoded = unquote(name)
+        if decoded == name:
+            break
+        name = decoded
+    return re.split(r"[?&;/\s]", name)[-1].strip().lower()
+
+
+def _mask_encoded_name(match: re.Match) -> str:
+    if _decoded_name(match.group(1)) in _SECRET_NAMES:
+        return match.group(1) + match.group(2) + MASK
+    return match.group(0)
+
+
 def mask_secrets(text: str) -> str:
     for pattern in _PATTERNS:
         text = pattern.sub(lambda m: m.group(1) + MASK, text)
+    if "%" in text:
+        text = _ENCODED_NAME.sub(_mask_encoded_name, text)
     return text
 
 
@@ -61,7 +93,17 @@ class SecretMaskingExceptionReporterFilter(SafeExceptionReporterFilter):
 
 
 class MaskingGunicornLogger(GunicornLogger):
-    """Gunicorn access log with the query string's secrets masked."""
+    """Gunicorn access log with the query string's secrets masked; JSON lines with
+    LOG_FORMAT=json (the access line is the message)."""
+
+    def setup(self, cfg):
+        super().setup(cfg)
+        import os
+
+        log_format = os.environ.get("LOG_FORMAT", "text")
+        for logger in (self.error_log, self.access_log):
+            for handler in logger.handlers:
+                use_format(handler, log_format)
 
     def atoms(self, resp, req, environ, request_time):
         atoms = super().atoms(resp, req, environ, request_time)
@@ -92,3 +134,69 @@ class QuietHousekeepingFilter(logging.Filter):
         if isinstance(args, tuple):  # beat's line: (entry name, task name)
             return not any(isinstance(a, str) and a in self.task_names for a in args)
         return True
+
+
+# --- Context: what a log line is about --------------------------------------------
+
+_context: contextvars.ContextVar[dict | None] = contextvars.ContextVar("log_context", default=None)
+CONTEXT_FIELDS = ("request_id", "bot", "message_id")
+
+
+def bind(**fields) -> None:
+    """Add fields (request_id, bot, message_id) to every later log line of this request
+    or task. A one-line call where the code learns them."""
+    _context.set({**(_context.get() or {}), **{k: v for k, v in fields.items() if v}})
+
+
+def clear_context(**fields) -> None:
+    """Start a new request or task: forget the previous one's fields."""
+    _context.set({k: v for k, v in fields.items() if v})
+
+
+def current_context() -> dict:
+    return dict(_context.get() or {})
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message and, where known,
+    request_id, bot, message_id and task_id (fields given as `extra=` win)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+            + f".{int(record.msecs):03d}Z",
+            "level": record.levelname,
+            "logger": record.name,
+            "message": mask_secrets(record.getMessage()),
+        }
+        entry.update(current_context())
+        for name in (*CONTEXT_FIELDS, "task_id"):
+            value = getattr(record, name, None)
+            if value:
+                entry[name] = value
+        if "task_id" not in entry:
+            task_id = _celery_task_id()
+            if task_id:
+                entry["task_id"] = task_id
+        if record.exc_info:
+            entry["exc"] = mask_secrets(self.formatException(record.exc_info))
+        elif record.exc_text:
+            entry["exc"] = mask_secrets(record.exc_text)
+        return json.dumps(entry, ensure_ascii=False, default=str)
+
+
+def _celery_task_id() -> str | None:
+    try:
+        from celery import current_task
+    except ImportError:  # pragma: no cover
+        return None
+    request = getattr(current_task, "request", None) if current_task else None
+    return getattr(request, "id", None)
+
+
+def use_format(handler: logging.Handler, log_format: str) -> None:
+    """Give a handler (Celery's, gunicorn's) our masking and, for "json", our format."""
+    if not any(isinstance(f, MaskSecretsFilter) for f in handler.filters):
+        handler.addFilter(MaskSecretsFilter())
+    if log_format == "json":
+        handler.setFormatter(JsonFormatter())

@@ -1,3 +1,6 @@
+import re
+import uuid
+
 from django.conf import settings
 from django.utils import translation
 from django.utils.deprecation import MiddlewareMixin
@@ -20,4 +23,25 @@ class ChosenLanguageMiddleware(MiddlewareMixin):
 
     def process_response(self, request, response):
         response.headers.setdefault("Content-Language", translation.get_language())
+        return response
+
+
+_REQUEST_ID = re.compile(r"[\w.:-]{1,64}")
+
+
+class RequestIdMiddleware:
+    """Each request gets an id: the proxy's `X-Request-ID` when it is a plain token,
+    else a new one. Every log line of the request carries it, and so does the answer."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        from . import logging as botadmin_logging
+
+        given = request.headers.get("X-Request-ID", "")
+        request_id = given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+        botadmin_logging.clear_context(request_id=request_id)
+        response = self.get_response(request)
+        response.headers.setdefault("X-Request-ID", request_id)
         return response

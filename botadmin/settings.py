@@ -57,6 +57,7 @@ MIDDLEWARE = [
     # First, so it also sees what the other middleware answer.
     "botadmin.api.JsonApiAnswersMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "botadmin.middleware.RequestIdMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "botadmin.middleware.ChosenLanguageMiddleware",
@@ -298,6 +299,11 @@ CELERY_BEAT_SCHEDULE["delivery-sweeper"] = {
 }
 
 # --- Logging: secrets never reach a log line ----------------------------------
+# "text" (default) or "json": one JSON object per line from web, worker and beat.
+LOG_FORMAT = env.str("LOG_FORMAT", default="text")
+if LOG_FORMAT not in ("text", "json"):
+    raise environ.ImproperlyConfigured("LOG_FORMAT must be text or json")
+LOG_FORMAT = "plain" if LOG_FORMAT == "text" else "json"
 DEFAULT_EXCEPTION_REPORTER_FILTER = "botadmin.logging.SecretMaskingExceptionReporterFilter"
 LOGGING = {
     "version": 1,
@@ -305,11 +311,12 @@ LOGGING = {
     "filters": {"mask_secrets": {"()": "botadmin.logging.MaskSecretsFilter"}},
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        "json": {"()": "botadmin.logging.JsonFormatter"},
     },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
-            "formatter": "plain",
+            "formatter": LOG_FORMAT,
             "filters": ["mask_secrets"],
         },
     },
@@ -331,3 +338,10 @@ BOTADMIN_ANNOUNCEMENT_LATE_SECONDS = env.int("BOTADMIN_ANNOUNCEMENT_LATE_SECONDS
 BOTADMIN_ANNOUNCEMENT_STALL_SECONDS = env.int("BOTADMIN_ANNOUNCEMENT_STALL_SECONDS", default=60)
 # Largest uploaded announcement image.
 BOTADMIN_UPLOAD_MAX_BYTES = env.int("BOTADMIN_UPLOAD_MAX_BYTES", default=10 * 1024 * 1024)
+
+# --- Error reports to Sentry (off unless SENTRY_DSN is set) -------------------
+SENTRY_DSN = env.str("SENTRY_DSN", default="")
+if SENTRY_DSN:
+    from botadmin.sentry import init_sentry
+
+    init_sentry(SENTRY_DSN, environment=env.str("SENTRY_ENVIRONMENT", default="production"))

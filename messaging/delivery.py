@@ -31,6 +31,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from botadmin import logging as botadmin_logging
 from connectors.base import Outcome, SendResult
 from connectors.registry import connector_for
 from conversations.models import Bot
@@ -61,6 +62,7 @@ def deliver(message_id: int, clock: Clock = timezone.now) -> Step:
     if isinstance(claimed, Step):
         return claimed
     message = claimed
+    botadmin_logging.bind(bot=message.bot.name, message_id=message.msgid)
     started_at = clock()
     began = time.monotonic()
     result = call_connector(message)

@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from botadmin import logging as botadmin_logging
 from botadmin.errors import Err
 from conversations.models import Bot, Conversation
 
@@ -166,6 +167,7 @@ def accept_outbound_bulk(
 def _store(message: Message) -> Message:
     message.save(force_insert=True)
     message.replayed = False
+    botadmin_logging.bind(bot=message.bot.name, message_id=message.msgid)
     if message.status == Message.Status.QUEUED:
         enqueue_delivery(message.pk)
     return message

@@ -1,6 +1,19 @@
+import io
+import json
 import logging
+import os
+import subprocess
+import sys
 
-from botadmin.logging import MaskSecretsFilter, mask_secrets
+from botadmin.logging import (
+    MASK,
+    MaskSecretsFilter,
+    bind,
+    clear_context,
+    mask_secrets,
+    use_format,
+)
+from botadmin.sentry import scrub_event
 
 
 def test_query_string_secrets_are_masked():
@@ -46,3 +59,108 @@ def test_sql_statements_are_not_logged_even_at_debug_unless_asked(settings, bot,
         connection.force_debug_cursor = False
         logging.getLogger().setLevel(logging.INFO)
     assert bot.secret not in caplog.text
+
+
+def test_a_secret_whose_parameter_name_is_percent_encoded_is_masked():
+    """Django decodes `secre%74` to `secret`, so the secret works: the log must hide it."""
+    for line in [
+        "POST /api/send?secre%74=abcDEF123_-xyz&conversation_id=wr1 HTTP/1.1",
+        "POST /api/send?conversation_id=wr1&%53%45%43%52%45%54=abcDEF123_-xyz HTTP/1.1",
+        "GET /admin/login/?next=/api/send%3Fsecre%2574%3DabcDEF123_-xyz%26a%3Db HTTP/1.1",
+    ]:
+        masked = mask_secrets(line)
+        assert "abcDEF123" not in masked, line
+        assert MASK in masked
+    # Other encoded parameters keep their values.
+    assert mask_secrets("GET /x?na%6De=bob&q=%41b") == "GET /x?na%6De=bob&q=%41b"
+
+
+def _json_lines(stream) -> list[dict]:
+    return [json.loads(line) for line in stream.getvalue().splitlines()]
+
+
+def test_json_lines_carry_context_and_mask_secrets_in_query_header_and_body():
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    use_format(handler, "json")
+    logger = logging.getLogger("tests.json_lines")
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        clear_context(request_id="req-1")
+        bind(bot="acme", message_id="m-42")
+        logger.info("GET /api/send?secret=%s&conversation_id=wr1", "qs-SECRET-1")
+        logger.warning("headers %s", {"Authorization": "Bearer hdr-SECRET-2"})
+        logger.error("body %s", '{"secret": "body-SECRET-3", "msgtype": "text"}')
+        try:
+            raise ValueError("boom ?token=exc-SECRET-4")
+        except ValueError:
+            logger.exception("failed")
+    finally:
+        logger.removeHandler(handler)
+        clear_context()
+
+    text = stream.getvalue()
+    assert "SECRET" not in text
+    lines = _json_lines(stream)
+    assert [line["level"] for line in lines] == ["INFO", "WARNING", "ERROR", "ERROR"]
+    for line in lines:
+        assert line["logger"] == "tests.json_lines"
+        assert line["request_id"] == "req-1"
+        assert line["bot"] == "acme" and line["message_id"] == "m-42"
+        assert line["time"].endswith("Z")
+    assert lines[0]["message"] == "GET /api/send?secret=********&conversation_id=wr1"
+    assert "Traceback" in lines[3]["exc"]
+
+
+def test_each_request_has_an_id_in_its_answer(client):
+    assert len(client.get("/healthz").headers["X-Request-ID"]) == 32
+    given = client.get("/healthz", headers={"X-Request-ID": "lb-7f3a"})
+    assert given.headers["X-Request-ID"] == "lb-7f3a"
+    forged = client.get("/healthz", headers={"X-Request-ID": "a\nb"})
+    assert forged.headers["X-Request-ID"] != "a\nb"
+
+
+def test_the_sentry_scrubber_removes_secrets_from_an_event():
+    event = {
+        "request": {
+            "url": "https://botadmin.example.com/api/send",
+            "query_string": "secre%74=qs-SECRET&conversation_id=wr1",
+            "headers": {"Authorization": "Bearer hdr-SECRET", "User-Agent": "curl"},
+            "cookies": {"sessionid": "cookie-SECRET"},
+            "data": '{"secret": "body-SECRET", "msgtype": "text"}',
+        },
+        "exception": {
+            "values": [
+                {
+                    "type": "ValueError",
+                    "value": "bad ?secret=exc-SECRET",
+                    "stacktrace": {"frames": [{"vars": {"secret": "'var-SECRET'", "count": 3}}]},
+                }
+            ]
+        },
+        "breadcrumbs": {"values": [{"message": "GET /x?key=crumb-SECRET"}]},
+        "extra": {"agent_token": "tok-SECRET", "attempts": [["Authorization", "Bearer x-SECRET"]]},
+    }
+
+    scrubbed = scrub_event(event, {})
+
+    assert "SECRET" not in json.dumps(scrubbed)
+    assert scrubbed["request"]["headers"]["User-Agent"] == "curl"
+    assert scrubbed["exception"]["values"][0]["stacktrace"]["frames"][0]["vars"]["count"] == 3
+    assert scrubbed["request"]["url"] == "https://botadmin.example.com/api/send"
+
+
+def test_sentry_starts_only_with_a_dsn(tmp_path):
+    """Settings import sentry_sdk only when SENTRY_DSN is set (checked in a fresh process)."""
+    code = (
+        "import django, sys; django.setup(); "
+        "import sentry_sdk; print(sentry_sdk.get_client().is_active())"
+    )
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "botadmin.settings"}
+    env.pop("SENTRY_DSN", None)
+    off = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    env["SENTRY_DSN"] = "https://public@127.0.0.1:9/1"
+    on = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert off.stdout.strip() == "False", off.stderr
+    assert on.stdout.strip() == "True", on.stderr

@@ -1,0 +1,101 @@
+"""LOG_FORMAT=json from the real processes: gunicorn (web) and a Celery worker with beat."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import time
+
+import requests
+
+from tests.messaging.conftest import running_gunicorn
+from tests.processes import celery_worker, database_url, stop_process_group
+
+TEXT = {"msgtype": "text", "text": {"content": "hi"}}
+
+
+def _raw_post(base_url: str, path: str, headers: dict | None = None) -> dict:
+    """POST with the path exactly as given (requests would decode `%74` to `t`)."""
+    host, port = base_url.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=10)
+    try:
+        body = json.dumps(TEXT)
+        connection.request(
+            "POST", path, body, {"Content-Type": "application/json", **(headers or {})}
+        )
+        return json.loads(connection.getresponse().read())
+    finally:
+        connection.close()
+
+
+def _objects(text: str) -> list[dict]:
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def test_the_web_server_writes_json_lines_with_request_ids_and_no_secret(
+    transactional_db, bot, group, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("LOG_FORMAT", "json")
+    log_path = tmp_path / "server.log"
+    secret = bot.secret
+    with running_gunicorn(database_url(), log_path) as base_url:
+        sent = _raw_post(
+            base_url,
+            f"/api/send?secre%74={secret}&conversation_id=wrGroup1",
+            {"X-Request-ID": "req-json-1"},
+        )
+        requests.get(f"{base_url}/api/nowhere?secret={secret}", timeout=10)
+        time.sleep(0.5)  # the access line is written after the answer
+
+    assert sent["errcode"] == 0, sent  # the encoded name did carry the secret
+    log = log_path.read_text()
+    assert secret not in log and secret[:12] not in log
+    lines = _objects(log)  # every line is one JSON object
+    access = [line for line in lines if "secre%74=" in line["message"]]
+    assert access and access[0]["request_id"] == "req-json-1"
+    assert "secre%74=********&conversation_id=wrGroup1" in access[0]["message"]
+    assert {"time", "level", "logger", "message"} <= set(access[0])
+
+
+def test_the_text_access_log_masks_a_percent_encoded_secret_name(
+    transactional_db, bot, group, tmp_path, monkeypatch
+):
+    monkeypatch.delenv("LOG_FORMAT", raising=False)
+    log_path = tmp_path / "server.log"
+    with running_gunicorn(database_url(), log_path) as base_url:
+        sent = _raw_post(base_url, f"/api/send?conversation_id=wrGroup1&secre%74={bot.secret}")
+        time.sleep(0.5)
+
+    assert sent["errcode"] == 0, sent
+    log = log_path.read_text()
+    assert "&secre%74=******** " in log
+    assert bot.secret not in log
+
+
+def test_the_worker_and_beat_write_json_lines(transactional_db, tmp_path):
+    log_path = tmp_path / "worker.log"
+    worker = celery_worker(
+        pool="solo",
+        beat_schedule=tmp_path / "beat-schedule",
+        loglevel="INFO",
+        env={
+            "DATABASE_URL": database_url(),
+            "LOG_FORMAT": "json",
+            # Python's warning about running as root is printed before logging starts.
+            "PYTHONWARNINGS": "ignore:You're running the worker with superuser privileges",
+        },
+        stdout=open(tmp_path / "banner.txt", "wb"),  # noqa: SIM115  (the startup banner)
+        stderr=log_path,
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while "beat: Starting" not in log_path.read_text() or "ready" not in log_path.read_text():
+            assert worker.poll() is None and time.monotonic() < deadline, log_path.read_text()
+            time.sleep(0.5)
+    finally:
+        stop_process_group(worker)
+
+    lines = _objects(log_path.read_text())
+    loggers = {line["logger"] for line in lines}
+    assert "celery.beat" in loggers
+    assert any(line["message"].endswith("ready.") for line in lines)
