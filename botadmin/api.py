@@ -7,6 +7,7 @@ never a traceback.
 """
 
 import logging
+from collections.abc import Callable
 
 from django.core.exceptions import BadRequest, RequestDataTooBig, SuspiciousOperation
 from django.http import HttpRequest, JsonResponse
@@ -14,6 +15,10 @@ from django.views.decorators.csrf import csrf_exempt
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
+from ninja.security import APIKeyQuery
+
+from conversations.models import Bot
+from conversations.services import bot_for_secret, conversation_for_secret
 
 from .errors import ApiError, Err
 
@@ -35,6 +40,64 @@ def error_response(error: ApiError) -> JsonResponse:
     return envelope(error.errcode, error.errmsg, status=error.status, headers=error.headers)
 
 
+# The longest conversation id stored; PostgreSQL refuses NUL in a query parameter.
+MAX_CONVERSATION_ID_LENGTH = 255
+
+
+def well_formed_conversation_id(conversation_id: str | None) -> bool:
+    return (
+        bool(conversation_id)
+        and len(conversation_id) <= MAX_CONVERSATION_ID_LENGTH
+        and "\x00" not in conversation_id
+    )
+
+
+RequestPart = Callable[[HttpRequest], str | None]
+
+
+class BotSecret(APIKeyQuery):
+    """The bot's API secret, `?secret=…`: every /api/ endpoint that acts for a bot.
+
+    `request.auth` becomes the bot. The lookup compares in constant time and
+    accepts a rotated-out secret during its grace period
+    (`conversations.services.bot_for_secret`); a wrong or missing secret is
+    93000 with HTTP 401.
+
+    An endpoint that also accepts the secret elsewhere passes `secret` (read
+    first, the query is the fallback). One whose request names its
+    conversation passes `conversation_id`: bot and conversation are then read
+    in one query, and the conversation is `request.conversation` (None when
+    the bot has no such conversation). One class, so the OpenAPI document
+    has one security scheme.
+    """
+
+    param_name = "secret"
+    openapi_description = "The bot's API secret (errcode 93000, HTTP 401, when wrong or missing)."
+
+    def __init__(
+        self, *, secret: RequestPart | None = None, conversation_id: RequestPart | None = None
+    ):
+        self.read_secret = secret
+        self.read_conversation_id = conversation_id
+        super().__init__()
+
+    def _get_key(self, request: HttpRequest) -> str | None:
+        if self.read_secret is not None and (secret := self.read_secret(request)):
+            return secret
+        return super()._get_key(request)
+
+    def authenticate(self, request: HttpRequest, key: str | None) -> Bot | None:
+        request.conversation = None
+        if self.read_conversation_id is not None:
+            conversation_id = self.read_conversation_id(request)
+            if well_formed_conversation_id(conversation_id):
+                conversation = conversation_for_secret(key, conversation_id)
+                if conversation is not None:
+                    request.conversation = conversation
+                    return conversation.bot
+        return bot_for_secret(key)
+
+
 api = NinjaAPI(
     title="botadmin API",
     version="1",
@@ -45,6 +108,7 @@ api = NinjaAPI(
     urls_namespace="api",
     docs_url="/docs",
     openapi_url="/openapi.json",
+    auth=BotSecret(),
 )
 
 

@@ -17,11 +17,9 @@ from ninja import Field, Query, Router, Schema
 from botadmin.errors import Err
 
 from .models import Bot, Conversation
-from .services import bot_for_secret
 
 router = Router(tags=["contacts"])
 
-SECRET_DESCRIPTION = "The bot's API secret (errcode 93000 when wrong)."
 Q_DESCRIPTION = "Only conversations whose name contains this text (case-insensitive)."
 INACTIVE_DESCRIPTION = (
     "1: also list conversations a sync no longer sees (left groups, deleted contacts)."
@@ -89,13 +87,12 @@ def _list_route(
     )
     def list_conversations(
         request: HttpRequest,
-        secret: str = Query("", description=SECRET_DESCRIPTION),
         q: str = Query("", max_length=100, description=Q_DESCRIPTION),
         include_inactive: bool = Query(False, description=INACTIVE_DESCRIPTION),
     ):
         if "\x00" in q:
             raise Err.INVALID_PARAMETER.error("invalid parameter: q contains a NUL character")
-        rows = _rows(_bot(secret), kind, q, include_inactive, *fields)
+        rows = _rows(_active(request.auth), kind, q, include_inactive, *fields)
         # SQLite answers is_active as 0/1.
         return _answer(
             {**dict(zip(keys, row, strict=True)), "is_active": bool(row[-1])} for row in rows
@@ -119,10 +116,7 @@ _list_route(
 )
 
 
-def _bot(secret: str) -> Bot:
-    bot = bot_for_secret(secret)
-    if bot is None:
-        raise Err.INVALID_SECRET.error()
+def _active(bot: Bot) -> Bot:
     if not bot.is_active:
         raise Err.BOT_INACTIVE.error(f"bot {bot.name} is inactive")
     return bot

@@ -17,9 +17,13 @@ from django.http import HttpRequest
 from ninja import Router
 
 from botadmin import jsontext
-from botadmin.api import envelope
+from botadmin.api import (
+    MAX_CONVERSATION_ID_LENGTH,
+    BotSecret,
+    envelope,
+    well_formed_conversation_id,
+)
 from botadmin.errors import Err
-from conversations.services import bot_for_secret, conversation_for_secret
 
 from .models import Message
 from .ratelimit import check_send_rate
@@ -39,16 +43,9 @@ JSON_COMPATIBLE_TYPES = {
     "application/x-www-form-urlencoded",
 }
 IDEMPOTENCY_KEY_RE = re.compile(r"^[\x21-\x7e]{1,200}$")
-MAX_CONVERSATION_ID_LENGTH = 255
+
 
 _QUERY_PARAMETERS = [
-    {
-        "name": "secret",
-        "in": "query",
-        "required": True,
-        "schema": {"type": "string"},
-        "description": "The bot's API secret (93000 when wrong).",
-    },
     {
         "name": "conversation_id",
         "in": "query",
@@ -77,6 +74,8 @@ _QUERY_PARAMETERS = [
     "/send",
     summary="Send a message to a conversation",
     description="WeCom group-robot compatible. See docs/api.md for every errcode.",
+    # The hot path: the bot and the addressed conversation in one query.
+    auth=BotSecret(conversation_id=lambda request: request.GET.get("conversation_id")),
     response={200: SendAccepted, frozenset({400, 401, 403, 404, 409, 413, 415, 429}): ErrorAnswer},
     openapi_extra={
         "parameters": _QUERY_PARAMETERS,
@@ -87,20 +86,13 @@ _QUERY_PARAMETERS = [
     },
 )
 def send(request: HttpRequest):
-    secret = request.GET.get("secret")
-    conversation_id = request.GET.get("conversation_id", "")
-    # The hot path finds bot and conversation in one query; only a miss asks
-    # which of the two was wrong.
-    well_formed = _well_formed(conversation_id)
-    conversation = conversation_for_secret(secret, conversation_id) if well_formed else None
-    bot = conversation.bot if conversation else bot_for_secret(secret)
-    if bot is None:
-        raise Err.INVALID_SECRET.error("invalid secret: no bot has this secret")
+    bot = request.auth
     check_send_rate(bot.pk)
     body = _json_body(request)
+    conversation_id = request.GET.get("conversation_id", "")
     if not conversation_id:
         raise Err.INVALID_PARAMETER.error("invalid parameter: conversation_id is missing")
-    if not well_formed:
+    if not well_formed_conversation_id(conversation_id):
         raise Err.INVALID_PARAMETER.error("invalid parameter: conversation_id is malformed")
     send_at = request.GET.get("send_at")
     if send_at is None and isinstance(body, dict):
@@ -112,16 +104,11 @@ def send(request: HttpRequest):
         source=Message.Source.API,
         idempotency_key=_idempotency_key(request),
         send_at=parse_send_at(send_at),
-        conversation=conversation,
+        conversation=request.conversation,
     )
     headers = {"Idempotent-Replayed": "true"} if message.replayed else None
     extra = {"send_at": message.scheduled_at.isoformat()} if message.scheduled_at else {}
     return envelope(0, "ok", headers=headers, msgid=message.msgid, **extra)
-
-
-def _well_formed(conversation_id: str) -> bool:
-    """PostgreSQL refuses NUL in a query parameter; no stored id is longer."""
-    return 0 < len(conversation_id) <= MAX_CONVERSATION_ID_LENGTH and "\x00" not in conversation_id
 
 
 def _json_body(request: HttpRequest):

@@ -3,12 +3,26 @@
 from django.http import HttpRequest
 from ninja import Router
 
-from botadmin.api import envelope
+from botadmin.api import BotSecret, envelope
 from botadmin.errors import Err
 
-from .inbound import MAX_BODY_BYTES, CallbackBody, authenticate, parse_callback, record_inbound
+from .inbound import MAX_BODY_BYTES, CallbackBody, Inbound, parse_callback, record_inbound
 
 router = Router(tags=["inbound"])
+
+
+def _inbound(request: HttpRequest) -> Inbound:
+    """The validated body, read once: authentication needs its secret."""
+    if not hasattr(request, "inbound"):
+        # Read and validate the raw body ourselves: each failure has its own errcode.
+        try:
+            declared = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            declared = 0
+        if declared > MAX_BODY_BYTES:
+            raise Err.BODY_TOO_LARGE.error(f"request body larger than {MAX_BODY_BYTES} bytes")
+        request.inbound = parse_callback(request.body)
+    return request.inbound
 
 
 def _inline_refs(schema: dict) -> dict:
@@ -36,10 +50,13 @@ def _inline_refs(schema: dict) -> dict:
         "string). A repeated `msgid` is answered ok and stored once. Unknown msgtypes are "
         "stored raw and forwarded unchanged."
     ),
+    # Agents put the secret in the body (bridge spec section 3) or in the query.
+    # The body is checked first: a malformed one is answered as such whoever sent it.
+    auth=BotSecret(
+        secret=lambda request: _inbound(request).envelope.secret,
+        conversation_id=lambda request: _inbound(request).envelope.conversation_id,
+    ),
     openapi_extra={
-        "parameters": [
-            {"in": "query", "name": "secret", "required": False, "schema": {"type": "string"}}
-        ],
         "requestBody": {
             "required": True,
             "content": {
@@ -49,14 +66,5 @@ def _inline_refs(schema: dict) -> dict:
     },
 )
 def callback(request: HttpRequest):
-    # Read and validate the raw body ourselves: each failure has its own errcode.
-    try:
-        declared = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        declared = 0
-    if declared > MAX_BODY_BYTES:
-        raise Err.BODY_TOO_LARGE.error(f"request body larger than {MAX_BODY_BYTES} bytes")
-    inbound = parse_callback(request.body)
-    bot, conversation = authenticate(inbound, request.GET.get("secret"))
-    record_inbound(bot, inbound, conversation)
+    record_inbound(request.auth, _inbound(request), request.conversation)
     return envelope(0, "ok")

@@ -23,7 +23,6 @@ from botadmin import jsontext
 from botadmin.errors import Err
 from botadmin.wakeups import wake_after_commit
 from conversations.models import Bot, Conversation
-from conversations.services import bot_for_secret, conversation_for_secret
 
 from .forwarding.delivery import FAN_OUT_TASK
 from .models import Message, MessageMedia
@@ -154,21 +153,6 @@ def _validate(model: type[BaseModel], data, prefix: str):
             for err in error.errors()[:5]
         )
         raise Err.INVALID_PARAMETER.error(f"invalid parameter: {details}") from None
-
-
-def authenticate(inbound: Inbound, query_secret: str | None) -> tuple[Bot, Conversation | None]:
-    """The bot the secret belongs to, and the reported conversation if the bot has it already.
-
-    One query when the conversation is known, the usual case; a second only for a new one.
-    """
-    secret = inbound.envelope.secret or query_secret
-    conversation = conversation_for_secret(secret, inbound.envelope.conversation_id)
-    if conversation is not None:
-        return conversation.bot, conversation
-    bot = bot_for_secret(secret)
-    if bot is None:
-        raise Err.INVALID_SECRET.error()
-    return bot, None
 
 
 def record_inbound(

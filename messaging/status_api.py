@@ -14,7 +14,6 @@ from ninja import Router
 
 from botadmin.api import envelope
 from botadmin.errors import Err
-from conversations.services import bot_for_secret
 
 from .models import Message, could_be_msgid
 
@@ -22,10 +21,8 @@ router = Router(tags=["messages"])
 
 
 @router.get("/{msgid}", summary="Delivery status of one message")
-def message_status(request: HttpRequest, msgid: str, secret: str = ""):
-    bot = bot_for_secret(secret)
-    if bot is None:
-        raise Err.INVALID_SECRET.error()
+def message_status(request: HttpRequest, msgid: str):
+    bot = request.auth
     if not could_be_msgid(msgid):
         raise Err.NO_SUCH_MESSAGE.error("no such message")
     message = (

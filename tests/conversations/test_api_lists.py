@@ -104,7 +104,9 @@ def test_listing_is_one_query_after_the_secret_however_many_rows(
 def test_the_lists_are_described_in_openapi(client, db):
     spec = client.get("/api/openapi.json").json()
     groups = spec["paths"]["/api/groups"]["get"]
-    assert {p["name"] for p in groups["parameters"]} == {"secret", "q", "include_inactive"}
+    assert {p["name"] for p in groups["parameters"]} == {"q", "include_inactive"}
+    assert groups["security"] == [{"BotSecret": []}]
+    assert spec["components"]["securitySchemes"]["BotSecret"]["name"] == "secret"
     schema = groups["responses"]["200"]["content"]["application/json"]["schema"]
     assert schema["$ref"].endswith("/GroupList")
     assert "member_count" in spec["components"]["schemas"]["Group"]["properties"]

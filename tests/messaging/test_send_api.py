@@ -516,7 +516,8 @@ def test_the_openapi_body_schema_lists_every_msgtype(client, db):
     schema = operation["requestBody"]["content"]["application/json"]["schema"]
     msgtypes = {variant["properties"]["msgtype"]["const"] for variant in schema["oneOf"]}
     assert msgtypes == {"text", "markdown", "markdown_v2", "link", "image", "miniprogram", "news"}
-    assert {p["name"] for p in operation["parameters"]} >= {"secret", "conversation_id"}
+    assert {p["name"] for p in operation["parameters"]} >= {"conversation_id"}
+    assert operation["security"] == [{"BotSecret": []}]
     assert "$ref" not in json.dumps(schema)
 
 
