@@ -38,7 +38,7 @@ SETUP = """
 import json
 from conversations.models import Bot, Conversation
 bot = Bot.objects.filter(name="bench-inbound").first() or Bot(
-    name="bench-inbound", connector="bridge", agent_url="http://127.0.0.1:9")
+    name="bench-inbound", agent_url="http://127.0.0.1:9")
 bot.webhook_url = "{webhook_url}"
 bot.save()
 conversation, _ = Conversation.objects.get_or_create(bot=bot, conversation_id="wrBench")

@@ -35,7 +35,7 @@ SETUP = """
 import json
 from conversations.models import Bot, Conversation
 bot = Bot.objects.filter(name="bench").first() or Bot.objects.create(
-    name="bench", connector="bridge", agent_url="http://127.0.0.1:9")
+    name="bench", agent_url="http://127.0.0.1:9")
 conversation, _ = Conversation.objects.get_or_create(bot=bot, conversation_id="wrBench")
 print(json.dumps({"bot": bot.pk, "conversation": conversation.pk, "secret": bot.secret}))
 """

@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "ninja",
     "botadmin",
+    "connectors",
     "conversations",
     "messaging",
     "audit",

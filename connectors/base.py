@@ -1,20 +1,35 @@
-"""The contract every connector follows.
+"""The contract every connector follows (docs/connectors.md explains it in full).
 
 A connector is how a message really reaches WeCom for one bot: the bridge
-protocol to an agent, WeCom's group-robot webhook, later WeCom's application
-API. It declares what it can send, turns a normalised message into its wire
-call and classifies the outcome; it never touches the database. The delivery
-engine (messaging) and the contact sync (conversations) call it.
+protocol to an agent, WeCom's group-robot webhook, WeCom's application API.
+Its class owns everything about its channel — label, byte limits, the
+msgtypes it sends natively and what it converts the others into, the images
+it accepts, the bot settings it needs, its pacing — so nothing outside
+`connectors/` names a connector kind. It turns a normalised message into its
+wire call and classifies the outcome; it never touches the database. The
+delivery engine (messaging) and the contact sync (conversations) call it.
 """
 
 from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from django import forms
+from django.utils import translation
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from django.utils.functional import Promise
+
     from conversations.models import Bot, Conversation
+
+# Every msgtype `/api/send` accepts (messaging.schemas.MSGTYPES is the same set).
+ALL_MSGTYPES = frozenset(
+    {"text", "markdown", "markdown_v2", "link", "image", "miniprogram", "news"}
+)
 
 
 class Outcome(enum.StrEnum):
@@ -47,26 +62,71 @@ class ConnectorError(Exception):
     """A call that did not work (contact listing, connection check)."""
 
 
+@dataclass(frozen=True)
+class Limits:
+    """Byte limits (UTF-8) of one connector's messages, checked before a message is stored."""
+
+    text: int
+    markdown: int  # markdown and markdown_v2 content
+    title: int  # link, news article and mini program titles
+    description: int  # longer descriptions are cut, as WeCom does
+    image: int  # raw bytes of one image (base64 bodies and uploads)
+
+
+class NoSettings(forms.Form):
+    """The settings form of a connector that needs nothing beyond the bot itself."""
+
+
 class Connector:
-    kind: ClassVar[str]
-    label: ClassVar[str]
-    supported_msgtypes: ClassVar[frozenset[str]]
+    kind: ClassVar[str]  # stored in Bot.connector; never change it once bots use it
+    label: ClassVar[str | Promise]  # gettext_lazy: shown in the admin, console and errors
+    # What this connector sends as it is; any other msgtype is converted
+    # (`conversions`) or refused with 40008. Per bot: see `msgtypes()`.
+    native_msgtypes: ClassVar[frozenset[str]]
+    # msgtype → the msgtypes it may become, in order of preference; a target
+    # that is not native is converted further (connectors/conversions.py).
+    conversions: ClassVar[dict[str, tuple[str, ...]]] = {}
+    limits: ClassVar[Limits]
+    # Pillow format names of the images it sends ("JPEG", "PNG", "GIF", "WEBP");
+    # empty: it sends no image at all.
+    image_formats: ClassVar[frozenset[str]] = frozenset({"JPEG", "PNG"})
     # Whether a text with only mentions and no content can be sent.
     allows_mentions_only: ClassVar[bool] = False
     # Whether repeating a send after a lost answer is safe (the other side dedupes).
     idempotent: ClassVar[bool] = False
     # Whether users and groups can be listed from the other side.
     lists_contacts: ClassVar[bool] = False
+    # A new bot's `rate_limit_per_minute` (pacing shared by all workers).
+    default_rate_limit: ClassVar[int] = 20
+    # The bot settings it needs, with their validation: the admin, `createbot`
+    # and Bot.clean() all use this form. A field named like a Bot column
+    # (agent_url, agent_token) is stored there, any other in
+    # Bot.connector_settings. A PasswordInput field is a secret: masked,
+    # write-only in the admin.
+    settings_form: ClassVar[type[forms.Form]] = NoSettings
+    # Settings botadmin generates when they are left empty (createbot prints them).
+    generated_settings: ClassVar[dict[str, Callable[[], str]]] = {}
 
     def __init__(self, bot: Bot):
         self.bot = bot
 
+    @classmethod
+    def english_label(cls) -> str:
+        """The label in English, for API errmsgs and stored notes (which are English)."""
+        with translation.override("en"):
+            return str(cls.label)
+
+    def msgtypes(self) -> frozenset[str]:
+        """The msgtypes this bot sends natively (a bridge agent may announce more)."""
+        return self.native_msgtypes
+
     def send(self, message_id: str, conversation: Conversation, body: dict) -> SendResult:
+        """Send a body whose msgtype is in `msgtypes()` (conversions already applied)."""
         raise NotImplementedError
 
     def fetch_contacts(self, kind: str, cursor: str | None = None) -> ContactPage:
         """One page of `user` or `group` contacts; raises ConnectorError."""
-        raise ConnectorError(f"{self.label} cannot list contacts")
+        raise ConnectorError(f"{self.english_label()} cannot list contacts")
 
     def check_contact(self, conversation: Conversation) -> bool:
         """Whether an operator-entered contact still works (connectors that cannot list).
@@ -74,8 +134,16 @@ class Connector:
         False means gone for good (e.g. the robot was removed); raises
         ConnectorError when the answer is unknown.
         """
-        raise ConnectorError(f"{self.label} cannot check contacts")
+        raise ConnectorError(f"{self.english_label()} cannot check contacts")
 
     def check(self) -> str:
         """Test the connection; return a short description or raise ConnectorError."""
         raise NotImplementedError
+
+    def learn(self) -> dict[str, Any] | None:
+        """What the other side says about itself, kept in Bot.connector_state.
+
+        Called on contact sync and "test the connection"; None when there is
+        nothing to ask. Raises ConnectorError when asking failed.
+        """
+        return None

@@ -3,28 +3,97 @@
 from __future__ import annotations
 
 import requests
+from django import forms
 from django.conf import settings
+from django.utils.translation import gettext_lazy as _
 
 from botadmin import http
 from botadmin.jsontext import unstorable
+from conversations.secrets import generate_agent_token
 
-from .base import Connector, ConnectorError, ContactPage, Outcome, SendResult
-from .registry import register
+from .base import (
+    ALL_MSGTYPES,
+    Connector,
+    ConnectorError,
+    ContactPage,
+    Limits,
+    Outcome,
+    SendResult,
+)
 
 # Agent answers that mean "busy, try again" rather than "refused".
 RETRYABLE_ERRCODES = frozenset({45009, -1})
 RETRYABLE_STATUSES = frozenset({408, 429})
 CONTACT_KINDS = {"user": "users", "group": "groups"}
+AGENT_TOKEN_MIN_LENGTH = 32
+# What an agent without GET /capabilities sends (bridge-protocol.md section 5).
+V1_MSGTYPES = frozenset({"text", "link", "image", "miniprogram"})
 
 
-@register
+class BridgeSettings(forms.Form):
+    agent_url = forms.URLField(
+        label=_("agent URL"),
+        max_length=500,
+        assume_scheme="https",
+        help_text=_("The agent's base URL, e.g. http://agent.internal:8080."),
+        error_messages={"required": _("A bridge bot needs its agent's URL.")},
+    )
+    agent_token = forms.CharField(
+        label=_("agent token"),
+        min_length=AGENT_TOKEN_MIN_LENGTH,
+        max_length=200,
+        strip=False,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text=_("Shared with the agent, at least 32 characters."),
+        error_messages={
+            "required": _("A bridge bot needs an agent token."),
+            "min_length": _("The agent token must be at least %(limit_value)d characters."),
+        },
+    )
+
+
 class BridgeConnector(Connector):
     kind = "bridge"
-    label = "Bridge agent"
-    supported_msgtypes = frozenset({"text", "link", "image", "miniprogram"})
+    label = _("Bridge agent")
+    native_msgtypes = V1_MSGTYPES
+    conversions = {
+        "markdown": ("text",),
+        "markdown_v2": ("markdown", "text"),
+        "news": ("link", "text"),
+        "link": ("news", "text"),
+        "miniprogram": ("link",),
+    }
+    # The agent types into a WeCom client, which takes longer texts than the
+    # robot does; these keep one message readable and one request small.
+    limits = Limits(text=16384, markdown=16384, title=512, description=1024, image=2 * 1024**2)
+    image_formats = frozenset({"JPEG", "PNG", "GIF", "WEBP"})
     allows_mentions_only = True
     idempotent = True  # the agent dedupes by message id
     lists_contacts = True
+    settings_form = BridgeSettings
+    generated_settings = {"agent_token": generate_agent_token}
+
+    def msgtypes(self) -> frozenset[str]:
+        """What the agent announced at its last capabilities check, else the v1 set."""
+        state = self.bot.connector_state if isinstance(self.bot.connector_state, dict) else {}
+        announced = state.get("msgtypes")
+        if not isinstance(announced, list):
+            return V1_MSGTYPES
+        return frozenset(m for m in announced if m in ALL_MSGTYPES) or V1_MSGTYPES
+
+    def learn(self) -> dict:
+        """GET /capabilities (section 5): the msgtypes the agent sends; 404 means v1."""
+        try:
+            response = self._request("GET", "/capabilities")
+        except (requests.RequestException, http.UnsafeURLError) as error:
+            raise ConnectorError(f"agent unreachable: {error.__class__.__name__}") from None
+        if response.status == 404:
+            return {"msgtypes": sorted(V1_MSGTYPES), "capabilities": "v1"}
+        data = _json_envelope(response)
+        msgtypes = data.get("msgtypes")
+        if not isinstance(msgtypes, list) or not all(isinstance(m, str) for m in msgtypes):
+            raise ConnectorError("protocol error: `msgtypes` must be a list of strings")
+        return {"msgtypes": sorted(set(msgtypes) & ALL_MSGTYPES), "capabilities": "announced"}
 
     def _url(self, path: str) -> str:
         return self.bot.agent_url.rstrip("/") + path

@@ -2,8 +2,10 @@
 
 It is the demo bot's agent in `make run` (`manage.py demo_agent`) and the fake
 agent of the tests. It follows the protocol: bearer token, `/send` idempotent
-by message id, paginated `/users` and `/groups`, and inbound messages posted
-to botadmin's `/api/callback`. Switches on `AgentBehaviour` simulate what real
+by message id, paginated `/users` and `/groups`, `/capabilities` (section 5:
+it sends markdown too, so the README's examples arrive as they are; pass
+`msgtypes=None` for a v1 agent without the endpoint), and inbound messages
+posted to botadmin's `/api/callback`. Switches on `AgentBehaviour` simulate what real
 agents do on a bad day.
 
     agent = DemoAgent(token="…", users=[…], groups=[…]).start()
@@ -58,6 +60,12 @@ class _Server(ThreadingHTTPServer):
         pass  # a client that gave up on a slow answer is not an error here
 
 
+# What the demo agent announces at GET /capabilities.
+DEMO_MSGTYPES = ("text", "markdown", "link", "image", "miniprogram")
+# What an agent without /capabilities sends (the protocol's v1 set).
+V1_MSGTYPES = ("text", "link", "image", "miniprogram")
+
+
 class DemoAgent:
     def __init__(
         self,
@@ -67,8 +75,11 @@ class DemoAgent:
         groups: list[dict] | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
+        msgtypes: tuple[str, ...] | None = DEMO_MSGTYPES,
     ):
         self.token = token
+        # None: a v1 agent, whose /capabilities answers 404.
+        self.msgtypes = msgtypes
         self.users = list(users or [])
         self.groups = list(groups or [])
         self.behaviour = AgentBehaviour()
@@ -135,6 +146,11 @@ class DemoAgent:
                 return 200, {
                     "errcode": 40035,
                     "errmsg": "invalid parameter: id and conversation_id",
+                }
+            if body.get("msgtype") not in (self.msgtypes or V1_MSGTYPES):
+                return 200, {
+                    "errcode": 40008,
+                    "errmsg": f"invalid message type {body.get('msgtype')}",
                 }
             msgid = f"demo-{next(self._msgids)}"
             self.sent[message_id] = SentMessage(message_id, body, msgid, time.time())
@@ -206,6 +222,10 @@ class DemoAgent:
                 if not self._authorised():
                     return self._reply(401, {"errcode": 401, "errmsg": "bad token"})
                 path, _, query = self.path.partition("?")
+                if path == "/capabilities" and agent.msgtypes is not None:
+                    return self._reply(
+                        200, {"errcode": 0, "errmsg": "ok", "msgtypes": list(agent.msgtypes)}
+                    )
                 kind = path.strip("/")
                 if kind not in ("users", "groups"):
                     return self._reply(404, {"errcode": 404, "errmsg": "not found"})

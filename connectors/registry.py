@@ -1,25 +1,31 @@
-"""Connector kind → class. Adding a connector: one module, one `register`."""
+"""Connector kind → class: the one list of connectors, imported once.
+
+Adding a connector: write its module, add its class to `CONNECTORS` below.
+`Bot.connector`'s choices, the admin, `createbot`, validation and delivery
+all read this mapping; nothing else names a kind.
+"""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
 from .base import Connector
+from .bridge import BridgeConnector
+from .wecom_robot import WeComRobotConnector
 
 if TYPE_CHECKING:
     from conversations.models import Bot
 
-_CONNECTORS: dict[str, type[Connector]] = {}
-
-
-def register(cls: type[Connector]) -> type[Connector]:
-    _CONNECTORS[cls.kind] = cls
-    return cls
+CONNECTORS: dict[str, type[Connector]] = {
+    cls.kind: cls for cls in (BridgeConnector, WeComRobotConnector)
+}
+# A new bot's connector when none is chosen (the `make run` demo is a bridge bot).
+DEFAULT_KIND = BridgeConnector.kind
 
 
 def connector_class(kind: str) -> type[Connector]:
-    _load_builtin()
-    return _CONNECTORS[kind]
+    """The class of a kind; KeyError for a kind no connector has."""
+    return CONNECTORS[kind]
 
 
 def connector_for(bot: Bot) -> Connector:
@@ -27,9 +33,4 @@ def connector_for(bot: Bot) -> Connector:
 
 
 def choices() -> list[tuple[str, str]]:
-    _load_builtin()
-    return [(kind, cls.label) for kind, cls in _CONNECTORS.items()]
-
-
-def _load_builtin() -> None:
-    from . import bridge, wecom_robot  # noqa: F401  (registration on import)
+    return [(kind, cls.label) for kind, cls in CONNECTORS.items()]

@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING
 
 import requests
 from django.conf import settings
+from django.utils.translation import gettext_lazy as _
 from urllib3.exceptions import NameResolutionError, NewConnectionError
 
 from botadmin import http
 
-from .base import Connector, ConnectorError, Outcome, SendResult
-from .registry import register
+from .base import Connector, ConnectorError, Limits, Outcome, SendResult
 
 if TYPE_CHECKING:
     from conversations.models import Conversation
@@ -59,14 +59,20 @@ def is_image(content: bytes) -> bool:
     return content.startswith(b"\xff\xd8\xff") or content.startswith(b"\x89PNG\r\n\x1a\n")
 
 
-@register
 class WeComRobotConnector(Connector):
     kind = "wecom_robot"
-    label = "WeCom group robot"
-    supported_msgtypes = frozenset({"text", "markdown", "markdown_v2", "link", "news", "image"})
+    label = _("WeCom group robot")
+    native_msgtypes = frozenset({"text", "markdown", "markdown_v2", "news", "image"})
+    # The robot has no link message: a link is a news card with one article.
+    # Mini programs it cannot send; one whose page is a web URL goes as a link.
+    conversions = {"link": ("news",), "miniprogram": ("link",)}
+    # shared/spec/wecom.md section 1.
+    limits = Limits(text=2048, markdown=4096, title=128, description=512, image=IMAGE_MAX_BYTES)
+    image_formats = frozenset({"JPEG", "PNG"})
     allows_mentions_only = True
     idempotent = False
     lists_contacts = False
+    default_rate_limit = 20  # WeCom counts 20 messages per robot per minute
 
     @staticmethod
     def base_url() -> str:
@@ -129,13 +135,6 @@ class WeComRobotConnector(Connector):
         payload = body[msgtype]
         if msgtype in ("text", "markdown", "markdown_v2"):
             return {"msgtype": msgtype, msgtype: dict(payload)}
-        if msgtype == "link":
-            article = {"title": payload["title"], "url": payload["url"]}
-            if payload.get("desc"):
-                article["description"] = payload["desc"]
-            if payload.get("image_url"):
-                article["picurl"] = payload["image_url"]
-            return {"msgtype": "news", "news": {"articles": [article]}}
         if msgtype == "news":
             articles = list(payload["articles"])[:NEWS_MAX_ARTICLES]
             return {"msgtype": "news", "news": {"articles": articles}}

@@ -1,3 +1,5 @@
+import copy
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
@@ -10,6 +12,8 @@ from django.utils.translation import gettext_lazy as _
 
 from audit.services import record_action
 from botadmin.admin_scoping import STORABLE_JSON, BotScopedAdminMixin
+from connectors import bot_settings
+from connectors.registry import CONNECTORS
 from messaging import operator_actions as delivery_actions
 
 from .admin_sync import ContactSyncBotAdminMixin
@@ -36,13 +40,35 @@ def _secret_field(obj_value: str, reveal: bool):
     )
 
 
-class BotAdminForm(forms.ModelForm):
-    agent_token = forms.CharField(
-        label=_("agent token"),
-        required=False,
-        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
-        help_text=_("At least 32 characters. Leave empty to keep the current token."),
-    )
+def _settings_fields() -> dict[str, forms.Field]:
+    """Every connector's settings fields, optional here: Bot.clean() checks the chosen one's."""
+    declared: dict[str, forms.Field] = {}
+    for connector in CONNECTORS.values():
+        for name, field in bot_settings.fields(connector).items():
+            if name not in declared:
+                declared[name] = copy.deepcopy(field)
+                declared[name].required = False
+                if bot_settings.is_secret(field):
+                    declared[name].help_text = _(
+                        "%(help)s Leave empty to keep the current value."
+                    ) % {"help": field.help_text}
+    return declared
+
+
+def connector_fieldsets() -> list[tuple]:
+    """One fieldset per connector with settings, titled with its label."""
+    placed: set[str] = set()
+    sets = []
+    for kind, connector in CONNECTORS.items():
+        names = [name for name in bot_settings.fields(connector) if name not in placed]
+        placed.update(names)
+        if names:
+            sets.append((connector.label, {"fields": names, "classes": (f"connector-{kind}",)}))
+    return sets
+
+
+class BotAdminFormBase(forms.ModelForm):
+    """The bot form; the connectors' settings fields are added from their forms below."""
 
     class Meta:
         model = Bot
@@ -50,18 +76,39 @@ class BotAdminForm(forms.ModelForm):
             "name",
             "is_active",
             "connector",
-            "agent_url",
-            "agent_token",
             "webhook_url",
             "rate_limit_per_minute",
             "operators",
         )
 
-    def clean_agent_token(self):
-        value = self.cleaned_data.get("agent_token")
-        if not value and self.instance.pk:
-            return self.instance.agent_token
-        return value
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            for connector in CONNECTORS.values():
+                for name, value in bot_settings.stored_values(connector, self.instance).items():
+                    # Secrets too: their PasswordInput never renders the value.
+                    if name in self.fields:
+                        self.initial.setdefault(name, value)
+
+    def clean(self):
+        data = super().clean()
+        connector = CONNECTORS.get(data.get("connector") or "")
+        if connector is None:
+            return data
+        stored = bot_settings.stored_values(connector, self.instance)
+        values = {}
+        for name, field in bot_settings.fields(connector).items():
+            if name not in data:
+                continue  # the field's own error is shown
+            value = data[name]
+            if bot_settings.is_secret(field) and not value and self.instance.pk:
+                value = stored.get(name, "")  # write-only: empty keeps it
+            values[name] = data[name] = value
+        bot_settings.store(connector, self.instance, values)
+        return data
+
+
+BotAdminForm = type("BotAdminForm", (BotAdminFormBase,), _settings_fields())
 
 
 @admin.register(Bot)
@@ -98,11 +145,12 @@ class BotAdmin(ContactSyncBotAdminMixin, BotScopedAdminMixin, admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
-        # The token field is write-only: it counts as changed only when a new one was typed.
+        # Secret fields are write-only: they count as changed only when a new value was typed.
         changed = [
             name
             for name in form.changed_data
-            if name != "agent_token" or form.cleaned_data["agent_token"] != form.initial.get(name)
+            if not bot_settings.is_secret(form.fields[name])
+            or form.cleaned_data[name] != form.initial.get(name)
         ]
         record_action(
             request.user,
@@ -124,7 +172,8 @@ class BotAdmin(ContactSyncBotAdminMixin, BotScopedAdminMixin, admin.ModelAdmin):
         fieldsets = [
             (None, {"fields": ("name", "is_active")}),
             (_("Credentials"), {"fields": credentials}) if obj else None,
-            (_("Connector"), {"fields": ("connector", "agent_url", "agent_token")}),
+            (_("Connector"), {"fields": ("connector",)}),
+            *connector_fieldsets(),
             (_("Forwarding and sending"), {"fields": ("webhook_url", "rate_limit_per_minute")}),
             (_("Quiet hours"), {"fields": ("quiet_hours_start", "quiet_hours_end", "timezone")}),
             (_("Contact sync"), {"fields": ("conversations_link", "contact_sync")})

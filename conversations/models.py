@@ -5,6 +5,8 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from botadmin.timezones import known_zone
+from connectors import bot_settings
+from connectors.registry import CONNECTORS, DEFAULT_KIND
 from connectors.registry import choices as connector_choices
 
 from .secrets import (
@@ -12,8 +14,6 @@ from .secrets import (
     generate_api_secret,
     generate_signing_secret,
 )
-
-AGENT_TOKEN_MIN_LENGTH = 32
 
 
 def validate_time_zone(name: str) -> None:
@@ -28,10 +28,6 @@ MAX_RATE_LIMIT_PER_MINUTE = 100_000
 
 class Bot(models.Model):
     """One WeCom identity botadmin sends and receives for."""
-
-    class Connector(models.TextChoices):
-        BRIDGE = "bridge", _("Bridge agent")
-        WECOM_ROBOT = "wecom_robot", _("WeCom group robot")
 
     name = models.CharField(_("name"), max_length=100, unique=True)
     secret = models.CharField(
@@ -52,7 +48,15 @@ class Bot(models.Model):
     )
     webhook_url = models.URLField(_("webhook URL"), max_length=500, blank=True, default="")
     connector = models.CharField(
-        _("connector"), max_length=32, choices=connector_choices, default=Connector.BRIDGE
+        _("connector"), max_length=32, choices=connector_choices, default=DEFAULT_KIND
+    )
+    # The connector's settings that have no column of their own (its
+    # `settings_form` says which; connectors/bot_settings.py reads and writes them).
+    connector_settings = models.JSONField(_("connector settings"), default=dict, blank=True)
+    # What botadmin learned from the other side (e.g. the msgtypes a bridge
+    # agent announced), refreshed on contact sync and "test the connection".
+    connector_state = models.JSONField(
+        _("learned from the connector"), default=dict, blank=True, editable=False
     )
     agent_url = models.URLField(_("agent URL"), max_length=500, blank=True, default="")
     agent_token = models.CharField(_("agent token"), max_length=200, blank=True, default="")
@@ -107,16 +111,11 @@ class Bot(models.Model):
         return self.name
 
     def clean(self):
-        if self.connector == self.Connector.BRIDGE:
-            errors = {}
-            if not self.agent_url:
-                errors["agent_url"] = _("A bridge bot needs its agent's URL.")
-            if len(self.agent_token) < AGENT_TOKEN_MIN_LENGTH:
-                errors["agent_token"] = _("The agent token must be at least %(n)d characters.") % {
-                    "n": AGENT_TOKEN_MIN_LENGTH
-                }
-            if errors:
-                raise ValidationError(errors)
+        connector = CONNECTORS.get(self.connector)
+        if connector is None:
+            return  # the field's choices already refuse it
+        if errors := bot_settings.errors(connector, self):
+            raise ValidationError(errors)
 
 
 class Conversation(models.Model):

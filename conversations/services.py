@@ -8,6 +8,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from botadmin.rows import LARGEST_ID, ModelColumns
+from connectors.registry import connector_for
 
 from .models import Bot, Conversation
 from .secrets import generate_api_secret, is_valid_api_secret, secrets_match
@@ -170,3 +171,20 @@ def visible_conversation_with(
     conversation = _CONVERSATION.instance(row[:split], db)
     conversation.bot = _BOT.instance(row[split:end], db)
     return conversation, row[end]
+
+
+def refresh_connector_state(bot: Bot) -> str:
+    """Ask the bot's connector what the other side says about itself and keep it on the bot.
+
+    Returns a short description for the operator ("" when the connector has
+    nothing to ask); raises ConnectorError when asking failed, keeping what
+    was learned before.
+    """
+    learned = connector_for(bot).learn()
+    if learned is None:
+        return ""
+    learned = {**learned, "checked_at": timezone.now().isoformat()}
+    Bot.objects.filter(pk=bot.pk).update(connector_state=learned)
+    bot.connector_state = learned
+    msgtypes = learned.get("msgtypes")
+    return f"sends {', '.join(msgtypes)}" if isinstance(msgtypes, list) else ""

@@ -30,6 +30,7 @@ from connectors.base import Connector, ConnectorError
 from connectors.registry import connector_for
 
 from .models import Bot, Conversation, SyncRun
+from .services import refresh_connector_state
 
 logger = logging.getLogger(__name__)
 
@@ -128,6 +129,7 @@ def run_sync(run_id: int) -> SyncRun:
     progress = _Progress(run)
     try:
         connector = connector_for(run.bot)
+        refresh_connector_state(run.bot)
         if connector.lists_contacts:
             _sync_listed(connector, progress)
         else:

@@ -32,7 +32,8 @@ from django.db.models import Q
 from django.utils import timezone
 
 from botadmin import logging as botadmin_logging
-from connectors.base import Outcome, SendResult
+from connectors import conversions
+from connectors.base import Connector, Outcome, SendResult
 from connectors.registry import connector_for
 from conversations.models import Bot
 
@@ -65,9 +66,9 @@ def deliver(message_id: int, clock: Clock = timezone.now) -> Step:
     botadmin_logging.bind(bot=message.bot.name, message_id=message.msgid)
     started_at = clock()
     began = time.monotonic()
-    result = call_connector(message)
+    result, converted = call_connector(message)
     duration_ms = int((time.monotonic() - began) * 1000)
-    return record(message, result, started_at, duration_ms, clock)
+    return record(message, result, started_at, duration_ms, clock, converted)
 
 
 def claim(message_id: int, clock: Clock) -> Message | Step:
@@ -140,23 +141,60 @@ def _reason_to_wait(message: Message, now: datetime) -> tuple[float, bool] | Non
     return None
 
 
-def call_connector(message: Message) -> SendResult:
+def call_connector(message: Message) -> tuple[SendResult, conversions.Converted | None]:
+    """Convert the body to what the bot sends (connectors/conversions.py) and send it."""
     connector = connector_for(message.bot)
     try:
-        return connector.send(message.msgid, message.conversation, message.body)
-    except Exception as error:  # a connector bug must not leave the message `sending`
-        logger.exception("Connector %s crashed on message %s", message.bot.connector, message.pk)
-        outcome = Outcome.RETRY if connector.idempotent else Outcome.UNCERTAIN
-        return SendResult(outcome, f"connector error: {error!r}")
+        converted = conversions.convert(connector, message.body)
+    except conversions.CannotConvert as error:
+        # Accepted before the bot's capabilities changed (an agent announcing less).
+        return SendResult(Outcome.FAILED, str(error)), None
+    except Exception as error:  # a conversion bug must not leave the message `sending`
+        logger.exception("Converting message %s failed", message.pk)
+        return SendResult(Outcome.FAILED, f"conversion error: {error!r}"), None
+    return send_parts(connector, message, converted.bodies), converted
+
+
+def send_parts(connector: Connector, message: Message, bodies: list[dict]) -> SendResult:
+    """Send each body in order; the first keeps the message's id, the others get -2, -3, ….
+
+    After a first part went out, a part that could be retried is `uncertain`
+    on a connector that does not dedupe (a retry would send the first again).
+    """
+    result = SendResult(Outcome.FAILED, "nothing to send")
+    for index, body in enumerate(bodies):
+        part_id = message.msgid if index == 0 else f"{message.msgid}-{index + 1}"
+        try:
+            result = connector.send(part_id, message.conversation, body)
+        except Exception as error:  # a connector bug must not leave the message `sending`
+            logger.exception(
+                "Connector %s crashed on message %s", message.bot.connector, message.pk
+            )
+            outcome = Outcome.RETRY if connector.idempotent else Outcome.UNCERTAIN
+            result = SendResult(outcome, f"connector error: {error!r}")
+        if result.outcome != Outcome.SENT:
+            if index and len(bodies) > 1:
+                result.detail = f"part {index + 1} of {len(bodies)}: {result.detail}"
+                if result.outcome == Outcome.RETRY and not connector.idempotent:
+                    result.outcome = Outcome.UNCERTAIN
+            return result
+    return result
 
 
 def record(
-    message: Message, result: SendResult, started_at: datetime, duration_ms: int, clock: Clock
+    message: Message,
+    result: SendResult,
+    started_at: datetime,
+    duration_ms: int,
+    clock: Clock,
+    converted: conversions.Converted | None = None,
 ) -> Step:
     """Write the attempt and move the message on. Only the claim that sent it may."""
     now = clock()
     outcome = result.outcome
     changes: dict = {"updated_at": now, "last_error": result.detail[:2000]}
+    if converted is not None:
+        changes |= {"sent_as": converted.sent_as, "conversion": converted.note}
     if outcome == Outcome.SENT:
         changes |= {
             "status": Message.Status.SENT,

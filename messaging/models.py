@@ -63,6 +63,10 @@ class Message(models.Model):
         _("upstream message ID"), max_length=128, blank=True, default=""
     )
     status = models.CharField(_("status"), max_length=16, choices=Status.choices)
+    # Outbound: the msgtype its connector really sent (at the last attempt) and,
+    # when that is not `msgtype`, why ("sent as text: this connector has no markdown").
+    sent_as = models.CharField(_("sent as"), max_length=32, blank=True, default="")
+    conversion = models.CharField(_("conversion"), max_length=300, blank=True, default="")
     source = models.CharField(_("source"), max_length=16, choices=Source.choices)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,

@@ -14,6 +14,7 @@ from audit.services import record_action
 from connectors.base import ConnectorError
 from connectors.registry import connector_for
 from conversations.models import Bot
+from conversations.services import refresh_connector_state
 
 from .delivery import next_in_conversation
 from .models import Message
@@ -117,6 +118,8 @@ def check_connection(bot: Bot, actor) -> tuple[bool, str]:
     """Ask the bot's connector whether its agent or robot keys answer."""
     try:
         ok, text = True, connector_for(bot).check()
+        if learned := refresh_connector_state(bot):
+            text = f"{text}; {learned}"
     except ConnectorError as error:
         ok, text = False, str(error)
     except NotImplementedError:

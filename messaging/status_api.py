@@ -42,6 +42,9 @@ def describe(message: Message) -> dict:
         "conversation_id": message.conversation.conversation_id,
         "direction": message.direction,
         "msgtype": message.msgtype,
+        # What the connector really sent, and why when it differs (docs/api.md).
+        "sent_as": message.sent_as or None,
+        "conversion": message.conversion,
         "status": message.status,
         "source": message.source,
         "created_at": _iso(message.created_at),

@@ -4,22 +4,24 @@
 with WeCom's errcode for the problem (shared/spec/wecom.md section 2):
 
 * 40008 — no, unknown or not-yet-supported msgtype, or one the bot's
-  connector cannot send (a miniprogram to a WeCom group robot);
+  connector can neither send nor convert (a mini program without a web
+  page, to a WeCom group robot);
 * 44004 — a text or markdown without content (a text with only mentions is
   sent as mentions only where the connector allows it);
 * 40058 — a field of the wrong type, missing, too long, a bad URL;
 * 301019 — an image whose md5 does not match its bytes.
 
 Shapes come from `messaging.schemas` (also the OpenAPI description); this
-module adds what depends on the connector: supported msgtypes and byte
-limits. Robot bots get WeCom's documented limits; bridge bots botadmin's own
-(docs/api.md lists both).
+module adds what depends on the connector, read from its class: byte limits
+(`Connector.limits`), image formats, mentions-only texts, and whether the
+msgtype can be sent natively or converted (`connectors.conversions`; the
+conversion itself happens at delivery, with the bot's capabilities then).
+docs/api.md lists every connector's limits and conversions.
 """
 
 import base64
 import binascii
 import hashlib
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
@@ -29,35 +31,13 @@ from pydantic import ValidationError
 
 from botadmin.errors import ApiError, Err
 from botadmin.jsontext import unstorable
-from connectors.registry import connector_class
+from connectors import conversions
+from connectors.base import Limits
+from connectors.images import describe_formats, image_format
+from connectors.registry import connector_for
 from conversations.models import Bot
 
 from .schemas import MAX_URL_BYTES, MSGTYPES, NOT_YET_SUPPORTED, outbound_message
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Byte limits (UTF-8) of one connector's messages."""
-
-    text: int
-    markdown: int
-    title: int
-    description: int  # longer descriptions are cut, as WeCom does
-    image: int  # raw bytes of a base64 image
-
-
-# shared/spec/wecom.md section 1.
-ROBOT_LIMITS = Limits(text=2048, markdown=4096, title=128, description=512, image=2 * 1024 * 1024)
-# The bridge agent types into a WeCom client, which takes longer texts than
-# the robot does; these keep one message readable and one request small.
-BRIDGE_LIMITS = Limits(
-    text=16384, markdown=16384, title=512, description=1024, image=2 * 1024 * 1024
-)
-LIMITS = {"wecom_robot": ROBOT_LIMITS}
-
-
-def limits_for(connector: str) -> Limits:
-    return LIMITS.get(connector, BRIDGE_LIMITS)
 
 
 def validate_outbound(bot: Bot, body: dict) -> dict:
@@ -72,11 +52,11 @@ def validate_outbound(bot: Bot, body: dict) -> dict:
         raise Err.INVALID_MSGTYPE.error(
             f"invalid message type: {msgtype[:40]!r}; use one of {', '.join(sorted(MSGTYPES))}"
         )
-    connector = connector_class(bot.connector)
-    if msgtype not in connector.supported_msgtypes:
+    connector = connector_for(bot)
+    if conversions.route(type(connector), msgtype, connector.msgtypes()) is None:
         raise Err.INVALID_MSGTYPE.error(
-            f"msgtype {msgtype} cannot be sent by a {connector.label} bot; "
-            f"it sends {', '.join(sorted(connector.supported_msgtypes))}"
+            f"msgtype {msgtype} cannot be sent by a {connector.english_label()} bot; "
+            f"it sends {', '.join(sorted(connector.msgtypes()))}"
         )
     if msgtype in ("text", "markdown", "markdown_v2") and not isinstance(body.get(msgtype), dict):
         raise Err.EMPTY_CONTENT.error(f"empty content: {msgtype}.content is missing")
@@ -87,8 +67,13 @@ def validate_outbound(bot: Bot, body: dict) -> dict:
     payload = getattr(message, msgtype).model_dump(exclude_none=True)
     check_strings(payload, msgtype)
     check = _CHECKS[msgtype]
-    check(payload, limits_for(bot.connector), connector)
-    return {"msgtype": msgtype, msgtype: payload}
+    check(payload, connector.limits, connector)
+    body = {"msgtype": msgtype, msgtype: payload}
+    try:
+        conversions.convert(connector, body)
+    except conversions.CannotConvert as error:
+        raise Err.INVALID_MSGTYPE.error(str(error)) from None
+    return body
 
 
 def _field_error(error: ValidationError) -> ApiError:
@@ -140,7 +125,7 @@ def _check_text(payload: dict, limits: Limits, connector) -> None:
             raise Err.EMPTY_CONTENT.error("empty content: text.content is empty")
         if not connector.allows_mentions_only:
             raise Err.EMPTY_CONTENT.error(
-                f"empty content: a {connector.label} bot cannot send mentions without content"
+                f"empty content: a {connector.english_label()} bot cannot send mentions without content"
             )
     _check_max(content, limits.text, "text.content")
 
@@ -179,8 +164,10 @@ def _check_image(payload: dict, limits: Limits, connector) -> None:
         raise Err.FIELD_INVALID.error("invalid field: image.base64 is empty")
     if len(raw) > limits.image:
         raise Err.FIELD_INVALID.error(f"image exceed max size {limits.image} bytes")
-    if not (raw.startswith(b"\xff\xd8\xff") or raw.startswith(b"\x89PNG\r\n\x1a\n")):
-        raise Err.FIELD_INVALID.error("invalid field: image must be a JPG or PNG")
+    if image_format(raw) not in connector.image_formats:
+        raise Err.FIELD_INVALID.error(
+            f"invalid field: image must be a {describe_formats(connector.image_formats)}"
+        )
     md5 = payload.get("md5", "")
     if not md5:
         raise Err.FIELD_INVALID.error("invalid field: image.md5 is missing")

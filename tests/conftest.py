@@ -48,7 +48,7 @@ def make_bot(db):
 
     def make(**fields) -> Bot:
         fields.setdefault("name", f"bot-{next(counter)}")
-        fields.setdefault("connector", Bot.Connector.BRIDGE)
+        fields.setdefault("connector", "bridge")
         fields.setdefault("agent_url", "http://127.0.0.1:9")
         fields.setdefault("agent_token", generate_agent_token())
         return Bot.objects.create(**fields)

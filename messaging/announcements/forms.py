@@ -12,33 +12,39 @@ from pathlib import PurePath
 from django import forms
 from django.conf import settings
 from django.core.files.storage import default_storage
+from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext_lazy as _
 
 from botadmin.timezones import zone_names
+from connectors import conversions
+from connectors.images import FORMAT_NAMES
+from connectors.registry import connector_for
 from conversations.models import Bot
 
 from .models import Announcement
 
-BRIDGE_TYPES = ["text", "link", "image", "miniprogram"]
-ROBOT_TYPES = ["text", "markdown", "news", "image"]
 MSGTYPE_LABELS = {
     "text": _("Text"),
+    "markdown": _("Markdown"),
+    "markdown_v2": _("Markdown v2"),
     "link": _("Link card"),
+    "news": _("News card"),
     "image": _("Image"),
     "miniprogram": _("Mini program"),
-    "markdown": _("Markdown"),
-    "news": _("News card"),
 }
 # Body keys per msgtype, in form order.
 BODY_FIELDS = {
     "text": ["content", "mentioned_list"],
+    "markdown": ["content"],
+    "markdown_v2": ["content"],
     "link": ["title", "url", "image_url", "desc"],
+    "news": ["title", "url", "description", "picurl"],
     "image": ["url"],
     "miniprogram": ["appid", "title", "page_path", "appname", "appicon"],
-    "markdown": ["content"],
-    "news": ["title", "url", "description", "picurl"],
 }
-IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".gif", ".webp"}
+# Browsers offer these in the file picker; what counts is the content (Pillow).
+IMAGE_ACCEPT = "image/png,image/jpeg,image/gif,image/webp"
+IMAGE_SUFFIXES = {"JPEG": ".jpg", "PNG": ".png", "GIF": ".gif", "WEBP": ".webp"}
 WEEKDAY_CHOICES = [
     (0, _("Mon")),
     (1, _("Tue")),
@@ -51,9 +57,12 @@ WEEKDAY_CHOICES = [
 
 
 def msgtypes_for(bot: Bot | None) -> list[str]:
-    if bot is not None and bot.connector == Bot.Connector.WECOM_ROBOT:
-        return ROBOT_TYPES
-    return BRIDGE_TYPES
+    """The msgtypes the bot's connector sends, natively or converted (the API's set)."""
+    if bot is None:
+        return ["text"]
+    connector = connector_for(bot)
+    native = connector.msgtypes()
+    return [m for m in MSGTYPE_LABELS if conversions.route(type(connector), m, native)]
 
 
 class ComposeForm(forms.Form):
@@ -72,10 +81,10 @@ class ComposeForm(forms.Form):
     link__image_url = forms.URLField(label=_("Image URL"), required=False, assume_scheme="https")
     link__desc = forms.CharField(label=_("Description"), required=False)
     image__url = forms.URLField(label=_("Image URL"), required=False, assume_scheme="https")
-    image_file = forms.FileField(
+    image_file = forms.ImageField(
         label=_("…or upload an image"),
         required=False,
-        widget=forms.ClearableFileInput(attrs={"accept": "image/*"}),
+        widget=forms.ClearableFileInput(attrs={"accept": IMAGE_ACCEPT}),
     )
     miniprogram__appid = forms.CharField(label=_("AppID"), required=False)
     miniprogram__title = forms.CharField(label=_("Title"), required=False)
@@ -86,6 +95,9 @@ class ComposeForm(forms.Form):
     )
     markdown__content = forms.CharField(
         label=_("Markdown"), widget=forms.Textarea(attrs={"rows": 6}), required=False
+    )
+    markdown_v2__content = forms.CharField(
+        label=_("Markdown v2"), widget=forms.Textarea(attrs={"rows": 6}), required=False
     )
     news__title = forms.CharField(label=_("Title"), required=False)
     news__url = forms.URLField(label=_("URL"), required=False, assume_scheme="https")
@@ -157,13 +169,32 @@ class ComposeForm(forms.Form):
         return sets
 
     def clean_image_file(self):
+        """An image the bot's connector sends, judged by its content (Pillow), not its name."""
         upload = self.cleaned_data.get("image_file")
         if not upload:
             return None
-        if PurePath(upload.name).suffix.lower() not in IMAGE_EXTENSIONS:
-            raise forms.ValidationError(_("Upload a PNG, JPEG, GIF or WebP image."))
-        if upload.size > settings.BOTADMIN_UPLOAD_MAX_BYTES:
-            raise forms.ValidationError(_("The image is too large."))
+        connector = connector_for(self.bot)
+        found = getattr(upload, "image", None)
+        found = found.format if found is not None else None
+        if found not in connector.image_formats:
+            raise forms.ValidationError(
+                _("A %(connector)s bot sends only %(formats)s images; this one is %(found)s.")
+                % {
+                    "connector": connector.label,
+                    "formats": "/".join(sorted(FORMAT_NAMES[f] for f in connector.image_formats)),
+                    "found": FORMAT_NAMES.get(found, found or "?"),
+                }
+            )
+        limit = min(settings.BOTADMIN_UPLOAD_MAX_BYTES, connector.limits.image)
+        if upload.size > limit:
+            raise forms.ValidationError(
+                _("The image is %(size)s; a %(connector)s bot sends at most %(limit)s.")
+                % {
+                    "size": filesizeformat(upload.size),
+                    "connector": connector.label,
+                    "limit": filesizeformat(limit),
+                }
+            )
         return upload
 
     def clean(self):
@@ -227,5 +258,6 @@ def initial_from(announcement: Announcement) -> dict:
 
 def store_upload(upload) -> str:
     """Save an uploaded image under MEDIA_ROOT/announcements/; returns its storage name."""
-    suffix = PurePath(upload.name).suffix.lower()
+    found = getattr(getattr(upload, "image", None), "format", None)
+    suffix = IMAGE_SUFFIXES.get(found) or PurePath(upload.name).suffix.lower()
     return default_storage.save(f"announcements/{uuid.uuid4().hex}{suffix}", upload)

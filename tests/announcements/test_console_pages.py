@@ -6,6 +6,7 @@ from django.utils import timezone
 from audit.models import OperatorAction
 from messaging.announcements.models import Announcement, SavedAudience
 from messaging.announcements.services import start_due_announcements
+from tests.images import image_bytes
 
 
 def text_body(content: str) -> dict:
@@ -212,7 +213,7 @@ def test_an_uploaded_image_is_stored_and_served(
     settings.MEDIA_ROOT = tmp_path
     groups = make_groups(bot, 1)
     client.force_login(superuser)
-    png = b"\x89PNG\r\n\x1a\n" + b"0" * 64
+    png = image_bytes("PNG")
 
     client.post(
         "/console/announcements/new/",
@@ -246,7 +247,7 @@ def test_a_refused_image_announcement_leaves_no_image_behind(
 
     settings.MEDIA_ROOT = tmp_path
     client.force_login(superuser)
-    png = b"\x89PNG\r\n\x1a\n" + b"0" * 64
+    png = image_bytes("PNG")
     image = SimpleUploadedFile("logo.png", png, "image/png")
 
     page = client.post(
@@ -383,7 +384,7 @@ def test_a_robot_bot_composes_markdown_and_news_and_text_with_mentions(
         ),
     )
 
-    assert 'value="markdown"' in page and 'value="miniprogram"' not in page
+    assert 'value="markdown"' in page and 'value="markdown_v2"' in page
     news, text = Announcement.objects.order_by("pk")
     assert news.body == {
         "msgtype": "news",

@@ -32,7 +32,7 @@ from tests.processes import database_url
 
 @pytest.fixture
 def robot_bot(make_bot) -> Bot:
-    return make_bot(name="alerts", connector=Bot.Connector.WECOM_ROBOT, agent_url="")
+    return make_bot(name="alerts", connector="wecom_robot", agent_url="")
 
 
 @pytest.fixture

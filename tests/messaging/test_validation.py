@@ -4,7 +4,7 @@ import pytest
 
 from botadmin.errors import ApiError
 from connectors import registry
-from connectors.base import Connector
+from connectors.base import Connector, Limits
 from conversations.models import Bot
 from messaging.validation import parse_send_at, validate_outbound
 
@@ -14,15 +14,14 @@ class TextOnlyConnector(Connector):
 
     kind = "test_text_only"
     label = "Text-only test connector"
-    supported_msgtypes = frozenset({"text"})
+    native_msgtypes = frozenset({"text"})
+    limits = Limits(text=2048, markdown=4096, title=128, description=512, image=1024)
     allows_mentions_only = False
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _text_only_connector():
-    registry.register(TextOnlyConnector)
-    yield
-    registry._CONNECTORS.pop(TextOnlyConnector.kind)
+@pytest.fixture(autouse=True)
+def _text_only_connector(monkeypatch):
+    monkeypatch.setitem(registry.CONNECTORS, TextOnlyConnector.kind, TextOnlyConnector)
 
 
 def errcode(bot, body) -> int:

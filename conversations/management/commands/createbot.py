@@ -3,45 +3,58 @@ import json
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
+from connectors import bot_settings
+from connectors.registry import CONNECTORS
 from conversations.models import Bot
-from conversations.secrets import generate_agent_token
+
+
+def _option(name: str) -> str:
+    return "--" + name.replace("_", "-")
 
 
 class Command(BaseCommand):
-    help = "Create a bot and print it as JSON (id, name, secret, signing_secret)."
+    help = (
+        "Create a bot and print it as JSON (id, name, secret, signing_secret). "
+        "Each connector's settings are options; see docs/connectors.md."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--name", required=True)
-        parser.add_argument(
-            "--connector", required=True, choices=[value for value, _ in Bot.Connector.choices]
-        )
-        parser.add_argument(
-            "--agent-url", default="", help="Bridge connector: the agent's base URL."
-        )
-        parser.add_argument(
-            "--agent-token",
-            default="",
-            help="Bridge connector: shared token (≥ 32 characters); generated and printed if omitted.",
-        )
+        parser.add_argument("--connector", required=True, choices=list(CONNECTORS))
+        # One option per setting of any connector (the connector's settings form).
+        seen: dict[str, list[str]] = {}
+        for kind, connector in CONNECTORS.items():
+            for name in bot_settings.fields(connector):
+                seen.setdefault(name, []).append(kind)
+        for name, kinds in seen.items():
+            field = bot_settings.fields(CONNECTORS[kinds[0]])[name]
+            parser.add_argument(
+                _option(name),
+                dest=f"setting_{name}",
+                metavar=name.upper(),
+                default="",
+                help=f"{', '.join(kinds)} connector: {field.label}. {field.help_text}".strip(),
+            )
         parser.add_argument(
             "--webhook-url", default="", help="Where inbound messages are forwarded."
         )
         parser.add_argument("--rate-limit", type=int, default=None, help="Messages per minute.")
 
     def handle(self, *args, **options):
+        connector = CONNECTORS[options["connector"]]
         bot = Bot(
             name=options["name"],
             connector=options["connector"],
-            agent_url=options["agent_url"],
-            agent_token=options["agent_token"],
             webhook_url=options["webhook_url"],
+            rate_limit_per_minute=options["rate_limit"] or connector.default_rate_limit,
         )
-        generated_token = False
-        if bot.connector == Bot.Connector.BRIDGE and not bot.agent_token:
-            bot.agent_token = generate_agent_token()
-            generated_token = True
-        if options["rate_limit"] is not None:
-            bot.rate_limit_per_minute = options["rate_limit"]
+        given = {
+            name: options[f"setting_{name}"]
+            for name in bot_settings.fields(connector)
+            if options.get(f"setting_{name}")
+        }
+        bot_settings.store(connector, bot, given)
+        generated = bot_settings.generate_missing(connector, bot)
         try:
             bot.full_clean()
         except ValidationError as error:
@@ -53,9 +66,8 @@ class Command(BaseCommand):
             "connector": bot.connector,
             "secret": bot.secret,
             "signing_secret": bot.signing_secret,
+            **generated,
         }
-        if generated_token:
-            result["agent_token"] = bot.agent_token
         self.stdout.write(json.dumps(result, ensure_ascii=False, indent=2))
 
 

@@ -6,6 +6,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from connectors.bridge import BridgeConnector
 from conversations import demo
 from conversations.models import Bot
 from conversations.secrets import generate_agent_token
@@ -46,7 +47,7 @@ class Command(BaseCommand):
         bot, created = Bot.objects.get_or_create(
             name=demo.DEMO_BOT_NAME,
             defaults={
-                "connector": Bot.Connector.BRIDGE,
+                "connector": BridgeConnector.kind,
                 "agent_url": demo.demo_agent_url(),
                 "agent_token": generate_agent_token(),
             },
