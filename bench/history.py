@@ -1,32 +1,35 @@
-"""Benchmark of the operator console on 1,000,000 messages in PostgreSQL.
+"""Benchmark of the operator console's pages at 10,000 and at 1,000,000 messages.
 
     .venv/bin/python bench/history.py [--database-url URL] [--runs 40] [--rebuild]
 
-Fills a dedicated database (default `botadmin_bench`, created if missing)
-once with 1,000,000 messages over 2,000 conversations of one bot (one busy
-conversation holds 5% of them, spread over the last 90 days), then measures
-server time — the full Django stack in-process: middleware, login session,
-queries, template rendering — for the console pages, beside the bare indexed
-SQL query of the history page. The ratio page / bare query is the figure we
-track; targets: history pages within 3x, every page under 300 ms at p95.
-The "paired" column is the median of each run's page time over the bare query
-timed next to it, which the machine's drift disturbs less; the target is
-checked on the ratio of the p50s.
+Fills two PostgreSQL databases named after URL (default
+`postgres://postgres@127.0.0.1:5432/botadmin_bench`, env BENCH_DATABASE_URL):
+`…_10k` with 10,000 messages and `…_1m` with 1,000,000, each over 2,000
+conversations of the main bot (one busy conversation holds 5% of them, spread
+over the last 90 days) and four smaller bots (1% each), once; `--rebuild`
+fills them again. Each size is measured in its own process, through the whole
+Django stack in-process (middleware, session, queries, templates), logged in as
+an operator of every bench bot, with the shared cache of CACHE_URL (Redis as in
+production; default `redis://127.0.0.1:6379/1`).
 
-Floors follow, to read that ratio by: a logged-in empty answer (session and
-user lookups), a logged-in empty page (the console's base template), the
-history page of a conversation without messages, and what the 50 messages
-add to the page (latest page minus the empty conversation's).
+Every console page is timed: the history page (latest and tenth older page),
+its scroll fragment, search, the audit log's first page and a filtered page, the
+dashboard overall and for one bot, and the conversation list. Printed for each:
+p50 and p95 at both sizes and the ratio of the p50s. Targets (issue 15):
 
-Pages are timed as they are shown again, their bubbles drawn once already
-(console/timeline.py caches them per process); the "first drawing" row times
-the latest page with that cache emptied before each run, for reference.
+* flat with the data: p50 at 1,000,000 messages within 1.3x of the p50 at 10,000;
+* budget at 1,000,000: every page p95 <= 100 ms, the history page p50 <= 30 ms.
+
+Exits 1 when a target is missed.
 """
 
 import argparse
+import json
 import os
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -35,10 +38,15 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 MESSAGES = 1_000_000
+SIZES = {"10k": 10_000, "1m": 1_000_000}
 CONVERSATIONS = 2_000
 BUSY_SHARE = 20  # every 20th message goes to the busy conversation
+OTHER_BOTS = 4  # each with 1% of the main bot's messages, for the dashboard
 RARE_WORD = "斑马鱼zebrafish"
 PAGE = 50
+FLAT_RATIO = 1.3
+P95_BUDGET_MS = 100
+HISTORY_P50_BUDGET_MS = 30
 
 
 def parse_args():
@@ -51,7 +59,15 @@ def parse_args():
     )
     parser.add_argument("--runs", type=int, default=40, help="timed runs per page")
     parser.add_argument("--rebuild", action="store_true", help="drop and refill the data")
+    # Internal: measure one size in this process, results as JSON into a file.
+    parser.add_argument("--size", choices=SIZES, help=argparse.SUPPRESS)
+    parser.add_argument("--json-out", help=argparse.SUPPRESS)
     return parser.parse_args()
+
+
+def database_url_for(url: str, size: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"{parts.path.rstrip('/')}_{size}"))
 
 
 def ensure_database(url: str) -> None:
@@ -65,18 +81,19 @@ def ensure_database(url: str) -> None:
             conn.execute(f'CREATE DATABASE "{name}"')
 
 
-def setup_django(url: str) -> None:
+def setup_django(url: str, size: str) -> None:
     os.environ["DATABASE_URL"] = url
     os.environ.setdefault("ALLOWED_HOSTS", "testserver")
-    # As production runs (the dashboard's day counts are cached there).
+    # As production runs (sessions and the dashboard's day counts are cached there).
     os.environ.setdefault("CACHE_URL", "redis://127.0.0.1:6379/1")
-    os.environ["BOTADMIN_BENCH_VIEWS"] = "1"  # the floor views of console/bench.py
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "botadmin.settings")
     import django
 
     django.setup()
     from django.conf import settings
 
+    # Both sizes share the cache server: keep their keys apart.
+    settings.CACHES["default"]["KEY_PREFIX"] = f"bench-history-{size}"
     # No collectstatic needed: plain static storage, as in the tests.
     settings.STORAGES = {
         **settings.STORAGES,
@@ -97,7 +114,7 @@ INSERT INTO messaging_message (
     attempt_count, last_error, created_at, updated_at, sent_at, forward_pending
 )
 SELECT
-    md5(i::text),
+    md5(%(bot)s::text || '-' || i::text),
     %(bot)s,
     CASE WHEN i %% %(busy_share)s = 0 THEN convs.ids[1]
          ELSE convs.ids[(2 + (i * 7919) %% (%(conversations)s - 1))::int] END,
@@ -125,7 +142,7 @@ FROM generate_series(1::bigint, %(messages)s) AS i, convs, words,
 LATERAL (
     SELECT words.w[(1 + (i * 31) %% 20)::int] || ' ' || words.w[(1 + (i * 17) %% 20)::int] || ' ' ||
            words.w[(1 + (i * 13) %% 20)::int] || ' #' || i
-           || CASE WHEN i IN (123457, 555555, 876543) THEN ' ' || %(rare)s ELSE '' END AS text
+           || CASE WHEN i IN (%(messages)s / 8, %(messages)s / 2, %(messages)s * 7 / 8) THEN ' ' || %(rare)s ELSE '' END AS text
 ) AS t
 """
 
@@ -139,51 +156,65 @@ FROM messaging_message WHERE direction = 'out' AND conversation_id = %(busy)s
 
 
 def fill(rebuild: bool, messages: int = MESSAGES, conversations: int = CONVERSATIONS):
+    """The main bench bot with `messages` over `conversations`, and OTHER_BOTS smaller
+    bots; the operator `bench-operator` is assigned to all of them. Returns the main bot."""
     from django.contrib.auth import get_user_model
     from django.core.management import call_command
     from django.db import connection, transaction
 
-    from conversations.models import Bot, Conversation
+    from conversations.models import Bot
     from messaging.models import Message
 
     call_command("migrate", verbosity=0)
     bot = Bot.objects.filter(name="bench").first()
     if bot and not rebuild and Message.objects.filter(bot=bot).count() == messages:
         return bot
-    print("Filling the benchmark database (about a minute)…", flush=True)
+    print(f"Filling the benchmark database with {messages:,} messages…", flush=True)
     with connection.cursor() as cursor:
         cursor.execute(
             "TRUNCATE messaging_deliveryattempt, messaging_message, "
             "conversations_conversation, conversations_bot_operators, conversations_bot CASCADE"
         )
+    user, _ = get_user_model().objects.get_or_create(username="bench-operator")
     with transaction.atomic():
-        bot = Bot.objects.create(name="bench", agent_url="http://127.0.0.1:9", agent_token="t" * 40)
-        Conversation.objects.bulk_create(
-            Conversation(
-                bot=bot,
-                conversation_id=f"wrBench{i:05}",
-                name=f"群 {i}" if i else "最忙的群",
-                kind=Conversation.Kind.GROUP if i % 4 else Conversation.Kind.USER,
-            )
-            for i in range(conversations)
-        )
-        params = {
-            "bot": bot.pk,
-            "busy_share": BUSY_SHARE,
-            "conversations": conversations,
-            "messages": messages,
-            "rare": RARE_WORD,
-        }
-        with connection.cursor() as cursor:
-            cursor.execute(FILL_MESSAGES_SQL, params)
-            busy = Conversation.objects.filter(bot=bot).order_by("id").first()
-            cursor.execute(FILL_ATTEMPTS_SQL, {"busy": busy.pk})
+        bot = _fill_bot("bench", messages, conversations)
+        for n in range(OTHER_BOTS):
+            _fill_bot(f"bench {n + 2}", max(messages // 100, 100), max(conversations // 10, 2))
+        for each in Bot.objects.all():
+            each.operators.add(user)
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE messaging_message")
         cursor.execute("VACUUM ANALYZE messaging_deliveryattempt")
         cursor.execute("VACUUM ANALYZE conversations_conversation")
-    user, _ = get_user_model().objects.get_or_create(username="bench-operator")
-    bot.operators.add(user)
+    return bot
+
+
+def _fill_bot(name: str, messages: int, conversations: int):
+    from django.db import connection
+
+    from conversations.models import Bot, Conversation
+
+    bot = Bot.objects.create(name=name, agent_url="http://127.0.0.1:9", agent_token="t" * 40)
+    Conversation.objects.bulk_create(
+        Conversation(
+            bot=bot,
+            conversation_id=f"wrBench{bot.pk}x{i:05}",
+            name=f"群 {i}" if i else "最忙的群",
+            kind=Conversation.Kind.GROUP if i % 4 else Conversation.Kind.USER,
+        )
+        for i in range(conversations)
+    )
+    params = {
+        "bot": bot.pk,
+        "busy_share": BUSY_SHARE,
+        "conversations": conversations,
+        "messages": messages,
+        "rare": RARE_WORD,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(FILL_MESSAGES_SQL, params)
+        busy = Conversation.objects.filter(bot=bot).order_by("id").first()
+        cursor.execute(FILL_ATTEMPTS_SQL, {"busy": busy.pk})
     return bot
 
 
@@ -198,32 +229,32 @@ def timed(fn, runs: int) -> list[float]:
     return samples
 
 
-def timed_together(fn, other, runs: int) -> tuple[list[float], list[float]]:
-    """`fn` and `other` in alternation: on a machine whose speed drifts (shared
-    cores), both see the same drift, so their ratio stays put."""
-    fn_samples, other_samples = [], []
-    for _ in range(3):
-        fn(), other()
-    for _ in range(runs):
-        for call, samples in ((fn, fn_samples), (other, other_samples)):
-            start = time.perf_counter()
-            call()
-            samples.append((time.perf_counter() - start) * 1000)
-    return fn_samples, other_samples
-
-
 def p50_p95(samples: list[float]) -> tuple[float, float]:
     ordered = sorted(samples)
     return statistics.median(ordered), ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))]
 
 
-def measure(bot, runs: int):
+# (key, label); the key names the page in both sizes' results.
+PAGES = [
+    ("history", "history: latest 50"),
+    ("history_older", "history: 10th older page"),
+    ("history_scroll", "history: scroll fragment"),
+    ("search", "search: rare word"),
+    ("audit", "audit log: first page"),
+    ("audit_filtered", "audit log: failed, one bot"),
+    ("dashboard", "dashboard: all bots"),
+    ("dashboard_bot", "dashboard: one bot"),
+    ("conversations", "conversation list"),
+]
+HISTORY_PAGES = {"history", "history_older", "history_scroll"}
+
+
+def measure(bot, runs: int) -> dict:
+    """{page key: [p50, p95]} for this database, printed as it goes."""
     from django.contrib.auth import get_user_model
-    from django.db import connection
     from django.test import Client
     from django.urls import reverse
 
-    from console.timeline import clear_cache
     from conversations.models import Conversation
     from messaging.models import Message
 
@@ -237,129 +268,50 @@ def measure(bot, runs: int):
     client = Client()
     client.force_login(get_user_model().objects.get(username="bench-operator"))
     history = reverse("console:history", args=[bot.pk, busy.pk])
+    urls = {
+        "history": (history, None),
+        "history_older": (f"{history}?before={tenth_before}", None),
+        "history_scroll": (f"{history}?before={tenth_before}", {"HX-Request": "true"}),
+        "search": (reverse("console:search") + "?q=" + RARE_WORD, None),
+        "audit": (reverse("console:audit"), None),
+        "audit_filtered": (reverse("console:audit") + f"?bot={bot.pk}&status=failed", None),
+        "dashboard": (reverse("console:dashboard"), None),
+        "dashboard_bot": (reverse("console:dashboard") + f"?bot={bot.pk}", None),
+        "conversations": (reverse("console:conversations", args=[bot.pk]), None),
+    }
 
-    def page(url, headers=None):
-        def get():
+    def get(url, headers):
+        def run():
             response = client.get(url, headers=headers)
             assert response.status_code == 200, (url, response.status_code)
 
-        return get
-
-    def bare(before):
-        sql = (
-            "SELECT * FROM messaging_message WHERE conversation_id = %s"
-            + (" AND id < %s" if before else "")
-            + " ORDER BY id DESC LIMIT 51"
-        )
-        args = [busy.pk, before] if before else [busy.pk]
-
-        def run():
-            with connection.cursor() as cursor:
-                cursor.execute(sql, args)
-                cursor.fetchall()
-
         return run
 
-    quiet, _ = Conversation.objects.get_or_create(
-        bot=bot, conversation_id="wrBenchEmpty", defaults={"name": "没有消息的群"}
-    )
-
-    def first_drawing(get):
-        def run():
-            clear_cache()  # as after a restart, or for a page no one has opened in this process
-            get()
-
-        return run
-
-    rows = [
-        ("history: latest 50", page(history), bare(None)),
-        ("  the same, first drawing", first_drawing(page(history)), bare(None)),
-        ("history: 10th older page", page(f"{history}?before={tenth_before}"), bare(tenth_before)),
-        (
-            "  the same, on scroll (htmx)",
-            page(f"{history}?before={tenth_before}", {"HX-Request": "true"}),
-            bare(tenth_before),
-        ),
-        ("search: rare word", page(reverse("console:search") + "?q=" + RARE_WORD), None),
-        ("dashboard", page(reverse("console:dashboard")), None),
-        ("audit log: first page", page(reverse("console:audit")), None),
-    ]
-    # What a logged-in page costs before its own work, to read the ratios by.
-    floors = [
-        ("logged-in empty answer", page("/bench/console/empty")),
-        ("logged-in empty page", page("/bench/console/page")),
-        ("history: empty conversation", page(reverse("console:history", args=[bot.pk, quiet.pk]))),
-    ]
     print(
         f"\n{Message.objects.count():,} messages, {Conversation.objects.count():,} conversations; "
         f"busy conversation: {Message.objects.filter(conversation=busy).count():,} messages; "
-        f"{runs} runs per row\n"
-    )
-    print(
-        f"{'page':28} {'p50 ms':>8} {'p95 ms':>8}   {'bare SQL p50/p95 ms':>20} "
-        f"{'ratio p50/p95':>15} {'paired':>8}"
-    )
-    failures = []
-    bare_latest = None
-    for name, view, sql in rows:
-        if sql is None:
-            view_samples = timed(view, runs)
-        else:
-            view_samples, sql_samples = timed_together(view, sql, runs)
-        p50, p95 = p50_p95(view_samples)
-        line = f"{name:28} {p50:8.1f} {p95:8.1f}"
-        if sql is not None:
-            s50, s95 = p50_p95(sql_samples)
-            bare_latest = bare_latest or (s50, s95)
-            r50, r95 = p50 / s50, p95 / s95
-            # Each page run against the bare query run next to it: the machine's
-            # drift cancels pair by pair, which a ratio of two medians does not ensure.
-            paired = statistics.median(
-                v / b for v, b in zip(view_samples, sql_samples, strict=True)
-            )
-            line += f"   {s50:9.2f} / {s95:7.2f} {r50:7.1f}x / {r95:4.1f}x {paired:7.1f}x"
-            if r50 > 3 and "first drawing" not in name:
-                failures.append(f"{name}: {r50:.1f}x its bare query (target 3x)")
-        if p95 > 300:
-            failures.append(f"{name}: p95 {p95:.0f} ms (target 300 ms)")
-        print(line, flush=True)
-    print("\nfloors (each timed in alternation with the latest page's bare query):")
-    latest_bare = rows[0][2]
-    for name, view in floors:
-        view_samples, sql_samples = timed_together(view, latest_bare, runs)
-        (p50, p95), (s50, s95) = p50_p95(view_samples), p50_p95(sql_samples)
-        print(
-            f"{name:28} {p50:8.1f} {p95:8.1f}   {s50:9.2f} / {s95:7.2f} "
-            f"{p50 / s50:7.1f}x / {p95 / s95:4.1f}x",
-            flush=True,
-        )
-    # The last floor: everything the history page does except fetching and drawing messages.
-    latest_samples, empty_samples = timed_together(rows[0][1], floors[-1][1], runs)
-    shown = statistics.median(a - b for a, b in zip(latest_samples, empty_samples, strict=True))
-    print(
-        f"{'50 messages (latest - empty)':28} {shown:8.1f} {'':8}   {'':20} "
-        f"{shown / bare_latest[0]:7.1f}x   (median of alternating pairs)",
+        f"{runs} runs per page\n\n{'page':28} {'p50 ms':>8} {'p95 ms':>8}",
         flush=True,
     )
-    measure_export(client)
-    print()
-    print("targets met" if not failures else "targets missed:\n  " + "\n  ".join(failures))
-    return not failures
+    results = {}
+    for key, label in PAGES:
+        p50, p95 = p50_p95(timed(get(*urls[key]), runs))
+        results[key] = [p50, p95]
+        print(f"{label:28} {p50:8.1f} {p95:8.1f}", flush=True)
+    return results
 
 
-def measure_export(client) -> None:
-    """The audit CSV streamed over HTTP, and the same writer over every message."""
+def measure_export() -> None:
+    """The audit CSV streamed over HTTP (every message)."""
     import resource
 
+    from django.contrib.auth import get_user_model
+    from django.test import Client
     from django.urls import reverse
 
-    from console.export import csv_lines
-    from messaging.models import Message
-
-    def rss_mb() -> float:
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-    before = rss_mb()
+    client = Client()
+    client.force_login(get_user_model().objects.get(username="bench-operator"))
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     start = time.perf_counter()
     response = client.get(reverse("console:audit_csv"))
     size = rows = 0
@@ -367,27 +319,75 @@ def measure_export(client) -> None:
         size += len(chunk)
         rows += chunk.count(b"\n")
     took = time.perf_counter() - start
+    grew = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - before
     print(
         f"\naudit CSV over HTTP: {rows - 1:,} rows, {size / 1e6:.0f} MB in {took:.1f} s "
-        f"({(rows - 1) / took:,.0f} rows/s); peak RSS grew {rss_mb() - before:.0f} MB"
+        f"({(rows - 1) / took:,.0f} rows/s); peak RSS grew {grew:.0f} MB",
+        flush=True,
     )
-    start = time.perf_counter()
-    rows = sum(chunk.count("\n") for chunk in csv_lines(Message.objects.all())) - 1
-    took = time.perf_counter() - start
+
+
+def measure_one_size(args) -> None:
+    url = database_url_for(args.database_url, args.size)
+    ensure_database(url)
+    setup_django(url, args.size)
+    bot = fill(args.rebuild, messages=SIZES[args.size])
+    results = measure(bot, args.runs)
+    if args.size == "1m":
+        measure_export()
+    Path(args.json_out).write_text(json.dumps(results))
+
+
+def compare(results: dict) -> list[str]:
+    """Print both sizes side by side with the ratio; the targets missed."""
+    small, large = results["10k"], results["1m"]
     print(
-        f"CSV writer over all messages: {rows:,} rows in {took:.1f} s "
-        f"({rows / took:,.0f} rows/s); peak RSS grew {rss_mb() - before:.0f} MB in all"
+        f"\n{'page':28} {'10k p50':>8} {'10k p95':>8} {'1M p50':>8} {'1M p95':>8} "
+        f"{'1M/10k':>7}  budget (p95 <= {P95_BUDGET_MS} ms; history p50 <= "
+        f"{HISTORY_P50_BUDGET_MS} ms)"
     )
+    failures = []
+    for key, label in PAGES:
+        (s50, s95), (l50, l95) = small[key], large[key]
+        ratio = l50 / s50
+        missed = []
+        if ratio > FLAT_RATIO:
+            missed.append(f"1M/10k {ratio:.2f}x > {FLAT_RATIO}x")
+        if l95 > P95_BUDGET_MS:
+            missed.append(f"p95 {l95:.0f} ms > {P95_BUDGET_MS} ms")
+        if key in HISTORY_PAGES and l50 > HISTORY_P50_BUDGET_MS:
+            missed.append(f"p50 {l50:.0f} ms > {HISTORY_P50_BUDGET_MS} ms")
+        failures += [f"{label}: {m}" for m in missed]
+        verdict = "ok" if not missed else "MISSED: " + "; ".join(missed)
+        print(
+            f"{label:28} {s50:8.1f} {s95:8.1f} {l50:8.1f} {l95:8.1f} {ratio:6.2f}x  {verdict}",
+            flush=True,
+        )
+    return failures
 
 
 def main():
     args = parse_args()
     if not args.database_url.startswith(("postgres://", "postgresql://")):
         sys.exit("bench/history.py needs PostgreSQL (--database-url postgres://…)")
-    ensure_database(args.database_url)
-    setup_django(args.database_url)
-    bot = fill(args.rebuild)
-    sys.exit(0 if measure(bot, args.runs) else 1)
+    if args.size:
+        measure_one_size(args)
+        return
+    print(time.strftime("%Y-%m-%d %H:%M %Z"), "load average", os.getloadavg(), flush=True)
+    results = {}
+    with tempfile.TemporaryDirectory() as folder:
+        for size in SIZES:
+            out = Path(folder) / f"{size}.json"
+            command = [sys.executable, __file__, "--size", size, "--json-out", str(out)]
+            command += ["--database-url", args.database_url, "--runs", str(args.runs)]
+            command += ["--rebuild"] if args.rebuild else []
+            print(f"\n== {SIZES[size]:,} messages ==", flush=True)
+            subprocess.run(command, check=True, cwd=ROOT)
+            results[size] = json.loads(out.read_text())
+    failures = compare(results)
+    print("load average", os.getloadavg())
+    print("\ntargets met" if not failures else "\ntargets missed:\n  " + "\n  ".join(failures))
+    sys.exit(1 if failures else 0)
 
 
 if __name__ == "__main__":

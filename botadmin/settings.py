@@ -90,20 +90,6 @@ TEMPLATES = [
             ],
         },
     },
-    {
-        # The conversation history's templates (console/jinja2/; see console/jinja.py).
-        "BACKEND": "django.template.backends.jinja2.Jinja2",
-        "APP_DIRS": True,
-        "OPTIONS": {
-            "environment": "console.jinja.environment",
-            "context_processors": [
-                "console.jinja.csrf",
-                "django.template.context_processors.i18n",
-                "django.contrib.auth.context_processors.auth",
-                "django.contrib.messages.context_processors.messages",
-            ],
-        },
-    },
 ]
 
 # --- Database -------------------------------------------------------------

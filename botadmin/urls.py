@@ -33,7 +33,6 @@ urlpatterns = [
 if settings.BOTADMIN_BENCH_VIEWS:
     urlpatterns.insert(0, path("bench/lists/", include("conversations.bench")))
     urlpatterns.insert(0, path("bench/send/", include("messaging.bench")))
-    urlpatterns.insert(0, path("bench/console/", include("console.bench")))
 
 admin.site.site_header = "botadmin"
 admin.site.site_title = "botadmin"

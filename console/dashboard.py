@@ -120,6 +120,7 @@ def delivery_health(bots: QuerySet[Bot], totals: dict) -> dict:
         "retrying": pending["retrying"],
         "failed_today": failed_today,
         "unforwarded": unforwarded,
+        "oldest_queued_at": pending["oldest"],
         "oldest_queued_age": (now - pending["oldest"]) if pending["oldest"] else None,
     }
 

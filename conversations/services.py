@@ -3,28 +3,23 @@
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import connection, transaction
-from django.db.models import QuerySet
+from django.db import transaction
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from botadmin.rows import LARGEST_ID, ModelColumns
+from botadmin.ids import LARGEST_ID
 from connectors.registry import connector_for
 
 from .models import Bot, Conversation
 from .secrets import generate_api_secret, is_valid_api_secret, secrets_match
 
-_BOT = ModelColumns(Bot, "b")
-_CONVERSATION = ModelColumns(Conversation, "c")
-_OPERATORS_FIELD = Bot._meta.get_field("operators")
-_OPERATORS = _OPERATORS_FIELD.remote_field.through._meta.db_table
-_OPERATOR_BOT = _OPERATORS_FIELD.m2m_column_name()
-_OPERATOR_USER = _OPERATORS_FIELD.m2m_reverse_name()
-# Either the current secret, or the previous one within its grace period. Both
-# columns are indexed; written as SQL because these run on every API request
-# (see botadmin/rows.py for why).
-_SECRET_MATCHES = (
-    "(b.secret = %s OR (b.previous_secret = %s AND b.previous_secret_expires_at > %s))"
-)
+
+def _secret_candidates(secret: str, now, prefix: str = "") -> Q:
+    """Either the current secret, or the previous one within its grace period
+    (both columns are indexed)."""
+    return Q(**{f"{prefix}secret": secret}) | Q(
+        **{f"{prefix}previous_secret": secret, f"{prefix}previous_secret_expires_at__gt": now}
+    )
 
 
 def bot_for_secret(secret: str | None) -> Bot | None:
@@ -38,15 +33,7 @@ def bot_for_secret(secret: str | None) -> Bot | None:
     if not secret or not is_valid_api_secret(secret):
         return None
     now = timezone.now()
-    sql = (
-        f"SELECT {_BOT.select_list(connection)} FROM {_BOT.table(connection)} "
-        f"WHERE {_SECRET_MATCHES} LIMIT 2"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, _secret_params(secret, now))
-        rows = cursor.fetchall()
-    for row in rows:
-        bot = _BOT.instance(row, connection)
+    for bot in Bot.objects.filter(_secret_candidates(secret, now))[:2]:
         if _secret_matches(bot, secret, now):
             return bot
     return None
@@ -61,26 +48,13 @@ def conversation_for_secret(secret: str | None, conversation_id: str) -> Convers
     if not secret or not is_valid_api_secret(secret) or not conversation_id:
         return None
     now = timezone.now()
-    sql = (
-        f"SELECT {_CONVERSATION.select_list(connection)}, {_BOT.select_list(connection)} "
-        f"FROM {_CONVERSATION.table(connection)} JOIN {_BOT.table(connection)} ON b.id = c.bot_id "
-        f"WHERE c.conversation_id = %s AND {_SECRET_MATCHES} LIMIT 2"
+    candidates = Conversation.objects.select_related("bot").filter(
+        _secret_candidates(secret, now, prefix="bot__"), conversation_id=conversation_id
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [conversation_id, *_secret_params(secret, now)])
-        rows = cursor.fetchall()
-    split = len(_CONVERSATION)
-    for row in rows:
-        bot = _BOT.instance(row[split:], connection)
-        if _secret_matches(bot, secret, now):
-            conversation = _CONVERSATION.instance(row[:split], connection)
-            conversation.bot = bot
+    for conversation in candidates[:2]:
+        if _secret_matches(conversation.bot, secret, now):
             return conversation
     return None
-
-
-def _secret_params(secret: str, now) -> list:
-    return [secret, secret, connection.ops.adapt_datetimefield_value(now)]
 
 
 def _secret_matches(bot: Bot, secret: str, now) -> bool:
@@ -127,50 +101,14 @@ def bots_visible_to(user) -> QuerySet[Bot]:
 
 def visible_conversation(user, bot_id: int, pk: int) -> Conversation | None:
     """Conversation `pk` of bot `bot_id`, bot included, if the bot is one of
-    `bots_visible_to(user)`; else None.
-
-    Written as SQL: every request of an open timeline (the page, its polling,
-    each trace) starts here, and the ORM took longer to build this query than
-    the database to answer it (see botadmin/rows.py).
-    """
-    found = visible_conversation_with(user, bot_id, pk, "NULL", [])
-    return found[0] if found is not None else None
-
-
-def visible_conversation_with(
-    user, bot_id: int, pk: int, expression: str, params: list
-) -> tuple[Conversation, object] | None:
-    """`visible_conversation()`, and the value of one more SQL `expression` over its
-    row `c`, read by the same SELECT: the history page reads its messages this way,
-    in one round trip with the conversation (console/history.py)."""
-    if not user.is_authenticated or not user.is_active:
-        return None
+    `bots_visible_to(user)`; else None."""
     if not (0 < pk <= LARGEST_ID and 0 < bot_id <= LARGEST_ID):
-        return None  # no such row; SQLite cannot even bind a larger int
-    sql = (
-        f"SELECT {_CONVERSATION.select_list(connection)}, {_BOT.select_list(connection)}, "
-        f"{expression} "
-        f"FROM {_CONVERSATION.table(connection)} JOIN {_BOT.table(connection)} ON b.id = c.bot_id "
-        "WHERE c.id = %s AND c.bot_id = %s"
+        return None  # from a URL: no such row, and SQLite cannot bind a larger int
+    return (
+        Conversation.objects.select_related("bot")
+        .filter(pk=pk, bot_id=bot_id, bot__in=bots_visible_to(user))
+        .first()
     )
-    params = [*params, pk, bot_id]
-    if not user.is_superuser:
-        quote = connection.ops.quote_name
-        sql += (
-            f" AND EXISTS (SELECT 1 FROM {quote(_OPERATORS)} o"
-            f" WHERE o.{quote(_OPERATOR_BOT)} = b.id AND o.{quote(_OPERATOR_USER)} = %s)"
-        )
-        params.append(user.pk)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        row = cursor.fetchone()
-        db = cursor.db  # the connection itself, not the per-thread proxy
-    if row is None:
-        return None
-    split, end = len(_CONVERSATION), len(_CONVERSATION) + len(_BOT)
-    conversation = _CONVERSATION.instance(row[:split], db)
-    conversation.bot = _BOT.instance(row[split:end], db)
-    return conversation, row[end]
 
 
 def refresh_connector_state(bot: Bot) -> str:

@@ -31,17 +31,6 @@ def _test_settings(settings):
     }
 
 
-@pytest.fixture(autouse=True)
-def _no_drawn_bubbles():
-    """The timeline's bubble cache and the drawn headers live in the process: a test
-    must not see another test's (SQLite reuses the ids of rolled-back rows)."""
-    from console.jinja import clear_topbars
-    from console.timeline import clear_cache
-
-    clear_cache()
-    clear_topbars()
-
-
 @pytest.fixture
 def make_bot(db):
     counter = iter(range(1, 10_000))

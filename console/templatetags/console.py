@@ -4,45 +4,19 @@ import re
 from django import template
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
-from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
-from markupsafe import Markup
-from markupsafe import escape as markup_escape
 
 register = template.Library()
 
 MENTION_RE = re.compile(r"(@[^\s@]{1,64})")
-
-
-@register.simple_tag(takes_context=True)
-def jinja(context, template_name: str) -> str:
-    """A Jinja2 template of console/jinja2/ with this request, so Django pages and the
-    Jinja2 history page share one header (console/jinja.py)."""
-    from django.template import engines
-
-    html = engines["jinja2"].get_template(template_name).render(request=context.get("request"))
-    return mark_safe(html)  # Jinja2 escaped it
-
-
-@register.simple_tag(takes_context=True)
-def topbar(context) -> str:
-    """The console's header (console/jinja2/_topbar.html, drawn by console.jinja)."""
-    from django.template.backends.utils import csrf_input
-
-    from ..jinja import topbar as draw
-
-    request = context["request"]
-    return draw(request, csrf_input(request))
+# A raw body longer than this is cut in the timeline, with a link to all of it.
+RAW_PREVIEW_CHARS = 2000
 
 
 @register.filter
-def chat_text(value) -> Markup:
-    """Escaped text with its line breaks kept and @mentions highlighted.
-
-    markupsafe's escape, not Django's: the timeline calls this once per bubble and
-    Django's lazy-aware wrapper costs several times the escaping itself."""
-    html = MENTION_RE.sub(r'<span class="mention">\1</span>', str(markup_escape(str(value or ""))))
-    return Markup(html.replace("\n", "<br>"))
+def chat_text(value) -> str:
+    """Escaped text with its line breaks kept and @mentions highlighted."""
+    html = MENTION_RE.sub(r'<span class="mention">\1</span>', escape(str(value or "")))
+    return mark_safe(html.replace("\n", "<br>"))
 
 
 @register.filter
@@ -69,8 +43,36 @@ def part(body, msgtype):
 
 
 @register.filter
-def pretty_json(value) -> str:
-    return json.dumps(value, ensure_ascii=False, indent=2, sort_keys=True)
+def as_list(value) -> list:
+    """A list from a message body as it is, else nothing to loop over."""
+    return value if isinstance(value, list) else []
+
+
+def _json_text(value) -> str:
+    try:
+        compact = json.dumps(value, ensure_ascii=False, sort_keys=True)
+    except (TypeError, ValueError, RecursionError):
+        return "…"
+    if len(compact) > RAW_PREVIEW_CHARS:
+        # Indenting a deeply nested body grows it quadratically (a 32 KB callback
+        # once drew 25 MB): a large body is shown as it is stored.
+        return compact
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, indent=2)
+
+
+@register.filter
+def json_text(value) -> str:
+    """A stored body as JSON: indented when small, compact when large."""
+    return _json_text(value)
+
+
+@register.filter
+def json_preview(value) -> dict:
+    """The start of a stored body as JSON, and whether there is more ("show all")."""
+    text = _json_text(value)
+    if len(text) <= RAW_PREVIEW_CHARS:
+        return {"text": text, "truncated": False}
+    return {"text": text[:RAW_PREVIEW_CHARS] + "…", "truncated": True}
 
 
 @register.filter
@@ -78,34 +80,3 @@ def web_url(value) -> str:
     """Only http(s) URLs become links or images; anything else is dropped."""
     value = str(value or "")
     return value if value.startswith(("https://", "http://")) else ""
-
-
-@register.filter
-def age(delta) -> str:
-    """A timedelta as the largest two units, e.g. "3 h 12 min"."""
-    if delta is None:
-        return "—"
-    seconds = int(delta.total_seconds())
-    days, rest = divmod(seconds, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, seconds = divmod(rest, 60)
-    if days:
-        return ngettext("%(n)d day", "%(n)d days", days) % {"n": days} + (
-            " " + _("%(n)d h") % {"n": hours} if hours else ""
-        )
-    if hours:
-        return _("%(h)d h %(m)d min") % {"h": hours, "m": minutes}
-    if minutes:
-        return _("%(m)d min %(s)d s") % {"m": minutes, "s": seconds}
-    return _("%(s)d s") % {"s": seconds}
-
-
-@register.simple_tag(takes_context=True)
-def query_with(context, **changes) -> str:
-    """The current query string with some parameters replaced (None removes one)."""
-    query = context["request"].GET.copy()
-    for key, value in changes.items():
-        query.pop(key, None)
-        if value is not None and value != "":
-            query[key] = value
-    return "?" + query.urlencode() if query else "?"

@@ -4,17 +4,15 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from botadmin.errors import ApiError
-from botadmin.rows import id_or_none
+from botadmin.ids import id_or_none
 from messaging.models import Message
 from messaging.sending import accept_outbound
 
 from .. import history
 from ..forms import JumpToDateForm, ReplyForm
-from ..timeline import render_messages
 from .scoping import int_param, visible_conversation_or_404
 
 PENDING = [Message.Status.QUEUED, Message.Status.SENDING, Message.Status.SCHEDULED]
@@ -53,22 +51,14 @@ def conversation_history(request, bot_id: int, pk: int, reply_form=None):
         "conversation": conversation,
         "page": page,
         "base_url": base_url,
-        "timeline": render_messages(
-            conversation,
-            page.messages,
-            bot=bot,
-            base_url=base_url,
-            pending_statuses=PENDING,
-            focus_id=page.focus_id,
-        ),
+        "bubbles": page.messages,
+        "pending_statuses": PENDING,
     }
     if request.headers.get("HX-Request") and "before" in request.GET:
         # Infinite scroll: only the older messages and the next sentinel.
         return render(request, "console/history/_older.html", context)
     context["jump_form"] = JumpToDateForm(request.GET if "date" in request.GET else None)
     context["reply_form"] = reply_form or ReplyForm()
-    if count := conversation.member_count:
-        context["members"] = ngettext("%(n)s member", "%(n)s members", count) % {"n": count}
     return render(request, "console/history/page.html", context, status=400 if reply_form else 200)
 
 
@@ -86,8 +76,6 @@ def history_updates(request, bot_id: int, pk: int):
         i for v in request.GET.get("pending", "").split(",") if (i := id_or_none(v)) is not None
     ]
     refreshed = [m for m in history.pending_in(conversation, pending_ids) if m.pk <= after]
-    base_url = reverse("console:history", args=[bot.pk, conversation.pk])
-    render_args = {"bot": bot, "base_url": base_url, "pending_statuses": PENDING}
     return render(
         request,
         "console/history/_updates.html",
@@ -95,8 +83,10 @@ def history_updates(request, bot_id: int, pk: int):
             "bot": bot,
             "conversation": conversation,
             "after": page.newest_id or after,
-            "timeline": render_messages(conversation, page.messages, **render_args),
-            "refreshed": render_messages(conversation, refreshed, oob=True, **render_args),
+            "base_url": reverse("console:history", args=[bot.pk, conversation.pk]),
+            "bubbles": page.messages,
+            "refreshed": refreshed,
+            "pending_statuses": PENDING,
         },
     )
 

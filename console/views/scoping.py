@@ -1,7 +1,7 @@
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 
-from botadmin.rows import id_or_none
+from botadmin.ids import id_or_none
 from conversations.models import Bot
 from conversations.services import bots_visible_to, visible_conversation
 

@@ -18,7 +18,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django.views.static import serve
 
 from botadmin.errors import ApiError
-from botadmin.rows import id_or_none
+from botadmin.ids import id_or_none
 from conversations.models import Conversation
 from conversations.services import bots_visible_to
 

@@ -49,7 +49,7 @@ def test_dashboard_counts_traffic_per_day_and_delivery_health(
     assert health["success_rate"] == 75.0
     assert health["waiting"] == 1 and health["retrying"] == 1 and health["failed_today"] == 1
     html = response.content.decode()
-    assert "<svg" in html and "75.0%" in html and "2 小时 5 分钟" in html
+    assert "<svg" in html and "75.0%" in html and "2\xa0小时，5\xa0分钟前" in html
     assert response.context["agents"][0].last_contact is not None
 
 
@@ -183,3 +183,16 @@ def test_the_dashboard_reads_ten_bots_with_as_many_queries_as_one(
 
     assert (bots_one, bots_ten) == (1, 10)
     assert queries_ten == queries_one
+
+
+def test_a_message_queued_seconds_ago_is_waiting_since_just_now(
+    operator_client, group, make_message
+):
+    make_message(group, direction="out", text="刚排队", status=Message.Status.QUEUED)
+
+    chinese = operator_client.get(DASHBOARD).content.decode()
+    operator_client.cookies["django_language"] = "en"
+    english = operator_client.get(DASHBOARD).content.decode()
+
+    assert "刚刚" in chinese and "0\xa0分钟" not in chinese
+    assert "just now" in english and "0\xa0minutes" not in english

@@ -91,11 +91,11 @@ def _fields(instance) -> dict:
     return {field.attname: getattr(instance, field.attname) for field in instance._meta.fields}
 
 
-def test_the_sql_lookups_load_the_same_instances_as_the_orm(
+def test_the_secret_and_console_lookups_find_the_whole_bot_and_conversation(
     make_bot, make_conversation, make_operator
 ):
-    # The lookups are hand-written SQL (botadmin/rows.py): every column must come
-    # back converted exactly as the ORM converts it (times, booleans, JSON).
+    # Every column as stored (times, booleans, JSON), the previous secret within
+    # its grace, and nothing for a wrong conversation or secret.
     bot = make_bot(quiet_hours_start=time(22, 30), quiet_hours_end=time(7, 0))
     old = bot.secret
     rotate_secret(bot, grace=timedelta(hours=1))
