@@ -2,8 +2,11 @@ import json
 import re
 
 from django import template
+from django.utils import timezone
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
+from django.utils.timesince import timesince
+from django.utils.translation import gettext
 
 register = template.Library()
 
@@ -80,3 +83,14 @@ def web_url(value) -> str:
     """Only http(s) URLs become links or images; anything else is dropped."""
     value = str(value or "")
     return value if value.startswith(("https://", "http://")) else ""
+
+
+@register.filter
+def ago(value) -> str:
+    """How long ago a time was, by Django's `timesince` ("3 hours, 5 minutes ago"),
+    and "just now" under a minute rather than "0 minutes ago"."""
+    if not value:
+        return ""
+    if (timezone.now() - value).total_seconds() < 60:
+        return gettext("just now")
+    return gettext("%(t)s ago") % {"t": timesince(value)}
