@@ -25,9 +25,10 @@ import random
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import requests
+
+from botadmin.local_http import Answer, LocalServer, Request
 
 logger = logging.getLogger(__name__)
 
@@ -52,21 +53,13 @@ class SentMessage:
     at: float
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def handle_error(self, request, client_address):
-        pass  # a client that gave up on a slow answer is not an error here
-
-
 # What the demo agent announces at GET /capabilities.
 DEMO_MSGTYPES = ("text", "markdown", "link", "image", "miniprogram")
 # What an agent without /capabilities sends (the protocol's v1 set).
 V1_MSGTYPES = ("text", "link", "image", "miniprogram")
 
 
-class DemoAgent:
+class DemoAgent(LocalServer):
     def __init__(
         self,
         *,
@@ -77,6 +70,7 @@ class DemoAgent:
         port: int = 0,
         msgtypes: tuple[str, ...] | None = DEMO_MSGTYPES,
     ):
+        super().__init__(host=host, port=port)
         self.token = token
         # None: a v1 agent, whose /capabilities answers 404.
         self.msgtypes = msgtypes
@@ -86,40 +80,18 @@ class DemoAgent:
         self.sent: dict[str, SentMessage] = {}  # id → what was sent, once per id
         self.send_requests: list[dict] = []  # every /send body received, repeats included
         self.contact_requests: list[str] = []
-        self._host, self._port = host, port
-        self._server: _Server | None = None
         self._lock = threading.Lock()
         self._msgids = itertools.count(1)
 
     # --- lifecycle -------------------------------------------------------------
-    def start(self) -> DemoAgent:
-        self._server = _Server((self._host, self._port), self._handler_class())
-        self._port = self._server.server_address[1]
-        threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        ).start()
-        return self
-
-    def stop(self) -> None:
-        if self._server:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    go_down = stop
+    go_down = LocalServer.stop
 
     def come_back(self) -> None:
         self.start()
 
-    def __enter__(self) -> DemoAgent:
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
-
     @property
     def url(self) -> str:
-        return f"http://{self._host}:{self._port}"
+        return LocalServer.url(self)
 
     # --- protocol ---------------------------------------------------------------
     def _answer_send(self, body: dict) -> tuple[int, dict | bytes]:
@@ -172,70 +144,25 @@ class DemoAgent:
         next_cursor = str(offset + size) if offset + size < len(contacts) else None
         return 200, {"errcode": 0, "errmsg": "ok", "data": page, "next_cursor": next_cursor}
 
-    def _handler_class(self):
-        agent = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            # Headers and body go out in separate writes; without this each keep-alive
-            # answer waits ~40 ms for the delayed ACK.
-            disable_nagle_algorithm = True
-
-            def _authorised(self) -> bool:
-                return self.headers.get("Authorization") == f"Bearer {agent.token}"
-
-            def _gone(self) -> bool:
-                """After go_down(), a kept-alive connection is dropped unanswered, like a dead agent."""
-                if self.server is agent._server:
-                    return False
-                self.close_connection = True
-                return True
-
-            def _reply(self, status: int, payload: dict | bytes) -> None:
-                data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-                if agent.behaviour.delay:
-                    time.sleep(agent.behaviour.delay)
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def do_POST(self):
-                if self._gone():
-                    return
-                length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length)
-                if not self._authorised():
-                    return self._reply(401, {"errcode": 401, "errmsg": "bad token"})
-                if self.path.split("?")[0] != "/send":
-                    return self._reply(404, {"errcode": 404, "errmsg": "not found"})
-                try:
-                    body = json.loads(raw)
-                except ValueError:
-                    return self._reply(200, {"errcode": 40035, "errmsg": "wrong json format"})
-                self._reply(*agent._answer_send(body if isinstance(body, dict) else {}))
-
-            def do_GET(self):
-                if self._gone():
-                    return
-                if not self._authorised():
-                    return self._reply(401, {"errcode": 401, "errmsg": "bad token"})
-                path, _, query = self.path.partition("?")
-                if path == "/capabilities" and agent.msgtypes is not None:
-                    return self._reply(
-                        200, {"errcode": 0, "errmsg": "ok", "msgtypes": list(agent.msgtypes)}
-                    )
-                kind = path.strip("/")
-                if kind not in ("users", "groups"):
-                    return self._reply(404, {"errcode": 404, "errmsg": "not found"})
-                params = dict(p.split("=", 1) for p in query.split("&") if "=" in p)
-                self._reply(*agent._answer_contacts(kind, params.get("cursor")))
-
-            def log_message(self, *args):
-                pass
-
-        return Handler
+    def handle(self, request: Request) -> Answer:
+        # Every answer waits `behaviour.delay` (a slow agent).
+        self.delay = self.behaviour.delay
+        if request.headers.get("Authorization") != f"Bearer {self.token}":
+            return Answer(401, {"errcode": 401, "errmsg": "bad token"})
+        if request.method == "POST":
+            if request.path != "/send":
+                return Answer(404, {"errcode": 404, "errmsg": "not found"})
+            try:
+                body = json.loads(request.body)
+            except ValueError:
+                return Answer(200, {"errcode": 40035, "errmsg": "wrong json format"})
+            return Answer(*self._answer_send(body if isinstance(body, dict) else {}))
+        if request.path == "/capabilities" and self.msgtypes is not None:
+            return Answer(200, {"errcode": 0, "errmsg": "ok", "msgtypes": list(self.msgtypes)})
+        kind = request.path.strip("/")
+        if kind not in ("users", "groups"):
+            return Answer(404, {"errcode": 404, "errmsg": "not found"})
+        return Answer(*self._answer_contacts(kind, request.query.get("cursor")))
 
 
 # --- inbound traffic for the demo ---------------------------------------------

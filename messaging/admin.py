@@ -61,6 +61,8 @@ class MessageAdmin(ReadOnlyAdminMixin, BotScopedAdminMixin, admin.ModelAdmin):
             {
                 "fields": (
                     "status",
+                    "sent_as",
+                    "conversion",
                     "source",
                     "created_by",
                     "idempotency_key",

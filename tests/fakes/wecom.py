@@ -22,10 +22,8 @@ import json
 import threading
 import time
 from collections import defaultdict, deque
-from http.server import BaseHTTPRequestHandler
-from urllib.parse import parse_qs, urlsplit
 
-from .receiver import QuietHTTPServer
+from botadmin.local_http import Answer, LocalServer, Request
 
 PER_MINUTE = 20
 TEXT_MAX = 2048
@@ -33,31 +31,23 @@ MARKDOWN_MAX = 4096
 IMAGE_MAX = 2 * 1024 * 1024
 
 
-class FakeWeCom:
+class FakeWeCom(LocalServer):
+    keep_alive = False  # each request on its own connection
+
     def __init__(self, keys: set[str] | None = None, per_minute: int = PER_MINUTE):
+        super().__init__()
         self.keys = set(keys or ())
         self.per_minute = per_minute
         self.messages: list[tuple[str, dict]] = []
         self.requests: list[tuple[str, bytes]] = []
         self.drop_next = 0
-        self.delay = 0.0
         self._forced: list[int] = []
         self._sent_at: dict[str, deque] = defaultdict(deque)
         self._lock = threading.Lock()
-        self._server = QuietHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    def __enter__(self) -> FakeWeCom:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._server.shutdown()
-        self._server.server_close()
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return self.url()
 
     def answer_next(self, *errcodes: int) -> None:
         self._forced.extend(errcodes)
@@ -95,37 +85,18 @@ class FakeWeCom:
             self.messages.append((key, body))
             return 0, "ok"
 
-    def _handler_class(self):
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                url = urlsplit(self.path)
-                length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length) if length else b""
-                if url.path != "/cgi-bin/webhook/send":
-                    self.send_error(404)
-                    return
-                key = parse_qs(url.query).get("key", [""])[0]
-                errcode, errmsg = fake.answer(key, raw)
-                if fake.delay:
-                    time.sleep(fake.delay)
-                if fake.drop_next and errcode == 0:
-                    fake.drop_next -= 1
-                    self.close_connection = True
-                    self.connection.shutdown(2)  # posted, but the answer never arrives
-                    return
-                payload = json.dumps({"errcode": errcode, "errmsg": errmsg}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json; charset=UTF-8")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            def log_message(self, *args):
-                pass
-
-        return Handler
+    def handle(self, request: Request) -> Answer:
+        if request.method != "POST" or request.path != "/cgi-bin/webhook/send":
+            return Answer(404, b"not found")
+        errcode, errmsg = self.answer(request.query.get("key", ""), request.body)
+        if self.drop_next and errcode == 0:
+            self.drop_next -= 1
+            return Answer(drop=True)  # posted, but the answer never arrives
+        return Answer(
+            200,
+            {"errcode": errcode, "errmsg": errmsg},
+            {"Content-Type": "application/json; charset=UTF-8"},
+        )
 
 
 def check_body(msgtype: str, body: dict) -> tuple[int, str]:
