@@ -12,7 +12,7 @@ from collections.abc import Callable
 from django.core.exceptions import BadRequest, RequestDataTooBig, SuspiciousOperation
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
-from ninja import NinjaAPI
+from ninja import Field, NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 from ninja.security import APIKeyQuery
@@ -34,6 +34,27 @@ def envelope(errcode: int, errmsg: str, status: int = 200, headers=None, **extra
     for name, value in (headers or {}).items():
         response[name] = value
     return response
+
+
+class ErrorAnswer(Schema):
+    """Every error answer: WeCom's envelope with a non-zero errcode."""
+
+    errcode: int = Field(..., description="See docs/api.md for every code.", examples=[93000])
+    errmsg: str = Field(..., examples=["invalid secret"])
+
+
+# What every endpoint can answer besides its own errors: a bad parameter or
+# body (400), a wrong secret (401), an unexpected error or unreachable database (503).
+COMMON_ERROR_STATUSES = frozenset({400, 401, 503})
+
+
+def answers(ok: type, *statuses: int) -> dict:
+    """An operation's `response=`: `ok` for 200, ErrorAnswer for its error statuses.
+
+    Every status an endpoint can answer is listed, so /api/openapi.json is
+    complete (schemathesis checks it, tests/botadmin/test_openapi_conformance.py).
+    """
+    return {200: ok, COMMON_ERROR_STATUSES | frozenset(statuses): ErrorAnswer}
 
 
 def error_response(error: ApiError) -> JsonResponse:

@@ -14,6 +14,7 @@ from django.db import connection
 from django.http import HttpRequest, HttpResponse
 from ninja import Field, Query, Router, Schema
 
+from botadmin.api import answers
 from botadmin.errors import Err
 
 from .models import Bot, Conversation
@@ -24,11 +25,6 @@ Q_DESCRIPTION = "Only conversations whose name contains this text (case-insensit
 INACTIVE_DESCRIPTION = (
     "1: also list conversations a sync no longer sees (left groups, deleted contacts)."
 )
-
-
-class ErrorAnswer(Schema):
-    errcode: int = Field(..., examples=[93000])
-    errmsg: str = Field(..., examples=["invalid secret"])
 
 
 class User(Schema):
@@ -58,9 +54,6 @@ class GroupList(Schema):
     data: list[Group]
 
 
-ERRORS = {401: ErrorAnswer, 403: ErrorAnswer, 400: ErrorAnswer}
-
-
 def _list_route(
     path: str,
     kind: str,
@@ -80,7 +73,7 @@ def _list_route(
 
     @router.get(
         path,
-        response={200: answer, **ERRORS},
+        response=answers(answer, 403),
         summary=summary,
         description=description,
         operation_id=f"conversations_api_list_{path.lstrip('/')}",

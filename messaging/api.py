@@ -20,6 +20,7 @@ from botadmin import jsontext
 from botadmin.api import (
     MAX_CONVERSATION_ID_LENGTH,
     BotSecret,
+    answers,
     envelope,
     well_formed_conversation_id,
 )
@@ -27,7 +28,7 @@ from botadmin.errors import Err
 
 from .models import Message
 from .ratelimit import check_send_rate
-from .schemas import ErrorAnswer, SendAccepted, request_body_schema
+from .schemas import SendAccepted, request_body_schema
 from .sending import accept_outbound
 from .validation import parse_send_at
 
@@ -76,7 +77,7 @@ _QUERY_PARAMETERS = [
     description="WeCom group-robot compatible. See docs/api.md for every errcode.",
     # The hot path: the bot and the addressed conversation in one query.
     auth=BotSecret(conversation_id=lambda request: request.GET.get("conversation_id")),
-    response={200: SendAccepted, frozenset({400, 401, 403, 404, 409, 413, 415, 429}): ErrorAnswer},
+    response=answers(SendAccepted, 403, 404, 409, 413, 415, 429),
     openapi_extra={
         "parameters": _QUERY_PARAMETERS,
         "requestBody": {

@@ -1,14 +1,21 @@
 """POST /api/callback: agents report every message they see (bridge spec section 3)."""
 
-from django.http import HttpRequest
-from ninja import Router
+from typing import Literal
 
-from botadmin.api import BotSecret, envelope
+from django.http import HttpRequest
+from ninja import Router, Schema
+
+from botadmin.api import BotSecret, answers, envelope
 from botadmin.errors import Err
 
 from .inbound import MAX_BODY_BYTES, CallbackBody, Inbound, parse_callback, record_inbound
 
 router = Router(tags=["inbound"])
+
+
+class Stored(Schema):
+    errcode: Literal[0]
+    errmsg: Literal["ok"]
 
 
 def _inbound(request: HttpRequest) -> Inbound:
@@ -52,6 +59,7 @@ def _inline_refs(schema: dict) -> dict:
     ),
     # Agents put the secret in the body (bridge spec section 3) or in the query.
     # The body is checked first: a malformed one is answered as such whoever sent it.
+    response=answers(Stored, 413),
     auth=BotSecret(
         secret=lambda request: _inbound(request).envelope.secret,
         conversation_id=lambda request: _inbound(request).envelope.conversation_id,

@@ -179,8 +179,3 @@ class SendAccepted(BaseModel):
     errmsg: Literal["ok"]
     msgid: str = Field(description="botadmin's id of the stored message.")
     send_at: str | None = Field(None, description="When the message is scheduled (ISO 8601).")
-
-
-class ErrorAnswer(BaseModel):
-    errcode: int = Field(description="See docs/api.md for every code and what to do.")
-    errmsg: str

@@ -10,9 +10,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.http import HttpRequest
-from ninja import Router
+from ninja import Field, Router, Schema
 
-from botadmin.api import envelope
+from botadmin.api import answers, envelope
 from botadmin.errors import Err
 
 from .models import Message, could_be_msgid
@@ -20,7 +20,41 @@ from .models import Message, could_be_msgid
 router = Router(tags=["messages"])
 
 
-@router.get("/{msgid}", summary="Delivery status of one message")
+class AttemptDescription(Schema):
+    started_at: str = Field(..., description="ISO 8601.")
+    duration_ms: int | None
+    outcome: str = Field(..., examples=["sent", "retry", "failed", "uncertain"])
+    http_status: int | None
+    errcode: int | None
+    response: str = Field(..., description="The first 1 KB of the answer, or the error.")
+
+
+class MessageDescription(Schema):
+    msgid: str
+    conversation_id: str
+    direction: str = Field(..., examples=["out", "in"])
+    msgtype: str
+    status: str = Field(..., examples=["queued", "sent", "failed"])
+    source: str
+    created_at: str = Field(..., description="ISO 8601, like every time here.")
+    scheduled_at: str | None
+    next_attempt_at: str | None
+    sent_at: str | None
+    attempt_count: int
+    last_error: str
+    upstream_msgid: str
+    attempts: list[AttemptDescription]
+
+
+class MessageStatus(Schema):
+    errcode: int = Field(0, examples=[0])
+    errmsg: str = Field("ok", examples=["ok"])
+    message: MessageDescription
+
+
+@router.get(
+    "/{msgid}", summary="Delivery status of one message", response=answers(MessageStatus, 404)
+)
 def message_status(request: HttpRequest, msgid: str):
     bot = request.auth
     if not could_be_msgid(msgid):
