@@ -45,7 +45,7 @@ conversation, _ = Conversation.objects.get_or_create(bot=bot, conversation_id="w
 print(json.dumps({{"bot": bot.pk, "conversation": conversation.pk, "secret": bot.secret}}))
 """
 FORGET_DELIVERIES = """
-from messaging.models import WebhookDelivery
+from forwarding.models import WebhookDelivery
 WebhookDelivery.objects.update(status="delivered", next_attempt_at=None)
 """
 

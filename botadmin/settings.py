@@ -50,6 +50,8 @@ INSTALLED_APPS = [
     "connectors",
     "conversations",
     "messaging",
+    "announcements",
+    "forwarding",
     "audit",
     "console",
 ]
@@ -160,14 +162,6 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
-CELERY_BEAT_SCHEDULE: dict = {}
-# Forwarding to webhooks: tasks outside an app's tasks.py, and the sweeper that
-# picks up due retries and deliveries whose wake-up was lost.
-CELERY_IMPORTS = ["messaging.forwarding.tasks"]
-CELERY_BEAT_SCHEDULE["sweep-webhook-deliveries"] = {
-    "task": "messaging.sweep_webhook_deliveries",
-    "schedule": 15.0,
-}
 # A dead broker must not hold an API request: the message row is already
 # committed and the delivery sweeper re-enqueues it, so publishing gives up fast.
 CELERY_BROKER_CONNECTION_TIMEOUT = env.float("CELERY_BROKER_CONNECTION_TIMEOUT", default=2)
@@ -192,15 +186,6 @@ CELERY_TASK_QUEUES = (
 )
 CELERY_TASK_ROUTES = {
     "messaging.announcements.*": {"queue": "scheduler", "routing_key": "scheduler"}
-}
-CELERY_BEAT_SCHEDULE["clear-expired-sessions"] = {
-    "task": "botadmin.clear_expired_sessions",
-    "schedule": 3600.0,
-}
-CELERY_BEAT_SCHEDULE["announcements-tick"] = {
-    "task": "messaging.announcements.tick",
-    "schedule": BOTADMIN_SCHEDULER_INTERVAL,
-    "options": {"expires": BOTADMIN_SCHEDULER_INTERVAL * 5},
 }
 
 # --- Readiness (GET /readyz, botadmin/health.py) ------------------------------
@@ -257,10 +242,6 @@ BRIDGE_READ_TIMEOUT = env.float("BRIDGE_READ_TIMEOUT", default=15)
 # Contact sync: every active bot syncs its users and groups this often (0 = only
 # by hand), each at its own offset inside the interval.
 BOTADMIN_SYNC_INTERVAL_MINUTES = env.int("BOTADMIN_SYNC_INTERVAL_MINUTES", default=10)
-CELERY_BEAT_SCHEDULE["conversations.sync_due_bots"] = {
-    "task": "conversations.sync_due_bots",
-    "schedule": 60.0,
-}
 # WeCom's API (group robots); tests point it at a fake on 127.0.0.1.
 WECOM_API_BASE = env.str("WECOM_API_BASE", default="https://qyapi.weixin.qq.com")
 # The baseline views of the benchmarks under /bench/ (never in production).
@@ -280,9 +261,36 @@ DELIVERY_SWEEP_INTERVAL = env.float("DELIVERY_SWEEP_INTERVAL", default=30)
 DELIVERY_CONVERSATION_MIN_GAP = env.float("DELIVERY_CONVERSATION_MIN_GAP", default=1)
 # How often a paused bot's waiting messages look again (seconds).
 DELIVERY_PAUSED_RECHECK = env.float("DELIVERY_PAUSED_RECHECK", default=300)
-CELERY_BEAT_SCHEDULE["delivery-sweeper"] = {
-    "task": "messaging.sweep_deliveries",
-    "schedule": DELIVERY_SWEEP_INTERVAL,
+
+# --- Celery beat: every periodic task, in one place ----------------------------
+# Tasks themselves are found by autodiscover_tasks() in each app's tasks.py.
+CELERY_BEAT_SCHEDULE = {
+    # The delivery sweeper: stuck or due outbound messages whose wake-up was lost.
+    "delivery-sweeper": {
+        "task": "messaging.sweep_deliveries",
+        "schedule": DELIVERY_SWEEP_INTERVAL,
+    },
+    # Forwarding: due retries, deliveries whose wake-up was lost, and inbound
+    # messages not fanned out yet.
+    "sweep-webhook-deliveries": {
+        "task": "messaging.sweep_webhook_deliveries",
+        "schedule": 15.0,
+    },
+    # Announcements and scheduled messages: rows with a due time.
+    "announcements-tick": {
+        "task": "messaging.announcements.tick",
+        "schedule": BOTADMIN_SCHEDULER_INTERVAL,
+        "options": {"expires": BOTADMIN_SCHEDULER_INTERVAL * 5},
+    },
+    # Contact sync: every bot at its own offset inside its interval.
+    "conversations.sync_due_bots": {
+        "task": "conversations.sync_due_bots",
+        "schedule": 60.0,
+    },
+    "clear-expired-sessions": {
+        "task": "botadmin.clear_expired_sessions",
+        "schedule": 3600.0,
+    },
 }
 
 # --- Logging: secrets never reach a log line ----------------------------------

@@ -3,7 +3,7 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 
-from messaging.announcements.views import uploaded_image
+from console.views.announcements import uploaded_image
 from messaging.scheduled_api import router as scheduled_messages_router
 
 from .api import api, api_not_found
@@ -25,7 +25,7 @@ urlpatterns = [
     path("readyz", readyz, name="readyz"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
-    path("console/announcements/", include("messaging.announcements.urls")),
+    path("console/announcements/", include("console.announcement_urls")),
     # Images uploaded for announcements: agents and WeCom fetch them by URL.
     re_path(r"^media/announcements/(?P<name>[\w-]+\.\w+)$", uploaded_image),
 ]

@@ -11,7 +11,8 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from conversations.models import Bot, SyncRun
-from messaging.models import DeliveryAttempt, Message, WebhookEndpoint
+from forwarding.models import WebhookEndpoint
+from messaging.models import DeliveryAttempt, Message
 
 logger = logging.getLogger(__name__)
 

@@ -13,7 +13,8 @@ from django.utils import timezone
 
 from conversations.models import Conversation
 from conversations.services import visible_conversation
-from messaging.models import DeliveryAttempt, Message, WebhookDelivery
+from forwarding.models import WebhookDelivery
+from messaging.models import DeliveryAttempt, Message
 
 PAGE_SIZE = 50
 # What a bubble shows of a message (console/templates/console/history/_messages.html).

@@ -5,10 +5,10 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from botadmin.admin_scoping import BotScopedAdminMixin, ReadOnlyAdminMixin
+from forwarding.models import WebhookDelivery
 
 from . import operator_actions
-from .forwarding import admin as forwarding_admin  # noqa: F401  (registers its models)
-from .models import DeliveryAttempt, Message, MessageMedia, WebhookDelivery
+from .models import DeliveryAttempt, Message, MessageMedia
 
 
 class DeliveryAttemptInline(ReadOnlyAdminMixin, admin.TabularInline):

@@ -23,8 +23,8 @@ from botadmin import jsontext
 from botadmin.errors import Err
 from botadmin.wakeups import wake_after_commit
 from conversations.models import Bot, Conversation
+from forwarding.delivery import FAN_OUT_TASK
 
-from .forwarding.delivery import FAN_OUT_TASK
 from .models import Message, MessageMedia
 from .validation import check_strings, search_text
 

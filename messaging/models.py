@@ -86,7 +86,7 @@ class Message(models.Model):
     )
     scheduled_at = models.DateTimeField(_("scheduled for"), null=True, blank=True)
     announcement_run = models.ForeignKey(
-        "messaging.AnnouncementRun",
+        "announcements.AnnouncementRun",
         on_delete=models.PROTECT,
         null=True,
         blank=True,
@@ -222,20 +222,9 @@ class MessageMedia(models.Model):
         return f"{self.kind} {self.cdn_type}:{self.cdn[:40]}"
 
 
-# Announcements and forwarding to webhooks live in their own modules; importing
-# their models here registers them.
-from .announcements.models import Announcement, AnnouncementRun, SavedAudience  # noqa: E402
-from .forwarding.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint  # noqa: E402
-
 __all__ = [
-    "Announcement",
-    "AnnouncementRun",
     "DeliveryAttempt",
     "Message",
     "MessageMedia",
-    "SavedAudience",
-    "WebhookAttempt",
-    "WebhookDelivery",
-    "WebhookEndpoint",
     "new_msgid",
 ]

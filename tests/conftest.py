@@ -79,7 +79,14 @@ def make_operator(db):
             username, password="pw-" + username, is_staff=True
         )
         user.user_permissions.set(
-            Permission.objects.filter(content_type__app_label__in=["conversations", "messaging"])
+            Permission.objects.filter(
+                content_type__app_label__in=[
+                    "conversations",
+                    "messaging",
+                    "announcements",
+                    "forwarding",
+                ]
+            )
         )
         for bot in bots:
             bot.operators.add(user)

@@ -1,7 +1,7 @@
 import pytest
 
+from announcements.services import Draft, save_announcement
 from conversations.models import Conversation
-from messaging.announcements.services import Draft, save_announcement
 
 
 @pytest.fixture

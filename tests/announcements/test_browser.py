@@ -7,10 +7,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.utils import timezone, translation
 
+from announcements.models import Announcement
 from connectors.demo_agent import DemoAgent
 from conversations.demo import DEMO_GROUPS, DEMO_USERS
 from conversations.secrets import generate_agent_token
-from messaging.announcements.models import Announcement
 from tests.browser import needs_chromium, screenshot
 from tests.processes import stop_process_group
 

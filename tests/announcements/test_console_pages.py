@@ -3,9 +3,9 @@
 import pytest
 from django.utils import timezone
 
+from announcements.models import Announcement, SavedAudience
+from announcements.services import start_due_announcements
 from audit.models import OperatorAction
-from messaging.announcements.models import Announcement, SavedAudience
-from messaging.announcements.services import start_due_announcements
 from tests.images import image_bytes
 
 
@@ -118,7 +118,7 @@ def test_a_draft_is_saved_without_a_run_and_can_be_edited(client, bot, make_grou
 def test_a_recurring_announcement_is_edited_after_it_has_run_and_its_past_run_keeps_its_text(
     client, bot, make_groups, superuser, make_announcement
 ):
-    from messaging.announcements.fanout import fan_out
+    from announcements.fanout import fan_out
     from messaging.models import Message
 
     groups = make_groups(bot, 2)
@@ -262,7 +262,7 @@ def test_a_refused_image_announcement_leaves_no_image_behind(
 def test_detail_shows_runs_with_progress_and_actions_work(
     client, bot, make_groups, superuser, make_announcement
 ):
-    from messaging.announcements.fanout import fan_out
+    from announcements.fanout import fan_out
 
     announcement = make_announcement(bot, make_groups(bot, 2))
     (run_id,) = start_due_announcements()

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from django.db.models import Count
 
-from messaging.announcements.fanout import fan_out
-from messaging.announcements.models import AnnouncementRun
-from messaging.announcements.services import start_due_announcements
+from announcements.fanout import fan_out
+from announcements.models import AnnouncementRun
+from announcements.services import start_due_announcements
 from messaging.models import Message
 from tests.processes import database_url
 
@@ -28,9 +28,7 @@ def _fan_out_in_a_worker_process(run_id: int) -> subprocess.Popen:
         "DJANGO_SETTINGS_MODULE": "botadmin.settings",
     }
     code = (
-        "import django; django.setup();"
-        "from messaging.announcements.fanout import fan_out;"
-        f"fan_out({run_id})"
+        f"import django; django.setup();from announcements.fanout import fan_out;fan_out({run_id})"
     )
     return subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env=env)
 
@@ -100,8 +98,8 @@ def test_the_database_refuses_a_second_message_for_the_same_recipient_of_a_run(
 def test_a_fan_out_for_a_switched_off_bot_pauses_instead_of_failing(
     bot, make_groups, make_announcement, superuser
 ):
-    from messaging.announcements.models import Announcement
-    from messaging.announcements.services import resume
+    from announcements.models import Announcement
+    from announcements.services import resume
 
     announcement = make_announcement(bot, make_groups(bot, 3))
     (run_id,) = start_due_announcements()

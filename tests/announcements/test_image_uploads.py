@@ -3,7 +3,7 @@
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from messaging.announcements.models import Announcement
+from announcements.models import Announcement
 from messaging.models import Message
 from tests.images import image_bytes
 

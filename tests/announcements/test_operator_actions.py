@@ -1,9 +1,9 @@
 """Pause, resume, cancel and retry do what they say, and are audited."""
 
+from announcements import services
+from announcements.fanout import fan_out
+from announcements.models import Announcement, AnnouncementRun
 from audit.models import OperatorAction
-from messaging.announcements import services
-from messaging.announcements.fanout import fan_out
-from messaging.announcements.models import Announcement, AnnouncementRun
 from messaging.models import Message
 from messaging.scheduled import release_due_messages
 
@@ -14,7 +14,7 @@ def started(bot, groups, make_announcement, batches_done=None):
     if batches_done is None:
         fan_out(run_id)
     else:
-        from messaging.announcements.fanout import fan_out_batch
+        from announcements.fanout import fan_out_batch
 
         for _ in range(batches_done):
             fan_out_batch(run_id, 2)

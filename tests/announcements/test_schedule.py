@@ -4,7 +4,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from messaging.announcements.schedule import ScheduleError, parse
+from announcements.schedule import ScheduleError, parse
 
 
 def utc(*args) -> datetime:

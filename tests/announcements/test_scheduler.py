@@ -5,9 +5,9 @@ from datetime import UTC, datetime, time, timedelta
 import pytest
 import time_machine
 
-from messaging.announcements.fanout import fan_out
-from messaging.announcements.models import Announcement, AnnouncementRun
-from messaging.announcements.tasks import tick as scheduler_tick
+from announcements.fanout import fan_out
+from announcements.models import Announcement, AnnouncementRun
+from announcements.tasks import tick as scheduler_tick
 from messaging.models import Message
 
 
@@ -142,7 +142,7 @@ def test_an_unknown_bot_time_zone_is_refused(bot):
 
 
 def test_draft_announcements_never_run(bot, make_groups, superuser):
-    from messaging.announcements.services import Draft, save_announcement
+    from announcements.services import Draft, save_announcement
 
     groups = make_groups(bot, 1)
     draft = Draft(

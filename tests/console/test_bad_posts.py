@@ -9,10 +9,11 @@ import json
 
 import pytest
 
+from announcements.models import Announcement, SavedAudience
 from audit.models import OperatorAction
 from conversations.models import Bot, Conversation
-from messaging.announcements.models import Announcement, SavedAudience
-from messaging.models import Message, WebhookEndpoint
+from forwarding.models import WebhookEndpoint
+from messaging.models import Message
 
 NUL = "\x00"
 HUGE = "99999999999999999999"
@@ -427,7 +428,7 @@ ENDPOINT_FORMS = [
 def test_a_bad_webhook_endpoint_is_refused_and_nothing_is_stored(client, superuser, bot, overrides):
     client.force_login(superuser)
     before = snapshot(bot)
-    response = client.post("/admin/messaging/webhookendpoint/add/", endpoint_form(bot, overrides))
+    response = client.post("/admin/forwarding/webhookendpoint/add/", endpoint_form(bot, overrides))
     assert response.status_code == 200
     assert response.context["adminform"].form.errors
     assert snapshot(bot) == before
@@ -439,7 +440,7 @@ def test_a_bad_webhook_endpoint_change_is_refused(client, superuser, bot, overri
     endpoint = WebhookEndpoint.objects.create(bot=bot, url="https://hooks.example/in")
     before = snapshot(bot, endpoint)
     response = client.post(
-        f"/admin/messaging/webhookendpoint/{endpoint.pk}/change/",
+        f"/admin/forwarding/webhookendpoint/{endpoint.pk}/change/",
         endpoint_form(bot, overrides),
     )
     assert response.status_code == 200
@@ -465,7 +466,7 @@ def test_the_admin_sweeps_start_from_forms_that_are_accepted(
             f"/admin/conversations/conversation/{group.pk}/change/",
             conversation_form(bot, group, extra='{"a": "b"}'),
         ),
-        "endpoint": ("/admin/messaging/webhookendpoint/add/", endpoint_form(bot)),
+        "endpoint": ("/admin/forwarding/webhookendpoint/add/", endpoint_form(bot)),
     }[surface]
     response = client.post(url, form)
     assert response.status_code == 302, response.context["adminform"].form.errors
@@ -486,7 +487,7 @@ REPLAY_FORMS = [
 def test_replaying_failed_deliveries_over_bad_dates_never_breaks(client, superuser, bot, data):
     client.force_login(superuser)
     endpoint = WebhookEndpoint.objects.create(bot=bot, url="https://hooks.example/in")
-    response = client.post(f"/admin/messaging/webhookendpoint/{endpoint.pk}/replay-failed/", data)
+    response = client.post(f"/admin/forwarding/webhookendpoint/{endpoint.pk}/replay-failed/", data)
     assert response.status_code < 500
 
 
@@ -501,8 +502,8 @@ ACTIONS = [
     ("messaging/message", "retry_now"),
     ("messaging/message", "mark_sent"),
     ("messaging/message", "cancel"),
-    ("messaging/webhookendpoint", "reenable"),
-    ("messaging/webhookdelivery", "replay"),
+    ("forwarding/webhookendpoint", "reenable"),
+    ("forwarding/webhookdelivery", "replay"),
 ]
 
 
@@ -542,9 +543,9 @@ def test_an_unknown_admin_action_never_breaks(client, superuser, bot, action):
         "/admin/conversations/bot/{HUGE}/delete/",
         "/admin/conversations/conversation/{HUGE}/change/",
         "/admin/conversations/conversation/{NUL}/change/",
-        "/admin/messaging/webhookendpoint/{HUGE}/test-event/",
-        "/admin/messaging/webhookendpoint/{HUGE}/replay-failed/",
-        "/admin/messaging/webhookdelivery/{HUGE}/replay/",
+        "/admin/forwarding/webhookendpoint/{HUGE}/test-event/",
+        "/admin/forwarding/webhookendpoint/{HUGE}/replay-failed/",
+        "/admin/forwarding/webhookdelivery/{HUGE}/replay/",
         "/admin/messaging/message/{NUL}/change/",
     ],
 )

@@ -107,7 +107,7 @@ def test_agent_health_shows_the_last_contact_sync_and_whether_it_failed(operator
 
 
 def test_the_dashboard_flags_failing_and_disabled_webhook_endpoints(operator_client, bot):
-    from messaging.models import WebhookEndpoint
+    from forwarding.models import WebhookEndpoint
 
     now = timezone.now()
     WebhookEndpoint.objects.create(
@@ -154,7 +154,7 @@ def test_the_dashboard_reads_ten_bots_with_as_many_queries_as_one(
     from django.test.utils import CaptureQueriesContext
 
     from conversations.models import SyncRun
-    from messaging.models import WebhookEndpoint
+    from forwarding.models import WebhookEndpoint
 
     def add_busy_bot():
         bot = make_bot()

@@ -5,9 +5,10 @@ from pathlib import Path
 
 from django.utils import timezone
 
-from messaging.forwarding.delivery import attempt_delivery
-from messaging.forwarding.endpoints import fan_out
-from messaging.models import Message, WebhookDelivery
+from forwarding.delivery import attempt_delivery
+from forwarding.endpoints import fan_out
+from forwarding.models import WebhookDelivery
+from messaging.models import Message
 
 CALLBACKS = Path(__file__).parent / "callbacks"
 SEED_MSGTYPES = ("text", "image", "miniprogram", "link")

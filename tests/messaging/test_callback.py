@@ -6,7 +6,8 @@ import pytest
 from standardwebhooks.webhooks import Webhook
 
 from conversations.models import Conversation
-from messaging.models import Message, MessageMedia, WebhookDelivery
+from forwarding.models import WebhookDelivery
+from messaging.models import Message, MessageMedia
 
 from .support import SEED_MSGTYPES, callback_body, fan_out_pending, forward_due
 

@@ -4,7 +4,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import requests
 
-from messaging.models import Message, WebhookDelivery
+from forwarding.models import WebhookDelivery
+from messaging.models import Message
 
 from .support import callback_body, fan_out_pending
 

@@ -2,7 +2,8 @@
 
 from connectors.demo_agent import InboundPoster
 from conversations import demo
-from messaging.models import Message, WebhookDelivery
+from forwarding.models import WebhookDelivery
+from messaging.models import Message
 
 from .support import fan_out_pending
 

@@ -1,0 +1,82 @@
+"""Fan-out: one run becomes one message per recipient, a batch per transaction.
+
+The run holds its recipients (fixed when it started) and a cursor. Each
+batch locks the run row, creates the messages for the next slice of
+recipients that do not have one yet, advances the cursor and commits. A
+worker killed mid-batch rolls that batch back and whoever runs the fan-out
+next redoes it; the unique constraint on (run, conversation) makes a second
+message for the same recipient impossible even if two fan-outs overlap.
+"""
+
+import logging
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from conversations.models import Conversation
+from messaging.models import Message
+from messaging.scheduled import quiet_until
+from messaging.sending import accept_outbound_bulk
+
+from .models import Announcement, AnnouncementRun
+
+logger = logging.getLogger(__name__)
+
+
+def fan_out(run_id: int, batch_size: int | None = None) -> None:
+    """Create every missing message of the run; safe to call again at any point."""
+    batch_size = batch_size or settings.BOTADMIN_ANNOUNCEMENT_BATCH_SIZE
+    while fan_out_batch(run_id, batch_size):
+        pass
+
+
+def fan_out_batch(run_id: int, batch_size: int) -> bool:
+    """Create the next batch in its own transaction; False once there is nothing left to do."""
+    now = timezone.now()
+    with transaction.atomic():
+        # Intent: serialise fan-outs of the same run; the run row is the lock.
+        run = (
+            AnnouncementRun.objects.select_for_update(of=("self",))
+            .select_related("announcement__bot")
+            .get(pk=run_id)
+        )
+        if run.status != AnnouncementRun.Status.FANNING_OUT:
+            return False  # paused, cancelled or done: resume re-enqueues it
+        ids = run.recipient_ids[run.fanout_cursor : run.fanout_cursor + batch_size]
+        if not ids:
+            run.status = AnnouncementRun.Status.SENDING
+            run.fanned_out_at = now
+            run.save(update_fields=["status", "fanned_out_at", "updated_at"])
+            return False
+        announcement = run.announcement
+        if not announcement.bot.is_active:
+            # The bot was switched off: hold the run instead of failing on every retry.
+            # Resuming the announcement (once the bot is back) continues here.
+            logger.warning(
+                "Bot %s is inactive; announcement run %s paused.", announcement.bot_id, run.pk
+            )
+            run.status = AnnouncementRun.Status.PAUSED
+            run.save(update_fields=["status", "updated_at"])
+            Announcement.objects.filter(pk=announcement.pk).update(
+                status=Announcement.Status.PAUSED
+            )
+            return False
+        done = set(
+            Message.objects.filter(announcement_run=run, conversation_id__in=ids).values_list(
+                "conversation_id", flat=True
+            )
+        )
+        bot = announcement.bot
+        accept_outbound_bulk(
+            bot=bot,
+            conversations=Conversation.objects.filter(pk__in=set(ids) - done).order_by("pk"),
+            body=announcement.body,
+            source=Message.Source.ANNOUNCEMENT,
+            created_by=announcement.created_by,
+            send_at=quiet_until(bot, now),
+            announcement_run=run,
+        )
+        run.fanout_cursor += len(ids)
+        run.save(update_fields=["fanout_cursor", "updated_at"])
+    return True

@@ -1,0 +1,184 @@
+"""Announcements: one message composed once, sent to many conversations, once or on a schedule.
+
+An `Announcement` holds the content, the audience and the schedule; each
+occurrence is an `AnnouncementRun` that fans out into one `Message` per
+recipient (`Message.announcement_run`). A conditional unique constraint on
+(run, conversation) is what guarantees that no recipient gets a run twice.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from conversations.models import Bot, Conversation
+
+DEFAULT_TIMEZONE = "Asia/Shanghai"
+
+
+class SavedAudience(models.Model):
+    """A named, reusable set of a bot's conversations."""
+
+    bot = models.ForeignKey(
+        Bot, on_delete=models.CASCADE, related_name="saved_audiences", verbose_name=_("bot")
+    )
+    name = models.CharField(_("name"), max_length=100)
+    conversations = models.ManyToManyField(
+        Conversation, related_name="+", verbose_name=_("conversations")
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("created by"),
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        db_table = "messaging_savedaudience"  # created by the messaging app; kept
+        verbose_name = _("saved audience")
+        verbose_name_plural = _("saved audiences")
+        ordering = ["bot", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["bot", "name"], name="saved_audience_unique_name")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Announcement(models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("Draft")
+        ACTIVE = "active", _("Scheduled")
+        PAUSED = "paused", _("Paused")
+        FINISHED = "finished", _("Finished")
+        CANCELLED = "cancelled", _("Cancelled")
+
+    class Kind(models.TextChoices):
+        NOW = "now", _("Now")
+        ONCE = "once", _("At a date and time")
+        DAILY = "daily", _("Every day")
+        WEEKDAYS = "weekdays", _("Every weekday (Mon–Fri)")
+        WEEKLY = "weekly", _("Weekly on chosen days")
+        MONTHLY = "monthly", _("Monthly on a day")
+        CRON = "cron", _("Cron expression")
+
+    bot = models.ForeignKey(
+        Bot, on_delete=models.PROTECT, related_name="announcements", verbose_name=_("bot")
+    )
+    title = models.CharField(_("title"), max_length=200)
+    msgtype = models.CharField(_("message type"), max_length=32)
+    body = models.JSONField(_("body"), help_text=_("The normalised message body."))
+    conversations = models.ManyToManyField(
+        Conversation, related_name="+", blank=True, verbose_name=_("audience")
+    )
+    saved_audience = models.ForeignKey(
+        SavedAudience,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("saved audience"),
+    )
+    schedule_kind = models.CharField(
+        _("when"), max_length=16, choices=Kind.choices, default=Kind.NOW
+    )
+    schedule = models.JSONField(
+        _("schedule"),
+        default=dict,
+        blank=True,
+        help_text=_("at / time / weekdays / month_day / cron / until, in the time zone."),
+    )
+    timezone = models.CharField(_("time zone"), max_length=64, default=DEFAULT_TIMEZONE)
+    status = models.CharField(
+        _("status"), max_length=16, choices=Status.choices, default=Status.DRAFT
+    )
+    next_run_at = models.DateTimeField(_("next run"), null=True, blank=True)
+    last_run_at = models.DateTimeField(_("last run"), null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("created by"),
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        db_table = "messaging_announcement"  # created by the messaging app; kept
+        verbose_name = _("announcement")
+        verbose_name_plural = _("announcements")
+        ordering = ["-id"]
+        indexes = [
+            # The scheduler's one query: active announcements that are due.
+            models.Index(
+                fields=["next_run_at"],
+                condition=Q(status="active"),
+                name="announcement_due_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def is_editable(self) -> bool:
+        """Drafts and active announcements, including a recurring one that has run
+        before (its past runs keep what they sent), but not while a run is handing
+        out messages: the fan-out reads the body batch by batch."""
+        if self.status not in (self.Status.DRAFT, self.Status.ACTIVE):
+            return False
+        return not self.runs.filter(status=AnnouncementRun.Status.FANNING_OUT).exists()
+
+
+class AnnouncementRun(models.Model):
+    """One occurrence of an announcement: its recipients snapshot and fan-out progress."""
+
+    class Status(models.TextChoices):
+        FANNING_OUT = "fanning_out", _("Preparing")
+        SENDING = "sending", _("Sending")
+        PAUSED = "paused", _("Paused")
+        CANCELLED = "cancelled", _("Cancelled")
+
+    announcement = models.ForeignKey(
+        Announcement, on_delete=models.CASCADE, related_name="runs", verbose_name=_("announcement")
+    )
+    scheduled_for = models.DateTimeField(_("scheduled for"))
+    started_at = models.DateTimeField(_("started"))
+    is_late = models.BooleanField(
+        _("late"), default=False, help_text=_("Started well after its time, e.g. after downtime.")
+    )
+    status = models.CharField(
+        _("status"), max_length=16, choices=Status.choices, default=Status.FANNING_OUT
+    )
+    recipient_ids = models.JSONField(
+        _("recipients"), default=list, help_text=_("Conversation ids, fixed when the run starts.")
+    )
+    fanout_cursor = models.PositiveIntegerField(
+        _("recipients done"), default=0, help_text=_("How many recipients have their message.")
+    )
+    fanned_out_at = models.DateTimeField(_("all messages created"), null=True, blank=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        db_table = "messaging_announcementrun"  # created by the messaging app; kept
+        verbose_name = _("announcement run")
+        verbose_name_plural = _("announcement runs")
+        ordering = ["-scheduled_for"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["announcement", "scheduled_for"], name="announcement_run_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.announcement} @ {self.scheduled_for:%Y-%m-%d %H:%M}"
+
+    @property
+    def recipient_count(self) -> int:
+        return len(self.recipient_ids)

@@ -1,0 +1,342 @@
+"""What operators and the scheduler do with announcements; views and tasks only call these.
+
+Every function that changes state owns its transaction and enqueues its
+follow-up work on commit.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Count, Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from audit.services import record_action
+from botadmin import wakeups
+from conversations.models import Bot, Conversation
+from messaging.models import Message
+from messaging.outbox import enqueue_delivery
+from messaging.validation import validate_outbound
+
+from .models import Announcement, AnnouncementRun, SavedAudience
+from .schedule import RECURRING, Schedule, ScheduleError, parse
+
+FAN_OUT_TASK = "messaging.announcements.fan_out"
+TICK_TASK = "messaging.announcements.tick"
+PENDING = (Message.Status.SCHEDULED, Message.Status.QUEUED)
+UNFINISHED_RUNS = (AnnouncementRun.Status.FANNING_OUT, AnnouncementRun.Status.SENDING)
+
+
+class NotEditableError(ValueError):
+    """The announcement has finished, is paused or cancelled, or a run is handing it out."""
+
+
+NOT_EDITABLE = gettext_lazy(
+    "This announcement cannot be edited now: it has finished, is paused or cancelled, "
+    "or a run is handing out its messages at this moment."
+)
+
+
+@dataclass
+class Draft:
+    """What the compose form collected, before validation."""
+
+    bot: Bot
+    title: str
+    body: dict
+    conversation_ids: list[int]
+    kind: str
+    schedule: dict
+    timezone: str
+    saved_audience: SavedAudience | None = None
+
+
+def _publish(task: str, *args) -> None:
+    """After the commit; a message the broker never got is retried by the scheduler tick."""
+    transaction.on_commit(lambda: wakeups.send(task, list(args)))
+
+
+def save_announcement(
+    user, draft: Draft, *, as_draft: bool, announcement: Announcement | None = None
+) -> Announcement:
+    """Create or edit an announcement. Raises ApiError (body) or ScheduleError (when)."""
+    body = validate_outbound(draft.bot, draft.body)
+    schedule = parse(draft.kind, draft.schedule, draft.timezone)
+    now = timezone.now()
+    if not as_draft and schedule.at is not None and schedule.at < now - timedelta(minutes=1):
+        raise ScheduleError(_("That time has passed; choose a time in the future."))
+    if not as_draft and schedule.kind in RECURRING and schedule.first_run(now) is None:
+        # Only an end date can leave a recurring schedule without runs.
+        raise ScheduleError(
+            _("No run is left before the end date %(until)s; choose a later end date.")
+            % {"until": schedule.until.isoformat() if schedule.until else ""}
+        )
+    creating = announcement is None
+    with transaction.atomic():
+        if creating:
+            announcement = Announcement(created_by=user)
+        else:
+            # Locked: a tick skips it meanwhile, and a run started before is seen here.
+            announcement = Announcement.objects.select_for_update().get(pk=announcement.pk)
+            if not announcement.is_editable:
+                raise NotEditableError(NOT_EDITABLE)
+        announcement.bot = draft.bot
+        announcement.title = draft.title
+        announcement.msgtype = body["msgtype"]
+        announcement.body = body
+        announcement.saved_audience = draft.saved_audience
+        announcement.schedule_kind = draft.kind
+        announcement.schedule = draft.schedule
+        announcement.timezone = draft.timezone
+        if as_draft:
+            announcement.status = Announcement.Status.DRAFT
+            announcement.next_run_at = None
+        else:
+            announcement.status = Announcement.Status.ACTIVE
+            announcement.next_run_at = schedule.first_run(now)
+            if announcement.next_run_at is None:
+                announcement.status = Announcement.Status.FINISHED
+        announcement.save()
+        announcement.conversations.set(
+            Conversation.objects.filter(bot=draft.bot, pk__in=draft.conversation_ids)
+        )
+        record_action(
+            user,
+            "announcement.create" if creating else "announcement.edit",
+            bot=draft.bot,
+            target=announcement,
+            summary=announcement.title,
+            details={"status": announcement.status, "when": draft.kind},
+        )
+        if announcement.next_run_at and announcement.next_run_at <= now:
+            _publish(TICK_TASK)
+    return announcement
+
+
+def estimated_duration(recipients: int, bot: Bot) -> timedelta:
+    """How long the delivery engine needs for `recipients` messages at the bot's rate limit."""
+    return timedelta(minutes=recipients / max(bot.rate_limit_per_minute, 1))
+
+
+# --- The scheduler ------------------------------------------------------------
+
+
+def start_due_announcements(now: datetime | None = None) -> list[int]:
+    """Start a run for every active announcement whose next run time has come.
+
+    An announcement missed while botadmin was down runs once, marked late,
+    and its next run is the first occurrence after now (missed occurrences
+    are not replayed one by one).
+    """
+    now = now or timezone.now()
+    started = []
+    with transaction.atomic():
+        # Intent: two ticks never start the same occurrence (the unique
+        # constraint on (announcement, scheduled_for) backs this up).
+        due = list(
+            Announcement.objects.select_for_update(skip_locked=True)
+            .filter(status=Announcement.Status.ACTIVE, next_run_at__lte=now)
+            .order_by("next_run_at")[:100]
+        )
+        for announcement in due:
+            started.append(_start_run(announcement, now).pk)
+    return started
+
+
+def _start_run(announcement: Announcement, now: datetime) -> AnnouncementRun:
+    occurrence = announcement.next_run_at
+    late_after = timedelta(seconds=settings.BOTADMIN_ANNOUNCEMENT_LATE_SECONDS)
+    recipients = list(
+        announcement.conversations.filter(is_active=True)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    run, _created = AnnouncementRun.objects.get_or_create(
+        announcement=announcement,
+        scheduled_for=occurrence,
+        defaults={
+            "started_at": now,
+            "is_late": now - occurrence > late_after,
+            "recipient_ids": recipients,
+        },
+    )
+    schedule = Schedule.from_announcement(announcement)
+    announcement.next_run_at = (
+        schedule.next_after(max(now, occurrence))
+        if announcement.schedule_kind in RECURRING
+        else None
+    )
+    if announcement.next_run_at is None:
+        announcement.status = Announcement.Status.FINISHED
+    announcement.last_run_at = now
+    announcement.save(update_fields=["next_run_at", "status", "last_run_at", "updated_at"])
+    _publish(FAN_OUT_TASK, run.pk)
+    return run
+
+
+def resume_stalled_fan_outs(now: datetime | None = None) -> list[int]:
+    """Re-enqueue fan-outs that made no progress for a while (their worker died)."""
+    now = now or timezone.now()
+    stalled_before = now - timedelta(seconds=settings.BOTADMIN_ANNOUNCEMENT_STALL_SECONDS)
+    ids = list(
+        AnnouncementRun.objects.filter(
+            status=AnnouncementRun.Status.FANNING_OUT, updated_at__lt=stalled_before
+        ).values_list("pk", flat=True)
+    )
+    with transaction.atomic():
+        for pk in ids:
+            _publish(FAN_OUT_TASK, pk)
+    return ids
+
+
+# --- Operator actions ---------------------------------------------------------
+
+
+def pause(user, announcement: Announcement) -> None:
+    """No new runs, no more fan-out, pending recipients held; messages in flight finish."""
+    with transaction.atomic():
+        announcement = Announcement.objects.select_for_update().get(pk=announcement.pk)
+        if announcement.status not in (Announcement.Status.ACTIVE, Announcement.Status.FINISHED):
+            return
+        announcement.status = Announcement.Status.PAUSED
+        announcement.save(update_fields=["status", "updated_at"])
+        # Intent: wait for a fan-out batch in progress, so its messages are held too.
+        runs = _locked_runs(announcement, status__in=UNFINISHED_RUNS)
+        Message.objects.filter(announcement_run__in=runs, status__in=PENDING).update(
+            status=Message.Status.SCHEDULED, scheduled_at=None, updated_at=timezone.now()
+        )
+        runs.update(status=AnnouncementRun.Status.PAUSED, updated_at=timezone.now())
+        record_action(user, "announcement.pause", bot=announcement.bot, target=announcement)
+
+
+def _locked_runs(announcement: Announcement, **filters):
+    """The announcement's runs matching `filters`, row-locked (a fan-out batch holds the same lock)."""
+    ids = list(
+        AnnouncementRun.objects.select_for_update()
+        .filter(announcement=announcement, **filters)
+        .values_list("pk", flat=True)
+    )
+    return AnnouncementRun.objects.filter(pk__in=ids)
+
+
+def resume(user, announcement: Announcement) -> None:
+    """Undo pause: held recipients become due now (quiet hours still apply), fan-out continues."""
+    now = timezone.now()
+    with transaction.atomic():
+        announcement = Announcement.objects.select_for_update().get(pk=announcement.pk)
+        if announcement.status != Announcement.Status.PAUSED:
+            return
+        announcement.status = (
+            Announcement.Status.ACTIVE if announcement.next_run_at else Announcement.Status.FINISHED
+        )
+        announcement.save(update_fields=["status", "updated_at"])
+        runs = announcement.runs.filter(status=AnnouncementRun.Status.PAUSED)
+        Message.objects.filter(
+            announcement_run__in=runs, status=Message.Status.SCHEDULED, scheduled_at__isnull=True
+        ).update(scheduled_at=now, updated_at=now)
+        for run in runs:
+            run.status = (
+                AnnouncementRun.Status.SENDING
+                if run.fanned_out_at
+                else AnnouncementRun.Status.FANNING_OUT
+            )
+            run.save(update_fields=["status", "updated_at"])
+            if run.status == AnnouncementRun.Status.FANNING_OUT:
+                _publish(FAN_OUT_TASK, run.pk)
+        record_action(user, "announcement.resume", bot=announcement.bot, target=announcement)
+        _publish(TICK_TASK)
+
+
+def cancel(user, announcement: Announcement) -> int:
+    """Stop for good: no more runs, pending recipients cancelled, sent ones stay history."""
+    now = timezone.now()
+    with transaction.atomic():
+        announcement = Announcement.objects.select_for_update().get(pk=announcement.pk)
+        if announcement.status == Announcement.Status.CANCELLED:
+            return 0
+        announcement.status = Announcement.Status.CANCELLED
+        announcement.next_run_at = None
+        announcement.save(update_fields=["status", "next_run_at", "updated_at"])
+        runs = _locked_runs(
+            announcement, status__in=UNFINISHED_RUNS + (AnnouncementRun.Status.PAUSED,)
+        )
+        # Compare-and-set on status: a message a worker already took keeps going.
+        cancelled = Message.objects.filter(announcement_run__in=runs, status__in=PENDING).update(
+            status=Message.Status.CANCELLED, updated_at=now
+        )
+        runs.update(status=AnnouncementRun.Status.CANCELLED, updated_at=now)
+        record_action(
+            user,
+            "announcement.cancel",
+            bot=announcement.bot,
+            target=announcement,
+            details={"cancelled_messages": cancelled},
+        )
+    return cancelled
+
+
+def retry_failed(user, run: AnnouncementRun) -> int:
+    """Queue the run's failed messages again."""
+    now = timezone.now()
+    with transaction.atomic():
+        ids = list(
+            Message.objects.select_for_update()
+            .filter(announcement_run=run, status=Message.Status.FAILED)
+            .values_list("pk", flat=True)
+        )
+        Message.objects.filter(pk__in=ids, status=Message.Status.FAILED).update(
+            status=Message.Status.QUEUED,
+            attempt_count=0,
+            next_attempt_at=None,
+            last_error="",
+            updated_at=now,
+        )
+        for pk in ids:
+            enqueue_delivery(pk)
+        record_action(
+            user,
+            "announcement.retry_failed",
+            bot=run.announcement.bot,
+            target=run.announcement,
+            details={"run": run.pk, "messages": len(ids)},
+        )
+    return len(ids)
+
+
+def run_progress(run: AnnouncementRun) -> dict:
+    """Counts per outcome for the progress bar."""
+    counts = run.messages.aggregate(
+        sent=Count("pk", filter=Q(status=Message.Status.SENT)),
+        failed=Count("pk", filter=Q(status__in=[Message.Status.FAILED, Message.Status.UNCERTAIN])),
+        cancelled=Count("pk", filter=Q(status=Message.Status.CANCELLED)),
+        total=Count("pk"),
+    )
+    planned = run.recipient_count
+    counts["planned"] = planned
+    counts["pending"] = max(planned - counts["sent"] - counts["failed"] - counts["cancelled"], 0)
+    if run.status == AnnouncementRun.Status.CANCELLED:
+        counts["pending"] = 0
+    counts["percent"] = round(100 * counts["sent"] / planned) if planned else 100
+    counts["done"] = counts["pending"] == 0
+    return counts
+
+
+def save_audience(user, bot: Bot, name: str, conversation_ids: list[int]) -> SavedAudience:
+    """Create or replace the bot's saved audience called `name`."""
+    with transaction.atomic():
+        audience, created = SavedAudience.objects.get_or_create(
+            bot=bot, name=name, defaults={"created_by": user}
+        )
+        audience.conversations.set(Conversation.objects.filter(bot=bot, pk__in=conversation_ids))
+        record_action(
+            user,
+            "audience.create" if created else "audience.edit",
+            bot=bot,
+            target=audience,
+            summary=name,
+            details={"conversations": len(conversation_ids)},
+        )
+    return audience

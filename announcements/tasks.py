@@ -1,0 +1,21 @@
+"""Celery tasks of announcements: thin wrappers that take ids and are safe to run twice."""
+
+from celery import shared_task
+
+from messaging.scheduled import release_due_messages
+
+from . import services
+from .fanout import fan_out
+
+
+@shared_task(name=services.TICK_TASK, ignore_result=True)
+def tick() -> None:
+    """The scheduler: run by one beat entry every few seconds."""
+    release_due_messages()
+    services.start_due_announcements()
+    services.resume_stalled_fan_outs()
+
+
+@shared_task(name=services.FAN_OUT_TASK, ignore_result=True)
+def fan_out_task(run_id: int) -> None:
+    fan_out(run_id)

@@ -1,0 +1,14 @@
+from django.urls import path
+
+from console.views import announcements as views
+
+app_name = "announcements"
+
+urlpatterns = [
+    path("", views.announcement_list, name="list"),
+    path("new/", views.compose, name="compose"),
+    path("schedule-preview/", views.schedule_preview, name="schedule_preview"),
+    path("<int:pk>/", views.detail, name="detail"),
+    path("<int:pk>/edit/", views.compose, name="edit"),
+    path("<int:pk>/<str:verb>/", views.act, name="act"),
+]

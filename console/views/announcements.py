@@ -1,0 +1,269 @@
+"""Console pages for announcements. Thin: forms in, services do the work, templates out."""
+
+import json
+import math
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.files.storage import default_storage
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.http import Http404, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+from django.views.static import serve
+
+from announcements import services
+from announcements.forms import ComposeForm, initial_from, store_upload
+from announcements.models import Announcement, AnnouncementRun
+from announcements.schedule import ScheduleError, parse
+from botadmin.errors import ApiError
+from botadmin.ids import id_or_none
+from conversations.models import Conversation
+from conversations.services import bots_visible_to
+from messaging.models import Message
+
+ACTIONS = {
+    "pause": services.pause,
+    "resume": services.resume,
+    "cancel": services.cancel,
+}
+
+
+def _visible_announcement(user, pk: int) -> Announcement:
+    return get_object_or_404(
+        Announcement.objects.select_related("bot"), pk=pk, bot__in=bots_visible_to(user)
+    )
+
+
+@login_required
+def announcement_list(request):
+    bots = bots_visible_to(request.user)
+    announcements = list(
+        Announcement.objects.filter(bot__in=bots).select_related("bot").order_by("-id")[:200]
+    )
+    last_runs = {}
+    for run in AnnouncementRun.objects.filter(announcement__in=announcements).order_by(
+        "announcement_id", "-scheduled_for"
+    ):
+        last_runs.setdefault(run.announcement_id, run)
+    rows = [
+        (
+            a,
+            last_runs.get(a.pk),
+            services.run_progress(last_runs[a.pk]) if a.pk in last_runs else None,
+        )
+        for a in announcements
+    ]
+    return render(
+        request,
+        "console/announcements/list.html",
+        {"rows": rows, "has_bots": bots.exists()},
+    )
+
+
+@login_required
+def compose(request, pk: int | None = None):
+    announcement = _visible_announcement(request.user, pk) if pk else None
+    if announcement and not announcement.is_editable:
+        messages.error(request, services.NOT_EDITABLE)
+        return redirect("announcements:detail", pk=announcement.pk)
+    bots = bots_visible_to(request.user)
+    if announcement:
+        bot = announcement.bot
+    else:
+        bot_id = request.POST.get("bot") or request.GET.get("bot")
+        if bot_id and id_or_none(bot_id) is None:
+            raise Http404
+        bot = get_object_or_404(bots, pk=id_or_none(bot_id)) if bot_id else bots.first()
+    if bot is None:
+        return render(request, "console/announcements/list.html", {"rows": [], "has_bots": False})
+    conversations = list(
+        Conversation.objects.filter(bot=bot, is_active=True).order_by("kind", "name")
+    )
+    saved_audiences = list(bot.saved_audiences.prefetch_related("conversations"))
+    form_args = {"bot": bot, "conversations": conversations, "saved_audiences": saved_audiences}
+    if request.method == "POST":
+        form = ComposeForm(request.POST, request.FILES, **form_args)
+        if form.is_valid():
+            saved = _save(request, form, announcement)
+            if saved is not None:
+                return redirect("announcements:detail", pk=saved.pk)
+    else:
+        form = ComposeForm(
+            initial=initial_from(announcement) if announcement else None, **form_args
+        )
+    return render(
+        request,
+        "console/announcements/compose.html",
+        {
+            "form": form,
+            "announcement": announcement,
+            "bot": bot,
+            "bots": bots,
+            "conversations": conversations,
+            "selected": {id_or_none(v) for v in form["conversations"].value() or []} - {None},
+            "saved_audiences_json": json.dumps(
+                {a.pk: [c.pk for c in a.conversations.all()] for a in saved_audiences}
+            ),
+        },
+    )
+
+
+def _save(request, form: ComposeForm, announcement: Announcement | None) -> Announcement | None:
+    data = form.cleaned_data
+    image_url, upload = "", None
+    if data["msgtype"] == "image" and data.get("image_file"):
+        upload = store_upload(data["image_file"])
+        image_url = request.build_absolute_uri(default_storage.url(upload))
+    try:
+        # The audience is saved only with the announcement it was composed for.
+        with transaction.atomic():
+            saved_audience = None
+            if data.get("saved_audience"):
+                saved_audience = form.bot.saved_audiences.filter(pk=data["saved_audience"]).first()
+            if data.get("save_audience_as"):
+                saved_audience = services.save_audience(
+                    request.user, form.bot, data["save_audience_as"], data["conversations"]
+                )
+            draft = services.Draft(
+                bot=form.bot,
+                title=data["title"],
+                body=form.body(image_url),
+                conversation_ids=data["conversations"],
+                kind=data["kind"],
+                schedule=form.schedule(),
+                timezone=data["timezone"],
+                saved_audience=saved_audience,
+            )
+            saved = services.save_announcement(
+                request.user,
+                draft,
+                as_draft="save_draft" in request.POST,
+                announcement=announcement,
+            )
+    except (ApiError, ScheduleError, services.NotEditableError) as error:
+        if upload is not None:
+            default_storage.delete(upload)  # nothing refers to it
+        if isinstance(error, ScheduleError):
+            form.add_error("kind", str(error))
+        elif isinstance(error, ApiError):
+            form.add_error(None, error.errmsg)
+        else:
+            form.add_error(None, str(error))
+        return None
+    messages.success(
+        request,
+        _("Draft saved.")
+        if saved.status == Announcement.Status.DRAFT
+        else _("Announcement scheduled."),
+    )
+    return saved
+
+
+@login_required
+def detail(request, pk: int):
+    announcement = _visible_announcement(request.user, pk)
+    runs = list(announcement.runs.all()[:20])
+    run = None
+    if runs:
+        run_id = request.GET.get("run")
+        run = next((r for r in runs if str(r.pk) == run_id), runs[0])
+    recipients = None
+    if run is not None:
+        recipients = Paginator(
+            Message.objects.filter(announcement_run=run)
+            .select_related("conversation")
+            .order_by("conversation__name", "pk"),
+            100,
+        ).get_page(request.GET.get("page"))
+    context = {
+        "announcement": announcement,
+        "runs": [(r, services.run_progress(r)) for r in runs],
+        "run": run,
+        "recipients": recipients,
+        "recipient_count": announcement.conversations.count(),
+        "estimate_minutes": math.ceil(
+            services.estimated_duration(
+                announcement.conversations.count(), announcement.bot
+            ).total_seconds()
+            / 60
+        ),
+        "preview_times": _preview(announcement),
+    }
+    # The page keeps refreshing its runs while one is sending or about to start.
+    starts_soon = (
+        announcement.status == Announcement.Status.ACTIVE
+        and announcement.next_run_at is not None
+        and announcement.next_run_at - timezone.now() < timedelta(minutes=2)
+    )
+    context["sending"] = starts_soon or any(not p["done"] for _, p in context["runs"])
+    if request.GET.get("partial") == "runs":
+        return render(request, "console/announcements/_runs.html", context)
+    return render(request, "console/announcements/detail.html", context)
+
+
+def _preview(announcement: Announcement):
+    if announcement.status not in (Announcement.Status.ACTIVE, Announcement.Status.DRAFT):
+        return []
+    try:
+        schedule = parse(announcement.schedule_kind, announcement.schedule, announcement.timezone)
+    except ScheduleError:
+        return []
+    return [t.astimezone(schedule.tz) for t in schedule.preview(timezone.now())]
+
+
+@login_required
+@require_POST
+def act(request, pk: int, verb: str):
+    announcement = _visible_announcement(request.user, pk)
+    if verb == "retry":
+        run_id = id_or_none(request.POST.get("run"))
+        if run_id is None:
+            raise Http404
+        run = get_object_or_404(announcement.runs, pk=run_id)
+        count = services.retry_failed(request.user, run)
+        messages.success(request, _("%(n)d failed recipients queued again.") % {"n": count})
+    elif verb in ACTIONS:
+        ACTIONS[verb](request.user, announcement)
+        messages.success(request, _("Done."))
+    else:
+        raise Http404
+    return redirect("announcements:detail", pk=announcement.pk)
+
+
+@login_required
+@require_GET
+def schedule_preview(request):
+    """The next five run times of the schedule being composed, for the compose page."""
+    spec = {
+        key: request.GET.get(key)
+        for key in ("at", "time", "month_day", "cron", "until")
+        if request.GET.get(key)
+    }
+    spec["weekdays"] = request.GET.getlist("weekdays")
+    tz_name = request.GET.get("timezone") or settings.TIME_ZONE
+    try:
+        schedule = parse(request.GET.get("kind", "now"), spec, tz_name)
+    except (ScheduleError, ValueError) as error:
+        return JsonResponse({"times": [], "error": str(error)})
+    now = timezone.now()
+    return JsonResponse(
+        {
+            "timezone": tz_name,
+            "times": [
+                t.astimezone(schedule.tz).strftime("%Y-%m-%d %a %H:%M")
+                for t in schedule.preview(now)
+            ],
+            "error": "",
+        }
+    )
+
+
+def uploaded_image(request, name: str):
+    """An image uploaded for an announcement; public, because agents and WeCom fetch it by URL."""
+    return serve(request, f"announcements/{name}", document_root=settings.MEDIA_ROOT)

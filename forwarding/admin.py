@@ -1,0 +1,322 @@
+"""Admin for forwarding: endpoints with their health, deliveries with their attempts, replays, test events."""
+
+from datetime import UTC, timedelta
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_POST
+
+from audit.services import record_action
+from botadmin.admin_scoping import (
+    STORABLE_JSON,
+    BotScopedAdminMixin,
+    ReadOnlyAdminMixin,
+)
+
+from .endpoints import reenable_endpoint
+from .models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from .replay import failed_deliveries, replay_deliveries, send_test_event
+
+REPLAY_PERMISSION = "forwarding.change_webhookdelivery"
+
+
+def endpoint_health(endpoint: WebhookEndpoint) -> str:
+    if not endpoint.is_active:
+        return format_html('<span class="health off">{}</span>', _("Off"))
+    if endpoint.disabled_at:
+        return format_html(
+            '<strong class="health disabled" style="color:#ba2121">{}</strong>',
+            _("Disabled on %(when)s: every delivery failed for 3 days. Re-enable to resume.")
+            % {"when": timezone.localtime(endpoint.disabled_at).strftime("%Y-%m-%d %H:%M")},
+        )
+    if endpoint.failure_streak:
+        return format_html(
+            '<span class="health failing" style="color:#b26b00">{}</span>',
+            _("%(n)d failures in a row since %(when)s")
+            % {
+                "n": endpoint.failure_streak,
+                "when": timezone.localtime(endpoint.failing_since).strftime("%Y-%m-%d %H:%M"),
+            },
+        )
+    if endpoint.last_success_at:
+        return format_html('<span class="health ok">{}</span>', _("Healthy"))
+    return format_html('<span class="health new">{}</span>', _("No deliveries yet"))
+
+
+class WebhookEndpointForm(forms.ModelForm):
+    class Meta:
+        model = WebhookEndpoint
+        fields = ("bot", "url", "msgtypes", "description", "is_active")
+
+    def clean_msgtypes(self):
+        value = self.cleaned_data.get("msgtypes") or []
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            raise forms.ValidationError(_('A list of msgtypes, e.g. ["text", "image"].'))
+        return value
+
+
+class ReplayFailedForm(forms.Form):
+    start = forms.DateTimeField(
+        label=_("from"), widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
+    )
+    end = forms.DateTimeField(
+        label=_("until"), widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
+    )
+
+    def clean(self):
+        data = super().clean()
+        for name in ("start", "end"):
+            try:
+                if data.get(name):
+                    data[name].astimezone(UTC)  # how the database gets it
+            except OverflowError:  # 0001-01-01 east of UTC
+                self.add_error(name, forms.DateTimeField.default_error_messages["invalid"])
+        if data.get("start") and data.get("end") and data["start"] >= data["end"]:
+            raise forms.ValidationError(_("The start must be before the end."))
+        return data
+
+
+@admin.register(WebhookEndpoint)
+class WebhookEndpointAdmin(BotScopedAdminMixin, admin.ModelAdmin):
+    form = WebhookEndpointForm
+    formfield_overrides = STORABLE_JSON
+    list_display = (
+        "url",
+        "bot",
+        "is_primary",
+        "msgtypes",
+        "health",
+        "last_success_at",
+        "failure_streak",
+        "is_active",
+    )
+    list_filter = ("bot", "is_active", "is_primary")
+    search_fields = ("url", "description")
+    list_select_related = ("bot",)
+    health_fields = (
+        "health",
+        "last_success_at",
+        "last_failure_at",
+        "failing_since",
+        "failure_streak",
+        "disabled_at",
+        "disabled_reason",
+    )
+    readonly_fields = ("is_primary", *health_fields, "created_at", "updated_at")
+    actions = ("reenable",)
+    fieldsets = (
+        (None, {"fields": ("bot", "url", "is_primary", "msgtypes", "description", "is_active")}),
+        (_("Health"), {"fields": health_fields}),
+        (_("Timestamps"), {"fields": ("created_at", "updated_at")}),
+    )
+
+    @admin.display(description=_("health"))
+    def health(self, obj):
+        return endpoint_health(obj)
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        if obj is not None:
+            fields.append("bot")
+            if obj.is_primary:
+                fields.append("url")  # edited as the bot's webhook URL
+        return fields
+
+    @admin.action(description=_("Re-enable the selected endpoints"), permissions=["change"])
+    def reenable(self, request, queryset):
+        resumed = 0
+        for endpoint in queryset.exclude(disabled_at=None):
+            resumed += reenable_endpoint(endpoint)
+            record_action(request.user, "endpoint.reenable", bot=endpoint.bot, target=endpoint)
+        messages.success(request, _("%(n)d waiting deliveries resumed.") % {"n": resumed})
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path(
+                "<int:pk>/test-event/",
+                view(self.test_event_view),
+                name="forwarding_webhookendpoint_test_event",
+            ),
+            path(
+                "<int:pk>/replay-failed/",
+                view(self.replay_failed_view),
+                name="forwarding_webhookendpoint_replay_failed",
+            ),
+            *super().get_urls(),
+        ]
+
+    def _endpoint(self, request, pk) -> WebhookEndpoint:
+        endpoint = get_object_or_404(self.get_queryset(request), pk=pk)
+        if not self.has_view_permission(request, endpoint):
+            raise PermissionDenied
+        return endpoint
+
+    def _context(self, request, endpoint, title, **extra):
+        return {
+            **self.admin_site.each_context(request),
+            "title": title,
+            "endpoint": endpoint,
+            "opts": self.model._meta,
+            "original": endpoint,
+            **extra,
+        }
+
+    def test_event_view(self, request, pk):
+        endpoint = self._endpoint(request, pk)
+        result = None
+        if request.method == "POST":
+            if not self.has_change_permission(request, endpoint):
+                raise PermissionDenied
+            result = send_test_event(endpoint)
+            record_action(
+                request.user,
+                "endpoint.test",
+                bot=endpoint.bot,
+                target=endpoint,
+                summary=f"{result.outcome} {result.http_status or ''}".strip(),
+            )
+        context = self._context(
+            request,
+            endpoint,
+            _("Send a test event to %(url)s") % {"url": endpoint.url},
+            result=result,
+        )
+        return TemplateResponse(
+            request, "admin/forwarding/webhookendpoint/test_event.html", context
+        )
+
+    def replay_failed_view(self, request, pk):
+        endpoint = self._endpoint(request, pk)
+        if not request.user.has_perm(REPLAY_PERMISSION):
+            raise PermissionDenied
+        now = timezone.localtime()
+        form = ReplayFailedForm(
+            request.POST or None,
+            initial={
+                "start": (now - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M"),
+                "end": now.strftime("%Y-%m-%dT%H:%M"),
+            },
+        )
+        if request.method == "POST" and form.is_valid():
+            start, end = form.cleaned_data["start"], form.cleaned_data["end"]
+            count = replay_deliveries(request.user, failed_deliveries(endpoint, start, end))
+            messages.success(request, _("%(n)d failed deliveries queued again.") % {"n": count})
+            changelist = reverse("admin:forwarding_webhookdelivery_changelist")
+            return redirect(f"{changelist}?endpoint__id__exact={endpoint.pk}")
+        failed = endpoint.deliveries.filter(status=WebhookDelivery.Status.FAILED).count()
+        context = self._context(
+            request,
+            endpoint,
+            _("Replay failed deliveries to %(url)s") % {"url": endpoint.url},
+            form=form,
+            failed=failed,
+        )
+        return TemplateResponse(
+            request, "admin/forwarding/webhookendpoint/replay_failed.html", context
+        )
+
+
+class WebhookAttemptInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = WebhookAttempt
+    fields = (
+        "number",
+        "started_at",
+        "duration_ms",
+        "outcome",
+        "http_status",
+        "url",
+        "response_text",
+    )
+    readonly_fields = fields
+    extra = 0
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(ReadOnlyAdminMixin, BotScopedAdminMixin, admin.ModelAdmin):
+    bot_lookup = "endpoint__bot"
+    list_display = (
+        "created_at",
+        "webhook_id",
+        "endpoint",
+        "message_link",
+        "status",
+        "attempt_count",
+        "last_http_status",
+        "next_attempt_at",
+        "replay_count",
+    )
+    list_filter = ("status", "endpoint__bot", "endpoint", "message__msgtype")
+    search_fields = ("message__msgid", "message__upstream_msgid", "endpoint__url")
+    list_select_related = ("endpoint", "message")
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+    inlines = (WebhookAttemptInline,)
+    actions = ("replay",)
+    fields = (
+        "webhook_id",
+        "endpoint",
+        "message_link",
+        "status",
+        "next_attempt_at",
+        "attempt_count",
+        "retry_step",
+        "replay_count",
+        "last_http_status",
+        "last_error",
+        "delivered_at",
+        "created_at",
+        "updated_at",
+    )
+    readonly_fields = fields
+
+    @admin.display(description=_("webhook-id"))
+    def webhook_id(self, obj):
+        return obj.webhook_id
+
+    @admin.display(description=_("message"))
+    def message_link(self, obj):
+        url = reverse("admin:messaging_message_change", args=[obj.message_id])
+        return format_html('<a href="{}">{} {}</a>', url, obj.message.msgtype, obj.message.msgid)
+
+    def has_replay_permission(self, request):
+        return request.user.has_perm(REPLAY_PERMISSION)
+
+    @admin.action(description=_("Replay the selected deliveries"), permissions=["replay"])
+    def replay(self, request, queryset):
+        count = replay_deliveries(request.user, queryset)
+        messages.success(request, _("%(n)d deliveries queued again.") % {"n": count})
+
+    def get_urls(self):
+        return [
+            path(
+                "<int:pk>/replay/",
+                self.admin_site.admin_view(require_POST(self.replay_view)),
+                name="forwarding_webhookdelivery_replay",
+            ),
+            *super().get_urls(),
+        ]
+
+    def replay_view(self, request, pk):
+        delivery = get_object_or_404(self.get_queryset(request), pk=pk)
+        if not self.has_replay_permission(request):
+            raise PermissionDenied
+        count = replay_deliveries(request.user, WebhookDelivery.objects.filter(pk=delivery.pk))
+        if count:
+            messages.success(request, _("The delivery was queued again with the same webhook-id."))
+        else:
+            messages.warning(
+                request, _("The delivery is being attempted right now; try again later.")
+            )
+        return redirect("admin:forwarding_webhookdelivery_change", delivery.pk)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = {**(extra_context or {}), "can_replay": self.has_replay_permission(request)}
+        return super().change_view(request, object_id, form_url, extra_context)

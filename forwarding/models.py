@@ -1,0 +1,193 @@
+"""Webhook endpoints, deliveries and attempts (saleor's three tables, minus the payload table:
+the payload is the inbound message itself)."""
+
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+
+class WebhookEndpoint(models.Model):
+    """Where a bot's inbound messages are forwarded, with the endpoint's health.
+
+    The primary endpoint mirrors `Bot.webhook_url` (see endpoints.sync_primary_endpoint);
+    operators may add more, each with its own msgtype filter.
+    """
+
+    bot = models.ForeignKey(
+        "conversations.Bot",
+        on_delete=models.CASCADE,
+        related_name="webhook_endpoints",
+        verbose_name=_("bot"),
+    )
+    url = models.URLField(_("URL"), max_length=500)
+    is_primary = models.BooleanField(
+        _("primary"), default=False, help_text=_("Mirrors the bot's webhook URL.")
+    )
+    msgtypes = models.JSONField(
+        _("message types"),
+        default=list,
+        blank=True,
+        help_text=_('Only these msgtypes, e.g. ["text", "image"]. Empty: every message.'),
+    )
+    description = models.CharField(_("description"), max_length=200, blank=True, default="")
+    is_active = models.BooleanField(
+        _("active"),
+        default=True,
+        help_text=_("Off: no message is forwarded here, and none is queued."),
+    )
+    disabled_at = models.DateTimeField(
+        _("disabled"),
+        null=True,
+        blank=True,
+        help_text=_("Set when every delivery failed for 3 days; deliveries wait until re-enabled."),
+    )
+    disabled_reason = models.CharField(
+        _("disabled because"), max_length=300, blank=True, default=""
+    )
+    last_success_at = models.DateTimeField(_("last success"), null=True, blank=True)
+    last_failure_at = models.DateTimeField(_("last failure"), null=True, blank=True)
+    failing_since = models.DateTimeField(
+        _("failing since"),
+        null=True,
+        blank=True,
+        help_text=_("First failure after the last success."),
+    )
+    failure_streak = models.PositiveIntegerField(_("failures in a row"), default=0)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        db_table = "messaging_webhookendpoint"  # created by the messaging app; kept
+        verbose_name = _("webhook endpoint")
+        verbose_name_plural = _("webhook endpoints")
+        ordering = ["bot", "-is_primary", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["bot"], condition=Q(is_primary=True), name="webhook_one_primary_per_bot"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.url
+
+    def accepts(self, msgtype: str) -> bool:
+        return not self.msgtypes or msgtype in self.msgtypes
+
+
+class WebhookDelivery(models.Model):
+    """One inbound message for one endpoint: delivered once, retried on a schedule, replayable."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        DELIVERING = "delivering", _("Delivering")
+        DELIVERED = "delivered", _("Delivered")
+        FAILED = "failed", _("Failed")
+
+    message = models.ForeignKey(
+        "messaging.Message",
+        on_delete=models.CASCADE,
+        related_name="webhook_deliveries",
+        verbose_name=_("message"),
+    )
+    endpoint = models.ForeignKey(
+        WebhookEndpoint,
+        on_delete=models.CASCADE,
+        related_name="deliveries",
+        verbose_name=_("endpoint"),
+    )
+    status = models.CharField(
+        _("status"), max_length=16, choices=Status.choices, default=Status.PENDING
+    )
+    next_attempt_at = models.DateTimeField(_("next attempt"), null=True, blank=True)
+    claimed_until = models.DateTimeField(
+        _("claimed until"),
+        null=True,
+        blank=True,
+        help_text=_("A worker owns the delivery until then; after that the sweeper takes it back."),
+    )
+    attempt_count = models.PositiveIntegerField(_("attempts"), default=0)
+    retry_step = models.PositiveSmallIntegerField(
+        _("retry step"),
+        default=0,
+        help_text=_("Position in the retry schedule; a replay restarts it."),
+    )
+    replay_count = models.PositiveIntegerField(_("replays"), default=0)
+    last_http_status = models.PositiveSmallIntegerField(
+        _("last HTTP status"), null=True, blank=True
+    )
+    last_error = models.TextField(_("last error"), blank=True, default="")
+    delivered_at = models.DateTimeField(_("delivered"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        db_table = "messaging_webhookdelivery"  # created by the messaging app; kept
+        verbose_name = _("webhook delivery")
+        verbose_name_plural = _("webhook deliveries")
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["message", "endpoint"], name="webhook_delivery_once_per_endpoint"
+            ),
+        ]
+        indexes = [
+            # The sweeper: due or abandoned work.
+            models.Index(
+                fields=["status", "next_attempt_at"],
+                condition=Q(status__in=["pending", "delivering"]),
+                name="webhook_delivery_due_idx",
+            ),
+            # The admin and replays: one endpoint's deliveries by time and status.
+            models.Index(
+                fields=["endpoint", "status", "created_at"], name="webhook_delivery_ep_idx"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.webhook_id} → {self.endpoint_id}"
+
+    @property
+    def webhook_id(self) -> str:
+        """The Standard Webhooks `webhook-id`: stable for the message, on every retry and replay."""
+        return webhook_id_for(self.message.msgid)
+
+
+def webhook_id_for(msgid: str) -> str:
+    return f"msg_{msgid}"
+
+
+class WebhookAttempt(models.Model):
+    """One POST to an endpoint: recorded before it is made, its outcome written after."""
+
+    class Outcome(models.TextChoices):
+        IN_FLIGHT = "in_flight", _("In flight")
+        SUCCESS = "success", _("Success")
+        FAILURE = "failure", _("Failure")
+        REFUSED = "refused", _("Refused (unsafe URL)")
+
+    delivery = models.ForeignKey(
+        WebhookDelivery,
+        on_delete=models.CASCADE,
+        related_name="attempts",
+        verbose_name=_("delivery"),
+    )
+    number = models.PositiveIntegerField(_("attempt"))
+    url = models.URLField(_("URL"), max_length=500)
+    started_at = models.DateTimeField(_("started"))
+    duration_ms = models.PositiveIntegerField(_("duration (ms)"), null=True, blank=True)
+    outcome = models.CharField(
+        _("outcome"), max_length=16, choices=Outcome.choices, default=Outcome.IN_FLIGHT
+    )
+    http_status = models.PositiveSmallIntegerField(_("HTTP status"), null=True, blank=True)
+    response_text = models.TextField(
+        _("answer or error"), blank=True, default="", help_text=_("First 1 KB.")
+    )
+
+    class Meta:
+        db_table = "messaging_webhookattempt"  # created by the messaging app; kept
+        verbose_name = _("webhook attempt")
+        verbose_name_plural = _("webhook attempts")
+        ordering = ["delivery", "number"]
+
+    def __str__(self) -> str:
+        return f"#{self.number} {self.get_outcome_display()}"

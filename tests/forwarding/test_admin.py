@@ -1,0 +1,184 @@
+"""The admin for forwarding: health, attempts, replays keeping the webhook-id, test events, scoping."""
+
+from datetime import timedelta
+
+import pytest
+from django.conf import settings
+from django.urls import reverse
+from django.utils import timezone
+from standardwebhooks.webhooks import Webhook
+
+from audit.models import OperatorAction
+from forwarding.models import WebhookDelivery, WebhookEndpoint
+from tests.messaging.support import callback_body, forward_due
+
+
+def _in_english(client):
+    """The language switcher's choice (the UI is Chinese otherwise)."""
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+
+
+@pytest.fixture
+def failed_delivery(hooked_bot, receiver, post_callback):
+    """A delivery whose whole retry schedule failed (as the scheduler leaves it)."""
+    post_callback(callback_body("text", hooked_bot))
+    receiver.respond(500, b"down")
+    forward_due()
+    WebhookDelivery.objects.update(status="failed", next_attempt_at=None)
+    return WebhookDelivery.objects.get()
+
+
+def test_the_endpoint_list_shows_health_and_the_disabled_reason(
+    client, superuser, hooked_bot, failed_delivery
+):
+    WebhookEndpoint.objects.update(disabled_at=timezone.now(), disabled_reason="3 days")
+    client.force_login(superuser)
+    _in_english(client)
+
+    page = client.get(reverse("admin:forwarding_webhookendpoint_changelist"))
+
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert hooked_bot.webhook_url in html
+    assert "every delivery failed for 3 days" in html
+
+
+def test_a_delivery_page_shows_its_attempts(client, superuser, failed_delivery):
+    client.force_login(superuser)
+    _in_english(client)
+
+    page = client.get(reverse("admin:forwarding_webhookdelivery_change", args=[failed_delivery.pk]))
+
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert failed_delivery.webhook_id in html
+    assert "down" in html and "500" in html
+
+
+def test_replaying_one_delivery_sends_it_again_with_the_same_webhook_id_and_is_audited(
+    client, superuser, receiver, failed_delivery
+):
+    client.force_login(superuser)
+    receiver.respond(200)
+
+    client.post(reverse("admin:forwarding_webhookdelivery_replay", args=[failed_delivery.pk]))
+    assert forward_due() == ["success"]
+
+    failed_delivery.refresh_from_db()
+    assert failed_delivery.status == "delivered" and failed_delivery.replay_count == 1
+    first, replayed = receiver.requests
+    assert first.headers["webhook-id"] == replayed.headers["webhook-id"]
+    action = OperatorAction.objects.get(action="delivery.replay")
+    assert action.actor == superuser and action.target_id == str(failed_delivery.pk)
+
+
+def test_replaying_the_failed_deliveries_of_a_period_leaves_the_others(
+    client, superuser, hooked_bot, receiver, post_callback, failed_delivery
+):
+    old = failed_delivery
+    WebhookDelivery.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=5))
+    post_callback(callback_body("link", hooked_bot))
+    forward_due()
+    WebhookDelivery.objects.filter(status="pending").update(status="failed")
+    recent = WebhookDelivery.objects.exclude(pk=old.pk).get()
+    client.force_login(superuser)
+    endpoint = old.endpoint
+    now = timezone.localtime()
+
+    response = client.post(
+        reverse("admin:forwarding_webhookendpoint_replay_failed", args=[endpoint.pk]),
+        {
+            "start": (now - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M"),
+            "end": (now + timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M"),
+        },
+    )
+
+    assert response.status_code == 302
+    assert WebhookDelivery.objects.get(pk=recent.pk).status == "pending"
+    assert WebhookDelivery.objects.get(pk=old.pk).status == "failed"
+    assert OperatorAction.objects.filter(action="delivery.replay").count() == 1
+
+
+def test_send_test_event_posts_a_signed_sample_and_shows_the_answer(
+    client, superuser, hooked_bot, receiver
+):
+    receiver.respond(202, b'{"received": true}')
+    endpoint = WebhookEndpoint.objects.get(bot=hooked_bot)
+    client.force_login(superuser)
+    _in_english(client)
+
+    page = client.post(reverse("admin:forwarding_webhookendpoint_test_event", args=[endpoint.pk]))
+
+    html = page.content.decode()
+    assert "202" in html and "{&quot;received&quot;: true}" in html
+    (request,) = receiver.requests
+    payload = Webhook(hooked_bot.signing_secret).verify(request.body, request.headers)
+    assert payload["msgtype"] == "text" and payload["secret"] == hooked_bot.secret
+    assert not WebhookDelivery.objects.exists()
+
+
+def test_the_endpoint_page_offers_test_and_replay(client, superuser, hooked_bot):
+    endpoint = WebhookEndpoint.objects.get(bot=hooked_bot)
+    client.force_login(superuser)
+    _in_english(client)
+
+    html = client.get(
+        reverse("admin:forwarding_webhookendpoint_change", args=[endpoint.pk])
+    ).content.decode()
+
+    assert reverse("admin:forwarding_webhookendpoint_test_event", args=[endpoint.pk]) in html
+    assert reverse("admin:forwarding_webhookendpoint_replay_failed", args=[endpoint.pk]) in html
+
+
+def test_re_enabling_from_the_admin_resumes_waiting_deliveries(
+    client, superuser, hooked_bot, receiver, failed_delivery
+):
+    endpoint = failed_delivery.endpoint
+    WebhookEndpoint.objects.update(disabled_at=timezone.now(), disabled_reason="3 days")
+    WebhookDelivery.objects.update(status="pending", next_attempt_at=timezone.now())
+    receiver.respond(200)
+    client.force_login(superuser)
+
+    client.post(
+        reverse("admin:forwarding_webhookendpoint_changelist"),
+        {"action": "reenable", "_selected_action": [endpoint.pk]},
+    )
+
+    endpoint.refresh_from_db()
+    assert endpoint.disabled_at is None
+    assert forward_due() == ["success"]
+
+
+def test_operators_see_only_the_endpoints_and_deliveries_of_their_bots(
+    client, make_bot, make_operator, failed_delivery
+):
+    mine = make_bot(webhook_url="https://example.com/mine")
+    operator = make_operator("olga", mine)
+    client.force_login(operator)
+    theirs = failed_delivery.endpoint
+
+    listing = client.get(reverse("admin:forwarding_webhookendpoint_changelist")).content.decode()
+    assert "example.com/mine" in listing and theirs.url not in listing
+    for url in (
+        reverse("admin:forwarding_webhookendpoint_change", args=[theirs.pk]),
+        reverse("admin:forwarding_webhookendpoint_test_event", args=[theirs.pk]),
+        reverse("admin:forwarding_webhookendpoint_replay_failed", args=[theirs.pk]),
+        reverse("admin:forwarding_webhookdelivery_change", args=[failed_delivery.pk]),
+    ):
+        assert client.get(url).status_code in (302, 404), url
+    assert (
+        client.post(
+            reverse("admin:forwarding_webhookdelivery_replay", args=[failed_delivery.pk])
+        ).status_code
+        == 404
+    )
+    assert not OperatorAction.objects.filter(action="delivery.replay").exists()
+
+
+def test_the_forwarding_admin_speaks_chinese_by_default(client, superuser, failed_delivery):
+    client.force_login(superuser)
+
+    html = client.get(reverse("admin:forwarding_webhookendpoint_changelist")).content.decode()
+
+    assert "Webhook 端点" in html and "健康状况" in html
+    assert "自 " in html and "连续失败" in html

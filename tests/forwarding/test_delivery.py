@@ -1,0 +1,313 @@
+"""Forwarding: the retry schedule, every attempt recorded, URL safety, endpoint health."""
+
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.utils import timezone
+from standardwebhooks.webhooks import Webhook
+
+from forwarding.delivery import (
+    DISABLE_AFTER,
+    JITTER,
+    RETRY_DELAYS,
+    attempt_delivery,
+    forward_and_drain,
+    sweep_due_deliveries,
+)
+from forwarding.endpoints import fan_out, reenable_endpoint
+from forwarding.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from messaging.models import Message
+from tests.fakes.receiver import Receiver
+from tests.messaging.support import callback_body, fan_out_pending, forward_due
+
+
+@pytest.fixture
+def record(post_callback):
+    """Record one inbound text message (a fresh msgid each time) for the bot."""
+    counter = iter(range(1, 10_000))
+
+    def record(bot, msgtype="text"):
+        response = post_callback(callback_body(msgtype, bot, msgid=f"m-{next(counter)}"))
+        assert response.json()["errcode"] == 0
+        fan_out_pending()  # what the worker woken by the callback does first
+        return WebhookDelivery.objects.order_by("-id").first()
+
+    return record
+
+
+def _travel_to_next_attempt(traveller, delivery):
+    delivery.refresh_from_db()
+    traveller.move_to(delivery.next_attempt_at + timedelta(milliseconds=1))
+
+
+def test_a_receiver_answering_500_five_times_gets_five_recorded_attempts_on_the_schedule(
+    hooked_bot, receiver, record
+):
+    receiver.script([500, 500, 500, 500, 500, 200])
+    with time_machine.travel(timezone.now(), tick=False) as traveller:
+        delivery = record(hooked_bot)
+        for step in range(5):
+            started = timezone.now()
+            assert attempt_delivery(delivery.pk) == "failure"
+            delivery.refresh_from_db()
+            assert delivery.status == "pending"
+            delay = delivery.next_attempt_at - started
+            expected = RETRY_DELAYS[step]
+            assert expected * (1 - JITTER) <= delay <= expected * (1 + JITTER)
+            # Not due yet: a second wake-up does nothing.
+            assert attempt_delivery(delivery.pk) is None
+            _travel_to_next_attempt(traveller, delivery)
+        assert attempt_delivery(delivery.pk) == "success"
+
+    attempts = list(delivery.attempts.values_list("number", "outcome", "http_status"))
+    assert attempts == [(n, "failure", 500) for n in range(1, 6)] + [(6, "success", 200)]
+    assert all(a.duration_ms is not None for a in delivery.attempts.all())
+    ids = {request.headers["webhook-id"] for request in receiver.requests}
+    assert len(receiver.requests) == 6 and len(ids) == 1
+
+
+def test_after_the_whole_schedule_fails_the_delivery_is_failed_and_stays_replayable(
+    hooked_bot, receiver, record
+):
+    receiver.respond(503, b"maintenance")
+    with time_machine.travel(timezone.now(), tick=False) as traveller:
+        delivery = record(hooked_bot)
+        for _ in RETRY_DELAYS:
+            attempt_delivery(delivery.pk)
+            _travel_to_next_attempt(traveller, delivery)
+        assert attempt_delivery(delivery.pk) == "failure"
+
+    delivery.refresh_from_db()
+    assert delivery.status == "failed" and delivery.next_attempt_at is None
+    assert delivery.attempts.count() == len(RETRY_DELAYS) + 1
+    assert delivery.attempts.last().response_text == "maintenance"
+
+
+def test_a_receiver_down_for_a_stretch_gets_the_message_when_it_returns_with_the_same_id(
+    make_bot, record
+):
+    with Receiver() as first:
+        port = first.port
+    bot = make_bot(webhook_url=f"http://127.0.0.1:{port}/hook")
+    with time_machine.travel(timezone.now(), tick=False) as traveller:
+        delivery = record(bot)
+        assert attempt_delivery(delivery.pk) == "failure"  # nobody listens
+        _travel_to_next_attempt(traveller, delivery)
+        assert attempt_delivery(delivery.pk) == "failure"
+        _travel_to_next_attempt(traveller, delivery)
+        with Receiver(port=port) as back:
+            assert attempt_delivery(delivery.pk) == "success"
+        (request,) = back.requests
+        Webhook(bot.signing_secret).verify(request.body, request.headers)
+
+    assert request.headers["webhook-id"] == delivery.webhook_id
+    first_error = delivery.attempts.first()
+    assert first_error.http_status is None and "Connection" in first_error.response_text
+
+
+@pytest.mark.parametrize("status, outcome", [(200, "success"), (500, "failure")])
+def test_a_binary_answer_is_recorded_readable(hooked_bot, receiver, record, status, outcome):
+    # An endpoint answering an image or gzip: PostgreSQL refuses the NUL bytes as text.
+    receiver.respond(status, b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe")
+    delivery = record(hooked_bot)
+
+    assert attempt_delivery(delivery.pk) == outcome
+
+    attempt = delivery.attempts.get()
+    assert attempt.http_status == status
+    assert attempt.response_text.startswith("\ufffdPNG") and "\x00" not in attempt.response_text
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "169.254.169.254"])
+def test_a_private_endpoint_is_refused_and_recorded_as_failed_with_the_reason(
+    host, make_bot, record, settings
+):
+    settings.BOTADMIN_ALLOW_PRIVATE_URLS = False
+    bot = make_bot(webhook_url=f"http://{host}/hook")
+    delivery = record(bot)
+
+    assert attempt_delivery(delivery.pk) == "refused"
+
+    delivery.refresh_from_db()
+    assert delivery.status == "failed"
+    assert "private or reserved address" in delivery.last_error
+    attempt = delivery.attempts.get()
+    assert attempt.outcome == "refused" and host in attempt.response_text
+
+
+def test_an_endpoint_failing_everything_for_3_days_is_disabled_and_resumes_when_re_enabled(
+    hooked_bot, receiver, record
+):
+    receiver.respond(500)
+    start = timezone.now()
+    with time_machine.travel(start, tick=False) as traveller:
+        first = record(hooked_bot)
+        attempt_delivery(first.pk)
+        traveller.move_to(start + DISABLE_AFTER - timedelta(minutes=1))
+        almost = record(hooked_bot)
+        attempt_delivery(almost.pk)
+        endpoint = WebhookEndpoint.objects.get()
+        assert endpoint.disabled_at is None and endpoint.failure_streak == 2
+
+        traveller.move_to(start + DISABLE_AFTER + timedelta(minutes=1))
+        late = record(hooked_bot)
+        attempt_delivery(late.pk)
+        endpoint.refresh_from_db()
+        assert endpoint.disabled_at is not None and endpoint.disabled_reason
+
+        # While disabled, new messages wait; nothing is attempted or swept.
+        waiting = record(hooked_bot)
+        assert attempt_delivery(waiting.pk) is None
+        traveller.shift(timedelta(hours=1))
+        assert sweep_due_deliveries() == 0
+
+        receiver.respond(200)
+        assert reenable_endpoint(endpoint) == 4
+        assert forward_due() == ["success"] * 4
+
+    endpoint.refresh_from_db()
+    assert endpoint.disabled_at is None and endpoint.failure_streak == 0
+    assert endpoint.last_success_at is not None
+    assert WebhookDelivery.objects.filter(status="delivered").count() == 4
+
+
+def test_a_success_resets_the_failure_streak(hooked_bot, receiver, record):
+    receiver.script([500, 200])
+    attempt_delivery(record(hooked_bot).pk)
+    endpoint = WebhookEndpoint.objects.get()
+    endpoint.refresh_from_db()
+    assert endpoint.failure_streak == 1 and endpoint.failing_since
+
+    attempt_delivery(record(hooked_bot).pk)
+
+    endpoint.refresh_from_db()
+    assert endpoint.failure_streak == 0 and endpoint.failing_since is None
+
+
+def test_a_delivery_is_attempted_once_however_often_it_is_woken(hooked_bot, receiver, record):
+    delivery = record(hooked_bot)
+
+    assert attempt_delivery(delivery.pk) == "success"
+    assert attempt_delivery(delivery.pk) is None
+    assert sweep_due_deliveries() == 0
+
+    assert len(receiver.requests) == 1
+    assert WebhookAttempt.objects.count() == 1
+
+
+def test_the_sweeper_takes_back_a_delivery_whose_worker_vanished(hooked_bot, receiver, record):
+    delivery = record(hooked_bot)
+    with time_machine.travel(timezone.now(), tick=False) as traveller:
+        # A worker claimed it, opened its attempt and died.
+        WebhookDelivery.objects.filter(pk=delivery.pk).update(
+            status="delivering",
+            claimed_until=timezone.now() + timedelta(seconds=60),
+            attempt_count=1,
+        )
+        WebhookAttempt.objects.create(
+            delivery=delivery, number=1, url=receiver.url(), started_at=timezone.now()
+        )
+        assert sweep_due_deliveries() == 0 and attempt_delivery(delivery.pk) is None
+        traveller.shift(timedelta(seconds=61))
+        assert sweep_due_deliveries() == 1
+        assert attempt_delivery(delivery.pk) == "success"
+
+    assert list(delivery.attempts.values_list("number", "outcome")) == [
+        (1, "failure"),
+        (2, "success"),
+    ]
+
+
+def test_the_primary_endpoint_follows_the_bots_webhook_url(make_bot, receiver):
+    bot = make_bot()
+    assert not WebhookEndpoint.objects.exists()
+
+    bot.webhook_url = receiver.url("/a")
+    bot.save()
+    assert WebhookEndpoint.objects.get(bot=bot, is_primary=True).url == receiver.url("/a")
+
+    bot.webhook_url = receiver.url("/b")
+    bot.save()
+    endpoint = WebhookEndpoint.objects.get(bot=bot, is_primary=True)
+    assert (endpoint.url, endpoint.is_active) == (receiver.url("/b"), True)
+
+    bot.webhook_url = ""
+    bot.save()
+    endpoint.refresh_from_db()
+    assert endpoint.is_active is False
+
+
+def test_an_endpoint_switched_off_gets_no_deliveries(hooked_bot, record):
+    WebhookEndpoint.objects.update(is_active=False)
+
+    assert record(hooked_bot) is None
+
+
+def test_extra_endpoints_each_get_their_own_delivery(hooked_bot, record):
+    with Receiver() as second:
+        WebhookEndpoint.objects.create(bot=hooked_bot, url=second.url("/crm"))
+        record(hooked_bot)
+        assert forward_due() == ["success", "success"]
+        assert len(second.requests) == 1
+
+
+def test_a_worker_goes_on_with_other_due_deliveries_but_never_attempts_one_twice(
+    hooked_bot, receiver, record
+):
+    deliveries = [record(hooked_bot) for _ in range(5)]
+    receiver.script([500, 200])  # the first one fails and is due again in about 5 s
+
+    assert forward_and_drain([deliveries[0].pk]) == 5
+
+    assert len(receiver.requests) == 5
+    assert WebhookDelivery.objects.filter(status="delivered").count() == 4
+    assert forward_and_drain([deliveries[1].pk]) == 0
+
+
+def test_a_message_whose_fan_out_wake_up_was_lost_is_forwarded_after_the_sweeper_finds_it(
+    hooked_bot, receiver, post_callback
+):
+    with time_machine.travel(timezone.now(), tick=False) as traveller:
+        # Stored and answered; its wake-up never reached a worker (dead broker, killed process).
+        assert (
+            post_callback(callback_body("text", hooked_bot, msgid="lost-1")).json()["errcode"] == 0
+        )
+        message = Message.objects.get(upstream_msgid="lost-1")
+        assert message.forward_pending and not WebhookDelivery.objects.exists()
+        assert sweep_due_deliveries() == 0  # fresh work is left to its own wake-up
+
+        traveller.shift(timedelta(seconds=16))
+        assert sweep_due_deliveries() == 1
+        assert fan_out([message.pk]) == [
+            WebhookDelivery.objects.get().pk
+        ]  # what the woken task does
+        assert fan_out([message.pk]) == []  # and again: nothing twice
+        assert forward_due() == ["success"]
+
+    message.refresh_from_db()
+    assert not message.forward_pending
+    assert sweep_due_deliveries() == 0
+    assert len(receiver.requests) == 1
+
+
+def test_an_endpoint_added_before_the_fan_out_gets_the_message(hooked_bot, post_callback):
+    post_callback(callback_body("text", hooked_bot))
+    with Receiver() as second:
+        WebhookEndpoint.objects.create(bot=hooked_bot, url=second.url("/crm"), msgtypes=["image"])
+        WebhookEndpoint.objects.create(bot=hooked_bot, url=second.url("/all"))
+        fan_out_pending()
+        assert forward_due() == ["success", "success"]
+        assert [request.path for request in second.requests] == ["/all"]
+
+
+def test_a_draining_worker_also_fans_out_messages_waiting_for_their_wake_up(
+    hooked_bot, receiver, post_callback
+):
+    for n in range(3):
+        post_callback(callback_body("text", hooked_bot, msgid=f"waiting-{n}"))
+
+    # Woken for nothing in particular, the worker finds the three and forwards them.
+    assert forward_and_drain([]) == 3
+    assert len(receiver.requests) == 3
+    assert not Message.objects.filter(forward_pending=True).exists()

@@ -1,0 +1,85 @@
+"""End to end with a real Celery worker process: callback → commit → broker → worker → receiver.
+
+Runs against whatever the suite is configured with (SQLite and the filesystem
+broker, or PostgreSQL and Redis): the worker gets the test database's URL and
+the same broker.
+"""
+
+import time
+from datetime import timedelta
+
+import pytest
+import requests
+import time_machine
+from celery import current_app
+from django.utils import timezone
+from standardwebhooks.webhooks import Webhook
+
+from forwarding.delivery import sweep_due_deliveries
+from forwarding.models import WebhookDelivery
+from tests.messaging.support import callback_body
+from tests.processes import celery_worker, database_url, stop_process_group
+
+
+@pytest.fixture
+def start_worker(transactional_db):
+    processes = []
+
+    def start():
+        process = celery_worker(
+            pool="threads",
+            concurrency=4,
+            env={
+                "DATABASE_URL": database_url(),
+                "BOTADMIN_ALLOW_PRIVATE_URLS": "1",
+                "CONN_MAX_AGE": "0",
+            },
+        )
+        processes.append(process)
+        return process
+
+    current_app.control.purge()  # wake-ups left by earlier tests
+    yield start
+    for process in processes:
+        stop_process_group(process, timeout=15)
+
+
+def test_a_callback_reaches_the_receiver_through_a_real_worker_and_its_retry_too(
+    live_server, hooked_bot, receiver, start_worker
+):
+    start_worker()
+    receiver.script([500, 200])
+    sent = callback_body("text", hooked_bot)
+
+    answer = requests.post(live_server.url + "/api/callback", json=sent, timeout=10)
+
+    assert answer.json() == {"errcode": 0, "errmsg": "ok"}
+    # The first answer is a 500; the retry after about 5 s rides on the broker's countdown.
+    first, second = receiver.wait_for(2, timeout=60)
+    assert first.headers["webhook-id"] == second.headers["webhook-id"]
+    assert Webhook(hooked_bot.signing_secret).verify(second.body, second.headers) == sent
+    delivery = WebhookDelivery.objects.get()
+    deadline = time.monotonic() + 10
+    while delivery.status != "delivered" and time.monotonic() < deadline:
+        time.sleep(0.1)
+        delivery.refresh_from_db()
+    assert delivery.status == "delivered"
+    assert list(delivery.attempts.values_list("http_status", flat=True)) == [500, 200]
+
+
+def test_a_lost_wake_up_is_recovered_by_the_sweeper(
+    live_server, hooked_bot, receiver, start_worker
+):
+    # Stored while no worker runs, and the wake-up is lost with the broker's queue.
+    sent = callback_body("image", hooked_bot)
+    requests.post(live_server.url + "/api/callback", json=sent, timeout=10)
+    current_app.control.purge()
+    start_worker()
+    time.sleep(2)
+    assert receiver.requests == []
+
+    with time_machine.travel(timezone.now() + timedelta(seconds=20)):
+        assert sweep_due_deliveries() == 1
+
+    (request,) = receiver.wait_for(1, timeout=60)
+    assert request.headers["webhook-id"] == WebhookDelivery.objects.get().webhook_id
