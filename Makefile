@@ -39,4 +39,4 @@ format: venv
 	$(BIN)/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) var/static var/broker
+	rm -rf $(VENV) var/static var/broker var/metrics

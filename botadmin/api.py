@@ -33,6 +33,7 @@ def envelope(errcode: int, errmsg: str, status: int = 200, headers=None, **extra
     )
     for name, value in (headers or {}).items():
         response[name] = value
+    response.errcode = errcode  # counted by botadmin.metrics.ApiRequestsMiddleware
     return response
 
 

@@ -8,6 +8,7 @@ from celery.signals import (
     beat_init,
     task_postrun,
     task_prerun,
+    worker_init,
     worker_ready,
 )
 
@@ -65,6 +66,20 @@ def _worker_heartbeat(**_kwargs) -> None:
     from botadmin import health
 
     health.start_heartbeat("worker")
+
+
+@worker_init.connect
+def _fresh_worker_metrics(**_kwargs) -> None:
+    from botadmin import metrics
+
+    metrics.clean_role_dir("worker")
+
+
+@beat_init.connect
+def _fresh_beat_metrics(**_kwargs) -> None:
+    from botadmin import metrics
+
+    metrics.clean_role_dir("beat")
 
 
 @beat_init.connect

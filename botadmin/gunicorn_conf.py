@@ -13,3 +13,19 @@ accesslog = "-"
 errorlog = "-"
 logger_class = "botadmin.logging.MaskingGunicornLogger"
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms'
+
+
+def on_starting(server):
+    """Metrics: this service's counts start again from zero (prometheus-client's
+    multiprocess mode wants its folder emptied before the processes start)."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "botadmin.settings")
+    from botadmin import metrics
+
+    metrics.clean_role_dir("web")
+    metrics.clean_role_dir("other")  # files of finished manage.py commands
+
+
+def child_exit(server, worker):
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)

@@ -5,7 +5,9 @@ and is documented in README.md. The defaults run everything on one machine
 with no server besides botadmin itself: SQLite and a filesystem broker.
 """
 
+import os
 import secrets
+import sys
 from pathlib import Path
 
 import environ
@@ -57,6 +59,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "botadmin.metrics.ApiRequestsMiddleware",
     # First, so it also sees what the other middleware answer.
     "botadmin.api.JsonApiAnswersMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -187,6 +190,29 @@ CELERY_TASK_QUEUES = (
 CELERY_TASK_ROUTES = {
     "messaging.announcements.*": {"queue": "scheduler", "routing_key": "scheduler"}
 }
+
+# --- Metrics (GET /metrics, botadmin/metrics.py) --------------------------------
+# Off (404) until a token is set; Prometheus then sends `Authorization: Bearer …`.
+BOTADMIN_METRICS_TOKEN = env.str("BOTADMIN_METRICS_TOKEN", default="")
+BOTADMIN_METRICS_DIR = Path(env.str("BOTADMIN_METRICS_DIR", default=str(VAR_DIR / "metrics")))
+
+
+def _process_role() -> str:
+    """web, worker or beat: each service keeps its metric files in a folder of its own."""
+    program, args = Path(sys.argv[0]).name, sys.argv[1:]
+    if program == "gunicorn":
+        return "web"
+    if "celery" in sys.argv[0]:
+        if "worker" in args:
+            return "worker"
+        if "beat" in args:
+            return "beat"
+    return "other"
+
+
+# prometheus-client reads this when it is first imported, which is after settings.
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(BOTADMIN_METRICS_DIR / _process_role())
+Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]).mkdir(parents=True, exist_ok=True)
 
 # --- Readiness (GET /readyz, botadmin/health.py) ------------------------------
 # Workers and beat write a heartbeat this often (seconds); /readyz fails when the

@@ -7,6 +7,7 @@ from console.views.announcements import uploaded_image
 from messaging.scheduled_api import router as scheduled_messages_router
 
 from .api import api, api_not_found
+from .metrics import metrics_view
 from .views import healthz, readyz
 
 # The two busiest endpoints first: Django tries URL patterns in order.
@@ -23,6 +24,7 @@ urlpatterns = [
     path("console/", include("console.urls")),
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
+    path("metrics", metrics_view, name="metrics"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("console/announcements/", include("console.announcement_urls")),

@@ -25,7 +25,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import OuterRef, Q, Subquery
 from django.utils import timezone
 
-from botadmin import wakeups
+from botadmin import metrics, wakeups
 from connectors.base import Connector, ConnectorError
 from connectors.registry import connector_for
 
@@ -147,6 +147,7 @@ def run_sync(run_id: int) -> SyncRun:
 def _finish(run: SyncRun, outcome: str, error: str = "") -> None:
     run.outcome, run.error, run.finished_at = outcome, error, timezone.now()
     run.save(update_fields=["outcome", "error", "finished_at"])
+    metrics.contact_sync_finished(outcome)
     logger.info(
         "Contact sync %s of bot %s: %s after %d pages %s",
         run.pk,

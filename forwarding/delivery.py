@@ -21,7 +21,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
-from botadmin import http, wakeups
+from botadmin import http, metrics, wakeups
 from botadmin.wakeups import wake_after_commit
 from messaging.models import Message
 
@@ -284,6 +284,7 @@ def record_outcome(delivery: WebhookDelivery, attempt: WebhookAttempt, result: P
                 "updated_at",
             ]
         )
+        metrics.webhook_delivery(delivery.status)
         if result.outcome == Outcome.SUCCESS:
             _endpoint_succeeded(delivery.endpoint_id, now)
         else:

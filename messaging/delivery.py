@@ -32,6 +32,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from botadmin import logging as botadmin_logging
+from botadmin import metrics
 from connectors import conversions
 from connectors.base import Connector, Outcome, SendResult
 from connectors.registry import connector_for
@@ -235,7 +236,9 @@ def record(
         updated = Message.objects.filter(mine, pk=message.pk).update(**changes)
         if result.account_problem:
             pause_bot(message.bot_id, result.account_problem, now)
-    if not updated:
+    if updated:
+        metrics.message_delivered(message, changes.get("status", ""), now, converted)
+    else:
         logger.info(
             "Message %s was taken back while sending; its outcome is only logged.", message.pk
         )

@@ -19,7 +19,7 @@ from django.utils import timezone
 from pydantic import BaseModel, ConfigDict, Field, StrictStr
 from pydantic import ValidationError as PydanticValidationError
 
-from botadmin import jsontext
+from botadmin import jsontext, metrics
 from botadmin.errors import Err
 from botadmin.wakeups import wake_after_commit
 from conversations.models import Bot, Conversation
@@ -203,6 +203,7 @@ def record_inbound(
                     message=message, kind="image", cdn_type=image["cdn_type"], cdn=image["cdn"]
                 )
             wake_after_commit(FAN_OUT_TASK, [message.pk])
+        metrics.inbound_stored(bot)
     except IntegrityError:
         if inbound.upstream_msgid and _is_duplicate(bot, inbound.upstream_msgid):
             return None

@@ -25,6 +25,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from botadmin import logging as botadmin_logging
+from botadmin import metrics
 from botadmin.errors import Err
 from conversations.models import Bot, Conversation
 
@@ -159,6 +160,7 @@ def accept_outbound_bulk(
     with transaction.atomic():
         created = Message.objects.bulk_create(rows)
         for message in created:
+            metrics.message_accepted(message)
             if message.status == Message.Status.QUEUED:
                 enqueue_delivery(message.pk)
     return created
@@ -168,6 +170,7 @@ def _store(message: Message) -> Message:
     message.save(force_insert=True)
     message.replayed = False
     botadmin_logging.bind(bot=message.bot.name, message_id=message.msgid)
+    metrics.message_accepted(message)
     if message.status == Message.Status.QUEUED:
         enqueue_delivery(message.pk)
     return message

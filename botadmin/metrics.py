@@ -1,0 +1,255 @@
+"""Prometheus metrics (`GET /metrics`), added up over every gunicorn and Celery process.
+
+prometheus-client's multiprocess mode: each process writes its counters into
+files of its own under `BOTADMIN_METRICS_DIR/<role>/` (role: web, worker,
+beat, other; chosen in settings.py before the client is imported), and a
+scrape merges the files of all of them. Each service empties its own folder
+when it starts (`clean_role_dir`, called by gunicorn's `on_starting` and
+Celery's start-up signals), as the client's documentation asks, so a restart
+of the web server does not erase the worker's counts.
+
+Queue depth, oldest queued age and webhook endpoint health are not counted
+by anyone: they are read from the database at scrape time (`DatabaseCollector`).
+
+Other modules record events with one-line calls (`metrics.message_accepted(m)`);
+bot labels are bot names, a bounded set, never conversation ids.
+"""
+
+from __future__ import annotations
+
+import glob
+import hmac
+import os
+from pathlib import Path
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.multiprocess import MultiProcessCollector
+
+ROLES = ("web", "worker", "beat", "other")
+
+MESSAGES_ACCEPTED = Counter(
+    "botadmin_messages_accepted_total", "Outbound messages accepted.", ["bot", "connector"]
+)
+MESSAGES_SENT = Counter(
+    "botadmin_messages_sent_total", "Outbound messages delivered.", ["bot", "connector"]
+)
+MESSAGES_FAILED = Counter(
+    "botadmin_messages_failed_total", "Outbound messages failed for good.", ["bot", "connector"]
+)
+MESSAGES_UNCERTAIN = Counter(
+    "botadmin_messages_uncertain_total",
+    "Outbound messages that may or may not have arrived.",
+    ["bot", "connector"],
+)
+MESSAGES_CONVERTED = Counter(
+    "botadmin_messages_converted_total",
+    "Outbound messages sent as another msgtype than asked (a connector's fallback).",
+    ["bot", "connector"],
+)
+DELIVERY_LATENCY = Histogram(
+    "botadmin_delivery_latency_seconds",
+    "From accepted (or due, when scheduled) to sent.",
+    ["connector"],
+    buckets=(0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600),
+)
+INBOUND_MESSAGES = Counter(
+    "botadmin_inbound_messages_total", "Inbound messages stored.", ["bot", "connector"]
+)
+WEBHOOK_DELIVERIES = Counter(
+    "botadmin_webhook_deliveries_total",
+    "Webhook delivery attempts by what became of the delivery: delivered, retry, failed.",
+    ["outcome"],
+)
+CONTACT_SYNC_RUNS = Counter(
+    "botadmin_contact_sync_runs_total", "Contact sync runs finished.", ["outcome"]
+)
+API_REQUESTS = Counter(
+    "botadmin_api_requests_total",
+    "Answers of /api/ by endpoint and errcode.",
+    ["endpoint", "errcode"],
+)
+
+_STATUS_COUNTERS = {
+    "sent": MESSAGES_SENT,
+    "failed": MESSAGES_FAILED,
+    "uncertain": MESSAGES_UNCERTAIN,
+}
+
+
+# --- One-line hooks for the rest of the code -------------------------------------
+
+
+def message_accepted(message) -> None:
+    MESSAGES_ACCEPTED.labels(message.bot.name, message.bot.connector).inc()
+
+
+def message_delivered(message, status: str, now, converted=None) -> None:
+    """An attempt left `message` in `status` (sent / failed / uncertain; others are ignored).
+    `converted`: the connector's conversion (connectors/conversions.py), counted when it
+    changed what was sent."""
+    counter = _STATUS_COUNTERS.get(str(status))
+    if counter is None:
+        return
+    counter.labels(message.bot.name, message.bot.connector).inc()
+    if status == "sent" and converted is not None and converted.note:
+        MESSAGES_CONVERTED.labels(message.bot.name, message.bot.connector).inc()
+    if status == "sent":
+        since = message.scheduled_at or message.created_at
+        DELIVERY_LATENCY.labels(message.bot.connector).observe(
+            max(0.0, (now - since).total_seconds())
+        )
+
+
+def message_converted(bot) -> None:
+    MESSAGES_CONVERTED.labels(bot.name, bot.connector).inc()
+
+
+def inbound_stored(bot) -> None:
+    INBOUND_MESSAGES.labels(bot.name, bot.connector).inc()
+
+
+def webhook_delivery(outcome: str) -> None:
+    WEBHOOK_DELIVERIES.labels("retry" if outcome == "pending" else str(outcome)).inc()
+
+
+def contact_sync_finished(outcome: str) -> None:
+    CONTACT_SYNC_RUNS.labels(str(outcome)).inc()
+
+
+class ApiRequestsMiddleware:
+    """Counts every /api/ answer by route and errcode (set by `botadmin.api.envelope`)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest):
+        response = self.get_response(request)
+        if request.path.startswith("/api/"):
+            match = request.resolver_match
+            endpoint = match.route if match is not None and match.route else "unmatched"
+            API_REQUESTS.labels(endpoint[:60], str(getattr(response, "errcode", "none"))).inc()
+        return response
+
+
+# --- Reading them --------------------------------------------------------------
+
+
+def role_dir(role: str) -> Path:
+    return Path(settings.BOTADMIN_METRICS_DIR) / role
+
+
+def clean_role_dir(role: str) -> None:
+    """A service starting: its processes' counts from the last run go."""
+    folder = role_dir(role)
+    folder.mkdir(parents=True, exist_ok=True)
+    for path in folder.glob("*.db"):
+        if role != "other" or not _pid_alive(path):
+            path.unlink(missing_ok=True)
+
+
+def _pid_alive(path: Path) -> bool:
+    try:
+        pid = int(path.stem.rsplit("_", 1)[-1])
+        os.kill(pid, 0)
+    except (ValueError, ProcessLookupError):
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class AllProcessesCollector:
+    """Every role's files merged, as MultiProcessCollector does for one folder."""
+
+    def collect(self):
+        root = str(settings.BOTADMIN_METRICS_DIR)
+        files = glob.glob(os.path.join(glob.escape(root), "*", "*.db"))
+        return MultiProcessCollector.merge(files, accumulate=True)
+
+
+class DatabaseCollector:
+    """Queue depth and oldest queued age per bot, and webhook endpoint health."""
+
+    def collect(self):
+        from django.db.models import Count, Min
+
+        from conversations.models import Bot
+        from messaging.models import Message, WebhookEndpoint
+
+        now = timezone.now()
+        depth = GaugeMetricFamily(
+            "botadmin_queue_depth", "Outbound messages queued.", labels=["bot", "connector"]
+        )
+        oldest = GaugeMetricFamily(
+            "botadmin_queue_oldest_age_seconds",
+            "Age of the oldest queued outbound message.",
+            labels=["bot", "connector"],
+        )
+        queued = {
+            row["bot_id"]: row
+            for row in Message.objects.filter(status=Message.Status.QUEUED)
+            .values("bot_id")
+            .annotate(n=Count("id"), first=Min("created_at"))
+            .order_by()
+        }
+        for bot_id, name, connector in Bot.objects.values_list("id", "name", "connector"):
+            row = queued.get(bot_id)
+            depth.add_metric([name, connector], row["n"] if row else 0)
+            age = (now - row["first"]).total_seconds() if row else 0.0
+            oldest.add_metric([name, connector], max(0.0, age))
+        yield depth
+        yield oldest
+
+        failing = GaugeMetricFamily(
+            "botadmin_webhook_endpoint_failing",
+            "1 while a webhook endpoint's recent deliveries fail, else 0.",
+            labels=["bot", "endpoint"],
+        )
+        disabled = GaugeMetricFamily(
+            "botadmin_webhook_endpoint_disabled",
+            "1 when a webhook endpoint was disabled (by hand or for failing), else 0.",
+            labels=["bot", "endpoint"],
+        )
+        for (
+            endpoint_id,
+            bot,
+            failing_since,
+            disabled_at,
+            active,
+        ) in WebhookEndpoint.objects.values_list(
+            "id", "bot__name", "failing_since", "disabled_at", "is_active"
+        ):
+            failing.add_metric([bot, str(endpoint_id)], 1 if failing_since else 0)
+            disabled.add_metric([bot, str(endpoint_id)], 1 if disabled_at or not active else 0)
+        yield failing
+        yield disabled
+
+
+def exposition() -> bytes:
+    registry = CollectorRegistry()
+    registry.register(AllProcessesCollector())
+    registry.register(DatabaseCollector())
+    return generate_latest(registry)
+
+
+@never_cache
+def metrics_view(request: HttpRequest) -> HttpResponse:
+    """GET /metrics: 404 while BOTADMIN_METRICS_TOKEN is unset, 401 without its bearer."""
+    token = settings.BOTADMIN_METRICS_TOKEN
+    if not token:
+        return HttpResponse(status=404)
+    given = request.headers.get("Authorization", "")
+    if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+        return HttpResponse(status=401, headers={"WWW-Authenticate": "Bearer"})
+    return HttpResponse(exposition(), content_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,141 @@
+"""GET /metrics: Prometheus text, counted over every process, read with prometheus_client's parser."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from messaging.delivery import deliver
+from messaging.models import Message
+from tests.messaging.conftest import wecom, wecom_bot, wecom_group  # noqa: F401
+
+TOKEN = "metrics-token-for-tests"
+TEXT = {"msgtype": "text", "text": {"content": "hello"}}
+
+
+@pytest.fixture
+def scrape(client, settings):
+    settings.BOTADMIN_METRICS_TOKEN = TOKEN
+
+    def read() -> dict[tuple[str, tuple], float]:
+        answer = client.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"})
+        assert answer.status_code == 200
+        assert answer["Content-Type"].startswith("text/plain")
+        samples = {}
+        for family in text_string_to_metric_families(answer.content.decode()):
+            for sample in family.samples:
+                samples[sample.name, tuple(sorted(sample.labels.items()))] = sample.value
+        return samples
+
+    return read
+
+
+def _value(samples, name: str, **labels) -> float:
+    return samples.get((name, tuple(sorted(labels.items()))), 0.0)
+
+
+def test_metrics_are_off_without_a_token_and_refused_without_its_bearer(client, db, settings):
+    settings.BOTADMIN_METRICS_TOKEN = ""
+    assert client.get("/metrics").status_code == 404
+
+    settings.BOTADMIN_METRICS_TOKEN = TOKEN
+    assert client.get("/metrics").status_code == 401
+    wrong = client.get("/metrics", headers={"Authorization": "Bearer nope"})
+    assert wrong.status_code == 401
+    assert TOKEN not in wrong.content.decode()
+
+
+def test_one_send_and_its_delivery_count_accepted_and_sent_for_that_bot(
+    client,
+    scrape,
+    wecom,  # noqa: F811
+    wecom_bot,  # noqa: F811
+    wecom_group,  # noqa: F811
+):
+    labels = {"bot": wecom_bot.name, "connector": wecom_bot.connector}
+    before = scrape()
+
+    answer = client.post(
+        f"/api/send?secret={wecom_bot.secret}&conversation_id={wecom_group.conversation_id}",
+        data=json.dumps(TEXT),
+        content_type="application/json",
+    )
+    assert answer.json()["errcode"] == 0, answer.json()
+    message = Message.objects.get(msgid=answer.json()["msgid"])
+    accepted_only = scrape()
+    assert deliver(message.pk).result == "sent"
+    after = scrape()
+
+    def delta(samples, name, **extra):
+        return _value(samples, name, **labels, **extra) - _value(before, name, **labels, **extra)
+
+    assert delta(accepted_only, "botadmin_messages_accepted_total") == 1
+    assert delta(accepted_only, "botadmin_messages_sent_total") == 0
+    assert delta(accepted_only, "botadmin_queue_depth") == 1
+    assert delta(after, "botadmin_messages_accepted_total") == 1
+    assert delta(after, "botadmin_messages_sent_total") == 1
+    assert delta(after, "botadmin_messages_failed_total") == 0
+    assert _value(after, "botadmin_queue_depth", **labels) == 0
+    latency = {"connector": wecom_bot.connector}
+    assert (
+        _value(after, "botadmin_delivery_latency_seconds_count", **latency)
+        - _value(before, "botadmin_delivery_latency_seconds_count", **latency)
+        == 1
+    )
+    send_ok = {"endpoint": "api/send", "errcode": "0"}
+    assert (
+        _value(after, "botadmin_api_requests_total", **send_ok)
+        - _value(before, "botadmin_api_requests_total", **send_ok)
+        == 1
+    )
+    # No conversation id appears as a label anywhere.
+    assert not any(wecom_group.conversation_id in str(key) for key in after)
+
+
+def test_counts_of_other_processes_add_up(scrape, db):
+    """A worker process's count and this process's count are one sum."""
+    labels = {"bot": "multi-process", "connector": "test"}
+    before = _value(scrape(), "botadmin_messages_sent_total", **labels)
+    code = (
+        "import django; django.setup(); from botadmin import metrics; "
+        "metrics.MESSAGES_SENT.labels('multi-process', 'test').inc(2)"
+    )
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "botadmin.settings"}
+    subprocess.run([sys.executable, "-c", code], env=env, check=True)
+    from botadmin import metrics
+
+    metrics.MESSAGES_SENT.labels("multi-process", "test").inc()
+
+    assert _value(scrape(), "botadmin_messages_sent_total", **labels) - before == 3
+
+
+def test_queue_depth_and_oldest_age_per_bot_come_from_the_database(
+    scrape, make_bot, make_conversation
+):
+    busy, idle = make_bot(name="busy-bot"), make_bot(name="idle-bot")
+    group = make_conversation(busy, "wrBusy")
+    for _ in range(3):
+        Message.objects.create(
+            bot=busy,
+            conversation=group,
+            direction=Message.Direction.OUT,
+            msgtype="text",
+            body=TEXT,
+            status=Message.Status.QUEUED,
+            source=Message.Source.API,
+        )
+
+    samples = scrape()
+
+    assert _value(samples, "botadmin_queue_depth", bot="busy-bot", connector=busy.connector) == 3
+    assert _value(samples, "botadmin_queue_depth", bot="idle-bot", connector=idle.connector) == 0
+    assert ("botadmin_queue_depth", (("bot", "idle-bot"), ("connector", idle.connector))) in samples
+    age = _value(
+        samples, "botadmin_queue_oldest_age_seconds", bot="busy-bot", connector=busy.connector
+    )
+    assert 0 <= age < 60
