@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -348,6 +349,17 @@ LOGGING = {
         # which masking cannot recognise there) at DEBUG when DEBUG is on: opt-in only.
         "django.db.backends": {"level": "DEBUG" if env.bool("LOG_SQL", default=False) else "INFO"},
     },
+}
+
+# --- Retention (messaging/retention.py) -----------------------------------------
+# Messages older than this many days are deleted nightly (a bot's own setting
+# wins); unset keeps them. The operator-action audit log has its own limit.
+BOTADMIN_MESSAGE_RETENTION_DAYS = env.int("BOTADMIN_MESSAGE_RETENTION_DAYS", default=None)
+BOTADMIN_AUDIT_RETENTION_DAYS = env.int("BOTADMIN_AUDIT_RETENTION_DAYS", default=365)
+BOTADMIN_RETENTION_BATCH_SIZE = env.int("BOTADMIN_RETENTION_BATCH_SIZE", default=500)
+CELERY_BEAT_SCHEDULE["purge-expired-messages"] = {
+    "task": "messaging.purge_expired_messages",
+    "schedule": crontab(hour=3, minute=17),  # UTC, a quiet hour in China
 }
 
 # --- Announcements ------------------------------------------------------------

@@ -174,7 +174,10 @@ class BotAdmin(ContactSyncBotAdminMixin, BotScopedAdminMixin, admin.ModelAdmin):
             (_("Credentials"), {"fields": credentials}) if obj else None,
             (_("Connector"), {"fields": ("connector",)}),
             *connector_fieldsets(),
-            (_("Forwarding and sending"), {"fields": ("webhook_url", "rate_limit_per_minute")}),
+            (
+                _("Forwarding and sending"),
+                {"fields": ("webhook_url", "rate_limit_per_minute", "message_retention_days")},
+            ),
             (_("Quiet hours"), {"fields": ("quiet_hours_start", "quiet_hours_end", "timezone")}),
             (_("Contact sync"), {"fields": ("conversations_link", "contact_sync")})
             if obj

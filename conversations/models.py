@@ -87,6 +87,16 @@ class Bot(models.Model):
         validators=[validate_time_zone],
         help_text=_("Of the quiet hours, e.g. Europe/Berlin. Empty: the server's (TIME_ZONE)."),
     )
+    message_retention_days = models.PositiveIntegerField(
+        _("keep messages for (days)"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text=_(
+            "Older messages are deleted every night. Empty: the server's setting "
+            "(BOTADMIN_MESSAGE_RETENTION_DAYS; unset keeps them)."
+        ),
+    )
     operators = models.ManyToManyField(
         settings.AUTH_USER_MODEL,
         verbose_name=_("operators"),

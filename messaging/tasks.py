@@ -34,3 +34,11 @@ def wake(items: list[tuple[int, float]]) -> None:
     for message_id, delay in items:
         if delay <= MAX_COUNTDOWN_SECONDS:
             wakeups.publish(DELIVER_TASK, [message_id], countdown=delay or None)
+
+
+@shared_task(name="messaging.purge_expired_messages", ignore_result=True)
+def purge_expired_messages() -> int:
+    """Nightly: messages past their retention, and the audit log past its own."""
+    from . import retention
+
+    return retention.purge_expired().messages

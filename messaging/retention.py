@@ -1,0 +1,115 @@
+"""Retention: messages older than their bot's limit are deleted every night.
+
+A bot's `message_retention_days`, else BOTADMIN_MESSAGE_RETENTION_DAYS (unset:
+kept for ever). With a message go its delivery attempts, its media (rows and
+stored files) and its webhook deliveries with their attempts. Messages still
+waiting to leave (scheduled, queued, sending) are never deleted.
+
+Deletion goes in batches of BOTADMIN_RETENTION_BATCH_SIZE messages, each its
+own short transaction found by primary key, so sends and callbacks keep
+going while a large backlog is purged (SQLite holds its one write lock only
+for one batch at a time). The operator-action audit log has its own limit
+(BOTADMIN_AUDIT_RETENTION_DAYS), purged the same way.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from audit.models import OperatorAction
+from conversations.models import Bot
+
+from .models import Message, MessageMedia
+
+logger = logging.getLogger(__name__)
+
+# Never purged: the message has not left yet.
+WAITING = (Message.Status.SCHEDULED, Message.Status.QUEUED, Message.Status.SENDING)
+
+
+@dataclass
+class Purged:
+    messages: int = 0
+    batches: int = 0
+    audit_entries: int = 0
+
+
+def retention_days(bot: Bot) -> int | None:
+    return bot.message_retention_days or settings.BOTADMIN_MESSAGE_RETENTION_DAYS
+
+
+def expired_messages(bot: Bot, before: datetime):
+    return Message.objects.filter(bot=bot, created_at__lt=before).exclude(status__in=WAITING)
+
+
+def purge_expired(now: datetime | None = None) -> Purged:
+    """Every bot's messages past its retention, then the audit log past its own."""
+    now = now or timezone.now()
+    purged = Purged()
+    for bot in Bot.objects.all():
+        days = retention_days(bot)
+        if days:
+            purge_bot(bot, now - timedelta(days=days), purged)
+    audit_days = settings.BOTADMIN_AUDIT_RETENTION_DAYS
+    if audit_days:
+        purged.audit_entries = _purge_audit(now - timedelta(days=audit_days))
+    logger.info(
+        "Retention: deleted %d messages in %d batches and %d audit entries",
+        purged.messages,
+        purged.batches,
+        purged.audit_entries,
+    )
+    return purged
+
+
+def purge_bot(bot: Bot, before: datetime, purged: Purged | None = None) -> Purged:
+    purged = purged or Purged()
+    size = settings.BOTADMIN_RETENTION_BATCH_SIZE
+    while True:
+        ids = list(expired_messages(bot, before).order_by("pk").values_list("pk", flat=True)[:size])
+        if not ids:
+            return purged
+        _delete_messages(ids)
+        purged.messages += len(ids)
+        purged.batches += 1
+
+
+def _delete_messages(ids: list[int]) -> None:
+    files = [
+        name
+        for name in MessageMedia.objects.filter(message_id__in=ids)
+        .exclude(file="")
+        .values_list("file", flat=True)
+    ]
+    with transaction.atomic():
+        # Django deletes the attempts, media rows and webhook deliveries with one
+        # statement per table (none of them has signals or further dependents to
+        # collect but the deliveries' attempts). The status filter again: a message
+        # that was resent meanwhile stays.
+        Message.objects.filter(pk__in=ids).exclude(status__in=WAITING).delete()
+    if files:
+        from django.core.files.storage import default_storage
+
+        for name in files:
+            default_storage.delete(name)
+
+
+def _purge_audit(before: datetime) -> int:
+    size = settings.BOTADMIN_RETENTION_BATCH_SIZE
+    deleted = 0
+    while True:
+        ids = list(
+            OperatorAction.objects.filter(created_at__lt=before)
+            .order_by("pk")
+            .values_list("pk", flat=True)[:size]
+        )
+        if not ids:
+            return deleted
+        OperatorAction.objects.filter(pk__in=ids).delete()
+        deleted += len(ids)
