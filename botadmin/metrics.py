@@ -12,7 +12,8 @@ Queue depth, oldest queued age and webhook endpoint health are not counted
 by anyone: they are read from the database at scrape time (`DatabaseCollector`).
 
 Other modules record events with one-line calls (`metrics.message_accepted(m)`);
-bot labels are bot names, a bounded set, never conversation ids.
+bot labels are bot names, a bounded set, never conversation ids. While
+BOTADMIN_METRICS_TOKEN is unset nothing is recorded (nobody could read it).
 """
 
 from __future__ import annotations
@@ -90,8 +91,13 @@ _STATUS_COUNTERS = {
 # --- One-line hooks for the rest of the code -------------------------------------
 
 
+def _on() -> bool:
+    return bool(settings.BOTADMIN_METRICS_TOKEN)
+
+
 def message_accepted(message) -> None:
-    MESSAGES_ACCEPTED.labels(message.bot.name, message.bot.connector).inc()
+    if _on():
+        MESSAGES_ACCEPTED.labels(message.bot.name, message.bot.connector).inc()
 
 
 def message_delivered(message, status: str, now, converted=None) -> None:
@@ -99,7 +105,7 @@ def message_delivered(message, status: str, now, converted=None) -> None:
     `converted`: the connector's conversion (connectors/conversions.py), counted when it
     changed what was sent."""
     counter = _STATUS_COUNTERS.get(str(status))
-    if counter is None:
+    if counter is None or not _on():
         return
     counter.labels(message.bot.name, message.bot.connector).inc()
     if status == "sent" and converted is not None and converted.note:
@@ -112,19 +118,23 @@ def message_delivered(message, status: str, now, converted=None) -> None:
 
 
 def message_converted(bot) -> None:
-    MESSAGES_CONVERTED.labels(bot.name, bot.connector).inc()
+    if _on():
+        MESSAGES_CONVERTED.labels(bot.name, bot.connector).inc()
 
 
 def inbound_stored(bot) -> None:
-    INBOUND_MESSAGES.labels(bot.name, bot.connector).inc()
+    if _on():
+        INBOUND_MESSAGES.labels(bot.name, bot.connector).inc()
 
 
 def webhook_delivery(outcome: str) -> None:
-    WEBHOOK_DELIVERIES.labels("retry" if outcome == "pending" else str(outcome)).inc()
+    if _on():
+        WEBHOOK_DELIVERIES.labels("retry" if outcome == "pending" else str(outcome)).inc()
 
 
 def contact_sync_finished(outcome: str) -> None:
-    CONTACT_SYNC_RUNS.labels(str(outcome)).inc()
+    if _on():
+        CONTACT_SYNC_RUNS.labels(str(outcome)).inc()
 
 
 class ApiRequestsMiddleware:
@@ -135,7 +145,7 @@ class ApiRequestsMiddleware:
 
     def __call__(self, request: HttpRequest):
         response = self.get_response(request)
-        if request.path.startswith("/api/"):
+        if request.path.startswith("/api/") and _on():
             match = request.resolver_match
             endpoint = match.route if match is not None and match.route else "unmatched"
             API_REQUESTS.labels(endpoint[:60], str(getattr(response, "errcode", "none"))).inc()

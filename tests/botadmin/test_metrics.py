@@ -23,6 +23,7 @@ def scrape(client, settings):
     settings.BOTADMIN_METRICS_TOKEN = TOKEN
 
     def read() -> dict[tuple[str, tuple], float]:
+        settings.BOTADMIN_METRICS_TOKEN = TOKEN
         answer = client.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"})
         assert answer.status_code == 200
         assert answer["Content-Type"].startswith("text/plain")
@@ -139,3 +140,24 @@ def test_queue_depth_and_oldest_age_per_bot_come_from_the_database(
         samples, "botadmin_queue_oldest_age_seconds", bot="busy-bot", connector=busy.connector
     )
     assert 0 <= age < 60
+
+
+def test_nothing_is_counted_while_metrics_are_off(
+    client,
+    scrape,
+    settings,
+    wecom_bot,  # noqa: F811
+    wecom_group,  # noqa: F811
+):
+    labels = {"bot": wecom_bot.name, "connector": wecom_bot.connector}
+    before = _value(scrape(), "botadmin_messages_accepted_total", **labels)
+    settings.BOTADMIN_METRICS_TOKEN = ""
+
+    answer = client.post(
+        f"/api/send?secret={wecom_bot.secret}&conversation_id={wecom_group.conversation_id}",
+        data=json.dumps(TEXT),
+        content_type="application/json",
+    )
+
+    assert answer.json()["errcode"] == 0
+    assert _value(scrape(), "botadmin_messages_accepted_total", **labels) == before
