@@ -1,0 +1,166 @@
+"""Benchmark of GET /metrics and GET /readyz, and what metrics cost /api/send.
+
+    .venv/bin/python bench/metrics.py [--scrapes 200] [--sends 2000] [--rounds 3]
+
+Starts gunicorn as `make run` does (on its own SQLite database in var/bench-metrics/,
+or on DATABASE_URL / CACHE_URL / CELERY_BROKER_URL when set) with 200 bots and
+10,000 queued messages, after one /api/send per bot so every bot has counters.
+
+* /metrics: p50 / p95 of one scrape (aim: ≤ 100 ms);
+* /readyz: p50 / p95 with everything up (aim p95 ≤ 50 ms; worker and beat
+  heartbeats are written by the benchmark), and with a broker that accepts
+  connections and never answers (aim ≤ 2 s);
+* /api/send accepted per second with metrics on (BOTADMIN_METRICS_TOKEN set) and
+  off, in alternating rounds; the figure is the median cost (aim ≤ 3 %).
+"""
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import sys
+import threading
+import time
+from pathlib import Path
+
+import requests
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.harness import manage, post_many, server_environment, start_server  # noqa: E402
+
+TOKEN = "bench-metrics-token"
+BODY = json.dumps({"msgtype": "text", "text": {"content": "bench: metrics"}}).encode()
+SETUP = """
+import json
+from django.utils import timezone
+from conversations.models import Bot, Conversation
+from messaging.models import Message
+from botadmin import health
+bots = [Bot.objects.filter(name=f"bench-{n:03}").first() or Bot.objects.create(
+    name=f"bench-{n:03}", connector="bridge", agent_url="http://127.0.0.1:9",
+    rate_limit_per_minute=100000) for n in range(200)]
+conversations = [Conversation.objects.get_or_create(bot=bot, conversation_id="wrBench")[0]
+    for bot in bots]
+Message.objects.filter(bot__in=bots).delete()
+body = {"msgtype": "text", "text": {"content": "queued"}}
+later = timezone.now() + timezone.timedelta(days=1)  # due tomorrow: no /readyz queue alarm
+Message.objects.bulk_create([Message(bot=c.bot, conversation=c, direction="out", msgtype="text",
+    body=body, status="queued", source="api", next_attempt_at=later)
+    for i in range(10_000) for c in [conversations[i % 200]]], batch_size=1000)
+print(json.dumps([bot.secret for bot in bots]))
+"""
+BEATS = "from botadmin import health; health.record_heartbeat('worker'); health.record_heartbeat('beat')"
+
+
+def timed_gets(url: str, count: int, headers=None) -> tuple[float, float]:
+    session = requests.Session()
+    times = []
+    for _ in range(count):
+        began = time.perf_counter()
+        session.get(url, headers=headers, timeout=30)
+        times.append((time.perf_counter() - began) * 1000)
+    cuts = statistics.quantiles(times, n=100)
+    return cuts[49], cuts[94]
+
+
+class SilentBroker:
+    """Accepts connections, never answers."""
+
+    def __init__(self):
+        self.server = socket.socket()
+        self.server.bind(("127.0.0.1", 0))
+        self.server.listen(64)
+        self.port = self.server.getsockname()[1]
+        self.held = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                self.held.append(self.server.accept()[0])
+            except OSError:
+                return
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scrapes", type=int, default=200)
+    parser.add_argument("--sends", type=int, default=2000, help="/api/send requests per round")
+    parser.add_argument("--rounds", type=int, default=3, help="on/off pairs for the send cost")
+    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8104")))
+    args = parser.parse_args()
+
+    env = server_environment(
+        args.port, "bench-metrics", BOTADMIN_SEND_RATE_LIMIT_PER_MINUTE="100000000"
+    )
+    on = {**env, "BOTADMIN_METRICS_TOKEN": TOKEN}
+    off = {**env, "BOTADMIN_METRICS_TOKEN": ""}
+    print(f"database: {env.get('DATABASE_URL', 'sqlite (var/bench-metrics)').split('@')[-1]}")
+    manage(env, "migrate", "--noinput", "-v0")
+    manage(env, "createcachetable")
+    secrets = json.loads(manage(env, "shell", "-c", SETUP, capture=True).splitlines()[-1])
+    base = f"http://127.0.0.1:{args.port}"
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+
+    server = start_server(on, base)
+    try:
+        session = requests.Session()
+        for secret in secrets:  # one accepted message per bot: 200 bots' counters
+            session.post(f"{base}/api/send?secret={secret}&conversation_id=wrBench", data=BODY,
+                         headers={"Content-Type": "application/json"}, timeout=30)  # fmt: skip
+        text = session.get(f"{base}/metrics", headers=auth, timeout=30).text
+        series = sum(1 for line in text.splitlines() if line and not line.startswith("#"))
+        timed_gets(f"{base}/metrics", 10, auth)
+        scrape = timed_gets(f"{base}/metrics", args.scrapes, auth)
+        manage(env, "shell", "-c", BEATS)
+        ready_status = session.get(f"{base}/readyz", timeout=30).status_code
+        ready = timed_gets(f"{base}/readyz", args.scrapes)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+    silent = SilentBroker()
+    hung_env = {**on, "CELERY_BROKER_URL": f"redis://127.0.0.1:{silent.port}/0"}
+    server = start_server(hung_env, base)
+    try:
+        hung_status = requests.get(f"{base}/readyz", timeout=30).status_code
+        hung = timed_gets(f"{base}/readyz", 20)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+    rates = {"on": [], "off": []}
+    url = f"{base}/api/send?secret={secrets[0]}&conversation_id=wrBench"
+    for _round in range(args.rounds):
+        for name, environment in (("on", on), ("off", off)):
+            server = start_server(environment, base)
+            try:
+                post_many(url, lambda _i: BODY, 200, args.threads)
+                accepted, rate, _p50, _p99 = post_many(
+                    url, lambda _i: BODY, args.sends, args.threads
+                )
+            finally:
+                server.terminate()
+                server.wait(timeout=30)
+            if accepted != args.sends:
+                sys.exit(f"only {accepted} of {args.sends} sends accepted")
+            rates[name].append(rate)
+
+    print(f"/metrics: {series} samples, 200 bots, 10,000 queued; {args.scrapes} scrapes: "
+          f"p50 {scrape[0]:.1f} ms, p95 {scrape[1]:.1f} ms  (aim p95 ≤ 100 ms)")  # fmt: skip
+    print(f"/readyz well (HTTP {ready_status}): p50 {ready[0]:.1f} ms, p95 {ready[1]:.1f} ms  "
+          f"(aim p95 ≤ 50 ms)")  # fmt: skip
+    print(f"/readyz, broker hung (HTTP {hung_status}): p50 {hung[0]:.0f} ms, "
+          f"p95 {hung[1]:.0f} ms  (aim ≤ 2000 ms)")  # fmt: skip
+    pairs = [1 - r_on / r_off for r_on, r_off in zip(rates["on"], rates["off"], strict=True)]
+    print("/api/send req/s with metrics on: " + ", ".join(f"{r:.0f}" for r in rates["on"]))
+    print("/api/send req/s with metrics off: " + ", ".join(f"{r:.0f}" for r in rates["off"]))
+    print(f"cost of metrics on /api/send: median {statistics.median(pairs) * 100:+.1f} % "
+          f"(rounds: {', '.join(f'{p * 100:+.1f}' for p in pairs)}; aim ≤ 3 %)")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
