@@ -1,0 +1,140 @@
+"""The production settings the README shows: `check --deploy` is clean, and behind an
+HTTPS proxy the session and CSRF cookies are Secure and HSTS is sent."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import subprocess
+import sys
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import make_password
+
+from tests.processes import ROOT, database_url
+
+# README, "Production": the variables it exports (placeholders filled in).
+PRODUCTION = {
+    "DATABASE_URL": "postgres://botadmin:pw@db.invalid:5432/botadmin",
+    "CELERY_BROKER_URL": "redis://redis.invalid:6379/0",
+    "CACHE_URL": "redis://redis.invalid:6379/1",
+    "ALLOWED_HOSTS": "botadmin.example.com",
+    "BEHIND_HTTPS_PROXY": "1",
+}
+
+
+def _environment(**extra) -> dict:
+    env = {k: v for k, v in os.environ.items() if k not in ("DEBUG", "SECRET_KEY")}
+    return {**env, **PRODUCTION, "SECRET_KEY": secrets.token_urlsafe(50), **extra}
+
+
+def test_check_deploy_passes_with_the_readme_production_settings():
+    readme = (ROOT / "README.md").read_text()
+    for name in PRODUCTION:
+        assert name in readme
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=_environment(),
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+SCRIPT = """
+import json, django
+django.setup()
+from django.conf import settings
+from django.test import Client
+from django.test.utils import override_settings
+# Static files from the source folders: no collectstatic manifest needed.
+override_settings(STORAGES={**settings.STORAGES, "staticfiles": {
+    "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}).enable()
+https = {"X-Forwarded-Proto": "https"}
+client = Client()
+plain = client.get("/console/login/")
+page = client.get("/console/login/", headers=https)
+token = page.cookies["csrftoken"].value
+login = client.post("/console/login/", {"username": "ops", "password": "pw-ops-123456",
+    "csrfmiddlewaretoken": token}, headers=https)
+probe = client.get("/healthz")
+print(json.dumps({
+    "plain_status": plain.status_code,
+    "hsts": page.headers.get("Strict-Transport-Security", ""),
+    "csrf_secure": bool(page.cookies["csrftoken"]["secure"]),
+    "login_status": login.status_code,
+    "session_secure": bool(login.cookies["sessionid"]["secure"]),
+    "probe_status": probe.status_code,
+}))
+"""
+
+
+def test_behind_an_https_proxy_cookies_are_secure_and_hsts_is_sent(transactional_db, settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.PBKDF2PasswordHasher"]
+    # Hashed as production hashes (the tests' fast hasher is not in the default list).
+    get_user_model().objects.create(
+        username="ops",
+        password=make_password("pw-ops-123456"),
+        is_staff=True,
+    )
+    env = _environment(
+        DATABASE_URL=database_url(),
+        CACHE_URL="locmemcache://",
+        ALLOWED_HOSTS="testserver",
+        DJANGO_SETTINGS_MODULE="botadmin.settings",
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", SCRIPT], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    seen = json.loads(result.stdout.strip().splitlines()[-1])
+
+    assert seen["plain_status"] == 301  # plain HTTP is sent to HTTPS…
+    assert seen["probe_status"] == 200  # …except the health probes
+    assert seen["hsts"].startswith("max-age=31536000")
+    assert seen["csrf_secure"] is True
+    assert seen["login_status"] == 302 and seen["session_secure"] is True
+
+
+def test_systemd_units_verify(tmp_path):
+    """deploy/systemd/: `systemd-analyze verify` with the paths pointed at this checkout."""
+    import shutil
+
+    import pytest
+
+    analyze = shutil.which("systemd-analyze")
+    if analyze is None:
+        pytest.skip("systemd-analyze is not installed")
+    units = sorted((ROOT / "deploy/systemd").glob("botadmin*"))
+    assert {unit.name for unit in units} >= {
+        "botadmin-web.service",
+        "botadmin-worker.service",
+        "botadmin-beat.service",
+        "botadmin.target",
+    }
+    (tmp_path / "env").write_text("")
+    for unit in units:
+        text = unit.read_text().replace("/opt/botadmin", str(ROOT))
+        text = text.replace("/etc/botadmin/env", str(tmp_path / "env"))
+        (tmp_path / unit.name).write_text(text)
+    result = subprocess.run(
+        [analyze, "verify", "--man=no", *(f"./{unit.name}" for unit in units)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0 and not result.stderr.strip(), result.stderr
+    assert all("User=botadmin" in unit.read_text() for unit in units if unit.suffix == ".service")
+
+
+def test_the_systemd_units_run_what_the_procfile_runs():
+    procfile = (ROOT / "Procfile").read_text()
+    for unit, command in [
+        ("botadmin-web.service", "gunicorn -c botadmin/gunicorn_conf.py botadmin.wsgi"),
+        ("botadmin-worker.service", "celery -A botadmin worker"),
+        ("botadmin-beat.service", "celery -A botadmin beat"),
+    ]:
+        assert command in procfile
+        assert command in (ROOT / "deploy/systemd" / unit).read_text()
