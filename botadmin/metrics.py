@@ -117,11 +117,6 @@ def message_delivered(message, status: str, now, converted=None) -> None:
         )
 
 
-def message_converted(bot) -> None:
-    if _on():
-        MESSAGES_CONVERTED.labels(bot.name, bot.connector).inc()
-
-
 def inbound_stored(bot) -> None:
     if _on():
         INBOUND_MESSAGES.labels(bot.name, bot.connector).inc()
