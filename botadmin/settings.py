@@ -138,6 +138,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache (shared by all processes: rate limits, locks) --------------------
 CACHES = {"default": env.cache("CACHE_URL", default="dbcache://botadmin_cache")}
+if CACHES["default"]["BACKEND"] == "django.core.cache.backends.db.DatabaseCache":
+    # The same table, with an incr() that loses no count (botadmin/cache.py).
+    CACHES["default"]["BACKEND"] = "botadmin.cache.DatabaseCache"
 if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
     # redis-py waits forever by default: a hung Redis would hold every request.
     # Give up after a second; the callers carry on without the cache (README,

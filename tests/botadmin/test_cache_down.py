@@ -32,10 +32,10 @@ def test_the_apis_accept_messages_while_the_cache_is_down(cache_down, client, bo
         "/api/callback", json.dumps(callback_body("text", bot)), content_type="application/json"
     )
 
-    # The limit still holds, counted by this process alone.
-    assert [a["errcode"] for a in answers] == [0, 0, 0, 45009]
+    # The limit is a protection: while it cannot be counted, nothing is refused by it.
+    assert [a["errcode"] for a in answers] == [0, 0, 0, 0]
     assert callback.json() == {"errcode": 0, "errmsg": "ok"}
-    assert Message.objects.filter(direction="out").count() == 3
+    assert Message.objects.filter(direction="out").count() == 4
     assert Message.objects.filter(direction="in").count() == 1
 
 
@@ -71,5 +71,5 @@ def test_a_hung_cache_delays_the_send_api_by_its_timeout_only(
 
     assert [a["errcode"] for a in answers] == [0] * 20
     assert Message.objects.count() == 20
-    # One timeout (1 s) trying the shared counter; then this process counts alone.
+    # One timeout (1 s) trying the shared counter; then this process stops asking for a while.
     assert 1 <= took < 3

@@ -20,6 +20,7 @@ print(json.dumps({
     "time_zone": settings.TIME_ZONE, "language": settings.LANGUAGE_CODE,
     "debug": settings.DEBUG, "secret_key_set": bool(settings.SECRET_KEY),
     "cache_options": settings.CACHES["default"].get("OPTIONS", {}),
+    "cache_backend": settings.CACHES["default"]["BACKEND"],
 }))
 """
 
@@ -103,3 +104,9 @@ def test_a_redis_cache_gives_up_after_a_second_unless_the_url_says_otherwise(tmp
     assert options == {"socket_connect_timeout": 1, "socket_timeout": 1}
     chosen = settings_under(tmp_path, CACHE_URL="redis://127.0.0.1:6379/1?socket_timeout=5")
     assert chosen["cache_options"] == {"socket_timeout": 5, "socket_connect_timeout": 1}
+
+
+@pytest.mark.parametrize("url", [None, "dbcache://botadmin_cache"])
+def test_the_database_cache_is_the_one_whose_incr_loses_no_count(tmp_path, url):
+    env = {"CACHE_URL": url} if url else {}
+    assert settings_under(tmp_path, **env)["cache_backend"] == "botadmin.cache.DatabaseCache"

@@ -70,11 +70,12 @@ def _free_port() -> int:
 
 
 @contextmanager
-def running_gunicorn(database_url: str, log_path: Path):
+def running_gunicorn(database_url: str, log_path: Path, env: dict[str, str] | None = None):
     """botadmin under gunicorn, configured as `make run` starts it; yields its base URL.
 
     The log file gets the server's stdout and stderr (access log and Django's
     log lines). Ready once it answers /healthz at all (503 with no database).
+    `env`: more environment variables for the server.
     """
     port = _free_port()
     env = {
@@ -84,6 +85,7 @@ def running_gunicorn(database_url: str, log_path: Path):
         "WEB_CONCURRENCY": "2",
         "LOG_LEVEL": "DEBUG",
         "BOTADMIN_ALLOW_PRIVATE_URLS": "1",
+        **(env or {}),
     }
     root = Path(__file__).resolve().parents[2]
     with open(log_path, "wb") as log:

@@ -523,7 +523,7 @@ def test_the_openapi_body_schema_lists_every_msgtype(client, db):
 
 
 @time_machine.travel("2026-06-01 10:00:30+00:00", tick=False)
-def test_the_rate_limit_is_exact_within_one_process_with_batched_counting(bot):
+def test_the_rate_limit_admits_exactly_the_limit_in_a_minute(bot):
     from botadmin.errors import ApiError
     from messaging.ratelimit import check_send_rate
 
