@@ -136,6 +136,21 @@ class Message(models.Model):
             models.Index(fields=["conversation", "-id"], name="msg_history_idx"),
             # A bot's log by time.
             models.Index(fields=["bot", "-created_at"], name="msg_bot_log_idx"),
+            # The console's search and audit log, newest first by id, filtered (keyset
+            # pages read in order at any table size; docs/performance.md). Senders'
+            # names match through a trigram index on PostgreSQL (migration 0010).
+            models.Index(fields=["bot", "-id"], name="msg_bot_idx"),
+            models.Index(fields=["msgtype", "-id"], name="msg_msgtype_idx"),
+            models.Index(fields=["source", "-id"], name="msg_source_idx"),
+            models.Index(
+                fields=["sender_id", "-id"], condition=~Q(sender_id=""), name="msg_sender_idx"
+            ),
+            # Sent and received are most messages: the id order finds them at once.
+            models.Index(
+                fields=["status", "-id"],
+                condition=~Q(status__in=["sent", "received"]),
+                name="msg_status_idx",
+            ),
             # Due scheduled messages.
             models.Index(
                 fields=["scheduled_at"],
