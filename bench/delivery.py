@@ -31,7 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.processes import celery_worker, stop_process_group  # noqa: E402
+from devtools.processes import celery_worker, stop_process_group  # noqa: E402
 
 
 def parse_args():

@@ -55,9 +55,9 @@ from announcements.services import Draft, save_announcement, start_due_announcem
 from connectors.demo_agent import DemoAgent  # noqa: E402
 from conversations.models import Bot, Conversation  # noqa: E402
 from conversations.secrets import generate_agent_token  # noqa: E402
+from devtools.processes import celery_worker, stop_process_group  # noqa: E402
 from messaging.models import Message  # noqa: E402
 from messaging.sending import accept_outbound  # noqa: E402
-from tests.processes import celery_worker, stop_process_group  # noqa: E402
 
 UNLIMITED = 10_000_000  # messages per minute: the rate limit is off
 

@@ -31,8 +31,8 @@ import requests
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.harness import manage, post_many, server_environment, start_server  # noqa: E402
-from tests.fakes.receiver import Receiver  # noqa: E402
-from tests.processes import celery_worker, stop_process_group  # noqa: E402
+from devtools.processes import celery_worker, stop_process_group  # noqa: E402
+from devtools.receiver import Receiver  # noqa: E402
 
 SETUP = """
 import json

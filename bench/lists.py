@@ -95,7 +95,11 @@ def main() -> int:
         )
     finally:
         server.terminate()
-        server.wait(10)
+        try:
+            server.wait(30)  # a busy machine can take a while to stop the workers
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
     return 0
 
 

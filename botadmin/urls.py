@@ -33,8 +33,7 @@ urlpatterns = [
 ]
 
 if settings.BOTADMIN_BENCH_VIEWS:
-    urlpatterns.insert(0, path("bench/lists/", include("conversations.bench")))
-    urlpatterns.insert(0, path("bench/send/", include("messaging.bench")))
+    urlpatterns.insert(0, path("bench/", include("benchviews.urls")))
 
 admin.site.site_header = "botadmin"
 admin.site.site_title = "botadmin"

@@ -11,8 +11,8 @@ from announcements.models import Announcement
 from connectors.demo_agent import DemoAgent
 from conversations.demo import DEMO_GROUPS, DEMO_USERS
 from conversations.secrets import generate_agent_token
+from devtools.processes import stop_process_group
 from tests.browser import needs_chromium, screenshot
-from tests.processes import stop_process_group
 
 from .workers import delivery_engine_available, start_worker
 

@@ -13,8 +13,8 @@ from django.db.models import Count
 from announcements.fanout import fan_out
 from announcements.models import AnnouncementRun
 from announcements.services import start_due_announcements
+from devtools.processes import database_url
 from messaging.models import Message
-from tests.processes import database_url
 
 ROOT = Path(__file__).resolve().parents[2]
 

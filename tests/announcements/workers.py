@@ -6,7 +6,7 @@ from pathlib import Path
 
 from celery import current_app
 
-from tests.processes import celery_worker, database_url
+from devtools.processes import celery_worker, database_url
 
 DELIVER_TASK = "messaging.deliver_messages"
 

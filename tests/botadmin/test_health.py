@@ -15,8 +15,8 @@ from django.core.cache import cache
 from django.utils import timezone
 
 from botadmin import health
+from devtools.processes import celery_worker, database_url, stop_process_group
 from messaging.models import Message
-from tests.processes import celery_worker, database_url, stop_process_group
 
 
 @pytest.fixture(autouse=True)

@@ -4,7 +4,7 @@ import pytest
 import requests
 
 from botadmin import http
-from tests.fakes.receiver import Receiver
+from devtools.receiver import Receiver
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ import time
 
 import requests
 
+from devtools.processes import celery_worker, database_url, stop_process_group
 from tests.messaging.conftest import running_gunicorn
-from tests.processes import celery_worker, database_url, stop_process_group
 
 TEXT = {"msgtype": "text", "text": {"content": "hi"}}
 

@@ -324,8 +324,8 @@ def test_updates_bring_new_messages_and_fresh_states_of_pending_ones(
 def test_an_inbound_message_shows_its_forwarding_attempts_to_the_webhook(
     operator_client, bot, group, history_url
 ):
+    from devtools.receiver import Receiver
     from messaging.models import Message as MessageModel
-    from tests.fakes.receiver import Receiver
     from tests.messaging.support import callback_body, forward_due
 
     with Receiver() as receiver:

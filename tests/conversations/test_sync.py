@@ -11,8 +11,8 @@ from django.db import IntegrityError, connection, transaction
 from audit.models import OperatorAction
 from conversations import sync
 from conversations.models import SyncRun
+from devtools.receiver import Receiver
 from messaging.models import Message
-from tests.fakes.receiver import Receiver
 
 USERS = [
     {"conversation_id": "wmU1", "name": "Alice", "avatar": "https://example.com/a.png"},

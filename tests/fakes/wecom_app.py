@@ -27,7 +27,7 @@ import time
 from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlsplit
 
-from .receiver import QuietHTTPServer
+from botadmin.local_http import QuietServer as QuietHTTPServer
 
 TOKEN_LIFETIME = 7200
 MEDIA_LIFETIME = 3 * 24 * 3600

@@ -7,6 +7,7 @@ import time_machine
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
+from devtools.receiver import Receiver
 from forwarding.delivery import (
     DISABLE_AFTER,
     JITTER,
@@ -18,7 +19,6 @@ from forwarding.delivery import (
 from forwarding.endpoints import fan_out, reenable_endpoint
 from forwarding.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from messaging.models import Message
-from tests.fakes.receiver import Receiver
 from tests.messaging.support import callback_body, fan_out_pending, forward_due
 
 

@@ -15,10 +15,10 @@ from celery import current_app
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
+from devtools.processes import celery_worker, database_url, stop_process_group
 from forwarding.delivery import sweep_due_deliveries
 from forwarding.models import WebhookDelivery
 from tests.messaging.support import callback_body
-from tests.processes import celery_worker, database_url, stop_process_group
 
 
 @pytest.fixture

@@ -20,14 +20,14 @@ from django.db.models import Min, Q
 from django.utils import timezone
 
 from conversations.models import Bot
+from devtools.processes import database_url
+from devtools.receiver import Receiver
 from messaging import ratelimit
 from messaging.delivery import deliver
 from messaging.models import Message
 from messaging.sending import accept_outbound
 from tests.connectors.conftest import agent, bridge_bot  # noqa: F401  (the fake agent)
-from tests.fakes.receiver import Receiver
 from tests.fakes.wecom import FakeWeCom
-from tests.processes import database_url
 
 
 @pytest.fixture

@@ -9,9 +9,9 @@ import pytest
 
 from connectors.base import ConnectorError
 from connectors.registry import connector_for
+from devtools.receiver import Receiver
 from messaging.delivery import deliver
 from messaging.models import DeliveryAttempt, Message
-from tests.fakes.receiver import Receiver
 
 
 def png_bytes(extra: int = 0) -> bytes:

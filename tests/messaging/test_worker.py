@@ -17,9 +17,9 @@ import pytest
 from django.conf import settings
 
 from botadmin.celery import app as celery_app
+from devtools.processes import celery_worker, database_url, stop_process_group
 from messaging.models import Message
 from messaging.sending import accept_outbound
-from tests.processes import celery_worker, database_url, stop_process_group
 
 ROOT = Path(__file__).resolve().parents[2]
 TEXT = {"msgtype": "text", "text": {"content": "hello from a real worker"}}

@@ -15,9 +15,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from botadmin.local_http import Answer, LocalServer, QuietServer, Request
-
-QuietHTTPServer = QuietServer  # the name tests/fakes/wecom_app.py imports
+from botadmin.local_http import Answer, LocalServer, Request
 
 
 @dataclass

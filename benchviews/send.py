@@ -1,7 +1,7 @@
 """The two baseline views bench/send.py measures `/api/send` against.
 
-Mounted under /bench/send/ only when BOTADMIN_BENCH_VIEWS is on (off by default):
-they store whatever they are sent, without a secret.
+Mounted under /bench/send/ (see benchviews/__init__.py): they store whatever they
+are sent, without a secret.
 
 * `/bench/send/parse` parses the JSON body and answers: the cost of the server,
   Django and JSON alone.
@@ -17,8 +17,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from botadmin.api import envelope
-
-from .models import Message
+from messaging.models import Message
 
 
 @csrf_exempt

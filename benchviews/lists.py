@@ -1,7 +1,6 @@
 """Baseline views bench/lists.py measures `/api/groups` against.
 
-Mounted under /bench/lists/ only when BOTADMIN_BENCH_VIEWS is on (off by
-default; never in production).
+Mounted under /bench/lists/ (see benchviews/__init__.py).
 
 * `/bench/lists/json`: a small JSON envelope, no database: the cost of the
   server and Django alone per request.

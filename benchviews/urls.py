@@ -1,0 +1,6 @@
+from django.urls import include, path
+
+urlpatterns = [
+    path("send/", include("benchviews.send")),
+    path("lists/", include("benchviews.lists")),
+]
