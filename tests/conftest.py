@@ -12,6 +12,7 @@ from django.contrib.auth.models import Permission
 
 from conversations.models import Bot, Conversation
 from conversations.secrets import generate_agent_token
+from tests import fuzzing  # noqa: F401  (hypothesis profiles: quick, or HYPOTHESIS_PROFILE=ci)
 from tests.browser import browser  # noqa: F401  (a fixture for the browser tests)
 
 
