@@ -12,7 +12,7 @@ import sys
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 
-from tests.processes import ROOT, database_url
+from devtools.processes import ROOT, database_url
 
 # README, "Production": the variables it exports (placeholders filled in).
 PRODUCTION = {

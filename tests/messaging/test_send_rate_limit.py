@@ -11,8 +11,8 @@ import requests
 from django.core.cache import cache
 from django.core.management import call_command
 
+from devtools.processes import database_url
 from messaging.models import Message
-from tests.processes import database_url
 
 from .conftest import running_gunicorn
 
