@@ -202,12 +202,14 @@ def request(
     max_bytes: int | None = None,
     max_redirects: int = 0,
     allow_private: bool | None = None,
+    proxy: str | None = None,
 ) -> HttpResponse:
     """Make one checked request and return at most `max_bytes` of the answer.
 
     Raises UnsafeURLError before connecting to a refused address, and the
     `requests` exceptions (ConnectTimeout, ReadTimeout, ConnectionError) as they
     come, so callers can tell "never connected" from "may have been received".
+    `proxy` (an http:// URL) carries the request for a bot whose trusted IP is a proxy's.
     """
     timeout = (
         connect_timeout or settings.BOTADMIN_HTTP_CONNECT_TIMEOUT,
@@ -228,6 +230,7 @@ def request(
             timeout=timeout,
             allow_redirects=False,
             stream=True,
+            proxies={"http": proxy, "https": proxy} if proxy else None,
         ) as response:
             if response.is_redirect and max_redirects:
                 if _hop == max_redirects:

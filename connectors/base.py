@@ -106,6 +106,8 @@ class Connector:
     settings_form: ClassVar[type[forms.Form]] = NoSettings
     # Settings botadmin generates when they are left empty (createbot prints them).
     generated_settings: ClassVar[dict[str, Callable[[], str]]] = {}
+    # Whether botadmin can create group chats through it (`create_group`).
+    creates_groups: ClassVar[bool] = False
 
     def __init__(self, bot: Bot):
         self.bot = bot
@@ -119,6 +121,11 @@ class Connector:
     def msgtypes(self) -> frozenset[str]:
         """The msgtypes this bot sends natively (a bridge agent may announce more)."""
         return self.native_msgtypes
+
+    @staticmethod
+    def conversation_gap(kind: str) -> float:
+        """Seconds the other side wants between two messages to one conversation of this kind."""
+        return 0.0
 
     def send(self, message_id: str, conversation: Conversation, body: dict) -> SendResult:
         """Send a body whose msgtype is in `msgtypes()` (conversions already applied)."""
@@ -135,6 +142,10 @@ class Connector:
         ConnectorError when the answer is unknown.
         """
         raise ConnectorError(f"{self.english_label()} cannot check contacts")
+
+    def create_group(self, name: str, owner: str, members: list[str], chatid: str = "") -> str:
+        """Create a group chat; its id. Raises ConnectorError."""
+        raise ConnectorError(f"{self.english_label()} cannot create group chats")
 
     def check(self) -> str:
         """Test the connection; return a short description or raise ConnectorError."""

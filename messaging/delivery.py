@@ -35,7 +35,7 @@ from botadmin import logging as botadmin_logging
 from botadmin import metrics
 from connectors import conversions
 from connectors.base import Connector, Outcome, SendResult
-from connectors.registry import connector_for
+from connectors.registry import connector_class, connector_for
 from conversations.models import Bot
 
 from . import delivery_pace
@@ -100,7 +100,9 @@ def claim(message_id: int, clock: Clock) -> Message | Step:
                 next_attempt_at=now + timedelta(seconds=seconds), updated_at=now
             )
             return Step("waiting", [(message.pk, seconds)] if wake_myself else [])
-        delivery_pace.note_conversation_send(message.conversation_id, now.timestamp())
+        delivery_pace.note_conversation_send(
+            message.conversation_id, now.timestamp(), _connector_gap(message)
+        )
         message.status = Message.Status.SENDING
         message.attempt_count += 1
         message.next_attempt_at = now + timedelta(seconds=settings.DELIVERY_SENDING_TIMEOUT)
@@ -131,7 +133,7 @@ def _reason_to_wait(message: Message, now: datetime) -> tuple[float, bool] | Non
             return max(_seconds(older.next_attempt_at - now), 1.0), False
         return ORDER_RECHECK_SECONDS, False
     stamp = now.timestamp()
-    gap = delivery_pace.conversation_wait(message.conversation_id, stamp)
+    gap = delivery_pace.conversation_wait(message.conversation_id, stamp, _connector_gap(message))
     if gap > 0:
         return gap, True
     slot = delivery_pace.take_bot_slot(bot.pk, bot.rate_limit_per_minute, stamp)
@@ -140,6 +142,10 @@ def _reason_to_wait(message: Message, now: datetime) -> tuple[float, bool] | Non
         width = delivery_pace.slot_seconds(bot.rate_limit_per_minute)
         return slot + random.uniform(0, width), True
     return None
+
+
+def _connector_gap(message: Message) -> float:
+    return connector_class(message.bot.connector).conversation_gap(message.conversation.kind)
 
 
 def call_connector(message: Message) -> tuple[SendResult, conversions.Converted | None]:

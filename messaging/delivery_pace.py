@@ -6,8 +6,10 @@
   slots. Sends come out evenly spaced rather than in bursts, which is also
   what keeps a real WeCom account clear of risk control.
 * Per conversation: at least DELIVERY_CONVERSATION_MIN_GAP seconds between two
-  messages. Messages to one conversation leave one at a time (the delivery
-  engine keeps their order), so a plain "last send" time is enough.
+  messages, or the connector's own gap when larger (`Connector.conversation_gap`:
+  WeCom's app drops more than 30 a minute or 1,000 an hour to one member).
+  Messages to one conversation leave one at a time (the delivery engine keeps
+  their order), so a plain "last send" time is enough.
 
 Both take `now` (Unix seconds) from the caller, so tests drive them with a
 simulated clock. Over the limit, the answer is how long to wait: the message
@@ -42,19 +44,26 @@ def take_bot_slot(bot_id: int, per_minute: int, now: float) -> float:
     return (slot + 1) * width - now
 
 
-def conversation_wait(conversation_id: int, now: float) -> float:
+def conversation_gap(connector_gap: float = 0.0) -> float:
+    """The larger of DELIVERY_CONVERSATION_MIN_GAP and the connector's own gap."""
+    return max(settings.DELIVERY_CONVERSATION_MIN_GAP, connector_gap)
+
+
+def conversation_wait(conversation_id: int, now: float, connector_gap: float = 0.0) -> float:
     """Seconds until the conversation's minimum gap has passed (0: go)."""
-    gap = settings.DELIVERY_CONVERSATION_MIN_GAP
+    gap = conversation_gap(connector_gap)
     if gap <= 0:
         return 0.0
     last = cache.get(_last_key(conversation_id))
-    if last is None or now - last >= gap:
+    # A millisecond's tolerance: times stored to the microsecond would otherwise
+    # leave a wait too small to move `next_attempt_at` (gaps like 3.6 s).
+    if last is None or now - last >= gap - 0.001:
         return 0.0
     return gap - (now - last)
 
 
-def note_conversation_send(conversation_id: int, now: float) -> None:
-    gap = settings.DELIVERY_CONVERSATION_MIN_GAP
+def note_conversation_send(conversation_id: int, now: float, connector_gap: float = 0.0) -> None:
+    gap = conversation_gap(connector_gap)
     if gap > 0:
         cache.set(_last_key(conversation_id), now, timeout=math.ceil(gap) + KEY_MARGIN_SECONDS)
 

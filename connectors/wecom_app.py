@@ -1,0 +1,455 @@
+"""WeCom's self-built application (自建应用): members and app chats (shared/spec/wecom-app.md).
+
+A user conversation is a member (`message/send`, `touser`); a group
+conversation is an app chat botadmin created (`appchat/send`, `chatid`).
+WeCom has no idempotency key: a lost answer leaves the send `uncertain`.
+Errcodes are classified as the spec's table says; the ones that stop every
+send (trusted IP, missing permission, bad secret) pause the bot with a reason
+an operator can act on.
+
+Receiving (the encrypted callback) is `wecom_app_callback`; the access token
+and media cache are `wecom_app_api`; the crypto is `wecom_app_crypto`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from typing import TYPE_CHECKING
+
+import requests
+from django import forms
+from django.core.validators import RegexValidator
+from django.utils.translation import gettext_lazy as _
+
+from botadmin import http
+
+from . import wecom_app_api as api
+from .base import Connector, ConnectorError, ContactPage, Limits, Outcome, SendResult
+from .wecom_app_crypto import generate_encoding_aes_key, generate_token
+from .wecom_robot import never_connected
+
+if TYPE_CHECKING:
+    from conversations.models import Bot, Conversation
+
+KIND = "wecom_app"
+IMAGE_MAX_BYTES = 10 * 1024 * 1024
+NEWS_MAX_ARTICLES = 8
+RETRY_ERRCODES = frozenset({-1, 45009, 45033})
+RATE_LIMIT_WAIT_SECONDS = 60.0
+FAIL_ERRCODES = frozenset({81013, 40008})
+MEDIA_ERRCODE = 40007
+APPCHAT_GONE_ERRCODE = 86003
+PERMISSION_ERRCODES = frozenset({48002, 60011})
+TRUSTED_IP_ERRCODE = 60020
+# gettoken answers meaning the settings themselves are wrong.
+CREDENTIAL_ERRCODES = frozenset({40001, 40013, 40091, 41002, 41004})
+# WeCom drops excess messages silently: ≤ 30 a minute and ≤ 1,000 an hour to
+# one member (one every 3.6 s keeps both), ≤ 200 a minute to an app chat.
+MEMBER_GAP_SECONDS = 3.6
+APP_CHAT_GAP_SECONDS = 0.3
+_IP_RE = re.compile(r"from ip:\s*([0-9a-fA-F:.]+)")
+
+PERMISSIONS = {
+    48002: _("the app may not call this API (48002: API forbidden)"),
+    60011: _(
+        "the app has no privilege for this member or chat (60011): its visible range "
+        "must include them (app chats need the root department)"
+    ),
+}
+
+_alphanumeric = RegexValidator(r"^[A-Za-z0-9]+$", _("Letters and digits only."))
+
+
+class WeComAppSettings(forms.Form):
+    corp_id = forms.CharField(
+        label=_("corp ID"), max_length=64, validators=[_alphanumeric], help_text=_("企业ID")
+    )
+    agent_id = forms.IntegerField(label=_("agent ID"), min_value=1, help_text=_("AgentId"))
+    app_secret = forms.CharField(
+        label=_("app secret"), max_length=128, widget=forms.PasswordInput, help_text=_("Secret")
+    )
+    callback_token = forms.CharField(
+        label=_("callback token"),
+        max_length=32,
+        required=False,
+        validators=[_alphanumeric],
+        help_text=_("接收消息 Token; generated when left empty."),
+    )
+    encoding_aes_key = forms.CharField(
+        label=_("EncodingAESKey"),
+        min_length=43,
+        max_length=43,
+        required=False,
+        validators=[_alphanumeric],
+        help_text=_("接收消息 EncodingAESKey; generated when left empty."),
+    )
+    proxy_url = forms.URLField(
+        label=_("outbound proxy URL"),
+        required=False,
+        assume_scheme="http",
+        help_text=_("Only when the app's trusted IP (企业可信IP) is a proxy's."),
+    )
+
+
+def app_for(bot: Bot) -> api.App:
+    values = bot.connector_settings or {}
+    try:
+        agent_id = int(values.get("agent_id") or 0)
+    except (TypeError, ValueError):
+        agent_id = 0
+    return api.App(
+        corp_id=str(values.get("corp_id") or ""),
+        agent_id=agent_id,
+        secret=str(values.get("app_secret") or ""),
+        proxy_url=str(values.get("proxy_url") or ""),
+    )
+
+
+class _Refused(Exception):
+    def __init__(self, result: SendResult):
+        self.result = result
+
+
+class WeComAppConnector(Connector):
+    kind = KIND
+    label = _("WeCom self-built app")
+    native_msgtypes = frozenset({"text", "markdown", "link", "news", "image"})
+    conversions = {"markdown_v2": ("markdown", "text"), "miniprogram": ("link",)}
+    # message/send: text and markdown ≤ 2048 bytes; textcard title 128, description 512.
+    limits = Limits(text=2048, markdown=2048, title=128, description=512, image=IMAGE_MAX_BYTES)
+    image_formats = frozenset({"JPEG", "PNG"})
+    idempotent = False
+    lists_contacts = True
+    creates_groups = True
+    default_rate_limit = 600
+    settings_form = WeComAppSettings
+    generated_settings = {
+        "callback_token": generate_token,
+        "encoding_aes_key": generate_encoding_aes_key,
+    }
+
+    def __init__(self, bot: Bot):
+        super().__init__(bot)
+        self.app = app_for(bot)
+
+    # The console shows a setup page for it (console/views/app_setup.py).
+    setup_page = True
+
+    @staticmethod
+    def callback_path(bot: Bot) -> str:
+        """Where WeCom posts this bot's callbacks (to paste into the app's 接收消息 page)."""
+        from django.urls import reverse
+
+        return reverse("wecom_app_callback", args=[bot.pk])
+
+    @staticmethod
+    def setup_status(bot: Bot) -> dict:
+        from .wecom_app_callback import last_status
+
+        return last_status(bot.pk)
+
+    @classmethod
+    def printed_settings(cls, bot: Bot) -> dict:
+        """What `createbot` prints for the operator to paste into WeCom."""
+        values = bot.connector_settings or {}
+        return {
+            "callback_url": cls.callback_path(bot),
+            "callback_token": values.get("callback_token", ""),
+            "encoding_aes_key": values.get("encoding_aes_key", ""),
+        }
+
+    @staticmethod
+    def conversation_gap(kind: str) -> float:
+        """Seconds between two messages to one conversation (WeCom's silent limits)."""
+        return MEMBER_GAP_SECONDS if kind == "user" else APP_CHAT_GAP_SECONDS
+
+    # --- sending -----------------------------------------------------------
+
+    def send(self, message_id: str, conversation: Conversation, body: dict) -> SendResult:
+        to_chat = conversation.kind == "group"
+        try:
+            wire = self.wire_body(body, to_chat)
+        except _Refused as refused:
+            return refused.result
+        except (KeyError, TypeError, ValueError) as error:
+            return SendResult(Outcome.FAILED, f"cannot map the message for the app: {error}")
+        if to_chat:
+            wire["chatid"] = conversation.conversation_id
+            return self._post("appchat/send", wire, body)
+        wire["touser"] = conversation.conversation_id
+        wire["agentid"] = self.app.agent_id
+        return self._post("message/send", wire, body)
+
+    def _post(self, path: str, wire: dict, body: dict) -> SendResult:
+        result = self._call(path, wire)
+        if result.errcode == MEDIA_ERRCODE and wire["msgtype"] in ("image", "file"):
+            # The media_id expired early: upload the bytes again, then send once more.
+            try:
+                content, kind, name = self._media_source(body)
+                api.forget_media(self.app, kind, content)
+                wire[wire["msgtype"]] = {"media_id": self._media_id(kind, content, name)}
+            except _Refused as refused:
+                return refused.result
+            result = self._call(path, wire)
+        return result
+
+    def _call(self, path: str, wire: dict) -> SendResult:
+        try:
+            response, answer = api.call(self.app, "POST", path, json=wire)
+        except api.TokenError as error:
+            return self._token_problem(error)
+        except http.UnsafeURLError as error:
+            return SendResult(Outcome.FAILED, str(error))
+        except requests.ConnectionError as error:
+            if never_connected(error):
+                return SendResult(Outcome.RETRY, f"cannot connect to WeCom: {error}")
+            return SendResult(Outcome.UNCERTAIN, f"connection lost after sending: {error}")
+        except requests.ReadTimeout as error:
+            return SendResult(Outcome.UNCERTAIN, f"no answer from WeCom in time: {error}")
+        except requests.RequestException as error:
+            return SendResult(Outcome.UNCERTAIN, f"request failed: {error}")
+        return self.classify(response, answer)
+
+    def classify(self, response: http.HttpResponse, answer: dict | None) -> SendResult:
+        if answer is None or "errcode" not in answer:
+            if response.status in (429, 502, 503):
+                return SendResult(Outcome.RETRY, response.text[:1024], http_status=response.status)
+            return SendResult(
+                Outcome.UNCERTAIN,
+                f"unexpected answer: {response.text[:1000]}",
+                http_status=response.status,
+            )
+        try:
+            errcode = int(answer["errcode"])
+        except (TypeError, ValueError):
+            return SendResult(Outcome.UNCERTAIN, f"unexpected answer: {response.text[:1000]}")
+        errmsg = str(answer.get("errmsg", ""))
+        result = SendResult(Outcome.SENT, errmsg, http_status=response.status, errcode=errcode)
+        if errcode == 0:
+            result.upstream_msgid = str(answer.get("msgid") or "")
+            invalid = str(answer.get("invaliduser") or "")
+            # Some recipients were unknown: the others got it. The attempt keeps who.
+            result.detail = f"invaliduser: {invalid}" if invalid else ""
+            return result
+        result.outcome = Outcome.FAILED
+        if errcode in RETRY_ERRCODES or errcode in api.TOKEN_ERRCODES:
+            result.outcome = Outcome.RETRY
+            if errcode == 45009:
+                result.retry_after = RATE_LIMIT_WAIT_SECONDS
+        elif errcode == TRUSTED_IP_ERRCODE:
+            result.outcome = Outcome.RETRY  # nothing was sent; it waits for the resume
+            result.account_problem = trusted_ip_reason(errmsg)
+        elif errcode in PERMISSION_ERRCODES:
+            result.outcome = Outcome.RETRY
+            result.account_problem = str(
+                _(
+                    "WeCom refuses the app: %(what)s. Grant it in WeCom's admin console, then resume the bot."
+                )
+                % {"what": PERMISSIONS[errcode]}
+            )
+        return result
+
+    @staticmethod
+    def _token_problem(error: api.TokenError) -> SendResult:
+        if not error.reached:
+            return SendResult(Outcome.RETRY, error.detail)
+        result = SendResult(Outcome.RETRY, error.detail, errcode=error.errcode)
+        if error.errcode == TRUSTED_IP_ERRCODE:
+            result.account_problem = trusted_ip_reason(error.detail)
+        elif error.errcode in CREDENTIAL_ERRCODES:
+            result.account_problem = str(
+                _(
+                    "WeCom refuses the corp ID or app secret (%(detail)s): correct the bot's settings, then resume it."
+                )
+                % {"detail": error.detail}
+            )
+        elif error.errcode not in RETRY_ERRCODES:
+            result.account_problem = str(_("WeCom gives the app no access token: %(detail)s")) % {
+                "detail": error.detail
+            }
+        return result
+
+    def wire_body(self, body: dict, to_chat: bool) -> dict:
+        msgtype = body["msgtype"]
+        payload = body[msgtype]
+        if msgtype in ("text", "markdown"):
+            return {"msgtype": msgtype, msgtype: {"content": payload["content"]}}
+        if msgtype == "link":
+            if payload.get("desc"):
+                card = {
+                    "title": payload["title"],
+                    "description": payload["desc"],
+                    "url": payload["url"],
+                }
+                return {"msgtype": "textcard", "textcard": card}
+            article = {"title": payload["title"], "url": payload["url"]}
+            if payload.get("image_url"):
+                article["picurl"] = payload["image_url"]
+            return {"msgtype": "news", "news": {"articles": [article]}}
+        if msgtype == "news":
+            articles = list(payload["articles"])[:NEWS_MAX_ARTICLES]
+            return {"msgtype": "news", "news": {"articles": articles}}
+        if msgtype == "image":
+            content, kind, name = self._media_source(body)
+            return {"msgtype": "image", "image": {"media_id": self._media_id(kind, content, name)}}
+        raise ValueError(f"msgtype {msgtype!r} is not sent by the app connector")
+
+    def _media_source(self, body: dict) -> tuple[bytes, str, str]:
+        image = body["image"]
+        if image.get("base64"):
+            try:
+                return base64.b64decode(image["base64"], validate=True), "image", "image"
+            except (binascii.Error, ValueError):
+                raise _Refused(SendResult(Outcome.FAILED, "image.base64 is not base64")) from None
+        return self.download(image["url"]), "image", image["url"].rsplit("/", 1)[-1][:100]
+
+    def _media_id(self, kind: str, content: bytes, name: str) -> str:
+        cached = api.cached_media_id(self.app, kind, content)
+        if cached:
+            return cached
+        try:
+            response, answer = api.upload_media(self.app, kind, content, name)
+        except api.TokenError as error:
+            raise _Refused(self._token_problem(error)) from None
+        except requests.RequestException as error:
+            # Nothing was sent to anyone yet: an upload is always safe to repeat.
+            raise _Refused(SendResult(Outcome.RETRY, f"media upload failed: {error}")) from None
+        result = self.classify(response, answer)
+        if result.outcome != Outcome.SENT or not (answer or {}).get("media_id"):
+            if result.outcome in (Outcome.SENT, Outcome.UNCERTAIN):
+                result.outcome = Outcome.RETRY
+            result.detail = f"media upload: {result.detail}"
+            raise _Refused(result)
+        return str(answer["media_id"])
+
+    @staticmethod
+    def download(url: str) -> bytes:
+        try:
+            response = http.request("GET", url, max_bytes=IMAGE_MAX_BYTES, max_redirects=3)
+        except http.UnsafeURLError as error:
+            raise _Refused(SendResult(Outcome.FAILED, f"image URL refused: {error}")) from None
+        except requests.RequestException as error:
+            raise _Refused(
+                SendResult(Outcome.RETRY, f"cannot download the image: {error}")
+            ) from None
+        if response.status >= 500 or response.status in (408, 429):
+            raise _Refused(
+                SendResult(Outcome.RETRY, f"image download answered HTTP {response.status}")
+            )
+        if not response.ok:
+            raise _Refused(
+                SendResult(Outcome.FAILED, f"image download answered HTTP {response.status}")
+            )
+        if response.truncated:
+            raise _Refused(SendResult(Outcome.FAILED, "image larger than 10 MB"))
+        return response.content
+
+    # --- contacts and checks ---------------------------------------------------
+
+    def _get(self, path: str, **kwargs) -> dict:
+        """A read call's answer; raises ConnectorError on anything but errcode 0."""
+        method = kwargs.pop("method", "GET")
+        try:
+            response, answer = api.call(self.app, method, path, **kwargs)
+        except api.TokenError as error:
+            raise ConnectorError(
+                trusted_ip_reason(error.detail)
+                if error.errcode == TRUSTED_IP_ERRCODE
+                else error.detail
+            ) from None
+        except (requests.RequestException, http.UnsafeURLError) as error:
+            raise ConnectorError(f"{path}: {error}") from None
+        if answer is None:
+            raise ConnectorError(f"{path}: unexpected answer {response.text[:200]}")
+        errcode = int(answer.get("errcode", 0) or 0)
+        if errcode != 0:
+            error = ConnectorError(f"{path}: {errcode} {answer.get('errmsg', '')}"[:500])
+            error.errcode = errcode
+            raise error
+        return answer
+
+    def fetch_contacts(self, kind: str, cursor: str | None = None) -> ContactPage:
+        """One page of members (user/list_id and its cursor) or the app chats.
+
+        Names come from user/get where the app may read them; newer apps may
+        not (privacy rules), and then the id is the name. WeCom cannot list
+        group chats: the groups are the app chats botadmin created, each still
+        answered by appchat/get (one it no longer knows is left out).
+        """
+        if kind != "user":
+            return ContactPage(items=self._app_chats(), next_cursor=None)
+        if cursor is None:
+            self._get("department/simplelist")  # fails early without contact access
+        answer = self._get(
+            "user/list_id", method="POST", json={"cursor": cursor or "", "limit": 10000}
+        )
+        items, seen = [], set()
+        names_readable = True
+        for entry in answer.get("dept_user") or []:
+            userid = str(entry.get("userid") or "")
+            if not userid or userid in seen:
+                continue  # a member of several departments is listed once per department
+            seen.add(userid)
+            name = userid
+            if names_readable:
+                try:
+                    name = self._get("user/get", params={"userid": userid}).get("name") or userid
+                except ConnectorError as error:
+                    if getattr(error, "errcode", None) not in PERMISSION_ERRCODES:
+                        raise
+                    names_readable = False
+            items.append(
+                {
+                    "conversation_id": userid,
+                    "name": str(name),
+                    "department": entry.get("department"),
+                }
+            )
+        return ContactPage(items=items, next_cursor=answer.get("next_cursor") or None)
+
+    def _app_chats(self) -> list[dict]:
+        items = []
+        chats = self.bot.conversations.filter(kind="group").values_list("conversation_id", "name")
+        for chatid, name in chats:
+            try:
+                info = self._get("appchat/get", params={"chatid": chatid}).get("chat_info") or {}
+            except ConnectorError as error:
+                if getattr(error, "errcode", None) == APPCHAT_GONE_ERRCODE:
+                    continue
+                raise
+            members = info.get("userlist")
+            items.append(
+                {
+                    "conversation_id": chatid,
+                    "name": str(info.get("name") or name or chatid),
+                    "member_count": len(members) if isinstance(members, list) else None,
+                    "owner": info.get("owner"),
+                }
+            )
+        return items
+
+    def create_group(self, name: str, owner: str, members: list[str], chatid: str = "") -> str:
+        """appchat/create: the new chat's id (it appears in clients after its first message)."""
+        body = {"name": name, "owner": owner, "userlist": members}
+        if chatid:
+            body["chatid"] = chatid
+        return str(self._get("appchat/create", method="POST", json=body)["chatid"])
+
+    def check(self) -> str:
+        """Fetch a token and read the department list: nothing is posted."""
+        self._get("department/simplelist")
+        return f"access token and contact access work (corp {self.app.corp_id}, agent {self.app.agent_id})"
+
+
+def trusted_ip_reason(errmsg: str) -> str:
+    match = _IP_RE.search(errmsg or "")
+    ip = match.group(1) if match else _("this server's outbound IP")
+    return str(
+        _(
+            "WeCom refuses calls from %(ip)s (60020): add it to the app's 企业可信IP (trusted IPs) "
+            "in WeCom's admin console, then resume the bot."
+        )
+        % {"ip": ip}
+    )

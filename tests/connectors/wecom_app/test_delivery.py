@@ -1,0 +1,232 @@
+"""The wecom_app connector through the delivery engine, against a fake WeCom application API."""
+
+import threading
+
+import pytest
+from django.core.cache import cache
+
+from connectors import wecom_app_api
+from connectors.registry import connector_for
+from conversations.models import Bot, Conversation
+from messaging.models import DeliveryAttempt, Message
+from tests.fakes.receiver import Receiver
+from tests.messaging.test_wecom_robot_delivery import png_bytes
+
+from .conftest import AGENT_ID
+
+
+def test_text_and_markdown_reach_message_send_with_one_token_for_many_sends(
+    app_api, member, queue_message, run_queue
+):
+    queue_message(member, {"msgtype": "text", "text": {"content": "你好"}})
+    queue_message(member, {"msgtype": "markdown", "markdown": {"content": "**注意**"}})
+    for n in range(8):
+        queue_message(member, {"msgtype": "text", "text": {"content": f"n{n}"}})
+
+    run_queue()
+
+    assert set(Message.objects.values_list("status", flat=True)) == {"sent"}
+    assert app_api.token_fetches == 1
+    paths = {path for path, _ in app_api.sent}
+    assert paths == {"message/send"}
+    first, second = app_api.sent[0][1], app_api.sent[1][1]
+    assert first == {
+        "msgtype": "text",
+        "text": {"content": "你好"},
+        "touser": "zhangsan",
+        "agentid": AGENT_ID,
+    }
+    assert second["msgtype"] == "markdown" and second["markdown"] == {"content": "**注意**"}
+    assert Message.objects.filter(upstream_msgid="").count() == 0
+
+
+def test_a_group_conversation_is_an_app_chat_sent_by_chatid(
+    app_api, app_bot, make_conversation, queue_message, run_queue
+):
+    chatid = connector_for(app_bot).create_group("项目群", "zhangsan", ["zhangsan", "lisi"])
+    chat = make_conversation(app_bot, chatid, name="项目群")
+    queue_message(chat, {"msgtype": "text", "text": {"content": "大家好"}})
+
+    run_queue()
+
+    assert app_api.sent == [
+        ("appchat/send", {"msgtype": "text", "text": {"content": "大家好"}, "chatid": chatid})
+    ]
+
+
+def test_link_becomes_a_textcard_and_news_is_sent_as_is(app_api, member, queue_message, run_queue):
+    link = {"title": "周报", "url": "https://example.com/r", "desc": "本周进展"}
+    queue_message(member, {"msgtype": "link", "link": link})
+    articles = [{"title": "a", "url": "https://example.com/a"}]
+    queue_message(member, {"msgtype": "news", "news": {"articles": articles}})
+
+    run_queue()
+
+    card, news = (body for _, body in app_api.sent)
+    assert card["msgtype"] == "textcard"
+    assert card["textcard"] == {
+        "title": "周报",
+        "description": "本周进展",
+        "url": "https://example.com/r",
+    }
+    assert news["news"]["articles"][0]["title"] == "a"
+
+
+def test_an_image_is_uploaded_once_and_its_media_id_reused(
+    app_api, member, queue_message, run_queue
+):
+    with Receiver() as host:
+        host.respond(200, png_bytes(), {"Content-Type": "image/png"})
+        for _ in range(3):
+            queue_message(member, {"msgtype": "image", "image": {"url": host.url("/a.png")}})
+        run_queue()
+
+    uploads = [r for r in app_api.requests if r[0] == "media/upload"]
+    assert len(uploads) == 1
+    media_ids = {body["image"]["media_id"] for _, body in app_api.sent}
+    assert len(media_ids) == 1 and app_api.media[media_ids.pop()][0] == png_bytes()
+
+
+def test_an_expired_media_id_is_uploaded_again(app_api, member, queue_message, run_queue):
+    with Receiver() as host:
+        host.respond(200, png_bytes(), {"Content-Type": "image/png"})
+        queue_message(member, {"msgtype": "image", "image": {"url": host.url("/a.png")}})
+        run_queue()
+        app_api.media.clear()  # WeCom forgot it early
+        queue_message(member, {"msgtype": "image", "image": {"url": host.url("/a.png")}})
+        run_queue()
+
+    assert Message.objects.filter(status="sent").count() == 2
+    assert len([r for r in app_api.requests if r[0] == "media/upload"]) == 2
+
+
+def test_an_expired_token_is_refreshed_once_and_the_send_goes_through(
+    app_api, member, queue_message, run_queue
+):
+    queue_message(member, {"msgtype": "text", "text": {"content": "one"}})
+    run_queue()
+    app_api.expire_tokens()
+    queue_message(member, {"msgtype": "text", "text": {"content": "two"}})
+    run_queue()
+
+    assert app_api.token_fetches == 2
+    assert [body["text"]["content"] for _, body in app_api.sent] == ["one", "two"]
+    assert DeliveryAttempt.objects.filter(outcome="sent").count() == 2
+
+
+def test_partly_invalid_recipients_are_recorded_on_the_attempt(
+    app_api, app_bot, make_conversation, queue_message, run_queue
+):
+    ghost = make_conversation(app_bot, "zhangsan|ghost", kind=Conversation.Kind.USER)
+    message = queue_message(ghost, {"msgtype": "text", "text": {"content": "hi"}})
+
+    run_queue()
+
+    message.refresh_from_db()
+    assert message.status == "sent"
+    assert message.attempts.get().response_text == "invaliduser: ghost"
+
+
+@pytest.mark.parametrize(
+    ("errcode", "status"),
+    [(81013, "failed"), (40008, "failed"), (-1, "sent"), (45009, "sent"), (45033, "sent")],
+)
+def test_errcodes_fail_or_retry_as_the_spec_says(
+    errcode, status, app_api, member, queue_message, run_queue
+):
+    app_api.answer_next("message/send", errcode)
+    message = queue_message(member, {"msgtype": "text", "text": {"content": "hi"}})
+
+    run_queue()
+
+    message.refresh_from_db()
+    assert message.status == status
+    assert message.attempts.first().errcode == errcode
+
+
+def test_60020_pauses_the_bot_with_the_ip_to_trust(
+    app_api, app_bot, member, queue_message, run_queue
+):
+    app_api.answer_next("message/send", 60020)
+    message = queue_message(member, {"msgtype": "text", "text": {"content": "hi"}})
+
+    run_queue()
+
+    app_bot.refresh_from_db()
+    message.refresh_from_db()
+    assert app_bot.paused_at is not None
+    assert "127.0.0.1" in app_bot.paused_reason and "企业可信IP" in app_bot.paused_reason
+    assert message.status == "queued" and app_api.sent == []
+
+
+@pytest.mark.parametrize("errcode", [48002, 60011])
+def test_missing_permissions_pause_the_bot_saying_which(
+    errcode, app_api, app_bot, member, queue_message, run_queue
+):
+    app_api.answer_next("message/send", errcode)
+    queue_message(member, {"msgtype": "text", "text": {"content": "hi"}})
+
+    run_queue()
+
+    app_bot.refresh_from_db()
+    assert app_bot.paused_at is not None and str(errcode) in app_bot.paused_reason
+
+
+def test_a_wrong_secret_pauses_the_bot_and_is_never_logged(
+    app_api, app_bot, member, queue_message, run_queue, caplog
+):
+    settings = dict(app_bot.connector_settings, app_secret="wrong-secret-value")
+    Bot.objects.filter(pk=app_bot.pk).update(connector_settings=settings)
+    queue_message(member, {"msgtype": "text", "text": {"content": "hi"}})
+
+    run_queue()
+
+    app_bot.refresh_from_db()
+    assert app_bot.paused_at is not None and "40001" in app_bot.paused_reason
+    assert "wrong-secret-value" not in caplog.text
+    assert "wrong-secret-value" not in DeliveryAttempt.objects.get().response_text
+
+
+def test_a_lost_answer_is_uncertain(app_api, member, queue_message, run_queue):
+    app_api.drop_next = 1
+    message = queue_message(member, {"msgtype": "text", "text": {"content": "hi"}})
+
+    run_queue()
+
+    message.refresh_from_db()
+    assert message.status == "uncertain" and len(app_api.sent) == 1
+
+
+def test_one_process_fetches_the_token_while_the_others_wait(app_api, settings):
+    # Threads stand for processes; a memory cache is shared by them as Redis is by processes.
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "t"}
+    }
+    app = wecom_app_api.App(app_api.corp_id, AGENT_ID, app_api.secret)
+    cache.clear()
+    app_api.delay = 0.2  # a slow gettoken
+    tokens = []
+    threads = [
+        threading.Thread(target=lambda: tokens.append(wecom_app_api.access_token(app)))
+        for _ in range(6)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert app_api.token_fetches == 1 and len(set(tokens)) == 1
+
+
+def test_members_are_paced_to_wecoms_silent_limits(
+    app_api, member, queue_message, clock, run_queue
+):
+    for n in range(31):
+        queue_message(member, {"msgtype": "text", "text": {"content": f"n{n}"}})
+
+    run_queue()
+
+    sent = Message.objects.order_by("sent_at").values_list("sent_at", flat=True)
+    span = (sent[len(sent) - 1] - sent[0]).total_seconds()
+    # 31 messages to one member never fit in one minute (WeCom would drop the 31st).
+    assert span >= 60
