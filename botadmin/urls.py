@@ -3,6 +3,7 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 
+from connectors.wecom_app_callback import callback as wecom_app_callback
 from console.views.announcements import uploaded_image
 from messaging.scheduled_api import router as scheduled_messages_router
 
@@ -19,6 +20,8 @@ api.add_router("/messages", "messaging.status_api.router")
 
 urlpatterns = [
     path("api/", api.urls),
+    # WeCom's encrypted callbacks to a self-built app bot (URL check and messages).
+    path("api/wecom_app/<int:bot_id>/callback", wecom_app_callback, name="wecom_app_callback"),
     re_path(r"^api/", api_not_found),
     path("", RedirectView.as_view(pattern_name="console:index", permanent=False)),
     path("console/", include("console.urls")),

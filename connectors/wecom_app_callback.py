@@ -1,0 +1,180 @@
+"""The callback URL of a WeCom app bot: `/api/wecom_app/<bot id>/callback`.
+
+* GET is WeCom's URL check (saving the app's 接收消息 page): the signature
+  over `echostr` is verified, the plaintext answered and nothing else.
+* POST carries one encrypted message or event. It is verified (signature,
+  receive id = the bot's corp id), turned into the seed's callback body and
+  stored through the same inbound service as `/api/callback`, then answered
+  with an empty 200 at once: WeCom waits 5 s and retries 3 times, so repeats
+  are expected and dropped by their MsgId (events: sender + time + event).
+* Anything that fails verification is refused with 403 and stored nowhere.
+
+The bot id in the URL only finds the bot; the token and key prove the sender.
+The outcome of the last URL check and the last callback is kept in the cache
+for the bot's setup page.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import xml.etree.ElementTree as ET
+
+from django.core.cache import cache
+from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
+
+from botadmin.errors import ApiError
+from conversations.models import Bot
+
+from .wecom_app import KIND
+from .wecom_app_crypto import MAX_BODY_BYTES, CallbackCrypto, CallbackCryptoError
+
+logger = logging.getLogger(__name__)
+
+STATUS_SECONDS = 30 * 24 * 3600
+# Where WeCom's XML fields go in the seed body; the rest of a message stays raw.
+_ENVELOPE = {"ToUserName", "FromUserName", "CreateTime", "MsgType", "MsgId", "AgentID"}
+# Received media: a reference to fetch with media/get within 3 days (the bytes
+# are not fetched here; storing them is the media archive's job).
+MEDIA_REFERENCE = "wecom_app_media"
+
+
+def crypto_for(bot: Bot) -> CallbackCrypto:
+    values = bot.connector_settings or {}
+    return CallbackCrypto(
+        str(values.get("callback_token") or ""),
+        str(values.get("encoding_aes_key") or ""),
+        str(values.get("corp_id") or ""),
+    )
+
+
+def inbound_body(xml: str) -> dict:
+    """The seed's callback body (bridge spec section 3) for a decrypted WeCom message."""
+    root = ET.fromstring(xml)  # noqa: S314 (decrypted from a verified sender, no DTD)
+    fields = {child.tag: (child.text or "").strip() for child in root}
+    msgtype = fields.get("MsgType") or "unknown"
+    sender = fields.get("FromUserName", "")
+    body: dict = {
+        "msgtype": msgtype,
+        "conversation_id": sender,
+        "conversation_type": "user",
+        "sender": sender,
+    }
+    if fields.get("CreateTime", "").isdigit():
+        body["timestamp"] = int(fields["CreateTime"])
+    if fields.get("MsgId"):
+        body["msgid"] = fields["MsgId"]
+    elif msgtype == "event":
+        body["msgid"] = f"event:{sender}:{fields.get('CreateTime', '')}:{fields.get('Event', '')}"
+    rest = {key: value for key, value in fields.items() if key not in _ENVELOPE}
+    if msgtype == "text":
+        body["text"] = {"content": fields.get("Content", "")}
+    elif msgtype == "image":
+        body["image"] = {
+            "cdn_type": MEDIA_REFERENCE,
+            "cdn": fields.get("MediaId", ""),
+            "pic_url": fields.get("PicUrl", ""),
+        }
+    elif msgtype == "link":
+        body["link"] = {
+            "title": fields.get("Title", ""),
+            "desc": fields.get("Description", ""),
+            "url": fields.get("Url", ""),
+            "image_url": fields.get("PicUrl", ""),
+        }
+    else:  # voice, video, file, location, events: kept as WeCom sent them
+        body[msgtype] = rest
+    if fields.get("AgentID"):
+        body["agent_id"] = fields["AgentID"]
+    return body
+
+
+# (bot, what) → (ok, monotonic time) last written by this process: a busy bot's
+# callbacks do not each write the status to the cache (a database write with dbcache).
+_last_noted: dict[tuple[int, str], tuple[bool, float]] = {}
+NOTE_EVERY_SECONDS = 10.0
+
+
+def _note(bot_id: int, what: str, ok: bool, detail: str = "") -> None:
+    previous = _last_noted.get((bot_id, what))
+    now = time.monotonic()
+    if ok and previous and previous[0] and now - previous[1] < NOTE_EVERY_SECONDS:
+        return
+    _last_noted[(bot_id, what)] = (ok, now)
+    try:
+        cache.set(
+            f"wecom_app:{what}:{bot_id}",
+            {"at": timezone.now().isoformat(), "ok": ok, "detail": detail[:200]},
+            timeout=STATUS_SECONDS,
+        )
+    except Exception:  # the status line is a convenience; the callback must not fail for it
+        logger.warning("Cache unavailable: callback status of bot %s not kept", bot_id)
+
+
+def last_status(bot_id: int) -> dict:
+    """{"url_check": {...} | None, "callback": {...} | None} for the setup page."""
+    try:
+        return {what: cache.get(f"wecom_app:{what}:{bot_id}") for what in ("url_check", "callback")}
+    except Exception:
+        return {"url_check": None, "callback": None}
+
+
+def _refuse(bot_id: int, what: str, detail: str) -> HttpResponse:
+    _note(bot_id, what, False, detail)
+    return HttpResponse("forbidden", status=403, content_type="text/plain")
+
+
+@csrf_exempt
+def callback(request: HttpRequest, bot_id: int) -> HttpResponse:
+    bot = Bot.objects.filter(pk=bot_id, connector=KIND, is_active=True).first()
+    if bot is None:
+        return HttpResponse("not found", status=404, content_type="text/plain")
+    try:
+        crypto = crypto_for(bot)
+    except ValueError:  # no key yet: nothing can be verified
+        return _refuse(bot.pk, "url_check", "the bot has no valid EncodingAESKey")
+    query = request.GET
+    signature = query.get("msg_signature", "")
+    timestamp, nonce = query.get("timestamp", ""), query.get("nonce", "")
+    if request.method == "GET":
+        try:
+            plain = crypto.verify_url(signature, timestamp, nonce, query.get("echostr", ""))
+        except CallbackCryptoError as error:
+            return _refuse(bot.pk, "url_check", str(error))
+        _note(bot.pk, "url_check", True)
+        # The plaintext alone: no quotes, no BOM, no newline.
+        return HttpResponse(plain.encode(), content_type="text/plain; charset=utf-8")
+    if request.method != "POST":
+        return HttpResponse(status=405, headers={"Allow": "GET, POST"})
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        declared = 0
+    if declared > MAX_BODY_BYTES:
+        return _refuse(bot.pk, "callback", "body too large")
+    try:
+        xml = crypto.decrypt_message(request.body, signature, timestamp, nonce)
+        body = inbound_body(xml)
+    except CallbackCryptoError as error:
+        return _refuse(bot.pk, "callback", str(error))
+    except ET.ParseError:
+        return _refuse(bot.pk, "callback", "decrypted message is not XML")
+    return _store(bot, body)
+
+
+def _store(bot: Bot, body: dict) -> HttpResponse:
+    from messaging.inbound import parse_callback, record_inbound
+
+    try:
+        inbound = parse_callback(json.dumps(body, ensure_ascii=False).encode())
+        record_inbound(bot, inbound)
+    except ApiError as error:
+        # Verified but not storable (e.g. a NUL character): WeCom's repeats cannot help.
+        logger.warning("WeCom app callback for bot %s not stored: %s", bot.pk, error)
+        _note(bot.pk, "callback", False, str(error))
+        return HttpResponse(b"", content_type="text/plain")
+    _note(bot.pk, "callback", True, body["msgtype"])
+    return HttpResponse(b"", content_type="text/plain")

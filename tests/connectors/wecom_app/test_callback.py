@@ -1,0 +1,177 @@
+"""The callback URL of an app bot: WeCom's URL check and encrypted messages, encrypted by wechatpy."""
+
+import time
+
+import pytest
+from django.urls import reverse
+from standardwebhooks.webhooks import Webhook
+from wechatpy.enterprise.crypto import WeChatCrypto
+
+from conversations.models import Bot
+from messaging.models import Message, MessageMedia
+from tests.fakes.receiver import Receiver
+from tests.messaging.support import forward_due
+
+from .conftest import AES_KEY, CORP_ID, TOKEN
+
+TEXT = (
+    "<xml><ToUserName><![CDATA[{corp}]]></ToUserName><FromUserName><![CDATA[zhangsan]]>"
+    "</FromUserName><CreateTime>1733100000</CreateTime><MsgType><![CDATA[text]]></MsgType>"
+    "<Content><![CDATA[你好]]></Content><MsgId>7459000000000000001</MsgId>"
+    "<AgentID>1000002</AgentID></xml>"
+)
+
+
+def wecom(corp=CORP_ID, token=TOKEN, key=AES_KEY) -> WeChatCrypto:
+    """How WeCom encrypts: wechatpy, an implementation independent of ours."""
+    return WeChatCrypto(token, key, corp)
+
+
+def url(bot: Bot) -> str:
+    return reverse("wecom_app_callback", args=[bot.pk])
+
+
+def post_encrypted(client, bot, xml: str, crypto: WeChatCrypto | None = None, **query):
+    nonce, timestamp = "1597212914", str(int(time.time()))
+    sealed = (crypto or wecom()).encrypt_message(xml, nonce, timestamp)
+    signature = sealed.split("<MsgSignature><![CDATA[")[1].split("]]>")[0]
+    params = {"msg_signature": signature, "timestamp": timestamp, "nonce": nonce} | query
+    return client.post(url(bot), data=sealed, content_type="text/xml", query_params=params)
+
+
+def _url_check(bot, crypto, plain="1288432023552776189"):
+    nonce, timestamp = "47744683", "1476416373"
+    sealed = crypto.encrypt_message(plain, nonce, timestamp)
+    echostr = sealed.split("<Encrypt><![CDATA[")[1].split("]]>")[0]
+    signature = sealed.split("<MsgSignature><![CDATA[")[1].split("]]>")[0]
+    return {"msg_signature": signature, "timestamp": timestamp, "nonce": nonce, "echostr": echostr}
+
+
+def test_a_correctly_signed_url_check_is_answered_with_its_plaintext_only(client, app_bot):
+    response = client.get(url(app_bot), _url_check(app_bot, wecom()))
+
+    assert response.status_code == 200
+    assert response.content == b"1288432023552776189"
+
+
+def test_wecoms_sample_url_check_is_answered(client, app_bot):
+    # The values of WeCom's WXBizMsgCrypt sample (the bot uses the sample's token and key).
+    response = client.get(
+        url(app_bot),
+        {
+            "msg_signature": "012bc692d0a58dd4b10f8dfe5c4ac00ae211ebeb",
+            "timestamp": "1476416373",
+            "nonce": "47744683",
+            "echostr": "fsi1xnbH4yQh0+PJxcOdhhK6TDXkjMyhEPA7xB2TGz6b+g7xyAbEkRxN/3cNXW9qdqjnoVzEtpbhnFyq6SVHyA==",
+        },
+    )
+
+    assert response.content == b"1288432023552776189"
+
+
+def test_a_wrongly_signed_url_check_is_refused(client, app_bot):
+    params = _url_check(app_bot, wecom(token="another-token-aaaaaaaaaaaaaaaaaaa"))
+
+    response = client.get(url(app_bot), params)
+
+    assert response.status_code == 403 and b"1288432023552776189" not in response.content
+
+
+def test_an_encrypted_text_is_stored_once_when_posted_three_times_and_forwarded_signed(
+    client, app_bot
+):
+    with Receiver() as receiver:
+        app_bot.webhook_url = receiver.url("/hook")
+        app_bot.save()
+        xml = TEXT.format(corp=CORP_ID)
+        answers = [post_encrypted(client, app_bot, xml) for _ in range(3)]
+
+        assert [(a.status_code, a.content) for a in answers] == [(200, b"")] * 3
+        message = Message.objects.get()
+        assert (message.direction, message.msgtype, message.sender_id) == ("in", "text", "zhangsan")
+        assert message.upstream_msgid == "7459000000000000001"
+        assert message.conversation.kind == "user"
+
+        assert forward_due() == ["success"]
+        (request,) = receiver.requests
+    verified = Webhook(app_bot.signing_secret).verify(request.body, request.headers)
+    assert verified == {
+        "secret": app_bot.secret,  # the seed's forwarded body carries it
+        "msgtype": "text",
+        "conversation_id": "zhangsan",
+        "conversation_type": "user",
+        "sender": "zhangsan",
+        "timestamp": 1733100000,
+        "msgid": "7459000000000000001",
+        "text": {"content": "你好"},
+        "agent_id": "1000002",
+    }
+
+
+def test_a_message_with_a_bad_signature_is_refused_and_stored_nowhere(client, app_bot):
+    response = post_encrypted(client, app_bot, TEXT.format(corp=CORP_ID), msg_signature="0" * 40)
+
+    assert response.status_code == 403
+    assert not Message.objects.exists()
+
+
+def test_a_message_for_another_corp_is_refused_and_stored_nowhere(client, app_bot):
+    other = wecom(corp="wwSomeoneElse00000")
+    response = post_encrypted(client, app_bot, TEXT.format(corp="wwSomeoneElse00000"), other)
+
+    assert response.status_code == 403
+    assert not Message.objects.exists()
+
+
+def test_an_image_keeps_its_media_reference_for_later(client, app_bot):
+    xml = (
+        f"<xml><ToUserName>{CORP_ID}</ToUserName><FromUserName>lisi</FromUserName>"
+        "<CreateTime>1733100001</CreateTime><MsgType>image</MsgType>"
+        "<PicUrl>https://wework.qpic.cn/x.png</PicUrl><MediaId>MEDIA1</MediaId>"
+        "<MsgId>2</MsgId><AgentID>1000002</AgentID></xml>"
+    )
+
+    assert post_encrypted(client, app_bot, xml).status_code == 200
+
+    message = Message.objects.get()
+    assert message.body["image"]["pic_url"] == "https://wework.qpic.cn/x.png"
+    media = MessageMedia.objects.get(message=message)
+    assert (media.cdn_type, media.cdn) == ("wecom_app_media", "MEDIA1")
+
+
+def test_events_are_kept_raw_and_deduplicated_by_sender_time_and_event(client, app_bot):
+    xml = (
+        f"<xml><ToUserName>{CORP_ID}</ToUserName><FromUserName>lisi</FromUserName>"
+        "<CreateTime>1733100002</CreateTime><MsgType>event</MsgType>"
+        "<Event>enter_agent</Event><EventKey></EventKey><AgentID>1000002</AgentID></xml>"
+    )
+
+    post_encrypted(client, app_bot, xml)
+    post_encrypted(client, app_bot, xml)
+
+    message = Message.objects.get()
+    assert message.msgtype == "event" and message.body["event"]["Event"] == "enter_agent"
+
+
+@pytest.mark.parametrize(
+    ("msgtype", "fields"),
+    [
+        ("voice", "<MediaId>V1</MediaId><Format>amr</Format>"),
+        ("location", "<Location_X>23.1</Location_X><Location_Y>113.3</Location_Y>"),
+        ("link", "<Title>t</Title><Description>d</Description><Url>https://x.cn</Url>"),
+    ],
+)
+def test_other_msgtypes_are_stored(client, app_bot, msgtype, fields):
+    xml = (
+        f"<xml><ToUserName>{CORP_ID}</ToUserName><FromUserName>lisi</FromUserName>"
+        f"<CreateTime>1733100003</CreateTime><MsgType>{msgtype}</MsgType>{fields}"
+        f"<MsgId>9{len(fields)}</MsgId><AgentID>1000002</AgentID></xml>"
+    )
+
+    assert post_encrypted(client, app_bot, xml).status_code == 200
+
+    assert Message.objects.get().msgtype == msgtype
+
+
+def test_a_bot_of_another_connector_has_no_app_callback(client, bot):
+    assert client.get(url(bot), {"echostr": "x"}).status_code == 404
