@@ -1,0 +1,64 @@
+"""Group chats botadmin creates itself (a WeCom app's `appchat`): created, audited, usable at once.
+
+WeCom lists no app chats: the ones botadmin created are the app's groups, so
+each becomes a group conversation the moment it exists (the console, /api/groups
+and /api/send see it before its first message).
+"""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.utils import timezone
+
+from audit.services import record_action
+from connectors.base import ConnectorError
+from connectors.registry import connector_for
+
+from .models import Bot, Conversation
+
+MEMBERS_MIN, MEMBERS_MAX = 2, 2000
+
+
+class GroupChatError(Exception):
+    pass
+
+
+def create_group_chat(
+    bot: Bot, *, name: str, owner: str, members: list[str], actor=None, chatid: str = ""
+) -> Conversation:
+    """Create the chat through the bot's connector and record it; raises GroupChatError."""
+    connector = connector_for(bot)
+    if not connector.creates_groups:
+        raise GroupChatError(f"{connector.label} cannot create group chats")
+    members = list(dict.fromkeys(m.strip() for m in members if m.strip()))
+    if owner and owner not in members:
+        members.insert(0, owner)
+    if not MEMBERS_MIN <= len(members) <= MEMBERS_MAX:
+        raise GroupChatError(f"a group chat needs {MEMBERS_MIN} to {MEMBERS_MAX} members")
+    try:
+        created_id = connector.create_group(name, owner, members, chatid)
+    except ConnectorError as error:
+        raise GroupChatError(str(error)) from None
+    now = timezone.now()
+    with transaction.atomic():
+        conversation, _created = Conversation.objects.update_or_create(
+            bot=bot,
+            conversation_id=created_id,
+            defaults={
+                "kind": Conversation.Kind.GROUP,
+                "name": name[:255],
+                "member_count": len(members),
+                "extra": {"owner": owner, "created_by_botadmin": True},
+                "is_active": True,
+                "last_synced_at": now,
+            },
+        )
+        record_action(
+            actor,
+            "group_chat.create",
+            bot=bot,
+            target=conversation,
+            summary=f"Group chat {name!r} created with {len(members)} members.",
+            details={"chatid": created_id, "owner": owner, "members": members},
+        )
+    return conversation

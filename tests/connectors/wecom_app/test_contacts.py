@@ -1,0 +1,88 @@
+"""Members from the app's contact API, and the app chats botadmin creates."""
+
+import json
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from audit.models import OperatorAction
+from conversations.models import Conversation
+
+
+def _users(client, bot) -> list[dict]:
+    return client.get("/api/users", {"secret": bot.secret}).json()["data"]
+
+
+def test_sync_contacts_lists_every_member_in_api_users_across_cursor_pages(
+    client, app_api, app_bot
+):
+    app_api.add_user("wangwu", "王五")  # three members: two pages of the fake's list_id
+
+    call_command("sync_contacts", app_bot.name, stdout=open("/dev/null", "w"))
+
+    users = _users(client, app_bot)
+    assert {(u["conversation_id"], u["name"]) for u in users} == {
+        ("zhangsan", "张三"),
+        ("lisi", "李四"),
+        ("wangwu", "王五"),
+    }
+
+
+def test_when_the_app_may_not_read_names_the_id_is_the_name(client, app_api, app_bot):
+    app_api.names_readable = False
+
+    call_command("sync_contacts", app_bot.name, stdout=open("/dev/null", "w"))
+
+    assert {u["name"] for u in _users(client, app_bot)} == {"zhangsan", "lisi"}
+
+
+def test_a_member_who_left_is_deactivated_by_the_next_sync(client, app_api, app_bot):
+    call_command("sync_contacts", app_bot.name, stdout=open("/dev/null", "w"))
+    del app_api.users["lisi"]
+
+    call_command("sync_contacts", app_bot.name, stdout=open("/dev/null", "w"))
+
+    assert [u["conversation_id"] for u in _users(client, app_bot)] == ["zhangsan"]
+
+
+def test_create_app_chat_makes_an_audited_group_conversation_at_once(
+    client, app_api, app_bot, capsys
+):
+    call_command(
+        "create_app_chat",
+        bot=app_bot.name,
+        name="项目群",
+        owner="zhangsan",
+        members="zhangsan,lisi",
+    )
+
+    printed = json.loads(capsys.readouterr().out)
+    chat = Conversation.objects.get(bot=app_bot, kind="group")
+    assert printed["conversation_id"] == chat.conversation_id
+    assert app_api.chats[chat.conversation_id]["userlist"] == ["zhangsan", "lisi"]
+    groups = client.get("/api/groups", {"secret": app_bot.secret}).json()["data"]
+    assert [g["conversation_id"] for g in groups] == [chat.conversation_id]
+    action = OperatorAction.objects.get(action="group_chat.create")
+    assert action.bot == app_bot and action.details["members"] == ["zhangsan", "lisi"]
+
+
+def test_created_app_chats_survive_a_contact_sync(client, app_api, app_bot):
+    call_command("create_app_chat", bot=app_bot.name, name="群", owner="zhangsan", members="lisi")
+
+    call_command("sync_contacts", app_bot.name, stdout=open("/dev/null", "w"))
+
+    chat = Conversation.objects.get(bot=app_bot, kind="group")
+    assert chat.is_active and chat.member_count == 2
+
+
+def test_a_chat_with_one_member_is_refused(app_api, app_bot):
+    with pytest.raises(CommandError, match="2 to 2000"):
+        call_command(
+            "create_app_chat", bot=app_bot.name, name="x", owner="zhangsan", members="zhangsan"
+        )
+    assert not Conversation.objects.filter(kind="group").exists()
+
+
+def test_a_bot_whose_connector_cannot_create_chats_is_refused(bot):
+    with pytest.raises(CommandError, match="cannot create group chats"):
+        call_command("create_app_chat", bot=bot.name, name="x", owner="a", members="a,b")
