@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from .views import audit, conversations, dashboard, history, search
+from .views import app_setup, audit, conversations, dashboard, history, search
 
 app_name = "console"
 
@@ -28,6 +28,7 @@ urlpatterns = [
         history.message_trace,
         name="message_trace",
     ),
+    path("bots/<int:bot_id>/app-setup/", app_setup.app_setup, name="app_setup"),
     path("search/", search.search, name="search"),
     path("audit/", audit.outbound_log, name="audit"),
     path("audit/export.csv", audit.outbound_csv, name="audit_csv"),

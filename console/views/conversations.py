@@ -7,6 +7,7 @@ from conversations.models import Conversation
 from conversations.services import bots_visible_to
 
 from ..conversation_list import attach_last_messages, conversations_by_activity
+from .app_setup import setup_url
 from .scoping import visible_bot_or_404
 
 PER_PAGE = 50
@@ -54,5 +55,6 @@ def conversation_list(request, bot_id: int):
             "q": name,
             "page": page,
             "tabs": tabs,
+            "setup_url": setup_url(bot),
         },
     )

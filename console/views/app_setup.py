@@ -1,0 +1,130 @@
+"""The setup page of a bot whose connector receives WeCom callbacks (a self-built app).
+
+What an operator pastes into WeCom's 接收消息 page (callback URL, token,
+EncodingAESKey), whether WeCom's last URL check and last callback got
+through, a test message to a member, app chats, and — when WeCom refused this
+server's IP (60020) — the IP to add to 企业可信IP. Only operators who may
+change bots see it: the token and key are secrets.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from botadmin.errors import ApiError
+from connectors.registry import connector_class
+from conversations.group_chats import GroupChatError, create_group_chat
+from conversations.models import Conversation
+from messaging.models import Message
+from messaging.sending import accept_outbound
+
+from .scoping import visible_bot_or_404
+
+
+class TestMessageForm(forms.Form):
+    userid = forms.CharField(label=gettext_lazy("Your WeCom user ID"), max_length=255)
+
+
+class AppChatForm(forms.Form):
+    name = forms.CharField(label=gettext_lazy("Chat name"), max_length=50)
+    owner = forms.CharField(label=gettext_lazy("Owner (user ID)"), max_length=64)
+    members = forms.CharField(
+        label=gettext_lazy("Members (user IDs, comma-separated)"), widget=forms.Textarea
+    )
+
+
+def _setup_bot(request, bot_id: int):
+    bot = visible_bot_or_404(request.user, bot_id)
+    connector = connector_class(bot.connector)
+    if not getattr(connector, "setup_page", False):
+        raise Http404
+    if not request.user.has_perm("conversations.change_bot"):
+        raise PermissionDenied
+    return bot, connector
+
+
+@login_required
+def app_setup(request, bot_id: int):
+    bot, connector = _setup_bot(request, bot_id)
+    test_form, chat_form = TestMessageForm(), AppChatForm()
+    if request.method == "POST":
+        if request.POST.get("action") == "test":
+            test_form = TestMessageForm(request.POST)
+            if test_form.is_valid() and _send_test(request, bot, test_form.cleaned_data["userid"]):
+                return redirect(request.path)
+        elif request.POST.get("action") == "chat":
+            chat_form = AppChatForm(request.POST)
+            if chat_form.is_valid() and _create_chat(request, bot, chat_form.cleaned_data):
+                return redirect(request.path)
+    values = bot.connector_settings or {}
+    status = connector.setup_status(bot)
+    return render(
+        request,
+        "console/app_setup.html",
+        {
+            "bot": bot,
+            "callback_url": request.build_absolute_uri(connector.callback_path(bot)),
+            "token": values.get("callback_token", ""),
+            "key": values.get("encoding_aes_key", ""),
+            "corp_id": values.get("corp_id", ""),
+            "agent_id": values.get("agent_id", ""),
+            "url_check": status.get("url_check"),
+            "last_callback": status.get("callback"),
+            "trusted_ip_hint": bot.paused_reason if "60020" in bot.paused_reason else "",
+            "test_form": test_form,
+            "chat_form": chat_form,
+            "chats": bot.conversations.filter(kind=Conversation.Kind.GROUP).order_by("name"),
+        },
+    )
+
+
+def _send_test(request, bot, userid: str) -> bool:
+    body = {
+        "msgtype": "text",
+        "text": {"content": _("botadmin test message: the app can reach you.")},
+    }
+    try:
+        accept_outbound(
+            bot=bot,
+            conversation_id=userid,
+            body=body,
+            source=Message.Source.CONSOLE,
+            created_by=request.user,
+        )
+    except ApiError as error:
+        messages.error(request, _("Not sent: %(errmsg)s") % {"errmsg": error.errmsg})
+        return False
+    messages.success(request, _("Test message queued for %(user)s.") % {"user": userid})
+    return True
+
+
+def _create_chat(request, bot, data: dict) -> bool:
+    members = data["members"].replace("\n", ",").split(",")
+    try:
+        chat = create_group_chat(
+            bot, name=data["name"], owner=data["owner"], members=members, actor=request.user
+        )
+    except GroupChatError as error:
+        messages.error(request, _("The chat was not created: %(reason)s") % {"reason": error})
+        return False
+    messages.success(
+        request,
+        _("Chat %(name)s created; it shows in WeCom after its first message.")
+        % {"name": chat.name},
+    )
+    return True
+
+
+def setup_url(bot) -> str:
+    """The setup page of the bot, or "" when its connector has none."""
+    if not getattr(connector_class(bot.connector), "setup_page", False):
+        return ""
+    return reverse("console:app_setup", args=[bot.pk])

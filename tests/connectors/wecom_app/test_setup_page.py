@@ -1,0 +1,89 @@
+"""The console's setup page of an app bot: what to paste into WeCom, the last checks, a test message."""
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.urls import reverse
+
+from conversations.models import Bot, Conversation
+from messaging.models import Message
+
+from .conftest import AES_KEY, TOKEN
+from .test_callback import _url_check, wecom
+
+
+@pytest.fixture
+def operator(make_operator, app_bot, client):
+    user = make_operator("hr", app_bot)
+    client.force_login(user)
+    return user
+
+
+def page(client, bot):
+    return client.get(reverse("console:app_setup", args=[bot.pk]))
+
+
+def test_the_page_shows_the_callback_url_token_and_key_to_paste(client, operator, app_bot):
+    html = page(client, app_bot).content.decode()
+
+    assert f"http://testserver/api/wecom_app/{app_bot.pk}/callback" in html
+    assert TOKEN in html and AES_KEY in html
+    assert f'data-copy="{AES_KEY}"' in html
+
+
+def test_the_conversation_list_links_to_it(client, operator, app_bot):
+    html = client.get(reverse("console:conversations", args=[app_bot.pk])).content.decode()
+
+    assert reverse("console:app_setup", args=[app_bot.pk]) in html
+
+
+def test_the_last_url_check_is_shown_after_wecom_sent_it(client, operator, app_bot):
+    # The console speaks Simplified Chinese unless the operator chose English.
+    assert 'id="url-check-status">尚未收到' in page(client, app_bot).content.decode()
+
+    client.get(reverse("wecom_app_callback", args=[app_bot.pk]), _url_check(app_bot, wecom()))
+
+    html = page(client, app_bot).content.decode()
+    assert 'id="url-check-status">通过' in html
+
+
+def test_send_a_test_message_to_me_queues_a_text_to_that_member(client, operator, app_bot, member):
+    response = client.post(
+        reverse("console:app_setup", args=[app_bot.pk]), {"action": "test", "userid": "zhangsan"}
+    )
+
+    assert response.status_code == 302
+    message = Message.objects.get(direction="out")
+    assert message.conversation == member and message.msgtype == "text"
+
+
+def test_a_paused_bot_shows_the_trusted_ip_hint(client, operator, app_bot):
+    Bot.objects.filter(pk=app_bot.pk).update(
+        paused_reason="WeCom refuses calls from 203.0.113.9 (60020): add it to 企业可信IP"
+    )
+
+    html = page(client, app_bot).content.decode()
+
+    assert "203.0.113.9" in html and "企业可信IP" in html
+
+
+def test_creating_an_app_chat_from_the_page(client, operator, app_api, app_bot):
+    client.post(
+        reverse("console:app_setup", args=[app_bot.pk]),
+        {"action": "chat", "name": "项目群", "owner": "zhangsan", "members": "lisi"},
+    )
+
+    assert Conversation.objects.get(bot=app_bot, kind="group").name == "项目群"
+
+
+def test_an_operator_without_change_rights_is_refused(client, make_operator, app_bot):
+    user = make_operator("viewer", app_bot)
+    user.user_permissions.remove(Permission.objects.get(codename="change_bot"))
+    client.force_login(user)
+
+    assert page(client, app_bot).status_code == 403
+
+
+def test_a_bot_of_another_connector_has_no_setup_page(client, superuser, bot):
+    client.force_login(superuser)
+
+    assert page(client, bot).status_code == 404
