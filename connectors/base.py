@@ -118,6 +118,11 @@ class Connector:
         with translation.override("en"):
             return str(cls.label)
 
+    @classmethod
+    def printed_settings(cls, bot: Bot) -> dict[str, str]:
+        """What `createbot` prints besides the bot (e.g. values to paste into WeCom)."""
+        return {}
+
     def msgtypes(self) -> frozenset[str]:
         """The msgtypes this bot sends natively (a bridge agent may announce more)."""
         return self.native_msgtypes

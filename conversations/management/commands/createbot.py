@@ -67,6 +67,7 @@ class Command(BaseCommand):
             "secret": bot.secret,
             "signing_secret": bot.signing_secret,
             **generated,
+            **connector.printed_settings(bot),
         }
         self.stdout.write(json.dumps(result, ensure_ascii=False, indent=2))
 

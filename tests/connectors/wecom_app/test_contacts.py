@@ -86,3 +86,45 @@ def test_a_chat_with_one_member_is_refused(app_api, app_bot):
 def test_a_bot_whose_connector_cannot_create_chats_is_refused(bot):
     with pytest.raises(CommandError, match="cannot create group chats"):
         call_command("create_app_chat", bot=bot.name, name="x", owner="a", members="a,b")
+
+
+def test_createbot_prints_what_to_paste_into_wecom(capsys, db):
+    call_command(
+        "createbot",
+        "--name=hr",
+        "--connector=wecom_app",
+        "--corp-id=ww1436e0e65a779aee",
+        "--agent-id=1000002",
+        "--app-secret=the-app-secret",
+    )
+
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["callback_url"] == f"/api/wecom_app/{printed['id']}/callback"
+    assert len(printed["callback_token"]) == 32 and len(printed["encoding_aes_key"]) == 43
+    assert "the-app-secret" not in json.dumps(printed)
+
+
+def test_createbot_keeps_a_given_token_and_key_and_refuses_a_bad_key(capsys, db):
+    call_command(
+        "createbot",
+        "--name=hr",
+        "--connector=wecom_app",
+        "--corp-id=ww1",
+        "--agent-id=1000002",
+        "--app-secret=s",
+        "--callback-token=abc123",
+        "--encoding-aes-key=" + "k" * 43,
+    )
+    printed = json.loads(capsys.readouterr().out)
+    assert (printed["callback_token"], printed["encoding_aes_key"]) == ("abc123", "k" * 43)
+
+    with pytest.raises(CommandError, match="encoding_aes_key"):
+        call_command(
+            "createbot",
+            "--name=hr2",
+            "--connector=wecom_app",
+            "--corp-id=ww1",
+            "--agent-id=1000002",
+            "--app-secret=s",
+            "--encoding-aes-key=short",
+        )
