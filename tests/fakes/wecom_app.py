@@ -24,10 +24,8 @@ import json
 import secrets
 import threading
 import time
-from http.server import BaseHTTPRequestHandler
-from urllib.parse import parse_qs, urlsplit
 
-from botadmin.local_http import QuietServer as QuietHTTPServer
+from botadmin.local_http import Answer, LocalServer, Request
 
 TOKEN_LIFETIME = 7200
 MEDIA_LIFETIME = 3 * 24 * 3600
@@ -58,10 +56,11 @@ APPCHAT_MSGTYPES = {
 TEXT_MAX = 2048
 
 
-class FakeWeComApp:
+class FakeWeComApp(LocalServer):
     def __init__(
         self, corp_id: str = "wwcorp", secret: str = "app-secret", agent_id: int = 1000002
     ):
+        super().__init__()
         self.corp_id = corp_id
         self.secret = secret
         self.agent_id = agent_id
@@ -77,23 +76,12 @@ class FakeWeComApp:
         self.sent: list[tuple[str, dict]] = []
         self.requests: list[tuple[str, str, bytes]] = []  # (path, query, body)
         self.drop_next = 0
-        self.delay = 0.0
         self._forced: dict[str, list[int]] = {}
         self._lock = threading.Lock()
-        self._server = QuietHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    def __enter__(self) -> FakeWeComApp:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._server.shutdown()
-        self._server.server_close()
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return self.url()
 
     def answer_next(self, api: str, *errcodes: int) -> None:
         """The next calls of `api` (e.g. "message/send") answer these errcodes."""
@@ -116,7 +104,7 @@ class FakeWeComApp:
 
     # --- the API -----------------------------------------------------------
 
-    def handle(self, method: str, api: str, query: dict, raw: bytes, headers) -> dict | bytes:
+    def answer(self, method: str, api: str, query: dict, raw: bytes, headers) -> dict | bytes:
         with self._lock:
             self.requests.append((api, json.dumps(query), raw))
             if api == "gettoken":
@@ -217,7 +205,8 @@ class FakeWeComApp:
         kind = query.get("type", "")
         if kind not in ("image", "voice", "video", "file"):
             return _error(40004, "invalid media type")
-        content, filename = _multipart_media(raw, headers.get("Content-Type", ""))
+        content_type = next((v for k, v in headers.items() if k.lower() == "content-type"), "")
+        content, filename = _multipart_media(raw, content_type)
         if content is None:
             return _error(41006, "media data missing")
         if len(content) <= 5:
@@ -274,53 +263,22 @@ class FakeWeComApp:
             return _error(60111, "userid not found")
         return {"errcode": 0, "errmsg": "ok", "userid": query["userid"], **user}
 
-    def _handler_class(self):
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def _serve(self, method: str):
-                url = urlsplit(self.path)
-                length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length) if length else b""
-                if not url.path.startswith("/cgi-bin/"):
-                    self.send_error(404)
-                    return
-                api = url.path.removeprefix("/cgi-bin/")
-                query = {k: v[0] for k, v in parse_qs(url.query).items()}
-                answer = fake.handle(method, api, query, raw, self.headers)
-                if fake.delay:
-                    time.sleep(fake.delay)
-                if (
-                    fake.drop_next
-                    and api.endswith("/send")
-                    and isinstance(answer, dict)
-                    and answer.get("errcode") == 0
-                ):
-                    fake.drop_next -= 1
-                    self.close_connection = True
-                    self.connection.shutdown(2)  # sent, but the answer never arrives
-                    return
-                if isinstance(answer, bytes):
-                    payload, content_type = answer, "application/octet-stream"
-                else:
-                    payload = json.dumps(answer, ensure_ascii=False).encode()
-                    content_type = "application/json; charset=UTF-8"
-                self.send_response(200)
-                self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            def do_GET(self):
-                self._serve("GET")
-
-            def do_POST(self):
-                self._serve("POST")
-
-            def log_message(self, *args):
-                pass
-
-        return Handler
+    def handle(self, request: Request) -> Answer:
+        if not request.path.startswith("/cgi-bin/"):
+            return Answer(404, b"not found")
+        api = request.path.removeprefix("/cgi-bin/")
+        answer = self.answer(request.method, api, request.query, request.body, request.headers)
+        if (
+            self.drop_next
+            and api.endswith("/send")
+            and isinstance(answer, dict)
+            and answer.get("errcode") == 0
+        ):
+            self.drop_next -= 1
+            return Answer(drop=True)  # sent, but the answer never arrives
+        if isinstance(answer, bytes):
+            return Answer(200, answer, {"Content-Type": "application/octet-stream"})
+        return Answer(200, answer, {"Content-Type": "application/json; charset=UTF-8"})
 
 
 _ERRMSG = {

@@ -87,3 +87,23 @@ def test_a_bot_of_another_connector_has_no_setup_page(client, superuser, bot):
     client.force_login(superuser)
 
     assert page(client, bot).status_code == 404
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"action": "test", "userid": "zhang\x00san"},
+        {"action": "test", "userid": "x" * 10_000},
+        {"action": "test"},
+        {"action": "chat", "name": "a\x00", "owner": "zhangsan", "members": "lisi"},
+        {"action": "chat", "name": "n", "owner": "zhangsan", "members": "li\x00si"},
+        {"action": "chat", "name": "n", "owner": "", "members": ""},
+        {"action": "nonsense"},
+    ],
+)
+def test_a_bad_post_on_the_setup_page_stores_nothing(client, operator, app_api, app_bot, data):
+    response = client.post(reverse("console:app_setup", args=[app_bot.pk]), data)
+
+    assert response.status_code == 200
+    assert not Message.objects.exists()
+    assert not Conversation.objects.filter(kind="group").exists()
