@@ -194,10 +194,10 @@ def measure_sending(args) -> None:
 
     from connectors.registry import connector_for
     from conversations.models import Bot, Conversation
+    from devtools.fake_wecom_app import FakeWeComApp
     from messaging.delivery import deliver
     from messaging.models import Message
     from messaging.sending import accept_outbound
-    from tests.fakes.wecom_app import FakeWeComApp
 
     n = args.sends
     with FakeWeComApp(corp_id=CORP_ID, secret="s") as api:

@@ -1,5 +1,6 @@
 """Helpers the tests and the benchmarks share: child processes (a Celery worker,
-the test database as a DATABASE_URL) and a recording HTTP receiver.
+the test database as a DATABASE_URL), a recording HTTP receiver and a fake
+WeCom application API.
 
 Not part of the product: nothing in the apps imports it.
 """

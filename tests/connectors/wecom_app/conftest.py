@@ -7,7 +7,7 @@ from django.core.cache import cache
 
 from connectors.wecom_app_crypto import CallbackCrypto
 from conversations.models import Bot, Conversation
-from tests.fakes.wecom_app import FakeWeComApp
+from devtools.fake_wecom_app import FakeWeComApp
 from tests.messaging.conftest import (  # noqa: F401  (the delivery engine's fixtures)
     _fresh_cache,
     _fresh_rate_limits,

@@ -8,8 +8,8 @@ from standardwebhooks.webhooks import Webhook
 from wechatpy.enterprise.crypto import WeChatCrypto
 
 from conversations.models import Bot
+from devtools.receiver import Receiver
 from messaging.models import Message, MessageMedia
-from tests.fakes.receiver import Receiver
 from tests.messaging.support import forward_due
 
 from .conftest import AES_KEY, CORP_ID, TOKEN

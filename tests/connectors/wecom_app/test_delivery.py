@@ -8,8 +8,8 @@ from django.core.cache import cache
 from connectors import wecom_app_api
 from connectors.registry import connector_for
 from conversations.models import Bot, Conversation
+from devtools.receiver import Receiver
 from messaging.models import DeliveryAttempt, Message
-from tests.fakes.receiver import Receiver
 from tests.messaging.test_wecom_robot_delivery import png_bytes
 
 from .conftest import AGENT_ID

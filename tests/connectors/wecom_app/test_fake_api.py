@@ -2,7 +2,7 @@
 
 import requests
 
-from tests.fakes.wecom_app import FakeWeComApp
+from devtools.fake_wecom_app import FakeWeComApp
 
 
 def _token(api: FakeWeComApp) -> str:
