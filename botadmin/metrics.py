@@ -190,7 +190,8 @@ class DatabaseCollector:
         from django.db.models import Count, Min
 
         from conversations.models import Bot
-        from messaging.models import Message, WebhookEndpoint
+        from forwarding.models import WebhookEndpoint
+        from messaging.models import Message
 
         now = timezone.now()
         depth = GaugeMetricFamily(

@@ -14,15 +14,9 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from audit.models import OperatorAction
+from forwarding.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from messaging import retention
-from messaging.models import (
-    DeliveryAttempt,
-    Message,
-    MessageMedia,
-    WebhookAttempt,
-    WebhookDelivery,
-    WebhookEndpoint,
-)
+from messaging.models import DeliveryAttempt, Message, MessageMedia
 from messaging.sending import accept_outbound
 
 TEXT = {"msgtype": "text", "text": {"content": "hi"}}
