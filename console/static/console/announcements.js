@@ -53,7 +53,7 @@
       var bubble = $("#preview");
       bubble.replaceChildren();
       var value = function (key) { return fieldValue(msgtype + "__" + key); };
-      if (msgtype === "text" || msgtype === "markdown") {
+      if (msgtype === "text" || msgtype === "markdown" || msgtype === "markdown_v2") {
         bubble.appendChild(el("p", "pre", value("content")));
         var mentions = value("mentioned_list");
         if (msgtype === "text" && mentions) {
