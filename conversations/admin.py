@@ -13,7 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from audit.services import record_action
 from botadmin.admin_scoping import STORABLE_JSON, BotScopedAdminMixin
 from connectors import bot_settings
-from connectors.registry import CONNECTORS
+from connectors.registry import CONNECTORS, connector_for
 from messaging import operator_actions as delivery_actions
 
 from .admin_sync import ContactSyncBotAdminMixin
@@ -108,13 +108,15 @@ class BotAdminFormBase(forms.ModelForm):
         return data
 
 
-BotAdminForm = type("BotAdminForm", (BotAdminFormBase,), _settings_fields())
+def bot_admin_form() -> type[BotAdminFormBase]:
+    """The bot form with every registered connector's settings fields."""
+    return type("BotAdminForm", (BotAdminFormBase,), _settings_fields())
 
 
 @admin.register(Bot)
 class BotAdmin(ContactSyncBotAdminMixin, BotScopedAdminMixin, admin.ModelAdmin):
     bot_lookup = ""
-    form = BotAdminForm
+    form = BotAdminFormBase
     list_display = (
         "name",
         "connector",
@@ -139,6 +141,7 @@ class BotAdmin(ContactSyncBotAdminMixin, BotScopedAdminMixin, admin.ModelAdmin):
         "updated_at",
         "contact_sync",
         "conversations_link",
+        "learned",
     )
     filter_horizontal = ("operators",)
     actions = ("rotate_secrets", "sync_contacts", "test_connection", "resume_sending")
@@ -172,7 +175,7 @@ class BotAdmin(ContactSyncBotAdminMixin, BotScopedAdminMixin, admin.ModelAdmin):
         fieldsets = [
             (None, {"fields": ("name", "is_active")}),
             (_("Credentials"), {"fields": credentials}) if obj else None,
-            (_("Connector"), {"fields": ("connector",)}),
+            (_("Connector"), {"fields": ("connector", "learned") if obj else ("connector",)}),
             *connector_fieldsets(),
             (
                 _("Forwarding and sending"),
@@ -190,6 +193,10 @@ class BotAdmin(ContactSyncBotAdminMixin, BotScopedAdminMixin, admin.ModelAdmin):
         ]
         return [f for f in fieldsets if f]
 
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        kwargs["form"] = bot_admin_form()
+        return super().get_form(request, obj, change, **kwargs)
+
     def get_readonly_fields(self, request, obj=None):
         fields = list(super().get_readonly_fields(request, obj))
         if not request.user.is_superuser:
@@ -198,6 +205,18 @@ class BotAdmin(ContactSyncBotAdminMixin, BotScopedAdminMixin, admin.ModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(_conversation_count=Count("conversations"))
+
+    @admin.display(description=_("sends natively"))
+    def learned(self, obj):
+        """What the connector sends for this bot (a bridge agent's announced msgtypes)."""
+        sends = (
+            ", ".join(sorted(connector_for(obj).msgtypes())) if obj.connector in CONNECTORS else ""
+        )
+        state = obj.connector_state if isinstance(obj.connector_state, dict) else {}
+        checked = state.get("checked_at")
+        if not checked:
+            return sends or "—"
+        return _("%(msgtypes)s (asked %(when)s)") % {"msgtypes": sends, "when": checked[:19]}
 
     @admin.display(description=_("API secret"))
     def masked_secret(self, obj):
