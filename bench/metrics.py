@@ -39,7 +39,7 @@ from conversations.models import Bot, Conversation
 from messaging.models import Message
 from botadmin import health
 bots = [Bot.objects.filter(name=f"bench-{n:03}").first() or Bot.objects.create(
-    name=f"bench-{n:03}", connector="bridge", agent_url="http://127.0.0.1:9",
+    name=f"bench-{n:03}", agent_url="http://127.0.0.1:9",
     rate_limit_per_minute=100000) for n in range(200)]
 conversations = [Conversation.objects.get_or_create(bot=bot, conversation_id="wrBench")[0]
     for bot in bots]
