@@ -1,6 +1,10 @@
 import json
+import re
+from pathlib import Path
 
 import pytest
+
+from botadmin.errors import Err
 
 
 def test_an_unknown_api_path_answers_in_the_errcode_envelope(client):
@@ -77,3 +81,31 @@ def test_a_too_large_form_answers_the_envelope_not_django_html(client, db, setti
 
 def test_the_interactive_docs_stay_html(client):
     assert client.get("/api/docs")["Content-Type"].startswith("text/html")
+
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "api.md"
+
+
+def test_docs_list_every_errcode_with_its_http_status():
+    rows = dict(re.findall(r"^\| (-?\d+) \| (\d{3}) \|", DOCS.read_text(), re.MULTILINE))
+
+    assert {int(code): int(status) for code, status in rows.items() if code != "0"} == {
+        error.code: error.status for error in Err
+    }
+
+
+def test_docs_list_the_statuses_each_endpoint_answers_as_openapi_does(client, db):
+    documented = {
+        (method, path): {int(s) for s in statuses.split(", ")}
+        for method, path, statuses in re.findall(
+            r"^\| `(GET|POST) (/api/\S+)` \| ([\d, ]+) \|$", DOCS.read_text(), re.MULTILINE
+        )
+    }
+    spec = client.get("/api/openapi.json").json()
+    declared = {
+        (method.upper(), path): {int(status) for status in operation["responses"]}
+        for path, operations in spec["paths"].items()
+        for method, operation in operations.items()
+    }
+
+    assert documented == declared
