@@ -19,12 +19,32 @@ from botadmin.admin_scoping import (
     BotScopedAdminMixin,
     ReadOnlyAdminMixin,
 )
+from messaging.admin import MessageAdmin
+from messaging.models import Message
 
 from .endpoints import reenable_endpoint
 from .models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from .replay import failed_deliveries, replay_deliveries, send_test_event
 
 REPLAY_PERMISSION = "forwarding.change_webhookdelivery"
+
+
+class WebhookDeliveryInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = WebhookDelivery
+    fields = ("endpoint", "status", "attempt_count", "last_http_status", "next_attempt_at")
+    readonly_fields = fields
+    extra = 0
+    show_change_link = True
+
+
+class MessageWithForwardingAdmin(MessageAdmin):
+    """The messaging admin's message page, plus an inbound message's webhook deliveries."""
+
+    inlines = (*MessageAdmin.inlines, WebhookDeliveryInline)
+
+
+admin.site.unregister(Message)
+admin.site.register(Message, MessageWithForwardingAdmin)
 
 
 def endpoint_health(endpoint: WebhookEndpoint) -> str:

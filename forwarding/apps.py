@@ -8,6 +8,10 @@ class ForwardingConfig(AppConfig):
     verbose_name = _("Forwarding")
 
     def ready(self):
+        from messaging.signals import inbound_message_stored
+
+        # The one way a stored inbound message reaches the forwarder.
+        inbound_message_stored.connect(_create_deliveries, dispatch_uid="forwarding-inbound-stored")
         # Every way of saving a bot (admin, createbot, setup) keeps its primary
         # webhook endpoint in line with Bot.webhook_url.
         post_save.connect(
@@ -21,3 +25,15 @@ def _sync_primary_endpoint(sender, instance, raw=False, **kwargs):
     from .endpoints import sync_primary_endpoint
 
     sync_primary_endpoint(instance)
+
+
+def _create_deliveries(sender, message_ids, **kwargs):
+    """Wake a worker that creates the messages' webhook deliveries (and sends them).
+
+    Only a wake-up: a lost one is made good by the sweeper, which finds the
+    messages still `forward_pending`."""
+    from botadmin.wakeups import wake_after_commit
+
+    from .delivery import FAN_OUT_TASK
+
+    wake_after_commit(FAN_OUT_TASK, message_ids)

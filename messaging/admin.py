@@ -5,7 +5,6 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from botadmin.admin_scoping import BotScopedAdminMixin, ReadOnlyAdminMixin
-from forwarding.models import WebhookDelivery
 
 from . import operator_actions
 from .models import DeliveryAttempt, Message, MessageMedia
@@ -23,14 +22,6 @@ class MessageMediaInline(ReadOnlyAdminMixin, admin.TabularInline):
     fields = ("kind", "cdn_type", "cdn", "file", "content_type", "size", "stored_at")
     readonly_fields = fields
     extra = 0
-
-
-class WebhookDeliveryInline(ReadOnlyAdminMixin, admin.TabularInline):
-    model = WebhookDelivery
-    fields = ("endpoint", "status", "attempt_count", "last_http_status", "next_attempt_at")
-    readonly_fields = fields
-    extra = 0
-    show_change_link = True
 
 
 @admin.register(Message)
@@ -51,7 +42,7 @@ class MessageAdmin(ReadOnlyAdminMixin, BotScopedAdminMixin, admin.ModelAdmin):
     list_select_related = ("bot", "conversation")
     # Counting a large log on every page is the slowest part of a changelist.
     show_full_result_count = False
-    inlines = (DeliveryAttemptInline, MessageMediaInline, WebhookDeliveryInline)
+    inlines = (DeliveryAttemptInline, MessageMediaInline)
     actions = ("retry_now", "mark_sent", "cancel")
     fieldsets = (
         (None, {"fields": ("msgid", "bot", "conversation", "direction", "msgtype", "body")}),

@@ -2,16 +2,18 @@
 
 `parse_callback` turns the raw request body into a validated `Inbound` or
 raises ApiError with a WeCom-style errcode; `record_inbound` stores it, marked
-`forward_pending`, and wakes a worker that creates its webhook deliveries
-(`forwarding.endpoints.fan_out`). The pydantic models describe the body
-for the OpenAPI document and validate each known msgtype's object; unknown
-msgtypes are kept raw.
+`forward_pending` (the conversation it was seen in is recorded by
+`conversations.activity`), and once that commits sends
+`signals.inbound_message_stored`, on which the forwarding app creates its webhook
+deliveries. The pydantic models describe the body for the OpenAPI document
+and validate each known msgtype's object; unknown msgtypes are kept raw.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
+from functools import partial
 from typing import Literal
 
 from django.db import IntegrityError, transaction
@@ -21,11 +23,11 @@ from pydantic import ValidationError as PydanticValidationError
 
 from botadmin import jsontext, metrics
 from botadmin.errors import Err
-from botadmin.wakeups import wake_after_commit
+from conversations.activity import record_seen_in_message
 from conversations.models import Bot, Conversation
-from forwarding.delivery import FAN_OUT_TASK
 
 from .models import Message, MessageMedia
+from .signals import inbound_message_stored
 from .validation import check_strings, search_text
 
 MAX_BODY_BYTES = 256 * 1024
@@ -33,7 +35,6 @@ MSGTYPE_MAX_LENGTH = Message._meta.get_field("msgtype").max_length
 ID_MAX_LENGTH = 255
 UPSTREAM_MSGID_MAX_LENGTH = Message._meta.get_field("upstream_msgid").max_length
 NAME_MAX_LENGTH = 255
-ACTIVITY_PRECISION = timedelta(seconds=1)
 
 
 class _Object(BaseModel):
@@ -180,7 +181,14 @@ def record_inbound(
         # No savepoint around the insert: a repeated msgid undoes the whole
         # transaction, which has stored nothing that should outlive it.
         with transaction.atomic():
-            conversation = _upsert_conversation(bot, conversation, envelope, now)
+            conversation = record_seen_in_message(
+                bot,
+                envelope.conversation_id,
+                at=now,
+                kind=envelope.conversation_type or "",
+                name=envelope.conversation_name or "",
+                known=conversation,
+            )
             message = Message(
                 bot=bot,
                 conversation=conversation,
@@ -202,7 +210,7 @@ def record_inbound(
                 MessageMedia.objects.create(
                     message=message, kind="image", cdn_type=image["cdn_type"], cdn=image["cdn"]
                 )
-            wake_after_commit(FAN_OUT_TASK, [message.pk])
+            transaction.on_commit(partial(_send_inbound_message_stored, [message.pk]))
         metrics.inbound_stored(bot)
     except IntegrityError:
         if inbound.upstream_msgid and _is_duplicate(bot, inbound.upstream_msgid):
@@ -211,39 +219,12 @@ def record_inbound(
     return message
 
 
+def _send_inbound_message_stored(message_ids: list[int]) -> None:
+    # send_robust: the message is stored whatever a receiver does (failures are logged).
+    inbound_message_stored.send_robust(sender=Message, message_ids=message_ids)
+
+
 def _is_duplicate(bot: Bot, upstream_msgid: str) -> bool:
     return Message.objects.filter(
         bot=bot, direction=Message.Direction.IN, upstream_msgid=upstream_msgid
     ).exists()
-
-
-def _upsert_conversation(
-    bot: Bot, conversation: Conversation | None, envelope: CallbackEnvelope, now
-) -> Conversation:
-    """Create the conversation on first sight; keep its kind, name and last activity current.
-
-    Last activity is kept to the second: a busy group does not rewrite its row for every message.
-    """
-    changes = {}
-    if envelope.conversation_type:
-        changes["kind"] = envelope.conversation_type
-    if envelope.conversation_name:
-        changes["name"] = envelope.conversation_name[:NAME_MAX_LENGTH]
-    if conversation is None:
-        conversation, created = Conversation.objects.get_or_create(
-            bot=bot,
-            conversation_id=envelope.conversation_id,
-            defaults={**changes, "last_message_at": now},
-        )
-        if created:
-            return conversation
-    changed = {key: value for key, value in changes.items() if getattr(conversation, key) != value}
-    if (
-        changed
-        or not conversation.last_message_at
-        or now - conversation.last_message_at >= ACTIVITY_PRECISION
-    ):
-        Conversation.objects.filter(pk=conversation.pk).update(
-            **changed, last_message_at=now, updated_at=now
-        )
-    return conversation

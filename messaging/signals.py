@@ -1,0 +1,16 @@
+"""The hooks messaging offers the apps built on it.
+
+Those apps (forwarding, announcements) import messaging; messaging imports
+none of them, and tells them what happened through these signals.
+"""
+
+from django.dispatch import Signal
+
+# An inbound message was stored, marked `forward_pending`. Sent once the
+# transaction that stored it has committed, with `message_ids` (a list of
+# Message ids), from the request that received it: receivers must be quick.
+# A receiver that fails loses nothing: the message stays `forward_pending`
+# until it is handled. The forwarding app connects the one receiver
+# (forwarding/apps.py), and its sweeper picks up any message whose wake-up
+# was lost (forwarding.delivery.sweep_due_deliveries).
+inbound_message_stored = Signal()

@@ -1,0 +1,79 @@
+"""Dependencies between the apps point one way.
+
+console → announcements, forwarding → messaging. An app that imports one above it makes a
+cycle a reader has to untangle; messaging tells the apps built on it what
+happened through `messaging.signals` instead. Model references by string
+(`"announcements.AnnouncementRun"` on `Message.announcement_run`) are not
+imports and are not checked here.
+"""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# app → the apps it must not import
+FORBIDDEN = {
+    "messaging": {"announcements", "forwarding", "console"},
+    "announcements": {"forwarding", "console"},
+    "forwarding": {"announcements", "console"},
+}
+
+
+def imported_modules(path: Path) -> list[tuple[int, str]]:
+    """Absolute module names imported by a file, with their line numbers; relative
+    imports are resolved against the file's package, and import_module("…") calls
+    with a literal name count too."""
+    package = list(path.relative_to(ROOT).parent.parts)
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, alias.name) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = package[: len(package) - node.level + 1] if node.level else []
+            module = ".".join([*base, *(node.module.split(".") if node.module else [])])
+            found.append((node.lineno, module))
+        elif (
+            isinstance(node, ast.Call)
+            and getattr(node.func, "attr", getattr(node.func, "id", "")) == "import_module"
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+            and isinstance(node.args[0].value, str)
+        ):
+            found.append((node.lineno, node.args[0].value))
+    return found
+
+
+def violations(app: str) -> list[str]:
+    return [
+        f"{path.relative_to(ROOT)}:{line} imports {module}"
+        for path in sorted((ROOT / app).rglob("*.py"))
+        if "migrations" not in path.parts
+        for line, module in imported_modules(path)
+        if module.split(".")[0] in FORBIDDEN[app]
+    ]
+
+
+@pytest.mark.parametrize("app", sorted(FORBIDDEN))
+def test_an_app_imports_none_of_the_apps_built_on_it(app):
+    assert violations(app) == []
+
+
+def test_the_check_sees_relative_and_absolute_imports(tmp_path, monkeypatch):
+    """The scan itself: a forbidden import in any spelling is reported."""
+    app = tmp_path / "messaging"
+    (app / "sub").mkdir(parents=True)
+    (app / "a.py").write_text("import forwarding.delivery\n")
+    (app / "sub" / "b.py").write_text("from announcements.models import Announcement\n")
+    (app / "c.py").write_text(
+        "from importlib import import_module\nimport_module('console.views')\n"
+    )
+    (app / "d.py").write_text("from .models import Message\nfrom conversations import models\n")
+    monkeypatch.setattr(__import__(__name__, fromlist=["ROOT"]), "ROOT", tmp_path)
+    assert violations("messaging") == [
+        "messaging/a.py:1 imports forwarding.delivery",
+        "messaging/c.py:2 imports console.views",
+        "messaging/sub/b.py:1 imports announcements.models",
+    ]

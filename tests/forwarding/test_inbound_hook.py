@@ -1,0 +1,73 @@
+"""How a stored inbound message reaches the forwarder: the signal
+`messaging.signals.inbound_message_stored`, sent once the message is committed,
+wakes the forwarding worker; the sweeper finds a message whose wake-up was lost."""
+
+import time
+from datetime import timedelta
+
+import pytest
+import time_machine
+from celery import current_app
+from django.utils import timezone
+
+from botadmin import wakeups
+from forwarding.delivery import FAN_OUT_TASK, sweep_due_deliveries
+from messaging.models import Message
+from tests.messaging.support import callback_body
+
+
+def published_ids(task: str, *, wait: float) -> list[int]:
+    """The ids of the `task` messages on the default queue, read for up to `wait` seconds."""
+    ids = []
+    deadline = time.monotonic() + wait
+    with current_app.connection_for_read() as connection:
+        queue = connection.SimpleQueue(current_app.conf.task_default_queue)
+        while time.monotonic() < deadline and not ids:
+            try:
+                message = queue.get(timeout=0.5)
+            except queue.Empty:
+                continue
+            message.ack()
+            if message.headers.get("task") == task:
+                ids += message.decode()[0][0]
+        queue.close()
+    return ids
+
+
+@pytest.fixture
+def empty_queue():
+    current_app.control.purge()
+    yield
+    current_app.control.purge()
+
+
+def test_a_stored_inbound_message_wakes_the_forwarder_once_it_is_committed(
+    hooked_bot, post_callback, empty_queue, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks() as on_commit:
+        assert post_callback(callback_body("text", hooked_bot)).json()["errcode"] == 0
+    message = Message.objects.get(direction=Message.Direction.IN)
+    assert message.forward_pending
+
+    wakeups.flush()
+    assert published_ids(FAN_OUT_TASK, wait=1) == []  # not before the commit
+
+    with django_capture_on_commit_callbacks(execute=True):  # the commit, as in production
+        for callback in on_commit:
+            callback()
+    wakeups.flush()
+    assert published_ids(FAN_OUT_TASK, wait=10) == [message.pk]
+
+
+def test_an_inbound_message_whose_wake_up_was_lost_is_found_by_the_sweeper(
+    hooked_bot, post_callback, empty_queue
+):
+    # The test's transaction never commits, so no wake-up is sent: as if it were lost.
+    assert post_callback(callback_body("text", hooked_bot)).json()["errcode"] == 0
+    message = Message.objects.get(direction=Message.Direction.IN)
+
+    with time_machine.travel(timezone.now() + timedelta(minutes=1)):
+        sweep_due_deliveries()
+    wakeups.flush()
+
+    assert published_ids(FAN_OUT_TASK, wait=10) == [message.pk]
