@@ -268,6 +268,10 @@ FORMS_URLFIELD_ASSUME_HTTPS = True
 # Outbound requests (webhooks, images) to private, loopback or link-local
 # addresses are refused unless this is on (make run's demo and tests turn it on).
 BOTADMIN_ALLOW_PRIVATE_URLS = env.bool("BOTADMIN_ALLOW_PRIVATE_URLS", default=False)
+# Login throttling (console/login.py): this many wrong passwords for one user
+# name (three times as many from one address) lock it out for this long.
+BOTADMIN_LOGIN_FAILURE_LIMIT = env.int("BOTADMIN_LOGIN_FAILURE_LIMIT", default=10)
+BOTADMIN_LOGIN_LOCKOUT_MINUTES = env.int("BOTADMIN_LOGIN_LOCKOUT_MINUTES", default=15)
 # How long a rotated-out API secret keeps working.
 BOTADMIN_SECRET_GRACE_HOURS = env.float("BOTADMIN_SECRET_GRACE_HOURS", default=24)
 # Outbound HTTP limits (connectors, webhooks).

@@ -4,6 +4,7 @@ from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 
 from connectors.wecom_app_callback import callback as wecom_app_callback
+from console.login import ThrottledAdminAuthenticationForm
 from console.views.announcements import uploaded_image
 from messaging.scheduled_api import router as scheduled_messages_router
 
@@ -41,3 +42,4 @@ if settings.BOTADMIN_BENCH_VIEWS:
 admin.site.site_header = "botadmin"
 admin.site.site_title = "botadmin"
 admin.site.site_url = "/console/"
+admin.site.login_form = ThrottledAdminAuthenticationForm

@@ -26,6 +26,9 @@ def _test_settings(settings):
     # Hashing a password takes a production hasher about half a second here, and
     # many tests create operators: Django's docs recommend a fast one for tests.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # Every test client logs in from 127.0.0.1, and the failures would add up across
+    # tests in a Redis cache: login throttling is off except where a test turns it on.
+    settings.BOTADMIN_LOGIN_FAILURE_LIMIT = 0
     settings.STORAGES = {
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},

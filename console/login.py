@@ -1,0 +1,136 @@
+"""Login throttling, for the console's and the admin's login forms.
+
+After BOTADMIN_LOGIN_FAILURE_LIMIT wrong passwords for one user name (or
+three times as many from one address, which an office behind one NAT shares)
+within BOTADMIN_LOGIN_LOCKOUT_MINUTES, that name or address may not log in
+until BOTADMIN_LOGIN_LOCKOUT_MINUTES have passed, even with the right password;
+the form says until when. The counts live in the shared cache, so every web
+process sees them; while the cache is unreachable nothing is throttled (and
+the console's sessions, kept there too, wait for it anyway). A successful
+log-in clears its user name's count.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import time
+from datetime import UTC, datetime
+
+from django.conf import settings
+from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib.auth.forms import AuthenticationForm
+from django.core.cache import cache
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.formats import time_format
+from django.utils.translation import ngettext
+
+logger = logging.getLogger(__name__)
+
+ADDRESS_LIMIT_FACTOR = 3
+
+
+def client_address(request: HttpRequest | None) -> str:
+    """The caller's address; behind the HTTPS proxy, the one the proxy saw."""
+    if request is None:
+        return ""
+    if settings.BEHIND_HTTPS_PROXY:
+        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")[-1].strip()
+        if forwarded:
+            return forwarded
+    return request.META.get("REMOTE_ADDR", "")
+
+
+def _counters(request: HttpRequest | None, username: str) -> list[tuple[str, int]]:
+    """(cache key, failure limit) for the user name and for the address."""
+    limit = settings.BOTADMIN_LOGIN_FAILURE_LIMIT
+    name = hashlib.sha256(username.casefold().encode()).hexdigest()[:32]
+    keys = [(f"login-failures:user:{name}", limit)]
+    address = client_address(request)
+    if address:
+        keys.append((f"login-failures:address:{address}", limit * ADDRESS_LIMIT_FACTOR))
+    return keys
+
+
+def locked_until(request: HttpRequest | None, username: str) -> float | None:
+    """Unix time until which this user name or address may not log in, or None."""
+    if settings.BOTADMIN_LOGIN_FAILURE_LIMIT <= 0:
+        return None
+    try:
+        locks = cache.get_many([f"{key}:locked" for key, _ in _counters(request, username)])
+    except Exception as error:
+        logger.warning("Login throttle unreachable (%s)", error.__class__.__name__)
+        return None
+    until = max(locks.values(), default=None)
+    return until if until is not None and until > time.time() else None
+
+
+def note_failure(request: HttpRequest | None, username: str) -> None:
+    if settings.BOTADMIN_LOGIN_FAILURE_LIMIT <= 0:
+        return
+    lockout = settings.BOTADMIN_LOGIN_LOCKOUT_MINUTES * 60
+    try:
+        for key, limit in _counters(request, username):
+            cache.add(key, 0, timeout=lockout)
+            try:
+                failures = cache.incr(key)
+            except ValueError:  # expired in between
+                failures = 1 if cache.add(key, 1, timeout=lockout) else cache.incr(key)
+            if failures >= limit:
+                cache.add(f"{key}:locked", time.time() + lockout, timeout=lockout)
+                cache.delete(key)
+    except Exception as error:
+        logger.warning("Login throttle unreachable (%s)", error.__class__.__name__)
+
+
+def note_success(request: HttpRequest | None, username: str) -> None:
+    try:
+        cache.delete(_counters(request, username)[0][0])
+    except Exception as error:
+        logger.warning("Login throttle unreachable (%s)", error.__class__.__name__)
+
+
+def throttled_message(until: float) -> str:
+    minutes = max(1, math.ceil((until - time.time()) / 60))
+    at = time_format(timezone.localtime(datetime.fromtimestamp(until, tz=UTC)), "H:i")
+    return ngettext(
+        "Too many failed log-ins for this user name or from this address. "
+        "Try again in %(minutes)d minute (after %(time)s).",
+        "Too many failed log-ins for this user name or from this address. "
+        "Try again in %(minutes)d minutes (after %(time)s).",
+        minutes,
+    ) % {"minutes": minutes, "time": at}
+
+
+class ThrottledLogin:
+    """Refuses a throttled user name or address before checking the password."""
+
+    throttled_message: str | None = None
+
+    def clean(self):
+        username = self.cleaned_data.get("username") or ""
+        until = locked_until(self.request, username)
+        if until is None:
+            try:
+                cleaned = super().clean()
+            except ValidationError:
+                note_failure(self.request, username)
+                until = locked_until(self.request, username)
+                if until is None:
+                    raise
+            else:
+                note_success(self.request, username)
+                return cleaned
+        self.throttled_message = throttled_message(until)
+        raise ValidationError(self.throttled_message, code="throttled")
+
+
+class ThrottledAuthenticationForm(ThrottledLogin, AuthenticationForm):
+    pass
+
+
+class ThrottledAdminAuthenticationForm(ThrottledLogin, AdminAuthenticationForm):
+    pass
