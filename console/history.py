@@ -29,6 +29,7 @@ BUBBLE_FIELDS = [
     "source",
     "attempt_count",
     "created_at",
+    "updated_at",
     "created_by__username",
 ]
 

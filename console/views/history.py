@@ -11,7 +11,7 @@ from botadmin.ids import id_or_none
 from messaging.models import Message
 from messaging.sending import accept_outbound
 
-from .. import history
+from .. import bubbles, history
 from ..forms import JumpToDateForm, ReplyForm
 from .scoping import int_param, visible_conversation_or_404
 
@@ -51,8 +51,13 @@ def conversation_history(request, bot_id: int, pk: int, reply_form=None):
         "conversation": conversation,
         "page": page,
         "base_url": base_url,
-        "bubbles": page.messages,
-        "pending_statuses": PENDING,
+        "bubbles": bubbles.draw(
+            page.messages,
+            bot=bot,
+            base_url=base_url,
+            pending_statuses=PENDING,
+            focus_id=page.focus_id,
+        ),
     }
     if request.headers.get("HX-Request") and "before" in request.GET:
         # Infinite scroll: only the older messages and the next sentinel.
@@ -76,6 +81,8 @@ def history_updates(request, bot_id: int, pk: int):
         i for v in request.GET.get("pending", "").split(",") if (i := id_or_none(v)) is not None
     ]
     refreshed = [m for m in history.pending_in(conversation, pending_ids) if m.pk <= after]
+    base_url = reverse("console:history", args=[bot.pk, conversation.pk])
+    draw_args = {"bot": bot, "base_url": base_url, "pending_statuses": PENDING}
     return render(
         request,
         "console/history/_updates.html",
@@ -83,10 +90,8 @@ def history_updates(request, bot_id: int, pk: int):
             "bot": bot,
             "conversation": conversation,
             "after": page.newest_id or after,
-            "base_url": reverse("console:history", args=[bot.pk, conversation.pk]),
-            "bubbles": page.messages,
-            "refreshed": refreshed,
-            "pending_statuses": PENDING,
+            "bubbles": bubbles.draw(page.messages, **draw_args),
+            "refreshed": bubbles.draw(refreshed, oob=True, **draw_args),
         },
     )
 

@@ -160,8 +160,34 @@ def _timeline(html: str) -> str:
     return html[html.index('id="timeline"') : html.index('class="reply-box')]
 
 
+@pytest.fixture(params=["database cache", "shared cache"])
+def bubble_cache(request, settings):
+    """The database cache draws every bubble; another (Redis in production) keeps them."""
+    if request.param == "shared cache":
+        settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    return request.param
+
+
+def _bubbles_drawn(response) -> int:
+    return sum(t.name == "console/history/_bubble.html" for t in response.templates)
+
+
+def test_a_bubble_shown_before_comes_from_the_shared_cache(
+    bubble_cache, operator_client, group, history_url, make_message
+):
+    for i in range(3):
+        make_message(group, text=f"消息{i}")
+
+    first = operator_client.get(history_url)
+    again = operator_client.get(history_url)
+
+    assert _bubbles_drawn(first) == 3
+    assert _bubbles_drawn(again) == (3 if bubble_cache == "database cache" else 0)
+    assert _timeline(again.content.decode()) == _timeline(first.content.decode())
+
+
 def test_a_message_that_changed_is_drawn_again(
-    operator_client, operator, group, history_url, make_message
+    bubble_cache, operator_client, operator, group, history_url, make_message
 ):
     out = make_message(group, direction="out", text="通知", status=Message.Status.QUEUED)
     inbound = make_message(group, text="原来的话")

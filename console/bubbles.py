@@ -1,0 +1,71 @@
+"""The timeline's bubbles, drawn once and kept in the shared cache.
+
+Drawing 50 bubbles with Django templates is most of a history page's time, and
+an open timeline asks for the same bubbles again and again (opening, scrolling,
+polling, several operators). Each drawn bubble is kept in Django's cache (shared
+by every web process, `CACHE_URL`) under everything it shows that can change:
+the message's id, `updated_at`, status and attempt count, its operator's name,
+the bot's name, the conversation's URL, the viewer's language and time zone,
+whether it is highlighted and whether it is an out-of-band update. A page reads
+its bubbles with one `get_many` and draws only the missing ones. Every write in
+messaging/ sets `updated_at`, so a changed body or sender is a new key.
+
+Not with the database cache (the default of a one-machine install): it holds
+300 entries and culls a third when full, which bubbles would do all the time,
+pushing out the rate-limit counters and the dashboard's counts. There, every
+bubble is drawn each time.
+"""
+
+import hashlib
+import logging
+
+from django.core.cache import caches
+from django.core.cache.backends.db import DatabaseCache
+from django.template.loader import get_template
+from django.utils import timezone, translation
+
+logger = logging.getLogger(__name__)
+
+TEMPLATE = "console/history/_bubble.html"
+KEEP_FOR = 24 * 3600  # seconds; a bubble not shown for a day is drawn again
+# A bubble larger than this (a huge raw body is cut to 2,000 characters, so only
+# unusual ones) is drawn each time rather than pushing out many small ones.
+LARGEST_KEPT = 20_000
+
+
+def _key(m, shared: str, focus: bool, oob: bool) -> str:
+    operator = m.created_by.get_username() if m.created_by_id else ""
+    changes = f"{m.updated_at.isoformat()}|{m.status}|{m.attempt_count}|{operator}|{shared}"
+    digest = hashlib.sha1(changes.encode(), usedforsecurity=False).hexdigest()
+    return f"console:bubble:{m.pk}:{int(focus)}{int(oob)}:{digest}"
+
+
+def draw(messages, *, bot, base_url: str, pending_statuses, focus_id=None, oob=False) -> list:
+    """[(message, html)] for `messages`, in their order."""
+    shared = "|".join(
+        [bot.name, base_url, translation.get_language() or "", timezone.get_current_timezone_name()]
+    )
+    keys = {m.pk: _key(m, shared, m.pk == focus_id, oob) for m in messages}
+    cache = caches["default"]
+    kept = None
+    if keys and not isinstance(cache, DatabaseCache):
+        try:
+            kept = cache.get_many(keys.values())
+        except Exception:  # the cache is down: draw everything
+            logger.warning("bubble cache unavailable", exc_info=True)
+    template = get_template(TEMPLATE)
+    context = {"bot": bot, "base_url": base_url, "pending_statuses": pending_statuses, "oob": oob}
+    drawn, fresh = [], {}
+    for m in messages:
+        html = kept.get(keys[m.pk]) if kept is not None else None
+        if html is None:
+            html = template.render({**context, "m": m, "focus": m.pk == focus_id})
+            if len(html) <= LARGEST_KEPT:
+                fresh[keys[m.pk]] = html
+        drawn.append((m, html))
+    if fresh and kept is not None:
+        try:
+            cache.set_many(fresh, KEEP_FOR)
+        except Exception:
+            logger.warning("bubble cache unavailable", exc_info=True)
+    return drawn
