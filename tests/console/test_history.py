@@ -3,6 +3,7 @@ import re
 from html import unescape
 
 import pytest
+from django.core.management import call_command
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -161,10 +162,18 @@ def _timeline(html: str) -> str:
 
 
 @pytest.fixture(params=["database cache", "shared cache"])
-def bubble_cache(request, settings):
+def bubble_cache(request, settings, db):
     """The database cache draws every bubble; another (Redis in production) keeps them."""
     if request.param == "shared cache":
-        settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+        backend = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    else:
+        backend = {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "test_bubble_cache",
+        }
+    settings.CACHES = {"default": backend}
+    if request.param == "database cache":
+        call_command("createcachetable", verbosity=0)
     return request.param
 
 
