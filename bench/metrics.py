@@ -109,13 +109,17 @@ def main() -> None:
     try:
         session = requests.Session()
         for secret in secrets:  # one accepted message per bot: 200 bots' counters
-            session.post(f"{base}/api/send?secret={secret}&conversation_id=wrBench", data=BODY,
-                         headers={"Content-Type": "application/json"}, timeout=30)  # fmt: skip
+            sent = session.post(f"{base}/api/send?secret={secret}&conversation_id=wrBench",
+                                data=BODY, headers={"Content-Type": "application/json"},
+                                timeout=30)  # fmt: skip
+            if sent.json().get("errcode") != 0:
+                sys.exit(f"/api/send refused: {sent.text}")
         text = session.get(f"{base}/metrics", headers=auth, timeout=30).text
         series = sum(1 for line in text.splitlines() if line and not line.startswith("#"))
-        timed_gets(f"{base}/metrics", 10, auth)
+        timed_gets(f"{base}/metrics", 20, auth)
         scrape = timed_gets(f"{base}/metrics", args.scrapes, auth)
         manage(env, "shell", "-c", BEATS)
+        timed_gets(f"{base}/readyz", 20)  # every gunicorn worker has loaded its URLs
         ready_status = session.get(f"{base}/readyz", timeout=30).status_code
         ready = timed_gets(f"{base}/readyz", args.scrapes)
     finally:
@@ -126,6 +130,7 @@ def main() -> None:
     hung_env = {**on, "CELERY_BROKER_URL": f"redis://127.0.0.1:{silent.port}/0"}
     server = start_server(hung_env, base)
     try:
+        timed_gets(f"{base}/healthz", 40)  # every gunicorn worker has loaded its URLs
         hung_status = requests.get(f"{base}/readyz", timeout=30).status_code
         hung = timed_gets(f"{base}/readyz", 20)
     finally:

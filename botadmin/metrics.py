@@ -27,15 +27,21 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
-from prometheus_client import (
+
+# settings.py sets PROMETHEUS_MULTIPROC_DIR, which prometheus_client reads when it is
+# imported: load the settings first (gunicorn's master imports this module before
+# Django is set up; without this its workers would count in memory, unseen).
+settings.BOTADMIN_METRICS_DIR  # noqa: B018
+
+from prometheus_client import (  # noqa: E402
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
     Histogram,
     generate_latest,
 )
-from prometheus_client.core import GaugeMetricFamily
-from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.core import GaugeMetricFamily  # noqa: E402
+from prometheus_client.multiprocess import MultiProcessCollector  # noqa: E402
 
 ROLES = ("web", "worker", "beat", "other")
 

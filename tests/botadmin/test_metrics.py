@@ -161,3 +161,46 @@ def test_nothing_is_counted_while_metrics_are_off(
 
     assert answer.json()["errcode"] == 0
     assert _value(scrape(), "botadmin_messages_accepted_total", **labels) == before
+
+
+def test_every_gunicorn_worker_scrapes_the_counts_of_all(
+    transactional_db, bot, group, tmp_path, monkeypatch
+):
+    """gunicorn's workers count in shared files: each scrape, whichever worker answers,
+    shows the one accepted message."""
+    import requests
+
+    # Started as a service is, not from a process whose settings already chose the folder.
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+
+    from devtools.processes import database_url
+    from tests.messaging.conftest import running_gunicorn
+
+    env = {"BOTADMIN_METRICS_TOKEN": TOKEN, "BOTADMIN_VAR_DIR": str(tmp_path / "var")}
+    with running_gunicorn(database_url(), tmp_path / "server.log", env=env) as base_url:
+        sent = requests.post(
+            f"{base_url}/api/send?secret={bot.secret}&conversation_id={group.conversation_id}",
+            json=TEXT,
+            timeout=10,
+        )
+        assert sent.json()["errcode"] == 0, sent.text
+        counts = []
+        for _ in range(8):
+            text = requests.get(
+                f"{base_url}/metrics", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10
+            ).text
+            samples = {
+                (s.name, tuple(sorted(s.labels.items()))): s.value
+                for family in text_string_to_metric_families(text)
+                for s in family.samples
+            }
+            counts.append(
+                _value(
+                    samples,
+                    "botadmin_messages_accepted_total",
+                    bot=bot.name,
+                    connector=bot.connector,
+                )
+            )
+
+    assert counts == [1] * 8
