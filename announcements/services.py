@@ -26,7 +26,6 @@ from .schedule import RECURRING, Schedule, ScheduleError, parse
 
 FAN_OUT_TASK = "messaging.announcements.fan_out"
 TICK_TASK = "messaging.announcements.tick"
-PENDING = (Message.Status.SCHEDULED, Message.Status.QUEUED)
 UNFINISHED_RUNS = (AnnouncementRun.Status.FANNING_OUT, AnnouncementRun.Status.SENDING)
 
 
@@ -205,9 +204,9 @@ def pause(user, announcement: Announcement) -> None:
         announcement.save(update_fields=["status", "updated_at"])
         # Intent: wait for a fan-out batch in progress, so its messages are held too.
         runs = _locked_runs(announcement, status__in=UNFINISHED_RUNS)
-        Message.objects.filter(announcement_run__in=runs, status__in=PENDING).update(
-            status=Message.Status.SCHEDULED, scheduled_at=None, updated_at=timezone.now()
-        )
+        Message.objects.filter(
+            announcement_run__in=runs, status__in=Message.Status.CANCELLABLE
+        ).update(status=Message.Status.SCHEDULED, scheduled_at=None, updated_at=timezone.now())
         runs.update(status=AnnouncementRun.Status.PAUSED, updated_at=timezone.now())
         record_action(user, "announcement.pause", bot=announcement.bot, target=announcement)
 
@@ -264,9 +263,9 @@ def cancel(user, announcement: Announcement) -> int:
             announcement, status__in=UNFINISHED_RUNS + (AnnouncementRun.Status.PAUSED,)
         )
         # Compare-and-set on status: a message a worker already took keeps going.
-        cancelled = Message.objects.filter(announcement_run__in=runs, status__in=PENDING).update(
-            status=Message.Status.CANCELLED, updated_at=now
-        )
+        cancelled = Message.objects.filter(
+            announcement_run__in=runs, status__in=Message.Status.CANCELLABLE
+        ).update(status=Message.Status.CANCELLED, updated_at=now)
         runs.update(status=AnnouncementRun.Status.CANCELLED, updated_at=now)
         record_action(
             user,
@@ -310,7 +309,7 @@ def run_progress(run: AnnouncementRun) -> dict:
     """Counts per outcome for the progress bar."""
     counts = run.messages.aggregate(
         sent=Count("pk", filter=Q(status=Message.Status.SENT)),
-        failed=Count("pk", filter=Q(status__in=[Message.Status.FAILED, Message.Status.UNCERTAIN])),
+        failed=Count("pk", filter=Q(status__in=Message.Status.UNDELIVERED)),
         cancelled=Count("pk", filter=Q(status=Message.Status.CANCELLED)),
         total=Count("pk"),
     )

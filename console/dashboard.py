@@ -17,8 +17,6 @@ from messaging.models import DeliveryAttempt, Message
 logger = logging.getLogger(__name__)
 
 DAYS = 30
-WAITING = [Message.Status.QUEUED, Message.Status.SENDING]
-FINISHED_BADLY = [Message.Status.FAILED, Message.Status.UNCERTAIN]
 FORWARDING_GRACE = timedelta(minutes=1)
 # Days before today are counted once per this many seconds (today is always live).
 EARLIER_DAYS_CACHE_SECONDS = 300
@@ -54,7 +52,9 @@ def _day_rows(bots, start: datetime, end: datetime | None) -> list[tuple]:
         .annotate(
             n=Count("id"),
             sent=Count("id", filter=Q(status=Message.Status.SENT)),
-            finished=Count("id", filter=Q(status__in=[Message.Status.SENT, *FINISHED_BADLY])),
+            finished=Count(
+                "id", filter=Q(status__in=[Message.Status.SENT, *Message.Status.UNDELIVERED])
+            ),
         )
         .order_by()
     )
@@ -101,13 +101,13 @@ def delivery_health(bots: QuerySet[Bot], totals: dict) -> dict:
     """Success rate over the chart's days, and what is waiting or failing right now."""
     now = timezone.now()
     outbound = Message.objects.filter(bot__in=bots, direction=Message.Direction.OUT)
-    pending = outbound.filter(status__in=WAITING).aggregate(
+    pending = outbound.filter(status__in=Message.Status.IN_DELIVERY).aggregate(
         waiting=Count("id"),
         retrying=Count("id", filter=Q(attempt_count__gt=0)),
         oldest=Min("created_at"),
     )
     failed_today = outbound.filter(
-        status__in=FINISHED_BADLY, created_at__gte=now - timedelta(hours=24)
+        status__in=Message.Status.UNDELIVERED, created_at__gte=now - timedelta(hours=24)
     ).count()
     # Inbound messages a worker should have handed to the webhooks by now (the
     # sweeper retries every 15 s): more than a few means no worker is running.

@@ -44,7 +44,6 @@ from .models import DeliveryAttempt, Message
 logger = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
-PENDING = (Message.Status.QUEUED, Message.Status.SENDING)
 RESPONSE_TEXT_LIMIT = 1024
 # A message waiting behind an older one is due again after this long, so the
 # sweeper finds it if the older one's wake-up is lost (normally that one wakes it).
@@ -121,7 +120,7 @@ def _reason_to_wait(message: Message, now: datetime) -> tuple[float, bool] | Non
         Message.objects.filter(
             conversation_id=message.conversation_id,
             direction=Message.Direction.OUT,
-            status__in=PENDING,
+            status__in=Message.Status.IN_DELIVERY,
             pk__lt=message.pk,
         )
         .order_by("pk")

@@ -35,6 +35,17 @@ class Message(models.Model):
         CANCELLED = "cancelled", _("Cancelled")
         RECEIVED = "received", _("Received")
 
+    # Named sets of statuses (attributes of Status, not members): every module
+    # that means one of these uses it, so a reader never wonders which is meant.
+    # Handed to delivery and not finished: the delivery engine's work.
+    Status.IN_DELIVERY = (Status.QUEUED, Status.SENDING)
+    # Not handed to a connector yet: cancelling stops it (operators, announcements).
+    Status.CANCELLABLE = (Status.SCHEDULED, Status.QUEUED)
+    # Not final yet: the history page polls these; retention never purges them.
+    Status.UNFINISHED = (Status.SCHEDULED, Status.QUEUED, Status.SENDING)
+    # Finished without being delivered for sure (failed, or perhaps): an operator may retry.
+    Status.UNDELIVERED = (Status.FAILED, Status.UNCERTAIN)
+
     class Source(models.TextChoices):
         API = "api", _("API")
         CONSOLE = "console", _("Console")

@@ -20,8 +20,6 @@ from .delivery import next_in_conversation
 from .models import Message
 from .outbox import enqueue_delivery
 
-RETRYABLE = (Message.Status.FAILED, Message.Status.UNCERTAIN)
-CANCELLABLE = (Message.Status.QUEUED, Message.Status.SCHEDULED)
 # Waking more than this many messages at once is left to the sweeper.
 WAKE_LIMIT = 1000
 
@@ -29,7 +27,9 @@ WAKE_LIMIT = 1000
 def retry_now(message: Message, actor) -> bool:
     """Queue a failed or uncertain message again, with a fresh attempt budget."""
     with transaction.atomic():
-        changed = Message.objects.filter(pk=message.pk, status__in=RETRYABLE).update(
+        changed = Message.objects.filter(
+            pk=message.pk, status__in=Message.Status.UNDELIVERED
+        ).update(
             status=Message.Status.QUEUED,
             attempt_count=0,
             next_attempt_at=None,
@@ -69,9 +69,9 @@ def mark_sent(message: Message, actor) -> bool:
 def cancel(message: Message, actor) -> bool:
     """Stop a message that has not left yet."""
     with transaction.atomic():
-        changed = Message.objects.filter(pk=message.pk, status__in=CANCELLABLE).update(
-            status=Message.Status.CANCELLED, next_attempt_at=None, updated_at=timezone.now()
-        )
+        changed = Message.objects.filter(
+            pk=message.pk, status__in=Message.Status.CANCELLABLE
+        ).update(status=Message.Status.CANCELLED, next_attempt_at=None, updated_at=timezone.now())
         if changed:
             record_action(
                 actor,

@@ -29,9 +29,6 @@ from .models import Message, MessageMedia
 
 logger = logging.getLogger(__name__)
 
-# Never purged: the message has not left yet.
-WAITING = (Message.Status.SCHEDULED, Message.Status.QUEUED, Message.Status.SENDING)
-
 
 @dataclass
 class Purged:
@@ -45,7 +42,9 @@ def retention_days(bot: Bot) -> int | None:
 
 
 def expired_messages(bot: Bot, before: datetime):
-    return Message.objects.filter(bot=bot, created_at__lt=before).exclude(status__in=WAITING)
+    return Message.objects.filter(bot=bot, created_at__lt=before).exclude(
+        status__in=Message.Status.UNFINISHED
+    )
 
 
 def purge_expired(now: datetime | None = None) -> Purged:
@@ -92,7 +91,7 @@ def _delete_messages(ids: list[int]) -> None:
         # statement per table (none of them has signals or further dependents to
         # collect but the deliveries' attempts). The status filter again: a message
         # that was resent meanwhile stays.
-        Message.objects.filter(pk__in=ids).exclude(status__in=WAITING).delete()
+        Message.objects.filter(pk__in=ids).exclude(status__in=Message.Status.UNFINISHED).delete()
     if files:
         from django.core.files.storage import default_storage
 

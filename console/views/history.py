@@ -15,8 +15,6 @@ from .. import bubbles, history
 from ..forms import JumpToDateForm, ReplyForm
 from .scoping import int_param, visible_conversation_or_404
 
-PENDING = [Message.Status.QUEUED, Message.Status.SENDING, Message.Status.SCHEDULED]
-
 
 def _visible_page_or_404(request, bot_id: int, pk: int):
     """The conversation and the page the query asks for. The latest, older and newer
@@ -55,7 +53,7 @@ def conversation_history(request, bot_id: int, pk: int, reply_form=None):
             page.messages,
             bot=bot,
             base_url=base_url,
-            pending_statuses=PENDING,
+            pending_statuses=Message.Status.UNFINISHED,
             focus_id=page.focus_id,
         ),
     }
@@ -82,7 +80,7 @@ def history_updates(request, bot_id: int, pk: int):
     ]
     refreshed = [m for m in history.pending_in(conversation, pending_ids) if m.pk <= after]
     base_url = reverse("console:history", args=[bot.pk, conversation.pk])
-    draw_args = {"bot": bot, "base_url": base_url, "pending_statuses": PENDING}
+    draw_args = {"bot": bot, "base_url": base_url, "pending_statuses": Message.Status.UNFINISHED}
     return render(
         request,
         "console/history/_updates.html",
