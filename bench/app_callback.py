@@ -42,15 +42,16 @@ TOKEN = "benchToken0123456789abcdefABCDEF"
 KEY = "6qkdMrq68nTKduznJYO1A37W2oEgpkMUvkttRToqhUt"
 SETUP = """
 import json
+from connectors.wecom_app import WeComAppConnector
 from conversations.models import Bot
 bot = Bot.objects.filter(name="bench-app").first() or Bot(name="bench-app")
-bot.connector = "wecom_app"
+bot.connector = WeComAppConnector.kind
 bot.agent_url, bot.agent_token = "", ""
 bot.connector_settings = {{"corp_id": "{corp}", "agent_id": "1000002", "app_secret": "s",
     "callback_token": "{token}", "encoding_aes_key": "{key}"}}
 bot.save()
 seed = Bot.objects.filter(name="bench-seed").first() or Bot.objects.create(
-    name="bench-seed", connector="bridge", agent_url="http://127.0.0.1:9", agent_token="t" * 32)
+    name="bench-seed", agent_url="http://127.0.0.1:9", agent_token="t" * 32)
 print(json.dumps({{"app": bot.pk, "seed_secret": seed.secret}}))
 """
 RUN = uuid.uuid4().hex[:8]
