@@ -381,6 +381,12 @@ CELERY_BEAT_SCHEDULE["purge-expired-messages"] = {
     "schedule": crontab(hour=3, minute=17),  # UTC, a quiet hour in China
 }
 
+# A scheduled message (send_at) still waiting this long after its time is not
+# sent but fails as "late" (messaging/scheduled.py); 0 sends it however late.
+BOTADMIN_SCHEDULED_LATE_CUTOFF_MINUTES = env.int(
+    "BOTADMIN_SCHEDULED_LATE_CUTOFF_MINUTES", default=30
+)
+
 # --- Announcements ------------------------------------------------------------
 # Recipients per fan-out transaction.
 BOTADMIN_ANNOUNCEMENT_BATCH_SIZE = env.int("BOTADMIN_ANNOUNCEMENT_BATCH_SIZE", default=500)

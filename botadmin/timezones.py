@@ -1,7 +1,10 @@
 """Time zones operators type in (a bot's quiet hours, an announcement's schedule)."""
 
+from datetime import tzinfo
 from functools import cache
 from zoneinfo import ZoneInfo, available_timezones
+
+from django.utils import timezone
 
 
 @cache
@@ -19,3 +22,8 @@ def known_zone(name: str) -> ZoneInfo | None:
     """The zone of this IANA name (e.g. Asia/Shanghai), or None when the zoneinfo
     database does not list it; file paths and other names ZoneInfo might open are refused."""
     return ZoneInfo(name) if name in _known() else None
+
+
+def zone_or_default(name: str) -> tzinfo:
+    """The zone of this IANA name; the server's (TIME_ZONE) when the name is empty or unknown."""
+    return (known_zone(name) if name else None) or timezone.get_default_timezone()

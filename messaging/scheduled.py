@@ -7,15 +7,21 @@ into `queued` exactly once before waking a delivery worker. Announcement
 messages that fall inside their bot's quiet hours get a new `scheduled_at`
 (when the window opens) instead, so the delivery engine never needs to
 know about quiet hours.
+
+A message found more than BOTADMIN_SCHEDULED_LATE_CUTOFF_MINUTES after its
+time (botadmin was stopped, the scheduler was down) is not sent: it fails with
+a `late` reason that the status API, the audit log and the console show. A
+reminder for a 9:00 meeting is worse than nothing at 15:00.
 """
 
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from botadmin.errors import Err
+from botadmin.timezones import zone_or_default
 from conversations.models import Bot
 
 from .models import Message, could_be_msgid
@@ -33,7 +39,7 @@ def quiet_until(bot: Bot, at: datetime) -> datetime | None:
     start, end = bot.quiet_hours_start, bot.quiet_hours_end
     if start is None or end is None or start == end:
         return None
-    tz = ZoneInfo(bot.timezone) if bot.timezone else timezone.get_default_timezone()
+    tz = zone_or_default(bot.timezone)
     local = at.astimezone(tz)
     now = local.time()
     inside = start <= now < end if start < end else (now >= start or now < end)
@@ -66,8 +72,12 @@ def _release_batch(now: datetime) -> tuple[int, int]:
             .select_related("bot")
             .order_by("scheduled_at")[:RELEASE_BATCH]
         )
-        to_queue = []
+        to_queue, late = [], []
+        cutoff = settings.BOTADMIN_SCHEDULED_LATE_CUTOFF_MINUTES
         for message in due:
+            if cutoff > 0 and now - message.scheduled_at > timedelta(minutes=cutoff):
+                late.append(message.pk)
+                continue
             opens = (
                 quiet_until(message.bot, now)
                 if message.source == Message.Source.ANNOUNCEMENT
@@ -81,6 +91,14 @@ def _release_batch(now: datetime) -> tuple[int, int]:
                 to_queue.append(message.pk)
         Message.objects.filter(pk__in=to_queue, status=Message.Status.SCHEDULED).update(
             status=Message.Status.QUEUED, updated_at=now
+        )
+        Message.objects.filter(pk__in=late, status=Message.Status.SCHEDULED).update(
+            status=Message.Status.FAILED,
+            updated_at=now,
+            last_error=(
+                f"late: not sent, because it was still waiting more than {cutoff} minutes "
+                "after its scheduled time (BOTADMIN_SCHEDULED_LATE_CUTOFF_MINUTES)"
+            ),
         )
         for pk in to_queue:
             enqueue_delivery(pk)

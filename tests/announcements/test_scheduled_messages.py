@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 from django.db import connection
+from django.urls import reverse
 
 from messaging.models import Message
 from messaging.scheduled import release_due_messages
@@ -106,3 +107,39 @@ def test_two_concurrent_releases_never_release_a_message_twice(bot, group):
         thread.join()
     assert sum(counts) == 300
     assert Message.objects.filter(status="queued").count() == 300
+
+
+def test_a_message_found_long_after_its_time_fails_as_late_instead_of_being_sent(
+    client, make_operator, bot, group
+):
+    """botadmin was stopped from 10:00 to 10:36: the 10:05 reminder is not sent at 10:36."""
+    with time_machine.travel(T0, tick=False) as clock:
+        message = schedule(bot, group, T0 + timedelta(minutes=5))
+        clock.shift(timedelta(minutes=36))
+        assert release_due_messages() == 0
+
+    message.refresh_from_db()
+    assert message.status == Message.Status.FAILED
+    assert message.last_error.startswith("late: ")
+    answer = client.get(f"/api/messages/{message.msgid}", {"secret": bot.secret}).json()
+    status = answer["message"]
+    assert status["status"] == "failed" and status["last_error"].startswith("late: ")
+    client.force_login(make_operator("alice", bot))
+    assert "late: not sent" in client.get(reverse("console:audit")).content.decode()
+
+
+def test_a_message_found_within_the_cut_off_is_still_sent(bot, group):
+    with time_machine.travel(T0, tick=False) as clock:
+        message = schedule(bot, group, T0 + timedelta(minutes=5))
+        clock.shift(timedelta(minutes=34))
+        assert release_due_messages() == 1
+    message.refresh_from_db()
+    assert message.status == Message.Status.QUEUED
+
+
+def test_a_cut_off_of_zero_sends_however_late(bot, group, settings):
+    settings.BOTADMIN_SCHEDULED_LATE_CUTOFF_MINUTES = 0
+    with time_machine.travel(T0, tick=False) as clock:
+        schedule(bot, group, T0 + timedelta(minutes=5))
+        clock.shift(timedelta(days=1))
+        assert release_due_messages() == 1
