@@ -144,6 +144,8 @@ class AnnouncementRun(models.Model):
         SENDING = "sending", _("Sending")
         PAUSED = "paused", _("Paused")
         CANCELLED = "cancelled", _("Cancelled")
+        # Found more than BOTADMIN_SCHEDULED_LATE_CUTOFF_MINUTES after its time: not sent.
+        MISSED = "missed", _("Missed (botadmin was down)")
 
     announcement = models.ForeignKey(
         Announcement, on_delete=models.CASCADE, related_name="runs", verbose_name=_("announcement")

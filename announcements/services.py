@@ -126,9 +126,11 @@ def estimated_duration(recipients: int, bot: Bot) -> timedelta:
 def start_due_announcements(now: datetime | None = None) -> list[int]:
     """Start a run for every active announcement whose next run time has come.
 
-    An announcement missed while botadmin was down runs once, marked late,
-    and its next run is the first occurrence after now (missed occurrences
-    are not replayed one by one).
+    An occurrence found after its time (botadmin was down) runs marked late;
+    found more than BOTADMIN_SCHEDULED_LATE_CUTOFF_MINUTES late it is not sent
+    at all but recorded as a missed run, so the run list says so. Either way
+    the next run is the first occurrence after now (missed occurrences are not
+    replayed one by one).
     """
     now = now or timezone.now()
     started = []
@@ -148,10 +150,16 @@ def start_due_announcements(now: datetime | None = None) -> list[int]:
 def _start_run(announcement: Announcement, now: datetime) -> AnnouncementRun:
     occurrence = announcement.next_run_at
     late_after = timedelta(seconds=settings.BOTADMIN_ANNOUNCEMENT_LATE_SECONDS)
-    recipients = list(
-        announcement.conversations.filter(is_active=True)
-        .order_by("pk")
-        .values_list("pk", flat=True)
+    cutoff = settings.BOTADMIN_SCHEDULED_LATE_CUTOFF_MINUTES
+    missed = cutoff > 0 and now - occurrence > timedelta(minutes=cutoff)
+    recipients = (
+        []
+        if missed
+        else list(
+            announcement.conversations.filter(is_active=True)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
     )
     run, _created = AnnouncementRun.objects.get_or_create(
         announcement=announcement,
@@ -160,6 +168,7 @@ def _start_run(announcement: Announcement, now: datetime) -> AnnouncementRun:
             "started_at": now,
             "is_late": now - occurrence > late_after,
             "recipient_ids": recipients,
+            **({"status": AnnouncementRun.Status.MISSED} if missed else {}),
         },
     )
     schedule = Schedule.from_announcement(announcement)
@@ -172,7 +181,8 @@ def _start_run(announcement: Announcement, now: datetime) -> AnnouncementRun:
         announcement.status = Announcement.Status.FINISHED
     announcement.last_run_at = now
     announcement.save(update_fields=["next_run_at", "status", "last_run_at", "updated_at"])
-    _publish(FAN_OUT_TASK, run.pk)
+    if run.status != AnnouncementRun.Status.MISSED:
+        _publish(FAN_OUT_TASK, run.pk)
     return run
 
 

@@ -1,9 +1,11 @@
-"""The scheduler tick: announcements start on time, once; missed runs run once, late."""
+"""The scheduler tick: announcements start on time, once; a run found a little late runs
+marked late, one found later than the cut-off is recorded as missed and not sent."""
 
 from datetime import UTC, datetime, time, timedelta
 
 import pytest
 import time_machine
+from django.urls import reverse
 
 from announcements.fanout import fan_out
 from announcements.models import Announcement, AnnouncementRun
@@ -50,8 +52,8 @@ def test_a_one_off_announcement_fires_once_at_its_time(bot, make_groups, make_an
     assert announcement.next_run_at is None
 
 
-def test_a_recurring_announcement_missed_while_down_runs_once_marked_late(
-    bot, make_groups, make_announcement
+def test_a_recurring_announcement_missed_while_down_skips_the_run_and_says_so(
+    bot, make_groups, make_announcement, client, make_operator
 ):
     groups = make_groups(bot, 2)
     with time_machine.travel(at(2026, 5, 4, 0, 0), tick=False) as clock:  # a Monday
@@ -64,12 +66,45 @@ def test_a_recurring_announcement_missed_while_down_runs_once_marked_late(
         tick()
 
     run = AnnouncementRun.objects.get()
-    assert run.is_late
+    assert run.is_late and run.status == AnnouncementRun.Status.MISSED
     assert run.scheduled_for == at(2026, 5, 4, 10, 0)
-    assert Message.objects.filter(announcement_run=run).count() == 2
+    assert not Message.objects.filter(announcement_run=run).exists()
     announcement.refresh_from_db()
     assert announcement.status == Announcement.Status.ACTIVE
     assert announcement.next_run_at == at(2026, 5, 7, 10, 0)  # Thursday 18:00, not Tuesday
+    client.force_login(make_operator("alice", bot))
+    page = client.get(reverse("announcements:detail", args=[announcement.pk]))
+    assert "错过（botadmin 当时未运行）" in page.content.decode()
+
+
+def test_a_one_off_announcement_found_after_the_cut_off_is_marked_missed_not_sent(
+    bot, make_groups, make_announcement
+):
+    groups = make_groups(bot, 2)
+    with time_machine.travel(at(2026, 5, 1, 0, 0), tick=False) as clock:
+        announcement = make_announcement(
+            bot, groups, kind="once", schedule={"at": "2026-05-01T09:00"}
+        )
+        clock.move_to(at(2026, 5, 2, 1, 0))  # a day late
+        tick()
+
+    run = AnnouncementRun.objects.get()
+    assert run.status == AnnouncementRun.Status.MISSED
+    assert not Message.objects.exists()
+    announcement.refresh_from_db()
+    assert announcement.status == Announcement.Status.FINISHED
+
+
+def test_an_announcement_a_few_minutes_late_runs_marked_late(bot, make_groups, make_announcement):
+    groups = make_groups(bot, 2)
+    with time_machine.travel(at(2026, 5, 1, 0, 0), tick=False) as clock:
+        make_announcement(bot, groups, kind="once", schedule={"at": "2026-05-01T09:00"})
+        clock.move_to(at(2026, 5, 1, 1, 10))
+        tick()
+
+    run = AnnouncementRun.objects.get()
+    assert run.is_late and run.status == AnnouncementRun.Status.SENDING
+    assert Message.objects.filter(announcement_run=run).count() == 2
 
 
 def test_a_recurring_announcement_on_time_is_not_late_and_runs_every_occurrence(
