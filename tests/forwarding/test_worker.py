@@ -19,6 +19,7 @@ from devtools.processes import celery_worker, database_url, stop_process_group
 from forwarding.delivery import sweep_due_deliveries
 from forwarding.models import WebhookDelivery
 from tests.messaging.support import callback_body
+from tests.polling import wait_until
 
 
 @pytest.fixture
@@ -59,11 +60,7 @@ def test_a_callback_reaches_the_receiver_through_a_real_worker_and_its_retry_too
     assert first.headers["webhook-id"] == second.headers["webhook-id"]
     assert Webhook(hooked_bot.signing_secret).verify(second.body, second.headers) == sent
     delivery = WebhookDelivery.objects.get()
-    deadline = time.monotonic() + 10
-    while delivery.status != "delivered" and time.monotonic() < deadline:
-        time.sleep(0.1)
-        delivery.refresh_from_db()
-    assert delivery.status == "delivered"
+    assert wait_until(lambda: WebhookDelivery.objects.get().status == "delivered", 10)
     assert list(delivery.attempts.values_list("http_status", flat=True)) == [500, 200]
 
 

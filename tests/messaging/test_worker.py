@@ -20,6 +20,7 @@ from botadmin.celery import app as celery_app
 from devtools.processes import celery_worker, database_url, stop_process_group
 from messaging.models import Message
 from messaging.sending import accept_outbound
+from tests.polling import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 TEXT = {"msgtype": "text", "text": {"content": "hello from a real worker"}}
@@ -53,15 +54,6 @@ def start_worker(tmp_path):
     yield start
     for process in started:
         stop_process_group(process, timeout=0)  # killed: nothing to wait for
-
-
-def wait_until(condition, timeout: float = 60.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 @pytest.fixture
