@@ -34,6 +34,6 @@ def _create_deliveries(sender, message_ids, **kwargs):
     messages still `forward_pending`."""
     from botadmin.wakeups import wake_after_commit
 
-    from .delivery import FAN_OUT_TASK
+    from .webhook_delivery import CREATE_DELIVERIES_TASK
 
-    wake_after_commit(FAN_OUT_TASK, message_ids)
+    wake_after_commit(CREATE_DELIVERIES_TASK, message_ids)

@@ -41,7 +41,7 @@ def sync_primary_endpoint(bot: Bot) -> WebhookEndpoint | None:
         return endpoint
 
 
-def fan_out(message_ids: list[int]) -> list[int]:
+def create_deliveries(message_ids: list[int]) -> list[int]:
     """Create the deliveries of stored inbound messages; return the pending ones' ids.
 
     `/api/callback` only stores the message (marked `forward_pending`), so
@@ -86,7 +86,7 @@ def fan_out(message_ids: list[int]) -> list[int]:
 
 def reenable_endpoint(endpoint: WebhookEndpoint) -> int:
     """Clear an automatic disable; the deliveries that waited go out now. Returns how many."""
-    from .delivery import wake_deliveries
+    from .webhook_delivery import wake_deliveries
 
     now = timezone.now()
     with transaction.atomic():

@@ -15,8 +15,8 @@ from django.utils import timezone
 
 from audit.services import record_action
 
-from .delivery import PostResult, encode_body, post_signed, wake_deliveries
 from .models import WebhookDelivery, WebhookEndpoint
+from .webhook_delivery import PostResult, encode_body, post_signed, wake_deliveries
 
 Status = WebhookDelivery.Status
 

@@ -2,8 +2,13 @@
 
 from celery import shared_task
 
-from .delivery import FAN_OUT_TASK, FORWARD_TASK, forward_and_drain, sweep_due_deliveries
-from .endpoints import fan_out
+from .endpoints import create_deliveries
+from .webhook_delivery import (
+    CREATE_DELIVERIES_TASK,
+    FORWARD_TASK,
+    forward_and_drain,
+    sweep_due_deliveries,
+)
 
 
 @shared_task(name=FORWARD_TASK, ignore_result=True)
@@ -11,9 +16,9 @@ def forward_deliveries(delivery_ids: list[int]) -> int:
     return forward_and_drain(delivery_ids)
 
 
-@shared_task(name=FAN_OUT_TASK, ignore_result=True)
+@shared_task(name=CREATE_DELIVERIES_TASK, ignore_result=True)
 def forward_messages(message_ids: list[int]) -> int:
-    return forward_and_drain(fan_out(message_ids))
+    return forward_and_drain(create_deliveries(message_ids))
 
 
 @shared_task(name="messaging.sweep_webhook_deliveries", ignore_result=True)

@@ -59,7 +59,7 @@ class Step:
 
 
 def deliver(message_id: int, clock: Clock = timezone.now) -> Step:
-    claimed = claim(message_id, clock)
+    claimed = claim_message(message_id, clock)
     if isinstance(claimed, Step):
         return claimed
     message = claimed
@@ -71,7 +71,7 @@ def deliver(message_id: int, clock: Clock = timezone.now) -> Step:
     return record(message, result, started_at, duration_ms, clock, converted)
 
 
-def claim(message_id: int, clock: Clock) -> Message | Step:
+def claim_message(message_id: int, clock: Clock) -> Message | Step:
     """The message, now `sending`, or the Step saying why it may not leave yet."""
     with transaction.atomic():
         # Lock the message row so two workers cannot both claim it.

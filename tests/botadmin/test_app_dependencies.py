@@ -65,7 +65,7 @@ def test_the_check_sees_relative_and_absolute_imports(tmp_path, monkeypatch):
     """The scan itself: a forbidden import in any spelling is reported."""
     app = tmp_path / "messaging"
     (app / "sub").mkdir(parents=True)
-    (app / "a.py").write_text("import forwarding.delivery\n")
+    (app / "a.py").write_text("import forwarding.webhook_delivery\n")
     (app / "sub" / "b.py").write_text("from announcements.models import Announcement\n")
     (app / "c.py").write_text(
         "from importlib import import_module\nimport_module('console.views')\n"
@@ -73,7 +73,7 @@ def test_the_check_sees_relative_and_absolute_imports(tmp_path, monkeypatch):
     (app / "d.py").write_text("from .models import Message\nfrom conversations import models\n")
     monkeypatch.setattr(__import__(__name__, fromlist=["ROOT"]), "ROOT", tmp_path)
     assert violations("messaging") == [
-        "messaging/a.py:1 imports forwarding.delivery",
+        "messaging/a.py:1 imports forwarding.webhook_delivery",
         "messaging/c.py:2 imports console.views",
         "messaging/sub/b.py:1 imports announcements.models",
     ]

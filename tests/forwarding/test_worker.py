@@ -16,8 +16,8 @@ from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
 from devtools.processes import celery_worker, database_url, stop_process_group
-from forwarding.delivery import sweep_due_deliveries
 from forwarding.models import WebhookDelivery
+from forwarding.webhook_delivery import sweep_due_deliveries
 from tests.messaging.support import callback_body
 from tests.polling import wait_until
 

@@ -5,9 +5,9 @@ from pathlib import Path
 
 from django.utils import timezone
 
-from forwarding.delivery import attempt_delivery
-from forwarding.endpoints import fan_out
+from forwarding.endpoints import create_deliveries
 from forwarding.models import WebhookDelivery
+from forwarding.webhook_delivery import attempt_delivery
 from messaging.models import Message
 
 CALLBACKS = Path(__file__).parent / "callbacks"
@@ -23,15 +23,15 @@ def callback_body(msgtype: str, bot=None, **overrides) -> dict:
     return body
 
 
-def fan_out_pending() -> list[int]:
+def create_pending_deliveries() -> list[int]:
     """What the worker woken by /api/callback does first: create the messages' deliveries."""
     pending = Message.objects.filter(forward_pending=True).values_list("pk", flat=True)
-    return fan_out(list(pending))
+    return create_deliveries(list(pending))
 
 
 def forward_due() -> list[str | None]:
     """What a worker does for each due delivery (the task body), run inline."""
-    fan_out_pending()
+    create_pending_deliveries()
     due = WebhookDelivery.objects.filter(
         status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=timezone.now()
     ).values_list("pk", flat=True)

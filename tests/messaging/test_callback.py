@@ -9,7 +9,7 @@ from conversations.models import Conversation
 from forwarding.models import WebhookDelivery
 from messaging.models import Message, MessageMedia
 
-from .support import SEED_MSGTYPES, callback_body, fan_out_pending, forward_due
+from .support import SEED_MSGTYPES, callback_body, create_pending_deliveries, forward_due
 
 OK = {"errcode": 0, "errmsg": "ok"}
 
@@ -162,8 +162,8 @@ def test_the_same_msgid_twice_is_stored_and_forwarded_once(hooked_bot, receiver,
     assert post_callback(body).json() == OK
 
     assert Message.objects.count() == 1
-    fan_out_pending()
-    fan_out_pending()  # a worker woken twice
+    create_pending_deliveries()
+    create_pending_deliveries()  # a worker woken twice
     assert WebhookDelivery.objects.count() == 1
     forward_due()
     assert len(receiver.requests) == 1
@@ -232,7 +232,7 @@ def test_a_msgtype_filter_limits_what_an_endpoint_receives(hooked_bot, post_call
 
     post_callback(callback_body("text", hooked_bot))
     post_callback(callback_body("image", hooked_bot))
-    fan_out_pending()
+    create_pending_deliveries()
 
     assert list(WebhookDelivery.objects.values_list("message__msgtype", flat=True)) == ["text"]
 

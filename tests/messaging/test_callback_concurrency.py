@@ -7,7 +7,7 @@ import requests
 from forwarding.models import WebhookDelivery
 from messaging.models import Message
 
-from .support import callback_body, fan_out_pending
+from .support import callback_body, create_pending_deliveries
 
 
 def test_the_same_msgid_posted_twenty_times_concurrently_is_stored_and_forwarded_once(
@@ -26,5 +26,5 @@ def test_the_same_msgid_posted_twenty_times_concurrently_is_stored_and_forwarded
         (200, {"errcode": 0, "errmsg": "ok"})
     ] * 20
     assert Message.objects.filter(upstream_msgid="concurrent-1").count() == 1
-    fan_out_pending()
+    create_pending_deliveries()
     assert WebhookDelivery.objects.count() == 1

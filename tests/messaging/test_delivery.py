@@ -5,7 +5,7 @@ from datetime import timedelta
 
 import pytest
 
-from messaging.delivery import claim, deliver
+from messaging.delivery import claim_message, deliver
 from messaging.models import Message
 from messaging.sweeper import sweep
 from tests.messaging.conftest import drain
@@ -252,7 +252,7 @@ def test_sweeper_takes_back_a_lost_send_and_retries_it_for_an_idempotent_connect
     agent, bridge_group, queue_message, clock, settings
 ):
     message = queue_message(bridge_group, TEXT)
-    claim(message.pk, clock)  # a worker claimed it, then died before recording anything
+    claim_message(message.pk, clock)  # a worker claimed it, then died before recording anything
     assert sweep(clock) == []
     clock.advance(settings.DELIVERY_SENDING_TIMEOUT + settings.DELIVERY_SWEEP_INTERVAL + 1)
 
@@ -268,7 +268,7 @@ def test_sweeper_marks_a_lost_robot_send_uncertain(
     wecom, wecom_group, queue_message, clock, settings
 ):
     message = queue_message(wecom_group, TEXT)
-    claim(message.pk, clock)
+    claim_message(message.pk, clock)
     clock.advance(settings.DELIVERY_SENDING_TIMEOUT + 1)
 
     assert sweep(clock) == []

@@ -5,7 +5,7 @@ from conversations import demo
 from forwarding.models import WebhookDelivery
 from messaging.models import Message
 
-from .support import fan_out_pending
+from .support import create_pending_deliveries
 
 
 def test_every_msgtype_the_demo_agent_posts_is_accepted_and_queued_for_the_webhook(
@@ -27,5 +27,5 @@ def test_every_msgtype_the_demo_agent_posts_is_accepted_and_queued_for_the_webho
         "miniprogram",
         "text",
     ]
-    fan_out_pending()
+    create_pending_deliveries()
     assert WebhookDelivery.objects.count() == 4

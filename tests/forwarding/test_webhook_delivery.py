@@ -8,7 +8,9 @@ from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
 from devtools.receiver import Receiver
-from forwarding.delivery import (
+from forwarding.endpoints import create_deliveries, reenable_endpoint
+from forwarding.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from forwarding.webhook_delivery import (
     DISABLE_AFTER,
     JITTER,
     RETRY_DELAYS,
@@ -16,10 +18,8 @@ from forwarding.delivery import (
     forward_and_drain,
     sweep_due_deliveries,
 )
-from forwarding.endpoints import fan_out, reenable_endpoint
-from forwarding.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from messaging.models import Message
-from tests.messaging.support import callback_body, fan_out_pending, forward_due
+from tests.messaging.support import callback_body, create_pending_deliveries, forward_due
 
 
 @pytest.fixture
@@ -30,7 +30,7 @@ def record(post_callback):
     def record(bot, msgtype="text"):
         response = post_callback(callback_body(msgtype, bot, msgid=f"m-{next(counter)}"))
         assert response.json()["errcode"] == 0
-        fan_out_pending()  # what the worker woken by the callback does first
+        create_pending_deliveries()  # what the worker woken by the callback does first
         return WebhookDelivery.objects.order_by("-id").first()
 
     return record
@@ -279,10 +279,10 @@ def test_a_message_whose_fan_out_wake_up_was_lost_is_forwarded_after_the_sweeper
 
         traveller.shift(timedelta(seconds=16))
         assert sweep_due_deliveries() == 1
-        assert fan_out([message.pk]) == [
+        assert create_deliveries([message.pk]) == [
             WebhookDelivery.objects.get().pk
         ]  # what the woken task does
-        assert fan_out([message.pk]) == []  # and again: nothing twice
+        assert create_deliveries([message.pk]) == []  # and again: nothing twice
         assert forward_due() == ["success"]
 
     message.refresh_from_db()
@@ -296,7 +296,7 @@ def test_an_endpoint_added_before_the_fan_out_gets_the_message(hooked_bot, post_
     with Receiver() as second:
         WebhookEndpoint.objects.create(bot=hooked_bot, url=second.url("/crm"), msgtypes=["image"])
         WebhookEndpoint.objects.create(bot=hooked_bot, url=second.url("/all"))
-        fan_out_pending()
+        create_pending_deliveries()
         assert forward_due() == ["success", "success"]
         assert [request.path for request in second.requests] == ["/all"]
 

@@ -25,13 +25,13 @@ from botadmin import http, metrics, wakeups
 from botadmin.wakeups import wake_after_commit
 from messaging.models import Message
 
-from .endpoints import fan_out
+from .endpoints import create_deliveries
 from .models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, webhook_id_for
 
 logger = logging.getLogger(__name__)
 
 FORWARD_TASK = "messaging.forward_deliveries"
-FAN_OUT_TASK = "messaging.forward_messages"
+CREATE_DELIVERIES_TASK = "messaging.forward_messages"
 # Bridge spec section 4: after the first attempt, retry after about these delays.
 RETRY_DELAYS = (
     timedelta(seconds=5),
@@ -61,7 +61,6 @@ DRAIN_SECONDS = 10
 DRAIN_BATCH = 20
 
 Status = WebhookDelivery.Status
-Outcome = WebhookAttempt.Outcome
 
 
 # --- Waking workers -------------------------------------------------------------------
@@ -97,7 +96,7 @@ def sweep_due_deliveries(limit: int = SWEEP_BATCH) -> int:
         .order_by("created_at")
         .values_list("pk", flat=True)[:limit]
     )
-    wakeups.publish(FAN_OUT_TASK, unfanned)
+    wakeups.publish(CREATE_DELIVERIES_TASK, unfanned)
     return len(ids) + len(unfanned)
 
 
@@ -118,7 +117,7 @@ def forward_and_drain(delivery_ids: list[int], seconds: float = DRAIN_SECONDS) -
             .order_by("created_at")
             .values_list("pk", flat=True)[:DRAIN_BATCH]
         )
-        fan_out(waiting)  # clears their mark, even for bots without endpoints
+        create_deliveries(waiting)  # clears their mark, even for bots without endpoints
         candidates = list(_due(timezone.now()).values_list("pk", flat=True)[:DRAIN_BATCH])
         random.shuffle(candidates)
         progressed = bool(waiting)
@@ -185,11 +184,13 @@ def post_signed(url: str, signing_secret: str, webhook_id: str, body: str) -> Po
             max_bytes=KEEP_BYTES,
         )
     except http.UnsafeURLError as error:
-        return PostResult(Outcome.REFUSED, None, str(error)[:KEEP_BYTES], _since(started))
+        return PostResult(
+            WebhookAttempt.Outcome.REFUSED, None, str(error)[:KEEP_BYTES], _since(started)
+        )
     except requests.RequestException as error:
         text = f"{type(error).__name__}: {error}"[:KEEP_BYTES]
-        return PostResult(Outcome.FAILURE, None, text, _since(started))
-    outcome = Outcome.SUCCESS if response.ok else Outcome.FAILURE
+        return PostResult(WebhookAttempt.Outcome.FAILURE, None, text, _since(started))
+    outcome = WebhookAttempt.Outcome.SUCCESS if response.ok else WebhookAttempt.Outcome.FAILURE
     return PostResult(outcome, response.status, response.text[:KEEP_BYTES], _since(started))
 
 
@@ -200,7 +201,7 @@ def _since(started: float) -> int:
 # --- One attempt ------------------------------------------------------------------------
 
 
-def claim(delivery_id: int) -> bool:
+def claim_webhook_delivery(delivery_id: int) -> bool:
     """Compare-and-set: take a due delivery (or one whose worker vanished) for one attempt."""
     now = timezone.now()
     claimable = (
@@ -219,15 +220,16 @@ def claim(delivery_id: int) -> bool:
 
 def attempt_delivery(delivery_id: int) -> str | None:
     """Make one attempt if the delivery is due; returns the attempt's outcome, or None."""
-    if not claim(delivery_id):
+    if not claim_webhook_delivery(delivery_id):
         return None
     delivery = WebhookDelivery.objects.select_related("message__bot", "endpoint").get(
         pk=delivery_id
     )
     if delivery.attempt_count > 1:
         # A worker that died mid-attempt left its attempt open.
-        delivery.attempts.filter(outcome=Outcome.IN_FLIGHT).update(
-            outcome=Outcome.FAILURE, response_text="The worker stopped during this attempt."
+        delivery.attempts.filter(outcome=WebhookAttempt.Outcome.IN_FLIGHT).update(
+            outcome=WebhookAttempt.Outcome.FAILURE,
+            response_text="The worker stopped during this attempt.",
         )
     endpoint, message = delivery.endpoint, delivery.message
     attempt = WebhookAttempt.objects.create(
@@ -254,7 +256,7 @@ def record_outcome(delivery: WebhookDelivery, attempt: WebhookAttempt, result: P
     attempt.response_text = result.text
     delivery.last_http_status = result.http_status
     delivery.claimed_until = None
-    if result.outcome == Outcome.SUCCESS:
+    if result.outcome == WebhookAttempt.Outcome.SUCCESS:
         delivery.status = Status.DELIVERED
         delivery.delivered_at = now
         delivery.next_attempt_at = None
@@ -262,7 +264,7 @@ def record_outcome(delivery: WebhookDelivery, attempt: WebhookAttempt, result: P
     else:
         delivery.last_error = result.text
         step = delivery.retry_step
-        if result.outcome == Outcome.REFUSED or step >= len(RETRY_DELAYS):
+        if result.outcome == WebhookAttempt.Outcome.REFUSED or step >= len(RETRY_DELAYS):
             delivery.status = Status.FAILED
             delivery.next_attempt_at = None
         else:
@@ -285,7 +287,7 @@ def record_outcome(delivery: WebhookDelivery, attempt: WebhookAttempt, result: P
             ]
         )
         metrics.webhook_delivery(delivery.status)
-        if result.outcome == Outcome.SUCCESS:
+        if result.outcome == WebhookAttempt.Outcome.SUCCESS:
             _endpoint_succeeded(delivery.endpoint_id, now)
         else:
             _endpoint_failed(delivery.endpoint_id, now)
