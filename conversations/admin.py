@@ -14,7 +14,7 @@ from audit.services import record_action
 from botadmin.admin_scoping import STORABLE_JSON, BotScopedAdminMixin
 from connectors import bot_settings
 from connectors.registry import CONNECTORS, connector_for
-from messaging import operator_actions as delivery_actions
+from messaging import delivery_actions
 
 from .admin_sync import ContactSyncBotAdminMixin
 from .models import Bot, Conversation

@@ -6,7 +6,7 @@ from django.utils.translation import ngettext
 
 from botadmin.admin_scoping import BotScopedAdminMixin, ReadOnlyAdminMixin
 
-from . import operator_actions
+from . import delivery_actions
 from .models import DeliveryAttempt, Message, MessageMedia
 
 
@@ -105,18 +105,18 @@ class MessageAdmin(ReadOnlyAdminMixin, BotScopedAdminMixin, admin.ModelAdmin):
     @admin.action(description=_("Retry now (failed or uncertain)"), permissions=["operate"])
     def retry_now(self, request, queryset):
         self._apply(
-            request, queryset, operator_actions.retry_now, _("Queued %(n)d messages again.")
+            request, queryset, delivery_actions.retry_now, _("Queued %(n)d messages again.")
         )
 
     @admin.action(description=_("Mark as sent (uncertain)"), permissions=["operate"])
     def mark_sent(self, request, queryset):
         self._apply(
-            request, queryset, operator_actions.mark_sent, _("Marked %(n)d messages as sent.")
+            request, queryset, delivery_actions.mark_sent, _("Marked %(n)d messages as sent.")
         )
 
     @admin.action(description=_("Cancel (queued or scheduled)"), permissions=["operate"])
     def cancel(self, request, queryset):
-        self._apply(request, queryset, operator_actions.cancel, _("Cancelled %(n)d messages."))
+        self._apply(request, queryset, delivery_actions.cancel, _("Cancelled %(n)d messages."))
 
 
 @admin.register(DeliveryAttempt)

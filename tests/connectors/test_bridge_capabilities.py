@@ -16,8 +16,8 @@ from connectors.demo_agent import DemoAgent
 from conversations.secrets import generate_agent_token
 from conversations.services import refresh_connector_state
 from messaging.delivery import deliver
+from messaging.delivery_actions import check_connection
 from messaging.models import Message
-from messaging.operator_actions import check_connection
 
 BODIES = Path(__file__).parent / "bodies"
 GROUP = "wrDemoGroup0001"
