@@ -10,18 +10,18 @@ def conversations_by_activity(bot: Bot, kind: str, name: str = "") -> QuerySet[C
     """Sorted by the id of their newest message (one probe of msg_history_idx each)."""
     newest = Message.objects.filter(conversation=OuterRef("pk")).order_by("-id").values("id")[:1]
     queryset = Conversation.objects.filter(bot=bot, kind=kind).annotate(
-        last_message_id=Subquery(newest)
+        newest_message_id=Subquery(newest)
     )
     if name := name.strip():
         queryset = queryset.filter(name__icontains=name) | queryset.filter(conversation_id=name)
-    return queryset.order_by(F("last_message_id").desc(nulls_last=True), "name")
+    return queryset.order_by(F("newest_message_id").desc(nulls_last=True), "name")
 
 
 def attach_last_messages(conversations: list[Conversation]) -> None:
     """Give each conversation of one page its `last_message` in a single query."""
-    ids = [c.last_message_id for c in conversations if c.last_message_id]
+    ids = [c.newest_message_id for c in conversations if c.newest_message_id]
     messages = Message.objects.only(
         "id", "direction", "msgtype", "search_text", "sender_name", "created_at", "status"
     ).in_bulk(ids)
     for conversation in conversations:
-        conversation.last_message = messages.get(conversation.last_message_id)
+        conversation.last_message = messages.get(conversation.newest_message_id)

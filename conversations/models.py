@@ -155,6 +155,9 @@ class Conversation(models.Model):
         _("active"), default=True, help_text=_("Off once a sync no longer sees it.")
     )
     last_synced_at = models.DateTimeField(_("last synced"), null=True, blank=True)
+    # When an inbound message was last seen here (conversations.activity, to the
+    # second). Not what the console sorts by: its "most recently active" is the
+    # newest message either way (console/conversation_list.py, newest_message_id).
     last_message_at = models.DateTimeField(_("last message"), null=True, blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
