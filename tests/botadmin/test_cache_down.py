@@ -71,5 +71,7 @@ def test_a_hung_cache_delays_the_send_api_by_its_timeout_only(
 
     assert [a["errcode"] for a in answers] == [0] * 20
     assert Message.objects.count() == 20
-    # One timeout (1 s) trying the shared counter; then this process stops asking for a while.
-    assert 1 <= took < 3
+    # One timeout (1 s) trying the shared counter; then this process stops asking for a
+    # while. A timeout per request would take 20 s; the margin is for a loaded machine
+    # (20 accepted requests took up to 5 s there).
+    assert 1 <= took < 10
