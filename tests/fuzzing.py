@@ -16,7 +16,10 @@ QUICK_SHARE = 10
 
 # Tests that name no count get hypothesis's default (100) in CI, a few in `make test`.
 settings.register_profile("ci", max_examples=100, print_blob=True)
-settings.register_profile("quick", max_examples=100 // QUICK_SHARE)
+# The quick profile is derandomised: `make test` tries the same examples every run, so
+# a rare draw cannot fail it (the fuzzers' own guard counts accepted bodies); CI keeps
+# drawing new ones.
+settings.register_profile("quick", max_examples=100 // QUICK_SHARE, derandomize=True)
 settings.load_profile(PROFILE)
 
 
