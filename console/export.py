@@ -21,6 +21,8 @@ COLUMNS = [
     ("conversation_id", "conversation__conversation_id"),
     ("conversation_name", "conversation__name"),
     ("msgtype", "msgtype"),
+    ("sent_as", "sent_as"),
+    ("conversion", "conversion"),
     ("source", "source"),
     ("operator", "created_by__username"),
     ("status", "status"),

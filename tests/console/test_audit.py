@@ -98,3 +98,27 @@ def test_operator_actions_are_listed_for_the_operators_bots_only(
 def test_operator_actions_empty_state_says_what_will_appear(operator_client):
     html = operator_client.get(reverse("console:operator_actions")).content.decode()
     assert "尚无运营操作记录" in html
+
+
+def test_audit_log_and_export_say_what_a_converted_message_was_sent_as(
+    operator_client, group, make_message
+):
+    conversion = "sent as text: this connector has no markdown"
+    make_message(
+        group,
+        direction="out",
+        text="## 告警",
+        msgtype="markdown",
+        sent_as="text",
+        conversion=conversion,
+    )
+
+    html = operator_client.get(AUDIT, HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    exported = read_csv(operator_client.get(CSV))
+
+    assert "以 text 发送" in html and conversion in html
+    assert (exported[0]["msgtype"], exported[0]["sent_as"], exported[0]["conversion"]) == (
+        "markdown",
+        "text",
+        conversion,
+    )
