@@ -16,8 +16,12 @@ import enum
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
+import requests
 from django import forms
 from django.utils import translation
+from urllib3.exceptions import NameResolutionError, NewConnectionError
+
+from botadmin import http
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -163,3 +167,26 @@ class Connector:
         nothing to ask. Raises ConnectorError when asking failed.
         """
         return None
+
+
+def never_connected(error: requests.ConnectionError) -> bool:
+    """True when the request certainly did not reach the other side (safe to repeat)."""
+    if isinstance(error, requests.ConnectTimeout):
+        return True
+    reason = error.args[0] if error.args else None
+    reason = getattr(reason, "reason", reason)  # MaxRetryError wraps the cause
+    return isinstance(reason, NewConnectionError | NameResolutionError)
+
+
+def unrepeatable_send_failure(error: http.UnsafeURLError | requests.RequestException) -> SendResult:
+    """A send to a side that does not deduplicate failed in transport: repeat it only when it
+    certainly never left; when it may have arrived, an operator decides (uncertain)."""
+    if isinstance(error, http.UnsafeURLError):
+        return SendResult(Outcome.FAILED, str(error))
+    if isinstance(error, requests.ConnectionError):
+        if never_connected(error):
+            return SendResult(Outcome.RETRY, f"cannot connect to WeCom: {error}")
+        return SendResult(Outcome.UNCERTAIN, f"connection lost after sending: {error}")
+    if isinstance(error, requests.ReadTimeout):
+        return SendResult(Outcome.UNCERTAIN, f"no answer from WeCom in time: {error}")
+    return SendResult(Outcome.UNCERTAIN, f"request failed: {error}")

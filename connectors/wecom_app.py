@@ -26,9 +26,16 @@ from django.utils.translation import gettext_lazy as _
 from botadmin import http
 
 from . import wecom_app_api as api
-from .base import Connector, ConnectorError, ContactPage, Limits, Outcome, SendResult
+from .base import (
+    Connector,
+    ConnectorError,
+    ContactPage,
+    Limits,
+    Outcome,
+    SendResult,
+    unrepeatable_send_failure,
+)
 from .wecom_app_crypto import generate_encoding_aes_key, generate_token
-from .wecom_robot import never_connected
 
 if TYPE_CHECKING:
     from conversations.models import Bot, Conversation
@@ -200,16 +207,8 @@ class WeComAppConnector(Connector):
             response, answer = api.call(self.app, "POST", path, json=wire)
         except api.TokenError as error:
             return self._token_problem(error)
-        except http.UnsafeURLError as error:
-            return SendResult(Outcome.FAILED, str(error))
-        except requests.ConnectionError as error:
-            if never_connected(error):
-                return SendResult(Outcome.RETRY, f"cannot connect to WeCom: {error}")
-            return SendResult(Outcome.UNCERTAIN, f"connection lost after sending: {error}")
-        except requests.ReadTimeout as error:
-            return SendResult(Outcome.UNCERTAIN, f"no answer from WeCom in time: {error}")
-        except requests.RequestException as error:
-            return SendResult(Outcome.UNCERTAIN, f"request failed: {error}")
+        except (http.UnsafeURLError, requests.RequestException) as error:
+            return unrepeatable_send_failure(error)
         return self.classify(response, answer)
 
     def classify(self, response: http.HttpResponse, answer: dict | None) -> SendResult:

@@ -15,11 +15,17 @@ from typing import TYPE_CHECKING
 import requests
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
-from urllib3.exceptions import NameResolutionError, NewConnectionError
 
 from botadmin import http
 
-from .base import Connector, ConnectorError, Limits, Outcome, SendResult
+from .base import (
+    Connector,
+    ConnectorError,
+    Limits,
+    Outcome,
+    SendResult,
+    unrepeatable_send_failure,
+)
 
 if TYPE_CHECKING:
     from conversations.models import Conversation
@@ -43,15 +49,6 @@ class ImageError(Exception):
         super().__init__(detail)
         self.outcome = outcome
         self.detail = detail
-
-
-def never_connected(error: requests.ConnectionError) -> bool:
-    """True when the request certainly did not reach the other side (safe to repeat)."""
-    if isinstance(error, requests.ConnectTimeout):
-        return True
-    reason = error.args[0] if error.args else None
-    reason = getattr(reason, "reason", reason)  # MaxRetryError wraps the cause
-    return isinstance(reason, NewConnectionError | NameResolutionError)
 
 
 def is_image(content: bytes) -> bool:
@@ -94,16 +91,8 @@ class WeComRobotConnector(Connector):
             response = http.request(
                 "POST", self.base_url() + SEND_PATH, params={"key": key}, json=wire
             )
-        except http.UnsafeURLError as error:
-            return SendResult(Outcome.FAILED, str(error))
-        except requests.ConnectionError as error:
-            if never_connected(error):
-                return SendResult(Outcome.RETRY, f"cannot connect to WeCom: {error}")
-            return SendResult(Outcome.UNCERTAIN, f"connection lost after sending: {error}")
-        except requests.ReadTimeout as error:
-            return SendResult(Outcome.UNCERTAIN, f"no answer from WeCom in time: {error}")
-        except requests.RequestException as error:
-            return SendResult(Outcome.UNCERTAIN, f"request failed: {error}")
+        except (http.UnsafeURLError, requests.RequestException) as error:
+            return unrepeatable_send_failure(error)
         return self.classify(response)
 
     @staticmethod
