@@ -111,7 +111,8 @@ WITH convs AS (
 INSERT INTO messaging_message (
     msgid, bot_id, conversation_id, direction, msgtype, body, search_text, sender_id,
     sender_name, upstream_msgid, status, source, idempotency_key, request_hash,
-    attempt_count, last_error, created_at, updated_at, sent_at, forward_pending
+    attempt_count, last_error, created_at, updated_at, sent_at, forward_pending,
+    sent_as, conversion
 )
 SELECT
     md5(%(bot)s::text || '-' || i::text),
@@ -137,7 +138,8 @@ SELECT
     now() - interval '90 days' + (i * interval '90 days' / %(messages)s),
     CASE WHEN i %% 3 = 0 THEN now() - interval '90 days' + (i * interval '90 days' / %(messages)s)
          END,
-    false
+    false,
+    '', ''
 FROM generate_series(1::bigint, %(messages)s) AS i, convs, words,
 LATERAL (
     SELECT words.w[(1 + (i * 31) %% 20)::int] || ' ' || words.w[(1 + (i * 17) %% 20)::int] || ' ' ||
