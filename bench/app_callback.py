@@ -24,9 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import sys
-import threading
 import time
 import uuid
 from pathlib import Path
@@ -35,7 +33,13 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.harness import manage, server_environment, start_server  # noqa: E402
+from bench.harness import (
+    answered_ok,
+    manage,
+    post_many,
+    server_environment,
+    start_server,
+)  # noqa: E402
 
 CORP_ID = "wwbench0000000001"
 TOKEN = "benchToken0123456789abcdefABCDEF"
@@ -98,36 +102,14 @@ def seed_callbacks(n: int, secret: str, prefix: str) -> list[tuple[dict, bytes]]
 
 def post_all(url: str, requests_: list[tuple[dict, bytes]], threads: int, ok) -> tuple:
     """POST each (query, body) from `threads` threads; (accepted, req/s, p50 ms, p99 ms)."""
-    latencies, accepted = [], 0
-    lock = threading.Lock()
-    counter = iter(range(len(requests_)))
-
-    def worker():
-        nonlocal accepted
-        session, mine, good = requests.Session(), [], 0
-        while True:
-            with lock:
-                index = next(counter, None)
-            if index is None:
-                break
-            query, body = requests_[index]
-            began = time.perf_counter()
-            response = session.post(url, params=query, data=body, timeout=30)
-            mine.append(time.perf_counter() - began)
-            good += ok(response)
-        with lock:
-            latencies.extend(mine)
-            accepted += good
-
-    pool = [threading.Thread(target=worker) for _ in range(threads)]
-    began = time.perf_counter()
-    for thread in pool:
-        thread.start()
-    for thread in pool:
-        thread.join()
-    elapsed = time.perf_counter() - began
-    cuts = statistics.quantiles(latencies, n=100)
-    return accepted, accepted / elapsed, cuts[49] * 1000, cuts[98] * 1000
+    return post_many(
+        url,
+        lambda i: requests_[i][1],
+        len(requests_),
+        threads,
+        params=lambda i: requests_[i][0],
+        ok=ok,
+    )
 
 
 def measure_callbacks(args) -> None:
@@ -145,14 +127,11 @@ def measure_callbacks(args) -> None:
     def app_ok(response):
         return response.status_code == 200 and response.content == b""
 
-    def seed_ok(response):
-        return response.status_code == 200 and response.json().get("errcode") == 0
-
     try:
         app_url = f"{base}/api/wecom_app/{ids['app']}/callback"
         seed_url = f"{base}/api/callback"
         post_all(app_url, encrypted_callbacks(args.warmup, "w"), args.threads, app_ok)
-        post_all(seed_url, seed_callbacks(args.warmup, ids["seed_secret"], "w"), 8, seed_ok)
+        post_all(seed_url, seed_callbacks(args.warmup, ids["seed_secret"], "w"), 8, answered_ok)
         results = [
             (
                 "/api/callback (seed)",
@@ -160,7 +139,7 @@ def measure_callbacks(args) -> None:
                     seed_url,
                     seed_callbacks(args.events, ids["seed_secret"], "s"),
                     args.threads,
-                    seed_ok,
+                    answered_ok,
                 ),
             ),
             (

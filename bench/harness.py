@@ -70,8 +70,22 @@ def start_server(env: dict, base: str) -> subprocess.Popen:
     sys.exit("gunicorn did not start")
 
 
-def post_many(url: str, bodies: Callable[[int], bytes], total: int, threads: int):
-    """POST `total` bodies from `threads` threads; (accepted, req/s, p50 ms, p99 ms)."""
+def answered_ok(response: requests.Response) -> bool:
+    """The API envelope's success: HTTP 200 with errcode 0."""
+    return response.status_code == 200 and response.json().get("errcode") == 0
+
+
+def post_many(
+    url: str,
+    bodies: Callable[[int], bytes],
+    total: int,
+    threads: int,
+    *,
+    params: Callable[[int], dict] | None = None,
+    ok: Callable[[requests.Response], bool] = answered_ok,
+):
+    """POST `total` bodies (with `params(i)` as the query string, if given) from `threads`
+    threads; (accepted by `ok`, req/s, p50 ms, p99 ms)."""
     latencies: list[float] = []
     accepted = 0
     lock = threading.Lock()
@@ -81,19 +95,25 @@ def post_many(url: str, bodies: Callable[[int], bytes], total: int, threads: int
         nonlocal accepted
         session = requests.Session()
         headers = {"Content-Type": "application/json"}
-        mine, ok = [], 0
+        mine, good = [], 0
         while True:
             with lock:
                 index = next(counter, None)
             if index is None:
                 break
             start = time.perf_counter()
-            response = session.post(url, data=bodies(index), headers=headers, timeout=30)
+            response = session.post(
+                url,
+                data=bodies(index),
+                params=params(index) if params else None,
+                headers=headers,
+                timeout=30,
+            )
             mine.append(time.perf_counter() - start)
-            ok += response.status_code == 200 and response.json().get("errcode") == 0
+            good += ok(response)
         with lock:
             latencies.extend(mine)
-            accepted += ok
+            accepted += good
 
     pool = [threading.Thread(target=worker) for _ in range(threads)]
     began = time.perf_counter()
