@@ -1,4 +1,4 @@
-"""A bot's conversations, most recently active first, with their last message."""
+"""A bot's conversations, newest message first (either direction), with that message."""
 
 from django.db.models import F, OuterRef, QuerySet, Subquery
 
@@ -17,11 +17,11 @@ def conversations_by_activity(bot: Bot, kind: str, name: str = "") -> QuerySet[C
     return queryset.order_by(F("newest_message_id").desc(nulls_last=True), "name")
 
 
-def attach_last_messages(conversations: list[Conversation]) -> None:
-    """Give each conversation of one page its `last_message` in a single query."""
+def attach_newest_messages(conversations: list[Conversation]) -> None:
+    """Give each conversation of one page its `newest_message` (either direction) in a single query."""
     ids = [c.newest_message_id for c in conversations if c.newest_message_id]
     messages = Message.objects.only(
         "id", "direction", "msgtype", "search_text", "sender_name", "created_at", "status"
     ).in_bulk(ids)
     for conversation in conversations:
-        conversation.last_message = messages.get(conversation.newest_message_id)
+        conversation.newest_message = messages.get(conversation.newest_message_id)

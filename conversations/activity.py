@@ -1,4 +1,4 @@
-"""What a message tells about its conversation: that it exists, its kind and name, when it was last active.
+"""What a message tells about its conversation: that it exists, its kind and name, when it last received a message.
 
 Only the conversations app writes `Conversation` rows; messaging calls
 `record_seen_in_message` when it stores an inbound message, inside the same
@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 
 from .models import Bot, Conversation
 
-# Last activity is kept to the second: a busy group does not rewrite its row for every message.
+# The last inbound time is kept to the second: a busy group does not rewrite its row for every message.
 ACTIVITY_PRECISION = timedelta(seconds=1)
 NAME_MAX_LENGTH = Conversation._meta.get_field("name").max_length
 
@@ -26,7 +26,7 @@ def record_seen_in_message(
     known: Conversation | None = None,
 ) -> Conversation:
     """The conversation a message was seen in at `at`: created on first sight, its kind,
-    name and last activity kept current.
+    name and last inbound time kept current.
 
     `known` is the conversation when the caller already read it (before its
     transaction, so that the write lock is held briefly); empty `kind` and `name`
@@ -40,17 +40,17 @@ def record_seen_in_message(
     conversation = known
     if conversation is None:
         conversation, created = Conversation.objects.get_or_create(
-            bot=bot, conversation_id=conversation_id, defaults={**changes, "last_message_at": at}
+            bot=bot, conversation_id=conversation_id, defaults={**changes, "last_inbound_at": at}
         )
         if created:
             return conversation
     changed = {key: value for key, value in changes.items() if getattr(conversation, key) != value}
     if (
         changed
-        or not conversation.last_message_at
-        or at - conversation.last_message_at >= ACTIVITY_PRECISION
+        or not conversation.last_inbound_at
+        or at - conversation.last_inbound_at >= ACTIVITY_PRECISION
     ):
         Conversation.objects.filter(pk=conversation.pk).update(
-            **changed, last_message_at=at, updated_at=at
+            **changed, last_inbound_at=at, updated_at=at
         )
     return conversation

@@ -353,11 +353,11 @@ class ConversationAdmin(BotScopedAdminMixin, admin.ModelAdmin):
         "bot",
         "is_active",
         "member_count",
-        "last_message_at",
+        "last_inbound_at",
     )
     list_filter = ("kind", "is_active", "bot")
     search_fields = ("name", "conversation_id")
     list_select_related = ("bot",)
-    readonly_fields = ("last_synced_at", "last_message_at", "created_at", "updated_at")
+    readonly_fields = ("last_synced_at", "last_inbound_at", "created_at", "updated_at")
     show_full_result_count = False
     formfield_overrides = STORABLE_JSON

@@ -156,9 +156,10 @@ class Conversation(models.Model):
     )
     last_synced_at = models.DateTimeField(_("last synced"), null=True, blank=True)
     # When an inbound message was last seen here (conversations.activity, to the
-    # second). Not what the console sorts by: its "most recently active" is the
-    # newest message either way (console/conversation_list.py, newest_message_id).
-    last_message_at = models.DateTimeField(_("last message"), null=True, blank=True)
+    # second). Outbound messages do not move it, so it is not "recent activity":
+    # the console sorts by the newest message of either direction
+    # (console/conversation_list.py, newest_message_id).
+    last_inbound_at = models.DateTimeField(_("last inbound message"), null=True, blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
@@ -174,8 +175,6 @@ class Conversation(models.Model):
         indexes = [
             # /api/users and /api/groups: active conversations of one kind by name.
             models.Index(fields=["bot", "kind", "is_active", "name"], name="conv_list_idx"),
-            # Console: a bot's conversations by recent activity.
-            models.Index(fields=["bot", "-last_message_at"], name="conv_recent_idx"),
         ]
 
     def __str__(self) -> str:

@@ -6,7 +6,7 @@ from django.urls import reverse
 from conversations.models import Conversation
 from conversations.services import bots_visible_to
 
-from ..conversation_list import attach_last_messages, conversations_by_activity
+from ..conversation_list import attach_newest_messages, conversations_by_activity
 from .app_setup import setup_url
 from .scoping import visible_bot_or_404
 
@@ -32,7 +32,7 @@ def conversation_list(request, bot_id: int):
     page = Paginator(conversations_by_activity(bot, kind, name), PER_PAGE).get_page(
         request.GET.get("page")
     )
-    attach_last_messages(list(page.object_list))
+    attach_newest_messages(list(page.object_list))
     tabs = [
         {
             "kind": value,

@@ -50,11 +50,11 @@ def test_a_new_conversation_is_created_with_its_kind_and_name(bot, post_callback
 
     conversation = Conversation.objects.get(bot=bot, conversation_id="wmUserLisi")
     assert (conversation.kind, conversation.name) == ("user", "李四")
-    assert conversation.last_message_at is not None
+    assert conversation.last_inbound_at is not None
 
 
 def test_a_known_conversation_gets_its_name_and_last_activity_updated(bot, group, post_callback):
-    before = group.last_message_at
+    before = group.last_inbound_at
     post_callback(
         callback_body(
             "text", bot, conversation_id=group.conversation_id, conversation_name="新名字"
@@ -63,7 +63,7 @@ def test_a_known_conversation_gets_its_name_and_last_activity_updated(bot, group
 
     group.refresh_from_db()
     assert group.name == "新名字"
-    assert group.last_message_at and group.last_message_at != before
+    assert group.last_inbound_at and group.last_inbound_at != before
     assert Message.objects.get().conversation == group
 
 
