@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "botadmin",
     "connectors",
     "conversations",
+    "media",
     "messaging",
     "announcements",
     "forwarding",
@@ -259,6 +260,35 @@ STORAGES = {
 STATIC_ROOT.mkdir(exist_ok=True)
 MEDIA_ROOT = VAR_DIR / "media"
 MEDIA_URL = "media/"
+
+# --- Media archive (media/store.py) --------------------------------------------
+# Every image and file a bot sees or sends, stored once by its SHA-256: in a
+# folder under var/ unless an S3-compatible bucket is configured.
+BOTADMIN_MEDIA_DIR = Path(env.str("BOTADMIN_MEDIA_DIR", default=str(VAR_DIR / "media-archive")))
+BOTADMIN_MEDIA_S3_BUCKET = env.str("BOTADMIN_MEDIA_S3_BUCKET", default="")
+if BOTADMIN_MEDIA_S3_BUCKET:
+    STORAGES["media"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": BOTADMIN_MEDIA_S3_BUCKET,
+            "endpoint_url": env.str("BOTADMIN_MEDIA_S3_ENDPOINT_URL", default="") or None,
+            "access_key": env.str("BOTADMIN_MEDIA_S3_ACCESS_KEY_ID", default="") or None,
+            "secret_key": env.str("BOTADMIN_MEDIA_S3_SECRET_ACCESS_KEY", default="") or None,
+            "region_name": env.str("BOTADMIN_MEDIA_S3_REGION", default="") or None,
+            "location": env.str("BOTADMIN_MEDIA_S3_PREFIX", default=""),
+            # Files are served through botadmin's signed links, never from the bucket.
+            "default_acl": None,
+            "querystring_auth": True,
+            "file_overwrite": True,
+        },
+    }
+else:
+    STORAGES["media"] = {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": BOTADMIN_MEDIA_DIR},
+    }
+# Larger media are not stored (the message says why).
+BOTADMIN_MEDIA_MAX_BYTES = env.int("BOTADMIN_MEDIA_MAX_BYTES", default=20 * 1024 * 1024)
 
 LOGIN_URL = "console:login"
 LOGIN_REDIRECT_URL = "console:index"

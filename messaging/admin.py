@@ -19,7 +19,16 @@ class DeliveryAttemptInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 class MessageMediaInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = MessageMedia
-    fields = ("kind", "cdn_type", "cdn", "file", "content_type", "size", "stored_at")
+    fields = (
+        "kind",
+        "cdn_type",
+        "cdn",
+        "original_name",
+        "status",
+        "error",
+        "stored_file",
+        "stored_at",
+    )
     readonly_fields = fields
     extra = 0
 

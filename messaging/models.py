@@ -220,12 +220,21 @@ class DeliveryAttempt(models.Model):
 
 
 class MessageMedia(models.Model):
-    """A picture (or later a file) a message refers to.
+    """An image or file a message carries, and the archive's copy of it.
 
-    Agents report media as WeCom CDN references (`cdn_type`, `cdn`), stored as
-    given; fetching the bytes is the agent's business. A stored copy attaches
-    later by filling `file`, without touching the message.
+    Inbound media arrive as a reference only the source can resolve (a bridge
+    agent's WeCom CDN reference, an app's `media_id`, an AI bot's encrypted
+    URL): `cdn_type`/`cdn` keep it as given, and a worker fetches the bytes
+    right after the message is stored (messaging/media.py). Outbound media are
+    stored as they leave. The bytes live once in the media store
+    (`media.StoredFile`), however many messages show them.
     """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Still fetching")
+        STORED = "stored", _("Stored")
+        FAILED = "failed", _("Could not be fetched")
+        EXPIRED = "expired", _("Media expired")
 
     message = models.ForeignKey(
         Message, on_delete=models.CASCADE, related_name="media", verbose_name=_("message")
@@ -233,9 +242,22 @@ class MessageMedia(models.Model):
     kind = models.CharField(_("kind"), max_length=16, default="image")
     cdn_type = models.CharField(_("CDN type"), max_length=64, blank=True, default="")
     cdn = models.TextField(_("CDN reference"), blank=True, default="")
-    file = models.FileField(_("stored copy"), upload_to="media/%Y/%m/", blank=True, default="")
-    content_type = models.CharField(_("content type"), max_length=100, blank=True, default="")
-    size = models.PositiveIntegerField(_("size (bytes)"), null=True, blank=True)
+    original_name = models.CharField(_("original name"), max_length=255, blank=True, default="")
+    status = models.CharField(
+        _("fetch status"), max_length=16, choices=Status.choices, default=Status.PENDING
+    )
+    stored_file = models.ForeignKey(
+        "media.StoredFile",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="uses",
+        verbose_name=_("stored copy"),
+    )
+    error = models.TextField(_("fetch error"), blank=True, default="")
+    attempts = models.PositiveSmallIntegerField(_("fetch attempts"), default=0)
+    # Pending: when the next fetch is due (the sweeper looks), or a worker's lease.
+    next_attempt_at = models.DateTimeField(_("next fetch"), null=True, blank=True)
     stored_at = models.DateTimeField(_("stored"), null=True, blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
@@ -243,6 +265,18 @@ class MessageMedia(models.Model):
         verbose_name = _("message media")
         verbose_name_plural = _("message media")
         ordering = ["message", "id"]
+        indexes = [
+            # The fetch sweeper: pending media by due time.
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=Q(status="pending"),
+                name="media_pending_idx",
+            ),
+            # Retention: stored media by age.
+            models.Index(
+                fields=["created_at"], condition=Q(status="stored"), name="media_stored_age_idx"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} {self.cdn_type}:{self.cdn[:40]}"

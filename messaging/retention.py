@@ -24,6 +24,8 @@ from django.utils import timezone
 
 from audit.models import OperatorAction
 from conversations.models import Bot
+from media import store
+from media.models import StoredFile
 
 from .models import Message, MessageMedia
 
@@ -80,23 +82,25 @@ def purge_bot(bot: Bot, before: datetime, purged: Purged | None = None) -> Purge
 
 
 def _delete_messages(ids: list[int]) -> None:
-    files = [
-        name
-        for name in MessageMedia.objects.filter(message_id__in=ids)
-        .exclude(file="")
-        .values_list("file", flat=True)
-    ]
+    stored = set(
+        MessageMedia.objects.filter(message_id__in=ids, stored_file__isnull=False).values_list(
+            "stored_file_id", flat=True
+        )
+    )
     with transaction.atomic():
         # Django deletes the attempts, media rows and webhook deliveries with one
         # statement per table (none of them has signals or further dependents to
         # collect but the deliveries' attempts). The status filter again: a message
         # that was resent meanwhile stays.
         Message.objects.filter(pk__in=ids).exclude(status__in=Message.Status.UNFINISHED).delete()
-    if files:
-        from django.core.files.storage import default_storage
+    if stored:
+        delete_unused_files(stored)
 
-        for name in files:
-            default_storage.delete(name)
+
+def delete_unused_files(stored_file_ids) -> int:
+    """Delete the stored files among these that no media row shows any more."""
+    unused = StoredFile.objects.filter(pk__in=stored_file_ids, uses__isnull=True)
+    return store.delete_files(unused)
 
 
 def _purge_audit(before: datetime) -> int:

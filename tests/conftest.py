@@ -17,7 +17,7 @@ from tests.browser import browser  # noqa: F401  (a fixture for the browser test
 
 
 @pytest.fixture(autouse=True)
-def _test_settings(settings):
+def _test_settings(settings, tmp_path_factory):
     """Fake agents and receivers listen on 127.0.0.1; tests of URL safety turn this off.
 
     Static files are served from the source folders: tests do not need collectstatic.
@@ -32,6 +32,11 @@ def _test_settings(settings):
     settings.STORAGES = {
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+        # Each test's media archive starts empty (tests/media/ also run it against S3).
+        "media": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": tmp_path_factory.mktemp("media-archive")},
+        },
     }
 
 

@@ -221,7 +221,8 @@ def test_an_image_keeps_its_cdn_reference_ready_for_a_stored_copy(bot, post_call
 
     media = MessageMedia.objects.get()
     assert (media.kind, media.cdn_type, media.cdn) == ("image", "wxwork", sent["image"]["cdn"])
-    assert not media.file  # the stored copy attaches later
+    # The stored copy attaches later, fetched by a worker.
+    assert media.status == MessageMedia.Status.PENDING and media.stored_file is None
     assert media.message.msgtype == "image"
 
 

@@ -7,7 +7,6 @@ import json
 import threading
 from datetime import timedelta
 
-from django.core.files.base import ContentFile
 from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -15,11 +14,14 @@ from django.utils import timezone
 
 from audit.models import OperatorAction
 from forwarding.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from media import store
+from media.models import StoredFile
 from messaging import retention
 from messaging.models import DeliveryAttempt, Message, MessageMedia
 from messaging.sending import accept_outbound
 
 TEXT = {"msgtype": "text", "text": {"content": "hi"}}
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
 
 
 def _message(conversation, days_old: float, status=Message.Status.SENT, **fields) -> Message:
@@ -39,9 +41,8 @@ def _message(conversation, days_old: float, status=Message.Status.SENT, **fields
 
 
 def test_a_run_deletes_exactly_the_messages_past_their_bots_limit_with_their_rows(
-    settings, make_bot, make_conversation, tmp_path
+    settings, make_bot, make_conversation
 ):
-    settings.MEDIA_ROOT = tmp_path
     settings.BOTADMIN_MESSAGE_RETENTION_DAYS = 30
     settings.BOTADMIN_RETENTION_BATCH_SIZE = 2
     ours = make_conversation(make_bot(name="short"), "wrShort")
@@ -57,9 +58,11 @@ def test_a_run_deletes_exactly_the_messages_past_their_bots_limit_with_their_row
     DeliveryAttempt.objects.create(
         message=old[0], started_at=timezone.now(), outcome=DeliveryAttempt.Outcome.SENT
     )
-    media = MessageMedia.objects.create(message=inbound, kind="image", cdn="x")
-    media.file.save("old.png", ContentFile(b"png"))
-    stored = tmp_path / media.file.name
+    shared = store.store_bytes(PNG)  # shown by a message that stays too
+    alone = store.store_bytes(PNG + b"another")
+    MessageMedia.objects.create(message=inbound, kind="image", cdn="x", stored_file=shared)
+    MessageMedia.objects.create(message=inbound, kind="image", cdn="y", stored_file=alone)
+    MessageMedia.objects.create(message=kept[0], kind="image", cdn="x", stored_file=shared)
     endpoint = WebhookEndpoint.objects.create(bot=ours.bot, url="http://127.0.0.1:9/hook")
     delivery = WebhookDelivery.objects.create(message=inbound, endpoint=endpoint)
     WebhookAttempt.objects.create(
@@ -69,14 +72,15 @@ def test_a_run_deletes_exactly_the_messages_past_their_bots_limit_with_their_row
         started_at=timezone.now(),
         outcome=WebhookAttempt.Outcome.SUCCESS,
     )
-    assert stored.exists()
-
     purged = retention.purge_expired()
 
     assert purged.messages == 5 and purged.batches == 3
     assert set(Message.objects.values_list("pk", flat=True)) == {m.pk for m in kept}
     assert not DeliveryAttempt.objects.exists()
-    assert not MessageMedia.objects.exists() and not stored.exists()
+    assert list(MessageMedia.objects.values_list("message", flat=True)) == [kept[0].pk]
+    assert list(StoredFile.objects.all()) == [shared]
+    assert store.media_storage().exists(shared.name)
+    assert not store.media_storage().exists(alone.name)
     assert not WebhookDelivery.objects.exists() and not WebhookAttempt.objects.exists()
 
 

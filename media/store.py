@@ -1,0 +1,152 @@
+"""The media store: files kept once by their SHA-256, behind Django's storage API.
+
+`store_bytes(content)` is the one way in, for every source (an agent's
+`/media`, WeCom's `media/get`, an AI bot's decrypted download, an outbound
+image): it checks the size limit, recognises the type from the bytes, writes
+the file (and, for an image, a thumbnail beside it) unless the same bytes are
+there already, and returns the `StoredFile` row. The storage is
+`STORAGES["media"]`: a folder under var/ by default, an S3-compatible bucket
+when BOTADMIN_MEDIA_S3_BUCKET is set (README, "Media archive").
+
+A storage that fails (a bucket that is down) raises from here; callers that
+fetch keep their reference and try again later, so nothing is lost.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import warnings
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import Storage, storages
+from django.db import IntegrityError, transaction
+from django.db.models import ProtectedError
+
+from .models import StoredFile
+from .sniff import sniff
+
+logger = logging.getLogger(__name__)
+
+STORAGE_ALIAS = "media"
+THUMBNAIL_SIZE = (320, 320)
+# Pillow refuses to decode more pixels than this (decompression bombs): no thumbnail then.
+MAX_THUMBNAIL_PIXELS = 50_000_000
+
+
+class MediaTooLarge(ValueError):
+    """More bytes than BOTADMIN_MEDIA_MAX_BYTES."""
+
+
+def media_storage() -> Storage:
+    return storages[STORAGE_ALIAS]
+
+
+def max_bytes() -> int:
+    return settings.BOTADMIN_MEDIA_MAX_BYTES
+
+
+def check_size(size: int) -> None:
+    if size > max_bytes():
+        raise MediaTooLarge(f"larger than the {max_bytes()} bytes media limit")
+
+
+def store_bytes(content: bytes) -> StoredFile:
+    """Keep these bytes in the media store (once); the row that names them.
+
+    Raises MediaTooLarge, or the storage's own error when it cannot be written.
+    Safe side by side: two writers of the same bytes end with one row.
+    """
+    check_size(len(content))
+    digest = hashlib.sha256(content).hexdigest()
+    existing = StoredFile.objects.filter(sha256=digest).first()
+    if existing is not None:
+        return existing
+    content_type, extension = sniff(content)
+    storage = media_storage()
+    name = _write(storage, f"{digest[:2]}/{digest[2:4]}/{digest}{extension}", content)
+    width = height = None
+    thumbnail = ""
+    if content_type.startswith("image/"):
+        made = _thumbnail(content)
+        if made is not None:
+            (width, height), thumb = made
+            thumbnail = _write(storage, f"{digest[:2]}/{digest[2:4]}/{digest}.thumb.jpg", thumb)
+    try:
+        with transaction.atomic():
+            return StoredFile.objects.create(
+                sha256=digest,
+                size=len(content),
+                content_type=content_type,
+                name=name,
+                thumbnail=thumbnail,
+                width=width,
+                height=height,
+            )
+    except IntegrityError:  # stored meanwhile by another writer: same bytes, same name
+        return StoredFile.objects.get(sha256=digest)
+
+
+def _write(storage: Storage, name: str, content: bytes) -> str:
+    """Write unless present. Names are content addresses, so an existing file is these bytes."""
+    if storage.exists(name):
+        return name
+    saved = storage.save(name, ContentFile(content))
+    if saved != name:
+        # A concurrent writer won the name and the storage picked another: keep one copy.
+        storage.delete(saved)
+    return name
+
+
+def _thumbnail(content: bytes) -> tuple[tuple[int, int], bytes] | None:
+    """((width, height), JPEG bytes) of a small copy, or None when Pillow cannot read it."""
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(content)) as image:
+                if image.width * image.height > MAX_THUMBNAIL_PIXELS:
+                    return None
+                size = image.size
+                image.thumbnail(THUMBNAIL_SIZE)
+                if image.mode not in ("RGB", "L"):
+                    image = image.convert("RGBA")
+                    background = Image.new("RGB", image.size, "white")
+                    background.paste(image, mask=image.getchannel("A"))
+                    image = background
+                out = io.BytesIO()
+                image.save(out, "JPEG", quality=80)
+    except Exception as error:  # any unreadable image: shown as a file link instead
+        logger.info("No thumbnail: %s", error)
+        return None
+    return size, out.getvalue()
+
+
+def read(stored: StoredFile) -> bytes:
+    with media_storage().open(stored.name, "rb") as handle:
+        return handle.read()
+
+
+def delete_files(rows) -> int:
+    """Delete these stored files (rows and bytes, thumbnails too); how many went.
+
+    The caller has made sure nothing shows them any more. A storage that fails
+    leaves the row, so the next run tries again.
+    """
+    storage = media_storage()
+    deleted = 0
+    for stored in rows:
+        try:
+            stored.delete()  # first: a message that took it meanwhile keeps it (PROTECT)
+        except ProtectedError:
+            continue
+        try:
+            for name in filter(None, (stored.thumbnail, stored.name)):
+                storage.delete(name)
+        except Exception:
+            logger.warning("Media store: could not delete %s", stored.name, exc_info=True)
+        deleted += 1
+    return deleted
