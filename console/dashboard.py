@@ -103,7 +103,7 @@ def delivery_health(bots: QuerySet[Bot], totals: dict) -> dict:
     outbound = Message.objects.filter(bot__in=bots, direction=Message.Direction.OUT)
     pending = outbound.filter(status__in=Message.Status.IN_DELIVERY).aggregate(
         waiting=Count("id"),
-        retrying=Count("id", filter=Q(attempt_count__gt=0)),
+        retrying=Count("id", filter=Q(status=Message.Status.QUEUED, attempt_count__gt=0)),
         oldest=Min("created_at"),
     )
     failed_today = outbound.filter(

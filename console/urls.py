@@ -2,7 +2,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from .login import ThrottledAuthenticationForm
-from .views import app_setup, audit, conversations, dashboard, history, search
+from .views import app_setup, audit, conversations, dashboard, history, message_fixes, search
 
 app_name = "console"
 
@@ -30,6 +30,11 @@ urlpatterns = [
         "bots/<int:bot_id>/conversations/<int:pk>/messages/<int:message_id>/trace",
         history.message_trace,
         name="message_trace",
+    ),
+    path(
+        "bots/<int:bot_id>/conversations/<int:pk>/messages/<int:message_id>/<slug:verb>",
+        message_fixes.fix_message,
+        name="fix_message",
     ),
     path("bots/<int:bot_id>/app-setup/", app_setup.app_setup, name="app_setup"),
     path("search/", search.search, name="search"),

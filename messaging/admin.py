@@ -6,7 +6,7 @@ from django.utils.translation import ngettext
 
 from botadmin.admin_scoping import BotScopedAdminMixin, ReadOnlyAdminMixin
 
-from . import delivery_actions
+from . import delivery_actions, status_labels
 from .models import DeliveryAttempt, Message, MessageMedia
 
 
@@ -89,7 +89,7 @@ class MessageAdmin(ReadOnlyAdminMixin, BotScopedAdminMixin, admin.ModelAdmin):
                 _("It may have been posted: check the chat, then retry it or mark it as sent."),
                 obj.get_status_display(),
             )
-        return obj.get_status_display()
+        return status_labels.status_label(obj.status, obj.attempt_count)
 
     # History stays read-only; these actions move a message's delivery on.
     def has_operate_permission(self, request):

@@ -8,6 +8,8 @@ from django.utils.safestring import mark_safe
 from django.utils.timesince import timesince
 from django.utils.translation import gettext
 
+from messaging import status_labels
+
 register = template.Library()
 
 MENTION_RE = re.compile(r"(@[^\s@]{1,64})")
@@ -94,3 +96,15 @@ def ago(value) -> str:
     if (timezone.now() - value).total_seconds() < 60:
         return gettext("just now")
     return gettext("%(t)s ago") % {"t": timesince(value)}
+
+
+@register.filter
+def status_label(message) -> str:
+    """A message's delivery state in words; "waiting to retry" for a queued one already tried."""
+    return status_labels.status_label(message.status, message.attempt_count)
+
+
+@register.filter
+def status_key(message) -> str:
+    """The badge class going with `status_label`."""
+    return status_labels.status_key(message.status, message.attempt_count)

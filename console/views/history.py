@@ -13,6 +13,7 @@ from messaging.sending import accept_outbound
 
 from .. import bubbles, history
 from ..forms import JumpToDateForm, ReplyForm
+from ..message_fixes import fixes_for
 from .scoping import int_param, visible_conversation_or_404
 
 
@@ -101,11 +102,8 @@ def message_trace(request, bot_id: int, pk: int, message_id: int):
     message = history.message_with_trace(conversation, message_id)
     if message is None:
         raise Http404
-    template = (
-        "console/history/_trace.html"
-        if request.headers.get("HX-Request")
-        else "console/history/trace_page.html"
-    )
+    in_timeline = bool(request.headers.get("HX-Request"))
+    template = "console/history/_trace.html" if in_timeline else "console/history/trace_page.html"
     return render(
         request,
         template,
@@ -113,6 +111,9 @@ def message_trace(request, bot_id: int, pk: int, message_id: int):
             "bot": bot,
             "conversation": conversation,
             "m": message,
+            "fixes": fixes_for(message),
+            # After a fix: the trace page again, or the timeline at the message.
+            "next": "" if in_timeline else request.get_full_path(),
             "attempts": history.delivery_attempts(message)
             if message.direction == Message.Direction.OUT
             else [],

@@ -20,12 +20,7 @@
     return node;
   }
 
-  // Confirmation for pause / resume / cancel / retry.
-  $$("form[data-confirm]").forEach(function (form) {
-    form.addEventListener("submit", function (event) {
-      if (!window.confirm(form.dataset.confirm)) event.preventDefault();
-    });
-  });
+  // Confirmation for pause / resume / cancel / retry: static/botadmin/confirm.js.
 
   var compose = $("#compose");
   if (compose) setUpCompose(compose);
@@ -178,11 +173,6 @@
           var fresh = holder.querySelector("#runs");
           if (!fresh) return;
           container.replaceWith(fresh);
-          $$("form[data-confirm]", fresh).forEach(function (form) {
-            form.addEventListener("submit", function (event) {
-              if (!window.confirm(form.dataset.confirm)) event.preventDefault();
-            });
-          });
           pollRuns(fresh);
         })
         .catch(function () { pollRuns(container); });
