@@ -320,6 +320,18 @@ BRIDGE_READ_TIMEOUT = env.float("BRIDGE_READ_TIMEOUT", default=15)
 BOTADMIN_SYNC_INTERVAL_MINUTES = env.int("BOTADMIN_SYNC_INTERVAL_MINUTES", default=10)
 # WeCom's API (group robots); tests point it at a fake on 127.0.0.1.
 WECOM_API_BASE = env.str("WECOM_API_BASE", default="https://qyapi.weixin.qq.com")
+# WeCom's AI bot long connection (connectors/wecom_aibot.py, manage.py aibot_gateway).
+WECOM_AIBOT_WS_URL = env.str("WECOM_AIBOT_WS_URL", default="wss://openws.work.weixin.qq.com")
+WECOM_AIBOT_HEARTBEAT_SECONDS = env.float("WECOM_AIBOT_HEARTBEAT_SECONDS", default=30)
+# The gateway's lease on a bot (renewed every WECOM_AIBOT_POLL_SECONDS): another
+# gateway takes a bot over only this long after its holder stopped renewing.
+WECOM_AIBOT_LEASE_SECONDS = env.float("WECOM_AIBOT_LEASE_SECONDS", default=30)
+WECOM_AIBOT_POLL_SECONDS = env.float("WECOM_AIBOT_POLL_SECONDS", default=5)
+WECOM_AIBOT_REPLY_WINDOW_SECONDS = env.float("WECOM_AIBOT_REPLY_WINDOW_SECONDS", default=300)
+# Where the gateway takes outbound messages from the delivery workers.
+WECOM_AIBOT_GATEWAY_HOST = env.str("WECOM_AIBOT_GATEWAY_HOST", default="127.0.0.1")
+WECOM_AIBOT_GATEWAY_PORT = env.int("WECOM_AIBOT_GATEWAY_PORT", default=0)
+WECOM_AIBOT_GATEWAY_URL = env.str("WECOM_AIBOT_GATEWAY_URL", default="")
 # The baseline views of the benchmarks under /bench/ (never in production).
 BOTADMIN_BENCH_VIEWS = env.bool("BOTADMIN_BENCH_VIEWS", default=False)
 

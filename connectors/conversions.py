@@ -186,6 +186,68 @@ def _miniprogram_to_link(payload: dict, limits: Limits) -> list[dict]:
     return [link]
 
 
+# ---------------------------------------------------------------- text → markdown
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>|~])")
+_LINE_START = re.compile(r"^(\s*)([#+-]|\d+(?=\.))(?=[\s.]|$)", re.MULTILINE)
+
+
+def escape_markdown(content: str) -> str:
+    """Plain text as markdown that renders the same text (nothing turns into formatting)."""
+    content = _MARKDOWN_SPECIAL.sub(r"\\\1", content)
+    # A heading, list item or numbered item at a line's start: escape its marker.
+    return _LINE_START.sub(
+        lambda m: m.group(1) + (m.group(2) + "\\" if m.group(2).isdigit() else "\\" + m.group(2)),
+        content,
+    )
+
+
+def _text_to_markdown(payload: dict, limits: Limits) -> list[dict]:
+    content = escape_markdown(payload.get("content", ""))
+    mentions = [m for m in payload.get("mentioned_list") or [] if m != "@all"]
+    if mentions:
+        content = " ".join(f"<@{userid}>" for userid in mentions) + "\n" + content
+    return [{"content": _truncate(content, limits.markdown)}]
+
+
+# ---------------------------------------------------------------- → template cards
+
+
+def _card(title: str, desc: str, action: dict, image_url: str = "") -> dict:
+    card: dict = {"card_type": "news_notice" if image_url else "text_notice"}
+    card["main_title"] = {"title": title, **({"desc": desc} if desc else {})}
+    if image_url:
+        card["card_image"] = {"url": image_url}
+    card["card_action"] = action
+    return card
+
+
+def _link_to_card(payload: dict, limits: Limits) -> list[dict]:
+    action = {"type": 1, "url": payload["url"]}
+    return [_card(payload["title"], payload.get("desc", ""), action, payload.get("image_url", ""))]
+
+
+def _news_to_cards(payload: dict, limits: Limits) -> list[dict]:
+    return [
+        _card(
+            a["title"],
+            a.get("description", ""),
+            {"type": 1, "url": a["url"]},
+            a.get("picurl", ""),
+        )
+        for a in payload["articles"]
+    ]
+
+
+def _miniprogram_to_card(payload: dict, limits: Limits) -> list[dict]:
+    if not payload.get("appid") or not payload.get("page_path"):
+        raise CannotConvert("a mini program card needs miniprogram.appid and page_path")
+    action = {"type": 2, "appid": payload["appid"], "pagepath": payload["page_path"]}
+    return [
+        _card(payload["title"], payload.get("appname", ""), action, payload.get("thumb_url", ""))
+    ]
+
+
 CONVERTERS: dict[tuple[str, str], Callable[[dict, Limits], list[dict]]] = {
     ("markdown", "text"): _markdown_to_text,
     ("markdown_v2", "text"): _markdown_to_text,
@@ -195,6 +257,10 @@ CONVERTERS: dict[tuple[str, str], Callable[[dict, Limits], list[dict]]] = {
     ("link", "news"): _link_to_news,
     ("link", "text"): _link_to_text,
     ("miniprogram", "link"): _miniprogram_to_link,
+    ("text", "markdown"): _text_to_markdown,
+    ("link", "template_card"): _link_to_card,
+    ("news", "template_card"): _news_to_cards,
+    ("miniprogram", "template_card"): _miniprogram_to_card,
 }
 
 

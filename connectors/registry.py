@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from .base import Connector
 from .bridge import BridgeConnector
+from .wecom_aibot import WeComAIBotConnector
 from .wecom_app import WeComAppConnector
 from .wecom_robot import WeComRobotConnector
 
@@ -18,7 +19,8 @@ if TYPE_CHECKING:
     from conversations.models import Bot
 
 CONNECTORS: dict[str, type[Connector]] = {
-    cls.kind: cls for cls in (BridgeConnector, WeComRobotConnector, WeComAppConnector)
+    cls.kind: cls
+    for cls in (BridgeConnector, WeComRobotConnector, WeComAppConnector, WeComAIBotConnector)
 }
 # A new bot's connector when none is chosen (the `make run` demo is a bridge bot).
 DEFAULT_KIND = BridgeConnector.kind

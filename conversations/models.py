@@ -261,3 +261,51 @@ class SyncRun(models.Model):
             }
             for kind in ("user", "group")
         }
+
+
+class BotConnection(models.Model):
+    """A long connection a gateway process holds for one bot (e.g. WeCom's AI bot).
+
+    The row is both the lease — one holder per bot across every host: a
+    gateway claims it when it is free or expired and renews it with its
+    heartbeat — and what operators see: connected since, the last frame, the
+    last error, who holds it. `conversations.connections` has the functions
+    that change it; the console and the admin read these fields.
+    """
+
+    class State(models.TextChoices):
+        IDLE = "idle", _("Not connected")
+        CONNECTING = "connecting", _("Connecting")
+        CONNECTED = "connected", _("Connected")
+        RETRYING = "retrying", _("Reconnecting")
+        TAKEN_OVER = "taken_over", _("Connection taken over")
+        REFUSED = "refused", _("Credentials refused")
+
+    bot = models.OneToOneField(
+        Bot,
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="connection",
+        verbose_name=_("bot"),
+    )
+    state = models.CharField(_("state"), max_length=16, choices=State.choices, default=State.IDLE)
+    holder = models.CharField(
+        _("lease holder"), max_length=200, blank=True, default="", help_text=_("host:pid:id")
+    )
+    lease_expires_at = models.DateTimeField(_("lease expires"), null=True, blank=True)
+    # Where the holder takes the bot's outbound messages (its local send endpoint).
+    endpoint = models.CharField(_("gateway endpoint"), max_length=300, blank=True, default="")
+    endpoint_token = models.CharField(max_length=64, blank=True, default="", editable=False)
+    connected_since = models.DateTimeField(_("connected since"), null=True, blank=True)
+    last_frame_at = models.DateTimeField(_("last frame"), null=True, blank=True)
+    last_error = models.TextField(_("last error"), blank=True, default="")
+    last_error_at = models.DateTimeField(_("last error at"), null=True, blank=True)
+    taken_over_at = models.DateTimeField(_("connection taken over at"), null=True, blank=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("bot connection")
+        verbose_name_plural = _("bot connections")
+
+    def __str__(self) -> str:
+        return f"{self.bot} {self.state}"

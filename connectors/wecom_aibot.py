@@ -1,0 +1,199 @@
+"""WeCom's AI bot (智能机器人) over its long connection (shared/spec/wecom-aibot.md).
+
+The connection itself lives in the gateway process (`manage.py aibot_gateway`,
+`connectors/aibot_gateway.py`): it subscribes, receives every message and
+event, and holds the only socket WeCom allows per bot. Outbound messages are
+still delivered by the delivery engine like every other connector's: `send`
+hands the native body to the gateway that holds the bot's lease (its local
+send endpoint, recorded in `BotConnection`), which writes the frame and
+answers with WeCom's acknowledgement. With no gateway holding the bot the
+message waits (`retry`) and its last error says why.
+
+Proactive sends carry markdown, template cards and images (plain `text` is
+refused by WeCom with 40008, so texts are sent as escaped markdown); a
+message with `reply_to` goes out as a reply to that inbound message while its
+reply window is open (the gateway decides, it knows the callback's req_id).
+WeCom does not deduplicate: a lost answer leaves the send `uncertain`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import TYPE_CHECKING
+
+import requests
+from django import forms
+from django.conf import settings
+from django.core.validators import RegexValidator, URLValidator
+from django.utils.translation import gettext_lazy as _
+
+from botadmin import http
+
+from . import wecom_app
+from .base import Connector, ConnectorError, Limits, Outcome, SendResult, never_connected
+
+if TYPE_CHECKING:
+    from conversations.models import Bot, Conversation
+
+KIND = "wecom_aibot"
+IMAGE_MAX_BYTES = 10 * 1024 * 1024
+# aibot_send_msg markdown and stream content: at most 20,480 bytes. A text is
+# escaped into markdown, which at worst doubles it.
+MARKDOWN_MAX_BYTES = 20480
+TEXT_MAX_BYTES = MARKDOWN_MAX_BYTES // 2
+MSGTYPE_REFUSED = 40008
+# Waiting for the gateway: its own wait for WeCom's ack (5 s) plus an upload.
+GATEWAY_TIMEOUT = (3.0, 60.0)
+
+_bot_id = RegexValidator(r"^[A-Za-z0-9_-]+$", _("Letters, digits, - and _ only."))
+
+
+class WeComAIBotSettings(forms.Form):
+    bot_id = forms.CharField(
+        label=_("bot ID"), max_length=128, validators=[_bot_id], help_text=_("BotID")
+    )
+    bot_secret = forms.CharField(
+        label=_("bot secret"),
+        max_length=256,
+        widget=forms.PasswordInput,
+        help_text=_("Secret (长连接)"),
+    )
+    ws_url = forms.CharField(
+        label=_("long connection URL"),
+        max_length=300,
+        required=False,
+        validators=[URLValidator(schemes=["ws", "wss"])],
+        help_text=_("Empty: the server's WECOM_AIBOT_WS_URL."),
+    )
+
+
+def credentials(bot: Bot) -> tuple[str, str, str]:
+    """(bot id, secret, WebSocket URL) the gateway subscribes with."""
+    values = bot.connector_settings or {}
+    url = str(values.get("ws_url") or "") or settings.WECOM_AIBOT_WS_URL
+    return str(values.get("bot_id") or ""), str(values.get("bot_secret") or ""), url
+
+
+class WeComAIBotConnector(Connector):
+    kind = KIND
+    label = _("WeCom AI bot")
+    native_msgtypes = frozenset({"markdown", "template_card", "image"})
+    conversions = {
+        "text": ("markdown",),
+        "markdown_v2": ("markdown",),
+        "link": ("template_card",),
+        "news": ("template_card",),
+        "miniprogram": ("template_card",),
+    }
+    limits = Limits(
+        text=TEXT_MAX_BYTES,
+        markdown=MARKDOWN_MAX_BYTES,
+        title=128,
+        description=512,
+        image=IMAGE_MAX_BYTES,
+    )
+    image_formats = frozenset({"JPEG", "PNG", "GIF"})
+    idempotent = False
+    lists_contacts = False
+    default_rate_limit = 20
+    settings_form = WeComAIBotSettings
+    # The gateway holds the connection; the bot's page shows its state.
+    long_connection = True
+
+    def send(self, message_id: str, conversation: Conversation, body: dict) -> SendResult:
+        from conversations import connections
+
+        connection = connections.live(self.bot)
+        if connection is None or not connection.endpoint:
+            return SendResult(
+                Outcome.RETRY,
+                "no AI bot gateway holds this bot's connection (is manage.py aibot_gateway running?)",
+            )
+        wire = dict(body)
+        if body["msgtype"] == "image":
+            try:
+                wire["image"] = {"base64": base64.b64encode(self._image_bytes(body)).decode()}
+            except _Refused as refused:
+                return refused.result
+        request = {
+            "message_id": message_id,
+            "chatid": conversation.conversation_id,
+            "chat_type": "group" if conversation.kind == "group" else "single",
+            "body": wire,
+        }
+        try:
+            response = http.request(
+                "POST",
+                connection.endpoint.rstrip("/") + "/send",
+                json=request,
+                headers={"Authorization": f"Bearer {connection.endpoint_token}"},
+                timeout=GATEWAY_TIMEOUT,
+                allow_private=True,  # our own gateway, on this host or the private network
+            )
+        except requests.ConnectionError as error:
+            if never_connected(error):
+                return SendResult(Outcome.RETRY, f"cannot reach the AI bot gateway: {error}")
+            return SendResult(Outcome.UNCERTAIN, f"gateway connection lost: {error}")
+        except requests.RequestException as error:
+            return SendResult(Outcome.UNCERTAIN, f"no answer from the AI bot gateway: {error}")
+        return self.classify(response)
+
+    @staticmethod
+    def classify(response: http.HttpResponse) -> SendResult:
+        try:
+            answer = response.json()
+        except ValueError:
+            answer = None
+        if not isinstance(answer, dict):
+            return SendResult(
+                Outcome.UNCERTAIN,
+                f"unexpected gateway answer: {response.text[:500]}",
+                http_status=response.status,
+            )
+        detail = str(answer.get("errmsg", ""))
+        if answer.get("outcome") in {o.value for o in Outcome}:
+            # The gateway says what happened when WeCom did not answer (not sent, lost ack).
+            return SendResult(Outcome(answer["outcome"]), detail, http_status=response.status)
+        try:
+            errcode = int(answer["errcode"])
+        except (KeyError, TypeError, ValueError):
+            return SendResult(
+                Outcome.UNCERTAIN, f"unexpected gateway answer: {response.text[:500]}"
+            )
+        if errcode == 0:
+            return SendResult(
+                Outcome.SENT, "", errcode=0, upstream_msgid=str(answer.get("via", ""))
+            )
+        return SendResult(Outcome.FAILED, f"{errcode} {detail}".strip(), errcode=errcode)
+
+    def _image_bytes(self, body: dict) -> bytes:
+        image = body["image"]
+        if image.get("base64"):
+            try:
+                return base64.b64decode(image["base64"], validate=True)
+            except (binascii.Error, ValueError):
+                raise _Refused(SendResult(Outcome.FAILED, "image.base64 is not base64")) from None
+        try:
+            return wecom_app.WeComAppConnector.download(image["url"])
+        except wecom_app._Refused as refused:
+            raise _Refused(refused.result) from None
+
+    def check_contact(self, conversation: Conversation) -> bool:
+        """WeCom cannot list or check an AI bot's chats: they are known from their messages."""
+        return True
+
+    def check(self) -> str:
+        from conversations import connections
+
+        state = connections.status(self.bot)
+        if not state["held"]:
+            raise ConnectorError(
+                f"no AI bot gateway holds the connection ({state['state']}): {state.get('last_error', '')}".strip()
+            )
+        return f"connected through gateway {state['holder']} ({state['state']})"
+
+
+class _Refused(Exception):
+    def __init__(self, result: SendResult):
+        self.result = result

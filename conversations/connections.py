@@ -1,0 +1,166 @@
+"""Long connections held for bots by a gateway process: the lease and what operators see.
+
+A connector whose channel is a long connection (WeCom's AI bot) is served by
+one gateway process per bot at a time. The `BotConnection` row is the lease:
+
+* `claim` takes it when nobody holds it or the holder's lease expired (a
+  crashed or partitioned gateway); a live lease is never taken;
+* the holder `renew`s it with its heartbeat and `release`s it when it stops;
+* after WeCom said another client took the connection over, `taken_over`
+  records when; no gateway claims the bot again until an operator asks for
+  a `reconnect` (two clients reconnecting in turn would kick each other forever).
+
+Every update made by a holder is conditional on still holding the lease, so
+a gateway that lost it (paused for longer than the lease) changes nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from .models import Bot, BotConnection
+
+State = BotConnection.State
+
+
+def _row(bot_id: int) -> None:
+    if not BotConnection.objects.filter(pk=bot_id).exists():
+        try:
+            with transaction.atomic():
+                BotConnection.objects.create(bot_id=bot_id)
+        except IntegrityError:
+            pass  # another gateway created it meanwhile
+
+
+def claim(
+    bot_id: int,
+    holder: str,
+    lease_seconds: float,
+    endpoint: str = "",
+    token: str = "",
+    now: datetime | None = None,
+) -> bool:
+    """Take the bot's lease when it is free, expired or already ours; False otherwise."""
+    now = now or timezone.now()
+    _row(bot_id)
+    free = Q(holder="") | Q(holder=holder) | Q(lease_expires_at__isnull=True)
+    free |= Q(lease_expires_at__lt=now)
+    taken = BotConnection.objects.filter(free, pk=bot_id, taken_over_at__isnull=True).update(
+        holder=holder,
+        lease_expires_at=now + timedelta(seconds=lease_seconds),
+        endpoint=endpoint,
+        endpoint_token=token,
+        state=State.CONNECTING,
+        updated_at=now,
+    )
+    return bool(taken)
+
+
+def renew(bot_id: int, holder: str, lease_seconds: float, now: datetime | None = None) -> bool:
+    """Extend our lease; False when it is no longer ours (stop using the bot at once)."""
+    now = now or timezone.now()
+    return bool(
+        BotConnection.objects.filter(pk=bot_id, holder=holder).update(
+            lease_expires_at=now + timedelta(seconds=lease_seconds), updated_at=now
+        )
+    )
+
+
+def note(bot_id: int, holder: str, **fields) -> bool:
+    """Record state, frames or errors for the bot, only while we hold its lease."""
+    fields.setdefault("updated_at", timezone.now())
+    return bool(BotConnection.objects.filter(pk=bot_id, holder=holder).update(**fields))
+
+
+def release(bot_id: int, holder: str) -> None:
+    """Give the lease up (stopping, or the bot's settings changed)."""
+    BotConnection.objects.filter(pk=bot_id, holder=holder).exclude(
+        state__in=[State.TAKEN_OVER, State.REFUSED]
+    ).update(state=State.IDLE, connected_since=None)
+    BotConnection.objects.filter(pk=bot_id, holder=holder).update(
+        holder="", lease_expires_at=None, endpoint="", endpoint_token="", updated_at=timezone.now()
+    )
+
+
+def taken_over(bot_id: int, holder: str, now: datetime | None = None) -> None:
+    """Another client took WeCom's connection: stop, and wait for an operator's reconnect."""
+    now = now or timezone.now()
+    BotConnection.objects.filter(pk=bot_id, holder=holder).update(
+        state=State.TAKEN_OVER,
+        taken_over_at=now,
+        connected_since=None,
+        last_error=_("Connection taken over by another client at %(at)s.")
+        % {"at": timezone.localtime(now).strftime("%Y-%m-%d %H:%M:%S")},
+        last_error_at=now,
+        holder="",
+        lease_expires_at=None,
+        endpoint="",
+        endpoint_token="",
+        updated_at=now,
+    )
+
+
+def refused(bot_id: int, holder: str, reason: str, now: datetime | None = None) -> None:
+    """The credentials were refused: pause the bot with the reason and give the lease up."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        Bot.objects.filter(pk=bot_id, paused_at__isnull=True).update(
+            paused_at=now, paused_reason=reason[:2000]
+        )
+        BotConnection.objects.filter(pk=bot_id, holder=holder).update(
+            state=State.REFUSED,
+            connected_since=None,
+            last_error=reason[:2000],
+            last_error_at=now,
+            holder="",
+            lease_expires_at=None,
+            endpoint="",
+            endpoint_token="",
+            updated_at=now,
+        )
+
+
+def reconnect(bot: Bot) -> None:
+    """An operator's "reconnect": a gateway may claim the bot again (within seconds)."""
+    _row(bot.pk)
+    BotConnection.objects.filter(pk=bot.pk).update(
+        taken_over_at=None, state=State.IDLE, updated_at=timezone.now()
+    )
+
+
+def live(bot: Bot, now: datetime | None = None) -> BotConnection | None:
+    """The bot's connection while a gateway holds an unexpired lease on it, else None."""
+    now = now or timezone.now()
+    return (
+        BotConnection.objects.filter(pk=bot.pk, lease_expires_at__gt=now).exclude(holder="").first()
+    )
+
+
+def status(bot: Bot, now: datetime | None = None) -> dict:
+    """What the console and the dashboard show about a bot's long connection."""
+    now = now or timezone.now()
+    row = BotConnection.objects.filter(pk=bot.pk).first()
+    if row is None:
+        return {"state": State.IDLE.value, "label": str(State.IDLE.label), "held": False}
+    held = bool(row.holder) and row.lease_expires_at is not None and row.lease_expires_at > now
+    state = (
+        State(row.state) if held or row.state in (State.TAKEN_OVER, State.REFUSED) else State.IDLE
+    )
+    return {
+        "state": state.value,
+        "label": str(state.label),
+        "held": held,
+        "holder": row.holder if held else "",
+        "lease_expires_at": row.lease_expires_at if held else None,
+        "connected_since": row.connected_since if held else None,
+        "last_frame_at": row.last_frame_at,
+        "last_error": row.last_error,
+        "last_error_at": row.last_error_at,
+        "taken_over_at": row.taken_over_at,
+        "can_reconnect": row.taken_over_at is not None,
+    }
