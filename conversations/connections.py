@@ -87,42 +87,42 @@ def release(bot_id: int, holder: str) -> None:
     )
 
 
-def taken_over(bot_id: int, holder: str, now: datetime | None = None) -> None:
-    """Another client took WeCom's connection: stop, and wait for an operator's reconnect."""
-    now = now or timezone.now()
+def _stop(bot_id: int, holder: str, state: str, error: str, now: datetime, **fields) -> None:
+    """Give the lease up for a reason that keeps every gateway away until someone acts."""
     BotConnection.objects.filter(pk=bot_id, holder=holder).update(
-        state=State.TAKEN_OVER,
-        taken_over_at=now,
+        state=state,
         connected_since=None,
-        last_error=_("Connection taken over by another client at %(at)s.")
-        % {"at": timezone.localtime(now).strftime("%Y-%m-%d %H:%M:%S")},
+        last_error=error[:2000],
         last_error_at=now,
         holder="",
         lease_expires_at=None,
         endpoint="",
         endpoint_token="",
         updated_at=now,
+        **fields,
     )
 
 
+def taken_over(bot_id: int, holder: str, now: datetime | None = None) -> None:
+    """Another client took WeCom's connection: stop, and wait for an operator's reconnect."""
+    now = now or timezone.now()
+    error = _("Connection taken over by another client at %(at)s.") % {
+        "at": timezone.localtime(now).strftime("%Y-%m-%d %H:%M:%S")
+    }
+    _stop(bot_id, holder, State.TAKEN_OVER, error, now, taken_over_at=now)
+
+
 def refused(bot_id: int, holder: str, reason: str, now: datetime | None = None) -> None:
-    """The credentials were refused: pause the bot with the reason and give the lease up."""
+    """The credentials were refused: pause the bot with the reason and give the lease up.
+
+    Resuming the bot (after correcting its settings) lets a gateway try again.
+    """
     now = now or timezone.now()
     with transaction.atomic():
         Bot.objects.filter(pk=bot_id, paused_at__isnull=True).update(
             paused_at=now, paused_reason=reason[:2000]
         )
-        BotConnection.objects.filter(pk=bot_id, holder=holder).update(
-            state=State.REFUSED,
-            connected_since=None,
-            last_error=reason[:2000],
-            last_error_at=now,
-            holder="",
-            lease_expires_at=None,
-            endpoint="",
-            endpoint_token="",
-            updated_at=now,
-        )
+        _stop(bot_id, holder, State.REFUSED, reason, now)
 
 
 def reconnect(bot: Bot) -> None:
