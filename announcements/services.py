@@ -15,7 +15,6 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from audit.services import record_action
-from botadmin import wakeups
 from conversations.models import Bot, Conversation
 from messaging.models import Message
 from messaging.outbox import enqueue_delivery
@@ -24,8 +23,6 @@ from messaging.validation import validate_outbound
 from .models import Announcement, AnnouncementRun, SavedAudience
 from .schedule import RECURRING, Schedule, ScheduleError, parse
 
-FAN_OUT_TASK = "messaging.announcements.fan_out"
-TICK_TASK = "messaging.announcements.tick"
 UNFINISHED_RUNS = (AnnouncementRun.Status.FANNING_OUT, AnnouncementRun.Status.SENDING)
 
 
@@ -53,9 +50,18 @@ class Draft:
     saved_audience: SavedAudience | None = None
 
 
-def _publish(task: str, *args) -> None:
-    """After the commit; a message the broker never got is retried by the scheduler tick."""
-    transaction.on_commit(lambda: wakeups.send(task, list(args)))
+def _tick() -> None:
+    """Run the scheduler now (after the commit) rather than at its next beat."""
+    from .tasks import tick  # the tasks import this module
+
+    tick.delay_on_commit()
+
+
+def _fan_out(run_id: int) -> None:
+    """After the commit; a fan-out the broker never got is resumed by the scheduler tick."""
+    from .tasks import fan_out_task
+
+    fan_out_task.delay_on_commit(run_id)
 
 
 def save_announcement(
@@ -111,7 +117,7 @@ def save_announcement(
             details={"status": announcement.status, "when": draft.kind},
         )
         if announcement.next_run_at and announcement.next_run_at <= now:
-            _publish(TICK_TASK)
+            _tick()
     return announcement
 
 
@@ -182,7 +188,7 @@ def _start_run(announcement: Announcement, now: datetime) -> AnnouncementRun:
     announcement.last_run_at = now
     announcement.save(update_fields=["next_run_at", "status", "last_run_at", "updated_at"])
     if run.status != AnnouncementRun.Status.MISSED:
-        _publish(FAN_OUT_TASK, run.pk)
+        _fan_out(run.pk)
     return run
 
 
@@ -197,7 +203,7 @@ def resume_stalled_fan_outs(now: datetime | None = None) -> list[int]:
     )
     with transaction.atomic():
         for pk in ids:
-            _publish(FAN_OUT_TASK, pk)
+            _fan_out(pk)
     return ids
 
 
@@ -254,9 +260,9 @@ def resume(user, announcement: Announcement) -> None:
             )
             run.save(update_fields=["status", "updated_at"])
             if run.status == AnnouncementRun.Status.FANNING_OUT:
-                _publish(FAN_OUT_TASK, run.pk)
+                _fan_out(run.pk)
         record_action(user, "announcement.resume", bot=announcement.bot, target=announcement)
-        _publish(TICK_TASK)
+        _tick()
 
 
 def cancel(user, announcement: Announcement) -> int:

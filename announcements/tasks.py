@@ -8,7 +8,7 @@ from . import services
 from .fanout import fan_out
 
 
-@shared_task(name=services.TICK_TASK, ignore_result=True)
+@shared_task(name="messaging.announcements.tick", ignore_result=True)
 def tick() -> None:
     """The scheduler: run by one beat entry every few seconds."""
     release_due_messages()
@@ -16,6 +16,6 @@ def tick() -> None:
     services.resume_stalled_fan_outs()
 
 
-@shared_task(name=services.FAN_OUT_TASK, ignore_result=True)
+@shared_task(name="messaging.announcements.fan_out", ignore_result=True)
 def fan_out_task(run_id: int) -> None:
     fan_out(run_id)

@@ -6,7 +6,6 @@ from celery.signals import (
     after_setup_task_logger,
     beat_embedded_init,
     beat_init,
-    task_postrun,
     task_prerun,
     worker_init,
     worker_ready,
@@ -14,18 +13,11 @@ from celery.signals import (
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "botadmin.settings")
 
-app = Celery("botadmin")
+# Tasks are published by calling them (`task.delay_on_commit(...)`); the class
+# makes that never wait for the broker (botadmin/wakeups.py).
+app = Celery("botadmin", task_cls="botadmin.wakeups:Task")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
-
-
-@task_postrun.connect
-def _publish_wakeups(**_kwargs) -> None:
-    # Wake-ups a task queued go out before the task counts as done, not from a
-    # thread a recycled worker process may take down with it.
-    from botadmin import wakeups
-
-    wakeups.flush()
 
 
 @after_setup_logger.connect

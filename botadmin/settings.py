@@ -379,6 +379,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "botadmin.clear_expired_sessions",
         "schedule": 3600.0,
     },
+    # Retention (messaging/retention.py, settings below).
+    "purge-expired-messages": {
+        "task": "messaging.purge_expired_messages",
+        "schedule": crontab(hour=3, minute=17),  # UTC, a quiet hour in China
+    },
 }
 
 # --- Logging: secrets never reach a log line ----------------------------------
@@ -418,10 +423,6 @@ LOGGING = {
 BOTADMIN_MESSAGE_RETENTION_DAYS = env.int("BOTADMIN_MESSAGE_RETENTION_DAYS", default=None)
 BOTADMIN_AUDIT_RETENTION_DAYS = env.int("BOTADMIN_AUDIT_RETENTION_DAYS", default=365)
 BOTADMIN_RETENTION_BATCH_SIZE = env.int("BOTADMIN_RETENTION_BATCH_SIZE", default=500)
-CELERY_BEAT_SCHEDULE["purge-expired-messages"] = {
-    "task": "messaging.purge_expired_messages",
-    "schedule": crontab(hour=3, minute=17),  # UTC, a quiet hour in China
-}
 
 # A scheduled message (send_at) still waiting this long after its time is not
 # sent but fails as "late" (messaging/scheduled.py); 0 sends it however late.

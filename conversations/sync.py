@@ -25,7 +25,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import OuterRef, Q, Subquery
 from django.utils import timezone
 
-from botadmin import metrics, wakeups
+from botadmin import metrics
 from connectors.base import Connector, ConnectorError
 from connectors.registry import connector_for
 
@@ -34,7 +34,6 @@ from .services import refresh_connector_state
 
 logger = logging.getLogger(__name__)
 
-RUN_SYNC_TASK = "conversations.run_sync"
 KINDS = (Conversation.Kind.USER, Conversation.Kind.GROUP)
 BATCH_SIZE = 500
 # A sync that fetched no page for this long was abandoned by its worker.
@@ -81,7 +80,9 @@ def request_sync(
 
 def enqueue_run(run_id: int) -> None:
     # A run the broker never got stays pending; sync_due_bots hands it out again.
-    transaction.on_commit(lambda: wakeups.send(RUN_SYNC_TASK, [run_id]))
+    from .tasks import run_sync  # the tasks import this module
+
+    run_sync.delay_on_commit(run_id)
 
 
 def sync_now(bot: Bot, trigger: str, user=None) -> SyncRun:

@@ -5,7 +5,7 @@ from celery import shared_task
 from . import sync
 
 
-@shared_task(name=sync.RUN_SYNC_TASK)
+@shared_task(name="conversations.run_sync")
 def run_sync(run_id: int) -> None:
     """Carry out one pending sync run (a repeat of the same id does nothing)."""
     sync.run_sync(run_id)

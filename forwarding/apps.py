@@ -32,8 +32,6 @@ def _create_deliveries(sender, message_ids, **kwargs):
 
     Only a wake-up: a lost one is made good by the sweeper, which finds the
     messages still `forward_pending`."""
-    from botadmin.wakeups import wake_after_commit
+    from .tasks import forward_messages
 
-    from .webhook_delivery import CREATE_DELIVERIES_TASK
-
-    wake_after_commit(CREATE_DELIVERIES_TASK, message_ids)
+    forward_messages.delay_on_commit(list(message_ids))

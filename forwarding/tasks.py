@@ -3,20 +3,15 @@
 from celery import shared_task
 
 from .endpoints import create_deliveries
-from .webhook_delivery import (
-    CREATE_DELIVERIES_TASK,
-    FORWARD_TASK,
-    forward_and_drain,
-    sweep_due_deliveries,
-)
+from .webhook_delivery import forward_and_drain, sweep_due_deliveries
 
 
-@shared_task(name=FORWARD_TASK, ignore_result=True)
+@shared_task(name="messaging.forward_deliveries", ignore_result=True)
 def forward_deliveries(delivery_ids: list[int]) -> int:
     return forward_and_drain(delivery_ids)
 
 
-@shared_task(name=CREATE_DELIVERIES_TASK, ignore_result=True)
+@shared_task(name="messaging.forward_messages", ignore_result=True)
 def forward_messages(message_ids: list[int]) -> int:
     return forward_and_drain(create_deliveries(message_ids))
 

@@ -15,14 +15,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import requests
+from celery.utils.functional import chunks
 from django.db import transaction
 from django.db.models import DateTimeField, F, Q, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
-from botadmin import http, metrics, wakeups
-from botadmin.wakeups import wake_after_commit
+from botadmin import http, metrics
 from messaging.models import Message
 
 from .endpoints import create_deliveries
@@ -30,8 +30,6 @@ from .models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, webhook_id
 
 logger = logging.getLogger(__name__)
 
-FORWARD_TASK = "messaging.forward_deliveries"
-CREATE_DELIVERIES_TASK = "messaging.forward_messages"
 # Bridge spec section 4: after the first attempt, retry after about these delays.
 RETRY_DELAYS = (
     timedelta(seconds=5),
@@ -55,6 +53,8 @@ WAKE_BY_COUNTDOWN_WITHIN = timedelta(minutes=1)
 # The sweeper leaves fresh work to its own wake-up for this long.
 SWEEP_GRACE = timedelta(seconds=15)
 SWEEP_BATCH = 500
+# Ids per task: a sweep or a replay is shared by several workers.
+IDS_PER_TASK = 20
 # A worker that finished its delivery goes on with other due ones for this long,
 # so throughput does not hang on one broker round trip per delivery.
 DRAIN_SECONDS = 10
@@ -68,12 +68,10 @@ Status = WebhookDelivery.Status
 
 def wake_deliveries(delivery_ids, countdown: float | None = None) -> None:
     """Enqueue these deliveries once the current transaction commits (after `countdown` s)."""
-    if countdown is None:
-        wake_after_commit(FORWARD_TASK, delivery_ids)
-        return
-    ids = list(delivery_ids)
-    if ids:
-        transaction.on_commit(lambda: wakeups.publish(FORWARD_TASK, ids, countdown=countdown))
+    from .tasks import forward_deliveries  # the tasks import this module
+
+    for ids in chunks(iter(delivery_ids), IDS_PER_TASK):
+        forward_deliveries.apply_async_on_commit([ids], countdown=countdown)
 
 
 def _due(now, grace: timedelta = timedelta(0)):
@@ -90,13 +88,17 @@ def sweep_due_deliveries(limit: int = SWEEP_BATCH) -> int:
     whose fan-out wake-up was lost. Returns how many."""
     now = timezone.now()
     ids = list(_due(now, SWEEP_GRACE).values_list("pk", flat=True)[:limit])
-    wakeups.publish(FORWARD_TASK, ids)
+    from .tasks import forward_deliveries, forward_messages
+
+    for batch in chunks(iter(ids), IDS_PER_TASK):
+        forward_deliveries.delay(batch)
     unfanned = list(
         Message.objects.filter(forward_pending=True, created_at__lte=now - SWEEP_GRACE)
         .order_by("created_at")
         .values_list("pk", flat=True)[:limit]
     )
-    wakeups.publish(CREATE_DELIVERIES_TASK, unfanned)
+    for batch in chunks(iter(unfanned), IDS_PER_TASK):
+        forward_messages.delay(batch)
     return len(ids) + len(unfanned)
 
 

@@ -1,18 +1,18 @@
 """Celery tasks: thin wrappers around messaging.delivery and messaging.sweeper."""
 
 from celery import shared_task
-
-from botadmin import wakeups
+from celery.utils.functional import chunks
 
 from . import delivery, sweeper
-from .outbox import DELIVER_TASK
 
 # Longer waits are left to the sweeper: a broker may redeliver a task held
 # for longer than its visibility timeout (Redis: one hour).
 MAX_COUNTDOWN_SECONDS = 600
+# A sweep's ids go out in several tasks, so that several workers share them.
+IDS_PER_TASK = 20
 
 
-@shared_task(name=DELIVER_TASK, ignore_result=True)
+@shared_task(name="messaging.deliver_messages", ignore_result=True)
 def deliver_messages(message_ids: list[int]) -> list[str]:
     """Deliver each message in turn; a wake-up carries the ids that arrived together."""
     results = []
@@ -26,14 +26,15 @@ def deliver_messages(message_ids: list[int]) -> list[str]:
 @shared_task(name="messaging.sweep_deliveries", ignore_result=True)
 def sweep_deliveries() -> int:
     due = sweeper.sweep()
-    wakeups.publish(DELIVER_TASK, due)
+    for ids in chunks(iter(due), IDS_PER_TASK):
+        deliver_messages.delay(ids)
     return len(due)
 
 
 def wake(items: list[tuple[int, float]]) -> None:
     for message_id, delay in items:
         if delay <= MAX_COUNTDOWN_SECONDS:
-            wakeups.publish(DELIVER_TASK, [message_id], countdown=delay or None)
+            deliver_messages.apply_async([[message_id]], countdown=delay or None)
 
 
 @shared_task(name="messaging.purge_expired_messages", ignore_result=True)

@@ -10,8 +10,8 @@ import time_machine
 from celery import current_app
 from django.utils import timezone
 
-from botadmin import wakeups
-from forwarding.webhook_delivery import CREATE_DELIVERIES_TASK, sweep_due_deliveries
+from forwarding.tasks import forward_messages
+from forwarding.webhook_delivery import sweep_due_deliveries
 from messaging.models import Message
 from tests.messaging.support import callback_body
 
@@ -49,14 +49,12 @@ def test_a_stored_inbound_message_wakes_the_forwarder_once_it_is_committed(
     message = Message.objects.get(direction=Message.Direction.IN)
     assert message.forward_pending
 
-    wakeups.flush()
-    assert published_ids(CREATE_DELIVERIES_TASK, wait=1) == []  # not before the commit
+    assert published_ids(forward_messages.name, wait=1) == []  # not before the commit
 
     with django_capture_on_commit_callbacks(execute=True):  # the commit, as in production
         for callback in on_commit:
             callback()
-    wakeups.flush()
-    assert published_ids(CREATE_DELIVERIES_TASK, wait=10) == [message.pk]
+    assert published_ids(forward_messages.name, wait=10) == [message.pk]
 
 
 def test_an_inbound_message_whose_wake_up_was_lost_is_found_by_the_sweeper(
@@ -68,6 +66,5 @@ def test_an_inbound_message_whose_wake_up_was_lost_is_found_by_the_sweeper(
 
     with time_machine.travel(timezone.now() + timedelta(minutes=1)):
         sweep_due_deliveries()
-    wakeups.flush()
 
-    assert published_ids(CREATE_DELIVERIES_TASK, wait=10) == [message.pk]
+    assert published_ids(forward_messages.name, wait=10) == [message.pk]
