@@ -112,6 +112,10 @@ class Connector:
     generated_settings: ClassVar[dict[str, Callable[[], str]]] = {}
     # Whether botadmin can create group chats through it (`create_group`).
     creates_groups: ClassVar[bool] = False
+    # The setup guide on the console's bot page: a template given `bot`,
+    # `connector`, `state` (Bot.connector_state), `is_bot_admin` and `setup_url`.
+    # The generic one lists what the connector learned.
+    setup_guide: ClassVar[str] = "connectors/guides/generic.html"
 
     def __init__(self, bot: Bot):
         self.bot = bot

@@ -54,6 +54,7 @@ class BridgeSettings(forms.Form):
 
 class BridgeConnector(Connector):
     kind = "bridge"
+    setup_guide = "connectors/guides/bridge.html"
     label = _("Bridge agent")
     native_msgtypes = V1_MSGTYPES
     conversions = {

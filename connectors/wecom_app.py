@@ -121,6 +121,7 @@ class _Refused(Exception):
 
 class WeComAppConnector(Connector):
     kind = KIND
+    setup_guide = "connectors/guides/wecom_app.html"
     label = _("WeCom self-built app")
     native_msgtypes = frozenset({"text", "markdown", "link", "news", "image"})
     conversions = {"markdown_v2": ("markdown", "text"), "miniprogram": ("link",)}

@@ -58,6 +58,7 @@ def is_image(content: bytes) -> bool:
 
 class WeComRobotConnector(Connector):
     kind = "wecom_robot"
+    setup_guide = "connectors/guides/wecom_robot.html"
     label = _("WeCom group robot")
     native_msgtypes = frozenset({"text", "markdown", "markdown_v2", "news", "image"})
     # The robot has no link message: a link is a news card with one article.

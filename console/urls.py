@@ -2,7 +2,19 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from .login import ThrottledAuthenticationForm
-from .views import app_setup, audit, conversations, dashboard, history, message_fixes, search
+from .views import (
+    app_setup,
+    audit,
+    bot_contacts,
+    bot_edit,
+    bot_secrets,
+    bots,
+    conversations,
+    dashboard,
+    history,
+    message_fixes,
+    search,
+)
 
 app_name = "console"
 
@@ -18,7 +30,29 @@ urlpatterns = [
         name="login",
     ),
     path("logout/", auth_views.LogoutView.as_view(next_page="console:login"), name="logout"),
+    path("bots/", bots.bot_list, name="bots"),
+    path("bots/new/", bot_edit.bot_create, name="bot_create"),
     path("bots/<int:bot_id>/", conversations.conversation_list, name="conversations"),
+    # The bot page; its sections post to the URLs under it.
+    path("bots/<int:bot_id>/settings/", bots.bot_page, name="bot"),
+    path("bots/<int:bot_id>/settings/test", bots.test_connection, name="bot_test"),
+    path("bots/<int:bot_id>/settings/connector", bot_edit.connector_settings, name="bot_connector"),
+    path("bots/<int:bot_id>/settings/sending", bot_edit.sending, name="bot_sending"),
+    path("bots/<int:bot_id>/operators/add", bot_edit.add_operator, name="bot_operator_add"),
+    path(
+        "bots/<int:bot_id>/operators/<int:user_id>/remove",
+        bot_edit.remove_operator,
+        name="bot_operator_remove",
+    ),
+    path("bots/<int:bot_id>/secrets/rotate", bot_secrets.rotate, name="bot_rotate"),
+    path("bots/<int:bot_id>/secrets/<slug:which>/reveal", bot_secrets.reveal, name="bot_reveal"),
+    path(
+        "bots/<int:bot_id>/contacts/add", bot_contacts.add_conversation, name="bot_conversation_add"
+    ),
+    path("bots/<int:bot_id>/contacts/sync", bot_contacts.sync_now, name="bot_sync"),
+    path(
+        "bots/<int:bot_id>/contacts/sync-status", bot_contacts.sync_status, name="bot_sync_status"
+    ),
     path("bots/<int:bot_id>/conversations/<int:pk>/", history.conversation_history, name="history"),
     path(
         "bots/<int:bot_id>/conversations/<int:pk>/updates",

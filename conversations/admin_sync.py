@@ -10,26 +10,16 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
-from audit.services import record_action
 from botadmin.admin_scoping import BotScopedAdminMixin, ReadOnlyAdminMixin
 
+from .bot_changes import request_sync_by
 from .models import Bot, SyncRun
-from .sync import request_sync
 
 RECENT_RUNS = 5
 
 
 def request_sync_from_admin(request, bot: Bot) -> tuple[SyncRun, bool]:
-    run, created = request_sync(bot, SyncRun.Trigger.ADMIN, request.user)
-    record_action(
-        request.user,
-        "contacts.sync",
-        bot=bot,
-        target=run,
-        summary="Requested a contact sync." if created else "Joined the running contact sync.",
-        details={"run": run.pk, "joined": not created},
-    )
-    return run, created
+    return request_sync_by(request.user, bot, SyncRun.Trigger.ADMIN)
 
 
 def sync_status_html(bot: Bot) -> tuple[str, bool]:

@@ -116,6 +116,14 @@ class Bot(models.Model):
         verbose_name = _("bot")
         verbose_name_plural = _("bots")
         ordering = ["name"]
+        # The bot admin role (conversations/roles.py): on the bots one operates,
+        # change connector settings, webhook endpoints, secrets and operators.
+        permissions = [
+            (
+                "administer_bot",
+                _("Can administer its bots: connector, webhooks, secrets, operators"),
+            )
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -197,6 +205,7 @@ class SyncRun(models.Model):
     class Trigger(models.TextChoices):
         PERIODIC = "periodic", _("Periodic")
         ADMIN = "admin", _("Admin")
+        CONSOLE = "console", _("Console")
         COMMAND = "command", _("Command line")
         STARTUP = "startup", _("Start-up")
 

@@ -23,6 +23,7 @@ from botadmin.errors import ApiError
 from connectors.registry import connector_class
 from conversations.group_chats import GroupChatError, create_group_chat
 from conversations.models import Conversation
+from conversations.roles import is_bot_admin
 from messaging.models import Message
 from messaging.sending import accept_outbound
 
@@ -46,7 +47,7 @@ def _setup_bot(request, bot_id: int):
     connector = connector_class(bot.connector)
     if not getattr(connector, "setup_page", False):
         raise Http404
-    if not request.user.has_perm("conversations.change_bot"):
+    if not is_bot_admin(request.user, bot):
         raise PermissionDenied
     return bot, connector
 

@@ -6,6 +6,7 @@ from django.urls import reverse
 from conversations.models import Conversation
 from conversations.services import bots_visible_to
 
+from ..bot_contacts import empty_reason
 from ..conversation_list import attach_newest_messages, conversations_by_activity
 from .app_setup import setup_url
 from .scoping import visible_bot_or_404
@@ -56,5 +57,6 @@ def conversation_list(request, bot_id: int):
             "page": page,
             "tabs": tabs,
             "setup_url": setup_url(bot),
+            "empty_reason": "" if page.object_list or name else empty_reason(bot),
         },
     )

@@ -1,0 +1,50 @@
+"""The contacts section of a bot page: sync now, its live progress, and why a bot is empty."""
+
+from __future__ import annotations
+
+from django.urls import reverse
+from django.utils.translation import gettext as _
+
+from connectors.registry import CONNECTORS
+from conversations.bot_changes import request_sync_by
+from conversations.models import Bot, SyncRun
+
+RECENT_RUNS = 5
+
+
+def request_console_sync(user, bot: Bot) -> tuple[SyncRun, bool]:
+    return request_sync_by(user, bot, SyncRun.Trigger.CONSOLE)
+
+
+def sync_context(request, bot: Bot) -> dict:
+    """The sync block: the last runs, whether one is active, and where to poll."""
+    runs = list(bot.sync_runs.select_related("requested_by")[:RECENT_RUNS])
+    return {
+        "runs": runs,
+        "sync_active": any(run.is_active for run in runs),
+        "sync_url": reverse("console:bot_sync", args=[bot.pk]),
+        "sync_status_url": reverse("console:bot_sync_status", args=[bot.pk]),
+    }
+
+
+def empty_reason(bot: Bot) -> str:
+    """Why a bot without conversations is empty, in words ("" when it has some)."""
+    if bot.conversations.exists():
+        return ""
+    connector = CONNECTORS.get(bot.connector)
+    last = bot.sync_runs.first()
+    if connector is not None and not connector.lists_contacts:
+        return _(
+            "This connector cannot list its groups: add each conversation by hand "
+            "(for a group robot, with its webhook key)."
+        )
+    if last is None:
+        return _("No contact sync has run yet: press “Sync now”.")
+    if last.outcome == SyncRun.Outcome.FAILED:
+        return _("The last contact sync failed: %(error)s") % {"error": last.error}
+    if last.is_active:
+        return _("A contact sync is running; conversations appear as it goes.")
+    return _(
+        "The last contact sync found no users or groups: check the agent's account, "
+        "or wait for a message to arrive."
+    )

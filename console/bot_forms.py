@@ -1,0 +1,162 @@
+"""The forms of the console's bot pages.
+
+A bot's connector settings come from its connector's own `settings_form`
+(connectors/bot_settings.py maps them to the bot): secrets are write-only
+(empty keeps the stored value) and generated ones (the agent token) may be
+left empty when a bot is created.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django import forms
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from connectors import bot_settings
+from connectors.registry import CONNECTORS
+from conversations.models import Bot, Conversation
+
+
+def connector_settings_form(connector, bot: Bot | None, data=None) -> forms.Form:
+    """The connector's settings form, filled from the bot's stored values."""
+    stored = bot_settings.stored_values(connector, bot) if bot is not None else {}
+    initial = {
+        name: value
+        for name, value in stored.items()
+        if not bot_settings.is_secret(bot_settings.fields(connector)[name])
+    }
+    form = connector.settings_form(data=data, initial=initial, prefix="settings")
+    for name, field in form.fields.items():
+        if not bot_settings.is_secret(field):
+            continue
+        if stored.get(name):
+            field.required = False
+            field.help_text = _("%(help)s Leave empty to keep the current value.") % {
+                "help": field.help_text
+            }
+        elif bot is None and name in connector.generated_settings:
+            field.required = False
+            field.help_text = _("%(help)s Leave empty to have one generated.") % {
+                "help": field.help_text
+            }
+    form.stored = stored
+    return form
+
+
+def settings_values(form: forms.Form) -> dict:
+    """The validated values; an empty secret keeps what is stored."""
+    values = {}
+    for name, field in form.fields.items():
+        value = form.cleaned_data.get(name)
+        if bot_settings.is_secret(field) and not value:
+            value = form.stored.get(name, "")
+        values[name] = value
+    return values
+
+
+class BotCreateForm(forms.ModelForm):
+    class Meta:
+        model = Bot
+        fields = ("name",)
+
+
+def connector_choices() -> list[tuple[str, str]]:
+    return [(kind, cls.label) for kind, cls in CONNECTORS.items()]
+
+
+class SendingForm(forms.ModelForm):
+    """Quiet hours, pace, time zone and retention."""
+
+    class Meta:
+        model = Bot
+        fields = (
+            "is_active",
+            "rate_limit_per_minute",
+            "quiet_hours_start",
+            "quiet_hours_end",
+            "timezone",
+            "message_retention_days",
+        )
+        widgets = {
+            "quiet_hours_start": forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+            "quiet_hours_end": forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+        }
+
+    def clean(self):
+        data = super().clean()
+        if bool(data.get("quiet_hours_start")) != bool(data.get("quiet_hours_end")):
+            raise forms.ValidationError(_("Give both ends of the quiet hours, or neither."))
+        return data
+
+
+GRACE_CHOICES = [
+    ("0", _("None: the old secret stops working now")),
+    ("1", _("1 hour")),
+    ("24", _("24 hours")),
+    ("72", _("3 days")),
+    ("168", _("7 days")),
+]
+
+
+class RotateForm(forms.Form):
+    grace_hours = forms.TypedChoiceField(
+        label=_("The old secret keeps working for"),
+        choices=GRACE_CHOICES,
+        coerce=int,
+        initial="24",
+        widget=forms.RadioSelect,
+    )
+
+    def __init__(self, *args, now, zone, **kwargs):
+        super().__init__(*args, **kwargs)
+        choices = []
+        for value, label in GRACE_CHOICES:
+            if value != "0":
+                until = timezone.localtime(now + timedelta(hours=int(value)), zone)
+                label = _("%(grace)s (until %(when)s)") % {
+                    "grace": label,
+                    "when": f"{until:%Y-%m-%d %H:%M} {until.tzname()}",
+                }
+            choices.append((value, label))
+        self.fields["grace_hours"].choices = choices
+
+    def grace(self) -> timedelta:
+        return timedelta(hours=self.cleaned_data["grace_hours"])
+
+
+class AddOperatorForm(forms.Form):
+    username = forms.CharField(label=_("Username"), max_length=150)
+
+    def clean_username(self):
+        name = self.cleaned_data["username"].replace("\x00", "")
+        user = get_user_model().objects.filter(username=name, is_active=True).first()
+        if user is None:
+            raise forms.ValidationError(_("No active user has this username."))
+        return user
+
+
+class ConversationForm(forms.ModelForm):
+    """A conversation entered by hand, where the connector cannot list them."""
+
+    class Meta:
+        model = Conversation
+        fields = ("name", "conversation_id", "kind", "robot_key")
+        help_texts = {"conversation_id": _("The chat's ID on the other side; any unique name.")}
+
+    def __init__(self, *args, bot: Bot, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.instance.bot = bot
+        self.fields["name"].required = True
+
+    def validate_unique(self):
+        # The bot is not a form field, so Django would skip the (bot, conversation_id) check.
+        self._validate_unique = True
+        exclude = self._get_validation_exclusions()
+        exclude.discard("bot")
+        try:
+            self.instance.validate_unique(exclude=exclude)
+        except forms.ValidationError as error:
+            self._update_errors(error)

@@ -1,0 +1,72 @@
+"""A bot's secrets on its page: revealed on demand, rotated with a chosen grace period.
+
+Only bot admins (conversations/roles.py) see or rotate them; every reveal
+and rotation is in the audit log.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from audit.services import record_action
+from botadmin.ids import id_or_none
+from botadmin.timezones import zone_or_default
+from conversations.bot_secrets import secret_value
+from conversations.roles import is_bot_admin
+from conversations.services import rotate_secret
+
+from ..bot_forms import RotateForm
+from .scoping import visible_bot_or_404
+
+
+def admin_bot_or_403(request, bot_id: int):
+    """The bot, if the user is its bot admin; 404 unless they operate it, else 403."""
+    bot = visible_bot_or_404(request.user, bot_id)
+    if not is_bot_admin(request.user, bot):
+        raise PermissionDenied
+    return bot
+
+
+@login_required
+@require_POST
+def reveal(request, bot_id: int, which: str):
+    bot = admin_bot_or_403(request, bot_id)
+    value = secret_value(bot, which)
+    if value is None:
+        raise Http404
+    record_action(request.user, "secret.reveal", bot=bot, target=bot, summary=f"Revealed {which}.")
+    return JsonResponse({"value": value})
+
+
+@login_required
+def rotate(request, bot_id: int):
+    """Issue a new API secret; the old one works for the chosen grace, shown in the bot's zone."""
+    bot = admin_bot_or_403(request, bot_id)
+    zone = zone_or_default(bot.timezone)
+    form = RotateForm(request.POST or None, now=timezone.now(), zone=zone)
+    if request.method == "POST" and form.is_valid():
+        bot = rotate_secret(bot, form.grace(), actor=request.user, via=" in the console")
+        if bot.previous_secret_expires_at:
+            until = timezone.localtime(bot.previous_secret_expires_at, zone)
+            text = _("A new API secret was issued; the old one works until %(when)s.") % {
+                "when": f"{until:%Y-%m-%d %H:%M} {until.tzname()}"
+            }
+        else:
+            text = _("A new API secret was issued; the old one no longer works.")
+        messages.success(request, text)
+        return redirect(reverse("console:bot", args=[bot.pk]) + "#credentials")
+    removed = get_user_model().objects.filter(pk=id_or_none(request.GET.get("removed", ""))).first()
+    return render(
+        request,
+        "console/bots/rotate.html",
+        {"bot": bot, "form": form, "zone": zone, "removed": removed},
+    )

@@ -1,0 +1,113 @@
+"""Bots in the console: the list of the user's bots and one page per bot.
+
+The page gathers what the admin's bot form had: connection (test, setup
+guide), credentials, sending (quiet hours, pace), contacts (sync, adding a
+conversation by hand), operators and webhooks. Who may change what is
+decided in conversations/roles.py; the work is done by the services the
+admin uses too.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db.models import Count, OuterRef, Subquery
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from botadmin.timezones import zone_or_default
+from connectors.registry import CONNECTORS
+from conversations.models import SyncRun
+from conversations.roles import is_bot_admin, may_change_sending, may_create_bots
+from conversations.services import bots_visible_to
+from messaging import delivery_actions
+
+from ..bot_contacts import empty_reason, sync_context
+from ..bot_forms import AddOperatorForm, ConversationForm, SendingForm, connector_settings_form
+from .app_setup import setup_url
+from .scoping import visible_bot_or_404
+
+
+@login_required
+def bot_list(request):
+    last_sync = SyncRun.objects.filter(bot=OuterRef("pk")).order_by("-requested_at", "-id")
+    bots = (
+        bots_visible_to(request.user)
+        .annotate(
+            conversation_count=Count("conversations"),
+            last_sync_outcome=Subquery(last_sync.values("outcome")[:1]),
+        )
+        .order_by("name")
+    )
+    outcomes = dict(SyncRun.Outcome.choices)
+    rows = [
+        {
+            "bot": bot,
+            "connector": CONNECTORS[bot.connector].label if bot.connector in CONNECTORS else "",
+            "last_sync": outcomes.get(bot.last_sync_outcome, ""),
+        }
+        for bot in bots
+    ]
+    return render(
+        request,
+        "console/bots/list.html",
+        {"rows": rows, "may_create": may_create_bots(request.user)},
+    )
+
+
+def bot_context(request, bot) -> dict:
+    """What every section of the bot page reads."""
+    connector = CONNECTORS.get(bot.connector)
+    admin = is_bot_admin(request.user, bot)
+    state = bot.connector_state if isinstance(bot.connector_state, dict) else {}
+    return {
+        "bot": bot,
+        "bots": bots_visible_to(request.user).order_by("name"),
+        "connector": connector,
+        "connector_label": connector.label if connector else bot.connector,
+        "guide": connector.setup_guide if connector else "connectors/guides/generic.html",
+        "state": state,
+        "is_bot_admin": admin,
+        "may_change_sending": may_change_sending(request.user, bot),
+        "setup_url": setup_url(bot) if admin and connector else "",
+        "bot_zone": zone_or_default(bot.timezone),
+        "operators": bot.operators.order_by("username"),
+        "empty_reason": empty_reason(bot),
+        **sync_context(request, bot),
+    }
+
+
+def render_bot_page(request, bot, **forms):
+    """The bot page with the forms its user may use; `forms` replace them (bound, with errors)."""
+    context = bot_context(request, bot)
+    connector = context["connector"]
+    if context["is_bot_admin"] and connector is not None:
+        context["connector_form"] = connector_settings_form(connector, bot)
+        context["operators_form"] = AddOperatorForm()
+        context["rotate_url"] = reverse("console:bot_rotate", args=[bot.pk])
+        if not connector.lists_contacts:
+            context["conversation_form"] = ConversationForm(bot=bot)
+    if context["may_change_sending"]:
+        context["sending_form"] = SendingForm(instance=bot)
+    context.update(forms)
+    return render(request, "console/bots/page.html", context, status=400 if forms else 200)
+
+
+@login_required
+def bot_page(request, bot_id: int):
+    return render_bot_page(request, visible_bot_or_404(request.user, bot_id))
+
+
+@login_required
+@require_POST
+def test_connection(request, bot_id: int):
+    """The verdict and a classified reason; never what the other side answered."""
+    bot = visible_bot_or_404(request.user, bot_id)
+    ok, text = delivery_actions.check_connection(bot, request.user)
+    if ok:
+        messages.success(request, _("Connection OK: %(result)s") % {"result": text})
+    else:
+        messages.error(request, _("Connection failed: %(reason)s") % {"reason": text})
+    return redirect(reverse("console:bot", args=[bot.pk]) + "#connection")

@@ -1,0 +1,107 @@
+"""Changes to a bot made by people: creating it, its connector settings, its
+operators and the conversations entered by hand. Each is checked like the
+admin's form (Bot.full_clean) and recorded in the audit log; who may make
+them is decided by the caller (conversations/roles.py)."""
+
+from __future__ import annotations
+
+from django.db import transaction
+
+from audit.services import record_action
+from connectors import bot_settings
+from connectors.registry import connector_class
+
+from .models import Bot, Conversation, SyncRun
+from .sync import request_sync
+
+
+def create_bot(actor, name: str, kind: str, settings: dict) -> Bot:
+    """A new bot with these connector settings (empty generated ones are generated);
+    its creator becomes its first operator. Raises ValidationError."""
+    connector = connector_class(kind)
+    bot = Bot(name=name, connector=kind, rate_limit_per_minute=connector.default_rate_limit)
+    bot_settings.store(connector, bot, settings)
+    bot_settings.generate_missing(connector, bot)
+    bot.full_clean()
+    with transaction.atomic():
+        bot.save()
+        if actor is not None and actor.is_authenticated:
+            bot.operators.add(actor)
+        record_action(
+            actor,
+            "bot.create",
+            bot=bot,
+            target=bot,
+            summary=f"Created the {connector.english_label()} bot {bot.name}.",
+        )
+    return bot
+
+
+def change_connector_settings(bot: Bot, settings: dict, actor) -> list[str]:
+    """Store new connector settings; returns the names that changed (secrets by name only)."""
+    connector = connector_class(bot.connector)
+    before = bot_settings.stored_values(connector, bot)
+    bot_settings.store(connector, bot, settings)
+    bot.full_clean()
+    changed = [
+        name
+        for name, value in bot_settings.stored_values(connector, bot).items()
+        if value != before.get(name)
+    ]
+    if changed:
+        bot.save()
+        record_action(
+            actor,
+            "bot.update",
+            bot=bot,
+            target=bot,
+            summary=", ".join(changed),
+            details={"changed": changed},
+        )
+    return changed
+
+
+def set_operator(bot: Bot, user, actor, *, operator: bool) -> bool:
+    """Add `user` to the bot's operators or take them off; whether anything changed.
+    After a removal the caller offers to rotate the secrets they may have seen."""
+    if bot.operators.filter(pk=user.pk).exists() == operator:
+        return False
+    (bot.operators.add if operator else bot.operators.remove)(user)
+    verb = "Added {} to" if operator else "Removed {} from"
+    record_action(
+        actor,
+        "bot.operator_add" if operator else "bot.operator_remove",
+        bot=bot,
+        target=bot,
+        summary=verb.format(user.get_username()) + " the operators.",
+        details={"user": user.pk},
+    )
+    return True
+
+
+def request_sync_by(user, bot: Bot, trigger: str) -> tuple[SyncRun, bool]:
+    """Start a contact sync (or join the running one) for a person, in the audit log."""
+    run, created = request_sync(bot, trigger, user)
+    record_action(
+        user,
+        "contacts.sync",
+        bot=bot,
+        target=run,
+        summary="Requested a contact sync." if created else "Joined the running contact sync.",
+        details={"run": run.pk, "joined": not created},
+    )
+    return run, created
+
+
+def add_conversation(conversation: Conversation, actor) -> Conversation:
+    """Save a conversation entered by hand (a connector that cannot list, e.g. robot keys)."""
+    conversation.full_clean()
+    conversation.save()
+    record_action(
+        actor,
+        "conversation.add",
+        bot=conversation.bot,
+        target=conversation,
+        summary=f"Added the {conversation.kind} {conversation} by hand.",
+    )
+    return conversation

@@ -1,0 +1,21 @@
+// The console's bot page: "Reveal" asks the server for one secret (audited) and
+// shows it with a copy button in place of the masked value.
+document.addEventListener("click", function (event) {
+  const button = event.target.closest("[data-reveal-url]");
+  if (!button) return;
+  const token = document.querySelector("[name=csrfmiddlewaretoken]").value;
+  fetch(button.dataset.revealUrl, {
+    method: "POST",
+    credentials: "same-origin",
+    headers: { "X-CSRFToken": token, Accept: "application/json" },
+  })
+    .then(function (response) { return response.ok ? response.json() : null; })
+    .then(function (answer) {
+      if (!answer) return;
+      const box = button.closest(".secret");
+      box.querySelector(".secret-value").textContent = answer.value;
+      button.dataset.copy = answer.value;
+      button.textContent = button.dataset.copyLabel || "⧉";
+      delete button.dataset.revealUrl;
+    });
+});

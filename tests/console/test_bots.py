@@ -1,0 +1,98 @@
+"""The console's bot list and bot page: who sees what, testing, syncing, the empty state."""
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.urls import reverse
+
+from audit.models import OperatorAction
+from conversations.models import SyncRun
+
+
+@pytest.fixture
+def plain_operator(make_operator, bot):
+    """An operator who may change the bot but is no bot admin."""
+    user = make_operator("olga", bot)
+    user.user_permissions.remove(Permission.objects.get(codename="administer_bot"))
+    return user
+
+
+def test_an_operator_lists_only_their_bots(operator_client, bot, other_bot):
+    page = operator_client.get(reverse("console:bots")).content.decode()
+    assert bot.name in page
+    assert other_bot.name not in page
+
+
+def test_another_operators_bot_page_is_not_found(operator_client, other_bot):
+    assert operator_client.get(reverse("console:bot", args=[other_bot.pk])).status_code == 404
+
+
+def test_the_bot_page_shows_each_section(operator_client, bot):
+    page = operator_client.get(reverse("console:bot", args=[bot.pk])).content.decode()
+    for section in ("connection", "credentials", "sending", "contacts", "operators", "webhooks"):
+        assert f'id="{section}"' in page
+    assert bot.secret not in page  # masked until revealed
+    assert bot.agent_token not in page
+
+
+def test_testing_the_connection_reports_what_the_agent_answered(client, make_operator, bridge_bot):
+    client.force_login(make_operator("alice", bridge_bot))
+    answer = client.post(reverse("console:bot_test", args=[bridge_bot.pk]), follow=True)
+    assert "连接正常" in answer.content.decode() or "Connection OK" in answer.content.decode()
+    assert OperatorAction.objects.filter(action="bot.check_connection", bot=bridge_bot).exists()
+
+
+def test_sync_now_starts_a_run_and_its_status_follows_it(operator_client, bot, operator):
+    answer = operator_client.post(reverse("console:bot_sync", args=[bot.pk]))
+    assert answer.status_code == 302
+    run = SyncRun.objects.get(bot=bot)
+    assert run.trigger == SyncRun.Trigger.CONSOLE and run.requested_by == operator
+    status = operator_client.get(reverse("console:bot_sync_status", args=[bot.pk])).json()
+    assert status["active"] is True
+    assert "sync-pending" in status["html"]
+
+
+def test_an_empty_bot_says_why(operator_client, bot):
+    SyncRun.objects.create(
+        bot=bot, trigger="periodic", outcome=SyncRun.Outcome.FAILED, error="agent unreachable"
+    )
+    for url in (
+        reverse("console:bot", args=[bot.pk]),
+        reverse("console:conversations", args=[bot.pk]),
+    ):
+        page = operator_client.get(url).content.decode()
+        assert 'id="empty-reason"' in page
+        assert "agent unreachable" in page
+
+
+def test_a_bot_admin_reveals_a_secret_and_it_is_audited(operator_client, bot):
+    answer = operator_client.post(reverse("console:bot_reveal", args=[bot.pk, "secret"]))
+    assert answer.json() == {"value": bot.secret}
+    assert OperatorAction.objects.filter(action="secret.reveal", bot=bot).exists()
+
+
+def test_an_operator_who_is_no_bot_admin_cannot_reveal_or_rotate(client, plain_operator, bot):
+    client.force_login(plain_operator)
+    assert client.post(reverse("console:bot_reveal", args=[bot.pk, "secret"])).status_code == 403
+    assert client.post(reverse("console:bot_rotate", args=[bot.pk])).status_code == 403
+    page = client.get(reverse("console:bot", args=[bot.pk])).content.decode()
+    assert "data-reveal-url" not in page
+
+
+def test_rotating_keeps_the_old_secret_for_the_chosen_grace_in_the_bots_zone(operator_client, bot):
+    bot.timezone = "Asia/Shanghai"
+    bot.save()
+    old = bot.secret
+    form = operator_client.get(reverse("console:bot_rotate", args=[bot.pk])).content.decode()
+    assert "CST" in form
+    answer = operator_client.post(
+        reverse("console:bot_rotate", args=[bot.pk]), {"grace_hours": "72"}, follow=True
+    )
+    bot.refresh_from_db()
+    assert bot.secret != old and bot.previous_secret == old
+    assert "CST" in answer.content.decode()
+    assert OperatorAction.objects.filter(action="secret.rotate", bot=bot).exists()
+
+
+def test_revealing_something_that_is_no_secret_is_not_found(operator_client, bot):
+    url = reverse("console:bot_reveal", args=[bot.pk, "name"])
+    assert operator_client.post(url).status_code == 404
