@@ -14,6 +14,7 @@ from .views import (
     history,
     message_fixes,
     search,
+    webhooks,
 )
 
 app_name = "console"
@@ -71,6 +72,34 @@ urlpatterns = [
         name="fix_message",
     ),
     path("bots/<int:bot_id>/app-setup/", app_setup.app_setup, name="app_setup"),
+    path("bots/<int:bot_id>/webhooks/", webhooks.webhook_list, name="webhooks"),
+    path("bots/<int:bot_id>/webhooks/add", webhooks.endpoint_add, name="webhook_add"),
+    path("bots/<int:bot_id>/webhooks/<int:endpoint_id>/", webhooks.endpoint_page, name="webhook"),
+    path(
+        "bots/<int:bot_id>/webhooks/<int:endpoint_id>/change",
+        webhooks.endpoint_change,
+        name="webhook_change",
+    ),
+    path(
+        "bots/<int:bot_id>/webhooks/<int:endpoint_id>/test",
+        webhooks.endpoint_test,
+        name="webhook_test",
+    ),
+    path(
+        "bots/<int:bot_id>/webhooks/<int:endpoint_id>/reenable",
+        webhooks.endpoint_reenable,
+        name="webhook_reenable",
+    ),
+    path(
+        "bots/<int:bot_id>/webhooks/<int:endpoint_id>/replay-failed",
+        webhooks.endpoint_replay_failed,
+        name="webhook_replay_failed",
+    ),
+    path(
+        "bots/<int:bot_id>/webhooks/deliveries/<int:delivery_id>/replay",
+        webhooks.delivery_replay,
+        name="webhook_delivery_replay",
+    ),
     path("search/", search.search, name="search"),
     path("audit/", audit.outbound_log, name="audit"),
     path("audit/export.csv", audit.outbound_csv, name="audit_csv"),

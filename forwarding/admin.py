@@ -1,6 +1,6 @@
 """Admin for forwarding: endpoints with their health, deliveries with their attempts, replays, test events."""
 
-from datetime import UTC, timedelta
+from datetime import timedelta
 
 from django import forms
 from django.contrib import admin, messages
@@ -13,7 +13,6 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
-from audit.services import record_action
 from botadmin.admin_scoping import (
     STORABLE_JSON,
     BotScopedAdminMixin,
@@ -23,8 +22,9 @@ from messaging.admin import MessageAdmin
 from messaging.models import Message
 
 from .endpoints import reenable_endpoint
+from .forms import ReplayFailedForm
 from .models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
-from .replay import failed_deliveries, replay_deliveries, send_test_event
+from .replay import failed_deliveries, replay_deliveries, run_test_event
 
 REPLAY_PERMISSION = "forwarding.change_webhookdelivery"
 
@@ -82,27 +82,6 @@ class WebhookEndpointForm(forms.ModelForm):
         return value
 
 
-class ReplayFailedForm(forms.Form):
-    start = forms.DateTimeField(
-        label=_("from"), widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
-    )
-    end = forms.DateTimeField(
-        label=_("until"), widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
-    )
-
-    def clean(self):
-        data = super().clean()
-        for name in ("start", "end"):
-            try:
-                if data.get(name):
-                    data[name].astimezone(UTC)  # how the database gets it
-            except OverflowError:  # 0001-01-01 east of UTC
-                self.add_error(name, forms.DateTimeField.default_error_messages["invalid"])
-        if data.get("start") and data.get("end") and data["start"] >= data["end"]:
-            raise forms.ValidationError(_("The start must be before the end."))
-        return data
-
-
 @admin.register(WebhookEndpoint)
 class WebhookEndpointAdmin(BotScopedAdminMixin, admin.ModelAdmin):
     form = WebhookEndpointForm
@@ -153,8 +132,7 @@ class WebhookEndpointAdmin(BotScopedAdminMixin, admin.ModelAdmin):
     def reenable(self, request, queryset):
         resumed = 0
         for endpoint in queryset.exclude(disabled_at=None):
-            resumed += reenable_endpoint(endpoint)
-            record_action(request.user, "endpoint.reenable", bot=endpoint.bot, target=endpoint)
+            resumed += reenable_endpoint(endpoint, actor=request.user)
         messages.success(request, _("%(n)d waiting deliveries resumed.") % {"n": resumed})
 
     def get_urls(self):
@@ -195,14 +173,7 @@ class WebhookEndpointAdmin(BotScopedAdminMixin, admin.ModelAdmin):
         if request.method == "POST":
             if not self.has_change_permission(request, endpoint):
                 raise PermissionDenied
-            result = send_test_event(endpoint)
-            record_action(
-                request.user,
-                "endpoint.test",
-                bot=endpoint.bot,
-                target=endpoint,
-                summary=f"{result.outcome} {result.http_status or ''}".strip(),
-            )
+            result = run_test_event(request.user, endpoint)
         context = self._context(
             request,
             endpoint,

@@ -3,6 +3,7 @@
 from django.db import transaction
 from django.utils import timezone
 
+from audit.services import record_action
 from conversations.models import Bot
 from messaging.models import Message
 
@@ -84,8 +85,10 @@ def create_deliveries(message_ids: list[int]) -> list[int]:
     )
 
 
-def reenable_endpoint(endpoint: WebhookEndpoint) -> int:
-    """Clear an automatic disable; the deliveries that waited go out now. Returns how many."""
+def reenable_endpoint(endpoint: WebhookEndpoint, actor=None) -> int:
+    """Clear an automatic disable; the deliveries that waited go out now. Returns how many.
+
+    Audited when an operator (`actor`) asked for it."""
     from .webhook_delivery import wake_deliveries
 
     now = timezone.now()
@@ -104,5 +107,41 @@ def reenable_endpoint(endpoint: WebhookEndpoint) -> int:
         )
         WebhookDelivery.objects.filter(pk__in=waiting).update(next_attempt_at=now, updated_at=now)
         wake_deliveries(waiting)
+        if actor is not None:
+            record_action(actor, "endpoint.reenable", bot=endpoint.bot, target=endpoint)
     endpoint.refresh_from_db()
     return len(waiting)
+
+
+def add_endpoint(actor, bot: Bot, *, url: str, msgtypes: list[str], description: str = ""):
+    """A further endpoint for the bot's inbound messages (the primary one is the bot's
+    webhook URL); audited."""
+    with transaction.atomic():
+        endpoint = WebhookEndpoint.objects.create(
+            bot=bot, url=url, msgtypes=msgtypes, description=description
+        )
+        record_action(actor, "endpoint.create", bot=bot, target=endpoint, summary=f"Added {url}")
+    return endpoint
+
+
+def change_endpoint(actor, endpoint: WebhookEndpoint, **fields) -> WebhookEndpoint:
+    """Change an endpoint's URL (not the primary's: it is the bot's webhook URL),
+    msgtype filter, description or switch; audited with what changed."""
+    if endpoint.is_primary:
+        fields.pop("url", None)
+    changed = {name: value for name, value in fields.items() if getattr(endpoint, name) != value}
+    if not changed:
+        return endpoint
+    with transaction.atomic():
+        for name, value in changed.items():
+            setattr(endpoint, name, value)
+        endpoint.save(update_fields=[*changed, "updated_at"])
+        record_action(
+            actor,
+            "endpoint.update",
+            bot=endpoint.bot,
+            target=endpoint,
+            summary=f"Changed {', '.join(changed)} of {endpoint.url}",
+            details={name: value for name, value in changed.items() if name != "url"},
+        )
+    return endpoint

@@ -80,3 +80,16 @@ def send_test_event(endpoint: WebhookEndpoint) -> PostResult:
         "sender_name": "botadmin",
     }
     return post_signed(endpoint.url, bot.signing_secret, f"msg_test_{msgid}", encode_body(payload))
+
+
+def run_test_event(actor, endpoint: WebhookEndpoint) -> PostResult:
+    """Send a test event on an operator's request, and record that they did."""
+    result = send_test_event(endpoint)
+    record_action(
+        actor,
+        "endpoint.test",
+        bot=endpoint.bot,
+        target=endpoint,
+        summary=f"{result.outcome} {result.http_status or ''}".strip(),
+    )
+    return result

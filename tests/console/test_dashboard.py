@@ -116,17 +116,18 @@ def test_the_dashboard_flags_failing_and_disabled_webhook_endpoints(operator_cli
     WebhookEndpoint.objects.create(
         bot=bot,
         url="https://hooks.example.com/b",
-        is_active=False,
-        disabled_reason="failed for 3 days",
+        disabled_at=now,
+        disabled_reason="every delivery failed for 3 days",
     )
     WebhookEndpoint.objects.create(bot=bot, url="https://hooks.example.com/c", last_success_at=now)
+    WebhookEndpoint.objects.create(bot=bot, url="https://hooks.example.com/d", is_active=False)
 
     operator_client.cookies["django_language"] = "en"
     page = operator_client.get(DASHBOARD).content.decode()
 
     assert "failing: 4 failures in a row" in page
-    assert "disabled" in page and "failed for 3 days" in page
-    assert "healthy" in page
+    assert "disabled" in page and "every delivery failed for 3 days" in page
+    assert "healthy" in page and "switched off" in page
 
 
 def test_inbound_messages_no_worker_forwarded_for_a_minute_are_flagged(

@@ -1,0 +1,173 @@
+"""A bot's webhook endpoints: health and recent deliveries for its operators; adding,
+changing, testing and replaying for its bot admins (console/webhooks.py decides who)."""
+
+from datetime import timedelta
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+from django.views.decorators.http import require_POST
+
+from forwarding.endpoints import add_endpoint, change_endpoint, reenable_endpoint
+from forwarding.forms import ReplayFailedForm
+from forwarding.models import WebhookDelivery, WebhookEndpoint
+from forwarding.replay import failed_deliveries, replay_deliveries, run_test_event
+
+from ..webhooks import EndpointForm, may_manage_webhooks, recent_deliveries
+from .scoping import visible_bot_or_404
+
+
+def _managed_bot(request, bot_id: int):
+    bot = visible_bot_or_404(request.user, bot_id)
+    if not may_manage_webhooks(request.user, bot):
+        raise PermissionDenied
+    return bot
+
+
+def _endpoint_or_404(bot, endpoint_id: int) -> WebhookEndpoint:
+    return get_object_or_404(WebhookEndpoint, bot=bot, pk=endpoint_id)
+
+
+@login_required
+def webhook_list(request, bot_id: int, add_form=None):
+    bot = visible_bot_or_404(request.user, bot_id)
+    manage = may_manage_webhooks(request.user, bot)
+    return render(
+        request,
+        "console/webhooks/list.html",
+        {
+            "bot": bot,
+            "endpoints": list(WebhookEndpoint.objects.filter(bot=bot)),
+            "may_manage": manage,
+            "add_form": (add_form or EndpointForm()) if manage else None,
+        },
+        status=400 if add_form else 200,
+    )
+
+
+@login_required
+@require_POST
+def endpoint_add(request, bot_id: int):
+    bot = _managed_bot(request, bot_id)
+    form = EndpointForm(request.POST)
+    if not form.is_valid():
+        return webhook_list(request, bot_id, add_form=form)
+    endpoint = add_endpoint(
+        request.user,
+        bot,
+        url=form.cleaned_data["url"],
+        msgtypes=form.msgtypes(),
+        description=form.cleaned_data["description"],
+    )
+    messages.success(request, _("Endpoint added. Send it a test event to check it answers."))
+    return redirect("console:webhook", bot_id=bot.pk, endpoint_id=endpoint.pk)
+
+
+@login_required
+def endpoint_page(request, bot_id: int, endpoint_id: int, *, form=None, test=None, status=200):
+    bot = visible_bot_or_404(request.user, bot_id)
+    endpoint = _endpoint_or_404(bot, endpoint_id)
+    manage = may_manage_webhooks(request.user, bot)
+    shown = request.GET.get("status", "")
+    now = timezone.localtime()
+    return render(
+        request,
+        "console/webhooks/endpoint.html",
+        {
+            "bot": bot,
+            "endpoint": endpoint,
+            "may_manage": manage,
+            "deliveries": recent_deliveries(endpoint, shown),
+            "shown_status": shown,
+            "statuses": WebhookDelivery.Status.choices,
+            "failed": endpoint.deliveries.filter(status=WebhookDelivery.Status.FAILED).count(),
+            "form": (form or EndpointForm(instance=endpoint)) if manage else None,
+            "replay_form": ReplayFailedForm(
+                initial={
+                    "start": (now - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M"),
+                    "end": now.strftime("%Y-%m-%dT%H:%M"),
+                }
+            ),
+            "test": test,
+        },
+        status=status,
+    )
+
+
+@login_required
+@require_POST
+def endpoint_change(request, bot_id: int, endpoint_id: int):
+    bot = _managed_bot(request, bot_id)
+    endpoint = _endpoint_or_404(bot, endpoint_id)
+    form = EndpointForm(request.POST, instance=WebhookEndpoint.objects.get(pk=endpoint.pk))
+    if not form.is_valid():
+        return endpoint_page(request, bot_id, endpoint_id, form=form, status=400)
+    change_endpoint(
+        request.user,
+        endpoint,
+        url=form.cleaned_data["url"],
+        msgtypes=form.msgtypes(),
+        description=form.cleaned_data["description"],
+        is_active=form.cleaned_data["is_active"],
+    )
+    messages.success(request, _("Endpoint saved."))
+    return redirect("console:webhook", bot_id=bot.pk, endpoint_id=endpoint.pk)
+
+
+@login_required
+@require_POST
+def endpoint_test(request, bot_id: int, endpoint_id: int):
+    bot = _managed_bot(request, bot_id)
+    result = run_test_event(request.user, _endpoint_or_404(bot, endpoint_id))
+    return endpoint_page(request, bot_id, endpoint_id, test=result)
+
+
+@login_required
+@require_POST
+def endpoint_reenable(request, bot_id: int, endpoint_id: int):
+    bot = _managed_bot(request, bot_id)
+    endpoint = _endpoint_or_404(bot, endpoint_id)
+    if endpoint.disabled_at:
+        resumed = reenable_endpoint(endpoint, actor=request.user)
+        messages.success(request, _("%(n)d waiting deliveries resumed.") % {"n": resumed})
+    return redirect("console:webhook", bot_id=bot.pk, endpoint_id=endpoint.pk)
+
+
+@login_required
+@require_POST
+def endpoint_replay_failed(request, bot_id: int, endpoint_id: int):
+    bot = _managed_bot(request, bot_id)
+    endpoint = _endpoint_or_404(bot, endpoint_id)
+    form = ReplayFailedForm(request.POST)
+    if form.is_valid():
+        start, end = form.cleaned_data["start"], form.cleaned_data["end"]
+        count = replay_deliveries(request.user, failed_deliveries(endpoint, start, end))
+        messages.success(
+            request,
+            ngettext(
+                "%(n)d failed delivery queued again.",
+                "%(n)d failed deliveries queued again.",
+                count,
+            )
+            % {"n": count},
+        )
+    else:
+        for error in form.errors.values():
+            messages.error(request, " ".join(error))
+    return redirect("console:webhook", bot_id=bot.pk, endpoint_id=endpoint.pk)
+
+
+@login_required
+@require_POST
+def delivery_replay(request, bot_id: int, delivery_id: int):
+    bot = _managed_bot(request, bot_id)
+    delivery = get_object_or_404(WebhookDelivery, endpoint__bot=bot, pk=delivery_id)
+    if replay_deliveries(request.user, WebhookDelivery.objects.filter(pk=delivery.pk)):
+        messages.success(request, _("The delivery was queued again with the same webhook-id."))
+    else:
+        messages.warning(request, _("The delivery is being attempted right now; try again later."))
+    return redirect("console:webhook", bot_id=bot.pk, endpoint_id=delivery.endpoint_id)

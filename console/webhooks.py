@@ -1,0 +1,93 @@
+"""A bot's webhook endpoints in the console: who may manage them, the endpoint form,
+and what the pages show (health, recent deliveries with their attempts).
+
+The work is forwarding's (endpoints.add_endpoint / change_endpoint,
+replay.replay_deliveries / run_test_event / failed_deliveries); the admin
+calls the same functions.
+"""
+
+from django import forms
+from django.db.models import Prefetch
+from django.utils.translation import gettext_lazy as _
+
+from conversations.services import bots_visible_to
+from forwarding.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from messaging.inbound import OBJECT_MODELS
+
+RECENT_DELIVERIES = 20
+MANAGE_PERMISSION = "forwarding.change_webhookendpoint"
+
+
+def may_manage_webhooks(user, bot) -> bool:
+    """Bot admins add, change, test and replay endpoints; operators only look.
+
+    Until the bot-admin role exists: the endpoint change permission on a bot
+    the user operates.
+    """
+    return (
+        user.is_authenticated
+        and user.has_perm(MANAGE_PERMISSION)
+        and bots_visible_to(user).filter(pk=bot.pk).exists()
+    )
+
+
+def recent_deliveries(endpoint: WebhookEndpoint, status: str = "") -> list[WebhookDelivery]:
+    """The endpoint's latest deliveries (one status, or all), each with its attempts."""
+    deliveries = endpoint.deliveries.select_related("message").prefetch_related(
+        Prefetch("attempts", queryset=WebhookAttempt.objects.order_by("number"))
+    )
+    if status in WebhookDelivery.Status.values:
+        deliveries = deliveries.filter(status=status)
+    return list(deliveries.order_by("-id")[:RECENT_DELIVERIES])
+
+
+def _msgtype_choices():
+    return [(msgtype, msgtype) for msgtype in OBJECT_MODELS]
+
+
+class EndpointForm(forms.ModelForm):
+    """URL, msgtype filter (the known inbound msgtypes, and any other typed in), description."""
+
+    msgtype_choice = forms.MultipleChoiceField(
+        label=_("Only these message types"),
+        required=False,
+        choices=_msgtype_choices,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("None ticked: every message is forwarded."),
+    )
+    other_msgtypes = forms.CharField(
+        label=_("Other message types"),
+        required=False,
+        max_length=200,
+        help_text=_("Separated by commas, e.g. voice, file."),
+    )
+
+    class Meta:
+        model = WebhookEndpoint
+        fields = ("url", "description", "is_active")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            known = dict(_msgtype_choices())
+            chosen = self.instance.msgtypes or []
+            self.initial["msgtype_choice"] = [t for t in chosen if t in known]
+            self.initial["other_msgtypes"] = ", ".join(t for t in chosen if t not in known)
+            if self.instance.is_primary:
+                self.fields["url"].disabled = True
+                self.fields["url"].help_text = _("The bot's webhook URL: changed on the bot.")
+        else:
+            del self.fields["is_active"]
+
+    def clean_other_msgtypes(self):
+        words = [w.strip() for w in self.cleaned_data["other_msgtypes"].split(",")]
+        words = [w for w in words if w]
+        if any(len(w) > 32 or not w.replace("_", "").isalnum() for w in words):
+            raise forms.ValidationError(_("Message types are words like voice or file."))
+        return words
+
+    def msgtypes(self) -> list[str]:
+        chosen = self.cleaned_data.get("msgtype_choice", []) + self.cleaned_data.get(
+            "other_msgtypes", []
+        )
+        return list(dict.fromkeys(chosen))

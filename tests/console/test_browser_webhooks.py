@@ -1,0 +1,93 @@
+"""Webhooks in a real browser, as a bot admin who never opens /admin/.
+
+Screenshots land in test-artifacts/console/ (git-ignored).
+"""
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
+from django.utils import timezone
+from standardwebhooks.webhooks import Webhook
+
+from audit.models import OperatorAction
+from forwarding.models import WebhookDelivery, WebhookEndpoint
+from tests.browser import needs_chromium
+
+from .browser import shoot
+
+pytestmark = needs_chromium
+
+
+@pytest.fixture
+def bot_admin(transactional_db, bot):
+    """An operator of `bot` who may manage its endpoints, without access to Django's admin."""
+    user = get_user_model().objects.create_user("zhao", password="pw-zhao-console-1")
+    user.user_permissions.add(
+        Permission.objects.get(
+            codename="change_webhookendpoint", content_type__app_label="forwarding"
+        )
+    )
+    bot.operators.add(user)
+    return user
+
+
+def test_a_bot_admin_adds_an_endpoint_sends_a_test_event_and_replays_a_failure(
+    page, bot_admin, bot, group, make_message, receiver
+):
+    from playwright.sync_api import expect
+
+    page.goto("/console/login/")
+    page.get_by_label("用户名").fill("zhao")
+    page.get_by_label("密码").fill("pw-zhao-console-1")
+    page.get_by_role("button", name="登录").click()
+    expect(page.get_by_role("link", name="管理后台")).to_have_count(0)
+
+    # From the dashboard's row for the bot to its webhooks.
+    page.get_by_role("banner").get_by_role("link", name="仪表盘").click()
+    page.get_by_role("link", name="添加端点").click()
+    expect(page.get_by_role("heading", name="Webhook")).to_be_visible()
+    page.get_by_label("URL").fill(receiver.url("/hook"))
+    page.get_by_label("text").check()
+    page.get_by_label("其他消息类型").fill("voice")
+    page.get_by_label("说明").fill("客服系统")
+    shoot(page, "webhooks-01-add")
+    page.get_by_role("button", name="添加端点").click()
+    expect(page.get_by_text("端点已添加。")).to_be_visible()
+    endpoint = WebhookEndpoint.objects.get(bot=bot)
+    assert endpoint.msgtypes == ["text", "voice"]
+
+    receiver.respond(200, b'{"ok": true}')
+    page.get_by_role("button", name="发送测试事件").click()
+    expect(page.get_by_text("端点已响应测试事件。")).to_be_visible()
+    expect(page.locator(".test-result")).to_contain_text("HTTP 200")
+    (request,) = receiver.requests
+    assert Webhook(bot.signing_secret).verify(request.body, request.headers)
+    shoot(page, "webhooks-02-test-event")
+
+    # A delivery that failed for good is replayed from the list of recent deliveries.
+    message = make_message(group, text="我要退货")
+    delivery = WebhookDelivery.objects.create(
+        message=message,
+        endpoint=endpoint,
+        status="failed",
+        attempt_count=8,
+        last_http_status=503,
+        last_error="HTTP 503",
+        next_attempt_at=timezone.now(),
+    )
+    page.goto(f"/console/bots/{bot.pk}/webhooks/{endpoint.pk}/")
+    row = page.locator(f"#delivery-{delivery.pk}")
+    expect(row).to_contain_text("我要退货")
+    expect(row).to_contain_text("失败")
+    page.once("dialog", lambda dialog: dialog.accept())
+    row.get_by_role("button", name="重放").click()
+    expect(page.get_by_text("该投递已使用相同的 webhook-id 重新排队。")).to_be_visible()
+    delivery.refresh_from_db()
+    assert delivery.replay_count == 1
+    shoot(page, "webhooks-03-replayed")
+
+    assert set(OperatorAction.objects.values_list("action", flat=True)) == {
+        "endpoint.create",
+        "endpoint.test",
+        "delivery.replay",
+    }

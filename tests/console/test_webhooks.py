@@ -1,0 +1,175 @@
+"""A bot's webhooks in the console: operators see endpoints, health and deliveries;
+only bot admins add, change, test and replay."""
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.urls import reverse
+from django.utils import timezone
+from standardwebhooks.webhooks import Webhook
+
+from audit.models import OperatorAction
+from forwarding.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
+
+
+@pytest.fixture
+def reader(make_operator, bot, client):
+    """An operator of `bot` who may not manage its endpoints."""
+    user = make_operator("reader", bot)
+    user.user_permissions.remove(
+        Permission.objects.get(
+            codename="change_webhookendpoint", content_type__app_label="forwarding"
+        )
+    )
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def endpoint(bot, receiver):
+    return WebhookEndpoint.objects.create(bot=bot, url=receiver.url("/hook"), msgtypes=["text"])
+
+
+@pytest.fixture
+def failed(endpoint, group, make_message):
+    message = make_message(group, text="订单 42 的问题")
+    delivery = WebhookDelivery.objects.create(
+        message=message, endpoint=endpoint, status="failed", attempt_count=2, last_http_status=500
+    )
+    WebhookAttempt.objects.create(
+        delivery=delivery,
+        number=1,
+        url=endpoint.url,
+        started_at=timezone.now(),
+        outcome="failure",
+        http_status=500,
+        response_text="boom",
+    )
+    return delivery
+
+
+def url(name, bot, *args):
+    return reverse(f"console:{name}", args=[bot.pk, *args])
+
+
+def test_operators_see_endpoints_health_deliveries_and_attempts(
+    operator_client, bot, endpoint, failed
+):
+    listing = operator_client.get(url("webhooks", bot)).content.decode()
+    page = operator_client.get(url("webhook", bot, endpoint.pk)).content.decode()
+
+    assert endpoint.url in listing and ">text<" in listing and "尚无投递" in listing
+    assert "订单 42 的问题" in page and "boom" in page and "2 次尝试" in page
+    assert url("webhook_delivery_replay", bot, failed.pk) in page
+
+
+def test_an_operator_who_is_not_a_bot_admin_only_looks(reader, bot, endpoint, failed, receiver):
+    page = reader.get(url("webhook", bot, endpoint.pk)).content.decode()
+    assert "订单 42 的问题" in page
+    assert "发送测试事件" not in page and url("webhook_add", bot) not in page
+
+    posts = [
+        reader.post(url("webhook_add", bot), {"url": "http://127.0.0.1:1/x"}),
+        reader.post(url("webhook_test", bot, endpoint.pk)),
+        reader.post(url("webhook_change", bot, endpoint.pk), {"url": "http://127.0.0.1:1/"}),
+        reader.post(url("webhook_delivery_replay", bot, failed.pk)),
+        reader.post(
+            url("webhook_replay_failed", bot, endpoint.pk),
+            {"start": "2000-01-01T00:00", "end": "2100-01-01T00:00"},
+        ),
+    ]
+
+    assert [response.status_code for response in posts] == [403] * 5
+    assert receiver.requests == [] and WebhookEndpoint.objects.count() == 1
+    failed.refresh_from_db()
+    assert failed.status == "failed"
+
+
+def test_another_bots_endpoints_are_not_found(operator_client, other_bot, receiver):
+    theirs = WebhookEndpoint.objects.create(bot=other_bot, url=receiver.url("/theirs"))
+    assert operator_client.get(url("webhooks", other_bot)).status_code == 404
+    assert operator_client.get(url("webhook", other_bot, theirs.pk)).status_code == 404
+    assert operator_client.post(url("webhook_test", other_bot, theirs.pk)).status_code == 404
+    assert receiver.requests == []
+
+
+def test_a_bot_admin_adds_an_endpoint_with_a_msgtype_filter(operator_client, operator, bot):
+    response = operator_client.post(
+        url("webhook_add", bot),
+        {
+            "url": "https://hooks.example.com/in",
+            "msgtype_choice": ["text", "image"],
+            "other_msgtypes": "voice, file",
+            "description": "客服系统",
+        },
+    )
+
+    endpoint = WebhookEndpoint.objects.get(bot=bot)
+    assert response["Location"] == url("webhook", bot, endpoint.pk)
+    assert endpoint.msgtypes == ["text", "image", "voice", "file"] and not endpoint.is_primary
+    action = OperatorAction.objects.get(action="endpoint.create")
+    assert action.actor == operator and action.bot == bot
+
+
+def test_an_invalid_endpoint_is_refused_with_the_reason(operator_client, bot):
+    response = operator_client.post(
+        url("webhook_add", bot), {"url": "not a url", "other_msgtypes": "a b;c"}
+    )
+    assert response.status_code == 400 and not WebhookEndpoint.objects.exists()
+    html = response.content.decode()
+    assert "输入一个有效的 URL" in html and "消息类型是 voice、file 这样的单词" in html
+
+
+def test_a_test_event_is_signed_audited_and_its_answer_shown(
+    operator_client, operator, bot, endpoint, receiver
+):
+    receiver.respond(202, b'{"received": true}')
+
+    page = operator_client.post(url("webhook_test", bot, endpoint.pk)).content.decode()
+
+    (request,) = receiver.requests
+    payload = Webhook(bot.signing_secret).verify(request.body, request.headers)
+    assert payload["text"]["content"] == "botadmin test event"
+    assert "端点已响应测试事件" in page and "HTTP 202" in page
+    assert not WebhookDelivery.objects.exists()
+    assert OperatorAction.objects.get(action="endpoint.test").actor == operator
+
+
+def test_changing_an_endpoint_keeps_the_primary_url_and_is_audited(operator_client, bot, make_bot):
+    bot.webhook_url = "https://hooks.example.com/primary"
+    bot.save()
+    from forwarding.endpoints import sync_primary_endpoint
+
+    primary = sync_primary_endpoint(bot)
+
+    operator_client.post(
+        url("webhook_change", bot, primary.pk),
+        {"url": "http://127.0.0.1:1/", "msgtype_choice": ["image"], "description": "主"},
+    )
+
+    primary.refresh_from_db()
+    assert primary.url == "https://hooks.example.com/primary"
+    assert primary.msgtypes == ["image"] and not primary.is_active  # unticked: switched off
+    assert OperatorAction.objects.filter(action="endpoint.update").count() == 1
+
+
+def test_replay_one_and_all_failed_of_a_period(operator_client, bot, endpoint, failed):
+    operator_client.post(url("webhook_delivery_replay", bot, failed.pk))
+    failed.refresh_from_db()
+    assert failed.status == "pending" and failed.replay_count == 1
+
+    WebhookDelivery.objects.update(status="failed")
+    outside = {"start": "2000-01-01T00:00", "end": "2000-01-02T00:00"}
+    operator_client.post(url("webhook_replay_failed", bot, endpoint.pk), outside)
+    failed.refresh_from_db()
+    assert failed.status == "failed"
+
+    period = {"start": "2000-01-01T00:00", "end": "2100-01-01T00:00"}
+    response = operator_client.post(url("webhook_replay_failed", bot, endpoint.pk), period)
+    failed.refresh_from_db()
+    assert failed.status == "pending" and failed.replay_count == 2
+    assert "1 条失败的投递已重新排队" in operator_client.get(response["Location"]).content.decode()
+
+
+def test_the_dashboard_links_each_bot_to_its_webhooks(operator_client, bot, endpoint):
+    html = operator_client.get(reverse("console:dashboard")).content.decode()
+    assert url("webhooks", bot) in html
