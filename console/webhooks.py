@@ -10,25 +10,16 @@ from django import forms
 from django.db.models import Prefetch
 from django.utils.translation import gettext_lazy as _
 
-from conversations.services import bots_visible_to
+from conversations.roles import is_bot_admin
 from forwarding.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from messaging.inbound import OBJECT_MODELS
 
 RECENT_DELIVERIES = 20
-MANAGE_PERMISSION = "forwarding.change_webhookendpoint"
 
 
 def may_manage_webhooks(user, bot) -> bool:
-    """Bot admins add, change, test and replay endpoints; operators only look.
-
-    Until the bot-admin role exists: the endpoint change permission on a bot
-    the user operates.
-    """
-    return (
-        user.is_authenticated
-        and user.has_perm(MANAGE_PERMISSION)
-        and bots_visible_to(user).filter(pk=bot.pk).exists()
-    )
+    """Bot admins add, change, test and replay endpoints; operators only look."""
+    return is_bot_admin(user, bot)
 
 
 def recent_deliveries(endpoint: WebhookEndpoint, status: str = "") -> list[WebhookDelivery]:

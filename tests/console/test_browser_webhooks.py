@@ -22,11 +22,7 @@ pytestmark = needs_chromium
 def bot_admin(transactional_db, bot):
     """An operator of `bot` who may manage its endpoints, without access to Django's admin."""
     user = get_user_model().objects.create_user("zhao", password="pw-zhao-console-1")
-    user.user_permissions.add(
-        Permission.objects.get(
-            codename="change_webhookendpoint", content_type__app_label="forwarding"
-        )
-    )
+    user.user_permissions.add(Permission.objects.get(codename="administer_bot"))
     bot.operators.add(user)
     return user
 

@@ -2,6 +2,7 @@
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from audit.models import OperatorAction
 from messaging.models import Message
@@ -129,3 +130,28 @@ def test_a_message_waiting_to_retry_is_labelled_so_in_the_timeline_trace_and_aud
 
     for html in pages:
         assert '<span class="badge retrying"' in html and "等待重试" in html
+
+
+def test_the_dashboard_leads_to_failed_messages_and_the_audit_log_to_their_fixes(
+    operator_client, bot, group, make_message
+):
+    failed = make_message(group, direction="out", status="failed")
+    dashboard = operator_client.get(reverse("console:dashboard")).content.decode()
+    audit_url = reverse("console:audit") + "?status=failed"
+    assert audit_url in dashboard.replace("&amp;", "&")
+
+    audit = operator_client.get(audit_url).content.decode()
+
+    trace = reverse("console:message_trace", args=[bot.pk, group.pk, failed.pk])
+    assert f'<a class="small" href="{trace}">修复 →</a>' in audit
+    assert "/retry" in operator_client.get(trace).content.decode()
+
+
+def test_the_dashboard_links_a_failing_sync_to_the_bots_contacts(operator_client, bot):
+    from conversations.models import SyncRun
+
+    SyncRun.objects.create(
+        bot=bot, trigger="console", outcome="failed", error="agent down", finished_at=timezone.now()
+    )
+    html = operator_client.get(reverse("console:dashboard")).content.decode()
+    assert reverse("console:bot", args=[bot.pk]) + "#contacts" in html

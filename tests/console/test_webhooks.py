@@ -15,11 +15,7 @@ from forwarding.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 def reader(make_operator, bot, client):
     """An operator of `bot` who may not manage its endpoints."""
     user = make_operator("reader", bot)
-    user.user_permissions.remove(
-        Permission.objects.get(
-            codename="change_webhookendpoint", content_type__app_label="forwarding"
-        )
-    )
+    user.user_permissions.remove(Permission.objects.get(codename="administer_bot"))
     client.force_login(user)
     return client
 
@@ -172,4 +168,10 @@ def test_replay_one_and_all_failed_of_a_period(operator_client, bot, endpoint, f
 
 def test_the_dashboard_links_each_bot_to_its_webhooks(operator_client, bot, endpoint):
     html = operator_client.get(reverse("console:dashboard")).content.decode()
+    assert url("webhooks", bot) in html
+
+
+def test_the_bot_page_lists_the_endpoints_and_links_to_their_page(operator_client, bot, endpoint):
+    html = operator_client.get(reverse("console:bot", args=[bot.pk])).content.decode()
+    assert endpoint.url in html and url("webhook", bot, endpoint.pk) in html
     assert url("webhooks", bot) in html
