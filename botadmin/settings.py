@@ -289,6 +289,15 @@ else:
     }
 # Larger media are not stored (the message says why).
 BOTADMIN_MEDIA_MAX_BYTES = env.int("BOTADMIN_MEDIA_MAX_BYTES", default=20 * 1024 * 1024)
+# A media message is forwarded once its copy is stored, fetching failed for good,
+# or this many seconds passed (then without the copy's link).
+BOTADMIN_MEDIA_FORWARD_WAIT_SECONDS = env.int("BOTADMIN_MEDIA_FORWARD_WAIT_SECONDS", default=60)
+# Signed links to archived media (forwarded bodies) work this many days.
+BOTADMIN_MEDIA_LINK_DAYS = env.int("BOTADMIN_MEDIA_LINK_DAYS", default=7)
+# Archived media older than this many days are deleted nightly (unset: kept).
+BOTADMIN_MEDIA_RETENTION_DAYS = env.int("BOTADMIN_MEDIA_RETENTION_DAYS", default=None)
+# Where receivers reach this botadmin: the base of links in forwarded bodies.
+BOTADMIN_PUBLIC_URL = env.str("BOTADMIN_PUBLIC_URL", default="http://127.0.0.1:8000").rstrip("/")
 
 LOGIN_URL = "console:login"
 LOGIN_REDIRECT_URL = "console:index"
@@ -374,6 +383,11 @@ CELERY_BEAT_SCHEDULE = {
     "conversations.sync_due_bots": {
         "task": "conversations.sync_due_bots",
         "schedule": 60.0,
+    },
+    # The media archive: fetches due again (retries, lost wake-ups).
+    "sweep-media": {
+        "task": "messaging.sweep_media",
+        "schedule": 30.0,
     },
     "clear-expired-sessions": {
         "task": "botadmin.clear_expired_sessions",

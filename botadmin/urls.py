@@ -6,6 +6,7 @@ from django.views.generic import RedirectView
 from connectors.wecom_app_callback import callback as wecom_app_callback
 from console.login import ThrottledAdminAuthenticationForm
 from console.views.announcements import uploaded_image
+from messaging.media_links import serve as media_link
 from messaging.scheduled_api import router as scheduled_messages_router
 
 from .api import api, api_not_found
@@ -32,6 +33,8 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("console/announcements/", include("console.announcement_urls")),
+    # Archived media behind signed links (forwarded bodies, the console's history).
+    path("files/<str:token>", media_link, name="media_link"),
     # Images uploaded for announcements: agents and WeCom fetch them by URL.
     re_path(r"^media/announcements/(?P<name>[\w-]+\.\w+)$", uploaded_image),
 ]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import requests
@@ -63,7 +64,30 @@ class ContactPage:
 
 
 class ConnectorError(Exception):
-    """A call that did not work (contact listing, connection check)."""
+    """A call that did not work (contact listing, connection check, a media fetch to retry)."""
+
+
+class MediaGone(ConnectorError):
+    """The source cannot give this media any more: retrying will not help."""
+
+
+@dataclass
+class MediaRef:
+    """What a received message says about its media, for `Connector.fetch_media`."""
+
+    msgid: str  # the message's id at the source (its upstream msgid)
+    conversation_id: str
+    msgtype: str
+    cdn_type: str  # the reference as the message carried it
+    cdn: str
+    fields: dict = field(default_factory=dict)  # the msgtype's whole object
+
+
+@dataclass
+class FetchedMedia:
+    content: bytes
+    declared_type: str = ""  # what the source said; the archive types bytes by content
+    name: str = ""
 
 
 @dataclass(frozen=True)
@@ -116,6 +140,9 @@ class Connector:
     # `connector`, `state` (Bot.connector_state), `is_bot_admin` and `setup_url`.
     # The generic one lists what the connector learned.
     setup_guide: ClassVar[str] = "connectors/guides/generic.html"
+    # How long the source keeps received media (`fetch_media`): the archive
+    # retries a failed fetch with growing waits until then.
+    media_lifetime: ClassVar[timedelta] = timedelta(days=1)
 
     def __init__(self, bot: Bot):
         self.bot = bot
@@ -163,6 +190,14 @@ class Connector:
     def check(self) -> str:
         """Test the connection; return a short description or raise ConnectorError."""
         raise NotImplementedError
+
+    def fetch_media(self, ref: MediaRef, max_bytes: int) -> FetchedMedia:
+        """The bytes of a received message's media (messaging/media_fetch.py calls it).
+
+        Raises MediaGone when they cannot be had any more (also for more than
+        `max_bytes`), ConnectorError when a later try may work.
+        """
+        raise MediaGone(f"{self.english_label()} cannot fetch received media")
 
     def learn(self) -> dict[str, Any] | None:
         """What the other side says about itself, kept in Bot.connector_state.

@@ -16,7 +16,10 @@ from .base import (
     Connector,
     ConnectorError,
     ContactPage,
+    FetchedMedia,
     Limits,
+    MediaGone,
+    MediaRef,
     Outcome,
     SendResult,
 )
@@ -129,6 +132,29 @@ class BridgeConnector(Connector):
                 Outcome.RETRY, detail=f"agent unreachable: {error.__class__.__name__}"
             )
         return classify_send_answer(response)
+
+    def fetch_media(self, ref: MediaRef, max_bytes: int) -> FetchedMedia:
+        """POST /media (section 6): 200 with the bytes; 404 gone for good; the rest later."""
+        payload = {
+            "msgid": ref.msgid,
+            "conversation_id": ref.conversation_id,
+            "msgtype": ref.msgtype,
+            "cdn_type": ref.cdn_type,
+            "cdn": ref.cdn,
+        }
+        try:
+            response = self._request("POST", "/media", json=payload, max_bytes=max_bytes + 1)
+        except http.UnsafeURLError as error:
+            raise MediaGone(f"agent URL refused: {error}") from None
+        except requests.RequestException as error:
+            raise ConnectorError(f"agent unreachable: {error.__class__.__name__}") from None
+        if response.status == 404:
+            raise MediaGone("the agent cannot get this media (HTTP 404)")
+        if response.status != 200:
+            raise ConnectorError(f"agent answered HTTP {response.status}: {response.text[:200]}")
+        if response.truncated:
+            raise MediaGone(f"larger than the {max_bytes} bytes media limit")
+        return FetchedMedia(response.content, response.headers.get("Content-Type", ""))
 
     def fetch_contacts(self, kind: str, cursor: str | None = None) -> ContactPage:
         path = "/" + CONTACT_KINDS[kind]

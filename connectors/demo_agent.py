@@ -4,8 +4,9 @@ It is the demo bot's agent in `make run` (`manage.py demo_agent`) and the fake
 agent of the tests. It follows the protocol: bearer token, `/send` idempotent
 by message id, paginated `/users` and `/groups`, `/capabilities` (section 5:
 it sends markdown too, so the README's examples arrive as they are; pass
-`msgtypes=None` for a v1 agent without the endpoint), and inbound messages
-posted to botadmin's `/api/callback`. Switches on `AgentBehaviour` simulate what real
+`msgtypes=None` for a v1 agent without the endpoint), `/media` (section 6: the
+bytes of a received image; `serves_media=False` for an agent without it), and
+inbound messages posted to botadmin's `/api/callback`. Switches on `AgentBehaviour` simulate what real
 agents do on a bad day.
 
     agent = DemoAgent(token="…", users=[…], groups=[…]).start()
@@ -18,10 +19,12 @@ agents do on a bad day.
 
 from __future__ import annotations
 
+import io
 import itertools
 import json
 import logging
 import random
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -43,6 +46,7 @@ class AgentBehaviour:
     raw_answer: tuple[int, bytes] | None = None  # answer sends with this status and body
     fail_contacts_on_page: int | None = None  # 1-based page of /users or /groups that answers 500
     page_size: int = 50
+    media_status: int | None = None  # answer /media with this HTTP status (e.g. 503)
 
 
 @dataclass
@@ -69,6 +73,7 @@ class DemoAgent(LocalServer):
         host: str = "127.0.0.1",
         port: int = 0,
         msgtypes: tuple[str, ...] | None = DEMO_MSGTYPES,
+        serves_media: bool = True,
     ):
         super().__init__(host=host, port=port)
         self.token = token
@@ -80,6 +85,10 @@ class DemoAgent(LocalServer):
         self.sent: dict[str, SentMessage] = {}  # id → what was sent, once per id
         self.send_requests: list[dict] = []  # every /send body received, repeats included
         self.contact_requests: list[str] = []
+        # False: an agent older than /media, which answers it 404 like any unknown path.
+        self.serves_media = serves_media
+        self.media: dict[str, tuple[bytes, str]] = {}  # cdn → (bytes, content type)
+        self.media_requests: list[dict] = []
         self._lock = threading.Lock()
         self._msgids = itertools.count(1)
 
@@ -144,25 +153,59 @@ class DemoAgent(LocalServer):
         next_cursor = str(offset + size) if offset + size < len(contacts) else None
         return 200, {"errcode": 0, "errmsg": "ok", "data": page, "next_cursor": next_cursor}
 
+    def _answer_media(self, body: dict) -> Answer:
+        self.media_requests.append(body)
+        if self.behaviour.media_status:
+            return Answer(self.behaviour.media_status, {"errcode": -1, "errmsg": "agent busy"})
+        cdn = str(body.get("cdn") or "")
+        found = self.media.get(cdn) or demo_image(cdn)
+        if found is None:
+            return Answer(404, {"errcode": 404, "errmsg": "media not found"})
+        content, content_type = found
+        return Answer(200, content, {"Content-Type": content_type})
+
     def handle(self, request: Request) -> Answer:
         # Every answer waits `behaviour.delay` (a slow agent).
         self.delay = self.behaviour.delay
         if request.headers.get("Authorization") != f"Bearer {self.token}":
             return Answer(401, {"errcode": 401, "errmsg": "bad token"})
         if request.method == "POST":
-            if request.path != "/send":
+            if request.path not in ("/send", "/media") or (
+                request.path == "/media" and not self.serves_media
+            ):
                 return Answer(404, {"errcode": 404, "errmsg": "not found"})
             try:
                 body = json.loads(request.body)
             except ValueError:
                 return Answer(200, {"errcode": 40035, "errmsg": "wrong json format"})
-            return Answer(*self._answer_send(body if isinstance(body, dict) else {}))
+            body = body if isinstance(body, dict) else {}
+            if request.path == "/media":
+                return self._answer_media(body)
+            return Answer(*self._answer_send(body))
         if request.path == "/capabilities" and self.msgtypes is not None:
             return Answer(200, {"errcode": 0, "errmsg": "ok", "msgtypes": list(self.msgtypes)})
         kind = request.path.strip("/")
         if kind not in ("users", "groups"):
             return Answer(404, {"errcode": 404, "errmsg": "not found"})
         return Answer(*self._answer_contacts(kind, request.query.get("cursor")))
+
+
+DEMO_IMAGE = re.compile(r"demo/images/(\d{1,9})\.jpg")
+
+
+def demo_image(cdn: str) -> tuple[bytes, str] | None:
+    """The picture behind one of the demo's image references: a coloured JPEG of its own."""
+    match = DEMO_IMAGE.fullmatch(cdn)
+    if match is None:
+        return None
+    from PIL import Image, ImageDraw
+
+    n = int(match.group(1))
+    image = Image.new("RGB", (480, 320), ((n * 67) % 256, (n * 131) % 256, (n * 29) % 256))
+    ImageDraw.Draw(image).text((20, 20), f"demo image {n}", fill="white")
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=85)
+    return out.getvalue(), "image/jpeg"
 
 
 # --- inbound traffic for the demo ---------------------------------------------

@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 import requests
@@ -30,7 +31,10 @@ from .base import (
     Connector,
     ConnectorError,
     ContactPage,
+    FetchedMedia,
     Limits,
+    MediaGone,
+    MediaRef,
     Outcome,
     SendResult,
     unrepeatable_send_failure,
@@ -144,6 +148,8 @@ class WeComAppConnector(Connector):
 
     # The console shows a setup page for it (console/views/app_setup.py).
     setup_page = True
+    # A received media_id works with media/get for 3 days.
+    media_lifetime = timedelta(days=3)
 
     @staticmethod
     def callback_path(bot: Bot) -> str:
@@ -346,6 +352,34 @@ class WeComAppConnector(Connector):
             raise _Refused(SendResult(Outcome.FAILED, "image larger than 10 MB"))
         return response.content
 
+    def fetch_media(self, ref: MediaRef, max_bytes: int) -> FetchedMedia:
+        """media/get of a received message's MediaId (the callback keeps it as `cdn`)."""
+        try:
+            response, answer = api.call(
+                self.app, "GET", "media/get", params={"media_id": ref.cdn}, max_bytes=max_bytes + 1
+            )
+        except api.TokenError as error:
+            raise ConnectorError(error.detail) from None
+        except http.UnsafeURLError as error:
+            raise MediaGone(f"media/get refused: {error}") from None
+        except requests.RequestException as error:
+            raise ConnectorError(f"media/get: {error.__class__.__name__}") from None
+        errcode = _media_errcode(answer)
+        if errcode:  # an error comes as JSON; the bytes come as they are
+            detail = f"media/get: {errcode} {answer.get('errmsg', '')}"[:500]
+            if errcode == MEDIA_ERRCODE:
+                raise MediaGone(detail)
+            raise ConnectorError(detail)
+        if response.status != 200:
+            raise ConnectorError(f"media/get answered HTTP {response.status}")
+        if response.truncated:
+            raise MediaGone(f"larger than the {max_bytes} bytes media limit")
+        return FetchedMedia(
+            response.content,
+            response.headers.get("Content-Type", ""),
+            _attachment_name(response.headers.get("Content-Disposition", "")),
+        )
+
     # --- contacts and checks ---------------------------------------------------
 
     def _get(self, path: str, **kwargs) -> dict:
@@ -441,6 +475,20 @@ class WeComAppConnector(Connector):
         """Fetch a token and read the department list: nothing is posted."""
         self._get("department/simplelist")
         return f"access token and contact access work (corp {self.app.corp_id}, agent {self.app.agent_id})"
+
+
+def _media_errcode(answer: dict | None) -> int:
+    """media/get's errcode, 0 for bytes (a JSON file without an errcode is bytes too)."""
+    try:
+        return int((answer or {}).get("errcode", 0) or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
+def _attachment_name(disposition: str) -> str:
+    """The file name of a `Content-Disposition: attachment; filename="…"` header, or ""."""
+    match = re.search(r'filename="?([^";]+)"?', disposition)
+    return match.group(1)[:255] if match else ""
 
 
 def trusted_ip_reason(errmsg: str) -> str:

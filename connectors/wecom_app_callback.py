@@ -38,7 +38,7 @@ STATUS_SECONDS = 30 * 24 * 3600
 # Where WeCom's XML fields go in the seed body; the rest of a message stays raw.
 _ENVELOPE = {"ToUserName", "FromUserName", "CreateTime", "MsgType", "MsgId", "AgentID"}
 # Received media: a reference to fetch with media/get within 3 days (the bytes
-# are not fetched here; storing them is the media archive's job).
+# are not fetched here: the media archive's worker asks WeComAppConnector.fetch_media).
 MEDIA_REFERENCE = "wecom_app_media"
 
 
@@ -87,6 +87,8 @@ def inbound_body(xml: str) -> dict:
         }
     else:  # voice, video, file, location, events: kept as WeCom sent them
         body[msgtype] = rest
+        if rest.get("MediaId"):  # voice, video, file: the archive fetches it like an image
+            body[msgtype] = {**rest, "cdn_type": MEDIA_REFERENCE, "cdn": rest["MediaId"]}
     if fields.get("AgentID"):
         body["agent_id"] = fields["AgentID"]
     return body

@@ -8,10 +8,12 @@ class ForwardingConfig(AppConfig):
     verbose_name = _("Forwarding")
 
     def ready(self):
-        from messaging.signals import inbound_message_stored
+        from messaging.signals import inbound_media_settled, inbound_message_stored
 
         # The one way a stored inbound message reaches the forwarder.
         inbound_message_stored.connect(_create_deliveries, dispatch_uid="forwarding-inbound-stored")
+        # A media message held back for its copy goes out once the copy settled.
+        inbound_media_settled.connect(_create_deliveries, dispatch_uid="forwarding-media-settled")
         # Every way of saving a bot (admin, createbot, setup) keeps its primary
         # webhook endpoint in line with Bot.webhook_url.
         post_save.connect(

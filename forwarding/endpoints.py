@@ -5,6 +5,7 @@ from django.utils import timezone
 
 from audit.services import record_action
 from conversations.models import Bot
+from messaging.media_fetch import forwardable
 from messaging.models import Message
 
 from .models import WebhookDelivery, WebhookEndpoint
@@ -50,10 +51,11 @@ def create_deliveries(message_ids: list[int]) -> list[int]:
     Safe to run twice or side by side: the (message, endpoint) unique
     constraint keeps one delivery per pair, and a repeat finds nothing pending.
     Endpoints disabled for failing get deliveries too: they wait and go out
-    once the endpoint is re-enabled.
+    once the endpoint is re-enabled. A message whose media are still being
+    fetched waits (messaging.media_fetch.forwardable).
     """
     messages = list(
-        Message.objects.filter(pk__in=message_ids, forward_pending=True)
+        forwardable(Message.objects.filter(pk__in=message_ids, forward_pending=True))
         .order_by("pk")
         .only("pk", "bot_id", "msgtype")
     )

@@ -23,6 +23,8 @@ from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
 from botadmin import http, metrics
+from messaging.media_fetch import forwardable
+from messaging.media_links import with_media_fields
 from messaging.models import Message
 
 from .endpoints import create_deliveries
@@ -93,7 +95,7 @@ def sweep_due_deliveries(limit: int = SWEEP_BATCH) -> int:
     for batch in chunks(iter(ids), IDS_PER_TASK):
         forward_deliveries.delay(batch)
     unfanned = list(
-        Message.objects.filter(forward_pending=True, created_at__lte=now - SWEEP_GRACE)
+        forwardable(Message.objects.filter(forward_pending=True, created_at__lte=now - SWEEP_GRACE))
         .order_by("created_at")
         .values_list("pk", flat=True)[:limit]
     )
@@ -115,7 +117,7 @@ def forward_and_drain(delivery_ids: list[int], seconds: float = DRAIN_SECONDS) -
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         waiting = list(
-            Message.objects.filter(forward_pending=True)
+            forwardable(Message.objects.filter(forward_pending=True))
             .order_by("created_at")
             .values_list("pk", flat=True)[:DRAIN_BATCH]
         )
@@ -141,9 +143,11 @@ def forward_payload(message) -> dict:
     """The seed-format body as the agent sent it, with the bot's secret and msgid/timestamp filled.
 
     The secret is not stored with the message (the log is visible to operators
-    who may not see secrets); it is added here, as the seed document shows.
+    who may not see secrets); it is added here, as the seed document shows. An
+    archived copy of its media adds `url`, `content_type`, `size`, `sha256` to
+    the msgtype object (bridge spec section 7).
     """
-    body = dict(message.body)
+    body = with_media_fields(message, dict(message.body))
     body.setdefault("msgid", message.upstream_msgid or message.msgid)
     body.setdefault("timestamp", int((message.sent_at or message.created_at).timestamp()))
     return {"secret": message.bot.secret, **body}

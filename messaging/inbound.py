@@ -26,7 +26,8 @@ from botadmin.errors import Err
 from conversations.activity import record_seen_in_message
 from conversations.models import Bot, Conversation
 
-from .models import Message, MessageMedia
+from .media_fetch import add_inbound_media
+from .models import Message
 from .signals import inbound_message_stored
 from .validation import check_strings, search_text
 
@@ -205,11 +206,7 @@ def record_inbound(
                 forward_pending=True,
             )
             message.save(force_insert=True)
-            if envelope.msgtype == "image":
-                image = inbound.body["image"]
-                MessageMedia.objects.create(
-                    message=message, kind="image", cdn_type=image["cdn_type"], cdn=image["cdn"]
-                )
+            add_inbound_media(message)  # fetched by a worker once this commits
             transaction.on_commit(partial(_send_inbound_message_stored, [message.pk]))
         metrics.inbound_stored(bot)
     except IntegrityError:

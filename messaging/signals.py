@@ -14,3 +14,9 @@ from django.dispatch import Signal
 # (forwarding/apps.py), and its sweeper picks up any message whose wake-up
 # was lost (forwarding.webhook_delivery.sweep_due_deliveries).
 inbound_message_stored = Signal()
+
+# The media of inbound messages settled: stored in the archive, or failed for
+# good (messaging/media_fetch.py), with `message_ids`. Sent on commit, from a
+# worker. Forwarding holds a media message back until then (or until
+# BOTADMIN_MEDIA_FORWARD_WAIT_SECONDS passed) and wakes its fan-out on this.
+inbound_media_settled = Signal()

@@ -3,7 +3,7 @@
 from celery import shared_task
 from celery.utils.functional import chunks
 
-from . import delivery, sweeper
+from . import delivery, media_fetch, sweeper
 
 # Longer waits are left to the sweeper: a broker may redeliver a task held
 # for longer than its visibility timeout (Redis: one hour).
@@ -43,3 +43,18 @@ def purge_expired_messages() -> int:
     from . import retention
 
     return retention.purge_expired().messages
+
+
+@shared_task(name="messaging.fetch_media", ignore_result=True)
+def fetch_media(media_ids: list[int]) -> list[str | None]:
+    """Fetch received (or sent) media into the archive; safe to run twice."""
+    return [media_fetch.fetch(media_id) for media_id in media_ids]
+
+
+@shared_task(name="messaging.sweep_media", ignore_result=True)
+def sweep_media() -> int:
+    """Pending media due now: retries, lost wake-ups, dead workers' leases."""
+    due = media_fetch.due_media()
+    for ids in chunks(iter(due), IDS_PER_TASK):
+        fetch_media.delay(ids)
+    return len(due)

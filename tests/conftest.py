@@ -29,6 +29,9 @@ def _test_settings(settings, tmp_path_factory):
     # Every test client logs in from 127.0.0.1, and the failures would add up across
     # tests in a Redis cache: login throttling is off except where a test turns it on.
     settings.BOTADMIN_LOGIN_FAILURE_LIMIT = 0
+    # No worker fetches media in most tests: image messages are forwarded at once,
+    # without waiting for an archived copy (tests/messaging/test_media_*.py wait).
+    settings.BOTADMIN_MEDIA_FORWARD_WAIT_SECONDS = 0
     settings.STORAGES = {
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},

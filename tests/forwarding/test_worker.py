@@ -34,6 +34,8 @@ def start_worker(transactional_db):
                 "DATABASE_URL": database_url(),
                 "BOTADMIN_ALLOW_PRIVATE_URLS": "1",
                 "CONN_MAX_AGE": "0",
+                # As in-process tests (tests/conftest.py): images go out without a copy.
+                "BOTADMIN_MEDIA_FORWARD_WAIT_SECONDS": "0",
             },
         )
         processes.append(process)

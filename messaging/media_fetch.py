@@ -1,0 +1,297 @@
+"""Fetching media into the archive: a worker, right after the message is stored.
+
+A received message's media row starts `pending` with a reference only its
+source can resolve; `record_inbound` wakes `tasks.fetch_media` once the message is
+committed (never fetching in the request). The worker claims the row with a
+compare-and-set (a lease in `next_attempt_at`, so a dead worker's row comes
+back through the sweeper), asks the bot's connector for the bytes
+(`Connector.fetch_media`: the bridge agent's `POST /media`, the app's
+`media/get`, an AI bot's encrypted URL) and keeps them in the media store.
+
+* MediaGone (404 from an agent, an expired media_id, too large): failed for
+  good, with the reason the console shows.
+* Anything else (source busy, media store down): tried again after a growing
+  wait, as long as the source keeps media (`Connector.media_lifetime`).
+
+A row that settles (stored or failed) tells messaging's listeners through
+`signals.inbound_media_settled`: forwarding holds a media message back until
+then, or until BOTADMIN_MEDIA_FORWARD_WAIT_SECONDS have passed
+(`forwardable`). Outbound images are archived through the same rows, their
+bytes taken from the accepted body (base64) or its URL.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import random
+from datetime import datetime, timedelta
+from functools import partial
+
+import requests
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
+from django.utils import timezone
+
+from botadmin import http
+from connectors.base import ConnectorError, FetchedMedia, MediaGone, MediaRef
+from connectors.registry import connector_for
+from media import store
+from media.sniff import sniff
+
+from .models import Message, MessageMedia
+from .signals import inbound_media_settled
+
+logger = logging.getLogger(__name__)
+
+Status = MessageMedia.Status
+# Waits after the 1st, 2nd, … failed fetch (±20 %); the last repeats.
+RETRY_DELAYS = (
+    timedelta(seconds=10),
+    timedelta(seconds=30),
+    timedelta(minutes=2),
+    timedelta(minutes=10),
+    timedelta(minutes=30),
+    timedelta(hours=2),
+    timedelta(hours=6),
+)
+JITTER = 0.2
+# A claimed row belongs to its worker this long; then the sweeper hands it out again.
+LEASE = timedelta(minutes=5)
+# Retries due this soon ride on the broker's countdown; later ones wait for the sweeper.
+WAKE_BY_COUNTDOWN_WITHIN = timedelta(minutes=10)
+SWEEP_BATCH = 500
+# Outbound media (the body's own image) keep their bytes in the message: an hour of tries.
+OUTBOUND_LIFETIME = timedelta(hours=1)
+
+
+# --- Which messages carry media -------------------------------------------------
+
+
+def inbound_reference(msgtype: str, body: dict) -> dict | None:
+    """The media reference of a received body: its msgtype object's `cdn_type` and `cdn`."""
+    part = body.get(msgtype)
+    if not isinstance(part, dict):
+        return None
+    cdn_type, cdn = part.get("cdn_type"), part.get("cdn")
+    if not (isinstance(cdn_type, str) and isinstance(cdn, str) and cdn):
+        return None
+    name = part.get("filename") or part.get("name") or part.get("file_name") or ""
+    return {
+        "kind": msgtype[:16],
+        "cdn_type": cdn_type[:64],
+        "cdn": cdn,
+        "original_name": name[:255] if isinstance(name, str) else "",
+    }
+
+
+def add_inbound_media(message: Message) -> MessageMedia | None:
+    """Inside the transaction storing `message`: its media row, fetched once committed."""
+    reference = inbound_reference(message.msgtype, message.body)
+    if reference is None:
+        return None
+    row = MessageMedia.objects.create(
+        message=message, status=Status.PENDING, next_attempt_at=timezone.now(), **reference
+    )
+    _wake_on_commit(row)
+    return row
+
+
+def add_outbound_media(message: Message) -> MessageMedia | None:
+    """Inside the transaction accepting `message`: archive its image (base64 or URL)."""
+    image = message.body.get("image") if message.msgtype == "image" else None
+    if not isinstance(image, dict):
+        return None
+    if image.get("base64"):
+        cdn_type, cdn = "base64", ""
+    elif isinstance(image.get("url"), str) and image["url"]:
+        cdn_type, cdn = "url", image["url"]
+    else:
+        return None
+    row = MessageMedia.objects.create(
+        message=message,
+        kind="image",
+        cdn_type=cdn_type,
+        cdn=cdn,
+        original_name=str(image.get("name") or "")[:255],
+        status=Status.PENDING,
+        next_attempt_at=timezone.now(),
+    )
+    _wake_on_commit(row)
+    return row
+
+
+def _wake_on_commit(row: MessageMedia) -> None:
+    from .tasks import fetch_media  # the tasks import this module
+
+    fetch_media.delay_on_commit([row.pk])
+
+
+# --- Forwarding waits for it ------------------------------------------------------
+
+
+def forwardable(messages: QuerySet, now: datetime | None = None) -> QuerySet:
+    """Those of `messages` that may be forwarded now: no media still being fetched, or
+    waited for BOTADMIN_MEDIA_FORWARD_WAIT_SECONDS already."""
+    now = now or timezone.now()
+    waited = now - timedelta(seconds=settings.BOTADMIN_MEDIA_FORWARD_WAIT_SECONDS)
+    fetching = MessageMedia.objects.filter(message=OuterRef("pk"), status=Status.PENDING)
+    return messages.filter(Q(created_at__lte=waited) | ~Exists(fetching))
+
+
+# --- One fetch ------------------------------------------------------------------------
+
+
+def claim(media_id: int, now: datetime) -> bool:
+    """Compare-and-set: take a due pending row (or one whose worker's lease ran out)."""
+    return bool(
+        MessageMedia.objects.filter(
+            pk=media_id, status=Status.PENDING, next_attempt_at__lte=now
+        ).update(next_attempt_at=now + LEASE, attempts=F("attempts") + 1)
+    )
+
+
+def fetch(media_id: int) -> str | None:
+    """Fetch one due row into the store; its status afterwards, or None when not due."""
+    now = timezone.now()
+    if not claim(media_id, now):
+        return None
+    row = MessageMedia.objects.select_related("message__bot", "message__conversation").get(
+        pk=media_id
+    )
+    try:
+        fetched = _fetch_bytes(row)
+        if row.kind == "image" and not _is_image(fetched.content):
+            raise MediaGone(f"not an image ({_sniffed(fetched.content)})")
+        stored = store.store_bytes(fetched.content)
+    except store.MediaTooLarge as error:
+        return _fail(row, str(error))
+    except MediaGone as error:
+        return _fail(row, str(error))
+    except ConnectorError as error:
+        return _retry(row, str(error), now)
+    except Exception as error:  # the media store itself (a bucket that is down)
+        logger.warning("Media store unavailable for media %s", row.pk, exc_info=True)
+        return _retry(row, f"media store unavailable: {error.__class__.__name__}: {error}", now)
+    return _stored(row, stored, fetched.name)
+
+
+def _fetch_bytes(row: MessageMedia) -> FetchedMedia:
+    message = row.message
+    limit = store.max_bytes()
+    if message.direction == Message.Direction.OUT:
+        return _outbound_bytes(row, limit)
+    ref = MediaRef(
+        msgid=message.upstream_msgid or message.msgid,
+        conversation_id=message.conversation.conversation_id,
+        msgtype=message.msgtype,
+        cdn_type=row.cdn_type,
+        cdn=row.cdn,
+        fields=dict(message.body.get(message.msgtype) or {}),
+    )
+    return connector_for(message.bot).fetch_media(ref, limit)
+
+
+def _outbound_bytes(row: MessageMedia, limit: int) -> FetchedMedia:
+    image = row.message.body.get("image") or {}
+    if row.cdn_type == "base64":
+        try:
+            return FetchedMedia(base64.b64decode(image.get("base64", ""), validate=True))
+        except (binascii.Error, ValueError):
+            raise MediaGone("image.base64 is not base64") from None
+    try:
+        response = http.request("GET", row.cdn, max_bytes=limit + 1, max_redirects=3)
+    except http.UnsafeURLError as error:
+        raise MediaGone(f"image URL refused: {error}") from None
+    except requests.RequestException as error:
+        raise ConnectorError(f"cannot download the image: {error.__class__.__name__}") from None
+    if response.status >= 500 or response.status in (408, 429):
+        raise ConnectorError(f"image download answered HTTP {response.status}")
+    if not response.ok:
+        raise MediaGone(f"image download answered HTTP {response.status}")
+    if response.truncated:
+        raise MediaGone(f"larger than the {limit} bytes media limit")
+    return FetchedMedia(response.content, response.headers.get("Content-Type", ""))
+
+
+def _is_image(content: bytes) -> bool:
+    return _sniffed(content).startswith("image/")
+
+
+def _sniffed(content: bytes) -> str:
+    return sniff(content)[0]
+
+
+def _stored(row: MessageMedia, stored, name: str) -> str:
+    now = timezone.now()
+    fields = {"status": Status.STORED, "stored_file": stored, "stored_at": now, "error": ""}
+    fields["next_attempt_at"] = None
+    if name and not row.original_name:
+        fields["original_name"] = name[:255]
+    _settle(row, fields)
+    return Status.STORED
+
+
+def _fail(row: MessageMedia, reason: str) -> str:
+    _settle(row, {"status": Status.FAILED, "error": reason[:1000], "next_attempt_at": None})
+    return Status.FAILED
+
+
+def _retry(row: MessageMedia, reason: str, now: datetime) -> str:
+    step = min(row.attempts, len(RETRY_DELAYS)) - 1
+    delay = RETRY_DELAYS[max(step, 0)] * random.uniform(1 - JITTER, 1 + JITTER)
+    if now + delay > row.created_at + _lifetime(row):
+        return _fail(row, f"gave up after {row.attempts} attempts: {reason}")
+    MessageMedia.objects.filter(pk=row.pk, status=Status.PENDING).update(
+        next_attempt_at=now + delay, error=reason[:1000]
+    )
+    if delay <= WAKE_BY_COUNTDOWN_WITHIN:
+        from .tasks import fetch_media
+
+        fetch_media.apply_async([[row.pk]], countdown=delay.total_seconds())
+    return Status.PENDING
+
+
+def _lifetime(row: MessageMedia) -> timedelta:
+    if row.message.direction == Message.Direction.OUT:
+        return OUTBOUND_LIFETIME
+    return connector_for(row.message.bot).media_lifetime
+
+
+def _settle(row: MessageMedia, fields: dict) -> None:
+    with transaction.atomic():
+        MessageMedia.objects.filter(pk=row.pk).update(**fields)
+        # The history's bubble shows the media: it changed.
+        Message.objects.filter(pk=row.message_id).update(updated_at=timezone.now())
+        if row.message.direction == Message.Direction.IN:
+            transaction.on_commit(partial(_send_settled, [row.message_id]))
+
+
+def _send_settled(message_ids: list[int]) -> None:
+    inbound_media_settled.send_robust(sender=MessageMedia, message_ids=message_ids)
+
+
+# --- Operators and the sweeper --------------------------------------------------------
+
+
+def fetch_again(row: MessageMedia) -> bool:
+    """An operator's "fetch again": a failed row is pending once more, from a fresh start."""
+    with transaction.atomic():
+        changed = MessageMedia.objects.filter(pk=row.pk, status=Status.FAILED).update(
+            status=Status.PENDING, attempts=0, error="", next_attempt_at=timezone.now()
+        )
+        if changed:
+            Message.objects.filter(pk=row.message_id).update(updated_at=timezone.now())
+            _wake_on_commit(row)
+    return bool(changed)
+
+
+def due_media(limit: int = SWEEP_BATCH) -> list[int]:
+    """Pending rows due now (a retry, a lost wake-up or a dead worker's lease)."""
+    return list(
+        MessageMedia.objects.filter(status=Status.PENDING, next_attempt_at__lte=timezone.now())
+        .order_by("next_attempt_at")
+        .values_list("pk", flat=True)[:limit]
+    )

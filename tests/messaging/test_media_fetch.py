@@ -1,0 +1,207 @@
+"""Inbound media are fetched into the archive by a worker right after the message is
+stored, and forwarded with a signed link to the copy (bridge spec sections 6 and 7)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.core import signing
+from django.utils import timezone
+
+from conversations.demo import DEMO_GROUPS, DEMO_USERS
+from conversations.secrets import generate_agent_token
+from media.models import StoredFile
+from messaging import media_fetch
+from messaging.media_links import media_path
+from messaging.models import Message, MessageMedia
+from tests.images import image_bytes
+
+from .support import callback_body, create_pending_deliveries, forward_due
+
+JPEG = image_bytes("JPEG", (64, 48))
+SEED_IMAGE = callback_body("image")["image"]
+
+
+@pytest.fixture
+def agent():
+    from connectors.demo_agent import DemoAgent
+
+    with DemoAgent(token=generate_agent_token(), users=DEMO_USERS, groups=DEMO_GROUPS) as agent:
+        agent.media[SEED_IMAGE["cdn"]] = (JPEG, "image/jpeg")
+        yield agent
+
+
+@pytest.fixture
+def media_bot(make_bot, agent, receiver, settings):
+    settings.BOTADMIN_MEDIA_FORWARD_WAIT_SECONDS = 60
+    settings.BOTADMIN_PUBLIC_URL = "http://testserver"
+    return make_bot(
+        name="media",
+        agent_url=agent.url,
+        agent_token=agent.token,
+        webhook_url=receiver.url("/hook"),
+    )
+
+
+def fetch_due() -> list[str | None]:
+    """What the worker woken by the callback does (the task body), run inline."""
+    return [media_fetch.fetch(pk) for pk in media_fetch.due_media()]
+
+
+def test_a_fetched_image_is_forwarded_with_a_signed_link_to_the_agents_exact_bytes(
+    media_bot, agent, receiver, post_callback, client
+):
+    sent = callback_body("image", media_bot)
+    post_callback(sent)
+    assert create_pending_deliveries() == []  # held back: its copy is being fetched
+
+    assert fetch_due() == ["stored"]
+    assert forward_due() == ["success"]
+
+    (request,) = receiver.requests
+    image = json.loads(request.body)["image"]
+    assert {k: image[k] for k in ("cdn_type", "cdn")} == sent["image"]  # the seed's fields
+    assert image["content_type"] == "image/jpeg" and image["size"] == len(JPEG)
+    assert image["sha256"] == hashlib.sha256(JPEG).hexdigest()
+    client.logout()
+    answer = client.get(image["url"].removeprefix("http://testserver"))
+    assert answer.status_code == 200 and b"".join(answer.streaming_content) == JPEG
+    assert answer["Content-Type"] == "image/jpeg"
+    assert answer["X-Content-Type-Options"] == "nosniff"
+    assert answer["Content-Disposition"].startswith("inline; filename=")
+    (asked,) = agent.media_requests
+    assert asked == {
+        "msgid": sent["msgid"],
+        "conversation_id": sent["conversation_id"],
+        "msgtype": "image",
+        **sent["image"],
+    }
+
+
+def test_a_modified_link_is_refused_and_an_old_one_has_expired(
+    media_bot, post_callback, client, settings
+):
+    post_callback(callback_body("image", media_bot))
+    fetch_due()
+    forward_due()
+    row = MessageMedia.objects.get()
+    path = media_path(row.pk)
+    other = media_path(row.pk + 1)
+    forged = path[:-3] + ("aaa" if not path.endswith("aaa") else "bbb")
+
+    assert client.get(forged).status_code == 403
+    signed_elsewhere = signing.dumps(row.pk, salt="another purpose", compress=False)
+    assert client.get(f"/files/{signed_elsewhere}").status_code == 403
+    assert client.get(other).status_code == 404  # signed, but no such media
+    settings.BOTADMIN_MEDIA_LINK_DAYS = 7
+    with time_machine.travel(timezone.now() + timedelta(days=8)):
+        assert client.get(path).status_code == 410
+
+
+def test_an_agent_without_media_gets_the_message_forwarded_at_once_without_a_link(
+    media_bot, agent, receiver, post_callback
+):
+    agent.serves_media = False
+    sent = callback_body("image", media_bot)
+    post_callback(sent)
+
+    assert fetch_due() == ["failed"]
+    assert forward_due() == ["success"]
+
+    forwarded = json.loads(receiver.requests[0].body)
+    assert forwarded["image"] == sent["image"]
+    row = MessageMedia.objects.get()
+    assert "404" in row.error and row.stored_file is None
+
+
+def test_a_busy_agent_is_asked_again_and_the_message_goes_out_after_the_wait(
+    media_bot, agent, receiver, post_callback
+):
+    agent.behaviour.media_status = 503
+    sent = callback_body("image", media_bot)
+    post_callback(sent)
+
+    assert fetch_due() == ["pending"]
+    row = MessageMedia.objects.get()
+    assert row.status == "pending" and "503" in row.error
+    assert row.next_attempt_at > timezone.now()
+    assert create_pending_deliveries() == []
+
+    with time_machine.travel(timezone.now() + timedelta(seconds=61)):
+        assert forward_due() == ["success"]  # the wait is over: without a copy
+    assert json.loads(receiver.requests[0].body)["image"] == sent["image"]
+
+    agent.behaviour.media_status = None
+    with time_machine.travel(timezone.now() + timedelta(seconds=15)):
+        assert fetch_due() == ["stored"]
+    assert MessageMedia.objects.get().status == "stored"
+
+
+def test_retries_stop_when_the_source_no_longer_keeps_the_media(media_bot, agent, post_callback):
+    agent.behaviour.media_status = 503
+    post_callback(callback_body("image", media_bot))
+    outcomes = []
+    for hours in range(0, 30, 3):
+        with time_machine.travel(timezone.now() + timedelta(hours=hours)):
+            outcomes += fetch_due()
+
+    assert outcomes[-1] == "failed" and set(outcomes[:-1]) == {"pending"}
+    row = MessageMedia.objects.get()
+    assert row.error.startswith("gave up after") and "503" in row.error
+
+
+def test_more_than_the_limit_is_not_stored_and_says_why(media_bot, agent, post_callback, settings):
+    settings.BOTADMIN_MEDIA_MAX_BYTES = 100
+    post_callback(callback_body("image", media_bot))
+
+    assert fetch_due() == ["failed"]
+
+    row = MessageMedia.objects.get()
+    assert "100 bytes media limit" in row.error and not StoredFile.objects.exists()
+
+
+def test_an_image_that_is_not_an_image_is_refused_by_its_content(media_bot, agent, post_callback):
+    agent.media[SEED_IMAGE["cdn"]] = (b"<html><script>x</script></html>", "image/jpeg")
+    post_callback(callback_body("image", media_bot))
+
+    assert fetch_due() == ["failed"]
+
+    assert MessageMedia.objects.get().error == "not an image (application/octet-stream)"
+    assert not StoredFile.objects.exists()
+
+
+def test_the_same_image_in_many_conversations_is_stored_once(media_bot, post_callback):
+    for n in range(5):
+        post_callback(callback_body("image", media_bot, msgid=f"m{n}", conversation_id=f"c{n}"))
+
+    assert fetch_due() == ["stored"] * 5
+
+    assert StoredFile.objects.count() == 1
+    assert MessageMedia.objects.filter(stored_file__isnull=False).count() == 5
+
+
+def test_fetch_again_starts_a_failed_fetch_afresh(media_bot, agent, post_callback):
+    agent.serves_media = False
+    post_callback(callback_body("image", media_bot))
+    fetch_due()
+    row = MessageMedia.objects.get()
+    agent.serves_media = True
+
+    assert media_fetch.fetch_again(row) is True
+    assert media_fetch.fetch_again(row) is False  # pending already
+    assert fetch_due() == ["stored"]
+    assert MessageMedia.objects.get().attempts == 1
+
+
+def test_a_fetch_is_done_once_when_two_workers_get_it(media_bot, agent, post_callback):
+    post_callback(callback_body("image", media_bot))
+    (pk,) = media_fetch.due_media()
+
+    assert media_fetch.fetch(pk) == "stored"
+    assert media_fetch.fetch(pk) is None
+    assert len(agent.media_requests) == 1
+    assert Message.objects.get().media.get().status == "stored"
