@@ -356,8 +356,12 @@ DELIVERY_SENDING_TIMEOUT = env.float("DELIVERY_SENDING_TIMEOUT", default=120)
 DELIVERY_SWEEP_INTERVAL = env.float("DELIVERY_SWEEP_INTERVAL", default=30)
 # Minimum seconds between two messages to one conversation.
 DELIVERY_CONVERSATION_MIN_GAP = env.float("DELIVERY_CONVERSATION_MIN_GAP", default=1)
-# How often a paused bot's waiting messages look again (seconds).
-DELIVERY_PAUSED_RECHECK = env.float("DELIVERY_PAUSED_RECHECK", default=300)
+# Seconds an `uncertain` message holds its conversation's newer messages back:
+# long enough for an operator to decide, short enough not to stall a chat.
+DELIVERY_UNCERTAIN_HOLD = env.float("DELIVERY_UNCERTAIN_HOLD", default=600)
+# Messages queued for a paused or inactive bot fail after this many hours
+# (counted from when they were due) instead of going out days later.
+DELIVERY_MAX_QUEUE_AGE_HOURS = env.float("DELIVERY_MAX_QUEUE_AGE_HOURS", default=24)
 
 # --- Celery beat: every periodic task, in one place ----------------------------
 # Tasks themselves are found by autodiscover_tasks() in each app's tasks.py.

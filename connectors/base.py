@@ -12,14 +12,15 @@ delivery engine (messaging) and the contact sync (conversations) call it.
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import requests
 from django import forms
+from django.db import models
 from django.utils import translation
+from django.utils.translation import gettext_lazy as _
 from urllib3.exceptions import NameResolutionError, NewConnectionError
 
 from botadmin import http
@@ -37,11 +38,13 @@ ALL_MSGTYPES = frozenset(
 )
 
 
-class Outcome(enum.StrEnum):
-    SENT = "sent"  # delivered
-    RETRY = "retry"  # not delivered, try again later
-    FAILED = "failed"  # refused for good
-    UNCERTAIN = "uncertain"  # may have been delivered; retrying could post twice
+class Outcome(models.TextChoices):
+    """How a send ended: a connector's answer, and what a delivery attempt records."""
+
+    SENT = "sent", _("Sent")  # delivered
+    RETRY = "retry", _("Retry later")  # not delivered, try again later
+    FAILED = "failed", _("Failed for good")  # refused for good
+    UNCERTAIN = "uncertain", _("Uncertain")  # may have been delivered; retrying could post twice
 
 
 @dataclass

@@ -1,20 +1,25 @@
-"""The delivery engine: claim a queued message, send it through its connector, record the outcome.
+"""The delivery engine: claim due outbound messages, send each through its connector, record.
 
-`deliver(message_id)` is what the Celery task `messaging.deliver_messages`
-runs; `sweep()` is what the periodic sweeper runs. Both are safe to run any
-number of times for the same message:
+It follows the outbox protocol (messaging/outbox.py). `drain()` is what the
+Celery task `messaging.deliver_messages` runs: it claims due messages in
+batches (`claim_due_messages`) and sends them until none is due, so one
+wake-up empties the queue; `sweep()` (messaging/sweeper.py) is what the
+periodic sweeper runs. Both are safe to run any number of times, side by side:
 
-* the claim is a compare-and-set (queued → sending) under a row lock, after
-  checking that the message is due, that its bot is not paused, that no older
-  message of its conversation is still pending (order), and that the rate
-  limits allow it (otherwise it waits: `next_attempt_at`, not a failure);
-* while `sending`, `next_attempt_at` is the lease: past it, the sweeper takes
-  the message back (a killed worker), retrying it when the connector is
-  idempotent and marking it `uncertain` when it is not;
-* every call to a connector leaves a DeliveryAttempt row.
+* a message is due when it is `queued`, its `next_attempt_at` is empty or
+  past, its bot is active and not paused, and no older message of its
+  conversation blocks it: one still queued or sending (order per
+  conversation), or one `uncertain` within its hold (`DELIVERY_UNCERTAIN_HOLD`,
+  so an operator can decide before newer messages follow it). A blocked
+  message needs no wake-up of its own: the claim after the one that finished
+  the older message finds it;
+* the claim also keeps the pace (messaging/delivery_pace.py): a message over
+  its bot's rate or its conversation's gap waits (`next_attempt_at`), it
+  never fails;
+* while `sending`, `next_attempt_at` is the lease and the open attempt row
+  the trace: past it, the sweeper takes the message back (a killed worker).
 
-Every function takes a `clock` so tests can run minutes of rate limiting in
-simulated time.
+Every function takes a `clock` so tests can run minutes of pacing in simulated time.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Exists, F, Min, OuterRef, Q
 from django.utils import timezone
 
 from botadmin import logging as botadmin_logging
@@ -40,111 +45,220 @@ from conversations.models import Bot
 
 from . import delivery_pace
 from .models import DeliveryAttempt, Message
+from .outbox import CLAIM_BATCH, delivery_schedule, lock_due, retry_delay
 
 logger = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 RESPONSE_TEXT_LIMIT = 1024
-# A message waiting behind an older one is due again after this long, so the
-# sweeper finds it if the older one's wake-up is lost (normally that one wakes it).
-ORDER_RECHECK_SECONDS = 60
+# A drain writes what it sent at least this often (one transaction for all of
+# them), so a sent message shows `sent` within a fraction of a second.
+RECORD_EVERY_SECONDS = 0.25
+# A woken worker drains for at most this long, then hands on to a fresh task.
+DRAIN_SECONDS = 30
 
 
 @dataclass
 class Step:
-    """What one `deliver` call did, and which messages want a worker when."""
+    """What one `deliver` call did: sent / failed / uncertain / retry / waiting / paused / skipped."""
 
-    result: str  # sent / failed / uncertain / retry / waiting / skipped
-    wake: list[tuple[int, float]] = field(default_factory=list)  # (message pk, delay s)
+    result: str
+
+
+@dataclass
+class Drained:
+    """What one `drain` did, and when a worker is wanted next."""
+
+    results: list[str] = field(default_factory=list)
+    more: bool = False  # stopped at its time limit with due messages left
+    next_due: datetime | None = None  # the earliest waiting message (backoff, pace)
+
+
+@dataclass
+class Attempt:
+    """A claimed message, its open attempt row, and (once sent) the connector's answer."""
+
+    message: Message
+    row: DeliveryAttempt
+    result: SendResult | None = None
+    converted: conversions.Converted | None = None
+    duration_ms: int = 0
+    status: str = ""  # the message's status after it (set by `outcome_changes`)
+
+
+def drain(clock: Clock = timezone.now, seconds: float = DRAIN_SECONDS) -> Drained:
+    """Claim and send due messages until none is due (or `seconds` have passed)."""
+    drained = Drained()
+    deadline = time.monotonic() + seconds
+    while claimed := claim_due_messages(clock):
+        drained.results += send_and_record(claimed, clock)
+        if time.monotonic() >= deadline:
+            drained.more = True
+            return drained
+    drained.next_due = next_due_time(clock())
+    return drained
 
 
 def deliver(message_id: int, clock: Clock = timezone.now) -> Step:
-    claimed = claim_message(message_id, clock)
-    if isinstance(claimed, Step):
-        return claimed
-    message = claimed
-    botadmin_logging.bind(bot=message.bot.name, message_id=message.msgid)
-    started_at = clock()
-    began = time.monotonic()
-    result, converted = call_connector(message)
-    duration_ms = int((time.monotonic() - began) * 1000)
-    return record(message, result, started_at, duration_ms, clock, converted)
+    """Deliver this one message if it is due (tests, and the operator's "send now")."""
+    claimed = claim_due_messages(clock, limit=1, ids=[message_id])
+    if claimed:
+        return Step(send_and_record(claimed, clock)[0])
+    message = Message.objects.filter(pk=message_id).select_related("bot").first()
+    if message is None or message.status != Message.Status.QUEUED:
+        return Step("skipped")
+    if message.bot.paused_at or not message.bot.is_active:
+        return Step("paused")  # resuming the bot wakes its queue
+    return Step("waiting")
 
 
-def claim_message(message_id: int, clock: Clock) -> Message | Step:
-    """The message, now `sending`, or the Step saying why it may not leave yet."""
+# --- Claiming -------------------------------------------------------------------------
+
+
+def due_messages(now: datetime):
+    """Queued messages that may be claimed now (before pacing), oldest first."""
+    hold = timedelta(seconds=settings.DELIVERY_UNCERTAIN_HOLD)
+    blocking = Message.objects.filter(
+        # An uncertain message's `updated_at` is when it became uncertain (operators'
+        # decisions change its status): it holds the conversation from then.
+        Q(status__in=Message.Status.IN_DELIVERY)
+        | Q(status=Message.Status.UNCERTAIN, updated_at__gt=now - hold),
+        conversation_id=OuterRef("conversation_id"),
+        pk__lt=OuterRef("pk"),
+    )
+    return (
+        Message.objects.filter(
+            Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now),
+            status=Message.Status.QUEUED,
+            direction=Message.Direction.OUT,
+            bot__is_active=True,
+            bot__paused_at__isnull=True,
+        )
+        .exclude(Exists(blocking))
+        .order_by("pk")
+    )
+
+
+def claim_due_messages(
+    clock: Clock = timezone.now, limit: int = CLAIM_BATCH, ids: list[int] | None = None
+) -> list[Attempt]:
+    """Claim up to `limit` due messages (of `ids`, if given): each now `sending` under a
+    lease, with its attempt row open. Messages over their pace get their wait instead."""
+    now = clock()
+    due = due_messages(now).select_related("bot", "conversation")
+    if ids is not None:
+        due = due.filter(pk__in=ids)
     with transaction.atomic():
-        # Lock the message row so two workers cannot both claim it.
-        message = (
-            Message.objects.select_for_update(of=("self",))
-            .select_related("bot", "conversation")
-            .filter(pk=message_id, direction=Message.Direction.OUT)
-            .first()
+        # Locks the rows it returns (PostgreSQL skips rows another claim holds).
+        candidates = lock_due(due, limit)
+        going, waits = _pace(candidates, now)
+        if waits:
+            for message in candidates:
+                if message.pk in waits:
+                    message.next_attempt_at = now + timedelta(seconds=waits[message.pk])
+                    message.updated_at = now
+            waiting = [m for m in candidates if m.pk in waits]
+            Message.objects.bulk_update(waiting, ["next_attempt_at", "updated_at"])
+        if not going:
+            return []
+        lease = now + timedelta(seconds=settings.DELIVERY_SENDING_TIMEOUT)
+        Message.objects.filter(pk__in=[m.pk for m in going]).update(
+            status=Message.Status.SENDING,
+            attempt_count=F("attempt_count") + 1,
+            next_attempt_at=lease,
+            updated_at=now,
         )
-        if message is None or message.status != Message.Status.QUEUED:
-            return Step("skipped")
-        now = clock()
-        if message.next_attempt_at and message.next_attempt_at > now:
-            # Another run set this wait and scheduled its own wake-up: not a second one.
-            return Step("waiting")
-        if message.bot.paused_at or not message.bot.is_active:
-            # Resuming the bot wakes its queue; until then nothing spins on it.
-            recheck = now + timedelta(seconds=settings.DELIVERY_PAUSED_RECHECK)
-            Message.objects.filter(pk=message.pk).update(next_attempt_at=recheck, updated_at=now)
-            return Step("paused")
-        wait = _reason_to_wait(message, now)
-        if wait is not None:
-            seconds, wake_myself = wait
-            Message.objects.filter(pk=message.pk).update(
-                next_attempt_at=now + timedelta(seconds=seconds), updated_at=now
-            )
-            return Step("waiting", [(message.pk, seconds)] if wake_myself else [])
-        delivery_pace.note_conversation_send(
-            message.conversation_id, now.timestamp(), _connector_gap(message)
+        rows = DeliveryAttempt.objects.bulk_create(
+            DeliveryAttempt(message=message, started_at=now) for message in going
         )
+    for message in going:
         message.status = Message.Status.SENDING
         message.attempt_count += 1
-        message.next_attempt_at = now + timedelta(seconds=settings.DELIVERY_SENDING_TIMEOUT)
-        message.save(update_fields=["status", "attempt_count", "next_attempt_at", "updated_at"])
-        return message
+        message.next_attempt_at = lease
+    return [Attempt(message, row) for message, row in zip(going, rows, strict=True)]
 
 
-def _reason_to_wait(message: Message, now: datetime) -> tuple[float, bool] | None:
-    """None to go now, else (seconds to wait, whether to schedule its own wake-up).
+def _pace(candidates: list[Message], now: datetime) -> tuple[list[Message], dict[int, float]]:
+    """Which candidates may leave now, and how long each of the others waits (seconds)."""
+    stamp = now.timestamp()
+    gaps = {m.conversation_id: _conversation_gap(m) for m in candidates}
+    conversation_waits = delivery_pace.conversation_waits(gaps, stamp)
+    waits: dict[int, float] = {}
+    by_bot: dict[int, list[Message]] = {}
+    for message in candidates:
+        wait = conversation_waits.get(message.conversation_id, 0.0)
+        if wait > 0:
+            waits[message.pk] = wait
+        else:
+            by_bot.setdefault(message.bot_id, []).append(message)
+    going: list[Message] = []
+    for messages in by_bot.values():
+        bot = messages[0].bot
+        granted, wait = delivery_pace.take_bot_slots(
+            bot.pk, bot.rate_limit_per_minute, stamp, len(messages)
+        )
+        going += messages[:granted]
+        # Spread the waiting messages over the next slots instead of waking them all at once.
+        width = delivery_pace.slot_width(bot.rate_limit_per_minute)
+        for message in messages[granted:]:
+            waits[message.pk] = wait + random.uniform(0, width)
+    delivery_pace.note_conversation_sends(
+        {m.conversation_id: gaps[m.conversation_id] for m in going}, stamp
+    )
+    going.sort(key=lambda m: m.pk)
+    return going, waits
 
-    A message behind an older one of its conversation is woken by that one when
-    it is done (the sweeper covers a lost wake-up), so it schedules nothing.
-    """
-    bot = message.bot
-    older = (
+
+def _conversation_gap(message: Message) -> float:
+    connector_gap = connector_class(message.bot.connector).conversation_gap(
+        message.conversation.kind
+    )
+    return delivery_pace.conversation_gap(connector_gap)
+
+
+def next_due_time(now: datetime) -> datetime | None:
+    """When the earliest message waiting for its time (backoff, pace) is due."""
+    return Message.objects.filter(
+        status=Message.Status.QUEUED,
+        next_attempt_at__gt=now,
+        bot__is_active=True,
+        bot__paused_at__isnull=True,
+    ).aggregate(at=Min("next_attempt_at"))["at"]
+
+
+def next_in_conversation(message: Message) -> int | None:
+    """The conversation's oldest queued message: it may go once `message` is out of its way."""
+    return (
         Message.objects.filter(
             conversation_id=message.conversation_id,
             direction=Message.Direction.OUT,
-            status__in=Message.Status.IN_DELIVERY,
-            pk__lt=message.pk,
+            status=Message.Status.QUEUED,
         )
         .order_by("pk")
-        .only("next_attempt_at")
+        .values_list("pk", flat=True)
         .first()
     )
-    if older is not None:  # order per conversation: the older one leaves first
-        if older.next_attempt_at and older.next_attempt_at > now:
-            return max(_seconds(older.next_attempt_at - now), 1.0), False
-        return ORDER_RECHECK_SECONDS, False
-    stamp = now.timestamp()
-    gap = delivery_pace.conversation_wait(message.conversation_id, stamp, _connector_gap(message))
-    if gap > 0:
-        return gap, True
-    slot = delivery_pace.take_bot_slot(bot.pk, bot.rate_limit_per_minute, stamp)
-    if slot > 0:
-        # Spread the waiting messages over the next slots instead of waking them all at once.
-        width = delivery_pace.slot_seconds(bot.rate_limit_per_minute)
-        return slot + random.uniform(0, width), True
-    return None
 
 
-def _connector_gap(message: Message) -> float:
-    return connector_class(message.bot.connector).conversation_gap(message.conversation.kind)
+# --- Sending ----------------------------------------------------------------------------
+
+
+def send_and_record(attempts: list[Attempt], clock: Clock) -> list[str]:
+    """Send each claimed message in turn, recording the answers every RECORD_EVERY_SECONDS."""
+    statuses: list[str] = []
+    unrecorded: list[Attempt] = []
+    last_record = time.monotonic()
+    for attempt in attempts:
+        message = attempt.message
+        botadmin_logging.bind(bot=message.bot.name, message_id=message.msgid)
+        began = time.monotonic()
+        attempt.result, attempt.converted = call_connector(message)
+        attempt.duration_ms = int((time.monotonic() - began) * 1000)
+        unrecorded.append(attempt)
+        if time.monotonic() - last_record >= RECORD_EVERY_SECONDS:
+            statuses += record(unrecorded, clock)
+            unrecorded, last_record = [], time.monotonic()
+    return statuses + record(unrecorded, clock)
 
 
 def call_connector(message: Message) -> tuple[SendResult, conversions.Converted | None]:
@@ -187,21 +301,64 @@ def send_parts(connector: Connector, message: Message, bodies: list[dict]) -> Se
     return result
 
 
-def record(
-    message: Message,
-    result: SendResult,
-    started_at: datetime,
-    duration_ms: int,
-    clock: Clock,
-    converted: conversions.Converted | None = None,
-) -> Step:
-    """Write the attempt and move the message on. Only the claim that sent it may."""
+# --- Recording --------------------------------------------------------------------------
+
+
+def record(attempts: list[Attempt], clock: Clock) -> list[str]:
+    """Write the attempts' outcomes and move their messages on, in one transaction.
+
+    Only the claim that sent a message may move it: one taken back meanwhile
+    (its lease ran out) keeps what the sweeper decided, except that a message
+    that did go out is `sent` whatever became of it.
+    """
+    if not attempts:
+        return []
     now = clock()
-    outcome = result.outcome
+    moved = []
+    with transaction.atomic():
+        for attempt in attempts:
+            changes = outcome_changes(attempt, now)
+            status = changes.get("status", "")
+            attempt.row.outcome = (
+                Outcome.SENT if status == Message.Status.SENT else attempt.result.outcome
+            )
+            if attempt.result.outcome == Outcome.RETRY and status == Message.Status.FAILED:
+                attempt.row.outcome = Outcome.FAILED  # gave up
+            mine = Q(status=Message.Status.SENDING, attempt_count=attempt.message.attempt_count)
+            if status == Message.Status.SENT:
+                mine |= Q(status__in=[Message.Status.QUEUED, Message.Status.UNCERTAIN])
+            if Message.objects.filter(mine, pk=attempt.message.pk).update(**changes):
+                moved.append((attempt, status))
+            else:
+                logger.info(
+                    "Message %s was taken back while sending; its outcome is only logged.",
+                    attempt.message.pk,
+                )
+            if attempt.result.account_problem:
+                pause_bot(attempt.message.bot_id, attempt.result.account_problem, now)
+        rows = []
+        for attempt in attempts:
+            result, row = attempt.result, attempt.row
+            row.duration_ms = attempt.duration_ms
+            row.http_status = result.http_status
+            row.errcode = result.errcode
+            row.response_text = result.detail[:RESPONSE_TEXT_LIMIT]
+            rows.append(row)
+        DeliveryAttempt.objects.bulk_update(
+            rows, ["outcome", "duration_ms", "http_status", "errcode", "response_text"]
+        )
+    for attempt, status in moved:
+        metrics.message_delivered(attempt.message, status, now, attempt.converted)
+    return ["retry" if a.status == Message.Status.QUEUED else str(a.status) for a in attempts]
+
+
+def outcome_changes(attempt: Attempt, now: datetime) -> dict:
+    """The message's new columns after this attempt."""
+    result, message = attempt.result, attempt.message
     changes: dict = {"updated_at": now, "last_error": result.detail[:2000]}
-    if converted is not None:
-        changes |= {"sent_as": converted.sent_as, "conversion": converted.note}
-    if outcome == Outcome.SENT:
+    if attempt.converted is not None:
+        changes |= {"sent_as": attempt.converted.sent_as, "conversion": attempt.converted.note}
+    if result.outcome == Outcome.SENT:
         changes |= {
             "status": Message.Status.SENT,
             "sent_at": now,
@@ -209,73 +366,39 @@ def record(
             "last_error": "",
             "upstream_msgid": result.upstream_msgid[:128],
         }
-    elif outcome == Outcome.RETRY and message.attempt_count < settings.DELIVERY_MAX_ATTEMPTS:
-        delay = backoff_seconds(message.attempt_count, result.retry_after)
-        changes |= {
-            "status": Message.Status.QUEUED,
-            "next_attempt_at": now + timedelta(seconds=delay),
-        }
-    elif outcome == Outcome.RETRY:
-        outcome = Outcome.FAILED
-        changes |= {
-            "status": Message.Status.FAILED,
-            "next_attempt_at": None,
-            "last_error": f"gave up after {message.attempt_count} attempts: {result.detail}"[:2000],
-        }
-    else:  # failed or uncertain: no automatic retry
-        changes |= {"status": Message.Status(outcome.value), "next_attempt_at": None}
-    with transaction.atomic():
-        DeliveryAttempt.objects.create(
-            message=message,
-            started_at=started_at,
-            duration_ms=duration_ms,
-            outcome=outcome.value,
-            http_status=result.http_status,
-            errcode=result.errcode,
-            response_text=result.detail[:RESPONSE_TEXT_LIMIT],
-        )
-        mine = Q(status=Message.Status.SENDING, attempt_count=message.attempt_count)
-        if outcome == Outcome.SENT:
-            # A lost worker's message may have been taken back meanwhile; it did go out.
-            mine |= Q(status__in=[Message.Status.QUEUED, Message.Status.UNCERTAIN])
-        updated = Message.objects.filter(mine, pk=message.pk).update(**changes)
-        if result.account_problem:
-            pause_bot(message.bot_id, result.account_problem, now)
-    if updated:
-        metrics.message_delivered(message, changes.get("status", ""), now, converted)
+    elif result.outcome == Outcome.RETRY:
+        delay = retry_delay(delivery_schedule(), message.attempt_count, result.retry_after or 0.0)
+        if delay is None:
+            changes |= {
+                "status": Message.Status.FAILED,
+                "next_attempt_at": None,
+                "last_error": f"gave up after {message.attempt_count} attempts: {result.detail}"[
+                    :2000
+                ],
+            }
+        else:
+            changes |= {
+                "status": Message.Status.QUEUED,
+                "next_attempt_at": now + timedelta(seconds=delay),
+            }
+    elif result.outcome == Outcome.UNCERTAIN:
+        changes |= uncertain_changes(result.detail, now)
     else:
-        logger.info(
-            "Message %s was taken back while sending; its outcome is only logged.", message.pk
-        )
-    status = changes.get("status", "")
-    if status == Message.Status.QUEUED:
-        return Step("retry", [(message.pk, _seconds(changes["next_attempt_at"] - now))])
-    return Step(str(status), next_in_conversation(message, now))
+        changes |= {"status": Message.Status.FAILED, "next_attempt_at": None}
+    attempt.status = changes["status"]
+    return changes
 
 
-def next_in_conversation(message: Message, now: datetime) -> list[tuple[int, float]]:
-    """The conversation's next waiting message may go now that this one is done."""
-    following = (
-        Message.objects.filter(
-            conversation_id=message.conversation_id,
-            direction=Message.Direction.OUT,
-            status=Message.Status.QUEUED,
-        )
-        .order_by("pk")
-        .values_list("pk", flat=True)
-        .first()
+def uncertain_changes(detail: str, now: datetime) -> dict:
+    """Nothing retries an uncertain message; it holds its conversation's newer messages for
+    DELIVERY_UNCERTAIN_HOLD (`due_messages`), and says so."""
+    until = now + timedelta(seconds=settings.DELIVERY_UNCERTAIN_HOLD)
+    note = (
+        f"{detail} — it may have been delivered: newer messages of this conversation wait "
+        f"until {until:%Y-%m-%d %H:%M:%S} UTC (DELIVERY_UNCERTAIN_HOLD) unless an operator "
+        "marks it sent or retries it first"
     )
-    if following is None:
-        return []
-    Message.objects.filter(pk=following, next_attempt_at__gt=now).update(next_attempt_at=now)
-    return [(following, 0.0)]
-
-
-def backoff_seconds(attempts_done: int, retry_after: float | None = None) -> float:
-    """Exponential backoff with ±20 % jitter: base, 2×base, 4×base, …"""
-    delay = settings.DELIVERY_RETRY_BASE_DELAY * 2 ** max(attempts_done - 1, 0)
-    delay *= random.uniform(0.8, 1.2)
-    return max(delay, retry_after or 0.0)
+    return {"status": Message.Status.UNCERTAIN, "next_attempt_at": None, "last_error": note[:2000]}
 
 
 def pause_bot(bot_id: int, reason: str, now: datetime) -> None:
@@ -284,7 +407,3 @@ def pause_bot(bot_id: int, reason: str, now: datetime) -> None:
     )
     if updated:
         logger.warning("Bot %s paused: %s", bot_id, reason)
-
-
-def _seconds(delta: timedelta) -> float:
-    return max(delta.total_seconds(), 0.0)

@@ -63,6 +63,7 @@ def mark_sent(message: Message, actor) -> bool:
                 target=message,
                 summary=f"Marked {message.msgid} as sent.",
             )
+            wake_next_in_conversation(message)
     return bool(changed)
 
 
@@ -81,10 +82,15 @@ def cancel(message: Message, actor) -> bool:
                 summary=f"Cancelled {message.msgid} (was {message.status}).",
                 details={"previous_status": message.status},
             )
-            # The conversation's next message no longer waits behind this one.
-            for following, _delay in next_in_conversation(message, timezone.now()):
-                enqueue_delivery(following)
+            wake_next_in_conversation(message)
     return bool(changed)
+
+
+def wake_next_in_conversation(message: Message) -> None:
+    """The conversation's next message no longer waits behind this one."""
+    following = next_in_conversation(message)
+    if following is not None:
+        enqueue_delivery(following)
 
 
 def resume_bot(bot: Bot, actor) -> int:

@@ -1,10 +1,13 @@
 """Send-rate limits shared by every worker, kept in Django's cache.
 
 * Per bot: at most `Bot.rate_limit_per_minute` messages in any 60 seconds.
-  Time is cut into slots of 60/(N-1) seconds and each slot admits one message
-  (an atomic `cache.add` on the slot's key), so any minute overlaps at most N
-  slots. Sends come out evenly spaced rather than in bursts, which is also
-  what keeps a real WeCom account clear of risk control.
+  Up to FAST_RATE a minute, time is cut into slots of 60/(N-1) seconds and
+  each slot admits one message (an atomic `cache.add` on the slot's key), so
+  any minute overlaps at most N slots. Sends come out evenly spaced rather
+  than in bursts, which is also what keeps a real WeCom account clear of risk
+  control. Faster bots (agents, not WeCom robots) get slots of one second
+  that admit N // 61 messages each, counted with one `cache.incr` per claimed
+  batch: any minute overlaps at most 61 such slots, so at most N messages.
 * Per conversation: at least DELIVERY_CONVERSATION_MIN_GAP seconds between two
   messages, or the connector's own gap when larger (`Connector.conversation_gap`:
   WeCom's app drops more than 30 a minute or 1,000 an hour to one member).
@@ -26,6 +29,8 @@ from django.core.cache import cache
 # Keys outlive their slot by this much real time (slots of a simulated clock
 # move faster than real time; real-time keys must not expire early).
 KEY_MARGIN_SECONDS = 120
+# From this many messages a minute, a bot's slots are one second wide and admit several.
+FAST_RATE = 122
 
 
 def slot_seconds(per_minute: int) -> float:
@@ -44,28 +49,54 @@ def take_bot_slot(bot_id: int, per_minute: int, now: float) -> float:
     return (slot + 1) * width - now
 
 
+def slot_width(per_minute: int) -> float:
+    """The width of one of the bot's slots: messages refused a slot spread over it."""
+    return slot_seconds(per_minute) if per_minute < FAST_RATE else 1.0
+
+
+def take_bot_slots(bot_id: int, per_minute: int, now: float, wanted: int) -> tuple[int, float]:
+    """How many of `wanted` messages may leave now, and seconds until the others may try."""
+    if wanted <= 0:
+        return 0, 0.0
+    if per_minute < FAST_RATE:
+        wait = take_bot_slot(bot_id, per_minute, now)
+        return (1, 0.0) if wait == 0 else (0, wait)
+    second = math.floor(now)
+    key = f"delivery:rate:{bot_id}:{per_minute}:s{second}"
+    cache.add(key, 0, timeout=1 + KEY_MARGIN_SECONDS)
+    count = cache.incr(key, wanted)
+    granted = max(0, min(wanted, per_minute // 61 - (count - wanted)))
+    return granted, (0.0 if granted == wanted else second + 1 - now)
+
+
 def conversation_gap(connector_gap: float = 0.0) -> float:
     """The larger of DELIVERY_CONVERSATION_MIN_GAP and the connector's own gap."""
     return max(settings.DELIVERY_CONVERSATION_MIN_GAP, connector_gap)
 
 
-def conversation_wait(conversation_id: int, now: float, connector_gap: float = 0.0) -> float:
-    """Seconds until the conversation's minimum gap has passed (0: go)."""
-    gap = conversation_gap(connector_gap)
-    if gap <= 0:
-        return 0.0
-    last = cache.get(_last_key(conversation_id))
-    # A millisecond's tolerance: times stored to the microsecond would otherwise
-    # leave a wait too small to move `next_attempt_at` (gaps like 3.6 s).
-    if last is None or now - last >= gap - 0.001:
-        return 0.0
-    return gap - (now - last)
+def conversation_waits(gaps: dict[int, float], now: float) -> dict[int, float]:
+    """Seconds until each conversation's minimum gap has passed (id → gap in; only those
+    that must wait out), in one cache read."""
+    gapped = {conversation_id: gap for conversation_id, gap in gaps.items() if gap > 0}
+    if not gapped:
+        return {}
+    lasts = cache.get_many([_last_key(conversation_id) for conversation_id in gapped])
+    waits = {}
+    for conversation_id, gap in gapped.items():
+        last = lasts.get(_last_key(conversation_id))
+        # A millisecond's tolerance: times stored to the microsecond would otherwise
+        # leave a wait too small to move `next_attempt_at` (gaps like 3.6 s).
+        if last is not None and now - last < gap - 0.001:
+            waits[conversation_id] = gap - (now - last)
+    return waits
 
 
-def note_conversation_send(conversation_id: int, now: float, connector_gap: float = 0.0) -> None:
-    gap = conversation_gap(connector_gap)
-    if gap > 0:
-        cache.set(_last_key(conversation_id), now, timeout=math.ceil(gap) + KEY_MARGIN_SECONDS)
+def note_conversation_sends(gaps: dict[int, float], now: float) -> None:
+    """Remember that these conversations (id → gap) got a message at `now`."""
+    gapped = {conversation_id: gap for conversation_id, gap in gaps.items() if gap > 0}
+    if gapped:
+        timeout = math.ceil(max(gapped.values())) + KEY_MARGIN_SECONDS
+        cache.set_many({_last_key(c): now for c in gapped}, timeout=timeout)
 
 
 def _last_key(conversation_id: int) -> str:

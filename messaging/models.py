@@ -5,7 +5,10 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from connectors.base import Outcome
 from conversations.models import Bot, Conversation
+
+from .outbox import IN_FLIGHT, IN_FLIGHT_LABEL
 
 
 def new_msgid() -> str:
@@ -174,12 +177,12 @@ class Message(models.Model):
                 condition=Q(status__in=["queued", "sending"]),
                 name="msg_pending_idx",
             ),
-            # Delivery order: is an older message of this conversation still pending?
-            # (Partial, so a long history is never scanned.)
+            # Delivery order: is an older message of this conversation still pending,
+            # or uncertain within its hold? (Partial, so a long history is never scanned.)
             models.Index(
                 fields=["conversation", "id"],
-                condition=Q(status__in=["queued", "sending"]),
-                name="msg_conversation_pending_idx",
+                condition=Q(status__in=["queued", "sending", "uncertain"]),
+                name="msg_conversation_blocking_idx",
             ),
             # Lookup by WeCom's message id (outbound answers, inbound dedupe).
             models.Index(fields=["upstream_msgid"], name="msg_upstream_idx"),
@@ -190,20 +193,22 @@ class Message(models.Model):
 
 
 class DeliveryAttempt(models.Model):
-    """One try at handing an outbound message to its connector."""
+    """One try at handing an outbound message to its connector: opened (in flight) when the
+    message is claimed, its outcome written after the call (messaging/outbox.py)."""
 
-    class Outcome(models.TextChoices):
-        SENT = "sent", _("Sent")
-        RETRY = "retry", _("Retry later")
-        FAILED = "failed", _("Failed for good")
-        UNCERTAIN = "uncertain", _("Uncertain")
+    Outcome = Outcome  # the connectors' own: an attempt records what the connector answered
 
     message = models.ForeignKey(
         Message, on_delete=models.CASCADE, related_name="attempts", verbose_name=_("message")
     )
     started_at = models.DateTimeField(_("started"))
     duration_ms = models.PositiveIntegerField(_("duration (ms)"), null=True, blank=True)
-    outcome = models.CharField(_("outcome"), max_length=16, choices=Outcome.choices)
+    outcome = models.CharField(
+        _("outcome"),
+        max_length=16,
+        choices=[(IN_FLIGHT, IN_FLIGHT_LABEL), *Outcome.choices],
+        default=IN_FLIGHT,
+    )
     http_status = models.PositiveSmallIntegerField(_("HTTP status"), null=True, blank=True)
     errcode = models.IntegerField(_("errcode"), null=True, blank=True)
     response_text = models.TextField(

@@ -1,10 +1,87 @@
-"""Hand committed outbound messages to the delivery workers.
+"""The outbox protocol: how both sending engines hand stored work to the wire.
 
-The message row is the outbox: it is committed first, and only its id travels
-through the broker, after the commit, never holding the request (see
-botadmin/wakeups.py). If the broker is unreachable the message stays `queued`
-and the delivery sweeper picks it up.
+Delivery (messaging.delivery: outbound messages to connectors) and forwarding
+(forwarding.webhook_delivery: inbound messages to webhook endpoints) follow the
+same rules, and take them from here:
+
+* The row is the outbox. It is committed first; only its id travels through
+  the broker, after the commit. It carries a status (waiting → in flight →
+  finished), `next_attempt_at` (when it is due; while in flight, the lease:
+  past it, the row belongs to a lost worker) and an attempt count.
+* A worker claims due rows in batches (`lock_due`): one query locks up to a
+  batch, one update marks them in flight with a lease, and one insert opens
+  an attempt row for each (`IN_FLIGHT`), all in one transaction, before any
+  call is made. The outcome is written on that attempt after the call. A
+  worker killed mid-call therefore leaves an open attempt, which whoever
+  takes the row back completes as `INTERRUPTED`.
+* A failed attempt is retried after `retry_delay(schedule, failures)`; each
+  engine has its schedule (a table of delays): delivery's doubling one
+  (`delivery_schedule`) and forwarding's Svix-like one (`FORWARDING_SCHEDULE`).
+* A wake-up is only a shortcut to low latency, published after the commit
+  without ever holding a request (botadmin/wakeups.py): a woken worker drains
+  every due row, and each engine's sweeper (a beat entry) finds rows whose
+  wake-up was lost (a broker down, a killed worker).
 """
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db.models import QuerySet
+from django.utils.translation import gettext_lazy as _
+
+# An attempt row's outcome from its claim until its call has an answer.
+IN_FLIGHT = "in_flight"
+IN_FLIGHT_LABEL = _("In flight")
+# What a taken-back attempt says (its row's lease ran out with no answer recorded).
+INTERRUPTED = "interrupted: the worker stopped during this attempt, no answer was recorded"
+# Rows claimed by one query: enough to amortise the claim, few enough to share work.
+CLAIM_BATCH = 50
+
+
+@dataclass(frozen=True)
+class RetrySchedule:
+    """Seconds to wait after the 1st, 2nd, … failed attempt; none left: give up."""
+
+    delays: tuple[float, ...]
+    jitter: float  # ± this fraction, so rows that failed together do not retry together
+
+
+def retry_delay(schedule: RetrySchedule, failures: int, at_least: float = 0.0) -> float | None:
+    """Seconds until the next attempt after `failures` failed ones; None when the schedule
+    is used up. `at_least`: what the other side asked for (Retry-After)."""
+    if failures < 1 or failures > len(schedule.delays):
+        return None
+    delay = schedule.delays[failures - 1] * random.uniform(1 - schedule.jitter, 1 + schedule.jitter)
+    return max(delay, at_least)
+
+
+def delivery_schedule() -> RetrySchedule:
+    """DELIVERY_RETRY_BASE_DELAY, doubling, for DELIVERY_MAX_ATTEMPTS attempts in all."""
+    base = settings.DELIVERY_RETRY_BASE_DELAY
+    return RetrySchedule(
+        tuple(base * 2**n for n in range(settings.DELIVERY_MAX_ATTEMPTS - 1)), jitter=0.2
+    )
+
+
+# Bridge spec section 4 (as Svix): 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h.
+FORWARDING_SCHEDULE = RetrySchedule(
+    (5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0), jitter=0.1
+)
+
+
+def lock_due(queryset: QuerySet, limit: int = CLAIM_BATCH) -> list:
+    """Up to `limit` rows of `queryset`, this transaction's alone until it ends.
+
+    PostgreSQL skips rows another claim holds (`SKIP LOCKED`), so workers
+    claiming side by side take different rows without waiting. SQLite has no
+    row locks: botadmin opens its transactions IMMEDIATE (settings.py), so a
+    claim holds the database's write lock from its first statement and claims
+    run one after the other. Call inside `transaction.atomic()`.
+    """
+    return list(queryset.select_for_update(skip_locked=True, of=("self",))[:limit])
 
 
 def enqueue_delivery(message_id: int) -> None:

@@ -3,51 +3,54 @@
 Run periodically (CELERY_BEAT_SCHEDULE "delivery-sweeper"). It
 
 * takes back messages whose `sending` lease ran out (the worker died or
-  hung mid-send): an idempotent connector's message is queued again (the
-  other side drops the repeat), any other becomes `uncertain`, since it may
-  have been posted;
-* returns the queued messages that are overdue (their wake-up went to a
-  broker that was down, or was lost with a worker) so they are enqueued again.
+  hung mid-send) and completes their open attempt as interrupted: an
+  idempotent connector's message is queued again (the other side drops the
+  repeat), any other becomes `uncertain`, since it may have been posted;
+* fails messages that waited for a paused or inactive bot longer than
+  DELIVERY_MAX_QUEUE_AGE_HOURS, saying so, instead of sending them days late;
+* returns the due messages that are overdue (their wake-up went to a broker
+  that was down, was lost with a worker, or the uncertain message they waited
+  behind ran out of its hold) so they are enqueued again.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from connectors.base import Outcome
 from connectors.registry import connector_class
 
-from .delivery import Clock
+from .delivery import Clock, due_messages, uncertain_changes
 from .models import DeliveryAttempt, Message
+from .outbox import IN_FLIGHT, INTERRUPTED
 
 BATCH = 500
-LOST_WORKER = "no answer recorded: the worker was lost while sending"
 
 
 def sweep(clock: Clock = timezone.now) -> list[int]:
-    """Recover lost sends; return the ids of queued messages that need a worker now."""
+    """Recover lost sends and expire stale queues; return the ids that need a worker now."""
     now = clock()
     requeued = recover_lost_sends(now)
+    expire_stale_queues(now)
     overdue = now - timedelta(seconds=settings.DELIVERY_SWEEP_INTERVAL)
     return requeued + list(
-        Message.objects.filter(
+        due_messages(now)
+        .filter(
             Q(next_attempt_at__lte=overdue)
-            | Q(next_attempt_at__isnull=True, created_at__lte=overdue),
-            status=Message.Status.QUEUED,
-            direction=Message.Direction.OUT,
-            bot__paused_at__isnull=True,
-            bot__is_active=True,
+            | Q(next_attempt_at__isnull=True, created_at__lte=overdue)
         )
-        .order_by("pk")
+        .exclude(pk__in=requeued)
         .values_list("pk", flat=True)[:BATCH]
     )
 
 
-def recover_lost_sends(now) -> list[int]:
+def recover_lost_sends(now: datetime) -> list[int]:
     """Take back messages whose lease ran out; return the ones queued again."""
     lost = Message.objects.filter(
         status=Message.Status.SENDING, next_attempt_at__lte=now
@@ -56,24 +59,48 @@ def recover_lost_sends(now) -> list[int]:
     for message in lost:
         idempotent = connector_class(message.bot.connector).idempotent
         if not idempotent:
-            changes = {"status": Message.Status.UNCERTAIN, "next_attempt_at": None}
-            outcome = DeliveryAttempt.Outcome.UNCERTAIN
+            outcome = Outcome.UNCERTAIN
+            changes = uncertain_changes(INTERRUPTED, now)
         elif message.attempt_count >= settings.DELIVERY_MAX_ATTEMPTS:
+            outcome = Outcome.FAILED
             changes = {"status": Message.Status.FAILED, "next_attempt_at": None}
-            outcome = DeliveryAttempt.Outcome.FAILED
         else:
+            outcome = Outcome.RETRY
             changes = {"status": Message.Status.QUEUED, "next_attempt_at": now}
-            outcome = DeliveryAttempt.Outcome.RETRY
         with transaction.atomic():
             taken = Message.objects.filter(
                 pk=message.pk,
                 status=Message.Status.SENDING,
                 attempt_count=message.attempt_count,
-            ).update(**changes, last_error=LOST_WORKER, updated_at=now)
-            if taken:
+            ).update(**{"last_error": INTERRUPTED, **changes, "updated_at": now})
+            if not taken:
+                continue
+            completed = DeliveryAttempt.objects.filter(message=message, outcome=IN_FLIGHT).update(
+                outcome=outcome, response_text=INTERRUPTED
+            )
+            if not completed:  # claimed before attempts were opened at the claim
                 DeliveryAttempt.objects.create(
-                    message=message, started_at=now, outcome=outcome, response_text=LOST_WORKER
+                    message=message, started_at=now, outcome=outcome, response_text=INTERRUPTED
                 )
-                if outcome == DeliveryAttempt.Outcome.RETRY:
-                    requeued.append(message.pk)
+        if outcome == Outcome.RETRY:
+            requeued.append(message.pk)
     return requeued
+
+
+def expire_stale_queues(now: datetime) -> int:
+    """Fail the messages queued for a paused or inactive bot for too long; returns how many."""
+    hours = settings.DELIVERY_MAX_QUEUE_AGE_HOURS
+    stale = Message.objects.alias(due_at=Coalesce("scheduled_at", "created_at")).filter(
+        Q(bot__paused_at__isnull=False) | Q(bot__is_active=False),
+        status=Message.Status.QUEUED,
+        due_at__lte=now - timedelta(hours=hours),
+    )
+    return Message.objects.filter(pk__in=list(stale.values_list("pk", flat=True)[:BATCH])).update(
+        status=Message.Status.FAILED,
+        next_attempt_at=None,
+        last_error=(
+            f"expired: queued for more than {hours:g} hours while its bot was paused or "
+            "inactive (DELIVERY_MAX_QUEUE_AGE_HOURS); not sent"
+        ),
+        updated_at=now,
+    )

@@ -1,7 +1,12 @@
 """Celery tasks: thin wrappers around messaging.delivery and messaging.sweeper."""
 
+import math
+from datetime import datetime
+
 from celery import shared_task
 from celery.utils.functional import chunks
+from django.core.cache import cache
+from django.utils import timezone
 
 from . import delivery, media_fetch, sweeper
 
@@ -13,14 +18,14 @@ IDS_PER_TASK = 20
 
 
 @shared_task(name="messaging.deliver_messages", ignore_result=True)
-def deliver_messages(message_ids: list[int]) -> list[str]:
-    """Deliver each message in turn; a wake-up carries the ids that arrived together."""
-    results = []
-    for message_id in message_ids:
-        step = delivery.deliver(message_id)
-        wake(step.wake)
-        results.append(step.result)
-    return results
+def deliver_messages(message_ids: list[int]) -> int:
+    """Deliver every due message, not only these (the ids say what woke the worker)."""
+    drained = delivery.drain()
+    if drained.more:
+        deliver_messages.delay([])  # a fresh task goes on, behind what else is queued
+    elif drained.next_due is not None:
+        wake_at(drained.next_due)
+    return len(drained.results)
 
 
 @shared_task(name="messaging.sweep_deliveries", ignore_result=True)
@@ -31,10 +36,13 @@ def sweep_deliveries() -> int:
     return len(due)
 
 
-def wake(items: list[tuple[int, float]]) -> None:
-    for message_id, delay in items:
-        if delay <= MAX_COUNTDOWN_SECONDS:
-            deliver_messages.apply_async([[message_id]], countdown=delay or None)
+def wake_at(due: datetime) -> None:
+    """One wake-up for whatever is due at `due` (workers finishing together publish one)."""
+    delay = max((due - timezone.now()).total_seconds(), 0.0)
+    if delay > MAX_COUNTDOWN_SECONDS:
+        return  # the sweeper's
+    if cache.add(f"delivery:wake:{math.ceil(due.timestamp())}", 1, timeout=math.ceil(delay) + 2):
+        deliver_messages.apply_async([[]], countdown=delay)
 
 
 @shared_task(name="messaging.purge_expired_messages", ignore_result=True)

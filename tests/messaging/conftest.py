@@ -16,14 +16,12 @@ from pathlib import Path
 import pytest
 import requests
 from django.core.cache import cache
-from django.db.models import Min, Q
 from django.utils import timezone
 
 from conversations.models import Bot
 from devtools.processes import database_url
 from devtools.receiver import Receiver
-from messaging import ratelimit
-from messaging.delivery import deliver
+from messaging import delivery, ratelimit
 from messaging.models import Message
 from messaging.sending import accept_outbound
 from tests.connectors.conftest import agent, bridge_bot  # noqa: F401  (the fake agent)
@@ -217,26 +215,11 @@ def queue_message():
 
 
 def drain(clock: SimClock, max_steps: int = 100_000) -> None:
-    """Run every due message through `deliver`, advancing the simulated clock
-    to the next due time whenever nothing is due, until nothing is queued."""
+    """Run the engine's drain (what a woken worker does), advancing the simulated clock
+    to the next due time whenever nothing is due, until nothing is waiting for a time."""
     for _ in range(max_steps):
-        now = clock()
-        due = list(
-            Message.objects.filter(
-                Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now),
-                status=Message.Status.QUEUED,
-                bot__paused_at__isnull=True,
-            )
-            .order_by("next_attempt_at", "pk")
-            .values_list("pk", flat=True)
-        )
-        for pk in due:
-            deliver(pk, clock)
-        if due:
-            continue
-        upcoming = Message.objects.filter(
-            status=Message.Status.QUEUED, bot__paused_at__isnull=True
-        ).aggregate(at=Min("next_attempt_at"))["at"]
+        delivery.drain(clock)
+        upcoming = delivery.next_due_time(clock())
         if upcoming is None:
             return
         clock.now = max(clock.now, upcoming)

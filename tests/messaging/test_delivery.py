@@ -5,8 +5,9 @@ from datetime import timedelta
 
 import pytest
 
-from messaging.delivery import claim_message, deliver
-from messaging.models import Message
+from messaging.delivery import claim_due_messages, deliver
+from messaging.delivery import drain as drain_engine
+from messaging.models import DeliveryAttempt, Message
 from messaging.sweeper import sweep
 from tests.messaging.conftest import drain
 
@@ -252,7 +253,8 @@ def test_sweeper_takes_back_a_lost_send_and_retries_it_for_an_idempotent_connect
     agent, bridge_group, queue_message, clock, settings
 ):
     message = queue_message(bridge_group, TEXT)
-    claim_message(message.pk, clock)  # a worker claimed it, then died before recording anything
+    claim_due_messages(clock, ids=[message.pk])  # a worker claimed it, then died mid-call
+    assert message.attempts.get().outcome == "in_flight"  # the claim left a trace
     assert sweep(clock) == []
     clock.advance(settings.DELIVERY_SENDING_TIMEOUT + settings.DELIVERY_SWEEP_INTERVAL + 1)
 
@@ -260,15 +262,20 @@ def test_sweeper_takes_back_a_lost_send_and_retries_it_for_an_idempotent_connect
 
     message.refresh_from_db()
     assert message.status == "queued"
-    assert message.attempts.get().response_text.startswith("no answer recorded")
+    interrupted = message.attempts.get()
+    assert (interrupted.outcome, interrupted.response_text[:11]) == ("retry", "interrupted")
     assert deliver(message.pk, clock).result == "sent"
+    assert list(message.attempts.order_by("pk").values_list("outcome", flat=True)) == [
+        "retry",
+        "sent",
+    ]
 
 
 def test_sweeper_marks_a_lost_robot_send_uncertain(
     wecom, wecom_group, queue_message, clock, settings
 ):
     message = queue_message(wecom_group, TEXT)
-    claim_message(message.pk, clock)
+    claim_due_messages(clock, ids=[message.pk])
     clock.advance(settings.DELIVERY_SENDING_TIMEOUT + 1)
 
     assert sweep(clock) == []
@@ -305,13 +312,13 @@ def test_a_message_waiting_behind_an_older_one_is_woken_when_that_one_is_done(
 ):
     older, newer = queue_message(bridge_group, TEXT), queue_message(bridge_group, TEXT)
 
-    waiting = deliver(newer.pk, clock)
-    assert (waiting.result, waiting.wake) == ("waiting", [])  # no wake-up of its own
+    assert deliver(newer.pk, clock).result == "waiting"
+    newer.refresh_from_db()
+    assert newer.next_attempt_at is None  # no time of its own: it goes right after the older
 
-    done = deliver(older.pk, clock)
-    assert (done.result, done.wake) == ("sent", [(newer.pk, 0.0)])
+    assert deliver(older.pk, clock).result == "sent"
     clock.advance(5)  # past the conversation gap and the bot's next 3 s rate slot
-    assert deliver(newer.pk, clock).result == "sent"
+    assert [m.message.pk for m in claim_due_messages(clock)] == [newer.pk]
 
 
 def test_with_the_cache_down_a_message_waits_and_leaves_when_it_is_back(
@@ -331,3 +338,96 @@ def test_with_the_cache_down_a_message_waits_and_leaves_when_it_is_back(
     settings.CACHES = working_cache
     assert deliver(message.pk, clock).result == "sent"
     assert message.msgid in agent.sent
+
+
+def test_one_claim_takes_the_oldest_message_of_each_conversation_and_opens_their_attempts(
+    agent, bridge_bot, make_conversation, queue_message, clock
+):
+    bridge_bot.rate_limit_per_minute = 10_000
+    bridge_bot.save()
+    first, second = make_conversation(bridge_bot, "wrA"), make_conversation(bridge_bot, "wrB")
+    a1, b1, a2, b2, a3 = (
+        queue_message(conversation, TEXT) for conversation in (first, second, first, second, first)
+    )
+
+    claimed = claim_due_messages(clock)
+
+    assert [attempt.message.pk for attempt in claimed] == [a1.pk, b1.pk]
+    assert [m.status for m in Message.objects.order_by("pk")] == ["sending"] * 2 + ["queued"] * 3
+    assert [attempt.row.outcome for attempt in claimed] == ["in_flight", "in_flight"]
+    assert claim_due_messages(clock) == []  # the newer ones wait for these
+
+
+def test_one_drain_sends_every_due_message_in_order_per_conversation(
+    agent, bridge_bot, make_conversation, queue_message, clock, settings
+):
+    settings.DELIVERY_CONVERSATION_MIN_GAP = 0
+    bridge_bot.rate_limit_per_minute = 10_000
+    bridge_bot.save()
+    groups = [make_conversation(bridge_bot, f"wrGroup{n}") for n in range(4)]
+    expected = {group.conversation_id: [] for group in groups}
+    for n in range(20):
+        message = queue_message(groups[n % 4], {"msgtype": "text", "text": {"content": f"#{n}"}})
+        expected[groups[n % 4].conversation_id].append(message.msgid)
+
+    drained = drain_engine(clock)
+
+    assert drained.results == ["sent"] * 20 and drained.next_due is None
+    sent = sorted(agent.sent.values(), key=lambda s: s.at)
+    for conversation_id, msgids in expected.items():
+        assert [s.id for s in sent if s.body["conversation_id"] == conversation_id] == msgids
+    assert DeliveryAttempt.objects.filter(outcome="sent").count() == 20
+
+
+def test_an_uncertain_message_holds_its_conversation_only_for_the_hold(
+    wecom, wecom_group, queue_message, clock, settings
+):
+    settings.DELIVERY_UNCERTAIN_HOLD = 600
+    wecom.drop_next = 1  # posted, but the answer is lost
+    uncertain = queue_message(wecom_group, TEXT)
+    newer = queue_message(wecom_group, TEXT)
+    assert deliver(uncertain.pk, clock).result == "uncertain"
+    uncertain.refresh_from_db()
+    assert "DELIVERY_UNCERTAIN_HOLD" in uncertain.last_error
+
+    clock.advance(599)
+    assert deliver(newer.pk, clock).result == "waiting"
+    clock.advance(2)
+    assert deliver(newer.pk, clock).result == "sent"
+    uncertain.refresh_from_db()
+    assert uncertain.status == "uncertain"  # still the operator's to decide
+
+
+def test_messages_queued_for_a_paused_bot_expire_with_the_reason(
+    agent, bridge_bot, bridge_group, queue_message, clock, settings
+):
+    settings.DELIVERY_MAX_QUEUE_AGE_HOURS = 24
+    bridge_bot.paused_at, bridge_bot.paused_reason = clock(), "token refused"
+    bridge_bot.save()
+    old, fresh = queue_message(bridge_group, TEXT), queue_message(bridge_group, TEXT)
+    Message.objects.filter(pk=old.pk).update(created_at=clock() - timedelta(hours=24, minutes=1))
+
+    sweep(clock)
+
+    old.refresh_from_db()
+    fresh.refresh_from_db()
+    assert old.status == "failed" and old.last_error.startswith("expired")
+    assert "DELIVERY_MAX_QUEUE_AGE_HOURS" in old.last_error
+    assert fresh.status == "queued"
+
+
+def test_a_fast_bot_gets_a_61st_of_its_rate_each_second(
+    agent, bridge_bot, make_conversation, queue_message, clock
+):
+    bridge_bot.rate_limit_per_minute = 610  # 10 a second
+    bridge_bot.save()
+    groups = [make_conversation(bridge_bot, f"wrGroup{n}") for n in range(25)]
+    for group in groups:
+        queue_message(group, TEXT)
+    clock.now = clock.now.replace(microsecond=0)
+
+    assert len(claim_due_messages(clock)) == 10
+    clock.advance(0.5)
+    assert claim_due_messages(clock) == []  # the others wait, spread over the next second
+    clock.advance(1.6)
+    assert len(claim_due_messages(clock)) == 10
