@@ -11,7 +11,7 @@ from messaging.scheduled_api import router as scheduled_messages_router
 
 from .api import api, api_not_found
 from .metrics import metrics_view
-from .views import healthz, readyz
+from .views import favicon, healthz, readyz
 
 # The two busiest endpoints first: Django tries URL patterns in order.
 api.add_router("", "messaging.api.router")
@@ -27,6 +27,7 @@ urlpatterns = [
     re_path(r"^api/", api_not_found),
     path("", RedirectView.as_view(pattern_name="console:index", permanent=False)),
     path("console/", include("console.urls")),
+    path("favicon.ico", favicon),
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
     path("metrics", metrics_view, name="metrics"),

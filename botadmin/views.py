@@ -1,5 +1,7 @@
-from django.http import JsonResponse
-from django.views.decorators.cache import never_cache
+from pathlib import Path
+
+from django.http import HttpResponse, JsonResponse
+from django.views.decorators.cache import cache_control, never_cache
 
 from . import health
 
@@ -22,3 +24,12 @@ def readyz(request):
         "checks": {name: result.as_dict() for name, result in results.items()},
     }
     return JsonResponse(answer, status=503 if failing else 200)
+
+
+FAVICON = Path(__file__).resolve().parent.parent / "static" / "botadmin" / "favicon.svg"
+
+
+@cache_control(max_age=86400, public=True)
+def favicon(request):
+    """/favicon.ico, which browsers ask for on every page whatever the page says."""
+    return HttpResponse(FAVICON.read_bytes(), content_type="image/svg+xml")

@@ -50,6 +50,8 @@ class HistoryPage:
     has_older: bool = False
     has_newer: bool = False
     focus_id: int | None = None
+    # A jump to a date without messages: the day asked for (the page shows the nearest).
+    empty_day: date | None = None
 
     @property
     def oldest_id(self) -> int | None:
@@ -101,25 +103,54 @@ def page_around(conversation: Conversation, message_id: int, size: int = PAGE_SI
     return HistoryPage(older + newer, has_older, has_newer, focus_id=message_id)
 
 
-def first_id_on_or_after(conversation: Conversation, day: date) -> int | None:
-    """The first message of `day` (in the UI's time zone) or later, for "jump to date"."""
+def first_on_or_after(conversation: Conversation, day: date) -> tuple[int, datetime] | None:
+    """The id and time of the first message of `day` (in the UI's time zone) or later,
+    for "jump to date"."""
     start = timezone.make_aware(datetime.combine(day, time.min))
     return (
         Message.objects.filter(conversation=conversation, created_at__gte=start)
         .order_by("id")
-        .values_list("id", flat=True)
+        .values_list("id", "created_at")
         .first()
     )
 
 
 def page_at_date(conversation: Conversation, day: date, size: int = PAGE_SIZE) -> HistoryPage:
-    first_id = first_id_on_or_after(conversation, day)
-    if first_id is None:
+    """The page starting at the day's first message; for a day without messages, the
+    next messages after it (or the newest), with `empty_day` saying so."""
+    first = first_on_or_after(conversation, day)
+    if first is None:
         # Nothing that late: the newest messages are the closest answer.
-        return latest_page(conversation, size)
+        page = latest_page(conversation, size)
+        page.empty_day = day
+        return page
+    first_id, first_at = first
     messages, has_newer = _newer(conversation, first_id - 1, size)
     has_older = Message.objects.filter(conversation=conversation, id__lt=first_id).exists()
-    return HistoryPage(messages, has_older, has_newer, focus_id=first_id)
+    empty_day = day if timezone.localdate(first_at) != day else None
+    return HistoryPage(messages, has_older, has_newer, focus_id=first_id, empty_day=empty_day)
+
+
+def day_of(conversation: Conversation, message_id: int) -> date | None:
+    """The local day of one message of the conversation (None if there is no such message)."""
+    created_at = (
+        Message.objects.filter(conversation=conversation, pk=message_id)
+        .values_list("created_at", flat=True)
+        .first()
+    )
+    return timezone.localdate(created_at) if created_at else None
+
+
+def with_day_dividers(drawn: list, previous_day: date | None = None) -> list:
+    """[(message, html, day)] where `day` is set on the first message of each local day:
+    the timeline draws a divider there. `previous_day` is the day of the message shown
+    just before these (a live update continues the day already on screen)."""
+    rows = []
+    for message, html in drawn:
+        day = timezone.localdate(message.created_at)
+        rows.append((message, html, day if day != previous_day else None))
+        previous_day = day
+    return rows
 
 
 def message_with_trace(conversation: Conversation, message_id: int) -> Message | None:

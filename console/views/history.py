@@ -3,6 +3,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -50,16 +51,24 @@ def conversation_history(request, bot_id: int, pk: int, reply_form=None):
         "conversation": conversation,
         "page": page,
         "base_url": base_url,
-        "bubbles": bubbles.draw(
-            page.messages,
-            bot=bot,
-            base_url=base_url,
-            pending_statuses=Message.Status.UNFINISHED,
-            focus_id=page.focus_id,
+        "bubbles": history.with_day_dividers(
+            bubbles.draw(
+                page.messages,
+                bot=bot,
+                base_url=base_url,
+                pending_statuses=Message.Status.UNFINISHED,
+                focus_id=page.focus_id,
+            )
         ),
     }
     if request.headers.get("HX-Request") and "before" in request.GET:
-        # Infinite scroll: only the older messages and the next sentinel.
+        # Infinite scroll: only the older messages and the next sentinel. When the
+        # day shown on top goes on in them, its divider moves up to their first.
+        if page.messages:
+            top_day = history.day_of(conversation, int_param(request, "before"))
+            last_day = context["bubbles"][-1][0].created_at
+            if top_day == timezone.localdate(last_day):
+                context["continued_day"] = top_day
         return render(request, "console/history/_older.html", context)
     context["jump_form"] = JumpToDateForm(request.GET if "date" in request.GET else None)
     context["reply_form"] = reply_form or ReplyForm()
@@ -89,8 +98,12 @@ def history_updates(request, bot_id: int, pk: int):
             "bot": bot,
             "conversation": conversation,
             "after": page.newest_id or after,
-            "bubbles": bubbles.draw(page.messages, **draw_args),
-            "refreshed": bubbles.draw(refreshed, oob=True, **draw_args),
+            "bubbles": history.with_day_dividers(
+                bubbles.draw(page.messages, **draw_args),
+                # The day already on screen goes on: no second divider for it.
+                history.day_of(conversation, after) if page.messages and after else None,
+            ),
+            "refreshed": history.with_day_dividers(bubbles.draw(refreshed, oob=True, **draw_args)),
         },
     )
 

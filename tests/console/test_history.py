@@ -453,3 +453,78 @@ def test_every_form_of_the_history_page_carries_a_working_csrf_token(operator, b
     assert refused.status_code == 403
     assert accepted.status_code == 302 and accepted["Location"] == url
     assert switched.status_code == 302 and client.get(url).headers["Content-Language"] == "en"
+
+
+@pytest.mark.parametrize(
+    ("days_ago", "says", "first_shown"),
+    [
+        (20, "之后的第一批消息", "10 days ago"),  # before the first message
+        (3, "之后的第一批消息", "1 days ago"),  # a quiet day in between
+        (-2, "最新的消息", "10 days ago"),  # after the last message
+    ],
+)
+def test_jump_to_a_date_without_messages_says_so(
+    operator_client, group, history_url, make_message, days_ago, says, first_shown
+):
+    now = timezone.now()
+    for ago in (10, 5, 1):
+        make_message(group, text=f"{ago} days ago", created_at=now - dt.timedelta(days=ago))
+    day = timezone.localtime(now - dt.timedelta(days=days_ago)).date()
+
+    html = operator_client.get(history_url + f"?date={day.isoformat()}").content.decode()
+
+    assert f"{day.isoformat()} 没有消息。" in html and says in html
+    assert re.findall(r'<div class="text">(.*?)</div>', html)[0] == first_shown
+
+
+def test_jump_to_a_date_with_messages_says_nothing_more(
+    operator_client, group, history_url, make_message
+):
+    message = make_message(group, text="今天")
+    day = timezone.localdate(message.created_at)
+    html = operator_client.get(history_url + f"?date={day.isoformat()}").content.decode()
+    assert 'id="empty-day"' not in html
+
+
+def _dividers(html: str) -> list[str]:
+    return re.findall(r'<div class="day-divider" id="day-([\d-]+)">', html)
+
+
+def test_a_live_update_on_the_same_day_adds_no_second_day_divider(
+    operator_client, group, history_url, make_message
+):
+    now = timezone.now()
+    yesterday = make_message(group, text="昨天", created_at=now - dt.timedelta(days=1))
+    shown = make_message(group, text="今天早些")
+    page = operator_client.get(history_url).content.decode()
+    today = timezone.localdate(now).isoformat()
+    assert _dividers(page)[-1] == today
+
+    make_message(group, text="刚刚")
+    same_day = operator_client.get(f"{history_url}updates?after={shown.pk}").content.decode()
+    from_yesterday = operator_client.get(
+        f"{history_url}updates?after={yesterday.pk}"
+    ).content.decode()
+
+    assert "刚刚" in same_day and _dividers(same_day) == []
+    assert _dividers(from_yesterday) == [today]
+
+
+def test_an_older_page_ending_on_the_top_day_moves_that_days_divider_up(
+    operator_client, group, history_url, make_message
+):
+    made = [make_message(group, text=f"m{i}") for i in range(60)]
+    page = operator_client.get(history_url).content.decode()
+    today = timezone.localdate(made[0].created_at).isoformat()
+    assert _dividers(page) == [today]
+
+    older = operator_client.get(
+        f"{history_url}?before={shown_ids_first(page)}", HTTP_HX_REQUEST="true"
+    ).content.decode()
+
+    assert _dividers(older) == [today]
+    assert f'<div id="day-{today}" hx-swap-oob="delete"></div>' in older
+
+
+def shown_ids_first(html: str) -> int:
+    return int(re.search(r'<article id="m(\d+)"', html).group(1))

@@ -1,0 +1,41 @@
+"""The timeline's day dividers in a real browser: one per day, after scrolling back and
+after live updates. Screenshots land in test-artifacts/console/."""
+
+from tests.browser import needs_chromium
+
+from .browser import log_in, open_conversation, shoot
+
+pytestmark = needs_chromium
+
+
+def test_one_day_divider_per_day_after_scrolling_back_and_live_updates(page, demo):
+    from playwright.sync_api import expect
+
+    bot, group = demo  # 70 messages of today: two pages
+    log_in(page)
+    open_conversation(page, group.name)
+    dividers = page.locator("#timeline .day-divider")
+    expect(dividers).to_have_count(1)
+
+    page.locator("#timeline").evaluate("el => el.scrollTop = 0")
+    expect(page.get_by_text("第 0 条历史消息")).to_be_visible()
+    expect(dividers).to_have_count(1)
+    # The divider heads the day: nothing of that day above it.
+    assert page.locator("#timeline .day-divider + article").first.inner_text().find("第 0 条") >= 0
+
+    from messaging.models import Message
+
+    Message.objects.create(
+        bot=bot,
+        conversation=group,
+        direction="in",
+        msgtype="text",
+        body={"msgtype": "text", "text": {"content": "实时到达的新消息"}},
+        search_text="实时到达的新消息",
+        sender_name="李娜",
+        status="received",
+        source="agent",
+    )
+    expect(page.get_by_text("实时到达的新消息")).to_be_visible()
+    expect(dividers).to_have_count(1)
+    shoot(page, "timeline-one-divider")
