@@ -1,6 +1,7 @@
 """Admin pieces shared by the apps: operators see only the bots they run."""
 
 from django import forms
+from django.contrib import admin
 from django.contrib.admin import helpers
 from django.core.exceptions import BadRequest, ValidationError
 from django.db import models
@@ -132,6 +133,23 @@ class BotScopedAdminMixin:
         if db_field.name == "bot" and not request.user.is_superuser:
             kwargs["queryset"] = bots_visible_to(request.user)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+class VisibleRelatedFilter(admin.RelatedFieldListFilter):
+    """A list filter on a bot, or on a row that has a bot (a webhook endpoint), that
+    offers only the user's bots and their rows: Django's lists every row, which shows
+    a scoped operator every bot's name and every endpoint's URL."""
+
+    def field_choices(self, field, request, model_admin):
+        visible = bots_visible_to(request.user)
+        model = field.related_model
+        rows = (
+            visible
+            if model is visible.model
+            else model._default_manager.filter(bot__in=visible.values("pk"))
+        )
+        ordering = self.field_admin_ordering(field, request, model_admin)
+        return [(row.pk, str(row)) for row in rows.order_by(*(ordering or ("pk",)))]
 
 
 class ReadOnlyAdminMixin:

@@ -3,6 +3,8 @@
 from django.conf import settings
 from django.core.checks import Error, Warning, register
 
+from botadmin import http
+
 SQLITE = "django.db.backends.sqlite3"
 
 
@@ -28,6 +30,16 @@ def check_settings(app_configs=None, **kwargs):
     ):
         if getattr(settings, name) <= 0:
             problems.append(Error(f"{name} must be positive.", id="botadmin.E001"))
+    try:
+        http.parse_networks(tuple(settings.BOTADMIN_AGENT_NETWORKS))
+    except ValueError as error:
+        problems.append(
+            Error(
+                f"BOTADMIN_AGENT_NETWORKS: {error}",
+                hint="Comma-separated CIDRs, e.g. 10.20.0.0/16,fd00::/8.",
+                id="botadmin.E003",
+            )
+        )
     if settings.BOTADMIN_SECRET_GRACE_HOURS < 0:
         problems.append(
             Error("BOTADMIN_SECRET_GRACE_HOURS cannot be negative.", id="botadmin.E002")

@@ -21,6 +21,7 @@ connecting, so a DNS answer that changes in between (rebinding) is refused too.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import socket
 import threading
@@ -68,8 +69,26 @@ class HttpResponse:
         return jsontext.loads(self.content)
 
 
-def check_url(url: str, *, allow_private: bool | None = None) -> None:
-    """Raise UnsafeURLError unless `url` may be requested."""
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@functools.cache
+def parse_networks(cidrs: tuple[str, ...]) -> tuple[Network, ...]:
+    """CIDRs (e.g. BOTADMIN_AGENT_NETWORKS) as networks; ValueError for a bad one."""
+    return tuple(ipaddress.ip_network(cidr.strip(), strict=False) for cidr in cidrs if cidr.strip())
+
+
+def _outside(address, networks: tuple[Network, ...]) -> bool:
+    return not any(address in network for network in networks if network.version == address.version)
+
+
+def check_url(
+    url: str, *, allow_private: bool | None = None, networks: tuple[Network, ...] = ()
+) -> None:
+    """Raise UnsafeURLError unless `url` may be requested.
+
+    With `networks`, the host must resolve into them (private or not) and nowhere else.
+    """
     if allow_private is None:
         allow_private = settings.BOTADMIN_ALLOW_PRIVATE_URLS
     parts = urlsplit(url)
@@ -79,7 +98,7 @@ def check_url(url: str, *, allow_private: bool | None = None) -> None:
         )
     if not parts.hostname:
         raise UnsafeURLError("the URL has no host")
-    if allow_private:
+    if allow_private and not networks:
         return
     try:
         port = parts.port or (443 if parts.scheme == "https" else 80)
@@ -88,7 +107,12 @@ def check_url(url: str, *, allow_private: bool | None = None) -> None:
         raise UnsafeURLError(f"cannot resolve {parts.hostname}: {error}") from None
     for info in infos:
         address = _address(info[4][0])
-        if _refused(address):
+        if networks:
+            if _outside(address, networks):
+                raise UnsafeURLError(
+                    f"{parts.hostname} resolves to {address}, outside the allowed networks"
+                )
+        elif _refused(address):
             raise UnsafeURLError(
                 f"{parts.hostname} resolves to {address}, a private or reserved address "
                 "(set BOTADMIN_ALLOW_PRIVATE_URLS to allow it)"
@@ -134,12 +158,20 @@ def _embedded_ipv4(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> li
 
 
 class _PeerChecked:
-    """Refuses the connection when the address it reached is private or reserved."""
+    """Refuses the connection when the address it reached is private or reserved,
+    or, when `networks` are given, outside them."""
+
+    networks: tuple[Network, ...] = ()
 
     def _new_conn(self) -> socket.socket:
         sock = super()._new_conn()
         address = _address(sock.getpeername()[0])
-        if _refused(address):
+        if self.networks and _outside(address, self.networks):
+            sock.close()
+            raise UnsafeURLError(
+                f"{self.host} now resolves to {address}, outside the allowed networks"
+            )
+        if not self.networks and _refused(address):
             sock.close()
             raise UnsafeURLError(
                 f"{self.host} now resolves to {address}, a private or reserved address "
@@ -166,26 +198,48 @@ class _CheckedHTTPSPool(HTTPSConnectionPool):
 
 
 class _CheckedAdapter(HTTPAdapter):
+    def __init__(self, networks: tuple[Network, ...] = ()):
+        self.networks = networks
+        super().__init__()
+
     def init_poolmanager(self, *args, **kwargs) -> None:
         super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = {
-            "http": _CheckedHTTPPool,
-            "https": _CheckedHTTPSPool,
-        }
+        pools = {"http": _CheckedHTTPPool, "https": _CheckedHTTPSPool}
+        if self.networks:
+            # Pools build their connections from a class: one pair of classes per network list.
+            pools = {
+                scheme: type(
+                    pool.__name__,
+                    (pool,),
+                    {
+                        "ConnectionCls": type(
+                            pool.ConnectionCls.__name__,
+                            (pool.ConnectionCls,),
+                            {"networks": self.networks},
+                        )
+                    },
+                )
+                for scheme, pool in pools.items()
+            }
+        self.poolmanager.pool_classes_by_scheme = pools
 
 
-def _session(allow_private: bool) -> requests.Session:
-    """This thread's session: one that checks every connection's address, or one that doesn't."""
-    name = "open_session" if allow_private else "checked_session"
-    session = getattr(_local, name, None)
+def _session(allow_private: bool, networks: tuple[Network, ...] = ()) -> requests.Session:
+    """This thread's session: one that checks every connection's address (against
+    `networks` when given), or one that doesn't."""
+    key = ("networks", networks) if networks else ("open" if allow_private else "checked",)
+    if not hasattr(_local, "sessions"):
+        _local.sessions = {}
+    sessions = _local.sessions
+    session = sessions.get(key)
     if session is None:
         session = requests.Session()
         session.headers["User-Agent"] = USER_AGENT
         session.trust_env = False  # no proxies or netrc picked up from the environment
-        if not allow_private:
-            session.mount("http://", _CheckedAdapter())
-            session.mount("https://", _CheckedAdapter())
-        setattr(_local, name, session)
+        if networks or not allow_private:
+            session.mount("http://", _CheckedAdapter(networks))
+            session.mount("https://", _CheckedAdapter(networks))
+        sessions[key] = session
     return session
 
 
@@ -202,6 +256,7 @@ def request(
     max_bytes: int | None = None,
     max_redirects: int = 0,
     allow_private: bool | None = None,
+    networks: tuple[Network, ...] = (),
     proxy: str | None = None,
 ) -> HttpResponse:
     """Make one checked request and return at most `max_bytes` of the answer.
@@ -210,6 +265,7 @@ def request(
     `requests` exceptions (ConnectTimeout, ReadTimeout, ConnectionError) as they
     come, so callers can tell "never connected" from "may have been received".
     `proxy` (an http:// URL) carries the request for a bot whose trusted IP is a proxy's.
+    `networks`, when given, are the only addresses it may reach (BOTADMIN_AGENT_NETWORKS).
     """
     timeout = (
         connect_timeout or settings.BOTADMIN_HTTP_CONNECT_TIMEOUT,
@@ -219,8 +275,8 @@ def request(
     if allow_private is None:
         allow_private = settings.BOTADMIN_ALLOW_PRIVATE_URLS
     for _hop in range(max_redirects + 1):
-        check_url(url, allow_private=allow_private)
-        with _session(allow_private).request(
+        check_url(url, allow_private=allow_private, networks=networks)
+        with _session(allow_private, networks).request(
             method,
             url,
             json=json,

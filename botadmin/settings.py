@@ -307,6 +307,9 @@ FORMS_URLFIELD_ASSUME_HTTPS = True
 # Outbound requests (webhooks, images) to private, loopback or link-local
 # addresses are refused unless this is on (make run's demo and tests turn it on).
 BOTADMIN_ALLOW_PRIVATE_URLS = env.bool("BOTADMIN_ALLOW_PRIVATE_URLS", default=False)
+# Where bridge agents may be (CIDRs, comma-separated): agent URLs resolving
+# elsewhere are refused when saved and when called. Empty: anywhere.
+BOTADMIN_AGENT_NETWORKS = env.list("BOTADMIN_AGENT_NETWORKS", default=[])
 # Login throttling (console/login.py): this many wrong passwords for one user
 # name (three times as many from one address) lock it out for this long.
 BOTADMIN_LOGIN_FAILURE_LIMIT = env.int("BOTADMIN_LOGIN_FAILURE_LIMIT", default=10)

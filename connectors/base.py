@@ -67,7 +67,17 @@ class ContactPage:
 
 
 class ConnectorError(Exception):
-    """A call that did not work (contact listing, connection check, a media fetch to retry)."""
+    """A call that did not work (contact listing, connection check, a media fetch to retry).
+
+    Its text is a classification an operator may see and the audit log may
+    keep: never the other side's answer, which could be any internal
+    service's page when an address is wrong. What the answer said goes in
+    `detail`, for the server's log only.
+    """
+
+    def __init__(self, message: str, *, detail: str = ""):
+        super().__init__(message)
+        self.detail = detail
 
 
 class MediaGone(ConnectorError):

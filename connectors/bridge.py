@@ -54,6 +54,27 @@ class BridgeSettings(forms.Form):
         },
     )
 
+    def clean_agent_url(self) -> str:
+        url = self.cleaned_data["agent_url"]
+        if networks := agent_networks():
+            try:
+                http.check_url(url, allow_private=True, networks=networks)
+            except http.UnsafeURLError as error:
+                raise forms.ValidationError(
+                    _("Agents may only be in BOTADMIN_AGENT_NETWORKS (%(networks)s): %(reason)s"),
+                    code="agent_network",
+                    params={
+                        "networks": ", ".join(settings.BOTADMIN_AGENT_NETWORKS),
+                        "reason": error,
+                    },
+                ) from None
+        return url
+
+
+def agent_networks() -> tuple[http.Network, ...]:
+    """BOTADMIN_AGENT_NETWORKS: where agents may be (empty: anywhere)."""
+    return http.parse_networks(tuple(settings.BOTADMIN_AGENT_NETWORKS))
+
 
 class BridgeConnector(Connector):
     kind = "bridge"
@@ -104,13 +125,15 @@ class BridgeConnector(Connector):
 
     def _request(self, method: str, path: str, **kwargs) -> http.HttpResponse:
         headers = {"Authorization": f"Bearer {self.bot.agent_token}", **kwargs.pop("headers", {})}
-        # The agent URL is configured by an administrator on purpose and usually
-        # points into a private network, so the private-address guard is off here.
+        # The agent URL is set by a bot admin on purpose and usually points into a
+        # private network, so the private-address guard is off here; the networks
+        # of BOTADMIN_AGENT_NETWORKS, when set, are the only ones it may reach.
         return http.request(
             method,
             self._url(path),
             headers=headers,
             allow_private=True,
+            networks=agent_networks(),
             connect_timeout=settings.BRIDGE_CONNECT_TIMEOUT,
             read_timeout=settings.BRIDGE_READ_TIMEOUT,
             **kwargs,
@@ -160,7 +183,9 @@ class BridgeConnector(Connector):
         path = "/" + CONTACT_KINDS[kind]
         try:
             response = self._request("GET", path, params={"cursor": cursor} if cursor else None)
-        except (requests.RequestException, http.UnsafeURLError) as error:
+        except http.UnsafeURLError as error:
+            raise ConnectorError(f"agent URL refused: {error}") from None
+        except requests.RequestException as error:
             raise ConnectorError(f"agent unreachable: {error.__class__.__name__}") from None
         data = _json_envelope(response)
         items = data.get("data")
@@ -176,9 +201,9 @@ class BridgeConnector(Connector):
                 and item["conversation_id"]
                 and isinstance(item.get("name"), str)
             ):
-                raise ConnectorError(f"protocol error: bad contact item {str(item)[:200]}")
+                raise ConnectorError("protocol error: a bad contact item", detail=str(item)[:200])
             if problem := unstorable(item, "contact"):
-                raise ConnectorError(f"protocol error: {problem}: {str(item)[:200]}")
+                raise ConnectorError(f"protocol error: {problem}", detail=str(item)[:200])
         return ContactPage(items=items, next_cursor=next_cursor or None)
 
     def check(self) -> str:
@@ -234,14 +259,16 @@ def _json_envelope(response: http.HttpResponse) -> dict:
     if response.status in (401, 403):
         raise ConnectorError(f"the agent refused botadmin's token (HTTP {response.status})")
     if response.status != 200:
-        raise ConnectorError(f"agent answered HTTP {response.status}: {response.text[:200]}")
+        raise ConnectorError(f"agent answered HTTP {response.status}", detail=response.text[:200])
     try:
         data = response.json()
     except ValueError:
-        raise ConnectorError(f"protocol error: not JSON: {response.text[:200]}") from None
+        raise ConnectorError("protocol error: not JSON", detail=response.text[:200]) from None
     if not isinstance(data, dict) or data.get("errcode") != 0:
-        errmsg = data.get("errmsg") if isinstance(data, dict) else None
-        raise ConnectorError(f"agent error: {errmsg or str(data)[:200]}")
+        errcode = data.get("errcode") if isinstance(data, dict) else None
+        if not isinstance(errcode, int) or isinstance(errcode, bool):
+            raise ConnectorError("protocol error: no errcode", detail=str(data)[:200])
+        raise ConnectorError(f"agent error: errcode {errcode}", detail=str(data)[:200])
     return data
 
 

@@ -396,7 +396,7 @@ class WeComAppConnector(Connector):
         except (requests.RequestException, http.UnsafeURLError) as error:
             raise ConnectorError(f"{path}: {error}") from None
         if answer is None:
-            raise ConnectorError(f"{path}: unexpected answer {response.text[:200]}")
+            raise ConnectorError(f"{path}: unexpected answer", detail=response.text[:200])
         errcode = int(answer.get("errcode", 0) or 0)
         if errcode != 0:
             error = ConnectorError(f"{path}: {errcode} {answer.get('errmsg', '')}"[:500])

@@ -169,7 +169,10 @@ class WeComRobotConnector(Connector):
         """
         result = self._post(key, {"msgtype": "botadmin_connection_check"})
         if result.errcode is None:
-            raise ConnectorError(f"WeCom did not answer the key check: {result.detail[:200]}")
+            raise ConnectorError(
+                f"WeCom did not answer the key check ({result.outcome})",
+                detail=result.detail[:200],
+            )
         return result.errcode
 
     def check_contact(self, conversation) -> bool:

@@ -11,13 +11,14 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from audit.services import record_action
-from botadmin.admin_scoping import STORABLE_JSON, BotScopedAdminMixin
+from botadmin.admin_scoping import STORABLE_JSON, BotScopedAdminMixin, VisibleRelatedFilter
 from connectors import bot_settings
 from connectors.registry import CONNECTORS, connector_for
 from messaging import delivery_actions
 
 from .admin_sync import ContactSyncBotAdminMixin
 from .models import Bot, Conversation
+from .roles import ADMINISTER_PERMISSION, is_bot_admin, may_create_bots
 from .secrets import mask
 from .services import rotate_secret
 
@@ -176,7 +177,7 @@ class BotAdmin(ContactSyncBotAdminMixin, BotScopedAdminMixin, admin.ModelAdmin):
             (None, {"fields": ("name", "is_active")}),
             (_("Credentials"), {"fields": credentials}) if obj else None,
             (_("Connector"), {"fields": ("connector", "learned") if obj else ("connector",)}),
-            *connector_fieldsets(),
+            *(connector_fieldsets() if self._administers(request, obj) else ()),
             (
                 _("Forwarding and sending"),
                 {"fields": ("webhook_url", "rate_limit_per_minute", "message_retention_days")},
@@ -194,14 +195,47 @@ class BotAdmin(ContactSyncBotAdminMixin, BotScopedAdminMixin, admin.ModelAdmin):
         return [f for f in fieldsets if f]
 
     def get_form(self, request, obj=None, change=False, **kwargs):
-        kwargs["form"] = bot_admin_form()
+        # Connector settings (the agent URL among them) only for bot admins.
+        administers = self._administers(request, obj)
+        kwargs["form"] = bot_admin_form() if administers else BotAdminFormBase
         return super().get_form(request, obj, change, **kwargs)
 
     def get_readonly_fields(self, request, obj=None):
         fields = list(super().get_readonly_fields(request, obj))
         if not request.user.is_superuser:
             fields.append("operators")
+        if not self._administers(request, obj):
+            fields += ["connector", "webhook_url"]
         return fields
+
+    @staticmethod
+    def _administers(request, obj) -> bool:
+        if obj is None:
+            return may_create_bots(request.user)
+        return is_bot_admin(request.user, obj)
+
+    def has_add_permission(self, request):
+        return super().has_add_permission(request) and may_create_bots(request.user)
+
+    def has_administer_permission(self, request):
+        return request.user.has_perm(ADMINISTER_PERMISSION)
+
+    def save_related(self, request, form, formsets, change):
+        before = set(form.instance.operators.values_list("pk", flat=True)) if change else set()
+        super().save_related(request, form, formsets, change)
+        if not change and not request.user.is_superuser:
+            form.instance.operators.add(request.user)  # else its creator could not see it
+        removed = before - set(form.instance.operators.values_list("pk", flat=True))
+        if removed:
+            messages.warning(
+                request,
+                format_html(
+                    '{} <a href="{}">{}</a>',
+                    _("Operators were removed; if they saw the bot's secret, rotate it."),
+                    reverse("admin:conversations_bot_rotate_secret", args=[form.instance.pk]),
+                    _("Rotate…"),
+                ),
+            )
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(_conversation_count=Count("conversations"))
@@ -283,7 +317,7 @@ class BotAdmin(ContactSyncBotAdminMixin, BotScopedAdminMixin, admin.ModelAdmin):
 
     def rotate_secret_view(self, request, pk):
         bot = get_object_or_404(self.get_queryset(request), pk=pk)
-        if not self.has_change_permission(request, bot):
+        if not is_bot_admin(request.user, bot):
             raise PermissionDenied
         if request.method == "POST":
             rotate_secret(bot, actor=request.user)
@@ -304,7 +338,7 @@ class BotAdmin(ContactSyncBotAdminMixin, BotScopedAdminMixin, admin.ModelAdmin):
         return TemplateResponse(request, "admin/conversations/bot/rotate_secret.html", context)
 
     @admin.action(
-        description=_("Rotate the API secret of the selected bots"), permissions=["change"]
+        description=_("Rotate the API secret of the selected bots"), permissions=["administer"]
     )
     def rotate_secrets(self, request, queryset):
         for bot in queryset:
@@ -355,7 +389,7 @@ class ConversationAdmin(BotScopedAdminMixin, admin.ModelAdmin):
         "member_count",
         "last_inbound_at",
     )
-    list_filter = ("kind", "is_active", "bot")
+    list_filter = ("kind", "is_active", ("bot", VisibleRelatedFilter))
     search_fields = ("name", "conversation_id")
     list_select_related = ("bot",)
     readonly_fields = ("last_synced_at", "last_inbound_at", "created_at", "updated_at")

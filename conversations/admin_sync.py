@@ -10,7 +10,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
-from botadmin.admin_scoping import BotScopedAdminMixin, ReadOnlyAdminMixin
+from botadmin.admin_scoping import BotScopedAdminMixin, ReadOnlyAdminMixin, VisibleRelatedFilter
 
 from .bot_changes import request_sync_by
 from .models import Bot, SyncRun
@@ -119,7 +119,7 @@ class SyncRunAdmin(BotScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
         "finished_at",
         "short_error",
     )
-    list_filter = ("outcome", "trigger", "bot")
+    list_filter = ("outcome", "trigger", ("bot", VisibleRelatedFilter))
     list_select_related = ("bot",)
     date_hierarchy = "requested_at"
     show_full_result_count = False

@@ -17,7 +17,9 @@ from botadmin.admin_scoping import (
     STORABLE_JSON,
     BotScopedAdminMixin,
     ReadOnlyAdminMixin,
+    VisibleRelatedFilter,
 )
+from conversations.roles import ADMINISTER_PERMISSION
 from messaging.admin import MessageAdmin
 from messaging.models import Message
 
@@ -82,6 +84,10 @@ class WebhookEndpointForm(forms.ModelForm):
         return value
 
 
+def _administers(request) -> bool:
+    return request.user.is_superuser or request.user.has_perm(ADMINISTER_PERMISSION)
+
+
 @admin.register(WebhookEndpoint)
 class WebhookEndpointAdmin(BotScopedAdminMixin, admin.ModelAdmin):
     form = WebhookEndpointForm
@@ -96,7 +102,7 @@ class WebhookEndpointAdmin(BotScopedAdminMixin, admin.ModelAdmin):
         "failure_streak",
         "is_active",
     )
-    list_filter = ("bot", "is_active", "is_primary")
+    list_filter = (("bot", VisibleRelatedFilter), "is_active", "is_primary")
     search_fields = ("url", "description")
     list_select_related = ("bot",)
     health_fields = (
@@ -119,6 +125,17 @@ class WebhookEndpointAdmin(BotScopedAdminMixin, admin.ModelAdmin):
     @admin.display(description=_("health"))
     def health(self, obj):
         return endpoint_health(obj)
+
+    # Endpoints receive the bot's API secret with every event: bot admins only
+    # (conversations/roles.py); the queryset already limits them to their bots.
+    def has_add_permission(self, request):
+        return super().has_add_permission(request) and _administers(request)
+
+    def has_change_permission(self, request, obj=None):
+        return super().has_change_permission(request, obj) and _administers(request)
+
+    def has_delete_permission(self, request, obj=None):
+        return super().has_delete_permission(request, obj) and _administers(request)
 
     def get_readonly_fields(self, request, obj=None):
         fields = list(super().get_readonly_fields(request, obj))
@@ -244,7 +261,12 @@ class WebhookDeliveryAdmin(ReadOnlyAdminMixin, BotScopedAdminMixin, admin.ModelA
         "next_attempt_at",
         "replay_count",
     )
-    list_filter = ("status", "endpoint__bot", "endpoint", "message__msgtype")
+    list_filter = (
+        "status",
+        ("endpoint__bot", VisibleRelatedFilter),
+        ("endpoint", VisibleRelatedFilter),
+        "message__msgtype",
+    )
     search_fields = ("message__msgid", "message__upstream_msgid", "endpoint__url")
     list_select_related = ("endpoint", "message")
     date_hierarchy = "created_at"

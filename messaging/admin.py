@@ -4,7 +4,7 @@ from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from botadmin.admin_scoping import BotScopedAdminMixin, ReadOnlyAdminMixin
+from botadmin.admin_scoping import BotScopedAdminMixin, ReadOnlyAdminMixin, VisibleRelatedFilter
 
 from . import delivery_actions, status_labels
 from .models import DeliveryAttempt, Message, MessageMedia
@@ -46,7 +46,7 @@ class MessageAdmin(ReadOnlyAdminMixin, BotScopedAdminMixin, admin.ModelAdmin):
         "preview",
         "attempt_count",
     )
-    list_filter = ("direction", "status", "source", "msgtype", "bot")
+    list_filter = ("direction", "status", "source", "msgtype", ("bot", VisibleRelatedFilter))
     search_fields = ("msgid", "search_text", "upstream_msgid", "conversation__conversation_id")
     list_select_related = ("bot", "conversation")
     # Counting a large log on every page is the slowest part of a changelist.

@@ -7,6 +7,8 @@ how many rows it changed. The admin calls these; so can a command or a view.
 
 from __future__ import annotations
 
+import logging
+
 from django.db import transaction
 from django.utils import timezone
 
@@ -19,6 +21,8 @@ from conversations.services import refresh_connector_state
 from .delivery import next_in_conversation
 from .models import Message
 from .outbox import enqueue_delivery
+
+logger = logging.getLogger(__name__)
 
 # Waking more than this many messages at once is left to the sweeper.
 WAKE_LIMIT = 1000
@@ -121,13 +125,18 @@ def resume_bot(bot: Bot, actor) -> int:
 
 
 def check_connection(bot: Bot, actor) -> tuple[bool, str]:
-    """Ask the bot's connector whether its agent or robot keys answer."""
+    """Ask the bot's connector whether its agent or robot keys answer.
+
+    The verdict and a classified reason, shown to the operator and audited;
+    never the answer's body (ConnectorError keeps that out of its text)."""
     try:
         ok, text = True, connector_for(bot).check()
         if learned := refresh_connector_state(bot):
             text = f"{text}; {learned}"
     except ConnectorError as error:
+        # The classification only: what the other side answered stays in the server's log.
         ok, text = False, str(error)
+        logger.info("Connection test of bot %s failed: %s %s", bot.pk, text, error.detail)
     except NotImplementedError:
         ok, text = False, "this connector cannot test its connection"
     record_action(

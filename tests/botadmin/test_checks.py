@@ -31,3 +31,8 @@ def test_impossible_timeouts_are_errors(settings):
 def test_deploy_checks_warn_about_private_urls(settings):
     settings.BOTADMIN_ALLOW_PRIVATE_URLS = True
     assert "botadmin.W002" in ids(check_deployment())
+
+
+def test_agent_networks_that_are_not_cidrs_are_errors(settings):
+    settings.BOTADMIN_AGENT_NETWORKS = ["10.0.0.0/8", "intranet"]
+    assert "botadmin.E003" in [problem.id for problem in check_settings()]

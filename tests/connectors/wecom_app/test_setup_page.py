@@ -75,9 +75,9 @@ def test_creating_an_app_chat_from_the_page(client, operator, app_api, app_bot):
     assert Conversation.objects.get(bot=app_bot, kind="group").name == "项目群"
 
 
-def test_an_operator_without_change_rights_is_refused(client, make_operator, app_bot):
+def test_an_operator_who_is_no_bot_admin_is_refused(client, make_operator, app_bot):
     user = make_operator("viewer", app_bot)
-    user.user_permissions.remove(Permission.objects.get(codename="change_bot"))
+    user.user_permissions.remove(Permission.objects.get(codename="administer_bot"))
     client.force_login(user)
 
     assert page(client, app_bot).status_code == 403

@@ -1,0 +1,55 @@
+"""BOTADMIN_AGENT_NETWORKS: where bridge agents may be, checked when saved and when called."""
+
+import pytest
+
+from botadmin import http
+from connectors.bridge import BridgeSettings
+from messaging.delivery_actions import check_connection
+
+
+@pytest.fixture
+def elsewhere(settings):
+    settings.BOTADMIN_AGENT_NETWORKS = ["10.20.0.0/16"]
+
+
+def test_an_agent_outside_the_networks_is_never_called(elsewhere, bridge_bot, agent):
+    ok, text = check_connection(bridge_bot, None)
+    assert not ok
+    assert "agent URL refused" in text and "outside the allowed networks" in text
+    assert agent.contact_requests == []
+
+
+def test_an_agent_inside_the_networks_answers(settings, bridge_bot):
+    settings.BOTADMIN_AGENT_NETWORKS = ["10.20.0.0/16", "127.0.0.0/8"]
+    ok, _text = check_connection(bridge_bot, None)
+    assert ok
+
+
+def test_an_agent_url_outside_the_networks_is_refused_when_saved(elsewhere):
+    form = BridgeSettings(data={"agent_url": "http://127.0.0.1:8500", "agent_token": "t" * 40})
+    assert not form.is_valid()
+    assert "BOTADMIN_AGENT_NETWORKS" in str(form.errors["agent_url"])
+
+
+def test_without_networks_agents_may_be_anywhere(settings):
+    settings.BOTADMIN_AGENT_NETWORKS = []
+    form = BridgeSettings(data={"agent_url": "http://127.0.0.1:8500", "agent_token": "t" * 40})
+    assert form.is_valid(), form.errors
+
+
+@pytest.mark.parametrize(
+    ("url", "networks", "allowed"),
+    [
+        ("http://127.0.0.1:1/", ("127.0.0.0/8",), True),
+        ("http://127.0.0.1:1/", ("10.0.0.0/8",), False),
+        ("http://[::1]:1/", ("127.0.0.0/8",), False),  # an IPv6 address is in no IPv4 network
+        ("http://[::1]:1/", ("::1/128",), True),
+    ],
+)
+def test_networks_allow_only_their_addresses_even_private_ones(url, networks, allowed):
+    check = lambda: http.check_url(url, allow_private=True, networks=http.parse_networks(networks))  # noqa: E731
+    if allowed:
+        check()
+    else:
+        with pytest.raises(http.UnsafeURLError):
+            check()

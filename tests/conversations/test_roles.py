@@ -1,0 +1,140 @@
+"""Operators versus bot admins (conversations/roles.py), and the holes the split closes.
+
+Each test here failed before the bot admin permission existed: an operator who
+could edit a bot set its agent URL, managed its webhook endpoints (which
+receive the API secret), and saw every bot and endpoint in the admin's filters.
+"""
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.urls import reverse
+
+from botadmin.local_http import Answer, LocalServer
+from forwarding.models import WebhookEndpoint
+
+
+@pytest.fixture
+def plain_operator(make_operator, bot):
+    """May view and change the bot's rows, but is no bot admin."""
+    user = make_operator("olga", bot)
+    user.user_permissions.remove(Permission.objects.get(codename="administer_bot"))
+    return user
+
+
+def bot_form(bot, **changes) -> dict:
+    return {
+        "name": bot.name,
+        "is_active": "on",
+        "connector": "bridge",
+        "agent_url": bot.agent_url,
+        "agent_token": "",
+        "webhook_url": bot.webhook_url,
+        "rate_limit_per_minute": 20,
+        **changes,
+    }
+
+
+def test_an_operator_who_is_no_bot_admin_cannot_set_the_agent_url(client, plain_operator, bot):
+    client.force_login(plain_operator)
+    url = reverse("admin:conversations_bot_change", args=[bot.pk])
+    page = client.get(url).content.decode()
+    assert 'name="agent_url"' not in page
+    client.post(url, bot_form(bot, agent_url="http://10.0.0.7:8500/", rate_limit_per_minute=7))
+    bot.refresh_from_db()
+    assert bot.agent_url == "http://127.0.0.1:9"
+    assert bot.rate_limit_per_minute == 7  # the pace stays theirs to change
+
+
+def test_a_bot_admin_sets_the_agent_url(client, make_operator, bot):
+    client.force_login(make_operator("anna", bot))
+    url = reverse("admin:conversations_bot_change", args=[bot.pk])
+    response = client.post(url, bot_form(bot, agent_url="http://10.0.0.7:8500/"))
+    assert response.status_code == 302, response.content.decode()[:1500]
+    bot.refresh_from_db()
+    assert bot.agent_url == "http://10.0.0.7:8500/"
+
+
+def test_only_bot_admins_create_bots_in_the_admin(client, plain_operator):
+    client.force_login(plain_operator)
+    assert client.get(reverse("admin:conversations_bot_add")).status_code == 403
+
+
+def test_an_operator_who_is_no_bot_admin_cannot_manage_webhook_endpoints(
+    client, plain_operator, bot
+):
+    endpoint = WebhookEndpoint.objects.create(bot=bot, url="https://hooks.example/in")
+    client.force_login(plain_operator)
+    add = client.post(
+        reverse("admin:forwarding_webhookendpoint_add"),
+        {"bot": bot.pk, "url": "https://attacker.example/", "msgtypes": "[]", "is_active": "on"},
+    )
+    assert add.status_code == 403
+    assert not WebhookEndpoint.objects.filter(url="https://attacker.example/").exists()
+    test_event = client.post(
+        reverse("admin:forwarding_webhookendpoint_test_event", args=[endpoint.pk])
+    )
+    assert test_event.status_code == 403
+
+
+def test_an_operator_who_is_no_bot_admin_cannot_rotate_in_the_admin(client, plain_operator, bot):
+    client.force_login(plain_operator)
+    old = bot.secret
+    url = reverse("admin:conversations_bot_rotate_secret", args=[bot.pk])
+    assert client.post(url).status_code == 403
+    bot.refresh_from_db()
+    assert bot.secret == old
+
+
+@pytest.mark.parametrize(
+    ("changelist", "hidden"),
+    [
+        ("admin:conversations_conversation_changelist", "rival"),
+        ("admin:messaging_message_changelist", "rival"),
+        ("admin:audit_operatoraction_changelist", "rival"),
+        ("admin:conversations_syncrun_changelist", "rival"),
+        ("admin:forwarding_webhookendpoint_changelist", "rival"),
+        ("admin:forwarding_webhookdelivery_changelist", "rival-hooks.example"),
+    ],
+)
+def test_the_admins_list_filters_offer_only_the_users_bots(
+    client, make_operator, bot, make_bot, changelist, hidden
+):
+    other = make_bot(name="rival")
+    WebhookEndpoint.objects.create(bot=other, url="https://rival-hooks.example/in")
+    WebhookEndpoint.objects.create(bot=bot, url="https://own-hooks.example/in")
+    WebhookEndpoint.objects.create(bot=bot, url="https://own-hooks.example/other")
+    alice = make_operator("alice", bot)
+    alice.user_permissions.add(Permission.objects.get(codename="view_operatoraction"))
+    client.force_login(alice)
+    response = client.get(reverse(changelist))
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert hidden not in page
+    if changelist.endswith("webhookdelivery_changelist"):
+        assert "own-hooks.example" in page  # the filter still lists the user's own
+
+
+class Intranet(LocalServer):
+    """An internal service that is not an agent: its pages must never reach the operator."""
+
+    def handle(self, request):
+        return Answer(404, b"<html>intranet-payroll-secret-page</html>")
+
+
+def test_a_connection_test_never_shows_or_audits_the_answer_body(client, make_operator, make_bot):
+    from audit.models import OperatorAction
+
+    with Intranet() as intranet:
+        bot = make_bot(name="probe", agent_url=f"http://127.0.0.1:{intranet.port}")
+        client.force_login(make_operator("alice", bot))
+        console = client.post(reverse("console:bot_test", args=[bot.pk]), follow=True)
+        admin = client.post(
+            reverse("admin:conversations_bot_changelist"),
+            {"action": "test_connection", "_selected_action": [bot.pk]},
+            follow=True,
+        )
+    for page in (console.content.decode(), admin.content.decode()):
+        assert "HTTP 404" in page
+        assert "intranet-payroll" not in page
+    summaries = list(OperatorAction.objects.values_list("summary", flat=True))
+    assert summaries and not any("intranet-payroll" in s for s in summaries)
