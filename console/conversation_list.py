@@ -3,6 +3,7 @@
 from django.db.models import F, OuterRef, QuerySet, Subquery
 
 from conversations.models import Bot, Conversation
+from conversations.services import bots_visible_to
 from messaging.models import Message
 
 
@@ -25,3 +26,15 @@ def attach_newest_messages(conversations: list[Conversation]) -> None:
     ).in_bulk(ids)
     for conversation in conversations:
         conversation.newest_message = messages.get(conversation.newest_message_id)
+
+
+def most_recently_active_bot(user) -> Bot | None:
+    """The bot, among those `user` sees, with the newest message (either direction; one
+    probe of msg_bot_idx each); a bot without any comes after, by name."""
+    newest = Message.objects.filter(bot=OuterRef("pk")).order_by("-id").values("id")[:1]
+    return (
+        bots_visible_to(user)
+        .annotate(newest_message_id=Subquery(newest))
+        .order_by(F("newest_message_id").desc(nulls_last=True), "name")
+        .first()
+    )

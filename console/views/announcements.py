@@ -27,6 +27,8 @@ from conversations.models import Conversation
 from conversations.services import bots_visible_to
 from messaging.models import Message
 
+from ..conversation_list import most_recently_active_bot
+
 ACTIONS = {
     "pause": services.pause,
     "resume": services.resume,
@@ -79,7 +81,10 @@ def compose(request, pk: int | None = None):
         bot_id = request.POST.get("bot") or request.GET.get("bot")
         if bot_id and id_or_none(bot_id) is None:
             raise Http404
-        bot = get_object_or_404(bots, pk=id_or_none(bot_id)) if bot_id else bots.first()
+        if bot_id:
+            bot = get_object_or_404(bots, pk=id_or_none(bot_id))
+        else:
+            bot = most_recently_active_bot(request.user)
     if bot is None:
         return render(request, "console/announcements/list.html", {"rows": [], "has_bots": False})
     conversations = list(

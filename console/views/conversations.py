@@ -7,7 +7,11 @@ from conversations.models import Conversation
 from conversations.services import bots_visible_to
 
 from ..bot_contacts import empty_reason
-from ..conversation_list import attach_newest_messages, conversations_by_activity
+from ..conversation_list import (
+    attach_newest_messages,
+    conversations_by_activity,
+    most_recently_active_bot,
+)
 from .app_setup import setup_url
 from .scoping import visible_bot_or_404
 
@@ -16,8 +20,9 @@ PER_PAGE = 50
 
 @login_required
 def index(request):
-    """The console's home: the first bot's conversations (or the empty state)."""
-    bot = bots_visible_to(request.user).order_by("name").first()
+    """The console's home: the conversations of the user's most recently active bot
+    (or the empty state)."""
+    bot = most_recently_active_bot(request.user)
     if bot is None:
         return render(request, "console/no_bots.html")
     return redirect("console:conversations", bot_id=bot.pk)

@@ -39,3 +39,40 @@ def test_one_day_divider_per_day_after_scrolling_back_and_live_updates(page, dem
     expect(page.get_by_text("实时到达的新消息")).to_be_visible()
     expect(dividers).to_have_count(1)
     shoot(page, "timeline-one-divider")
+
+
+def test_thumbnails_that_fail_to_load_become_neutral_placeholders(page, demo, live_server):
+    from playwright.sync_api import expect
+
+    from messaging.models import Message
+
+    bot, group = demo
+    missing = f"{live_server.url}/static/no-such-thumbnail.png"
+    for msgtype, body in (
+        ("link", {"title": "退货政策", "url": "https://example.com/r", "image_url": missing}),
+        (
+            "miniprogram",
+            {"appid": "wx1", "appname": "商城", "title": "订单详情", "appicon": missing},
+        ),
+    ):
+        Message.objects.create(
+            bot=bot,
+            conversation=group,
+            direction="in",
+            msgtype=msgtype,
+            body={"msgtype": msgtype, msgtype: body},
+            search_text=body["title"],
+            sender_name="张伟",
+            status="received",
+            source="agent",
+        )
+    log_in(page)
+    open_conversation(page, group.name)
+
+    expect(page.locator(".link-card .thumb-missing")).to_have_count(1)
+    expect(page.locator(".mini-app .thumb-missing")).to_have_count(1)
+    broken = page.locator("#timeline img").evaluate_all(
+        "imgs => imgs.filter(i => i.complete && i.naturalWidth === 0).length"
+    )
+    assert broken == 0
+    shoot(page, "timeline-thumbnail-placeholders")

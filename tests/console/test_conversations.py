@@ -66,3 +66,33 @@ def test_long_lists_are_paginated(operator_client, bot, make_conversation, make_
     second = operator_client.get(url + "?page=2").content.decode()
     assert "第 1 / 2 页" in first and "群054" not in first
     assert "群054" in second
+
+
+def test_the_console_and_compose_open_the_most_recently_active_bot(
+    client, make_bot, make_operator, make_conversation
+):
+    from messaging.models import Message
+
+    empty = make_bot(name="aaa-empty")
+    quiet = make_bot(name="bbb-quiet")
+    busy = make_bot(name="zzz-busy")
+    user = make_operator("lin", empty, quiet, busy)
+    for bot, text in ((busy, "旧消息"), (quiet, "较新的消息")):
+        chat = make_conversation(bot, f"wr{bot.pk}")
+        Message.objects.create(
+            bot=bot,
+            conversation=chat,
+            direction="out",
+            msgtype="text",
+            body={"msgtype": "text", "text": {"content": text}},
+            status="sent",
+            source="api",
+        )
+    client.force_login(user)
+
+    assert client.get(reverse("console:index"))["Location"] == reverse(
+        "console:conversations", args=[quiet.pk]
+    )
+    compose = client.get("/console/announcements/new/").content.decode()
+    assert f'<input type="hidden" name="bot" value="{quiet.pk}">' in compose
+    assert f'<option value="{quiet.pk}" selected>' in compose
