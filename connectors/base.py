@@ -156,6 +156,9 @@ class Connector:
     # How long the source keeps received media (`fetch_media`): the archive
     # retries a failed fetch with growing waits until then.
     media_lifetime: ClassVar[timedelta] = timedelta(days=1)
+    # Whether a gateway process holds a long connection for its bots
+    # (conversations.connections: lease and state, shown on the bot's page).
+    long_connection: ClassVar[bool] = False
 
     def __init__(self, bot: Bot):
         self.bot = bot

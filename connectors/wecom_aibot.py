@@ -43,8 +43,8 @@ IMAGE_MAX_BYTES = 10 * 1024 * 1024
 MARKDOWN_MAX_BYTES = 20480
 TEXT_MAX_BYTES = MARKDOWN_MAX_BYTES // 2
 MSGTYPE_REFUSED = 40008
-# Waiting for the gateway: its own wait for WeCom's ack (5 s) plus an upload.
-GATEWAY_TIMEOUT = (3.0, 60.0)
+# Waiting for the gateway: its own wait for WeCom's acks (5 s each), an upload's included.
+GATEWAY_READ_TIMEOUT = 60.0
 
 _bot_id = RegexValidator(r"^[A-Za-z0-9_-]+$", _("Letters, digits, - and _ only."))
 
@@ -98,8 +98,7 @@ class WeComAIBotConnector(Connector):
     lists_contacts = False
     default_rate_limit = 20
     settings_form = WeComAIBotSettings
-    # The gateway holds the connection; the bot's page shows its state.
-    long_connection = True
+    long_connection = True  # held by `manage.py aibot_gateway`
 
     def send(self, message_id: str, conversation: Conversation, body: dict) -> SendResult:
         from conversations import connections
@@ -117,7 +116,9 @@ class WeComAIBotConnector(Connector):
             except _Refused as refused:
                 return refused.result
         request = {
+            "bot_id": self.bot.pk,
             "message_id": message_id,
+            "reply_to": str(body.get("reply_to") or ""),
             "chatid": conversation.conversation_id,
             "chat_type": "group" if conversation.kind == "group" else "single",
             "body": wire,
@@ -128,7 +129,8 @@ class WeComAIBotConnector(Connector):
                 connection.endpoint.rstrip("/") + "/send",
                 json=request,
                 headers={"Authorization": f"Bearer {connection.endpoint_token}"},
-                timeout=GATEWAY_TIMEOUT,
+                connect_timeout=3,
+                read_timeout=GATEWAY_READ_TIMEOUT,
                 allow_private=True,  # our own gateway, on this host or the private network
             )
         except requests.ConnectionError as error:

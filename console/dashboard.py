@@ -10,6 +10,8 @@ from django.db.models import Count, Min, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
+from connectors.registry import CONNECTORS
+from conversations import connections
 from conversations.models import Bot, SyncRun
 from forwarding.models import WebhookEndpoint
 from messaging.models import DeliveryAttempt, Message
@@ -35,6 +37,8 @@ class AgentHealth:
     last_contact: datetime | None
     last_sync: SyncRun | None  # the newest finished contact sync
     endpoints: list[WebhookEndpoint]  # the bot's webhook endpoints with their health
+    # A long-connection bot's connection (conversations.connections.status), else None.
+    connection: dict | None = None
 
 
 def _local_midnight(day) -> datetime:
@@ -159,6 +163,8 @@ def agent_health(bots: QuerySet[Bot]) -> list[AgentHealth]:
     endpoints: dict[int, list[WebhookEndpoint]] = {bot_id: [] for bot_id in ids}
     for endpoint in WebhookEndpoint.objects.filter(bot_id__in=ids).order_by("-is_primary", "id"):
         endpoints[endpoint.bot_id].append(endpoint)
+    long_connected = [b.pk for b in bots if CONNECTORS[b.connector].long_connection]
+    links = connections.statuses(long_connected) if long_connected else {}
     result = []
     for bot in bots:
         contacts = [t for t in (bot.answered_at, bot.reported_at, bot.synced_ok_at) if t]
@@ -168,6 +174,7 @@ def agent_health(bots: QuerySet[Bot]) -> list[AgentHealth]:
                 max(contacts) if contacts else None,
                 last_syncs.get(bot.last_sync_id),
                 endpoints[bot.pk],
+                links.get(bot.pk),
             )
         )
     return result

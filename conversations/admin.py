@@ -5,6 +5,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count
 from django.shortcuts import get_object_or_404, redirect
+from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
@@ -16,6 +17,7 @@ from connectors import bot_settings
 from connectors.registry import CONNECTORS, connector_for
 from messaging import delivery_actions
 
+from . import connections
 from .admin_sync import ContactSyncBotAdminMixin
 from .models import Bot, Conversation
 from .roles import ADMINISTER_PERMISSION, is_bot_admin, may_create_bots
@@ -143,9 +145,16 @@ class BotAdmin(ContactSyncBotAdminMixin, BotScopedAdminMixin, admin.ModelAdmin):
         "contact_sync",
         "conversations_link",
         "learned",
+        "long_connection",
     )
     filter_horizontal = ("operators",)
-    actions = ("rotate_secrets", "sync_contacts", "test_connection", "resume_sending")
+    actions = (
+        "rotate_secrets",
+        "sync_contacts",
+        "test_connection",
+        "resume_sending",
+        "reconnect_long_connection",
+    )
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
@@ -176,7 +185,7 @@ class BotAdmin(ContactSyncBotAdminMixin, BotScopedAdminMixin, admin.ModelAdmin):
         fieldsets = [
             (None, {"fields": ("name", "is_active")}),
             (_("Credentials"), {"fields": credentials}) if obj else None,
-            (_("Connector"), {"fields": ("connector", "learned") if obj else ("connector",)}),
+            (_("Connector"), {"fields": self._connector_fields(obj)}),
             *(connector_fieldsets() if self._administers(request, obj) else ()),
             (
                 _("Forwarding and sending"),
@@ -193,6 +202,33 @@ class BotAdmin(ContactSyncBotAdminMixin, BotScopedAdminMixin, admin.ModelAdmin):
             (_("Timestamps"), {"fields": ("created_at", "updated_at")}),
         ]
         return [f for f in fieldsets if f]
+
+    @staticmethod
+    def _connector_fields(obj) -> tuple[str, ...]:
+        if obj is None:
+            return ("connector",)
+        connector = CONNECTORS.get(obj.connector)
+        if connector is not None and connector.long_connection:
+            return ("connector", "learned", "long_connection")
+        return ("connector", "learned")
+
+    @admin.display(description=_("connection"))
+    def long_connection(self, obj):
+        shown = connections.status(obj)
+        return render_to_string("admin/conversations/bot/connection.html", {"connection": shown})
+
+    @admin.action(
+        description=_("Reconnect the selected bots' long connection (after a takeover)"),
+        permissions=["change"],
+    )
+    def reconnect_long_connection(self, request, queryset):
+        for bot in queryset:
+            if not connections.reconnect(bot, request.user):
+                continue
+            messages.success(
+                request,
+                _("%(bot)s: a gateway connects it again within seconds.") % {"bot": bot.name},
+            )
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         # Connector settings (the agent URL among them) only for bot admins.

@@ -125,12 +125,20 @@ def refused(bot_id: int, holder: str, reason: str, now: datetime | None = None) 
         _stop(bot_id, holder, State.REFUSED, reason, now)
 
 
-def reconnect(bot: Bot) -> None:
-    """An operator's "reconnect": a gateway may claim the bot again (within seconds)."""
+def reconnect(bot: Bot, actor=None) -> bool:
+    """An operator's "reconnect" after a takeover: a gateway claims the bot again within a poll.
+
+    False (and nothing changes) when the connection was not taken over.
+    """
+    from audit.services import record_action
+
     _row(bot.pk)
-    BotConnection.objects.filter(pk=bot.pk).update(
+    changed = BotConnection.objects.filter(pk=bot.pk, taken_over_at__isnull=False).update(
         taken_over_at=None, state=State.IDLE, updated_at=timezone.now()
     )
+    if changed:
+        record_action(actor, "bot.reconnect", bot=bot, target=bot, summary="long connection")
+    return bool(changed)
 
 
 def live(bot: Bot, now: datetime | None = None) -> BotConnection | None:
@@ -143,14 +151,22 @@ def live(bot: Bot, now: datetime | None = None) -> BotConnection | None:
 
 def status(bot: Bot, now: datetime | None = None) -> dict:
     """What the console and the dashboard show about a bot's long connection."""
+    return _describe(BotConnection.objects.filter(pk=bot.pk).first(), now or timezone.now())
+
+
+def statuses(bot_ids: list[int], now: datetime | None = None) -> dict[int, dict]:
+    """`status` of several bots in one query (bots without a row are not connected)."""
     now = now or timezone.now()
-    row = BotConnection.objects.filter(pk=bot.pk).first()
+    rows = BotConnection.objects.in_bulk(bot_ids)
+    return {bot_id: _describe(rows.get(bot_id), now) for bot_id in bot_ids}
+
+
+def _describe(row: BotConnection | None, now: datetime) -> dict:
     if row is None:
         return {"state": State.IDLE.value, "label": str(State.IDLE.label), "held": False}
     held = bool(row.holder) and row.lease_expires_at is not None and row.lease_expires_at > now
-    state = (
-        State(row.state) if held or row.state in (State.TAKEN_OVER, State.REFUSED) else State.IDLE
-    )
+    stopped = row.state in (State.TAKEN_OVER, State.REFUSED)
+    state = State(row.state) if held or stopped else State.IDLE
     return {
         "state": state.value,
         "label": str(state.label),

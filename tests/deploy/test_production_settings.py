@@ -112,6 +112,7 @@ def test_systemd_units_verify(tmp_path):
         "botadmin-web.service",
         "botadmin-worker.service",
         "botadmin-beat.service",
+        "botadmin-aibot.service",
         "botadmin.target",
     }
     (tmp_path / "env").write_text("")
@@ -135,6 +136,7 @@ def test_the_systemd_units_run_what_the_procfile_runs():
         ("botadmin-web.service", "gunicorn -c botadmin/gunicorn_conf.py botadmin.wsgi"),
         ("botadmin-worker.service", "celery -A botadmin worker"),
         ("botadmin-beat.service", "celery -A botadmin beat"),
+        ("botadmin-aibot.service", "manage.py aibot_gateway"),
     ]:
         assert command in procfile
         assert command in (ROOT / "deploy/systemd" / unit).read_text()

@@ -1,0 +1,208 @@
+"""The AI bot gateway: one long connection per active WeCom AI bot (`manage.py aibot_gateway`).
+
+Every `WECOM_AIBOT_POLL_SECONDS` the gateway reads the active, unpaused AI
+bots and
+
+* renews the lease of each bot it holds (`conversations.connections`); a
+  lease it lost (it stalled longer than `WECOM_AIBOT_LEASE_SECONDS` and
+  another gateway took the bot) stops that connection at once;
+* stops the connections of bots that were paused, deactivated, deleted or
+  whose credentials changed (a changed bot is connected again at once with
+  its new settings);
+* claims every other bot whose lease is free or expired and starts its
+  `BotSession` (connect, subscribe, heartbeat, reconnect).
+
+So a new bot or changed credentials are picked up within one poll, and two
+gateways — on one host or several — never hold one bot: the second waits
+until the first's lease expires.
+
+Outbound messages reach the gateway from the delivery workers over HTTP
+(`SendEndpoint`, a local server whose address and token the lease row
+records): the connector posts the body, the gateway writes the frame on the
+bot's connection and answers with WeCom's ack.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import secrets
+import socket
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from functools import partial
+
+from django.conf import settings
+from django.db import close_old_connections
+
+from botadmin.local_http import Answer, LocalServer, Request
+
+from .aibot_session import BotSession
+from .wecom_aibot import KIND, credentials
+
+logger = logging.getLogger(__name__)
+
+DB_THREADS = 4
+SEND_WAIT_SECONDS = 55.0
+# A lease renewed this close to its expiry is not trusted any more (clock skew, a slow write).
+LEASE_MARGIN_SECONDS = 2.0
+FRAME_NOTE_SECONDS = 10.0
+
+
+class Gateway:
+    def __init__(self, holder: str = ""):
+        self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+        self.token = secrets.token_urlsafe(24)
+        self.sessions: dict[int, BotSession] = {}
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.endpoint = SendEndpoint(
+            self, settings.WECOM_AIBOT_GATEWAY_HOST, settings.WECOM_AIBOT_GATEWAY_PORT
+        )
+        self._executor = ThreadPoolExecutor(DB_THREADS, thread_name_prefix="aibot-db")
+        self._frames_noted: dict[int, float] = {}
+
+    @property
+    def endpoint_url(self) -> str:
+        return settings.WECOM_AIBOT_GATEWAY_URL or self.endpoint.url("")
+
+    async def db(self, function, *args, **kwargs):
+        """Run blocking (ORM) work off the event loop, on the gateway's own threads."""
+        return await self.loop.run_in_executor(
+            self._executor, partial(_with_connection, function, *args, **kwargs)
+        )
+
+    async def run(self, stop: asyncio.Event) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.endpoint.start()
+        logger.info("AI bot gateway %s: taking sends at %s", self.holder, self.endpoint_url)
+        try:
+            while not stop.is_set():
+                try:
+                    await self.tick()
+                except Exception:
+                    logger.exception("AI bot gateway: a poll failed; trying again")
+                try:
+                    await asyncio.wait_for(stop.wait(), settings.WECOM_AIBOT_POLL_SECONDS)
+                except TimeoutError:
+                    pass
+        finally:
+            for bot_id in list(self.sessions):
+                await self._stop(bot_id)
+            self.endpoint.stop()
+            self._executor.shutdown(wait=True)
+
+    async def tick(self) -> None:
+        wanted = await self.db(wanted_bots)
+        lease = settings.WECOM_AIBOT_LEASE_SECONDS
+        for bot_id, session in list(self.sessions.items()):
+            if session.done or wanted.get(bot_id) != session.credentials:
+                await self._stop(bot_id)
+                continue
+            try:
+                renewed = await self.db(connections_call, "renew", bot_id, self.holder, lease)
+            except Exception:
+                logger.exception("AI bot %s: renewing the lease failed", bot_id)
+                renewed = time.monotonic() < session.lease_valid_until
+            else:
+                if renewed:
+                    session.lease_valid_until = time.monotonic() + lease - LEASE_MARGIN_SECONDS
+            if not renewed:
+                logger.warning("AI bot %s: lease lost; closing this gateway's connection", bot_id)
+                await self._stop(bot_id, release=False)
+        for bot_id, bot_credentials in wanted.items():
+            if bot_id in self.sessions:
+                continue
+            claimed = await self.db(
+                connections_call,
+                "claim",
+                bot_id,
+                self.holder,
+                lease,
+                endpoint=self.endpoint_url,
+                token=self.token,
+            )
+            if claimed:
+                session = BotSession(self, bot_id, bot_credentials)
+                session.lease_valid_until = time.monotonic() + lease - LEASE_MARGIN_SECONDS
+                self.sessions[bot_id] = session
+                session.start()
+                logger.info("AI bot %s: lease taken by %s", bot_id, self.holder)
+
+    async def _stop(self, bot_id: int, release: bool = True) -> None:
+        session = self.sessions.pop(bot_id, None)
+        if session is None:
+            return
+        await session.stop()
+        if release:
+            await self.db(connections_call, "release", bot_id, self.holder)
+
+    # --- what sessions record ---------------------------------------------------------
+
+    def note(self, bot_id: int, **fields) -> None:
+        from conversations import connections
+
+        connections.note(bot_id, self.holder, **fields)
+
+    def note_frame(self, bot_id: int, monotonic_at: float) -> None:
+        """The bot's last frame, written at most every FRAME_NOTE_SECONDS."""
+        if monotonic_at - self._frames_noted.get(bot_id, 0.0) < FRAME_NOTE_SECONDS:
+            return
+        self._frames_noted[bot_id] = monotonic_at
+        at = datetime.fromtimestamp(time.time() - (time.monotonic() - monotonic_at), tz=UTC)
+        self.note(bot_id, last_frame_at=at)
+
+    # --- outbound -----------------------------------------------------------------------
+
+    def deliver(self, request: dict) -> Answer:
+        """From an endpoint thread: hand the request to the bot's session and wait for it."""
+        session = self.sessions.get(int(request.get("bot_id") or 0))
+        if session is None or self.loop is None:
+            return Answer(503, {"outcome": "retry", "errmsg": "this gateway does not hold the bot"})
+        future = asyncio.run_coroutine_threadsafe(session.deliver(request), self.loop)
+        try:
+            return Answer(200, future.result(SEND_WAIT_SECONDS))
+        except TimeoutError:
+            future.cancel()
+            return Answer(200, {"outcome": "uncertain", "errmsg": "the gateway gave up waiting"})
+
+
+def wanted_bots() -> dict[int, tuple[str, str, str]]:
+    """Active, unpaused AI bots with their credentials."""
+    from conversations.models import Bot
+
+    bots = Bot.objects.filter(connector=KIND, is_active=True, paused_at__isnull=True)
+    return {bot.pk: credentials(bot) for bot in bots.only("pk", "connector_settings")}
+
+
+def connections_call(name: str, *args, **kwargs):
+    from conversations import connections
+
+    return getattr(connections, name)(*args, **kwargs)
+
+
+def _with_connection(function, *args, **kwargs):
+    # Long-lived threads: drop connections Django would have closed at a request's end.
+    close_old_connections()
+    return function(*args, **kwargs)
+
+
+class SendEndpoint(LocalServer):
+    """POST /send from the delivery workers (connectors/wecom_aibot.py), with the gateway's token."""
+
+    def __init__(self, gateway: Gateway, host: str, port: int):
+        super().__init__(host, port)
+        self.gateway = gateway
+
+    def handle(self, request: Request) -> Answer:
+        if request.method != "POST" or request.path != "/send":
+            return Answer(404, {"errcode": 404, "errmsg": "not found"})
+        given = request.headers.get("Authorization", "")
+        if not secrets.compare_digest(given.encode(), f"Bearer {self.gateway.token}".encode()):
+            return Answer(401, {"outcome": "retry", "errmsg": "wrong gateway token"})
+        try:
+            payload = request.json()
+        except ValueError:
+            return Answer(400, {"outcome": "failed", "errmsg": "not JSON"})
+        return self.gateway.deliver(payload)

@@ -1,0 +1,406 @@
+"""One WeCom AI bot's long connection, held by the gateway (`connectors/aibot_gateway.py`).
+
+`BotSession.run()` connects, subscribes, heartbeats and reconnects with
+jittered backoff (1 s doubling to 60 s) until it is stopped, or until WeCom
+says something that reconnecting cannot fix:
+
+* the subscription is refused (bad bot id or secret): the bot is paused
+  with WeCom's answer as the reason; resuming it tries again;
+* a `disconnected_event` (another client took the connection over): the bot
+  is marked "connection taken over at …" and nobody reconnects until an
+  operator asks to (the kick loop of two holders is what this prevents).
+
+Callbacks are read at once and handed to a queue; one task per session
+stores them in order through the same inbound service as `/api/callback`
+(dedupe by msgid, forwarding). WeCom's protocol has no acknowledgement
+from the client for a callback, so none is sent. Media is fetched and
+decrypted right after the message is stored (`connectors/aibot_media.py`).
+Outbound frames (`deliver`) wait for WeCom's ack, at most `ACK_TIMEOUT`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import json
+import logging
+import random
+import time
+import uuid
+from collections import OrderedDict
+from typing import TYPE_CHECKING
+
+import websockets
+from django.conf import settings
+from django.utils import timezone
+
+from . import aibot_media
+from .wecom_aibot_frames import DISCONNECTED_EVENT, FrameError, callback_body, event_type
+
+if TYPE_CHECKING:
+    from .aibot_gateway import Gateway
+
+logger = logging.getLogger(__name__)
+
+ACK_TIMEOUT = 5.0  # what Tencent's SDK waits for an ack
+SUBSCRIBE_TIMEOUT = 10.0
+BACKOFF_FIRST, BACKOFF_MAX = 1.0, 60.0
+MISSED_PINGS_LIMIT = 2
+# Reply windows remembered per session (msgid → callback req_id).
+REPLY_WINDOWS_KEPT = 10_000
+# WeCom's errcodes for a req_id it no longer answers to: send proactively instead.
+REPLY_GONE_ERRCODES = frozenset({846605, 846608})
+UPLOAD_CHUNK_BYTES = 512 * 1024
+UPLOAD_MAX_CHUNKS = 100
+FRAME_MAX_BYTES = 4 * 1024 * 1024
+
+
+def new_req_id(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex}"
+
+
+def backoff(attempt: int) -> float:
+    """1 s, 2 s, 4 s, … up to 60 s, each between half and all of it (jitter)."""
+    ceiling = min(BACKOFF_MAX, BACKOFF_FIRST * 2**attempt)
+    return max(BACKOFF_FIRST, random.uniform(ceiling / 2, ceiling))
+
+
+class NotAcknowledged(Exception):
+    """The frame was written but WeCom's ack did not come in time (or the connection dropped)."""
+
+
+class NotConnected(Exception):
+    """Nothing was written: there is no subscribed connection right now."""
+
+
+class BotSession:
+    def __init__(self, gateway: Gateway, bot_id: int, credentials: tuple[str, str, str]):
+        self.gateway = gateway
+        self.bot_id = bot_id
+        self.credentials = credentials
+        self.ended = ""  # "taken_over" / "refused": this bot is not reconnected
+        self.lease_valid_until = 0.0  # monotonic
+        self.ws = None
+        self.subscribed = False
+        self.pending: dict[str, asyncio.Future] = {}
+        self.replies: OrderedDict[str, tuple[str, float]] = OrderedDict()
+        self.reply_lock = asyncio.Lock()
+        self.inbox: asyncio.Queue = asyncio.Queue()
+        self.last_frame = 0.0
+        self.task: asyncio.Task | None = None
+        self.tasks: set[asyncio.Task] = set()
+
+    # --- lifecycle ----------------------------------------------------------------
+
+    def start(self) -> None:
+        self.task = asyncio.create_task(self.run(), name=f"aibot-{self.bot_id}")
+        self._spawn(self._store_inbox())
+
+    @property
+    def done(self) -> bool:
+        return self.task is not None and self.task.done()
+
+    async def stop(self) -> None:
+        for task in [self.task, *self.tasks]:
+            if task is not None:
+                task.cancel()
+        for task in [self.task, *self.tasks]:
+            if task is not None:
+                try:
+                    await task
+                except (asyncio.CancelledError, Exception):  # noqa: S110 (stopping: outcome known)
+                    pass
+
+    def _spawn(self, coroutine) -> asyncio.Task:
+        task = asyncio.create_task(coroutine)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+        return task
+
+    async def run(self) -> None:
+        attempt = 0
+        while not self.ended:
+            try:
+                await self._connect_once()
+                error = "connection closed by WeCom"
+            except asyncio.CancelledError:
+                raise
+            except (OSError, TimeoutError, websockets.WebSocketException) as failure:
+                error = f"{failure.__class__.__name__}: {failure}"
+            except Exception as failure:
+                logger.exception("AI bot %s: connection failed", self.bot_id)
+                error = f"{failure.__class__.__name__}: {failure}"
+            finally:
+                self._disconnected()
+            if self.ended:
+                return
+            if self.subscribed_once:
+                attempt, self.subscribed_once = 0, False
+            delay = backoff(attempt)
+            attempt += 1
+            logger.warning("AI bot %s: %s; reconnecting in %.1f s", self.bot_id, error, delay)
+            await self.gateway.db(
+                self.gateway.note,
+                self.bot_id,
+                state="retrying",
+                connected_since=None,
+                last_error=error[:2000],
+                last_error_at=timezone.now(),
+            )
+            await asyncio.sleep(delay)
+
+    subscribed_once = False
+
+    def _disconnected(self) -> None:
+        self.ws, self.subscribed = None, False
+        for future in self.pending.values():
+            if not future.done():
+                future.set_exception(NotAcknowledged("the connection closed before WeCom's ack"))
+        self.pending.clear()
+
+    async def _connect_once(self) -> None:
+        bot_id, secret, url = self.credentials
+        async with websockets.connect(
+            url, ping_interval=None, open_timeout=SUBSCRIBE_TIMEOUT, max_size=FRAME_MAX_BYTES
+        ) as ws:
+            self.ws = ws
+            reader = asyncio.create_task(self._read(ws))
+            try:
+                ack = await self._request(
+                    "aibot_subscribe", {"bot_id": bot_id, "secret": secret}, SUBSCRIBE_TIMEOUT
+                )
+                if ack.get("errcode") not in (0, None):
+                    await self._refused(ack)
+                    return
+                self.subscribed = self.subscribed_once = True
+                logger.info("AI bot %s: subscribed at %s", self.bot_id, url)
+                await self.gateway.db(
+                    self.gateway.note,
+                    self.bot_id,
+                    state="connected",
+                    connected_since=timezone.now(),
+                    last_frame_at=timezone.now(),
+                )
+                heartbeat = asyncio.create_task(self._heartbeat(ws))
+                done, _ = await asyncio.wait(
+                    {reader, heartbeat}, return_when=asyncio.FIRST_COMPLETED
+                )
+                heartbeat.cancel()
+                for task in done:
+                    if task.exception():
+                        raise task.exception()
+            finally:
+                reader.cancel()
+
+    async def _refused(self, ack: dict) -> None:
+        from django.utils.translation import gettext
+
+        reason = gettext(
+            "WeCom refused the AI bot's bot ID or secret (%(errcode)s %(errmsg)s): correct "
+            "the bot's settings, then resume it."
+        ) % {"errcode": ack.get("errcode"), "errmsg": ack.get("errmsg", "")}
+        self.ended = "refused"
+        logger.warning("AI bot %s: subscription refused: %s", self.bot_id, ack)
+        from conversations import connections
+
+        await self.gateway.db(connections.refused, self.bot_id, self.gateway.holder, reason)
+
+    # --- frames ---------------------------------------------------------------------
+
+    async def _send(self, frame: dict) -> None:
+        if self.ws is None:
+            raise NotConnected("not connected to WeCom")
+        await self.ws.send(json.dumps(frame, ensure_ascii=False))
+
+    async def _request(
+        self, cmd: str, body: dict | None, timeout: float = ACK_TIMEOUT, req_id: str = ""
+    ) -> dict:
+        """Write a command and wait for its ack (a frame without cmd and the same req_id)."""
+        req_id = req_id or new_req_id(cmd)
+        future = asyncio.get_running_loop().create_future()
+        self.pending[req_id] = future
+        frame: dict = {"cmd": cmd, "headers": {"req_id": req_id}}
+        if body is not None:
+            frame["body"] = body
+        try:
+            await self._send(frame)
+            try:
+                return await asyncio.wait_for(future, timeout)
+            except TimeoutError:
+                raise NotAcknowledged(f"no ack from WeCom within {timeout:g} s") from None
+        finally:
+            self.pending.pop(req_id, None)
+
+    async def _read(self, ws) -> None:
+        async for raw in ws:
+            self.last_frame = time.monotonic()
+            try:
+                frame = json.loads(raw)
+            except ValueError:
+                logger.warning("AI bot %s: a frame that is not JSON: %.200s", self.bot_id, raw)
+                continue
+            if not isinstance(frame, dict):
+                continue
+            cmd = frame.get("cmd") or ""
+            req_id = str((frame.get("headers") or {}).get("req_id") or "")
+            if cmd in ("", "pong") or (req_id in self.pending and not cmd.startswith("aibot_")):
+                future = self.pending.get(req_id)
+                if future is not None and not future.done():
+                    future.set_result(frame)
+                continue
+            if cmd == "aibot_event_callback" and event_type(frame) == DISCONNECTED_EVENT:
+                await self._taken_over()
+                return
+            if cmd in ("aibot_msg_callback", "aibot_event_callback"):
+                self._remember_reply(frame, req_id)
+                self.inbox.put_nowait((frame, time.time()))
+            else:
+                logger.info("AI bot %s: frame %s ignored", self.bot_id, cmd)
+
+    async def _taken_over(self) -> None:
+        self.ended = "taken_over"
+        logger.warning("AI bot %s: connection taken over by another client", self.bot_id)
+        from conversations import connections
+
+        await self.gateway.db(connections.taken_over, self.bot_id, self.gateway.holder)
+        if self.ws is not None:
+            await self.ws.close()
+
+    async def _heartbeat(self, ws) -> None:
+        """Ping every interval; two pings in a row without an ack ⇒ drop and reconnect."""
+        interval = settings.WECOM_AIBOT_HEARTBEAT_SECONDS
+        missed = 0
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self._request("ping", None, timeout=interval)
+                missed = 0
+            except NotAcknowledged:
+                missed += 1
+                if missed >= MISSED_PINGS_LIMIT:
+                    await ws.close(code=1001, reason="heartbeat not acknowledged")
+                    return
+            if self.last_frame:
+                await self.gateway.db(self.gateway.note_frame, self.bot_id, self.last_frame)
+
+    # --- inbound --------------------------------------------------------------------
+
+    def _remember_reply(self, frame: dict, req_id: str) -> None:
+        msgid = str((frame.get("body") or {}).get("msgid") or "")
+        if not msgid or not req_id:
+            return
+        deadline = time.monotonic() + settings.WECOM_AIBOT_REPLY_WINDOW_SECONDS
+        self.replies[msgid] = (req_id, deadline)
+        while len(self.replies) > REPLY_WINDOWS_KEPT:
+            self.replies.popitem(last=False)
+
+    async def _store_inbox(self) -> None:
+        while True:
+            frame, received = await self.inbox.get()
+            reply_until = int(received + settings.WECOM_AIBOT_REPLY_WINDOW_SECONDS)
+            try:
+                callback = callback_body(frame, reply_until)
+            except FrameError as error:
+                logger.warning("AI bot %s: callback not stored: %s", self.bot_id, error)
+                continue
+            try:
+                stored = await self.gateway.db(aibot_media.store_callback, self.bot_id, callback)
+            except Exception:
+                logger.exception("AI bot %s: storing a callback failed", self.bot_id)
+                continue
+            for row_id, item in stored:
+                self._spawn(aibot_media.fetch(self.gateway, row_id, item, received))
+
+    # --- outbound -------------------------------------------------------------------
+
+    async def deliver(self, request: dict) -> dict:
+        """Send one message (the connector's request); the answer the connector classifies."""
+        if not self.subscribed:
+            return {"outcome": "retry", "errmsg": "the gateway is not connected to WeCom right now"}
+        body = request["body"]
+        try:
+            reply = self.replies.get(str(request.get("reply_to") or ""))
+            if reply and time.monotonic() < reply[1] and body["msgtype"] != "image":
+                answer = await self._respond(reply[0], request["message_id"], body)
+                if answer.get("errcode") not in REPLY_GONE_ERRCODES:
+                    return {**answer, "via": "aibot_respond_msg"}
+            wire = {
+                "chatid": request["chatid"],
+                "chat_type": 2 if request.get("chat_type") == "group" else 1,
+                "msgtype": body["msgtype"],
+            }
+            if body["msgtype"] == "image":
+                try:
+                    media_id = await self._upload("image", body["image"]["base64"])
+                except NotAcknowledged as error:  # nothing reached the chat yet
+                    return {"outcome": "retry", "errmsg": f"media upload: {error}"}
+                if isinstance(media_id, dict):
+                    return media_id  # the upload's refusal
+                wire["image"] = {"media_id": media_id}
+            else:
+                wire[body["msgtype"]] = body[body["msgtype"]]
+            answer = await self._request("aibot_send_msg", wire)
+            return {**answer, "via": "aibot_send_msg"}
+        except NotConnected as error:
+            return {"outcome": "retry", "errmsg": str(error)}
+        except NotAcknowledged as error:
+            return {"outcome": "uncertain", "errmsg": str(error)}
+        except websockets.ConnectionClosed as error:
+            return {"outcome": "retry", "errmsg": f"the connection closed before sending: {error}"}
+
+    async def _respond(self, req_id: str, message_id: str, body: dict) -> dict:
+        if body["msgtype"] == "template_card":
+            reply = {"msgtype": "template_card", "template_card": body["template_card"]}
+        else:
+            content = body["markdown"]["content"]
+            reply = {
+                "msgtype": "stream",
+                "stream": {"id": message_id, "finish": True, "content": content},
+            }
+        async with self.reply_lock:  # replies to one req_id go one after the other's ack
+            return await self._request("aibot_respond_msg", reply, req_id=req_id)
+
+    async def _upload(self, kind: str, data_base64: str) -> str | dict:
+        data = base64.b64decode(data_base64)
+        chunks = [data[i : i + UPLOAD_CHUNK_BYTES] for i in range(0, len(data), UPLOAD_CHUNK_BYTES)]
+        if not chunks or len(chunks) > UPLOAD_MAX_CHUNKS:
+            return {"outcome": "failed", "errmsg": f"{kind} too large to upload"}
+        name = f"{kind}.{aibot_media.extension(data)}"
+        started = await self._request(
+            "aibot_upload_media_init",
+            {
+                "type": kind,
+                "filename": name,
+                "total_size": len(data),
+                "total_chunks": len(chunks),
+                "md5": hashlib.md5(data).hexdigest(),  # noqa: S324 (WeCom's integrity check)
+            },
+        )
+        upload_id = (started.get("body") or {}).get("upload_id")
+        if started.get("errcode") or not upload_id:
+            return _upload_refused("init", started)
+        for index, chunk in enumerate(chunks):
+            ack = await self._request(
+                "aibot_upload_media_chunk",
+                {
+                    "upload_id": upload_id,
+                    "chunk_index": index,
+                    "base64_data": base64.b64encode(chunk).decode(),
+                },
+            )
+            if ack.get("errcode"):
+                return _upload_refused(f"chunk {index}", ack)
+        finished = await self._request("aibot_upload_media_finish", {"upload_id": upload_id})
+        media_id = (finished.get("body") or {}).get("media_id")
+        if finished.get("errcode") or not media_id:
+            return _upload_refused("finish", finished)
+        return str(media_id)
+
+
+def _upload_refused(stage: str, ack: dict) -> dict:
+    # Nothing was sent to the chat yet: an upload WeCom refused may work later.
+    return {
+        "outcome": "retry",
+        "errmsg": f"media upload ({stage}): {ack.get('errcode')} {ack.get('errmsg', '')}".strip(),
+    }

@@ -1,0 +1,169 @@
+"""WeCom AI bot frames as botadmin reads them: callbacks → the seed's body, media decryption.
+
+Pure functions, no I/O: the gateway (`connectors/aibot_gateway.py`) calls
+them and the tests drive them with the documented frames
+(shared/spec/wecom-aibot.md).
+
+The mapping to the seed's callback body (bridge spec section 3):
+
+* a group chat is its `chatid` (`conversation_type: "group"`), a direct chat
+  the user's id (`"user"`); `sender` is `from.userid` (and `sender_name`
+  when WeCom gives a name);
+* `text`: group messages lose the leading @-mention of the bot; the text as
+  WeCom sent it stays in `text.raw_content`;
+* `voice` (already speech-to-text) and `mixed` are stored as `text`: voice
+  with its transcription as content (the original object stays under
+  `voice`), mixed with its text parts joined and its images attached as
+  media (the items stay under `mixed`);
+* `image`, `file`, `video`: the object as WeCom sent it, plus `cdn_type` /
+  `cdn` (the URL) so it is a media reference like an agent's; the bytes are
+  fetched and decrypted at once by the gateway;
+* events (`enter_chat`, `template_card_event`, `feedback_event`, …):
+  `msgtype: "event"` with the `event` object.
+
+Every body carries `reply_until` (Unix seconds): until then a send with
+`reply_to` set to its msgid goes out as this message's reply.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from dataclasses import dataclass, field
+
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+MEDIA_REFERENCE = "wecom_aibot"
+MEDIA_MSGTYPES = ("image", "file", "video")
+DISCONNECTED_EVENT = "disconnected_event"
+# "@机器人 " — the mention WeCom puts before a group message, with the space
+# after it (ASCII or the U+2005 WeCom uses).
+_LEADING_MENTION = re.compile(r"^\s*@\S+[\s\u2005]*")
+
+
+class FrameError(ValueError):
+    """A frame that cannot be read as a message (kept out of the store, logged)."""
+
+
+@dataclass
+class Callback:
+    """One inbound message or event, mapped."""
+
+    body: dict  # the seed's callback body
+    media: list[dict] = field(default_factory=list)  # [{"kind", "url", "aeskey"}] to fetch
+
+
+def event_type(frame: dict) -> str:
+    body = frame.get("body") or {}
+    event = body.get("event") if isinstance(body, dict) else None
+    return str(event.get("eventtype") or "") if isinstance(event, dict) else ""
+
+
+def callback_body(frame: dict, reply_until: int) -> Callback:
+    """The seed body of an `aibot_msg_callback` / `aibot_event_callback` frame."""
+    body = frame.get("body")
+    if not isinstance(body, dict):
+        raise FrameError("callback without a body")
+    sender_info = body.get("from") if isinstance(body.get("from"), dict) else {}
+    sender = str(sender_info.get("userid") or "")
+    chatid = str(body.get("chatid") or "")
+    group = body.get("chattype") == "group" and bool(chatid)
+    conversation_id = chatid if group else sender
+    if not conversation_id:
+        raise FrameError("callback with neither chatid nor from.userid")
+    msgtype = str(
+        body.get("msgtype") or ("event" if frame.get("cmd") == "aibot_event_callback" else "")
+    )
+    if not msgtype:
+        raise FrameError("callback without a msgtype")
+    msgid = str(body.get("msgid") or "")
+    if not msgid:
+        req_id = str((frame.get("headers") or {}).get("req_id") or "")
+        msgid = f"{msgtype}:{req_id}" if req_id else ""
+    seed: dict = {
+        "msgtype": msgtype,
+        "conversation_id": conversation_id,
+        "conversation_type": "group" if group else "user",
+        "sender": sender,
+        "reply_until": reply_until,
+    }
+    if msgid:
+        seed["msgid"] = msgid
+    if isinstance(body.get("create_time"), int | float):
+        seed["timestamp"] = body["create_time"]
+    if sender_info.get("name"):
+        seed["sender_name"] = str(sender_info["name"])
+    if isinstance(body.get("quote"), dict):
+        seed["quote"] = body["quote"]
+    media: list[dict] = []
+    payload = body.get(msgtype)
+    payload = payload if isinstance(payload, dict) else {}
+    if msgtype == "text":
+        raw = str(payload.get("content") or "")
+        seed["text"] = {"content": _without_mention(raw) if group else raw}
+        if group:
+            seed["text"]["raw_content"] = raw
+    elif msgtype == "voice":
+        seed["msgtype"] = "text"
+        seed["text"] = {"content": str(payload.get("content") or "")}
+        seed["voice"] = payload
+    elif msgtype == "mixed":
+        items = payload.get("msg_item") if isinstance(payload.get("msg_item"), list) else []
+        texts = []
+        for item in items:
+            if not isinstance(item, dict):
+                continue
+            kind = item.get("msgtype")
+            part = item.get(kind) if isinstance(item.get(kind), dict) else {}
+            if kind == "text":
+                texts.append(str(part.get("content") or ""))
+            elif kind == "image" and part.get("url"):
+                media.append(
+                    {"kind": "image", "url": part["url"], "aeskey": part.get("aeskey", "")}
+                )
+        content = "\n".join(texts)
+        seed["msgtype"] = "text"
+        seed["text"] = {"content": _without_mention(content) if group else content}
+        seed["mixed"] = payload
+    elif msgtype in MEDIA_MSGTYPES:
+        url = str(payload.get("url") or "")
+        seed[msgtype] = {**payload, "cdn_type": MEDIA_REFERENCE, "cdn": url}
+        if url:
+            media.append({"kind": msgtype, "url": url, "aeskey": payload.get("aeskey", "")})
+    elif msgtype == "event":
+        seed["event"] = body.get("event") if isinstance(body.get("event"), dict) else {}
+    else:  # a msgtype WeCom adds later: kept as it came
+        seed[msgtype] = body.get(msgtype)
+    return Callback(seed, media)
+
+
+def _without_mention(content: str) -> str:
+    return _LEADING_MENTION.sub("", content, count=1)
+
+
+def decrypt_media(data: bytes, aeskey: str) -> bytes:
+    """AES-256-CBC with the message's own key (base64), IV = key[:16], PKCS#7 to 32 bytes."""
+    try:
+        key = base64.b64decode(aeskey + "=" * (-len(aeskey) % 4), validate=False)
+    except (binascii.Error, ValueError):
+        raise FrameError("the media aeskey is not base64") from None
+    if len(key) != 32:
+        raise FrameError(f"the media aeskey is {len(key)} bytes, not 32")
+    if not data or len(data) % 16:
+        raise FrameError("the encrypted media is not a whole number of AES blocks")
+    decryptor = Cipher(algorithms.AES(key), modes.CBC(key[:16])).decryptor()
+    plain = decryptor.update(data) + decryptor.finalize()
+    pad = plain[-1]
+    if not 1 <= pad <= 32 or plain[-pad:] != bytes([pad]) * pad:
+        raise FrameError("the decrypted media has no valid padding (wrong key?)")
+    return plain[:-pad]
+
+
+def encrypt_media(plain: bytes, aeskey: str) -> bytes:
+    """The inverse of `decrypt_media` (the tests' fake server encrypts with it)."""
+    key = base64.b64decode(aeskey + "=" * (-len(aeskey) % 4))
+    pad = 32 - len(plain) % 32
+    padded = plain + bytes([pad]) * pad
+    encryptor = Cipher(algorithms.AES(key), modes.CBC(key[:16])).encryptor()
+    return encryptor.update(padded) + encryptor.finalize()

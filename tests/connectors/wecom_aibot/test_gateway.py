@@ -1,0 +1,134 @@
+"""The gateway against the fake long-connection server: subscribe, heartbeat, drops, kicks, leases."""
+
+import time
+
+from django.utils import timezone
+
+from conversations import connections
+from conversations.models import Bot, BotConnection
+from tests.polling import wait_until
+
+
+def state(bot) -> str:
+    return BotConnection.objects.get(pk=bot.pk).state
+
+
+def test_the_gateway_subscribes_with_the_bots_id_and_secret_and_shows_it_connected(
+    aibot_server, aibot, start_gateway
+):
+    gateway = start_gateway("host-1:42:abc")
+    aibot_server.wait_connected("bot1")
+
+    subscribe = aibot_server.frames_of("aibot_subscribe")[0]
+    assert subscribe["body"] == {"bot_id": "bot1", "secret": "secret1"}
+    assert subscribe["headers"]["req_id"]
+    assert wait_until(lambda: state(aibot) == "connected", timeout=5)
+    shown = connections.status(aibot)
+    assert shown["held"] and shown["holder"] == gateway.holder
+    assert shown["connected_since"] is not None and shown["last_frame_at"] is not None
+
+
+def test_refused_credentials_pause_the_bot_with_the_reason_and_are_not_retried(
+    aibot_server, make_aibot, start_gateway
+):
+    bot = make_aibot(secret="wrong")
+    start_gateway()
+
+    assert wait_until(lambda: Bot.objects.get(pk=bot.pk).paused_at is not None, timeout=5)
+    bot.refresh_from_db()
+    assert "40001" in bot.paused_reason and "invalid bot_id or secret" in bot.paused_reason
+    assert state(bot) == "refused"
+    time.sleep(1)  # several polls and backoffs
+    assert aibot_server.subscriptions == [("bot1", 40001)]
+
+
+def test_pings_are_sent_and_two_unanswered_ones_reconnect(aibot_server, connected):
+    assert wait_until(lambda: len(aibot_server.frames_of("ping")) >= 2, timeout=5)
+    aibot_server.answer_pings = False
+
+    assert wait_until(lambda: len(aibot_server.subscriptions) == 2, timeout=10)
+    pings_before_drop = len(aibot_server.frames_of("ping"))
+    assert pings_before_drop >= 4
+
+
+def test_a_dropped_connection_is_reconnected_after_a_backoff(aibot_server, aibot, connected):
+    aibot_server.drop("bot1")
+
+    assert wait_until(lambda: len(aibot_server.subscriptions) == 2, timeout=10)
+    assert wait_until(lambda: state(aibot) == "connected", timeout=5)
+    assert "closed" in BotConnection.objects.get(pk=aibot.pk).last_error
+
+
+def test_after_a_kick_the_gateway_does_not_reconnect_until_an_operator_asks(
+    aibot_server, aibot, connected
+):
+    aibot_server.kick("bot1")
+
+    assert wait_until(lambda: state(aibot) == "taken_over", timeout=5)
+    row = BotConnection.objects.get(pk=aibot.pk)
+    assert row.taken_over_at is not None
+    # In the server's language (the UI's): "connection taken over by another client at …".
+    assert timezone.localtime(row.taken_over_at).strftime("%Y-%m-%d %H:%M:%S") in row.last_error
+    assert connections.status(aibot)["can_reconnect"]
+    time.sleep(1.5)  # polls and backoffs that would have reconnected
+    assert len(aibot_server.subscriptions) == 1
+
+    connections.reconnect(aibot)
+    assert wait_until(lambda: len(aibot_server.subscriptions) == 2, timeout=5)
+    assert wait_until(lambda: state(aibot) == "connected", timeout=5)
+
+
+def test_two_gateways_never_hold_one_bot_and_the_second_takes_over_when_the_first_stops(
+    aibot_server, aibot, start_gateway
+):
+    first = start_gateway("gateway-a")
+    aibot_server.wait_connected("bot1")
+    second = start_gateway("gateway-b")
+    time.sleep(1.5)  # many polls of the second gateway
+
+    assert len(aibot_server.subscriptions) == 1
+    assert BotConnection.objects.get(pk=aibot.pk).holder == "gateway-a"
+
+    first.stop()
+    assert wait_until(lambda: len(aibot_server.subscriptions) == 2, timeout=5)
+    assert wait_until(
+        lambda: BotConnection.objects.get(pk=aibot.pk).holder == "gateway-b", timeout=5
+    )
+    assert not aibot_server.frames_of("aibot_event_callback")  # nobody was kicked
+    second.stop()
+
+
+def test_a_lease_is_taken_from_a_silent_holder_only_once_it_expired(transactional_db, aibot):
+    assert connections.claim(aibot.pk, "gateway-a", lease_seconds=30)
+    assert not connections.claim(aibot.pk, "gateway-b", lease_seconds=30)
+    assert connections.renew(aibot.pk, "gateway-a", lease_seconds=-1)  # as if it stopped renewing
+
+    assert connections.claim(aibot.pk, "gateway-b", lease_seconds=30)
+    assert not connections.renew(aibot.pk, "gateway-a", lease_seconds=30)  # it lost the bot
+
+
+def test_new_bots_and_changed_credentials_are_picked_up_without_a_restart(
+    aibot_server, make_aibot, start_gateway
+):
+    start_gateway()
+    time.sleep(0.5)
+    bot = make_aibot()
+    aibot_server.wait_connected("bot1", timeout=5)
+
+    aibot_server.bots["bot2"] = "secret2"
+    bot.connector_settings = {"bot_id": "bot2", "bot_secret": "secret2"}
+    bot.save()
+
+    aibot_server.wait_connected("bot2", timeout=5)
+    assert wait_until(lambda: "bot1" not in aibot_server.live, timeout=5)
+    assert aibot_server.frames_of("aibot_subscribe")[-1]["body"] == {
+        "bot_id": "bot2",
+        "secret": "secret2",
+    }
+
+
+def test_a_paused_bot_is_disconnected_and_its_lease_released(aibot_server, aibot, connected):
+    Bot.objects.filter(pk=aibot.pk).update(paused_at="2026-01-01T00:00:00Z")
+
+    assert wait_until(lambda: "bot1" not in aibot_server.live, timeout=5)
+    assert wait_until(lambda: not connections.status(aibot)["held"], timeout=5)

@@ -1,0 +1,170 @@
+"""Callbacks from the fake server are stored through the inbound service, listed and forwarded."""
+
+import json
+
+import pytest
+from standardwebhooks import Webhook
+
+from connectors.wecom_aibot_frames import FrameError, callback_body
+from devtools.receiver import Receiver
+from forwarding.endpoints import create_deliveries
+from forwarding.webhook_delivery import forward_and_drain
+from messaging.models import Message
+from tests.polling import wait_until
+
+
+def group_text(msgid: str = "m1") -> dict:
+    return {
+        "msgid": msgid,
+        "chatid": "wrGroupA",
+        "chattype": "group",
+        "from": {"userid": "zhangsan"},
+        "create_time": 1_790_000_000,
+        "msgtype": "text",
+        "text": {"content": "@助手 明天的会议几点？"},
+    }
+
+
+def direct_text(msgid: str = "m2") -> dict:
+    return {
+        "msgid": msgid,
+        "chattype": "single",
+        "from": {"userid": "lisi"},
+        "msgtype": "text",
+        "text": {"content": "你好"},
+    }
+
+
+def inbound():
+    return Message.objects.filter(direction=Message.Direction.IN).order_by("pk")
+
+
+def test_group_and_direct_messages_are_stored_listed_and_forwarded_signed_once_each(
+    aibot_server, make_aibot, start_gateway, client
+):
+    with Receiver() as receiver:
+        bot = make_aibot(webhook_url=receiver.url("/hook"))
+        start_gateway()
+        aibot_server.wait_connected("bot1")
+
+        aibot_server.push_message("bot1", group_text())
+        aibot_server.push_message("bot1", group_text())  # WeCom repeats a callback
+        aibot_server.push_message("bot1", direct_text())
+        assert wait_until(lambda: inbound().count() == 2, timeout=5)
+
+        group, direct = inbound()
+        assert group.conversation.conversation_id == "wrGroupA"
+        assert group.conversation.kind == "group"
+        assert group.sender_id == "zhangsan"
+        assert group.body["text"] == {
+            "content": "明天的会议几点？",
+            "raw_content": "@助手 明天的会议几点？",
+        }
+        assert direct.conversation.conversation_id == "lisi"
+        assert direct.conversation.kind == "user"
+        groups = client.get("/api/groups", {"secret": bot.secret}).json()["data"]
+        users = client.get("/api/users", {"secret": bot.secret}).json()["data"]
+        assert [g["conversation_id"] for g in groups] == ["wrGroupA"]
+        assert [u["conversation_id"] for u in users] == ["lisi"]
+
+        forward_and_drain(create_deliveries([group.pk, direct.pk]), seconds=0)
+        requests = receiver.wait_for(2)
+        assert len(requests) == 2
+        bodies = [
+            Webhook(bot.signing_secret).verify(r.body.decode(), r.headers) for r in requests
+        ]  # raises unless signed with the bot's secret
+        assert sorted(b["msgid"] for b in bodies) == ["m1", "m2"]
+        assert all(b["reply_until"] > b.get("timestamp", 0) for b in bodies)
+
+
+def test_a_callback_repeated_on_a_new_connection_is_still_stored_once(
+    aibot_server, aibot, connected
+):
+    aibot_server.push_message("bot1", group_text("dup"))
+    assert wait_until(lambda: inbound().count() == 1, timeout=5)
+    aibot_server.drop("bot1")
+    aibot_server.wait_connected("bot1", timeout=10)
+
+    aibot_server.push_message("bot1", group_text("dup"))
+    aibot_server.push_message("bot1", direct_text("after"))
+
+    assert wait_until(lambda: inbound().count() == 2, timeout=5)
+    assert [m.upstream_msgid for m in inbound()] == ["dup", "after"]
+
+
+def test_events_are_stored_as_event_messages(aibot_server, aibot, connected):
+    aibot_server.push(
+        "bot1",
+        "aibot_event_callback",
+        {
+            "msgid": "ev1",
+            "chattype": "single",
+            "from": {"userid": "lisi"},
+            "msgtype": "event",
+            "event": {"eventtype": "enter_chat"},
+        },
+    )
+    assert wait_until(lambda: inbound().count() == 1, timeout=5)
+    assert inbound()[0].msgtype == "event"
+    assert inbound()[0].body["event"] == {"eventtype": "enter_chat"}
+
+
+# --- the mapping, frame by frame ------------------------------------------------------
+
+
+def mapped(body: dict, cmd: str = "aibot_msg_callback") -> dict:
+    frame = {"cmd": cmd, "headers": {"req_id": "r1"}, "body": body}
+    return callback_body(frame, reply_until=1_790_000_300).body
+
+
+def test_voice_is_stored_as_its_transcribed_text():
+    body = mapped({**direct_text(), "msgtype": "voice", "voice": {"content": "语音转的文字"}})
+    assert body["msgtype"] == "text"
+    assert body["text"] == {"content": "语音转的文字"}
+    assert body["voice"] == {"content": "语音转的文字"}
+
+
+def test_mixed_is_stored_as_text_with_its_images_to_fetch():
+    items = [
+        {"msgtype": "text", "text": {"content": "@助手 看这张图"}},
+        {"msgtype": "image", "image": {"url": "https://wecom.example/a", "aeskey": "k"}},
+        {"msgtype": "text", "text": {"content": "和这张"}},
+    ]
+    frame = {
+        "cmd": "aibot_msg_callback",
+        "headers": {"req_id": "r"},
+        "body": {**group_text(), "msgtype": "mixed", "mixed": {"msg_item": items}},
+    }
+    callback = callback_body(frame, 0)
+    assert callback.body["msgtype"] == "text"
+    assert callback.body["text"]["content"] == "看这张图\n和这张"
+    assert callback.body["mixed"] == {"msg_item": items}
+    assert callback.media == [{"kind": "image", "url": "https://wecom.example/a", "aeskey": "k"}]
+
+
+@pytest.mark.parametrize("msgtype", ["image", "file", "video"])
+def test_media_messages_keep_their_object_and_become_references(msgtype):
+    obj = {"url": "https://wecom.example/x", "aeskey": "k"}
+    body = mapped({**direct_text(), "msgtype": msgtype, msgtype: obj, "text": None})
+    assert body[msgtype] == {**obj, "cdn_type": "wecom_aibot", "cdn": "https://wecom.example/x"}
+
+
+def test_a_direct_text_keeps_a_leading_at_sign_and_names_come_when_wecom_gives_them():
+    body = mapped(
+        {
+            **direct_text(),
+            "text": {"content": "@all 不是提及"},
+            "from": {"userid": "u", "name": "张三"},
+        }
+    )
+    assert body["text"] == {"content": "@all 不是提及"}
+    assert body["sender_name"] == "张三"
+
+
+def test_a_callback_without_conversation_is_refused():
+    with pytest.raises(FrameError):
+        mapped({"msgid": "x", "msgtype": "text", "text": {"content": "?"}})
+
+
+def test_the_stored_body_is_valid_json_for_the_inbound_service():
+    assert json.loads(json.dumps(mapped(group_text())))["conversation_type"] == "group"

@@ -1,0 +1,67 @@
+"""Operators see the connection (admin, dashboard) and reconnect after a takeover."""
+
+from django.utils import timezone
+
+from audit.models import OperatorAction
+from conversations import connections
+from conversations.models import Bot, BotConnection
+
+
+def aibot(**fields) -> Bot:
+    return Bot.objects.create(
+        name="helper",
+        connector="wecom_aibot",
+        connector_settings={"bot_id": "bot1", "bot_secret": "s"},
+        **fields,
+    )
+
+
+def test_the_admin_page_shows_state_since_last_frame_holder_and_error(db, admin_client):
+    bot = aibot()
+    assert connections.claim(bot.pk, "host-1:42:ab", lease_seconds=30)
+    since = timezone.now()
+    connections.note(
+        bot.pk, "host-1:42:ab", state="connected", connected_since=since, last_frame_at=since
+    )
+
+    page = admin_client.get(f"/admin/conversations/bot/{bot.pk}/change/").content.decode()
+
+    assert "host-1:42:ab" in page
+    assert timezone.localtime(since).strftime("%Y-%m-%d %H:%M:%S") in page
+    assert "connection-connected" in page
+
+
+def test_an_operator_reconnects_a_bot_whose_connection_was_taken_over(db, admin_client):
+    bot = aibot()
+    connections.claim(bot.pk, "g", lease_seconds=30)
+    connections.taken_over(bot.pk, "g")
+    assert not connections.claim(bot.pk, "g", lease_seconds=30)  # no gateway takes it back
+    page = admin_client.get(f"/admin/conversations/bot/{bot.pk}/change/").content.decode()
+    assert "connection-taken_over" in page
+
+    admin_client.post(
+        "/admin/conversations/bot/",
+        {"action": "reconnect_long_connection", "_selected_action": [bot.pk]},
+    )
+
+    row = BotConnection.objects.get(pk=bot.pk)
+    assert row.taken_over_at is None and row.state == "idle"
+    assert OperatorAction.objects.filter(action="bot.reconnect", bot=bot).exists()
+    assert connections.claim(bot.pk, "g", lease_seconds=30)
+
+
+def test_the_dashboard_shows_an_ai_bots_connection(db, admin_client, settings):
+    bot = aibot()
+    connections.claim(bot.pk, "g", lease_seconds=30)
+    connections.note(bot.pk, "g", state="connected", connected_since=timezone.now())
+
+    page = admin_client.get("/console/dashboard/").content.decode()
+
+    assert "connection-connected" in page
+
+
+def test_an_expired_lease_shows_not_connected(db):
+    bot = aibot()
+    connections.claim(bot.pk, "g", lease_seconds=-1)
+    assert connections.status(bot)["state"] == "idle"
+    assert not connections.status(bot)["held"]

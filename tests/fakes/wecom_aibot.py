@@ -1,0 +1,250 @@
+"""A fake WeCom AI bot long-connection server: a real WebSocket server on 127.0.0.1.
+
+It follows shared/spec/wecom-aibot.md:
+
+* the first frame must be `aibot_subscribe` with a known bot id and secret;
+  otherwise the ack carries errcode 40001 and the connection is closed;
+* one live connection per bot: a newer subscription takes over, and the older
+  connection gets an `aibot_event_callback` with `disconnected_event`, then
+  is closed;
+* `ping` is acknowledged (unless `answer_pings` is off);
+* `aibot_send_msg` refuses `text` (40008) and records the rest;
+* `aibot_respond_msg` must carry the req_id of a callback this server sent
+  on that connection, within `reply_seconds` (846605 otherwise);
+* uploads: init → upload_id, chunks, finish → media_id (the bytes are kept);
+* media for callbacks is served over HTTP (`media_url`) for `media_seconds`
+  only, encrypted with a per-message aeskey; `fail_downloads` makes the next
+  downloads answer 503.
+
+with FakeAIBotServer({"bot1": "secret1"}) as server:
+    settings.WECOM_AIBOT_WS_URL = server.url
+    server.push_message("bot1", {"msgtype": "text", ...})  # a callback frame
+    server.sent        # [(bot_id, cmd, body)] of every send/respond it accepted
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+import threading
+import time
+import uuid
+
+import websockets
+from websockets.asyncio.server import serve
+
+from botadmin.local_http import Answer, LocalServer, Request
+from connectors.wecom_aibot_frames import encrypt_media
+from tests.polling import wait_until
+
+
+class _MediaServer(LocalServer):
+    def __init__(self, owner: FakeAIBotServer):
+        super().__init__()
+        self.owner = owner
+
+    def handle(self, request: Request) -> Answer:
+        owner = self.owner
+        with owner.lock:
+            owner.downloads.append(request.path)
+            if owner.fail_downloads:
+                owner.fail_downloads -= 1
+                return Answer(503, b"busy")
+            entry = owner.media.get(request.path.rsplit("/", 1)[-1])
+        if entry is None or time.time() > entry[1]:
+            return Answer(404, b"expired")
+        return Answer(200, entry[0], {"Content-Type": "application/octet-stream"})
+
+
+class FakeAIBotServer:
+    def __init__(self, bots: dict[str, str]):
+        self.bots = dict(bots)
+        self.lock = threading.Lock()
+        self.frames: list[tuple[str, dict]] = []  # every frame a client sent (bot id or "")
+        self.sent: list[tuple[str, str, dict]] = []  # accepted sends and replies
+        self.subscriptions: list[tuple[str, int]] = []  # (bot id, errcode)
+        self.live: dict[str, object] = {}  # bot id → its current connection
+        self.callback_req_ids: dict[int, dict[str, float]] = {}  # id(ws) → req_id → sent at
+        self.uploads: dict[str, dict] = {}
+        self.media: dict[str, tuple[bytes, float]] = {}  # token → (encrypted bytes, expiry)
+        self.downloads: list[str] = []
+        self.answer_pings = True
+        self.reply_seconds = 300.0
+        self.media_seconds = 300.0
+        self.fail_downloads = 0
+        self._loop = asyncio.new_event_loop()
+        self._http = _MediaServer(self)
+
+    # --- lifecycle ------------------------------------------------------------------
+
+    def __enter__(self):
+        self._http.start()
+        started = threading.Event()
+
+        def run():
+            asyncio.set_event_loop(self._loop)
+
+            async def open_server():
+                return await serve(self._handle, "127.0.0.1", 0, ping_interval=None)
+
+            self._server = self._loop.run_until_complete(open_server())
+            self.port = self._server.sockets[0].getsockname()[1]
+            started.set()
+            self._loop.run_forever()
+
+        self._thread = threading.Thread(target=run, daemon=True)
+        self._thread.start()
+        started.wait(5)
+        self.url = f"ws://127.0.0.1:{self.port}"
+        return self
+
+    def __exit__(self, *exc):
+        async def close():
+            self._server.close()
+            await self._server.wait_closed()
+
+        asyncio.run_coroutine_threadsafe(close(), self._loop).result(5)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(5)
+        self._http.stop()
+
+    def _call(self, coroutine):
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(5)
+
+    # --- what tests do --------------------------------------------------------------
+
+    def wait_connected(self, bot_id: str, timeout: float = 10) -> None:
+        assert wait_until(lambda: bot_id in self.live, timeout=timeout), f"{bot_id} never connected"
+
+    def frames_of(self, cmd: str) -> list[dict]:
+        with self.lock:
+            return [frame for _, frame in self.frames if frame.get("cmd") == cmd]
+
+    def push(self, bot_id: str, cmd: str, body: dict, req_id: str = "") -> str:
+        """Send a callback frame on the bot's live connection; its req_id."""
+        req_id = req_id or f"cb_{uuid.uuid4().hex}"
+        ws = self.live[bot_id]
+        with self.lock:
+            self.callback_req_ids.setdefault(id(ws), {})[req_id] = time.time()
+        frame = {"cmd": cmd, "headers": {"req_id": req_id}, "body": body}
+        self._call(ws.send(json.dumps(frame, ensure_ascii=False)))
+        return req_id
+
+    def push_message(self, bot_id: str, body: dict, req_id: str = "") -> str:
+        return self.push(bot_id, "aibot_msg_callback", {"aibotid": bot_id, **body}, req_id)
+
+    def media_url(self, plain: bytes) -> tuple[str, str]:
+        """(url, aeskey) of these bytes, encrypted, downloadable for `media_seconds`."""
+        aeskey = base64.b64encode(os.urandom(32)).decode().rstrip("=")
+        token = uuid.uuid4().hex
+        with self.lock:
+            self.media[token] = (encrypt_media(plain, aeskey), time.time() + self.media_seconds)
+        return self._http.url(f"/media/{token}"), aeskey
+
+    def kick(self, bot_id: str) -> None:
+        """Another client took over: disconnected_event, then close (as WeCom does)."""
+        ws = self.live.pop(bot_id)
+        self._call(self._kick(ws, bot_id))
+
+    def drop(self, bot_id: str) -> None:
+        """Close the bot's connection without a word (a network drop, a WeCom restart)."""
+        ws = self.live.pop(bot_id)
+        self._call(ws.close())
+
+    # --- the server -------------------------------------------------------------------
+
+    async def _kick(self, ws, bot_id: str) -> None:
+        event = {
+            "cmd": "aibot_event_callback",
+            "headers": {"req_id": f"ev_{uuid.uuid4().hex}"},
+            "body": {
+                "msgid": uuid.uuid4().hex,
+                "aibotid": bot_id,
+                "msgtype": "event",
+                "create_time": int(time.time()),
+                "event": {"eventtype": "disconnected_event"},
+            },
+        }
+        try:
+            await ws.send(json.dumps(event))
+            await ws.close()
+        except websockets.ConnectionClosed:
+            pass
+
+    async def _handle(self, ws) -> None:
+        bot_id = ""
+        try:
+            async for raw in ws:
+                frame = json.loads(raw)
+                with self.lock:
+                    self.frames.append((bot_id, frame))
+                req_id = (frame.get("headers") or {}).get("req_id", "")
+                cmd = frame.get("cmd")
+                if not bot_id:
+                    body = frame.get("body") or {}
+                    if cmd != "aibot_subscribe" or self.bots.get(body.get("bot_id")) != body.get(
+                        "secret"
+                    ):
+                        self.subscriptions.append((str(body.get("bot_id")), 40001))
+                        await self._ack(ws, req_id, 40001, "invalid bot_id or secret")
+                        await ws.close()
+                        return
+                    bot_id = body["bot_id"]
+                    older = self.live.get(bot_id)
+                    self.live[bot_id] = ws
+                    self.subscriptions.append((bot_id, 0))
+                    await self._ack(ws, req_id)
+                    if older is not None:
+                        await self._kick(older, bot_id)
+                    continue
+                await self._command(ws, bot_id, cmd, req_id, frame.get("body") or {})
+        except websockets.ConnectionClosed:
+            pass
+        finally:
+            if bot_id and self.live.get(bot_id) is ws:
+                del self.live[bot_id]
+
+    async def _ack(self, ws, req_id: str, errcode: int = 0, errmsg: str = "ok", body=None):
+        answer = {"headers": {"req_id": req_id}, "errcode": errcode, "errmsg": errmsg}
+        if body is not None:
+            answer["body"] = body
+        await ws.send(json.dumps(answer))
+
+    async def _command(self, ws, bot_id: str, cmd: str, req_id: str, body: dict) -> None:
+        if cmd == "ping":
+            if self.answer_pings:
+                await self._ack(ws, req_id)
+        elif cmd == "aibot_send_msg":
+            if body.get("msgtype") == "text":
+                await self._ack(ws, req_id, 40008, "invalid message type")
+                return
+            with self.lock:
+                self.sent.append((bot_id, cmd, body))
+            await self._ack(ws, req_id)
+        elif cmd == "aibot_respond_msg":
+            with self.lock:
+                sent_at = self.callback_req_ids.get(id(ws), {}).get(req_id)
+            if sent_at is None or time.time() - sent_at > self.reply_seconds:
+                await self._ack(ws, req_id, 846605, "invalid req_id")
+                return
+            with self.lock:
+                self.sent.append((bot_id, cmd, {"req_id": req_id, **body}))
+            await self._ack(ws, req_id)
+        elif cmd == "aibot_upload_media_init":
+            upload_id = uuid.uuid4().hex
+            self.uploads[upload_id] = {**body, "chunks": {}}
+            await self._ack(ws, req_id, body={"upload_id": upload_id})
+        elif cmd == "aibot_upload_media_chunk":
+            upload = self.uploads[body["upload_id"]]
+            upload["chunks"][body["chunk_index"]] = base64.b64decode(body["base64_data"])
+            await self._ack(ws, req_id)
+        elif cmd == "aibot_upload_media_finish":
+            upload = self.uploads[body["upload_id"]]
+            chunks = upload["chunks"]
+            upload["data"] = b"".join(chunks[i] for i in sorted(chunks))
+            upload["media_id"] = f"media_{body['upload_id']}"
+            await self._ack(ws, req_id, body={"media_id": upload["media_id"]})
+        else:
+            await self._ack(ws, req_id, 40008, f"unknown cmd {cmd}")
