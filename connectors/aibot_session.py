@@ -12,9 +12,10 @@ says something that reconnecting cannot fix:
 
 Callbacks are read at once and handed to a queue; one task per session
 stores them in order through the same inbound service as `/api/callback`
-(dedupe by msgid, forwarding). WeCom's protocol has no acknowledgement
-from the client for a callback, so none is sent. Media is fetched and
-decrypted right after the message is stored (`connectors/aibot_media.py`).
+(dedupe by msgid, forwarding; `connectors/aibot_inbound.py`). WeCom's
+protocol has no acknowledgement from the client for a callback, so none is
+sent. Media is fetched by the archive's worker right after the message is
+stored (`WeComAIBotConnector.fetch_media`).
 Outbound frames (`deliver`) wait for WeCom's ack, at most `ACK_TIMEOUT`.
 """
 
@@ -35,7 +36,9 @@ import websockets
 from django.conf import settings
 from django.utils import timezone
 
-from . import aibot_media
+from media.sniff import sniff
+
+from . import aibot_inbound
 from .wecom_aibot_frames import DISCONNECTED_EVENT, FrameError, callback_body, event_type
 
 if TYPE_CHECKING:
@@ -305,12 +308,9 @@ class BotSession:
                 logger.warning("AI bot %s: callback not stored: %s", self.bot_id, error)
                 continue
             try:
-                stored = await self.gateway.db(aibot_media.store_callback, self.bot_id, callback)
+                await self.gateway.db(aibot_inbound.store_callback, self.bot_id, callback)
             except Exception:
                 logger.exception("AI bot %s: storing a callback failed", self.bot_id)
-                continue
-            for row_id, item in stored:
-                self._spawn(aibot_media.fetch(self.gateway, row_id, item, received))
 
     # --- outbound -------------------------------------------------------------------
 
@@ -366,7 +366,7 @@ class BotSession:
         chunks = [data[i : i + UPLOAD_CHUNK_BYTES] for i in range(0, len(data), UPLOAD_CHUNK_BYTES)]
         if not chunks or len(chunks) > UPLOAD_MAX_CHUNKS:
             return {"outcome": "failed", "errmsg": f"{kind} too large to upload"}
-        name = f"{kind}.{aibot_media.extension(data)}"
+        name = f"{kind}{sniff(data)[1] or '.bin'}"
         started = await self._request(
             "aibot_upload_media_init",
             {

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 import requests
@@ -31,7 +32,18 @@ from django.utils.translation import gettext_lazy as _
 from botadmin import http
 
 from . import wecom_app
-from .base import Connector, ConnectorError, Limits, Outcome, SendResult, never_connected
+from .base import (
+    Connector,
+    ConnectorError,
+    FetchedMedia,
+    Limits,
+    MediaGone,
+    MediaRef,
+    Outcome,
+    SendResult,
+    never_connected,
+)
+from .wecom_aibot_frames import FrameError, decrypt_media
 
 if TYPE_CHECKING:
     from conversations.models import Bot, Conversation
@@ -99,6 +111,8 @@ class WeComAIBotConnector(Connector):
     default_rate_limit = 20
     settings_form = WeComAIBotSettings
     long_connection = True  # held by `manage.py aibot_gateway`
+    # Callback media URLs work for about 5 minutes.
+    media_lifetime = timedelta(minutes=5)
 
     def send(self, message_id: str, conversation: Conversation, body: dict) -> SendResult:
         from conversations import connections
@@ -180,6 +194,36 @@ class WeComAIBotConnector(Connector):
             return wecom_app.WeComAppConnector.download(image["url"])
         except wecom_app._Refused as refused:
             raise _Refused(refused.result) from None
+
+    def fetch_media(self, ref: MediaRef, max_bytes: int) -> FetchedMedia:
+        """Download a callback's media and decrypt it with the message's own aeskey.
+
+        The URL dies after about five minutes: an expired one (4xx) is gone for
+        good; a busy one is tried again by the archive while it may still work.
+        """
+        url, _, fragment = ref.cdn.partition("#")
+        aeskey = fragment or str(ref.fields.get("aeskey") or "")
+        try:
+            response = http.request(
+                "GET", url, max_bytes=max_bytes + 1, connect_timeout=5, read_timeout=30,
+                max_redirects=3,
+            )  # fmt: skip
+        except http.UnsafeURLError as error:
+            raise MediaGone(f"media URL refused: {error}") from None
+        except requests.RequestException as error:
+            raise ConnectorError(f"download failed: {error.__class__.__name__}") from None
+        if response.truncated:
+            raise MediaGone(f"larger than the {max_bytes} bytes media limit")
+        if 400 <= response.status < 500 and response.status not in (408, 429):
+            raise MediaGone(f"WeCom answered HTTP {response.status} (the URL lives ~5 minutes)")
+        if not response.ok:
+            raise ConnectorError(f"download answered HTTP {response.status}")
+        try:
+            plain = decrypt_media(response.content, aeskey)
+        except FrameError as error:
+            raise MediaGone(str(error)) from None
+        name = ref.fields.get("filename") or ref.fields.get("name") or ""
+        return FetchedMedia(plain, "", str(name))
 
     def check_contact(self, conversation: Conversation) -> bool:
         """WeCom cannot list or check an AI bot's chats: they are known from their messages."""

@@ -1,0 +1,122 @@
+"""Media of AI bot messages: downloaded and decrypted at once, retried while the URL lives."""
+
+import base64
+import os
+from datetime import timedelta
+
+import pytest
+from cryptography.hazmat.primitives import padding
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from django.utils import timezone
+
+from connectors.wecom_aibot_frames import FrameError, decrypt_media
+from media import store
+from messaging import media_fetch
+from messaging.models import Message, MessageMedia
+from tests.images import image_bytes
+from tests.polling import wait_until
+
+
+def encrypted_as_wecom_does(plain: bytes) -> tuple[bytes, str]:
+    """AES-256-CBC, IV = key[:16], PKCS#7 padded to a multiple of 32 bytes."""
+    key = os.urandom(32)
+    padder = padding.PKCS7(256).padder()
+    padded = padder.update(plain) + padder.finalize()
+    encryptor = Cipher(algorithms.AES(key), modes.CBC(key[:16])).encryptor()
+    return encryptor.update(padded) + encryptor.finalize(), base64.b64encode(key).decode()
+
+
+@pytest.mark.parametrize("size", [0, 1, 31, 32, 33, 1000])
+def test_media_bytes_decrypt_with_the_messages_own_key(size):
+    plain = os.urandom(size)
+    data, aeskey = encrypted_as_wecom_does(plain)
+    assert decrypt_media(data, aeskey) == plain
+    assert decrypt_media(data, aeskey.rstrip("=")) == plain  # WeCom's keys come unpadded
+
+
+def test_a_wrong_key_is_an_error_not_garbage():
+    data, _ = encrypted_as_wecom_does(b"secret picture")
+    _, other = encrypted_as_wecom_does(b"")
+    with pytest.raises(FrameError):
+        decrypt_media(data, other)
+
+
+def image_message(server, msgid: str, plain: bytes) -> dict:
+    url, aeskey = server.media_url(plain)
+    return {
+        "msgid": msgid,
+        "chattype": "single",
+        "from": {"userid": "lisi"},
+        "msgtype": "image",
+        "image": {"url": url, "aeskey": aeskey},
+    }
+
+
+def fetch_due() -> list:
+    """What the archive's worker does right after the message is stored."""
+    return [media_fetch.fetch(pk) for pk in media_fetch.due_media()]
+
+
+def stored(row: MessageMedia) -> bytes:
+    return store.read(row.stored_file)
+
+
+def test_an_image_is_fetched_decrypted_and_kept_with_its_message(aibot_server, aibot, connected):
+    picture = image_bytes()
+    aibot_server.push_message("bot1", image_message(aibot_server, "img1", picture))
+    assert wait_until(lambda: MessageMedia.objects.exists(), timeout=5)
+
+    assert fetch_due() == ["stored"]
+    row = MessageMedia.objects.get()
+    assert row.message.upstream_msgid == "img1" and row.kind == "image"
+    assert row.stored_file.content_type == "image/png" and row.stored_file.size == len(picture)
+    assert stored(row) == picture
+
+
+def test_a_file_is_retried_after_a_failed_download_while_the_url_lives(
+    aibot_server, aibot, connected
+):
+    aibot_server.fail_downloads = 1
+    url, aeskey = aibot_server.media_url(b"%PDF-1.4 report")
+    aibot_server.push_message(
+        "bot1",
+        {"msgid": "f1", "chattype": "single", "from": {"userid": "lisi"}, "msgtype": "file",
+         "file": {"url": url, "aeskey": aeskey}},
+    )  # fmt: skip
+    assert wait_until(lambda: MessageMedia.objects.exists(), timeout=5)
+
+    assert fetch_due() == ["pending"]  # WeCom busy: tried again within the URL's life
+    row = MessageMedia.objects.get()
+    assert row.next_attempt_at - row.created_at < timedelta(minutes=5)
+    MessageMedia.objects.update(next_attempt_at=timezone.now())
+    assert fetch_due() == ["stored"]
+    assert stored(MessageMedia.objects.get()) == b"%PDF-1.4 report"
+
+
+def test_media_whose_url_died_is_recorded_as_failed_not_dropped(aibot_server, aibot, connected):
+    aibot_server.media_seconds = 0  # expired before anybody fetched it
+    aibot_server.push_message("bot1", image_message(aibot_server, "late", image_bytes()))
+    assert wait_until(lambda: MessageMedia.objects.exists(), timeout=5)
+
+    assert fetch_due() == ["failed"]
+    row = MessageMedia.objects.get()
+    assert "404" in row.error and row.stored_file is None
+
+
+def test_a_mixed_messages_images_are_each_fetched(aibot_server, aibot, connected):
+    first, second = image_bytes(size=(4, 4)), image_bytes(size=(5, 5))
+    items = []
+    for picture in (first, second):
+        url, aeskey = aibot_server.media_url(picture)
+        items.append({"msgtype": "image", "image": {"url": url, "aeskey": aeskey}})
+    aibot_server.push_message(
+        "bot1",
+        {"msgid": "mx", "chattype": "single", "from": {"userid": "lisi"}, "msgtype": "mixed",
+         "mixed": {"msg_item": [{"msgtype": "text", "text": {"content": "看"}}, *items]}},
+    )  # fmt: skip
+    assert wait_until(lambda: MessageMedia.objects.count() == 2, timeout=5)
+
+    assert fetch_due() == ["stored", "stored"]
+    message = Message.objects.get(upstream_msgid="mx")
+    assert message.msgtype == "text" and message.body["text"]["content"] == "看"
+    assert [stored(row) for row in message.media.order_by("pk")] == [first, second]
