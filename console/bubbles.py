@@ -53,6 +53,11 @@ def draw(messages, *, bot, base_url: str, pending_statuses, focus_id=None, oob=F
             kept = cache.get_many(keys.values())
         except Exception:  # the cache is down: draw everything
             logger.warning("bubble cache unavailable", exc_info=True)
+    missing = [m for m in messages if kept is None or keys[m.pk] not in kept]
+    if missing:
+        from .history import attach_media
+
+        attach_media(missing)  # the images and files a bubble shows: one query
     template = get_template(TEMPLATE)
     context = {"bot": bot, "base_url": base_url, "pending_statuses": pending_statuses, "oob": oob}
     drawn, fresh = [], {}

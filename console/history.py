@@ -14,7 +14,7 @@ from django.utils import timezone
 from conversations.models import Conversation
 from conversations.services import visible_conversation
 from forwarding.models import WebhookDelivery
-from messaging.models import DeliveryAttempt, Message
+from messaging.models import DeliveryAttempt, Message, MessageMedia
 
 PAGE_SIZE = 50
 # What a bubble shows of a message (console/templates/console/history/_messages.html).
@@ -171,6 +171,38 @@ def forwarding_deliveries(message: Message) -> list[WebhookDelivery]:
         message.webhook_deliveries.select_related("endpoint")
         .prefetch_related("attempts")
         .order_by("endpoint__is_primary", "id")
+    )
+
+
+# Messages of these msgtypes never carry media: a page of them reads no media rows.
+WITHOUT_MEDIA = frozenset({"text", "markdown", "markdown_v2", "link", "miniprogram", "news"})
+
+
+def attach_media(messages: list[Message]) -> None:
+    """Set `media_rows` (with their stored files) on each message: one query for a page."""
+    wanted = [m.pk for m in messages if m.msgtype not in WITHOUT_MEDIA]
+    rows: dict[int, list[MessageMedia]] = {}
+    if wanted:
+        for row in (
+            MessageMedia.objects.filter(message_id__in=wanted)
+            .select_related("stored_file")
+            .order_by("pk")
+        ):
+            rows.setdefault(row.message_id, []).append(row)
+    for m in messages:
+        m.media_rows = rows.get(m.pk, [])
+        # The open timeline polls it until the copy settled (data-pending).
+        m.media_pending = any(r.status == MessageMedia.Status.PENDING for r in m.media_rows)
+
+
+def media_of(conversation: Conversation, message_id: int, media_id: int) -> MessageMedia | None:
+    """One media row of a message of this (already scoped) conversation."""
+    return (
+        MessageMedia.objects.filter(
+            pk=media_id, message_id=message_id, message__conversation=conversation
+        )
+        .select_related("stored_file")
+        .first()
     )
 
 

@@ -12,6 +12,7 @@ from .views import (
     conversations,
     dashboard,
     history,
+    media,
     message_fixes,
     search,
     webhooks,
@@ -65,6 +66,24 @@ urlpatterns = [
         "bots/<int:bot_id>/conversations/<int:pk>/messages/<int:message_id>/trace",
         history.message_trace,
         name="message_trace",
+    ),
+    path(
+        "bots/<int:bot_id>/conversations/<int:pk>/messages/<int:message_id>/media/<int:media_id>",
+        media.media_file,
+        name="media_file",
+    ),
+    path(
+        "bots/<int:bot_id>/conversations/<int:pk>/messages/<int:message_id>/media/<int:media_id>"
+        "/thumbnail",
+        media.media_file,
+        {"variant": "thumbnail"},
+        name="media_thumbnail",
+    ),
+    path(
+        "bots/<int:bot_id>/conversations/<int:pk>/messages/<int:message_id>/media/<int:media_id>"
+        "/fetch-again",
+        media.fetch_again,
+        name="media_fetch_again",
     ),
     path(
         "bots/<int:bot_id>/conversations/<int:pk>/messages/<int:message_id>/<slug:verb>",

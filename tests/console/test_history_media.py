@@ -1,0 +1,156 @@
+"""The timeline shows archived media: image thumbnails that open full size, files as
+download links, "still fetching" and "could not be fetched: reason" with "fetch again";
+another bot's operator gets 404."""
+
+from __future__ import annotations
+
+import io
+import re
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from PIL import Image
+
+from media import store
+from messaging.models import MessageMedia
+from tests.images import image_bytes
+
+PNG = image_bytes("PNG", (800, 600))
+
+
+@pytest.fixture
+def history_url(bot, group):
+    return reverse("console:history", args=[bot.pk, group.pk])
+
+
+def image_message(make_message, conversation, status="stored", **fields):
+    message = make_message(
+        conversation,
+        msgtype="image",
+        body={"msgtype": "image", "image": {"cdn_type": "wecom_cdn", "cdn": "x/1.jpg"}},
+    )
+    if status == "stored":
+        fields["stored_file"] = store.store_bytes(fields.pop("content", PNG))
+    media = MessageMedia.objects.create(
+        message=message, kind="image", cdn_type="wecom_cdn", cdn="x/1.jpg", status=status, **fields
+    )
+    return message, media
+
+
+def media_url(history_url, media, suffix=""):
+    return f"{history_url}messages/{media.message_id}/media/{media.pk}{suffix}"
+
+
+def test_a_stored_image_shows_as_a_thumbnail_that_opens_full_size(
+    operator_client, group, history_url, make_message
+):
+    _message, media = image_message(make_message, group)
+
+    html = operator_client.get(history_url).content.decode()
+
+    full, thumb = media_url(history_url, media), media_url(history_url, media, "/thumbnail")
+    assert f'<a class="media-image" href="{full}"' in html and f'src="{thumb}"' in html
+    answer = operator_client.get(thumb)
+    with Image.open(io.BytesIO(b"".join(answer.streaming_content))) as small:
+        assert small.format == "JPEG" and max(small.size) == 320
+    answer = operator_client.get(full)
+    assert b"".join(answer.streaming_content) == PNG
+    assert answer["Content-Type"] == "image/png" and answer["X-Content-Type-Options"] == "nosniff"
+
+
+def test_a_file_is_a_download_link_with_its_name_and_size(
+    operator_client, group, history_url, make_message
+):
+    message = make_message(
+        group, msgtype="file", body={"msgtype": "file", "file": {"cdn_type": "c", "cdn": "f"}}
+    )
+    pdf = b"%PDF-1.7\n" + b"0" * 2048
+    media = MessageMedia.objects.create(
+        message=message,
+        kind="file",
+        original_name="报价单.pdf",
+        status="stored",
+        stored_file=store.store_bytes(pdf),
+    )
+
+    html = operator_client.get(history_url).content.decode()
+
+    link = re.search(r'<a class="media-file" href="([^"]+)" download>([^<]+)<span', html)
+    assert link and link.group(1) == media_url(history_url, media)
+    assert "报价单.pdf" in link.group(2) and "2.0" in html
+    answer = operator_client.get(link.group(1))
+    assert answer["Content-Type"] == "application/pdf"
+    assert answer["Content-Disposition"].startswith("attachment;")
+    assert "filename*=UTF-8''%E6%8A%A5%E4%BB%B7%E5%8D%95.pdf" in answer["Content-Disposition"]
+
+
+def test_still_fetching_and_could_not_be_fetched_are_shown_with_fetch_again(
+    operator_client, group, history_url, make_message
+):
+    pending, _ = image_message(make_message, group, status="pending")
+    failed, media = image_message(
+        make_message, group, status="failed", error="the agent cannot get this media (HTTP 404)"
+    )
+
+    html = operator_client.get(history_url).content.decode()
+
+    assert "正在获取" in html or "Still fetching" in html
+    assert f'id="m{pending.pk}" class="msg in" data-pending="{pending.pk}"' in html
+    assert "the agent cannot get this media (HTTP 404)" in html
+    again = media_url(history_url, media, "/fetch-again")
+    assert f'hx-post="{again}"' in html
+
+    answer = operator_client.post(again, headers={"HX-Request": "true"})
+
+    assert answer.status_code == 200
+    media.refresh_from_db()
+    assert (media.status, media.error) == ("pending", "")
+    assert f'id="m{failed.pk}"' in answer.content.decode()
+    assert "HTTP 404" not in answer.content.decode()
+
+
+def test_another_bots_operator_gets_404(
+    client, make_operator, other_bot, group, history_url, make_message
+):
+    _message, media = image_message(make_message, group, status="failed", error="x")
+    MessageMedia.objects.filter(pk=media.pk).update(
+        status="stored", stored_file=store.store_bytes(PNG)
+    )
+    client.force_login(make_operator("mallory", other_bot))
+
+    for suffix in ("", "/thumbnail"):
+        assert client.get(media_url(history_url, media, suffix)).status_code == 404
+    assert client.post(media_url(history_url, media, "/fetch-again")).status_code == 404
+    own = reverse("console:history", args=[other_bot.pk, group.pk])
+    assert client.get(media_url(own, media)).status_code == 404
+
+
+def test_media_of_another_message_is_not_found_under_this_one(
+    operator_client, group, history_url, make_message
+):
+    _message, media = image_message(make_message, group)
+    text = make_message(group)
+
+    wrong = f"{history_url}messages/{text.pk}/media/{media.pk}"
+
+    assert operator_client.get(wrong).status_code == 404
+
+
+def test_a_page_of_images_reads_its_media_in_one_query(
+    operator_client, group, history_url, make_message
+):
+    for n in range(3):
+        image_message(make_message, group, content=image_bytes("PNG", (10 + n, 10)))
+    operator_client.get(history_url)
+    with CaptureQueriesContext(connection) as few:
+        operator_client.get(history_url)
+    for n in range(20):
+        image_message(make_message, group, content=image_bytes("PNG", (20 + n, 10)))
+
+    with CaptureQueriesContext(connection) as many:
+        html = operator_client.get(history_url).content.decode()
+
+    assert html.count('class="media-image"') == 23
+    assert len(many) == len(few), [q["sql"] for q in many]
