@@ -24,6 +24,7 @@ def sync_context(request, bot: Bot) -> dict:
         "sync_active": any(run.is_active for run in runs),
         "sync_url": reverse("console:bot_sync", args=[bot.pk]),
         "sync_status_url": reverse("console:bot_sync_status", args=[bot.pk]),
+        "empty_reason": empty_reason(bot),
     }
 
 

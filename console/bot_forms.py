@@ -19,6 +19,16 @@ from connectors import bot_settings
 from connectors.registry import CONNECTORS
 from conversations.models import Bot, Conversation
 
+# Django's ":" after labels has no zh-Hans translation (a half-width colon in
+# Chinese): the console's bot forms put none.
+LABEL_SUFFIX = ""
+
+
+class NoLabelSuffix:
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("label_suffix", LABEL_SUFFIX)
+        super().__init__(*args, **kwargs)
+
 
 def connector_settings_form(connector, bot: Bot | None, data=None) -> forms.Form:
     """The connector's settings form, filled from the bot's stored values."""
@@ -28,7 +38,9 @@ def connector_settings_form(connector, bot: Bot | None, data=None) -> forms.Form
         for name, value in stored.items()
         if not bot_settings.is_secret(bot_settings.fields(connector)[name])
     }
-    form = connector.settings_form(data=data, initial=initial, prefix="settings")
+    form = connector.settings_form(
+        data=data, initial=initial, prefix="settings", label_suffix=LABEL_SUFFIX
+    )
     for name, field in form.fields.items():
         if not bot_settings.is_secret(field):
             continue
@@ -57,17 +69,18 @@ def settings_values(form: forms.Form) -> dict:
     return values
 
 
-class BotCreateForm(forms.ModelForm):
-    class Meta:
-        model = Bot
-        fields = ("name",)
+class BotCreateForm(NoLabelSuffix, forms.Form):
+    """The bot's name; its connector settings are the connector's form next to it.
+    Bot.full_clean() in `create_bot` checks both together."""
+
+    name = forms.CharField(label=_("name"), max_length=100)
 
 
 def connector_choices() -> list[tuple[str, str]]:
     return [(kind, cls.label) for kind, cls in CONNECTORS.items()]
 
 
-class SendingForm(forms.ModelForm):
+class SendingForm(NoLabelSuffix, forms.ModelForm):
     """Quiet hours, pace, time zone and retention."""
 
     class Meta:
@@ -101,7 +114,7 @@ GRACE_CHOICES = [
 ]
 
 
-class RotateForm(forms.Form):
+class RotateForm(NoLabelSuffix, forms.Form):
     grace_hours = forms.TypedChoiceField(
         label=_("The old secret keeps working for"),
         choices=GRACE_CHOICES,
@@ -127,7 +140,7 @@ class RotateForm(forms.Form):
         return timedelta(hours=self.cleaned_data["grace_hours"])
 
 
-class AddOperatorForm(forms.Form):
+class AddOperatorForm(NoLabelSuffix, forms.Form):
     username = forms.CharField(label=_("Username"), max_length=150)
 
     def clean_username(self):
@@ -138,7 +151,7 @@ class AddOperatorForm(forms.Form):
         return user
 
 
-class ConversationForm(forms.ModelForm):
+class ConversationForm(NoLabelSuffix, forms.ModelForm):
     """A conversation entered by hand, where the connector cannot list them."""
 
     class Meta:

@@ -35,10 +35,12 @@ def _section(bot, name: str) -> str:
     return reverse("console:bot", args=[bot.pk]) + f"#{name}"
 
 
-def _add_model_errors(form, error: ValidationError) -> None:
-    """Errors of Bot.full_clean() on the form's fields where it has them, else on the form."""
+def _add_model_errors(form, error: ValidationError, *others) -> None:
+    """Errors of Bot.full_clean() on the field they are about (in `form` or one of
+    `others`), else on `form`."""
     for name, errors in error.message_dict.items():
-        form.add_error(name if name in form.fields else None, errors)
+        owner = next((f for f in (form, *others) if name in f.fields), None)
+        (owner or form).add_error(name if owner else None, errors)
 
 
 @login_required
@@ -58,7 +60,7 @@ def bot_create(request):
                 request.user, form.cleaned_data["name"], kind, settings_values(settings_form)
             )
         except ValidationError as error:
-            _add_model_errors(settings_form, error)
+            _add_model_errors(form, error, settings_form)
         else:
             messages.success(request, _("Bot %(name)s created.") % {"name": bot.name})
             return redirect("console:bot", bot_id=bot.pk)

@@ -9,6 +9,8 @@ admin uses too.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count, OuterRef, Subquery
@@ -24,7 +26,7 @@ from conversations.roles import is_bot_admin, may_change_sending, may_create_bot
 from conversations.services import bots_visible_to
 from messaging import delivery_actions
 
-from ..bot_contacts import empty_reason, sync_context
+from ..bot_contacts import sync_context
 from ..bot_forms import AddOperatorForm, ConversationForm, SendingForm, connector_settings_form
 from .app_setup import setup_url
 from .scoping import visible_bot_or_404
@@ -57,6 +59,14 @@ def bot_list(request):
     )
 
 
+def _checked_at(state: dict):
+    """When the connector was last asked about itself (kept as ISO text), or None."""
+    try:
+        return datetime.fromisoformat(state.get("checked_at") or "")
+    except (TypeError, ValueError):
+        return None
+
+
 def bot_context(request, bot) -> dict:
     """What every section of the bot page reads."""
     connector = CONNECTORS.get(bot.connector)
@@ -74,7 +84,7 @@ def bot_context(request, bot) -> dict:
         "setup_url": setup_url(bot) if admin and connector else "",
         "bot_zone": zone_or_default(bot.timezone),
         "operators": bot.operators.order_by("username"),
-        "empty_reason": empty_reason(bot),
+        "checked_at": _checked_at(state),
         **sync_context(request, bot),
     }
 

@@ -4,6 +4,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 
 from conversations.models import Conversation
+from conversations.roles import may_create_bots
 from conversations.services import bots_visible_to
 
 from ..bot_contacts import empty_reason
@@ -24,7 +25,9 @@ def index(request):
     (or the empty state)."""
     bot = most_recently_active_bot(request.user)
     if bot is None:
-        return render(request, "console/no_bots.html")
+        return render(
+            request, "console/no_bots.html", {"may_create": may_create_bots(request.user)}
+        )
     return redirect("console:conversations", bot_id=bot.pk)
 
 

@@ -1,0 +1,117 @@
+"""Issue 21's acceptance, in Chinese: an operator who may create bots, without ever
+opening /admin/, creates a bridge bot, tests it, syncs it and rotates its secret.
+
+Screenshots land in test-artifacts/console-bots/.
+"""
+
+import re
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
+
+from connectors.demo_agent import DemoAgent
+from conversations.demo import DEMO_GROUPS, DEMO_USERS
+from conversations.models import Bot, Conversation, SyncRun
+from conversations.secrets import generate_agent_token
+from conversations.sync import run_sync
+from tests.browser import needs_chromium, screenshot
+from tests.polling import wait_until
+
+pytestmark = [*needs_chromium, pytest.mark.django_db(transaction=True)]
+
+PASSWORD = "pw-wang-browser-1"
+
+
+def shoot(page, name: str) -> None:
+    screenshot(page, "console-bots", name)
+
+
+@pytest.fixture
+def bot_creator(transactional_db):
+    """A staff user who operates no bot yet but may create bots (and so administers them)."""
+    user = get_user_model().objects.create_user("wang", password=PASSWORD, is_staff=True)
+    user.user_permissions.set(
+        Permission.objects.filter(
+            content_type__app_label__in=["conversations", "messaging", "forwarding"]
+        )
+    )
+    return user
+
+
+@pytest.fixture
+def agent():
+    with DemoAgent(token=generate_agent_token(), users=DEMO_USERS, groups=DEMO_GROUPS) as agent:
+        yield agent
+
+
+def log_in(page, username: str) -> None:
+    page.goto("/console/login/")
+    page.get_by_label("用户名").fill(username)
+    page.get_by_label("密码").fill(PASSWORD)
+    page.get_by_role("button", name="登录").click()
+
+
+def test_an_operator_creates_tests_syncs_a_bridge_bot_and_rotates_its_secret(
+    page, bot_creator, agent
+):
+    from playwright.sync_api import expect
+
+    visited = []
+    page.on("request", lambda request: visited.append(request.url))
+    log_in(page, "wang")
+    expect(page.get_by_text("还没有机器人")).to_be_visible()
+    page.get_by_role("link", name="创建机器人").click()
+
+    page.locator("[name=name]").fill("客服桥接")
+    page.locator("[name=settings-agent_url]").fill(agent.url)
+    page.locator("[name=settings-agent_token]").fill(agent.token)
+    shoot(page, "01-create")
+    page.get_by_role("button", name="创建机器人").click()
+    expect(page.locator(".flash")).to_contain_text("已创建机器人 客服桥接。")
+    bot = Bot.objects.get(name="客服桥接")
+    assert list(bot.operators.all()) == [bot_creator]
+    expect(page.locator("#empty-reason")).to_contain_text("尚未同步过联系人")
+
+    page.get_by_role("button", name="测试连接").click()
+    expect(page.locator(".flash")).to_contain_text("连接正常")
+    expect(page.locator("#capabilities")).to_contain_text("markdown")
+    shoot(page, "02-connection-tested")
+
+    page.get_by_role("button", name="立即同步").click()
+    expect(page.locator(".flash")).to_contain_text("联系人同步已开始。")
+    expect(page.locator("#contacts tr.sync-pending")).to_be_visible()
+    page.evaluate("window.notReloaded = true")
+    run_sync(SyncRun.objects.get(bot=bot).pk)  # what a worker does with the woken run
+    expect(page.locator("#contacts tr.sync-succeeded")).to_be_visible(timeout=10_000)
+    assert page.evaluate("window.notReloaded") is True  # followed live, no reload
+    groups = Conversation.objects.filter(bot=bot, kind="group").count()
+    assert groups == len(DEMO_GROUPS)
+    expect(page.locator("#contacts tr.sync-succeeded")).to_contain_text(f"+{groups}")
+    shoot(page, "03-synced")
+
+    page.locator("[name=timezone]").fill("Asia/Shanghai")
+    page.get_by_role("button", name="保存发送设置").click()
+    expect(page.locator(".flash")).to_contain_text("发送设置已保存。")
+
+    secret = page.locator('[data-secret="secret"]')
+    secret.get_by_role("button", name="显示").click()
+    old_secret = Bot.objects.get(pk=bot.pk).secret
+    expect(secret.locator(".secret-value")).to_have_text(old_secret)
+    shoot(page, "04-secret-revealed")
+
+    page.get_by_role("link", name="轮换密钥…").click()
+    page.get_by_label(re.compile("3 天")).check()
+    shoot(page, "05-rotate")
+    page.get_by_role("button", name="签发新的 API 密钥").click()
+    expect(page.locator(".flash")).to_contain_text(re.compile(r"旧密钥有效至 .* CST"))
+    rotated = Bot.objects.get(pk=bot.pk)
+    assert rotated.previous_secret == old_secret and rotated.secret != old_secret
+    expect(page.locator("#secret-grace")).to_contain_text("CST")
+    shoot(page, "06-rotated")
+
+    page.get_by_role("link", name="机器人", exact=True).click()
+    expect(page.locator(".bot-list")).to_contain_text("客服桥接")
+    shoot(page, "07-bot-list")
+    assert not [url for url in visited if "/admin/" in url]
+    wait_until(lambda: True)
