@@ -24,6 +24,10 @@ from django.core.cache.backends.db import DatabaseCache
 from django.template.loader import get_template
 from django.utils import timezone, translation
 
+from conversations.models import Conversation
+
+from .templatetags.console import MENTION_RE
+
 logger = logging.getLogger(__name__)
 
 TEMPLATE = "console/history/_bubble.html"
@@ -38,6 +42,33 @@ def _key(m, shared: str, focus: bool, oob: bool) -> str:
     changes = f"{m.updated_at.isoformat()}|{m.status}|{m.attempt_count}|{operator}|{shared}"
     digest = hashlib.sha1(changes.encode(), usedforsecurity=False).hexdigest()
     return f"console:bubble:{m.pk}:{int(focus)}{int(oob)}:{digest}"
+
+
+def _mentioned_ids(message) -> set[str]:
+    part = message.body.get(message.msgtype) if isinstance(message.body, dict) else None
+    if not isinstance(part, dict):
+        return set()
+    ids = {m.group(1) for m in MENTION_RE.finditer(str(part.get("content") or "")) if m.group(1)}
+    listed = part.get("mentioned_list")
+    if isinstance(listed, list):
+        ids |= {who for who in listed if isinstance(who, str) and who != "@all"}
+    return ids
+
+
+def mention_names(bot, messages) -> dict[str, str]:
+    """{userid: name} for the users these messages mention by id, from the bot's
+    one-to-one conversations (its synced contacts). One query, none without mentions."""
+    ids = set()
+    for m in messages:
+        ids |= _mentioned_ids(m)
+    ids = sorted(i for i in ids if len(i) <= 64)[:500]
+    if not ids:
+        return {}
+    return dict(
+        Conversation.objects.filter(bot=bot, kind=Conversation.Kind.USER, conversation_id__in=ids)
+        .exclude(name="")
+        .values_list("conversation_id", "name")
+    )
 
 
 def draw(messages, *, bot, base_url: str, pending_statuses, focus_id=None, oob=False) -> list:
@@ -61,6 +92,8 @@ def draw(messages, *, bot, base_url: str, pending_statuses, focus_id=None, oob=F
     template = get_template(TEMPLATE)
     context = {"bot": bot, "base_url": base_url, "pending_statuses": pending_statuses, "oob": oob}
     drawn, fresh = [], {}
+    missing = [m for m in messages if kept is None or keys[m.pk] not in kept]
+    context["names"] = mention_names(bot, missing)
     for m in messages:
         html = kept.get(keys[m.pk]) if kept is not None else None
         if html is None:

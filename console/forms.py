@@ -77,17 +77,31 @@ class AuditFilterForm(MessageFilterForm):
 
 
 class ReplyForm(forms.Form):
+    """A text reply; `max_bytes` is the bot's connector's text limit (UTF-8 bytes)."""
+
     content = forms.CharField(
         label=_("Reply"),
-        max_length=5000,
         strip=False,
         widget=forms.Textarea(attrs={"rows": 3, "placeholder": _("Type a reply…")}),
     )
+
+    def __init__(self, *args, max_bytes: int, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.max_bytes = max_bytes
 
     def clean_content(self):
         content = self.cleaned_data["content"]
         if not content.strip():
             raise forms.ValidationError(_("Write something first."))
+        size = len(content.encode())
+        if size > self.max_bytes:
+            raise forms.ValidationError(
+                _(
+                    "Too long: %(size)s bytes, this bot takes at most %(max)s "
+                    "(a Chinese character is 3 bytes). Nothing was sent."
+                )
+                % {"size": size, "max": self.max_bytes}
+            )
         return content
 
 

@@ -3,7 +3,7 @@ import re
 
 from django import template
 from django.utils import timezone
-from django.utils.html import escape
+from django.utils.html import escape, format_html
 from django.utils.safestring import mark_safe
 from django.utils.timesince import timesince
 from django.utils.translation import gettext
@@ -12,16 +12,39 @@ from messaging import status_labels
 
 register = template.Library()
 
-MENTION_RE = re.compile(r"(@[^\s@]{1,64})")
+# `<@userid>` (a mention by id, shown by name where known) or a plain `@name`.
+MENTION_RE = re.compile(r"<@([^<>\s@]{1,64})>|(@[^\s@<>]{1,64})")
 # A raw body longer than this is cut in the timeline, with a link to all of it.
 RAW_PREVIEW_CHARS = 2000
 
 
 @register.filter
-def chat_text(value) -> str:
-    """Escaped text with its line breaks kept and @mentions highlighted."""
-    html = MENTION_RE.sub(r'<span class="mention">\1</span>', escape(str(value or "")))
-    return mark_safe(html.replace("\n", "<br>"))
+def chat_text(value, names=None) -> str:
+    """Escaped text with its line breaks kept and @mentions highlighted; a `<@userid>`
+    mention shows the user's name when `names` ({userid: name}) knows it."""
+    text, names = str(value or ""), names or {}
+    parts, last = [], 0
+    for match in MENTION_RE.finditer(text):
+        parts.append(escape(text[last : match.start()]))
+        if user_id := match.group(1):
+            parts.append(
+                format_html(
+                    '<span class="mention" title="{}">@{}</span>',
+                    user_id,
+                    names.get(user_id) or user_id,
+                )
+            )
+        else:
+            parts.append(format_html('<span class="mention">{}</span>', match.group(2)))
+        last = match.end()
+    parts.append(escape(text[last:]))
+    return mark_safe("".join(parts).replace("\n", "<br>"))
+
+
+@register.filter
+def mention_name(user_id, names=None) -> str:
+    """A mentioned user's name where known, else their id."""
+    return (names or {}).get(user_id) or user_id
 
 
 @register.filter

@@ -9,6 +9,7 @@ from django.views.decorators.http import require_POST
 
 from botadmin.errors import ApiError
 from botadmin.ids import id_or_none
+from connectors.registry import connector_class
 from messaging.models import Message
 from messaging.sending import accept_outbound
 
@@ -41,6 +42,11 @@ def _visible_page_or_404(request, bot_id: int, pk: int):
     return found
 
 
+def reply_limit(bot) -> int:
+    """The most UTF-8 bytes of text the bot's connector sends in one message."""
+    return connector_class(bot.connector).limits.text
+
+
 @login_required
 def conversation_history(request, bot_id: int, pk: int, reply_form=None):
     conversation, page = _visible_page_or_404(request, bot_id, pk)
@@ -71,7 +77,7 @@ def conversation_history(request, bot_id: int, pk: int, reply_form=None):
                 context["continued_day"] = top_day
         return render(request, "console/history/_older.html", context)
     context["jump_form"] = JumpToDateForm(request.GET if "date" in request.GET else None)
-    context["reply_form"] = reply_form or ReplyForm()
+    context["reply_form"] = reply_form or ReplyForm(max_bytes=reply_limit(bot))
     return render(request, "console/history/page.html", context, status=400 if reply_form else 200)
 
 
@@ -141,7 +147,7 @@ def message_trace(request, bot_id: int, pk: int, message_id: int):
 @require_POST
 def reply(request, bot_id: int, pk: int):
     bot, conversation = visible_conversation_or_404(request.user, bot_id, pk)
-    form = ReplyForm(request.POST)
+    form = ReplyForm(request.POST, max_bytes=reply_limit(bot))
     if form.is_valid():
         try:
             accept_outbound(

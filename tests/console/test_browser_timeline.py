@@ -76,3 +76,24 @@ def test_thumbnails_that_fail_to_load_become_neutral_placeholders(page, demo, li
     )
     assert broken == 0
     shoot(page, "timeline-thumbnail-placeholders")
+
+
+def test_the_reply_box_counts_down_and_refuses_visibly_past_the_limit(page, demo):
+    from playwright.sync_api import expect
+
+    bot, group = demo  # a bridge bot: 16,384 bytes of text
+    log_in(page)
+    open_conversation(page, group.name)
+    box, count = page.get_by_placeholder("输入回复内容…"), page.locator("#reply-count")
+    send = page.get_by_role("button", name="发送")
+    expect(count).to_have_text("16384 字节可用")
+
+    box.fill("退" * 6000)  # pasted: 18,000 bytes, kept whole
+    expect(count).to_have_text("1616 字节超出：请缩短回复（一个汉字占 3 字节）")
+    expect(send).to_be_disabled()
+    assert len(box.input_value()) == 6000
+    shoot(page, "reply-too-long")
+
+    box.fill("退" * 5000)
+    expect(count).to_have_text("1384 字节可用")
+    expect(send).to_be_enabled()

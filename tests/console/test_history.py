@@ -528,3 +528,60 @@ def test_an_older_page_ending_on_the_top_day_moves_that_days_divider_up(
 
 def shown_ids_first(html: str) -> int:
     return int(re.search(r'<article id="m(\d+)"', html).group(1))
+
+
+def test_mentions_by_id_show_the_users_name_and_keep_their_brackets_out_of_the_highlight(
+    operator_client, bot, group, history_url, make_message, make_conversation
+):
+    make_conversation(bot, "wmZhang", kind="user", name="张伟")
+    make_message(
+        group,
+        text="请 <@wmZhang> 和 <@wmNobody> 看一下 a>b",
+        body={
+            "msgtype": "text",
+            "text": {
+                "content": "请 <@wmZhang> 和 <@wmNobody> 看一下 a>b",
+                "mentioned_list": ["wmZhang", "@all"],
+            },
+        },
+    )
+
+    html = operator_client.get(history_url).content.decode()
+
+    text = re.search(r'<div class="text">(.*?)</div>', html).group(1)
+    assert text == (
+        '请 <span class="mention" title="wmZhang">@张伟</span> 和 '
+        '<span class="mention" title="wmNobody">@wmNobody</span> 看一下 a&gt;b'
+    )
+    mentions = re.search(r'<div class="mentions">(.*?)</div>', html).group(1)
+    assert "@张伟" in mentions and "@所有人" in mentions and "wmZhang</span>" not in mentions
+
+
+def test_the_reply_box_takes_the_connectors_limit_in_bytes(
+    operator_client, bot, group, history_url, make_bot, make_conversation
+):
+    url = reverse("console:reply", args=[bot.pk, group.pk])
+    page = operator_client.get(history_url).content.decode()
+    assert 'data-max-bytes="16384"' in page and "maxlength" not in page  # a bridge bot
+
+    long_ascii = "a" * 6000  # past the old 5,000-character cut, within 16,384 bytes
+    assert operator_client.post(url, {"content": long_ascii}).status_code == 302
+    too_long = "退" * 6000  # 18,000 bytes
+
+    response = operator_client.post(url, {"content": too_long})
+
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "太长了：18000 字节" in html and "最多 16384" in html
+    assert Message.objects.get().body["text"]["content"] == long_ascii
+    assert too_long in html  # kept in the box, not cut
+
+
+def test_a_wecom_robot_bots_reply_box_takes_its_2048_bytes(
+    operator_client, operator, make_bot, make_conversation
+):
+    robot = make_bot(name="robot", connector="wecom_robot")
+    robot.operators.add(operator)
+    chat = make_conversation(robot, "wrRobot")
+    page = operator_client.get(reverse("console:history", args=[robot.pk, chat.pk]))
+    assert 'data-max-bytes="2048"' in page.content.decode()
