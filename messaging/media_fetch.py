@@ -99,8 +99,35 @@ def add_inbound_media(message: Message) -> MessageMedia | None:
     return row
 
 
-def add_outbound_media(message: Message) -> MessageMedia | None:
-    """Inside the transaction accepting `message`: archive its image (base64 or URL)."""
+def add_outbound_media(messages: list[Message]) -> list[MessageMedia]:
+    """Inside the transaction accepting `messages`: archive their image (base64 or URL).
+
+    One row per message, fetched by workers once committed. An announcement's
+    10,000 copies of one image are one stored file, and a URL already fetched
+    for an earlier copy is not downloaded again (`_reuse`).
+    """
+    now = timezone.now()
+    rows = []
+    for message in messages:
+        reference = _outbound_reference(message)
+        if reference is not None:
+            rows.append(
+                MessageMedia(
+                    message=message, status=Status.PENDING, next_attempt_at=now, **reference
+                )
+            )
+    if not rows:
+        return []
+    created = MessageMedia.objects.bulk_create(rows)
+    from .tasks import IDS_PER_TASK, fetch_media
+
+    ids = [row.pk for row in created]
+    for start in range(0, len(ids), IDS_PER_TASK):
+        fetch_media.delay_on_commit(ids[start : start + IDS_PER_TASK])
+    return created
+
+
+def _outbound_reference(message: Message) -> dict | None:
     image = message.body.get("image") if message.msgtype == "image" else None
     if not isinstance(image, dict):
         return None
@@ -110,17 +137,7 @@ def add_outbound_media(message: Message) -> MessageMedia | None:
         cdn_type, cdn = "url", image["url"]
     else:
         return None
-    row = MessageMedia.objects.create(
-        message=message,
-        kind="image",
-        cdn_type=cdn_type,
-        cdn=cdn,
-        original_name=str(image.get("name") or "")[:255],
-        status=Status.PENDING,
-        next_attempt_at=timezone.now(),
-    )
-    _wake_on_commit(row)
-    return row
+    return {"kind": "image", "cdn_type": cdn_type, "cdn": cdn}
 
 
 def _wake_on_commit(row: MessageMedia) -> None:
@@ -161,6 +178,9 @@ def fetch(media_id: int) -> str | None:
     row = MessageMedia.objects.select_related("message__bot", "message__conversation").get(
         pk=media_id
     )
+    reused = _reuse(row)
+    if reused is not None:
+        return _stored(row, reused, "")
     try:
         fetched = _fetch_bytes(row)
         if row.kind == "image" and not _is_image(fetched.content):
@@ -176,6 +196,24 @@ def fetch(media_id: int) -> str | None:
         logger.warning("Media store unavailable for media %s", row.pk, exc_info=True)
         return _retry(row, f"media store unavailable: {error.__class__.__name__}: {error}", now)
     return _stored(row, stored, fetched.name)
+
+
+def _reuse(row: MessageMedia):
+    """The stored copy of the same outbound URL fetched for another message of the
+    last hour (an announcement's copies), or None."""
+    if row.cdn_type != "url" or row.message.direction != Message.Direction.OUT:
+        return None
+    earlier = (
+        MessageMedia.objects.filter(
+            status=Status.STORED,
+            created_at__gte=row.created_at - OUTBOUND_LIFETIME,
+            cdn_type="url",
+            cdn=row.cdn,
+        )
+        .select_related("stored_file")
+        .first()
+    )
+    return earlier.stored_file if earlier is not None else None
 
 
 def _fetch_bytes(row: MessageMedia) -> FetchedMedia:

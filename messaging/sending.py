@@ -29,6 +29,7 @@ from botadmin import metrics
 from botadmin.errors import Err
 from conversations.models import Bot, Conversation
 
+from .media_fetch import add_outbound_media
 from .models import Message
 from .outbox import enqueue_delivery
 from .validation import search_text, validate_outbound
@@ -159,6 +160,7 @@ def accept_outbound_bulk(
         rows.append(message)
     with transaction.atomic():
         created = Message.objects.bulk_create(rows)
+        add_outbound_media(created)  # the archive keeps what went out
         for message in created:
             metrics.message_accepted(message)
             if message.status == Message.Status.QUEUED:
@@ -168,6 +170,7 @@ def accept_outbound_bulk(
 
 def _store(message: Message) -> Message:
     message.save(force_insert=True)
+    add_outbound_media([message])  # the archive keeps what went out
     message.replayed = False
     botadmin_logging.bind(bot=message.bot.name, message_id=message.msgid)
     metrics.message_accepted(message)

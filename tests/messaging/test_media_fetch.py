@@ -3,6 +3,7 @@ stored, and forwarded with a signed link to the copy (bridge spec sections 6 and
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 from datetime import timedelta
@@ -14,10 +15,12 @@ from django.utils import timezone
 
 from conversations.demo import DEMO_GROUPS, DEMO_USERS
 from conversations.secrets import generate_agent_token
+from media import store
 from media.models import StoredFile
 from messaging import media_fetch
 from messaging.media_links import media_path
 from messaging.models import Message, MessageMedia
+from messaging.sending import accept_outbound_bulk
 from tests.images import image_bytes
 
 from .support import callback_body, create_pending_deliveries, forward_due
@@ -205,3 +208,41 @@ def test_a_fetch_is_done_once_when_two_workers_get_it(media_bot, agent, post_cal
     assert media_fetch.fetch(pk) is None
     assert len(agent.media_requests) == 1
     assert Message.objects.get().media.get().status == "stored"
+
+
+# --- Outbound: what went out is archived too ------------------------------------------
+
+
+def test_a_sent_base64_image_is_archived_as_sent(bot, group, send):
+    png = image_bytes("PNG", (30, 20))
+    body = {"msgtype": "image", "image": {"base64": base64.b64encode(png).decode(), "md5": ""}}
+    body["image"]["md5"] = hashlib.md5(png).hexdigest()  # noqa: S324 (WeCom's checksum)
+
+    assert send(bot.secret, group.conversation_id, body).json()["errcode"] == 0
+    assert fetch_due() == ["stored"]
+
+    row = Message.objects.get().media.get()
+    assert row.cdn_type == "base64" and store.read(row.stored_file) == png
+
+
+def test_an_image_sent_by_url_is_downloaded_once_for_an_announcements_copies(
+    bot, make_conversation, receiver
+):
+    png = image_bytes("PNG", (30, 20))
+    receiver.respond(200, png, {"Content-Type": "image/png"})
+    conversations = [make_conversation(bot, f"wrMany{n}") for n in range(5)]
+    url = receiver.url("/pic.png")
+
+    accept_outbound_bulk(
+        bot=bot,
+        conversations=conversations,
+        body={"msgtype": "image", "image": {"url": url}},
+        source="announcement",
+    )
+    assert fetch_due() == ["stored"] * 5
+
+    assert len(receiver.requests) == 1
+    assert StoredFile.objects.count() == 1
+    receiver.respond(200, image_bytes("PNG", (8, 8)), {"Content-Type": "image/png"})
+    # Later the URL shows another picture: the history keeps the one that went out.
+    assert store.read(MessageMedia.objects.first().stored_file) == png
