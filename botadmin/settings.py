@@ -267,6 +267,8 @@ MEDIA_URL = "media/"
 BOTADMIN_MEDIA_DIR = Path(env.str("BOTADMIN_MEDIA_DIR", default=str(VAR_DIR / "media-archive")))
 BOTADMIN_MEDIA_S3_BUCKET = env.str("BOTADMIN_MEDIA_S3_BUCKET", default="")
 if BOTADMIN_MEDIA_S3_BUCKET:
+    from botocore.config import Config as _S3Config
+
     STORAGES["media"] = {
         "BACKEND": "storages.backends.s3.S3Storage",
         "OPTIONS": {
@@ -280,6 +282,11 @@ if BOTADMIN_MEDIA_S3_BUCKET:
             "default_acl": None,
             "querystring_auth": True,
             "file_overwrite": True,
+            # A bucket that hangs holds a worker for seconds, not minutes: the fetch
+            # is retried later (nothing is lost).
+            "client_config": _S3Config(
+                connect_timeout=5, read_timeout=30, retries={"max_attempts": 3, "mode": "standard"}
+            ),
         },
     }
 else:
