@@ -10,7 +10,11 @@ processes, accepts N messages through /api/send when that endpoint exists
 (else through messaging.sending.accept_outbound, the function it calls),
 and measures from the first accept until the agent has the last message.
 The baseline is a plain loop posting the same bodies straight to the agent.
-The ratio end-to-end / baseline is the figure we track.
+The ratio end-to-end / baseline is the figure we track; it cannot exceed the
+accept rate of this one-threaded accepting loop, so the bench also measures
+the engine alone: N messages accepted while the bot is paused (the workers
+claim nothing), then the bot resumed and the workers woken, from the wake-up
+until the agent has the last one ("backlog").
 
 The per-conversation minimum gap is turned off (DELIVERY_CONVERSATION_MIN_GAP=0)
 and the bot's rate limit is lifted, so the figure is the engine's own cost.
@@ -87,10 +91,14 @@ def main() -> None:
             baseline = plain_loop(agent, n)
             print(f"  plain loop straight to the agent: {baseline:8.1f} msgs/s")
             for workers in args.workers:
-                rate, accept_rate, via = end_to_end(agent, n, workers, args.conversations)
+                rate, accept_rate, via, backlog = end_to_end(agent, n, workers, args.conversations)
                 print(
                     f"  {workers} worker(s), end to end:      {rate:8.1f} msgs/s "
                     f"(ratio {rate / baseline:.3f}; accepted via {via} at {accept_rate:.0f} msgs/s)"
+                )
+                print(
+                    f"  {workers} worker(s), backlog:         {backlog:8.1f} msgs/s "
+                    f"(ratio {backlog / baseline:.3f}; {n} messages waiting, then one wake-up)"
                 )
     finally:
         if scratch:
@@ -120,7 +128,7 @@ def plain_loop(agent, n: int) -> float:
     return n / (time.perf_counter() - began)
 
 
-def end_to_end(agent, n: int, workers: int, conversations: int) -> tuple[float, float, str]:
+def end_to_end(agent, n: int, workers: int, conversations: int) -> tuple[float, float, str, float]:
     from conversations.models import Bot, Conversation
     from messaging.models import Message
 
@@ -154,13 +162,35 @@ def end_to_end(agent, n: int, workers: int, conversations: int) -> tuple[float, 
         assert Message.objects.filter(bot=bot).exclude(status="sent").count() == 0 or wait_sent(
             bot, n
         )
-        return n / elapsed, accept_rate, via
+        return n / elapsed, accept_rate, via, backlog_rate(agent, bot, n, conversations, workers)
     finally:
         for process in processes:
             stop_process_group(process, timeout=30)
         for log in logs:
             log.close()
         cleanup(bot)
+
+
+def backlog_rate(agent, bot, n: int, conversations: int, workers: int) -> float:
+    """Messages/s of the workers draining N messages accepted while the bot was paused."""
+    from django.utils import timezone
+
+    from conversations.models import Bot
+    from messaging.tasks import deliver_messages
+
+    Bot.objects.filter(pk=bot.pk).update(paused_at=timezone.now(), paused_reason="bench")
+    accept, _via = accepter(bot)
+    for i in range(n):
+        accept(f"wrBench{i % conversations}", body(i))
+    time.sleep(3)  # the wake-ups of the accepts find nothing to claim
+    sent_before = len(agent.sent)
+    began = time.perf_counter()
+    Bot.objects.filter(pk=bot.pk).update(paused_at=None, paused_reason="")
+    for _ in range(workers):
+        deliver_messages.delay([])
+    while len(agent.sent) - sent_before < n:
+        time.sleep(0.02)
+    return n / (time.perf_counter() - began)
 
 
 def accepter(bot):
