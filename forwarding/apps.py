@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db import transaction
 from django.db.models.signals import post_save
 from django.utils.translation import gettext_lazy as _
 
@@ -19,6 +20,10 @@ class ForwardingConfig(AppConfig):
         post_save.connect(
             _sync_primary_endpoint, sender="conversations.Bot", dispatch_uid="webhook-primary"
         )
+        # However an endpoint is created, it gets the messages stored from then on.
+        post_save.connect(
+            _catch_up_new_endpoint, sender="forwarding.WebhookEndpoint", dispatch_uid="webhook-new"
+        )
 
 
 def _sync_primary_endpoint(sender, instance, raw=False, **kwargs):
@@ -27,6 +32,13 @@ def _sync_primary_endpoint(sender, instance, raw=False, **kwargs):
     from .endpoints import sync_primary_endpoint
 
     sync_primary_endpoint(instance)
+
+
+def _catch_up_new_endpoint(sender, instance, created=False, raw=False, **kwargs):
+    if created and not raw:
+        from .endpoints import catch_up_new_endpoint
+
+        transaction.on_commit(lambda: catch_up_new_endpoint(instance.pk))
 
 
 def _create_deliveries(sender, message_ids, **kwargs):

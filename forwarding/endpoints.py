@@ -87,6 +87,52 @@ def create_deliveries(message_ids: list[int]) -> list[int]:
     )
 
 
+def catch_up_new_endpoint(endpoint_id: int) -> list[int]:
+    """Deliveries for the messages stored since the endpoint was created whose fan-out missed
+    it; returns their ids. Run once its creation is committed.
+
+    A message stored in the same instant as the endpoint may have been fanned
+    out between its own commit and the endpoint's, seeing no endpoint yet. The
+    rule is simple: an endpoint gets every message stored from its
+    `created_at` on (the unique constraint keeps one delivery per pair).
+    """
+    endpoint = WebhookEndpoint.objects.filter(pk=endpoint_id, is_active=True).first()
+    if endpoint is None:
+        return []
+    missed = (
+        Message.objects.filter(
+            bot_id=endpoint.bot_id,
+            direction=Message.Direction.IN,
+            forward_pending=False,
+            created_at__gte=endpoint.created_at,
+        )
+        .exclude(webhook_deliveries__endpoint=endpoint)
+        .only("pk", "msgtype")
+    )
+    now = timezone.now()
+    with transaction.atomic():
+        created = WebhookDelivery.objects.bulk_create(
+            [
+                WebhookDelivery(message_id=message.pk, endpoint=endpoint, next_attempt_at=now)
+                for message in missed
+                if endpoint.accepts(message.msgtype)
+            ],
+            ignore_conflicts=True,
+        )
+        ids = list(
+            WebhookDelivery.objects.filter(
+                endpoint=endpoint,
+                message_id__in=[delivery.message_id for delivery in created],
+                status=WebhookDelivery.Status.PENDING,
+            ).values_list("pk", flat=True)
+        )
+        if ids:
+            from .webhook_delivery import wake_deliveries
+
+            wake_deliveries(ids)
+    return ids
+
+
 def reenable_endpoint(endpoint: WebhookEndpoint, actor=None) -> int:
     """Clear an automatic disable; the deliveries that waited go out now. Returns how many.
 

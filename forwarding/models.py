@@ -5,6 +5,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from messaging import outbox
+
 
 class WebhookEndpoint(models.Model):
     """Where a bot's inbound messages are forwarded, with the endpoint's health.
@@ -98,13 +100,8 @@ class WebhookDelivery(models.Model):
     status = models.CharField(
         _("status"), max_length=16, choices=Status.choices, default=Status.PENDING
     )
+    # While `delivering`, the lease: past it, the next claim takes the delivery back.
     next_attempt_at = models.DateTimeField(_("next attempt"), null=True, blank=True)
-    claimed_until = models.DateTimeField(
-        _("claimed until"),
-        null=True,
-        blank=True,
-        help_text=_("A worker owns the delivery until then; after that the sweeper takes it back."),
-    )
     attempt_count = models.PositiveIntegerField(_("attempts"), default=0)
     retry_step = models.PositiveSmallIntegerField(
         _("retry step"),
@@ -160,7 +157,7 @@ class WebhookAttempt(models.Model):
     """One POST to an endpoint: recorded before it is made, its outcome written after."""
 
     class Outcome(models.TextChoices):
-        IN_FLIGHT = "in_flight", _("In flight")
+        IN_FLIGHT = outbox.IN_FLIGHT, _("In flight")  # opened at the claim (the outbox protocol)
         SUCCESS = "success", _("Success")
         FAILURE = "failure", _("Failure")
         REFUSED = "refused", _("Refused (unsafe URL)")

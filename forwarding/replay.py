@@ -26,7 +26,7 @@ def replay_deliveries(user, deliveries: QuerySet[WebhookDelivery]) -> int:
     now = timezone.now()
     with transaction.atomic():
         rows = list(
-            deliveries.exclude(status=Status.DELIVERING, claimed_until__gt=now)
+            deliveries.exclude(status=Status.DELIVERING, next_attempt_at__gt=now)
             .select_related("endpoint__bot", "message")
             .select_for_update(of=("self",))  # not while a worker records an outcome
         )
@@ -35,7 +35,6 @@ def replay_deliveries(user, deliveries: QuerySet[WebhookDelivery]) -> int:
         WebhookDelivery.objects.filter(pk__in=[row.pk for row in rows]).update(
             status=Status.PENDING,
             next_attempt_at=now,
-            claimed_until=None,
             retry_step=0,
             replay_count=F("replay_count") + 1,
             updated_at=now,

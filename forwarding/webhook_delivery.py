@@ -1,15 +1,18 @@
-"""Forwarding one delivery: sign, POST, record the attempt, schedule the retry, keep endpoint health.
+"""Forwarding: sign, POST, record the attempt, schedule the retry, keep endpoint health.
 
-The delivery row is the outbox. Workers get only its id, claim it with a
-compare-and-set, and may run twice safely; the sweeper re-enqueues anything
-due whose wake-up was lost (dead broker, killed worker).
+It follows the outbox protocol (messaging/outbox.py), as delivery does: the
+WebhookDelivery row is the outbox entry; a worker claims due deliveries in
+batches (`claim_due_deliveries`: locked, marked `delivering` with the lease in
+`next_attempt_at`, one open attempt row each), POSTs them, and records the
+answers; a delivery whose lease ran out is taken back by the next claim, its
+open attempt completed as interrupted. The sweeper re-enqueues anything due
+whose wake-up was lost (dead broker, killed worker).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import random
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -26,23 +29,21 @@ from botadmin import http, metrics
 from messaging.media_fetch import forwardable
 from messaging.media_links import with_media_fields
 from messaging.models import Message
+from messaging.outbox import (
+    CLAIM_BATCH,
+    FORWARDING_SCHEDULE,
+    IN_FLIGHT,
+    INTERRUPTED,
+    RECORD_EVERY_SECONDS,
+    lock_due,
+    retry_delay,
+)
 
 from .endpoints import create_deliveries
 from .models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, webhook_id_for
 
 logger = logging.getLogger(__name__)
 
-# Bridge spec section 4: after the first attempt, retry after about these delays.
-RETRY_DELAYS = (
-    timedelta(seconds=5),
-    timedelta(minutes=5),
-    timedelta(minutes=30),
-    timedelta(hours=2),
-    timedelta(hours=5),
-    timedelta(hours=10),
-    timedelta(hours=10),
-)
-JITTER = 0.1
 # An endpoint whose every delivery failed for this long is disabled.
 DISABLE_AFTER = timedelta(days=3)
 # Any 2xx within 15 s is success.
@@ -57,10 +58,9 @@ SWEEP_GRACE = timedelta(seconds=15)
 SWEEP_BATCH = 500
 # Ids per task: a sweep or a replay is shared by several workers.
 IDS_PER_TASK = 20
-# A worker that finished its delivery goes on with other due ones for this long,
-# so throughput does not hang on one broker round trip per delivery.
+# A woken worker goes on with other due deliveries for this long, so throughput
+# does not hang on one broker round trip per delivery.
 DRAIN_SECONDS = 10
-DRAIN_BATCH = 20
 
 Status = WebhookDelivery.Status
 
@@ -79,7 +79,7 @@ def wake_deliveries(delivery_ids, countdown: float | None = None) -> None:
 def _due(now, grace: timedelta = timedelta(0)):
     return WebhookDelivery.objects.filter(
         Q(status=Status.PENDING, next_attempt_at__lte=now - grace)
-        | Q(status=Status.DELIVERING, claimed_until__lt=now),
+        | Q(status=Status.DELIVERING, next_attempt_at__lt=now),  # its lease ran out
         endpoint__is_active=True,
         endpoint__disabled_at__isnull=True,
     ).order_by("next_attempt_at")
@@ -108,31 +108,22 @@ def forward_and_drain(delivery_ids: list[int], seconds: float = DRAIN_SECONDS) -
     """Attempt these deliveries, then go on for up to `seconds` with other work:
     messages waiting for their fan-out, and due deliveries. Returns attempts made.
 
-    Workers draining side by side take random candidates from the earliest
-    due and settle who gets each by the claim, so none is attempted twice.
     Going on matters: a busy worker then does not wait for one broker message
-    per batch (the filesystem broker is polled once a second).
+    per batch. Workers draining side by side claim different rows.
     """
-    made = sum(attempt_delivery(delivery_id) is not None for delivery_id in delivery_ids)
+    made = len(forward_claimed(claim_due_deliveries(ids=delivery_ids))) if delivery_ids else 0
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         waiting = list(
             forwardable(Message.objects.filter(forward_pending=True))
             .order_by("created_at")
-            .values_list("pk", flat=True)[:DRAIN_BATCH]
+            .values_list("pk", flat=True)[:CLAIM_BATCH]
         )
         create_deliveries(waiting)  # clears their mark, even for bots without endpoints
-        candidates = list(_due(timezone.now()).values_list("pk", flat=True)[:DRAIN_BATCH])
-        random.shuffle(candidates)
-        progressed = bool(waiting)
-        for candidate in candidates:
-            if attempt_delivery(candidate) is not None:
-                made += 1
-                progressed = True
-            if time.monotonic() >= deadline:
-                break
-        if not progressed:
+        claimed = claim_due_deliveries()
+        if not claimed and not waiting:
             break
+        made += len(forward_claimed(claimed))
     return made
 
 
@@ -204,103 +195,155 @@ def _since(started: float) -> int:
     return int((time.monotonic() - started) * 1000)
 
 
-# --- One attempt ------------------------------------------------------------------------
+# --- Attempts ---------------------------------------------------------------------------
 
 
-def claim_webhook_delivery(delivery_id: int) -> bool:
-    """Compare-and-set: take a due delivery (or one whose worker vanished) for one attempt."""
+@dataclass
+class Attempt:
+    """A claimed delivery, its open attempt row, and (once posted) the answer."""
+
+    delivery: WebhookDelivery
+    row: WebhookAttempt
+    result: PostResult | None = None
+
+
+def claim_due_deliveries(limit: int = CLAIM_BATCH, ids: list[int] | None = None) -> list[Attempt]:
+    """Claim up to `limit` due deliveries (of `ids`, if given), or ones whose worker vanished:
+    each now `delivering` under a lease, with its attempt row open."""
     now = timezone.now()
-    claimable = (
-        Q(status=Status.PENDING, next_attempt_at__lte=now)
-        | Q(status=Status.DELIVERING, claimed_until__lt=now)
-    ) & Q(endpoint__is_active=True, endpoint__disabled_at__isnull=True)
-    return bool(
-        WebhookDelivery.objects.filter(claimable, pk=delivery_id).update(
+    due = _due(now).select_related("message__bot", "endpoint")
+    if ids is not None:
+        due = due.filter(pk__in=ids)
+    with transaction.atomic():
+        deliveries = lock_due(due, limit)
+        if not deliveries:
+            return []
+        taken_back = [d.pk for d in deliveries if d.status == Status.DELIVERING]
+        if taken_back:
+            WebhookAttempt.objects.filter(delivery_id__in=taken_back, outcome=IN_FLIGHT).update(
+                outcome=WebhookAttempt.Outcome.FAILURE, response_text=INTERRUPTED
+            )
+        lease = now + CLAIM_LEASE
+        WebhookDelivery.objects.filter(pk__in=[d.pk for d in deliveries]).update(
             status=Status.DELIVERING,
-            claimed_until=now + CLAIM_LEASE,
+            next_attempt_at=lease,
             attempt_count=F("attempt_count") + 1,
             updated_at=now,
         )
-    )
+        for delivery in deliveries:
+            delivery.status, delivery.next_attempt_at = Status.DELIVERING, lease
+            delivery.attempt_count += 1
+        rows = WebhookAttempt.objects.bulk_create(
+            WebhookAttempt(
+                delivery=delivery,
+                number=delivery.attempt_count,
+                url=delivery.endpoint.url,
+                started_at=now,
+            )
+            for delivery in deliveries
+        )
+    return [Attempt(delivery, row) for delivery, row in zip(deliveries, rows, strict=True)]
 
 
 def attempt_delivery(delivery_id: int) -> str | None:
     """Make one attempt if the delivery is due; returns the attempt's outcome, or None."""
-    if not claim_webhook_delivery(delivery_id):
-        return None
-    delivery = WebhookDelivery.objects.select_related("message__bot", "endpoint").get(
-        pk=delivery_id
-    )
-    if delivery.attempt_count > 1:
-        # A worker that died mid-attempt left its attempt open.
-        delivery.attempts.filter(outcome=WebhookAttempt.Outcome.IN_FLIGHT).update(
-            outcome=WebhookAttempt.Outcome.FAILURE,
-            response_text="The worker stopped during this attempt.",
+    claimed = claim_due_deliveries(ids=[delivery_id])
+    return forward_claimed(claimed)[0] if claimed else None
+
+
+def forward_claimed(attempts: list[Attempt]) -> list[str]:
+    """POST each claimed delivery in turn, recording the answers every RECORD_EVERY_SECONDS."""
+    outcomes: list[str] = []
+    unrecorded: list[Attempt] = []
+    last_record = time.monotonic()
+    for attempt in attempts:
+        delivery = attempt.delivery
+        message = delivery.message
+        attempt.result = post_signed(
+            delivery.endpoint.url,
+            message.bot.signing_secret,
+            webhook_id_for(message.msgid),
+            encode_body(forward_payload(message)),
         )
-    endpoint, message = delivery.endpoint, delivery.message
-    attempt = WebhookAttempt.objects.create(
-        delivery=delivery,
-        number=delivery.attempt_count,
-        url=endpoint.url,
-        started_at=timezone.now(),
-    )
-    result = post_signed(
-        endpoint.url,
-        message.bot.signing_secret,
-        webhook_id_for(message.msgid),
-        encode_body(forward_payload(message)),
-    )
-    record_outcome(delivery, attempt, result)
-    return result.outcome
+        unrecorded.append(attempt)
+        if time.monotonic() - last_record >= RECORD_EVERY_SECONDS:
+            outcomes += record_outcomes(unrecorded)
+            unrecorded, last_record = [], time.monotonic()
+    return outcomes + record_outcomes(unrecorded)
 
 
-def record_outcome(delivery: WebhookDelivery, attempt: WebhookAttempt, result: PostResult) -> None:
+def record_outcomes(attempts: list[Attempt]) -> list[str]:
+    """Write the attempts, move their deliveries on and keep the endpoints' health, at once."""
+    if not attempts:
+        return []
     now = timezone.now()
-    attempt.outcome = result.outcome
-    attempt.http_status = result.http_status
-    attempt.duration_ms = result.duration_ms
-    attempt.response_text = result.text
+    for attempt in attempts:
+        _apply_outcome(attempt, now)
+    with transaction.atomic():
+        WebhookAttempt.objects.bulk_update(
+            [a.row for a in attempts], ["outcome", "http_status", "duration_ms", "response_text"]
+        )
+        WebhookDelivery.objects.bulk_update(
+            [a.delivery for a in attempts],
+            [
+                "status",
+                "delivered_at",
+                "next_attempt_at",
+                "retry_step",
+                "last_http_status",
+                "last_error",
+                "updated_at",
+            ],
+        )
+        _keep_endpoint_health(attempts, now)
+        for attempt in attempts:
+            delivery = attempt.delivery
+            metrics.webhook_delivery(delivery.status)
+            if delivery.status == Status.PENDING:
+                wait = delivery.next_attempt_at - now
+                if wait <= WAKE_BY_COUNTDOWN_WITHIN:
+                    wake_deliveries([delivery.pk], countdown=wait.total_seconds())
+    return [a.result.outcome for a in attempts]
+
+
+def _apply_outcome(attempt: Attempt, now: datetime) -> None:
+    result, row, delivery = attempt.result, attempt.row, attempt.delivery
+    row.outcome = result.outcome
+    row.http_status = result.http_status
+    row.duration_ms = result.duration_ms
+    row.response_text = result.text
     delivery.last_http_status = result.http_status
-    delivery.claimed_until = None
+    delivery.updated_at = now
     if result.outcome == WebhookAttempt.Outcome.SUCCESS:
         delivery.status = Status.DELIVERED
         delivery.delivered_at = now
         delivery.next_attempt_at = None
         delivery.last_error = ""
+        return
+    delivery.last_error = result.text
+    delay = retry_delay(FORWARDING_SCHEDULE, delivery.retry_step + 1)
+    if result.outcome == WebhookAttempt.Outcome.REFUSED or delay is None:
+        delivery.status = Status.FAILED
+        delivery.next_attempt_at = None
     else:
-        delivery.last_error = result.text
-        step = delivery.retry_step
-        if result.outcome == WebhookAttempt.Outcome.REFUSED or step >= len(RETRY_DELAYS):
-            delivery.status = Status.FAILED
-            delivery.next_attempt_at = None
-        else:
-            delay = RETRY_DELAYS[step] * random.uniform(1 - JITTER, 1 + JITTER)
-            delivery.status = Status.PENDING
-            delivery.next_attempt_at = now + delay
-            delivery.retry_step = step + 1
-    with transaction.atomic():
-        attempt.save(update_fields=["outcome", "http_status", "duration_ms", "response_text"])
-        delivery.save(
-            update_fields=[
-                "status",
-                "delivered_at",
-                "next_attempt_at",
-                "retry_step",
-                "claimed_until",
-                "last_http_status",
-                "last_error",
-                "updated_at",
-            ]
-        )
-        metrics.webhook_delivery(delivery.status)
-        if result.outcome == WebhookAttempt.Outcome.SUCCESS:
-            _endpoint_succeeded(delivery.endpoint_id, now)
-        else:
-            _endpoint_failed(delivery.endpoint_id, now)
-        if delivery.status == Status.PENDING:
-            wait = delivery.next_attempt_at - now
-            if wait <= WAKE_BY_COUNTDOWN_WITHIN:
-                wake_deliveries([delivery.pk], countdown=wait.total_seconds())
+        delivery.status = Status.PENDING
+        delivery.next_attempt_at = now + timedelta(seconds=delay)
+        delivery.retry_step += 1
+
+
+def _keep_endpoint_health(attempts: list[Attempt], now: datetime) -> None:
+    """Per endpoint: a success resets its failure streak; the failures after its last
+    success in this batch extend it."""
+    outcomes: dict[int, list[bool]] = {}
+    for attempt in attempts:
+        succeeded = attempt.result.outcome == WebhookAttempt.Outcome.SUCCESS
+        outcomes.setdefault(attempt.delivery.endpoint_id, []).append(succeeded)
+    for endpoint_id, successes in outcomes.items():
+        if any(successes):
+            _endpoint_succeeded(endpoint_id, now)
+            successes = successes[len(successes) - successes[::-1].index(True) :]
+        if successes:
+            _endpoint_failed(endpoint_id, now, failures=len(successes))
 
 
 def _endpoint_succeeded(endpoint_id: int, now: datetime) -> None:
@@ -313,10 +356,12 @@ def _endpoint_succeeded(endpoint_id: int, now: datetime) -> None:
     ).update(last_success_at=now, failure_streak=0, failing_since=None)
 
 
-def _endpoint_failed(endpoint_id: int, now: datetime) -> None:
+def _endpoint_failed(endpoint_id: int, now: datetime, failures: int = 1) -> None:
+    """Failures since the last success; an endpoint failing everything for DISABLE_AFTER is
+    disabled. (An endpoint that received nothing has no failures: it is never disabled.)"""
     WebhookEndpoint.objects.filter(pk=endpoint_id).update(
         last_failure_at=now,
-        failure_streak=F("failure_streak") + 1,
+        failure_streak=F("failure_streak") + failures,
         failing_since=Coalesce(F("failing_since"), Value(now, output_field=DateTimeField())),
     )
     disabled = WebhookEndpoint.objects.filter(

@@ -45,15 +45,12 @@ from conversations.models import Bot
 
 from . import delivery_pace
 from .models import DeliveryAttempt, Message
-from .outbox import CLAIM_BATCH, delivery_schedule, lock_due, retry_delay
+from .outbox import CLAIM_BATCH, RECORD_EVERY_SECONDS, delivery_schedule, lock_due, retry_delay
 
 logger = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 RESPONSE_TEXT_LIMIT = 1024
-# A drain writes what it sent at least this often (one transaction for all of
-# them), so a sent message shows `sent` within a fraction of a second.
-RECORD_EVERY_SECONDS = 0.25
 # A woken worker drains for at most this long, then hands on to a fresh task.
 DRAIN_SECONDS = 30
 

@@ -39,6 +39,9 @@ IN_FLIGHT_LABEL = _("In flight")
 INTERRUPTED = "interrupted: the worker stopped during this attempt, no answer was recorded"
 # Rows claimed by one query: enough to amortise the claim, few enough to share work.
 CLAIM_BATCH = 50
+# A worker writes the answers it got at least this often (one transaction for all of
+# them), so a sent row shows it within a fraction of a second.
+RECORD_EVERY_SECONDS = 0.25
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
 """Forwarding: the retry schedule, every attempt recorded, URL safety, endpoint health."""
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -11,14 +12,15 @@ from devtools.receiver import Receiver
 from forwarding.endpoints import create_deliveries, reenable_endpoint
 from forwarding.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from forwarding.webhook_delivery import (
+    CLAIM_LEASE,
     DISABLE_AFTER,
-    JITTER,
-    RETRY_DELAYS,
     attempt_delivery,
+    claim_due_deliveries,
     forward_and_drain,
     sweep_due_deliveries,
 )
 from messaging.models import Message
+from messaging.outbox import FORWARDING_SCHEDULE
 from tests.messaging.support import callback_body, create_pending_deliveries, forward_due
 
 
@@ -53,8 +55,9 @@ def test_a_receiver_answering_500_five_times_gets_five_recorded_attempts_on_the_
             delivery.refresh_from_db()
             assert delivery.status == "pending"
             delay = delivery.next_attempt_at - started
-            expected = RETRY_DELAYS[step]
-            assert expected * (1 - JITTER) <= delay <= expected * (1 + JITTER)
+            expected = timedelta(seconds=FORWARDING_SCHEDULE.delays[step])
+            jitter = FORWARDING_SCHEDULE.jitter
+            assert expected * (1 - jitter) <= delay <= expected * (1 + jitter)
             # Not due yet: a second wake-up does nothing.
             assert attempt_delivery(delivery.pk) is None
             _travel_to_next_attempt(traveller, delivery)
@@ -73,14 +76,14 @@ def test_after_the_whole_schedule_fails_the_delivery_is_failed_and_stays_replaya
     receiver.respond(503, b"maintenance")
     with time_machine.travel(timezone.now(), tick=False) as traveller:
         delivery = record(hooked_bot)
-        for _ in RETRY_DELAYS:
+        for _ in FORWARDING_SCHEDULE.delays:
             attempt_delivery(delivery.pk)
             _travel_to_next_attempt(traveller, delivery)
         assert attempt_delivery(delivery.pk) == "failure"
 
     delivery.refresh_from_db()
     assert delivery.status == "failed" and delivery.next_attempt_at is None
-    assert delivery.attempts.count() == len(RETRY_DELAYS) + 1
+    assert delivery.attempts.count() == len(FORWARDING_SCHEDULE.delays) + 1
     assert delivery.attempts.last().response_text == "maintenance"
 
 
@@ -199,17 +202,11 @@ def test_a_delivery_is_attempted_once_however_often_it_is_woken(hooked_bot, rece
 def test_the_sweeper_takes_back_a_delivery_whose_worker_vanished(hooked_bot, receiver, record):
     delivery = record(hooked_bot)
     with time_machine.travel(timezone.now(), tick=False) as traveller:
-        # A worker claimed it, opened its attempt and died.
-        WebhookDelivery.objects.filter(pk=delivery.pk).update(
-            status="delivering",
-            claimed_until=timezone.now() + timedelta(seconds=60),
-            attempt_count=1,
-        )
-        WebhookAttempt.objects.create(
-            delivery=delivery, number=1, url=receiver.url(), started_at=timezone.now()
-        )
+        # A worker claimed it (opening its attempt) and died mid-POST.
+        assert [a.delivery.pk for a in claim_due_deliveries()] == [delivery.pk]
+        assert delivery.attempts.get().outcome == "in_flight"
         assert sweep_due_deliveries() == 0 and attempt_delivery(delivery.pk) is None
-        traveller.shift(timedelta(seconds=61))
+        traveller.shift(CLAIM_LEASE + timedelta(seconds=1))
         assert sweep_due_deliveries() == 1
         assert attempt_delivery(delivery.pk) == "success"
 
@@ -217,6 +214,7 @@ def test_the_sweeper_takes_back_a_delivery_whose_worker_vanished(hooked_bot, rec
         (1, "failure"),
         (2, "success"),
     ]
+    assert delivery.attempts.first().response_text.startswith("interrupted")
 
 
 def test_the_primary_endpoint_follows_the_bots_webhook_url(make_bot, receiver):
@@ -311,3 +309,45 @@ def test_a_draining_worker_also_fans_out_messages_waiting_for_their_wake_up(
     assert forward_and_drain([]) == 3
     assert len(receiver.requests) == 3
     assert not Message.objects.filter(forward_pending=True).exists()
+
+
+def test_an_endpoint_created_in_the_same_instant_a_message_is_stored_still_gets_it(
+    hooked_bot, receiver, post_callback, django_capture_on_commit_callbacks
+):
+    with time_machine.travel(timezone.now(), tick=False) as traveller:
+        post_callback(callback_body("text", hooked_bot, msgid="before"))
+        traveller.shift(timedelta(seconds=1))
+        post_callback(callback_body("text", hooked_bot, msgid="same-instant"))
+        # Its fan-out ran before the new endpoint's creation was committed.
+        create_pending_deliveries()
+        with Receiver() as late:
+            with django_capture_on_commit_callbacks(execute=True):
+                WebhookEndpoint.objects.create(bot=hooked_bot, url=late.url("/late"))
+
+            assert sorted(forward_due()) == ["success"] * 3
+            assert [json.loads(r.body)["msgid"] for r in late.requests] == ["same-instant"]
+    assert len(receiver.requests) == 2  # the primary endpoint got both
+
+
+def test_an_endpoint_that_received_nothing_for_3_days_is_not_failing(hooked_bot, receiver, record):
+    endpoint = WebhookEndpoint.objects.get(bot=hooked_bot)
+    with time_machine.travel(timezone.now(), tick=False) as traveller:
+        assert attempt_delivery(record(hooked_bot).pk) == "success"
+        traveller.shift(DISABLE_AFTER + timedelta(days=1))  # quiet: nothing to deliver
+        receiver.script([500])
+        assert attempt_delivery(record(hooked_bot).pk) == "failure"
+
+    endpoint.refresh_from_db()
+    assert endpoint.disabled_at is None
+    assert (endpoint.failure_streak, endpoint.failing_since) == (1, endpoint.last_failure_at)
+
+
+def test_one_claim_takes_a_batch_and_opens_an_attempt_for_each(hooked_bot, receiver, record):
+    deliveries = [record(hooked_bot) for _ in range(5)]
+
+    claimed = claim_due_deliveries()
+
+    assert [a.delivery.pk for a in claimed] == [d.pk for d in deliveries]
+    assert set(WebhookDelivery.objects.values_list("status", flat=True)) == {"delivering"}
+    assert set(WebhookAttempt.objects.values_list("number", "outcome")) == {(1, "in_flight")}
+    assert claim_due_deliveries() == []  # each is claimed once
