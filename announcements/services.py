@@ -210,12 +210,42 @@ def resume_stalled_fan_outs(now: datetime | None = None) -> list[int]:
 # --- Operator actions ---------------------------------------------------------
 
 
+class NoLongerApplies(Exception):
+    """The announcement moved on (its last run finished): the action is refused."""
+
+
+def still_sending(announcement: Announcement) -> bool:
+    """A run is being prepared, or some of its recipients are not sent yet."""
+    return (
+        announcement.runs.filter(status=AnnouncementRun.Status.FANNING_OUT).exists()
+        or Message.objects.filter(
+            announcement_run__announcement=announcement, status__in=Message.Status.UNFINISHED
+        ).exists()
+    )
+
+
+def may_pause(announcement: Announcement) -> bool:
+    return announcement.status == Announcement.Status.ACTIVE or (
+        announcement.status == Announcement.Status.FINISHED and still_sending(announcement)
+    )
+
+
+def may_cancel(announcement: Announcement) -> bool:
+    if announcement.status == Announcement.Status.FINISHED:
+        return still_sending(announcement)
+    return announcement.status != Announcement.Status.CANCELLED
+
+
 def pause(user, announcement: Announcement) -> None:
-    """No new runs, no more fan-out, pending recipients held; messages in flight finish."""
+    """No new runs, no more fan-out, pending recipients held; messages in flight finish.
+
+    Raises NoLongerApplies for a finished announcement with nothing left to send."""
     with transaction.atomic():
         announcement = Announcement.objects.select_for_update().get(pk=announcement.pk)
         if announcement.status not in (Announcement.Status.ACTIVE, Announcement.Status.FINISHED):
             return
+        if not may_pause(announcement):
+            raise NoLongerApplies
         announcement.status = Announcement.Status.PAUSED
         announcement.save(update_fields=["status", "updated_at"])
         # Intent: wait for a fan-out batch in progress, so its messages are held too.
@@ -266,12 +296,16 @@ def resume(user, announcement: Announcement) -> None:
 
 
 def cancel(user, announcement: Announcement) -> int:
-    """Stop for good: no more runs, pending recipients cancelled, sent ones stay history."""
+    """Stop for good: no more runs, pending recipients cancelled, sent ones stay history.
+
+    Raises NoLongerApplies for a finished announcement with nothing left to send."""
     now = timezone.now()
     with transaction.atomic():
         announcement = Announcement.objects.select_for_update().get(pk=announcement.pk)
         if announcement.status == Announcement.Status.CANCELLED:
             return 0
+        if not may_cancel(announcement):
+            raise NoLongerApplies
         announcement.status = Announcement.Status.CANCELLED
         announcement.next_run_at = None
         announcement.save(update_fields=["status", "next_run_at", "updated_at"])

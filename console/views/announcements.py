@@ -14,6 +14,7 @@ from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
 from django.views.static import serve
 
@@ -192,11 +193,8 @@ def detail(request, pk: int):
         "run": run,
         "recipients": recipients,
         "recipient_count": announcement.conversations.count(),
-        "estimate_minutes": math.ceil(
-            services.estimated_duration(
-                announcement.conversations.count(), announcement.bot
-            ).total_seconds()
-            / 60
+        "estimate": about(
+            services.estimated_duration(announcement.conversations.count(), announcement.bot)
         ),
         "preview_times": _preview(announcement),
     }
@@ -207,9 +205,21 @@ def detail(request, pk: int):
         and announcement.next_run_at - timezone.now() < timedelta(minutes=2)
     )
     context["sending"] = starts_soon or any(not p["done"] for _, p in context["runs"])
+    context["may_pause"] = services.may_pause(announcement)
+    context["may_cancel"] = services.may_cancel(announcement)
     if request.GET.get("partial") == "runs":
-        return render(request, "console/announcements/_runs.html", context)
+        return render(request, "console/announcements/_live.html", context)
     return render(request, "console/announcements/detail.html", context)
+
+
+def about(duration: timedelta) -> str:
+    """How long a run takes, in words: seconds under a minute (two messages at 20/min
+    take 6 s, not "about 1 minute")."""
+    seconds = math.ceil(duration.total_seconds())
+    if seconds < 60:
+        return ngettext("about %(n)d second", "about %(n)d seconds", seconds) % {"n": seconds}
+    minutes = math.ceil(seconds / 60)
+    return ngettext("about %(n)d minute", "about %(n)d minutes", minutes) % {"n": minutes}
 
 
 def _preview(announcement: Announcement):
@@ -234,8 +244,14 @@ def act(request, pk: int, verb: str):
         count = services.retry_failed(request.user, run)
         messages.success(request, _("%(n)d failed recipients queued again.") % {"n": count})
     elif verb in ACTIONS:
-        ACTIONS[verb](request.user, announcement)
-        messages.success(request, _("Done."))
+        try:
+            ACTIONS[verb](request.user, announcement)
+        except services.NoLongerApplies:
+            messages.error(
+                request, _("Refused: the announcement has finished, nothing is left to send.")
+            )
+        else:
+            messages.success(request, _("Done."))
     else:
         raise Http404
     return redirect("announcements:detail", pk=announcement.pk)

@@ -418,3 +418,38 @@ def test_a_recurring_announcement_that_ends_before_its_first_run_is_refused(
     assert "2020-01-01" in response.content.decode()
     assert "结束日期" in response.content.decode()
     assert not Announcement.objects.exists()
+
+
+def test_the_detail_page_refreshes_its_header_and_refuses_pause_once_finished(
+    client, superuser, bot, make_groups, make_announcement
+):
+    from announcements.fanout import fan_out
+    from messaging.models import Message
+
+    announcement = make_announcement(bot, make_groups(bot, 2))
+    client.force_login(superuser)
+    detail = f"/console/announcements/{announcement.pk}/"
+    assert "暂停" in client.get(detail).content.decode()  # scheduled: may be paused
+
+    (run_id,) = start_due_announcements()
+    fan_out(run_id)
+    Message.objects.filter(announcement_run_id=run_id).update(status="sent")
+
+    live = client.get(detail + "?partial=runs").content.decode()
+    head = live.split('id="announcement-head"')[1].split('id="runs"')[0]
+    assert "已完成" in head and "/pause" not in head and "/cancel" not in head
+    response = client.post(f"/console/announcements/{announcement.pk}/pause/", follow=True)
+    announcement.refresh_from_db()
+    assert announcement.status == Announcement.Status.FINISHED
+    assert "已拒绝：公告已完成，没有待发送的内容。" in response.content.decode()
+
+
+def test_the_run_estimate_says_seconds_for_a_short_run(
+    client, superuser, bot, make_groups, make_announcement
+):
+    bot.rate_limit_per_minute = 20
+    bot.save()
+    announcement = make_announcement(bot, make_groups(bot, 2))
+    client.force_login(superuser)
+    html = client.get(f"/console/announcements/{announcement.pk}/").content.decode()
+    assert "约 6 秒" in html and "约 1 分钟" not in html

@@ -133,3 +133,38 @@ def test_progress_counts_sent_failed_and_pending(bot, make_groups, make_announce
         1,
         50,
     )
+
+
+def test_a_finished_announcement_with_everything_sent_refuses_pause_and_cancel(
+    bot, make_groups, make_announcement, superuser
+):
+    import pytest
+
+    announcement, run = started(bot, make_groups(bot, 2), make_announcement)
+    Message.objects.filter(announcement_run=run).update(status=Message.Status.SENT)
+    announcement.refresh_from_db()
+    assert announcement.status == Announcement.Status.FINISHED
+
+    with pytest.raises(services.NoLongerApplies):
+        services.pause(superuser, announcement)
+    with pytest.raises(services.NoLongerApplies):
+        services.cancel(superuser, announcement)
+
+    announcement.refresh_from_db()
+    assert announcement.status == Announcement.Status.FINISHED
+    assert not OperatorAction.objects.filter(
+        action__in=["announcement.pause", "announcement.cancel"]
+    )
+
+
+def test_a_finished_announcement_still_sending_can_be_paused(
+    bot, make_groups, make_announcement, superuser
+):
+    announcement, run = started(bot, make_groups(bot, 2), make_announcement)
+    announcement.refresh_from_db()
+    assert announcement.status == Announcement.Status.FINISHED and services.may_pause(announcement)
+
+    services.pause(superuser, announcement)
+
+    announcement.refresh_from_db()
+    assert announcement.status == Announcement.Status.PAUSED

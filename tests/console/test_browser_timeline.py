@@ -97,3 +97,17 @@ def test_the_reply_box_counts_down_and_refuses_visibly_past_the_limit(page, demo
     box.fill("退" * 5000)
     expect(count).to_have_text("1384 字节可用")
     expect(send).to_be_enabled()
+
+
+def test_the_compose_estimate_says_seconds_for_a_short_run(page, demo):
+    from playwright.sync_api import expect
+
+    bot, _group = demo
+    bot.rate_limit_per_minute = 20
+    bot.save()
+    log_in(page)
+    page.goto("/console/announcements/new/")
+    boxes = page.locator('#audience input[name="conversations"]')
+    boxes.nth(0).check()
+    boxes.nth(1).check()
+    expect(page.locator("#estimate")).to_have_text("2 个接收者，每分钟 20 条：约 6 秒")

@@ -92,8 +92,12 @@
       var estimate = $("#estimate");
       var rate = parseInt(form.dataset.rate, 10) || 20;
       var n = selected();
-      var minutes = Math.max(1, Math.ceil(n / rate));
-      estimate.textContent = n ? estimate.dataset.template.replace("{n}", n).replace("{rate}", rate).replace("{minutes}", minutes) : "";
+      // As console/views/announcements.py about(): seconds under a minute.
+      var seconds = Math.ceil(n * 60 / rate);
+      var about = seconds < 60
+        ? estimate.dataset.seconds.replace("{s}", seconds)
+        : estimate.dataset.minutes.replace("{m}", Math.ceil(seconds / 60));
+      estimate.textContent = n ? estimate.dataset.template.replace("{n}", n).replace("{rate}", rate).replace("{about}", about) : "";
     }
     $("#audience-search").addEventListener("input", applyFilter);
     $("#audience-kind").addEventListener("change", applyFilter);
@@ -173,6 +177,10 @@
           var fresh = holder.querySelector("#runs");
           if (!fresh) return;
           container.replaceWith(fresh);
+          // The header too: a finished run changes the status and the actions that apply.
+          var head = holder.querySelector("#announcement-head");
+          var shown = $("#announcement-head");
+          if (head && shown) shown.replaceWith(head);
           pollRuns(fresh);
         })
         .catch(function () { pollRuns(container); });
