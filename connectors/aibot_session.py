@@ -217,9 +217,10 @@ class BotSession:
         await self.ws.send(json.dumps(frame, ensure_ascii=False))
 
     async def _request(
-        self, cmd: str, body: dict | None, timeout: float = ACK_TIMEOUT, req_id: str = ""
+        self, cmd: str, body: dict | None, timeout: float | None = None, req_id: str = ""
     ) -> dict:
         """Write a command and wait for its ack (a frame without cmd and the same req_id)."""
+        timeout = timeout or ACK_TIMEOUT
         req_id = req_id or new_req_id(cmd)
         future = asyncio.get_running_loop().create_future()
         self.pending[req_id] = future

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
 # Every msgtype `/api/send` accepts (messaging.schemas.MSGTYPES is the same set).
 ALL_MSGTYPES = frozenset(
-    {"text", "markdown", "markdown_v2", "link", "image", "miniprogram", "news"}
+    {"text", "markdown", "markdown_v2", "link", "image", "miniprogram", "news", "template_card"}
 )
 
 
@@ -159,6 +159,9 @@ class Connector:
     # Whether a gateway process holds a long connection for its bots
     # (conversations.connections: lease and state, shown on the bot's page).
     long_connection: ClassVar[bool] = False
+    # Whether a message may answer an inbound one (`reply_to`, its upstream msgid):
+    # `send` then gets the body with `reply_to` and decides how to answer.
+    replies: ClassVar[bool] = False
 
     def __init__(self, bot: Bot):
         self.bot = bot

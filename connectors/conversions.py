@@ -22,6 +22,9 @@ from urllib.parse import urlsplit
 
 from .base import Connector, Limits
 
+# What a body says besides its msgtype object, kept on every converted part.
+ENVELOPE_KEYS = ("reply_to",)
+
 
 class CannotConvert(Exception):
     """No way to send this body through this connector; the message says why."""
@@ -321,4 +324,6 @@ def convert(connector: Connector, body: dict) -> Converted:
     note = f"sent as {sent_as}: this connector has no {msgtype}"
     if len(payloads) > 1:
         note = f"sent as {len(payloads)} {sent_as} messages: this connector has no {msgtype}"
-    return Converted([{"msgtype": sent_as, sent_as: p} for p in payloads], sent_as, note, way)
+    envelope = {key: body[key] for key in ENVELOPE_KEYS if key in body}
+    bodies = [{"msgtype": sent_as, sent_as: p, **envelope} for p in payloads]
+    return Converted(bodies, sent_as, note, way)

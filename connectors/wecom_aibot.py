@@ -111,6 +111,7 @@ class WeComAIBotConnector(Connector):
     default_rate_limit = 20
     settings_form = WeComAIBotSettings
     long_connection = True  # held by `manage.py aibot_gateway`
+    replies = True
     # Callback media URLs work for about 5 minutes.
     media_lifetime = timedelta(minutes=5)
 

@@ -89,8 +89,34 @@ class News(_Part):
     articles: list[Article] = Field(min_length=1, max_length=8)
 
 
+CARD_TYPES = (
+    "text_notice",
+    "news_notice",
+    "button_interaction",
+    "vote_interaction",
+    "multiple_interaction",
+)
+
+
+class TemplateCard(BaseModel):
+    """A WeCom template card, sent as given (WeCom documents its many fields)."""
+
+    model_config = ConfigDict(extra="allow", strict=True)
+
+    card_type: Literal[CARD_TYPES] = Field(description="text_notice, news_notice, …")
+    task_id: str | None = Field(
+        None, description="Unique per bot, at most 128 bytes; required by interactive cards."
+    )
+
+
 class _Message(BaseModel):
     model_config = ConfigDict(extra="ignore", strict=True)
+
+    reply_to: str | None = Field(
+        None,
+        description="The msgid of an inbound message of this conversation to answer "
+        "(connectors that reply, e.g. WeCom AI bots: a reply while its window is open).",
+    )
 
     send_at: str | int | None = Field(
         None,
@@ -134,6 +160,11 @@ class NewsMessage(_Message):
     news: News
 
 
+class TemplateCardMessage(_Message):
+    msgtype: Literal["template_card"]
+    template_card: TemplateCard
+
+
 OutboundMessage = Annotated[
     TextMessage
     | MarkdownMessage
@@ -141,14 +172,17 @@ OutboundMessage = Annotated[
     | LinkMessage
     | ImageMessage
     | MiniProgramMessage
-    | NewsMessage,
+    | NewsMessage
+    | TemplateCardMessage,
     Field(discriminator="msgtype"),
 ]
 outbound_message = TypeAdapter(OutboundMessage)
 
-MSGTYPES = frozenset({"text", "markdown", "markdown_v2", "link", "image", "miniprogram", "news"})
+MSGTYPES = frozenset(
+    {"text", "markdown", "markdown_v2", "link", "image", "miniprogram", "news", "template_card"}
+)
 # WeCom robot msgtypes botadmin knows but cannot send yet: answered with 40008.
-NOT_YET_SUPPORTED = frozenset({"file", "voice", "template_card"})
+NOT_YET_SUPPORTED = frozenset({"file", "voice"})
 
 
 def request_body_schema() -> dict:

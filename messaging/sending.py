@@ -61,6 +61,21 @@ def _check_active(bot: Bot) -> None:
         raise Err.BOT_INACTIVE.error()
 
 
+def _check_reply_to(conversation: Conversation, upstream_msgid: str) -> None:
+    """A reply answers a message this conversation received."""
+    received = Message.objects.filter(
+        bot_id=conversation.bot_id,
+        conversation=conversation,
+        direction=Message.Direction.IN,
+        upstream_msgid=upstream_msgid,
+    ).exists()
+    if not received:
+        raise Err.FIELD_INVALID.error(
+            f"invalid field: reply_to: no message {upstream_msgid[:64]!r} was received "
+            "in this conversation"
+        )
+
+
 def accept_outbound(
     *,
     bot: Bot,
@@ -86,6 +101,8 @@ def accept_outbound(
             f"unknown conversation_id: {conversation_id} is not a user or group of this bot"
         )
     body = validate_outbound(bot, body)
+    if "reply_to" in body:
+        _check_reply_to(conversation, body["reply_to"])
     message = _outbound_message(
         bot=bot,
         conversation=conversation,
@@ -144,6 +161,8 @@ def accept_outbound_bulk(
     """
     _check_active(bot)
     body = validate_outbound(bot, body)
+    if "reply_to" in body:  # one message answered in many conversations: none received it
+        raise Err.FIELD_INVALID.error("invalid field: reply_to: not for a message to many")
     rows = []
     for conversation in conversations:
         message = _outbound_message(

@@ -39,6 +39,8 @@ from conversations.models import Bot
 
 from .schemas import MAX_URL_BYTES, MSGTYPES, NOT_YET_SUPPORTED, outbound_message
 
+UPSTREAM_MSGID_MAX_BYTES = 128  # Message.upstream_msgid
+
 
 def validate_outbound(bot: Bot, body: dict) -> dict:
     if not isinstance(body, dict):
@@ -69,11 +71,26 @@ def validate_outbound(bot: Bot, body: dict) -> dict:
     check = _CHECKS[msgtype]
     check(payload, connector.limits, connector)
     body = {"msgtype": msgtype, msgtype: payload}
+    if message.reply_to is not None:
+        body["reply_to"] = _reply_to(message.reply_to, connector)
     try:
         conversions.convert(connector, body)
     except conversions.CannotConvert as error:
         raise Err.INVALID_MSGTYPE.error(str(error)) from None
     return body
+
+
+def _reply_to(value: str, connector) -> str:
+    """The msgid a reply answers; whether that message exists is checked where the
+    conversation is known (messaging.sending)."""
+    if not connector.replies:
+        raise Err.FIELD_INVALID.error(
+            f"invalid field: reply_to: a {connector.english_label()} bot cannot reply to a message"
+        )
+    if not value.strip():
+        raise Err.FIELD_INVALID.error("invalid field: reply_to is empty")
+    _check_max(value, UPSTREAM_MSGID_MAX_BYTES, "reply_to")
+    return value
 
 
 def _field_error(error: ValidationError) -> ApiError:
@@ -197,7 +214,25 @@ def _check_news(payload: dict, limits: Limits, connector) -> None:
             article["description"] = _truncate(article["description"], limits.description)
 
 
+TASK_ID_MAX_BYTES = 128
+INTERACTIVE_CARDS = ("button_interaction", "vote_interaction", "multiple_interaction")
+
+
+def _check_template_card(payload: dict, limits: Limits, connector) -> None:
+    task_id = payload.get("task_id")
+    if payload["card_type"] in INTERACTIVE_CARDS and not (task_id or "").strip():
+        raise Err.FIELD_INVALID.error(
+            f"invalid field: template_card.task_id is required by a {payload['card_type']} card"
+        )
+    if task_id is not None:
+        _check_max(task_id, TASK_ID_MAX_BYTES, "template_card.task_id")
+    title = payload.get("main_title")
+    if isinstance(title, dict) and isinstance(title.get("title"), str):
+        _check_max(title["title"], limits.title, "template_card.main_title.title")
+
+
 _CHECKS = {
+    "template_card": _check_template_card,
     "text": _check_text,
     "markdown": _check_markdown("markdown"),
     "markdown_v2": _check_markdown("markdown_v2"),

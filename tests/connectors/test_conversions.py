@@ -180,6 +180,7 @@ def test_the_conversion_tables_say_what_each_connector_does():
         "markdown_v2": "markdown_v2 → text",
         "miniprogram": "miniprogram",
         "news": "news → link",
+        "template_card": "",  # refused: the bridge protocol has no cards
         "text": "text",
     }
     assert conversions.table(WeComRobotConnector)["miniprogram"] == "miniprogram → link → news"

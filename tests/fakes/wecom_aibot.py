@@ -74,6 +74,7 @@ class FakeAIBotServer:
         self.reply_seconds = 300.0
         self.media_seconds = 300.0
         self.fail_downloads = 0
+        self.silent_sends = False  # accept sends without acknowledging them
         self._loop = asyncio.new_event_loop()
         self._http = _MediaServer(self)
 
@@ -222,7 +223,8 @@ class FakeAIBotServer:
                 return
             with self.lock:
                 self.sent.append((bot_id, cmd, body))
-            await self._ack(ws, req_id)
+            if not self.silent_sends:
+                await self._ack(ws, req_id)
         elif cmd == "aibot_respond_msg":
             with self.lock:
                 sent_at = self.callback_req_ids.get(id(ws), {}).get(req_id)

@@ -1,0 +1,245 @@
+"""Sending through the gateway: the outbox hands each message to the bot's connection."""
+
+import base64
+import hashlib
+import time
+
+import pytest
+
+from connectors import aibot_session
+from connectors.base import Outcome
+from connectors.registry import connector_for
+from conversations.models import Bot, Conversation
+from messaging.delivery import deliver
+from messaging.models import Message
+from tests.images import image_bytes
+from tests.polling import wait_until
+
+
+@pytest.fixture
+def group(aibot):
+    return Conversation.objects.create(bot=aibot, conversation_id="wrGroupA", kind="group")
+
+
+@pytest.fixture
+def user(aibot):
+    return Conversation.objects.create(bot=aibot, conversation_id="lisi", kind="user")
+
+
+@pytest.fixture
+def post(client):
+    def post(bot, conversation_id: str, body: dict):
+        return client.post(
+            "/api/send",
+            data=body,
+            content_type="application/json",
+            query_params={"secret": bot.secret, "conversation_id": conversation_id},
+        )
+
+    return post
+
+
+def sent_through(post, bot, conversation_id: str, body: dict) -> Message:
+    answer = post(bot, conversation_id, body)
+    assert answer.json()["errcode"] == 0, answer.json()
+    message = Message.objects.get(msgid=answer.json()["msgid"])
+    deliver(message.pk)
+    message.refresh_from_db()
+    return message
+
+
+def test_a_text_to_a_group_arrives_as_markdown_with_its_characters_escaped(
+    aibot_server, aibot, group, connected, post
+):
+    message = sent_through(
+        post, aibot, "wrGroupA", {"msgtype": "text", "text": {"content": "*urgent* 1. do_it"}}
+    )
+
+    assert message.status == "sent" and message.sent_as == "markdown"
+    assert aibot_server.sent == [
+        ("bot1", "aibot_send_msg", {
+            "chatid": "wrGroupA", "chat_type": 2, "msgtype": "markdown",
+            "markdown": {"content": "\\*urgent\\* 1. do\\_it"},
+        }),
+    ]  # fmt: skip
+
+
+def test_markdown_to_a_user_is_a_single_chat_send(aibot_server, aibot, user, connected, post):
+    sent_through(post, aibot, "lisi", {"msgtype": "markdown", "markdown": {"content": "**hi**"}})
+    _, cmd, body = aibot_server.sent[0]
+    assert (body["chatid"], body["chat_type"], body["markdown"]) == (
+        "lisi",
+        1,
+        {"content": "**hi**"},
+    )
+
+
+def test_links_news_and_cards_arrive_as_template_cards(
+    aibot_server, aibot, group, connected, post, settings
+):
+    settings.DELIVERY_CONVERSATION_MIN_GAP = 0
+    Bot.objects.filter(pk=aibot.pk).update(rate_limit_per_minute=600)
+    sent_through(
+        post,
+        aibot,
+        "wrGroupA",
+        {"msgtype": "link", "link": {"title": "Build 7", "url": "https://ci.example/7"}},
+    )
+    card = {"card_type": "button_interaction", "task_id": "t1", "main_title": {"title": "Deploy?"},
+            "button_list": [{"text": "Yes", "key": "yes"}]}  # fmt: skip
+    sent_through(post, aibot, "wrGroupA", {"msgtype": "template_card", "template_card": card})
+
+    first, second = (body for _, _, body in aibot_server.sent)
+    assert first["msgtype"] == "template_card"
+    assert first["template_card"]["card_action"] == {"type": 1, "url": "https://ci.example/7"}
+    assert second["template_card"] == card
+
+
+def test_an_image_is_uploaded_in_chunks_then_sent_by_media_id(
+    aibot_server, aibot, group, connected, post, monkeypatch
+):
+    monkeypatch.setattr(aibot_session, "UPLOAD_CHUNK_BYTES", 64)
+    picture = image_bytes(size=(30, 30))
+    body = {"msgtype": "image", "image": {"base64": base64.b64encode(picture).decode(),
+                                          "md5": hashlib.md5(picture).hexdigest()}}  # fmt: skip
+    message = sent_through(post, aibot, "wrGroupA", body)
+
+    assert message.status == "sent"
+    init = aibot_server.frames_of("aibot_upload_media_init")[0]["body"]
+    assert init["type"] == "image" and init["total_size"] == len(picture)
+    assert init["total_chunks"] == len(aibot_server.frames_of("aibot_upload_media_chunk")) > 1
+    (upload,) = aibot_server.uploads.values()
+    assert upload["data"] == picture
+    assert aibot_server.sent[0][2]["image"] == {"media_id": upload["media_id"]}
+
+
+def test_wecom_refuses_a_proactive_text_and_the_message_fails_with_its_errcode(
+    aibot_server, aibot, group, connected
+):
+    result = connector_for(aibot).send("m1", group, {"msgtype": "text", "text": {"content": "x"}})
+    assert (result.outcome, result.errcode) == (Outcome.FAILED, 40008)
+
+
+def test_a_send_without_an_ack_is_uncertain(aibot_server, aibot, group, connected, monkeypatch):
+    monkeypatch.setattr(aibot_session, "ACK_TIMEOUT", 0.3)
+    aibot_server.silent_sends = True
+    result = connector_for(aibot).send(
+        "m1", group, {"msgtype": "markdown", "markdown": {"content": "x"}}
+    )
+    assert result.outcome == Outcome.UNCERTAIN and "ack" in result.detail
+
+
+def test_without_a_gateway_the_message_waits_and_says_why(aibot, group, post):
+    answer = post(aibot, "wrGroupA", {"msgtype": "markdown", "markdown": {"content": "hi"}})
+    message = Message.objects.get(msgid=answer.json()["msgid"])
+
+    deliver(message.pk)
+
+    message.refresh_from_db()
+    assert message.status == "queued"
+    assert "no AI bot gateway holds this bot" in message.last_error
+
+
+# --- replies ------------------------------------------------------------------------------
+
+
+def received(server, msgid: str = "in1") -> str:
+    return server.push_message(
+        "bot1",
+        {"msgid": msgid, "chatid": "wrGroupA", "chattype": "group", "from": {"userid": "zhangsan"},
+         "msgtype": "text", "text": {"content": "@助手 状态？"}},
+    )  # fmt: skip
+
+
+def test_a_reply_within_the_window_answers_the_callback_as_a_finished_stream(
+    aibot_server, aibot, connected, post
+):
+    req_id = received(aibot_server)
+    assert wait_until(lambda: Message.objects.filter(upstream_msgid="in1").exists(), timeout=5)
+
+    message = sent_through(
+        post,
+        aibot,
+        "wrGroupA",
+        {
+            "msgtype": "text",
+            "text": {
+                "content": "一切正常",
+            },
+            "reply_to": "in1",
+        },
+    )
+
+    assert message.status == "sent"
+    ((_, cmd, body),) = aibot_server.sent
+    assert cmd == "aibot_respond_msg" and body["req_id"] == req_id
+    assert body["msgtype"] == "stream"
+    assert body["stream"]["finish"] is True and body["stream"]["content"] == "一切正常"
+
+
+def test_after_the_window_a_reply_goes_out_as_a_proactive_message(
+    aibot_server, aibot, connected, post, fast_gateway
+):
+    fast_gateway.WECOM_AIBOT_REPLY_WINDOW_SECONDS = 0.3
+    received(aibot_server)
+    assert wait_until(lambda: Message.objects.filter(upstream_msgid="in1").exists(), timeout=5)
+    forwarded = Message.objects.get(upstream_msgid="in1").body
+    assert forwarded["reply_until"] <= time.time() + 1
+    time.sleep(0.5)
+
+    sent_through(
+        post,
+        aibot,
+        "wrGroupA",
+        {"msgtype": "markdown", "markdown": {"content": "late"}, "reply_to": "in1"},
+    )
+
+    assert [cmd for _, cmd, _ in aibot_server.sent] == ["aibot_send_msg"]
+
+
+def test_a_req_id_wecom_no_longer_answers_falls_back_to_a_proactive_send(
+    aibot_server, aibot, connected, post
+):
+    aibot_server.reply_seconds = 0  # WeCom answers 846605
+    received(aibot_server)
+    assert wait_until(lambda: Message.objects.filter(upstream_msgid="in1").exists(), timeout=5)
+
+    message = sent_through(
+        post,
+        aibot,
+        "wrGroupA",
+        {"msgtype": "markdown", "markdown": {"content": "x"}, "reply_to": "in1"},
+    )
+
+    assert message.status == "sent"
+    assert [cmd for _, cmd, _ in aibot_server.sent] == ["aibot_send_msg"]
+    assert [f["cmd"] for f in (aibot_server.frames_of("aibot_respond_msg"))] == [
+        "aibot_respond_msg"
+    ]
+
+
+def test_reply_to_must_name_a_message_this_conversation_received(aibot, group, post):
+    answer = post(
+        aibot, "wrGroupA", {"msgtype": "markdown", "markdown": {"content": "x"}, "reply_to": "nope"}
+    ).json()
+    assert answer["errcode"] == 40058 and "reply_to" in answer["errmsg"]
+
+
+def test_other_connectors_refuse_reply_to_and_template_cards(make_bot, post):
+    robot_bot = make_bot(name="robot", connector="wecom_robot")
+    Conversation.objects.create(bot=robot_bot, conversation_id="robotGroup1", robot_key="k")
+    answer = post(
+        robot_bot,
+        "robotGroup1",
+        {"msgtype": "markdown", "markdown": {"content": "x"}, "reply_to": "m"},
+    ).json()
+    assert answer["errcode"] == 40058 and "cannot reply" in answer["errmsg"]
+    card = {"msgtype": "template_card", "template_card": {"card_type": "text_notice"}}
+    answer = post(robot_bot, "robotGroup1", card).json()
+    assert answer["errcode"] == 40008 and "template_card cannot be sent" in answer["errmsg"]
+
+
+def test_an_interactive_card_needs_a_task_id(aibot, group, post):
+    card = {"msgtype": "template_card", "template_card": {"card_type": "vote_interaction"}}
+    answer = post(aibot, "wrGroupA", card).json()
+    assert answer["errcode"] == 40058 and "task_id" in answer["errmsg"]
