@@ -5,6 +5,7 @@ from __future__ import annotations
 import requests
 from django import forms
 from django.conf import settings
+from django.core.validators import URLValidator
 from django.utils.translation import gettext_lazy as _
 
 from botadmin import http
@@ -38,6 +39,7 @@ class BridgeSettings(forms.Form):
         label=_("agent URL"),
         max_length=500,
         assume_scheme="https",
+        validators=[URLValidator(schemes=["http", "https"])],  # what botadmin.http requests
         help_text=_("The agent's base URL, e.g. http://agent.internal:8080."),
         error_messages={"required": _("A bridge bot needs its agent's URL.")},
     )

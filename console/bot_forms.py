@@ -115,6 +115,15 @@ GRACE_CHOICES = [
 
 
 class RotateForm(NoLabelSuffix, forms.Form):
+    which = forms.ChoiceField(
+        label=_("Secret"),
+        choices=[
+            ("secret", _("API secret (callers of the API)")),
+            ("signing_secret", _("Webhook signing secret (receivers of webhooks)")),
+        ],
+        initial="secret",
+        widget=forms.RadioSelect,
+    )
     grace_hours = forms.TypedChoiceField(
         label=_("The old secret keeps working for"),
         choices=GRACE_CHOICES,

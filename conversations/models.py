@@ -2,6 +2,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from botadmin.timezones import known_zone
@@ -45,6 +46,13 @@ class Bot(models.Model):
     )
     signing_secret = models.CharField(
         _("webhook signing secret"), max_length=100, default=generate_signing_secret
+    )
+    # A rotated-out signing secret still signs webhooks (a second signature) until then.
+    previous_signing_secret = models.CharField(
+        _("previous webhook signing secret"), max_length=100, blank=True, default=""
+    )
+    previous_signing_secret_expires_at = models.DateTimeField(
+        _("previous signing secret valid until"), null=True, blank=True
     )
     webhook_url = models.URLField(_("webhook URL"), max_length=500, blank=True, default="")
     connector = models.CharField(
@@ -127,6 +135,15 @@ class Bot(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def signing_secrets(self, now=None) -> list[str]:
+        """The secrets webhooks are signed with: the current one, and the previous
+        one within its grace period (receivers accept either signature)."""
+        now = now or timezone.now()
+        expires = self.previous_signing_secret_expires_at
+        if self.previous_signing_secret and expires and expires > now:
+            return [self.signing_secret, self.previous_signing_secret]
+        return [self.signing_secret]
 
     def clean(self):
         connector = CONNECTORS.get(self.connector)

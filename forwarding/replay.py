@@ -78,7 +78,9 @@ def send_test_event(endpoint: WebhookEndpoint) -> PostResult:
         "conversation_name": "botadmin",
         "sender_name": "botadmin",
     }
-    return post_signed(endpoint.url, bot.signing_secret, f"msg_test_{msgid}", encode_body(payload))
+    return post_signed(
+        endpoint.url, bot.signing_secrets(), f"msg_test_{msgid}", encode_body(payload)
+    )
 
 
 def run_test_event(actor, endpoint: WebhookEndpoint) -> PostResult:

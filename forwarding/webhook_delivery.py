@@ -148,14 +148,22 @@ def encode_body(payload: dict) -> str:
     return json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
 
 
-def signature_headers(signing_secret: str, webhook_id: str, body: str) -> dict[str, str]:
-    """Standard Webhooks headers for one attempt (the timestamp is the attempt's)."""
+def signature_headers(
+    signing_secrets: str | list[str], webhook_id: str, body: str
+) -> dict[str, str]:
+    """Standard Webhooks headers for one attempt (the timestamp is the attempt's).
+
+    One signature per secret, space-separated: during a signing secret's grace
+    period receivers holding either the old or the new secret verify it."""
+    secrets = [signing_secrets] if isinstance(signing_secrets, str) else signing_secrets
     now = datetime.now(UTC).replace(microsecond=0)
     return {
         "Content-Type": "application/json; charset=utf-8",
         "webhook-id": webhook_id,
         "webhook-timestamp": str(int(now.timestamp())),
-        "webhook-signature": Webhook(signing_secret).sign(webhook_id, now, body),
+        "webhook-signature": " ".join(
+            Webhook(secret).sign(webhook_id, now, body) for secret in secrets
+        ),
     }
 
 
@@ -167,9 +175,11 @@ class PostResult:
     duration_ms: int
 
 
-def post_signed(url: str, signing_secret: str, webhook_id: str, body: str) -> PostResult:
+def post_signed(
+    url: str, signing_secrets: str | list[str], webhook_id: str, body: str
+) -> PostResult:
     """POST one signed body through the outbound HTTP choke point; never raises."""
-    headers = signature_headers(signing_secret, webhook_id, body)
+    headers = signature_headers(signing_secrets, webhook_id, body)
     started = time.monotonic()
     try:
         response = http.request(
@@ -261,7 +271,7 @@ def forward_claimed(attempts: list[Attempt]) -> list[str]:
         message = delivery.message
         attempt.result = post_signed(
             delivery.endpoint.url,
-            message.bot.signing_secret,
+            message.bot.signing_secrets(),
             webhook_id_for(message.msgid),
             encode_body(forward_payload(message)),
         )

@@ -22,7 +22,7 @@ from botadmin.ids import id_or_none
 from botadmin.timezones import zone_or_default
 from conversations.bot_secrets import secret_value
 from conversations.roles import is_bot_admin
-from conversations.services import rotate_secret
+from conversations.services import ROTATABLE, rotate_secret
 
 from ..bot_forms import RotateForm
 from .scoping import visible_bot_or_404
@@ -49,20 +49,20 @@ def reveal(request, bot_id: int, which: str):
 
 @login_required
 def rotate(request, bot_id: int):
-    """Issue a new API secret; the old one works for the chosen grace, shown in the bot's zone."""
+    """Issue a new API or signing secret; the old one works for the chosen grace,
+    shown in the bot's time zone."""
     bot = admin_bot_or_403(request, bot_id)
     zone = zone_or_default(bot.timezone)
-    form = RotateForm(request.POST or None, now=timezone.now(), zone=zone)
+    initial = {
+        "which": request.GET.get("which") if request.GET.get("which") in ROTATABLE else "secret"
+    }
+    form = RotateForm(request.POST or None, initial=initial, now=timezone.now(), zone=zone)
     if request.method == "POST" and form.is_valid():
-        bot = rotate_secret(bot, form.grace(), actor=request.user, via=" in the console")
-        if bot.previous_secret_expires_at:
-            until = timezone.localtime(bot.previous_secret_expires_at, zone)
-            text = _("A new API secret was issued; the old one works until %(when)s.") % {
-                "when": f"{until:%Y-%m-%d %H:%M} {until.tzname()}"
-            }
-        else:
-            text = _("A new API secret was issued; the old one no longer works.")
-        messages.success(request, text)
+        which = form.cleaned_data["which"]
+        bot = rotate_secret(
+            bot, form.grace(), actor=request.user, via=" in the console", which=which
+        )
+        messages.success(request, _rotated_text(bot, which, zone))
         return redirect(reverse("console:bot", args=[bot.pk]) + "#credentials")
     removed = get_user_model().objects.filter(pk=id_or_none(request.GET.get("removed", ""))).first()
     return render(
@@ -70,3 +70,18 @@ def rotate(request, bot_id: int):
         "console/bots/rotate.html",
         {"bot": bot, "form": form, "zone": zone, "removed": removed},
     )
+
+
+def _rotated_text(bot, which: str, zone) -> str:
+    expires = getattr(bot, ROTATABLE[which][1])
+    if which == "secret":
+        issued = _("A new API secret was issued")
+    else:
+        issued = _("A new webhook signing secret was issued")
+    if not expires:
+        return _("%(issued)s; the old one no longer works.") % {"issued": issued}
+    until = timezone.localtime(expires, zone)
+    return _("%(issued)s; the old one works until %(when)s.") % {
+        "issued": issued,
+        "when": f"{until:%Y-%m-%d %H:%M} {until.tzname()}",
+    }

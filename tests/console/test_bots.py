@@ -85,7 +85,9 @@ def test_rotating_keeps_the_old_secret_for_the_chosen_grace_in_the_bots_zone(ope
     form = operator_client.get(reverse("console:bot_rotate", args=[bot.pk])).content.decode()
     assert "CST" in form
     answer = operator_client.post(
-        reverse("console:bot_rotate", args=[bot.pk]), {"grace_hours": "72"}, follow=True
+        reverse("console:bot_rotate", args=[bot.pk]),
+        {"which": "secret", "grace_hours": "72"},
+        follow=True,
     )
     bot.refresh_from_db()
     assert bot.secret != old and bot.previous_secret == old
@@ -96,3 +98,32 @@ def test_rotating_keeps_the_old_secret_for_the_chosen_grace_in_the_bots_zone(ope
 def test_revealing_something_that_is_no_secret_is_not_found(operator_client, bot):
     url = reverse("console:bot_reveal", args=[bot.pk, "name"])
     assert operator_client.post(url).status_code == 404
+
+
+def test_rotating_the_signing_secret_keeps_signing_with_the_old_one_during_the_grace(
+    operator_client, bot
+):
+    from standardwebhooks import Webhook
+
+    from forwarding.webhook_delivery import signature_headers
+
+    old = bot.signing_secret
+    operator_client.post(
+        reverse("console:bot_rotate", args=[bot.pk]),
+        {"which": "signing_secret", "grace_hours": "24"},
+    )
+    bot.refresh_from_db()
+    assert bot.signing_secret != old and bot.signing_secrets() == [bot.signing_secret, old]
+    headers = signature_headers(bot.signing_secrets(), "msg_1", '{"a":1}')
+    for secret in (old, bot.signing_secret):  # a receiver with either secret verifies it
+        assert Webhook(secret).verify('{"a":1}', headers) == {"a": 1}
+    assert OperatorAction.objects.filter(action="signing_secret.rotate", bot=bot).exists()
+
+
+def test_a_signing_secret_rotated_without_grace_signs_alone(operator_client, bot):
+    operator_client.post(
+        reverse("console:bot_rotate", args=[bot.pk]),
+        {"which": "signing_secret", "grace_hours": "0"},
+    )
+    bot.refresh_from_db()
+    assert bot.signing_secrets() == [bot.signing_secret]

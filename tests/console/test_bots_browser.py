@@ -103,8 +103,10 @@ def test_an_operator_creates_tests_syncs_a_bridge_bot_and_rotates_its_secret(
     page.get_by_role("link", name="轮换密钥…").click()
     page.get_by_label(re.compile("3 天")).check()
     shoot(page, "05-rotate")
-    page.get_by_role("button", name="签发新的 API 密钥").click()
-    expect(page.locator(".flash")).to_contain_text(re.compile(r"旧密钥有效至 .* CST"))
+    page.get_by_role("button", name="签发新密钥").click()
+    expect(page.locator(".flash")).to_contain_text(
+        re.compile(r"已签发新的 API 密钥；旧密钥有效至 .* CST")
+    )
     rotated = Bot.objects.get(pk=bot.pk)
     assert rotated.previous_secret == old_secret and rotated.secret != old_secret
     expect(page.locator("#secret-grace")).to_contain_text("CST")

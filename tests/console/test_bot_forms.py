@@ -1,0 +1,192 @@
+"""The bot page's forms: connector settings, sending, operators, conversations by hand,
+and creating a bot — who may post them, what they store, and bad input refused."""
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.urls import reverse
+
+from audit.models import OperatorAction
+from conversations.models import Bot, Conversation
+
+NUL = "\x00"
+
+
+@pytest.fixture
+def plain_operator(make_operator, bot):
+    user = make_operator("olga", bot)
+    user.user_permissions.remove(Permission.objects.get(codename="administer_bot"))
+    return user
+
+
+def connector_post(client, bot, **values):
+    data = {f"settings-{name}": value for name, value in values.items()}
+    return client.post(reverse("console:bot_connector", args=[bot.pk]), data)
+
+
+def test_a_bot_admin_changes_the_agent_url_and_an_empty_token_keeps_the_old(operator_client, bot):
+    token = bot.agent_token
+    response = connector_post(
+        operator_client, bot, agent_url="http://10.1.2.3:8080", agent_token=""
+    )
+    assert response.status_code == 302
+    bot.refresh_from_db()
+    assert bot.agent_url == "http://10.1.2.3:8080" and bot.agent_token == token
+    action = OperatorAction.objects.get(action="bot.update", bot=bot)
+    assert action.summary == "agent_url" and token not in str(action.details)
+
+
+def test_an_operator_who_is_no_bot_admin_cannot_change_connector_settings(
+    client, plain_operator, bot
+):
+    client.force_login(plain_operator)
+    response = connector_post(client, bot, agent_url="http://10.1.2.3:8080", agent_token="")
+    assert response.status_code == 403
+    bot.refresh_from_db()
+    assert bot.agent_url == "http://127.0.0.1:9"
+    page = client.get(reverse("console:bot", args=[bot.pk])).content.decode()
+    assert 'id="connector-form"' not in page and 'id="operator-form"' not in page
+    assert 'id="sending-form"' in page  # quiet hours and pace stay theirs
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"agent_url": f"http://agent{NUL}.internal", "agent_token": ""},
+        {"agent_url": "ftp://agent.internal", "agent_token": ""},
+        {"agent_url": "http://agent.internal", "agent_token": "short"},
+        {"agent_url": "", "agent_token": ""},
+    ],
+)
+def test_bad_connector_settings_are_refused_and_nothing_is_stored(operator_client, bot, values):
+    response = connector_post(operator_client, bot, **values)
+    assert response.status_code == 400
+    bot.refresh_from_db()
+    assert bot.agent_url == "http://127.0.0.1:9"
+
+
+def test_quiet_hours_and_pace_are_saved(client, plain_operator, bot):
+    client.force_login(plain_operator)
+    response = client.post(
+        reverse("console:bot_sending", args=[bot.pk]),
+        {
+            "is_active": "on",
+            "rate_limit_per_minute": "12",
+            "quiet_hours_start": "22:00",
+            "quiet_hours_end": "07:30",
+            "timezone": "Asia/Shanghai",
+        },
+    )
+    assert response.status_code == 302
+    bot.refresh_from_db()
+    assert bot.rate_limit_per_minute == 12 and bot.timezone == "Asia/Shanghai"
+    assert f"{bot.quiet_hours_start:%H:%M}-{bot.quiet_hours_end:%H:%M}" == "22:00-07:30"
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"timezone": "Mars/Olympus"},
+        {"timezone": NUL},
+        {"rate_limit_per_minute": "99999999999999999999"},
+        {"quiet_hours_start": "22:00"},  # one end only
+    ],
+)
+def test_bad_sending_settings_are_refused(operator_client, bot, changes):
+    data = {"is_active": "on", "rate_limit_per_minute": "20", **changes}
+    response = operator_client.post(reverse("console:bot_sending", args=[bot.pk]), data)
+    assert response.status_code == 400
+    bot.refresh_from_db()
+    assert bot.rate_limit_per_minute == 20 and bot.timezone == ""
+
+
+def test_an_operator_without_change_rights_cannot_change_sending(client, make_operator, bot):
+    viewer = make_operator("vera", bot)
+    viewer.user_permissions.remove(
+        *Permission.objects.filter(codename__in=["change_bot", "administer_bot"])
+    )
+    client.force_login(viewer)
+    response = client.post(reverse("console:bot_sending", args=[bot.pk]), {"timezone": "UTC"})
+    assert response.status_code == 403
+
+
+def test_removing_an_operator_offers_to_rotate_the_secret(operator_client, bot, make_operator):
+    bob = make_operator("bob", bot)
+    response = operator_client.post(
+        reverse("console:bot_operator_remove", args=[bot.pk, bob.pk]), follow=True
+    )
+    assert not bot.operators.filter(pk=bob.pk).exists()
+    assert response.redirect_chain[-1][0].startswith(reverse("console:bot_rotate", args=[bot.pk]))
+    assert 'id="rotate-form"' in response.content.decode()
+    assert "bob" in response.content.decode()
+    assert OperatorAction.objects.filter(action="bot.operator_remove", bot=bot).exists()
+
+
+def test_adding_an_operator_by_username(operator_client, bot, make_operator):
+    make_operator("carl")
+    url = reverse("console:bot_operator_add", args=[bot.pk])
+    assert operator_client.post(url, {"username": "carl"}).status_code == 302
+    assert bot.operators.filter(username="carl").exists()
+    assert operator_client.post(url, {"username": f"nobody{NUL}"}).status_code == 400
+
+
+@pytest.fixture
+def robot_bot(make_bot, operator):
+    bot = make_bot(name="robots", connector="wecom_robot", agent_url="", agent_token="")
+    bot.operators.add(operator)
+    return bot
+
+
+def test_a_robot_bot_is_empty_until_a_group_is_added_by_hand(operator_client, robot_bot):
+    page = operator_client.get(reverse("console:bot", args=[robot_bot.pk])).content.decode()
+    assert 'id="empty-reason"' in page and 'id="conversation-form"' in page
+    url = reverse("console:bot_conversation_add", args=[robot_bot.pk])
+    data = {"name": "销售群", "conversation_id": "sales", "kind": "group", "robot_key": "k-123"}
+    assert operator_client.post(url, data).status_code == 302
+    group = Conversation.objects.get(bot=robot_bot, conversation_id="sales")
+    assert group.robot_key == "k-123"
+    again = operator_client.post(url, {**data, "name": "另一个"})
+    assert again.status_code == 400  # the same conversation ID twice
+    page = operator_client.get(reverse("console:bot", args=[robot_bot.pk])).content.decode()
+    assert 'id="empty-reason"' not in page and "k-12••••••••" in page
+
+
+def test_a_bridge_bot_offers_no_hand_entered_conversations(operator_client, bot):
+    page = operator_client.get(reverse("console:bot", args=[bot.pk])).content.decode()
+    assert 'id="conversation-form"' not in page
+    url = reverse("console:bot_conversation_add", args=[bot.pk])
+    data = {"name": "x", "conversation_id": f"x{NUL}", "kind": "group"}
+    assert operator_client.post(url, data).status_code == 400
+    assert not Conversation.objects.filter(bot=bot).exists()
+
+
+def test_creating_a_bot_needs_the_permission(operator_client, plain_operator, client):
+    assert operator_client.get(reverse("console:bot_create")).status_code == 200
+    client.force_login(plain_operator)
+    assert client.get(reverse("console:bot_create")).status_code == 403
+
+
+def test_a_created_bridge_bot_gets_a_generated_token_and_its_creator(operator_client, operator):
+    response = operator_client.post(
+        reverse("console:bot_create"),
+        {"connector": "bridge", "name": "新桥", "settings-agent_url": "http://10.0.0.9:8080"},
+    )
+    assert response.status_code == 302
+    bot = Bot.objects.get(name="新桥")
+    assert len(bot.agent_token) >= 32 and list(bot.operators.all()) == [operator]
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"connector": "bridge", "name": "acme", "settings-agent_url": "http://10.0.0.9"},  # taken
+        {"connector": "bridge", "name": f"a{NUL}b", "settings-agent_url": "http://10.0.0.9"},
+        {"connector": "bridge", "name": "x" * 101, "settings-agent_url": "http://10.0.0.9"},
+        {"connector": "bridge", "name": "ok", "settings-agent_url": ""},
+        {"connector": f"bridge{NUL}", "name": "ok", "settings-agent_url": ""},
+    ],
+)
+def test_a_bad_new_bot_is_refused(operator_client, bot, data):
+    count = Bot.objects.count()
+    response = operator_client.post(reverse("console:bot_create"), data)
+    assert response.status_code in (200, 400)
+    assert Bot.objects.count() == count
