@@ -412,6 +412,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "messaging.purge_expired_messages",
         "schedule": crontab(hour=3, minute=17),  # UTC, a quiet hour in China
     },
+    # Archived media past BOTADMIN_MEDIA_RETENTION_DAYS (nothing when unset).
+    "expire-media": {
+        "task": "messaging.expire_media",
+        "schedule": crontab(hour=3, minute=47),
+    },
 }
 
 # --- Logging: secrets never reach a log line ----------------------------------

@@ -14,6 +14,7 @@ from connectors.registry import CONNECTORS
 from conversations import connections
 from conversations.models import Bot, SyncRun
 from forwarding.models import WebhookEndpoint
+from messaging.media_retention import storage_used
 from messaging.models import DeliveryAttempt, Message
 
 logger = logging.getLogger(__name__)
@@ -39,6 +40,9 @@ class AgentHealth:
     endpoints: list[WebhookEndpoint]  # the bot's webhook endpoints with their health
     # A long-connection bot's connection (conversations.connections.status), else None.
     connection: dict | None = None
+    # What it keeps in the media archive (add_media_storage).
+    media_files: int = 0
+    media_bytes: int = 0
 
 
 def _local_midnight(day) -> datetime:
@@ -178,3 +182,25 @@ def agent_health(bots: QuerySet[Bot]) -> list[AgentHealth]:
             )
         )
     return result
+
+
+# How much each bot keeps in the media archive changes slowly and takes a scan.
+MEDIA_STORAGE_CACHE_SECONDS = 300
+
+
+def add_media_storage(agents: list[AgentHealth]) -> None:
+    """Set `media_files` and `media_bytes` on each bot's row (cached a few minutes)."""
+    ids = sorted(a.bot.pk for a in agents)
+    key = "console:media-storage:" + hashlib.sha256(str(ids).encode()).hexdigest()
+    try:
+        used = cache.get(key)
+    except Exception:  # the cache server is down: count afresh
+        used = None
+    if used is None:
+        used = storage_used(ids)
+        try:
+            cache.set(key, used, MEDIA_STORAGE_CACHE_SECONDS)
+        except Exception:
+            logger.warning("Dashboard: the cache is unreachable, media storage not kept")
+    for agent in agents:
+        agent.media_files, agent.media_bytes = used.get(agent.bot.pk, (0, 0))

@@ -24,9 +24,8 @@ from django.utils import timezone
 
 from audit.models import OperatorAction
 from conversations.models import Bot
-from media import store
-from media.models import StoredFile
 
+from .media_retention import delete_unused_files
 from .models import Message, MessageMedia
 
 logger = logging.getLogger(__name__)
@@ -95,12 +94,6 @@ def _delete_messages(ids: list[int]) -> None:
         Message.objects.filter(pk__in=ids).exclude(status__in=Message.Status.UNFINISHED).delete()
     if stored:
         delete_unused_files(stored)
-
-
-def delete_unused_files(stored_file_ids) -> int:
-    """Delete the stored files among these that no media row shows any more."""
-    unused = StoredFile.objects.filter(pk__in=stored_file_ids, uses__isnull=True)
-    return store.delete_files(unused)
 
 
 def _purge_audit(before: datetime) -> int:

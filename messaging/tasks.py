@@ -66,3 +66,11 @@ def sweep_media() -> int:
     for ids in chunks(iter(due), IDS_PER_TASK):
         fetch_media.delay(ids)
     return len(due)
+
+
+@shared_task(name="messaging.expire_media", ignore_result=True)
+def expire_media() -> int:
+    """Nightly: archived media past BOTADMIN_MEDIA_RETENTION_DAYS."""
+    from . import media_retention
+
+    return media_retention.expire_media()

@@ -15,6 +15,8 @@ def dashboard_page(request):
     bot = visible_bot_or_404(request.user, bot_id) if bot_id is not None else None
     scope = all_bots.filter(pk=bot.pk) if bot else all_bots
     days, totals = dashboard.daily_stats(scope)
+    agents = dashboard.agent_health(scope)
+    dashboard.add_media_storage(agents)
     return render(
         request,
         "console/dashboard.html",
@@ -23,6 +25,6 @@ def dashboard_page(request):
             "bot": bot,
             "chart": traffic_chart(days),
             "health": dashboard.delivery_health(scope, totals),
-            "agents": dashboard.agent_health(scope),
+            "agents": agents,
         },
     )

@@ -197,3 +197,22 @@ def test_a_message_queued_seconds_ago_is_waiting_since_just_now(
 
     assert "刚刚" in chinese and "0\xa0分钟" not in chinese
     assert "just now" in english and "0\xa0minutes" not in english
+
+
+def test_the_dashboard_shows_the_media_each_bot_keeps(operator_client, group, make_message):
+    from media import store
+    from messaging.models import MessageMedia
+    from tests.images import image_bytes
+
+    png = image_bytes("PNG", (300, 300))
+    for _ in range(2):  # the same picture twice is one file
+        MessageMedia.objects.create(
+            message=make_message(group, msgtype="image", body={"msgtype": "image", "image": {}}),
+            status="stored",
+            stored_file=store.store_bytes(png),
+        )
+
+    html = operator_client.get(DASHBOARD).content.decode()
+
+    cell = html[html.index('class="media-storage"') :]
+    assert f"{len(png)}\xa0字节" in cell[:200] and "1 个文件" in cell[:200]
