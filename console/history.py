@@ -30,6 +30,8 @@ BUBBLE_FIELDS = [
     "attempt_count",
     "created_at",
     "updated_at",
+    "scheduled_at",
+    "sent_at",
     "created_by__username",
 ]
 

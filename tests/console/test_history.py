@@ -585,3 +585,24 @@ def test_a_wecom_robot_bots_reply_box_takes_its_2048_bytes(
     chat = make_conversation(robot, "wrRobot")
     page = operator_client.get(reverse("console:history", args=[robot.pk, chat.pk]))
     assert 'data-max-bytes="2048"' in page.content.decode()
+
+
+def test_a_scheduled_api_message_is_marked_scheduled_with_its_send_time(
+    operator_client, group, history_url, make_message
+):
+    at = timezone.now() + dt.timedelta(hours=2)
+    waiting = make_message(
+        group, direction="out", text="稍后发", status="scheduled", scheduled_at=at
+    )
+    sent = make_message(
+        group, direction="out", text="已按时发", status="sent", scheduled_at=at, sent_at=at
+    )
+    make_message(group, direction="out", text="普通", status="sent")
+
+    html = operator_client.get(history_url).content.decode()
+
+    local = timezone.localtime(at).strftime("%m-%d %H:%M")
+    bubble = lambda m: html.split(f'id="m{m.pk}"')[1].split("</article>")[0]  # noqa: E731
+    assert f"定时发送，计划于 {local}" in bubble(waiting)
+    assert f"定时发送 · 已于 {local} 发出" in bubble(sent)
+    assert html.count("scheduled-mark") == 2
