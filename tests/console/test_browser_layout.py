@@ -1,0 +1,71 @@
+"""Tables fit a 1440 px screen: headers and badges do not wrap, and what is wider
+scrolls inside its card instead of widening the page. Screenshots in test-artifacts/."""
+
+from django.utils import timezone
+
+from messaging.models import Message
+from tests.browser import needs_chromium
+
+from .browser import log_in, shoot
+
+pytestmark = needs_chromium
+
+WIDE = {"width": 1440, "height": 900}
+
+
+def fill_log(bot, group, n=30):
+    Message.objects.bulk_create(
+        Message(
+            bot=bot,
+            conversation=group,
+            direction="out",
+            msgtype="text",
+            body={"msgtype": "text", "text": {"content": "很长的通知内容" * 20}},
+            search_text="很长的通知内容" * 20,
+            status=("failed", "uncertain", "sent", "queued")[i % 4],
+            attempt_count=i % 3,
+            source="api",
+            last_error="agent answered HTTP 502: bad gateway " * 3,
+            idempotency_key=f"order-{i:06d}-retry-key-long",
+            sent_at=timezone.now(),
+        )
+        for i in range(n)
+    )
+
+
+def no_wrapped_headers_or_badges(page, table: str) -> None:
+    # Text on more than one line: its ranges' rectangles start at different heights.
+    tall = page.locator(f"{table} th, {table} .badge").evaluate_all(
+        """els => els.filter(e => {
+            const range = document.createRange();
+            range.selectNodeContents(e);
+            return new Set(Array.from(range.getClientRects()).map(r => Math.round(r.top))).size > 1;
+        }).map(e => e.textContent.trim())"""
+    )
+    assert tall == []
+    assert page.evaluate("document.documentElement.scrollWidth") <= WIDE["width"]
+
+
+def test_the_audit_log_fits_1440_px(page, demo):
+    bot, group = demo
+    fill_log(bot, group)
+    page.set_viewport_size(WIDE)
+    log_in(page)
+    page.goto("/console/audit/")
+    page.wait_for_selector("table.audit tbody tr")
+    no_wrapped_headers_or_badges(page, "table.audit")
+    shoot(page, "layout-audit-1440")
+    page.goto("/console/audit/actions/")
+    no_wrapped_headers_or_badges(page, "table")
+    shoot(page, "layout-actions-1440")
+
+
+def test_the_admin_message_list_fits_1440_px(page, demo):
+    bot, group = demo
+    fill_log(bot, group)
+    page.set_viewport_size(WIDE)
+    log_in(page)
+    page.goto("/admin/messaging/message/")
+    page.wait_for_selector("#result_list")
+    assert page.evaluate("document.documentElement.scrollWidth") <= WIDE["width"]
+    shoot(page, "layout-admin-messages-1440")
