@@ -43,6 +43,9 @@ def parse_args():
     parser.add_argument("-n", "--messages", type=int, default=5000)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--conversations", type=int, default=100)
+    parser.add_argument(
+        "--drain", type=int, default=2000, help="task messages for the broker drain (0: skip)"
+    )
     return parser.parse_args()
 
 
@@ -88,6 +91,9 @@ def main() -> None:
     )
     try:
         with DemoAgent(token=generate_agent_token()) as agent:
+            if args.drain:
+                rate = broker_drain(args.drain)
+                print(f"  broker drain, one worker as `make run` starts it: {rate:8.1f} tasks/s")
             baseline = plain_loop(agent, n)
             print(f"  plain loop straight to the agent: {baseline:8.1f} msgs/s")
             for workers in args.workers:
@@ -191,6 +197,41 @@ def backlog_rate(agent, bot, n: int, conversations: int, workers: int) -> float:
     while len(agent.sent) - sent_before < n:
         time.sleep(0.02)
     return n / (time.perf_counter() - began)
+
+
+def broker_drain(n: int) -> float:
+    """Task messages a second one worker takes off the broker and runs.
+
+    n empty delivery tasks are queued before the worker starts (as the
+    Procfile starts it: the configured pool, two at a time); measured from the
+    first one taken until the queue is empty.
+    """
+    from botadmin.celery import app
+    from messaging.tasks import deliver_messages
+
+    queue = app.conf.task_default_queue
+    for _ in range(n):
+        deliver_messages.delay([])
+
+    def waiting() -> int:
+        with app.connection_for_read() as connection:
+            return connection.default_channel.queue_declare(queue, passive=True).message_count
+
+    with tempfile.NamedTemporaryFile(prefix="bench-worker-", suffix=".log") as log:
+        worker = celery_worker(
+            pool=None, concurrency=2, stdout=subprocess.DEVNULL, stderr=Path(log.name)
+        )
+        try:
+            while (left := waiting()) == n:
+                if worker.poll() is not None:
+                    raise SystemExit("the worker died:\n" + Path(log.name).read_text()[-3000:])
+                time.sleep(0.01)
+            began = time.perf_counter()
+            while waiting():
+                time.sleep(0.01)
+            return left / (time.perf_counter() - began)
+        finally:
+            stop_process_group(worker, timeout=30)
 
 
 def accepter(bot):

@@ -140,7 +140,7 @@ def measure_callback(base: str, ids: dict, args) -> list[tuple]:
 
 
 def measure_forwarding(env, base, secret, receiver, args) -> tuple[float, float, float]:
-    worker = celery_worker(pool="prefork", concurrency=2, env=env)
+    worker = celery_worker(pool=None, concurrency=2, env=env)  # as the Procfile runs it
     try:
         # Warm up: the worker is ready once a first event comes through.
         before = len(receiver.requests)

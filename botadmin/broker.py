@@ -1,10 +1,18 @@
-"""kombu's filesystem transport, with messages that appear whole.
+"""kombu's filesystem transport, made fit to be the default broker.
 
-kombu writes a message file in place: it creates the file, then writes it.
-A worker listing the folder in between moves the empty file away, reads
-nothing, and dies with "Unrecoverable error: JSONDecodeError" (celery/kombu
-issue 1551; seen in our CI). Here a message is written under a name no reader
-picks up and renamed into place, which is atomic on POSIX filesystems.
+* A message appears whole. kombu writes a message file in place: it creates
+  the file, then writes it. A worker listing the folder in between moves the
+  empty file away, reads nothing, and dies with "Unrecoverable error:
+  JSONDecodeError" (celery/kombu issue 1551; seen in our CI). Here a message is
+  written under a name no reader picks up and renamed into place, which is
+  atomic on POSIX filesystems.
+* A message is taken by renaming it into the processed folder, on the same
+  filesystem: one rename, atomic, so two workers never both get it. (kombu
+  moves it to the temporary folder, a copy and a delete when /tmp is another
+  filesystem.)
+* A deleted folder is made again. `rm -rf var/broker` while botadmin runs used
+  to crash the worker (and `make run` with it); now the messages in it are
+  lost wake-ups, which the sweepers recover.
 
 `CELERY_BROKER_URL=filesystem://…` (the default) selects this transport in
 botadmin/settings.py.
@@ -12,25 +20,112 @@ botadmin/settings.py.
 
 import os
 import uuid
+from functools import cached_property
+from queue import Empty
 from time import monotonic
 
 from kombu.exceptions import ChannelError
 from kombu.transport import filesystem
-from kombu.utils.json import dumps
+from kombu.utils.json import dumps, loads
 
 
 class Channel(filesystem.Channel):
+    def _folders(self) -> None:
+        """Make the folders again; if they are being deleted right now, the next call will."""
+        try:
+            for folder in (self.data_folder_in, self.data_folder_out, self.processed_folder):
+                os.makedirs(folder, exist_ok=True)
+            self.control_folder.mkdir(parents=True, exist_ok=True)
+        except OSError:
+            pass
+
     def _put(self, queue, payload, **kwargs):
         # kombu's name, so its reader's order (oldest first) and queue filter hold.
         name = f"{int(round(monotonic() * 1000))}_{uuid.uuid4()}.{queue}.msg"
         final = os.path.join(self.data_folder_out, name)
         partial = final + ".part"  # not "<queue>.msg": readers skip it
+        data = dumps(payload).encode()
+        for attempt in (1, 2):
+            try:
+                with open(partial, "wb") as f:
+                    f.write(data)
+                os.replace(partial, final)
+                return
+            except FileNotFoundError:
+                if attempt == 2:
+                    raise ChannelError(f"Cannot add file {final!r} to directory") from None
+                self._folders()
+            except OSError as exc:
+                raise ChannelError(f"Cannot add file {final!r} to directory") from exc
+
+    def _get(self, queue):
+        # One listing serves many gets: a backlog of thousands of files is listed
+        # once, not once per message. Files newer than the listing wait for the next.
+        listed = self._listed.get(queue)
+        if not listed:
+            listed = self._listed[queue] = self._list(queue)
+        while listed:
+            name = listed.pop()
+            taken = os.path.join(self.processed_folder, name)
+            try:
+                os.rename(os.path.join(self.data_folder_in, name), taken)
+            except FileNotFoundError:
+                if not os.path.isdir(self.processed_folder):
+                    self._folders()
+                continue  # another worker took it (or the folder was deleted)
+            try:
+                with open(taken, "rb") as f:
+                    payload = f.read()
+                os.remove(taken)
+            except FileNotFoundError:
+                continue  # the folder was deleted while we read
+            except OSError as exc:
+                raise ChannelError(f"Cannot read file {taken!r} from queue.") from exc
+            return loads(payload)
+        raise Empty()
+
+    @cached_property
+    def _listed(self) -> dict[str, list[str]]:
+        return {}
+
+    def _list(self, queue) -> list[str]:
+        """The queue's message files, oldest last."""
+        wanted = f"{queue}.msg"
         try:
-            with open(partial, "wb") as f:
-                f.write(dumps(payload).encode())
-            os.replace(partial, final)
-        except OSError as exc:
-            raise ChannelError(f"Cannot add file {final!r} to directory") from exc
+            names = os.listdir(self.data_folder_in)
+        except FileNotFoundError:
+            self._folders()
+            return []
+        return sorted((name for name in names if name.partition(".")[2] == wanted), reverse=True)
+
+    def _size(self, queue):
+        return len(self._list(queue))
+
+    def _purge(self, queue):
+        self._listed.pop(queue, None)
+        try:
+            return super()._purge(queue)
+        except FileNotFoundError:
+            self._folders()
+            return 0
+
+    def get_table(self, exchange):
+        """The exchange's bindings, from the control folder. If the folder was deleted,
+        this process's own bindings, written back: else every message published until
+        a restart would be routed nowhere."""
+        try:
+            table = super().get_table(exchange)
+        except ChannelError:
+            table = []
+        if not table:
+            table = self.state.exchanges.get(exchange, {}).get("table", [])
+            for binding in table:
+                self._queue_bind(exchange, *binding)
+        return table
+
+    def _queue_bind(self, exchange, routing_key, pattern, queue):
+        self._folders()
+        super()._queue_bind(exchange, routing_key, pattern, queue)
 
 
 class Transport(filesystem.Transport):

@@ -158,7 +158,8 @@ if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache"
 # work. Use Redis or RabbitMQ when workers run on more than one machine.
 # "localhost" only because kombu warns about a URL without a host; the folder is what counts.
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://localhost/")
-if CELERY_BROKER_URL.startswith("filesystem://"):
+_FILESYSTEM_BROKER = CELERY_BROKER_URL.startswith("filesystem://")
+if _FILESYSTEM_BROKER:
     # kombu's transport, writing each message file whole (botadmin/broker.py).
     CELERY_BROKER_TRANSPORT = "botadmin.broker:Transport"
     _broker_dir = VAR_DIR / "broker"
@@ -170,6 +171,8 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "processed_folder": str(_broker_dir / "processed"),
         "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
+        # An idle worker looks for new files this often (kombu's default: 1 s).
+        "polling_interval": 0.1,
     }
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TASK_IGNORE_RESULT = True
@@ -177,7 +180,21 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="celery")
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
-CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# The worker's pool. With the filesystem broker the worker runs Celery's
+# synchronous loop, in which a prefork pool's children share one input pipe
+# under a lock: a child killed while holding it (OOM killer, an operator)
+# froze every other child with no log line. Threads have no children to lose,
+# and delivery waits on HTTP and the database, not the CPU. Redis and RabbitMQ
+# run the event loop, where prefork handles a lost child.
+CELERY_WORKER_POOL = env.str(
+    "CELERY_WORKER_POOL", default="threads" if _FILESYSTEM_BROKER else "prefork"
+)
+# The synchronous loop sleeps the polling interval whenever the worker holds
+# as many unacknowledged tasks as it may prefetch: with one per thread it took
+# about 2 tasks a second off the filesystem broker. A wider window drains
+# hundreds a second (bench/delivery.py, docs/performance.md); tasks it held
+# when killed are lost wake-ups, which the sweepers recover.
+CELERY_WORKER_PREFETCH_MULTIPLIER = 8 if _FILESYSTEM_BROKER else 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]

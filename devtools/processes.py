@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def celery_worker(
     *,
-    pool: str,
+    pool: str | None,
     concurrency: int | None = None,
     beat_schedule: Path | str | None = None,
     loglevel: str = "WARNING",
@@ -29,12 +29,15 @@ def celery_worker(
 ) -> subprocess.Popen:
     """`celery -A botadmin worker` in the project folder, in its own session.
 
+    `pool`: None for the configured one (CELERY_WORKER_POOL), as the Procfile runs it.
     `beat_schedule`: run beat inside the worker, keeping its schedule in this file.
     `env`: variables set on top of this process's environment.
     `stdout` / `stderr` as for Popen (inherited when None); a Path for stderr
     is the worker's log file.
     """
-    command = [sys.executable, "-m", "celery", "-A", "botadmin", "worker", f"--pool={pool}"]
+    command = [sys.executable, "-m", "celery", "-A", "botadmin", "worker"]
+    if pool is not None:
+        command.append(f"--pool={pool}")
     if concurrency is not None:
         command.append(f"--concurrency={concurrency}")
     if beat_schedule is not None:

@@ -6,6 +6,7 @@ the race test fails about every other run against it."""
 import json
 import multiprocessing
 import os
+import shutil
 from queue import Empty
 
 import pytest
@@ -17,7 +18,12 @@ from botadmin.broker import Transport
 
 @pytest.fixture
 def folder(tmp_path):
-    return {"data_folder_in": str(tmp_path), "data_folder_out": str(tmp_path)}
+    return {
+        "data_folder_in": str(tmp_path / "queue"),
+        "data_folder_out": str(tmp_path / "queue"),
+        "processed_folder": str(tmp_path / "processed"),
+        "control_folder": str(tmp_path / "control"),
+    }
 
 
 def _channel(options):
@@ -57,3 +63,52 @@ def test_the_default_broker_uses_it():
         pytest.skip("this run's broker is not the filesystem")
     with current_app.connection_for_write() as connection:
         assert connection.get_transport_cls() is Transport
+
+
+def test_a_deleted_broker_folder_is_made_again_and_the_next_message_goes_through(folder, tmp_path):
+    with _channel(folder) as connection:
+        channel = connection.default_channel
+        channel._put("celery", {"i": 1})
+        assert channel._get("celery") == {"i": 1}
+        channel._put("celery", {"i": 2})
+
+        shutil.rmtree(tmp_path)  # `rm -rf var/broker` while botadmin runs
+        with pytest.raises(Empty):
+            channel._get("celery")  # message 2 went with the folder: a lost wake-up
+        channel._put("celery", {"i": 3})
+        assert channel._get("celery") == {"i": 3}
+
+        shutil.rmtree(tmp_path)
+        channel._put("celery", {"i": 4})  # the writer makes the folders too
+        assert channel._get("celery") == {"i": 4}
+
+
+def test_two_readers_never_get_the_same_message(folder):
+    _write(folder, 500)
+    with _channel(folder) as first, _channel(folder) as second:
+        readers = [first.default_channel, second.default_channel]
+        received = []
+        for turn in range(2000):
+            try:
+                received.append(readers[turn % 2]._get("celery")["i"])
+            except Empty:
+                if len(received) == 500:
+                    break
+    assert sorted(received) == list(range(500))
+
+
+def test_after_the_folder_is_deleted_a_publisher_still_reaches_its_queue(folder, tmp_path):
+    # The exchange's bindings lived in the deleted control folder; a web process
+    # declared them once, at its first publish, and does not declare them again.
+    with _channel(folder) as connection:
+        queue = connection.SimpleQueue("celery")
+        queue.put({"i": 1})
+        queue.get(timeout=2).ack()
+
+        shutil.rmtree(tmp_path)
+        queue.put({"i": 2})
+
+        message = queue.get(timeout=2)
+        message.ack()
+        assert message.payload == {"i": 2}
+        queue.close()

@@ -15,11 +15,12 @@ from pathlib import Path
 
 import pytest
 import requests
+from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 
 from conversations.models import Bot
-from devtools.processes import database_url
+from devtools.processes import celery_worker, database_url, stop_process_group
 from devtools.receiver import Receiver
 from messaging import delivery, ratelimit
 from messaging.models import Message
@@ -229,3 +230,43 @@ def drain(clock: SimClock, max_steps: int = 100_000) -> None:
 @pytest.fixture
 def run_queue(clock):
     return lambda: drain(clock)
+
+
+@pytest.fixture
+def start_worker(tmp_path):
+    """Starts real `celery worker` processes on the test database and broker."""
+    started: list[subprocess.Popen] = []
+    env = {
+        "DATABASE_URL": database_url(),
+        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+        "BOTADMIN_ALLOW_PRIVATE_URLS": "1",
+        "DELIVERY_SENDING_TIMEOUT": "4",
+        "DELIVERY_SWEEP_INTERVAL": "1",
+        "DELIVERY_CONVERSATION_MIN_GAP": "0",
+        "LOG_LEVEL": "WARNING",
+    }
+
+    def start(
+        *,
+        beat: bool = False,
+        loglevel: str = "WARNING",
+        pool: str | None = "solo",
+        concurrency: int | None = None,
+    ) -> subprocess.Popen:
+        """`pool=None`: the configured pool, as the Procfile runs it. The sweep runs every
+        1 s and a send lease is 4 s; `beat` runs beat inside the worker (a child process)."""
+        process = celery_worker(
+            pool=pool,
+            concurrency=concurrency,
+            beat_schedule=tmp_path / "beat-schedule" if beat else None,
+            loglevel=loglevel,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=tmp_path / f"worker-{len(started)}.log",
+        )
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        stop_process_group(process, timeout=0)  # killed: nothing to wait for

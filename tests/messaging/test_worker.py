@@ -5,52 +5,19 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import threading
 import time
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 
 from botadmin.celery import app as celery_app
-from devtools.processes import celery_worker, database_url, stop_process_group
 from messaging.models import Message
 from messaging.sending import accept_outbound
 from tests.polling import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 TEXT = {"msgtype": "text", "text": {"content": "hello from a real worker"}}
-
-
-@pytest.fixture
-def start_worker(tmp_path):
-    started: list[subprocess.Popen] = []
-    env = {
-        "DATABASE_URL": database_url(),
-        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
-        "BOTADMIN_ALLOW_PRIVATE_URLS": "1",
-        "DELIVERY_SENDING_TIMEOUT": "4",
-        "DELIVERY_SWEEP_INTERVAL": "1",
-        "DELIVERY_CONVERSATION_MIN_GAP": "0",
-        "LOG_LEVEL": "WARNING",
-    }
-
-    def start(*, beat: bool = False, loglevel: str = "WARNING") -> subprocess.Popen:
-        process = celery_worker(
-            pool="solo",
-            beat_schedule=tmp_path / "beat-schedule" if beat else None,
-            loglevel=loglevel,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=tmp_path / f"worker-{len(started)}.log",
-        )
-        started.append(process)
-        return process
-
-    yield start
-    for process in started:
-        stop_process_group(process, timeout=0)  # killed: nothing to wait for
 
 
 @pytest.fixture
