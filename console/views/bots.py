@@ -20,8 +20,9 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from botadmin.timezones import zone_or_default
+from connectors import bot_settings
 from connectors.registry import CONNECTORS
-from conversations.models import SyncRun
+from conversations.models import BotConnection, SyncRun
 from conversations.roles import is_bot_admin, may_change_sending, may_create_bots
 from conversations.services import bots_visible_to
 from messaging import delivery_actions
@@ -67,6 +68,22 @@ def _checked_at(state: dict):
         return None
 
 
+def _settings_rows(connector, bot) -> list[dict]:
+    """The connector's settings as the generic setup guide lists them (secrets masked)."""
+    if connector is None:
+        return []
+    values = bot_settings.stored_values(connector, bot)
+    return [
+        {
+            "name": name,
+            "label": field.label or name,
+            "value": values.get(name, ""),
+            "secret": bot_settings.is_secret(field),
+        }
+        for name, field in bot_settings.fields(connector).items()
+    ]
+
+
 def bot_context(request, bot) -> dict:
     """What every section of the bot page reads."""
     connector = CONNECTORS.get(bot.connector)
@@ -85,6 +102,8 @@ def bot_context(request, bot) -> dict:
         "bot_zone": zone_or_default(bot.timezone),
         "operators": bot.operators.order_by("username"),
         "checked_at": _checked_at(state),
+        "settings_rows": _settings_rows(connector, bot),
+        "connection": BotConnection.objects.filter(bot=bot).first(),
         **sync_context(request, bot),
     }
 

@@ -127,3 +127,28 @@ def test_a_signing_secret_rotated_without_grace_signs_alone(operator_client, bot
     )
     bot.refresh_from_db()
     assert bot.signing_secrets() == [bot.signing_secret]
+
+
+def test_a_connector_without_its_own_guide_shows_its_settings_and_live_connection(
+    operator_client, operator, make_bot
+):
+    from django.utils import timezone
+
+    from conversations.models import BotConnection
+
+    bot = make_bot(
+        name="ai",
+        connector="wecom_aibot",
+        agent_url="",
+        agent_token="",
+        connector_settings={"bot_id": "aib-123", "bot_secret": "s3cr3t-value-xyz"},
+    )
+    bot.operators.add(operator)
+    BotConnection.objects.create(
+        bot=bot, state="connected", holder="gw1:42:a", connected_since=timezone.now()
+    )
+    page = operator_client.get(reverse("console:bot", args=[bot.pk])).content.decode()
+    assert "aib-123" in page and "s3cr3t-value-xyz" not in page
+    assert 'id="live-connection"' in page and "gw1:42:a" in page
+    revealed = operator_client.post(reverse("console:bot_reveal", args=[bot.pk, "bot_secret"]))
+    assert revealed.json() == {"value": "s3cr3t-value-xyz"}

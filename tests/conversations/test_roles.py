@@ -138,3 +138,16 @@ def test_a_connection_test_never_shows_or_audits_the_answer_body(client, make_op
         assert "intranet-payroll" not in page
     summaries = list(OperatorAction.objects.values_list("summary", flat=True))
     assert summaries and not any("intranet-payroll" in s for s in summaries)
+
+
+def test_removing_operators_in_the_admin_offers_to_rotate_the_secret(
+    client, superuser, bot, make_operator
+):
+    make_operator("bob", bot)
+    client.force_login(superuser)
+    url = reverse("admin:conversations_bot_change", args=[bot.pk])
+    response = client.post(url, bot_form(bot, operators=[]), follow=True)
+    assert not bot.operators.exists()
+    assert reverse("admin:conversations_bot_rotate_secret", args=[bot.pk]) in (
+        response.content.decode()
+    )
