@@ -2,12 +2,14 @@ import json
 import re
 
 from django import template
+from django.apps import apps
 from django.utils import timezone
 from django.utils.html import escape, format_html
 from django.utils.safestring import mark_safe
 from django.utils.timesince import timesince
 from django.utils.translation import gettext
 
+from audit import actions as audit_actions
 from messaging import status_labels
 
 register = template.Library()
@@ -131,3 +133,48 @@ def status_label(message) -> str:
 def status_key(message) -> str:
     """The badge class going with `status_label`."""
     return status_labels.status_key(message.status, message.attempt_count)
+
+
+@register.filter
+def action_words(code: str) -> str:
+    """An operator-action code (`message.retry`) in words."""
+    return audit_actions.words(code)
+
+
+@register.filter
+def target_words(action) -> str:
+    """What an operator action was about, in words: "消息 #12"."""
+    if not action.target_type:
+        return ""
+    try:
+        model = apps.get_model(action.target_type)
+    except (LookupError, ValueError):
+        return f"{action.target_type} #{action.target_id}"
+    return f"{model._meta.verbose_name} #{action.target_id}"
+
+
+@register.filter
+def action_summary(action) -> str:
+    """The part of a stored summary worth showing in the operator's language: the
+    operator's own words (a title), the settings changed, a test's outcome."""
+    if action.action in audit_actions.SUMMARY_IS_CONTENT:
+        return action.summary
+    if action.action == "bot.check_connection" and "ok" in (action.details or {}):
+        return gettext("succeeded") if action.details["ok"] else gettext("failed")
+    if action.action in ("bot.update", "endpoint.update") and action.target_type:
+        return _field_names(action)
+    return ""
+
+
+def _field_names(action) -> str:
+    try:
+        model = apps.get_model(action.target_type)
+    except (LookupError, ValueError):
+        return ""
+    names = []
+    for name in action.summary.removeprefix("Changed ").split(" of ")[0].split(","):
+        try:
+            names.append(str(model._meta.get_field(name.strip()).verbose_name))
+        except Exception:  # not a field name: leave it out
+            continue
+    return "、".join(names)

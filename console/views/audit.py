@@ -4,6 +4,7 @@ from django.http import StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
+from audit import actions as audit_actions
 from audit.models import OperatorAction
 from conversations.services import bots_visible_to
 
@@ -51,8 +52,11 @@ def operator_actions(request):
         actions = actions.filter(bot__in=bots)
     if bot_id := int_param(request, "bot"):
         actions = actions.filter(bot_id=bot_id)
-    if action := request.GET.get("action", "").strip():
-        actions = actions.filter(action__startswith=action)
+    action = request.GET.get("action", "")
+    if action in audit_actions.WORDS:
+        actions = actions.filter(action=action)
+    else:
+        action = ""
     page = Paginator(actions, 50).get_page(request.GET.get("page"))
     return render(
         request,
@@ -62,5 +66,6 @@ def operator_actions(request):
             "bots": bots.order_by("name"),
             "selected_bot": bot_id,
             "action": action,
+            "action_choices": audit_actions.choices(),
         },
     )

@@ -1,0 +1,56 @@
+"""Operator-action codes in words: what the audit log shows and filters by.
+
+A code is the dotted verb `record_action` stores (`message.retry`); its words
+are translated here, in one place. A code without words (a new action not
+added yet) is shown as it is.
+"""
+
+from django.utils.translation import gettext_lazy as _
+
+WORDS = {
+    "announcement.create": _("Created an announcement"),
+    "announcement.edit": _("Edited an announcement"),
+    "announcement.pause": _("Paused an announcement"),
+    "announcement.resume": _("Resumed an announcement"),
+    "announcement.cancel": _("Cancelled an announcement"),
+    "announcement.retry_failed": _("Retried an announcement's failed recipients"),
+    "audience.create": _("Saved an audience"),
+    "audience.edit": _("Changed a saved audience"),
+    "bot.create": _("Created a bot"),
+    "bot.update": _("Changed a bot's settings"),
+    "bot.check_connection": _("Tested the connection"),
+    "bot.reconnect": _("Reconnected the long connection"),
+    "bot.resume_sending": _("Resumed sending"),
+    "bot.operator_add": _("Added an operator"),
+    "bot.operator_remove": _("Removed an operator"),
+    "secret.rotate": _("Rotated a secret"),
+    "secret.reveal": _("Revealed a secret"),
+    "contacts.sync": _("Synced the contacts"),
+    "conversation.add": _("Added a conversation by hand"),
+    "group_chat.create": _("Created a group chat"),
+    "message.retry": _("Retried a message"),
+    "message.mark_sent": _("Marked a message as sent"),
+    "message.cancel": _("Cancelled a message"),
+    "endpoint.create": _("Added a webhook endpoint"),
+    "endpoint.update": _("Changed a webhook endpoint"),
+    "endpoint.test": _("Sent a test event"),
+    "endpoint.reenable": _("Re-enabled a webhook endpoint"),
+    "delivery.replay": _("Replayed a webhook delivery"),
+}
+
+# Actions whose stored summary is the operator's own words (a title, a name): shown as it is.
+SUMMARY_IS_CONTENT = {
+    "announcement.create",
+    "announcement.edit",
+    "audience.create",
+    "audience.edit",
+}
+
+
+def words(code: str) -> str:
+    return str(WORDS.get(code, code))
+
+
+def choices() -> list[tuple[str, str]]:
+    """For a filter: every known code with its words, in the order above."""
+    return [(code, str(label)) for code, label in WORDS.items()]
