@@ -29,6 +29,7 @@ import logging
 import os
 import secrets
 import socket
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -36,6 +37,7 @@ from functools import partial
 
 from django.conf import settings
 from django.db import close_old_connections
+from django.db import connections as db_connections
 
 from botadmin.local_http import Answer, LocalServer, Request
 
@@ -91,7 +93,22 @@ class Gateway:
             for bot_id in list(self.sessions):
                 await self._stop(bot_id)
             self.endpoint.stop()
+            self._close_connections()
             self._executor.shutdown(wait=True)
+
+    def _close_connections(self) -> None:
+        """Close each DB thread's connection (one task per thread: they meet at a barrier)."""
+        barrier = threading.Barrier(DB_THREADS)
+
+        def close() -> None:
+            try:
+                barrier.wait(timeout=5)
+            except threading.BrokenBarrierError:
+                pass
+            db_connections.close_all()
+
+        for future in [self._executor.submit(close) for _ in range(DB_THREADS)]:
+            future.result()
 
     async def tick(self) -> None:
         wanted = await self.db(wanted_bots)

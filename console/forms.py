@@ -84,6 +84,8 @@ class ReplyForm(forms.Form):
         strip=False,
         widget=forms.Textarea(attrs={"rows": 3, "placeholder": _("Type a reply…")}),
     )
+    # The msgid of the received message this answers (connectors that reply).
+    reply_to = forms.CharField(required=False, max_length=128, widget=forms.HiddenInput)
 
     def __init__(self, *args, max_bytes: int, **kwargs):
         super().__init__(*args, **kwargs)

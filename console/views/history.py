@@ -42,6 +42,21 @@ def _visible_page_or_404(request, bot_id: int, pk: int):
     return found
 
 
+def answerable_message(conversation) -> str:
+    """The newest received message's msgid, which the reply box answers, where the
+    bot's connector replies to messages (WeCom AI bots); "" elsewhere."""
+    if not connector_class(conversation.bot.connector).replies:
+        return ""
+    newest = (
+        Message.objects.filter(conversation=conversation, direction=Message.Direction.IN)
+        .exclude(upstream_msgid="")
+        .order_by("-id")
+        .values_list("upstream_msgid", flat=True)
+        .first()
+    )
+    return newest or ""
+
+
 def reply_limit(bot) -> int:
     """The most UTF-8 bytes of text the bot's connector sends in one message."""
     return connector_class(bot.connector).limits.text
@@ -78,6 +93,7 @@ def conversation_history(request, bot_id: int, pk: int, reply_form=None):
         return render(request, "console/history/_older.html", context)
     context["jump_form"] = JumpToDateForm(request.GET if "date" in request.GET else None)
     context["reply_form"] = reply_form or ReplyForm(max_bytes=reply_limit(bot))
+    context["reply_to"] = answerable_message(conversation)
     return render(request, "console/history/page.html", context, status=400 if reply_form else 200)
 
 
@@ -143,6 +159,13 @@ def message_trace(request, bot_id: int, pk: int, message_id: int):
     )
 
 
+def _reply_body(cleaned: dict) -> dict:
+    body = {"msgtype": "text", "text": {"content": cleaned["content"]}}
+    if cleaned.get("reply_to"):
+        body["reply_to"] = cleaned["reply_to"]
+    return body
+
+
 @login_required
 @require_POST
 def reply(request, bot_id: int, pk: int):
@@ -153,7 +176,7 @@ def reply(request, bot_id: int, pk: int):
             accept_outbound(
                 bot=bot,
                 conversation_id=conversation.conversation_id,
-                body={"msgtype": "text", "text": {"content": form.cleaned_data["content"]}},
+                body=_reply_body(form.cleaned_data),
                 source=Message.Source.CONSOLE,
                 created_by=request.user,
             )

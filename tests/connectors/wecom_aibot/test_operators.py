@@ -1,5 +1,7 @@
 """Operators see the connection (admin, dashboard) and reconnect after a takeover."""
 
+import json
+
 from django.utils import timezone
 
 from audit.models import OperatorAction
@@ -65,3 +67,27 @@ def test_an_expired_lease_shows_not_connected(db):
     connections.claim(bot.pk, "g", lease_seconds=-1)
     assert connections.status(bot)["state"] == "idle"
     assert not connections.status(bot)["held"]
+
+
+def test_the_console_reply_box_answers_the_newest_received_message(db, admin_client):
+    from django.urls import reverse
+
+    from messaging.inbound import parse_callback, record_inbound
+    from messaging.models import Message
+
+    bot = aibot()
+    for msgid in ("in1", "in2"):
+        body = {"msgtype": "text", "conversation_id": "lisi", "conversation_type": "user",
+                "sender": "lisi", "msgid": msgid, "text": {"content": "?"}}  # fmt: skip
+        record_inbound(bot, parse_callback(json.dumps(body).encode()))
+    conversation = bot.conversations.get()
+
+    page = admin_client.get(reverse("console:history", args=[bot.pk, conversation.pk]))
+    assert 'name="reply_to" value="in2"' in page.content.decode()
+    admin_client.post(
+        reverse("console:reply", args=[bot.pk, conversation.pk]),
+        {"content": "好的", "reply_to": "in2"},
+    )
+
+    sent = Message.objects.get(direction=Message.Direction.OUT)
+    assert sent.body == {"msgtype": "text", "text": {"content": "好的"}, "reply_to": "in2"}
