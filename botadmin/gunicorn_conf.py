@@ -29,3 +29,11 @@ def child_exit(server, worker):
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid)
+
+
+def post_worker_init(worker):
+    """Import the URLconf and its views before the first request: otherwise the
+    first request each worker serves pays for it (about a second on a busy host)."""
+    from django.urls import get_resolver
+
+    get_resolver().url_patterns  # noqa: B018  (the lazy import is the point)
