@@ -16,17 +16,22 @@ import json
 from .wecom_aibot_frames import MEDIA_REFERENCE, Callback
 
 
-def store_callback(bot_id: int, callback: Callback) -> int | None:
-    """Store the message once; its pk, or None for a repeated msgid."""
+def load_bot(bot_id: int):
+    from conversations.models import Bot
+
+    return Bot.objects.get(pk=bot_id)
+
+
+def store_callback(bot, callback: Callback) -> int | None:
+    """Store the message once for `bot` (loaded once per session); its pk, or None for a
+    repeated msgid."""
     from django.db import transaction
     from django.utils import timezone
 
-    from conversations.models import Bot
     from messaging.inbound import parse_callback, record_inbound
     from messaging.models import MessageMedia
     from messaging.tasks import fetch_media
 
-    bot = Bot.objects.get(pk=bot_id)
     inbound = parse_callback(json.dumps(callback.body, ensure_ascii=False).encode())
     message = record_inbound(bot, inbound)
     if message is None:

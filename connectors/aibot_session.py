@@ -300,6 +300,7 @@ class BotSession:
             self.replies.popitem(last=False)
 
     async def _store_inbox(self) -> None:
+        bot = None
         while True:
             frame, received = await self.inbox.get()
             reply_until = int(received + settings.WECOM_AIBOT_REPLY_WINDOW_SECONDS)
@@ -309,7 +310,9 @@ class BotSession:
                 logger.warning("AI bot %s: callback not stored: %s", self.bot_id, error)
                 continue
             try:
-                await self.gateway.db(aibot_inbound.store_callback, self.bot_id, callback)
+                if bot is None:
+                    bot = await self.gateway.db(aibot_inbound.load_bot, self.bot_id)
+                await self.gateway.db(aibot_inbound.store_callback, bot, callback)
             except Exception:
                 logger.exception("AI bot %s: storing a callback failed", self.bot_id)
 
