@@ -22,9 +22,20 @@ def load_bot(bot_id: int):
     return Bot.objects.get(pk=bot_id)
 
 
-def store_callback(bot, callback: Callback) -> int | None:
+# A conversation read by an earlier callback is used again for this long (a sync may rename it).
+KNOWN_CONVERSATION_SECONDS = 60.0
+
+
+def store_callback(bot, callback: Callback, known: dict | None = None) -> int | None:
     """Store the message once for `bot` (loaded once per session); its pk, or None for a
-    repeated msgid."""
+    repeated msgid.
+
+    `known` (conversation id → (conversation, monotonic time)) is the session's
+    memory of the conversations it stored into: a busy chat's row is not read
+    again for every message.
+    """
+    import time
+
     from django.db import transaction
     from django.utils import timezone
 
@@ -33,7 +44,16 @@ def store_callback(bot, callback: Callback) -> int | None:
     from messaging.tasks import fetch_media
 
     inbound = parse_callback(json.dumps(callback.body, ensure_ascii=False).encode())
-    message = record_inbound(bot, inbound)
+    known = {} if known is None else known
+    cached = known.get(inbound.envelope.conversation_id)
+    fresh = cached is not None and time.monotonic() - cached[1] < KNOWN_CONVERSATION_SECONDS
+    message = record_inbound(bot, inbound, cached[0] if fresh else None)
+    if message is not None:
+        conversation = message.conversation
+        # What record_seen_in_message just wrote, to the second.
+        conversation.last_inbound_at = message.created_at
+        if not fresh:
+            known[conversation.conversation_id] = (conversation, time.monotonic())
     if message is None:
         return None  # stored, forwarded and fetched the first time
     extra = [item for item in callback.media if callback.body["msgtype"] not in (item["kind"],)]

@@ -300,7 +300,7 @@ class BotSession:
             self.replies.popitem(last=False)
 
     async def _store_inbox(self) -> None:
-        bot = None
+        bot, known = None, {}
         while True:
             frame, received = await self.inbox.get()
             reply_until = int(received + settings.WECOM_AIBOT_REPLY_WINDOW_SECONDS)
@@ -312,7 +312,7 @@ class BotSession:
             try:
                 if bot is None:
                     bot = await self.gateway.db(aibot_inbound.load_bot, self.bot_id)
-                await self.gateway.db(aibot_inbound.store_callback, bot, callback)
+                await self.gateway.db(aibot_inbound.store_callback, bot, callback, known)
             except Exception:
                 logger.exception("AI bot %s: storing a callback failed", self.bot_id)
 
