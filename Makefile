@@ -27,8 +27,12 @@ setup: venv
 run: setup
 	WEB_PORT=$(PORT) BOTADMIN_ALLOW_PRIVATE_URLS=1 exec $(BIN)/honcho --no-colour -f Procfile start
 
+# In parallel (pytest-xdist): one process per core, each with its own test database,
+# var/ folder and Redis key prefix (CONTRIBUTING.md, "Parallel tests").
+# `make test PYTEST_WORKERS=0` runs in one process.
+PYTEST_WORKERS ?= auto
 test: venv
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 lint: venv
 	$(BIN)/ruff check .

@@ -19,7 +19,13 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
-VAR_DIR = Path(env.str("BOTADMIN_VAR_DIR", default=str(BASE_DIR / "var")))
+# `make test` runs the suite in parallel processes (pytest-xdist names each one in
+# PYTEST_XDIST_WORKER). Each, with every server and Celery worker its tests start
+# (they inherit the variable), gets its own var/ folder (filesystem broker,
+# metrics, media, SQLite test database) and its own key prefix in a shared Redis.
+TEST_WORKER = env.str("PYTEST_XDIST_WORKER", default="")
+_default_var_dir = BASE_DIR / "var" / f"test-{TEST_WORKER}" if TEST_WORKER else BASE_DIR / "var"
+VAR_DIR = Path(env.str("BOTADMIN_VAR_DIR", default=str(_default_var_dir)))
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 
@@ -143,12 +149,16 @@ if CACHES["default"]["BACKEND"] == "django.core.cache.backends.db.DatabaseCache"
     # The same table, with an incr() that loses no count (botadmin/cache.py).
     CACHES["default"]["BACKEND"] = "botadmin.cache.DatabaseCache"
 if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
+    # The same client, with a clear() that empties only KEY_PREFIX's keys (botadmin/cache.py).
+    CACHES["default"]["BACKEND"] = "botadmin.cache.RedisCache"
     # redis-py waits forever by default: a hung Redis would hold every request.
     # Give up after a second; the callers carry on without the cache (README,
     # CACHE_URL). `?socket_timeout=…&socket_connect_timeout=…` in the URL wins.
     _redis_options = CACHES["default"].setdefault("OPTIONS", {})
     _redis_options.setdefault("socket_connect_timeout", 1)
     _redis_options.setdefault("socket_timeout", 1)
+if TEST_WORKER:
+    CACHES["default"].setdefault("KEY_PREFIX", TEST_WORKER)
 
 # --- Celery -------------------------------------------------------------------
 # The default broker is kombu's filesystem transport: it needs no server and
@@ -211,6 +221,8 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {
 if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
     # A Redis that accepts connections but never answers would otherwise hang forever.
     CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 3}
+    if TEST_WORKER:  # its own queues in a Redis shared by parallel test processes
+        CELERY_BROKER_TRANSPORT_OPTIONS["global_keyprefix"] = f"{TEST_WORKER}:"
 # Announcements and scheduled messages are rows with a due time; this one
 # entry wakes the scheduler often enough that they start within seconds.
 BOTADMIN_SCHEDULER_INTERVAL = env.float("BOTADMIN_SCHEDULER_INTERVAL", default=2)

@@ -1,11 +1,14 @@
-"""botadmin's database cache: Django's, with an incr() that loses no count."""
+"""botadmin's caches: the database one's incr() loses no count; the Redis one's clear()
+empties only its own prefix."""
 
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
+from django.conf import settings
 from django.core.management import call_command
 from django.db import connections
 
-from botadmin.cache import DatabaseCache
+from botadmin.cache import DatabaseCache, RedisCache
 
 
 def test_concurrent_increments_of_the_database_cache_are_all_counted(transactional_db):
@@ -25,3 +28,23 @@ def test_concurrent_increments_of_the_database_cache_are_all_counted(transaction
 
     assert cache.get("counted") == 300
     assert cache.decr("counted", 100) == 200
+
+
+@pytest.mark.skipif(
+    not settings.CACHES["default"]["BACKEND"].endswith("RedisCache"),
+    reason="CACHE_URL is not a Redis",
+)
+def test_clearing_a_prefixed_redis_cache_leaves_other_prefixes_keys():
+    location = settings.CACHES["default"]["LOCATION"]
+    mine = RedisCache(location, {"KEY_PREFIX": "test-clear-mine"})
+    other = RedisCache(location, {"KEY_PREFIX": "test-clear-other"})
+    for n in range(2_500):  # more than one batch
+        mine.set(f"k{n}", n)
+    other.set("kept", 1)
+
+    mine.clear()
+
+    assert mine.get_many([f"k{n}" for n in range(2_500)]) == {}
+    assert other.get("kept") == 1
+    other.clear()
+    assert other.get("kept") is None

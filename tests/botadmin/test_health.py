@@ -193,16 +193,17 @@ def _wait_for(client, wanted: tuple[int, str], seconds: float) -> float:
     began = time.monotonic()
     while (seen := _worker_status(client)) != wanted:
         assert time.monotonic() - began < seconds, f"still {seen} after {seconds} s"
-        time.sleep(0.5)
+        time.sleep(0.1)
     return time.monotonic() - began
 
 
 def test_stopping_the_worker_fails_readiness_and_starting_it_recovers(
     client, transactional_db, settings, tmp_path
 ):
-    settings.BOTADMIN_HEARTBEAT_MAX_AGE = 5
+    # A heartbeat every 0.5 s, stale after 2 s: the stop shows within about 2 s.
+    settings.BOTADMIN_HEARTBEAT_MAX_AGE = 2
     cache.delete(health.HEARTBEAT_KEY.format(role="worker"))
-    env = {"DATABASE_URL": database_url(), "BOTADMIN_HEARTBEAT_INTERVAL": "1"}
+    env = {"DATABASE_URL": database_url(), "BOTADMIN_HEARTBEAT_INTERVAL": "0.5"}
 
     def start():
         return celery_worker(pool="solo", env=env, stderr=tmp_path / "worker.log")

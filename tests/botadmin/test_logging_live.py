@@ -10,6 +10,7 @@ import requests
 
 from devtools.processes import celery_worker, database_url, stop_process_group
 from tests.messaging.conftest import running_gunicorn
+from tests.polling import wait_until
 
 TEXT = {"msgtype": "text", "text": {"content": "hi"}}
 
@@ -26,6 +27,11 @@ def _raw_post(base_url: str, path: str, headers: dict | None = None) -> dict:
         return json.loads(connection.getresponse().read())
     finally:
         connection.close()
+
+
+def _logged(log_path, *texts: str) -> bool:
+    log = log_path.read_text()
+    return all(text in log for text in texts)
 
 
 def _objects(text: str) -> list[dict]:
@@ -45,7 +51,8 @@ def test_the_web_server_writes_json_lines_with_request_ids_and_no_secret(
             {"X-Request-ID": "req-json-1"},
         )
         requests.get(f"{base_url}/api/nowhere?secret={secret}", timeout=10)
-        time.sleep(0.5)  # the access line is written after the answer
+        # The access lines are written after the answers.
+        assert wait_until(lambda: _logged(log_path, "secre%74=", "/api/nowhere"), 10)
 
     assert sent["errcode"] == 0, sent  # the encoded name did carry the secret
     log = log_path.read_text()
@@ -64,7 +71,7 @@ def test_the_text_access_log_masks_a_percent_encoded_secret_name(
     log_path = tmp_path / "server.log"
     with running_gunicorn(database_url(), log_path) as base_url:
         sent = _raw_post(base_url, f"/api/send?conversation_id=wrGroup1&secre%74={bot.secret}")
-        time.sleep(0.5)
+        assert wait_until(lambda: _logged(log_path, "&secre%74="), 10)
 
     assert sent["errcode"] == 0, sent
     log = log_path.read_text()

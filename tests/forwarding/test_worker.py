@@ -5,16 +5,17 @@ broker, or PostgreSQL and Redis): the worker gets the test database's URL and
 the same broker.
 """
 
-import time
 from datetime import timedelta
 
 import pytest
 import requests
 import time_machine
 from celery import current_app
+from django.core.cache import cache
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
+from botadmin import health
 from devtools.processes import celery_worker, database_url, stop_process_group
 from forwarding.models import WebhookDelivery
 from forwarding.webhook_delivery import sweep_due_deliveries
@@ -42,9 +43,15 @@ def start_worker(transactional_db):
         return process
 
     current_app.control.purge()  # wake-ups left by earlier tests
+    cache.delete(health.HEARTBEAT_KEY.format(role="worker"))
     yield start
     for process in processes:
-        stop_process_group(process, timeout=15)
+        stop_process_group(process, timeout=0)  # killed: nothing to wait for
+
+
+def worker_ready() -> bool:
+    """The worker has written its first heartbeat, which it does once it consumes."""
+    return cache.get(health.HEARTBEAT_KEY.format(role="worker")) is not None
 
 
 def test_a_callback_reaches_the_receiver_through_a_real_worker_and_its_retry_too(
@@ -72,10 +79,12 @@ def test_a_lost_wake_up_is_recovered_by_the_sweeper(
     # Stored while no worker runs, and the wake-up is lost with the broker's queue.
     sent = callback_body("image", hooked_bot)
     requests.post(live_server.url + "/api/callback", json=sent, timeout=10)
-    current_app.control.purge()
+    # The server's publisher thread sends the wake-up a moment after the answer:
+    # purge until it was there to lose.
+    assert wait_until(lambda: current_app.control.purge(), 10)
     start_worker()
-    time.sleep(2)
-    assert receiver.requests == []
+    assert wait_until(worker_ready)
+    assert not wait_until(lambda: receiver.requests, timeout=1)  # the worker alone sends nothing
 
     with time_machine.travel(timezone.now() + timedelta(seconds=20)):
         assert sweep_due_deliveries() == 1

@@ -6,10 +6,11 @@ from __future__ import annotations
 import os
 import signal
 import threading
-import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from django.utils import timezone
 
 from botadmin.celery import app as celery_app
 from messaging.models import Message
@@ -51,7 +52,16 @@ def test_at_info_a_worker_logs_the_work_not_the_housekeeping(
     start_worker(beat=True, loglevel="INFO")
     message = queue(live_group)
     assert wait_until(lambda: message.msgid in agent.sent)
-    time.sleep(5)  # two more ticks at least
+    # Only the scheduler tick releases a scheduled message: once this one is sent, a tick
+    # has run and finished (the solo pool runs one task at a time), and so have sweeps.
+    due_soon = accept_outbound(
+        bot=live_group.bot,
+        conversation_id=live_group.conversation_id,
+        body=TEXT,
+        source="api",
+        send_at=timezone.now() + timedelta(seconds=1),
+    )
+    assert wait_until(lambda: due_soon.msgid in agent.sent)
 
     log = (tmp_path / "worker-0.log").read_text()
     assert "Task messaging.deliver_messages[" in log and "succeeded" in log
