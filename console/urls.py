@@ -53,6 +53,11 @@ urlpatterns = [
     ),
     path("bots/<int:bot_id>/contacts/sync", bot_contacts.sync_now, name="bot_sync"),
     path(
+        "bots/<int:bot_id>/connection-status",
+        bot_contacts.connection_status,
+        name="bot_connection_status",
+    ),
+    path(
         "bots/<int:bot_id>/contacts/sync-status", bot_contacts.sync_status, name="bot_sync_status"
     ),
     path("bots/<int:bot_id>/conversations/<int:pk>/", history.conversation_history, name="history"),

@@ -10,7 +10,9 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from botadmin.timezones import zone_or_default
 from conversations import bot_changes
+from conversations.models import BotConnection
 
 from ..bot_contacts import request_console_sync, sync_context
 from ..bot_forms import ConversationForm
@@ -56,3 +58,17 @@ def add_conversation(request, bot_id: int):
             messages.success(request, _("Conversation %(name)s added.") % {"name": conversation})
             return redirect(reverse("console:bot", args=[bot.pk]) + "#contacts")
     return render_bot_page(request, bot, conversation_form=form)
+
+
+@login_required
+def connection_status(request, bot_id: int):
+    """A long-connection bot's live connection, for the page's poller (sync-status.js)."""
+    bot = visible_bot_or_404(request.user, bot_id)
+    context = {
+        "connection": BotConnection.objects.filter(bot=bot).first(),
+        "bot_zone": zone_or_default(bot.timezone),
+    }
+    if context["connection"] is None:
+        return JsonResponse({"active": False, "html": ""})
+    html = render_to_string("connectors/guides/_live_connection.html", context, request=request)
+    return JsonResponse({"active": True, "html": html})

@@ -113,7 +113,8 @@ def render_bot_page(request, bot, **forms):
     context = bot_context(request, bot)
     connector = context["connector"]
     if context["is_bot_admin"] and connector is not None:
-        context["connector_form"] = connector_settings_form(connector, bot)
+        if bot_settings.fields(connector):
+            context["connector_form"] = connector_settings_form(connector, bot)
         context["operators_form"] = AddOperatorForm()
         context["rotate_url"] = reverse("console:bot_rotate", args=[bot.pk])
         if not connector.lists_contacts:
@@ -136,7 +137,9 @@ def test_connection(request, bot_id: int):
     bot = visible_bot_or_404(request.user, bot_id)
     ok, text = delivery_actions.check_connection(bot, request.user)
     if ok:
-        messages.success(request, _("Connection OK: %(result)s") % {"result": text})
+        # The connector's note (English, kept in the audit log) says what it asked;
+        # the guide below shows what was learned.
+        messages.success(request, _("Connection OK: the other side answered."))
     else:
         messages.error(request, _("Connection failed: %(reason)s") % {"reason": text})
     return redirect(reverse("console:bot", args=[bot.pk]) + "#connection")

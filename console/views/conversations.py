@@ -4,7 +4,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 
 from conversations.models import Conversation
-from conversations.roles import may_create_bots
+from conversations.roles import is_bot_admin, may_create_bots
 from conversations.services import bots_visible_to
 
 from ..bot_contacts import empty_reason
@@ -64,7 +64,7 @@ def conversation_list(request, bot_id: int):
             "q": name,
             "page": page,
             "tabs": tabs,
-            "setup_url": setup_url(bot),
+            "setup_url": setup_url(bot) if is_bot_admin(request.user, bot) else "",
             "empty_reason": "" if page.object_list or name else empty_reason(bot),
         },
     )

@@ -37,7 +37,7 @@ def test_the_bot_page_shows_each_section(operator_client, bot):
 def test_testing_the_connection_reports_what_the_agent_answered(client, make_operator, bridge_bot):
     client.force_login(make_operator("alice", bridge_bot))
     answer = client.post(reverse("console:bot_test", args=[bridge_bot.pk]), follow=True)
-    assert "连接正常" in answer.content.decode() or "Connection OK" in answer.content.decode()
+    assert "连接正常：对方已应答。" in answer.content.decode()
     assert OperatorAction.objects.filter(action="bot.check_connection", bot=bridge_bot).exists()
 
 
@@ -152,3 +152,15 @@ def test_a_connector_without_its_own_guide_shows_its_settings_and_live_connectio
     assert 'id="live-connection"' in page and "gw1:42:a" in page
     revealed = operator_client.post(reverse("console:bot_reveal", args=[bot.pk, "bot_secret"]))
     assert revealed.json() == {"value": "s3cr3t-value-xyz"}
+
+
+def test_the_live_connection_is_refreshed_from_its_status(operator_client, operator, make_bot):
+    from conversations.models import BotConnection
+
+    bot = make_bot(name="ai", connector="wecom_aibot", agent_url="", agent_token="")
+    bot.operators.add(operator)
+    url = reverse("console:bot_connection_status", args=[bot.pk])
+    assert operator_client.get(url).json() == {"active": False, "html": ""}
+    BotConnection.objects.create(bot=bot, state="retrying", last_error="socket closed")
+    status = operator_client.get(url).json()
+    assert status["active"] is True and "socket closed" in status["html"]

@@ -16,7 +16,6 @@ from conversations.models import Bot, Conversation, SyncRun
 from conversations.secrets import generate_agent_token
 from conversations.sync import run_sync
 from tests.browser import needs_chromium, screenshot
-from tests.polling import wait_until
 
 pytestmark = [*needs_chromium, pytest.mark.django_db(transaction=True)]
 
@@ -74,7 +73,7 @@ def test_an_operator_creates_tests_syncs_a_bridge_bot_and_rotates_its_secret(
     expect(page.locator("#empty-reason")).to_contain_text("尚未同步过联系人")
 
     page.get_by_role("button", name="测试连接").click()
-    expect(page.locator(".flash")).to_contain_text("连接正常")
+    expect(page.locator(".flash")).to_contain_text("连接正常：对方已应答。")
     expect(page.locator("#capabilities")).to_contain_text("markdown")
     shoot(page, "02-connection-tested")
 
@@ -116,4 +115,41 @@ def test_an_operator_creates_tests_syncs_a_bridge_bot_and_rotates_its_secret(
     expect(page.locator(".bot-list")).to_contain_text("客服桥接")
     shoot(page, "07-bot-list")
     assert not [url for url in visited if "/admin/" in url]
-    wait_until(lambda: True)
+
+
+def test_an_operator_adds_a_robot_group_by_hand_where_the_connector_cannot_list(
+    page, bot_creator, settings
+):
+    from playwright.sync_api import expect
+
+    from tests.fakes.wecom import FakeWeCom
+
+    with FakeWeCom(keys={"k-sales-1"}) as wecom:
+        settings.WECOM_API_BASE = wecom.base_url
+        log_in(page, "wang")
+        page.goto("/console/bots/new/")
+        page.get_by_role("link", name="企业微信群机器人").click()
+        page.locator("[name=name]").fill("销售机器人")
+        page.get_by_role("button", name="创建机器人").click()
+        expect(page.locator("#empty-reason")).to_contain_text("此连接器无法列出群聊")
+        page.goto(page.url.replace("/settings/", "/"))  # the bot's conversation list
+        expect(page.locator("#empty-reason")).to_contain_text("手动添加")
+        shoot(page, "10-robot-empty")
+        page.get_by_role("link", name="打开机器人的联系人").click()
+
+        form = page.locator("#conversation-form")
+        form.locator("[name=name]").fill("销售群")
+        form.locator("[name=conversation_id]").fill("sales")
+        form.locator("[name=robot_key]").fill("k-sales-1")
+        shoot(page, "11-robot-add-group")
+        form.get_by_role("button", name="添加会话").click()
+        expect(page.locator(".flash")).to_contain_text("已添加会话 销售群。")
+        expect(page.locator(".robot-keys")).to_contain_text("k-sa••••••••")
+        expect(page.locator("#empty-reason")).to_have_count(0)
+
+        page.get_by_role("button", name="测试连接").click()
+        expect(page.locator(".flash")).to_contain_text("连接正常")
+        shoot(page, "12-robot-tested")
+    bot = Bot.objects.get(name="销售机器人")
+    assert Conversation.objects.get(bot=bot).robot_key == "k-sales-1"
+    assert wecom.messages == []  # the key check posts nothing
