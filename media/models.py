@@ -16,7 +16,8 @@ class StoredFile(models.Model):
     # Recognised from the bytes, never from a name or a declared type.
     content_type = models.CharField(_("content type"), max_length=100)
     name = models.CharField(_("name in the store"), max_length=300)
-    # A small JPEG beside the original, made once when an image is stored ("" for none).
+    # A small JPEG beside the original, made once when first shown: "" not yet, "-" none
+    # (an image Pillow cannot read).
     thumbnail = models.CharField(_("thumbnail"), max_length=300, blank=True, default="")
     width = models.PositiveIntegerField(_("width"), null=True, blank=True)
     height = models.PositiveIntegerField(_("height"), null=True, blank=True)
@@ -32,3 +33,8 @@ class StoredFile(models.Model):
     @property
     def is_image(self) -> bool:
         return self.content_type.startswith("image/")
+
+    @property
+    def shows_as_image(self) -> bool:
+        """Shown as a picture (its thumbnail, made if need be) rather than as a file."""
+        return self.is_image and self.thumbnail != "-"

@@ -3,8 +3,9 @@
 `store_bytes(content)` is the one way in, for every source (an agent's
 `/media`, WeCom's `media/get`, an AI bot's decrypted download, an outbound
 image): it checks the size limit, recognises the type from the bytes, writes
-the file (and, for an image, a thumbnail beside it) unless the same bytes are
-there already, and returns the `StoredFile` row. The storage is
+the file unless the same bytes are there already, and returns the `StoredFile`
+row. An image's thumbnail is made once, when first shown (`thumbnail`), and
+kept beside it. The storage is
 `STORAGES["media"]`: a folder under var/ by default, an S3-compatible bucket
 when BOTADMIN_MEDIA_S3_BUCKET is set (README, "Media archive").
 
@@ -34,6 +35,7 @@ STORAGE_ALIAS = "media"
 THUMBNAIL_SIZE = (320, 320)
 # Pillow refuses to decode more pixels than this (decompression bombs): no thumbnail then.
 MAX_THUMBNAIL_PIXELS = 50_000_000
+NO_THUMBNAIL = "-"  # StoredFile.thumbnail of an image Pillow cannot read
 
 
 class MediaTooLarge(ValueError):
@@ -62,18 +64,14 @@ def store_bytes(content: bytes) -> StoredFile:
     check_size(len(content))
     digest = hashlib.sha256(content).hexdigest()
     existing = StoredFile.objects.filter(sha256=digest).first()
+    storage = media_storage()
     if existing is not None:
+        if not storage.exists(existing.name):  # lost from the store: these bytes put it back
+            _write(storage, existing.name, content)
         return existing
     content_type, extension = sniff(content)
-    storage = media_storage()
     name = _write(storage, f"{digest[:2]}/{digest[2:4]}/{digest}{extension}", content)
-    width = height = None
-    thumbnail = ""
-    if content_type.startswith("image/"):
-        made = _thumbnail(content)
-        if made is not None:
-            (width, height), thumb = made
-            thumbnail = _write(storage, f"{digest[:2]}/{digest[2:4]}/{digest}.thumb.jpg", thumb)
+    width, height = _dimensions(content) if content_type.startswith("image/") else (None, None)
     try:
         with transaction.atomic():
             return StoredFile.objects.create(
@@ -81,12 +79,32 @@ def store_bytes(content: bytes) -> StoredFile:
                 size=len(content),
                 content_type=content_type,
                 name=name,
-                thumbnail=thumbnail,
                 width=width,
                 height=height,
             )
     except IntegrityError:  # stored meanwhile by another writer: same bytes, same name
         return StoredFile.objects.get(sha256=digest)
+
+
+def thumbnail(stored: StoredFile) -> str | None:
+    """The name of the image's thumbnail, made once (on first need) beside it; None when
+    it is no image Pillow can read.
+
+    Not made while storing: decoding a large photo costs more than fetching and
+    storing it, and most archived images are never looked at.
+    """
+    if stored.thumbnail:
+        return None if stored.thumbnail == NO_THUMBNAIL else stored.thumbnail
+    if not stored.is_image:
+        return None
+    storage = media_storage()
+    made = _thumbnail(read(stored))
+    name = NO_THUMBNAIL
+    if made is not None:
+        name = _write(storage, stored.name.rsplit(".", 1)[0] + ".thumb.jpg", made)
+    StoredFile.objects.filter(pk=stored.pk).update(thumbnail=name)
+    stored.thumbnail = name
+    return None if name == NO_THUMBNAIL else name
 
 
 def _write(storage: Storage, name: str, content: bytes) -> str:
@@ -100,8 +118,19 @@ def _write(storage: Storage, name: str, content: bytes) -> str:
     return name
 
 
-def _thumbnail(content: bytes) -> tuple[tuple[int, int], bytes] | None:
-    """((width, height), JPEG bytes) of a small copy, or None when Pillow cannot read it."""
+def _dimensions(content: bytes) -> tuple[int | None, int | None]:
+    """Width and height from the image's header (nothing is decoded)."""
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(content)) as image:
+            return image.size
+    except Exception:  # not readable: stored all the same, shown as a file
+        return None, None
+
+
+def _thumbnail(content: bytes) -> bytes | None:
+    """JPEG bytes of a small copy, or None when Pillow cannot read it."""
     from PIL import Image
 
     try:
@@ -110,7 +139,8 @@ def _thumbnail(content: bytes) -> tuple[tuple[int, int], bytes] | None:
             with Image.open(io.BytesIO(content)) as image:
                 if image.width * image.height > MAX_THUMBNAIL_PIXELS:
                     return None
-                size = image.size
+                # JPEG decodes at 1/2, 1/4 or 1/8 scale: a large photo's thumbnail in a few ms.
+                image.draft("RGB", (THUMBNAIL_SIZE[0] * 2, THUMBNAIL_SIZE[1] * 2))
                 image.thumbnail(THUMBNAIL_SIZE)
                 if image.mode not in ("RGB", "L"):
                     image = image.convert("RGBA")
@@ -122,7 +152,7 @@ def _thumbnail(content: bytes) -> tuple[tuple[int, int], bytes] | None:
     except Exception as error:  # any unreadable image: shown as a file link instead
         logger.info("No thumbnail: %s", error)
         return None
-    return size, out.getvalue()
+    return out.getvalue()
 
 
 def read(stored: StoredFile) -> bytes:
@@ -144,7 +174,7 @@ def delete_files(rows) -> int:
         except ProtectedError:
             continue
         try:
-            for name in filter(None, (stored.thumbnail, stored.name)):
+            for name in {stored.thumbnail, stored.name} - {"", NO_THUMBNAIL}:
                 storage.delete(name)
         except Exception:
             logger.warning("Media store: could not delete %s", stored.name, exc_info=True)

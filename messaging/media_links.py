@@ -113,8 +113,9 @@ def _plain(text: str, status: int) -> HttpResponse:
 
 def file_response(row: MessageMedia, thumbnail: bool = False) -> HttpResponse:
     stored: StoredFile = row.stored_file
-    name = stored.thumbnail if thumbnail and stored.thumbnail else stored.name
-    content_type = "image/jpeg" if name == stored.thumbnail else stored.content_type
+    small = store.thumbnail(stored) if thumbnail else None
+    name = small or stored.name
+    content_type = "image/jpeg" if small else stored.content_type
     handle = store.media_storage().open(name, "rb")
     response = FileResponse(handle, content_type=content_type)
     inline = content_type in INLINE_TYPES

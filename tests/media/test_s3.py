@@ -47,18 +47,21 @@ def s3(s3_server, settings):
     client.delete_bucket(Bucket=BUCKET)
 
 
-def test_bytes_are_kept_once_under_the_prefix_with_their_thumbnail(s3):
+def test_bytes_are_kept_once_under_the_prefix_and_a_thumbnail_beside_them(s3):
     first = store.store_bytes(JPEG)
     again = store.store_bytes(JPEG)
 
     assert again.pk == first.pk
-    assert s3.keys(BUCKET) == [f"{PREFIX}/{first.name}", f"{PREFIX}/{first.thumbnail}"]
+    assert s3.keys(BUCKET) == [f"{PREFIX}/{first.name}"]
+    thumbnail = store.thumbnail(first)
+    assert s3.keys(BUCKET) == [f"{PREFIX}/{first.name}", f"{PREFIX}/{thumbnail}"]
     body = s3.client().get_object(Bucket=BUCKET, Key=f"{PREFIX}/{first.name}")["Body"].read()
     assert body == JPEG and store.read(first) == JPEG
 
 
 def test_deleting_a_file_removes_its_objects(s3):
     stored = store.store_bytes(JPEG)
+    store.thumbnail(stored)
 
     assert store.delete_files([stored]) == 1
 

@@ -31,12 +31,17 @@ def test_the_same_bytes_are_stored_once():
     assert first.name.startswith(f"{first.sha256[:2]}/{first.sha256[2:4]}/{first.sha256}")
 
 
-def test_an_image_gets_one_small_jpeg_thumbnail_beside_it():
+def test_an_image_gets_one_small_jpeg_thumbnail_beside_it_when_first_shown():
     stored = store.store_bytes(image_bytes("PNG", (1200, 600)))
+    assert stored.thumbnail == ""  # storing decodes nothing
 
-    assert stored.thumbnail.startswith(stored.name.rsplit(".", 1)[0])
-    with store.media_storage().open(stored.thumbnail) as handle, Image.open(handle) as thumb:
+    name = store.thumbnail(stored)
+
+    assert name == stored.name.rsplit(".", 1)[0] + ".thumb.jpg"
+    assert StoredFile.objects.get().thumbnail == name
+    with store.media_storage().open(name) as handle, Image.open(handle) as thumb:
         assert thumb.format == "JPEG" and thumb.size == (320, 160)
+    assert store.thumbnail(StoredFile.objects.get()) == name  # made once
 
 
 def test_the_type_comes_from_the_bytes_not_from_a_claim():
@@ -44,7 +49,8 @@ def test_the_type_comes_from_the_bytes_not_from_a_claim():
 
     stored = store.store_bytes(html)
 
-    assert stored.content_type == "application/octet-stream" and stored.thumbnail == ""
+    assert stored.content_type == "application/octet-stream"
+    assert store.thumbnail(stored) is None and not stored.shows_as_image
     assert sniff(image_bytes("JPEG"))[0] == "image/jpeg"
     assert sniff(image_bytes("GIF"))[0] == "image/gif"
     assert sniff(image_bytes("WEBP"))[0] == "image/webp"
@@ -56,8 +62,11 @@ def test_a_broken_image_is_stored_without_a_thumbnail():
 
     stored = store.store_bytes(broken)
 
-    assert stored.content_type == "image/png" and stored.thumbnail == ""
+    assert stored.content_type == "image/png" and stored.width is None
     assert store.read(stored) == broken
+    assert store.thumbnail(stored) is None  # tried once: shown as a file from now on
+    assert StoredFile.objects.get().thumbnail == store.NO_THUMBNAIL
+    assert not StoredFile.objects.get().shows_as_image
 
 
 def test_more_than_the_limit_is_refused(settings):
@@ -87,17 +96,24 @@ def test_writers_of_the_same_bytes_side_by_side_end_with_one_row_and_one_file():
 
     assert not errors and len(set(results)) == 1
     stored = StoredFile.objects.get()
-    folder = stored.name.rsplit("/", 1)[0]
-    assert sorted(store.media_storage().listdir(folder)[1]) == sorted(
-        [stored.name.rsplit("/", 1)[1], stored.thumbnail.rsplit("/", 1)[1]]
-    )
+    folder, name = stored.name.rsplit("/", 1)
+    assert store.media_storage().listdir(folder)[1] == [name]
 
 
 def test_deleting_files_removes_bytes_and_thumbnail():
     stored = store.store_bytes(image_bytes("PNG", (50, 50)))
-    names = [stored.name, stored.thumbnail]
+    names = [stored.name, store.thumbnail(stored)]
 
     assert store.delete_files([stored]) == 1
 
     assert not StoredFile.objects.exists()
     assert not any(store.media_storage().exists(name) for name in names)
+
+
+def test_bytes_lost_from_the_store_are_written_again_when_they_come_back():
+    png = image_bytes("PNG", (20, 20))
+    stored = store.store_bytes(png)
+    store.media_storage().delete(stored.name)
+
+    assert store.store_bytes(png).pk == stored.pk
+    assert store.read(stored) == png
