@@ -6,8 +6,8 @@ bots and
 * renews the lease of each bot it holds (`conversations.connections`); a
   lease it lost (it stalled longer than `WECOM_AIBOT_LEASE_SECONDS` and
   another gateway took the bot) stops that connection at once;
-* stops the connections of bots that were paused, deactivated, deleted or
-  whose credentials changed (a changed bot is connected again at once with
+* stops the connections of bots that were deactivated, deleted or whose
+  credentials changed (a changed bot is connected again at once with
   its new settings);
 * claims every other bot whose lease is free or expired and starts its
   `BotSession` (connect, subscribe, heartbeat, reconnect).
@@ -38,6 +38,7 @@ from functools import partial
 from django.conf import settings
 from django.db import close_old_connections
 from django.db import connections as db_connections
+from django.db.models import Q
 
 from botadmin.local_http import Answer, LocalServer, Request
 
@@ -186,10 +187,13 @@ class Gateway:
 
 
 def wanted_bots() -> dict[int, tuple[str, str, str]]:
-    """Active, unpaused AI bots with their credentials."""
+    """Active AI bots with their credentials, but not those paused because WeCom refused
+    their credentials (resuming the bot tries again). A bot paused for another reason
+    keeps receiving: the pause is about sending."""
     from conversations.models import Bot
 
-    bots = Bot.objects.filter(connector=KIND, is_active=True, paused_at__isnull=True)
+    refused = Q(paused_at__isnull=False, connection__state="refused")
+    bots = Bot.objects.filter(connector=KIND, is_active=True).exclude(refused)
     return {bot.pk: credentials(bot) for bot in bots.only("pk", "connector_settings")}
 
 

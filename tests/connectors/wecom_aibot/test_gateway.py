@@ -127,8 +127,29 @@ def test_new_bots_and_changed_credentials_are_picked_up_without_a_restart(
     }
 
 
-def test_a_paused_bot_is_disconnected_and_its_lease_released(aibot_server, aibot, connected):
-    Bot.objects.filter(pk=aibot.pk).update(paused_at="2026-01-01T00:00:00Z")
+def test_a_deactivated_bot_is_disconnected_and_its_lease_released(aibot_server, aibot, connected):
+    Bot.objects.filter(pk=aibot.pk).update(is_active=False)
 
     assert wait_until(lambda: "bot1" not in aibot_server.live, timeout=5)
     assert wait_until(lambda: not connections.status(aibot)["held"], timeout=5)
+
+
+def test_a_bot_whose_sending_is_paused_keeps_receiving(aibot_server, aibot, connected):
+    Bot.objects.filter(pk=aibot.pk).update(paused_at=timezone.now(), paused_reason="risk control")
+    time.sleep(1)  # several polls
+
+    assert "bot1" in aibot_server.live and len(aibot_server.subscriptions) == 1
+
+
+def test_resuming_a_bot_whose_credentials_were_refused_tries_again(
+    aibot_server, make_aibot, start_gateway
+):
+    bot = make_aibot(secret="wrong")
+    start_gateway()
+    assert wait_until(lambda: Bot.objects.get(pk=bot.pk).paused_at is not None, timeout=5)
+
+    aibot_server.bots["bot1"] = "wrong"  # the operator made WeCom and the settings agree
+    Bot.objects.filter(pk=bot.pk).update(paused_at=None, paused_reason="")
+
+    aibot_server.wait_connected("bot1", timeout=5)
+    assert wait_until(lambda: state(bot) == "connected", timeout=5)
