@@ -20,17 +20,14 @@ from connectors import conversions
 from connectors.images import FORMAT_NAMES
 from connectors.registry import connector_for
 from conversations.models import Bot
+from messaging.msgtype_names import NAMES as MSGTYPE_NAMES
 
 from .models import Announcement
 
+# The msgtypes an announcement can be, in the compose page's order, with their words.
 MSGTYPE_LABELS = {
-    "text": _("Text"),
-    "markdown": _("Markdown"),
-    "markdown_v2": _("Markdown v2"),
-    "link": _("Link card"),
-    "news": _("News card"),
-    "image": _("Image"),
-    "miniprogram": _("Mini program"),
+    t: MSGTYPE_NAMES[t]
+    for t in ("text", "markdown", "markdown_v2", "link", "news", "image", "miniprogram")
 }
 # Body keys per msgtype, in form order.
 BODY_FIELDS = {

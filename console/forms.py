@@ -2,6 +2,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from messaging.models import Message
+from messaging.msgtype_names import NAMES
 
 KNOWN_MSGTYPES = ["text", "markdown", "markdown_v2", "link", "image", "news", "miniprogram", "file"]
 
@@ -31,7 +32,7 @@ class MessageFilterForm(forms.Form):
     msgtype = forms.ChoiceField(
         label=_("Message type"),
         required=False,
-        choices=_blank([(t, t) for t in KNOWN_MSGTYPES]),
+        choices=_blank([(t, NAMES.get(t, t)) for t in KNOWN_MSGTYPES]),
     )
     status = forms.ChoiceField(
         label=_("Status"), required=False, choices=_blank(Message.Status.choices)

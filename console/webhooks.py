@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from conversations.roles import is_bot_admin
 from forwarding.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from messaging.inbound import OBJECT_MODELS
+from messaging.msgtype_names import NAMES
 
 RECENT_DELIVERIES = 20
 
@@ -33,7 +34,7 @@ def recent_deliveries(endpoint: WebhookEndpoint, status: str = "") -> list[Webho
 
 
 def _msgtype_choices():
-    return [(msgtype, msgtype) for msgtype in OBJECT_MODELS]
+    return [(msgtype, NAMES.get(msgtype, msgtype)) for msgtype in OBJECT_MODELS]
 
 
 class EndpointForm(forms.ModelForm):

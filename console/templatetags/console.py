@@ -11,6 +11,7 @@ from django.utils.translation import gettext
 
 from audit import actions as audit_actions
 from messaging import status_labels
+from messaging.msgtype_names import msgtype_name
 
 register = template.Library()
 
@@ -178,3 +179,9 @@ def _field_names(action) -> str:
         except Exception:  # not a field name: leave it out
             continue
     return "、".join(names)
+
+
+@register.filter
+def msgtype_words(code) -> str:
+    """A msgtype in words ("图片" for image)."""
+    return msgtype_name(str(code or ""))

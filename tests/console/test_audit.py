@@ -116,7 +116,7 @@ def test_audit_log_and_export_say_what_a_converted_message_was_sent_as(
     html = operator_client.get(AUDIT, HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
     exported = read_csv(operator_client.get(CSV))
 
-    assert "以 text 发送" in html and conversion in html
+    assert "以文本发送" in html and conversion in html
     assert (exported[0]["msgtype"], exported[0]["sent_as"], exported[0]["conversion"]) == (
         "markdown",
         "text",

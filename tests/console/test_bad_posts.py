@@ -42,7 +42,7 @@ def finish(response):
 REPLIES = [
     {"content": NUL},
     {"content": f"hello{NUL}"},
-    {"content": LONG},
+    {"content": LONG * 2},  # past the bridge connector's 16,384 bytes
     {"content": ""},
     {"content": " \n "},
     {},

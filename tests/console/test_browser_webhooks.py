@@ -43,7 +43,7 @@ def test_a_bot_admin_adds_an_endpoint_sends_a_test_event_and_replays_a_failure(
     page.get_by_role("link", name="添加端点").click()
     expect(page.get_by_role("heading", name="Webhook")).to_be_visible()
     page.get_by_label("URL").fill(receiver.url("/hook"))
-    page.get_by_label("text").check()
+    page.get_by_label("文本").check()
     page.get_by_label("其他消息类型").fill("voice")
     page.get_by_label("说明").fill("客服系统")
     shoot(page, "webhooks-01-add")

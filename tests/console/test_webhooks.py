@@ -53,7 +53,7 @@ def test_operators_see_endpoints_health_deliveries_and_attempts(
     listing = operator_client.get(url("webhooks", bot)).content.decode()
     page = operator_client.get(url("webhook", bot, endpoint.pk)).content.decode()
 
-    assert endpoint.url in listing and ">text<" in listing and "尚无投递" in listing
+    assert endpoint.url in listing and ">文本<" in listing and "尚无投递" in listing
     assert "订单 42 的问题" in page and "boom" in page and "2 次尝试" in page
     assert url("webhook_delivery_replay", bot, failed.pk) in page
 
