@@ -101,7 +101,13 @@ def deliver(message_id: int, clock: Clock = timezone.now) -> Step:
     claimed = claim_due_messages(clock, limit=1, ids=[message_id])
     if claimed:
         return Step(send_and_record(claimed, clock)[0])
-    message = Message.objects.filter(pk=message_id).select_related("bot").first()
+    with transaction.atomic():  # waits for a claim holding it (PostgreSQL) to say why
+        message = (
+            Message.objects.select_for_update(of=("self",))
+            .filter(pk=message_id)
+            .select_related("bot")
+            .first()
+        )
     if message is None or message.status != Message.Status.QUEUED:
         return Step("skipped")
     if message.bot.paused_at or not message.bot.is_active:
