@@ -35,8 +35,10 @@ from messaging.outbox import (
     IN_FLIGHT,
     INTERRUPTED,
     RECORD_EVERY_SECONDS,
+    index_condition,
     lock_due,
     retry_delay,
+    update_each,
 )
 
 from .endpoints import create_deliveries
@@ -63,6 +65,10 @@ IDS_PER_TASK = 20
 DRAIN_SECONDS = 10
 
 Status = WebhookDelivery.Status
+# webhook_delivery_due_idx's condition (forwarding/models.py).
+DUE_STATUSES = index_condition(
+    """"messaging_webhookdelivery"."status" IN ('pending', 'delivering')"""
+)
 
 
 # --- Waking workers -------------------------------------------------------------------
@@ -78,6 +84,7 @@ def wake_deliveries(delivery_ids, countdown: float | None = None) -> None:
 
 def _due(now, grace: timedelta = timedelta(0)):
     return WebhookDelivery.objects.filter(
+        DUE_STATUSES,
         Q(status=Status.PENDING, next_attempt_at__lte=now - grace)
         | Q(status=Status.DELIVERING, next_attempt_at__lt=now),  # its lease ran out
         endpoint__is_active=True,
@@ -282,6 +289,19 @@ def forward_claimed(attempts: list[Attempt]) -> list[str]:
     return outcomes + record_outcomes(unrecorded)
 
 
+# What recording an attempt changes on the attempt row and on its delivery.
+ATTEMPT_RECORDED = ["outcome", "http_status", "duration_ms", "response_text"]
+DELIVERY_RECORDED = [
+    "status",
+    "delivered_at",
+    "next_attempt_at",
+    "retry_step",
+    "last_http_status",
+    "last_error",
+    "updated_at",
+]
+
+
 def record_outcomes(attempts: list[Attempt]) -> list[str]:
     """Write the attempts, move their deliveries on and keep the endpoints' health, at once."""
     if not attempts:
@@ -290,19 +310,17 @@ def record_outcomes(attempts: list[Attempt]) -> list[str]:
     for attempt in attempts:
         _apply_outcome(attempt, now)
     with transaction.atomic():
-        WebhookAttempt.objects.bulk_update(
-            [a.row for a in attempts], ["outcome", "http_status", "duration_ms", "response_text"]
+        update_each(
+            WebhookAttempt,
+            ATTEMPT_RECORDED,
+            [(*(getattr(a.row, name) for name in ATTEMPT_RECORDED), a.row.pk) for a in attempts],
         )
-        WebhookDelivery.objects.bulk_update(
-            [a.delivery for a in attempts],
+        update_each(
+            WebhookDelivery,
+            DELIVERY_RECORDED,
             [
-                "status",
-                "delivered_at",
-                "next_attempt_at",
-                "retry_step",
-                "last_http_status",
-                "last_error",
-                "updated_at",
+                (*(getattr(a.delivery, name) for name in DELIVERY_RECORDED), a.delivery.pk)
+                for a in attempts
             ],
         )
         _keep_endpoint_health(attempts, now)

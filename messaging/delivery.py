@@ -45,7 +45,15 @@ from conversations.models import Bot
 
 from . import delivery_pace
 from .models import DeliveryAttempt, Message
-from .outbox import CLAIM_BATCH, RECORD_EVERY_SECONDS, delivery_schedule, lock_due, retry_delay
+from .outbox import (
+    CLAIM_BATCH,
+    RECORD_EVERY_SECONDS,
+    delivery_schedule,
+    index_condition,
+    lock_due,
+    retry_delay,
+    update_each,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -118,20 +126,29 @@ def deliver(message_id: int, clock: Clock = timezone.now) -> Step:
 # --- Claiming -------------------------------------------------------------------------
 
 
+# The conditions of msg_pending_idx and msg_conversation_blocking_idx (messaging/models.py);
+# the second is for the subquery on the conversation's older messages (its own table).
+PENDING_STATUSES = index_condition(""""messaging_message"."status" IN ('queued', 'sending')""")
+BLOCKING_STATUSES = index_condition("status IN ('queued', 'sending', 'uncertain')")
+
+
 def due_messages(now: datetime):
     """Queued messages that may be claimed now (before pacing), oldest first."""
     hold = timedelta(seconds=settings.DELIVERY_UNCERTAIN_HOLD)
     blocking = Message.objects.filter(
-        # An uncertain message's `updated_at` is when it became uncertain (operators'
-        # decisions change its status): it holds the conversation from then.
-        Q(status__in=Message.Status.IN_DELIVERY)
-        | Q(status=Message.Status.UNCERTAIN, updated_at__gt=now - hold),
+        BLOCKING_STATUSES,
         conversation_id=OuterRef("conversation_id"),
         pk__lt=OuterRef("pk"),
+    ).exclude(
+        # An uncertain message's `updated_at` is when it became uncertain (operators'
+        # decisions change its status): it holds the conversation from then.
+        status=Message.Status.UNCERTAIN,
+        updated_at__lte=now - hold,
     )
     return (
         Message.objects.filter(
             Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now),
+            PENDING_STATUSES,
             status=Message.Status.QUEUED,
             direction=Message.Direction.OUT,
             bot__is_active=True,
@@ -222,6 +239,7 @@ def _conversation_gap(message: Message) -> float:
 def next_due_time(now: datetime) -> datetime | None:
     """When the earliest message waiting for its time (backoff, pace) is due."""
     return Message.objects.filter(
+        PENDING_STATUSES,
         status=Message.Status.QUEUED,
         next_attempt_at__gt=now,
         bot__is_active=True,
@@ -307,6 +325,19 @@ def send_parts(connector: Connector, message: Message, bodies: list[dict]) -> Se
 # --- Recording --------------------------------------------------------------------------
 
 
+# What recording an attempt may change on its message.
+RECORDED = [
+    "status",
+    "next_attempt_at",
+    "last_error",
+    "updated_at",
+    "sent_at",
+    "upstream_msgid",
+    "sent_as",
+    "conversion",
+]
+
+
 def record(attempts: list[Attempt], clock: Clock) -> list[str]:
     """Write the attempts' outcomes and move their messages on, in one transaction.
 
@@ -317,41 +348,63 @@ def record(attempts: list[Attempt], clock: Clock) -> list[str]:
     if not attempts:
         return []
     now = clock()
-    moved = []
-    with transaction.atomic():
-        for attempt in attempts:
-            changes = outcome_changes(attempt, now)
-            status = changes.get("status", "")
-            attempt.row.outcome = (
-                Outcome.SENT if status == Message.Status.SENT else attempt.result.outcome
+    messages, rows = [], []
+    for attempt in attempts:
+        message, result = attempt.message, attempt.result
+        changes = outcome_changes(attempt, now)
+        also = ("", "")  # a message that did go out is sent, even if taken back meanwhile
+        if attempt.status == Message.Status.SENT:
+            also = (Message.Status.QUEUED, Message.Status.UNCERTAIN)
+        lease = message.next_attempt_at  # this claim's: another claim has another
+        messages.append(
+            (*(changes.get(name, getattr(message, name)) for name in RECORDED),)
+            + (message.pk, Message.Status.SENDING, lease, *also)
+        )
+        outcome = Outcome.SENT if attempt.status == Message.Status.SENT else result.outcome
+        if result.outcome == Outcome.RETRY and attempt.status == Message.Status.FAILED:
+            outcome = Outcome.FAILED  # gave up
+        rows.append(
+            (
+                outcome,
+                attempt.duration_ms,
+                result.http_status,
+                result.errcode,
+                result.detail[:RESPONSE_TEXT_LIMIT],
+                attempt.row.pk,
             )
-            if attempt.result.outcome == Outcome.RETRY and status == Message.Status.FAILED:
-                attempt.row.outcome = Outcome.FAILED  # gave up
-            mine = Q(status=Message.Status.SENDING, attempt_count=attempt.message.attempt_count)
-            if status == Message.Status.SENT:
-                mine |= Q(status__in=[Message.Status.QUEUED, Message.Status.UNCERTAIN])
-            if Message.objects.filter(mine, pk=attempt.message.pk).update(**changes):
-                moved.append((attempt, status))
-            else:
+        )
+    with transaction.atomic():
+        moved = update_each(
+            Message,
+            RECORDED,
+            messages,
+            where="(status = %s AND next_attempt_at = %s) OR status IN (%s, %s)",
+        )
+        update_each(
+            DeliveryAttempt,
+            ["outcome", "duration_ms", "http_status", "errcode", "response_text"],
+            rows,
+        )
+        for attempt in attempts:
+            if attempt.result.account_problem:
+                pause_bot(attempt.message.bot_id, attempt.result.account_problem, now)
+    if moved < len(attempts):
+        mine = set(
+            Message.objects.filter(
+                pk__in=[a.message.pk for a in attempts], updated_at=now
+            ).values_list("pk", flat=True)
+        )
+        for attempt in attempts:
+            if attempt.message.pk not in mine:
                 logger.info(
                     "Message %s was taken back while sending; its outcome is only logged.",
                     attempt.message.pk,
                 )
-            if attempt.result.account_problem:
-                pause_bot(attempt.message.bot_id, attempt.result.account_problem, now)
-        rows = []
-        for attempt in attempts:
-            result, row = attempt.result, attempt.row
-            row.duration_ms = attempt.duration_ms
-            row.http_status = result.http_status
-            row.errcode = result.errcode
-            row.response_text = result.detail[:RESPONSE_TEXT_LIMIT]
-            rows.append(row)
-        DeliveryAttempt.objects.bulk_update(
-            rows, ["outcome", "duration_ms", "http_status", "errcode", "response_text"]
-        )
-    for attempt, status in moved:
-        metrics.message_delivered(attempt.message, status, now, attempt.converted)
+        attempts_moved = [a for a in attempts if a.message.pk in mine]
+    else:
+        attempts_moved = attempts
+    for attempt in attempts_moved:
+        metrics.message_delivered(attempt.message, attempt.status, now, attempt.converted)
     return ["retry" if a.status == Message.Status.QUEUED else str(a.status) for a in attempts]
 
 

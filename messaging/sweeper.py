@@ -26,7 +26,7 @@ from django.utils import timezone
 from connectors.base import Outcome
 from connectors.registry import connector_class
 
-from .delivery import Clock, due_messages, uncertain_changes
+from .delivery import PENDING_STATUSES, Clock, due_messages, uncertain_changes
 from .models import DeliveryAttempt, Message
 from .outbox import IN_FLIGHT, INTERRUPTED
 
@@ -53,7 +53,7 @@ def sweep(clock: Clock = timezone.now) -> list[int]:
 def recover_lost_sends(now: datetime) -> list[int]:
     """Take back messages whose lease ran out; return the ones queued again."""
     lost = Message.objects.filter(
-        status=Message.Status.SENDING, next_attempt_at__lte=now
+        PENDING_STATUSES, status=Message.Status.SENDING, next_attempt_at__lte=now
     ).select_related("bot")[:BATCH]
     requeued = []
     for message in lost:
@@ -92,6 +92,7 @@ def expire_stale_queues(now: datetime) -> int:
     hours = settings.DELIVERY_MAX_QUEUE_AGE_HOURS
     stale = Message.objects.alias(due_at=Coalesce("scheduled_at", "created_at")).filter(
         Q(bot__paused_at__isnull=False) | Q(bot__is_active=False),
+        PENDING_STATUSES,
         status=Message.Status.QUEUED,
         due_at__lte=now - timedelta(hours=hours),
     )

@@ -5,7 +5,7 @@ from datetime import timedelta
 
 import pytest
 
-from messaging.delivery import claim_due_messages, deliver
+from messaging.delivery import claim_due_messages, deliver, send_and_record
 from messaging.delivery import drain as drain_engine
 from messaging.models import DeliveryAttempt, Message
 from messaging.sweeper import sweep
@@ -431,3 +431,19 @@ def test_a_fast_bot_gets_a_61st_of_its_rate_each_second(
     assert claim_due_messages(clock) == []  # the others wait, spread over the next second
     clock.advance(1.6)
     assert len(claim_due_messages(clock)) == 10
+
+
+def test_a_send_answered_after_the_sweeper_took_it_back_still_counts_as_sent(
+    wecom, wecom_group, queue_message, clock, settings
+):
+    message = queue_message(wecom_group, TEXT)
+    claimed = claim_due_messages(clock, ids=[message.pk])
+    clock.advance(settings.DELIVERY_SENDING_TIMEOUT + 1)
+    sweep(clock)  # the worker looked lost: the robot message is uncertain now
+    assert Message.objects.get(pk=message.pk).status == "uncertain"
+
+    assert send_and_record(claimed, clock) == ["sent"]  # its answer arrives after all
+
+    message.refresh_from_db()
+    assert (message.status, message.last_error) == ("sent", "")
+    assert list(message.attempts.values_list("outcome", flat=True)) == ["sent"]
