@@ -75,6 +75,7 @@ class FakeAIBotServer:
         self.media_seconds = 300.0
         self.fail_downloads = 0
         self.silent_sends = False  # accept sends without acknowledging them
+        self.kicks = 0  # disconnected_events sent (a newer subscription took a bot over)
         self._loop = asyncio.new_event_loop()
         self._http = _MediaServer(self)
 
@@ -157,6 +158,7 @@ class FakeAIBotServer:
     # --- the server -------------------------------------------------------------------
 
     async def _kick(self, ws, bot_id: str) -> None:
+        self.kicks += 1
         event = {
             "cmd": "aibot_event_callback",
             "headers": {"req_id": f"ev_{uuid.uuid4().hex}"},
