@@ -394,7 +394,8 @@ class WeComAppConnector(Connector):
                 else error.detail
             ) from None
         except (requests.RequestException, http.UnsafeURLError) as error:
-            raise ConnectorError(f"{path}: {error}") from None
+            # The exception's text holds the request URL, access token included.
+            raise ConnectorError(f"{path}: {error.__class__.__name__}", detail=str(error)) from None
         if answer is None:
             raise ConnectorError(f"{path}: unexpected answer", detail=response.text[:200])
         errcode = int(answer.get("errcode", 0) or 0)

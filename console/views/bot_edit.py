@@ -142,6 +142,9 @@ def remove_operator(request, bot_id: int, user_id: int):
     bot = admin_bot_or_403(request, bot_id)
     user = get_object_or_404(bot.operators.all(), pk=user_id)
     bot_changes.set_operator(bot, user, request.user, operator=False)
+    if user == request.user:  # they no longer see the bot
+        messages.warning(request, _("You are no longer an operator of %(bot)s.") % {"bot": bot})
+        return redirect("console:bots")
     messages.warning(
         request,
         _("%(user)s is no longer an operator. If they ever saw the bot's secrets, rotate them now.")

@@ -190,3 +190,12 @@ def test_a_bad_new_bot_is_refused(operator_client, bot, data):
     response = operator_client.post(reverse("console:bot_create"), data)
     assert response.status_code in (200, 400)
     assert Bot.objects.count() == count
+
+
+def test_a_bot_admin_who_removes_themselves_lands_on_their_bot_list(operator_client, operator, bot):
+    response = operator_client.post(
+        reverse("console:bot_operator_remove", args=[bot.pk, operator.pk]), follow=True
+    )
+    assert response.status_code == 200
+    assert response.redirect_chain[-1][0] == reverse("console:bots")
+    assert not bot.operators.exists()

@@ -151,3 +151,24 @@ def test_removing_operators_in_the_admin_offers_to_rotate_the_secret(
     assert reverse("admin:conversations_bot_rotate_secret", args=[bot.pk]) in (
         response.content.decode()
     )
+
+
+def test_a_bot_created_in_the_admin_by_a_bot_admin_is_theirs(client, make_operator, bot):
+    from conversations.models import Bot
+
+    anna = make_operator("anna", bot)
+    client.force_login(anna)
+    response = client.post(
+        reverse("admin:conversations_bot_add"),
+        {
+            "name": "annas",
+            "is_active": "on",
+            "connector": "bridge",
+            "agent_url": "http://10.0.0.8:8080",
+            "agent_token": "t" * 40,
+            "webhook_url": "",
+            "rate_limit_per_minute": 20,
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:1500]
+    assert list(Bot.objects.get(name="annas").operators.all()) == [anna]
