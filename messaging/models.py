@@ -3,6 +3,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from connectors.base import Outcome
@@ -221,7 +222,11 @@ class DeliveryAttempt(models.Model):
         ordering = ["message", "started_at"]
 
     def __str__(self) -> str:
-        return f"{self.message.msgid} @ {self.started_at:%Y-%m-%d %H:%M:%S}: {self.outcome}"
+        # The admin's title of an attempt: when, and its outcome in the reader's language.
+        started = (
+            f"{timezone.localtime(self.started_at):%Y-%m-%d %H:%M:%S}" if self.started_at else "—"
+        )
+        return f"{started} · {self.get_outcome_display()}"
 
 
 class MessageMedia(models.Model):

@@ -12,7 +12,7 @@ from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import timezone
+from django.utils import dateformat, timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
@@ -277,7 +277,8 @@ def schedule_preview(request):
         {
             "timezone": tz_name,
             "times": [
-                t.astimezone(schedule.tz).strftime("%Y-%m-%d %a %H:%M")
+                # Weekday names in the operator's language (strftime's %a is English).
+                dateformat.format(t.astimezone(schedule.tz), "Y-m-d D H:i")
                 for t in schedule.preview(now)
             ],
             "error": "",

@@ -303,8 +303,14 @@ def test_schedule_preview_lists_the_next_five_times_in_the_time_zone(client, sup
     data = response.json()
     assert data["timezone"] == "Europe/Berlin"
     assert len(data["times"]) == 5
-    assert all(t.endswith("18:00") and (" Mon " in t or " Wed " in t) for t in data["times"])
+    assert all(t.endswith("18:00") and (" 周一 " in t or " 周三 " in t) for t in data["times"])
     assert refused.json()["error"]
+    client.cookies["django_language"] = "en"
+    english = client.get(
+        "/console/announcements/schedule-preview/",
+        {"kind": "weekly", "time": "18:00", "weekdays": ["0"], "timezone": "Europe/Berlin"},
+    )
+    assert " Mon 18:00" in english.json()["times"][0]
 
 
 def test_pages_need_a_login(client):

@@ -96,3 +96,16 @@ def test_the_console_and_compose_open_the_most_recently_active_bot(
     compose = client.get("/console/announcements/new/").content.decode()
     assert f'<input type="hidden" name="bot" value="{quiet.pk}">' in compose
     assert f'<option value="{quiet.pk}" selected>' in compose
+
+
+def test_a_conversations_preview_names_a_message_type_in_words(
+    operator_client, bot, group, make_message
+):
+    make_message(
+        group,
+        msgtype="image",
+        text="",
+        body={"msgtype": "image", "image": {"url": "https://x/y.png"}},
+    )
+    html = operator_client.get(reverse("console:conversations", args=[bot.pk])).content.decode()
+    assert "[图片]" in html and "[image]" not in html

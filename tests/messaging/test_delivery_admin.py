@@ -167,3 +167,28 @@ def test_cancelling_a_message_releases_the_next_one_of_its_conversation(
 
     clock.advance(5)
     assert deliver(behind.pk, clock).result == "sent"
+
+
+def test_an_attempts_title_says_its_outcome_in_words(db, make_bot, make_conversation):
+    from django.utils import timezone, translation
+
+    from messaging.models import DeliveryAttempt, Message
+
+    bot = make_bot()
+    chat = make_conversation(bot, "wrTitle")
+    message = Message.objects.create(
+        bot=bot,
+        conversation=chat,
+        direction="out",
+        msgtype="text",
+        body={"msgtype": "text", "text": {"content": "x"}},
+        status="queued",
+        source="api",
+    )
+    attempt = DeliveryAttempt.objects.create(
+        message=message, outcome="retry", started_at=timezone.now()
+    )
+    with translation.override("zh-hans"):
+        assert str(attempt).endswith("· 稍后重试")
+    with translation.override("en"):
+        assert str(attempt).endswith("· Retry later")
