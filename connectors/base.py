@@ -137,6 +137,9 @@ class Connector:
     idempotent: ClassVar[bool] = False
     # Whether users and groups can be listed from the other side.
     lists_contacts: ClassVar[bool] = False
+    # Whether operators enter its conversations by hand (e.g. a group robot's
+    # groups with their keys), each checked by `check_contact` on sync.
+    enters_contacts: ClassVar[bool] = False
     # A new bot's `rate_limit_per_minute` (pacing shared by all workers).
     default_rate_limit: ClassVar[int] = 20
     # The bot settings it needs, with their validation: the admin, `createbot`

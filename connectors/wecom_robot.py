@@ -70,6 +70,7 @@ class WeComRobotConnector(Connector):
     allows_mentions_only = True
     idempotent = False
     lists_contacts = False
+    enters_contacts = True  # each group with its robot key
     default_rate_limit = 20  # WeCom counts 20 messages per robot per minute
 
     @staticmethod

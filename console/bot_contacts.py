@@ -34,11 +34,13 @@ def empty_reason(bot: Bot) -> str:
         return ""
     connector = CONNECTORS.get(bot.connector)
     last = bot.sync_runs.first()
-    if connector is not None and not connector.lists_contacts:
+    if connector is not None and connector.enters_contacts:
         return _(
             "This connector cannot list its groups: add each conversation by hand "
             "(for a group robot, with its webhook key)."
         )
+    if connector is not None and not connector.lists_contacts:
+        return _("This connector cannot list its conversations: they appear as messages arrive.")
     if last is None:
         return _("No contact sync has run yet: press “Sync now”.")
     if last.outcome == SyncRun.Outcome.FAILED:

@@ -3,7 +3,7 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import JsonResponse
+from django.http import Http404, JsonResponse
 from django.shortcuts import redirect
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from botadmin.timezones import zone_or_default
+from connectors.registry import CONNECTORS
 from conversations import bot_changes
 from conversations.models import BotConnection
 
@@ -48,6 +49,9 @@ def sync_status(request, bot_id: int):
 def add_conversation(request, bot_id: int):
     """A conversation entered by hand (a group robot's group with its key): bot admins only."""
     bot = admin_bot_or_403(request, bot_id)
+    connector = CONNECTORS.get(bot.connector)
+    if connector is None or not connector.enters_contacts:
+        raise Http404  # its conversations come from the other side
     form = ConversationForm(request.POST, bot=bot)
     if form.is_valid():
         try:

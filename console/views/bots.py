@@ -117,7 +117,7 @@ def render_bot_page(request, bot, **forms):
             context["connector_form"] = connector_settings_form(connector, bot)
         context["operators_form"] = AddOperatorForm()
         context["rotate_url"] = reverse("console:bot_rotate", args=[bot.pk])
-        if not connector.lists_contacts:
+        if connector.enters_contacts:
             context["conversation_form"] = ConversationForm(bot=bot)
     if context["may_change_sending"]:
         context["sending_form"] = SendingForm(instance=bot)

@@ -154,9 +154,16 @@ def test_a_bridge_bot_offers_no_hand_entered_conversations(operator_client, bot)
     page = operator_client.get(reverse("console:bot", args=[bot.pk])).content.decode()
     assert 'id="conversation-form"' not in page
     url = reverse("console:bot_conversation_add", args=[bot.pk])
-    data = {"name": "x", "conversation_id": f"x{NUL}", "kind": "group"}
-    assert operator_client.post(url, data).status_code == 400
+    data = {"name": "x", "conversation_id": "x", "kind": "group"}
+    assert operator_client.post(url, data).status_code == 404
     assert not Conversation.objects.filter(bot=bot).exists()
+
+
+def test_a_conversation_with_a_nul_is_refused(operator_client, robot_bot):
+    url = reverse("console:bot_conversation_add", args=[robot_bot.pk])
+    data = {"name": "x", "conversation_id": f"x{NUL}", "kind": "group", "robot_key": f"k{NUL}"}
+    assert operator_client.post(url, data).status_code == 400
+    assert not Conversation.objects.filter(bot=robot_bot).exists()
 
 
 def test_creating_a_bot_needs_the_permission(operator_client, plain_operator, client):

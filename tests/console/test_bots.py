@@ -150,6 +150,7 @@ def test_a_connector_without_its_own_guide_shows_its_settings_and_live_connectio
     page = operator_client.get(reverse("console:bot", args=[bot.pk])).content.decode()
     assert "aib-123" in page and "s3cr3t-value-xyz" not in page
     assert 'id="live-connection"' in page and "gw1:42:a" in page
+    assert 'id="conversation-form"' not in page  # its conversations come with messages
     revealed = operator_client.post(reverse("console:bot_reveal", args=[bot.pk, "bot_secret"]))
     assert revealed.json() == {"value": "s3cr3t-value-xyz"}
 

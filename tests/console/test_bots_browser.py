@@ -153,3 +153,29 @@ def test_an_operator_adds_a_robot_group_by_hand_where_the_connector_cannot_list(
     bot = Bot.objects.get(name="销售机器人")
     assert Conversation.objects.get(bot=bot).robot_key == "k-sales-1"
     assert wecom.messages == []  # the key check posts nothing
+
+
+def test_an_ai_bots_page_shows_its_settings_and_follows_its_live_connection(page, bot_creator):
+    from django.utils import translation
+    from playwright.sync_api import expect
+
+    from conversations.models import BotConnection
+
+    bot = Bot.objects.create(
+        name="智能助理",
+        connector="wecom_aibot",
+        connector_settings={"bot_id": "aib-7788", "bot_secret": "never-shown-secret"},
+    )
+    bot.operators.add(bot_creator)
+    BotConnection.objects.create(bot=bot, state=BotConnection.State.CONNECTING, holder="gw:1:a")
+    with translation.override("zh-hans"):
+        connected = str(BotConnection.State.CONNECTED.label)
+    log_in(page, "wang")
+    page.goto(f"/console/bots/{bot.pk}/settings/")
+    expect(page.locator("#connector-values")).to_contain_text("aib-7788")
+    expect(page.locator("#connector-values")).not_to_contain_text("never-shown-secret")
+    page.evaluate("window.notReloaded = true")
+    BotConnection.objects.filter(bot=bot).update(state=BotConnection.State.CONNECTED)
+    expect(page.locator("#live-connection")).to_contain_text(connected, timeout=10_000)
+    assert page.evaluate("window.notReloaded") is True
+    shoot(page, "20-ai-bot-live")
