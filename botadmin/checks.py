@@ -1,5 +1,7 @@
 """Start-up checks of settings whose mistakes would only show later, in production."""
 
+from urllib.parse import urlsplit
+
 from django.conf import settings
 from django.core.checks import Error, Warning, register
 
@@ -63,6 +65,20 @@ def check_deployment(app_configs=None, **kwargs):
             Warning(
                 "SQLite serves one machine; use PostgreSQL (DATABASE_URL) to scale out.",
                 id="botadmin.W003",
+            )
+        )
+    public = urlsplit(settings.BOTADMIN_PUBLIC_URL)
+    if public.scheme not in ("http", "https") or public.hostname in (
+        None,
+        "127.0.0.1",
+        "localhost",
+    ):
+        problems.append(
+            Warning(
+                f"BOTADMIN_PUBLIC_URL is {settings.BOTADMIN_PUBLIC_URL!r}: webhook receivers "
+                "cannot open the media links of forwarded messages.",
+                hint="Set it to the address receivers reach, e.g. https://botadmin.example.com.",
+                id="botadmin.W004",
             )
         )
     return problems

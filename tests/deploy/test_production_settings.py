@@ -21,6 +21,7 @@ PRODUCTION = {
     "CACHE_URL": "redis://redis.invalid:6379/1",
     "ALLOWED_HOSTS": "botadmin.example.com",
     "BEHIND_HTTPS_PROXY": "1",
+    "BOTADMIN_PUBLIC_URL": "https://botadmin.example.com",
 }
 
 
