@@ -95,7 +95,9 @@ def drain(clock: Clock = timezone.now, seconds: float = DRAIN_SECONDS) -> Draine
     """Claim and send due messages until none is due (or `seconds` have passed)."""
     drained = Drained()
     deadline = time.monotonic() + seconds
-    while claimed := claim_due_messages(clock):
+    # A claim whose candidates all had to wait for their pace claims nothing, yet
+    # it moved them out of the way: go on until a claim finds no candidate at all.
+    while (claimed := claim_due_messages(clock)) or claimed.paced:
         drained.results += send_and_record(claimed, clock)
         if time.monotonic() >= deadline:
             drained.more = True
@@ -159,9 +161,15 @@ def due_messages(now: datetime):
     )
 
 
+class Claimed(list):
+    """The claimed messages' attempts; `paced`: how many candidates got a wait instead."""
+
+    paced: int = 0
+
+
 def claim_due_messages(
     clock: Clock = timezone.now, limit: int = CLAIM_BATCH, ids: list[int] | None = None
-) -> list[Attempt]:
+) -> Claimed:
     """Claim up to `limit` due messages (of `ids`, if given): each now `sending` under a
     lease, with its attempt row open. Messages over their pace get their wait instead."""
     now = clock()
@@ -172,15 +180,15 @@ def claim_due_messages(
         # Locks the rows it returns (PostgreSQL skips rows another claim holds).
         candidates = lock_due(due, limit)
         going, waits = _pace(candidates, now)
-        if waits:
-            for message in candidates:
-                if message.pk in waits:
-                    message.next_attempt_at = now + timedelta(seconds=waits[message.pk])
-                    message.updated_at = now
-            waiting = [m for m in candidates if m.pk in waits]
-            Message.objects.bulk_update(waiting, ["next_attempt_at", "updated_at"])
+        claimed = Claimed()
+        claimed.paced = len(waits)
+        update_each(
+            Message,
+            ["next_attempt_at", "updated_at"],
+            [(now + timedelta(seconds=wait), now, pk) for pk, wait in waits.items()],
+        )
         if not going:
-            return []
+            return claimed
         lease = now + timedelta(seconds=settings.DELIVERY_SENDING_TIMEOUT)
         Message.objects.filter(pk__in=[m.pk for m in going]).update(
             status=Message.Status.SENDING,
@@ -195,7 +203,8 @@ def claim_due_messages(
         message.status = Message.Status.SENDING
         message.attempt_count += 1
         message.next_attempt_at = lease
-    return [Attempt(message, row) for message, row in zip(going, rows, strict=True)]
+    claimed += [Attempt(message, row) for message, row in zip(going, rows, strict=True)]
+    return claimed
 
 
 def _pace(candidates: list[Message], now: datetime) -> tuple[list[Message], dict[int, float]]:

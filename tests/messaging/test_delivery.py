@@ -447,3 +447,22 @@ def test_a_send_answered_after_the_sweeper_took_it_back_still_counts_as_sent(
     message.refresh_from_db()
     assert (message.status, message.last_error) == ("sent", "")
     assert list(message.attempts.values_list("outcome", flat=True)) == ["sent"]
+
+
+def test_a_bot_over_its_pace_does_not_hold_up_another_bots_messages_behind_it(
+    agent, bridge_bot, make_bot, make_conversation, queue_message, clock, settings
+):
+    settings.DELIVERY_CONVERSATION_MIN_GAP = 0
+    slow = [make_conversation(bridge_bot, f"wrSlow{n}") for n in range(120)]  # 20 a minute
+    for group in slow:
+        queue_message(group, TEXT)
+    fast_bot = make_bot(
+        name="fast", agent_url=agent.url, agent_token=agent.token, rate_limit_per_minute=10_000
+    )
+    fast = [queue_message(make_conversation(fast_bot, f"wrFast{n}"), TEXT) for n in range(5)]
+
+    drained = drain_engine(clock)
+
+    assert drained.results.count("sent") == 6  # one slot of the slow bot, and all of the fast
+    assert {m.msgid for m in fast} <= set(agent.sent)
+    assert drained.next_due is not None  # the slow bot's next slot
