@@ -13,6 +13,9 @@
 2. Starts a Celery worker as `make run` does, posts N more events, and
    measures the time from the first post until the local receiver has them
    all, beside a plain loop posting the same N bodies to that receiver.
+3. Posts N more events with no worker running, then starts one and measures
+   the time from the first forwarded event to the last ("backlog": the
+   forwarding engine alone, not bounded by the callbacks' accept rate).
 
 Runs on its own SQLite database in var/bench-inbound/ unless DATABASE_URL /
 CACHE_URL / CELERY_BROKER_URL are set.
@@ -97,6 +100,7 @@ def main() -> None:
             results = measure_callback(base, ids, args)
             manage(env, "shell", "-c", FORGET_DELIVERIES)
             forwarded, posted, loop = measure_forwarding(env, base, ids["secret"], receiver, args)
+            backlog = measure_backlog(env, base, ids["secret"], receiver, args)
         finally:
             server.terminate()
             server.wait(timeout=30)
@@ -112,6 +116,9 @@ def main() -> None:
           f"{forwarded - posted:.1f} s after the last callback was answered; "
           f"a plain loop posting the same bodies: {loop:.1f} s ({args.events / loop:.0f}/s); "
           f"ratio {loop / forwarded:.2f}")  # fmt: skip
+    print(f"backlog: {args.events} events accepted with no worker running, forwarded in "
+          f"{backlog:.1f} s ({args.events / backlog:.0f}/s) from the first one the receiver got; "
+          f"ratio to the plain loop {loop / backlog:.2f}")  # fmt: skip
     if results[2][1] != args.events:
         sys.exit("not every callback was accepted")
 
@@ -164,6 +171,21 @@ def measure_forwarding(env, base, secret, receiver, args) -> tuple[float, float,
     for body in bodies:
         session.post(receiver.url("/hook"), data=body, headers={"Content-Type": "application/json"})
     return forwarded, posted, time.perf_counter() - began
+
+
+def measure_backlog(env, base, secret, receiver, args) -> float:
+    """Seconds the worker takes to forward N events accepted while it was not running,
+    from the first one the receiver got (the worker's start-up is not counted)."""
+    post_many(f"{base}/api/callback", lambda n: event(secret, f"bl-{n}"), args.events, args.threads)
+    start_count = len(receiver.requests)
+    worker = celery_worker(pool="prefork", concurrency=2, env=env)
+    try:
+        receiver.wait_for(start_count + 1, timeout=120)
+        began = time.perf_counter()
+        receiver.wait_for(start_count + args.events, timeout=600)
+        return time.perf_counter() - began
+    finally:
+        stop_process_group(worker, timeout=30)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 import requests
 from celery.utils.functional import chunks
 from django.db import transaction
-from django.db.models import DateTimeField, F, Q, Value
+from django.db.models import DateTimeField, F, Prefetch, Q, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
@@ -28,7 +28,7 @@ from standardwebhooks.webhooks import Webhook
 from botadmin import http, metrics
 from messaging.media_fetch import forwardable
 from messaging.media_links import with_media_fields
-from messaging.models import Message
+from messaging.models import Message, MessageMedia
 from messaging.outbox import (
     CLAIM_BATCH,
     FORWARDING_SCHEDULE,
@@ -228,7 +228,17 @@ def claim_due_deliveries(limit: int = CLAIM_BATCH, ids: list[int] | None = None)
     """Claim up to `limit` due deliveries (of `ids`, if given), or ones whose worker vanished:
     each now `delivering` under a lease, with its attempt row open."""
     now = timezone.now()
-    due = _due(now).select_related("message__bot", "endpoint")
+    due = (
+        _due(now)
+        .select_related("message__bot", "endpoint")
+        # The archive's fields of every message in the batch, in one query.
+        .prefetch_related(
+            Prefetch(
+                "message__media",
+                queryset=MessageMedia.objects.select_related("stored_file").order_by("pk"),
+            )
+        )
+    )
     if ids is not None:
         due = due.filter(pk__in=ids)
     with transaction.atomic():
