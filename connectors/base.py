@@ -34,7 +34,17 @@ if TYPE_CHECKING:
 
 # Every msgtype `/api/send` accepts (messaging.schemas.MSGTYPES is the same set).
 ALL_MSGTYPES = frozenset(
-    {"text", "markdown", "markdown_v2", "link", "image", "miniprogram", "news", "template_card"}
+    {
+        "text",
+        "markdown",
+        "markdown_v2",
+        "link",
+        "image",
+        "miniprogram",
+        "news",
+        "file",
+        "template_card",
+    }
 )
 
 
@@ -112,6 +122,7 @@ class Limits:
     title: int  # link, news article and mini program titles
     description: int  # longer descriptions are cut, as WeCom does
     image: int  # raw bytes of one image (base64 bodies and uploads)
+    file: int = 20 * 1024 * 1024  # raw bytes of one file, where the connector sends files
 
 
 class NoSettings(forms.Form):

@@ -189,6 +189,14 @@ def _miniprogram_to_link(payload: dict, limits: Limits) -> list[dict]:
     return [link]
 
 
+def _miniprogram_to_notice(payload: dict, limits: Limits) -> list[dict]:
+    # WeCom's app: a 小程序通知 card that opens the (linked) mini program at the page.
+    notice = {"appid": payload["appid"], "page": payload["page_path"], "title": payload["title"]}
+    if payload.get("appname"):
+        notice["description"] = payload["appname"]
+    return [notice]
+
+
 # ---------------------------------------------------------------- text → markdown
 
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>|~])")
@@ -260,6 +268,7 @@ CONVERTERS: dict[tuple[str, str], Callable[[dict, Limits], list[dict]]] = {
     ("link", "news"): _link_to_news,
     ("link", "text"): _link_to_text,
     ("miniprogram", "link"): _miniprogram_to_link,
+    ("miniprogram", "miniprogram_notice"): _miniprogram_to_notice,
     ("text", "markdown"): _text_to_markdown,
     ("link", "template_card"): _link_to_card,
     ("news", "template_card"): _news_to_cards,

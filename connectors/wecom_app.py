@@ -18,6 +18,7 @@ import binascii
 import re
 from datetime import timedelta
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 import requests
 from django import forms
@@ -46,6 +47,7 @@ if TYPE_CHECKING:
 
 KIND = "wecom_app"
 IMAGE_MAX_BYTES = 10 * 1024 * 1024
+FILE_MAX_BYTES = 20 * 1024 * 1024
 NEWS_MAX_ARTICLES = 8
 RETRY_ERRCODES = frozenset({-1, 45009, 45033})
 RATE_LIMIT_WAIT_SECONDS = 60.0
@@ -53,6 +55,8 @@ FAIL_ERRCODES = frozenset({81013, 40008})
 MEDIA_ERRCODE = 40007
 APPCHAT_GONE_ERRCODE = 86003
 PERMISSION_ERRCODES = frozenset({48002, 60011})
+# Sent by media_id after a media/upload of their bytes.
+MEDIA_MSGTYPES = ("image", "file")
 TRUSTED_IP_ERRCODE = 60020
 # gettoken answers meaning the settings themselves are wrong.
 CREDENTIAL_ERRCODES = frozenset({40001, 40013, 40091, 41002, 41004})
@@ -96,6 +100,14 @@ class WeComAppSettings(forms.Form):
         validators=[_alphanumeric],
         help_text=_("接收消息 EncodingAESKey; generated when left empty."),
     )
+    miniprogram_notice = forms.BooleanField(
+        label=_("mini programs linked"),
+        required=False,
+        help_text=_(
+            "On when mini programs are linked to the app (关联小程序): mini program messages "
+            "go to members as 小程序通知. Off: they are sent as links."
+        ),
+    )
     proxy_url = forms.URLField(
         label=_("outbound proxy URL"),
         required=False,
@@ -127,10 +139,22 @@ class WeComAppConnector(Connector):
     kind = KIND
     setup_guide = "connectors/guides/wecom_app.html"
     label = _("WeCom self-built app")
-    native_msgtypes = frozenset({"text", "markdown", "link", "news", "image"})
-    conversions = {"markdown_v2": ("markdown", "text"), "miniprogram": ("link",)}
+    native_msgtypes = frozenset(
+        {"text", "markdown", "link", "news", "image", "file", "template_card"}
+    )
+    conversions = {
+        "markdown_v2": ("markdown", "text"),
+        "miniprogram": ("miniprogram_notice", "link"),
+    }
     # message/send: text and markdown ≤ 2048 bytes; textcard title 128, description 512.
-    limits = Limits(text=2048, markdown=2048, title=128, description=512, image=IMAGE_MAX_BYTES)
+    limits = Limits(
+        text=2048,
+        markdown=2048,
+        title=128,
+        description=512,
+        image=IMAGE_MAX_BYTES,
+        file=FILE_MAX_BYTES,
+    )
     image_formats = frozenset({"JPEG", "PNG"})
     idempotent = False
     lists_contacts = True
@@ -145,6 +169,12 @@ class WeComAppConnector(Connector):
     def __init__(self, bot: Bot):
         super().__init__(bot)
         self.app = app_for(bot)
+
+    def msgtypes(self) -> frozenset[str]:
+        """Mini program notices only where the operator says mini programs are linked."""
+        if (self.bot.connector_settings or {}).get("miniprogram_notice"):
+            return self.native_msgtypes | {"miniprogram_notice"}
+        return self.native_msgtypes
 
     # The console shows a setup page for it (console/views/app_setup.py).
     setup_page = True
@@ -198,7 +228,7 @@ class WeComAppConnector(Connector):
 
     def _post(self, path: str, wire: dict, body: dict) -> SendResult:
         result = self._call(path, wire)
-        if result.errcode == MEDIA_ERRCODE and wire["msgtype"] in ("image", "file"):
+        if result.errcode == MEDIA_ERRCODE and wire["msgtype"] in MEDIA_MSGTYPES:
             # The media_id expired early: upload the bytes again, then send once more.
             try:
                 content, kind, name = self._media_source(body)
@@ -297,19 +327,56 @@ class WeComAppConnector(Connector):
         if msgtype == "news":
             articles = list(payload["articles"])[:NEWS_MAX_ARTICLES]
             return {"msgtype": "news", "news": {"articles": articles}}
-        if msgtype == "image":
+        if msgtype in MEDIA_MSGTYPES:
             content, kind, name = self._media_source(body)
-            return {"msgtype": "image", "image": {"media_id": self._media_id(kind, content, name)}}
+            return {"msgtype": msgtype, msgtype: {"media_id": self._media_id(kind, content, name)}}
+        if msgtype == "template_card":
+            if to_chat:
+                raise _Refused(
+                    SendResult(
+                        Outcome.FAILED,
+                        "WeCom's app chats take no template_card: send it to members",
+                    )
+                )
+            return {"msgtype": "template_card", "template_card": payload}
+        if msgtype == "miniprogram_notice":
+            if to_chat:  # app chats take no mini program notice: a link, if the page is one
+                return self.wire_body(self._notice_as_link(payload), to_chat)
+            return {"msgtype": "miniprogram_notice", "miniprogram_notice": payload}
         raise ValueError(f"msgtype {msgtype!r} is not sent by the app connector")
 
+    @staticmethod
+    def _notice_as_link(notice: dict) -> dict:
+        page = notice.get("page", "")
+        parts = urlsplit(page)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise _Refused(
+                SendResult(
+                    Outcome.FAILED,
+                    "WeCom's app chats take no mini program notice, and its page is no web "
+                    "URL to link to instead",
+                )
+            )
+        link = {"title": notice["title"], "url": page}
+        if notice.get("description"):
+            link["desc"] = notice["description"]
+        return {"msgtype": "link", "link": link}
+
     def _media_source(self, body: dict) -> tuple[bytes, str, str]:
-        image = body["image"]
-        if image.get("base64"):
+        """The bytes to upload, WeCom's media type and the file name."""
+        msgtype = body["msgtype"]
+        media = body[msgtype]
+        if media.get("base64"):
             try:
-                return base64.b64decode(image["base64"], validate=True), "image", "image"
+                content = base64.b64decode(media["base64"], validate=True)
             except (binascii.Error, ValueError):
-                raise _Refused(SendResult(Outcome.FAILED, "image.base64 is not base64")) from None
-        return self.download(image["url"]), "image", image["url"].rsplit("/", 1)[-1][:100]
+                raise _Refused(
+                    SendResult(Outcome.FAILED, f"{msgtype}.base64 is not base64")
+                ) from None
+            return content, msgtype, media.get("name") or msgtype
+        limit = FILE_MAX_BYTES if msgtype == "file" else IMAGE_MAX_BYTES
+        name = media.get("name") or media["url"].split("?", 1)[0].rsplit("/", 1)[-1]
+        return self.download(media["url"], limit), msgtype, name[:100] or msgtype
 
     def _media_id(self, kind: str, content: bytes, name: str) -> str:
         cached = api.cached_media_id(self.app, kind, content)
@@ -331,25 +398,27 @@ class WeComAppConnector(Connector):
         return str(answer["media_id"])
 
     @staticmethod
-    def download(url: str) -> bytes:
+    def download(url: str, max_bytes: int = IMAGE_MAX_BYTES) -> bytes:
         try:
-            response = http.request("GET", url, max_bytes=IMAGE_MAX_BYTES, max_redirects=3)
+            response = http.request("GET", url, max_bytes=max_bytes, max_redirects=3)
         except http.UnsafeURLError as error:
-            raise _Refused(SendResult(Outcome.FAILED, f"image URL refused: {error}")) from None
+            raise _Refused(SendResult(Outcome.FAILED, f"media URL refused: {error}")) from None
         except requests.RequestException as error:
             raise _Refused(
-                SendResult(Outcome.RETRY, f"cannot download the image: {error}")
+                SendResult(Outcome.RETRY, f"cannot download the media: {error}")
             ) from None
         if response.status >= 500 or response.status in (408, 429):
             raise _Refused(
-                SendResult(Outcome.RETRY, f"image download answered HTTP {response.status}")
+                SendResult(Outcome.RETRY, f"media download answered HTTP {response.status}")
             )
         if not response.ok:
             raise _Refused(
-                SendResult(Outcome.FAILED, f"image download answered HTTP {response.status}")
+                SendResult(Outcome.FAILED, f"media download answered HTTP {response.status}")
             )
         if response.truncated:
-            raise _Refused(SendResult(Outcome.FAILED, "image larger than 10 MB"))
+            raise _Refused(
+                SendResult(Outcome.FAILED, f"media larger than {max_bytes // (1024 * 1024)} MB")
+            )
         return response.content
 
     def fetch_media(self, ref: MediaRef, max_bytes: int) -> FetchedMedia:

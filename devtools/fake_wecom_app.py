@@ -11,11 +11,13 @@ with FakeWeComApp(corp_id="ww1", secret="s", agent_id=1000002) as api:
     api.expire_tokens()      # every issued token now answers 42001
     api.drop_next = 1        # the next send is accepted, then the connection is cut
     api.names_readable = False   # user/get answers 48002 (newer apps' privacy rules)
+    api.linked_miniprograms = {"wx…"}   # appids a miniprogram_notice may open
 
 HTTP 200 with a JSON errcode always; an unknown or expired token → 40014 /
 42001; message/send: invaliduser for unknown members (81013 when none is
 valid); appchat/send only to chats created by appchat/create; media/upload
-gives a media_id valid 3 days; media/get serves uploaded bytes.
+gives a media_id valid 3 days; media/get serves uploaded bytes; template_card
+needs a card_type (members only); miniprogram_notice only for linked appids.
 """
 
 from __future__ import annotations
@@ -54,6 +56,13 @@ APPCHAT_MSGTYPES = {
     "file",
 }
 TEXT_MAX = 2048
+CARD_TYPES = {
+    "text_notice",
+    "news_notice",
+    "button_interaction",
+    "vote_interaction",
+    "multiple_interaction",
+}
 
 
 class FakeWeComApp(LocalServer):
@@ -67,6 +76,7 @@ class FakeWeComApp(LocalServer):
         self.departments = [{"id": 1, "name": "公司", "parentid": 0}]
         self.users: dict[str, dict] = {}
         self.names_readable = True
+        self.linked_miniprograms: set[str] = set()
         self.list_id_page = 2  # small pages so the cursor is exercised
         self.chats: dict[str, dict] = {}
         self.media: dict[str, tuple[bytes, str, float]] = {}  # id → (bytes, type, expires)
@@ -157,6 +167,9 @@ class FakeWeComApp(LocalServer):
         check = _check_message(body, APP_MSGTYPES, self.media)
         if check:
             return check
+        notice = body.get("miniprogram_notice")
+        if notice is not None and notice.get("appid") not in self.linked_miniprograms:
+            return _error(40035, "invalid parameter: appid is no mini program linked to the corp")
         targets = str(body.get("touser") or "").split("|")
         if targets == ["@all"]:
             invalid = []
@@ -320,6 +333,12 @@ def _check_message(body: dict, allowed: set[str], media: dict) -> dict | None:
     elif msgtype == "textcard":
         if not payload.get("title") or not payload.get("url") or not payload.get("description"):
             return _error(40035, "invalid parameter: textcard needs title, description and url")
+    elif msgtype == "template_card":
+        if payload.get("card_type") not in CARD_TYPES:
+            return _error(40035, "invalid parameter: template_card.card_type")
+    elif msgtype == "miniprogram_notice":
+        if not payload.get("appid") or not payload.get("title"):
+            return _error(40035, "invalid parameter: miniprogram_notice needs appid and title")
     elif msgtype == "news":
         articles = payload.get("articles")
         if not isinstance(articles, list) or not 1 <= len(articles) <= 8:

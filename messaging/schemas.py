@@ -15,6 +15,8 @@ from typing import Annotated, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, TypeAdapter
 
+from connectors.base import ALL_MSGTYPES
+
 # WeCom's robot does not document a URL limit; 2 KB is what every browser and
 # proxy handles.
 MAX_URL_BYTES = 2048
@@ -76,6 +78,15 @@ class MiniProgram(_Part):
     appname: str | None = None
     appicon: Url | None = None
     thumb_url: Url | None = None
+
+
+class File(_Part):
+    url: Url | None = Field(None, description="Where the file can be downloaded.")
+    base64: str | None = Field(None, description="The file's bytes, base64.")
+    md5: str | None = Field(None, description="md5 of the raw bytes; required with `base64`.")
+    name: str | None = Field(
+        None, description="The file name recipients see (by default the last part of `url`)."
+    )
 
 
 class Article(_Part):
@@ -160,6 +171,11 @@ class NewsMessage(_Message):
     news: News
 
 
+class FileMessage(_Message):
+    msgtype: Literal["file"]
+    file: File
+
+
 class TemplateCardMessage(_Message):
     msgtype: Literal["template_card"]
     template_card: TemplateCard
@@ -173,16 +189,16 @@ OutboundMessage = Annotated[
     | ImageMessage
     | MiniProgramMessage
     | NewsMessage
+    | FileMessage
     | TemplateCardMessage,
     Field(discriminator="msgtype"),
 ]
 outbound_message = TypeAdapter(OutboundMessage)
 
-MSGTYPES = frozenset(
-    {"text", "markdown", "markdown_v2", "link", "image", "miniprogram", "news", "template_card"}
-)
+# Every msgtype above; the connectors' tables are built from the same set.
+MSGTYPES = ALL_MSGTYPES
 # WeCom robot msgtypes botadmin knows but cannot send yet: answered with 40008.
-NOT_YET_SUPPORTED = frozenset({"file", "voice"})
+NOT_YET_SUPPORTED = frozenset({"voice"})
 
 
 def request_body_schema() -> dict:

@@ -9,7 +9,7 @@ with WeCom's errcode for the problem (shared/spec/wecom.md section 2):
 * 44004 — a text or markdown without content (a text with only mentions is
   sent as mentions only where the connector allows it);
 * 40058 — a field of the wrong type, missing, too long, a bad URL;
-* 301019 — an image whose md5 does not match its bytes.
+* 301019 — an image or file whose md5 does not match its bytes.
 
 Shapes come from `messaging.schemas` (also the OpenAPI description); this
 module adds what depends on the connector, read from its class: byte limits
@@ -166,31 +166,55 @@ def _check_link(payload: dict, limits: Limits, connector) -> None:
         payload["desc"] = _truncate(payload["desc"], limits.description)
 
 
-def _check_image(payload: dict, limits: Limits, connector) -> None:
+def _check_bytes(payload: dict, msgtype: str, max_bytes: int) -> bytes | None:
+    """The decoded `base64` of an image or file (checked against its md5), None with a `url`."""
     if "url" in payload:
-        _check_url(payload["url"], "image.url")
+        _check_url(payload["url"], f"{msgtype}.url")
     if "base64" not in payload:
         if "url" not in payload:
-            raise Err.FIELD_INVALID.error("invalid field: image needs url, or base64 and md5")
-        return
+            raise Err.FIELD_INVALID.error(f"invalid field: {msgtype} needs url, or base64 and md5")
+        return None
     try:
         raw = base64.b64decode(payload["base64"], validate=True)
     except (binascii.Error, ValueError):
-        raise Err.FIELD_INVALID.error("invalid field: image.base64 is not base64") from None
+        raise Err.FIELD_INVALID.error(f"invalid field: {msgtype}.base64 is not base64") from None
     if not raw:
-        raise Err.FIELD_INVALID.error("invalid field: image.base64 is empty")
-    if len(raw) > limits.image:
-        raise Err.FIELD_INVALID.error(f"image exceed max size {limits.image} bytes")
-    if image_format(raw) not in connector.image_formats:
-        raise Err.FIELD_INVALID.error(
-            f"invalid field: image must be a {describe_formats(connector.image_formats)}"
-        )
+        raise Err.FIELD_INVALID.error(f"invalid field: {msgtype}.base64 is empty")
+    if len(raw) > max_bytes:
+        raise Err.FIELD_INVALID.error(f"{msgtype} exceed max size {max_bytes} bytes")
     md5 = payload.get("md5", "")
     if not md5:
-        raise Err.FIELD_INVALID.error("invalid field: image.md5 is missing")
+        raise Err.FIELD_INVALID.error(f"invalid field: {msgtype}.md5 is missing")
     if md5.lower() != hashlib.md5(raw).hexdigest():  # noqa: S324 (WeCom's checksum)
         raise Err.MD5_MISMATCH.error()
     payload["md5"] = md5.lower()
+    return raw
+
+
+def _check_image(payload: dict, limits: Limits, connector) -> None:
+    raw = _check_bytes(payload, "image", limits.image)
+    if raw is not None and image_format(raw) not in connector.image_formats:
+        raise Err.FIELD_INVALID.error(
+            f"invalid field: image must be a {describe_formats(connector.image_formats)}"
+        )
+
+
+# WeCom refuses files of 5 bytes or less (media/upload).
+FILE_MIN_BYTES = 6
+FILE_NAME_MAX_BYTES = 255
+
+
+def _check_file(payload: dict, limits: Limits, connector) -> None:
+    raw = _check_bytes(payload, "file", limits.file)
+    if raw is not None and len(raw) < FILE_MIN_BYTES:
+        raise Err.FIELD_INVALID.error(
+            f"invalid field: file must be at least {FILE_MIN_BYTES} bytes"
+        )
+    if "name" in payload:
+        _require(payload["name"], "file.name")
+        _check_max(payload["name"], FILE_NAME_MAX_BYTES, "file.name")
+        if any(c in payload["name"] for c in '/\\"\r\n'):
+            raise Err.FIELD_INVALID.error('invalid field: file.name holds / \\ " or a line break')
 
 
 def _check_miniprogram(payload: dict, limits: Limits, connector) -> None:
@@ -240,6 +264,7 @@ _CHECKS = {
     "image": _check_image,
     "miniprogram": _check_miniprogram,
     "news": _check_news,
+    "file": _check_file,
 }
 
 MAX_SCHEDULE_AHEAD = timedelta(days=366)
@@ -286,7 +311,7 @@ def search_text(body: dict) -> str:
     payload = body.get(body.get("msgtype"), {}) if isinstance(body, dict) else {}
     if not isinstance(payload, dict):
         return ""
-    parts = [payload.get(key) for key in ("content", "title", "desc", "description")]
+    parts = [payload.get(key) for key in ("content", "title", "desc", "description", "name")]
     for article in payload.get("articles") or []:
         if isinstance(article, dict):
             parts += [article.get("title"), article.get("description")]

@@ -12,6 +12,7 @@ import pytest
 
 from connectors import conversions
 from connectors.bridge import V1_MSGTYPES, BridgeConnector
+from connectors.wecom_app import WeComAppConnector
 from connectors.wecom_robot import WeComRobotConnector
 from conversations.models import Bot
 
@@ -174,6 +175,7 @@ def test_long_markdown_is_cut_to_the_connectors_text_limit():
 
 def test_the_conversion_tables_say_what_each_connector_does():
     assert conversions.table(BridgeConnector) == {
+        "file": "",  # refused: no file in the bridge protocol
         "image": "image",
         "link": "link",
         "markdown": "markdown → text",
@@ -185,3 +187,6 @@ def test_the_conversion_tables_say_what_each_connector_does():
     }
     assert conversions.table(WeComRobotConnector)["miniprogram"] == "miniprogram → link → news"
     assert conversions.table(WeComRobotConnector)["link"] == "link → news"
+    app = conversions.table(WeComAppConnector)
+    assert (app["file"], app["template_card"]) == ("file", "template_card")
+    assert app["miniprogram"] == "miniprogram → link"  # a notice only with linked mini programs

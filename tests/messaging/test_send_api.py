@@ -351,14 +351,18 @@ def test_invalid_bodies_get_wecoms_errcode(send, bot, group, body, errcode):
     refused(send(bot.secret, "wrGroup1", body), errcode, 400)
 
 
-@pytest.mark.parametrize("msgtype", ["file", "voice"])
-def test_wecom_msgtypes_not_supported_yet_say_so(send, robot_bot, robot_group, msgtype):
-    errmsg = refused(
-        send(robot_bot.secret, "robotGroup1", {"msgtype": msgtype, msgtype: {"media_id": "m"}}),
-        40008,
-        400,
-    )
+def test_voice_is_not_supported_yet_and_says_so(send, robot_bot, robot_group):
+    body = {"msgtype": "voice", "voice": {"media_id": "m"}}
+    errmsg = refused(send(robot_bot.secret, "robotGroup1", body), 40008, 400)
     assert "not supported yet" in errmsg
+
+
+def test_a_file_to_a_connector_that_sends_no_files_is_40008_naming_what_it_sends(
+    send, robot_bot, robot_group
+):
+    body = {"msgtype": "file", "file": {"url": "https://example.com/r.pdf"}}
+    errmsg = refused(send(robot_bot.secret, "robotGroup1", body), 40008, 400)
+    assert "cannot be sent by a" in errmsg and "file" in errmsg
 
 
 def test_a_miniprogram_to_a_robot_bot_is_refused_at_once_with_40008(send, robot_bot, robot_group):
@@ -524,6 +528,7 @@ def test_the_openapi_body_schema_lists_every_msgtype(client, db):
         "image",
         "miniprogram",
         "news",
+        "file",
         "template_card",
     }
     assert {p["name"] for p in operation["parameters"]} >= {"conversation_id"}

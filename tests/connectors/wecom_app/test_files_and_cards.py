@@ -1,0 +1,190 @@
+"""The app connector's files, template cards and mini program notices, through the delivery
+engine against the fake WeCom application API."""
+
+import base64
+import hashlib
+
+import pytest
+
+from connectors.registry import connector_for
+from conversations.models import Conversation
+from devtools.receiver import Receiver
+from messaging.models import Message
+
+from .conftest import AGENT_ID, app_settings
+
+REPORT = b"%PDF-1.4 quarterly report " * 40
+CARD = {
+    "card_type": "text_notice",
+    "source": {"desc": "人事"},
+    "main_title": {"title": "请假审批", "desc": "张三 3 天"},
+    "emphasis_content": {"title": "3", "desc": "天"},
+    "card_action": {"type": 1, "url": "https://example.com/leave/7"},
+}
+
+
+def file_by_url(url: str, **extra) -> dict:
+    return {"msgtype": "file", "file": {"url": url, **extra}}
+
+
+@pytest.fixture
+def chat(app_api, app_bot, make_conversation) -> Conversation:
+    chatid = connector_for(app_bot).create_group("项目群", "zhangsan", ["zhangsan", "lisi"])
+    return make_conversation(app_bot, chatid, name="项目群")
+
+
+def test_a_file_is_uploaded_as_a_file_once_and_its_media_id_reused_for_members_and_chats(
+    app_api, member, chat, queue_message, run_queue
+):
+    with Receiver() as host:
+        host.respond(200, REPORT, {"Content-Type": "application/pdf"})
+        queue_message(member, file_by_url(host.url("/files/q3.pdf?sig=1")))
+        queue_message(chat, file_by_url(host.url("/files/q3.pdf?sig=1")))
+        run_queue()
+
+    assert set(Message.objects.values_list("status", flat=True)) == {"sent"}
+    uploads = [r for r in app_api.requests if r[0] == "media/upload"]
+    assert len(uploads) == 1 and '"type": "file"' in uploads[0][1]
+    assert b'filename="q3.pdf"' in uploads[0][2]
+    (to_member, to_chat) = app_api.sent
+    assert to_member[0] == "message/send" and to_member[1]["touser"] == "zhangsan"
+    assert to_member[1]["agentid"] == AGENT_ID
+    assert to_chat[0] == "appchat/send" and to_chat[1]["chatid"] == chat.conversation_id
+    media_id = to_member[1]["file"]["media_id"]
+    assert to_chat[1] == {
+        "msgtype": "file",
+        "file": {"media_id": media_id},
+        "chatid": chat.conversation_id,
+    }
+    assert app_api.media[media_id][:2] == (REPORT, "file")
+
+
+def test_a_base64_file_goes_with_its_name(app_api, member, queue_message, run_queue):
+    body = {
+        "msgtype": "file",
+        "file": {
+            "base64": base64.b64encode(REPORT).decode(),
+            "md5": hashlib.md5(REPORT).hexdigest(),
+            "name": "季度报告.pdf",
+        },
+    }
+    queue_message(member, body)
+    run_queue()
+
+    upload = next(r for r in app_api.requests if r[0] == "media/upload")
+    assert 'filename="季度报告.pdf"'.encode() in upload[2]
+    ((_, sent),) = app_api.sent
+    assert app_api.media[sent["file"]["media_id"]][0] == REPORT
+
+
+def test_a_file_whose_media_id_expired_is_uploaded_again(app_api, member, queue_message, run_queue):
+    with Receiver() as host:
+        host.respond(200, REPORT, {"Content-Type": "application/pdf"})
+        queue_message(member, file_by_url(host.url("/r.pdf")))
+        run_queue()
+        app_api.media.clear()  # WeCom forgot it before the 3 days were over
+        queue_message(member, file_by_url(host.url("/r.pdf")))
+        run_queue()
+
+    assert Message.objects.filter(status="sent").count() == 2
+    assert len([r for r in app_api.requests if r[0] == "media/upload"]) == 2
+
+
+def test_a_template_card_reaches_a_member_with_every_field_it_was_given(
+    app_api, member, queue_message, run_queue
+):
+    queue_message(member, {"msgtype": "template_card", "template_card": CARD})
+    run_queue()
+
+    ((path, sent),) = app_api.sent
+    assert path == "message/send"
+    assert sent == {
+        "msgtype": "template_card",
+        "template_card": CARD,
+        "touser": "zhangsan",
+        "agentid": AGENT_ID,
+    }
+    assert Message.objects.get().status == "sent"
+
+
+def test_a_template_card_to_an_app_chat_fails_saying_why(app_api, chat, queue_message, run_queue):
+    message = queue_message(chat, {"msgtype": "template_card", "template_card": CARD})
+    run_queue()
+
+    message.refresh_from_db()
+    assert message.status == "failed"
+    assert "members" in message.last_error
+    assert app_api.sent == []
+
+
+MINI = {"appid": "wx123456", "title": "报销", "page_path": "pages/claim/index", "appname": "费控"}
+
+
+def test_a_mini_program_is_a_notice_when_the_app_has_mini_programs_linked(
+    app_api, app_bot, member, queue_message, run_queue
+):
+    app_api.linked_miniprograms = {"wx123456"}
+    app_bot.connector_settings = app_settings(miniprogram_notice=True)
+    app_bot.save()
+    message = queue_message(member, {"msgtype": "miniprogram", "miniprogram": MINI})
+    run_queue()
+
+    ((_, sent),) = app_api.sent
+    assert sent["msgtype"] == "miniprogram_notice"
+    assert sent["miniprogram_notice"] == {
+        "appid": "wx123456",
+        "page": "pages/claim/index",
+        "title": "报销",
+        "description": "费控",
+    }
+    message.refresh_from_db()
+    assert (message.status, message.sent_as) == ("sent", "miniprogram_notice")
+
+
+def test_without_linked_mini_programs_a_mini_program_with_a_web_page_is_a_link(
+    app_api, member, queue_message, run_queue
+):
+    web = {**MINI, "page_path": "https://example.com/claim"}
+    message = queue_message(member, {"msgtype": "miniprogram", "miniprogram": web})
+    run_queue()
+
+    ((_, sent),) = app_api.sent
+    assert sent["msgtype"] == "textcard" and sent["textcard"]["url"] == "https://example.com/claim"
+    message.refresh_from_db()
+    assert message.status == "sent"
+
+
+def test_a_mini_program_notice_is_refused_by_wecom_for_an_unlinked_mini_program(
+    app_api, app_bot, member, queue_message, run_queue
+):
+    app_bot.connector_settings = app_settings(miniprogram_notice=True)
+    app_bot.save()
+    message = queue_message(member, {"msgtype": "miniprogram", "miniprogram": MINI})
+    run_queue()
+
+    message.refresh_from_db()
+    assert message.status == "failed" and "appid" in message.last_error
+
+
+def test_the_api_accepts_a_file_for_an_app_bot_and_refuses_a_bad_one(client, app_bot, member):
+    def send(body):
+        return client.post(
+            "/api/send",
+            body,
+            content_type="application/json",
+            query_params={"secret": app_bot.secret, "conversation_id": "zhangsan"},
+        ).json()
+
+    assert send(file_by_url("https://example.com/r.pdf", name="报告.pdf"))["errcode"] == 0
+    assert send({"msgtype": "file", "file": {"name": "x.pdf"}})["errcode"] == 40058
+    tiny = base64.b64encode(b"12345").decode()
+    refused = send(
+        {"msgtype": "file", "file": {"base64": tiny, "md5": hashlib.md5(b"12345").hexdigest()}}
+    )
+    assert refused["errcode"] == 40058 and "6 bytes" in refused["errmsg"]
+    bad_name = send(file_by_url("https://example.com/r.pdf", name="a/b.pdf"))
+    assert bad_name["errcode"] == 40058
+    assert Message.objects.get().body["file"] == {
+        "url": "https://example.com/r.pdf",
+        "name": "报告.pdf",
+    }
