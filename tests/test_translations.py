@@ -6,6 +6,7 @@ untranslated and no fuzzy entry. The committed catalogues are that command's
 output, translated: a new string shows up here until it is translated.
 """
 
+import re
 import shutil
 import subprocess
 import sys
@@ -65,3 +66,39 @@ def test_makemessages_leaves_no_untranslated_or_fuzzy_entry(tmp_path):
         problems += [f"{where}: untranslated: {m}" for m in _msgids(po_file, "--untranslated")]
         problems += [f"{where}: fuzzy: {m}" for m in _msgids(po_file, "--only-fuzzy")]
     assert not problems, "\n".join(problems)
+
+
+# Half-width punctuation that Chinese text legitimately keeps: a literal comma the
+# operator must type, and a format spelled out.
+HALF_WIDTH_KEPT = ["用英文逗号（,）分隔", "主机:进程号:标识"]
+
+
+def test_chinese_translations_use_full_width_punctuation():
+    """，：；？！（） next to Chinese text, not , : ; ? ! ( ) (placeholders and URLs aside)."""
+    cjk = "\u3000-\u303f\u4e00-\u9fff\uff00-\uffef"
+    placeholder = re.compile(r"%\([a-z_]+\)[sdf]|%[sd]|\{[^}]*\}|https?://\S+|<[^>]+>")
+    half = re.compile(rf"(?<=[{cjk}])\s?[,:;?!()]|[,:;?!()]\s?(?=[{cjk}])")
+    found = []
+    for po_file in sorted(REPO.glob("*/locale/zh_Hans/LC_MESSAGES/*.po")) + sorted(
+        REPO.glob("locale/zh_Hans/LC_MESSAGES/*.po")
+    ):
+        for msgstr in _msgstrs(po_file):
+            if any(kept in msgstr for kept in HALF_WIDTH_KEPT):
+                continue
+            if half.search(placeholder.sub("", msgstr)):
+                found.append(f"{po_file.relative_to(REPO)}: {msgstr}")
+    assert found == []
+
+
+def _msgstrs(po_file: Path) -> list[str]:
+    out = subprocess.run(
+        ["msgattrib", "--no-obsolete", "--no-wrap", str(po_file)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return [
+        line.split('"', 1)[1][:-1]
+        for line in out.splitlines()
+        if line.startswith("msgstr") and '"' in line
+    ]

@@ -101,7 +101,7 @@ def test_empty_reply_and_refusals_are_explained_in_the_page(page, demo):
     Bot.objects.filter(pk=bot.pk).update(is_active=False)
     page.get_by_placeholder("输入回复内容…").fill("还在吗")
     page.get_by_role("button", name="发送").click()
-    expect(page.get_by_role("alert")).to_contain_text("未发送:bot is inactive")
+    expect(page.get_by_role("alert")).to_contain_text("未发送：bot is inactive")
     shoot(page, "10-reply-refused")
 
 

@@ -328,7 +328,7 @@ def test_reply_refused_by_the_send_path_shows_its_errmsg(operator_client, bot, g
     response = operator_client.post(url, {"content": "hello"})
 
     assert response.status_code == 400
-    assert "未发送:bot is inactive" in response.content.decode()
+    assert "未发送：bot is inactive" in response.content.decode()
     assert not Message.objects.exists()
 
 
