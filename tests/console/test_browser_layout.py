@@ -47,8 +47,18 @@ def no_wrapped_headers_or_badges(page, table: str) -> None:
 
 
 def test_the_audit_log_fits_1440_px(page, demo):
+    from django.contrib.auth import get_user_model
+
+    from audit.services import record_action
+
     bot, group = demo
     fill_log(bot, group)
+    admin = get_user_model().objects.get(username="admin")
+    for message in Message.objects.filter(status="failed")[:5]:
+        record_action(admin, "message.retry", bot=bot, target=message, summary="Retry.")
+    record_action(
+        admin, "bot.update", bot=bot, target=bot, summary="timezone, rate_limit_per_minute"
+    )
     page.set_viewport_size(WIDE)
     log_in(page)
     page.goto("/console/audit/")
@@ -56,6 +66,7 @@ def test_the_audit_log_fits_1440_px(page, demo):
     no_wrapped_headers_or_badges(page, "table.audit")
     shoot(page, "layout-audit-1440")
     page.goto("/console/audit/actions/")
+    page.wait_for_selector("table tbody tr")
     no_wrapped_headers_or_badges(page, "table")
     shoot(page, "layout-actions-1440")
 
