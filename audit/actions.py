@@ -24,6 +24,7 @@ WORDS = {
     "bot.operator_add": _("Added an operator"),
     "bot.operator_remove": _("Removed an operator"),
     "secret.rotate": _("Rotated a secret"),
+    "signing_secret.rotate": _("Rotated the webhook signing secret"),
     "secret.reveal": _("Revealed a secret"),
     "contacts.sync": _("Synced the contacts"),
     "conversation.add": _("Added a conversation by hand"),
