@@ -14,8 +14,6 @@ it to a team, and it keeps one list of operators per bot.
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
-
 from .models import Bot
 from .services import bots_visible_to
 
@@ -31,15 +29,6 @@ def is_bot_admin(user, bot: Bot) -> bool:
     if user.is_superuser:
         return True
     return user.has_perm(ADMINISTER_PERMISSION) and bot.operators.filter(pk=user.pk).exists()
-
-
-def administered_bots(user) -> QuerySet[Bot]:
-    """The bots `user` is a bot admin of."""
-    if not user.is_authenticated or not user.is_active:
-        return Bot.objects.none()
-    if user.is_superuser or user.has_perm(ADMINISTER_PERMISSION):
-        return bots_visible_to(user)
-    return Bot.objects.none()
 
 
 def may_change_sending(user, bot: Bot) -> bool:
