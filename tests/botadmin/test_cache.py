@@ -2,11 +2,14 @@
 empties only its own prefix."""
 
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 import pytest
+import time_machine
 from django.conf import settings
 from django.core.management import call_command
 from django.db import connections
+from django.utils import timezone
 
 from botadmin.cache import DatabaseCache, RedisCache
 
@@ -48,3 +51,16 @@ def test_clearing_a_prefixed_redis_cache_leaves_other_prefixes_keys():
     assert other.get("kept") == 1
     other.clear()
     assert other.get("kept") is None
+
+
+def test_the_database_cache_increments_only_live_keys(db):
+    call_command("createcachetable", "botadmin_cache")
+    cache = DatabaseCache("botadmin_cache", {})
+    with pytest.raises(ValueError):
+        cache.incr("absent")
+    cache.set("short", 5, timeout=1)
+    assert cache.incr("short", 2) == 7 and cache.get("short") == 7
+    with time_machine.travel(timezone.now() + timedelta(seconds=5)):
+        with pytest.raises(ValueError):
+            cache.incr("short")  # expired: a counter starts again with add()
+        assert cache.add("short", 1) and cache.incr("short") == 2
