@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy as _
 
 from connectors import bot_settings
 from connectors.registry import CONNECTORS
+from conversations.bot_changes import OtherFieldErrorsOnTheForm
 from conversations.models import Bot, Conversation
 
 # Django's ":" after labels has no zh-Hans translation (a half-width colon in
@@ -80,7 +81,7 @@ def connector_choices() -> list[tuple[str, str]]:
     return [(kind, cls.label) for kind, cls in CONNECTORS.items()]
 
 
-class SendingForm(NoLabelSuffix, forms.ModelForm):
+class SendingForm(NoLabelSuffix, OtherFieldErrorsOnTheForm, forms.ModelForm):
     """Quiet hours, pace, time zone and retention."""
 
     class Meta:

@@ -19,6 +19,7 @@ from messaging import delivery_actions
 
 from . import connections
 from .admin_sync import ContactSyncBotAdminMixin
+from .bot_changes import OtherFieldErrorsOnTheForm
 from .models import Bot, Conversation
 from .roles import ADMINISTER_PERMISSION, is_bot_admin, may_create_bots
 from .secrets import mask
@@ -70,7 +71,7 @@ def connector_fieldsets() -> list[tuple]:
     return sets
 
 
-class BotAdminFormBase(forms.ModelForm):
+class BotAdminFormBase(OtherFieldErrorsOnTheForm, forms.ModelForm):
     """The bot form; the connectors' settings fields are added from their forms below."""
 
     class Meta:

@@ -5,6 +5,7 @@ them is decided by the caller (conversations/roles.py)."""
 
 from __future__ import annotations
 
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import transaction
 
 from audit.services import record_action
@@ -13,6 +14,22 @@ from connectors.registry import connector_class
 
 from .models import Bot, Conversation, SyncRun
 from .sync import request_sync
+
+
+class OtherFieldErrorsOnTheForm:
+    """For a ModelForm of some of a bot's fields: Bot.clean() also checks the
+    connector settings, whose errors name fields the form does not have (Django
+    would raise); they are shown as the form's own errors."""
+
+    def _update_errors(self, errors):
+        if hasattr(errors, "error_dict"):
+            moved: dict = {}
+            for name, messages in errors.error_dict.items():
+                moved.setdefault(name if name in self.fields else NON_FIELD_ERRORS, []).extend(
+                    messages
+                )
+            errors = ValidationError(moved)
+        super()._update_errors(errors)
 
 
 def create_bot(actor, name: str, kind: str, settings: dict) -> Bot:

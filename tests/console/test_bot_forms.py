@@ -206,3 +206,17 @@ def test_a_bot_admin_who_removes_themselves_lands_on_their_bot_list(operator_cli
     assert response.status_code == 200
     assert response.redirect_chain[-1][0] == reverse("console:bots")
     assert not bot.operators.exists()
+
+
+def test_sending_settings_of_a_bot_whose_agent_is_now_outside_the_networks(
+    operator_client, bot, settings
+):
+    """BOTADMIN_AGENT_NETWORKS set after the bot was made: its pace form says why it
+    cannot be saved instead of failing."""
+    settings.BOTADMIN_AGENT_NETWORKS = ["10.20.0.0/16"]
+    response = operator_client.post(
+        reverse("console:bot_sending", args=[bot.pk]),
+        {"is_active": "on", "rate_limit_per_minute": "12"},
+    )
+    assert response.status_code == 400
+    assert "BOTADMIN_AGENT_NETWORKS" in response.content.decode()

@@ -172,3 +172,14 @@ def test_a_bot_created_in_the_admin_by_a_bot_admin_is_theirs(client, make_operat
     )
     assert response.status_code == 302, response.content.decode()[:1500]
     assert list(Bot.objects.get(name="annas").operators.all()) == [anna]
+
+
+def test_an_operator_saving_a_bot_whose_agent_is_outside_the_networks_is_told_why(
+    client, plain_operator, bot, settings
+):
+    settings.BOTADMIN_AGENT_NETWORKS = ["10.20.0.0/16"]
+    client.force_login(plain_operator)
+    url = reverse("admin:conversations_bot_change", args=[bot.pk])
+    response = client.post(url, bot_form(bot, rate_limit_per_minute=7))
+    assert response.status_code == 200  # the form again, not a 500
+    assert "BOTADMIN_AGENT_NETWORKS" in response.content.decode()
