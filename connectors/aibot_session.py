@@ -325,7 +325,8 @@ class BotSession:
         body = request["body"]
         try:
             reply = self.replies.get(str(request.get("reply_to") or ""))
-            if reply and time.monotonic() < reply[1] and body["msgtype"] != "image":
+            uploaded = body["msgtype"] in ("image", "file")
+            if reply and time.monotonic() < reply[1] and not uploaded:
                 answer = await self._respond(reply[0], request["message_id"], body)
                 if answer.get("errcode") not in REPLY_GONE_ERRCODES:
                     return {**answer, "via": "aibot_respond_msg"}
@@ -334,14 +335,17 @@ class BotSession:
                 "chat_type": 2 if request.get("chat_type") == "group" else 1,
                 "msgtype": body["msgtype"],
             }
-            if body["msgtype"] == "image":
+            if uploaded:
+                media = body[body["msgtype"]]
                 try:
-                    media_id = await self._upload("image", body["image"]["base64"])
+                    media_id = await self._upload(
+                        body["msgtype"], media["base64"], media.get("name")
+                    )
                 except NotAcknowledged as error:  # nothing reached the chat yet
                     return {"outcome": "retry", "errmsg": f"media upload: {error}"}
                 if isinstance(media_id, dict):
                     return media_id  # the upload's refusal
-                wire["image"] = {"media_id": media_id}
+                wire[body["msgtype"]] = {"media_id": media_id}
             else:
                 wire[body["msgtype"]] = body[body["msgtype"]]
             answer = await self._request("aibot_send_msg", wire)
@@ -365,12 +369,12 @@ class BotSession:
         async with self.reply_lock:  # replies to one req_id go one after the other's ack
             return await self._request("aibot_respond_msg", reply, req_id=req_id)
 
-    async def _upload(self, kind: str, data_base64: str) -> str | dict:
+    async def _upload(self, kind: str, data_base64: str, name: str | None = None) -> str | dict:
         data = base64.b64decode(data_base64)
         chunks = [data[i : i + UPLOAD_CHUNK_BYTES] for i in range(0, len(data), UPLOAD_CHUNK_BYTES)]
         if not chunks or len(chunks) > UPLOAD_MAX_CHUNKS:
             return {"outcome": "failed", "errmsg": f"{kind} too large to upload"}
-        name = f"{kind}{sniff(data)[1] or '.bin'}"
+        name = name or f"{kind}{sniff(data)[1] or '.bin'}"
         started = await self._request(
             "aibot_upload_media_init",
             {

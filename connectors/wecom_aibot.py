@@ -50,6 +50,8 @@ if TYPE_CHECKING:
 
 KIND = "wecom_aibot"
 IMAGE_MAX_BYTES = 10 * 1024 * 1024
+# Uploads: at most 100 chunks of 512 KB; WeCom's own SDKs keep files to 20 MB.
+FILE_MAX_BYTES = 20 * 1024 * 1024
 # aibot_send_msg markdown and stream content: at most 20,480 bytes. A text is
 # escaped into markdown, which at worst doubles it.
 MARKDOWN_MAX_BYTES = 20480
@@ -90,7 +92,7 @@ def credentials(bot: Bot) -> tuple[str, str, str]:
 class WeComAIBotConnector(Connector):
     kind = KIND
     label = _("WeCom AI bot")
-    native_msgtypes = frozenset({"markdown", "template_card", "image"})
+    native_msgtypes = frozenset({"markdown", "template_card", "image", "file"})
     conversions = {
         "text": ("markdown",),
         "markdown_v2": ("markdown",),
@@ -104,6 +106,7 @@ class WeComAIBotConnector(Connector):
         title=128,
         description=512,
         image=IMAGE_MAX_BYTES,
+        file=FILE_MAX_BYTES,
     )
     image_formats = frozenset({"JPEG", "PNG", "GIF"})
     idempotent = False
@@ -125,11 +128,13 @@ class WeComAIBotConnector(Connector):
                 "no AI bot gateway holds this bot's connection (is manage.py aibot_gateway running?)",
             )
         wire = dict(body)
-        if body["msgtype"] == "image":
+        msgtype = body["msgtype"]
+        if msgtype in ("image", "file"):
             try:
-                wire["image"] = {"base64": base64.b64encode(self._image_bytes(body)).decode()}
+                content, name = self._media_bytes(body)
             except _Refused as refused:
                 return refused.result
+            wire[msgtype] = {"base64": base64.b64encode(content).decode(), "name": name}
         request = {
             "bot_id": self.bot.pk,
             "message_id": message_id,
@@ -184,15 +189,22 @@ class WeComAIBotConnector(Connector):
             )
         return SendResult(Outcome.FAILED, f"{errcode} {detail}".strip(), errcode=errcode)
 
-    def _image_bytes(self, body: dict) -> bytes:
-        image = body["image"]
-        if image.get("base64"):
+    def _media_bytes(self, body: dict) -> tuple[bytes, str]:
+        """An image's or file's bytes (its base64, or downloaded from its URL) and name."""
+        msgtype = body["msgtype"]
+        media = body[msgtype]
+        name = str(media.get("name") or "")
+        if media.get("base64"):
             try:
-                return base64.b64decode(image["base64"], validate=True)
+                return base64.b64decode(media["base64"], validate=True), name
             except (binascii.Error, ValueError):
-                raise _Refused(SendResult(Outcome.FAILED, "image.base64 is not base64")) from None
+                raise _Refused(
+                    SendResult(Outcome.FAILED, f"{msgtype}.base64 is not base64")
+                ) from None
+        limit = FILE_MAX_BYTES if msgtype == "file" else IMAGE_MAX_BYTES
+        name = name or media["url"].split("?", 1)[0].rsplit("/", 1)[-1][:100] or msgtype
         try:
-            return wecom_app.WeComAppConnector.download(image["url"])
+            return wecom_app.WeComAppConnector.download(media["url"], limit), name
         except wecom_app._Refused as refused:
             raise _Refused(refused.result) from None
 

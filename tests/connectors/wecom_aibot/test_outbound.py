@@ -243,3 +243,21 @@ def test_an_interactive_card_needs_a_task_id(aibot, group, post):
     card = {"msgtype": "template_card", "template_card": {"card_type": "vote_interaction"}}
     answer = post(aibot, "wrGroupA", card).json()
     assert answer["errcode"] == 40058 and "task_id" in answer["errmsg"]
+
+
+def test_a_file_is_uploaded_with_its_name_then_sent_by_media_id(
+    aibot_server, aibot, group, connected, post
+):
+    report = b"%PDF-1.4 weekly report"
+    body = {"msgtype": "file", "file": {"base64": base64.b64encode(report).decode(),
+            "md5": hashlib.md5(report).hexdigest(), "name": "周报.pdf"}}  # fmt: skip
+    message = sent_through(post, aibot, "wrGroupA", body)
+
+    assert message.status == "sent" and message.sent_as == "file"
+    init = aibot_server.frames_of("aibot_upload_media_init")[0]["body"]
+    assert (init["type"], init["filename"], init["total_chunks"]) == ("file", "周报.pdf", 1)
+    (upload,) = aibot_server.uploads.values()
+    assert upload["data"] == report
+    assert aibot_server.sent[0][2] == {
+        "chatid": "wrGroupA", "chat_type": 2, "msgtype": "file", "file": {"media_id": upload["media_id"]},
+    }  # fmt: skip
