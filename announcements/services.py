@@ -121,9 +121,23 @@ def save_announcement(
     return announcement
 
 
-def estimated_duration(recipients: int, bot: Bot) -> timedelta:
-    """How long the delivery engine needs for `recipients` messages at the bot's rate limit."""
-    return timedelta(minutes=recipients / max(bot.rate_limit_per_minute, 1))
+def estimated_duration(recipients: int, bot: Bot, waiting: int = 0) -> timedelta:
+    """How long the delivery engine needs for `recipients` messages at the bot's pace.
+
+    The pace is the bot's, shared by all workers and by everything the bot sends
+    (messaging/delivery_pace.py): `waiting` messages already queued for it go first.
+    """
+    return timedelta(minutes=(recipients + waiting) / max(bot.rate_limit_per_minute, 1))
+
+
+def messages_waiting(bot: Bot, besides: Announcement | None = None) -> int:
+    """The bot's outbound messages queued or being sent now, other than `besides`' own."""
+    waiting = Message.objects.filter(
+        bot=bot, direction=Message.Direction.OUT, status__in=Message.Status.IN_DELIVERY
+    )
+    if besides is not None:
+        waiting = waiting.exclude(announcement_run__announcement=besides)
+    return waiting.count()
 
 
 # --- The scheduler ------------------------------------------------------------

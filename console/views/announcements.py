@@ -187,6 +187,7 @@ def detail(request, pk: int):
             .order_by("conversation__name", "pk"),
             100,
         ).get_page(request.GET.get("page"))
+    waiting = services.messages_waiting(announcement.bot, besides=announcement)
     context = {
         "announcement": announcement,
         "runs": [(r, services.run_progress(r)) for r in runs],
@@ -194,8 +195,11 @@ def detail(request, pk: int):
         "recipients": recipients,
         "recipient_count": announcement.conversations.count(),
         "estimate": about(
-            services.estimated_duration(announcement.conversations.count(), announcement.bot)
+            services.estimated_duration(
+                announcement.conversations.count(), announcement.bot, waiting
+            )
         ),
+        "waiting": waiting,
         "preview_times": _preview(announcement),
     }
     # The page keeps refreshing its runs while one is sending or about to start.

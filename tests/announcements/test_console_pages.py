@@ -6,6 +6,7 @@ from django.utils import timezone
 from announcements.models import Announcement, SavedAudience
 from announcements.services import start_due_announcements
 from audit.models import OperatorAction
+from messaging.sending import accept_outbound
 from tests.images import image_bytes
 
 
@@ -459,3 +460,23 @@ def test_the_run_estimate_says_seconds_for_a_short_run(
     client.force_login(superuser)
     html = client.get(f"/console/announcements/{announcement.pk}/").content.decode()
     assert "约 6 秒" in html and "约 1 分钟" not in html
+
+
+def test_the_run_estimate_counts_the_messages_already_waiting_for_the_bot(
+    client, superuser, bot, make_groups, make_announcement
+):
+    bot.rate_limit_per_minute = 20
+    bot.save()
+    groups = make_groups(bot, 5)
+    for group in groups[:3]:  # the bot's pace is shared: these go first
+        accept_outbound(
+            bot=bot,
+            conversation_id=group.conversation_id,
+            body={"msgtype": "text", "text": {"content": "earlier"}},
+            source="api",
+        )
+    announcement = make_announcement(bot, groups[3:])
+    client.force_login(superuser)
+    html = client.get(f"/console/announcements/{announcement.pk}/").content.decode()
+    estimate = html.split('id="run-estimate">')[1].split("</p>")[0]
+    assert "3" in estimate and "约 15 秒" in estimate
