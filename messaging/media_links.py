@@ -74,8 +74,8 @@ def media_fields(message: Message) -> dict | None:
 def with_media_fields(message: Message, body: dict) -> dict:
     """The forwarded body: the msgtype object gains the archive's fields, beside its own."""
     part = body.get(message.msgtype)
-    if not isinstance(part, dict):
-        return body
+    if not isinstance(part, dict) or "cdn" not in part:
+        return body  # nothing to fetch, no copy to link: no query on the forwarding path
     fields = media_fields(message)
     if fields is None:
         return body

@@ -46,6 +46,11 @@ URLS = [
     "/console/audit/?before=-1",
     "/console/bots/99999999999999999999/conversations/{c}/",
     "/console/bots/{b}/conversations/99999999999999999999/updates?after=1",
+    "/console/bots/{b}/conversations/{c}/messages/99999999999999999999/media/99999999999999999999",
+    "/console/bots/{b}/conversations/{c}/messages/1/media/99999999999999999999/thumbnail",
+    "/files/%00",
+    "/files/99999999999999999999:xyz:abc",
+    "/files/%ED%A0%80",
 ]
 
 
