@@ -78,6 +78,11 @@ WEBHOOK_DELIVERIES = Counter(
     "Webhook delivery attempts by what became of the delivery: delivered, retry, failed.",
     ["outcome"],
 )
+MEDIA_FETCHES = Counter(
+    "botadmin_media_fetches_total",
+    "Media fetches into the archive by outcome: stored, retry, failed.",
+    ["connector", "outcome"],
+)
 CONTACT_SYNC_RUNS = Counter(
     "botadmin_contact_sync_runs_total", "Contact sync runs finished.", ["outcome"]
 )
@@ -131,6 +136,11 @@ def inbound_stored(bot) -> None:
 def webhook_delivery(outcome: str) -> None:
     if _on():
         WEBHOOK_DELIVERIES.labels("retry" if outcome == "pending" else str(outcome)).inc()
+
+
+def media_fetch(connector: str, outcome: str) -> None:
+    if _on():
+        MEDIA_FETCHES.labels(connector, "retry" if outcome == "pending" else str(outcome)).inc()
 
 
 def contact_sync_finished(outcome: str) -> None:

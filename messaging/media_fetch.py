@@ -35,7 +35,8 @@ from django.db import transaction
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 
-from botadmin import http
+from botadmin import http, metrics
+from botadmin import logging as botadmin_logging
 from connectors.base import ConnectorError, FetchedMedia, MediaGone, MediaRef
 from connectors.registry import connector_for
 from media import store
@@ -178,6 +179,13 @@ def fetch(media_id: int) -> str | None:
     row = MessageMedia.objects.select_related("message__bot", "message__conversation").get(
         pk=media_id
     )
+    botadmin_logging.bind(bot=row.message.bot.name, message_id=row.message.msgid)
+    outcome = _fetch_claimed(row, now)
+    metrics.media_fetch(row.message.bot.connector, outcome)
+    return outcome
+
+
+def _fetch_claimed(row: MessageMedia, now: datetime) -> str:
     reused = _reuse(row)
     if reused is not None:
         return _stored(row, reused, "")

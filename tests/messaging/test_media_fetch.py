@@ -21,6 +21,7 @@ from messaging import media_fetch
 from messaging.media_links import media_path
 from messaging.models import Message, MessageMedia
 from messaging.sending import accept_outbound_bulk
+from tests.botadmin.test_metrics import scrape  # noqa: F401  (GET /metrics, parsed)
 from tests.images import image_bytes
 
 from .support import callback_body, create_pending_deliveries, forward_due
@@ -246,3 +247,21 @@ def test_an_image_sent_by_url_is_downloaded_once_for_an_announcements_copies(
     receiver.respond(200, image_bytes("PNG", (8, 8)), {"Content-Type": "image/png"})
     # Later the URL shows another picture: the history keeps the one that went out.
     assert store.read(MessageMedia.objects.first().stored_file) == png
+
+
+def test_fetches_are_counted_by_connector_and_outcome(
+    media_bot,
+    agent,
+    post_callback,
+    scrape,  # noqa: F811
+):
+    before = scrape()
+    post_callback(callback_body("image", media_bot, msgid="ok"))
+    post_callback(callback_body("image", media_bot, msgid="x", image={"cdn_type": "c", "cdn": "?"}))
+
+    assert sorted(fetch_due()) == ["failed", "stored"]
+
+    after = scrape()
+    for outcome in ("stored", "failed"):
+        key = ("botadmin_media_fetches_total", (("connector", "bridge"), ("outcome", outcome)))
+        assert after.get(key, 0) - before.get(key, 0) == 1
