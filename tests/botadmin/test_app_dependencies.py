@@ -1,6 +1,6 @@
 """Dependencies between the apps point one way.
 
-console → announcements, forwarding → messaging. An app that imports one above it makes a
+console → announcements, forwarding → messaging → media. An app that imports one above it makes a
 cycle a reader has to untangle; messaging tells the apps built on it what
 happened through `messaging.signals` instead. Model references by string
 (`"announcements.AnnouncementRun"` on `Message.announcement_run`) are not
@@ -16,6 +16,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 # app → the apps it must not import
 FORBIDDEN = {
+    # The media store is below every app: it keeps bytes, and knows no message or bot.
+    "media": {"conversations", "messaging", "announcements", "forwarding", "console"},
     "messaging": {"announcements", "forwarding", "console"},
     "announcements": {"forwarding", "console"},
     "forwarding": {"announcements", "console"},
