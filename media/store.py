@@ -19,6 +19,7 @@ import hashlib
 import io
 import logging
 import warnings
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.files.base import ContentFile
@@ -55,12 +56,49 @@ def check_size(size: int) -> None:
         raise MediaTooLarge(f"larger than the {max_bytes()} bytes media limit")
 
 
+@dataclass
+class Put:
+    """Bytes written to the store (or found there), before their row exists."""
+
+    existing: StoredFile | None
+    sha256: str = ""
+    size: int = 0
+    content_type: str = ""
+    name: str = ""
+    width: int | None = None
+    height: int | None = None
+
+    def row(self) -> StoredFile:
+        """The StoredFile row (created if need be). Inside the caller's transaction, if any:
+        a fetch records the row and its use in one commit."""
+        if self.existing is not None:
+            return self.existing
+        try:
+            with transaction.atomic():
+                return StoredFile.objects.create(
+                    sha256=self.sha256,
+                    size=self.size,
+                    content_type=self.content_type,
+                    name=self.name,
+                    width=self.width,
+                    height=self.height,
+                )
+        except IntegrityError:  # stored meanwhile by another writer: same bytes, same name
+            return StoredFile.objects.get(sha256=self.sha256)
+
+
 def store_bytes(content: bytes) -> StoredFile:
     """Keep these bytes in the media store (once); the row that names them.
 
     Raises MediaTooLarge, or the storage's own error when it cannot be written.
     Safe side by side: two writers of the same bytes end with one row.
     """
+    return put_bytes(content).row()
+
+
+def put_bytes(content: bytes) -> Put:
+    """Write the bytes (unless there already) outside any transaction: the row comes
+    after (`Put.row`), so a slow bucket never holds a database lock."""
     check_size(len(content))
     digest = hashlib.sha256(content).hexdigest()
     existing = StoredFile.objects.filter(sha256=digest).first()
@@ -68,22 +106,11 @@ def store_bytes(content: bytes) -> StoredFile:
     if existing is not None:
         if not storage.exists(existing.name):  # lost from the store: these bytes put it back
             _write(storage, existing.name, content)
-        return existing
+        return Put(existing)
     content_type, extension = sniff(content)
     name = _write(storage, f"{digest[:2]}/{digest[2:4]}/{digest}{extension}", content)
     width, height = _dimensions(content) if content_type.startswith("image/") else (None, None)
-    try:
-        with transaction.atomic():
-            return StoredFile.objects.create(
-                sha256=digest,
-                size=len(content),
-                content_type=content_type,
-                name=name,
-                width=width,
-                height=height,
-            )
-    except IntegrityError:  # stored meanwhile by another writer: same bytes, same name
-        return StoredFile.objects.get(sha256=digest)
+    return Put(None, digest, len(content), content_type, name, width, height)
 
 
 def thumbnail(stored: StoredFile) -> str | None:

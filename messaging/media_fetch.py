@@ -188,12 +188,12 @@ def fetch(media_id: int) -> str | None:
 def _fetch_claimed(row: MessageMedia, now: datetime) -> str:
     reused = _reuse(row)
     if reused is not None:
-        return _stored(row, reused, "")
+        return _stored(row, store.Put(reused), "")
     try:
         fetched = _fetch_bytes(row)
         if row.kind == "image" and not _is_image(fetched.content):
             raise MediaGone(f"not an image ({_sniffed(fetched.content)})")
-        stored = store.store_bytes(fetched.content)
+        put = store.put_bytes(fetched.content)
     except store.MediaTooLarge as error:
         return _fail(row, str(error))
     except MediaGone as error:
@@ -203,7 +203,7 @@ def _fetch_claimed(row: MessageMedia, now: datetime) -> str:
     except Exception as error:  # the media store itself (a bucket that is down)
         logger.warning("Media store unavailable for media %s", row.pk, exc_info=True)
         return _retry(row, f"media store unavailable: {error.__class__.__name__}: {error}", now)
-    return _stored(row, stored, fetched.name)
+    return _stored(row, put, fetched.name)
 
 
 def _reuse(row: MessageMedia):
@@ -270,13 +270,13 @@ def _sniffed(content: bytes) -> str:
     return sniff(content)[0]
 
 
-def _stored(row: MessageMedia, stored, name: str) -> str:
-    now = timezone.now()
-    fields = {"status": Status.STORED, "stored_file": stored, "stored_at": now, "error": ""}
+def _stored(row: MessageMedia, put: store.Put, name: str) -> str:
+    fields = {"status": Status.STORED, "stored_at": timezone.now(), "error": ""}
     fields["next_attempt_at"] = None
     if name and not row.original_name:
         fields["original_name"] = name[:255]
-    _settle(row, fields)
+    # The file's row and its use in one commit (a worker's writes cost a commit each).
+    _settle(row, fields, stored_file=put.row)
     return Status.STORED
 
 
@@ -306,8 +306,10 @@ def _lifetime(row: MessageMedia) -> timedelta:
     return connector_for(row.message.bot).media_lifetime
 
 
-def _settle(row: MessageMedia, fields: dict) -> None:
+def _settle(row: MessageMedia, fields: dict, stored_file=None) -> None:
     with transaction.atomic():
+        if stored_file is not None:
+            fields = {**fields, "stored_file": stored_file()}
         MessageMedia.objects.filter(pk=row.pk).update(**fields)
         # The history's bubble shows the media: it changed.
         Message.objects.filter(pk=row.message_id).update(updated_at=timezone.now())
