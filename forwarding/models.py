@@ -156,8 +156,13 @@ def webhook_id_for(msgid: str) -> str:
 class WebhookAttempt(models.Model):
     """One POST to an endpoint: recorded before it is made, its outcome written after."""
 
+    # Not connectors.base.Outcome: that one is a connector's classification of one send
+    # (retry / uncertain / failed for good). Here the answer is only 2xx or not, and
+    # whether a failure is retried is the schedule's decision (the delivery's status
+    # says it), so "success / failure / refused" is what an attempt can say. The
+    # open-attempt marker is the outbox protocol's, shared with DeliveryAttempt.
     class Outcome(models.TextChoices):
-        IN_FLIGHT = outbox.IN_FLIGHT, _("In flight")  # opened at the claim (the outbox protocol)
+        IN_FLIGHT = outbox.IN_FLIGHT, _("In flight")  # opened at the claim
         SUCCESS = "success", _("Success")
         FAILURE = "failure", _("Failure")
         REFUSED = "refused", _("Refused (unsafe URL)")
