@@ -6,7 +6,7 @@
    (the baseline: what an agent reporting the same messages achieves on the
    same database).
 2. Starts `manage.py aibot_gateway` against the fake server of the tests
-   (tests/fakes/wecom_aibot.py, a real WebSocket on 127.0.0.1), pushes N
+   (devtools/fake_wecom_aibot.py, a real WebSocket on 127.0.0.1), pushes N
    callbacks as fast as the socket takes them and measures stored messages
    per second (first push → last row's created_at). Target: ≥ 0.7 of the
    /api/callback rate.
@@ -118,7 +118,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8107")))
     args = parser.parse_args()
 
-    from tests.fakes.wecom_aibot import FakeAIBotServer
+    from devtools.fake_wecom_aibot import FakeAIBotServer
 
     env = server_environment(args.port, "bench-aibot")
     os.environ.update(env)  # this process reads the same database

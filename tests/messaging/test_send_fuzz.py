@@ -137,7 +137,9 @@ def reaches_acceptance():
     its own examples: a separate test could run in another process)."""
     ACCEPTED.clear()
     yield
-    assert len(ACCEPTED) > examples(1500) / 30  # 50 in CI
+    # One body in 100 is plenty to show it: with a dozen msgtypes most drawn bodies are
+    # refused, and a quick run (150 examples) may accept only a handful.
+    assert len(ACCEPTED) >= examples(1500) / 100  # 15 in CI, 2 in a quick run
 
 
 @FUZZ

@@ -5,7 +5,7 @@ import pytest
 
 from connectors.aibot_gateway import Gateway
 from conversations.models import Bot
-from tests.fakes.wecom_aibot import FakeAIBotServer
+from devtools.fake_wecom_aibot import FakeAIBotServer
 from tests.polling import wait_until
 
 

@@ -37,7 +37,6 @@ from websockets.asyncio.server import serve
 
 from botadmin.local_http import Answer, LocalServer, Request
 from connectors.wecom_aibot_frames import encrypt_media
-from tests.polling import wait_until
 
 
 class _MediaServer(LocalServer):
@@ -118,7 +117,10 @@ class FakeAIBotServer:
     # --- what tests do --------------------------------------------------------------
 
     def wait_connected(self, bot_id: str, timeout: float = 10) -> None:
-        assert wait_until(lambda: bot_id in self.live, timeout=timeout), f"{bot_id} never connected"
+        deadline = time.monotonic() + timeout
+        while bot_id not in self.live:
+            assert time.monotonic() < deadline, f"{bot_id} never connected"
+            time.sleep(0.05)
 
     def frames_of(self, cmd: str) -> list[dict]:
         with self.lock:
