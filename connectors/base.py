@@ -181,6 +181,11 @@ class Connector:
         self.bot = bot
 
     @classmethod
+    def syncs_contacts(cls) -> bool:
+        """Whether a contact sync can do anything: list contacts or check entered ones."""
+        return cls.lists_contacts or cls.enters_contacts
+
+    @classmethod
     def english_label(cls) -> str:
         """The label in English, for API errmsgs and stored notes (which are English)."""
         with translation.override("en"):

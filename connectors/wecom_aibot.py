@@ -238,10 +238,6 @@ class WeComAIBotConnector(Connector):
         name = ref.fields.get("filename") or ref.fields.get("name") or ""
         return FetchedMedia(plain, "", str(name))
 
-    def check_contact(self, conversation: Conversation) -> bool:
-        """WeCom cannot list or check an AI bot's chats: they are known from their messages."""
-        return True
-
     def check(self) -> str:
         from conversations import connections
 

@@ -8,6 +8,7 @@ from django.utils.translation import gettext as _
 from connectors.registry import CONNECTORS
 from conversations.bot_changes import request_sync_by
 from conversations.models import Bot, SyncRun
+from conversations.sync import can_sync
 
 RECENT_RUNS = 5
 
@@ -25,6 +26,9 @@ def sync_context(request, bot: Bot) -> dict:
         "sync_url": reverse("console:bot_sync", args=[bot.pk]),
         "sync_status_url": reverse("console:bot_sync_status", args=[bot.pk]),
         "empty_reason": empty_reason(bot),
+        # A connector that can neither list nor check contacts: no "Sync now", say why.
+        "can_sync": can_sync(bot),
+        "not_possible_reason": SyncRun.NOT_POSSIBLE_REASON,
     }
 
 

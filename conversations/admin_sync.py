@@ -14,6 +14,7 @@ from botadmin.admin_scoping import BotScopedAdminMixin, ReadOnlyAdminMixin, Visi
 
 from .bot_changes import request_sync_by
 from .models import Bot, SyncRun
+from .sync import can_sync
 
 RECENT_RUNS = 5
 
@@ -35,6 +36,8 @@ def sync_status_html(bot: Bot) -> tuple[str, bool]:
             "all_runs_url": reverse("admin:conversations_syncrun_changelist")
             + f"?bot__id__exact={bot.pk}",
             "sync_url": reverse("admin:conversations_bot_sync_contacts", args=[bot.pk]),
+            "can_sync": can_sync(bot),
+            "not_possible_reason": SyncRun.NOT_POSSIBLE_REASON,
         },
     )
     return html, active
@@ -74,8 +77,10 @@ class ContactSyncBotAdminMixin:
         bot = get_object_or_404(self.get_queryset(request), pk=pk)
         if not self.has_change_permission(request, bot):
             raise PermissionDenied
-        _run, created = request_sync_from_admin(request, bot)
-        if created:
+        run, created = request_sync_from_admin(request, bot)
+        if run.outcome == SyncRun.Outcome.NOT_POSSIBLE:
+            messages.warning(request, run.shown_error)
+        elif created:
             messages.success(request, _("A contact sync of %(bot)s started.") % {"bot": bot.name})
         else:
             messages.info(
@@ -94,9 +99,12 @@ class ContactSyncBotAdminMixin:
         description=_("Sync users and groups of the selected bots"), permissions=["change"]
     )
     def sync_contacts(self, request, queryset):
-        started = joined = 0
+        started = joined = not_possible = 0
         for bot in queryset:
-            _run, created = request_sync_from_admin(request, bot)
+            run, created = request_sync_from_admin(request, bot)
+            if run.outcome == SyncRun.Outcome.NOT_POSSIBLE:
+                not_possible += 1
+                continue
             started += created
             joined += not created
         messages.success(
@@ -104,6 +112,12 @@ class ContactSyncBotAdminMixin:
             _("Started %(started)d contact syncs; %(joined)d were already running.")
             % {"started": started, "joined": joined},
         )
+        if not_possible:
+            messages.warning(
+                request,
+                _("%(count)d of the bots cannot sync: %(reason)s")
+                % {"count": not_possible, "reason": SyncRun.NOT_POSSIBLE_REASON},
+            )
 
 
 @admin.register(SyncRun)

@@ -218,6 +218,8 @@ class SyncRun(models.Model):
         RUNNING = "running", _("Running")
         SUCCEEDED = "succeeded", _("Succeeded")
         FAILED = "failed", _("Failed")
+        # The connector can neither list contacts nor check entered ones.
+        NOT_POSSIBLE = "not_possible", _("Not possible")
 
     class Trigger(models.TextChoices):
         PERIODIC = "periodic", _("Periodic")
@@ -275,9 +277,22 @@ class SyncRun(models.Model):
     def __str__(self) -> str:
         return f"{self.bot} {self.requested_at:%Y-%m-%d %H:%M} {self.outcome}"
 
+    # Why a sync of a bot whose connector can neither list nor check contacts
+    # does nothing (the English text is stored in `error`, for logs and JSON).
+    NOT_POSSIBLE_REASON = _(
+        "This connector cannot list contacts: conversations appear when a message arrives."
+    )
+
     @property
     def is_active(self) -> bool:
         return self.outcome in self.ACTIVE_OUTCOMES
+
+    @property
+    def shown_error(self) -> str:
+        """The error column for people: the explanation in their language where we have one."""
+        if self.outcome == self.Outcome.NOT_POSSIBLE:
+            return str(self.NOT_POSSIBLE_REASON)
+        return self.error
 
     def counts(self) -> dict[str, dict[str, int]]:
         return {

@@ -9,7 +9,10 @@ one that fails half-way keeps everything it has not seen as it was.
 
 Connectors that cannot list contacts (`wecom_robot`: the operator enters each
 group with its robot key) are checked instead: every group is asked for by
-`Connector.check_contact`, which reactivates or deactivates it.
+`Connector.check_contact`, which reactivates or deactivates it. A connector
+that can do neither (`wecom_aibot`: its chats are known from their messages)
+ends a requested sync at once as "not possible", saying why, and is left out
+of the periodic syncs.
 """
 
 from __future__ import annotations
@@ -23,11 +26,11 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import OuterRef, Q, Subquery
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from botadmin import metrics
 from connectors.base import Connector, ConnectorError
-from connectors.registry import connector_for
+from connectors.registry import CONNECTORS, connector_for
 
 from .models import Bot, Conversation, SyncRun
 from .services import refresh_connector_state
@@ -43,7 +46,11 @@ REENQUEUE_AFTER = timedelta(minutes=1)
 # Finished runs older than this are deleted by the periodic task.
 KEEP_RUNS_FOR = timedelta(days=30)
 PRUNE_BATCH = 1000
-FINISHED_OUTCOMES = (SyncRun.Outcome.SUCCEEDED, SyncRun.Outcome.FAILED)
+FINISHED_OUTCOMES = (
+    SyncRun.Outcome.SUCCEEDED,
+    SyncRun.Outcome.FAILED,
+    SyncRun.Outcome.NOT_POSSIBLE,
+)
 # Guard against an agent whose cursors never end.
 MAX_PAGES_PER_KIND = 100_000
 KNOWN_FIELDS = {"conversation_id", "name", "avatar", "member_count"}
@@ -62,6 +69,8 @@ def request_sync(
     once the current transaction commits (unless `enqueue` is off: the caller
     then runs it itself with `run_sync`).
     """
+    if not can_sync(bot):
+        return _record_not_possible(bot, trigger, user), True
     for _attempt in range(3):
         try:
             with transaction.atomic():
@@ -76,6 +85,33 @@ def request_sync(
             enqueue_run(run.pk)
         return run, True
     raise RuntimeError(f"could not start or join a sync of bot {bot.pk}")
+
+
+def can_sync(bot: Bot) -> bool:
+    """Whether a contact sync of this bot can do anything (its connector lists or checks)."""
+    connector = CONNECTORS.get(bot.connector)
+    return connector is None or connector.syncs_contacts()
+
+
+def _not_possible_reason() -> str:
+    with translation.override("en"):
+        return str(SyncRun.NOT_POSSIBLE_REASON)
+
+
+def _record_not_possible(bot: Bot, trigger: str, user) -> SyncRun:
+    """A requested sync that cannot do anything ends at once, saying why."""
+    now = timezone.now()
+    run = SyncRun.objects.create(
+        bot=bot,
+        trigger=trigger,
+        requested_by=user,
+        outcome=SyncRun.Outcome.NOT_POSSIBLE,
+        started_at=now,
+        finished_at=now,
+        error=_not_possible_reason(),
+    )
+    metrics.contact_sync_finished(run.outcome)
+    return run
 
 
 def enqueue_run(run_id: int) -> None:
@@ -130,6 +166,9 @@ def run_sync(run_id: int) -> SyncRun:
     progress = _Progress(run)
     try:
         connector = connector_for(run.bot)
+        if not connector.syncs_contacts():  # a run requested before the bot changed connector
+            _finish(run, SyncRun.Outcome.NOT_POSSIBLE, _not_possible_reason())
+            return run
         refresh_connector_state(run.bot)
         if connector.lists_contacts:
             _sync_listed(connector, progress)
@@ -277,7 +316,8 @@ def sync_due_bots(now: datetime | None = None) -> list[SyncRun]:
     Each bot syncs once per interval at its own offset inside the interval
     (from a hash of its id), so a hundred bots do not all hit their agents
     in the same minute. A sync requested by hand inside the current window
-    counts for it.
+    counts for it. Bots whose connector cannot sync contacts are left out:
+    a run every interval would only repeat that it is not possible.
     """
     now = now or timezone.now()
     _recover(now)
@@ -289,7 +329,8 @@ def sync_due_bots(now: datetime | None = None) -> list[SyncRun]:
     # The latest request per bot by an index seek on (bot, -requested_at), not an
     # aggregate over every run ever recorded.
     latest = SyncRun.objects.filter(bot=OuterRef("pk")).order_by("-requested_at")
-    bots = Bot.objects.filter(is_active=True).annotate(
+    syncable = [kind for kind, connector in CONNECTORS.items() if connector.syncs_contacts()]
+    bots = Bot.objects.filter(is_active=True, connector__in=syncable).annotate(
         last=Subquery(latest.values("requested_at")[:1])
     )
     for bot in bots:

@@ -63,6 +63,18 @@ def bot(make_bot) -> Bot:
 
 
 @pytest.fixture
+def listless_bot(make_bot) -> Bot:
+    """A bot whose connector cannot list contacts: a WeCom AI bot (no gateway needed)."""
+    return make_bot(
+        name="helper",
+        connector="wecom_aibot",
+        agent_url="",
+        agent_token="",
+        connector_settings={"bot_id": "b1", "bot_secret": "s"},
+    )
+
+
+@pytest.fixture
 def make_conversation(db):
     def make(bot: Bot, conversation_id: str, **fields) -> Conversation:
         fields.setdefault("kind", Conversation.Kind.GROUP)

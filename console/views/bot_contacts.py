@@ -13,7 +13,7 @@ from django.views.decorators.http import require_POST
 from botadmin.timezones import zone_or_default
 from connectors.registry import CONNECTORS
 from conversations import bot_changes
-from conversations.models import BotConnection
+from conversations.models import BotConnection, SyncRun
 
 from ..bot_contacts import request_console_sync, sync_context
 from ..bot_forms import ConversationForm
@@ -27,8 +27,10 @@ from .scoping import visible_bot_or_404
 def sync_now(request, bot_id: int):
     """Any operator of the bot may sync it: a sync only reads from the connector."""
     bot = visible_bot_or_404(request.user, bot_id)
-    _run, created = request_console_sync(request.user, bot)
-    if created:
+    run, created = request_console_sync(request.user, bot)
+    if run.outcome == SyncRun.Outcome.NOT_POSSIBLE:
+        messages.warning(request, run.shown_error)
+    elif created:
         messages.success(request, _("A contact sync started."))
     else:
         messages.info(request, _("A contact sync was already running; follow it below."))

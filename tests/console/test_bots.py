@@ -51,6 +51,25 @@ def test_sync_now_starts_a_run_and_its_status_follows_it(operator_client, bot, o
     assert "sync-pending" in status["html"]
 
 
+def test_a_bot_that_cannot_list_contacts_explains_instead_of_offering_sync_now(
+    client, listless_bot, make_operator
+):
+    aibot = listless_bot
+    client.force_login(make_operator("alice", aibot))
+    page = client.get(reverse("console:bot", args=[aibot.pk])).content.decode()
+    assert 'id="sync-not-possible"' in page
+    assert "此连接器无法列出联系人：收到消息时会话会自动出现。" in page
+    assert 'id="sync-now"' not in page
+
+    # Posted anyway (an old page): the sync is recorded as not possible, and says why.
+    answer = client.post(reverse("console:bot_sync", args=[aibot.pk]), follow=True)
+    assert "此连接器无法列出联系人" in answer.content.decode()
+    run = aibot.sync_runs.get()
+    assert run.outcome == SyncRun.Outcome.NOT_POSSIBLE and not run.is_active
+    status = client.get(reverse("console:bot_sync_status", args=[aibot.pk])).json()
+    assert status["active"] is False and "无法进行" in status["html"]
+
+
 def test_an_empty_bot_says_why(operator_client, bot):
     SyncRun.objects.create(
         bot=bot, trigger="periodic", outcome=SyncRun.Outcome.FAILED, error="agent unreachable"

@@ -102,3 +102,44 @@ def test_the_sync_block_speaks_chinese_by_default_and_english_when_chosen(
     admin_client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
     english = admin_client.get(url).content.decode()
     assert "Sync now" in english and "Periodic" in english
+
+
+@pytest.fixture
+def aibot(listless_bot):
+    return listless_bot
+
+
+def test_a_bot_that_cannot_list_contacts_has_no_sync_now_but_the_reason(admin_client, aibot, bot):
+    page = admin_client.get(reverse("admin:conversations_bot_change", args=[aibot.pk]))
+    html = page.content.decode()
+    assert "此连接器无法列出联系人：收到消息时会话会自动出现。" in html
+    assert sync_url(aibot) not in html
+    assert (
+        sync_url(bot)
+        in admin_client.get(
+            reverse("admin:conversations_bot_change", args=[bot.pk])
+        ).content.decode()
+    )
+
+
+def test_sync_now_of_a_bot_that_cannot_list_contacts_records_why(
+    admin_client, aibot, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = admin_client.post(sync_url(aibot), follow=True)
+    assert "此连接器无法列出联系人" in response.content.decode()
+    run = aibot.sync_runs.get()
+    assert run.outcome == SyncRun.Outcome.NOT_POSSIBLE and not callbacks  # no worker needed
+    assert OperatorAction.objects.filter(action="contacts.sync", bot=aibot).exists()
+
+
+def test_the_bulk_action_says_how_many_bots_cannot_sync(admin_client, aibot, bot):
+    response = admin_client.post(
+        reverse("admin:conversations_bot_changelist"),
+        {"action": "sync_contacts", "_selected_action": [aibot.pk, bot.pk]},
+        follow=True,
+    )
+    html = response.content.decode()
+    assert "其中 1 个机器人无法同步" in html
+    assert bot.sync_runs.get().outcome == SyncRun.Outcome.PENDING
+    assert aibot.sync_runs.get().outcome == SyncRun.Outcome.NOT_POSSIBLE

@@ -7,6 +7,7 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import IntegrityError, connection, transaction
+from django.utils import translation
 
 from audit.models import OperatorAction
 from conversations import sync
@@ -274,3 +275,43 @@ def test_the_command_line_carries_out_a_pending_sync_no_worker_has_claimed(
     run = do_sync(bridge_bot)
     assert run.pk == pending.pk and run.outcome == SyncRun.Outcome.SUCCEEDED
     assert SyncRun.objects.count() == 1
+
+
+@pytest.fixture
+def aibot(listless_bot, make_conversation):
+    """An AI bot (no listing API) with the chat one inbound message made."""
+    make_conversation(listless_bot, "wrChat", name="Chat")
+    return listless_bot
+
+
+def test_a_sync_of_a_bot_that_cannot_list_contacts_says_so_and_changes_nothing(aibot):
+    before = states(aibot)
+
+    run = do_sync(aibot)
+
+    assert run.outcome == SyncRun.Outcome.NOT_POSSIBLE and not run.is_active
+    assert run.error == (
+        "This connector cannot list contacts: conversations appear when a message arrives."
+    )
+    assert run.finished_at is not None and run.pages_fetched == 0
+    assert states(aibot) == before
+    with translation.override("zh-hans"):
+        assert run.shown_error == "此连接器无法列出联系人：收到消息时会话会自动出现。"
+        assert run.get_outcome_display() == "无法进行"
+
+
+def test_the_sync_contacts_command_reports_why_it_cannot_sync_without_failing(aibot):
+    out = StringIO()
+    call_command("sync_contacts", "helper", stdout=out)
+    printed = json.loads(out.getvalue())
+    assert printed["outcome"] == "not_possible"
+    assert "cannot list contacts" in printed["error"]
+    assert OperatorAction.objects.filter(action="contacts.sync", bot=aibot).exists()
+
+
+def test_the_periodic_sync_leaves_out_bots_that_cannot_list_contacts(aibot, make_bot, settings):
+    settings.BOTADMIN_SYNC_INTERVAL_MINUTES = 10
+    other = make_bot()
+    started = sync.sync_due_bots()
+    assert [run.bot for run in started] == [other]
+    assert not aibot.sync_runs.exists()

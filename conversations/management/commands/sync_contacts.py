@@ -12,7 +12,8 @@ class Command(BaseCommand):
     help = (
         "Sync the users and groups of one bot (or of every active bot) from its connector, "
         "in this process, and print each run as JSON. If a sync of the bot is already "
-        "running, wait for it instead of starting another. Exits non-zero if a sync failed."
+        "running, wait for it instead of starting another. Exits non-zero if a sync failed; "
+        "a bot whose connector cannot list contacts is reported as not_possible, with why."
     )
 
     def add_arguments(self, parser):
@@ -44,7 +45,8 @@ class Command(BaseCommand):
             )
             run = self._wait(run, options["wait_seconds"])
             self.stdout.write(json.dumps(_summary(run), ensure_ascii=False))
-            if run.outcome != SyncRun.Outcome.SUCCEEDED:
+            # "not possible" (the connector cannot list contacts) is an answer, not a failure.
+            if run.outcome not in (SyncRun.Outcome.SUCCEEDED, SyncRun.Outcome.NOT_POSSIBLE):
                 failed.append(bot.name)
         if failed:
             raise CommandError(f"Sync failed or did not finish for: {', '.join(failed)}")
