@@ -18,6 +18,7 @@ from connectors.registry import CONNECTORS, connector_for
 from messaging import delivery_actions
 
 from . import connections
+from .admin_group_chats import GroupChatBotAdminMixin
 from .admin_sync import ContactSyncBotAdminMixin
 from .bot_changes import OtherFieldErrorsOnTheForm
 from .models import Bot, Conversation
@@ -118,7 +119,9 @@ def bot_admin_form() -> type[BotAdminFormBase]:
 
 
 @admin.register(Bot)
-class BotAdmin(ContactSyncBotAdminMixin, BotScopedAdminMixin, admin.ModelAdmin):
+class BotAdmin(
+    ContactSyncBotAdminMixin, GroupChatBotAdminMixin, BotScopedAdminMixin, admin.ModelAdmin
+):
     bot_lookup = ""
     form = BotAdminFormBase
     list_display = (
@@ -155,6 +158,7 @@ class BotAdmin(ContactSyncBotAdminMixin, BotScopedAdminMixin, admin.ModelAdmin):
         "test_connection",
         "resume_sending",
         "reconnect_long_connection",
+        "create_group_chat",
     )
 
     def save_model(self, request, obj, form, change):

@@ -7,8 +7,10 @@ and /api/send see it before its first message).
 
 from __future__ import annotations
 
+from django import forms
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from audit.services import record_action
 from connectors.base import ConnectorError
@@ -21,6 +23,22 @@ MEMBERS_MIN, MEMBERS_MAX = 2, 2000
 
 class GroupChatError(Exception):
     pass
+
+
+class GroupChatForm(forms.Form):
+    """What a person gives for a new chat (the console's setup page, the admin action)."""
+
+    name = forms.CharField(label=_("Chat name"), max_length=50)
+    owner = forms.CharField(label=_("Owner (user ID)"), max_length=64)
+    members = forms.CharField(label=_("Members (user IDs, comma-separated)"), widget=forms.Textarea)
+
+    def create(self, bot: Bot, actor) -> Conversation:
+        """The chat from the valid form's data; raises GroupChatError."""
+        data = self.cleaned_data
+        members = data["members"].replace("\n", ",").split(",")
+        return create_group_chat(
+            bot, name=data["name"], owner=data["owner"], members=members, actor=actor
+        )
 
 
 def create_group_chat(

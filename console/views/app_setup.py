@@ -21,7 +21,7 @@ from django.utils.translation import gettext_lazy
 
 from botadmin.errors import ApiError
 from connectors.registry import connector_class
-from conversations.group_chats import GroupChatError, create_group_chat
+from conversations.group_chats import GroupChatError, GroupChatForm
 from conversations.models import Conversation
 from conversations.roles import is_bot_admin
 from messaging.models import Message
@@ -32,14 +32,6 @@ from .scoping import visible_bot_or_404
 
 class TestMessageForm(forms.Form):
     userid = forms.CharField(label=gettext_lazy("Your WeCom user ID"), max_length=255)
-
-
-class AppChatForm(forms.Form):
-    name = forms.CharField(label=gettext_lazy("Chat name"), max_length=50)
-    owner = forms.CharField(label=gettext_lazy("Owner (user ID)"), max_length=64)
-    members = forms.CharField(
-        label=gettext_lazy("Members (user IDs, comma-separated)"), widget=forms.Textarea
-    )
 
 
 def _setup_bot(request, bot_id: int):
@@ -55,15 +47,15 @@ def _setup_bot(request, bot_id: int):
 @login_required
 def app_setup(request, bot_id: int):
     bot, connector = _setup_bot(request, bot_id)
-    test_form, chat_form = TestMessageForm(), AppChatForm()
+    test_form, chat_form = TestMessageForm(), GroupChatForm()
     if request.method == "POST":
         if request.POST.get("action") == "test":
             test_form = TestMessageForm(request.POST)
             if test_form.is_valid() and _send_test(request, bot, test_form.cleaned_data["userid"]):
                 return redirect(request.path)
         elif request.POST.get("action") == "chat":
-            chat_form = AppChatForm(request.POST)
-            if chat_form.is_valid() and _create_chat(request, bot, chat_form.cleaned_data):
+            chat_form = GroupChatForm(request.POST)
+            if chat_form.is_valid() and _create_chat(request, bot, chat_form):
                 return redirect(request.path)
     values = bot.connector_settings or {}
     status = connector.setup_status(bot)
@@ -107,12 +99,9 @@ def _send_test(request, bot, userid: str) -> bool:
     return True
 
 
-def _create_chat(request, bot, data: dict) -> bool:
-    members = data["members"].replace("\n", ",").split(",")
+def _create_chat(request, bot, form: GroupChatForm) -> bool:
     try:
-        chat = create_group_chat(
-            bot, name=data["name"], owner=data["owner"], members=members, actor=request.user
-        )
+        chat = form.create(bot, request.user)
     except GroupChatError as error:
         messages.error(request, _("The chat was not created: %(reason)s") % {"reason": error})
         return False

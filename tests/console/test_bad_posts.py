@@ -497,6 +497,7 @@ ACTIONS = [
     ("conversations/bot", "rotate_secrets"),
     ("conversations/bot", "sync_contacts"),
     ("conversations/bot", "resume_sending"),
+    ("conversations/bot", "create_group_chat"),
     ("conversations/bot", "delete_selected"),
     ("conversations/conversation", "delete_selected"),
     ("messaging/message", "retry_now"),
