@@ -1,8 +1,11 @@
 """A conversation's timeline, one keyset page at a time (never OFFSET).
 
-Every page is one range scan of `msg_history_idx` (conversation, -id):
-older pages continue below the smallest id shown, newer pages above the
-largest, and a jump (to a message or a date) is a page around one id.
+Every page is one range scan of `msg_timeline_idx` (conversation, -key), where
+a message's key (`TIMELINE_KEY`) is its id, or for a scheduled message the
+position it took when it was released (messaging/timeline.py): it stands
+where it was sent. Older pages continue below the smallest key shown, newer
+pages above the largest, and a jump (to a message or a date) is a page
+around one key. The cursors in the page's links are keys.
 """
 
 from dataclasses import dataclass, field
@@ -14,7 +17,7 @@ from django.utils import timezone
 from conversations.models import Conversation
 from conversations.services import visible_conversation
 from forwarding.models import WebhookDelivery
-from messaging.models import DeliveryAttempt, Message, MessageMedia
+from messaging.models import TIMELINE_KEY, DeliveryAttempt, Message, MessageMedia
 
 PAGE_SIZE = 50
 # What a bubble shows of a message (console/templates/console/history/_messages.html).
@@ -32,6 +35,7 @@ BUBBLE_FIELDS = [
     "updated_at",
     "scheduled_at",
     "sent_at",
+    "timeline_position",
     "created_by__username",
 ]
 
@@ -39,6 +43,7 @@ BUBBLE_FIELDS = [
 def _messages(conversation: Conversation) -> QuerySet[Message]:
     return (
         Message.objects.filter(conversation=conversation)
+        .annotate(key=TIMELINE_KEY)
         .select_related("created_by")
         .only(*BUBBLE_FIELDS)
     )
@@ -56,24 +61,24 @@ class HistoryPage:
     empty_day: date | None = None
 
     @property
-    def oldest_id(self) -> int | None:
-        return self.messages[0].pk if self.messages else None
+    def oldest_key(self) -> int | None:
+        return self.messages[0].key if self.messages else None
 
     @property
-    def newest_id(self) -> int | None:
-        return self.messages[-1].pk if self.messages else None
+    def newest_key(self) -> int | None:
+        return self.messages[-1].key if self.messages else None
 
 
-def _older(conversation, before_id: int | None, size: int) -> tuple[list[Message], bool]:
+def _older(conversation, before_key: int | None, size: int) -> tuple[list[Message], bool]:
     rows = _messages(conversation)
-    if before_id is not None:
-        rows = rows.filter(id__lt=before_id)
-    rows = list(rows.order_by("-id")[: size + 1])
+    if before_key is not None:
+        rows = rows.filter(key__lt=before_key)
+    rows = list(rows.order_by("-key")[: size + 1])
     return rows[:size][::-1], len(rows) > size
 
 
-def _newer(conversation, after_id: int, size: int) -> tuple[list[Message], bool]:
-    rows = list(_messages(conversation).filter(id__gt=after_id).order_by("id")[: size + 1])
+def _newer(conversation, after_key: int, size: int) -> tuple[list[Message], bool]:
+    rows = list(_messages(conversation).filter(key__gt=after_key).order_by("key")[: size + 1])
     return rows[:size], len(rows) > size
 
 
@@ -81,7 +86,7 @@ def visible_page(
     user, bot_id: int, pk: int, *, before: int | None = None, after: int | None = None
 ) -> tuple[Conversation, HistoryPage] | None:
     """The conversation (as `visible_conversation()` finds it) and its latest page,
-    or the page before or after an id; None if `user` may not see it. Two queries."""
+    or the page before or after a key; None if `user` may not see it. Two queries."""
     conversation = visible_conversation(user, bot_id, pk)
     if conversation is None:
         return None
@@ -99,20 +104,28 @@ def latest_page(conversation: Conversation, size: int = PAGE_SIZE) -> HistoryPag
 
 def page_around(conversation: Conversation, message_id: int, size: int = PAGE_SIZE) -> HistoryPage:
     """A page with `message_id` in the middle (it is shown highlighted)."""
+    key = (
+        Message.objects.filter(conversation=conversation, pk=message_id)
+        .annotate(key=TIMELINE_KEY)
+        .values_list("key", flat=True)
+        .first()
+    )
+    key = message_id if key is None else key  # no such message: the page where it would be
     half = size // 2
-    older, has_older = _older(conversation, message_id + 1, half + 1)
-    newer, has_newer = _newer(conversation, message_id, size - len(older))
+    older, has_older = _older(conversation, key + 1, half + 1)
+    newer, has_newer = _newer(conversation, key, size - len(older))
     return HistoryPage(older + newer, has_older, has_newer, focus_id=message_id)
 
 
-def first_on_or_after(conversation: Conversation, day: date) -> tuple[int, datetime] | None:
-    """The id and time of the first message of `day` (in the UI's time zone) or later,
-    for "jump to date"."""
+def first_on_or_after(conversation: Conversation, day: date) -> tuple[int, int, datetime] | None:
+    """The key, id and creation time of the first message of `day` (in the UI's time
+    zone) or later, for "jump to date"."""
     start = timezone.make_aware(datetime.combine(day, time.min))
     return (
         Message.objects.filter(conversation=conversation, created_at__gte=start)
-        .order_by("id")
-        .values_list("id", "created_at")
+        .annotate(key=TIMELINE_KEY)
+        .order_by("key")
+        .values_list("key", "id", "created_at")
         .first()
     )
 
@@ -126,21 +139,28 @@ def page_at_date(conversation: Conversation, day: date, size: int = PAGE_SIZE) -
         page = latest_page(conversation, size)
         page.empty_day = day
         return page
-    first_id, first_at = first
-    messages, has_newer = _newer(conversation, first_id - 1, size)
-    has_older = Message.objects.filter(conversation=conversation, id__lt=first_id).exists()
+    first_key, first_id, first_at = first
+    messages, has_newer = _newer(conversation, first_key - 1, size)
+    has_older = (
+        Message.objects.filter(conversation=conversation)
+        .alias(key=TIMELINE_KEY)
+        .filter(key__lt=first_key)
+        .exists()
+    )
     empty_day = day if timezone.localdate(first_at) != day else None
     return HistoryPage(messages, has_older, has_newer, focus_id=first_id, empty_day=empty_day)
 
 
-def day_of(conversation: Conversation, message_id: int) -> date | None:
-    """The local day of one message of the conversation (None if there is no such message)."""
-    created_at = (
-        Message.objects.filter(conversation=conversation, pk=message_id)
-        .values_list("created_at", flat=True)
+def day_of(conversation: Conversation, key: int) -> date | None:
+    """The local day of the message at `key` in the timeline (None if there is none)."""
+    message = (
+        Message.objects.filter(conversation=conversation)
+        .alias(key=TIMELINE_KEY)
+        .filter(key=key)
+        .only("created_at", "scheduled_at", "sent_at", "timeline_position")
         .first()
     )
-    return timezone.localdate(created_at) if created_at else None
+    return timezone.localdate(message.timeline_at) if message else None
 
 
 def with_day_dividers(drawn: list, previous_day: date | None = None) -> list:
@@ -149,7 +169,7 @@ def with_day_dividers(drawn: list, previous_day: date | None = None) -> list:
     just before these (a live update continues the day already on screen)."""
     rows = []
     for message, html in drawn:
-        day = timezone.localdate(message.created_at)
+        day = timezone.localdate(message.timeline_at)
         rows.append((message, html, day if day != previous_day else None))
         previous_day = day
     return rows

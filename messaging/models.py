@@ -1,8 +1,10 @@
 import uuid
+from datetime import datetime
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -20,6 +22,11 @@ def could_be_msgid(value: str) -> bool:
     """False for what no stored msgid is: too long, or holding NUL (which PostgreSQL
     refuses even in a query), so a lookup can answer "no such message" at once."""
     return len(value) <= 32 and "\x00" not in value
+
+
+# A message's place in its conversation's timeline: its id, unless it was moved
+# (`timeline_position`). Indexed (msg_timeline_idx): filter and order by exactly this.
+TIMELINE_KEY = Coalesce("timeline_position", "id", output_field=models.BigIntegerField())
 
 
 class Message(models.Model):
@@ -112,6 +119,10 @@ class Message(models.Model):
     # Inbound: stored, but its webhook deliveries are not created yet (a worker fans it out).
     forward_pending = models.BooleanField(_("forwarding pending"), default=False)
     sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
+    # Where the conversation's timeline shows the message when not at its id: a
+    # scheduled message is placed when it is released, with a number taken from the
+    # id sequence then (messaging/timeline.py). Empty for every other message.
+    timeline_position = models.BigIntegerField(_("timeline position"), null=True, blank=True)
     attempt_count = models.PositiveIntegerField(_("attempts"), default=0)
     last_error = models.TextField(_("last error"), blank=True, default="")
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
@@ -147,8 +158,10 @@ class Message(models.Model):
                 condition=Q(forward_pending=True),
                 name="msg_forward_pending_idx",
             ),
-            # A conversation's history, newest first (keyset pagination on id).
+            # A conversation's messages, newest first.
             models.Index(fields=["conversation", "-id"], name="msg_history_idx"),
+            # The console's timeline, keyset-paged by position (messaging/timeline.py).
+            models.Index(F("conversation"), TIMELINE_KEY.desc(), name="msg_timeline_idx"),
             # A bot's log by time.
             models.Index(fields=["bot", "-created_at"], name="msg_bot_log_idx"),
             # The console's search and audit log, newest first by id, filtered (keyset
@@ -191,6 +204,14 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_direction_display()} {self.msgtype} {self.msgid}"
+
+    @property
+    def timeline_at(self) -> datetime:
+        """When the timeline shows it: its creation, or for a moved (scheduled) message
+        when it went out (or was due, until it has)."""
+        if self.timeline_position is not None:
+            return self.sent_at or self.scheduled_at or self.created_at
+        return self.created_at
 
 
 class DeliveryAttempt(models.Model):

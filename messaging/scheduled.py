@@ -26,6 +26,7 @@ from conversations.models import Bot
 
 from .models import Message, could_be_msgid
 from .outbox import enqueue_delivery
+from .timeline import move_to_end
 
 RELEASE_BATCH = 500
 
@@ -92,6 +93,8 @@ def _release_batch(now: datetime) -> tuple[int, int]:
         Message.objects.filter(pk__in=to_queue, status=Message.Status.SCHEDULED).update(
             status=Message.Status.QUEUED, updated_at=now
         )
+        # The console's timeline shows them where they are sent, not where they were made.
+        move_to_end(to_queue)
         Message.objects.filter(pk__in=late, status=Message.Status.SCHEDULED).update(
             status=Message.Status.FAILED,
             updated_at=now,

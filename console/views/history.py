@@ -87,7 +87,7 @@ def conversation_history(request, bot_id: int, pk: int, reply_form=None):
         # day shown on top goes on in them, its divider moves up to their first.
         if page.messages:
             top_day = history.day_of(conversation, int_param(request, "before"))
-            last_day = context["bubbles"][-1][0].created_at
+            last_day = context["bubbles"][-1][0].timeline_at
             if top_day == timezone.localdate(last_day):
                 context["continued_day"] = top_day
         return render(request, "console/history/_older.html", context)
@@ -110,7 +110,10 @@ def history_updates(request, bot_id: int, pk: int):
     pending_ids = [
         i for v in request.GET.get("pending", "").split(",") if (i := id_or_none(v)) is not None
     ]
-    refreshed = [m for m in history.pending_in(conversation, pending_ids) if m.pk <= after]
+    shown = history.pending_in(conversation, pending_ids)
+    refreshed = [m for m in shown if m.key <= after]
+    # A scheduled message released since: it left its place for the end of the timeline.
+    moved = [m.pk for m in shown if m.key > after]
     base_url = reverse("console:history", args=[bot.pk, conversation.pk])
     draw_args = {"bot": bot, "base_url": base_url, "pending_statuses": Message.Status.UNFINISHED}
     return render(
@@ -119,13 +122,14 @@ def history_updates(request, bot_id: int, pk: int):
         {
             "bot": bot,
             "conversation": conversation,
-            "after": page.newest_id or after,
+            "after": page.newest_key or after,
             "bubbles": history.with_day_dividers(
                 bubbles.draw(page.messages, **draw_args),
                 # The day already on screen goes on: no second divider for it.
                 history.day_of(conversation, after) if page.messages and after else None,
             ),
             "refreshed": history.with_day_dividers(bubbles.draw(refreshed, oob=True, **draw_args)),
+            "moved": moved,
         },
     )
 

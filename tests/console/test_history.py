@@ -606,3 +606,88 @@ def test_a_scheduled_api_message_is_marked_scheduled_with_its_send_time(
     assert f"定时发送，计划于 {local}" in bubble(waiting)
     assert f"定时发送 · 已于 {local} 发出" in bubble(sent)
     assert html.count("scheduled-mark") == 2
+
+
+def release_due():
+    from messaging.scheduled import release_due_messages
+
+    return release_due_messages()
+
+
+def test_a_scheduled_message_stands_where_it_was_released_not_where_it_was_made(
+    operator_client, bot, group, history_url, make_message
+):
+    before = make_message(group, text="之前")
+    scheduled = make_message(
+        group,
+        direction="out",
+        text="定时",
+        status="scheduled",
+        scheduled_at=timezone.now() - dt.timedelta(seconds=1),
+    )
+    meanwhile = make_message(group, text="期间")
+    assert shown_ids(operator_client.get(history_url)) == [before.pk, scheduled.pk, meanwhile.pk]
+
+    assert release_due() == 1
+    after = make_message(group, text="之后")
+
+    html = operator_client.get(history_url)
+    assert shown_ids(html) == [before.pk, meanwhile.pk, scheduled.pk, after.pk]
+    scheduled.refresh_from_db()
+    assert meanwhile.pk < scheduled.timeline_position < after.pk
+    bubble = html.content.decode().split(f'id="m{scheduled.pk}"')[1].split("</article>")[0]
+    assert "定时发送" in bubble  # still marked scheduled
+    shown_at = timezone.localtime(scheduled.scheduled_at).strftime("%H:%M")
+    assert f">{shown_at}</time>" in bubble  # its time is when it went out
+
+
+def test_keyset_pages_hold_a_moved_message_once_across_the_page_boundary(
+    operator_client, bot, group, history_url, make_message
+):
+    scheduled = make_message(
+        group,
+        direction="out",
+        text="定时",
+        status="scheduled",
+        scheduled_at=timezone.now() - dt.timedelta(seconds=1),
+    )
+    made = [make_message(group, text=f"m{i}") for i in range(70)]
+    release_due()
+    made.append(make_message(group, text="最后"))
+
+    latest = operator_client.get(history_url)
+    older = operator_client.get(
+        history_url + f"?before={latest.context['page'].oldest_key}", HTTP_HX_REQUEST="true"
+    )
+    newer = operator_client.get(history_url + f"?after={older.context['page'].newest_key}")
+
+    assert shown_ids(latest) == [m.pk for m in made[22:70]] + [scheduled.pk, made[70].pk]
+    assert shown_ids(older) == [m.pk for m in made[:22]]
+    assert shown_ids(newer) == shown_ids(latest)
+    jump = operator_client.get(history_url + f"?at={scheduled.pk}")
+    assert jump.context["page"].focus_id == scheduled.pk
+    assert scheduled.pk in shown_ids(jump) and shown_ids(jump)[-1] == made[70].pk
+
+
+def test_an_open_timeline_moves_a_released_message_to_the_end(
+    operator_client, bot, group, make_message
+):
+    scheduled = make_message(
+        group,
+        direction="out",
+        text="定时",
+        status="scheduled",
+        scheduled_at=timezone.now() - dt.timedelta(seconds=1),
+    )
+    newest = make_message(group, text="最新")
+    url = reverse("console:history_updates", args=[bot.pk, group.pk])
+    release_due()
+
+    html = operator_client.get(url + f"?after={newest.pk}&pending={scheduled.pk}").content.decode()
+
+    assert f'<div id="m{scheduled.pk}" hx-swap-oob="delete"></div>' in html
+    assert (
+        f'<article id="m{scheduled.pk}" class="msg out" data-pending=' in html
+    )  # drawn anew at the end
+    scheduled.refresh_from_db()
+    assert f"after={scheduled.timeline_position}" in html

@@ -95,3 +95,24 @@ def test_each_filter_reads_its_index(operator_client, busy_log, bot, other_bot):
         if index not in plan:
             misses[f"{path} {params}: {index}"] = plan
     assert not misses, "\n\n".join(f"{case}\n{plan}" for case, plan in misses.items())
+
+
+def test_the_timeline_pages_read_the_timeline_index(operator_client, busy_log, bot, group):
+    """The latest page, an older one and a newer one: each a range of msg_timeline_idx."""
+    url = reverse("console:history", args=[bot.pk, group.pk])
+    middle = Message.objects.filter(conversation=group).order_by("id")[ORDINARY // 2].pk
+    misses = {}
+    for params in ({}, {"before": middle}, {"after": middle}):
+        with CaptureQueriesContext(connection) as queries:
+            assert operator_client.get(url, params).status_code == 200
+        [sql] = [q["sql"] for q in queries if "LIMIT 51" in q["sql"]]
+        with connection.cursor() as cursor:
+            cursor.execute("SET enable_seqscan = off")
+            try:
+                cursor.execute("EXPLAIN " + sql)
+                plan = "\n".join(row[0] for row in cursor.fetchall())
+            finally:
+                cursor.execute("RESET enable_seqscan")
+        if "msg_timeline_idx" not in plan or "Sort" in plan:
+            misses[str(params)] = plan
+    assert not misses, "\n\n".join(f"{case}\n{plan}" for case, plan in misses.items())
