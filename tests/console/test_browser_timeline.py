@@ -111,3 +111,33 @@ def test_the_compose_estimate_says_seconds_for_a_short_run(page, demo):
     boxes.nth(0).check()
     boxes.nth(1).check()
     expect(page.locator("#estimate")).to_have_text("2 个接收者，每分钟 20 条：约 6 秒")
+
+
+def test_a_released_scheduled_message_moves_to_the_end_of_an_open_timeline(
+    page, demo, make_message
+):
+    import datetime as dt
+
+    from django.utils import timezone
+    from playwright.sync_api import expect
+
+    from messaging.models import Message
+    from messaging.scheduled import release_due_messages
+
+    bot, group = demo
+    later = timezone.now() + dt.timedelta(hours=1)
+    reminder = make_message(
+        group, direction="out", text="定时的提醒", status="scheduled", scheduled_at=later
+    )
+    make_message(group, text="之后到达", sender_name="李娜")
+    log_in(page)
+    open_conversation(page, group.name)
+    bubbles = page.locator("#timeline article.msg")
+    expect(bubbles.last).to_contain_text("之后到达")
+
+    Message.objects.filter(pk=reminder.pk).update(scheduled_at=timezone.now())
+    assert release_due_messages() == 1
+
+    expect(bubbles.last).to_contain_text("定时的提醒")  # taken to the end by the poll
+    expect(page.get_by_text("定时的提醒")).to_have_count(1)  # and gone from its old place
+    shoot(page, "timeline-scheduled-moved")
