@@ -148,7 +148,7 @@ class SyncRunAdmin(BotScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.display(description=_("error"))
     def short_error(self, obj):
-        return obj.error[:120]
+        return obj.shown_error[:120]
 
 
 def _counts(run: SyncRun, kind: str) -> str:

@@ -143,3 +143,5 @@ def test_the_bulk_action_says_how_many_bots_cannot_sync(admin_client, aibot, bot
     assert "其中 1 个机器人无法同步" in html
     assert bot.sync_runs.get().outcome == SyncRun.Outcome.PENDING
     assert aibot.sync_runs.get().outcome == SyncRun.Outcome.NOT_POSSIBLE
+    runs = admin_client.get(reverse("admin:conversations_syncrun_changelist")).content.decode()
+    assert "无法进行" in runs and "此连接器无法列出联系人" in runs
