@@ -153,13 +153,17 @@ def page_at_date(conversation: Conversation, day: date, size: int = PAGE_SIZE) -
 
 def day_of(conversation: Conversation, key: int) -> date | None:
     """The local day of the message at `key` in the timeline (None if there is none)."""
+    # No ORDER BY (keys are unique): `.first()` would order by id, and the planner then
+    # walks the primary key down from the newest message instead of reading the timeline
+    # index (8 ms at 1,000,000 messages instead of a fraction of one).
     message = (
         Message.objects.filter(conversation=conversation)
         .alias(key=TIMELINE_KEY)
         .filter(key=key)
-        .only("created_at", "scheduled_at", "sent_at", "timeline_position")
-        .first()
+        .order_by()
+        .only("created_at", "scheduled_at", "sent_at", "timeline_position")[:1]
     )
+    message = message[0] if message else None
     return timezone.localdate(message.timeline_at) if message else None
 
 
