@@ -1,7 +1,8 @@
 """The task class: `task.delay_on_commit(...)` never makes a request wait for the broker.
 
-Tasks point at committed rows, each kind with a sweeper for lost wake-ups, so a thread
-per process publishes after the commit: a broker down or hung holds it, never a request."""
+Tasks point at committed rows, each kind with a sweeper for lost wake-ups, so a thread per
+process publishes after the commit: a broker down or hung holds it, never a request. Calls
+waiting together of a task with `merges_ids=True` (one argument, a list of ids) go as one."""
 
 import logging
 import os
@@ -16,11 +17,13 @@ _queues: dict[int, SimpleQueue] = {}  # by pid: a forked child starts its own th
 
 
 class Task(DjangoTask):
+    merges_ids = False
+
     def delay_on_commit(self, *args, **kwargs) -> None:
         self.apply_async_on_commit(args, kwargs)
 
-    def apply_async_on_commit(self, args=None, kwargs=None, **options) -> None:
-        transaction.on_commit(lambda: _queue().put((self, args, kwargs, options)))
+    def apply_async_on_commit(self, args=(), kwargs=None, **options) -> None:
+        transaction.on_commit(lambda: _queue().put((self, tuple(args), kwargs or {}, options)))
 
 
 def _queue() -> SimpleQueue:
@@ -32,8 +35,18 @@ def _queue() -> SimpleQueue:
 
 def _publish(pending: SimpleQueue) -> None:
     while True:
-        task, args, kwargs, options = pending.get()
-        try:
-            task.apply_async(args, kwargs, **options)
-        except Exception:
-            logger.warning("Broker unavailable; %s%s waits for its sweeper.", task.name, args)
+        calls, ids, ready = [pending.get()], {}, []
+        while not pending.empty() and len(calls) < 1000:
+            calls.append(pending.get())
+        for task, args, kwargs, options in calls:
+            if task.merges_ids and len(args) == 1 and not (kwargs or options):
+                if task.name in ids:  # goes out with the first such call, its list grown
+                    ids[task.name].extend(args[0])
+                    continue
+                args = (ids.setdefault(task.name, list(args[0])),)
+            ready.append((task, args, kwargs, options))
+        for task, args, kwargs, options in ready:
+            try:
+                task.apply_async(args, kwargs, **options)
+            except Exception:
+                logger.warning("Broker unavailable; %s%s waits for its sweeper.", task.name, args)

@@ -11,7 +11,7 @@ def forward_deliveries(delivery_ids: list[int]) -> int:
     return forward_and_drain(delivery_ids)
 
 
-@shared_task(name="messaging.forward_messages", ignore_result=True)
+@shared_task(name="messaging.forward_messages", ignore_result=True, merges_ids=True)
 def forward_messages(message_ids: list[int]) -> int:
     return forward_and_drain(create_deliveries(message_ids))
 

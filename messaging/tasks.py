@@ -17,7 +17,7 @@ MAX_COUNTDOWN_SECONDS = 600
 IDS_PER_TASK = 20
 
 
-@shared_task(name="messaging.deliver_messages", ignore_result=True)
+@shared_task(name="messaging.deliver_messages", ignore_result=True, merges_ids=True)
 def deliver_messages(message_ids: list[int]) -> int:
     """Deliver every due message, not only these (the ids say what woke the worker)."""
     drained = delivery.drain()
