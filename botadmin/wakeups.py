@@ -1,8 +1,6 @@
-"""The task class: `task.delay_on_commit(...)` never makes a request wait for the broker.
-
-Tasks point at committed rows, each kind with a sweeper for lost wake-ups, so a thread per
-process publishes after the commit: a broker down or hung holds it, never a request. Calls
-waiting together of a task with `merges_ids=True` (one argument, a list of ids) go as one."""
+"""The task class: `task.delay_on_commit(...)` hands the call to a thread per process that
+publishes it, so a broker down or hung holds that thread, never a request (each kind of task
+has a sweeper for lost wake-ups). Calls of a `merges_ids=True` task waiting together go as one."""
 
 import logging
 import os
@@ -12,41 +10,30 @@ from queue import SimpleQueue
 from celery.contrib.django.task import DjangoTask
 from django.db import transaction
 
-logger = logging.getLogger(__name__)
 _queues: dict[int, SimpleQueue] = {}  # by pid: a forked child starts its own thread
 
 
 class Task(DjangoTask):
-    merges_ids = False
+    merges_ids = False  # True: its one argument is a list of ids, and one call may take many
 
     def delay_on_commit(self, *args, **kwargs) -> None:
-        self.apply_async_on_commit(args, kwargs)
-
-    def apply_async_on_commit(self, args=(), kwargs=None, **options) -> None:
-        transaction.on_commit(lambda: _queue().put((self, tuple(args), kwargs or {}, options)))
-
-
-def _queue() -> SimpleQueue:
-    if os.getpid() not in _queues:  # a daemon: exiting never waits for a hung broker
-        _queues[os.getpid()] = SimpleQueue()
-        threading.Thread(target=_publish, args=(_queues[os.getpid()],), daemon=True).start()
-    return _queues[os.getpid()]
+        if os.getpid() not in _queues:  # a daemon thread: exiting never waits for a hung broker
+            _queues[os.getpid()] = SimpleQueue()
+            threading.Thread(target=_publish, args=(_queues[os.getpid()],), daemon=True).start()
+        transaction.on_commit(lambda: _queues[os.getpid()].put((self, args, kwargs)))
 
 
 def _publish(pending: SimpleQueue) -> None:
-    while True:
-        calls, ids, ready = [pending.get()], {}, []
-        while not pending.empty() and len(calls) < 1000:
-            calls.append(pending.get())
-        for task, args, kwargs, options in calls:
-            if task.merges_ids and len(args) == 1 and not (kwargs or options):
-                if task.name in ids:  # goes out with the first such call, its list grown
-                    ids[task.name].extend(args[0])
-                    continue
-                args = (ids.setdefault(task.name, list(args[0])),)
-            ready.append((task, args, kwargs, options))
-        for task, args, kwargs, options in ready:
+    while True:  # a call, and up to 999 more that waited meanwhile
+        calls = [pending.get()] + [pending.get() for _ in range(min(pending.qsize(), 999))]
+        ready = {}  # in order of first call
+        for n, (task, args, kwargs) in enumerate(calls):
+            if task.merges_ids and not kwargs:  # its later calls' ids join its first call's
+                ready.setdefault(task.name, (task, ([],), {}))[1][0].extend(args[0])
+            else:
+                ready[n] = (task, args, kwargs)
+        for task, args, kwargs in ready.values():
             try:
-                task.apply_async(args, kwargs, **options)
+                task.apply_async(args, kwargs)
             except Exception:
-                logger.warning("Broker unavailable; %s%s waits for its sweeper.", task.name, args)
+                logging.getLogger(__name__).warning("Broker down: %s%s waits.", task.name, args)

@@ -74,12 +74,12 @@ DUE_STATUSES = index_condition(
 # --- Waking workers -------------------------------------------------------------------
 
 
-def wake_deliveries(delivery_ids, countdown: float | None = None) -> None:
-    """Enqueue these deliveries once the current transaction commits (after `countdown` s)."""
+def wake_deliveries(delivery_ids) -> None:
+    """Enqueue these deliveries once the current transaction commits."""
     from .tasks import forward_deliveries  # the tasks import this module
 
     for ids in chunks(iter(delivery_ids), IDS_PER_TASK):
-        forward_deliveries.apply_async_on_commit([ids], countdown=countdown)
+        forward_deliveries.delay_on_commit(ids)
 
 
 def _due(now, grace: timedelta = timedelta(0)):
@@ -314,6 +314,8 @@ DELIVERY_RECORDED = [
 
 def record_outcomes(attempts: list[Attempt]) -> list[str]:
     """Write the attempts, move their deliveries on and keep the endpoints' health, at once."""
+    from .tasks import forward_deliveries  # the tasks import this module
+
     if not attempts:
         return []
     now = timezone.now()
@@ -339,8 +341,10 @@ def record_outcomes(attempts: list[Attempt]) -> list[str]:
             metrics.webhook_delivery(delivery.status)
             if delivery.status == Status.PENDING:
                 wait = delivery.next_attempt_at - now
-                if wait <= WAKE_BY_COUNTDOWN_WITHIN:
-                    wake_deliveries([delivery.pk], countdown=wait.total_seconds())
+                if wait <= WAKE_BY_COUNTDOWN_WITHIN:  # a worker's publish, as delivery's
+                    forward_deliveries.apply_async_on_commit(
+                        [[delivery.pk]], countdown=wait.total_seconds()
+                    )
     return [a.result.outcome for a in attempts]
 
 

@@ -20,12 +20,12 @@ def test_waiting_wake_ups_of_an_id_list_task_go_to_the_broker_as_one_call(monkey
         )
     pending = SimpleQueue()  # a burst of requests queued these while the thread was busy
     for call in [
-        (deliver_messages, ([1],), {}, {}),
-        (forward_messages, ([10],), {}, {}),
-        (run_sync, (7,), {}, {}),
-        (deliver_messages, ([2, 3],), {}, {}),
-        (run_sync, (8,), {}, {}),
-        (forward_messages, ([11],), {}, {}),
+        (deliver_messages, ([1],), {}),
+        (forward_messages, ([10],), {}),
+        (run_sync, (7,), {}),
+        (deliver_messages, ([2, 3],), {}),
+        (run_sync, (8,), {}),
+        (forward_messages, ([11],), {}),
     ]:
         pending.put(call)
     threading.Thread(target=wakeups._publish, args=(pending,), daemon=True).start()
