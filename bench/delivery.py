@@ -1,30 +1,39 @@
-"""Delivery throughput: API → database/queue → Celery worker(s) → bridge agent, end to end.
+"""Delivery throughput: POST /api/send → database/queue → Celery worker(s) → bridge agent.
 
-    .venv/bin/python bench/delivery.py [-n 5000] [--workers 1 2] [--conversations 100]
+    .venv/bin/python bench/delivery.py [-n 5000] [--workers 1 2] [--threads 8] [--port 8107]
 
-Runs on the configured DATABASE_URL / CELERY_BROKER_URL / CACHE_URL; without a
-DATABASE_URL it uses a throw-away SQLite database and filesystem broker in a
-temporary folder. The demo agent (the real bridge-protocol server) runs in
-this process. For each worker count it starts that many `celery worker`
-processes, accepts N messages through /api/send when that endpoint exists
-(else through messaging.sending.accept_outbound, the function it calls),
-and measures from the first accept until the agent has the last message.
-The baseline is a plain loop posting the same bodies straight to the agent.
-The ratio end-to-end / baseline is the figure we track; it cannot exceed the
-accept rate of this one-threaded accepting loop, so the bench also measures
-the engine alone: N messages accepted while the bot is paused (the workers
-claim nothing), then the bot resumed and the workers woken, from the wake-up
-until the agent has the last one ("backlog").
+What a user of the send API waits for: gunicorn as `make run` starts it
+(bench/harness.py) takes N messages from several client threads (keep-alive
+sessions) and the workers send them to the demo agent (the real
+bridge-protocol server), which runs in a process of its own so that it does
+not compete with the client threads for the GIL. Measured from the first
+accept until the agent has the last message ("end to end"), beside a plain
+loop posting the same bodies straight to the agent. The ratio end to end ÷
+plain loop is the figure we track.
 
-The per-conversation minimum gap is turned off (DELIVERY_CONVERSATION_MIN_GAP=0)
-and the bot's rate limit is lifted, so the figure is the engine's own cost.
+End to end cannot be faster than the web server accepts, so the bench also
+prints the accept rate alone (no worker running, the bot paused): of the
+parse + insert floor (`/bench/send/insert`, bench/send.py's baseline) and of
+`/api/send`. Their ratio to the plain loop is the ceiling of the end-to-end
+ratio on this machine. Then, for each worker count, it starts that many
+`celery worker` processes (`--pool=solo`) and measures:
+
+* backlog: the N messages accepted while the bot was paused, from resuming
+  it (and one wake-up) until the agent has the last: the engine alone;
+* end to end: N more messages accepted while the workers run.
+
+Runs on DATABASE_URL / CELERY_BROKER_URL / CACHE_URL when set (and cleans up
+after itself), else on its own SQLite database and filesystem broker in
+var/bench-delivery/. The per-conversation minimum gap is turned off and the
+bot's and the API's rate limits are lifted: the figures are the engine's own
+cost.
 """
 
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -32,9 +41,12 @@ import time
 import uuid
 from pathlib import Path
 
+import requests
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.harness import post_many, server_environment, start_server  # noqa: E402
 from devtools.processes import celery_worker, stop_process_group  # noqa: E402
 
 
@@ -43,34 +55,33 @@ def parse_args():
     parser.add_argument("-n", "--messages", type=int, default=5000)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--conversations", type=int, default=100)
+    parser.add_argument("--threads", type=int, default=8, help="client threads accepting")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8107")))
     parser.add_argument(
         "--drain", type=int, default=2000, help="task messages for the broker drain (0: skip)"
     )
     return parser.parse_args()
 
 
-def configure_environment() -> str | None:
-    """Settings for this process and the workers; returns a temp dir to remove, if any."""
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "botadmin.settings")
-    os.environ["DELIVERY_CONVERSATION_MIN_GAP"] = "0"
-    # Acceptance is not what this measures: lift the per-secret API limit.
-    os.environ["BOTADMIN_SEND_RATE_LIMIT_PER_MINUTE"] = "100000000"
-    os.environ["BOTADMIN_ALLOW_PRIVATE_URLS"] = "1"
-    os.environ["ALLOWED_HOSTS"] = "testserver,127.0.0.1,localhost"
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
-    # A queue of its own: tasks left on a shared broker by anything else are not measured.
-    os.environ["CELERY_TASK_DEFAULT_QUEUE"] = f"bench-delivery-{uuid.uuid4().hex[:8]}"
-    if os.environ.get("DATABASE_URL"):
-        return None
-    scratch = tempfile.mkdtemp(prefix="botadmin-delivery-bench-")
-    os.environ["BOTADMIN_VAR_DIR"] = scratch
-    os.environ.setdefault("CELERY_BROKER_URL", "filesystem://")
-    return scratch
+def configure_environment(port: int) -> dict:
+    """Settings for this process, gunicorn and the workers (they inherit os.environ)."""
+    env = server_environment(
+        port,
+        "bench-delivery",
+        DJANGO_SETTINGS_MODULE="botadmin.settings",
+        DELIVERY_CONVERSATION_MIN_GAP="0",
+        # Acceptance is measured, not limited: lift the per-secret API limit.
+        BOTADMIN_SEND_RATE_LIMIT_PER_MINUTE="100000000",
+        # A queue of its own: tasks left on a shared broker by anything else are not measured.
+        CELERY_TASK_DEFAULT_QUEUE=f"bench-delivery-{uuid.uuid4().hex[:8]}",
+    )
+    os.environ.update(env)
+    return env
 
 
 def main() -> None:
     args = parse_args()
-    scratch = configure_environment()
+    env = configure_environment(args.port)
     import django
 
     django.setup()
@@ -79,45 +90,123 @@ def main() -> None:
 
     call_command("migrate", verbosity=0)
     call_command("createcachetable", verbosity=0)
-    from connectors.demo_agent import DemoAgent
     from conversations.secrets import generate_agent_token
 
     n = args.messages
-    print(f"botadmin delivery benchmark: {n} messages, {args.conversations} conversations")
+    print(
+        f"botadmin delivery benchmark: {n} messages, {args.conversations} conversations, "
+        f"{args.threads} client threads"
+    )
     print(
         f"  database {settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]}, "
         f"broker {settings.CELERY_BROKER_URL.split(':', 1)[0]}, "
-        f"cache {settings.CACHES['default']['BACKEND'].rsplit('.', 1)[-1]}"
+        f"cache {settings.CACHES['default']['BACKEND'].rsplit('.', 1)[-1]}, "
+        f"gunicorn workers={env.get('WEB_CONCURRENCY', 'default')} "
+        f"threads={env.get('WEB_THREADS', '4')}"
     )
+    agent = AgentProcess(generate_agent_token())
+    base = f"http://127.0.0.1:{args.port}"
+    server = None
+    bots = []
     try:
-        with DemoAgent(token=generate_agent_token()) as agent:
-            if args.drain:
-                rate = broker_drain(args.drain)
-                print(f"  broker drain, one worker as `make run` starts it: {rate:8.1f} tasks/s")
-            baseline = plain_loop(agent, n)
-            print(f"  plain loop straight to the agent: {baseline:8.1f} msgs/s")
-            for workers in args.workers:
-                rate, accept_rate, via, backlog = end_to_end(agent, n, workers, args.conversations)
-                print(
-                    f"  {workers} worker(s), end to end:      {rate:8.1f} msgs/s "
-                    f"(ratio {rate / baseline:.3f}; accepted via {via} at {accept_rate:.0f} msgs/s)"
-                )
-                print(
-                    f"  {workers} worker(s), backlog:         {backlog:8.1f} msgs/s "
-                    f"(ratio {backlog / baseline:.3f}; {n} messages waiting, then one wake-up)"
-                )
+        if args.drain:
+            rate = broker_drain(args.drain)
+            print(f"  broker drain, one worker as `make run` starts it: {rate:8.1f} tasks/s")
+        baseline = plain_loop(agent, n)
+        print(f"  plain loop straight to the agent: {baseline:8.1f} msgs/s")
+        bot, floor_bot = make_bot(agent, args.conversations), make_bot(agent, 1)
+        bots += [bot, floor_bot]
+        pause(floor_bot)  # the floor's rows are never sent
+        server = start_server(env, base)
+        for floor in (True, False):  # warm up both paths of every gunicorn process
+            accept(base, floor_bot, WARMUP, args, floor=floor)
+        floor = accept(base, floor_bot, n, args, floor=True)
+        cleanup(floor_bot, keep_bot=True)  # its queued rows would slow the claims down
+        print(
+            f"  accept only, parse + insert floor: {floor:8.1f} msgs/s "
+            f"(ratio {floor / baseline:.3f}; /bench/send/insert, no worker running)"
+        )
+        for workers in args.workers:
+            pause(bot)
+            accepted = accept(base, bot, n, args)
+            print(
+                f"  accept only, POST /api/send:       {accepted:8.1f} msgs/s "
+                f"(ratio {accepted / baseline:.3f}: the ceiling of end to end on this machine)"
+            )
+            backlog, rate, accept_rate = run_workers(agent, base, bot, n, workers, args)
+            print(
+                f"  {workers} worker(s), backlog:         {backlog:8.1f} msgs/s "
+                f"(ratio {backlog / baseline:.3f}; {n} messages waiting, then one wake-up)"
+            )
+            print(
+                f"  {workers} worker(s), end to end:      {rate:8.1f} msgs/s "
+                f"(ratio {rate / baseline:.3f}; accepted at {accept_rate:.0f} msgs/s "
+                f"while the workers ran)"
+            )
     finally:
-        if scratch:
-            shutil.rmtree(scratch, ignore_errors=True)
+        if server is not None:
+            server.terminate()
+            server.wait(timeout=30)
+        agent.stop()
+        for bot in bots:
+            cleanup(bot)
+
+
+WARMUP = 200  # requests to each path before measuring, as bench/send.py
 
 
 def body(i: int) -> dict:
     return {"msgtype": "text", "text": {"content": f"benchmark message {i}"}}
 
 
-def plain_loop(agent, n: int) -> float:
-    import requests
+# --- The agent, in a process of its own -----------------------------------------------
 
+
+class AgentProcess:
+    """The demo agent in a child process; `sent()`: how many distinct messages it has."""
+
+    def __init__(self, token: str):
+        context = multiprocessing.get_context("spawn")
+        self.token = token
+        self._count = context.Value("q", 0)
+        ready = context.Queue()
+        self._process = context.Process(
+            target=run_agent, args=(token, self._count, ready), daemon=True
+        )
+        self._process.start()
+        self.url = ready.get(timeout=60)
+
+    def sent(self) -> int:
+        return self._count.value
+
+    def wait_for(self, count: int, workers=(), log: Path | None = None) -> None:
+        while self.sent() < count:
+            time.sleep(0.01)
+            if any(p.poll() is not None for p in workers):
+                raise SystemExit("a worker died:\n" + (log.read_text()[-3000:] if log else ""))
+
+    def stop(self) -> None:
+        self._process.terminate()
+        self._process.join(timeout=10)
+
+
+def run_agent(token: str, count, ready) -> None:
+    from connectors.demo_agent import DemoAgent
+
+    class CountingAgent(DemoAgent):
+        def _answer_send(self, body: dict):
+            answer = super()._answer_send(body)
+            with count.get_lock():  # threads answering side by side: keep the highest
+                count.value = max(count.value, len(self.sent))
+            return answer
+
+    agent = CountingAgent(token=token, users=[], groups=[]).start()
+    ready.put(agent.url)
+    while True:
+        time.sleep(3600)
+
+
+def plain_loop(agent: AgentProcess, n: int) -> float:
     session = requests.Session()
     headers = {"Authorization": f"Bearer {agent.token}"}
     began = time.perf_counter()
@@ -134,9 +223,11 @@ def plain_loop(agent, n: int) -> float:
     return n / (time.perf_counter() - began)
 
 
-def end_to_end(agent, n: int, workers: int, conversations: int) -> tuple[float, float, str, float]:
+# --- Accepting --------------------------------------------------------------------------
+
+
+def make_bot(agent: AgentProcess, conversations: int):
     from conversations.models import Bot, Conversation
-    from messaging.models import Message
 
     bot = Bot.objects.create(
         name=f"bench-{uuid.uuid4().hex[:8]}",
@@ -144,59 +235,125 @@ def end_to_end(agent, n: int, workers: int, conversations: int) -> tuple[float, 
         agent_token=agent.token,
         rate_limit_per_minute=10_000_000,
     )
-    Conversation.objects.bulk_create(
+    bot.bench_conversations = Conversation.objects.bulk_create(
         Conversation(bot=bot, conversation_id=f"wrBench{i}", name=f"bench {i}")
         for i in range(conversations)
     )
-    logs = [
-        tempfile.NamedTemporaryFile(prefix="bench-worker-", suffix=".log") for _ in range(workers)
-    ]
-    processes = [start_worker(log.name) for log in logs]
-    try:
-        wait_for_workers(logs, processes)
-        sent_before = len(agent.sent)
-        accept, via = accepter(bot)
-        began = time.perf_counter()
-        for i in range(n):
-            accept(f"wrBench{i % conversations}", body(i))
-        accept_rate = n / (time.perf_counter() - began)
-        while len(agent.sent) - sent_before < n:
-            time.sleep(0.05)
-            if any(p.poll() is not None for p in processes):
-                raise SystemExit("a worker died:\n" + Path(logs[0].name).read_text()[-3000:])
-        elapsed = time.perf_counter() - began
-        assert Message.objects.filter(bot=bot).exclude(status="sent").count() == 0 or wait_sent(
-            bot, n
-        )
-        return n / elapsed, accept_rate, via, backlog_rate(agent, bot, n, conversations, workers)
-    finally:
-        for process in processes:
-            stop_process_group(process, timeout=30)
-        for log in logs:
-            log.close()
-        cleanup(bot)
+    return bot
 
 
-def backlog_rate(agent, bot, n: int, conversations: int, workers: int) -> float:
-    """Messages/s of the workers draining N messages accepted while the bot was paused."""
+def accept(base: str, bot, n: int, args, floor: bool = False) -> float:
+    """POST n messages from the client threads; accepted per second (all must be)."""
+    import json
+
+    conversations = bot.bench_conversations
+    if floor:
+        url = f"{base}/bench/send/insert"
+
+        def params(i):
+            return {"bot": bot.pk, "conversation": conversations[i % len(conversations)].pk}
+
+    else:
+        url = f"{base}/api/send"
+
+        def params(i):
+            conversation = conversations[i % len(conversations)].conversation_id
+            return {"secret": bot.secret, "conversation_id": conversation}
+
+    accepted, rate, _p50, _p99 = post_many(
+        url, lambda i: json.dumps(body(i)).encode(), n, args.threads, params=params
+    )
+    if accepted != n:
+        raise SystemExit(f"{url} accepted only {accepted} of {n} messages")
+    return rate
+
+
+def pause(bot) -> None:
     from django.utils import timezone
 
     from conversations.models import Bot
-    from messaging.tasks import deliver_messages
 
     Bot.objects.filter(pk=bot.pk).update(paused_at=timezone.now(), paused_reason="bench")
-    accept, _via = accepter(bot)
-    for i in range(n):
-        accept(f"wrBench{i % conversations}", body(i))
-    time.sleep(3)  # the wake-ups of the accepts find nothing to claim
-    sent_before = len(agent.sent)
-    began = time.perf_counter()
-    Bot.objects.filter(pk=bot.pk).update(paused_at=None, paused_reason="")
-    for _ in range(workers):
-        deliver_messages.delay([])
-    while len(agent.sent) - sent_before < n:
-        time.sleep(0.02)
-    return n / (time.perf_counter() - began)
+
+
+def run_workers(agent: AgentProcess, base: str, bot, n: int, workers: int, args):
+    """(backlog rate, end-to-end rate, accept rate meanwhile) with `workers` workers."""
+    from conversations.models import Bot
+    from messaging.models import Message
+    from messaging.tasks import deliver_messages
+
+    with tempfile.TemporaryDirectory(prefix="bench-delivery-") as folder:
+        logs = [Path(folder) / f"worker-{i}.log" for i in range(workers)]
+        processes = [start_worker(log) for log in logs]
+        try:
+            wait_for_workers(logs, processes)
+            # The accepts' wake-ups find the bot paused: let the workers take them first.
+            wait_until_queue_empty()
+            sent_before = agent.sent()
+            began = time.perf_counter()
+            Bot.objects.filter(pk=bot.pk).update(paused_at=None, paused_reason="")
+            for _ in range(workers):
+                deliver_messages.delay([])
+            agent.wait_for(sent_before + n, processes, logs[0])
+            backlog = n / (time.perf_counter() - began)
+
+            sent_before = agent.sent()
+            began = time.perf_counter()
+            accept_rate = accept(base, bot, n, args)
+            agent.wait_for(sent_before + n, processes, logs[0])
+            rate = n / (time.perf_counter() - began)
+            unsent = Message.objects.filter(bot=bot).exclude(status="sent").count()
+            if unsent and not wait_sent(bot):
+                raise SystemExit(f"{unsent} messages not recorded as sent")
+            return backlog, rate, accept_rate
+        finally:
+            for process in processes:
+                stop_process_group(process, timeout=30)
+
+
+def start_worker(log: Path) -> subprocess.Popen:
+    return celery_worker(pool="solo", loglevel="INFO", stdout=subprocess.DEVNULL, stderr=log)
+
+
+def wait_for_workers(logs: list[Path], processes, timeout: float = 120) -> None:
+    """Until every worker logged "ready" (a ping does not work on every broker)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if all(log.exists() and b" ready." in log.read_bytes() for log in logs):
+            return
+        if any(p.poll() is not None for p in processes):
+            raise SystemExit("a worker died:\n" + logs[0].read_text()[-3000:])
+        time.sleep(0.1)
+    raise SystemExit("the workers did not start")
+
+
+def queue_length() -> int:
+    from botadmin.celery import app
+
+    with app.connection_for_read() as connection:
+        # Not passive: Redis drops an emptied queue's key, and a passive declare then fails.
+        return connection.default_channel.queue_declare(app.conf.task_default_queue).message_count
+
+
+def wait_until_queue_empty(timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while queue_length() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.5)  # the last ones taken are still running
+
+
+def wait_sent(bot, timeout: float = 30) -> bool:
+    from messaging.models import Message
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not Message.objects.filter(bot=bot).exclude(status="sent").exists():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+# --- The embedded broker ----------------------------------------------------------------
 
 
 def broker_drain(n: int) -> float:
@@ -206,107 +363,38 @@ def broker_drain(n: int) -> float:
     the configured pool, two at a time); measured from the first one taken
     until the queue is empty. The task is Celery's built-in `celery.accumulate`,
     which returns its argument: the figure is the broker and the worker's loop
-    alone, not our tasks' database work (the end-to-end lines measure that).
+    alone, not our tasks' database work (the other lines measure that).
     """
     from botadmin.celery import app
 
-    queue = app.conf.task_default_queue
     accumulate = app.tasks["celery.accumulate"]  # built in: no import path to call it by
     for i in range(n):
-        accumulate.apply_async([i], queue=queue)
-
-    def waiting() -> int:
-        with app.connection_for_read() as connection:
-            # Not passive: Redis drops an emptied queue's key, and a passive declare then fails.
-            return connection.default_channel.queue_declare(queue).message_count
+        accumulate.apply_async([i], queue=app.conf.task_default_queue)
 
     with tempfile.NamedTemporaryFile(prefix="bench-worker-", suffix=".log") as log:
         worker = celery_worker(
             pool=None, concurrency=2, stdout=subprocess.DEVNULL, stderr=Path(log.name)
         )
         try:
-            while (left := waiting()) == n:
+            while (left := queue_length()) == n:
                 if worker.poll() is not None:
                     raise SystemExit("the worker died:\n" + Path(log.name).read_text()[-3000:])
                 time.sleep(0.01)
             began = time.perf_counter()
-            while waiting():
+            while queue_length():
                 time.sleep(0.01)
             return left / (time.perf_counter() - began)
         finally:
             stop_process_group(worker, timeout=30)
 
 
-def accepter(bot):
-    """POST /api/send through Django's full request stack when the endpoint exists."""
-    from django.test import Client
-    from django.urls import Resolver404, resolve
-
-    from messaging.sending import accept_outbound
-
-    try:
-        resolve("/api/send")
-        has_send_api = Client().post("/api/send", data="{}", content_type="application/json")
-        has_send_api = (
-            has_send_api.status_code != 404 or "no such endpoint" not in has_send_api.text
-        )
-    except Resolver404:
-        has_send_api = False
-    if has_send_api:
-        client = Client()
-
-        def post(conversation_id: str, payload: dict) -> None:
-            response = client.post(
-                f"/api/send?secret={bot.secret}&conversation_id={conversation_id}",
-                data=payload,
-                content_type="application/json",
-            )
-            if response.json().get("errcode") != 0:
-                raise SystemExit(f"/api/send refused the message: {response.content[:200]!r}")
-
-        return post, "POST /api/send"
-
-    def direct(conversation_id: str, payload: dict) -> None:
-        accept_outbound(bot=bot, conversation_id=conversation_id, body=payload, source="api")
-
-    return direct, "accept_outbound"
-
-
-def start_worker(log_path: str) -> subprocess.Popen:
-    return celery_worker(
-        pool="solo", loglevel="INFO", stdout=subprocess.DEVNULL, stderr=Path(log_path)
-    )
-
-
-def wait_for_workers(logs, processes, timeout: float = 120) -> None:
-    """Until every worker logged "ready" (a ping does not work on every broker)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if all(b" ready." in Path(log.name).read_bytes() for log in logs):
-            return
-        if any(p.poll() is not None for p in processes):
-            raise SystemExit("a worker died:\n" + Path(logs[0].name).read_text()[-3000:])
-        time.sleep(0.1)
-    raise SystemExit("the workers did not start")
-
-
-def wait_sent(bot, n: int, timeout: float = 30) -> bool:
-    from messaging.models import Message
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if Message.objects.filter(bot=bot, status="sent").count() == n:
-            return True
-        time.sleep(0.2)
-    return False
-
-
-def cleanup(bot) -> None:
+def cleanup(bot, keep_bot: bool = False) -> None:
     from messaging.models import DeliveryAttempt, Message
 
     DeliveryAttempt.objects.filter(message__bot=bot).delete()
     Message.objects.filter(bot=bot).delete()
-    bot.delete()
+    if not keep_bot:
+        bot.delete()
 
 
 if __name__ == "__main__":
