@@ -242,6 +242,7 @@ class WebhookAttemptInline(ReadOnlyAdminMixin, admin.TabularInline):
         "http_status",
         "url",
         "response_text",
+        "worker",
     )
     readonly_fields = fields
     extra = 0

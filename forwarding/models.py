@@ -184,6 +184,9 @@ class WebhookAttempt(models.Model):
     response_text = models.TextField(
         _("answer or error"), blank=True, default="", help_text=_("First 1 KB.")
     )
+    worker = models.CharField(
+        _("worker process"), max_length=200, blank=True, default="", help_text=outbox.WORKER_HELP
+    )
 
     class Meta:
         db_table = "messaging_webhookattempt"  # created by the messaging app; kept

@@ -4,8 +4,9 @@ It follows the outbox protocol (messaging/outbox.py), as delivery does: the
 WebhookDelivery row is the outbox entry; a worker claims due deliveries in
 batches (`claim_due_deliveries`: locked, marked `delivering` with the lease in
 `next_attempt_at`, one open attempt row each), POSTs them, and records the
-answers; a delivery whose lease ran out is taken back by the next claim, its
-open attempt completed as interrupted. The sweeper re-enqueues anything due
+answers; a delivery whose lease ran out, or whose attempt's process is gone
+from this host (the sweeper ends such a lease at once), is taken back by the
+next claim, its open attempt completed as interrupted. The sweeper re-enqueues anything due
 whose wake-up was lost (dead broker, killed worker).
 """
 
@@ -35,6 +36,8 @@ from messaging.outbox import (
     IN_FLIGHT,
     INTERRUPTED,
     RECORD_EVERY_SECONDS,
+    end_abandoned_leases,
+    holder,
     index_condition,
     lock_due,
     retry_delay,
@@ -86,7 +89,7 @@ def _due(now, grace: timedelta = timedelta(0)):
     return WebhookDelivery.objects.filter(
         DUE_STATUSES,
         Q(status=Status.PENDING, next_attempt_at__lte=now - grace)
-        | Q(status=Status.DELIVERING, next_attempt_at__lt=now),  # its lease ran out
+        | Q(status=Status.DELIVERING, next_attempt_at__lte=now),  # its lease ran out
         endpoint__is_active=True,
         endpoint__disabled_at__isnull=True,
     ).order_by("next_attempt_at")
@@ -96,6 +99,12 @@ def sweep_due_deliveries(limit: int = SWEEP_BATCH) -> int:
     """Re-enqueue deliveries that are due (or whose worker vanished), and messages
     whose fan-out wake-up was lost. Returns how many."""
     now = timezone.now()
+    end_abandoned_leases(  # a killed worker's: taken back now, not when the lease runs out
+        WebhookDelivery.objects.filter(DUE_STATUSES, status=Status.DELIVERING),
+        WebhookAttempt.objects.all(),
+        "delivery",
+        now,
+    )
     ids = list(_due(now, SWEEP_GRACE).values_list("pk", flat=True)[:limit])
     from .tasks import forward_deliveries, forward_messages
 
@@ -250,7 +259,7 @@ def claim_due_deliveries(limit: int = CLAIM_BATCH, ids: list[int] | None = None)
             WebhookAttempt.objects.filter(delivery_id__in=taken_back, outcome=IN_FLIGHT).update(
                 outcome=WebhookAttempt.Outcome.FAILURE, response_text=INTERRUPTED
             )
-        lease = now + CLAIM_LEASE
+        lease, worker = now + CLAIM_LEASE, holder()
         WebhookDelivery.objects.filter(pk__in=[d.pk for d in deliveries]).update(
             status=Status.DELIVERING,
             next_attempt_at=lease,
@@ -266,6 +275,7 @@ def claim_due_deliveries(limit: int = CLAIM_BATCH, ids: list[int] | None = None)
                 number=delivery.attempt_count,
                 url=delivery.endpoint.url,
                 started_at=now,
+                worker=worker,
             )
             for delivery in deliveries
         )

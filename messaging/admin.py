@@ -12,7 +12,15 @@ from .models import DeliveryAttempt, Message, MessageMedia
 
 class DeliveryAttemptInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = DeliveryAttempt
-    fields = ("started_at", "duration_ms", "outcome", "http_status", "errcode", "response_text")
+    fields = (
+        "started_at",
+        "duration_ms",
+        "outcome",
+        "http_status",
+        "errcode",
+        "response_text",
+        "worker",
+    )
     readonly_fields = fields
     extra = 0
 

@@ -49,6 +49,7 @@ from .outbox import (
     CLAIM_BATCH,
     RECORD_EVERY_SECONDS,
     delivery_schedule,
+    holder,
     index_condition,
     lock_due,
     retry_delay,
@@ -189,7 +190,7 @@ def claim_due_messages(
         )
         if not going:
             return claimed
-        lease = now + timedelta(seconds=settings.DELIVERY_SENDING_TIMEOUT)
+        lease, worker = now + timedelta(seconds=settings.DELIVERY_SENDING_TIMEOUT), holder()
         Message.objects.filter(pk__in=[m.pk for m in going]).update(
             status=Message.Status.SENDING,
             attempt_count=F("attempt_count") + 1,
@@ -197,7 +198,7 @@ def claim_due_messages(
             updated_at=now,
         )
         rows = DeliveryAttempt.objects.bulk_create(
-            DeliveryAttempt(message=message, started_at=now) for message in going
+            DeliveryAttempt(message=message, started_at=now, worker=worker) for message in going
         )
     for message in going:
         message.status = Message.Status.SENDING

@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from connectors.base import Outcome
 from conversations.models import Bot, Conversation
 
-from .outbox import IN_FLIGHT, IN_FLIGHT_LABEL
+from .outbox import IN_FLIGHT, IN_FLIGHT_LABEL, WORKER_HELP
 
 
 def new_msgid() -> str:
@@ -235,6 +235,9 @@ class DeliveryAttempt(models.Model):
     errcode = models.IntegerField(_("errcode"), null=True, blank=True)
     response_text = models.TextField(
         _("response or error"), blank=True, default="", help_text=_("First 1 KB.")
+    )
+    worker = models.CharField(
+        _("worker process"), max_length=200, blank=True, default="", help_text=WORKER_HELP
     )
 
     class Meta:

@@ -13,7 +13,10 @@ same rules, and take them from here:
   an attempt row for each (`IN_FLIGHT`), all in one transaction, before any
   call is made. The outcome is written on that attempt after the call. A
   worker killed mid-call therefore leaves an open attempt, which whoever
-  takes the row back completes as `INTERRUPTED`.
+  takes the row back completes as `INTERRUPTED`. The attempt row names its
+  process (`holder`: host and pid); a sweeper ends at once the lease of a row
+  whose process is gone from its host (`end_abandoned_leases`: a pool child
+  killed mid-call), instead of waiting for the lease to run out.
 * A failed attempt is retried after `retry_delay(schedule, failures)`; each
   engine has its schedule (a table of delays): delivery's doubling one
   (`delivery_schedule`) and forwarding's Svix-like one (`FORWARDING_SCHEDULE`).
@@ -25,9 +28,12 @@ same rules, and take them from here:
 
 from __future__ import annotations
 
+import os
 import random
+import socket
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 from django.conf import settings
 from django.db import connections, router
@@ -38,6 +44,8 @@ from django.utils.translation import gettext_lazy as _
 # An attempt row's outcome from its claim until its call has an answer.
 IN_FLIGHT = "in_flight"
 IN_FLIGHT_LABEL = _("In flight")
+# An attempt row's `worker` (`holder`).
+WORKER_HELP = _("The process that made the attempt (host:pid).")
 # What a taken-back attempt says (its row's lease ran out with no answer recorded).
 INTERRUPTED = "interrupted: the worker stopped during this attempt, no answer was recorded"
 # Rows claimed by one query: enough to amortise the claim, few enough to share work.
@@ -88,6 +96,53 @@ def lock_due(queryset: QuerySet, limit: int = CLAIM_BATCH) -> list:
     run one after the other. Call inside `transaction.atomic()`.
     """
     return list(queryset.select_for_update(skip_locked=True, of=("self",))[:limit])
+
+
+def holder() -> str:
+    """The process making an attempt, as its attempt row records it: "host:pid"."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def holder_gone(worker: str) -> bool:
+    """Whether an attempt's process (`holder`) was one of this host's and has ended.
+
+    Another host's process, or a pid already in use again, counts as alive: its
+    row waits for its lease to run out, as before."""
+    host, _, pid = worker.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # another user's process
+        return False
+    try:  # a zombie (killed, not yet reaped by its parent) has ended too
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] == "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def end_abandoned_leases(leased: QuerySet, attempts: QuerySet, link: str, now: datetime) -> int:
+    """End now the leases of in-flight rows whose open attempt's process is gone
+    (`holder_gone`), so that they are taken back at once; returns how many.
+
+    `leased`: the engine's in-flight rows; `attempts`: its attempt rows, whose
+    foreign key to the row is `link`. A row taken back and claimed again since
+    it was read (its attempt count moved on) keeps its new lease."""
+    held = list(
+        attempts.filter(
+            outcome=IN_FLIGHT, **{f"{link}__in": leased.filter(next_attempt_at__gt=now)}
+        ).values_list(link, f"{link}__attempt_count", "worker")
+    )
+    gone = {worker: holder_gone(worker) for _, _, worker in held}
+    return sum(
+        leased.filter(pk=pk, attempt_count=count, next_attempt_at__gt=now).update(
+            next_attempt_at=now
+        )
+        for pk, count, worker in held
+        if gone[worker]
+    )
 
 
 def index_condition(condition: str) -> RawSQL:

@@ -3,7 +3,9 @@
 Run periodically (CELERY_BEAT_SCHEDULE "delivery-sweeper"). It
 
 * takes back messages whose `sending` lease ran out (the worker died or
-  hung mid-send) and completes their open attempt as interrupted: an
+  hung mid-send), or at once those whose attempt's process is gone from this
+  host (outbox.end_abandoned_leases: a killed pool child), and completes
+  their open attempt as interrupted: an
   idempotent connector's message is queued again (the other side drops the
   repeat), any other becomes `uncertain`, since it may have been posted;
 * fails messages that waited for a paused or inactive bot longer than
@@ -28,7 +30,7 @@ from connectors.registry import connector_class
 
 from .delivery import PENDING_STATUSES, Clock, due_messages, uncertain_changes
 from .models import DeliveryAttempt, Message
-from .outbox import IN_FLIGHT, INTERRUPTED
+from .outbox import IN_FLIGHT, INTERRUPTED, end_abandoned_leases
 
 BATCH = 500
 
@@ -51,7 +53,10 @@ def sweep(clock: Clock = timezone.now) -> list[int]:
 
 
 def recover_lost_sends(now: datetime) -> list[int]:
-    """Take back messages whose lease ran out; return the ones queued again."""
+    """Take back messages whose lease ran out, or whose worker process is gone (killed
+    mid-send); return the ones queued again."""
+    sending = Message.objects.filter(PENDING_STATUSES, status=Message.Status.SENDING)
+    end_abandoned_leases(sending, DeliveryAttempt.objects.all(), "message", now)
     lost = Message.objects.filter(
         PENDING_STATUSES, status=Message.Status.SENDING, next_attempt_at__lte=now
     ).select_related("bot")[:BATCH]

@@ -5,6 +5,8 @@ broker, or PostgreSQL and Redis): the worker gets the test database's URL and
 the same broker.
 """
 
+import os
+import signal
 import time
 from datetime import timedelta
 
@@ -18,8 +20,9 @@ from standardwebhooks.webhooks import Webhook
 
 from botadmin import health
 from devtools.processes import celery_worker, database_url, stop_process_group
-from forwarding.models import WebhookDelivery
-from forwarding.webhook_delivery import sweep_due_deliveries
+from forwarding.models import WebhookAttempt, WebhookDelivery
+from forwarding.webhook_delivery import CLAIM_LEASE, sweep_due_deliveries
+from messaging.outbox import INTERRUPTED
 from tests.messaging.support import callback_body
 from tests.polling import wait_until
 
@@ -107,3 +110,34 @@ def purge_until_quiet(quiet: float = 1.0, timeout: float = 10.0) -> int:
             return purged
         time.sleep(0.05)
     return purged
+
+
+def test_a_worker_killed_mid_post_is_forwarded_again_by_the_next_sweep_not_after_its_lease(
+    live_server, hooked_bot, receiver, start_worker
+):
+    doomed = start_worker()
+    receiver.delay = 20  # the receiver takes the POST at once and answers late
+    requests.post(
+        live_server.url + "/api/callback", json=callback_body("text", hooked_bot), timeout=10
+    )
+    (first,) = receiver.wait_for(1, timeout=60)
+    (killed,) = WebhookAttempt.objects.values_list("worker", flat=True)
+    os.killpg(doomed.pid, signal.SIGKILL)  # mid-POST: no answer recorded
+    doomed.wait(timeout=10)
+    receiver.delay = 0
+    start_worker()
+
+    # Its lease (CLAIM_LEASE) has not run out; its process is gone, so the sweep takes it.
+    assert WebhookDelivery.objects.get().next_attempt_at > timezone.now() + CLAIM_LEASE / 2
+    assert sweep_due_deliveries() == 1
+
+    second = receiver.wait_for(2, timeout=60)[1]
+    assert second.headers["webhook-id"] == first.headers["webhook-id"]
+    assert wait_until(lambda: WebhookDelivery.objects.get().status == "delivered", 10)
+    attempts = list(
+        WebhookAttempt.objects.order_by("number").values_list("outcome", "response_text", "worker")
+    )
+    # Every try is on record, the killed one first: opened at its claim, with its process.
+    assert attempts[0] == ("failure", INTERRUPTED, killed)
+    assert [outcome for outcome, _, _ in attempts] == ["failure", "success"]
+    assert attempts[1][2] not in ("", killed)

@@ -240,7 +240,6 @@ def start_worker(tmp_path):
         "DATABASE_URL": database_url(),
         "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
         "BOTADMIN_ALLOW_PRIVATE_URLS": "1",
-        "DELIVERY_SENDING_TIMEOUT": "4",
         "DELIVERY_SWEEP_INTERVAL": "1",
         "DELIVERY_CONVERSATION_MIN_GAP": "0",
         "LOG_LEVEL": "WARNING",
@@ -252,15 +251,17 @@ def start_worker(tmp_path):
         loglevel: str = "WARNING",
         pool: str | None = "solo",
         concurrency: int | None = None,
+        lease: float = 4,
     ) -> subprocess.Popen:
         """`pool=None`: the configured pool, as the Procfile runs it. The sweep runs every
-        1 s and a send lease is 4 s; `beat` runs beat inside the worker (a child process)."""
+        1 s and a send lease is `lease` s; `beat` runs beat inside the worker (a child
+        process)."""
         process = celery_worker(
             pool=pool,
             concurrency=concurrency,
             beat_schedule=tmp_path / "beat-schedule" if beat else None,
             loglevel=loglevel,
-            env=env,
+            env={**env, "DELIVERY_SENDING_TIMEOUT": str(lease)},
             stdout=subprocess.DEVNULL,
             stderr=tmp_path / f"worker-{len(started)}.log",
         )

@@ -1,10 +1,15 @@
 """The delivery engine against a real fake agent (bridge protocol): retries, order, rate
 limits, exactly-once, account protection. Time is simulated where the engine waits."""
 
+import os
+import socket
+import subprocess
+import sys
 from datetime import timedelta
 
 import pytest
 
+from conversations.models import Bot
 from messaging.delivery import claim_due_messages, deliver, send_and_record
 from messaging.delivery import drain as drain_engine
 from messaging.models import DeliveryAttempt, Message
@@ -269,6 +274,30 @@ def test_sweeper_takes_back_a_lost_send_and_retries_it_for_an_idempotent_connect
         "retry",
         "sent",
     ]
+
+
+def test_sweeper_takes_back_at_once_a_send_whose_process_is_gone_from_this_host(
+    agent, bridge_bot, make_conversation, queue_message, clock
+):
+    ended = subprocess.Popen([sys.executable, "-c", ""])  # a process of this host, ended
+    ended.wait()
+    dead = f"{socket.gethostname()}:{ended.pid}"
+    Bot.objects.filter(pk=bridge_bot.pk).update(rate_limit_per_minute=100_000)
+    chats = [make_conversation(bridge_bot, f"wrProcess{i}") for i in range(3)]
+    messages = [queue_message(chat, TEXT) for chat in chats]
+    claim_due_messages(clock, ids=[m.pk for m in messages])  # each lease: minutes ahead
+    killed, elsewhere, alive = messages
+    DeliveryAttempt.objects.filter(message=killed).update(worker=dead)
+    DeliveryAttempt.objects.filter(message=elsewhere).update(worker=f"other-host:{ended.pid}")
+    assert alive.attempts.get().worker == f"{socket.gethostname()}:{os.getpid()}"
+
+    assert sweep(clock) == [killed.pk]  # the others wait for their lease
+
+    statuses = dict(Message.objects.values_list("pk", "status"))
+    assert [statuses[m.pk] for m in messages] == ["queued", "sending", "sending"]
+    interrupted = killed.attempts.get()
+    assert (interrupted.outcome, interrupted.worker) == ("retry", dead)
+    assert interrupted.response_text.startswith("interrupted")
 
 
 def test_sweeper_marks_a_lost_robot_send_uncertain(

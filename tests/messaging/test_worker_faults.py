@@ -2,8 +2,9 @@
 a killed process, parent or pool child, or a deleted broker folder delays delivery by
 at most about one sweep interval; it never stops it.
 
-The sweep interval is 1 s here; a message whose worker died mid-send also waits for
-its lease (DELIVERY_SENDING_TIMEOUT, 4 s here).
+The sweep interval is 1 s here. A message whose process died mid-send is taken back by
+the next sweep when its attempt's process is gone from this host, else when its lease
+runs out (DELIVERY_SENDING_TIMEOUT, 4 s here unless a test says otherwise).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -132,4 +134,42 @@ def test_a_deleted_broker_folder_neither_kills_the_worker_nor_stops_delivery(
     messages = accept(chats, 10)
 
     assert wait_until(lambda: all_sent(messages), SWEEP + SLACK), statuses(messages)
+    assert worker.poll() is None
+
+
+def test_a_process_killed_mid_send_is_sent_again_by_the_next_sweep_not_after_its_lease(
+    chats, agent, start_worker
+):
+    """The process that made the attempt is killed: a prefork pool's child (the worker
+    lives on), or the worker itself with a threads pool (then started again). A lease of
+    10 minutes, which the test never waits: the sweep sees the process is gone."""
+    worker = start_worker(pool=None, concurrency=2, beat=True, lease=600)
+    wait_ready(worker, chats, agent)
+    agent.behaviour.delay = 30  # the agent shows the message at once and answers late
+    (message,) = accept(chats, 1)
+    assert wait_until(lambda: message.msgid in agent.sent), "the worker never sent"
+    (killed,) = message.attempts.values_list("worker", flat=True)
+    host, _, pid = killed.rpartition(":")
+    assert host == socket.gethostname()
+
+    if int(pid) == worker.pid:
+        os.killpg(worker.pid, signal.SIGKILL)
+        worker.wait(timeout=10)
+        worker = start_worker(pool=None, concurrency=2, beat=True, lease=600)
+    else:
+        assert int(pid) in pool_children(worker)
+        os.kill(int(pid), signal.SIGKILL)  # mid-send, as the OOM killer would
+    agent.behaviour.delay = 0
+    began = time.monotonic()
+
+    assert wait_until(lambda: all_sent([message]), SWEEP + SLACK), statuses([message])
+    assert time.monotonic() - began < SWEEP + SLACK
+    assert list(agent.sent).count(message.msgid) == 1
+    attempts = list(
+        message.attempts.order_by("pk").values_list("outcome", "response_text", "worker")
+    )
+    # Every try is on record, the killed one first: opened at its claim, with its process.
+    assert [outcome for outcome, _, _ in attempts] == ["retry", "sent"]
+    assert attempts[0][1].startswith("interrupted") and attempts[0][2] == killed
+    assert attempts[1][2] not in ("", killed)
     assert worker.poll() is None
