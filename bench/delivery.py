@@ -46,7 +46,14 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.harness import post_many, server_environment, start_server  # noqa: E402
+from bench.harness import (  # noqa: E402
+    CpuMeter,
+    database_backends,
+    post_many,
+    process_tree,
+    server_environment,
+    start_server,
+)
 from devtools.processes import celery_worker, stop_process_group  # noqa: E402
 
 
@@ -133,7 +140,9 @@ def main() -> None:
                 f"  accept only, POST /api/send:       {accepted:8.1f} msgs/s "
                 f"(ratio {accepted / baseline:.3f}: the ceiling of end to end on this machine)"
             )
-            backlog, rate, accept_rate = run_workers(agent, base, bot, n, workers, args)
+            backlog, rate, accept_rate, cpu = run_workers(
+                agent, server, base, bot, n, workers, args
+            )
             print(
                 f"  {workers} worker(s), backlog:         {backlog:8.1f} msgs/s "
                 f"(ratio {backlog / baseline:.3f}; {n} messages waiting, then one wake-up)"
@@ -143,6 +152,7 @@ def main() -> None:
                 f"(ratio {rate / baseline:.3f}; accepted at {accept_rate:.0f} msgs/s "
                 f"while the workers ran)"
             )
+            print(f"  {workers} worker(s), CPU ms per message end to end: {cpu.per_item(n)}")
     finally:
         if server is not None:
             server.terminate()
@@ -175,6 +185,7 @@ class AgentProcess:
         )
         self._process.start()
         self.url = ready.get(timeout=60)
+        self.pid = self._process.pid
 
     def sent(self) -> int:
         return self._count.value
@@ -276,8 +287,9 @@ def pause(bot) -> None:
     Bot.objects.filter(pk=bot.pk).update(paused_at=timezone.now(), paused_reason="bench")
 
 
-def run_workers(agent: AgentProcess, base: str, bot, n: int, workers: int, args):
-    """(backlog rate, end-to-end rate, accept rate meanwhile) with `workers` workers."""
+def run_workers(agent: AgentProcess, server, base: str, bot, n: int, workers: int, args):
+    """(backlog rate, end-to-end rate, accept rate meanwhile, CPU used end to end) with
+    `workers` workers."""
     from conversations.models import Bot
     from messaging.models import Message
     from messaging.tasks import deliver_messages
@@ -297,15 +309,24 @@ def run_workers(agent: AgentProcess, base: str, bot, n: int, workers: int, args)
             agent.wait_for(sent_before + n, processes, logs[0])
             backlog = n / (time.perf_counter() - began)
 
+            cpu = CpuMeter(
+                web=lambda: process_tree(server.pid),
+                workers=lambda: [pid for p in processes for pid in process_tree(p.pid)],
+                database=database_backends,
+                agent=lambda: [agent.pid],
+                clients=lambda: [os.getpid()],
+            )
             sent_before = agent.sent()
+            cpu.start()
             began = time.perf_counter()
             accept_rate = accept(base, bot, n, args)
             agent.wait_for(sent_before + n, processes, logs[0])
             rate = n / (time.perf_counter() - began)
+            cpu.stop()
             unsent = Message.objects.filter(bot=bot).exclude(status="sent").count()
             if unsent and not wait_sent(bot):
                 raise SystemExit(f"{unsent} messages not recorded as sent")
-            return backlog, rate, accept_rate
+            return backlog, rate, accept_rate, cpu
         finally:
             for process in processes:
                 stop_process_group(process, timeout=30)

@@ -33,7 +33,15 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.harness import manage, post_many, server_environment, start_server  # noqa: E402
+from bench.harness import (  # noqa: E402
+    CpuMeter,
+    database_backends,
+    manage,
+    post_many,
+    process_tree,
+    server_environment,
+    start_server,
+)
 from devtools.processes import celery_worker, stop_process_group  # noqa: E402
 from devtools.receiver import Receiver  # noqa: E402
 
@@ -99,7 +107,9 @@ def main() -> None:
         try:
             results = measure_callback(base, ids, args)
             manage(env, "shell", "-c", FORGET_DELIVERIES)
-            forwarded, posted, loop = measure_forwarding(env, base, ids["secret"], receiver, args)
+            forwarded, posted, loop, cpu = measure_forwarding(
+                env, server, base, ids["secret"], receiver, args
+            )
             backlog = measure_backlog(env, base, ids["secret"], receiver, args)
         finally:
             server.terminate()
@@ -116,6 +126,11 @@ def main() -> None:
           f"{forwarded - posted:.1f} s after the last callback was answered; "
           f"a plain loop posting the same bodies: {loop:.1f} s ({args.events / loop:.0f}/s); "
           f"ratio {loop / forwarded:.2f}")  # fmt: skip
+    print(f"ceiling: /api/callback alone (no worker) accepted {results[2][2]:.0f}/s, "
+          f"{results[2][2] * loop / args.events:.2f} of the plain loop: forwarding end to end "
+          f"cannot beat it on this machine")  # fmt: skip
+    print(f"CPU ms per forwarded event (callback accepted, stored, forwarded): "
+          f"{cpu.per_item(args.events)}")  # fmt: skip
     print(f"backlog: {args.events} events accepted with no worker running, forwarded in "
           f"{backlog:.1f} s ({args.events / backlog:.0f}/s) from the first one the receiver got; "
           f"ratio to the plain loop {loop / backlog:.2f}")  # fmt: skip
@@ -146,14 +161,22 @@ def measure_callback(base: str, ids: dict, args) -> list[tuple]:
     return results
 
 
-def measure_forwarding(env, base, secret, receiver, args) -> tuple[float, float, float]:
+def measure_forwarding(env, server, base, secret, receiver, args):
+    """(seconds until all forwarded, seconds posting, seconds of the plain loop, CPU meter)."""
     worker = celery_worker(pool=None, concurrency=2, env=env)  # as the Procfile runs it
+    cpu = CpuMeter(
+        web=lambda: process_tree(server.pid),
+        worker=lambda: process_tree(worker.pid),
+        database=database_backends,
+        clients_and_receiver=lambda: [os.getpid()],
+    )
     try:
         # Warm up: the worker is ready once a first event comes through.
         before = len(receiver.requests)
         post_many(f"{base}/api/callback", lambda n: event(secret, f"fw-warm-{n}"), 2, 1)
         receiver.wait_for(before + 2, timeout=60)
         start_count = len(receiver.requests)
+        cpu.start()
         began = time.perf_counter()
         post_many(
             f"{base}/api/callback", lambda n: event(secret, f"fw-{n}"), args.events, args.threads
@@ -161,6 +184,7 @@ def measure_forwarding(env, base, secret, receiver, args) -> tuple[float, float,
         posted = time.perf_counter() - began
         receiver.wait_for(start_count + args.events, timeout=600)
         forwarded = time.perf_counter() - began
+        cpu.stop()
         if len(receiver.requests) < start_count + args.events:
             sys.exit(f"only {len(receiver.requests) - start_count} of {args.events} forwarded")
     finally:
@@ -170,7 +194,7 @@ def measure_forwarding(env, base, secret, receiver, args) -> tuple[float, float,
     began = time.perf_counter()
     for body in bodies:
         session.post(receiver.url("/hook"), data=body, headers={"Content-Type": "application/json"})
-    return forwarded, posted, time.perf_counter() - began
+    return forwarded, posted, time.perf_counter() - began, cpu
 
 
 def measure_backlog(env, base, secret, receiver, args) -> float:
