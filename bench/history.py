@@ -266,7 +266,12 @@ def measure(bot, runs: int) -> dict:
         .order_by("-id")
         .values_list("id", flat=True)[: PAGE * 10]
     )
-    tenth_before = ids[PAGE * 10 - 1]  # ten pages of 50 back from the latest
+    # The tenth page shows the 451st to 500th newest messages: it continues below the
+    # 450th. (Below the 500th, as this read before, is the eleventh page: empty at
+    # 10,000 messages, where the busy conversation holds 500, so the 10k side of the
+    # older page and the scroll fragment timed an empty page.)
+    assert len(ids) == PAGE * 10, "the busy conversation holds fewer than ten pages"
+    tenth_before = ids[PAGE * 9 - 1]
     client = Client()
     client.force_login(get_user_model().objects.get(username="bench-operator"))
     history = reverse("console:history", args=[bot.pk, busy.pk])
