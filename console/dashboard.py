@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.core.cache import cache
-from django.db.models import Count, Min, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
@@ -21,8 +21,10 @@ logger = logging.getLogger(__name__)
 
 DAYS = 30
 FORWARDING_GRACE = timedelta(minutes=1)
-# Days before today are counted once per this many seconds (today is always live).
+# Days before today are counted once per this many seconds.
 EARLIER_DAYS_CACHE_SECONDS = 300
+# Today's messages are counted in full once per this many seconds; newer ones live.
+TODAY_RECOUNT_SECONDS = 60
 
 
 @dataclass
@@ -49,11 +51,18 @@ def _local_midnight(day) -> datetime:
     return timezone.make_aware(datetime.combine(day, datetime.min.time()))
 
 
-def _day_rows(bots, start: datetime, end: datetime | None) -> list[tuple]:
-    """(day, direction, messages, sent, finished) per local day in [start, end)."""
+def _day_rows(
+    bots: list[int], start: datetime, end: datetime | None, *, id_up_to=None, id_above=None
+) -> list[tuple]:
+    """(day, direction, messages, sent, finished) per local day in [start, end), of
+    the messages with ids up to `id_up_to` or above `id_above` if given."""
     queryset = Message.objects.filter(bot__in=bots, created_at__gte=start)
     if end is not None:
         queryset = queryset.filter(created_at__lt=end)
+    if id_up_to is not None:
+        queryset = queryset.filter(id__lte=id_up_to)
+    if id_above is not None:
+        queryset = queryset.filter(id__gt=id_above)
     rows = (
         queryset.annotate(day=TruncDate("created_at", tzinfo=timezone.get_current_timezone()))
         .values("day", "direction")
@@ -69,10 +78,13 @@ def _day_rows(bots, start: datetime, end: datetime | None) -> list[tuple]:
     return [(r["day"], r["direction"], r["n"], r["sent"], r["finished"]) for r in rows]
 
 
-def _earlier_days(bots, first, today) -> list[tuple]:
+def _cache_key(kind: str, bots: list[int], *parts) -> str:
+    return f"console:{kind}:" + hashlib.sha256(f"{parts}:{bots}".encode()).hexdigest()
+
+
+def _earlier_days(bots: list[int], first, today) -> list[tuple]:
     """The finished days change little: counted once, then cached for a few minutes."""
-    ids = sorted(bots.values_list("pk", flat=True))
-    key = "console:days:" + hashlib.sha256(f"{first}:{today}:{ids}".encode()).hexdigest()
+    key = _cache_key("days", bots, first, today)
     try:
         rows = cache.get(key)
     except Exception:  # the cache server is down: count afresh
@@ -84,14 +96,40 @@ def _earlier_days(bots, first, today) -> list[tuple]:
     return rows
 
 
+def _today(bots: list[int], today) -> list[tuple]:
+    """Today's rows: the messages up to some id counted once a minute at most (kept
+    in the shared cache with that id), the ones above it counted on every view. A
+    new message shows at once, whatever today's traffic, and costs the view one
+    short range of the primary key; a status change of an already counted message
+    (and a message whose transaction committed after a newer one was counted)
+    shows with the next full count, within TODAY_RECOUNT_SECONDS."""
+    start = _local_midnight(today)
+    key = _cache_key("today", bots, today)
+    try:
+        counted = cache.get(key)
+    except Exception:  # the cache server is down: count afresh
+        return _day_rows(bots, start, None)
+    if counted is None:
+        newest = Message.objects.order_by("-id").values_list("id", flat=True).first() or 0
+        counted = (newest, _day_rows(bots, start, None, id_up_to=newest))
+        try:
+            cache.set(key, counted, TODAY_RECOUNT_SECONDS)
+        except Exception:
+            logger.warning("Dashboard: the cache is unreachable, today's count not kept")
+    newest, rows = counted
+    return rows + _day_rows(bots, start, None, id_above=newest)
+
+
 def daily_stats(bots: QuerySet[Bot], days: int = DAYS) -> tuple[list[DayCount], dict]:
     """Messages in/out per local day (oldest first, zero days included) and the
-    outbound success counts over the same days. Today is always counted live."""
+    outbound success counts over the same days. Today's new messages count at once
+    (`_today`)."""
     today = timezone.localdate()
     first = today - timedelta(days=days - 1)
     counts = {first + timedelta(days=i): DayCount(first + timedelta(days=i)) for i in range(days)}
     totals = {"sent": 0, "finished": 0}
-    rows = _earlier_days(bots, first, today) + _day_rows(bots, _local_midnight(today), None)
+    ids = sorted(bots.values_list("pk", flat=True))
+    rows = _earlier_days(ids, first, today) + _today(ids, today)
     for day, direction, n, sent, finished in rows:
         entry = counts.get(day)
         if entry is None:
@@ -105,32 +143,57 @@ def daily_stats(bots: QuerySet[Bot], days: int = DAYS) -> tuple[list[DayCount], 
     return list(counts.values()), totals
 
 
+# The dashboard counts a queue or a failure streak up to this many ("999+" beyond):
+# counting further would cost as much as the backlog is long.
+COUNT_CAP = 999
+
+
+def capped_count(messages: QuerySet[Message]) -> int:
+    """How many messages, counted no further than COUNT_CAP + 1 (the `capped` template
+    filter shows "999+"). Unordered, and selecting only the bot, so that PostgreSQL
+    counts from the bot's index alone."""
+    return messages.order_by().values("bot_id")[: COUNT_CAP + 1].count()
+
+
 def delivery_health(bots: QuerySet[Bot], totals: dict) -> dict:
-    """Success rate over the chart's days, and what is waiting or failing right now."""
+    """Success rate over the chart's days, and what is waiting or failing right now.
+
+    Each bot's queue and failures are read from its own index (msg_bot_waiting_idx,
+    msg_bot_undelivered_idx), counted up to COUNT_CAP: the same few reads whether
+    the history holds ten thousand messages or millions."""
     now = timezone.now()
-    outbound = Message.objects.filter(bot__in=bots, direction=Message.Direction.OUT)
-    pending = outbound.filter(status__in=Message.Status.IN_DELIVERY).aggregate(
-        waiting=Count("id"),
-        retrying=Count("id", filter=Q(status=Message.Status.QUEUED, attempt_count__gt=0)),
-        oldest=Min("created_at"),
+    ids = list(bots.values_list("pk", flat=True))
+    outbound = Message.objects.filter(bot__in=ids, direction=Message.Direction.OUT)
+    waiting = outbound.filter(status__in=Message.Status.IN_DELIVERY)
+    oldest_of_bot = (
+        waiting.filter(bot=OuterRef("pk")).order_by("created_at").values("created_at")[:1]
+    )
+    oldest = min(
+        filter(
+            None,
+            Bot.objects.filter(pk__in=ids)
+            .annotate(oldest=Subquery(oldest_of_bot))
+            .values_list("oldest", flat=True),
+        ),
+        default=None,
     )
     failed_today = outbound.filter(
         status__in=Message.Status.UNDELIVERED, created_at__gte=now - timedelta(hours=24)
-    ).count()
+    )
     # Inbound messages a worker should have handed to the webhooks by now (the
     # sweeper retries every 15 s): more than a few means no worker is running.
     unforwarded = Message.objects.filter(
-        bot__in=bots, forward_pending=True, created_at__lt=now - FORWARDING_GRACE
-    ).count()
+        bot__in=ids, forward_pending=True, created_at__lt=now - FORWARDING_GRACE
+    )
     return {
         "success_rate": (totals["sent"] / totals["finished"] * 100) if totals["finished"] else None,
         "finished": totals["finished"],
-        "waiting": pending["waiting"],
-        "retrying": pending["retrying"],
-        "failed_today": failed_today,
-        "unforwarded": unforwarded,
-        "oldest_queued_at": pending["oldest"],
-        "oldest_queued_age": (now - pending["oldest"]) if pending["oldest"] else None,
+        "waiting": capped_count(waiting),
+        "retrying": capped_count(waiting.filter(status=Message.Status.QUEUED, attempt_count__gt=0)),
+        "failed_today": capped_count(failed_today),
+        "unforwarded": unforwarded.count(),
+        "oldest_queued_at": oldest,
+        "oldest_queued_age": (now - oldest) if oldest else None,
     }
 
 

@@ -200,6 +200,21 @@ class Message(models.Model):
             ),
             # Lookup by WeCom's message id (outbound answers, inbound dedupe).
             models.Index(fields=["upstream_msgid"], name="msg_upstream_idx"),
+            # The dashboard's "waiting now" (counted up to a cap, console/dashboard.py)
+            # and each bot's oldest waiting message: a bot's queue, oldest first, read
+            # from the index alone, however long the history.
+            models.Index(
+                fields=["bot", "created_at"],
+                include=["status", "attempt_count"],
+                condition=Q(direction="out", status__in=["queued", "sending"]),
+                name="msg_bot_waiting_idx",
+            ),
+            # The dashboard's "failed (24 h)": a bot's undelivered messages by time.
+            models.Index(
+                fields=["bot", "created_at"],
+                condition=Q(direction="out", status__in=["failed", "uncertain"]),
+                name="msg_bot_undelivered_idx",
+            ),
         ]
 
     def __str__(self) -> str:

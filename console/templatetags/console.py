@@ -10,6 +10,7 @@ from django.utils.timesince import timesince
 from django.utils.translation import gettext
 
 from audit import actions as audit_actions
+from console.dashboard import COUNT_CAP
 from messaging import status_labels
 from messaging.msgtype_names import msgtype_name
 
@@ -111,6 +112,12 @@ def web_url(value) -> str:
     """Only http(s) URLs become links or images; anything else is dropped."""
     value = str(value or "")
     return value if value.startswith(("https://", "http://")) else ""
+
+
+@register.filter
+def capped(count: int) -> str:
+    """A count the dashboard stopped at (`console.dashboard.capped_count`): "999+"."""
+    return f"{COUNT_CAP}+" if count > COUNT_CAP else str(count)
 
 
 @register.filter

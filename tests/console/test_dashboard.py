@@ -1,4 +1,6 @@
+import copy
 import datetime as dt
+import uuid
 
 import pytest
 from django.core.cache import cache
@@ -87,6 +89,25 @@ def test_earlier_days_are_cached_and_today_stays_live(operator_client, group, ma
     assert operator_client.get(DASHBOARD).context["chart"]["total_in"] == 2
     cache.clear()
     assert operator_client.get(DASHBOARD).context["chart"]["total_in"] == 3
+
+
+def test_todays_new_messages_count_at_once_and_a_status_change_with_the_next_full_count(
+    operator_client, group, make_message
+):
+    """Today is counted in full once a minute (kept in the shared cache with the newest
+    id then), and the messages above that id on every view."""
+    queued = make_message(group, direction="out", status=Message.Status.QUEUED)
+    before = operator_client.get(DASHBOARD).context
+    assert before["chart"]["total_out"] == 1 and before["health"]["finished"] == 0
+
+    make_message(group, direction="out", status=Message.Status.SENT)
+    Message.objects.filter(pk=queued.pk).update(status=Message.Status.SENT)
+    meanwhile = operator_client.get(DASHBOARD).context
+    cache.clear()  # the minute is over
+    after = operator_client.get(DASHBOARD).context
+
+    assert meanwhile["chart"]["total_out"] == 2 and meanwhile["health"]["finished"] == 1
+    assert after["chart"]["total_out"] == 2 and after["health"]["finished"] == 2
 
 
 def test_agent_health_shows_the_last_contact_sync_and_whether_it_failed(operator_client, bot):
@@ -216,3 +237,30 @@ def test_the_dashboard_shows_the_media_each_bot_keeps(operator_client, group, ma
 
     cell = html[html.index('class="media-storage"') :]
     assert f"{len(png)}\xa0字节" in cell[:200] and "1 个文件" in cell[:200]
+
+
+def test_a_queue_longer_than_the_cap_is_shown_as_999_plus(operator_client, group, make_message):
+    """The dashboard counts a queue no further than 999 (counting on would cost as much as
+    the backlog is long); beyond that it says "999+"."""
+    from console.dashboard import COUNT_CAP
+
+    def queue(n: int) -> None:
+        first = make_message(group, direction="out", status=Message.Status.QUEUED, attempt_count=1)
+        copies = []
+        for _ in range(n - 1):
+            first.pk = None
+            first.msgid = uuid.uuid4().hex
+            copies.append(copy.copy(first))
+        Message.objects.bulk_create(copies)
+
+    queue(COUNT_CAP)
+    at_the_cap = operator_client.get(DASHBOARD)
+    queue(2)
+    past_it = operator_client.get(DASHBOARD)
+
+    assert at_the_cap.context["health"]["waiting"] == COUNT_CAP
+    html = at_the_cap.content.decode()
+    assert '<strong class="warn">999</strong>' in html and "999 条等待重试" in html
+    assert past_it.context["health"]["waiting"] == COUNT_CAP + 1
+    html = past_it.content.decode()
+    assert '<strong class="warn">999+</strong>' in html and "999+ 条等待重试" in html
