@@ -150,9 +150,10 @@ LATERAL (
 
 FILL_ATTEMPTS_SQL = """
 INSERT INTO messaging_deliveryattempt (message_id, started_at, duration_ms, outcome, http_status,
-                                       errcode, response_text)
+                                       errcode, response_text, worker)
 SELECT id, created_at, 40 + id %% 60, CASE WHEN status = 'failed' THEN 'failed' ELSE 'sent' END,
-       200, CASE WHEN status = 'failed' THEN 40008 ELSE 0 END, '{"errcode":0,"errmsg":"ok"}'
+       200, CASE WHEN status = 'failed' THEN 40008 ELSE 0 END, '{"errcode":0,"errmsg":"ok"}',
+       'bench:1'
 FROM messaging_message WHERE direction = 'out' AND conversation_id = %(busy)s
 """
 
