@@ -54,11 +54,31 @@ def create_deliveries(message_ids: list[int]) -> list[int]:
     once the endpoint is re-enabled. A message whose media are still being
     fetched waits (messaging.media_fetch.forwardable).
     """
-    messages = list(
-        forwardable(Message.objects.filter(pk__in=message_ids, forward_pending=True))
+    fanned_out = _fan_out(Message.objects.filter(pk__in=message_ids))
+    if not fanned_out:
+        return []
+    return list(
+        WebhookDelivery.objects.filter(
+            message_id__in=fanned_out, status=WebhookDelivery.Status.PENDING
+        )
         .order_by("pk")
-        .only("pk", "bot_id", "msgtype")
+        .values_list("pk", flat=True)
     )
+
+
+def fan_out_waiting(limit: int) -> int:
+    """Create the deliveries of the oldest `limit` messages still waiting for theirs (their
+    wake-up not taken yet, or lost); returns how many messages. A draining worker's step:
+    one query finds them, without a second one for the deliveries' ids (its claim takes
+    every due delivery)."""
+    return len(_fan_out(Message.objects.order_by("created_at"), limit))
+
+
+def _fan_out(messages, limit: int | None = None) -> list[int]:
+    """Deliveries of those of `messages` still marked `forward_pending`, and the mark
+    cleared (also for bots without endpoints); returns the messages' ids."""
+    waiting = forwardable(messages.filter(forward_pending=True)).only("pk", "bot_id", "msgtype")
+    messages = list(waiting[:limit] if limit else waiting.order_by("pk"))
     if not messages:
         return []
     now = timezone.now()
@@ -78,13 +98,7 @@ def create_deliveries(message_ids: list[int]) -> list[int]:
     with transaction.atomic():
         WebhookDelivery.objects.bulk_create(deliveries, ignore_conflicts=True)
         Message.objects.filter(pk__in=fanned_out).update(forward_pending=False)
-    return list(
-        WebhookDelivery.objects.filter(
-            message_id__in=fanned_out, status=WebhookDelivery.Status.PENDING
-        )
-        .order_by("pk")
-        .values_list("pk", flat=True)
-    )
+    return fanned_out
 
 
 def catch_up_new_endpoint(endpoint_id: int) -> list[int]:

@@ -44,7 +44,7 @@ from messaging.outbox import (
     update_each,
 )
 
-from .endpoints import create_deliveries
+from .endpoints import fan_out_waiting
 from .models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, webhook_id_for
 
 logger = logging.getLogger(__name__)
@@ -130,12 +130,7 @@ def forward_and_drain(delivery_ids: list[int], seconds: float = DRAIN_SECONDS) -
     made = len(forward_claimed(claim_due_deliveries(ids=delivery_ids))) if delivery_ids else 0
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        waiting = list(
-            forwardable(Message.objects.filter(forward_pending=True))
-            .order_by("created_at")
-            .values_list("pk", flat=True)[:CLAIM_BATCH]
-        )
-        create_deliveries(waiting)  # clears their mark, even for bots without endpoints
+        waiting = fan_out_waiting(CLAIM_BATCH)
         claimed = claim_due_deliveries()
         if not claimed and not waiting:
             break

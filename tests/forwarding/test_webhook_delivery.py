@@ -5,6 +5,8 @@ from datetime import timedelta
 
 import pytest
 import time_machine
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
@@ -22,6 +24,12 @@ from forwarding.webhook_delivery import (
 from messaging.models import Message
 from messaging.outbox import FORWARDING_SCHEDULE
 from tests.messaging.support import callback_body, create_pending_deliveries, forward_due
+
+# One batch forwarded by a draining worker (forwarding.webhook_delivery.forward_and_drain):
+# fan-out (find, endpoints, insert, unmark), claim (lock, media, update, open attempts), record
+# (attempts, deliveries, endpoint health), then a fan-out and a claim finding nothing.
+STATEMENTS_TO_DRAIN_ONE_BATCH = 13
+TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "SAVEPOINT", "RELEASE SAVEPOINT")
 
 
 @pytest.fixture
@@ -309,6 +317,24 @@ def test_a_draining_worker_also_fans_out_messages_waiting_for_their_wake_up(
     assert forward_and_drain([]) == 3
     assert len(receiver.requests) == 3
     assert not Message.objects.filter(forward_pending=True).exists()
+
+
+@pytest.mark.parametrize("waiting", [1, 20])
+def test_a_draining_worker_forwards_a_batch_of_waiting_messages_in_the_same_statements_as_one(
+    hooked_bot, receiver, post_callback, monkeypatch, waiting
+):
+    # The answers of a batch are written together (not every RECORD_EVERY_SECONDS here).
+    monkeypatch.setattr("forwarding.webhook_delivery.RECORD_EVERY_SECONDS", 3600)
+    for n in range(waiting):
+        post_callback(callback_body("text", hooked_bot, msgid=f"batch-{n}"))
+
+    with CaptureQueriesContext(connection) as queries:
+        assert forward_and_drain([]) == waiting
+
+    assert len(receiver.requests) == waiting
+    # Whatever the batch's size (one statement per row was most of forwarding's cost).
+    statements = [q["sql"] for q in queries if not q["sql"].startswith(TRANSACTION_CONTROL)]
+    assert len(statements) == STATEMENTS_TO_DRAIN_ONE_BATCH, statements
 
 
 def test_an_endpoint_created_in_the_same_instant_a_message_is_stored_still_gets_it(
