@@ -208,10 +208,17 @@ def agent_health(bots: QuerySet[Bot]) -> list[AgentHealth]:
     syncs = SyncRun.objects.filter(bot=bot).order_by("-requested_at", "-id")
     bots = list(
         bots.order_by("name").annotate(
-            # Newest first by id (attempts are appended in time order).
+            # The newest answered attempt of the bot's newest tried message that has
+            # one, read through msg_bot_attempted_idx: by attempt id it walked back
+            # past every other bot's attempts since.
             answered_at=Subquery(
-                DeliveryAttempt.objects.filter(message__bot=bot, http_status__isnull=False)
-                .order_by("-id")
+                DeliveryAttempt.objects.filter(
+                    message__bot=bot,
+                    message__direction=Message.Direction.OUT,
+                    message__attempt_count__gt=0,
+                    http_status__isnull=False,
+                )
+                .order_by("-message_id", "-id")
                 .values("started_at")[:1]
             ),
             reported_at=Subquery(

@@ -209,6 +209,13 @@ class Message(models.Model):
                 condition=Q(direction="out", status__in=["queued", "sending"]),
                 name="msg_bot_waiting_idx",
             ),
+            # The dashboard's agent health: a bot's outbound messages that were tried,
+            # newest first (whose attempts show when its agent last answered).
+            models.Index(
+                fields=["bot", "-id"],
+                condition=Q(direction="out", attempt_count__gt=0),
+                name="msg_bot_attempted_idx",
+            ),
             # The dashboard's "failed (24 h)": a bot's undelivered messages by time.
             models.Index(
                 fields=["bot", "created_at"],

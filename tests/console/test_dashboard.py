@@ -264,3 +264,19 @@ def test_a_queue_longer_than_the_cap_is_shown_as_999_plus(operator_client, group
     assert past_it.context["health"]["waiting"] == COUNT_CAP + 1
     html = past_it.content.decode()
     assert '<strong class="warn">999+</strong>' in html and "999+ 条等待重试" in html
+
+
+def test_last_contact_is_the_newest_answered_attempt_of_the_bot_not_of_another(
+    operator_client, group, other_group, make_message, make_attempt
+):
+    answered_at = timezone.now() - dt.timedelta(hours=3)
+    answered = make_message(group, direction="out", attempt_count=1)
+    make_attempt(answered, http_status=200, started_at=answered_at)
+    unanswered = make_message(group, direction="out", status="failed", attempt_count=1)
+    make_attempt(unanswered, outcome="failed", http_status=None)  # no HTTP answer: no contact
+    for _ in range(3):  # another bot's agent answers later
+        make_attempt(make_message(other_group, direction="out", attempt_count=1), http_status=200)
+
+    [agent] = operator_client.get(DASHBOARD).context["agents"]
+
+    assert agent.bot == group.bot and agent.last_contact == answered_at
