@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import Storage, storages
-from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError
 
 from .models import StoredFile
@@ -58,33 +57,38 @@ def check_size(size: int) -> None:
 
 @dataclass
 class Put:
-    """Bytes written to the store (or found there), before their row exists."""
+    """Bytes written to the store (or found there), before their row is known to exist."""
 
-    existing: StoredFile | None
-    sha256: str = ""
-    size: int = 0
-    content_type: str = ""
-    name: str = ""
+    sha256: str
+    size: int
+    content_type: str
+    name: str
     width: int | None = None
     height: int | None = None
 
+    def row_id(self) -> int:
+        """The id of the StoredFile row, made if need be, in one statement: an INSERT that
+        a row already there (another writer's; one still committing is waited for) turns
+        into a no-op update returning its id. Inside the caller's transaction, if any: a
+        fetch records the row and its use in one commit."""
+        row = StoredFile(
+            sha256=self.sha256,
+            size=self.size,
+            content_type=self.content_type,
+            name=self.name,
+            width=self.width,
+            height=self.height,
+        )
+        StoredFile.objects.bulk_create(
+            [row], update_conflicts=True, unique_fields=["sha256"], update_fields=["sha256"]
+        )
+        if row.pk is None:  # a database that returns no ids from an upsert (SQLite < 3.35)
+            return StoredFile.objects.values_list("pk", flat=True).get(sha256=self.sha256)
+        return row.pk
+
     def row(self) -> StoredFile:
-        """The StoredFile row (created if need be). Inside the caller's transaction, if any:
-        a fetch records the row and its use in one commit."""
-        if self.existing is not None:
-            return self.existing
-        try:
-            with transaction.atomic():
-                return StoredFile.objects.create(
-                    sha256=self.sha256,
-                    size=self.size,
-                    content_type=self.content_type,
-                    name=self.name,
-                    width=self.width,
-                    height=self.height,
-                )
-        except IntegrityError:  # stored meanwhile by another writer: same bytes, same name
-            return StoredFile.objects.get(sha256=self.sha256)
+        """The StoredFile row (created if need be)."""
+        return StoredFile.objects.get(pk=self.row_id())
 
 
 def store_bytes(content: bytes) -> StoredFile:
@@ -98,19 +102,18 @@ def store_bytes(content: bytes) -> StoredFile:
 
 def put_bytes(content: bytes) -> Put:
     """Write the bytes (unless there already) outside any transaction: the row comes
-    after (`Put.row`), so a slow bucket never holds a database lock."""
+    after (`Put.row_id`), so a slow bucket never holds a database lock.
+
+    Asks no database: the name is the content's address (its SHA-256 and the extension of
+    its sniffed type), so the store itself says whether these bytes are kept already,
+    and bytes lost from it are written again.
+    """
     check_size(len(content))
     digest = hashlib.sha256(content).hexdigest()
-    existing = StoredFile.objects.filter(sha256=digest).first()
-    storage = media_storage()
-    if existing is not None:
-        if not storage.exists(existing.name):  # lost from the store: these bytes put it back
-            _write(storage, existing.name, content)
-        return Put(existing)
     content_type, extension = sniff(content)
-    name = _write(storage, f"{digest[:2]}/{digest[2:4]}/{digest}{extension}", content)
+    name = _write(media_storage(), f"{digest[:2]}/{digest[2:4]}/{digest}{extension}", content)
     width, height = _dimensions(content) if content_type.startswith("image/") else (None, None)
-    return Put(None, digest, len(content), content_type, name, width, height)
+    return Put(digest, len(content), content_type, name, width, height)
 
 
 def thumbnail(stored: StoredFile) -> str | None:

@@ -55,8 +55,8 @@ def purge_expired_messages() -> int:
 
 @shared_task(name="messaging.fetch_media", ignore_result=True)
 def fetch_media(media_ids: list[int]) -> list[str | None]:
-    """Fetch received (or sent) media into the archive; safe to run twice."""
-    return [media_fetch.fetch(media_id) for media_id in media_ids]
+    """Fetch received (or sent) media into the archive, claimed together; safe to run twice."""
+    return media_fetch.fetch_many(media_ids)
 
 
 @shared_task(name="messaging.sweep_media", ignore_result=True)

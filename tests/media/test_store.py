@@ -7,6 +7,7 @@ import hashlib
 import threading
 
 import pytest
+from django.db import transaction
 from PIL import Image
 
 from media import store
@@ -117,3 +118,19 @@ def test_bytes_lost_from_the_store_are_written_again_when_they_come_back():
 
     assert store.store_bytes(png).pk == stored.pk
     assert store.read(stored) == png
+
+
+def test_putting_bytes_asks_no_database_and_their_row_takes_one_statement(
+    django_assert_num_queries,
+):
+    png = image_bytes("PNG", (40, 30))
+
+    with django_assert_num_queries(0):
+        put = store.put_bytes(png)
+    with transaction.atomic():  # as a fetch settles: the row and its use in one commit
+        with django_assert_num_queries(1):
+            first = put.row_id()
+        with django_assert_num_queries(1):  # there already: the same row, no second one
+            assert store.put_bytes(png).row_id() == first
+
+    assert StoredFile.objects.get().pk == first

@@ -11,6 +11,8 @@ from datetime import timedelta
 import pytest
 import time_machine
 from django.core import signing
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from conversations.demo import DEMO_GROUPS, DEMO_USERS
@@ -209,6 +211,50 @@ def test_a_fetch_is_done_once_when_two_workers_get_it(media_bot, agent, post_cal
     assert media_fetch.fetch(pk) is None
     assert len(agent.media_requests) == 1
     assert Message.objects.get().media.get().status == "stored"
+
+
+def test_a_task_claims_its_media_together_and_settles_each_in_one_commit(media_bot, post_callback):
+    for n in range(3):
+        post_callback(callback_body("image", media_bot, msgid=f"m{n}", conversation_id=f"c{n}"))
+    due = media_fetch.due_media()
+    stored_earlier = 10**9  # not a due row: another worker's, or gone
+
+    with CaptureQueriesContext(connection) as queries:
+        assert media_fetch.fetch_many([*due, stored_earlier]) == ["stored"] * 3 + [None]
+
+    # The claim: the rows, their messages, bots and conversations, one lease for all; then
+    # per image the file's row (made or found: no read first), the media row, the message.
+    statements = [q["sql"].split()[0] for q in queries.captured_queries]
+    assert [s for s in statements if s in ("SELECT", "INSERT", "UPDATE")] == [
+        *["SELECT"] * 4,
+        "UPDATE",
+        *["INSERT", "UPDATE", "UPDATE"] * 3,
+    ]
+    assert media_fetch.fetch_many(due) == [None] * 3  # done: nothing due any more
+    rows = MessageMedia.objects.all()
+    assert {row.attempts for row in rows} == {1} and len({row.stored_file_id for row in rows}) == 1
+
+
+def test_media_a_worker_cannot_reach_within_its_lease_go_back_for_another(
+    media_bot, agent, post_callback
+):
+    for n in range(3):
+        post_callback(callback_body("image", media_bot, msgid=f"m{n}", conversation_id=f"c{n}"))
+    due = media_fetch.due_media()
+
+    with time_machine.travel(timezone.now(), tick=False) as clock:
+
+        class SlowSource(dict):
+            def get(self, key, default=None):  # the first download takes most of the lease
+                clock.shift(media_fetch.LEASE * 0.6)
+                return super().get(key, default)
+
+        agent.media = SlowSource(agent.media)
+        assert media_fetch.fetch_many(due) == ["stored", None, None]
+
+        assert len(agent.media_requests) == 1
+        assert media_fetch.due_media() == due[1:]  # due again at once, for the sweeper or a task
+        assert [row.attempts for row in MessageMedia.objects.filter(pk__in=due[1:])] == [0, 0]
 
 
 # --- Outbound: what went out is archived too ------------------------------------------
