@@ -8,7 +8,8 @@ once in its chat however often it is posted) and a webhook receiver run in
 this process. N messages go to /api/send for 50 conversations and M inbound
 messages to /api/callback (forwarded to the receiver), from client threads
 that retry with the same Idempotency-Key / msgid until accepted. Meanwhile, at
-random moments: the worker is SIGKILLed 5 times (its whole process group,
+random moments spread over the run (each when a random share of the messages
+was accepted): the worker is SIGKILLed 5 times (its whole process group,
 restarted after a moment), a pool child 5 times (nothing restarted; the
 threads pool of the filesystem broker has none), the broker restarted once
 (Redis mode: a private redis-server of this bench, so no shared one is
@@ -38,6 +39,7 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import requests
@@ -235,15 +237,18 @@ def setup_bot(agent_url: str, agent_token: str, webhook_url: str, conversations:
 
 
 def chaos(
-    processes: Processes, pool: str, pushing: threading.Event, rng: random.Random, log: list
+    processes: Processes, pool: str, progress: Callable[[], float], rng: random.Random, log: list
 ) -> None:
-    """The faults, in random order at random moments while the messages go in."""
+    """The faults, in random order at random moments while the messages go in: each when
+    a random share of them (2–98 %) was accepted, so they spread over the whole run."""
     faults = ["worker"] * 5 + ["child"] * 5 + ["web"]
     if processes.redis_port:
         faults.append("broker")
     rng.shuffle(faults)
-    for fault in faults:
-        time.sleep(rng.uniform(0.3, 2.0 if pushing.is_set() else 1.0))
+    shares = sorted(rng.uniform(0.02, 0.98) for _ in faults)
+    for fault, share in zip(faults, shares, strict=True):
+        while progress() < share:
+            time.sleep(0.1)
         at = time.monotonic()
         if fault == "worker":
             with processes.lock:
@@ -325,10 +330,14 @@ def main() -> None:
                 [({}, {}, callback(secret, f"{run}-in-{i}")) for i in range(inbound_n)],
                 args.threads,
             )
-            pushing = threading.Event()
-            pushing.set()
+
+            def progress() -> float:
+                done = len(outbound.accepted) + len(inbound.accepted)
+                return done / (len(outbound.bodies) + len(inbound.bodies))
+
             faults = threading.Thread(
-                target=chaos, args=(processes, settings.CELERY_WORKER_POOL, pushing, rng, fault_log)
+                target=chaos,
+                args=(processes, settings.CELERY_WORKER_POOL, progress, rng, fault_log),
             )
             began = time.monotonic()
             supervisor.start()
@@ -338,7 +347,6 @@ def main() -> None:
                 thread.start()
             for thread in pushers:
                 thread.join()
-            pushing.clear()
             faults.join()
             last_accept = max(outbound.last_accept, inbound.last_accept)
             accepted_ids = {answer["msgid"] for answer in outbound.accepted.values()}
