@@ -1,18 +1,25 @@
 """Celery tasks for forwarding: thin wrappers that take ids (the logic is in delivery.py)."""
 
 from celery import shared_task
+from django.utils import timezone
+
+from messaging.outbox import redelivered
 
 from .endpoints import create_deliveries
-from .webhook_delivery import forward_and_drain, sweep_due_deliveries
+from .webhook_delivery import end_dead_workers_leases, forward_and_drain, sweep_due_deliveries
 
 
 @shared_task(name="messaging.forward_deliveries", ignore_result=True)
 def forward_deliveries(delivery_ids: list[int]) -> int:
+    if redelivered(forward_deliveries):
+        end_dead_workers_leases(timezone.now())
     return forward_and_drain(delivery_ids)
 
 
 @shared_task(name="messaging.forward_messages", ignore_result=True, merges_ids=True)
 def forward_messages(message_ids: list[int]) -> int:
+    if redelivered(forward_messages):
+        end_dead_workers_leases(timezone.now())
     return forward_and_drain(create_deliveries(message_ids))
 
 

@@ -95,16 +95,22 @@ def _due(now, grace: timedelta = timedelta(0)):
     ).order_by("next_attempt_at")
 
 
-def sweep_due_deliveries(limit: int = SWEEP_BATCH) -> int:
-    """Re-enqueue deliveries that are due (or whose worker vanished), and messages
-    whose fan-out wake-up was lost. Returns how many."""
-    now = timezone.now()
-    end_abandoned_leases(  # a killed worker's: taken back now, not when the lease runs out
+def end_dead_workers_leases(now) -> int:
+    """Deliveries whose attempt's process is gone (killed mid-POST): due now, not when their
+    lease runs out (outbox.end_abandoned_leases)."""
+    return end_abandoned_leases(
         WebhookDelivery.objects.filter(DUE_STATUSES, status=Status.DELIVERING),
         WebhookAttempt.objects.all(),
         "delivery",
         now,
     )
+
+
+def sweep_due_deliveries(limit: int = SWEEP_BATCH) -> int:
+    """Re-enqueue deliveries that are due (or whose worker vanished), and messages
+    whose fan-out wake-up was lost. Returns how many."""
+    now = timezone.now()
+    end_dead_workers_leases(now)
     ids = list(_due(now, SWEEP_GRACE).values_list("pk", flat=True)[:limit])
     from .tasks import forward_deliveries, forward_messages
 

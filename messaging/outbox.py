@@ -16,7 +16,8 @@ same rules, and take them from here:
   takes the row back completes as `INTERRUPTED`. The attempt row names its
   process (`holder`: host and pid); a sweeper ends at once the lease of a row
   whose process is gone from its host (`end_abandoned_leases`: a pool child
-  killed mid-call), instead of waiting for the lease to run out.
+  killed mid-call), instead of waiting for the lease to run out, and so does a
+  task message that comes back after its pool child was killed (`redelivered`).
 * A failed attempt is retried after `retry_delay(schedule, failures)`; each
   engine has its schedule (a table of delays): delivery's doubling one
   (`delivery_schedule`) and forwarding's Svix-like one (`FORWARDING_SCHEDULE`).
@@ -143,6 +144,13 @@ def end_abandoned_leases(leased: QuerySet, attempts: QuerySet, link: str, now: d
         for pk, count, worker in held
         if gone[worker]
     )
+
+
+def redelivered(task) -> bool:
+    """Whether the running `task` is a message that came back because the pool child that
+    ran it was killed (acks_late + reject_on_worker_lost requeue it at once): it then first
+    takes back what that child held, instead of leaving it to the next sweep."""
+    return bool((task.request.delivery_info or {}).get("redelivered"))
 
 
 def index_condition(condition: str) -> RawSQL:

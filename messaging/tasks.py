@@ -9,6 +9,7 @@ from django.core.cache import cache
 from django.utils import timezone
 
 from . import delivery, media_fetch, sweeper
+from .outbox import redelivered
 
 # Longer waits are left to the sweeper: a broker may redeliver a task held
 # for longer than its visibility timeout (Redis: one hour).
@@ -20,6 +21,8 @@ IDS_PER_TASK = 20
 @shared_task(name="messaging.deliver_messages", ignore_result=True, merges_ids=True)
 def deliver_messages(message_ids: list[int]) -> int:
     """Deliver every due message, not only these (the ids say what woke the worker)."""
+    if redelivered(deliver_messages):
+        sweeper.recover_lost_sends(timezone.now())
     drained = delivery.drain()
     if drained.more:
         deliver_messages.delay([])  # a fresh task goes on, behind what else is queued

@@ -14,6 +14,7 @@ import pytest
 import requests
 import time_machine
 from celery import current_app
+from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
@@ -31,10 +32,10 @@ from tests.polling import wait_until
 def start_worker(transactional_db):
     processes = []
 
-    def start():
+    def start(pool: str = "threads"):
         process = celery_worker(
-            pool="threads",
-            concurrency=4,
+            pool=pool,
+            concurrency=4 if pool == "threads" else 2,
             env={
                 "DATABASE_URL": database_url(),
                 "BOTADMIN_ALLOW_PRIVATE_URLS": "1",
@@ -141,3 +142,30 @@ def test_a_worker_killed_mid_post_is_forwarded_again_by_the_next_sweep_not_after
     assert attempts[0] == ("failure", INTERRUPTED, killed)
     assert [outcome for outcome, _, _ in attempts] == ["failure", "success"]
     assert attempts[1][2] not in ("", killed)
+
+
+@pytest.mark.skipif(
+    settings.CELERY_WORKER_POOL != "prefork", reason="only a prefork pool has children to lose"
+)
+def test_a_pool_child_killed_mid_post_hands_its_delivery_on_without_a_sweep(
+    live_server, hooked_bot, receiver, start_worker
+):
+    worker = start_worker(pool="prefork")
+    receiver.delay = 20  # the receiver takes the POST at once and answers late
+    requests.post(
+        live_server.url + "/api/callback", json=callback_body("text", hooked_bot), timeout=10
+    )
+    (first,) = receiver.wait_for(1, timeout=60)
+    (killed,) = WebhookAttempt.objects.values_list("worker", flat=True)
+    assert int(killed.rpartition(":")[2]) != worker.pid  # a pool child's
+    receiver.delay = 0
+
+    os.kill(int(killed.rpartition(":")[2]), signal.SIGKILL)  # mid-POST, as the OOM killer would
+
+    # Its task message comes back at once (acks_late) and takes the delivery back: no
+    # sweep runs, and its lease (CLAIM_LEASE) is far from over.
+    second = receiver.wait_for(2, timeout=30)[1]
+    assert second.headers["webhook-id"] == first.headers["webhook-id"]
+    assert wait_until(lambda: WebhookDelivery.objects.get().status == "delivered", 10)
+    outcomes = list(WebhookAttempt.objects.order_by("number").values_list("outcome", "worker"))
+    assert outcomes[0] == ("failure", killed) and outcomes[1][0] == "success"
