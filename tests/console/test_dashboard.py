@@ -40,16 +40,19 @@ def test_dashboard_counts_traffic_per_day_and_delivery_health(
         attempt_count=2,
         created_at=now - dt.timedelta(hours=2, minutes=5),
     )
+    make_message(
+        group, direction="out", text="going", status=Message.Status.SENDING, attempt_count=1
+    )
     make_message(group, direction="in", text="old", created_at=now - dt.timedelta(days=45))
 
     response = operator_client.get(DASHBOARD)
 
     chart = response.context["chart"]
-    assert chart["total_in"] == 2 and chart["total_out"] == 5
+    assert chart["total_in"] == 2 and chart["total_out"] == 6
     assert len([b for b in chart["bars"] if b.series == "in"]) == 30
     health = response.context["health"]
     assert health["success_rate"] == 75.0
-    assert health["waiting"] == 1 and health["retrying"] == 1 and health["failed_today"] == 1
+    assert health["waiting"] == 2 and health["retrying"] == 1 and health["failed_today"] == 1
     html = response.content.decode()
     assert "<svg" in html and "75.0%" in html and "2\xa0小时，5\xa0分钟前" in html
     assert response.context["agents"][0].last_contact is not None
