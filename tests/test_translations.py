@@ -70,7 +70,7 @@ def test_makemessages_leaves_no_untranslated_or_fuzzy_entry(tmp_path):
 
 # Half-width punctuation that Chinese text legitimately keeps: a literal comma the
 # operator must type, and a format spelled out.
-HALF_WIDTH_KEPT = ["用英文逗号（,）分隔", "主机:进程号:标识"]
+HALF_WIDTH_KEPT = ["用英文逗号（,）分隔", "主机:进程号:标识", "（主机:进程号）"]
 
 
 def test_chinese_translations_use_full_width_punctuation():
