@@ -1,21 +1,98 @@
 """A bot's conversations, newest message first (either direction), with that message."""
 
-from django.db.models import F, OuterRef, QuerySet, Subquery
+import time
+
+from django.core.cache import cache
+from django.db.models import F, Max, OuterRef, Subquery
 
 from conversations.models import Bot, Conversation
 from conversations.services import bots_visible_to
 from messaging.models import Message
 
+# The newest message of each conversation is read in full (one probe of
+# msg_history_idx per conversation of the bot) once per this many seconds at most...
+NEWEST_RECOUNT_SECONDS = 300
+# ...or when more ids than this were handed out since; else only the messages since.
+NEWEST_GAP = 5_000
 
-def conversations_by_activity(bot: Bot, kind: str, name: str = "") -> QuerySet[Conversation]:
-    """Sorted by the id of their newest message (one probe of msg_history_idx each)."""
+
+def _newest_in_full(bot: Bot) -> dict[int, int]:
     newest = Message.objects.filter(conversation=OuterRef("pk")).order_by("-id").values("id")[:1]
-    queryset = Conversation.objects.filter(bot=bot, kind=kind).annotate(
-        newest_message_id=Subquery(newest)
-    )
+    rows = Conversation.objects.filter(bot=bot).annotate(newest=Subquery(newest))
+    return dict(rows.filter(newest__isnull=False).values_list("pk", "newest"))
+
+
+def newest_message_ids(bot: Bot) -> dict[int, int]:
+    """{conversation pk: id of its newest message} for the bot's conversations with one.
+
+    Kept in the shared cache with the bot's newest message id at the time; a view
+    then reads only the messages above it (a short range of msg_bot_idx), so the
+    list costs the same at any number of messages. Read in full again after
+    NEWEST_RECOUNT_SECONDS (a deleted newest message shows as none until then)."""
+    top = Message.objects.filter(bot=bot).order_by("-id").values_list("id", flat=True).first()
+    if top is None:
+        return {}
+    # The bot's creation time too: a test database hands out a deleted bot's id again.
+    key = f"console:newest-messages:{bot.pk}:{bot.created_at.timestamp()}"
+    try:
+        kept = cache.get(key)
+    except Exception:  # the cache server is down: read in full
+        return _newest_in_full(bot)
+    now = time.time()
+    if kept is not None:
+        counted_at, seen, newest = kept
+        if seen == top:
+            return newest
+        if now - counted_at < NEWEST_RECOUNT_SECONDS and top - seen <= NEWEST_GAP:
+            since = (
+                Message.objects.filter(bot=bot, id__gt=seen)
+                .values("conversation")
+                .annotate(newest=Max("id"))
+                .values_list("conversation", "newest")
+                .order_by()
+            )
+            for conversation, message_id in since:
+                newest[conversation] = max(newest.get(conversation, 0), message_id)
+            _keep(key, (counted_at, top, newest), counted_at + NEWEST_RECOUNT_SECONDS - now)
+            return newest
+    newest = _newest_in_full(bot)
+    _keep(key, (now, top, newest), NEWEST_RECOUNT_SECONDS)
+    return newest
+
+
+def _keep(key: str, value, seconds: float) -> None:
+    try:
+        cache.set(key, value, max(1, int(seconds)))
+    except Exception:
+        pass  # read in full next time
+
+
+def conversations_by_activity(bot: Bot, kind: str, name: str = "") -> list[tuple[int, int | None]]:
+    """(pk, id of its newest message or None) of the bot's conversations of `kind`
+    (whose name contains `name`, or whose ID it is), newest message first, then by
+    name; those without messages last. Sorted here from `newest_message_ids`: no
+    probe per conversation."""
+    queryset = Conversation.objects.filter(bot=bot, kind=kind)
     if name := name.strip():
         queryset = queryset.filter(name__icontains=name) | queryset.filter(conversation_id=name)
-    return queryset.order_by(F("newest_message_id").desc(nulls_last=True), "name")
+    newest = newest_message_ids(bot)
+    rows = sorted(
+        queryset.order_by().values_list("pk", "name"),
+        key=lambda row: (-newest.get(row[0], 0), row[1], row[0]),
+    )
+    return [(pk, newest.get(pk)) for pk, _name in rows]
+
+
+def conversations_of_page(rows: list[tuple[int, int | None]]) -> list[Conversation]:
+    """The conversations of one page of `conversations_by_activity`, in its order,
+    each with its `newest_message_id`."""
+    found = Conversation.objects.in_bulk([pk for pk, _newest in rows])
+    page = []
+    for pk, newest in rows:
+        if conversation := found.get(pk):
+            conversation.newest_message_id = newest
+            page.append(conversation)
+    return page
 
 
 def attach_newest_messages(conversations: list[Conversation]) -> None:

@@ -11,6 +11,7 @@ from ..bot_contacts import empty_reason
 from ..conversation_list import (
     attach_newest_messages,
     conversations_by_activity,
+    conversations_of_page,
     most_recently_active_bot,
 )
 from .app_setup import setup_url
@@ -41,7 +42,8 @@ def conversation_list(request, bot_id: int):
     page = Paginator(conversations_by_activity(bot, kind, name), PER_PAGE).get_page(
         request.GET.get("page")
     )
-    attach_newest_messages(list(page.object_list))
+    page.object_list = conversations_of_page(page.object_list)
+    attach_newest_messages(page.object_list)
     tabs = [
         {
             "kind": value,

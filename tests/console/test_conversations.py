@@ -20,6 +20,25 @@ def test_conversations_are_sorted_by_last_message_with_a_preview(
     assert "暂无消息" in html
 
 
+def test_a_new_message_moves_its_conversation_to_the_top_at_once(
+    operator_client, bot, make_conversation, make_message
+):
+    """The newest message per conversation is kept in the shared cache; a view adds the
+    messages that arrived since."""
+    quiet = make_conversation(bot, "wrQuiet", name="安静群")
+    busy = make_conversation(bot, "wrBusy", name="热闹群")
+    make_message(quiet, text="很久以前")
+    make_message(busy, text="刚才")
+    url = reverse("console:conversations", args=[bot.pk])
+    before = operator_client.get(url).content.decode()
+
+    make_message(quiet, direction="out", text="现在回复")
+    after = operator_client.get(url).content.decode()
+
+    assert before.index("热闹群") < before.index("安静群")
+    assert after.index("安静群") < after.index("热闹群") and "现在回复" in after
+
+
 def test_users_and_groups_are_separate_tabs(operator_client, bot, make_conversation):
     make_conversation(bot, "wrG", name="一个群")
     make_conversation(bot, "wmU", name="一个用户", kind=Conversation.Kind.USER)
