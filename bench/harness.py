@@ -175,13 +175,17 @@ def database_backends() -> list[int]:
 class CpuMeter:
     """CPU seconds each group of processes used between `start()` and `stop()`.
 
-    Groups are callables returning pids, asked again at the stop so that processes
-    started meanwhile (a database connection) count; one that ended meanwhile is
-    lost. On 2 shared cores this says which side a rate is bounded by."""
+    Groups are callables returning pids. They are read every half second, so a
+    process started meanwhile counts, and one that ended meanwhile (a database
+    connection closed after CONN_MAX_AGE) counts up to its last reading. On 2
+    shared cores this says which side a rate is bounded by."""
 
     def __init__(self, **groups: Callable[[], list[int]]):
         self.groups = groups
         self.used: dict[str, float] = {}
+        self._began: dict[str, dict[int, float]] = {}
+        self._last: dict[str, dict[int, float]] = {name: {} for name in groups}
+        self._stopped = threading.Event()
 
     def _read(self) -> dict[str, dict[int, float]]:
         return {
@@ -189,14 +193,26 @@ class CpuMeter:
             for name, pids in self.groups.items()
         }
 
+    def _sample(self) -> None:
+        for name, times in self._read().items():
+            self._last[name].update(times)
+
+    def _sample_until_stopped(self) -> None:
+        while not self._stopped.wait(0.5):
+            self._sample()
+
     def start(self) -> None:
         self._began = self._read()
+        self._sampler = threading.Thread(target=self._sample_until_stopped, daemon=True)
+        self._sampler.start()
 
     def stop(self) -> dict[str, float]:
-        ended = self._read()
+        self._stopped.set()
+        self._sampler.join()
+        self._sample()
         self.used = {
             name: sum(t - self._began[name].get(pid, 0.0) for pid, t in times.items())
-            for name, times in ended.items()
+            for name, times in self._last.items()
         }
         return self.used
 
