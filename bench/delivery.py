@@ -211,10 +211,11 @@ def run_agent(token: str, count, ready) -> None:
                 count.value = max(count.value, len(self.sent))
             return answer
 
+    parent = os.getppid()
     agent = CountingAgent(token=token, users=[], groups=[]).start()
     ready.put(agent.url)
-    while True:
-        time.sleep(3600)
+    while os.getppid() == parent:  # a bench killed outright leaves no agent behind
+        time.sleep(1)
 
 
 def plain_loop(agent: AgentProcess, n: int) -> float:
