@@ -457,11 +457,15 @@ def report(outbound, inbound, accepted_ids, agent, receiver, run, Message, began
     )
     marks = [mark for mark in marks if mark >= marks[0]]
     pause = max((b - a for a, b in zip(marks, marks[1:], strict=False)), default=0.0)
+    # The target: after the last fault, everything (forwarding too) done within 2 sweep
+    # intervals of the agent going idle (its last send, or the last fault if later).
+    after_idle = (last_accept + (done or 0.0) + wall) - marks[-1]
     print(
         "  done       "
         + (
             f"{done:.1f} s after the last accept, {done - last_fault:.1f} s after the last "
-            f"fault; the agent's longest pause after it {pause:.1f} s "
+            f"fault; the agent's longest pause after it {pause:.1f} s, everything done "
+            f"{max(after_idle, 0.0):.1f} s after the agent went idle "
             f"(2 sweep intervals: {2 * SWEEP_INTERVAL} s)"
             if done is not None
             else "NOT within the timeout"
