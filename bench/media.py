@@ -7,8 +7,10 @@
    the bytes to the same storage (the floor); then N inbound image messages are
    recorded and the archive's worker body (`messaging.media_fetch.fetch`, one
    after another as one worker slot does, or in `--slots` threads as a worker's
-   --concurrency) fetches, checks and stores each. Prints images/s and MB/s of
-   both and the ratio (aim ≥ 0.5).
+   --concurrency) fetches, checks and stores each. `--per-task N` runs the task
+   body over N ids at a time instead (`fetch_many`: claimed together), as a
+   worker gets a burst's merged wake-ups (tasks.FETCHES_PER_TASK). Prints
+   images/s and MB/s of both and the ratio (aim ≥ 0.5).
 2. The same image received in `--same` conversations: fetched for each
    message, stored as one file (checked).
 
@@ -109,17 +111,22 @@ def record(bot, count: int, cdn_of, run: str) -> list[int]:
     return due_media(limit=count + 1)
 
 
-def archive_loop(ids: list[int], slots: int = 1) -> tuple[float, list]:
-    """The worker body over `ids`, in `slots` threads (a worker's --concurrency)."""
+def archive_loop(ids: list[int], slots: int = 1, per_task: int = 1) -> tuple[float, list]:
+    """The worker body over `ids`, `per_task` at a time, in `slots` threads (a worker's
+    --concurrency)."""
     from concurrent.futures import ThreadPoolExecutor
 
     from django.db import connection
 
-    from messaging.media_fetch import fetch
+    from messaging.media_fetch import fetch_many
 
     def run(part: list[int]) -> list:
         try:
-            return [fetch(pk) for pk in part]
+            return [
+                outcome
+                for start in range(0, len(part), per_task)
+                for outcome in fetch_many(part[start : start + per_task])
+            ]
         finally:
             if slots > 1:
                 connection.close()
@@ -142,6 +149,9 @@ def main() -> None:
     parser.add_argument(
         "--slots", type=int, default=1, help="fetches at once, as a worker's --concurrency"
     )
+    parser.add_argument(
+        "--per-task", type=int, default=1, help="ids a task claims together (merged wake-ups)"
+    )
     args = parser.parse_args()
     setup_django()
 
@@ -163,14 +173,17 @@ def main() -> None:
 
         plain = plain_loop(agent, images)
         ids = record(bot, args.images, lambda n: f"img/{n}", run)
-        archived, outcomes = archive_loop(ids, args.slots)
+        archived, outcomes = archive_loop(ids, args.slots, args.per_task)
         assert outcomes == ["stored"] * args.images, set(outcomes)
         for name, seconds in (("plain loop", plain), ("archive", archived)):
             print(
                 f"{name:>10}: {args.images / seconds:7.1f} images/s "
                 f"{megabytes / seconds:6.1f} MB/s ({seconds:.1f} s)"
             )
-        print(f"     ratio: {plain / archived:.2f} (aim >= 0.5; {args.slots} slot(s))")
+        print(
+            f"     ratio: {plain / archived:.2f} (aim >= 0.5; {args.slots} slot(s), "
+            f"{args.per_task} per task)"
+        )
 
         ids = record(bot, args.same, lambda n: "img/0", run + "-same")
         seconds, outcomes = archive_loop(ids)

@@ -56,10 +56,20 @@ def purge_expired_messages() -> int:
     return retention.purge_expired().messages
 
 
-@shared_task(name="messaging.fetch_media", ignore_result=True)
+# A task fetches at most this many media, claimed together; wake-ups merged in a burst
+# are handed on in tasks of this size, so that the worker's other slots share them.
+FETCHES_PER_TASK = 10
+
+
+@shared_task(name="messaging.fetch_media", ignore_result=True, merges_ids=True)
 def fetch_media(media_ids: list[int]) -> list[str | None]:
-    """Fetch received (or sent) media into the archive, claimed together; safe to run twice."""
-    return media_fetch.fetch_many(media_ids)
+    """Fetch received (or sent) media into the archive; safe to run twice.
+
+    Wake-ups waiting together arrive as one call (`merges_ids`): this task claims the
+    first FETCHES_PER_TASK and publishes the rest in tasks of that size."""
+    for ids in chunks(iter(media_ids[FETCHES_PER_TASK:]), FETCHES_PER_TASK):
+        fetch_media.delay(ids)
+    return media_fetch.fetch_many(media_ids[:FETCHES_PER_TASK])
 
 
 @shared_task(name="messaging.sweep_media", ignore_result=True)

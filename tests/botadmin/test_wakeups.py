@@ -6,7 +6,7 @@ from queue import SimpleQueue
 from botadmin import wakeups
 from conversations.tasks import run_sync
 from forwarding.tasks import forward_messages
-from messaging.tasks import deliver_messages
+from messaging.tasks import deliver_messages, fetch_media
 from tests.polling import wait_until
 
 
@@ -37,5 +37,5 @@ def test_waiting_wake_ups_of_an_id_list_task_go_to_the_broker_as_one_call(monkey
         ("conversations.run_sync", (7,)),
         ("conversations.run_sync", (8,)),
     ]
-    assert deliver_messages.merges_ids and forward_messages.merges_ids
+    assert deliver_messages.merges_ids and forward_messages.merges_ids and fetch_media.merges_ids
     assert not run_sync.merges_ids  # one sync run per call: never merged

@@ -257,6 +257,23 @@ def test_media_a_worker_cannot_reach_within_its_lease_go_back_for_another(
         assert [row.attempts for row in MessageMedia.objects.filter(pk__in=due[1:])] == [0, 0]
 
 
+def test_a_burst_of_merged_wake_ups_is_fetched_a_few_to_a_task_the_rest_handed_on(
+    media_bot, post_callback, monkeypatch
+):
+    from messaging.tasks import FETCHES_PER_TASK, fetch_media
+
+    handed_on = []
+    monkeypatch.setattr(fetch_media, "delay", lambda ids: handed_on.append(ids))
+    for n in range(FETCHES_PER_TASK + 3):
+        post_callback(callback_body("image", media_bot, msgid=f"m{n}", conversation_id=f"c{n}"))
+    due = media_fetch.due_media()
+
+    assert fetch_media(due) == ["stored"] * FETCHES_PER_TASK  # the task body, run inline
+
+    assert handed_on == [due[FETCHES_PER_TASK:]]
+    assert media_fetch.due_media() == due[FETCHES_PER_TASK:]
+
+
 # --- Outbound: what went out is archived too ------------------------------------------
 
 
