@@ -274,6 +274,22 @@ def test_a_burst_of_merged_wake_ups_is_fetched_a_few_to_a_task_the_rest_handed_o
     assert media_fetch.due_media() == due[FETCHES_PER_TASK:]
 
 
+@pytest.mark.django_db(transaction=True)  # the fetch's own transactions, not savepoints
+def test_on_postgresql_a_fetchs_commits_do_not_wait_for_the_disk(media_bot, post_callback):
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite's WAL with synchronous=NORMAL commits so already")
+    post_callback(callback_body("image", media_bot))
+
+    with CaptureQueriesContext(connection) as queries:
+        assert fetch_due() == ["stored"]
+
+    asynchronous = [q["sql"] for q in queries.captured_queries if "synchronous_commit" in q["sql"]]
+    assert asynchronous == ["SET LOCAL synchronous_commit TO OFF"] * 2  # the claim, the settle
+    with connection.cursor() as cursor:  # only those transactions: the session is as it was
+        cursor.execute("SHOW synchronous_commit")
+        assert cursor.fetchone()[0] == "on"
+
+
 # --- Outbound: what went out is archived too ------------------------------------------
 
 
