@@ -1,5 +1,5 @@
-"""botadmin's caches: the database one's incr() loses no count; the Redis one's clear()
-empties only its own prefix."""
+"""botadmin's caches: the database one's incr() loses no count; the Redis one's incr()
+counts only live keys and keeps their expiry, and its clear() empties only its own prefix."""
 
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -33,10 +33,13 @@ def test_concurrent_increments_of_the_database_cache_are_all_counted(transaction
     assert cache.decr("counted", 100) == 200
 
 
-@pytest.mark.skipif(
+redis_only = pytest.mark.skipif(
     not settings.CACHES["default"]["BACKEND"].endswith("RedisCache"),
     reason="CACHE_URL is not a Redis",
 )
+
+
+@redis_only
 def test_clearing_a_prefixed_redis_cache_leaves_other_prefixes_keys():
     location = settings.CACHES["default"]["LOCATION"]
     mine = RedisCache(location, {"KEY_PREFIX": "test-clear-mine"})
@@ -64,3 +67,25 @@ def test_the_database_cache_increments_only_live_keys(db):
         with pytest.raises(ValueError):
             cache.incr("short")  # expired: a counter starts again with add()
         assert cache.add("short", 1) and cache.incr("short") == 2
+
+
+@redis_only
+def test_the_redis_cache_increments_only_live_keys_and_keeps_their_expiry():
+    cache = RedisCache(settings.CACHES["default"]["LOCATION"], {"KEY_PREFIX": "test-incr"})
+    client = cache._cache.get_client(write=True)
+    with pytest.raises(ValueError):
+        cache.incr("absent")
+    assert not client.exists(cache.make_key("absent"))  # not created by the attempt
+    cache.set("counted", 0, timeout=60)
+
+    def increment(_):
+        for _ in range(50):
+            cache.incr("counted")
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        list(pool.map(increment, range(6)))
+
+    assert cache.get("counted") == 300
+    assert cache.decr("counted", 100) == 200
+    assert 0 < client.ttl(cache.make_key("counted")) <= 60
+    cache.clear()
