@@ -16,17 +16,21 @@ the same text message from several client threads to:
 Prints accepted requests/s and p50/p99 latency of each, and the ratio of
 /api/send to /bench/send/insert: the figure we track (aim: at least 0.7). The
 rate limit stays on, set high enough not to refuse, so its cost is counted.
+Also how many broker messages the wake-ups of the measured /api/send requests
+took (no worker runs, so they stay queued): publishing one costs about as much
+as a request, and waiting ones merge (botadmin/wakeups.py).
 """
 
 import argparse
 import json
 import os
 import sys
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.harness import manage, post_many, server_environment, start_server  # noqa: E402
+from bench.harness import ROOT, manage, post_many, server_environment, start_server  # noqa: E402
 
 BODY = json.dumps(
     {"msgtype": "text", "text": {"content": "bench: the nightly backup finished"}}
@@ -69,7 +73,11 @@ def main() -> None:
         results = []
         for name, url in targets:
             post_many(url, lambda _i: BODY, args.warmup, args.threads)
+            time.sleep(1)  # the warm-up's last wake-ups leave
+            queued = broker_messages(env)
             results.append((name, *post_many(url, lambda _i: BODY, args.requests, args.threads)))
+        time.sleep(1)
+        published = None if queued is None else broker_messages(env) - queued
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -82,8 +90,23 @@ def main() -> None:
         print(f"{name:<26}{accepted:>10}{rate:>10.0f}{p50:>9.1f}{p99:>9.1f}")
     floor = results[1][2]
     print(f"ratio /api/send ÷ parse+insert: {results[2][2] / floor:.2f}  (aim ≥ 0.70)")
+    if published is not None:
+        print(f"wake-ups: {published} broker messages for {results[2][1]} accepted /api/send")
     if results[2][1] != args.requests:
         sys.exit("not every /api/send request was accepted")
+
+
+def broker_messages(env: dict) -> int | None:
+    """Task messages waiting in the default queue (None for a broker not counted here)."""
+    url = env.get("CELERY_BROKER_URL", "filesystem://")
+    if url.startswith("filesystem://"):
+        folder = Path(env.get("BOTADMIN_VAR_DIR", ROOT / "var")) / "broker" / "queue"
+        return sum(1 for name in os.listdir(folder) if name.endswith(".celery.msg"))
+    if url.startswith("redis://"):
+        import redis
+
+        return redis.Redis.from_url(url).llen("celery")
+    return None
 
 
 if __name__ == "__main__":
