@@ -17,14 +17,14 @@ from tests.messaging.support import callback_body
 
 
 def published_ids(task: str, *, wait: float, until: int | None = None) -> list[int]:
-    """The ids of the `task` messages on the default queue, read for `wait` seconds or
+    """The ids of the `task` messages on forwarding's queue, read for `wait` seconds or
     until `until` is among them. Wake-ups of earlier tests in this process may still
     arrive (the publisher thread sends after their commits), so tests look for their
     own message's id, never for an empty queue."""
     ids = []
     deadline = time.monotonic() + wait
     with current_app.connection_for_read() as connection:
-        queue = connection.SimpleQueue(current_app.conf.task_default_queue)
+        queue = connection.SimpleQueue("forwarding")
         while time.monotonic() < deadline and (until is None or until not in ids):
             try:
                 message = queue.get(timeout=0.5)

@@ -24,6 +24,7 @@ from devtools.processes import celery_worker, database_url, stop_process_group
 from forwarding.models import WebhookAttempt, WebhookDelivery
 from forwarding.webhook_delivery import CLAIM_LEASE, sweep_due_deliveries
 from messaging.outbox import INTERRUPTED
+from messaging.tasks import deliver_messages
 from tests.messaging.support import callback_body
 from tests.polling import wait_until
 
@@ -169,3 +170,27 @@ def test_a_pool_child_killed_mid_post_hands_its_delivery_on_without_a_sweep(
     assert wait_until(lambda: WebhookDelivery.objects.get().status == "delivered", 10)
     outcomes = list(WebhookAttempt.objects.order_by("number").values_list("outcome", "worker"))
     assert outcomes[0] == ("failure", killed) and outcomes[1][0] == "success"
+
+
+def test_a_backlog_of_delivery_wake_ups_never_delays_forwarding(
+    live_server, hooked_bot, receiver, start_worker
+):
+    # As after a burst: wake-ups queued while the workers caught up, each of which
+    # will find nothing to send. Forwarding's tasks have a queue of their own.
+    backlog = 1000
+    for _ in range(backlog):
+        deliver_messages.apply_async([[]])
+    sent = callback_body("text", hooked_bot)
+    assert requests.post(live_server.url + "/api/callback", json=sent, timeout=10).ok
+
+    start_worker()
+
+    receiver.wait_for(1, timeout=60)
+    assert delivery_wake_ups_waiting() > backlog / 2
+
+
+def delivery_wake_ups_waiting() -> int:
+    with current_app.connection_for_read() as connection:
+        return connection.default_channel.queue_declare(
+            current_app.conf.task_default_queue, passive=True
+        ).message_count
