@@ -5,6 +5,7 @@ has a sweeper for lost wake-ups). Calls of a `merges_ids=True` task waiting toge
 import logging
 import os
 import threading
+import time
 from queue import SimpleQueue
 
 from celery.contrib.django.task import DjangoTask
@@ -23,7 +24,7 @@ class Task(DjangoTask):
         transaction.on_commit(lambda: _queues[os.getpid()].put((self, args, kwargs)))
 
 
-def _publish(pending: SimpleQueue) -> None:
+def _publish(pending: SimpleQueue, linger: float = 0.05) -> None:
     while True:  # a call, and up to 999 more that waited meanwhile
         calls = [pending.get()] + [pending.get() for _ in range(min(pending.qsize(), 999))]
         ready = {}  # in order of first call
@@ -37,3 +38,4 @@ def _publish(pending: SimpleQueue) -> None:
                 task.apply_async(args, kwargs)
             except Exception:
                 logging.getLogger(__name__).warning("Broker down: %s%s waits.", task.name, args)
+        time.sleep(linger)  # so under load a round takes many calls (a publish costs as a request)
