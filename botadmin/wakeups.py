@@ -1,6 +1,5 @@
-"""The task class: `task.delay_on_commit(...)` hands the call to a thread per process that
-publishes it, so a broker down or hung holds that thread, never a request (each kind of task
-has a sweeper for lost wake-ups). Calls of a `merges_ids=True` task waiting together go as one."""
+"""The task class: `task.delay_on_commit(...)` hands the call to a thread per process that publishes
+it, so a broker down or hung holds that thread, never a request (sweepers find lost wake-ups)."""
 
 import logging
 import os
@@ -11,17 +10,16 @@ from queue import SimpleQueue
 from celery.contrib.django.task import DjangoTask
 from django.db import transaction
 
-_queues: dict[int, SimpleQueue] = {}  # by pid: a forked child starts its own thread
-
 
 class Task(DjangoTask):
-    merges_ids = False  # True: its one argument is a list of ids, and one call may take many
+    merges_ids = False  # True: its one argument is a list of ids; calls waiting together go as one
+    publishers: dict[int, SimpleQueue] = {}  # by pid: a forked child starts its own thread
 
     def delay_on_commit(self, *args, **kwargs) -> None:
-        if os.getpid() not in _queues:  # a daemon thread: exiting never waits for a hung broker
-            _queues[os.getpid()] = SimpleQueue()
-            threading.Thread(target=_publish, args=(_queues[os.getpid()],), daemon=True).start()
-        transaction.on_commit(lambda: _queues[os.getpid()].put((self, args, kwargs)))
+        if (pid := os.getpid()) not in Task.publishers:  # a daemon: exit never waits for it
+            pending = Task.publishers[pid] = SimpleQueue()
+            threading.Thread(target=_publish, args=(pending,), daemon=True).start()
+        transaction.on_commit(lambda: Task.publishers[pid].put((self, args, kwargs)))
 
 
 def _publish(pending: SimpleQueue, linger: float = 0.05) -> None:
