@@ -5,12 +5,12 @@
 1. N images (JPEG, 50 KB–2 MB, log-uniform) served by the demo agent's
    `POST /media` on 127.0.0.1. A plain loop asks the agent for each and writes
    the bytes to the same storage (the floor); then N inbound image messages are
-   recorded and the archive's worker body (`messaging.media_fetch.fetch`, one
-   after another as one worker slot does, or in `--slots` threads as a worker's
-   --concurrency) fetches, checks and stores each. `--per-task N` runs the task
-   body over N ids at a time instead (`fetch_many`: claimed together), as a
-   worker gets a burst's merged wake-ups (tasks.FETCHES_PER_TASK). Prints
-   images/s and MB/s of both and the ratio (aim ≥ 0.5).
+   recorded and the archive's worker body (`messaging.media_fetch.fetch_many`,
+   one task after another as one worker slot does, or in `--slots` threads as a
+   worker's --concurrency) fetches, checks and stores each. A burst's wake-ups
+   are merged, so a task claims tasks.FETCHES_PER_TASK ids together; `--per-task
+   1` measures one image per task instead. Prints images/s and MB/s of both and
+   the ratio (aim ≥ 0.5).
 2. The same image received in `--same` conversations: fetched for each
    message, stored as one file (checked).
 
@@ -150,10 +150,16 @@ def main() -> None:
         "--slots", type=int, default=1, help="fetches at once, as a worker's --concurrency"
     )
     parser.add_argument(
-        "--per-task", type=int, default=1, help="ids a task claims together (merged wake-ups)"
+        "--per-task",
+        type=int,
+        help="ids a task claims together; default: a burst's merged wake-ups "
+        "(messaging.tasks.FETCHES_PER_TASK); 1: one image per task",
     )
     args = parser.parse_args()
     setup_django()
+    from messaging.tasks import FETCHES_PER_TASK
+
+    args.per_task = args.per_task or FETCHES_PER_TASK
 
     from connectors.demo_agent import DemoAgent
     from conversations.models import Bot

@@ -40,7 +40,6 @@ from botadmin import http, metrics
 from botadmin import logging as botadmin_logging
 from connectors.base import ConnectorError, FetchedMedia, MediaGone, MediaRef
 from connectors.registry import connector_for
-from conversations.models import Bot, Conversation
 from media import store
 from media.sniff import sniff
 
@@ -182,51 +181,14 @@ def claim(media_ids: list[int], now: datetime) -> list[MessageMedia]:
 
 
 def _due_rows(media_ids: list[int], now: datetime) -> list[MessageMedia]:
-    """The due pending rows, locked, each with its message, bot and conversation.
-
-    Four `raw()` queries by primary key (issue 15 allows them below a benchmark's
-    floor): building the one equivalent ORM query (select_related over four tables)
-    cost more than fetching a 400 KB image and storing it (bench/media.py)."""
-    quote, ops = connection.ops.quote_name, connection.ops
-    lock = (
-        " FOR UPDATE SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
+    """The due pending rows, locked (PostgreSQL skips rows another worker holds), each
+    with its message, bot and conversation: one query for a task's rows."""
+    return list(
+        MessageMedia.objects.select_for_update(skip_locked=True, of=("self",))
+        .filter(pk__in=media_ids, status=Status.PENDING, next_attempt_at__lte=now)
+        .select_related("message__bot", "message__conversation")
+        .order_by("pk")
     )
-    rows = list(
-        MessageMedia.objects.raw(
-            f"SELECT * FROM {quote(MessageMedia._meta.db_table)} WHERE id IN ({_marks(media_ids)})"  # noqa: S608
-            f" AND status = %s AND next_attempt_at <= %s ORDER BY id{lock}",
-            [*media_ids, Status.PENDING, ops.adapt_datetimefield_value(now)],
-        )
-    )
-    if not rows:
-        return []
-    messages = _by_id(Message, {row.message_id for row in rows}, _MESSAGE_COLUMNS)
-    bots = _by_id(Bot, {message.bot_id for message in messages.values()}, "*")
-    conversations = _by_id(
-        Conversation, {m.conversation_id for m in messages.values()}, "id, conversation_id"
-    )
-    for row in rows:
-        row.message = message = messages[row.message_id]
-        message.bot, message.conversation = (
-            bots[message.bot_id],
-            conversations[message.conversation_id],
-        )
-    return rows
-
-
-# A fetch reads the message's source fields only: its other columns (search text,
-# delivery state) cost more to read than the rest.
-_MESSAGE_COLUMNS = "id, msgid, upstream_msgid, direction, msgtype, body, bot_id, conversation_id"
-
-
-def _by_id(model, ids: set[int], columns: str) -> dict:
-    table = connection.ops.quote_name(model._meta.db_table)
-    query = f"SELECT {columns} FROM {table} WHERE id IN ({_marks(ids)})"  # noqa: S608
-    return {row.pk: row for row in model.objects.raw(query, list(ids))}
-
-
-def _marks(values) -> str:
-    return ", ".join(["%s"] * len(values))
 
 
 def fetch(media_id: int) -> str | None:
