@@ -14,6 +14,9 @@ from messaging.models import Message
 NEWEST_RECOUNT_SECONDS = 300
 # ...or when more ids than this were handed out since; else only the messages since.
 NEWEST_GAP = 5_000
+# Ids are handed out at insert, so a slow transaction may commit a message below the
+# newest id a view saw: each view reads this many ids below it again.
+NEWEST_LATE_COMMITS = 1_000
 
 
 def _newest_in_full(bot: Bot) -> dict[int, int]:
@@ -41,19 +44,20 @@ def newest_message_ids(bot: Bot) -> dict[int, int]:
     now = time.time()
     if kept is not None:
         counted_at, seen, newest = kept
-        if seen == top:
-            return newest
         if now - counted_at < NEWEST_RECOUNT_SECONDS and top - seen <= NEWEST_GAP:
             since = (
-                Message.objects.filter(bot=bot, id__gt=seen)
+                Message.objects.filter(bot=bot, id__gt=seen - NEWEST_LATE_COMMITS)
                 .values("conversation")
                 .annotate(newest=Max("id"))
                 .values_list("conversation", "newest")
                 .order_by()
             )
+            changed = top != seen
             for conversation, message_id in since:
-                newest[conversation] = max(newest.get(conversation, 0), message_id)
-            _keep(key, (counted_at, top, newest), counted_at + NEWEST_RECOUNT_SECONDS - now)
+                if message_id > newest.get(conversation, 0):
+                    newest[conversation], changed = message_id, True
+            if changed:
+                _keep(key, (counted_at, top, newest), counted_at + NEWEST_RECOUNT_SECONDS - now)
             return newest
     newest = _newest_in_full(bot)
     _keep(key, (now, top, newest), NEWEST_RECOUNT_SECONDS)

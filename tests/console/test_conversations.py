@@ -39,6 +39,29 @@ def test_a_new_message_moves_its_conversation_to_the_top_at_once(
     assert after.index("安静群") < after.index("热闹群") and "现在回复" in after
 
 
+def test_a_message_committed_after_a_newer_one_was_seen_still_shows(
+    operator_client, bot, make_conversation, make_message
+):
+    """Ids are handed out at insert, so a slow transaction can commit a message whose id
+    is below one a view already counted: the view reads a margin below it again."""
+    quiet = make_conversation(bot, "wrQuiet", name="安静群")
+    busy = make_conversation(bot, "wrBusy", name="热闹群")
+    make_message(quiet, text="很久以前")
+    late = make_message(busy, text="还没提交")
+    make_message(busy, text="刚才")
+    late_id = late.pk
+    late.delete()  # not yet committed when the first view reads
+    url = reverse("console:conversations", args=[bot.pk])
+    operator_client.get(url)
+
+    late_group = make_conversation(bot, "wrLate", name="迟到群")
+    make_message(late_group, text="晚提交的消息", pk=late_id)
+    after = operator_client.get(url).content.decode()
+
+    assert "晚提交的消息" in after
+    assert after.index("热闹群") < after.index("迟到群") < after.index("安静群")
+
+
 def test_users_and_groups_are_separate_tabs(operator_client, bot, make_conversation):
     make_conversation(bot, "wrG", name="一个群")
     make_conversation(bot, "wmU", name="一个用户", kind=Conversation.Kind.USER)
