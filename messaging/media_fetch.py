@@ -111,7 +111,7 @@ def add_outbound_media(messages: list[Message]) -> list[MessageMedia]:
     now = timezone.now()
     rows = []
     for message in messages:
-        reference = _outbound_reference(message)
+        reference = outbound_media_reference(message)
         if reference is not None:
             rows.append(
                 MessageMedia(
@@ -129,7 +129,8 @@ def add_outbound_media(messages: list[Message]) -> list[MessageMedia]:
     return created
 
 
-def _outbound_reference(message: Message) -> dict | None:
+def outbound_media_reference(message: Message) -> dict | None:
+    """Where an outbound message's image comes from, when it has one to archive."""
     image = message.body.get("image") if message.msgtype == "image" else None
     if not isinstance(image, dict):
         return None
