@@ -18,7 +18,7 @@ from ninja.errors import ValidationError as NinjaValidationError
 from ninja.security import APIKeyQuery
 
 from conversations.models import Bot
-from conversations.services import bot_for_secret, conversation_for_secret
+from conversations.services import addressed_conversation, bot_for_secret
 
 from .errors import ApiError, Err
 
@@ -87,20 +87,25 @@ class BotSecret(APIKeyQuery):
 
     An endpoint that also accepts the secret elsewhere passes `secret` (read
     first, the query is the fallback). One whose request names its
-    conversation passes `conversation_id`: bot and conversation are then read
-    in one query, and the conversation is `request.conversation` (None when
-    the bot has no such conversation). One class, so the OpenAPI document
-    has one security scheme.
+    conversation passes `conversation_id`: the same query then finds the
+    conversation, `request.conversation` (None when the bot has no such
+    conversation), with only its id loaded unless `whole_conversation`. One
+    class, so the OpenAPI document has one security scheme.
     """
 
     param_name = "secret"
     openapi_description = "The bot's API secret (errcode 93000, HTTP 401, when wrong or missing)."
 
     def __init__(
-        self, *, secret: RequestPart | None = None, conversation_id: RequestPart | None = None
+        self,
+        *,
+        secret: RequestPart | None = None,
+        conversation_id: RequestPart | None = None,
+        whole_conversation: bool = False,
     ):
         self.read_secret = secret
         self.read_conversation_id = conversation_id
+        self.whole_conversation = whole_conversation
         super().__init__()
 
     def _get_key(self, request: HttpRequest) -> str | None:
@@ -110,14 +115,15 @@ class BotSecret(APIKeyQuery):
 
     def authenticate(self, request: HttpRequest, key: str | None) -> Bot | None:
         request.conversation = None
-        if self.read_conversation_id is not None:
-            conversation_id = self.read_conversation_id(request)
-            if well_formed_conversation_id(conversation_id):
-                conversation = conversation_for_secret(key, conversation_id)
-                if conversation is not None:
-                    request.conversation = conversation
-                    return conversation.bot
-        return bot_for_secret(key)
+        conversation_id = self.read_conversation_id and self.read_conversation_id(request)
+        if not well_formed_conversation_id(conversation_id):
+            return bot_for_secret(key)
+        bot = bot_for_secret(key, conversation_id)
+        if bot is not None:
+            request.conversation = addressed_conversation(
+                bot, conversation_id, whole=self.whole_conversation
+            )
+        return bot
 
 
 api = NinjaAPI(

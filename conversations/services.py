@@ -27,52 +27,59 @@ def _secret_candidates(secret: str, now, prefix: str = "") -> Q:
     )
 
 
-def bot_for_secret(secret: str | None) -> Bot | None:
+def bot_for_secret(secret: str | None, conversation_id: str | None = None) -> Bot | None:
     """The bot this API secret belongs to, or None.
 
     The database finds the candidate through the unique index; the final
     comparison is constant-time so the answer's timing does not depend on how
     much of the secret was right. A rotated-out secret works until its grace
     period ends.
+
+    With `conversation_id`, the same query reads the id of the bot's
+    conversation of that name: `bot.conversation_pk` (None when it has none).
+    The send API's hot path, hence one `raw()` query through the unique
+    indexes: building the equivalent ORM query cost more than running it.
     """
     if not secret or not is_valid_api_secret(secret):
         return None
     now = timezone.now()
-    for bot in Bot.objects.filter(_secret_candidates(secret, now))[:2]:
+    quote = connection.ops.quote_name
+    bots = Bot.objects.raw(
+        f"SELECT b.*, c.{quote('id')} AS conversation_pk FROM {quote(Bot._meta.db_table)} b"
+        f" LEFT JOIN {quote(Conversation._meta.db_table)} c"
+        " ON c.bot_id = b.id AND c.conversation_id = %s"
+        " WHERE b.secret = %s OR (b.previous_secret = %s AND b.previous_secret_expires_at > %s)"
+        " LIMIT 2",
+        [conversation_id, secret, secret, connection.ops.adapt_datetimefield_value(now)],
+    )
+    for bot in bots:
         if _secret_matches(bot, secret, now):
             return bot
     return None
 
 
-def conversation_for_secret(secret: str | None, conversation_id: str) -> Conversation | None:
-    """The conversation `conversation_id` of the bot this secret belongs to, bot included.
+def addressed_conversation(bot: Bot, conversation_id: str, *, whole: bool = False):
+    """The conversation `bot_for_secret(secret, conversation_id)` found, or None.
 
-    The send API's hot path, so two `raw()` queries through the unique indexes: building
-    the equivalent ORM query cost more than running it (0.76 ms of a request whose insert
-    takes 0.3 ms; bench/send.py). None when the secret or the conversation is wrong (ask
-    `bot_for_secret` to tell which).
+    Without another query, only its `id`, `bot` and `conversation_id` are loaded
+    (Django reads any other field when it is first used, one query each); with
+    `whole`, one more `raw()` query reads all its fields.
     """
-    if not secret or not is_valid_api_secret(secret) or not conversation_id:
+    if getattr(bot, "conversation_pk", None) is None:
         return None
-    now = timezone.now()
-    quote = connection.ops.quote_name
-    bots = Bot.objects.raw(
-        f"SELECT * FROM {quote(Bot._meta.db_table)} WHERE secret = %s"
-        " OR (previous_secret = %s AND previous_secret_expires_at > %s) LIMIT 2",
-        [secret, secret, connection.ops.adapt_datetimefield_value(now)],
-    )
-    for bot in bots:
-        if _secret_matches(bot, secret, now):
-            conversations = Conversation.objects.raw(
-                f"SELECT * FROM {quote(Conversation._meta.db_table)}"
-                " WHERE bot_id = %s AND conversation_id = %s",
-                [bot.pk, conversation_id],
-            )
-            for conversation in conversations:
-                conversation.bot = bot
-                return conversation
-            return None
-    return None
+    if whole:
+        table = connection.ops.quote_name(Conversation._meta.db_table)
+        conversation = Conversation.objects.raw(
+            f"SELECT * FROM {table} WHERE id = %s", [bot.conversation_pk]
+        )[0]
+    else:
+        conversation = Conversation.from_db(
+            connection.alias,
+            ["id", "bot_id", "conversation_id"],
+            [bot.conversation_pk, bot.pk, conversation_id],
+        )
+    conversation.bot = bot
+    return conversation
 
 
 def _secret_matches(bot: Bot, secret: str, now) -> bool:

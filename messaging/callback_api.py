@@ -63,6 +63,7 @@ def _inline_refs(schema: dict) -> dict:
     auth=BotSecret(
         secret=lambda request: _inbound(request).envelope.secret,
         conversation_id=lambda request: _inbound(request).envelope.conversation_id,
+        whole_conversation=True,  # its kind, name and activity are kept current
     ),
     openapi_extra={
         "requestBody": {

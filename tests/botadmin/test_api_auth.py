@@ -91,12 +91,14 @@ def test_the_secret_in_the_body_wins_over_the_query(client, bot, group, make_bot
     assert Message.objects.get().bot == bot
 
 
-def test_a_send_reads_the_bot_by_secret_and_its_conversation_once_each(client, bot, group):
+def test_a_send_reads_the_bot_by_secret_and_its_conversation_in_one_query(client, bot, group):
     with CaptureQueriesContext(connection) as captured:
         assert _send(client, bot.secret).json()["errcode"] == 0
     sql = [q["sql"] for q in captured.captured_queries]
-    assert len([s for s in sql if 'FROM "conversations_bot"' in s]) == 1, sql
-    assert len([s for s in sql if 'FROM "conversations_conversation"' in s]) == 1, sql
+    reads = [s for s in sql if s.startswith("SELECT") and '"conversations_' in s]
+    assert len(reads) == 1, sql
+    assert '"conversations_bot"' in reads[0] and '"conversations_conversation"' in reads[0]
+    assert Message.objects.get().conversation == group
 
 
 def test_the_openapi_document_declares_the_secret_on_every_operation(client, db):

@@ -7,7 +7,7 @@ from django.utils import timezone
 from conversations.services import (
     bot_for_secret,
     bots_visible_to,
-    conversation_for_secret,
+    addressed_conversation,
     rotate_secret,
     visible_conversation,
 )
@@ -106,12 +106,17 @@ def test_the_secret_and_console_lookups_find_the_whole_bot_and_conversation(
     conversation.refresh_from_db()
 
     assert _fields(bot_for_secret(old)) == _fields(bot)
-    found = conversation_for_secret(old, "wrMixed")
-    assert _fields(found) == _fields(conversation)
-    assert _fields(found.bot) == _fields(bot)
-    assert conversation_for_secret(bot.secret, "wrMixed") == conversation
-    assert conversation_for_secret(bot.secret, "wrOther") is None
-    assert conversation_for_secret(old[:-1] + ("A" if old[-1] != "A" else "B"), "wrMixed") is None
+    found_bot = bot_for_secret(old, "wrMixed")
+    assert _fields(found_bot) == _fields(bot)
+    whole = addressed_conversation(found_bot, "wrMixed", whole=True)
+    assert _fields(whole) == _fields(conversation)
+    assert _fields(whole.bot) == _fields(bot)
+    # Without `whole`: no query now, every other field read when first used.
+    lazy = addressed_conversation(bot_for_secret(bot.secret, "wrMixed"), "wrMixed")
+    assert lazy == conversation and lazy.bot_id == bot.pk
+    assert _fields(lazy) == _fields(conversation)
+    assert addressed_conversation(bot_for_secret(bot.secret, "wrOther"), "wrOther") is None
+    assert bot_for_secret(old[:-1] + ("A" if old[-1] != "A" else "B"), "wrMixed") is None
     visible = visible_conversation(make_operator("alice", bot), bot.pk, conversation.pk)
     assert _fields(visible) == _fields(conversation)
     assert _fields(visible.bot) == _fields(bot)
