@@ -89,3 +89,16 @@ def test_the_redis_cache_increments_only_live_keys_and_keeps_their_expiry():
     assert cache.decr("counted", 100) == 200
     assert 0 < client.ttl(cache.make_key("counted")) <= 60
     cache.clear()
+
+
+@redis_only
+def test_the_redis_cache_reuses_one_client_and_counts_on_after_redis_forgot_its_scripts():
+    cache = RedisCache(settings.CACHES["default"]["LOCATION"], {"KEY_PREFIX": "test-client"})
+    client = cache._cache.get_client(write=True)
+    assert cache._cache.get_client("any key", write=True) is client
+    cache.set("counted", 0, timeout=60)
+    assert cache.incr("counted") == 1
+
+    client.script_flush()  # as after a Redis restart: the script is loaded again
+    assert cache.incr("counted") == 2
+    cache.clear()
