@@ -67,28 +67,40 @@ class Put:
     height: int | None = None
 
     def row_id(self) -> int:
-        """The id of the StoredFile row, made if need be, in one statement: an INSERT that
-        a row already there (another writer's; one still committing is waited for) turns
-        into a no-op update returning its id. Inside the caller's transaction, if any: a
-        fetch records the row and its use in one commit."""
-        row = StoredFile(
-            sha256=self.sha256,
-            size=self.size,
-            content_type=self.content_type,
-            name=self.name,
-            width=self.width,
-            height=self.height,
-        )
-        StoredFile.objects.bulk_create(
-            [row], update_conflicts=True, unique_fields=["sha256"], update_fields=["sha256"]
-        )
-        if row.pk is None:  # a database that returns no ids from an upsert (SQLite < 3.35)
-            return StoredFile.objects.values_list("pk", flat=True).get(sha256=self.sha256)
-        return row.pk
+        """The id of the StoredFile row, made if need be (see `row_ids`)."""
+        return row_ids([self])[self.sha256]
 
     def row(self) -> StoredFile:
         """The StoredFile row (created if need be)."""
         return StoredFile.objects.get(pk=self.row_id())
+
+
+def row_ids(puts: list[Put]) -> dict[str, int]:
+    """The ids of these bytes' StoredFile rows by SHA-256, made if need be, in one
+    statement: an INSERT that a row already there (another writer's; one still
+    committing is waited for) turns into a no-op update returning its id. Inside the
+    caller's transaction, if any: a fetch records the rows and their use in one commit."""
+    rows = [
+        StoredFile(
+            sha256=put.sha256,
+            size=put.size,
+            content_type=put.content_type,
+            name=put.name,
+            width=put.width,
+            height=put.height,
+        )
+        for put in {put.sha256: put for put in puts}.values()  # one row may be upserted once
+    ]
+    StoredFile.objects.bulk_create(
+        rows, update_conflicts=True, unique_fields=["sha256"], update_fields=["sha256"]
+    )
+    if any(row.pk is None for row in rows):  # no ids from an upsert (SQLite < 3.35)
+        return dict(
+            StoredFile.objects.filter(sha256__in=[row.sha256 for row in rows]).values_list(
+                "sha256", "pk"
+            )
+        )
+    return {row.sha256: row.pk for row in rows}
 
 
 def store_bytes(content: bytes) -> StoredFile:

@@ -213,7 +213,7 @@ def test_a_fetch_is_done_once_when_two_workers_get_it(media_bot, agent, post_cal
     assert Message.objects.get().media.get().status == "stored"
 
 
-def test_a_task_claims_its_media_together_and_settles_each_in_one_commit(media_bot, post_callback):
+def test_a_task_claims_its_media_together_and_settles_them_in_one_commit(media_bot, post_callback):
     for n in range(3):
         post_callback(callback_body("image", media_bot, msgid=f"m{n}", conversation_id=f"c{n}"))
     due = media_fetch.due_media()
@@ -223,16 +223,35 @@ def test_a_task_claims_its_media_together_and_settles_each_in_one_commit(media_b
         assert media_fetch.fetch_many([*due, stored_earlier]) == ["stored"] * 3 + [None]
 
     # The claim: the rows with their messages, bots and conversations, one lease for all; then
-    # per image the file's row (made or found: no read first), the media row, the message.
+    # for the images fetched, the files' rows (made or found: no read first), the media rows
+    # (what they share, then their files), the messages, in one commit.
     statements = [q["sql"].split()[0] for q in queries.captured_queries]
     assert [s for s in statements if s in ("SELECT", "INSERT", "UPDATE")] == [
         "SELECT",
         "UPDATE",
-        *["INSERT", "UPDATE", "UPDATE"] * 3,
+        "INSERT",
+        "UPDATE",
+        "UPDATE",
+        "UPDATE",
     ]
+    assert statements.count("SAVEPOINT") == 2, statements  # the claim's and the settle's
     assert media_fetch.fetch_many(due) == [None] * 3  # done: nothing due any more
     rows = MessageMedia.objects.all()
     assert {row.attempts for row in rows} == {1} and len({row.stored_file_id for row in rows}) == 1
+
+
+def test_a_slow_task_settles_what_it_stored_as_it_goes(media_bot, post_callback, monkeypatch):
+    # Rows stored settle at least every SETTLE_EVERY, so a slow image does not hold back
+    # the history and forwarding of the ones fetched before it.
+    monkeypatch.setattr(media_fetch, "SETTLE_EVERY", timedelta(0))
+    for n in range(3):
+        post_callback(callback_body("image", media_bot, msgid=f"m{n}", conversation_id=f"c{n}"))
+
+    with CaptureQueriesContext(connection) as queries:
+        assert media_fetch.fetch_many(media_fetch.due_media()) == ["stored"] * 3
+
+    statements = [q["sql"].split()[0] for q in queries.captured_queries]
+    assert statements.count("SAVEPOINT") == 1 + 3, statements  # the claim, then each settle
 
 
 def test_media_a_worker_cannot_reach_within_its_lease_go_back_for_another(
