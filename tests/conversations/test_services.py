@@ -5,9 +5,9 @@ from django.contrib.auth.models import AnonymousUser
 from django.utils import timezone
 
 from conversations.services import (
+    addressed_conversation,
     bot_for_secret,
     bots_visible_to,
-    addressed_conversation,
     rotate_secret,
     visible_conversation,
 )
