@@ -126,6 +126,34 @@ def post_many(
     return accepted, accepted / elapsed, cuts[49] * 1000, cuts[98] * 1000
 
 
+def post_in_rounds(
+    targets: list[tuple[str, Callable[[int], bytes]]], total: int, rounds: int, threads: int
+) -> tuple[list[tuple[int, float, float, float]], list[list[float]]]:
+    """POST `total` bodies to each (url, bodies) target, the targets taking turns in
+    `rounds` rounds, so that a drift of the shared machine during the run (another
+    process, a table growing, autovacuum) weighs on each alike. Returns for each target
+    (accepted, req/s over its rounds, median p50 ms, worst p99 ms), and each round's
+    req/s by target."""
+    rounds = max(1, min(rounds, total))
+    shares = [total // rounds + (r < total % rounds) for r in range(rounds)]
+    done = [0] * len(targets)
+    runs = []  # runs[r][t]: (accepted, req/s, p50, p99)
+    for share in shares:
+        runs.append([])
+        for t, (url, bodies) in enumerate(targets):
+            offset = done[t]  # each body once: the next round goes on where this one ended
+            runs[-1].append(post_many(url, lambda i, b=bodies, o=offset: b(o + i), share, threads))
+            done[t] += share
+    totals = []
+    for t in range(len(targets)):
+        mine = [round_[t] for round_ in runs]
+        accepted = sum(run[0] for run in mine)
+        seconds = sum(run[0] / run[1] for run in mine)
+        p50 = statistics.median(run[2] for run in mine)
+        totals.append((accepted, accepted / seconds, p50, max(run[3] for run in mine)))
+    return totals, [[run[1] for run in round_] for round_ in runs]
+
+
 # --- Where the CPU went (Linux /proc) -----------------------------------------------------
 
 _TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100

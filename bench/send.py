@@ -28,14 +28,20 @@ as a request, and waiting ones merge (botadmin/wakeups.py).
 import argparse
 import json
 import os
-import statistics
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.harness import ROOT, manage, post_many, server_environment, start_server  # noqa: E402
+from bench.harness import (  # noqa: E402
+    ROOT,
+    manage,
+    post_in_rounds,
+    post_many,
+    server_environment,
+    start_server,
+)
 
 BODY = json.dumps(
     {"msgtype": "text", "text": {"content": "bench: the nightly backup finished"}}
@@ -80,11 +86,12 @@ def main() -> None:
             post_many(url, lambda _i: BODY, args.warmup, args.threads)
         time.sleep(1)  # the warm-up's last wake-ups leave
         queued = broker_messages(env)
-        # rounds[r][t]: (accepted, req/s, p50, p99) of target t in round r
-        rounds = [
-            [post_many(url, lambda _i: BODY, share, args.threads) for _name, url in targets]
-            for share in _shares(args.requests, args.rounds)
-        ]
+        totals, rounds = post_in_rounds(
+            [(url, lambda _i: BODY) for _name, url in targets],
+            args.requests,
+            args.rounds,
+            args.threads,
+        )
         time.sleep(1)
         published = None if queued is None else broker_messages(env) - queued
     finally:
@@ -95,28 +102,16 @@ def main() -> None:
     print(f"{args.requests} requests per endpoint in {len(rounds)} rounds, {args.threads} client "
           f"threads, gunicorn workers={workers} threads={env.get('WEB_THREADS', '4')}")  # fmt: skip
     print(f"{'endpoint':<26}{'accepted':>10}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}")
-    results = []
-    for t, (name, _url) in enumerate(targets):
-        runs = [round_[t] for round_ in rounds]
-        accepted = sum(run[0] for run in runs)
-        seconds = sum(run[0] / run[1] for run in runs)
-        p50 = statistics.median(run[2] for run in runs)
-        p99 = max(run[3] for run in runs)
-        results.append((name, accepted, accepted / seconds, p50, p99))
-        print(f"{name:<26}{accepted:>10}{accepted / seconds:>10.0f}{p50:>9.1f}{p99:>9.1f}")
-    each = "  ".join(f"{round_[2][1] / round_[1][1]:.2f}" for round_ in rounds)
+    results = [(name, *total) for (name, _url), total in zip(targets, totals, strict=True)]
+    for name, accepted, rate, p50, p99 in results:
+        print(f"{name:<26}{accepted:>10}{rate:>10.0f}{p50:>9.1f}{p99:>9.1f}")
+    each = "  ".join(f"{round_[2] / round_[1]:.2f}" for round_ in rounds)
     print(f"ratio /api/send ÷ parse+insert: {results[2][2] / results[1][2]:.2f}  (aim ≥ 0.70)"
           f"   by round: {each}")  # fmt: skip
     if published is not None:
         print(f"wake-ups: {published} broker messages for {results[2][1]} accepted /api/send")
     if results[2][1] != args.requests:
         sys.exit("not every /api/send request was accepted")
-
-
-def _shares(total: int, rounds: int) -> list[int]:
-    """`total` requests split into `rounds` nearly equal turns."""
-    rounds = max(1, min(rounds, total))
-    return [total // rounds + (r < total % rounds) for r in range(rounds)]
 
 
 def broker_messages(env: dict) -> int | None:
