@@ -4,7 +4,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from botadmin.ids import LARGEST_ID
@@ -19,19 +19,11 @@ from .secrets import (
 )
 
 
-def _secret_candidates(secret: str, now, prefix: str = "") -> Q:
-    """Either the current secret, or the previous one within its grace period
-    (both columns are indexed)."""
-    return Q(**{f"{prefix}secret": secret}) | Q(
-        **{f"{prefix}previous_secret": secret, f"{prefix}previous_secret_expires_at__gt": now}
-    )
-
-
 def bot_for_secret(secret: str | None, conversation_id: str | None = None) -> Bot | None:
     """The bot this API secret belongs to, or None.
 
-    The database finds the candidate through the unique index; the final
-    comparison is constant-time so the answer's timing does not depend on how
+    The database finds the candidate through the indexes of the current and the
+    previous secret; the final comparison is constant-time so the answer's timing does not depend on how
     much of the secret was right. A rotated-out secret works until its grace
     period ends.
 
@@ -69,9 +61,12 @@ def addressed_conversation(bot: Bot, conversation_id: str, *, whole: bool = Fals
         return None
     if whole:
         table = connection.ops.quote_name(Conversation._meta.db_table)
-        conversation = Conversation.objects.raw(
+        rows = Conversation.objects.raw(
             f"SELECT * FROM {table} WHERE id = %s", [bot.conversation_pk]
-        )[0]
+        )
+        conversation = next(iter(rows), None)
+        if conversation is None:  # deleted in between
+            return None
     else:
         conversation = Conversation.from_db(
             connection.alias,
