@@ -1,6 +1,7 @@
 """Django's cache backends with four fixes: a database `incr()` that counts every
 request, a Redis `incr()` in one round trip, a Redis `clear()` that leaves
-other prefixes' keys alone, and one Redis client per connection pool.
+other prefixes' keys alone, and one Redis client per connection pool. And
+`best_effort`, the shared cache for callers that can do without it.
 
 DatabaseCache:
 
@@ -30,14 +31,20 @@ thread-safe, so here each pool has one.
 """
 
 import base64
+import logging
 import pickle
 import re
+import time
 
+from django.conf import settings
+from django.core.cache import caches
 from django.core.cache.backends.db import DatabaseCache as DjangoDatabaseCache
 from django.core.cache.backends.redis import RedisCache as DjangoRedisCache
 from django.core.cache.backends.redis import RedisCacheClient as DjangoRedisCacheClient
 from django.db import connections, router, transaction
 from django.utils import timezone
+
+logger = logging.getLogger(__name__)
 
 
 class DatabaseCache(DjangoDatabaseCache):
@@ -123,3 +130,71 @@ class RedisCache(DjangoRedisCache):
         if batch:
             client.delete(*batch)
         return True
+
+
+# After a failure a process asks that cache again only this many seconds later, so a
+# hung cache costs one timeout per process now and then, not one per request.
+RETRY_AFTER_FAILURE = 10.0
+
+_unreachable_until: dict[tuple[str, str], float] = {}  # by alias and LOCATION
+
+
+class BestEffortCache:
+    """The cache `alias` for what works without it (counts kept for a minute,
+    rate limits, login throttling, copies of sessions): while it fails, a read
+    is a miss (`get` gives the default, `get_many` {}, `in` False), a write is
+    skipped (`add` and `delete` give False), and the log has a warning, never
+    the keys or values."""
+
+    def __init__(self, alias: str = "default"):
+        self.alias = alias
+
+    def attempt(self, call, *args, fallback=None, **kwargs):
+        """`call(*args, **kwargs)`, something using this cache, or `fallback` if it
+        raises or this cache failed less than RETRY_AFTER_FAILURE seconds ago."""
+        where = (self.alias, str(settings.CACHES[self.alias].get("LOCATION", "")))
+        if time.monotonic() < _unreachable_until.get(where, 0.0):
+            return fallback
+        try:
+            return call(*args, **kwargs)
+        except Exception as error:
+            _unreachable_until[where] = time.monotonic() + RETRY_AFTER_FAILURE
+            logger.warning(
+                "Cache %r unreachable (%s): going without it for %g s",
+                self.alias,
+                error.__class__.__name__,
+                RETRY_AFTER_FAILURE,
+            )
+            return fallback
+
+    def _backend(self):
+        return caches[self.alias]
+
+    def get(self, key, default=None):
+        return self.attempt(lambda: self._backend().get(key, default), fallback=default)
+
+    def get_many(self, keys) -> dict:
+        return self.attempt(lambda: self._backend().get_many(keys), fallback={})
+
+    def __contains__(self, key) -> bool:
+        return self.attempt(lambda: key in self._backend(), fallback=False)
+
+    def set(self, key, value, timeout) -> None:
+        self.attempt(lambda: self._backend().set(key, value, timeout))
+
+    def set_many(self, data: dict, timeout) -> None:
+        self.attempt(lambda: self._backend().set_many(data, timeout))
+
+    def add(self, key, value, timeout) -> bool:
+        return self.attempt(lambda: self._backend().add(key, value, timeout), fallback=False)
+
+    def delete(self, key) -> bool:
+        return self.attempt(lambda: self._backend().delete(key), fallback=False)
+
+
+best_effort = BestEffortCache()
+
+
+def forget_failures() -> None:
+    """Ask every cache again at once (for tests)."""
+    _unreachable_until.clear()

@@ -19,43 +19,30 @@ not appear in cache keys.
 While the cache cannot be reached, requests are accepted without counting: the
 limit is a protection, and refusing every message because of it would turn a
 cache outage into an outage of the send API. After a failure the process tries
-the cache again only RETRY_AFTER_FAILURE seconds later, so a hung cache costs
-one timeout per process now and then, not one per request.
+the cache again only some seconds later (`botadmin.cache.best_effort`), so a hung
+cache costs one timeout per process now and then, not one per request.
 """
 
-import logging
 import time
 
 from django.conf import settings
 from django.core.cache import cache
 
+from botadmin.cache import best_effort
 from botadmin.errors import Err
 
-logger = logging.getLogger(__name__)
-
 WINDOW_SECONDS = 60
-RETRY_AFTER_FAILURE = 10.0
-
-_unreachable_until = 0.0
 
 
 def check_send_rate(bot_id: int, limit: int | None = None) -> None:
     """Count one request; raise 45009 with Retry-After when over the limit."""
-    global _unreachable_until
     limit = settings.BOTADMIN_SEND_RATE_LIMIT_PER_MINUTE if limit is None else limit
-    if limit <= 0 or time.monotonic() < _unreachable_until:
+    if limit <= 0:
         return
     now = time.time()
     window = int(now // WINDOW_SECONDS)
-    try:
-        count = _count(f"send-rate:{bot_id}:{window}")
-    except Exception as error:
-        _unreachable_until = time.monotonic() + RETRY_AFTER_FAILURE
-        logger.warning(
-            "Send-rate counter unreachable (%s): requests are not counted for %g s",
-            error.__class__.__name__,
-            RETRY_AFTER_FAILURE,
-        )
+    count = best_effort.attempt(_count, f"send-rate:{bot_id}:{window}")
+    if count is None:  # not counted
         return
     if count > limit:
         retry_after = max(1, int((window + 1) * WINDOW_SECONDS - now) + 1)
@@ -72,9 +59,3 @@ def _count(key: str) -> int:
         if cache.add(key, 1, timeout=WINDOW_SECONDS * 2):
             return 1
         return cache.incr(key)
-
-
-def reset() -> None:
-    """Try the cache again at once (tests clear the shared cache too)."""
-    global _unreachable_until
-    _unreachable_until = 0.0

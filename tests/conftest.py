@@ -131,3 +131,26 @@ def dead_cache() -> dict:
             "LOCATION": f"redis://127.0.0.1:{port}/0",
         }
     }
+
+
+@pytest.fixture
+def cache_down(settings, dead_cache):
+    """The cache server is down (botadmin.cache's memory of failures is by server)."""
+    settings.CACHES = dead_cache
+
+
+@pytest.fixture
+def hung_cache(settings):
+    """A Redis that accepts connections and never answers, with the timeouts
+    botadmin.settings gives every Redis cache."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(64)
+        settings.CACHES = {
+            "default": {
+                "BACKEND": "django.core.cache.backends.redis.RedisCache",
+                "LOCATION": f"redis://127.0.0.1:{listener.getsockname()[1]}/0",
+                "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+            }
+        }
+        yield

@@ -1,25 +1,13 @@
 """With the cache server (Redis in production) down, the APIs keep accepting
 messages. The cache holds rate-limit counters, the dashboard's day counts and
-copies of the sessions (Django's cached_db: the console needs the cache to read
-them), nothing that must survive."""
+copies of the sessions, nothing that must survive (tests/console/test_cache_down.py:
+the console works too)."""
 
 import json
-import socket
 import time
 
-import pytest
-
-from messaging import ratelimit
 from messaging.models import Message
 from tests.messaging.support import callback_body
-
-
-@pytest.fixture
-def cache_down(settings, dead_cache):
-    settings.CACHES = dead_cache
-    ratelimit.reset()
-    yield
-    ratelimit.reset()
 
 
 def test_the_apis_accept_messages_while_the_cache_is_down(cache_down, client, bot, group, settings):
@@ -37,25 +25,6 @@ def test_the_apis_accept_messages_while_the_cache_is_down(cache_down, client, bo
     assert callback.json() == {"errcode": 0, "errmsg": "ok"}
     assert Message.objects.filter(direction="out").count() == 4
     assert Message.objects.filter(direction="in").count() == 1
-
-
-@pytest.fixture
-def hung_cache(settings):
-    """A Redis that accepts connections and never answers, with the timeouts
-    botadmin.settings gives every Redis cache."""
-    with socket.socket() as listener:
-        listener.bind(("127.0.0.1", 0))
-        listener.listen(16)
-        settings.CACHES = {
-            "default": {
-                "BACKEND": "django.core.cache.backends.redis.RedisCache",
-                "LOCATION": f"redis://127.0.0.1:{listener.getsockname()[1]}/0",
-                "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
-            }
-        }
-        ratelimit.reset()
-        yield
-        ratelimit.reset()
 
 
 def test_a_hung_cache_delays_the_send_api_by_its_timeout_only(

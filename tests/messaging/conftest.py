@@ -19,10 +19,11 @@ from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 
+from botadmin.cache import forget_failures
 from conversations.models import Bot
 from devtools.processes import celery_worker, database_url, stop_process_group
 from devtools.receiver import Receiver
-from messaging import delivery, ratelimit
+from messaging import delivery
 from messaging.models import Message
 from messaging.sending import accept_outbound
 from tests.connectors.conftest import agent, bridge_bot  # noqa: F401  (the fake agent)
@@ -59,7 +60,7 @@ def send(client):
 def _fresh_rate_limits(db):
     """Rate-limit counters live in the cache, which outlives a test's transaction."""
     cache.clear()
-    ratelimit.reset()
+    forget_failures()
 
 
 def _free_port() -> int:
