@@ -1,23 +1,48 @@
-"""Logging out ends every session of the user, not only the one in the browser.
+"""Django's cached_db sessions, also while the cache is down; logging out ends
+every session of the user, not only the one in the browser.
 
-Django's own sessions and login (`SESSION_ENGINE = cached_db`, `ModelBackend`)
+Django's own sessions and login (cached_db's `SessionStore`, `ModelBackend`)
 already end a user's sessions when the password changes (the session hash) or
 the account is deactivated (the backend refuses inactive users). What Django
 does not know is which sessions belong to a user, so each login records its
 session key (`UserSession`) and logging out deletes them all through the
 session store; deactivating or deleting an account does the same, so the rows
-do not wait for their expiry."""
+do not wait for their expiry.
+
+Django's cached_db reads a session from the cache and, on a miss, from the
+database; it writes the database first. But with the cache unreachable its
+`load()`, `exists()` and `delete()` raise, so nobody could log in or out. Here
+its cache is `BestEffortCache`: while the cache is down, sessions live in the
+database alone. A copy in the cache expires after COPY_SECONDS at most: one the
+cache could not forget (a log-out while it was unreachable) cannot outlive its
+database row for longer once the cache is back."""
 
 from importlib import import_module
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.signals import user_logged_in, user_logged_out
+from django.contrib.sessions.backends import cached_db
 from django.contrib.sessions.models import Session
 from django.db.models.signals import post_save, pre_delete
 from django.dispatch import receiver
 
+from .cache import BestEffortCache
 from .models import UserSession
+
+# A copy of a session stays in the cache this many seconds at most.
+COPY_SECONDS = 300
+
+
+class _SessionCopies(BestEffortCache):
+    def set(self, key, value, timeout) -> None:
+        super().set(key, value, min(timeout, COPY_SECONDS))
+
+
+class SessionStore(cached_db.SessionStore):
+    def __init__(self, session_key=None):
+        super().__init__(session_key)
+        self._cache = _SessionCopies(settings.SESSION_CACHE_ALIAS)
 
 
 def session_store():

@@ -94,9 +94,11 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
-# Django's sessions, kept in the database and read through the shared cache;
-# logging out ends the user's other sessions too (botadmin/sessions.py).
-SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+# Django's cached_db sessions, kept in the database and read through the shared
+# cache. The subclass in botadmin/sessions.py only makes them work while the cache
+# is down (the database alone then) and keeps a cached copy 5 minutes at most.
+# Logging out ends the user's other sessions too (also botadmin/sessions.py).
+SESSION_ENGINE = "botadmin.sessions"  # django.contrib.sessions.backends.cached_db
 
 ROOT_URLCONF = "botadmin.urls"
 WSGI_APPLICATION = "botadmin.wsgi.application"

@@ -21,11 +21,11 @@ import logging
 import time
 import xml.etree.ElementTree as ET
 
-from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
+from botadmin.cache import best_effort
 from botadmin.errors import ApiError
 from conversations.models import Bot
 
@@ -106,22 +106,19 @@ def _note(bot_id: int, what: str, ok: bool, detail: str = "") -> None:
     if ok and previous and previous[0] and now - previous[1] < NOTE_EVERY_SECONDS:
         return
     _last_noted[(bot_id, what)] = (ok, now)
-    try:
-        cache.set(
-            f"wecom_app:{what}:{bot_id}",
-            {"at": timezone.now().isoformat(), "ok": ok, "detail": detail[:200]},
-            timeout=STATUS_SECONDS,
-        )
-    except Exception:  # the status line is a convenience; the callback must not fail for it
-        logger.warning("Cache unavailable: callback status of bot %s not kept", bot_id)
+    # The status line is a convenience; the callback must not fail for it.
+    best_effort.set(
+        f"wecom_app:{what}:{bot_id}",
+        {"at": timezone.now().isoformat(), "ok": ok, "detail": detail[:200]},
+        timeout=STATUS_SECONDS,
+    )
 
 
 def last_status(bot_id: int) -> dict:
     """{"url_check": {...} | None, "callback": {...} | None} for the setup page."""
-    try:
-        return {what: cache.get(f"wecom_app:{what}:{bot_id}") for what in ("url_check", "callback")}
-    except Exception:
-        return {"url_check": None, "callback": None}
+    return {
+        what: best_effort.get(f"wecom_app:{what}:{bot_id}") for what in ("url_check", "callback")
+    }
 
 
 def _refuse(bot_id: int, what: str, detail: str) -> HttpResponse:

@@ -17,18 +17,16 @@ bubble is drawn each time.
 """
 
 import hashlib
-import logging
 
 from django.core.cache import caches
 from django.core.cache.backends.db import DatabaseCache
 from django.template.loader import get_template
 from django.utils import timezone, translation
 
+from botadmin.cache import best_effort
 from conversations.models import Conversation
 
 from .templatetags.console import MENTION_RE
-
-logger = logging.getLogger(__name__)
 
 TEMPLATE = "console/history/_bubble.html"
 KEEP_FOR = 24 * 3600  # seconds; a bubble not shown for a day is drawn again
@@ -77,13 +75,9 @@ def draw(messages, *, bot, base_url: str, pending_statuses, focus_id=None, oob=F
         [bot.name, base_url, translation.get_language() or "", timezone.get_current_timezone_name()]
     )
     keys = {m.pk: _key(m, shared, m.pk == focus_id, oob) for m in messages}
-    cache = caches["default"]
     kept = None
-    if keys and not isinstance(cache, DatabaseCache):
-        try:
-            kept = cache.get_many(keys.values())
-        except Exception:  # the cache is down: draw everything
-            logger.warning("bubble cache unavailable", exc_info=True)
+    if keys and not isinstance(caches["default"], DatabaseCache):
+        kept = best_effort.get_many(keys.values())
     missing = [m for m in messages if kept is None or keys[m.pk] not in kept]
     if missing:
         from .history import attach_media
@@ -102,8 +96,5 @@ def draw(messages, *, bot, base_url: str, pending_statuses, focus_id=None, oob=F
                 fresh[keys[m.pk]] = html
         drawn.append((m, html))
     if fresh and kept is not None:
-        try:
-            cache.set_many(fresh, KEEP_FOR)
-        except Exception:
-            logger.warning("bubble cache unavailable", exc_info=True)
+        best_effort.set_many(fresh, KEEP_FOR)
     return drawn

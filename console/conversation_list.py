@@ -2,9 +2,9 @@
 
 import time
 
-from django.core.cache import cache
 from django.db.models import F, Max, OuterRef, Subquery
 
+from botadmin.cache import best_effort
 from conversations.models import Bot, Conversation
 from conversations.services import bots_visible_to
 from messaging.models import Message
@@ -37,10 +37,7 @@ def newest_message_ids(bot: Bot) -> dict[int, int]:
         return {}
     # The bot's creation time too: a test database hands out a deleted bot's id again.
     key = f"console:newest-messages:{bot.pk}:{bot.created_at.timestamp()}"
-    try:
-        kept = cache.get(key)
-    except Exception:  # the cache server is down: read in full
-        return _newest_in_full(bot)
+    kept = best_effort.get(key)
     now = time.time()
     if kept is not None:
         counted_at, seen, newest = kept
@@ -57,18 +54,12 @@ def newest_message_ids(bot: Bot) -> dict[int, int]:
                 if message_id > newest.get(conversation, 0):
                     newest[conversation], changed = message_id, True
             if changed:
-                _keep(key, (counted_at, top, newest), counted_at + NEWEST_RECOUNT_SECONDS - now)
+                seconds = max(1, int(counted_at + NEWEST_RECOUNT_SECONDS - now))
+                best_effort.set(key, (counted_at, top, newest), seconds)
             return newest
     newest = _newest_in_full(bot)
-    _keep(key, (now, top, newest), NEWEST_RECOUNT_SECONDS)
+    best_effort.set(key, (now, top, newest), NEWEST_RECOUNT_SECONDS)
     return newest
-
-
-def _keep(key: str, value, seconds: float) -> None:
-    try:
-        cache.set(key, value, max(1, int(seconds)))
-    except Exception:
-        pass  # read in full next time
 
 
 def conversations_by_activity(bot: Bot, kind: str, name: str = "") -> list[tuple[int, int | None]]:

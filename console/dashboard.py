@@ -1,23 +1,20 @@
 """The figures of the dashboard: traffic per day, delivery health, agent health."""
 
 import hashlib
-import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.core.cache import cache
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
+from botadmin.cache import best_effort
 from connectors.registry import CONNECTORS
 from conversations import connections
 from conversations.models import Bot, SyncRun
 from forwarding.models import WebhookEndpoint
 from messaging.media_retention import storage_used
 from messaging.models import DeliveryAttempt, Message
-
-logger = logging.getLogger(__name__)
 
 DAYS = 30
 FORWARDING_GRACE = timedelta(minutes=1)
@@ -85,14 +82,10 @@ def _cache_key(kind: str, bots: list[int], *parts) -> str:
 def _earlier_days(bots: list[int], first, today) -> list[tuple]:
     """The finished days change little: counted once, then cached for a few minutes."""
     key = _cache_key("days", bots, first, today)
-    try:
-        rows = cache.get(key)
-    except Exception:  # the cache server is down: count afresh
-        logger.warning("Dashboard: the cache is unreachable, counting %s days afresh", DAYS)
-        return _day_rows(bots, _local_midnight(first), _local_midnight(today))
+    rows = best_effort.get(key)
     if rows is None:
         rows = _day_rows(bots, _local_midnight(first), _local_midnight(today))
-        cache.set(key, rows, EARLIER_DAYS_CACHE_SECONDS)
+        best_effort.set(key, rows, EARLIER_DAYS_CACHE_SECONDS)
     return rows
 
 
@@ -105,17 +98,11 @@ def _today(bots: list[int], today) -> list[tuple]:
     shows with the next full count, within TODAY_RECOUNT_SECONDS."""
     start = _local_midnight(today)
     key = _cache_key("today", bots, today)
-    try:
-        counted = cache.get(key)
-    except Exception:  # the cache server is down: count afresh
-        return _day_rows(bots, start, None)
+    counted = best_effort.get(key)
     if counted is None:
         newest = Message.objects.order_by("-id").values_list("id", flat=True).first() or 0
         counted = (newest, _day_rows(bots, start, None, id_up_to=newest))
-        try:
-            cache.set(key, counted, TODAY_RECOUNT_SECONDS)
-        except Exception:
-            logger.warning("Dashboard: the cache is unreachable, today's count not kept")
+        best_effort.set(key, counted, TODAY_RECOUNT_SECONDS)
     newest, rows = counted
     return rows + _day_rows(bots, start, None, id_above=newest)
 
@@ -266,15 +253,9 @@ def add_media_storage(agents: list[AgentHealth]) -> None:
     """Set `media_files` and `media_bytes` on each bot's row (cached a few minutes)."""
     ids = sorted(a.bot.pk for a in agents)
     key = "console:media-storage:" + hashlib.sha256(str(ids).encode()).hexdigest()
-    try:
-        used = cache.get(key)
-    except Exception:  # the cache server is down: count afresh
-        used = None
+    used = best_effort.get(key)
     if used is None:
         used = storage_used(ids)
-        try:
-            cache.set(key, used, MEDIA_STORAGE_CACHE_SECONDS)
-        except Exception:
-            logger.warning("Dashboard: the cache is unreachable, media storage not kept")
+        best_effort.set(key, used, MEDIA_STORAGE_CACHE_SECONDS)
     for agent in agents:
         agent.media_files, agent.media_bytes = used.get(agent.bot.pk, (0, 0))

@@ -5,15 +5,14 @@ three times as many from one address, which an office behind one NAT shares)
 within BOTADMIN_LOGIN_LOCKOUT_MINUTES, that name or address may not log in
 until BOTADMIN_LOGIN_LOCKOUT_MINUTES have passed, even with the right password;
 the form says until when. The counts live in the shared cache, so every web
-process sees them; while the cache is unreachable nothing is throttled (and
-the console's sessions, kept there too, wait for it anyway). A successful
-log-in clears its user name's count.
+process sees them; while the cache is unreachable nothing is counted or
+throttled, and the right password logs in (`botadmin.cache.best_effort`). A
+successful log-in clears its user name's count.
 """
 
 from __future__ import annotations
 
 import hashlib
-import logging
 import math
 import time
 from datetime import UTC, datetime
@@ -28,7 +27,7 @@ from django.utils import timezone
 from django.utils.formats import time_format
 from django.utils.translation import ngettext
 
-logger = logging.getLogger(__name__)
+from botadmin.cache import best_effort
 
 ADDRESS_LIMIT_FACTOR = 3
 
@@ -59,38 +58,31 @@ def locked_until(request: HttpRequest | None, username: str) -> float | None:
     """Unix time until which this user name or address may not log in, or None."""
     if settings.BOTADMIN_LOGIN_FAILURE_LIMIT <= 0:
         return None
-    try:
-        locks = cache.get_many([f"{key}:locked" for key, _ in _counters(request, username)])
-    except Exception as error:
-        logger.warning("Login throttle unreachable (%s)", error.__class__.__name__)
-        return None
+    locks = best_effort.get_many([f"{key}:locked" for key, _ in _counters(request, username)])
     until = max(locks.values(), default=None)
     return until if until is not None and until > time.time() else None
 
 
 def note_failure(request: HttpRequest | None, username: str) -> None:
-    if settings.BOTADMIN_LOGIN_FAILURE_LIMIT <= 0:
-        return
+    if settings.BOTADMIN_LOGIN_FAILURE_LIMIT > 0:
+        best_effort.attempt(_count_failure, request, username)
+
+
+def _count_failure(request: HttpRequest | None, username: str) -> None:
     lockout = settings.BOTADMIN_LOGIN_LOCKOUT_MINUTES * 60
-    try:
-        for key, limit in _counters(request, username):
-            cache.add(key, 0, timeout=lockout)
-            try:
-                failures = cache.incr(key)
-            except ValueError:  # expired in between
-                failures = 1 if cache.add(key, 1, timeout=lockout) else cache.incr(key)
-            if failures >= limit:
-                cache.add(f"{key}:locked", time.time() + lockout, timeout=lockout)
-                cache.delete(key)
-    except Exception as error:
-        logger.warning("Login throttle unreachable (%s)", error.__class__.__name__)
+    for key, limit in _counters(request, username):
+        cache.add(key, 0, timeout=lockout)
+        try:
+            failures = cache.incr(key)
+        except ValueError:  # expired in between
+            failures = 1 if cache.add(key, 1, timeout=lockout) else cache.incr(key)
+        if failures >= limit:
+            cache.add(f"{key}:locked", time.time() + lockout, timeout=lockout)
+            cache.delete(key)
 
 
 def note_success(request: HttpRequest | None, username: str) -> None:
-    try:
-        cache.delete(_counters(request, username)[0][0])
-    except Exception as error:
-        logger.warning("Login throttle unreachable (%s)", error.__class__.__name__)
+    best_effort.delete(_counters(request, username)[0][0])
 
 
 def throttled_message(until: float) -> str:

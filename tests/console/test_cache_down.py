@@ -1,0 +1,104 @@
+"""With the cache server (Redis in production) down or hung, operators still log
+in, read the console's pages and log out: the cache only saves work, and the
+sessions' copy of record is the database."""
+
+import time
+
+import pytest
+from django.contrib.sessions.models import Session
+from django.urls import reverse
+
+from botadmin import sessions
+from tests.polling import wait_until
+
+LOGIN = reverse("console:login")
+
+
+def console_pages(bot, group) -> list[str]:
+    return [
+        reverse("console:index"),
+        reverse("console:dashboard"),
+        reverse("console:conversations", args=[bot.pk]),
+        reverse("console:history", args=[bot.pk, group.pk]),
+        reverse("console:history_updates", args=[bot.pk, group.pk]),
+        reverse("console:audit"),
+        reverse("console:operator_actions"),
+        reverse("console:search") + "?q=hi",
+    ]
+
+
+def open_page(client, url) -> int:
+    return client.get(url, follow=True).status_code  # the index leads to a bot's conversations
+
+
+def log_in(client, password="pw-alice"):
+    return client.post(LOGIN, {"username": "alice", "password": password}, follow=True)
+
+
+@pytest.fixture
+def alice(make_operator, bot, group, make_message):
+    make_message(group, "in", "hi")
+    make_message(group, "out", "hi there")
+    return make_operator("alice", bot)  # password "pw-alice"
+
+
+def test_an_operator_logs_in_reads_every_page_and_logs_out_while_the_cache_is_down(
+    cache_down, client, alice, bot, group, settings, caplog
+):
+    settings.BOTADMIN_LOGIN_FAILURE_LIMIT = 10
+
+    assert log_in(client).wsgi_request.user == alice
+    statuses = {url: open_page(client, url) for url in console_pages(bot, group)}
+    logged_out = client.post(reverse("console:logout"), follow=True)
+
+    assert statuses == dict.fromkeys(statuses, 200)
+    assert not logged_out.wsgi_request.user.is_authenticated
+    assert not Session.objects.exists()  # logging out ended the session in the database
+    assert client.get(reverse("console:dashboard")).status_code == 302  # to the login page
+    assert "cache" in caplog.text and "pw-alice" not in caplog.text
+
+
+def test_a_session_ended_while_the_cache_was_down_stays_ended_once_it_is_back(
+    client, alice, settings, dead_cache, monkeypatch
+):
+    """Its copy in the cache, which the cache could not forget, expires soon."""
+    monkeypatch.setattr(sessions, "COPY_SECONDS", 1)
+    log_in(client)
+    cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
+    assert client.get(reverse("console:dashboard")).status_code == 200  # read from the cache
+    working_cache = settings.CACHES
+
+    settings.CACHES = dead_cache
+    client.post(reverse("console:logout"))
+    settings.CACHES = working_cache
+    client.cookies[settings.SESSION_COOKIE_NAME] = cookie  # kept by someone
+
+    assert not Session.objects.exists()
+    assert wait_until(lambda: client.get(reverse("console:dashboard")).status_code == 302, 5)
+
+
+def test_wrong_passwords_are_not_counted_while_the_cache_is_down(
+    cache_down, client, alice, settings, caplog
+):
+    settings.BOTADMIN_LOGIN_FAILURE_LIMIT = 3
+
+    refused = [log_in(client, "guess") for _ in range(5)]
+    accepted = log_in(client)
+
+    assert all(not r.wsgi_request.user.is_authenticated for r in refused)
+    assert accepted.wsgi_request.user == alice
+    assert "unreachable" in caplog.text
+
+
+def test_a_hung_cache_delays_the_console_by_its_timeout_only(hung_cache, client, alice, bot, group):
+    pages = console_pages(bot, group)
+
+    start = time.monotonic()
+    log_in(client)
+    statuses = [open_page(client, url) for url in pages * 3]
+    took = time.monotonic() - start
+
+    assert statuses == [200] * len(statuses)
+    # One timeout (1 s) and then the process stops asking the cache for a while; a
+    # timeout per cache call would take a minute. The margin is for a loaded machine.
+    assert 1 <= took < 10
