@@ -10,10 +10,18 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 
+from botadmin.cache import forget_failures
 from conversations.models import Bot, Conversation
 from conversations.secrets import generate_agent_token
 from tests import fuzzing  # noqa: F401  (hypothesis profiles: quick, or HYPOTHESIS_PROFILE=ci)
 from tests.browser import browser  # noqa: F401  (a fixture for the browser tests)
+
+
+@pytest.fixture(autouse=True)
+def _cache_failures_forgotten():
+    """A cache failure of an earlier test (botadmin.cache.best_effort stops asking
+    that cache for a few seconds) does not reach into this one."""
+    forget_failures()
 
 
 @pytest.fixture(autouse=True)
@@ -135,7 +143,7 @@ def dead_cache() -> dict:
 
 @pytest.fixture
 def cache_down(settings, dead_cache):
-    """The cache server is down (botadmin.cache's memory of failures is by server)."""
+    """The cache server is down."""
     settings.CACHES = dead_cache
 
 

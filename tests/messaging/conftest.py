@@ -19,7 +19,6 @@ from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 
-from botadmin.cache import forget_failures
 from conversations.models import Bot
 from devtools.processes import celery_worker, database_url, stop_process_group
 from devtools.receiver import Receiver
@@ -60,7 +59,6 @@ def send(client):
 def _fresh_rate_limits(db):
     """Rate-limit counters live in the cache, which outlives a test's transaction."""
     cache.clear()
-    forget_failures()
 
 
 def _free_port() -> int:
