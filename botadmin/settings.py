@@ -228,10 +228,11 @@ if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
 # Announcements and scheduled messages are rows with a due time; this one
 # entry wakes the scheduler often enough that they start within seconds.
 BOTADMIN_SCHEDULER_INTERVAL = env.float("BOTADMIN_SCHEDULER_INTERVAL", default=2)
-# The scheduler's tasks and forwarding's have queues of their own, so that a
-# backlog of deliveries (a 10,000-recipient fan-out, or the wake-ups queued while
-# workers catch up) never delays them; workers consume every queue declared here,
-# taking from each in turn.
+# The scheduler's tasks (with the delivery and media sweepers) and forwarding's
+# have queues of their own, so that a backlog of deliveries (a 10,000-recipient
+# fan-out, or the wake-ups queued while workers catch up) never delays them: a
+# send whose worker was killed waits for the sweeper alone. Workers consume
+# every queue declared here, taking from each in turn.
 CELERY_TASK_QUEUES = (
     Queue(CELERY_TASK_DEFAULT_QUEUE, routing_key=CELERY_TASK_DEFAULT_QUEUE),
     Queue("scheduler", routing_key="scheduler"),
@@ -239,6 +240,8 @@ CELERY_TASK_QUEUES = (
 )
 CELERY_TASK_ROUTES = {
     "messaging.announcements.*": {"queue": "scheduler", "routing_key": "scheduler"},
+    "messaging.sweep_deliveries": {"queue": "scheduler", "routing_key": "scheduler"},
+    "messaging.sweep_media": {"queue": "scheduler", "routing_key": "scheduler"},
     "messaging.forward_*": {"queue": "forwarding", "routing_key": "forwarding"},
     "messaging.sweep_webhook_deliveries": {"queue": "forwarding", "routing_key": "forwarding"},
 }

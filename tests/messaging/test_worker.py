@@ -1,5 +1,5 @@
 """Real Celery worker processes against the fake agent: a killed worker delays a message,
-it never loses it or sends it twice. Slow by nature (worker start-up), so only two."""
+it never loses it or sends it twice. Slow by nature (worker start-up), so only a few."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from django.utils import timezone
 from botadmin.celery import app as celery_app
 from messaging.models import Message
 from messaging.sending import accept_outbound
+from messaging.tasks import deliver_messages
 from tests.polling import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -117,3 +118,28 @@ def test_two_workers_racing_for_one_message_send_it_once(live_group, agent):
 
     assert sorted(results) == ["sent", "skipped"]
     assert len(agent.send_requests) == 1
+
+
+def test_a_backlog_of_wake_ups_never_delays_the_sweeper(live_group, agent, start_worker):
+    # As after a worker was killed under load: a send whose lease ran out, which only the
+    # sweeper takes back, and wake-ups queued while workers catch up, each of which finds
+    # nothing it may send. The sweeper has a queue of its own.
+    message = queue(live_group)
+    Message.objects.filter(pk=message.pk).update(
+        status="sending", attempt_count=1, next_attempt_at=timezone.now() - timedelta(seconds=1)
+    )
+    backlog = 1000
+    for _ in range(backlog):
+        deliver_messages.apply_async([[]])
+
+    start_worker(beat=True)
+
+    assert wait_until(lambda: Message.objects.get(pk=message.pk).status == "sent", 60)
+    assert delivery_wake_ups_waiting() > backlog / 2
+
+
+def delivery_wake_ups_waiting() -> int:
+    with celery_app.connection_for_read() as connection:
+        return connection.default_channel.queue_declare(
+            celery_app.conf.task_default_queue, passive=True
+        ).message_count
