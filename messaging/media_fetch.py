@@ -7,7 +7,8 @@ short transaction (a lease in `next_attempt_at`, so a dead worker's row comes
 back through the sweeper), asks the bot's connector for the bytes
 (`Connector.fetch_media`: the bridge agent's `POST /media`, the app's
 `media/get`, an AI bot's encrypted URL) and keeps them in the media store: the
-file's row and the media row settle in one more commit, with no read first.
+files' rows and the media rows a task stored settle in one more commit (at
+least every SETTLE_EVERY), with no read first.
 
 * MediaGone (404 from an agent, an expired media_id, too large): failed for
   good, with the reason the console shows.
