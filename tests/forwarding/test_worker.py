@@ -25,7 +25,7 @@ from forwarding.models import WebhookAttempt, WebhookDelivery
 from forwarding.webhook_delivery import CLAIM_LEASE, sweep_due_deliveries
 from messaging.outbox import INTERRUPTED
 from messaging.tasks import deliver_messages
-from tests.messaging.support import callback_body
+from tests.messaging.support import callback_body, delivery_wake_ups_waiting
 from tests.polling import wait_until
 
 
@@ -187,10 +187,3 @@ def test_a_backlog_of_delivery_wake_ups_never_delays_forwarding(
 
     receiver.wait_for(1, timeout=60)
     assert delivery_wake_ups_waiting() > backlog / 2
-
-
-def delivery_wake_ups_waiting() -> int:
-    with current_app.connection_for_read() as connection:
-        return connection.default_channel.queue_declare(
-            current_app.conf.task_default_queue, passive=True
-        ).message_count

@@ -36,3 +36,13 @@ def forward_due() -> list[str | None]:
         status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=timezone.now()
     ).values_list("pk", flat=True)
     return [attempt_delivery(pk) for pk in list(due)]
+
+
+def delivery_wake_ups_waiting() -> int:
+    """Task messages waiting in the default queue (the delivery wake-ups')."""
+    from celery import current_app
+
+    with current_app.connection_for_read() as connection:
+        return connection.default_channel.queue_declare(
+            current_app.conf.task_default_queue, passive=True
+        ).message_count

@@ -16,6 +16,7 @@ from botadmin.celery import app as celery_app
 from messaging.models import Message
 from messaging.sending import accept_outbound
 from messaging.tasks import deliver_messages
+from tests.messaging.support import delivery_wake_ups_waiting
 from tests.polling import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -136,10 +137,3 @@ def test_a_backlog_of_wake_ups_never_delays_the_sweeper(live_group, agent, start
 
     assert wait_until(lambda: Message.objects.get(pk=message.pk).status == "sent", 60)
     assert delivery_wake_ups_waiting() > backlog / 2
-
-
-def delivery_wake_ups_waiting() -> int:
-    with celery_app.connection_for_read() as connection:
-        return connection.default_channel.queue_declare(
-            celery_app.conf.task_default_queue, passive=True
-        ).message_count
