@@ -92,7 +92,11 @@ def test_results_of_a_date_range_are_paged_by_time_newest_first(
     operator_client, group, make_message
 ):
     """Filtered by date, the order is the time accepted, even where ids disagree."""
-    day = timezone.now() - dt.timedelta(days=3)
+    # Mid-morning where the dates are read (TIME_ZONE), so that all of them fall on one day
+    # whatever time the test runs at.
+    day = timezone.localtime(timezone.now() - dt.timedelta(days=3)).replace(
+        hour=10, minute=0, second=0, microsecond=0
+    )
     made = [
         make_message(group, text=f"订单 {i}", created_at=day + dt.timedelta(minutes=i % 30))
         for i in range(60)
