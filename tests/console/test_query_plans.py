@@ -74,10 +74,9 @@ def plan_of_the_page(client, path: str, params: dict) -> str:
 
 
 def test_each_filter_reads_its_index(operator_client, busy_log, bot, other_bot):
-    day = (timezone.now() - dt.timedelta(days=3)).date()
-    Message.objects.filter(msgtype="markdown").update(
-        created_at=timezone.now() - dt.timedelta(days=3)
-    )
+    three_days_ago = timezone.now() - dt.timedelta(days=3)
+    day = timezone.localtime(three_days_ago).date()  # the date filters read TIME_ZONE's dates
+    Message.objects.filter(msgtype="markdown").update(created_at=three_days_ago)
     cases = [
         (AUDIT, {"status": "failed"}, "msg_status_idx"),
         (AUDIT, {"msgtype": "markdown"}, "msg_msgtype_idx"),
