@@ -80,10 +80,15 @@ class DatabaseCache(DjangoDatabaseCache):
 
 
 class RedisCacheClient(DjangoRedisCacheClient):
+    INCR_IF_EXISTS = (
+        "if redis.call('exists', KEYS[1]) == 1 then"
+        " return redis.call('incrby', KEYS[1], ARGV[1]) end return false"
+    )
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._clients = {}  # by connection pool
-        self.incr_if_exists = None  # the script, registered on first use
+        self._incr_if_exists = None  # the script, registered on first use
 
     def get_client(self, key=None, *, write=False):
         pool = self._get_connection_pool(write)
@@ -91,29 +96,23 @@ class RedisCacheClient(DjangoRedisCacheClient):
             client = self._clients[pool] = self._client(connection_pool=pool)
         return client
 
+    def incr(self, key, delta):  # RedisCache's incr() and decr() come here
+        if self._incr_if_exists is None:
+            # register_script: EVALSHA, loading the script once per Redis server.
+            client = self.get_client(key, write=True)
+            self._incr_if_exists = client.register_script(self.INCR_IF_EXISTS)
+        value = self._incr_if_exists(keys=[key], args=[delta])
+        if value is None:
+            raise ValueError(f"Key '{key}' not found.")
+        return value
+
 
 class RedisCache(DjangoRedisCache):
     DELETE_BATCH = 1000
-    INCR_IF_EXISTS = (
-        "if redis.call('exists', KEYS[1]) == 1 then"
-        " return redis.call('incrby', KEYS[1], ARGV[1]) end return false"
-    )
 
     def __init__(self, server, params):
         super().__init__(server, params)
         self._class = RedisCacheClient
-
-    def incr(self, key, delta=1, version=None):  # decr() comes here too
-        key = self.make_and_validate_key(key, version=version)
-        cache = self._cache
-        if cache.incr_if_exists is None:
-            # register_script: EVALSHA, loading the script once per Redis server.
-            client = cache.get_client(key, write=True)
-            cache.incr_if_exists = client.register_script(self.INCR_IF_EXISTS)
-        value = cache.incr_if_exists(keys=[key], args=[delta])
-        if value is None:
-            raise ValueError(f"Key '{key}' not found.")
-        return value
 
     def clear(self):
         if not self.key_prefix:

@@ -338,8 +338,8 @@ def _sniffed(content: bytes) -> str:
 
 @dataclass
 class Stored:
-    """A row whose bytes are in the store (`put`), or the id of a stored file it reuses;
-    its own settle comes with the task's others."""
+    """A row whose bytes are in the store (`file`: what was put, or the id of a stored
+    file it reuses), waiting to settle with the task's others."""
 
     row: MessageMedia
     file: store.Put | int
