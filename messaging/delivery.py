@@ -33,7 +33,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Exists, F, Min, OuterRef, Q
+from django.db.models import Exists, F, Min, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from botadmin import logging as botadmin_logging
@@ -62,6 +62,9 @@ Clock = Callable[[], datetime]
 RESPONSE_TEXT_LIMIT = 1024
 # A woken worker drains for at most this long, then hands on to a fresh task.
 DRAIN_SECONDS = 30
+# How many waiting messages past its batch a claim looks at before it reads every
+# conversation's head (`_lock_due_messages`).
+LOOK_AHEAD = 50
 
 
 @dataclass
@@ -129,37 +132,60 @@ def deliver(message_id: int, clock: Clock = timezone.now) -> Step:
 # --- Claiming -------------------------------------------------------------------------
 
 
-# The conditions of msg_pending_idx and msg_conversation_blocking_idx (messaging/models.py);
-# the second is for the subquery on the conversation's older messages (its own table).
+# The conditions of msg_pending_idx, msg_conversation_delivery_idx and
+# msg_conversation_uncertain_idx (messaging/models.py); the last two are for subqueries
+# on the message table (their columns unqualified name the subquery's own table).
 PENDING_STATUSES = index_condition(""""messaging_message"."status" IN ('queued', 'sending')""")
-BLOCKING_STATUSES = index_condition("status IN ('queued', 'sending', 'uncertain')")
+CONVERSATION_DELIVERY = index_condition("status IN ('queued', 'sending')")
+CONVERSATION_UNCERTAIN = index_condition("status = 'uncertain'")
 
 
-def due_messages(now: datetime):
-    """Queued messages that may be claimed now (before pacing), oldest first."""
+def waiting_messages(now: datetime):
+    """Queued outbound messages whose time has come and whose bot may send: due
+    unless an older message of their conversation is in their way (`due_messages`)."""
+    return Message.objects.filter(
+        Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now),
+        PENDING_STATUSES,
+        status=Message.Status.QUEUED,
+        direction=Message.Direction.OUT,
+        bot__is_active=True,
+        bot__paused_at__isnull=True,
+    )
+
+
+def due_messages(now: datetime, among: list[int] | None = None):
+    """Queued messages that may be claimed now (before pacing), oldest first.
+
+    Only a conversation's head can be due: its oldest message in delivery
+    (queued or sending), unless an uncertain message older than it is within
+    its hold. Of every waiting message, the heads come from one pass over an
+    index of (conversation, id): a bot whose agent was down for a day leaves a
+    hundred thousand messages behind one head, and looking up each one's
+    conversation for an older message cost a claim a lookup per message, or on
+    PostgreSQL under FOR UPDATE a plan comparing every pair (bench/claim.py).
+    `among`: only these messages, each checked on its own (a few index lookups).
+    """
     hold = timedelta(seconds=settings.DELIVERY_UNCERTAIN_HOLD)
-    blocking = Message.objects.filter(
-        BLOCKING_STATUSES,
+    in_delivery = Message.objects.filter(CONVERSATION_DELIVERY)
+    if among is None:
+        heads = Q(
+            pk__in=in_delivery.values("conversation_id").annotate(head=Min("pk")).values("head")
+        )
+    else:
+        head_of_its_conversation = in_delivery.filter(conversation_id=OuterRef("conversation_id"))
+        heads = Q(
+            pk__in=among, pk=Subquery(head_of_its_conversation.order_by("pk").values("pk")[:1])
+        )
+    # An uncertain message's `updated_at` is when it became uncertain (operators'
+    # decisions change its status): it holds the newer messages of its conversation
+    # from then, for DELIVERY_UNCERTAIN_HOLD.
+    held_by_uncertain = Message.objects.filter(
+        CONVERSATION_UNCERTAIN,
         conversation_id=OuterRef("conversation_id"),
         pk__lt=OuterRef("pk"),
-    ).exclude(
-        # An uncertain message's `updated_at` is when it became uncertain (operators'
-        # decisions change its status): it holds the conversation from then.
-        status=Message.Status.UNCERTAIN,
-        updated_at__lte=now - hold,
+        updated_at__gt=now - hold,
     )
-    return (
-        Message.objects.filter(
-            Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now),
-            PENDING_STATUSES,
-            status=Message.Status.QUEUED,
-            direction=Message.Direction.OUT,
-            bot__is_active=True,
-            bot__paused_at__isnull=True,
-        )
-        .exclude(Exists(blocking))
-        .order_by("pk")
-    )
+    return waiting_messages(now).filter(heads).exclude(Exists(held_by_uncertain)).order_by("pk")
 
 
 class Claimed(list):
@@ -174,12 +200,9 @@ def claim_due_messages(
     """Claim up to `limit` due messages (of `ids`, if given): each now `sending` under a
     lease, with its attempt row open. Messages over their pace get their wait instead."""
     now = clock()
-    due = due_messages(now).select_related("bot", "conversation")
-    if ids is not None:
-        due = due.filter(pk__in=ids)
     with transaction.atomic():
         # Locks the rows it returns (PostgreSQL skips rows another claim holds).
-        candidates = lock_due(due, limit)
+        candidates = _lock_due_messages(now, limit, ids)
         going, waits = _pace(candidates, now)
         claimed = Claimed()
         claimed.paced = len(waits)
@@ -206,6 +229,33 @@ def claim_due_messages(
         message.next_attempt_at = lease
     claimed += [Attempt(message, row) for message, row in zip(going, rows, strict=True)]
     return claimed
+
+
+def _lock_due_messages(now: datetime, limit: int, ids: list[int] | None) -> list[Message]:
+    """Lock up to `limit` due messages, oldest first.
+
+    First among the oldest `limit + LOOK_AHEAD` waiting messages alone, each
+    checked for an older message of its conversation: an announcement's
+    messages are each their conversation's head, and this costs the same for
+    ten thousand of them as for ten. Only when those are mostly stuck behind
+    their conversation's head (a backlog) does the claim read every
+    conversation's head (`due_messages`).
+    """
+    waiting = waiting_messages(now)
+    if ids is not None:
+        waiting = waiting.filter(pk__in=ids)
+    oldest = list(waiting.order_by("pk").values_list("pk", flat=True)[: limit + LOOK_AHEAD])
+    locked = lock_due(_with_relations(due_messages(now, among=oldest)), limit)
+    if len(locked) == limit or len(oldest) < limit + LOOK_AHEAD:
+        return locked  # the oldest due messages of all
+    due = due_messages(now)
+    if ids is not None:
+        due = due.filter(pk__in=ids)
+    return lock_due(_with_relations(due), limit)
+
+
+def _with_relations(messages):
+    return messages.select_related("bot", "conversation")
 
 
 def _pace(candidates: list[Message], now: datetime) -> tuple[list[Message], dict[int, float]]:

@@ -191,12 +191,18 @@ class Message(models.Model):
                 condition=Q(status__in=["queued", "sending"]),
                 name="msg_pending_idx",
             ),
-            # Delivery order: is an older message of this conversation still pending,
-            # or uncertain within its hold? (Partial, so a long history is never scanned.)
+            # Delivery order: each conversation's oldest message in delivery (its head,
+            # the only one that may be due), and whether an uncertain one older than it
+            # is within its hold. (Partial, so a long history is never scanned.)
             models.Index(
                 fields=["conversation", "id"],
-                condition=Q(status__in=["queued", "sending", "uncertain"]),
-                name="msg_conversation_blocking_idx",
+                condition=Q(status__in=["queued", "sending"]),
+                name="msg_conversation_delivery_idx",
+            ),
+            models.Index(
+                fields=["conversation", "id"],
+                condition=Q(status="uncertain"),
+                name="msg_conversation_uncertain_idx",
             ),
             # Lookup by WeCom's message id (outbound answers, inbound dedupe).
             models.Index(fields=["upstream_msgid"], name="msg_upstream_idx"),

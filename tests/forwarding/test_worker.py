@@ -177,7 +177,9 @@ def test_a_backlog_of_delivery_wake_ups_never_delays_forwarding(
 ):
     # As after a burst: wake-ups queued while the workers caught up, each of which
     # will find nothing to send. Forwarding's tasks have a queue of their own.
-    backlog = 1000
+    # A wake-up that finds nothing takes a millisecond or two: enough of them that most
+    # still wait when the sweep runs, even on a loaded machine whose beat starts slowly.
+    backlog = 5000
     for _ in range(backlog):
         deliver_messages.apply_async([[]])
     sent = callback_body("text", hooked_bot)

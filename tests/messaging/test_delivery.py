@@ -387,6 +387,29 @@ def test_one_claim_takes_the_oldest_message_of_each_conversation_and_opens_their
     assert claim_due_messages(clock) == []  # the newer ones wait for these
 
 
+def test_a_conversation_waiting_for_its_retry_holds_its_own_backlog_and_no_one_elses(
+    agent, bridge_bot, make_conversation, queue_message, clock, settings
+):
+    settings.DELIVERY_CONVERSATION_MIN_GAP = 0
+    bridge_bot.rate_limit_per_minute = 10_000
+    bridge_bot.save()
+    stuck, other = make_conversation(bridge_bot, "wrStuck"), make_conversation(bridge_bot, "wrOk")
+    head = queue_message(stuck, TEXT)
+    Message.objects.filter(pk=head.pk).update(next_attempt_at=clock() + timedelta(minutes=5))
+    backlog = [queue_message(stuck, TEXT) for _ in range(30)]
+    others = [queue_message(other, TEXT) for _ in range(3)]
+
+    claimed = claim_due_messages(clock)
+    assert [a.message.pk for a in claimed] == [others[0].pk]
+    send_and_record(claimed, clock)
+
+    clock.advance(301)  # the head's retry is due: it goes first, then its backlog in order
+    assert drain_engine(clock).results.count("sent") == 1 + 30 + 2
+    sent = sorted(agent.sent.values(), key=lambda s: s.at)
+    expected = [head.msgid, *(m.msgid for m in backlog)]
+    assert [s.id for s in sent if s.body["conversation_id"] == "wrStuck"] == expected
+
+
 def test_one_drain_sends_every_due_message_in_order_per_conversation(
     agent, bridge_bot, make_conversation, queue_message, clock, settings
 ):
