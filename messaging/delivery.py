@@ -245,6 +245,8 @@ def _lock_due_messages(now: datetime, limit: int, ids: list[int] | None) -> list
     if ids is not None:
         waiting = waiting.filter(pk__in=ids)
     oldest = list(waiting.order_by("pk").values_list("pk", flat=True)[: limit + LOOK_AHEAD])
+    if not oldest:
+        return []  # as every drain's last claim finds
     locked = lock_due(_with_relations(due_messages(now, among=oldest)), limit)
     if len(locked) == limit or len(oldest) < limit + LOOK_AHEAD:
         return locked  # the oldest due messages of all
