@@ -11,8 +11,10 @@ import pytest
 import time_machine
 from django.utils import timezone
 
+from botadmin import metrics
 from conversations.services import rotate_secret
 from messaging.models import Message
+from messaging.sweeper import sweep
 
 FIXTURES = Path(__file__).parent / "fixtures"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + bytes(range(40))
@@ -205,6 +207,26 @@ def test_a_secret_in_its_rotation_grace_period_still_sends(send, bot, group):
     old = bot.secret
     rotate_secret(bot)
     accepted(send(old, "wrGroup1", {"msgtype": "text", "text": {"content": "x"}}))
+
+
+def test_a_failure_after_the_message_is_stored_still_answers_ok_and_it_is_sent_later(
+    send, bot, group, settings, monkeypatch, caplog
+):
+    # A text message is committed by its INSERT alone. An error answer after it would
+    # make a client that retries without an Idempotency-Key send the message twice.
+    settings.BOTADMIN_METRICS_TOKEN = "metrics-on"
+
+    def disk_full(*labels):
+        raise OSError(28, "No space left on device")  # prometheus_client's files
+
+    monkeypatch.setattr(metrics.MESSAGES_ACCEPTED, "labels", disk_full)
+
+    message = accepted(send(bot.secret, "wrGroup1", {"msgtype": "text", "text": {"content": "x"}}))
+
+    assert Message.objects.count() == 1 and message.status == "queued"
+    assert f"message {message.msgid} stored; counting or waking a worker failed" in caplog.text
+    later = timezone.now() + timedelta(seconds=settings.DELIVERY_SWEEP_INTERVAL + 1)
+    assert sweep(lambda: later) == [message.pk]  # not woken: the sweeper hands it on
 
 
 def test_a_news_description_longer_than_wecom_allows_is_cut_like_wecom_does(
