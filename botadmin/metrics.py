@@ -18,8 +18,10 @@ BOTADMIN_METRICS_TOKEN is unset nothing is recorded (nobody could read it).
 
 from __future__ import annotations
 
+import functools
 import glob
 import hmac
+import logging
 import os
 from pathlib import Path
 
@@ -44,6 +46,8 @@ from prometheus_client.core import GaugeMetricFamily  # noqa: E402
 from prometheus_client.multiprocess import MultiProcessCollector  # noqa: E402
 
 ROLES = ("web", "worker", "beat", "other")
+
+logger = logging.getLogger(__name__)
 
 MESSAGES_ACCEPTED = Counter(
     "botadmin_messages_accepted_total", "Outbound messages accepted.", ["bot", "connector"]
@@ -106,17 +110,35 @@ def _on() -> bool:
     return bool(settings.BOTADMIN_METRICS_TOKEN)
 
 
+def _hook(record):
+    """A recording hook: nothing while metrics are off, and it never fails the work it
+    counts. prometheus_client writes every count to a file (a full disk, a removed
+    folder): the count is lost and logged, the message is answered and sent."""
+
+    @functools.wraps(record)
+    def guarded(*args, **kwargs) -> None:
+        if not _on():
+            return
+        try:
+            record(*args, **kwargs)
+        except Exception:
+            logger.warning("metrics: %s not recorded", record.__name__, exc_info=True)
+
+    return guarded
+
+
+@_hook
 def message_accepted(message) -> None:
-    if _on():
-        MESSAGES_ACCEPTED.labels(message.bot.name, message.bot.connector).inc()
+    MESSAGES_ACCEPTED.labels(message.bot.name, message.bot.connector).inc()
 
 
+@_hook
 def message_delivered(message, status: str, now, converted=None) -> None:
     """An attempt left `message` in `status` (sent / failed / uncertain; others are ignored).
     `converted`: the connector's conversion (connectors/conversions.py), counted when it
     changed what was sent."""
     counter = _STATUS_COUNTERS.get(str(status))
-    if counter is None or not _on():
+    if counter is None:
         return
     counter.labels(message.bot.name, message.bot.connector).inc()
     if status == "sent" and converted is not None and converted.note:
@@ -128,24 +150,29 @@ def message_delivered(message, status: str, now, converted=None) -> None:
         )
 
 
+@_hook
 def inbound_stored(bot) -> None:
-    if _on():
-        INBOUND_MESSAGES.labels(bot.name, bot.connector).inc()
+    INBOUND_MESSAGES.labels(bot.name, bot.connector).inc()
 
 
+@_hook
 def webhook_delivery(outcome: str) -> None:
-    if _on():
-        WEBHOOK_DELIVERIES.labels("retry" if outcome == "pending" else str(outcome)).inc()
+    WEBHOOK_DELIVERIES.labels("retry" if outcome == "pending" else str(outcome)).inc()
 
 
+@_hook
 def media_fetch(connector: str, outcome: str) -> None:
-    if _on():
-        MEDIA_FETCHES.labels(connector, "retry" if outcome == "pending" else str(outcome)).inc()
+    MEDIA_FETCHES.labels(connector, "retry" if outcome == "pending" else str(outcome)).inc()
 
 
+@_hook
 def contact_sync_finished(outcome: str) -> None:
-    if _on():
-        CONTACT_SYNC_RUNS.labels(str(outcome)).inc()
+    CONTACT_SYNC_RUNS.labels(str(outcome)).inc()
+
+
+@_hook
+def api_request(endpoint: str, errcode: str) -> None:
+    API_REQUESTS.labels(endpoint[:60], errcode).inc()
 
 
 class ApiRequestsMiddleware:
@@ -156,10 +183,10 @@ class ApiRequestsMiddleware:
 
     def __call__(self, request: HttpRequest):
         response = self.get_response(request)
-        if request.path.startswith("/api/") and _on():
+        if request.path.startswith("/api/"):
             match = request.resolver_match
             endpoint = match.route if match is not None and match.route else "unmatched"
-            API_REQUESTS.labels(endpoint[:60], str(getattr(response, "errcode", "none"))).inc()
+            api_request(endpoint, str(getattr(response, "errcode", "none")))
         return response
 
 

@@ -46,3 +46,8 @@ def delivery_wake_ups_waiting() -> int:
         return connection.default_channel.queue_declare(
             current_app.conf.task_default_queue, passive=True
         ).message_count
+
+
+def full_disk(*args, **kwargs):
+    """Stands in for a prometheus_client call whose files cannot grow (a full disk)."""
+    raise OSError(28, "No space left on device")

@@ -5,11 +5,18 @@ import json
 import pytest
 from standardwebhooks.webhooks import Webhook
 
+from botadmin import metrics
 from conversations.models import Conversation
 from forwarding.models import WebhookDelivery
 from messaging.models import Message, MessageMedia
 
-from .support import SEED_MSGTYPES, callback_body, create_pending_deliveries, forward_due
+from .support import (
+    SEED_MSGTYPES,
+    callback_body,
+    create_pending_deliveries,
+    forward_due,
+    full_disk,
+)
 
 OK = {"errcode": 0, "errmsg": "ok"}
 
@@ -165,6 +172,21 @@ def test_the_same_msgid_twice_is_stored_and_forwarded_once(hooked_bot, receiver,
     create_pending_deliveries()
     create_pending_deliveries()  # a worker woken twice
     assert WebhookDelivery.objects.count() == 1
+    forward_due()
+    assert len(receiver.requests) == 1
+
+
+def test_a_metrics_disk_that_is_full_costs_the_count_not_the_message(
+    hooked_bot, receiver, post_callback, settings, monkeypatch, caplog
+):
+    settings.BOTADMIN_METRICS_TOKEN = "metrics-on"
+    monkeypatch.setattr(metrics.INBOUND_MESSAGES, "labels", full_disk)
+
+    assert post_callback(callback_body("text", hooked_bot)).json() == OK
+
+    assert Message.objects.count() == 1
+    assert "metrics: inbound_stored not recorded" in caplog.text
+    create_pending_deliveries()
     forward_due()
     assert len(receiver.requests) == 1
 

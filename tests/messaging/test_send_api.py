@@ -15,6 +15,8 @@ from botadmin import metrics
 from conversations.services import rotate_secret
 from messaging.models import Message
 from messaging.sweeper import sweep
+from messaging.tasks import deliver_messages
+from tests.messaging.support import full_disk
 
 FIXTURES = Path(__file__).parent / "fixtures"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + bytes(range(40))
@@ -209,17 +211,30 @@ def test_a_secret_in_its_rotation_grace_period_still_sends(send, bot, group):
     accepted(send(old, "wrGroup1", {"msgtype": "text", "text": {"content": "x"}}))
 
 
+def test_a_metrics_disk_that_is_full_costs_the_count_not_the_message(
+    send, bot, group, settings, monkeypatch, caplog
+):
+    settings.BOTADMIN_METRICS_TOKEN = "metrics-on"
+    monkeypatch.setattr(metrics.MESSAGES_ACCEPTED, "labels", full_disk)
+    monkeypatch.setattr(metrics.API_REQUESTS, "labels", full_disk)
+
+    message = accepted(send(bot.secret, "wrGroup1", {"msgtype": "text", "text": {"content": "x"}}))
+
+    assert Message.objects.count() == 1
+    assert "metrics: message_accepted not recorded" in caplog.text
+    assert "metrics: api_request not recorded" in caplog.text
+    assert message.status == "queued"
+
+
 def test_a_failure_after_the_message_is_stored_still_answers_ok_and_it_is_sent_later(
     send, bot, group, settings, monkeypatch, caplog
 ):
     # A text message is committed by its INSERT alone. An error answer after it would
     # make a client that retries without an Idempotency-Key send the message twice.
-    settings.BOTADMIN_METRICS_TOKEN = "metrics-on"
+    def publish_fails(*args, **kwargs):
+        raise RuntimeError("the task could not be published")
 
-    def disk_full(*labels):
-        raise OSError(28, "No space left on device")  # prometheus_client's files
-
-    monkeypatch.setattr(metrics.MESSAGES_ACCEPTED, "labels", disk_full)
+    monkeypatch.setattr(deliver_messages, "delay_on_commit", publish_fails)
 
     message = accepted(send(bot.secret, "wrGroup1", {"msgtype": "text", "text": {"content": "x"}}))
 
