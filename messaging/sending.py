@@ -18,7 +18,6 @@ same transaction that stores the new one; the old message keeps its
 
 import hashlib
 import json
-import logging
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
@@ -34,8 +33,6 @@ from .media_fetch import add_outbound_media, outbound_media_reference
 from .models import Message
 from .outbox import enqueue_delivery
 from .validation import search_text, validate_outbound
-
-logger = logging.getLogger(__name__)
 
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
 
@@ -198,16 +195,13 @@ def _store(message: Message) -> Message:
     message.save(force_insert=True)
     add_outbound_media([message])  # the archive keeps what went out
     message.replayed = False
-    try:
-        botadmin_logging.bind(bot=message.bot.name, message_id=message.msgid)
-        metrics.message_accepted(message)
-        if message.status == Message.Status.QUEUED:
-            enqueue_delivery(message.pk)
-    except Exception:
-        # A text message is committed by its INSERT alone: an error answer now would
-        # make a client without an Idempotency-Key send it twice. Unwoken, it is
-        # sent by the sweeper.
-        logger.exception("message %s stored; counting or waking a worker failed", message.msgid)
+    # A text message is committed by its INSERT alone, so nothing after it may fail the
+    # answer: metrics hooks never raise, and the wake-up is published by a thread of its
+    # own after the commit (botadmin/wakeups.py).
+    botadmin_logging.bind(bot=message.bot.name, message_id=message.msgid)
+    metrics.message_accepted(message)
+    if message.status == Message.Status.QUEUED:
+        enqueue_delivery(message.pk)
     return message
 
 

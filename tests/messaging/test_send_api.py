@@ -14,8 +14,6 @@ from django.utils import timezone
 from botadmin import metrics
 from conversations.services import rotate_secret
 from messaging.models import Message
-from messaging.sweeper import sweep
-from messaging.tasks import deliver_messages
 from tests.messaging.support import full_disk
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -224,24 +222,6 @@ def test_a_metrics_disk_that_is_full_costs_the_count_not_the_message(
     assert "metrics: message_accepted not recorded" in caplog.text
     assert "metrics: api_request not recorded" in caplog.text
     assert message.status == "queued"
-
-
-def test_a_failure_after_the_message_is_stored_still_answers_ok_and_it_is_sent_later(
-    send, bot, group, settings, monkeypatch, caplog
-):
-    # A text message is committed by its INSERT alone. An error answer after it would
-    # make a client that retries without an Idempotency-Key send the message twice.
-    def publish_fails(*args, **kwargs):
-        raise RuntimeError("the task could not be published")
-
-    monkeypatch.setattr(deliver_messages, "delay_on_commit", publish_fails)
-
-    message = accepted(send(bot.secret, "wrGroup1", {"msgtype": "text", "text": {"content": "x"}}))
-
-    assert Message.objects.count() == 1 and message.status == "queued"
-    assert f"message {message.msgid} stored; counting or waking a worker failed" in caplog.text
-    later = timezone.now() + timedelta(seconds=settings.DELIVERY_SWEEP_INTERVAL + 1)
-    assert sweep(lambda: later) == [message.pk]  # not woken: the sweeper hands it on
 
 
 def test_a_news_description_longer_than_wecom_allows_is_cut_like_wecom_does(
