@@ -14,10 +14,11 @@ same rules, and take them from here:
   call is made. The outcome is written on that attempt after the call. A
   worker killed mid-call therefore leaves an open attempt, which whoever
   takes the row back completes as `INTERRUPTED`. The attempt row names its
-  process (`holder`: host and pid); a sweeper ends at once the lease of a row
-  whose process is gone from its host (`end_abandoned_leases`: a pool child
-  killed mid-call), instead of waiting for the lease to run out, and so does a
-  task message that comes back after its pool child was killed (`redelivered`).
+  process (`holder`: host, PID namespace and pid); a sweeper ends at once the
+  lease of a row whose process is gone from its host (`end_abandoned_leases`:
+  a pool child killed mid-call), instead of waiting for the lease to run out,
+  and so does a task message that comes back after its pool child was killed
+  (`redelivered`).
 * A failed attempt is retried after `retry_delay(schedule, failures)`; each
   engine has its schedule (a table of delays): delivery's doubling one
   (`delivery_schedule`) and forwarding's Svix-like one (`FORWARDING_SCHEDULE`).
@@ -29,6 +30,8 @@ same rules, and take them from here:
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import os
 import random
 import socket
@@ -100,17 +103,36 @@ def lock_due(queryset: QuerySet, limit: int = CLAIM_BATCH) -> list:
 
 
 def holder() -> str:
-    """The process making an attempt, as its attempt row records it: "host:pid"."""
-    return f"{socket.gethostname()}:{os.getpid()}"
+    """The process making an attempt, as its attempt row records it: "host/namespace:pid"."""
+    return f"{this_pid_namespace()}:{os.getpid()}"
+
+
+@functools.cache
+def this_pid_namespace() -> str:
+    """Where this process's pid means something: the host name, and a tag of this
+    boot and PID namespace.
+
+    The host name alone is not enough: containers sharing the host's network
+    (and so its name) each have their own pids, and a sweeper that took another
+    container's live worker for a process of its own that has ended would take
+    back a message while it is being sent, and send it twice. Linux only; the
+    host name elsewhere."""
+    try:
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+        namespace = os.readlink("/proc/self/ns/pid")
+    except OSError:
+        return socket.gethostname()
+    tag = hashlib.blake2b(f"{boot} {namespace}".encode(), digest_size=4).hexdigest()
+    return f"{socket.gethostname()}/{tag}"
 
 
 def holder_gone(worker: str) -> bool:
-    """Whether an attempt's process (`holder`) was one of this host's and has ended.
+    """Whether an attempt's process (`holder`) was one of this PID namespace's and has ended.
 
-    Another host's process, or a pid already in use again, counts as alive: its
-    row waits for its lease to run out, as before."""
-    host, _, pid = worker.rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit():
+    Another host's or container's process, or a pid already in use again, counts
+    as alive: its row waits for its lease to run out, as before."""
+    namespace, _, pid = worker.rpartition(":")
+    if namespace != this_pid_namespace() or not pid.isdigit():
         return False
     try:
         os.kill(int(pid), 0)

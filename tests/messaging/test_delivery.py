@@ -13,6 +13,7 @@ from conversations.models import Bot
 from messaging.delivery import claim_due_messages, deliver, send_and_record
 from messaging.delivery import drain as drain_engine
 from messaging.models import DeliveryAttempt, Message
+from messaging.outbox import this_pid_namespace
 from messaging.sweeper import sweep
 from tests.messaging.conftest import drain
 
@@ -281,20 +282,28 @@ def test_sweeper_takes_back_at_once_a_send_whose_process_is_gone_from_this_host(
 ):
     ended = subprocess.Popen([sys.executable, "-c", ""])  # a process of this host, ended
     ended.wait()
-    dead = f"{socket.gethostname()}:{ended.pid}"
+    dead = f"{this_pid_namespace()}:{ended.pid}"
     Bot.objects.filter(pk=bridge_bot.pk).update(rate_limit_per_minute=100_000)
-    chats = [make_conversation(bridge_bot, f"wrProcess{i}") for i in range(3)]
+    chats = [make_conversation(bridge_bot, f"wrProcess{i}") for i in range(5)]
     messages = [queue_message(chat, TEXT) for chat in chats]
     claim_due_messages(clock, ids=[m.pk for m in messages])  # each lease: minutes ahead
-    killed, elsewhere, alive = messages
+    killed, elsewhere, same_name, old_format, alive = messages
     DeliveryAttempt.objects.filter(message=killed).update(worker=dead)
     DeliveryAttempt.objects.filter(message=elsewhere).update(worker=f"other-host:{ended.pid}")
-    assert alive.attempts.get().worker == f"{socket.gethostname()}:{os.getpid()}"
+    # A container sharing this host's name (its network) has pids of its own.
+    DeliveryAttempt.objects.filter(message=same_name).update(
+        worker=f"{socket.gethostname()}/0badf00d:{ended.pid}"
+    )
+    # Written by a version that recorded the host name alone: whose pid it is is unknown.
+    DeliveryAttempt.objects.filter(message=old_format).update(
+        worker=f"{socket.gethostname()}:{ended.pid}"
+    )
+    assert alive.attempts.get().worker == f"{this_pid_namespace()}:{os.getpid()}"
 
     assert sweep(clock) == [killed.pk]  # the others wait for their lease
 
     statuses = dict(Message.objects.values_list("pk", "status"))
-    assert [statuses[m.pk] for m in messages] == ["queued", "sending", "sending"]
+    assert [statuses[m.pk] for m in messages] == ["queued"] + ["sending"] * 4
     interrupted = killed.attempts.get()
     assert (interrupted.outcome, interrupted.worker) == ("retry", dead)
     assert interrupted.response_text.startswith("interrupted")

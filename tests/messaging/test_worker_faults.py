@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import time
 from pathlib import Path
@@ -22,6 +21,7 @@ from django.conf import settings
 
 from botadmin.celery import app as celery_app
 from messaging.models import Message
+from messaging.outbox import this_pid_namespace
 from messaging.sending import accept_outbound
 from tests.polling import wait_until
 
@@ -153,7 +153,7 @@ def test_a_process_killed_mid_send_is_sent_again_by_the_next_sweep_not_after_its
     assert wait_until(lambda: message.msgid in agent.sent), "the worker never sent"
     (killed,) = message.attempts.values_list("worker", flat=True)
     host, _, pid = killed.rpartition(":")
-    assert host == socket.gethostname()
+    assert host == this_pid_namespace()
 
     if int(pid) == worker.pid:
         os.killpg(worker.pid, signal.SIGKILL)
