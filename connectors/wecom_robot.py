@@ -130,6 +130,11 @@ class WeComRobotConnector(Connector):
             articles = list(payload["articles"])[:NEWS_MAX_ARTICLES]
             return {"msgtype": "news", "news": {"articles": articles}}
         if msgtype == "image":
+            if payload.get("base64"):  # WeCom's own form, checked when it was accepted
+                return {
+                    "msgtype": "image",
+                    "image": {"base64": payload["base64"], "md5": payload["md5"]},
+                }
             content = self.download_image(payload["url"])
             return {
                 "msgtype": "image",

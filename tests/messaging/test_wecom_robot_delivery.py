@@ -258,3 +258,19 @@ def test_every_attempt_is_logged_with_its_answer(wecom, wecom_group, queue_messa
     attempts = list(DeliveryAttempt.objects.filter(message=message).order_by("pk"))
     assert [(a.outcome, a.errcode) for a in attempts] == [("retry", -1), ("retry", -1), ("sent", 0)]
     assert all(a.duration_ms is not None for a in attempts)
+
+
+def test_image_given_as_base64_goes_to_the_robot_as_given(
+    wecom, wecom_group, queue_message, run_queue
+):
+    """WeCom's own image form (base64 + md5, shared/spec/wecom.md section 1) reaches the robot
+    without a URL to download."""
+    raw = png_bytes()
+    image = {"base64": base64.b64encode(raw).decode(), "md5": hashlib.md5(raw).hexdigest()}
+    message = queue_message(wecom_group, {"msgtype": "image", "image": image})
+
+    run_queue()
+
+    message.refresh_from_db()
+    assert message.status == "sent", message.last_error
+    assert wecom.messages == [("key-sales", {"msgtype": "image", "image": image})]
