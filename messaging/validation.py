@@ -240,9 +240,16 @@ def _check_news(payload: dict, limits: Limits, connector) -> None:
 
 TASK_ID_MAX_BYTES = 128
 INTERACTIVE_CARDS = ("button_interaction", "vote_interaction", "multiple_interaction")
+# What a click on the card opens: WeCom refuses these cards without it.
+NOTICE_CARDS = ("text_notice", "news_notice")
 
 
 def _check_template_card(payload: dict, limits: Limits, connector) -> None:
+    if payload["card_type"] in NOTICE_CARDS and not isinstance(payload.get("card_action"), dict):
+        raise Err.FIELD_INVALID.error(
+            f"invalid field: template_card.card_action (an object) is required by a "
+            f"{payload['card_type']} card"
+        )
     task_id = payload.get("task_id")
     if payload["card_type"] in INTERACTIVE_CARDS and not (task_id or "").strip():
         raise Err.FIELD_INVALID.error(

@@ -65,7 +65,13 @@ VALID = [
     {"msgtype": "news", "news": {"articles": [{"title": "t", "url": "https://x.com"}]}},
     {"msgtype": "miniprogram", "miniprogram": {"appid": "a", "title": "t", "pagepath": "p"}},
     {"msgtype": "file", "file": {"url": "https://x.com/r.pdf", "name": "r.pdf"}},
-    {"msgtype": "template_card", "template_card": {"card_type": "text_notice"}},
+    {
+        "msgtype": "template_card",
+        "template_card": {
+            "card_type": "text_notice",
+            "card_action": {"type": 1, "url": "https://x"},
+        },
+    },
 ]
 
 
