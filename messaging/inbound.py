@@ -18,7 +18,7 @@ from typing import Literal
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from pydantic import BaseModel, ConfigDict, Field, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator
 from pydantic import ValidationError as PydanticValidationError
 
 from botadmin import jsontext, metrics
@@ -95,6 +95,14 @@ class CallbackEnvelope(BaseModel):
     conversation_type: Literal["user", "group"] | None = None
     conversation_name: StrictStr | None = None
     sender_name: StrictStr | None = None
+
+    @field_validator("msgid", "timestamp", mode="before")
+    @classmethod
+    def _not_a_boolean(cls, value):
+        # pydantic reads true as 1: the msgid "True" (every later one a repeat), 1970 as the time.
+        if isinstance(value, bool):
+            raise ValueError("a boolean is not a msgid or timestamp")
+        return value
 
 
 class CallbackBody(CallbackEnvelope):

@@ -124,6 +124,10 @@ BAD_BODIES = {
     "timestamp in milliseconds": (lambda bot: {**_valid(bot), "timestamp": 1764300000000}, 40035),
     "unknown conversation_type": (lambda bot: {**_valid(bot), "conversation_type": "room"}, 40035),
     "msgid too long": (lambda bot: {**_valid(bot), "msgid": "9" * 200}, 40035),
+    # Once read as the msgid "True" (every later `true` then dropped as a repeat) and the
+    # time 1970-01-01T00:00:01.
+    "msgid a boolean": (lambda bot: {**_valid(bot), "msgid": True}, 40035),
+    "timestamp a boolean": (lambda bot: {**_valid(bot), "timestamp": True}, 40035),
     # PostgreSQL stores neither in text or jsonb: refused, not a 500.
     "a NUL in conversation_id": (lambda bot: {**_valid(bot), "conversation_id": "wr\x00G"}, 40035),
     "a NUL in the text": (lambda bot: {**_valid(bot), "text": {"content": "a\x00b"}}, 40035),
