@@ -176,6 +176,8 @@ class Connector:
     # Whether a message may answer an inbound one (`reply_to`, its upstream msgid):
     # `send` then gets the body with `reply_to` and decides how to answer.
     replies: ClassVar[bool] = False
+    # The template card types it sends (`card_type`), when not every type WeCom has.
+    card_types: ClassVar[frozenset[str] | None] = None
 
     def __init__(self, bot: Bot):
         self.bot = bot

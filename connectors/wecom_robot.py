@@ -60,7 +60,11 @@ class WeComRobotConnector(Connector):
     kind = "wecom_robot"
     setup_guide = "connectors/guides/wecom_robot.html"
     label = _("WeCom group robot")
-    native_msgtypes = frozenset({"text", "markdown", "markdown_v2", "news", "image"})
+    native_msgtypes = frozenset(
+        {"text", "markdown", "markdown_v2", "news", "image", "template_card"}
+    )
+    # A robot has no callback for clicks: only the notice cards.
+    card_types = frozenset({"text_notice", "news_notice"})
     # The robot has no link message: a link is a news card with one article.
     # Mini programs it cannot send; one whose page is a web URL goes as a link.
     conversions = {"link": ("news",), "miniprogram": ("link",)}
@@ -124,7 +128,7 @@ class WeComRobotConnector(Connector):
     def wire_body(self, body: dict) -> dict:
         msgtype = body["msgtype"]
         payload = body[msgtype]
-        if msgtype in ("text", "markdown", "markdown_v2"):
+        if msgtype in ("text", "markdown", "markdown_v2", "template_card"):
             return {"msgtype": msgtype, msgtype: dict(payload)}
         if msgtype == "news":
             articles = list(payload["articles"])[:NEWS_MAX_ARTICLES]

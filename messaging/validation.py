@@ -245,6 +245,11 @@ NOTICE_CARDS = ("text_notice", "news_notice")
 
 
 def _check_template_card(payload: dict, limits: Limits, connector) -> None:
+    if connector.card_types is not None and payload["card_type"] not in connector.card_types:
+        raise Err.FIELD_INVALID.error(
+            f"invalid field: template_card.card_type: a {connector.english_label()} bot sends "
+            f"{' and '.join(sorted(connector.card_types))} cards only"
+        )
     if payload["card_type"] in NOTICE_CARDS and not isinstance(payload.get("card_action"), dict):
         raise Err.FIELD_INVALID.error(
             f"invalid field: template_card.card_action (an object) is required by a "

@@ -10,7 +10,8 @@ with FakeWeCom(keys={"k1"}) as wecom:
 Behaviour as documented: HTTP 200 always; unknown key → 93000; malformed JSON
 → "Warning: wrong json format."; 45009 after 20 messages a minute per key;
 size limits (text 2048 bytes, markdown 4096, image 2 MB JPG/PNG with md5,
-news 1–8 articles with title and url); unknown msgtype → 40008.
+news 1–8 articles with title and url, notice template cards with card_action);
+unknown msgtype → 40008.
 """
 
 from __future__ import annotations
@@ -101,7 +102,7 @@ class FakeWeCom(LocalServer):
 
 def check_body(msgtype: str, body: dict) -> tuple[int, str]:
     payload = body.get(msgtype)
-    if msgtype not in ("text", "markdown", "markdown_v2", "image", "news"):
+    if msgtype not in ("text", "markdown", "markdown_v2", "image", "news", "template_card"):
         return 40008, "invalid message type"
     if not isinstance(payload, dict):
         return 40035, f"invalid parameter: {msgtype}"
@@ -130,6 +131,11 @@ def check_body(msgtype: str, body: dict) -> tuple[int, str]:
             return 40004, "invalid media type"
         if hashlib.md5(raw).hexdigest() != payload.get("md5"):  # noqa: S324
             return 301019, "media md5 not match"
+    elif msgtype == "template_card":
+        if payload.get("card_type") not in ("text_notice", "news_notice"):
+            return 40035, "invalid parameter: template_card.card_type"
+        if not isinstance(payload.get("card_action"), dict):
+            return 40035, "invalid parameter: template_card.card_action is required"
     elif msgtype == "news":
         articles = payload.get("articles")
         if not isinstance(articles, list) or not 1 <= len(articles) <= 8:

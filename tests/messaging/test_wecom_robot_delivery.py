@@ -274,3 +274,36 @@ def test_image_given_as_base64_goes_to_the_robot_as_given(
     message.refresh_from_db()
     assert message.status == "sent", message.last_error
     assert wecom.messages == [("key-sales", {"msgtype": "image", "image": image})]
+
+
+NOTICE_CARD = {
+    "card_type": "text_notice",
+    "source": {"desc": "CI"},
+    "main_title": {"title": "构建失败", "desc": "main #42"},
+    "card_action": {"type": 1, "url": "https://ci.example/42"},
+}
+
+
+def test_a_template_card_reaches_the_robot_as_given(wecom, wecom_group, send, run_queue):
+    """The robot sends template cards (shared/spec/wecom.md section 1): a tool posting one to
+    botadmin gets it delivered, not 40008."""
+    body = {"msgtype": "template_card", "template_card": NOTICE_CARD}
+    answer = send(wecom_group.bot.secret, wecom_group.conversation_id, body).json()
+    assert answer["errcode"] == 0, answer
+
+    run_queue()
+
+    assert Message.objects.get(msgid=answer["msgid"]).status == "sent"
+    assert wecom.messages == [("key-sales", body)]
+
+
+def test_an_interactive_card_the_robot_cannot_send_is_refused_before_it_is_stored(
+    wecom, wecom_group, send
+):
+    card = {**NOTICE_CARD, "card_type": "button_interaction", "task_id": "t1"}
+    body = {"msgtype": "template_card", "template_card": card}
+    response = send(wecom_group.bot.secret, wecom_group.conversation_id, body)
+    assert response.status_code == 400
+    assert response.json()["errcode"] == 40058
+    assert "text_notice" in response.json()["errmsg"]
+    assert not Message.objects.exists()

@@ -234,8 +234,10 @@ def test_other_connectors_refuse_reply_to_and_template_cards(make_bot, post):
         {"msgtype": "markdown", "markdown": {"content": "x"}, "reply_to": "m"},
     ).json()
     assert answer["errcode"] == 40058 and "cannot reply" in answer["errmsg"]
+    bridge_bot = make_bot(name="bridged", connector="bridge")
+    Conversation.objects.create(bot=bridge_bot, conversation_id="wrGroup1")
     card = {"msgtype": "template_card", "template_card": {"card_type": "text_notice"}}
-    answer = post(robot_bot, "robotGroup1", card).json()
+    answer = post(bridge_bot, "wrGroup1", card).json()
     assert answer["errcode"] == 40008 and "template_card cannot be sent" in answer["errmsg"]
 
 
