@@ -42,10 +42,20 @@ def delivery_wake_ups_waiting() -> int:
     """Task messages waiting in the default queue (the delivery wake-ups')."""
     from celery import current_app
 
+    return task_messages_waiting(current_app.conf.task_default_queue)
+
+
+def task_messages_waiting(queue: str) -> int:
+    """Task messages waiting in `queue` of the test broker (0 for a queue Redis
+    dropped when it emptied)."""
+    from amqp.exceptions import ChannelError
+    from celery import current_app
+
     with current_app.connection_for_read() as connection:
-        return connection.default_channel.queue_declare(
-            current_app.conf.task_default_queue, passive=True
-        ).message_count
+        try:
+            return connection.default_channel.queue_declare(queue, passive=True).message_count
+        except ChannelError:
+            return 0
 
 
 def full_disk(*args, **kwargs):
