@@ -80,3 +80,34 @@ def test_the_admin_message_list_fits_1440_px(page, demo):
     page.wait_for_selector("#result_list")
     assert page.evaluate("document.documentElement.scrollWidth") <= WIDE["width"]
     shoot(page, "layout-admin-messages-1440")
+
+
+PHONE = {"width": 390, "height": 844}
+
+
+def test_the_console_fits_a_phone_screen(page, demo):
+    """At 390 px the header wraps instead of squeezing its links into one character
+    a line, and no page is wider than the screen (wide tables scroll in their card)."""
+    bot, group = demo
+    page.set_viewport_size(PHONE)
+    log_in(page)
+    for path in (
+        f"/console/bots/{bot.pk}/",
+        f"/console/bots/{bot.pk}/settings/",
+        f"/console/bots/{bot.pk}/conversations/{group.pk}/",
+        "/console/dashboard/",
+        "/console/audit/",
+        "/console/announcements/",
+    ):
+        page.goto(path)
+        page.wait_for_selector(".topbar")
+        assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"], path
+        one_line = page.locator(".mainnav a, .topbar-right a, .topbar-right button").evaluate_all(
+            """els => els.filter(e => {
+                const range = document.createRange();
+                range.selectNodeContents(e);
+                return new Set(Array.from(range.getClientRects()).map(r => Math.round(r.top))).size > 1;
+            }).map(e => e.textContent.trim())"""
+        )
+        assert one_line == [], path
+    shoot(page, "layout-bot-page-390")
