@@ -87,3 +87,23 @@ def test_a_bot_admin_adds_an_endpoint_sends_a_test_event_and_replays_a_failure(
         "endpoint.test",
         "delivery.replay",
     }
+
+
+def test_a_long_answer_to_the_test_event_wraps_inside_the_page(page, bot_admin, bot, receiver):
+    """A failed test event shows the endpoint's answer (or the connection error, a
+    long line without spaces) wrapped in its card, not as a line wider than the page."""
+    from playwright.sync_api import expect
+
+    endpoint = WebhookEndpoint.objects.create(bot=bot, url=receiver.url("/hook"))
+    receiver.respond(500, b"HTTPConnectionPool(host='10.0.0.1',port=8199):" + b"x" * 900)
+    page.goto("/console/login/")
+    page.get_by_label("用户名").fill("zhao")
+    page.get_by_label("密码").fill("pw-zhao-console-1")
+    page.get_by_role("button", name="登录").click()
+    page.goto(f"/console/bots/{bot.pk}/webhooks/{endpoint.pk}/")
+    page.get_by_role("button", name="发送测试事件").click()
+    expect(page.get_by_text("测试事件失败。")).to_be_visible()
+    expect(page.locator(".test-result")).to_contain_text("HTTP 500")
+    width = page.viewport_size["width"]
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    shoot(page, "webhooks-04-long-answer")
