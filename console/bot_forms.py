@@ -14,6 +14,7 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from connectors import bot_settings
 from connectors.registry import CONNECTORS
@@ -117,7 +118,7 @@ GRACE_CHOICES = [
 
 class RotateForm(NoLabelSuffix, forms.Form):
     which = forms.ChoiceField(
-        label=_("Secret"),
+        label=pgettext_lazy("the secret to rotate", "Secret"),
         choices=[
             ("secret", _("API secret (callers of the API)")),
             ("signing_secret", _("Webhook signing secret (receivers of webhooks)")),

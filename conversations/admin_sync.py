@@ -8,6 +8,7 @@ from django.template.loader import render_to_string
 from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from django.views.decorators.http import require_POST
 
 from botadmin.admin_scoping import BotScopedAdminMixin, ReadOnlyAdminMixin, VisibleRelatedFilter
@@ -142,7 +143,7 @@ class SyncRunAdmin(BotScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     def users_summary(self, obj):
         return _counts(obj, "user")
 
-    @admin.display(description=_("groups"))
+    @admin.display(description=pgettext_lazy("contact sync", "groups"))
     def groups_summary(self, obj):
         return _counts(obj, "group")
 

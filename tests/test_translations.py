@@ -102,3 +102,56 @@ def _msgstrs(po_file: Path) -> list[str]:
         for line in out.splitlines()
         if line.startswith("msgstr") and '"' in line
     ]
+
+
+# msgids two catalogues translate differently where the one that wins (Django's,
+# then the first app in INSTALLED_APPS; the top-level locale/ over all) reads as well.
+SHADOWED_ON_PURPOSE = {
+    "active",
+    "Admin",
+    "agent URL",
+    "robot webhook key",
+    "running",
+    "Sync in progress…",
+    "works until %(when)s",
+}
+
+
+def _entries(po_file: Path) -> dict[str, str]:
+    """msgid → msgstr of the translated entries without a context or a plural."""
+    out = subprocess.run(
+        ["msgattrib", "--no-obsolete", "--no-wrap", "--translated", str(po_file)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    entries, msgid, plain = {}, None, True
+    for line in out.splitlines():
+        if line.startswith(("msgctxt ", "msgid_plural ")):
+            plain = False
+        elif line.startswith('msgid "'):
+            msgid = line[len('msgid "') : -1].replace('\\"', '"')
+        elif line.startswith('msgstr "'):
+            if plain and msgid:
+                entries[msgid] = line[len('msgstr "') : -1].replace('\\"', '"')
+            msgid, plain = None, True
+        elif not line.strip():
+            msgid, plain = None, True
+    return entries
+
+
+def test_no_catalogue_replaces_an_apps_translation_with_another_meaning():
+    """Django merges the catalogues into one: for a msgid two of them translate, the
+    earlier one's translation is shown everywhere (the rotate page's "Secret" read
+    "应用的 Secret", the self-built app's "stored" callback "存储时间"). A msgid whose
+    translation depends on the page takes a context."""
+    from django.utils import translation
+
+    shadowed = []
+    with translation.override("zh-hans"):
+        for po_file in sorted(REPO.glob("*/locale/zh_Hans/LC_MESSAGES/django.po")):
+            for msgid, msgstr in _entries(po_file).items():
+                shown = translation.gettext(msgid)
+                if shown != msgstr and msgid not in SHADOWED_ON_PURPOSE:
+                    shadowed.append(f"{po_file.relative_to(REPO)}: {msgid!r} shows {shown!r}")
+    assert shadowed == []
