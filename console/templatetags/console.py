@@ -7,7 +7,7 @@ from django.utils import timezone
 from django.utils.html import escape, format_html
 from django.utils.safestring import mark_safe
 from django.utils.timesince import timesince
-from django.utils.translation import gettext
+from django.utils.translation import gettext, pgettext
 
 from audit import actions as audit_actions
 from console.dashboard import COUNT_CAP
@@ -185,7 +185,8 @@ def _field_names(action) -> str:
             names.append(str(model._meta.get_field(name.strip()).verbose_name))
         except Exception:  # not a field name: leave it out
             continue
-    return "、".join(names)
+    # Translators: between the names of a list: 、 in Chinese.
+    return pgettext("list separator", ", ").join(names)
 
 
 @register.filter

@@ -41,3 +41,17 @@ def test_operations_are_words_filtered_by_a_choice(
     assert "重试了一条消息" in only_retries.split("<tbody>")[1]
     assert "测试了连接" not in only_retries.split("<tbody>")[1]
     assert "<th>时间</th>" in html
+
+
+def test_the_changed_settings_are_listed_in_the_operators_language(operator_client, operator, bot):
+    record_action(
+        operator, "bot.update", bot=bot, target=bot, summary="timezone, rate_limit_per_minute"
+    )
+    url = reverse("console:operator_actions")
+
+    chinese = operator_client.get(url).content.decode().split("<tbody>")[1]
+    operator_client.post(reverse("set_language"), {"language": "en", "next": url})
+    english = operator_client.get(url).content.decode().split("<tbody>")[1]
+
+    assert "时区、" in chinese
+    assert "time zone, " in english and "、" not in english
