@@ -34,12 +34,19 @@ AGENT_TOKEN_MIN_LENGTH = 32
 V1_MSGTYPES = frozenset({"text", "link", "image", "miniprogram"})
 
 
+class HttpURLField(forms.URLField):
+    """A URL botadmin.http can request: http or https only. It replaces URLField's
+    own validator (which also takes ftp) instead of adding to it, so a bad URL is
+    told once, not twice."""
+
+    default_validators = [URLValidator(schemes=["http", "https"])]
+
+
 class BridgeSettings(forms.Form):
-    agent_url = forms.URLField(
+    agent_url = HttpURLField(
         label=_("agent URL"),
         max_length=500,
         assume_scheme="https",
-        validators=[URLValidator(schemes=["http", "https"])],  # what botadmin.http requests
         help_text=_("The agent's base URL, e.g. http://agent.internal:8080."),
         error_messages={"required": _("A bridge bot needs its agent's URL.")},
     )

@@ -149,3 +149,14 @@ def test_the_demo_inbound_samples_follow_the_seed_format():
         assert {"secret", "msgtype", "conversation_id", "sender", msgtype} <= set(body)
         assert set(body[msgtype]) == keys
         json.dumps(body, ensure_ascii=False)
+
+
+@pytest.mark.parametrize("url", ["not a url", "ftp://agent.internal/"])
+def test_a_bad_agent_url_is_refused_with_one_message(url):
+    from connectors.bridge import BridgeSettings
+
+    form = BridgeSettings(data={"agent_url": url, "agent_token": "t" * 40})
+
+    assert not form.is_valid()
+    (error,) = form.errors["agent_url"]  # Django's URLField and the http(s) check agreed
+    assert "URL" in error
