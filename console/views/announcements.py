@@ -2,8 +2,10 @@
 
 import json
 import math
+import re
 from datetime import timedelta
 
+from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -158,7 +160,7 @@ def _save(request, form: ComposeForm, announcement: Announcement | None) -> Anno
         if isinstance(error, ScheduleError):
             form.add_error("kind", str(error))
         elif isinstance(error, ApiError):
-            form.add_error(None, error.errmsg)
+            _add_body_error(form, error)
         else:
             form.add_error(None, str(error))
         return None
@@ -169,6 +171,22 @@ def _save(request, form: ComposeForm, announcement: Announcement | None) -> Anno
         else _("Announcement scheduled."),
     )
     return saved
+
+
+# The field an API refusal says is empty: "text.content is empty", "link.title is
+# missing", "news.articles.0.title is missing".
+_EMPTY_FIELD = re.compile(r"\b([a-z0-9_]+)\.(?:articles\.\d+\.)?([a-z_]+) is (?:empty|missing)\b")
+
+
+def _add_body_error(form: ComposeForm, error: ApiError) -> None:
+    """A refused body: an empty field is marked on that field in the operator's
+    language; anything else is said above the form in the API's words."""
+    if (found := _EMPTY_FIELD.search(error.errmsg)) and (
+        name := f"{found[1]}__{found[2]}"
+    ) in form.fields:
+        form.add_error(name, forms.Field.default_error_messages["required"])
+    else:
+        form.add_error(None, error.errmsg)
 
 
 @login_required

@@ -480,3 +480,30 @@ def test_the_run_estimate_counts_the_messages_already_waiting_for_the_bot(
     html = client.get(f"/console/announcements/{announcement.pk}/").content.decode()
     estimate = html.split('id="run-estimate">')[1].split("</p>")[0]
     assert "3" in estimate and "约 15 秒" in estimate
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"msgtype": "text", "text__content": "  "}, "text__content"),
+        ({"msgtype": "markdown", "markdown__content": ""}, "markdown__content"),
+        ({"link__title": ""}, "link__title"),
+        ({"msgtype": "news", "news__url": "https://example.com/n"}, "news__title"),
+    ],
+)
+def test_an_empty_message_field_is_shown_on_that_field_in_the_operators_language(
+    client, bot, make_groups, superuser, overrides, field
+):
+    from django import forms
+
+    groups = make_groups(bot, 1)
+    client.force_login(superuser)
+
+    response = client.post("/console/announcements/new/", compose_post(bot, groups, **overrides))
+
+    assert response.status_code == 200
+    required = str(forms.Field.default_error_messages["required"])
+    assert response.context["form"].errors == {field: [required]}
+    html = response.content.decode()
+    assert "is missing" not in html and "is empty" not in html
+    assert not Announcement.objects.exists()
