@@ -179,3 +179,25 @@ def test_an_ai_bots_page_shows_its_settings_and_follows_its_live_connection(page
     expect(page.locator("#live-connection")).to_contain_text(connected, timeout=10_000)
     assert page.evaluate("window.notReloaded") is True
     shoot(page, "20-ai-bot-live")
+
+
+def test_removing_an_operator_asks_once(page, bot_creator, make_bot):
+    from playwright.sync_api import expect
+
+    bot = make_bot(name="sales")
+    bot.operators.add(bot_creator)
+    li = get_user_model().objects.create_user("li", password="pw-li-browser-1")
+    bot.operators.add(li)
+    log_in(page, "wang")
+    page.goto(f"/console/bots/{bot.pk}/settings/")
+    questions = []
+
+    def answer(dialog):
+        questions.append(dialog.message)
+        dialog.accept()
+
+    page.on("dialog", answer)
+    page.locator(".operators li", has_text="li").get_by_role("button", name="移除").click()
+    expect(page).to_have_url(re.compile(r"/secrets/rotate\?removed="))
+    assert questions == ["移除此操作员？随后会建议你轮换密钥。"]
+    assert list(bot.operators.all()) == [bot_creator]
