@@ -46,16 +46,15 @@ def delivery_wake_ups_waiting() -> int:
 
 
 def task_messages_waiting(queue: str) -> int:
-    """Task messages waiting in `queue` of the test broker (0 for a queue Redis
-    dropped when it emptied)."""
-    from amqp.exceptions import ChannelError
+    """Task messages waiting in `queue` of the test broker.
+
+    Not a passive declare: kombu's Redis transport checks the queue's existence
+    with EXISTS, which its global key prefix (one per xdist worker) does not
+    cover, so it looked at another process's queue, or found none."""
     from celery import current_app
 
     with current_app.connection_for_read() as connection:
-        try:
-            return connection.default_channel.queue_declare(queue, passive=True).message_count
-        except ChannelError:
-            return 0
+        return connection.default_channel.queue_declare(queue).message_count
 
 
 def full_disk(*args, **kwargs):
