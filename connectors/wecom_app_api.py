@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import secrets
 import time
 from dataclasses import dataclass
 
@@ -22,6 +21,8 @@ from django.conf import settings
 from django.core.cache import cache
 
 from botadmin import http
+
+from .multipart import media_form
 
 logger = logging.getLogger(__name__)
 
@@ -216,24 +217,14 @@ def upload_media(
     app: App, kind: str, content: bytes, filename: str
 ) -> tuple[http.HttpResponse, dict | None]:
     """media/upload; a media_id answered is remembered for the same bytes (3 days)."""
-    boundary = "botadmin" + secrets.token_hex(12)
-    safe_name = filename.replace('"', "").replace("\r", "").replace("\n", "") or "file"
-    body = (
-        (
-            f'--{boundary}\r\nContent-Disposition: form-data; name="media"; '
-            f'filename="{safe_name}"; filelength={len(content)}\r\n'
-            "Content-Type: application/octet-stream\r\n\r\n"
-        ).encode()
-        + content
-        + f"\r\n--{boundary}--\r\n".encode()
-    )
+    body, content_type = media_form(content, filename)
     response, answer = call(
         app,
         "POST",
         "media/upload",
         params={"type": kind},
         data=body,
-        headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+        headers={"Content-Type": content_type},
     )
     media_id = (answer or {}).get("media_id")
     if _errcode(answer) == 0 and media_id:

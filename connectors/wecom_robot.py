@@ -4,19 +4,28 @@ Each group conversation carries its own robot key (Conversation.robot_key).
 The robot API has no idempotency: a request that may have reached WeCom
 before failing (read timeout, connection reset after sending, an answer we
 cannot read) is reported as `uncertain`, never retried on its own.
+
+A file is sent by `media_id`: its bytes go to the robot's `upload_media`
+first. An upload posts nothing to the group, so whatever happens to it the
+message can be tried again; the media_id is reused for the same bytes and
+robot until an hour before its 3 days end, and the bytes are uploaded again
+when WeCom answers 40007 (it forgot the media_id early).
 """
 
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 from typing import TYPE_CHECKING
+from urllib.parse import unquote, urlsplit
 
 import requests
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
 from botadmin import http
+from botadmin.cache import best_effort
 
 from .base import (
     Connector,
@@ -26,12 +35,20 @@ from .base import (
     SendResult,
     unrepeatable_send_failure,
 )
+from .multipart import media_form
 
 if TYPE_CHECKING:
     from conversations.models import Conversation
 
 SEND_PATH = "/cgi-bin/webhook/send"
+UPLOAD_PATH = "/cgi-bin/webhook/upload_media"
 IMAGE_MAX_BYTES = 2 * 1024 * 1024
+FILE_MAX_BYTES = 20 * 1024 * 1024
+# Sent by media_id after an upload_media of their bytes (type = the msgtype).
+MEDIA_MSGTYPES = ("file",)
+MEDIA_ERRCODE = 40007  # invalid media_id
+# A media_id is valid 3 days; reuse it for the same bytes until an hour before.
+MEDIA_REUSE_SECONDS = 3 * 24 * 3600 - 3600
 NEWS_MAX_ARTICLES = 8
 
 # errcodes that mean "try again later"; everything else non-zero is final.
@@ -44,11 +61,16 @@ ROBOT_KEY_GONE_ERRCODES = frozenset({93000, 93004, 93008})
 RATE_LIMIT_WAIT_SECONDS = 60.0
 
 
-class ImageError(Exception):
-    def __init__(self, outcome: Outcome, detail: str):
-        super().__init__(detail)
-        self.outcome = outcome
-        self.detail = detail
+class MediaError(Exception):
+    """An image or file that cannot be downloaded or uploaded: how its send ends."""
+
+    def __init__(self, result: SendResult):
+        super().__init__(result.detail)
+        self.result = result
+
+    @classmethod
+    def of(cls, outcome: Outcome, detail: str) -> MediaError:
+        return cls(SendResult(outcome, detail))
 
 
 def is_image(content: bytes) -> bool:
@@ -61,7 +83,7 @@ class WeComRobotConnector(Connector):
     setup_guide = "connectors/guides/wecom_robot.html"
     label = _("WeCom group robot")
     native_msgtypes = frozenset(
-        {"text", "markdown", "markdown_v2", "news", "image", "template_card"}
+        {"text", "markdown", "markdown_v2", "news", "image", "file", "template_card"}
     )
     # A robot has no callback for clicks: only the notice cards.
     card_types = frozenset({"text_notice", "news_notice"})
@@ -69,7 +91,14 @@ class WeComRobotConnector(Connector):
     # Mini programs it cannot send; one whose page is a web URL goes as a link.
     conversions = {"link": ("news",), "miniprogram": ("link",)}
     # shared/spec/wecom.md section 1.
-    limits = Limits(text=2048, markdown=4096, title=128, description=512, image=IMAGE_MAX_BYTES)
+    limits = Limits(
+        text=2048,
+        markdown=4096,
+        title=128,
+        description=512,
+        image=IMAGE_MAX_BYTES,
+        file=FILE_MAX_BYTES,
+    )
     image_formats = frozenset({"JPEG", "PNG"})
     allows_mentions_only = True
     idempotent = False
@@ -84,13 +113,23 @@ class WeComRobotConnector(Connector):
     def send(self, message_id: str, conversation: Conversation, body: dict) -> SendResult:
         if not conversation.robot_key:
             return SendResult(Outcome.FAILED, f"conversation {conversation} has no robot key")
+        key = conversation.robot_key
+        media = body["msgtype"] in MEDIA_MSGTYPES
         try:
-            wire = self.wire_body(body)
-        except ImageError as error:
-            return SendResult(error.outcome, error.detail)
+            wire = self.media_body(key, body) if media else self.wire_body(body)
+        except MediaError as error:
+            return error.result
         except (KeyError, TypeError, ValueError) as error:
             return SendResult(Outcome.FAILED, f"cannot map the message for the robot: {error}")
-        return self._post(conversation.robot_key, wire)
+        result = self._post(key, wire)
+        if media and result.errcode == MEDIA_ERRCODE:
+            # WeCom forgot the media_id early and posted nothing: upload again, send once more.
+            try:
+                wire = self.media_body(key, body, fresh=True)
+            except MediaError as error:
+                return error.result
+            result = self._post(key, wire)
+        return result
 
     def _post(self, key: str, wire: dict) -> SendResult:
         try:
@@ -139,7 +178,9 @@ class WeComRobotConnector(Connector):
                     "msgtype": "image",
                     "image": {"base64": payload["base64"], "md5": payload["md5"]},
                 }
-            content = self.download_image(payload["url"])
+            content = self.download(payload["url"], IMAGE_MAX_BYTES, "image")
+            if not is_image(content):
+                raise MediaError.of(Outcome.FAILED, "image is not a JPG or PNG")
             return {
                 "msgtype": "image",
                 "image": {
@@ -149,24 +190,78 @@ class WeComRobotConnector(Connector):
             }
         raise ValueError(f"msgtype {msgtype!r} is not supported by a group robot")
 
-    @staticmethod
-    def download_image(url: str) -> bytes:
-        """The image's bytes, checked: reachable, ≤ 2 MB, JPG or PNG."""
+    # --- media sent by media_id ---------------------------------------------------
+
+    def media_body(self, key: str, body: dict, fresh: bool = False) -> dict:
+        """The wire body of a file: its bytes uploaded (or the media_id of an earlier upload)."""
+        msgtype = body["msgtype"]
+        content, name = self.media_source(body)
+        cache_key = _media_cache_key(key, msgtype, content)
+        media_id = None if fresh else best_effort.get(cache_key)
+        if not media_id:
+            media_id = self.upload_media(key, msgtype, content, name)
+            best_effort.set(cache_key, media_id, timeout=MEDIA_REUSE_SECONDS)
+        return {"msgtype": msgtype, msgtype: {"media_id": media_id}}
+
+    def media_source(self, body: dict) -> tuple[bytes, str]:
+        """The bytes to upload and the file name recipients see."""
+        msgtype = body["msgtype"]
+        media = body[msgtype]
+        if media.get("base64"):  # checked against its md5 when it was accepted
+            try:
+                content = base64.b64decode(media["base64"], validate=True)
+            except (binascii.Error, ValueError):
+                raise MediaError.of(Outcome.FAILED, f"{msgtype}.base64 is not base64") from None
+            return content, media.get("name") or msgtype
+        name = media.get("name") or unquote(urlsplit(media["url"]).path.rsplit("/", 1)[-1])
+        content = self.download(media["url"], self.limits.file, msgtype)
+        return content, name[:100] or msgtype
+
+    def upload_media(self, key: str, kind: str, content: bytes, name: str) -> str:
+        """upload_media's media_id; raises MediaError. Nothing reaches the group here, so
+        every failure short of a final refusal is worth another try."""
+        form, content_type = media_form(content, name)
         try:
-            response = http.request("GET", url, max_bytes=IMAGE_MAX_BYTES, max_redirects=3)
+            response = http.request(
+                "POST",
+                self.base_url() + UPLOAD_PATH,
+                params={"key": key, "type": kind},
+                data=form,
+                headers={"Content-Type": content_type},
+            )
         except http.UnsafeURLError as error:
-            raise ImageError(Outcome.FAILED, f"image URL refused: {error}") from None
+            raise MediaError.of(Outcome.FAILED, str(error)) from None
+        except requests.RequestException as error:
+            raise MediaError.of(Outcome.RETRY, f"media upload failed: {error}") from None
+        result = self.classify(response)
+        media_id = ""
+        if result.outcome == Outcome.SENT:
+            media_id = str(response.json().get("media_id") or "")
+        if not media_id:
+            if result.outcome in (Outcome.SENT, Outcome.UNCERTAIN):
+                result.outcome = Outcome.RETRY
+            result.detail = f"media upload: {result.detail}"
+            raise MediaError(result)
+        return media_id
+
+    @staticmethod
+    def download(url: str, max_bytes: int, what: str) -> bytes:
+        """The bytes at `url`, at most `max_bytes`; raises MediaError."""
+        try:
+            response = http.request("GET", url, max_bytes=max_bytes, max_redirects=3)
+        except http.UnsafeURLError as error:
+            raise MediaError.of(Outcome.FAILED, f"{what} URL refused: {error}") from None
         except requests.RequestException as error:
             # Nothing was posted to WeCom yet: always safe to try again.
-            raise ImageError(Outcome.RETRY, f"cannot download the image: {error}") from None
+            raise MediaError.of(Outcome.RETRY, f"cannot download the {what}: {error}") from None
         if response.status >= 500 or response.status in (408, 429):
-            raise ImageError(Outcome.RETRY, f"image download answered HTTP {response.status}")
+            raise MediaError.of(Outcome.RETRY, f"{what} download answered HTTP {response.status}")
         if not response.ok:
-            raise ImageError(Outcome.FAILED, f"image download answered HTTP {response.status}")
+            raise MediaError.of(Outcome.FAILED, f"{what} download answered HTTP {response.status}")
         if response.truncated:
-            raise ImageError(Outcome.FAILED, "image larger than 2 MB")
-        if not is_image(response.content):
-            raise ImageError(Outcome.FAILED, "image is not a JPG or PNG")
+            raise MediaError.of(
+                Outcome.FAILED, f"{what} larger than {max_bytes // (1024 * 1024)} MB"
+            )
         return response.content
 
     def probe_key(self, key: str) -> int:
@@ -214,3 +309,9 @@ class WeComRobotConnector(Connector):
         if bad:
             raise ConnectorError("; ".join(bad))
         return f"{len(conversations)} robot key(s) answer"
+
+
+def _media_cache_key(key: str, kind: str, content: bytes) -> str:
+    # The robot key is a credential: only its hash goes into the cache.
+    robot = hashlib.sha256(key.encode()).hexdigest()[:16]
+    return f"wecom_robot:media:{robot}:{kind}:{hashlib.sha256(content).hexdigest()}"

@@ -6,12 +6,21 @@ with FakeWeCom(keys={"k1"}) as wecom:
     wecom.requests             # every request, accepted or not
     wecom.answer_next(-1)      # the next send is refused with this errcode
     wecom.drop_next = 1        # the next send is accepted, then the connection is cut
+    wecom.uploads              # [(key, type, filename, bytes)] of every upload_media accepted
+    wecom.media                # media_id → (bytes, type, expiry); clear() forgets them early
+    wecom.answer_next_upload(-1)   # the next upload_media is refused with this errcode
 
 Behaviour as documented: HTTP 200 always; unknown key → 93000; malformed JSON
 → "Warning: wrong json format."; 45009 after 20 messages a minute per key;
 size limits (text 2048 bytes, markdown 4096, image 2 MB JPG/PNG with md5,
 news 1–8 articles with title and url, notice template cards with card_action);
-unknown msgtype → 40008.
+unknown msgtype → 40008. upload_media (`type` file or voice): a multipart part
+`media` with a file name, more than 5 bytes, a file ≤ 20 MB, a voice ≤ 2 MB of
+AMR; answers type, media_id and created_at (a string); a media_id lives 3
+days, and `file` / `voice` messages name one (40007 otherwise). The errcodes of
+a bad upload (40006 size, 40004 type, 41006 no media part) are wecom.md
+section 2's; which one WeCom gives for a missing file name is not documented
+(the fake says 41006 too).
 """
 
 from __future__ import annotations
@@ -19,10 +28,15 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import io
 import json
+import secrets
 import threading
 import time
 from collections import defaultdict, deque
+
+from werkzeug.formparser import MultiPartParser
+from werkzeug.http import parse_options_header
 
 from botadmin.local_http import Answer, LocalServer, Request
 
@@ -30,6 +44,11 @@ PER_MINUTE = 20
 TEXT_MAX = 2048
 MARKDOWN_MAX = 4096
 IMAGE_MAX = 2 * 1024 * 1024
+FILE_MAX = 20 * 1024 * 1024
+VOICE_MAX = 2 * 1024 * 1024
+MEDIA_MIN = 6  # "> 5 bytes"
+MEDIA_LIFETIME = 3 * 24 * 3600
+AMR_MAGIC = b"#!AMR\n"
 
 
 class FakeWeCom(LocalServer):
@@ -42,7 +61,10 @@ class FakeWeCom(LocalServer):
         self.messages: list[tuple[str, dict]] = []
         self.requests: list[tuple[str, bytes]] = []
         self.drop_next = 0
+        self.uploads: list[tuple[str, str, str, bytes]] = []
+        self.media: dict[str, tuple[bytes, str, float]] = {}
         self._forced: list[int] = []
+        self._forced_uploads: list[int] = []
         self._sent_at: dict[str, deque] = defaultdict(deque)
         self._lock = threading.Lock()
 
@@ -52,6 +74,9 @@ class FakeWeCom(LocalServer):
 
     def answer_next(self, *errcodes: int) -> None:
         self._forced.extend(errcodes)
+
+    def answer_next_upload(self, *errcodes: int) -> None:
+        self._forced_uploads.extend(errcodes)
 
     def wait_for(self, count: int, timeout: float = 10) -> list[tuple[str, dict]]:
         deadline = time.monotonic() + timeout
@@ -73,7 +98,7 @@ class FakeWeCom(LocalServer):
                 msgtype = body["msgtype"]
             except (ValueError, KeyError, TypeError):
                 return 40035, "Warning: wrong json format. invalid json"
-            errcode, errmsg = check_body(msgtype, body)
+            errcode, errmsg = check_body(msgtype, body, self.media)
             if errcode:
                 return errcode, errmsg
             window = self._sent_at[key]
@@ -86,26 +111,86 @@ class FakeWeCom(LocalServer):
             self.messages.append((key, body))
             return 0, "ok"
 
+    def upload(self, request: Request) -> dict:
+        key = request.query.get("key", "")
+        with self._lock:
+            self.requests.append((key, request.body))
+            if key not in self.keys:
+                return _error(93000, "invalid webhook url, hint: [1], from ip: 127.0.0.1")
+            if self._forced_uploads:
+                return _error(self._forced_uploads.pop(0), "forced by the test")
+            kind = request.query.get("type", "")
+            if kind not in ("file", "voice"):
+                return _error(40004, "invalid media type")
+            content, filename = media_part(request)
+            if content is None or not filename:
+                return _error(41006, "media data missing")
+            if len(content) < MEDIA_MIN or len(content) > (
+                FILE_MAX if kind == "file" else VOICE_MAX
+            ):
+                return _error(40006, "invalid file size")
+            if kind == "voice" and not content.startswith(AMR_MAGIC):
+                return _error(40004, "invalid media type")
+            media_id = "3" + secrets.token_urlsafe(32)
+            self.media[media_id] = (content, kind, time.time() + MEDIA_LIFETIME)
+            self.uploads.append((key, kind, filename, content))
+            return {
+                "errcode": 0,
+                "errmsg": "ok",
+                "type": kind,
+                "media_id": media_id,
+                "created_at": str(int(time.time())),
+            }
+
     def handle(self, request: Request) -> Answer:
+        if request.method == "POST" and request.path == "/cgi-bin/webhook/upload_media":
+            return Answer(200, self.upload(request), JSON)
         if request.method != "POST" or request.path != "/cgi-bin/webhook/send":
             return Answer(404, b"not found")
         errcode, errmsg = self.answer(request.query.get("key", ""), request.body)
         if self.drop_next and errcode == 0:
             self.drop_next -= 1
             return Answer(drop=True)  # posted, but the answer never arrives
-        return Answer(
-            200,
-            {"errcode": errcode, "errmsg": errmsg},
-            {"Content-Type": "application/json; charset=UTF-8"},
+        return Answer(200, _error(errcode, errmsg), JSON)
+
+
+JSON = {"Content-Type": "application/json; charset=UTF-8"}
+MSGTYPES = ("text", "markdown", "markdown_v2", "image", "news", "template_card", "file", "voice")
+
+
+def _error(errcode: int, errmsg: str) -> dict:
+    return {"errcode": errcode, "errmsg": errmsg}
+
+
+def media_part(request: Request) -> tuple[bytes | None, str]:
+    """The bytes and file name of the multipart part `media`; (None, "") without one."""
+    content_type = next((v for k, v in request.headers.items() if k.lower() == "content-type"), "")
+    kind, options = parse_options_header(content_type)
+    if kind != "multipart/form-data" or not options.get("boundary"):
+        return None, ""
+    try:
+        _, files = MultiPartParser().parse(
+            io.BytesIO(request.body), options["boundary"].encode(), len(request.body)
         )
+    except ValueError:
+        return None, ""
+    media = files.get("media")
+    if media is None:
+        return None, ""
+    return media.read(), media.filename or ""
 
 
-def check_body(msgtype: str, body: dict) -> tuple[int, str]:
+def check_body(msgtype: str, body: dict, media: dict | None = None) -> tuple[int, str]:
     payload = body.get(msgtype)
-    if msgtype not in ("text", "markdown", "markdown_v2", "image", "news", "template_card"):
+    if msgtype not in MSGTYPES:
         return 40008, "invalid message type"
     if not isinstance(payload, dict):
         return 40035, f"invalid parameter: {msgtype}"
+    if msgtype in ("file", "voice"):
+        item = (media or {}).get(payload.get("media_id"))
+        if item is None or item[1] != msgtype or item[2] < time.time():
+            return 40007, "invalid media_id"
+        return 0, ""
     if msgtype == "text":
         content = payload.get("content") or ""
         if not content and not (

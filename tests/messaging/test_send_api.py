@@ -147,8 +147,25 @@ def test_every_seed_msgtype_is_stored_normalised_for_a_bridge_bot(send, bot, gro
                 ]
             },
         },
+        {"msgtype": "file", "file": {"url": "https://x.com/r.pdf", "name": "报告.pdf"}},
+        {
+            "msgtype": "file",
+            "file": {
+                "base64": base64.b64encode(b"%PDF-1.4").decode(),
+                "md5": hashlib.md5(b"%PDF-1.4").hexdigest(),
+            },
+        },
     ],
-    ids=["text", "markdown", "markdown_v2", "link", "image-base64", "news-8"],
+    ids=[
+        "text",
+        "markdown",
+        "markdown_v2",
+        "link",
+        "image-base64",
+        "news-8",
+        "file-url",
+        "file-base64",
+    ],
 )
 def test_every_wecom_msgtype_is_accepted_for_a_robot_bot(send, robot_bot, robot_group, body):
     message = accepted(send(robot_bot.secret, "robotGroup1", body))
@@ -374,12 +391,21 @@ def test_voice_is_not_supported_yet_and_says_so(send, robot_bot, robot_group):
     assert "not supported yet" in errmsg
 
 
-def test_a_file_to_a_connector_that_sends_no_files_is_40008_naming_what_it_sends(
+def test_a_file_to_a_connector_that_sends_no_files_is_40008_naming_what_it_sends(send, bot, group):
+    body = {"msgtype": "file", "file": {"url": "https://example.com/r.pdf"}}
+    errmsg = refused(send(bot.secret, "wrGroup1", body), 40008, 400)
+    assert "cannot be sent by a" in errmsg and "file" in errmsg
+
+
+def test_a_robot_file_of_5_bytes_or_less_is_40058_as_upload_media_would_refuse_it(
     send, robot_bot, robot_group
 ):
-    body = {"msgtype": "file", "file": {"url": "https://example.com/r.pdf"}}
-    errmsg = refused(send(robot_bot.secret, "robotGroup1", body), 40008, 400)
-    assert "cannot be sent by a" in errmsg and "file" in errmsg
+    raw = b"12345"
+    file = {"base64": base64.b64encode(raw).decode(), "md5": hashlib.md5(raw).hexdigest()}
+    errmsg = refused(
+        send(robot_bot.secret, "robotGroup1", {"msgtype": "file", "file": file}), 40058, 400
+    )
+    assert "6 bytes" in errmsg
 
 
 def test_a_miniprogram_to_a_robot_bot_is_refused_at_once_with_40008(send, robot_bot, robot_group):

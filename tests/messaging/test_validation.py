@@ -111,3 +111,22 @@ def test_a_notice_card_without_card_action_is_40058_before_it_is_stored(connecto
     assert errcode(bot, {"msgtype": "template_card", "template_card": card}) == 40058
     card["card_action"] = {"type": 1, "url": "https://x.com"}
     assert validate_outbound(bot, {"msgtype": "template_card", "template_card": card})
+
+
+def test_a_robot_file_over_20_mb_is_40058_as_upload_media_would_refuse_it():
+    """shared/spec/wecom.md section 1: upload_media takes a file of at most 20 MB."""
+    import base64
+    import hashlib
+
+    robot = Bot(name="t", connector="wecom_robot")
+    raw = b"%PDF" + b"x" * (20 * 1024 * 1024 - 3)
+    body = {
+        "msgtype": "file",
+        "file": {"base64": base64.b64encode(raw).decode(), "md5": hashlib.md5(raw).hexdigest()},
+    }
+    with pytest.raises(ApiError) as raised:
+        validate_outbound(robot, body)
+    assert raised.value.errcode == 40058 and "exceed max size 20971520" in raised.value.errmsg
+    raw = raw[:-1]
+    body["file"] = {"base64": base64.b64encode(raw).decode(), "md5": hashlib.md5(raw).hexdigest()}
+    assert validate_outbound(robot, body)["file"]["md5"] == hashlib.md5(raw).hexdigest()

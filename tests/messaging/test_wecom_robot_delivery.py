@@ -307,3 +307,162 @@ def test_an_interactive_card_the_robot_cannot_send_is_refused_before_it_is_store
     assert response.json()["errcode"] == 40058
     assert "text_notice" in response.json()["errmsg"]
     assert not Message.objects.exists()
+
+
+# --- files: upload_media, then the media_id (shared/spec/wecom.md section 1) -------------
+
+REPORT = b"%PDF-1.4 weekly report " * 40
+
+
+def file_base64(raw: bytes = REPORT, **extra) -> dict:
+    encoded = base64.b64encode(raw).decode()
+    file = {"base64": encoded, "md5": hashlib.md5(raw).hexdigest(), **extra}
+    return {"msgtype": "file", "file": file}
+
+
+@pytest.fixture
+def file_host():
+    with Receiver() as host:
+        host.respond(200, REPORT, {"Content-Type": "application/pdf"})
+        yield host
+
+
+def test_a_file_by_url_is_uploaded_to_upload_media_and_posted_by_its_media_id(
+    wecom, wecom_group, queue_message, run_queue, file_host
+):
+    url = file_host.url("/files/%E5%91%A8%E6%8A%A5.pdf?sig=1")
+    message = queue_message(wecom_group, {"msgtype": "file", "file": {"url": url}})
+
+    run_queue()
+
+    message.refresh_from_db()
+    assert message.status == "sent", message.last_error
+    ((key, kind, filename, content),) = wecom.uploads
+    assert (key, kind, filename, content) == ("key-sales", "file", "周报.pdf", REPORT)
+    ((posted_key, posted),) = wecom.messages
+    assert posted_key == "key-sales"
+    assert posted == {"msgtype": "file", "file": {"media_id": posted["file"]["media_id"]}}
+    assert wecom.media[posted["file"]["media_id"]][:2] == (REPORT, "file")
+
+
+def test_a_file_posted_to_the_api_as_base64_reaches_the_group_with_its_name(
+    wecom, wecom_group, send, run_queue
+):
+    """A tool posting WeCom's file body to botadmin (bytes instead of a media_id) gets it
+    delivered by a robot bot, not 40008."""
+    answer = send(wecom_group.bot.secret, "wrSales", file_base64(name="周报 第3周.pdf")).json()
+    assert answer["errcode"] == 0, answer
+
+    run_queue()
+
+    assert Message.objects.get(msgid=answer["msgid"]).status == "sent"
+    ((_, _, filename, content),) = wecom.uploads
+    assert (filename, content) == ("周报 第3周.pdf", REPORT)
+    assert wecom.messages[0][1]["msgtype"] == "file"
+
+
+def test_the_same_file_twice_is_uploaded_once_and_its_media_id_reused(
+    wecom, wecom_group, queue_message, run_queue
+):
+    queue_message(wecom_group, file_base64(name="a.pdf"))
+    queue_message(wecom_group, file_base64(name="a.pdf"))
+
+    run_queue()
+
+    assert set(Message.objects.values_list("status", flat=True)) == {"sent"}
+    assert len(wecom.uploads) == 1
+    assert wecom.messages[0][1] == wecom.messages[1][1]
+
+
+def test_a_file_whose_media_id_wecom_forgot_is_uploaded_again_and_sent(
+    wecom, wecom_group, queue_message, run_queue
+):
+    queue_message(wecom_group, file_base64())
+    run_queue()
+    wecom.media.clear()  # WeCom forgot it before its 3 days were over: 40007
+    message = queue_message(wecom_group, file_base64())
+
+    run_queue()
+
+    message.refresh_from_db()
+    assert message.status == "sent", message.last_error
+    assert len(wecom.uploads) == 2 and len(wecom.messages) == 2
+    assert message.attempts.get().outcome == "sent"
+
+
+def test_an_upload_answered_system_busy_is_retried_because_nothing_was_posted(
+    wecom, wecom_group, queue_message, clock
+):
+    wecom.answer_next_upload(-1)
+    message = queue_message(wecom_group, file_base64())
+
+    assert deliver(message.pk, clock).result == "retry"
+    message.refresh_from_db()
+    assert message.status == "queued"
+    attempt = message.attempts.get()
+    assert (attempt.outcome, attempt.errcode) == ("retry", -1)
+    assert message.last_error.startswith("media upload")
+    assert wecom.messages == []
+
+    clock.advance(3600)
+    assert deliver(message.pk, clock).result == "sent"
+    assert len(wecom.messages) == 1
+
+
+def test_an_upload_without_an_answer_is_retried_not_uncertain(
+    wecom, wecom_group, queue_message, clock, settings
+):
+    """A lost upload answer posted nothing to the group: unlike a lost send, it is repeated."""
+    settings.BOTADMIN_HTTP_READ_TIMEOUT = 0.3
+    wecom.delay = 1
+    message = queue_message(wecom_group, file_base64())
+
+    assert deliver(message.pk, clock).result == "retry"
+
+    message.refresh_from_db()
+    assert message.status == "queued"
+    assert "media upload failed" in message.last_error
+    assert wecom.messages == []
+
+
+def test_a_file_the_robot_refuses_to_upload_fails_with_its_errmsg(
+    wecom, wecom_group, queue_message, run_queue
+):
+    wecom.answer_next_upload(40006)
+    message = queue_message(wecom_group, file_base64())
+
+    run_queue()
+
+    message.refresh_from_db()
+    assert message.status == "failed"
+    assert message.last_error == "media upload: forced by the test"
+    assert message.attempts.get().errcode == 40006
+    assert wecom.messages == []
+
+
+def test_a_file_for_a_removed_robot_fails_at_the_upload_with_93000(
+    wecom, wecom_bot, make_conversation, queue_message, run_queue
+):
+    group = make_conversation(wecom_bot, "wrGone", robot_key="removed-key")
+    message = queue_message(group, file_base64())
+
+    run_queue()
+
+    message.refresh_from_db()
+    assert message.status == "failed"
+    assert message.attempts.get().errcode == 93000
+    assert wecom.uploads == [] and wecom.messages == []
+
+
+def test_a_file_url_answering_more_than_20_mb_fails_before_any_upload(
+    wecom, wecom_group, queue_message, run_queue
+):
+    with Receiver() as host:
+        host.respond(200, b"x" * (20 * 1024 * 1024 + 1))
+        message = queue_message(wecom_group, {"msgtype": "file", "file": {"url": host.url("/f")}})
+        run_queue()
+
+    message.refresh_from_db()
+    assert message.status == "failed"
+    assert "file larger than 20 MB" in message.last_error
+    assert wecom.requests == []
