@@ -43,6 +43,7 @@ ALL_MSGTYPES = frozenset(
         "miniprogram",
         "news",
         "file",
+        "voice",
         "template_card",
     }
 )
@@ -123,6 +124,8 @@ class Limits:
     description: int  # longer descriptions are cut, as WeCom does
     image: int  # raw bytes of one image (base64 bodies and uploads)
     file: int = 20 * 1024 * 1024  # raw bytes of one file, where the connector sends files
+    voice: int = 2 * 1024 * 1024  # raw bytes of one AMR voice, where the connector sends voice
+    voice_seconds: float | None = None  # the longest voice it sends, when it has a limit
 
 
 class NoSettings(forms.Form):

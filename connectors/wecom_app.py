@@ -40,6 +40,7 @@ from .base import (
     SendResult,
     unrepeatable_send_failure,
 )
+from .voice import is_amr
 from .wecom_app_crypto import generate_encoding_aes_key, generate_token
 
 if TYPE_CHECKING:
@@ -48,6 +49,7 @@ if TYPE_CHECKING:
 KIND = "wecom_app"
 IMAGE_MAX_BYTES = 10 * 1024 * 1024
 FILE_MAX_BYTES = 20 * 1024 * 1024
+VOICE_MAX_BYTES = 2 * 1024 * 1024  # AMR only
 NEWS_MAX_ARTICLES = 8
 RETRY_ERRCODES = frozenset({-1, 45009, 45033})
 RATE_LIMIT_WAIT_SECONDS = 60.0
@@ -56,7 +58,8 @@ MEDIA_ERRCODE = 40007
 APPCHAT_GONE_ERRCODE = 86003
 PERMISSION_ERRCODES = frozenset({48002, 60011})
 # Sent by media_id after a media/upload of their bytes.
-MEDIA_MSGTYPES = ("image", "file")
+MEDIA_MSGTYPES = ("image", "file", "voice")
+MEDIA_MAX_BYTES = {"image": IMAGE_MAX_BYTES, "file": FILE_MAX_BYTES, "voice": VOICE_MAX_BYTES}
 TRUSTED_IP_ERRCODE = 60020
 # gettoken answers meaning the settings themselves are wrong.
 CREDENTIAL_ERRCODES = frozenset({40001, 40013, 40091, 41002, 41004})
@@ -140,7 +143,7 @@ class WeComAppConnector(Connector):
     setup_guide = "connectors/guides/wecom_app.html"
     label = _("WeCom self-built app")
     native_msgtypes = frozenset(
-        {"text", "markdown", "link", "news", "image", "file", "template_card"}
+        {"text", "markdown", "link", "news", "image", "file", "voice", "template_card"}
     )
     conversions = {
         "markdown_v2": ("markdown", "text"),
@@ -154,6 +157,7 @@ class WeComAppConnector(Connector):
         description=512,
         image=IMAGE_MAX_BYTES,
         file=FILE_MAX_BYTES,
+        voice=VOICE_MAX_BYTES,
     )
     image_formats = frozenset({"JPEG", "PNG"})
     idempotent = False
@@ -374,9 +378,11 @@ class WeComAppConnector(Connector):
                     SendResult(Outcome.FAILED, f"{msgtype}.base64 is not base64")
                 ) from None
             return content, msgtype, media.get("name") or msgtype
-        limit = FILE_MAX_BYTES if msgtype == "file" else IMAGE_MAX_BYTES
         name = media.get("name") or media["url"].split("?", 1)[0].rsplit("/", 1)[-1]
-        return self.download(media["url"], limit), msgtype, name[:100] or msgtype
+        content = self.download(media["url"], MEDIA_MAX_BYTES[msgtype])
+        if msgtype == "voice" and not is_amr(content):
+            raise _Refused(SendResult(Outcome.FAILED, "voice is not AMR"))
+        return content, msgtype, name[:100] or msgtype
 
     def _media_id(self, kind: str, content: bytes, name: str) -> str:
         cached = api.cached_media_id(self.app, kind, content)

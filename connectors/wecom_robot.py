@@ -5,7 +5,7 @@ The robot API has no idempotency: a request that may have reached WeCom
 before failing (read timeout, connection reset after sending, an answer we
 cannot read) is reported as `uncertain`, never retried on its own.
 
-A file is sent by `media_id`: its bytes go to the robot's `upload_media`
+A file or voice is sent by `media_id`: its bytes go to the robot's `upload_media`
 first. An upload posts nothing to the group, so whatever happens to it the
 message can be tried again; the media_id is reused for the same bytes and
 robot until an hour before its 3 days end, and the bytes are uploaded again
@@ -36,6 +36,7 @@ from .base import (
     unrepeatable_send_failure,
 )
 from .multipart import media_form
+from .voice import amr_seconds, is_amr
 
 if TYPE_CHECKING:
     from conversations.models import Conversation
@@ -44,8 +45,10 @@ SEND_PATH = "/cgi-bin/webhook/send"
 UPLOAD_PATH = "/cgi-bin/webhook/upload_media"
 IMAGE_MAX_BYTES = 2 * 1024 * 1024
 FILE_MAX_BYTES = 20 * 1024 * 1024
+VOICE_MAX_BYTES = 2 * 1024 * 1024
+VOICE_MAX_SECONDS = 60
 # Sent by media_id after an upload_media of their bytes (type = the msgtype).
-MEDIA_MSGTYPES = ("file",)
+MEDIA_MSGTYPES = ("file", "voice")
 MEDIA_ERRCODE = 40007  # invalid media_id
 # A media_id is valid 3 days; reuse it for the same bytes until an hour before.
 MEDIA_REUSE_SECONDS = 3 * 24 * 3600 - 3600
@@ -83,7 +86,7 @@ class WeComRobotConnector(Connector):
     setup_guide = "connectors/guides/wecom_robot.html"
     label = _("WeCom group robot")
     native_msgtypes = frozenset(
-        {"text", "markdown", "markdown_v2", "news", "image", "file", "template_card"}
+        {"text", "markdown", "markdown_v2", "news", "image", "file", "voice", "template_card"}
     )
     # A robot has no callback for clicks: only the notice cards.
     card_types = frozenset({"text_notice", "news_notice"})
@@ -98,6 +101,8 @@ class WeComRobotConnector(Connector):
         description=512,
         image=IMAGE_MAX_BYTES,
         file=FILE_MAX_BYTES,
+        voice=VOICE_MAX_BYTES,
+        voice_seconds=VOICE_MAX_SECONDS,
     )
     image_formats = frozenset({"JPEG", "PNG"})
     allows_mentions_only = True
@@ -193,7 +198,7 @@ class WeComRobotConnector(Connector):
     # --- media sent by media_id ---------------------------------------------------
 
     def media_body(self, key: str, body: dict, fresh: bool = False) -> dict:
-        """The wire body of a file: its bytes uploaded (or the media_id of an earlier upload)."""
+        """The wire body of a file or voice: its bytes uploaded (or an earlier upload's media_id)."""
         msgtype = body["msgtype"]
         content, name = self.media_source(body)
         cache_key = _media_cache_key(key, msgtype, content)
@@ -207,15 +212,23 @@ class WeComRobotConnector(Connector):
         """The bytes to upload and the file name recipients see."""
         msgtype = body["msgtype"]
         media = body[msgtype]
-        if media.get("base64"):  # checked against its md5 when it was accepted
+        default_name = "voice.amr" if msgtype == "voice" else msgtype
+        if media.get("base64"):  # checked (md5, size, AMR) when it was accepted
             try:
                 content = base64.b64decode(media["base64"], validate=True)
             except (binascii.Error, ValueError):
                 raise MediaError.of(Outcome.FAILED, f"{msgtype}.base64 is not base64") from None
-            return content, media.get("name") or msgtype
+            return content, media.get("name") or default_name
         name = media.get("name") or unquote(urlsplit(media["url"]).path.rsplit("/", 1)[-1])
-        content = self.download(media["url"], self.limits.file, msgtype)
-        return content, name[:100] or msgtype
+        if msgtype == "voice":
+            content = self.download(media["url"], VOICE_MAX_BYTES, "voice")
+            if not is_amr(content):
+                raise MediaError.of(Outcome.FAILED, "voice is not AMR")
+            if amr_seconds(content, VOICE_MAX_SECONDS) > VOICE_MAX_SECONDS:
+                raise MediaError.of(Outcome.FAILED, f"voice longer than {VOICE_MAX_SECONDS} s")
+        else:
+            content = self.download(media["url"], self.limits.file, msgtype)
+        return content, name[:100] or default_name
 
     def upload_media(self, key: str, kind: str, content: bytes, name: str) -> str:
         """upload_media's media_id; raises MediaError. Nothing reaches the group here, so

@@ -16,8 +16,9 @@ with FakeWeComApp(corp_id="ww1", secret="s", agent_id=1000002) as api:
 HTTP 200 with a JSON errcode always; an unknown or expired token → 40014 /
 42001; message/send: invaliduser for unknown members (81013 when none is
 valid); appchat/send only to chats created by appchat/create; media/upload
-gives a media_id valid 3 days; media/get serves uploaded bytes; template_card
-needs a card_type (members only); miniprogram_notice only for linked appids.
+gives a media_id valid 3 days (a voice: AMR, ≤ 2 MB); media/get serves uploaded
+bytes; template_card needs a card_type (members only); miniprogram_notice only
+for linked appids.
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ APPCHAT_MSGTYPES = {
     "file",
 }
 TEXT_MAX = 2048
+VOICE_MAX = 2 * 1024 * 1024  # AMR only
 CARD_TYPES = {
     "text_notice",
     "news_notice",
@@ -224,6 +226,10 @@ class FakeWeComApp(LocalServer):
             return _error(41006, "media data missing")
         if len(content) <= 5:
             return _error(40006, "invalid file size")
+        if kind == "voice" and len(content) > VOICE_MAX:
+            return _error(40006, "invalid file size")
+        if kind == "voice" and not content.startswith(b"#!AMR\n"):
+            return _error(40004, "invalid media type")
         media_id = "M" + secrets.token_hex(12)
         self.media[media_id] = (content, kind, time.time() + MEDIA_LIFETIME)
         return {

@@ -9,7 +9,7 @@ with WeCom's errcode for the problem (shared/spec/wecom.md section 2):
 * 44004 — a text or markdown without content (a text with only mentions is
   sent as mentions only where the connector allows it);
 * 40058 — a field of the wrong type, missing, too long, a bad URL;
-* 301019 — an image or file whose md5 does not match its bytes.
+* 301019 — an image, file or voice whose md5 does not match its bytes.
 
 Shapes come from `messaging.schemas` (also the OpenAPI description); this
 module adds what depends on the connector, read from its class: byte limits
@@ -35,6 +35,7 @@ from connectors import conversions
 from connectors.base import Limits
 from connectors.images import describe_formats, image_format
 from connectors.registry import connector_for
+from connectors.voice import amr_seconds, is_amr
 from conversations.models import Bot
 
 from .schemas import MAX_URL_BYTES, MSGTYPES, NOT_YET_SUPPORTED, outbound_message
@@ -217,6 +218,18 @@ def _check_file(payload: dict, limits: Limits, connector) -> None:
             raise Err.FIELD_INVALID.error('invalid field: file.name holds / \\ " or a line break')
 
 
+def _check_voice(payload: dict, limits: Limits, connector) -> None:
+    raw = _check_bytes(payload, "voice", limits.voice)
+    if raw is None:
+        return  # by url: its bytes are checked when they are downloaded
+    if len(raw) < FILE_MIN_BYTES or not is_amr(raw):
+        raise Err.FIELD_INVALID.error("invalid field: voice must be AMR (starting #!AMR)")
+    if limits.voice_seconds and amr_seconds(raw, limits.voice_seconds) > limits.voice_seconds:
+        raise Err.FIELD_INVALID.error(
+            f"invalid field: voice longer than {limits.voice_seconds:g} seconds"
+        )
+
+
 def _check_miniprogram(payload: dict, limits: Limits, connector) -> None:
     for name in ("appid", "title", "page_path"):
         _require(payload[name], f"miniprogram.{name}")
@@ -277,6 +290,7 @@ _CHECKS = {
     "miniprogram": _check_miniprogram,
     "news": _check_news,
     "file": _check_file,
+    "voice": _check_voice,
 }
 
 MAX_SCHEDULE_AHEAD = timedelta(days=366)

@@ -12,6 +12,7 @@ import pytest
 
 from connectors import conversions
 from connectors.bridge import V1_MSGTYPES, BridgeConnector
+from connectors.wecom_aibot import WeComAIBotConnector
 from connectors.wecom_app import WeComAppConnector
 from connectors.wecom_robot import WeComRobotConnector
 from conversations.models import Bot
@@ -184,9 +185,13 @@ def test_the_conversion_tables_say_what_each_connector_does():
         "news": "news → link",
         "template_card": "",  # refused: the bridge protocol has no cards
         "text": "text",
+        "voice": "",  # refused unless the agent announces it
     }
-    assert conversions.table(WeComRobotConnector)["miniprogram"] == "miniprogram → link → news"
-    assert conversions.table(WeComRobotConnector)["link"] == "link → news"
+    robot = conversions.table(WeComRobotConnector)
+    assert robot["miniprogram"] == "miniprogram → link → news"
+    assert robot["link"] == "link → news"
+    assert (robot["file"], robot["voice"]) == ("file", "voice")
     app = conversions.table(WeComAppConnector)
-    assert (app["file"], app["template_card"]) == ("file", "template_card")
+    assert (app["file"], app["voice"], app["template_card"]) == ("file", "voice", "template_card")
+    assert conversions.table(WeComAIBotConnector)["voice"] == ""
     assert app["miniprogram"] == "miniprogram → link"  # a notice only with linked mini programs

@@ -16,11 +16,11 @@ size limits (text 2048 bytes, markdown 4096, image 2 MB JPG/PNG with md5,
 news 1–8 articles with title and url, notice template cards with card_action);
 unknown msgtype → 40008. upload_media (`type` file or voice): a multipart part
 `media` with a file name, more than 5 bytes, a file ≤ 20 MB, a voice ≤ 2 MB of
-AMR; answers type, media_id and created_at (a string); a media_id lives 3
+AMR of at most 60 s; answers type, media_id and created_at (a string); a media_id lives 3
 days, and `file` / `voice` messages name one (40007 otherwise). The errcodes of
 a bad upload (40006 size, 40004 type, 41006 no media part) are wecom.md
 section 2's; which one WeCom gives for a missing file name is not documented
-(the fake says 41006 too).
+(the fake says 41006 too), nor for a voice over 60 s (the fake says 40058).
 """
 
 from __future__ import annotations
@@ -49,6 +49,7 @@ VOICE_MAX = 2 * 1024 * 1024
 MEDIA_MIN = 6  # "> 5 bytes"
 MEDIA_LIFETIME = 3 * 24 * 3600
 AMR_MAGIC = b"#!AMR\n"
+VOICE_MAX_SECONDS = 60
 
 
 class FakeWeCom(LocalServer):
@@ -131,6 +132,8 @@ class FakeWeCom(LocalServer):
                 return _error(40006, "invalid file size")
             if kind == "voice" and not content.startswith(AMR_MAGIC):
                 return _error(40004, "invalid media type")
+            if kind == "voice" and amr_frames(content) > VOICE_MAX_SECONDS * 50:
+                return _error(40058, "invalid parameter: voice longer than 60 s")
             media_id = "3" + secrets.token_urlsafe(32)
             self.media[media_id] = (content, kind, time.time() + MEDIA_LIFETIME)
             self.uploads.append((key, kind, filename, content))
@@ -160,6 +163,16 @@ MSGTYPES = ("text", "markdown", "markdown_v2", "image", "news", "template_card",
 
 def _error(errcode: int, errmsg: str) -> dict:
     return {"errcode": errcode, "errmsg": errmsg}
+
+
+def amr_frames(content: bytes) -> int:
+    """The 20 ms frames of AMR-NB bytes (RFC 4867 section 5: a frame's type gives its size)."""
+    sizes = (13, 14, 16, 18, 20, 21, 27, 32, 6, 1, 1, 1, 1, 1, 1, 1)
+    frames, position = 0, len(AMR_MAGIC)
+    while position < len(content):
+        position += sizes[(content[position] >> 3) & 0x0F]
+        frames += position <= len(content)
+    return frames
 
 
 def media_part(request: Request) -> tuple[bytes | None, str]:

@@ -17,6 +17,7 @@ from messaging.models import Message
 from tests.messaging.support import full_disk
 
 FIXTURES = Path(__file__).parent / "fixtures"
+AMR = b"#!AMR\n" + (b"\x3c" + bytes(31)) * 50  # one second of AMR-NB
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + bytes(range(40))
 
 
@@ -155,6 +156,14 @@ def test_every_seed_msgtype_is_stored_normalised_for_a_bridge_bot(send, bot, gro
                 "md5": hashlib.md5(b"%PDF-1.4").hexdigest(),
             },
         },
+        {"msgtype": "voice", "voice": {"url": "https://x.com/v.amr"}},
+        {
+            "msgtype": "voice",
+            "voice": {
+                "base64": base64.b64encode(AMR).decode(),
+                "md5": hashlib.md5(AMR).hexdigest(),
+            },
+        },
     ],
     ids=[
         "text",
@@ -165,6 +174,8 @@ def test_every_seed_msgtype_is_stored_normalised_for_a_bridge_bot(send, bot, gro
         "news-8",
         "file-url",
         "file-base64",
+        "voice-url",
+        "voice-base64",
     ],
 )
 def test_every_wecom_msgtype_is_accepted_for_a_robot_bot(send, robot_bot, robot_group, body):
@@ -385,10 +396,10 @@ def test_invalid_bodies_get_wecoms_errcode(send, bot, group, body, errcode):
     refused(send(bot.secret, "wrGroup1", body), errcode, 400)
 
 
-def test_voice_is_not_supported_yet_and_says_so(send, robot_bot, robot_group):
-    body = {"msgtype": "voice", "voice": {"media_id": "m"}}
-    errmsg = refused(send(robot_bot.secret, "robotGroup1", body), 40008, 400)
-    assert "not supported yet" in errmsg
+def test_voice_to_a_connector_that_sends_no_voice_is_40008_naming_what_it_sends(send, bot, group):
+    body = {"msgtype": "voice", "voice": {"url": "https://example.com/v.amr"}}
+    errmsg = refused(send(bot.secret, "wrGroup1", body), 40008, 400)
+    assert "msgtype voice cannot be sent by a" in errmsg
 
 
 def test_a_file_to_a_connector_that_sends_no_files_is_40008_naming_what_it_sends(send, bot, group):
@@ -572,6 +583,7 @@ def test_the_openapi_body_schema_lists_every_msgtype(client, db):
         "miniprogram",
         "news",
         "file",
+        "voice",
         "template_card",
     }
     assert {p["name"] for p in operation["parameters"]} >= {"conversation_id"}

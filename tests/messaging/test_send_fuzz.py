@@ -19,6 +19,7 @@ MSGTYPES = [
     "miniprogram",
     "news",
     "file",
+    "voice",
     "template_card",
     "",
     "TEXT",
@@ -65,6 +66,7 @@ VALID = [
     {"msgtype": "news", "news": {"articles": [{"title": "t", "url": "https://x.com"}]}},
     {"msgtype": "miniprogram", "miniprogram": {"appid": "a", "title": "t", "pagepath": "p"}},
     {"msgtype": "file", "file": {"url": "https://x.com/r.pdf", "name": "r.pdf"}},
+    {"msgtype": "voice", "voice": {"url": "https://x.com/v.amr"}},
     {
         "msgtype": "template_card",
         "template_card": {

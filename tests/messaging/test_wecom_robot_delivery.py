@@ -466,3 +466,85 @@ def test_a_file_url_answering_more_than_20_mb_fails_before_any_upload(
     assert message.status == "failed"
     assert "file larger than 20 MB" in message.last_error
     assert wecom.requests == []
+
+
+# --- voice: AMR bytes, uploaded as type voice ------------------------------------------
+
+
+def amr_bytes(seconds: float) -> bytes:
+    """AMR-NB of `seconds`: 50 frames of 12.2 kbit/s (frame type 7, 32 bytes) a second."""
+    frame = bytes([0x3C]) + bytes(range(31))
+    return b"#!AMR\n" + frame * int(seconds * 50)
+
+
+def voice_base64(raw: bytes) -> dict:
+    encoded = base64.b64encode(raw).decode()
+    return {"msgtype": "voice", "voice": {"base64": encoded, "md5": hashlib.md5(raw).hexdigest()}}
+
+
+def test_a_voice_posted_to_the_api_is_uploaded_as_voice_and_posted_by_its_media_id(
+    wecom, wecom_group, send, run_queue
+):
+    raw = amr_bytes(3)
+    answer = send(wecom_group.bot.secret, "wrSales", voice_base64(raw)).json()
+    assert answer["errcode"] == 0, answer
+
+    run_queue()
+
+    message = Message.objects.get(msgid=answer["msgid"])
+    assert (message.status, message.sent_as) == ("sent", "voice"), message.last_error
+    ((_, kind, filename, content),) = wecom.uploads
+    assert (kind, filename, content) == ("voice", "voice.amr", raw)
+    ((_, posted),) = wecom.messages
+    assert posted == {"msgtype": "voice", "voice": {"media_id": posted["voice"]["media_id"]}}
+
+
+def test_a_voice_by_url_is_downloaded_and_sent(wecom, wecom_group, queue_message, run_queue):
+    with Receiver() as host:
+        host.respond(200, amr_bytes(60), {"Content-Type": "audio/amr"})
+        message = queue_message(wecom_group, {"msgtype": "voice", "voice": {"url": host.url("/v")}})
+        run_queue()
+
+    message.refresh_from_db()
+    assert message.status == "sent", message.last_error
+    assert wecom.uploads[0][1:3] == ("voice", "v")
+
+
+@pytest.mark.parametrize(
+    ("answer", "error"),
+    [
+        (lambda: amr_bytes(61), "voice longer than 60 s"),
+        (lambda: b"ID3" + b"\x00" * 100, "voice is not AMR"),
+        (lambda: amr_bytes(1) + b"\x00" * 2 * 1024 * 1024, "voice larger than 2 MB"),
+    ],
+    ids=["too-long", "mp3", "too-large"],
+)
+def test_a_voice_url_the_robot_cannot_take_fails_before_any_upload(
+    wecom, wecom_group, queue_message, run_queue, answer, error
+):
+    with Receiver() as host:
+        host.respond(200, answer())
+        message = queue_message(wecom_group, {"msgtype": "voice", "voice": {"url": host.url("/v")}})
+        run_queue()
+
+    message.refresh_from_db()
+    assert message.status == "failed"
+    assert error in message.last_error
+    assert wecom.requests == []
+
+
+@pytest.mark.parametrize(
+    ("raw", "error"),
+    [
+        (amr_bytes(60.02), "voice longer than 60 seconds"),
+        (b"ID3\x03\x00\x00\x00\x00\x00\x00", "voice must be AMR"),
+        (b"#!AMR", "voice must be AMR"),
+    ],
+    ids=["61st-second", "mp3", "cut-magic"],
+)
+def test_a_voice_the_robot_would_refuse_is_40058_before_it_is_stored(wecom_group, send, raw, error):
+    response = send(wecom_group.bot.secret, "wrSales", voice_base64(raw))
+    assert response.status_code == 400
+    assert response.json()["errcode"] == 40058
+    assert error in response.json()["errmsg"]
+    assert not Message.objects.exists()

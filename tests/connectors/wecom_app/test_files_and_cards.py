@@ -188,3 +188,66 @@ def test_the_api_accepts_a_file_for_an_app_bot_and_refuses_a_bad_one(client, app
         "url": "https://example.com/r.pdf",
         "name": "报告.pdf",
     }
+
+
+VOICE = b"#!AMR\n" + (bytes([0x3C]) + bytes(31)) * 150  # 3 s of AMR-NB
+
+
+def test_a_voice_is_uploaded_as_voice_and_sent_by_media_id_to_members_and_app_chats(
+    app_api, app_bot, member, chat, send_api, run_queue
+):
+    """wecom-app.md: message/send and appchat/send take `voice` by media_id (media/upload
+    type voice, AMR ≤ 2 MB)."""
+    voice = {"base64": base64.b64encode(VOICE).decode(), "md5": hashlib.md5(VOICE).hexdigest()}
+    for conversation_id in ("zhangsan", chat.conversation_id):
+        answer = send_api(conversation_id, {"msgtype": "voice", "voice": voice})
+        assert answer["errcode"] == 0, answer
+
+    run_queue()
+
+    assert set(Message.objects.values_list("status", flat=True)) == {"sent"}
+    uploads = [r for r in app_api.requests if r[0] == "media/upload"]
+    assert len(uploads) == 1 and '"type": "voice"' in uploads[0][1]
+    (to_member, to_chat) = app_api.sent
+    media_id = to_member[1]["voice"]["media_id"]
+    assert to_member[1]["msgtype"] == "voice"
+    assert to_chat[1] == {
+        "msgtype": "voice",
+        "voice": {"media_id": media_id},
+        "chatid": chat.conversation_id,
+    }
+    assert app_api.media[media_id][:2] == (VOICE, "voice")
+
+
+def test_a_voice_url_that_is_no_amr_fails_before_any_upload(
+    app_api, member, queue_message, run_queue
+):
+    with Receiver() as host:
+        host.respond(200, b"ID3" + bytes(100), {"Content-Type": "audio/mpeg"})
+        message = queue_message(member, {"msgtype": "voice", "voice": {"url": host.url("/v.mp3")}})
+        run_queue()
+
+    message.refresh_from_db()
+    assert (message.status, message.last_error) == ("failed", "voice is not AMR")
+    assert [r for r in app_api.requests if r[0] == "media/upload"] == []
+
+
+def test_the_api_refuses_a_voice_that_is_no_amr_for_an_app_bot(send_api, member):
+    raw = b"ID3" + bytes(100)
+    voice = {"base64": base64.b64encode(raw).decode(), "md5": hashlib.md5(raw).hexdigest()}
+    answer = send_api("zhangsan", {"msgtype": "voice", "voice": voice})
+    assert answer["errcode"] == 40058 and "AMR" in answer["errmsg"]
+    assert not Message.objects.exists()
+
+
+@pytest.fixture
+def send_api(client, app_bot):
+    def send(conversation_id: str, body: dict) -> dict:
+        return client.post(
+            "/api/send",
+            body,
+            content_type="application/json",
+            query_params={"secret": app_bot.secret, "conversation_id": conversation_id},
+        ).json()
+
+    return send
