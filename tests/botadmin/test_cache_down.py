@@ -3,10 +3,15 @@ messages. The cache holds rate-limit counters, the dashboard's day counts and
 copies of the sessions, nothing that must survive (tests/console/test_cache_down.py:
 the console works too)."""
 
+import base64
+import hashlib
 import json
 import time
 
+from connectors.base import Outcome
+from connectors.registry import connector_for
 from messaging.models import Message
+from tests.fakes.wecom import FakeWeCom
 from tests.messaging.support import callback_body
 
 
@@ -44,3 +49,22 @@ def test_a_hung_cache_delays_the_send_api_by_its_timeout_only(
     # while. A timeout per request would take 20 s; the margin is for a loaded machine
     # (20 accepted requests took up to 5 s there).
     assert 1 <= took < 10
+
+
+def test_a_robot_file_is_still_sent_without_the_cache_uploaded_each_time(
+    cache_down, make_bot, make_conversation, settings
+):
+    """The cache only saves repeated uploads of the same bytes (connectors/wecom_robot.py)."""
+    raw = b"%PDF-1.4 report"
+    file = {"base64": base64.b64encode(raw).decode(), "md5": hashlib.md5(raw).hexdigest()}
+    bot = make_bot(connector="wecom_robot", agent_url="", agent_token="")
+    group = make_conversation(bot, "wrSales", robot_key="key-sales")
+    with FakeWeCom(keys={"key-sales"}) as wecom:
+        settings.WECOM_API_BASE = wecom.base_url
+        connector = connector_for(bot)
+        results = [
+            connector.send(f"m{n}", group, {"msgtype": "file", "file": file}) for n in range(2)
+        ]
+
+    assert [r.outcome for r in results] == [Outcome.SENT, Outcome.SENT]
+    assert len(wecom.uploads) == 2 and len(wecom.messages) == 2
