@@ -219,7 +219,7 @@ class WeComRobotConnector(Connector):
             except (binascii.Error, ValueError):
                 raise MediaError.of(Outcome.FAILED, f"{msgtype}.base64 is not base64") from None
             return content, media.get("name") or default_name
-        name = media.get("name") or unquote(urlsplit(media["url"]).path.rsplit("/", 1)[-1])
+        name = media.get("name") or _url_name(media["url"])
         if msgtype == "voice":
             content = self.download(media["url"], VOICE_MAX_BYTES, "voice")
             if not is_amr(content):
@@ -328,3 +328,9 @@ def _media_cache_key(key: str, kind: str, content: bytes) -> str:
     # The robot key is a credential: only its hash goes into the cache.
     robot = hashlib.sha256(key.encode()).hexdigest()[:16]
     return f"wecom_robot:media:{robot}:{kind}:{hashlib.sha256(content).hexdigest()}"
+
+
+def _url_name(url: str) -> str:
+    """The last part of a URL's path, decoded, as a file name (no path separators)."""
+    name = unquote(urlsplit(url).path.rsplit("/", 1)[-1])
+    return name.replace("/", "_").replace("\\", "_")

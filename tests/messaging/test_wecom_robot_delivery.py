@@ -345,6 +345,17 @@ def test_a_file_by_url_is_uploaded_to_upload_media_and_posted_by_its_media_id(
     assert wecom.media[posted["file"]["media_id"]][:2] == (REPORT, "file")
 
 
+def test_a_file_name_taken_from_a_url_has_no_path_separator(
+    wecom, wecom_group, queue_message, run_queue, file_host
+):
+    url = file_host.url("/files/2024%2F06%5Creport.pdf")
+    queue_message(wecom_group, {"msgtype": "file", "file": {"url": url}})
+
+    run_queue()
+
+    assert wecom.uploads[0][2] == "2024_06_report.pdf"
+
+
 def test_a_file_posted_to_the_api_as_base64_reaches_the_group_with_its_name(
     wecom, wecom_group, send, run_queue
 ):
