@@ -36,6 +36,7 @@ WORDS = {
     "endpoint.update": _("Changed a webhook endpoint"),
     "endpoint.test": _("Sent a test event"),
     "endpoint.reenable": _("Re-enabled a webhook endpoint"),
+    "endpoint.delete": _("Deleted a webhook endpoint"),
     "delivery.replay": _("Replayed a webhook delivery"),
 }
 

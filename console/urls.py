@@ -110,6 +110,11 @@ urlpatterns = [
         name="webhook_test",
     ),
     path(
+        "bots/<int:bot_id>/webhooks/<int:endpoint_id>/delete",
+        webhooks.endpoint_delete,
+        name="webhook_delete",
+    ),
+    path(
         "bots/<int:bot_id>/webhooks/<int:endpoint_id>/reenable",
         webhooks.endpoint_reenable,
         name="webhook_reenable",

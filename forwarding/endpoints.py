@@ -2,6 +2,8 @@
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from audit.services import record_action
 from conversations.models import Bot
@@ -207,3 +209,72 @@ def change_endpoint(actor, endpoint: WebhookEndpoint, **fields) -> WebhookEndpoi
             details={name: value for name, value in changed.items() if name != "url"},
         )
     return endpoint
+
+
+def why_not_deletable(endpoint: WebhookEndpoint) -> str:
+    """Why the endpoint cannot be deleted, in the operator's words; empty when it can.
+
+    Deleting an endpoint would take its deliveries and their attempts with it
+    (on_delete CASCADE): the delivery log, the replays in the audit log and the
+    message pages refer to them. So only an endpoint without any delivery is
+    deleted; one with a history is switched off instead (nothing more is queued
+    for it, its pending deliveries wait, its history stays) and can be deleted
+    once the message retention has removed its deliveries. The primary endpoint
+    is the bot's webhook URL: emptying that URL switches it off.
+    """
+    if endpoint.is_primary:
+        return _(
+            "This endpoint is the bot's webhook URL: empty that URL on the bot's page "
+            "to stop forwarding there."
+        )
+    count = endpoint.deliveries.count()
+    if count:
+        return ngettext(
+            "This endpoint has %(n)d delivery in its history, which the delivery log and "
+            "the audit log refer to, so it is not deleted. Switch it off instead (untick "
+            "Active): nothing more is forwarded to it and its history stays.",
+            "This endpoint has %(n)d deliveries in its history, which the delivery log and "
+            "the audit log refer to, so it is not deleted. Switch it off instead (untick "
+            "Active): nothing more is forwarded to it and its history stays.",
+            count,
+        ) % {"n": count}
+    return ""
+
+
+class EndpointNotDeletable(Exception):
+    """The endpoint was kept; str() says why (why_not_deletable)."""
+
+
+def delete_endpoint(actor, endpoint: WebhookEndpoint) -> None:
+    """Delete an endpoint that has no delivery (why_not_deletable); audited with its URL.
+
+    Raises EndpointNotDeletable otherwise. The endpoint's row is locked first:
+    a fan-out creating its first delivery meanwhile either commits before (and
+    the delete is refused) or fails on the missing endpoint and is repeated by
+    the sweeper without it.
+    """
+    with transaction.atomic():
+        locked = (
+            WebhookEndpoint.objects.select_for_update()  # no delivery appears while we look
+            .select_related("bot")
+            .filter(pk=endpoint.pk)
+            .first()
+        )
+        if locked is None:  # deleted by someone else meanwhile
+            return
+        reason = why_not_deletable(locked)
+        if reason:
+            raise EndpointNotDeletable(reason)
+        record_action(
+            actor,
+            "endpoint.delete",
+            bot=locked.bot,
+            target=locked,
+            summary=f"Deleted {locked.url}",
+            details={
+                "url": locked.url,
+                "msgtypes": locked.msgtypes,
+                "description": locked.description,
+            },
+        )
+        locked.delete()

@@ -1,5 +1,5 @@
 """A bot's webhook endpoints: health and recent deliveries for its operators; adding,
-changing, testing and replaying for its bot admins (console/webhooks.py decides who)."""
+changing, testing, replaying and deleting for its bot admins (console/webhooks.py decides who)."""
 
 from datetime import timedelta
 
@@ -12,7 +12,14 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
-from forwarding.endpoints import add_endpoint, change_endpoint, reenable_endpoint
+from forwarding.endpoints import (
+    EndpointNotDeletable,
+    add_endpoint,
+    change_endpoint,
+    delete_endpoint,
+    reenable_endpoint,
+    why_not_deletable,
+)
 from forwarding.forms import ReplayFailedForm
 from forwarding.models import WebhookDelivery, WebhookEndpoint
 from forwarding.replay import failed_deliveries, replay_deliveries, run_test_event
@@ -93,6 +100,7 @@ def endpoint_page(request, bot_id: int, endpoint_id: int, *, form=None, test=Non
                 }
             ),
             "test": test,
+            "kept_because": why_not_deletable(endpoint) if manage else "",
         },
         status=status,
     )
@@ -124,6 +132,25 @@ def endpoint_test(request, bot_id: int, endpoint_id: int):
     bot = _managed_bot(request, bot_id)
     result = run_test_event(request.user, _endpoint_or_404(bot, endpoint_id))
     return endpoint_page(request, bot_id, endpoint_id, test=result)
+
+
+@login_required
+@require_POST
+def endpoint_delete(request, bot_id: int, endpoint_id: int):
+    """Delete an endpoint without deliveries (confirmed in the browser); one with a
+    history is kept, and the page says why (forwarding.endpoints.why_not_deletable)."""
+    bot = _managed_bot(request, bot_id)
+    endpoint = _endpoint_or_404(bot, endpoint_id)
+    try:
+        delete_endpoint(request.user, endpoint)
+    except EndpointNotDeletable as refused:
+        messages.error(request, str(refused))
+        return redirect("console:webhook", bot_id=bot.pk, endpoint_id=endpoint.pk)
+    messages.success(
+        request,
+        _("Endpoint %(url)s deleted. Nothing more is forwarded to it.") % {"url": endpoint.url},
+    )
+    return redirect("console:webhooks", bot_id=bot.pk)
 
 
 @login_required

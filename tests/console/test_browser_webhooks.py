@@ -107,3 +107,34 @@ def test_a_long_answer_to_the_test_event_wraps_inside_the_page(page, bot_admin, 
     width = page.viewport_size["width"]
     assert page.evaluate("document.documentElement.scrollWidth") <= width
     shoot(page, "webhooks-04-long-answer")
+
+
+def test_a_bot_admin_deletes_an_endpoint_after_confirming(page, bot_admin, bot, receiver):
+    from playwright.sync_api import expect
+
+    endpoint = WebhookEndpoint.objects.create(bot=bot, url=receiver.url("/typo"))
+    page.goto("/console/login/")
+    page.get_by_label("用户名").fill("zhao")
+    page.get_by_label("密码").fill("pw-zhao-console-1")
+    page.get_by_role("button", name="登录").click()
+    page.goto(f"/console/bots/{bot.pk}/webhooks/{endpoint.pk}/")
+
+    questions = []
+
+    def answer(dialog, accept):
+        questions.append(dialog.message)
+        dialog.accept() if accept else dialog.dismiss()
+
+    page.once("dialog", lambda dialog: answer(dialog, accept=False))
+    page.get_by_role("button", name="删除此端点").click()
+    expect(page.get_by_role("heading", name="删除端点")).to_be_visible()
+    assert WebhookEndpoint.objects.filter(pk=endpoint.pk).exists()
+
+    page.once("dialog", lambda dialog: answer(dialog, accept=True))
+    page.get_by_role("button", name="删除此端点").click()
+    expect(page.get_by_text(f"端点 {endpoint.url} 已删除。")).to_be_visible()
+    assert page.url.endswith(f"/console/bots/{bot.pk}/webhooks/")
+    assert questions == ["删除此端点？之后不再向它转发任何消息。"] * 2
+    assert not WebhookEndpoint.objects.exists()
+    assert OperatorAction.objects.get().action == "endpoint.delete"
+    shoot(page, "webhooks-05-deleted")

@@ -175,3 +175,70 @@ def test_the_bot_page_lists_the_endpoints_and_links_to_their_page(operator_clien
     html = operator_client.get(reverse("console:bot", args=[bot.pk])).content.decode()
     assert endpoint.url in html and url("webhook", bot, endpoint.pk) in html
     assert url("webhooks", bot) in html
+
+
+def test_a_bot_admin_deletes_an_endpoint_without_deliveries_and_it_is_audited(
+    operator_client, operator, bot, endpoint
+):
+    page = operator_client.get(url("webhook", bot, endpoint.pk)).content.decode()
+    assert url("webhook_delete", bot, endpoint.pk) in page
+    assert 'data-confirm="删除此端点？' in page  # asked once more in the browser (confirm.js)
+    assert operator_client.get(url("webhook_delete", bot, endpoint.pk)).status_code == 405
+
+    response = operator_client.post(url("webhook_delete", bot, endpoint.pk))
+
+    assert response["Location"] == url("webhooks", bot)
+    assert not WebhookEndpoint.objects.filter(pk=endpoint.pk).exists()
+    listing = operator_client.get(response["Location"]).content.decode()
+    assert f"端点 {endpoint.url} 已删除" in listing
+    action = OperatorAction.objects.get(action="endpoint.delete")
+    assert action.actor == operator and action.bot == bot
+    assert action.details["url"] == endpoint.url
+    actions = operator_client.get(reverse("console:operator_actions")).content.decode()
+    assert "删除了 Webhook 端点" in actions and endpoint.url in actions
+
+
+def test_an_endpoint_with_a_delivery_history_is_kept_and_the_page_says_why(
+    operator_client, bot, endpoint, failed
+):
+    page = operator_client.get(url("webhook", bot, endpoint.pk)).content.decode()
+    assert url("webhook_delete", bot, endpoint.pk) not in page
+    assert "历史中有 1 次投递" in page
+
+    response = operator_client.post(url("webhook_delete", bot, endpoint.pk))
+
+    assert response["Location"] == url("webhook", bot, endpoint.pk)
+    assert WebhookDelivery.objects.filter(pk=failed.pk).exists()
+    assert WebhookAttempt.objects.filter(delivery=failed).exists()
+    shown = operator_client.get(response["Location"]).content.decode()
+    assert "历史中有 1 次投递" in shown and "取消勾选" in shown
+    assert not OperatorAction.objects.filter(action="endpoint.delete").exists()
+
+
+def test_the_primary_endpoint_is_not_deleted_it_is_the_bots_webhook_url(operator_client, bot):
+    from forwarding.endpoints import sync_primary_endpoint
+
+    bot.webhook_url = "https://hooks.example.com/primary"
+    bot.save()
+    primary = sync_primary_endpoint(bot)
+
+    response = operator_client.post(url("webhook_delete", bot, primary.pk))
+
+    assert WebhookEndpoint.objects.filter(pk=primary.pk).exists()
+    assert "机器人页面" in operator_client.get(response["Location"]).content.decode()
+
+
+def test_an_operator_who_is_not_a_bot_admin_cannot_delete_an_endpoint(reader, bot, endpoint):
+    assert reader.post(url("webhook_delete", bot, endpoint.pk)).status_code == 403
+    page = reader.get(url("webhook", bot, endpoint.pk)).content.decode()
+    assert url("webhook_delete", bot, endpoint.pk) not in page
+    assert WebhookEndpoint.objects.filter(pk=endpoint.pk).exists()
+
+
+def test_another_bots_endpoint_is_not_found_for_deleting(operator_client, bot, other_bot, receiver):
+    theirs = WebhookEndpoint.objects.create(bot=other_bot, url=receiver.url("/theirs"))
+    assert operator_client.post(url("webhook_delete", other_bot, theirs.pk)).status_code == 404
+    assert operator_client.post(url("webhook_delete", bot, theirs.pk)).status_code == 404
+    huge = f"/console/bots/{bot.pk}/webhooks/99999999999999999999/delete"
+    assert operator_client.post(huge).status_code == 404
+    assert WebhookEndpoint.objects.filter(pk=theirs.pk).exists()
