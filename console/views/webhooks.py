@@ -7,7 +7,9 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.text import Truncator
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
@@ -26,6 +28,8 @@ from forwarding.replay import failed_deliveries, replay_deliveries, run_test_eve
 
 from ..webhooks import EndpointForm, may_manage_webhooks, recent_deliveries
 from .scoping import visible_bot_or_404
+
+TEST_ANSWER_SHOWN = 1000  # characters of a test event's answer kept for the page
 
 
 def _managed_bot(request, bot_id: int):
@@ -74,10 +78,16 @@ def endpoint_add(request, bot_id: int):
     return redirect("console:webhook", bot_id=bot.pk, endpoint_id=endpoint.pk)
 
 
+def _test_result_key(endpoint_id: int) -> str:
+    return f"console:webhook_test:{endpoint_id}"
+
+
 @login_required
-def endpoint_page(request, bot_id: int, endpoint_id: int, *, form=None, test=None, status=200):
+def endpoint_page(request, bot_id: int, endpoint_id: int, *, form=None, status=200):
     bot = visible_bot_or_404(request.user, bot_id)
     endpoint = _endpoint_or_404(bot, endpoint_id)
+    # A test event's answer, shown once after its POST redirected here.
+    test = request.session.pop(_test_result_key(endpoint.pk), None)
     manage = may_manage_webhooks(request.user, bot)
     shown = request.GET.get("status", "")
     now = timezone.localtime()
@@ -129,9 +139,18 @@ def endpoint_change(request, bot_id: int, endpoint_id: int):
 @login_required
 @require_POST
 def endpoint_test(request, bot_id: int, endpoint_id: int):
+    """Send a test event, then redirect to the endpoint's page, which shows the answer
+    once (kept in the session): reloading the page does not send it again."""
     bot = _managed_bot(request, bot_id)
-    result = run_test_event(request.user, _endpoint_or_404(bot, endpoint_id))
-    return endpoint_page(request, bot_id, endpoint_id, test=result)
+    endpoint = _endpoint_or_404(bot, endpoint_id)
+    result = run_test_event(request.user, endpoint)
+    request.session[_test_result_key(endpoint.pk)] = {
+        "outcome": result.outcome,
+        "http_status": result.http_status,
+        "duration_ms": result.duration_ms,
+        "text": Truncator(result.text).chars(TEST_ANSWER_SHOWN),
+    }
+    return redirect(reverse("console:webhook", args=[bot.pk, endpoint.pk]) + "#actions")
 
 
 @login_required

@@ -120,7 +120,8 @@ def test_a_test_event_is_signed_audited_and_its_answer_shown(
 ):
     receiver.respond(202, b'{"received": true}')
 
-    page = operator_client.post(url("webhook_test", bot, endpoint.pk)).content.decode()
+    page = operator_client.post(url("webhook_test", bot, endpoint.pk), follow=True)
+    page = page.content.decode()
 
     (request,) = receiver.requests
     payload = Webhook(bot.signing_secret).verify(request.body, request.headers)
@@ -128,6 +129,23 @@ def test_a_test_event_is_signed_audited_and_its_answer_shown(
     assert "端点已响应测试事件" in page and "HTTP 202" in page
     assert not WebhookDelivery.objects.exists()
     assert OperatorAction.objects.get(action="endpoint.test").actor == operator
+
+
+def test_a_test_event_redirects_to_the_endpoint_page_and_a_reload_sends_nothing(
+    operator_client, bot, endpoint, receiver
+):
+    receiver.respond(500, b"receiver down")
+
+    response = operator_client.post(url("webhook_test", bot, endpoint.pk))
+
+    assert response.status_code == 302
+    assert response["Location"] == url("webhook", bot, endpoint.pk) + "#actions"
+    shown = operator_client.get(response["Location"]).content.decode()
+    assert "测试事件失败" in shown and "HTTP 500" in shown and "receiver down" in shown
+    reloaded = operator_client.get(response["Location"]).content.decode()
+    assert "测试事件失败" not in reloaded  # shown once, like a message
+    assert len(receiver.requests) == 1
+    assert OperatorAction.objects.filter(action="endpoint.test").count() == 1
 
 
 def test_changing_an_endpoint_keeps_the_primary_url_and_is_audited(operator_client, bot, make_bot):
