@@ -16,7 +16,7 @@ from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import dateformat, timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_GET, require_POST
 from django.views.static import serve
 
@@ -36,6 +36,15 @@ ACTIONS = {
     "pause": services.pause,
     "resume": services.resume,
     "cancel": services.cancel,
+}
+# What each action did, in words matching the badge it leaves (已暂停, 已取消).
+DONE = {
+    "pause": gettext_lazy("Announcement paused: recipients not yet sent wait until you resume."),
+    "resume": gettext_lazy("Announcement resumed: sending continues."),
+    "cancel": gettext_lazy(
+        "Announcement cancelled: recipients not yet sent will not get it; "
+        "messages already sent stay in the history."
+    ),
 }
 
 
@@ -273,7 +282,7 @@ def act(request, pk: int, verb: str):
                 request, _("Refused: the announcement has finished, nothing is left to send.")
             )
         else:
-            messages.success(request, _("Done."))
+            messages.success(request, DONE[verb])
     else:
         raise Http404
     return redirect("announcements:detail", pk=announcement.pk)

@@ -292,6 +292,29 @@ def test_detail_shows_runs_with_progress_and_actions_work(
     ]
 
 
+def test_each_action_says_what_it_did_in_the_words_of_the_badge(
+    client, bot, make_groups, superuser, make_announcement
+):
+    """Cancelling flashed "已完成。" above a badge saying "已取消"."""
+    announcement = make_announcement(bot, make_groups(bot, 2))
+    client.force_login(superuser)
+    act = f"/console/announcements/{announcement.pk}/%s/"
+
+    paused = client.post(act % "pause", follow=True).content.decode()
+    resumed = client.post(act % "resume", follow=True).content.decode()
+    cancelled = client.post(act % "cancel", follow=True).content.decode()
+
+    assert "公告已暂停" in paused and "公告已恢复" in resumed
+    assert "公告已取消：尚未发送的接收者不会再收到" in cancelled and "已完成" not in cancelled
+    announcement.refresh_from_db()
+    assert announcement.status == "cancelled"
+
+    client.cookies["django_language"] = "en"
+    again = make_announcement(bot, make_groups(bot, 1, prefix="wrEn"))
+    english = client.post(f"/console/announcements/{again.pk}/cancel/", follow=True)
+    assert "Announcement cancelled: recipients not yet sent" in english.content.decode()
+
+
 def test_schedule_preview_lists_the_next_five_times_in_the_time_zone(client, superuser):
     client.force_login(superuser)
 
