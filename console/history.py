@@ -59,6 +59,8 @@ class HistoryPage:
     focus_id: int | None = None
     # A jump to a date without messages: the day asked for (the page shows the nearest).
     empty_day: date | None = None
+    # A jump to a message this conversation does not have: its id (the page is the latest).
+    missing_id: int | None = None
 
     @property
     def oldest_key(self) -> int | None:
@@ -103,14 +105,19 @@ def latest_page(conversation: Conversation, size: int = PAGE_SIZE) -> HistoryPag
 
 
 def page_around(conversation: Conversation, message_id: int, size: int = PAGE_SIZE) -> HistoryPage:
-    """A page with `message_id` in the middle (it is shown highlighted)."""
+    """A page with `message_id` in the middle (it is shown highlighted); the latest
+    page with `missing_id` set when the conversation has no such message (deleted by
+    the retention, another conversation's, or never there)."""
     key = (
         Message.objects.filter(conversation=conversation, pk=message_id)
         .annotate(key=TIMELINE_KEY)
         .values_list("key", flat=True)
         .first()
     )
-    key = message_id if key is None else key  # no such message: the page where it would be
+    if key is None:
+        page = latest_page(conversation, size)
+        page.missing_id = message_id
+        return page
     half = size // 2
     older, has_older = _older(conversation, key + 1, half + 1)
     newer, has_newer = _newer(conversation, key, size - len(older))

@@ -282,6 +282,29 @@ def test_jump_to_a_message_shows_the_page_around_it_highlighted(
     assert f'id="m{target.pk}" class="msg in focus"' in response.content.decode()
 
 
+def test_jump_to_a_message_that_is_gone_says_so_and_shows_the_latest_page(
+    operator_client, group, history_url, make_message
+):
+    made = [make_message(group, text=f"m{i}") for i in range(80)]
+    deleted = made[0].pk
+    made[0].delete()  # as the nightly retention does
+
+    for missing in (deleted, made[-1].pk + 1000):
+        response = operator_client.get(history_url + f"?at={missing}")
+        html = response.content.decode()
+        assert response.status_code == 200
+        assert shown_ids(response) == [m.pk for m in made[-50:]]
+        assert 'id="missing-message"' in html and f"消息 {missing} 不在此会话中" in html
+        assert 'class="msg in focus"' not in html
+
+    operator_client.cookies["django_language"] = "en"
+    english = operator_client.get(history_url + f"?at={deleted}").content.decode()
+    assert f"Message {deleted} is not in this conversation" in english
+    assert "Showing the latest messages." in english
+    shown = operator_client.get(history_url + f"?at={made[10].pk}").content.decode()
+    assert 'id="missing-message"' not in shown
+
+
 def test_jump_to_date_starts_at_that_days_first_message(
     operator_client, group, history_url, make_message
 ):
