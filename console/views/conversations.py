@@ -2,6 +2,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import pgettext_lazy
 
 from conversations.models import Conversation
 from conversations.roles import is_bot_admin, may_create_bots
@@ -18,6 +19,11 @@ from .app_setup import setup_url
 from .scoping import visible_bot_or_404
 
 PER_PAGE = 50
+# Plural, unlike the kinds' names ("Group 3" read as one group): 群聊 / 用户 as elsewhere.
+TAB_LABELS = {
+    Conversation.Kind.GROUP: pgettext_lazy("conversation list tab", "Groups"),
+    Conversation.Kind.USER: pgettext_lazy("conversation list tab", "Users"),
+}
 
 
 @login_required
@@ -51,10 +57,7 @@ def conversation_list(request, bot_id: int):
             "url": reverse("console:conversations", args=[bot.pk]) + f"?kind={value}",
             "count": Conversation.objects.filter(bot=bot, kind=value).count(),
         }
-        for value, label in (
-            (Conversation.Kind.GROUP, Conversation.Kind.GROUP.label),
-            (Conversation.Kind.USER, Conversation.Kind.USER.label),
-        )
+        for value, label in TAB_LABELS.items()
     ]
     return render(
         request,

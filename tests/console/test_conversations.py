@@ -1,3 +1,5 @@
+import re
+
 from django.urls import reverse
 
 from conversations.models import Conversation
@@ -72,6 +74,27 @@ def test_users_and_groups_are_separate_tabs(operator_client, bot, make_conversat
 
     assert "一个群" in groups and "一个用户" not in groups
     assert "一个用户" in users and "一个群" not in users
+
+
+def test_the_tabs_are_named_in_the_plural_in_both_languages(
+    operator_client, bot, make_conversation
+):
+    """English read "Group 3 / User 4": the kinds' singular names."""
+    for i in range(3):
+        make_conversation(bot, f"wrG{i}", name=f"群 {i}")
+    make_conversation(bot, "wmU", name="一个用户", kind=Conversation.Kind.USER)
+    url = reverse("console:conversations", args=[bot.pk])
+
+    def tabs(html: str) -> list[str]:
+        nav = html.split('<nav class="tabs">')[1].split("</nav>")[0]
+        return [" ".join(re.sub(r"<[^>]+>", " ", tab).split()) for tab in nav.split("</a>")[:-1]]
+
+    chinese = tabs(operator_client.get(url).content.decode())
+    operator_client.cookies["django_language"] = "en"
+    english = tabs(operator_client.get(url).content.decode())
+
+    assert chinese == ["群聊 3", "用户 1"]
+    assert english == ["Groups 3", "Users 1"]
 
 
 def test_search_by_name_and_empty_result_offers_to_show_all(
