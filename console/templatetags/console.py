@@ -132,6 +132,13 @@ def ago(value) -> str:
 
 
 @register.filter
+def under_a_minute_ago(value) -> bool:
+    """Whether a past time is less than a minute ago, where `timesince` would say
+    "0 minutes" ("自 0 分钟 前起")."""
+    return bool(value) and (timezone.now() - value).total_seconds() < 60
+
+
+@register.filter
 def status_label(message) -> str:
     """A message's delivery state in words; "waiting to retry" for a queued one already tried."""
     return status_labels.status_label(message.status, message.attempt_count)

@@ -1,6 +1,9 @@
 """A bot's webhooks in the console: operators see endpoints, health and deliveries;
 only bot admins add, change, test and replay."""
 
+import re
+from datetime import timedelta
+
 import pytest
 from django.contrib.auth.models import Permission
 from django.urls import reverse
@@ -260,3 +263,41 @@ def test_another_bots_endpoint_is_not_found_for_deleting(operator_client, bot, o
     huge = f"/console/bots/{bot.pk}/webhooks/99999999999999999999/delete"
     assert operator_client.post(huge).status_code == 404
     assert WebhookEndpoint.objects.filter(pk=theirs.pk).exists()
+
+
+def test_health_under_a_minute_says_less_than_a_minute_in_both_languages(
+    operator_client, bot, receiver
+):
+    """A failure seconds ago read "自 0 分钟 前起"."""
+    now = timezone.now()
+    failing = WebhookEndpoint.objects.create(
+        bot=bot,
+        url=receiver.url("/failing"),
+        failure_streak=1,
+        failing_since=now - timedelta(seconds=20),
+    )
+    healthy = WebhookEndpoint.objects.create(
+        bot=bot, url=receiver.url("/healthy"), last_success_at=now - timedelta(seconds=5)
+    )
+    older = WebhookEndpoint.objects.create(
+        bot=bot,
+        url=receiver.url("/older"),
+        failure_streak=3,
+        failing_since=now - timedelta(minutes=5, seconds=10),
+    )
+
+    def health(html: str, endpoint) -> str:
+        row = html.split(endpoint.url)[1].split("</tr>")[0]
+        return " ".join(re.sub(r"<[^>]+>", " ", row).split())
+
+    chinese = operator_client.get(url("webhooks", bot)).content.decode()
+    operator_client.cookies["django_language"] = "en"
+    english = operator_client.get(url("webhooks", bot)).content.decode()
+
+    assert "0 分钟" not in chinese and "0 minutes" not in english
+    assert "自不到一分钟前起" in health(chinese, failing)
+    assert "since less than a minute ago" in health(english, failing)
+    assert "上次成功于不到一分钟前" in health(chinese, healthy)
+    assert "last success less than a minute ago" in health(english, healthy)
+    assert "自 5 分钟前起" in health(chinese, older)
+    assert "since 5 minutes ago" in health(english, older)
