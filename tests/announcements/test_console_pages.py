@@ -349,7 +349,7 @@ def test_pages_are_in_chinese_by_default_and_english_when_chosen(client, bot, su
     client.cookies["django_language"] = "en"
     english = client.get("/console/announcements/new/").content.decode()
 
-    assert "新建公告" in chinese and "全选群" in chinese
+    assert "新建公告" in chinese and "全选群聊" in chinese
     assert "New announcement" in english and "Select all groups" in english
 
 
