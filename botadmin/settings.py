@@ -369,6 +369,10 @@ BOTADMIN_HTTP_MAX_RESPONSE_BYTES = env.int("BOTADMIN_HTTP_MAX_RESPONSE_BYTES", d
 # the largest body (a 2 MB image is 2.7 MB of base64).
 BOTADMIN_SEND_RATE_LIMIT_PER_MINUTE = env.int("BOTADMIN_SEND_RATE_LIMIT_PER_MINUTE", default=600)
 BOTADMIN_SEND_MAX_BODY_BYTES = env.int("BOTADMIN_SEND_MAX_BODY_BYTES", default=4 * 1024 * 1024)
+# /api/upload_media: the largest request body (a 20 MB file and its multipart framing).
+BOTADMIN_UPLOAD_MEDIA_MAX_BODY_BYTES = env.int(
+    "BOTADMIN_UPLOAD_MEDIA_MAX_BODY_BYTES", default=21 * 1024 * 1024
+)
 # Bridge connector: timeouts towards agents.
 BRIDGE_CONNECT_TIMEOUT = env.float("BRIDGE_CONNECT_TIMEOUT", default=5)
 BRIDGE_READ_TIMEOUT = env.float("BRIDGE_READ_TIMEOUT", default=15)
@@ -450,7 +454,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "messaging.purge_expired_messages",
         "schedule": crontab(hour=3, minute=17),  # UTC, a quiet hour in China
     },
-    # Archived media past BOTADMIN_MEDIA_RETENTION_DAYS (nothing when unset).
+    # Uploads (/api/upload_media) past their 3 days; archived media past
+    # BOTADMIN_MEDIA_RETENTION_DAYS (nothing when unset).
     "expire-media": {
         "task": "messaging.expire_media",
         "schedule": crontab(hour=3, minute=47),

@@ -16,6 +16,7 @@ from .views import favicon, healthz, readyz
 # The two busiest endpoints first: Django tries URL patterns in order.
 api.add_router("", "messaging.api.router")
 api.add_router("/", "messaging.callback_api.router")
+api.add_router("", "messaging.upload_api.router")
 api.add_router("/messages", scheduled_messages_router)
 api.add_router("", "conversations.api.router")
 api.add_router("/messages", "messaging.status_api.router")

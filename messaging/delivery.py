@@ -43,7 +43,7 @@ from connectors.base import Connector, Outcome, SendResult
 from connectors.registry import connector_class, connector_for
 from conversations.models import Bot
 
-from . import delivery_pace
+from . import delivery_pace, uploads
 from .models import DeliveryAttempt, Message
 from .outbox import (
     CLAIM_BATCH,
@@ -345,10 +345,18 @@ def send_and_record(attempts: list[Attempt], clock: Clock) -> list[str]:
 
 
 def call_connector(message: Message) -> tuple[SendResult, conversions.Converted | None]:
-    """Convert the body to what the bot sends (connectors/conversions.py) and send it."""
+    """Convert the body to what the bot sends (connectors/conversions.py) and send it; a
+    file or voice sent by an upload's media_id goes with the upload's bytes."""
     connector = connector_for(message.bot)
     try:
-        converted = conversions.convert(connector, message.body)
+        body = uploads.body_to_send(message)
+    except uploads.UploadGone as error:
+        return SendResult(Outcome.FAILED, str(error)), None
+    except Exception as error:  # the media store (a bucket that is down): nothing was sent
+        logger.warning("Media store unavailable for message %s", message.pk, exc_info=True)
+        return SendResult(Outcome.RETRY, f"media store unavailable: {error!r}"), None
+    try:
+        converted = conversions.convert(connector, body)
     except conversions.CannotConvert as error:
         # Accepted before the bot's capabilities changed (an agent announcing less).
         return SendResult(Outcome.FAILED, str(error)), None

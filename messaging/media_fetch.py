@@ -45,6 +45,7 @@ from connectors.registry import connector_for
 from media import store
 from media.sniff import sniff
 
+from . import uploads
 from .models import Message, MessageMedia
 from .signals import inbound_media_settled
 
@@ -116,27 +117,44 @@ def add_outbound_media(messages: list[Message]) -> list[MessageMedia]:
     """
     now = timezone.now()
     rows = []
+    uploaded: dict[str, int] = {}  # media_id → stored file, looked up once per upload
     for message in messages:
         reference = outbound_media_reference(message)
-        if reference is not None:
+        if reference is None:
+            continue
+        if reference["cdn_type"] == uploads.UPLOAD_CDN_TYPE:  # stored already: linked
+            media_id = reference["cdn"]
+            if media_id not in uploaded:
+                uploaded[media_id] = uploads.stored_file_for(message.bot_id, media_id)
             rows.append(
                 MessageMedia(
-                    message=message, status=Status.PENDING, next_attempt_at=now, **reference
+                    message=message,
+                    status=Status.STORED,
+                    stored_file_id=uploaded[media_id],
+                    stored_at=now,
+                    **reference,
                 )
             )
+            continue
+        rows.append(
+            MessageMedia(message=message, status=Status.PENDING, next_attempt_at=now, **reference)
+        )
     if not rows:
         return []
     created = MessageMedia.objects.bulk_create(rows)
     from .tasks import IDS_PER_TASK, fetch_media
 
-    ids = [row.pk for row in created]
+    ids = [row.pk for row in created if row.status == Status.PENDING]
     for start in range(0, len(ids), IDS_PER_TASK):
         fetch_media.delay_on_commit(ids[start : start + IDS_PER_TASK])
     return created
 
 
 def outbound_media_reference(message: Message) -> dict | None:
-    """Where an outbound message's image comes from, when it has one to archive."""
+    """Where an outbound message's image comes from, when it has one to archive (or the
+    upload whose stored file a file or voice sent by media_id shows)."""
+    if (upload := uploads.upload_reference(message)) is not None:
+        return upload
     image = message.body.get("image") if message.msgtype == "image" else None
     if not isinstance(image, dict):
         return None

@@ -38,6 +38,8 @@ def expire_media(now: datetime | None = None) -> int:
     while True:
         rows = list(
             MessageMedia.objects.filter(status=Status.STORED, created_at__lt=before)
+            # A message still to be sent needs its upload's bytes (messaging/uploads.py).
+            .exclude(message__status__in=Message.Status.UNFINISHED)
             .order_by("created_at")
             .values_list("pk", "message_id", "stored_file_id")[:size]
         )

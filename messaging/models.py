@@ -1,5 +1,6 @@
+import secrets
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import models
@@ -344,9 +345,60 @@ class MessageMedia(models.Model):
         return f"{self.kind} {self.cdn_type}:{self.cdn[:40]}"
 
 
+def new_media_id() -> str:
+    """An upload's media_id: unguessable, since it is all a send needs besides the secret."""
+    return secrets.token_urlsafe(32)
+
+
+# How long an uploaded media_id can be sent, as WeCom's (shared/spec/wecom.md section 1).
+UPLOAD_LIFETIME = timedelta(days=3)
+
+
+class UploadedMedia(models.Model):
+    """A file or voice uploaded through `POST /api/upload_media`, sent later by its media_id.
+
+    WeCom's group robot's two-step flow (messaging/upload_media.py): the bytes go to the
+    media store (`media.StoredFile`, kept once by SHA-256), this row names them for the
+    bot until `expires_at`. A message that sends it links the stored file through its own
+    media row (MessageMedia), so the message stays sendable after the upload is deleted.
+    """
+
+    class Kind(models.TextChoices):
+        FILE = "file", _("File")
+        VOICE = "voice", _("Voice")
+
+    media_id = models.CharField(_("media ID"), max_length=64, unique=True, default=new_media_id)
+    bot = models.ForeignKey(
+        Bot, on_delete=models.CASCADE, related_name="uploads", verbose_name=_("bot")
+    )
+    kind = models.CharField(_("kind"), max_length=8, choices=Kind.choices)
+    name = models.CharField(_("file name"), max_length=255)
+    size = models.PositiveBigIntegerField(_("size (bytes)"))
+    md5 = models.CharField(_("MD5"), max_length=32)
+    stored_file = models.ForeignKey(
+        "media.StoredFile",
+        on_delete=models.PROTECT,
+        related_name="uploads",
+        verbose_name=_("stored copy"),
+    )
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    expires_at = models.DateTimeField(_("expires"), db_index=True)
+
+    class Meta:
+        verbose_name = _("uploaded media")
+        verbose_name_plural = _("uploaded media")
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.name} ({self.size} B)"
+
+
 __all__ = [
+    "UPLOAD_LIFETIME",
     "DeliveryAttempt",
     "Message",
     "MessageMedia",
+    "UploadedMedia",
+    "new_media_id",
     "new_msgid",
 ]

@@ -80,7 +80,13 @@ class MiniProgram(_Part):
     thumb_url: Url | None = None
 
 
+MEDIA_ID_DESCRIPTION = (
+    "The media_id of this bot's upload (POST /api/upload_media) of this type, within 3 days."
+)
+
+
 class File(_Part):
+    media_id: str | None = Field(None, description=MEDIA_ID_DESCRIPTION)
     url: Url | None = Field(None, description="Where the file can be downloaded.")
     base64: str | None = Field(None, description="The file's bytes, base64.")
     md5: str | None = Field(None, description="md5 of the raw bytes; required with `base64`.")
@@ -90,6 +96,7 @@ class File(_Part):
 
 
 class Voice(_Part):
+    media_id: str | None = Field(None, description=MEDIA_ID_DESCRIPTION)
     url: Url | None = Field(None, description="Where the AMR voice can be downloaded.")
     base64: str | None = Field(None, description="The AMR bytes (`#!AMR\\n`…), base64.")
     md5: str | None = Field(None, description="md5 of the raw bytes; required with `base64`.")

@@ -83,7 +83,8 @@ def sweep_media() -> int:
 
 @shared_task(name="messaging.expire_media", ignore_result=True)
 def expire_media() -> int:
-    """Nightly: archived media past BOTADMIN_MEDIA_RETENTION_DAYS."""
-    from . import media_retention
+    """Nightly: uploads past their 3 days, archived media past BOTADMIN_MEDIA_RETENTION_DAYS."""
+    from . import media_retention, uploads
 
+    uploads.delete_expired_uploads()
     return media_retention.expire_media()

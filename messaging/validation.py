@@ -39,6 +39,7 @@ from connectors.voice import amr_seconds, is_amr
 from conversations.models import Bot
 
 from .schemas import MAX_URL_BYTES, MSGTYPES, NOT_YET_SUPPORTED, outbound_message
+from .uploads import live_upload
 
 UPSTREAM_MSGID_MAX_BYTES = 128  # Message.upstream_msgid
 
@@ -173,7 +174,10 @@ def _check_bytes(payload: dict, msgtype: str, max_bytes: int) -> bytes | None:
         _check_url(payload["url"], f"{msgtype}.url")
     if "base64" not in payload:
         if "url" not in payload:
-            raise Err.FIELD_INVALID.error(f"invalid field: {msgtype} needs url, or base64 and md5")
+            media_id = "media_id, " if msgtype in ("file", "voice") else ""
+            raise Err.FIELD_INVALID.error(
+                f"invalid field: {msgtype} needs {media_id}url, or base64 and md5"
+            )
         return None
     try:
         raw = base64.b64decode(payload["base64"], validate=True)
@@ -205,8 +209,30 @@ FILE_MIN_BYTES = 6
 FILE_NAME_MAX_BYTES = 255
 
 
+def _check_upload(payload: dict, msgtype: str, connector) -> bool:
+    """A file or voice sent by the media_id of an upload: True once the upload is found
+    (its md5, and a file's name unless given, join the body); False without a media_id."""
+    if "media_id" not in payload:
+        return False
+    if "url" in payload or "base64" in payload:
+        raise Err.FIELD_INVALID.error(
+            f"invalid field: {msgtype} takes media_id, url or base64, not several"
+        )
+    if not payload["media_id"].strip():
+        raise Err.MEDIA_MISSING.error(f"media_id missing: {msgtype}.media_id is empty")
+    upload = live_upload(connector.bot, payload["media_id"], msgtype)
+    payload["md5"] = upload.md5
+    if msgtype == "file":
+        payload.setdefault("name", upload.name)
+    return True
+
+
 def _check_file(payload: dict, limits: Limits, connector) -> None:
-    raw = _check_bytes(payload, "file", limits.file)
+    raw = (
+        None
+        if _check_upload(payload, "file", connector)
+        else _check_bytes(payload, "file", limits.file)
+    )
     if raw is not None and len(raw) < FILE_MIN_BYTES:
         raise Err.FIELD_INVALID.error(
             f"invalid field: file must be at least {FILE_MIN_BYTES} bytes"
@@ -219,6 +245,8 @@ def _check_file(payload: dict, limits: Limits, connector) -> None:
 
 
 def _check_voice(payload: dict, limits: Limits, connector) -> None:
+    if _check_upload(payload, "voice", connector):
+        return  # checked when it was uploaded
     raw = _check_bytes(payload, "voice", limits.voice)
     if raw is None:
         return  # by url: its bytes are checked when they are downloaded

@@ -31,6 +31,7 @@ CHECKS = [
 ]
 OPERATIONS = [
     ("POST", "/api/send"),
+    ("POST", "/api/upload_media"),
     ("POST", "/api/callback"),
     ("GET", "/api/users"),
     ("GET", "/api/groups"),
@@ -57,11 +58,13 @@ def test_every_api_operation_is_checked(api_schema):
 
 @pytest.mark.parametrize("method, path", OPERATIONS)
 def test_every_answer_conforms_to_the_openapi_document(
-    api_schema, bot, group, make_conversation, method, path
+    api_schema, bot, group, make_bot, make_conversation, method, path
 ):
     make_conversation(bot, "wmUser1", kind=Conversation.Kind.USER, name="张伟")
     operation = api_schema[path][method]
     secret = bot.secret
+    if path == "/api/upload_media":  # a bot that sends files, so that uploads can succeed
+        secret = make_bot(name="robot", connector="wecom_robot", agent_url="").secret
 
     @settings(
         max_examples=EXAMPLES,
@@ -84,7 +87,7 @@ def test_every_answer_conforms_to_the_openapi_document(
 
 
 def test_each_operation_s_success_answer_matches_its_documented_schema(
-    api_schema, live_server, bot, group
+    api_schema, live_server, bot, group, make_bot
 ):
     """Random requests rarely succeed (an unknown msgid, conversation): real ones here."""
     api = live_server.url + "/api"
@@ -100,8 +103,15 @@ def test_each_operation_s_success_answer_matches_its_documented_schema(
     )
     later = {**to_group, "send_at": (timezone.now() + timedelta(days=30)).isoformat()}
     scheduled = requests.post(f"{api}/send", params=later, json=text, timeout=30).json()["msgid"]
+    robot = make_bot(name="robot", connector="wecom_robot", agent_url="", agent_token="")
     answers = {
         ("POST", "/api/send"): sent,
+        ("POST", "/api/upload_media"): requests.post(
+            f"{api}/upload_media",
+            params={"secret": robot.secret, "type": "file"},
+            files={"media": ("report.pdf", b"%PDF-1.4 report")},
+            timeout=30,
+        ),
         ("POST", "/api/callback"): requests.post(
             f"{api}/callback", json=callback_body("text", bot), timeout=30
         ),

@@ -1,0 +1,341 @@
+"""POST /api/upload_media and sending its media_id: WeCom's group-robot two-step file flow."""
+
+import hashlib
+from datetime import timedelta
+
+import pytest
+import requests
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
+
+from media.models import StoredFile
+from messaging import uploads
+from messaging.media_retention import expire_media
+from messaging.models import Message, MessageMedia, UploadedMedia
+from messaging.tasks import expire_media as expire_media_task
+
+REPORT = b"%PDF-1.4 weekly report " * 40
+
+
+def amr(seconds: float) -> bytes:
+    """AMR-NB of `seconds`: 50 frames of 12.2 kbit/s (frame type 7, 32 bytes) a second."""
+    return b"#!AMR\n" + (b"\x3c" + bytes(31)) * int(seconds * 50)
+
+
+@pytest.fixture
+def upload(client):
+    """POST /api/upload_media as a caller would: `upload(secret, kind, content, name)`."""
+
+    def post(secret, kind="file", content=REPORT, name="周报.pdf", **query):
+        params = {"secret": secret, "type": kind, **query}
+        data = {"media": SimpleUploadedFile(name, content)} if content is not None else {}
+        return client.post("/api/upload_media", data, query_params=params)
+
+    return post
+
+
+def uploaded(response) -> str:
+    assert response.status_code == 200, response.content
+    answer = response.json()
+    assert answer["errcode"] == 0, answer
+    return answer["media_id"]
+
+
+def refused(response, errcode: int, status: int) -> str:
+    answer = response.json()
+    assert (answer["errcode"], response.status_code) == (errcode, status), answer
+    assert set(answer) == {"errcode", "errmsg"}
+    return answer["errmsg"]
+
+
+def file_by_id(media_id: str) -> dict:
+    return {"msgtype": "file", "file": {"media_id": media_id}}
+
+
+# --- The flow ---------------------------------------------------------------------------
+
+
+def test_a_script_uploads_a_file_then_sends_its_media_id_and_the_group_gets_it(
+    wecom, wecom_group, live_server, run_queue
+):
+    """What a tool written for WeCom's robot does, over HTTP, against botadmin."""
+    api = live_server.url + "/api"
+    secret = wecom_group.bot.secret
+
+    answer = requests.post(
+        f"{api}/upload_media",
+        params={"secret": secret, "type": "file"},
+        files={"media": ("周报 第3周.pdf", REPORT)},
+        timeout=30,
+    ).json()
+    sent = requests.post(
+        f"{api}/send",
+        params={"secret": secret, "conversation_id": "wrSales"},
+        json=file_by_id(answer["media_id"]),
+        timeout=30,
+    )
+    run_queue()
+
+    assert set(answer) == {"errcode", "errmsg", "type", "media_id", "created_at"}
+    assert (answer["errcode"], answer["errmsg"], answer["type"]) == (0, "ok", "file")
+    assert isinstance(answer["created_at"], str)
+    assert abs(int(answer["created_at"]) - timezone.now().timestamp()) < 60
+    assert sent.status_code == 200 and sent.json()["errcode"] == 0, sent.text
+    message = Message.objects.get(msgid=sent.json()["msgid"])
+    assert message.status == "sent", message.last_error
+    ((key, kind, filename, content),) = wecom.uploads
+    assert (key, kind, filename, content) == ("key-sales", "file", "周报 第3周.pdf", REPORT)
+    ((_, posted),) = wecom.messages
+    assert posted == {"msgtype": "file", "file": {"media_id": posted["file"]["media_id"]}}
+    assert wecom.media[posted["file"]["media_id"]][:2] == (REPORT, "file")
+
+
+def test_an_uploaded_voice_is_sent_by_its_media_id(wecom, wecom_group, upload, send, run_queue):
+    media_id = uploaded(upload(wecom_group.bot.secret, "voice", amr(3), "hello.amr"))
+
+    answer = send(
+        wecom_group.bot.secret, "wrSales", {"msgtype": "voice", "voice": {"media_id": media_id}}
+    ).json()
+    run_queue()
+
+    assert Message.objects.get(msgid=answer["msgid"]).status == "sent"
+    ((_, kind, _, content),) = wecom.uploads
+    assert (kind, content) == ("voice", amr(3))
+    assert wecom.messages[0][1]["msgtype"] == "voice"
+
+
+def test_the_stored_message_names_the_upload_and_links_its_stored_file(wecom_group, upload, send):
+    media_id = uploaded(upload(wecom_group.bot.secret, name="report.pdf"))
+
+    answer = send(wecom_group.bot.secret, "wrSales", file_by_id(media_id)).json()
+
+    message = Message.objects.get(msgid=answer["msgid"])
+    assert message.body == {
+        "msgtype": "file",
+        "file": {
+            "media_id": media_id,
+            "md5": hashlib.md5(REPORT).hexdigest(),
+            "name": "report.pdf",
+        },
+    }
+    media = message.media.get()
+    assert (media.status, media.cdn_type, media.original_name) == ("stored", "upload", "report.pdf")
+    assert media.stored_file == UploadedMedia.objects.get(media_id=media_id).stored_file
+
+
+def test_a_queued_message_is_still_sent_after_its_upload_expired_and_was_cleaned_up(
+    wecom, wecom_group, upload, send, run_queue
+):
+    """The message keeps the stored file: a retry or a scheduled send outlives the 3 days."""
+    media_id = uploaded(upload(wecom_group.bot.secret))
+    msgid = send(wecom_group.bot.secret, "wrSales", file_by_id(media_id)).json()["msgid"]
+    UploadedMedia.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
+
+    assert uploads.delete_expired_uploads() == 1
+    run_queue()
+
+    assert Message.objects.get(msgid=msgid).status == "sent"
+    assert wecom.uploads[0][3] == REPORT
+
+
+def test_media_ids_are_unguessable_and_one_per_upload(wecom_group, upload):
+    first = uploaded(upload(wecom_group.bot.secret))
+    second = uploaded(upload(wecom_group.bot.secret))
+
+    assert first != second and len(first) >= 40
+    assert StoredFile.objects.count() == 1  # the same bytes are stored once
+
+
+# --- Refused uploads: WeCom's codes, nothing stored -------------------------------------
+
+
+@pytest.fixture
+def nothing_stored(db):
+    yield
+    assert not UploadedMedia.objects.exists()
+    assert not StoredFile.objects.exists()
+
+
+@pytest.mark.parametrize("kind", ["", "image", "FILE", "video"])
+def test_an_upload_of_another_type_is_40004(wecom_group, upload, nothing_stored, kind):
+    assert "type" in refused(upload(wecom_group.bot.secret, kind), 40004, 400)
+
+
+def test_a_file_of_5_bytes_or_less_is_40006(wecom_group, upload, nothing_stored):
+    refused(upload(wecom_group.bot.secret, content=b"12345"), 40006, 400)
+
+
+def test_a_file_above_the_limit_is_40006_with_413(wecom_group, upload, nothing_stored, settings):
+    settings.BOTADMIN_MEDIA_MAX_BYTES = 1000  # below the robot's 20 MB: the store's limit wins
+
+    errmsg = refused(upload(wecom_group.bot.secret, content=bytes(1001)), 40006, 413)
+
+    assert "1000 bytes" in errmsg
+
+
+def test_a_body_above_the_upload_body_limit_is_refused_before_it_is_read(
+    wecom_group, upload, nothing_stored, settings
+):
+    settings.BOTADMIN_UPLOAD_MEDIA_MAX_BODY_BYTES = 2000
+
+    refused(upload(wecom_group.bot.secret, content=bytes(3000)), 7000002, 413)
+
+
+def test_a_voice_that_is_not_amr_is_40004(wecom_group, upload, nothing_stored):
+    refused(upload(wecom_group.bot.secret, "voice", b"ID3\x03" + bytes(100), "a.mp3"), 40004, 415)
+
+
+def test_a_voice_longer_than_60_seconds_is_refused_for_a_robot(wecom_group, upload, nothing_stored):
+    assert "60" in refused(upload(wecom_group.bot.secret, "voice", amr(61)), 40006, 400)
+
+
+def test_an_upload_without_the_media_part_is_41006(wecom_group, upload, nothing_stored):
+    refused(upload(wecom_group.bot.secret, content=None), 41006, 400)
+
+
+def test_a_media_part_without_a_file_name_is_41006(wecom_group, client, nothing_stored):
+    body = (
+        b'--zz\r\nContent-Disposition: form-data; name="media"\r\n\r\n' + REPORT + b"\r\n--zz--\r\n"
+    )
+    response = client.post(
+        "/api/upload_media",
+        body,
+        content_type="multipart/form-data; boundary=zz",
+        query_params={"secret": wecom_group.bot.secret, "type": "file"},
+    )
+
+    refused(response, 41006, 400)
+
+
+def test_a_body_that_is_not_multipart_is_415(wecom_group, client, nothing_stored):
+    response = client.post(
+        "/api/upload_media",
+        REPORT,
+        content_type="application/pdf",
+        query_params={"secret": wecom_group.bot.secret, "type": "file"},
+    )
+
+    refused(response, 7000003, 415)
+
+
+def test_a_broken_multipart_body_is_400(wecom_group, client, nothing_stored):
+    response = client.post(
+        "/api/upload_media",
+        b"not multipart at all",
+        content_type="multipart/form-data",  # no boundary
+        query_params={"secret": wecom_group.bot.secret, "type": "file"},
+    )
+
+    refused(response, 40035, 400)
+
+
+def test_a_wrong_secret_is_93000(wecom_group, upload, nothing_stored):
+    refused(upload("wrong-secret"), 93000, 401)
+
+
+def test_a_bot_that_cannot_send_files_answers_40008(bridge_bot, upload, nothing_stored):
+    """A bridge agent that announced no files: as /api/send answers a file for it."""
+    refused(upload(bridge_bot.secret), 40008, 400)
+
+
+def test_an_inactive_bot_is_refused(wecom_group, upload, nothing_stored):
+    bot = wecom_group.bot
+    bot.is_active = False
+    bot.save()
+
+    refused(upload(bot.secret), 7000102, 403)
+
+
+# --- Sending a media_id that is not this bot's live upload ------------------------------
+
+
+@pytest.fixture
+def nothing_sent(db):
+    yield
+    assert not Message.objects.exists()
+    assert not MessageMedia.objects.exists()
+
+
+def test_an_unknown_media_id_is_40007(wecom_group, send, nothing_sent):
+    refused(send(wecom_group.bot.secret, "wrSales", file_by_id("3abc")), 40007, 400)
+
+
+def test_an_expired_media_id_is_40007(wecom_group, upload, send, nothing_sent):
+    media_id = uploaded(upload(wecom_group.bot.secret))
+    UploadedMedia.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
+
+    refused(send(wecom_group.bot.secret, "wrSales", file_by_id(media_id)), 40007, 400)
+
+
+def test_another_bot_s_media_id_is_40007(wecom_group, make_bot, make_conversation, upload, send):
+    other = make_bot(name="other-robot", connector="wecom_robot", agent_url="", agent_token="")
+    make_conversation(other, "wrOther", robot_key="key-ops")
+    media_id = uploaded(upload(other.secret))
+
+    refused(send(wecom_group.bot.secret, "wrSales", file_by_id(media_id)), 40007, 400)
+    assert not Message.objects.exists()
+
+
+def test_a_voice_upload_sent_as_a_file_is_40007(wecom_group, upload, send, nothing_sent):
+    media_id = uploaded(upload(wecom_group.bot.secret, "voice", amr(1)))
+
+    errmsg = refused(send(wecom_group.bot.secret, "wrSales", file_by_id(media_id)), 40007, 400)
+
+    assert "voice" in errmsg
+
+
+def test_an_empty_media_id_is_41006(wecom_group, send, nothing_sent):
+    refused(send(wecom_group.bot.secret, "wrSales", file_by_id("")), 41006, 400)
+
+
+def test_a_media_id_beside_a_url_is_40058(wecom_group, upload, send, nothing_sent):
+    media_id = uploaded(upload(wecom_group.bot.secret))
+    body = {"msgtype": "file", "file": {"media_id": media_id, "url": "https://x.com/a.pdf"}}
+
+    refused(send(wecom_group.bot.secret, "wrSales", body), 40058, 400)
+
+
+# --- Cleaning up --------------------------------------------------------------------------
+
+
+def test_expired_uploads_are_deleted_with_their_files_and_a_second_run_finds_nothing(
+    wecom_group, upload
+):
+    old = uploaded(upload(wecom_group.bot.secret, content=b"old file bytes"))
+    live = uploaded(upload(wecom_group.bot.secret, content=b"live file bytes"))
+    UploadedMedia.objects.filter(media_id=old).update(
+        expires_at=timezone.now() - timedelta(minutes=1)
+    )
+    old_file = StoredFile.objects.get(sha256=hashlib.sha256(b"old file bytes").hexdigest())
+
+    assert expire_media_task() == 0  # the nightly media job; no media retention set
+
+    assert list(UploadedMedia.objects.values_list("media_id", flat=True)) == [live]
+    assert not StoredFile.objects.filter(pk=old_file.pk).exists()
+    assert uploads.delete_expired_uploads() == 0
+
+
+def test_an_expired_upload_s_file_stays_while_a_message_or_another_upload_shows_it(
+    wecom_group, upload, send
+):
+    media_id = uploaded(upload(wecom_group.bot.secret))
+    send(wecom_group.bot.secret, "wrSales", file_by_id(media_id))
+    UploadedMedia.objects.update(expires_at=timezone.now() - timedelta(minutes=1))
+    again = uploaded(upload(wecom_group.bot.secret))  # the same bytes, uploaded again
+
+    assert uploads.delete_expired_uploads() == 1
+
+    assert StoredFile.objects.count() == 1
+    assert UploadedMedia.objects.get().media_id == again
+
+
+def test_the_media_retention_keeps_the_file_of_a_message_not_sent_yet(
+    wecom_group, upload, send, settings
+):
+    settings.BOTADMIN_MEDIA_RETENTION_DAYS = 1
+    media_id = uploaded(upload(wecom_group.bot.secret))
+    send(wecom_group.bot.secret, "wrSales", file_by_id(media_id))
+    MessageMedia.objects.update(created_at=timezone.now() - timedelta(days=2))
+
+    assert expire_media() == 0
+    assert MessageMedia.objects.get().status == "stored"
