@@ -15,7 +15,9 @@ from django.urls import reverse
 from PIL import Image
 
 from media import store
-from messaging.models import MessageMedia
+from messaging import uploads
+from messaging.models import Message, MessageMedia
+from messaging.sending import accept_outbound
 from tests.images import image_bytes
 
 PNG = image_bytes("PNG", (800, 600))
@@ -157,3 +159,25 @@ def test_a_page_of_images_reads_its_media_in_one_query(
 
     assert html.count('class="media-image"') == 23
     assert len(many) == len(few), [q["sql"] for q in many]
+
+
+def test_a_file_sent_by_an_uploaded_media_id_is_a_download_link_with_the_uploaded_name(
+    client, make_bot, make_conversation, make_operator
+):
+    robot = make_bot(name="alerts", connector="wecom_robot", agent_url="", agent_token="")
+    group = make_conversation(robot, "wrSales", robot_key="key-sales")
+    client.force_login(make_operator("bob", robot))
+    pdf = b"%PDF-1.7\n" + b"1" * 100
+    upload = uploads.store_upload(robot, "file", "周报.pdf", pdf)
+    accept_outbound(
+        bot=robot,
+        conversation_id="wrSales",
+        body={"msgtype": "file", "file": {"media_id": upload.media_id}},
+        source=Message.Source.API,
+    )
+
+    html = client.get(reverse("console:history", args=[robot.pk, group.pk])).content.decode()
+
+    link = re.search(r'<a class="media-file" href="([^"]+)" download>([^<]+)<span', html)
+    assert link and "周报.pdf" in link.group(2)
+    assert b"".join(client.get(link.group(1)).streaming_content) == pdf

@@ -5,6 +5,7 @@ import base64
 import hashlib
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 
 from connectors.registry import connector_for
 from conversations.models import Conversation
@@ -251,3 +252,23 @@ def send_api(client, app_bot):
         ).json()
 
     return send
+
+
+def test_a_file_uploaded_to_botadmin_goes_to_a_member_with_its_name(
+    client, app_api, member, queue_message, run_queue
+):
+    answer = client.post(
+        "/api/upload_media",
+        {"media": SimpleUploadedFile("季度报告.pdf", REPORT)},
+        query_params={"secret": member.bot.secret, "type": "file"},
+    ).json()
+    queue_message(member, {"msgtype": "file", "file": {"media_id": answer["media_id"]}})
+
+    run_queue()
+
+    assert Message.objects.get().status == "sent"
+    upload = next(r for r in app_api.requests if r[0] == "media/upload")
+    assert 'filename="季度报告.pdf"'.encode() in upload[2]
+    ((_, sent),) = app_api.sent
+    assert sent["file"]["media_id"] != answer["media_id"]  # WeCom's own, not botadmin's
+    assert app_api.media[sent["file"]["media_id"]][0] == REPORT
