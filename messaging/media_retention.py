@@ -62,6 +62,35 @@ def delete_unused_files(stored_file_ids) -> int:
     return store.delete_files(StoredFile.objects.filter(pk__in=stored_file_ids, uses__isnull=True))
 
 
+# A file stored a moment ago may not be linked yet (its message is being saved).
+ORPHAN_GRACE = timedelta(days=1)
+
+
+def delete_orphaned_files(now: datetime | None = None) -> int:
+    """Delete stored files that nothing shows or keeps: no media row, no upload.
+
+    Retention deletes a file when it expires the last media row showing it; a
+    file whose rows went another way (a message deleted in the Django admin, a
+    bot deleted with its uploads) is found here instead, after ORPHAN_GRACE. Safe to run twice: a
+    file something took meanwhile stays (PROTECT)."""
+    before = (now or timezone.now()) - ORPHAN_GRACE
+    size = settings.BOTADMIN_RETENTION_BATCH_SIZE
+    deleted, after_pk = 0, 0
+    while True:
+        rows = list(
+            StoredFile.objects.filter(
+                pk__gt=after_pk, created_at__lt=before, uses__isnull=True, uploads__isnull=True
+            ).order_by("pk")[:size]
+        )
+        if not rows:
+            break
+        after_pk = rows[-1].pk  # before deleting: a deleted row's pk is None
+        deleted += store.delete_files(rows)
+    if deleted:
+        logger.info("Media retention: %d files nothing showed deleted", deleted)
+    return deleted
+
+
 def storage_used(bot_ids: list[int]) -> dict[int, tuple[int, int]]:
     """bot id → (files, bytes) it keeps in the archive, each file counted once per bot.
 

@@ -83,8 +83,11 @@ def sweep_media() -> int:
 
 @shared_task(name="messaging.expire_media", ignore_result=True)
 def expire_media() -> int:
-    """Nightly: uploads past their 3 days, archived media past BOTADMIN_MEDIA_RETENTION_DAYS."""
+    """Nightly: uploads past their 3 days, archived media past BOTADMIN_MEDIA_RETENTION_DAYS,
+    files nothing shows any more."""
     from . import media_retention, uploads
 
     uploads.delete_expired_uploads()
-    return media_retention.expire_media()
+    expired = media_retention.expire_media()
+    media_retention.delete_orphaned_files()
+    return expired

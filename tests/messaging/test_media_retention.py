@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from media import store
 from media.models import StoredFile
-from messaging import media_retention
+from messaging import media_retention, tasks, uploads
 from messaging.models import Message, MessageMedia
 from tests.images import image_bytes
 
@@ -80,3 +80,42 @@ def test_storage_used_counts_each_file_once_per_bot(group, make_bot, make_conver
         group.bot.pk: (2, len(SHARED) + len(NEW)),
         other.bot.pk: (1, len(SHARED)),
     }
+
+
+def test_files_nothing_shows_any_more_are_deleted_a_day_later(
+    settings, group, make_bot, make_conversation
+):
+    settings.BOTADMIN_MEDIA_RETENTION_DAYS = None  # retention off: nothing expires by age
+    # A message deleted by hand (the Django admin) takes its media row, not its file.
+    only_its = media_message(group, OLD, 0)
+    only_its_name = only_its.stored_file.name
+    media_message(group, SHARED, 0).message.delete()
+    still_shown = media_message(group, SHARED, 0).stored_file
+    only_its.message.delete()
+    # A bot deleted with its uploads (it had no messages).
+    uploader = make_bot(name="uploader")
+    uploaded = uploads.store_upload(uploader, "file", "a.pdf", b"%PDF-1.4 orphan")
+    uploaded_name = uploaded.stored_file.name
+    uploader.delete()
+
+    assert media_retention.delete_orphaned_files() == 0  # a fresh file may be linked yet
+    tomorrow = timezone.now() + timedelta(days=1, minutes=1)
+    assert media_retention.delete_orphaned_files(tomorrow) == 2
+
+    assert set(StoredFile.objects.all()) == {still_shown}
+    assert not store.media_storage().exists(only_its_name)
+    assert not store.media_storage().exists(uploaded_name)
+    assert store.media_storage().exists(still_shown.name)
+    assert media_retention.delete_orphaned_files(tomorrow) == 0
+
+
+def test_the_nightly_task_deletes_files_nothing_shows(settings, group):
+    settings.BOTADMIN_MEDIA_RETENTION_DAYS = None
+    orphan = store.store_bytes(NEW)
+    StoredFile.objects.filter(pk=orphan.pk).update(created_at=timezone.now() - timedelta(days=2))
+    shown = media_message(group, OLD, 0).stored_file
+
+    tasks.expire_media()
+
+    assert set(StoredFile.objects.all()) == {shown}
+    assert not store.media_storage().exists(orphan.name)
