@@ -5,6 +5,7 @@ from datetime import timedelta
 
 import pytest
 import requests
+import time_machine
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
@@ -154,6 +155,20 @@ def nothing_stored(db):
     yield
     assert not UploadedMedia.objects.exists()
     assert not StoredFile.objects.exists()
+
+
+@time_machine.travel("2026-06-01 10:00:30+00:00", tick=False)  # not at a window's edge
+def test_uploads_count_against_the_send_rate_limit(wecom_group, upload, settings):
+    """An upload is a request like a send (BOTADMIN_SEND_RATE_LIMIT_PER_MINUTE)."""
+    settings.BOTADMIN_SEND_RATE_LIMIT_PER_MINUTE = 2
+    for _ in range(2):
+        uploaded(upload(wecom_group.bot.secret))
+
+    response = upload(wecom_group.bot.secret)
+
+    refused(response, 45009, 429)
+    assert response["Retry-After"] == "31"
+    assert UploadedMedia.objects.count() == 2
 
 
 @pytest.mark.parametrize("kind", ["", "image", "FILE", "video"])
