@@ -118,11 +118,9 @@ class BotSecret(APIKeyQuery):
         conversation_id = self.read_conversation_id and self.read_conversation_id(request)
         if not well_formed_conversation_id(conversation_id):
             return bot_for_secret(key)
-        bot = bot_for_secret(key, conversation_id)
+        bot = bot_for_secret(key, conversation_id, whole_conversation=self.whole_conversation)
         if bot is not None:
-            request.conversation = addressed_conversation(
-                bot, conversation_id, whole=self.whole_conversation
-            )
+            request.conversation = addressed_conversation(bot, conversation_id)
         return bot
 
 

@@ -18,8 +18,13 @@ from .secrets import (
     secrets_match,
 )
 
+# The columns of a conversation read with its bot: `bot.conversation__<attname>`.
+CONVERSATION_COLUMN = "conversation__"
 
-def bot_for_secret(secret: str | None, conversation_id: str | None = None) -> Bot | None:
+
+def bot_for_secret(
+    secret: str | None, conversation_id: str | None = None, *, whole_conversation: bool = False
+) -> Bot | None:
     """The bot this API secret belongs to, or None.
 
     The database finds the candidate through the indexes of the current and the
@@ -28,16 +33,23 @@ def bot_for_secret(secret: str | None, conversation_id: str | None = None) -> Bo
     period ends.
 
     With `conversation_id`, the same query reads the id of the bot's
-    conversation of that name: `bot.conversation_pk` (None when it has none).
-    The send API's hot path, hence one `raw()` query through the unique
-    indexes: building the equivalent ORM query cost more than running it.
+    conversation of that name: `bot.conversation_pk` (None when it has none),
+    and with `whole_conversation` every column of it, for `addressed_conversation`.
+    The APIs' hot path, hence one `raw()` query through the unique indexes:
+    building the equivalent ORM query cost more than running it.
     """
     if not secret or not is_valid_api_secret(secret):
         return None
     now = timezone.now()
     quote = connection.ops.quote_name
+    columns = f"c.{quote('id')} AS conversation_pk"
+    if whole_conversation:
+        columns += "".join(
+            f", c.{quote(field.column)} AS {quote(CONVERSATION_COLUMN + field.attname)}"
+            for field in Conversation._meta.concrete_fields
+        )
     bots = Bot.objects.raw(
-        f"SELECT b.*, c.{quote('id')} AS conversation_pk FROM {quote(Bot._meta.db_table)} b"
+        f"SELECT b.*, {columns} FROM {quote(Bot._meta.db_table)} b"
         f" LEFT JOIN {quote(Conversation._meta.db_table)} c"
         " ON c.bot_id = b.id AND c.conversation_id = %s"
         " WHERE b.secret = %s OR (b.previous_secret = %s AND b.previous_secret_expires_at > %s)"
@@ -50,23 +62,25 @@ def bot_for_secret(secret: str | None, conversation_id: str | None = None) -> Bo
     return None
 
 
-def addressed_conversation(bot: Bot, conversation_id: str, *, whole: bool = False):
-    """The conversation `bot_for_secret(secret, conversation_id)` found, or None.
+def addressed_conversation(bot: Bot, conversation_id: str):
+    """The conversation `bot_for_secret(secret, conversation_id)` found, or None; no query.
 
-    Without another query, only its `id`, `bot` and `conversation_id` are loaded
-    (Django reads any other field when it is first used, one query each); with
-    `whole`, one more `raw()` query reads all its fields.
+    Whole when the bot was found with `whole_conversation`; else only its `id`,
+    `bot` and `conversation_id` are loaded (Django reads any other field when it
+    is first used, one query each).
     """
     if getattr(bot, "conversation_pk", None) is None:
         return None
-    if whole:
-        table = connection.ops.quote_name(Conversation._meta.db_table)
-        rows = Conversation.objects.raw(
-            f"SELECT * FROM {table} WHERE id = %s", [bot.conversation_pk]
+    fields = Conversation._meta.concrete_fields
+    if hasattr(bot, CONVERSATION_COLUMN + "id"):
+        conversation = Conversation.from_db(
+            connection.alias,
+            [field.attname for field in fields],
+            [
+                _from_db(field, getattr(bot, CONVERSATION_COLUMN + field.attname))
+                for field in fields
+            ],
         )
-        conversation = next(iter(rows), None)
-        if conversation is None:  # deleted in between
-            return None
     else:
         conversation = Conversation.from_db(
             connection.alias,
@@ -75,6 +89,15 @@ def addressed_conversation(bot: Bot, conversation_id: str, *, whole: bool = Fals
         )
     conversation.bot = bot
     return conversation
+
+
+def _from_db(field, value):
+    """A column's value as its field holds it: what the ORM does to a column it selects
+    (a `raw()` query converts only its own model's columns)."""
+    column = field.get_col(field.model._meta.db_table)
+    for converter in connection.ops.get_db_converters(column) + field.get_db_converters(connection):
+        value = converter(value, column, connection)
+    return value
 
 
 def _secret_matches(bot: Bot, secret: str, now) -> bool:

@@ -101,6 +101,20 @@ def test_a_send_reads_the_bot_by_secret_and_its_conversation_in_one_query(client
     assert Message.objects.get().conversation == group
 
 
+def test_a_callback_reads_the_bot_and_its_whole_conversation_in_one_query(
+    client, bot, make_conversation
+):
+    group = make_conversation(bot, callback_body("text")["conversation_id"], name="Sales")
+    body = callback_body("text", bot, msgid="whole-1")
+    with CaptureQueriesContext(connection) as captured:
+        response = client.post("/api/callback", json.dumps(body), content_type="application/json")
+    assert response.json()["errcode"] == 0
+    sql = [q["sql"] for q in captured.captured_queries]
+    reads = [s for s in sql if s.startswith("SELECT") and '"conversations_' in s]
+    assert len(reads) == 1, sql
+    assert Message.objects.get().conversation == group
+
+
 def test_the_openapi_document_declares_the_secret_on_every_operation(client, db):
     spec = client.get("/api/openapi.json").json()
 

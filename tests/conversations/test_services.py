@@ -92,7 +92,7 @@ def _fields(instance) -> dict:
 
 
 def test_the_secret_and_console_lookups_find_the_whole_bot_and_conversation(
-    make_bot, make_conversation, make_operator
+    make_bot, make_conversation, make_operator, django_assert_num_queries
 ):
     # Every column as stored (times, booleans, JSON), the previous secret within
     # its grace, and nothing for a wrong conversation or secret.
@@ -106,11 +106,12 @@ def test_the_secret_and_console_lookups_find_the_whole_bot_and_conversation(
     conversation.refresh_from_db()
 
     assert _fields(bot_for_secret(old)) == _fields(bot)
-    found_bot = bot_for_secret(old, "wrMixed")
+    found_bot = bot_for_secret(old, "wrMixed", whole_conversation=True)
     assert _fields(found_bot) == _fields(bot)
-    whole = addressed_conversation(found_bot, "wrMixed", whole=True)
-    assert _fields(whole) == _fields(conversation)
-    assert _fields(whole.bot) == _fields(bot)
+    with django_assert_num_queries(0):  # read with the bot
+        whole = addressed_conversation(found_bot, "wrMixed")
+        assert _fields(whole) == _fields(conversation)
+        assert _fields(whole.bot) == _fields(bot)
     # Without `whole`: no query now, every other field read when first used.
     lazy = addressed_conversation(bot_for_secret(bot.secret, "wrMixed"), "wrMixed")
     assert lazy == conversation and lazy.bot_id == bot.pk
