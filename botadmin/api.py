@@ -62,6 +62,17 @@ def error_response(error: ApiError) -> JsonResponse:
     return envelope(error.errcode, error.errmsg, status=error.status, headers=error.headers)
 
 
+def refuse_body_over(request: HttpRequest, limit: int) -> None:
+    """7000002 (HTTP 413) for a body whose declared Content-Length is over `limit`,
+    before anything reads it."""
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        declared = 0
+    if declared > limit:
+        raise Err.BODY_TOO_LARGE.error(f"request body too large: at most {limit} bytes")
+
+
 # The longest conversation id stored; PostgreSQL refuses NUL in a query parameter.
 MAX_CONVERSATION_ID_LENGTH = 255
 

@@ -22,6 +22,7 @@ from botadmin.api import (
     BotSecret,
     answers,
     envelope,
+    refuse_body_over,
     well_formed_conversation_id,
 )
 from botadmin.errors import Err
@@ -119,12 +120,7 @@ def _json_body(request: HttpRequest):
             f"Content-Type must be application/json, not {media_type[:60]}"
         )
     limit = settings.BOTADMIN_SEND_MAX_BODY_BYTES
-    try:
-        declared = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        declared = 0
-    if declared > limit:
-        raise Err.BODY_TOO_LARGE.error(f"request body too large: at most {limit} bytes")
+    refuse_body_over(request, limit)
     # Read the stream directly: request.body would stop at Django's
     # DATA_UPLOAD_MAX_MEMORY_SIZE, smaller than a 2 MB image in base64.
     raw = request.read(limit + 1)

@@ -5,8 +5,7 @@ from typing import Literal
 from django.http import HttpRequest
 from ninja import Router, Schema
 
-from botadmin.api import BotSecret, answers, envelope
-from botadmin.errors import Err
+from botadmin.api import BotSecret, answers, envelope, refuse_body_over
 
 from .inbound import MAX_BODY_BYTES, CallbackBody, Inbound, parse_callback, record_inbound
 
@@ -22,12 +21,7 @@ def _inbound(request: HttpRequest) -> Inbound:
     """The validated body, read once: authentication needs its secret."""
     if not hasattr(request, "inbound"):
         # Read and validate the raw body ourselves: each failure has its own errcode.
-        try:
-            declared = int(request.META.get("CONTENT_LENGTH") or 0)
-        except ValueError:
-            declared = 0
-        if declared > MAX_BODY_BYTES:
-            raise Err.BODY_TOO_LARGE.error(f"request body larger than {MAX_BODY_BYTES} bytes")
+        refuse_body_over(request, MAX_BODY_BYTES)
         request.inbound = parse_callback(request.body)
     return request.inbound
 

@@ -15,7 +15,7 @@ from django.http.multipartparser import MultiPartParserError
 from ninja import Router, Schema
 from pydantic import Field
 
-from botadmin.api import answers, envelope
+from botadmin.api import answers, envelope, refuse_body_over
 from botadmin.errors import Err
 
 from . import uploads
@@ -95,13 +95,7 @@ def _media_part(request: HttpRequest):
         raise Err.UNSUPPORTED_MEDIA_TYPE.error(
             "Content-Type must be multipart/form-data with a part named media"
         )
-    limit = settings.BOTADMIN_UPLOAD_MEDIA_MAX_BODY_BYTES
-    try:
-        declared = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        declared = 0
-    if declared > limit:
-        raise Err.BODY_TOO_LARGE.error(f"request body too large: at most {limit} bytes")
+    refuse_body_over(request, settings.BOTADMIN_UPLOAD_MEDIA_MAX_BODY_BYTES)
     try:
         media = request.FILES.get("media")
     except MultiPartParserError as error:
