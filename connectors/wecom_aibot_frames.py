@@ -60,6 +60,25 @@ def event_type(frame: dict) -> str:
     return str(event.get("eventtype") or "") if isinstance(event, dict) else ""
 
 
+# Past this a create_time is taken for milliseconds: in seconds it would be the year 5138.
+MILLISECONDS_FROM = 100_000_000_000
+# 9999-12-31 23:59:59 UTC, the last second the inbound service takes.
+LAST_SECOND = 253_402_300_799
+
+
+def _unix_seconds(value) -> int | float | None:
+    """A callback's `create_time` in Unix seconds, or None when it is no time at all.
+
+    wecom-aibot.md does not say its unit; milliseconds are read as such, and a
+    value that is no time is left out rather than refuse the message with it
+    (the inbound service refuses a timestamp it cannot read)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
+        return None
+    if value >= MILLISECONDS_FROM:
+        value = value / 1000
+    return value if 0 <= value <= LAST_SECOND else None
+
+
 def callback_body(frame: dict, reply_until: int) -> Callback:
     """The seed body of an `aibot_msg_callback` / `aibot_event_callback` frame."""
     body = frame.get("body")
@@ -90,8 +109,8 @@ def callback_body(frame: dict, reply_until: int) -> Callback:
     }
     if msgid:
         seed["msgid"] = msgid
-    if isinstance(body.get("create_time"), int | float):
-        seed["timestamp"] = body["create_time"]
+    if (sent_at := _unix_seconds(body.get("create_time"))) is not None:
+        seed["timestamp"] = sent_at
     if sender_info.get("name"):
         seed["sender_name"] = str(sender_info["name"])
     if isinstance(body.get("quote"), dict):

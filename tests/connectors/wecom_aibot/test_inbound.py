@@ -9,6 +9,7 @@ from connectors.wecom_aibot_frames import FrameError, callback_body
 from devtools.receiver import Receiver
 from forwarding.endpoints import create_deliveries
 from forwarding.webhook_delivery import forward_and_drain
+from messaging.inbound import parse_callback
 from messaging.models import Message
 from tests.polling import wait_until
 
@@ -168,3 +169,24 @@ def test_a_callback_without_conversation_is_refused():
 
 def test_the_stored_body_is_valid_json_for_the_inbound_service():
     assert json.loads(json.dumps(mapped(group_text())))["conversation_type"] == "group"
+
+
+@pytest.mark.parametrize(
+    ("create_time", "timestamp"),
+    [
+        (1_790_000_000, 1_790_000_000),  # seconds
+        (1_790_000_000_123, 1_790_000_000.123),  # milliseconds
+        (True, None),  # no time: left out, the message kept
+        (-5, None),
+        (float("inf"), None),
+        ("1790000000", None),
+    ],
+)
+def test_create_time_becomes_unix_seconds_and_a_bad_one_never_refuses_the_message(
+    create_time, timestamp
+):
+    body = mapped({**direct_text(), "create_time": create_time})
+
+    assert body.get("timestamp") == timestamp
+    inbound = parse_callback(json.dumps({**body, "secret": "s"}).encode())
+    assert inbound.envelope.timestamp == timestamp
