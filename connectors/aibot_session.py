@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING
 
 import websockets
 from django.conf import settings
+from django.db import InterfaceError, OperationalError, ProgrammingError
 from django.utils import timezone
 
 from media.sniff import sniff
@@ -57,6 +58,8 @@ REPLY_GONE_ERRCODES = frozenset({846605, 846608})
 UPLOAD_CHUNK_BYTES = 512 * 1024
 UPLOAD_MAX_CHUNKS = 100
 FRAME_MAX_BYTES = 4 * 1024 * 1024
+# A callback the database could not take is stored again after these waits (doubling).
+STORE_RETRY_FIRST_SECONDS, STORE_RETRY_MAX_SECONDS = 0.5, 30.0
 
 
 def new_req_id(prefix: str) -> str:
@@ -309,12 +312,27 @@ class BotSession:
             except FrameError as error:
                 logger.warning("AI bot %s: callback not stored: %s", self.bot_id, error)
                 continue
-            try:
-                if bot is None:
-                    bot = await self.gateway.db(aibot_inbound.load_bot, self.bot_id)
-                await self.gateway.db(aibot_inbound.store_callback, bot, callback, known)
-            except Exception:
-                logger.exception("AI bot %s: storing a callback failed", self.bot_id)
+            wait = STORE_RETRY_FIRST_SECONDS
+            while True:
+                try:
+                    if bot is None:
+                        bot = await self.gateway.db(aibot_inbound.load_bot, self.bot_id)
+                    await self.gateway.db(aibot_inbound.store_callback, bot, callback, known)
+                    break
+                except (OperationalError, InterfaceError, ProgrammingError) as error:
+                    # The database is down, restarting or being migrated: WeCom does not
+                    # send the message again, so it waits here (and those after it, in order).
+                    logger.warning(
+                        "AI bot %s: storing a callback failed (%s); trying again in %g s",
+                        self.bot_id,
+                        error.__class__.__name__,
+                        wait,
+                    )
+                    await asyncio.sleep(wait)
+                    wait = min(wait * 2, STORE_RETRY_MAX_SECONDS)
+                except Exception:
+                    logger.exception("AI bot %s: storing a callback failed", self.bot_id)
+                    break
 
     # --- outbound -------------------------------------------------------------------
 

@@ -1,8 +1,10 @@
 """Callbacks from the fake server are stored through the inbound service, listed and forwarded."""
 
 import json
+import time
 
 import pytest
+from django.db import connection
 from standardwebhooks import Webhook
 
 from connectors.wecom_aibot_frames import FrameError, callback_body
@@ -108,6 +110,26 @@ def test_events_are_stored_as_event_messages(aibot_server, aibot, connected):
     assert wait_until(lambda: inbound().count() == 1, timeout=5)
     assert inbound()[0].msgtype == "event"
     assert inbound()[0].body["event"] == {"eventtype": "enter_chat"}
+
+
+def test_a_callback_that_arrives_while_the_database_cannot_take_it_is_stored_once_it_can(
+    aibot_server, aibot, connected
+):
+    """WeCom does not send a callback again: the gateway keeps it until it is stored."""
+    table = connection.ops.quote_name(Message._meta.db_table)
+    away = connection.ops.quote_name("messaging_message_away")
+    with connection.cursor() as cursor:  # as during a migration or an outage: every insert fails
+        cursor.execute(f"ALTER TABLE {table} RENAME TO {away}")
+    try:
+        aibot_server.push_message("bot1", group_text("while-down"))
+        aibot_server.push_message("bot1", direct_text("after-it"))
+        time.sleep(1.5)  # a few attempts fail meanwhile
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"ALTER TABLE {away} RENAME TO {table}")
+
+    assert wait_until(lambda: inbound().count() == 2, timeout=10)
+    assert [m.upstream_msgid for m in inbound()] == ["while-down", "after-it"]
 
 
 # --- the mapping, frame by frame ------------------------------------------------------
