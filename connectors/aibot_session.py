@@ -60,6 +60,8 @@ UPLOAD_MAX_CHUNKS = 100
 FRAME_MAX_BYTES = 4 * 1024 * 1024
 # A callback the database could not take is stored again after these waits (doubling).
 STORE_RETRY_FIRST_SECONDS, STORE_RETRY_MAX_SECONDS = 0.5, 30.0
+# How long stopping waits for the callbacks already read to be stored.
+STOP_DRAIN_SECONDS = 10.0
 
 
 def new_req_id(prefix: str) -> str:
@@ -95,23 +97,42 @@ class BotSession:
         self.inbox: asyncio.Queue = asyncio.Queue()
         self.last_frame = 0.0
         self.task: asyncio.Task | None = None
+        self.store_task: asyncio.Task | None = None
         self.tasks: set[asyncio.Task] = set()
+        self.bot = None  # loaded when its first callback is stored
 
     # --- lifecycle ----------------------------------------------------------------
 
     def start(self) -> None:
         self.task = asyncio.create_task(self.run(), name=f"aibot-{self.bot_id}")
-        self._spawn(self._store_inbox())
+        self.store_task = self._spawn(self._store_inbox())
 
     @property
     def done(self) -> bool:
         return self.task is not None and self.task.done()
 
     async def stop(self) -> None:
-        for task in [self.task, *self.tasks]:
+        """Close the connection, store the callbacks already read (for STOP_DRAIN_SECONDS at
+        most: WeCom does not send them again), then end every task."""
+        await self._end([self.task])
+        if self.store_task is not None and not self.store_task.done():
+            try:
+                await asyncio.wait_for(self.inbox.join(), STOP_DRAIN_SECONDS)
+            except TimeoutError:
+                logger.warning(
+                    "AI bot %s: stopping with %d callbacks not stored (the database did not "
+                    "take them)",
+                    self.bot_id,
+                    self.inbox.qsize() + 1,
+                )
+        await self._end([*self.tasks])
+
+    @staticmethod
+    async def _end(tasks) -> None:
+        for task in tasks:
             if task is not None:
                 task.cancel()
-        for task in [self.task, *self.tasks]:
+        for task in tasks:
             if task is not None:
                 try:
                     await task
@@ -303,36 +324,42 @@ class BotSession:
             self.replies.popitem(last=False)
 
     async def _store_inbox(self) -> None:
-        bot, known = None, {}
+        known: dict = {}
         while True:
             frame, received = await self.inbox.get()
-            reply_until = int(received + settings.WECOM_AIBOT_REPLY_WINDOW_SECONDS)
             try:
-                callback = callback_body(frame, reply_until)
-            except FrameError as error:
-                logger.warning("AI bot %s: callback not stored: %s", self.bot_id, error)
-                continue
-            wait = STORE_RETRY_FIRST_SECONDS
-            while True:
-                try:
-                    if bot is None:
-                        bot = await self.gateway.db(aibot_inbound.load_bot, self.bot_id)
-                    await self.gateway.db(aibot_inbound.store_callback, bot, callback, known)
-                    break
-                except (OperationalError, InterfaceError, ProgrammingError) as error:
-                    # The database is down, restarting or being migrated: WeCom does not
-                    # send the message again, so it waits here (and those after it, in order).
-                    logger.warning(
-                        "AI bot %s: storing a callback failed (%s); trying again in %g s",
-                        self.bot_id,
-                        error.__class__.__name__,
-                        wait,
-                    )
-                    await asyncio.sleep(wait)
-                    wait = min(wait * 2, STORE_RETRY_MAX_SECONDS)
-                except Exception:
-                    logger.exception("AI bot %s: storing a callback failed", self.bot_id)
-                    break
+                await self._store(frame, received, known)
+            finally:
+                self.inbox.task_done()
+
+    async def _store(self, frame: dict, received: float, known: dict) -> None:
+        reply_until = int(received + settings.WECOM_AIBOT_REPLY_WINDOW_SECONDS)
+        try:
+            callback = callback_body(frame, reply_until)
+        except FrameError as error:
+            logger.warning("AI bot %s: callback not stored: %s", self.bot_id, error)
+            return
+        wait = STORE_RETRY_FIRST_SECONDS
+        while True:
+            try:
+                if self.bot is None:
+                    self.bot = await self.gateway.db(aibot_inbound.load_bot, self.bot_id)
+                await self.gateway.db(aibot_inbound.store_callback, self.bot, callback, known)
+                return
+            except (OperationalError, InterfaceError, ProgrammingError) as error:
+                # The database is down, restarting or being migrated: WeCom does not
+                # send the message again, so it waits here (and those after it, in order).
+                logger.warning(
+                    "AI bot %s: storing a callback failed (%s); trying again in %g s",
+                    self.bot_id,
+                    error.__class__.__name__,
+                    wait,
+                )
+                await asyncio.sleep(wait)
+                wait = min(wait * 2, STORE_RETRY_MAX_SECONDS)
+            except Exception:
+                logger.exception("AI bot %s: storing a callback failed", self.bot_id)
+                return
 
     # --- outbound -------------------------------------------------------------------
 

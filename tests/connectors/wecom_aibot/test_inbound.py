@@ -1,6 +1,7 @@
 """Callbacks from the fake server are stored through the inbound service, listed and forwarded."""
 
 import json
+import threading
 import time
 
 import pytest
@@ -130,6 +131,35 @@ def test_a_callback_that_arrives_while_the_database_cannot_take_it_is_stored_onc
 
     assert wait_until(lambda: inbound().count() == 2, timeout=10)
     assert [m.upstream_msgid for m in inbound()] == ["while-down", "after-it"]
+
+
+def test_stopping_the_gateway_first_stores_the_callbacks_it_has_read(
+    aibot_server, aibot, connected
+):
+    table = connection.ops.quote_name(Message._meta.db_table)
+    away = connection.ops.quote_name("messaging_message_away")
+    with connection.cursor() as cursor:
+        cursor.execute(f"ALTER TABLE {table} RENAME TO {away}")
+    try:
+        aibot_server.push_message("bot1", group_text("read-before-stop"))
+        time.sleep(1)  # read, and failing to be stored
+        back = threading.Timer(1.5, lambda: rename(away, table))
+        back.start()  # the database takes it again while the gateway stops
+        connected.stop()
+        back.join()
+    finally:
+        rename(away, table, if_exists=True)
+
+    assert [m.upstream_msgid for m in inbound()] == ["read-before-stop"]
+
+
+def rename(old: str, new: str, if_exists: bool = False) -> None:
+    """Rename a table (from any thread: each has its own connection)."""
+    with connection.cursor() as cursor:
+        if not if_exists or old.strip('"`') in connection.introspection.table_names(cursor):
+            cursor.execute(f"ALTER TABLE {old} RENAME TO {new}")
+    if threading.current_thread() is not threading.main_thread():
+        connection.close()
 
 
 # --- the mapping, frame by frame ------------------------------------------------------
