@@ -91,8 +91,8 @@ class Gateway:
                 except TimeoutError:
                     pass
         finally:
-            for bot_id in list(self.sessions):
-                await self._stop(bot_id)
+            # Side by side: each may wait for its callbacks to be stored (BotSession.stop).
+            await asyncio.gather(*(self._stop(bot_id) for bot_id in list(self.sessions)))
             self.endpoint.stop()
             self._close_connections()
             self._executor.shutdown(wait=True)
