@@ -3,7 +3,6 @@
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
 
 from audit.services import record_action
 from conversations.models import Bot
@@ -227,17 +226,12 @@ def why_not_deletable(endpoint: WebhookEndpoint) -> str:
             "This endpoint is the bot's webhook URL: empty that URL on the bot's page "
             "to stop forwarding there."
         )
-    count = endpoint.deliveries.count()
-    if count:
-        return ngettext(
-            "This endpoint has %(n)d delivery in its history, which the delivery log and "
-            "the audit log refer to, so it is not deleted. Switch it off instead (untick "
-            "Active): nothing more is forwarded to it and its history stays.",
-            "This endpoint has %(n)d deliveries in its history, which the delivery log and "
-            "the audit log refer to, so it is not deleted. Switch it off instead (untick "
-            "Active): nothing more is forwarded to it and its history stays.",
-            count,
-        ) % {"n": count}
+    if endpoint.deliveries.exists():  # not counted: an endpoint may have millions
+        return _(
+            "This endpoint has deliveries in its history, which the delivery log and the "
+            "audit log refer to, so it is not deleted. Switch it off instead (untick "
+            "Active): nothing more is forwarded to it and its history stays."
+        )
     return ""
 
 

@@ -224,7 +224,7 @@ def test_an_endpoint_with_a_delivery_history_is_kept_and_the_page_says_why(
 ):
     page = operator_client.get(url("webhook", bot, endpoint.pk)).content.decode()
     assert url("webhook_delete", bot, endpoint.pk) not in page
-    assert "历史中有 1 次投递" in page
+    assert "此端点有投递历史" in page
 
     response = operator_client.post(url("webhook_delete", bot, endpoint.pk))
 
@@ -232,7 +232,7 @@ def test_an_endpoint_with_a_delivery_history_is_kept_and_the_page_says_why(
     assert WebhookDelivery.objects.filter(pk=failed.pk).exists()
     assert WebhookAttempt.objects.filter(delivery=failed).exists()
     shown = operator_client.get(response["Location"]).content.decode()
-    assert "历史中有 1 次投递" in shown and "取消勾选" in shown
+    assert "此端点有投递历史" in shown and "取消勾选" in shown
     assert not OperatorAction.objects.filter(action="endpoint.delete").exists()
 
 
