@@ -11,6 +11,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from botadmin.timezones import zone_or_default
 from conversations.models import Bot, Conversation
 
 DEFAULT_TIMEZONE = "Asia/Shanghai"
@@ -125,6 +126,11 @@ class Announcement(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+    @property
+    def zone(self):
+        """The zone its times are planned and shown in (the server's if the name is unknown)."""
+        return zone_or_default(self.timezone)
 
     @property
     def is_editable(self) -> bool:

@@ -1,6 +1,9 @@
 """The announcement pages: compose, list, detail, actions; operators only for their bots."""
 
+from datetime import UTC, datetime
+
 import pytest
+import time_machine
 from django.utils import timezone
 
 from announcements.models import Announcement, SavedAudience
@@ -530,3 +533,27 @@ def test_an_empty_message_field_is_shown_on_that_field_in_the_operators_language
     html = response.content.decode()
     assert "is missing" not in html and "is empty" not in html
     assert not Announcement.objects.exists()
+
+
+def test_run_times_are_shown_in_the_announcements_time_zone_not_the_servers(
+    client, bot, make_groups, make_announcement, superuser
+):
+    """Daily 09:00 in New York runs at 13:00 UTC (21:00 in the server's Asia/Shanghai):
+    every time of it the operator reads says 09:00, next to the zone it names."""
+    groups = make_groups(bot, 1)
+    client.force_login(superuser)
+    with time_machine.travel(datetime(2026, 5, 4, 12, 0, tzinfo=UTC), tick=False) as clock:
+        announcement = make_announcement(
+            bot, groups, kind="daily", schedule={"time": "09:00"}, tz="America/New_York"
+        )
+        clock.move_to(datetime(2026, 5, 4, 13, 0, tzinfo=UTC))
+        start_due_announcements()
+        detail = client.get(f"/console/announcements/{announcement.pk}/").content.decode()
+        listing = client.get("/console/announcements/").content.decode()
+
+    assert "America/New_York" in detail and "America/New_York" in listing
+    assert "21:00" not in detail and "21:00" not in listing
+    assert "2026-05-04 09:00" in detail  # the run that started
+    assert "下次运行 2026-05-05 09:00" in detail
+    assert "<li>2026-05-05 周二 09:00</li>" in detail  # the next runs panel
+    assert "2026-05-05 09:00" in listing and "2026-05-04 09:00" in listing
