@@ -288,10 +288,18 @@ def resume(user, announcement: Announcement) -> None:
         announcement = Announcement.objects.select_for_update().get(pk=announcement.pk)
         if announcement.status != Announcement.Status.PAUSED:
             return
+        if (
+            announcement.schedule_kind in RECURRING
+            and announcement.next_run_at is not None
+            and announcement.next_run_at < now
+        ):
+            # Occurrences that fell while it was paused are skipped, not sent late on
+            # resume (nor listed as missed while botadmin was down): the next one is after now.
+            announcement.next_run_at = Schedule.from_announcement(announcement).next_after(now)
         announcement.status = (
             Announcement.Status.ACTIVE if announcement.next_run_at else Announcement.Status.FINISHED
         )
-        announcement.save(update_fields=["status", "updated_at"])
+        announcement.save(update_fields=["status", "next_run_at", "updated_at"])
         runs = announcement.runs.filter(status=AnnouncementRun.Status.PAUSED)
         Message.objects.filter(
             announcement_run__in=runs, status=Message.Status.SCHEDULED, scheduled_at__isnull=True

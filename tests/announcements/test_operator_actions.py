@@ -1,5 +1,10 @@
 """Pause, resume, cancel and retry do what they say, and are audited."""
 
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import time_machine
+
 from announcements import services
 from announcements.fanout import fan_out
 from announcements.models import Announcement, AnnouncementRun
@@ -168,3 +173,46 @@ def test_a_finished_announcement_still_sending_can_be_paused(
 
     announcement.refresh_from_db()
     assert announcement.status == Announcement.Status.PAUSED
+
+
+@pytest.mark.parametrize("paused_for", [timedelta(minutes=10), timedelta(days=3)])
+def test_resuming_a_recurring_announcement_skips_the_runs_it_was_paused_over(
+    bot, make_groups, make_announcement, superuser, paused_for
+):
+    """Paused before its 09:00 run and resumed later: that run is neither sent late nor
+    listed as missed while botadmin was down; the next run is the next 09:00 after now."""
+    groups = make_groups(bot, 2)
+    nine = datetime(2026, 5, 4, 1, 0, tzinfo=UTC)  # Monday 09:00 in Shanghai
+    with time_machine.travel(nine - timedelta(hours=1), tick=False) as clock:
+        announcement = make_announcement(bot, groups, kind="daily", schedule={"time": "09:00"})
+        services.pause(superuser, announcement)
+        clock.move_to(nine + paused_for)
+        assert services.start_due_announcements() == []
+
+        services.resume(superuser, announcement)
+        assert services.start_due_announcements() == []
+
+    assert not AnnouncementRun.objects.exists()
+    assert not Message.objects.exists()
+    announcement.refresh_from_db()
+    assert announcement.status == Announcement.Status.ACTIVE
+    assert announcement.next_run_at == nine + timedelta(days=paused_for.days + 1)
+
+
+def test_resuming_a_recurring_announcement_past_its_end_date_finishes_it(
+    bot, make_groups, make_announcement, superuser
+):
+    groups = make_groups(bot, 1)
+    with time_machine.travel(datetime(2026, 5, 4, 0, 0, tzinfo=UTC), tick=False) as clock:
+        announcement = make_announcement(
+            bot, groups, kind="daily", schedule={"time": "09:00", "until": "2026-05-05"}
+        )
+        services.pause(superuser, announcement)
+        clock.move_to(datetime(2026, 5, 9, 0, 0, tzinfo=UTC))
+        services.resume(superuser, announcement)
+        assert services.start_due_announcements() == []
+
+    announcement.refresh_from_db()
+    assert announcement.status == Announcement.Status.FINISHED
+    assert announcement.next_run_at is None
+    assert not AnnouncementRun.objects.exists()
