@@ -14,7 +14,7 @@ a `late` reason that the status API, the audit log and the console show. A
 reminder for a 9:00 meeting is worse than nothing at 15:00.
 """
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -46,10 +46,28 @@ def quiet_until(bot: Bot, at: datetime) -> datetime | None:
     inside = start <= now < end if start < end else (now >= start or now < end)
     if not inside:
         return None
-    opens = datetime.combine(local.date(), end, tzinfo=tz)
-    if opens <= local:
-        opens = datetime.combine(local.date() + timedelta(days=1), end, tzinfo=tz)
-    return opens
+    return _first_after(local.date(), end, tz, at) or _first_after(
+        local.date() + timedelta(days=1), end, tz, at
+    )
+
+
+def _first_after(day, end, tz, at: datetime) -> datetime | None:
+    """`end` on `day` in `tz`, the first of its two times after `at` on a fall-back day (both
+    compared as instants: aware times of one zone compare by wall clock, fold ignored)."""
+    opens = datetime.combine(day, end, tzinfo=tz)
+    second = opens.replace(fold=1)
+    if opens.utcoffset() != second.utcoffset() and _exists(second):
+        candidates = (opens, second)  # the wall time happens twice
+    else:
+        candidates = (opens,)
+    return next((c for c in candidates if c.astimezone(UTC) > at.astimezone(UTC)), None)
+
+
+def _exists(aware: datetime) -> bool:
+    """False for a wall time skipped by a spring-forward change."""
+    return aware.astimezone(UTC).astimezone(aware.tzinfo).replace(tzinfo=None, fold=0) == (
+        aware.replace(tzinfo=None, fold=0)
+    )
 
 
 def release_due_messages(now: datetime | None = None) -> int:

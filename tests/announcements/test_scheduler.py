@@ -193,3 +193,48 @@ def test_draft_announcements_never_run(bot, make_groups, superuser):
     tick()
     assert announcement.status == Announcement.Status.DRAFT
     assert not AnnouncementRun.objects.exists()
+
+
+def test_quiet_hours_ending_in_the_repeated_hour_of_a_fall_back_night_hold_until_they_end(
+    bot, make_groups, make_announcement
+):
+    """Quiet 22:00–01:30 in New York; on 1 November 2026 01:00–02:00 happens twice. At
+    01:10 the second time (06:10 UTC) it is still quiet until 01:30 EST (06:30 UTC); the
+    first 01:30 (05:30 UTC) has passed, so the message must not go at once nor fail late."""
+    bot.quiet_hours_start, bot.quiet_hours_end = time(22, 0), time(1, 30)
+    bot.timezone = "America/New_York"
+    bot.full_clean()
+    bot.save()
+    groups = make_groups(bot, 1)
+    with time_machine.travel(at(2026, 11, 1, 6, 10), tick=False) as clock:
+        make_announcement(bot, groups)
+        tick()
+        held = Message.objects.get(source="announcement")
+        assert (held.status, held.scheduled_at) == ("scheduled", at(2026, 11, 1, 6, 30))
+
+        clock.move_to(at(2026, 11, 1, 6, 29, 59))
+        tick()
+        held.refresh_from_db()
+        assert held.status == "scheduled"
+
+        clock.move_to(at(2026, 11, 1, 6, 30))
+        tick()
+        held.refresh_from_db()
+        assert held.status == "queued"
+
+
+def test_quiet_hours_ending_at_a_wall_time_dst_skips_or_repeats_still_open_once(bot):
+    from messaging.scheduled import quiet_until
+
+    bot.quiet_hours_start, bot.quiet_hours_end = time(22, 0), time(1, 30)
+    bot.timezone = "America/New_York"
+
+    def quiet_until_utc(when):  # 01:30 on a fall-back day never equals a UTC time (PEP 495)
+        return quiet_until(bot, when).astimezone(UTC)
+
+    # The first 01:30 of the fall-back night, for a message at 00:50 EDT.
+    assert quiet_until_utc(at(2026, 11, 1, 4, 50)) == at(2026, 11, 1, 5, 30)
+    # An ordinary night.
+    assert quiet_until_utc(at(2026, 11, 3, 4, 0)) == at(2026, 11, 3, 6, 30)
+    bot.quiet_hours_end = time(2, 30)  # skipped on 8 March 2026: opens as before, 03:30 EDT
+    assert quiet_until_utc(at(2026, 3, 8, 6, 0)) == at(2026, 3, 8, 7, 30)
