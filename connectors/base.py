@@ -251,6 +251,37 @@ class Connector:
         return None
 
 
+class SendRefused(Exception):
+    """A send that ends before its message goes out, with this result (a media download
+    or upload that failed: nothing reached the chat, so RETRY is always safe)."""
+
+    def __init__(self, result: SendResult):
+        super().__init__(result.detail)
+        self.result = result
+
+    @classmethod
+    def of(cls, outcome: Outcome, detail: str) -> SendRefused:
+        return cls(SendResult(outcome, detail))
+
+
+def download_media(url: str, max_bytes: int, what: str = "media") -> bytes:
+    """The bytes at `url` (an image or file to send), at most `max_bytes`; raises
+    SendRefused: RETRY when the other side may answer later, FAILED when it will not."""
+    try:
+        response = http.request("GET", url, max_bytes=max_bytes, max_redirects=3)
+    except http.UnsafeURLError as error:
+        raise SendRefused.of(Outcome.FAILED, f"{what} URL refused: {error}") from None
+    except requests.RequestException as error:
+        raise SendRefused.of(Outcome.RETRY, f"cannot download the {what}: {error}") from None
+    if response.status >= 500 or response.status in (408, 429):
+        raise SendRefused.of(Outcome.RETRY, f"{what} download answered HTTP {response.status}")
+    if not response.ok:
+        raise SendRefused.of(Outcome.FAILED, f"{what} download answered HTTP {response.status}")
+    if response.truncated:
+        raise SendRefused.of(Outcome.FAILED, f"{what} larger than {max_bytes // (1024 * 1024)} MB")
+    return response.content
+
+
 def never_connected(error: requests.ConnectionError) -> bool:
     """True when the request certainly did not reach the other side (safe to repeat)."""
     if isinstance(error, requests.ConnectTimeout):

@@ -31,7 +31,6 @@ from django.utils.translation import gettext_lazy as _
 
 from botadmin import http
 
-from . import wecom_app
 from .base import (
     Connector,
     ConnectorError,
@@ -40,7 +39,9 @@ from .base import (
     MediaGone,
     MediaRef,
     Outcome,
+    SendRefused,
     SendResult,
+    download_media,
     never_connected,
 )
 from .wecom_aibot_frames import FrameError, decrypt_media
@@ -132,7 +133,7 @@ class WeComAIBotConnector(Connector):
         if msgtype in ("image", "file"):
             try:
                 content, name = self._media_bytes(body)
-            except _Refused as refused:
+            except SendRefused as refused:
                 return refused.result
             wire[msgtype] = {"base64": base64.b64encode(content).decode(), "name": name}
         request = {
@@ -198,15 +199,12 @@ class WeComAIBotConnector(Connector):
             try:
                 return base64.b64decode(media["base64"], validate=True), name
             except (binascii.Error, ValueError):
-                raise _Refused(
+                raise SendRefused(
                     SendResult(Outcome.FAILED, f"{msgtype}.base64 is not base64")
                 ) from None
         limit = FILE_MAX_BYTES if msgtype == "file" else IMAGE_MAX_BYTES
         name = name or media["url"].split("?", 1)[0].rsplit("/", 1)[-1][:100] or msgtype
-        try:
-            return wecom_app.WeComAppConnector.download(media["url"], limit), name
-        except wecom_app._Refused as refused:
-            raise _Refused(refused.result) from None
+        return download_media(media["url"], limit), name
 
     def fetch_media(self, ref: MediaRef, max_bytes: int) -> FetchedMedia:
         """Download a callback's media and decrypt it with the message's own aeskey.
@@ -247,8 +245,3 @@ class WeComAIBotConnector(Connector):
                 f"no AI bot gateway holds the connection ({state['state']}): {state.get('last_error', '')}".strip()
             )
         return f"connected through gateway {state['holder']} ({state['state']})"
-
-
-class _Refused(Exception):
-    def __init__(self, result: SendResult):
-        self.result = result

@@ -37,7 +37,9 @@ from .base import (
     MediaGone,
     MediaRef,
     Outcome,
+    SendRefused,
     SendResult,
+    download_media,
     unrepeatable_send_failure,
 )
 from .voice import is_amr
@@ -133,11 +135,6 @@ def app_for(bot: Bot) -> api.App:
     )
 
 
-class _Refused(Exception):
-    def __init__(self, result: SendResult):
-        self.result = result
-
-
 class WeComAppConnector(Connector):
     kind = KIND
     setup_guide = "connectors/guides/wecom_app.html"
@@ -219,7 +216,7 @@ class WeComAppConnector(Connector):
         to_chat = conversation.kind == "group"
         try:
             wire = self.wire_body(body, to_chat)
-        except _Refused as refused:
+        except SendRefused as refused:
             return refused.result
         except (KeyError, TypeError, ValueError) as error:
             return SendResult(Outcome.FAILED, f"cannot map the message for the app: {error}")
@@ -238,7 +235,7 @@ class WeComAppConnector(Connector):
                 content, kind, name = self._media_source(body)
                 api.forget_media(self.app, kind, content)
                 wire[wire["msgtype"]] = {"media_id": self._media_id(kind, content, name)}
-            except _Refused as refused:
+            except SendRefused as refused:
                 return refused.result
             result = self._call(path, wire)
         return result
@@ -336,7 +333,7 @@ class WeComAppConnector(Connector):
             return {"msgtype": msgtype, msgtype: {"media_id": self._media_id(kind, content, name)}}
         if msgtype == "template_card":
             if to_chat:
-                raise _Refused(
+                raise SendRefused(
                     SendResult(
                         Outcome.FAILED,
                         "WeCom's app chats take no template_card: send it to members",
@@ -354,7 +351,7 @@ class WeComAppConnector(Connector):
         page = notice.get("page", "")
         parts = urlsplit(page)
         if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise _Refused(
+            raise SendRefused(
                 SendResult(
                     Outcome.FAILED,
                     "WeCom's app chats take no mini program notice, and its page is no web "
@@ -374,14 +371,14 @@ class WeComAppConnector(Connector):
             try:
                 content = base64.b64decode(media["base64"], validate=True)
             except (binascii.Error, ValueError):
-                raise _Refused(
+                raise SendRefused(
                     SendResult(Outcome.FAILED, f"{msgtype}.base64 is not base64")
                 ) from None
             return content, msgtype, media.get("name") or msgtype
         name = media.get("name") or media["url"].split("?", 1)[0].rsplit("/", 1)[-1]
-        content = self.download(media["url"], MEDIA_MAX_BYTES[msgtype])
+        content = download_media(media["url"], MEDIA_MAX_BYTES[msgtype])
         if msgtype == "voice" and not is_amr(content):
-            raise _Refused(SendResult(Outcome.FAILED, "voice is not AMR"))
+            raise SendRefused(SendResult(Outcome.FAILED, "voice is not AMR"))
         return content, msgtype, name[:100] or msgtype
 
     def _media_id(self, kind: str, content: bytes, name: str) -> str:
@@ -391,41 +388,17 @@ class WeComAppConnector(Connector):
         try:
             response, answer = api.upload_media(self.app, kind, content, name)
         except api.TokenError as error:
-            raise _Refused(self._token_problem(error)) from None
+            raise SendRefused(self._token_problem(error)) from None
         except requests.RequestException as error:
             # Nothing was sent to anyone yet: an upload is always safe to repeat.
-            raise _Refused(SendResult(Outcome.RETRY, f"media upload failed: {error}")) from None
+            raise SendRefused(SendResult(Outcome.RETRY, f"media upload failed: {error}")) from None
         result = self.classify(response, answer)
         if result.outcome != Outcome.SENT or not (answer or {}).get("media_id"):
             if result.outcome in (Outcome.SENT, Outcome.UNCERTAIN):
                 result.outcome = Outcome.RETRY
             result.detail = f"media upload: {result.detail}"
-            raise _Refused(result)
+            raise SendRefused(result)
         return str(answer["media_id"])
-
-    @staticmethod
-    def download(url: str, max_bytes: int = IMAGE_MAX_BYTES) -> bytes:
-        try:
-            response = http.request("GET", url, max_bytes=max_bytes, max_redirects=3)
-        except http.UnsafeURLError as error:
-            raise _Refused(SendResult(Outcome.FAILED, f"media URL refused: {error}")) from None
-        except requests.RequestException as error:
-            raise _Refused(
-                SendResult(Outcome.RETRY, f"cannot download the media: {error}")
-            ) from None
-        if response.status >= 500 or response.status in (408, 429):
-            raise _Refused(
-                SendResult(Outcome.RETRY, f"media download answered HTTP {response.status}")
-            )
-        if not response.ok:
-            raise _Refused(
-                SendResult(Outcome.FAILED, f"media download answered HTTP {response.status}")
-            )
-        if response.truncated:
-            raise _Refused(
-                SendResult(Outcome.FAILED, f"media larger than {max_bytes // (1024 * 1024)} MB")
-            )
-        return response.content
 
     def fetch_media(self, ref: MediaRef, max_bytes: int) -> FetchedMedia:
         """media/get of a received message's MediaId (the callback keeps it as `cdn`)."""

@@ -32,7 +32,9 @@ from .base import (
     ConnectorError,
     Limits,
     Outcome,
+    SendRefused,
     SendResult,
+    download_media,
     unrepeatable_send_failure,
 )
 from .multipart import media_form
@@ -62,18 +64,6 @@ KEY_OK_ERRCODE = 40008
 ROBOT_KEY_GONE_ERRCODES = frozenset({93000, 93004, 93008})
 # WeCom counts 20 messages per robot per minute; wait for the window to pass.
 RATE_LIMIT_WAIT_SECONDS = 60.0
-
-
-class MediaError(Exception):
-    """An image or file that cannot be downloaded or uploaded: how its send ends."""
-
-    def __init__(self, result: SendResult):
-        super().__init__(result.detail)
-        self.result = result
-
-    @classmethod
-    def of(cls, outcome: Outcome, detail: str) -> MediaError:
-        return cls(SendResult(outcome, detail))
 
 
 def is_image(content: bytes) -> bool:
@@ -122,7 +112,7 @@ class WeComRobotConnector(Connector):
         media = body["msgtype"] in MEDIA_MSGTYPES
         try:
             wire = self.media_body(key, body) if media else self.wire_body(body)
-        except MediaError as error:
+        except SendRefused as error:
             return error.result
         except (KeyError, TypeError, ValueError) as error:
             return SendResult(Outcome.FAILED, f"cannot map the message for the robot: {error}")
@@ -131,7 +121,7 @@ class WeComRobotConnector(Connector):
             # WeCom forgot the media_id early and posted nothing: upload again, send once more.
             try:
                 wire = self.media_body(key, body, fresh=True)
-            except MediaError as error:
+            except SendRefused as error:
                 return error.result
             result = self._post(key, wire)
         return result
@@ -183,9 +173,9 @@ class WeComRobotConnector(Connector):
                     "msgtype": "image",
                     "image": {"base64": payload["base64"], "md5": payload["md5"]},
                 }
-            content = self.download(payload["url"], IMAGE_MAX_BYTES, "image")
+            content = download_media(payload["url"], IMAGE_MAX_BYTES, "image")
             if not is_image(content):
-                raise MediaError.of(Outcome.FAILED, "image is not a JPG or PNG")
+                raise SendRefused.of(Outcome.FAILED, "image is not a JPG or PNG")
             return {
                 "msgtype": "image",
                 "image": {
@@ -217,21 +207,21 @@ class WeComRobotConnector(Connector):
             try:
                 content = base64.b64decode(media["base64"], validate=True)
             except (binascii.Error, ValueError):
-                raise MediaError.of(Outcome.FAILED, f"{msgtype}.base64 is not base64") from None
+                raise SendRefused.of(Outcome.FAILED, f"{msgtype}.base64 is not base64") from None
             return content, media.get("name") or default_name
         name = media.get("name") or _url_name(media["url"])
         if msgtype == "voice":
-            content = self.download(media["url"], VOICE_MAX_BYTES, "voice")
+            content = download_media(media["url"], VOICE_MAX_BYTES, "voice")
             if not is_amr(content):
-                raise MediaError.of(Outcome.FAILED, "voice is not AMR")
+                raise SendRefused.of(Outcome.FAILED, "voice is not AMR")
             if amr_seconds(content, VOICE_MAX_SECONDS) > VOICE_MAX_SECONDS:
-                raise MediaError.of(Outcome.FAILED, f"voice longer than {VOICE_MAX_SECONDS} s")
+                raise SendRefused.of(Outcome.FAILED, f"voice longer than {VOICE_MAX_SECONDS} s")
         else:
-            content = self.download(media["url"], self.limits.file, msgtype)
+            content = download_media(media["url"], self.limits.file, msgtype)
         return content, name[:100] or default_name
 
     def upload_media(self, key: str, kind: str, content: bytes, name: str) -> str:
-        """upload_media's media_id; raises MediaError. Nothing reaches the group here, so
+        """upload_media's media_id; raises SendRefused. Nothing reaches the group here, so
         every failure short of a final refusal is worth another try."""
         form, content_type = media_form(content, name)
         try:
@@ -243,9 +233,9 @@ class WeComRobotConnector(Connector):
                 headers={"Content-Type": content_type},
             )
         except http.UnsafeURLError as error:
-            raise MediaError.of(Outcome.FAILED, str(error)) from None
+            raise SendRefused.of(Outcome.FAILED, str(error)) from None
         except requests.RequestException as error:
-            raise MediaError.of(Outcome.RETRY, f"media upload failed: {error}") from None
+            raise SendRefused.of(Outcome.RETRY, f"media upload failed: {error}") from None
         result = self.classify(response)
         media_id = ""
         if result.outcome == Outcome.SENT:
@@ -254,28 +244,8 @@ class WeComRobotConnector(Connector):
             if result.outcome in (Outcome.SENT, Outcome.UNCERTAIN):
                 result.outcome = Outcome.RETRY
             result.detail = f"media upload: {result.detail}"
-            raise MediaError(result)
+            raise SendRefused(result)
         return media_id
-
-    @staticmethod
-    def download(url: str, max_bytes: int, what: str) -> bytes:
-        """The bytes at `url`, at most `max_bytes`; raises MediaError."""
-        try:
-            response = http.request("GET", url, max_bytes=max_bytes, max_redirects=3)
-        except http.UnsafeURLError as error:
-            raise MediaError.of(Outcome.FAILED, f"{what} URL refused: {error}") from None
-        except requests.RequestException as error:
-            # Nothing was posted to WeCom yet: always safe to try again.
-            raise MediaError.of(Outcome.RETRY, f"cannot download the {what}: {error}") from None
-        if response.status >= 500 or response.status in (408, 429):
-            raise MediaError.of(Outcome.RETRY, f"{what} download answered HTTP {response.status}")
-        if not response.ok:
-            raise MediaError.of(Outcome.FAILED, f"{what} download answered HTTP {response.status}")
-        if response.truncated:
-            raise MediaError.of(
-                Outcome.FAILED, f"{what} larger than {max_bytes // (1024 * 1024)} MB"
-            )
-        return response.content
 
     def probe_key(self, key: str) -> int:
         """WeCom's errcode for a robot key, without posting anything.
