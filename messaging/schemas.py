@@ -216,8 +216,6 @@ outbound_message = TypeAdapter(OutboundMessage)
 
 # Every msgtype above; the connectors' tables are built from the same set.
 MSGTYPES = ALL_MSGTYPES
-# WeCom robot msgtypes botadmin knows but cannot send yet: answered with 40008.
-NOT_YET_SUPPORTED: frozenset[str] = frozenset()
 
 
 def request_body_schema() -> dict:

@@ -38,7 +38,7 @@ from connectors.registry import connector_for
 from connectors.voice import amr_seconds, is_amr
 from conversations.models import Bot
 
-from .schemas import MAX_URL_BYTES, MSGTYPES, NOT_YET_SUPPORTED, outbound_message
+from .schemas import MAX_URL_BYTES, MSGTYPES, outbound_message
 from .uploads import live_upload
 
 UPSTREAM_MSGID_MAX_BYTES = 128  # Message.upstream_msgid
@@ -50,8 +50,6 @@ def validate_outbound(bot: Bot, body: dict) -> dict:
     msgtype = body.get("msgtype")
     if not isinstance(msgtype, str) or not msgtype:
         raise Err.INVALID_MSGTYPE.error("invalid message type: msgtype is missing")
-    if msgtype in NOT_YET_SUPPORTED:
-        raise Err.INVALID_MSGTYPE.error(f"msgtype {msgtype} is not supported yet")
     if msgtype not in MSGTYPES:
         raise Err.INVALID_MSGTYPE.error(
             f"invalid message type: {msgtype[:40]!r}; use one of {', '.join(sorted(MSGTYPES))}"
