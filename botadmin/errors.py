@@ -15,6 +15,8 @@ class ApiError(Exception):
     errmsg: str
     status: int = 400
     headers: dict = field(default_factory=dict)
+    # The dotted path of the field found empty or missing ("text.content"): a form marks it.
+    empty_field: str = ""
 
     def __str__(self) -> str:
         return f"{self.errcode}: {self.errmsg}"
@@ -60,5 +62,9 @@ class Err(Enum):
     def default_message(self) -> str:
         return self.value[2]
 
-    def error(self, errmsg: str | None = None, headers: dict | None = None) -> ApiError:
-        return ApiError(self.code, errmsg or self.default_message, self.status, headers or {})
+    def error(
+        self, errmsg: str | None = None, headers: dict | None = None, *, empty_field: str = ""
+    ) -> ApiError:
+        return ApiError(
+            self.code, errmsg or self.default_message, self.status, headers or {}, empty_field
+        )

@@ -61,7 +61,9 @@ def validate_outbound(bot: Bot, body: dict) -> dict:
             f"it sends {', '.join(sorted(connector.msgtypes()))}"
         )
     if msgtype in ("text", "markdown", "markdown_v2") and not isinstance(body.get(msgtype), dict):
-        raise Err.EMPTY_CONTENT.error(f"empty content: {msgtype}.content is missing")
+        raise Err.EMPTY_CONTENT.error(
+            f"empty content: {msgtype}.content is missing", empty_field=f"{msgtype}.content"
+        )
     try:
         message = outbound_message.validate_python(body)
     except ValidationError as error:
@@ -98,7 +100,7 @@ def _field_error(error: ValidationError) -> ApiError:
     # The first element of a discriminated union's location is its tag.
     where = ".".join(str(part) for part in first["loc"][1:]) or "body"
     if first["type"] == "missing":
-        return Err.FIELD_INVALID.error(f"invalid field: {where} is missing")
+        return Err.FIELD_INVALID.error(f"invalid field: {where} is missing", empty_field=where)
     return Err.FIELD_INVALID.error(f"invalid field: {where}: {first['msg']}")
 
 
@@ -119,7 +121,7 @@ def _check_max(value: str, limit: int, where: str) -> None:
 
 def _require(value: str, where: str) -> None:
     if not value.strip():
-        raise Err.FIELD_INVALID.error(f"invalid field: {where} is empty")
+        raise Err.FIELD_INVALID.error(f"invalid field: {where} is empty", empty_field=where)
 
 
 def _check_url(value: str, where: str) -> None:
@@ -139,7 +141,9 @@ def _check_text(payload: dict, limits: Limits, connector) -> None:
     mentions = payload.get("mentioned_list") or payload.get("mentioned_mobile_list")
     if not content.strip():
         if not mentions:
-            raise Err.EMPTY_CONTENT.error("empty content: text.content is empty")
+            raise Err.EMPTY_CONTENT.error(
+                "empty content: text.content is empty", empty_field="text.content"
+            )
         if not connector.allows_mentions_only:
             raise Err.EMPTY_CONTENT.error(
                 f"empty content: a {connector.english_label()} bot cannot send mentions without content"
@@ -150,7 +154,9 @@ def _check_text(payload: dict, limits: Limits, connector) -> None:
 def _check_markdown(msgtype: str):
     def check(payload: dict, limits: Limits, connector) -> None:
         if not payload.get("content", "").strip():
-            raise Err.EMPTY_CONTENT.error(f"empty content: {msgtype}.content is empty")
+            raise Err.EMPTY_CONTENT.error(
+                f"empty content: {msgtype}.content is empty", empty_field=f"{msgtype}.content"
+            )
         _check_max(payload["content"], limits.markdown, f"{msgtype}.content")
 
     return check

@@ -2,7 +2,6 @@
 
 import json
 import math
-import re
 from datetime import timedelta
 
 from django import forms
@@ -182,17 +181,12 @@ def _save(request, form: ComposeForm, announcement: Announcement | None) -> Anno
     return saved
 
 
-# The field an API refusal says is empty: "text.content is empty", "link.title is
-# missing", "news.articles.0.title is missing".
-_EMPTY_FIELD = re.compile(r"\b([a-z0-9_]+)\.(?:articles\.\d+\.)?([a-z_]+) is (?:empty|missing)\b")
-
-
 def _add_body_error(form: ComposeForm, error: ApiError) -> None:
     """A refused body: an empty field is marked on that field in the operator's
     language; anything else is said above the form in the API's words."""
-    if (found := _EMPTY_FIELD.search(error.errmsg)) and (
-        name := f"{found[1]}__{found[2]}"
-    ) in form.fields:
+    path = error.empty_field.split(".")  # "news.articles.0.title" is the form's news__title
+    name = f"{path[0]}__{path[-1]}" if len(path) > 1 else ""
+    if name in form.fields:
         form.add_error(name, forms.Field.default_error_messages["required"])
     else:
         form.add_error(None, error.errmsg)
