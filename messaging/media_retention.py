@@ -58,8 +58,12 @@ def expire_media(now: datetime | None = None) -> int:
 
 
 def delete_unused_files(stored_file_ids) -> int:
-    """Delete the stored files among these that no media row shows any more."""
-    return store.delete_files(StoredFile.objects.filter(pk__in=stored_file_ids, uses__isnull=True))
+    """Delete the stored files among these that no media row shows and no upload keeps."""
+    return store.delete_files(StoredFile.objects.filter(pk__in=stored_file_ids, **UNUSED))
+
+
+# A stored file nothing refers to: no message's media row, no live upload.
+UNUSED = {"uses__isnull": True, "uploads__isnull": True}
 
 
 # A file stored a moment ago may not be linked yet (its message is being saved).
@@ -78,9 +82,9 @@ def delete_orphaned_files(now: datetime | None = None) -> int:
     deleted, after_pk = 0, 0
     while True:
         rows = list(
-            StoredFile.objects.filter(
-                pk__gt=after_pk, created_at__lt=before, uses__isnull=True, uploads__isnull=True
-            ).order_by("pk")[:size]
+            StoredFile.objects.filter(pk__gt=after_pk, created_at__lt=before, **UNUSED).order_by(
+                "pk"
+            )[:size]
         )
         if not rows:
             break

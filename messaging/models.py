@@ -357,7 +357,7 @@ UPLOAD_LIFETIME = timedelta(days=3)
 class UploadedMedia(models.Model):
     """A file or voice uploaded through `POST /api/upload_media`, sent later by its media_id.
 
-    WeCom's group robot's two-step flow (messaging/upload_media.py): the bytes go to the
+    WeCom's group robot's two-step flow (messaging/uploads.py): the bytes go to the
     media store (`media.StoredFile`, kept once by SHA-256), this row names them for the
     bot until `expires_at`. A message that sends it links the stored file through its own
     media row (MessageMedia), so the message stays sendable after the upload is deleted.
