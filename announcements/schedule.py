@@ -8,7 +8,7 @@ UTC accordingly.
 """
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
 from croniter import CroniterBadCronError, CroniterBadDateError, croniter
@@ -74,11 +74,12 @@ class Schedule:
 
 def _localise(naive: datetime, tz: ZoneInfo) -> datetime:
     """Attach `tz`; a wall time skipped by a DST change moves forward by the gap."""
-    aware = naive.replace(tzinfo=tz)
-    roundtrip = aware.astimezone(ZoneInfo("UTC")).astimezone(tz).replace(tzinfo=None)
-    if roundtrip != naive:  # inside the spring-forward gap
-        aware = (naive + timedelta(hours=1)).replace(tzinfo=tz, fold=0)
-    return aware
+    aware = naive.replace(tzinfo=tz, fold=0)
+    shifted = aware.astimezone(UTC).astimezone(tz)
+    # Inside the gap, fold=0 reads the wall time with the offset from before the change
+    # (PEP 495), so the round trip lands the gap's length later: an hour in Berlin, 30
+    # minutes on Lord Howe Island.
+    return shifted if shifted.replace(tzinfo=None) != naive else aware
 
 
 def zone(name: str) -> ZoneInfo:
@@ -113,7 +114,7 @@ def parse(kind: str, spec: dict, tz_name: str) -> Schedule:
             raise ScheduleError(_("Enter the date and time to send.")) from exc
         try:
             at = _localise(at, tz) if at.tzinfo is None else at
-            at.astimezone(ZoneInfo("UTC"))
+            at.astimezone(UTC)
         except OverflowError as exc:  # 0001-01-01 east of UTC, 9999-12-31 west of it
             raise ScheduleError(_("Enter the date and time to send.")) from exc
         return Schedule(kind, tz, at=at)

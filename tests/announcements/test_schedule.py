@@ -70,6 +70,17 @@ def test_a_wall_time_skipped_by_dst_runs_right_after_the_gap():
     assert times[1] == utc(2026, 3, 30, 0, 30)
 
 
+def test_a_wall_time_skipped_by_a_half_hour_dst_change_runs_half_an_hour_later():
+    # Lord Howe Island springs forward from 02:00 to 02:30 (+10:30 to +11:00) on 4 October 2026.
+    schedule = parse("daily", {"time": "02:15"}, "Australia/Lord_Howe")
+
+    times = schedule.preview(utc(2026, 10, 2, 12), 3)
+
+    assert times[0] == utc(2026, 10, 2, 15, 45)  # 02:15 +10:30
+    assert times[1] == utc(2026, 10, 3, 15, 45)  # 02:45 +11:00, not 03:15
+    assert times[2] == utc(2026, 10, 4, 15, 15)  # 02:15 +11:00
+
+
 @pytest.mark.parametrize(
     "kind, spec, tz",
     [
