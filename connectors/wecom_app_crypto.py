@@ -23,6 +23,7 @@ import string
 import struct
 import time
 import xml.etree.ElementTree as ET
+from xml.parsers import expat
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
@@ -82,17 +83,30 @@ def encrypted_field(body: bytes) -> str:
     """The <Encrypt> text of a callback body."""
     if len(body) > MAX_BODY_BYTES:
         raise Undecryptable("callback body too large")
-    if b"<!DOCTYPE" in body or b"<!ENTITY" in body:
-        # WeCom never sends a DTD; refusing one keeps entity tricks out of the parser.
-        raise Undecryptable("callback body with a DTD")
+    # WeCom never sends a DTD; refusing one keeps entity tricks out of the parser. The
+    # body is not authenticated yet, and it may declare any encoding (UTF-16 too), so
+    # the refusal comes from the parser itself, not from a search of the bytes.
     try:
+        _refuse_dtd(body)
         root = ET.fromstring(body)  # noqa: S314 (no DTD, bounded size: checked above)
-    except ET.ParseError as error:
+    except (ET.ParseError, expat.ExpatError, ValueError) as error:  # ValueError: UTF-16-BE…
         raise Undecryptable(f"callback body is not XML: {error}") from None
     value = root.findtext("Encrypt")
     if not value:
         raise Undecryptable("callback body has no Encrypt element")
     return value.strip()
+
+
+def _refuse_dtd(body: bytes) -> None:
+    """Raise Undecryptable at a DOCTYPE, before any entity is declared or expanded."""
+
+    def refuse(*_args) -> None:
+        raise Undecryptable("callback body with a DTD")
+
+    parser = expat.ParserCreate()
+    parser.StartDoctypeDeclHandler = refuse
+    parser.EntityDeclHandler = refuse
+    parser.Parse(body, True)
 
 
 class CallbackCrypto:

@@ -115,6 +115,18 @@ def test_a_message_with_a_bad_signature_is_refused_and_stored_nowhere(client, ap
     assert not Message.objects.exists()
 
 
+def test_a_body_in_an_unreadable_encoding_is_refused_not_an_error(client, app_bot):
+    body = '<?xml version="1.0" encoding="UTF-16-BE"?><xml><Encrypt>AAAA</Encrypt></xml>'
+    params = {"msg_signature": "0" * 40, "timestamp": "1", "nonce": "2"}
+
+    response = client.post(
+        url(app_bot), data=body.encode("utf-16-be"), content_type="text/xml", query_params=params
+    )
+
+    assert response.status_code == 403
+    assert not Message.objects.exists()
+
+
 def test_a_message_for_another_corp_is_refused_and_stored_nowhere(client, app_bot):
     other = wecom(corp="wwSomeoneElse00000")
     response = post_encrypted(client, app_bot, TEXT.format(corp="wwSomeoneElse00000"), other)

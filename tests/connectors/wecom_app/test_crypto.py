@@ -193,3 +193,21 @@ def test_garbage_bodies_are_undecryptable(body):
     with pytest.raises(Undecryptable):
         encrypted = encrypted_field(body)
         crypto.decrypt(encrypted)
+
+
+def test_a_dtd_is_refused_in_whatever_encoding_the_body_declares():
+    # Checked before the signature: an unauthenticated body must not reach an entity expansion.
+    body = (
+        '<?xml version="1.0" encoding="UTF-16"?>'
+        '<!DOCTYPE x [<!ENTITY a "expanded">]><xml><Encrypt>&a;</Encrypt></xml>'
+    ).encode("utf-16")
+
+    with pytest.raises(Undecryptable, match="DTD"):
+        encrypted_field(body)
+
+
+def test_a_body_in_an_encoding_the_parser_cannot_read_is_undecryptable():
+    body = '<?xml version="1.0" encoding="UTF-16-BE"?><xml><Encrypt>AAAA</Encrypt></xml>'
+
+    with pytest.raises(Undecryptable, match="not XML"):
+        encrypted_field(body.encode("utf-16-be"))
