@@ -40,7 +40,15 @@ from django.utils import timezone
 from media.sniff import sniff
 
 from . import aibot_inbound
-from .wecom_aibot_frames import DISCONNECTED_EVENT, FrameError, callback_body, event_type
+from .conversions import markdown_to_text
+from .wecom_aibot_frames import (
+    DISCONNECTED_EVENT,
+    RESPOND_WELCOME,
+    FrameError,
+    callback_body,
+    event_type,
+    reply_command,
+)
 
 if TYPE_CHECKING:
     from .aibot_gateway import Gateway
@@ -92,7 +100,8 @@ class BotSession:
         self.ws = None
         self.subscribed = False
         self.pending: dict[str, asyncio.Future] = {}
-        self.replies: OrderedDict[str, tuple[str, float]] = OrderedDict()
+        # msgid → (callback req_id, monotonic deadline, command that answers it)
+        self.replies: OrderedDict[str, tuple[str, float, str]] = OrderedDict()
         self.reply_lock = asyncio.Lock()
         self.inbox: asyncio.Queue = asyncio.Queue()
         self.last_frame = 0.0
@@ -281,8 +290,9 @@ class BotSession:
                 await self._taken_over()
                 return
             if cmd in ("aibot_msg_callback", "aibot_event_callback"):
-                self._remember_reply(frame, req_id)
-                self.inbox.put_nowait((frame, time.time()))
+                reply = reply_command(frame, settings.WECOM_AIBOT_REPLY_WINDOW_SECONDS)
+                self._remember_reply(frame, req_id, reply)
+                self.inbox.put_nowait((frame, time.time(), reply[1] if reply else None))
             else:
                 logger.info("AI bot %s: frame %s ignored", self.bot_id, cmd)
 
@@ -314,26 +324,26 @@ class BotSession:
 
     # --- inbound --------------------------------------------------------------------
 
-    def _remember_reply(self, frame: dict, req_id: str) -> None:
+    def _remember_reply(self, frame: dict, req_id: str, reply: tuple[str, float] | None) -> None:
         msgid = str((frame.get("body") or {}).get("msgid") or "")
-        if not msgid or not req_id:
+        if not msgid or not req_id or reply is None:
             return
-        deadline = time.monotonic() + settings.WECOM_AIBOT_REPLY_WINDOW_SECONDS
-        self.replies[msgid] = (req_id, deadline)
+        command, seconds = reply
+        self.replies[msgid] = (req_id, time.monotonic() + seconds, command)
         while len(self.replies) > REPLY_WINDOWS_KEPT:
             self.replies.popitem(last=False)
 
     async def _store_inbox(self) -> None:
         known: dict = {}
         while True:
-            frame, received = await self.inbox.get()
+            frame, received, window = await self.inbox.get()
             try:
-                await self._store(frame, received, known)
+                await self._store(frame, received, window, known)
             finally:
                 self.inbox.task_done()
 
-    async def _store(self, frame: dict, received: float, known: dict) -> None:
-        reply_until = int(received + settings.WECOM_AIBOT_REPLY_WINDOW_SECONDS)
+    async def _store(self, frame: dict, received: float, window: float | None, known: dict) -> None:
+        reply_until = None if window is None else int(received + window)
         try:
             callback = callback_body(frame, reply_until)
         except FrameError as error:
@@ -372,9 +382,10 @@ class BotSession:
             reply = self.replies.get(str(request.get("reply_to") or ""))
             uploaded = body["msgtype"] in ("image", "file")
             if reply and time.monotonic() < reply[1] and not uploaded:
-                answer = await self._respond(reply[0], request["message_id"], body)
+                req_id, _, command = reply
+                answer = await self._respond(command, req_id, request["message_id"], body)
                 if answer.get("errcode") not in REPLY_GONE_ERRCODES:
-                    return {**answer, "via": "aibot_respond_msg"}
+                    return {**answer, "via": command}
             wire = {
                 "chatid": request["chatid"],
                 "chat_type": 2 if request.get("chat_type") == "group" else 1,
@@ -402,9 +413,14 @@ class BotSession:
         except websockets.ConnectionClosed as error:
             return {"outcome": "retry", "errmsg": f"the connection closed before sending: {error}"}
 
-    async def _respond(self, req_id: str, message_id: str, body: dict) -> dict:
+    async def _respond(self, command: str, req_id: str, message_id: str, body: dict) -> dict:
         if body["msgtype"] == "template_card":
             reply = {"msgtype": "template_card", "template_card": body["template_card"]}
+        elif command == RESPOND_WELCOME:  # a welcome message is text or a card, no stream
+            reply = {
+                "msgtype": "text",
+                "text": {"content": markdown_to_text(body["markdown"]["content"])},
+            }
         else:
             content = body["markdown"]["content"]
             reply = {
@@ -412,7 +428,7 @@ class BotSession:
                 "stream": {"id": message_id, "finish": True, "content": content},
             }
         async with self.reply_lock:  # replies to one req_id go one after the other's ack
-            return await self._request("aibot_respond_msg", reply, req_id=req_id)
+            return await self._request(command, reply, req_id=req_id)
 
     async def _upload(self, kind: str, data_base64: str, name: str | None = None) -> str | dict:
         data = base64.b64decode(data_base64)

@@ -21,8 +21,13 @@ The mapping to the seed's callback body (bridge spec section 3):
 * events (`enter_chat`, `template_card_event`, `feedback_event`, …):
   `msgtype: "event"` with the `event` object.
 
-Every body carries `reply_until` (Unix seconds): until then a send with
-`reply_to` set to its msgid goes out as this message's reply.
+A message's body carries `reply_until` (Unix seconds): until then a send
+with `reply_to` set to its msgid goes out as this message's reply
+(`aibot_respond_msg`). An `enter_chat` event is answered by the welcome
+message (`aibot_respond_welcome_msg`, text or template card) within 5 s, so
+its `reply_until` is 5 s away; other events take no reply (a card click is
+answered by `aibot_respond_update_msg`, which botadmin does not send) and
+carry no `reply_until`.
 """
 
 from __future__ import annotations
@@ -35,6 +40,10 @@ from dataclasses import dataclass, field
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 MEDIA_REFERENCE = "wecom_aibot"
+RESPOND = "aibot_respond_msg"
+RESPOND_WELCOME = "aibot_respond_welcome_msg"
+# WeCom takes the welcome message within 5 s of the enter_chat event.
+WELCOME_SECONDS = 5.0
 MEDIA_MSGTYPES = ("image", "file", "video")
 DISCONNECTED_EVENT = "disconnected_event"
 # "@机器人 " — the mention WeCom puts before a group message, with the space
@@ -60,6 +69,15 @@ def event_type(frame: dict) -> str:
     return str(event.get("eventtype") or "") if isinstance(event, dict) else ""
 
 
+def reply_command(frame: dict, message_window: float) -> tuple[str, float] | None:
+    """(command, seconds) that answer this callback, or None when it takes no reply."""
+    if frame.get("cmd") == "aibot_msg_callback":
+        return RESPOND, message_window
+    if frame.get("cmd") == "aibot_event_callback" and event_type(frame) == "enter_chat":
+        return RESPOND_WELCOME, WELCOME_SECONDS
+    return None
+
+
 # Past this a create_time is taken for milliseconds: in seconds it would be the year 5138.
 MILLISECONDS_FROM = 100_000_000_000
 # 9999-12-31 23:59:59 UTC, the last second the inbound service takes.
@@ -79,7 +97,7 @@ def _unix_seconds(value) -> int | float | None:
     return value if 0 <= value <= LAST_SECOND else None
 
 
-def callback_body(frame: dict, reply_until: int) -> Callback:
+def callback_body(frame: dict, reply_until: int | None) -> Callback:
     """The seed body of an `aibot_msg_callback` / `aibot_event_callback` frame."""
     body = frame.get("body")
     if not isinstance(body, dict):
@@ -105,8 +123,9 @@ def callback_body(frame: dict, reply_until: int) -> Callback:
         "conversation_id": conversation_id,
         "conversation_type": "group" if group else "user",
         "sender": sender,
-        "reply_until": reply_until,
     }
+    if reply_until is not None:
+        seed["reply_until"] = reply_until
     if msgid:
         seed["msgid"] = msgid
     if (sent_at := _unix_seconds(body.get("create_time"))) is not None:

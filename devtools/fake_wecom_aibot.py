@@ -9,8 +9,11 @@ It follows shared/spec/wecom-aibot.md:
   is closed;
 * `ping` is acknowledged (unless `answer_pings` is off);
 * `aibot_send_msg` refuses `text` (40008) and records the rest;
-* `aibot_respond_msg` must carry the req_id of a callback this server sent
-  on that connection, within `reply_seconds` (846605 otherwise);
+* `aibot_respond_msg` must carry the req_id of a message callback this server
+  sent on that connection, within `reply_seconds` (846605 otherwise); an
+  `enter_chat` event is answered by `aibot_respond_welcome_msg` (text or
+  template card, 40008 otherwise) within `welcome_seconds` (5 s) or by a
+  template card through `aibot_respond_msg`; other events take no reply;
 * uploads: init → upload_id, chunks, finish → media_id (the bytes are kept);
 * media for callbacks is served over HTTP (`media_url`) for `media_seconds`
   only, encrypted with a per-message aeskey; `fail_downloads` makes the next
@@ -71,6 +74,8 @@ class FakeAIBotServer:
         self.downloads: list[str] = []
         self.answer_pings = True
         self.reply_seconds = 300.0
+        self.welcome_seconds = 5.0
+        self.welcome_req_ids: dict[int, dict[str, float]] = {}  # id(ws) → enter_chat req_id → at
         self.media_seconds = 300.0
         self.fail_downloads = 0
         self.silent_sends = False  # accept sends without acknowledging them
@@ -130,8 +135,12 @@ class FakeAIBotServer:
         """Send a callback frame on the bot's live connection; its req_id."""
         req_id = req_id or f"cb_{uuid.uuid4().hex}"
         ws = self.live[bot_id]
+        event = body.get("event") if isinstance(body.get("event"), dict) else {}
         with self.lock:
-            self.callback_req_ids.setdefault(id(ws), {})[req_id] = time.time()
+            if cmd == "aibot_msg_callback":
+                self.callback_req_ids.setdefault(id(ws), {})[req_id] = time.time()
+            elif event.get("eventtype") == "enter_chat":
+                self.welcome_req_ids.setdefault(id(ws), {})[req_id] = time.time()
         frame = {"cmd": cmd, "headers": {"req_id": req_id}, "body": body}
         self._call(ws.send(json.dumps(frame, ensure_ascii=False)))
         return req_id
@@ -232,8 +241,23 @@ class FakeAIBotServer:
         elif cmd == "aibot_respond_msg":
             with self.lock:
                 sent_at = self.callback_req_ids.get(id(ws), {}).get(req_id)
+                entered_at = self.welcome_req_ids.get(id(ws), {}).get(req_id)
+            if body.get("msgtype") == "template_card" and sent_at is None:
+                sent_at = entered_at  # a card may answer enter_chat too
             if sent_at is None or time.time() - sent_at > self.reply_seconds:
                 await self._ack(ws, req_id, 846605, "invalid req_id")
+                return
+            with self.lock:
+                self.sent.append((bot_id, cmd, {"req_id": req_id, **body}))
+            await self._ack(ws, req_id)
+        elif cmd == "aibot_respond_welcome_msg":
+            with self.lock:
+                entered_at = self.welcome_req_ids.get(id(ws), {}).get(req_id)
+            if entered_at is None or time.time() - entered_at > self.welcome_seconds:
+                await self._ack(ws, req_id, 846605, "invalid req_id")
+                return
+            if body.get("msgtype") not in ("text", "template_card"):
+                await self._ack(ws, req_id, 40008, "invalid message type")
                 return
             with self.lock:
                 self.sent.append((bot_id, cmd, {"req_id": req_id, **body}))

@@ -218,6 +218,69 @@ def test_a_req_id_wecom_no_longer_answers_falls_back_to_a_proactive_send(
     ]
 
 
+def event_received(server, eventtype: str, msgid: str = "ev1") -> str:
+    return server.push(
+        "bot1",
+        "aibot_event_callback",
+        {"msgid": msgid, "aibotid": "bot1", "chattype": "single", "from": {"userid": "lisi"},
+         "create_time": int(time.time()), "msgtype": "event", "event": {"eventtype": eventtype}},
+    )  # fmt: skip
+
+
+def test_a_reply_to_enter_chat_is_the_welcome_message_while_its_five_seconds_last(
+    aibot_server, aibot, user, connected, post
+):
+    req_id = event_received(aibot_server, "enter_chat")
+    assert wait_until(lambda: Message.objects.filter(upstream_msgid="ev1").exists(), timeout=5)
+    forwarded = Message.objects.get(upstream_msgid="ev1").body
+    assert forwarded["reply_until"] <= time.time() + 5
+
+    message = sent_through(
+        post, aibot, "lisi", {"msgtype": "text", "text": {"content": "欢迎！"}, "reply_to": "ev1"}
+    )
+
+    assert message.status == "sent"
+    assert aibot_server.sent == [
+        ("bot1", "aibot_respond_welcome_msg",
+         {"req_id": req_id, "msgtype": "text", "text": {"content": "欢迎！"}}),
+    ]  # fmt: skip
+
+
+def test_a_card_answers_enter_chat_as_a_welcome_card(aibot_server, aibot, user, connected, post):
+    event_received(aibot_server, "enter_chat")
+    assert wait_until(lambda: Message.objects.filter(upstream_msgid="ev1").exists(), timeout=5)
+    card = {"card_type": "text_notice", "main_title": {"title": "欢迎"},
+            "card_action": {"type": 1, "url": "https://example.com"}}  # fmt: skip
+
+    sent_through(
+        post, aibot, "lisi", {"msgtype": "template_card", "template_card": card, "reply_to": "ev1"}
+    )
+
+    ((_, cmd, body),) = aibot_server.sent
+    assert cmd == "aibot_respond_welcome_msg" and body["msgtype"] == "template_card"
+    assert body["template_card"]["main_title"] == {"title": "欢迎"}
+
+
+@pytest.mark.parametrize("eventtype", ["template_card_event", "feedback_event"])
+def test_a_reply_to_another_event_goes_out_as_a_proactive_message(
+    eventtype, aibot_server, aibot, user, connected, post
+):
+    event_received(aibot_server, eventtype)
+    assert wait_until(lambda: Message.objects.filter(upstream_msgid="ev1").exists(), timeout=5)
+    assert "reply_until" not in Message.objects.get(upstream_msgid="ev1").body
+
+    message = sent_through(
+        post,
+        aibot,
+        "lisi",
+        {"msgtype": "markdown", "markdown": {"content": "ok"}, "reply_to": "ev1"},
+    )
+
+    assert message.status == "sent"
+    assert [cmd for _, cmd, _ in aibot_server.sent] == ["aibot_send_msg"]
+    assert not aibot_server.frames_of("aibot_respond_msg")
+
+
 def test_reply_to_must_name_a_message_this_conversation_received(aibot, group, post):
     answer = post(
         aibot, "wrGroupA", {"msgtype": "markdown", "markdown": {"content": "x"}, "reply_to": "nope"}
