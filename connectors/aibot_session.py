@@ -63,6 +63,8 @@ MISSED_PINGS_LIMIT = 2
 REPLY_WINDOWS_KEPT = 10_000
 # WeCom's errcodes for a req_id it no longer answers to: send proactively instead.
 REPLY_GONE_ERRCODES = frozenset({846605, 846608})
+# Sent by the media_id of a chunked upload (wecom-aibot.md: image, file, voice, video).
+UPLOADED_MSGTYPES = ("image", "file", "voice")
 UPLOAD_CHUNK_BYTES = 512 * 1024
 UPLOAD_MAX_CHUNKS = 100
 FRAME_MAX_BYTES = 4 * 1024 * 1024
@@ -380,7 +382,7 @@ class BotSession:
         body = request["body"]
         try:
             reply = self.replies.get(str(request.get("reply_to") or ""))
-            uploaded = body["msgtype"] in ("image", "file")
+            uploaded = body["msgtype"] in UPLOADED_MSGTYPES
             if reply and time.monotonic() < reply[1] and not uploaded:
                 req_id, _, command = reply
                 answer = await self._respond(command, req_id, request["message_id"], body)

@@ -9,10 +9,10 @@ send endpoint, recorded in `BotConnection`), which writes the frame and
 answers with WeCom's acknowledgement. With no gateway holding the bot the
 message waits (`retry`) and its last error says why.
 
-Proactive sends carry markdown, template cards and images (plain `text` is
-refused by WeCom with 40008, so texts are sent as escaped markdown); a
-message with `reply_to` goes out as a reply to that inbound message while its
-reply window is open (the gateway decides, it knows the callback's req_id).
+Proactive sends carry markdown, template cards, images, files and voice (AMR;
+plain `text` is refused by WeCom with 40008, so texts are sent as escaped
+markdown); a message with `reply_to` goes out as a reply to that inbound
+message while its reply window is open (the gateway decides, it knows the callback's req_id).
 WeCom does not deduplicate: a lost answer leaves the send `uncertain`.
 """
 
@@ -44,6 +44,7 @@ from .base import (
     download_media,
     never_connected,
 )
+from .voice import is_amr
 from .wecom_aibot_frames import FrameError, decrypt_media
 
 if TYPE_CHECKING:
@@ -57,6 +58,9 @@ FILE_MAX_BYTES = 20 * 1024 * 1024
 # escaped into markdown, which at worst doubles it.
 MARKDOWN_MAX_BYTES = 20480
 TEXT_MAX_BYTES = MARKDOWN_MAX_BYTES // 2
+VOICE_MAX_BYTES = 2 * 1024 * 1024  # AMR, as the app's media/upload takes it
+# Sent by the media_id of a chunked upload (aibot_upload_media_*).
+MEDIA_MAX_BYTES = {"image": IMAGE_MAX_BYTES, "file": FILE_MAX_BYTES, "voice": VOICE_MAX_BYTES}
 MSGTYPE_REFUSED = 40008
 # Waiting for the gateway: its own wait for WeCom's acks (5 s each), an upload's included.
 GATEWAY_READ_TIMEOUT = 60.0
@@ -93,7 +97,7 @@ def credentials(bot: Bot) -> tuple[str, str, str]:
 class WeComAIBotConnector(Connector):
     kind = KIND
     label = _("WeCom AI bot")
-    native_msgtypes = frozenset({"markdown", "template_card", "image", "file"})
+    native_msgtypes = frozenset({"markdown", "template_card", "image", "file", "voice"})
     conversions = {
         "text": ("markdown",),
         "markdown_v2": ("markdown",),
@@ -108,6 +112,7 @@ class WeComAIBotConnector(Connector):
         description=512,
         image=IMAGE_MAX_BYTES,
         file=FILE_MAX_BYTES,
+        voice=VOICE_MAX_BYTES,
     )
     image_formats = frozenset({"JPEG", "PNG", "GIF"})
     idempotent = False
@@ -130,7 +135,7 @@ class WeComAIBotConnector(Connector):
             )
         wire = dict(body)
         msgtype = body["msgtype"]
-        if msgtype in ("image", "file"):
+        if msgtype in MEDIA_MAX_BYTES:
             try:
                 content, name = self._media_bytes(body)
             except SendRefused as refused:
@@ -191,7 +196,7 @@ class WeComAIBotConnector(Connector):
         return SendResult(Outcome.FAILED, f"{errcode} {detail}".strip(), errcode=errcode)
 
     def _media_bytes(self, body: dict) -> tuple[bytes, str]:
-        """An image's or file's bytes (its base64, or downloaded from its URL) and name."""
+        """An image's, file's or voice's bytes (its base64, or downloaded from its URL) and name."""
         msgtype = body["msgtype"]
         media = body[msgtype]
         name = str(media.get("name") or "")
@@ -202,9 +207,11 @@ class WeComAIBotConnector(Connector):
                 raise SendRefused(
                     SendResult(Outcome.FAILED, f"{msgtype}.base64 is not base64")
                 ) from None
-        limit = FILE_MAX_BYTES if msgtype == "file" else IMAGE_MAX_BYTES
         name = name or media["url"].split("?", 1)[0].rsplit("/", 1)[-1][:100] or msgtype
-        return download_media(media["url"], limit), name
+        content = download_media(media["url"], MEDIA_MAX_BYTES[msgtype])
+        if msgtype == "voice" and not is_amr(content):
+            raise SendRefused(SendResult(Outcome.FAILED, "voice is not AMR"))
+        return content, name
 
     def fetch_media(self, ref: MediaRef, max_bytes: int) -> FetchedMedia:
         """Download a callback's media and decrypt it with the message's own aeskey.

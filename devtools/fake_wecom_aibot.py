@@ -8,7 +8,9 @@ It follows shared/spec/wecom-aibot.md:
   connection gets an `aibot_event_callback` with `disconnected_event`, then
   is closed;
 * `ping` is acknowledged (unless `answer_pings` is off);
-* `aibot_send_msg` refuses `text` (40008) and records the rest;
+* `aibot_send_msg` takes markdown, template cards and image / file / voice /
+  video by the media_id of a finished upload of that type (40007 otherwise);
+  anything else, `text` included, is refused (40008);
 * `aibot_respond_msg` must carry the req_id of a message callback this server
   sent on that connection, within `reply_seconds` (846605 otherwise); an
   `enter_chat` event is answered by `aibot_respond_welcome_msg` (text or
@@ -40,6 +42,10 @@ from websockets.asyncio.server import serve
 
 from botadmin.local_http import Answer, LocalServer, Request
 from connectors.wecom_aibot_frames import encrypt_media
+
+# What aibot_send_msg takes (plain text is refused with 40008); media by an upload's media_id.
+MEDIA_MSGTYPES = ("image", "file", "voice", "video")
+SEND_MSGTYPES = ("markdown", "template_card", *MEDIA_MSGTYPES)
 
 
 class _MediaServer(LocalServer):
@@ -231,9 +237,18 @@ class FakeAIBotServer:
             if self.answer_pings:
                 await self._ack(ws, req_id)
         elif cmd == "aibot_send_msg":
-            if body.get("msgtype") == "text":
+            msgtype = body.get("msgtype")
+            if msgtype not in SEND_MSGTYPES:
                 await self._ack(ws, req_id, 40008, "invalid message type")
                 return
+            if msgtype in MEDIA_MSGTYPES:
+                media_id = (body.get(msgtype) or {}).get("media_id")
+                upload = next(
+                    (u for u in self.uploads.values() if u.get("media_id") == media_id), None
+                )
+                if upload is None or upload.get("type") != msgtype:
+                    await self._ack(ws, req_id, 40007, "invalid media_id")
+                    return
             with self.lock:
                 self.sent.append((bot_id, cmd, body))
             if not self.silent_sends:

@@ -193,5 +193,5 @@ def test_the_conversion_tables_say_what_each_connector_does():
     assert (robot["file"], robot["voice"]) == ("file", "voice")
     app = conversions.table(WeComAppConnector)
     assert (app["file"], app["voice"], app["template_card"]) == ("file", "voice", "template_card")
-    assert conversions.table(WeComAIBotConnector)["voice"] == ""
+    assert conversions.table(WeComAIBotConnector)["voice"] == "voice"
     assert app["miniprogram"] == "miniprogram → link"  # a notice only with linked mini programs

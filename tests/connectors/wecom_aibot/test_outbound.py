@@ -15,6 +15,8 @@ from messaging.models import Message
 from tests.images import image_bytes
 from tests.polling import wait_until
 
+AMR_HEADER = b"#!AMR\n"
+
 
 @pytest.fixture
 def group(aibot):
@@ -111,6 +113,25 @@ def test_an_image_is_uploaded_in_chunks_then_sent_by_media_id(
     (upload,) = aibot_server.uploads.values()
     assert upload["data"] == picture
     assert aibot_server.sent[0][2]["image"] == {"media_id": upload["media_id"]}
+
+
+def test_a_voice_is_uploaded_as_voice_then_sent_by_media_id(
+    aibot_server, aibot, group, connected, post
+):
+    voice = AMR_HEADER + bytes([0x3C]) + bytes(31)  # one 20 ms AMR-NB frame
+    body = {"msgtype": "voice", "voice": {"base64": base64.b64encode(voice).decode(),
+                                          "md5": hashlib.md5(voice).hexdigest()}}  # fmt: skip
+    message = sent_through(post, aibot, "wrGroupA", body)
+
+    assert message.status == "sent" and message.sent_as == "voice"
+    init = aibot_server.frames_of("aibot_upload_media_init")[0]["body"]
+    assert init["type"] == "voice" and init["total_size"] == len(voice)
+    (upload,) = aibot_server.uploads.values()
+    assert upload["data"] == voice
+    assert aibot_server.sent == [
+        ("bot1", "aibot_send_msg", {"chatid": "wrGroupA", "chat_type": 2, "msgtype": "voice",
+                                    "voice": {"media_id": upload["media_id"]}}),
+    ]  # fmt: skip
 
 
 def test_wecom_refuses_a_proactive_text_and_the_message_fails_with_its_errcode(
