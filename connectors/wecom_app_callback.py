@@ -37,6 +37,8 @@ logger = logging.getLogger(__name__)
 STATUS_SECONDS = 30 * 24 * 3600
 # Where WeCom's XML fields go in the seed body; the rest of a message stays raw.
 _ENVELOPE = {"ToUserName", "FromUserName", "CreateTime", "MsgType", "MsgId", "AgentID"}
+# What a person wrote, kept as written (an indented first line, a closing line break).
+_WORDS = {"Content", "Title", "Description"}
 # Received media: a reference to fetch with media/get within 3 days (the bytes
 # are not fetched here: the media archive's worker asks WeComAppConnector.fetch_media).
 MEDIA_REFERENCE = "wecom_app_media"
@@ -54,7 +56,10 @@ def crypto_for(bot: Bot) -> CallbackCrypto:
 def inbound_body(xml: str) -> dict:
     """The seed's callback body (bridge spec section 3) for a decrypted WeCom message."""
     root = ET.fromstring(xml)  # noqa: S314 (decrypted from a verified sender, no DTD)
-    fields = {child.tag: (child.text or "").strip() for child in root}
+    fields = {
+        child.tag: (child.text or "") if child.tag in _WORDS else (child.text or "").strip()
+        for child in root
+    }
     msgtype = fields.get("MsgType") or "unknown"
     sender = fields.get("FromUserName", "")
     body: dict = {

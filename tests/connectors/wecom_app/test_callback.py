@@ -108,6 +108,15 @@ def test_an_encrypted_text_is_stored_once_when_posted_three_times_and_forwarded_
     }
 
 
+def test_a_texts_own_spaces_and_line_breaks_are_kept(client, app_bot):
+    content = "  def f():\n      return 1\n"
+    xml = TEXT.format(corp=CORP_ID).replace("你好", content)
+
+    assert post_encrypted(client, app_bot, xml).status_code == 200
+
+    assert Message.objects.get().body["text"] == {"content": content}
+
+
 def test_a_message_with_a_bad_signature_is_refused_and_stored_nowhere(client, app_bot):
     response = post_encrypted(client, app_bot, TEXT.format(corp=CORP_ID), msg_signature="0" * 40)
 
