@@ -60,6 +60,7 @@ _EMPHASIS = (
     re.compile(r"`([^`]+)`"),
 )
 _ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!|>~<])")
+_SET_ASIDE_CHARACTER = re.compile("[\ue000-\ue07f]")
 
 
 def _link_text(title: str, url: str) -> str:
@@ -67,7 +68,13 @@ def _link_text(title: str, url: str) -> str:
     return url if not title or title == url else f"{title}: {url}"
 
 
+# An escaped character is set aside as a private-use one while the inline rules run, so
+# `\*urgent\*` or `\[x\](y)` (escape_markdown's output) are not read as emphasis or a link.
+_SET_ASIDE = 0xE000
+
+
 def _inline(line: str) -> str:
+    line = _ESCAPE.sub(lambda m: chr(_SET_ASIDE + ord(m.group(1))), line)
     line = _BR.sub("\n", line)
     line = _MENTION.sub(r"@\1", line)
     line = _IMAGE.sub(lambda m: _link_text(m.group(1), m.group(2)), line)
@@ -76,7 +83,7 @@ def _inline(line: str) -> str:
     line = _TAG.sub("", line)
     for pattern in _EMPHASIS:
         line = pattern.sub(r"\1", line)
-    return _ESCAPE.sub(r"\1", line)
+    return _SET_ASIDE_CHARACTER.sub(lambda m: chr(ord(m.group()) - _SET_ASIDE), line)
 
 
 def markdown_to_text(content: str) -> str:

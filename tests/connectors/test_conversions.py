@@ -68,6 +68,22 @@ def test_jenkins_markdown_turns_mentions_and_links_into_words():
     assert text.endswith("@wangwei")
 
 
+@pytest.mark.parametrize(
+    "text",
+    ["*urgent* see [the doc](x) now", "a_b_c ~~not struck~~ <@not_a_mention>", r"a \ backslash"],
+)
+def test_text_escaped_as_markdown_reads_back_as_the_same_text(text):
+    # A text sent to a markdown-only connector is escaped (the AI bot), and a markdown
+    # welcome message goes back to text: the operator's characters must survive both.
+    assert conversions.markdown_to_text(conversions.escape_markdown(text)) == text
+
+
+def test_escaped_marks_are_kept_while_real_emphasis_goes():
+    content = r"**bold** and \*literal stars\* and \[brackets\](kept)"
+
+    assert conversions.markdown_to_text(content) == "bold and *literal stars* and [brackets](kept)"
+
+
 def test_markdown_v2_tables_lists_and_code_become_plain_rows():
     text = only_text(conversions.convert(bridge(), body("markdown_v2_table")))
 
