@@ -21,9 +21,11 @@ from django import forms
 from django.db import models
 from django.utils import translation
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop
 from urllib3.exceptions import NameResolutionError, NewConnectionError
 
 from botadmin import http
+from botadmin.reasons import Reason
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -61,7 +63,9 @@ class Outcome(models.TextChoices):
 @dataclass
 class SendResult:
     outcome: Outcome
-    detail: str = ""  # errmsg, error text or the start of an unexpected answer
+    # The other side's errmsg or the start of an unexpected answer, as it came; or our
+    # words about it as a botadmin.reasons.Reason (translated where operators read it).
+    detail: str = ""
     upstream_msgid: str = ""
     http_status: int | None = None
     errcode: int | None = None
@@ -270,15 +274,25 @@ def download_media(url: str, max_bytes: int, what: str = "media") -> bytes:
     try:
         response = http.request("GET", url, max_bytes=max_bytes, max_redirects=3)
     except http.UnsafeURLError as error:
-        raise SendRefused.of(Outcome.FAILED, f"{what} URL refused: {error}") from None
+        refused = gettext_noop("%(what)s URL refused: %(error)s")
+        raise SendRefused.of(Outcome.FAILED, Reason(refused, what=what, error=str(error))) from None
     except requests.RequestException as error:
-        raise SendRefused.of(Outcome.RETRY, f"cannot download the {what}: {error}") from None
+        failed = gettext_noop("cannot download the %(what)s: %(error)s")
+        raise SendRefused.of(Outcome.RETRY, Reason(failed, what=what, error=str(error))) from None
+    answered = Reason(
+        gettext_noop("%(what)s download answered HTTP %(status)s"),
+        what=what,
+        status=response.status,
+    )
     if response.status >= 500 or response.status in (408, 429):
-        raise SendRefused.of(Outcome.RETRY, f"{what} download answered HTTP {response.status}")
+        raise SendRefused.of(Outcome.RETRY, answered)
     if not response.ok:
-        raise SendRefused.of(Outcome.FAILED, f"{what} download answered HTTP {response.status}")
+        raise SendRefused.of(Outcome.FAILED, answered)
     if response.truncated:
-        raise SendRefused.of(Outcome.FAILED, f"{what} larger than {max_bytes // (1024 * 1024)} MB")
+        too_large = gettext_noop("%(what)s larger than %(mb)s MB")
+        raise SendRefused.of(
+            Outcome.FAILED, Reason(too_large, what=what, mb=max_bytes // (1024 * 1024))
+        )
     return response.content
 
 
@@ -298,8 +312,19 @@ def unrepeatable_send_failure(error: http.UnsafeURLError | requests.RequestExcep
         return SendResult(Outcome.FAILED, str(error))
     if isinstance(error, requests.ConnectionError):
         if never_connected(error):
-            return SendResult(Outcome.RETRY, f"cannot connect to WeCom: {error}")
-        return SendResult(Outcome.UNCERTAIN, f"connection lost after sending: {error}")
+            return SendResult(
+                Outcome.RETRY,
+                Reason(gettext_noop("cannot connect to WeCom: %(error)s"), error=str(error)),
+            )
+        return SendResult(
+            Outcome.UNCERTAIN,
+            Reason(gettext_noop("connection lost after sending: %(error)s"), error=str(error)),
+        )
     if isinstance(error, requests.ReadTimeout):
-        return SendResult(Outcome.UNCERTAIN, f"no answer from WeCom in time: {error}")
-    return SendResult(Outcome.UNCERTAIN, f"request failed: {error}")
+        return SendResult(
+            Outcome.UNCERTAIN,
+            Reason(gettext_noop("no answer from WeCom in time: %(error)s"), error=str(error)),
+        )
+    return SendResult(
+        Outcome.UNCERTAIN, Reason(gettext_noop("request failed: %(error)s"), error=str(error))
+    )

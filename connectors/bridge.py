@@ -7,9 +7,11 @@ from django import forms
 from django.conf import settings
 from django.core.validators import URLValidator
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop
 
 from botadmin import http
 from botadmin.jsontext import unstorable
+from botadmin.reasons import Reason
 from conversations.secrets import generate_agent_token
 
 from .base import (
@@ -155,13 +157,18 @@ class BridgeConnector(Connector):
                 "POST", "/send", json=payload, headers={"Idempotency-Key": message_id}
             )
         except http.UnsafeURLError as error:
-            return SendResult(Outcome.FAILED, detail=f"agent URL refused: {error}")
+            refused = gettext_noop("agent URL refused: %(error)s")
+            return SendResult(Outcome.FAILED, detail=Reason(refused, error=str(error)))
         except requests.Timeout as error:
             # Safe to repeat: the agent answers a known id without sending again.
-            return SendResult(Outcome.RETRY, detail=f"agent timed out: {error.__class__.__name__}")
-        except requests.RequestException as error:
+            timed_out = gettext_noop("agent timed out: %(error)s")
             return SendResult(
-                Outcome.RETRY, detail=f"agent unreachable: {error.__class__.__name__}"
+                Outcome.RETRY, detail=Reason(timed_out, error=error.__class__.__name__)
+            )
+        except requests.RequestException as error:
+            unreachable = gettext_noop("agent unreachable: %(error)s")
+            return SendResult(
+                Outcome.RETRY, detail=Reason(unreachable, error=error.__class__.__name__)
             )
         return classify_send_answer(response)
 
@@ -226,28 +233,42 @@ def classify_send_answer(response: http.HttpResponse) -> SendResult:
     if status in (401, 403):
         return SendResult(
             Outcome.FAILED,
-            detail=f"agent refused the token (HTTP {status})",
+            detail=Reason(gettext_noop("agent refused the token (HTTP %(status)s)"), status=status),
             http_status=status,
-            account_problem=f"the agent refused botadmin's token (HTTP {status}); check agent_token",
+            account_problem=Reason(
+                gettext_noop(
+                    "the agent refused botadmin's token (HTTP %(status)s); check agent_token"
+                ),
+                status=status,
+            ),
         )
     if status in RETRYABLE_STATUSES or status >= 500:
+        busy = gettext_noop("agent busy or down (HTTP %(status)s): %(answer)s")
         return SendResult(
             Outcome.RETRY,
-            detail=f"agent busy or down (HTTP {status}): {excerpt}",
+            detail=Reason(busy, status=status, answer=excerpt),
             http_status=status,
             retry_after=_retry_after(response),
         )
     if status != 200:
+        unexpected = gettext_noop("protocol error (HTTP %(status)s): %(answer)s")
         return SendResult(
-            Outcome.RETRY, detail=f"protocol error (HTTP {status}): {excerpt}", http_status=status
+            Outcome.RETRY,
+            detail=Reason(unexpected, status=status, answer=excerpt),
+            http_status=status,
         )
+    protocol_error = gettext_noop("protocol error: %(problem)s")
     try:
         data = response.json()
         errcode = int(data["errcode"])
     except (ValueError, KeyError, TypeError):
-        return SendResult(Outcome.RETRY, detail=f"protocol error: {excerpt}", http_status=status)
+        return SendResult(
+            Outcome.RETRY, detail=Reason(protocol_error, problem=excerpt), http_status=status
+        )
     if problem := unstorable(data, "answer"):
-        return SendResult(Outcome.RETRY, detail=f"protocol error: {problem}", http_status=status)
+        return SendResult(
+            Outcome.RETRY, detail=Reason(protocol_error, problem=problem), http_status=status
+        )
     errmsg = str(data.get("errmsg", ""))
     if errcode == 0:
         return SendResult(
@@ -260,7 +281,10 @@ def classify_send_answer(response: http.HttpResponse) -> SendResult:
     if errcode in RETRYABLE_ERRCODES:
         return SendResult(Outcome.RETRY, detail=errmsg, http_status=200, errcode=errcode)
     return SendResult(
-        Outcome.FAILED, detail=errmsg or f"errcode {errcode}", http_status=200, errcode=errcode
+        Outcome.FAILED,
+        detail=errmsg or Reason(gettext_noop("errcode %(errcode)s"), errcode=errcode),
+        http_status=200,
+        errcode=errcode,
     )
 
 

@@ -20,6 +20,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from django.utils.translation import gettext_noop
+
+from botadmin import reasons
+from botadmin.reasons import Reason
+
 from .base import Connector, Limits
 
 # What a body says besides its msgtype object, kept on every converted part.
@@ -186,7 +191,12 @@ def _miniprogram_to_link(payload: dict, limits: Limits) -> list[dict]:
     parts = urlsplit(page)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise CannotConvert(
-            "miniprogram.page_path is not an http(s) URL that could be sent as a link instead"
+            Reason(
+                gettext_noop(
+                    "miniprogram.page_path is not an http(s) URL that could be sent as a link "
+                    "instead"
+                )
+            )
         )
     link = {"title": payload["title"], "url": page}
     if payload.get("appname"):
@@ -259,7 +269,9 @@ def _news_to_cards(payload: dict, limits: Limits) -> list[dict]:
 
 def _miniprogram_to_card(payload: dict, limits: Limits) -> list[dict]:
     if not payload.get("appid") or not payload.get("page_path"):
-        raise CannotConvert("a mini program card needs miniprogram.appid and page_path")
+        raise CannotConvert(
+            Reason(gettext_noop("a mini program card needs miniprogram.appid and page_path"))
+        )
     action = {"type": 2, "appid": payload["appid"], "pagepath": payload["page_path"]}
     return [
         _card(payload["title"], payload.get("appname", ""), action, payload.get("thumb_url", ""))
@@ -322,8 +334,14 @@ def convert(connector: Connector, body: dict) -> Converted:
     way = route(type(connector), msgtype, native)
     if way is None:
         raise CannotConvert(
-            f"msgtype {msgtype} cannot be sent by a {connector.english_label()} bot; "
-            f"it sends {', '.join(sorted(native))}"
+            Reason(
+                gettext_noop(
+                    "msgtype %(msgtype)s cannot be sent by a %(connector)s bot; it sends %(sends)s"
+                ),
+                msgtype=msgtype,
+                connector=Reason(connector.english_label()),
+                sends=", ".join(sorted(native)),
+            )
         )
     if len(way) == 1:
         return Converted([body], msgtype, steps=way)
@@ -334,7 +352,14 @@ def convert(connector: Connector, body: dict) -> Converted:
             payloads = [out for payload in payloads for out in step(payload, connector.limits)]
         except CannotConvert as error:
             raise CannotConvert(
-                f"msgtype {msgtype} cannot be sent by a {connector.english_label()} bot, and {error}"
+                Reason(
+                    gettext_noop(
+                        "msgtype %(msgtype)s cannot be sent by a %(connector)s bot, and %(reason)s"
+                    ),
+                    msgtype=msgtype,
+                    connector=Reason(connector.english_label()),
+                    reason=reasons.of(error),
+                )
             ) from None
     sent_as = way[-1]
     note = f"sent as {sent_as}: this connector has no {msgtype}"

@@ -28,8 +28,10 @@ from django import forms
 from django.conf import settings
 from django.core.validators import RegexValidator, URLValidator
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop
 
 from botadmin import http
+from botadmin.reasons import Reason
 
 from .base import (
     Connector,
@@ -64,6 +66,8 @@ MEDIA_MAX_BYTES = {"image": IMAGE_MAX_BYTES, "file": FILE_MAX_BYTES, "voice": VO
 MSGTYPE_REFUSED = 40008
 # Waiting for the gateway: its own wait for WeCom's acks (5 s each), an upload's included.
 GATEWAY_READ_TIMEOUT = 60.0
+# The reason stored when the gateway answers something else than its JSON.
+UNEXPECTED_GATEWAY_ANSWER = gettext_noop("unexpected gateway answer: %(answer)s")
 
 _bot_id = RegexValidator(r"^[A-Za-z0-9_-]+$", _("Letters, digits, - and _ only."))
 
@@ -129,10 +133,10 @@ class WeComAIBotConnector(Connector):
 
         connection = connections.live(self.bot)
         if connection is None or not connection.endpoint:
-            return SendResult(
-                Outcome.RETRY,
-                "no AI bot gateway holds this bot's connection (is manage.py aibot_gateway running?)",
+            no_gateway = gettext_noop(
+                "no AI bot gateway holds this bot's connection (is manage.py aibot_gateway running?)"
             )
+            return SendResult(Outcome.RETRY, Reason(no_gateway))
         wire = dict(body)
         msgtype = body["msgtype"]
         if msgtype in MEDIA_MAX_BYTES:
@@ -161,10 +165,13 @@ class WeComAIBotConnector(Connector):
             )
         except requests.ConnectionError as error:
             if never_connected(error):
-                return SendResult(Outcome.RETRY, f"cannot reach the AI bot gateway: {error}")
-            return SendResult(Outcome.UNCERTAIN, f"gateway connection lost: {error}")
+                unreachable = gettext_noop("cannot reach the AI bot gateway: %(error)s")
+                return SendResult(Outcome.RETRY, Reason(unreachable, error=str(error)))
+            lost = gettext_noop("gateway connection lost: %(error)s")
+            return SendResult(Outcome.UNCERTAIN, Reason(lost, error=str(error)))
         except requests.RequestException as error:
-            return SendResult(Outcome.UNCERTAIN, f"no answer from the AI bot gateway: {error}")
+            no_answer = gettext_noop("no answer from the AI bot gateway: %(error)s")
+            return SendResult(Outcome.UNCERTAIN, Reason(no_answer, error=str(error)))
         return self.classify(response)
 
     @staticmethod
@@ -176,7 +183,7 @@ class WeComAIBotConnector(Connector):
         if not isinstance(answer, dict):
             return SendResult(
                 Outcome.UNCERTAIN,
-                f"unexpected gateway answer: {response.text[:500]}",
+                Reason(UNEXPECTED_GATEWAY_ANSWER, answer=response.text[:500]),
                 http_status=response.status,
             )
         detail = str(answer.get("errmsg", ""))
@@ -187,7 +194,7 @@ class WeComAIBotConnector(Connector):
             errcode = int(answer["errcode"])
         except (KeyError, TypeError, ValueError):
             return SendResult(
-                Outcome.UNCERTAIN, f"unexpected gateway answer: {response.text[:500]}"
+                Outcome.UNCERTAIN, Reason(UNEXPECTED_GATEWAY_ANSWER, answer=response.text[:500])
             )
         if errcode == 0:
             return SendResult(
@@ -204,13 +211,14 @@ class WeComAIBotConnector(Connector):
             try:
                 return base64.b64decode(media["base64"], validate=True), name
             except (binascii.Error, ValueError):
-                raise SendRefused(
-                    SendResult(Outcome.FAILED, f"{msgtype}.base64 is not base64")
-                ) from None
+                not_base64 = Reason(
+                    gettext_noop("%(field)s is not base64"), field=f"{msgtype}.base64"
+                )
+                raise SendRefused(SendResult(Outcome.FAILED, not_base64)) from None
         name = name or media["url"].split("?", 1)[0].rsplit("/", 1)[-1][:100] or msgtype
         content = download_media(media["url"], MEDIA_MAX_BYTES[msgtype])
         if msgtype == "voice" and not is_amr(content):
-            raise SendRefused(SendResult(Outcome.FAILED, "voice is not AMR"))
+            raise SendRefused(SendResult(Outcome.FAILED, Reason(gettext_noop("voice is not AMR"))))
         return content, name
 
     def fetch_media(self, ref: MediaRef, max_bytes: int) -> FetchedMedia:

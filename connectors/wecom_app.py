@@ -24,8 +24,10 @@ import requests
 from django import forms
 from django.core.validators import RegexValidator
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop
 
 from botadmin import http
+from botadmin.reasons import Reason
 
 from . import wecom_app_api as api
 from .base import (
@@ -71,9 +73,10 @@ MEMBER_GAP_SECONDS = 3.6
 APP_CHAT_GAP_SECONDS = 0.3
 _IP_RE = re.compile(r"from ip:\s*([0-9a-fA-F:.]+)")
 
+# Stored in pause reasons (botadmin.reasons), translated where they are read.
 PERMISSIONS = {
-    48002: _("the app may not call this API (48002: API forbidden)"),
-    60011: _(
+    48002: gettext_noop("the app may not call this API (48002: API forbidden)"),
+    60011: gettext_noop(
         "the app has no privilege for this member or chat (60011): its visible range "
         "must include them (app chats need the root department)"
     ),
@@ -219,7 +222,8 @@ class WeComAppConnector(Connector):
         except SendRefused as refused:
             return refused.result
         except (KeyError, TypeError, ValueError) as error:
-            return SendResult(Outcome.FAILED, f"cannot map the message for the app: {error}")
+            unmapped = gettext_noop("cannot map the message for the app: %(error)s")
+            return SendResult(Outcome.FAILED, Reason(unmapped, error=str(error)))
         if to_chat:
             wire["chatid"] = conversation.conversation_id
             return self._post("appchat/send", wire, body)
@@ -255,13 +259,14 @@ class WeComAppConnector(Connector):
                 return SendResult(Outcome.RETRY, response.text[:1024], http_status=response.status)
             return SendResult(
                 Outcome.UNCERTAIN,
-                f"unexpected answer: {response.text[:1000]}",
+                Reason(gettext_noop("unexpected answer: %(answer)s"), answer=response.text[:1000]),
                 http_status=response.status,
             )
         try:
             errcode = int(answer["errcode"])
         except (TypeError, ValueError):
-            return SendResult(Outcome.UNCERTAIN, f"unexpected answer: {response.text[:1000]}")
+            unexpected = gettext_noop("unexpected answer: %(answer)s")
+            return SendResult(Outcome.UNCERTAIN, Reason(unexpected, answer=response.text[:1000]))
         errmsg = str(answer.get("errmsg", ""))
         result = SendResult(Outcome.SENT, errmsg, http_status=response.status, errcode=errcode)
         if errcode == 0:
@@ -280,11 +285,11 @@ class WeComAppConnector(Connector):
             result.account_problem = trusted_ip_reason(errmsg)
         elif errcode in PERMISSION_ERRCODES:
             result.outcome = Outcome.RETRY
-            result.account_problem = str(
-                _(
+            result.account_problem = Reason(
+                gettext_noop(
                     "WeCom refuses the app: %(what)s. Grant it in WeCom's admin console, then resume the bot."
-                )
-                % {"what": PERMISSIONS[errcode]}
+                ),
+                what=Reason(PERMISSIONS[errcode]),
             )
         return result
 
@@ -296,16 +301,15 @@ class WeComAppConnector(Connector):
         if error.errcode == TRUSTED_IP_ERRCODE:
             result.account_problem = trusted_ip_reason(error.detail)
         elif error.errcode in CREDENTIAL_ERRCODES:
-            result.account_problem = str(
-                _(
+            result.account_problem = Reason(
+                gettext_noop(
                     "WeCom refuses the corp ID or app secret (%(detail)s): correct the bot's settings, then resume it."
-                )
-                % {"detail": error.detail}
+                ),
+                detail=error.detail,
             )
         elif error.errcode not in RETRY_ERRCODES:
-            result.account_problem = str(_("WeCom gives the app no access token: %(detail)s")) % {
-                "detail": error.detail
-            }
+            no_token = gettext_noop("WeCom gives the app no access token: %(detail)s")
+            result.account_problem = Reason(no_token, detail=error.detail)
         return result
 
     def wire_body(self, body: dict, to_chat: bool) -> dict:
@@ -333,12 +337,10 @@ class WeComAppConnector(Connector):
             return {"msgtype": msgtype, msgtype: {"media_id": self._media_id(kind, content, name)}}
         if msgtype == "template_card":
             if to_chat:
-                raise SendRefused(
-                    SendResult(
-                        Outcome.FAILED,
-                        "WeCom's app chats take no template_card: send it to members",
-                    )
+                no_card = gettext_noop(
+                    "WeCom's app chats take no template_card: send it to members"
                 )
+                raise SendRefused(SendResult(Outcome.FAILED, Reason(no_card)))
             return {"msgtype": "template_card", "template_card": payload}
         if msgtype == "miniprogram_notice":
             if to_chat:  # app chats take no mini program notice: a link, if the page is one
@@ -351,13 +353,11 @@ class WeComAppConnector(Connector):
         page = notice.get("page", "")
         parts = urlsplit(page)
         if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise SendRefused(
-                SendResult(
-                    Outcome.FAILED,
-                    "WeCom's app chats take no mini program notice, and its page is no web "
-                    "URL to link to instead",
-                )
+            no_notice = gettext_noop(
+                "WeCom's app chats take no mini program notice, and its page is no web "
+                "URL to link to instead"
             )
+            raise SendRefused(SendResult(Outcome.FAILED, Reason(no_notice)))
         link = {"title": notice["title"], "url": page}
         if notice.get("description"):
             link["desc"] = notice["description"]
@@ -371,14 +371,15 @@ class WeComAppConnector(Connector):
             try:
                 content = base64.b64decode(media["base64"], validate=True)
             except (binascii.Error, ValueError):
-                raise SendRefused(
-                    SendResult(Outcome.FAILED, f"{msgtype}.base64 is not base64")
-                ) from None
+                not_base64 = Reason(
+                    gettext_noop("%(field)s is not base64"), field=f"{msgtype}.base64"
+                )
+                raise SendRefused(SendResult(Outcome.FAILED, not_base64)) from None
             return content, msgtype, media.get("name") or msgtype
         name = media.get("name") or media["url"].split("?", 1)[0].rsplit("/", 1)[-1]
         content = download_media(media["url"], MEDIA_MAX_BYTES[msgtype])
         if msgtype == "voice" and not is_amr(content):
-            raise SendRefused(SendResult(Outcome.FAILED, "voice is not AMR"))
+            raise SendRefused(SendResult(Outcome.FAILED, Reason(gettext_noop("voice is not AMR"))))
         return content, msgtype, name[:100] or msgtype
 
     def _media_id(self, kind: str, content: bytes, name: str) -> str:
@@ -391,12 +392,13 @@ class WeComAppConnector(Connector):
             raise SendRefused(self._token_problem(error)) from None
         except requests.RequestException as error:
             # Nothing was sent to anyone yet: an upload is always safe to repeat.
-            raise SendRefused(SendResult(Outcome.RETRY, f"media upload failed: {error}")) from None
+            failed = Reason(gettext_noop("media upload failed: %(error)s"), error=str(error))
+            raise SendRefused(SendResult(Outcome.RETRY, failed)) from None
         result = self.classify(response, answer)
         if result.outcome != Outcome.SENT or not (answer or {}).get("media_id"):
             if result.outcome in (Outcome.SENT, Outcome.UNCERTAIN):
                 result.outcome = Outcome.RETRY
-            result.detail = f"media upload: {result.detail}"
+            result.detail = Reason(gettext_noop("media upload: %(reason)s"), reason=result.detail)
             raise SendRefused(result)
         return str(answer["media_id"])
 
@@ -540,13 +542,13 @@ def _attachment_name(disposition: str) -> str:
     return match.group(1)[:255] if match else ""
 
 
-def trusted_ip_reason(errmsg: str) -> str:
+def trusted_ip_reason(errmsg: str) -> Reason:
     match = _IP_RE.search(errmsg or "")
-    ip = match.group(1) if match else _("this server's outbound IP")
-    return str(
-        _(
+    ip = match.group(1) if match else Reason(gettext_noop("this server's outbound IP"))
+    return Reason(
+        gettext_noop(
             "WeCom refuses calls from %(ip)s (60020): add it to the app's 企业可信IP (trusted IPs) "
             "in WeCom's admin console, then resume the bot."
-        )
-        % {"ip": ip}
+        ),
+        ip=ip,
     )

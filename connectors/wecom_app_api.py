@@ -19,8 +19,10 @@ from dataclasses import dataclass
 import requests
 from django.conf import settings
 from django.core.cache import cache
+from django.utils.translation import gettext_noop
 
 from botadmin import http
+from botadmin.reasons import Reason
 
 from .multipart import media_form
 
@@ -121,15 +123,15 @@ def _fetch_token(app: App, store: bool) -> str:
     except http.UnsafeURLError as error:
         raise TokenError(str(error), reached=False) from None
     except requests.RequestException as error:
-        raise TokenError(
-            f"cannot reach WeCom for an access token: {error}", reached=False
-        ) from None
+        unreachable = gettext_noop("cannot reach WeCom for an access token: %(error)s")
+        raise TokenError(Reason(unreachable, error=str(error)), reached=False) from None
     try:
         answer = response.json()
         errcode = int(answer.get("errcode", 0))
     except (ValueError, TypeError, AttributeError):
+        unexpected = gettext_noop("unexpected gettoken answer (HTTP %(status)s): %(answer)s")
         raise TokenError(
-            f"unexpected gettoken answer (HTTP {response.status}): {response.text[:200]}",
+            Reason(unexpected, status=response.status, answer=response.text[:200]),
             reached=False,
         ) from None
     if errcode != 0 or not answer.get("access_token"):

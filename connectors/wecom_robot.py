@@ -23,9 +23,11 @@ from urllib.parse import unquote, urlsplit
 import requests
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop
 
 from botadmin import http
 from botadmin.cache import best_effort
+from botadmin.reasons import Reason
 
 from .base import (
     Connector,
@@ -107,7 +109,8 @@ class WeComRobotConnector(Connector):
 
     def send(self, message_id: str, conversation: Conversation, body: dict) -> SendResult:
         if not conversation.robot_key:
-            return SendResult(Outcome.FAILED, f"conversation {conversation} has no robot key")
+            no_key = gettext_noop("conversation %(conversation)s has no robot key")
+            return SendResult(Outcome.FAILED, Reason(no_key, conversation=str(conversation)))
         key = conversation.robot_key
         media = body["msgtype"] in MEDIA_MSGTYPES
         try:
@@ -115,7 +118,8 @@ class WeComRobotConnector(Connector):
         except SendRefused as error:
             return error.result
         except (KeyError, TypeError, ValueError) as error:
-            return SendResult(Outcome.FAILED, f"cannot map the message for the robot: {error}")
+            unmapped = gettext_noop("cannot map the message for the robot: %(error)s")
+            return SendResult(Outcome.FAILED, Reason(unmapped, error=str(error)))
         result = self._post(key, wire)
         if media and result.errcode == MEDIA_ERRCODE:
             # WeCom forgot the media_id early and posted nothing: upload again, send once more.
@@ -148,7 +152,7 @@ class WeComRobotConnector(Connector):
             # WeCom always answers 200 with JSON; anything else may or may not have posted.
             return SendResult(
                 Outcome.UNCERTAIN,
-                f"unexpected answer: {response.text[:1000]}",
+                Reason(gettext_noop("unexpected answer: %(answer)s"), answer=response.text[:1000]),
                 http_status=response.status,
             )
         result = SendResult(Outcome.SENT, errmsg, http_status=response.status, errcode=errcode)
@@ -175,7 +179,9 @@ class WeComRobotConnector(Connector):
                 }
             content = download_media(payload["url"], IMAGE_MAX_BYTES, "image")
             if not is_image(content):
-                raise SendRefused.of(Outcome.FAILED, "image is not a JPG or PNG")
+                raise SendRefused.of(
+                    Outcome.FAILED, Reason(gettext_noop("image is not a JPG or PNG"))
+                )
             return {
                 "msgtype": "image",
                 "image": {
@@ -207,15 +213,19 @@ class WeComRobotConnector(Connector):
             try:
                 content = base64.b64decode(media["base64"], validate=True)
             except (binascii.Error, ValueError):
-                raise SendRefused.of(Outcome.FAILED, f"{msgtype}.base64 is not base64") from None
+                not_base64 = Reason(
+                    gettext_noop("%(field)s is not base64"), field=f"{msgtype}.base64"
+                )
+                raise SendRefused.of(Outcome.FAILED, not_base64) from None
             return content, media.get("name") or default_name
         name = media.get("name") or _url_name(media["url"])
         if msgtype == "voice":
             content = download_media(media["url"], VOICE_MAX_BYTES, "voice")
             if not is_amr(content):
-                raise SendRefused.of(Outcome.FAILED, "voice is not AMR")
+                raise SendRefused.of(Outcome.FAILED, Reason(gettext_noop("voice is not AMR")))
             if amr_seconds(content, VOICE_MAX_SECONDS) > VOICE_MAX_SECONDS:
-                raise SendRefused.of(Outcome.FAILED, f"voice longer than {VOICE_MAX_SECONDS} s")
+                too_long = gettext_noop("voice longer than %(seconds)s s")
+                raise SendRefused.of(Outcome.FAILED, Reason(too_long, seconds=VOICE_MAX_SECONDS))
         else:
             content = download_media(media["url"], self.limits.file, msgtype)
         return content, name[:100] or default_name
@@ -235,7 +245,8 @@ class WeComRobotConnector(Connector):
         except http.UnsafeURLError as error:
             raise SendRefused.of(Outcome.FAILED, str(error)) from None
         except requests.RequestException as error:
-            raise SendRefused.of(Outcome.RETRY, f"media upload failed: {error}") from None
+            failed = gettext_noop("media upload failed: %(error)s")
+            raise SendRefused.of(Outcome.RETRY, Reason(failed, error=str(error))) from None
         result = self.classify(response)
         media_id = ""
         if result.outcome == Outcome.SENT:
@@ -243,7 +254,7 @@ class WeComRobotConnector(Connector):
         if not media_id:
             if result.outcome in (Outcome.SENT, Outcome.UNCERTAIN):
                 result.outcome = Outcome.RETRY
-            result.detail = f"media upload: {result.detail}"
+            result.detail = Reason(gettext_noop("media upload: %(reason)s"), reason=result.detail)
             raise SendRefused(result)
         return media_id
 

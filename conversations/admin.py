@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 
 from audit.services import record_action
 from botadmin.admin_scoping import STORABLE_JSON, BotScopedAdminMixin, VisibleRelatedFilter
+from botadmin.reasons import admin_display, translate
 from connectors import bot_settings
 from connectors.registry import CONNECTORS, connector_for
 from messaging import delivery_actions
@@ -143,7 +144,7 @@ class BotAdmin(
         "signing_secret_masked",
         "secret_grace",
         "paused_at",
-        "paused_reason",
+        "paused_reason_shown",
         "created_at",
         "updated_at",
         "contact_sync",
@@ -151,6 +152,7 @@ class BotAdmin(
         "learned",
         "long_connection",
     )
+    paused_reason_shown = admin_display("paused_reason", _("reason for the pause"))
     filter_horizontal = ("operators",)
     actions = (
         "rotate_secrets",
@@ -200,7 +202,7 @@ class BotAdmin(
             (_("Contact sync"), {"fields": ("conversations_link", "contact_sync")})
             if obj
             else None,
-            (_("Sending paused"), {"fields": ("paused_at", "paused_reason")})
+            (_("Sending paused"), {"fields": ("paused_at", "paused_reason_shown")})
             if obj and obj.paused_at
             else None,
             (_("Access"), {"fields": ("operators",)}),
@@ -395,7 +397,7 @@ class BotAdmin(
         if obj.paused_at:
             return format_html(
                 '<strong class="bot-paused" title="{}">⏸ {}</strong>',
-                obj.paused_reason,
+                translate(obj.paused_reason),
                 _("paused"),
             )
         return _("running")

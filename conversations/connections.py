@@ -23,6 +23,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from botadmin import reasons
+
 from .models import Bot, BotConnection
 
 State = BotConnection.State
@@ -120,7 +122,7 @@ def refused(bot_id: int, holder: str, reason: str, now: datetime | None = None) 
     now = now or timezone.now()
     with transaction.atomic():
         Bot.objects.filter(pk=bot_id, paused_at__isnull=True).update(
-            paused_at=now, paused_reason=reason[:2000]
+            paused_at=now, paused_reason=reasons.shorten(reason, 2000)
         )
         _stop(bot_id, holder, State.REFUSED, reason, now)
 

@@ -5,6 +5,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from botadmin.reasons import ReasonField
 from botadmin.timezones import known_zone
 from connectors import bot_settings
 from connectors.registry import CONNECTORS, DEFAULT_KIND
@@ -116,7 +117,7 @@ class Bot(models.Model):
     # Account protection: set by the delivery engine when the connector reports an
     # account-level problem (bad token, risk control); the bot's queue waits.
     paused_at = models.DateTimeField(_("sending paused"), null=True, blank=True)
-    paused_reason = models.TextField(_("reason for the pause"), blank=True, default="")
+    paused_reason = ReasonField(_("reason for the pause"), blank=True, default="")
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 

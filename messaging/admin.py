@@ -5,6 +5,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from botadmin.admin_scoping import BotScopedAdminMixin, ReadOnlyAdminMixin, VisibleRelatedFilter
+from botadmin.reasons import admin_display
 
 from . import delivery_actions, status_labels
 from .models import DeliveryAttempt, Message, MessageMedia
@@ -18,11 +19,12 @@ class DeliveryAttemptInline(ReadOnlyAdminMixin, admin.TabularInline):
         "outcome",
         "http_status",
         "errcode",
-        "response_text",
+        "response_text_shown",
         "worker",
     )
     readonly_fields = fields
     extra = 0
+    response_text_shown = admin_display("response_text", _("response or error"))
 
 
 class MessageMediaInline(ReadOnlyAdminMixin, admin.TabularInline):
@@ -78,12 +80,14 @@ class MessageAdmin(ReadOnlyAdminMixin, BotScopedAdminMixin, admin.ModelAdmin):
                     "next_attempt_at",
                     "sent_at",
                     "attempt_count",
-                    "last_error",
+                    "last_error_shown",
                 )
             },
         ),
         (_("Timestamps"), {"fields": ("created_at", "updated_at")}),
     )
+
+    last_error_shown = admin_display("last_error", _("last error"))
 
     @admin.display(description=_("content"))
     def preview(self, obj):

@@ -35,9 +35,11 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Exists, F, Min, OuterRef, Q, Subquery
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from botadmin import logging as botadmin_logging
-from botadmin import metrics
+from botadmin import metrics, reasons
+from botadmin.reasons import Reason
 from connectors import conversions
 from connectors.base import Connector, Outcome, SendResult
 from connectors.registry import connector_class, connector_for
@@ -351,18 +353,20 @@ def call_connector(message: Message) -> tuple[SendResult, conversions.Converted 
     try:
         body = uploads.body_to_send(message)
     except uploads.UploadGone as error:
-        return SendResult(Outcome.FAILED, str(error)), None
+        return SendResult(Outcome.FAILED, reasons.of(error)), None
     except Exception as error:  # the media store (a bucket that is down): nothing was sent
         logger.warning("Media store unavailable for message %s", message.pk, exc_info=True)
-        return SendResult(Outcome.RETRY, f"media store unavailable: {error!r}"), None
+        unavailable = gettext_noop("media store unavailable: %(error)s")
+        return SendResult(Outcome.RETRY, Reason(unavailable, error=repr(error))), None
     try:
         converted = conversions.convert(connector, body)
     except conversions.CannotConvert as error:
         # Accepted before the bot's capabilities changed (an agent announcing less).
-        return SendResult(Outcome.FAILED, str(error)), None
+        return SendResult(Outcome.FAILED, reasons.of(error)), None
     except Exception as error:  # a conversion bug must not leave the message `sending`
         logger.exception("Converting message %s failed", message.pk)
-        return SendResult(Outcome.FAILED, f"conversion error: {error!r}"), None
+        bug = Reason(gettext_noop("conversion error: %(error)s"), error=repr(error))
+        return SendResult(Outcome.FAILED, bug), None
     return send_parts(connector, message, converted.bodies), converted
 
 
@@ -372,7 +376,7 @@ def send_parts(connector: Connector, message: Message, bodies: list[dict]) -> Se
     After a first part went out, a part that could be retried is `uncertain`
     on a connector that does not dedupe (a retry would send the first again).
     """
-    result = SendResult(Outcome.FAILED, "nothing to send")
+    result = SendResult(Outcome.FAILED, Reason(gettext_noop("nothing to send")))
     for index, body in enumerate(bodies):
         part_id = message.msgid if index == 0 else f"{message.msgid}-{index + 1}"
         try:
@@ -382,10 +386,16 @@ def send_parts(connector: Connector, message: Message, bodies: list[dict]) -> Se
                 "Connector %s crashed on message %s", message.bot.connector, message.pk
             )
             outcome = Outcome.RETRY if connector.idempotent else Outcome.UNCERTAIN
-            result = SendResult(outcome, f"connector error: {error!r}")
+            bug = Reason(gettext_noop("connector error: %(error)s"), error=repr(error))
+            result = SendResult(outcome, bug)
         if result.outcome != Outcome.SENT:
             if index and len(bodies) > 1:
-                result.detail = f"part {index + 1} of {len(bodies)}: {result.detail}"
+                result.detail = Reason(
+                    gettext_noop("part %(part)s of %(parts)s: %(reason)s"),
+                    part=index + 1,
+                    parts=len(bodies),
+                    reason=result.detail,
+                )
                 if result.outcome == Outcome.RETRY and not connector.idempotent:
                     result.outcome = Outcome.UNCERTAIN
             return result
@@ -439,7 +449,7 @@ def record(attempts: list[Attempt], clock: Clock) -> list[str]:
                 attempt.duration_ms,
                 result.http_status,
                 result.errcode,
-                result.detail[:RESPONSE_TEXT_LIMIT],
+                reasons.shorten(result.detail, RESPONSE_TEXT_LIMIT),
                 attempt.row.pk,
             )
         )
@@ -481,7 +491,7 @@ def record(attempts: list[Attempt], clock: Clock) -> list[str]:
 def outcome_changes(attempt: Attempt, now: datetime) -> dict:
     """The message's new columns after this attempt."""
     result, message = attempt.result, attempt.message
-    changes: dict = {"updated_at": now, "last_error": result.detail[:2000]}
+    changes: dict = {"updated_at": now, "last_error": reasons.shorten(result.detail, 2000)}
     if attempt.converted is not None:
         changes |= {"sent_as": attempt.converted.sent_as, "conversion": attempt.converted.note}
     if result.outcome == Outcome.SENT:
@@ -498,9 +508,11 @@ def outcome_changes(attempt: Attempt, now: datetime) -> dict:
             changes |= {
                 "status": Message.Status.FAILED,
                 "next_attempt_at": None,
-                "last_error": f"gave up after {message.attempt_count} attempts: {result.detail}"[
-                    :2000
-                ],
+                "last_error": Reason(
+                    gettext_noop("gave up after %(count)s attempts: %(reason)s"),
+                    count=message.attempt_count,
+                    reason=reasons.shorten(result.detail, 2000),
+                ),
             }
         else:
             changes |= {
@@ -519,17 +531,21 @@ def uncertain_changes(detail: str, now: datetime) -> dict:
     """Nothing retries an uncertain message; it holds its conversation's newer messages for
     DELIVERY_UNCERTAIN_HOLD (`due_messages`), and says so."""
     until = now + timedelta(seconds=settings.DELIVERY_UNCERTAIN_HOLD)
-    note = (
-        f"{detail} — it may have been delivered: newer messages of this conversation wait "
-        f"until {until:%Y-%m-%d %H:%M:%S} UTC (DELIVERY_UNCERTAIN_HOLD) unless an operator "
-        "marks it sent or retries it first"
+    note = Reason(
+        gettext_noop(
+            "%(reason)s — it may have been delivered: newer messages of this conversation wait "
+            "until %(until)s UTC (DELIVERY_UNCERTAIN_HOLD) unless an operator marks it sent or "
+            "retries it first"
+        ),
+        reason=reasons.shorten(detail, 2000),
+        until=f"{until:%Y-%m-%d %H:%M:%S}",
     )
-    return {"status": Message.Status.UNCERTAIN, "next_attempt_at": None, "last_error": note[:2000]}
+    return {"status": Message.Status.UNCERTAIN, "next_attempt_at": None, "last_error": note}
 
 
 def pause_bot(bot_id: int, reason: str, now: datetime) -> None:
     updated = Bot.objects.filter(pk=bot_id, paused_at__isnull=True).update(
-        paused_at=now, paused_reason=reason[:2000]
+        paused_at=now, paused_reason=reasons.shorten(reason, 2000)
     )
     if updated:
         logger.warning("Bot %s paused: %s", bot_id, reason)

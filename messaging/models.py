@@ -9,6 +9,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from botadmin.reasons import ReasonField
 from connectors.base import Outcome
 from conversations.models import Bot, Conversation
 
@@ -125,7 +126,7 @@ class Message(models.Model):
     # id sequence then (messaging/timeline.py). Empty for every other message.
     timeline_position = models.BigIntegerField(_("timeline position"), null=True, blank=True)
     attempt_count = models.PositiveIntegerField(_("attempts"), default=0)
-    last_error = models.TextField(_("last error"), blank=True, default="")
+    last_error = ReasonField(_("last error"), blank=True, default="")
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
@@ -262,7 +263,7 @@ class DeliveryAttempt(models.Model):
     )
     http_status = models.PositiveSmallIntegerField(_("HTTP status"), null=True, blank=True)
     errcode = models.IntegerField(_("errcode"), null=True, blank=True)
-    response_text = models.TextField(
+    response_text = ReasonField(
         _("response or error"), blank=True, default="", help_text=_("First 1 KB.")
     )
     worker = models.CharField(

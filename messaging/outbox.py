@@ -44,6 +44,9 @@ from django.db import connections, router
 from django.db.models import BooleanField, QuerySet
 from django.db.models.expressions import RawSQL
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop
+
+from botadmin.reasons import Reason
 
 # An attempt row's outcome from its claim until its call has an answer.
 IN_FLIGHT = "in_flight"
@@ -51,7 +54,9 @@ IN_FLIGHT_LABEL = _("In flight")
 # An attempt row's `worker` (`holder`).
 WORKER_HELP = _("The process that made the attempt (host:pid).")
 # What a taken-back attempt says (its row's lease ran out with no answer recorded).
-INTERRUPTED = "interrupted: the worker stopped during this attempt, no answer was recorded"
+INTERRUPTED = Reason(
+    gettext_noop("interrupted: the worker stopped during this attempt, no answer was recorded")
+)
 # Rows claimed by one query: enough to amortise the claim, few enough to share work.
 CLAIM_BATCH = 50
 # A worker writes the answers it got at least this often (one transaction for all of

@@ -19,8 +19,10 @@ from datetime import UTC, datetime, timedelta
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from botadmin.errors import Err
+from botadmin.reasons import Reason
 from botadmin.timezones import zone_or_default
 from conversations.models import Bot
 
@@ -116,9 +118,12 @@ def _release_batch(now: datetime) -> tuple[int, int]:
         Message.objects.filter(pk__in=late, status=Message.Status.SCHEDULED).update(
             status=Message.Status.FAILED,
             updated_at=now,
-            last_error=(
-                f"late: not sent, because it was still waiting more than {cutoff} minutes "
-                "after its scheduled time (BOTADMIN_SCHEDULED_LATE_CUTOFF_MINUTES)"
+            last_error=Reason(
+                gettext_noop(
+                    "late: not sent, because it was still waiting more than %(minutes)s minutes "
+                    "after its scheduled time (BOTADMIN_SCHEDULED_LATE_CUTOFF_MINUTES)"
+                ),
+                minutes=cutoff,
             ),
         )
         for pk in to_queue:

@@ -24,7 +24,9 @@ from django.db import transaction
 from django.db.models import Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
+from botadmin.reasons import Reason
 from connectors.base import Outcome
 from connectors.registry import connector_class
 
@@ -104,9 +106,12 @@ def expire_stale_queues(now: datetime) -> int:
     return Message.objects.filter(pk__in=list(stale.values_list("pk", flat=True)[:BATCH])).update(
         status=Message.Status.FAILED,
         next_attempt_at=None,
-        last_error=(
-            f"expired: queued for more than {hours:g} hours while its bot was paused or "
-            "inactive (DELIVERY_MAX_QUEUE_AGE_HOURS); not sent"
+        last_error=Reason(
+            gettext_noop(
+                "expired: queued for more than %(hours)s hours while its bot was paused or "
+                "inactive (DELIVERY_MAX_QUEUE_AGE_HOURS); not sent"
+            ),
+            hours=f"{hours:g}",
         ),
         updated_at=now,
     )

@@ -25,8 +25,10 @@ from datetime import datetime
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from botadmin.errors import Err
+from botadmin.reasons import Reason
 from connectors import conversions
 from connectors.registry import connector_for
 from connectors.voice import amr_seconds, is_amr
@@ -185,7 +187,8 @@ def body_to_send(message: Message) -> dict:
         .first()
     )
     if row is None or row.stored_file is None:
-        raise UploadGone(f"the uploaded {message.msgtype} is no longer stored")
+        gone = gettext_noop("the uploaded %(msgtype)s is no longer stored")
+        raise UploadGone(Reason(gone, msgtype=message.msgtype))
     content = store.read(row.stored_file)
     payload = {key: value for key, value in body[message.msgtype].items() if key != "media_id"}
     payload["base64"] = base64.b64encode(content).decode("ascii")

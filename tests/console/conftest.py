@@ -5,7 +5,15 @@ from django.utils import timezone
 
 from messaging.models import DeliveryAttempt, Message
 from tests.connectors.conftest import agent, bridge_bot  # noqa: F401  (a fake agent and its bot)
-from tests.messaging.conftest import receiver  # noqa: F401  (the local webhook receiver)
+from tests.messaging.conftest import (  # noqa: F401  (the local webhook receiver, delivery)
+    bridge_group,
+    clock,
+    queue_message,
+    receiver,
+    wecom,
+    wecom_bot,
+    wecom_group,
+)
 
 from .browser import demo, demo_agent, page  # noqa: F401  (fixtures of the browser tests)
 

@@ -1,0 +1,134 @@
+"""Failure reasons stored in English and shown in the reader's language.
+
+A reason (a message's last error, a delivery attempt's error, a webhook
+delivery's error, why an endpoint was disabled) is written by a worker, in
+English, long before an operator reads it, maybe in Chinese. So it is kept as
+its English msgid, marked with `gettext_noop` so makemessages collects it into
+the owning app's catalogue, plus its parameters, and translated when shown:
+
+    SendResult(Outcome.RETRY, Reason(gettext_noop("agent unreachable: %(error)s"), error=name))
+
+    {% load reasons %}{{ message.last_error|reason }}
+
+The other side's own words (WeCom's errmsg, an agent's answer, an exception's
+text, an HTTP status line) are parameters and stay verbatim; a parameter may be
+a Reason itself ("gave up after 5 attempts: agent unreachable: …").
+
+A Reason is a `str` whose value is the English text, so logs, API answers
+(English, as WeCom's) and code that reads the column see what they saw before.
+A `ReasonField` stores one as JSON and gives it back; a plain text (a row
+written before reasons, a raw answer) is stored and shown as it is.
+"""
+
+from __future__ import annotations
+
+import json
+
+from django.db import models
+from django.utils.translation import gettext
+
+# What a stored reason starts with; a plain text that happens to start so is
+# stored as a reason that shows it verbatim (`_verbatim`), so nothing is misread.
+_PREFIX = '{"reason":'
+_VERBATIM = "%(text)s"
+
+
+class Reason(str):
+    """An English msgid (marked with gettext_noop) and its parameters; its value is the
+    English text."""
+
+    msgid: str
+    params: dict
+
+    def __new__(cls, msgid: str, /, **params) -> Reason:
+        self = super().__new__(cls, msgid % params if params else msgid)
+        self.msgid, self.params = msgid, params
+        return self
+
+    def translated(self) -> str:
+        """The text in the active language; the parameters stay verbatim, a Reason among
+        them is translated too."""
+        text = gettext(self.msgid) if self.msgid else ""
+        if not self.params:
+            return text
+        return text % {name: translate(value) for name, value in self.params.items()}
+
+    def shortened(self, limit: int) -> Reason:
+        """The same reason with each text parameter cut to `limit` characters."""
+        return Reason(self.msgid, **{k: shorten(v, limit) for k, v in self.params.items()})
+
+
+def translate(text) -> str:
+    """A stored reason in the active language; any other value as it is."""
+    return text.translated() if isinstance(text, Reason) else text
+
+
+def of(error: BaseException) -> str:
+    """An exception's text, kept a Reason when it was raised with one."""
+    first = error.args[0] if error.args else None
+    return first if isinstance(first, Reason) else str(error)
+
+
+def shorten(text, limit: int):
+    """Cut a plain text to `limit` characters; a Reason keeps its wording (its
+    parameters are cut), so it still translates."""
+    if isinstance(text, Reason):
+        return text.shortened(limit)
+    return text[:limit] if isinstance(text, str) else text
+
+
+def _encode(value) -> object:
+    if isinstance(value, Reason):
+        return {"reason": value.msgid, "params": {k: _encode(v) for k, v in value.params.items()}}
+    return value
+
+
+def _decode(value) -> object:
+    if isinstance(value, dict):
+        return Reason(value["reason"], **{k: _decode(v) for k, v in value["params"].items()})
+    return value
+
+
+def dumps(text: str) -> str:
+    """What a ReasonField stores for this text."""
+    if not isinstance(text, Reason):
+        if not text.startswith(_PREFIX):
+            return text
+        text = Reason(_VERBATIM, text=text)
+    return json.dumps(_encode(text), ensure_ascii=False)
+
+
+def loads(stored: str) -> str:
+    """The text a ReasonField stored: a Reason, or the plain text."""
+    if not stored.startswith(_PREFIX):
+        return stored
+    try:
+        return _decode(json.loads(stored))
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return stored  # not one of ours after all
+
+
+class ReasonField(models.TextField):
+    """A text column holding a plain text or a Reason (stored as JSON, read back as one)."""
+
+    def from_db_value(self, value, expression, connection):
+        return loads(value) if isinstance(value, str) else value
+
+    def get_prep_value(self, value):
+        value = super().get_prep_value(value)
+        return dumps(value) if isinstance(value, str) else value
+
+
+def admin_display(name: str, description):
+    """A ModelAdmin (or inline) method showing the reason field `name` in the reader's
+    language: list it in `fields`/`readonly_fields` instead of the field, which the
+    admin would show in English.
+
+        last_error_shown = admin_display("last_error", _("last error"))
+    """
+
+    def show(model_admin, obj) -> str:
+        return translate(getattr(obj, name))
+
+    show.short_description = description
+    return show

@@ -1,0 +1,73 @@
+"""Stored failure reasons: English in the column's value, translated when shown, the other
+side's words verbatim, and plain texts (older rows, raw answers) kept as they are."""
+
+import pytest
+from django.utils import translation
+from django.utils.translation import gettext_noop
+
+from botadmin.reasons import Reason, ReasonField, shorten, translate
+from messaging.models import Message
+from messaging.outbox import INTERRUPTED
+
+UNREACHABLE = gettext_noop("agent unreachable: %(error)s")
+GAVE_UP = gettext_noop("gave up after %(count)s attempts: %(reason)s")
+
+
+def test_a_reason_reads_as_its_english_text_and_translates_on_demand():
+    reason = Reason(GAVE_UP, count=5, reason=Reason(UNREACHABLE, error="ConnectTimeout"))
+
+    assert reason == "gave up after 5 attempts: agent unreachable: ConnectTimeout"
+    with translation.override("zh-hans"):
+        assert translate(reason) == "尝试 5 次后放弃：无法连接代理：ConnectTimeout"
+    with translation.override("en"):
+        assert translate(reason) == reason
+
+
+def test_the_other_sides_words_are_never_translated():
+    errmsg = "agent unreachable: ConnectTimeout"  # a msgid we know, but said by the other side
+    with translation.override("zh-hans"):
+        assert translate(errmsg) == errmsg
+        assert translate(Reason(UNREACHABLE, error=errmsg)) == f"无法连接代理：{errmsg}"
+
+
+@pytest.mark.parametrize(
+    "stored",
+    [
+        Reason(GAVE_UP, count=2, reason=Reason(UNREACHABLE, error="ReadTimeout")),
+        INTERRUPTED,
+        "invalid webhook url, hint: [1], from ip: 127.0.0.1",  # a raw errmsg
+        '{"reason": "agent unreachable: %(error)s", "params": {}}',  # a raw answer like ours
+        '{"reason": broken',
+        "",
+    ],
+)
+def test_a_reason_field_gives_back_what_was_stored(stored):
+    field = ReasonField()
+    loaded = field.from_db_value(field.get_prep_value(stored), None, None)
+
+    assert loaded == stored
+    if isinstance(stored, Reason):
+        assert (loaded.msgid, loaded.params) == (stored.msgid, stored.params)
+    with translation.override("zh-hans"):
+        assert translate(loaded) == translate(stored)
+
+
+def test_shortening_cuts_the_parameters_and_keeps_the_wording():
+    reason = shorten(Reason(UNREACHABLE, error="x" * 50), 10)
+    assert reason.msgid == UNREACHABLE and reason.params == {"error": "x" * 10}
+    assert shorten("y" * 50, 10) == "y" * 10
+
+
+def test_a_message_keeps_a_reason_and_an_old_plain_text(make_conversation, bot):
+    conversation = make_conversation(bot, "wrReasons")
+    fields = {"bot": bot, "conversation": conversation, "direction": "out", "msgtype": "text"}
+    fields |= {"body": {}, "status": "failed", "source": "api"}
+    new = Message.objects.create(last_error=Reason(UNREACHABLE, error="ConnectError"), **fields)
+    old = Message.objects.create(last_error="agent unreachable: ConnectError", **fields)
+
+    new.refresh_from_db()
+    old.refresh_from_db()
+    with translation.override("zh-hans"):
+        assert translate(new.last_error) == "无法连接代理：ConnectError"
+        assert translate(old.last_error) == "agent unreachable: ConnectError"
+    assert Message.objects.filter(last_error__contains="ConnectError").count() == 2
