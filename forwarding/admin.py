@@ -19,6 +19,7 @@ from botadmin.admin_scoping import (
     ReadOnlyAdminMixin,
     VisibleRelatedFilter,
 )
+from botadmin.reasons import admin_display
 from conversations.roles import ADMINISTER_PERMISSION
 from messaging.admin import MessageAdmin
 from messaging.models import Message
@@ -112,7 +113,7 @@ class WebhookEndpointAdmin(BotScopedAdminMixin, admin.ModelAdmin):
         "failing_since",
         "failure_streak",
         "disabled_at",
-        "disabled_reason",
+        "disabled_reason_shown",
     )
     readonly_fields = ("is_primary", *health_fields, "created_at", "updated_at")
     actions = ("reenable",)
@@ -121,6 +122,8 @@ class WebhookEndpointAdmin(BotScopedAdminMixin, admin.ModelAdmin):
         (_("Health"), {"fields": health_fields}),
         (_("Timestamps"), {"fields": ("created_at", "updated_at")}),
     )
+
+    disabled_reason_shown = admin_display("disabled_reason", _("disabled because"))
 
     @admin.display(description=_("health"))
     def health(self, obj):
@@ -241,11 +244,12 @@ class WebhookAttemptInline(ReadOnlyAdminMixin, admin.TabularInline):
         "outcome",
         "http_status",
         "url",
-        "response_text",
+        "response_text_shown",
         "worker",
     )
     readonly_fields = fields
     extra = 0
+    response_text_shown = admin_display("response_text", _("answer or error"))
 
 
 @admin.register(WebhookDelivery)
@@ -284,12 +288,13 @@ class WebhookDeliveryAdmin(ReadOnlyAdminMixin, BotScopedAdminMixin, admin.ModelA
         "retry_step",
         "replay_count",
         "last_http_status",
-        "last_error",
+        "last_error_shown",
         "delivered_at",
         "created_at",
         "updated_at",
     )
     readonly_fields = fields
+    last_error_shown = admin_display("last_error", _("last error"))
 
     @admin.display(description=_("webhook-id"))
     def webhook_id(self, obj):

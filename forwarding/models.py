@@ -5,6 +5,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from botadmin.reasons import ReasonField
 from messaging import outbox
 
 
@@ -43,9 +44,7 @@ class WebhookEndpoint(models.Model):
         blank=True,
         help_text=_("Set when every delivery failed for 3 days; deliveries wait until re-enabled."),
     )
-    disabled_reason = models.CharField(
-        _("disabled because"), max_length=300, blank=True, default=""
-    )
+    disabled_reason = ReasonField(_("disabled because"), blank=True, default="")
     last_success_at = models.DateTimeField(_("last success"), null=True, blank=True)
     last_failure_at = models.DateTimeField(_("last failure"), null=True, blank=True)
     failing_since = models.DateTimeField(
@@ -112,7 +111,7 @@ class WebhookDelivery(models.Model):
     last_http_status = models.PositiveSmallIntegerField(
         _("last HTTP status"), null=True, blank=True
     )
-    last_error = models.TextField(_("last error"), blank=True, default="")
+    last_error = ReasonField(_("last error"), blank=True, default="")
     delivered_at = models.DateTimeField(_("delivered"), null=True, blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
@@ -181,7 +180,7 @@ class WebhookAttempt(models.Model):
         _("outcome"), max_length=16, choices=Outcome.choices, default=Outcome.IN_FLIGHT
     )
     http_status = models.PositiveSmallIntegerField(_("HTTP status"), null=True, blank=True)
-    response_text = models.TextField(
+    response_text = ReasonField(
         _("answer or error"), blank=True, default="", help_text=_("First 1 KB.")
     )
     worker = models.CharField(

@@ -24,9 +24,11 @@ from django.db import transaction
 from django.db.models import DateTimeField, F, Prefetch, Q, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 from standardwebhooks.webhooks import Webhook
 
 from botadmin import http, metrics
+from botadmin.reasons import Reason
 from messaging.media_fetch import forwardable
 from messaging.media_links import with_media_fields
 from messaging.models import Message, MessageMedia
@@ -208,12 +210,14 @@ def post_signed(
             max_bytes=KEEP_BYTES,
         )
     except http.UnsafeURLError as error:
-        return PostResult(
-            WebhookAttempt.Outcome.REFUSED, None, str(error)[:KEEP_BYTES], _since(started)
-        )
+        refused = Reason(gettext_noop("URL refused: %(error)s"), error=str(error)[:KEEP_BYTES])
+        return PostResult(WebhookAttempt.Outcome.REFUSED, None, refused, _since(started))
     except requests.RequestException as error:
-        text = f"{type(error).__name__}: {error}"[:KEEP_BYTES]
-        return PostResult(WebhookAttempt.Outcome.FAILURE, None, text, _since(started))
+        failed = Reason(
+            gettext_noop("no answer from the endpoint: %(error)s"),
+            error=f"{type(error).__name__}: {error}"[:KEEP_BYTES],
+        )
+        return PostResult(WebhookAttempt.Outcome.FAILURE, None, failed, _since(started))
     outcome = WebhookAttempt.Outcome.SUCCESS if response.ok else WebhookAttempt.Outcome.FAILURE
     return PostResult(outcome, response.status, response.text[:KEEP_BYTES], _since(started))
 
@@ -374,6 +378,12 @@ def _apply_outcome(attempt: Attempt, now: datetime) -> None:
         delivery.last_error = ""
         return
     delivery.last_error = result.text
+    if not isinstance(result.text, Reason):  # the endpoint's answer: say what it was
+        delivery.last_error = Reason(
+            gettext_noop("the endpoint answered HTTP %(status)s: %(answer)s"),
+            status=result.http_status,
+            answer=result.text,
+        )
     delay = retry_delay(FORWARDING_SCHEDULE, delivery.retry_step + 1)
     if result.outcome == WebhookAttempt.Outcome.REFUSED or delay is None:
         delivery.status = Status.FAILED
@@ -421,7 +431,9 @@ def _endpoint_failed(endpoint_id: int, now: datetime, failures: int = 1) -> None
         pk=endpoint_id, disabled_at__isnull=True, failing_since__lte=now - DISABLE_AFTER
     ).update(
         disabled_at=now,
-        disabled_reason=f"Every delivery failed for {DISABLE_AFTER.days} days.",
+        disabled_reason=Reason(
+            gettext_noop("Every delivery failed for %(days)s days."), days=DISABLE_AFTER.days
+        ),
     )
     if disabled:
         logger.warning(

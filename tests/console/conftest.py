@@ -8,6 +8,8 @@ from tests.connectors.conftest import agent, bridge_bot  # noqa: F401  (a fake a
 from tests.messaging.conftest import (  # noqa: F401  (the local webhook receiver, delivery)
     bridge_group,
     clock,
+    hooked_bot,
+    post_callback,
     queue_message,
     receiver,
     wecom,

@@ -1,11 +1,19 @@
-"""Why a message failed, on its console page, in the operator's language: Chinese by
-default, English when chosen; what the other side said (WeCom's errmsg, an agent's answer)
-verbatim; a reason stored as plain English before reasons were translatable still shown."""
+"""Why a message failed or was not forwarded, on its console page, in the operator's
+language: Chinese by default, English when chosen; what the other side said (WeCom's errmsg,
+an agent's or an endpoint's answer) verbatim; a reason stored as plain English before
+reasons were translatable still shown."""
+
+from datetime import timedelta
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
+from devtools.receiver import Receiver
+from forwarding.models import WebhookDelivery
+from forwarding.webhook_delivery import DISABLE_AFTER, attempt_delivery
 from messaging.delivery import deliver
+from tests.messaging.support import callback_body, create_pending_deliveries
 
 TEXT = {"msgtype": "text", "text": {"content": "今晚八点发货"}}
 
@@ -115,3 +123,84 @@ def test_a_paused_bot_says_why_in_chinese_on_its_page(
 
     bot_page = client.get(reverse("console:bot", args=[bridge_group.bot_id]))
     assert "代理拒绝了 botadmin 的令牌（HTTP 401），请检查 agent_token" in bot_page.content.decode()
+
+
+# --- Forwarding ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def forwarded(post_callback, superuser, client):
+    """Record one inbound message for the bot and make one forwarding attempt; the
+    superuser's client (bot admins see the webhook pages)."""
+
+    def forwarded(bot):
+        response = post_callback(callback_body("text", bot, msgid="m-reasons"))
+        assert response.json()["errcode"] == 0
+        create_pending_deliveries()
+        delivery = WebhookDelivery.objects.get(message__bot=bot)
+        attempt_delivery(delivery.pk)
+        delivery.refresh_from_db()
+        client.force_login(superuser)
+        return delivery
+
+    return forwarded
+
+
+def endpoint_page(client, delivery) -> str:
+    url = reverse("console:webhook", args=[delivery.endpoint.bot_id, delivery.endpoint_id])
+    return client.get(url).content.decode()
+
+
+def test_an_endpoints_error_answer_is_quoted_in_the_operators_language(
+    hooked_bot, receiver, forwarded, client
+):
+    receiver.respond(503, b"maintenance")
+
+    delivery = forwarded(hooked_bot)
+
+    message_page = trace(client, delivery.message)
+    assert "端点返回 HTTP 503：maintenance" in message_page  # the delivery's last error
+    assert ">maintenance</td>" in message_page  # the attempt: the endpoint's answer as it came
+    page = endpoint_page(client, delivery)
+    assert "端点返回 HTTP 503：maintenance" in page and delivery.webhook_id in page
+    choose_english(client)
+    assert "the endpoint answered HTTP 503: maintenance" in trace(client, delivery.message)
+
+
+def test_an_endpoint_nobody_listens_on_is_said_so_in_chinese(make_bot, forwarded, client):
+    with Receiver() as gone:
+        port = gone.port
+    bot = make_bot(webhook_url=f"http://127.0.0.1:{port}/hook")
+
+    delivery = forwarded(bot)
+
+    assert "端点没有应答：ConnectionError: " in trace(client, delivery.message)
+    choose_english(client)
+    assert "no answer from the endpoint: ConnectionError: " in trace(client, delivery.message)
+
+
+def test_a_forwarding_error_stored_as_plain_english_before_still_shows(
+    hooked_bot, receiver, forwarded, client
+):
+    delivery = forwarded(hooked_bot)
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(last_error="HTTP 503: old wording")
+
+    assert "HTTP 503: old wording" in trace(client, delivery.message)
+
+
+def test_why_an_endpoint_was_disabled_reads_in_chinese_in_the_admin(
+    hooked_bot, receiver, forwarded, client
+):
+    receiver.respond(500, b"down")
+    endpoint = hooked_bot.webhook_endpoints.get()
+    endpoint.failing_since = timezone.now() - DISABLE_AFTER - timedelta(hours=1)
+    endpoint.failure_streak = 100
+    endpoint.save()
+
+    delivery = forwarded(hooked_bot)
+
+    endpoint.refresh_from_db()
+    assert endpoint.disabled_at is not None
+    url = reverse("admin:forwarding_webhookendpoint_change", args=[endpoint.pk])
+    assert "所有投递已连续失败 3 天。" in client.get(url).content.decode()
+    assert delivery.status == "pending"  # waits for the endpoint to be re-enabled
