@@ -22,9 +22,14 @@ class OperatorAction(models.Model):
         related_name="operator_actions",
         verbose_name=_("bot"),
     )
+    # Names as they were when the action was recorded: the user, the bot or the
+    # target may be deleted later (the deletion itself is an action worth reading).
+    actor_label = models.CharField(_("actor's name"), max_length=150, blank=True, default="")
+    bot_label = models.CharField(_("bot's name"), max_length=200, blank=True, default="")
     action = models.CharField(_("action"), max_length=64)
     target_type = models.CharField(_("target type"), max_length=64, blank=True, default="")
     target_id = models.CharField(_("target ID"), max_length=64, blank=True, default="")
+    target_label = models.CharField(_("target's name"), max_length=200, blank=True, default="")
     summary = models.TextField(_("summary"), blank=True, default="")
     details = models.JSONField(_("details"), default=dict, blank=True)
     created_at = models.DateTimeField(_("when"), auto_now_add=True, db_index=True)
@@ -36,4 +41,4 @@ class OperatorAction(models.Model):
         indexes = [models.Index(fields=["bot", "-created_at"], name="audit_bot_time_idx")]
 
     def __str__(self) -> str:
-        return f"{self.actor} {self.action} {self.target_type} {self.target_id}"
+        return f"{self.actor_label or self.actor} {self.action} {self.target_type} {self.target_id}"

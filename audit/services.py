@@ -1,23 +1,63 @@
 """Record what operators do: the second half of the audit log (the first is the message log)."""
 
+import re
+
+from botadmin.logging import MASK, mask_secrets
+
 from .models import OperatorAction
+
+# A password in a URL's user part: https://user:password@host/…
+_URL_PASSWORD = re.compile(r"(://[^/\s:@]*:)[^/\s@]+(@)")
+
+
+def masked(text: str) -> str:
+    """Text for the audit log with the secrets a URL or a body may carry masked."""
+    return _URL_PASSWORD.sub(lambda m: m.group(1) + MASK + m.group(2), mask_secrets(text))
+
+
+def _masked_values(value):
+    if isinstance(value, str):
+        return masked(value)
+    if isinstance(value, dict):
+        return {key: _masked_values(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_masked_values(item) for item in value]
+    return value
+
+
+def _label(value, size: int) -> str:
+    return masked(str(value))[:size] if value is not None else ""
 
 
 def record_action(
-    actor, action: str, *, bot=None, target=None, summary: str = "", details: dict | None = None
+    actor,
+    action: str,
+    *,
+    bot=None,
+    target=None,
+    summary: str = "",
+    details: dict | None = None,
+    label: str | None = None,
 ) -> OperatorAction:
     """Record one operator action, e.g. record_action(user, "secret.rotate", bot=bot).
 
     `action` is a dotted verb (`announcement.create`, `announcement.cancel`,
     `secret.rotate`, `bot.update`, `delivery.replay`, …); `target` any model
-    instance the action was about.
+    instance the action was about, named by `label` (default: str(target)).
+    The names of the actor, the bot and the target are kept with the entry, so it
+    still says who did what to which after they are deleted. Secrets in URLs
+    and bodies are masked in the names, the summary and the details.
     """
+    authenticated = getattr(actor, "is_authenticated", False)
     return OperatorAction.objects.create(
-        actor=actor if getattr(actor, "is_authenticated", False) else None,
+        actor=actor if authenticated else None,
+        actor_label=_label(actor.get_username(), 150) if authenticated else "",
         bot=bot,
+        bot_label=_label(bot, 200),
         action=action,
         target_type=target._meta.label_lower if target is not None else "",
         target_id=str(target.pk) if target is not None else "",
-        summary=summary,
-        details=details or {},
+        target_label=_label(target if label is None else label, 200),
+        summary=masked(summary),
+        details=_masked_values(details or {}),
     )
