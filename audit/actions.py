@@ -18,6 +18,7 @@ WORDS = {
     "audience.edit": _("Changed a saved audience"),
     "bot.create": _("Created a bot"),
     "bot.update": _("Changed a bot's settings"),
+    "bot.delete": _("Deleted a bot"),
     "bot.check_connection": _("Tested the connection"),
     "bot.reconnect": _("Reconnected the long connection"),
     "bot.resume_sending": _("Resumed sending"),
@@ -28,6 +29,8 @@ WORDS = {
     "secret.reveal": _("Revealed a secret"),
     "contacts.sync": _("Synced the contacts"),
     "conversation.add": _("Added a conversation by hand"),
+    "conversation.update": _("Changed a conversation"),
+    "conversation.delete": _("Deleted a conversation"),
     "group_chat.create": _("Created a group chat"),
     "message.retry": _("Retried a message"),
     "message.mark_sent": _("Marked a message as sent"),
@@ -38,6 +41,13 @@ WORDS = {
     "endpoint.reenable": _("Re-enabled a webhook endpoint"),
     "endpoint.delete": _("Deleted a webhook endpoint"),
     "delivery.replay": _("Replayed a webhook delivery"),
+    # Changed in the Django admin's own pages; not about a bot, so superusers read them.
+    "user.create": _("Added a user"),
+    "user.update": _("Changed a user"),
+    "user.delete": _("Deleted a user"),
+    "group.create": _("Added a user group"),
+    "group.update": _("Changed a user group"),
+    "group.delete": _("Deleted a user group"),
 }
 
 # Actions whose stored summary is the operator's own words (a title, a name): shown as it is.
@@ -47,6 +57,19 @@ SUMMARY_IS_CONTENT = {
     "audience.create",
     "audience.edit",
 }
+
+
+# Actions whose stored summary is the names of the fields changed: shown in words.
+SUMMARY_IS_FIELDS = {
+    "bot.update",
+    "endpoint.update",
+    "conversation.update",
+    "user.update",
+    "group.update",
+}
+
+# Actions about one of a bot's operators: the operator's name is shown.
+ABOUT_AN_OPERATOR = {"bot.operator_add", "bot.operator_remove"}
 
 
 def words(code: str) -> str:

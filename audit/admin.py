@@ -1,9 +1,13 @@
 from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import GroupAdmin, UserAdmin
+from django.contrib.auth.models import Group
 from django.utils.translation import gettext_lazy as _
 
 from botadmin.admin_scoping import BotScopedAdminMixin, ReadOnlyAdminMixin, VisibleRelatedFilter
 
 from . import actions
+from .admin_changes import AuditedAdminMixin
 from .models import OperatorAction
 
 
@@ -29,13 +33,41 @@ class OperatorActionAdmin(ReadOnlyAdminMixin, BotScopedAdminMixin, admin.ModelAd
         "action_words",
         "target_type",
         "target_id",
+        "target_label",
         "summary",
     )
     list_filter = (ActionFilter, ("bot", VisibleRelatedFilter))
-    search_fields = ("summary", "target_id", "actor__username")
+    search_fields = ("summary", "target_id", "target_label", "actor_label", "actor__username")
     list_select_related = ("actor", "bot")
     show_full_result_count = False
 
     @admin.display(description=_("action"), ordering="action")
     def action_words(self, obj):
         return actions.words(obj.action)
+
+
+# Who may sign in and what they may do: users and groups are changed in Django's
+# own admin pages, recorded here like a bot's changes (bot-less: superusers read them).
+_PASSWORD_FIELDS = {"password", "password1", "password2", "usable_password"}
+
+
+class AuditedUserAdmin(AuditedAdminMixin, UserAdmin):
+    audit_codes = {"add": "user.create", "change": "user.update", "delete": "user.delete"}
+
+    def audited_changes(self, form):
+        changed = super().audited_changes(form)
+        # The password form's fields, or the add form's: that it changed, in one name.
+        password = [name for name in changed if name in _PASSWORD_FIELDS]
+        return [name for name in changed if name not in _PASSWORD_FIELDS] + (
+            ["password"] if password else []
+        )
+
+
+class AuditedGroupAdmin(AuditedAdminMixin, GroupAdmin):
+    audit_codes = {"add": "group.create", "change": "group.update", "delete": "group.delete"}
+
+
+admin.site.unregister(get_user_model())
+admin.site.register(get_user_model(), AuditedUserAdmin)
+admin.site.unregister(Group)
+admin.site.register(Group, AuditedGroupAdmin)

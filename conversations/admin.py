@@ -11,7 +11,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from audit.services import record_action
+from audit.admin_changes import AuditedAdminMixin
 from botadmin.admin_scoping import STORABLE_JSON, BotScopedAdminMixin, VisibleRelatedFilter
 from botadmin.reasons import admin_display, translate
 from connectors import bot_settings
@@ -21,7 +21,7 @@ from messaging import delivery_actions
 from . import connections
 from .admin_group_chats import GroupChatBotAdminMixin
 from .admin_sync import ContactSyncBotAdminMixin
-from .bot_changes import OtherFieldErrorsOnTheForm
+from .bot_changes import OtherFieldErrorsOnTheForm, record_operator_change
 from .models import Bot, Conversation
 from .roles import ADMINISTER_PERMISSION, is_bot_admin, may_create_bots
 from .secrets import mask
@@ -121,7 +121,11 @@ def bot_admin_form() -> type[BotAdminFormBase]:
 
 @admin.register(Bot)
 class BotAdmin(
-    ContactSyncBotAdminMixin, GroupChatBotAdminMixin, BotScopedAdminMixin, admin.ModelAdmin
+    AuditedAdminMixin,
+    ContactSyncBotAdminMixin,
+    GroupChatBotAdminMixin,
+    BotScopedAdminMixin,
+    admin.ModelAdmin,
 ):
     bot_lookup = ""
     form = BotAdminFormBase
@@ -163,23 +167,16 @@ class BotAdmin(
         "create_group_chat",
     )
 
-    def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
+    audit_codes = {"add": "bot.create", "change": "bot.update", "delete": "bot.delete"}
+
+    def audited_changes(self, form):
         # Secret fields are write-only: they count as changed only when a new value was typed.
-        changed = [
+        return [
             name
             for name in form.changed_data
             if not bot_settings.is_secret(form.fields[name])
             or form.cleaned_data[name] != form.initial.get(name)
         ]
-        record_action(
-            request.user,
-            "bot.update" if change else "bot.create",
-            bot=obj,
-            target=obj,
-            summary=", ".join(changed),
-            details={"changed": changed},
-        )
 
     class Media:
         js = ("botadmin/copy.js", "botadmin/sync-status.js")
@@ -264,11 +261,17 @@ class BotAdmin(
         return request.user.has_perm(ADMINISTER_PERMISSION)
 
     def save_related(self, request, form, formsets, change):
-        before = set(form.instance.operators.values_list("pk", flat=True)) if change else set()
+        bot = form.instance
+        before = set(bot.operators.all()) if change else set()
         super().save_related(request, form, formsets, change)
         if not change and not request.user.is_superuser:
-            form.instance.operators.add(request.user)  # else its creator could not see it
-        removed = before - set(form.instance.operators.values_list("pk", flat=True))
+            bot.operators.add(request.user)  # else its creator could not see it
+        after = set(bot.operators.all())
+        removed = before - after
+        for user in sorted(after - before, key=lambda user: user.pk):
+            record_operator_change(bot, user, request.user, operator=True)
+        for user in sorted(removed, key=lambda user: user.pk):
+            record_operator_change(bot, user, request.user, operator=False)
         if removed:
             messages.warning(
                 request,
@@ -422,7 +425,12 @@ class BotAdmin(
 
 
 @admin.register(Conversation)
-class ConversationAdmin(BotScopedAdminMixin, admin.ModelAdmin):
+class ConversationAdmin(AuditedAdminMixin, BotScopedAdminMixin, admin.ModelAdmin):
+    audit_codes = {
+        "add": "conversation.add",
+        "change": "conversation.update",
+        "delete": "conversation.delete",
+    }
     list_display = (
         "__str__",
         "conversation_id",

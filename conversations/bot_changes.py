@@ -84,6 +84,12 @@ def set_operator(bot: Bot, user, actor, *, operator: bool) -> bool:
     if bot.operators.filter(pk=user.pk).exists() == operator:
         return False
     (bot.operators.add if operator else bot.operators.remove)(user)
+    record_operator_change(bot, user, actor, operator=operator)
+    return True
+
+
+def record_operator_change(bot: Bot, user, actor, *, operator: bool) -> None:
+    """The audit entry of `user` added to (or removed from) the bot's operators."""
     verb = "Added {} to" if operator else "Removed {} from"
     record_action(
         actor,
@@ -91,9 +97,8 @@ def set_operator(bot: Bot, user, actor, *, operator: bool) -> bool:
         bot=bot,
         target=bot,
         summary=verb.format(user.get_username()) + " the operators.",
-        details={"user": user.pk},
+        details={"user": user.pk, "username": user.get_username()},
     )
-    return True
 
 
 def request_sync_by(user, bot: Bot, trigger: str) -> tuple[SyncRun, bool]:

@@ -13,6 +13,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
+from audit.admin_changes import AuditedAdminMixin
 from botadmin.admin_scoping import (
     STORABLE_JSON,
     BotScopedAdminMixin,
@@ -90,7 +91,12 @@ def _administers(request) -> bool:
 
 
 @admin.register(WebhookEndpoint)
-class WebhookEndpointAdmin(BotScopedAdminMixin, admin.ModelAdmin):
+class WebhookEndpointAdmin(AuditedAdminMixin, BotScopedAdminMixin, admin.ModelAdmin):
+    audit_codes = {
+        "add": "endpoint.create",
+        "change": "endpoint.update",
+        "delete": "endpoint.delete",
+    }
     form = WebhookEndpointForm
     formfield_overrides = STORABLE_JSON
     list_display = (

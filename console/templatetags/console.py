@@ -172,15 +172,17 @@ def target_words(action) -> str:
 def action_summary(action) -> str:
     """The part of a stored summary worth showing in the operator's language: the
     operator's own words (a title), the settings changed, a test's outcome, a
-    deleted endpoint's URL."""
+    deleted endpoint's URL, the operator added or removed."""
     if action.action in audit_actions.SUMMARY_IS_CONTENT:
         return action.summary
     if action.action == "bot.check_connection" and "ok" in (action.details or {}):
         return gettext("succeeded") if action.details["ok"] else gettext("failed")
     if action.action == "endpoint.delete":  # the row is gone: its URL says which it was
         return str((action.details or {}).get("url", ""))
-    if action.action in ("bot.update", "endpoint.update") and action.target_type:
+    if action.action in audit_actions.SUMMARY_IS_FIELDS and action.target_type:
         return _field_names(action)
+    if action.action in audit_actions.ABOUT_AN_OPERATOR:
+        return str((action.details or {}).get("username", ""))
     return ""
 
 

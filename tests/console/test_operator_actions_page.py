@@ -55,3 +55,40 @@ def test_the_changed_settings_are_listed_in_the_operators_language(operator_clie
 
     assert "时区、" in chinese
     assert "time zone, " in english and "、" not in english
+
+
+def test_what_was_deleted_in_the_admin_is_shown_by_name_in_both_languages(
+    client, superuser, make_bot
+):
+    doomed = make_bot(name="doomed-bot")
+    client.force_login(superuser)
+    client.post(reverse("admin:conversations_bot_delete", args=[doomed.pk]), {"post": "yes"})
+    url = reverse("console:operator_actions") + "?action=bot.delete"
+
+    chinese = client.get(url).content.decode()
+    client.post(reverse("set_language"), {"language": "en", "next": url})
+    english = client.get(url).content.decode()
+
+    assert '<option value="bot.delete" selected>删除了机器人</option>' in chinese
+    row = chinese.split("<tbody>")[1]
+    assert "删除了机器人" in row and "doomed-bot" in row and ">root<" in row
+    assert "Deleted a bot" in english.split("<tbody>")[1]
+
+
+def test_an_operator_sees_the_admin_changes_of_their_bots_only(
+    client, operator, bot, other_bot, make_conversation, superuser
+):
+    mine = make_conversation(bot, "wrMine", name="我的群")
+    theirs = make_conversation(other_bot, "wrTheirs", name="别人的群")
+    client.force_login(superuser)
+    for conversation in (mine, theirs):
+        client.post(
+            reverse("admin:conversations_conversation_delete", args=[conversation.pk]),
+            {"post": "yes"},
+        )
+    client.force_login(operator)
+
+    row = client.get(reverse("console:operator_actions")).content.decode().split("<tbody>")[1]
+
+    assert "删除了会话" in row and "我的群" in row
+    assert "别人的群" not in row

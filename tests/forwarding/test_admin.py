@@ -182,3 +182,31 @@ def test_the_forwarding_admin_speaks_chinese_by_default(client, superuser, faile
 
     assert "Webhook 端点" in html and "健康状况" in html
     assert "自 " in html and "连续失败" in html
+
+
+def test_the_admin_keeps_an_endpoint_with_deliveries_and_records_no_deletion(
+    client, superuser, failed_delivery
+):
+    extra = WebhookEndpoint.objects.create(
+        bot=failed_delivery.endpoint.bot, url="https://b.example/"
+    )
+    WebhookDelivery.objects.create(endpoint=extra, message=failed_delivery.message)
+    client.force_login(superuser)
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+
+    delete_url = reverse("admin:forwarding_webhookendpoint_delete", args=[extra.pk])
+    page = client.get(delete_url).content.decode()
+    refused = client.post(delete_url, {"post": "yes"})
+    client.post(
+        reverse("admin:forwarding_webhookendpoint_changelist"),
+        {
+            "action": "delete_selected",
+            "_selected_action": [extra.pk, failed_delivery.endpoint_id],
+            "post": "yes",
+        },
+    )
+
+    assert WebhookEndpoint.objects.count() == 2 and WebhookDelivery.objects.count() == 2
+    assert "Cannot delete webhook endpoint" in page  # its deliveries are read-only
+    assert refused.status_code == 403
+    assert not OperatorAction.objects.filter(action="endpoint.delete").exists()
