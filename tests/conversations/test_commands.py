@@ -6,6 +6,7 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
+from audit.models import OperatorAction
 from conversations.models import Bot
 from conversations.services import bot_for_secret
 
@@ -26,6 +27,28 @@ def test_createbot_prints_the_new_bot_as_json(db):
         "secret": bot.secret,
         "signing_secret": bot.signing_secret,
     }
+
+
+def test_createbot_is_in_the_audit_log_without_the_secrets(db):
+    result = run(
+        "createbot",
+        "--name",
+        "hr",
+        "--connector",
+        "wecom_app",
+        "--corp-id",
+        "ww1",
+        "--agent-id",
+        "1000002",
+        "--app-secret",
+        "app-secret-value",
+    )
+
+    entry = OperatorAction.objects.get(action="bot.create")
+    assert (entry.actor, entry.bot_id, entry.target_label) == (None, result["id"], "hr")
+    assert "command line" in entry.summary
+    stored = entry.summary + str(entry.details)
+    assert not any(s in stored for s in ("app-secret-value", result["secret"]))
 
 
 def test_createbot_for_a_bridge_generates_the_agent_token_when_not_given(db):

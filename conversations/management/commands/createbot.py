@@ -2,7 +2,9 @@ import json
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
 
+from audit.services import record_action
 from connectors import bot_settings
 from connectors.registry import CONNECTORS
 from conversations.models import Bot
@@ -59,7 +61,16 @@ class Command(BaseCommand):
             bot.full_clean()
         except ValidationError as error:
             raise CommandError(_format_errors(error)) from None
-        bot.save()
+        with transaction.atomic():
+            bot.save()
+            record_action(
+                None,
+                "bot.create",
+                bot=bot,
+                target=bot,
+                summary=f"Created the {connector.english_label()} bot {bot.name}"
+                " from the command line.",
+            )
         result = {
             "id": bot.pk,
             "name": bot.name,
