@@ -11,6 +11,7 @@ download, so no upload can become a page of this site.
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from urllib.parse import quote
 
@@ -30,6 +31,8 @@ from .models import Message, MessageMedia
 SALT = "botadmin.media-link"
 THUMBNAIL = "t"
 INLINE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp", "image/bmp"})
+# A name is stored as its source gave it (a callback's `filename`); a header holds no line break.
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def link_token(media_id: int, variant: str = "") -> str:
@@ -143,6 +146,7 @@ def download_name(row: MessageMedia) -> str:
 
 
 def _disposition(inline: bool, name: str) -> str:
+    name = CONTROL_CHARACTERS.sub("_", name)
     ascii_name = name.encode("ascii", "replace").decode().replace('"', "").replace("?", "_")
     kind = "inline" if inline else "attachment"
     return f"{kind}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"

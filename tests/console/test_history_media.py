@@ -15,7 +15,7 @@ from django.urls import reverse
 from PIL import Image
 
 from media import store
-from messaging import uploads
+from messaging import media_links, uploads
 from messaging.models import Message, MessageMedia
 from messaging.sending import accept_outbound
 from tests.images import image_bytes
@@ -181,3 +181,28 @@ def test_a_file_sent_by_an_uploaded_media_id_is_a_download_link_with_the_uploade
     link = re.search(r'<a class="media-file" href="([^"]+)" download>([^<]+)<span', html)
     assert link and "周报.pdf" in link.group(2)
     assert b"".join(client.get(link.group(1)).streaming_content) == pdf
+
+
+def test_a_file_whose_name_has_a_line_break_downloads_with_the_break_replaced(
+    operator_client, group, history_url, make_message
+):
+    # A callback's `filename` is stored as the agent sent it; a header cannot hold a line break.
+    message = make_message(
+        group, msgtype="file", body={"msgtype": "file", "file": {"cdn_type": "c", "cdn": "f"}}
+    )
+    media = MessageMedia.objects.create(
+        message=message,
+        kind="file",
+        original_name="报价\r\nSet-Cookie: a=b.pdf",
+        status="stored",
+        stored_file=store.store_bytes(b"%PDF-1.7\n" + b"0" * 64),
+    )
+
+    for url in (media_url(history_url, media), media_links.media_path(media.pk)):
+        answer = operator_client.get(url)
+
+        assert answer.status_code == 200, url
+        assert "Set-Cookie" not in answer.headers
+        disposition = answer["Content-Disposition"]
+        assert "\r" not in disposition and "\n" not in disposition
+        assert "filename*=UTF-8''%E6%8A%A5%E4%BB%B7__Set-Cookie%3A%20a%3Db.pdf" in disposition
