@@ -424,6 +424,27 @@ class BotAdmin(
             )
 
 
+class RobotKeyAdminForm(forms.ModelForm):
+    """A bot admin's conversation form: the group robot's key is write-only (typed to
+    replace it, never filled in), and an empty field keeps the stored one."""
+
+    robot_key = forms.CharField(
+        label=Conversation._meta.get_field("robot_key").verbose_name,
+        max_length=200,
+        required=False,
+        widget=forms.PasswordInput,
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["robot_key"].help_text = _(
+            "%(help)s Leave empty to keep the current value."
+        ) % {"help": Conversation._meta.get_field("robot_key").help_text}
+
+    def clean_robot_key(self):
+        return self.cleaned_data["robot_key"] or self.instance.robot_key
+
+
 @admin.register(Conversation)
 class ConversationAdmin(AuditedAdminMixin, BotScopedAdminMixin, admin.ModelAdmin):
     audit_codes = {
@@ -443,6 +464,31 @@ class ConversationAdmin(AuditedAdminMixin, BotScopedAdminMixin, admin.ModelAdmin
     list_filter = ("kind", "is_active", ("bot", VisibleRelatedFilter))
     search_fields = ("name", "conversation_id")
     list_select_related = ("bot",)
-    readonly_fields = ("last_synced_at", "last_inbound_at", "created_at", "updated_at")
+    readonly_fields = (
+        "masked_robot_key",
+        "last_synced_at",
+        "last_inbound_at",
+        "created_at",
+        "updated_at",
+    )
     show_full_result_count = False
     formfield_overrides = STORABLE_JSON
+
+    # A robot key posts into its group, like an agent URL: shown masked to everyone,
+    # replaced only by bot admins (conversations/roles.py).
+    @staticmethod
+    def _administers(request, obj) -> bool:
+        if obj is None:
+            return request.user.is_superuser or request.user.has_perm(ADMINISTER_PERMISSION)
+        return is_bot_admin(request.user, obj.bot)
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        kwargs["form"] = RobotKeyAdminForm if self._administers(request, obj) else forms.ModelForm
+        return super().get_form(request, obj, change, **kwargs)
+
+    def get_exclude(self, request, obj=None):
+        return None if self._administers(request, obj) else ("robot_key",)
+
+    @admin.display(description=_("robot webhook key"))
+    def masked_robot_key(self, obj):
+        return format_html("<code>{}</code>", mask(obj.robot_key)) if obj.robot_key else "—"

@@ -183,3 +183,63 @@ def test_an_operator_saving_a_bot_whose_agent_is_outside_the_networks_is_told_wh
     response = client.post(url, bot_form(bot, rate_limit_per_minute=7))
     assert response.status_code == 200  # the form again, not a 500
     assert "BOTADMIN_AGENT_NETWORKS" in response.content.decode()
+
+
+@pytest.fixture
+def robot_group(make_bot, make_conversation):
+    robot = make_bot(name="alerts", connector="wecom_robot", agent_url="", agent_token="")
+    return make_conversation(robot, "wrSales", name="销售群", robot_key="key-sales-0123456789")
+
+
+def conversation_form(group, **changes) -> dict:
+    return {
+        "bot": group.bot_id,
+        "conversation_id": group.conversation_id,
+        "kind": group.kind,
+        "name": group.name,
+        "avatar_url": "",
+        "member_count": "",
+        "extra": "{}",
+        "robot_key": "",
+        "is_active": "on",
+        **changes,
+    }
+
+
+def test_an_operator_who_is_no_bot_admin_sees_a_robot_key_masked_and_cannot_change_it(
+    client, make_operator, robot_group
+):
+    # A robot key posts into its group: like the agent URL, it is the bot admins'.
+    user = make_operator("olga", robot_group.bot)
+    user.user_permissions.remove(Permission.objects.get(codename="administer_bot"))
+    client.force_login(user)
+    url = reverse("admin:conversations_conversation_change", args=[robot_group.pk])
+
+    page = client.get(url).content.decode()
+    client.post(url, conversation_form(robot_group, name="改名", robot_key="key-attacker"))
+
+    assert "key-sales-0123456789" not in page and "key-••••••••" in page
+    assert 'name="robot_key"' not in page
+    robot_group.refresh_from_db()
+    assert robot_group.name == "改名"  # the rest stays theirs to change
+    assert robot_group.robot_key == "key-sales-0123456789"
+
+
+def test_a_bot_admin_replaces_a_robot_key_it_never_sees_and_an_empty_field_keeps_it(
+    client, make_operator, robot_group
+):
+    client.force_login(make_operator("anna", robot_group.bot))
+    url = reverse("admin:conversations_conversation_change", args=[robot_group.pk])
+
+    page = client.get(url).content.decode()
+    kept = client.post(url, conversation_form(robot_group, name="改名"))
+    robot_group.refresh_from_db()
+    name_and_key = (robot_group.name, robot_group.robot_key)
+    replaced = client.post(url, conversation_form(robot_group, robot_key="key-new"))
+
+    assert "key-sales-0123456789" not in page and 'name="robot_key"' in page
+    assert kept.status_code == 302, kept.content.decode()[:1500]
+    assert name_and_key == ("改名", "key-sales-0123456789")
+    assert replaced.status_code == 302
+    robot_group.refresh_from_db()
+    assert robot_group.robot_key == "key-new"
