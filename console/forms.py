@@ -1,4 +1,7 @@
+from datetime import UTC, datetime, time, timedelta
+
 from django import forms
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from messaging.models import Message
@@ -12,6 +15,23 @@ ANY = _("Any")
 
 def _blank(choices):
     return [("", ANY), *choices]
+
+
+class DayField(forms.DateField):
+    """A day the pages look up from its local midnight to the next: one whose midnights
+    have no UTC time (0001-01-01 east of UTC, 9999-12-31) is invalid, not a 500."""
+
+    def clean(self, value):
+        day = super().clean(value)
+        if day is not None:
+            try:
+                for midnight in (day, day + timedelta(days=1)):
+                    timezone.make_aware(datetime.combine(midnight, time.min)).astimezone(UTC)
+            except OverflowError:
+                raise forms.ValidationError(
+                    self.error_messages["invalid"], code="invalid"
+                ) from None
+        return day
 
 
 class MessageFilterForm(forms.Form):
@@ -40,10 +60,10 @@ class MessageFilterForm(forms.Form):
     source = forms.ChoiceField(
         label=_("Source"), required=False, choices=_blank(Message.Source.choices)
     )
-    date_from = forms.DateField(
+    date_from = DayField(
         label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
-    date_to = forms.DateField(
+    date_to = DayField(
         label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
 
@@ -109,4 +129,4 @@ class ReplyForm(forms.Form):
 
 
 class JumpToDateForm(forms.Form):
-    date = forms.DateField(label=_("Jump to date"), widget=forms.DateInput(attrs={"type": "date"}))
+    date = DayField(label=_("Jump to date"), widget=forms.DateInput(attrs={"type": "date"}))

@@ -51,6 +51,11 @@ URLS = [
     "/files/%00",
     "/files/99999999999999999999:xyz:abc",
     "/files/%ED%A0%80",
+    "/console/bots/{b}/conversations/{c}/?date=0001-01-01",
+    "/console/search/?q=x&date_from=0001-01-01",
+    "/console/search/?q=x&date_to=9999-12-31",
+    "/console/audit/?date_from=0001-01-01&date_to=9999-12-31",
+    "/console/audit/export.csv?date_from=0001-01-01&date_to=9999-12-31",
 ]
 
 
