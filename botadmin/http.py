@@ -11,7 +11,9 @@ Webhook deliveries, connector calls and image downloads all go through
   (an agent URL an administrator configured on purpose, for example);
 * never follows redirects blindly: each hop is checked like the first, and
   only when the caller asks for redirects at all;
-* uses explicit connect and read timeouts, and reads at most `max_bytes`.
+* uses explicit connect and read timeouts, and reads at most `max_bytes`;
+* raises errors whose text names the URL without the secrets in its query
+  string (a robot's `key`, an app's `corpsecret` or `access_token`).
 
 Tests and the demo turn private addresses on, because their fakes listen on
 127.0.0.1. The address is checked twice: the host's DNS answers before the
@@ -37,6 +39,7 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from . import jsontext
+from .logging import mask_secrets
 
 USER_AGENT = "botadmin/1"
 _local = threading.local()
@@ -274,37 +277,56 @@ def request(
     limit = max_bytes or settings.BOTADMIN_HTTP_MAX_RESPONSE_BYTES
     if allow_private is None:
         allow_private = settings.BOTADMIN_ALLOW_PRIVATE_URLS
-    for _hop in range(max_redirects + 1):
-        check_url(url, allow_private=allow_private, networks=networks)
-        with _session(allow_private, networks).request(
-            method,
-            url,
-            json=json,
-            data=data,
-            headers=headers,
-            params=params,
-            timeout=timeout,
-            allow_redirects=False,
-            stream=True,
-            proxies={"http": proxy, "https": proxy} if proxy else None,
-        ) as response:
-            if response.is_redirect and max_redirects:
-                if _hop == max_redirects:
-                    break
-                url = urljoin(url, response.headers["Location"])
-                params = None
-                if response.status_code in (301, 302, 303):
-                    method, json, data = "GET", None, None
-                continue
-            content, truncated = _read_limited(response, limit)
-            return HttpResponse(
-                status=response.status_code,
-                headers=CaseInsensitiveDict(response.headers),
-                content=content,
-                truncated=truncated,
-                elapsed_ms=int(response.elapsed.total_seconds() * 1000),
-            )
+    try:
+        for _hop in range(max_redirects + 1):
+            check_url(url, allow_private=allow_private, networks=networks)
+            with _session(allow_private, networks).request(
+                method,
+                url,
+                json=json,
+                data=data,
+                headers=headers,
+                params=params,
+                timeout=timeout,
+                allow_redirects=False,
+                stream=True,
+                proxies={"http": proxy, "https": proxy} if proxy else None,
+            ) as response:
+                if response.is_redirect and max_redirects:
+                    if _hop == max_redirects:
+                        break
+                    url = urljoin(url, response.headers["Location"])
+                    params = None
+                    if response.status_code in (301, 302, 303):
+                        method, json, data = "GET", None, None
+                    continue
+                content, truncated = _read_limited(response, limit)
+                return HttpResponse(
+                    status=response.status_code,
+                    headers=CaseInsensitiveDict(response.headers),
+                    content=content,
+                    truncated=truncated,
+                    elapsed_ms=int(response.elapsed.total_seconds() * 1000),
+                )
+    except requests.RequestException as error:
+        _mask_texts(error)
+        raise
     raise UnsafeURLError(f"more than {max_redirects} redirects")
+
+
+def _mask_texts(error: BaseException) -> None:
+    """Mask the secrets in the texts an error carries, in place: requests and urllib3
+    write the URL into them (`Max retries exceeded with url: /cgi-bin/gettoken?
+    corpsecret=…`), and connectors keep that text where operators read it (a
+    message's last error, a sync's). In place, so its type and cause still say
+    whether the request left (`connectors.base.never_connected`)."""
+    error.args = tuple(mask_secrets(arg) if isinstance(arg, str) else arg for arg in error.args)
+    for name in ("url", "_message"):  # urllib3 keeps them for pickling
+        if isinstance(value := getattr(error, name, None), str):
+            setattr(error, name, mask_secrets(value))
+    for arg in error.args:
+        if isinstance(arg, BaseException):
+            _mask_texts(arg)
 
 
 def _read_limited(response: requests.Response, limit: int) -> tuple[bytes, bool]:

@@ -4,6 +4,7 @@ import pytest
 import requests
 
 from botadmin import http
+from connectors import base as connectors_base
 from devtools.receiver import Receiver
 
 
@@ -134,6 +135,19 @@ def test_a_slow_server_times_out(receiver):
 def test_a_closed_port_fails_to_connect():
     with pytest.raises(requests.ConnectionError):
         http.request("GET", "http://127.0.0.1:9/", connect_timeout=1)
+
+
+def test_a_failed_request_names_its_url_without_the_secrets_in_its_query():
+    # requests puts the URL in its error, which connectors keep where operators read it.
+    url = "http://127.0.0.1:9/cgi-bin/gettoken?corpid=ww1&corpsecret=app-secret-1&key=robot-key-1"
+
+    with pytest.raises(requests.ConnectionError) as raised:
+        http.request("GET", url, connect_timeout=1)
+
+    text = str(raised.value)
+    assert "/cgi-bin/gettoken?corpid=ww1&corpsecret=" in text
+    assert "app-secret-1" not in text and "robot-key-1" not in text
+    assert connectors_base.never_connected(raised.value)  # still says what happened
 
 
 def test_answer_headers_are_read_whatever_their_case(receiver):

@@ -202,6 +202,9 @@ def test_robot_unreachable_is_retried_because_nothing_was_posted(
     message.refresh_from_db()
     assert message.status == "queued"
     assert "cannot connect" in message.last_error
+    # Every operator reads the error (console, audit log): the group's key is masked in it.
+    assert "/cgi-bin/webhook/send?key=" in message.last_error
+    assert "key-sales" not in message.last_error + message.attempts.get().response_text
 
 
 @pytest.mark.parametrize(
