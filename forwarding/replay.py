@@ -16,7 +16,7 @@ from django.utils import timezone
 from audit.services import record_action
 
 from .models import WebhookDelivery, WebhookEndpoint
-from .webhook_delivery import PostResult, encode_body, post_signed, wake_deliveries
+from .webhook_delivery import PostResult, post_signed, wake_deliveries
 
 Status = WebhookDelivery.Status
 
@@ -78,9 +78,7 @@ def send_test_event(endpoint: WebhookEndpoint) -> PostResult:
         "conversation_name": "botadmin",
         "sender_name": "botadmin",
     }
-    return post_signed(
-        endpoint.url, bot.signing_secrets(), f"msg_test_{msgid}", encode_body(payload)
-    )
+    return post_signed(endpoint.url, bot.signing_secrets(), f"msg_test_{msgid}", payload)
 
 
 def run_test_event(actor, endpoint: WebhookEndpoint) -> PostResult:

@@ -28,6 +28,7 @@ from django.utils.translation import gettext_noop
 from standardwebhooks.webhooks import Webhook
 
 from botadmin import http, metrics
+from botadmin.logging import MASK
 from botadmin.reasons import Reason
 from messaging.media_fetch import forwardable
 from messaging.media_links import with_media_fields
@@ -195,9 +196,13 @@ class PostResult:
 
 
 def post_signed(
-    url: str, signing_secrets: str | list[str], webhook_id: str, body: str
+    url: str, signing_secrets: str | list[str], webhook_id: str, payload: dict
 ) -> PostResult:
-    """POST one signed body through the outbound HTTP choke point; never raises."""
+    """POST one signed payload through the outbound HTTP choke point; never raises.
+
+    The answer is kept without the payload's `secret`: a receiver refusing an event
+    may quote it back, and every operator of the bot reads the answers."""
+    body = encode_body(payload)
     headers = signature_headers(signing_secrets, webhook_id, body)
     started = time.monotonic()
     try:
@@ -219,7 +224,19 @@ def post_signed(
         )
         return PostResult(WebhookAttempt.Outcome.FAILURE, None, failed, _since(started))
     outcome = WebhookAttempt.Outcome.SUCCESS if response.ok else WebhookAttempt.Outcome.FAILURE
-    return PostResult(outcome, response.status, response.text[:KEEP_BYTES], _since(started))
+    text = _without_secret(response.text, payload.get("secret") or "")
+    return PostResult(outcome, response.status, text[:KEEP_BYTES], _since(started))
+
+
+def _without_secret(text: str, secret: str) -> str:
+    """`text` with `secret` masked, also the start of it an answer cut at KEEP_BYTES ends in."""
+    if not secret:
+        return text
+    text = text.replace(secret, MASK)
+    for length in range(len(secret) - 1, 3, -1):
+        if text.endswith(secret[:length]):
+            return text[:-length] + MASK
+    return text
 
 
 def _since(started: float) -> int:
@@ -305,7 +322,7 @@ def forward_claimed(attempts: list[Attempt]) -> list[str]:
             delivery.endpoint.url,
             message.bot.signing_secrets(),
             webhook_id_for(message.msgid),
-            encode_body(forward_payload(message)),
+            forward_payload(message),
         )
         unrecorded.append(attempt)
         if time.monotonic() - last_record >= RECORD_EVERY_SECONDS:

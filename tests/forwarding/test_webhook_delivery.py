@@ -10,12 +10,14 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
+from botadmin.local_http import Answer
 from devtools.receiver import Receiver
 from forwarding.endpoints import create_deliveries, reenable_endpoint
 from forwarding.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from forwarding.webhook_delivery import (
     CLAIM_LEASE,
     DISABLE_AFTER,
+    KEEP_BYTES,
     attempt_delivery,
     claim_due_deliveries,
     forward_and_drain,
@@ -377,3 +379,28 @@ def test_one_claim_takes_a_batch_and_opens_an_attempt_for_each(hooked_bot, recei
     assert set(WebhookDelivery.objects.values_list("status", flat=True)) == {"delivering"}
     assert set(WebhookAttempt.objects.values_list("number", "outcome")) == {(1, "in_flight")}
     assert claim_due_deliveries() == []  # each is claimed once
+
+
+class EchoingReceiver(Receiver):
+    """A receiver refusing what it gets with the body in its answer, after `padding` bytes."""
+
+    padding = 0
+
+    def handle(self, request):
+        super().handle(request)
+        return Answer(400, b"x" * self.padding + b"invalid event: " + request.body)
+
+
+@pytest.mark.parametrize("padding", [0, KEEP_BYTES - 46], ids=["whole", "cut-inside-the-secret"])
+def test_an_answer_echoing_the_event_is_kept_without_the_bots_secret(make_bot, record, padding):
+    # Every operator of the bot reads the answers; only its bot admins may see the secret.
+    with EchoingReceiver() as echo:
+        echo.padding = padding
+        bot = make_bot(webhook_url=echo.url("/hook"))
+        delivery = record(bot)
+
+        assert attempt_delivery(delivery.pk) == "failure"
+
+    answer = delivery.attempts.get().response_text
+    assert "invalid event: " in answer and bot.secret[:8] not in answer
+    assert json.loads(echo.requests[0].body)["secret"] == bot.secret  # the receiver still gets it
