@@ -16,11 +16,17 @@ MASK = "********"
 
 # secret=… in a query string, "secret": "…" in JSON, bearer tokens and
 # robot keys (key=…) in URLs.
+# A name is secret when it is or ends in one of these (`agent_token`, `corpsecret`,
+# `signing_secret`, `encoding_aes_key`): masking a harmless `monkey=` too is the cheaper
+# mistake.
+_NAME = r"(?<![a-z0-9])[a-z0-9_]*(?:secret|key|token|password)"
 _PATTERNS = [
-    re.compile(r"(?i)(\b(?:secret|key|token|access_token|corpsecret)=)[^&\s\"']+"),
+    re.compile(rf"(?i)({_NAME}=)[^&\s\"']+"),
     # …and URL-encoded inside another URL (a login redirect's `next=`).
-    re.compile(r"(?i)((?:secret|key|token|access_token|corpsecret)%3D)[^&\s\"'%]+"),
-    re.compile(r"(?i)(\"(?:secret|agent_token|signing_secret)\"\s*:\s*\")[^\"]*"),
+    re.compile(rf"(?i)({_NAME}%3D)[^&\s\"'%]+"),
+    # JSON, and a Python dict's repr in an exception's text.
+    re.compile(rf"(?i)(\"{_NAME}\"\s*:\s*\")[^\"]*"),
+    re.compile(rf"(?i)('{_NAME}'\s*:\s*')[^']*"),
     re.compile(r"(?i)(\bBearer\s+)[A-Za-z0-9._~+/=-]+"),
 ]
 

@@ -5,6 +5,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from botadmin.logging import (
     MASK,
     MaskSecretsFilter,
@@ -25,6 +27,30 @@ def test_json_secrets_and_bearer_tokens_are_masked():
     assert "s3cr3t" not in mask_secrets('{"secret": "s3cr3t", "msgtype": "text"}')
     assert "tok123" not in mask_secrets("Authorization: Bearer tok123")
     assert "k-e-y" not in mask_secrets("https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=k-e-y")
+
+
+@pytest.mark.parametrize(
+    "line, secret",
+    [
+        ("GET /bridge?agent_token=tok-1&x=1", "tok-1"),
+        ("signing_secret=whsec_abc", "whsec_abc"),
+        ("gettoken?corpid=ww1&corpsecret=cs-9", "cs-9"),
+        ('{"encoding_aes_key": "aes-7", "token": "t-8"}', "aes-7"),
+        ('{"encoding_aes_key": "aes-7", "token": "t-8"}', "t-8"),
+        ("KeyError: {'secret': 'py-dict-5', 'name': 'x'}", "py-dict-5"),
+        ("login failed: {'password': 'hunter2'}", "hunter2"),
+    ],
+)
+def test_secrets_under_longer_names_and_in_a_python_dict_are_masked(line, secret):
+    masked = mask_secrets(line)
+
+    assert secret not in masked
+    assert MASK in masked
+
+
+def test_names_that_are_not_secret_stay_readable():
+    line = '{"msgtype": "text", "conversation_id": "wr1"} ?page=2&q=key'
+    assert mask_secrets(line) == line
 
 
 def test_the_logging_filter_masks_formatted_arguments():
