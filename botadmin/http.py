@@ -12,6 +12,9 @@ Webhook deliveries, connector calls and image downloads all go through
 * never follows redirects blindly: each hop is checked like the first, and
   only when the caller asks for redirects at all;
 * uses explicit connect and read timeouts, and reads at most `max_bytes`;
+  with `deadline`, the whole exchange also ends by then: a read timeout bounds
+  each wait for the next bytes, so an answer that keeps crawling in a line at a
+  time would otherwise hold the caller as long as it likes;
 * raises errors whose text names the URL without the secrets in its query
   string (a robot's `key`, an app's `corpsecret` or `access_token`).
 
@@ -27,7 +30,9 @@ import functools
 import ipaddress
 import socket
 import threading
+import time
 from collections.abc import Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
@@ -160,6 +165,69 @@ def _embedded_ipv4(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> li
     return inner
 
 
+class DeadlineExceeded(requests.exceptions.ReadTimeout):
+    """The answer was not complete by the request's `deadline` (it may have been received)."""
+
+
+class _Deadline:
+    """This thread's request deadline: a timer that cuts the connection when it passes."""
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self.ends = time.monotonic() + seconds
+        self.passed = False
+        self.timer: threading.Timer | None = None
+
+    def watch(self, connection) -> None:
+        self.stop()
+        self.timer = threading.Timer(max(self.ends - time.monotonic(), 0), self._cut, [connection])
+        self.timer.daemon = True
+        self.timer.start()
+
+    def _cut(self, connection) -> None:
+        self.passed = True
+        sock = getattr(connection, "sock", None)
+        if sock is not None:
+            try:  # wakes the read waiting on it, which then fails
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def stop(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+
+
+@contextmanager
+def _within(seconds: float | None):
+    """Runs the request under a `_Deadline` of `seconds`, if given."""
+    if seconds is None:
+        yield
+        return
+    _local.deadline = watch = _Deadline(seconds)
+    try:
+        yield
+    except requests.RequestException as error:
+        if watch.passed:
+            raise DeadlineExceeded(f"no complete answer within {seconds:g} s") from error
+        raise
+    finally:
+        watch.stop()
+        _local.deadline = None
+    if watch.passed:  # an answer without a length, cut short by the deadline
+        raise DeadlineExceeded(f"no complete answer within {seconds:g} s")
+
+
+class _Bounded:
+    """Sends its request under this thread's `_Deadline`, if `request()` set one."""
+
+    def request(self, *args, **kwargs):
+        deadline = getattr(_local, "deadline", None)
+        if deadline is not None:
+            deadline.watch(self)
+        return super().request(*args, **kwargs)
+
+
 class _PeerChecked:
     """Refuses the connection when the address it reached is private or reserved,
     or, when `networks` are given, outside them."""
@@ -184,11 +252,11 @@ class _PeerChecked:
         return sock
 
 
-class _CheckedHTTPConnection(_PeerChecked, HTTPConnection):
+class _CheckedHTTPConnection(_Bounded, _PeerChecked, HTTPConnection):
     pass
 
 
-class _CheckedHTTPSConnection(_PeerChecked, HTTPSConnection):
+class _CheckedHTTPSConnection(_Bounded, _PeerChecked, HTTPSConnection):
     pass
 
 
@@ -200,13 +268,28 @@ class _CheckedHTTPSPool(HTTPSConnectionPool):
     ConnectionCls = _CheckedHTTPSConnection
 
 
+class _BoundedHTTPPool(HTTPConnectionPool):
+    ConnectionCls = type("_BoundedHTTPConnection", (_Bounded, HTTPConnection), {})
+
+
+class _BoundedHTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = type("_BoundedHTTPSConnection", (_Bounded, HTTPSConnection), {})
+
+
 class _CheckedAdapter(HTTPAdapter):
-    def __init__(self, networks: tuple[Network, ...] = ()):
+    def __init__(self, networks: tuple[Network, ...] = (), *, check_peers: bool = True):
         self.networks = networks
+        self.check_peers = check_peers
         super().__init__()
 
     def init_poolmanager(self, *args, **kwargs) -> None:
         super().init_poolmanager(*args, **kwargs)
+        if not self.check_peers:
+            self.poolmanager.pool_classes_by_scheme = {
+                "http": _BoundedHTTPPool,
+                "https": _BoundedHTTPSPool,
+            }
+            return
         pools = {"http": _CheckedHTTPPool, "https": _CheckedHTTPSPool}
         if self.networks:
             # Pools build their connections from a class: one pair of classes per network list.
@@ -239,9 +322,9 @@ def _session(allow_private: bool, networks: tuple[Network, ...] = ()) -> request
         session = requests.Session()
         session.headers["User-Agent"] = USER_AGENT
         session.trust_env = False  # no proxies or netrc picked up from the environment
-        if networks or not allow_private:
-            session.mount("http://", _CheckedAdapter(networks))
-            session.mount("https://", _CheckedAdapter(networks))
+        check_peers = bool(networks) or not allow_private
+        session.mount("http://", _CheckedAdapter(networks, check_peers=check_peers))
+        session.mount("https://", _CheckedAdapter(networks, check_peers=check_peers))
         sessions[key] = session
     return session
 
@@ -261,6 +344,7 @@ def request(
     allow_private: bool | None = None,
     networks: tuple[Network, ...] = (),
     proxy: str | None = None,
+    deadline: float | None = None,
 ) -> HttpResponse:
     """Make one checked request and return at most `max_bytes` of the answer.
 
@@ -269,6 +353,8 @@ def request(
     come, so callers can tell "never connected" from "may have been received".
     `proxy` (an http:// URL) carries the request for a bot whose trusted IP is a proxy's.
     `networks`, when given, are the only addresses it may reach (BOTADMIN_AGENT_NETWORKS).
+    `deadline`: seconds for the whole exchange, answer included; past it the connection
+    is cut and DeadlineExceeded (a ReadTimeout) raised.
     """
     timeout = (
         connect_timeout or settings.BOTADMIN_HTTP_CONNECT_TIMEOUT,
@@ -278,40 +364,41 @@ def request(
     if allow_private is None:
         allow_private = settings.BOTADMIN_ALLOW_PRIVATE_URLS
     try:
-        for _hop in range(max_redirects + 1):
-            check_url(url, allow_private=allow_private, networks=networks)
-            with _session(allow_private, networks).request(
-                method,
-                url,
-                json=json,
-                data=data,
-                headers=headers,
-                params=params,
-                timeout=timeout,
-                allow_redirects=False,
-                stream=True,
-                proxies={"http": proxy, "https": proxy} if proxy else None,
-            ) as response:
-                if response.is_redirect and max_redirects:
-                    if _hop == max_redirects:
-                        break
-                    url = urljoin(url, response.headers["Location"])
-                    params = None
-                    if response.status_code in (301, 302, 303):
-                        method, json, data = "GET", None, None
-                    continue
-                content, truncated = _read_limited(response, limit)
-                return HttpResponse(
-                    status=response.status_code,
-                    headers=CaseInsensitiveDict(response.headers),
-                    content=content,
-                    truncated=truncated,
-                    elapsed_ms=int(response.elapsed.total_seconds() * 1000),
-                )
+        with _within(deadline):
+            for _hop in range(max_redirects + 1):
+                check_url(url, allow_private=allow_private, networks=networks)
+                with _session(allow_private, networks).request(
+                    method,
+                    url,
+                    json=json,
+                    data=data,
+                    headers=headers,
+                    params=params,
+                    timeout=timeout,
+                    allow_redirects=False,
+                    stream=True,
+                    proxies={"http": proxy, "https": proxy} if proxy else None,
+                ) as response:
+                    if response.is_redirect and max_redirects:
+                        if _hop == max_redirects:
+                            break
+                        url = urljoin(url, response.headers["Location"])
+                        params = None
+                        if response.status_code in (301, 302, 303):
+                            method, json, data = "GET", None, None
+                        continue
+                    content, truncated = _read_limited(response, limit)
+                    return HttpResponse(
+                        status=response.status_code,
+                        headers=CaseInsensitiveDict(response.headers),
+                        content=content,
+                        truncated=truncated,
+                        elapsed_ms=int(response.elapsed.total_seconds() * 1000),
+                    )
+            raise UnsafeURLError(f"more than {max_redirects} redirects")
     except requests.RequestException as error:
         _mask_texts(error)
         raise
-    raise UnsafeURLError(f"more than {max_redirects} redirects")
 
 
 def _mask_texts(error: BaseException) -> None:

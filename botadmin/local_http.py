@@ -4,7 +4,7 @@ The demo agent (`connectors/demo_agent.py`, run by `make run`) and the test
 fakes (`tests/fakes/`: webhook receiver, WeCom robot API) are all "a real
 server on 127.0.0.1 that answers as its rules say"; this is the part they
 share: start and stop, the port, reading a request, writing an answer,
-a delay, cutting a connection. A subclass implements `handle()`:
+a delay, an answer that crawls in, cutting a connection. A subclass implements `handle()`:
 
     class Echo(LocalServer):
         def handle(self, request: Request) -> Answer:
@@ -86,12 +86,26 @@ class _Handler(BaseHTTPRequestHandler):
         if not isinstance(data, bytes):
             data = json.dumps(data, ensure_ascii=False).encode()
             headers.setdefault("Content-Type", "application/json")
+        if owner.trickle:
+            self._write_slowly(answer.status, headers, data, owner.trickle)
+            return
         self.send_response(answer.status)
         for name, value in headers.items():
             self.send_header(name, value)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
+
+    def _write_slowly(self, status: int, headers: dict, data: bytes, pause: float) -> None:
+        """The answer a line at a time, `pause` seconds apart: each read a client makes
+        gets something soon, the whole answer comes late."""
+        reason = self.responses.get(status, ("",))[0]
+        lines = [f"{self.protocol_version} {status} {reason}\r\n".encode()]
+        for name, value in {**headers, "Content-Length": str(len(data))}.items():
+            lines.append(f"{name}: {value}\r\n".encode())
+        for line in [*lines, b"\r\n", data]:
+            self.wfile.write(line)
+            time.sleep(pause)
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _handle
 
@@ -108,6 +122,7 @@ class LocalServer:
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0):
         self.delay = 0.0  # seconds between working out an answer and sending it
+        self.trickle = 0.0  # seconds between the lines of an answer (one that crawls in)
         self._host, self._port = host, port
         self._server: QuietServer | None = None
 

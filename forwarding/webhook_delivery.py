@@ -200,8 +200,11 @@ def post_signed(
 ) -> PostResult:
     """POST one signed payload through the outbound HTTP choke point; never raises.
 
-    The answer is kept without the payload's `secret`: a receiver refusing an event
-    may quote it back, and every operator of the bot reads the answers."""
+    Success is a 2xx complete within RESPONSE_TIMEOUT of the start, connecting
+    included (`deadline`): the read timeout alone bounds each wait for more
+    bytes, not an answer that keeps crawling in. The answer is kept without the
+    payload's `secret`: a receiver refusing an event may quote it back, and every
+    operator of the bot reads the answers."""
     body = encode_body(payload)
     headers = signature_headers(signing_secrets, webhook_id, body)
     started = time.monotonic()
@@ -212,6 +215,7 @@ def post_signed(
             data=body.encode(),
             headers=headers,
             read_timeout=RESPONSE_TIMEOUT,
+            deadline=RESPONSE_TIMEOUT,
             max_bytes=KEEP_BYTES,
         )
     except http.UnsafeURLError as error:

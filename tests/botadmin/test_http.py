@@ -1,4 +1,5 @@
 import socket
+import time
 
 import pytest
 import requests
@@ -130,6 +131,24 @@ def test_a_slow_server_times_out(receiver):
     receiver.delay = 1.0
     with pytest.raises(requests.ReadTimeout):
         http.request("GET", receiver.url(), read_timeout=0.2)
+
+
+# The open session (private addresses allowed) and a checked one (its addresses limited).
+@pytest.mark.parametrize("networks", [(), http.parse_networks(("127.0.0.0/8",))])
+def test_an_answer_crawling_in_past_the_deadline_is_cut_there(receiver, networks):
+    # Each line comes well within the read timeout; the whole answer takes 3 s.
+    receiver.trickle = 0.25
+    receiver.respond(200, b"ok", {f"X-Line-{n}": "." for n in range(10)})
+    started = time.monotonic()
+    with pytest.raises(http.DeadlineExceeded, match="within 0.5 s"):
+        http.request("GET", receiver.url(), read_timeout=1, deadline=0.5, networks=networks)
+    assert time.monotonic() - started < 1.5
+
+
+def test_an_answer_within_the_deadline_is_read_whole(receiver):
+    receiver.respond(200, b"ok")
+    assert http.request("GET", receiver.url(), deadline=5).content == b"ok"
+    assert http.request("GET", receiver.url(), deadline=5).content == b"ok"  # timer reset
 
 
 def test_a_closed_port_fails_to_connect():

@@ -34,20 +34,6 @@ STATEMENTS_TO_DRAIN_ONE_BATCH = 13
 TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "SAVEPOINT", "RELEASE SAVEPOINT")
 
 
-@pytest.fixture
-def record(post_callback):
-    """Record one inbound text message (a fresh msgid each time) for the bot."""
-    counter = iter(range(1, 10_000))
-
-    def record(bot, msgtype="text"):
-        response = post_callback(callback_body(msgtype, bot, msgid=f"m-{next(counter)}"))
-        assert response.json()["errcode"] == 0
-        create_pending_deliveries()  # what the worker woken by the callback does first
-        return WebhookDelivery.objects.order_by("-id").first()
-
-    return record
-
-
 def _travel_to_next_attempt(traveller, delivery):
     delivery.refresh_from_db()
     traveller.move_to(delivery.next_attempt_at + timedelta(milliseconds=1))

@@ -1,0 +1,107 @@
+"""Forwarding as a receiver's developer sees it: what arrives (body, headers, signatures,
+also across retries and a secret's rotation) and what counts as an answer (a 2xx within
+15 s, no redirect), recorded as it happened."""
+
+import json
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.utils import timezone
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+
+from conversations.services import rotate_secret
+from forwarding.webhook_delivery import attempt_delivery
+
+
+def _travel_to_next_attempt(traveller, delivery):
+    delivery.refresh_from_db()
+    traveller.move_to(delivery.next_attempt_at + timedelta(milliseconds=1))
+
+
+def test_the_body_is_the_seed_body_as_utf_8_json_with_the_secret(hooked_bot, receiver, record):
+    delivery = record(hooked_bot)
+
+    assert attempt_delivery(delivery.pk) == "success"
+
+    (request,) = receiver.requests
+    assert request.headers["Content-Type"] == "application/json; charset=utf-8"
+    assert "下午三点开会".encode() in request.body  # not \\u escapes: signed as sent
+    body = json.loads(request.body)
+    assert body["secret"] == hooked_bot.secret
+    assert (body["msgid"], body["timestamp"]) == (delivery.message.upstream_msgid, 1764300000)
+
+
+def test_retries_keep_the_webhook_id_and_carry_their_own_timestamp(hooked_bot, receiver, record):
+    receiver.script([500, 500, 200])
+    with time_machine.travel(timezone.now(), tick=False) as traveller:
+        delivery = record(hooked_bot)
+        for outcome in ("failure", "failure", "success"):
+            assert attempt_delivery(delivery.pk) == outcome
+            # Verified when it arrives (the library refuses a timestamp 5 min off).
+            Webhook(hooked_bot.signing_secret).verify(
+                receiver.requests[-1].body, receiver.requests[-1].headers
+            )
+            if outcome == "failure":
+                _travel_to_next_attempt(traveller, delivery)
+
+    ids = {r.headers["webhook-id"] for r in receiver.requests}
+    stamps = [int(r.headers["webhook-timestamp"]) for r in receiver.requests]
+    assert ids == {delivery.webhook_id} and len(set(stamps)) == 3
+
+
+def test_a_retry_after_a_rotation_is_signed_with_both_secrets_until_the_grace_ends(
+    hooked_bot, receiver, record
+):
+    old = hooked_bot.signing_secret
+    receiver.script([500, 500, 200])
+
+    def verifies(secret) -> bool:  # the attempt just made, checked as it arrives
+        try:
+            Webhook(secret).verify(receiver.requests[-1].body, receiver.requests[-1].headers)
+        except WebhookVerificationError:
+            return False
+        return True
+
+    with time_machine.travel(timezone.now(), tick=False) as traveller:
+        delivery = record(hooked_bot)
+        attempt_delivery(delivery.pk)
+        new = rotate_secret(hooked_bot, timedelta(minutes=1), which="signing_secret").signing_secret
+        _travel_to_next_attempt(traveller, delivery)  # ~5 s later: within the grace
+        attempt_delivery(delivery.pk)
+        assert len(receiver.requests[-1].headers["webhook-signature"].split(" ")) == 2
+        assert verifies(old) and verifies(new)
+        _travel_to_next_attempt(traveller, delivery)  # ~5 min later: after it
+        assert attempt_delivery(delivery.pk) == "success"
+        assert verifies(new) and not verifies(old)
+    assert new != old and new.startswith("whsec_")
+
+
+def test_an_answer_crawling_in_past_the_deadline_is_a_failure(
+    hooked_bot, receiver, record, monkeypatch
+):
+    # Every read gets a line soon, the whole answer comes late: a per-read timeout
+    # alone would wait for it as long as it keeps crawling.
+    monkeypatch.setattr("forwarding.webhook_delivery.RESPONSE_TIMEOUT", 1)
+    receiver.trickle = 0.25
+    receiver.respond(200, b"ok", {f"X-Line-{n}": "." for n in range(12)})
+    delivery = record(hooked_bot)
+
+    assert attempt_delivery(delivery.pk) == "failure"
+
+    attempt = delivery.attempts.get()
+    assert attempt.http_status is None and "1 s" in attempt.response_text
+    assert attempt.duration_ms < 2000
+    delivery.refresh_from_db()
+    assert delivery.status == "pending" and delivery.retry_step == 1
+
+
+@pytest.mark.parametrize("status", [301, 302, 307, 308])
+def test_a_redirect_is_not_followed_and_is_a_failure(status, hooked_bot, receiver, record):
+    receiver.respond(status, b"moved", {"Location": receiver.url("/elsewhere")})
+    delivery = record(hooked_bot)
+
+    assert attempt_delivery(delivery.pk) == "failure"
+
+    assert [r.path for r in receiver.requests] == ["/hook"]
+    assert delivery.attempts.get().http_status == status
