@@ -193,6 +193,7 @@ class PostResult:
     http_status: int | None
     text: str
     duration_ms: int
+    started_at: datetime | None = None  # the POST's, as its webhook-timestamp says
 
 
 def post_signed(
@@ -207,7 +208,12 @@ def post_signed(
     operator of the bot reads the answers."""
     body = encode_body(payload)
     headers = signature_headers(signing_secrets, webhook_id, body)
+    started_at = datetime.fromtimestamp(int(headers["webhook-timestamp"]), UTC)
     started = time.monotonic()
+
+    def result(outcome: str, http_status: int | None, text: str) -> PostResult:
+        return PostResult(outcome, http_status, text, _since(started), started_at)
+
     try:
         response = http.request(
             "POST",
@@ -220,16 +226,16 @@ def post_signed(
         )
     except http.UnsafeURLError as error:
         refused = Reason(gettext_noop("URL refused: %(error)s"), error=str(error)[:KEEP_BYTES])
-        return PostResult(WebhookAttempt.Outcome.REFUSED, None, refused, _since(started))
+        return result(WebhookAttempt.Outcome.REFUSED, None, refused)
     except requests.RequestException as error:
         failed = Reason(
             gettext_noop("no answer from the endpoint: %(error)s"),
             error=f"{type(error).__name__}: {error}"[:KEEP_BYTES],
         )
-        return PostResult(WebhookAttempt.Outcome.FAILURE, None, failed, _since(started))
+        return result(WebhookAttempt.Outcome.FAILURE, None, failed)
     outcome = WebhookAttempt.Outcome.SUCCESS if response.ok else WebhookAttempt.Outcome.FAILURE
     text = _without_secret(response.text, payload.get("secret") or "")
-    return PostResult(outcome, response.status, text[:KEEP_BYTES], _since(started))
+    return result(outcome, response.status, text[:KEEP_BYTES])
 
 
 def _without_secret(text: str, secret: str) -> str:
@@ -336,7 +342,7 @@ def forward_claimed(attempts: list[Attempt]) -> list[str]:
 
 
 # What recording an attempt changes on the attempt row and on its delivery.
-ATTEMPT_RECORDED = ["outcome", "http_status", "duration_ms", "response_text"]
+ATTEMPT_RECORDED = ["started_at", "outcome", "http_status", "duration_ms", "response_text"]
 DELIVERY_RECORDED = [
     "status",
     "delivered_at",
@@ -386,6 +392,7 @@ def record_outcomes(attempts: list[Attempt]) -> list[str]:
 
 def _apply_outcome(attempt: Attempt, now: datetime) -> None:
     result, row, delivery = attempt.result, attempt.row, attempt.delivery
+    row.started_at = result.started_at or row.started_at
     row.outcome = result.outcome
     row.http_status = result.http_status
     row.duration_ms = result.duration_ms

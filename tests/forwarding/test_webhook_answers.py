@@ -3,7 +3,7 @@ also across retries and a secret's rotation) and what counts as an answer (a 2xx
 15 s, no redirect), recorded as it happened."""
 
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
@@ -11,7 +11,7 @@ from django.utils import timezone
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from conversations.services import rotate_secret
-from forwarding.webhook_delivery import attempt_delivery
+from forwarding.webhook_delivery import attempt_delivery, claim_due_deliveries, forward_claimed
 
 
 def _travel_to_next_attempt(traveller, delivery):
@@ -105,3 +105,21 @@ def test_a_redirect_is_not_followed_and_is_a_failure(status, hooked_bot, receive
 
     assert [r.path for r in receiver.requests] == ["/hook"]
     assert delivery.attempts.get().http_status == status
+
+
+def test_an_attempts_time_is_when_its_post_started_as_the_receiver_saw_it(
+    hooked_bot, receiver, record
+):
+    start = timezone.now().replace(microsecond=0)
+    with time_machine.travel(start, tick=False) as traveller:
+        first, second = record(hooked_bot), record(hooked_bot)
+        claimed = claim_due_deliveries()
+        assert [a.delivery.pk for a in claimed] == [first.pk, second.pk]
+        # The batch's POSTs go one after the other: the second starts later.
+        forward_claimed(claimed[:1])
+        traveller.shift(timedelta(seconds=12))
+        forward_claimed(claimed[1:])
+
+    for delivery, request in zip((first, second), receiver.requests, strict=True):
+        sent = datetime.fromtimestamp(int(request.headers["webhook-timestamp"]), UTC)
+        assert delivery.attempts.get().started_at == sent
