@@ -159,8 +159,11 @@ def forward_payload(message) -> dict:
     the msgtype object (bridge spec section 7).
     """
     body = with_media_fields(message, dict(message.body))
-    body.setdefault("msgid", message.upstream_msgid or message.msgid)
-    body.setdefault("timestamp", int((message.sent_at or message.created_at).timestamp()))
+    # Missing or null (the agent may send either): receivers rely on both to reply and order.
+    if body.get("msgid") is None:
+        body["msgid"] = message.upstream_msgid or message.msgid
+    if body.get("timestamp") is None:
+        body["timestamp"] = int((message.sent_at or message.created_at).timestamp())
     return {"secret": message.bot.secret, **body}
 
 

@@ -32,6 +32,18 @@ def test_the_body_is_the_seed_body_as_utf_8_json_with_the_secret(hooked_bot, rec
     assert (body["msgid"], body["timestamp"]) == (delivery.message.upstream_msgid, 1764300000)
 
 
+@pytest.mark.parametrize("field", ["msgid", "timestamp"])
+def test_a_msgid_or_timestamp_the_agent_sent_as_null_is_filled(field, hooked_bot, receiver, record):
+    delivery = record(hooked_bot, **{field: None})
+
+    assert attempt_delivery(delivery.pk) == "success"
+
+    body = json.loads(receiver.requests[0].body)
+    message = delivery.message
+    filled = {"msgid": message.msgid, "timestamp": int(message.created_at.timestamp())}
+    assert body[field] == filled[field]
+
+
 def test_retries_keep_the_webhook_id_and_carry_their_own_timestamp(hooked_bot, receiver, record):
     receiver.script([500, 500, 200])
     with time_machine.travel(timezone.now(), tick=False) as traveller:
