@@ -3,8 +3,9 @@
 It follows the outbox protocol (messaging/outbox.py), as delivery does: the
 WebhookDelivery row is the outbox entry; a worker claims due deliveries in
 batches (`claim_due_deliveries`: locked, marked `delivering` with the lease in
-`next_attempt_at`, one open attempt row each), POSTs them, and records the
-answers; a delivery whose lease ran out, or whose attempt's process is gone
+`next_attempt_at`, one open attempt row each), POSTs them one after the other
+(renewing the leases of the rest when slow answers would outlast them), and
+records the answers; a delivery whose lease ran out, or whose attempt's process is gone
 from this host (the sweeper ends such a lease at once), is taken back by the
 next claim, its open attempt completed as interrupted. The sweeper re-enqueues anything due
 whose wake-up was lost (dead broker, killed worker).
@@ -59,6 +60,9 @@ RESPONSE_TIMEOUT = 15
 KEEP_BYTES = 1024
 # A worker owns a claimed delivery this long; then the sweeper may hand it to another.
 CLAIM_LEASE = timedelta(seconds=RESPONSE_TIMEOUT * 4)
+# A POST ends within this (its deadline, and resolving its host before): a worker renews
+# its batch's leases before one that could end past them.
+POST_AT_MOST = timedelta(seconds=RESPONSE_TIMEOUT + 5)
 # Retries due this soon ride on the broker's countdown; later ones wait for the sweeper.
 WAKE_BY_COUNTDOWN_WITHIN = timedelta(minutes=1)
 # The sweeper leaves fresh work to its own wake-up for this long.
@@ -324,12 +328,24 @@ def attempt_delivery(delivery_id: int) -> str | None:
 
 
 def forward_claimed(attempts: list[Attempt]) -> list[str]:
-    """POST each claimed delivery in turn, recording the answers every RECORD_EVERY_SECONDS."""
+    """POST each claimed delivery in turn, recording the answers every RECORD_EVERY_SECONDS.
+
+    A batch of slow answers outlasts the claim's lease: before a POST that could
+    end past it, the answers so far are recorded and the rest of the batch's
+    leases renewed (`keep_leases`); one another claim took back meanwhile (this
+    worker stalled past its lease) is that claim's, and is left alone."""
     outcomes: list[str] = []
     unrecorded: list[Attempt] = []
     last_record = time.monotonic()
-    for attempt in attempts:
+    held = {attempt.delivery.pk for attempt in attempts}
+    for index, attempt in enumerate(attempts):
         delivery = attempt.delivery
+        if delivery.next_attempt_at - timezone.now() < POST_AT_MOST:
+            outcomes += record_outcomes(unrecorded)
+            unrecorded, last_record = [], time.monotonic()
+            held = keep_leases(attempts[index:])
+        if delivery.pk not in held:
+            continue
         message = delivery.message
         attempt.result = post_signed(
             delivery.endpoint.url,
@@ -342,6 +358,30 @@ def forward_claimed(attempts: list[Attempt]) -> list[str]:
             outcomes += record_outcomes(unrecorded)
             unrecorded, last_record = [], time.monotonic()
     return outcomes + record_outcomes(unrecorded)
+
+
+def keep_leases(attempts: list[Attempt]) -> set[int]:
+    """Renew the leases of these claimed deliveries that are still this claim's (still
+    `delivering`, their attempt count unchanged: no other claim took them back); returns
+    their ids."""
+    now = timezone.now()
+    lease = now + CLAIM_LEASE
+    claimed = {attempt.delivery.pk: attempt.delivery.attempt_count for attempt in attempts}
+    with transaction.atomic():
+        held = {
+            pk
+            for pk, count in WebhookDelivery.objects.filter(
+                pk__in=claimed, status=Status.DELIVERING
+            )
+            .select_for_update()  # no claim takes them back between the look and the renewal
+            .values_list("pk", "attempt_count")
+            if claimed[pk] == count
+        }
+        WebhookDelivery.objects.filter(pk__in=held).update(next_attempt_at=lease, updated_at=now)
+    for attempt in attempts:
+        if attempt.delivery.pk in held:
+            attempt.delivery.next_attempt_at = lease
+    return held
 
 
 # What recording an attempt changes on the attempt row and on its delivery.
@@ -372,13 +412,20 @@ def record_outcomes(attempts: list[Attempt]) -> list[str]:
             ATTEMPT_RECORDED,
             [(*(getattr(a.row, name) for name in ATTEMPT_RECORDED), a.row.pk) for a in attempts],
         )
+        # Only a delivery still this claim's moves on: one taken back meanwhile is another's.
         update_each(
             WebhookDelivery,
             DELIVERY_RECORDED,
             [
-                (*(getattr(a.delivery, name) for name in DELIVERY_RECORDED), a.delivery.pk)
+                (
+                    *(getattr(a.delivery, name) for name in DELIVERY_RECORDED),
+                    a.delivery.pk,
+                    Status.DELIVERING,
+                    a.delivery.attempt_count,
+                )
                 for a in attempts
             ],
+            where="status = %s AND attempt_count = %s",
         )
         _keep_endpoint_health(attempts, now)
         for attempt in attempts:
