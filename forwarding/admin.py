@@ -1,7 +1,5 @@
 """Admin for forwarding: endpoints with their health, deliveries with their attempts, replays, test events."""
 
-from datetime import timedelta
-
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
@@ -26,7 +24,7 @@ from messaging.admin import MessageAdmin
 from messaging.models import Message
 
 from .endpoints import reenable_endpoint
-from .forms import ReplayFailedForm
+from .forms import ReplayFailedForm, proposed_period
 from .models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from .replay import failed_deliveries, replay_deliveries, run_test_event
 
@@ -214,14 +212,7 @@ class WebhookEndpointAdmin(AuditedAdminMixin, BotScopedAdminMixin, admin.ModelAd
         endpoint = self._endpoint(request, pk)
         if not request.user.has_perm(REPLAY_PERMISSION):
             raise PermissionDenied
-        now = timezone.localtime()
-        form = ReplayFailedForm(
-            request.POST or None,
-            initial={
-                "start": (now - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M"),
-                "end": now.strftime("%Y-%m-%dT%H:%M"),
-            },
-        )
+        form = ReplayFailedForm(request.POST or None, initial=proposed_period(endpoint))
         if request.method == "POST" and form.is_valid():
             start, end = form.cleaned_data["start"], form.cleaned_data["end"]
             count = replay_deliveries(request.user, failed_deliveries(endpoint, start, end))

@@ -1,9 +1,14 @@
 """Forms the admin and the console share."""
 
-from datetime import UTC
+from datetime import UTC, timedelta
 
 from django import forms
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+from .models import WebhookDelivery, WebhookEndpoint
+
+MINUTE_FORMAT = "%Y-%m-%dT%H:%M"  # a datetime-local input's value
 
 
 class ReplayFailedForm(forms.Form):
@@ -25,3 +30,22 @@ class ReplayFailedForm(forms.Form):
         if data.get("start") and data.get("end") and data["start"] >= data["end"]:
             raise forms.ValidationError(_("The start must be before the end."))
         return data
+
+
+def proposed_period(endpoint: WebhookEndpoint) -> dict[str, str]:
+    """The replay form's first values: every failed delivery of the endpoint.
+
+    From the oldest one's creation (a delivery fails once its whole schedule
+    did, about 28 hours after it was created: "the last day" held none of them)
+    to the minute after now (the form counts in minutes, and a delivery refused
+    for its URL fails at once)."""
+    now = timezone.localtime()
+    oldest = (
+        endpoint.deliveries.filter(status=WebhookDelivery.Status.FAILED)
+        .order_by("created_at")
+        .values_list("created_at", flat=True)
+        .first()
+    )
+    start = timezone.localtime(oldest) if oldest else now - timedelta(days=1)
+    end = now + timedelta(minutes=1)
+    return {"start": start.strftime(MINUTE_FORMAT), "end": end.strftime(MINUTE_FORMAT)}

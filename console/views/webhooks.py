@@ -1,14 +1,11 @@
 """A bot's webhook endpoints: health and recent deliveries for its operators; adding,
 changing, testing, replaying and deleting for its bot admins (console/webhooks.py decides who)."""
 
-from datetime import timedelta
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.text import Truncator
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -22,7 +19,7 @@ from forwarding.endpoints import (
     reenable_endpoint,
     why_not_deletable,
 )
-from forwarding.forms import ReplayFailedForm
+from forwarding.forms import ReplayFailedForm, proposed_period
 from forwarding.models import WebhookDelivery, WebhookEndpoint
 from forwarding.replay import failed_deliveries, replay_deliveries, run_test_event
 
@@ -90,7 +87,6 @@ def endpoint_page(request, bot_id: int, endpoint_id: int, *, form=None, status=2
     test = request.session.pop(_test_result_key(endpoint.pk), None)
     manage = may_manage_webhooks(request.user, bot)
     shown = request.GET.get("status", "")
-    now = timezone.localtime()
     return render(
         request,
         "console/webhooks/endpoint.html",
@@ -103,12 +99,7 @@ def endpoint_page(request, bot_id: int, endpoint_id: int, *, form=None, status=2
             "statuses": WebhookDelivery.Status.choices,
             "failed": endpoint.deliveries.filter(status=WebhookDelivery.Status.FAILED).count(),
             "form": (form or EndpointForm(instance=endpoint)) if manage else None,
-            "replay_form": ReplayFailedForm(
-                initial={
-                    "start": (now - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M"),
-                    "end": now.strftime("%Y-%m-%dT%H:%M"),
-                }
-            ),
+            "replay_form": ReplayFailedForm(initial=proposed_period(endpoint)),
             "test": test,
             "kept_because": why_not_deletable(endpoint) if manage else "",
         },

@@ -210,3 +210,27 @@ def test_the_admin_keeps_an_endpoint_with_deliveries_and_records_no_deletion(
     assert "Cannot delete webhook endpoint" in page  # its deliveries are read-only
     assert refused.status_code == 403
     assert not OperatorAction.objects.filter(action="endpoint.delete").exists()
+
+
+def _proposed_period(form) -> dict:
+    return {name: form[name].value() for name in ("start", "end")}
+
+
+def test_the_proposed_replay_period_holds_every_failed_delivery(
+    client, superuser, hooked_bot, failed_delivery
+):
+    # A delivery fails once its whole schedule did, ~28 h after it was created, and one
+    # refused (unsafe URL) fails at once, in the minute of the page's opening.
+    long_ago = timezone.now() - timedelta(hours=28)
+    WebhookDelivery.objects.filter(pk=failed_delivery.pk).update(created_at=long_ago)
+    client.force_login(superuser)
+    endpoint = failed_delivery.endpoint
+    admin_page = reverse("admin:forwarding_webhookendpoint_replay_failed", args=[endpoint.pk])
+    console_page = reverse("console:webhook", args=[hooked_bot.pk, endpoint.pk])
+    proposed = _proposed_period(client.get(admin_page).context["form"])
+    assert _proposed_period(client.get(console_page).context["replay_form"]) == proposed
+
+    client.post(admin_page, proposed)
+
+    failed_delivery.refresh_from_db()
+    assert failed_delivery.status == "pending" and failed_delivery.replay_count == 1
