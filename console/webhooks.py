@@ -7,9 +7,11 @@ calls the same functions.
 """
 
 from django import forms
+from django.conf import settings
 from django.db.models import Prefetch
 from django.utils.translation import gettext_lazy as _
 
+from botadmin import http
 from conversations.roles import is_bot_admin
 from forwarding.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from messaging.inbound import OBJECT_MODELS
@@ -70,6 +72,24 @@ class EndpointForm(forms.ModelForm):
                 self.fields["url"].help_text = _("The bot's webhook URL: changed on the bot.")
         else:
             del self.fields["is_active"]
+        if not self.fields["url"].disabled and not settings.BOTADMIN_ALLOW_PRIVATE_URLS:
+            self.fields["url"].help_text = _(
+                "botadmin's server POSTs each message here, so the address must be public: "
+                "one in a private, loopback or link-local network is refused unless the "
+                "server's BOTADMIN_ALLOW_PRIVATE_URLS setting allows it."
+            )
+
+    def clean_url(self):
+        """The forwarder's own check (botadmin.http), now rather than at the first delivery."""
+        url = self.cleaned_data["url"]
+        if not self.fields["url"].disabled:
+            try:
+                http.check_url(url)
+            except http.UnsafeURLError as refused:
+                raise forms.ValidationError(
+                    _("This URL is not allowed: %(reason)s.") % {"reason": refused}
+                ) from None
+        return url
 
     def clean_other_msgtypes(self):
         words = [w.strip() for w in self.cleaned_data["other_msgtypes"].split(",")]

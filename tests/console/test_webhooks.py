@@ -118,6 +118,20 @@ def test_an_invalid_endpoint_is_refused_with_the_reason(operator_client, bot):
     assert "输入一个有效的 URL" in html and "消息类型是 voice、file 这样的单词" in html
 
 
+@pytest.mark.parametrize("address", ["127.0.0.1", "10.0.0.5", "169.254.169.254"])
+def test_a_private_endpoint_is_refused_when_added_and_the_form_says_why(
+    operator_client, bot, settings, address
+):
+    settings.BOTADMIN_ALLOW_PRIVATE_URLS = False
+    form = operator_client.get(url("webhooks", bot)).content.decode()
+    assert "BOTADMIN_ALLOW_PRIVATE_URLS" in form  # explained before anyone tries
+
+    response = operator_client.post(url("webhook_add", bot), {"url": f"http://{address}/hook"})
+
+    assert response.status_code == 400 and not WebhookEndpoint.objects.exists()
+    assert "不允许此 URL" in response.content.decode()
+
+
 def test_a_test_event_is_signed_audited_and_its_answer_shown(
     operator_client, operator, bot, endpoint, receiver
 ):
