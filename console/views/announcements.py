@@ -64,18 +64,24 @@ def announcement_list(request):
         "announcement_id", "-scheduled_for"
     ):
         last_runs.setdefault(run.announcement_id, run)
-    rows = [
-        (
-            a,
-            last_runs.get(a.pk),
-            services.run_progress(last_runs[a.pk]) if a.pk in last_runs else None,
-        )
-        for a in announcements
-    ]
+    rows = []
+    for a in announcements:
+        progress = services.run_progress(last_runs[a.pk]) if a.pk in last_runs else None
+        rows.append((a, last_runs.get(a.pk), progress, _still_sending(a, progress)))
     return render(
         request,
         "console/announcements/list.html",
         {"rows": rows, "has_bots": bots.exists()},
+    )
+
+
+def _still_sending(announcement: Announcement, last_run_progress: dict | None) -> bool:
+    """Finished (no run left to start) while its last run still has recipients to send:
+    its badge says "sending" (console/announcements/_status.html)."""
+    return (
+        announcement.status == Announcement.Status.FINISHED
+        and last_run_progress is not None
+        and not last_run_progress["done"]
     )
 
 
@@ -230,6 +236,7 @@ def detail(request, pk: int):
         and announcement.next_run_at - timezone.now() < timedelta(minutes=2)
     )
     context["sending"] = starts_soon or any(not p["done"] for _, p in context["runs"])
+    context["still_sending"] = bool(runs) and _still_sending(announcement, context["runs"][0][1])
     context["may_pause"] = services.may_pause(announcement)
     context["may_cancel"] = services.may_cancel(announcement)
     if request.GET.get("partial") == "runs":

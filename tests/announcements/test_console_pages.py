@@ -477,6 +477,38 @@ def test_the_detail_page_refreshes_its_header_and_refuses_pause_once_finished(
     assert "已拒绝：公告已完成，没有待发送的内容。" in response.content.decode()
 
 
+def test_a_finished_announcement_still_sending_its_last_run_says_sending_not_finished(
+    client, superuser, bot, make_groups, make_announcement
+):
+    """Its only run started: nothing is left to start, but "已完成" beside "2 待发送" and a
+    Pause button read as a contradiction."""
+    from announcements.fanout import fan_out
+    from messaging.models import Message
+
+    announcement = make_announcement(bot, make_groups(bot, 2))
+    client.force_login(superuser)
+    (run_id,) = start_due_announcements()
+    fan_out(run_id)
+    announcement.refresh_from_db()
+    assert announcement.status == Announcement.Status.FINISHED
+
+    def badges():
+        head = client.get(f"/console/announcements/{announcement.pk}/?partial=runs")
+        head = head.content.decode().split('id="announcement-head"')[1].split('id="runs"')[0]
+        listing = client.get("/console/announcements/").content.decode()
+        row = listing.split(f'href="/console/announcements/{announcement.pk}/"')[1]
+        return head, row.split("</tr>")[0]
+
+    head, row = badges()
+    assert "发送中" in head and "已完成" not in head and "/pause" in head
+    assert "发送中" in row and "已完成" not in row
+
+    Message.objects.filter(announcement_run_id=run_id).update(status="sent")
+    head, row = badges()
+    assert "已完成" in head and "发送中" not in head
+    assert "已完成" in row and "发送中" not in row
+
+
 def test_the_run_estimate_says_seconds_for_a_short_run(
     client, superuser, bot, make_groups, make_announcement
 ):
