@@ -29,7 +29,10 @@ def _nice_max(value: int) -> int:
 
 
 def traffic_chart(days) -> dict:
-    """Grouped bars (inbound, outbound) per day with a y axis of 5 ticks."""
+    """Grouped bars (inbound, outbound) per day with a y axis of 6 ticks.
+
+    Five steps, not four: every axis maximum (5, 10, 20, 50, …) divides by five, so each
+    tick's label is the exact value at its line (quarters of 10 were labelled 2 and 7)."""
     top = _nice_max(max([max(d.inbound, d.outbound) for d in days] + [0]))
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     slot = plot_w / max(len(days), 1)
@@ -44,7 +47,11 @@ def traffic_chart(days) -> dict:
             )
         if i % 5 == 0 or i == len(days) - 1:
             labels.append({"x": LEFT + i * slot + slot / 2, "text": day.day.strftime("%m-%d")})
-    ticks = [{"y": TOP + plot_h - plot_h * k / 4, "value": top * k // 4} for k in range(5)]
+    steps = 5
+    ticks = [
+        {"y": TOP + plot_h - plot_h * k / steps, "value": top * k // steps}
+        for k in range(steps + 1)
+    ]
     return {
         "width": WIDTH,
         "height": HEIGHT,

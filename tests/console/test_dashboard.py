@@ -283,3 +283,19 @@ def test_last_contact_is_the_newest_answered_attempt_of_the_bot_not_of_another(
     [agent] = operator_client.get(DASHBOARD).context["agents"]
 
     assert agent.bot == group.bot and agent.last_contact == answered_at
+
+
+@pytest.mark.parametrize("peak", [0, 3, 7, 10, 28, 50, 130, 999, 12_345])
+def test_each_chart_axis_label_is_the_exact_value_at_its_line(peak):
+    """Ticks at quarters of a maximum of 10 were labelled 2 and 7 (for 2.5 and 7.5)."""
+    from console.charts import traffic_chart
+    from console.dashboard import DayCount
+
+    chart = traffic_chart([DayCount(day=dt.date(2026, 12, 3), inbound=peak, outbound=1)])
+
+    ticks = chart["ticks"]
+    top, plot_height = ticks[-1]["value"], ticks[0]["y"] - ticks[-1]["y"]
+    assert top >= peak
+    for tick in ticks:
+        exact = top * (ticks[0]["y"] - tick["y"]) / plot_height
+        assert tick["value"] == pytest.approx(exact)
