@@ -26,6 +26,7 @@ from announcements.schedule import ScheduleError, parse
 from botadmin.errors import ApiError
 from botadmin.ids import id_or_none
 from conversations.models import Conversation
+from conversations.roles import may_create_bots
 from conversations.services import bots_visible_to
 from messaging.models import Message
 
@@ -71,7 +72,7 @@ def announcement_list(request):
     return render(
         request,
         "console/announcements/list.html",
-        {"rows": rows, "has_bots": bots.exists()},
+        {"rows": rows, "has_bots": bots.exists(), "may_create": may_create_bots(request.user)},
     )
 
 
@@ -103,7 +104,11 @@ def compose(request, pk: int | None = None):
         else:
             bot = most_recently_active_bot(request.user)
     if bot is None:
-        return render(request, "console/announcements/list.html", {"rows": [], "has_bots": False})
+        return render(
+            request,
+            "console/announcements/list.html",
+            {"rows": [], "has_bots": False, "may_create": may_create_bots(request.user)},
+        )
     conversations = list(
         Conversation.objects.filter(bot=bot, is_active=True).order_by("kind", "name")
     )

@@ -184,3 +184,27 @@ def test_the_live_connection_is_refreshed_from_its_status(operator_client, opera
     BotConnection.objects.create(bot=bot, state="retrying", last_error="socket closed")
     status = operator_client.get(url).json()
     assert status["active"] is True and "socket closed" in status["html"]
+
+
+@pytest.mark.parametrize("page", ["console:index", "console:bots", "announcements:list"])
+def test_a_fresh_install_invites_the_superuser_to_create_a_bot(client, superuser, page):
+    """It told them, the administrator, to ask an administrator to add them to a bot."""
+    client.force_login(superuser)
+
+    shown = client.get(reverse(page)).content.decode()
+
+    assert "你还没有操作任何机器人。创建一个：你会成为它的第一个操作员。" in shown
+    assert reverse("console:bot_create") in shown
+    assert "请联系管理员" not in shown
+
+
+@pytest.mark.parametrize("page", ["console:index", "console:bots", "announcements:list"])
+def test_a_user_who_operates_no_bot_and_may_not_create_one_is_told_whom_to_ask(
+    client, django_user_model, bot, page
+):
+    client.force_login(django_user_model.objects.create_user("nobody", password="pw-nobody"))
+
+    shown = client.get(reverse(page)).content.decode()
+
+    assert "请联系管理员把你加入机器人的操作员" in shown
+    assert reverse("console:bot_create") not in shown
