@@ -30,7 +30,13 @@ def outbound_log(request):
     return render(
         request,
         "console/audit/outbound.html",
-        {"form": form, "page": page, "export_query": export_query.urlencode()},
+        {
+            "form": form,
+            "page": page,
+            "export_query": export_query.urlencode(),
+            # An empty log with no filter is not "nothing matches these filters".
+            "filtered": any(export_query.values()),
+        },
     )
 
 

@@ -122,3 +122,12 @@ def test_audit_log_and_export_say_what_a_converted_message_was_sent_as(
         "text",
         conversion,
     )
+
+
+def test_an_empty_audit_log_without_filters_says_what_will_appear(operator_client, group):
+    """It said "no outbound message matches these filters" with no filter set."""
+    empty = operator_client.get(reverse("console:audit")).content.decode()
+    filtered = operator_client.get(reverse("console:audit") + "?q=nothing").content.decode()
+
+    assert "还没有发出的消息" in empty and "符合这些筛选条件" not in empty
+    assert "没有符合这些筛选条件的发出消息" in filtered
