@@ -111,3 +111,18 @@ def test_the_console_fits_a_phone_screen(page, demo):
         )
         assert one_line == [], path
     shoot(page, "layout-bot-page-390")
+
+
+def test_the_dashboard_charts_labels_are_readable_on_a_phone(page, demo):
+    """The chart is drawn 900 units wide and scaled to its card: at 390 px its axis
+    labels were 4 px tall."""
+    page.set_viewport_size(PHONE)
+    log_in(page)
+    page.goto("/console/dashboard/")
+
+    heights = page.locator(".chart text.tick").evaluate_all(
+        "els => els.map(e => e.getBoundingClientRect().height)"
+    )
+    assert heights and min(heights) >= 8
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    shoot(page, "layout-dashboard-390")
