@@ -22,6 +22,21 @@ def test_a_filesystem_broker_with_a_shared_database_is_flagged(tmp_path):
     assert "botadmin.W001" in completed.stderr + completed.stdout
 
 
+def test_manage_py_on_the_default_sqlite_prints_no_warning(tmp_path):
+    """`make run`'s migrate and setup_demo opened with models.W040: SQLite builds the
+    PostgreSQL covering index without its INCLUDE columns, which is all it needs."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CELERY_BROKER_URL")}
+    env.update(BOTADMIN_VAR_DIR=str(tmp_path))
+    completed = subprocess.run(
+        [sys.executable, "manage.py", "check", "--database", "default", "--fail-level", "WARNING"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert "System check identified no issues" in completed.stdout
+
+
 def test_impossible_timeouts_are_errors(settings):
     settings.BRIDGE_READ_TIMEOUT = 0
     settings.BOTADMIN_SECRET_GRACE_HOURS = -1
