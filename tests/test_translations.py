@@ -74,10 +74,13 @@ HALF_WIDTH_KEPT = ["用英文逗号（,）分隔", "主机:进程号:标识", "�
 
 
 def test_chinese_translations_use_full_width_punctuation():
-    """，：；？！（） next to Chinese text, not , : ; ? ! ( ) (placeholders and URLs aside)."""
+    """，：；？！（） next to Chinese text, not , : ; ? ! ( ) (placeholders and URLs aside);
+    and ； in Chinese text also between two Latin words ("用户 ID;@all 提醒所有人")."""
     cjk = "\u3000-\u303f\u4e00-\u9fff\uff00-\uffef"
     placeholder = re.compile(r"%\([a-z_]+\)[sdf]|%[sd]|\{[^}]*\}|https?://\S+|<[^>]+>")
-    half = re.compile(rf"(?<=[{cjk}])\s?[,:;?!()]|[,:;?!()]\s?(?=[{cjk}])")
+    half = re.compile(
+        rf"(?<=[{cjk}])\s?[,:;?!()]|[,:;?!()]\s?(?=[{cjk}])|(?s:[{cjk}].*;|;.*[{cjk}])"
+    )
     found = []
     for po_file in sorted(REPO.glob("*/locale/zh_Hans/LC_MESSAGES/*.po")) + sorted(
         REPO.glob("locale/zh_Hans/LC_MESSAGES/*.po")
