@@ -75,11 +75,12 @@ def test_a_conversation_is_only_reachable_under_its_own_bot(operator_client, bot
     assert operator_client.get(url).status_code == 404
 
 
-def test_a_user_without_bots_sees_how_to_get_access(client, make_operator, bot):
-    client.force_login(make_operator("bob"))
+def test_a_user_without_bots_who_may_create_one_is_invited_to(client, make_operator, bot):
+    client.force_login(make_operator("bob"))  # holds add_bot, like every permission
     response = client.get(reverse("console:index"))
     assert response.status_code == 200
-    assert "你还不是任何机器人的运营人员" in response.content.decode()
+    assert "你还没有操作任何机器人。创建一个" in response.content.decode()
+    assert bot.name not in response.content.decode()
 
 
 def test_superuser_sees_every_bot(client, superuser, bot, other_bot, other_group):
