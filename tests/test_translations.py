@@ -158,3 +158,25 @@ def test_no_catalogue_replaces_an_apps_translation_with_another_meaning():
                 if shown != msgstr and msgid not in SHADOWED_ON_PURPOSE:
                     shadowed.append(f"{po_file.relative_to(REPO)}: {msgid!r} shows {shown!r}")
     assert shadowed == []
+
+
+def _catalogue(mo_file: Path) -> dict:
+    import gettext
+
+    with mo_file.open("rb") as handle:
+        return dict(gettext.GNUTranslations(handle)._catalog)
+
+
+def test_every_compiled_catalogue_matches_its_source(tmp_path):
+    """The committed .mo is what the app reads: one older than its .po (compilemessages
+    skips a .mo newer than its .po, as after a rebase) shows stale or English texts."""
+    stale = []
+    sources = [*REPO.glob("locale/zh_Hans/LC_MESSAGES/django*.po")]
+    sources += REPO.glob("*/locale/zh_Hans/LC_MESSAGES/django*.po")
+    for po_file in sorted(sources):
+        fresh = tmp_path / "fresh.mo"
+        subprocess.run(["msgfmt", "-o", str(fresh), str(po_file)], check=True)
+        committed = po_file.with_suffix(".mo")
+        if not committed.exists() or _catalogue(committed) != _catalogue(fresh):
+            stale.append(str(committed.relative_to(REPO)))
+    assert stale == [], "run compilemessages after touching these .po files"
