@@ -46,6 +46,7 @@ from .base import (
     download_media,
     never_connected,
 )
+from .filenames import attachment_name, safe_file_name
 from .voice import is_amr
 from .wecom_aibot_frames import FrameError, decrypt_media
 
@@ -226,6 +227,7 @@ class WeComAIBotConnector(Connector):
 
         The URL dies after about five minutes: an expired one (4xx) is gone for
         good; a busy one is tried again by the archive while it may still work.
+        The file's name is the download's `Content-Disposition` (connectors/filenames.py).
         """
         url, _, fragment = ref.cdn.partition("#")
         aeskey = fragment or str(ref.fields.get("aeskey") or "")
@@ -248,8 +250,12 @@ class WeComAIBotConnector(Connector):
             plain = decrypt_media(response.content, aeskey)
         except FrameError as error:
             raise MediaGone(str(error)) from None
-        name = ref.fields.get("filename") or ref.fields.get("name") or ""
-        return FetchedMedia(plain, "", str(name))
+        # The download names the file (Tencent's SDK reads it there too); the callback does not.
+        name = attachment_name(response.headers.get("Content-Disposition", ""))
+        name = name or safe_file_name(
+            str(ref.fields.get("filename") or ref.fields.get("name") or "")
+        )
+        return FetchedMedia(plain, "", name)
 
     def check(self) -> str:
         from conversations import connections

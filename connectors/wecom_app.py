@@ -44,6 +44,7 @@ from .base import (
     download_media,
     unrepeatable_send_failure,
 )
+from .filenames import attachment_name
 from .voice import is_amr
 from .wecom_app_crypto import generate_encoding_aes_key, generate_token
 
@@ -427,7 +428,7 @@ class WeComAppConnector(Connector):
         return FetchedMedia(
             response.content,
             response.headers.get("Content-Type", ""),
-            _attachment_name(response.headers.get("Content-Disposition", "")),
+            attachment_name(response.headers.get("Content-Disposition", "")),
         )
 
     # --- contacts and checks ---------------------------------------------------
@@ -534,12 +535,6 @@ def _media_errcode(answer: dict | None) -> int:
         return int((answer or {}).get("errcode", 0) or 0)
     except (TypeError, ValueError):
         return 0
-
-
-def _attachment_name(disposition: str) -> str:
-    """The file name of a `Content-Disposition: attachment; filename="…"` header, or ""."""
-    match = re.search(r'filename="?([^";]+)"?', disposition)
-    return match.group(1)[:255] if match else ""
 
 
 def trusted_ip_reason(errmsg: str) -> Reason:

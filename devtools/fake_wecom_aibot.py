@@ -18,8 +18,9 @@ It follows shared/spec/wecom-aibot.md:
   template card through `aibot_respond_msg`; other events take no reply;
 * uploads: init → upload_id, chunks, finish → media_id (the bytes are kept);
 * media for callbacks is served over HTTP (`media_url`) for `media_seconds`
-  only, encrypted with a per-message aeskey; `fail_downloads` makes the next
-  downloads answer 503.
+  only, encrypted with a per-message aeskey, with the `Content-Disposition`
+  the test gives (its file name; sent as raw UTF-8 bytes, as a server may);
+  `fail_downloads` makes the next downloads answer 503.
 
 with FakeAIBotServer({"bot1": "secret1"}) as server:
     settings.WECOM_AIBOT_WS_URL = server.url
@@ -63,7 +64,10 @@ class _MediaServer(LocalServer):
             entry = owner.media.get(request.path.rsplit("/", 1)[-1])
         if entry is None or time.time() > entry[1]:
             return Answer(404, b"expired")
-        return Answer(200, entry[0], {"Content-Type": "application/octet-stream"})
+        headers = {"Content-Type": "application/octet-stream"}
+        if entry[2]:  # http.server writes header text as Latin-1: these are its UTF-8 bytes
+            headers["Content-Disposition"] = entry[2].encode().decode("latin-1")
+        return Answer(200, entry[0], headers)
 
 
 class FakeAIBotServer:
@@ -76,7 +80,8 @@ class FakeAIBotServer:
         self.live: dict[str, object] = {}  # bot id → its current connection
         self.callback_req_ids: dict[int, dict[str, float]] = {}  # id(ws) → req_id → sent at
         self.uploads: dict[str, dict] = {}
-        self.media: dict[str, tuple[bytes, float]] = {}  # token → (encrypted bytes, expiry)
+        # token → (encrypted bytes, expiry, Content-Disposition)
+        self.media: dict[str, tuple[bytes, float, str]] = {}
         self.downloads: list[str] = []
         self.answer_pings = True
         self.reply_seconds = 300.0
@@ -154,12 +159,14 @@ class FakeAIBotServer:
     def push_message(self, bot_id: str, body: dict, req_id: str = "") -> str:
         return self.push(bot_id, "aibot_msg_callback", {"aibotid": bot_id, **body}, req_id)
 
-    def media_url(self, plain: bytes) -> tuple[str, str]:
-        """(url, aeskey) of these bytes, encrypted, downloadable for `media_seconds`."""
+    def media_url(self, plain: bytes, disposition: str = "") -> tuple[str, str]:
+        """(url, aeskey) of these bytes, encrypted, downloadable for `media_seconds`, served
+        with this `Content-Disposition` (e.g. `attachment; filename*=UTF-8''…`)."""
         aeskey = base64.b64encode(os.urandom(32)).decode().rstrip("=")
         token = uuid.uuid4().hex
+        expiry = time.time() + self.media_seconds
         with self.lock:
-            self.media[token] = (encrypt_media(plain, aeskey), time.time() + self.media_seconds)
+            self.media[token] = (encrypt_media(plain, aeskey), expiry, disposition)
         return self._http.url(f"/media/{token}"), aeskey
 
     def kick(self, bot_id: str) -> None:

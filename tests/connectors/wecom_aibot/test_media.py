@@ -12,6 +12,7 @@ from django.utils import timezone
 from connectors.wecom_aibot_frames import FrameError, decrypt_media
 from media import store
 from messaging import media_fetch
+from messaging.media_links import media_fields
 from messaging.models import Message, MessageMedia
 from tests.images import image_bytes
 from tests.polling import wait_until
@@ -120,3 +121,47 @@ def test_a_mixed_messages_images_are_each_fetched(aibot_server, aibot, connected
     message = Message.objects.get(upstream_msgid="mx")
     assert message.msgtype == "text" and message.body["text"]["content"] == "看"
     assert [stored(row) for row in message.media.order_by("pk")] == [first, second]
+
+
+def file_message(server, msgid: str, plain: bytes, disposition: str) -> dict:
+    url, aeskey = server.media_url(plain, disposition)
+    return {"msgid": msgid, "chattype": "single", "from": {"userid": "lisi"}, "msgtype": "file",
+            "file": {"url": url, "aeskey": aeskey}}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "disposition",
+    [
+        "attachment; filename*=UTF-8''%E5%91%A8%E6%8A%A5%20v2.pdf",
+        "attachment; filename=\"weekly.pdf\"; filename*=UTF-8''%E5%91%A8%E6%8A%A5%20v2.pdf",
+        'attachment; filename="周报 v2.pdf"',  # raw UTF-8 bytes in the header
+        'attachment; filename="%E5%91%A8%E6%8A%A5%20v2.pdf"',  # percent-encoded, as the SDK reads it
+    ],
+)
+def test_a_received_file_keeps_the_name_its_download_gives(
+    disposition, aibot_server, aibot, connected, client
+):
+    aibot_server.push_message(
+        "bot1", file_message(aibot_server, "f1", b"%PDF-1.4 report", disposition)
+    )
+    assert wait_until(lambda: MessageMedia.objects.exists(), timeout=5)
+
+    assert fetch_due() == ["stored"]
+    row = MessageMedia.objects.get()
+    assert row.original_name == "周报 v2.pdf"
+    # A webhook receiver following the forwarded link gets the file under its name.
+    answer = client.get(media_fields(row.message)["url"])
+    assert "filename*=UTF-8''%E5%91%A8%E6%8A%A5%20v2.pdf" in answer["Content-Disposition"]
+
+
+def test_a_received_files_name_loses_its_folders_and_control_characters(
+    aibot_server, aibot, connected
+):
+    disposition = (
+        "attachment; filename*=UTF-8''..%2F..%2Fetc%2F%E6%8A%A5%0D%0A%E4%BB%B7%E2%80%AE.pdf"
+    )
+    aibot_server.push_message("bot1", file_message(aibot_server, "f2", b"%PDF-1.4 x", disposition))
+    assert wait_until(lambda: MessageMedia.objects.exists(), timeout=5)
+
+    assert fetch_due() == ["stored"]
+    assert MessageMedia.objects.get().original_name == "报价.pdf"

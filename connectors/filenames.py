@@ -1,0 +1,97 @@
+"""The file name of a downloaded media, from its `Content-Disposition` header.
+
+WeCom names what it serves in the download's `Content-Disposition`, as
+Tencent's AI bot SDK reads it (`WecomTeam/aibot-node-sdk`, `src/api.ts`,
+`downloadFileRaw`): RFC 5987's `filename*=UTF-8''%E5%91%A8%E6%8A%A5.pdf`
+first, else `filename="…"`, which the SDK percent-decodes too. HTTP clients
+read header bytes as Latin-1, so a plain `filename` sent as raw UTF-8 is
+decoded again here.
+
+The name is the sender's: `safe_file_name` keeps its last path part and
+drops control and format characters (line breaks, bidirectional overrides)
+before it is stored and shown.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from urllib.parse import unquote, unquote_to_bytes
+
+NAME_MAX_BYTES = 255
+SUFFIX_MAX_BYTES = 16
+# One `name=value` parameter; a value is a token or a quoted string with \-escapes.
+_PARAMETER = re.compile(
+    r';\s*(?P<name>[^\s=;]+)\s*=\s*(?:"(?P<quoted>(?:[^"\\]|\\.)*)"|(?P<token>[^;]*))',
+    re.DOTALL,
+)
+# RFC 5987 ext-value: charset ' [language] ' percent-encoded octets.
+_EXT_VALUE = re.compile(r"^(?P<charset>[A-Za-z0-9!#$%&+\-^_`{}~]+)'[^']*'(?P<value>.*)$")
+_PERCENT_ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
+
+
+def attachment_name(disposition: str) -> str:
+    """The sanitised file name a `Content-Disposition` header gives, or ""."""
+    parameters: dict[str, str] = {}
+    for match in _PARAMETER.finditer(";" + (disposition or "").split(";", 1)[-1]):
+        value = match.group("quoted")
+        if value is None:
+            value = (match.group("token") or "").strip()
+        else:
+            value = re.sub(r"\\(.)", r"\1", value)
+        parameters.setdefault(match.group("name").lower(), value)
+    if "filename*" in parameters:  # RFC 6266 section 4.3: it wins over filename
+        name = _ext_value(parameters["filename*"])
+        if name:
+            return safe_file_name(name)
+    return safe_file_name(_plain_value(parameters.get("filename", "")))
+
+
+def _ext_value(value: str) -> str:
+    match = _EXT_VALUE.match(value.strip())
+    if match is None:
+        return ""
+    try:
+        return unquote_to_bytes(match.group("value")).decode(match.group("charset"))
+    except (LookupError, UnicodeDecodeError):
+        return ""
+
+
+def _plain_value(value: str) -> str:
+    try:  # raw UTF-8 in the header, read as Latin-1 by the HTTP client
+        value = value.encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        pass
+    if _PERCENT_ESCAPE.search(value):  # percent-encoded, as the SDK expects it may be
+        value = unquote(value, errors="strict") if _utf8_escapes(value) else value
+    return value
+
+
+def _utf8_escapes(value: str) -> bool:
+    try:
+        unquote_to_bytes(value).decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def safe_file_name(name: str) -> str:
+    """`name` without its folders, control or format characters, at most 255 UTF-8 bytes
+    (cut before its extension)."""
+    name = re.split(r"[/\\]", name or "")[-1]
+    name = "".join(
+        character
+        for character in name
+        if unicodedata.category(character) not in ("Cc", "Cf", "Cs", "Zl", "Zp")
+    ).strip()
+    if name in (".", ".."):
+        return ""
+    stem, dot, suffix = name.rpartition(".")
+    if not stem or len(suffix.encode()) > SUFFIX_MAX_BYTES:
+        stem, dot, suffix = name, "", ""
+    room = NAME_MAX_BYTES - len((dot + suffix).encode())
+    return _cut(stem, room) + dot + suffix  # a long name keeps its extension
+
+
+def _cut(text: str, limit: int) -> str:
+    return text.encode("utf-8")[:limit].decode("utf-8", errors="ignore")
