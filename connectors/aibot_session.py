@@ -473,5 +473,6 @@ def _upload_refused(stage: str, ack: dict) -> dict:
     # Nothing was sent to the chat yet: an upload WeCom refused may work later.
     return {
         "outcome": "retry",
+        "errcode": ack.get("errcode"),  # 45009 waits for its minute (the connector's classify)
         "errmsg": f"media upload ({stage}): {ack.get('errcode')} {ack.get('errmsg', '')}".strip(),
     }

@@ -65,6 +65,19 @@ VOICE_MAX_BYTES = 2 * 1024 * 1024  # AMR, as the app's media/upload takes it
 # Sent by the media_id of a chunked upload (aibot_upload_media_*).
 MEDIA_MAX_BYTES = {"image": IMAGE_MAX_BYTES, "file": FILE_MAX_BYTES, "voice": VOICE_MAX_BYTES}
 MSGTYPE_REFUSED = 40008
+# WeCom's ack errcodes (every errcode ack means WeCom refused the frame: nothing
+# reached the chat). wecom-aibot.md lists few; WeCom's global ones apply to the
+# long connection's commands too (wecom-app.md, wecom.md): busy, too fast or
+# too many at once is tried again, 45009 after its minute has passed.
+RETRY_ERRCODES = frozenset({-1, 45009, 45033})
+RATE_LIMITED = 45009
+RATE_LIMIT_WAIT_SECONDS = 60.0
+# A fresh attempt uploads the media again, so an unknown media_id is worth one.
+MEDIA_ID_REFUSED = 40007
+# Any other errcode fails the message, errmsg kept: the documented ones (40008
+# msgtype not allowed; 40035 / 40058 / 44004 invalid or empty field) can never
+# succeed, and an undocumented one is treated alike rather than hold the
+# conversation's queue through the whole retry schedule on a guess.
 # Waiting for the gateway: its own wait for WeCom's acks (5 s each), an upload's included.
 GATEWAY_READ_TIMEOUT = 60.0
 # The reason stored when the gateway answers something else than its JSON.
@@ -189,8 +202,14 @@ class WeComAIBotConnector(Connector):
             )
         detail = str(answer.get("errmsg", ""))
         if answer.get("outcome") in {o.value for o in Outcome}:
-            # The gateway says what happened when WeCom did not answer (not sent, lost ack).
-            return SendResult(Outcome(answer["outcome"]), detail, http_status=response.status)
+            # The gateway says what happened when WeCom did not answer (not sent, lost ack),
+            # or refused a media upload (its errcode, when WeCom gave one).
+            result = SendResult(Outcome(answer["outcome"]), detail, http_status=response.status)
+            if isinstance(answer.get("errcode"), int):
+                result.errcode = answer["errcode"]
+            if answer.get("errcode") == RATE_LIMITED:
+                result.retry_after = RATE_LIMIT_WAIT_SECONDS
+            return result
         try:
             errcode = int(answer["errcode"])
         except (KeyError, TypeError, ValueError):
@@ -201,7 +220,15 @@ class WeComAIBotConnector(Connector):
             return SendResult(
                 Outcome.SENT, "", errcode=0, upstream_msgid=str(answer.get("via", ""))
             )
-        return SendResult(Outcome.FAILED, f"{errcode} {detail}".strip(), errcode=errcode)
+        retry = errcode in RETRY_ERRCODES or errcode == MEDIA_ID_REFUSED
+        result = SendResult(
+            Outcome.RETRY if retry else Outcome.FAILED,
+            f"{errcode} {detail}".strip(),
+            errcode=errcode,
+        )
+        if errcode == RATE_LIMITED:
+            result.retry_after = RATE_LIMIT_WAIT_SECONDS
+        return result
 
     def _media_bytes(self, body: dict) -> tuple[bytes, str]:
         """An image's, file's or voice's bytes (its base64, or downloaded from its URL) and name."""

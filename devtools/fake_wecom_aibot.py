@@ -17,6 +17,9 @@ It follows shared/spec/wecom-aibot.md:
   template card, 40008 otherwise) within `welcome_seconds` (5 s) or by a
   template card through `aibot_respond_msg`; other events take no reply;
 * uploads: init → upload_id, chunks, finish → media_id (the bytes are kept);
+* `answer_next(errcode, …)` refuses the next sends or replies with these
+  errcodes (45009 rate limit, -1 system busy, …), `answer_next_upload(…)` the
+  next upload inits;
 * media for callbacks is served over HTTP (`media_url`) for `media_seconds`
   only, encrypted with a per-message aeskey, with the `Content-Disposition`
   the test gives (its file name; sent as raw UTF-8 bytes, as a server may);
@@ -47,6 +50,13 @@ from connectors.wecom_aibot_frames import encrypt_media
 # What aibot_send_msg takes (plain text is refused with 40008); media by an upload's media_id.
 MEDIA_MSGTYPES = ("image", "file", "voice", "video")
 SEND_MSGTYPES = ("markdown", "template_card", *MEDIA_MSGTYPES)
+# WeCom's words for the errcodes tests force (its global errcode table).
+FORCED_ERRMSGS = {
+    -1: "system busy",
+    45009: "api freq out of limit",
+    45033: "api concurrent out of limit",
+    40058: "invalid parameter",
+}
 
 
 class _MediaServer(LocalServer):
@@ -91,6 +101,8 @@ class FakeAIBotServer:
         self.fail_downloads = 0
         self.silent_sends = False  # accept sends without acknowledging them
         self.kicks = 0  # disconnected_events sent (a newer subscription took a bot over)
+        self._forced: list[int] = []  # errcodes the next sends / replies are refused with
+        self._forced_uploads: list[int] = []
         self._loop = asyncio.new_event_loop()
         self._http = _MediaServer(self)
 
@@ -131,6 +143,23 @@ class FakeAIBotServer:
         return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(5)
 
     # --- what tests do --------------------------------------------------------------
+
+    def answer_next(self, *errcodes: int) -> None:
+        """Refuse the next sends or replies (any aibot_send_msg / aibot_respond_*) so."""
+        with self.lock:
+            self._forced.extend(errcodes)
+
+    def answer_next_upload(self, *errcodes: int) -> None:
+        with self.lock:
+            self._forced_uploads.extend(errcodes)
+
+    def _forced_errcode(self, cmd: str) -> int | None:
+        with self.lock:
+            if cmd == "aibot_send_msg" or cmd.startswith("aibot_respond_"):
+                return self._forced.pop(0) if self._forced else None
+            if cmd == "aibot_upload_media_init":
+                return self._forced_uploads.pop(0) if self._forced_uploads else None
+        return None
 
     def wait_connected(self, bot_id: str, timeout: float = 10) -> None:
         deadline = time.monotonic() + timeout
@@ -240,6 +269,9 @@ class FakeAIBotServer:
         await ws.send(json.dumps(answer))
 
     async def _command(self, ws, bot_id: str, cmd: str, req_id: str, body: dict) -> None:
+        if (forced := self._forced_errcode(cmd)) is not None:
+            await self._ack(ws, req_id, forced, FORCED_ERRMSGS.get(forced, "forced by the test"))
+            return
         if cmd == "ping":
             if self.answer_pings:
                 await self._ack(ws, req_id)

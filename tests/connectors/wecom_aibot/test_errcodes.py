@@ -1,0 +1,140 @@
+"""WeCom's errcodes on AI bot sends: busy or too fast waits and tries again, a refusal fails."""
+
+import base64
+import hashlib
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from conversations.models import Bot, Conversation
+from messaging.delivery import deliver
+from messaging.models import Message
+from tests.images import image_bytes
+from tests.polling import wait_until
+
+
+@pytest.fixture(autouse=True)
+def unpaced(settings, aibot):
+    """A second attempt right away: the pace would otherwise hold it."""
+    settings.DELIVERY_CONVERSATION_MIN_GAP = 0
+    Bot.objects.filter(pk=aibot.pk).update(rate_limit_per_minute=600)
+
+
+@pytest.fixture
+def group(aibot):
+    return Conversation.objects.create(bot=aibot, conversation_id="wrGroupA", kind="group")
+
+
+@pytest.fixture
+def queued(aibot, group, client):
+    def queue(body: dict) -> Message:
+        answer = client.post(
+            "/api/send",
+            data=body,
+            content_type="application/json",
+            query_params={"secret": aibot.secret, "conversation_id": "wrGroupA"},
+        ).json()
+        assert answer["errcode"] == 0, answer
+        return Message.objects.get(msgid=answer["msgid"])
+
+    return queue
+
+
+MARKDOWN = {"msgtype": "markdown", "markdown": {"content": "构建完成"}}
+
+
+def seconds_until_next_attempt(message: Message) -> float:
+    message.refresh_from_db()
+    return (message.next_attempt_at - timezone.now()).total_seconds()
+
+
+def due_now(message: Message) -> None:
+    Message.objects.filter(pk=message.pk).update(next_attempt_at=timezone.now() - timedelta(1))
+
+
+def test_45009_waits_a_minute_then_the_message_goes_out(aibot_server, connected, queued):
+    aibot_server.answer_next(45009)
+    message = queued(MARKDOWN)
+
+    assert deliver(message.pk).result == "retry"
+
+    assert seconds_until_next_attempt(message) >= 58
+    assert message.status == "queued"
+    attempt = message.attempts.get()
+    assert (attempt.outcome, attempt.errcode) == ("retry", 45009)
+    assert "api freq out of limit" in attempt.response_text
+    assert aibot_server.sent == []
+    due_now(message)
+    assert deliver(message.pk).result == "sent"
+    assert [cmd for _, cmd, _ in aibot_server.sent] == ["aibot_send_msg"]
+
+
+@pytest.mark.parametrize("errcode", [-1, 45033])
+def test_system_busy_is_tried_again_with_backoff(errcode, aibot_server, connected, queued):
+    aibot_server.answer_next(errcode)
+    message = queued(MARKDOWN)
+
+    assert deliver(message.pk).result == "retry"
+
+    message.refresh_from_db()
+    assert message.status == "queued" and message.attempts.get().errcode == errcode
+    assert seconds_until_next_attempt(message) < 58  # the usual backoff, not the minute
+    due_now(message)
+    assert deliver(message.pk).result == "sent"
+
+
+@pytest.mark.parametrize(
+    ("errcode", "errmsg"),
+    [(40058, "invalid parameter"), (600123, "forced by the test")],
+    ids=["documented", "unknown"],
+)
+def test_another_errcode_fails_the_message_with_wecoms_words(
+    errcode, errmsg, aibot_server, connected, queued
+):
+    aibot_server.answer_next(errcode)
+    message = queued(MARKDOWN)
+
+    assert deliver(message.pk).result == "failed"
+
+    message.refresh_from_db()
+    assert message.status == "failed" and message.next_attempt_at is None
+    assert message.last_error == f"{errcode} {errmsg}"
+    assert message.attempts.get().errcode == errcode
+
+
+def test_a_rate_limited_upload_waits_a_minute_too(aibot_server, connected, queued):
+    aibot_server.answer_next_upload(45009)
+    picture = image_bytes()
+    message = queued(
+        {"msgtype": "image", "image": {"base64": base64.b64encode(picture).decode(),
+                                       "md5": hashlib.md5(picture).hexdigest()}}
+    )  # fmt: skip
+
+    assert deliver(message.pk).result == "retry"
+
+    assert seconds_until_next_attempt(message) >= 58
+    assert message.attempts.get().errcode == 45009
+    due_now(message)
+    assert deliver(message.pk).result == "sent"
+    assert aibot_server.sent[0][2]["msgtype"] == "image"
+
+
+def test_a_rate_limited_reply_is_tried_again_as_a_reply_while_its_window_lasts(
+    aibot_server, connected, queued
+):
+    req_id = aibot_server.push_message(
+        "bot1",
+        {"msgid": "in1", "chatid": "wrGroupA", "chattype": "group", "from": {"userid": "lisi"},
+         "msgtype": "text", "text": {"content": "@助手 状态？"}},
+    )  # fmt: skip
+    assert wait_until(lambda: Message.objects.filter(upstream_msgid="in1").exists(), timeout=5)
+    aibot_server.answer_next(45009)
+    message = queued({**MARKDOWN, "reply_to": "in1"})
+
+    assert deliver(message.pk).result == "retry"
+    due_now(message)
+    assert deliver(message.pk).result == "sent"
+
+    ((_, cmd, body),) = aibot_server.sent
+    assert cmd == "aibot_respond_msg" and body["req_id"] == req_id
