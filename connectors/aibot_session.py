@@ -43,9 +43,12 @@ from . import aibot_inbound
 from .conversions import markdown_to_text
 from .wecom_aibot_frames import (
     DISCONNECTED_EVENT,
+    RESPOND_UPDATE,
     RESPOND_WELCOME,
     FrameError,
     callback_body,
+    card_update,
+    clicked_task_id,
     event_type,
     reply_command,
 )
@@ -102,8 +105,9 @@ class BotSession:
         self.ws = None
         self.subscribed = False
         self.pending: dict[str, asyncio.Future] = {}
-        # msgid → (callback req_id, monotonic deadline, command that answers it)
-        self.replies: OrderedDict[str, tuple[str, float, str]] = OrderedDict()
+        # msgid → (callback req_id, monotonic deadline, command that answers it, the
+        # clicked card's task_id for a card click)
+        self.replies: OrderedDict[str, tuple[str, float, str, str]] = OrderedDict()
         self.reply_lock = asyncio.Lock()
         self.inbox: asyncio.Queue = asyncio.Queue()
         self.last_frame = 0.0
@@ -331,7 +335,8 @@ class BotSession:
         if not msgid or not req_id or reply is None:
             return
         command, seconds = reply
-        self.replies[msgid] = (req_id, time.monotonic() + seconds, command)
+        task_id = clicked_task_id(frame) if command == RESPOND_UPDATE else ""
+        self.replies[msgid] = (req_id, time.monotonic() + seconds, command, task_id)
         while len(self.replies) > REPLY_WINDOWS_KEPT:
             self.replies.popitem(last=False)
 
@@ -383,9 +388,11 @@ class BotSession:
         try:
             reply = self.replies.get(str(request.get("reply_to") or ""))
             uploaded = body["msgtype"] in UPLOADED_MSGTYPES
+            if reply and reply[2] == RESPOND_UPDATE and body["msgtype"] != "template_card":
+                reply = None  # only a card replaces the clicked card; anything else is sent
             if reply and time.monotonic() < reply[1] and not uploaded:
-                req_id, _, command = reply
-                answer = await self._respond(command, req_id, request["message_id"], body)
+                req_id, _, command, task_id = reply
+                answer = await self._respond(command, req_id, request["message_id"], body, task_id)
                 if answer.get("errcode") not in REPLY_GONE_ERRCODES:
                     return {**answer, "via": command}
             wire = {
@@ -415,8 +422,12 @@ class BotSession:
         except websockets.ConnectionClosed as error:
             return {"outcome": "retry", "errmsg": f"the connection closed before sending: {error}"}
 
-    async def _respond(self, command: str, req_id: str, message_id: str, body: dict) -> dict:
-        if body["msgtype"] == "template_card":
+    async def _respond(
+        self, command: str, req_id: str, message_id: str, body: dict, task_id: str = ""
+    ) -> dict:
+        if command == RESPOND_UPDATE:  # the clicked card, replaced for everyone who sees it
+            reply = card_update(body["template_card"], task_id)
+        elif body["msgtype"] == "template_card":
             reply = {"msgtype": "template_card", "template_card": body["template_card"]}
         elif command == RESPOND_WELCOME:  # a welcome message is text or a card, no stream
             reply = {

@@ -24,10 +24,11 @@ The mapping to the seed's callback body (bridge spec section 3):
 A message's body carries `reply_until` (Unix seconds): until then a send
 with `reply_to` set to its msgid goes out as this message's reply
 (`aibot_respond_msg`). An `enter_chat` event is answered by the welcome
-message (`aibot_respond_welcome_msg`, text or template card) within 5 s, so
-its `reply_until` is 5 s away; other events take no reply (a card click is
-answered by `aibot_respond_update_msg`, which botadmin does not send) and
-carry no `reply_until`.
+message (`aibot_respond_welcome_msg`, text or template card) within 5 s, and
+a card click (`template_card_event`) by the clicked card's replacement
+(`aibot_respond_update_msg` with an `update_template_card` body, a template
+card) within 5 s (wecom-aibot.md's command table), so their `reply_until`
+is 5 s away; other events take no reply and carry no `reply_until`.
 """
 
 from __future__ import annotations
@@ -42,8 +43,12 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 MEDIA_REFERENCE = "wecom_aibot"
 RESPOND = "aibot_respond_msg"
 RESPOND_WELCOME = "aibot_respond_welcome_msg"
-# WeCom takes the welcome message within 5 s of the enter_chat event.
+RESPOND_UPDATE = "aibot_respond_update_msg"
+# WeCom takes the welcome message within 5 s of the enter_chat event, and a card's
+# update within 5 s of its click.
 WELCOME_SECONDS = 5.0
+CARD_UPDATE_SECONDS = 5.0
+CARD_EVENT = "template_card_event"
 MEDIA_MSGTYPES = ("image", "file", "video")
 DISCONNECTED_EVENT = "disconnected_event"
 # "@机器人 " — the mention WeCom puts before a group message, with the space
@@ -75,7 +80,31 @@ def reply_command(frame: dict, message_window: float) -> tuple[str, float] | Non
         return RESPOND, message_window
     if frame.get("cmd") == "aibot_event_callback" and event_type(frame) == "enter_chat":
         return RESPOND_WELCOME, WELCOME_SECONDS
+    if frame.get("cmd") == "aibot_event_callback" and event_type(frame) == CARD_EVENT:
+        return RESPOND_UPDATE, CARD_UPDATE_SECONDS
     return None
+
+
+def clicked_task_id(frame: dict) -> str:
+    """The task_id of the card a `template_card_event` is about, or "".
+
+    WeCom's event documentation (path 101027) nests the click under
+    `event.template_card_event`; Tencent's SDK types (`src/types/event.ts`)
+    put `task_id` on `event` itself: both are read."""
+    event = (frame.get("body") or {}).get("event")
+    if not isinstance(event, dict):
+        return ""
+    nested = event.get(CARD_EVENT)
+    task_id = (nested if isinstance(nested, dict) else {}).get("task_id") or event.get("task_id")
+    return str(task_id or "")
+
+
+def card_update(card: dict, task_id: str) -> dict:
+    """The `aibot_respond_update_msg` body replacing the clicked card with `card` for everyone
+    (Tencent's SDK, `src/client.ts` updateTemplateCard: its task_id must be the clicked
+    card's, which fills it when the card has none)."""
+    card = {**card, "task_id": card.get("task_id") or task_id} if task_id else card
+    return {"response_type": "update_template_card", "template_card": card}
 
 
 # Past this a create_time is taken for milliseconds: in seconds it would be the year 5138.

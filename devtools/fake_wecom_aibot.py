@@ -15,7 +15,12 @@ It follows shared/spec/wecom-aibot.md:
   sent on that connection, within `reply_seconds` (846605 otherwise); an
   `enter_chat` event is answered by `aibot_respond_welcome_msg` (text or
   template card, 40008 otherwise) within `welcome_seconds` (5 s) or by a
-  template card through `aibot_respond_msg`; other events take no reply;
+  template card through `aibot_respond_msg`; a card click
+  (`template_card_event`) is answered by `aibot_respond_update_msg` within
+  `update_seconds` (5 s) with `{"response_type": "update_template_card",
+  "template_card": {…}}` whose task_id is the clicked card's (40058
+  otherwise: which errcode WeCom gives is not documented); other events take
+  no reply;
 * uploads: init → upload_id, chunks, finish → media_id (the bytes are kept);
 * `answer_next(errcode, …)` refuses the next sends or replies with these
   errcodes (45009 rate limit, -1 system busy, …), `answer_next_upload(…)` the
@@ -97,6 +102,9 @@ class FakeAIBotServer:
         self.reply_seconds = 300.0
         self.welcome_seconds = 5.0
         self.welcome_req_ids: dict[int, dict[str, float]] = {}  # id(ws) → enter_chat req_id → at
+        self.update_seconds = 5.0
+        # id(ws) → template_card_event req_id → (at, the clicked card's task_id)
+        self.card_req_ids: dict[int, dict[str, tuple[float, str]]] = {}
         self.media_seconds = 300.0
         self.fail_downloads = 0
         self.silent_sends = False  # accept sends without acknowledging them
@@ -181,6 +189,10 @@ class FakeAIBotServer:
                 self.callback_req_ids.setdefault(id(ws), {})[req_id] = time.time()
             elif event.get("eventtype") == "enter_chat":
                 self.welcome_req_ids.setdefault(id(ws), {})[req_id] = time.time()
+            elif event.get("eventtype") == "template_card_event":
+                click = event.get("template_card_event") or {}
+                clicked = (time.time(), str(click.get("task_id") or event.get("task_id") or ""))
+                self.card_req_ids.setdefault(id(ws), {})[req_id] = clicked
         frame = {"cmd": cmd, "headers": {"req_id": req_id}, "body": body}
         self._call(ws.send(json.dumps(frame, ensure_ascii=False)))
         return req_id
@@ -312,6 +324,22 @@ class FakeAIBotServer:
                 return
             if body.get("msgtype") not in ("text", "template_card"):
                 await self._ack(ws, req_id, 40008, "invalid message type")
+                return
+            with self.lock:
+                self.sent.append((bot_id, cmd, {"req_id": req_id, **body}))
+            await self._ack(ws, req_id)
+        elif cmd == "aibot_respond_update_msg":
+            with self.lock:
+                clicked = self.card_req_ids.get(id(ws), {}).get(req_id)
+            if clicked is None or time.time() - clicked[0] > self.update_seconds:
+                await self._ack(ws, req_id, 846605, "invalid req_id")
+                return
+            card = body.get("template_card")
+            if body.get("response_type") != "update_template_card" or not isinstance(card, dict):
+                await self._ack(ws, req_id, 40058, "invalid parameter: update_template_card")
+                return
+            if card.get("task_id") != clicked[1]:
+                await self._ack(ws, req_id, 40058, "invalid parameter: task_id")
                 return
             with self.lock:
                 self.sent.append((bot_id, cmd, {"req_id": req_id, **body}))

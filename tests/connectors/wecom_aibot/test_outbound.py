@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from connectors import aibot_session
+from connectors import aibot_session, wecom_aibot_frames
 from connectors.base import Outcome
 from connectors.registry import connector_for
 from conversations.models import Bot, Conversation
@@ -282,13 +282,16 @@ def test_a_card_answers_enter_chat_as_a_welcome_card(aibot_server, aibot, user, 
     assert body["template_card"]["main_title"] == {"title": "欢迎"}
 
 
-@pytest.mark.parametrize("eventtype", ["template_card_event", "feedback_event"])
-def test_a_reply_to_another_event_goes_out_as_a_proactive_message(
-    eventtype, aibot_server, aibot, user, connected, post
+@pytest.mark.parametrize(
+    ("eventtype", "window"), [("feedback_event", False), ("template_card_event", True)]
+)
+def test_a_markdown_answering_an_event_goes_out_as_a_proactive_message(
+    eventtype, window, aibot_server, aibot, user, connected, post
 ):
+    # Feedback takes no reply; a card click takes only a card replacing the clicked one.
     event_received(aibot_server, eventtype)
     assert wait_until(lambda: Message.objects.filter(upstream_msgid="ev1").exists(), timeout=5)
-    assert "reply_until" not in Message.objects.get(upstream_msgid="ev1").body
+    assert ("reply_until" in Message.objects.get(upstream_msgid="ev1").body) is window
 
     message = sent_through(
         post,
@@ -299,7 +302,7 @@ def test_a_reply_to_another_event_goes_out_as_a_proactive_message(
 
     assert message.status == "sent"
     assert [cmd for _, cmd, _ in aibot_server.sent] == ["aibot_send_msg"]
-    assert not aibot_server.frames_of("aibot_respond_msg")
+    assert [f for f in aibot_server.frames if f[1].get("cmd", "").startswith("aibot_respond")] == []
 
 
 def test_reply_to_must_name_a_message_this_conversation_received(aibot, group, post):
@@ -347,3 +350,112 @@ def test_a_file_is_uploaded_with_its_name_then_sent_by_media_id(
     assert aibot_server.sent[0][2] == {
         "chatid": "wrGroupA", "chat_type": 2, "msgtype": "file", "file": {"media_id": upload["media_id"]},
     }  # fmt: skip
+
+
+# --- card clicks ----------------------------------------------------------------------------
+
+BUTTONS = {"card_type": "button_interaction", "task_id": "deploy-7",
+           "main_title": {"title": "Deploy build 7?"},
+           "button_list": [{"text": "Yes", "key": "yes"}, {"text": "No", "key": "no"}]}  # fmt: skip
+
+
+def card_clicked(server, task_id: str = "deploy-7", msgid: str = "click1", nested: bool = True):
+    """A template_card_event as WeCom's documentation shows it (the click under
+    `event.template_card_event`), or as Tencent's SDK types have it (on `event`)."""
+    click = {"card_type": "button_interaction", "event_key": "yes", "task_id": task_id}
+    event = {"eventtype": "template_card_event"}
+    event |= {"template_card_event": click} if nested else click
+    return server.push(
+        "bot1",
+        "aibot_event_callback",
+        {"msgid": msgid, "aibotid": "bot1", "chatid": "wrGroupA", "chattype": "group",
+         "from": {"userid": "lisi"}, "create_time": int(time.time()), "msgtype": "event",
+         "event": event},
+    )  # fmt: skip
+
+
+def stored_click(msgid: str = "click1") -> dict:
+    assert wait_until(lambda: Message.objects.filter(upstream_msgid=msgid).exists(), timeout=5)
+    return Message.objects.get(upstream_msgid=msgid).body
+
+
+@pytest.mark.parametrize("nested", [True, False], ids=["documented", "sdk-types"])
+def test_a_card_answering_a_click_within_five_seconds_replaces_the_clicked_card(
+    nested, aibot_server, aibot, group, connected, post
+):
+    req_id = card_clicked(aibot_server, nested=nested)
+    forwarded = stored_click()
+    assert time.time() < forwarded["reply_until"] <= time.time() + 5
+    answered = {**BUTTONS, "main_title": {"title": "Deploying build 7"}, "button_list": []}
+
+    message = sent_through(
+        post,
+        aibot,
+        "wrGroupA",
+        {"msgtype": "template_card", "template_card": answered, "reply_to": "click1"},
+    )
+
+    assert message.status == "sent" and message.upstream_msgid == "aibot_respond_update_msg"
+    assert aibot_server.sent == [
+        ("bot1", "aibot_respond_update_msg",
+         {"req_id": req_id, "response_type": "update_template_card", "template_card": answered}),
+    ]  # fmt: skip
+
+
+def test_an_update_without_a_task_id_takes_the_clicked_cards(
+    aibot_server, aibot, group, connected, post
+):
+    card_clicked(aibot_server, task_id="notice-3")
+    stored_click()
+    notice = {"card_type": "text_notice", "main_title": {"title": "Done"},
+              "card_action": {"type": 1, "url": "https://ci.example/7"}}  # fmt: skip
+
+    sent_through(
+        post,
+        aibot,
+        "wrGroupA",
+        {"msgtype": "template_card", "template_card": notice, "reply_to": "click1"},
+    )
+
+    ((_, cmd, body),) = aibot_server.sent
+    assert cmd == "aibot_respond_update_msg"
+    assert body["template_card"] == {**notice, "task_id": "notice-3"}
+
+
+def test_after_the_five_seconds_a_card_answering_a_click_is_a_new_card(
+    aibot_server, aibot, group, connected, post, monkeypatch
+):
+    monkeypatch.setattr(wecom_aibot_frames, "CARD_UPDATE_SECONDS", 0.3)
+    card_clicked(aibot_server)
+    assert stored_click()["reply_until"] <= time.time() + 1
+    time.sleep(0.5)
+    newer = {**BUTTONS, "task_id": "deploy-7-b"}
+
+    sent_through(
+        post,
+        aibot,
+        "wrGroupA",
+        {"msgtype": "template_card", "template_card": newer, "reply_to": "click1"},
+    )
+
+    assert [cmd for _, cmd, _ in aibot_server.sent] == ["aibot_send_msg"]
+    assert aibot_server.sent[0][2]["template_card"] == newer
+
+
+def test_an_update_wecom_no_longer_takes_goes_out_as_a_new_card(
+    aibot_server, aibot, group, connected, post
+):
+    aibot_server.update_seconds = 0  # WeCom answers 846605
+    card_clicked(aibot_server)
+    stored_click()
+
+    message = sent_through(
+        post,
+        aibot,
+        "wrGroupA",
+        {"msgtype": "template_card", "template_card": BUTTONS, "reply_to": "click1"},
+    )
+
+    assert message.status == "sent"
+    assert len(aibot_server.frames_of("aibot_respond_update_msg")) == 1
+    assert [cmd for _, cmd, _ in aibot_server.sent] == ["aibot_send_msg"]
