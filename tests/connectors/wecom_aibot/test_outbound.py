@@ -267,6 +267,30 @@ def test_a_reply_to_enter_chat_is_the_welcome_message_while_its_five_seconds_las
     ]  # fmt: skip
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "*urgent* see [the doc](x) now",
+        "a_b_c ~~not struck~~ <@not_a_mention>",
+        "# not a heading\n- not a list\n3. not numbered\n> a \\ b",
+    ],
+)
+def test_a_welcome_text_reads_as_written_though_it_travelled_as_escaped_markdown(
+    text, aibot_server, aibot, user, connected, post
+):
+    # text → escaped markdown (the AI bot has no text) → the welcome's plain text again
+    event_received(aibot_server, "enter_chat")
+    assert wait_until(lambda: Message.objects.filter(upstream_msgid="ev1").exists(), timeout=5)
+
+    message = sent_through(
+        post, aibot, "lisi", {"msgtype": "text", "text": {"content": text}, "reply_to": "ev1"}
+    )
+
+    assert message.sent_as == "markdown"
+    ((_, cmd, body),) = aibot_server.sent
+    assert cmd == "aibot_respond_welcome_msg" and body["text"] == {"content": text}
+
+
 def test_a_card_answers_enter_chat_as_a_welcome_card(aibot_server, aibot, user, connected, post):
     event_received(aibot_server, "enter_chat")
     assert wait_until(lambda: Message.objects.filter(upstream_msgid="ev1").exists(), timeout=5)
