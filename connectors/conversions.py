@@ -64,7 +64,7 @@ _EMPHASIS = (
     re.compile(r"(?<![\w*])\*(?!\s)(.+?)(?<!\s)\*(?![\w*])"),
     re.compile(r"`([^`]+)`"),
 )
-_ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!|>~<])")
+_ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-=.!|>~<])")
 _SET_ASIDE_CHARACTER = re.compile("[\ue000-\ue07f]")
 
 
@@ -218,11 +218,14 @@ def _miniprogram_to_notice(payload: dict, limits: Limits) -> list[dict]:
 
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>|~])")
 _LINE_START = re.compile(r"^(\s*)([#+-]|\d+(?=\.))(?=[\s.]|$)", re.MULTILINE)
+# A line of dashes is a rule, and under a text (or a line of =) a heading's underline.
+_RULE_OR_UNDERLINE = re.compile(r"^(\s*)([-=])(?=[-=]*\s*$)", re.MULTILINE)
 
 
 def escape_markdown(content: str) -> str:
     """Plain text as markdown that renders the same text (nothing turns into formatting)."""
     content = _MARKDOWN_SPECIAL.sub(r"\\\1", content)
+    content = _RULE_OR_UNDERLINE.sub(r"\1\\\2", content)
     # A heading, list item or numbered item at a line's start: escape its marker.
     return _LINE_START.sub(
         lambda m: m.group(1) + (m.group(2) + "\\" if m.group(2).isdigit() else "\\" + m.group(2)),

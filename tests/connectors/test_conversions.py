@@ -70,7 +70,13 @@ def test_jenkins_markdown_turns_mentions_and_links_into_words():
 
 @pytest.mark.parametrize(
     "text",
-    ["*urgent* see [the doc](x) now", "a_b_c ~~not struck~~ <@not_a_mention>", r"a \ backslash"],
+    [
+        "*urgent* see [the doc](x) now",
+        "a_b_c ~~not struck~~ <@not_a_mention>",
+        r"a \ backslash",
+        "title\n---\nnot a heading, no rule",
+        "title\n===\n-\n--",
+    ],
 )
 def test_text_escaped_as_markdown_reads_back_as_the_same_text(text):
     # A text sent to a markdown-only connector is escaped (the AI bot), and a markdown
