@@ -4,6 +4,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count
+from django.http import Http404, HttpResponseNotAllowed, JsonResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
@@ -22,27 +23,29 @@ from . import connections
 from .admin_group_chats import GroupChatBotAdminMixin
 from .admin_sync import ContactSyncBotAdminMixin
 from .bot_changes import OtherFieldErrorsOnTheForm, record_operator_change
+from .bot_secrets import reveal
 from .models import Bot, Conversation
 from .roles import ADMINISTER_PERMISSION, is_bot_admin, may_create_bots
 from .secrets import mask
 from .services import rotate_secret
 
 
-def _secret_field(obj_value: str, reveal: bool):
-    """Masked value; superusers get a click-to-reveal and a copy button."""
+def _secret_field(obj_value: str, reveal_url: str = ""):
+    """Masked value; with `reveal_url` (bot admins) a "show" button that posts for the
+    value (audited) and then copies it (static/botadmin/reveal.js). The value itself
+    is never in the page."""
     if not obj_value:
         return "—"
-    if not reveal:
+    if not reveal_url:
         return format_html("<code>{}</code>", mask(obj_value))
     return format_html(
-        '<details class="secret"><summary><code>{}</code> {}</summary>'
-        '<code class="secret-value">{}</code> '
-        '<button type="button" class="button" data-copy="{}">{}</button></details>',
+        '<span class="secret"><code class="secret-value">{}</code> '
+        '<button type="button" class="button" data-reveal-url="{}" data-copy-label="{}">'
+        "{}</button></span>",
         mask(obj_value),
-        _("reveal"),
-        obj_value,
-        obj_value,
+        reveal_url,
         _("copy"),
+        _("show"),
     )
 
 
@@ -179,10 +182,10 @@ class BotAdmin(
         ]
 
     class Media:
-        js = ("botadmin/copy.js", "botadmin/sync-status.js")
+        js = ("botadmin/copy.js", "botadmin/reveal.js", "botadmin/sync-status.js")
 
     def get_fieldsets(self, request, obj=None):
-        if request.user.is_superuser:
+        if obj is not None and is_bot_admin(request.user, obj):
             credentials = ("secret_revealable", "secret_grace", "signing_secret_revealable")
         else:
             credentials = ("secret_masked", "secret_grace", "signing_secret_masked")
@@ -320,10 +323,14 @@ class BotAdmin(
         rotate_url = reverse("admin:conversations_bot_rotate_secret", args=[obj.pk])
         return format_html(
             '{} <a class="button" href="{}">{}</a>',
-            _secret_field(obj.secret, reveal),
+            _secret_field(obj.secret, self._reveal_url(obj, "secret") if reveal else ""),
             rotate_url,
             _("Rotate…"),
         )
+
+    @staticmethod
+    def _reveal_url(obj, which: str) -> str:
+        return reverse("admin:conversations_bot_reveal_secret", args=[obj.pk, which])
 
     @admin.display(description=_("API secret"))
     def secret_revealable(self, obj):
@@ -335,11 +342,11 @@ class BotAdmin(
 
     @admin.display(description=_("webhook signing secret"))
     def signing_secret_revealable(self, obj):
-        return _secret_field(obj.signing_secret, reveal=True)
+        return _secret_field(obj.signing_secret, self._reveal_url(obj, "signing_secret"))
 
     @admin.display(description=_("webhook signing secret"))
     def signing_secret_masked(self, obj):
-        return _secret_field(obj.signing_secret, reveal=False)
+        return _secret_field(obj.signing_secret)
 
     @admin.display(description=_("previous secret"))
     def secret_grace(self, obj):
@@ -358,8 +365,26 @@ class BotAdmin(
                 self.admin_site.admin_view(self.rotate_secret_view),
                 name="conversations_bot_rotate_secret",
             ),
+            path(
+                "<int:pk>/reveal/<slug:which>/",
+                self.admin_site.admin_view(self.reveal_secret_view),
+                name="conversations_bot_reveal_secret",
+            ),
             *super().get_urls(),
         ]
+
+    def reveal_secret_view(self, request, pk, which):
+        """One secret for a bot admin who clicked "show" (a POST: the admin's views
+        are CSRF-protected); in the audit log, without the value."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        bot = get_object_or_404(self.get_queryset(request), pk=pk)
+        if not is_bot_admin(request.user, bot):
+            raise PermissionDenied
+        value = reveal(bot, which, request.user, via="admin")
+        if value is None:
+            raise Http404
+        return JsonResponse({"value": value})
 
     def rotate_secret_view(self, request, pk):
         bot = get_object_or_404(self.get_queryset(request), pk=pk)

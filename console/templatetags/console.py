@@ -11,6 +11,7 @@ from django.utils.translation import gettext, pgettext
 
 from audit import actions as audit_actions
 from console.dashboard import COUNT_CAP
+from conversations.bot_secrets import secret_label
 from messaging import status_labels
 from messaging.msgtype_names import msgtype_name
 
@@ -171,12 +172,14 @@ def target_words(action) -> str:
 @register.filter
 def action_summary(action) -> str:
     """The part of a stored summary worth showing in the operator's language: the
-    operator's own words (a title), the settings changed, a test's outcome, a
-    deleted endpoint's URL, the operator added or removed."""
+    operator's own words (a title), the settings changed, a test's outcome, the
+    secret revealed, a deleted endpoint's URL, the operator added or removed."""
     if action.action in audit_actions.SUMMARY_IS_CONTENT:
         return action.summary
     if action.action == "bot.check_connection" and "ok" in (action.details or {}):
         return gettext("succeeded") if action.details["ok"] else gettext("failed")
+    if action.action == "secret.reveal" and "secret" in (action.details or {}):
+        return secret_label(str(action.details["secret"]))  # which one, never its value
     if action.action == "endpoint.delete":  # the row is gone: its URL says which it was
         return str((action.details or {}).get("url", ""))
     if action.action in audit_actions.SUMMARY_IS_FIELDS and action.target_type:

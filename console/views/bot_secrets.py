@@ -7,7 +7,6 @@ and rotation is in the audit log.
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, JsonResponse
@@ -17,10 +16,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from audit.services import record_action
 from botadmin.ids import id_or_none
 from botadmin.timezones import zone_or_default
-from conversations.bot_secrets import secret_value
+from conversations.bot_changes import removed_operator
+from conversations.bot_secrets import reveal as reveal_secret
 from conversations.roles import is_bot_admin
 from conversations.services import ROTATABLE, rotate_secret
 
@@ -40,10 +39,9 @@ def admin_bot_or_403(request, bot_id: int):
 @require_POST
 def reveal(request, bot_id: int, which: str):
     bot = admin_bot_or_403(request, bot_id)
-    value = secret_value(bot, which)
+    value = reveal_secret(bot, which, request.user, via="console")
     if value is None:
         raise Http404
-    record_action(request.user, "secret.reveal", bot=bot, target=bot, summary=f"Revealed {which}.")
     return JsonResponse({"value": value})
 
 
@@ -64,7 +62,7 @@ def rotate(request, bot_id: int):
         )
         messages.success(request, _rotated_text(bot, which, zone))
         return redirect(reverse("console:bot", args=[bot.pk]) + "#credentials")
-    removed = get_user_model().objects.filter(pk=id_or_none(request.GET.get("removed", ""))).first()
+    removed = removed_operator(bot, id_or_none(request.GET.get("removed", "")))
     return render(
         request,
         "console/bots/rotate.html",

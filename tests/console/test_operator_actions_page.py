@@ -92,3 +92,13 @@ def test_an_operator_sees_the_admin_changes_of_their_bots_only(
 
     assert "删除了会话" in row and "我的群" in row
     assert "别人的群" not in row
+
+
+def test_a_revealed_secret_is_named_in_words_never_shown(operator_client, bot):
+    operator_client.post(reverse("console:bot_reveal", args=[bot.pk, "signing_secret"]))
+
+    html = operator_client.get(reverse("console:operator_actions")).content.decode()
+
+    body = html.split("<tbody>")[1]
+    assert "查看了密钥" in body and "Webhook 签名密钥" in body
+    assert bot.signing_secret not in html

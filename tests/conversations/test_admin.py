@@ -1,6 +1,9 @@
 import pytest
+from django.contrib.auth.models import Permission
+from django.test import Client
 from django.urls import reverse
 
+from audit.models import OperatorAction
 from messaging.models import DeliveryAttempt, Message
 
 
@@ -66,12 +69,59 @@ def test_secrets_are_masked_in_the_bot_list(logged_in_superuser, bot):
     assert bot.secret[:4] in response.content.decode()
 
 
-def test_superusers_can_reveal_the_secret_on_the_bot_page(logged_in_superuser, bot):
+def test_the_bot_page_masks_every_secret_until_shown(logged_in_superuser, bot):
     page = logged_in_superuser.get(
         reverse("admin:conversations_bot_change", args=[bot.pk])
     ).content.decode()
-    assert bot.secret in page and "data-copy" in page
+    assert bot.secret not in page and bot.signing_secret not in page  # not even in the source
+    assert bot.secret[:4] in page
+    for which in ("secret", "signing_secret"):
+        url = reverse("admin:conversations_bot_reveal_secret", args=[bot.pk, which])
+        assert f'data-reveal-url="{url}"' in page
+    assert "botadmin/reveal.js" in page and "botadmin/copy.js" in page
     assert bot.agent_token not in page  # tokens are write-only
+
+
+def test_show_reveals_a_secret_to_a_superuser_and_audits_which_one(logged_in_superuser, bot):
+    url = reverse("admin:conversations_bot_reveal_secret", args=[bot.pk, "signing_secret"])
+
+    answer = logged_in_superuser.post(url)
+
+    assert answer.json() == {"value": bot.signing_secret}
+    entry = OperatorAction.objects.get(action="secret.reveal")
+    assert entry.bot == bot and entry.actor.username == "root"
+    assert entry.details == {"secret": "signing_secret", "via": "admin"}
+    assert bot.signing_secret not in f"{entry.summary} {entry.details} {entry.target_label}"
+
+
+def test_show_is_a_csrf_protected_post(superuser, bot):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(superuser)
+    url = reverse("admin:conversations_bot_reveal_secret", args=[bot.pk, "secret"])
+
+    assert client.get(url).status_code == 405
+    assert client.post(url).status_code == 403  # no CSRF token
+    assert not OperatorAction.objects.filter(action="secret.reveal").exists()
+
+
+def test_show_is_refused_to_those_who_may_not_see_the_secret(client, bot, make_bot, make_operator):
+    url = reverse("admin:conversations_bot_reveal_secret", args=[bot.pk, "secret"])
+    viewer = make_operator("viewer", bot)
+    viewer.user_permissions.remove(Permission.objects.get(codename="administer_bot"))
+    client.force_login(viewer)
+    page = client.get(reverse("admin:conversations_bot_change", args=[bot.pk])).content.decode()
+    assert "data-reveal-url" not in page
+    assert client.post(url).status_code == 403
+
+    client.force_login(make_operator("admin-of-another", make_bot(name="other")))
+    assert client.post(url).status_code == 404
+    assert not OperatorAction.objects.filter(action="secret.reveal").exists()
+
+
+def test_showing_something_that_is_no_secret_is_not_found(logged_in_superuser, bot):
+    url = reverse("admin:conversations_bot_reveal_secret", args=[bot.pk, "name"])
+    assert logged_in_superuser.post(url).status_code == 404
+    assert not OperatorAction.objects.filter(action="secret.reveal").exists()
 
 
 def test_operators_never_see_secrets_in_clear(client, bot, make_operator):

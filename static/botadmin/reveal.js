@@ -1,8 +1,10 @@
-// The console's bot page: "Reveal" asks the server for one secret (audited) and
-// shows it with a copy button in place of the masked value.
+// Masked secrets (console pages and the admin's bot page): "Reveal" posts to the
+// server for one secret (CSRF-protected, audited) and shows it in place of the
+// masked value; the same button then copies it (copy.js, data-copy).
 document.addEventListener("click", function (event) {
   const button = event.target.closest("[data-reveal-url]");
   if (!button) return;
+  event.preventDefault();
   const token = document.querySelector("[name=csrfmiddlewaretoken]").value;
   fetch(button.dataset.revealUrl, {
     method: "POST",
