@@ -99,6 +99,7 @@ class WeComAppSettings(forms.Form):
         max_length=32,
         required=False,
         validators=[_alphanumeric],
+        widget=forms.PasswordInput,
         help_text=_("接收消息 Token; generated when left empty."),
     )
     encoding_aes_key = forms.CharField(
@@ -107,6 +108,7 @@ class WeComAppSettings(forms.Form):
         max_length=43,
         required=False,
         validators=[_alphanumeric],
+        widget=forms.PasswordInput,
         help_text=_("接收消息 EncodingAESKey; generated when left empty."),
     )
     miniprogram_notice = forms.BooleanField(

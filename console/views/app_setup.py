@@ -3,8 +3,8 @@
 What an operator pastes into WeCom's 接收消息 page (callback URL, token,
 EncodingAESKey), whether WeCom's last URL check and last callback got
 through, a test message to a member, app chats, and — when WeCom refused this
-server's IP (60020) — the IP to add to 企业可信IP. Only operators who may
-change bots see it: the token and key are secrets.
+server's IP (60020) — the IP to add to 企业可信IP. Only bot admins see it;
+the token and key are secrets, masked until revealed (console:bot_reveal, audited).
 """
 
 from __future__ import annotations
@@ -64,6 +64,7 @@ def app_setup(request, bot_id: int):
         "console/app_setup.html",
         {
             "bot": bot,
+            "is_bot_admin": True,  # _setup_bot let no one else in
             "callback_url": request.build_absolute_uri(connector.callback_path(bot)),
             "token": values.get("callback_token", ""),
             "key": values.get("encoding_aes_key", ""),

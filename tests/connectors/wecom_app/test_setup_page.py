@@ -4,6 +4,7 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.urls import reverse
 
+from audit.models import OperatorAction
 from conversations.models import Bot, Conversation
 from messaging.models import Message
 
@@ -22,12 +23,55 @@ def page(client, bot):
     return client.get(reverse("console:app_setup", args=[bot.pk]))
 
 
-def test_the_page_shows_the_callback_url_token_and_key_to_paste(client, operator, app_bot):
+def test_the_page_shows_the_callback_url_and_masks_the_token_and_key(client, operator, app_bot):
     html = page(client, app_bot).content.decode()
 
     assert f"http://testserver/api/wecom_app/{app_bot.pk}/callback" in html
-    assert TOKEN in html and AES_KEY in html
-    assert f'data-copy="{AES_KEY}"' in html
+    assert TOKEN not in html and AES_KEY not in html  # not even in the page source
+    assert TOKEN[:4] in html and AES_KEY[:4] in html
+    for which in ("callback_token", "encoding_aes_key"):
+        assert f'data-reveal-url="{reveal_url(app_bot, which)}"' in html
+    assert "csrfmiddlewaretoken" in html and "botadmin/reveal.js" in html
+
+
+def reveal_url(bot, which):
+    return reverse("console:bot_reveal", args=[bot.pk, which])
+
+
+@pytest.mark.parametrize(
+    ("which", "value"), [("callback_token", TOKEN), ("encoding_aes_key", AES_KEY)]
+)
+def test_a_bot_admin_reveals_the_token_or_key_and_it_is_audited(
+    client, operator, app_bot, which, value
+):
+    answer = client.post(reveal_url(app_bot, which))
+
+    assert answer.json() == {"value": value}  # the button then copies it (reveal.js)
+    entry = OperatorAction.objects.get(action="secret.reveal")
+    assert entry.bot == app_bot and entry.actor == operator
+    assert entry.details == {"secret": which, "via": "console"}
+    assert value not in f"{entry.summary} {entry.details}"
+
+
+def test_the_token_is_refused_to_an_operator_who_is_no_bot_admin_and_to_others(
+    client, make_operator, make_bot, app_bot
+):
+    user = make_operator("viewer", app_bot)
+    user.user_permissions.remove(Permission.objects.get(codename="administer_bot"))
+    client.force_login(user)
+    assert client.post(reveal_url(app_bot, "callback_token")).status_code == 403
+
+    client.force_login(make_operator("stranger", make_bot(name="elsewhere")))
+    assert client.post(reveal_url(app_bot, "callback_token")).status_code == 404
+    assert client.get(reveal_url(app_bot, "callback_token")).status_code in (404, 405)
+    assert not OperatorAction.objects.filter(action="secret.reveal").exists()
+
+
+def test_the_connector_form_never_fills_in_the_token_or_key(client, operator, app_bot):
+    html = client.get(reverse("console:bot", args=[app_bot.pk])).content.decode()
+
+    assert 'id="connector-form"' in html
+    assert TOKEN not in html and AES_KEY not in html
 
 
 def test_the_conversation_list_links_to_it(client, operator, app_bot):
