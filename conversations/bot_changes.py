@@ -5,9 +5,11 @@ them is decided by the caller (conversations/roles.py)."""
 
 from __future__ import annotations
 
+from django.contrib.auth import get_user_model
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import transaction
 
+from audit.models import OperatorAction
 from audit.services import record_action
 from connectors import bot_settings
 from connectors.registry import connector_class
@@ -99,6 +101,20 @@ def record_operator_change(bot: Bot, user, actor, *, operator: bool) -> None:
         summary=verb.format(user.get_username()) + " the operators.",
         details={"user": user.pk, "username": user.get_username()},
     )
+
+
+def removed_operator(bot: Bot, user_id: int | None):
+    """The user with this id if they were removed from the bot's operators and are not
+    one again, else None: only the bot's own former operators are named to its admins
+    (as its audit log names them), never any user by id."""
+    if user_id is None or bot.operators.filter(pk=user_id).exists():
+        return None
+    removals = OperatorAction.objects.filter(
+        bot=bot, action="bot.operator_remove", details__user=user_id
+    )
+    if not removals.exists():
+        return None
+    return get_user_model().objects.filter(pk=user_id).first()
 
 
 def request_sync_by(user, bot: Bot, trigger: str) -> tuple[SyncRun, bool]:

@@ -208,3 +208,24 @@ def test_a_user_who_operates_no_bot_and_may_not_create_one_is_told_whom_to_ask(
 
     assert "请联系管理员把你加入机器人的操作员" in shown
     assert reverse("console:bot_create") not in shown
+
+
+def test_the_rotate_page_names_only_an_operator_removed_from_this_bot(
+    operator_client, operator, bot, other_bot, make_operator
+):
+    from conversations.bot_changes import set_operator
+
+    rotate = reverse("console:bot_rotate", args=[bot.pk])
+    former = make_operator("former-op", bot)
+    operator_client.post(reverse("console:bot_operator_remove", args=[bot.pk, former.pk]))
+    elsewhere = make_operator("other-bots-op", other_bot)
+    set_operator(other_bot, elsewhere, operator, operator=False)  # removed from another bot
+    stranger = make_operator("stranger-name")
+
+    page = operator_client.get(f"{rotate}?removed={former.pk}").content.decode()
+    assert 'role="alert"' in page and "former-op" in page
+    for user in (stranger, elsewhere):
+        page = operator_client.get(f"{rotate}?removed={user.pk}").content.decode()
+        assert user.username not in page and 'role="alert"' not in page
+    page = operator_client.get(f"{rotate}?removed={operator.pk}").content.decode()
+    assert 'role="alert"' not in page  # still an operator: nobody was removed
