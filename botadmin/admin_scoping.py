@@ -152,6 +152,21 @@ class VisibleRelatedFilter(admin.RelatedFieldListFilter):
         return [(row.pk, str(row)) for row in rows.order_by(*(ordering or ("pk",)))]
 
 
+class VisibleValuesFilter(admin.AllValuesFieldListFilter):
+    """A list filter on a value of a related row with a bot (`message__msgtype`) that
+    offers only the values of the user's bots: Django's reads every row of the
+    related table, which shows a scoped operator what other bots received."""
+
+    def __init__(self, field, request, params, model, model_admin, field_path):
+        super().__init__(field, request, params, model, model_admin, field_path)
+        if not request.user.is_superuser:
+            visible = bots_visible_to(request.user).values("pk")
+            rows = field.model._default_manager.filter(bot__in=visible)
+            self.lookup_choices = (
+                rows.distinct().order_by(field.name).values_list(field.name, flat=True)
+            )
+
+
 class ReadOnlyAdminMixin:
     """History is never edited: view-only, no add, no delete."""
 

@@ -17,6 +17,7 @@ from botadmin.admin_scoping import (
     BotScopedAdminMixin,
     ReadOnlyAdminMixin,
     VisibleRelatedFilter,
+    VisibleValuesFilter,
 )
 from botadmin.reasons import admin_display
 from conversations.roles import ADMINISTER_PERMISSION
@@ -267,7 +268,7 @@ class WebhookDeliveryAdmin(ReadOnlyAdminMixin, BotScopedAdminMixin, admin.ModelA
         "status",
         ("endpoint__bot", VisibleRelatedFilter),
         ("endpoint", VisibleRelatedFilter),
-        "message__msgtype",
+        ("message__msgtype", VisibleValuesFilter),
     )
     search_fields = ("message__msgid", "message__upstream_msgid", "endpoint__url")
     list_select_related = ("endpoint", "message")

@@ -114,6 +114,33 @@ def test_the_admins_list_filters_offer_only_the_users_bots(
         assert "own-hooks.example" in page  # the filter still lists the user's own
 
 
+def test_the_deliveries_msgtype_filter_lists_only_the_users_bots_msgtypes(
+    client, make_operator, bot, make_bot, make_conversation, superuser
+):
+    from messaging.models import Message
+
+    other = make_bot(name="rival")
+    for owner, msgtype in ((bot, "text"), (other, "secret_rival_type")):
+        Message.objects.create(
+            bot=owner,
+            conversation=make_conversation(owner, f"wr-{owner.name}"),
+            direction=Message.Direction.IN,
+            msgtype=msgtype,
+            body={},
+            status=Message.Status.RECEIVED,
+            source=Message.Source.AGENT,
+        )
+    url = reverse("admin:forwarding_webhookdelivery_changelist")
+    client.force_login(make_operator("alice", bot))
+
+    page = client.get(url).content.decode()
+
+    assert "message__msgtype=text" in page
+    assert "secret_rival_type" not in page
+    client.force_login(superuser)
+    assert "secret_rival_type" in client.get(url).content.decode()
+
+
 class Intranet(LocalServer):
     """An internal service that is not an agent: its pages must never reach the operator."""
 
