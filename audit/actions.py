@@ -76,6 +76,15 @@ def words(code: str) -> str:
     return str(WORDS.get(code, code))
 
 
-def choices() -> list[tuple[str, str]]:
-    """For a filter: every known code with its words, in the order above."""
-    return [(code, str(label)) for code, label in WORDS.items()]
+# Actions about users and groups have no bot: only superusers read them, so only
+# their filters offer them.
+SUPERUSERS_ONLY = {code for code in WORDS if code.startswith(("user.", "group."))}
+
+
+def choices(user) -> list[tuple[str, str]]:
+    """For a filter: every code `user` may read entries of, with its words, in the order above."""
+    return [
+        (code, str(label))
+        for code, label in WORDS.items()
+        if user.is_superuser or code not in SUPERUSERS_ONLY
+    ]

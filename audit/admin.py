@@ -18,7 +18,7 @@ class ActionFilter(admin.SimpleListFilter):
     parameter_name = "action"
 
     def lookups(self, request, model_admin):
-        return actions.choices()
+        return actions.choices(request.user)
 
     def queryset(self, request, queryset):
         return queryset.filter(action=self.value()) if self.value() else queryset

@@ -58,8 +58,9 @@ def operator_actions(request):
         actions = actions.filter(bot__in=bots)
     if bot_id := int_param(request, "bot"):
         actions = actions.filter(bot_id=bot_id)
+    choices = audit_actions.choices(request.user)
     action = request.GET.get("action", "")
-    if action in audit_actions.WORDS:
+    if action in dict(choices):
         actions = actions.filter(action=action)
     else:
         action = ""
@@ -72,6 +73,6 @@ def operator_actions(request):
             "bots": bots.order_by("name"),
             "selected_bot": bot_id,
             "action": action,
-            "action_choices": audit_actions.choices(),
+            "action_choices": choices,
         },
     )

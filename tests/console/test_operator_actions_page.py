@@ -102,3 +102,31 @@ def test_a_revealed_secret_is_named_in_words_never_shown(operator_client, bot):
     body = html.split("<tbody>")[1]
     assert "查看了密钥" in body and "Webhook 签名密钥" in body
     assert bot.signing_secret not in html
+
+
+def test_user_and_group_operations_are_offered_to_superusers_only(client, operator, superuser):
+    url = reverse("console:operator_actions")
+    client.force_login(operator)
+    mine = client.get(url).content.decode()
+    asked = client.get(url + "?action=user.create").content.decode()
+    client.force_login(superuser)
+    theirs = client.get(url).content.decode()
+
+    for code in ("user.create", "user.update", "user.delete", "group.create", "group.delete"):
+        assert f'value="{code}"' not in mine
+        assert f'value="{code}"' in theirs
+    assert 'value="bot.update"' in mine
+    assert "selected>" not in asked.split('name="action"')[1].split("</select>")[0]
+
+
+def test_the_admins_action_filter_offers_user_operations_to_superusers_only(
+    client, operator, superuser
+):
+    from django.contrib.auth.models import Permission
+
+    operator.user_permissions.add(Permission.objects.get(codename="view_operatoraction"))
+    url = reverse("admin:audit_operatoraction_changelist")
+    client.force_login(operator)
+    assert "action=user.create" not in client.get(url).content.decode()
+    client.force_login(superuser)
+    assert "action=user.create" in client.get(url).content.decode()
