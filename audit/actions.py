@@ -35,6 +35,8 @@ WORDS = {
     "message.retry": _("Retried a message"),
     "message.mark_sent": _("Marked a message as sent"),
     "message.cancel": _("Cancelled a message"),
+    "messages.export": _("Exported messages"),
+    "media.fetch_again": _("Fetched a media file again"),
     "endpoint.create": _("Added a webhook endpoint"),
     "endpoint.update": _("Changed a webhook endpoint"),
     "endpoint.test": _("Sent a test event"),

@@ -180,6 +180,9 @@ def action_summary(action) -> str:
         return gettext("succeeded") if action.details["ok"] else gettext("failed")
     if action.action == "secret.reveal" and "secret" in (action.details or {}):
         return secret_label(str(action.details["secret"]))  # which one, never its value
+    if action.action == "messages.export":  # who exported what: the filters, the range
+        filters = (action.details or {}).get("filters") or {}
+        return ", ".join(f"{name}={value}" for name, value in filters.items())
     if action.action == "endpoint.delete":  # the row is gone: its URL says which it was
         return str((action.details or {}).get("url", ""))
     if action.action in audit_actions.SUMMARY_IS_FIELDS and action.target_type:

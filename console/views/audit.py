@@ -6,6 +6,7 @@ from django.utils import timezone
 
 from audit import actions as audit_actions
 from audit.models import OperatorAction
+from audit.services import record_action
 from conversations.services import bots_visible_to
 
 from ..export import csv_lines
@@ -18,12 +19,12 @@ def _filtered(request):
     bots = bots_visible_to(request.user).order_by("name")
     form = AuditFilterForm(request.GET, bots=bots)
     data = form.cleaned_data if form.is_valid() else {}
-    return form, audit_rows(bots, data)
+    return form, data, audit_rows(bots, data)
 
 
 @login_required
 def outbound_log(request):
-    form, rows = _filtered(request)
+    form, _data, rows = _filtered(request)
     page = page_by_id(rows, int_param(request, "before")) if form.is_valid() else None
     export_query = request.GET.copy()
     export_query.pop("before", None)
@@ -42,7 +43,15 @@ def outbound_log(request):
 
 @login_required
 def outbound_csv(request):
-    form, rows = _filtered(request)
+    _form, data, rows = _filtered(request)
+    filters = {name: str(value) for name, value in data.items() if value}
+    record_action(
+        request.user,
+        "messages.export",
+        bot=data.get("bot"),
+        summary="Exported the outbound messages as CSV in the console.",
+        details={"filters": filters, "via": "console"},
+    )
     filename = f"botadmin-outbound-{timezone.localtime():%Y%m%d-%H%M%S}.csv"
     response = StreamingHttpResponse(csv_lines(rows), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'

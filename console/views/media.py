@@ -5,6 +5,7 @@ from django.http import Http404, HttpResponse
 from django.urls import reverse
 from django.views.decorators.http import require_POST, require_safe
 
+from audit.services import record_action
 from messaging import media_fetch
 from messaging.media_links import file_response
 from messaging.models import Message, MessageMedia
@@ -36,7 +37,15 @@ def media_file(request, bot_id: int, pk: int, message_id: int, media_id: int, va
 def fetch_again(request, bot_id: int, pk: int, message_id: int, media_id: int):
     """ "Fetch again" on a bubble whose media could not be fetched: the bubble, redrawn."""
     bot, conversation, row = _media_or_404(request, bot_id, pk, message_id, media_id)
-    media_fetch.fetch_again(row)
+    if media_fetch.fetch_again(row):
+        record_action(
+            request.user,
+            "media.fetch_again",
+            bot=bot,
+            target=row.message,
+            summary=f"Fetched the {row.kind} of message {row.message_id} again.",
+            details={"media": row.pk, "message": row.message_id},
+        )
     base_url = reverse("console:history", args=[bot.pk, conversation.pk])
     message = history.pending_in(conversation, [message_id])
     drawn = bubbles.draw(

@@ -4,6 +4,7 @@ import io
 import pytest
 from django.urls import reverse
 
+from audit.models import OperatorAction
 from audit.services import record_action
 from messaging.models import Message
 
@@ -51,6 +52,35 @@ def test_audit_filters_apply_to_the_page_and_the_export(operator_client, group, 
     assert [m.search_text for m in page.context["page"].rows] == ["a"]
     assert [row["content"] for row in export] == ["a"]
     assert 'href="/console/audit/export.csv?status=failed"' in page.content.decode()
+
+
+def test_a_csv_export_is_in_the_audit_log_with_its_filters(
+    operator_client, operator, bot, group, make_message
+):
+    make_message(group, direction="out", text="a", status=Message.Status.FAILED)
+
+    read_csv(
+        operator_client.get(
+            CSV, {"bot": bot.pk, "status": "failed", "date_from": "2026-01-01", "q": ""}
+        )
+    )
+
+    entry = OperatorAction.objects.get(action="messages.export")
+    assert entry.actor == operator and entry.bot == bot
+    assert entry.details == {
+        "filters": {"bot": bot.name, "status": "failed", "date_from": "2026-01-01"},
+        "via": "console",
+    }
+    actions = operator_client.get(reverse("console:operator_actions")).content.decode()
+    row = actions.split("<tbody>")[1]
+    assert "导出了消息" in row and "status=failed" in row and "date_from=2026-01-01" in row
+
+
+def test_a_csv_export_of_all_my_bots_is_recorded_without_a_bot(operator_client, operator):
+    read_csv(operator_client.get(CSV))
+
+    entry = OperatorAction.objects.get(action="messages.export")
+    assert entry.actor == operator and entry.bot is None and entry.details["filters"] == {}
 
 
 def test_csv_export_streams_every_row_in_batches(operator_client, group, make_message, monkeypatch):

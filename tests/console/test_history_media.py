@@ -14,6 +14,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from PIL import Image
 
+from audit.models import OperatorAction
 from media import store
 from messaging import media_links, uploads
 from messaging.models import Message, MessageMedia
@@ -90,7 +91,7 @@ def test_a_file_is_a_download_link_with_its_name_and_size(
 
 
 def test_still_fetching_and_could_not_be_fetched_are_shown_with_fetch_again(
-    operator_client, group, history_url, make_message
+    operator_client, operator, group, history_url, make_message
 ):
     pending, _ = image_message(make_message, group, status="pending")
     failed, media = image_message(
@@ -112,6 +113,12 @@ def test_still_fetching_and_could_not_be_fetched_are_shown_with_fetch_again(
     assert (media.status, media.error) == ("pending", "")
     assert f'id="m{failed.pk}"' in answer.content.decode()
     assert "HTTP 404" not in answer.content.decode()
+    entry = OperatorAction.objects.get(action="media.fetch_again")
+    assert entry.actor == operator and entry.bot == group.bot
+    assert entry.target_id == str(failed.pk) and entry.details["media"] == media.pk
+
+    operator_client.post(again, headers={"HX-Request": "true"})  # already pending: nothing done
+    assert OperatorAction.objects.filter(action="media.fetch_again").count() == 1
 
 
 def test_another_bots_operator_gets_404(
@@ -126,6 +133,7 @@ def test_another_bots_operator_gets_404(
     for suffix in ("", "/thumbnail"):
         assert client.get(media_url(history_url, media, suffix)).status_code == 404
     assert client.post(media_url(history_url, media, "/fetch-again")).status_code == 404
+    assert not OperatorAction.objects.filter(action="media.fetch_again").exists()
     own = reverse("console:history", args=[other_bot.pk, group.pk])
     assert client.get(media_url(own, media)).status_code == 404
 

@@ -191,6 +191,11 @@ def test_export_writes_the_messages_before_a_date_as_json_lines(
     assert rows[0]["body"] == TEXT and rows[0]["created_at"].startswith(
         (timezone.now() - timedelta(days=40)).date().isoformat()[:4]
     )
+    entry = OperatorAction.objects.get(action="messages.export")
+    assert entry.bot == bot and entry.actor is None
+    assert entry.details["count"] == 2 and entry.details["output"] == str(output)
+    assert entry.details["filters"]["before"].startswith(before)
+    assert entry.details["via"] == "command line"
 
 
 def test_the_purge_runs_every_night(settings):

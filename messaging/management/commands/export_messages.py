@@ -1,5 +1,6 @@
 """manage.py export_messages --bot N --before DATE: JSON lines, for those who archive
-before retention deletes (messaging/retention.py)."""
+before retention deletes (messaging/retention.py). Each export is in the audit log
+(the bot, the date, how many messages, where to), also one that failed half-way."""
 
 import json
 import sys
@@ -8,6 +9,7 @@ from datetime import datetime, time
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
+from audit.services import record_action
 from conversations.models import Bot
 from messaging.models import Message
 
@@ -64,6 +66,18 @@ class Command(BaseCommand):
         finally:
             if output:
                 stream.close()
+            record_action(
+                None,
+                "messages.export",
+                bot=the_bot,
+                summary=f"Exported {count} messages created before {cutoff} from the command line.",
+                details={
+                    "filters": {"before": cutoff.isoformat()},
+                    "count": count,
+                    "output": output or "standard output",
+                    "via": "command line",
+                },
+            )
         self.stderr.write(f"Exported {count} messages of bot {the_bot.name} before {cutoff}.")
 
 
