@@ -2,14 +2,31 @@
 
 Django's admin writes its own LogEntry for every add, change and delete, the
 bulk "delete selected" included (`log_deletions`, before the rows go), and
-nothing else reads those. A ModelAdmin with `AuditedAdminMixin` also records
+nothing else reads those. A delete and its entries commit together: Django's
+delete view runs in a transaction, and the mixin runs "delete selected" in one. A ModelAdmin with `AuditedAdminMixin` also records
 an OperatorAction for each, so the console's audit page shows who added,
 changed or deleted which bot, conversation, endpoint or user in the admin.
 The admin's other actions call the services (`rotate_secret`,
 `delivery_actions`, `replay_deliveries`, …), which record themselves.
 """
 
+from functools import wraps
+
+from django.db import router, transaction
+
 from audit.services import record_action
+
+
+def _atomic(action):
+    """An admin action run in one transaction (on the model's database)."""
+
+    @wraps(action)
+    def run(modeladmin, request, queryset):
+        with transaction.atomic(using=router.db_for_write(modeladmin.model)):
+            return action(modeladmin, request, queryset)
+
+    return run
+
 
 # Where the names of the changed fields wait between construct_change_message,
 # the only admin hook that sees the form, and log_addition / log_change, which
@@ -50,6 +67,16 @@ class AuditedAdminMixin:
     def log_change(self, request, obj, message):
         self._record(request, "change", obj, request.__dict__.pop(_CHANGED, []))
         return super().log_change(request, obj, message)
+
+    def get_actions(self, request):
+        # "Delete selected" writes our entries (log_deletions), then deletes: Django runs
+        # the two outside a transaction (its delete view runs in one), so a delete
+        # that failed would leave entries of deletions that never happened.
+        actions = super().get_actions(request)
+        if "delete_selected" in actions:
+            function, name, description = actions["delete_selected"]
+            actions["delete_selected"] = (_atomic(function), name, description)
+        return actions
 
     def log_deletions(self, request, queryset):
         for obj in queryset:

@@ -5,6 +5,8 @@ import pytest
 from django.contrib.admin import site
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
+from django.db import DatabaseError
+from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
@@ -109,6 +111,32 @@ def test_bulk_deleted_bots_are_each_on_record(anna_client, bot_admin, make_bot):
         (bot_admin, "old-1"),
         (bot_admin, "old-2"),
     ]
+
+
+@pytest.mark.parametrize(
+    ("model", "code"),
+    [("conversations_bot", "bot.delete"), ("conversations_conversation", "conversation.delete")],
+)
+def test_a_bulk_delete_that_fails_leaves_no_entry(
+    anna_client, bot_admin, bot, make_bot, make_conversation, monkeypatch, model, code
+):
+    """The entries and the deletion commit together (the database refusing the
+    delete is simulated in Django's QuerySet.delete, after log_deletions ran)."""
+    doomed = [make_bot(name="keep-1"), make_bot(name="keep-2")]
+    for each in doomed:
+        each.operators.add(bot_admin)
+    if model == "conversations_conversation":
+        doomed = [make_conversation(bot, "wrKeep1"), make_conversation(bot, "wrKeep2")]
+
+    def refused(queryset):
+        raise DatabaseError("the database refused the delete")
+
+    monkeypatch.setattr(QuerySet, "delete", refused)
+    with pytest.raises(DatabaseError):
+        bulk_delete(anna_client, model, doomed)
+
+    assert not OperatorAction.objects.filter(action=code).exists()
+    assert all(type(row).objects.filter(pk=row.pk).exists() for row in doomed)
 
 
 def test_conversations_added_changed_and_deleted_in_the_admin_are_on_record(
