@@ -38,6 +38,7 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 from django.conf import settings
+from django.utils.translation import gettext_noop
 from requests.adapters import HTTPAdapter
 from requests.structures import CaseInsensitiveDict
 from urllib3.connection import HTTPConnection, HTTPSConnection
@@ -45,13 +46,18 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from . import jsontext
 from .logging import mask_secrets
+from .reasons import Reason
 
 USER_AGENT = "botadmin/1"
 _local = threading.local()
 
 
 class UnsafeURLError(ValueError):
-    """The URL may not be requested (scheme, or a private/unresolvable host)."""
+    """The URL may not be requested (scheme, or a private/unresolvable host).
+
+    Raised with a `botadmin.reasons.Reason` (its text is the English): a caller that
+    stores or shows why keeps it with `reasons.of(error)`, so it reads in the
+    operator's language."""
 
 
 @dataclass
@@ -101,30 +107,32 @@ def check_url(
         allow_private = settings.BOTADMIN_ALLOW_PRIVATE_URLS
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https"):
-        raise UnsafeURLError(
-            f"only http and https URLs are allowed, not {parts.scheme or 'none'!r}"
-        )
+        only = gettext_noop("only http and https URLs are allowed, not %(scheme)s")
+        raise UnsafeURLError(Reason(only, scheme=repr(parts.scheme or "none")))
     if not parts.hostname:
-        raise UnsafeURLError("the URL has no host")
+        raise UnsafeURLError(Reason(gettext_noop("the URL has no host")))
     if allow_private and not networks:
         return
     try:
         port = parts.port or (443 if parts.scheme == "https" else 80)
         infos = socket.getaddrinfo(parts.hostname, port, proto=socket.IPPROTO_TCP)
     except (socket.gaierror, UnicodeError, ValueError) as error:
-        raise UnsafeURLError(f"cannot resolve {parts.hostname}: {error}") from None
+        unresolved = gettext_noop("cannot resolve %(host)s: %(error)s")
+        raise UnsafeURLError(Reason(unresolved, host=parts.hostname, error=str(error))) from None
     for info in infos:
         address = _address(info[4][0])
         if networks:
             if _outside(address, networks):
-                raise UnsafeURLError(
-                    f"{parts.hostname} resolves to {address}, outside the allowed networks"
+                outside = gettext_noop(
+                    "%(host)s resolves to %(address)s, outside the allowed networks"
                 )
+                raise UnsafeURLError(Reason(outside, host=parts.hostname, address=str(address)))
         elif _refused(address):
-            raise UnsafeURLError(
-                f"{parts.hostname} resolves to {address}, a private or reserved address "
+            private = gettext_noop(
+                "%(host)s resolves to %(address)s, a private or reserved address "
                 "(set BOTADMIN_ALLOW_PRIVATE_URLS to allow it)"
             )
+            raise UnsafeURLError(Reason(private, host=parts.hostname, address=str(address)))
 
 
 def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
@@ -239,16 +247,18 @@ class _PeerChecked:
         address = _address(sock.getpeername()[0])
         if self.networks and _outside(address, self.networks):
             sock.close()
-            raise UnsafeURLError(
-                f"{self.host} now resolves to {address}, outside the allowed networks"
+            outside = gettext_noop(
+                "%(host)s now resolves to %(address)s, outside the allowed networks"
             )
+            raise UnsafeURLError(Reason(outside, host=self.host, address=str(address)))
         if not self.networks and _refused(address):
             sock.close()
-            raise UnsafeURLError(
-                f"{self.host} now resolves to {address}, a private or reserved address "
+            rebound = gettext_noop(
+                "%(host)s now resolves to %(address)s, a private or reserved address "
                 "(its DNS answer changed after the check; set BOTADMIN_ALLOW_PRIVATE_URLS "
                 "to allow private addresses)"
             )
+            raise UnsafeURLError(Reason(rebound, host=self.host, address=str(address)))
         return sock
 
 
@@ -395,7 +405,8 @@ def request(
                         truncated=truncated,
                         elapsed_ms=int(response.elapsed.total_seconds() * 1000),
                     )
-            raise UnsafeURLError(f"more than {max_redirects} redirects")
+            redirects = gettext_noop("more than %(count)s redirects")
+            raise UnsafeURLError(Reason(redirects, count=max_redirects))
     except requests.RequestException as error:
         _mask_texts(error)
         raise

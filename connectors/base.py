@@ -24,7 +24,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import gettext_noop
 from urllib3.exceptions import NameResolutionError, NewConnectionError
 
-from botadmin import http
+from botadmin import http, reasons
 from botadmin.reasons import Reason
 
 if TYPE_CHECKING:
@@ -275,7 +275,9 @@ def download_media(url: str, max_bytes: int, what: str = "media") -> bytes:
         response = http.request("GET", url, max_bytes=max_bytes, max_redirects=3)
     except http.UnsafeURLError as error:
         refused = gettext_noop("%(what)s URL refused: %(error)s")
-        raise SendRefused.of(Outcome.FAILED, Reason(refused, what=what, error=str(error))) from None
+        raise SendRefused.of(
+            Outcome.FAILED, Reason(refused, what=what, error=reasons.of(error))
+        ) from None
     except requests.RequestException as error:
         failed = gettext_noop("cannot download the %(what)s: %(error)s")
         raise SendRefused.of(Outcome.RETRY, Reason(failed, what=what, error=str(error))) from None
@@ -309,7 +311,7 @@ def unrepeatable_send_failure(error: http.UnsafeURLError | requests.RequestExcep
     """A send to a side that does not deduplicate failed in transport: repeat it only when it
     certainly never left; when it may have arrived, an operator decides (uncertain)."""
     if isinstance(error, http.UnsafeURLError):
-        return SendResult(Outcome.FAILED, str(error))
+        return SendResult(Outcome.FAILED, reasons.of(error))
     if isinstance(error, requests.ConnectionError):
         if never_connected(error):
             return SendResult(

@@ -9,7 +9,7 @@ from django.core.validators import URLValidator
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import gettext_noop
 
-from botadmin import http
+from botadmin import http, reasons
 from botadmin.jsontext import unstorable
 from botadmin.reasons import Reason
 from conversations.secrets import generate_agent_token
@@ -76,7 +76,7 @@ class BridgeSettings(forms.Form):
                     code="agent_network",
                     params={
                         "networks": ", ".join(settings.BOTADMIN_AGENT_NETWORKS),
-                        "reason": error,
+                        "reason": reasons.translate(reasons.of(error)),
                     },
                 ) from None
         return url
@@ -158,7 +158,7 @@ class BridgeConnector(Connector):
             )
         except http.UnsafeURLError as error:
             refused = gettext_noop("agent URL refused: %(error)s")
-            return SendResult(Outcome.FAILED, detail=Reason(refused, error=str(error)))
+            return SendResult(Outcome.FAILED, detail=Reason(refused, error=reasons.of(error)))
         except requests.Timeout as error:
             # Safe to repeat: the agent answers a known id without sending again.
             timed_out = gettext_noop("agent timed out: %(error)s")

@@ -21,7 +21,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.utils.translation import gettext_noop
 
-from botadmin import http
+from botadmin import http, reasons
 from botadmin.reasons import Reason
 
 from .multipart import media_form
@@ -121,7 +121,7 @@ def _fetch_token(app: App, store: bool) -> str:
             params={"corpid": app.corp_id, "corpsecret": app.secret},
         )
     except http.UnsafeURLError as error:
-        raise TokenError(str(error), reached=False) from None
+        raise TokenError(reasons.of(error), reached=False) from None
     except requests.RequestException as error:
         unreachable = gettext_noop("cannot reach WeCom for an access token: %(error)s")
         raise TokenError(Reason(unreachable, error=str(error)), reached=False) from None

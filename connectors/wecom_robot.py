@@ -25,7 +25,7 @@ from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import gettext_noop
 
-from botadmin import http
+from botadmin import http, reasons
 from botadmin.cache import best_effort
 from botadmin.reasons import Reason
 
@@ -243,7 +243,7 @@ class WeComRobotConnector(Connector):
                 headers={"Content-Type": content_type},
             )
         except http.UnsafeURLError as error:
-            raise SendRefused.of(Outcome.FAILED, str(error)) from None
+            raise SendRefused.of(Outcome.FAILED, reasons.of(error)) from None
         except requests.RequestException as error:
             failed = gettext_noop("media upload failed: %(error)s")
             raise SendRefused.of(Outcome.RETRY, Reason(failed, error=str(error))) from None

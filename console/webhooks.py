@@ -11,7 +11,7 @@ from django.conf import settings
 from django.db.models import Prefetch
 from django.utils.translation import gettext_lazy as _
 
-from botadmin import http
+from botadmin import http, reasons
 from conversations.roles import is_bot_admin
 from forwarding.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from messaging.inbound import OBJECT_MODELS
@@ -87,7 +87,8 @@ class EndpointForm(forms.ModelForm):
                 http.check_url(url)
             except http.UnsafeURLError as refused:
                 raise forms.ValidationError(
-                    _("This URL is not allowed: %(reason)s.") % {"reason": refused}
+                    _("This URL is not allowed: %(reason)s.")
+                    % {"reason": reasons.translate(reasons.of(refused))}
                 ) from None
         return url
 

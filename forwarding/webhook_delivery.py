@@ -28,7 +28,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_noop
 from standardwebhooks.webhooks import Webhook
 
-from botadmin import http, metrics
+from botadmin import http, metrics, reasons
 from botadmin.logging import MASK
 from botadmin.reasons import Reason
 from messaging.media_fetch import forwardable
@@ -232,7 +232,10 @@ def post_signed(
             max_bytes=KEEP_BYTES,
         )
     except http.UnsafeURLError as error:
-        refused = Reason(gettext_noop("URL refused: %(error)s"), error=str(error)[:KEEP_BYTES])
+        refused = Reason(
+            gettext_noop("URL refused: %(error)s"),
+            error=reasons.shorten(reasons.of(error), KEEP_BYTES),
+        )
         return result(WebhookAttempt.Outcome.REFUSED, None, refused)
     except requests.RequestException as error:
         failed = Reason(

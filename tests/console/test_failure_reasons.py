@@ -204,3 +204,17 @@ def test_why_an_endpoint_was_disabled_reads_in_chinese_in_the_admin(
     url = reverse("admin:forwarding_webhookendpoint_change", args=[endpoint.pk])
     assert "所有投递已连续失败 3 天。" in client.get(url).content.decode()
     assert delivery.status == "pending"  # waits for the endpoint to be re-enabled
+
+
+def test_a_refused_endpoint_url_says_why_in_the_operators_language(
+    hooked_bot, receiver, forwarded, client, settings
+):
+    settings.BOTADMIN_ALLOW_PRIVATE_URLS = False  # the receiver listens on 127.0.0.1
+
+    delivery = forwarded(hooked_bot)
+
+    page = trace(client, delivery.message)
+    assert "URL 被拒绝：127.0.0.1 解析为 127.0.0.1，这是私有或保留地址" in page
+    choose_english(client)
+    page = trace(client, delivery.message)
+    assert "URL refused: 127.0.0.1 resolves to 127.0.0.1, a private or reserved address" in page
