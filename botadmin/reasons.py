@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 
 from django.db import models
+from django.utils import translation
 from django.utils.translation import gettext
 
 # What a stored reason starts with; a plain text that happens to start so is
@@ -56,6 +57,14 @@ class Reason(str):
     def shortened(self, limit: int) -> Reason:
         """The same reason with each text parameter cut to `limit` characters."""
         return Reason(self.msgid, **{k: shorten(v, limit) for k, v in self.params.items()})
+
+
+def label(lazy) -> Reason:
+    """A lazily translated word of ours (a choice's label, a connector's label) as a
+    Reason: its English text is its msgid, so it reads in the reader's language where
+    it is shown, whichever app's catalogue translates it."""
+    with translation.override("en"):
+        return Reason(str(lazy))
 
 
 def translate(text) -> str:

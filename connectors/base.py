@@ -87,7 +87,9 @@ class ConnectorError(Exception):
     Its text is a classification an operator may see and the audit log may
     keep: never the other side's answer, which could be any internal
     service's page when an address is wrong. What the answer said goes in
-    `detail`, for the server's log only.
+    `detail`, for the server's log only. Word it as a `botadmin.reasons.Reason`
+    (the contact sync, "Test the connection" and the media archive keep it with
+    `reasons.of(error)` and show it in the operator's language).
     """
 
     def __init__(self, message: str, *, detail: str = ""):
@@ -97,6 +99,11 @@ class ConnectorError(Exception):
 
 class MediaGone(ConnectorError):
     """The source cannot give this media any more: retrying will not help."""
+
+
+def too_large(max_bytes: int) -> Reason:
+    """Why media was not fetched: more than `max_bytes`."""
+    return Reason(gettext_noop("larger than the %(limit)s bytes media limit"), limit=max_bytes)
 
 
 @dataclass
@@ -220,7 +227,8 @@ class Connector:
 
     def fetch_contacts(self, kind: str, cursor: str | None = None) -> ContactPage:
         """One page of `user` or `group` contacts; raises ConnectorError."""
-        raise ConnectorError(f"{self.english_label()} cannot list contacts")
+        cannot = gettext_noop("%(connector)s cannot list contacts")
+        raise ConnectorError(Reason(cannot, connector=reasons.label(self.label)))
 
     def check_contact(self, conversation: Conversation) -> bool:
         """Whether an operator-entered contact still works (connectors that cannot list).
@@ -228,11 +236,13 @@ class Connector:
         False means gone for good (e.g. the robot was removed); raises
         ConnectorError when the answer is unknown.
         """
-        raise ConnectorError(f"{self.english_label()} cannot check contacts")
+        cannot = gettext_noop("%(connector)s cannot check contacts")
+        raise ConnectorError(Reason(cannot, connector=reasons.label(self.label)))
 
     def create_group(self, name: str, owner: str, members: list[str], chatid: str = "") -> str:
         """Create a group chat; its id. Raises ConnectorError."""
-        raise ConnectorError(f"{self.english_label()} cannot create group chats")
+        cannot = gettext_noop("%(connector)s cannot create group chats")
+        raise ConnectorError(Reason(cannot, connector=reasons.label(self.label)))
 
     def check(self) -> str:
         """Test the connection; return a short description or raise ConnectorError."""
@@ -244,7 +254,8 @@ class Connector:
         Raises MediaGone when they cannot be had any more (also for more than
         `max_bytes`), ConnectorError when a later try may work.
         """
-        raise MediaGone(f"{self.english_label()} cannot fetch received media")
+        cannot = gettext_noop("%(connector)s cannot fetch received media")
+        raise MediaGone(Reason(cannot, connector=reasons.label(self.label)))
 
     def learn(self) -> dict[str, Any] | None:
         """What the other side says about itself, kept in Bot.connector_state.

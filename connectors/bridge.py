@@ -25,11 +25,13 @@ from .base import (
     MediaRef,
     Outcome,
     SendResult,
+    too_large,
 )
 
 # Agent answers that mean "busy, try again" rather than "refused".
 RETRYABLE_ERRCODES = frozenset({45009, -1})
 RETRYABLE_STATUSES = frozenset({408, 429})
+PROTOCOL_ERROR = gettext_noop("protocol error: %(problem)s")
 CONTACT_KINDS = {"user": "users", "group": "groups"}
 AGENT_TOKEN_MIN_LENGTH = 32
 # What an agent without GET /capabilities sends (bridge-protocol.md section 5).
@@ -122,13 +124,14 @@ class BridgeConnector(Connector):
         try:
             response = self._request("GET", "/capabilities")
         except (requests.RequestException, http.UnsafeURLError) as error:
-            raise ConnectorError(f"agent unreachable: {error.__class__.__name__}") from None
+            raise ConnectorError(_unreachable(error)) from None
         if response.status == 404:
             return {"msgtypes": sorted(V1_MSGTYPES), "capabilities": "v1"}
         data = _json_envelope(response)
         msgtypes = data.get("msgtypes")
         if not isinstance(msgtypes, list) or not all(isinstance(m, str) for m in msgtypes):
-            raise ConnectorError("protocol error: `msgtypes` must be a list of strings")
+            not_a_list = gettext_noop("protocol error: `msgtypes` must be a list of strings")
+            raise ConnectorError(Reason(not_a_list))
         return {"msgtypes": sorted(set(msgtypes) & ALL_MSGTYPES), "capabilities": "announced"}
 
     def _url(self, path: str) -> str:
@@ -157,8 +160,7 @@ class BridgeConnector(Connector):
                 "POST", "/send", json=payload, headers={"Idempotency-Key": message_id}
             )
         except http.UnsafeURLError as error:
-            refused = gettext_noop("agent URL refused: %(error)s")
-            return SendResult(Outcome.FAILED, detail=Reason(refused, error=reasons.of(error)))
+            return SendResult(Outcome.FAILED, detail=_url_refused(error))
         except requests.Timeout as error:
             # Safe to repeat: the agent answers a known id without sending again.
             timed_out = gettext_noop("agent timed out: %(error)s")
@@ -166,10 +168,7 @@ class BridgeConnector(Connector):
                 Outcome.RETRY, detail=Reason(timed_out, error=error.__class__.__name__)
             )
         except requests.RequestException as error:
-            unreachable = gettext_noop("agent unreachable: %(error)s")
-            return SendResult(
-                Outcome.RETRY, detail=Reason(unreachable, error=error.__class__.__name__)
-            )
+            return SendResult(Outcome.RETRY, detail=_unreachable(error))
         return classify_send_answer(response)
 
     def fetch_media(self, ref: MediaRef, max_bytes: int) -> FetchedMedia:
@@ -184,15 +183,18 @@ class BridgeConnector(Connector):
         try:
             response = self._request("POST", "/media", json=payload, max_bytes=max_bytes + 1)
         except http.UnsafeURLError as error:
-            raise MediaGone(f"agent URL refused: {error}") from None
+            raise MediaGone(_url_refused(error)) from None
         except requests.RequestException as error:
-            raise ConnectorError(f"agent unreachable: {error.__class__.__name__}") from None
+            raise ConnectorError(_unreachable(error)) from None
         if response.status == 404:
-            raise MediaGone("the agent cannot get this media (HTTP 404)")
+            raise MediaGone(Reason(gettext_noop("the agent cannot get this media (HTTP 404)")))
         if response.status != 200:
-            raise ConnectorError(f"agent answered HTTP {response.status}: {response.text[:200]}")
+            answered = gettext_noop("agent answered HTTP %(status)s: %(answer)s")
+            raise ConnectorError(
+                Reason(answered, status=response.status, answer=response.text[:200])
+            )
         if response.truncated:
-            raise MediaGone(f"larger than the {max_bytes} bytes media limit")
+            raise MediaGone(too_large(max_bytes))
         return FetchedMedia(response.content, response.headers.get("Content-Type", ""))
 
     def fetch_contacts(self, kind: str, cursor: str | None = None) -> ContactPage:
@@ -200,16 +202,17 @@ class BridgeConnector(Connector):
         try:
             response = self._request("GET", path, params={"cursor": cursor} if cursor else None)
         except http.UnsafeURLError as error:
-            raise ConnectorError(f"agent URL refused: {error}") from None
+            raise ConnectorError(_url_refused(error)) from None
         except requests.RequestException as error:
-            raise ConnectorError(f"agent unreachable: {error.__class__.__name__}") from None
+            raise ConnectorError(_unreachable(error)) from None
         data = _json_envelope(response)
         items = data.get("data")
         next_cursor = data.get("next_cursor")
         if not isinstance(items, list) or not (next_cursor is None or isinstance(next_cursor, str)):
-            raise ConnectorError(
+            bad_page = gettext_noop(
                 "protocol error: `data` must be a list and `next_cursor` a string or null"
             )
+            raise ConnectorError(Reason(bad_page))
         for item in items:
             if not (
                 isinstance(item, dict)
@@ -217,14 +220,17 @@ class BridgeConnector(Connector):
                 and item["conversation_id"]
                 and isinstance(item.get("name"), str)
             ):
-                raise ConnectorError("protocol error: a bad contact item", detail=str(item)[:200])
+                bad_item = Reason(gettext_noop("protocol error: a bad contact item"))
+                raise ConnectorError(bad_item, detail=str(item)[:200])
             if problem := unstorable(item, "contact"):
-                raise ConnectorError(f"protocol error: {problem}", detail=str(item)[:200])
+                unstorable_item = Reason(PROTOCOL_ERROR, problem=problem)
+                raise ConnectorError(unstorable_item, detail=str(item)[:200])
         return ContactPage(items=items, next_cursor=next_cursor or None)
 
     def check(self) -> str:
         page = self.fetch_contacts("group")
-        return f"agent answered: {len(page.items)} groups on the first page"
+        answered = gettext_noop("agent answered: %(count)s groups on the first page")
+        return Reason(answered, count=len(page.items))
 
 
 def classify_send_answer(response: http.HttpResponse) -> SendResult:
@@ -257,7 +263,7 @@ def classify_send_answer(response: http.HttpResponse) -> SendResult:
             detail=Reason(unexpected, status=status, answer=excerpt),
             http_status=status,
         )
-    protocol_error = gettext_noop("protocol error: %(problem)s")
+    protocol_error = PROTOCOL_ERROR
     try:
         data = response.json()
         errcode = int(data["errcode"])
@@ -288,20 +294,34 @@ def classify_send_answer(response: http.HttpResponse) -> SendResult:
     )
 
 
+def _unreachable(error: Exception) -> Reason:
+    return Reason(gettext_noop("agent unreachable: %(error)s"), error=error.__class__.__name__)
+
+
+def _url_refused(error: http.UnsafeURLError) -> Reason:
+    return Reason(gettext_noop("agent URL refused: %(error)s"), error=reasons.of(error))
+
+
 def _json_envelope(response: http.HttpResponse) -> dict:
-    if response.status in (401, 403):
-        raise ConnectorError(f"the agent refused botadmin's token (HTTP {response.status})")
-    if response.status != 200:
-        raise ConnectorError(f"agent answered HTTP {response.status}", detail=response.text[:200])
+    status = response.status
+    if status in (401, 403):
+        refused = gettext_noop("the agent refused botadmin's token (HTTP %(status)s)")
+        raise ConnectorError(Reason(refused, status=status))
+    if status != 200:
+        answered = Reason(gettext_noop("agent answered HTTP %(status)s"), status=status)
+        raise ConnectorError(answered, detail=response.text[:200])
     try:
         data = response.json()
     except ValueError:
-        raise ConnectorError("protocol error: not JSON", detail=response.text[:200]) from None
+        not_json = Reason(gettext_noop("protocol error: not JSON"))
+        raise ConnectorError(not_json, detail=response.text[:200]) from None
     if not isinstance(data, dict) or data.get("errcode") != 0:
         errcode = data.get("errcode") if isinstance(data, dict) else None
         if not isinstance(errcode, int) or isinstance(errcode, bool):
-            raise ConnectorError("protocol error: no errcode", detail=str(data)[:200])
-        raise ConnectorError(f"agent error: errcode {errcode}", detail=str(data)[:200])
+            no_errcode = Reason(gettext_noop("protocol error: no errcode"))
+            raise ConnectorError(no_errcode, detail=str(data)[:200])
+        agent_error = Reason(gettext_noop("agent error: errcode %(errcode)s"), errcode=errcode)
+        raise ConnectorError(agent_error, detail=str(data)[:200])
     return data
 
 

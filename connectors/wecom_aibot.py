@@ -30,7 +30,7 @@ from django.core.validators import RegexValidator, URLValidator
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import gettext_noop
 
-from botadmin import http
+from botadmin import http, reasons
 from botadmin.reasons import Reason
 
 from .base import (
@@ -45,6 +45,7 @@ from .base import (
     SendResult,
     download_media,
     never_connected,
+    too_large,
 )
 from .filenames import attachment_name, safe_file_name
 from .voice import is_amr
@@ -264,19 +265,24 @@ class WeComAIBotConnector(Connector):
                 max_redirects=3,
             )  # fmt: skip
         except http.UnsafeURLError as error:
-            raise MediaGone(f"media URL refused: {error}") from None
+            refused = gettext_noop("media URL refused: %(error)s")
+            raise MediaGone(Reason(refused, error=reasons.of(error))) from None
         except requests.RequestException as error:
-            raise ConnectorError(f"download failed: {error.__class__.__name__}") from None
+            failed = gettext_noop("download failed: %(error)s")
+            raise ConnectorError(Reason(failed, error=error.__class__.__name__)) from None
         if response.truncated:
-            raise MediaGone(f"larger than the {max_bytes} bytes media limit")
-        if 400 <= response.status < 500 and response.status not in (408, 429):
-            raise MediaGone(f"WeCom answered HTTP {response.status} (the URL lives ~5 minutes)")
+            raise MediaGone(too_large(max_bytes))
+        status = response.status
+        if 400 <= status < 500 and status not in (408, 429):
+            expired = gettext_noop("WeCom answered HTTP %(status)s (the URL lives ~5 minutes)")
+            raise MediaGone(Reason(expired, status=status))
         if not response.ok:
-            raise ConnectorError(f"download answered HTTP {response.status}")
+            answered = gettext_noop("download answered HTTP %(status)s")
+            raise ConnectorError(Reason(answered, status=status))
         try:
             plain = decrypt_media(response.content, aeskey)
         except FrameError as error:
-            raise MediaGone(str(error)) from None
+            raise MediaGone(reasons.of(error)) from None
         # The download names the file (Tencent's SDK reads it there too); the callback does not.
         name = attachment_name(response.headers.get("Content-Disposition", ""))
         name = name or safe_file_name(
@@ -286,10 +292,15 @@ class WeComAIBotConnector(Connector):
 
     def check(self) -> str:
         from conversations import connections
+        from conversations.models import BotConnection
 
         state = connections.status(self.bot)
+        shown = reasons.label(BotConnection.State(state["state"]).label)
         if not state["held"]:
-            raise ConnectorError(
-                f"no AI bot gateway holds the connection ({state['state']}): {state.get('last_error', '')}".strip()
-            )
-        return f"connected through gateway {state['holder']} ({state['state']})"
+            if last_error := state.get("last_error"):
+                why = gettext_noop("no AI bot gateway holds the connection (%(state)s): %(error)s")
+                raise ConnectorError(Reason(why, state=shown, error=last_error))
+            why = gettext_noop("no AI bot gateway holds the connection (%(state)s)")
+            raise ConnectorError(Reason(why, state=shown))
+        held = gettext_noop("connected through gateway %(holder)s (%(state)s)")
+        return Reason(held, holder=state["holder"], state=shown)

@@ -39,6 +39,9 @@ import re
 from dataclasses import dataclass, field
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from django.utils.translation import gettext_noop
+
+from botadmin.reasons import Reason
 
 MEDIA_REFERENCE = "wecom_aibot"
 RESPOND = "aibot_respond_msg"
@@ -214,16 +217,21 @@ def decrypt_media(data: bytes, aeskey: str) -> bytes:
     try:
         key = base64.b64decode(aeskey + "=" * (-len(aeskey) % 4), validate=False)
     except (binascii.Error, ValueError):
-        raise FrameError("the media aeskey is not base64") from None
+        raise FrameError(Reason(gettext_noop("the media aeskey is not base64"))) from None
     if len(key) != 32:
-        raise FrameError(f"the media aeskey is {len(key)} bytes, not 32")
+        wrong_size = gettext_noop("the media aeskey is %(size)s bytes, not 32")
+        raise FrameError(Reason(wrong_size, size=len(key)))
     if not data or len(data) % 16:
-        raise FrameError("the encrypted media is not a whole number of AES blocks")
+        raise FrameError(
+            Reason(gettext_noop("the encrypted media is not a whole number of AES blocks"))
+        )
     decryptor = Cipher(algorithms.AES(key), modes.CBC(key[:16])).decryptor()
     plain = decryptor.update(data) + decryptor.finalize()
     pad = plain[-1]
     if not 1 <= pad <= 32 or plain[-pad:] != bytes([pad]) * pad:
-        raise FrameError("the decrypted media has no valid padding (wrong key?)")
+        raise FrameError(
+            Reason(gettext_noop("the decrypted media has no valid padding (wrong key?)"))
+        )
     return plain[:-pad]
 
 

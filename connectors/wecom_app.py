@@ -26,7 +26,7 @@ from django.core.validators import RegexValidator
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import gettext_noop
 
-from botadmin import http
+from botadmin import http, reasons
 from botadmin.reasons import Reason
 
 from . import wecom_app_api as api
@@ -42,6 +42,7 @@ from .base import (
     SendRefused,
     SendResult,
     download_media,
+    too_large,
     unrepeatable_send_failure,
 )
 from .filenames import attachment_name
@@ -414,7 +415,8 @@ class WeComAppConnector(Connector):
         except api.TokenError as error:
             raise ConnectorError(error.detail) from None
         except http.UnsafeURLError as error:
-            raise MediaGone(f"media/get refused: {error}") from None
+            refused = gettext_noop("media/get refused: %(error)s")
+            raise MediaGone(Reason(refused, error=reasons.of(error))) from None
         except requests.RequestException as error:
             raise ConnectorError(f"media/get: {error.__class__.__name__}") from None
         errcode = _media_errcode(answer)
@@ -424,9 +426,10 @@ class WeComAppConnector(Connector):
                 raise MediaGone(detail)
             raise ConnectorError(detail)
         if response.status != 200:
-            raise ConnectorError(f"media/get answered HTTP {response.status}")
+            answered = gettext_noop("media/get answered HTTP %(status)s")
+            raise ConnectorError(Reason(answered, status=response.status))
         if response.truncated:
-            raise MediaGone(f"larger than the {max_bytes} bytes media limit")
+            raise MediaGone(too_large(max_bytes))
         return FetchedMedia(
             response.content,
             response.headers.get("Content-Type", ""),
@@ -450,7 +453,8 @@ class WeComAppConnector(Connector):
             # The exception's text holds the request URL, access token included.
             raise ConnectorError(f"{path}: {error.__class__.__name__}", detail=str(error)) from None
         if answer is None:
-            raise ConnectorError(f"{path}: unexpected answer", detail=response.text[:200])
+            unexpected = Reason(gettext_noop("%(call)s: unexpected answer"), call=path)
+            raise ConnectorError(unexpected, detail=response.text[:200])
         errcode = int(answer.get("errcode", 0) or 0)
         if errcode != 0:
             error = ConnectorError(f"{path}: {errcode} {answer.get('errmsg', '')}"[:500])
@@ -528,7 +532,10 @@ class WeComAppConnector(Connector):
     def check(self) -> str:
         """Fetch a token and read the department list: nothing is posted."""
         self._get("department/simplelist")
-        return f"access token and contact access work (corp {self.app.corp_id}, agent {self.app.agent_id})"
+        works = gettext_noop(
+            "access token and contact access work (corp %(corp)s, agent %(agent)s)"
+        )
+        return Reason(works, corp=self.app.corp_id, agent=self.app.agent_id)
 
 
 def _media_errcode(answer: dict | None) -> int:

@@ -64,6 +64,9 @@ RETRY_ERRCODES = {-1, 45009}
 # that mean the group's robot is gone (wecom.md section 2).
 KEY_OK_ERRCODE = 40008
 ROBOT_KEY_GONE_ERRCODES = frozenset({93000, 93004, 93008})
+# "Test the connection": each group whose key does not answer, one after the other.
+KEY_PROBLEM = gettext_noop("%(group)s: %(problem)s")
+KEY_PROBLEMS = gettext_noop("%(first)s; %(next)s")
 # WeCom counts 20 messages per robot per minute; wait for the window to pass.
 RATE_LIMIT_WAIT_SECONDS = 60.0
 
@@ -268,8 +271,9 @@ class WeComRobotConnector(Connector):
         """
         result = self._post(key, {"msgtype": "botadmin_connection_check"})
         if result.errcode is None:
+            no_answer = gettext_noop("WeCom did not answer the key check (%(outcome)s)")
             raise ConnectorError(
-                f"WeCom did not answer the key check ({result.outcome})",
+                Reason(no_answer, outcome=reasons.label(Outcome(result.outcome).label)),
                 detail=result.detail[:200],
             )
         return result.errcode
@@ -282,27 +286,31 @@ class WeComRobotConnector(Connector):
         if errcode in ROBOT_KEY_GONE_ERRCODES:
             return False
         if errcode != KEY_OK_ERRCODE:
-            raise ConnectorError(f"WeCom answered errcode {errcode} to a key check")
+            answered = gettext_noop("WeCom answered errcode %(errcode)s to a key check")
+            raise ConnectorError(Reason(answered, errcode=errcode))
         return True
 
     def check(self) -> str:
         """Probe every active group's robot key; nothing is posted."""
         conversations = self.bot.conversations.filter(is_active=True).exclude(robot_key="")
         if not conversations:
-            raise ConnectorError("no active conversation has a robot key")
-        bad = []
+            raise ConnectorError(Reason(gettext_noop("no active conversation has a robot key")))
+        bad = None
         for conversation in conversations:
             name = conversation.name or conversation.conversation_id
             try:
                 errcode = self.probe_key(conversation.robot_key)
             except ConnectorError as error:
-                bad.append(f"{name}: {error}")
-                continue
-            if errcode != KEY_OK_ERRCODE:
-                bad.append(f"{name}: {errcode}")
-        if bad:
-            raise ConnectorError("; ".join(bad))
-        return f"{len(conversations)} robot key(s) answer"
+                problem = Reason(KEY_PROBLEM, group=name, problem=reasons.of(error))
+            else:
+                if errcode == KEY_OK_ERRCODE:
+                    continue
+                problem = Reason(KEY_PROBLEM, group=name, problem=str(errcode))
+            bad = problem if bad is None else Reason(KEY_PROBLEMS, first=bad, next=problem)
+        if bad is not None:
+            raise ConnectorError(bad)
+        answer = gettext_noop("%(count)s robot key(s) answer")
+        return Reason(answer, count=len(conversations))
 
 
 def _media_cache_key(key: str, kind: str, content: bytes) -> str:

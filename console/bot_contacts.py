@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
+from botadmin.reasons import translate
 from connectors.registry import CONNECTORS
 from conversations.bot_changes import request_sync_by
 from conversations.models import Bot, SyncRun
@@ -48,7 +49,7 @@ def empty_reason(bot: Bot) -> str:
     if last is None:
         return _("No contact sync has run yet: press “Sync now”.")
     if last.outcome == SyncRun.Outcome.FAILED:
-        return _("The last contact sync failed: %(error)s") % {"error": last.error}
+        return _("The last contact sync failed: %(error)s") % {"error": translate(last.error)}
     if last.is_active:
         return _("A contact sync is running; conversations appear as it goes.")
     return _(

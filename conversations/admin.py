@@ -436,7 +436,7 @@ class BotAdmin(
             ok, text = delivery_actions.check_connection(bot, request.user)
             level = messages.SUCCESS if ok else messages.ERROR
             verdict = _("connection OK") if ok else _("connection failed")
-            messages.add_message(request, level, f"{bot.name}: {verdict} — {text}")
+            messages.add_message(request, level, f"{bot.name}: {verdict} — {translate(text)}")
 
     @admin.action(description=_("Resume sending (clear the pause)"), permissions=["change"])
     def resume_sending(self, request, queryset):

@@ -12,6 +12,8 @@ from django.template.response import TemplateResponse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from botadmin import reasons
+from botadmin.reasons import translate
 from connectors.registry import CONNECTORS
 
 from .group_chats import GroupChatError, GroupChatForm
@@ -48,7 +50,11 @@ class GroupChatBotAdminMixin:
             try:
                 chat = form.create(bot, request.user)
             except GroupChatError as error:
-                form.add_error(None, _("The chat was not created: %(reason)s") % {"reason": error})
+                form.add_error(
+                    None,
+                    _("The chat was not created: %(reason)s")
+                    % {"reason": translate(reasons.of(error))},
+                )
             else:
                 messages.success(
                     request,

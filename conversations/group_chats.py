@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from audit.services import record_action
+from botadmin import reasons
 from connectors.base import ConnectorError
 from connectors.registry import connector_for
 
@@ -56,7 +57,7 @@ def create_group_chat(
     try:
         created_id = connector.create_group(name, owner, members, chatid)
     except ConnectorError as error:
-        raise GroupChatError(str(error)) from None
+        raise GroupChatError(reasons.of(error)) from None
     now = timezone.now()
     with transaction.atomic():
         conversation, _created = Conversation.objects.update_or_create(

@@ -4,8 +4,9 @@ from django.core.validators import MaxValueValidator, MinValueValidator, RegexVa
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop
 
-from botadmin.reasons import ReasonField
+from botadmin.reasons import ReasonField, translate
 from botadmin.timezones import known_zone
 from connectors import bot_settings
 from connectors.registry import CONNECTORS, DEFAULT_KIND
@@ -260,7 +261,8 @@ class SyncRun(models.Model):
     groups_updated = models.PositiveIntegerField(_("groups updated"), default=0)
     groups_deactivated = models.PositiveIntegerField(_("groups deactivated"), default=0)
     groups_reactivated = models.PositiveIntegerField(_("groups reactivated"), default=0)
-    error = models.TextField(_("error"), blank=True, default="")
+    # Why it failed (a botadmin.reasons.Reason, shown in the reader's language).
+    error = ReasonField(_("error"), blank=True, default="")
 
     class Meta:
         verbose_name = _("contact sync")
@@ -279,10 +281,11 @@ class SyncRun(models.Model):
         return f"{self.bot} {self.requested_at:%Y-%m-%d %H:%M} {self.outcome}"
 
     # Why a sync of a bot whose connector can neither list nor check contacts
-    # does nothing (the English text is stored in `error`, for logs and JSON).
-    NOT_POSSIBLE_REASON = _(
+    # does nothing (stored in `error` as a Reason, whose text is the English).
+    NOT_POSSIBLE_MSGID = gettext_noop(
         "This connector cannot list contacts: conversations appear when a message arrives."
     )
+    NOT_POSSIBLE_REASON = _(NOT_POSSIBLE_MSGID)
 
     @property
     def is_active(self) -> bool:
@@ -290,10 +293,11 @@ class SyncRun(models.Model):
 
     @property
     def shown_error(self) -> str:
-        """The error column for people: the explanation in their language where we have one."""
+        """The error column for people, in their language (a plain text stored before
+        reasons were translatable as it is, but for the not-possible explanation)."""
         if self.outcome == self.Outcome.NOT_POSSIBLE:
             return str(self.NOT_POSSIBLE_REASON)
-        return self.error
+        return translate(self.error)
 
     def counts(self) -> dict[str, dict[str, int]]:
         return {

@@ -6,8 +6,10 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from botadmin.ids import LARGEST_ID
+from botadmin.reasons import Reason
 from connectors.registry import connector_for
 
 from .models import Bot, Conversation
@@ -185,4 +187,6 @@ def refresh_connector_state(bot: Bot) -> str:
     Bot.objects.filter(pk=bot.pk).update(connector_state=learned)
     bot.connector_state = learned
     msgtypes = learned.get("msgtypes")
-    return f"sends {', '.join(msgtypes)}" if isinstance(msgtypes, list) else ""
+    if not isinstance(msgtypes, list):
+        return ""
+    return Reason(gettext_noop("sends %(msgtypes)s"), msgtypes=", ".join(msgtypes))

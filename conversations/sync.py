@@ -26,9 +26,11 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import OuterRef, Q, Subquery
-from django.utils import timezone, translation
+from django.utils import timezone
+from django.utils.translation import gettext_noop
 
-from botadmin import metrics
+from botadmin import metrics, reasons
+from botadmin.reasons import Reason
 from connectors.base import Connector, ConnectorError
 from connectors.registry import CONNECTORS, connector_for
 
@@ -46,6 +48,7 @@ REENQUEUE_AFTER = timedelta(minutes=1)
 # Finished runs older than this are deleted by the periodic task.
 KEEP_RUNS_FOR = timedelta(days=30)
 PRUNE_BATCH = 1000
+ABANDONED = Reason(gettext_noop("abandoned: no progress for 5 minutes (worker stopped?)"))
 FINISHED_OUTCOMES = (
     SyncRun.Outcome.SUCCEEDED,
     SyncRun.Outcome.FAILED,
@@ -93,9 +96,8 @@ def can_sync(bot: Bot) -> bool:
     return connector is None or connector.syncs_contacts()
 
 
-def _not_possible_reason() -> str:
-    with translation.override("en"):
-        return str(SyncRun.NOT_POSSIBLE_REASON)
+def _not_possible_reason() -> Reason:
+    return Reason(SyncRun.NOT_POSSIBLE_MSGID)
 
 
 def _record_not_possible(bot: Bot, trigger: str, user) -> SyncRun:
@@ -175,10 +177,11 @@ def run_sync(run_id: int) -> SyncRun:
         else:
             _check_entered(connector, progress)
     except ConnectorError as error:
-        _finish(run, SyncRun.Outcome.FAILED, str(error)[:2000])
+        _finish(run, SyncRun.Outcome.FAILED, reasons.shorten(reasons.of(error), 2000))
     except Exception as error:
         logger.exception("Contact sync %s of bot %s failed", run.pk, run.bot_id)
-        _finish(run, SyncRun.Outcome.FAILED, f"internal error: {error.__class__.__name__}")
+        internal = gettext_noop("internal error: %(error)s")
+        _finish(run, SyncRun.Outcome.FAILED, Reason(internal, error=error.__class__.__name__))
     else:
         _finish(run, SyncRun.Outcome.SUCCEEDED)
     return run
@@ -211,11 +214,13 @@ def _sync_listed(connector: Connector, progress: _Progress) -> None:
             if not page.next_cursor:
                 break
             if page.next_cursor in seen_cursors:
-                raise ConnectorError(f"protocol error: the agent repeated cursor {cursor!r}")
+                repeated = gettext_noop("protocol error: the agent repeated cursor %(cursor)s")
+                raise ConnectorError(Reason(repeated, cursor=repr(cursor)))
             seen_cursors.add(page.next_cursor)
             cursor = page.next_cursor
         else:
-            raise ConnectorError(f"protocol error: more than {MAX_PAGES_PER_KIND} pages")
+            too_many = gettext_noop("protocol error: more than %(count)s pages")
+            raise ConnectorError(Reason(too_many, count=MAX_PAGES_PER_KIND))
     # Complete: whatever this sync did not see is gone from the account.
     with transaction.atomic():
         for kind in KINDS:
@@ -367,7 +372,7 @@ def _recover(now: datetime) -> None:
         ).update(
             outcome=SyncRun.Outcome.FAILED,
             finished_at=now,
-            error="abandoned: no progress for 5 minutes (worker stopped?)",
+            error=ABANDONED,
         )
         if updated:
             logger.warning("Contact sync %s was abandoned; marked failed.", run_id)

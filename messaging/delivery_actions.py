@@ -11,8 +11,11 @@ import logging
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from audit.services import record_action
+from botadmin import reasons
+from botadmin.reasons import Reason
 from connectors.base import ConnectorError
 from connectors.registry import connector_for
 from conversations.models import Bot
@@ -127,18 +130,19 @@ def resume_bot(bot: Bot, actor) -> int:
 def check_connection(bot: Bot, actor) -> tuple[bool, str]:
     """Ask the bot's connector whether its agent or robot keys answer.
 
-    The verdict and a classified reason, shown to the operator and audited;
+    The verdict and a classified reason (a Reason where the connector worded it: show
+    it with `reasons.translate`), shown to the operator and audited in English;
     never the answer's body (ConnectorError keeps that out of its text)."""
     try:
         ok, text = True, connector_for(bot).check()
         if learned := refresh_connector_state(bot):
-            text = f"{text}; {learned}"
+            text = Reason(gettext_noop("%(checked)s; %(learned)s"), checked=text, learned=learned)
     except ConnectorError as error:
         # The classification only: what the other side answered stays in the server's log.
-        ok, text = False, str(error)
+        ok, text = False, reasons.of(error)
         logger.info("Connection test of bot %s failed: %s %s", bot.pk, text, error.detail)
     except NotImplementedError:
-        ok, text = False, "this connector cannot test its connection"
+        ok, text = False, Reason(gettext_noop("this connector cannot test its connection"))
     record_action(
         actor,
         "bot.check_connection",

@@ -19,7 +19,9 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from botadmin import reasons
 from botadmin.errors import ApiError
+from botadmin.reasons import translate
 from connectors.registry import connector_class
 from conversations.group_chats import GroupChatError, GroupChatForm
 from conversations.models import Conversation
@@ -104,7 +106,10 @@ def _create_chat(request, bot, form: GroupChatForm) -> bool:
     try:
         chat = form.create(bot, request.user)
     except GroupChatError as error:
-        messages.error(request, _("The chat was not created: %(reason)s") % {"reason": error})
+        messages.error(
+            request,
+            _("The chat was not created: %(reason)s") % {"reason": translate(reasons.of(error))},
+        )
         return False
     messages.success(
         request,

@@ -19,6 +19,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from botadmin.reasons import translate
 from botadmin.timezones import zone_or_default
 from connectors import bot_settings
 from connectors.registry import CONNECTORS
@@ -141,5 +142,5 @@ def test_connection(request, bot_id: int):
         # the guide below shows what was learned.
         messages.success(request, _("Connection OK: the other side answered."))
     else:
-        messages.error(request, _("Connection failed: %(reason)s") % {"reason": text})
+        messages.error(request, _("Connection failed: %(reason)s") % {"reason": translate(text)})
     return redirect(reverse("console:bot", args=[bot.pk]) + "#connection")

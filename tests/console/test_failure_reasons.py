@@ -9,6 +9,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from conversations.models import SyncRun
+from conversations.sync import sync_now
 from devtools.receiver import Receiver
 from forwarding.models import WebhookDelivery
 from forwarding.webhook_delivery import DISABLE_AFTER, attempt_delivery
@@ -218,3 +220,66 @@ def test_a_refused_endpoint_url_says_why_in_the_operators_language(
     choose_english(client)
     page = trace(client, delivery.message)
     assert "URL refused: 127.0.0.1 resolves to 127.0.0.1, a private or reserved address" in page
+
+
+# --- Contact syncs and "Test the connection" ----------------------------------------
+
+
+def bot_page(client, bot) -> str:
+    response = client.get(reverse("console:bot", args=[bot.pk]))
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def test_a_failed_contact_sync_says_why_in_chinese_then_in_english(agent, bridge_bot, login):
+    client = login(bridge_bot)
+    agent.behaviour.fail_contacts_on_page = 1
+
+    run = sync_now(bridge_bot, SyncRun.Trigger.CONSOLE)
+
+    assert run.outcome == SyncRun.Outcome.FAILED and run.error == "agent answered HTTP 500"
+    page = bot_page(client, bridge_bot)
+    assert "最近一次联系人同步失败：代理返回 HTTP 500" in page  # why the bot is empty
+    assert "<td>代理返回 HTTP 500</td>" in page  # the runs table
+    assert "agent answered" not in page
+    choose_english(client)
+    assert "The last contact sync failed: agent answered HTTP 500" in bot_page(client, bridge_bot)
+
+
+def test_a_contact_sync_error_stored_as_plain_english_before_still_shows(bridge_bot, login):
+    client = login(bridge_bot)
+    SyncRun.objects.create(
+        bot=bridge_bot, trigger="console", outcome="failed", error="agent answered HTTP 502"
+    )
+
+    assert "最近一次联系人同步失败：agent answered HTTP 502" in bot_page(client, bridge_bot)
+
+
+def test_a_failed_connection_test_says_why_in_the_operators_language(agent, bridge_bot, login):
+    client = login(bridge_bot)
+    agent.go_down()
+    url = reverse("console:bot_test", args=[bridge_bot.pk])
+
+    page = client.post(url, follow=True).content.decode()
+
+    assert "连接失败：无法连接代理：ConnectionError" in page
+    choose_english(client)
+    page = client.post(url, follow=True).content.decode()
+    assert "Connection failed: agent unreachable: ConnectionError" in page
+
+
+def test_the_admins_connection_test_names_each_refused_robot_key_in_chinese(
+    wecom, wecom_bot, make_conversation, superuser, client
+):
+    make_conversation(wecom_bot, "wrGone", name="旧群", robot_key="key-removed")
+    client.force_login(superuser)
+    changelist = reverse("admin:conversations_bot_changelist")
+
+    response = client.post(
+        changelist,
+        {"action": "test_connection", "_selected_action": [wecom_bot.pk]},
+        follow=True,
+    )
+
+    page = response.content.decode()
+    assert ": 连接失败 — 旧群：93000</li>" in page  # the admin capitalises the bot name
