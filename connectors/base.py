@@ -279,9 +279,25 @@ class SendRefused(Exception):
         return cls(SendResult(outcome, detail))
 
 
+# The words for the media a reason names (an msgtype, or "media"), translated where shown.
+MEDIA_WORDS = {
+    "media": gettext_noop("media"),
+    "image": gettext_noop("image"),
+    "file": gettext_noop("file"),
+    "voice": gettext_noop("voice"),
+}
+
+
+def media_word(kind: str) -> str:
+    """The word for a kind of media inside a Reason: a Reason itself, so "image" reads
+    图片 in Chinese instead of staying the identifier; an unknown kind as it is."""
+    return Reason(MEDIA_WORDS[kind]) if kind in MEDIA_WORDS else kind
+
+
 def download_media(url: str, max_bytes: int, what: str = "media") -> bytes:
     """The bytes at `url` (an image or file to send), at most `max_bytes`; raises
     SendRefused: RETRY when the other side may answer later, FAILED when it will not."""
+    what = media_word(what)
     try:
         response = http.request("GET", url, max_bytes=max_bytes, max_redirects=3)
     except http.UnsafeURLError as error:

@@ -25,6 +25,9 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import Storage, storages
 from django.db.models import ProtectedError
+from django.utils.translation import gettext_noop
+
+from botadmin.reasons import Reason
 
 from .models import StoredFile
 from .sniff import sniff
@@ -52,7 +55,8 @@ def max_bytes() -> int:
 
 def check_size(size: int) -> None:
     if size > max_bytes():
-        raise MediaTooLarge(f"larger than the {max_bytes()} bytes media limit")
+        too_large = gettext_noop("larger than the %(limit)s bytes media limit")
+        raise MediaTooLarge(Reason(too_large, limit=max_bytes()))
 
 
 @dataclass

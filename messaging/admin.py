@@ -35,12 +35,13 @@ class MessageMediaInline(ReadOnlyAdminMixin, admin.TabularInline):
         "cdn",
         "original_name",
         "status",
-        "error",
+        "error_shown",
         "stored_file",
         "stored_at",
     )
     readonly_fields = fields
     extra = 0
+    error_shown = admin_display("error", _("fetch error"))
 
 
 @admin.register(Message)

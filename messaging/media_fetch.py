@@ -37,10 +37,12 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
-from botadmin import http, metrics
+from botadmin import http, metrics, reasons
 from botadmin import logging as botadmin_logging
-from connectors.base import ConnectorError, FetchedMedia, MediaGone, MediaRef
+from botadmin.reasons import Reason
+from connectors.base import ConnectorError, FetchedMedia, MediaGone, MediaRef, too_large
 from connectors.registry import connector_for
 from media import store
 from media.sniff import sniff
@@ -275,17 +277,17 @@ def _fetch_claimed(row: MessageMedia, now: datetime, stored: list[Stored]) -> st
     try:
         fetched = _fetch_bytes(row)
         if row.kind == "image" and not _is_image(fetched.content):
-            raise MediaGone(f"not an image ({_sniffed(fetched.content)})")
+            not_image = gettext_noop("not an image (%(type)s)")
+            raise MediaGone(Reason(not_image, type=_sniffed(fetched.content)))
         put = store.put_bytes(fetched.content)
-    except store.MediaTooLarge as error:
-        return _fail(row, str(error))
-    except MediaGone as error:
-        return _fail(row, str(error))
+    except (store.MediaTooLarge, MediaGone) as error:
+        return _fail(row, reasons.of(error))
     except ConnectorError as error:
-        return _retry(row, str(error), now)
+        return _retry(row, reasons.of(error), now)
     except Exception as error:  # the media store itself (a bucket that is down)
         logger.warning("Media store unavailable for media %s", row.pk, exc_info=True)
-        return _retry(row, f"media store unavailable: {error.__class__.__name__}: {error}", now)
+        unavailable = gettext_noop("media store unavailable: %(error)s")
+        return _retry(row, Reason(unavailable, error=f"{error.__class__.__name__}: {error}"), now)
     stored.append(Stored(row, put, fetched.name))
     return Status.STORED
 
@@ -330,19 +332,22 @@ def _outbound_bytes(row: MessageMedia, limit: int) -> FetchedMedia:
         try:
             return FetchedMedia(base64.b64decode(image.get("base64", ""), validate=True))
         except (binascii.Error, ValueError):
-            raise MediaGone("image.base64 is not base64") from None
+            raise MediaGone(Reason(gettext_noop("image.base64 is not base64"))) from None
     try:
         response = http.request("GET", row.cdn, max_bytes=limit + 1, max_redirects=3)
     except http.UnsafeURLError as error:
-        raise MediaGone(f"image URL refused: {error}") from None
+        refused = gettext_noop("image URL refused: %(error)s")
+        raise MediaGone(Reason(refused, error=reasons.of(error))) from None
     except requests.RequestException as error:
-        raise ConnectorError(f"cannot download the image: {error.__class__.__name__}") from None
+        failed = gettext_noop("cannot download the image: %(error)s")
+        raise ConnectorError(Reason(failed, error=error.__class__.__name__)) from None
+    answered = gettext_noop("image download answered HTTP %(status)s")
     if response.status >= 500 or response.status in (408, 429):
-        raise ConnectorError(f"image download answered HTTP {response.status}")
+        raise ConnectorError(Reason(answered, status=response.status))
     if not response.ok:
-        raise MediaGone(f"image download answered HTTP {response.status}")
+        raise MediaGone(Reason(answered, status=response.status))
     if response.truncated:
-        raise MediaGone(f"larger than the {limit} bytes media limit")
+        raise MediaGone(too_large(limit))
     return FetchedMedia(response.content, response.headers.get("Content-Type", ""))
 
 
@@ -394,7 +399,8 @@ def _settle_stored(stored: list[Stored]) -> None:
 
 
 def _fail(row: MessageMedia, reason: str) -> str:
-    _settle(row, {"status": Status.FAILED, "error": reason[:1000], "next_attempt_at": None})
+    reason = reasons.shorten(reason, 1000)
+    _settle(row, {"status": Status.FAILED, "error": reason, "next_attempt_at": None})
     return Status.FAILED
 
 
@@ -402,9 +408,10 @@ def _retry(row: MessageMedia, reason: str, now: datetime) -> str:
     step = min(row.attempts, len(RETRY_DELAYS)) - 1
     delay = RETRY_DELAYS[max(step, 0)] * random.uniform(1 - JITTER, 1 + JITTER)
     if now + delay > row.created_at + _lifetime(row):
-        return _fail(row, f"gave up after {row.attempts} attempts: {reason}")
+        gave_up = gettext_noop("gave up after %(count)s attempts: %(reason)s")
+        return _fail(row, Reason(gave_up, count=row.attempts, reason=reason))
     MessageMedia.objects.filter(pk=row.pk, status=Status.PENDING).update(
-        next_attempt_at=now + delay, error=reason[:1000]
+        next_attempt_at=now + delay, error=reasons.shorten(reason, 1000)
     )
     if delay <= WAKE_BY_COUNTDOWN_WITHIN:
         from .tasks import fetch_media

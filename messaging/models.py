@@ -318,7 +318,8 @@ class MessageMedia(models.Model):
         related_name="uses",
         verbose_name=_("stored copy"),
     )
-    error = models.TextField(_("fetch error"), blank=True, default="")
+    # Why the bytes are not here (a botadmin.reasons.Reason, shown in the reader's language).
+    error = ReasonField(_("fetch error"), blank=True, default="")
     attempts = models.PositiveSmallIntegerField(_("fetch attempts"), default=0)
     # Pending: when the next fetch is due (the sweeper looks), or a worker's lease.
     next_attempt_at = models.DateTimeField(_("next fetch"), null=True, blank=True)

@@ -14,7 +14,9 @@ from conversations.sync import sync_now
 from devtools.receiver import Receiver
 from forwarding.models import WebhookDelivery
 from forwarding.webhook_delivery import DISABLE_AFTER, attempt_delivery
+from messaging import media_fetch
 from messaging.delivery import deliver
+from messaging.models import MessageMedia
 from tests.messaging.support import callback_body, create_pending_deliveries
 
 TEXT = {"msgtype": "text", "text": {"content": "今晚八点发货"}}
@@ -283,3 +285,48 @@ def test_the_admins_connection_test_names_each_refused_robot_key_in_chinese(
 
     page = response.content.decode()
     assert ": 连接失败 — 旧群：93000</li>" in page  # the admin capitalises the bot name
+
+
+# --- Media ----------------------------------------------------------------------------
+
+
+def history(client, message) -> str:
+    url = reverse("console:history", args=[message.bot_id, message.conversation_id])
+    response = client.get(url)
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def test_media_the_agent_cannot_get_says_so_in_chinese_then_in_english(
+    agent, bridge_bot, post_callback, login
+):
+    client = login(bridge_bot)
+    answer = post_callback(callback_body("image", bridge_bot))  # a cdn the agent does not have
+    assert answer.json()["errcode"] == 0
+    media = MessageMedia.objects.get(message__bot=bridge_bot)
+
+    assert media_fetch.fetch(media.pk) == "failed"
+
+    page = history(client, media.message)
+    assert "无法获取：代理无法获取此媒体（HTTP 404）" in page
+    choose_english(client)
+    assert "Could not be fetched: the agent cannot get this media (HTTP 404)" in history(
+        client, media.message
+    )
+
+
+def test_an_image_that_cannot_be_downloaded_is_named_in_chinese(
+    wecom_group, queue_message, receiver, clock, login
+):
+    client = login(wecom_group.bot)
+    receiver.respond(404, b"no such picture")
+    message = queue_message(
+        wecom_group, {"msgtype": "image", "image": {"url": receiver.url("/a.png")}}
+    )
+
+    deliver(message.pk, clock)
+
+    page = trace(client, message)
+    assert "下载图片时对方返回 HTTP 404" in page  # "image" is a word here, not the msgtype
+    choose_english(client)
+    assert "image download answered HTTP 404" in trace(client, message)
