@@ -98,6 +98,23 @@ def _decode(value) -> object:
     return value
 
 
+def as_json(text: str) -> object:
+    """A reason as JSON data, to hand it to another process (the AI bot gateway's answer):
+    `{"reason": msgid, "params": {...}}`, or the plain text as it is."""
+    return _encode(text)
+
+
+def from_json(data, default: str = "") -> str:
+    """What `as_json` gave: a Reason, a plain text, or `default` for anything else."""
+    if isinstance(data, str):
+        return data
+    try:
+        reason = _decode(data)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return default
+    return reason if isinstance(reason, Reason) else default
+
+
 def dumps(text: str) -> str:
     """What a ReasonField stores for this text."""
     if not isinstance(text, Reason):

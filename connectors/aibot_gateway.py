@@ -39,10 +39,12 @@ from django.conf import settings
 from django.db import close_old_connections
 from django.db import connections as db_connections
 from django.db.models import Q
+from django.utils.translation import gettext_noop
 
 from botadmin.local_http import Answer, LocalServer, Request
+from botadmin.reasons import Reason
 
-from .aibot_session import BotSession
+from .aibot_session import BotSession, not_sent
 from .wecom_aibot import KIND, credentials
 
 logger = logging.getLogger(__name__)
@@ -177,13 +179,15 @@ class Gateway:
         """From an endpoint thread: hand the request to the bot's session and wait for it."""
         session = self.sessions.get(int(request.get("bot_id") or 0))
         if session is None or self.loop is None:
-            return Answer(503, {"outcome": "retry", "errmsg": "this gateway does not hold the bot"})
+            not_held = Reason(gettext_noop("this gateway does not hold the bot"))
+            return Answer(503, not_sent("retry", not_held))
         future = asyncio.run_coroutine_threadsafe(session.deliver(request), self.loop)
         try:
             return Answer(200, future.result(SEND_WAIT_SECONDS))
         except TimeoutError:
             future.cancel()
-            return Answer(200, {"outcome": "uncertain", "errmsg": "the gateway gave up waiting"})
+            gave_up = Reason(gettext_noop("the gateway gave up waiting"))
+            return Answer(200, not_sent("uncertain", gave_up))
 
 
 def wanted_bots() -> dict[int, tuple[str, str, str]]:
@@ -221,9 +225,9 @@ class SendEndpoint(LocalServer):
             return Answer(404, {"errcode": 404, "errmsg": "not found"})
         given = request.headers.get("Authorization", "")
         if not secrets.compare_digest(given.encode(), f"Bearer {self.gateway.token}".encode()):
-            return Answer(401, {"outcome": "retry", "errmsg": "wrong gateway token"})
+            return Answer(401, not_sent("retry", Reason(gettext_noop("wrong gateway token"))))
         try:
             payload = request.json()
         except ValueError:
-            return Answer(400, {"outcome": "failed", "errmsg": "not JSON"})
+            return Answer(400, not_sent("failed", Reason(gettext_noop("the request is not JSON"))))
         return self.gateway.deliver(payload)

@@ -36,10 +36,14 @@ import websockets
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, ProgrammingError
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
+from botadmin import reasons
+from botadmin.reasons import Reason
 from media.sniff import sniff
 
 from . import aibot_inbound
+from .base import media_word
 from .conversions import markdown_to_text
 from .wecom_aibot_frames import (
     DISCONNECTED_EVENT,
@@ -93,6 +97,13 @@ class NotAcknowledged(Exception):
 
 class NotConnected(Exception):
     """Nothing was written: there is no subscribed connection right now."""
+
+
+def not_sent(outcome: str, reason: str) -> dict:
+    """The gateway's answer to a send WeCom did not acknowledge: the outcome, the English
+    text (`errmsg`, for logs) and the reason as msgid and parameters (`reason`), which
+    the connector stores so it reads in the operator's language."""
+    return {"outcome": outcome, "errmsg": str(reason), "reason": reasons.as_json(reason)}
 
 
 class BotSession:
@@ -165,7 +176,7 @@ class BotSession:
         while not self.ended:
             try:
                 await self._connect_once()
-                error = "connection closed by WeCom"
+                error = Reason(gettext_noop("connection closed by WeCom"))
             except asyncio.CancelledError:
                 raise
             except (OSError, TimeoutError, websockets.WebSocketException) as failure:
@@ -187,7 +198,7 @@ class BotSession:
                 self.bot_id,
                 state="retrying",
                 connected_since=None,
-                last_error=error[:2000],
+                last_error=reasons.shorten(error, 2000),
                 last_error_at=timezone.now(),
             )
             await asyncio.sleep(delay)
@@ -198,7 +209,8 @@ class BotSession:
         self.ws, self.subscribed = None, False
         for future in self.pending.values():
             if not future.done():
-                future.set_exception(NotAcknowledged("the connection closed before WeCom's ack"))
+                closed = Reason(gettext_noop("the connection closed before WeCom's ack"))
+                future.set_exception(NotAcknowledged(closed))
         self.pending.clear()
 
     async def _connect_once(self) -> None:
@@ -236,12 +248,11 @@ class BotSession:
                 reader.cancel()
 
     async def _refused(self, ack: dict) -> None:
-        from django.utils.translation import gettext
-
-        reason = gettext(
+        refused = gettext_noop(
             "WeCom refused the AI bot's bot ID or secret (%(errcode)s %(errmsg)s): correct "
             "the bot's settings, then resume it."
-        ) % {"errcode": ack.get("errcode"), "errmsg": ack.get("errmsg", "")}
+        )
+        reason = Reason(refused, errcode=ack.get("errcode"), errmsg=str(ack.get("errmsg", "")))
         self.ended = "refused"
         logger.warning("AI bot %s: subscription refused: %s", self.bot_id, ack)
         from conversations import connections
@@ -252,7 +263,7 @@ class BotSession:
 
     async def _send(self, frame: dict) -> None:
         if self.ws is None:
-            raise NotConnected("not connected to WeCom")
+            raise NotConnected(Reason(gettext_noop("not connected to WeCom")))
         await self.ws.send(json.dumps(frame, ensure_ascii=False))
 
     async def _request(
@@ -271,7 +282,8 @@ class BotSession:
             try:
                 return await asyncio.wait_for(future, timeout)
             except TimeoutError:
-                raise NotAcknowledged(f"no ack from WeCom within {timeout:g} s") from None
+                no_ack = gettext_noop("no ack from WeCom within %(seconds)s s")
+                raise NotAcknowledged(Reason(no_ack, seconds=f"{timeout:g}")) from None
         finally:
             self.pending.pop(req_id, None)
 
@@ -383,7 +395,8 @@ class BotSession:
     async def deliver(self, request: dict) -> dict:
         """Send one message (the connector's request); the answer the connector classifies."""
         if not self.subscribed:
-            return {"outcome": "retry", "errmsg": "the gateway is not connected to WeCom right now"}
+            not_connected = gettext_noop("the gateway is not connected to WeCom right now")
+            return not_sent("retry", Reason(not_connected))
         body = request["body"]
         try:
             reply = self.replies.get(str(request.get("reply_to") or ""))
@@ -407,7 +420,8 @@ class BotSession:
                         body["msgtype"], media["base64"], media.get("name")
                     )
                 except NotAcknowledged as error:  # nothing reached the chat yet
-                    return {"outcome": "retry", "errmsg": f"media upload: {error}"}
+                    upload = gettext_noop("media upload: %(reason)s")
+                    return not_sent("retry", Reason(upload, reason=reasons.of(error)))
                 if isinstance(media_id, dict):
                     return media_id  # the upload's refusal
                 wire[body["msgtype"]] = {"media_id": media_id}
@@ -416,11 +430,12 @@ class BotSession:
             answer = await self._request("aibot_send_msg", wire)
             return {**answer, "via": "aibot_send_msg"}
         except NotConnected as error:
-            return {"outcome": "retry", "errmsg": str(error)}
+            return not_sent("retry", reasons.of(error))
         except NotAcknowledged as error:
-            return {"outcome": "uncertain", "errmsg": str(error)}
+            return not_sent("uncertain", reasons.of(error))
         except websockets.ConnectionClosed as error:
-            return {"outcome": "retry", "errmsg": f"the connection closed before sending: {error}"}
+            closed = gettext_noop("the connection closed before sending: %(error)s")
+            return not_sent("retry", Reason(closed, error=str(error)))
 
     async def _respond(
         self, command: str, req_id: str, message_id: str, body: dict, task_id: str = ""
@@ -447,7 +462,8 @@ class BotSession:
         data = base64.b64decode(data_base64)
         chunks = [data[i : i + UPLOAD_CHUNK_BYTES] for i in range(0, len(data), UPLOAD_CHUNK_BYTES)]
         if not chunks or len(chunks) > UPLOAD_MAX_CHUNKS:
-            return {"outcome": "failed", "errmsg": f"{kind} too large to upload"}
+            too_large = gettext_noop("%(kind)s too large to upload")
+            return not_sent("failed", Reason(too_large, kind=media_word(kind)))
         name = name or f"{kind}{sniff(data)[1] or '.bin'}"
         started = await self._request(
             "aibot_upload_media_init",
@@ -482,8 +498,10 @@ class BotSession:
 
 def _upload_refused(stage: str, ack: dict) -> dict:
     # Nothing was sent to the chat yet: an upload WeCom refused may work later.
+    refused = gettext_noop("media upload (%(stage)s): %(answer)s")
+    answer = f"{ack.get('errcode')} {ack.get('errmsg', '')}".strip()
+    # 45009 waits for its minute (the connector's classify reads the errcode).
     return {
-        "outcome": "retry",
-        "errcode": ack.get("errcode"),  # 45009 waits for its minute (the connector's classify)
-        "errmsg": f"media upload ({stage}): {ack.get('errcode')} {ack.get('errmsg', '')}".strip(),
+        **not_sent("retry", Reason(refused, stage=stage, answer=answer)),
+        "errcode": ack.get("errcode"),
     }

@@ -204,8 +204,10 @@ class WeComAIBotConnector(Connector):
         detail = str(answer.get("errmsg", ""))
         if answer.get("outcome") in {o.value for o in Outcome}:
             # The gateway says what happened when WeCom did not answer (not sent, lost ack),
-            # or refused a media upload (its errcode, when WeCom gave one).
-            result = SendResult(Outcome(answer["outcome"]), detail, http_status=response.status)
+            # or refused a media upload (its errcode, when WeCom gave one), and its reason as
+            # msgid and parameters (aibot_session.not_sent).
+            reason = reasons.from_json(answer.get("reason"), detail)
+            result = SendResult(Outcome(answer["outcome"]), reason, http_status=response.status)
             if isinstance(answer.get("errcode"), int):
                 result.errcode = answer["errcode"]
             if answer.get("errcode") == RATE_LIMITED:

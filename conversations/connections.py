@@ -21,9 +21,10 @@ from datetime import datetime, timedelta
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from botadmin import reasons
+from botadmin.reasons import Reason
 
 from .models import Bot, BotConnection
 
@@ -94,7 +95,7 @@ def _stop(bot_id: int, holder: str, state: str, error: str, now: datetime, **fie
     BotConnection.objects.filter(pk=bot_id, holder=holder).update(
         state=state,
         connected_since=None,
-        last_error=error[:2000],
+        last_error=reasons.shorten(error, 2000),
         last_error_at=now,
         holder="",
         lease_expires_at=None,
@@ -108,9 +109,9 @@ def _stop(bot_id: int, holder: str, state: str, error: str, now: datetime, **fie
 def taken_over(bot_id: int, holder: str, now: datetime | None = None) -> None:
     """Another client took WeCom's connection: stop, and wait for an operator's reconnect."""
     now = now or timezone.now()
-    error = _("Connection taken over by another client at %(at)s.") % {
-        "at": timezone.localtime(now).strftime("%Y-%m-%d %H:%M:%S")
-    }
+    # Stored in English with its parameter, shown in the reader's language.
+    taken = gettext_noop("Connection taken over by another client at %(at)s.")
+    error = Reason(taken, at=timezone.localtime(now).strftime("%Y-%m-%d %H:%M:%S"))
     _stop(bot_id, holder, State.TAKEN_OVER, error, now, taken_over_at=now)
 
 

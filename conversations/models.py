@@ -344,7 +344,8 @@ class BotConnection(models.Model):
     endpoint_token = models.CharField(max_length=64, blank=True, default="", editable=False)
     connected_since = models.DateTimeField(_("connected since"), null=True, blank=True)
     last_frame_at = models.DateTimeField(_("last frame"), null=True, blank=True)
-    last_error = models.TextField(_("last error"), blank=True, default="")
+    # A botadmin.reasons.Reason (or an exception's text), shown in the reader's language.
+    last_error = ReasonField(_("last error"), blank=True, default="")
     last_error_at = models.DateTimeField(_("last error at"), null=True, blank=True)
     taken_over_at = models.DateTimeField(_("connection taken over at"), null=True, blank=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)

@@ -1,11 +1,13 @@
 """Stored failure reasons: English in the column's value, translated when shown, the other
 side's words verbatim, and plain texts (older rows, raw answers) kept as they are."""
 
+import json
+
 import pytest
 from django.utils import translation
 from django.utils.translation import gettext_noop
 
-from botadmin.reasons import Reason, ReasonField, shorten, translate
+from botadmin.reasons import Reason, ReasonField, as_json, from_json, shorten, translate
 from messaging.models import Message
 from messaging.outbox import INTERRUPTED
 
@@ -71,3 +73,19 @@ def test_a_message_keeps_a_reason_and_an_old_plain_text(make_conversation, bot):
         assert translate(new.last_error) == "无法连接代理：ConnectError"
         assert translate(old.last_error) == "agent unreachable: ConnectError"
     assert Message.objects.filter(last_error__contains="ConnectError").count() == 2
+
+
+def test_a_reason_handed_to_another_process_as_json_comes_back_whole():
+    reason = Reason(GAVE_UP, count=2, reason=Reason(UNREACHABLE, error="ReadTimeout"))
+
+    back = from_json(json.loads(json.dumps(as_json(reason))))
+
+    assert (back.msgid, back.params["reason"].msgid) == (GAVE_UP, UNREACHABLE)
+    assert from_json("plain words") == "plain words"
+
+
+@pytest.mark.parametrize(
+    "data", [None, 3, {"reason": "x"}, {"reason": "%(a)s", "params": {"b": 1}}, {"params": {}}]
+)
+def test_json_that_is_not_a_reason_gives_the_default(data):
+    assert from_json(data, "the errmsg") == "the errmsg"

@@ -2,8 +2,9 @@
 
 import time
 
-from django.utils import timezone
+from django.utils import timezone, translation
 
+from botadmin.reasons import translate
 from conversations import connections
 from conversations.models import Bot, BotConnection
 from tests.polling import wait_until
@@ -67,8 +68,11 @@ def test_after_a_kick_the_gateway_does_not_reconnect_until_an_operator_asks(
     assert wait_until(lambda: state(aibot) == "taken_over", timeout=5)
     row = BotConnection.objects.get(pk=aibot.pk)
     assert row.taken_over_at is not None
-    # In the server's language (the UI's): "connection taken over by another client at …".
-    assert timezone.localtime(row.taken_over_at).strftime("%Y-%m-%d %H:%M:%S") in row.last_error
+    # Stored in English with its time, shown in the reader's language.
+    at = timezone.localtime(row.taken_over_at).strftime("%Y-%m-%d %H:%M:%S")
+    assert row.last_error == f"Connection taken over by another client at {at}."
+    with translation.override("zh-hans"):
+        assert translate(row.last_error) == f"连接已于 {at} 被另一个客户端接管。"
     assert connections.status(aibot)["can_reconnect"]
     time.sleep(1.5)  # polls and backoffs that would have reconnected
     assert len(aibot_server.subscriptions) == 1

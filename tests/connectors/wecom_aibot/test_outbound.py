@@ -2,13 +2,18 @@
 
 import base64
 import hashlib
+import json
 import time
 
 import pytest
+from django.utils import translation
 
+from botadmin import http
+from botadmin.reasons import translate
 from connectors import aibot_session, wecom_aibot_frames
 from connectors.base import Outcome
 from connectors.registry import connector_for
+from connectors.wecom_aibot import WeComAIBotConnector
 from conversations.models import Bot, Conversation
 from messaging.delivery import deliver
 from messaging.models import Message
@@ -148,6 +153,29 @@ def test_a_send_without_an_ack_is_uncertain(aibot_server, aibot, group, connecte
         "m1", group, {"msgtype": "markdown", "markdown": {"content": "x"}}
     )
     assert result.outcome == Outcome.UNCERTAIN and "ack" in result.detail
+
+
+def test_a_lost_ack_reaches_the_message_as_a_reason_in_the_operators_language(
+    aibot_server, aibot, group, connected, post, monkeypatch
+):
+    monkeypatch.setattr(aibot_session, "ACK_TIMEOUT", 0.3)
+    aibot_server.silent_sends = True
+
+    message = sent_through(
+        post, aibot, "wrGroupA", {"msgtype": "markdown", "markdown": {"content": "x"}}
+    )
+
+    # The gateway's answer carries the reason as msgid and parameters, not only its text.
+    assert message.last_error.startswith("no ack from WeCom within 0.3 s — it may have been")
+    with translation.override("zh-hans"):
+        assert translate(message.last_error).startswith("企业微信在 0.3 秒内没有确认")
+
+
+def test_a_gateway_answer_without_a_reason_keeps_its_text():
+    answer = {"outcome": "retry", "errmsg": "an older gateway's words"}
+    response = http.HttpResponse(200, {}, json.dumps(answer).encode(), False, 1)
+
+    assert WeComAIBotConnector.classify(response).detail == "an older gateway's words"
 
 
 def test_without_a_gateway_the_message_waits_and_says_why(aibot, group, post):
