@@ -56,7 +56,7 @@ def endpoint_health(endpoint: WebhookEndpoint) -> str:
     if endpoint.disabled_at:
         return format_html(
             '<strong class="health disabled" style="color:#ba2121">{}</strong>',
-            _("Disabled on %(when)s: every delivery failed for 3 days. Re-enable to resume.")
+            _("Disabled on %(when)s: deliveries kept failing for 3 days. Re-enable to resume.")
             % {"when": timezone.localtime(endpoint.disabled_at).strftime("%Y-%m-%d %H:%M")},
         )
     if endpoint.failure_streak:

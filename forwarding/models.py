@@ -42,7 +42,10 @@ class WebhookEndpoint(models.Model):
         _("disabled"),
         null=True,
         blank=True,
-        help_text=_("Set when every delivery failed for 3 days; deliveries wait until re-enabled."),
+        help_text=_(
+            "Set when deliveries kept failing for 3 days, never a day without a failure; "
+            "deliveries wait until re-enabled."
+        ),
     )
     disabled_reason = ReasonField(_("disabled because"), blank=True, default="")
     last_success_at = models.DateTimeField(_("last success"), null=True, blank=True)
@@ -51,7 +54,7 @@ class WebhookEndpoint(models.Model):
         _("failing since"),
         null=True,
         blank=True,
-        help_text=_("First failure after the last success."),
+        help_text=_("First failure after the last success, or after a day without failures."),
     )
     failure_streak = models.PositiveIntegerField(_("failures in a row"), default=0)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)

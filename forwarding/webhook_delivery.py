@@ -22,8 +22,7 @@ from datetime import UTC, datetime, timedelta
 import requests
 from celery.utils.functional import chunks
 from django.db import transaction
-from django.db.models import DateTimeField, F, Prefetch, Q, Value
-from django.db.models.functions import Coalesce
+from django.db.models import Case, DateTimeField, F, Prefetch, Q, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext_noop
 from standardwebhooks.webhooks import Webhook
@@ -53,8 +52,10 @@ from .models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, webhook_id
 
 logger = logging.getLogger(__name__)
 
-# An endpoint whose every delivery failed for this long is disabled.
+# An endpoint whose deliveries kept failing for this long is disabled: no success, and
+# never QUIET_RESETS without a failure (a failure after such a quiet spell starts anew).
 DISABLE_AFTER = timedelta(days=3)
+QUIET_RESETS = timedelta(hours=24)
 # Any 2xx within 15 s is success.
 RESPONSE_TIMEOUT = 15
 KEEP_BYTES = 1024
@@ -501,22 +502,43 @@ def _endpoint_succeeded(endpoint_id: int, now: datetime) -> None:
 
 
 def _endpoint_failed(endpoint_id: int, now: datetime, failures: int = 1) -> None:
-    """Failures since the last success; an endpoint failing everything for DISABLE_AFTER is
-    disabled. (An endpoint that received nothing has no failures: it is never disabled.)"""
+    """Failures since the last success; an endpoint whose failures kept coming for
+    DISABLE_AFTER is disabled.
+
+    "Kept coming": its failure clock (`failing_since`) starts again at a failure that
+    follows QUIET_RESETS without any, so one failure on Monday and the next on Thursday
+    (nothing to deliver in between) is a fresh start, not three days of failing. One
+    message's retries fail at most 10 h apart: an endpoint that fails what it is sent,
+    while it is sent something every day, is disabled after DISABLE_AFTER. (An endpoint
+    that received nothing has no failures: it is never disabled.)"""
+    # Both read the row as it was before this UPDATE (SQL evaluates every SET on the old row).
+    fresh_start = Q(failing_since__isnull=True) | Q(last_failure_at__lt=now - QUIET_RESETS)
     WebhookEndpoint.objects.filter(pk=endpoint_id).update(
         last_failure_at=now,
         failure_streak=F("failure_streak") + failures,
-        failing_since=Coalesce(F("failing_since"), Value(now, output_field=DateTimeField())),
+        failing_since=Case(
+            When(fresh_start, then=Value(now, output_field=DateTimeField())),
+            default=F("failing_since"),
+        ),
     )
     disabled = WebhookEndpoint.objects.filter(
         pk=endpoint_id, disabled_at__isnull=True, failing_since__lte=now - DISABLE_AFTER
     ).update(
         disabled_at=now,
         disabled_reason=Reason(
-            gettext_noop("Every delivery failed for %(days)s days."), days=DISABLE_AFTER.days
+            gettext_noop(
+                "Deliveries kept failing for %(days)s days: no success, and never %(hours)s "
+                "hours without a failure."
+            ),
+            days=DISABLE_AFTER.days,
+            hours=int(QUIET_RESETS.total_seconds() // 3600),
         ),
     )
     if disabled:
         logger.warning(
             "Webhook endpoint %s disabled after %s of failures.", endpoint_id, DISABLE_AFTER
         )
+
+
+# The reason endpoints disabled before the quiet-spell rule keep: still translated.
+gettext_noop("Every delivery failed for %(days)s days.")

@@ -198,6 +198,7 @@ def test_why_an_endpoint_was_disabled_reads_in_chinese_in_the_admin(
     receiver.respond(500, b"down")
     endpoint = hooked_bot.webhook_endpoints.get()
     endpoint.failing_since = timezone.now() - DISABLE_AFTER - timedelta(hours=1)
+    endpoint.last_failure_at = timezone.now() - timedelta(hours=2)
     endpoint.failure_streak = 100
     endpoint.save()
 
@@ -206,7 +207,10 @@ def test_why_an_endpoint_was_disabled_reads_in_chinese_in_the_admin(
     endpoint.refresh_from_db()
     assert endpoint.disabled_at is not None
     url = reverse("admin:forwarding_webhookendpoint_change", args=[endpoint.pk])
-    assert "所有投递已连续失败 3 天。" in client.get(url).content.decode()
+    assert (
+        "投递持续失败了 3 天：没有一次成功，也从未有 24 小时没有失败。"
+        in client.get(url).content.decode()
+    )
     assert delivery.status == "pending"  # waits for the endpoint to be re-enabled
 
 

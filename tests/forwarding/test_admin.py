@@ -40,7 +40,7 @@ def test_the_endpoint_list_shows_health_and_the_disabled_reason(
     assert page.status_code == 200
     html = page.content.decode()
     assert hooked_bot.webhook_url in html
-    assert "every delivery failed for 3 days" in html
+    assert "deliveries kept failing for 3 days" in html
 
 
 def test_a_delivery_page_shows_its_attempts(client, superuser, failed_delivery):

@@ -7,10 +7,11 @@ import pytest
 import time_machine
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from django.utils import timezone
+from django.utils import timezone, translation
 from standardwebhooks.webhooks import Webhook
 
 from botadmin.local_http import Answer
+from botadmin.reasons import translate
 from devtools.receiver import Receiver
 from forwarding.endpoints import create_deliveries, reenable_endpoint
 from forwarding.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
@@ -138,22 +139,29 @@ def test_a_private_endpoint_is_refused_and_recorded_as_failed_with_the_reason(
 def test_an_endpoint_failing_everything_for_3_days_is_disabled_and_resumes_when_re_enabled(
     hooked_bot, receiver, record
 ):
+    # A message every 20 hours, each failing: failures never stop for a day.
     receiver.respond(500)
     start = timezone.now()
+    endpoint = WebhookEndpoint.objects.get(bot=hooked_bot)
     with time_machine.travel(start, tick=False) as traveller:
-        first = record(hooked_bot)
-        attempt_delivery(first.pk)
-        traveller.move_to(start + DISABLE_AFTER - timedelta(minutes=1))
-        almost = record(hooked_bot)
-        attempt_delivery(almost.pk)
-        endpoint = WebhookEndpoint.objects.get()
-        assert endpoint.disabled_at is None and endpoint.failure_streak == 2
+        failed = []
+        while timezone.now() < start + DISABLE_AFTER:
+            failed.append(record(hooked_bot))
+            assert attempt_delivery(failed[-1].pk) == "failure"
+            endpoint.refresh_from_db()
+            assert endpoint.disabled_at is None
+            traveller.shift(timedelta(hours=20))
+        assert endpoint.failing_since == start and endpoint.failure_streak == len(failed) == 4
 
-        traveller.move_to(start + DISABLE_AFTER + timedelta(minutes=1))
-        late = record(hooked_bot)
+        late = record(hooked_bot)  # 80 hours on
         attempt_delivery(late.pk)
         endpoint.refresh_from_db()
-        assert endpoint.disabled_at is not None and endpoint.disabled_reason
+        assert endpoint.disabled_at is not None
+        with translation.override("en"):
+            assert translate(endpoint.disabled_reason) == (
+                "Deliveries kept failing for 3 days: no success, and never 24 hours "
+                "without a failure."
+            )
 
         # While disabled, new messages wait; nothing is attempted or swept.
         waiting = record(hooked_bot)
@@ -162,13 +170,35 @@ def test_an_endpoint_failing_everything_for_3_days_is_disabled_and_resumes_when_
         assert sweep_due_deliveries() == 0
 
         receiver.respond(200)
-        assert reenable_endpoint(endpoint) == 4
-        assert forward_due() == ["success"] * 4
+        assert reenable_endpoint(endpoint) == 6
+        assert forward_due() == ["success"] * 6
 
     endpoint.refresh_from_db()
     assert endpoint.disabled_at is None and endpoint.failure_streak == 0
     assert endpoint.last_success_at is not None
-    assert WebhookDelivery.objects.filter(status="delivered").count() == 4
+    assert WebhookDelivery.objects.filter(status="delivered").count() == 6
+
+
+def test_a_failure_after_a_quiet_spell_starts_the_failing_clock_again(hooked_bot, receiver, record):
+    # Monday: one message fails. Nothing to deliver until Thursday, whose message fails too:
+    # not three days of failing, so it is not disabled and gets its retries.
+    receiver.respond(500)
+    monday = timezone.now()
+    endpoint = WebhookEndpoint.objects.get(bot=hooked_bot)
+    with time_machine.travel(monday, tick=False) as traveller:
+        assert attempt_delivery(record(hooked_bot).pk) == "failure"
+        traveller.move_to(monday + timedelta(days=3, hours=1))
+        thursday = record(hooked_bot)
+        assert attempt_delivery(thursday.pk) == "failure"
+
+        endpoint.refresh_from_db()
+        assert endpoint.disabled_at is None
+        assert endpoint.failing_since == timezone.now() and endpoint.failure_streak == 2
+        _travel_to_next_attempt(traveller, thursday)
+        assert attempt_delivery(thursday.pk) == "failure"  # retried
+
+    endpoint.refresh_from_db()
+    assert endpoint.disabled_at is None
 
 
 def test_a_success_resets_the_failure_streak(hooked_bot, receiver, record):
