@@ -176,3 +176,43 @@ def test_answer_headers_are_read_whatever_their_case(receiver):
     assert response.headers["Retry-After"] == "7"
     assert response.headers.get("retry-after") == "7"
     assert response.headers["x-upstream"] == "a"
+
+
+# 镕 is a GBK character outside GB2312.
+ERROR_PAGE = "<h1>服务暂时不可用，请稍后再试（朱镕）</h1>"
+
+
+@pytest.mark.parametrize(
+    "content_type, encoding",
+    [
+        ("text/html; charset=GBK", "gbk"),
+        ('text/html;charset="gb2312"', "gbk"),  # declared gb2312, written in GBK as usual
+        ("text/html; charset=gb18030", "gb18030"),
+        ("application/json", "utf-8"),
+        ("text/html; charset=utf-8", "utf-8"),
+    ],
+)
+def test_the_text_is_decoded_by_the_declared_charset(receiver, content_type, encoding):
+    receiver.respond(503, ERROR_PAGE.encode(encoding), {"Content-Type": content_type})
+    assert http.request("GET", receiver.url()).text == ERROR_PAGE
+
+
+@pytest.mark.parametrize("charset", ["", "; charset=no-such-charset", "; charset=zlib"])
+def test_an_answer_without_a_usable_charset_is_read_as_utf_8_with_replacements(receiver, charset):
+    receiver.respond(500, "坏了".encode() + b"\xff", {"Content-Type": f"text/plain{charset}"})
+    assert http.request("GET", receiver.url()).text == "坏了\ufffd"
+
+
+@pytest.mark.parametrize("encoding, before", [("utf-8", ""), ("gbk", "x")])
+def test_a_cut_inside_a_character_drops_the_character_instead_of_garbling_it(
+    receiver, encoding, before
+):
+    width = len("页".encode(encoding))  # 3 bytes in UTF-8, 2 in GBK
+    assert (1024 - len(before)) % width  # the 1,024th byte is inside a character
+    body = (before + "页" * 1000).encode(encoding)
+    receiver.respond(500, body, {"Content-Type": f"text/html; charset={encoding}"})
+
+    response = http.request("GET", receiver.url(), max_bytes=1024)
+
+    assert response.truncated and len(response.content) == 1024
+    assert response.text == before + "页" * ((1024 - len(before)) // width)

@@ -11,7 +11,12 @@ from django.utils import timezone
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from conversations.services import rotate_secret
-from forwarding.webhook_delivery import attempt_delivery, claim_due_deliveries, forward_claimed
+from forwarding.webhook_delivery import (
+    KEEP_BYTES,
+    attempt_delivery,
+    claim_due_deliveries,
+    forward_claimed,
+)
 
 
 def _travel_to_next_attempt(traveller, delivery):
@@ -135,3 +140,31 @@ def test_an_attempts_time_is_when_its_post_started_as_the_receiver_saw_it(
     for delivery, request in zip((first, second), receiver.requests, strict=True):
         sent = datetime.fromtimestamp(int(request.headers["webhook-timestamp"]), UTC)
         assert delivery.attempts.get().started_at == sent
+
+
+def test_a_gbk_error_page_is_kept_readable(hooked_bot, receiver, record):
+    page = "<html><body><h1>502 错误：网关超时</h1></body></html>"
+    receiver.respond(502, page.encode("gbk"), {"Content-Type": "text/html; charset=GBK"})
+    delivery = record(hooked_bot)
+
+    assert attempt_delivery(delivery.pk) == "failure"
+
+    assert delivery.attempts.get().response_text == page
+    delivery.refresh_from_db()
+    assert delivery.last_error == f"the endpoint answered HTTP 502: {page}"
+
+
+@pytest.mark.parametrize("encoding, before", [("utf-8", ""), ("gbk", "x")])
+def test_an_answer_cut_at_1_kb_inside_a_character_keeps_the_whole_ones_before(
+    encoding, before, hooked_bot, receiver, record
+):
+    width = len("网".encode(encoding))
+    assert (KEEP_BYTES - len(before)) % width  # the 1,024th byte is inside a character
+    body = (before + "网" * 1000).encode(encoding)
+    receiver.respond(500, body, {"Content-Type": f"text/plain; charset={encoding}"})
+    delivery = record(hooked_bot)
+
+    assert attempt_delivery(delivery.pk) == "failure"
+
+    kept = delivery.attempts.get().response_text
+    assert kept == before + "网" * ((KEEP_BYTES - len(before)) // width)
