@@ -43,6 +43,7 @@ WORDS = {
     "endpoint.reenable": _("Re-enabled a webhook endpoint"),
     "endpoint.delete": _("Deleted a webhook endpoint"),
     "delivery.replay": _("Replayed a webhook delivery"),
+    "delivery.replay_many": _("Replayed webhook deliveries"),
     # Changed in the Django admin's own pages; not about a bot, so superusers read them.
     "user.create": _("Added a user"),
     "user.update": _("Changed a user"),

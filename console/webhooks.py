@@ -2,7 +2,7 @@
 and what the pages show (health, recent deliveries with their attempts).
 
 The work is forwarding's (endpoints.add_endpoint / change_endpoint,
-replay.replay_deliveries / run_test_event / failed_deliveries); the admin
+replay.replay_deliveries / replay_failed / run_test_event); the admin
 calls the same functions.
 """
 

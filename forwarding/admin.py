@@ -27,7 +27,7 @@ from messaging.models import Message
 from .endpoints import reenable_endpoint
 from .forms import ReplayFailedForm, proposed_period
 from .models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
-from .replay import failed_deliveries, replay_deliveries, run_test_event
+from .replay import replay_deliveries, replay_failed, run_test_event
 
 REPLAY_PERMISSION = "forwarding.change_webhookdelivery"
 
@@ -216,7 +216,7 @@ class WebhookEndpointAdmin(AuditedAdminMixin, BotScopedAdminMixin, admin.ModelAd
         form = ReplayFailedForm(request.POST or None, initial=proposed_period(endpoint))
         if request.method == "POST" and form.is_valid():
             start, end = form.cleaned_data["start"], form.cleaned_data["end"]
-            count = replay_deliveries(request.user, failed_deliveries(endpoint, start, end))
+            count = replay_failed(request.user, endpoint, start, end)
             messages.success(request, _("%(n)d failed deliveries queued again.") % {"n": count})
             changelist = reverse("admin:forwarding_webhookdelivery_changelist")
             return redirect(f"{changelist}?endpoint__id__exact={endpoint.pk}")

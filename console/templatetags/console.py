@@ -1,5 +1,6 @@
 import json
 import re
+from datetime import datetime
 
 from django import template
 from django.apps import apps
@@ -7,7 +8,7 @@ from django.utils import timezone
 from django.utils.html import escape, format_html
 from django.utils.safestring import mark_safe
 from django.utils.timesince import timesince
-from django.utils.translation import gettext, pgettext
+from django.utils.translation import gettext, ngettext, pgettext
 
 from audit import actions as audit_actions
 from console.dashboard import COUNT_CAP
@@ -189,7 +190,29 @@ def action_summary(action) -> str:
         return _field_names(action)
     if action.action in audit_actions.ABOUT_AN_OPERATOR:
         return str((action.details or {}).get("username", ""))
+    if action.action == "delivery.replay_many":
+        return _replayed(action.details or {})
     return ""
+
+
+def _replayed(details: dict) -> str:
+    """How many deliveries a replay queued again, and of which period."""
+    count = details.get("count")
+    if not isinstance(count, int):
+        return ""
+    text = ngettext("%(n)d delivery", "%(n)d deliveries", count) % {"n": count}
+    try:
+        start, end = (
+            timezone.localtime(datetime.fromisoformat(details[name])).strftime("%Y-%m-%d %H:%M")
+            for name in ("start", "end")
+        )
+    except (KeyError, TypeError, ValueError):
+        return text  # a selection, not a period
+    return gettext("%(deliveries)s, of messages received from %(start)s until %(end)s") % {
+        "deliveries": text,
+        "start": start,
+        "end": end,
+    }
 
 
 def _field_names(action) -> str:

@@ -21,7 +21,7 @@ from forwarding.endpoints import (
 )
 from forwarding.forms import ReplayFailedForm, proposed_period
 from forwarding.models import WebhookDelivery, WebhookEndpoint
-from forwarding.replay import failed_deliveries, replay_deliveries, run_test_event
+from forwarding.replay import replay_deliveries, replay_failed, run_test_event
 
 from ..webhooks import EndpointForm, may_manage_webhooks, recent_deliveries
 from .scoping import visible_bot_or_404
@@ -182,7 +182,7 @@ def endpoint_replay_failed(request, bot_id: int, endpoint_id: int):
     form = ReplayFailedForm(request.POST)
     if form.is_valid():
         start, end = form.cleaned_data["start"], form.cleaned_data["end"]
-        count = replay_deliveries(request.user, failed_deliveries(endpoint, start, end))
+        count = replay_failed(request.user, endpoint, start, end)
         messages.success(
             request,
             ngettext(

@@ -96,7 +96,7 @@ def test_replaying_the_failed_deliveries_of_a_period_leaves_the_others(
     assert response.status_code == 302
     assert WebhookDelivery.objects.get(pk=recent.pk).status == "pending"
     assert WebhookDelivery.objects.get(pk=old.pk).status == "failed"
-    assert OperatorAction.objects.filter(action="delivery.replay").count() == 1
+    assert OperatorAction.objects.filter(action="delivery.replay_many").count() == 1
 
 
 def test_send_test_event_posts_a_signed_sample_and_shows_the_answer(
