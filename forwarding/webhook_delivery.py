@@ -502,8 +502,8 @@ def _endpoint_succeeded(endpoint_id: int, now: datetime) -> None:
 
 
 def _endpoint_failed(endpoint_id: int, now: datetime, failures: int = 1) -> None:
-    """Failures since the last success; an endpoint whose failures kept coming for
-    DISABLE_AFTER is disabled.
+    """Failures since `failing_since` (the streak the admin shows with it); an endpoint
+    whose failures kept coming for DISABLE_AFTER is disabled.
 
     "Kept coming": its failure clock (`failing_since`) starts again at a failure that
     follows QUIET_RESETS without any, so one failure on Monday and the next on Thursday
@@ -515,7 +515,9 @@ def _endpoint_failed(endpoint_id: int, now: datetime, failures: int = 1) -> None
     fresh_start = Q(failing_since__isnull=True) | Q(last_failure_at__lt=now - QUIET_RESETS)
     WebhookEndpoint.objects.filter(pk=endpoint_id).update(
         last_failure_at=now,
-        failure_streak=F("failure_streak") + failures,
+        failure_streak=Case(
+            When(fresh_start, then=Value(failures)), default=F("failure_streak") + failures
+        ),
         failing_since=Case(
             When(fresh_start, then=Value(now, output_field=DateTimeField())),
             default=F("failing_since"),

@@ -193,7 +193,7 @@ def test_a_failure_after_a_quiet_spell_starts_the_failing_clock_again(hooked_bot
 
         endpoint.refresh_from_db()
         assert endpoint.disabled_at is None
-        assert endpoint.failing_since == timezone.now() and endpoint.failure_streak == 2
+        assert endpoint.failing_since == timezone.now() and endpoint.failure_streak == 1
         _travel_to_next_attempt(traveller, thursday)
         assert attempt_delivery(thursday.pk) == "failure"  # retried
 
