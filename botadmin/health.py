@@ -191,7 +191,10 @@ def queue() -> str:
         Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now),
         status=Message.Status.QUEUED,
     ).aggregate(due=Min(Coalesce("next_attempt_at", "created_at")))["due"]
-    age = (now - oldest).total_seconds() if oldest else 0.0
+    if oldest is None:
+        # Said so: "due 0 s ago" read as if a message were waiting.
+        return "no queued message due"
+    age = (now - oldest).total_seconds()
     if age > settings.BOTADMIN_READY_MAX_QUEUE_AGE:
         raise Unready(f"oldest queued message due {age:.0f} s ago")
     return f"oldest queued message due {age:.0f} s ago"

@@ -111,6 +111,12 @@ def test_a_silent_worker_makes_readiness_fail_naming_it(client, transactional_db
     assert "61 s ago" in answer.json()["checks"]["worker"]["detail"]
 
 
+def test_an_empty_queue_says_nothing_is_waiting(client, transactional_db, alive):
+    answer = client.get("/readyz")
+
+    assert answer.json()["checks"]["queue"]["detail"] == "no queued message due"
+
+
 def test_a_message_overdue_in_the_queue_makes_readiness_fail(
     client, transactional_db, alive, settings, group
 ):
@@ -126,7 +132,9 @@ def test_a_message_overdue_in_the_queue_makes_readiness_fail(
     )
     # Waiting for its retry time is not overdue; due 10 minutes ago is.
     Message.objects.filter(pk=stuck.pk).update(next_attempt_at=timezone.now() + timedelta(hours=1))
-    assert client.get("/readyz").status_code == 200
+    waiting = client.get("/readyz")
+    assert waiting.status_code == 200
+    assert waiting.json()["checks"]["queue"]["detail"] == "no queued message due"
 
     Message.objects.filter(pk=stuck.pk).update(
         next_attempt_at=timezone.now() - timedelta(minutes=10)
