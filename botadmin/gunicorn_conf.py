@@ -17,12 +17,21 @@ access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms'
 
 def on_starting(server):
     """Metrics: this service's counts start again from zero (prometheus-client's
-    multiprocess mode wants its folder emptied before the processes start)."""
+    multiprocess mode wants its folder emptied before the processes start); the
+    control socket goes into var/."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "botadmin.settings")
+    from django.conf import settings
+
     from botadmin import metrics
 
     metrics.clean_role_dir("web")
     metrics.clean_role_dir("other")  # files of finished manage.py commands
+    # gunicorn's control socket (`gunicornc`) defaults to ~/.gunicorn/gunicorn.ctl: one
+    # path for every gunicorn the user runs, so a second installation on the host took
+    # over the first one's, and under systemd the botadmin user cannot create it in a
+    # checkout it does not own. Each installation's own var/ (a --control-socket wins).
+    if server.cfg.control_socket == server.cfg.settings["control_socket"].default:
+        server.cfg.set("control_socket", str(settings.VAR_DIR / "gunicorn.ctl"))
 
 
 def child_exit(server, worker):
