@@ -40,11 +40,16 @@ def sweep_deliveries() -> int:
 
 
 def wake_at(due: datetime) -> None:
-    """One wake-up for whatever is due at `due` (workers finishing together publish one)."""
+    """One wake-up for whatever is due at `due` (workers finishing together publish one).
+
+    Keyed by the exact time, which workers finishing together read from the same row: a
+    wake-up whose drain paced its message a little later (a conversation's gap) must
+    publish the next one. Keyed by the second, its own key stopped that, and a paced
+    queue then moved only with the sweeper (two messages a minute at 20 a minute)."""
     delay = max((due - timezone.now()).total_seconds(), 0.0)
     if delay > MAX_COUNTDOWN_SECONDS:
         return  # the sweeper's
-    if cache.add(f"delivery:wake:{math.ceil(due.timestamp())}", 1, timeout=math.ceil(delay) + 2):
+    if cache.add(f"delivery:wake:{due.timestamp():.6f}", 1, timeout=math.ceil(delay) + 2):
         deliver_messages.apply_async([[]], countdown=delay)
 
 
