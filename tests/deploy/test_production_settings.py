@@ -141,3 +141,12 @@ def test_the_systemd_units_run_what_the_procfile_runs():
     ]:
         assert command in procfile
         assert command in (ROOT / "deploy/systemd" / unit).read_text()
+
+
+def test_the_readme_production_commands_are_the_systemd_units():
+    """What an operator types by hand starts the services as the units do."""
+    readme = (ROOT / "README.md").read_text()
+    for unit in ("botadmin-worker.service", "botadmin-beat.service", "botadmin-aibot.service"):
+        text = (ROOT / "deploy/systemd" / unit).read_text()
+        command = text.split("ExecStart=/opt/botadmin/", 1)[1].splitlines()[0]
+        assert command in readme, (unit, command)
