@@ -96,7 +96,8 @@ def markdown_to_text(content: str) -> str:
 
     Headings and emphasis lose their marks, lists get bullets, `<font>` tags
     go (their text stays), `<@userid>` becomes @userid, links become
-    "title: url", tables become rows of cells separated by " | ".
+    "title: url", tables become rows of cells separated by " | ". Other lines keep
+    their leading spaces, and one or two blank lines in a row stay.
     """
     lines: list[str] = []
     in_code = False
@@ -124,8 +125,10 @@ def markdown_to_text(content: str) -> str:
         # Nested lists keep two spaces per level; a stray single space goes.
         line = _BULLET.sub(lambda m: " " * (len(m.group(1)) // 2 * 2) + "• ", line)
         lines.append(_inline(line))
+    # A line's leading spaces are its layout (an indented text sent as a welcome message):
+    # only blank lines around the text go, and a run of 3 or more blank lines becomes 2.
     text = "\n".join(line.rstrip() for line in lines)
-    return re.sub(r"\n{3,}", "\n\n", text).strip()
+    return re.sub(r"\n{4,}", "\n\n\n", text).strip("\n")
 
 
 # ---------------------------------------------------------------- the pairs

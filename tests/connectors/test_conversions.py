@@ -76,12 +76,19 @@ def test_jenkins_markdown_turns_mentions_and_links_into_words():
         r"a \ backslash",
         "title\n---\nnot a heading, no rule",
         "title\n===\n-\n--",
+        "  indented first line\n    deeper\nback at the margin",
+        "one blank line\n\ntwo blank lines\n\n\nend",
+        " 1. not a list\n\t- nor this\n   > nor a quote",
     ],
 )
 def test_text_escaped_as_markdown_reads_back_as_the_same_text(text):
     # A text sent to a markdown-only connector is escaped (the AI bot), and a markdown
     # welcome message goes back to text: the operator's characters must survive both.
     assert conversions.markdown_to_text(conversions.escape_markdown(text)) == text
+
+
+def test_three_blank_lines_or_more_become_two_and_blank_lines_around_the_text_go():
+    assert conversions.markdown_to_text("\n\n  a\n\n\n\n\nb\n\n") == "  a\n\n\nb"
 
 
 def test_escaped_marks_are_kept_while_real_emphasis_goes():
