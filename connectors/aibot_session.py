@@ -497,10 +497,11 @@ class BotSession:
 
 
 def _upload_refused(stage: str, ack: dict) -> dict:
-    # Nothing was sent to the chat yet: an upload WeCom refused may work later.
+    # Nothing was sent to the chat yet. The connector's classify reads the errcode as a
+    # send's (busy: again; 45009: after its minute; a bad type or size: failed); an ack
+    # without one (no upload_id, no media_id) is tried again.
     refused = gettext_noop("media upload (%(stage)s): %(answer)s")
     answer = f"{ack.get('errcode')} {ack.get('errmsg', '')}".strip()
-    # 45009 waits for its minute (the connector's classify reads the errcode).
     return {
         **not_sent("retry", Reason(refused, stage=stage, answer=answer)),
         "errcode": ack.get("errcode"),

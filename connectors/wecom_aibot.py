@@ -76,9 +76,11 @@ RATE_LIMIT_WAIT_SECONDS = 60.0
 # A fresh attempt uploads the media again, so an unknown media_id is worth one.
 MEDIA_ID_REFUSED = 40007
 # Any other errcode fails the message, errmsg kept: the documented ones (40008
-# msgtype not allowed; 40035 / 40058 / 44004 invalid or empty field) can never
-# succeed, and an undocumented one is treated alike rather than hold the
-# conversation's queue through the whole retry schedule on a guess.
+# msgtype not allowed; 40035 / 40058 / 44004 invalid or empty field; on an upload
+# WeCom's global 40004 / 40005 / 40006 / 40009 bad media type, type or size) can
+# never succeed, and an undocumented one is treated alike rather than hold the
+# conversation's queue through the whole retry schedule on a guess. An upload's
+# refusal (aibot_upload_media_init / _chunk / _finish) is classified the same way.
 # Waiting for the gateway: its own wait for WeCom's acks (5 s each), an upload's included.
 GATEWAY_READ_TIMEOUT = 60.0
 # The reason stored when the gateway answers something else than its JSON.
@@ -103,6 +105,16 @@ class WeComAIBotSettings(forms.Form):
         required=False,
         validators=[URLValidator(schemes=["ws", "wss"])],
         help_text=_("Empty: the server's WECOM_AIBOT_WS_URL."),
+    )
+
+
+def errcode_outcome(errcode: int) -> Outcome:
+    """What WeCom refusing a frame with this errcode means for the message (nothing reached
+    the chat): busy, too fast or an unknown media_id are tried again, anything else fails."""
+    return (
+        Outcome.RETRY
+        if errcode in RETRY_ERRCODES or errcode == MEDIA_ID_REFUSED
+        else Outcome.FAILED
     )
 
 
@@ -208,9 +220,12 @@ class WeComAIBotConnector(Connector):
             # msgid and parameters (aibot_session.not_sent).
             reason = reasons.from_json(answer.get("reason"), detail)
             result = SendResult(Outcome(answer["outcome"]), reason, http_status=response.status)
-            if isinstance(answer.get("errcode"), int):
-                result.errcode = answer["errcode"]
-            if answer.get("errcode") == RATE_LIMITED:
+            errcode = answer.get("errcode")
+            if isinstance(errcode, int) and not isinstance(errcode, bool):
+                result.errcode = errcode
+                if errcode:  # WeCom refused the upload: its errcode decides, as a send's
+                    result.outcome = errcode_outcome(errcode)
+            if errcode == RATE_LIMITED:
                 result.retry_after = RATE_LIMIT_WAIT_SECONDS
             return result
         try:
@@ -223,11 +238,8 @@ class WeComAIBotConnector(Connector):
             return SendResult(
                 Outcome.SENT, "", errcode=0, upstream_msgid=str(answer.get("via", ""))
             )
-        retry = errcode in RETRY_ERRCODES or errcode == MEDIA_ID_REFUSED
         result = SendResult(
-            Outcome.RETRY if retry else Outcome.FAILED,
-            f"{errcode} {detail}".strip(),
-            errcode=errcode,
+            errcode_outcome(errcode), f"{errcode} {detail}".strip(), errcode=errcode
         )
         if errcode == RATE_LIMITED:
             result.retry_after = RATE_LIMIT_WAIT_SECONDS

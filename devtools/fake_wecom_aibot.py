@@ -23,8 +23,9 @@ It follows shared/spec/wecom-aibot.md:
   no reply;
 * uploads: init → upload_id, chunks, finish → media_id (the bytes are kept);
 * `answer_next(errcode, …)` refuses the next sends or replies with these
-  errcodes (45009 rate limit, -1 system busy, …), `answer_next_upload(…)` the
-  next upload inits;
+  errcodes (45009 rate limit, -1 system busy, …), `answer_next_upload(…,
+  stage="init")` the next upload frames of that stage (`init`, `chunk`,
+  `finish`: 40006 invalid file size, 40004 invalid media type, …);
 * media for callbacks is served over HTTP (`media_url`) for `media_seconds`
   only, encrypted with a per-message aeskey, with the `Content-Disposition`
   the test gives (its file name; sent as raw UTF-8 bytes, as a server may);
@@ -61,7 +62,13 @@ FORCED_ERRMSGS = {
     45009: "api freq out of limit",
     45033: "api concurrent out of limit",
     40058: "invalid parameter",
+    # Uploads (WeCom's global errcodes for media).
+    40004: "invalid media type",
+    40005: "invalid file type",
+    40006: "invalid file size",
+    40009: "invalid image size",
 }
+UPLOAD_STAGES = ("init", "chunk", "finish")
 
 
 class _MediaServer(LocalServer):
@@ -110,7 +117,7 @@ class FakeAIBotServer:
         self.silent_sends = False  # accept sends without acknowledging them
         self.kicks = 0  # disconnected_events sent (a newer subscription took a bot over)
         self._forced: list[int] = []  # errcodes the next sends / replies are refused with
-        self._forced_uploads: list[int] = []
+        self._forced_uploads: dict[str, list[int]] = {stage: [] for stage in UPLOAD_STAGES}
         self._loop = asyncio.new_event_loop()
         self._http = _MediaServer(self)
 
@@ -157,16 +164,18 @@ class FakeAIBotServer:
         with self.lock:
             self._forced.extend(errcodes)
 
-    def answer_next_upload(self, *errcodes: int) -> None:
+    def answer_next_upload(self, *errcodes: int, stage: str = "init") -> None:
+        """Refuse the next upload frames of this stage (`init`, `chunk`, `finish`) so."""
         with self.lock:
-            self._forced_uploads.extend(errcodes)
+            self._forced_uploads[stage].extend(errcodes)
 
     def _forced_errcode(self, cmd: str) -> int | None:
         with self.lock:
             if cmd == "aibot_send_msg" or cmd.startswith("aibot_respond_"):
                 return self._forced.pop(0) if self._forced else None
-            if cmd == "aibot_upload_media_init":
-                return self._forced_uploads.pop(0) if self._forced_uploads else None
+            forced = self._forced_uploads.get(cmd.removeprefix("aibot_upload_media_"))
+            if cmd.startswith("aibot_upload_media_") and forced:
+                return forced.pop(0)
         return None
 
     def wait_connected(self, bot_id: str, timeout: float = 10) -> None:

@@ -1,4 +1,5 @@
-"""WeCom's errcodes on AI bot sends: busy or too fast waits and tries again, a refusal fails."""
+"""WeCom's errcodes on AI bot sends and media uploads: busy or too fast waits and tries
+again, a refusal fails."""
 
 import base64
 import hashlib
@@ -7,6 +8,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from botadmin.reasons import Reason
 from conversations.models import Bot, Conversation
 from messaging.delivery import deliver
 from messaging.models import Message
@@ -42,6 +44,12 @@ def queued(aibot, group, client):
 
 
 MARKDOWN = {"msgtype": "markdown", "markdown": {"content": "构建完成"}}
+
+
+def image_message() -> dict:
+    picture = image_bytes()
+    return {"msgtype": "image", "image": {"base64": base64.b64encode(picture).decode(),
+                                          "md5": hashlib.md5(picture).hexdigest()}}  # fmt: skip
 
 
 def seconds_until_next_attempt(message: Message) -> float:
@@ -105,11 +113,7 @@ def test_another_errcode_fails_the_message_with_wecoms_words(
 
 def test_a_rate_limited_upload_waits_a_minute_too(aibot_server, connected, queued):
     aibot_server.answer_next_upload(45009)
-    picture = image_bytes()
-    message = queued(
-        {"msgtype": "image", "image": {"base64": base64.b64encode(picture).decode(),
-                                       "md5": hashlib.md5(picture).hexdigest()}}
-    )  # fmt: skip
+    message = queued(image_message())
 
     assert deliver(message.pk).result == "retry"
 
@@ -118,6 +122,57 @@ def test_a_rate_limited_upload_waits_a_minute_too(aibot_server, connected, queue
     due_now(message)
     assert deliver(message.pk).result == "sent"
     assert aibot_server.sent[0][2]["msgtype"] == "image"
+
+
+@pytest.mark.parametrize(
+    ("stage", "errcode", "errmsg", "where"),
+    [
+        ("init", 40006, "invalid file size", "init"),
+        ("init", 40004, "invalid media type", "init"),
+        ("chunk", 40009, "invalid image size", "chunk 0"),
+        ("finish", 600123, "forced by the test", "finish"),
+    ],
+)
+def test_an_upload_wecom_refuses_for_good_fails_at_once_with_its_words(
+    stage, errcode, errmsg, where, aibot_server, connected, queued
+):
+    aibot_server.answer_next_upload(errcode, stage=stage)
+    message = queued(image_message())
+
+    assert deliver(message.pk).result == "failed"
+
+    message.refresh_from_db()
+    assert message.status == "failed" and message.next_attempt_at is None
+    assert isinstance(message.last_error, Reason)
+    assert message.last_error == f"media upload ({where}): {errcode} {errmsg}"
+    assert message.last_error.params["answer"] == f"{errcode} {errmsg}"  # WeCom's, verbatim
+    assert message.attempts.get().errcode == errcode
+    assert aibot_server.sent == []
+
+
+@pytest.mark.parametrize("stage", ["init", "chunk", "finish"])
+@pytest.mark.parametrize("errcode", [-1, 45033])
+def test_a_busy_upload_is_tried_again_with_backoff(stage, errcode, aibot_server, connected, queued):
+    aibot_server.answer_next_upload(errcode, stage=stage)
+    message = queued(image_message())
+
+    assert deliver(message.pk).result == "retry"
+
+    message.refresh_from_db()
+    assert message.status == "queued" and message.attempts.get().errcode == errcode
+    assert seconds_until_next_attempt(message) < 58
+    due_now(message)
+    assert deliver(message.pk).result == "sent"
+    assert [body["msgtype"] for _, _, body in aibot_server.sent] == ["image"]
+
+
+def test_a_rate_limited_chunk_waits_a_minute(aibot_server, connected, queued):
+    aibot_server.answer_next_upload(45009, stage="chunk")
+    message = queued(image_message())
+
+    assert deliver(message.pk).result == "retry"
+
+    assert seconds_until_next_attempt(message) >= 58
 
 
 def test_a_rate_limited_reply_is_tried_again_as_a_reply_while_its_window_lasts(
