@@ -16,7 +16,9 @@ stores them in order through the same inbound service as `/api/callback`
 protocol has no acknowledgement from the client for a callback, so none is
 sent. Media is fetched by the archive's worker right after the message is
 stored (`WeComAIBotConnector.fetch_media`).
-Outbound frames (`deliver`) wait for WeCom's ack, at most `ACK_TIMEOUT`.
+Outbound frames (`deliver`) wait for WeCom's ack, at most `ACK_TIMEOUT`. A new
+card whose task_id the session saw used (a clicked card's, another message's
+card) is sent with a fresh one (`fresh_task_id`): WeCom wants them unique per bot.
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ from .wecom_aibot_frames import (
     card_update,
     clicked_task_id,
     event_type,
+    fresh_task_id,
     reply_command,
 )
 
@@ -68,6 +71,8 @@ BACKOFF_FIRST, BACKOFF_MAX = 1.0, 60.0
 MISSED_PINGS_LIMIT = 2
 # Reply windows remembered per session (msgid → callback req_id).
 REPLY_WINDOWS_KEPT = 10_000
+# Card task_ids this bot used, remembered per session (WeCom wants them unique per bot).
+TASK_IDS_KEPT = 10_000
 # WeCom's errcodes for a req_id it no longer answers to: send proactively instead.
 REPLY_GONE_ERRCODES = frozenset({846605, 846608})
 # Sent by the media_id of a chunked upload (wecom-aibot.md: image, file, voice, video).
@@ -119,6 +124,8 @@ class BotSession:
         # msgid → (callback req_id, monotonic deadline, command that answers it, the
         # clicked card's task_id for a card click)
         self.replies: OrderedDict[str, tuple[str, float, str, str]] = OrderedDict()
+        # task_id → the message whose card WeCom took with it ("" for a card clicked)
+        self.task_ids: OrderedDict[str, str] = OrderedDict()
         self.reply_lock = asyncio.Lock()
         self.inbox: asyncio.Queue = asyncio.Queue()
         self.last_frame = 0.0
@@ -349,6 +356,8 @@ class BotSession:
         command, seconds = reply
         task_id = clicked_task_id(frame) if command == RESPOND_UPDATE else ""
         self.replies[msgid] = (req_id, time.monotonic() + seconds, command, task_id)
+        if task_id:  # the clicked card is in the chat: its task_id is taken
+            self._card_taken(task_id, "")
         while len(self.replies) > REPLY_WINDOWS_KEPT:
             self.replies.popitem(last=False)
 
@@ -405,9 +414,16 @@ class BotSession:
                 reply = None  # only a card replaces the clicked card; anything else is sent
             if reply and time.monotonic() < reply[1] and not uploaded:
                 req_id, _, command, task_id = reply
-                answer = await self._respond(command, req_id, request["message_id"], body, task_id)
+                # An update keeps the clicked card's task_id; a new card needs its own.
+                sent = body if command == RESPOND_UPDATE else self._own_task_id(body, request)
+                answer = await self._respond(command, req_id, request["message_id"], sent, task_id)
                 if answer.get("errcode") not in REPLY_GONE_ERRCODES:
+                    if command != RESPOND_UPDATE:
+                        self._card_sent(sent, request, answer)
                     return {**answer, "via": command}
+            # Sent as a new card (a click's 5 s are over, or WeCom refused the update): a
+            # task_id the bot already used, such as the clicked card's, is replaced.
+            body = self._own_task_id(body, request)
             wire = {
                 "chatid": request["chatid"],
                 "chat_type": 2 if request.get("chat_type") == "group" else 1,
@@ -428,6 +444,7 @@ class BotSession:
             else:
                 wire[body["msgtype"]] = body[body["msgtype"]]
             answer = await self._request("aibot_send_msg", wire)
+            self._card_sent(body, request, answer)
             return {**answer, "via": "aibot_send_msg"}
         except NotConnected as error:
             return not_sent("retry", reasons.of(error))
@@ -436,6 +453,27 @@ class BotSession:
         except websockets.ConnectionClosed as error:
             closed = gettext_noop("the connection closed before sending: %(error)s")
             return not_sent("retry", Reason(closed, error=str(error)))
+
+    def _own_task_id(self, body: dict, request: dict) -> dict:
+        """The body, its card given a fresh task_id (`fresh_task_id`) when the bot already
+        used its task_id for a clicked card or another message's card."""
+        card = body.get("template_card") if body["msgtype"] == "template_card" else None
+        task_id = str((card or {}).get("task_id") or "")
+        message_id = str(request["message_id"])
+        if not task_id or self.task_ids.get(task_id, message_id) == message_id:
+            return body
+        return {**body, "template_card": {**card, "task_id": fresh_task_id(task_id, message_id)}}
+
+    def _card_sent(self, body: dict, request: dict, answer: dict) -> None:
+        if body["msgtype"] == "template_card" and answer.get("errcode") == 0:
+            if task_id := str(body["template_card"].get("task_id") or ""):
+                self._card_taken(task_id, str(request["message_id"]))
+
+    def _card_taken(self, task_id: str, message_id: str) -> None:
+        self.task_ids.setdefault(task_id, message_id)
+        self.task_ids.move_to_end(task_id)
+        while len(self.task_ids) > TASK_IDS_KEPT:
+            self.task_ids.popitem(last=False)
 
     async def _respond(
         self, command: str, req_id: str, message_id: str, body: dict, task_id: str = ""

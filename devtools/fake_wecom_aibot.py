@@ -21,6 +21,10 @@ It follows shared/spec/wecom-aibot.md:
   "template_card": {…}}` whose task_id is the clicked card's (40058
   otherwise: which errcode WeCom gives is not documented); other events take
   no reply;
+* a new card (`aibot_send_msg`, or a card answering a message or `enter_chat`)
+  whose `task_id` this bot already used — on a card it sent, or on a card
+  clicked in a pushed `template_card_event` — is refused with 40058 (WeCom
+  wants task_ids unique per bot; its errcode for a repeat is not documented);
 * uploads: init → upload_id, chunks, finish → media_id (the bytes are kept);
 * `answer_next(errcode, …)` refuses the next sends or replies with these
   errcodes (45009 rate limit, -1 system busy, …), `answer_next_upload(…,
@@ -69,6 +73,7 @@ FORCED_ERRMSGS = {
     40009: "invalid image size",
 }
 UPLOAD_STAGES = ("init", "chunk", "finish")
+TASK_ID_USED = (40058, "invalid parameter: task_id already used")
 
 
 class _MediaServer(LocalServer):
@@ -112,6 +117,7 @@ class FakeAIBotServer:
         self.update_seconds = 5.0
         # id(ws) → template_card_event req_id → (at, the clicked card's task_id)
         self.card_req_ids: dict[int, dict[str, tuple[float, str]]] = {}
+        self.task_ids: dict[str, set[str]] = {}  # bot id → the task_ids of its cards
         self.media_seconds = 300.0
         self.fail_downloads = 0
         self.silent_sends = False  # accept sends without acknowledging them
@@ -202,6 +208,8 @@ class FakeAIBotServer:
                 click = event.get("template_card_event") or {}
                 clicked = (time.time(), str(click.get("task_id") or event.get("task_id") or ""))
                 self.card_req_ids.setdefault(id(ws), {})[req_id] = clicked
+                if clicked[1]:  # the clicked card is in the chat
+                    self.task_ids.setdefault(bot_id, set()).add(clicked[1])
         frame = {"cmd": cmd, "headers": {"req_id": req_id}, "body": body}
         self._call(ws.send(json.dumps(frame, ensure_ascii=False)))
         return req_id
@@ -289,9 +297,25 @@ class FakeAIBotServer:
             answer["body"] = body
         await ws.send(json.dumps(answer))
 
+    @staticmethod
+    def _task_id(body: dict) -> str:
+        card = body.get("template_card")
+        return str(card.get("task_id") or "") if isinstance(card, dict) else ""
+
+    def _accept(self, bot_id: str, cmd: str, body: dict) -> None:
+        """Record an accepted send or reply; its card's task_id is the bot's from now on."""
+        with self.lock:
+            self.sent.append((bot_id, cmd, body))
+            if task_id := self._task_id(body):
+                self.task_ids.setdefault(bot_id, set()).add(task_id)
+
     async def _command(self, ws, bot_id: str, cmd: str, req_id: str, body: dict) -> None:
         if (forced := self._forced_errcode(cmd)) is not None:
             await self._ack(ws, req_id, forced, FORCED_ERRMSGS.get(forced, "forced by the test"))
+            return
+        new_card = cmd in ("aibot_send_msg", "aibot_respond_msg", "aibot_respond_welcome_msg")
+        if new_card and self._task_id(body) in self.task_ids.get(bot_id, ()):
+            await self._ack(ws, req_id, *TASK_ID_USED)
             return
         if cmd == "ping":
             if self.answer_pings:
@@ -309,8 +333,7 @@ class FakeAIBotServer:
                 if upload is None or upload.get("type") != msgtype:
                     await self._ack(ws, req_id, 40007, "invalid media_id")
                     return
-            with self.lock:
-                self.sent.append((bot_id, cmd, body))
+            self._accept(bot_id, cmd, body)
             if not self.silent_sends:
                 await self._ack(ws, req_id)
         elif cmd == "aibot_respond_msg":
@@ -322,8 +345,7 @@ class FakeAIBotServer:
             if sent_at is None or time.time() - sent_at > self.reply_seconds:
                 await self._ack(ws, req_id, 846605, "invalid req_id")
                 return
-            with self.lock:
-                self.sent.append((bot_id, cmd, {"req_id": req_id, **body}))
+            self._accept(bot_id, cmd, {"req_id": req_id, **body})
             await self._ack(ws, req_id)
         elif cmd == "aibot_respond_welcome_msg":
             with self.lock:
@@ -334,8 +356,7 @@ class FakeAIBotServer:
             if body.get("msgtype") not in ("text", "template_card"):
                 await self._ack(ws, req_id, 40008, "invalid message type")
                 return
-            with self.lock:
-                self.sent.append((bot_id, cmd, {"req_id": req_id, **body}))
+            self._accept(bot_id, cmd, {"req_id": req_id, **body})
             await self._ack(ws, req_id)
         elif cmd == "aibot_respond_update_msg":
             with self.lock:
@@ -350,8 +371,7 @@ class FakeAIBotServer:
             if card.get("task_id") != clicked[1]:
                 await self._ack(ws, req_id, 40058, "invalid parameter: task_id")
                 return
-            with self.lock:
-                self.sent.append((bot_id, cmd, {"req_id": req_id, **body}))
+            self._accept(bot_id, cmd, {"req_id": req_id, **body})
             await self._ack(ws, req_id)
         elif cmd == "aibot_upload_media_init":
             upload_id = uuid.uuid4().hex

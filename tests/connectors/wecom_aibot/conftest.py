@@ -78,6 +78,13 @@ def aibot(make_aibot) -> Bot:
 
 
 @pytest.fixture
+def unpaced(settings, aibot):
+    """Sends and attempts right after each other: the pace would otherwise hold them."""
+    settings.DELIVERY_CONVERSATION_MIN_GAP = 0
+    Bot.objects.filter(pk=aibot.pk).update(rate_limit_per_minute=600)
+
+
+@pytest.fixture
 def start_gateway():
     running = []
 

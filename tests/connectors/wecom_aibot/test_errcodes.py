@@ -9,18 +9,13 @@ import pytest
 from django.utils import timezone
 
 from botadmin.reasons import Reason
-from conversations.models import Bot, Conversation
+from conversations.models import Conversation
 from messaging.delivery import deliver
 from messaging.models import Message
 from tests.images import image_bytes
 from tests.polling import wait_until
 
-
-@pytest.fixture(autouse=True)
-def unpaced(settings, aibot):
-    """A second attempt right away: the pace would otherwise hold it."""
-    settings.DELIVERY_CONVERSATION_MIN_GAP = 0
-    Bot.objects.filter(pk=aibot.pk).update(rate_limit_per_minute=600)
+pytestmark = pytest.mark.usefixtures("unpaced")  # a second attempt right away
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import json
 import time
 
 import pytest
-from django.utils import translation
+from django.utils import timezone, translation
 
 from botadmin import http
 from botadmin.reasons import translate
@@ -426,6 +426,12 @@ def card_clicked(server, task_id: str = "deploy-7", msgid: str = "click1", neste
     )  # fmt: skip
 
 
+def answer_click(post, bot, card: dict) -> Message:
+    """Send a card answering the click `click1` and deliver it once."""
+    body = {"msgtype": "template_card", "template_card": card, "reply_to": "click1"}
+    return sent_through(post, bot, "wrGroupA", body)
+
+
 def stored_click(msgid: str = "click1") -> dict:
     assert wait_until(lambda: Message.objects.filter(upstream_msgid=msgid).exists(), timeout=5)
     return Message.objects.get(upstream_msgid=msgid).body
@@ -440,12 +446,7 @@ def test_a_card_answering_a_click_within_five_seconds_replaces_the_clicked_card(
     assert time.time() < forwarded["reply_until"] <= time.time() + 5
     answered = {**BUTTONS, "main_title": {"title": "Deploying build 7"}, "button_list": []}
 
-    message = sent_through(
-        post,
-        aibot,
-        "wrGroupA",
-        {"msgtype": "template_card", "template_card": answered, "reply_to": "click1"},
-    )
+    message = answer_click(post, aibot, answered)
 
     assert message.status == "sent" and message.upstream_msgid == "aibot_respond_update_msg"
     assert aibot_server.sent == [
@@ -462,12 +463,7 @@ def test_an_update_without_a_task_id_takes_the_clicked_cards(
     notice = {"card_type": "text_notice", "main_title": {"title": "Done"},
               "card_action": {"type": 1, "url": "https://ci.example/7"}}  # fmt: skip
 
-    sent_through(
-        post,
-        aibot,
-        "wrGroupA",
-        {"msgtype": "template_card", "template_card": notice, "reply_to": "click1"},
-    )
+    answer_click(post, aibot, notice)
 
     ((_, cmd, body),) = aibot_server.sent
     assert cmd == "aibot_respond_update_msg"
@@ -483,12 +479,7 @@ def test_after_the_five_seconds_a_card_answering_a_click_is_a_new_card(
     time.sleep(0.5)
     newer = {**BUTTONS, "task_id": "deploy-7-b"}
 
-    sent_through(
-        post,
-        aibot,
-        "wrGroupA",
-        {"msgtype": "template_card", "template_card": newer, "reply_to": "click1"},
-    )
+    answer_click(post, aibot, newer)
 
     assert [cmd for _, cmd, _ in aibot_server.sent] == ["aibot_send_msg"]
     assert aibot_server.sent[0][2]["template_card"] == newer
@@ -501,13 +492,89 @@ def test_an_update_wecom_no_longer_takes_goes_out_as_a_new_card(
     card_clicked(aibot_server)
     stored_click()
 
-    message = sent_through(
-        post,
-        aibot,
-        "wrGroupA",
-        {"msgtype": "template_card", "template_card": BUTTONS, "reply_to": "click1"},
-    )
+    message = answer_click(post, aibot, BUTTONS)
 
     assert message.status == "sent"
     assert len(aibot_server.frames_of("aibot_respond_update_msg")) == 1
     assert [cmd for _, cmd, _ in aibot_server.sent] == ["aibot_send_msg"]
+
+
+# --- task_ids: unique per bot ---------------------------------------------------------------
+
+
+def test_a_card_reusing_the_clicked_cards_task_id_gets_its_own_when_sent_as_a_new_card(
+    aibot_server, aibot, group, connected, post, unpaced
+):
+    aibot_server.update_seconds = 0
+    card_clicked(aibot_server)
+    stored_click()
+    # WeCom refuses the update (the click's req_id is gone), then finds the new card busy.
+    aibot_server.answer_next(846605, -1)
+
+    message = answer_click(post, aibot, BUTTONS)
+    assert message.status == "queued"
+    Message.objects.filter(pk=message.pk).update(next_attempt_at=timezone.now())
+    deliver(message.pk)
+    message.refresh_from_db()
+
+    assert message.status == "sent"
+    ((_, cmd, body),) = aibot_server.sent
+    assert cmd == "aibot_send_msg"
+    assert body["template_card"] == {**BUTTONS, "task_id": f"deploy-7@{message.msgid}"}
+    # The refused first try carried the same task_id: a retry sends the same card.
+    tried = [
+        f["body"]["template_card"]["task_id"] for f in aibot_server.frames_of("aibot_send_msg")
+    ]
+    assert tried == [f"deploy-7@{message.msgid}"] * 2
+
+
+def test_an_operators_new_task_id_answering_a_click_is_kept(
+    aibot_server, aibot, group, connected, post
+):
+    aibot_server.update_seconds = 0
+    card_clicked(aibot_server)
+    stored_click()
+    newer = {**BUTTONS, "task_id": "deploy-7-b"}
+
+    answer_click(post, aibot, newer)
+
+    assert [body["template_card"] for _, _, body in aibot_server.sent] == [newer]
+
+
+def test_one_card_sent_to_two_chats_gets_a_task_id_of_its_own_in_the_second(
+    aibot_server, aibot, group, user, connected, post, unpaced
+):
+    card = {"msgtype": "template_card", "template_card": BUTTONS}
+
+    first = sent_through(post, aibot, "wrGroupA", card)
+    second = sent_through(post, aibot, "lisi", card)
+
+    assert (first.status, second.status) == ("sent", "sent")
+    assert [body["template_card"]["task_id"] for _, _, body in aibot_server.sent] == [
+        "deploy-7",
+        f"deploy-7@{second.msgid}",
+    ]
+
+
+def test_a_fresh_task_id_keeps_to_wecoms_characters_and_128_bytes():
+    fresh = wecom_aibot_frames.fresh_task_id("t" * 128, "0123456789abcdef0123456789abcdef-2")
+
+    assert len(fresh.encode()) == 128
+    assert fresh.endswith("@0123456789abcdef0123456789abcdef-2")
+    assert wecom_aibot_frames.fresh_task_id("任务", "m 1") == "任务@m_1"
+
+
+def test_wecom_refuses_a_task_id_the_bot_used_before_this_gateway_started(
+    aibot_server, aibot, group, connected, start_gateway, post, unpaced
+):
+    card = {"msgtype": "template_card", "template_card": BUTTONS}
+    assert sent_through(post, aibot, "wrGroupA", card).status == "sent"
+    connected.stop()  # a new gateway knows nothing of the cards sent before
+    start_gateway("gateway-b")
+    assert wait_until(lambda: len(aibot_server.subscriptions) == 2, timeout=10)
+    aibot_server.wait_connected("bot1")
+
+    again = sent_through(post, aibot, "wrGroupA", card)
+
+    assert again.status == "failed"
+    assert again.last_error == "40058 invalid parameter: task_id already used"
