@@ -49,7 +49,8 @@ def media_url(media_id: int) -> str:
 
 
 def media_fields(message: Message) -> dict | None:
-    """`url`, `content_type`, `size`, `sha256` of the message's stored media, or None.
+    """`url`, `content_type`, `size`, `sha256` of the message's stored media (and `name`,
+    the file's name, when its source gave one), or None.
 
     Uses `message.media` when it was prefetched (with `stored_file`, in id order):
     the forwarding engine does so for a whole batch in one query."""
@@ -66,12 +67,15 @@ def media_fields(message: Message) -> dict | None:
     if row is None or row.stored_file is None:
         return None
     stored = row.stored_file
-    return {
+    fields = {
         "url": media_url(row.pk),
         "content_type": stored.content_type,
         "size": stored.size,
         "sha256": stored.sha256,
     }
+    if row.original_name:  # e.g. an AI bot file's, from its download's Content-Disposition
+        fields["name"] = row.original_name
+    return fields
 
 
 def with_media_fields(message: Message, body: dict) -> dict:
@@ -82,6 +86,8 @@ def with_media_fields(message: Message, body: dict) -> dict:
     fields = media_fields(message)
     if fields is None:
         return body
+    if "name" in part:  # the source's own `name` stays as it came
+        fields.pop("name", None)
     return {**body, message.msgtype: {**part, **fields}}
 
 

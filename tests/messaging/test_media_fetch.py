@@ -363,3 +363,22 @@ def test_fetches_are_counted_by_connector_and_outcome(
     for outcome in ("stored", "failed"):
         key = ("botadmin_media_fetches_total", (("connector", "bridge"), ("outcome", outcome)))
         assert after.get(key, 0) - before.get(key, 0) == 1
+
+
+def test_an_agents_file_is_forwarded_with_its_name_beside_its_own_fields(
+    media_bot, agent, receiver, post_callback
+):
+    agent.media["cdn-file-1"] = (b"%PDF-1.4 minutes", "application/pdf")
+    sent = callback_body("image", media_bot)
+    del sent["image"]
+    sent["msgtype"] = "file"  # not a seed msgtype: stored raw, its media fetched all the same
+    sent["file"] = {"cdn_type": "file", "cdn": "cdn-file-1", "filename": "会议纪要.pdf"}
+    post_callback(sent)
+
+    assert fetch_due() == ["stored"]
+    assert forward_due() == ["success"]
+
+    forwarded = json.loads(receiver.requests[0].body)["file"]
+    assert forwarded["filename"] == "会议纪要.pdf" and forwarded["cdn"] == "cdn-file-1"
+    assert forwarded["name"] == "会议纪要.pdf"
+    assert forwarded["size"] == len(b"%PDF-1.4 minutes")

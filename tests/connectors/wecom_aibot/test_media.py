@@ -1,6 +1,7 @@
 """Media of AI bot messages: downloaded and decrypted at once, retried while the URL lives."""
 
 import base64
+import json
 import os
 from datetime import timedelta
 
@@ -15,6 +16,8 @@ from messaging import media_fetch
 from messaging.media_links import media_fields
 from messaging.models import Message, MessageMedia
 from tests.images import image_bytes
+from tests.messaging.conftest import receiver  # noqa: F401  (the local webhook receiver)
+from tests.messaging.support import forward_due
 from tests.polling import wait_until
 
 
@@ -165,3 +168,30 @@ def test_a_received_files_name_loses_its_folders_and_control_characters(
 
     assert fetch_due() == ["stored"]
     assert MessageMedia.objects.get().original_name == "报价.pdf"
+
+
+def test_a_received_files_name_reaches_the_webhook_in_the_forwarded_body(
+    aibot_server,
+    aibot,
+    connected,
+    receiver,  # noqa: F811  (the imported fixture)
+    settings,
+):
+    settings.BOTADMIN_MEDIA_FORWARD_WAIT_SECONDS = 60
+    settings.BOTADMIN_PUBLIC_URL = "http://testserver"
+    aibot.webhook_url = receiver.url("/hook")
+    aibot.save()
+    disposition = "attachment; filename*=UTF-8''%E5%91%A8%E6%8A%A5%20v2.pdf"
+    sent = file_message(aibot_server, "f3", b"%PDF-1.4 report", disposition)
+    aibot_server.push_message("bot1", sent)
+    assert wait_until(lambda: MessageMedia.objects.exists(), timeout=5)
+
+    assert fetch_due() == ["stored"]
+    assert forward_due() == ["success"]
+
+    (request,) = receiver.requests
+    forwarded = json.loads(request.body)["file"]
+    assert forwarded["name"] == "周报 v2.pdf"
+    assert forwarded["aeskey"] == sent["file"]["aeskey"]  # WeCom's own fields stay
+    assert forwarded["cdn_type"] == "wecom_aibot" and forwarded["size"] == 15
+    assert forwarded["url"].startswith("http://testserver/files/")
