@@ -15,6 +15,7 @@ from django.core.files.storage import default_storage
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext_lazy as _
 
+from botadmin.forms import NoLabelSuffix
 from botadmin.timezones import zone_names
 from connectors import conversions
 from connectors.images import FORMAT_NAMES
@@ -62,7 +63,7 @@ def msgtypes_for(bot: Bot | None) -> list[str]:
     return [m for m in MSGTYPE_LABELS if conversions.route(type(connector), m, native)]
 
 
-class ComposeForm(forms.Form):
+class ComposeForm(NoLabelSuffix, forms.Form):
     title = forms.CharField(label=_("Title"), max_length=200)
     msgtype = forms.ChoiceField(label=_("Message type"), widget=forms.RadioSelect)
     text__content = forms.CharField(

@@ -25,6 +25,7 @@ from django.utils.translation import gettext_noop
 from urllib3.exceptions import NameResolutionError, NewConnectionError
 
 from botadmin import http, reasons
+from botadmin.forms import NoLabelSuffix
 from botadmin.reasons import Reason
 
 if TYPE_CHECKING:
@@ -139,7 +140,7 @@ class Limits:
     voice_seconds: float | None = None  # the longest voice it sends, when it has a limit
 
 
-class NoSettings(forms.Form):
+class NoSettings(NoLabelSuffix, forms.Form):
     """The settings form of a connector that needs nothing beyond the bot itself."""
 
 

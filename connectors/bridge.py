@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import gettext_noop
 
 from botadmin import http, reasons
+from botadmin.forms import NoLabelSuffix
 from botadmin.jsontext import unstorable
 from botadmin.reasons import Reason
 from conversations.secrets import generate_agent_token
@@ -46,7 +47,7 @@ class HttpURLField(forms.URLField):
     default_validators = [URLValidator(schemes=["http", "https"])]
 
 
-class BridgeSettings(forms.Form):
+class BridgeSettings(NoLabelSuffix, forms.Form):
     agent_url = HttpURLField(
         label=_("agent URL"),
         max_length=500,

@@ -31,6 +31,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import gettext_noop
 
 from botadmin import http, reasons
+from botadmin.forms import NoLabelSuffix
 from botadmin.reasons import Reason
 
 from .base import (
@@ -89,7 +90,7 @@ UNEXPECTED_GATEWAY_ANSWER = gettext_noop("unexpected gateway answer: %(answer)s"
 _bot_id = RegexValidator(r"^[A-Za-z0-9_-]+$", _("Letters, digits, - and _ only."))
 
 
-class WeComAIBotSettings(forms.Form):
+class WeComAIBotSettings(NoLabelSuffix, forms.Form):
     bot_id = forms.CharField(
         label=_("bot ID"), max_length=128, validators=[_bot_id], help_text=_("BotID")
     )

@@ -27,6 +27,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import gettext_noop
 
 from botadmin import http, reasons
+from botadmin.forms import NoLabelSuffix
 from botadmin.reasons import Reason
 
 from . import wecom_app_api as api
@@ -87,7 +88,7 @@ PERMISSIONS = {
 _alphanumeric = RegexValidator(r"^[A-Za-z0-9]+$", _("Letters and digits only."))
 
 
-class WeComAppSettings(forms.Form):
+class WeComAppSettings(NoLabelSuffix, forms.Form):
     corp_id = forms.CharField(
         label=_("corp ID"), max_length=64, validators=[_alphanumeric], help_text=_("企业ID")
     )

@@ -16,20 +16,11 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from botadmin.forms import NoLabelSuffix
 from connectors import bot_settings
 from connectors.registry import CONNECTORS
 from conversations.bot_changes import OtherFieldErrorsOnTheForm
 from conversations.models import Bot, Conversation
-
-# Django's ":" after labels has no zh-Hans translation (a half-width colon in
-# Chinese): the console's bot forms put none.
-LABEL_SUFFIX = ""
-
-
-class NoLabelSuffix:
-    def __init__(self, *args, **kwargs):
-        kwargs.setdefault("label_suffix", LABEL_SUFFIX)
-        super().__init__(*args, **kwargs)
 
 
 def connector_settings_form(connector, bot: Bot | None, data=None) -> forms.Form:
@@ -40,9 +31,7 @@ def connector_settings_form(connector, bot: Bot | None, data=None) -> forms.Form
         for name, value in stored.items()
         if not bot_settings.is_secret(bot_settings.fields(connector)[name])
     }
-    form = connector.settings_form(
-        data=data, initial=initial, prefix="settings", label_suffix=LABEL_SUFFIX
-    )
+    form = connector.settings_form(data=data, initial=initial, prefix="settings")
     for name, field in form.fields.items():
         if not bot_settings.is_secret(field):
             continue

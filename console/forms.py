@@ -4,6 +4,7 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from botadmin.forms import NoLabelSuffix
 from messaging.models import Message
 from messaging.msgtype_names import NAMES
 
@@ -34,7 +35,7 @@ class DayField(forms.DateField):
         return day
 
 
-class MessageFilterForm(forms.Form):
+class MessageFilterForm(NoLabelSuffix, forms.Form):
     """The filters search and the audit log share. All optional."""
 
     bot = forms.ModelChoiceField(queryset=None, required=False, empty_label=_("All my bots"))
@@ -97,7 +98,7 @@ class AuditFilterForm(MessageFilterForm):
         )
 
 
-class ReplyForm(forms.Form):
+class ReplyForm(NoLabelSuffix, forms.Form):
     """A text reply; `max_bytes` is the bot's connector's text limit (UTF-8 bytes)."""
 
     content = forms.CharField(
@@ -128,5 +129,5 @@ class ReplyForm(forms.Form):
         return content
 
 
-class JumpToDateForm(forms.Form):
+class JumpToDateForm(NoLabelSuffix, forms.Form):
     date = DayField(label=_("Jump to date"), widget=forms.DateInput(attrs={"type": "date"}))

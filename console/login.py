@@ -28,6 +28,7 @@ from django.utils.formats import time_format
 from django.utils.translation import ngettext
 
 from botadmin.cache import best_effort
+from botadmin.forms import NoLabelSuffix
 
 ADDRESS_LIMIT_FACTOR = 3
 
@@ -120,7 +121,7 @@ class ThrottledLogin:
         raise ValidationError(self.throttled_message, code="throttled")
 
 
-class ThrottledAuthenticationForm(ThrottledLogin, AuthenticationForm):
+class ThrottledAuthenticationForm(NoLabelSuffix, ThrottledLogin, AuthenticationForm):
     pass
 
 

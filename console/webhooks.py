@@ -12,6 +12,7 @@ from django.db.models import Prefetch
 from django.utils.translation import gettext_lazy as _
 
 from botadmin import http, reasons
+from botadmin.forms import NoLabelSuffix
 from conversations.roles import is_bot_admin
 from forwarding.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from messaging.inbound import OBJECT_MODELS
@@ -39,7 +40,7 @@ def _msgtype_choices():
     return [(msgtype, NAMES.get(msgtype, msgtype)) for msgtype in OBJECT_MODELS]
 
 
-class EndpointForm(forms.ModelForm):
+class EndpointForm(NoLabelSuffix, forms.ModelForm):
     """URL, msgtype filter (the known inbound msgtypes, and any other typed in), description."""
 
     msgtype_choice = forms.MultipleChoiceField(

@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 
 from audit.services import record_action
 from botadmin import reasons
+from botadmin.forms import NoLabelSuffix
 from connectors.base import ConnectorError
 from connectors.registry import connector_for
 
@@ -26,7 +27,7 @@ class GroupChatError(Exception):
     pass
 
 
-class GroupChatForm(forms.Form):
+class GroupChatForm(NoLabelSuffix, forms.Form):
     """What a person gives for a new chat (the console's setup page, the admin action)."""
 
     name = forms.CharField(label=_("Chat name"), max_length=50)

@@ -6,12 +6,14 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from botadmin.forms import NoLabelSuffix
+
 from .models import WebhookDelivery, WebhookEndpoint
 
 MINUTE_FORMAT = "%Y-%m-%dT%H:%M"  # a datetime-local input's value
 
 
-class ReplayFailedForm(forms.Form):
+class ReplayFailedForm(NoLabelSuffix, forms.Form):
     start = forms.DateTimeField(
         label=_("from"), widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
     )

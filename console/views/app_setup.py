@@ -21,6 +21,7 @@ from django.utils.translation import gettext_lazy
 
 from botadmin import reasons
 from botadmin.errors import ApiError
+from botadmin.forms import NoLabelSuffix
 from botadmin.reasons import translate
 from connectors.registry import connector_class
 from conversations.group_chats import GroupChatError, GroupChatForm
@@ -32,7 +33,7 @@ from messaging.sending import accept_outbound
 from .scoping import visible_bot_or_404
 
 
-class TestMessageForm(forms.Form):
+class TestMessageForm(NoLabelSuffix, forms.Form):
     userid = forms.CharField(label=gettext_lazy("Your WeCom user ID"), max_length=255)
 
 

@@ -318,3 +318,18 @@ def test_health_under_a_minute_says_less_than_a_minute_in_both_languages(
     assert "last success less than a minute ago" in health(english, healthy)
     assert "自 5 分钟前起" in health(chinese, older)
     assert "since 5 minutes ago" in health(english, older)
+
+
+def test_the_settings_form_labels_have_no_colon_in_either_language(operator_client, bot, endpoint):
+    """Django's default suffix read "URL:" and "说明:" (half-width) in Chinese."""
+
+    def labels(html: str) -> list[str]:
+        settings = html.split('id="settings"')[1]
+        return re.findall(r"<label[^>]*>([^<]+)</label>", settings)
+
+    chinese = labels(operator_client.get(url("webhook", bot, endpoint.pk)).content.decode())
+    operator_client.cookies["django_language"] = "en"
+    english = labels(operator_client.get(url("webhook", bot, endpoint.pk)).content.decode())
+
+    assert "说明" in chinese and "Description" in english
+    assert [label for label in chinese + english if label.rstrip().endswith((":", "："))] == []
