@@ -25,6 +25,15 @@ def agent():
         yield agent
 
 
+def open_compose_page(page, live_server) -> None:
+    """Log in as the `superuser` fixture's root and land on the compose page."""
+    page.goto(f"{live_server.url}/admin/login/?next=/console/announcements/new/")
+    page.fill("#id_username", "root")
+    page.fill("#id_password", "pw-root-123456")
+    page.click("input[type=submit]")
+    page.wait_for_url("**/console/announcements/new/")
+
+
 @pytest.mark.django_db(transaction=True)
 def test_an_operator_schedules_a_link_to_two_groups_and_both_turn_sent(
     live_server, browser, agent, make_bot, make_conversation, superuser
@@ -37,11 +46,7 @@ def test_an_operator_schedules_a_link_to_two_groups_and_both_turn_sent(
         make_conversation(bot, group["conversation_id"], name=group["name"])
     page = browser.new_page(viewport={"width": 1280, "height": 1100})
 
-    page.goto(f"{live_server.url}/admin/login/?next=/console/announcements/new/")
-    page.fill("#id_username", "root")
-    page.fill("#id_password", "pw-root-123456")
-    page.click("input[type=submit]")
-    page.wait_for_url("**/console/announcements/new/")
+    open_compose_page(page, live_server)
 
     page.fill("[name=title]", "新版本发布通知")
     page.check("input[name=msgtype][value=link]")
@@ -103,3 +108,29 @@ def test_an_operator_schedules_a_link_to_two_groups_and_both_turn_sent(
     screenshot(page, "announcements", "announce-sent")
     assert {m.body.get("link", {}).get("title") for m in agent.sent.values()} == {"新版本发布"}
     assert len(agent.sent) == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_preview_of_an_empty_message_is_a_muted_hint_not_a_white_box(
+    live_server, browser, bot, superuser
+):
+    """An empty white bubble looked like a text field."""
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    open_compose_page(page, live_server)
+
+    def background() -> str:
+        return page.eval_on_selector("#preview", "e => getComputedStyle(e).backgroundColor")
+
+    hint = "暂无预览：填写消息后会在这里显示。"
+    assert page.inner_text("#preview") == hint
+    assert page.eval_on_selector("#preview p", "e => e.classList.contains('muted')")
+    assert background() == "rgba(0, 0, 0, 0)"
+    screenshot(page, "announcements", "compose-empty-preview")
+
+    page.fill("[name=text__content]", "明天 9 点发版")
+    assert page.inner_text("#preview") == "明天 9 点发版"
+    assert background() == "rgb(255, 255, 255)"
+    page.check("input[name=msgtype][value=link]")  # its fields are still empty
+    assert page.inner_text("#preview") == hint
+    page.fill("[name=link__title]", "发版说明")
+    assert page.inner_text("#preview").startswith("发版说明")

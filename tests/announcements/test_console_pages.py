@@ -356,6 +356,20 @@ def test_pages_are_in_chinese_by_default_and_english_when_chosen(client, bot, su
     assert "New announcement" in english and "Select all groups" in english
 
 
+def test_the_preview_of_an_empty_message_says_so_in_the_operators_language(client, bot, superuser):
+    """Before any script runs (and while the message is empty) the preview is a muted hint."""
+    client.force_login(superuser)
+
+    chinese = client.get("/console/announcements/new/").content.decode()
+    client.cookies["django_language"] = "en"
+    english = client.get("/console/announcements/new/").content.decode()
+
+    hint = "暂无预览：填写消息后会在这里显示。"
+    assert f'data-empty="{hint}"><p class="muted">{hint}</p>' in chinese
+    hint = "Nothing to preview yet: write the message to see it here."
+    assert f'data-empty="{hint}"><p class="muted">{hint}</p>' in english
+
+
 def test_quiet_hours_are_set_on_the_bot_in_the_admin(client, bot, superuser):
     client.force_login(superuser)
 

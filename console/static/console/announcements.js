@@ -43,10 +43,25 @@
       refreshSchedule();
     }
 
+    // Whether the chosen msgtype's fields are all empty (nothing typed, no file chosen).
+    function messageIsEmpty(msgtype) {
+      var set = $('.msgfields[data-msgtype="' + msgtype + '"]');
+      if (!set) return true;
+      return $$("input, textarea", set).every(function (input) {
+        if (input.type === "file") return !(input.files && input.files.length);
+        if (input.type === "checkbox" || input.type === "radio" || input.type === "hidden") return true;
+        return !input.value.trim();
+      });
+    }
+
     function renderPreview() {
       var msgtype = checkedValue("msgtype");
       var bubble = $("#preview");
       bubble.replaceChildren();
+      // An empty message: a muted hint, not an empty white box that looks like a field.
+      var empty = messageIsEmpty(msgtype);
+      bubble.classList.toggle("empty", empty);
+      if (empty) return bubble.appendChild(el("p", "muted", bubble.dataset.empty));
       var value = function (key) { return fieldValue(msgtype + "__" + key); };
       if (msgtype === "text" || msgtype === "markdown" || msgtype === "markdown_v2") {
         bubble.appendChild(el("p", "pre", value("content")));
@@ -58,8 +73,7 @@
         var upload = $('input[name="image_file"]');
         var img = el("img", "image");
         if (upload && upload.files && upload.files[0]) img.src = URL.createObjectURL(upload.files[0]);
-        else if (value("url")) img.src = value("url");
-        else return bubble.appendChild(el("p", "muted", "🖼"));
+        else img.src = value("url");
         bubble.appendChild(img);
       } else {
         var card = el("div", "card");
