@@ -93,6 +93,37 @@ def test_chinese_translations_use_full_width_punctuation():
     assert found == []
 
 
+# One word for one thing across the Chinese UI: the contact sync table said 群组 where
+# the conversation tabs say 群聊. The words to avoid, with the one we use instead.
+SYNONYMS = {
+    "群组": "群聊",
+    "运营人员": "操作员",
+    "通讯录同步": "联系人同步",
+}
+# 群 alone is a group chat too: it is written 群聊, except in WeCom's own compounds
+# (群机器人 the group robot, 群主 its owner, 群发 a mass send).
+BARE_GROUP = re.compile(r"群(?!聊|机器人|主|发|组)")  # 群组: in SYNONYMS
+# "bot" in Chinese text is 机器人 (botadmin, WeCom's BotID and placeholders aside).
+LATIN_BOT = re.compile(r"(?i)(?<![a-z])bots?(?![a-z])")
+
+
+def test_chinese_translations_use_one_word_for_groups_operators_and_bots():
+    placeholder = re.compile(r"%\([a-z_]+\)[sdf]")
+    found = []
+    for po_file in sorted(REPO.glob("*/locale/zh_Hans/LC_MESSAGES/*.po")) + sorted(
+        REPO.glob("locale/zh_Hans/LC_MESSAGES/*.po")
+    ):
+        for msgstr in _msgstrs(po_file):
+            text = placeholder.sub("", msgstr)
+            where = f"{po_file.relative_to(REPO)}: {msgstr}"
+            found += [f"{where} ({word} → {use})" for word, use in SYNONYMS.items() if word in text]
+            if BARE_GROUP.search(text):
+                found.append(f"{where} (群 → 群聊)")
+            if LATIN_BOT.search(text):
+                found.append(f"{where} (bot → 机器人)")
+    assert found == []
+
+
 def _msgstrs(po_file: Path) -> list[str]:
     out = subprocess.run(
         ["msgattrib", "--no-obsolete", "--no-wrap", str(po_file)],

@@ -51,6 +51,23 @@ def test_sync_now_starts_a_run_and_its_status_follows_it(operator_client, bot, o
     assert "sync-pending" in status["html"]
 
 
+def test_the_sync_table_calls_group_chats_as_the_conversation_tabs_do(operator_client, bot):
+    """It said 群组 where the conversation tabs say 群聊."""
+    operator_client.post(reverse("console:bot_sync", args=[bot.pk]))
+
+    def header(html: str) -> str:
+        return html.split('class="sync-runs"')[1].split("</thead>")[0]
+
+    chinese = operator_client.get(reverse("console:bot", args=[bot.pk])).content.decode()
+    tabs = operator_client.get(reverse("console:conversations", args=[bot.pk])).content.decode()
+    operator_client.cookies["django_language"] = "en"
+    english = operator_client.get(reverse("console:bot", args=[bot.pk])).content.decode()
+
+    assert "<th>群聊</th>" in header(chinese) and "群组" not in chinese
+    assert ">群聊 <" in tabs
+    assert "<th>groups</th>" in header(english)
+
+
 def test_a_bot_that_cannot_list_contacts_explains_instead_of_offering_sync_now(
     client, listless_bot, make_operator
 ):

@@ -98,7 +98,7 @@ def test_the_sync_block_speaks_chinese_by_default_and_english_when_chosen(
     SyncRun.objects.create(bot=bot, trigger="periodic", outcome="succeeded")
     url = reverse("admin:conversations_bot_change", args=[bot.pk])
     chinese = admin_client.get(url).content.decode()
-    assert "立即同步" in chinese and "通讯录同步" in chinese and "定时" in chinese
+    assert "立即同步" in chinese and "联系人同步" in chinese and "定时" in chinese
     admin_client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
     english = admin_client.get(url).content.decode()
     assert "Sync now" in english and "Periodic" in english
