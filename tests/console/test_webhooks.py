@@ -285,7 +285,7 @@ def test_another_bots_endpoint_is_not_found_for_deleting(operator_client, bot, o
 def test_health_under_a_minute_says_less_than_a_minute_in_both_languages(
     operator_client, bot, receiver
 ):
-    """A failure seconds ago read "自 0 分钟 前起"."""
+    """A failure seconds ago read "自 0 分钟 前起", then the stiff "自不到一分钟前起"."""
     now = timezone.now()
     failing = WebhookEndpoint.objects.create(
         bot=bot,
@@ -312,11 +312,11 @@ def test_health_under_a_minute_says_less_than_a_minute_in_both_languages(
     english = operator_client.get(url("webhooks", bot)).content.decode()
 
     assert "0 分钟" not in chinese and "0 minutes" not in english
-    assert "自不到一分钟前起" in health(chinese, failing)
+    assert "不到一分钟前开始" in health(chinese, failing) and "自" not in health(chinese, failing)
     assert "since less than a minute ago" in health(english, failing)
     assert "上次成功于不到一分钟前" in health(chinese, healthy)
     assert "last success less than a minute ago" in health(english, healthy)
-    assert "自 5 分钟前起" in health(chinese, older)
+    assert "5 分钟前开始" in health(chinese, older)
     assert "since 5 minutes ago" in health(english, older)
 
 
