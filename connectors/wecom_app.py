@@ -102,7 +102,7 @@ class WeComAppSettings(NoLabelSuffix, forms.Form):
         required=False,
         validators=[_alphanumeric],
         widget=forms.PasswordInput,
-        help_text=_("接收消息 Token; generated when left empty."),
+        help_text=_("接收消息 Token"),
     )
     encoding_aes_key = forms.CharField(
         label=_("EncodingAESKey"),
@@ -111,7 +111,7 @@ class WeComAppSettings(NoLabelSuffix, forms.Form):
         required=False,
         validators=[_alphanumeric],
         widget=forms.PasswordInput,
-        help_text=_("接收消息 EncodingAESKey; generated when left empty."),
+        help_text=_("接收消息 EncodingAESKey"),
     )
     miniprogram_notice = forms.BooleanField(
         label=_("mini programs linked"),

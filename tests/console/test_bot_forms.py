@@ -220,3 +220,28 @@ def test_sending_settings_of_a_bot_whose_agent_is_now_outside_the_networks(
     )
     assert response.status_code == 400
     assert "BOTADMIN_AGENT_NETWORKS" in response.content.decode()
+
+
+def test_the_apps_generated_secrets_say_generated_only_when_the_bot_is_created(
+    operator_client, operator, app_bot
+):
+    """Editing read "generated when left empty. Leave empty to keep the current value."."""
+    app_bot.operators.add(operator)
+
+    def helps(language: str) -> tuple[str, str]:
+        operator_client.cookies["django_language"] = language
+        create = operator_client.get(reverse("console:bot_create") + "?connector=wecom_app")
+        edit = operator_client.get(reverse("console:bot", args=[app_bot.pk]))
+        return create.content.decode(), edit.content.decode()
+
+    create, edit = helps("zh-hans")
+    assert "接收消息的 Token 留空则自动生成。" in create
+    assert "接收消息的 EncodingAESKey 留空则自动生成。" in create
+    assert "接收消息的 Token 留空则保留当前值。" in edit
+    assert "接收消息的 EncodingAESKey 留空则保留当前值。" in edit
+    assert "自动生成" not in edit
+
+    create, edit = helps("en")
+    assert "接收消息 Token Leave empty to have one generated." in create
+    assert "接收消息 Token Leave empty to keep the current value." in edit
+    assert "generated" not in edit

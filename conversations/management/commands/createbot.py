@@ -29,13 +29,17 @@ class Command(BaseCommand):
             for name in bot_settings.fields(connector):
                 seen.setdefault(name, []).append(kind)
         for name, kinds in seen.items():
-            field = bot_settings.fields(CONNECTORS[kinds[0]])[name]
+            connector = CONNECTORS[kinds[0]]
+            field = bot_settings.fields(connector)[name]
+            generated = (
+                " (generated when left empty)" if name in connector.generated_settings else ""
+            )
             parser.add_argument(
                 _option(name),
                 dest=f"setting_{name}",
                 metavar=name.upper(),
                 default="",
-                help=f"{', '.join(kinds)} connector: {field.label}. {field.help_text}".strip(),
+                help=f"{', '.join(kinds)} connector: {field.label}. {field.help_text}{generated}".strip(),
             )
         parser.add_argument(
             "--webhook-url", default="", help="Where inbound messages are forwarded."
