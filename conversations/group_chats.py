@@ -11,10 +11,12 @@ from django import forms
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop
 
 from audit.services import record_action
 from botadmin import reasons
 from botadmin.forms import NoLabelSuffix
+from botadmin.reasons import Reason
 from connectors.base import ConnectorError
 from connectors.registry import connector_for
 
@@ -49,12 +51,14 @@ def create_group_chat(
     """Create the chat through the bot's connector and record it; raises GroupChatError."""
     connector = connector_for(bot)
     if not connector.creates_groups:
-        raise GroupChatError(f"{connector.label} cannot create group chats")
+        cannot = gettext_noop("%(connector)s cannot create group chats")
+        raise GroupChatError(Reason(cannot, connector=reasons.label(connector.label)))
     members = list(dict.fromkeys(m.strip() for m in members if m.strip()))
     if owner and owner not in members:
         members.insert(0, owner)
     if not MEMBERS_MIN <= len(members) <= MEMBERS_MAX:
-        raise GroupChatError(f"a group chat needs {MEMBERS_MIN} to {MEMBERS_MAX} members")
+        needs = gettext_noop("a group chat needs %(min)s to %(max)s members")
+        raise GroupChatError(Reason(needs, min=MEMBERS_MIN, max=MEMBERS_MAX))
     try:
         created_id = connector.create_group(name, owner, members, chatid)
     except ConnectorError as error:

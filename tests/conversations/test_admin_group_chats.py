@@ -67,7 +67,7 @@ def test_what_wecom_or_the_service_refuses_is_shown_on_the_form_and_nothing_is_m
 
     html = answer.content.decode()
     assert 'id="create-group-chat"' in html
-    assert "群聊未创建" in html and "2 to 2000" in html
+    assert "群聊未创建：群聊需要 2 到 2000 名成员" in html
     assert not app_api.chats and not Conversation.objects.filter(kind="group").exists()
     assert not OperatorAction.objects.filter(action="group_chat.create").exists()
 

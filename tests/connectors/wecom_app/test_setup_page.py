@@ -119,6 +119,22 @@ def test_creating_an_app_chat_from_the_page(client, operator, app_api, app_bot):
     assert Conversation.objects.get(bot=app_bot, kind="group").name == "项目群"
 
 
+def test_a_chat_refused_before_wecom_is_asked_says_why_in_the_operators_language(
+    client, operator, app_bot
+):
+    """The reason was an English f-string on the Chinese page."""
+    chat = {"action": "chat", "name": "小群", "owner": "zhangsan", "members": "zhangsan"}
+    url = reverse("console:app_setup", args=[app_bot.pk])
+
+    chinese = client.post(url, chat, follow=True).content.decode()
+    client.cookies["django_language"] = "en"
+    english = client.post(url, chat, follow=True).content.decode()
+
+    assert "群聊未创建：群聊需要 2 到 2000 名成员" in chinese
+    assert "The chat was not created: a group chat needs 2 to 2000 members" in english
+    assert not Conversation.objects.filter(kind="group").exists()
+
+
 def test_an_operator_who_is_no_bot_admin_is_refused(client, make_operator, app_bot):
     user = make_operator("viewer", app_bot)
     user.user_permissions.remove(Permission.objects.get(codename="administer_bot"))
