@@ -90,6 +90,26 @@ def test_a_file_is_a_download_link_with_its_name_and_size(
     assert "filename*=UTF-8''%E6%8A%A5%E4%BB%B7%E5%8D%95.pdf" in answer["Content-Disposition"]
 
 
+def test_a_file_without_a_name_is_called_a_file_in_the_operators_language(
+    operator_client, group, history_url, make_message
+):
+    """It showed the bare msgtype, "file", on the Chinese page."""
+    message = make_message(
+        group, msgtype="file", body={"msgtype": "file", "file": {"cdn_type": "c", "cdn": "f"}}
+    )
+    MessageMedia.objects.create(
+        message=message, kind="file", status="stored", stored_file=store.store_bytes(b"%PDF-1.7")
+    )
+
+    def link_text() -> str:
+        html = operator_client.get(history_url).content.decode()
+        return re.search(r'<a class="media-file" [^>]*>([^<]+)<span', html).group(1).strip()
+
+    assert link_text() == "文件"
+    operator_client.cookies["django_language"] = "en"
+    assert link_text() == "File"
+
+
 def test_still_fetching_and_could_not_be_fetched_are_shown_with_fetch_again(
     operator_client, operator, group, history_url, make_message
 ):
