@@ -28,7 +28,10 @@ from __future__ import annotations
 
 import codecs
 import functools
+import heapq
 import ipaddress
+import itertools
+import os
 import socket
 import threading
 import time
@@ -214,21 +217,18 @@ class DeadlineExceeded(requests.exceptions.ReadTimeout):
 
 
 class _Deadline:
-    """This thread's request deadline: a timer that cuts the connection when it passes."""
+    """This thread's request deadline: the watchdog cuts the connection when it passes."""
 
     def __init__(self, seconds: float):
         self.seconds = seconds
         self.ends = time.monotonic() + seconds
         self.passed = False
-        self.timer: threading.Timer | None = None
+        self.connection = None  # the one being watched; None once the request ended
 
     def watch(self, connection) -> None:
-        self.stop()
-        self.timer = threading.Timer(max(self.ends - time.monotonic(), 0), self._cut, [connection])
-        self.timer.daemon = True
-        self.timer.start()
+        _watchdog.watch(self, connection)
 
-    def _cut(self, connection) -> None:
+    def cut(self, connection) -> None:
         self.passed = True
         sock = getattr(connection, "sock", None)
         if sock is not None:
@@ -238,8 +238,62 @@ class _Deadline:
                 pass
 
     def stop(self) -> None:
-        if self.timer is not None:
-            self.timer.cancel()
+        _watchdog.forget(self)
+
+
+class _Watchdog:
+    """One thread per process that cuts the connections whose deadline passed.
+
+    A timer thread per request cost about 1 ms of CPU a POST (starting and ending
+    it), as much as the POST; this one mostly sleeps, waking when the earliest
+    watched deadline is due (finished requests' entries are dropped then)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Condition()
+        self.due: list = []  # heap of (ends, sequence, deadline, connection)
+        self.sequence = itertools.count()
+        self.thread: threading.Thread | None = None
+
+    def watch(self, deadline: _Deadline, connection) -> None:
+        entry = (deadline.ends, next(self.sequence), deadline, connection)
+        with self.lock:
+            deadline.connection = connection
+            if self.thread is None:
+                self.thread = threading.Thread(target=self._run, name="http-deadlines", daemon=True)
+                self.thread.start()
+            heapq.heappush(self.due, entry)
+            if self.due[0] is entry:  # sooner than what the thread sleeps for
+                self.lock.notify()
+
+    def forget(self, deadline: _Deadline) -> None:
+        with self.lock:  # once this returns, the connection is not cut
+            deadline.connection = None
+
+    def _run(self) -> None:
+        with self.lock:
+            while True:
+                while self.due and self.due[0][2].connection is not self.due[0][3]:
+                    heapq.heappop(self.due)  # its request ended, or moved to another connection
+                if not self.due:
+                    self.lock.wait()
+                    continue
+                ends, _, deadline, connection = self.due[0]
+                if ends > time.monotonic():
+                    self.lock.wait(ends - time.monotonic())
+                    continue
+                heapq.heappop(self.due)
+                deadline.cut(connection)
+
+
+def _new_watchdog() -> None:
+    global _watchdog
+    _watchdog = _Watchdog()
+
+
+_new_watchdog()
+# A forked child (a prefork worker) has none of its parent's threads, and maybe a lock
+# its parent held at the fork: it starts its own watchdog.
+os.register_at_fork(after_in_child=_new_watchdog)
 
 
 @contextmanager

@@ -1,3 +1,4 @@
+import os
 import socket
 import time
 
@@ -143,6 +144,29 @@ def test_an_answer_crawling_in_past_the_deadline_is_cut_there(receiver, networks
     with pytest.raises(http.DeadlineExceeded, match="within 0.5 s"):
         http.request("GET", receiver.url(), read_timeout=1, deadline=0.5, networks=networks)
     assert time.monotonic() - started < 1.5
+
+
+def test_a_forked_worker_still_cuts_an_answer_at_its_deadline(receiver):
+    """A prefork pool child has none of its parent's threads: the deadline watchdog the
+    parent started (by a request of its own) must not be one the child relies on."""
+    receiver.respond(200, b"ok")
+    http.request("GET", receiver.url(), deadline=5)  # the parent's watchdog is running
+    receiver.trickle = 0.25
+    receiver.respond(200, b"ok", {f"X-Line-{n}": "." for n in range(10)})
+
+    child = os.fork()
+    if child == 0:  # pragma: no cover - reported through the exit status
+        started = time.monotonic()
+        try:
+            http.request("GET", receiver.url(), read_timeout=1, deadline=0.5)
+        except http.DeadlineExceeded:
+            os._exit(0 if time.monotonic() - started < 1.5 else 2)
+        except BaseException:
+            os._exit(3)
+        os._exit(1)
+
+    _, status = os.waitpid(child, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
 
 
 def test_an_answer_within_the_deadline_is_read_whole(receiver):
