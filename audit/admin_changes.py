@@ -2,10 +2,11 @@
 
 Django's admin writes its own LogEntry for every add, change and delete, the
 bulk "delete selected" included (`log_deletions`, before the rows go), and
-nothing else reads those. A delete and its entries commit together: Django's
-delete view runs in a transaction, and the mixin runs "delete selected" in one. A ModelAdmin with `AuditedAdminMixin` also records
+nothing else reads those. A ModelAdmin with `AuditedAdminMixin` also records
 an OperatorAction for each, so the console's audit page shows who added,
-changed or deleted which bot, conversation, endpoint or user in the admin.
+changed or deleted which bot, conversation, endpoint or user in the admin. A
+delete and its entries commit together: Django's delete view runs in a
+transaction, and the mixin runs "delete selected" in one.
 The admin's other actions call the services (`rotate_secret`,
 `delivery_actions`, `replay_deliveries`, …), which record themselves.
 """
