@@ -80,6 +80,30 @@ def test_createbot_refuses_bad_input_with_a_clear_error(db):
     assert Bot.objects.count() == 1
 
 
+CREATE_WITH_LOOPBACK_WEBHOOK = (
+    "createbot",
+    "--name",
+    "b",
+    "--connector",
+    "wecom_robot",
+    "--webhook-url",
+    "http://127.0.0.1:9000/hook",
+)
+
+
+def test_createbot_refuses_a_private_webhook_url_as_the_console_does(db, settings):
+    settings.BOTADMIN_ALLOW_PRIVATE_URLS = False
+    with pytest.raises(CommandError, match=r"--webhook-url is not allowed: .*127\.0\.0\.1"):
+        call_command(*CREATE_WITH_LOOPBACK_WEBHOOK)
+    assert not Bot.objects.exists()
+
+
+def test_createbot_takes_a_private_webhook_url_when_the_setting_allows_it(db, settings):
+    settings.BOTADMIN_ALLOW_PRIVATE_URLS = True
+    result = run(*CREATE_WITH_LOOPBACK_WEBHOOK)
+    assert Bot.objects.get(pk=result["id"]).webhook_url == "http://127.0.0.1:9000/hook"
+
+
 def test_createbot_exits_non_zero_on_bad_input():
     completed = subprocess.run(
         [sys.executable, "manage.py", "createbot", "--name", "x", "--connector", "carrier-pigeon"],

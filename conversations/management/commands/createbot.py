@@ -5,6 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from audit.services import record_action
+from botadmin import http, reasons
 from connectors import bot_settings
 from connectors.registry import CONNECTORS
 from conversations.models import Bot
@@ -42,12 +43,23 @@ class Command(BaseCommand):
                 help=f"{', '.join(kinds)} connector: {field.label}. {field.help_text}{generated}".strip(),
             )
         parser.add_argument(
-            "--webhook-url", default="", help="Where inbound messages are forwarded."
+            "--webhook-url",
+            default="",
+            help="Where inbound messages are forwarded; a private or loopback address only "
+            "with BOTADMIN_ALLOW_PRIVATE_URLS.",
         )
         parser.add_argument("--rate-limit", type=int, default=None, help="Messages per minute.")
 
     def handle(self, *args, **options):
         connector = CONNECTORS[options["connector"]]
+        if options["webhook_url"]:
+            # The console's check (console/webhooks.py): forwarding would refuse it later.
+            try:
+                http.check_url(options["webhook_url"])
+            except http.UnsafeURLError as refused:
+                raise CommandError(
+                    f"--webhook-url is not allowed: {reasons.of(refused)}."
+                ) from None
         bot = Bot(
             name=options["name"],
             connector=options["connector"],
