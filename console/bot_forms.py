@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
-from botadmin.forms import NoLabelSuffix
+from botadmin.forms import GENERATED, KEEP_CURRENT, NoLabelSuffix, with_hint
 from connectors import bot_settings
 from connectors.registry import CONNECTORS
 from conversations.bot_changes import OtherFieldErrorsOnTheForm
@@ -37,14 +37,10 @@ def connector_settings_form(connector, bot: Bot | None, data=None) -> forms.Form
             continue
         if stored.get(name):
             field.required = False
-            field.help_text = _("%(help)s Leave empty to keep the current value.") % {
-                "help": field.help_text
-            }
+            field.help_text = with_hint(field.help_text, KEEP_CURRENT)
         elif bot is None and name in connector.generated_settings:
             field.required = False
-            field.help_text = _("%(help)s Leave empty to have one generated.") % {
-                "help": field.help_text
-            }
+            field.help_text = with_hint(field.help_text, GENERATED)
     form.stored = stored
     return form
 

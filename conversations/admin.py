@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 
 from audit.admin_changes import AuditedAdminMixin
 from botadmin.admin_scoping import STORABLE_JSON, BotScopedAdminMixin, VisibleRelatedFilter
+from botadmin.forms import GENERATED, KEEP_CURRENT, with_hint
 from botadmin.reasons import admin_display, translate
 from connectors import bot_settings
 from connectors.registry import CONNECTORS, connector_for
@@ -49,18 +50,23 @@ def _secret_field(obj_value: str, reveal_url: str = ""):
     )
 
 
-def _settings_fields() -> dict[str, forms.Field]:
-    """Every connector's settings fields, optional here: Bot.clean() checks the chosen one's."""
+def _settings_fields(adding: bool) -> dict[str, forms.Field]:
+    """Every connector's settings fields, optional here: Bot.clean() checks the chosen one's.
+    Empty, a generated setting is generated on the add page (`BotAdminFormBase.clean`)
+    and a secret keeps its value on the change page."""
     declared: dict[str, forms.Field] = {}
     for connector in CONNECTORS.values():
         for name, field in bot_settings.fields(connector).items():
             if name not in declared:
                 declared[name] = copy.deepcopy(field)
                 declared[name].required = False
-                if bot_settings.is_secret(field):
-                    declared[name].help_text = _(
-                        "%(help)s Leave empty to keep the current value."
-                    ) % {"help": field.help_text}
+            hint = None
+            if adding and name in connector.generated_settings:
+                hint = GENERATED
+            elif not adding and bot_settings.is_secret(field):
+                hint = KEEP_CURRENT
+            if hint is not None and declared[name].help_text == field.help_text:
+                declared[name].help_text = with_hint(field.help_text, hint)
     return declared
 
 
@@ -114,12 +120,15 @@ class BotAdminFormBase(OtherFieldErrorsOnTheForm, forms.ModelForm):
                 value = stored.get(name, "")  # write-only: empty keeps it
             values[name] = data[name] = value
         bot_settings.store(connector, self.instance, values)
+        if not self.instance.pk:
+            # As the console and createbot do (conversations.bot_changes.create_bot).
+            bot_settings.generate_missing(connector, self.instance)
         return data
 
 
-def bot_admin_form() -> type[BotAdminFormBase]:
+def bot_admin_form(adding: bool) -> type[BotAdminFormBase]:
     """The bot form with every registered connector's settings fields."""
-    return type("BotAdminForm", (BotAdminFormBase,), _settings_fields())
+    return type("BotAdminForm", (BotAdminFormBase,), _settings_fields(adding))
 
 
 @admin.register(Bot)
@@ -240,7 +249,7 @@ class BotAdmin(
     def get_form(self, request, obj=None, change=False, **kwargs):
         # Connector settings (the agent URL among them) only for bot admins.
         administers = self._administers(request, obj)
-        kwargs["form"] = bot_admin_form() if administers else BotAdminFormBase
+        kwargs["form"] = bot_admin_form(adding=obj is None) if administers else BotAdminFormBase
         return super().get_form(request, obj, change, **kwargs)
 
     def get_readonly_fields(self, request, obj=None):
@@ -462,9 +471,9 @@ class RobotKeyAdminForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["robot_key"].help_text = _(
-            "%(help)s Leave empty to keep the current value."
-        ) % {"help": Conversation._meta.get_field("robot_key").help_text}
+        self.fields["robot_key"].help_text = with_hint(
+            Conversation._meta.get_field("robot_key").help_text, KEEP_CURRENT
+        )
 
     def clean_robot_key(self):
         return self.cleaned_data["robot_key"] or self.instance.robot_key

@@ -235,13 +235,33 @@ def test_the_apps_generated_secrets_say_generated_only_when_the_bot_is_created(
         return create.content.decode(), edit.content.decode()
 
     create, edit = helps("zh-hans")
-    assert "接收消息的 Token 留空则自动生成。" in create
-    assert "接收消息的 EncodingAESKey 留空则自动生成。" in create
-    assert "接收消息的 Token 留空则保留当前值。" in edit
-    assert "接收消息的 EncodingAESKey 留空则保留当前值。" in edit
+    assert "接收消息的 Token。留空则自动生成。" in create
+    assert "接收消息的 EncodingAESKey。留空则自动生成。" in create
+    assert "接收消息的 Token。留空则保留当前值。" in edit
+    assert "接收消息的 EncodingAESKey。留空则保留当前值。" in edit
     assert "自动生成" not in edit
 
     create, edit = helps("en")
-    assert "接收消息 Token Leave empty to have one generated." in create
-    assert "接收消息 Token Leave empty to keep the current value." in edit
-    assert "generated" not in edit
+    assert "接收消息 Token. Generated when left empty." in create
+    assert "接收消息 Token. Leave empty to keep the current value." in edit
+    assert "enerated" not in edit
+
+
+def test_a_help_text_and_its_hint_read_as_two_sentences_in_both_languages(
+    operator_client, operator, bot, app_bot
+):
+    """It read "Secret Leave empty to keep the current value."."""
+    app_bot.operators.add(operator)
+
+    def page(language: str, of: Bot) -> str:
+        operator_client.cookies["django_language"] = language
+        return operator_client.get(reverse("console:bot", args=[of.pk])).content.decode()
+
+    assert "Secret. Leave empty to keep the current value." in page("en", app_bot)
+    assert "应用的 Secret。留空则保留当前值。" in page("zh-hans", app_bot)
+    # A help text that is a sentence already gets no second full stop.
+    assert (
+        "Shared with the agent, at least 32 characters. Leave empty to keep the current value."
+        in page("en", bot)
+    )
+    assert "与代理共享，至少 32 个字符。留空则保留当前值。" in page("zh-hans", bot)

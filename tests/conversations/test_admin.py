@@ -4,6 +4,7 @@ from django.test import Client
 from django.urls import reverse
 
 from audit.models import OperatorAction
+from conversations.models import Bot
 from messaging.models import DeliveryAttempt, Message
 
 
@@ -237,3 +238,66 @@ def test_a_rate_limit_beyond_the_bound_is_a_form_error_on_every_database(
     assert "100000" in response.content.decode() or "100,000" in response.content.decode()
     bot.refresh_from_db()
     assert bot.rate_limit_per_minute == 20
+
+
+def admin_page(client, url: str, language: str) -> str:
+    client.cookies["django_language"] = language
+    return client.get(url).content.decode()
+
+
+def add_app_bot(client, **settings):
+    return client.post(
+        reverse("admin:conversations_bot_add"),
+        {
+            "name": "hr",
+            "is_active": "on",
+            "connector": "wecom_app",
+            "corp_id": "ww1234",
+            "agent_id": "1000002",
+            "app_secret": "app-secret-value",
+            "webhook_url": "",
+            "rate_limit_per_minute": 600,
+            "timezone": "Asia/Shanghai",
+            **settings,
+        },
+    )
+
+
+def test_an_app_bot_added_in_the_admin_gets_a_generated_callback_token_and_key(
+    logged_in_superuser,
+):
+    """As in the console and createbot: left empty, they are generated."""
+    response = add_app_bot(logged_in_superuser, callback_token="", encoding_aes_key="")
+    assert response.status_code == 302, response.content.decode()[:3000]
+    values = Bot.objects.get(name="hr").connector_settings
+    assert values["callback_token"].isalnum() and len(values["callback_token"]) >= 16
+    assert values["encoding_aes_key"].isalnum() and len(values["encoding_aes_key"]) == 43
+
+
+def test_an_app_bot_added_in_the_admin_keeps_a_given_callback_token(logged_in_superuser):
+    response = add_app_bot(logged_in_superuser, callback_token="GivenToken123")
+    assert response.status_code == 302
+    values = Bot.objects.get(name="hr").connector_settings
+    assert values["callback_token"] == "GivenToken123" and len(values["encoding_aes_key"]) == 43
+
+
+@pytest.mark.parametrize(
+    ("language", "generated", "keeps"),
+    [
+        ("en", "接收消息 Token. Generated when left empty.", "Secret. Leave empty to keep"),
+        ("zh-hans", "接收消息的 Token。留空则自动生成。", "应用的 Secret。留空则保留当前值。"),
+    ],
+)
+def test_generated_settings_say_so_on_the_add_page_and_secrets_keep_on_the_change_page(
+    logged_in_superuser, bot, language, generated, keeps
+):
+    add = admin_page(logged_in_superuser, reverse("admin:conversations_bot_add"), language)
+    change = admin_page(
+        logged_in_superuser, reverse("admin:conversations_bot_change", args=[bot.pk]), language
+    )
+    assert generated in add and keeps not in add
+    assert keeps in change and generated not in change
+    for keep in ("keep the current value", "留空则保留当前值"):
+        assert keep not in add
+    for made in ("enerated when left empty", "自动生成"):
+        assert made not in change
