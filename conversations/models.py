@@ -112,7 +112,9 @@ class Bot(models.Model):
         verbose_name=_("operators"),
         related_name="bots",
         blank=True,
-        help_text=_("Staff users who may see and use this bot."),
+        help_text=_(
+            "Users who may see and use this bot in the console; they need no staff status."
+        ),
     )
     is_active = models.BooleanField(_("active"), default=True)
     # Account protection: set by the delivery engine when the connector reports an

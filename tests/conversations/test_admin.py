@@ -301,3 +301,19 @@ def test_generated_settings_say_so_on_the_add_page_and_secrets_keep_on_the_chang
         assert keep not in add
     for made in ("enerated when left empty", "自动生成"):
         assert made not in change
+
+
+@pytest.mark.parametrize(
+    ("language", "text"),
+    [
+        ("en", "Users who may see and use this bot in the console; they need no staff status."),
+        ("zh-hans", "可以在控制台查看和使用此机器人的用户；无需“工作人员状态”。"),
+    ],
+)
+def test_the_operators_help_says_they_need_no_staff_status(
+    logged_in_superuser, bot, language, text
+):
+    page = admin_page(
+        logged_in_superuser, reverse("admin:conversations_bot_change", args=[bot.pk]), language
+    )
+    assert text in page and "Staff users" not in page
