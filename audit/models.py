@@ -2,6 +2,8 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from .actions import words
+
 
 class OperatorAction(models.Model):
     """Something an operator did that changes what a bot sends or who can use it."""
@@ -41,4 +43,10 @@ class OperatorAction(models.Model):
         indexes = [models.Index(fields=["bot", "-created_at"], name="audit_bot_time_idx")]
 
     def __str__(self) -> str:
-        return f"{self.actor_label or self.actor} {self.action} {self.target_type} {self.target_id}"
+        # The admin's title and breadcrumb: the action in words, as the list shows it.
+        target = self.target_label or self.target_id
+        return " · ".join(
+            str(part)
+            for part in (self.actor_label or self.actor, words(self.action), target)
+            if part
+        )

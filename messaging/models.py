@@ -13,6 +13,7 @@ from botadmin.reasons import ReasonField
 from connectors.base import Outcome
 from conversations.models import Bot, Conversation
 
+from .msgtype_names import msgtype_name
 from .outbox import IN_FLIGHT, IN_FLIGHT_LABEL, WORKER_HELP
 
 
@@ -233,7 +234,7 @@ class Message(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_direction_display()} {self.msgtype} {self.msgid}"
+        return f"{self.get_direction_display()} {msgtype_name(self.msgtype)} {self.msgid}"
 
     @property
     def timeline_at(self) -> datetime:

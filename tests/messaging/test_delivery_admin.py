@@ -192,3 +192,15 @@ def test_an_attempts_title_says_its_outcome_in_words(db, make_bot, make_conversa
         assert str(attempt).endswith("· 稍后重试")
     with translation.override("en"):
         assert str(attempt).endswith("· Retry later")
+
+
+def test_a_messages_page_names_its_type_in_the_readers_language(
+    client, superuser, bridge_group, queue_message
+):
+    """It read "发出 text msg…" on a Chinese page."""
+    message = queue_message(bridge_group, TEXT)
+    client.force_login(superuser)
+
+    page = client.get(reverse("admin:messaging_message_change", args=[message.pk]))
+
+    assert f"发出 文本 {message.msgid}" in page.content.decode()
