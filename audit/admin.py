@@ -1,3 +1,4 @@
+from django.apps import apps
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
@@ -31,7 +32,7 @@ class OperatorActionAdmin(ReadOnlyAdminMixin, BotScopedAdminMixin, admin.ModelAd
         "actor",
         "bot",
         "action_words",
-        "target_type",
+        "target_type_words",
         "target_id",
         "target_label",
         "summary",
@@ -44,6 +45,14 @@ class OperatorActionAdmin(ReadOnlyAdminMixin, BotScopedAdminMixin, admin.ModelAd
     @admin.display(description=_("action"), ordering="action")
     def action_words(self, obj):
         return actions.words(obj.action)
+
+    @admin.display(description=_("target type"), ordering="target_type")
+    def target_type_words(self, obj):
+        """The model's name in the reader's language ("机器人"), not its label."""
+        try:
+            return apps.get_model(obj.target_type)._meta.verbose_name
+        except (LookupError, ValueError):  # blank, or a model that is gone
+            return obj.target_type
 
 
 # Who may sign in and what they may do: users and groups are changed in Django's

@@ -17,3 +17,15 @@ def test_an_entrys_page_is_titled_in_words_not_codes(client, superuser, bot):
     html = page.content.decode()
     assert f"{superuser.username} · 修改了机器人设置 · {bot.name}" in html
     assert "bot.update conversations.bot" not in html
+
+
+def test_the_list_names_the_target_type_in_the_readers_language(client, superuser, bot):
+    record_action(superuser, "bot.update", bot=bot, target=bot, summary="name")
+    record_action(superuser, "user.create", target=superuser)
+    client.force_login(superuser)
+
+    html = client.get(reverse("admin:audit_operatoraction_changelist")).content.decode()
+
+    assert '<td class="field-target_type_words">机器人</td>' in html
+    assert '<td class="field-target_type_words">用户</td>' in html
+    assert "conversations.bot" not in html and "auth.user" not in html
