@@ -48,7 +48,7 @@ from .base import (
     never_connected,
     too_large,
 )
-from .filenames import attachment_name, safe_file_name
+from .filenames import attachment_name
 from .voice import is_amr
 from .wecom_aibot_frames import FrameError, decrypt_media
 
@@ -300,10 +300,8 @@ class WeComAIBotConnector(Connector):
             raise MediaGone(reasons.of(error)) from None
         # The download names the file (Tencent's SDK reads it there too); the callback does not.
         name = attachment_name(response.headers.get("Content-Disposition", ""))
-        name = name or safe_file_name(
-            str(ref.fields.get("filename") or ref.fields.get("name") or "")
-        )
-        return FetchedMedia(plain, "", name)
+        name = name or str(ref.fields.get("filename") or ref.fields.get("name") or "")
+        return FetchedMedia(plain, "", name)  # the archive keeps it through safe_file_name
 
     def check(self) -> str:
         from conversations import connections

@@ -43,6 +43,7 @@ from botadmin import http, metrics, reasons
 from botadmin import logging as botadmin_logging
 from botadmin.reasons import Reason
 from connectors.base import ConnectorError, FetchedMedia, MediaGone, MediaRef, too_large
+from connectors.filenames import safe_file_name
 from connectors.registry import connector_for
 from media import store
 from media.sniff import sniff
@@ -94,7 +95,7 @@ def inbound_reference(msgtype: str, body: dict) -> dict | None:
         "kind": msgtype[:16],
         "cdn_type": cdn_type[:64],
         "cdn": cdn,
-        "original_name": name[:255] if isinstance(name, str) else "",
+        "original_name": safe_file_name(name) if isinstance(name, str) else "",
     }
 
 
@@ -385,7 +386,7 @@ def _settle_stored(stored: list[Stored]) -> None:
                 file_ids[s.file.sha256] if isinstance(s.file, store.Put) else s.file
             )
             if s.name and not s.row.original_name:
-                s.row.original_name = s.name[:255]
+                s.row.original_name = safe_file_name(s.name)
         MessageMedia.objects.filter(pk__in=[row.pk for row in rows]).update(
             status=Status.STORED, stored_at=now, error="", next_attempt_at=None
         )

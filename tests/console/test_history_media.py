@@ -214,7 +214,7 @@ def test_a_file_sent_by_an_uploaded_media_id_is_a_download_link_with_the_uploade
 def test_a_file_whose_name_has_a_line_break_downloads_with_the_break_replaced(
     operator_client, group, history_url, make_message
 ):
-    # A callback's `filename` is stored as the agent sent it; a header cannot hold a line break.
+    # A row stored before names were cleaned when received; a header cannot hold a line break.
     message = make_message(
         group, msgtype="file", body={"msgtype": "file", "file": {"cdn_type": "c", "cdn": "f"}}
     )

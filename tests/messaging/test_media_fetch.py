@@ -382,3 +382,17 @@ def test_an_agents_file_is_forwarded_with_its_name_beside_its_own_fields(
     assert forwarded["filename"] == "会议纪要.pdf" and forwarded["cdn"] == "cdn-file-1"
     assert forwarded["name"] == "会议纪要.pdf"
     assert forwarded["size"] == len(b"%PDF-1.4 minutes")
+
+
+def test_an_agents_file_name_is_kept_without_folders_or_line_breaks(
+    media_bot, agent, receiver, post_callback
+):
+    agent.media["cdn-file-2"] = (b"%PDF-1.4 minutes", "application/pdf")
+    sent = callback_body("image", media_bot)
+    del sent["image"]
+    sent["msgtype"] = "file"
+    sent["file"] = {"cdn_type": "file", "cdn": "cdn-file-2", "filename": "../../报价\r\n单.pdf"}
+    post_callback(sent)
+
+    assert fetch_due() == ["stored"]
+    assert MessageMedia.objects.get().original_name == "报价单.pdf"
