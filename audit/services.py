@@ -1,23 +1,13 @@
 """Record what operators do: the second half of the audit log (the first is the message log)."""
 
-import re
-
-from botadmin.logging import MASK, mask_secrets
+from botadmin.logging import mask_secrets
 
 from .models import OperatorAction
-
-# A password in a URL's user part: https://user:password@host/…
-_URL_PASSWORD = re.compile(r"(://[^/\s:@]*:)[^/\s@]+(@)")
-
-
-def masked(text: str) -> str:
-    """Text for the audit log with the secrets a URL or a body may carry masked."""
-    return _URL_PASSWORD.sub(lambda m: m.group(1) + MASK + m.group(2), mask_secrets(text))
 
 
 def _masked_values(value):
     if isinstance(value, str):
-        return masked(value)
+        return mask_secrets(value)
     if isinstance(value, dict):
         return {key: _masked_values(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
@@ -26,7 +16,7 @@ def _masked_values(value):
 
 
 def _label(value, size: int) -> str:
-    return masked(str(value))[:size] if value is not None else ""
+    return mask_secrets(str(value))[:size] if value is not None else ""
 
 
 def record_action(
@@ -58,6 +48,6 @@ def record_action(
         target_type=target._meta.label_lower if target is not None else "",
         target_id=str(target.pk) if target is not None else "",
         target_label=_label(target if label is None else label, 200),
-        summary=masked(summary),
+        summary=mask_secrets(summary),
         details=_masked_values(details or {}),
     )

@@ -28,6 +28,8 @@ _PATTERNS = [
     re.compile(rf"(?i)(\"{_NAME}\"\s*:\s*\")[^\"]*"),
     re.compile(rf"(?i)('{_NAME}'\s*:\s*')[^']*"),
     re.compile(r"(?i)(\bBearer\s+)[A-Za-z0-9._~+/=-]+"),
+    # A password in a URL's user part: https://user:password@host/…
+    re.compile(r"(://[^/\s:@]*:)[^/\s@]+(?=@)"),
 ]
 
 

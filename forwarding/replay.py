@@ -20,7 +20,8 @@ from django.db import transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
-from audit.services import masked, record_action
+from audit.services import record_action
+from botadmin.logging import mask_secrets
 
 from .models import WebhookDelivery, WebhookEndpoint
 from .webhook_delivery import IDS_PER_TASK, PostResult, post_signed, wake_deliveries
@@ -112,7 +113,7 @@ def _requeue(
             wake_deliveries(batch[:WAKE_PER_BATCH])
     if action is not None:
         action.details["count"] = replayed
-        action.summary = masked(f"Replayed {replayed} deliveries to {endpoint.url}")
+        action.summary = mask_secrets(f"Replayed {replayed} deliveries to {endpoint.url}")
         action.save(update_fields=["details", "summary"])
     return replayed
 

@@ -39,6 +39,7 @@ def test_json_secrets_and_bearer_tokens_are_masked():
         ('{"encoding_aes_key": "aes-7", "token": "t-8"}', "t-8"),
         ("KeyError: {'secret': 'py-dict-5', 'name': 'x'}", "py-dict-5"),
         ("login failed: {'password': 'hunter2'}", "hunter2"),
+        ("POST https://ops:pa55@hooks.example/in failed", "pa55"),
     ],
 )
 def test_secrets_under_longer_names_and_in_a_python_dict_are_masked(line, secret):
