@@ -319,9 +319,9 @@ def download_media(url: str, max_bytes: int, what: str = "media") -> bytes:
     if not response.ok:
         raise SendRefused.of(Outcome.FAILED, answered)
     if response.truncated:
-        too_large = gettext_noop("%(what)s larger than %(mb)s MB")
+        oversize = gettext_noop("%(what)s larger than %(mb)s MB")
         raise SendRefused.of(
-            Outcome.FAILED, Reason(too_large, what=what, mb=max_bytes // (1024 * 1024))
+            Outcome.FAILED, Reason(oversize, what=what, mb=max_bytes // (1024 * 1024))
         )
     return response.content
 
