@@ -540,7 +540,3 @@ def _endpoint_failed(endpoint_id: int, now: datetime, failures: int = 1) -> None
         logger.warning(
             "Webhook endpoint %s disabled after %s of failures.", endpoint_id, DISABLE_AFTER
         )
-
-
-# The reason endpoints disabled before the quiet-spell rule keep: still translated.
-gettext_noop("Every delivery failed for %(days)s days.")
