@@ -345,7 +345,7 @@ def convert(connector: Connector, body: dict) -> Converted:
                     "msgtype %(msgtype)s cannot be sent by a %(connector)s bot; it sends %(sends)s"
                 ),
                 msgtype=msgtype,
-                connector=Reason(connector.english_label()),
+                connector=reasons.label(connector.label),
                 sends=", ".join(sorted(native)),
             )
         )
@@ -363,7 +363,7 @@ def convert(connector: Connector, body: dict) -> Converted:
                         "msgtype %(msgtype)s cannot be sent by a %(connector)s bot, and %(reason)s"
                     ),
                     msgtype=msgtype,
-                    connector=Reason(connector.english_label()),
+                    connector=reasons.label(connector.label),
                     reason=reasons.of(error),
                 )
             ) from None
