@@ -29,7 +29,8 @@ def envelope(errcode: int, errmsg: str, status: int = 200, headers=None, **extra
     response = JsonResponse(
         {"errcode": errcode, "errmsg": errmsg, **extra},
         status=status,
-        json_dumps_params={"ensure_ascii": False},
+        # Compact, as WeCom writes it: scripts check the bytes (grep '"errcode":0').
+        json_dumps_params={"ensure_ascii": False, "separators": (",", ":")},
     )
     for name, value in (headers or {}).items():
         response[name] = value
