@@ -29,13 +29,15 @@ def _not_json(constant: str):
     raise ValueError(f"{constant} is not a JSON value")
 
 
-def loads(raw: bytes | str, *, max_depth: int = MAX_DEPTH):
+def loads(raw: bytes | str, *, max_depth: int = MAX_DEPTH, strict: bool = True):
     """`json.loads` that refuses NaN and Infinity and nesting deeper than `max_depth`.
 
     Every refusal is a ValueError, like any bad JSON; TooDeep says which.
+    `strict=False` accepts control characters (a raw line break) inside strings, as
+    json.loads does with it; NUL is still found by `unstorable`.
     """
     try:
-        value = json.loads(raw, parse_constant=_not_json)
+        value = json.loads(raw, parse_constant=_not_json, strict=strict)
     except RecursionError:
         raise TooDeep(max_depth) from None
     # Counting brackets is fast; only a value with enough of them is walked.

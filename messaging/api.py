@@ -127,7 +127,9 @@ def _json_body(request: HttpRequest):
     if len(raw) > limit:
         raise Err.BODY_TOO_LARGE.error(f"request body too large: at most {limit} bytes")
     try:
-        return jsontext.loads(raw)
+        # WeCom's robot takes raw line breaks inside strings, which shell and template
+        # tools write when they paste multi-line text into a JSON body.
+        return jsontext.loads(raw, strict=False)
     except jsontext.TooDeep as error:
         raise Err.JSON_TOO_DEEP.error(
             f"JSON nested too deeply: at most {error.limit} levels"

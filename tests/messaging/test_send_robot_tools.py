@@ -7,6 +7,8 @@ source, to a live server, and checks what that tool checks in the answer.
 import pytest
 import requests
 
+from messaging.models import Message
+
 
 @pytest.fixture
 def post_raw(live_server, robot_bot, robot_group):
@@ -35,3 +37,32 @@ def test_a_script_that_greps_the_answer_for_errcode_0_sees_success(post_raw):
 
     assert response.status_code == 200
     assert response.text.startswith('{"errcode":0,"errmsg":"ok",')
+
+
+def test_a_body_with_raw_line_breaks_inside_its_strings_is_accepted(post_raw):
+    """Shell and template tools put text into the JSON as it is: the DingoFS test suite's
+    notifier writes a heredoc `"content": "${content}"` whose content spans lines (a
+    markdown table), and Uptime Kuma's or Argo CD's body templates insert multi-line
+    values the same way. WeCom's robot takes such bodies (danni-cool/wechatbot-webhook#208:
+    the same body with real line breaks works against a WeCom group robot); strict JSON
+    refuses a control character inside a string."""
+    body = (
+        '{\n    "msgtype": "markdown",\n    "markdown": {\n        "content": "✅ **PASS**\n\n'
+        "| Tool | Status |\n|------|--------|\n| smoke\tsuite | PASS |\r\n"
+        '"\n    }\n}\n'
+    ).encode()
+
+    response = post_raw(body)
+
+    assert response.status_code == 200, response.text
+    message = Message.objects.get(msgid=response.json()["msgid"])
+    assert message.body["markdown"]["content"] == (
+        "✅ **PASS**\n\n| Tool | Status |\n|------|--------|\n| smoke\tsuite | PASS |\r\n"
+    )
+
+
+def test_a_raw_nul_inside_a_string_is_still_refused(post_raw):
+    response = post_raw(b'{"msgtype":"text","text":{"content":"a\x00b"}}')
+
+    assert (response.status_code, response.json()["errcode"]) == (400, 40058)
+    assert not Message.objects.exists()
