@@ -13,7 +13,7 @@ Types are strict: `"content": 1` is refused rather than turned into `"1"`.
 
 from typing import Annotated, Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter
 
 from connectors.base import ALL_MSGTYPES
 
@@ -27,6 +27,14 @@ class _Part(BaseModel):
 
 
 Url = Annotated[str, Field(description=f"http(s) URL, at most {MAX_URL_BYTES} bytes")]
+
+
+def _none_if_empty(value):
+    return None if value == "" else value
+
+
+# An optional picture's URL: tools send "" for none (WeCom takes it so), stored as absent.
+PictureUrl = Annotated[Url | None, BeforeValidator(_none_if_empty)]
 
 
 class Text(_Part):
@@ -52,7 +60,7 @@ class MarkdownV2(_Part):
 class Link(_Part):
     title: str
     url: Url
-    image_url: Url | None = None
+    image_url: PictureUrl = None
     desc: str | None = None
 
 
@@ -106,7 +114,7 @@ class Article(_Part):
     title: str
     url: Url
     description: str | None = None
-    picurl: Url | None = None
+    picurl: PictureUrl = None
 
 
 class News(_Part):

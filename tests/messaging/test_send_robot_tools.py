@@ -4,6 +4,8 @@ Each test sends what the named tool or script sends (body bytes, headers), read 
 source, to a live server, and checks what that tool checks in the answer.
 """
 
+import json
+
 import pytest
 import requests
 
@@ -66,3 +68,45 @@ def test_a_raw_nul_inside_a_string_is_still_refused(post_raw):
 
     assert (response.status_code, response.json()["errcode"]) == (400, 40058)
     assert not Message.objects.exists()
+
+
+def test_a_news_article_with_an_empty_picurl_is_sent_without_a_picture(post_raw):
+    """A GitHub-Trending pusher posts its news with `"picurl": ""` when it has no picture
+    (`requests.post(webhook, data=json.dumps(payload))`); WeCom's picurl is optional and
+    an empty one means none."""
+    payload = {
+        "msgtype": "news",
+        "news": {
+            "articles": [
+                {
+                    "title": "GitHub Trending 更新",
+                    "description": "1. acme/rocket ★ 1.2k",
+                    "url": "https://github.com/trending",
+                    "picurl": "",
+                }
+            ]
+        },
+    }
+
+    response = post_raw(json.dumps(payload).encode())
+
+    assert response.status_code == 200, response.text
+    message = Message.objects.get(msgid=response.json()["msgid"])
+    assert message.body["news"]["articles"] == [
+        {
+            "title": "GitHub Trending 更新",
+            "description": "1. acme/rocket ★ 1.2k",
+            "url": "https://github.com/trending",
+        }
+    ]
+
+
+def test_a_link_with_an_empty_image_url_is_stored_without_one(post_raw):
+    """The seed's link, which a robot bot sends as a one-article news: "" is no picture there too."""
+    body = {"msgtype": "link", "link": {"title": "标题", "url": "https://x.com", "image_url": ""}}
+
+    response = post_raw(json.dumps(body).encode())
+
+    assert response.status_code == 200, response.text
+    message = Message.objects.get(msgid=response.json()["msgid"])
+    assert message.body["link"] == {"title": "标题", "url": "https://x.com"}
