@@ -90,14 +90,19 @@ def upload_media(request: HttpRequest):
 
 
 def _media_part(request: HttpRequest):
-    """The uploaded part `media` (with a file name); raises the API error otherwise."""
+    """The uploaded part `media` (with a file name), else the first part with a file name;
+    raises the API error otherwise.
+
+    WeCom documents the name `media` but takes a file part named otherwise, and
+    scripts rely on it (`files={file_name: data}`, `files={"file": …}`).
+    """
     if request.content_type != "multipart/form-data":
         raise Err.UNSUPPORTED_MEDIA_TYPE.error(
             "Content-Type must be multipart/form-data with a part named media"
         )
     refuse_body_over(request, settings.BOTADMIN_UPLOAD_MEDIA_MAX_BODY_BYTES)
     try:
-        media = request.FILES.get("media")
+        media = request.FILES.get("media") or next(iter(request.FILES.values()), None)
     except MultiPartParserError as error:
         raise Err.INVALID_PARAMETER.error(f"invalid parameter: multipart body: {error}") from None
     if media is None:

@@ -91,6 +91,32 @@ def test_a_script_uploads_a_file_then_sends_its_media_id_and_the_group_gets_it(
     assert wecom.media[posted["file"]["media_id"]][:2] == (REPORT, "file")
 
 
+@pytest.mark.parametrize(
+    "files",
+    [
+        {"weekly.pdf": REPORT},  # waditu/czsc's push_file: {file_name: bytes}
+        {"file": ("weekly.pdf", REPORT)},  # scripts posting {"file": open(path, "rb")}
+        {"image": ("weekly.pdf", REPORT, "application/pdf")},  # {"image": (name, data)}
+    ],
+    ids=["named-after-the-file", "file", "image"],
+)
+def test_a_file_part_not_named_media_is_taken_as_the_upload(wecom_group, live_server, files):
+    """WeCom documents the part name `media`, but scripts that work against it name the
+    part otherwise and read `media_id` from the answer: waditu/czsc's `push_file`
+    (`requests.post(api_upload, files={file_name: bytes})`), and scripts posting
+    `files={"file": …}` or `files={"image": (name, data)}` to upload_media."""
+    answer = requests.post(
+        live_server.url + "/api/upload_media",
+        params={"secret": wecom_group.bot.secret, "type": "file"},
+        files=files,
+        timeout=30,
+    ).json()
+
+    assert (answer["errcode"], answer["errmsg"]) == (0, "ok"), answer
+    upload = UploadedMedia.objects.get(media_id=answer["media_id"])
+    assert (upload.name, upload.stored_file.size) == ("weekly.pdf", len(REPORT))
+
+
 def test_an_uploaded_voice_is_sent_by_its_media_id(wecom, wecom_group, upload, send, run_queue):
     media_id = uploaded(upload(wecom_group.bot.secret, "voice", amr(3), "hello.amr"))
 
