@@ -110,3 +110,25 @@ def test_a_link_with_an_empty_image_url_is_stored_without_one(post_raw):
     assert response.status_code == 200, response.text
     message = Message.objects.get(msgid=response.json()["msgid"])
     assert message.body["link"] == {"title": "标题", "url": "https://x.com"}
+
+
+def test_czscs_push_file_flow_works_with_the_send_urls_upload_twin(
+    live_server, robot_bot, robot_group
+):
+    """waditu/czsc's `push_file`: upload with `files={file_name: bytes}` to the robot's
+    upload_media URL (the send URL with `send` → `upload_media`, plus `&type=file`), then
+    send `{"msgtype": "file", "file": {"media_id": mid}}`; both answers must say
+    `errmsg == 'ok'`."""
+    send_url = f"{live_server.url}/api/send?secret={robot_bot.secret}&conversation_id=robotGroup1"
+
+    r1 = requests.post(
+        send_url.replace("send", "upload_media") + "&type=file",
+        files={"report.xlsx": b"PK\x03\x04 weekly figures"},
+        timeout=30,
+    )
+    mid = r1.json()["media_id"]
+    r2 = requests.post(send_url, json={"msgtype": "file", "file": {"media_id": mid}}, timeout=30)
+
+    assert r1.json()["errmsg"] == "ok" and r2.json()["errmsg"] == "ok", (r1.text, r2.text)
+    message = Message.objects.get(msgid=r2.json()["msgid"])
+    assert message.body["file"]["name"] == "report.xlsx"
