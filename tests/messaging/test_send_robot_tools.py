@@ -14,18 +14,116 @@ from messaging.models import Message
 
 @pytest.fixture
 def post_raw(live_server, robot_bot, robot_group):
-    """POST bytes to the robot bot's send URL as `curl -d` would, with `headers`."""
+    """POST bytes to the robot bot's send URL with `headers` (JSON by default; `{}`: no
+    Content-Type at all, as requests adds none for bytes)."""
 
     def post(data: bytes, headers: dict | None = None) -> requests.Response:
-        return requests.post(
+        request = requests.Request(
+            "POST",
             live_server.url + "/api/send",
             params={"secret": robot_bot.secret, "conversation_id": "robotGroup1"},
             data=data,
-            headers=headers or {"Content-Type": "application/json"},
-            timeout=30,
-        )
+            headers={"Content-Type": "application/json"} if headers is None else headers,
+        ).prepare()
+        with requests.Session() as session:
+            return session.send(request, timeout=30)
 
     return post
+
+
+# (id, Content-Type or None for none, body bytes as the tool writes them, stored object)
+TOOL_REQUESTS = [
+    (
+        # grafana/alerting receivers/wecom: json.Marshal of a map (keys sorted, <>& escaped)
+        "grafana-markdown",
+        "application/json",
+        b'{"markdown":{"content":"# [FIRING:1] HighCPU (web-1)\\n**Firing**\\nValue: A=97\\n"},'
+        b'"msgtype":"markdown"}',
+        {"content": "# [FIRING:1] HighCPU (web-1)\n**Firing**\nValue: A=97\n"},
+    ),
+    (
+        # grafana/alerting receivers/wecom, msg_type "text": "title\nmessage\n", no "#"
+        "grafana-text",
+        "application/json",
+        b'{"msgtype":"text","text":{"content":"[RESOLVED] HighCPU\\nValue: A=12\\n"}}',
+        {"content": "[RESOLVED] HighCPU\nValue: A=12\n"},
+    ),
+    (
+        # go-gitea/gitea services/webhook/wechatwork.go: MarshalIndent, the unused text
+        # object with null lists beside the markdown, HTML escaped as \u003c
+        "gitea-push",
+        "application/json",
+        b'{\n  "msgtype": "markdown",\n  "text": {\n    "content": "",\n'
+        b'    "mentioned_list": null,\n    "mentioned_mobile_list": null\n  },\n'
+        b'  "markdown": {\n    "content": "# acme/shop:main \\u003cfont color=\\"warning\\"\\u003e'
+        b"  [1 new commit]  \\u003c/font\\u003e\\r\\n\\r\\n \\u003e [3f2a9c1](https://g.example/c)"
+        b' \\r\\n"\n  }\n}',
+        {
+            "content": '# acme/shop:main <font color="warning">  [1 new commit]  </font>'
+            "\r\n\r\n > [3f2a9c1](https://g.example/c) \r\n"
+        },
+    ),
+    (
+        # jenkinsci/qy-wechat-notification-plugin BuildMentionedInfo: both lists, one empty
+        "jenkins-mentions",
+        "application/json; charset=UTF-8",
+        b'{"text":{"mentioned_mobile_list":[],"mentioned_list":["wangwei","@all"]},'
+        b'"msgtype":"text"}',
+        {"content": "", "mentioned_list": ["wangwei", "@all"], "mentioned_mobile_list": []},
+    ),
+    (
+        # feiyu563/PrometheusAlert controllers/weixin.go: json.NewEncoder adds a line break
+        "prometheusalert",
+        "application/json",
+        b'{"msgtype":"markdown","markdown":{"content":"## [PROBLEM] node down"}}\n',
+        {"content": "## [PROBLEM] node down"},
+    ),
+    (
+        # argoproj/notifications-engine webhook service: the template's body, no header set
+        "argo-cd-no-content-type",
+        None,
+        b'{"msgtype": "markdown", "markdown": {"content": "shop synced: Succeeded"}}',
+        {"content": "shop synced: Succeeded"},
+    ),
+    (
+        # louislam/uptime-kuma webhook "custom" body: axios posts the rendered string as
+        # application/x-www-form-urlencoded
+        "uptime-kuma-custom-body",
+        "application/x-www-form-urlencoded",
+        '{"msgtype":"text","text":{"content":"[shop] [🔴 Down] connect ECONNREFUSED"}}'.encode(),
+        {"content": "[shop] [🔴 Down] connect ECONNREFUSED"},
+    ),
+    (
+        # chf007/action-wechat-work: JSON.stringify of the inputs
+        "github-action-wechat-work",
+        "application/json",
+        b'{"msgtype":"text","text":{"content":"deploy done","mentioned_list":["@all"],'
+        b'"mentioned_mobile_list":["13800001111"]}}',
+        {
+            "content": "deploy done",
+            "mentioned_list": ["@all"],
+            "mentioned_mobile_list": ["13800001111"],
+        },
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    "content_type, body, stored",
+    [case[1:] for case in TOOL_REQUESTS],
+    ids=[case[0] for case in TOOL_REQUESTS],
+)
+def test_what_tools_post_to_a_robot_url_is_accepted_as_they_post_it(
+    post_raw, content_type, body, stored
+):
+    """Each tool's request as its source writes it (cited beside each case), judged as the
+    tool judges it: an HTTP 2xx (Grafana, Gitea, Argo CD, Uptime Kuma) or errcode 0."""
+    response = post_raw(body, {"Content-Type": content_type} if content_type else {})
+
+    assert response.status_code == 200, response.text
+    assert response.json()["errcode"] == 0
+    message = Message.objects.get(msgid=response.json()["msgid"])
+    assert message.body[message.msgtype] == stored
 
 
 def test_a_script_that_greps_the_answer_for_errcode_0_sees_success(post_raw):
