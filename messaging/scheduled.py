@@ -58,7 +58,11 @@ def _first_after(day, end, tz, at: datetime) -> datetime | None:
     compared as instants: aware times of one zone compare by wall clock, fold ignored)."""
     opens = datetime.combine(day, end, tzinfo=tz)
     second = opens.replace(fold=1)
-    if opens.utcoffset() != second.utcoffset() and _exists(second):
+    if not _exists(opens):
+        # The clock jumps from before `end` to after it: the window is over when it jumps,
+        # as the wall-clock test in quiet_until says (03:00 EDT for 02:30 in New York).
+        candidates = (_end_of_gap(opens),)
+    elif opens.utcoffset() != second.utcoffset():
         candidates = (opens, second)  # the wall time happens twice
     else:
         candidates = (opens,)
@@ -70,6 +74,26 @@ def _exists(aware: datetime) -> bool:
     return aware.astimezone(UTC).astimezone(aware.tzinfo).replace(tzinfo=None, fold=0) == (
         aware.replace(tzinfo=None, fold=0)
     )
+
+
+def _end_of_gap(skipped: datetime) -> datetime:
+    """The instant the spring-forward change that skips the wall time `skipped` happens.
+
+    zoneinfo does not expose its transitions. Read with the offset from after the change
+    (fold=1, PEP 495) a skipped wall time is an instant before the change, with the offset
+    from before it (fold=0) one after; the change is the first second between them that
+    has the new offset.
+    """
+    tz, new_offset = skipped.tzinfo, skipped.replace(fold=1).utcoffset()
+    before = int(skipped.replace(fold=1).timestamp())
+    after = int(skipped.replace(fold=0).timestamp())
+    while after - before > 1:
+        middle = (before + after) // 2
+        if datetime.fromtimestamp(middle, tz).utcoffset() == new_offset:
+            after = middle
+        else:
+            before = middle
+    return datetime.fromtimestamp(after, tz)
 
 
 def release_due_messages(now: datetime | None = None) -> int:

@@ -195,29 +195,39 @@ def test_draft_announcements_never_run(bot, make_groups, superuser):
     assert not AnnouncementRun.objects.exists()
 
 
-def test_quiet_hours_ending_in_the_repeated_hour_of_a_fall_back_night_hold_until_they_end(
-    bot, make_groups, make_announcement
+@pytest.mark.parametrize(
+    "end, found_at, opens",
+    [
+        # Quiet 22:00-01:30; on 1 November 2026 01:00-02:00 happens twice. At 01:10 the second
+        # time (06:10 UTC) it is still quiet until 01:30 EST (06:30 UTC); the first 01:30
+        # (05:30 UTC) has passed, so the message must not go at once nor fail late.
+        pytest.param(time(1, 30), at(2026, 11, 1, 6, 10), at(2026, 11, 1, 6, 30), id="fall-back"),
+        # Quiet 22:00-02:30; on 8 March 2026 the clock goes from 01:59:59 EST to 03:00 EDT
+        # (07:00 UTC), already past 02:30: the window is over then, not at 03:30 EDT (when
+        # 02:30 EST would have been).
+        pytest.param(time(2, 30), at(2026, 3, 8, 6, 30), at(2026, 3, 8, 7, 0), id="spring-forward"),
+    ],
+)
+def test_quiet_hours_ending_at_a_wall_time_dst_repeats_or_skips_hold_until_they_end(
+    bot, make_groups, make_announcement, end, found_at, opens
 ):
-    """Quiet 22:00–01:30 in New York; on 1 November 2026 01:00–02:00 happens twice. At
-    01:10 the second time (06:10 UTC) it is still quiet until 01:30 EST (06:30 UTC); the
-    first 01:30 (05:30 UTC) has passed, so the message must not go at once nor fail late."""
-    bot.quiet_hours_start, bot.quiet_hours_end = time(22, 0), time(1, 30)
+    bot.quiet_hours_start, bot.quiet_hours_end = time(22, 0), end
     bot.timezone = "America/New_York"
     bot.full_clean()
     bot.save()
     groups = make_groups(bot, 1)
-    with time_machine.travel(at(2026, 11, 1, 6, 10), tick=False) as clock:
+    with time_machine.travel(found_at, tick=False) as clock:
         make_announcement(bot, groups)
         tick()
         held = Message.objects.get(source="announcement")
-        assert (held.status, held.scheduled_at) == ("scheduled", at(2026, 11, 1, 6, 30))
+        assert (held.status, held.scheduled_at) == ("scheduled", opens)
 
-        clock.move_to(at(2026, 11, 1, 6, 29, 59))
+        clock.move_to(opens - timedelta(seconds=1))
         tick()
         held.refresh_from_db()
         assert held.status == "scheduled"
 
-        clock.move_to(at(2026, 11, 1, 6, 30))
+        clock.move_to(opens)
         tick()
         held.refresh_from_db()
         assert held.status == "queued"
@@ -236,5 +246,33 @@ def test_quiet_hours_ending_at_a_wall_time_dst_skips_or_repeats_still_open_once(
     assert quiet_until_utc(at(2026, 11, 1, 4, 50)) == at(2026, 11, 1, 5, 30)
     # An ordinary night.
     assert quiet_until_utc(at(2026, 11, 3, 4, 0)) == at(2026, 11, 3, 6, 30)
-    bot.quiet_hours_end = time(2, 30)  # skipped on 8 March 2026: opens as before, 03:30 EDT
-    assert quiet_until_utc(at(2026, 3, 8, 6, 0)) == at(2026, 3, 8, 7, 30)
+    # 02:30 is skipped on 8 March 2026: the clock jumps from 01:59:59 EST to 03:00 EDT.
+    bot.quiet_hours_end = time(2, 30)
+    assert quiet_until_utc(at(2026, 3, 8, 6, 0)) == at(2026, 3, 8, 7, 0)
+    # Lord Howe Island goes from 01:59:59 +10:30 to 02:30 +11:00 on 4 October 2026.
+    bot.quiet_hours_end, bot.timezone = time(2, 15), "Australia/Lord_Howe"
+    assert quiet_until_utc(at(2026, 10, 3, 15, 20)) == at(2026, 10, 3, 15, 30)
+
+
+def test_quiet_hours_follow_the_wall_clock_when_they_start_in_a_skipped_or_repeated_hour(bot):
+    from messaging.scheduled import quiet_until
+
+    bot.quiet_hours_start, bot.quiet_hours_end = time(2, 30), time(6, 0)
+    bot.timezone = "America/New_York"
+
+    def quiet_until_utc(when):
+        opens = quiet_until(bot, when)
+        return opens and opens.astimezone(UTC)
+
+    # 8 March 2026, 02:30 skipped: not quiet at 01:59 EST, quiet from 03:00 EDT until 06:00 EDT.
+    assert quiet_until_utc(at(2026, 3, 8, 6, 59)) is None
+    assert quiet_until_utc(at(2026, 3, 8, 7, 0)) == at(2026, 3, 8, 10, 0)
+    # On 1 November 2026 01:00-02:00 happens twice; quiet 01:30-06:00 holds from the first
+    # 01:30 (05:30 UTC) until 06:00 EST (11:00 UTC) ...
+    bot.quiet_hours_start = time(1, 30)
+    assert quiet_until_utc(at(2026, 11, 1, 5, 29)) is None
+    assert quiet_until_utc(at(2026, 11, 1, 5, 30)) == at(2026, 11, 1, 11, 0)
+    # ... except in 01:00-01:30 the second time, when the clock reads before the window as on
+    # any other night; from the second 01:30 it is quiet again.
+    assert quiet_until_utc(at(2026, 11, 1, 6, 10)) is None
+    assert quiet_until_utc(at(2026, 11, 1, 6, 30)) == at(2026, 11, 1, 11, 0)
