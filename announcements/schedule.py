@@ -5,10 +5,15 @@ croniter on *local wall-clock time* (naive datetimes in the announcement's
 zone), then localised with zoneinfo. So "weekdays at 18:00" in Europe/Berlin
 is 18:00 Berlin time on both sides of a DST change, and 17:00 UTC or 16:00
 UTC accordingly.
+
+In the hour a fall-back change repeats, a schedule that runs at most once an
+hour runs once, the first time (daily at 01:30 is not sent twice); one that
+runs more often (*/15) runs in both passes, so it keeps its pace in elapsed
+time as an operator expects of "every 15 minutes".
 """
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from croniter import CroniterBadCronError, CroniterBadDateError, croniter
@@ -45,14 +50,34 @@ class Schedule:
             return None
         if self.kind == Kind.ONCE:
             return self.at if self.at > after else None
-        local_after = after.astimezone(self.tz).replace(tzinfo=None)
-        for candidate in croniter(self.cron, local_after).all_next(datetime):
-            if self.until and candidate.date() > self.until:
-                return None
-            aware = _localise(candidate, self.tz)
-            if aware > after:
-                return aware
-        return None  # pragma: no cover - croniter iterates forever
+        # Instants in UTC: aware times of one zone compare by wall clock, fold ignored.
+        after = after.astimezone(UTC)
+        both_passes = self.runs_more_than_hourly
+        start = after.astimezone(self.tz).replace(tzinfo=None, fold=0)
+        if both_passes:
+            # In a repeated hour the clock will read the wall times before `after` again.
+            start -= _repeated_by(start, self.tz)
+        earliest = None
+        for wall in croniter(self.cron, start).all_next(datetime):
+            if self.until and wall.date() > self.until:
+                break
+            runs = [_localise(wall, self.tz)]
+            repeated = both_passes and _repeated_by(wall, self.tz)
+            if repeated:
+                runs.append(wall.replace(tzinfo=self.tz, fold=1))
+            for run in (r.astimezone(UTC) for r in runs):
+                if run > after and (earliest is None or run < earliest):
+                    earliest = run
+            # The second pass of a repeated hour comes before the wall times after it.
+            if earliest is not None and not repeated:
+                break
+        return None if earliest is None else earliest.astimezone(self.tz)
+
+    @property
+    def runs_more_than_hourly(self) -> bool:
+        """The cron's minute field matches more than one minute (*/15, 0,30, *)."""
+        minutes = croniter(self.cron).expanded[0]
+        return minutes == ["*"] or len(minutes) > 1
 
     def first_run(self, now: datetime) -> datetime | None:
         if self.kind == Kind.NOW:
@@ -73,13 +98,20 @@ class Schedule:
 
 
 def _localise(naive: datetime, tz: ZoneInfo) -> datetime:
-    """Attach `tz`; a wall time skipped by a DST change moves forward by the gap."""
+    """Attach `tz`; a wall time skipped by a DST change moves forward by the gap (as RFC 5545
+    reads it), one repeated by a change is its first pass (fold=0)."""
     aware = naive.replace(tzinfo=tz, fold=0)
     shifted = aware.astimezone(UTC).astimezone(tz)
     # Inside the gap, fold=0 reads the wall time with the offset from before the change
     # (PEP 495), so the round trip lands the gap's length later: an hour in Berlin, 30
     # minutes on Lord Howe Island.
     return shifted if shifted.replace(tzinfo=None) != naive else aware
+
+
+def _repeated_by(naive: datetime, tz: ZoneInfo) -> timedelta:
+    """How far the clock is turned back over the wall time `naive` (zero unless repeated)."""
+    first, second = naive.replace(tzinfo=tz, fold=0), naive.replace(tzinfo=tz, fold=1)
+    return max(first.utcoffset() - second.utcoffset(), timedelta(0))
 
 
 def zone(name: str) -> ZoneInfo:

@@ -1,6 +1,6 @@
 """Schedules: run times in the announcement's time zone, across DST, and their preview."""
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -79,6 +79,79 @@ def test_a_wall_time_skipped_by_a_half_hour_dst_change_runs_half_an_hour_later()
     assert times[0] == utc(2026, 10, 2, 15, 45)  # 02:15 +10:30
     assert times[1] == utc(2026, 10, 3, 15, 45)  # 02:45 +11:00, not 03:15
     assert times[2] == utc(2026, 10, 4, 15, 15)  # 02:15 +11:00
+
+
+def every(step: timedelta, start: datetime, end: datetime) -> list[datetime]:
+    return [start + step * i for i in range((end - start) // step)]
+
+
+@pytest.mark.parametrize(
+    "cron, step",
+    [("*/15 * * * *", timedelta(minutes=15)), ("0,30 * * * *", timedelta(minutes=30))],
+)
+@pytest.mark.parametrize(
+    "tz, start",
+    [
+        # 1 November 2026: 01:00-02:00 happens twice (EDT, then EST).
+        ("America/New_York", utc(2026, 11, 1, 4)),
+        # 8 March 2026: 02:00-03:00 never happens.
+        ("America/New_York", utc(2026, 3, 8, 5)),
+        # 5 April 2026: 01:30-02:00 happens twice (+11:00, then +10:30).
+        ("Australia/Lord_Howe", utc(2026, 4, 4, 14)),
+    ],
+)
+def test_a_schedule_more_often_than_hourly_keeps_its_pace_through_dst_changes(
+    cron, step, tz, start
+):
+    schedule = parse("cron", {"cron": cron}, tz)
+
+    times = runs_in(schedule, start, start + timedelta(hours=4))
+
+    assert [t.astimezone(UTC) for t in times] == every(
+        step, start + step, start + timedelta(hours=4)
+    )
+
+
+def test_a_schedule_more_often_than_hourly_runs_in_both_passes_of_the_repeated_hour():
+    """In New York 01:00-02:00 on 1 November 2026 is 05:00-06:00 UTC, then 06:00-07:00."""
+    schedule = parse("cron", {"cron": "*/15 * * * *"}, "America/New_York")
+
+    first_pass = schedule.preview(utc(2026, 11, 1, 5, 20), 4)
+    second_pass = schedule.preview(utc(2026, 11, 1, 6, 5), 2)
+
+    assert [t.astimezone(UTC) for t in first_pass] == [
+        utc(2026, 11, 1, 5, 30),
+        utc(2026, 11, 1, 5, 45),
+        utc(2026, 11, 1, 6, 0),  # 01:00 again
+        utc(2026, 11, 1, 6, 15),
+    ]
+    assert [(t.hour, t.minute, t.utcoffset().total_seconds() / 3600) for t in first_pass] == [
+        (1, 30, -4),
+        (1, 45, -4),
+        (1, 0, -5),
+        (1, 15, -5),
+    ]
+    assert [t.astimezone(UTC) for t in second_pass] == [
+        utc(2026, 11, 1, 6, 15),
+        utc(2026, 11, 1, 6, 30),
+    ]
+
+
+@pytest.mark.parametrize(
+    "kind, spec, first_pass",
+    [
+        ("daily", {"time": "01:30"}, [utc(2026, 11, 1, 5, 30)]),
+        ("cron", {"cron": "0 * * * *"}, [utc(2026, 11, 1, 5)]),  # hourly
+    ],
+)
+def test_a_schedule_hourly_or_slower_runs_once_in_the_repeated_hour_the_first_time(
+    kind, spec, first_pass
+):
+    schedule = parse(kind, spec, "America/New_York")
+
+    times = runs_in(schedule, utc(2026, 11, 1, 4, 59), utc(2026, 11, 1, 7))  # to 02:00 EST
+
+    assert [t.astimezone(UTC) for t in times] == first_pass
 
 
 @pytest.mark.parametrize(

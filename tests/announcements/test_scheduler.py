@@ -122,6 +122,25 @@ def test_a_recurring_announcement_on_time_is_not_late_and_runs_every_occurrence(
     assert not any(r.is_late for r in runs)
 
 
+def test_an_announcement_every_15_minutes_runs_through_both_passes_of_a_repeated_hour(
+    bot, make_groups, make_announcement
+):
+    """New York, 1 November 2026: 01:00-02:00 is 05:00-06:00 UTC, then 06:00-07:00."""
+    groups = make_groups(bot, 1)
+    with time_machine.travel(at(2026, 11, 1, 5, 50), tick=False) as clock:
+        make_announcement(
+            bot, groups, kind="cron", schedule={"cron": "*/15 * * * *"}, tz="America/New_York"
+        )
+        for minute in range(0, 75, 15):
+            clock.move_to(at(2026, 11, 1, 6) + timedelta(minutes=minute, seconds=2))
+            tick()
+
+    runs = AnnouncementRun.objects.order_by("scheduled_for")
+    assert [r.scheduled_for for r in runs] == [
+        at(2026, 11, 1, 6) + timedelta(minutes=minute) for minute in range(0, 75, 15)
+    ]
+
+
 def test_announcement_messages_wait_for_the_end_of_the_bots_quiet_hours(
     bot, make_groups, make_announcement
 ):
