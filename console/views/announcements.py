@@ -2,7 +2,7 @@
 
 import json
 import math
-from datetime import timedelta
+from datetime import datetime, timedelta, tzinfo
 
 from django import forms
 from django.conf import settings
@@ -266,7 +266,20 @@ def _preview(announcement: Announcement):
         schedule = parse(announcement.schedule_kind, announcement.schedule, announcement.timezone)
     except ScheduleError:
         return []
-    return [t.astimezone(schedule.tz) for t in schedule.preview(timezone.now())]
+    return [run_time_label(t, schedule.tz) for t in schedule.preview(timezone.now())]
+
+
+def run_time_label(when: datetime, tz: tzinfo) -> str:
+    """A run time as read in the announcement's zone, weekday in the operator's language.
+
+    In an hour a fall-back change repeats, the UTC offset tells its two passes apart
+    (Django's "O" and "T" say nothing for such a time).
+    """
+    local = when.astimezone(tz)
+    label = dateformat.format(local, "Y-m-d D H:i")
+    if local.utcoffset() != local.replace(fold=1 - local.fold).utcoffset():
+        label += " UTC" + local.isoformat(timespec="minutes")[-6:]
+    return label
 
 
 @login_required
@@ -313,11 +326,7 @@ def schedule_preview(request):
     return JsonResponse(
         {
             "timezone": tz_name,
-            "times": [
-                # Weekday names in the operator's language (strftime's %a is English).
-                dateformat.format(t.astimezone(schedule.tz), "Y-m-d D H:i")
-                for t in schedule.preview(now)
-            ],
+            "times": [run_time_label(t, schedule.tz) for t in schedule.preview(now)],
             "error": "",
         }
     )

@@ -340,6 +340,35 @@ def test_schedule_preview_lists_the_next_five_times_in_the_time_zone(client, sup
     assert " Mon 18:00" in english.json()["times"][0]
 
 
+def test_the_next_runs_in_a_repeated_hour_show_which_pass_they_are_in(
+    client, bot, make_groups, make_announcement, superuser
+):
+    """Every 15 minutes in New York, from 01:20 EDT on 1 November 2026, when 01:00-02:00
+    happens twice: the preview lists 01:30 and 01:45, then 01:00 again, each with its UTC
+    offset, on the compose page and on the announcement's page."""
+    client.force_login(superuser)
+    expected = [
+        "2026-11-01 周日 01:30 UTC-04:00",
+        "2026-11-01 周日 01:45 UTC-04:00",
+        "2026-11-01 周日 01:00 UTC-05:00",
+        "2026-11-01 周日 01:15 UTC-05:00",
+        "2026-11-01 周日 01:30 UTC-05:00",
+    ]
+    schedule = {"cron": "*/15 * * * *"}
+    with time_machine.travel(datetime(2026, 11, 1, 5, 20, tzinfo=UTC), tick=False):
+        composing = client.get(
+            "/console/announcements/schedule-preview/",
+            {"kind": "cron", **schedule, "timezone": "America/New_York"},
+        ).json()
+        announcement = make_announcement(
+            bot, make_groups(bot, 1), kind="cron", schedule=schedule, tz="America/New_York"
+        )
+        detail = client.get(f"/console/announcements/{announcement.pk}/").content.decode()
+
+    assert composing["times"] == expected
+    assert "".join(f"<li>{t}</li>" for t in expected) in detail
+
+
 def test_pages_need_a_login(client):
     response = client.get("/console/announcements/")
     assert response.status_code == 302
