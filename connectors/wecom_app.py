@@ -64,6 +64,13 @@ FAIL_ERRCODES = frozenset({81013, 40008})
 MEDIA_ERRCODE = 40007
 APPCHAT_GONE_ERRCODE = 86003
 PERMISSION_ERRCODES = frozenset({48002, 60011})
+# message/send names the recipients it did not reach: unknown or outside the app's
+# visible range, or without an account license (接口许可).
+UNREACHED_FIELDS = ("invaliduser", "unlicenseduser")
+NOBODY_REACHED = gettext_noop(
+    "WeCom reached no recipient (%(answer)s): the member has left, is outside the app's "
+    "visible range or has no account license"
+)
 # Sent by media_id after a media/upload of their bytes.
 MEDIA_MSGTYPES = ("image", "file", "voice")
 MEDIA_MAX_BYTES = {"image": IMAGE_MAX_BYTES, "file": FILE_MAX_BYTES, "voice": VOICE_MAX_BYTES}
@@ -256,9 +263,11 @@ class WeComAppConnector(Connector):
             return self._token_problem(error)
         except (http.UnsafeURLError, requests.RequestException) as error:
             return unrepeatable_send_failure(error)
-        return self.classify(response, answer)
+        return self.classify(response, answer, wire.get("touser", ""))
 
-    def classify(self, response: http.HttpResponse, answer: dict | None) -> SendResult:
+    def classify(
+        self, response: http.HttpResponse, answer: dict | None, touser: str = ""
+    ) -> SendResult:
         if answer is None or "errcode" not in answer:
             if response.status in (429, 502, 503):
                 return SendResult(Outcome.RETRY, response.text[:1024], http_status=response.status)
@@ -276,9 +285,13 @@ class WeComAppConnector(Connector):
         result = SendResult(Outcome.SENT, errmsg, http_status=response.status, errcode=errcode)
         if errcode == 0:
             result.upstream_msgid = str(answer.get("msgid") or "")
-            invalid = str(answer.get("invaliduser") or "")
+            unreached = _unreached(answer)
             # Some recipients were unknown: the others got it. The attempt keeps who.
-            result.detail = f"invaliduser: {invalid}" if invalid else ""
+            result.detail = "; ".join(f"{field}: {ids}" for field, ids in unreached.items())
+            if touser and _nobody_reached(touser, unreached):
+                # WeCom may answer 0 when its only recipient is invalid or unlicensed.
+                result.outcome = Outcome.FAILED
+                result.detail = Reason(NOBODY_REACHED, answer=result.detail)
             return result
         result.outcome = Outcome.FAILED
         if errcode in RETRY_ERRCODES or errcode in api.TOKEN_ERRCODES:
@@ -545,6 +558,25 @@ def _media_errcode(answer: dict | None) -> int:
         return int((answer or {}).get("errcode", 0) or 0)
     except (TypeError, ValueError):
         return 0
+
+
+def _unreached(answer: dict) -> dict[str, str]:
+    """WeCom's `invaliduser` / `unlicenseduser` ("a|b"), where the answer names someone."""
+    unreached = {}
+    for field in UNREACHED_FIELDS:
+        value = answer.get(field)
+        ids = "|".join(map(str, value)) if isinstance(value, list) else str(value or "")
+        if ids.strip("|"):
+            unreached[field] = ids
+    return unreached
+
+
+def _nobody_reached(touser: str, unreached: dict[str, str]) -> bool:
+    """Whether every member of `touser` is named unreached (WeCom lowercases the ids)."""
+    if touser == "@all" or not unreached:
+        return False
+    named = {user.strip().lower() for ids in unreached.values() for user in ids.split("|")}
+    return all(user.strip().lower() in named for user in touser.split("|"))
 
 
 def trusted_ip_reason(errmsg: str) -> Reason:

@@ -11,11 +11,13 @@ with FakeWeComApp(corp_id="ww1", secret="s", agent_id=1000002) as api:
     api.expire_tokens()      # every issued token now answers 42001
     api.drop_next = 1        # the next send is accepted, then the connection is cut
     api.names_readable = False   # user/get answers 48002 (newer apps' privacy rules)
+    api.unlicensed = {"lisi"}    # sent to, but named in `unlicenseduser`
+    api.all_invalid_errcode = 0  # no valid recipient: errcode 0 + invaliduser, not 81013
     api.linked_miniprograms = {"wx…"}   # appids a miniprogram_notice may open
 
 HTTP 200 with a JSON errcode always; an unknown or expired token → 40014 /
-42001; message/send: invaliduser for unknown members (81013 when none is
-valid); appchat/send only to chats created by appchat/create; media/upload
+42001; message/send: invaliduser for unknown members, lowercased (81013 when
+none is valid), unlicenseduser for unlicensed ones; appchat/send only to chats created by appchat/create; media/upload
 gives a media_id valid 3 days (a voice: AMR, ≤ 2 MB); media/get serves uploaded
 bytes; template_card needs a card_type (members only); miniprogram_notice only
 for linked appids.
@@ -78,6 +80,10 @@ class FakeWeComApp(LocalServer):
         self.departments = [{"id": 1, "name": "公司", "parentid": 0}]
         self.users: dict[str, dict] = {}
         self.names_readable = True
+        self.unlicensed: set[str] = set()  # members without an account license (接口许可)
+        # WeCom answers 81013 when no recipient is valid; some corps see errcode 0
+        # with the lone recipient in `invaliduser` (set 0 for that).
+        self.all_invalid_errcode = 81013
         self.linked_miniprograms: set[str] = set()
         self.list_id_page = 2  # small pages so the cursor is exercised
         self.chats: dict[str, dict] = {}
@@ -176,13 +182,16 @@ class FakeWeComApp(LocalServer):
         if targets == ["@all"]:
             invalid = []
         else:
-            invalid = [t for t in targets if t not in self.users]
-        if invalid and len(invalid) == len(targets):
-            return _error(81013, "user & party & tag all invalid")
+            invalid = [t.lower() for t in targets if t not in self.users]
+        if invalid and len(invalid) == len(targets) and self.all_invalid_errcode:
+            return _error(self.all_invalid_errcode, "user & party & tag all invalid")
+        unlicensed = [t.lower() for t in targets if t in self.unlicensed]
         self.sent.append(("message/send", body))
         answer = {"errcode": 0, "errmsg": "ok", "msgid": secrets.token_hex(16)}
         if invalid:
             answer["invaliduser"] = "|".join(invalid)
+        if unlicensed:
+            answer["unlicenseduser"] = "|".join(unlicensed)
         return answer
 
     def _appchat_create(self, query: dict, body: dict) -> dict:

@@ -127,6 +127,36 @@ def test_partly_invalid_recipients_are_recorded_on_the_attempt(
     assert message.attempts.get().response_text == "invaliduser: ghost"
 
 
+def test_a_member_wecom_answers_0_for_but_names_invalid_is_a_failed_message(
+    app_api, app_bot, make_conversation, queue_message, run_queue
+):
+    app_api.all_invalid_errcode = 0  # errcode 0, the lone recipient in invaliduser
+    ghost = make_conversation(app_bot, "Ghost", kind=Conversation.Kind.USER)
+    message = queue_message(ghost, {"msgtype": "text", "text": {"content": "hi"}})
+
+    run_queue()
+
+    message.refresh_from_db()
+    assert message.status == "failed"
+    assert "invaliduser: ghost" in message.attempts.get().response_text
+
+
+def test_an_unlicensed_member_is_a_failed_message_and_a_licensed_one_still_counts(
+    app_api, app_bot, member, make_conversation, queue_message, run_queue
+):
+    app_api.unlicensed = {"zhangsan"}
+    alone = queue_message(member, {"msgtype": "text", "text": {"content": "hi"}})
+    both = make_conversation(app_bot, "zhangsan|lisi", kind=Conversation.Kind.USER)
+    shared = queue_message(both, {"msgtype": "text", "text": {"content": "hi"}})
+
+    run_queue()
+
+    alone.refresh_from_db()
+    shared.refresh_from_db()
+    assert alone.status == "failed" and shared.status == "sent"
+    assert shared.attempts.get().response_text == "unlicenseduser: zhangsan"
+
+
 @pytest.mark.parametrize(
     ("errcode", "status"),
     [(81013, "failed"), (40008, "failed"), (-1, "sent"), (45009, "sent"), (45033, "sent")],

@@ -53,6 +53,12 @@ def test_message_send_reports_invalid_members_and_refuses_when_none_is_valid():
         assert answer["errcode"] == 0 and answer["invaliduser"] == "ghost"
         answer = _post(api, "message/send", token, body | {"touser": "ghost"})
         assert answer["errcode"] == 81013
+        api.all_invalid_errcode = 0
+        answer = _post(api, "message/send", token, body | {"touser": "Ghost"})
+        assert answer["errcode"] == 0 and answer["invaliduser"] == "ghost"
+        api.unlicensed = {"a"}
+        answer = _post(api, "message/send", token, body | {"touser": "a"})
+        assert answer["errcode"] == 0 and answer["unlicenseduser"] == "a"
 
 
 def test_user_list_id_pages_with_its_cursor():
