@@ -39,6 +39,9 @@ STATUS_SECONDS = 30 * 24 * 3600
 _ENVELOPE = {"ToUserName", "FromUserName", "CreateTime", "MsgType", "MsgId", "AgentID"}
 # What a person wrote, kept as written (an indented first line, a closing line break).
 _WORDS = {"Content", "Title", "Description"}
+# Elements an event repeats (a card's selected items and options, the pictures sent
+# from a menu, a member's extra attributes): a list, also when there is one.
+_REPEATED = {"SelectedItem", "OptionId", "item", "Item"}
 # Received media: a reference to fetch with media/get within 3 days (the bytes
 # are not fetched here: the media archive's worker asks WeComAppConnector.fetch_media).
 MEDIA_REFERENCE = "wecom_app_media"
@@ -56,47 +59,67 @@ def crypto_for(bot: Bot) -> CallbackCrypto:
 def inbound_body(xml: str) -> dict:
     """The seed's callback body (bridge spec section 3) for a decrypted WeCom message."""
     root = ET.fromstring(xml)  # noqa: S314 (decrypted from a verified sender, no DTD)
-    fields = {
-        child.tag: (child.text or "") if child.tag in _WORDS else (child.text or "").strip()
-        for child in root
-    }
-    msgtype = fields.get("MsgType") or "unknown"
-    sender = fields.get("FromUserName", "")
+    fields = _children(root, keep_spaces=_WORDS)
+
+    def text(key: str) -> str:
+        value = fields.get(key, "")
+        return value if isinstance(value, str) else ""
+
+    msgtype = text("MsgType") or "unknown"
+    sender = text("FromUserName")
     body: dict = {
         "msgtype": msgtype,
         "conversation_id": sender,
         "conversation_type": "user",
         "sender": sender,
     }
-    if fields.get("CreateTime", "").isdigit():
-        body["timestamp"] = int(fields["CreateTime"])
-    if fields.get("MsgId"):
-        body["msgid"] = fields["MsgId"]
+    if text("CreateTime").isdigit():
+        body["timestamp"] = int(text("CreateTime"))
+    if text("MsgId"):
+        body["msgid"] = text("MsgId")
     elif msgtype == "event":
-        body["msgid"] = f"event:{sender}:{fields.get('CreateTime', '')}:{fields.get('Event', '')}"
+        body["msgid"] = f"event:{sender}:{text('CreateTime')}:{text('Event')}"
     rest = {key: value for key, value in fields.items() if key not in _ENVELOPE}
     if msgtype == "text":
-        body["text"] = {"content": fields.get("Content", "")}
+        body["text"] = {"content": text("Content")}
     elif msgtype == "image":
         body["image"] = {
             "cdn_type": MEDIA_REFERENCE,
-            "cdn": fields.get("MediaId", ""),
-            "pic_url": fields.get("PicUrl", ""),
+            "cdn": text("MediaId"),
+            "pic_url": text("PicUrl"),
         }
     elif msgtype == "link":
         body["link"] = {
-            "title": fields.get("Title", ""),
-            "desc": fields.get("Description", ""),
-            "url": fields.get("Url", ""),
-            "image_url": fields.get("PicUrl", ""),
+            "title": text("Title"),
+            "desc": text("Description"),
+            "url": text("Url"),
+            "image_url": text("PicUrl"),
         }
     else:  # voice, video, file, location, events: kept as WeCom sent them
         body[msgtype] = rest
-        if rest.get("MediaId"):  # voice, video, file: the archive fetches it like an image
-            body[msgtype] = {**rest, "cdn_type": MEDIA_REFERENCE, "cdn": rest["MediaId"]}
-    if fields.get("AgentID"):
-        body["agent_id"] = fields["AgentID"]
+        if text("MediaId"):  # voice, video, file: the archive fetches it like an image
+            body[msgtype] = {**rest, "cdn_type": MEDIA_REFERENCE, "cdn": text("MediaId")}
+    if text("AgentID"):
+        body["agent_id"] = text("AgentID")
     return body
+
+
+def _children(element: ET.Element, keep_spaces: frozenset | set = frozenset()) -> dict:
+    """An element's children as a dict: text for a leaf, a dict for nested ones (the scan
+    result, a card's selections), a list for a repeated one; WeCom uses no attributes."""
+    grouped: dict[str, list] = {}
+    for child in element:
+        if len(child):
+            value = _children(child)
+        else:
+            value = child.text or ""
+            if child.tag not in keep_spaces:
+                value = value.strip()
+        grouped.setdefault(child.tag, []).append(value)
+    return {
+        tag: values if tag in _REPEATED or len(values) > 1 else values[0]
+        for tag, values in grouped.items()
+    }
 
 
 # (bot, what) → (ok, monotonic time) last written by this process: a busy bot's

@@ -1,6 +1,7 @@
 """The callback URL of an app bot: WeCom's URL check and encrypted messages, encrypted by wechatpy."""
 
 import time
+from pathlib import Path
 
 import pytest
 from django.urls import reverse
@@ -196,3 +197,48 @@ def test_other_msgtypes_are_stored(client, app_bot, msgtype, fields):
 
 def test_a_bot_of_another_connector_has_no_app_callback(client, bot):
     assert client.get(url(bot), {"echostr": "x"}).status_code == 404
+
+
+CALLBACKS = Path(__file__).parent / "callbacks"
+
+
+def _callback(name: str) -> str:
+    return (CALLBACKS / f"{name}.xml").read_text()
+
+
+def test_a_card_click_keeps_every_selected_option(client, app_bot):
+    assert post_encrypted(client, app_bot, _callback("template_card_event")).status_code == 200
+
+    event = Message.objects.get().body["event"]
+    assert event["TaskId"] == "task-20241202-1" and event["ResponseCode"] == "allow-update-for-72h"
+    # Lists also where one item or one option was chosen, so an agent reads one shape.
+    assert event["SelectedItems"] == {
+        "SelectedItem": [
+            {"QuestionKey": "meal", "OptionIds": {"OptionId": ["noodles", "rice"]}},
+            {"QuestionKey": "drink", "OptionIds": {"OptionId": ["tea"]}},
+        ]
+    }
+
+
+@pytest.mark.parametrize(
+    ("name", "field", "value"),
+    [
+        (
+            "scancode_waitmsg",
+            "ScanCodeInfo",
+            {"ScanType": "qrcode", "ScanResult": "https://example.com/asset/42"},
+        ),
+        (
+            "pic_sysphoto",
+            "SendPicsInfo",
+            {
+                "Count": "1",
+                "PicList": {"item": [{"PicMd5Sum": "1b5f7c23b5bf75682a53e7b6d163e185"}]},
+            },
+        ),
+    ],
+)
+def test_what_a_menu_event_carries_in_nested_elements_is_kept(client, app_bot, name, field, value):
+    assert post_encrypted(client, app_bot, _callback(name)).status_code == 200
+
+    assert Message.objects.get().body["event"][field] == value
