@@ -6,7 +6,8 @@
   receive id = the bot's corp id), turned into the seed's callback body and
   stored through the same inbound service as `/api/callback`, then answered
   with an empty 200 at once: WeCom waits 5 s and retries 3 times, so repeats
-  are expected and dropped by their MsgId (events: sender + time + event).
+  are expected and dropped by their MsgId (events: sender + time + event + the
+  rest of the event).
 * Anything that fails verification is refused with 403 and stored nowhere.
 
 The bot id in the URL only finds the bot; the token and key prove the sender.
@@ -16,6 +17,7 @@ for the bot's setup page.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import time
@@ -42,6 +44,9 @@ _WORDS = {"Content", "Title", "Description"}
 # Elements an event repeats (a card's selected items and options, the pictures sent
 # from a menu, a member's extra attributes): a list, also when there is one.
 _REPEATED = {"SelectedItem", "OptionId", "item", "Item"}
+# A card click's one-time code to update the card with, not part of what was clicked.
+_NOT_IDENTIFYING = {"Event", "ResponseCode"}
+MSGID_MAX_LENGTH = 128  # Message.upstream_msgid
 # Received media: a reference to fetch with media/get within 3 days (the bytes
 # are not fetched here: the media archive's worker asks WeComAppConnector.fetch_media).
 MEDIA_REFERENCE = "wecom_app_media"
@@ -78,7 +83,7 @@ def inbound_body(xml: str) -> dict:
     if text("MsgId"):
         body["msgid"] = text("MsgId")
     elif msgtype == "event":
-        body["msgid"] = f"event:{sender}:{text('CreateTime')}:{text('Event')}"
+        body["msgid"] = _event_id(sender, text("CreateTime"), text("Event"), fields)
     rest = {key: value for key, value in fields.items() if key not in _ENVELOPE}
     if msgtype == "text":
         body["text"] = {"content": text("Content")}
@@ -120,6 +125,20 @@ def _children(element: ET.Element, keep_spaces: frozenset | set = frozenset()) -
         tag: values if tag in _REPEATED or len(values) > 1 else values[0]
         for tag, values in grouped.items()
     }
+
+
+def _event_id(sender: str, create_time: str, event: str, fields: dict) -> str:
+    """An event's stand-in MsgId: equal for WeCom's repeats of it, different for two events.
+
+    WeCom suggests sender + CreateTime, but one second holds several events from one
+    sender: a bulk import's change_contact events all come from "sys".
+    """
+    rest = {key: value for key, value in fields.items() if key not in _ENVELOPE | _NOT_IDENTIFYING}
+    digest = hashlib.sha256(json.dumps(rest, sort_keys=True).encode()).hexdigest()[:16]
+    key = f"event:{sender}:{create_time}:{event}:{digest}"
+    if len(key) > MSGID_MAX_LENGTH:
+        return "event:" + hashlib.sha256(key.encode()).hexdigest()
+    return key
 
 
 # (bot, what) → (ok, monotonic time) last written by this process: a busy bot's

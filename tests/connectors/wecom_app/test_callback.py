@@ -242,3 +242,15 @@ def test_what_a_menu_event_carries_in_nested_elements_is_kept(client, app_bot, n
     assert post_encrypted(client, app_bot, _callback(name)).status_code == 200
 
     assert Message.objects.get().body["event"][field] == value
+
+
+def test_two_contact_changes_in_one_second_are_two_events_and_each_repeat_is_dropped(
+    client, app_bot
+):
+    # Both come from "sys" in the same second: sender + time + event alone would merge them.
+    for name in ["wangwu", "zhaoliu", "wangwu", "zhaoliu"]:
+        xml = _callback(f"change_contact_create_user_{name}")
+        assert post_encrypted(client, app_bot, xml).status_code == 200
+
+    created = Message.objects.order_by("pk").values_list("body__event__UserID", flat=True)
+    assert list(created) == ["wangwu", "zhaoliu"]
