@@ -48,6 +48,7 @@ from .base import (
 )
 from .filenames import attachment_name
 from .voice import is_amr
+from .wecom_app_contacts import VisibleRange
 from .wecom_app_crypto import generate_encoding_aes_key, generate_token
 
 if TYPE_CHECKING:
@@ -63,7 +64,7 @@ RATE_LIMIT_WAIT_SECONDS = 60.0
 FAIL_ERRCODES = frozenset({81013, 40008})
 MEDIA_ERRCODE = 40007
 APPCHAT_GONE_ERRCODE = 86003
-PERMISSION_ERRCODES = frozenset({48002, 60011})
+PERMISSION_ERRCODES = api.PERMISSION_ERRCODES
 # message/send names the recipients it did not reach: unknown or outside the app's
 # visible range, or without an account license (接口许可).
 UNREACHED_FIELDS = ("invaliduser", "unlicenseduser")
@@ -185,6 +186,7 @@ class WeComAppConnector(Connector):
     def __init__(self, bot: Bot):
         super().__init__(bot)
         self.app = app_for(bot)
+        self._visible_range: VisibleRange | None = None
 
     def msgtypes(self) -> frozenset[str]:
         """Mini program notices only where the operator says mini programs are linked."""
@@ -477,43 +479,17 @@ class WeComAppConnector(Connector):
         return answer
 
     def fetch_contacts(self, kind: str, cursor: str | None = None) -> ContactPage:
-        """One page of members (user/list_id and its cursor) or the app chats.
+        """One page of the members in the app's visible range, or the app chats.
 
-        Names come from user/get where the app may read them; newer apps may
-        not (privacy rules), and then the id is the name. WeCom cannot list
+        The range is read once per sync (`wecom_app_contacts`). WeCom cannot list
         group chats: the groups are the app chats botadmin created, each still
         answered by appchat/get (one it no longer knows is left out).
         """
         if kind != "user":
             return ContactPage(items=self._app_chats(), next_cursor=None)
-        if cursor is None:
-            self._get("department/simplelist")  # fails early without contact access
-        answer = self._get(
-            "user/list_id", method="POST", json={"cursor": cursor or "", "limit": 10000}
-        )
-        items, seen = [], set()
-        names_readable = True
-        for entry in answer.get("dept_user") or []:
-            userid = str(entry.get("userid") or "")
-            if not userid or userid in seen:
-                continue  # a member of several departments is listed once per department
-            seen.add(userid)
-            name = userid
-            if names_readable:
-                try:
-                    name = self._get("user/get", params={"userid": userid}).get("name") or userid
-                except ConnectorError as error:
-                    if getattr(error, "errcode", None) not in PERMISSION_ERRCODES:
-                        raise
-                    names_readable = False
-            items.append(
-                {
-                    "conversation_id": userid,
-                    "name": str(name),
-                    "department": entry.get("department"),
-                }
-            )
-        return ContactPage(items=items, next_cursor=answer.get("next_cursor") or None)
+        if cursor is None or self._visible_range is None:
+            self._visible_range = VisibleRange.read(self._get, self.app.agent_id)
+        return self._visible_range.page(self._get, cursor)
 
     def _app_chats(self) -> list[dict]:
         items = []

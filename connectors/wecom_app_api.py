@@ -29,6 +29,8 @@ from .multipart import media_form
 logger = logging.getLogger(__name__)
 
 TOKEN_ERRCODES = frozenset({40014, 42001})
+# API forbidden / no privilege for this member, department or chat.
+PERMISSION_ERRCODES = frozenset({48002, 60011})
 # Refresh this long before WeCom's expiry, so a token never expires mid-flight.
 TOKEN_MARGIN_SECONDS = 300
 LOCK_SECONDS = 10

@@ -10,17 +10,22 @@ with FakeWeComApp(corp_id="ww1", secret="s", agent_id=1000002) as api:
     api.answer_next("message/send", 60020)   # the next call of that API answers this errcode
     api.expire_tokens()      # every issued token now answers 42001
     api.drop_next = 1        # the next send is accepted, then the connection is cut
-    api.names_readable = False   # user/get answers 48002 (newer apps' privacy rules)
+    api.names_readable = False   # user/get answers 48002, user/simplelist gives no names
+    api.visible_departments = [2]; api.visible_users = ["lisi"]   # the app's visible range
+    api.tags = {1: {"users": ["wangwu"], "parties": [3]}}        # tags in the range
     api.unlicensed = {"lisi"}    # sent to, but named in `unlicenseduser`
     api.all_invalid_errcode = 0  # no valid recipient: errcode 0 + invaliduser, not 81013
     api.linked_miniprograms = {"wx…"}   # appids a miniprogram_notice may open
 
 HTTP 200 with a JSON errcode always; an unknown or expired token → 40014 /
 42001; message/send: invaliduser for unknown members, lowercased (81013 when
-none is valid), unlicenseduser for unlicensed ones; appchat/send only to chats created by appchat/create; media/upload
-gives a media_id valid 3 days (a voice: AMR, ≤ 2 MB); media/get serves uploaded
-bytes; template_card needs a card_type (members only); miniprogram_notice only
-for linked appids.
+none is valid), unlicenseduser for unlicensed ones; appchat/send only to chats
+created by appchat/create; media/upload gives a media_id valid 3 days (a voice:
+AMR, ≤ 2 MB); media/get serves uploaded bytes; template_card needs a card_type
+(members only); miniprogram_notice only for linked appids; user/list_id refuses
+the app (48002: only the contact sync secret may list the corp); agent/get,
+department/simplelist, user/simplelist and tag/get answer within the app's
+visible range.
 """
 
 from __future__ import annotations
@@ -85,7 +90,12 @@ class FakeWeComApp(LocalServer):
         # with the lone recipient in `invaliduser` (set 0 for that).
         self.all_invalid_errcode = 81013
         self.linked_miniprograms: set[str] = set()
-        self.list_id_page = 2  # small pages so the cursor is exercised
+        # The app's visible range (可见范围): departments with their subdepartments,
+        # members by name, tags ({tagid: {"users": [...], "parties": [...]}}).
+        self.visible_departments: list[int] = [1]
+        self.visible_users: list[str] = []
+        self.tags: dict[int, dict] = {}
+        self.simplelist_calls = 0
         self.chats: dict[str, dict] = {}
         self.media: dict[str, tuple[bytes, str, float]] = {}  # id → (bytes, type, expires)
         self.tokens: dict[str, float] = {}  # token → expiry (monotonic)
@@ -111,8 +121,12 @@ class FakeWeComApp(LocalServer):
             for token in self.tokens:
                 self.tokens[token] = 0.0
 
-    def add_user(self, userid: str, name: str = "", department: int = 1) -> None:
-        self.users[userid] = {"name": name or userid, "department": [department]}
+    def add_user(self, userid: str, name: str = "", department: int | list[int] = 1) -> None:
+        departments = department if isinstance(department, list) else [department]
+        self.users[userid] = {"name": name or userid, "department": departments}
+
+    def add_department(self, department_id: int, name: str, parentid: int = 1) -> None:
+        self.departments.append({"id": department_id, "name": name, "parentid": parentid})
 
     def wait_for(self, count: int, timeout: float = 10) -> list[tuple[str, dict]]:
         deadline = time.monotonic() + timeout
@@ -255,33 +269,80 @@ class FakeWeComApp(LocalServer):
             return _error(40007, "invalid media_id")
         return media[0]
 
+    def _agent_get(self, query: dict, body: dict) -> dict:
+        if query.get("agentid") != str(self.agent_id):
+            return _error(40056, "invalid agentid")
+        return {
+            "errcode": 0,
+            "errmsg": "ok",
+            "agentid": self.agent_id,
+            "name": "botadmin",
+            "allow_userinfos": {"user": [{"userid": u} for u in self.visible_users]},
+            "allow_partys": {"partyid": list(self.visible_departments)},
+            "allow_tags": {"tagid": list(self.tags)},
+        }
+
+    def _subtree(self, root: int) -> list[dict]:
+        ids, found = {root}, True
+        while found:
+            found = False
+            for department in self.departments:
+                if department["parentid"] in ids and department["id"] not in ids:
+                    ids.add(department["id"])
+                    found = True
+        return [d for d in self.departments if d["id"] in ids]
+
+    def _visible(self) -> list[dict]:
+        seen = {}
+        for root in self.visible_departments:
+            for department in self._subtree(root):
+                seen[department["id"]] = department
+        return list(seen.values())
+
     def _department_list(self, query: dict, body: dict) -> dict:
-        return {"errcode": 0, "errmsg": "ok", "department": self.departments}
+        return {"errcode": 0, "errmsg": "ok", "department": self._visible()}
 
     def _department_simplelist(self, query: dict, body: dict) -> dict:
+        departments = self._subtree(int(query["id"])) if query.get("id") else self._visible()
         return {
             "errcode": 0,
             "errmsg": "ok",
             "department_id": [
-                {"id": d["id"], "parentid": d["parentid"], "order": 0} for d in self.departments
+                {"id": d["id"], "parentid": d["parentid"], "order": 0} for d in departments
             ],
         }
 
     def _user_list_id(self, query: dict, body: dict) -> dict:
-        ids = sorted(self.users)
-        start = int(body.get("cursor") or 0)
-        limit = min(int(body.get("limit") or 10_000), 10_000, self.list_id_page)
-        page = ids[start : start + limit]
-        answer = {
+        # Only the contact sync secret (通讯录同步) may call it, never an app's.
+        return _error(48002, "api forbidden")
+
+    def _user_simplelist(self, query: dict, body: dict) -> dict:
+        department = int(query.get("department_id") or 0)
+        if department not in {d["id"] for d in self.departments}:
+            return _error(60003, "department not found")
+        self.simplelist_calls += 1
+        members = [
+            {"userid": u, "department": user["department"]}
+            | ({"name": user["name"]} if self.names_readable else {})
+            for u, user in sorted(self.users.items())
+            if department in user["department"]
+        ]
+        return {"errcode": 0, "errmsg": "ok", "userlist": members}
+
+    def _tag_get(self, query: dict, body: dict) -> dict:
+        tag = self.tags.get(int(query.get("tagid") or 0))
+        if tag is None:
+            return _error(40068, "invalid tagid")
+        return {
             "errcode": 0,
             "errmsg": "ok",
-            "dept_user": [
-                {"userid": u, "department": self.users[u]["department"][0]} for u in page
+            "tagname": tag.get("tagname", ""),
+            "userlist": [
+                {"userid": u, "name": self.users.get(u, {}).get("name", u)}
+                for u in tag.get("users", [])
             ],
+            "partylist": list(tag.get("parties", [])),
         }
-        if start + limit < len(ids):
-            answer["next_cursor"] = str(start + limit)
-        return answer
 
     def _user_get(self, query: dict, body: dict) -> dict:
         if not self.names_readable:

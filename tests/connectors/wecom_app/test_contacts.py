@@ -6,30 +6,71 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from audit.models import OperatorAction
-from conversations.models import Conversation
+from conversations.models import Conversation, SyncRun
 
 
 def _users(client, bot) -> list[dict]:
     return client.get("/api/users", {"secret": bot.secret}).json()["data"]
 
 
-def test_sync_contacts_lists_every_member_in_api_users_across_cursor_pages(
-    client, app_api, app_bot
-):
-    app_api.add_user("wangwu", "王五")  # three members: two pages of the fake's list_id
+def _sync(bot) -> SyncRun:
+    call_command("sync_contacts", bot.name, stdout=open("/dev/null", "w"))
+    return SyncRun.objects.filter(bot=bot).latest("pk")
 
-    call_command("sync_contacts", app_bot.name, stdout=open("/dev/null", "w"))
 
+def test_sync_contacts_lists_the_members_of_every_visible_department_once(client, app_api, app_bot):
+    # The app's own secret may not call user/list_id (the fake refuses it, as WeCom does).
+    app_api.add_department(2, "研发")
+    app_api.add_department(3, "后端", parentid=2)
+    app_api.add_user("wangwu", "王五", department=[3])
+    app_api.add_user("zhaoliu", "赵六", department=[2, 3])
+
+    run = _sync(app_bot)
+
+    assert run.outcome == "succeeded", run.error
     users = _users(client, app_bot)
-    assert {(u["conversation_id"], u["name"]) for u in users} == {
-        ("zhangsan", "张三"),
+    assert sorted((u["conversation_id"], u["name"]) for u in users) == [
         ("lisi", "李四"),
         ("wangwu", "王五"),
-    }
+        ("zhangsan", "张三"),
+        ("zhaoliu", "赵六"),
+    ]
+    assert app_api.simplelist_calls == 3  # one page per department
+
+
+def test_members_named_in_the_range_or_in_its_tags_are_listed_and_stay_active(
+    client, app_api, app_bot
+):
+    app_api.add_user("wangwu", "王五", department=[9])  # a department the app does not see
+    app_api.visible_departments, app_api.visible_users = [], ["zhangsan"]
+    app_api.tags = {5: {"users": ["wangwu"], "parties": []}}
+
+    _sync(app_bot)
+    second = _sync(app_bot)
+
+    assert second.outcome == "succeeded" and second.users_deactivated == 0
+    users = _users(client, app_bot)
+    assert sorted((u["conversation_id"], u["name"]) for u in users) == [
+        ("wangwu", "王五"),
+        ("zhangsan", "张三"),
+    ]
+
+
+def test_a_tags_department_is_listed_with_its_subdepartments(client, app_api, app_bot):
+    app_api.add_department(2, "销售", parentid=1)
+    app_api.add_department(4, "华南", parentid=2)
+    app_api.add_user("wangwu", "王五", department=[4])
+    app_api.visible_departments = []
+    app_api.tags = {5: {"users": [], "parties": [2]}}
+
+    _sync(app_bot)
+
+    assert [u["conversation_id"] for u in _users(client, app_bot)] == ["wangwu"]
 
 
 def test_when_the_app_may_not_read_names_the_id_is_the_name(client, app_api, app_bot):
     app_api.names_readable = False
+    app_api.visible_users = ["lisi"]  # named in the range: user/get answers 48002
 
     call_command("sync_contacts", app_bot.name, stdout=open("/dev/null", "w"))
 

@@ -61,19 +61,33 @@ def test_message_send_reports_invalid_members_and_refuses_when_none_is_valid():
         assert answer["errcode"] == 0 and answer["unlicenseduser"] == "a"
 
 
-def test_user_list_id_pages_with_its_cursor():
+def test_an_app_reads_its_visible_range_and_may_not_list_the_corp():
     with FakeWeComApp() as api:
-        for name in "abcde":
-            api.add_user(name)
+        api.add_department(2, "研发", parentid=1)
+        api.add_department(3, "后端", parentid=2)
+        api.add_user("a", "甲", department=[3])
+        api.add_user("b", "乙", department=[1])
+        api.visible_departments, api.visible_users = [2], ["b"]
+        api.tags = {7: {"users": ["b"], "parties": [1]}}
         token = _token(api)
-        seen, cursor = [], ""
-        while True:
-            answer = _post(api, "user/list_id", token, {"cursor": cursor, "limit": 10000})
-            seen += [u["userid"] for u in answer["dept_user"]]
-            cursor = answer.get("next_cursor")
-            if not cursor:
-                break
-        assert seen == list("abcde")
+
+        def get(path, **params):
+            return requests.get(
+                f"{api.base_url}/cgi-bin/{path}",
+                params={"access_token": token, **params},
+                timeout=5,
+            ).json()
+
+        assert _post(api, "user/list_id", token, {"limit": 10000})["errcode"] == 48002
+        agent = get("agent/get", agentid=api.agent_id)
+        assert agent["allow_userinfos"] == {"user": [{"userid": "b"}]}
+        assert agent["allow_partys"] == {"partyid": [2]} and agent["allow_tags"] == {"tagid": [7]}
+        visible = get("department/simplelist")["department_id"]
+        assert [d["id"] for d in visible] == [2, 3]
+        assert get("user/simplelist", department_id=3)["userlist"] == [
+            {"userid": "a", "name": "甲", "department": [3]}
+        ]
+        assert get("tag/get", tagid=7)["userlist"] == [{"userid": "b", "name": "乙"}]
 
 
 def test_appchat_send_reaches_only_chats_the_app_created():
