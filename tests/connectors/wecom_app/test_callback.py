@@ -70,6 +70,47 @@ def test_wecoms_sample_url_check_is_answered(client, app_bot):
     assert response.content == b"1288432023552776189"
 
 
+def test_wecoms_sample_url_check_is_answered_from_the_query_string_as_wecom_writes_it(
+    client, app_bot
+):
+    # WeCom percent-encodes echostr ("+" as %2B, "/" as %2F, "=" as %3D); decoded once.
+    query = (
+        "msg_signature=012bc692d0a58dd4b10f8dfe5c4ac00ae211ebeb&timestamp=1476416373"
+        "&nonce=47744683&echostr=fsi1xnbH4yQh0%2BPJxcOdhhK6TDXkjMyhEPA7xB2TGz6b%2Bg7xyAbEkRx"
+        "N%2F3cNXW9qdqjnoVzEtpbhnFyq6SVHyA%3D%3D"
+    )
+
+    response = client.get(f"{url(app_bot)}?{query}")
+
+    assert (response.status_code, response.content) == (200, b"1288432023552776189")
+    assert response["Content-Type"] == "text/plain; charset=utf-8"
+
+
+def test_wecoms_sample_message_is_stored(client, app_bot):
+    # WXBizMsgCrypt's Sample.py: its POST body (newlines, AgentID in CDATA) and query.
+    body = (
+        "<xml><ToUserName><![CDATA[ww1436e0e65a779aee]]></ToUserName>\n<Encrypt><![CDATA["
+        "Kl7kjoSf6DMD1zh7rtrHjFaDapSCkaOnwu3bqLc5tAybhhMl9pFeK8NslNPVdMwmBQTNoW4mY7AIjeLvEl3Nye"
+        "TkAgGzBhzTtRLNshw2AEew+kkYcD+Fq72Kt00fT0WnN87hGrW8SqGc+NcT3mu87Ha3dz1pSDi6GaUA6A0sqfde0"
+        "VJPQbZ9U+3JWcoD4Z5jaU0y9GSh010wsHF8KZD24YhmZH4ch4Ka7ilEbjbfvhKkNL65HHL0J6EYJIZUC2pFrdkJ"
+        "7MhmEbU2qARR4iQHE7wy24qy0cRX3Mfp6iELcDNfSsPGjUQVDGxQDCWjayJOpcwocugux082f49HKYg84EpHSG"
+        "XAyh+/oxwaWbvL6aSDPOYuPDGOCI8jmnKiypE+]]></Encrypt>\n"
+        "<AgentID><![CDATA[1000002]]></AgentID>\n</xml>"
+    )
+    query = {
+        "msg_signature": "0c3914025cb4b4d68103f6bfc8db550f79dcf48e",
+        "timestamp": "1476422779",
+        "nonce": "1597212914",
+    }
+
+    response = client.post(url(app_bot), data=body, content_type="text/xml", query_params=query)
+
+    assert (response.status_code, response.content) == (200, b"")
+    message = Message.objects.get()
+    assert (message.sender_id, message.upstream_msgid) == ("ChenJiaShun", "1456453720")
+    assert message.body["text"] == {"content": "你好"}
+
+
 def test_a_wrongly_signed_url_check_is_refused(client, app_bot):
     params = _url_check(app_bot, wecom(token="another-token-aaaaaaaaaaaaaaaaaaa"))
 
