@@ -22,6 +22,9 @@ Tests and the demo turn private addresses on, because their fakes listen on
 127.0.0.1. The address is checked twice: the host's DNS answers before the
 request, for a clear error, and the address actually connected to, right after
 connecting, so a DNS answer that changes in between (rebinding) is refused too.
+The first lookup ends within BOTADMIN_DNS_TIMEOUT (`botadmin.dns`): past it, or when
+the resolver gives up for now, ResolveTimeout, a ConnectTimeout, which callers retry as
+any request that never left.
 """
 
 from __future__ import annotations
@@ -48,7 +51,7 @@ from requests.structures import CaseInsensitiveDict
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
-from . import jsontext
+from . import dns, jsontext
 from .logging import mask_secrets
 from .reasons import Reason
 
@@ -62,6 +65,13 @@ class UnsafeURLError(ValueError):
     Raised with a `botadmin.reasons.Reason` (its text is the English): a caller that
     stores or shows why keeps it with `reasons.of(error)`, so it reads in the
     operator's language."""
+
+
+class ResolveTimeout(requests.ConnectTimeout):
+    """The URL's host was not resolved within BOTADMIN_DNS_TIMEOUT, or the resolver gave
+    up for now (EAI_AGAIN: its name servers did not answer in its own time): nothing was
+    sent, so it may be tried again later. Raised with a `botadmin.reasons.Reason`, as
+    UnsafeURLError is."""
 
 
 @dataclass
@@ -138,7 +148,8 @@ def _outside(address, networks: tuple[Network, ...]) -> bool:
 def check_url(
     url: str, *, allow_private: bool | None = None, networks: tuple[Network, ...] = ()
 ) -> None:
-    """Raise UnsafeURLError unless `url` may be requested.
+    """Raise UnsafeURLError unless `url` may be requested, ResolveTimeout when its host's
+    address is not known in time.
 
     With `networks`, the host must resolve into them (private or not) and nowhere else.
     """
@@ -154,10 +165,17 @@ def check_url(
         return
     try:
         port = parts.port or (443 if parts.scheme == "https" else 80)
-        infos = socket.getaddrinfo(parts.hostname, port, proto=socket.IPPROTO_TCP)
+        infos = dns.lookup(parts.hostname, port, settings.BOTADMIN_DNS_TIMEOUT)
+    except dns.TimedOut:
+        slow = gettext_noop("cannot resolve %(host)s within %(seconds)s s")
+        seconds = f"{settings.BOTADMIN_DNS_TIMEOUT:g}"
+        raise ResolveTimeout(Reason(slow, host=parts.hostname, seconds=seconds)) from None
     except (socket.gaierror, UnicodeError, ValueError) as error:
         unresolved = gettext_noop("cannot resolve %(host)s: %(error)s")
-        raise UnsafeURLError(Reason(unresolved, host=parts.hostname, error=str(error))) from None
+        reason = Reason(unresolved, host=parts.hostname, error=str(error))
+        if isinstance(error, socket.gaierror) and error.errno == socket.EAI_AGAIN:
+            raise ResolveTimeout(reason) from None  # the resolver's own time ran out
+        raise UnsafeURLError(reason) from None
     for info in infos:
         address = _address(info[4][0])
         if networks:
@@ -450,7 +468,8 @@ def request(
 
     Raises UnsafeURLError before connecting to a refused address, and the
     `requests` exceptions (ConnectTimeout, ReadTimeout, ConnectionError) as they
-    come, so callers can tell "never connected" from "may have been received".
+    come, so callers can tell "never connected" from "may have been received"
+    (ResolveTimeout, a ConnectTimeout, when the host's name was not resolved in time).
     `proxy` (an http:// URL) carries the request for a bot whose trusted IP is a proxy's.
     `networks`, when given, are the only addresses it may reach (BOTADMIN_AGENT_NETWORKS).
     `deadline`: seconds for the whole exchange, answer included; past it the connection
@@ -508,7 +527,11 @@ def _mask_texts(error: BaseException) -> None:
     corpsecret=…`), and connectors keep that text where operators read it (a
     message's last error, a sync's). In place, so its type and cause still say
     whether the request left (`connectors.base.never_connected`)."""
-    error.args = tuple(mask_secrets(arg) if isinstance(arg, str) else arg for arg in error.args)
+    error.args = tuple(
+        # A Reason of ours names no secret (ResolveTimeout's: a host) and stays a Reason.
+        mask_secrets(arg) if isinstance(arg, str) and not isinstance(arg, Reason) else arg
+        for arg in error.args
+    )
     for name in ("url", "_message"):  # urllib3 keeps them for pickling
         if isinstance(value := getattr(error, name, None), str):
             setattr(error, name, mask_secrets(value))

@@ -369,6 +369,8 @@ BOTADMIN_SECRET_GRACE_HOURS = env.float("BOTADMIN_SECRET_GRACE_HOURS", default=2
 BOTADMIN_HTTP_CONNECT_TIMEOUT = env.float("BOTADMIN_HTTP_CONNECT_TIMEOUT", default=5)
 BOTADMIN_HTTP_READ_TIMEOUT = env.float("BOTADMIN_HTTP_READ_TIMEOUT", default=15)
 BOTADMIN_HTTP_MAX_RESPONSE_BYTES = env.int("BOTADMIN_HTTP_MAX_RESPONSE_BYTES", default=1_048_576)
+# Seconds to resolve an outbound URL's host before checking its address (botadmin/dns.py).
+BOTADMIN_DNS_TIMEOUT = env.float("BOTADMIN_DNS_TIMEOUT", default=3)
 # /api/send: accepted requests per minute per bot secret (0 = no limit), and
 # the largest body (a 2 MB image is 2.7 MB of base64).
 BOTADMIN_SEND_RATE_LIMIT_PER_MINUTE = env.int("BOTADMIN_SEND_RATE_LIMIT_PER_MINUTE", default=600)

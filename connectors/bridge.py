@@ -82,6 +82,12 @@ class BridgeSettings(NoLabelSuffix, forms.Form):
                         "reason": reasons.translate(reasons.of(error)),
                     },
                 ) from None
+            except http.ResolveTimeout as slow:
+                raise forms.ValidationError(
+                    _("The agent URL cannot be checked now: %(reason)s. Try again in a moment."),
+                    code="agent_unresolved",
+                    params={"reason": reasons.translate(reasons.of(slow))},
+                ) from None
         return url
 
 

@@ -91,6 +91,11 @@ class EndpointForm(NoLabelSuffix, forms.ModelForm):
                     _("This URL is not allowed: %(reason)s.")
                     % {"reason": reasons.translate(reasons.of(refused))}
                 ) from None
+            except http.ResolveTimeout as slow:
+                raise forms.ValidationError(
+                    _("This URL cannot be checked now: %(reason)s. Try again in a moment.")
+                    % {"reason": reasons.translate(reasons.of(slow))}
+                ) from None
         return url
 
     def clean_other_msgtypes(self):

@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 
 import requests
 from celery.utils.functional import chunks
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Case, DateTimeField, F, Prefetch, Q, Value, When
 from django.utils import timezone
@@ -61,9 +62,9 @@ RESPONSE_TIMEOUT = 15
 KEEP_BYTES = 1024
 # A worker owns a claimed delivery this long; then the sweeper may hand it to another.
 CLAIM_LEASE = timedelta(seconds=RESPONSE_TIMEOUT * 4)
-# A POST ends within this (its deadline, and resolving its host before): a worker renews
-# its batch's leases before one that could end past them.
-POST_AT_MOST = timedelta(seconds=RESPONSE_TIMEOUT + 5)
+# A POST ends within its deadline after resolving its host (BOTADMIN_DNS_TIMEOUT): a
+# worker renews its batch's leases before one that could end past them.
+POST_MARGIN = timedelta(seconds=2)
 # Retries due this soon ride on the broker's countdown; later ones wait for the sweeper.
 WAKE_BY_COUNTDOWN_WITHIN = timedelta(minutes=1)
 # The sweeper leaves fresh work to its own wake-up for this long.
@@ -239,14 +240,18 @@ def post_signed(
         )
         return result(WebhookAttempt.Outcome.REFUSED, None, refused)
     except requests.RequestException as error:
-        failed = Reason(
-            gettext_noop("no answer from the endpoint: %(error)s"),
-            error=f"{type(error).__name__}: {error}"[:KEEP_BYTES],
-        )
+        described = reasons.of(error)  # a Reason when it says it in our words (ResolveTimeout)
+        if not isinstance(described, Reason):
+            described = f"{type(error).__name__}: {error}"[:KEEP_BYTES]
+        failed = Reason(gettext_noop("no answer from the endpoint: %(error)s"), error=described)
         return result(WebhookAttempt.Outcome.FAILURE, None, failed)
     outcome = WebhookAttempt.Outcome.SUCCESS if response.ok else WebhookAttempt.Outcome.FAILURE
     text = _without_secret(response.text, payload.get("secret") or "")
     return result(outcome, response.status, text[:KEEP_BYTES])
+
+
+def _post_at_most() -> timedelta:
+    return timedelta(seconds=settings.BOTADMIN_DNS_TIMEOUT + RESPONSE_TIMEOUT) + POST_MARGIN
 
 
 def _without_secret(text: str, secret: str) -> str:
@@ -344,7 +349,7 @@ def forward_claimed(attempts: list[Attempt]) -> list[str]:
     held = {attempt.delivery.pk for attempt in attempts}
     for index, attempt in enumerate(attempts):
         delivery = attempt.delivery
-        if delivery.next_attempt_at - timezone.now() < POST_AT_MOST:
+        if delivery.next_attempt_at - timezone.now() < _post_at_most():
             outcomes += record_outcomes(unrecorded)
             unrecorded, last_record = [], time.monotonic()
             held = keep_leases(attempts[index:])

@@ -5,6 +5,7 @@ the filesystem broker by default, PostgreSQL and Redis in CI's second run.
 """
 
 import socket
+import threading
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -162,3 +163,24 @@ def hung_cache(settings):
             }
         }
         yield
+
+
+@pytest.fixture
+def hung_resolver(settings, monkeypatch):
+    """The system resolver hangs on names under `.hung.example` (as one whose name server
+    never answers does), and BOTADMIN_DNS_TIMEOUT is short; URL checks are on.
+    tests/botadmin/test_dns.py does the same with a real resolver and name server."""
+    settings.BOTADMIN_ALLOW_PRIVATE_URLS = False
+    settings.BOTADMIN_DNS_TIMEOUT = 0.2
+    release = threading.Event()
+    real_getaddrinfo = socket.getaddrinfo
+
+    def getaddrinfo(host, *args, **kwargs):
+        if isinstance(host, str) and host.endswith(".hung.example"):
+            release.wait(30)
+            raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    yield
+    release.set()  # the stuck lookups end, freeing botadmin.dns's threads

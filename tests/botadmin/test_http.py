@@ -5,7 +5,8 @@ import time
 import pytest
 import requests
 
-from botadmin import http
+from botadmin import http, reasons
+from botadmin.reasons import Reason
 from connectors import base as connectors_base
 from devtools.receiver import Receiver
 
@@ -100,6 +101,36 @@ def test_a_dns_answer_that_changes_after_the_check_is_refused_at_the_connection(
     with pytest.raises(http.UnsafeURLError, match="now resolves to 127.0.0.1"):
         http.request("POST", f"http://rebind.example:{receiver.port}/hook", data="secret payload")
     assert receiver.requests == []
+
+
+def test_a_host_not_resolved_in_time_is_a_request_that_never_left(hung_resolver):
+    started = time.monotonic()
+    with pytest.raises(http.ResolveTimeout) as raised:
+        http.request("POST", "https://hooks.hung.example/in?key=abc", data="payload")
+
+    assert time.monotonic() - started < 1
+    assert isinstance(raised.value, requests.ConnectTimeout)
+    assert connectors_base.never_connected(raised.value)  # so it is retried
+    reason = reasons.of(raised.value)
+    assert isinstance(reason, Reason)
+    assert reason == "cannot resolve hooks.hung.example within 0.2 s"
+
+
+@pytest.mark.parametrize(
+    "errno, raised",
+    [(socket.EAI_AGAIN, http.ResolveTimeout), (socket.EAI_NONAME, http.UnsafeURLError)],
+)
+def test_a_resolver_giving_up_for_now_is_retried_and_an_unknown_name_refused(
+    settings, monkeypatch, errno, raised
+):
+    settings.BOTADMIN_ALLOW_PRIVATE_URLS = False
+
+    def resolver(host, *args, **kwargs):
+        raise socket.gaierror(errno, "the resolver's words")
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolver)
+    with pytest.raises(raised, match="cannot resolve hooks.example.com: .* the resolver's words"):
+        http.check_url("https://hooks.example.com/in")
 
 
 def test_redirects_are_not_followed_unless_asked(receiver):

@@ -31,6 +31,14 @@ def test_an_agent_url_outside_the_networks_is_refused_when_saved(elsewhere):
     assert "BOTADMIN_AGENT_NETWORKS" in str(form.errors["agent_url"])
 
 
+def test_an_agent_url_whose_host_resolves_too_slowly_is_refused_for_now(elsewhere, hung_resolver):
+    form = BridgeSettings(data={"agent_url": "http://agent.hung.example", "agent_token": "t" * 40})
+    assert not form.is_valid()
+    assert form.errors["agent_url"] == [
+        "现在无法检查代理 URL：无法在 0.2 秒内解析 agent.hung.example。请稍后再试。"
+    ]
+
+
 def test_without_networks_agents_may_be_anywhere(settings):
     settings.BOTADMIN_AGENT_NETWORKS = []
     form = BridgeSettings(data={"agent_url": "http://127.0.0.1:8500", "agent_token": "t" * 40})

@@ -132,6 +132,18 @@ def test_a_private_endpoint_is_refused_when_added_and_the_form_says_why(
     assert "不允许此 URL" in response.content.decode()
 
 
+def test_an_endpoint_whose_host_resolves_too_slowly_is_not_added_and_the_form_says_try_again(
+    operator_client, bot, hung_resolver
+):
+    response = operator_client.post(
+        url("webhook_add", bot), {"url": "https://hooks.hung.example/in"}
+    )
+
+    assert response.status_code == 400 and not WebhookEndpoint.objects.exists()
+    html = response.content.decode()
+    assert "现在无法检查此 URL：无法在 0.2 秒内解析 hooks.hung.example。请稍后再试。" in html
+
+
 def test_a_test_event_is_signed_audited_and_its_answer_shown(
     operator_client, operator, bot, endpoint, receiver
 ):

@@ -98,6 +98,12 @@ def test_createbot_refuses_a_private_webhook_url_as_the_console_does(db, setting
     assert not Bot.objects.exists()
 
 
+def test_createbot_refuses_a_webhook_url_whose_host_resolves_too_slowly(db, hung_resolver):
+    with pytest.raises(CommandError, match=r"--webhook-url cannot be checked now: .* try again"):
+        call_command(*CREATE_WITH_LOOPBACK_WEBHOOK[:-1], "https://hooks.hung.example/in")
+    assert not Bot.objects.exists()
+
+
 def test_createbot_takes_a_private_webhook_url_when_the_setting_allows_it(db, settings):
     settings.BOTADMIN_ALLOW_PRIVATE_URLS = True
     result = run(*CREATE_WITH_LOOPBACK_WEBHOOK)

@@ -136,6 +136,26 @@ def test_a_private_endpoint_is_refused_and_recorded_as_failed_with_the_reason(
     assert attempt.outcome == "refused" and host in attempt.response_text
 
 
+def test_an_endpoint_whose_host_resolves_too_slowly_is_retried_with_the_reason(
+    make_bot, record, hung_resolver
+):
+    bot = make_bot(webhook_url="https://hooks.hung.example/in")
+    delivery = record(bot)
+
+    assert attempt_delivery(delivery.pk) == "failure"
+
+    delivery.refresh_from_db()
+    assert delivery.status == "pending" and delivery.retry_step == 1
+    attempt = delivery.attempts.get()
+    assert attempt.outcome == "failure" and attempt.duration_ms < 1000
+    reason = "no answer from the endpoint: cannot resolve hooks.hung.example within 0.2 s"
+    assert delivery.last_error == attempt.response_text == reason
+    with translation.override("zh-hans"):
+        assert (
+            translate(delivery.last_error) == "端点没有应答：无法在 0.2 秒内解析 hooks.hung.example"
+        )
+
+
 def test_an_endpoint_failing_everything_for_3_days_is_disabled_and_resumes_when_re_enabled(
     hooked_bot, receiver, record
 ):

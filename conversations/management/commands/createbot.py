@@ -60,6 +60,10 @@ class Command(BaseCommand):
                 raise CommandError(
                     f"--webhook-url is not allowed: {reasons.of(refused)}."
                 ) from None
+            except http.ResolveTimeout as slow:
+                raise CommandError(
+                    f"--webhook-url cannot be checked now: {reasons.of(slow)}; try again."
+                ) from None
         bot = Bot(
             name=options["name"],
             connector=options["connector"],
