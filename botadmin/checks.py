@@ -5,7 +5,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.checks import Error, Warning, register
 
-from botadmin import http
+from botadmin import client_address, http
 
 SQLITE = "django.db.backends.sqlite3"
 
@@ -33,16 +33,24 @@ def check_settings(app_configs=None, **kwargs):
     ):
         if getattr(settings, name) <= 0:
             problems.append(Error(f"{name} must be positive.", id="botadmin.E001"))
-    try:
-        http.parse_networks(tuple(settings.BOTADMIN_AGENT_NETWORKS))
-    except ValueError as error:
-        problems.append(
-            Error(
-                f"BOTADMIN_AGENT_NETWORKS: {error}",
-                hint="Comma-separated CIDRs, e.g. 10.20.0.0/16,fd00::/8.",
-                id="botadmin.E003",
-            )
-        )
+    for name, parse, hint, problem_id in (
+        (
+            "BOTADMIN_AGENT_NETWORKS",
+            http.parse_networks,
+            "Comma-separated CIDRs, e.g. 10.20.0.0/16,fd00::/8.",
+            "botadmin.E003",
+        ),
+        (
+            "BOTADMIN_TRUSTED_PROXIES",
+            client_address.trusted_proxies,
+            "Comma-separated addresses or CIDRs, e.g. 127.0.0.1,10.0.3.0/24.",
+            "botadmin.E004",
+        ),
+    ):
+        try:
+            parse(tuple(getattr(settings, name)))
+        except ValueError as error:
+            problems.append(Error(f"{name}: {error}", hint=hint, id=problem_id))
     if settings.BOTADMIN_SECRET_GRACE_HOURS < 0:
         problems.append(
             Error("BOTADMIN_SECRET_GRACE_HOURS cannot be negative.", id="botadmin.E002")

@@ -12,7 +12,20 @@ graceful_timeout = 10
 accesslog = "-"
 errorlog = "-"
 logger_class = "botadmin.logging.MaskingGunicornLogger"
+# %(h)s is the client, as the proxies of BOTADMIN_TRUSTED_PROXIES name it (botadmin.logging).
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms'
+
+
+def _trusted_proxies() -> str:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "botadmin.settings")
+    from django.conf import settings
+
+    return ",".join(settings.BOTADMIN_TRUSTED_PROXIES)
+
+
+# X-Forwarded-Proto (gunicorn's wsgi.url_scheme) is believed from the same proxies that
+# X-Forwarded-For is (a --forwarded-allow-ips on the command line wins).
+forwarded_allow_ips = _trusted_proxies()
 
 
 def on_starting(server):

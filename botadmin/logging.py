@@ -12,6 +12,8 @@ from urllib.parse import unquote
 from django.views.debug import SafeExceptionReporterFilter
 from gunicorn.glogging import Logger as GunicornLogger
 
+from .client_address import client_address
+
 MASK = "********"
 
 # secret=… in a query string, "secret": "…" in JSON, bearer tokens and
@@ -101,8 +103,8 @@ class SecretMaskingExceptionReporterFilter(SafeExceptionReporterFilter):
 
 
 class MaskingGunicornLogger(GunicornLogger):
-    """Gunicorn access log with the query string's secrets masked; JSON lines with
-    LOG_FORMAT=json (the access line is the message)."""
+    """Gunicorn access log with the client's address and the query string's secrets
+    masked; JSON lines with LOG_FORMAT=json (the access line is the message)."""
 
     def setup(self, cfg):
         super().setup(cfg)
@@ -115,6 +117,9 @@ class MaskingGunicornLogger(GunicornLogger):
 
     def atoms(self, resp, req, environ, request_time):
         atoms = super().atoms(resp, req, environ, request_time)
+        # gunicorn's %(h)s is the peer, the proxy's address behind nginx: the client's
+        # instead, as a trusted proxy names it (botadmin/client_address.py).
+        atoms["h"] = client_address(environ) or "-"
         for name in ("r", "q", "U"):
             if isinstance(atoms.get(name), str):
                 atoms[name] = mask_secrets(atoms[name])

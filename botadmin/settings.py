@@ -43,6 +43,8 @@ DEBUG = env.bool("DEBUG", default=False)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 BEHIND_HTTPS_PROXY = env.bool("BEHIND_HTTPS_PROXY", default=False)
+# Reverse proxies whose X-Forwarded-For names the client (botadmin/client_address.py).
+BOTADMIN_TRUSTED_PROXIES = env.list("BOTADMIN_TRUSTED_PROXIES", default=["127.0.0.1", "::1"])
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if BEHIND_HTTPS_PROXY else None
 if BEHIND_HTTPS_PROXY:
     # Served over HTTPS: cookies only over HTTPS, HSTS, and plain HTTP redirected,

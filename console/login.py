@@ -28,20 +28,16 @@ from django.utils.formats import time_format
 from django.utils.translation import ngettext
 
 from botadmin.cache import best_effort
+from botadmin.client_address import client_address as address_of
 from botadmin.forms import NoLabelSuffix
 
 ADDRESS_LIMIT_FACTOR = 3
 
 
 def client_address(request: HttpRequest | None) -> str:
-    """The caller's address; behind the HTTPS proxy, the one the proxy saw."""
-    if request is None:
-        return ""
-    if settings.BEHIND_HTTPS_PROXY:
-        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")[-1].strip()
-        if forwarded:
-            return forwarded
-    return request.META.get("REMOTE_ADDR", "")
+    """The caller's address; behind a trusted proxy, the one it names
+    (botadmin/client_address.py): a client cannot pick its own."""
+    return "" if request is None else address_of(request.META)
 
 
 def _counters(request: HttpRequest | None, username: str) -> list[tuple[str, int]]:

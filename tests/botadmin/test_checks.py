@@ -51,3 +51,8 @@ def test_deploy_checks_warn_about_private_urls(settings):
 def test_agent_networks_that_are_not_cidrs_are_errors(settings):
     settings.BOTADMIN_AGENT_NETWORKS = ["10.0.0.0/8", "intranet"]
     assert "botadmin.E003" in [problem.id for problem in check_settings()]
+
+
+def test_trusted_proxies_that_are_not_addresses_are_errors(settings):
+    settings.BOTADMIN_TRUSTED_PROXIES = ["127.0.0.1", "nginx"]
+    assert "botadmin.E004" in ids(check_settings())

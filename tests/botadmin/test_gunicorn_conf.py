@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from devtools.processes import database_url
+import os
+import subprocess
+
+from devtools.processes import ROOT, database_url
 from tests.messaging.conftest import running_gunicorn
 from tests.polling import wait_until
 
@@ -16,3 +19,26 @@ def test_the_control_socket_is_in_the_installations_var_folder(transactional_db,
     with running_gunicorn(database_url(), tmp_path / "server.log", env):
         assert wait_until(lambda: (var / "gunicorn.ctl").is_socket(), 10)
         assert not (home / ".gunicorn").exists()
+
+
+def test_gunicorn_believes_forwarded_headers_from_the_trusted_proxies_alone():
+    """X-Forwarded-Proto (gunicorn's forwarded_allow_ips) from the proxies whose
+    X-Forwarded-For botadmin believes; a --forwarded-allow-ips still wins."""
+    env = {**os.environ, "BOTADMIN_TRUSTED_PROXIES": "127.0.0.1,10.0.3.0/24"}
+    command = [
+        str(ROOT / ".venv/bin/gunicorn"),
+        "--print-config",
+        "-c",
+        "botadmin/gunicorn_conf.py",
+    ]
+
+    def printed(*options: str) -> str:
+        result = subprocess.run(
+            [*command, *options, "botadmin.wsgi"], cwd=ROOT, env=env, capture_output=True, text=True
+        )
+        assert result.returncode == 0, result.stderr
+        (line,) = [line for line in result.stdout.splitlines() if "forwarded_allow_ips" in line]
+        return line.split("=", 1)[1].strip()
+
+    assert printed() == "['127.0.0.1', '10.0.3.0/24']"
+    assert printed("--forwarded-allow-ips", "10.9.9.9") == "['10.9.9.9']"

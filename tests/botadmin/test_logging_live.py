@@ -106,3 +106,35 @@ def test_the_worker_and_beat_write_json_lines(transactional_db, tmp_path):
     loggers = {line["logger"] for line in lines}
     assert "celery.beat" in loggers
     assert any(line["message"].endswith("ready.") for line in lines)
+
+
+def _raw_get(base_url: str, path: str, headers: dict, source: str) -> int:
+    """GET from the local address `source` (any 127.x.y.z reaches a server on 127.0.0.1)."""
+    host, port = base_url.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=10, source_address=(source, 0))
+    try:
+        connection.request("GET", path, headers=headers)
+        return connection.getresponse().status
+    finally:
+        connection.close()
+
+
+def test_the_access_log_names_the_client_a_trusted_proxy_forwards_and_no_spoofed_one(
+    transactional_db, tmp_path, monkeypatch
+):
+    """nginx on 127.0.0.1 appends the address it saw to X-Forwarded-For; a client that
+    reaches gunicorn directly (here from 127.0.0.2) writes the header as it likes."""
+    monkeypatch.delenv("LOG_FORMAT", raising=False)
+    log_path = tmp_path / "server.log"
+    env = {"BOTADMIN_TRUSTED_PROXIES": "127.0.0.1"}
+    with running_gunicorn(database_url(), log_path, env) as base_url:
+        spoofed_then_seen = {"X-Forwarded-For": "198.51.100.1, 203.0.113.9"}
+        assert _raw_get(base_url, "/healthz?via=proxy", spoofed_then_seen, "127.0.0.1") == 200
+        assert _raw_get(base_url, "/healthz?via=direct", spoofed_then_seen, "127.0.0.2") == 200
+        assert wait_until(lambda: _logged(log_path, "via=proxy", "via=direct"), 10)
+
+    lines = log_path.read_text().splitlines()
+    (proxied,) = [line for line in lines if "via=proxy" in line]
+    (direct,) = [line for line in lines if "via=direct" in line]
+    assert proxied.startswith('203.0.113.9 "GET /healthz?via=proxy HTTP/1.1" 200')
+    assert direct.startswith('127.0.0.2 "GET /healthz?via=direct HTTP/1.1" 200')

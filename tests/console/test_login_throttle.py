@@ -22,9 +22,13 @@ def alice(make_operator, bot):
     return make_operator("alice", bot)  # password "pw-alice"
 
 
-def log_in(client, username, password, address="203.0.113.7"):
+def log_in(client, username, password, address="203.0.113.7", **extra):
     return client.post(
-        LOGIN, {"username": username, "password": password}, REMOTE_ADDR=address, follow=True
+        LOGIN,
+        {"username": username, "password": password},
+        REMOTE_ADDR=address,
+        follow=True,
+        **extra,
     )
 
 
@@ -90,15 +94,36 @@ def test_the_admin_login_is_throttled_too(client, superuser):
     assert "登录失败次数过多" in response.content.decode()
 
 
-def test_behind_the_proxy_the_address_is_the_one_the_proxy_saw(client, alice, settings):
-    settings.BEHIND_HTTPS_PROXY = True
-    settings.BOTADMIN_LOGIN_FAILURE_LIMIT = 1  # three from one address
+def fail_three_names(client, address: str, forwarded_for: str) -> None:
+    """Three wrong passwords for three user names, each `forwarded_for` a new {number}."""
     for number in range(3):
         client.post(
             LOGIN,
             {"username": f"user{number}", "password": "guess"},
-            REMOTE_ADDR="10.0.0.2",
-            HTTP_X_FORWARDED_FOR="203.0.113.9",
+            REMOTE_ADDR=address,
+            HTTP_X_FORWARDED_FOR=forwarded_for.format(number=number),
+            secure=True,
         )
+
+
+def test_behind_a_trusted_proxy_the_address_is_the_one_the_proxy_saw(client, alice, settings):
+    settings.BOTADMIN_TRUSTED_PROXIES = ["127.0.0.1", "10.0.0.0/24"]
+    settings.BOTADMIN_LOGIN_FAILURE_LIMIT = 1  # three from one address
+    # A load balancer, then nginx on 10.0.0.7; what the client wrote comes first.
+    fail_three_names(client, "10.0.0.2", "198.51.100.{number}, 203.0.113.9, 10.0.0.7")
+    forwarded = {"HTTP_X_FORWARDED_FOR": "203.0.113.9, 10.0.0.7"}
+    throttled_client = log_in(client, "alice", "pw-alice", address="10.0.0.2", **forwarded)
+    assert not logged_in(throttled_client)
     other_client = log_in(client, "alice", "pw-alice", address="10.0.0.2")
     assert logged_in(other_client)
+
+
+def test_a_client_not_behind_a_trusted_proxy_cannot_pick_its_address(client, alice, settings):
+    """Reaching gunicorn directly, it sends an X-Forwarded-For of its choosing each time."""
+    settings.BEHIND_HTTPS_PROXY = True
+    settings.BOTADMIN_TRUSTED_PROXIES = ["127.0.0.1"]
+    settings.BOTADMIN_LOGIN_FAILURE_LIMIT = 1  # three from one address
+    fail_three_names(client, "203.0.113.9", "198.51.100.{number}")
+
+    forwarded = {"HTTP_X_FORWARDED_FOR": "198.51.100.77", "secure": True}
+    assert not logged_in(log_in(client, "alice", "pw-alice", address="203.0.113.9", **forwarded))

@@ -1,0 +1,57 @@
+"""The address a request came from, also behind reverse proxies.
+
+A proxy in front of botadmin (nginx on the same host, README "Production") connects
+from its own address and names whom it serves in `X-Forwarded-For`, appending the
+address it was connected from to whatever the client sent there. So the header is
+believed only when the connection came from a proxy in BOTADMIN_TRUSTED_PROXIES, and
+only from its end: each address a trusted proxy appended is taken in turn until one
+that is not a trusted proxy, the client; what stands left of it is the client's own
+word. The access log (`botadmin.logging`) and the login throttle (`console/login.py`)
+name the client so; gunicorn believes `X-Forwarded-Proto` from the same proxies
+(`botadmin/gunicorn_conf.py`).
+"""
+
+from __future__ import annotations
+
+import functools
+import ipaddress
+from collections.abc import Mapping
+
+from django.conf import settings
+
+
+def client_address(meta: Mapping[str, str]) -> str:
+    """The client's address, from a WSGI environ or a Django request's META."""
+    address = meta.get("REMOTE_ADDR") or ""
+    hops = (meta.get("HTTP_X_FORWARDED_FOR") or "").split(",")
+    while hops and _trusted(address):
+        hop = hops.pop().strip()
+        if _parsed(hop) is None:  # not an address a proxy writes: nothing more to believe
+            break
+        address = hop
+    return address
+
+
+def _trusted(address: str) -> bool:
+    if not address:  # a Unix socket, which only this host can reach (as gunicorn sees it)
+        return True
+    parsed = _parsed(address)
+    if parsed is None:
+        return False
+    networks = trusted_proxies(tuple(settings.BOTADMIN_TRUSTED_PROXIES))
+    return any(parsed in network for network in networks if network.version == parsed.version)
+
+
+def _parsed(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    # A dual-stack listener sees IPv4 clients as ::ffff:a.b.c.d.
+    return getattr(address, "ipv4_mapped", None) or address
+
+
+@functools.cache
+def trusted_proxies(cidrs: tuple[str, ...]) -> tuple:
+    """BOTADMIN_TRUSTED_PROXIES as networks; ValueError for one that is none."""
+    return tuple(ipaddress.ip_network(cidr.strip(), strict=False) for cidr in cidrs if cidr.strip())
