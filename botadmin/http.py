@@ -29,7 +29,6 @@ any request that never left.
 
 from __future__ import annotations
 
-import codecs
 import functools
 import heapq
 import ipaddress
@@ -51,7 +50,7 @@ from requests.structures import CaseInsensitiveDict
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
-from . import dns, jsontext
+from . import answer_text, dns, jsontext
 from .logging import mask_secrets
 from .reasons import Reason
 
@@ -93,43 +92,11 @@ class HttpResponse:
         (UTF-8 when none or an unknown one): undecodable bytes and NUL (which PostgreSQL
         refuses in text) become U+FFFD, so a binary answer can be stored. A body cut at
         `max_bytes` loses the character the cut split, rather than ending in U+FFFD."""
-        codec = _charset(self.headers.get("Content-Type") or "")
-        try:
-            text = _decode(self.content, codec, complete=not self.truncated)
-        except UnicodeError:  # a codec refusing `errors="replace"` (idna, undefined)
-            text = _decode(self.content, "utf-8", complete=not self.truncated)
-        return text.replace("\x00", "\ufffd")
+        content_type = self.headers.get("Content-Type") or ""
+        return answer_text.decoded(self.content, content_type, complete=not self.truncated)
 
     def json(self):
         return jsontext.loads(self.content)
-
-
-# Labels whose pages are written in a superset in practice (as browsers read them, WHATWG
-# Encoding): a page declared gb2312 holds GBK characters, and GB18030 contains GBK.
-_SUPERSET = {"gb2312": "gb18030", "gbk": "gb18030"}
-
-
-def _charset(content_type: str) -> str:
-    """The Python codec of the charset a Content-Type declares; UTF-8 when it declares
-    none, or one that is not a text encoding Python knows."""
-    for parameter in content_type.split(";")[1:]:
-        name, _, value = parameter.partition("=")
-        if name.strip().lower() == "charset":
-            try:
-                info = codecs.lookup(value.strip().strip("\"'"))
-            except LookupError:
-                return "utf-8"
-            # Python also names bytes-to-bytes (zlib, base64) and str-to-str (rot13) codecs.
-            if not getattr(info, "_is_text_encoding", True):
-                return "utf-8"
-            return _SUPERSET.get(info.name, info.name)
-    return "utf-8"
-
-
-def _decode(content: bytes, codec: str, *, complete: bool) -> str:
-    """`content` decoded; an incomplete body keeps back the bytes of a character its end
-    split (an incremental decoder waits for the rest of it)."""
-    return codecs.getincrementaldecoder(codec)(errors="replace").decode(content, final=complete)
 
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
