@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 import codecs
+from html.parser import HTMLParser
+
+# An answer without a Content-Type is often a page too (a proxy's error page).
+_HTML = {"", "text/html", "application/xhtml+xml"}
+# Labels whose pages are written in a superset in practice (as browsers read them, WHATWG
+# Encoding): a page declared gb2312 holds GBK characters, and GB18030 contains GBK.
+_SUPERSET = {"gb2312": "gb18030", "gbk": "gb18030"}
 
 
 def decoded(content: bytes, content_type: str, *, complete: bool) -> str:
-    """`content` decoded by the charset `content_type` declares (UTF-8 when none or an
-    unknown one): undecodable bytes and NUL (which PostgreSQL refuses in text) become
-    U+FFFD. An incomplete body loses the character its end split."""
-    codec = _charset(content_type)
+    """`content` decoded by the charset `content_type` declares, else, for an HTML page,
+    by the one its first 1 KB declares in a `<meta>` (UTF-8 when none or an unknown
+    one): undecodable bytes and NUL (which PostgreSQL refuses in text) become U+FFFD.
+    An incomplete body loses the character its end split."""
+    charset = _charset(content_type)
+    if charset is None and content_type.split(";")[0].strip().lower() in _HTML:
+        charset = _meta_charset(content)
+    codec = _codec(charset or "utf-8")
     try:
         text = _decode(content, codec, complete=complete)
     except UnicodeError:  # a codec refusing `errors="replace"` (idna, undefined)
@@ -17,26 +28,54 @@ def decoded(content: bytes, content_type: str, *, complete: bool) -> str:
     return text.replace("\x00", "\ufffd")
 
 
-# Labels whose pages are written in a superset in practice (as browsers read them, WHATWG
-# Encoding): a page declared gb2312 holds GBK characters, and GB18030 contains GBK.
-_SUPERSET = {"gb2312": "gb18030", "gbk": "gb18030"}
-
-
-def _charset(content_type: str) -> str:
-    """The Python codec of the charset a Content-Type declares; UTF-8 when it declares
-    none, or one that is not a text encoding Python knows."""
+def _charset(content_type: str) -> str | None:
+    """The charset a Content-Type declares, as written; None when it declares none."""
     for parameter in content_type.split(";")[1:]:
         name, _, value = parameter.partition("=")
         if name.strip().lower() == "charset":
-            try:
-                info = codecs.lookup(value.strip().strip("\"'"))
-            except LookupError:
-                return "utf-8"
-            # Python also names bytes-to-bytes (zlib, base64) and str-to-str (rot13) codecs.
-            if not getattr(info, "_is_text_encoding", True):
-                return "utf-8"
-            return _SUPERSET.get(info.name, info.name)
-    return "utf-8"
+            return value.strip().strip("\"'")
+    return None
+
+
+def _codec(charset: str) -> str:
+    """The Python codec of a charset; UTF-8 for one that is not a text encoding Python
+    knows."""
+    try:
+        info = codecs.lookup(charset)
+    except LookupError:
+        return "utf-8"
+    # Python also names bytes-to-bytes (zlib, base64) and str-to-str (rot13) codecs.
+    if not getattr(info, "_is_text_encoding", True):
+        return "utf-8"
+    return _SUPERSET.get(info.name, info.name)
+
+
+class _MetaCharset(HTMLParser):
+    """Finds `<meta charset="…">` or `<meta http-equiv="Content-Type" content="…;
+    charset=…">`, where a browser looks when the header names no charset (nginx's and
+    IIS's error pages in GBK declare theirs so); comments and scripts are skipped."""
+
+    charset: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag != "meta" or self.charset is not None:
+            return
+        values = {name: value or "" for name, value in attrs}
+        if "charset" in values:
+            self.charset = values["charset"].strip() or None
+        elif values.get("http-equiv", "").strip().lower() == "content-type":
+            self.charset = _charset(values.get("content", ""))
+
+
+def _meta_charset(content: bytes) -> str | None:
+    """The charset a page's `<meta>` declares in its first 1 KB, or None."""
+    finder = _MetaCharset()
+    # Markup is ASCII in every charset a page can declare so; Latin-1 reads any byte.
+    finder.feed(content[:1024].decode("latin-1"))
+    # A page that says so in ASCII is not UTF-16 (browsers read UTF-8 then, WHATWG HTML).
+    if finder.charset and _codec(finder.charset).startswith(("utf-16", "utf-32")):
+        return "utf-8"
+    return finder.charset
 
 
 def _decode(content: bytes, codec: str, *, complete: bool) -> str:

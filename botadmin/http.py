@@ -88,10 +88,11 @@ class HttpResponse:
 
     @property
     def text(self) -> str:
-        """The body for people and logs, decoded by the charset its Content-Type declares
-        (UTF-8 when none or an unknown one): undecodable bytes and NUL (which PostgreSQL
-        refuses in text) become U+FFFD, so a binary answer can be stored. A body cut at
-        `max_bytes` loses the character the cut split, rather than ending in U+FFFD."""
+        """The body for people and logs, decoded by the charset its Content-Type declares,
+        else by a page's `<meta charset>` (UTF-8 when none or an unknown one):
+        undecodable bytes and NUL (which PostgreSQL refuses in text) become U+FFFD, so a
+        binary answer can be stored. A body cut at `max_bytes` loses the character the
+        cut split, rather than ending in U+FFFD."""
         content_type = self.headers.get("Content-Type") or ""
         return answer_text.decoded(self.content, content_type, complete=not self.truncated)
 

@@ -252,6 +252,52 @@ def test_the_text_is_decoded_by_the_declared_charset(receiver, content_type, enc
     assert http.request("GET", receiver.url()).text == ERROR_PAGE
 
 
+GBK_PAGE = (
+    "<html><head>{meta}<title>502 错误</title></head>"
+    "<body><h1>网关超时（朱镕）</h1><hr><center>nginx</center></body></html>"
+)
+
+
+@pytest.mark.parametrize(
+    "meta",
+    [
+        '<meta charset="gbk">',
+        "<META CHARSET=GB2312>",
+        '<meta http-equiv="Content-Type" content="text/html; charset=gb2312" />',
+        "<!-- <meta charset=utf-8> --><meta http-equiv=content-type content='text/html;charset=GBK'>",
+    ],
+)
+@pytest.mark.parametrize("content_type", ["text/html", None])
+def test_a_page_without_a_charset_in_its_header_is_read_by_its_meta_charset(
+    receiver, meta, content_type
+):
+    page = GBK_PAGE.format(meta=meta)
+    receiver.respond(
+        502, page.encode("gbk"), {"Content-Type": content_type} if content_type else {}
+    )
+    assert http.request("GET", receiver.url()).text == page
+
+
+@pytest.mark.parametrize(
+    "content_type, body, encoding",
+    [
+        # The header wins over the page.
+        ("text/html; charset=utf-8", GBK_PAGE.format(meta='<meta charset="gbk">'), "utf-8"),
+        # Only a page is read for a <meta>: JSON quoting one is UTF-8.
+        ("application/json", '{"html": "<meta charset=gbk>", "error": "网关超时"}', "utf-8"),
+        # Past the first 1 KB a <meta> is not looked for, as browsers do not.
+        ("text/html", " " * 1024 + '<meta charset="gbk">网关超时', "utf-8"),
+        # A page that says UTF-16 in ASCII is not in UTF-16.
+        ("text/html", '<meta charset="utf-16"><p>网关超时</p>', "utf-8"),
+    ],
+)
+def test_a_meta_charset_counts_only_in_a_page_whose_header_names_none(
+    receiver, content_type, body, encoding
+):
+    receiver.respond(502, body.encode(encoding), {"Content-Type": content_type})
+    assert http.request("GET", receiver.url()).text == body
+
+
 @pytest.mark.parametrize("charset", ["", "; charset=no-such-charset", "; charset=zlib"])
 def test_an_answer_without_a_usable_charset_is_read_as_utf_8_with_replacements(receiver, charset):
     receiver.respond(500, "坏了".encode() + b"\xff", {"Content-Type": f"text/plain{charset}"})

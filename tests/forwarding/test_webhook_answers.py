@@ -154,6 +154,22 @@ def test_a_gbk_error_page_is_kept_readable(hooked_bot, receiver, record):
     assert delivery.last_error == f"the endpoint answered HTTP 502: {page}"
 
 
+def test_a_gbk_error_page_declaring_its_charset_in_a_meta_is_kept_readable(
+    hooked_bot, receiver, record
+):
+    """IIS and nginx error pages often say text/html alone and name GBK in the page."""
+    page = (
+        '<html><head><meta http-equiv="Content-Type" content="text/html; charset=gb2312">'
+        "</head><body><h1>502 错误：网关超时</h1></body></html>"
+    )
+    receiver.respond(502, page.encode("gbk"), {"Content-Type": "text/html"})
+    delivery = record(hooked_bot)
+
+    assert attempt_delivery(delivery.pk) == "failure"
+
+    assert delivery.attempts.get().response_text == page
+
+
 @pytest.mark.parametrize("encoding, before", [("utf-8", ""), ("gbk", "x")])
 def test_an_answer_cut_at_1_kb_inside_a_character_keeps_the_whole_ones_before(
     encoding, before, hooked_bot, receiver, record
