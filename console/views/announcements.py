@@ -7,7 +7,6 @@ from datetime import datetime, timedelta, tzinfo
 from django import forms
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.files.storage import default_storage
 from django.core.paginator import Paginator
 from django.db import transaction
@@ -31,6 +30,7 @@ from conversations.services import bots_visible_to
 from messaging.models import Message
 
 from ..conversation_list import most_recently_active_bot
+from ..login_required import login_required
 
 ACTIONS = {
     "pause": services.pause,

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import redirect, render
@@ -30,6 +29,7 @@ from conversations.roles import is_bot_admin
 from messaging.models import Message
 from messaging.sending import accept_outbound
 
+from ..login_required import login_required
 from .scoping import visible_bot_or_404
 
 

@@ -1,4 +1,3 @@
-from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import StreamingHttpResponse
 from django.shortcuts import render
@@ -11,6 +10,7 @@ from conversations.services import bots_visible_to
 
 from ..export import csv_lines
 from ..forms import AuditFilterForm
+from ..login_required import login_required
 from ..queries import audit_rows, page_by_id
 from .scoping import int_param
 

@@ -1,7 +1,6 @@
 """A bot page's contacts: sync now and its live progress."""
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect
@@ -17,6 +16,7 @@ from conversations.models import BotConnection, SyncRun
 
 from ..bot_contacts import request_console_sync, sync_context
 from ..bot_forms import ConversationForm
+from ..login_required import login_required
 from .bot_secrets import admin_bot_or_403
 from .bots import render_bot_page
 from .scoping import visible_bot_or_404

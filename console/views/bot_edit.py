@@ -7,7 +7,6 @@ for operators with the change permission too (conversations/roles.py).
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -26,6 +25,7 @@ from ..bot_forms import (
     connector_settings_form,
     settings_values,
 )
+from ..login_required import login_required
 from .bot_secrets import admin_bot_or_403
 from .bots import render_bot_page
 from .scoping import visible_bot_or_404

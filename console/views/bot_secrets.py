@@ -7,7 +7,6 @@ and rotation is in the audit log.
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
@@ -24,6 +23,7 @@ from conversations.roles import is_bot_admin
 from conversations.services import ROTATABLE, rotate_secret
 
 from ..bot_forms import RotateForm
+from ..login_required import login_required
 from .scoping import visible_bot_or_404
 
 

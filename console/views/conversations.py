@@ -1,4 +1,3 @@
-from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -15,6 +14,7 @@ from ..conversation_list import (
     conversations_of_page,
     most_recently_active_bot,
 )
+from ..login_required import login_required
 from .app_setup import setup_url
 from .scoping import visible_bot_or_404
 

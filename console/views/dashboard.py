@@ -1,10 +1,10 @@
-from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 
 from conversations.services import bots_visible_to
 
 from .. import dashboard
 from ..charts import traffic_chart
+from ..login_required import login_required
 from .scoping import int_param, visible_bot_or_404
 
 

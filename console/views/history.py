@@ -1,5 +1,4 @@
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -15,6 +14,7 @@ from messaging.sending import accept_outbound
 
 from .. import bubbles, history
 from ..forms import JumpToDateForm, ReplyForm
+from ..login_required import login_required
 from ..message_fixes import fixes_for
 from .scoping import int_param, visible_conversation_or_404
 

@@ -1,6 +1,5 @@
 """Archived media in the console: the operator's own bots only (another bot's media is 404)."""
 
-from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
 from django.urls import reverse
 from django.views.decorators.http import require_POST, require_safe
@@ -11,6 +10,7 @@ from messaging.media_links import file_response
 from messaging.models import Message, MessageMedia
 
 from .. import bubbles, history
+from ..login_required import login_required
 from .scoping import visible_conversation_or_404
 
 

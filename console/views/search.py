@@ -1,9 +1,9 @@
-from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 
 from conversations.services import bots_visible_to
 
 from ..forms import MessageFilterForm
+from ..login_required import login_required
 from ..queries import page_by_id, search_results
 from .scoping import int_param
 

@@ -2,7 +2,6 @@
 changing, testing, replaying and deleting for its bot admins (console/webhooks.py decides who)."""
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -23,6 +22,7 @@ from forwarding.forms import ReplayFailedForm, proposed_period
 from forwarding.models import WebhookDelivery, WebhookEndpoint
 from forwarding.replay import replay_deliveries, replay_failed, run_test_event
 
+from ..login_required import login_required
 from ..webhooks import EndpointForm, may_manage_webhooks, recent_deliveries
 from .scoping import visible_bot_or_404
 

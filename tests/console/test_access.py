@@ -52,6 +52,42 @@ def test_wrong_password_explains_what_went_wrong(client, operator):
     assert "用户名或密码错误" in response.content.decode()
 
 
+def test_a_form_sent_after_the_session_ended_comes_back_to_its_page_after_logging_in(
+    client, operator, bot, group
+):
+    history = reverse("console:history", args=[bot.pk, group.pk])
+    sent = client.post(
+        reverse("console:reply", args=[bot.pk, group.pk]),
+        {"content": "你好"},
+        HTTP_REFERER=f"http://testserver{history}?before=12",
+    )
+    assert sent.status_code == 302
+    login_page = client.get(sent["Location"])
+    assert "登录已过期：没有保存任何内容。请重新登录。" in login_page.content.decode()
+
+    logged_in = client.post(
+        sent["Location"], {"username": "alice", "password": "pw-alice"}, follow=True
+    )
+
+    assert logged_in.redirect_chain[-1][0] == f"{history}?before=12"
+    assert logged_in.status_code == 200  # the history page, not the reply URL's 405
+    assert not group.messages.exists()
+
+
+def test_a_form_posted_from_elsewhere_after_the_session_ended_leads_to_the_console(
+    client, operator, bot, group
+):
+    sent = client.post(
+        reverse("console:reply", args=[bot.pk, group.pk]),
+        {"content": "你好"},
+        HTTP_REFERER="https://elsewhere.example/console/bots/",
+    )
+    logged_in = client.post(
+        sent["Location"], {"username": "alice", "password": "pw-alice"}, follow=True
+    )
+    assert logged_in.redirect_chain[-1][0] == reverse("console:conversations", args=[bot.pk])
+
+
 @pytest.mark.parametrize(
     "name", ["conversations", "history", "history_updates", "reply", "dashboard"]
 )
