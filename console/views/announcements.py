@@ -32,6 +32,7 @@ from messaging.models import Message
 from ..conversation_list import most_recently_active_bot
 from ..login_required import login_required
 
+PER_PAGE = 50
 ACTIONS = {
     "pause": services.pause,
     "resume": services.resume,
@@ -57,9 +58,10 @@ def _visible_announcement(user, pk: int) -> Announcement:
 @login_required
 def announcement_list(request):
     bots = bots_visible_to(request.user)
-    announcements = list(
-        Announcement.objects.filter(bot__in=bots).select_related("bot").order_by("-id")[:200]
-    )
+    page = Paginator(
+        Announcement.objects.filter(bot__in=bots).select_related("bot").order_by("-id"), PER_PAGE
+    ).get_page(request.GET.get("page"))
+    announcements = list(page.object_list)
     last_runs = {}
     for run in AnnouncementRun.objects.filter(announcement__in=announcements).order_by(
         "announcement_id", "-scheduled_for"
@@ -72,7 +74,12 @@ def announcement_list(request):
     return render(
         request,
         "console/announcements/list.html",
-        {"rows": rows, "has_bots": bots.exists(), "may_create": may_create_bots(request.user)},
+        {
+            "rows": rows,
+            "page": page,
+            "has_bots": bots.exists(),
+            "may_create": may_create_bots(request.user),
+        },
     )
 
 

@@ -632,3 +632,18 @@ def test_run_times_are_shown_in_the_announcements_time_zone_not_the_servers(
     assert "下次运行 2026-05-05 09:00" in detail
     assert "<li>2026-05-05 周二 09:00</li>" in detail  # the next runs panel
     assert "2026-05-05 09:00" in listing and "2026-05-04 09:00" in listing
+
+
+def test_the_list_pages_through_every_announcement_fifty_at_a_time(client, bot, superuser):
+    Announcement.objects.bulk_create(
+        Announcement(bot=bot, title=f"通知 {i:03}", msgtype="text", body=text_body("hi"))
+        for i in range(205)
+    )
+    client.force_login(superuser)
+
+    first = client.get("/console/announcements/").content.decode()
+    last = client.get("/console/announcements/?page=5").content.decode()
+
+    assert "通知 204" in first and "通知 154" not in first
+    assert "第 1 / 5 页" in first and "?page=2" in first
+    assert "通知 000" in last and "通知 004" in last and "通知 005" not in last
