@@ -83,5 +83,7 @@ def operator_actions(request):
             "selected_bot": bot_id,
             "action": action,
             "action_choices": choices,
+            # An empty log is not "nothing matches these filters".
+            "filtered": bool(bot_id or action),
         },
     )

@@ -130,3 +130,13 @@ def test_the_admins_action_filter_offers_user_operations_to_superusers_only(
     assert "action=user.create" not in client.get(url).content.decode()
     client.force_login(superuser)
     assert "action=user.create" in client.get(url).content.decode()
+
+
+def test_a_filter_nothing_matches_says_so_not_that_the_log_is_empty(operator_client, operator, bot):
+    record_action(operator, "bot.update", bot=bot, target=bot, summary="timezone")
+    url = reverse("console:operator_actions")
+
+    html = operator_client.get(url + "?action=secret.rotate").content.decode()
+
+    assert "没有符合这些筛选条件的运营操作记录。" in html and f'href="{url}"' in html
+    assert "尚无" not in html
