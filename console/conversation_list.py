@@ -2,7 +2,7 @@
 
 import time
 
-from django.db.models import F, Max, OuterRef, Subquery
+from django.db.models import F, Max, OuterRef, Q, QuerySet, Subquery
 
 from botadmin.cache import best_effort
 from conversations.models import Bot, Conversation
@@ -62,14 +62,19 @@ def newest_message_ids(bot: Bot) -> dict[int, int]:
     return newest
 
 
+def named(conversations: QuerySet[Conversation], name: str) -> QuerySet[Conversation]:
+    """Those whose name contains `name`, or whose ID it is (all of them for no name)."""
+    if name := name.strip():
+        return conversations.filter(Q(name__icontains=name) | Q(conversation_id=name))
+    return conversations
+
+
 def conversations_by_activity(bot: Bot, kind: str, name: str = "") -> list[tuple[int, int | None]]:
     """(pk, id of its newest message or None) of the bot's conversations of `kind`
     (whose name contains `name`, or whose ID it is), newest message first, then by
     name; those without messages last. Sorted here from `newest_message_ids`: no
     probe per conversation."""
-    queryset = Conversation.objects.filter(bot=bot, kind=kind)
-    if name := name.strip():
-        queryset = queryset.filter(name__icontains=name) | queryset.filter(conversation_id=name)
+    queryset = named(Conversation.objects.filter(bot=bot, kind=kind), name)
     newest = newest_message_ids(bot)
     rows = sorted(
         queryset.order_by().values_list("pk", "name"),

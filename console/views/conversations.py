@@ -1,6 +1,7 @@
 from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.http import urlencode
 from django.utils.translation import pgettext_lazy
 
 from conversations.models import Conversation
@@ -13,6 +14,7 @@ from ..conversation_list import (
     conversations_by_activity,
     conversations_of_page,
     most_recently_active_bot,
+    named,
 )
 from ..login_required import login_required
 from .app_setup import setup_url
@@ -50,12 +52,16 @@ def conversation_list(request, bot_id: int):
     )
     page.object_list = conversations_of_page(page.object_list)
     attach_newest_messages(page.object_list)
+    # The other tab keeps the search, and each tab counts what it finds: a name
+    # looked for among the groups may be a user's.
     tabs = [
         {
             "kind": value,
             "label": label,
-            "url": reverse("console:conversations", args=[bot.pk]) + f"?kind={value}",
-            "count": Conversation.objects.filter(bot=bot, kind=value).count(),
+            "url": reverse("console:conversations", args=[bot.pk])
+            + "?"
+            + urlencode({"kind": value, "q": name} if name else {"kind": value}),
+            "count": named(Conversation.objects.filter(bot=bot, kind=value), name).count(),
         }
         for value, label in TAB_LABELS.items()
     ]

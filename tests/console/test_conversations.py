@@ -111,6 +111,28 @@ def test_search_by_name_and_empty_result_offers_to_show_all(
     assert "没有名称匹配" in html
 
 
+def test_a_search_is_kept_across_the_tabs_and_each_tab_counts_its_matches(
+    operator_client, bot, make_conversation
+):
+    make_conversation(bot, "wrSales", name="张伟的销售群")
+    make_conversation(bot, "wrOther", name="客服群")
+    make_conversation(bot, "wmZhang", name="张伟", kind=Conversation.Kind.USER)
+    make_conversation(bot, "wmAlex", name="Alex Chen", kind=Conversation.Kind.USER)
+    url = reverse("console:conversations", args=[bot.pk])
+
+    groups = operator_client.get(url, {"q": "张伟"}).content.decode()
+    nav = groups.split('<nav class="tabs">')[1].split("</nav>")[0]
+
+    assert f'href="{url}?kind=user&amp;q=%E5%BC%A0%E4%BC%9F"' in nav
+    assert [" ".join(re.sub(r"<[^>]+>", " ", tab).split()) for tab in nav.split("</a>")[:-1]] == [
+        "群聊 1",
+        "用户 1",
+    ]
+    users = operator_client.get(url, {"kind": "user", "q": "alex"}).content.decode()
+    listed = users.split('class="conversation-list')[1]
+    assert "Alex Chen" in listed and "张伟" not in listed
+
+
 def test_inactive_conversations_are_marked(operator_client, bot, make_conversation):
     make_conversation(bot, "wrGone", name="已解散群", is_active=False)
     html = operator_client.get(reverse("console:conversations", args=[bot.pk])).content.decode()
