@@ -23,3 +23,24 @@ def test_the_language_switch_names_each_language_in_its_own_words(operator_clien
         assert re.search(r'<option value="en" lang="en"( selected)?>English</option>', html)
         assert ">简体中文</option>" in html
     assert "英语" not in chinese
+
+
+def test_switching_language_on_a_form_with_errors_comes_back_to_the_forms_page(
+    operator_client, bot
+):
+    """The errors' page is the answer to a POST: its own URL answers only POST (an empty 405)."""
+    bot_page = reverse("console:bot", args=[bot.pk])
+    refused = operator_client.post(
+        reverse("console:bot_sending", args=[bot.pk]),
+        {"timezone": "Mars/Olympus", "rate_limit_per_minute": "20"},
+        HTTP_REFERER=f"http://testserver{bot_page}",
+    )
+    assert refused.status_code == 400
+    next_url = re.search(r'name="next" type="hidden" value="([^"]*)"', refused.content.decode())
+
+    switched = operator_client.post(
+        reverse("set_language"), {"language": "en", "next": next_url.group(1)}, follow=True
+    )
+
+    assert switched.redirect_chain[-1][0] == f"http://testserver{bot_page}"
+    assert switched.status_code == 200 and "Sending settings" in switched.content.decode()
