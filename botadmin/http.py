@@ -19,12 +19,16 @@ Webhook deliveries, connector calls and image downloads all go through
   string (a robot's `key`, an app's `corpsecret` or `access_token`).
 
 Tests and the demo turn private addresses on, because their fakes listen on
-127.0.0.1. The address is checked twice: the host's DNS answers before the
-request, for a clear error, and the address actually connected to, right after
-connecting, so a DNS answer that changes in between (rebinding) is refused too.
-The first lookup ends within BOTADMIN_DNS_TIMEOUT (`botadmin.dns`): past it, or when
+127.0.0.1. The host is looked up once, by `check_url`, and the connection goes to
+the addresses it approved, in their order: urllib3 would look the host up again, and
+that answer could differ (DNS rebinding: public for the check, 127.0.0.1 or
+169.254.169.254 for the connection) and would wait as long as the resolver likes. The
+URL's host still names the server in the Host header, TLS SNI and the certificate
+check. The lookup ends within BOTADMIN_DNS_TIMEOUT (`botadmin.dns`): past it, or when
 the resolver gives up for now, ResolveTimeout, a ConnectTimeout, which callers retry as
-any request that never left.
+any request that never left. With private addresses allowed and no `networks` (dev
+mode) nothing is checked, so nothing is looked up beforehand: urllib3 resolves as usual.
+Through a `proxy` the proxy resolves the host.
 """
 
 from __future__ import annotations
@@ -49,6 +53,8 @@ from requests.adapters import HTTPAdapter
 from requests.structures import CaseInsensitiveDict
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
+from urllib3.util import connection
 
 from . import answer_text, dns, jsontext
 from .logging import mask_secrets
@@ -115,11 +121,14 @@ def _outside(address, networks: tuple[Network, ...]) -> bool:
 
 def check_url(
     url: str, *, allow_private: bool | None = None, networks: tuple[Network, ...] = ()
-) -> None:
+) -> list[tuple]:
     """Raise UnsafeURLError unless `url` may be requested, ResolveTimeout when its host's
     address is not known in time.
 
     With `networks`, the host must resolve into them (private or not) and nowhere else.
+    Returns the addresses approved (`socket.getaddrinfo`'s answers), which a request
+    connects to; none when private addresses are allowed and no networks given, as
+    nothing is looked up then.
     """
     if allow_private is None:
         allow_private = settings.BOTADMIN_ALLOW_PRIVATE_URLS
@@ -130,7 +139,7 @@ def check_url(
     if not parts.hostname:
         raise UnsafeURLError(Reason(gettext_noop("the URL has no host")))
     if allow_private and not networks:
-        return
+        return []
     try:
         port = parts.port or (443 if parts.scheme == "https" else 80)
         infos = dns.lookup(parts.hostname, port, settings.BOTADMIN_DNS_TIMEOUT)
@@ -158,6 +167,7 @@ def check_url(
                 "(set BOTADMIN_ALLOW_PRIVATE_URLS to allow it)"
             )
             raise UnsafeURLError(Reason(private, host=parts.hostname, address=str(address)))
+    return infos
 
 
 def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
@@ -312,46 +322,47 @@ class _Bounded:
         return super().request(*args, **kwargs)
 
 
-class _PeerChecked:
-    """Refuses the connection when the address it reached is private or reserved,
-    or, when `networks` are given, outside them."""
-
-    networks: tuple[Network, ...] = ()
+class _Pinned:
+    """Connects to the addresses `check_url` approved for this request (`request` keeps
+    them for its thread meanwhile), the first that accepts in their order, as urllib3 does
+    with the answers of a lookup of its own; the TLS layer above still names and verifies
+    the URL's host."""
 
     def _new_conn(self) -> socket.socket:
-        sock = super()._new_conn()
-        address = _address(sock.getpeername()[0])
-        if self.networks and _outside(address, self.networks):
-            sock.close()
-            outside = gettext_noop(
-                "%(host)s now resolves to %(address)s, outside the allowed networks"
+        addresses = getattr(_local, "addresses", None)
+        if not addresses:
+            raise RuntimeError(f"a connection to {self.host} that no check approved")
+        try:
+            return _connect_first(addresses, self.timeout, self.source_address, self.socket_options)
+        except TimeoutError as error:  # urllib3's own wording, which requests maps the same
+            timed_out = f"Connection to {self.host} timed out. (connect timeout={self.timeout})"
+            raise ConnectTimeoutError(self, timed_out) from error
+        except OSError as error:
+            raise NewConnectionError(
+                self, f"Failed to establish a new connection: {error}"
+            ) from error
+
+
+def _connect_first(
+    addresses: list[tuple], timeout, source_address, socket_options
+) -> socket.socket:
+    error: OSError | None = None
+    for *_, sockaddr in addresses:
+        try:  # a numeric host: urllib3 looks nothing up for it
+            return connection.create_connection(
+                sockaddr[:2], timeout, source_address=source_address, socket_options=socket_options
             )
-            raise UnsafeURLError(Reason(outside, host=self.host, address=str(address)))
-        if not self.networks and _refused(address):
-            sock.close()
-            rebound = gettext_noop(
-                "%(host)s now resolves to %(address)s, a private or reserved address "
-                "(its DNS answer changed after the check; set BOTADMIN_ALLOW_PRIVATE_URLS "
-                "to allow private addresses)"
-            )
-            raise UnsafeURLError(Reason(rebound, host=self.host, address=str(address)))
-        return sock
+        except OSError as failed:
+            error = failed
+    raise error
 
 
-class _CheckedHTTPConnection(_Bounded, _PeerChecked, HTTPConnection):
-    pass
+class _PinnedHTTPPool(HTTPConnectionPool):
+    ConnectionCls = type("_PinnedHTTPConnection", (_Bounded, _Pinned, HTTPConnection), {})
 
 
-class _CheckedHTTPSConnection(_Bounded, _PeerChecked, HTTPSConnection):
-    pass
-
-
-class _CheckedHTTPPool(HTTPConnectionPool):
-    ConnectionCls = _CheckedHTTPConnection
-
-
-class _CheckedHTTPSPool(HTTPSConnectionPool):
-    ConnectionCls = _CheckedHTTPSConnection
+class _PinnedHTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = type("_PinnedHTTPSConnection", (_Bounded, _Pinned, HTTPSConnection), {})
 
 
 class _BoundedHTTPPool(HTTPConnectionPool):
@@ -362,43 +373,24 @@ class _BoundedHTTPSPool(HTTPSConnectionPool):
     ConnectionCls = type("_BoundedHTTPSConnection", (_Bounded, HTTPSConnection), {})
 
 
-class _CheckedAdapter(HTTPAdapter):
-    def __init__(self, networks: tuple[Network, ...] = (), *, check_peers: bool = True):
-        self.networks = networks
-        self.check_peers = check_peers
+class _Adapter(HTTPAdapter):
+    def __init__(self, *, pinned: bool):
+        self.pinned = pinned
         super().__init__()
 
     def init_poolmanager(self, *args, **kwargs) -> None:
         super().init_poolmanager(*args, **kwargs)
-        if not self.check_peers:
-            self.poolmanager.pool_classes_by_scheme = {
-                "http": _BoundedHTTPPool,
-                "https": _BoundedHTTPSPool,
-            }
-            return
-        pools = {"http": _CheckedHTTPPool, "https": _CheckedHTTPSPool}
-        if self.networks:
-            # Pools build their connections from a class: one pair of classes per network list.
-            pools = {
-                scheme: type(
-                    pool.__name__,
-                    (pool,),
-                    {
-                        "ConnectionCls": type(
-                            pool.ConnectionCls.__name__,
-                            (pool.ConnectionCls,),
-                            {"networks": self.networks},
-                        )
-                    },
-                )
-                for scheme, pool in pools.items()
-            }
+        if self.pinned:
+            pools = {"http": _PinnedHTTPPool, "https": _PinnedHTTPSPool}
+        else:
+            pools = {"http": _BoundedHTTPPool, "https": _BoundedHTTPSPool}
         self.poolmanager.pool_classes_by_scheme = pools
 
 
 def _session(allow_private: bool, networks: tuple[Network, ...] = ()) -> requests.Session:
-    """This thread's session: one that checks every connection's address (against
-    `networks` when given), or one that doesn't."""
+    """This thread's session for one rule (private addresses refused, `networks`, or
+    nothing checked), so a kept-alive connection is reused only under the rule that
+    approved its address."""
     key = ("networks", networks) if networks else ("open" if allow_private else "checked",)
     if not hasattr(_local, "sessions"):
         _local.sessions = {}
@@ -408,9 +400,9 @@ def _session(allow_private: bool, networks: tuple[Network, ...] = ()) -> request
         session = requests.Session()
         session.headers["User-Agent"] = USER_AGENT
         session.trust_env = False  # no proxies or netrc picked up from the environment
-        check_peers = bool(networks) or not allow_private
-        session.mount("http://", _CheckedAdapter(networks, check_peers=check_peers))
-        session.mount("https://", _CheckedAdapter(networks, check_peers=check_peers))
+        pinned = bool(networks) or not allow_private
+        session.mount("http://", _Adapter(pinned=pinned))
+        session.mount("https://", _Adapter(pinned=pinned))
         sessions[key] = session
     return session
 
@@ -453,7 +445,8 @@ def request(
     try:
         with _within(deadline):
             for _hop in range(max_redirects + 1):
-                check_url(url, allow_private=allow_private, networks=networks)
+                # The connection this request opens, if any, goes to the approved addresses.
+                _local.addresses = check_url(url, allow_private=allow_private, networks=networks)
                 with _session(allow_private, networks).request(
                     method,
                     url,
@@ -487,6 +480,8 @@ def request(
     except requests.RequestException as error:
         _mask_texts(error)
         raise
+    finally:
+        _local.addresses = None
 
 
 def _mask_texts(error: BaseException) -> None:

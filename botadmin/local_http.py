@@ -4,7 +4,8 @@ The demo agent (`connectors/demo_agent.py`, run by `make run`) and the test
 fakes (`tests/fakes/`: webhook receiver, WeCom robot API) are all "a real
 server on 127.0.0.1 that answers as its rules say"; this is the part they
 share: start and stop, the port, reading a request, writing an answer,
-a delay, an answer that crawls in, cutting a connection. A subclass implements `handle()`:
+a delay, an answer that crawls in, cutting a connection, TLS. A subclass implements
+`handle()`:
 
     class Echo(LocalServer):
         def handle(self, request: Request) -> Answer:
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import json
 import socket
+import ssl
 import threading
 import time
 from dataclasses import dataclass, field
@@ -33,6 +35,7 @@ class Request:
     headers: dict[str, str]
     body: bytes
     target: str = ""  # the request line's target, query included
+    client: tuple = ()  # the address and port it came from: one per connection
 
     def json(self):
         return json.loads(self.body)
@@ -73,7 +76,9 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else b""
         url = urlsplit(self.path)
         query = {k: v[0] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
-        request = Request(self.command, url.path, query, dict(self.headers), body, self.path)
+        request = Request(
+            self.command, url.path, query, dict(self.headers), body, self.path, self.client_address
+        )
         answer = owner.handle(request)
         if owner.delay:
             time.sleep(owner.delay)
@@ -120,10 +125,11 @@ class LocalServer:
     # False answers HTTP/1.0 and closes each connection.
     keep_alive = True
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0):
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, tls: ssl.SSLContext | None = None):
         self.delay = 0.0  # seconds between working out an answer and sending it
         self.trickle = 0.0  # seconds between the lines of an answer (one that crawls in)
         self._host, self._port = host, port
+        self.tls = tls  # a server-side context: HTTPS with its certificate
         self._server: QuietServer | None = None
 
     def handle(self, request: Request) -> Answer:
@@ -133,6 +139,8 @@ class LocalServer:
         self._server = QuietServer((self._host, self._port), _Handler)
         self._server.owner = self
         self._port = self._server.server_address[1]
+        if self.tls:
+            self._server.socket = self.tls.wrap_socket(self._server.socket, server_side=True)
         threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         ).start()
@@ -155,4 +163,5 @@ class LocalServer:
         return self._port
 
     def url(self, path: str = "") -> str:
-        return f"http://{self._host}:{self._port}{path}"
+        scheme = "https" if self.tls else "http"
+        return f"{scheme}://{self._host}:{self._port}{path}"

@@ -6,6 +6,7 @@ with Receiver() as receiver:
     receiver.script([500, 500, 200])          # one status per request, then the last repeats
     receiver.url("/hook")                     # http://127.0.0.1:PORT/hook
     Receiver(port=n)                          # listen on a given port (a receiver that comes back)
+    Receiver(host="10.0.0.1", tls=context)    # another local address; HTTPS with context's cert
     receiver.requests                         # [RecordedRequest(method, path, headers, body)]
 """
 
@@ -29,8 +30,8 @@ class RecordedRequest:
 class Receiver(LocalServer):
     keep_alive = False  # each request on its own connection
 
-    def __init__(self, port: int = 0):
-        super().__init__(port=port)
+    def __init__(self, port: int = 0, *, host: str = "127.0.0.1", tls=None):
+        super().__init__(host, port, tls)
         self.requests: list[RecordedRequest] = []
         self._script: list[tuple[int, bytes, dict]] = [(200, b"ok", {})]
         self._lock = threading.Lock()

@@ -3,19 +3,15 @@ hung resolver holds a bounded number of threads."""
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
 import socket
-import subprocess
-import sys
 import threading
 import time
 
 import pytest
 
 from botadmin import dns
-from devtools.processes import ROOT
+from tests.namespaces import OUTBOUND_HTTP_SETTINGS, run_in_own_network
 from tests.polling import wait_until
 
 
@@ -116,14 +112,6 @@ import json, socket, sys, threading, time
 resolver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 resolver.bind(("127.0.0.1", 53))
 
-from django.conf import settings
-settings.configure(
-    BOTADMIN_DNS_TIMEOUT=0.5,
-    BOTADMIN_ALLOW_PRIVATE_URLS=False,
-    BOTADMIN_HTTP_CONNECT_TIMEOUT=5,
-    BOTADMIN_HTTP_READ_TIMEOUT=5,
-    BOTADMIN_HTTP_MAX_RESPONSE_BYTES=1024,
-)
 from botadmin import http
 
 def timed(call):
@@ -151,27 +139,12 @@ print(json.dumps(seen))
 def test_a_resolver_that_never_answers_fails_the_check_in_time_and_retryably(tmp_path):
     """A real glibc resolver asking a name server that never answers: getaddrinfo alone
     waits the resolver's timeout; the URL check gives up after BOTADMIN_DNS_TIMEOUT."""
-    unshare = shutil.which("unshare")
-    if unshare is None or os.geteuid() != 0:
-        pytest.skip("needs root and unshare for a name server of its own")
-    resolv_conf = tmp_path / "resolv.conf"
-    resolv_conf.write_text("nameserver 127.0.0.1\noptions timeout:3 attempts:1\n")
-    (tmp_path / "script.py").write_text(SILENT_RESOLVER)
-    shell = (
-        "ip link set lo up && mount --bind {conf} /etc/resolv.conf && exec {python} {script}"
-    ).format(conf=resolv_conf, python=sys.executable, script=tmp_path / "script.py")
-    result = subprocess.run(
-        [unshare, "--mount", "--net", "sh", "-c", shell],
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        capture_output=True,
-        text=True,
-        timeout=120,
+    seen = run_in_own_network(
+        tmp_path,
+        SILENT_RESOLVER,
+        resolv_conf="nameserver 127.0.0.1\noptions timeout:3 attempts:1\n",
+        django_settings={**OUTBOUND_HTTP_SETTINGS, "BOTADMIN_DNS_TIMEOUT": 0.5},
     )
-    if result.returncode and "unshare failed" in result.stderr:
-        pytest.skip(f"no namespaces here: {result.stderr.strip()}")
-    assert result.returncode == 0, result.stderr
-    seen = json.loads(result.stdout.strip().splitlines()[-1])
 
     assert seen["plain"]["seconds"] >= 2.9  # the resolver really is that slow
     for check in seen["checks"]:

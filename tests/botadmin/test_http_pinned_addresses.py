@@ -1,0 +1,287 @@
+"""botadmin/http.py: a request connects to the addresses its check approved, never to a
+second DNS answer (rebinding), and still names its host in Host, TLS SNI and the
+certificate check."""
+
+from __future__ import annotations
+
+import datetime
+import socket
+import ssl
+from collections import Counter
+
+import pytest
+import requests
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from botadmin import http
+from botadmin.local_http import Answer, LocalServer
+from connectors import base as connectors_base
+from devtools.receiver import Receiver
+from tests.namespaces import OUTBOUND_HTTP_SETTINGS, run_in_own_network
+
+LOOPBACK = http.parse_networks(("127.0.0.0/8",))
+
+
+class Names:
+    """The system resolver's answers for some names: each lookup of a name takes the next
+    of the answers given for it (the last one repeats), and is counted."""
+
+    def __init__(self, monkeypatch):
+        self.answers: dict[str, list[list[str]]] = {}
+        self.lookups: Counter = Counter()
+        real_getaddrinfo = socket.getaddrinfo
+
+        def getaddrinfo(host, port, *args, **kwargs):
+            answers = self.answers.get(host)
+            if answers is None:
+                return real_getaddrinfo(host, port, *args, **kwargs)
+            self.lookups[host] += 1
+            addresses = answers.pop(0) if len(answers) > 1 else answers[0]
+            return [info for a in addresses for info in real_getaddrinfo(a, port, *args, **kwargs)]
+
+        monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+
+    def answer(self, name: str, *answers: list[str]) -> None:
+        self.answers[name] = list(answers)
+
+
+@pytest.fixture
+def names(monkeypatch) -> Names:
+    return Names(monkeypatch)
+
+
+@pytest.fixture
+def receiver():
+    with Receiver() as receiver:
+        yield receiver
+
+
+def test_the_connection_goes_to_the_address_the_check_approved_not_to_a_later_answer(
+    receiver, names
+):
+    """DNS rebinding: the check is answered an allowed address, a second lookup would be
+    answered one outside the networks. There is no second lookup."""
+    names.answer("agent.rebind.example", ["127.0.0.1"], ["127.0.0.2"])
+    only_this_one = http.parse_networks(("127.0.0.1/32",))
+
+    url = f"http://agent.rebind.example:{receiver.port}/hook"
+    response = http.request("POST", url, data="signed payload", networks=only_this_one)
+
+    assert response.status == 200
+    assert [r.body for r in receiver.requests] == [b"signed payload"]
+    assert receiver.requests[0].headers["Host"] == f"agent.rebind.example:{receiver.port}"
+    assert names.lookups["agent.rebind.example"] == 1
+
+
+def test_the_approved_addresses_are_tried_in_their_order(receiver, names):
+    names.answer("two.example", ["127.0.0.2", "127.0.0.1"])  # nothing listens on the first
+
+    response = http.request("GET", f"http://two.example:{receiver.port}/", networks=LOOPBACK)
+
+    assert response.status == 200 and len(receiver.requests) == 1
+
+
+def test_when_no_approved_address_accepts_the_request_never_left(names):
+    names.answer("closed.example", ["127.0.0.2", "127.0.0.3"])
+
+    with pytest.raises(requests.ConnectionError, match="Failed to establish") as raised:
+        http.request("POST", "http://closed.example:9/", networks=LOOPBACK, connect_timeout=1)
+
+    assert connectors_base.never_connected(raised.value)
+
+
+class KeptAlive(LocalServer):
+    def __init__(self):
+        super().__init__()
+        self.clients: list[tuple] = []
+
+    def handle(self, request) -> Answer:
+        self.clients.append(request.client)
+        return Answer(200, b"ok")
+
+
+def test_a_kept_alive_connection_serves_the_next_requests(names):
+    """Pinning happens when a connection is opened: requests to the same host share it."""
+    with KeptAlive() as server:
+        names.answer("agent.example", ["127.0.0.1"])
+        for _ in range(3):
+            url = f"http://agent.example:{server.port}/send"
+            assert http.request("POST", url, data="x", networks=LOOPBACK).status == 200
+
+    assert len(server.clients) == 3 and len(set(server.clients)) == 1
+    assert names.lookups["agent.example"] == 3  # each request is still checked
+
+
+def _certificate(tmp_path, name: str) -> tuple[str, str]:
+    """A self-signed certificate for `name` (no IP address in it) and its key, as files."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(hours=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = tmp_path / f"{name}.pem", tmp_path / f"{name}.key"
+    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return str(cert_file), str(key_file)
+
+
+@pytest.fixture
+def tls_server(tmp_path, monkeypatch):
+    """An HTTPS receiver on 127.0.0.1 with a certificate for `name`, recording the SNI
+    names it is asked for; this thread's checked session trusts that certificate."""
+    servers = []
+
+    def start(name: str, trusted: str) -> tuple[Receiver, list[str]]:
+        cert_file, key_file = _certificate(tmp_path, name)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(cert_file, key_file)
+        sni: list[str] = []
+        context.sni_callback = lambda _socket, server_name, _context: sni.append(server_name)
+        trusted_file, _ = _certificate(tmp_path, trusted) if trusted != name else (cert_file, "")
+        monkeypatch.setattr(http._session(False, LOOPBACK), "verify", trusted_file)
+        servers.append(Receiver(tls=context).start())
+        return servers[-1], sni
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+def test_https_to_the_approved_address_names_the_host_in_sni_and_the_certificate_check(
+    tls_server, names
+):
+    server, sni = tls_server("hooks.example.test", trusted="hooks.example.test")
+    names.answer("hooks.example.test", ["127.0.0.1"], ["127.0.0.2"])
+
+    url = f"https://hooks.example.test:{server.port}/in"
+    response = http.request("POST", url, data="signed payload", networks=LOOPBACK)
+
+    assert response.status == 200
+    assert sni == ["hooks.example.test"]
+    assert server.requests[0].headers["Host"] == f"hooks.example.test:{server.port}"
+    assert names.lookups["hooks.example.test"] == 1
+
+
+def test_https_to_the_approved_address_still_refuses_a_certificate_for_another_name(
+    tls_server, names
+):
+    server, _ = tls_server("other.example.test", trusted="hooks.example.test")
+    names.answer("hooks.example.test", ["127.0.0.1"])
+
+    with pytest.raises(requests.exceptions.SSLError, match="certificate verify failed"):
+        http.request("GET", f"https://hooks.example.test:{server.port}/", networks=LOOPBACK)
+    assert server.requests == []
+
+
+# Run in a network of its own (tests/namespaces.py): a name server on its 127.0.0.1 answers
+# each name's first A query with the address the check should approve, and every later one
+# with 127.0.0.1, where a second receiver waits on the same port.
+REBINDING_NAME_SERVER = """
+import json, socket, struct, threading
+
+from botadmin import http
+from devtools.receiver import Receiver
+
+FIRST = {"hooks.rebind.test": "93.184.215.14", "agent.rebind.test": "192.0.2.10"}
+a_queries = []
+
+def answer(query):
+    end, labels = 12, []
+    while query[end]:
+        labels.append(query[end + 1 : end + 1 + query[end]].decode())
+        end += 1 + query[end]
+    (qtype,) = struct.unpack("!H", query[end + 1 : end + 3])
+    name, question = ".".join(labels).lower(), query[12 : end + 5]
+    records = b""
+    if qtype == 1 and name in FIRST:  # A; AAAA and the rest get no records
+        address = "127.0.0.1" if name in a_queries else FIRST[name]
+        a_queries.append(name)
+        records = struct.pack("!HHHIH", 0xC00C, 1, 1, 0, 4) + socket.inet_aton(address)
+    header = struct.pack("!HHHHHH", struct.unpack("!H", query[:2])[0], 0x8180, 1, bool(records), 0, 0)
+    return header + question + records
+
+name_server = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+name_server.bind(("127.0.0.1", 53))
+
+def serve():
+    while True:
+        query, client = name_server.recvfrom(512)
+        name_server.sendto(answer(query), client)
+
+threading.Thread(target=serve, daemon=True).start()
+
+public = Receiver(host="93.184.215.14").start()
+port = public.port
+agent = Receiver(host="192.0.2.10", port=port).start()
+loopback = Receiver(port=port).start()
+
+def outcome(call):
+    try:
+        return str(call().status)
+    except Exception as error:
+        return type(error).__name__ + ": " + str(error)
+
+webhook = lambda: http.request("POST", f"http://hooks.rebind.test:{port}/hook", data="signed")
+seen = {"webhook": outcome(webhook), "webhook again": outcome(webhook)}
+seen["agent"] = outcome(
+    lambda: http.request(
+        "POST",
+        f"http://agent.rebind.test:{port}/agent",
+        data="for the agent",
+        allow_private=True,
+        networks=http.parse_networks(("192.0.2.0/24",)),
+    )
+)
+seen["received"] = {
+    "public": [r.path for r in public.requests],
+    "agent": [r.path for r in agent.requests],
+    "loopback": [r.path for r in loopback.requests],
+}
+seen["a queries"] = a_queries
+print(json.dumps(seen))
+"""
+
+
+def test_a_name_server_that_rebinds_to_loopback_after_the_check_never_gets_a_request_there(
+    tmp_path,
+):
+    """A real resolver (glibc) asking a name server that answers a public address, or one
+    in BOTADMIN_AGENT_NETWORKS, to the check and 127.0.0.1 to any later query."""
+    seen = run_in_own_network(
+        tmp_path,
+        REBINDING_NAME_SERVER,
+        resolv_conf="nameserver 127.0.0.1\n",
+        django_settings={**OUTBOUND_HTTP_SETTINGS, "BOTADMIN_DNS_TIMEOUT": 5},
+        # The addresses answered first are this namespace's own, so they can be reached.
+        setup="ip addr add 93.184.215.14/32 dev lo && ip addr add 192.0.2.10/32 dev lo",
+    )
+
+    assert seen["webhook"] == "200"
+    assert seen["agent"] == "200"
+    assert seen["received"] == {"public": ["/hook"], "agent": ["/agent"], "loopback": []}
+    # The next check is answered 127.0.0.1 and refuses it before connecting.
+    assert seen["webhook again"] == (
+        "UnsafeURLError: hooks.rebind.test resolves to 127.0.0.1, a private or reserved "
+        "address (set BOTADMIN_ALLOW_PRIVATE_URLS to allow it)"
+    )
+    # One lookup a request: connecting asked the name server nothing more.
+    assert seen["a queries"] == ["hooks.rebind.test", "hooks.rebind.test", "agent.rebind.test"]

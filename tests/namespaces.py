@@ -1,0 +1,56 @@
+"""Running a script in a network of its own: a mount and network namespace with only a
+loopback interface (up) and an /etc/resolv.conf of the test's choosing, so a name server
+on its 127.0.0.1 answers the system resolver (glibc's getaddrinfo) as the test says.
+Needs root and unshare; the test is skipped, saying why, where they are missing."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from devtools.processes import ROOT
+
+# What botadmin.http reads, with URL checks on; BOTADMIN_DNS_TIMEOUT is the test's to give.
+OUTBOUND_HTTP_SETTINGS = {
+    "BOTADMIN_ALLOW_PRIVATE_URLS": False,
+    "BOTADMIN_HTTP_CONNECT_TIMEOUT": 5,
+    "BOTADMIN_HTTP_READ_TIMEOUT": 5,
+    "BOTADMIN_HTTP_MAX_RESPONSE_BYTES": 1024,
+}
+
+
+def run_in_own_network(
+    tmp_path, script: str, *, resolv_conf: str, setup: str = "", django_settings: dict
+) -> dict:
+    """Runs the Python `script` there with Django configured by `django_settings`, after
+    the shell commands `setup` (e.g. `ip addr add` for more local addresses), and returns
+    the JSON its last line printed."""
+    unshare = shutil.which("unshare")
+    if unshare is None or os.geteuid() != 0:
+        pytest.skip("needs root and unshare for a network and name server of its own")
+    (tmp_path / "resolv.conf").write_text(resolv_conf)
+    configure = f"from django.conf import settings\nsettings.configure(**{django_settings!r})\n"
+    (tmp_path / "script.py").write_text(configure + script)
+    commands = [
+        "ip link set lo up",
+        *([setup] if setup else []),
+        f"mount --bind {tmp_path / 'resolv.conf'} /etc/resolv.conf",
+        f"exec {sys.executable} {tmp_path / 'script.py'}",
+    ]
+    result = subprocess.run(
+        [unshare, "--mount", "--net", "sh", "-c", " && ".join(commands)],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    if result.returncode and "unshare failed" in result.stderr:
+        pytest.skip(f"no namespaces here: {result.stderr.strip()}")
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
