@@ -7,8 +7,9 @@ believed only when the connection came from a proxy in BOTADMIN_TRUSTED_PROXIES,
 only from its end: each address a trusted proxy appended is taken in turn until one
 that is not a trusted proxy, the client; what stands left of it is the client's own
 word. The access log (`botadmin.logging`) and the login throttle (`console/login.py`)
-name the client so; gunicorn believes `X-Forwarded-Proto` from the same proxies
-(`botadmin/gunicorn_conf.py`).
+name the client so; gunicorn (`botadmin/gunicorn_conf.py`) and Django
+(`botadmin.middleware.ForwardedProtoMiddleware`) believe `X-Forwarded-Proto` from the
+same proxies only.
 """
 
 from __future__ import annotations
@@ -30,6 +31,12 @@ def client_address(meta: Mapping[str, str]) -> str:
             break
         address = hop
     return address
+
+
+def from_trusted_proxy(meta: Mapping[str, str]) -> bool:
+    """Whether the connection came from a proxy in BOTADMIN_TRUSTED_PROXIES (or a Unix
+    socket), whose forwarded headers are believed."""
+    return _trusted(meta.get("REMOTE_ADDR") or "")
 
 
 def _trusted(address: str) -> bool:

@@ -5,6 +5,8 @@ from django.conf import settings
 from django.utils import translation
 from django.utils.deprecation import MiddlewareMixin
 
+from .client_address import from_trusted_proxy
+
 
 class ChosenLanguageMiddleware(MiddlewareMixin):
     """Simplified Chinese unless the user chose another language.
@@ -45,3 +47,20 @@ class RequestIdMiddleware:
         response = self.get_response(request)
         response.headers.setdefault("X-Request-ID", request_id)
         return response
+
+
+class ForwardedProtoMiddleware:
+    """The proxy's word that a request came over HTTPS (SECURE_PROXY_SSL_HEADER, set by
+    BEHIND_HTTPS_PROXY) counts only from BOTADMIN_TRUSTED_PROXIES: from any other peer
+    the header is dropped before anything reads it. A client reaching the web server
+    directly over plain HTTP then is not secure: it is redirected to HTTPS, and the CSRF
+    check expects an http:// origin from it."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        header = settings.SECURE_PROXY_SSL_HEADER
+        if header and not from_trusted_proxy(request.META):
+            request.META.pop(header[0], None)
+        return self.get_response(request)

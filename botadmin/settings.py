@@ -84,6 +84,8 @@ MIDDLEWARE = [
     "botadmin.metrics.ApiRequestsMiddleware",
     # First, so it also sees what the other middleware answer.
     "botadmin.api.JsonApiAnswersMiddleware",
+    # Before anything asks request.is_secure().
+    "botadmin.middleware.ForwardedProtoMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "botadmin.middleware.RequestIdMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",

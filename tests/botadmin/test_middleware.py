@@ -1,0 +1,56 @@
+"""botadmin/middleware.py: the proxy's X-Forwarded-Proto counts only from
+BOTADMIN_TRUSTED_PROXIES."""
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+LOGIN = reverse("console:login")
+PROXY, STRANGER = "10.0.3.7", "203.0.113.9"
+# What nginx sends on (a Host without a port, as for https:// on 443).
+CLAIMS_HTTPS = {"HTTP_X_FORWARDED_PROTO": "https", "HTTP_HOST": "testserver"}
+
+
+@pytest.fixture
+def behind_https_proxy(settings, db):
+    """BEHIND_HTTPS_PROXY's settings, with a proxy on another host."""
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    settings.SECURE_SSL_REDIRECT = True
+    settings.BOTADMIN_TRUSTED_PROXIES = ["127.0.0.1", "10.0.3.0/24"]
+
+
+def test_a_request_the_trusted_proxy_says_came_over_https_is_secure(client, behind_https_proxy):
+    response = client.get(LOGIN, REMOTE_ADDR=PROXY, **CLAIMS_HTTPS)
+
+    assert response.status_code == 200
+    assert response.wsgi_request.is_secure()
+
+
+def test_a_peer_that_is_no_trusted_proxy_claiming_https_is_sent_to_https(
+    client, behind_https_proxy
+):
+    """It reached the web server directly, over plain HTTP, whatever its header says."""
+    response = client.get(LOGIN, REMOTE_ADDR=STRANGER, **CLAIMS_HTTPS)
+
+    assert response.status_code == 301
+    assert response.headers["Location"] == f"https://testserver{LOGIN}"
+    assert not response.wsgi_request.is_secure()
+
+
+@pytest.mark.parametrize(("peer", "status"), [(PROXY, 200), (STRANGER, 403)])
+def test_the_csrf_check_expects_an_https_origin_only_through_the_trusted_proxy(
+    settings, behind_https_proxy, peer, status
+):
+    settings.SECURE_SSL_REDIRECT = False  # the CSRF check alone
+    client = Client(enforce_csrf_checks=True)
+    token = client.get(LOGIN, REMOTE_ADDR=PROXY, **CLAIMS_HTTPS).cookies["csrftoken"].value
+
+    response = client.post(
+        LOGIN,
+        {"username": "nobody", "password": "wrong", "csrfmiddlewaretoken": token},
+        REMOTE_ADDR=peer,
+        HTTP_ORIGIN="https://testserver",
+        **CLAIMS_HTTPS,
+    )
+
+    assert response.status_code == status  # 200: the form again, its password wrong
