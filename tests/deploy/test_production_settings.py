@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import subprocess
 import sys
@@ -144,9 +145,16 @@ def test_the_systemd_units_run_what_the_procfile_runs():
 
 
 def test_the_readme_production_commands_are_the_systemd_units():
-    """What an operator types by hand starts the services as the units do."""
+    """What an operator types by hand starts the services as the units do, and prepares
+    the database as the web unit does before it starts (an upgrade or a restore that
+    skips the README's steps still gets them)."""
     readme = (ROOT / "README.md").read_text()
-    for unit in ("botadmin-worker.service", "botadmin-beat.service", "botadmin-aibot.service"):
-        text = (ROOT / "deploy/systemd" / unit).read_text()
-        command = text.split("ExecStart=/opt/botadmin/", 1)[1].splitlines()[0]
-        assert command in readme, (unit, command)
+    for unit in (ROOT / "deploy/systemd").glob("botadmin-*.service"):
+        for command in re.findall(
+            r"^ExecStart(?:Pre)?=/opt/botadmin/(.+)$", unit.read_text(), re.M
+        ):
+            assert command in readme, (unit.name, command)
+    web = (ROOT / "deploy/systemd/botadmin-web.service").read_text()
+    preparing = re.search(r"^(\.venv/bin/python manage\.py migrate .*)$", readme, re.M)
+    for command in preparing[1].split(" && "):
+        assert f"ExecStartPre=/opt/botadmin/{command}\n" in web, command

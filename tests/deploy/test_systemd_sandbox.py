@@ -180,11 +180,9 @@ def test_the_services_start_and_forward_a_message_within_the_units_sandbox(tmp_p
             "read_write": [p.replace(INSTALLED, str(ROOT)) for p in units["web"]["ReadWritePaths"]],
             "protect_system": units["web"]["ProtectSystem"][0],
             "env": env,
-            "before": {
-                "migrate": _command(units["web"]["ExecStartPre"][0]),
-                # README, "Production": the database cache's table (CACHE_URL's default).
-                "createcachetable": [f"{ROOT}/.venv/bin/python", "manage.py", "createcachetable"],
-            },
+            # What the web unit runs before it starts (by manage.py command): migrate,
+            # and the database cache's table (CACHE_URL's default, as here).
+            "before": {argv[2]: argv for argv in map(_command, units["web"]["ExecStartPre"])},
             "createbot": [
                 f"{ROOT}/.venv/bin/python",
                 "manage.py",
@@ -225,6 +223,7 @@ def test_the_services_start_and_forward_a_message_within_the_units_sandbox(tmp_p
 
     assert seen["checkout_writable"] is False  # the sandbox is real
     assert seen["steps"]["migrate"]["returncode"] == 0, report
+    assert seen["steps"]["createcachetable"]["returncode"] == 0, report
     assert seen["steps"]["createbot"]["returncode"] == 0, report
     assert seen["readyz"]["status"] == 200, seen["readyz"]["answer"] + report
     assert forwarded and json.loads(forwarded[0].body)["text"]["content"] == "下午三点开会"
