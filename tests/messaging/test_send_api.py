@@ -396,6 +396,38 @@ def test_invalid_bodies_get_wecoms_errcode(send, bot, group, body, errcode):
     refused(send(bot.secret, "wrGroup1", body), errcode, 400)
 
 
+PNG_MD5 = hashlib.md5(PNG).hexdigest()
+
+
+@pytest.mark.parametrize(
+    "image, errmsg",
+    [
+        ({"base64": "not base64!", "md5": PNG_MD5}, "invalid field: image.base64 is not base64"),
+        ({"base64": "", "md5": PNG_MD5}, "invalid field: image.base64 is empty"),
+        ({"base64": base64.b64encode(PNG).decode()}, "invalid field: image.md5 is missing"),
+    ],
+    ids=["not-base64", "empty", "no-md5"],
+)
+def test_an_image_in_base64_that_cannot_be_checked_is_40058_saying_why(
+    send, robot_bot, robot_group, image, errmsg
+):
+    body = {"msgtype": "image", "image": image}
+    assert refused(send(robot_bot.secret, "robotGroup1", body), 40058, 400) == errmsg
+
+
+def test_a_link_with_a_blank_title_is_40058(send, bot, group):
+    body = {"msgtype": "link", "link": {"title": "  ", "url": "https://example.com"}}
+    errmsg = refused(send(bot.secret, "wrGroup1", body), 40058, 400)
+    assert errmsg == "invalid field: link.title is empty"
+
+
+def test_a_blank_reply_to_is_40058(send, listless_bot, make_conversation):
+    make_conversation(listless_bot, "wrAibotGroup")
+    body = {"msgtype": "markdown", "markdown": {"content": "ok"}, "reply_to": " "}
+    errmsg = refused(send(listless_bot.secret, "wrAibotGroup", body), 40058, 400)
+    assert errmsg == "invalid field: reply_to is empty"
+
+
 def test_voice_to_a_connector_that_sends_no_voice_is_40008_naming_what_it_sends(send, bot, group):
     body = {"msgtype": "voice", "voice": {"url": "https://example.com/v.amr"}}
     errmsg = refused(send(bot.secret, "wrGroup1", body), 40008, 400)
