@@ -30,6 +30,7 @@ from django.utils.translation import gettext_noop
 from botadmin.errors import Err
 from botadmin.reasons import Reason
 from connectors import conversions
+from connectors.base import media_word
 from connectors.registry import connector_for
 from connectors.voice import amr_seconds, is_amr
 from conversations.models import Bot
@@ -188,7 +189,8 @@ def body_to_send(message: Message) -> dict:
     )
     if row is None or row.stored_file is None:
         gone = gettext_noop("the uploaded %(msgtype)s is no longer stored")
-        raise UploadGone(Reason(gone, msgtype=message.msgtype))
+        # The kind as a word ("file" reads 文件 in Chinese), not the API's code.
+        raise UploadGone(Reason(gone, msgtype=media_word(message.msgtype)))
     content = store.read(row.stored_file)
     payload = {key: value for key, value in body[message.msgtype].items() if key != "media_id"}
     payload["base64"] = base64.b64encode(content).decode("ascii")

@@ -7,10 +7,13 @@ import pytest
 import requests
 import time_machine
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.utils import timezone
+from django.utils import timezone, translation
 
+from botadmin.reasons import translate
 from media.models import StoredFile
 from messaging import uploads
+from messaging.delivery import deliver
+from messaging.delivery_actions import retry_now
 from messaging.media_retention import expire_media
 from messaging.models import Message, MessageMedia, UploadedMedia
 from messaging.tasks import expire_media as expire_media_task
@@ -380,3 +383,78 @@ def test_the_media_retention_keeps_the_file_of_a_message_not_sent_yet(
 
     assert expire_media() == 0
     assert MessageMedia.objects.get().status == "stored"
+
+
+# --- A media store that fails ------------------------------------------------------------
+
+
+def media_store_at(settings, location) -> None:
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "media": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(location)},
+        },
+    }
+
+
+def test_an_upload_the_media_store_cannot_write_is_system_busy_never_a_500(
+    wecom_group, upload, settings, tmp_path, caplog
+):
+    not_a_folder = tmp_path / "media"
+    not_a_folder.write_bytes(b"")  # a disk whose folder cannot be made
+    media_store_at(settings, not_a_folder)
+
+    errmsg = refused(upload(wecom_group.bot.secret), -1, 503)
+
+    assert errmsg == "system busy, retry later"
+    assert not UploadedMedia.objects.exists() and not StoredFile.objects.exists()
+    assert "Unhandled error in POST /api/upload_media" in caplog.text
+
+
+def test_a_file_whose_bytes_the_store_cannot_read_waits_and_goes_once_the_store_is_back(
+    wecom, wecom_group, upload, send, clock, settings, tmp_path
+):
+    media_id = uploaded(upload(wecom_group.bot.secret))
+    msgid = send(wecom_group.bot.secret, "wrSales", file_by_id(media_id)).json()["msgid"]
+    working = settings.STORAGES
+    media_store_at(settings, tmp_path / "unmounted")  # the archive's volume is missing
+
+    message = Message.objects.get(msgid=msgid)
+    assert deliver(message.pk, clock).result == "retry"
+
+    message.refresh_from_db()
+    assert message.status == "queued" and not wecom.uploads
+    assert message.last_error.startswith("media store unavailable: FileNotFoundError")
+    with translation.override("zh-hans"):
+        assert translate(message.last_error).startswith("媒体存储不可用：FileNotFoundError")
+    settings.STORAGES = working
+    clock.advance(3600)
+    assert deliver(message.pk, clock).result == "sent"
+    assert wecom.uploads[0][3] == REPORT
+
+
+def test_retrying_a_file_message_whose_file_the_retention_took_fails_saying_so(
+    wecom, wecom_group, upload, send, clock, settings, superuser
+):
+    """An operator retries an old failed file message: its file has left the archive."""
+    settings.BOTADMIN_MEDIA_RETENTION_DAYS = 1
+    media_id = uploaded(upload(wecom_group.bot.secret))
+    msgid = send(wecom_group.bot.secret, "wrSales", file_by_id(media_id)).json()["msgid"]
+    message = Message.objects.get(msgid=msgid)
+    wecom.answer_next(40008)
+    assert deliver(message.pk, clock).result == "failed"
+    MessageMedia.objects.update(created_at=timezone.now() - timedelta(days=2))
+    UploadedMedia.objects.update(expires_at=timezone.now() - timedelta(minutes=1))
+    assert expire_media() == 1 and uploads.delete_expired_uploads() == 1
+    assert not StoredFile.objects.exists()
+
+    assert retry_now(message, superuser)
+    clock.advance(60)  # past the conversation's gap
+    assert deliver(message.pk, clock).result == "failed"
+
+    message.refresh_from_db()
+    assert message.last_error == "the uploaded file is no longer stored"
+    with translation.override("zh-hans"):
+        assert translate(message.last_error) == "上传的文件已不再存储"
+    assert len(wecom.uploads) == 1  # the first try only
