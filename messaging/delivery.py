@@ -508,11 +508,7 @@ def outcome_changes(attempt: Attempt, now: datetime) -> dict:
             changes |= {
                 "status": Message.Status.FAILED,
                 "next_attempt_at": None,
-                "last_error": Reason(
-                    gettext_noop("gave up after %(count)s attempts: %(reason)s"),
-                    count=message.attempt_count,
-                    reason=reasons.shorten(result.detail, 2000),
-                ),
+                "last_error": gave_up(message.attempt_count, result.detail),
             }
         else:
             changes |= {
@@ -525,6 +521,15 @@ def outcome_changes(attempt: Attempt, now: datetime) -> dict:
         changes |= {"status": Message.Status.FAILED, "next_attempt_at": None}
     attempt.status = changes["status"]
     return changes
+
+
+def gave_up(attempts: int, detail: str) -> Reason:
+    """The last error of a message that failed with its DELIVERY_MAX_ATTEMPTS used up."""
+    return Reason(
+        gettext_noop("gave up after %(count)s attempts: %(reason)s"),
+        count=attempts,
+        reason=reasons.shorten(detail, 2000),
+    )
 
 
 def uncertain_changes(detail: str, now: datetime) -> dict:

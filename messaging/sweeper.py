@@ -30,7 +30,7 @@ from botadmin.reasons import Reason
 from connectors.base import Outcome
 from connectors.registry import connector_class
 
-from .delivery import PENDING_STATUSES, Clock, due_messages, uncertain_changes
+from .delivery import PENDING_STATUSES, Clock, due_messages, gave_up, uncertain_changes
 from .models import DeliveryAttempt, Message
 from .outbox import IN_FLIGHT, INTERRUPTED, end_abandoned_leases
 
@@ -70,7 +70,11 @@ def recover_lost_sends(now: datetime) -> list[int]:
             changes = uncertain_changes(INTERRUPTED, now)
         elif message.attempt_count >= settings.DELIVERY_MAX_ATTEMPTS:
             outcome = Outcome.FAILED
-            changes = {"status": Message.Status.FAILED, "next_attempt_at": None}
+            changes = {
+                "status": Message.Status.FAILED,
+                "next_attempt_at": None,
+                "last_error": gave_up(message.attempt_count, INTERRUPTED),
+            }
         else:
             outcome = Outcome.RETRY
             changes = {"status": Message.Status.QUEUED, "next_attempt_at": now}

@@ -43,7 +43,7 @@ def test_a_gif_or_webp_for_a_robot_bot_is_refused_on_the_form_and_nothing_is_sen
     assert page.status_code == 200
     (error,) = page.context["form"].errors["image_file"]
     name = {"GIF": "GIF", "WEBP": "WebP"}[fmt]
-    assert error == f"企业微信群机器人 机器人只能发送 JPG/PNG 图片；此图片是 {name}。"
+    assert error == f"企业微信群机器人只能发送 JPG/PNG 图片；此图片是 {name}。"
     assert error in page.content.decode()
     assert not Announcement.objects.exists() and not Message.objects.exists()
     assert [p for p in tmp_path.rglob("*") if p.is_file()] == []

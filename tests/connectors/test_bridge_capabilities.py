@@ -10,7 +10,9 @@ import json
 from pathlib import Path
 
 import pytest
+from django.utils import translation
 
+from botadmin.reasons import translate
 from connectors.bridge import V1_MSGTYPES
 from connectors.demo_agent import DemoAgent
 from conversations.secrets import generate_agent_token
@@ -148,3 +150,52 @@ def test_an_agent_that_announces_less_later_gets_the_message_converted_at_delive
     message.refresh_from_db()
     assert message.status == "sent" and message.sent_as == "text"
     assert arrived(agent, message.msgid)[0]["msgtype"] == "text"
+
+
+def test_a_link_reaches_an_agent_that_sends_only_text_as_its_title_link_and_description(
+    client, bot_of
+):
+    with DemoAgent(token=generate_agent_token(), msgtypes=("text",)) as text_only:
+        bot = bot_of(text_only)
+        body = {"title": "周报", "url": "https://example.com/r", "desc": "本周进展"}
+
+        status = send_and_deliver(client, bot, json.dumps({"msgtype": "link", "link": body}))
+
+        assert status["status"] == "sent" and status["sent_as"] == "text"
+        ((part),) = arrived(text_only, status["msgid"])
+    assert part["msgtype"] == "text"
+    assert "周报" in part["text"]["content"] and "https://example.com/r" in part["text"]["content"]
+    assert part["text"]["content"].endswith("本周进展")
+
+
+def test_a_message_no_longer_sendable_when_it_leaves_fails_saying_what_the_agent_sends(
+    client, make_bot, make_conversation
+):
+    """Accepted while the agent announced files; the agent is a v1 agent by delivery time:
+    no conversion reaches what it sends, so the message fails at once (not stuck, not
+    retried) and says why."""
+    with DemoAgent(token=generate_agent_token(), msgtypes=(*V1_MSGTYPES, "file")) as agent:
+        bot = make_bot(agent_url=agent.url, agent_token=agent.token)
+        make_conversation(bot, GROUP)
+        refresh_connector_state(bot)
+        body = {"msgtype": "file", "file": {"url": "https://example.com/r.pdf"}}
+        answer = client.post(
+            "/api/send",
+            data=body,
+            content_type="application/json",
+            query_params={"secret": bot.secret, "conversation_id": GROUP},
+        )
+        assert answer.json()["errcode"] == 0, answer.json()
+        agent.msgtypes = None
+        refresh_connector_state(bot)
+
+        message = Message.objects.get(msgid=answer.json()["msgid"])
+        assert deliver(message.pk).result == "failed"
+
+    message.refresh_from_db()
+    assert message.last_error == (
+        "msgtype file cannot be sent by a Bridge agent bot; it sends image, link, miniprogram, text"
+    )
+    with translation.override("zh-hans"):
+        assert translate(message.last_error).startswith("桥接代理无法发送 msgtype file；")
+    assert agent.send_requests == []

@@ -10,10 +10,10 @@ from datetime import timedelta
 import pytest
 
 from conversations.models import Bot
-from messaging.delivery import claim_due_messages, deliver, send_and_record
+from messaging.delivery import LOOK_AHEAD, claim_due_messages, deliver, send_and_record
 from messaging.delivery import drain as drain_engine
 from messaging.models import DeliveryAttempt, Message
-from messaging.outbox import this_pid_namespace
+from messaging.outbox import CLAIM_BATCH, this_pid_namespace
 from messaging.sweeper import sweep
 from tests.messaging.conftest import drain
 
@@ -527,3 +527,40 @@ def test_a_bot_over_its_pace_does_not_hold_up_another_bots_messages_behind_it(
     assert drained.results.count("sent") == 6  # one slot of the slow bot, and all of the fast
     assert {m.msgid for m in fast} <= set(agent.sent)
     assert drained.next_due is not None  # the slow bot's next slot
+
+
+def test_a_backlog_longer_than_a_claims_look_ahead_does_not_hide_another_conversations_message(
+    agent, bridge_bot, make_conversation, queue_message, clock, settings
+):
+    """The oldest waiting messages are all stuck behind their conversation's head: the
+    claim then reads every conversation's head and finds the one that may go."""
+    settings.DELIVERY_CONVERSATION_MIN_GAP = 0
+    bridge_bot.rate_limit_per_minute = 10_000
+    bridge_bot.save()
+    stuck, other = make_conversation(bridge_bot, "wrStuck"), make_conversation(bridge_bot, "wrOk")
+    head = queue_message(stuck, TEXT)
+    Message.objects.filter(pk=head.pk).update(next_attempt_at=clock() + timedelta(minutes=5))
+    for _ in range(CLAIM_BATCH + LOOK_AHEAD):
+        queue_message(stuck, TEXT)
+    behind_the_backlog = queue_message(other, TEXT)
+
+    claimed = claim_due_messages(clock)
+
+    assert [attempt.message.pk for attempt in claimed] == [behind_the_backlog.pk]
+
+
+def test_a_lost_send_on_its_last_attempt_fails_saying_it_gave_up(
+    agent, bridge_group, queue_message, clock, settings
+):
+    settings.DELIVERY_MAX_ATTEMPTS = 1
+    message = queue_message(bridge_group, TEXT)
+    claim_due_messages(clock, ids=[message.pk])  # a worker claimed it, then died mid-call
+    clock.advance(settings.DELIVERY_SENDING_TIMEOUT + 1)
+
+    assert sweep(clock) == []  # nothing to send again
+
+    message.refresh_from_db()
+    assert message.status == "failed" and message.next_attempt_at is None
+    assert message.last_error.startswith("gave up after 1 attempts: interrupted")
+    assert message.attempts.get().outcome == "failed"
+    assert agent.send_requests == []
