@@ -122,7 +122,7 @@ class FakeAIBotServer:
         self.fail_downloads = 0
         self.silent_sends = False  # accept sends without acknowledging them
         self.kicks = 0  # disconnected_events sent (a newer subscription took a bot over)
-        self._forced: list[int] = []  # errcodes the next sends / replies are refused with
+        self._forced: list[int | None] = []  # errcodes the next sends / replies are refused with
         self._forced_uploads: dict[str, list[int]] = {stage: [] for stage in UPLOAD_STAGES}
         self._loop = asyncio.new_event_loop()
         self._http = _MediaServer(self)
@@ -165,8 +165,9 @@ class FakeAIBotServer:
 
     # --- what tests do --------------------------------------------------------------
 
-    def answer_next(self, *errcodes: int) -> None:
-        """Refuse the next sends or replies (any aibot_send_msg / aibot_respond_*) so."""
+    def answer_next(self, *errcodes: int | None) -> None:
+        """Refuse the next sends or replies (any aibot_send_msg / aibot_respond_*) so;
+        None: answer that one as usual."""
         with self.lock:
             self._forced.extend(errcodes)
 

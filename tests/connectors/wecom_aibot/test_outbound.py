@@ -9,13 +9,17 @@ import pytest
 from django.utils import timezone, translation
 
 from botadmin import http
+from botadmin.local_http import LocalServer
 from botadmin.reasons import translate
 from connectors import aibot_session, wecom_aibot_frames
 from connectors.base import Outcome
 from connectors.registry import connector_for
 from connectors.wecom_aibot import WeComAIBotConnector
+from conversations import connections
 from conversations.models import Bot, Conversation
+from devtools.receiver import Receiver
 from messaging.delivery import deliver
+from messaging.delivery_actions import check_connection
 from messaging.models import Message
 from tests.images import image_bytes
 from tests.polling import wait_until
@@ -100,6 +104,29 @@ def test_links_news_and_cards_arrive_as_template_cards(
     assert first["msgtype"] == "template_card"
     assert first["template_card"]["card_action"] == {"type": 1, "url": "https://ci.example/7"}
     assert second["template_card"] == card
+
+
+def test_news_whose_second_card_wecom_refuses_is_uncertain_saying_which_part(
+    aibot_server, aibot, group, connected, post, unpaced
+):
+    """Two articles go as two cards; the first is in the chat, so sending the message
+    again would post it twice: an operator decides instead of a retry."""
+    aibot_server.answer_next(None, -1)  # the first card as usual, then WeCom is busy
+    articles = [
+        {"title": "周报", "url": "https://example.com/1"},
+        {"title": "月报", "url": "https://example.com/2"},
+    ]
+
+    message = sent_through(
+        post, aibot, "wrGroupA", {"msgtype": "news", "news": {"articles": articles}}
+    )
+
+    assert message.status == "uncertain"
+    assert message.last_error.startswith("part 2 of 2: -1 system busy — it may have been")
+    with translation.override("zh-hans"):
+        assert translate(message.last_error).startswith("第 2 部分（共 2 部分）：-1 system busy")
+    ((_, _, first),) = aibot_server.sent
+    assert first["template_card"]["main_title"]["title"] == "周报"
 
 
 def test_an_image_is_uploaded_in_chunks_then_sent_by_media_id(
@@ -402,6 +429,66 @@ def test_a_file_is_uploaded_with_its_name_then_sent_by_media_id(
     assert aibot_server.sent[0][2] == {
         "chatid": "wrGroupA", "chat_type": 2, "msgtype": "file", "file": {"media_id": upload["media_id"]},
     }  # fmt: skip
+
+
+def test_a_file_given_by_url_is_downloaded_named_after_its_path_and_sent_by_media_id(
+    aibot_server, aibot, group, connected, post
+):
+    report = b"%PDF-1.4 weekly report"
+    with Receiver() as host:
+        host.respond(200, report, {"Content-Type": "application/pdf"})
+        url = host.url("/reports/weekly.pdf?signature=x")
+        message = sent_through(post, aibot, "wrGroupA", {"msgtype": "file", "file": {"url": url}})
+
+    assert message.status == "sent"
+    init = aibot_server.frames_of("aibot_upload_media_init")[0]["body"]
+    assert (init["type"], init["filename"]) == ("file", "weekly.pdf")
+    (upload,) = aibot_server.uploads.values()
+    assert upload["data"] == report
+
+
+def test_a_voice_given_by_url_that_is_not_amr_fails_without_an_upload(
+    aibot_server, aibot, group, connected, post
+):
+    with Receiver() as host:
+        host.respond(200, b"ID3 an mp3, not AMR", {"Content-Type": "audio/mpeg"})
+        body = {"msgtype": "voice", "voice": {"url": host.url("/note.mp3")}}
+        message = sent_through(post, aibot, "wrGroupA", body)
+
+    assert (message.status, message.last_error) == ("failed", "voice is not AMR")
+    assert not aibot_server.frames_of("aibot_upload_media_init")
+
+
+def test_a_gateway_that_died_holding_the_lease_leaves_the_message_waiting_not_failed(
+    aibot, group, post
+):
+    with LocalServer() as stopped:
+        dead_endpoint = stopped.url()  # a port nothing listens on once it stopped
+    assert connections.claim(aibot.pk, "gateway-gone", 60, endpoint=dead_endpoint, token="t")
+    answer = post(aibot, "wrGroupA", {"msgtype": "markdown", "markdown": {"content": "hi"}})
+    message = Message.objects.get(msgid=answer.json()["msgid"])
+
+    assert deliver(message.pk).result == "retry"
+
+    message.refresh_from_db()
+    assert message.status == "queued"
+    assert message.last_error.startswith("cannot reach the AI bot gateway: ")
+    with translation.override("zh-hans"):
+        assert translate(message.last_error).startswith("无法连接智能机器人网关：")
+
+
+def test_test_the_connection_says_which_gateway_holds_it_or_that_none_does(
+    aibot_server, aibot, start_gateway, superuser
+):
+    with translation.override("zh-hans"):
+        ok, text = check_connection(aibot, superuser)
+        assert (ok, translate(text)) == (False, "没有智能机器人网关持有该连接（未连接）")
+
+        start_gateway("gateway-a")
+        aibot_server.wait_connected("bot1")
+        assert wait_until(lambda: connections.status(aibot)["state"] == "connected", timeout=5)
+        ok, text = check_connection(aibot, superuser)
+        assert (ok, translate(text)) == (True, "已通过网关 gateway-a 连接（已连接）")
 
 
 # --- card clicks ----------------------------------------------------------------------------
