@@ -7,7 +7,8 @@ with FakeWeComApp(corp_id="ww1", secret="s", agent_id=1000002) as api:
     api.users = {"zhangsan": {"name": "张三", "department": [1]}}
     api.sent                 # [(path, body)] of every message/send and appchat/send accepted
     api.token_fetches        # how many gettoken calls succeeded
-    api.answer_next("message/send", 60020)   # the next call of that API answers this errcode
+    api.answer_next("message/send", 60020)   # the next call of that API (gettoken too)
+                                             # answers this errcode
     api.expire_tokens()      # every issued token now answers 42001
     api.drop_next = 1        # the next send is accepted, then the connection is cut
     api.names_readable = False   # user/get answers 48002, user/simplelist gives no names
@@ -140,20 +141,15 @@ class FakeWeComApp(LocalServer):
         with self._lock:
             self.requests.append((api, json.dumps(query), raw))
             if api == "gettoken":
-                return self._gettoken(query)
+                return self._forced_answer(api) or self._gettoken(query)
             token = query.get("access_token", "")
             expiry = self.tokens.get(token)
             if expiry is None:
                 return _error(40014, "invalid access_token")
             if expiry <= time.monotonic():
                 return _error(42001, "access_token expired")
-            forced = self._forced.get(api)
-            if forced:
-                errcode = forced.pop(0)
-                answer = _error(errcode, _ERRMSG.get(errcode, "forced by the test"))
-                if errcode == 60020:
-                    answer["errmsg"] = "not allow to access from your ip, from ip: 127.0.0.1"
-                return answer
+            if forced := self._forced_answer(api):
+                return forced
             handler = getattr(self, "_" + api.replace("/", "_"), None)
             if handler is None:
                 return _error(404, f"unknown api {api}")
@@ -167,6 +163,16 @@ class FakeWeComApp(LocalServer):
             if api == "media/upload":
                 return handler(query, raw, headers)
             return handler(query, body)
+
+    def _forced_answer(self, api: str) -> dict | None:
+        forced = self._forced.get(api)
+        if not forced:
+            return None
+        errcode = forced.pop(0)
+        answer = _error(errcode, _ERRMSG.get(errcode, "forced by the test"))
+        if errcode == 60020:
+            answer["errmsg"] = "not allow to access from your ip, from ip: 127.0.0.1"
+        return answer
 
     def _gettoken(self, query: dict) -> dict:
         if query.get("corpid") != self.corp_id:

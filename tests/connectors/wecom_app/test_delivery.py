@@ -4,15 +4,19 @@ import threading
 
 import pytest
 from django.core.cache import cache
+from django.utils import translation
 
+from botadmin.reasons import translate
 from connectors import wecom_app_api
 from connectors.registry import connector_for
 from conversations.models import Bot, Conversation
 from devtools.receiver import Receiver
+from messaging.delivery import deliver
+from messaging.delivery_actions import check_connection
 from messaging.models import DeliveryAttempt, Message
 from tests.messaging.test_wecom_robot_delivery import png_bytes
 
-from .conftest import AGENT_ID
+from .conftest import AGENT_ID, CORP_ID
 
 
 def test_text_and_markdown_reach_message_send_with_one_token_for_many_sends(
@@ -200,6 +204,53 @@ def test_missing_permissions_pause_the_bot_saying_which(
 
     app_bot.refresh_from_db()
     assert app_bot.paused_at is not None and str(errcode) in app_bot.paused_reason
+
+
+@pytest.mark.parametrize(
+    ("errcode", "paused_reason"),
+    [
+        (-1, ""),  # busy: the next try may get one
+        (60020, "企业微信拒绝来自 127.0.0.1 的调用（60020）"),
+        (48001, "企业微信未给应用发放 access token：gettoken: 48001 forced by the test"),
+    ],
+    ids=["busy", "untrusted-ip", "refused"],
+)
+def test_a_refused_access_token_pauses_the_bot_only_when_waiting_cannot_help(
+    errcode, paused_reason, app_api, app_bot, member, queue_message, clock
+):
+    app_api.answer_next("gettoken", errcode)
+    message = queue_message(member, {"msgtype": "text", "text": {"content": "hi"}})
+
+    assert deliver(message.pk, clock).result == "retry"
+
+    app_bot.refresh_from_db()
+    with translation.override("zh-hans"):
+        assert translate(app_bot.paused_reason).startswith(paused_reason)
+    assert bool(app_bot.paused_at) == bool(paused_reason)
+    assert app_api.sent == [] and message.attempts.get().errcode == errcode
+
+
+def test_test_the_connection_reads_the_departments_and_says_what_works_or_why_not(
+    app_api, app_bot, superuser
+):
+    with translation.override("zh-hans"):
+        ok, text = check_connection(app_bot, superuser)
+        assert ok
+        assert (
+            translate(text) == f"access token 和通讯录权限均正常（企业 {CORP_ID}，应用 {AGENT_ID}）"
+        )
+
+        cache.clear()  # no token kept: the next check asks for one
+        app_api.answer_next("gettoken", 60020)
+        ok, text = check_connection(app_bot, superuser)
+        assert not ok and translate(text).startswith("企业微信拒绝来自 127.0.0.1 的调用（60020）")
+
+        app_api.answer_next("department/simplelist", 60011)
+        ok, text = check_connection(app_bot, superuser)
+        assert (ok, text) == (
+            False,
+            "department/simplelist: 60011 no privilege to access/modify contact/party/agent",
+        )
 
 
 def test_a_wrong_secret_pauses_the_bot_and_is_never_logged(

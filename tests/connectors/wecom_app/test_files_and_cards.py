@@ -167,6 +167,32 @@ def test_a_mini_program_notice_is_refused_by_wecom_for_an_unlinked_mini_program(
     assert message.status == "failed" and "appid" in message.last_error
 
 
+def test_a_mini_program_to_an_app_chat_of_a_bot_with_notices_is_a_link_to_its_web_page(
+    app_api, app_bot, chat, queue_message, run_queue
+):
+    """App chats take no mini program notice: a web page goes as a link (a news article
+    without a description), a mini program page cannot go at all."""
+    app_bot.connector_settings = app_settings(miniprogram_notice=True)
+    app_bot.save()
+    web = {"appid": "wx123456", "title": "报销", "page_path": "https://example.com/claim"}
+    sent = queue_message(chat, {"msgtype": "miniprogram", "miniprogram": web})
+    unsendable = queue_message(chat, {"msgtype": "miniprogram", "miniprogram": MINI})
+
+    run_queue()
+
+    ((path, body),) = app_api.sent
+    assert (path, body["msgtype"]) == ("appchat/send", "news")
+    assert body["news"] == {"articles": [{"title": "报销", "url": "https://example.com/claim"}]}
+    sent.refresh_from_db()
+    unsendable.refresh_from_db()
+    assert sent.status == "sent"
+    assert unsendable.status == "failed"
+    assert unsendable.last_error == (
+        "WeCom's app chats take no mini program notice, and its page is no web URL to link "
+        "to instead"
+    )
+
+
 def test_the_api_accepts_a_file_for_an_app_bot_and_refuses_a_bad_one(client, app_bot, member):
     def send(body):
         return client.post(
