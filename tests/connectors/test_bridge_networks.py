@@ -4,7 +4,10 @@ import pytest
 
 from botadmin import http
 from connectors.bridge import BridgeSettings
+from messaging.delivery import deliver
 from messaging.delivery_actions import check_connection
+from messaging.models import Message
+from messaging.sending import accept_outbound
 
 
 @pytest.fixture
@@ -17,6 +20,28 @@ def test_an_agent_outside_the_networks_is_never_called(elsewhere, bridge_bot, ag
     assert not ok
     assert "agent URL refused" in text and "outside the allowed networks" in text
     assert agent.contact_requests == []
+
+
+def test_a_message_to_an_agent_outside_the_networks_fails_at_once_and_is_never_sent(
+    elsewhere, bridge_bot, make_conversation, agent
+):
+    """The networks were narrowed after the bot was saved: its messages fail, saying why,
+    instead of being retried toward an address the operator ruled out."""
+    group = make_conversation(bridge_bot, "wrDemoGroup0001")
+    message = accept_outbound(
+        bot=bridge_bot,
+        conversation_id=group.conversation_id,
+        body={"msgtype": "text", "text": {"content": "hi"}},
+        source=Message.Source.API,
+    )
+
+    assert deliver(message.pk).result == "failed"
+
+    message.refresh_from_db()
+    assert message.last_error == (
+        "agent URL refused: 127.0.0.1 resolves to 127.0.0.1, outside the allowed networks"
+    )
+    assert agent.send_requests == []
 
 
 def test_an_agent_inside_the_networks_answers(settings, bridge_bot):

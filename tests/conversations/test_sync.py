@@ -10,6 +10,8 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import translation
 
 from audit.models import OperatorAction
+from botadmin.local_http import Answer, LocalServer, Request
+from botadmin.reasons import translate
 from conversations import sync
 from conversations.models import SyncRun
 from devtools.receiver import Receiver
@@ -315,3 +317,85 @@ def test_the_periodic_sync_leaves_out_bots_that_cannot_list_contacts(aibot, make
     started = sync.sync_due_bots()
     assert [run.bot for run in started] == [other]
     assert not aibot.sync_runs.exists()
+
+
+# --- An agent that breaks the protocol --------------------------------------------------
+
+
+class ScriptedAgent(LocalServer):
+    """An agent answering each path as scripted (anything else 404): /capabilities,
+    /users and /groups each answer the same whatever the cursor."""
+
+    def __init__(self, answers: dict[str, Answer]):
+        super().__init__()
+        self.answers = answers
+
+    def handle(self, request: Request) -> Answer:
+        return self.answers.get(request.path, Answer(404, {"errcode": 404, "errmsg": "not found"}))
+
+
+def page(data, next_cursor=None) -> Answer:
+    return Answer(200, {"errcode": 0, "errmsg": "ok", "data": data, "next_cursor": next_cursor})
+
+
+ALICE = {"conversation_id": "wmU1", "name": "Alice"}
+
+
+@pytest.mark.parametrize(
+    ("answers", "error"),
+    [
+        (
+            {"/capabilities": Answer(401, {"errcode": 401, "errmsg": "bad token"})},
+            "the agent refused botadmin's token (HTTP 401)",
+        ),
+        (
+            {"/capabilities": Answer(200, {"errcode": 40035, "errmsg": "no"})},
+            "agent error: errcode 40035",
+        ),
+        ({"/capabilities": Answer(200, {"msgtypes": ["text"]})}, "protocol error: no errcode"),
+        (
+            {"/capabilities": Answer(200, {"errcode": 0, "msgtypes": "text"})},
+            "protocol error: `msgtypes` must be a list of strings",
+        ),
+        (
+            {"/users": page({"wmU1": ALICE})},
+            "protocol error: `data` must be a list and `next_cursor` a string or null",
+        ),
+        ({"/users": page([ALICE], next_cursor=2)}, "protocol error: `data` must be a list"),
+        (
+            {"/users": page([{"conversation_id": 7, "name": "Bob"}])},
+            "protocol error: a bad contact",
+        ),
+        ({"/users": page([ALICE], "p2")}, "protocol error: the agent repeated cursor 'p2'"),
+    ],
+    ids=[
+        "token-refused",
+        "errcode",
+        "no-errcode",
+        "msgtypes-not-a-list",
+        "data-not-a-list",
+        "cursor-not-a-string",
+        "bad-item",
+        "same-cursor-again",
+    ],
+)
+def test_an_agent_breaking_the_protocol_fails_the_run_saying_how_and_removes_nothing(
+    make_bot, make_conversation, answers, error
+):
+    with ScriptedAgent({"/users": page([ALICE]), "/groups": page([]), **answers}) as agent:
+        bot = make_bot(agent_url=agent.url(), agent_token="t" * 40)
+        make_conversation(bot, "wrKept", name="Kept")
+
+        run = do_sync(bot)
+
+    assert run.outcome == SyncRun.Outcome.FAILED
+    assert run.error.startswith(error), run.error
+    assert states(bot)["wrKept"] == ("Kept", True)  # not seen, yet not removed
+
+
+def test_a_protocol_error_reads_in_chinese(make_bot):
+    with ScriptedAgent({"/capabilities": Answer(403, {"errcode": 403})}) as agent:
+        run = do_sync(make_bot(agent_url=agent.url(), agent_token="t" * 40))
+
+    with translation.override("zh-hans"):
+        assert translate(run.error) == "代理拒绝了 botadmin 的令牌（HTTP 403）"
