@@ -6,11 +6,14 @@ import struct
 import zlib
 
 import pytest
+from django.utils import translation
 
+from botadmin.reasons import translate
 from connectors.base import ConnectorError
 from connectors.registry import connector_for
 from devtools.receiver import Receiver
 from messaging.delivery import deliver
+from messaging.delivery_actions import check_connection
 from messaging.models import DeliveryAttempt, Message
 
 
@@ -190,6 +193,27 @@ def test_read_timeout_from_the_robot_is_uncertain(
     assert "no answer" in message.last_error
 
 
+@pytest.mark.parametrize(
+    ("status", "result"),
+    [(200, "uncertain"), (500, "uncertain"), (502, "retry")],
+    ids=["200", "500", "502"],
+)
+def test_an_answer_that_is_not_wecoms_json_is_retried_only_when_nothing_was_posted(
+    wecom_group, queue_message, clock, settings, status, result
+):
+    """WeCom answers 200 with JSON; a page from something in front of it may come after
+    the message was posted (uncertain), except a 502 / 503 / 429 in front of WeCom."""
+    with Receiver() as front:
+        front.respond(status, b"<html>gateway page</html>", {"Content-Type": "text/html"})
+        settings.WECOM_API_BASE = front.url("")
+        message = queue_message(wecom_group, {"msgtype": "text", "text": {"content": "hi"}})
+
+        assert deliver(message.pk, clock).result == result
+
+    attempt = message.attempts.get()
+    assert attempt.http_status == status and "gateway page" in attempt.response_text
+
+
 def test_robot_unreachable_is_retried_because_nothing_was_posted(
     wecom_group, queue_message, clock, settings
 ):
@@ -250,6 +274,31 @@ def test_check_connection_reports_good_and_bad_robot_keys(
     with pytest.raises(ConnectorError, match="旧群: 93000"):
         connector_for(wecom_bot).check()
     assert wecom.messages == []  # probing posts nothing
+
+
+def test_check_connection_without_a_keyed_group_says_so(wecom, wecom_bot, make_conversation):
+    make_conversation(wecom_bot, "wrOff", robot_key="key-sales", is_active=False)
+    make_conversation(wecom_bot, "wrNoKey", robot_key="")
+
+    ok, text = check_connection(wecom_bot, None)
+
+    assert (ok, text) == (False, "no active conversation has a robot key")
+    assert wecom.requests == []
+
+
+def test_check_connection_names_a_group_whose_key_check_gets_no_errcode(
+    wecom_bot, make_conversation, settings
+):
+    make_conversation(wecom_bot, "wrSales", name="销售群", robot_key="key-sales")
+    with Receiver() as front:
+        front.respond(502, b"bad gateway")
+        settings.WECOM_API_BASE = front.url("")
+
+        ok, text = check_connection(wecom_bot, None)
+
+    assert not ok and text.startswith("销售群: WeCom did not answer the key check (")
+    with translation.override("zh-hans"):
+        assert translate(text).startswith("销售群：企业微信没有应答密钥检查（")
 
 
 def test_every_attempt_is_logged_with_its_answer(wecom, wecom_group, queue_message, clock):
