@@ -282,6 +282,34 @@ def test_the_primary_endpoint_follows_the_bots_webhook_url(make_bot, receiver):
     assert endpoint.is_active is False
 
 
+def test_a_new_webhook_url_re_enables_a_disabled_primary_endpoint_and_what_waited_goes_there(
+    hooked_bot, receiver, record
+):
+    """The endpoint was disabled for failing; the operator points the bot elsewhere."""
+    receiver.respond(500)
+    failed = record(hooked_bot)
+    assert attempt_delivery(failed.pk) == "failure"
+    endpoint = WebhookEndpoint.objects.get(bot=hooked_bot, is_primary=True)
+    endpoint.disabled_at, endpoint.disabled_reason = timezone.now(), "kept failing"
+    endpoint.save()
+    waited = record(hooked_bot)
+    assert attempt_delivery(waited.pk) is None  # disabled: it waits
+
+    with Receiver() as fixed:
+        hooked_bot.webhook_url = fixed.url("/hook")
+        hooked_bot.save()
+
+        assert forward_due() == ["success", "success"]
+        assert len(fixed.requests) == 2
+
+    endpoint.refresh_from_db()
+    assert (endpoint.url, endpoint.disabled_at, endpoint.failure_streak) == (
+        fixed.url("/hook"),
+        None,
+        0,
+    )
+
+
 def test_an_endpoint_switched_off_gets_no_deliveries(hooked_bot, record):
     WebhookEndpoint.objects.update(is_active=False)
 
