@@ -369,6 +369,29 @@ def test_the_next_runs_in_a_repeated_hour_show_which_pass_they_are_in(
     assert "".join(f"<li>{t}</li>" for t in expected) in detail
 
 
+@pytest.mark.parametrize(
+    ("query", "error"),
+    [
+        (
+            {"kind": "daily", "time": "09:00", "until": "2026-13-45"},
+            "请按 YYYY-MM-DD 输入结束日期。",
+        ),
+        ({"kind": "monthly", "time": "09:00"}, "请选择 1 到 31 之间的日期。"),
+        ({"kind": "monthly", "time": "09:00", "month_day": "first"}, "请选择 1 到 31 之间的日期。"),
+        ({"kind": "fortnightly", "time": "09:00"}, "未知的计划类型：fortnightly"),
+    ],
+    ids=["bad-end-date", "monthly-without-day", "day-not-a-number", "unknown-kind"],
+)
+def test_the_schedule_preview_says_what_is_wrong_while_the_operator_types(
+    client, superuser, query, error
+):
+    client.force_login(superuser)
+
+    answer = client.get("/console/announcements/schedule-preview/", query).json()
+
+    assert answer == {"times": [], "error": error}
+
+
 def test_pages_need_a_login(client):
     response = client.get("/console/announcements/")
     assert response.status_code == 302
