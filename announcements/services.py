@@ -101,9 +101,7 @@ def save_announcement(
             announcement.next_run_at = None
         else:
             announcement.status = Announcement.Status.ACTIVE
-            announcement.next_run_at = schedule.first_run(now)
-            if announcement.next_run_at is None:
-                announcement.status = Announcement.Status.FINISHED
+            announcement.next_run_at = schedule.first_run(now)  # a time: checked above
         announcement.save()
         announcement.conversations.set(
             Conversation.objects.filter(bot=draft.bot, pk__in=draft.conversation_ids)

@@ -55,9 +55,8 @@ def slot_width(per_minute: int) -> float:
 
 
 def take_bot_slots(bot_id: int, per_minute: int, now: float, wanted: int) -> tuple[int, float]:
-    """How many of `wanted` messages may leave now, and seconds until the others may try."""
-    if wanted <= 0:
-        return 0, 0.0
+    """How many of `wanted` (one or more) messages may leave now, and seconds until the
+    others may try."""
     if per_minute < FAST_RATE:
         wait = take_bot_slot(bot_id, per_minute, now)
         return (1, 0.0) if wait == 0 else (0, wait)
