@@ -7,7 +7,7 @@ import time
 from datetime import UTC, datetime
 
 from botadmin.celery import app as celery_app
-from messaging.tasks import wake_at
+from messaging.tasks import deliver_messages, wake_at
 from tests.messaging.support import delivery_wake_ups_waiting
 
 
@@ -29,4 +29,21 @@ def test_workers_finishing_together_publish_one_wake_up(transactional_db):
     wake_at(due)
     wake_at(due)
 
+    assert delivery_wake_ups_waiting() == 1
+
+
+TEXT = {"msgtype": "text", "text": {"content": "hi"}}
+
+
+def test_a_drain_leaving_a_paced_message_publishes_its_wake_up(
+    agent, bridge_bot, make_conversation, queue_message
+):
+    first = queue_message(make_conversation(bridge_bot, "wrA"), TEXT)
+    paced = queue_message(make_conversation(bridge_bot, "wrB"), TEXT)  # 20 a minute: 3 s later
+    celery_app.control.purge()
+
+    assert deliver_messages([first.pk, paced.pk]) == 1
+
+    paced.refresh_from_db()
+    assert paced.status == "queued" and paced.next_attempt_at is not None
     assert delivery_wake_ups_waiting() == 1
