@@ -10,6 +10,7 @@ validation error; the OpenAPI description comes from `openapi_extra`.
 """
 
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest
 from django.http.multipartparser import MultiPartParserError
 from ninja import Router, Schema
@@ -103,6 +104,10 @@ def _media_part(request: HttpRequest):
     refuse_body_over(request, settings.BOTADMIN_UPLOAD_MEDIA_MAX_BODY_BYTES)
     try:
         media = request.FILES.get("media") or next(iter(request.FILES.values()), None)
+    except RequestDataTooBig:
+        # A file sent without a file name is read as a form field, and Django caps those
+        # (DATA_UPLOAD_MAX_MEMORY_SIZE): the same mistake as a small one, not a large body.
+        media = None
     except MultiPartParserError as error:
         raise Err.INVALID_PARAMETER.error(f"invalid parameter: multipart body: {error}") from None
     if media is None:
