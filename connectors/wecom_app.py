@@ -48,7 +48,7 @@ from .base import (
 )
 from .filenames import attachment_name
 from .voice import is_amr
-from .wecom_app_contacts import VisibleRange
+from .wecom_app_contacts import VisibleRange, agent_list
 from .wecom_app_crypto import generate_encoding_aes_key, generate_token
 
 if TYPE_CHECKING:
@@ -76,6 +76,8 @@ NOBODY_REACHED = gettext_noop(
 MEDIA_MSGTYPES = ("image", "file", "voice")
 MEDIA_MAX_BYTES = {"image": IMAGE_MAX_BYTES, "file": FILE_MAX_BYTES, "voice": VOICE_MAX_BYTES}
 TRUSTED_IP_ERRCODE = 60020
+# The bot's AgentId is not the app whose secret it has (or no app at all).
+AGENT_ID_ERRCODE = 40056
 # gettoken answers meaning the settings themselves are wrong.
 CREDENTIAL_ERRCODES = frozenset({40001, 40013, 40091, 41002, 41004})
 # WeCom drops excess messages silently: ≤ 30 a minute and ≤ 1,000 an hour to
@@ -303,6 +305,9 @@ class WeComAppConnector(Connector):
         elif errcode == TRUSTED_IP_ERRCODE:
             result.outcome = Outcome.RETRY  # nothing was sent; it waits for the resume
             result.account_problem = trusted_ip_reason(errmsg)
+        elif errcode == AGENT_ID_ERRCODE:
+            result.outcome = Outcome.RETRY  # no message can go out until the settings change
+            result.account_problem = agent_id_reason(self.app.agent_id, errmsg)
         elif errcode in PERMISSION_ERRCODES:
             result.outcome = Outcome.RETRY
             result.account_problem = Reason(
@@ -318,18 +323,7 @@ class WeComAppConnector(Connector):
         if not error.reached:
             return SendResult(Outcome.RETRY, error.detail)
         result = SendResult(Outcome.RETRY, error.detail, errcode=error.errcode)
-        if error.errcode == TRUSTED_IP_ERRCODE:
-            result.account_problem = trusted_ip_reason(error.detail)
-        elif error.errcode in CREDENTIAL_ERRCODES:
-            result.account_problem = Reason(
-                gettext_noop(
-                    "WeCom refuses the corp ID or app secret (%(detail)s): correct the bot's settings, then resume it."
-                ),
-                detail=error.detail,
-            )
-        elif error.errcode not in RETRY_ERRCODES:
-            no_token = gettext_noop("WeCom gives the app no access token: %(detail)s")
-            result.account_problem = Reason(no_token, detail=error.detail)
+        result.account_problem = token_refusal(error) or ""
         return result
 
     def wire_body(self, body: dict, to_chat: bool) -> dict:
@@ -460,11 +454,7 @@ class WeComAppConnector(Connector):
         try:
             response, answer = api.call(self.app, method, path, **kwargs)
         except api.TokenError as error:
-            raise ConnectorError(
-                trusted_ip_reason(error.detail)
-                if error.errcode == TRUSTED_IP_ERRCODE
-                else error.detail
-            ) from None
+            raise ConnectorError(token_refusal(error) or error.detail) from None
         except (requests.RequestException, http.UnsafeURLError) as error:
             # The exception's text holds the request URL, access token included.
             raise ConnectorError(f"{path}: {error.__class__.__name__}", detail=str(error)) from None
@@ -473,7 +463,14 @@ class WeComAppConnector(Connector):
             raise ConnectorError(unexpected, detail=response.text[:200])
         errcode = int(answer.get("errcode", 0) or 0)
         if errcode != 0:
-            error = ConnectorError(f"{path}: {errcode} {answer.get('errmsg', '')}"[:500])
+            errmsg = str(answer.get("errmsg", ""))
+            if errcode == AGENT_ID_ERRCODE:
+                text = agent_id_reason(self.app.agent_id, errmsg)
+            elif errcode == TRUSTED_IP_ERRCODE:
+                text = trusted_ip_reason(errmsg)
+            else:
+                text = f"{path}: {errcode} {errmsg}"[:500]
+            error = ConnectorError(text)
             error.errcode = errcode
             raise error
         return answer
@@ -520,12 +517,29 @@ class WeComAppConnector(Connector):
         return str(self._get("appchat/create", method="POST", json=body)["chatid"])
 
     def check(self) -> str:
-        """Fetch a token and read the department list: nothing is posted."""
-        self._get("department/simplelist")
+        """agent/get: checks the secret and the AgentId together, and says whether the app is
+        enabled and whom it sees. Nothing is posted."""
+        agent = self._get("agent/get", params={"agentid": self.app.agent_id})
+        name = str(agent.get("name") or "")
+        if agent.get("close"):
+            disabled = gettext_noop(
+                "the app %(name)s (agent %(agent)s) is disabled (停用) in WeCom's admin console: "
+                "enable it, or it sends nothing"
+            )
+            raise ConnectorError(Reason(disabled, name=name, agent=self.app.agent_id))
         works = gettext_noop(
-            "access token and contact access work (corp %(corp)s, agent %(agent)s)"
+            "the app %(name)s answers (corp %(corp)s, agent %(agent)s): enabled; visible to "
+            "%(departments)s departments, %(members)s members and %(tags)s tags"
         )
-        return Reason(works, corp=self.app.corp_id, agent=self.app.agent_id)
+        return Reason(
+            works,
+            name=name,
+            corp=self.app.corp_id,
+            agent=self.app.agent_id,
+            departments=len(agent_list(agent, "allow_partys", "partyid")),
+            members=len(agent_list(agent, "allow_userinfos", "user")),
+            tags=len(agent_list(agent, "allow_tags", "tagid")),
+        )
 
 
 def _media_errcode(answer: dict | None) -> int:
@@ -553,6 +567,36 @@ def _nobody_reached(touser: str, unreached: dict[str, str]) -> bool:
         return False
     named = {user.strip().lower() for ids in unreached.values() for user in ids.split("|")}
     return all(user.strip().lower() in named for user in touser.split("|"))
+
+
+def token_refusal(error: api.TokenError) -> Reason | None:
+    """Why WeCom gives the app no access token, worded for the operator; None when
+    asking again may help (WeCom busy or unreachable)."""
+    if not error.reached or error.errcode in RETRY_ERRCODES:
+        return None
+    if error.errcode == TRUSTED_IP_ERRCODE:
+        return trusted_ip_reason(error.detail)
+    if error.errcode in CREDENTIAL_ERRCODES:
+        return Reason(
+            gettext_noop(
+                "WeCom refuses the corp ID or app secret (%(detail)s): correct the bot's settings, then resume it."
+            ),
+            detail=error.detail,
+        )
+    return Reason(
+        gettext_noop("WeCom gives the app no access token: %(detail)s"), detail=error.detail
+    )
+
+
+def agent_id_reason(agent_id: int, errmsg: str) -> Reason:
+    return Reason(
+        gettext_noop(
+            "WeCom refuses agent ID %(agent)s (40056 %(errmsg)s): it is not the AgentId of the "
+            "app whose secret the bot has. Correct the bot's settings, then resume it."
+        ),
+        agent=agent_id,
+        errmsg=errmsg,
+    )
 
 
 def trusted_ip_reason(errmsg: str) -> Reason:

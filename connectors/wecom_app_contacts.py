@@ -34,7 +34,7 @@ class VisibleRange:
         agent = get("agent/get", params={"agentid": agent_id})
         departments = _ids(get("department/simplelist").get("department_id"))
         members: dict[str, dict] = {}
-        for tagid in _field(agent, "allow_tags", "tagid"):
+        for tagid in agent_list(agent, "allow_tags", "tagid"):
             tag = get("tag/get", params={"tagid": tagid})
             for entry in tag.get("userlist") or []:
                 item = _member(entry)
@@ -46,7 +46,7 @@ class VisibleRange:
                 )
         named = [
             str(entry.get("userid") or "")
-            for entry in _field(agent, "allow_userinfos", "user")
+            for entry in agent_list(agent, "allow_userinfos", "user")
             if isinstance(entry, dict)
         ]
         members.update(_named_members([u for u in named if u and u not in members], get))
@@ -94,7 +94,7 @@ def _member(entry) -> dict | None:
     }
 
 
-def _field(answer: dict, outer: str, inner: str) -> list:
+def agent_list(answer: dict, outer: str, inner: str) -> list:
     """agent/get's lists, e.g. allow_tags.tagid."""
     container = answer.get(outer)
     value = container.get(inner) if isinstance(container, dict) else None

@@ -17,6 +17,7 @@ with FakeWeComApp(corp_id="ww1", secret="s", agent_id=1000002) as api:
     api.unlicensed = {"lisi"}    # sent to, but named in `unlicenseduser`
     api.all_invalid_errcode = 0  # no valid recipient: errcode 0 + invaliduser, not 81013
     api.linked_miniprograms = {"wx…"}   # appids a miniprogram_notice may open
+    api.app_closed = True        # the app is disabled (停用): agent/get answers close 1
 
 HTTP 200 with a JSON errcode always; an unknown or expired token → 40014 /
 42001; message/send: invaliduser for unknown members, lowercased (81013 when
@@ -24,9 +25,10 @@ none is valid), unlicenseduser for unlicensed ones; appchat/send only to chats
 created by appchat/create; media/upload gives a media_id valid 3 days (a voice:
 AMR, ≤ 2 MB); media/get serves uploaded bytes; template_card needs a card_type
 (members only); miniprogram_notice only for linked appids; user/list_id refuses
-the app (48002: only the contact sync secret may list the corp); agent/get,
-department/simplelist, user/simplelist and tag/get answer within the app's
-visible range.
+the app (48002: only the contact sync secret may list the corp); agent/get
+answers the app's details for its own AgentId (40056 for another, and for a
+message/send naming another); department/simplelist, user/simplelist and
+tag/get answer within the app's visible range.
 """
 
 from __future__ import annotations
@@ -91,6 +93,7 @@ class FakeWeComApp(LocalServer):
         # with the lone recipient in `invaliduser` (set 0 for that).
         self.all_invalid_errcode = 81013
         self.linked_miniprograms: set[str] = set()
+        self.app_closed = False
         # The app's visible range (可见范围): departments with their subdepartments,
         # members by name, tags ({tagid: {"users": [...], "parties": [...]}}).
         self.visible_departments: list[int] = [1]
@@ -283,9 +286,17 @@ class FakeWeComApp(LocalServer):
             "errmsg": "ok",
             "agentid": self.agent_id,
             "name": "botadmin",
+            "square_logo_url": "https://p.qlogo.cn/bizmail/botadmin/0",
+            "description": "",
             "allow_userinfos": {"user": [{"userid": u} for u in self.visible_users]},
             "allow_partys": {"partyid": list(self.visible_departments)},
             "allow_tags": {"tagid": list(self.tags)},
+            "close": 1 if self.app_closed else 0,
+            "redirect_domain": "",
+            "report_location_flag": 0,
+            "isreportenter": 0,
+            "home_url": "",
+            "customized_publish_status": 0,
         }
 
     def _subtree(self, root: int) -> list[dict]:
@@ -382,6 +393,7 @@ _ERRMSG = {
     42001: "access_token expired",
     45009: "api freq out of limit",
     45033: "api concurrent out of limit",
+    40056: "invalid agentid",
     48002: "api forbidden",
     60011: "no privilege to access/modify contact/party/agent",
     60020: "not allow to access from your ip",

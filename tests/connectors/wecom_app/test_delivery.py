@@ -311,3 +311,23 @@ def test_members_are_paced_to_wecoms_silent_limits(
     span = (sent[len(sent) - 1] - sent[0]).total_seconds()
     # 31 messages to one member never fit in one minute (WeCom would drop the 31st).
     assert span >= 60
+
+
+def test_a_wrong_agent_id_pauses_the_bot_instead_of_failing_each_message(
+    app_api, app_bot, member, queue_message, run_queue
+):
+    settings = dict(app_bot.connector_settings, agent_id="1000003")
+    Bot.objects.filter(pk=app_bot.pk).update(connector_settings=settings)
+    messages = [
+        queue_message(member, {"msgtype": "text", "text": {"content": f"n{n}"}}) for n in range(3)
+    ]
+
+    run_queue()
+
+    app_bot.refresh_from_db()
+    assert app_bot.paused_at is not None
+    assert "40056" in app_bot.paused_reason and "1000003" in app_bot.paused_reason
+    with translation.override("zh-hans"):
+        assert "请修正机器人的设置" in app_bot.paused_reason.translated()
+    assert {Message.objects.get(pk=m.pk).status for m in messages} == {"queued"}
+    assert [r[0] for r in app_api.requests].count("message/send") == 1
