@@ -9,6 +9,9 @@
   are expected and dropped by their MsgId (events: sender + time + event + the
   rest of the event).
 * Anything that fails verification is refused with 403 and stored nowhere.
+* A member's `unsubscribe` (removed from the app's visible range, or gone from the
+  corp) makes their conversation inactive, as a contact sync would; `subscribe`
+  active again. Both are stored and forwarded like any event.
 
 The bot id in the URL only finds the bot; the token and key prove the sender.
 The outcome of the last URL check and the last callback is kept in the cache
@@ -47,6 +50,9 @@ _REPEATED = {"SelectedItem", "OptionId", "item", "Item"}
 # A card click's one-time code to update the card with, not part of what was clicked.
 _NOT_IDENTIFYING = {"Event", "ResponseCode"}
 MSGID_MAX_LENGTH = 128  # Message.upstream_msgid
+# A member's events that say whether the app can reach them: sends to one who
+# unsubscribed fail until they subscribe again.
+REACHABLE_AFTER = {"subscribe": True, "unsubscribe": False}
 # Received media: a reference to fetch with media/get within 3 days (the bytes
 # are not fetched here: the media archive's worker asks WeComAppConnector.fetch_media).
 MEDIA_REFERENCE = "wecom_app_media"
@@ -216,11 +222,22 @@ def _store(bot: Bot, body: dict) -> HttpResponse:
 
     try:
         inbound = parse_callback(json.dumps(body, ensure_ascii=False).encode())
-        record_inbound(bot, inbound)
+        stored = record_inbound(bot, inbound)
     except ApiError as error:
         # Verified but not storable (e.g. a NUL character): WeCom's repeats cannot help.
         logger.warning("WeCom app callback for bot %s not stored: %s", bot.pk, error)
         _note(bot.pk, "callback", False, str(error))
         return HttpResponse(b"", content_type="text/plain")
+    if stored is not None:  # not for a repeat, which may come after a newer event
+        _record_reachable(bot, body)
     _note(bot.pk, "callback", True, body["msgtype"])
     return HttpResponse(b"", content_type="text/plain")
+
+
+def _record_reachable(bot: Bot, body: dict) -> None:
+    from conversations.activity import record_reachable
+
+    event = body.get("event") if body["msgtype"] == "event" else None
+    reachable = REACHABLE_AFTER.get(event.get("Event")) if isinstance(event, dict) else None
+    if reachable is not None:
+        record_reachable(bot, body["conversation_id"], reachable=reachable)

@@ -1,4 +1,5 @@
-"""What a message tells about its conversation: that it exists, its kind and name, when it last received a message.
+"""What a message tells about its conversation: that it exists, its kind and name, when it
+last received a message, and whether the bot can still reach it.
 
 Only the conversations app writes `Conversation` rows; messaging calls
 `record_seen_in_message` when it stores an inbound message, inside the same
@@ -8,6 +9,8 @@ transaction.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+
+from django.utils import timezone
 
 from .models import Bot, Conversation
 
@@ -54,3 +57,15 @@ def record_seen_in_message(
             **changed, last_inbound_at=at, updated_at=at
         )
     return conversation
+
+
+def record_reachable(bot: Bot, conversation_id: str, *, reachable: bool) -> bool:
+    """The other side says the bot can no longer reach this member (they left its range)
+    or can again: the conversation inactive, as a contact sync leaves a member it no longer
+    sees, or active. The next complete sync has the last word. True when it changed."""
+    changed = (
+        Conversation.objects.filter(bot=bot, conversation_id=conversation_id)
+        .exclude(is_active=reachable)
+        .update(is_active=reachable, updated_at=timezone.now())
+    )
+    return bool(changed)

@@ -295,3 +295,30 @@ def test_two_contact_changes_in_one_second_are_two_events_and_each_repeat_is_dro
 
     created = Message.objects.order_by("pk").values_list("body__event__UserID", flat=True)
     assert list(created) == ["wangwu", "zhaoliu"]
+
+
+def _listed_users(client, bot) -> list[str]:
+    return [
+        u["conversation_id"]
+        for u in client.get("/api/users", {"secret": bot.secret}).json()["data"]
+    ]
+
+
+def test_a_member_who_unsubscribes_is_inactive_until_they_subscribe_again(client, app_bot, member):
+    assert post_encrypted(client, app_bot, _callback("unsubscribe_zhangsan")).status_code == 200
+
+    member.refresh_from_db()
+    assert not member.is_active  # as a sync leaves a member it no longer sees
+    assert "zhangsan" not in _listed_users(client, app_bot)
+
+    assert post_encrypted(client, app_bot, _callback("subscribe_zhangsan")).status_code == 200
+
+    member.refresh_from_db()
+    assert member.is_active and "zhangsan" in _listed_users(client, app_bot)
+    events = Message.objects.filter(conversation=member).order_by("pk")
+    assert [m.body["event"]["Event"] for m in events] == ["unsubscribe", "subscribe"]
+
+    # WeCom's repeat of the older unsubscribe, after the subscribe, changes nothing.
+    assert post_encrypted(client, app_bot, _callback("unsubscribe_zhangsan")).status_code == 200
+    member.refresh_from_db()
+    assert member.is_active
