@@ -9,6 +9,12 @@
   are expected and dropped by their MsgId (events: sender + time + event + the
   rest of the event).
 * Anything that fails verification is refused with 403 and stored nowhere.
+* Events from `sys` (WeCom itself: contact changes, batch job results) are about
+  the corp, not a conversation: no conversation is made for them and nothing is
+  stored or forwarded (the webhook carries the messages of conversations, as the
+  AI bot's connection events are not forwarded either). A contact change, or a
+  batch job that changed contacts, asks for a contact sync of the bot, once for a
+  burst (`conversations.sync.request_sync_after_change`).
 * A member's `unsubscribe` (removed from the app's visible range, or gone from the
   corp) makes their conversation inactive, as a contact sync would; `subscribe`
   active again. Both are stored and forwarded like any event.
@@ -50,6 +56,14 @@ _REPEATED = {"SelectedItem", "OptionId", "item", "Item"}
 # A card click's one-time code to update the card with, not part of what was clicked.
 _NOT_IDENTIFYING = {"Event", "ResponseCode"}
 MSGID_MAX_LENGTH = 128  # Message.upstream_msgid
+# The sender of WeCom's own events (a contact change, a batch job's result).
+SYSTEM_SENDER = "sys"
+# Events about the corp, not a member, whatever their sender (WeCom's sample of
+# batch_job_result names a placeholder instead of "sys").
+CORP_EVENTS = frozenset({"change_contact", "batch_job_result"})
+CONTACT_EVENTS = frozenset({"change_contact"})
+# batch_job_result's JobType when the job changed members or departments (not invite_user).
+CONTACT_JOB_TYPES = frozenset({"sync_user", "replace_user", "replace_party"})
 # A member's events that say whether the app can reach them: sends to one who
 # unsubscribed fail until they subscribe again.
 REACHABLE_AFTER = {"subscribe": True, "unsubscribe": False}
@@ -137,7 +151,7 @@ def _event_id(sender: str, create_time: str, event: str, fields: dict) -> str:
     """An event's stand-in MsgId: equal for WeCom's repeats of it, different for two events.
 
     WeCom suggests sender + CreateTime, but one second holds several events from one
-    sender: a bulk import's change_contact events all come from "sys".
+    sender: a member's card clicks, menu clicks and scans.
     """
     rest = {key: value for key, value in fields.items() if key not in _ENVELOPE | _NOT_IDENTIFYING}
     digest = hashlib.sha256(json.dumps(rest, sort_keys=True).encode()).hexdigest()[:16]
@@ -214,7 +228,31 @@ def callback(request: HttpRequest, bot_id: int) -> HttpResponse:
         return _refuse(bot.pk, "callback", str(error))
     except ET.ParseError:
         return _refuse(bot.pk, "callback", "decrypted message is not XML")
+    if _is_about_the_corp(body):
+        return _system_event(bot, body)
     return _store(bot, body)
+
+
+def _is_about_the_corp(body: dict) -> bool:
+    if body["msgtype"] != "event":
+        return False
+    event = body.get("event") if isinstance(body.get("event"), dict) else {}
+    return body["sender"] == SYSTEM_SENDER or event.get("Event") in CORP_EVENTS
+
+
+def _system_event(bot: Bot, body: dict) -> HttpResponse:
+    from conversations.sync import request_sync_after_change
+
+    event = body.get("event") if isinstance(body.get("event"), dict) else {}
+    name = str(event.get("Event") or "")
+    job = event.get("BatchJob") if isinstance(event.get("BatchJob"), dict) else {}
+    if name in CONTACT_EVENTS or job.get("JobType") in CONTACT_JOB_TYPES:
+        request_sync_after_change(bot)
+        logger.info("WeCom app bot %s: %s from sys; contact sync requested", bot.pk, name)
+    else:
+        logger.info("WeCom app bot %s: %s from sys ignored", bot.pk, name)
+    _note(bot.pk, "callback", True, f"{name} ({body['sender']})")
+    return HttpResponse(b"", content_type="text/plain")
 
 
 def _store(bot: Bot, body: dict) -> HttpResponse:

@@ -231,6 +231,8 @@ class SyncRun(models.Model):
         CONSOLE = "console", _("Console")
         COMMAND = "command", _("Command line")
         STARTUP = "startup", _("Start-up")
+        # The other side said contacts changed (WeCom's change_contact events).
+        CONTACT_CHANGE = "contact_change", _("Contact change")
 
     ACTIVE_OUTCOMES = (Outcome.PENDING, Outcome.RUNNING)
 
@@ -265,6 +267,11 @@ class SyncRun(models.Model):
     groups_reactivated = models.PositiveIntegerField(_("groups reactivated"), default=0)
     # Why it failed (a botadmin.reasons.Reason, shown in the reader's language).
     error = ReasonField(_("error"), blank=True, default="")
+    # The other side reported a contact change while this run ran, maybe after it read
+    # that contact: another run follows it (conversations.sync.request_sync_after_change).
+    changed_while_running = models.BooleanField(
+        _("contacts changed while running"), default=False, editable=False
+    )
 
     class Meta:
         verbose_name = _("contact sync")

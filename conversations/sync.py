@@ -5,7 +5,10 @@ already pending or running: the database allows one per bot) and wakes a
 worker after the commit; `run_sync` claims it by compare-and-set and walks
 the connector's pages, upserting each page in one transaction and recording
 progress as it goes. Only a complete sync deactivates what it did not see;
-one that fails half-way keeps everything it has not seen as it was.
+one that fails half-way keeps everything it has not seen as it was. A
+change the other side reports (WeCom's change_contact) requests a run that
+waits for the beat, so that a burst of changes is one sync
+(`request_sync_after_change`).
 
 Connectors that cannot list contacts (`wecom_robot`: the operator enters each
 group with its robot key) are checked instead: every group is asked for by
@@ -116,6 +119,35 @@ def _record_not_possible(bot: Bot, trigger: str, user) -> SyncRun:
     return run
 
 
+def request_sync_after_change(bot: Bot) -> None:
+    """The other side says the bot's contacts changed: sync soon, once for a burst of changes.
+
+    The run is created pending and left to the beat, which hands a pending run to a
+    worker once it is REENQUEUE_AFTER old (`_recover`): every change until then joins
+    it, so a bulk import of thousands of members costs one sync, or a few when it
+    lasts longer. A change while a run is running, which may have read that contact
+    already, is noted on the run, and another run follows it (`_follow_up`).
+    """
+    if not can_sync(bot):
+        return
+    for _attempt in range(3):
+        if SyncRun.objects.filter(bot=bot, outcome=SyncRun.Outcome.PENDING).exists():
+            return  # it has not read anything yet
+        running = SyncRun.objects.filter(bot=bot, outcome=SyncRun.Outcome.RUNNING)
+        if running.update(changed_while_running=True):
+            return
+        run, _created = request_sync(bot, SyncRun.Trigger.CONTACT_CHANGE, enqueue=False)
+        if run.outcome == SyncRun.Outcome.PENDING:
+            return
+        # Joined a run a worker claimed meanwhile: note the change on it.
+
+
+def _follow_up(run: SyncRun) -> None:
+    """Another run after one during which the other side reported a contact change."""
+    if SyncRun.objects.filter(pk=run.pk, changed_while_running=True).exists():
+        request_sync(run.bot, SyncRun.Trigger.CONTACT_CHANGE, enqueue=False)
+
+
 def enqueue_run(run_id: int) -> None:
     # A run the broker never got stays pending; sync_due_bots hands it out again.
     from .tasks import run_sync  # the tasks import this module
@@ -189,7 +221,10 @@ def run_sync(run_id: int) -> SyncRun:
 
 def _finish(run: SyncRun, outcome: str, error: str = "") -> None:
     run.outcome, run.error, run.finished_at = outcome, error, timezone.now()
+    # Not changed_while_running: a change reported now was noted on the row, or, once
+    # the run is no longer running, starts a run of its own.
     run.save(update_fields=["outcome", "error", "finished_at"])
+    _follow_up(run)
     metrics.contact_sync_finished(outcome)
     logger.info(
         "Contact sync %s of bot %s: %s after %d pages %s",

@@ -285,16 +285,20 @@ def test_what_a_menu_event_carries_in_nested_elements_is_kept(client, app_bot, n
     assert Message.objects.get().body["event"][field] == value
 
 
-def test_two_contact_changes_in_one_second_are_two_events_and_each_repeat_is_dropped(
+def test_two_events_from_one_member_in_one_second_are_two_and_each_repeat_is_dropped(
     client, app_bot
 ):
-    # Both come from "sys" in the same second: sender + time + event alone would merge them.
-    for name in ["wangwu", "zhaoliu", "wangwu", "zhaoliu"]:
-        xml = _callback(f"change_contact_create_user_{name}")
-        assert post_encrypted(client, app_bot, xml).status_code == 200
+    # Sender + time + event alone would merge two menu clicks in the same second.
+    click = (
+        f"<xml><ToUserName>{CORP_ID}</ToUserName><FromUserName>zhangsan</FromUserName>"
+        "<CreateTime>1733100400</CreateTime><MsgType>event</MsgType><Event>click</Event>"
+        "<EventKey>{key}</EventKey><AgentID>1000002</AgentID></xml>"
+    )
+    for key in ["leave", "payslip", "leave", "payslip"]:
+        assert post_encrypted(client, app_bot, click.replace("{key}", key)).status_code == 200
 
-    created = Message.objects.order_by("pk").values_list("body__event__UserID", flat=True)
-    assert list(created) == ["wangwu", "zhaoliu"]
+    clicked = Message.objects.order_by("pk").values_list("body__event__EventKey", flat=True)
+    assert list(clicked) == ["leave", "payslip"]
 
 
 def _listed_users(client, bot) -> list[str]:
