@@ -295,9 +295,10 @@ def media_word(kind: str) -> str:
     return Reason(MEDIA_WORDS[kind]) if kind in MEDIA_WORDS else kind
 
 
-def download_media(url: str, max_bytes: int, what: str = "media") -> bytes:
-    """The bytes at `url` (an image or file to send), at most `max_bytes`; raises
-    SendRefused: RETRY when the other side may answer later, FAILED when it will not."""
+def download_media(url: str, max_bytes: int, what: str = "media", min_bytes: int = 0) -> bytes:
+    """The bytes at `url` (an image or file to send), at least `min_bytes` and at most
+    `max_bytes`; raises SendRefused: RETRY when the other side may answer later, FAILED
+    when it will not."""
     what = media_word(what)
     try:
         response = http.request("GET", url, max_bytes=max_bytes, max_redirects=3)
@@ -322,6 +323,12 @@ def download_media(url: str, max_bytes: int, what: str = "media") -> bytes:
         oversize = gettext_noop("%(what)s larger than %(mb)s MB")
         raise SendRefused.of(
             Outcome.FAILED, Reason(oversize, what=what, mb=max_bytes // (1024 * 1024))
+        )
+    if len(response.content) < min_bytes:
+        undersize = gettext_noop("%(what)s is only %(size)s bytes: at least %(min)s are needed")
+        raise SendRefused.of(
+            Outcome.FAILED,
+            Reason(undersize, what=what, size=len(response.content), min=min_bytes),
         )
     return response.content
 

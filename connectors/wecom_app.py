@@ -75,6 +75,8 @@ NOBODY_REACHED = gettext_noop(
 # Sent by media_id after a media/upload of their bytes.
 MEDIA_MSGTYPES = ("image", "file", "voice")
 MEDIA_MAX_BYTES = {"image": IMAGE_MAX_BYTES, "file": FILE_MAX_BYTES, "voice": VOICE_MAX_BYTES}
+# media/upload answers 40006 (invalid file size) for 5 bytes or less.
+MEDIA_MIN_BYTES = 6
 TRUSTED_IP_ERRCODE = 60020
 # The bot's AgentId is not the app whose secret it has (or no app at all).
 AGENT_ID_ERRCODE = 40056
@@ -391,7 +393,9 @@ class WeComAppConnector(Connector):
                 raise SendRefused(SendResult(Outcome.FAILED, not_base64)) from None
             return content, msgtype, media.get("name") or msgtype
         name = media.get("name") or media["url"].split("?", 1)[0].rsplit("/", 1)[-1]
-        content = download_media(media["url"], MEDIA_MAX_BYTES[msgtype])
+        content = download_media(
+            media["url"], MEDIA_MAX_BYTES[msgtype], msgtype, min_bytes=MEDIA_MIN_BYTES
+        )
         if msgtype == "voice" and not is_amr(content):
             raise SendRefused(SendResult(Outcome.FAILED, Reason(gettext_noop("voice is not AMR"))))
         return content, msgtype, name[:100] or msgtype

@@ -42,6 +42,8 @@ from .schemas import MAX_URL_BYTES, MSGTYPES, outbound_message
 from .uploads import live_upload
 
 UPSTREAM_MSGID_MAX_BYTES = 128  # Message.upstream_msgid
+# WeCom refuses media of 5 bytes or less (media/upload, the robots' upload_media).
+MEDIA_MIN_BYTES = 6
 
 
 def validate_outbound(bot: Bot, body: dict) -> dict:
@@ -189,6 +191,10 @@ def _check_bytes(payload: dict, msgtype: str, max_bytes: int) -> bytes | None:
         raise Err.FIELD_INVALID.error(f"invalid field: {msgtype}.base64 is not base64") from None
     if not raw:
         raise Err.FIELD_INVALID.error(f"invalid field: {msgtype}.base64 is empty")
+    if len(raw) < MEDIA_MIN_BYTES:
+        raise Err.FIELD_INVALID.error(
+            f"invalid field: {msgtype} must be at least {MEDIA_MIN_BYTES} bytes"
+        )
     if len(raw) > max_bytes:
         raise Err.FIELD_INVALID.error(f"{msgtype} exceed max size {max_bytes} bytes")
     md5 = payload.get("md5", "")
@@ -208,8 +214,6 @@ def _check_image(payload: dict, limits: Limits, connector) -> None:
         )
 
 
-# WeCom refuses files of 5 bytes or less (media/upload).
-FILE_MIN_BYTES = 6
 FILE_NAME_MAX_BYTES = 255
 
 
@@ -232,15 +236,8 @@ def _check_upload(payload: dict, msgtype: str, connector) -> bool:
 
 
 def _check_file(payload: dict, limits: Limits, connector) -> None:
-    raw = (
-        None
-        if _check_upload(payload, "file", connector)
-        else _check_bytes(payload, "file", limits.file)
-    )
-    if raw is not None and len(raw) < FILE_MIN_BYTES:
-        raise Err.FIELD_INVALID.error(
-            f"invalid field: file must be at least {FILE_MIN_BYTES} bytes"
-        )
+    if not _check_upload(payload, "file", connector):
+        _check_bytes(payload, "file", limits.file)
     if "name" in payload:
         _require(payload["name"], "file.name")
         _check_max(payload["name"], FILE_NAME_MAX_BYTES, "file.name")
@@ -254,7 +251,7 @@ def _check_voice(payload: dict, limits: Limits, connector) -> None:
     raw = _check_bytes(payload, "voice", limits.voice)
     if raw is None:
         return  # by url: its bytes are checked when they are downloaded
-    if len(raw) < FILE_MIN_BYTES or not is_amr(raw):
+    if not is_amr(raw):
         raise Err.FIELD_INVALID.error("invalid field: voice must be AMR (starting #!AMR)")
     if limits.voice_seconds and amr_seconds(raw, limits.voice_seconds) > limits.voice_seconds:
         raise Err.FIELD_INVALID.error(

@@ -601,7 +601,7 @@ def test_a_voice_url_the_robot_cannot_take_fails_before_any_upload(
     [
         (amr_bytes(60.02), "voice longer than 60 seconds"),
         (b"ID3\x03\x00\x00\x00\x00\x00\x00", "voice must be AMR"),
-        (b"#!AMR", "voice must be AMR"),
+        (b"#!AMR", "voice must be at least 6 bytes"),
     ],
     ids=["61st-second", "mp3", "cut-magic"],
 )

@@ -298,3 +298,51 @@ def test_a_file_uploaded_to_botadmin_goes_to_a_member_with_its_name(
     ((_, sent),) = app_api.sent
     assert sent["file"]["media_id"] != answer["media_id"]  # WeCom's own, not botadmin's
     assert app_api.media[sent["file"]["media_id"]][0] == REPORT
+
+
+# WeCom's media/upload refuses media of 5 bytes or less (40006 invalid file size).
+TINY = {
+    "image": b"\xff\xd8\xff\xe0\x00",  # starts like a JPEG
+    "file": b"%PDF-",
+    "voice": b"#!AMR",
+}
+
+
+def base64_body(msgtype: str, raw: bytes) -> dict:
+    return {
+        "msgtype": msgtype,
+        msgtype: {"base64": base64.b64encode(raw).decode(), "md5": hashlib.md5(raw).hexdigest()},
+    }
+
+
+@pytest.mark.parametrize("msgtype", sorted(TINY))
+def test_media_of_5_bytes_or_less_is_refused_when_sent_not_after_an_upload(
+    app_api, member, send_api, msgtype
+):
+    answer = send_api(member.conversation_id, base64_body(msgtype, TINY[msgtype]))
+
+    assert answer == {
+        "errcode": 40058,
+        "errmsg": f"invalid field: {msgtype} must be at least 6 bytes",
+    }
+    assert not Message.objects.exists() and app_api.requests == []
+
+
+def test_an_image_of_6_bytes_is_taken(app_api, member, send_api):
+    six = b"\xff\xd8\xff\xe0\x00\x10"
+
+    assert send_api(member.conversation_id, base64_body("image", six))["errcode"] == 0
+
+
+def test_a_file_of_5_bytes_behind_a_url_fails_before_it_is_uploaded(
+    app_api, member, queue_message, run_queue
+):
+    with Receiver() as host:
+        host.respond(200, TINY["file"], {"Content-Type": "application/pdf"})
+        message = queue_message(member, file_by_url(host.url("/files/tiny.pdf")))
+        run_queue()
+
+    message.refresh_from_db()
+    assert message.status == "failed"
+    assert "5 bytes" in message.attempts.get().response_text
+    assert [r for r in app_api.requests if r[0] == "media/upload"] == []
