@@ -508,6 +508,9 @@ LOGGING = {
 # wins); unset keeps them. The operator-action audit log has its own limit.
 BOTADMIN_MESSAGE_RETENTION_DAYS = env.int("BOTADMIN_MESSAGE_RETENTION_DAYS", default=None)
 BOTADMIN_AUDIT_RETENTION_DAYS = env.int("BOTADMIN_AUDIT_RETENTION_DAYS", default=365)
+# The template cards' task_ids a bot used (messaging/card_task_ids.py): WeCom refuses a
+# repeated one and documents no expiry; a card reusing one forgotten is refused again.
+BOTADMIN_CARD_TASK_ID_RETENTION_DAYS = env.int("BOTADMIN_CARD_TASK_ID_RETENTION_DAYS", default=365)
 BOTADMIN_RETENTION_BATCH_SIZE = env.int("BOTADMIN_RETENTION_BATCH_SIZE", default=500)
 
 # A scheduled message (send_at) still waiting this long after its time is not

@@ -6,14 +6,15 @@ forwarding. Its image, file or video object carries `cdn_type`/`cdn`, so the
 media archive adds a pending media row and a worker fetches it at once
 (`WeComAIBotConnector.fetch_media`: download, decrypt). A `mixed` message's
 images get one more pending row each, whose `cdn` is the URL with the
-message's aeskey as the fragment (which no HTTP client sends).
+message's aeskey as the fragment (which no HTTP client sends). A card click's
+task_id is recorded as used by the bot (messaging/card_task_ids.py).
 """
 
 from __future__ import annotations
 
 import json
 
-from .wecom_aibot_frames import MEDIA_REFERENCE, Callback
+from .wecom_aibot_frames import MEDIA_REFERENCE, Callback, clicked_task_id
 
 
 def load_bot(bot_id: int):
@@ -39,11 +40,15 @@ def store_callback(bot, callback: Callback, known: dict | None = None) -> int | 
     from django.db import transaction
     from django.utils import timezone
 
+    from messaging import card_task_ids
     from messaging.inbound import parse_callback, record_inbound
     from messaging.models import MessageMedia
     from messaging.tasks import fetch_media
 
     inbound = parse_callback(json.dumps(callback.body, ensure_ascii=False).encode())
+    if task_id := clicked_task_id(callback.body):
+        # Before the click is forwarded: a card answering it must not reuse its task_id.
+        card_task_ids.seen_clicked(bot.pk, task_id)
     known = {} if known is None else known
     cached = known.get(inbound.envelope.conversation_id)
     fresh = cached is not None and time.monotonic() - cached[1] < KNOWN_CONVERSATION_SECONDS

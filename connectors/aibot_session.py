@@ -17,8 +17,10 @@ protocol has no acknowledgement from the client for a callback, so none is
 sent. Media is fetched by the archive's worker right after the message is
 stored (`WeComAIBotConnector.fetch_media`).
 Outbound frames (`deliver`) wait for WeCom's ack, at most `ACK_TIMEOUT`. A new
-card whose task_id the session saw used (a clicked card's, another message's
-card) is sent with a fresh one (`fresh_task_id`): WeCom wants them unique per bot.
+card's task_id is reserved for its message in the database first
+(messaging/card_task_ids.py, shared by every gateway and kept across restarts);
+one the bot already used (a clicked card's, another message's card) is
+replaced by a fresh one (`fresh_task_id`): WeCom wants them unique per bot.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from typing import TYPE_CHECKING
 
 import websockets
 from django.conf import settings
+from django.db import Error as DatabaseError
 from django.db import InterfaceError, OperationalError, ProgrammingError
 from django.utils import timezone
 from django.utils.translation import gettext_noop
@@ -71,8 +74,6 @@ BACKOFF_FIRST, BACKOFF_MAX = 1.0, 60.0
 MISSED_PINGS_LIMIT = 2
 # Reply windows remembered per session (msgid → callback req_id).
 REPLY_WINDOWS_KEPT = 10_000
-# Card task_ids this bot used, remembered per session (WeCom wants them unique per bot).
-TASK_IDS_KEPT = 10_000
 # WeCom's errcodes for a req_id it no longer answers to: send proactively instead.
 REPLY_GONE_ERRCODES = frozenset({846605, 846608})
 # Sent by the media_id of a chunked upload (wecom-aibot.md: image, file, voice, video).
@@ -124,8 +125,6 @@ class BotSession:
         # msgid → (callback req_id, monotonic deadline, command that answers it, the
         # clicked card's task_id for a card click)
         self.replies: OrderedDict[str, tuple[str, float, str, str]] = OrderedDict()
-        # task_id → the message whose card WeCom took with it ("" for a card clicked)
-        self.task_ids: OrderedDict[str, str] = OrderedDict()
         self.reply_lock = asyncio.Lock()
         self.inbox: asyncio.Queue = asyncio.Queue()
         self.last_frame = 0.0
@@ -354,10 +353,8 @@ class BotSession:
         if not msgid or not req_id or reply is None:
             return
         command, seconds = reply
-        task_id = clicked_task_id(frame) if command == RESPOND_UPDATE else ""
+        task_id = clicked_task_id(frame.get("body") or {}) if command == RESPOND_UPDATE else ""
         self.replies[msgid] = (req_id, time.monotonic() + seconds, command, task_id)
-        if task_id:  # the clicked card is in the chat: its task_id is taken
-            self._card_taken(task_id, "")
         while len(self.replies) > REPLY_WINDOWS_KEPT:
             self.replies.popitem(last=False)
 
@@ -415,15 +412,13 @@ class BotSession:
             if reply and time.monotonic() < reply[1] and not uploaded:
                 req_id, _, command, task_id = reply
                 # An update keeps the clicked card's task_id; a new card needs its own.
-                sent = body if command == RESPOND_UPDATE else self._own_task_id(body, request)
+                sent = body if command == RESPOND_UPDATE else await self._own_task_id(body, request)
                 answer = await self._respond(command, req_id, request["message_id"], sent, task_id)
                 if answer.get("errcode") not in REPLY_GONE_ERRCODES:
-                    if command != RESPOND_UPDATE:
-                        self._card_sent(sent, request, answer)
                     return {**answer, "via": command}
             # Sent as a new card (a click's 5 s are over, or WeCom refused the update): a
             # task_id the bot already used, such as the clicked card's, is replaced.
-            body = self._own_task_id(body, request)
+            body = await self._own_task_id(body, request)
             wire = {
                 "chatid": request["chatid"],
                 "chat_type": 2 if request.get("chat_type") == "group" else 1,
@@ -444,7 +439,6 @@ class BotSession:
             else:
                 wire[body["msgtype"]] = body[body["msgtype"]]
             answer = await self._request("aibot_send_msg", wire)
-            self._card_sent(body, request, answer)
             return {**answer, "via": "aibot_send_msg"}
         except NotConnected as error:
             return not_sent("retry", reasons.of(error))
@@ -453,27 +447,26 @@ class BotSession:
         except websockets.ConnectionClosed as error:
             closed = gettext_noop("the connection closed before sending: %(error)s")
             return not_sent("retry", Reason(closed, error=str(error)))
+        except DatabaseError as error:  # reserving the card's task_id: nothing was sent
+            unavailable = gettext_noop("the database is unavailable: %(error)s")
+            return not_sent("retry", Reason(unavailable, error=error.__class__.__name__))
 
-    def _own_task_id(self, body: dict, request: dict) -> dict:
-        """The body, its card given a fresh task_id (`fresh_task_id`) when the bot already
-        used its task_id for a clicked card or another message's card."""
+    async def _own_task_id(self, body: dict, request: dict) -> dict:
+        """The body, its card's task_id reserved for this message, or replaced by a fresh one
+        (`fresh_task_id`, reserved too) when the bot already used it for a clicked card or
+        another message's card."""
+        from messaging import card_task_ids
+
         card = body.get("template_card") if body["msgtype"] == "template_card" else None
         task_id = str((card or {}).get("task_id") or "")
         message_id = str(request["message_id"])
-        if not task_id or self.task_ids.get(task_id, message_id) == message_id:
+        if not task_id or await self.gateway.db(
+            card_task_ids.take, self.bot_id, task_id, message_id
+        ):
             return body
-        return {**body, "template_card": {**card, "task_id": fresh_task_id(task_id, message_id)}}
-
-    def _card_sent(self, body: dict, request: dict, answer: dict) -> None:
-        if body["msgtype"] == "template_card" and answer.get("errcode") == 0:
-            if task_id := str(body["template_card"].get("task_id") or ""):
-                self._card_taken(task_id, str(request["message_id"]))
-
-    def _card_taken(self, task_id: str, message_id: str) -> None:
-        self.task_ids.setdefault(task_id, message_id)
-        self.task_ids.move_to_end(task_id)
-        while len(self.task_ids) > TASK_IDS_KEPT:
-            self.task_ids.popitem(last=False)
+        fresh = fresh_task_id(task_id, message_id)
+        await self.gateway.db(card_task_ids.take, self.bot_id, fresh, message_id)
+        return {**body, "template_card": {**card, "task_id": fresh}}
 
     async def _respond(
         self, command: str, req_id: str, message_id: str, body: dict, task_id: str = ""

@@ -88,14 +88,15 @@ def reply_command(frame: dict, message_window: float) -> tuple[str, float] | Non
     return None
 
 
-def clicked_task_id(frame: dict) -> str:
-    """The task_id of the card a `template_card_event` is about, or "".
+def clicked_task_id(body: dict) -> str:
+    """The task_id of the card a `template_card_event` is about, or "", from the callback's
+    body (the frame's or the stored one: both carry `event`).
 
     WeCom's event documentation (path 101027) nests the click under
     `event.template_card_event`; Tencent's SDK types (`src/types/event.ts`)
     put `task_id` on `event` itself: both are read."""
-    event = (frame.get("body") or {}).get("event")
-    if not isinstance(event, dict):
+    event = body.get("event") if isinstance(body, dict) else None
+    if not isinstance(event, dict) or event.get("eventtype") != CARD_EVENT:
         return ""
     nested = event.get(CARD_EVENT)
     task_id = (nested if isinstance(nested, dict) else {}).get("task_id") or event.get("task_id")

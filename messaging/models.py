@@ -396,8 +396,33 @@ class UploadedMedia(models.Model):
         return f"{self.kind} {self.name} ({self.size} B)"
 
 
+class CardTaskId(models.Model):
+    """A template card's task_id that its bot has used: WeCom wants one card per task_id and
+    bot (shared/spec/wecom-aibot.md), and does not say for how long, so every gateway
+    holding the bot asks here (messaging/card_task_ids.py). Kept for
+    BOTADMIN_CARD_TASK_ID_RETENTION_DAYS (messaging/retention.py)."""
+
+    bot = models.ForeignKey(Bot, on_delete=models.CASCADE, related_name="+", verbose_name=_("bot"))
+    task_id = models.CharField(_("card task ID"), max_length=128)
+    # The message part whose card took it (its msgid, or msgid-2, … for a later part of a
+    # converted message); empty for a card the bot only saw clicked.
+    taken_by = models.CharField(_("taken by"), max_length=40, blank=True, default="")
+    taken_at = models.DateTimeField(_("taken"), default=timezone.now, db_index=True)
+
+    class Meta:
+        verbose_name = _("card task ID")
+        verbose_name_plural = _("card task IDs")
+        constraints = [
+            models.UniqueConstraint(fields=["bot", "task_id"], name="card_task_id_once_per_bot")
+        ]
+
+    def __str__(self) -> str:
+        return self.task_id
+
+
 __all__ = [
     "UPLOAD_LIFETIME",
+    "CardTaskId",
     "DeliveryAttempt",
     "Message",
     "MessageMedia",

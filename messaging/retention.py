@@ -9,7 +9,9 @@ Deletion goes in batches of BOTADMIN_RETENTION_BATCH_SIZE messages, each its
 own short transaction found by primary key, so sends and callbacks keep
 going while a large backlog is purged (SQLite holds its one write lock only
 for one batch at a time). The operator-action audit log has its own limit
-(BOTADMIN_AUDIT_RETENTION_DAYS), purged the same way.
+(BOTADMIN_AUDIT_RETENTION_DAYS), purged the same way, and so have the task_ids
+of the template cards a bot used (BOTADMIN_CARD_TASK_ID_RETENTION_DAYS,
+messaging/card_task_ids.py).
 """
 
 from __future__ import annotations
@@ -20,13 +22,14 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from audit.models import OperatorAction
 from conversations.models import Bot
 
 from .media_retention import delete_unused_files
-from .models import Message, MessageMedia
+from .models import CardTaskId, Message, MessageMedia
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +39,7 @@ class Purged:
     messages: int = 0
     batches: int = 0
     audit_entries: int = 0
+    card_task_ids: int = 0
 
 
 def retention_days(bot: Bot) -> int | None:
@@ -58,12 +62,20 @@ def purge_expired(now: datetime | None = None) -> Purged:
             purge_bot(bot, now - timedelta(days=days), purged)
     audit_days = settings.BOTADMIN_AUDIT_RETENTION_DAYS
     if audit_days:
-        purged.audit_entries = _purge_audit(now - timedelta(days=audit_days))
+        before = now - timedelta(days=audit_days)
+        purged.audit_entries = _delete_in_batches(
+            OperatorAction.objects.filter(created_at__lt=before)
+        )
+    card_days = settings.BOTADMIN_CARD_TASK_ID_RETENTION_DAYS
+    if card_days:
+        before = now - timedelta(days=card_days)
+        purged.card_task_ids = _delete_in_batches(CardTaskId.objects.filter(taken_at__lt=before))
     logger.info(
-        "Retention: deleted %d messages in %d batches and %d audit entries",
+        "Retention: deleted %d messages in %d batches, %d audit entries and %d card task_ids",
         purged.messages,
         purged.batches,
         purged.audit_entries,
+        purged.card_task_ids,
     )
     return purged
 
@@ -96,16 +108,13 @@ def _delete_messages(ids: list[int]) -> None:
         delete_unused_files(stored)
 
 
-def _purge_audit(before: datetime) -> int:
+def _delete_in_batches(rows: QuerySet) -> int:
+    """Delete these rows (of a model nothing else points to) in batches; how many."""
     size = settings.BOTADMIN_RETENTION_BATCH_SIZE
     deleted = 0
     while True:
-        ids = list(
-            OperatorAction.objects.filter(created_at__lt=before)
-            .order_by("pk")
-            .values_list("pk", flat=True)[:size]
-        )
+        ids = list(rows.order_by("pk").values_list("pk", flat=True)[:size])
         if not ids:
             return deleted
-        OperatorAction.objects.filter(pk__in=ids).delete()
+        rows.model.objects.filter(pk__in=ids).delete()
         deleted += len(ids)

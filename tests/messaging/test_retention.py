@@ -16,8 +16,8 @@ from audit.models import OperatorAction
 from forwarding.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from media import store
 from media.models import StoredFile
-from messaging import retention
-from messaging.models import DeliveryAttempt, Message, MessageMedia
+from messaging import card_task_ids, retention
+from messaging.models import CardTaskId, DeliveryAttempt, Message, MessageMedia
 from messaging.sending import accept_outbound
 
 TEXT = {"msgtype": "text", "text": {"content": "hi"}}
@@ -108,6 +108,20 @@ def test_the_audit_log_has_its_own_limit(settings, db):
         entries[2].pk,
         entries[3].pk,
     }
+
+
+def test_card_task_ids_are_forgotten_after_their_own_limit(settings, make_bot):
+    settings.BOTADMIN_MESSAGE_RETENTION_DAYS = None
+    settings.BOTADMIN_CARD_TASK_ID_RETENTION_DAYS = 365
+    bot = make_bot()
+    for task_id, days in [("old", 366), ("recent", 364)]:
+        card_task_ids.take(bot.pk, task_id, "m1")
+        CardTaskId.objects.filter(task_id=task_id).update(
+            taken_at=timezone.now() - timedelta(days=days)
+        )
+
+    assert retention.purge_expired().card_task_ids == 1
+    assert list(CardTaskId.objects.values_list("task_id", flat=True)) == ["recent"]
 
 
 def test_each_batch_is_a_transaction_of_its_own(settings, make_bot, make_conversation):

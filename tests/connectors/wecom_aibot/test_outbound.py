@@ -651,17 +651,40 @@ def test_a_fresh_task_id_keeps_to_wecoms_characters_and_128_bytes():
     assert wecom_aibot_frames.fresh_task_id("任务", "m 1") == "任务@m_1"
 
 
-def test_wecom_refuses_a_task_id_the_bot_used_before_this_gateway_started(
+def restarted(server, gateway, start_gateway) -> None:
+    """The gateway stops and a new one (another process, another host) takes the bot."""
+    gateway.stop()
+    start_gateway("gateway-b")
+    assert wait_until(lambda: len(server.subscriptions) == 2, timeout=10)
+    server.wait_connected("bot1")
+
+
+def test_a_card_reusing_a_task_id_sent_before_the_gateway_restarted_gets_its_own(
     aibot_server, aibot, group, connected, start_gateway, post, unpaced
 ):
     card = {"msgtype": "template_card", "template_card": BUTTONS}
-    assert sent_through(post, aibot, "wrGroupA", card).status == "sent"
-    connected.stop()  # a new gateway knows nothing of the cards sent before
-    start_gateway("gateway-b")
-    assert wait_until(lambda: len(aibot_server.subscriptions) == 2, timeout=10)
-    aibot_server.wait_connected("bot1")
+    first = sent_through(post, aibot, "wrGroupA", card)
+    restarted(aibot_server, connected, start_gateway)
 
     again = sent_through(post, aibot, "wrGroupA", card)
 
-    assert again.status == "failed"
-    assert again.last_error == "40058 invalid parameter: task_id already used"
+    assert (first.status, again.status) == ("sent", "sent")
+    assert [body["template_card"]["task_id"] for _, _, body in aibot_server.sent] == [
+        "deploy-7",
+        f"deploy-7@{again.msgid}",
+    ]
+
+
+def test_a_card_clicked_before_the_gateway_restarted_keeps_its_task_id_taken(
+    aibot_server, aibot, group, connected, start_gateway, post, unpaced
+):
+    card_clicked(aibot_server, task_id="poll-1")  # a card someone else's client sent
+    stored_click()
+    restarted(aibot_server, connected, start_gateway)
+    card = {"msgtype": "template_card", "template_card": {**BUTTONS, "task_id": "poll-1"}}
+
+    message = sent_through(post, aibot, "wrGroupA", card)
+
+    assert message.status == "sent", message.last_error
+    ((_, _, body),) = aibot_server.sent
+    assert body["template_card"]["task_id"] == f"poll-1@{message.msgid}"
