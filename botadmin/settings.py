@@ -399,6 +399,9 @@ WECOM_AIBOT_HEARTBEAT_SECONDS = env.float("WECOM_AIBOT_HEARTBEAT_SECONDS", defau
 WECOM_AIBOT_LEASE_SECONDS = env.float("WECOM_AIBOT_LEASE_SECONDS", default=30)
 WECOM_AIBOT_POLL_SECONDS = env.float("WECOM_AIBOT_POLL_SECONDS", default=5)
 WECOM_AIBOT_REPLY_WINDOW_SECONDS = env.float("WECOM_AIBOT_REPLY_WINDOW_SECONDS", default=300)
+# Where the gateway journals the callbacks it read until they are stored
+# (connectors/aibot_inbox.py): keep it on a disk that outlives the process.
+WECOM_AIBOT_INBOX_DIR = env.str("WECOM_AIBOT_INBOX_DIR", default=str(VAR_DIR / "aibot-inbox"))
 # Where the gateway takes outbound messages from the delivery workers.
 WECOM_AIBOT_GATEWAY_HOST = env.str("WECOM_AIBOT_GATEWAY_HOST", default="127.0.0.1")
 WECOM_AIBOT_GATEWAY_PORT = env.int("WECOM_AIBOT_GATEWAY_PORT", default=0)

@@ -16,6 +16,10 @@ So a new bot or changed credentials are picked up within one poll, and two
 gateways — on one host or several — never hold one bot: the second waits
 until the first's lease expires.
 
+Callbacks are journaled on local disk as they are read (`connectors/aibot_inbox.py`);
+the journals that stopped or killed gateways left on this host are stored at
+every poll.
+
 Outbound messages reach the gateway from the delivery workers over HTTP
 (`SendEndpoint`, a local server whose address and token the lease row
 records): the connector posts the body, the gateway writes the frame on the
@@ -34,6 +38,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from functools import partial
+from pathlib import Path
 
 from django.conf import settings
 from django.db import close_old_connections
@@ -44,6 +49,7 @@ from django.utils.translation import gettext_noop
 from botadmin.local_http import Answer, LocalServer, Request
 from botadmin.reasons import Reason
 
+from . import aibot_inbox
 from .aibot_session import BotSession, not_sent
 from .wecom_aibot import KIND, credentials
 
@@ -67,6 +73,11 @@ class Gateway:
         )
         self._executor = ThreadPoolExecutor(DB_THREADS, thread_name_prefix="aibot-db")
         self._frames_noted: dict[int, float] = {}
+        self.inbox_folder = Path(settings.WECOM_AIBOT_INBOX_DIR)
+        # The sessions' journal syncs (aibot_inbox.py), off the event loop and the DB threads.
+        self.journal_executor = ThreadPoolExecutor(1, thread_name_prefix="aibot-journal")
+        self._replay: asyncio.Task | None = None
+        self._stopping = threading.Event()
 
     @property
     def endpoint_url(self) -> str:
@@ -80,6 +91,7 @@ class Gateway:
 
     async def run(self, stop: asyncio.Event) -> None:
         self.loop = asyncio.get_running_loop()
+        self.inbox_folder.mkdir(parents=True, exist_ok=True)
         self.endpoint.start()
         logger.info("AI bot gateway %s: taking sends at %s", self.holder, self.endpoint_url)
         try:
@@ -93,11 +105,15 @@ class Gateway:
                 except TimeoutError:
                     pass
         finally:
+            self._stopping.set()  # a replay stops between two callbacks
             # Side by side: each may wait for its callbacks to be stored (BotSession.stop).
             await asyncio.gather(*(self._stop(bot_id) for bot_id in list(self.sessions)))
+            if self._replay is not None:
+                await self._replay
             self.endpoint.stop()
             self._close_connections()
             self._executor.shutdown(wait=True)
+            self.journal_executor.shutdown(wait=True)
 
     def _close_connections(self) -> None:
         """Close each DB thread's connection (one task per thread: they meet at a barrier)."""
@@ -114,6 +130,8 @@ class Gateway:
             future.result()
 
     async def tick(self) -> None:
+        if self._replay is None or self._replay.done():
+            self._replay = asyncio.create_task(self._replay_orphans())
         wanted = await self.db(wanted_bots)
         lease = settings.WECOM_AIBOT_LEASE_SECONDS
         for bot_id, session in list(self.sessions.items()):
@@ -146,9 +164,23 @@ class Gateway:
             if claimed:
                 session = BotSession(self, bot_id, bot_credentials)
                 session.lease_valid_until = time.monotonic() + lease - LEASE_MARGIN_SECONDS
-                self.sessions[bot_id] = session
                 session.start()
+                self.sessions[bot_id] = session
                 logger.info("AI bot %s: lease taken by %s", bot_id, self.holder)
+
+    async def _replay_orphans(self) -> None:
+        """Store what stopped sessions left in their journals (a task of its own: a long
+        journal must not hold the lease renewals up)."""
+        try:
+            await self.db(aibot_inbox.replay_orphans, self.inbox_folder, self._stopping)
+        except aibot_inbox.DATABASE_ERRORS as error:
+            logger.warning(
+                "AI bot gateway: storing the journals left by stopped gateways failed (%s); "
+                "trying again at the next poll",
+                error.__class__.__name__,
+            )
+        except Exception:
+            logger.exception("AI bot gateway: storing the journals left by stopped gateways")
 
     async def _stop(self, bot_id: int, release: bool = True) -> None:
         session = self.sessions.pop(bot_id, None)

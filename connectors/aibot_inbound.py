@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 
-from .wecom_aibot_frames import MEDIA_REFERENCE, Callback, clicked_task_id
+from .wecom_aibot_frames import MEDIA_REFERENCE, Callback, callback_body, clicked_task_id
 
 
 def load_bot(bot_id: int):
@@ -25,6 +25,16 @@ def load_bot(bot_id: int):
 
 # A conversation read by an earlier callback is used again for this long (a sync may rename it).
 KNOWN_CONVERSATION_SECONDS = 60.0
+
+
+def store_frame(
+    bot, frame: dict, received: float, window: float | None, known: dict | None = None
+) -> int | None:
+    """Map a callback frame read at `received` (Unix time) whose reply window is `window`
+    seconds (None: it takes no reply) and store it (`store_callback`). Raises FrameError for
+    a frame that is no message."""
+    reply_until = None if window is None else int(received + window)
+    return store_callback(bot, callback_body(frame, reply_until), known)
 
 
 def store_callback(bot, callback: Callback, known: dict | None = None) -> int | None:

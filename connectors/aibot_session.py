@@ -10,12 +10,13 @@ says something that reconnecting cannot fix:
   is marked "connection taken over at …" and nobody reconnects until an
   operator asks to (the kick loop of two holders is what this prevents).
 
-Callbacks are read at once and handed to a queue; one task per session
-stores them in order through the same inbound service as `/api/callback`
-(dedupe by msgid, forwarding; `connectors/aibot_inbound.py`). WeCom's
-protocol has no acknowledgement from the client for a callback, so none is
-sent. Media is fetched by the archive's worker right after the message is
-stored (`WeComAIBotConnector.fetch_media`).
+Callbacks are read at once, written to the session's inbox journal before
+anything else (`connectors/aibot_inbox.py`: it outlives a killed gateway) and
+handed to a queue; one task per session stores them in order through the same
+inbound service as `/api/callback` (dedupe by msgid, forwarding;
+`connectors/aibot_inbound.py`). WeCom's protocol has no acknowledgement from
+the client for a callback, so none is sent. Media is fetched by the archive's
+worker right after the message is stored (`WeComAIBotConnector.fetch_media`).
 Outbound frames (`deliver`) wait for WeCom's ack, at most `ACK_TIMEOUT`. A new
 card's task_id is reserved for its message in the database first
 (messaging/card_task_ids.py, shared by every gateway and kept across restarts);
@@ -48,6 +49,7 @@ from botadmin.reasons import Reason
 from media.sniff import sniff
 
 from . import aibot_inbound
+from .aibot_inbox import InboxJournal
 from .base import media_word
 from .conversions import markdown_to_text
 from .wecom_aibot_frames import (
@@ -55,7 +57,6 @@ from .wecom_aibot_frames import (
     RESPOND_UPDATE,
     RESPOND_WELCOME,
     FrameError,
-    callback_body,
     card_update,
     clicked_task_id,
     event_type,
@@ -127,6 +128,7 @@ class BotSession:
         self.replies: OrderedDict[str, tuple[str, float, str, str]] = OrderedDict()
         self.reply_lock = asyncio.Lock()
         self.inbox: asyncio.Queue = asyncio.Queue()
+        self.journal: InboxJournal | None = None
         self.last_frame = 0.0
         self.task: asyncio.Task | None = None
         self.store_task: asyncio.Task | None = None
@@ -136,6 +138,15 @@ class BotSession:
     # --- lifecycle ----------------------------------------------------------------
 
     def start(self) -> None:
+        gateway = self.gateway
+        try:
+            self.journal = InboxJournal(gateway.inbox_folder, self.bot_id, gateway.journal_executor)
+        except OSError as error:  # receiving unjournaled beats not receiving
+            logger.error(
+                "AI bot %s: no inbox journal (%s): callbacks read are in memory only until stored",
+                self.bot_id,
+                error,
+            )
         self.task = asyncio.create_task(self.run(), name=f"aibot-{self.bot_id}")
         self.store_task = self._spawn(self._store_inbox())
 
@@ -145,19 +156,28 @@ class BotSession:
 
     async def stop(self) -> None:
         """Close the connection, store the callbacks already read (for STOP_DRAIN_SECONDS at
-        most: WeCom does not send them again), then end every task."""
+        most), then end every task; what is still not stored stays in the journal."""
         await self._end([self.task])
         if self.store_task is not None and not self.store_task.done():
             try:
                 await asyncio.wait_for(self.inbox.join(), STOP_DRAIN_SECONDS)
             except TimeoutError:
+                kept = (
+                    f"they stay in {self.journal.path}, stored by this host's gateway at its "
+                    "next poll or start"
+                    if self.journal
+                    else "they are lost (no journal)"
+                )
                 logger.warning(
                     "AI bot %s: stopping with %d callbacks not stored (the database did not "
-                    "take them)",
+                    "take them); %s",
                     self.bot_id,
                     self.inbox.qsize() + 1,
+                    kept,
                 )
         await self._end([*self.tasks])
+        if self.journal is not None:
+            await self.journal.close()
 
     @staticmethod
     async def _end(tasks) -> None:
@@ -315,8 +335,11 @@ class BotSession:
                 return
             if cmd in ("aibot_msg_callback", "aibot_event_callback"):
                 reply = reply_command(frame, settings.WECOM_AIBOT_REPLY_WINDOW_SECONDS)
+                entry = (frame, time.time(), reply[1] if reply else None)
+                if self.journal is not None:
+                    self.journal.write(*entry)  # first: WeCom never sends it again
                 self._remember_reply(frame, req_id, reply)
-                self.inbox.put_nowait((frame, time.time(), reply[1] if reply else None))
+                self.inbox.put_nowait(entry)
             else:
                 logger.info("AI bot %s: frame %s ignored", self.bot_id, cmd)
 
@@ -361,25 +384,26 @@ class BotSession:
     async def _store_inbox(self) -> None:
         known: dict = {}
         while True:
-            frame, received, window = await self.inbox.get()
+            entry = await self.inbox.get()
             try:
-                await self._store(frame, received, window, known)
+                await self._store(*entry, known)
             finally:
                 self.inbox.task_done()
+            if self.inbox.empty() and self.journal is not None:  # the journal's all stored
+                self.journal.all_stored()
 
     async def _store(self, frame: dict, received: float, window: float | None, known: dict) -> None:
-        reply_until = None if window is None else int(received + window)
-        try:
-            callback = callback_body(frame, reply_until)
-        except FrameError as error:
-            logger.warning("AI bot %s: callback not stored: %s", self.bot_id, error)
-            return
         wait = STORE_RETRY_FIRST_SECONDS
         while True:
             try:
                 if self.bot is None:
                     self.bot = await self.gateway.db(aibot_inbound.load_bot, self.bot_id)
-                await self.gateway.db(aibot_inbound.store_callback, self.bot, callback, known)
+                await self.gateway.db(
+                    aibot_inbound.store_frame, self.bot, frame, received, window, known
+                )
+                return
+            except FrameError as error:
+                logger.warning("AI bot %s: callback not stored: %s", self.bot_id, error)
                 return
             except (OperationalError, InterfaceError, ProgrammingError) as error:
                 # The database is down, restarting or being migrated: WeCom does not

@@ -45,7 +45,8 @@ class RunningGateway:
 
 
 @pytest.fixture
-def fast_gateway(settings):
+def fast_gateway(settings, tmp_path):
+    settings.WECOM_AIBOT_INBOX_DIR = tmp_path / "aibot-inbox"
     settings.WECOM_AIBOT_POLL_SECONDS = 0.2
     settings.WECOM_AIBOT_LEASE_SECONDS = 2
     settings.WECOM_AIBOT_HEARTBEAT_SECONDS = 0.3

@@ -1,4 +1,5 @@
-"""Two real `manage.py aibot_gateway` processes for one bot: one holds it, the other waits."""
+"""Real `manage.py aibot_gateway` processes: one holds a bot, another waits; a killed one loses
+no callback it read."""
 
 import os
 import signal
@@ -10,11 +11,14 @@ import pytest
 
 from conversations.models import BotConnection
 from devtools.processes import ROOT, database_url
+from messaging.models import Message
 from tests.polling import wait_until
+
+from .support import messages_refused
 
 
 @pytest.fixture
-def gateway_process(aibot_server):
+def gateway_process(aibot_server, settings):
     started = []
 
     def start() -> subprocess.Popen:
@@ -25,6 +29,7 @@ def gateway_process(aibot_server):
             "WECOM_AIBOT_POLL_SECONDS": "0.3",
             "WECOM_AIBOT_LEASE_SECONDS": "3",
             "WECOM_AIBOT_HEARTBEAT_SECONDS": "1",
+            "WECOM_AIBOT_INBOX_DIR": str(settings.WECOM_AIBOT_INBOX_DIR),
             "BOTADMIN_ALLOW_PRIVATE_URLS": "1",
         }
         process = subprocess.Popen(
@@ -69,3 +74,34 @@ def test_a_second_gateway_process_waits_and_takes_over_only_when_the_first_lease
     aibot_server.wait_connected("bot1", timeout=10)
     assert len(aibot_server.subscriptions) == 2
     assert aibot_server.kicks == 0  # nobody was kicked
+
+
+def test_callbacks_a_gateway_read_before_it_was_killed_are_stored_after_its_restart(
+    aibot_server, aibot, gateway_process
+):
+    first = gateway_process()
+    aibot_server.wait_connected("bot1", timeout=30)
+    assert wait_until(lambda: str(first.pid) in holder(aibot), timeout=10)
+    sent = [f"m{n}" for n in range(20)]
+
+    with messages_refused():  # the database takes none of them: they wait in the gateway
+        for msgid in sent:
+            aibot_server.push_message(
+                "bot1",
+                {"msgid": msgid, "chattype": "single", "from": {"userid": "lisi"},
+                 "msgtype": "text", "text": {"content": msgid}},
+            )  # fmt: skip
+        aibot_server.kick("bot1")  # noticed after the 20 callbacks: they were read
+        assert wait_until(lambda: connection_state(aibot) == "taken_over", timeout=10)
+        first.send_signal(signal.SIGKILL)
+        first.wait(10)
+
+    gateway_process()
+
+    stored = Message.objects.filter(bot=aibot, direction=Message.Direction.IN)
+    assert wait_until(lambda: stored.count() == len(sent), timeout=30), stored.count()
+    assert list(stored.order_by("pk").values_list("upstream_msgid", flat=True)) == sent
+
+
+def connection_state(bot) -> str:
+    return BotConnection.objects.get(pk=bot.pk).state

@@ -3,18 +3,22 @@
 import json
 import threading
 import time
+from pathlib import Path
 
 import pytest
-from django.db import connection
 from standardwebhooks import Webhook
 
+from connectors import aibot_inbound, aibot_inbox, aibot_session
 from connectors.wecom_aibot_frames import FrameError, callback_body
+from conversations.models import BotConnection
 from devtools.receiver import Receiver
 from forwarding.endpoints import create_deliveries
 from forwarding.webhook_delivery import forward_and_drain
 from messaging.inbound import parse_callback
 from messaging.models import Message
 from tests.polling import wait_until
+
+from .support import MESSAGES, MESSAGES_AWAY, messages_refused, rename
 
 
 def group_text(msgid: str = "m1") -> dict:
@@ -41,6 +45,10 @@ def direct_text(msgid: str = "m2") -> dict:
 
 def inbound():
     return Message.objects.filter(direction=Message.Direction.IN).order_by("pk")
+
+
+def state(bot) -> str:
+    return BotConnection.objects.get(pk=bot.pk).state
 
 
 def test_group_and_direct_messages_are_stored_listed_and_forwarded_signed_once_each(
@@ -117,17 +125,10 @@ def test_a_callback_that_arrives_while_the_database_cannot_take_it_is_stored_onc
     aibot_server, aibot, connected
 ):
     """WeCom does not send a callback again: the gateway keeps it until it is stored."""
-    table = connection.ops.quote_name(Message._meta.db_table)
-    away = connection.ops.quote_name("messaging_message_away")
-    with connection.cursor() as cursor:  # as during a migration or an outage: every insert fails
-        cursor.execute(f"ALTER TABLE {table} RENAME TO {away}")
-    try:
+    with messages_refused():
         aibot_server.push_message("bot1", group_text("while-down"))
         aibot_server.push_message("bot1", direct_text("after-it"))
         time.sleep(1.5)  # a few attempts fail meanwhile
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute(f"ALTER TABLE {away} RENAME TO {table}")
 
     assert wait_until(lambda: inbound().count() == 2, timeout=10)
     assert [m.upstream_msgid for m in inbound()] == ["while-down", "after-it"]
@@ -136,30 +137,64 @@ def test_a_callback_that_arrives_while_the_database_cannot_take_it_is_stored_onc
 def test_stopping_the_gateway_first_stores_the_callbacks_it_has_read(
     aibot_server, aibot, connected
 ):
-    table = connection.ops.quote_name(Message._meta.db_table)
-    away = connection.ops.quote_name("messaging_message_away")
-    with connection.cursor() as cursor:
-        cursor.execute(f"ALTER TABLE {table} RENAME TO {away}")
-    try:
+    with messages_refused():
         aibot_server.push_message("bot1", group_text("read-before-stop"))
         time.sleep(1)  # read, and failing to be stored
-        back = threading.Timer(1.5, lambda: rename(away, table))
+        back = threading.Timer(1.5, lambda: rename(MESSAGES_AWAY, MESSAGES))
         back.start()  # the database takes it again while the gateway stops
         connected.stop()
         back.join()
-    finally:
-        rename(away, table, if_exists=True)
 
     assert [m.upstream_msgid for m in inbound()] == ["read-before-stop"]
 
 
-def rename(old: str, new: str, if_exists: bool = False) -> None:
-    """Rename a table (from any thread: each has its own connection)."""
-    with connection.cursor() as cursor:
-        if not if_exists or old.strip('"`') in connection.introspection.table_names(cursor):
-            cursor.execute(f"ALTER TABLE {old} RENAME TO {new}")
-    if threading.current_thread() is not threading.main_thread():
-        connection.close()
+def test_callbacks_the_stopping_gateway_could_not_store_are_stored_by_the_next_one(
+    aibot_server, aibot, connected, start_gateway, monkeypatch
+):
+    monkeypatch.setattr(aibot_session, "STOP_DRAIN_SECONDS", 0.5)
+    with messages_refused():
+        aibot_server.push_message("bot1", group_text("first"))
+        aibot_server.push_message("bot1", direct_text("second"))
+        aibot_server.kick("bot1")  # noticed after both callbacks: they were read
+        assert wait_until(lambda: state(aibot) == "taken_over", timeout=5)
+        connected.stop()  # gives up waiting for the database after 0.5 s
+
+    start_gateway("gateway-b")
+
+    assert wait_until(lambda: inbound().count() == 2, timeout=10)
+    assert [m.upstream_msgid for m in inbound()] == ["first", "second"]
+
+
+def test_the_journal_keeps_only_what_is_not_stored_yet(aibot_server, aibot, connected, settings):
+    (journal,) = Path(settings.WECOM_AIBOT_INBOX_DIR).glob("*.inbox")
+    aibot_server.push_message("bot1", group_text("m1"))
+    aibot_server.push_message("bot1", direct_text("m2"))
+    assert wait_until(lambda: inbound().count() == 2, timeout=5)
+
+    assert wait_until(lambda: journal.stat().st_size == 0, timeout=5)
+    connected.stop()
+    assert list(Path(settings.WECOM_AIBOT_INBOX_DIR).iterdir()) == []
+
+
+def test_a_journal_left_behind_is_stored_once_and_a_line_cut_by_the_kill_skipped(aibot, tmp_path):
+    journal = tmp_path / f"{aibot.pk}-4242-abcd.inbox"
+    entries = [
+        {"received": 1_790_000_000, "window": 300, "frame": frame(group_text("m1"))},
+        {"received": 1_790_000_001, "window": 300, "frame": frame(direct_text("m2"))},
+    ]
+    lines = [json.dumps(entry) for entry in entries]
+    journal.write_text("\n".join([*lines, lines[0][:40]]))
+    aibot_inbound.store_frame(aibot, entries[0]["frame"], 1_790_000_000, 300)  # before the kill
+
+    assert aibot_inbox.replay_orphans(tmp_path) == 1
+
+    assert [m.upstream_msgid for m in inbound()] == ["m1", "m2"]
+    assert inbound()[1].body["reply_until"] == 1_790_000_301
+    assert not journal.exists()
+
+
+def frame(body: dict) -> dict:
+    return {"cmd": "aibot_msg_callback", "headers": {"req_id": "r"}, "body": body}
 
 
 # --- the mapping, frame by frame ------------------------------------------------------

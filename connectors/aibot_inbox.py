@@ -1,0 +1,229 @@
+"""The AI bot gateway's inbox journal: callbacks read from WeCom and not stored yet, on disk.
+
+WeCom's long connection has no acknowledgement of a callback: a message the
+gateway read and then lost is never sent again. So each session writes every
+callback frame to a journal file of its own (in WECOM_AIBOT_INBOX_DIR) as soon
+as it is read, before anything else is done with it. That is one `write`,
+which survives the process being killed (the bytes are in the kernel's page
+cache), and an `fdatasync` on the gateway's journal thread right after, for a
+crash of the host (group commit: one sync covers every frame written while the
+previous one ran; the event loop never waits for the disk). The frame then
+goes to the session's store queue as before, and whenever that queue is empty
+(every frame written is stored) the file is emptied.
+
+A journal no live session holds — each holds its file with an exclusive
+`flock`, which the kernel releases when the process dies — is replayed by any
+gateway on that host, at its start and at every poll: its callbacks are stored
+in order through the same store (`aibot_inbound.store_frame`: deduplicated by
+msgid, so one stored before the kill is not stored twice), then the file is
+deleted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import json
+import logging
+import os
+import re
+import secrets
+import threading
+from concurrent.futures import Executor
+from pathlib import Path
+
+from django.db import InterfaceError, OperationalError, ProgrammingError
+
+logger = logging.getLogger(__name__)
+
+SUFFIX = ".inbox"
+# A journal between its creation and its rename to SUFFIX (when it is locked already).
+CREATING_SUFFIX = ".creating"
+# bot id - process id - random, then either suffix.
+JOURNAL_NAME = re.compile(r"^(\d+)-\d+-[0-9a-f]+\.(inbox|creating)$")
+DATABASE_ERRORS = (OperationalError, InterfaceError, ProgrammingError)
+
+
+class InboxJournal:
+    """One session's journal file, held (locked) until `close`."""
+
+    def __init__(self, folder: Path, bot_id: int, sync_executor: Executor):
+        name = f"{bot_id}-{os.getpid()}-{secrets.token_hex(4)}"
+        creating = folder / f"{name}{CREATING_SUFFIX}"
+        self.path = folder / f"{name}{SUFFIX}"
+        self._fd = os.open(creating, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o600)
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+            # Renamed only once locked: a replay never takes a journal a session is opening.
+            os.replace(creating, self.path)
+            _sync_folder(folder)
+        except OSError:
+            os.close(self._fd)
+            creating.unlink(missing_ok=True)
+            raise
+        self._executor = sync_executor
+        self.unstored = 0  # frames written since the file was last emptied
+        self._syncing: asyncio.Future | None = None
+        self._unsynced = False
+        self._failing = False
+
+    def write(self, frame: dict, received: float, window: float | None) -> None:
+        """Append one callback frame (what `aibot_inbound.store_frame` takes)."""
+        # ASCII (json's default): a lone surrogate in a frame's text cannot fail the encoding.
+        line = json.dumps({"received": received, "window": window, "frame": frame})
+        data = memoryview(f"{line}\n".encode())
+        try:
+            while data:
+                data = data[os.write(self._fd, data) :]
+        except OSError as error:  # a full disk: the frame is still stored from memory
+            self._failed("writing", error)
+            return
+        self._failing = False
+        self.unstored += 1
+        self._unsynced = True
+        if self._syncing is None:
+            self._sync()
+
+    def _sync(self) -> None:
+        self._unsynced = False
+        self._syncing = asyncio.get_running_loop().run_in_executor(
+            self._executor, os.fdatasync, self._fd
+        )
+        self._syncing.add_done_callback(self._synced)
+
+    def _synced(self, future: asyncio.Future) -> None:
+        self._syncing = None
+        if not future.cancelled() and future.exception() is not None:
+            self._failed("syncing", future.exception())
+        if self._unsynced and self._fd >= 0:
+            self._sync()
+
+    def all_stored(self) -> None:
+        """Every frame written has been stored: empty the file."""
+        if not self.unstored:
+            return
+        try:
+            os.ftruncate(self._fd, 0)
+        except OSError as error:
+            self._failed("emptying", error)  # replayed later, deduplicated by msgid
+            return
+        self.unstored = 0
+
+    async def close(self) -> None:
+        """Delete the file when everything in it was stored; otherwise leave it, synced, for
+        a replay (`replay_orphans`) once the lock is released."""
+        while self._syncing is not None:  # a finished sync may start the next one
+            await asyncio.wait([self._syncing])
+        try:
+            if self.unstored:
+                os.fdatasync(self._fd)
+            else:
+                self.path.unlink(missing_ok=True)
+        finally:
+            os.close(self._fd)
+            self._fd = -1
+
+    def _failed(self, doing: str, error: BaseException) -> None:
+        if not self._failing:  # once until it works again
+            logger.error(
+                "AI bot inbox journal %s: %s failed (%s): callbacks read but not stored yet are "
+                "lost if the gateway stops before storing them",
+                self.path.name,
+                doing,
+                error,
+            )
+        self._failing = True
+
+
+def _sync_folder(folder: Path) -> None:
+    """Make a file's creation or rename in `folder` survive a crash of the host."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def replay_orphans(folder: Path, stopping: threading.Event | None = None) -> int:
+    """Store the callbacks of every journal in `folder` that no live session holds, then delete
+    it; how many were stored (repeats not counted). A database error stops the pass and
+    `stopping` ends it between two callbacks: the file stays for the next one."""
+    stored = 0
+    for path in sorted(folder.iterdir()):
+        if not JOURNAL_NAME.match(path.name):
+            continue
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except FileNotFoundError:
+            continue  # deleted by its session or another replay meanwhile
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue  # a live session's
+            if not _still_named(fd, path):
+                continue  # replayed and deleted by another gateway while we waited
+            done, count = _replay(path, fd, stopping)
+            stored += count
+            if not done:
+                return stored
+            path.unlink()
+        finally:
+            os.close(fd)
+    return stored
+
+
+def _still_named(fd: int, path: Path) -> bool:
+    try:
+        named = path.stat()
+    except FileNotFoundError:
+        return False
+    opened = os.fstat(fd)
+    return (named.st_dev, named.st_ino) == (opened.st_dev, opened.st_ino)
+
+
+def _replay(path: Path, fd: int, stopping: threading.Event | None) -> tuple[bool, int]:
+    """(whether the whole file was gone through, callbacks stored)."""
+    from conversations.models import Bot
+
+    from .aibot_inbound import store_frame
+    from .wecom_aibot_frames import FrameError
+
+    bot_id = int(JOURNAL_NAME.match(path.name)[1])
+    bot = Bot.objects.filter(pk=bot_id).first()
+    known: dict = {}
+    stored = lines = 0
+    with os.fdopen(os.dup(fd), "rb") as journal:
+        for line in journal:
+            if stopping is not None and stopping.is_set():
+                return False, stored
+            lines += 1
+            try:
+                entry = json.loads(line)
+                frame, received, window = entry["frame"], entry["received"], entry["window"]
+            except (ValueError, KeyError, TypeError):  # the last line, cut by a kill mid-write
+                logger.warning("AI bot inbox journal %s: line %d unreadable", path.name, lines)
+                continue
+            if bot is None:
+                continue
+            try:
+                if store_frame(bot, frame, received, window, known) is not None:
+                    stored += 1
+            except FrameError as error:
+                logger.warning("AI bot %s: callback not stored: %s", bot_id, error)
+            except DATABASE_ERRORS:
+                raise  # the file stays for the next pass
+            except Exception:
+                logger.exception("AI bot %s: storing a callback failed", bot_id)
+    if bot is None and lines:
+        logger.warning("AI bot %s: deleted; %d callbacks in %s dropped", bot_id, lines, path.name)
+    elif lines:
+        logger.info(
+            "AI bot %s: %d of %d callbacks left in %s by a stopped gateway stored now "
+            "(the others were stored before)",
+            bot_id,
+            stored,
+            lines,
+            path.name,
+        )
+    return True, stored

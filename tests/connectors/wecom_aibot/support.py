@@ -1,0 +1,30 @@
+"""Helpers for the gateway's inbound tests: a database that cannot take messages."""
+
+import threading
+from contextlib import contextmanager
+
+from django.db import connection
+
+from messaging.models import Message
+
+MESSAGES = connection.ops.quote_name(Message._meta.db_table)
+MESSAGES_AWAY = connection.ops.quote_name("messaging_message_away")
+
+
+def rename(old: str, new: str, if_exists: bool = False) -> None:
+    """Rename a table (from any thread: each has its own connection)."""
+    with connection.cursor() as cursor:
+        if not if_exists or old.strip('"`') in connection.introspection.table_names(cursor):
+            cursor.execute(f"ALTER TABLE {old} RENAME TO {new}")
+    if threading.current_thread() is not threading.main_thread():
+        connection.close()
+
+
+@contextmanager
+def messages_refused():
+    """As during a migration or an outage: every message insert fails until the block ends."""
+    rename(MESSAGES, MESSAGES_AWAY)
+    try:
+        yield
+    finally:
+        rename(MESSAGES_AWAY, MESSAGES, if_exists=True)
