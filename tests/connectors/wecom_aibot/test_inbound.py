@@ -165,7 +165,10 @@ def test_callbacks_the_stopping_gateway_could_not_store_are_stored_by_the_next_o
     assert [m.upstream_msgid for m in inbound()] == ["first", "second"]
 
 
-def test_the_journal_keeps_only_what_is_not_stored_yet(aibot_server, aibot, connected, settings):
+def test_a_journal_is_emptied_once_stored_and_deleted_when_its_gateway_stops(
+    aibot_server, aibot, connected, settings, monkeypatch
+):
+    monkeypatch.setattr(aibot_inbox, "EMPTIED_FROM_BYTES", 1)  # 64 KiB: ~100 callbacks
     (journal,) = Path(settings.WECOM_AIBOT_INBOX_DIR).glob("*.inbox")
     aibot_server.push_message("bot1", group_text("m1"))
     aibot_server.push_message("bot1", direct_text("m2"))
