@@ -2,11 +2,11 @@
 
 import time
 
-from django.db.models import F, Max, OuterRef, Q, QuerySet, Subquery
+from django.db.models import F, Max, OuterRef, Subquery
 
 from botadmin.cache import best_effort
 from conversations.models import Bot, Conversation
-from conversations.services import bots_visible_to
+from conversations.services import bots_visible_to, named
 from messaging.models import Message
 
 # The newest message of each conversation is read in full (one probe of
@@ -60,13 +60,6 @@ def newest_message_ids(bot: Bot) -> dict[int, int]:
     newest = _newest_in_full(bot)
     best_effort.set(key, (now, top, newest), NEWEST_RECOUNT_SECONDS)
     return newest
-
-
-def named(conversations: QuerySet[Conversation], name: str) -> QuerySet[Conversation]:
-    """Those whose name contains `name`, or whose ID it is (all of them for no name)."""
-    if name := name.strip():
-        return conversations.filter(Q(name__icontains=name) | Q(conversation_id=name))
-    return conversations
 
 
 def conversations_by_activity(bot: Bot, kind: str, name: str = "") -> list[tuple[int, int | None]]:

@@ -4,7 +4,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_noop
 
@@ -171,6 +171,13 @@ def visible_conversation(user, bot_id: int, pk: int) -> Conversation | None:
         .filter(pk=pk, bot_id=bot_id, bot__in=bots_visible_to(user))
         .first()
     )
+
+
+def named(conversations: QuerySet[Conversation], name: str) -> QuerySet[Conversation]:
+    """Those whose name contains `name`, or whose ID it is (all of them for no name)."""
+    if name := name.strip():
+        return conversations.filter(Q(name__icontains=name) | Q(conversation_id=name))
+    return conversations
 
 
 def refresh_connector_state(bot: Bot) -> str:

@@ -6,7 +6,7 @@ from django.utils.translation import pgettext_lazy
 
 from conversations.models import Conversation
 from conversations.roles import is_bot_admin, may_create_bots
-from conversations.services import bots_visible_to
+from conversations.services import bots_visible_to, named
 
 from ..bot_contacts import empty_reason
 from ..conversation_list import (
@@ -14,7 +14,6 @@ from ..conversation_list import (
     conversations_by_activity,
     conversations_of_page,
     most_recently_active_bot,
-    named,
 )
 from ..login_required import login_required
 from .app_setup import setup_url
