@@ -15,7 +15,6 @@ from django.core.files.storage import default_storage
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext_lazy as _
 
-from botadmin.forms import NoLabelSuffix
 from botadmin.timezones import zone_names
 from connectors import conversions
 from connectors.images import FORMAT_NAMES
@@ -23,6 +22,7 @@ from connectors.registry import connector_for
 from conversations.models import Bot
 from messaging.msgtype_names import NAMES as MSGTYPE_NAMES
 
+from .audience import MATCHING, RULE_FOR_KIND, Audience, AudienceForm, rule_members
 from .models import Announcement
 
 # The msgtypes an announcement can be, in the compose page's order, with their words.
@@ -63,7 +63,7 @@ def msgtypes_for(bot: Bot | None) -> list[str]:
     return [m for m in MSGTYPE_LABELS if conversions.route(type(connector), m, native)]
 
 
-class ComposeForm(NoLabelSuffix, forms.Form):
+class ComposeForm(AudienceForm):
     title = forms.CharField(label=_("Title"), max_length=200)
     msgtype = forms.ChoiceField(label=_("Message type"), widget=forms.RadioSelect)
     text__content = forms.CharField(
@@ -102,9 +102,6 @@ class ComposeForm(NoLabelSuffix, forms.Form):
     news__description = forms.CharField(label=_("Description"), required=False)
     news__picurl = forms.URLField(label=_("Picture URL"), required=False, assume_scheme="https")
 
-    conversations = forms.TypedMultipleChoiceField(
-        label=_("Recipients"), coerce=int, required=False
-    )
     saved_audience = forms.TypedChoiceField(
         label=_("Saved audience"), coerce=int, required=False, empty_value=None
     )
@@ -145,11 +142,9 @@ class ComposeForm(NoLabelSuffix, forms.Form):
     )
     timezone = forms.ChoiceField(label=_("Time zone"))
 
-    def __init__(self, *args, bot: Bot, conversations, saved_audiences, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.bot = bot
+    def __init__(self, *args, bot: Bot, saved_audiences, **kwargs):
+        super().__init__(*args, bot=bot, **kwargs)
         self.fields["msgtype"].choices = [(t, MSGTYPE_LABELS[t]) for t in msgtypes_for(bot)]
-        self.fields["conversations"].choices = [(c.pk, str(c)) for c in conversations]
         self.fields["saved_audience"].choices = [("", "—")] + [
             (a.pk, a.name) for a in saved_audiences
         ]
@@ -197,8 +192,21 @@ class ComposeForm(NoLabelSuffix, forms.Form):
 
     def clean(self):
         data = super().clean()
-        if not data.get("conversations") and not self.errors.get("conversations"):
-            self.add_error("conversations", _("Choose at least one recipient."))
+        audience, search = self.rule()
+        data["conversation_ids"] = []
+        if audience != Audience.LISTED:
+            if data.get("save_audience_as"):
+                self.add_error(
+                    "save_audience_as",
+                    _("Only chosen conversations can be saved as an audience, not a rule."),
+                )
+            if not rule_members(self.bot, audience, search).exists():
+                self.add_error("audience", _("No conversation is in this audience now."))
+        elif not {"audience_base", "conversations", "removed"} & set(self.errors):
+            data["conversation_ids"] = list(self.chosen().values_list("pk", flat=True))
+            if not data["conversation_ids"]:
+                self.add_error("conversations", _("Choose at least one recipient."))
+        data["audience_rule"], data["audience_search"] = audience, search
         return data
 
     def body(self, image_url: str = "") -> dict:
@@ -245,13 +253,27 @@ def initial_from(announcement: Announcement) -> dict:
     initial.update(
         title=announcement.title,
         msgtype=msgtype,
-        conversations=list(announcement.conversations.values_list("pk", flat=True)),
+        **audience_initial(announcement),
         saved_audience=announcement.saved_audience_id,
         kind=announcement.schedule_kind,
         timezone=announcement.timezone,
         **{key: spec.get(key) for key in ("at", "time", "weekdays", "month_day", "cron", "until")},
     )
     return initial
+
+
+def audience_initial(announcement: Announcement) -> dict:
+    """The picker's fields for an announcement's audience: its list as the base, or its rule."""
+    if announcement.audience == Audience.LISTED:
+        return {"audience": Audience.LISTED, "audience_base": f"announcement:{announcement.pk}"}
+    if not announcement.audience_search:
+        return {"audience": announcement.audience}
+    kind = {rule: kind for kind, rule in RULE_FOR_KIND.items()}[announcement.audience]
+    return {
+        "audience": MATCHING,
+        "audience_query": announcement.audience_search,
+        "audience_kind": kind,
+    }
 
 
 def store_upload(upload) -> str:

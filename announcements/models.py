@@ -73,8 +73,38 @@ class Announcement(models.Model):
     title = models.CharField(_("title"), max_length=200)
     msgtype = models.CharField(_("message type"), max_length=32)
     body = models.JSONField(_("body"), help_text=_("The normalised message body."))
+
+    class Audience(models.TextChoices):
+        """Chosen conversations are a list fixed when the announcement is saved; the
+        others are rules applied when each run starts, so conversations added later
+        get the later runs (`announcements.audience.recipients`)."""
+
+        LISTED = "listed", _("Chosen conversations")
+        GROUPS = "groups", _("All groups")
+        USERS = "users", _("All users")
+        EVERYONE = "everyone", _("Everyone")
+
+    audience = models.CharField(
+        _("audience"),
+        max_length=16,
+        choices=Audience.choices,
+        default=Audience.LISTED,
+        help_text=_(
+            "The chosen conversations, or a rule applied when each run starts "
+            "(conversations added later are included)."
+        ),
+    )
+    audience_search = models.CharField(
+        _("audience search"),
+        max_length=200,
+        blank=True,
+        default="",
+        help_text=_(
+            "With a rule: only the conversations whose name contains this, or whose ID it is."
+        ),
+    )
     conversations = models.ManyToManyField(
-        Conversation, related_name="+", blank=True, verbose_name=_("audience")
+        Conversation, related_name="+", blank=True, verbose_name=_("chosen conversations")
     )
     saved_audience = models.ForeignKey(
         SavedAudience,

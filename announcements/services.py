@@ -20,6 +20,7 @@ from messaging.models import Message
 from messaging.outbox import enqueue_delivery
 from messaging.validation import validate_outbound
 
+from .audience import chunked, recipients_now, replace_members
 from .models import Announcement, AnnouncementRun, SavedAudience
 from .schedule import RECURRING, Schedule, ScheduleError, parse
 
@@ -43,11 +44,13 @@ class Draft:
     bot: Bot
     title: str
     body: dict
-    conversation_ids: list[int]
+    conversation_ids: list[int]  # the chosen conversations (with the audience LISTED)
     kind: str
     schedule: dict
     timezone: str
     saved_audience: SavedAudience | None = None
+    audience: str = Announcement.Audience.LISTED
+    audience_search: str = ""  # with a rule: only the conversations it names
 
 
 def _tick() -> None:
@@ -92,7 +95,10 @@ def save_announcement(
         announcement.title = draft.title
         announcement.msgtype = body["msgtype"]
         announcement.body = body
-        announcement.saved_audience = draft.saved_audience
+        listed = draft.audience == Announcement.Audience.LISTED
+        announcement.audience = draft.audience
+        announcement.audience_search = "" if listed else draft.audience_search
+        announcement.saved_audience = draft.saved_audience if listed else None
         announcement.schedule_kind = draft.kind
         announcement.schedule = draft.schedule
         announcement.timezone = draft.timezone
@@ -103,8 +109,9 @@ def save_announcement(
             announcement.status = Announcement.Status.ACTIVE
             announcement.next_run_at = schedule.first_run(now)  # a time: checked above
         announcement.save()
-        announcement.conversations.set(
-            Conversation.objects.filter(bot=draft.bot, pk__in=draft.conversation_ids)
+        replace_members(
+            announcement.conversations,
+            _bots_conversations(draft.bot, draft.conversation_ids) if listed else [],
         )
         record_action(
             user,
@@ -112,11 +119,19 @@ def save_announcement(
             bot=draft.bot,
             target=announcement,
             summary=announcement.title,
-            details={"status": announcement.status, "when": draft.kind},
+            details={"status": announcement.status, "when": draft.kind, "audience": draft.audience},
         )
         if announcement.next_run_at and announcement.next_run_at <= now:
             _tick()
     return announcement
+
+
+def _bots_conversations(bot: Bot, ids: list[int]) -> list[int]:
+    """Those of `ids` that are the bot's conversations."""
+    found = []
+    for chunk in chunked(ids):
+        found += Conversation.objects.filter(bot=bot, pk__in=chunk).values_list("pk", flat=True)
+    return found
 
 
 def estimated_duration(recipients: int, bot: Bot, waiting: int = 0) -> timedelta:
@@ -170,14 +185,11 @@ def _start_run(announcement: Announcement, now: datetime) -> AnnouncementRun:
     late_after = timedelta(seconds=settings.BOTADMIN_ANNOUNCEMENT_LATE_SECONDS)
     cutoff = settings.BOTADMIN_SCHEDULED_LATE_CUTOFF_MINUTES
     missed = cutoff > 0 and now - occurrence > timedelta(minutes=cutoff)
+    # Fixed here for the run: a rule takes the conversations it names at this moment.
     recipients = (
         []
         if missed
-        else list(
-            announcement.conversations.filter(is_active=True)
-            .order_by("pk")
-            .values_list("pk", flat=True)
-        )
+        else list(recipients_now(announcement).order_by("pk").values_list("pk", flat=True))
     )
     run, _created = AnnouncementRun.objects.get_or_create(
         announcement=announcement,
@@ -399,7 +411,7 @@ def save_audience(user, bot: Bot, name: str, conversation_ids: list[int]) -> Sav
         audience, created = SavedAudience.objects.get_or_create(
             bot=bot, name=name, defaults={"created_by": user}
         )
-        audience.conversations.set(Conversation.objects.filter(bot=bot, pk__in=conversation_ids))
+        replace_members(audience.conversations, _bots_conversations(bot, conversation_ids))
         record_action(
             user,
             "audience.create" if created else "audience.edit",

@@ -1,6 +1,5 @@
 """Console pages for announcements. Thin: forms in, services do the work, templates out."""
 
-import json
 import math
 from datetime import datetime, timedelta, tzinfo
 
@@ -10,7 +9,8 @@ from django.contrib import messages
 from django.core.files.storage import default_storage
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.http import Http404, JsonResponse
+from django.db.models import Count, Q
+from django.http import Http404, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import dateformat, timezone
 from django.utils.translation import gettext as _
@@ -19,6 +19,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django.views.static import serve
 
 from announcements import services
+from announcements.audience import AudienceForm, AudienceSearchForm, recipients_now, results_page
 from announcements.forms import ComposeForm, initial_from, store_upload
 from announcements.models import Announcement, AnnouncementRun
 from announcements.schedule import ScheduleError, parse
@@ -100,8 +101,15 @@ def compose(request, pk: int | None = None):
         messages.error(request, services.NOT_EDITABLE)
         return redirect("announcements:detail", pk=announcement.pk)
     bots = bots_visible_to(request.user)
-    if announcement:
-        bot = announcement.bot
+    # "Duplicate": a new announcement that starts as a copy of one the user sees.
+    source = announcement
+    if source is None and request.method == "GET" and "from" in request.GET:
+        source_id = id_or_none(request.GET["from"])
+        if source_id is None:
+            raise Http404
+        source = _visible_announcement(request.user, source_id)
+    if source:
+        bot = source.bot
     else:
         bot_id = request.POST.get("bot") or request.GET.get("bot")
         if bot_id and id_or_none(bot_id) is None:
@@ -116,11 +124,12 @@ def compose(request, pk: int | None = None):
             "console/announcements/list.html",
             {"rows": [], "has_bots": False, "may_create": may_create_bots(request.user)},
         )
-    conversations = list(
-        Conversation.objects.filter(bot=bot, is_active=True).order_by("kind", "name")
+    saved_audiences = list(
+        bot.saved_audiences.annotate(
+            active=Count("conversations", filter=Q(conversations__is_active=True))
+        )
     )
-    saved_audiences = list(bot.saved_audiences.prefetch_related("conversations"))
-    form_args = {"bot": bot, "conversations": conversations, "saved_audiences": saved_audiences}
+    form_args = {"bot": bot, "saved_audiences": saved_audiences}
     if request.method == "POST":
         form = ComposeForm(request.POST, request.FILES, **form_args)
         if form.is_valid():
@@ -128,23 +137,70 @@ def compose(request, pk: int | None = None):
             if saved is not None:
                 return redirect("announcements:detail", pk=saved.pk)
     else:
-        form = ComposeForm(
-            initial=initial_from(announcement) if announcement else None, **form_args
-        )
+        form = ComposeForm(initial=initial_from(source) if source else None, **form_args)
     return render(
         request,
         "console/announcements/compose.html",
         {
             "form": form,
             "announcement": announcement,
+            "duplicate_of": source if announcement is None else None,
             "bot": bot,
             "bots": bots,
-            "conversations": conversations,
-            "selected": {id_or_none(v) for v in form["conversations"].value() or []} - {None},
-            "saved_audiences_json": json.dumps(
-                {a.pk: [c.pk for c in a.conversations.all()] for a in saved_audiences}
-            ),
+            "saved_audiences": saved_audiences,
+            **_picker(form),
         },
+    )
+
+
+def _picker(form: ComposeForm) -> dict:
+    """The audience picker as the compose form stands: its first page, the count of
+    each choice and of the chosen conversations."""
+    values = {name: form[name].value() for name in AudienceForm.base_fields}
+    # Editing or duplicating, the list starts with the recipients it has.
+    values["only_chosen"] = (
+        form.data.get("only_chosen") if form.is_bound else bool(values["audience_base"])
+    )
+    picker = AudienceSearchForm(values, bot=form.bot)
+    counts = Conversation.objects.filter(bot=form.bot, is_active=True).aggregate(
+        groups=Count("pk", filter=Q(kind=Conversation.Kind.GROUP)),
+        users=Count("pk", filter=Q(kind=Conversation.Kind.USER)),
+    )
+    counts["everyone"] = counts["groups"] + counts["users"]
+    results = chosen = None
+    if picker.is_valid():
+        results = results_page(picker)
+        counts["matching"] = results.matching
+        chosen = picker.chosen().filter(is_active=True).count()
+    counts["listed"] = chosen or 0
+    return {
+        "picker": picker,
+        "results": results,
+        "audience_counts": counts,
+        "audience_choices": [
+            (choice, counts.get(choice.data["value"])) for choice in form["audience"]
+        ],
+        "only_chosen": values["only_chosen"],
+        "audience_mode": values["audience"] or Announcement.Audience.LISTED,
+    }
+
+
+@login_required
+@require_POST
+def audience_results(request):
+    """A page of the compose page's audience picker (htmx): the bot's conversations
+    matching the search, each checked when in the audience as it stands."""
+    bot_id = id_or_none(request.POST.get("bot"))
+    if bot_id is None:
+        raise Http404
+    bot = get_object_or_404(bots_visible_to(request.user), pk=bot_id)
+    picker = AudienceSearchForm(request.POST, bot=bot)
+    if not picker.is_valid():
+        return HttpResponseBadRequest(_("Reload the page: the search was not understood."))
+    return render(
+        request,
+        "console/announcements/_audience_results.html",
+        {"picker": picker, "results": results_page(picker), "oob": True},
     )
 
 
@@ -162,13 +218,15 @@ def _save(request, form: ComposeForm, announcement: Announcement | None) -> Anno
                 saved_audience = form.bot.saved_audiences.filter(pk=data["saved_audience"]).first()
             if data.get("save_audience_as"):
                 saved_audience = services.save_audience(
-                    request.user, form.bot, data["save_audience_as"], data["conversations"]
+                    request.user, form.bot, data["save_audience_as"], data["conversation_ids"]
                 )
             draft = services.Draft(
                 bot=form.bot,
                 title=data["title"],
                 body=form.body(image_url),
-                conversation_ids=data["conversations"],
+                conversation_ids=data["conversation_ids"],
+                audience=data["audience_rule"],
+                audience_search=data["audience_search"],
                 kind=data["kind"],
                 schedule=form.schedule(),
                 timezone=data["timezone"],
@@ -227,17 +285,14 @@ def detail(request, pk: int):
             100,
         ).get_page(request.GET.get("page"))
     waiting = services.messages_waiting(announcement.bot, besides=announcement)
+    recipient_count = recipients_now(announcement).count()
     context = {
         "announcement": announcement,
         "runs": [(r, services.run_progress(r)) for r in runs],
         "run": run,
         "recipients": recipients,
-        "recipient_count": announcement.conversations.count(),
-        "estimate": about(
-            services.estimated_duration(
-                announcement.conversations.count(), announcement.bot, waiting
-            )
-        ),
+        "recipient_count": recipient_count,
+        "estimate": about(services.estimated_duration(recipient_count, announcement.bot, waiting)),
         "waiting": waiting,
         "preview_times": _preview(announcement),
     }

@@ -134,3 +134,67 @@ def test_the_preview_of_an_empty_message_is_a_muted_hint_not_a_white_box(
     assert page.inner_text("#preview") == hint
     page.fill("[name=link__title]", "发版说明")
     assert page.inner_text("#preview").startswith("发版说明")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_operator_picks_among_1500_groups_by_keyboard_and_sends_to_all_of_them(
+    live_server, browser, bot, make_groups, make_conversation, superuser
+):
+    """The page holds one page of the server's matches; "all groups" posts no ids
+    (posting 1,500 checked boxes was refused by Django: more than 1,000 fields)."""
+    make_groups(bot, 1_500)
+    make_conversation(bot, "wrSales", name="销售群")
+    make_conversation(bot, "wmZhangWei", name="张伟", kind="user")
+    page = browser.new_page(viewport={"width": 1280, "height": 1100})
+    open_compose_page(page, live_server)
+    page.fill("[name=title]", "周报提醒")
+    page.fill("[name=text__content]", "请提交周报")
+    boxes = "#audience input[type=checkbox]"
+
+    def focused(selector: str) -> bool:
+        return page.evaluate("s => document.activeElement.matches(s)", selector)
+
+    def tab_to(selector: str) -> None:
+        for _ in range(12):
+            page.keyboard.press("Tab")
+            if focused(selector):
+                return
+        raise AssertionError(f"Tab never reached {selector}")
+
+    assert page.locator(boxes).count() == 50
+    page.focus("#audience-search")
+    page.keyboard.type("销售")
+    page.keyboard.press("Enter")  # searches; does not send the form
+    page.wait_for_function("document.querySelectorAll('#audience li label').length === 1")
+    assert page.inner_text("#audience").strip().startswith("销售群")
+    assert page.inner_text('[data-count-of="matching"]') == "(1)"
+    assert page.url.endswith("/console/announcements/new/")
+    tab_to(boxes)
+    page.keyboard.press("Space")
+    assert page.inner_text("#selected-count") == "(1)"
+    assert page.inner_text("#estimate").startswith("1 个接收者")
+
+    page.fill("#audience-search", "")
+    page.wait_for_function(f"document.querySelectorAll('{boxes}').length === 50")
+    page.focus("#audience li.more button")
+    page.keyboard.press("Enter")
+    page.wait_for_function(f"document.querySelectorAll('{boxes}').length === 100")
+    # The keyboard goes on at the next page.
+    page.wait_for_function("document.activeElement.matches('#audience li:nth-child(51) input')")
+    page.keyboard.press("Space")
+    assert page.inner_text("#selected-count") == "(2)"
+    screenshot(page, "announcements", "compose-picker")
+
+    page.focus('input[name=audience][value="listed"]')
+    page.keyboard.press("ArrowRight")  # the next choice: all groups
+    assert page.is_checked('input[name=audience][value="groups"]')
+    assert page.inner_text("#selected-count") == "(1501)"
+    assert page.inner_text("#estimate").startswith("1501 个接收者")
+    assert page.is_hidden("[name=save_audience_as]")
+    page.click("button[name=schedule]")
+
+    page.wait_for_url(re.compile(r"/console/announcements/\d+/$"))
+    assert "所有群聊" in page.inner_text("#audience-summary")
+    assert "目前 1501 个" in page.inner_text("#audience-summary")
+    announcement = Announcement.objects.get()
+    assert announcement.audience == Announcement.Audience.GROUPS

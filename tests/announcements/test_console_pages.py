@@ -404,8 +404,8 @@ def test_pages_are_in_chinese_by_default_and_english_when_chosen(client, bot, su
     client.cookies["django_language"] = "en"
     english = client.get("/console/announcements/new/").content.decode()
 
-    assert "新建公告" in chinese and "全选群聊" in chinese
-    assert "New announcement" in english and "Select all groups" in english
+    assert "新建公告" in chinese and "所有群聊" in chinese
+    assert "New announcement" in english and "All groups" in english
 
 
 def test_the_preview_of_an_empty_message_says_so_in_the_operators_language(client, bot, superuser):

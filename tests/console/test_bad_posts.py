@@ -102,6 +102,25 @@ COMPOSE = [
     {"conversations": [HUGE]},
     {"conversations": ["-1"]},
     {"conversations": []},
+    {"conversations": "1,abc"},
+    {"conversations": ",".join(str(i) for i in range(1, 10_002))},
+    {"removed": NUL},
+    {"removed": HUGE},
+    {"removed": "-1"},
+    {"audience": NUL},
+    {"audience": "planets"},
+    {"audience": "matching", "audience_query": NUL},
+    {"audience": "matching", "audience_query": LONG},
+    {"audience": "matching", "audience_kind": NUL},
+    {"audience": "matching", "audience_kind": "robot"},
+    {"audience": "users"},  # none: the bot has a group only
+    {"audience": "groups", "save_audience_as": "All groups"},
+    {"audience_base": NUL},
+    {"audience_base": "saved:abc"},
+    {"audience_base": f"saved:{HUGE}"},
+    {"audience_base": f"announcement:{HUGE}"},
+    {"audience_base": "announcement:-1"},
+    {"audience_base": "everything:1"},
     {"saved_audience": NUL},
     {"saved_audience": "abc"},
     {"saved_audience": HUGE},
@@ -194,6 +213,33 @@ def test_the_sweep_starts_from_an_announcement_that_is_accepted(operator_client,
     )
     assert response.status_code == 302
     assert Announcement.objects.count() == SavedAudience.objects.count() == 1
+
+
+PICKER = [
+    {"audience": NUL},
+    {"audience_query": NUL},
+    {"audience_query": LONG},
+    {"audience_kind": "robot"},
+    {"audience_base": NUL},
+    {"audience_base": f"announcement:{HUGE}"},
+    {"conversations": f"1,{NUL}"},
+    {"removed": HUGE},
+    {"after": NUL},
+    {"after": HUGE},
+    {"after": "-1"},
+]
+
+
+@pytest.mark.parametrize("data", PICKER)
+def test_a_bad_audience_search_is_refused_not_broken(operator_client, bot, group, data):
+    response = operator_client.post("/console/announcements/audience/", {"bot": bot.pk, **data})
+    assert response.status_code == 400
+
+
+@pytest.mark.parametrize("bot_id", [NUL, "abc", HUGE, "-1", ""])
+def test_an_audience_search_for_an_impossible_bot_is_not_found(operator_client, bot_id):
+    response = operator_client.post("/console/announcements/audience/", {"bot": bot_id})
+    assert response.status_code == 404
 
 
 # --- Announcement actions -----------------------------------------------------

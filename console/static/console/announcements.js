@@ -88,17 +88,32 @@
       }
     }
 
-    // Audience picker: search, kind filter, select all, saved audiences.
-    var items = $$("#audience li[data-kind]");
-    function applyFilter() {
-      var query = $("#audience-search").value.trim().toLowerCase();
-      var kind = $("#audience-kind").value;
-      items.forEach(function (item) {
-        item.hidden = (kind && item.dataset.kind !== kind) || (query && item.dataset.search.indexOf(query) < 0);
-      });
+    // Audience picker. The list is one page of the server's matches at a time (htmx:
+    // console/views/announcements.py audience_results). The chosen conversations are a
+    // base list (the announcement edited or duplicated, or a saved audience) with the
+    // ids checked and unchecked here, posted as two comma-separated fields: one field
+    // per conversation would pass Django's 1,000-field limit (announcements/audience.py).
+    var picker = $("#audience-picker");
+    var list = $("#audience");
+    var baseField = $("#id_audience_base");
+    var addedField = $("#id_conversations");
+    var removedField = $("#id_removed");
+    function idSet(field) { return new Set(field.value.split(",").filter(Boolean)); }
+    var added = idSet(addedField);
+    var removed = idSet(removedField);
+    // Exact as long as each box shows the server's answer: a check adds one, an uncheck takes one.
+    var chosenCount = parseInt(picker.dataset.count, 10) || 0;
+    function mode() { return checkedValue("audience") || "listed"; }
+    function counter(choice) { return $('[data-count-of="' + choice + '"]'); }
+    function setCounter(choice, n) {
+      var node = counter(choice);
+      if (!node) return;
+      node.dataset.n = n;
+      node.textContent = n === "" ? "" : "(" + n + ")";
     }
-    function selected() { return $$('#audience input[name="conversations"]:checked').length; }
+    function selected() { return parseInt(counter(mode()).dataset.n, 10) || 0; }
     function refreshCount() {
+      setCounter("listed", chosenCount);
       $("#selected-count").textContent = "(" + selected() + ")";
       refreshEstimate();
     }
@@ -113,32 +128,89 @@
         : estimate.dataset.minutes.replace("{m}", Math.ceil(seconds / 60));
       estimate.textContent = n ? estimate.dataset.template.replace("{n}", n).replace("{rate}", rate).replace("{about}", about) : "";
     }
-    $("#audience-search").addEventListener("input", applyFilter);
-    $("#audience-kind").addEventListener("change", applyFilter);
+    function showMode() {
+      var listed = mode() === "listed";
+      $$('[data-audience="listed"]').forEach(function (node) { node.hidden = !listed; });
+      $('[data-note="listed"]').hidden = !listed;
+      $('[data-note="rule"]').hidden = listed;
+      refreshCount();
+    }
+    function refreshList() { htmx.trigger(list, "refresh"); }
+    function writeFields() {
+      addedField.value = Array.from(added).join(",");
+      removedField.value = Array.from(removed).join(",");
+    }
+    function toggled(box) {
+      if (box.checked) { added.add(box.value); removed.delete(box.value); chosenCount += 1; }
+      else { added.delete(box.value); removed.add(box.value); chosenCount -= 1; }
+    }
+    // Start the chosen conversations again from a list (a saved audience, or none).
+    function startFrom(base, count) {
+      baseField.value = base;
+      added.clear();
+      removed.clear();
+      writeFields();
+      chosenCount = count;
+      $('input[name="audience"][value="listed"]').checked = true;
+      showMode();
+      refreshList();
+    }
+    list.addEventListener("change", function (event) {
+      if (!event.target.matches('input[type="checkbox"]')) return;
+      toggled(event.target);
+      writeFields();
+      refreshCount();
+    });
     $$("[data-select]").forEach(function (button) {
       button.addEventListener("click", function () {
-        var mode = button.dataset.select;
-        items.forEach(function (item) {
-          var box = $("input", item);
-          if (mode === "none") box.checked = false;
-          else if (mode === "shown") { if (!item.hidden) box.checked = true; }
-          else if (item.dataset.kind === mode) box.checked = true;
+        if (button.dataset.select === "none") {
+          savedSelect.value = "";
+          return startFrom("", 0);
+        }
+        $$('#audience input[type="checkbox"]:not(:checked):not(:disabled)').forEach(function (box) {
+          box.checked = true;
+          toggled(box);
         });
+        writeFields();
         refreshCount();
       });
     });
-    var saved = JSON.parse($("#saved-audiences").textContent || "{}");
     var savedSelect = $('select[name="saved_audience"]');
-    if (savedSelect) savedSelect.addEventListener("change", function () {
-      var ids = saved[savedSelect.value];
-      if (!ids) return;
-      items.forEach(function (item) {
-        var box = $("input", item);
-        box.checked = ids.indexOf(parseInt(box.value, 10)) >= 0;
-      });
-      refreshCount();
+    savedSelect.addEventListener("change", function () {
+      var option = savedSelect.selectedOptions[0];
+      if (savedSelect.value) startFrom("saved:" + savedSelect.value, parseInt(option.dataset.count, 10) || 0);
     });
-    $("#audience").addEventListener("change", refreshCount);
+    $$('input[name="audience"]').forEach(function (input) {
+      input.addEventListener("change", function () { showMode(); refreshList(); });
+    });
+    // Enter searches at once instead of sending the whole form.
+    $("#audience-search").addEventListener("keydown", function (event) {
+      if (event.key === "Enter") { event.preventDefault(); refreshList(); }
+    });
+    // "Show more" is replaced by the next page: the keyboard goes on at its first entry.
+    var beforeMore = null;
+    list.addEventListener("click", function (event) {
+      var more = event.target.closest(".more");
+      if (more) beforeMore = more.previousElementSibling;
+    });
+    document.body.addEventListener("htmx:afterSwap", function () {
+      // A box checked while its page was on the way shows what was checked, not the page.
+      if (mode() === "listed") {
+        $$('#audience input[type="checkbox"]').forEach(function (box) {
+          if (added.has(box.value)) box.checked = true;
+          else if (removed.has(box.value)) box.checked = false;
+        });
+      }
+      var found = $("#match-count");
+      if (found && found.dataset.matching !== undefined) setCounter("matching", found.dataset.matching);
+      refreshCount();
+      if (beforeMore) {
+        var next = beforeMore.nextElementSibling;
+        var box = next && $("input, button", next);
+        if (box) box.focus();
+        beforeMore = null;
+      }
+    });
 
     // The next five run times come from the server, which owns the rules.
     var timer = null;
@@ -174,7 +246,7 @@
     if (!checkedValue("msgtype")) { var first = $('input[name="msgtype"]'); if (first) first.checked = true; }
     showMsgtype();
     showKind();
-    refreshCount();
+    showMode();
   }
 
   // Detail page: refresh the runs while something is still pending.

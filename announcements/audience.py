@@ -1,0 +1,262 @@
+"""Who an announcement goes to, and the compose page's audience picker.
+
+An audience is either the chosen conversations, a list fixed when the
+announcement is saved, or a rule (everyone, all groups, all users, each
+optionally narrowed to a search) applied when each run starts, so that
+conversations added later get the later runs (`Announcement.Audience`).
+
+The picker shows one page of server-side matches at a time and never posts a
+field per conversation: a selection of thousands would pass Django's
+DATA_UPLOAD_MAX_NUMBER_FIELDS (1,000), and the whole POST would be refused. It
+posts where the selection starts (`audience_base`: the list of the
+announcement being edited or duplicated, or a saved audience) and the
+conversations checked and unchecked on top of it, each as one comma-separated
+field.
+"""
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from django import forms
+from django.db.models import Q, QuerySet
+from django.utils.translation import gettext_lazy as _
+
+from botadmin.forms import NoLabelSuffix
+from botadmin.ids import id_or_none
+from conversations.models import Bot, Conversation
+from conversations.services import named
+
+from .models import Announcement
+
+Audience = Announcement.Audience
+
+# The kind of conversation each rule takes (None: both).
+RULE_KINDS = {
+    Audience.EVERYONE: None,
+    Audience.GROUPS: Conversation.Kind.GROUP,
+    Audience.USERS: Conversation.Kind.USER,
+}
+# The picker's "all matching the search": stored as the rule of the kind filtered
+# on, with the search.
+MATCHING = "matching"
+RULE_FOR_KIND = {"": Audience.EVERYONE, "group": Audience.GROUPS, "user": Audience.USERS}
+# Ids per IN list when writing a list: SQLite binds at most 32,766 parameters a query.
+CHUNK = 1_000
+# Conversations checked (or unchecked) one by one in one compose: more is the
+# work of a rule or a saved audience, and keeps an IN list within SQLite's bounds.
+MAX_PICKED = 10_000
+PAGE_SIZE = 50
+
+
+def rule_members(bot: Bot, audience: str, search: str = "") -> QuerySet[Conversation]:
+    """The bot's active conversations a rule takes now."""
+    conversations = Conversation.objects.filter(bot=bot, is_active=True)
+    if kind := RULE_KINDS[audience]:
+        conversations = conversations.filter(kind=kind)
+    return named(conversations, search)
+
+
+def recipients_now(announcement: Announcement) -> QuerySet[Conversation]:
+    """Whom a run starting now sends to: the active ones of its list, or its rule's."""
+    if announcement.audience == Audience.LISTED:
+        return announcement.conversations.filter(is_active=True)
+    return rule_members(announcement.bot, announcement.audience, announcement.audience_search)
+
+
+def chunked(ids: Iterable[int], size: int = CHUNK) -> Iterator[list[int]]:
+    ids = list(ids)
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]
+
+
+def replace_members(relation, ids: Iterable[int]) -> None:
+    """Make a many-to-many of conversations (`announcement.conversations`,
+    `audience.conversations`) hold exactly `ids`, changing only the difference."""
+    wanted = set(ids)
+    current = set(relation.values_list("pk", flat=True))
+    for chunk in chunked(sorted(current - wanted)):
+        relation.remove(*chunk)
+    for chunk in chunked(sorted(wanted - current)):
+        relation.add(*chunk)
+
+
+class IdListInput(forms.HiddenInput):
+    """Ids as one comma-separated value; repeated values ("a=1&a=2") are joined."""
+
+    def value_from_datadict(self, data, files, name):
+        values = data.getlist(name) if hasattr(data, "getlist") else data.get(name)
+        if isinstance(values, list | tuple):
+            return ",".join(str(v) for v in values)
+        return values
+
+    def format_value(self, value):
+        if isinstance(value, list | tuple):
+            return ",".join(str(v) for v in value)
+        return super().format_value(value)
+
+
+class IdListField(forms.Field):
+    widget = IdListInput
+    default_error_messages = {
+        "invalid": _("Reload the page: the chosen conversations were not understood."),
+        "too_many": _(
+            "At most %(max)d conversations can be checked one by one; for more, "
+            "send to all groups, all users or all matching a search."
+        ),
+    }
+
+    def to_python(self, value) -> list[int]:
+        ids = []
+        for part in str(value or "").split(","):
+            if not part.strip():
+                continue
+            pk = id_or_none(part.strip())
+            if pk is None or pk < 1:
+                raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+            ids.append(pk)
+        if len(ids) > MAX_PICKED:
+            raise forms.ValidationError(
+                self.error_messages["too_many"], code="too_many", params={"max": MAX_PICKED}
+            )
+        return list(dict.fromkeys(ids))
+
+
+class AudienceForm(NoLabelSuffix, forms.Form):
+    """The audience part of the compose form, also what the picker posts for a page."""
+
+    audience = forms.ChoiceField(
+        label=_("Send to"),
+        choices=[*Audience.choices, (MATCHING, _("All matching the search"))],
+        initial=Audience.LISTED,
+        required=False,
+        widget=forms.RadioSelect,
+    )
+    audience_query = forms.CharField(
+        label=_("Search by name or ID"),
+        max_length=200,
+        required=False,
+        widget=forms.TextInput(
+            attrs={
+                "type": "search",
+                "id": "audience-search",
+                "autocomplete": "off",
+                "placeholder": _("Search by name or ID"),
+            }
+        ),
+    )
+    audience_kind = forms.ChoiceField(
+        label=_("Kind"),
+        choices=[("", _("Users and groups")), ("group", _("Groups")), ("user", _("Users"))],
+        required=False,
+        widget=forms.Select(attrs={"id": "audience-kind"}),
+    )
+    audience_base = forms.CharField(max_length=40, required=False, widget=forms.HiddenInput)
+    conversations = IdListField(label=_("Recipients"), required=False)
+    removed = IdListField(required=False)
+
+    def __init__(self, *args, bot: Bot, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.bot = bot
+
+    def clean_audience_base(self) -> QuerySet[Conversation]:
+        """The list the selection starts from: "announcement:<id>" or "saved:<id>" of this bot."""
+        value = self.cleaned_data.get("audience_base") or ""
+        if not value:
+            return Conversation.objects.none()
+        source, _sep, pk = value.partition(":")
+        pk = id_or_none(pk)
+        owner = None
+        if pk is not None and source == "announcement":
+            owner = Announcement.objects.filter(bot=self.bot, pk=pk).first()
+        elif pk is not None and source == "saved":
+            owner = self.bot.saved_audiences.filter(pk=pk).first()
+        if owner is None:
+            raise forms.ValidationError(
+                _("The list these recipients started from is gone; reload the page.")
+            )
+        return owner.conversations.all()
+
+    def clean_conversations(self) -> list[int]:
+        ids = self.cleaned_data.get("conversations") or []
+        found = Conversation.objects.filter(bot=self.bot, is_active=True, pk__in=ids)
+        if ids and found.count() != len(ids):
+            raise forms.ValidationError(
+                _(
+                    "Some checked conversations are not this bot's or no longer active; reload the page."
+                )
+            )
+        return ids
+
+    def rule(self) -> tuple[str, str]:
+        """(the stored audience, its search) the chosen option means."""
+        data = self.cleaned_data
+        chosen = data.get("audience") or Audience.LISTED
+        if chosen == MATCHING:
+            return RULE_FOR_KIND[data.get("audience_kind") or ""], data.get("audience_query", "")
+        return chosen, ""
+
+    def chosen(self) -> QuerySet[Conversation]:
+        """The chosen conversations: the base, with those checked, without those unchecked."""
+        data = self.cleaned_data
+        base = data.get("audience_base")
+        if base is None:
+            base = Conversation.objects.none()
+        return (
+            Conversation.objects.filter(bot=self.bot)
+            .filter(Q(pk__in=base.values("pk")) | Q(pk__in=data.get("conversations") or []))
+            .exclude(pk__in=data.get("removed") or [])
+        )
+
+    def members(self) -> QuerySet[Conversation]:
+        """Who the audience takes now: the chosen conversations, or the rule's."""
+        audience, search = self.rule()
+        if audience == Audience.LISTED:
+            return self.chosen().filter(is_active=True)
+        return rule_members(self.bot, audience, search)
+
+
+class AudienceSearchForm(AudienceForm):
+    """One page of the picker: the search and kind filter, optionally only the chosen
+    ones, after the conversation `after` (keyset, by name)."""
+
+    only_chosen = forms.BooleanField(required=False)
+    after = forms.IntegerField(required=False, min_value=1, max_value=2**63 - 1)
+
+
+@dataclass
+class ResultsPage:
+    rows: list[tuple[Conversation, bool]]  # (conversation, in the audience)
+    next_after: int | None  # the last one's id when there are more
+    found: int | None  # first page only: how many the list holds
+    matching: int | None  # first page only: how many match the search and kind
+
+
+def results_page(form: AudienceSearchForm) -> ResultsPage:
+    """The page of the bot's active conversations the picker shows, a fixed number of queries."""
+    data = form.cleaned_data
+    matches = named(
+        Conversation.objects.filter(bot=form.bot, is_active=True), data.get("audience_query", "")
+    )
+    if data.get("audience_kind"):
+        matches = matches.filter(kind=data["audience_kind"])
+    members = form.members()
+    shown = matches.filter(pk__in=members.values("pk")) if data.get("only_chosen") else matches
+    after = data.get("after")
+    paged = shown
+    if after is not None:
+        name = Conversation.objects.filter(bot=form.bot, pk=after).values_list("name", flat=True)
+        paged = shown.filter(Q(name__gt=name[:1]) | Q(name=name[:1], pk__gt=after))
+    page = list(paged.order_by("name", "pk")[: PAGE_SIZE + 1])
+    more = len(page) > PAGE_SIZE
+    page = page[:PAGE_SIZE]
+    taken = set(members.filter(pk__in=[c.pk for c in page]).values_list("pk", flat=True))
+    found = matching = None
+    if after is None:
+        found = shown.count()
+        matching = matches.count() if data.get("only_chosen") else found
+    return ResultsPage(
+        rows=[(c, c.pk in taken) for c in page],
+        next_after=page[-1].pk if more else None,
+        found=found,
+        matching=matching,
+    )
