@@ -201,8 +201,8 @@
           else if (removed.has(box.value)) box.checked = false;
         });
       }
-      var found = $("#match-count");
-      if (found && found.dataset.matching !== undefined) setCounter("matching", found.dataset.matching);
+      var found = $("#match-count [data-matching]");
+      if (found) setCounter("matching", found.dataset.matching);
       refreshCount();
       if (beforeMore) {
         var next = beforeMore.nextElementSibling;
