@@ -222,6 +222,11 @@ class AudienceSearchForm(AudienceForm):
     only_chosen = forms.BooleanField(required=False)
     after = forms.IntegerField(required=False, min_value=1, max_value=2**63 - 1)
 
+    def clean_conversations(self) -> list[int]:
+        # Not checked here: one a sync switched off meanwhile simply matches nothing, and
+        # the page goes on searching; sending the form says so.
+        return self.cleaned_data.get("conversations") or []
+
 
 @dataclass
 class ResultsPage:

@@ -255,7 +255,11 @@ def test_the_picker_shows_what_is_chosen_on_top_of_the_list_it_started_from(
     chosen_only = picker(client, bot, only_chosen="1", **state)
     all_groups = picker(client, bot, audience="groups", **state)
 
+    Conversation.objects.filter(pk=contacts["张伟"].pk).update(is_active=False)
+    after_a_sync = picker(client, bot, **state)
+
     assert checked(everything) == {"销售一群", "张伟"}
+    assert after_a_sync.status_code == 200 and checked(after_a_sync) == {"销售一群"}
     assert shown(chosen_only) == ["张伟", "销售一群"]
     assert checked(all_groups) == {"销售一群", "销售二群", "研发群", "Sales Team EMEA"}
     assert "disabled" in all_groups.content.decode()
