@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from django import forms
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from botadmin.forms import NoLabelSuffix
@@ -236,29 +236,42 @@ class ResultsPage:
     matching: int | None  # first page only: how many match the search and kind
 
 
-def results_page(form: AudienceSearchForm) -> ResultsPage:
-    """The page of the bot's active conversations the picker shows, a fixed number of queries."""
-    data = form.cleaned_data
-    matches = named(
-        Conversation.objects.filter(bot=form.bot, is_active=True), data.get("audience_query", "")
+def kind_counts(bot: Bot) -> dict[str, int]:
+    """How many active conversations each rule takes (without a search), in one query."""
+    counts = Conversation.objects.filter(bot=bot, is_active=True).aggregate(
+        groups=Count("pk", filter=Q(kind=Conversation.Kind.GROUP)),
+        users=Count("pk", filter=Q(kind=Conversation.Kind.USER)),
     )
-    if data.get("audience_kind"):
-        matches = matches.filter(kind=data["audience_kind"])
+    return {**counts, "everyone": counts["groups"] + counts["users"]}
+
+
+def results_page(form: AudienceSearchForm, counts: dict[str, int] | None = None) -> ResultsPage:
+    """The page of the bot's active conversations the picker shows, a fixed number of
+    queries; `counts` (`kind_counts`), when known, saves counting the unfiltered list."""
+    data = form.cleaned_data
+    query, kind = data.get("audience_query", ""), data.get("audience_kind", "")
+    matches = named(Conversation.objects.filter(bot=form.bot, is_active=True), query)
+    if kind:
+        matches = matches.filter(kind=kind)
     members = form.members()
     shown = matches.filter(pk__in=members.values("pk")) if data.get("only_chosen") else matches
     after = data.get("after")
     paged = shown
     if after is not None:
+        # From the last one's name on (a range of the index), past it and its namesakes before it.
         name = Conversation.objects.filter(bot=form.bot, pk=after).values_list("name", flat=True)
-        paged = shown.filter(Q(name__gt=name[:1]) | Q(name=name[:1], pk__gt=after))
+        paged = shown.filter(name__gte=name[:1]).exclude(name=name[:1], pk__lte=after)
     page = list(paged.order_by("name", "pk")[: PAGE_SIZE + 1])
     more = len(page) > PAGE_SIZE
     page = page[:PAGE_SIZE]
     taken = set(members.filter(pk__in=[c.pk for c in page]).values_list("pk", flat=True))
     found = matching = None
     if after is None:
-        found = shown.count()
-        matching = matches.count() if data.get("only_chosen") else found
+        if counts is not None and not query:
+            matching = counts[RULE_FOR_KIND[kind]]
+        else:
+            matching = matches.count()
+        found = shown.count() if data.get("only_chosen") else matching
     return ResultsPage(
         rows=[(c, c.pk in taken) for c in page],
         next_after=page[-1].pk if more else None,

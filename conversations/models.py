@@ -2,6 +2,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import gettext_noop
@@ -204,6 +205,13 @@ class Conversation(models.Model):
         indexes = [
             # /api/users and /api/groups: active conversations of one kind by name.
             models.Index(fields=["bot", "kind", "is_active", "name"], name="conv_list_idx"),
+            # The announcement audience picker: a page of the active ones of both kinds,
+            # by name (keyset on name, id), without sorting all of a big bot's.
+            models.Index(
+                fields=["bot", "name", "id"],
+                condition=Q(is_active=True),
+                name="conv_active_name_idx",
+            ),
         ]
 
     def __str__(self) -> str:
