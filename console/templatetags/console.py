@@ -1,3 +1,4 @@
+import html
 import json
 import re
 from datetime import datetime
@@ -234,3 +235,16 @@ def _field_names(action) -> str:
 def msgtype_words(code) -> str:
     """A msgtype in words ("图片" for image)."""
     return msgtype_name(str(code or ""))
+
+
+@register.simple_tag
+def select_options(choices, chosen) -> str:
+    """The <option>s of a long select (the ~600 time zones) written at once: Django's
+    select widget renders a template per option, most of the compose page's time."""
+    chosen = "" if chosen is None else str(chosen)
+    options = (
+        f'<option value="{html.escape(str(value))}"{" selected" if str(value) == chosen else ""}>'
+        f"{html.escape(str(label))}</option>"
+        for value, label in choices
+    )
+    return mark_safe("".join(options))  # every value and label is escaped

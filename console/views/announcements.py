@@ -19,13 +19,18 @@ from django.views.decorators.http import require_GET, require_POST
 from django.views.static import serve
 
 from announcements import services
-from announcements.audience import AudienceForm, AudienceSearchForm, recipients_now, results_page
+from announcements.audience import (
+    AudienceForm,
+    AudienceSearchForm,
+    kind_counts,
+    recipients_now,
+    results_page,
+)
 from announcements.forms import ComposeForm, initial_from, store_upload
 from announcements.models import Announcement, AnnouncementRun
 from announcements.schedule import ScheduleError, parse
 from botadmin.errors import ApiError
 from botadmin.ids import id_or_none
-from conversations.models import Conversation
 from conversations.roles import may_create_bots
 from conversations.services import bots_visible_to
 from messaging.models import Message
@@ -162,14 +167,10 @@ def _picker(form: ComposeForm) -> dict:
         form.data.get("only_chosen") if form.is_bound else bool(values["audience_base"])
     )
     picker = AudienceSearchForm(values, bot=form.bot)
-    counts = Conversation.objects.filter(bot=form.bot, is_active=True).aggregate(
-        groups=Count("pk", filter=Q(kind=Conversation.Kind.GROUP)),
-        users=Count("pk", filter=Q(kind=Conversation.Kind.USER)),
-    )
-    counts["everyone"] = counts["groups"] + counts["users"]
+    counts = kind_counts(form.bot)
     results = chosen = None
     if picker.is_valid():
-        results = results_page(picker)
+        results = results_page(picker, counts)
         counts["matching"] = results.matching
         chosen = picker.chosen().filter(is_active=True).count()
     counts["listed"] = chosen or 0

@@ -670,3 +670,20 @@ def test_the_list_pages_through_every_announcement_fifty_at_a_time(client, bot, 
     assert "通知 204" in first and "通知 154" not in first
     assert "第 1 / 5 页" in first and "?page=2" in first
     assert "通知 000" in last and "通知 004" in last and "通知 005" not in last
+
+
+def test_the_edit_page_shows_the_announcements_time_zone_chosen_among_all(
+    client, bot, make_groups, superuser, make_announcement
+):
+    from botadmin.timezones import zone_names
+    from tests.html_forms import submitted_form
+
+    announcement = make_announcement(
+        bot, make_groups(bot, 1), kind="daily", schedule={"time": "09:00"}, tz="America/New_York"
+    )
+    client.force_login(superuser)
+
+    page = client.get(f"/console/announcements/{announcement.pk}/edit/").content.decode()
+
+    assert submitted_form(page, "compose")["timezone"] == ["America/New_York"]
+    assert page.count('<option value="') >= len(zone_names())
