@@ -259,8 +259,9 @@ def results_page(form: AudienceSearchForm, counts: dict[str, int] | None = None)
     paged = shown
     if after is not None:
         # From the last one's name on (a range of the index), past it and its namesakes before it.
-        name = Conversation.objects.filter(bot=form.bot, pk=after).values_list("name", flat=True)
-        paged = shown.filter(name__gte=name[:1]).exclude(name=name[:1], pk__lte=after)
+        last = Conversation.objects.filter(bot=form.bot, pk=after).order_by()
+        name = last.values_list("name", flat=True)[:1]
+        paged = shown.filter(name__gte=name).exclude(name=name, pk__lte=after)
     page = list(paged.order_by("name", "pk")[: PAGE_SIZE + 1])
     more = len(page) > PAGE_SIZE
     page = page[:PAGE_SIZE]

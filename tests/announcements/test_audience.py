@@ -3,6 +3,8 @@ few fields whatever the number of conversations; whole-audience rules are applie
 when each run starts."""
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from announcements.fanout import fan_out
@@ -151,9 +153,6 @@ def test_the_compose_page_shows_one_page_of_conversations_whatever_their_number(
 def test_the_compose_and_edit_pages_cost_the_same_queries_for_60_or_600_conversations(
     client, make_bot, make_groups, superuser, make_announcement
 ):
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
     client.force_login(superuser)
     counts = []
     for size in (60, 600):
@@ -277,6 +276,28 @@ def test_the_picker_answers_only_for_the_users_bots(
     peek = picker(client, mine, audience_base=f"announcement:{their_announcement.pk}")
     assert peek.status_code == 400
     assert client.get("/console/announcements/audience/").status_code == 405
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="query plans of PostgreSQL")
+def test_the_pickers_pages_read_the_name_index_without_sorting(client, bot, make_groups, superuser):
+    make_groups(bot, 120)
+    client.force_login(superuser)
+    second = picker(client, bot).context["results"].next_after
+    plans = []
+    for params in ({}, {"after": second}):
+        with CaptureQueriesContext(connection) as queries:
+            picker(client, bot, **params)
+        [sql] = [q["sql"] for q in queries if "LIMIT 51" in q["sql"]]
+        with connection.cursor() as cursor:
+            cursor.execute("SET enable_seqscan = off")
+            try:
+                cursor.execute("EXPLAIN " + sql)
+                plans.append("\n".join(row[0] for row in cursor.fetchall()))
+            finally:
+                cursor.execute("RESET enable_seqscan")
+
+    for plan in plans:
+        assert "conv_active_name_idx" in plan and "Sort" not in plan, plan
 
 
 # --- Whole-audience rules through fan-out to real sending ------------------------------
