@@ -73,7 +73,7 @@ def replace_members(relation, ids: Iterable[int]) -> None:
     """Make a many-to-many of conversations (`announcement.conversations`,
     `audience.conversations`) hold exactly `ids`, changing only the difference."""
     wanted = set(ids)
-    current = set(relation.values_list("pk", flat=True))
+    current = set(relation.order_by().values_list("pk", flat=True))
     for chunk in chunked(sorted(current - wanted)):
         relation.remove(*chunk)
     for chunk in chunked(sorted(wanted - current)):
@@ -205,6 +205,7 @@ class AudienceForm(NoLabelSuffix, forms.Form):
             Conversation.objects.filter(bot=self.bot)
             .filter(Q(pk__in=base.values("pk")) | Q(pk__in=data.get("conversations") or []))
             .exclude(pk__in=data.get("removed") or [])
+            .order_by()  # not the model's (by bot name): read whole, never shown in order
         )
 
     def members(self) -> QuerySet[Conversation]:
@@ -265,7 +266,8 @@ def results_page(form: AudienceSearchForm, counts: dict[str, int] | None = None)
     page = list(paged.order_by("name", "pk")[: PAGE_SIZE + 1])
     more = len(page) > PAGE_SIZE
     page = page[:PAGE_SIZE]
-    taken = set(members.filter(pk__in=[c.pk for c in page]).values_list("pk", flat=True))
+    on_page = members.filter(pk__in=[c.pk for c in page]).order_by()
+    taken = set(on_page.values_list("pk", flat=True))
     found = matching = None
     if after is None:
         if counts is not None and not query:

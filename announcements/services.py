@@ -130,7 +130,11 @@ def _bots_conversations(bot: Bot, ids: list[int]) -> list[int]:
     """Those of `ids` that are the bot's conversations."""
     found = []
     for chunk in chunked(ids):
-        found += Conversation.objects.filter(bot=bot, pk__in=chunk).values_list("pk", flat=True)
+        found += (
+            Conversation.objects.filter(bot=bot, pk__in=chunk)
+            .order_by()
+            .values_list("pk", flat=True)
+        )
     return found
 
 
