@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('conversations', '0017_operators_help_text'),
+        ('conversations', '0018_sync_after_contact_change'),
     ]
 
     operations = [
