@@ -107,7 +107,7 @@ def test_the_compose_estimate_says_seconds_for_a_short_run(page, demo):
     bot.save()
     log_in(page)
     page.goto("/console/announcements/new/")
-    boxes = page.locator('#audience input[name="conversations"]')
+    boxes = page.locator("#audience input[type=checkbox]")
     boxes.nth(0).check()
     boxes.nth(1).check()
     expect(page.locator("#estimate")).to_have_text("2 个接收者，每分钟 20 条：约 6 秒")
