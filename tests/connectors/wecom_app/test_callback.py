@@ -14,6 +14,7 @@ from messaging.models import Message, MessageMedia
 from tests.messaging.support import forward_due
 
 from .conftest import AES_KEY, CORP_ID, TOKEN
+from .test_crypto import SAMPLE_BODY, SAMPLE_POST
 
 TEXT = (
     "<xml><ToUserName><![CDATA[{corp}]]></ToUserName><FromUserName><![CDATA[zhangsan]]>"
@@ -88,22 +89,9 @@ def test_wecoms_sample_url_check_is_answered_from_the_query_string_as_wecom_writ
 
 def test_wecoms_sample_message_is_stored(client, app_bot):
     # WXBizMsgCrypt's Sample.py: its POST body (newlines, AgentID in CDATA) and query.
-    body = (
-        "<xml><ToUserName><![CDATA[ww1436e0e65a779aee]]></ToUserName>\n<Encrypt><![CDATA["
-        "Kl7kjoSf6DMD1zh7rtrHjFaDapSCkaOnwu3bqLc5tAybhhMl9pFeK8NslNPVdMwmBQTNoW4mY7AIjeLvEl3Nye"
-        "TkAgGzBhzTtRLNshw2AEew+kkYcD+Fq72Kt00fT0WnN87hGrW8SqGc+NcT3mu87Ha3dz1pSDi6GaUA6A0sqfde0"
-        "VJPQbZ9U+3JWcoD4Z5jaU0y9GSh010wsHF8KZD24YhmZH4ch4Ka7ilEbjbfvhKkNL65HHL0J6EYJIZUC2pFrdkJ"
-        "7MhmEbU2qARR4iQHE7wy24qy0cRX3Mfp6iELcDNfSsPGjUQVDGxQDCWjayJOpcwocugux082f49HKYg84EpHSG"
-        "XAyh+/oxwaWbvL6aSDPOYuPDGOCI8jmnKiypE+]]></Encrypt>\n"
-        "<AgentID><![CDATA[1000002]]></AgentID>\n</xml>"
+    response = client.post(
+        url(app_bot), data=SAMPLE_BODY, content_type="text/xml", query_params=SAMPLE_POST
     )
-    query = {
-        "msg_signature": "0c3914025cb4b4d68103f6bfc8db550f79dcf48e",
-        "timestamp": "1476422779",
-        "nonce": "1597212914",
-    }
-
-    response = client.post(url(app_bot), data=body, content_type="text/xml", query_params=query)
 
     assert (response.status_code, response.content) == (200, b"")
     message = Message.objects.get()
