@@ -55,11 +55,24 @@ root = spec["root"]
 def mount(*args):
     subprocess.run(["mount", *args], check=True)
 
+# The test's var/ folder lives under /tmp, and so may the checkout (a CI clone): keep
+# both reachable on a scratch mount, then put them back after PrivateTmp= hides /tmp.
+mount("-t", "tmpfs", "tmpfs", "/mnt")
+kept = {"var": spec["var"]}
+if root == "/tmp" or root.startswith("/tmp/"):
+    kept["root"] = root
+for name, path in kept.items():
+    os.mkdir(f"/mnt/{name}")
+    mount("--bind", path, f"/mnt/{name}")
+mount("-t", "tmpfs", "tmpfs", "/tmp")  # PrivateTmp=
+if "root" in kept:
+    os.makedirs(root)
+    mount("--bind", "/mnt/root", root)
 # ReadWritePaths=: the test's empty folder stands in for the checkout's var/.
 for path in spec["read_write"]:
-    mount("--bind", spec["var"], path)
-# ProtectSystem=strict: every other mount read-only, except the API file systems;
-# full: /usr, /boot, /efi and /etc.
+    mount("--bind", "/mnt/var", path)
+# ProtectSystem=strict: every other mount read-only, except the API file systems and
+# the private /tmp; full: /usr, /boot, /efi and /etc.
 if spec["protect_system"] == "strict":
     with open("/proc/self/mountinfo") as mounts:
         points = {line.split()[4] for line in mounts}
@@ -68,10 +81,9 @@ else:
     for point in points:
         mount("--bind", point, point)
 for point in sorted(points):
-    if point.startswith(("/proc", "/sys", "/dev")) or point in spec["read_write"]:
+    if point.startswith(("/proc", "/sys", "/dev")) or point in spec["read_write"] or point == "/tmp":
         continue
     subprocess.run(["mount", "-o", "remount,bind,ro", point], stderr=subprocess.DEVNULL)
-mount("-t", "tmpfs", "tmpfs", "/tmp")  # PrivateTmp=
 try:
     open(os.path.join(root, "probe"), "w")
     checkout_writable = True
