@@ -61,6 +61,23 @@ def test_weekly_monthly_and_cron_rules_and_the_end_date():
     assert len(cron.preview(utc(2026, 3, 1))) == 3  # 2, 9 and 16 March, then the end date
 
 
+def test_a_monthly_day_31_runs_only_in_the_months_that_have_a_31st():
+    """Day N means that date: February, April, June, September and November have no
+    31st, so a schedule on day 31 has no run in them (the compose page says which)."""
+    schedule = parse("monthly", {"time": "09:00", "month_day": 31}, "Asia/Shanghai")
+
+    times = schedule.preview(utc(2026, 1, 5), 6)
+
+    assert [t.astimezone(schedule.tz).date() for t in times] == [
+        date(2026, 1, 31),
+        date(2026, 3, 31),
+        date(2026, 5, 31),
+        date(2026, 7, 31),
+        date(2026, 8, 31),
+        date(2026, 10, 31),
+    ]
+
+
 def test_a_wall_time_skipped_by_dst_runs_right_after_the_gap():
     schedule = parse("daily", {"time": "02:30"}, "Europe/Berlin")
 
