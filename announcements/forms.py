@@ -24,6 +24,7 @@ from messaging.msgtype_names import NAMES as MSGTYPE_NAMES
 
 from .audience import MATCHING, RULE_FOR_KIND, Audience, AudienceForm, rule_members
 from .models import Announcement
+from .schedule import LAST_DAY
 
 # The msgtypes an announcement can be, in the compose page's order, with their words.
 MSGTYPE_LABELS = {
@@ -51,6 +52,11 @@ WEEKDAY_CHOICES = [
     (4, _("Fri")),
     (5, _("Sat")),
     (6, _("Sun")),
+]
+MONTH_DAY_CHOICES = [
+    ("", "—"),
+    *((str(day), str(day)) for day in range(1, 32)),
+    (LAST_DAY, _("Last day of the month")),
 ]
 
 
@@ -133,8 +139,12 @@ class ComposeForm(AudienceForm):
         required=False,
         widget=forms.CheckboxSelectMultiple,
     )
-    month_day = forms.IntegerField(
-        label=_("Day of month"), min_value=1, max_value=31, required=False
+    month_day = forms.TypedChoiceField(
+        label=_("Day of month"),
+        choices=MONTH_DAY_CHOICES,
+        coerce=lambda day: day if day == LAST_DAY else int(day),
+        required=False,
+        empty_value=None,
     )
     cron = forms.CharField(label=_("Cron expression"), required=False, help_text="0 9 * * 1-5")
     until = forms.DateField(

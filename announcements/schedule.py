@@ -10,8 +10,13 @@ In the hour a fall-back change repeats, a schedule that runs at most once an
 hour runs once, the first time (daily at 01:30 is not sent twice); one that
 runs more often (*/15) runs in both passes, so it keeps its pace in elapsed
 time as an operator expects of "every 15 minutes".
+
+A monthly schedule runs on a numbered day (`month_day` 1-31), which months
+without that day skip (`Schedule.skipped_months` names them), or on the last
+day of every month (`month_day` "last", cron's L).
 """
 
+import calendar
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -26,6 +31,7 @@ from .models import Announcement
 Kind = Announcement.Kind
 RECURRING = {Kind.DAILY, Kind.WEEKDAYS, Kind.WEEKLY, Kind.MONTHLY, Kind.CRON}
 WEEKDAY_NUMBERS = range(7)  # 0 = Monday … 6 = Sunday, like date.weekday()
+LAST_DAY = "last"  # month_day of a monthly schedule on the last day of every month
 
 
 class ScheduleError(ValueError):
@@ -39,6 +45,7 @@ class Schedule:
     at: datetime | None = None  # ONCE: aware
     cron: str = ""  # recurring kinds
     until: date | None = None  # last local day a recurring run may happen
+    month_day: int | None = None  # MONTHLY on a numbered day
 
     @classmethod
     def from_announcement(cls, announcement: Announcement) -> "Schedule":
@@ -85,6 +92,23 @@ class Schedule:
         if self.kind == Kind.ONCE:
             return self.at
         return self.next_after(now)
+
+    def skipped_months(self, now: datetime, months: int = 12) -> list[date]:
+        """The months (as their first day) that have no day `month_day`, so no run, among
+        the `months` from the one `now` is in, up to the end date."""
+        if self.month_day is None:
+            return []
+        skipped = []
+        first = now.astimezone(self.tz).date().replace(day=1)
+        for n in range(months):
+            year, month = divmod(first.month - 1 + n, 12)
+            year += first.year
+            length = calendar.monthrange(year, month + 1)[1]
+            if self.until and date(year, month + 1, length) >= self.until:
+                break  # the day would come after the end date anyway
+            if length < self.month_day:
+                skipped.append(date(year, month + 1, 1))
+        return skipped
 
     def preview(self, now: datetime, count: int = 5) -> list[datetime]:
         times: list[datetime] = []
@@ -163,6 +187,7 @@ def parse(kind: str, spec: dict, tz_name: str) -> Schedule:
         return Schedule(kind, tz, cron=expression, until=until)
     at = _time(spec.get("time"))
     days = "*"
+    month_day = None
     weekdays = "*"
     if kind == Kind.WEEKDAYS:
         weekdays = "1-5"
@@ -173,13 +198,18 @@ def parse(kind: str, spec: dict, tz_name: str) -> Schedule:
         # cron counts Sunday as 0; date.weekday() counts Monday as 0.
         weekdays = ",".join(str((d + 1) % 7) for d in chosen)
     elif kind == Kind.MONTHLY:
-        try:
-            day = int(spec.get("month_day"))
-        except (TypeError, ValueError):
-            day = 0
-        if not 1 <= day <= 31:
-            raise ScheduleError(_("Choose a day of the month between 1 and 31."))
-        days = str(day)
+        if spec.get("month_day") == LAST_DAY:
+            days = "L"
+        else:
+            try:
+                month_day = int(spec.get("month_day"))
+            except (TypeError, ValueError):
+                month_day = 0
+            if not 1 <= month_day <= 31:
+                raise ScheduleError(
+                    _("Choose a day of the month between 1 and 31, or the last day.")
+                )
+            days = str(month_day)
     elif kind != Kind.DAILY:
         raise ScheduleError(_("Unknown schedule kind: %(kind)s") % {"kind": kind})
     cron = f"{at.minute} {at.hour} {days} * {weekdays}"
@@ -187,4 +217,4 @@ def parse(kind: str, spec: dict, tz_name: str) -> Schedule:
         croniter(cron)
     except CroniterBadCronError as exc:  # pragma: no cover - built from checked parts
         raise ScheduleError(str(exc)) from exc
-    return Schedule(kind, tz, cron=cron, until=until)
+    return Schedule(kind, tz, cron=cron, until=until, month_day=month_day)

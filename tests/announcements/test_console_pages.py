@@ -376,8 +376,11 @@ def test_the_next_runs_in_a_repeated_hour_show_which_pass_they_are_in(
             {"kind": "daily", "time": "09:00", "until": "2026-13-45"},
             "请按 YYYY-MM-DD 输入结束日期。",
         ),
-        ({"kind": "monthly", "time": "09:00"}, "请选择 1 到 31 之间的日期。"),
-        ({"kind": "monthly", "time": "09:00", "month_day": "first"}, "请选择 1 到 31 之间的日期。"),
+        ({"kind": "monthly", "time": "09:00"}, "请选择 1 到 31 之间的日期，或每月最后一天。"),
+        (
+            {"kind": "monthly", "time": "09:00", "month_day": "first"},
+            "请选择 1 到 31 之间的日期，或每月最后一天。",
+        ),
         ({"kind": "fortnightly", "time": "09:00"}, "未知的计划类型：fortnightly"),
     ],
     ids=["bad-end-date", "monthly-without-day", "day-not-a-number", "unknown-kind"],

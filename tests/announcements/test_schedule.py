@@ -78,6 +78,84 @@ def test_a_monthly_day_31_runs_only_in_the_months_that_have_a_31st():
     ]
 
 
+def local_dates(schedule, times) -> list[date]:
+    return [t.astimezone(schedule.tz).date() for t in times]
+
+
+def test_a_monthly_day_29_skips_february_only_in_a_common_year():
+    schedule = parse("monthly", {"time": "09:00", "month_day": 29}, "Asia/Shanghai")
+
+    times = schedule.preview(utc(2027, 1, 30), 3)
+
+    assert local_dates(schedule, times) == [date(2027, 3, 29), date(2027, 4, 29), date(2027, 5, 29)]
+    assert local_dates(schedule, schedule.preview(utc(2028, 1, 30), 1)) == [date(2028, 2, 29)]
+    assert schedule.skipped_months(utc(2027, 1, 30)) == [date(2027, 2, 1)]
+    assert schedule.skipped_months(utc(2028, 1, 30)) == []  # 2028 is a leap year
+
+
+def test_the_months_a_day_31_skips_are_named_for_the_next_twelve_months_up_to_the_end():
+    schedule = parse("monthly", {"time": "09:00", "month_day": 31}, "Asia/Shanghai")
+    ending = parse(
+        "monthly", {"time": "09:00", "month_day": 31, "until": "2026-06-30"}, "Asia/Shanghai"
+    )
+    day_15 = parse("monthly", {"time": "09:00", "month_day": 15}, "Asia/Shanghai")
+    last = parse("monthly", {"time": "09:00", "month_day": "last"}, "Asia/Shanghai")
+
+    # 10:00 on 30 April in Shanghai: April has no 31st, so it is the first one skipped.
+    assert schedule.skipped_months(utc(2026, 4, 30, 2)) == [
+        date(2026, 4, 1),
+        date(2026, 6, 1),
+        date(2026, 9, 1),
+        date(2026, 11, 1),
+        date(2027, 2, 1),
+    ]
+    # The 31st of June would come after the end date (30 June), so June is not "skipped".
+    assert ending.skipped_months(utc(2026, 4, 30, 2)) == [date(2026, 4, 1)]
+    assert day_15.skipped_months(utc(2026, 4, 30, 2)) == []
+    assert last.skipped_months(utc(2026, 4, 30, 2)) == []
+
+
+def test_a_monthly_schedule_on_the_last_day_runs_at_the_end_of_every_month():
+    schedule = parse("monthly", {"time": "09:00", "month_day": "last"}, "Asia/Shanghai")
+
+    common_year = schedule.preview(utc(2027, 1, 5), 5)
+    leap_year = schedule.preview(utc(2028, 1, 31, 2), 3)  # 10:00 on 31 January: it has run
+
+    assert local_dates(schedule, common_year) == [
+        date(2027, 1, 31),
+        date(2027, 2, 28),
+        date(2027, 3, 31),
+        date(2027, 4, 30),
+        date(2027, 5, 31),
+    ]
+    assert local_dates(schedule, leap_year) == [
+        date(2028, 2, 29),
+        date(2028, 3, 31),
+        date(2028, 4, 30),
+    ]
+    assert {t.astimezone(UTC).hour for t in common_year + leap_year} == {1}  # 09:00 +08:00
+
+
+def test_the_last_day_of_the_month_at_a_time_a_dst_change_skips_or_repeats_runs_once():
+    """In Berlin the clocks go forward on Sunday 31 March 2030 (02:00 to 03:00) and back on
+    Sunday 31 October 2027 (03:00 to 02:00): 02:30 on those days is missing, then twice."""
+    schedule = parse("monthly", {"time": "02:30", "month_day": "last"}, "Europe/Berlin")
+
+    spring = [t.astimezone(UTC) for t in schedule.preview(utc(2030, 2, 1), 3)]
+    autumn = [t.astimezone(UTC) for t in schedule.preview(utc(2027, 9, 1), 3)]
+
+    assert spring == [
+        utc(2030, 2, 28, 1, 30),  # 02:30 CET
+        utc(2030, 3, 31, 1, 30),  # 03:30 CEST: moved on by the gap
+        utc(2030, 4, 30, 0, 30),  # 02:30 CEST
+    ]
+    assert autumn == [
+        utc(2027, 9, 30, 0, 30),  # 02:30 CEST
+        utc(2027, 10, 31, 0, 30),  # the first 02:30, CEST; not again an hour later
+        utc(2027, 11, 30, 1, 30),  # 02:30 CET
+    ]
+
+
 def test_a_wall_time_skipped_by_dst_runs_right_after_the_gap():
     schedule = parse("daily", {"time": "02:30"}, "Europe/Berlin")
 
@@ -179,6 +257,9 @@ def test_a_schedule_hourly_or_slower_runs_once_in_the_repeated_hour_the_first_ti
         ("daily", {"time": "25:00"}, "Asia/Shanghai"),
         ("daily", {"time": "09:00"}, "Mars/Olympus"),
         ("monthly", {"time": "09:00", "month_day": 32}, "Asia/Shanghai"),
+        ("monthly", {"time": "09:00", "month_day": 0}, "Asia/Shanghai"),
+        ("monthly", {"time": "09:00", "month_day": "first"}, "Asia/Shanghai"),
+        ("monthly", {"time": "09:00"}, "Asia/Shanghai"),
         ("once", {"at": "tomorrow"}, "Asia/Shanghai"),
     ],
 )

@@ -146,6 +146,8 @@ COMPOSE = [
     {"kind": "monthly", "time": "09:00", "month_day": HUGE},
     {"kind": "monthly", "time": "09:00", "month_day": "-1"},
     {"kind": "monthly", "time": "09:00", "month_day": "1.5"},
+    {"kind": "monthly", "time": "09:00", "month_day": "32"},
+    {"kind": "monthly", "time": "09:00", "month_day": "Last"},
     {"kind": "cron", "cron": NUL},
     {"kind": "cron", "cron": f"0 9 * * 1{NUL}"},
     {"kind": "cron", "cron": "0 9 31 2 *"},
