@@ -12,7 +12,8 @@ from django.db import transaction
 from django.db.models import Count, Q
 from django.http import Http404, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import dateformat, timezone
+from django.utils import dateformat, formats, timezone
+from django.utils.text import get_text_list
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_GET, require_POST
@@ -28,7 +29,7 @@ from announcements.audience import (
 )
 from announcements.forms import ComposeForm, initial_from, store_upload
 from announcements.models import Announcement, AnnouncementRun
-from announcements.schedule import ScheduleError, parse
+from announcements.schedule import Schedule, ScheduleError, parse
 from botadmin.errors import ApiError
 from botadmin.ids import id_or_none
 from conversations.roles import may_create_bots
@@ -295,7 +296,7 @@ def detail(request, pk: int):
         "recipient_count": recipient_count,
         "estimate": about(services.estimated_duration(recipient_count, announcement.bot, waiting)),
         "waiting": waiting,
-        "preview_times": _preview(announcement),
+        **_preview(announcement),
     }
     # The page keeps refreshing its runs while one is sending or about to start.
     starts_soon = (
@@ -322,14 +323,31 @@ def about(duration: timedelta) -> str:
     return ngettext("about %(n)d minute", "about %(n)d minutes", minutes) % {"n": minutes}
 
 
-def _preview(announcement: Announcement):
+def _preview(announcement: Announcement) -> dict:
+    nothing = {"preview_times": [], "skipped_months": ""}
     if announcement.status not in (Announcement.Status.ACTIVE, Announcement.Status.DRAFT):
-        return []
+        return nothing
     try:
         schedule = parse(announcement.schedule_kind, announcement.schedule, announcement.timezone)
     except ScheduleError:
-        return []
-    return [run_time_label(t, schedule.tz) for t in schedule.preview(timezone.now())]
+        return nothing
+    now = timezone.now()
+    return {
+        "preview_times": [run_time_label(t, schedule.tz) for t in schedule.preview(now)],
+        "skipped_months": skipped_months_note(schedule, now),
+    }
+
+
+def skipped_months_note(schedule: Schedule, now: datetime) -> str:
+    """For a monthly day some months lack (29-31): which of the next twelve have no run."""
+    months = schedule.skipped_months(now)
+    if not months:
+        return ""
+    names = [formats.date_format(month, "YEAR_MONTH_FORMAT") for month in months]
+    return _(
+        "Day %(day)d is missing from some months: no run in %(months)s. "
+        "Choose “Last day of the month” to run at the end of every month."
+    ) % {"day": schedule.month_day, "months": get_text_list(names, _("and"))}
 
 
 def run_time_label(when: datetime, tz: tzinfo) -> str:
@@ -390,6 +408,7 @@ def schedule_preview(request):
         {
             "timezone": tz_name,
             "times": [run_time_label(t, schedule.tz) for t in schedule.preview(now)],
+            "skipped_months": skipped_months_note(schedule, now),
             "error": "",
         }
     )

@@ -137,6 +137,32 @@ def test_the_preview_of_an_empty_message_is_a_muted_hint_not_a_white_box(
 
 
 @pytest.mark.django_db(transaction=True)
+def test_a_monthly_day_31_says_which_months_it_skips_and_turns_into_the_last_day_in_a_click(
+    live_server, browser, bot, superuser
+):
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    open_compose_page(page, live_server)
+
+    def run_days() -> list[str]:
+        return [t.split()[0][-2:] for t in page.locator("#next-runs li").all_inner_texts()]
+
+    page.check("input[name=kind][value=monthly]")
+    page.fill("[name=time]", "09:00")
+    page.select_option("[name=month_day]", "31")
+    page.wait_for_selector("#next-runs-skipped:not([hidden])")
+    assert page.inner_text("#next-runs-skipped").startswith("并非每个月都有 31 日：")
+    assert set(run_days()) == {"31"}
+    screenshot(page, "announcements", "compose-monthly-skipped-months")
+
+    page.click("#use-last-day")
+    page.wait_for_selector("#next-runs-skipped", state="hidden")
+
+    assert page.input_value("[name=month_day]") == "last"
+    # Five months in a row always include one shorter than 31 days.
+    assert len(run_days()) == 5 and set(run_days()) - {"31"}
+
+
+@pytest.mark.django_db(transaction=True)
 def test_an_operator_picks_among_1500_groups_by_keyboard_and_sends_to_all_of_them(
     live_server, browser, bot, make_groups, make_conversation, superuser
 ):

@@ -232,9 +232,18 @@
             data.times.forEach(function (time) { list.appendChild(el("li", "", time)); });
             $("#next-runs-tz").textContent = data.timezone || "";
             $("#next-runs-error").textContent = data.error || "";
+            var skipped = $("#next-runs-skipped");
+            $("span", skipped).textContent = data.skipped_months || "";
+            skipped.hidden = !data.skipped_months;
           });
       }, 200);
     }
+    // A day some months lack: one click turns it into the last day of every month.
+    $("#use-last-day").addEventListener("click", function () {
+      var day = $('[name="month_day"]');
+      day.value = "last";
+      day.dispatchEvent(new Event("change"));
+    });
 
     $$('input[name="msgtype"]').forEach(function (input) { input.addEventListener("change", showMsgtype); });
     $$('input[name="kind"]').forEach(function (input) { input.addEventListener("change", showKind); });
