@@ -7,9 +7,15 @@ believed only when the connection came from a proxy in BOTADMIN_TRUSTED_PROXIES,
 only from its end: each address a trusted proxy appended is taken in turn until one
 that is not a trusted proxy, the client; what stands left of it is the client's own
 word. The access log (`botadmin.logging`) and the login throttle (`console/login.py`)
-name the client so; gunicorn (`botadmin/gunicorn_conf.py`) and Django
-(`botadmin.middleware.ForwardedProtoMiddleware`) believe `X-Forwarded-Proto` from the
-same proxies only.
+name the client so.
+
+`X-Forwarded-Proto` is believed from the same proxies only, and of several values (a
+proxy that appends to it as to X-Forwarded-For, after what the client sent) only the
+last, which the nearest proxy wrote: `forwarded_proto`, which Django reads through
+`botadmin.middleware.ForwardedProtoMiddleware` (Django itself would take the first).
+gunicorn (`botadmin/gunicorn_conf.py`, forwarded_allow_ips) believes the header from the
+same proxies when it is exactly `https` and takes anything else for http, so it never
+believes more than this rule does.
 """
 
 from __future__ import annotations
@@ -37,6 +43,16 @@ def from_trusted_proxy(meta: Mapping[str, str]) -> bool:
     """Whether the connection came from a proxy in BOTADMIN_TRUSTED_PROXIES (or a Unix
     socket), whose forwarded headers are believed."""
     return _trusted(meta.get("REMOTE_ADDR") or "")
+
+
+def forwarded_proto(meta: Mapping[str, str], key: str = "HTTP_X_FORWARDED_PROTO") -> str | None:
+    """The scheme the nearest trusted proxy says the request came by (the last value of
+    its `X-Forwarded-Proto`, META's `key`); None from a peer that is no trusted proxy, or
+    when the header is missing or ends in an empty value."""
+    if not from_trusted_proxy(meta):
+        return None
+    last = (meta.get(key) or "").rpartition(",")[2].strip()
+    return last or None
 
 
 def _trusted(address: str) -> bool:

@@ -5,7 +5,7 @@ from django.conf import settings
 from django.utils import translation
 from django.utils.deprecation import MiddlewareMixin
 
-from .client_address import from_trusted_proxy
+from .client_address import forwarded_proto
 
 
 class ChosenLanguageMiddleware(MiddlewareMixin):
@@ -51,16 +51,22 @@ class RequestIdMiddleware:
 
 class ForwardedProtoMiddleware:
     """The proxy's word that a request came over HTTPS (SECURE_PROXY_SSL_HEADER, set by
-    BEHIND_HTTPS_PROXY) counts only from BOTADMIN_TRUSTED_PROXIES: from any other peer
-    the header is dropped before anything reads it. A client reaching the web server
-    directly over plain HTTP then is not secure: it is redirected to HTTPS, and the CSRF
-    check expects an http:// origin from it."""
+    BEHIND_HTTPS_PROXY) counts only from BOTADMIN_TRUSTED_PROXIES, and is the value the
+    nearest one wrote (`client_address.forwarded_proto`): the header is left holding that
+    one before anything reads it, and dropped for any other peer. A client reaching the
+    web server directly over plain HTTP, or sending its own `https` ahead of the proxy's
+    `http`, then is not secure: it is redirected to HTTPS, and the CSRF check expects an
+    http:// origin from it."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
         header = settings.SECURE_PROXY_SSL_HEADER
-        if header and not from_trusted_proxy(request.META):
-            request.META.pop(header[0], None)
+        if header:
+            proto = forwarded_proto(request.META, header[0])
+            if proto is None:
+                request.META.pop(header[0], None)
+            else:
+                request.META[header[0]] = proto
         return self.get_response(request)

@@ -1,5 +1,5 @@
 """botadmin/middleware.py: the proxy's X-Forwarded-Proto counts only from
-BOTADMIN_TRUSTED_PROXIES."""
+BOTADMIN_TRUSTED_PROXIES, and only the value the nearest one wrote."""
 
 import pytest
 from django.test import Client
@@ -54,3 +54,25 @@ def test_the_csrf_check_expects_an_https_origin_only_through_the_trusted_proxy(
     )
 
     assert response.status_code == status  # 200: the form again, its password wrong
+
+
+@pytest.mark.parametrize(
+    ("forwarded_proto", "secure"),
+    [
+        # A client's own "https", sent over plain HTTP, ahead of what the proxy appended.
+        ("https, http", False),
+        ("https,http", False),
+        # The client's word is left of the proxy's, whatever it says.
+        ("http, https", True),
+        ("nonsense, https", True),
+    ],
+)
+def test_of_several_forwarded_protos_the_last_one_the_trusted_proxy_wrote_counts(
+    client, behind_https_proxy, forwarded_proto, secure
+):
+    response = client.get(
+        LOGIN, REMOTE_ADDR=PROXY, HTTP_X_FORWARDED_PROTO=forwarded_proto, HTTP_HOST="testserver"
+    )
+
+    assert response.wsgi_request.is_secure() is secure
+    assert response.status_code == (200 if secure else 301)
