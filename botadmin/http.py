@@ -28,6 +28,12 @@ check. The lookup ends within BOTADMIN_DNS_TIMEOUT (`botadmin.dns`): past it, or
 the resolver gives up for now, ResolveTimeout, a ConnectTimeout, which callers retry as
 any request that never left. With private addresses allowed and no `networks` (dev
 mode) nothing is checked, so nothing is looked up beforehand: urllib3 resolves as usual.
+
+An internationalised host name is written in ASCII once, by `check_url` (IDNA 2008 with
+UTS #46's mapping, as browsers and requests write it), and the request goes out under
+that name: Python's resolver would otherwise encode it by IDNA 2003 (`straße` looked up
+as `strasse`, while the Host header and SNI say `xn--strae-oqa`), so the name approved
+would not be the name connected to. A name that cannot be written so is refused.
 Through a `proxy` the proxy resolves the host.
 """
 
@@ -46,6 +52,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
+import idna
 import requests
 from django.conf import settings
 from django.utils.translation import gettext_noop
@@ -130,6 +137,14 @@ def check_url(
     connects to; none when private addresses are allowed and no networks given, as
     nothing is looked up then.
     """
+    return _checked(url, allow_private=allow_private, networks=networks)[1]
+
+
+def _checked(
+    url: str, *, allow_private: bool | None, networks: tuple[Network, ...]
+) -> tuple[str, list[tuple]]:
+    """`check_url`, also returning the URL as it is requested: its host in ASCII, the
+    name that was looked up."""
     if allow_private is None:
         allow_private = settings.BOTADMIN_ALLOW_PRIVATE_URLS
     parts = urlsplit(url)
@@ -138,11 +153,14 @@ def check_url(
         raise UnsafeURLError(Reason(only, scheme=repr(parts.scheme or "none")))
     if not parts.hostname:
         raise UnsafeURLError(Reason(gettext_noop("the URL has no host")))
+    host = _ascii_host(parts.hostname)
+    if host != parts.hostname:
+        url = _with_host(parts, host)
     if allow_private and not networks:
-        return []
+        return url, []
     try:
         port = parts.port or (443 if parts.scheme == "https" else 80)
-        infos = dns.lookup(parts.hostname, port, settings.BOTADMIN_DNS_TIMEOUT)
+        infos = dns.lookup(host, port, settings.BOTADMIN_DNS_TIMEOUT)
     except dns.TimedOut:
         slow = gettext_noop("cannot resolve %(host)s within %(seconds)s s")
         seconds = f"{settings.BOTADMIN_DNS_TIMEOUT:g}"
@@ -167,7 +185,29 @@ def check_url(
                 "(set BOTADMIN_ALLOW_PRIVATE_URLS to allow it)"
             )
             raise UnsafeURLError(Reason(private, host=parts.hostname, address=str(address)))
-    return infos
+    return url, infos
+
+
+def _ascii_host(host: str) -> str:
+    """`host` as it is looked up and named in Host, SNI and a proxy's CONNECT: an
+    internationalised name by IDNA 2008 with UTS #46's mapping (WHATWG's URL rule, which
+    requests follows too): upper case, full-width forms and the ideographic full stop
+    `。` become their plain forms, `ß` stays itself. UnsafeURLError for a name that has
+    no such form (a joiner where IDNA 2008 allows none, an unassigned code point)."""
+    if host.isascii():
+        return host  # urlsplit lowered its case; urllib3 sends it as it is
+    try:
+        return idna.encode(host, uts46=True).decode("ascii")
+    except UnicodeError as error:  # idna.IDNAError is one
+        invalid = gettext_noop("%(host)s is not a valid host name: %(error)s")
+        raise UnsafeURLError(Reason(invalid, host=host, error=str(error))) from None
+
+
+def _with_host(parts, host: str) -> str:
+    """The URL of `parts` with `host` for its (non-ASCII, so unbracketed) host."""
+    userinfo, at, host_and_port = parts.netloc.rpartition("@")
+    _, colon, port = host_and_port.partition(":")
+    return parts._replace(netloc=f"{userinfo}{at}{host}{colon}{port}").geturl()
 
 
 def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
@@ -445,8 +485,11 @@ def request(
     try:
         with _within(deadline):
             for _hop in range(max_redirects + 1):
-                # The connection this request opens, if any, goes to the approved addresses.
-                _local.addresses = check_url(url, allow_private=allow_private, networks=networks)
+                # The connection this request opens, if any, goes to the approved addresses,
+                # and the URL names its host as it was checked.
+                url, _local.addresses = _checked(
+                    url, allow_private=allow_private, networks=networks
+                )
                 with _session(allow_private, networks).request(
                     method,
                     url,

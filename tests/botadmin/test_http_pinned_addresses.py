@@ -1,51 +1,20 @@
 """botadmin/http.py: a request connects to the addresses its check approved, never to a
 second DNS answer (rebinding), and still names its host in Host, TLS SNI and the
-certificate check."""
+certificate check; an internationalised host is looked up and named in one encoding."""
 
 from __future__ import annotations
 
-import datetime
-import socket
-import ssl
-from collections import Counter
-
 import pytest
 import requests
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from botadmin import http
 from botadmin.local_http import Answer, LocalServer
 from connectors import base as connectors_base
 from devtools.receiver import Receiver
 from tests.namespaces import OUTBOUND_HTTP_SETTINGS, run_in_own_network
+from tests.outbound import Names, self_signed_certificate, tls_receiver
 
 LOOPBACK = http.parse_networks(("127.0.0.0/8",))
-
-
-class Names:
-    """The system resolver's answers for some names: each lookup of a name takes the next
-    of the answers given for it (the last one repeats), and is counted."""
-
-    def __init__(self, monkeypatch):
-        self.answers: dict[str, list[list[str]]] = {}
-        self.lookups: Counter = Counter()
-        real_getaddrinfo = socket.getaddrinfo
-
-        def getaddrinfo(host, port, *args, **kwargs):
-            answers = self.answers.get(host)
-            if answers is None:
-                return real_getaddrinfo(host, port, *args, **kwargs)
-            self.lookups[host] += 1
-            addresses = answers.pop(0) if len(answers) > 1 else answers[0]
-            return [info for a in addresses for info in real_getaddrinfo(a, port, *args, **kwargs)]
-
-        monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
-
-    def answer(self, name: str, *answers: list[str]) -> None:
-        self.answers[name] = list(answers)
 
 
 @pytest.fixture
@@ -115,35 +84,6 @@ def test_a_kept_alive_connection_serves_the_next_requests(names):
     assert names.lookups["agent.example"] == 3  # each request is still checked
 
 
-def _certificate(tmp_path, name: str) -> tuple[str, str]:
-    """A self-signed certificate for `name` (no IP address in it) and its key, as files."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    now = datetime.datetime.now(datetime.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(hours=1))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_file, key_file = tmp_path / f"{name}.pem", tmp_path / f"{name}.key"
-    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return str(cert_file), str(key_file)
-
-
 @pytest.fixture
 def tls_server(tmp_path, monkeypatch):
     """An HTTPS receiver on 127.0.0.1 with a certificate for `name`, recording the SNI
@@ -151,15 +91,12 @@ def tls_server(tmp_path, monkeypatch):
     servers = []
 
     def start(name: str, trusted: str) -> tuple[Receiver, list[str]]:
-        cert_file, key_file = _certificate(tmp_path, name)
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.load_cert_chain(cert_file, key_file)
-        sni: list[str] = []
-        context.sni_callback = lambda _socket, server_name, _context: sni.append(server_name)
-        trusted_file, _ = _certificate(tmp_path, trusted) if trusted != name else (cert_file, "")
-        monkeypatch.setattr(http._session(False, LOOPBACK), "verify", trusted_file)
-        servers.append(Receiver(tls=context).start())
-        return servers[-1], sni
+        server, sni, cert_file = tls_receiver(tmp_path, name)
+        if trusted != name:
+            cert_file, _ = self_signed_certificate(tmp_path, trusted)
+        monkeypatch.setattr(http._session(False, LOOPBACK), "verify", cert_file)
+        servers.append(server.start())
+        return server, sni
 
     yield start
     for server in servers:
@@ -190,6 +127,61 @@ def test_https_to_the_approved_address_still_refuses_a_certificate_for_another_n
     with pytest.raises(requests.exceptions.SSLError, match="certificate verify failed"):
         http.request("GET", f"https://hooks.example.test:{server.port}/", networks=LOOPBACK)
     assert server.requests == []
+
+
+STRASSE = "xn--strae-oqa.example.test"  # straße.example.test in IDNA 2008
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "straße.example.test",  # IDNA 2003 (Python's resolver) would look up strasse.…
+        "STRAßE.Example.TEST",
+        "straße。example。test",  # ideographic full stops
+        "ｓｔｒａßｅ.example.test",  # full-width letters
+    ],
+)
+def test_an_international_host_is_looked_up_and_named_as_the_same_idna_2008_name(
+    receiver, names, typed
+):
+    names.answer(STRASSE, ["127.0.0.1"])
+
+    url = f"http://{typed}:{receiver.port}/hook"
+    response = http.request("POST", url, data="signed payload", networks=LOOPBACK)
+
+    assert response.status == 200
+    assert names.lookups == {STRASSE: 1}
+    assert receiver.requests[0].headers["Host"] == f"{STRASSE}:{receiver.port}"
+
+
+def test_https_to_an_international_host_names_it_in_sni_as_it_was_looked_up(tls_server, names):
+    server, sni = tls_server(STRASSE, trusted=STRASSE)
+    names.answer(STRASSE, ["127.0.0.1"])
+
+    response = http.request("GET", f"https://Straße.example.test:{server.port}/", networks=LOOPBACK)
+
+    assert response.status == 200
+    assert sni == [STRASSE] and names.lookups == {STRASSE: 1}
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "ex\u200dample.test",  # a joiner, which IDNA 2003 dropped: it looked up example.test
+        "\u0378bad.example.test",  # unassigned
+    ],
+)
+@pytest.mark.parametrize("allow_private", [False, True])
+def test_a_host_with_no_idna_2008_form_is_refused_saying_so_before_anything_is_sent(
+    receiver, host, allow_private
+):
+    url = f"http://{host}:{receiver.port}/hook"
+
+    with pytest.raises(http.UnsafeURLError, match="is not a valid host name"):
+        http.check_url(url, allow_private=allow_private)
+    with pytest.raises(http.UnsafeURLError, match="is not a valid host name"):
+        http.request("POST", url, data="x", allow_private=allow_private)
+    assert receiver.requests == []
 
 
 # Run in a network of its own (tests/namespaces.py): a name server on its 127.0.0.1 answers
