@@ -34,7 +34,14 @@ UTS #46's mapping, as browsers and requests write it), and the request goes out 
 that name: Python's resolver would otherwise encode it by IDNA 2003 (`straße` looked up
 as `strasse`, while the Host header and SNI say `xn--strae-oqa`), so the name approved
 would not be the name connected to. A name that cannot be written so is refused.
-Through a `proxy` the proxy resolves the host.
+
+Through a `proxy` (a bot's outbound proxy) the connection goes to the proxy, which is
+told the host by name (`CONNECT host:443`, or the absolute URL of a plain-http request)
+and resolves it itself. So the host is not looked up here: an approval of addresses
+nothing here connects to would check nothing, and a host that reaches the outside
+through a proxy often has no outside DNS. What the proxy may reach is its own rule
+(README, "WeCom self-built app", "Outbound proxy"); `networks` cannot be kept through
+one. Proxies named in the environment (HTTPS_PROXY and the like) are ignored.
 """
 
 from __future__ import annotations
@@ -61,6 +68,7 @@ from requests.structures import CaseInsensitiveDict
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
+from urllib3.poolmanager import ProxyManager
 from urllib3.util import connection
 
 from . import answer_text, dns, jsontext
@@ -426,6 +434,14 @@ class _Adapter(HTTPAdapter):
             pools = {"http": _BoundedHTTPPool, "https": _BoundedHTTPSPool}
         self.poolmanager.pool_classes_by_scheme = pools
 
+    def proxy_manager_for(self, proxy, **proxy_kwargs):
+        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        if isinstance(manager, ProxyManager):
+            # To the proxy, which resolves the host itself: nothing to pin, but the
+            # request's deadline still holds.
+            manager.pool_classes_by_scheme = {"http": _BoundedHTTPPool, "https": _BoundedHTTPSPool}
+        return manager
+
 
 def _session(allow_private: bool, networks: tuple[Network, ...] = ()) -> requests.Session:
     """This thread's session for one rule (private addresses refused, `networks`, or
@@ -470,8 +486,10 @@ def request(
     `requests` exceptions (ConnectTimeout, ReadTimeout, ConnectionError) as they
     come, so callers can tell "never connected" from "may have been received"
     (ResolveTimeout, a ConnectTimeout, when the host's name was not resolved in time).
-    `proxy` (an http:// URL) carries the request for a bot whose trusted IP is a proxy's.
-    `networks`, when given, are the only addresses it may reach (BOTADMIN_AGENT_NETWORKS).
+    `proxy` (an http:// URL) carries the request for a bot whose trusted IP is a proxy's;
+    the proxy resolves the host, and what it may reach is its rule, not ours.
+    `networks`, when given, are the only addresses it may reach (BOTADMIN_AGENT_NETWORKS);
+    a proxy cannot keep to them, so the two do not go together (ValueError).
     `deadline`: seconds for the whole exchange, answer included; past it the connection
     is cut and DeadlineExceeded (a ReadTimeout) raised.
     """
@@ -482,13 +500,16 @@ def request(
     limit = max_bytes or settings.BOTADMIN_HTTP_MAX_RESPONSE_BYTES
     if allow_private is None:
         allow_private = settings.BOTADMIN_ALLOW_PRIVATE_URLS
+    if proxy and networks:
+        raise ValueError("a proxy resolves the host itself: networks cannot be kept through it")
     try:
         with _within(deadline):
             for _hop in range(max_redirects + 1):
                 # The connection this request opens, if any, goes to the approved addresses,
-                # and the URL names its host as it was checked.
+                # and the URL names its host as it was checked. Through a proxy, nothing is
+                # looked up: the proxy resolves the host.
                 url, _local.addresses = _checked(
-                    url, allow_private=allow_private, networks=networks
+                    url, allow_private=allow_private or bool(proxy), networks=networks
                 )
                 with _session(allow_private, networks).request(
                     method,

@@ -1,0 +1,143 @@
+"""botadmin/http.py through a bot's outbound proxy: the proxy is told the host by name
+(CONNECT for https, an absolute URL for http) and resolves it itself; botadmin looks
+nothing up, names the host as its check wrote it, and keeps the request's deadline."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import socketserver
+import threading
+import time
+from urllib.parse import urlsplit
+
+import pytest
+
+from botadmin import http
+from devtools.receiver import Receiver
+from tests.outbound import Names, tls_receiver
+
+
+class ConnectProxy:
+    """A forward proxy on 127.0.0.1 resolving names by its own table (`names`): tunnels
+    `CONNECT host:port`, and passes a request for an absolute URL on as it is. Records
+    each request's method and target; answers 502 for a name it does not know."""
+
+    def __init__(self, names: dict[str, str]):
+        self.names = names
+        self.asked: list[str] = []
+        proxy = self
+
+        class Handler(socketserver.BaseRequestHandler):
+            def handle(self):
+                proxy._serve(self.request)
+
+        self._server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def __enter__(self) -> ConnectProxy:
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def _serve(self, client: socket.socket) -> None:
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = client.recv(65536)
+            if not chunk:
+                return
+            head += chunk
+        method, target, _ = head.split(b"\r\n", 1)[0].decode().split(" ")
+        self.asked.append(f"{method} {target}")
+        if method == "CONNECT":
+            host, _, port = target.rpartition(":")
+            forward = head.split(b"\r\n\r\n", 1)[1]
+        else:
+            parts = urlsplit(target)
+            host, port, forward = parts.hostname, parts.port or 80, head
+        if host not in self.names:
+            client.sendall(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n")
+            return
+        with socket.create_connection((self.names[host], int(port))) as upstream:
+            if method == "CONNECT":
+                client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+            upstream.sendall(forward)
+            answers = threading.Thread(target=_pipe, args=(upstream, client), daemon=True)
+            answers.start()
+            _pipe(client, upstream)
+            answers.join(10)
+
+
+def _pipe(source: socket.socket, sink: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        while data := source.recv(65536):
+            sink.sendall(data)
+    with contextlib.suppress(OSError):
+        sink.shutdown(socket.SHUT_WR)
+
+
+@pytest.fixture
+def names(monkeypatch, settings) -> Names:
+    """This host's resolver, with private addresses refused."""
+    settings.BOTADMIN_ALLOW_PRIVATE_URLS = False
+    return Names(monkeypatch)
+
+
+@pytest.fixture
+def receiver():
+    with Receiver() as receiver:
+        yield receiver
+
+
+def test_https_through_a_proxy_names_the_host_to_the_proxy_which_resolves_it(
+    tmp_path, monkeypatch, names
+):
+    """Here the name resolves to a private address (split DNS, or none at all on a host
+    that reaches the outside only through its proxy): the proxy's answer is the one used."""
+    server, sni, cert_file = tls_receiver(tmp_path, "wecom.example.test")
+    monkeypatch.setattr(http._session(False), "verify", cert_file)
+    names.answer("wecom.example.test", ["10.0.0.7"])
+
+    with server, ConnectProxy({"wecom.example.test": "127.0.0.1"}) as proxy:
+        url = f"https://wecom.example.test:{server.port}/cgi-bin/message/send"
+        response = http.request("POST", url, data="hello", proxy=proxy.url)
+
+    assert response.status == 200
+    assert proxy.asked == [f"CONNECT wecom.example.test:{server.port}"]
+    assert sni == ["wecom.example.test"]  # the tunnel's TLS still checks the host's name
+    assert [r.body for r in server.requests] == [b"hello"]
+    assert names.lookups["wecom.example.test"] == 0
+
+
+def test_an_international_host_reaches_the_proxy_as_the_check_wrote_it(receiver, names):
+    name = "xn--strae-oqa.example.test"
+    with ConnectProxy({name: "127.0.0.1"}) as proxy:
+        url = f"http://Straße。example。test:{receiver.port}/hook"
+        response = http.request("POST", url, data="x", proxy=proxy.url)
+
+    assert response.status == 200
+    assert proxy.asked == [f"POST http://{name}:{receiver.port}/hook"]
+    assert receiver.requests[0].headers["Host"] == f"{name}:{receiver.port}"
+
+
+def test_an_answer_crawling_through_a_proxy_is_cut_at_the_deadline(receiver, names):
+    receiver.trickle = 0.25  # each line well within the read timeout; all of it in 3 s
+    receiver.respond(200, b"ok", {f"X-Line-{n}": "." for n in range(10)})
+    with ConnectProxy({"slow.example.test": "127.0.0.1"}) as proxy:
+        started = time.monotonic()
+        with pytest.raises(http.DeadlineExceeded, match="within 0.5 s"):
+            url = f"http://slow.example.test:{receiver.port}/"
+            http.request("GET", url, read_timeout=1, deadline=0.5, proxy=proxy.url)
+
+    assert time.monotonic() - started < 1.5
+
+
+def test_a_proxy_cannot_be_held_to_networks():
+    """It resolves the host itself, so addresses checked here would not be the ones used."""
+    agents = http.parse_networks(("10.20.0.0/16",))
+    with pytest.raises(ValueError, match="networks"):
+        http.request("GET", "http://agent.example.test/", networks=agents, proxy="http://p:3128")
