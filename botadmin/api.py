@@ -207,6 +207,24 @@ _ERROR_FOR_STATUS = {
 }
 
 
+class ApiTrailingSlashMiddleware:
+    """`/api/send/` is `/api/send`: every API path answers the same with a trailing slash.
+
+    Tools and people add one to the URL they paste. The path is routed without it
+    instead of redirected: a redirected POST loses its body. `request.path` keeps
+    what the client sent, for logs and error messages.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest):
+        path = request.path_info
+        if path.startswith(API_PREFIX) and path.endswith("/") and path != API_PREFIX:
+            request.path_info = path[:-1]
+        return self.get_response(request)
+
+
 class JsonApiAnswersMiddleware:
     """Every answer under /api/ is the errcode envelope, whoever wrote it.
 

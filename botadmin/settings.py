@@ -84,6 +84,8 @@ MIDDLEWARE = [
     "botadmin.metrics.ApiRequestsMiddleware",
     # First, so it also sees what the other middleware answer.
     "botadmin.api.JsonApiAnswersMiddleware",
+    # Before anything resolves the URL.
+    "botadmin.api.ApiTrailingSlashMiddleware",
     # Before anything asks request.is_secure().
     "botadmin.middleware.ForwardedProtoMiddleware",
     "django.middleware.security.SecurityMiddleware",

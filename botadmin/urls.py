@@ -25,7 +25,8 @@ urlpatterns = [
     path("api/", api.urls),
     # WeCom's encrypted callbacks to a self-built app bot (URL check and messages).
     path("api/wecom_app/<int:bot_id>/callback", wecom_app_callback, name="wecom_app_callback"),
-    re_path(r"^api/", api_not_found),
+    # Anything else under /api/, and /api itself: WeCom's envelope, 404, never a redirect.
+    re_path(r"^api(?:/|$)", api_not_found),
     path("", RedirectView.as_view(pattern_name="console:index", permanent=False)),
     path("console/", include("console.urls")),
     path("favicon.ico", favicon),

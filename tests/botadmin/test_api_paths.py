@@ -1,0 +1,132 @@
+"""Every /api/ URL answers the same with a trailing slash, and nothing under /api/ is HTML.
+
+Tools and people add a slash to the URL they paste (`/api/send/`). A redirect to the
+URL without it would lose a POST's body (clients repeat it as a GET, or not at all), so
+the path is answered as if the slash were not there.
+"""
+
+import json
+from datetime import timedelta
+
+import pytest
+import requests
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
+
+from messaging.models import Message, UploadedMedia
+
+TEXT = {"msgtype": "text", "text": {"content": "deploy finished"}}
+
+
+def envelope(response) -> tuple[int, dict]:
+    assert response["Content-Type"].startswith("application/json"), response.content[:200]
+    return response.status_code, response.json()
+
+
+def test_a_tool_posting_to_send_with_a_trailing_slash_gets_its_message_stored(
+    live_server, bot, group
+):
+    response = requests.post(
+        live_server.url + "/api/send/",
+        params={"secret": bot.secret, "conversation_id": "wrGroup1"},
+        json=TEXT,
+        allow_redirects=False,
+        timeout=30,
+    )
+
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    assert answer["errcode"] == 0
+    stored = Message.objects.get(msgid=answer["msgid"])
+    assert (stored.conversation.conversation_id, stored.body) == ("wrGroup1", TEXT)
+
+
+@pytest.mark.parametrize("path", ["/api/users", "/api/groups"])
+def test_the_lists_answer_the_same_with_a_trailing_slash(client, bot, group, path):
+    without = client.get(path, {"secret": bot.secret})
+    assert without.status_code == 200 and without.json()["errcode"] == 0
+
+    assert envelope(client.get(path + "/", {"secret": bot.secret})) == envelope(without)
+
+
+def test_upload_media_with_a_trailing_slash_takes_the_upload(client, make_bot):
+    robot = make_bot(name="alerts", connector="wecom_robot", agent_url="")
+
+    response = client.post(
+        "/api/upload_media/",
+        {"media": SimpleUploadedFile("report.pdf", b"%PDF-1.4 weekly report")},
+        query_params={"secret": robot.secret, "type": "file"},
+    )
+
+    status, answer = envelope(response)
+    assert (status, answer["errcode"]) == (200, 0)
+    assert UploadedMedia.objects.filter(bot=robot, name="report.pdf").exists()
+
+
+def test_a_scheduled_message_is_read_and_cancelled_through_urls_with_a_trailing_slash(
+    client, bot, group
+):
+    accepted = client.post(
+        "/api/send/",
+        json.dumps({**TEXT, "send_at": (timezone.now() + timedelta(days=30)).isoformat()}),
+        content_type="application/json",
+        query_params={"secret": bot.secret, "conversation_id": "wrGroup1"},
+    ).json()
+    msgid = accepted["msgid"]
+
+    status = client.get(f"/api/messages/{msgid}/", {"secret": bot.secret})
+    assert envelope(status)[0] == 200
+    assert status.json()["message"]["status"] == "scheduled"
+
+    cancel = client.post(f"/api/messages/{msgid}/cancel/", query_params={"secret": bot.secret})
+    assert envelope(cancel)[0] == 200
+    assert Message.objects.get(msgid=msgid).status == "cancelled"
+
+
+def test_errors_are_those_of_the_path_without_the_slash(client, bot, group):
+    """The slash changes nothing: a wrong secret, a wrong method and a missing
+    conversation answer as they do without it, not 404."""
+    wrong_secret = client.get("/api/users/", {"secret": "nope"})
+    assert envelope(wrong_secret) == envelope(client.get("/api/users", {"secret": "nope"}))
+    assert wrong_secret.status_code == 401
+
+    wrong_method = client.get("/api/send/")
+    assert wrong_method.status_code == 405 and wrong_method["Allow"] == "POST"
+    assert wrong_method.json()["errcode"] == 7000405
+
+    no_conversation = client.post(
+        "/api/send/", json.dumps(TEXT), "application/json", query_params={"secret": bot.secret}
+    )
+    assert envelope(no_conversation)[1]["errcode"] == 40035
+
+
+def test_the_docs_and_the_openapi_document_answer_with_a_trailing_slash(client, db):
+    assert client.get("/api/openapi.json/").json() == client.get("/api/openapi.json").json()
+    docs = client.get("/api/docs/")
+    assert docs.status_code == 200 and docs["Content-Type"].startswith("text/html")
+
+
+@pytest.mark.parametrize(
+    "method, path",
+    [
+        ("GET", "/api/no-such-thing/"),
+        ("POST", "/api/sendx/"),
+        ("POST", "/api/send/extra"),
+        ("POST", "/api/send//"),
+        ("GET", "/api/messages/m1/cancel/extra/"),
+        ("GET", "/api/"),
+        ("GET", "/api//"),
+        ("POST", "/api"),
+        ("GET", "/api/%E4%BD%A0%E5%A5%BD/"),
+    ],
+)
+def test_an_unknown_api_path_is_a_json_404_never_html_nor_a_redirect(
+    client, db, settings, method, path
+):
+    settings.DEBUG = True  # Django's own 404 page would be HTML
+
+    response = client.generic(method, path, b"{}", "application/json")
+
+    status, answer = envelope(response)
+    assert status == 404
+    assert answer["errcode"] == 7000404 and answer["errmsg"].startswith("no such endpoint: ")
