@@ -15,6 +15,7 @@ from django.views.decorators.csrf import csrf_exempt
 from ninja import Field, NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
+from ninja.renderers import JSONRenderer
 from ninja.security import APIKeyQuery
 
 from conversations.models import Bot
@@ -25,17 +26,26 @@ from .errors import ApiError, Err
 logger = logging.getLogger(__name__)
 
 
+# Compact, as WeCom writes it: scripts check the bytes (grep '"errcode":0').
+COMPACT_JSON = {"ensure_ascii": False, "separators": (",", ":")}
+
+
 def envelope(errcode: int, errmsg: str, status: int = 200, headers=None, **extra) -> JsonResponse:
     response = JsonResponse(
         {"errcode": errcode, "errmsg": errmsg, **extra},
         status=status,
-        # Compact, as WeCom writes it: scripts check the bytes (grep '"errcode":0').
-        json_dumps_params={"ensure_ascii": False, "separators": (",", ":")},
+        json_dumps_params=COMPACT_JSON,
     )
     for name, value in (headers or {}).items():
         response[name] = value
     response.errcode = errcode  # counted by botadmin.metrics.ApiRequestsMiddleware
     return response
+
+
+class CompactJSONRenderer(JSONRenderer):
+    """What an endpoint returns as data is written as `envelope` writes it."""
+
+    json_dumps_params = COMPACT_JSON
 
 
 class ErrorAnswer(Schema):
@@ -147,6 +157,7 @@ api = NinjaAPI(
     docs_url="/docs",
     openapi_url="/openapi.json",
     auth=BotSecret(),
+    renderer=CompactJSONRenderer(),
 )
 
 

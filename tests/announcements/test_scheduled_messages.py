@@ -58,12 +58,10 @@ def test_a_cancel_via_the_api_stops_a_scheduled_message(client, bot, group):
     response = client.post(f"/api/messages/{message.msgid}/cancel?secret={bot.secret}")
 
     assert response.status_code == 200
-    assert response.json() == {
-        "errcode": 0,
-        "errmsg": "ok",
-        "msgid": message.msgid,
-        "status": "cancelled",
-    }
+    # Compact, as every answer (scripts grep '"errcode":0').
+    assert response.content.decode() == (
+        f'{{"errcode":0,"errmsg":"ok","msgid":"{message.msgid}","status":"cancelled"}}'
+    )
     message.refresh_from_db()
     assert message.status == Message.Status.CANCELLED
     with time_machine.travel(datetime.now(UTC) + timedelta(hours=2)):
