@@ -349,6 +349,31 @@ def test_a_template_card_reaches_the_robot_as_given(wecom, wecom_group, send, ru
     assert wecom.messages == [("key-sales", body)]
 
 
+@pytest.mark.parametrize(
+    "msgtype, limit", [("text", 2048), ("markdown", 4096), ("markdown_v2", 4096)]
+)
+def test_content_up_to_the_robots_limit_is_delivered_whole_and_longer_is_refused_at_once(
+    wecom, wecom_group, send, run_queue, msgtype, limit
+):
+    """WeCom refuses a longer robot message (40058, "text.content exceed max length");
+    botadmin neither cuts nor splits it: the caller learns it from the API's answer,
+    before anything is stored, instead of from a message failing later."""
+    secret, conversation_id = wecom_group.bot.secret, wecom_group.conversation_id
+    fits = "字" * (limit // 3) + "a" * (limit % 3)  # exactly `limit` UTF-8 bytes
+
+    accepted = send(secret, conversation_id, {"msgtype": msgtype, msgtype: {"content": fits}})
+    too_long = send(secret, conversation_id, {"msgtype": msgtype, msgtype: {"content": fits + "a"}})
+    run_queue()
+
+    assert accepted.json()["errcode"] == 0
+    assert (too_long.status_code, too_long.json()) == (
+        400,
+        {"errcode": 40058, "errmsg": f"{msgtype}.content exceed max length {limit} bytes"},
+    )
+    assert [body[msgtype]["content"] for _, body in wecom.messages] == [fits]
+    assert list(Message.objects.values_list("status", flat=True)) == ["sent"]
+
+
 def test_an_interactive_card_the_robot_cannot_send_is_refused_before_it_is_stored(
     wecom, wecom_group, send
 ):
