@@ -230,3 +230,27 @@ def test_czscs_push_file_flow_works_with_the_send_urls_upload_twin(
     assert r1.json()["errmsg"] == "ok" and r2.json()["errmsg"] == "ok", (r1.text, r2.text)
     message = Message.objects.get(msgid=r2.json()["msgid"])
     assert message.body["file"]["name"] == "report.xlsx"
+
+
+def test_a_notify_script_that_builds_wecoms_url_from_an_origin_and_a_key_reaches_botadmin(
+    live_server, robot_bot, robot_group
+):
+    """青龙 (whyour/qinglong)'s notify scripts and their many copies post to
+    `f"{QYWX_ORIGIN}/cgi-bin/webhook/send?key={QYWX_KEY}"`. With QYWX_ORIGIN set as
+    docs/api.md says, what they append is the value of a parameter botadmin ignores."""
+    qywx_origin = (
+        f"{live_server.url}/api/send?secret={robot_bot.secret}&conversation_id=robotGroup1&wecom="
+    )
+    qywx_key = "botadmin"  # must only be non-empty
+    title, content = "签到结果", "账号 1：成功"
+
+    response = requests.post(
+        f"{qywx_origin}/cgi-bin/webhook/send?key={qywx_key}",
+        data=json.dumps({"msgtype": "text", "text": {"content": f"{title}\n\n{content}"}}),
+        headers={"Content-Type": "application/json;charset=utf-8"},
+        timeout=30,
+    ).json()
+
+    assert response["errcode"] == 0, response
+    message = Message.objects.get(msgid=response["msgid"])
+    assert message.body["text"]["content"] == "签到结果\n\n账号 1：成功"
