@@ -18,13 +18,18 @@ with FakeWeComApp(corp_id="ww1", secret="s", agent_id=1000002) as api:
     api.all_invalid_errcode = 0  # no valid recipient: errcode 0 + invaliduser, not 81013
     api.linked_miniprograms = {"wx…"}   # appids a miniprogram_notice may open
     api.app_closed = True        # the app is disabled (停用): agent/get answers close 1
+    api.task_ids             # the template cards' task_ids the app used (add one: a card
+                             # another client of the app sent)
 
 HTTP 200 with a JSON errcode always; an unknown or expired token → 40014 /
 42001; message/send: invaliduser for unknown members, lowercased (81013 when
 none is valid), unlicenseduser for unlicensed ones; appchat/send only to chats
 created by appchat/create; media/upload gives a media_id valid 3 days (a voice:
 AMR, ≤ 2 MB); media/get serves uploaded bytes; template_card needs a card_type
-(members only); miniprogram_notice only for linked appids; user/list_id refuses
+(members only), with a task_id when interactive or with an action_menu, never one the
+app used before and at most 128 bytes (42014 otherwise: "同一个应用任务id不能重复"; the
+errcode from WeCom's answers, reported by its developer community and SDK users);
+miniprogram_notice only for linked appids; user/list_id refuses
 the app (48002: only the contact sync secret may list the corp); agent/get
 answers the app's details for its own AgentId (40056 for another, and for a
 message/send naming another); department/simplelist, user/simplelist and
@@ -75,6 +80,9 @@ CARD_TYPES = {
     "vote_interaction",
     "multiple_interaction",
 }
+INTERACTIVE_CARD_TYPES = {"button_interaction", "vote_interaction", "multiple_interaction"}
+TASK_ID_MAX_BYTES = 128
+TASK_ID_REFUSED = (42014, "taskid has existed or empty or exceed max len")
 
 
 class FakeWeComApp(LocalServer):
@@ -106,6 +114,7 @@ class FakeWeComApp(LocalServer):
         self.token_lifetime = TOKEN_LIFETIME
         self.token_fetches = 0
         self.sent: list[tuple[str, dict]] = []
+        self.task_ids: set[str] = set()
         self.requests: list[tuple[str, str, bytes]] = []  # (path, query, body)
         self.drop_next = 0
         self._forced: dict[str, list[int]] = {}
@@ -198,6 +207,9 @@ class FakeWeComApp(LocalServer):
         check = _check_message(body, APP_MSGTYPES, self.media)
         if check:
             return check
+        task_id = _task_id(body)
+        if task_id is not None and (not task_id or task_id in self.task_ids):
+            return _error(*TASK_ID_REFUSED)
         notice = body.get("miniprogram_notice")
         if notice is not None and notice.get("appid") not in self.linked_miniprograms:
             return _error(40035, "invalid parameter: appid is no mini program linked to the corp")
@@ -210,6 +222,8 @@ class FakeWeComApp(LocalServer):
             return _error(self.all_invalid_errcode, "user & party & tag all invalid")
         unlicensed = [t.lower() for t in targets if t in self.unlicensed]
         self.sent.append(("message/send", body))
+        if task_id:
+            self.task_ids.add(task_id)
         answer = {"errcode": 0, "errmsg": "ok", "msgid": secrets.token_hex(16)}
         if invalid:
             answer["invaliduser"] = "|".join(invalid)
@@ -400,6 +414,7 @@ _ERRMSG = {
     81013: "user & party & tag all invalid",
     40008: "invalid message type",
     40007: "invalid media_id",
+    42014: TASK_ID_REFUSED[1],
 }
 
 
@@ -440,6 +455,20 @@ def _check_message(body: dict, allowed: set[str], media: dict) -> dict | None:
         if any(not a.get("title") for a in articles):
             return _error(40035, "invalid parameter: news.articles need a title")
     return None
+
+
+def _task_id(body: dict) -> str | None:
+    """A template card's task_id; "" where WeCom wants one and it is missing or over 128
+    bytes; None for a card without one that needs none, and for other msgtypes."""
+    card = body.get("template_card") if body.get("msgtype") == "template_card" else None
+    if not isinstance(card, dict):
+        return None
+    task_id = card.get("task_id")
+    needed = card.get("card_type") in INTERACTIVE_CARD_TYPES or "action_menu" in card
+    if task_id is None and not needed:
+        return None
+    task_id = str(task_id or "")
+    return task_id if len(task_id.encode()) <= TASK_ID_MAX_BYTES else ""
 
 
 def _multipart_media(raw: bytes, content_type: str) -> tuple[bytes | None, str]:

@@ -129,3 +129,30 @@ def test_forced_errcodes_answer_once():
         first = _post(api, "message/send", token, body)
         assert first["errcode"] == 60020 and "from ip" in first["errmsg"]
         assert _post(api, "message/send", token, body)["errcode"] == 0
+
+
+def _card(**fields) -> dict:
+    card = {"card_type": "button_interaction", "main_title": {"title": "请假审批"}, **fields}
+    return {"touser": "a", "msgtype": "template_card", "agentid": 1000002, "template_card": card}
+
+
+def test_a_cards_task_id_is_the_apps_once_and_required_where_wecom_wants_one():
+    """同一个应用任务id不能重复: WeCom answers 42014 for a repeated, missing or too long one."""
+    with FakeWeComApp() as api:
+        api.add_user("a")
+        token = _token(api)
+        assert _post(api, "message/send", token, _card(task_id="leave-7"))["errcode"] == 0
+        repeated = _post(api, "message/send", token, _card(task_id="leave-7"))
+        assert repeated["errcode"] == 42014 and "taskid has existed" in repeated["errmsg"]
+        assert _post(api, "message/send", token, _card())["errcode"] == 42014
+        assert _post(api, "message/send", token, _card(task_id="t" * 129))["errcode"] == 42014
+        notice = {"card_type": "text_notice", "card_action": {"type": 1, "url": "https://a.b"}}
+        assert _post(api, "message/send", token, _card(**notice))["errcode"] == 0
+        with_menu = _card(**notice, action_menu={"desc": "d", "action_list": []})
+        assert _post(api, "message/send", token, with_menu)["errcode"] == 42014
+        api.task_ids.add("other-client-1")  # a card another client of the app sent
+        assert (
+            _post(api, "message/send", token, _card(task_id="other-client-1"))["errcode"] == 42014
+        )
+        assert api.task_ids == {"leave-7", "other-client-1"}
+        assert len(api.sent) == 2
