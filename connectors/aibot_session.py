@@ -21,7 +21,7 @@ Outbound frames (`deliver`) wait for WeCom's ack, at most `ACK_TIMEOUT`. A new
 card's task_id is reserved for its message in the database first
 (messaging/card_task_ids.py, shared by every gateway and kept across restarts);
 one the bot already used (a clicked card's, another message's card) is
-replaced by a fresh one (`fresh_task_id`): WeCom wants them unique per bot.
+replaced by a fresh one (`card_task_ids.own_card`): WeCom wants them unique per bot.
 """
 
 from __future__ import annotations
@@ -60,7 +60,6 @@ from .wecom_aibot_frames import (
     card_update,
     clicked_task_id,
     event_type,
-    fresh_task_id,
     reply_command,
 )
 
@@ -477,20 +476,14 @@ class BotSession:
 
     async def _own_task_id(self, body: dict, request: dict) -> dict:
         """The body, its card's task_id reserved for this message, or replaced by a fresh one
-        (`fresh_task_id`, reserved too) when the bot already used it for a clicked card or
-        another message's card."""
+        when the bot already used it for a clicked card or another message's card
+        (`card_task_ids.own_card`)."""
         from messaging import card_task_ids
 
-        card = body.get("template_card") if body["msgtype"] == "template_card" else None
-        task_id = str((card or {}).get("task_id") or "")
-        message_id = str(request["message_id"])
-        if not task_id or await self.gateway.db(
-            card_task_ids.take, self.bot_id, task_id, message_id
-        ):
+        if body["msgtype"] != "template_card":  # no trip to the database's thread
             return body
-        fresh = fresh_task_id(task_id, message_id)
-        await self.gateway.db(card_task_ids.take, self.bot_id, fresh, message_id)
-        return {**body, "template_card": {**card, "task_id": fresh}}
+        message_id = str(request["message_id"])
+        return await self.gateway.db(card_task_ids.own_card, self.bot_id, body, message_id)
 
     async def _respond(
         self, command: str, req_id: str, message_id: str, body: dict, task_id: str = ""

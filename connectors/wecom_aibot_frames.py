@@ -111,21 +111,6 @@ def card_update(card: dict, task_id: str) -> dict:
     return {"response_type": "update_template_card", "template_card": card}
 
 
-# WeCom's task_id: unique per bot, letters, digits and "_-@", at most 128 bytes (Tencent's
-# SDK, `src/types/api.ts` TemplateCard.task_id).
-TASK_ID_MAX_BYTES = 128
-_NOT_IN_TASK_ID = re.compile(r"[^A-Za-z0-9_@-]")
-
-
-def fresh_task_id(task_id: str, message_id: str) -> str:
-    """A task_id of its own for a card whose task_id this bot already used: the given one
-    with "@" and the message's id after it (cut to fit), so a retry of the message sends
-    the same card again and another message's card differs."""
-    suffix = "@" + _NOT_IN_TASK_ID.sub("_", message_id)
-    kept = task_id.encode()[: max(TASK_ID_MAX_BYTES - len(suffix), 0)]
-    return kept.decode(errors="ignore") + suffix
-
-
 # Past this a create_time is taken for milliseconds: in seconds it would be the year 5138.
 MILLISECONDS_FROM = 100_000_000_000
 # 9999-12-31 23:59:59 UTC, the last second the inbound service takes.

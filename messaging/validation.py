@@ -38,6 +38,7 @@ from connectors.registry import connector_for
 from connectors.voice import amr_seconds, is_amr
 from conversations.models import Bot
 
+from .card_task_ids import TASK_ID_MAX_BYTES
 from .schemas import MAX_URL_BYTES, MSGTYPES, outbound_message
 from .uploads import live_upload
 
@@ -280,7 +281,6 @@ def _check_news(payload: dict, limits: Limits, connector) -> None:
             article["description"] = _truncate(article["description"], limits.description)
 
 
-TASK_ID_MAX_BYTES = 128
 INTERACTIVE_CARDS = ("button_interaction", "vote_interaction", "multiple_interaction")
 # What a click on the card opens: WeCom refuses these cards without it.
 NOTICE_CARDS = ("text_notice", "news_notice")

@@ -643,14 +643,6 @@ def test_one_card_sent_to_two_chats_gets_a_task_id_of_its_own_in_the_second(
     ]
 
 
-def test_a_fresh_task_id_keeps_to_wecoms_characters_and_128_bytes():
-    fresh = wecom_aibot_frames.fresh_task_id("t" * 128, "0123456789abcdef0123456789abcdef-2")
-
-    assert len(fresh.encode()) == 128
-    assert fresh.endswith("@0123456789abcdef0123456789abcdef-2")
-    assert wecom_aibot_frames.fresh_task_id("任务", "m 1") == "任务@m_1"
-
-
 def restarted(server, gateway, start_gateway) -> None:
     """The gateway stops and a new one (another process, another host) takes the bot."""
     gateway.stop()
