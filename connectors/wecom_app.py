@@ -3,6 +3,8 @@
 A user conversation is a member (`message/send`, `touser`); a group
 conversation is an app chat botadmin created (`appchat/send`, `chatid`).
 WeCom has no idempotency key: a lost answer leaves the send `uncertain`.
+A template card's task_id must be new to the app: delivery reserves it for the
+message before `send` (`unique_card_task_ids`, messaging/card_task_ids.py).
 Errcodes are classified as the spec's table says; the ones that stop every
 send (trusted IP, missing permission, bad secret) pause the bot with a reason
 an operator can act on.
@@ -71,6 +73,15 @@ UNREACHED_FIELDS = ("invaliduser", "unlicenseduser")
 NOBODY_REACHED = gettext_noop(
     "WeCom reached no recipient (%(answer)s): the member has left, is outside the app's "
     "visible range or has no account license"
+)
+# A template card's task_id the app used before (or none where one is needed): delivery
+# reserves each card's (messaging/card_task_ids.py), so this is a card another client of
+# the app sent, or one older than that record. Sending it again cannot help.
+TASK_ID_ERRCODE = 42014
+TASK_ID_REFUSED = gettext_noop(
+    "WeCom refuses the card's task_id (%(answer)s): the app used it before (on a card "
+    "another client of the app sent, or before botadmin's record of used task_ids), or the "
+    "card needs one. Send the card with a new task_id."
 )
 # Sent by media_id after a media/upload of their bytes.
 MEDIA_MSGTYPES = ("image", "file", "voice")
@@ -178,6 +189,8 @@ class WeComAppConnector(Connector):
     )
     image_formats = frozenset({"JPEG", "PNG"})
     idempotent = False
+    # 同一个应用任务id不能重复: one card to many members is a task_id each.
+    unique_card_task_ids = True
     lists_contacts = True
     creates_groups = True
     default_rate_limit = 600
@@ -300,7 +313,9 @@ class WeComAppConnector(Connector):
                 result.detail = Reason(NOBODY_REACHED, answer=result.detail)
             return result
         result.outcome = Outcome.FAILED
-        if errcode in RETRY_ERRCODES or errcode in api.TOKEN_ERRCODES:
+        if errcode == TASK_ID_ERRCODE:
+            result.detail = Reason(TASK_ID_REFUSED, answer=f"{errcode} {errmsg}")
+        elif errcode in RETRY_ERRCODES or errcode in api.TOKEN_ERRCODES:
             result.outcome = Outcome.RETRY
             if errcode == 45009:
                 result.retry_after = RATE_LIMIT_WAIT_SECONDS

@@ -39,6 +39,7 @@ from django.views.decorators.csrf import csrf_exempt
 from botadmin.cache import best_effort
 from botadmin.errors import ApiError
 from conversations.models import Bot
+from messaging import card_task_ids
 
 from .wecom_app import KIND
 from .wecom_app_crypto import MAX_BODY_BYTES, CallbackCrypto, CallbackCryptoError
@@ -67,6 +68,8 @@ CONTACT_JOB_TYPES = frozenset({"sync_user", "replace_user", "replace_party"})
 # A member's events that say whether the app can reach them: sends to one who
 # unsubscribed fail until they subscribe again.
 REACHABLE_AFTER = {"subscribe": True, "unsubscribe": False}
+# A click on a template card the app sent (its task_id is the app's: messaging/card_task_ids.py).
+CARD_EVENT = "template_card_event"
 # Received media: a reference to fetch with media/get within 3 days (the bytes
 # are not fetched here: the media archive's worker asks WeComAppConnector.fetch_media).
 MEDIA_REFERENCE = "wecom_app_media"
@@ -260,6 +263,9 @@ def _store(bot: Bot, body: dict) -> HttpResponse:
 
     try:
         inbound = parse_callback(json.dumps(body, ensure_ascii=False).encode())
+        if task_id := clicked_task_id(body):
+            # Before the click is forwarded: a card answering it must not reuse its task_id.
+            card_task_ids.seen_clicked(bot.pk, task_id)
         stored = record_inbound(bot, inbound)
     except ApiError as error:
         # Verified but not storable (e.g. a NUL character): WeCom's repeats cannot help.
@@ -270,6 +276,18 @@ def _store(bot: Bot, body: dict) -> HttpResponse:
         _record_reachable(bot, body)
     _note(bot.pk, "callback", True, body["msgtype"])
     return HttpResponse(b"", content_type="text/plain")
+
+
+def clicked_task_id(body: dict) -> str:
+    """The task_id of the card a `template_card_event` is about (its `TaskId`), or "" (also
+    for one longer than WeCom's 128 bytes, which no card of the app can have)."""
+    event = body.get("event") if body["msgtype"] == "event" else None
+    if not isinstance(event, dict) or event.get("Event") != CARD_EVENT:
+        return ""
+    task_id = event.get("TaskId")
+    if not isinstance(task_id, str) or len(task_id.encode()) > card_task_ids.TASK_ID_MAX_BYTES:
+        return ""
+    return task_id
 
 
 def _record_reachable(bot: Bot, body: dict) -> None:

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.db.models import Exists, F, Min, OuterRef, Q, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext_noop
@@ -45,7 +45,7 @@ from connectors.base import Connector, Outcome, SendResult
 from connectors.registry import connector_class, connector_for
 from conversations.models import Bot
 
-from . import delivery_pace, uploads
+from . import card_task_ids, delivery_pace, uploads
 from .models import DeliveryAttempt, Message
 from .outbox import (
     CLAIM_BATCH,
@@ -379,15 +379,7 @@ def send_parts(connector: Connector, message: Message, bodies: list[dict]) -> Se
     result = SendResult(Outcome.FAILED, Reason(gettext_noop("nothing to send")))
     for index, body in enumerate(bodies):
         part_id = message.msgid if index == 0 else f"{message.msgid}-{index + 1}"
-        try:
-            result = connector.send(part_id, message.conversation, body)
-        except Exception as error:  # a connector bug must not leave the message `sending`
-            logger.exception(
-                "Connector %s crashed on message %s", message.bot.connector, message.pk
-            )
-            outcome = Outcome.RETRY if connector.idempotent else Outcome.UNCERTAIN
-            bug = Reason(gettext_noop("connector error: %(error)s"), error=repr(error))
-            result = SendResult(outcome, bug)
+        result = send_part(connector, message, part_id, body)
         if result.outcome != Outcome.SENT:
             if index and len(bodies) > 1:
                 result.detail = Reason(
@@ -400,6 +392,24 @@ def send_parts(connector: Connector, message: Message, bodies: list[dict]) -> Se
                     result.outcome = Outcome.UNCERTAIN
             return result
     return result
+
+
+def send_part(connector: Connector, message: Message, part_id: str, body: dict) -> SendResult:
+    """One part through the connector; a template card first gets its task_id for the part
+    where the other side wants each used once (`Connector.unique_card_task_ids`)."""
+    if connector.unique_card_task_ids and body["msgtype"] == "template_card":
+        try:
+            body = card_task_ids.own_card(message.bot_id, body, part_id)
+        except DatabaseError as error:  # nothing was sent
+            unavailable = gettext_noop("the database is unavailable: %(error)s")
+            return SendResult(Outcome.RETRY, Reason(unavailable, error=error.__class__.__name__))
+    try:
+        return connector.send(part_id, message.conversation, body)
+    except Exception as error:  # a connector bug must not leave the message `sending`
+        logger.exception("Connector %s crashed on message %s", message.bot.connector, message.pk)
+        outcome = Outcome.RETRY if connector.idempotent else Outcome.UNCERTAIN
+        bug = Reason(gettext_noop("connector error: %(error)s"), error=repr(error))
+        return SendResult(outcome, bug)
 
 
 # --- Recording --------------------------------------------------------------------------

@@ -398,8 +398,8 @@ class UploadedMedia(models.Model):
 
 class CardTaskId(models.Model):
     """A template card's task_id that its bot has used: WeCom wants one card per task_id and
-    bot (shared/spec/wecom-aibot.md), and does not say for how long, so every gateway
-    holding the bot asks here (messaging/card_task_ids.py). Kept for
+    AI bot or app, and does not say for how long, so every gateway holding an AI bot and
+    every worker sending for an app asks here (messaging/card_task_ids.py). Kept for
     BOTADMIN_CARD_TASK_ID_RETENTION_DAYS (messaging/retention.py)."""
 
     bot = models.ForeignKey(Bot, on_delete=models.CASCADE, related_name="+", verbose_name=_("bot"))
