@@ -20,9 +20,20 @@ def test_the_language_switch_names_each_language_in_its_own_words(operator_clien
     english = operator_client.get(reverse("console:dashboard")).content.decode()
 
     for html in (chinese, english):
-        assert re.search(r'<option value="en" lang="en"( selected)?>English</option>', html)
-        assert ">简体中文</option>" in html
+        assert re.search(r'value="en" lang="en"( aria-current="true")?>English</button>', html)
+        assert re.search(r'lang="zh-hans"( aria-current="true")?>简体中文</button>', html)
     assert "英语" not in chinese
+
+
+def test_the_language_switch_marks_the_current_language(operator_client, bot):
+    chinese = operator_client.get(reverse("console:dashboard")).content.decode()
+    operator_client.post(reverse("set_language"), {"language": "en", "next": "/console/"})
+    english = operator_client.get(reverse("console:dashboard")).content.decode()
+
+    assert 'lang="zh-hans" aria-current="true">简体中文' in chinese
+    assert 'lang="en">English' in chinese
+    assert 'lang="en" aria-current="true">English' in english
+    assert 'lang="zh-hans">简体中文' in english
 
 
 def test_switching_language_on_a_form_with_errors_comes_back_to_the_forms_page(
