@@ -73,6 +73,10 @@ class Announcement(models.Model):
     title = models.CharField(_("title"), max_length=200)
     msgtype = models.CharField(_("message type"), max_length=32)
     body = models.JSONField(_("body"), help_text=_("The normalised message body."))
+    # What the console's list finds besides the title (messaging.validation.search_text).
+    search_text = models.TextField(
+        _("searchable text"), blank=True, default="", help_text=_("Content, title and description.")
+    )
 
     class Audience(models.TextChoices):
         """Chosen conversations are a list fixed when the announcement is saved; the

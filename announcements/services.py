@@ -18,7 +18,7 @@ from audit.services import record_action
 from conversations.models import Bot, Conversation
 from messaging.models import Message
 from messaging.outbox import enqueue_delivery
-from messaging.validation import validate_outbound
+from messaging.validation import search_text, validate_outbound
 
 from .audience import chunked, recipients_now, replace_members
 from .models import Announcement, AnnouncementRun, SavedAudience
@@ -95,6 +95,7 @@ def save_announcement(
         announcement.title = draft.title
         announcement.msgtype = body["msgtype"]
         announcement.body = body
+        announcement.search_text = search_text(body)
         listed = draft.audience == Announcement.Audience.LISTED
         announcement.audience = draft.audience
         announcement.audience_search = "" if listed else draft.audience_search

@@ -4,6 +4,7 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from announcements.models import Announcement
 from botadmin.forms import NoLabelSuffix
 from messaging.models import Message
 from messaging.msgtype_names import NAMES
@@ -96,6 +97,20 @@ class AuditFilterForm(MessageFilterForm):
         self.fields["source"].choices = _blank(
             [(v, label) for v, label in Message.Source.choices if v != Message.Source.AGENT]
         )
+
+
+class AnnouncementFilterForm(NoLabelSuffix, forms.Form):
+    """The announcement list's search and status filter. All optional."""
+
+    q = forms.CharField(
+        label=_("Title or text"),
+        required=False,
+        max_length=200,
+        widget=forms.TextInput(attrs={"type": "search"}),
+    )
+    status = forms.ChoiceField(
+        label=_("Status"), required=False, choices=_blank(Announcement.Status.choices)
+    )
 
 
 class ReplyForm(NoLabelSuffix, forms.Form):

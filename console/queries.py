@@ -1,4 +1,5 @@
-"""Finding messages for search and the audit log, and paging through them newest first.
+"""Finding messages for search and the audit log, and paging through them newest first;
+finding announcements for their list.
 
 On PostgreSQL the words match through the trigram index on
 UPPER(search_text) (migration messaging 0002_search_text_trigram_index_postgresql),
@@ -12,6 +13,7 @@ from datetime import datetime, time, timedelta
 from django.db.models import Q, QuerySet, Subquery
 from django.utils import timezone
 
+from announcements.models import Announcement
 from conversations.models import Bot, Conversation
 from messaging.models import Message
 
@@ -106,3 +108,13 @@ def audit_rows(bots, data: dict) -> QuerySet[Message]:
         bots,
         data,
     ).defer("body")
+
+
+def filter_announcements(queryset: QuerySet[Announcement], data: dict) -> QuerySet[Announcement]:
+    """Apply the announcement list's cleaned filters: each word in the title or in the
+    message's words, and the status."""
+    for word in (data.get("q") or "").split():
+        queryset = queryset.filter(Q(title__icontains=word) | Q(search_text__icontains=word))
+    if status := data.get("status"):
+        queryset = queryset.filter(status=status)
+    return queryset

@@ -37,7 +37,9 @@ from conversations.services import bots_visible_to
 from messaging.models import Message
 
 from ..conversation_list import most_recently_active_bot
+from ..forms import AnnouncementFilterForm
 from ..login_required import login_required
+from ..queries import filter_announcements
 
 PER_PAGE = 50
 ACTIONS = {
@@ -65,9 +67,13 @@ def _visible_announcement(user, pk: int) -> Announcement:
 @login_required
 def announcement_list(request):
     bots = bots_visible_to(request.user)
-    page = Paginator(
-        Announcement.objects.filter(bot__in=bots).select_related("bot").order_by("-id"), PER_PAGE
-    ).get_page(request.GET.get("page"))
+    form = AnnouncementFilterForm(request.GET)
+    matching = Announcement.objects.filter(bot__in=bots).select_related("bot").order_by("-id")
+    if form.is_valid():
+        matching = filter_announcements(matching, form.cleaned_data)
+    else:
+        matching = matching.none()  # the form says what it did not understand
+    page = Paginator(matching, PER_PAGE).get_page(request.GET.get("page"))
     announcements = list(page.object_list)
     last_runs = {}
     for run in AnnouncementRun.objects.filter(announcement__in=announcements).order_by(
@@ -84,6 +90,9 @@ def announcement_list(request):
         {
             "rows": rows,
             "page": page,
+            "form": form,
+            # An empty list with no filter is not "nothing matches these filters".
+            "filtered": any(request.GET.get(name) for name in form.fields),
             "has_bots": bots.exists(),
             "may_create": may_create_bots(request.user),
         },

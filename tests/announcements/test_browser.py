@@ -224,3 +224,55 @@ def test_an_operator_picks_among_1500_groups_by_keyboard_and_sends_to_all_of_the
     assert "目前 1501 个" in page.inner_text("#audience-summary")
     announcement = Announcement.objects.get()
     assert announcement.audience == Announcement.Audience.GROUPS
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_operator_finds_an_announcement_by_its_words_and_status(
+    live_server, browser, bot, make_conversation, make_announcement
+):
+    group = make_conversation(bot, "wrGroup1", name="销售群")
+    daily = {"kind": "daily", "schedule": {"time": "09:00"}}  # no run due: nothing is sent
+    make_announcement(bot, [group], title="每日晨报", body=text_body("今日销售目标"), **daily)
+    make_announcement(
+        bot, [group], title="国庆放假通知", body=text_body("10 月 1 日至 7 日放假"), **daily
+    )
+    paused = make_announcement(
+        bot, [group], title="周报提醒", body=text_body("请提交周报"), **daily
+    )
+    Announcement.objects.filter(pk=paused.pk).update(status=Announcement.Status.PAUSED)
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    open_compose_page(page, live_server)
+    page.goto(f"{live_server.url}/console/announcements/")
+
+    page.get_by_label("标题或内容").fill("放假")
+    page.get_by_role("button", name="筛选").click()
+    page.wait_for_url(re.compile(r"/console/announcements/\?q=%E6%94%BE"))
+    assert (
+        page.locator("table.announcements tbody tr").all_inner_texts()[0].startswith("国庆放假通知")
+    )
+    assert page.locator("table.announcements tbody tr").count() == 1
+    screenshot(page, "announcements", "list-search")
+
+    page.get_by_label("标题或内容").fill("")
+    page.get_by_label("状态").select_option(label="已暂停")
+    page.get_by_role("button", name="筛选").click()
+    page.wait_for_url(re.compile(r"status=paused"))
+    assert page.locator("table.announcements tbody tr").count() == 1
+    assert "周报提醒" in page.inner_text("table.announcements")
+
+    page.get_by_label("标题或内容").fill("维护")
+    page.get_by_role("button", name="筛选").click()
+    page.wait_for_url(re.compile(r"q=%E7%BB%B4"))
+    assert "没有符合这些筛选条件的公告。" in page.inner_text("main")
+    screenshot(page, "announcements", "list-no-match")
+    page.set_viewport_size({"width": 390, "height": 844})
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    screenshot(page, "announcements", "list-no-match-390")
+    page.get_by_role("link", name="显示全部").click()
+    page.wait_for_url(re.compile(r"/console/announcements/$"))
+    assert page.locator("table.announcements tbody tr").count() == 3
+    screenshot(page, "announcements", "list-all-390")
+
+
+def text_body(content: str) -> dict:
+    return {"msgtype": "text", "text": {"content": content}}

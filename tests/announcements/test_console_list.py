@@ -1,0 +1,163 @@
+"""The console's announcement list: search, status filter, paging and its empty states."""
+
+import importlib
+import re
+
+from django.apps import apps
+
+from announcements.models import Announcement
+
+LIST = "/console/announcements/"
+
+
+def text_body(content: str) -> dict:
+    return {"msgtype": "text", "text": {"content": content}}
+
+
+def titles(response) -> list[str]:
+    return [announcement.title for announcement, *_rest in response.context["rows"]]
+
+
+def test_search_finds_words_of_the_title_or_of_the_message_in_any_case(
+    client, superuser, bot, make_groups, make_announcement
+):
+    groups = make_groups(bot, 1)
+    make_announcement(bot, groups, title="Holiday notice", body=text_body("国庆放假安排"))
+    make_announcement(bot, groups, title="系统维护", body=text_body("今晚 22:00 停机"))
+    make_announcement(
+        bot,
+        groups,
+        title="Release",
+        body={
+            "msgtype": "link",
+            "link": {"title": "版本说明", "url": "https://example.com/", "desc": "What changed"},
+        },
+    )
+    client.force_login(superuser)
+
+    assert titles(client.get(LIST, {"q": "holiday"})) == ["Holiday notice"]
+    assert titles(client.get(LIST, {"q": "放假"})) == ["Holiday notice"]
+    assert titles(client.get(LIST, {"q": "版本说明"})) == ["Release"]
+    assert titles(client.get(LIST, {"q": "what CHANGED"})) == ["Release"]
+    # Every word must match, each in the title or the message.
+    assert titles(client.get(LIST, {"q": "系统 停机"})) == ["系统维护"]
+    assert titles(client.get(LIST, {"q": "系统 放假"})) == []
+
+
+def test_the_status_filter_lists_announcements_in_that_state(
+    client, superuser, bot, make_groups, make_announcement
+):
+    groups = make_groups(bot, 1)
+    scheduled = make_announcement(
+        bot, groups, title="每日提醒", kind="daily", schedule={"time": "09:00"}
+    )
+    paused = make_announcement(
+        bot, groups, title="每周例会", kind="daily", schedule={"time": "10:00"}
+    )
+    Announcement.objects.filter(pk=paused.pk).update(status=Announcement.Status.PAUSED)
+    client.force_login(superuser)
+
+    assert titles(client.get(LIST, {"status": "active"})) == [scheduled.title]
+    assert titles(client.get(LIST, {"status": "paused"})) == [paused.title]
+    assert titles(client.get(LIST, {"status": "active", "q": "例会"})) == []
+    page = client.get(LIST, {"status": "paused"}).content.decode()
+    assert '<option value="paused" selected>已暂停</option>' in page
+    assert '<option value="active">' in page and "已排期" in page
+
+
+def test_the_pages_keep_the_search_and_the_filter(client, superuser, bot):
+    Announcement.objects.bulk_create(
+        Announcement(
+            bot=bot,
+            title=f"通知 {i:03}",
+            msgtype="text",
+            body=text_body("hi"),
+            search_text="hi",
+            status=Announcement.Status.DRAFT if i % 2 else Announcement.Status.CANCELLED,
+        )
+        for i in range(130)
+    )
+    client.force_login(superuser)
+
+    first = client.get(LIST, {"q": "通知", "status": "draft"})
+    html = first.content.decode()
+    next_link = re.search(r'href="(\?[^"]*page=2[^"]*)"', html).group(1).replace("&amp;", "&")
+    second = client.get(LIST + next_link)
+
+    assert "q=%E9%80%9A%E7%9F%A5" in next_link and "status=draft" in next_link
+    assert "第 1 / 2 页" in html
+    assert titles(first)[0] == "通知 129" and len(titles(first)) == 50
+    assert titles(second) == [f"通知 {i:03}" for i in range(29, 0, -2)]
+
+
+def test_an_empty_list_says_none_yet_and_offers_no_filters(client, superuser, bot):
+    client.force_login(superuser)
+
+    page = client.get(LIST).content.decode()
+
+    assert "还没有公告。" in page
+    assert 'name="q"' not in page and "符合这些筛选条件" not in page
+
+
+def test_nothing_matching_is_not_none_yet_and_leads_back_to_all(
+    client, superuser, bot, make_groups, make_announcement
+):
+    make_announcement(bot, make_groups(bot, 1), title="Holiday notice")
+    client.force_login(superuser)
+
+    page = client.get(LIST, {"q": "维护", "status": "draft"}).content.decode()
+
+    assert "没有符合这些筛选条件的公告。" in page and "还没有公告" not in page
+    assert f'<a href="{LIST}">显示全部</a>' in page
+    # The filters stay filled in, to be changed.
+    assert 'name="q" value="维护"' in page
+    assert '<option value="draft" selected>' in page
+
+
+def test_a_status_it_does_not_know_is_explained_not_ignored(
+    client, superuser, bot, make_groups, make_announcement
+):
+    make_announcement(bot, make_groups(bot, 1), title="Holiday notice")
+    client.force_login(superuser)
+
+    response = client.get(LIST, {"status": "sending"})
+
+    assert response.status_code == 200 and titles(response) == []
+    assert "选择一个有效的选项" in response.content.decode()
+
+
+def test_the_list_is_searched_in_english_too(
+    client, superuser, bot, make_groups, make_announcement
+):
+    make_announcement(bot, make_groups(bot, 1), title="Holiday notice")
+    client.force_login(superuser)
+    client.cookies["django_language"] = "en"
+
+    nothing = client.get(LIST, {"q": "nope"}).content.decode()
+    found = client.get(LIST, {"q": "holiday"}).content.decode()
+
+    assert "No announcement matches these filters." in nothing and "Show all" in nothing
+    assert "Title or text" in found and "Apply filters" in found and "Holiday notice" in found
+
+
+def test_the_migration_gives_existing_announcements_their_words(bot):
+    """Announcements saved before the search had none: the migration reads them from the body."""
+    migration = importlib.import_module("announcements.migrations.0004_announcement_search_text")
+    Announcement.objects.bulk_create(
+        [
+            Announcement(bot=bot, title="old", msgtype="text", body=text_body("旧的正文")),
+            Announcement(
+                bot=bot,
+                title="old image",
+                msgtype="image",
+                body={"msgtype": "image", "image": {"url": "https://example.com/a.png"}},
+            ),
+        ]
+    )
+
+    migration.fill_search_text(apps, None)
+
+    assert dict(Announcement.objects.values_list("title", "search_text")) == {
+        "old": "旧的正文",
+        "old image": "",
+    }
