@@ -161,3 +161,33 @@ def test_an_empty_audit_log_without_filters_says_what_will_appear(operator_clien
 
     assert "还没有发出的消息" in empty and "符合这些筛选条件" not in empty
     assert "没有符合这些筛选条件的发出消息" in filtered
+
+
+def test_an_older_page_of_the_audit_log_leads_back_to_the_newest(
+    operator_client, group, make_message
+):
+    """Keyset pages cannot be counted: "older" pages need their own way back to the top."""
+    for i in range(60):
+        make_message(group, direction="out", text=f"发出 {i}", status=Message.Status.FAILED)
+
+    newest = operator_client.get(AUDIT, {"status": "failed"})
+    before = newest.context["page"].next_before
+    older = operator_client.get(AUDIT, {"status": "failed", "before": before})
+
+    assert "跳到最新" not in newest.content.decode()
+    assert f'href="?status=failed&amp;before={before}">更早 →' in newest.content.decode()
+    html = older.content.decode()
+    assert [m.search_text for m in older.context["page"].rows][0] == "发出 9"
+    assert 'href="?status=failed">← 跳到最新</a>' in html and "更早 →" not in html
+
+
+def test_an_older_page_with_nothing_left_says_so_and_leads_back(
+    operator_client, group, make_message
+):
+    """Not "no message sent yet" when messages were sent: this page is past the oldest."""
+    oldest = make_message(group, direction="out", text="第一条")
+
+    html = operator_client.get(AUDIT, {"before": oldest.pk}).content.decode()
+
+    assert "没有更早的消息。" in html and "还没有发出的消息" not in html
+    assert 'href="?">跳到最新</a>' in html

@@ -152,3 +152,16 @@ def test_highlighting_escapes_what_it_does_not_mark(operator_client, group, make
     make_message(group, text="<b>refund</b> now")
     html = operator_client.get(SEARCH, {"q": "refund"}).content.decode()
     assert "&lt;b&gt;<mark>refund</mark>&lt;/b&gt; now" in html
+
+
+def test_a_later_page_of_results_leads_back_to_the_first(operator_client, group, make_message):
+    for i in range(60):
+        make_message(group, text=f"订单 {i}")
+
+    first = operator_client.get(SEARCH, {"q": "订单"})
+    before = first.context["page"].next_before
+    second = operator_client.get(SEARCH, {"q": "订单", "before": before})
+
+    assert "跳到最新" not in first.content.decode()
+    assert f'href="?q=%E8%AE%A2%E5%8D%95&amp;before={before}">更多结果 →' in first.content.decode()
+    assert 'href="?q=%E8%AE%A2%E5%8D%95">← 跳到最新</a>' in second.content.decode()
