@@ -6,7 +6,7 @@ WeCom has no idempotency key: a lost answer leaves the send `uncertain`.
 A template card's task_id must be new to the app: delivery reserves it for the
 message before `send` (`unique_card_task_ids`, messaging/card_task_ids.py).
 Errcodes are classified as the spec's table says; the ones that stop every
-send (trusted IP, missing permission, bad secret) pause the bot with a reason
+send (trusted IP, missing permission, bad secret, a disabled app) pause the bot with a reason
 an operator can act on.
 
 Receiving (the encrypted callback) is `wecom_app_callback`; the access token
@@ -91,6 +91,8 @@ MEDIA_MIN_BYTES = 6
 TRUSTED_IP_ERRCODE = 60020
 # The bot's AgentId is not the app whose secret it has (or no app at all).
 AGENT_ID_ERRCODE = 40056
+# The app is disabled (停用) in WeCom's admin console: it may call no API until enabled.
+APP_DISABLED_ERRCODE = 50003
 # gettoken answers meaning the settings themselves are wrong.
 CREDENTIAL_ERRCODES = frozenset({40001, 40013, 40091, 41002, 41004})
 # WeCom drops excess messages silently: ≤ 30 a minute and ≤ 1,000 an hour to
@@ -325,6 +327,9 @@ class WeComAppConnector(Connector):
         elif errcode == AGENT_ID_ERRCODE:
             result.outcome = Outcome.RETRY  # no message can go out until the settings change
             result.account_problem = agent_id_reason(self.app.agent_id, errmsg)
+        elif errcode == APP_DISABLED_ERRCODE:
+            result.outcome = Outcome.RETRY  # nothing was sent; it waits for the resume
+            result.account_problem = app_disabled_reason(self.app.agent_id, f"{errcode} {errmsg}")
         elif errcode in PERMISSION_ERRCODES:
             result.outcome = Outcome.RETRY
             result.account_problem = Reason(
@@ -335,12 +340,11 @@ class WeComAppConnector(Connector):
             )
         return result
 
-    @staticmethod
-    def _token_problem(error: api.TokenError) -> SendResult:
+    def _token_problem(self, error: api.TokenError) -> SendResult:
         if not error.reached:
             return SendResult(Outcome.RETRY, error.detail)
         result = SendResult(Outcome.RETRY, error.detail, errcode=error.errcode)
-        result.account_problem = token_refusal(error) or ""
+        result.account_problem = token_refusal(error, self.app.agent_id) or ""
         return result
 
     def wire_body(self, body: dict, to_chat: bool) -> dict:
@@ -473,7 +477,7 @@ class WeComAppConnector(Connector):
         try:
             response, answer = api.call(self.app, method, path, **kwargs)
         except api.TokenError as error:
-            raise ConnectorError(token_refusal(error) or error.detail) from None
+            raise ConnectorError(token_refusal(error, self.app.agent_id) or error.detail) from None
         except (requests.RequestException, http.UnsafeURLError) as error:
             # The exception's text holds the request URL, access token included.
             raise ConnectorError(f"{path}: {error.__class__.__name__}", detail=str(error)) from None
@@ -485,6 +489,8 @@ class WeComAppConnector(Connector):
             errmsg = str(answer.get("errmsg", ""))
             if errcode == AGENT_ID_ERRCODE:
                 text = agent_id_reason(self.app.agent_id, errmsg)
+            elif errcode == APP_DISABLED_ERRCODE:
+                text = app_disabled_reason(self.app.agent_id, f"{errcode} {errmsg}")
             elif errcode == TRUSTED_IP_ERRCODE:
                 text = trusted_ip_reason(errmsg)
             else:
@@ -588,13 +594,15 @@ def _nobody_reached(touser: str, unreached: dict[str, str]) -> bool:
     return all(user.strip().lower() in named for user in touser.split("|"))
 
 
-def token_refusal(error: api.TokenError) -> Reason | None:
+def token_refusal(error: api.TokenError, agent_id: int) -> Reason | None:
     """Why WeCom gives the app no access token, worded for the operator; None when
     asking again may help (WeCom busy or unreachable)."""
     if not error.reached or error.errcode in RETRY_ERRCODES:
         return None
     if error.errcode == TRUSTED_IP_ERRCODE:
         return trusted_ip_reason(error.detail)
+    if error.errcode == APP_DISABLED_ERRCODE:
+        return app_disabled_reason(agent_id, error.detail)
     if error.errcode in CREDENTIAL_ERRCODES:
         return Reason(
             gettext_noop(
@@ -615,6 +623,18 @@ def agent_id_reason(agent_id: int, errmsg: str) -> Reason:
         ),
         agent=agent_id,
         errmsg=errmsg,
+    )
+
+
+def app_disabled_reason(agent_id: int, answer: str) -> Reason:
+    """`answer`: WeCom's errcode and errmsg as it gave them."""
+    return Reason(
+        gettext_noop(
+            "WeCom says the app (agent %(agent)s) is disabled (%(answer)s): enable it (启用) "
+            "in WeCom's admin console, then resume the bot."
+        ),
+        agent=agent_id,
+        answer=answer,
     )
 
 

@@ -17,7 +17,8 @@ with FakeWeComApp(corp_id="ww1", secret="s", agent_id=1000002) as api:
     api.unlicensed = {"lisi"}    # sent to, but named in `unlicenseduser`
     api.all_invalid_errcode = 0  # no valid recipient: errcode 0 + invaliduser, not 81013
     api.linked_miniprograms = {"wx…"}   # appids a miniprogram_notice may open
-    api.app_closed = True        # the app is disabled (停用): agent/get answers close 1
+    api.app_closed = True        # the app is disabled (停用): agent/get answers close 1,
+                                 # sends and uploads 50003
     api.task_ids             # the template cards' task_ids the app used (add one: a card
                              # another client of the app sent)
 
@@ -71,6 +72,8 @@ APPCHAT_MSGTYPES = {
     "video",
     "file",
 }
+# A disabled app may call no API (global errcode 50003); agent/get still says `close`.
+CLOSED_APP_REFUSES = {"message/send", "appchat/send", "media/upload"}
 TEXT_MAX = 2048
 VOICE_MAX = 2 * 1024 * 1024  # AMR only
 CARD_TYPES = {
@@ -162,6 +165,8 @@ class FakeWeComApp(LocalServer):
                 return _error(42001, "access_token expired")
             if forced := self._forced_answer(api):
                 return forced
+            if self.app_closed and api in CLOSED_APP_REFUSES:
+                return _error(50003, _ERRMSG[50003])
             handler = getattr(self, "_" + api.replace("/", "_"), None)
             if handler is None:
                 return _error(404, f"unknown api {api}")
@@ -408,6 +413,7 @@ _ERRMSG = {
     45009: "api freq out of limit",
     45033: "api concurrent out of limit",
     40056: "invalid agentid",
+    50003: "agent is disabled",
     48002: "api forbidden",
     60011: "no privilege to access/modify contact/party/agent",
     60020: "not allow to access from your ip",

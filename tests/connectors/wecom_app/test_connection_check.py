@@ -62,6 +62,16 @@ def test_a_disabled_app_fails_the_test(app_api, app_bot, operator_client):
     assert "连接失败" in page and "已在企业微信管理后台停用" in page
 
 
+def test_an_app_wecom_answers_50003_for_fails_the_test_saying_it_is_disabled(
+    app_api, app_bot, operator_client
+):
+    app_api.answer_next("agent/get", 50003)
+
+    page = connection_test_page(operator_client, app_bot)
+
+    assert "连接失败" in page and "已停用（50003" in page and "启用该应用" in page
+
+
 def test_an_untrusted_ip_fails_the_test_naming_the_ip_to_add(app_api, app_bot, operator_client):
     app_api.answer_next("agent/get", 60020)
 

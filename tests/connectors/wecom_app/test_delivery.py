@@ -12,7 +12,7 @@ from connectors.registry import connector_for
 from conversations.models import Bot, Conversation
 from devtools.receiver import Receiver
 from messaging.delivery import deliver
-from messaging.delivery_actions import check_connection
+from messaging.delivery_actions import check_connection, resume_bot
 from messaging.models import DeliveryAttempt, Message
 from tests.messaging.test_wecom_robot_delivery import png_bytes
 
@@ -212,8 +212,9 @@ def test_missing_permissions_pause_the_bot_saying_which(
         (-1, ""),  # busy: the next try may get one
         (60020, "企业微信拒绝来自 127.0.0.1 的调用（60020）"),
         (48001, "企业微信未给应用发放 access token：gettoken: 48001 forced by the test"),
+        (50003, "企业微信称应用（agent 1000002）已停用"),
     ],
-    ids=["busy", "untrusted-ip", "refused"],
+    ids=["busy", "untrusted-ip", "refused", "app-disabled"],
 )
 def test_a_refused_access_token_pauses_the_bot_only_when_waiting_cannot_help(
     errcode, paused_reason, app_api, app_bot, member, queue_message, clock
@@ -327,3 +328,32 @@ def test_a_wrong_agent_id_pauses_the_bot_instead_of_failing_each_message(
         assert "请修正机器人的设置" in app_bot.paused_reason.translated()
     assert {Message.objects.get(pk=m.pk).status for m in messages} == {"queued"}
     assert [r[0] for r in app_api.requests].count("message/send") == 1
+
+
+def test_a_disabled_app_pauses_the_bot_instead_of_failing_each_message(
+    app_api, app_bot, member, make_conversation, queue_message, run_queue, superuser
+):
+    chatid = connector_for(app_bot).create_group("项目群", "zhangsan", ["zhangsan", "lisi"])
+    chat = make_conversation(app_bot, chatid, name="项目群")
+    app_api.app_closed = True  # an admin disabled (停用) the app: WeCom answers 50003
+    messages = [
+        queue_message(member, {"msgtype": "text", "text": {"content": f"n{n}"}}) for n in range(3)
+    ]
+    messages.append(queue_message(chat, {"msgtype": "text", "text": {"content": "大家好"}}))
+
+    run_queue()
+
+    app_bot.refresh_from_db()
+    assert app_bot.paused_at is not None
+    with translation.override("zh-hans"):
+        reason = app_bot.paused_reason.translated()
+    assert "50003" in reason and "已停用" in reason and "恢复该机器人" in reason
+    assert {Message.objects.get(pk=m.pk).status for m in messages} == {"queued"}
+    # The member's other messages wait behind the pause instead of being tried in turn.
+    assert [r[0] for r in app_api.requests].count("message/send") == 1 and app_api.sent == []
+
+    app_api.app_closed = False  # enabled again: resuming the bot sends what waited
+    resume_bot(app_bot, superuser)
+    run_queue()
+
+    assert {Message.objects.get(pk=m.pk).status for m in messages} == {"sent"}
