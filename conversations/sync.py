@@ -126,7 +126,8 @@ def request_sync_after_change(bot: Bot) -> None:
     worker once it is REENQUEUE_AFTER old (`_recover`): every change until then joins
     it, so a bulk import of thousands of members costs one sync, or a few when it
     lasts longer. A change while a run is running, which may have read that contact
-    already, is noted on the run, and another run follows it (`_follow_up`).
+    already, is noted on the run, and another run follows it (`_follow_up`; when its
+    worker abandoned it, the beat's recovery does: `_follow_up_abandoned`).
     """
     if not can_sync(bot):
         return
@@ -146,6 +147,27 @@ def _follow_up(run: SyncRun) -> None:
     """Another run after one during which the other side reported a contact change."""
     if SyncRun.objects.filter(pk=run.pk, changed_while_running=True).exists():
         request_sync(run.bot, SyncRun.Trigger.CONTACT_CHANGE, enqueue=False)
+
+
+def _follow_up_abandoned(run_id: int) -> None:
+    """Another run after an abandoned one that owed a sync after a contact change: it
+    was that sync, or a change was reported while it ran. Like any change, the run
+    waits for the beat and joins one already pending. Not after an abandoned run that
+    followed an abandoned one: a sync that kills its worker would otherwise repeat every
+    few minutes instead of once per interval."""
+    run = SyncRun.objects.select_related("bot").get(pk=run_id)
+    if not _owed_a_sync(run):
+        return
+    before = SyncRun.objects.filter(bot=run.bot_id, requested_at__lt=run.requested_at)
+    previous = before.order_by("-requested_at").first()
+    if previous is not None and previous.error == ABANDONED and _owed_a_sync(previous):
+        return
+    if can_sync(run.bot):
+        request_sync(run.bot, SyncRun.Trigger.CONTACT_CHANGE, enqueue=False)
+
+
+def _owed_a_sync(run: SyncRun) -> bool:
+    return run.changed_while_running or run.trigger == SyncRun.Trigger.CONTACT_CHANGE
 
 
 def enqueue_run(run_id: int) -> None:
@@ -411,6 +433,7 @@ def _recover(now: datetime) -> None:
         )
         if updated:
             logger.warning("Contact sync %s was abandoned; marked failed.", run_id)
+            _follow_up_abandoned(run_id)
     lost = SyncRun.objects.filter(
         outcome=SyncRun.Outcome.PENDING, requested_at__lt=now - REENQUEUE_AFTER
     )

@@ -75,6 +75,98 @@ def test_an_abandoned_run_is_failed_so_the_bot_can_sync_again(make_bot):
     assert [run.bot for run in started] == [bot]
 
 
+def stuck_run(bot, trigger=SyncRun.Trigger.ADMIN, changed_while_running=False) -> SyncRun:
+    """A run whose worker died half-way: running, with no progress for half an hour."""
+    long_ago = timezone.now() - timedelta(minutes=30)
+    run = SyncRun.objects.create(
+        bot=bot,
+        trigger=trigger,
+        outcome=SyncRun.Outcome.RUNNING,
+        started_at=long_ago,
+        heartbeat_at=long_ago,
+        changed_while_running=changed_while_running,
+    )
+    SyncRun.objects.filter(pk=run.pk).update(requested_at=long_ago)
+    return run
+
+
+def runs_of(bot) -> list[tuple[str, str]]:
+    return list(SyncRun.objects.filter(bot=bot).order_by("pk").values_list("trigger", "outcome"))
+
+
+@pytest.mark.parametrize(
+    ("trigger", "changed_while_running"),
+    [(SyncRun.Trigger.ADMIN, True), (SyncRun.Trigger.CONTACT_CHANGE, False)],
+    ids=["change-during-the-run", "run-for-a-change"],
+)
+def test_an_abandoned_run_that_owed_a_sync_after_a_contact_change_gets_one_follow_up(
+    trigger, changed_while_running, make_bot, settings, django_capture_on_commit_callbacks
+):
+    settings.BOTADMIN_SYNC_INTERVAL_MINUTES = 0  # no periodic run to stand in for it
+    bot = make_bot()
+    stuck = stuck_run(bot, trigger, changed_while_running)
+
+    with django_capture_on_commit_callbacks() as woken:
+        sync.sync_due_bots()
+
+    stuck.refresh_from_db()
+    assert stuck.outcome == SyncRun.Outcome.FAILED and "abandoned" in stuck.error
+    followed = [
+        (trigger, SyncRun.Outcome.FAILED),
+        (SyncRun.Trigger.CONTACT_CHANGE, SyncRun.Outcome.PENDING),
+    ]
+    assert runs_of(bot) == followed
+    assert woken == []  # like any change: the beat hands it out once the burst is over
+    sync.request_sync_after_change(bot)  # a change reported meanwhile joins it
+    sync.sync_due_bots()
+    assert runs_of(bot) == followed
+
+
+def test_an_abandoned_run_that_owed_nothing_gets_no_follow_up(make_bot, settings):
+    settings.BOTADMIN_SYNC_INTERVAL_MINUTES = 0
+    bot = make_bot()
+    stuck_run(bot)
+
+    sync.sync_due_bots()
+
+    assert runs_of(bot) == [(SyncRun.Trigger.ADMIN, SyncRun.Outcome.FAILED)]
+
+
+def test_a_run_for_a_change_after_an_unrelated_abandoned_run_still_gets_its_follow_up(
+    make_bot, settings
+):
+    settings.BOTADMIN_SYNC_INTERVAL_MINUTES = 0
+    bot = make_bot()
+    stuck_run(bot)  # a sync by hand, abandoned: it owed nothing
+    sync.sync_due_bots()
+    for_a_change = stuck_run(bot, SyncRun.Trigger.CONTACT_CHANGE)
+    SyncRun.objects.filter(pk=for_a_change.pk).update(
+        requested_at=timezone.now() - timedelta(minutes=20)
+    )
+
+    sync.sync_due_bots()
+
+    assert runs_of(bot)[-1] == (SyncRun.Trigger.CONTACT_CHANGE, SyncRun.Outcome.PENDING)
+
+
+def test_a_follow_up_abandoned_in_turn_gets_none_so_a_crashing_sync_does_not_loop(
+    make_bot, settings
+):
+    settings.BOTADMIN_SYNC_INTERVAL_MINUTES = 0
+    bot = make_bot()
+    stuck_run(bot, SyncRun.Trigger.CONTACT_CHANGE)
+    sync.sync_due_bots()
+    follow_up = SyncRun.objects.get(bot=bot, outcome=SyncRun.Outcome.PENDING)
+    long_ago = timezone.now() - timedelta(minutes=20)
+    SyncRun.objects.filter(pk=follow_up.pk).update(  # its worker dies too
+        outcome=SyncRun.Outcome.RUNNING, started_at=long_ago, heartbeat_at=long_ago
+    )
+
+    sync.sync_due_bots()
+
+    assert runs_of(bot) == [(SyncRun.Trigger.CONTACT_CHANGE, SyncRun.Outcome.FAILED)] * 2
+
+
 def test_a_pending_run_whose_wake_up_was_lost_is_handed_out_again(
     make_bot, django_capture_on_commit_callbacks
 ):
