@@ -30,6 +30,7 @@ def check_settings(app_configs=None, **kwargs):
         "BRIDGE_READ_TIMEOUT",
         "BOTADMIN_HTTP_MAX_RESPONSE_BYTES",
         "BOTADMIN_DNS_TIMEOUT",
+        "BOTADMIN_UPLOAD_CLEANUP_INTERVAL",
     ):
         if getattr(settings, name) <= 0:
             problems.append(Error(f"{name} must be positive.", id="botadmin.E001"))

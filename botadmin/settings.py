@@ -252,6 +252,7 @@ CELERY_TASK_ROUTES = {
     "messaging.announcements.*": {"queue": "scheduler", "routing_key": "scheduler"},
     "messaging.sweep_deliveries": {"queue": "scheduler", "routing_key": "scheduler"},
     "messaging.sweep_media": {"queue": "scheduler", "routing_key": "scheduler"},
+    "messaging.delete_expired_uploads": {"queue": "scheduler", "routing_key": "scheduler"},
     "messaging.forward_*": {"queue": "forwarding", "routing_key": "forwarding"},
     "messaging.sweep_webhook_deliveries": {"queue": "forwarding", "routing_key": "forwarding"},
 }
@@ -385,6 +386,9 @@ BOTADMIN_SEND_MAX_BODY_BYTES = env.int("BOTADMIN_SEND_MAX_BODY_BYTES", default=4
 BOTADMIN_UPLOAD_MEDIA_MAX_BODY_BYTES = env.int(
     "BOTADMIN_UPLOAD_MEDIA_MAX_BODY_BYTES", default=21 * 1024 * 1024
 )
+# Seconds between two deletions of expired uploads: an upload's file leaves the
+# media archive at most this long after its 3 days (plus a worker's queue wait).
+BOTADMIN_UPLOAD_CLEANUP_INTERVAL = env.float("BOTADMIN_UPLOAD_CLEANUP_INTERVAL", default=300)
 # Bridge connector: timeouts towards agents.
 BRIDGE_CONNECT_TIMEOUT = env.float("BRIDGE_CONNECT_TIMEOUT", default=5)
 BRIDGE_READ_TIMEOUT = env.float("BRIDGE_READ_TIMEOUT", default=15)
@@ -469,8 +473,15 @@ CELERY_BEAT_SCHEDULE = {
         "task": "messaging.purge_expired_messages",
         "schedule": crontab(hour=3, minute=17),  # UTC, a quiet hour in China
     },
-    # Uploads (/api/upload_media) past their 3 days; archived media past
-    # BOTADMIN_MEDIA_RETENTION_DAYS (nothing when unset).
+    # Uploads (/api/upload_media) past their 3 days: an index seek that usually
+    # finds nothing, often enough that their files go soon after.
+    "delete-expired-uploads": {
+        "task": "messaging.delete_expired_uploads",
+        "schedule": BOTADMIN_UPLOAD_CLEANUP_INTERVAL,
+        "options": {"expires": BOTADMIN_UPLOAD_CLEANUP_INTERVAL},
+    },
+    # Archived media past BOTADMIN_MEDIA_RETENTION_DAYS (nothing when unset), and
+    # files nothing shows any more.
     "expire-media": {
         "task": "messaging.expire_media",
         "schedule": crontab(hour=3, minute=47),

@@ -86,13 +86,20 @@ def sweep_media() -> int:
     return len(due)
 
 
+@shared_task(name="messaging.delete_expired_uploads", ignore_result=True)
+def delete_expired_uploads() -> int:
+    """Every BOTADMIN_UPLOAD_CLEANUP_INTERVAL seconds: uploads past their 3 days."""
+    from . import uploads
+
+    return uploads.delete_expired_uploads()
+
+
 @shared_task(name="messaging.expire_media", ignore_result=True)
 def expire_media() -> int:
-    """Nightly: uploads past their 3 days, archived media past BOTADMIN_MEDIA_RETENTION_DAYS,
-    files nothing shows any more."""
-    from . import media_retention, uploads
+    """Nightly: archived media past BOTADMIN_MEDIA_RETENTION_DAYS, files nothing shows
+    any more."""
+    from . import media_retention
 
-    uploads.delete_expired_uploads()
     expired = media_retention.expire_media()
     media_retention.delete_orphaned_files()
     return expired

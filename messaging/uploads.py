@@ -12,8 +12,9 @@ A message accepted with a media_id gets a media row (MessageMedia, `cdn_type`
 base64 + md5, the form every connector already sends: connectors never read the
 database, and a scheduled or retried message is still sendable after its upload
 expired, since its media row keeps the stored file (PROTECT). Expired uploads are
-deleted by the nightly media job (`delete_expired_uploads`); their files go with them
-unless a message or another upload still shows them.
+deleted every BOTADMIN_UPLOAD_CLEANUP_INTERVAL seconds (`delete_expired_uploads`, a
+beat entry); their files go with them unless a message or another upload still
+shows them.
 """
 
 from __future__ import annotations

@@ -43,6 +43,13 @@ def test_impossible_timeouts_are_errors(settings):
     assert {"botadmin.E001", "botadmin.E002"} <= ids(check_settings())
 
 
+def test_an_upload_cleanup_interval_of_zero_is_an_error(settings):
+    settings.BOTADMIN_UPLOAD_CLEANUP_INTERVAL = 0  # beat would run it without a pause
+    assert [problem.msg for problem in check_settings()] == [
+        "BOTADMIN_UPLOAD_CLEANUP_INTERVAL must be positive."
+    ]
+
+
 def test_deploy_checks_warn_about_private_urls(settings):
     settings.BOTADMIN_ALLOW_PRIVATE_URLS = True
     assert "botadmin.W002" in ids(check_deployment())

@@ -9,6 +9,7 @@ import time_machine
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone, translation
 
+from botadmin.celery import app as celery_app
 from botadmin.reasons import translate
 from media.models import StoredFile
 from messaging import uploads
@@ -16,7 +17,8 @@ from messaging.delivery import deliver
 from messaging.delivery_actions import retry_now
 from messaging.media_retention import expire_media
 from messaging.models import Message, MessageMedia, UploadedMedia
-from messaging.tasks import expire_media as expire_media_task
+from messaging.tasks import delete_expired_uploads as delete_expired_uploads_task
+from tests.polling import wait_until
 
 REPORT = b"%PDF-1.4 weekly report " * 40
 
@@ -358,11 +360,29 @@ def test_expired_uploads_are_deleted_with_their_files_and_a_second_run_finds_not
     )
     old_file = StoredFile.objects.get(sha256=hashlib.sha256(b"old file bytes").hexdigest())
 
-    assert expire_media_task() == 0  # the nightly media job; no media retention set
+    assert delete_expired_uploads_task() == 1
 
     assert list(UploadedMedia.objects.values_list("media_id", flat=True)) == [live]
     assert not StoredFile.objects.filter(pk=old_file.pk).exists()
     assert uploads.delete_expired_uploads() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_s_beat_deletes_an_expired_upload_within_the_cleanup_interval(
+    wecom_group, upload, start_worker, monkeypatch
+):
+    celery_app.control.purge()  # tasks other tests left on the broker are not ours
+    monkeypatch.setenv("BOTADMIN_UPLOAD_CLEANUP_INTERVAL", "1")
+    media_id = uploaded(upload(wecom_group.bot.secret, content=b"expired file bytes"))
+    UploadedMedia.objects.filter(media_id=media_id).update(
+        expires_at=timezone.now() - timedelta(seconds=1)
+    )
+    stored = StoredFile.objects.get(sha256=hashlib.sha256(b"expired file bytes").hexdigest())
+
+    start_worker(beat=True)
+
+    assert wait_until(lambda: not StoredFile.objects.filter(pk=stored.pk).exists(), 60)
+    assert not UploadedMedia.objects.filter(media_id=media_id).exists()
 
 
 def test_an_expired_upload_s_file_stays_while_a_message_or_another_upload_shows_it(
