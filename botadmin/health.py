@@ -200,6 +200,20 @@ def queue() -> str:
     return f"oldest queued message due {age:.0f} s ago"
 
 
+@check("aibot_inbox")
+def aibot_inbox() -> str:
+    """Callbacks the AI bot gateways read (WeCom never sends them again) and did not store
+    yet. Shown, never failing: they wait for the database, whose outage fails `database`."""
+    from connectors.aibot_inbox import backlog_by_host
+
+    by_host = backlog_by_host()
+    if not by_host:
+        raise Skipped("no AI bot gateway reported lately")
+    waiting = ", ".join(f"{host} {count}" for host, count in sorted(by_host.items()) if count)
+    total = sum(by_host.values())
+    return f"{total} callbacks read and not stored yet" + (f" ({waiting})" if waiting else "")
+
+
 # --- Heartbeats -------------------------------------------------------------------
 
 

@@ -285,9 +285,27 @@ class DatabaseCollector:
         yield disabled
 
 
+class AibotInboxCollector:
+    """Callbacks the AI bot gateways read and did not store yet, by host (their reports in
+    the shared cache, connectors/aibot_inbox.py)."""
+
+    def collect(self):
+        from connectors.aibot_inbox import backlog_by_host
+
+        unstored = GaugeMetricFamily(
+            "botadmin_aibot_inbox_unstored",
+            "Callbacks AI bot gateways journaled and did not store yet.",
+            labels=["host"],
+        )
+        for host, count in sorted(backlog_by_host().items()):
+            unstored.add_metric([host], count)
+        yield unstored
+
+
 def exposition() -> bytes:
     registry = CollectorRegistry()
     registry.register(AllProcessesCollector())
+    registry.register(AibotInboxCollector())
     registry.register(DatabaseCollector())
     return generate_latest(registry)
 

@@ -18,7 +18,8 @@ until the first's lease expires.
 
 Callbacks are journaled on local disk as they are read (`connectors/aibot_inbox.py`);
 the journals that stopped or killed gateways left on this host are stored at
-every poll.
+every poll, and then how many callbacks wait to be stored is reported for
+/readyz and /metrics.
 
 Outbound messages reach the gateway from the delivery workers over HTTP
 (`SendEndpoint`, a local server whose address and token the lease row
@@ -170,7 +171,7 @@ class Gateway:
 
     async def _replay_orphans(self) -> None:
         """Store what stopped sessions left in their journals (a task of its own: a long
-        journal must not hold the lease renewals up)."""
+        journal must not hold the lease renewals up), then report what is not stored yet."""
         try:
             await self.db(aibot_inbox.replay_orphans, self.inbox_folder, self._stopping)
         except aibot_inbox.DATABASE_ERRORS as error:
@@ -181,6 +182,11 @@ class Gateway:
             )
         except Exception:
             logger.exception("AI bot gateway: storing the journals left by stopped gateways")
+        unstored = sum(session.not_stored for session in self.sessions.values())
+        try:
+            await self.db(aibot_inbox.report_backlog, self.inbox_folder, self.holder, unstored)
+        except Exception:
+            logger.exception("AI bot gateway: reporting the callbacks not stored yet failed")
 
     async def _stop(self, bot_id: int, release: bool = True) -> None:
         session = self.sessions.pop(bot_id, None)

@@ -20,6 +20,12 @@ gateway on that host, at its start and at every poll: its callbacks are stored
 in order through the same store (`aibot_inbound.store_frame`: deduplicated by
 msgid, so one stored before the kill is not stored twice), then the file is
 deleted.
+
+After each replay the gateway reports its backlog in the shared cache
+(`report_backlog`): the callbacks its sessions read and did not store yet, and
+those in the journals left on its host. `/readyz` (`aibot_inbox`) and
+`/metrics` (`botadmin_aibot_inbox_unstored`) read it (`backlog_by_host`), from
+any host.
 """
 
 from __future__ import annotations
@@ -31,11 +37,16 @@ import logging
 import os
 import re
 import secrets
+import socket
 import threading
+import time
 from concurrent.futures import Executor
 from pathlib import Path
 
+from django.conf import settings
 from django.db import InterfaceError, OperationalError, ProgrammingError
+
+from botadmin.cache import best_effort
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +58,9 @@ EMPTIED_FROM_BYTES = 64 * 1024
 # bot id - process id - random, then either suffix.
 JOURNAL_NAME = re.compile(r"^(\d+)-\d+-[0-9a-f]+\.(inbox|creating)$")
 DATABASE_ERRORS = (OperationalError, InterfaceError, ProgrammingError)
+# Every gateway's latest report, in one entry: {holder: {"host", "unstored", "orphaned", "at"}}.
+BACKLOG_KEY = "aibot:inbox-backlog"
+READ_CHUNK_BYTES = 1 << 16
 
 
 class InboxJournal:
@@ -235,3 +249,69 @@ def _replay(path: Path, fd: int, stopping: threading.Event | None) -> tuple[bool
             path.name,
         )
     return True, stored
+
+
+# --- the backlog, for /readyz and /metrics ---------------------------------------------
+
+
+def orphaned_callbacks(folder: Path) -> int:
+    """Callbacks in the journals no live session holds, waiting for `replay_orphans`: their
+    lines, so one stored before its gateway stopped counts until the replay deletes the file."""
+    count = 0
+    for path in folder.iterdir():
+        if not JOURNAL_NAME.match(path.name):
+            continue
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except FileNotFoundError:
+            continue
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue  # a live session's: its gateway counts what it has not stored
+            with os.fdopen(os.dup(fd), "rb") as journal:
+                while chunk := journal.read(READ_CHUNK_BYTES):
+                    count += chunk.count(b"\n")
+        finally:
+            os.close(fd)
+    return count
+
+
+def report_backlog(folder: Path, holder: str, unstored: int, now: float | None = None) -> None:
+    """Record what this gateway has read and not stored yet: `unstored` in its sessions, and
+    the callbacks of the journals left on its host. Run after a replay, so that it never
+    holds a journal a replay wants. Best effort: while the cache is down nobody sees it."""
+    now = time.time() if now is None else now
+    report = {
+        "host": socket.gethostname(),
+        "unstored": unstored,
+        "orphaned": orphaned_callbacks(folder),
+        "at": now,
+    }
+    # Read, change, write: two gateways writing at once may drop one report until its next
+    # poll, a few seconds.
+    reports = {
+        other: kept
+        for other, kept in (best_effort.get(BACKLOG_KEY) or {}).items()
+        if now - kept["at"] <= settings.BOTADMIN_HEARTBEAT_MAX_AGE
+    }
+    reports[holder] = report
+    best_effort.set(BACKLOG_KEY, reports, timeout=settings.BOTADMIN_HEARTBEAT_MAX_AGE * 2)
+
+
+def backlog_by_host(now: float | None = None) -> dict[str, int]:
+    """Callbacks the AI bot gateways read and did not store yet, by host, from the reports of
+    the last BOTADMIN_HEARTBEAT_MAX_AGE seconds: a gateway that stopped reports nothing (the
+    next one on its host counts what it left). Two gateways on one host count its left
+    journals once. {} when no gateway reported, or the cache is down."""
+    now = time.time() if now is None else now
+    live: dict[str, int] = {}
+    orphaned: dict[str, int] = {}
+    for report in (best_effort.get(BACKLOG_KEY) or {}).values():
+        if now - report["at"] > settings.BOTADMIN_HEARTBEAT_MAX_AGE:
+            continue
+        host = report["host"]
+        live[host] = live.get(host, 0) + report["unstored"]
+        orphaned[host] = max(orphaned.get(host, 0), report["orphaned"])
+    return {host: live[host] + orphaned[host] for host in live}

@@ -127,6 +127,7 @@ class BotSession:
         self.replies: OrderedDict[str, tuple[str, float, str, str]] = OrderedDict()
         self.reply_lock = asyncio.Lock()
         self.inbox: asyncio.Queue = asyncio.Queue()
+        self.not_stored = 0  # callbacks read and not stored yet (queued or being stored)
         self.journal: InboxJournal | None = None
         self.last_frame = 0.0
         self.task: asyncio.Task | None = None
@@ -339,6 +340,7 @@ class BotSession:
                     self.journal.write(*entry)  # first: WeCom never sends it again
                 self._remember_reply(frame, req_id, reply)
                 self.inbox.put_nowait(entry)
+                self.not_stored += 1
             else:
                 logger.info("AI bot %s: frame %s ignored", self.bot_id, cmd)
 
@@ -387,6 +389,7 @@ class BotSession:
             try:
                 await self._store(*entry, known)
             finally:
+                self.not_stored -= 1
                 self.inbox.task_done()
             if self.inbox.empty() and self.journal is not None:  # the journal's all stored
                 self.journal.all_stored()

@@ -8,6 +8,8 @@ import hashlib
 import json
 import time
 
+from botadmin import health
+from connectors import aibot_inbox
 from connectors.base import Outcome
 from connectors.registry import connector_for
 from messaging.models import Message
@@ -68,3 +70,10 @@ def test_a_robot_file_is_still_sent_without_the_cache_uploaded_each_time(
 
     assert [r.outcome for r in results] == [Outcome.SENT, Outcome.SENT]
     assert len(wecom.uploads) == 2 and len(wecom.messages) == 2
+
+
+def test_the_ai_bot_inbox_backlog_goes_unreported_while_the_cache_is_down(cache_down, db, tmp_path):
+    aibot_inbox.report_backlog(tmp_path, "host-a:1:aa", unstored=2)  # a gateway's poll goes on
+
+    assert aibot_inbox.backlog_by_host() == {}
+    assert health.run_checks(["aibot_inbox"])["aibot_inbox"].status == "skipped"

@@ -15,6 +15,7 @@ from django.core.cache import cache
 from django.utils import timezone
 
 from botadmin import health
+from connectors import aibot_inbox
 from devtools.processes import celery_worker, database_url, stop_process_group
 from messaging.models import Message
 
@@ -95,8 +96,10 @@ def test_ready_when_every_component_works(client, transactional_db, alive):
     assert body["status"] == "ok" and body["failing"] == []
     assert set(body["checks"]) >= {"database", "cache", "broker", "worker", "beat", "queue"}
     for name, result in body["checks"].items():
-        assert result["status"] == "ok", name
+        # No AI bot gateway runs here (unless an earlier test's reported lately).
+        assert result["status"] == "ok" or name == "aibot_inbox", name
         assert result["latency_ms"] >= 0
+    assert body["checks"]["aibot_inbox"]["status"] in ("ok", "skipped")
 
 
 def test_a_silent_worker_makes_readiness_fail_naming_it(client, transactional_db, settings):
@@ -189,6 +192,16 @@ def test_a_check_that_does_not_apply_is_skipped_not_failed(client, transactional
         "latency_ms": answer.json()["checks"]["gateway"]["latency_ms"],
         "detail": "no AI bots",
     }
+
+
+def test_without_an_ai_bot_gateway_the_inbox_check_is_skipped(client, transactional_db, alive):
+    cache.delete(aibot_inbox.BACKLOG_KEY)
+
+    answer = client.get("/readyz")
+
+    assert answer.status_code == 200
+    result = answer.json()["checks"]["aibot_inbox"]
+    assert (result["status"], result["detail"]) == ("skipped", "no AI bot gateway reported lately")
 
 
 def _worker_status(client) -> tuple[int, str]:

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import socket
 import subprocess
 import sys
+import time
 
 import pytest
+from django.core.cache import cache
 from prometheus_client.parser import text_string_to_metric_families
 
+from connectors import aibot_inbox
 from messaging.delivery import deliver
 from messaging.models import Message
 from tests.messaging.conftest import wecom, wecom_bot, wecom_group  # noqa: F401
@@ -140,6 +145,30 @@ def test_queue_depth_and_oldest_age_per_bot_come_from_the_database(
         samples, "botadmin_queue_oldest_age_seconds", bot="busy-bot", connector=busy.connector
     )
     assert 0 <= age < 60
+
+
+def test_callbacks_journaled_and_not_stored_yet_are_shown_per_gateway_host(
+    scrape, db, tmp_path, settings
+):
+    cache.delete(aibot_inbox.BACKLOG_KEY)
+    line = '{"received": 1790000000, "window": 300, "frame": {}}\n'
+    (tmp_path / "7-4242-abcd.inbox").write_text(line * 3)  # left by a killed gateway
+    live = tmp_path / "7-4343-beef.inbox"  # a live session's: its gateway counts it
+    live.write_text(line * 5)
+    held = os.open(live, os.O_RDONLY)
+    try:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        aibot_inbox.report_backlog(tmp_path, "host-a:1:aa", unstored=2)
+    finally:
+        os.close(held)
+    stale = time.time() - settings.BOTADMIN_HEARTBEAT_MAX_AGE - 1
+    aibot_inbox.report_backlog(tmp_path, "host-a:0:00", unstored=40, now=stale)  # stopped
+
+    samples = scrape()
+
+    host = socket.gethostname()
+    assert _value(samples, "botadmin_aibot_inbox_unstored", host=host) == 3 + 2
+    assert ("botadmin_aibot_inbox_unstored", (("host", host),)) in samples
 
 
 def test_nothing_is_counted_while_metrics_are_off(

@@ -1,11 +1,13 @@
 """Callbacks from the fake server are stored through the inbound service, listed and forwarded."""
 
 import json
+import socket
 import threading
 import time
 from pathlib import Path
 
 import pytest
+from django.core.cache import cache
 from standardwebhooks import Webhook
 
 from connectors import aibot_inbound, aibot_inbox, aibot_session
@@ -132,6 +134,28 @@ def test_a_callback_that_arrives_while_the_database_cannot_take_it_is_stored_onc
 
     assert wait_until(lambda: inbound().count() == 2, timeout=10)
     assert [m.upstream_msgid for m in inbound()] == ["while-down", "after-it"]
+
+
+def waiting_callbacks(client) -> str:
+    """What /readyz says of the callbacks the gateways read and did not store yet."""
+    return client.get("/readyz").json()["checks"]["aibot_inbox"].get("detail", "")
+
+
+def test_readiness_counts_the_callbacks_read_and_not_stored_yet_until_they_are(
+    aibot_server, aibot, connected, client
+):
+    cache.delete(aibot_inbox.BACKLOG_KEY)  # another test's gateway may have reported
+    with messages_refused():
+        aibot_server.push_message("bot1", group_text("while-down"))
+        aibot_server.push_message("bot1", direct_text("after-it"))
+
+        waiting = f"2 callbacks read and not stored yet ({socket.gethostname()} 2)"
+        assert wait_until(lambda: waiting_callbacks(client) == waiting, timeout=5)
+
+    assert wait_until(lambda: inbound().count() == 2, timeout=10)
+    assert wait_until(
+        lambda: waiting_callbacks(client) == "0 callbacks read and not stored yet", timeout=5
+    )
 
 
 def test_stopping_the_gateway_first_stores_the_callbacks_it_has_read(
