@@ -3,8 +3,8 @@
 Each component is one check function in `CHECKS`, registered with `@check("name")`.
 A check returns normally when the component is fine (optionally a short detail),
 raises `Unready(detail)` when it is not, and `Skipped(reason)` when it does not
-apply here (the AI-bot gateway's lease check, issue 18, skips itself while no
-bot uses that connector). Any other exception counts as failing, by its type.
+apply here (the AI bot inbox check skips itself while no gateway has reported
+lately). Any other exception counts as failing, by its type.
 
 All checks run at once on a small thread pool and the answer waits at most
 `BOTADMIN_READY_TIMEOUT` seconds: a check still running then (a broker that
