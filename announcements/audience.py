@@ -18,11 +18,12 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from django import forms
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from botadmin.forms import NoLabelSuffix
 from botadmin.ids import id_or_none
+from conversations.active_counts import active_counts
 from conversations.models import Bot, Conversation
 from conversations.services import named
 
@@ -238,12 +239,11 @@ class ResultsPage:
 
 
 def kind_counts(bot: Bot) -> dict[str, int]:
-    """How many active conversations each rule takes (without a search), in one query."""
-    counts = Conversation.objects.filter(bot=bot, is_active=True).aggregate(
-        groups=Count("pk", filter=Q(kind=Conversation.Kind.GROUP)),
-        users=Count("pk", filter=Q(kind=Conversation.Kind.USER)),
-    )
-    return {**counts, "everyone": counts["groups"] + counts["users"]}
+    """How many active conversations each rule takes (without a search): kept in the
+    shared cache, counted again after a change (`conversations.active_counts`)."""
+    counts = active_counts(bot)
+    groups, users = counts[Conversation.Kind.GROUP], counts[Conversation.Kind.USER]
+    return {"groups": groups, "users": users, "everyone": groups + users}
 
 
 def results_page(form: AudienceSearchForm, counts: dict[str, int] | None = None) -> ResultsPage:

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 from django.utils import timezone
 
+from .active_counts import forget_active_counts
 from .models import Bot, Conversation
 
 # The last inbound time is kept to the second: a busy group does not rewrite its row for every message.
@@ -46,8 +47,11 @@ def record_seen_in_message(
             bot=bot, conversation_id=conversation_id, defaults={**changes, "last_inbound_at": at}
         )
         if created:
+            forget_active_counts(bot)
             return conversation
     changed = {key: value for key, value in changes.items() if getattr(conversation, key) != value}
+    if "kind" in changed:
+        forget_active_counts(bot)
     if (
         changed
         or not conversation.last_inbound_at
@@ -68,4 +72,6 @@ def record_reachable(bot: Bot, conversation_id: str, *, reachable: bool) -> bool
         .exclude(is_active=reachable)
         .update(is_active=reachable, updated_at=timezone.now())
     )
+    if changed:
+        forget_active_counts(bot)
     return bool(changed)

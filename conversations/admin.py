@@ -21,6 +21,7 @@ from connectors.registry import CONNECTORS, connector_for
 from messaging import delivery_actions
 
 from . import connections
+from .active_counts import forget_active_counts
 from .admin_group_chats import GroupChatBotAdminMixin
 from .admin_sync import ContactSyncBotAdminMixin
 from .bot_changes import OtherFieldErrorsOnTheForm, record_operator_change
@@ -522,6 +523,22 @@ class ConversationAdmin(AuditedAdminMixin, BotScopedAdminMixin, admin.ModelAdmin
 
     def get_exclude(self, request, obj=None):
         return None if self._administers(request, obj) else ("robot_key",)
+
+    # A conversation added, changed (its kind, active or not) or deleted here changes
+    # its bot's counts on the compose page (conversations/active_counts.py).
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        forget_active_counts(obj.bot)
+
+    def delete_model(self, request, obj):
+        super().delete_model(request, obj)
+        forget_active_counts(obj.bot)
+
+    def delete_queryset(self, request, queryset):
+        bots = list(Bot.objects.filter(conversations__in=queryset).distinct())
+        super().delete_queryset(request, queryset)
+        for bot in bots:
+            forget_active_counts(bot)
 
     @admin.display(description=_("robot webhook key"))
     def masked_robot_key(self, obj):

@@ -14,6 +14,7 @@ from audit.services import record_action
 from connectors import bot_settings
 from connectors.registry import connector_class
 
+from .active_counts import forget_active_counts
 from .models import Bot, Conversation, SyncRun
 from .sync import request_sync
 
@@ -135,6 +136,7 @@ def add_conversation(conversation: Conversation, actor) -> Conversation:
     """Save a conversation entered by hand (a connector that cannot list, e.g. robot keys)."""
     conversation.full_clean()
     conversation.save()
+    forget_active_counts(conversation.bot)
     record_action(
         actor,
         "conversation.add",

@@ -20,6 +20,7 @@ from botadmin.reasons import Reason
 from connectors.base import ConnectorError
 from connectors.registry import connector_for
 
+from .active_counts import forget_active_counts
 from .models import Bot, Conversation
 
 MEMBERS_MIN, MEMBERS_MAX = 2, 2000
@@ -77,6 +78,7 @@ def create_group_chat(
                 "last_synced_at": now,
             },
         )
+        forget_active_counts(bot)
         record_action(
             actor,
             "group_chat.create",

@@ -37,6 +37,7 @@ from botadmin.reasons import Reason
 from connectors.base import Connector, ConnectorError
 from connectors.registry import CONNECTORS, connector_for
 
+from .active_counts import forget_active_counts
 from .models import Bot, Conversation, SyncRun
 from .services import refresh_connector_state
 
@@ -195,13 +196,18 @@ class _Progress:
     run: SyncRun
     pages: int = 0
     counts: dict[str, int] = field(default_factory=dict)
+    changed_since_saved: bool = False
 
     def add(self, kind: str, change: str, n: int) -> None:
         key = f"{kind}s_{change}"
         self.counts[key] = self.counts.get(key, 0) + n
+        self.changed_since_saved = self.changed_since_saved or n > 0
 
     def save(self) -> None:
         """Write the progress so far (inside the page's transaction)."""
+        if self.changed_since_saved:
+            forget_active_counts(self.run.bot)
+            self.changed_since_saved = False
         run = self.run
         run.pages_fetched = self.pages
         for key, value in self.counts.items():

@@ -2,6 +2,8 @@
 few fields whatever the number of conversations; whole-audience rules are applied
 when each run starts."""
 
+import re
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -11,7 +13,8 @@ from announcements.fanout import fan_out
 from announcements.models import Announcement, AnnouncementRun
 from announcements.services import save_audience, start_due_announcements
 from connectors.demo_agent import DemoAgent
-from conversations.models import Conversation
+from conversations import sync
+from conversations.models import Conversation, SyncRun
 from conversations.secrets import generate_agent_token
 from messaging.delivery import drain
 from tests.html_forms import submitted_form
@@ -298,6 +301,46 @@ def test_the_pickers_pages_read_the_name_index_without_sorting(client, bot, make
 
     for plan in plans:
         assert "conv_active_name_idx" in plan and "Sort" not in plan, plan
+
+
+def rule_counts(response) -> dict[str, str]:
+    """The count beside each whole-audience choice, as the page shows it."""
+    shown = dict(re.findall(r'data-count-of="(\w+)" data-n="(\d*)"', response.content.decode()))
+    return {rule: shown[rule] for rule in ("groups", "users", "everyone")}
+
+
+def counts_conversations(queries) -> bool:
+    return any(
+        "COUNT(" in q["sql"] and 'FROM "conversations_conversation"' in q["sql"] for q in queries
+    )
+
+
+def test_the_compose_page_counts_a_bots_conversations_once_and_again_after_a_sync(
+    client, make_bot, superuser, django_capture_on_commit_callbacks
+):
+    with DemoAgent(token=generate_agent_token(), users=[], groups=[]) as agent:
+        bot = make_bot(name="synced", agent_url=agent.url, agent_token=agent.token)
+        agent.users = [{"conversation_id": f"wmU{n}", "name": f"用户 {n}"} for n in range(3)]
+        agent.groups = [{"conversation_id": f"wrG{n}", "name": f"客户群 {n}"} for n in range(5)]
+        with django_capture_on_commit_callbacks(execute=True):
+            sync.sync_now(bot, SyncRun.Trigger.COMMAND)
+        client.force_login(superuser)
+        url = f"/console/announcements/new/?bot={bot.pk}"
+        first = client.get(url)
+        with CaptureQueriesContext(connection) as queries:
+            again = client.get(url)
+        counted_again = counts_conversations(queries)  # before the next request forgets them
+
+        del agent.groups[:2]
+        agent.users.append({"conversation_id": "wmU9", "name": "新用户"})
+        with django_capture_on_commit_callbacks(execute=True):
+            sync.sync_now(bot, SyncRun.Trigger.COMMAND)
+        after_sync = client.get(url)
+
+    assert rule_counts(first) == {"groups": "5", "users": "3", "everyone": "8"}
+    assert rule_counts(again) == rule_counts(first)
+    assert not counted_again  # kept in the shared cache
+    assert rule_counts(after_sync) == {"groups": "3", "users": "4", "everyone": "7"}
 
 
 # --- Whole-audience rules through fan-out to real sending ------------------------------

@@ -24,6 +24,7 @@ def console_pages(bot, group) -> list[str]:
         reverse("console:audit"),
         reverse("console:operator_actions"),
         reverse("console:search") + "?q=hi",
+        reverse("announcements:compose") + f"?bot={bot.pk}",  # counts the conversations
     ]
 
 
