@@ -35,6 +35,11 @@ TASK_ID_MAX_BYTES = 128
 _NOT_IN_TASK_ID = re.compile(r"[^A-Za-z0-9_@-]")
 
 
+def well_formed_task_id(task_id: str) -> bool:
+    """Whether WeCom takes these characters as a task_id (its byte limit is checked apart)."""
+    return not _NOT_IN_TASK_ID.search(task_id)
+
+
 def take(bot_id: int, task_id: str, part_id: str) -> bool:
     """Reserve `task_id` for the message part `part_id` (its msgid, or msgid-2, …): True when
     it is this part's (now, or since an earlier try), False when the bot used it otherwise."""

@@ -137,7 +137,9 @@ class TemplateCard(BaseModel):
 
     card_type: Literal[CARD_TYPES] = Field(description="text_notice, news_notice, …")
     task_id: str | None = Field(
-        None, description="Unique per bot, at most 128 bytes; required by interactive cards."
+        None,
+        description="Letters, digits and _-@, at most 128 bytes, unique per bot; required by "
+        "interactive cards and by a card with an action_menu.",
     )
 
 

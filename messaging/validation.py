@@ -38,7 +38,7 @@ from connectors.registry import connector_for
 from connectors.voice import amr_seconds, is_amr
 from conversations.models import Bot
 
-from .card_task_ids import TASK_ID_MAX_BYTES
+from .card_task_ids import TASK_ID_MAX_BYTES, well_formed_task_id
 from .schemas import MAX_URL_BYTES, MSGTYPES, outbound_message
 from .uploads import live_upload
 
@@ -298,12 +298,23 @@ def _check_template_card(payload: dict, limits: Limits, connector) -> None:
             f"{payload['card_type']} card"
         )
     task_id = payload.get("task_id")
-    if payload["card_type"] in INTERACTIVE_CARDS and not (task_id or "").strip():
+    # A click on the card or its action_menu comes back with the task_id (WeCom: 42014).
+    if payload["card_type"] in INTERACTIVE_CARDS:
+        needed_by = f"a {payload['card_type']} card"
+    elif payload.get("action_menu") is not None:
+        needed_by = "a card with an action_menu"
+    else:
+        needed_by = ""
+    if needed_by and not (task_id or "").strip():
         raise Err.FIELD_INVALID.error(
-            f"invalid field: template_card.task_id is required by a {payload['card_type']} card"
+            f"invalid field: template_card.task_id is required by {needed_by}"
         )
     if task_id is not None:
         _check_max(task_id, TASK_ID_MAX_BYTES, "template_card.task_id")
+        if not well_formed_task_id(task_id):
+            raise Err.FIELD_INVALID.error(
+                "invalid field: template_card.task_id may hold only letters, digits, _, - and @"
+            )
     title = payload.get("main_title")
     if isinstance(title, dict) and isinstance(title.get("title"), str):
         _check_max(title["title"], limits.title, "template_card.main_title.title")

@@ -58,6 +58,21 @@ def app_bot(make_bot) -> Bot:
 
 
 @pytest.fixture
+def send_api(client, app_bot):
+    """POST /api/send as the app bot; the answer's JSON."""
+
+    def send(conversation_id: str, body: dict) -> dict:
+        return client.post(
+            "/api/send",
+            body,
+            content_type="application/json",
+            query_params={"secret": app_bot.secret, "conversation_id": conversation_id},
+        ).json()
+
+    return send
+
+
+@pytest.fixture
 def member(app_bot, make_conversation) -> Conversation:
     return make_conversation(app_bot, "zhangsan", name="张三", kind=Conversation.Kind.USER)
 

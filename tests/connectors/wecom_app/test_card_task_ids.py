@@ -126,3 +126,48 @@ def test_a_task_id_wecom_says_the_app_used_fails_the_card_saying_what_to_do(
     )
     assert "new task_id" in message.last_error
     assert len(sent_task_ids(app_api)) == 1  # not repeated
+
+
+# --- what WeCom refuses is refused before it is stored ----------------------------------------
+
+REPORT_WITH_MENU = {
+    "card_type": "text_notice",
+    "main_title": {"title": "周报已生成"},
+    "card_action": {"type": 1, "url": "https://example.com/reports/12"},
+    "action_menu": {"desc": "订阅", "action_list": [{"text": "不再推送", "key": "unsubscribe"}]},
+}
+
+
+def test_a_notice_card_with_an_action_menu_needs_a_task_id_before_it_is_stored(
+    app_api, member, send_api, run_queue
+):
+    """填了action_menu字段的话本字段必填: WeCom answers 42014 for such a card without one."""
+    answer = send_api("zhangsan", {"msgtype": "template_card", "template_card": REPORT_WITH_MENU})
+
+    assert answer == {
+        "errcode": 40058,
+        "errmsg": "invalid field: template_card.task_id is required by a card with an action_menu",
+    }
+    assert not Message.objects.exists()
+
+    card = {**REPORT_WITH_MENU, "task_id": "weekly-report-12"}
+    assert send_api("zhangsan", {"msgtype": "template_card", "template_card": card})["errcode"] == 0
+    run_queue()
+    assert Message.objects.get().status == "sent"
+    assert sent_task_ids(app_api) == [("zhangsan", "weekly-report-12")]
+
+
+@pytest.mark.parametrize("task_id", ["午餐投票", "lunch vote", "lunch#7", "lunch.vote", "a/b"])
+def test_a_task_id_with_characters_wecom_refuses_is_40058_before_it_is_stored(
+    app_api, member, send_api, run_queue, task_id
+):
+    """只能由数字、字母和“_-@”组成."""
+    answer = send_api("zhangsan", card(task_id))
+
+    assert answer["errcode"] == 40058
+    assert "task_id may hold only letters, digits, _, - and @" in answer["errmsg"]
+    assert not Message.objects.exists()
+
+    assert send_api("zhangsan", card("Lunch_vote-7@team"))["errcode"] == 0
+    run_queue()
+    assert sent_task_ids(app_api) == [("zhangsan", "Lunch_vote-7@team")]

@@ -267,19 +267,6 @@ def test_the_api_refuses_a_voice_that_is_no_amr_for_an_app_bot(send_api, member)
     assert not Message.objects.exists()
 
 
-@pytest.fixture
-def send_api(client, app_bot):
-    def send(conversation_id: str, body: dict) -> dict:
-        return client.post(
-            "/api/send",
-            body,
-            content_type="application/json",
-            query_params={"secret": app_bot.secret, "conversation_id": conversation_id},
-        ).json()
-
-    return send
-
-
 def test_a_file_uploaded_to_botadmin_goes_to_a_member_with_its_name(
     client, app_api, member, queue_message, run_queue
 ):
