@@ -102,6 +102,23 @@ class MediaGone(ConnectorError):
     """The source cannot give this media any more: retrying will not help."""
 
 
+# WeCom refuses a template card whose task_id the bot (an app, an AI bot) used before, or
+# that needs one and has none. Delivery reserves each card's task_id for its message
+# (messaging/card_task_ids.py), so this is a card another client of the bot sent, or one
+# older than that record: sending it again cannot help.
+CARD_TASK_ID_ERRCODE = 42014
+
+
+def card_task_id_refused(answer: str) -> Reason:
+    """Why WeCom refused the card (its `answer`, errcode and errmsg), and what to do."""
+    refused = gettext_noop(
+        "WeCom refuses the card's task_id (%(answer)s): the bot used it before (on a card "
+        "another client of the bot sent, or before botadmin's record of used task_ids), or "
+        "the card needs one. Send the card with a new task_id."
+    )
+    return Reason(refused, answer=answer)
+
+
 def too_large(max_bytes: int) -> Reason:
     """Why media was not fetched: more than `max_bytes`."""
     return Reason(gettext_noop("larger than the %(limit)s bytes media limit"), limit=max_bytes)

@@ -35,6 +35,7 @@ from botadmin.forms import NoLabelSuffix
 from botadmin.reasons import Reason
 
 from .base import (
+    CARD_TASK_ID_ERRCODE,
     Connector,
     ConnectorError,
     FetchedMedia,
@@ -44,6 +45,7 @@ from .base import (
     Outcome,
     SendRefused,
     SendResult,
+    card_task_id_refused,
     download_media,
     never_connected,
     too_large,
@@ -82,6 +84,7 @@ MEDIA_ID_REFUSED = 40007
 # never succeed, and an undocumented one is treated alike rather than hold the
 # conversation's queue through the whole retry schedule on a guess. An upload's
 # refusal (aibot_upload_media_init / _chunk / _finish) is classified the same way.
+# A refused card task_id (42014) fails too, saying what to do (`card_task_id_refused`).
 # Waiting for the gateway: its own wait for WeCom's acks (5 s each), an upload's included.
 GATEWAY_READ_TIMEOUT = 60.0
 # The reason stored when the gateway answers something else than its JSON.
@@ -242,6 +245,8 @@ class WeComAIBotConnector(Connector):
         result = SendResult(
             errcode_outcome(errcode), f"{errcode} {detail}".strip(), errcode=errcode
         )
+        if errcode == CARD_TASK_ID_ERRCODE:
+            result.detail = card_task_id_refused(result.detail)
         if errcode == RATE_LIMITED:
             result.retry_after = RATE_LIMIT_WAIT_SECONDS
         return result

@@ -34,6 +34,7 @@ from botadmin.reasons import Reason
 
 from . import wecom_app_api as api
 from .base import (
+    CARD_TASK_ID_ERRCODE,
     Connector,
     ConnectorError,
     ContactPage,
@@ -44,6 +45,7 @@ from .base import (
     Outcome,
     SendRefused,
     SendResult,
+    card_task_id_refused,
     download_media,
     too_large,
     unrepeatable_send_failure,
@@ -72,15 +74,6 @@ UNREACHED_FIELDS = ("invaliduser", "unlicenseduser")
 NOBODY_REACHED = gettext_noop(
     "WeCom reached no recipient (%(answer)s): the member has left, is outside the app's "
     "visible range or has no account license"
-)
-# A template card's task_id the app used before (or none where one is needed): delivery
-# reserves each card's (messaging/card_task_ids.py), so this is a card another client of
-# the app sent, or one older than that record. Sending it again cannot help.
-TASK_ID_ERRCODE = 42014
-TASK_ID_REFUSED = gettext_noop(
-    "WeCom refuses the card's task_id (%(answer)s): the app used it before (on a card "
-    "another client of the app sent, or before botadmin's record of used task_ids), or the "
-    "card needs one. Send the card with a new task_id."
 )
 # Sent by media_id after a media/upload of their bytes.
 MEDIA_MSGTYPES = ("image", "file", "voice")
@@ -314,8 +307,8 @@ class WeComAppConnector(Connector):
                 result.detail = Reason(NOBODY_REACHED, answer=result.detail)
             return result
         result.outcome = Outcome.FAILED
-        if errcode == TASK_ID_ERRCODE:
-            result.detail = Reason(TASK_ID_REFUSED, answer=f"{errcode} {errmsg}")
+        if errcode == CARD_TASK_ID_ERRCODE:
+            result.detail = card_task_id_refused(f"{errcode} {errmsg}")
         elif errcode in RETRY_ERRCODES or errcode in api.TOKEN_ERRCODES:
             result.outcome = Outcome.RETRY
             if errcode == 45009:

@@ -23,8 +23,11 @@ It follows shared/spec/wecom-aibot.md:
   no reply;
 * a new card (`aibot_send_msg`, or a card answering a message or `enter_chat`)
   whose `task_id` this bot already used — on a card it sent, or on a card
-  clicked in a pushed `template_card_event` — is refused with 40058 (WeCom
-  wants task_ids unique per bot; its errcode for a repeat is not documented);
+  clicked in a pushed `template_card_event` — or that needs one (interactive,
+  or with an action_menu) and has none, or one over 128 bytes, is refused with
+  42014 "taskid has existed or empty or exceed max len" (同一个机器人任务id不能
+  重复; WeCom documents no errcode for it: this is what an app gets, as its
+  developer community shows, and what users of the AI bot SDK report);
 * uploads: init → upload_id, chunks, finish → media_id (the bytes are kept);
 * `answer_next(errcode, …)` refuses the next sends or replies with these
   errcodes (45009 rate limit, -1 system busy, …), `answer_next_upload(…,
@@ -56,6 +59,7 @@ from websockets.asyncio.server import serve
 
 from botadmin.local_http import Answer, LocalServer, Request
 from connectors.wecom_aibot_frames import encrypt_media
+from devtools.fake_wecom_app import card_task_id
 
 # What aibot_send_msg takes (plain text is refused with 40008); media by an upload's media_id.
 MEDIA_MSGTYPES = ("image", "file", "voice", "video")
@@ -73,7 +77,7 @@ FORCED_ERRMSGS = {
     40009: "invalid image size",
 }
 UPLOAD_STAGES = ("init", "chunk", "finish")
-TASK_ID_USED = (40058, "invalid parameter: task_id already used")
+TASK_ID_REFUSED = (42014, "taskid has existed or empty or exceed max len")
 
 
 class _MediaServer(LocalServer):
@@ -315,8 +319,9 @@ class FakeAIBotServer:
             await self._ack(ws, req_id, forced, FORCED_ERRMSGS.get(forced, "forced by the test"))
             return
         new_card = cmd in ("aibot_send_msg", "aibot_respond_msg", "aibot_respond_welcome_msg")
-        if new_card and self._task_id(body) in self.task_ids.get(bot_id, ()):
-            await self._ack(ws, req_id, *TASK_ID_USED)
+        task_id = card_task_id(body) if new_card else None
+        if task_id is not None and (not task_id or task_id in self.task_ids.get(bot_id, ())):
+            await self._ack(ws, req_id, *TASK_ID_REFUSED)
             return
         if cmd == "ping":
             if self.answer_pings:

@@ -212,7 +212,7 @@ class FakeWeComApp(LocalServer):
         check = _check_message(body, APP_MSGTYPES, self.media)
         if check:
             return check
-        task_id = _task_id(body)
+        task_id = card_task_id(body)
         if task_id is not None and (not task_id or task_id in self.task_ids):
             return _error(*TASK_ID_REFUSED)
         notice = body.get("miniprogram_notice")
@@ -463,7 +463,7 @@ def _check_message(body: dict, allowed: set[str], media: dict) -> dict | None:
     return None
 
 
-def _task_id(body: dict) -> str | None:
+def card_task_id(body: dict) -> str | None:
     """A template card's task_id; "" where WeCom wants one and it is missing or over 128
     bytes; None for a card without one that needs none, and for other msgtypes."""
     card = body.get("template_card") if body.get("msgtype") == "template_card" else None

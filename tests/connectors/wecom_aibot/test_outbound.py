@@ -680,3 +680,22 @@ def test_a_card_clicked_before_the_gateway_restarted_keeps_its_task_id_taken(
     assert message.status == "sent", message.last_error
     ((_, _, body),) = aibot_server.sent
     assert body["template_card"]["task_id"] == f"poll-1@{message.msgid}"
+
+
+def test_a_task_id_wecom_says_the_bot_used_fails_the_card_saying_what_to_do(
+    aibot_server, aibot, group, connected, post
+):
+    """A card another client of the bot sent, never clicked: botadmin cannot know its task_id.
+    WeCom answers 42014 (同一个机器人任务id不能重复), which a retry cannot change."""
+    aibot_server.task_ids["bot1"] = {"poll-9"}
+    card = {"msgtype": "template_card", "template_card": {**BUTTONS, "task_id": "poll-9"}}
+
+    message = sent_through(post, aibot, "wrGroupA", card)
+
+    assert message.status == "failed" and message.next_attempt_at is None
+    assert message.attempts.get().errcode == 42014
+    assert message.last_error.startswith(
+        "WeCom refuses the card's task_id (42014 taskid has existed or empty or exceed max len)"
+    )
+    assert "new task_id" in message.last_error
+    assert aibot_server.sent == []
