@@ -232,7 +232,8 @@ class InboundPoster:
     def sample(self, msgtype: str | None = None) -> dict:
         kind = random.choice(["user", "group"])
         conversation = random.choice(self.users if kind == "user" else self.groups)
-        sender = random.choice(self.users)
+        # In a private chat only that user writes; in a group anyone may.
+        sender = conversation if kind == "user" else random.choice(self.users)
         msgtype = msgtype or random.choice(["text", "text", "text", "image", "link", "miniprogram"])
         n = next(self.counter)
         body = {
@@ -264,6 +265,9 @@ class InboundPoster:
         body = self.sample("text")
         conversation_id = sent.body.get("conversation_id", body["conversation_id"])
         body["conversation_id"] = conversation_id
+        user = next((u for u in self.users if u["conversation_id"] == conversation_id), None)
+        if user is not None:
+            body["sender"], body["sender_name"] = user["conversation_id"], user["name"]
         body.pop("conversation_type", None)
         body.pop("conversation_name", None)
         quoted = ((sent.body.get("text") or {}).get("content") or sent.body.get("msgtype", ""))[:30]

@@ -151,6 +151,31 @@ def test_the_demo_inbound_samples_follow_the_seed_format():
         json.dumps(body, ensure_ascii=False)
 
 
+def test_the_demo_agent_writes_a_private_chat_as_that_user_and_replies_there_as_them():
+    import time
+
+    from connectors.demo_agent import InboundPoster, SentMessage
+    from conversations.demo import DEMO_GROUPS, DEMO_USERS
+
+    poster = InboundPoster("http://127.0.0.1:9/api/callback", "s" * 43, DEMO_USERS, DEMO_GROUPS)
+    user_ids = {user["conversation_id"] for user in DEMO_USERS}
+    private = [b for b in (poster.sample() for _ in range(200)) if b["conversation_type"] == "user"]
+
+    assert private, "200 samples without a private chat"
+    assert all(body["sender"] == body["conversation_id"] for body in private)
+
+    sent = SentMessage(
+        "1", {"conversation_id": "wmDemoUser0003", "msgtype": "text"}, "m1", time.time()
+    )
+    for _ in range(20):
+        reply = poster.reply_to(sent)
+        assert (reply["sender"], reply["sender_name"]) == ("wmDemoUser0003", "王芳")
+    group = SentMessage(
+        "2", {"conversation_id": "wrDemoGroup0001", "msgtype": "text"}, "m2", time.time()
+    )
+    assert poster.reply_to(group)["sender"] in user_ids
+
+
 @pytest.mark.parametrize("url", ["not a url", "ftp://agent.internal/"])
 def test_a_bad_agent_url_is_refused_with_one_message(url):
     from connectors.bridge import BridgeSettings
