@@ -61,6 +61,19 @@ def test_operators_see_endpoints_health_deliveries_and_attempts(
     assert url("webhook_delivery_replay", bot, failed.pk) in page
 
 
+def test_a_delivery_of_a_message_without_words_is_named_by_its_type_in_words(
+    operator_client, bot, endpoint, group, make_message
+):
+    image = make_message(
+        group, text="", msgtype="image", body={"msgtype": "image", "image": {"cdn": "x"}}
+    )
+    WebhookDelivery.objects.create(message=image, endpoint=endpoint, status="delivered")
+
+    page = operator_client.get(url("webhook", bot, endpoint.pk)).content.decode()
+
+    assert f'#m{image.pk}">图片</a>' in page
+
+
 def test_an_operator_who_is_not_a_bot_admin_only_looks(reader, bot, endpoint, failed, receiver):
     page = reader.get(url("webhook", bot, endpoint.pk)).content.decode()
     assert "订单 42 的问题" in page
