@@ -24,7 +24,7 @@ from messaging.msgtype_names import NAMES as MSGTYPE_NAMES
 
 from .audience import MATCHING, RULE_FOR_KIND, Audience, AudienceForm, rule_members
 from .models import Announcement
-from .schedule import LAST_DAY
+from .schedule import LAST_DAY, WEEKDAY_NAMES
 
 # The msgtypes an announcement can be, in the compose page's order, with their words.
 MSGTYPE_LABELS = {
@@ -44,15 +44,7 @@ BODY_FIELDS = {
 # Browsers offer these in the file picker; what counts is the content (Pillow).
 IMAGE_ACCEPT = "image/png,image/jpeg,image/gif,image/webp"
 IMAGE_SUFFIXES = {"JPEG": ".jpg", "PNG": ".png", "GIF": ".gif", "WEBP": ".webp"}
-WEEKDAY_CHOICES = [
-    (0, _("Mon")),
-    (1, _("Tue")),
-    (2, _("Wed")),
-    (3, _("Thu")),
-    (4, _("Fri")),
-    (5, _("Sat")),
-    (6, _("Sun")),
-]
+WEEKDAY_CHOICES = list(enumerate(WEEKDAY_NAMES))
 MONTH_DAY_CHOICES = [
     ("", "—"),
     *((str(day), str(day)) for day in range(1, 32)),

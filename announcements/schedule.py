@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 
 from croniter import CroniterBadCronError, CroniterBadDateError, croniter
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, pgettext
 
 from botadmin.timezones import known_zone
 
@@ -32,6 +33,15 @@ Kind = Announcement.Kind
 RECURRING = {Kind.DAILY, Kind.WEEKDAYS, Kind.WEEKLY, Kind.MONTHLY, Kind.CRON}
 WEEKDAY_NUMBERS = range(7)  # 0 = Monday … 6 = Sunday, like date.weekday()
 LAST_DAY = "last"  # month_day of a monthly schedule on the last day of every month
+WEEKDAY_NAMES = [
+    gettext_lazy("Mon"),
+    gettext_lazy("Tue"),
+    gettext_lazy("Wed"),
+    gettext_lazy("Thu"),
+    gettext_lazy("Fri"),
+    gettext_lazy("Sat"),
+    gettext_lazy("Sun"),
+]
 
 
 class ScheduleError(ValueError):
@@ -218,3 +228,34 @@ def parse(kind: str, spec: dict, tz_name: str) -> Schedule:
     except CroniterBadCronError as exc:  # pragma: no cover - built from checked parts
         raise ScheduleError(str(exc)) from exc
     return Schedule(kind, tz, cron=cron, until=until, month_day=month_day)
+
+
+def in_words(announcement: Announcement) -> str:
+    """When a recurring announcement runs, as operators read it ("Monthly on the last day at
+    09:30"); the kind's name for the others, and for a schedule it cannot read."""
+    kind, spec = announcement.schedule_kind, announcement.schedule or {}
+    try:
+        at = _time(spec.get("time")).strftime("%H:%M") if kind in RECURRING - {Kind.CRON} else ""
+        if kind == Kind.DAILY:
+            words = _("Every day at %(time)s") % {"time": at}
+        elif kind == Kind.WEEKDAYS:
+            words = _("Every weekday (Mon–Fri) at %(time)s") % {"time": at}
+        elif kind == Kind.WEEKLY:
+            days = pgettext("list separator", ", ").join(
+                str(WEEKDAY_NAMES[d]) for d in sorted({int(d) for d in spec["weekdays"]})
+            )
+            words = _("Weekly on %(days)s at %(time)s") % {"days": days, "time": at}
+        elif kind == Kind.MONTHLY and spec.get("month_day") == LAST_DAY:
+            words = _("Monthly on the last day at %(time)s") % {"time": at}
+        elif kind == Kind.MONTHLY:
+            day = int(spec["month_day"])
+            words = _("Monthly on day %(day)d at %(time)s") % {"day": day, "time": at}
+        elif kind == Kind.CRON:
+            words = _("Cron expression %(cron)s") % {"cron": spec["cron"]}
+        else:
+            return announcement.get_schedule_kind_display()
+    except (ScheduleError, KeyError, TypeError, ValueError, IndexError):
+        return announcement.get_schedule_kind_display()
+    if spec.get("until"):
+        words = _("%(schedule)s, until %(date)s") % {"schedule": words, "date": spec["until"]}
+    return words

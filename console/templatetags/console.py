@@ -11,6 +11,7 @@ from django.utils.safestring import mark_safe
 from django.utils.timesince import timesince
 from django.utils.translation import gettext, ngettext, pgettext
 
+from announcements.schedule import in_words
 from audit import actions as audit_actions
 from console.dashboard import COUNT_CAP
 from conversations.bot_secrets import secret_label
@@ -229,6 +230,12 @@ def _field_names(action) -> str:
             continue
     # Translators: between the names of a list: 、 in Chinese.
     return pgettext("list separator", ", ").join(names)
+
+
+@register.filter
+def schedule_words(announcement) -> str:
+    """When an announcement runs, in words ("每月最后一天 09:30")."""
+    return in_words(announcement)
 
 
 @register.filter

@@ -3,6 +3,7 @@ day 29-31 skips and offer the last day of the month instead."""
 
 from datetime import UTC, datetime
 
+import pytest
 import time_machine
 
 from announcements.models import Announcement
@@ -118,3 +119,47 @@ def test_an_existing_announcement_on_day_30_says_on_its_page_which_months_it_ski
 
     assert "<li>2027-01-30 周六 09:00</li><li>2027-03-30 周二 09:00</li>" in detail
     assert "并非每个月都有 30 日：2027年2月 不会运行。" in detail
+
+
+@pytest.mark.parametrize(
+    ("kind", "schedule", "chinese", "english"),
+    [
+        (
+            "monthly",
+            {"time": "09:30", "month_day": "last"},
+            "每月最后一天 09:30",
+            "Monthly on the last day at 09:30",
+        ),
+        (
+            "monthly",
+            {"time": "08:00", "month_day": 15},
+            "每月 15 日 08:00",
+            "Monthly on day 15 at 08:00",
+        ),
+        (
+            "weekly",
+            {"time": "18:00", "weekdays": [2, 0]},
+            "每周一、周三 18:00",
+            "Weekly on Mon, Wed at 18:00",
+        ),
+        (
+            "daily",
+            {"time": "07:05", "until": "2027-06-30"},
+            "每天 07:05，截至 2027-06-30",
+            "Every day at 07:05, until 2027-06-30",
+        ),
+    ],
+)
+def test_the_list_and_the_announcement_say_when_it_runs_in_words(
+    client, bot, make_groups, make_announcement, superuser, kind, schedule, chinese, english
+):
+    announcement = make_announcement(bot, make_groups(bot, 1), kind=kind, schedule=schedule)
+    client.force_login(superuser)
+    detail = f"/console/announcements/{announcement.pk}/"
+
+    pages_in_chinese = [client.get(p).content.decode() for p in ("/console/announcements/", detail)]
+    client.cookies["django_language"] = "en"
+    pages_in_english = [client.get(p).content.decode() for p in ("/console/announcements/", detail)]
+
+    assert all(chinese in page for page in pages_in_chinese)
+    assert all(english in page for page in pages_in_english)
