@@ -1,8 +1,10 @@
 """Tables fit a 1440 px screen: headers and badges do not wrap, and what is wider
 scrolls inside its card instead of widening the page. Screenshots in test-artifacts/."""
 
+from django.contrib.auth.models import User
 from django.utils import timezone
 
+from announcements.services import Draft, save_announcement
 from messaging.models import Message
 from tests.browser import needs_chromium
 
@@ -126,3 +128,34 @@ def test_the_dashboard_charts_labels_are_readable_on_a_phone(page, demo):
     assert heights and min(heights) >= 8
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     shoot(page, "layout-dashboard-390")
+
+
+def test_the_announcement_list_keeps_titles_readable_on_a_phone(page, demo):
+    """At 390 px the title column was squeezed to two characters a line while the
+    table scrolled anyway; a title now keeps a readable width."""
+    bot, group = demo
+    save_announcement(
+        User.objects.get(username="admin"),
+        Draft(
+            bot=bot,
+            title="系统维护通知",
+            body={"msgtype": "text", "text": {"content": "今晚维护"}},
+            conversation_ids=[group.pk],
+            kind="daily",
+            schedule={"time": "09:30"},
+            timezone="Asia/Shanghai",
+        ),
+        as_draft=False,
+    )
+    page.set_viewport_size(PHONE)
+    log_in(page)
+    page.goto("/console/announcements/")
+
+    title = page.get_by_role("link", name="系统维护通知")
+    lines = title.evaluate(
+        """e => { const range = document.createRange(); range.selectNodeContents(e);
+                  return new Set(Array.from(range.getClientRects()).map(r => Math.round(r.top))).size; }"""
+    )
+    assert lines == 1
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    shoot(page, "layout-announcements-390")
