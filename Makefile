@@ -4,6 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-from-lock
 export PORT ?= 8000
+# Forwarded media links point at the server `make run` starts, on whatever port.
+export BOTADMIN_PUBLIC_URL ?= http://127.0.0.1:$(PORT)
 export PYTHONUNBUFFERED = 1
 
 .PHONY: run test lint format setup venv clean

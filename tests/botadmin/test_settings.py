@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -110,3 +111,35 @@ def test_a_redis_cache_gives_up_after_a_second_unless_the_url_says_otherwise(tmp
 def test_the_database_cache_is_the_one_whose_incr_loses_no_count(tmp_path, url):
     env = {"CACHE_URL": url} if url else {}
     assert settings_under(tmp_path, **env)["cache_backend"] == "botadmin.cache.DatabaseCache"
+
+
+@pytest.mark.parametrize(
+    ("environment", "expected"),
+    [
+        ({}, "http://127.0.0.1:8000"),
+        ({"PORT": "8123"}, "http://127.0.0.1:8123"),
+        (
+            {"PORT": "8123", "BOTADMIN_PUBLIC_URL": "https://bots.example.com"},
+            "https://bots.example.com",
+        ),
+    ],
+)
+def test_make_run_links_forwarded_media_to_its_own_port(environment, expected):
+    """`make run PORT=8123` forwarded media links pointing at port 8000: someone else's
+    server, or none."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PORT", "BOTADMIN_PUBLIC_URL")}
+    shown = subprocess.run(
+        [
+            "make",
+            "--no-print-directory",
+            "--eval",
+            "public-url: ; @echo $$BOTADMIN_PUBLIC_URL",
+            "public-url",
+        ],
+        cwd=Path(__file__).resolve().parents[2],
+        env={**env, **environment},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert shown.stdout.strip() == expected
