@@ -15,6 +15,7 @@ from django.urls import reverse
 from PIL import Image
 
 from audit.models import OperatorAction
+from botadmin.reasons import Reason
 from media import store
 from messaging import media_links, uploads
 from messaging.models import Message, MessageMedia
@@ -139,6 +140,22 @@ def test_still_fetching_and_could_not_be_fetched_are_shown_with_fetch_again(
 
     operator_client.post(again, headers={"HX-Request": "true"})  # already pending: nothing done
     assert OperatorAction.objects.filter(action="media.fetch_again").count() == 1
+
+
+def test_a_fetch_that_is_retried_says_why_the_last_try_failed(
+    operator_client, group, history_url, make_message
+):
+    retried, _ = image_message(
+        make_message,
+        group,
+        status="pending",
+        attempts=3,
+        error=Reason("cannot download the image: %(error)s", error="ConnectionError"),
+    )
+
+    html = operator_client.get(history_url).content.decode()
+
+    assert "正在获取…上次尝试失败：无法下载图片：ConnectionError" in html
 
 
 def test_another_bots_operator_gets_404(
