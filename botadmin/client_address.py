@@ -13,9 +13,11 @@ name the client so.
 proxy that appends to it as to X-Forwarded-For, after what the client sent) only the
 last, which the nearest proxy wrote: `forwarded_proto`, which Django reads through
 `botadmin.middleware.ForwardedProtoMiddleware` (Django itself would take the first).
-gunicorn (`botadmin/gunicorn_conf.py`, forwarded_allow_ips) believes the header from the
-same proxies when it is exactly `https` and takes anything else for http, so it never
-believes more than this rule does.
+gunicorn (`botadmin/gunicorn_conf.py`: forwarded_allow_ips, secure_scheme_headers)
+believes this header alone (not X-Forwarded-Ssl or X-Forwarded-Protocol), from the same
+proxies, when it is exactly `https`, and takes anything else for http (two header lines
+that disagree it answers with 400), so its `wsgi.url_scheme`, which Django reads when the
+header is not believed, never says more than this rule does.
 """
 
 from __future__ import annotations

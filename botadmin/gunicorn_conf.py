@@ -17,15 +17,32 @@ access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms'
 
 
 def _trusted_proxies() -> str:
+    """BOTADMIN_TRUSTED_PROXIES as client_address reads them: a network written with host
+    bits (10.0.3.7/24), which gunicorn would refuse, as its network; and each IPv4 one
+    also as IPv4-mapped IPv6, the form a dual-stack listener (HOST=::) sees its peers in."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "botadmin.settings")
     from django.conf import settings
 
-    return ",".join(settings.BOTADMIN_TRUSTED_PROXIES)
+    from botadmin.client_address import trusted_proxies
+
+    networks = trusted_proxies(tuple(settings.BOTADMIN_TRUSTED_PROXIES))
+    mapped = [
+        f"::ffff:{network.network_address}/{96 + network.prefixlen}"
+        for network in networks
+        if network.version == 4
+    ]
+    return ",".join([*(str(network) for network in networks), *mapped])
 
 
-# X-Forwarded-Proto (gunicorn's wsgi.url_scheme) is believed from the same proxies that
-# X-Forwarded-For is (a --forwarded-allow-ips on the command line wins).
+# gunicorn believes what a peer says about the request from the proxies whose
+# X-Forwarded-For botadmin believes (a --forwarded-allow-ips on the command line wins),
+# and of it no more than botadmin does (botadmin/client_address.py): the scheme from
+# X-Forwarded-Proto alone (gunicorn also takes X-Forwarded-Ssl and X-Forwarded-Protocol,
+# which a proxy passes on from the client unless told to drop them), and no SCRIPT_NAME
+# or PATH_INFO header (botadmin is not served under a path prefix).
 forwarded_allow_ips = _trusted_proxies()
+secure_scheme_headers = {"X-FORWARDED-PROTO": "https"}
+forwarder_headers = ""
 
 
 def on_starting(server):

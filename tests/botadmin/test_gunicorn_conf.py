@@ -6,7 +6,7 @@ import os
 import subprocess
 
 from devtools.processes import ROOT, database_url
-from tests.messaging.conftest import running_gunicorn
+from tests.messaging.conftest import running_gunicorn, status_of_get
 from tests.polling import wait_until
 
 
@@ -40,5 +40,33 @@ def test_gunicorn_believes_forwarded_headers_from_the_trusted_proxies_alone():
         (line,) = [line for line in result.stdout.splitlines() if "forwarded_allow_ips" in line]
         return line.split("=", 1)[1].strip()
 
-    assert printed() == "['127.0.0.1', '10.0.3.0/24']"
+    # Written as client_address reads them: 10.0.3.7/24 is the network 10.0.3.0/24 (gunicorn
+    # would not start with it), and an IPv4 proxy is trusted as a dual-stack socket sees it.
+    assert printed() == (
+        "['127.0.0.1/32', '10.0.3.0/24', '::ffff:127.0.0.1/128', '::ffff:10.0.3.0/120']"
+    )
     assert printed("--forwarded-allow-ips", "10.9.9.9") == "['10.9.9.9']"
+
+
+def test_gunicorn_takes_the_scheme_from_the_trusted_proxys_x_forwarded_proto_alone(
+    transactional_db, tmp_path
+):
+    """Behind an HTTPS proxy (BEHIND_HTTPS_PROXY), plain HTTP is redirected to HTTPS. Django
+    reads gunicorn's wsgi.url_scheme where it does not believe X-Forwarded-Proto, so gunicorn
+    must not take a request for HTTPS on a header the proxy passes on from the client
+    (X-Forwarded-Ssl, X-Forwarded-Protocol), nor refuse one the proxy marked https because
+    the client added such a header, nor take a path prefix from a header."""
+    env = {"BEHIND_HTTPS_PROXY": "1", "BOTADMIN_TRUSTED_PROXIES": "127.0.0.1"}
+    https = {"X-Forwarded-Proto": "https"}
+    with running_gunicorn(database_url(), tmp_path / "server.log", env) as base_url:
+
+        def status(headers: dict, source: str = "127.0.0.1") -> int:
+            return status_of_get(base_url, "/api/openapi.json", headers, source)
+
+        assert status(https) == 200  # the proxy's word
+        assert status(https, source="127.0.0.2") == 301  # a client's own, directly
+        assert status({"X-Forwarded-Ssl": "on"}) == 301
+        assert status({"X-Forwarded-Protocol": "ssl"}) == 301
+        assert status({**https, "X-Forwarded-Ssl": "off"}) == 200
+        # Believed, it would be the path's prefix: /api/openapi.json read as /openapi.json.
+        assert status({**https, "SCRIPT_NAME": "/api"}) == 200

@@ -9,7 +9,7 @@ import time
 import requests
 
 from devtools.processes import celery_worker, database_url, stop_process_group
-from tests.messaging.conftest import running_gunicorn
+from tests.messaging.conftest import running_gunicorn, status_of_get
 from tests.polling import wait_until
 
 TEXT = {"msgtype": "text", "text": {"content": "hi"}}
@@ -108,17 +108,6 @@ def test_the_worker_and_beat_write_json_lines(transactional_db, tmp_path):
     assert any(line["message"].endswith("ready.") for line in lines)
 
 
-def _raw_get(base_url: str, path: str, headers: dict, source: str) -> int:
-    """GET from the local address `source` (any 127.x.y.z reaches a server on 127.0.0.1)."""
-    host, port = base_url.removeprefix("http://").split(":")
-    connection = http.client.HTTPConnection(host, int(port), timeout=10, source_address=(source, 0))
-    try:
-        connection.request("GET", path, headers=headers)
-        return connection.getresponse().status
-    finally:
-        connection.close()
-
-
 def test_the_access_log_names_the_client_a_trusted_proxy_forwards_and_no_spoofed_one(
     transactional_db, tmp_path, monkeypatch
 ):
@@ -129,8 +118,8 @@ def test_the_access_log_names_the_client_a_trusted_proxy_forwards_and_no_spoofed
     env = {"BOTADMIN_TRUSTED_PROXIES": "127.0.0.1"}
     with running_gunicorn(database_url(), log_path, env) as base_url:
         spoofed_then_seen = {"X-Forwarded-For": "198.51.100.1, 203.0.113.9"}
-        assert _raw_get(base_url, "/healthz?via=proxy", spoofed_then_seen, "127.0.0.1") == 200
-        assert _raw_get(base_url, "/healthz?via=direct", spoofed_then_seen, "127.0.0.2") == 200
+        assert status_of_get(base_url, "/healthz?via=proxy", spoofed_then_seen, "127.0.0.1") == 200
+        assert status_of_get(base_url, "/healthz?via=direct", spoofed_then_seen, "127.0.0.2") == 200
         assert wait_until(lambda: _logged(log_path, "via=proxy", "via=direct"), 10)
 
     lines = log_path.read_text().splitlines()

@@ -4,6 +4,7 @@ robot API and a driver for the delivery engine (delivery)."""
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import socket
@@ -110,6 +111,18 @@ def running_gunicorn(database_url: str, log_path: Path, env: dict[str, str] | No
     finally:
         process.terminate()
         process.wait(timeout=20)
+
+
+def status_of_get(base_url: str, path: str, headers: dict, source: str) -> int:
+    """The status of a GET to the server of `running_gunicorn` from the local address
+    `source` (any 127.x.y.z reaches a server on 127.0.0.1), with exactly these headers."""
+    host, port = base_url.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=10, source_address=(source, 0))
+    try:
+        connection.request("GET", path, headers=headers)
+        return connection.getresponse().status
+    finally:
+        connection.close()
 
 
 @pytest.fixture
