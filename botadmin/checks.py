@@ -42,6 +42,12 @@ def check_settings(app_configs=None, **kwargs):
             "botadmin.E003",
         ),
         (
+            "BOTADMIN_OUTBOUND_PROXY_NETWORKS",
+            http.parse_networks,
+            "Comma-separated CIDRs, e.g. 10.0.0.5/32.",
+            "botadmin.E005",
+        ),
+        (
             "BOTADMIN_TRUSTED_PROXIES",
             client_address.trusted_proxies,
             "Comma-separated addresses or CIDRs, e.g. 127.0.0.1,10.0.3.0/24.",

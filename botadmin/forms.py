@@ -1,4 +1,5 @@
-"""What every form of ours shares: labels without a suffix.
+"""What every form of ours shares: labels without a suffix, a URL field for what
+botadmin.http can request, and its checks' refusals as a field's errors.
 
 Django puts its translated ":" after each label (`label_tag`), and its zh-Hans
 catalogue translates it as a half-width ":" ("说明:"). The console lays labels
@@ -10,7 +11,13 @@ A hint after a help text (`with_hint`) is joined as the next sentence, with the
 language's own full stop when the help text has none ("Secret" is no sentence).
 """
 
+from contextlib import contextmanager
+
+from django import forms
+from django.core.validators import URLValidator
 from django.utils.translation import gettext_lazy as _
+
+from . import http, reasons
 
 
 class NoLabelSuffix:
@@ -19,6 +26,29 @@ class NoLabelSuffix:
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("label_suffix", "")
         super().__init__(*args, **kwargs)
+
+
+class HttpURLField(forms.URLField):
+    """A URL botadmin.http can request: http or https only. It replaces URLField's
+    own validator (which also takes ftp) instead of adding to it, so a bad URL is
+    told once, not twice."""
+
+    default_validators = [URLValidator(schemes=["http", "https"])]
+
+
+@contextmanager
+def url_check_errors(refused: str, unresolved: str, **params):
+    """A botadmin.http check inside it that refuses the URL raises the form error
+    `refused`, one whose host is not resolved in time `unresolved` (try again later):
+    messages with the check's `%(reason)s`, in the reader's language, and `params`."""
+    try:
+        yield
+    except http.UnsafeURLError as error:
+        reason = reasons.translate(reasons.of(error))
+        raise forms.ValidationError(refused, params={**params, "reason": reason}) from None
+    except http.ResolveTimeout as slow:
+        reason = reasons.translate(reasons.of(slow))
+        raise forms.ValidationError(unresolved, params={**params, "reason": reason}) from None
 
 
 # What leaving a field empty does, after its help text (`with_hint`).

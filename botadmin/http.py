@@ -41,7 +41,11 @@ and resolves it itself. So the host is not looked up here: an approval of addres
 nothing here connects to would check nothing, and a host that reaches the outside
 through a proxy often has no outside DNS. What the proxy may reach is its own rule
 (README, "WeCom self-built app", "Outbound proxy"); `networks` cannot be kept through
-one. Proxies named in the environment (HTTPS_PROXY and the like) are ignored.
+one. The proxy itself is what is checked and connected to, as a URL's host is: http or
+https, at an address in BOTADMIN_OUTBOUND_PROXY_NETWORKS when that is set, else at a
+public one (`check_proxy_url`), looked up within BOTADMIN_DNS_TIMEOUT and connected to
+at the addresses approved. Proxies named in the environment (HTTPS_PROXY and the like)
+are ignored.
 """
 
 from __future__ import annotations
@@ -71,7 +75,7 @@ from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 from urllib3.poolmanager import ProxyManager
 from urllib3.util import connection
 
-from . import answer_text, dns, jsontext
+from . import answer_text, dns, jsontext, reasons
 from .logging import mask_secrets
 from .reasons import Reason
 
@@ -130,6 +134,12 @@ def parse_networks(cidrs: tuple[str, ...]) -> tuple[Network, ...]:
     return tuple(ipaddress.ip_network(cidr.strip(), strict=False) for cidr in cidrs if cidr.strip())
 
 
+def proxy_networks() -> tuple[Network, ...]:
+    """BOTADMIN_OUTBOUND_PROXY_NETWORKS: where bots' outbound proxies may be (empty: at
+    public addresses only, unless BOTADMIN_ALLOW_PRIVATE_URLS is on)."""
+    return parse_networks(tuple(settings.BOTADMIN_OUTBOUND_PROXY_NETWORKS))
+
+
 def _outside(address, networks: tuple[Network, ...]) -> bool:
     return not any(address in network for network in networks if network.version == address.version)
 
@@ -148,11 +158,40 @@ def check_url(
     return _checked(url, allow_private=allow_private, networks=networks)[1]
 
 
+_PRIVATE_URL = gettext_noop(
+    "%(host)s resolves to %(address)s, a private or reserved address "
+    "(set BOTADMIN_ALLOW_PRIVATE_URLS to allow it)"
+)
+_PRIVATE_PROXY = gettext_noop(
+    "%(host)s resolves to %(address)s, a private or reserved address "
+    "(set BOTADMIN_OUTBOUND_PROXY_NETWORKS to allow it)"
+)
+
+
+def check_proxy_url(proxy: str) -> list[tuple]:
+    """Raise UnsafeURLError unless requests may go through the forward proxy at `proxy`,
+    ResolveTimeout when its host's address is not known in time.
+
+    The proxy is http or https, and resolves into BOTADMIN_OUTBOUND_PROXY_NETWORKS when
+    that is set, else to public addresses (any with BOTADMIN_ALLOW_PRIVATE_URLS on).
+    Returns the addresses approved, which the connection to the proxy goes to (none
+    when nothing is checked, as for `check_url`)."""
+    return _checked_proxy(proxy)[1]
+
+
+def _checked_proxy(proxy: str) -> tuple[str, list[tuple]]:
+    return _checked(proxy, allow_private=None, networks=proxy_networks(), private=_PRIVATE_PROXY)
+
+
 def _checked(
-    url: str, *, allow_private: bool | None, networks: tuple[Network, ...]
+    url: str,
+    *,
+    allow_private: bool | None,
+    networks: tuple[Network, ...],
+    private: str = _PRIVATE_URL,
 ) -> tuple[str, list[tuple]]:
     """`check_url`, also returning the URL as it is requested: its host in ASCII, the
-    name that was looked up."""
+    name that was looked up. `private`: the words for a private address refused."""
     if allow_private is None:
         allow_private = settings.BOTADMIN_ALLOW_PRIVATE_URLS
     parts = urlsplit(url)
@@ -188,10 +227,6 @@ def _checked(
                 )
                 raise UnsafeURLError(Reason(outside, host=parts.hostname, address=str(address)))
         elif _refused(address):
-            private = gettext_noop(
-                "%(host)s resolves to %(address)s, a private or reserved address "
-                "(set BOTADMIN_ALLOW_PRIVATE_URLS to allow it)"
-            )
             raise UnsafeURLError(Reason(private, host=parts.hostname, address=str(address)))
     return url, infos
 
@@ -437,17 +472,22 @@ class _Adapter(HTTPAdapter):
     def proxy_manager_for(self, proxy, **proxy_kwargs):
         manager = super().proxy_manager_for(proxy, **proxy_kwargs)
         if isinstance(manager, ProxyManager):
-            # To the proxy, which resolves the host itself: nothing to pin, but the
-            # request's deadline still holds.
-            manager.pool_classes_by_scheme = {"http": _BoundedHTTPPool, "https": _BoundedHTTPSPool}
+            # Every connection of a proxy manager goes to the proxy (a tunnel through it
+            # for https), pinned to the proxy's approved addresses as a direct one is to
+            # its host's.
+            manager.pool_classes_by_scheme = self.poolmanager.pool_classes_by_scheme
         return manager
 
 
-def _session(allow_private: bool, networks: tuple[Network, ...] = ()) -> requests.Session:
+def _session(
+    allow_private: bool, networks: tuple[Network, ...] = (), *, to_proxy: bool = False
+) -> requests.Session:
     """This thread's session for one rule (private addresses refused, `networks`, or
     nothing checked), so a kept-alive connection is reused only under the rule that
-    approved its address."""
+    approved its address; `to_proxy`: the rule is the proxy's, whose address the
+    connections go to."""
     key = ("networks", networks) if networks else ("open" if allow_private else "checked",)
+    key = ("proxy", *key) if to_proxy else key
     if not hasattr(_local, "sessions"):
         _local.sessions = {}
     sessions = _local.sessions
@@ -486,8 +526,10 @@ def request(
     `requests` exceptions (ConnectTimeout, ReadTimeout, ConnectionError) as they
     come, so callers can tell "never connected" from "may have been received"
     (ResolveTimeout, a ConnectTimeout, when the host's name was not resolved in time).
-    `proxy` (an http:// URL) carries the request for a bot whose trusted IP is a proxy's;
-    the proxy resolves the host, and what it may reach is its rule, not ours.
+    `proxy` (an http:// or https:// URL, credentials included) carries the request for a
+    bot whose trusted IP is a proxy's: it is checked by `check_proxy_url` (UnsafeURLError,
+    ResolveTimeout) and connected to at the addresses approved; the proxy resolves the
+    URL's host, and what it may reach is its rule, not ours.
     `networks`, when given, are the only addresses it may reach (BOTADMIN_AGENT_NETWORKS);
     a proxy cannot keep to them, so the two do not go together (ValueError).
     `deadline`: seconds for the whole exchange, answer included; past it the connection
@@ -504,14 +546,26 @@ def request(
         raise ValueError("a proxy resolves the host itself: networks cannot be kept through it")
     try:
         with _within(deadline):
+            if proxy:
+                try:
+                    proxy, proxy_addresses = _checked_proxy(proxy)
+                except UnsafeURLError as error:
+                    refused = gettext_noop("the outbound proxy is refused: %(reason)s")
+                    raise UnsafeURLError(Reason(refused, reason=reasons.of(error))) from None
+                session = _session(
+                    settings.BOTADMIN_ALLOW_PRIVATE_URLS, proxy_networks(), to_proxy=True
+                )
+            else:
+                session = _session(allow_private, networks)
             for _hop in range(max_redirects + 1):
                 # The connection this request opens, if any, goes to the approved addresses,
-                # and the URL names its host as it was checked. Through a proxy, nothing is
-                # looked up: the proxy resolves the host.
-                url, _local.addresses = _checked(
+                # and the URL names its host as it was checked. Through a proxy, the URL's
+                # host is not looked up (the proxy resolves it): the proxy's addresses are.
+                url, addresses = _checked(
                     url, allow_private=allow_private or bool(proxy), networks=networks
                 )
-                with _session(allow_private, networks).request(
+                _local.addresses = proxy_addresses if proxy else addresses
+                with session.request(
                     method,
                     url,
                     json=json,

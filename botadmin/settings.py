@@ -366,6 +366,9 @@ BOTADMIN_ALLOW_PRIVATE_URLS = env.bool("BOTADMIN_ALLOW_PRIVATE_URLS", default=Fa
 # Where bridge agents may be (CIDRs, comma-separated): agent URLs resolving
 # elsewhere are refused when saved and when called. Empty: anywhere.
 BOTADMIN_AGENT_NETWORKS = env.list("BOTADMIN_AGENT_NETWORKS", default=[])
+# Where bots' outbound proxies (a WeCom app's proxy URL) may be (CIDRs): checked when
+# saved and when connected to. Empty: at public addresses only.
+BOTADMIN_OUTBOUND_PROXY_NETWORKS = env.list("BOTADMIN_OUTBOUND_PROXY_NETWORKS", default=[])
 # Login throttling (console/login.py): this many wrong passwords for one user
 # name (three times as many from one address) lock it out for this long.
 BOTADMIN_LOGIN_FAILURE_LIMIT = env.int("BOTADMIN_LOGIN_FAILURE_LIMIT", default=10)

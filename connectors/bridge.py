@@ -5,12 +5,11 @@ from __future__ import annotations
 import requests
 from django import forms
 from django.conf import settings
-from django.core.validators import URLValidator
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import gettext_noop
 
 from botadmin import http, reasons
-from botadmin.forms import NoLabelSuffix
+from botadmin.forms import HttpURLField, NoLabelSuffix, url_check_errors
 from botadmin.jsontext import unstorable
 from botadmin.reasons import Reason
 from conversations.secrets import generate_agent_token
@@ -39,14 +38,6 @@ AGENT_TOKEN_MIN_LENGTH = 32
 V1_MSGTYPES = frozenset({"text", "link", "image", "miniprogram"})
 
 
-class HttpURLField(forms.URLField):
-    """A URL botadmin.http can request: http or https only. It replaces URLField's
-    own validator (which also takes ftp) instead of adding to it, so a bad URL is
-    told once, not twice."""
-
-    default_validators = [URLValidator(schemes=["http", "https"])]
-
-
 class BridgeSettings(NoLabelSuffix, forms.Form):
     agent_url = HttpURLField(
         label=_("agent URL"),
@@ -71,23 +62,12 @@ class BridgeSettings(NoLabelSuffix, forms.Form):
     def clean_agent_url(self) -> str:
         url = self.cleaned_data["agent_url"]
         if networks := agent_networks():
-            try:
+            with url_check_errors(
+                _("Agents may only be in BOTADMIN_AGENT_NETWORKS (%(networks)s): %(reason)s"),
+                _("The agent URL cannot be checked now: %(reason)s. Try again in a moment."),
+                networks=", ".join(settings.BOTADMIN_AGENT_NETWORKS),
+            ):
                 http.check_url(url, allow_private=True, networks=networks)
-            except http.UnsafeURLError as error:
-                raise forms.ValidationError(
-                    _("Agents may only be in BOTADMIN_AGENT_NETWORKS (%(networks)s): %(reason)s"),
-                    code="agent_network",
-                    params={
-                        "networks": ", ".join(settings.BOTADMIN_AGENT_NETWORKS),
-                        "reason": reasons.translate(reasons.of(error)),
-                    },
-                ) from None
-            except http.ResolveTimeout as slow:
-                raise forms.ValidationError(
-                    _("The agent URL cannot be checked now: %(reason)s. Try again in a moment."),
-                    code="agent_unresolved",
-                    params={"reason": reasons.translate(reasons.of(slow))},
-                ) from None
         return url
 
 

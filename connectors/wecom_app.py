@@ -20,16 +20,17 @@ import binascii
 import re
 from datetime import timedelta
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import requests
 from django import forms
+from django.conf import settings
 from django.core.validators import RegexValidator
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import gettext_noop
 
 from botadmin import http, reasons
-from botadmin.forms import NoLabelSuffix
+from botadmin.forms import HttpURLField, NoLabelSuffix, url_check_errors
 from botadmin.reasons import Reason
 
 from . import wecom_app_api as api
@@ -138,12 +139,58 @@ class WeComAppSettings(NoLabelSuffix, forms.Form):
             "go to members as 小程序通知. Off: they are sent as links."
         ),
     )
-    proxy_url = forms.URLField(
+    proxy_url = HttpURLField(
         label=_("outbound proxy URL"),
         required=False,
+        max_length=500,
         assume_scheme="http",
-        help_text=_("Only when the app's trusted IP (企业可信IP) is a proxy's."),
+        help_text=_(
+            "Only when the app's trusted IP (企业可信IP) is a proxy's: http://host:port, "
+            "http://user@host:port when the proxy asks for a password."
+        ),
     )
+    proxy_password = forms.CharField(
+        label=_("outbound proxy password"),
+        required=False,
+        max_length=200,
+        strip=False,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text=_("For the user name in the proxy URL, when the proxy asks for a password."),
+    )
+
+    def clean_proxy_url(self) -> str:
+        """A bot admin chooses the proxy; where proxies may be is the server's rule
+        (botadmin.http.check_proxy_url), checked here and again at each connection."""
+        url = self.cleaned_data["proxy_url"]
+        if not url:
+            return url
+        parts = urlsplit(url)
+        if parts.password is not None:
+            raise forms.ValidationError(
+                _(
+                    "Put the proxy's password in its own field: the URL is shown to whoever "
+                    "reads the bot's settings."
+                ),
+                code="proxy_password_in_url",
+            )
+        if parts.path not in ("", "/") or parts.query or parts.fragment:
+            raise forms.ValidationError(
+                _("A proxy URL is the proxy's address only, e.g. http://10.0.0.5:3128."),
+                code="proxy_path",
+            )
+        networks = settings.BOTADMIN_OUTBOUND_PROXY_NETWORKS
+        refused = (
+            _("Proxies may only be in BOTADMIN_OUTBOUND_PROXY_NETWORKS (%(networks)s): %(reason)s")
+            if networks
+            else _("This proxy may not be used: %(reason)s")
+        )
+        with url_check_errors(
+            refused,
+            _("The proxy URL cannot be checked now: %(reason)s. Try again in a moment."),
+            networks=", ".join(networks),
+        ):
+            http.check_proxy_url(url)
+        return url
 
 
 def app_for(bot: Bot) -> api.App:
@@ -156,8 +203,20 @@ def app_for(bot: Bot) -> api.App:
         corp_id=str(values.get("corp_id") or ""),
         agent_id=agent_id,
         secret=str(values.get("app_secret") or ""),
-        proxy_url=str(values.get("proxy_url") or ""),
+        proxy_url=_with_password(
+            str(values.get("proxy_url") or ""), str(values.get("proxy_password") or "")
+        ),
     )
+
+
+def _with_password(proxy_url: str, password: str) -> str:
+    """The proxy URL requests are sent through: with the password after the URL's user
+    name, if it has one (the settings keep the password apart, as a secret)."""
+    parts = urlsplit(proxy_url)
+    if not password or not parts.username:
+        return proxy_url
+    user, _at, address = parts.netloc.rpartition("@")
+    return parts._replace(netloc=f"{user}:{quote(password, safe='')}@{address}").geturl()
 
 
 class WeComAppConnector(Connector):
@@ -274,7 +333,9 @@ class WeComAppConnector(Connector):
             response, answer = api.call(self.app, "POST", path, json=wire)
         except api.TokenError as error:
             return self._token_problem(error)
-        except (http.UnsafeURLError, requests.RequestException) as error:
+        except http.UnsafeURLError as error:
+            return self._refused(error)
+        except requests.RequestException as error:
             return unrepeatable_send_failure(error)
         return self.classify(response, answer, wire.get("touser", ""))
 
@@ -333,10 +394,17 @@ class WeComAppConnector(Connector):
         return result
 
     def _token_problem(self, error: api.TokenError) -> SendResult:
-        if not error.reached:
+        if not error.reached and not error.refused:
             return SendResult(Outcome.RETRY, error.detail)
         result = SendResult(Outcome.RETRY, error.detail, errcode=error.errcode)
         result.account_problem = token_refusal(error, self.app.agent_id) or ""
+        return result
+
+    @staticmethod
+    def _refused(error: http.UnsafeURLError) -> SendResult:
+        """Nothing went out: the bot pauses until its settings change (its proxy)."""
+        result = SendResult(Outcome.RETRY, reasons.of(error))
+        result.account_problem = refused_connection(reasons.of(error))
         return result
 
     def wire_body(self, body: dict, to_chat: bool) -> dict:
@@ -419,6 +487,8 @@ class WeComAppConnector(Connector):
             response, answer = api.upload_media(self.app, kind, content, name)
         except api.TokenError as error:
             raise SendRefused(self._token_problem(error)) from None
+        except http.UnsafeURLError as error:
+            raise SendRefused(self._refused(error)) from None
         except requests.RequestException as error:
             # Nothing was sent to anyone yet: an upload is always safe to repeat.
             failed = Reason(gettext_noop("media upload failed: %(error)s"), error=str(error))
@@ -439,9 +509,8 @@ class WeComAppConnector(Connector):
             )
         except api.TokenError as error:
             raise ConnectorError(error.detail) from None
-        except http.UnsafeURLError as error:
-            refused = gettext_noop("media/get refused: %(error)s")
-            raise MediaGone(Reason(refused, error=reasons.of(error))) from None
+        except http.UnsafeURLError as error:  # the bot's proxy: to try again once it changes
+            raise ConnectorError(refused_connection(reasons.of(error))) from None
         except requests.RequestException as error:
             raise ConnectorError(f"media/get: {error.__class__.__name__}") from None
         errcode = _media_errcode(answer)
@@ -470,7 +539,9 @@ class WeComAppConnector(Connector):
             response, answer = api.call(self.app, method, path, **kwargs)
         except api.TokenError as error:
             raise ConnectorError(token_refusal(error, self.app.agent_id) or error.detail) from None
-        except (requests.RequestException, http.UnsafeURLError) as error:
+        except http.UnsafeURLError as error:
+            raise ConnectorError(refused_connection(reasons.of(error))) from None
+        except requests.RequestException as error:
             # The exception's text holds the request URL, access token included.
             raise ConnectorError(f"{path}: {error.__class__.__name__}", detail=str(error)) from None
         if answer is None:
@@ -589,6 +660,8 @@ def _nobody_reached(touser: str, unreached: dict[str, str]) -> bool:
 def token_refusal(error: api.TokenError, agent_id: int) -> Reason | None:
     """Why WeCom gives the app no access token, worded for the operator; None when
     asking again may help (WeCom busy or unreachable)."""
+    if error.refused:
+        return refused_connection(error.detail)
     if not error.reached or error.errcode in RETRY_ERRCODES:
         return None
     if error.errcode == TRUSTED_IP_ERRCODE:
@@ -604,6 +677,18 @@ def token_refusal(error: api.TokenError, agent_id: int) -> Reason | None:
         )
     return Reason(
         gettext_noop("WeCom gives the app no access token: %(detail)s"), detail=error.detail
+    )
+
+
+def refused_connection(reason: str) -> Reason:
+    """Why botadmin does not connect for the app as the bot is set up (its outbound proxy
+    is refused), worded for the operator."""
+    return Reason(
+        gettext_noop(
+            "botadmin does not call WeCom for the bot (%(reason)s): correct the bot's "
+            "settings, then resume it."
+        ),
+        reason=reason,
     )
 
 

@@ -40,13 +40,17 @@ MEDIA_REUSE_SECONDS = 3 * 24 * 3600 - 3600
 
 
 class TokenError(Exception):
-    """No access token: WeCom refused the credentials (errcode) or could not be reached."""
+    """No access token: WeCom refused the credentials (errcode) or could not be reached;
+    `refused`: botadmin refused the connection as the bot is set up (its proxy)."""
 
-    def __init__(self, detail: str, errcode: int | None = None, reached: bool = True):
+    def __init__(
+        self, detail: str, errcode: int | None = None, reached: bool = True, refused: bool = False
+    ):
         super().__init__(detail)
         self.detail = detail
         self.errcode = errcode
         self.reached = reached
+        self.refused = refused
 
 
 @dataclass(frozen=True)
@@ -123,7 +127,7 @@ def _fetch_token(app: App, store: bool) -> str:
             params={"corpid": app.corp_id, "corpsecret": app.secret},
         )
     except http.UnsafeURLError as error:
-        raise TokenError(reasons.of(error), reached=False) from None
+        raise TokenError(reasons.of(error), reached=False, refused=True) from None
     except requests.RequestException as error:
         unreachable = gettext_noop("cannot reach WeCom for an access token: %(error)s")
         raise TokenError(Reason(unreachable, error=str(error)), reached=False) from None

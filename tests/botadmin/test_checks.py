@@ -63,3 +63,9 @@ def test_agent_networks_that_are_not_cidrs_are_errors(settings):
 def test_trusted_proxies_that_are_not_addresses_are_errors(settings):
     settings.BOTADMIN_TRUSTED_PROXIES = ["127.0.0.1", "nginx"]
     assert "botadmin.E004" in ids(check_settings())
+
+
+def test_outbound_proxy_networks_that_are_not_cidrs_are_errors(settings):
+    """Else every app bot with a proxy would fail only at its next send."""
+    settings.BOTADMIN_OUTBOUND_PROXY_NETWORKS = ["10.0.0.5/32", "squid.internal"]
+    assert "botadmin.E005" in ids(check_settings())

@@ -1,6 +1,8 @@
 """botadmin/http.py through a bot's outbound proxy: the proxy is told the host by name
 (CONNECT for https, an absolute URL for http) and resolves it itself; botadmin looks
-nothing up, names the host as its check wrote it, and keeps the request's deadline."""
+nothing up, names the host as its check wrote it, and keeps the request's deadline. The
+proxy itself is checked as a URL's host is (BOTADMIN_OUTBOUND_PROXY_NETWORKS), looked up
+within BOTADMIN_DNS_TIMEOUT, and connected to at the address approved."""
 
 from __future__ import annotations
 
@@ -82,8 +84,9 @@ def _pipe(source: socket.socket, sink: socket.socket) -> None:
 
 @pytest.fixture
 def names(monkeypatch, settings) -> Names:
-    """This host's resolver, with private addresses refused."""
+    """This host's resolver, with private addresses refused; proxies may be on this host."""
     settings.BOTADMIN_ALLOW_PRIVATE_URLS = False
+    settings.BOTADMIN_OUTBOUND_PROXY_NETWORKS = ["127.0.0.0/8"]
     return Names(monkeypatch)
 
 
@@ -99,7 +102,8 @@ def test_https_through_a_proxy_names_the_host_to_the_proxy_which_resolves_it(
     """Here the name resolves to a private address (split DNS, or none at all on a host
     that reaches the outside only through its proxy): the proxy's answer is the one used."""
     server, sni, cert_file = tls_receiver(tmp_path, "wecom.example.test")
-    monkeypatch.setattr(http._session(False), "verify", cert_file)
+    proxied = http._session(False, http.proxy_networks(), to_proxy=True)
+    monkeypatch.setattr(proxied, "verify", cert_file)
     names.answer("wecom.example.test", ["10.0.0.7"])
 
     with server, ConnectProxy({"wecom.example.test": "127.0.0.1"}) as proxy:
@@ -141,3 +145,54 @@ def test_a_proxy_cannot_be_held_to_networks():
     agents = http.parse_networks(("10.20.0.0/16",))
     with pytest.raises(ValueError, match="networks"):
         http.request("GET", "http://agent.example.test/", networks=agents, proxy="http://p:3128")
+
+
+@pytest.mark.parametrize(
+    ("networks", "refusal"),
+    [
+        (
+            [],
+            "127.0.0.1 resolves to 127.0.0.1, a private or reserved address "
+            "(set BOTADMIN_OUTBOUND_PROXY_NETWORKS to allow it)",
+        ),
+        (["10.0.0.0/8"], "127.0.0.1 resolves to 127.0.0.1, outside the allowed networks"),
+    ],
+    ids=["private", "outside-networks"],
+)
+def test_a_proxy_where_proxies_may_not_be_is_never_connected_to(
+    receiver, names, settings, networks, refusal
+):
+    """Whoever may set a bot's proxy cannot point botadmin at any inside host and port:
+    private addresses only in BOTADMIN_OUTBOUND_PROXY_NETWORKS, and only them when set."""
+    settings.BOTADMIN_OUTBOUND_PROXY_NETWORKS = networks
+    with ConnectProxy({"wecom.example.test": "127.0.0.1"}) as proxy:
+        with pytest.raises(http.UnsafeURLError) as refused:
+            url = f"http://wecom.example.test:{receiver.port}/cgi-bin/gettoken"
+            http.request("GET", url, proxy=proxy.url)
+
+    assert str(refused.value) == f"the outbound proxy is refused: {refusal}"
+    assert proxy.asked == [] and receiver.requests == []
+
+
+def test_the_proxys_name_is_looked_up_for_each_request_and_its_answer_connected_to(receiver, names):
+    """DNS rebinding: the name that was approved is not looked up again for the
+    connection (where it could name another address), and a later request checks anew."""
+    names.answer("squid.example.test", ["127.0.0.1"], ["10.0.0.9"])
+    with ConnectProxy({"wecom.example.test": "127.0.0.1"}) as proxy:
+        squid = proxy.url.replace("127.0.0.1", "squid.example.test")
+        url = f"http://wecom.example.test:{receiver.port}/cgi-bin/gettoken"
+        response = http.request("GET", url, proxy=squid)
+        assert names.lookups["squid.example.test"] == 1
+        with pytest.raises(http.UnsafeURLError, match="10.0.0.9, outside the allowed networks"):
+            http.request("GET", url, proxy=squid)
+
+    assert response.status == 200
+    assert proxy.asked == [f"GET {url}"]
+
+
+def test_a_proxy_whose_name_does_not_resolve_in_time_fails_retryably_in_time(hung_resolver):
+    started = time.monotonic()
+    with pytest.raises(http.ResolveTimeout, match="cannot resolve squid.hung.example within 0.2 s"):
+        http.request("GET", "https://wecom.example.test/", proxy="http://squid.hung.example:3128")
+
+    assert time.monotonic() - started < 2

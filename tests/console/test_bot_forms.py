@@ -265,3 +265,37 @@ def test_a_help_text_and_its_hint_read_as_two_sentences_in_both_languages(
         in page("en", bot)
     )
     assert "与代理共享，至少 32 个字符。留空则保留当前值。" in page("zh-hans", bot)
+
+
+def test_an_app_bots_proxy_must_be_where_proxies_may_be_and_its_password_is_never_shown(
+    operator_client, operator, app_bot, settings
+):
+    """Any bot admin may set the proxy: the server's BOTADMIN_OUTBOUND_PROXY_NETWORKS
+    decides where it may point, and its password is write-only like the app secret."""
+    app_bot.operators.add(operator)
+    settings.BOTADMIN_ALLOW_PRIVATE_URLS = False
+    password = "pw-9f8e7d6c"
+    values = {
+        "corp_id": "ww1436e0e65a779aee",
+        "agent_id": "1000002",
+        "proxy_url": "http://botadmin@127.0.0.1:3128",
+        "proxy_password": password,
+    }
+
+    refused = connector_post(operator_client, app_bot, **values)
+    assert refused.status_code == 400
+    assert "BOTADMIN_OUTBOUND_PROXY_NETWORKS" in refused.content.decode()
+    app_bot.refresh_from_db()
+    assert app_bot.connector_settings["proxy_url"] == ""
+
+    settings.BOTADMIN_OUTBOUND_PROXY_NETWORKS = ["127.0.0.0/8"]
+    assert connector_post(operator_client, app_bot, **values).status_code == 302
+    kept = connector_post(operator_client, app_bot, **values | {"proxy_password": ""})
+    assert kept.status_code == 302
+    app_bot.refresh_from_db()
+    assert app_bot.connector_settings["proxy_password"] == password  # empty kept it
+    page = operator_client.get(reverse("console:bot", args=[app_bot.pk])).content.decode()
+    assert "http://botadmin@127.0.0.1:3128" in page and password not in page
+    action = OperatorAction.objects.get(action="bot.update", bot=app_bot)
+    assert {"proxy_url", "proxy_password"} <= set(action.details["changed"])
+    assert password not in action.summary + str(action.details)

@@ -1,6 +1,10 @@
 """An app bot whose trusted IP (企业可信IP) is a proxy's: every call to WeCom goes through
 the proxy, and what the proxy answers in WeCom's place (a 502 page, a portal's HTML) is
-retried when nothing can have been sent, and left to an operator when it may have been."""
+retried when nothing can have been sent, and left to an operator when it may have been.
+Where the proxy may be is the server's rule (BOTADMIN_OUTBOUND_PROXY_NETWORKS), checked
+when the bot's settings are saved and at every connection; its password is a secret."""
+
+import base64
 
 import pytest
 import requests
@@ -8,6 +12,7 @@ from django.utils import translation
 
 from botadmin.local_http import Answer, LocalServer, Request
 from botadmin.reasons import translate
+from connectors.wecom_app import WeComAppSettings
 from conversations.models import Bot
 from messaging.delivery import deliver
 
@@ -24,12 +29,14 @@ class ForwardProxy(LocalServer):
     def __init__(self):
         super().__init__()
         self.targets: list[str] = []
+        self.authorizations: list[str | None] = []
         self.answers: dict[str, Answer] = {}
         self._upstream = requests.Session()
         self._upstream.trust_env = False
 
     def handle(self, request: Request) -> Answer:
         self.targets.append(request.target)
+        self.authorizations.append(request.headers.get("Proxy-Authorization"))
         answer = self.answers.get(request.path.removeprefix("/cgi-bin/"))
         if answer is not None:
             return answer
@@ -113,3 +120,102 @@ def test_a_send_answered_by_the_proxy_instead_of_wecom_is_retried_only_when_noth
     attempt = message.attempts.get()
     assert (attempt.http_status, attempt.errcode) == (answer.status, None)
     assert "<html>" in attempt.response_text
+
+
+def test_a_proxy_asking_for_a_password_gets_the_urls_user_and_the_password_kept_apart(
+    app_api, app_bot, member, proxy, queue_message, clock
+):
+    password = "pa:ss/w@rd%1"
+    address = proxy.url().removeprefix("http://")
+    settings = app_settings(proxy_url=f"http://botadmin@{address}", proxy_password=password)
+    Bot.objects.filter(pk=app_bot.pk).update(connector_settings=settings)
+
+    assert deliver(queue_message(member, TEXT).pk, clock).result == "sent"
+
+    basic = "Basic " + base64.b64encode(f"botadmin:{password}".encode()).decode()
+    assert proxy.authorizations == [basic, basic]  # gettoken, message/send
+
+
+@pytest.mark.parametrize("token_kept", [False, True], ids=["for-the-token", "for-the-send"])
+def test_a_proxy_no_longer_allowed_pauses_the_bot_and_keeps_its_messages(
+    app_api, app_bot, member, proxy, queue_message, clock, settings, token_kept
+):
+    """BOTADMIN_OUTBOUND_PROXY_NETWORKS changed (or the proxy's name now resolves
+    elsewhere) after the bot was saved: nothing goes out, and every message waits for a
+    bot admin to correct the proxy and resume the bot."""
+    settings.BOTADMIN_ALLOW_PRIVATE_URLS = False
+    settings.BOTADMIN_OUTBOUND_PROXY_NETWORKS = ["127.0.0.0/8"]
+    if token_kept:  # an access token from before is in the cache
+        assert deliver(queue_message(member, TEXT).pk, clock).result == "sent"
+        clock.advance(60)  # past the member's pace
+    calls = len(proxy.targets)
+    settings.BOTADMIN_OUTBOUND_PROXY_NETWORKS = ["10.0.0.0/8"]
+    message = queue_message(member, TEXT)
+
+    assert deliver(message.pk, clock).result == "retry"
+
+    app_bot.refresh_from_db()
+    message.refresh_from_db()
+    assert app_bot.paused_at is not None
+    assert "127.0.0.1, outside the allowed networks" in app_bot.paused_reason
+    with translation.override("zh-hans"):
+        assert "请修正机器人的设置" in translate(app_bot.paused_reason)
+    assert message.status == "queued"
+    assert len(proxy.targets) == calls and len(app_api.sent) == int(token_kept)
+
+
+def proxy_form(proxy_url: str, **values) -> WeComAppSettings:
+    return WeComAppSettings(data=app_settings(proxy_url=proxy_url) | values)
+
+
+@pytest.mark.parametrize(
+    ("networks", "error"),
+    [
+        (
+            [],
+            "This proxy may not be used: 127.0.0.1 resolves to 127.0.0.1, a private or "
+            "reserved address (set BOTADMIN_OUTBOUND_PROXY_NETWORKS to allow it)",
+        ),
+        (
+            ["10.0.0.0/8"],
+            "Proxies may only be in BOTADMIN_OUTBOUND_PROXY_NETWORKS (10.0.0.0/8): "
+            "127.0.0.1 resolves to 127.0.0.1, outside the allowed networks",
+        ),
+    ],
+    ids=["private", "outside-networks"],
+)
+def test_a_proxy_where_proxies_may_not_be_is_refused_when_saved(settings, networks, error):
+    """Bot admins set the proxy (the console, the admin and createbot all check the
+    settings with this form); where it may point is the server's setting."""
+    settings.BOTADMIN_ALLOW_PRIVATE_URLS = False
+    settings.BOTADMIN_OUTBOUND_PROXY_NETWORKS = networks
+    with translation.override("en"):
+        form = proxy_form("http://127.0.0.1:3128")
+        assert form.errors["proxy_url"] == [error]
+
+
+def test_a_proxy_in_the_proxy_networks_is_taken(settings):
+    settings.BOTADMIN_ALLOW_PRIVATE_URLS = False
+    settings.BOTADMIN_OUTBOUND_PROXY_NETWORKS = ["127.0.0.0/8"]
+    assert proxy_form("http://127.0.0.1:3128").is_valid()
+
+
+def test_a_proxy_whose_name_resolves_too_slowly_is_refused_for_now(hung_resolver):
+    form = proxy_form("http://squid.hung.example:3128")
+    assert form.errors["proxy_url"] == [
+        "现在无法检查出站代理 URL：无法在 0.2 秒内解析 squid.hung.example。请稍后再试。"
+    ]
+
+
+@pytest.mark.parametrize(
+    "proxy_url",
+    [
+        "socks5://127.0.0.1:1080",
+        "ftp://127.0.0.1:3128",
+        "http://botadmin:pa55word@127.0.0.1:3128",  # the password goes in its own field
+        "http://127.0.0.1:3128/cgi-bin/",
+        "http://127.0.0.1:3128/?a=b",
+    ],
+)
+def test_a_proxy_url_is_http_or_https_to_an_address_without_a_password(proxy_url):
+    assert "proxy_url" in proxy_form(proxy_url).errors
