@@ -10,7 +10,8 @@ All checks run at once on a small thread pool and the answer waits at most
 `BOTADMIN_READY_TIMEOUT` seconds: a check still running then (a broker that
 accepts connections and never answers) is reported as timed out. A check still
 running from an earlier request is not started again, so a hung component
-holds one thread, however often a load balancer asks.
+holds one thread, however often a load balancer asks. `/metrics` reads its
+sources the same way (`run_bounded`).
 
 Workers and beat prove they are alive with a heartbeat: a thread in each
 writes the time into the shared cache every `BOTADMIN_HEARTBEAT_INTERVAL`
@@ -20,14 +21,15 @@ botadmin/celery.py).
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
+from typing import TypeVar
 
 from django.conf import settings
 from django.core.cache import cache
@@ -41,6 +43,8 @@ from .logging import mask_secrets
 logger = logging.getLogger(__name__)
 
 HEARTBEAT_KEY = "botadmin:heartbeat:{role}"
+
+T = TypeVar("T")
 
 
 class Unready(Exception):
@@ -77,7 +81,9 @@ class Result:
         return answer
 
 
-_pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="readyz")
+# Room for every readiness check and every /metrics source (botadmin/metrics.py) to hang
+# at once, with threads to spare for those that answer.
+_pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="readyz")
 _in_flight: dict[str, Future] = {}
 _in_flight_lock = threading.Lock()
 
@@ -85,26 +91,40 @@ _in_flight_lock = threading.Lock()
 def run_checks(names: list[str] | None = None) -> dict[str, Result]:
     """Every registered check (or those named), each bounded by BOTADMIN_READY_TIMEOUT."""
     names = list(CHECKS) if names is None else names
-    deadline = time.monotonic() + settings.BOTADMIN_READY_TIMEOUT
-    futures = {name: _submit(name) for name in names}
-    results = {}
-    for name, future in futures.items():
-        try:
-            results[name] = future.result(timeout=max(0.0, deadline - time.monotonic()))
-        except FutureTimeout:
-            timeout_ms = settings.BOTADMIN_READY_TIMEOUT * 1000
-            results[name] = Result("fail", timeout_ms, "no answer in time")
-    return results
+    futures = run_bounded({name: functools.partial(_timed, CHECKS[name]) for name in names})
+    timeout_ms = settings.BOTADMIN_READY_TIMEOUT * 1000
+    return {
+        name: future.result() if future.done() else Result("fail", timeout_ms, "no answer in time")
+        for name, future in futures.items()
+    }
 
 
-def _submit(name: str) -> Future:
+def run_bounded(calls: dict[str, Callable[[], T]]) -> dict[str, Future[T]]:
+    """Run `calls` at once on the pool and wait for them at most BOTADMIN_READY_TIMEOUT
+    seconds; a future not done() then timed out. A call still running under the same key
+    from an earlier request is waited on, not started again."""
+    futures = {key: _submit(key, call) for key, call in calls.items()}
+    wait(futures.values(), timeout=settings.BOTADMIN_READY_TIMEOUT)
+    return futures
+
+
+def _submit(key: str, call: Callable[[], T]) -> Future[T]:
     with _in_flight_lock:
-        running = _in_flight.get(name)
+        running = _in_flight.get(key)
         if running is not None and not running.done():
             return running  # still stuck from an earlier request: wait for that one
-        future = _pool.submit(_timed, CHECKS[name])
-        _in_flight[name] = future
+        future = _pool.submit(_closing_connections, call)
+        _in_flight[key] = future
         return future
+
+
+def _closing_connections(call: Callable[[], T]) -> T:
+    try:
+        return call()
+    finally:
+        # A pool thread keeps no connection: none is left open for a database
+        # that is being dropped or restarted.
+        connections.close_all()
 
 
 def _timed(function: Callable[[], str | None]) -> Result:
@@ -118,10 +138,6 @@ def _timed(function: Callable[[], str | None]) -> Result:
         status, detail = "fail", str(unready)
     except Exception as error:
         status, detail = "fail", describe(error)
-    finally:
-        # A pool thread keeps no connection: none is left open for a database
-        # that is being dropped or restarted.
-        connections.close_all()
     return Result(status, (time.monotonic() - began) * 1000, detail)
 
 

@@ -11,6 +11,12 @@ of the web server does not erase the worker's counts.
 Queue depth, oldest queued age and webhook endpoint health are not counted
 by anyone: they are read from the database at scrape time (`DatabaseCollector`).
 
+A scrape reads three sources (`SOURCES`: those files, the shared cache, the
+database), each on the readiness checks' pool within BOTADMIN_READY_TIMEOUT
+(`health.run_bounded`). One that fails or hangs is left out of that scrape,
+`botadmin_scrape_source_up{source=…}` says 0, one warning names it, and the rest
+is answered: the counters matter most while the database is down.
+
 Other modules record events with one-line calls (`metrics.message_accepted(m)`);
 bot labels are bot names, a bounded set, never conversation ids. While
 BOTADMIN_METRICS_TOKEN is unset nothing is recorded (nobody could read it).
@@ -26,6 +32,7 @@ import os
 from pathlib import Path
 
 from django.conf import settings
+from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
@@ -44,6 +51,8 @@ from prometheus_client import (  # noqa: E402
 )
 from prometheus_client.core import GaugeMetricFamily  # noqa: E402
 from prometheus_client.multiprocess import MultiProcessCollector  # noqa: E402
+
+from . import health  # noqa: E402
 
 ROLES = ("web", "worker", "beat", "other")
 
@@ -297,16 +306,66 @@ class AibotInboxCollector:
             "Callbacks AI bot gateways journaled and did not store yet.",
             labels=["host"],
         )
-        for host, count in sorted(backlog_by_host().items()):
+        # The cache itself, not best_effort's: a cache that is down fails this source rather
+        # than reading as "no gateway waits".
+        for host, count in sorted(backlog_by_host(from_cache=cache).items()):
             unstored.add_metric([host], count)
         yield unstored
 
 
+SOURCES = {
+    "files": AllProcessesCollector(),
+    "cache": AibotInboxCollector(),
+    "database": DatabaseCollector(),
+}
+
+
+class SourcesCollector:
+    """Every source's series, each collected apart and bounded in time, and whether it was
+    read (`botadmin_scrape_source_up`, as node_exporter's `node_scrape_collector_success`)."""
+
+    def collect(self):
+        futures = health.run_bounded(
+            {
+                f"metrics:{name}": functools.partial(_families, source)
+                for name, source in SOURCES.items()
+            }
+        )
+        up = GaugeMetricFamily(
+            "botadmin_scrape_source_up",
+            "1 if this scrape read the source, 0 if it failed or did not answer in time "
+            "(its series are missing).",
+            labels=["source"],
+        )
+        left_out = []
+        for name in SOURCES:
+            future = futures[f"metrics:{name}"]
+            failure = _failure(future)
+            if failure is None:
+                yield from future.result()
+            else:
+                left_out.append(f"{name} ({failure})")
+            up.add_metric([name], 0 if failure else 1)
+        yield up
+        if left_out:
+            logger.warning("metrics: left out of this scrape: %s", ", ".join(left_out))
+
+
+def _families(source) -> list:
+    return list(source.collect())  # all of a source's series, or none
+
+
+def _failure(future) -> str | None:
+    """Why a source's collection gave nothing (secrets masked), None when it did."""
+    if not future.done():
+        return f"no answer in {settings.BOTADMIN_READY_TIMEOUT:g} s"
+    error = future.exception()
+    return None if error is None else health.describe(error)
+
+
 def exposition() -> bytes:
     registry = CollectorRegistry()
-    registry.register(AllProcessesCollector())
-    registry.register(AibotInboxCollector())
-    registry.register(DatabaseCollector())
+    registry.register(SourcesCollector())
     return generate_latest(registry)
 
 

@@ -44,9 +44,10 @@ from concurrent.futures import Executor
 from pathlib import Path
 
 from django.conf import settings
+from django.core.cache.backends.base import BaseCache
 from django.db import InterfaceError, OperationalError, ProgrammingError
 
-from botadmin.cache import best_effort
+from botadmin.cache import BestEffortCache, best_effort
 
 logger = logging.getLogger(__name__)
 
@@ -300,15 +301,18 @@ def report_backlog(folder: Path, holder: str, unstored: int, now: float | None =
     best_effort.set(BACKLOG_KEY, reports, timeout=settings.BOTADMIN_HEARTBEAT_MAX_AGE * 2)
 
 
-def backlog_by_host(now: float | None = None) -> dict[str, int]:
+def backlog_by_host(
+    now: float | None = None, from_cache: BestEffortCache | BaseCache = best_effort
+) -> dict[str, int]:
     """Callbacks the AI bot gateways read and did not store yet, by host, from the reports of
     the last BOTADMIN_HEARTBEAT_MAX_AGE seconds: a gateway that stopped reports nothing (the
     next one on its host counts what it left). Two gateways on one host count its left
-    journals once. {} when no gateway reported, or the cache is down."""
+    journals once. {} when no gateway reported, or the cache is down; read from a Django
+    cache (`from_cache`), a cache that is down raises instead."""
     now = time.time() if now is None else now
     live: dict[str, int] = {}
     orphaned: dict[str, int] = {}
-    for report in (best_effort.get(BACKLOG_KEY) or {}).values():
+    for report in (from_cache.get(BACKLOG_KEY) or {}).values():
         if now - report["at"] > settings.BOTADMIN_HEARTBEAT_MAX_AGE:
             continue
         host = report["host"]

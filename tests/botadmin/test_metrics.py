@@ -24,7 +24,8 @@ TEXT = {"msgtype": "text", "text": {"content": "hello"}}
 
 
 @pytest.fixture
-def scrape(client, settings):
+def scrape(client, settings, transactional_db):
+    """Reads /metrics; its sources are read on other threads, which see committed rows only."""
     settings.BOTADMIN_METRICS_TOKEN = TOKEN
 
     def read() -> dict[tuple[str, tuple], float]:
