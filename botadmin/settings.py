@@ -149,6 +149,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     SILENCED_SYSTEM_CHECKS.append("models.W040")
 else:
     DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
+    if DATABASES["default"]["ENGINE"].startswith("django.db.backends.postgresql"):
+        # libpq waits forever for a server that accepts TCP and never answers: every
+        # request, task and health check would hang with it. `?connect_timeout=` wins.
+        DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
 # Reusing connections matters on SQLite too: opening one (and its PRAGMAs) cost
 # more than the whole insert of an accepted message.
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))

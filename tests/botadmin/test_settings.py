@@ -2,8 +2,10 @@
 
 import json
 import os
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -143,3 +145,37 @@ def test_make_run_links_forwarded_media_to_its_own_port(environment, expected):
         check=True,
     )
     assert shown.stdout.strip() == expected
+
+
+def test_postgresql_connections_give_up_after_five_seconds_unless_the_url_says_otherwise(tmp_path):
+    url = "postgres://u:p@db.example:5432/botadmin"
+    assert settings_under(tmp_path, DATABASE_URL=url)["options"]["connect_timeout"] == 5
+    chosen = settings_under(tmp_path, DATABASE_URL=url + "?connect_timeout=2")
+    assert int(chosen["options"]["connect_timeout"]) == 2
+
+
+def test_a_database_server_that_never_answers_fails_the_connection_in_time(tmp_path):
+    silent = socket.create_server(("127.0.0.1", 0))  # accepts TCP, never speaks
+    try:
+        port = silent.getsockname()[1]
+        env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CACHE_URL")}
+        env.update(
+            DJANGO_SETTINGS_MODULE="botadmin.settings",
+            BOTADMIN_VAR_DIR=str(tmp_path),
+            DATABASE_URL=f"postgres://u:p@127.0.0.1:{port}/botadmin?sslmode=disable",
+        )
+        connect = (
+            "import django; django.setup()\n"
+            "from django.db import connection\n"
+            "try:\n    connection.ensure_connection()\n"
+            "except Exception as error:\n    print(type(error).__name__)\n"
+        )
+        started = time.monotonic()
+        out = subprocess.run(
+            [sys.executable, "-c", connect], env=env, capture_output=True, text=True, timeout=60
+        )
+        took = time.monotonic() - started
+    finally:
+        silent.close()
+    assert out.stdout.strip() == "OperationalError", out.stderr
+    assert took < 20  # the default 5 s plus start-up; without it, hung until the 60 s kill
