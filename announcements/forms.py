@@ -264,6 +264,22 @@ def initial_from(announcement: Announcement) -> dict:
     return initial
 
 
+# A bot's own conversations, picked one by one or saved: meaningless for another bot.
+BOT_CONVERSATION_FIELDS = ("audience_base", "conversations", "removed", "saved_audience")
+
+
+def typed_for_bot_switch(data, *, same_bot: bool) -> dict:
+    """Initial values for the compose form of the bot switched to: what the operator
+    posted, except another bot's conversations and the uploaded image (a browser
+    does not send a file again)."""
+    left_out = {"image_file", *(() if same_bot else BOT_CONVERSATION_FIELDS)}
+    return {
+        name: field.widget.value_from_datadict(data, {}, name)
+        for name, field in ComposeForm.base_fields.items()
+        if name in data and name not in left_out
+    }
+
+
 def audience_initial(announcement: Announcement) -> dict:
     """The picker's fields for an announcement's audience: its list as the base, or its rule."""
     if announcement.audience == Audience.LISTED:

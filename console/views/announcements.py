@@ -27,7 +27,7 @@ from announcements.audience import (
     recipients_now,
     results_page,
 )
-from announcements.forms import ComposeForm, initial_from, store_upload
+from announcements.forms import ComposeForm, initial_from, store_upload, typed_for_bot_switch
 from announcements.models import Announcement, AnnouncementRun
 from announcements.schedule import Schedule, ScheduleError, parse
 from botadmin.errors import ApiError
@@ -123,10 +123,12 @@ def compose(request, pk: int | None = None):
         if source_id is None:
             raise Http404
         source = _visible_announcement(request.user, source_id)
+    # "Switch" on a new announcement posts the form: what was typed comes back for the other bot.
+    switching = announcement is None and "switch_bot" in request.POST
     if source:
         bot = source.bot
     else:
-        bot_id = request.POST.get("bot") or request.GET.get("bot")
+        bot_id = request.POST.get("switch_to" if switching else "bot") or request.GET.get("bot")
         if bot_id and id_or_none(bot_id) is None:
             raise Http404
         if bot_id:
@@ -145,7 +147,13 @@ def compose(request, pk: int | None = None):
         )
     )
     form_args = {"bot": bot, "saved_audiences": saved_audiences}
-    if request.method == "POST":
+    if switching:
+        same_bot = request.POST.get("bot") == str(bot.pk)
+        form = ComposeForm(
+            initial=typed_for_bot_switch(request.POST, same_bot=same_bot), **form_args
+        )
+        _say_what_the_switch_left_out(request, bot, same_bot)
+    elif request.method == "POST":
         form = ComposeForm(request.POST, request.FILES, **form_args)
         if form.is_valid():
             saved = _save(request, form, announcement)
@@ -166,6 +174,24 @@ def compose(request, pk: int | None = None):
             **_picker(form),
         },
     )
+
+
+def _say_what_the_switch_left_out(request, bot, same_bot: bool) -> None:
+    if not same_bot and any(
+        request.POST.get(name) for name in ("audience_base", "conversations", "saved_audience")
+    ):
+        messages.warning(
+            request,
+            _(
+                "Now composing for %(bot)s: choose the recipients again, those chosen "
+                "were the other bot's conversations."
+            )
+            % {"bot": bot},
+        )
+    if request.FILES.get("image_file"):
+        messages.warning(
+            request, _("Choose the image file again: switching bots does not keep it.")
+        )
 
 
 def _picker(form: ComposeForm) -> dict:

@@ -10,6 +10,7 @@ from announcements.models import Announcement, SavedAudience
 from announcements.services import start_due_announcements
 from audit.models import OperatorAction
 from messaging.sending import accept_outbound
+from tests.html_forms import submitted_form
 from tests.images import image_bytes
 
 
@@ -690,3 +691,81 @@ def test_the_edit_page_shows_the_announcements_time_zone_chosen_among_all(
 
     assert submitted_form(page, "compose")["timezone"] == ["America/New_York"]
     assert page.count('<option value="') >= len(zone_names())
+
+
+def test_switching_the_bot_keeps_what_was_typed_but_not_the_other_bots_recipients(
+    client, superuser, make_bot, make_groups
+):
+    """The bot menu posts the compose form: the operator's title, message and schedule
+    come back for the other bot; the conversations chosen were the first bot's."""
+    bot_a, bot_b = make_bot(name="a"), make_bot(name="b")
+    groups_a = make_groups(bot_a, 2)
+    make_groups(bot_b, 1, prefix="wrB")
+    client.force_login(superuser)
+    typed = compose_post(
+        bot_a,
+        groups_a,
+        title="周报",
+        msgtype="text",
+        text__content="本周例会改到周四\n请准时参加",
+        kind="weekly",
+        time="09:30",
+        weekdays=["0", "3"],
+        timezone="Europe/Berlin",
+    )
+    del typed["schedule"]
+
+    response = client.post(
+        "/console/announcements/new/", {**typed, "switch_to": bot_b.pk, "switch_bot": ""}
+    )
+
+    assert response.status_code == 200
+    assert not Announcement.objects.exists()
+    shown = submitted_form(response.content.decode(), "compose")
+    assert shown["bot"] == [str(bot_b.pk)]
+    assert shown["title"] == ["周报"]
+    assert shown["msgtype"] == ["text"]
+    assert shown["text__content"] == ["本周例会改到周四\n请准时参加"]
+    assert (shown["kind"], shown["time"], shown["weekdays"]) == (["weekly"], ["09:30"], ["0", "3"])
+    assert shown["timezone"] == ["Europe/Berlin"]
+    assert shown["conversations"] == [""]
+    page = response.content.decode()
+    assert f'<option value="{bot_b.pk}" selected>b</option>' in page
+    assert "正在为 b 撰写：请重新选择接收者" in page
+    assert "group 0" in page  # bot b's conversations are offered
+
+
+def test_switching_to_the_bot_already_chosen_keeps_its_recipients_too(
+    client, superuser, bot, make_groups
+):
+    """Enter in a one-line field presses the form's first button, which is the switch."""
+    groups = make_groups(bot, 2)
+    client.force_login(superuser)
+    typed = compose_post(bot, groups, title="周报")
+    del typed["schedule"]
+
+    response = client.post(
+        "/console/announcements/new/", {**typed, "switch_to": bot.pk, "switch_bot": ""}
+    )
+
+    shown = submitted_form(response.content.decode(), "compose")
+    assert shown["title"] == ["周报"]
+    assert shown["conversations"] == [",".join(str(g.pk) for g in groups)]
+    assert "请重新选择接收者" not in response.content.decode()
+    assert not Announcement.objects.exists()
+
+
+def test_switching_to_a_bot_of_someone_else_is_not_found(
+    client, make_bot, make_groups, make_operator
+):
+    bot_a, bot_b = make_bot(name="a"), make_bot(name="b")
+    groups_a = make_groups(bot_a, 1)
+    client.force_login(make_operator("alice", bot_a))
+
+    response = client.post(
+        "/console/announcements/new/",
+        {**compose_post(bot_a, groups_a), "switch_to": bot_b.pk, "switch_bot": ""},
+    )
+
+    assert response.status_code == 404
+    assert not Announcement.objects.exists()

@@ -209,6 +209,27 @@ def test_composing_for_an_impossible_bot_is_not_found(operator_client, bot, grou
     assert not Announcement.objects.exists()
 
 
+@pytest.mark.parametrize("bot_id", [NUL, "abc", HUGE, "-1", "1.0", "²"])
+def test_switching_the_compose_page_to_an_impossible_bot_is_not_found(
+    operator_client, bot, group, bot_id
+):
+    data = {**compose(bot, group), "switch_to": bot_id, "switch_bot": ""}
+    response = operator_client.post("/console/announcements/new/", data)
+    assert response.status_code == 404
+    assert not Announcement.objects.exists()
+
+
+@pytest.mark.parametrize("overrides", COMPOSE)
+def test_switching_the_bot_with_anything_typed_shows_it_again_and_stores_nothing(
+    operator_client, bot, group, overrides
+):
+    data = {**compose(bot, group, overrides), "switch_to": bot.pk, "switch_bot": ""}
+    before = snapshot(bot, group)
+    response = operator_client.post("/console/announcements/new/", data)
+    assert response.status_code == 200
+    assert snapshot(bot, group) == before
+
+
 def test_the_sweep_starts_from_an_announcement_that_is_accepted(operator_client, bot, group):
     response = operator_client.post(
         "/console/announcements/new/", compose(bot, group, save_audience_as="Everyone")

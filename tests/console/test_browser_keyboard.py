@@ -8,6 +8,30 @@ from .browser import log_in, open_conversation, shoot
 pytestmark = needs_chromium
 
 
+def _tab_to(page, locator) -> None:
+    assert wait_until(
+        lambda: page.keyboard.press("Tab") or locator.evaluate("e => e === document.activeElement"),
+        timeout=5,
+    )
+
+
+def _arrow_keys_do_not_reload(page, keys=("ArrowDown", "ArrowUp", "ArrowDown")) -> None:
+    """Moving through the focused control's choices with the arrow keys leaves the page as it is."""
+    from playwright.sync_api import Error
+
+    page.evaluate("window.notReloaded = true")
+    for key in keys:
+        page.keyboard.press(key)
+
+    def reloaded() -> bool:
+        try:
+            return not page.evaluate("window.notReloaded === true")
+        except Error:  # the page is being replaced
+            return True
+
+    assert not wait_until(reloaded, timeout=1)
+
+
 def test_a_received_messages_details_open_from_the_keyboard(page, demo):
     """Its "details" show on hover; hidden from the mouse, it must stay in the tab order."""
     from playwright.sync_api import expect
@@ -32,7 +56,7 @@ def test_a_received_messages_details_open_from_the_keyboard(page, demo):
 def test_the_language_switch_is_reached_by_tab_and_arrow_keys_do_not_switch_it(page, demo):
     """A select that submitted on change switched the language on the first arrow key
     (WCAG 3.2.2): the language changes only when the operator presses its button."""
-    from playwright.sync_api import Error, expect
+    from playwright.sync_api import expect
 
     log_in(page)
     page.goto("/console/dashboard/")
@@ -45,24 +69,12 @@ def test_the_language_switch_is_reached_by_tab_and_arrow_keys_do_not_switch_it(p
 
     assert wait_until(lambda: page.keyboard.press("Tab") or focus_in_language_switch(), timeout=5)
     shoot(page, "keyboard-language-focused")
-    page.evaluate("window.notReloaded = true")
-    for key in ("ArrowDown", "ArrowDown", "ArrowUp", "ArrowRight", "ArrowLeft"):
-        page.keyboard.press(key)
-
-    def switched() -> bool:
-        try:
-            return not page.evaluate("window.notReloaded === true")
-        except Error:  # the page is being replaced
-            return True
-
-    assert not wait_until(switched, timeout=1)
+    _arrow_keys_do_not_reload(
+        page, ("ArrowDown", "ArrowDown", "ArrowUp", "ArrowRight", "ArrowLeft")
+    )
     expect(page.locator("html")).to_have_attribute("lang", "zh-hans")
 
-    english = page.get_by_role("group", name="语言").get_by_role("button", name="English")
-    assert wait_until(
-        lambda: page.keyboard.press("Tab") or english.evaluate("e => e === document.activeElement"),
-        timeout=5,
-    )
+    _tab_to(page, page.get_by_role("group", name="语言").get_by_role("button", name="English"))
     page.keyboard.press("Enter")
     expect(page.locator("html")).to_have_attribute("lang", "en")
     expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
@@ -85,3 +97,87 @@ def test_the_language_buttons_fit_the_header_on_a_desktop_and_a_phone(page, demo
         first, second = buttons.nth(0).bounding_box(), buttons.nth(1).bounding_box()
         assert abs(first["y"] - second["y"]) < 1 and first["height"] < 30
         header.screenshot(path=str(ARTIFACTS / "console" / f"header-{width}.png"))
+
+
+def _second_bot():
+    from conversations.models import Bot
+
+    return Bot.objects.create(
+        name="客服机器人", connector="bridge", agent_url="http://127.0.0.1:9", agent_token="t" * 32
+    )
+
+
+def test_the_dashboards_bot_menu_changes_only_with_its_button(page, demo):
+    """The select submitted on change: the first arrow key reloaded the page (WCAG 3.2.2)."""
+    from playwright.sync_api import expect
+
+    bot, _group = demo
+    _second_bot()
+    log_in(page)
+    page.goto("/console/dashboard/")
+    menu = page.locator(".bot-picker select")
+    _tab_to(page, menu)
+    _arrow_keys_do_not_reload(page)
+    expect(menu).to_have_value(str(bot.pk))  # the option after "all my bots"
+    expect(page.get_by_role("heading", name="仪表盘", exact=True)).to_be_visible()
+
+    _tab_to(page, page.get_by_role("button", name="显示"))
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"**/console/dashboard/?bot={bot.pk}")
+    expect(page.get_by_role("heading", name="仪表盘 · demo")).to_be_visible()
+
+
+def test_switching_the_composes_bot_keeps_the_title_and_message_typed(page, demo):
+    """Switching reloaded the page on the first arrow key and lost what the operator typed."""
+    from playwright.sync_api import expect
+
+    bot, _group = demo
+    other = _second_bot()
+    log_in(page)
+    page.goto(f"/console/announcements/new/?bot={bot.pk}")
+    page.locator("#id_title").fill("周会通知")
+    page.locator("[name=text__content]").fill("本周例会改到周四\n请准时参加")
+    page.get_by_label("每天").check()
+    page.locator("[name=time]").fill("09:30")
+
+    menu = page.locator(".bot-picker select")
+    _tab_to(page, menu)
+    _arrow_keys_do_not_reload(page)
+    expect(menu).to_have_value(str(other.pk))
+    assert page.locator("#compose [name=bot]").input_value() == str(bot.pk)
+
+    _tab_to(page, page.get_by_role("button", name="切换机器人"))
+    page.keyboard.press("Enter")
+
+    expect(page.locator("#compose [name=bot]")).to_have_value(str(other.pk))
+    expect(page.locator(".bot-picker select")).to_have_value(str(other.pk))
+    expect(page.locator("#id_title")).to_have_value("周会通知")
+    expect(page.locator("[name=text__content]")).to_have_value("本周例会改到周四\n请准时参加")
+    expect(page.get_by_label("每天")).to_be_checked()
+    expect(page.locator("[name=time]")).to_have_value("09:30")
+    expect(page.locator("#preview")).to_contain_text("本周例会改到周四")
+
+
+def test_the_bot_menus_and_their_buttons_fit_a_desktop_and_a_phone(page, demo):
+    bot, _group = demo
+    _second_bot()
+    log_in(page)
+    for width, height in ((1280, 860), (390, 844)):
+        page.set_viewport_size({"width": width, "height": height})
+        for name, path in (
+            ("dashboard", "/console/dashboard/"),
+            ("compose", f"/console/announcements/new/?bot={bot.pk}"),
+        ):
+            page.goto(path)
+            shoot(page, f"bot-menu-{name}-{width}")
+            menu, button = page.locator(".bot-picker select"), page.locator(".bot-picker button")
+            boxes = menu.bounding_box(), button.bounding_box()
+            for box in boxes:
+                assert box["x"] >= 0 and box["x"] + box["width"] <= width, (name, width)
+            # Side by side, the button's words on one line.
+            assert (
+                abs(boxes[0]["y"] + boxes[0]["height"] / 2 - boxes[1]["y"] - boxes[1]["height"] / 2)
+                < 4
+            )
+            assert boxes[1]["height"] < 40, (name, width)
+            assert page.evaluate("document.documentElement.scrollWidth") <= width, (name, width)

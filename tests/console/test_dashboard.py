@@ -74,6 +74,19 @@ def test_dashboard_of_one_bot_and_overall(
     assert (overall, one, mine) == (3, 1, 1)
 
 
+def test_the_bot_menu_is_applied_by_its_button_not_on_change(operator_client, bot):
+    """A select that submitted on change reloaded the page on the first arrow key
+    (WCAG 3.2.2); the button works without JavaScript, and "all my bots" is the empty choice."""
+    page = operator_client.get(DASHBOARD).content.decode()
+    picker = page.split('<form method="get" class="bot-picker">')[1].split("</form>")[0]
+
+    assert "onchange" not in picker and "<noscript>" not in picker
+    assert '<select name="bot"><option value="">我的全部机器人</option>' in picker
+    assert '<button class="btn" type="submit">显示</button>' in picker
+    everything = operator_client.get(DASHBOARD, {"bot": ""})
+    assert everything.status_code == 200 and everything.context["bot"] is None
+
+
 def test_dashboard_without_traffic_shows_dashes_not_errors(operator_client, bot):
     response = operator_client.get(DASHBOARD)
     assert response.status_code == 200
