@@ -253,6 +253,24 @@ def still_sending(announcement: Announcement) -> bool:
     )
 
 
+def finished_but_still_sending() -> Q:
+    """`still_sending` for many announcements at once, and only the finished ones: those
+    whose badge says "sending" (console/announcements/_status.html). For filter() and
+    annotate(); each subquery is read once, not per row (unfinished messages are few)."""
+    return Q(status=Announcement.Status.FINISHED) & (
+        Q(
+            pk__in=AnnouncementRun.objects.filter(status=AnnouncementRun.Status.FANNING_OUT).values(
+                "announcement"
+            )
+        )
+        | Q(
+            pk__in=Message.objects.filter(
+                announcement_run__isnull=False, status__in=Message.Status.UNFINISHED
+            ).values("announcement_run__announcement")
+        )
+    )
+
+
 def may_pause(announcement: Announcement) -> bool:
     return announcement.status == Announcement.Status.ACTIVE or (
         announcement.status == Announcement.Status.FINISHED and still_sending(announcement)

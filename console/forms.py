@@ -6,6 +6,7 @@ from django.utils.translation import gettext_lazy as _
 
 from announcements.models import Announcement
 from botadmin.forms import NoLabelSuffix
+from console.queries import STILL_SENDING
 from messaging.models import Message
 from messaging.msgtype_names import NAMES
 
@@ -99,6 +100,13 @@ class AuditFilterForm(MessageFilterForm):
         )
 
 
+def _announcement_badges() -> list:
+    """The badges of the announcement list: a finished one still sending says "sending"."""
+    choices = Announcement.Status.choices
+    finished = Announcement.Status.values.index(Announcement.Status.FINISHED)
+    return [*choices[:finished], (STILL_SENDING, _("Sending")), *choices[finished:]]
+
+
 class AnnouncementFilterForm(NoLabelSuffix, forms.Form):
     """The announcement list's search and status filter. All optional."""
 
@@ -109,7 +117,7 @@ class AnnouncementFilterForm(NoLabelSuffix, forms.Form):
         widget=forms.TextInput(attrs={"type": "search"}),
     )
     status = forms.ChoiceField(
-        label=_("Status"), required=False, choices=_blank(Announcement.Status.choices)
+        label=_("Status"), required=False, choices=_blank(_announcement_badges())
     )
 
 

@@ -14,11 +14,14 @@ from django.db.models import Q, QuerySet, Subquery
 from django.utils import timezone
 
 from announcements.models import Announcement
+from announcements.services import finished_but_still_sending
 from conversations.models import Bot, Conversation
 from messaging.models import Message
 
 PAGE_SIZE = 50
 BY_TIME = ("-created_at", "-id")
+# The announcement list's status filter for the badge "sending": finished, not yet sent to all.
+STILL_SENDING = "sending"
 # More conversations than this match a filter: ask the database with a subquery.
 MANY_CONVERSATIONS = 100
 
@@ -112,9 +115,15 @@ def audit_rows(bots, data: dict) -> QuerySet[Message]:
 
 def filter_announcements(queryset: QuerySet[Announcement], data: dict) -> QuerySet[Announcement]:
     """Apply the announcement list's cleaned filters: each word in the title or in the
-    message's words, and the status."""
+    message's words, and the status as its badge says it: a finished announcement
+    still sending its last recipients is "sending", not "finished"."""
     for word in (data.get("q") or "").split():
         queryset = queryset.filter(Q(title__icontains=word) | Q(search_text__icontains=word))
-    if status := data.get("status"):
+    status = data.get("status")
+    if status == STILL_SENDING:
+        queryset = queryset.filter(finished_but_still_sending())
+    elif status == Announcement.Status.FINISHED:
+        queryset = queryset.filter(status=status).exclude(finished_but_still_sending())
+    elif status:
         queryset = queryset.filter(status=status)
     return queryset

@@ -9,7 +9,7 @@ from django.contrib import messages
 from django.core.files.storage import default_storage
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.db.models import Count, Q
+from django.db.models import BooleanField, Count, ExpressionWrapper, Q
 from django.http import Http404, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import dateformat, formats, timezone
@@ -68,7 +68,17 @@ def _visible_announcement(user, pk: int) -> Announcement:
 def announcement_list(request):
     bots = bots_visible_to(request.user)
     form = AnnouncementFilterForm(request.GET)
-    matching = Announcement.objects.filter(bot__in=bots).select_related("bot").order_by("-id")
+    matching = (
+        Announcement.objects.filter(bot__in=bots)
+        .select_related("bot")
+        .annotate(
+            # Its badge, and the status filter's "sending" (console.queries).
+            still_sending=ExpressionWrapper(
+                services.finished_but_still_sending(), output_field=BooleanField()
+            )
+        )
+        .order_by("-id")
+    )
     if form.is_valid():
         matching = filter_announcements(matching, form.cleaned_data)
     else:
@@ -83,7 +93,7 @@ def announcement_list(request):
     rows = []
     for a in announcements:
         progress = services.run_progress(last_runs[a.pk]) if a.pk in last_runs else None
-        rows.append((a, last_runs.get(a.pk), progress, _still_sending(a, progress)))
+        rows.append((a, last_runs.get(a.pk), progress, a.still_sending))
     return render(
         request,
         "console/announcements/list.html",
@@ -96,16 +106,6 @@ def announcement_list(request):
             "has_bots": bots.exists(),
             "may_create": may_create_bots(request.user),
         },
-    )
-
-
-def _still_sending(announcement: Announcement, last_run_progress: dict | None) -> bool:
-    """Finished (no run left to start) while its last run still has recipients to send:
-    its badge says "sending" (console/announcements/_status.html)."""
-    return (
-        announcement.status == Announcement.Status.FINISHED
-        and last_run_progress is not None
-        and not last_run_progress["done"]
     )
 
 
@@ -340,7 +340,9 @@ def detail(request, pk: int):
         and announcement.next_run_at - timezone.now() < timedelta(minutes=2)
     )
     context["sending"] = starts_soon or any(not p["done"] for _, p in context["runs"])
-    context["still_sending"] = bool(runs) and _still_sending(announcement, context["runs"][0][1])
+    context["still_sending"] = (
+        announcement.status == Announcement.Status.FINISHED and services.still_sending(announcement)
+    )
     context["may_pause"] = services.may_pause(announcement)
     context["may_cancel"] = services.may_cancel(announcement)
     if request.GET.get("partial") == "runs":

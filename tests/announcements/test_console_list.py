@@ -65,6 +65,52 @@ def test_the_status_filter_lists_announcements_in_that_state(
     assert '<option value="active">' in page and "已排期" in page
 
 
+def test_the_status_filter_agrees_with_the_badge_of_a_finished_announcement_still_sending(
+    client, superuser, bot, make_groups, make_announcement
+):
+    """Nothing is left to start, but its run has recipients to send: its badge says
+    发送中, so "已完成" does not list it and "发送中" does, until the last one is sent."""
+    from announcements.fanout import fan_out
+    from announcements.services import start_due_announcements
+    from messaging.models import Message
+
+    groups = make_groups(bot, 2)
+    sending = make_announcement(bot, groups, title="正在发送")
+    (run_id,) = start_due_announcements()
+    fan_out(run_id)
+    done = make_announcement(bot, groups, title="已发完")
+    (done_run_id,) = start_due_announcements()
+    fan_out(done_run_id)
+    Message.objects.filter(announcement_run_id=done_run_id).update(status="sent")
+    preparing = make_announcement(bot, groups, title="准备中")
+    start_due_announcements()  # its run is still handing out messages
+    scheduled = make_announcement(
+        bot, groups, title="明天", kind="once", schedule={"at": "2099-01-01T09:00"}
+    )
+    client.force_login(superuser)
+
+    def badge(response, announcement) -> str:
+        row = response.content.decode().split(f'href="/console/announcements/{announcement.pk}/"')[
+            1
+        ]
+        return row.split('<span class="badge')[1].split("</span>")[0]
+
+    finished = client.get(LIST, {"status": "finished"})
+    still_sending = client.get(LIST, {"status": "sending"})
+
+    assert titles(finished) == ["已发完"] and "已完成" in badge(finished, done)
+    assert titles(still_sending) == ["准备中", "正在发送"]
+    assert all("发送中" in badge(still_sending, a) for a in (sending, preparing))
+    assert titles(client.get(LIST, {"status": "active"})) == [scheduled.title]
+    page = still_sending.content.decode()
+    assert '<option value="sending" selected>发送中</option>' in page
+    assert page.index('value="sending"') < page.index('value="finished"')
+
+    Message.objects.filter(announcement_run_id=run_id).update(status="failed")
+    assert titles(client.get(LIST, {"status": "finished"})) == ["已发完", "正在发送"]
+    assert titles(client.get(LIST, {"status": "sending"})) == ["准备中"]
+
+
 def test_the_pages_keep_the_search_and_the_filter(client, superuser, bot):
     Announcement.objects.bulk_create(
         Announcement(
@@ -120,7 +166,7 @@ def test_a_status_it_does_not_know_is_explained_not_ignored(
     make_announcement(bot, make_groups(bot, 1), title="Holiday notice")
     client.force_login(superuser)
 
-    response = client.get(LIST, {"status": "sending"})
+    response = client.get(LIST, {"status": "sent"})  # a message's status, not an announcement's
 
     assert response.status_code == 200 and titles(response) == []
     assert "选择一个有效的选项" in response.content.decode()
