@@ -41,6 +41,21 @@ def test_testing_the_connection_reports_what_the_agent_answered(client, make_ope
     assert OperatorAction.objects.filter(action="bot.check_connection", bot=bridge_bot).exists()
 
 
+def test_the_setup_guide_sends_the_operator_to_contacts_for_the_agents_groups(operator_client, bot):
+    """Step 4 said the groups appear after testing the connection; only a contact sync lists them."""
+
+    def last_step(page: str) -> str:
+        return page.split('class="guide-steps"')[1].split("</ol>")[0].split("<li>")[-1]
+
+    chinese = operator_client.get(reverse("console:bot", args=[bot.pk])).content.decode()
+    operator_client.cookies["django_language"] = "en"
+    english = operator_client.get(reverse("console:bot", args=[bot.pk])).content.decode()
+
+    assert "群聊在联系人同步后显示在下方的“联系人”部分" in last_step(chinese)
+    assert "groups appear under Contacts below after a contact sync" in last_step(english)
+    assert 'id="contacts"' in chinese
+
+
 def test_sync_now_starts_a_run_and_its_status_follows_it(operator_client, bot, operator):
     answer = operator_client.post(reverse("console:bot_sync", args=[bot.pk]))
     assert answer.status_code == 302
