@@ -35,7 +35,10 @@ def secrets_match(given: str, stored: str) -> bool:
 
 
 def mask(value: str, visible: int = 4) -> str:
-    """`abcd••••••••` — enough to tell secrets apart, not enough to use one."""
+    """`abcd••••••••`, `whsec_abcd••••••••` — enough to tell secrets apart, not enough
+    to use one. A signing secret's fixed prefix is the same in all of them, so the
+    characters shown are the ones after it."""
     if not value:
         return ""
-    return value[:visible] + "•" * 8
+    shown = visible + (len(SIGNING_SECRET_PREFIX) if value.startswith(SIGNING_SECRET_PREFIX) else 0)
+    return value[:shown] + "•" * 8

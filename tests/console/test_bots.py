@@ -180,6 +180,25 @@ def test_a_signing_secret_rotated_without_grace_signs_alone(operator_client, bot
     assert bot.signing_secrets() == [bot.signing_secret]
 
 
+def test_the_current_and_previous_signing_secrets_can_be_told_apart_masked(operator_client, bot):
+    """Both masks read `whse••••••••`: the shown characters were the prefix every one has."""
+    old = bot.signing_secret
+    operator_client.post(
+        reverse("console:bot_rotate", args=[bot.pk]),
+        {"which": "signing_secret", "grace_hours": "24"},
+    )
+    bot.refresh_from_db()
+
+    page = operator_client.get(reverse("console:bot", args=[bot.pk])).content.decode()
+    current = page.split('data-secret="signing_secret"')[1].split("</code>")[0]
+    previous = page.split('id="signing-secret-grace"')[1].split("</code>")[0]
+
+    assert f"{bot.signing_secret[:10]}••••••••" in current
+    assert f"{old[:10]}••••••••" in previous
+    assert bot.signing_secret[:10] != old[:10]  # 24 random bits: equal once in 16 million
+    assert bot.signing_secret not in page and old not in page
+
+
 def test_a_connector_without_its_own_guide_shows_its_settings_and_live_connection(
     operator_client, operator, make_bot
 ):
