@@ -94,10 +94,11 @@ def test_chinese_translations_use_full_width_punctuation():
 
 
 # One word for one thing across the Chinese UI: the contact sync table said 群组 where
-# the conversation tabs say 群聊. The words to avoid, with the one we use instead.
+# the conversation tabs say 群聊, the audit log's tab 运营操作 where its column says 操作员.
+# The words to avoid, with the one we use instead.
 SYNONYMS = {
     "群组": "群聊",
-    "运营人员": "操作员",
+    "运营": "操作员",
     "通讯录同步": "联系人同步",
 }
 # 群 alone is a group chat too: it is written 群聊, except in WeCom's own compounds

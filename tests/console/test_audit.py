@@ -125,9 +125,16 @@ def test_operator_actions_are_listed_for_the_operators_bots_only(
     assert "别人的机器人" not in html
 
 
+def test_the_audit_logs_tabs_call_operators_as_its_operator_column_does(operator_client):
+    """The tab said 运营操作 while the column beside it says 操作员."""
+    html = operator_client.get(AUDIT).content.decode()
+    tabs = html.split('<nav class="tabs">')[1].split("</nav>")[0]
+    assert ">操作员操作</a>" in tabs and "运营" not in html
+
+
 def test_operator_actions_empty_state_says_what_will_appear(operator_client):
     html = operator_client.get(reverse("console:operator_actions")).content.decode()
-    assert "尚无运营操作记录" in html
+    assert "尚无操作员操作记录" in html
 
 
 def test_audit_log_and_export_say_what_a_converted_message_was_sent_as(

@@ -138,5 +138,5 @@ def test_a_filter_nothing_matches_says_so_not_that_the_log_is_empty(operator_cli
 
     html = operator_client.get(url + "?action=secret.rotate").content.decode()
 
-    assert "没有符合这些筛选条件的运营操作记录。" in html and f'href="{url}"' in html
+    assert "没有符合这些筛选条件的操作员操作记录。" in html and f'href="{url}"' in html
     assert "尚无" not in html
