@@ -296,6 +296,29 @@ def test_detail_shows_runs_with_progress_and_actions_work(
     ]
 
 
+def test_an_announcement_cancelled_before_it_ran_says_so_instead_of_no_run_yet(
+    client, bot, make_groups, superuser, make_announcement
+):
+    """ "No run yet" suggested a run might still come."""
+    cancelled = make_announcement(
+        bot, make_groups(bot, 1), kind="daily", schedule={"time": "09:00"}
+    )
+    waiting = make_announcement(
+        bot, make_groups(bot, 1, prefix="wrW"), kind="daily", schedule={"time": "09:00"}
+    )
+    client.force_login(superuser)
+    client.post(f"/console/announcements/{cancelled.pk}/cancel/")
+
+    page = client.get(f"/console/announcements/{cancelled.pk}/").content.decode()
+    still_to_run = client.get(f"/console/announcements/{waiting.pk}/").content.decode()
+    client.cookies["django_language"] = "en"
+    english = client.get(f"/console/announcements/{cancelled.pk}/").content.decode()
+
+    assert "在首次运行前已取消。" in page and "尚未运行" not in page
+    assert "尚未运行。" in still_to_run
+    assert "Cancelled before its first run." in english and "No run yet" not in english
+
+
 def test_each_action_says_what_it_did_in_the_words_of_the_badge(
     client, bot, make_groups, superuser, make_announcement
 ):
