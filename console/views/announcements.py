@@ -285,12 +285,12 @@ def _save(request, form: ComposeForm, announcement: Announcement | None) -> Anno
         else:
             form.add_error(None, str(error))
         return None
-    messages.success(
-        request,
-        _("Draft saved.")
-        if saved.status == Announcement.Status.DRAFT
-        else _("Announcement scheduled."),
-    )
+    if saved.status == Announcement.Status.DRAFT:
+        messages.success(request, _("Draft saved."))
+    elif saved.schedule_kind == Announcement.Kind.NOW:
+        messages.success(request, _("Announcement saved: it is being sent now."))
+    else:
+        messages.success(request, _("Announcement scheduled."))
     return saved
 
 

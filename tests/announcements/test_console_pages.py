@@ -66,6 +66,27 @@ def test_an_operator_composes_a_link_announcement_for_their_bot(
     assert (action.actor, action.bot) == (operator, bot)
 
 
+def test_an_announcement_sent_now_says_it_is_being_sent_not_scheduled(
+    client, bot, make_groups, superuser
+):
+    groups = make_groups(bot, 1)
+    client.force_login(superuser)
+
+    now = client.post(
+        "/console/announcements/new/", compose_post(bot, groups, kind="now"), follow=True
+    )
+    later = client.post("/console/announcements/new/", compose_post(bot, groups), follow=True)
+    client.cookies["django_language"] = "en"
+    english = client.post(
+        "/console/announcements/new/", compose_post(bot, groups, kind="now"), follow=True
+    )
+
+    assert "公告已保存：正在发送。" in now.content.decode()
+    assert "公告已计划" not in now.content.decode()
+    assert "公告已计划。" in later.content.decode()
+    assert "Announcement saved: it is being sent now." in english.content.decode()
+
+
 def test_an_operator_of_bot_a_cannot_compose_for_or_see_bot_b(
     client, make_bot, make_groups, make_operator, make_announcement
 ):
