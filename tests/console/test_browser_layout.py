@@ -159,3 +159,26 @@ def test_the_announcement_list_keeps_titles_readable_on_a_phone(page, demo):
     assert lines == 1
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     shoot(page, "layout-announcements-390")
+
+
+def test_a_yes_no_field_sits_beside_its_label_as_the_choices_of_a_list_do(page, demo_agent):
+    """The 有效 box sat on a line of its own under its label and help text, while a
+    multiple choice's boxes sit before their labels."""
+    from conversations.models import Bot
+    from forwarding.models import WebhookEndpoint
+
+    bot = Bot.objects.get(name="demo")
+    endpoint = WebhookEndpoint.objects.create(bot=bot, url="https://example.com/hook")
+    log_in(page)
+
+    for name, url, form in (
+        ("bot", f"/console/bots/{bot.pk}/settings/", "#sending-form"),
+        ("webhook", f"/console/bots/{bot.pk}/webhooks/{endpoint.pk}/", "form.stacked"),
+    ):
+        page.goto(url)
+        box = page.locator(f"{form} input[name=is_active]").bounding_box()
+        label = page.locator(f"{form} label[for=id_is_active]").bounding_box()
+        middle = label["y"] + label["height"] / 2
+        assert box["y"] <= middle <= box["y"] + box["height"], url  # on the label's line
+        assert box["x"] + box["width"] <= label["x"], url  # before it
+        shoot(page, f"layout-yes-no-{name}")
