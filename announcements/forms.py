@@ -15,7 +15,7 @@ from django.core.files.storage import default_storage
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext_lazy as _
 
-from botadmin.timezones import zone_names
+from botadmin.timezones import known_zone, offered_zone_names
 from connectors import conversions
 from connectors.images import FORMAT_NAMES
 from connectors.registry import connector_for
@@ -144,14 +144,21 @@ class ComposeForm(AudienceForm):
     )
     timezone = forms.ChoiceField(label=_("Time zone"))
 
-    def __init__(self, *args, bot: Bot, saved_audiences, **kwargs):
+    def __init__(self, *args, bot: Bot, saved_audiences, kept_zone: str = "", **kwargs):
+        """`kept_zone`: the edited announcement's zone, offered even when no place
+        (one saved before such zones were hidden keeps it)."""
         super().__init__(*args, bot=bot, **kwargs)
         self.fields["msgtype"].choices = [(t, MSGTYPE_LABELS[t]) for t in msgtypes_for(bot)]
         self.fields["saved_audience"].choices = [("", "—")] + [
             (a.pk, a.name) for a in saved_audiences
         ]
-        self.fields["timezone"].choices = [(z, z) for z in zone_names()]
+        zones = offered_zone_names()
+        kept = {kept_zone, settings.TIME_ZONE} - set(zones)
+        zones = sorted([*zones, *(z for z in kept if known_zone(z))])
+        self.fields["timezone"].choices = [(z, z) for z in zones]
         self.fields["timezone"].initial = settings.TIME_ZONE
+        if self.initial.get("timezone") not in zones:  # a duplicate of one with a hidden zone
+            self.initial["timezone"] = settings.TIME_ZONE
 
     def message_fieldsets(self):
         """(msgtype, bound fields) for each msgtype this bot can send; the page shows one at a time."""

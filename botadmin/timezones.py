@@ -13,6 +13,25 @@ def zone_names() -> tuple[str, ...]:
     return tuple(sorted(available_timezones()))
 
 
+# Names the zoneinfo database lists that are no place a person is in: the host's own
+# zone, tzcode's test zone, aliases of UTC, and zones defined by a rule or an offset
+# alone (EST5EDT; Etc/GMT-8, whose sign is the reverse of what it reads).
+NOT_PLACES = frozenset(
+    {"localtime", "posixrules", "Factory"}
+    | {"GMT", "GMT+0", "GMT-0", "GMT0", "Greenwich", "UCT", "Universal", "Zulu"}
+    | {"CET", "EET", "MET", "WET", "EST", "HST", "MST", "CST6CDT", "EST5EDT", "MST7MDT", "PST8PDT"}
+)
+
+
+@cache
+def offered_zone_names() -> tuple[str, ...]:
+    """The zones a form offers to choose from: places, and UTC. A stored zone that is
+    none of them still works (`known_zone`)."""
+    return tuple(
+        name for name in zone_names() if name not in NOT_PLACES and not name.startswith("Etc/")
+    )
+
+
 @cache
 def _known() -> frozenset[str]:
     return frozenset(zone_names())

@@ -146,7 +146,11 @@ def compose(request, pk: int | None = None):
             active=Count("conversations", filter=Q(conversations__is_active=True))
         )
     )
-    form_args = {"bot": bot, "saved_audiences": saved_audiences}
+    form_args = {
+        "bot": bot,
+        "saved_audiences": saved_audiences,
+        "kept_zone": announcement.timezone if announcement else "",
+    }
     if switching:
         same_bot = request.POST.get("bot") == str(bot.pk)
         form = ComposeForm(

@@ -723,7 +723,7 @@ def test_the_list_pages_through_every_announcement_fifty_at_a_time(client, bot, 
 def test_the_edit_page_shows_the_announcements_time_zone_chosen_among_all(
     client, bot, make_groups, superuser, make_announcement
 ):
-    from botadmin.timezones import zone_names
+    from botadmin.timezones import offered_zone_names
     from tests.html_forms import submitted_form
 
     announcement = make_announcement(
@@ -734,7 +734,7 @@ def test_the_edit_page_shows_the_announcements_time_zone_chosen_among_all(
     page = client.get(f"/console/announcements/{announcement.pk}/edit/").content.decode()
 
     assert submitted_form(page, "compose")["timezone"] == ["America/New_York"]
-    assert page.count('<option value="') >= len(zone_names())
+    assert page.count('<option value="') >= len(offered_zone_names())
 
 
 def test_switching_the_bot_keeps_what_was_typed_but_not_the_other_bots_recipients(
@@ -813,3 +813,42 @@ def test_switching_to_a_bot_of_someone_else_is_not_found(
 
     assert response.status_code == 404
     assert not Announcement.objects.exists()
+
+
+def test_a_new_announcement_offers_places_and_utc_not_pseudo_zones(
+    client, bot, make_groups, superuser
+):
+    """ "localtime" and "Factory" were offered as if someone lived there."""
+    groups = make_groups(bot, 1)
+    client.force_login(superuser)
+
+    page = client.get("/console/announcements/new/").content.decode()
+    refused = client.post(
+        "/console/announcements/new/", compose_post(bot, groups, timezone="Factory")
+    )
+
+    for pseudo in ("localtime", "Factory", "Etc/GMT-8", "EST5EDT", "Zulu", "GMT"):
+        assert f'<option value="{pseudo}"' not in page
+    for place in ("UTC", "Asia/Shanghai", "America/New_York"):
+        assert f'<option value="{place}"' in page
+    assert refused.status_code == 200 and not Announcement.objects.exists()
+
+
+def test_an_announcement_saved_with_a_pseudo_zone_still_shows_it_and_saves(
+    client, bot, make_groups, superuser, make_announcement
+):
+    from tests.html_forms import submitted_form
+
+    announcement = make_announcement(
+        bot, make_groups(bot, 1), kind="daily", schedule={"time": "09:00"}, tz="Factory"
+    )
+    client.force_login(superuser)
+    url = f"/console/announcements/{announcement.pk}/edit/"
+
+    form = submitted_form(client.get(url).content.decode(), "compose")
+    saved = client.post(url, {**form, "title": "Renamed"})
+
+    assert form["timezone"] == ["Factory"]
+    assert saved.status_code == 302
+    announcement.refresh_from_db()
+    assert (announcement.title, announcement.timezone) == ("Renamed", "Factory")
