@@ -8,6 +8,7 @@ urlpatterns = [
     path("", views.announcement_list, name="list"),
     path("new/", views.compose, name="compose"),
     path("schedule-preview/", views.schedule_preview, name="schedule_preview"),
+    path("message-preview/", views.message_preview, name="message_preview"),
     path("audience/", views.audience_results, name="audience"),
     path("<int:pk>/", views.detail, name="detail"),
     path("<int:pk>/edit/", views.compose, name="edit"),

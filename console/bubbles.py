@@ -6,7 +6,8 @@ polling, several operators). Each drawn bubble is kept in Django's cache (shared
 by every web process, `CACHE_URL`) under everything it shows that can change:
 the message's id, `updated_at`, status and attempt count, its operator's name,
 the bot's name, the conversation's URL, the viewer's language and time zone,
-whether it is highlighted and whether it is an out-of-band update. A page reads
+whether it is highlighted and whether it is an out-of-band update, and the
+version of the drawing itself (`DRAWING`). A page reads
 its bubbles with one `get_many` and draws only the missing ones. Every write in
 messaging/ sets `updated_at`, so a changed body or sender is a new key.
 
@@ -33,13 +34,16 @@ KEEP_FOR = 24 * 3600  # seconds; a bubble not shown for a day is drawn again
 # A bubble larger than this (a huge raw body is cut to 2,000 characters, so only
 # unusual ones) is drawn each time rather than pushing out many small ones.
 LARGEST_KEPT = 20_000
+# Raised when the template or its filters draw an unchanged message differently, so
+# that bubbles drawn before are not shown for another day (2: markdown is rendered).
+DRAWING = 2
 
 
 def _key(m, shared: str, focus: bool, oob: bool) -> str:
     operator = m.created_by.get_username() if m.created_by_id else ""
     changes = f"{m.updated_at.isoformat()}|{m.status}|{m.attempt_count}|{operator}|{shared}"
     digest = hashlib.sha1(changes.encode(), usedforsecurity=False).hexdigest()
-    return f"console:bubble:{m.pk}:{int(focus)}{int(oob)}:{digest}"
+    return f"console:bubble:{DRAWING}:{m.pk}:{int(focus)}{int(oob)}:{digest}"
 
 
 def _mentioned_ids(message) -> set[str]:

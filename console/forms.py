@@ -10,6 +10,8 @@ from console.queries import STILL_SENDING
 from messaging.models import Message
 from messaging.msgtype_names import NAMES
 
+from .markdown import LONGEST_DRAWN, MARKDOWN_MSGTYPES
+
 KNOWN_MSGTYPES = ["text", "markdown", "markdown_v2", "link", "image", "news", "miniprogram", "file"]
 
 
@@ -154,3 +156,10 @@ class ReplyForm(NoLabelSuffix, forms.Form):
 
 class JumpToDateForm(NoLabelSuffix, forms.Form):
     date = DayField(label=_("Jump to date"), widget=forms.DateInput(attrs={"type": "date"}))
+
+
+class MarkdownPreviewForm(NoLabelSuffix, forms.Form):
+    """A markdown message being composed, for the compose page's preview."""
+
+    msgtype = forms.ChoiceField(choices=[(t, t) for t in MARKDOWN_MSGTYPES])
+    content = forms.CharField(required=False, strip=False, max_length=LONGEST_DRAWN)

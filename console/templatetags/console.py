@@ -13,6 +13,7 @@ from django.utils.translation import gettext, ngettext, pgettext
 
 from announcements.schedule import in_words
 from audit import actions as audit_actions
+from console import markdown
 from console.dashboard import COUNT_CAP
 from conversations.bot_secrets import secret_label
 from messaging import status_labels
@@ -47,6 +48,12 @@ def chat_text(value, names=None) -> str:
         last = match.end()
     parts.append(escape(text[last:]))
     return mark_safe("".join(parts).replace("\n", "<br>"))
+
+
+@register.simple_tag
+def wecom_markdown(content, msgtype, names=None) -> str:
+    """A markdown message's content as the chat shows it (console/markdown.py)."""
+    return markdown.render(content, msgtype, names)
 
 
 @register.filter

@@ -12,6 +12,7 @@ from connectors.demo_agent import DemoAgent
 from conversations.demo import DEMO_GROUPS, DEMO_USERS
 from conversations.secrets import generate_agent_token
 from devtools.processes import stop_process_group
+from messaging.models import Message
 from tests.browser import needs_chromium, screenshot
 
 from .workers import delivery_engine_available, start_worker
@@ -134,6 +135,67 @@ def test_the_preview_of_an_empty_message_is_a_muted_hint_not_a_white_box(
     assert page.inner_text("#preview") == hint
     page.fill("[name=link__title]", "发版说明")
     assert page.inner_text("#preview").startswith("发版说明")
+
+
+MARKDOWN = (
+    "## 发版通知\n**v2.1** 已上线\n"
+    '<font color="info">成功 12</font> <font color="comment">跳过 1</font> '
+    '<font color="warning">失败 2</font>\n> 详见 [说明](https://example.com/notes)'
+)
+# WeCom's colours as the console draws them (static/botadmin/app.css).
+GREEN, GREY, ORANGE_RED = "rgb(24, 115, 15)", "rgb(92, 96, 102)", "rgb(179, 60, 6)"
+
+
+def drawn_markdown(page, bubble: str) -> dict:
+    return page.eval_on_selector(
+        bubble,
+        """b => ({
+            text: b.innerText,
+            heading: getComputedStyle(b.querySelector('.md-h2')).fontSize,
+            colours: ['.md-info', '.md-comment', '.md-warning'].map(
+                c => getComputedStyle(b.querySelector(c)).color),
+            link: b.querySelector('a').target + ' ' + b.querySelector('a').rel,
+        })""",
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_markdown_shows_with_wecoms_headings_and_colours_in_the_preview_and_the_timeline(
+    live_server, browser, bot, make_conversation, superuser
+):
+    group = make_conversation(bot, "wrMarkdown", name="发版群")
+    Message.objects.create(
+        bot=bot,
+        conversation=group,
+        direction="out",
+        msgtype="markdown",
+        body={"msgtype": "markdown", "markdown": {"content": MARKDOWN}},
+        search_text="发版通知",
+        status="sent",
+        source="api",
+    )
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    open_compose_page(page, live_server)
+
+    page.check("input[name=msgtype][value=markdown]")
+    page.fill("[name=markdown__content]", MARKDOWN)
+    page.wait_for_selector("#preview .markdown .md-h2")
+    preview = drawn_markdown(page, "#preview")
+    screenshot(page, "announcements", "compose-markdown")
+
+    page.goto(f"{live_server.url}/console/bots/{bot.pk}/conversations/{group.pk}/")
+    page.wait_for_selector("#timeline .msg.out .markdown")
+    timeline = drawn_markdown(page, "#timeline .msg.out .bubble")
+    screenshot(page, "announcements", "timeline-markdown")
+
+    for drawn in (preview, timeline):
+        assert (
+            " ".join(drawn["text"].split())
+            == "发版通知 v2.1 已上线 成功 12 跳过 1 失败 2 详见 说明"
+        )
+        assert drawn["heading"] == "18px"
+        assert drawn["colours"] == [GREEN, GREY, ORANGE_RED]
+        assert drawn["link"] == "_blank noopener noreferrer"
 
 
 @pytest.mark.django_db(transaction=True)

@@ -363,6 +363,59 @@ def test_each_action_says_what_it_did_in_the_words_of_the_badge(
     assert "Announcement cancelled: recipients not yet sent" in english.content.decode()
 
 
+MESSAGE_PREVIEW = "/console/announcements/message-preview/"
+
+
+def test_the_compose_preview_draws_markdown_as_the_timeline_does(client, bot, make_operator):
+    client.force_login(make_operator("alice", bot))
+    compose = client.get("/console/announcements/new/").content.decode()
+
+    drawn = client.post(
+        MESSAGE_PREVIEW,
+        {"msgtype": "markdown", "content": '## 周报\n<font color="comment">第 3 周</font>'},
+    )
+    table = client.post(MESSAGE_PREVIEW, {"msgtype": "markdown_v2", "content": "|a|\n|-|\n|1|"})
+    attack = client.post(
+        MESSAGE_PREVIEW,
+        {"msgtype": "markdown", "content": "<script>alert(1)</script>[x](javascript:alert(1))"},
+    )
+
+    assert f'data-markdown-preview-url="{MESSAGE_PREVIEW}"' in compose
+    assert drawn.status_code == 200 and drawn["Content-Type"].startswith("text/html")
+    assert drawn.content.decode() == (
+        '<div class="md-h md-h2">周报</div>\n<p><span class="md-comment">第 3 周</span></p>\n'
+    )
+    assert "<td>1</td>" in table.content.decode()
+    assert attack.content.decode() == (
+        "<p>&lt;script&gt;alert(1)&lt;/script&gt;[x](javascript:alert(1))</p>\n"
+    )
+
+
+def test_the_compose_preview_is_for_logged_in_operators_and_posts_only(client, superuser):
+    refused = client.post(MESSAGE_PREVIEW, {"msgtype": "markdown", "content": "**x**"})
+    client.force_login(superuser)
+    fetched = client.get(MESSAGE_PREVIEW, {"msgtype": "markdown", "content": "**x**"})
+
+    assert refused.status_code == 302 and "/login" in refused["Location"]
+    assert fetched.status_code == 405
+
+
+def test_the_detail_page_shows_a_markdown_announcement_as_the_chat_does(
+    client, bot, make_groups, superuser, make_announcement
+):
+    body = {
+        "msgtype": "markdown",
+        "markdown": {"content": '# 停机\n<font color="warning">今晚</font>'},
+    }
+    announcement = make_announcement(bot, make_groups(bot, 1), body=body)
+    client.force_login(superuser)
+
+    page = client.get(f"/console/announcements/{announcement.pk}/").content.decode()
+
+    assert '<div class="markdown"><div class="md-h md-h1">停机</div>' in page
+    assert '<span class="md-warning">今晚</span>' in page and "# 停机" not in page
+
+
 def test_schedule_preview_lists_the_next_five_times_in_the_time_zone(client, superuser):
     client.force_login(superuser)
 

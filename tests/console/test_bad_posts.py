@@ -265,6 +265,22 @@ def test_an_audience_search_for_an_impossible_bot_is_not_found(operator_client, 
     assert response.status_code == 404
 
 
+# The compose page's markdown preview: markdown only, no longer than any bot sends.
+MESSAGE_PREVIEWS = [
+    {"msgtype": "text", "content": "hello"},
+    {"msgtype": NUL, "content": "hello"},
+    {"msgtype": "markdown", "content": NUL},
+    {"msgtype": "markdown", "content": LONG * 3},
+    {"content": "hello"},
+]
+
+
+@pytest.mark.parametrize("data", MESSAGE_PREVIEWS)
+def test_a_bad_markdown_preview_is_refused_not_broken(operator_client, data):
+    response = operator_client.post("/console/announcements/message-preview/", data)
+    assert response.status_code == 400
+
+
 # --- Announcement actions -----------------------------------------------------
 
 

@@ -1,6 +1,6 @@
 import datetime as dt
 import re
-from html import unescape
+from html import escape, unescape
 
 import pytest
 from django.core.management import call_command
@@ -106,6 +106,57 @@ def test_history_renders_each_msgtype_like_the_chat(
     assert "小商店" in html and "pages/a" in html
     assert "voice" in html and '"seconds": 3' in unescape(html)
     assert "<script>alert(1)" not in html and "&lt;script&gt;" in html
+
+
+def test_markdown_is_drawn_as_the_chat_shows_it_and_its_source_stays_in_the_details(
+    bubble_cache, operator_client, group, history_url, make_message, make_conversation
+):
+    make_conversation(group.bot, "zhangsan", name="张三", kind="user")
+    source = (
+        '## 发版通知\n**v2.1** 已上线 <font color="info">成功</font>'
+        ' <font color="warning">2 个告警</font>\n> 详见 [说明](https://example.com/notes)\n'
+        "<@zhangsan> `make run`"
+    )
+    out = make_message(group, direction="out", msgtype="markdown", text=source)
+    make_message(group, msgtype="markdown_v2", text="| 项 | 值 |\n|--|--|\n| a | 1 |")
+
+    first = operator_client.get(history_url).content.decode()
+    again = operator_client.get(history_url).content.decode()  # from the shared cache
+    details = operator_client.get(f"{history_url}messages/{out.pk}/trace").content.decode()
+
+    for html in (first, again):
+        timeline = _timeline(html)
+        assert '<div class="md-h md-h2">发版通知</div>' in timeline
+        assert "<strong>v2.1</strong>" in timeline
+        assert '<span class="md-info">成功</span>' in timeline
+        assert '<span class="md-warning">2 个告警</span>' in timeline
+        assert 'href="https://example.com/notes" target="_blank" rel="noopener noreferrer"' in (
+            timeline
+        )
+        assert '<span class="mention" title="zhangsan">@张三</span>' in timeline
+        assert "<code>make run</code>" in timeline and "<td>1</td>" in timeline
+        assert "## 发版通知" not in timeline and "&lt;font" not in timeline
+    assert escape(source) in details  # what was sent, as it was written
+
+
+def test_markdown_written_to_attack_the_console_stays_text_in_the_timeline(
+    operator_client, group, history_url, make_message
+):
+    make_message(
+        group,
+        msgtype="markdown",
+        text="<script>alert(1)</script><img src=x onerror=alert(1)> [x](javascript:alert(1)) "
+        '<font color="info" onmouseover="alert(1)">a ![p](https://example.com/p.png)',
+    )
+
+    timeline = _timeline(operator_client.get(history_url).content.decode())
+
+    assert "<script>alert" not in timeline and "<img src=x" not in timeline
+    assert "onmouseover" not in timeline and 'href="javascript:' not in timeline
+    assert '<span class="md-info">a <a class="md-image" href="https://example.com/p.png"' in (
+        timeline
+    )
+    assert "&lt;script&gt;" in timeline
 
 
 def test_a_history_page_costs_the_same_few_queries_however_many_messages_it_shows(

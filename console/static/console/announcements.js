@@ -54,16 +54,52 @@
       });
     }
 
+    // Markdown is drawn by the server, with the renderer of the conversation history
+    // (console/markdown.py), a moment after the typing stops. Only the answer to the
+    // latest request is shown.
+    var markdownAsked = 0;
+    var markdownTimer = null;
+    function renderMarkdown(bubble, msgtype) {
+      var asked = ++markdownAsked;
+      var content = $('[name="' + msgtype + '__content"]').value;
+      clearTimeout(markdownTimer);
+      markdownTimer = setTimeout(function () {
+        var data = new FormData();
+        data.set("csrfmiddlewaretoken", fieldValue("csrfmiddlewaretoken"));
+        data.set("msgtype", msgtype);
+        data.set("content", content);
+        fetch(form.dataset.markdownPreviewUrl, { method: "POST", body: data, credentials: "same-origin" })
+          .then(function (response) { return response.ok ? response.text() : Promise.reject(response); })
+          .then(function (html) {
+            if (asked !== markdownAsked) return;
+            var drawn = el("div", "markdown");
+            drawn.innerHTML = html;  // the server's rendering: escaped text and its own few tags
+            bubble.replaceChildren(drawn);
+          })
+          .catch(function () {
+            // Not drawn (too long for any bot, or the server away): the text as typed.
+            if (asked === markdownAsked) bubble.replaceChildren(el("p", "pre", content));
+          });
+      }, 150);
+    }
+
     function renderPreview() {
       var msgtype = checkedValue("msgtype");
       var bubble = $("#preview");
-      bubble.replaceChildren();
+      markdownAsked += 1;  // an answer still on its way is for an older message
       // An empty message: a muted hint, not an empty white box that looks like a field.
       var empty = messageIsEmpty(msgtype);
       bubble.classList.toggle("empty", empty);
+      if (msgtype === "markdown" || msgtype === "markdown_v2") {
+        // The previous drawing stays until the new one comes, instead of flashing the source.
+        if (empty || !$(".markdown", bubble)) bubble.replaceChildren();
+        if (empty) return bubble.appendChild(el("p", "muted", bubble.dataset.empty));
+        return renderMarkdown(bubble, msgtype);
+      }
+      bubble.replaceChildren();
       if (empty) return bubble.appendChild(el("p", "muted", bubble.dataset.empty));
       var value = function (key) { return fieldValue(msgtype + "__" + key); };
-      if (msgtype === "text" || msgtype === "markdown" || msgtype === "markdown_v2") {
+      if (msgtype === "text") {
         bubble.appendChild(el("p", "pre", value("content")));
         var mentions = value("mentioned_list");
         if (msgtype === "text" && mentions) {
