@@ -25,6 +25,9 @@ only the sizes named (one size: no ratio). Targets (issue 15):
 * budget at 1,000,000: every page p95 <= 100 ms, the history page p50 <= 30 ms.
 
 Exits 1 when a target is missed.
+
+`--markdown` times instead the history page of conversations of markdown messages,
+cold and warm, on SQLite or PostgreSQL (bench/history_markdown.py).
 """
 
 import argparse
@@ -59,9 +62,13 @@ def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--database-url",
-        default=os.environ.get(
-            "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/botadmin_bench"
-        ),
+        help="PostgreSQL; default postgres://postgres@127.0.0.1:5432/botadmin_bench "
+        "(env BENCH_DATABASE_URL), with --markdown SQLite in var/bench-history-markdown/",
+    )
+    parser.add_argument(
+        "--markdown",
+        action="store_true",
+        help="time the history page of markdown conversations instead (history_markdown.py)",
     )
     parser.add_argument("--runs", type=int, default=40, help="timed runs per page")
     parser.add_argument("--rebuild", action="store_true", help="drop and refill the data")
@@ -448,6 +455,14 @@ def compare(results: dict) -> list[str]:
 
 def main():
     args = parse_args()
+    if args.markdown:
+        from history_markdown import main as measure_markdown
+
+        measure_markdown(args.database_url, args.runs)
+        return
+    args.database_url = args.database_url or os.environ.get(
+        "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/botadmin_bench"
+    )
     if not args.database_url.startswith(("postgres://", "postgresql://")):
         sys.exit("bench/history.py needs PostgreSQL (--database-url postgres://…)")
     if args.size:
