@@ -137,6 +137,26 @@ def test_the_preview_of_an_empty_message_is_a_muted_hint_not_a_white_box(
     assert page.inner_text("#preview").startswith("发版说明")
 
 
+@pytest.mark.django_db(transaction=True)
+def test_enter_in_the_title_saves_a_draft_rather_than_switching_bots(
+    live_server, browser, bot, make_groups, superuser
+):
+    """The "Switch bot" button comes first in the page; Enter used to press it."""
+    make_groups(bot, 1)
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    open_compose_page(page, live_server)
+    page.fill("[name=text__content]", "明天 9 点发版")
+    page.check("#audience li:has-text('group 0') input")
+
+    page.fill("[name=title]", "发版通知")
+    page.press("[name=title]", "Enter")
+
+    page.wait_for_url(re.compile(r"/console/announcements/\d+/$"))
+    announcement = Announcement.objects.get()
+    assert announcement.title == "发版通知"
+    assert announcement.status == Announcement.Status.DRAFT
+
+
 MARKDOWN = (
     "## 发版通知\n**v2.1** 已上线\n"
     '<font color="info">成功 12</font> <font color="comment">跳过 1</font> '

@@ -835,7 +835,9 @@ def test_switching_the_bot_keeps_what_was_typed_but_not_the_other_bots_recipient
 def test_switching_to_the_bot_already_chosen_keeps_its_recipients_too(
     client, superuser, bot, make_groups
 ):
-    """Enter in a one-line field presses the form's first button, which is the switch."""
+    """ "Switch bot" pressed with the bot already chosen changes nothing typed. (Enter in a
+    one-line field saves a draft instead: test_browser's
+    test_enter_in_the_title_saves_a_draft_rather_than_switching_bots.)"""
     groups = make_groups(bot, 2)
     client.force_login(superuser)
     typed = compose_post(bot, groups, title="周报")
