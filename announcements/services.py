@@ -412,20 +412,37 @@ def retry_failed(user, run: AnnouncementRun) -> int:
 
 def run_progress(run: AnnouncementRun) -> dict:
     """Counts per outcome for the progress bar."""
-    counts = run.messages.aggregate(
-        sent=Count("pk", filter=Q(status=Message.Status.SENT)),
-        failed=Count("pk", filter=Q(status__in=Message.Status.UNDELIVERED)),
-        cancelled=Count("pk", filter=Q(status=Message.Status.CANCELLED)),
-        total=Count("pk"),
-    )
-    planned = run.recipient_count
-    counts["planned"] = planned
-    counts["pending"] = max(planned - counts["sent"] - counts["failed"] - counts["cancelled"], 0)
-    if run.status == AnnouncementRun.Status.CANCELLED:
-        counts["pending"] = 0
-    counts["percent"] = round(100 * counts["sent"] / planned) if planned else 100
-    counts["done"] = counts["pending"] == 0
-    return counts
+    return runs_progress([run])[run.pk]
+
+
+def runs_progress(runs: list[AnnouncementRun]) -> dict[int, dict]:
+    """`run_progress` of each run by its id, counted in one query for them all."""
+    counted = {
+        row.pop("announcement_run"): row
+        for row in Message.objects.filter(announcement_run__in=[run.pk for run in runs])
+        .values("announcement_run")
+        .order_by()
+        .annotate(
+            sent=Count("pk", filter=Q(status=Message.Status.SENT)),
+            failed=Count("pk", filter=Q(status__in=Message.Status.UNDELIVERED)),
+            cancelled=Count("pk", filter=Q(status=Message.Status.CANCELLED)),
+            total=Count("pk"),
+        )
+    }
+    progress = {}
+    for run in runs:
+        counts = counted.get(run.pk, {"sent": 0, "failed": 0, "cancelled": 0, "total": 0})
+        planned = run.recipient_count
+        counts["planned"] = planned
+        counts["pending"] = max(
+            planned - counts["sent"] - counts["failed"] - counts["cancelled"], 0
+        )
+        if run.status == AnnouncementRun.Status.CANCELLED:
+            counts["pending"] = 0
+        counts["percent"] = round(100 * counts["sent"] / planned) if planned else 100
+        counts["done"] = counts["pending"] == 0
+        progress[run.pk] = counts
+    return progress
 
 
 def save_audience(user, bot: Bot, name: str, conversation_ids: list[int]) -> SavedAudience:

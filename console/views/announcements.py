@@ -9,7 +9,7 @@ from django.contrib import messages
 from django.core.files.storage import default_storage
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.db.models import BooleanField, Count, ExpressionWrapper, Q
+from django.db.models import BooleanField, Count, ExpressionWrapper, OuterRef, Q, Subquery
 from django.http import Http404, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import dateformat, formats, timezone
@@ -76,7 +76,12 @@ def announcement_list(request):
             # Its badge, and the status filter's "sending" (console.queries).
             still_sending=ExpressionWrapper(
                 services.finished_but_still_sending(), output_field=BooleanField()
-            )
+            ),
+            last_run_id=Subquery(
+                AnnouncementRun.objects.filter(announcement=OuterRef("pk"))
+                .order_by("-scheduled_for")
+                .values("pk")[:1]
+            ),
         )
         .order_by("-id")
     )
@@ -86,15 +91,17 @@ def announcement_list(request):
         matching = matching.none()  # the form says what it did not understand
     page = Paginator(matching, PER_PAGE).get_page(request.GET.get("page"))
     announcements = list(page.object_list)
-    last_runs = {}
-    for run in AnnouncementRun.objects.filter(announcement__in=announcements).order_by(
-        "announcement_id", "-scheduled_for"
-    ):
-        last_runs.setdefault(run.announcement_id, run)
+    last_runs = {
+        run.announcement_id: run
+        for run in AnnouncementRun.objects.filter(
+            pk__in=[a.last_run_id for a in announcements if a.last_run_id]
+        )
+    }
+    progress = services.runs_progress(list(last_runs.values()))
     rows = []
     for a in announcements:
-        progress = services.run_progress(last_runs[a.pk]) if a.pk in last_runs else None
-        rows.append((a, last_runs.get(a.pk), progress, a.still_sending))
+        run = last_runs.get(a.pk)
+        rows.append((a, run, progress[run.pk] if run else None, a.still_sending))
     return render(
         request,
         "console/announcements/list.html",
@@ -326,11 +333,12 @@ def detail(request, pk: int):
             .order_by("conversation__name", "pk"),
             100,
         ).get_page(request.GET.get("page"))
+    progress = services.runs_progress(runs)
     waiting = services.messages_waiting(announcement.bot, besides=announcement)
     recipient_count = recipients_now(announcement).count()
     context = {
         "announcement": announcement,
-        "runs": [(r, services.run_progress(r)) for r in runs],
+        "runs": [(r, progress[r.pk]) for r in runs],
         "run": run,
         "recipients": recipients,
         "recipient_count": recipient_count,

@@ -2,10 +2,16 @@
 
 import importlib
 import re
+from datetime import timedelta
 
 from django.apps import apps
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
-from announcements.models import Announcement
+from announcements import services
+from announcements.fanout import fan_out
+from announcements.models import Announcement, AnnouncementRun
+from messaging.models import Message
 
 LIST = "/console/announcements/"
 
@@ -207,3 +213,35 @@ def test_the_migration_gives_existing_announcements_their_words(bot):
         "old": "旧的正文",
         "old image": "",
     }
+
+
+def test_the_last_runs_of_five_announcements_cost_as_many_queries_as_one(
+    client, superuser, bot, make_groups, make_announcement
+):
+    """The "Last run" column counted each row's messages in a query of its own."""
+    groups = make_groups(bot, 2)
+    client.force_login(superuser)
+
+    def list_sending(count: int) -> tuple[int, list]:
+        for _ in range(count):
+            make_announcement(bot, groups)
+        for run_id in services.start_due_announcements():
+            fan_out(run_id)
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(LIST)
+        return len(queries), response.context["rows"]
+
+    queries_for_one, [(first, first_run, *_rest)] = list_sending(1)
+    earlier = first_run.scheduled_for - timedelta(days=1)
+    AnnouncementRun.objects.create(
+        announcement=first, scheduled_for=earlier, started_at=earlier, recipient_ids=[1]
+    )
+    Message.objects.filter(announcement_run=first_run).update(status=Message.Status.SENT)
+    queries_for_five, rows = list_sending(4)
+
+    assert queries_for_five == queries_for_one
+    progress = {announcement.pk: (run, counts) for announcement, run, counts, _ in rows}
+    assert len(progress) == 5
+    assert progress[first.pk][0] == first_run  # the latest, not the one added before it
+    assert [counts["sent"] for _run, counts in progress.values()] == [0, 0, 0, 0, 2]
+    assert [counts["pending"] for _run, counts in progress.values()] == [2, 2, 2, 2, 0]
