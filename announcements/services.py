@@ -416,7 +416,13 @@ def run_progress(run: AnnouncementRun) -> dict:
 
 
 def runs_progress(runs: list[AnnouncementRun]) -> dict[int, dict]:
-    """`run_progress` of each run by its id, counted in one query for them all."""
+    """`run_progress` of each run by its id, counted in one query for them all.
+
+    Pending is what the run still has to do: its unfinished messages and the
+    recipients it has not handed out yet (past `fanout_cursor`). A recipient
+    handed out without a message (its conversation was deleted meanwhile) will
+    never get one, so it is not pending.
+    """
     counted = {
         row.pop("announcement_run"): row
         for row in Message.objects.filter(announcement_run__in=[run.pk for run in runs])
@@ -426,17 +432,18 @@ def runs_progress(runs: list[AnnouncementRun]) -> dict[int, dict]:
             sent=Count("pk", filter=Q(status=Message.Status.SENT)),
             failed=Count("pk", filter=Q(status__in=Message.Status.UNDELIVERED)),
             cancelled=Count("pk", filter=Q(status=Message.Status.CANCELLED)),
+            unfinished=Count("pk", filter=Q(status__in=Message.Status.UNFINISHED)),
             total=Count("pk"),
         )
     }
     progress = {}
     for run in runs:
-        counts = counted.get(run.pk, {"sent": 0, "failed": 0, "cancelled": 0, "total": 0})
+        counts = counted.get(
+            run.pk, {"sent": 0, "failed": 0, "cancelled": 0, "unfinished": 0, "total": 0}
+        )
         planned = run.recipient_count
         counts["planned"] = planned
-        counts["pending"] = max(
-            planned - counts["sent"] - counts["failed"] - counts["cancelled"], 0
-        )
+        counts["pending"] = counts.pop("unfinished") + max(planned - run.fanout_cursor, 0)
         if run.status == AnnouncementRun.Status.CANCELLED:
             counts["pending"] = 0
         counts["percent"] = round(100 * counts["sent"] / planned) if planned else 100

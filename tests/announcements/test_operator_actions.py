@@ -216,3 +216,28 @@ def test_resuming_a_recurring_announcement_past_its_end_date_finishes_it(
     assert announcement.status == Announcement.Status.FINISHED
     assert announcement.next_run_at is None
     assert not AnnouncementRun.objects.exists()
+
+
+def test_a_recipient_deleted_before_its_message_was_handed_out_is_not_pending_forever(
+    bot, make_groups, make_announcement
+):
+    groups = make_groups(bot, 3)
+    make_announcement(bot, groups)
+    (run_id,) = services.start_due_announcements()  # the recipients are fixed here
+    groups[2].delete()  # no message yet: nothing protects it
+    fan_out(run_id)
+    run = AnnouncementRun.objects.get(pk=run_id)
+    Message.objects.filter(announcement_run=run).update(status=Message.Status.SENT)
+
+    progress = services.run_progress(run)
+
+    assert (progress["sent"], progress["pending"], progress["done"]) == (2, 0, True)
+
+
+def test_recipients_not_handed_out_yet_are_pending(bot, make_groups, make_announcement):
+    _, run = started(bot, make_groups(bot, 4), make_announcement, batches_done=1)
+    Message.objects.filter(announcement_run=run).update(status=Message.Status.SENT)
+
+    progress = services.run_progress(run)
+
+    assert (progress["sent"], progress["pending"], progress["done"]) == (2, 2, False)
