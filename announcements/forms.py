@@ -145,7 +145,7 @@ class ComposeForm(AudienceForm):
     timezone = forms.ChoiceField(label=_("Time zone"))
 
     def __init__(self, *args, bot: Bot, saved_audiences, kept_zone: str = "", **kwargs):
-        """`kept_zone`: the edited announcement's zone, offered even when no place
+        """`kept_zone`: the edited or duplicated announcement's zone, offered even when no place
         (one saved before such zones were hidden keeps it)."""
         super().__init__(*args, bot=bot, **kwargs)
         self.fields["msgtype"].choices = [(t, MSGTYPE_LABELS[t]) for t in msgtypes_for(bot)]
@@ -157,7 +157,7 @@ class ComposeForm(AudienceForm):
         zones = sorted([*zones, *(z for z in kept if known_zone(z))])
         self.fields["timezone"].choices = [(z, z) for z in zones]
         self.fields["timezone"].initial = settings.TIME_ZONE
-        if self.initial.get("timezone") not in zones:  # a duplicate of one with a hidden zone
+        if self.initial.get("timezone") not in zones:  # one the zoneinfo database dropped
             self.initial["timezone"] = settings.TIME_ZONE
 
     def message_fieldsets(self):

@@ -157,7 +157,7 @@ def compose(request, pk: int | None = None):
     form_args = {
         "bot": bot,
         "saved_audiences": saved_audiences,
-        "kept_zone": announcement.timezone if announcement else "",
+        "kept_zone": _kept_zone(request, source, bots),
     }
     if switching:
         same_bot = request.POST.get("bot") == str(bot.pk)
@@ -186,6 +186,17 @@ def compose(request, pk: int | None = None):
             **_picker(form),
         },
     )
+
+
+def _kept_zone(request, source: Announcement | None, bots) -> str:
+    """The zone of the announcement edited or duplicated, which the form offers even when
+    it no longer lists it. A duplicate posts back to its own address (?from=…)."""
+    if source is not None:
+        return source.timezone
+    if request.method == "POST" and id_or_none(request.GET.get("from", "")) is not None:
+        original = Announcement.objects.filter(pk=id_or_none(request.GET["from"]), bot__in=bots)
+        return original.values_list("timezone", flat=True).first() or ""
+    return ""
 
 
 def _say_what_the_switch_left_out(request, bot, same_bot: bool) -> None:

@@ -889,21 +889,23 @@ def test_a_new_announcement_offers_places_and_utc_not_pseudo_zones(
     assert refused.status_code == 200 and not Announcement.objects.exists()
 
 
-def test_an_announcement_saved_with_a_pseudo_zone_still_shows_it_and_saves(
-    client, bot, make_groups, superuser, make_announcement
+@pytest.mark.parametrize("page", ["{pk}/edit/", "new/?from={pk}"], ids=["edit", "duplicate"])
+def test_an_announcement_saved_with_a_pseudo_zone_keeps_it_when_edited_or_duplicated(
+    client, bot, make_groups, superuser, make_announcement, page
 ):
+    """A duplicate started on the server's zone, silently."""
     from tests.html_forms import submitted_form
 
-    announcement = make_announcement(
+    original = make_announcement(
         bot, make_groups(bot, 1), kind="daily", schedule={"time": "09:00"}, tz="Factory"
     )
     client.force_login(superuser)
-    url = f"/console/announcements/{announcement.pk}/edit/"
+    url = "/console/announcements/" + page.format(pk=original.pk)
 
     form = submitted_form(client.get(url).content.decode(), "compose")
     saved = client.post(url, {**form, "title": "Renamed"})
 
     assert form["timezone"] == ["Factory"]
     assert saved.status_code == 302
-    announcement.refresh_from_db()
-    assert (announcement.title, announcement.timezone) == ("Renamed", "Factory")
+    announcement = Announcement.objects.get(title="Renamed")
+    assert announcement.timezone == "Factory"
