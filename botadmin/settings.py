@@ -173,8 +173,17 @@ if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache"
     _redis_options = CACHES["default"].setdefault("OPTIONS", {})
     _redis_options.setdefault("socket_connect_timeout", 1)
     _redis_options.setdefault("socket_timeout", 1)
+if CACHES["default"]["BACKEND"] == "botadmin.cache.DatabaseCache":
+    # The timeline's markdown bubbles (console/bubbles.py) in a table of their own: in
+    # the default one (300 entries) they would push out the rate limits' counts.
+    CACHES["bubbles"] = {
+        "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+        "LOCATION": "botadmin_bubbles",
+        "OPTIONS": {"MAX_ENTRIES": 5000},
+    }
 if TEST_WORKER:
-    CACHES["default"].setdefault("KEY_PREFIX", TEST_WORKER)
+    for _cache in CACHES.values():
+        _cache.setdefault("KEY_PREFIX", TEST_WORKER)
 
 # --- Celery -------------------------------------------------------------------
 # The default broker is kombu's filesystem transport: it needs no server and

@@ -11,22 +11,27 @@ version of the drawing itself (`DRAWING`). A page reads
 its bubbles with one `get_many` and draws only the missing ones. Every write in
 messaging/ sets `updated_at`, so a changed body or sender is a new key.
 
-Not with the database cache (the default of a one-machine install): it holds
-300 entries and culls a third when full, which bubbles would do all the time,
-pushing out the rate-limit counters and the dashboard's counts. There, every
-bubble is drawn each time.
+With the database cache (the default of a one-machine install) only markdown
+bubbles are kept, in a table of their own (the `bubbles` cache, settings.py):
+drawing one takes milliseconds (console/markdown.py; a page of 50 reports missed
+the page budget on every view), more than the three queries that keep it. Any
+other bubble is drawn each time, which costs less than keeping it there, and the
+default table (300 entries, a third culled when full) keeps the rate-limit counts
+and the dashboard's.
 """
 
 import hashlib
 
+from django.conf import settings
 from django.core.cache import caches
 from django.core.cache.backends.db import DatabaseCache
 from django.template.loader import get_template
 from django.utils import timezone, translation
 
-from botadmin.cache import best_effort
+from botadmin.cache import BestEffortCache
 from conversations.models import Conversation
 
+from .markdown import MARKDOWN_MSGTYPES
 from .templatetags.console import MENTION_RE
 
 TEMPLATE = "console/history/_bubble.html"
@@ -79,10 +84,16 @@ def draw(messages, *, bot, base_url: str, pending_statuses, focus_id=None, oob=F
         [bot.name, base_url, translation.get_language() or "", timezone.get_current_timezone_name()]
     )
     keys = {m.pk: _key(m, shared, m.pk == focus_id, oob) for m in messages}
-    kept = None
-    if keys and not isinstance(caches["default"], DatabaseCache):
-        kept = best_effort.get_many(keys.values())
-    missing = [m for m in messages if kept is None or keys[m.pk] not in kept]
+    alias = "bubbles" if "bubbles" in settings.CACHES else "default"
+    keeps_all = not isinstance(caches[alias], DatabaseCache)
+    keepable = {
+        m.pk
+        for m in messages
+        if keeps_all or (alias == "bubbles" and m.msgtype in MARKDOWN_MSGTYPES)
+    }
+    cache = BestEffortCache(alias)
+    kept = cache.get_many([keys[pk] for pk in keepable]) if keepable else {}
+    missing = [m for m in messages if keys[m.pk] not in kept]
     if missing:
         from .history import attach_media
 
@@ -90,15 +101,14 @@ def draw(messages, *, bot, base_url: str, pending_statuses, focus_id=None, oob=F
     template = get_template(TEMPLATE)
     context = {"bot": bot, "base_url": base_url, "pending_statuses": pending_statuses, "oob": oob}
     drawn, fresh = [], {}
-    missing = [m for m in messages if kept is None or keys[m.pk] not in kept]
     context["names"] = mention_names(bot, missing)
     for m in messages:
-        html = kept.get(keys[m.pk]) if kept is not None else None
+        html = kept.get(keys[m.pk])
         if html is None:
             html = template.render({**context, "m": m, "focus": m.pk == focus_id})
-            if len(html) <= LARGEST_KEPT:
+            if m.pk in keepable and len(html) <= LARGEST_KEPT:
                 fresh[keys[m.pk]] = html
         drawn.append((m, html))
-    if fresh and kept is not None:
-        best_effort.set_many(fresh, KEEP_FOR)
+    if fresh:
+        cache.set_many(fresh, KEEP_FOR)
     return drawn
