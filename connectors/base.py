@@ -210,6 +210,8 @@ class Connector:
     replies: ClassVar[bool] = False
     # The template card types it sends (`card_type`), when not every type WeCom has.
     card_types: ClassVar[frozenset[str] | None] = None
+    # Whether its template cards may carry an `action_menu` (its clicks come back by callback).
+    card_action_menus: ClassVar[bool] = True
     # Whether the other side refuses a template card whose task_id the bot used before
     # (a WeCom app): delivery reserves each part's task_id, or a fresh one, before
     # `send` (messaging/card_task_ids.py), so `send` gets the task_id to use.

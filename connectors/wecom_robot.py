@@ -83,10 +83,11 @@ class WeComRobotConnector(Connector):
     native_msgtypes = frozenset(
         {"text", "markdown", "markdown_v2", "news", "image", "file", "voice", "template_card"}
     )
-    # A robot has no callback for clicks: only the notice cards. Its documentation gives
-    # them no task_id (shared/spec/wecom.md section 1), so nothing asks for task_ids unique
-    # per robot key and `unique_card_task_ids` stays off.
+    # A robot has no callback for clicks: only the notice cards, without an action_menu.
+    # Its documentation gives them no task_id (shared/spec/wecom.md section 1), so nothing
+    # asks for task_ids unique per robot key and `unique_card_task_ids` stays off.
     card_types = frozenset({"text_notice", "news_notice"})
+    card_action_menus = False
     # The robot has no link message: a link is a news card with one article.
     # Mini programs it cannot send; one whose page is a web URL goes as a link.
     conversions = {"link": ("news",), "miniprogram": ("link",)}

@@ -292,11 +292,20 @@ def _check_template_card(payload: dict, limits: Limits, connector) -> None:
             f"invalid field: template_card.card_type: a {connector.english_label()} bot sends "
             f"{' and '.join(sorted(connector.card_types))} cards only"
         )
+    if not connector.card_action_menus and payload.get("action_menu") is not None:
+        raise Err.FIELD_INVALID.error(
+            f"invalid field: template_card.action_menu is not supported by the "
+            f"{connector.english_label()}"
+        )
     if payload["card_type"] in NOTICE_CARDS and not isinstance(payload.get("card_action"), dict):
         raise Err.FIELD_INVALID.error(
             f"invalid field: template_card.card_action (an object) is required by a "
             f"{payload['card_type']} card"
         )
+    if payload.get("task_id") == "":
+        # An optional field left empty by the tool that wrote the body: WeCom refuses an
+        # empty task_id (42014) where it would take none.
+        del payload["task_id"]
     task_id = payload.get("task_id")
     # A click on the card or its action_menu comes back with the task_id (WeCom: 42014).
     if payload["card_type"] in INTERACTIVE_CARDS:

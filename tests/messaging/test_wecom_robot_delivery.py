@@ -386,6 +386,34 @@ def test_an_interactive_card_the_robot_cannot_send_is_refused_before_it_is_store
     assert not Message.objects.exists()
 
 
+def test_a_card_with_an_action_menu_is_refused_for_a_robot_instead_of_asking_for_a_task_id(
+    wecom, wecom_group, send, run_queue
+):
+    """The robot documents neither action_menu nor task_id (shared/spec/wecom.md section 1):
+    a task_id would not make such a card go out, so the menu itself is refused."""
+    menu = {"desc": "订阅", "action_list": [{"text": "不再推送", "key": "unsubscribe"}]}
+    for card in (
+        {**NOTICE_CARD, "action_menu": menu},
+        {**NOTICE_CARD, "action_menu": menu, "task_id": "ci-42"},
+    ):
+        body = {"msgtype": "template_card", "template_card": card}
+        response = send(wecom_group.bot.secret, wecom_group.conversation_id, body)
+        assert (response.status_code, response.json()) == (
+            400,
+            {
+                "errcode": 40058,
+                "errmsg": "invalid field: template_card.action_menu is not supported by the "
+                "WeCom group robot",
+            },
+        )
+    assert not Message.objects.exists()
+
+    body = {"msgtype": "template_card", "template_card": NOTICE_CARD}
+    assert send(wecom_group.bot.secret, wecom_group.conversation_id, body).json()["errcode"] == 0
+    run_queue()
+    assert [sent["template_card"] for _, sent in wecom.messages] == [NOTICE_CARD]
+
+
 # --- files: upload_media, then the media_id (shared/spec/wecom.md section 1) -------------
 
 REPORT = b"%PDF-1.4 weekly report " * 40

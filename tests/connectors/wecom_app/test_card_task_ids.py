@@ -157,6 +157,27 @@ def test_a_notice_card_with_an_action_menu_needs_a_task_id_before_it_is_stored(
     assert sent_task_ids(app_api) == [("zhangsan", "weekly-report-12")]
 
 
+def test_an_empty_task_id_on_a_card_that_needs_none_is_left_out_of_the_card_sent(
+    app_api, member, send_api, run_queue
+):
+    """WeCom answers 42014 for an empty task_id even where it would take none: an empty
+    one is what a tool writes for "no task_id", so the card goes without it."""
+    notice = {key: value for key, value in REPORT_WITH_MENU.items() if key != "action_menu"}
+    card = {**notice, "task_id": ""}
+    assert send_api("zhangsan", {"msgtype": "template_card", "template_card": card})["errcode"] == 0
+    run_queue()
+
+    assert Message.objects.get().status == "sent"
+    ((_, sent),) = app_api.sent
+    assert "task_id" not in sent["template_card"]
+
+    with_menu = {**REPORT_WITH_MENU, "task_id": ""}
+    answer = send_api("zhangsan", {"msgtype": "template_card", "template_card": with_menu})
+    assert answer["errmsg"] == (
+        "invalid field: template_card.task_id is required by a card with an action_menu"
+    )
+
+
 @pytest.mark.parametrize("task_id", ["午餐投票", "lunch vote", "lunch#7", "lunch.vote", "a/b"])
 def test_a_task_id_with_characters_wecom_refuses_is_40058_before_it_is_stored(
     app_api, member, send_api, run_queue, task_id
