@@ -30,10 +30,14 @@ logger = logging.getLogger(__name__)
 COMPACT_JSON = {"ensure_ascii": False, "separators": (",", ":")}
 
 
-def envelope(errcode: int, errmsg: str, status: int = 200, headers=None, **extra) -> JsonResponse:
+def envelope(
+    errcode: int, errmsg: str, *, http_status: int = 200, headers=None, **extra
+) -> JsonResponse:
+    """WeCom's answer `{"errcode", "errmsg", **extra}`; `extra` may hold any other field
+    (a `status` too: the HTTP status is `http_status`)."""
     response = JsonResponse(
         {"errcode": errcode, "errmsg": errmsg, **extra},
-        status=status,
+        status=http_status,
         json_dumps_params=COMPACT_JSON,
     )
     for name, value in (headers or {}).items():
@@ -70,7 +74,7 @@ def answers(ok: type, *statuses: int) -> dict:
 
 
 def error_response(error: ApiError) -> JsonResponse:
-    return envelope(error.errcode, error.errmsg, status=error.status, headers=error.headers)
+    return envelope(error.errcode, error.errmsg, http_status=error.status, headers=error.headers)
 
 
 def refuse_body_over(request: HttpRequest, limit: int) -> None:
@@ -184,7 +188,7 @@ def _auth_error(request: HttpRequest, exc: AuthenticationError):
 def _http_error(request: HttpRequest, exc: HttpError):
     if exc.status_code == 400:
         return error_response(Err.NOT_JSON.error(f"Warning: wrong json format. {exc}"))
-    return envelope(Err.INVALID_PARAMETER.code, str(exc), status=exc.status_code)
+    return envelope(Err.INVALID_PARAMETER.code, str(exc), http_status=exc.status_code)
 
 
 @api.exception_handler(SuspiciousOperation)
@@ -273,7 +277,7 @@ class JsonApiAnswersMiddleware:
             error = Err.NO_SUCH_ENDPOINT.error(f"no such endpoint: {request.path[:100]}")
         else:
             error = _ERROR_FOR_STATUS.get(status, Err.INVALID_PARAMETER).error()
-        answer = envelope(error.errcode, error.errmsg, status=status)
+        answer = envelope(error.errcode, error.errmsg, http_status=status)
         for name in ("Allow", "Retry-After"):
             if name in response:
                 answer[name] = response[name]

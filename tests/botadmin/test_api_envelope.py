@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from botadmin.api import envelope
 from botadmin.errors import Err
 
 
@@ -27,6 +28,13 @@ def test_openapi_and_docs_are_served_without_external_cdns(client):
     docs = client.get("/api/docs").content.decode()
     assert "swagger" in docs.lower()
     assert "cdn.jsdelivr" not in docs and "unpkg.com" not in docs
+
+
+def test_an_answer_can_carry_a_status_field_beside_its_http_status():
+    answer = envelope(0, "ok", http_status=202, status="sent", msgid="m1")
+
+    assert answer.status_code == 202
+    assert answer.content == b'{"errcode":0,"errmsg":"ok","status":"sent","msgid":"m1"}'
 
 
 def test_healthz(client, db):
