@@ -5,9 +5,11 @@ an open timeline asks for the same bubbles again and again (opening, scrolling,
 polling, several operators). Each drawn bubble is kept in Django's cache (shared
 by every web process, `CACHE_URL`) under everything it shows that can change:
 the message's id, `updated_at`, status and attempt count, its operator's name,
-the bot's name, the conversation's URL, the viewer's language and time zone,
-whether it is highlighted and whether it is an out-of-band update, and the
-version of the drawing itself (`DRAWING`). A page reads
+the names of the users it mentions (the bot's synced contacts, which a sync
+renames without touching the message), the bot's name, the conversation's URL,
+the viewer's language and time zone, whether it is highlighted and whether it is
+an out-of-band update, and the version of the drawing itself (`DRAWING`). The
+names cost one query for the page, none when it mentions nobody. A page reads
 its bubbles with one `get_many` and draws only the missing ones. Every write in
 messaging/ sets `updated_at`, so a changed body or sender is a new key.
 
@@ -21,6 +23,7 @@ and the dashboard's.
 """
 
 import hashlib
+import json
 
 from django.conf import settings
 from django.core.cache import caches
@@ -44,9 +47,12 @@ LARGEST_KEPT = 20_000
 DRAWING = 2
 
 
-def _key(m, shared: str, focus: bool, oob: bool) -> str:
+def _key(m, shared: str, focus: bool, oob: bool, names: dict[str, str]) -> str:
     operator = m.created_by.get_username() if m.created_by_id else ""
-    changes = f"{m.updated_at.isoformat()}|{m.status}|{m.attempt_count}|{operator}|{shared}"
+    mentioned = json.dumps([[who, names.get(who, "")] for who in sorted(_mentioned_ids(m))])
+    changes = (
+        f"{m.updated_at.isoformat()}|{m.status}|{m.attempt_count}|{operator}|{shared}|{mentioned}"
+    )
     digest = hashlib.sha1(changes.encode(), usedforsecurity=False).hexdigest()
     return f"console:bubble:{DRAWING}:{m.pk}:{int(focus)}{int(oob)}:{digest}"
 
@@ -83,7 +89,8 @@ def draw(messages, *, bot, base_url: str, pending_statuses, focus_id=None, oob=F
     shared = "|".join(
         [bot.name, base_url, translation.get_language() or "", timezone.get_current_timezone_name()]
     )
-    keys = {m.pk: _key(m, shared, m.pk == focus_id, oob) for m in messages}
+    names = mention_names(bot, messages)
+    keys = {m.pk: _key(m, shared, m.pk == focus_id, oob, names) for m in messages}
     alias = "bubbles" if "bubbles" in settings.CACHES else "default"
     keeps_all = not isinstance(caches[alias], DatabaseCache)
     keepable = {
@@ -99,9 +106,14 @@ def draw(messages, *, bot, base_url: str, pending_statuses, focus_id=None, oob=F
 
         attach_media(missing)  # the images and files a bubble shows: one query
     template = get_template(TEMPLATE)
-    context = {"bot": bot, "base_url": base_url, "pending_statuses": pending_statuses, "oob": oob}
+    context = {
+        "bot": bot,
+        "base_url": base_url,
+        "pending_statuses": pending_statuses,
+        "oob": oob,
+        "names": names,
+    }
     drawn, fresh = [], {}
-    context["names"] = mention_names(bot, missing)
     for m in messages:
         html = kept.get(keys[m.pk])
         if html is None:

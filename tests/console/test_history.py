@@ -10,6 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from conversations.models import Conversation
 from messaging.models import Message
 
 
@@ -289,6 +290,34 @@ def test_a_message_that_changed_is_drawn_again(
     assert '<span class="sender">新名字</span>' in html
     operator_client.post(reverse("set_language"), {"language": "en", "next": "/"})
     assert "2 attempts" in operator_client.get(history_url).content.decode()
+
+
+def test_a_contact_renamed_by_a_sync_shows_its_new_name_in_kept_bubbles(
+    bubble_cache, operator_client, bot, group, history_url, make_message, make_conversation
+):
+    make_conversation(bot, "wmZhang", kind="user", name="张伟")
+    mention = {"content": "请 <@wmZhang> 看一下", "mentioned_list": ["wmZhang"]}
+    make_message(group, text=mention["content"], body={"msgtype": "text", "text": mention})
+    make_message(
+        group,
+        msgtype="markdown",
+        body={"msgtype": "markdown", "markdown": {"content": "**日报** <@wmZhang>"}},
+    )
+    make_message(group, text="没有提到谁")
+    assert "@张伟" in _timeline(operator_client.get(history_url).content.decode())
+
+    # The contact sync writes the conversation, never the messages that mention it.
+    Conversation.objects.filter(bot=bot, conversation_id="wmZhang").update(name="张伟华")
+
+    renamed = operator_client.get(history_url)
+    timeline = _timeline(renamed.content.decode())
+    assert timeline.count('title="wmZhang">@张伟华</span>') == 3  # text, its list, markdown
+    assert "@张伟<" not in timeline
+    # Only the bubbles that mention the renamed user are drawn again.
+    assert _bubbles_drawn(renamed) == (3 if bubble_cache == "database cache" else 2)
+    again = operator_client.get(history_url)
+    assert _bubbles_drawn(again) == (2 if bubble_cache == "database cache" else 0)
+    assert _timeline(again.content.decode()) == timeline
 
 
 def test_javascript_urls_never_become_links(operator_client, group, history_url, make_message):
