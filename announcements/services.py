@@ -418,10 +418,14 @@ def run_progress(run: AnnouncementRun) -> dict:
 def runs_progress(runs: list[AnnouncementRun]) -> dict[int, dict]:
     """`run_progress` of each run by its id, counted in one query for them all.
 
-    Pending is what the run still has to do: its unfinished messages and the
-    recipients it has not handed out yet (past `fanout_cursor`). A recipient
-    handed out without a message (its conversation was deleted meanwhile) will
-    never get one, so it is not pending.
+    Pending is what the run still has to do: its unfinished messages and, unless
+    it was cancelled, the recipients it has not handed out yet (past
+    `fanout_cursor`). A recipient handed out without a message (its conversation
+    was deleted meanwhile) will never get one, so it is not pending but skipped.
+    Sent, failed, cancelled, skipped and pending add up to the planned
+    recipients; `percent` is the share that is done (all but pending), so a
+    finished run is at 100 % whatever its outcomes, made of `percent_sent`,
+    `percent_failed` and `percent_other`.
     """
     counted = {
         row.pop("announcement_run"): row
@@ -442,14 +446,40 @@ def runs_progress(runs: list[AnnouncementRun]) -> dict[int, dict]:
             run.pk, {"sent": 0, "failed": 0, "cancelled": 0, "unfinished": 0, "total": 0}
         )
         planned = run.recipient_count
+        not_handed_out = max(planned - run.fanout_cursor, 0)
         counts["planned"] = planned
-        counts["pending"] = counts.pop("unfinished") + max(planned - run.fanout_cursor, 0)
+        counts["pending"] = counts["unfinished"]
         if run.status == AnnouncementRun.Status.CANCELLED:
-            counts["pending"] = 0
-        counts["percent"] = round(100 * counts["sent"] / planned) if planned else 100
+            # Cancelling stops the hand-out; a message already being sent stays pending.
+            counts["cancelled"] += not_handed_out
+        else:
+            counts["pending"] += not_handed_out
+        counts["skipped"] = max(planned - counts["total"] - not_handed_out, 0)
+        del counts["unfinished"], counts["total"]
         counts["done"] = counts["pending"] == 0
+        counts.update(_bar_parts(counts))
         progress[run.pk] = counts
     return progress
+
+
+def _bar_parts(counts: dict) -> dict:
+    """The progress bar's parts in whole percents of the planned recipients: sent,
+    failed, then cancelled and skipped; together they are the done share."""
+    planned = counts["planned"]
+    if not planned:
+        return {"percent": 100, "percent_sent": 0, "percent_failed": 0, "percent_other": 100}
+
+    def upto(n):  # rounded down from the bar's start, so the parts add up exactly
+        return 100 * n // planned
+
+    sent, failed = counts["sent"], counts["failed"]
+    done = upto(planned - counts["pending"])
+    return {
+        "percent": done,
+        "percent_sent": upto(sent),
+        "percent_failed": upto(sent + failed) - upto(sent),
+        "percent_other": done - upto(sent + failed),
+    }
 
 
 def save_audience(user, bot: Bot, name: str, conversation_ids: list[int]) -> SavedAudience:

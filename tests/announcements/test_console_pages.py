@@ -676,6 +676,33 @@ def test_a_finished_announcement_still_sending_its_last_run_says_sending_not_fin
     assert "已完成" in row and "发送中" not in row
 
 
+def test_a_finished_run_with_a_failure_and_a_deleted_recipient_shows_a_full_bar_that_adds_up(
+    client, superuser, bot, make_groups, make_announcement
+):
+    from announcements.fanout import fan_out
+    from messaging.models import Message
+
+    groups = make_groups(bot, 4)
+    announcement = make_announcement(bot, groups)
+    (run_id,) = start_due_announcements()
+    groups[3].delete()  # before its message was made: it will never get one
+    fan_out(run_id)
+    first, second, third = Message.objects.filter(announcement_run_id=run_id).order_by("pk")
+    Message.objects.filter(pk__in=[first.pk, second.pk]).update(status="sent")
+    Message.objects.filter(pk=third.pk).update(status="failed")
+    client.force_login(superuser)
+
+    runs = client.get(f"/console/announcements/{announcement.pk}/?partial=runs").content.decode()
+    run = runs.split('class="panel run')[1]
+
+    assert "已完成" in run  # not "发送中" forever
+    assert "2 已发送 · 1 失败 · " in run and "1 已跳过" in run and " · 0 待发送，共 4" in run
+    assert 'aria-valuenow="100"' in run
+    assert 'class="progress-sent" style="width: 50%"' in run
+    assert 'class="progress-failed" style="width: 25%"' in run
+    assert 'class="progress-other" style="width: 25%"' in run
+
+
 def test_the_run_estimate_says_seconds_for_a_short_run(
     client, superuser, bot, make_groups, make_announcement
 ):

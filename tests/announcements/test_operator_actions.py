@@ -132,11 +132,12 @@ def test_progress_counts_sent_failed_and_pending(bot, make_groups, make_announce
 
     progress = services.run_progress(run)
 
-    assert (progress["sent"], progress["failed"], progress["pending"], progress["percent"]) == (
-        2,
-        1,
-        1,
+    assert (progress["sent"], progress["failed"], progress["pending"]) == (2, 1, 1)
+    # Three of four are done: the bar is at 75 %, of which 50 sent and 25 failed.
+    assert (progress["percent"], progress["percent_sent"], progress["percent_failed"]) == (
+        75,
         50,
+        25,
     )
 
 
@@ -232,6 +233,49 @@ def test_a_recipient_deleted_before_its_message_was_handed_out_is_not_pending_fo
     progress = services.run_progress(run)
 
     assert (progress["sent"], progress["pending"], progress["done"]) == (2, 0, True)
+    assert (progress["skipped"], progress["planned"], progress["percent"]) == (1, 3, 100)
+
+
+def test_a_finished_run_with_failures_and_a_skipped_recipient_is_at_100_percent(
+    bot, make_groups, make_announcement
+):
+    groups = make_groups(bot, 7)
+    make_announcement(bot, groups)
+    (run_id,) = services.start_due_announcements()
+    groups[6].delete()
+    fan_out(run_id)
+    run = AnnouncementRun.objects.get(pk=run_id)
+    pks = list(
+        Message.objects.filter(announcement_run=run).order_by("pk").values_list("pk", flat=True)
+    )
+    Message.objects.filter(pk__in=pks[:4]).update(status=Message.Status.SENT)
+    Message.objects.filter(pk=pks[4]).update(status=Message.Status.FAILED)
+    Message.objects.filter(pk=pks[5]).update(status=Message.Status.UNCERTAIN)
+
+    progress = services.run_progress(run)
+
+    counts = [progress[k] for k in ("sent", "failed", "cancelled", "skipped", "pending")]
+    assert counts == [4, 2, 0, 1, 0] and sum(counts) == progress["planned"] == 7
+    assert progress["done"] and progress["percent"] == 100
+    # 4/7 = 57.1 % sent, 6/7 = 85.7 % delivered or not: the parts fill the bar exactly.
+    parts = (progress["percent_sent"], progress["percent_failed"], progress["percent_other"])
+    assert parts == (57, 28, 15)
+
+
+def test_a_run_cancelled_during_its_hand_out_counts_the_rest_as_cancelled(
+    bot, make_groups, make_announcement, superuser
+):
+    announcement, run = started(bot, make_groups(bot, 5), make_announcement, batches_done=1)
+    first = Message.objects.filter(announcement_run=run).order_by("pk").first()
+    Message.objects.filter(pk=first.pk).update(status=Message.Status.SENT)
+
+    services.cancel(superuser, announcement)
+    run.refresh_from_db()
+    progress = services.run_progress(run)
+
+    # One sent; one handed out and cancelled; three never handed out.
+    assert (progress["sent"], progress["cancelled"], progress["pending"]) == (1, 4, 0)
+    assert (progress["skipped"], progress["done"], progress["percent"]) == (0, True, 100)
 
 
 def test_recipients_not_handed_out_yet_are_pending(bot, make_groups, make_announcement):
