@@ -8,7 +8,7 @@ export PORT ?= 8000
 export BOTADMIN_PUBLIC_URL ?= http://127.0.0.1:$(PORT)
 export PYTHONUNBUFFERED = 1
 
-.PHONY: run test lint format setup venv clean
+.PHONY: run test lint format setup venv clean lock
 
 venv: $(STAMP)
 
@@ -44,5 +44,14 @@ format: venv
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# requirements.lock after a change to pyproject.toml's dependencies, with the command in
+# its header. pip-tools is no dependency of botadmin: it gets a virtualenv of its own.
+PIP_TOOLS := var/pip-tools
+PIP_TOOLS_VERSION := 7.7.0
+lock:
+	@test -x $(PIP_TOOLS)/bin/pip-compile || { $(PYTHON) -m venv $(PIP_TOOLS) && \
+		$(PIP_TOOLS)/bin/python -m pip install --quiet --disable-pip-version-check pip-tools==$(PIP_TOOLS_VERSION); }
+	$(PIP_TOOLS)/bin/pip-compile --extra=dev --no-emit-find-links --no-emit-index-url --output-file=requirements.lock --strip-extras $(LOCK_ARGS) pyproject.toml
+
 clean:
-	rm -rf $(VENV) var/static var/broker var/metrics
+	rm -rf $(VENV) $(PIP_TOOLS) var/static var/broker var/metrics
