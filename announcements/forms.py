@@ -15,7 +15,7 @@ from django.core.files.storage import default_storage
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext_lazy as _
 
-from botadmin.timezones import known_zone, offered_zone_names
+from botadmin.timezones import zone_choices
 from connectors import conversions
 from connectors.images import FORMAT_NAMES
 from connectors.registry import connector_for
@@ -152,9 +152,7 @@ class ComposeForm(AudienceForm):
         self.fields["saved_audience"].choices = [("", "—")] + [
             (a.pk, a.name) for a in saved_audiences
         ]
-        zones = offered_zone_names()
-        kept = {kept_zone, settings.TIME_ZONE} - set(zones)
-        zones = sorted([*zones, *(z for z in kept if known_zone(z))])
+        zones = zone_choices(kept_zone)
         self.fields["timezone"].choices = [(z, z) for z in zones]
         self.fields["timezone"].initial = settings.TIME_ZONE
         if self.initial.get("timezone") not in zones:  # one the zoneinfo database dropped

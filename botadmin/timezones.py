@@ -4,6 +4,7 @@ from datetime import tzinfo
 from functools import cache
 from zoneinfo import ZoneInfo, available_timezones
 
+from django.conf import settings
 from django.utils import timezone
 
 
@@ -30,6 +31,15 @@ def offered_zone_names() -> tuple[str, ...]:
     return tuple(
         name for name in zone_names() if name not in NOT_PLACES and not name.startswith("Etc/")
     )
+
+
+def zone_choices(kept: str = "") -> list[str]:
+    """The zones a form lets one choose: the offered ones, and the server's (TIME_ZONE) and
+    `kept` (the edited object's stored zone) even when they are no place, so that saving it
+    again neither fails nor changes it. A name the zoneinfo database does not list is not kept."""
+    zones = offered_zone_names()
+    kept_names = {kept, settings.TIME_ZONE} - set(zones)
+    return sorted([*zones, *(name for name in kept_names if known_zone(name))])
 
 
 @cache

@@ -7,6 +7,7 @@ from django.urls import reverse
 
 from audit.models import OperatorAction
 from conversations.models import Bot, Conversation
+from tests.html_forms import submitted_form
 
 NUL = "\x00"
 
@@ -87,6 +88,8 @@ def test_quiet_hours_and_pace_are_saved(client, plain_operator, bot):
     [
         {"timezone": "Mars/Olympus"},
         {"timezone": NUL},
+        {"timezone": "Factory"},  # in the zoneinfo database, but no place
+        {"timezone": "localtime"},
         {"rate_limit_per_minute": "99999999999999999999"},
         {"quiet_hours_start": "22:00"},  # one end only
     ],
@@ -97,6 +100,39 @@ def test_bad_sending_settings_are_refused(operator_client, bot, changes):
     assert response.status_code == 400
     bot.refresh_from_db()
     assert bot.rate_limit_per_minute == 20 and bot.timezone == ""
+
+
+def test_the_bots_time_zone_list_offers_places_utc_and_the_servers_not_pseudo_zones(
+    operator_client, bot
+):
+    """As the announcements' list does: "localtime" and "Factory" are no place to be."""
+    page = operator_client.get(reverse("console:bot", args=[bot.pk])).content.decode()
+    form = submitted_form(page, "sending-form")
+
+    assert form["timezone"] == [""]  # the server's
+    for pseudo in ("localtime", "Factory", "Etc/GMT-8", "EST5EDT", "Zulu", "GMT"):
+        assert f'<option value="{pseudo}"' not in page
+    for place in ("UTC", "Asia/Shanghai", "America/New_York"):
+        assert f'<option value="{place}"' in page
+
+
+def test_a_bot_saved_with_a_pseudo_zone_keeps_it_when_its_sending_settings_are_saved(
+    operator_client, bot
+):
+    """A bot set to Factory before the list hid it: saving its pace must not fail or
+    drop the zone."""
+    Bot.objects.filter(pk=bot.pk).update(timezone="Factory")
+    page = operator_client.get(reverse("console:bot", args=[bot.pk])).content.decode()
+    form = submitted_form(page, "sending-form")
+
+    saved = operator_client.post(
+        reverse("console:bot_sending", args=[bot.pk]), {**form, "rate_limit_per_minute": "7"}
+    )
+
+    assert form["timezone"] == ["Factory"]
+    assert saved.status_code == 302
+    bot.refresh_from_db()
+    assert bot.rate_limit_per_minute == 7 and bot.timezone == "Factory"
 
 
 def test_an_operator_without_change_rights_cannot_change_sending(client, make_operator, bot):

@@ -89,7 +89,7 @@ def test_an_operator_creates_tests_syncs_a_bridge_bot_and_rotates_its_secret(
     expect(page.locator("#contacts tr.sync-succeeded")).to_contain_text(f"+{groups}")
     shoot(page, "03-synced")
 
-    page.locator("[name=timezone]").fill("Asia/Shanghai")
+    page.locator("[name=timezone]").select_option("Asia/Shanghai")
     page.get_by_role("button", name="保存发送设置").click()
     expect(page.locator(".flash")).to_contain_text("发送设置已保存。")
 
