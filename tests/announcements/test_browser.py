@@ -284,6 +284,7 @@ def test_an_operator_picks_among_1500_groups_by_keyboard_and_sends_to_all_of_the
 
     page.fill("#audience-search", "")
     page.wait_for_function(f"document.querySelectorAll('{boxes}').length === 50")
+    page.wait_for_function("!document.querySelector('.htmx-request')")  # the list settled
     page.focus("#audience li.more button")
     page.keyboard.press("Enter")
     page.wait_for_function(f"document.querySelectorAll('{boxes}').length === 100")
