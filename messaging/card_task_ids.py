@@ -40,20 +40,24 @@ def well_formed_task_id(task_id: str) -> bool:
     return not _NOT_IN_TASK_ID.search(task_id)
 
 
-def take(bot_id: int, task_id: str, part_id: str) -> bool:
-    """Reserve `task_id` for the message part `part_id` (its msgid, or msgid-2, …): True when
-    it is this part's (now, or since an earlier try), False when the bot used it otherwise."""
+def _record(bot_id: int, task_id: str, part_id: str = "") -> None:
     CardTaskId.objects.bulk_create(
         [CardTaskId(bot_id=bot_id, task_id=task_id, taken_by=part_id)], ignore_conflicts=True
     )
+
+
+def take(bot_id: int, task_id: str, part_id: str) -> bool:
+    """Reserve `task_id` for the message part `part_id` (its msgid, or msgid-2, …): True when
+    it is this part's (now, or since an earlier try), False when the bot used it otherwise."""
+    _record(bot_id, task_id, part_id)
     return CardTaskId.objects.filter(bot_id=bot_id, task_id=task_id, taken_by=part_id).exists()
 
 
 def seen_clicked(bot_id: int, task_id: str) -> None:
-    """A card with this task_id was clicked: the bot has used it (by whichever message)."""
-    CardTaskId.objects.bulk_create(
-        [CardTaskId(bot_id=bot_id, task_id=task_id)], ignore_conflicts=True
-    )
+    """A card with this task_id was clicked: the bot has used it (by whichever message).
+    One longer than WeCom's 128 bytes is no card of the bot's, and is not kept."""
+    if len(task_id.encode()) <= TASK_ID_MAX_BYTES:
+        _record(bot_id, task_id)
 
 
 def fresh_task_id(task_id: str, part_id: str) -> str:
@@ -74,5 +78,5 @@ def own_card(bot_id: int, body: dict, part_id: str) -> dict:
     if not task_id or take(bot_id, task_id, part_id):
         return body
     fresh = fresh_task_id(task_id, part_id)
-    take(bot_id, fresh, part_id)
+    _record(bot_id, fresh, part_id)  # its own by construction: no need to read it back
     return {**body, "template_card": {**card, "task_id": fresh}}

@@ -1,6 +1,7 @@
 """A card's task_id is the bot's once: reserved for one message part, which keeps it on a retry."""
 
 from messaging import card_task_ids
+from messaging.models import CardTaskId
 
 
 def test_a_task_id_is_reserved_for_the_first_part_that_takes_it(make_bot):
@@ -45,3 +46,13 @@ def test_a_card_goes_with_its_task_id_once_then_with_a_fresh_one_the_same_on_a_r
     )
     text = {"msgtype": "text", "text": {"content": "vote-1"}}
     assert card_task_ids.own_card(bot.pk, text, "m4") is text
+
+
+def test_a_clicked_task_id_longer_than_wecoms_128_bytes_is_not_kept(make_bot):
+    """No card of the bot can have it; the column holds 128 (PostgreSQL would refuse it,
+    and the click with it)."""
+    bot = make_bot()
+    card_task_ids.seen_clicked(bot.pk, "卡" * 43)  # 129 bytes
+
+    assert not CardTaskId.objects.filter(bot=bot).exists()
+    assert card_task_ids.take(bot.pk, "卡" * 42, "m1")  # 126 bytes: kept as any other
