@@ -243,43 +243,42 @@ class NoLongerApplies(Exception):
     """The announcement moved on (its last run finished): the action is refused."""
 
 
+def _sending() -> Q:
+    """Announcements with a run being prepared or recipients not sent yet. Each subquery
+    is read once, not per row (unfinished messages are few)."""
+    return Q(
+        pk__in=AnnouncementRun.objects.filter(status=AnnouncementRun.Status.FANNING_OUT).values(
+            "announcement"
+        )
+    ) | Q(
+        pk__in=Message.objects.filter(
+            announcement_run__isnull=False, status__in=Message.Status.UNFINISHED
+        ).values("announcement_run__announcement")
+    )
+
+
 def still_sending(announcement: Announcement) -> bool:
     """A run is being prepared, or some of its recipients are not sent yet."""
-    return (
-        announcement.runs.filter(status=AnnouncementRun.Status.FANNING_OUT).exists()
-        or Message.objects.filter(
-            announcement_run__announcement=announcement, status__in=Message.Status.UNFINISHED
-        ).exists()
-    )
+    return Announcement.objects.filter(_sending(), pk=announcement.pk).exists()
 
 
 def finished_but_still_sending() -> Q:
     """`still_sending` for many announcements at once, and only the finished ones: those
     whose badge says "sending" (console/announcements/_status.html). For filter() and
-    annotate(); each subquery is read once, not per row (unfinished messages are few)."""
-    return Q(status=Announcement.Status.FINISHED) & (
-        Q(
-            pk__in=AnnouncementRun.objects.filter(status=AnnouncementRun.Status.FANNING_OUT).values(
-                "announcement"
-            )
-        )
-        | Q(
-            pk__in=Message.objects.filter(
-                announcement_run__isnull=False, status__in=Message.Status.UNFINISHED
-            ).values("announcement_run__announcement")
-        )
-    )
+    annotate()."""
+    return Q(status=Announcement.Status.FINISHED) & _sending()
 
 
-def may_pause(announcement: Announcement) -> bool:
-    return announcement.status == Announcement.Status.ACTIVE or (
-        announcement.status == Announcement.Status.FINISHED and still_sending(announcement)
-    )
-
-
-def may_cancel(announcement: Announcement) -> bool:
+def may_pause(announcement: Announcement, sending: bool | None = None) -> bool:
+    """`sending`: `still_sending(announcement)` when the caller knows it already."""
     if announcement.status == Announcement.Status.FINISHED:
-        return still_sending(announcement)
+        return still_sending(announcement) if sending is None else sending
+    return announcement.status == Announcement.Status.ACTIVE
+
+
+def may_cancel(announcement: Announcement, sending: bool | None = None) -> bool:
+    if announcement.status == Announcement.Status.FINISHED:
+        return still_sending(announcement) if sending is None else sending
     return announcement.status != Announcement.Status.CANCELLED
 
 
@@ -410,13 +409,8 @@ def retry_failed(user, run: AnnouncementRun) -> int:
     return len(ids)
 
 
-def run_progress(run: AnnouncementRun) -> dict:
-    """Counts per outcome for the progress bar."""
-    return runs_progress([run])[run.pk]
-
-
 def runs_progress(runs: list[AnnouncementRun]) -> dict[int, dict]:
-    """`run_progress` of each run by its id, counted in one query for them all.
+    """Counts per outcome for each run's progress bar, by run id, in one query for them all.
 
     Pending is what the run still has to do: its unfinished messages and, unless
     it was cancelled, the recipients it has not handed out yet (past

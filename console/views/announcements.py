@@ -27,7 +27,13 @@ from announcements.audience import (
     recipients_now,
     results_page,
 )
-from announcements.forms import ComposeForm, initial_from, store_upload, typed_for_bot_switch
+from announcements.forms import (
+    BOT_CONVERSATION_FIELDS,
+    ComposeForm,
+    initial_from,
+    store_upload,
+    typed_for_bot_switch,
+)
 from announcements.models import Announcement, AnnouncementRun
 from announcements.schedule import Schedule, ScheduleError, parse
 from botadmin.errors import ApiError
@@ -200,9 +206,7 @@ def _kept_zone(request, source: Announcement | None, bots) -> str:
 
 
 def _say_what_the_switch_left_out(request, bot, same_bot: bool) -> None:
-    if not same_bot and any(
-        request.POST.get(name) for name in ("audience_base", "conversations", "saved_audience")
-    ):
+    if not same_bot and any(request.POST.get(name) for name in BOT_CONVERSATION_FIELDS):
         messages.warning(
             request,
             _(
@@ -364,11 +368,12 @@ def detail(request, pk: int):
         and announcement.next_run_at - timezone.now() < timedelta(minutes=2)
     )
     context["sending"] = starts_soon or any(not p["done"] for _, p in context["runs"])
-    context["still_sending"] = (
-        announcement.status == Announcement.Status.FINISHED and services.still_sending(announcement)
+    sending = announcement.status == Announcement.Status.FINISHED and services.still_sending(
+        announcement
     )
-    context["may_pause"] = services.may_pause(announcement)
-    context["may_cancel"] = services.may_cancel(announcement)
+    context["still_sending"] = sending
+    context["may_pause"] = services.may_pause(announcement, sending)
+    context["may_cancel"] = services.may_cancel(announcement, sending)
     if request.GET.get("partial") == "runs":
         return render(request, "console/announcements/_live.html", context)
     return render(request, "console/announcements/detail.html", context)

@@ -87,7 +87,7 @@ def test_cancel_cancels_pending_recipients_and_keeps_history(
     assert cancelled == 2
     assert announcement.status == Announcement.Status.CANCELLED
     assert statuses(run) == ["cancelled", "cancelled", "sent"]
-    assert services.run_progress(run)["pending"] == 0
+    assert services.runs_progress([run])[run.pk]["pending"] == 0
     action = OperatorAction.objects.get(action="announcement.cancel")
     assert (action.actor, action.bot, action.target_id) == (superuser, bot, str(announcement.pk))
 
@@ -130,7 +130,7 @@ def test_progress_counts_sent_failed_and_pending(bot, make_groups, make_announce
     Message.objects.filter(pk__in=pks[:2]).update(status="sent")
     Message.objects.filter(pk=pks[2]).update(status="failed")
 
-    progress = services.run_progress(run)
+    progress = services.runs_progress([run])[run.pk]
 
     assert (progress["sent"], progress["failed"], progress["pending"]) == (2, 1, 1)
     # Three of four are done: the bar is at 75 %, of which 50 sent and 25 failed.
@@ -230,7 +230,7 @@ def test_a_recipient_deleted_before_its_message_was_handed_out_is_not_pending_fo
     run = AnnouncementRun.objects.get(pk=run_id)
     Message.objects.filter(announcement_run=run).update(status=Message.Status.SENT)
 
-    progress = services.run_progress(run)
+    progress = services.runs_progress([run])[run.pk]
 
     assert (progress["sent"], progress["pending"], progress["done"]) == (2, 0, True)
     assert (progress["skipped"], progress["planned"], progress["percent"]) == (1, 3, 100)
@@ -252,7 +252,7 @@ def test_a_finished_run_with_failures_and_a_skipped_recipient_is_at_100_percent(
     Message.objects.filter(pk=pks[4]).update(status=Message.Status.FAILED)
     Message.objects.filter(pk=pks[5]).update(status=Message.Status.UNCERTAIN)
 
-    progress = services.run_progress(run)
+    progress = services.runs_progress([run])[run.pk]
 
     counts = [progress[k] for k in ("sent", "failed", "cancelled", "skipped", "pending")]
     assert counts == [4, 2, 0, 1, 0] and sum(counts) == progress["planned"] == 7
@@ -271,7 +271,7 @@ def test_a_run_cancelled_during_its_hand_out_counts_the_rest_as_cancelled(
 
     services.cancel(superuser, announcement)
     run.refresh_from_db()
-    progress = services.run_progress(run)
+    progress = services.runs_progress([run])[run.pk]
 
     # One sent; one handed out and cancelled; three never handed out.
     assert (progress["sent"], progress["cancelled"], progress["pending"]) == (1, 4, 0)
@@ -282,6 +282,6 @@ def test_recipients_not_handed_out_yet_are_pending(bot, make_groups, make_announ
     _, run = started(bot, make_groups(bot, 4), make_announcement, batches_done=1)
     Message.objects.filter(announcement_run=run).update(status=Message.Status.SENT)
 
-    progress = services.run_progress(run)
+    progress = services.runs_progress([run])[run.pk]
 
     assert (progress["sent"], progress["pending"], progress["done"]) == (2, 2, False)
