@@ -11,8 +11,8 @@ from django.conf import settings
 from django.db.models import Prefetch
 from django.utils.translation import gettext_lazy as _
 
-from botadmin import http, reasons
-from botadmin.forms import NoLabelSuffix
+from botadmin import http
+from botadmin.forms import NoLabelSuffix, url_check_errors
 from conversations.roles import is_bot_admin
 from forwarding.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from messaging.inbound import OBJECT_MODELS
@@ -84,18 +84,11 @@ class EndpointForm(NoLabelSuffix, forms.ModelForm):
         """The forwarder's own check (botadmin.http), now rather than at the first delivery."""
         url = self.cleaned_data["url"]
         if not self.fields["url"].disabled:
-            try:
+            with url_check_errors(
+                _("This URL is not allowed: %(reason)s."),
+                _("This URL cannot be checked now: %(reason)s. Try again in a moment."),
+            ):
                 http.check_url(url)
-            except http.UnsafeURLError as refused:
-                raise forms.ValidationError(
-                    _("This URL is not allowed: %(reason)s.")
-                    % {"reason": reasons.translate(reasons.of(refused))}
-                ) from None
-            except http.ResolveTimeout as slow:
-                raise forms.ValidationError(
-                    _("This URL cannot be checked now: %(reason)s. Try again in a moment.")
-                    % {"reason": reasons.translate(reasons.of(slow))}
-                ) from None
         return url
 
     def clean_other_msgtypes(self):

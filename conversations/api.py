@@ -14,7 +14,7 @@ from django.db import connection
 from django.http import HttpRequest, HttpResponse
 from ninja import Field, Query, Router, Schema
 
-from botadmin.api import answers
+from botadmin.api import COMPACT_JSON, answers
 from botadmin.errors import Err
 
 from .models import Bot, Conversation
@@ -134,9 +134,5 @@ def _rows(bot: Bot, kind: str, q: str, include_inactive: bool, *fields: str):
 
 
 def _answer(items) -> HttpResponse:
-    body = json.dumps(
-        {"errcode": 0, "errmsg": "ok", "data": list(items)},
-        ensure_ascii=False,
-        separators=(",", ":"),
-    )
+    body = json.dumps({"errcode": 0, "errmsg": "ok", "data": list(items)}, **COMPACT_JSON)
     return HttpResponse(body, content_type="application/json")
