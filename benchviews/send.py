@@ -24,7 +24,7 @@ from messaging.models import Message
 @require_POST
 def parse_and_answer(request):
     body = json.loads(request.body)
-    return envelope(0, "ok", msgtype=body.get("msgtype"))
+    return envelope(0, "ok", {"msgtype": body.get("msgtype")})
 
 
 @csrf_exempt
@@ -41,7 +41,7 @@ def parse_and_insert(request):
             status=Message.Status.QUEUED,
             source=Message.Source.API,
         )
-    return envelope(0, "ok", msgid=message.msgid)
+    return envelope(0, "ok", {"msgid": message.msgid})
 
 
 urlpatterns = [

@@ -7,7 +7,7 @@ never a traceback.
 """
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from django.core.exceptions import BadRequest, RequestDataTooBig, SuspiciousOperation
 from django.http import HttpRequest, JsonResponse
@@ -31,12 +31,25 @@ COMPACT_JSON = {"ensure_ascii": False, "separators": (",", ":")}
 
 
 def envelope(
-    errcode: int, errmsg: str, *, http_status: int = 200, headers=None, **extra
+    errcode: int,
+    errmsg: str,
+    fields: Mapping[str, object] | None = None,
+    *,
+    http_status: int = 200,
+    headers: Mapping[str, str] | None = None,
 ) -> JsonResponse:
-    """WeCom's answer `{"errcode", "errmsg", **extra}`; `extra` may hold any other field
-    (a `status` too: the HTTP status is `http_status`)."""
+    """WeCom's answer `{"errcode", "errmsg", **fields}` with the HTTP status `http_status`
+    and the response headers `headers`.
+
+    The body's other fields come as one mapping, so that any name can be one (a `status`,
+    `headers`, `http_status`…); only `errcode` and `errmsg` are the envelope's own, and a
+    field of that name is a mistake (ValueError) rather than an answer contradicting itself.
+    """
+    fields = fields or {}
+    if clash := {"errcode", "errmsg"} & fields.keys():
+        raise ValueError(f"envelope fields may not replace {', '.join(sorted(clash))}")
     response = JsonResponse(
-        {"errcode": errcode, "errmsg": errmsg, **extra},
+        {"errcode": errcode, "errmsg": errmsg, **fields},
         status=http_status,
         json_dumps_params=COMPACT_JSON,
     )

@@ -109,8 +109,10 @@ def send(request: HttpRequest):
         conversation=request.conversation,
     )
     headers = {"Idempotent-Replayed": "true"} if message.replayed else None
-    extra = {"send_at": message.scheduled_at.isoformat()} if message.scheduled_at else {}
-    return envelope(0, "ok", headers=headers, msgid=message.msgid, **extra)
+    fields = {"msgid": message.msgid}
+    if message.scheduled_at:
+        fields["send_at"] = message.scheduled_at.isoformat()
+    return envelope(0, "ok", fields, headers=headers)
 
 
 def _json_body(request: HttpRequest):

@@ -67,7 +67,7 @@ def message_status(request: HttpRequest, msgid: str):
     )
     if message is None:
         raise Err.NO_SUCH_MESSAGE.error(f"no such message: {msgid}")
-    return envelope(0, "ok", message=describe(message))
+    return envelope(0, "ok", {"message": describe(message)})
 
 
 def describe(message: Message) -> dict:

@@ -84,9 +84,11 @@ def upload_media(request: HttpRequest):
     return envelope(
         0,
         "ok",
-        type=upload.kind,
-        media_id=upload.media_id,
-        created_at=str(int(upload.created_at.timestamp())),
+        {
+            "type": upload.kind,
+            "media_id": upload.media_id,
+            "created_at": str(int(upload.created_at.timestamp())),
+        },
     )
 
 

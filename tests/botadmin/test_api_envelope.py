@@ -31,10 +31,39 @@ def test_openapi_and_docs_are_served_without_external_cdns(client):
 
 
 def test_an_answer_can_carry_a_status_field_beside_its_http_status():
-    answer = envelope(0, "ok", http_status=202, status="sent", msgid="m1")
+    answer = envelope(0, "ok", {"status": "sent", "msgid": "m1"}, http_status=202)
 
     assert answer.status_code == 202
     assert answer.content == b'{"errcode":0,"errmsg":"ok","status":"sent","msgid":"m1"}'
+
+
+def test_an_answer_carries_fields_named_as_the_envelopes_own_options():
+    """A body field called `headers` or `http_status` is a field like any other, apart from
+    the response's headers and status."""
+    answer = envelope(
+        0,
+        "ok",
+        {"headers": {"From": "a"}, "http_status": 500, "fields": 1},
+        http_status=202,
+        headers={"Idempotent-Replayed": "true"},
+    )
+
+    assert answer.status_code == 202
+    assert answer["Idempotent-Replayed"] == "true" and "From" not in answer
+    assert json.loads(answer.content) == {
+        "errcode": 0,
+        "errmsg": "ok",
+        "headers": {"From": "a"},
+        "http_status": 500,
+        "fields": 1,
+    }
+
+
+@pytest.mark.parametrize("field", ["errcode", "errmsg"])
+def test_a_field_cannot_replace_the_envelopes_errcode_or_errmsg(field):
+    """The answer would contradict the errcode its metrics count (`response.errcode`)."""
+    with pytest.raises(ValueError, match=field):
+        envelope(0, "ok", {field: 1})
 
 
 def test_healthz(client, db):
