@@ -57,6 +57,11 @@ MEDIA_ERRCODE = 40007  # invalid media_id
 # A media_id is valid 3 days; reuse it for the same bytes until an hour before.
 MEDIA_REUSE_SECONDS = 3 * 24 * 3600 - 3600
 NEWS_MAX_ARTICLES = 8
+# What a card needs for clicks, which come back by callback, and a robot has none. Its
+# template card documentation lists neither: an action_menu is refused when the message is
+# accepted (`card_action_menus`), and a card stored before that refusal, or given a task_id
+# for an app or AI bot, goes without them.
+CLICKABLE_CARD_FIELDS = ("action_menu", "task_id")
 
 # errcodes that mean "try again later"; everything else non-zero is final.
 RETRY_ERRCODES = {-1, 45009}
@@ -84,8 +89,8 @@ class WeComRobotConnector(Connector):
         {"text", "markdown", "markdown_v2", "news", "image", "file", "voice", "template_card"}
     )
     # A robot has no callback for clicks: only the notice cards, without an action_menu.
-    # Its documentation gives them no task_id (shared/spec/wecom.md section 1), so nothing
-    # asks for task_ids unique per robot key and `unique_card_task_ids` stays off.
+    # Its documentation gives them no task_id (shared/spec/wecom.md section 1): `wire_body`
+    # leaves one out, and `unique_card_task_ids` stays off.
     card_types = frozenset({"text_notice", "news_notice"})
     card_action_menus = False
     # The robot has no link message: a link is a news card with one article.
@@ -172,7 +177,10 @@ class WeComRobotConnector(Connector):
     def wire_body(self, body: dict) -> dict:
         msgtype = body["msgtype"]
         payload = body[msgtype]
-        if msgtype in ("text", "markdown", "markdown_v2", "template_card"):
+        if msgtype == "template_card":
+            card = {k: v for k, v in payload.items() if k not in CLICKABLE_CARD_FIELDS}
+            return {"msgtype": msgtype, msgtype: card}
+        if msgtype in ("text", "markdown", "markdown_v2"):
             return {"msgtype": msgtype, msgtype: dict(payload)}
         if msgtype == "news":
             articles = list(payload["articles"])[:NEWS_MAX_ARTICLES]

@@ -13,14 +13,18 @@ with FakeWeCom(keys={"k1"}) as wecom:
 Behaviour as documented: HTTP 200 always; unknown key → 93000; malformed JSON
 → "Warning: wrong json format."; 45009 after 20 messages a minute per key;
 size limits (text 2048 bytes, markdown 4096, image 2 MB JPG/PNG with md5,
-news 1–8 articles with title and url, notice template cards with card_action);
-unknown msgtype → 40008. upload_media (`type` file or voice): a multipart part
+news 1–8 articles with title and url, notice template cards with card_action and
+without the fields of clickable cards, `action_menu` and `task_id`, which the robot's
+template card documentation (documents 91770 / 99110) does not list); unknown
+msgtype → 40008. upload_media (`type` file or voice): a multipart part
 `media` with a file name, more than 5 bytes, a file ≤ 20 MB, a voice ≤ 2 MB of
 AMR of at most 60 s; answers type, media_id and created_at (a string); a media_id lives 3
 days, and `file` / `voice` messages name one (40007 otherwise). The errcodes of
 a bad upload (40006 size, 40004 type, 41006 no media part) are wecom.md
 section 2's; which one WeCom gives for a missing file name is not documented
-(the fake says 41006 too), nor for a voice over 60 s (the fake says 40058).
+(the fake says 41006 too), nor for a voice over 60 s (the fake says 40058), nor for
+a card with an `action_menu` or a `task_id` (the fake says 40035, "invalid parameter:
+template_card.<field>", as for its other card refusals).
 """
 
 from __future__ import annotations
@@ -159,6 +163,8 @@ class FakeWeCom(LocalServer):
 
 JSON = {"Content-Type": "application/json; charset=UTF-8"}
 MSGTYPES = ("text", "markdown", "markdown_v2", "image", "news", "template_card", "file", "voice")
+# Template card fields of the app and AI bot APIs, for clicks a robot has no callback for.
+CLICKABLE_CARD_FIELDS = ("action_menu", "task_id")
 
 
 def _error(errcode: int, errmsg: str) -> dict:
@@ -234,6 +240,9 @@ def check_body(msgtype: str, body: dict, media: dict | None = None) -> tuple[int
             return 40035, "invalid parameter: template_card.card_type"
         if not isinstance(payload.get("card_action"), dict):
             return 40035, "invalid parameter: template_card.card_action is required"
+        for field in CLICKABLE_CARD_FIELDS:
+            if field in payload:
+                return 40035, f"invalid parameter: template_card.{field} is not supported"
     elif msgtype == "news":
         articles = payload.get("articles")
         if not isinstance(articles, list) or not 1 <= len(articles) <= 8:

@@ -6,6 +6,7 @@ import struct
 import zlib
 
 import pytest
+import requests
 from django.utils import translation
 
 from botadmin.reasons import translate
@@ -334,6 +335,7 @@ NOTICE_CARD = {
     "main_title": {"title": "构建失败", "desc": "main #42"},
     "card_action": {"type": 1, "url": "https://ci.example/42"},
 }
+CARD_MENU = {"desc": "订阅", "action_list": [{"text": "不再推送", "key": "unsubscribe"}]}
 
 
 def test_a_template_card_reaches_the_robot_as_given(wecom, wecom_group, send, run_queue):
@@ -391,10 +393,9 @@ def test_a_card_with_an_action_menu_is_refused_for_a_robot_instead_of_asking_for
 ):
     """The robot documents neither action_menu nor task_id (shared/spec/wecom.md section 1):
     a task_id would not make such a card go out, so the menu itself is refused."""
-    menu = {"desc": "订阅", "action_list": [{"text": "不再推送", "key": "unsubscribe"}]}
     for card in (
-        {**NOTICE_CARD, "action_menu": menu},
-        {**NOTICE_CARD, "action_menu": menu, "task_id": "ci-42"},
+        {**NOTICE_CARD, "action_menu": CARD_MENU},
+        {**NOTICE_CARD, "action_menu": CARD_MENU, "task_id": "ci-42"},
     ):
         body = {"msgtype": "template_card", "template_card": card}
         response = send(wecom_group.bot.secret, wecom_group.conversation_id, body)
@@ -411,6 +412,61 @@ def test_a_card_with_an_action_menu_is_refused_for_a_robot_instead_of_asking_for
     body = {"msgtype": "template_card", "template_card": NOTICE_CARD}
     assert send(wecom_group.bot.secret, wecom_group.conversation_id, body).json()["errcode"] == 0
     run_queue()
+    assert [sent["template_card"] for _, sent in wecom.messages] == [NOTICE_CARD]
+
+
+@pytest.mark.parametrize("field, value", [("action_menu", CARD_MENU), ("task_id", "ci-42")])
+def test_the_fake_robot_refuses_a_card_with_a_field_its_documentation_does_not_list(
+    wecom, field, value
+):
+    """The robot's template cards (documents 91770 / 99110) have neither an action_menu nor
+    a task_id, the fields of cards whose clicks come back by callback: the fake refuses
+    them, so a test in which botadmin sends one fails."""
+    body = {"msgtype": "template_card", "template_card": {**NOTICE_CARD, field: value}}
+    answer = requests.post(
+        wecom.base_url + "/cgi-bin/webhook/send", params={"key": "key-sales"}, json=body, timeout=5
+    )
+
+    assert (answer.status_code, answer.json()) == (
+        200,
+        {"errcode": 40035, "errmsg": f"invalid parameter: template_card.{field} is not supported"},
+    )
+    assert wecom.messages == []
+
+
+def test_a_card_given_a_task_id_reaches_the_robot_without_it(wecom, wecom_group, send, run_queue):
+    """The same card body as for an app or AI bot: a robot takes no task_id, and has no use
+    for one (no click comes back), so the card goes without it."""
+    card = {**NOTICE_CARD, "task_id": "ci-42"}
+    body = {"msgtype": "template_card", "template_card": card}
+    answer = send(wecom_group.bot.secret, wecom_group.conversation_id, body).json()
+    assert answer["errcode"] == 0, answer
+
+    run_queue()
+
+    message = Message.objects.get(msgid=answer["msgid"])
+    assert message.status == "sent"
+    assert message.body["template_card"] == card  # stored as given
+    assert [sent for _, sent in wecom.messages] == [
+        {"msgtype": "template_card", "template_card": NOTICE_CARD}
+    ]
+
+
+def test_a_card_stored_with_an_action_menu_before_robots_refused_it_goes_without_it(
+    wecom, wecom_group, queue_message, run_queue
+):
+    """Since botadmin refuses an action_menu to a robot when it accepts the message
+    (`Connector.card_action_menus`), only a message stored before can hold one: the robot
+    connector never sends it, nor its task_id."""
+    message = queue_message(wecom_group, {"msgtype": "template_card", "template_card": NOTICE_CARD})
+    stored = {**NOTICE_CARD, "action_menu": CARD_MENU, "task_id": "ci-42"}
+    Message.objects.filter(pk=message.pk).update(
+        body={"msgtype": "template_card", "template_card": stored}
+    )
+
+    run_queue()
+
+    assert Message.objects.get(pk=message.pk).status == "sent"
     assert [sent["template_card"] for _, sent in wecom.messages] == [NOTICE_CARD]
 
 
