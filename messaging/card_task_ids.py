@@ -28,11 +28,9 @@ from __future__ import annotations
 import re
 
 from .models import CardTaskId
+from .schemas import TASK_ID_CHARACTERS, TASK_ID_MAX_BYTES
 
-# WeCom's task_id: letters, digits and "_-@", at most 128 bytes (its template card
-# documentation; Tencent's AI bot SDK, `src/types/api.ts` TemplateCard.task_id).
-TASK_ID_MAX_BYTES = 128
-_NOT_IN_TASK_ID = re.compile(r"[^A-Za-z0-9_@-]")
+_NOT_IN_TASK_ID = re.compile(f"[^{TASK_ID_CHARACTERS}]")
 
 
 def well_formed_task_id(task_id: str) -> bool:

@@ -121,25 +121,52 @@ class News(_Part):
     articles: list[Article] = Field(min_length=1, max_length=8)
 
 
-CARD_TYPES = (
-    "text_notice",
-    "news_notice",
-    "button_interaction",
-    "vote_interaction",
-    "multiple_interaction",
-)
+# What a click on the card opens: WeCom refuses these cards without it (card_action).
+NOTICE_CARDS = ("text_notice", "news_notice")
+# Cards whose clicks come back to the bot by callback, with their task_id.
+INTERACTIVE_CARDS = ("button_interaction", "vote_interaction", "multiple_interaction")
+CARD_TYPES = NOTICE_CARDS + INTERACTIVE_CARDS
+
+# WeCom's task_id: letters, digits and "_-@", at most 128 bytes (its template card
+# documentation; Tencent's AI bot SDK, `src/types/api.ts` TemplateCard.task_id). Checked in
+# `messaging.validation` (with its own errmsg), only described here: as these characters
+# are ASCII, 128 bytes are 128 characters, what JSON Schema's maxLength counts.
+TASK_ID_MAX_BYTES = 128
+TASK_ID_CHARACTERS = "A-Za-z0-9_@-"
+# The task_id a card needs (its clicks come back with it): present and not empty.
+_GIVEN_TASK_ID = {
+    "required": ["task_id"],
+    "properties": {"task_id": {"type": "string", "minLength": 1}},
+}
 
 
 class TemplateCard(BaseModel):
     """A WeCom template card, sent as given (WeCom documents its many fields)."""
 
-    model_config = ConfigDict(extra="allow", strict=True)
+    model_config = ConfigDict(
+        extra="allow",
+        strict=True,
+        json_schema_extra={
+            # Validation says so with 40058; the schema says it too.
+            "dependentSchemas": {"action_menu": _GIVEN_TASK_ID},
+            "if": {"properties": {"card_type": {"enum": list(INTERACTIVE_CARDS)}}},
+            "then": _GIVEN_TASK_ID,
+        },
+    )
 
     card_type: Literal[CARD_TYPES] = Field(description="text_notice, news_notice, …")
     task_id: str | None = Field(
         None,
-        description="Letters, digits and _-@, at most 128 bytes, unique per bot; required by "
-        "interactive cards and by a card with an action_menu.",
+        description=f"Letters, digits and `_-@` only, at most {TASK_ID_MAX_BYTES} bytes "
+        "(40058 otherwise), unique per bot. Required, not empty, by the interactive cards "
+        f"({', '.join(INTERACTIVE_CARDS)}) and by a card with an `action_menu` (40058 "
+        "without it). An empty task_id on a card that needs none is left out of the card, "
+        "as WeCom refuses an empty one. A group robot takes no `action_menu` (40058) and sends "
+        "its cards without a task_id.",
+        json_schema_extra={
+            "pattern": f"^[{TASK_ID_CHARACTERS}]*$",
+            "maxLength": TASK_ID_MAX_BYTES,
+        },
     )
 
 

@@ -38,8 +38,15 @@ from connectors.registry import connector_for
 from connectors.voice import amr_seconds, is_amr
 from conversations.models import Bot
 
-from .card_task_ids import TASK_ID_MAX_BYTES, well_formed_task_id
-from .schemas import MAX_URL_BYTES, MSGTYPES, outbound_message
+from .card_task_ids import well_formed_task_id
+from .schemas import (
+    INTERACTIVE_CARDS,
+    MAX_URL_BYTES,
+    MSGTYPES,
+    NOTICE_CARDS,
+    TASK_ID_MAX_BYTES,
+    outbound_message,
+)
 from .uploads import live_upload
 
 UPSTREAM_MSGID_MAX_BYTES = 128  # Message.upstream_msgid
@@ -279,11 +286,6 @@ def _check_news(payload: dict, limits: Limits, connector) -> None:
             _check_url(article["picurl"], f"{where}.picurl")
         if "description" in article:
             article["description"] = _truncate(article["description"], limits.description)
-
-
-INTERACTIVE_CARDS = ("button_interaction", "vote_interaction", "multiple_interaction")
-# What a click on the card opens: WeCom refuses these cards without it.
-NOTICE_CARDS = ("text_notice", "news_notice")
 
 
 def _check_template_card(payload: dict, limits: Limits, connector) -> None:

@@ -10,10 +10,14 @@ from pathlib import Path
 import pytest
 import time_machine
 from django.utils import timezone
+from jsonschema import Draft202012Validator
 
 from botadmin import metrics
+from botadmin.errors import ApiError
+from conversations.models import Bot
 from conversations.services import rotate_secret
 from messaging.models import Message
+from messaging.validation import validate_outbound
 from tests.messaging.support import full_disk
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -621,6 +625,46 @@ def test_the_openapi_body_schema_lists_every_msgtype(client, db):
     assert {p["name"] for p in operation["parameters"]} >= {"conversation_id"}
     assert operation["security"] == [{"BotSecret": []}]
     assert "$ref" not in json.dumps(schema)
+
+
+NOTICE = {"card_type": "text_notice", "card_action": {"type": 1, "url": "https://ci.example"}}
+MENU = {"action_list": [{"text": "不再推送", "key": "unsubscribe"}]}
+
+
+@pytest.mark.parametrize(
+    "card, accepted",
+    [
+        (NOTICE, True),
+        ({**NOTICE, "task_id": "ci-42@main_7"}, True),
+        ({**NOTICE, "task_id": "t" * 128}, True),
+        ({**NOTICE, "task_id": "t" * 129}, False),
+        ({**NOTICE, "task_id": "任务"}, False),
+        ({**NOTICE, "task_id": "ci 42"}, False),
+        ({**NOTICE, "task_id": ""}, True),  # left out of the card
+        ({**NOTICE, "task_id": None}, True),
+        ({**NOTICE, "action_menu": MENU}, False),
+        ({**NOTICE, "action_menu": MENU, "task_id": ""}, False),
+        ({**NOTICE, "action_menu": MENU, "task_id": "m1"}, True),
+        ({"card_type": "vote_interaction"}, False),
+        ({"card_type": "vote_interaction", "task_id": ""}, False),
+        ({"card_type": "vote_interaction", "task_id": None}, False),
+        ({"card_type": "vote_interaction", "task_id": "poll-1"}, True),
+    ],
+)
+def test_the_openapi_body_schema_says_which_task_ids_a_card_takes(client, db, card, accepted):
+    """The task_id rules validation applies (40058) are in /api/openapi.json too: its
+    characters, its length, and when a card needs one (a WeCom app takes every card)."""
+    spec = json.loads(client.get("/api/openapi.json").content)
+    schema = spec["paths"]["/api/send"]["post"]["requestBody"]["content"]["application/json"]
+    body = {"msgtype": "template_card", "template_card": card}
+    try:
+        validate_outbound(Bot(name="app", connector="wecom_app"), json.loads(json.dumps(body)))
+        validated = True
+    except ApiError as error:
+        assert error.errcode == 40058
+        validated = False
+
+    assert Draft202012Validator(schema["schema"]).is_valid(body) is validated is accepted
 
 
 @time_machine.travel("2026-06-01 10:00:30+00:00", tick=False)
