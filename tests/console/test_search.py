@@ -165,3 +165,13 @@ def test_a_later_page_of_results_leads_back_to_the_first(operator_client, group,
     assert "跳到最新" not in first.content.decode()
     assert f'href="?q=%E8%AE%A2%E5%8D%95&amp;before={before}">更多结果 →' in first.content.decode()
     assert 'href="?q=%E8%AE%A2%E5%8D%95">← 跳到最新</a>' in second.content.decode()
+
+
+def test_a_page_past_the_oldest_result_says_so_and_leads_back(operator_client, group, make_message):
+    """Not "no message matches" when messages match: this page is past the oldest."""
+    oldest = make_message(group, text="订单 1")
+
+    html = operator_client.get(SEARCH, {"q": "订单", "before": oldest.pk}).content.decode()
+
+    assert "没有更早的消息。" in html and "没有匹配的消息" not in html
+    assert 'href="?q=%E8%AE%A2%E5%8D%95">跳到最新</a>' in html
