@@ -38,8 +38,9 @@ _FONT_CLOSE = re.compile(r"</font\s*>", re.IGNORECASE)
 _FONT_COLOR = re.compile(
     r"""(?:^|\s)color\s*=\s*(["']?)(info|comment|warning)\1(?=[\s/>]|$)""", re.I
 )
-# As the timeline's text mentions (console.templatetags.console.MENTION_RE).
-_MENTION = re.compile(r"<@([^<>\s@]{1,64})>")
+# A `<@userid>` mention (group 1: the userid), here and in the timeline's text
+# (console.templatetags.console.MENTION_RE).
+MENTION_TAG = re.compile(r"<@([^<>\s@]{1,64})>")
 _LINK_SCHEMES = ("http://", "https://")
 _LINK_REL = "noopener noreferrer"
 
@@ -71,7 +72,7 @@ def _font(state: StateInline, silent: bool) -> bool:
 def _mention(state: StateInline, silent: bool) -> bool:
     if not state.src.startswith("<@", state.pos):
         return False
-    found = _MENTION.match(state.src, state.pos, state.posMax)
+    found = MENTION_TAG.match(state.src, state.pos, state.posMax)
     if not found:
         return False
     if not silent:

@@ -21,8 +21,8 @@ from messaging.msgtype_names import msgtype_name
 
 register = template.Library()
 
-# `<@userid>` (a mention by id, shown by name where known) or a plain `@name`.
-MENTION_RE = re.compile(r"<@([^<>\s@]{1,64})>|(@[^\s@<>]{1,64})")
+# `<@userid>` (a mention by id, shown by name where known) or a plain `@name` (group 2).
+MENTION_RE = re.compile(rf"{markdown.MENTION_TAG.pattern}|(@[^\s@<>]{{1,64}})")
 # A raw body longer than this is cut in the timeline, with a link to all of it.
 RAW_PREVIEW_CHARS = 2000
 
