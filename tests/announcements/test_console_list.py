@@ -215,6 +215,33 @@ def test_the_migration_gives_existing_announcements_their_words(bot):
     }
 
 
+def test_the_migration_fills_a_large_table_a_batch_at_a_time_and_a_rerun_writes_nothing(
+    bot, monkeypatch
+):
+    """One UPDATE per batch instead of one per announcement: the migration stays quick on a
+    large table (here batches of 2 for 5 rows), and a second run finds nothing to write."""
+    migration = importlib.import_module("announcements.migrations.0004_announcement_search_text")
+    monkeypatch.setattr(migration, "BATCH_SIZE", 2)
+    Announcement.objects.bulk_create(
+        [
+            Announcement(bot=bot, title=f"a{i}", msgtype="text", body=text_body(f"正文{i}"))
+            for i in range(5)
+        ]
+    )
+
+    with CaptureQueriesContext(connection) as first:
+        migration.fill_search_text(apps, None)
+    with CaptureQueriesContext(connection) as again:
+        migration.fill_search_text(apps, None)
+
+    assert dict(Announcement.objects.values_list("title", "search_text")) == {
+        f"a{i}": f"正文{i}" for i in range(5)
+    }
+    writes = [q["sql"] for q in first.captured_queries if q["sql"].startswith("UPDATE")]
+    assert len(writes) == 3 and len(first.captured_queries) == 3 + 4  # 4 SELECTs: 3 pages + end
+    assert [q["sql"] for q in again.captured_queries if not q["sql"].startswith("SELECT")] == []
+
+
 def test_the_last_runs_of_five_announcements_cost_as_many_queries_as_one(
     client, superuser, bot, make_groups, make_announcement
 ):
