@@ -5,7 +5,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.checks import Error, Warning, register
 
-from botadmin import client_address, http
+from botadmin.networks import setting_networks
 
 SQLITE = "django.db.backends.sqlite3"
 
@@ -34,28 +34,25 @@ def check_settings(app_configs=None, **kwargs):
     ):
         if getattr(settings, name) <= 0:
             problems.append(Error(f"{name} must be positive.", id="botadmin.E001"))
-    for name, parse, hint, problem_id in (
+    for name, hint, problem_id in (
         (
             "BOTADMIN_AGENT_NETWORKS",
-            http.parse_networks,
             "Comma-separated CIDRs, e.g. 10.20.0.0/16,fd00::/8.",
             "botadmin.E003",
         ),
         (
             "BOTADMIN_OUTBOUND_PROXY_NETWORKS",
-            http.parse_networks,
             "Comma-separated CIDRs, e.g. 10.0.0.5/32.",
             "botadmin.E005",
         ),
         (
             "BOTADMIN_TRUSTED_PROXIES",
-            client_address.trusted_proxies,
             "Comma-separated addresses or CIDRs, e.g. 127.0.0.1,10.0.3.0/24.",
             "botadmin.E004",
         ),
     ):
         try:
-            parse(tuple(getattr(settings, name)))
+            setting_networks(name)
         except ValueError as error:
             problems.append(Error(f"{name}: {error}", hint=hint, id=problem_id))
     if settings.BOTADMIN_SECRET_GRACE_HOURS < 0:

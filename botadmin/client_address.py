@@ -22,11 +22,10 @@ header is not believed, never says more than this rule does.
 
 from __future__ import annotations
 
-import functools
 import ipaddress
 from collections.abc import Mapping
 
-from django.conf import settings
+from .networks import setting_networks
 
 
 def client_address(meta: Mapping[str, str]) -> str:
@@ -63,7 +62,7 @@ def _trusted(address: str) -> bool:
     parsed = _parsed(address)
     if parsed is None:
         return False
-    networks = trusted_proxies(tuple(settings.BOTADMIN_TRUSTED_PROXIES))
+    networks = setting_networks("BOTADMIN_TRUSTED_PROXIES")
     return any(parsed in network for network in networks if network.version == parsed.version)
 
 
@@ -74,9 +73,3 @@ def _parsed(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
         return None
     # A dual-stack listener sees IPv4 clients as ::ffff:a.b.c.d.
     return getattr(address, "ipv4_mapped", None) or address
-
-
-@functools.cache
-def trusted_proxies(cidrs: tuple[str, ...]) -> tuple:
-    """BOTADMIN_TRUSTED_PROXIES as networks; ValueError for one that is none."""
-    return tuple(ipaddress.ip_network(cidr.strip(), strict=False) for cidr in cidrs if cidr.strip())

@@ -21,11 +21,9 @@ def _trusted_proxies() -> str:
     bits (10.0.3.7/24), which gunicorn would refuse, as its network; and each IPv4 one
     also as IPv4-mapped IPv6, the form a dual-stack listener (HOST=::) sees its peers in."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "botadmin.settings")
-    from django.conf import settings
+    from botadmin.networks import setting_networks
 
-    from botadmin.client_address import trusted_proxies
-
-    networks = trusted_proxies(tuple(settings.BOTADMIN_TRUSTED_PROXIES))
+    networks = setting_networks("BOTADMIN_TRUSTED_PROXIES")
     mapped = [
         f"::ffff:{network.network_address}/{96 + network.prefixlen}"
         for network in networks

@@ -50,7 +50,6 @@ are ignored.
 
 from __future__ import annotations
 
-import functools
 import heapq
 import ipaddress
 import itertools
@@ -77,6 +76,7 @@ from urllib3.util import connection
 
 from . import answer_text, dns, jsontext, reasons
 from .logging import mask_secrets
+from .networks import Network, setting_networks
 from .reasons import Reason
 
 USER_AGENT = "botadmin/1"
@@ -125,19 +125,10 @@ class HttpResponse:
         return jsontext.loads(self.content)
 
 
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
-
-
-@functools.cache
-def parse_networks(cidrs: tuple[str, ...]) -> tuple[Network, ...]:
-    """CIDRs (e.g. BOTADMIN_AGENT_NETWORKS) as networks; ValueError for a bad one."""
-    return tuple(ipaddress.ip_network(cidr.strip(), strict=False) for cidr in cidrs if cidr.strip())
-
-
 def proxy_networks() -> tuple[Network, ...]:
     """BOTADMIN_OUTBOUND_PROXY_NETWORKS: where bots' outbound proxies may be (empty: at
     public addresses only, unless BOTADMIN_ALLOW_PRIVATE_URLS is on)."""
-    return parse_networks(tuple(settings.BOTADMIN_OUTBOUND_PROXY_NETWORKS))
+    return setting_networks("BOTADMIN_OUTBOUND_PROXY_NETWORKS")
 
 
 def _outside(address, networks: tuple[Network, ...]) -> bool:
@@ -176,11 +167,12 @@ def check_proxy_url(proxy: str) -> list[tuple]:
     that is set, else to public addresses (any with BOTADMIN_ALLOW_PRIVATE_URLS on).
     Returns the addresses approved, which the connection to the proxy goes to (none
     when nothing is checked, as for `check_url`)."""
-    return _checked_proxy(proxy)[1]
+    return _checked_proxy(proxy, proxy_networks())[1]
 
 
-def _checked_proxy(proxy: str) -> tuple[str, list[tuple]]:
-    return _checked(proxy, allow_private=None, networks=proxy_networks(), private=_PRIVATE_PROXY)
+def _checked_proxy(proxy: str, networks: tuple[Network, ...]) -> tuple[str, list[tuple]]:
+    """`check_proxy_url` with the proxy networks as they were read for this request."""
+    return _checked(proxy, allow_private=None, networks=networks, private=_PRIVATE_PROXY)
 
 
 def _checked(
@@ -547,14 +539,13 @@ def request(
     try:
         with _within(deadline):
             if proxy:
+                where = proxy_networks()
                 try:
-                    proxy, proxy_addresses = _checked_proxy(proxy)
+                    proxy, proxy_addresses = _checked_proxy(proxy, where)
                 except UnsafeURLError as error:
                     refused = gettext_noop("the outbound proxy is refused: %(reason)s")
                     raise UnsafeURLError(Reason(refused, reason=reasons.of(error))) from None
-                session = _session(
-                    settings.BOTADMIN_ALLOW_PRIVATE_URLS, proxy_networks(), to_proxy=True
-                )
+                session = _session(settings.BOTADMIN_ALLOW_PRIVATE_URLS, where, to_proxy=True)
             else:
                 session = _session(allow_private, networks)
             for _hop in range(max_redirects + 1):

@@ -11,6 +11,7 @@ from django.utils.translation import gettext_noop
 from botadmin import http, reasons
 from botadmin.forms import HttpURLField, NoLabelSuffix, url_check_errors
 from botadmin.jsontext import unstorable
+from botadmin.networks import Network, setting_networks
 from botadmin.reasons import Reason
 from conversations.secrets import generate_agent_token
 
@@ -71,9 +72,9 @@ class BridgeSettings(NoLabelSuffix, forms.Form):
         return url
 
 
-def agent_networks() -> tuple[http.Network, ...]:
+def agent_networks() -> tuple[Network, ...]:
     """BOTADMIN_AGENT_NETWORKS: where agents may be (empty: anywhere)."""
-    return http.parse_networks(tuple(settings.BOTADMIN_AGENT_NETWORKS))
+    return setting_networks("BOTADMIN_AGENT_NETWORKS")
 
 
 class BridgeConnector(Connector):

@@ -6,6 +6,7 @@ import pytest
 import requests
 
 from botadmin import http, reasons
+from botadmin.networks import parse_networks
 from botadmin.reasons import Reason
 from connectors import base as connectors_base
 from devtools.receiver import Receiver
@@ -146,7 +147,7 @@ def test_a_slow_server_times_out(receiver):
 
 
 # The open session (private addresses allowed) and a checked one (its addresses limited).
-@pytest.mark.parametrize("networks", [(), http.parse_networks(("127.0.0.0/8",))])
+@pytest.mark.parametrize("networks", [(), parse_networks(("127.0.0.0/8",))])
 def test_an_answer_crawling_in_past_the_deadline_is_cut_there(receiver, networks):
     # Each line comes well within the read timeout; the whole answer takes 3 s.
     receiver.trickle = 0.25

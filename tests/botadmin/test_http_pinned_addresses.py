@@ -9,12 +9,13 @@ import requests
 
 from botadmin import http
 from botadmin.local_http import Answer, LocalServer
+from botadmin.networks import parse_networks
 from connectors import base as connectors_base
 from devtools.receiver import Receiver
 from tests.namespaces import OUTBOUND_HTTP_SETTINGS, run_in_own_network
 from tests.outbound import Names, self_signed_certificate, tls_receiver
 
-LOOPBACK = http.parse_networks(("127.0.0.0/8",))
+LOOPBACK = parse_networks(("127.0.0.0/8",))
 
 
 @pytest.fixture
@@ -34,7 +35,7 @@ def test_the_connection_goes_to_the_address_the_check_approved_not_to_a_later_an
     """DNS rebinding: the check is answered an allowed address, a second lookup would be
     answered one outside the networks. There is no second lookup."""
     names.answer("agent.rebind.example", ["127.0.0.1"], ["127.0.0.2"])
-    only_this_one = http.parse_networks(("127.0.0.1/32",))
+    only_this_one = parse_networks(("127.0.0.1/32",))
 
     url = f"http://agent.rebind.example:{receiver.port}/hook"
     response = http.request("POST", url, data="signed payload", networks=only_this_one)
@@ -191,6 +192,7 @@ REBINDING_NAME_SERVER = """
 import json, socket, struct, threading
 
 from botadmin import http
+from botadmin.networks import parse_networks
 from devtools.receiver import Receiver
 
 FIRST = {"hooks.rebind.test": "93.184.215.14", "agent.rebind.test": "192.0.2.10"}
@@ -240,7 +242,7 @@ seen["agent"] = outcome(
         f"http://agent.rebind.test:{port}/agent",
         data="for the agent",
         allow_private=True,
-        networks=http.parse_networks(("192.0.2.0/24",)),
+        networks=parse_networks(("192.0.2.0/24",)),
     )
 )
 seen["received"] = {

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from botadmin import http
+from botadmin.networks import parse_networks
 from devtools.receiver import Receiver
 from tests.outbound import Names, tls_receiver
 
@@ -142,7 +143,7 @@ def test_an_answer_crawling_through_a_proxy_is_cut_at_the_deadline(receiver, nam
 
 def test_a_proxy_cannot_be_held_to_networks():
     """It resolves the host itself, so addresses checked here would not be the ones used."""
-    agents = http.parse_networks(("10.20.0.0/16",))
+    agents = parse_networks(("10.20.0.0/16",))
     with pytest.raises(ValueError, match="networks"):
         http.request("GET", "http://agent.example.test/", networks=agents, proxy="http://p:3128")
 

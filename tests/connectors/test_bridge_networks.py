@@ -3,6 +3,7 @@
 import pytest
 
 from botadmin import http
+from botadmin.networks import parse_networks
 from connectors.bridge import BridgeSettings
 from messaging.delivery import deliver
 from messaging.delivery_actions import check_connection
@@ -80,7 +81,7 @@ def test_without_networks_agents_may_be_anywhere(settings):
     ],
 )
 def test_networks_allow_only_their_addresses_even_private_ones(url, networks, allowed):
-    check = lambda: http.check_url(url, allow_private=True, networks=http.parse_networks(networks))  # noqa: E731
+    check = lambda: http.check_url(url, allow_private=True, networks=parse_networks(networks))  # noqa: E731
     if allowed:
         check()
     else:
