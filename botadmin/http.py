@@ -27,7 +27,8 @@ URL's host still names the server in the Host header, TLS SNI and the certificat
 check. The lookup ends within BOTADMIN_DNS_TIMEOUT (`botadmin.dns`): past it, or when
 the resolver gives up for now, ResolveTimeout, a ConnectTimeout, which callers retry as
 any request that never left. With private addresses allowed and no `networks` (dev
-mode) nothing is checked, so nothing is looked up beforehand: urllib3 resolves as usual.
+mode) a URL's host is not checked, so it is not looked up beforehand: urllib3 resolves as
+usual (a proxy is, see below).
 
 An internationalised host name is written in ASCII once, by `check_url` (IDNA 2008 with
 UTS #46's mapping, as browsers and requests write it), and the request goes out under
@@ -43,9 +44,10 @@ through a proxy often has no outside DNS. What the proxy may reach is its own ru
 (README, "WeCom self-built app", "Outbound proxy"); `networks` cannot be kept through
 one. The proxy itself is what is checked and connected to, as a URL's host is: http or
 https, at an address in BOTADMIN_OUTBOUND_PROXY_NETWORKS when that is set, else at a
-public one (`check_proxy_url`), looked up within BOTADMIN_DNS_TIMEOUT and connected to
-at the addresses approved. Proxies named in the environment (HTTPS_PROXY and the like)
-are ignored.
+public one (any with BOTADMIN_ALLOW_PRIVATE_URLS on; `check_proxy_url`), and always
+looked up within BOTADMIN_DNS_TIMEOUT and connected to at the addresses approved, dev
+mode included: a proxy's name is looked up once per request, by us. Proxies named in the
+environment (HTTPS_PROXY and the like) are ignored.
 """
 
 from __future__ import annotations
@@ -165,14 +167,17 @@ def check_proxy_url(proxy: str) -> list[tuple]:
 
     The proxy is http or https, and resolves into BOTADMIN_OUTBOUND_PROXY_NETWORKS when
     that is set, else to public addresses (any with BOTADMIN_ALLOW_PRIVATE_URLS on).
-    Returns the addresses approved, which the connection to the proxy goes to (none
-    when nothing is checked, as for `check_url`)."""
+    Returns the addresses approved, which the connection to the proxy goes to: its name
+    is looked up even when nothing is refused, as urllib3 would look it up without a
+    time bound."""
     return _checked_proxy(proxy, proxy_networks())[1]
 
 
 def _checked_proxy(proxy: str, networks: tuple[Network, ...]) -> tuple[str, list[tuple]]:
     """`check_proxy_url` with the proxy networks as they were read for this request."""
-    return _checked(proxy, allow_private=None, networks=networks, private=_PRIVATE_PROXY)
+    return _checked(
+        proxy, allow_private=None, networks=networks, private=_PRIVATE_PROXY, always_resolve=True
+    )
 
 
 def _checked(
@@ -181,9 +186,12 @@ def _checked(
     allow_private: bool | None,
     networks: tuple[Network, ...],
     private: str = _PRIVATE_URL,
+    always_resolve: bool = False,
 ) -> tuple[str, list[tuple]]:
     """`check_url`, also returning the URL as it is requested: its host in ASCII, the
-    name that was looked up. `private`: the words for a private address refused."""
+    name that was looked up. `private`: the words for a private address refused;
+    `always_resolve`: look the host up (within the time bound) also when nothing is
+    refused, for the connection to go to the answer."""
     if allow_private is None:
         allow_private = settings.BOTADMIN_ALLOW_PRIVATE_URLS
     parts = urlsplit(url)
@@ -195,7 +203,7 @@ def _checked(
     host = _ascii_host(parts.hostname)
     if host != parts.hostname:
         url = _with_host(parts, host)
-    if allow_private and not networks:
+    if allow_private and not networks and not always_resolve:
         return url, []
     try:
         port = parts.port or (443 if parts.scheme == "https" else 80)
@@ -218,7 +226,7 @@ def _checked(
                     "%(host)s resolves to %(address)s, outside the allowed networks"
                 )
                 raise UnsafeURLError(Reason(outside, host=parts.hostname, address=str(address)))
-        elif _refused(address):
+        elif not allow_private and _refused(address):
             raise UnsafeURLError(Reason(private, host=parts.hostname, address=str(address)))
     return url, infos
 
@@ -477,7 +485,7 @@ def _session(
     """This thread's session for one rule (private addresses refused, `networks`, or
     nothing checked), so a kept-alive connection is reused only under the rule that
     approved its address; `to_proxy`: the rule is the proxy's, whose address the
-    connections go to."""
+    connections go to (always looked up by us, so always pinned)."""
     key = ("networks", networks) if networks else ("open" if allow_private else "checked",)
     key = ("proxy", *key) if to_proxy else key
     if not hasattr(_local, "sessions"):
@@ -488,7 +496,7 @@ def _session(
         session = requests.Session()
         session.headers["User-Agent"] = USER_AGENT
         session.trust_env = False  # no proxies or netrc picked up from the environment
-        pinned = bool(networks) or not allow_private
+        pinned = bool(networks) or not allow_private or to_proxy
         session.mount("http://", _Adapter(pinned=pinned))
         session.mount("https://", _Adapter(pinned=pinned))
         sessions[key] = session

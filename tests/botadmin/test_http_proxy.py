@@ -6,81 +6,14 @@ within BOTADMIN_DNS_TIMEOUT, and connected to at the address approved."""
 
 from __future__ import annotations
 
-import contextlib
-import socket
-import socketserver
-import threading
 import time
-from urllib.parse import urlsplit
 
 import pytest
 
 from botadmin import http
 from botadmin.networks import parse_networks
 from devtools.receiver import Receiver
-from tests.outbound import Names, tls_receiver
-
-
-class ConnectProxy:
-    """A forward proxy on 127.0.0.1 resolving names by its own table (`names`): tunnels
-    `CONNECT host:port`, and passes a request for an absolute URL on as it is. Records
-    each request's method and target; answers 502 for a name it does not know."""
-
-    def __init__(self, names: dict[str, str]):
-        self.names = names
-        self.asked: list[str] = []
-        proxy = self
-
-        class Handler(socketserver.BaseRequestHandler):
-            def handle(self):
-                proxy._serve(self.request)
-
-        self._server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def __enter__(self) -> ConnectProxy:
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-    def _serve(self, client: socket.socket) -> None:
-        head = b""
-        while b"\r\n\r\n" not in head:
-            chunk = client.recv(65536)
-            if not chunk:
-                return
-            head += chunk
-        method, target, _ = head.split(b"\r\n", 1)[0].decode().split(" ")
-        self.asked.append(f"{method} {target}")
-        if method == "CONNECT":
-            host, _, port = target.rpartition(":")
-            forward = head.split(b"\r\n\r\n", 1)[1]
-        else:
-            parts = urlsplit(target)
-            host, port, forward = parts.hostname, parts.port or 80, head
-        if host not in self.names:
-            client.sendall(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n")
-            return
-        with socket.create_connection((self.names[host], int(port))) as upstream:
-            if method == "CONNECT":
-                client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
-            upstream.sendall(forward)
-            answers = threading.Thread(target=_pipe, args=(upstream, client), daemon=True)
-            answers.start()
-            _pipe(client, upstream)
-            answers.join(10)
-
-
-def _pipe(source: socket.socket, sink: socket.socket) -> None:
-    with contextlib.suppress(OSError):
-        while data := source.recv(65536):
-            sink.sendall(data)
-    with contextlib.suppress(OSError):
-        sink.shutdown(socket.SHUT_WR)
+from tests.outbound import ConnectProxy, Names, tls_receiver
 
 
 @pytest.fixture
@@ -192,6 +125,45 @@ def test_the_proxys_name_is_looked_up_for_each_request_and_its_answer_connected_
 
 
 def test_a_proxy_whose_name_does_not_resolve_in_time_fails_retryably_in_time(hung_resolver):
+    started = time.monotonic()
+    with pytest.raises(http.ResolveTimeout, match="cannot resolve squid.hung.example within 0.2 s"):
+        http.request("GET", "https://wecom.example.test/", proxy="http://squid.hung.example:3128")
+
+    assert time.monotonic() - started < 2
+
+
+# --- private addresses allowed, no BOTADMIN_OUTBOUND_PROXY_NETWORKS ----------------------
+
+
+@pytest.fixture
+def open_names(names, settings) -> Names:
+    """Private addresses allowed and no proxy networks: nothing is refused (dev mode)."""
+    settings.BOTADMIN_ALLOW_PRIVATE_URLS = True
+    settings.BOTADMIN_OUTBOUND_PROXY_NETWORKS = []
+    return names
+
+
+def test_with_nothing_refused_the_proxys_name_is_still_looked_up_once_and_connected_to(
+    receiver, open_names
+):
+    """A second lookup (urllib3's own, for the connection) would be answered an address
+    where nothing listens."""
+    open_names.answer("squid.example.test", ["127.0.0.1"], ["127.0.0.2"])
+    with ConnectProxy({"wecom.example.test": "127.0.0.1"}) as proxy:
+        squid = proxy.url.replace("127.0.0.1", "squid.example.test")
+        url = f"http://wecom.example.test:{receiver.port}/cgi-bin/gettoken"
+        response = http.request("GET", url, proxy=squid)
+
+    assert response.status == 200
+    assert proxy.asked == [f"GET {url}"]
+    assert open_names.lookups["squid.example.test"] == 1
+
+
+def test_with_nothing_refused_a_proxy_whose_name_does_not_resolve_in_time_fails_in_time(
+    hung_resolver, settings
+):
+    settings.BOTADMIN_ALLOW_PRIVATE_URLS = True
+    settings.BOTADMIN_OUTBOUND_PROXY_NETWORKS = []
     started = time.monotonic()
     with pytest.raises(http.ResolveTimeout, match="cannot resolve squid.hung.example within 0.2 s"):
         http.request("GET", "https://wecom.example.test/", proxy="http://squid.hung.example:3128")

@@ -200,7 +200,13 @@ def test_a_proxy_in_the_proxy_networks_is_taken(settings):
     assert proxy_form("http://127.0.0.1:3128").is_valid()
 
 
-def test_a_proxy_whose_name_resolves_too_slowly_is_refused_for_now(hung_resolver):
+@pytest.mark.parametrize("anywhere", [False, True], ids=["checked", "private-urls-allowed"])
+def test_a_proxy_whose_name_resolves_too_slowly_is_refused_for_now(
+    hung_resolver, settings, anywhere
+):
+    """Also where any address is allowed: the connection goes to the address looked up
+    here, within BOTADMIN_DNS_TIMEOUT, never to one urllib3 would wait for."""
+    settings.BOTADMIN_ALLOW_PRIVATE_URLS = anywhere
     form = proxy_form("http://squid.hung.example:3128")
     assert form.errors["proxy_url"] == [
         "现在无法检查出站代理 URL：无法在 0.2 秒内解析 squid.hung.example。请稍后再试。"
