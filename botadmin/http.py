@@ -46,8 +46,11 @@ one. The proxy itself is what is checked and connected to, as a URL's host is: h
 https, at an address in BOTADMIN_OUTBOUND_PROXY_NETWORKS when that is set, else at a
 public one (any with BOTADMIN_ALLOW_PRIVATE_URLS on; `check_proxy_url`), and always
 looked up within BOTADMIN_DNS_TIMEOUT and connected to at the addresses approved, dev
-mode included: a proxy's name is looked up once per request, by us. Proxies named in the
-environment (HTTPS_PROXY and the like) are ignored.
+mode included: a proxy's name is looked up once per request, by us. An https:// proxy is
+spoken to in TLS under its URL's name whatever the URL's scheme (for https, TLS inside
+that TLS), and its certificate is checked against the system's CA certificates and
+certifi's (`_proxy_tls`): requests would check it for an https URL only, against certifi
+alone. Proxies named in the environment (HTTPS_PROXY and the like) are ignored.
 """
 
 from __future__ import annotations
@@ -57,6 +60,7 @@ import ipaddress
 import itertools
 import os
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Mapping
@@ -66,6 +70,7 @@ from urllib.parse import urljoin, urlsplit
 
 import idna
 import requests
+import requests.certs
 from django.conf import settings
 from django.utils.translation import gettext_noop
 from requests.adapters import HTTPAdapter
@@ -75,6 +80,8 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 from urllib3.poolmanager import ProxyManager
 from urllib3.util import connection
+from urllib3.util.ssl_ import create_urllib3_context
+from urllib3.util.ssltransport import SSLTransport
 
 from . import answer_text, dns, jsontext, reasons
 from .logging import mask_secrets
@@ -310,6 +317,8 @@ class _Deadline:
     def cut(self, connection) -> None:
         self.passed = True
         sock = getattr(connection, "sock", None)
+        while isinstance(sock, SSLTransport):  # TLS inside an https:// proxy's TLS
+            sock = sock.socket
         if sock is not None:
             try:  # wakes the read waiting on it, which then fails
                 sock.shutdown(socket.SHUT_RDWR)
@@ -470,6 +479,8 @@ class _Adapter(HTTPAdapter):
         self.poolmanager.pool_classes_by_scheme = pools
 
     def proxy_manager_for(self, proxy, **proxy_kwargs):
+        if proxy not in self.proxy_manager and proxy.lower().startswith("https:"):
+            proxy_kwargs["proxy_ssl_context"] = _proxy_tls()
         manager = super().proxy_manager_for(proxy, **proxy_kwargs)
         if isinstance(manager, ProxyManager):
             # Every connection of a proxy manager goes to the proxy (a tunnel through it
@@ -477,6 +488,18 @@ class _Adapter(HTTPAdapter):
             # its host's.
             manager.pool_classes_by_scheme = self.poolmanager.pool_classes_by_scheme
         return manager
+
+
+def _proxy_tls() -> ssl.SSLContext:
+    """How an https:// proxy's certificate is checked, for its URL's host name: against
+    the system's CA certificates (where an internal CA is added, or SSL_CERT_FILE's) and
+    certifi's (which URLs' hosts are checked against). Given to urllib3 as the proxy's
+    own context, it applies whatever the URL's scheme: requests would turn the check off
+    for an http URL, whose request goes to the proxy in that TLS, password included."""
+    context = create_urllib3_context()  # CERT_REQUIRED, host name checked
+    context.load_default_certs()
+    context.load_verify_locations(requests.certs.where())
+    return context
 
 
 def _session(

@@ -22,7 +22,7 @@ from django.db import models
 from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import gettext_noop
-from urllib3.exceptions import NameResolutionError, NewConnectionError
+from urllib3.exceptions import NameResolutionError, NewConnectionError, ProxyError
 
 from botadmin import http, reasons
 from botadmin.forms import NoLabelSuffix
@@ -357,12 +357,16 @@ def download_media(url: str, max_bytes: int, what: str = "media", min_bytes: int
 
 
 def never_connected(error: requests.ConnectionError) -> bool:
-    """True when the request certainly did not reach the other side (safe to repeat)."""
+    """True when the request certainly did not reach the other side (safe to repeat).
+
+    urllib3 raises its ProxyError ("Unable to connect to proxy") only while the
+    connection to a proxy is not made yet (refused, or its TLS certificate not vouched
+    for): nothing went through it."""
     if isinstance(error, requests.ConnectTimeout):
         return True
     reason = error.args[0] if error.args else None
     reason = getattr(reason, "reason", reason)  # MaxRetryError wraps the cause
-    return isinstance(reason, NewConnectionError | NameResolutionError)
+    return isinstance(reason, NewConnectionError | NameResolutionError | ProxyError)
 
 
 def unrepeatable_send_failure(error: http.UnsafeURLError | requests.RequestException) -> SendResult:

@@ -6,14 +6,17 @@ within BOTADMIN_DNS_TIMEOUT, and connected to at the address approved."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import time
 
 import pytest
+import requests
 
 from botadmin import http
 from botadmin.networks import parse_networks
 from devtools.receiver import Receiver
-from tests.outbound import ConnectProxy, Names, tls_receiver
+from tests.outbound import ConnectProxy, Names, tls_context, tls_receiver
 
 
 @pytest.fixture
@@ -130,6 +133,121 @@ def test_a_proxy_whose_name_does_not_resolve_in_time_fails_retryably_in_time(hun
         http.request("GET", "https://wecom.example.test/", proxy="http://squid.hung.example:3128")
 
     assert time.monotonic() - started < 2
+
+
+# --- an https:// proxy: TLS to the proxy, its certificate checked -----------------------
+
+
+@pytest.fixture
+def trusted(monkeypatch):
+    """Who is trusted: `proxy(cert_file)`, the system's CA certificates (SSL_CERT_FILE,
+    which an https:// proxy's certificate is checked against); `target(cert_file)`,
+    requests' CA bundle (certifi's, which a URL's host's certificate is checked against)."""
+
+    class Trusted:
+        def proxy(self, cert_file: str) -> None:
+            monkeypatch.setenv("SSL_CERT_FILE", cert_file)
+
+        def target(self, cert_file: str) -> None:
+            monkeypatch.setattr(requests.adapters, "DEFAULT_CA_BUNDLE_PATH", cert_file)
+
+    trusted = Trusted()
+    trusted.proxy(os.devnull)  # this host's own CAs vouch for nothing here
+    return trusted
+
+
+@pytest.fixture
+def squid(tmp_path, names):
+    """`squid(certificate_name)`: an https:// proxy on 127.0.0.1, named
+    squid.example.test, showing a certificate for `certificate_name`; its SNI names and
+    its certificate's file."""
+    names.answer("squid.example.test", ["127.0.0.1"])
+    proxies = contextlib.ExitStack()
+
+    def start(certificate_name: str = "squid.example.test"):
+        context, sni, cert_file = tls_context(tmp_path, certificate_name)
+        proxy = ConnectProxy({"wecom.example.test": "127.0.0.1"}, tls=context)
+        proxies.enter_context(proxy)
+        return proxy, sni, cert_file
+
+    with proxies:
+        yield start
+
+
+@pytest.fixture(params=["http", "https"])
+def target(request, tmp_path, trusted):
+    """The URL's host, wecom.example.test: plain (the proxy is sent the request itself,
+    inside the TLS to the proxy) or https (CONNECT, and TLS inside the proxy's TLS)."""
+    if request.param == "https":
+        server, _, cert_file = tls_receiver(tmp_path, "wecom.example.test")
+        trusted.target(cert_file)
+    else:
+        server = Receiver()
+    with server:
+        yield server
+
+
+def proxied_url(target: Receiver, path: str = "/cgi-bin/gettoken") -> str:
+    scheme = "https" if target.tls else "http"
+    return f"{scheme}://wecom.example.test:{target.port}{path}"
+
+
+def test_an_https_proxy_is_spoken_to_in_tls_under_its_name_and_carries_the_request(
+    squid, target, trusted
+):
+    proxy, sni, cert_file = squid()
+    trusted.proxy(cert_file)
+    url = proxied_url(target)
+    squid_url = f"https://botadmin:s3cret@squid.example.test:{proxy.port}"
+
+    response = http.request("POST", url, data="hello", proxy=squid_url)
+
+    assert response.status == 200
+    assert sni == ["squid.example.test"]
+    connect = f"CONNECT wecom.example.test:{target.port}"
+    assert proxy.asked == [connect if target.tls else f"POST {url}"]
+    assert proxy.authorizations == ["Basic Ym90YWRtaW46czNjcmV0"]  # botadmin:s3cret
+    assert [r.body for r in target.requests] == [b"hello"]
+
+
+@pytest.mark.parametrize("certificate", ["untrusted", "for-another-name"])
+def test_an_https_proxy_whose_certificate_is_not_vouched_for_is_told_nothing(
+    squid, target, trusted, certificate
+):
+    """Whatever the URL's scheme: the proxy would be told the password, the host and, for
+    a plain URL, the request itself."""
+    if certificate == "untrusted":
+        proxy, _, _ = squid()
+    else:
+        proxy, _, cert_file = squid("other.example.test")
+        trusted.proxy(cert_file)
+    squid_url = f"https://botadmin:s3cret@squid.example.test:{proxy.port}"
+
+    with pytest.raises(requests.exceptions.ProxyError, match="certificate verify failed"):
+        http.request("POST", proxied_url(target), data="hello", proxy=squid_url)
+
+    assert proxy.asked == [] and target.requests == []
+
+
+def test_an_answer_crawling_through_an_https_proxy_in_tls_is_cut_at_the_deadline(
+    tmp_path, squid, trusted
+):
+    """TLS inside TLS: the connection's socket is urllib3's own TLS layer over the
+    proxy's, which the deadline still cuts."""
+    proxy, _, cert_file = squid()
+    trusted.proxy(cert_file)
+    server, _, target_cert = tls_receiver(tmp_path, "wecom.example.test")
+    trusted.target(target_cert)
+    server.trickle = 0.25  # each line well within the read timeout; all of it in 3 s
+    server.respond(200, b"ok", {f"X-Line-{n}": "." for n in range(10)})
+    with server:
+        started = time.monotonic()
+        with pytest.raises(http.DeadlineExceeded, match="within 0.5 s"):
+            squid_url = f"https://squid.example.test:{proxy.port}"
+            url = proxied_url(server, "/")
+            http.request("GET", url, read_timeout=1, deadline=0.5, proxy=squid_url)
+
+    assert time.monotonic() - started < 1.5
 
 
 # --- private addresses allowed, no BOTADMIN_OUTBOUND_PROXY_NETWORKS ----------------------

@@ -5,18 +5,24 @@ Where the proxy may be is the server's rule (BOTADMIN_OUTBOUND_PROXY_NETWORKS), 
 when the bot's settings are saved and at every connection; its password is a secret."""
 
 import base64
+import contextlib
+import itertools
+import os
 
 import pytest
 import requests
+import requests.adapters
 from django.utils import translation
 
 from botadmin.local_http import Answer, LocalServer, Request
 from botadmin.reasons import translate
 from connectors.wecom_app import WeComAppSettings
 from conversations.models import Bot
+from devtools.fake_wecom_app import FakeWeComApp
 from messaging.delivery import deliver
+from tests.outbound import ConnectProxy, Names, tls_context
 
-from .conftest import app_settings
+from .conftest import AGENT_ID, CORP_ID, SECRET, app_settings
 
 TEXT = {"msgtype": "text", "text": {"content": "今晚八点发版"}}
 BAD_GATEWAY = Answer(502, b"<html><h1>502 Bad Gateway</h1></html>", {"Content-Type": "text/html"})
@@ -225,3 +231,80 @@ def test_a_proxy_whose_name_resolves_too_slowly_is_refused_for_now(
 )
 def test_a_proxy_url_is_http_or_https_to_an_address_without_a_password(proxy_url):
     assert "proxy_url" in proxy_form(proxy_url).errors
+
+
+# --- an https:// proxy, in front of WeCom's https API --------------------------------------
+
+QYAPI = "qyapi.example.test"
+
+
+@pytest.fixture
+def https_api(settings, tmp_path, monkeypatch):
+    """The fake WeCom API over https as qyapi.example.test, a name only the proxy knows,
+    with a certificate requests trusts (its CA bundle, certifi's in production)."""
+    context, _, cert_file = tls_context(tmp_path, QYAPI)
+    monkeypatch.setattr(requests.adapters, "DEFAULT_CA_BUNDLE_PATH", cert_file)
+    fake = FakeWeComApp(corp_id=CORP_ID, secret=SECRET, agent_id=AGENT_ID)
+    fake.tls = context
+    fake.add_user("zhangsan", "张三")
+    with fake:
+        settings.WECOM_API_BASE = f"https://{QYAPI}:{fake.port}"
+        yield fake
+
+
+@pytest.fixture
+def squid(tmp_path, monkeypatch, https_api, app_bot):
+    """`squid(trusted)`: an https:// proxy named squid.example.test (this host's resolver
+    says 127.0.0.1) in front of the fake API, made the bot's proxy with a password; its
+    certificate is vouched for by the system's CA certificates (SSL_CERT_FILE) or not."""
+    Names(monkeypatch).answer("squid.example.test", ["127.0.0.1"])
+    monkeypatch.setenv("SSL_CERT_FILE", os.devnull)
+    proxies, numbers = contextlib.ExitStack(), itertools.count()
+
+    def start(trusted: bool) -> ConnectProxy:
+        folder = tmp_path / f"proxy-{next(numbers)}"
+        folder.mkdir()
+        context, _, cert_file = tls_context(folder, "squid.example.test")
+        if trusted:
+            monkeypatch.setenv("SSL_CERT_FILE", cert_file)
+        proxy = proxies.enter_context(ConnectProxy({QYAPI: "127.0.0.1"}, tls=context))
+        url = f"https://botadmin@squid.example.test:{proxy.port}"
+        settings = app_settings(proxy_url=url, proxy_password="pa:ss/w@rd")
+        Bot.objects.filter(pk=app_bot.pk).update(connector_settings=settings)
+        return proxy
+
+    with proxies:
+        yield start
+
+
+def test_an_https_proxy_carries_every_call_to_wecom_in_a_tunnel_inside_its_tls(
+    https_api, member, squid, queue_message, clock
+):
+    proxy = squid(trusted=True)
+
+    assert deliver(queue_message(member, TEXT).pk, clock).result == "sent"
+
+    assert proxy.asked and set(proxy.asked) == {f"CONNECT {QYAPI}:{https_api.port}"}
+    basic = "Basic " + base64.b64encode(b"botadmin:pa:ss/w@rd").decode()
+    assert set(proxy.authorizations) == {basic}
+    assert https_api.sent[0][1]["text"] == {"content": "今晚八点发版"}
+
+
+def test_an_https_proxy_whose_certificate_is_not_vouched_for_is_told_nothing_and_the_send_waits(
+    https_api, app_bot, member, squid, queue_message, clock
+):
+    """With an access token from before: the send itself never left, so it is retried
+    (a certificate renewed, or the CA added, lets it go), and the bot keeps running."""
+    squid(trusted=True)
+    assert deliver(queue_message(member, TEXT).pk, clock).result == "sent"
+    clock.advance(60)  # past the member's pace
+    impostor = squid(trusted=False)
+    message = queue_message(member, TEXT)
+
+    assert deliver(message.pk, clock).result == "retry"
+
+    app_bot.refresh_from_db()
+    message.refresh_from_db()
+    assert impostor.asked == [] and len(https_api.sent) == 1
+    assert "certificate verify failed" in message.last_error
+    assert app_bot.paused_at is None and message.status == "queued"
