@@ -24,6 +24,13 @@ def titles(response) -> list[str]:
     return [announcement.title for announcement, *_rest in response.context["rows"]]
 
 
+def last_run_line(response, announcement) -> str:
+    """The counts under the "Last run" column's time, as read (without tags)."""
+    row = response.content.decode().split(f'href="{LIST}{announcement.pk}/"')[1].split("</tr>")[0]
+    line = row.split("<td>")[-1].split('<div class="muted small">')[1].split("</div>")[0]
+    return re.sub(r"<[^>]+>", "", line).strip()
+
+
 def test_search_finds_words_of_the_title_or_of_the_message_in_any_case(
     client, superuser, bot, make_groups, make_announcement
 ):
@@ -272,3 +279,42 @@ def test_the_last_runs_of_five_announcements_cost_as_many_queries_as_one(
     assert progress[first.pk][0] == first_run  # the latest, not the one added before it
     assert [counts["sent"] for _run, counts in progress.values()] == [0, 0, 0, 0, 2]
     assert [counts["pending"] for _run, counts in progress.values()] == [2, 2, 2, 2, 0]
+
+
+def test_the_last_run_adds_up_to_its_total_as_on_the_run_page(
+    client, superuser, bot, make_groups, make_announcement
+):
+    """Sent · failed · pending did not add up when recipients were cancelled or skipped:
+    the line says them, and the total, in the run page's words."""
+    groups = make_groups(bot, 5)
+    announcement = make_announcement(bot, groups, title="放假通知")
+    (run_id,) = services.start_due_announcements()
+    groups[4].delete()  # before its message was made: skipped
+    fan_out(run_id)
+    sent, also_sent, failed, cancelled = Message.objects.filter(
+        announcement_run_id=run_id
+    ).order_by("pk")
+    Message.objects.filter(pk__in=[sent.pk, also_sent.pk]).update(status=Message.Status.SENT)
+    Message.objects.filter(pk=failed.pk).update(status=Message.Status.FAILED)
+    Message.objects.filter(pk=cancelled.pk).update(status=Message.Status.CANCELLED)
+    client.force_login(superuser)
+
+    listed = last_run_line(client.get(LIST), announcement)
+    run_page = client.get(f"{LIST}{announcement.pk}/?partial=runs").content.decode()
+    on_run_page = run_page.split('<span class="muted small run-counts">')[1].split("\n</span>")[0]
+
+    assert listed == "2 已发送 · 1 失败 · 1 已取消 · 1 已跳过 · 0 待发送，共 5"
+    assert listed == re.sub(r"<[^>]+>", "", on_run_page)
+
+
+def test_the_last_run_leaves_out_cancelled_and_skipped_when_there_are_none(
+    client, superuser, bot, make_groups, make_announcement
+):
+    announcement = make_announcement(bot, make_groups(bot, 3), title="放假通知")
+    (run_id,) = services.start_due_announcements()
+    fan_out(run_id)
+    first = Message.objects.filter(announcement_run_id=run_id).order_by("pk").first()
+    Message.objects.filter(pk=first.pk).update(status=Message.Status.SENT)
+    client.force_login(superuser)
+
+    assert last_run_line(client.get(LIST), announcement) == "1 已发送 · 0 失败 · 2 待发送，共 3"
