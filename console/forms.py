@@ -39,10 +39,22 @@ class DayField(forms.DateField):
         return day
 
 
-class MessageFilterForm(NoLabelSuffix, forms.Form):
+class BotFilterForm(NoLabelSuffix, forms.Form):
+    """A filter form with a choice among `bots`, the bots the operator sees: another
+    operator's bot is not a valid choice, exactly like one that does not exist."""
+
+    bot = forms.ModelChoiceField(
+        label=_("Bot"), queryset=None, required=False, empty_label=_("All my bots")
+    )
+
+    def __init__(self, *args, bots, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["bot"].queryset = bots
+
+
+class MessageFilterForm(BotFilterForm):
     """The filters search and the audit log share. All optional."""
 
-    bot = forms.ModelChoiceField(queryset=None, required=False, empty_label=_("All my bots"))
     q = forms.CharField(label=_("Words"), required=False, max_length=200)
     conversation = forms.CharField(
         label=_("Conversation"),
@@ -71,11 +83,6 @@ class MessageFilterForm(NoLabelSuffix, forms.Form):
     date_to = DayField(
         label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
-
-    def __init__(self, *args, bots, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["bot"].queryset = bots
-        self.fields["bot"].label = _("Bot")
 
     def clean(self):
         data = super().clean()
@@ -109,8 +116,8 @@ def _announcement_badges() -> list:
     return [*choices[:finished], (STILL_SENDING, _("Sending")), *choices[finished:]]
 
 
-class AnnouncementFilterForm(NoLabelSuffix, forms.Form):
-    """The announcement list's search and status filter. All optional."""
+class AnnouncementFilterForm(BotFilterForm):
+    """The announcement list's bot, search and status filters. All optional."""
 
     q = forms.CharField(
         label=_("Title or text"),

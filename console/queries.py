@@ -114,9 +114,11 @@ def audit_rows(bots, data: dict) -> QuerySet[Message]:
 
 
 def filter_announcements(queryset: QuerySet[Announcement], data: dict) -> QuerySet[Announcement]:
-    """Apply the announcement list's cleaned filters: each word in the title or in the
-    message's words, and the status as its badge says it: a finished announcement
+    """Apply the announcement list's cleaned filters: the bot, each word in the title or
+    in the message's words, and the status as its badge says it: a finished announcement
     still sending its last recipients is "sending", not "finished"."""
+    if data.get("bot"):
+        queryset = queryset.filter(bot=data["bot"])
     for word in (data.get("q") or "").split():
         queryset = queryset.filter(Q(title__icontains=word) | Q(search_text__icontains=word))
     status = data.get("status")

@@ -73,8 +73,8 @@ def _visible_announcement(user, pk: int) -> Announcement:
 
 @login_required
 def announcement_list(request):
-    bots = bots_visible_to(request.user)
-    form = AnnouncementFilterForm(request.GET)
+    bots = bots_visible_to(request.user).order_by("name")
+    form = AnnouncementFilterForm(request.GET, bots=bots)
     matching = (
         Announcement.objects.filter(bot__in=bots)
         .select_related("bot")
@@ -97,6 +97,7 @@ def announcement_list(request):
         matching = matching.none()  # the form says what it did not understand
     page = Paginator(matching, PER_PAGE).get_page(request.GET.get("page"))
     announcements = list(page.object_list)
+    bot_count = bots.count()
     last_runs = {
         run.announcement_id: run
         for run in AnnouncementRun.objects.filter(
@@ -117,7 +118,9 @@ def announcement_list(request):
             "form": form,
             # An empty list with no filter is not "nothing matches these filters".
             "filtered": any(request.GET.get(name) for name in form.fields),
-            "has_bots": bots.exists(),
+            "has_bots": bot_count > 0,
+            # With one bot the menu has nothing to choose, unless a link chose one.
+            "bot_filter": bot_count > 1 or bool(request.GET.get("bot")),
             "may_create": may_create_bots(request.user),
         },
     )

@@ -24,6 +24,22 @@ def titles(response) -> list[str]:
     return [announcement.title for announcement, *_rest in response.context["rows"]]
 
 
+def numbered_announcements(count: int, bot_of) -> None:
+    """Announcements 通知 000 to `count` - 1, each for `bot_of(i)`: drafts at odd numbers,
+    cancelled at even ones."""
+    Announcement.objects.bulk_create(
+        Announcement(
+            bot=bot_of(i),
+            title=f"通知 {i:03}",
+            msgtype="text",
+            body=text_body("hi"),
+            search_text="hi",
+            status=Announcement.Status.DRAFT if i % 2 else Announcement.Status.CANCELLED,
+        )
+        for i in range(count)
+    )
+
+
 def last_run_line(response, announcement) -> str:
     """The counts under the "Last run" column's time, as read (without tags)."""
     row = response.content.decode().split(f'href="{LIST}{announcement.pk}/"')[1].split("</tr>")[0]
@@ -125,17 +141,7 @@ def test_the_status_filter_agrees_with_the_badge_of_a_finished_announcement_stil
 
 
 def test_the_pages_keep_the_search_and_the_filter(client, superuser, bot):
-    Announcement.objects.bulk_create(
-        Announcement(
-            bot=bot,
-            title=f"通知 {i:03}",
-            msgtype="text",
-            body=text_body("hi"),
-            search_text="hi",
-            status=Announcement.Status.DRAFT if i % 2 else Announcement.Status.CANCELLED,
-        )
-        for i in range(130)
-    )
+    numbered_announcements(130, lambda i: bot)
     client.force_login(superuser)
 
     first = client.get(LIST, {"q": "通知", "status": "draft"})
@@ -279,6 +285,108 @@ def test_the_last_runs_of_five_announcements_cost_as_many_queries_as_one(
     assert progress[first.pk][0] == first_run  # the latest, not the one added before it
     assert [counts["sent"] for _run, counts in progress.values()] == [0, 0, 0, 0, 2]
     assert [counts["pending"] for _run, counts in progress.values()] == [2, 2, 2, 2, 0]
+
+
+def test_the_bot_filter_lists_that_bots_announcements_among_the_operators_bots_only(
+    client, make_bot, make_groups, make_announcement, make_operator
+):
+    """An operator with several bots narrows the list to one; another operator's bot is
+    no choice, and asking for it explains that instead of listing it."""
+    sales, support, others = make_bot(name="销售"), make_bot(name="客服"), make_bot(name="别人的")
+    for bot, title in ((sales, "促销"), (support, "值班表"), (others, "秘密")):
+        make_announcement(bot, make_groups(bot, 1, prefix=f"wr{bot.pk}-"), title=title)
+    client.force_login(make_operator("alice", sales, support))
+
+    everything = client.get(LIST)
+    only_sales = client.get(LIST, {"bot": sales.pk})
+    someone_elses = client.get(LIST, {"bot": others.pk})
+
+    assert titles(everything) == ["值班表", "促销"]
+    assert titles(only_sales) == ["促销"]
+    page = only_sales.content.decode()
+    assert f'<option value="{sales.pk}" selected>销售</option>' in page
+    assert f'<option value="{support.pk}">客服</option>' in page
+    assert "我的全部机器人" in page and "别人的" not in page
+    assert titles(someone_elses) == []
+    assert "选择一个有效的选项" in someone_elses.content.decode()
+    assert "秘密" not in someone_elses.content.decode()
+
+
+def test_the_bot_filter_is_kept_across_pages_and_with_the_search_and_the_status(
+    client, superuser, make_bot
+):
+    first_bot, second_bot = make_bot(name="a"), make_bot(name="b")
+    numbered_announcements(200, lambda i: first_bot if i % 3 else second_bot)
+    client.force_login(superuser)
+    query = {"bot": first_bot.pk, "q": "通知", "status": "draft"}
+    expected = [f"通知 {i:03}" for i in range(199, 0, -2) if i % 3]
+
+    first = client.get(LIST, query)
+    html = first.content.decode()
+    next_link = re.search(r'href="(\?[^"]*page=2[^"]*)"', html).group(1).replace("&amp;", "&")
+    second = client.get(LIST + next_link)
+
+    assert f"bot={first_bot.pk}" in next_link and "status=draft" in next_link
+    assert "q=%E9%80%9A%E7%9F%A5" in next_link
+    assert titles(first) + titles(second) == expected
+    assert {a.bot for a, *_rest in first.context["rows"] + second.context["rows"]} == {first_bot}
+    # Searching or choosing a status again keeps the bot: it is one of the form's fields.
+    assert 'name="bot"' in html and f'<option value="{first_bot.pk}" selected>' in html
+
+
+def test_a_bot_without_matching_announcements_says_nothing_matches_and_leads_back_to_all(
+    client, superuser, make_bot, make_groups, make_announcement
+):
+    busy, quiet = make_bot(name="busy"), make_bot(name="quiet")
+    make_announcement(busy, make_groups(busy, 1), title="Holiday notice")
+    client.force_login(superuser)
+
+    page = client.get(LIST, {"bot": quiet.pk}).content.decode()
+
+    assert "没有符合这些筛选条件的公告。" in page and "还没有公告" not in page
+    assert f'<a href="{LIST}">显示全部</a>' in page
+    assert f'<option value="{quiet.pk}" selected>quiet</option>' in page
+
+
+def test_an_operator_with_one_bot_is_not_offered_a_bot_to_choose(
+    client, bot, make_groups, make_announcement, make_operator
+):
+    make_announcement(bot, make_groups(bot, 1), title="Holiday notice")
+    client.force_login(make_operator("alice", bot))
+
+    page = client.get(LIST).content.decode()
+    chosen = client.get(LIST, {"bot": bot.pk}).content.decode()
+
+    assert "Holiday notice" in page and 'name="bot"' not in page
+    # A link that chose the bot shows the choice, to be cleared.
+    assert f'<option value="{bot.pk}" selected>' in chosen
+
+
+def test_the_bot_filter_costs_as_many_queries_for_five_announcements_as_for_one(
+    client, superuser, make_bot, make_groups, make_announcement, django_assert_max_num_queries
+):
+    chosen, other = make_bot(name="a"), make_bot(name="b")
+    groups = make_groups(chosen, 2)
+    make_announcement(other, make_groups(other, 1, prefix="wrB"))
+    client.force_login(superuser)
+
+    def add_sending(count: int) -> None:
+        for _ in range(count):
+            make_announcement(chosen, groups)
+        for run_id in services.start_due_announcements():
+            fan_out(run_id)
+
+    def list_chosen_bot():
+        response = client.get(LIST, {"bot": chosen.pk, "q": "Notice", "status": "sending"})
+        assert {a.bot for a, *_rest in response.context["rows"]} == {chosen}
+        return response
+
+    add_sending(1)
+    with CaptureQueriesContext(connection) as queries:
+        list_chosen_bot()
+    add_sending(4)
+    with django_assert_max_num_queries(len(queries)):
+        assert len(list_chosen_bot().context["rows"]) == 5
 
 
 def test_the_last_run_adds_up_to_its_total_as_on_the_run_page(
