@@ -140,8 +140,9 @@ def compose(request, pk: int | None = None):
         if source_id is None:
             raise Http404
         source = _visible_announcement(request.user, source_id)
-    # "Switch" on a new announcement posts the form: what was typed comes back for the other bot.
-    switching = announcement is None and "switch_bot" in request.POST
+    # "Switch" posts the form: what was typed comes back for the other bot, nothing saved.
+    # A new announcement or a duplicate switches; an edited one keeps its bot.
+    switching = "switch_bot" in request.POST
     if source:
         bot = source.bot
     else:
@@ -173,7 +174,10 @@ def compose(request, pk: int | None = None):
         form = ComposeForm(
             initial=typed_for_bot_switch(request.POST, same_bot=same_bot), **form_args
         )
-        _say_what_the_switch_left_out(request, bot, same_bot)
+        if announcement is None:
+            _say_what_the_switch_left_out(request, bot, same_bot)
+        else:
+            _say_an_edit_keeps_its_bot(request)
     elif request.method == "POST":
         form = ComposeForm(request.POST, request.FILES, **form_args)
         if form.is_valid():
@@ -222,6 +226,18 @@ def _say_what_the_switch_left_out(request, bot, same_bot: bool) -> None:
         messages.warning(
             request, _("Choose the image file again: switching bots does not keep it.")
         )
+
+
+def _say_an_edit_keeps_its_bot(request) -> None:
+    """A switch posted to an edit page (which offers none): its runs went to this bot's
+    conversations, so the announcement stays with it, and saving is not what was asked."""
+    messages.error(
+        request,
+        _(
+            "Not saved: an announcement keeps the bot it was made for. To send this message "
+            "from another bot, start a new announcement and switch its bot."
+        ),
+    )
 
 
 def _picker(form: ComposeForm) -> dict:

@@ -897,6 +897,63 @@ def test_switching_to_a_bot_of_someone_else_is_not_found(
     assert not Announcement.objects.exists()
 
 
+def post_a_switch(client, url: str, bot, **changes):
+    """Post the form `url` shows, with `changes`, as "Switch bot" to `bot` would (a hand-made
+    request where the page offers no switch). Returns what the page posted and the answer."""
+    typed = submitted_form(client.get(url).content.decode(), "compose")
+    return typed, client.post(url, {**typed, **changes, "switch_to": bot.pk, "switch_bot": ""})
+
+
+def test_a_switch_posted_to_a_duplicate_switches_its_bot_and_saves_nothing(
+    client, superuser, make_bot, make_groups, make_announcement
+):
+    """A duplicate is a new announcement: the switch wins, as on "New announcement"; the
+    copy's text comes back for the other bot, and its recipients, the first bot's, do not."""
+    bot_a, bot_b = make_bot(name="a"), make_bot(name="b")
+    original = make_announcement(bot_a, make_groups(bot_a, 2), title="周报")
+    make_groups(bot_b, 1, prefix="wrB")
+    client.force_login(superuser)
+
+    _typed, response = post_a_switch(
+        client, f"/console/announcements/new/?from={original.pk}", bot_b, title="周报（b）"
+    )
+
+    assert response.status_code == 200
+    assert list(Announcement.objects.values_list("title", "bot")) == [("周报", bot_a.pk)]
+    shown = submitted_form(response.content.decode(), "compose")
+    assert shown["bot"] == [str(bot_b.pk)] and shown["title"] == ["周报（b）"]
+    assert shown["conversations"] == [""]
+    assert "正在为 b 撰写：请重新选择接收者" in response.content.decode()
+
+
+def test_a_switch_posted_to_an_edit_is_refused_and_saves_nothing(
+    client, superuser, make_bot, make_groups, make_announcement
+):
+    """It was saved as an edit, switch ignored: a request to switch bots scheduled the
+    announcement. Its runs went to its bot's conversations, so it keeps that bot; the
+    page comes back with what was typed and says why nothing was saved."""
+    bot_a, bot_b = make_bot(name="a"), make_bot(name="b")
+    groups = make_groups(bot_a, 2)
+    announcement = make_announcement(
+        bot_a, groups, title="周报", kind="daily", schedule={"time": "09:00"}
+    )
+    before = Announcement.objects.values().get()
+    client.force_login(superuser)
+
+    typed, response = post_a_switch(
+        client, f"/console/announcements/{announcement.pk}/edit/", bot_b, title="周报（改）"
+    )
+
+    assert response.status_code == 200
+    assert Announcement.objects.values().get() == before
+    page = response.content.decode()
+    assert "未保存：公告只属于创建它的机器人。" in page
+    shown = submitted_form(page, "compose")
+    assert shown["bot"] == [str(bot_a.pk)] and shown["title"] == ["周报（改）"]
+    assert shown["conversations"] == typed["conversations"]
+    assert not OperatorAction.objects.filter(action="announcement.edit").exists()
+
+
 def test_a_new_announcement_offers_places_and_utc_not_pseudo_zones(
     client, bot, make_groups, superuser
 ):
