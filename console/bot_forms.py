@@ -11,17 +11,15 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django import forms
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from botadmin.forms import GENERATED, KEEP_CURRENT, NoLabelSuffix, with_hint
-from botadmin.timezones import zone_choices
 from connectors import bot_settings
 from connectors.registry import CONNECTORS
-from conversations.bot_changes import OtherFieldErrorsOnTheForm
+from conversations.bot_changes import OtherFieldErrorsOnTheForm, time_zone_field
 from conversations.models import Bot, Conversation
 
 
@@ -72,8 +70,6 @@ def connector_choices() -> list[tuple[str, str]]:
 class SendingForm(NoLabelSuffix, OtherFieldErrorsOnTheForm, forms.ModelForm):
     """Quiet hours, pace, time zone and retention."""
 
-    timezone = forms.ChoiceField(label=Bot._meta.get_field("timezone").verbose_name, required=False)
-
     class Meta:
         model = Bot
         fields = (
@@ -90,13 +86,8 @@ class SendingForm(NoLabelSuffix, OtherFieldErrorsOnTheForm, forms.ModelForm):
         }
 
     def __init__(self, *args, **kwargs):
-        """The zones the announcements offer; the bot's stored one stays (saved before
-        pseudo zones such as Factory were hidden)."""
         super().__init__(*args, **kwargs)
-        field = self.fields["timezone"]
-        field.help_text = Bot._meta.get_field("timezone").help_text
-        server = _("The server's (%(zone)s)") % {"zone": settings.TIME_ZONE}
-        field.choices = [("", server)] + [(z, z) for z in zone_choices(self.instance.timezone)]
+        self.fields["timezone"] = time_zone_field(self.instance)
 
     def clean(self):
         data = super().clean()

@@ -24,7 +24,7 @@ from . import connections
 from .active_counts import forget_active_counts
 from .admin_group_chats import GroupChatBotAdminMixin
 from .admin_sync import ContactSyncBotAdminMixin
-from .bot_changes import OtherFieldErrorsOnTheForm, record_operator_change
+from .bot_changes import OtherFieldErrorsOnTheForm, record_operator_change, time_zone_field
 from .bot_secrets import reveal
 from .models import Bot, Conversation
 from .roles import ADMINISTER_PERMISSION, is_bot_admin, may_create_bots
@@ -99,6 +99,8 @@ class BotAdminFormBase(OtherFieldErrorsOnTheForm, forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        if "timezone" in self.fields:  # not when read-only
+            self.fields["timezone"] = time_zone_field(self.instance)
         if self.instance.pk:
             for connector in CONNECTORS.values():
                 for name, value in bot_settings.stored_values(connector, self.instance).items():

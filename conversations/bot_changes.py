@@ -5,12 +5,16 @@ them is decided by the caller (conversations/roles.py)."""
 
 from __future__ import annotations
 
+from django import forms
+from django.conf import settings as django_settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import transaction
+from django.utils.translation import gettext_lazy as _
 
 from audit.models import OperatorAction
 from audit.services import record_action
+from botadmin.timezones import zone_choices
 from connectors import bot_settings
 from connectors.registry import connector_class
 
@@ -33,6 +37,20 @@ class OtherFieldErrorsOnTheForm:
                 )
             errors = ValidationError(moved)
         super()._update_errors(errors)
+
+
+def time_zone_field(bot: Bot) -> forms.ChoiceField:
+    """A bot form's time zone (the admin's and the console's): one of the zones the
+    announcements offer, or empty for the server's; the bot's stored zone stays
+    offered (saved before pseudo zones such as Factory were hidden, Bot.clean)."""
+    model_field = Bot._meta.get_field("timezone")
+    server = _("The server's (%(zone)s)") % {"zone": django_settings.TIME_ZONE}
+    return forms.ChoiceField(
+        label=model_field.verbose_name,
+        help_text=model_field.help_text,
+        required=False,
+        choices=[("", server)] + [(zone, zone) for zone in zone_choices(bot.timezone)],
+    )
 
 
 def create_bot(actor, name: str, kind: str, settings: dict) -> Bot:

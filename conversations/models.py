@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import gettext_noop
 
 from botadmin.reasons import ReasonField, translate
-from botadmin.timezones import known_zone
+from botadmin.timezones import known_zone, zone_choices
 from connectors import bot_settings
 from connectors.registry import CONNECTORS, DEFAULT_KIND
 from connectors.registry import choices as connector_choices
@@ -96,7 +96,9 @@ class Bot(models.Model):
         blank=True,
         default="",
         validators=[validate_time_zone],
-        help_text=_("Of the quiet hours, e.g. Europe/Berlin. Empty: the server's (TIME_ZONE)."),
+        help_text=_(
+            "Of the quiet hours: a place from the list, or UTC. Empty: the server's (TIME_ZONE)."
+        ),
     )
     message_retention_days = models.PositiveIntegerField(
         _("keep messages for (days)"),
@@ -151,11 +153,33 @@ class Bot(models.Model):
         return [self.signing_secret]
 
     def clean(self):
-        connector = CONNECTORS.get(self.connector)
-        if connector is None:
-            return  # the field's choices already refuse it
-        if errors := bot_settings.errors(connector, self):
+        errors: dict[str, list] = {}
+        if self._time_zone_changed_to_no_place():
+            errors["timezone"] = [
+                ValidationError(
+                    _("%(tz)s is no place; choose a time zone from the list."),
+                    params={"tz": self.timezone},
+                    code="time_zone",
+                )
+            ]
+        connector = CONNECTORS.get(self.connector)  # None: the field's choices refuse it
+        if connector is not None:
+            errors.update(bot_settings.errors(connector, self))
+        if errors:
             raise ValidationError(errors)
+
+    def _time_zone_changed_to_no_place(self) -> bool:
+        """Whether the zone is none the forms offer (botadmin.timezones.zone_choices: a
+        place, UTC, the server's) and was not stored so: a pseudo zone such as Factory,
+        saved before the list hid it, stays while it is left unchanged."""
+        if not self.timezone or known_zone(self.timezone) is None:
+            return False  # the server's, or the field's validator refuses it
+        if self.timezone in zone_choices():
+            return False
+        stored = (
+            self.pk and Bot.objects.filter(pk=self.pk).values_list("timezone", flat=True).first()
+        )
+        return self.timezone != stored
 
 
 class Conversation(models.Model):

@@ -6,6 +6,7 @@ from django.urls import reverse
 from audit.models import OperatorAction
 from conversations.models import Bot
 from messaging.models import DeliveryAttempt, Message
+from tests.html_forms import submitted_form
 
 
 @pytest.fixture
@@ -317,3 +318,66 @@ def test_the_operators_help_says_they_need_no_staff_status(
         logged_in_superuser, reverse("admin:conversations_bot_change", args=[bot.pk]), language
     )
     assert text in page and "Staff users" not in page
+
+
+PSEUDO_ZONES = ("localtime", "Factory", "Etc/GMT-8", "EST5EDT", "Zulu", "GMT")
+
+
+def test_the_bot_pages_offer_the_consoles_time_zones_not_pseudo_zones(logged_in_superuser, bot):
+    for url in (
+        reverse("admin:conversations_bot_add"),
+        reverse("admin:conversations_bot_change", args=[bot.pk]),
+    ):
+        page = admin_page(logged_in_superuser, url, "en")
+        assert '<select name="timezone"' in page, url
+        assert submitted_form(page, "bot_form")["timezone"] == [""]  # the server's
+        for pseudo in PSEUDO_ZONES:
+            assert f'<option value="{pseudo}"' not in page, (url, pseudo)
+        for place in ("UTC", "Asia/Shanghai", "America/New_York"):
+            assert f'<option value="{place}"' in page, (url, place)
+        assert "a place from the list, or UTC" in page
+
+
+@pytest.mark.parametrize(("zone", "saved"), [("Asia/Shanghai", True), ("Factory", False)])
+def test_a_bot_added_in_the_admin_takes_a_place_but_no_pseudo_zone(
+    logged_in_superuser, zone, saved
+):
+    response = add_app_bot(logged_in_superuser, timezone=zone)
+
+    assert response.status_code == (302 if saved else 200)
+    assert Bot.objects.filter(name="hr", timezone=zone).exists() == saved
+
+
+def test_a_bots_time_zone_is_changed_in_the_admin_to_a_place_but_not_a_pseudo_zone(
+    logged_in_superuser, bot
+):
+    url = reverse("admin:conversations_bot_change", args=[bot.pk])
+    form = submitted_form(admin_page(logged_in_superuser, url, "en"), "bot_form")
+
+    refused = logged_in_superuser.post(url, {**form, "timezone": "localtime"})
+    bot.refresh_from_db()
+    assert refused.status_code == 200 and bot.timezone == ""
+
+    changed = logged_in_superuser.post(url, {**form, "timezone": "Europe/Berlin"})
+    bot.refresh_from_db()
+    assert changed.status_code == 302 and bot.timezone == "Europe/Berlin"
+
+
+def test_a_bot_saved_with_a_pseudo_zone_keeps_it_when_changed_in_the_admin(
+    logged_in_superuser, bot
+):
+    """A bot set to Factory before the list hid it: saving its pace must neither fail
+    nor drop the zone; another pseudo zone is still refused."""
+    Bot.objects.filter(pk=bot.pk).update(timezone="Factory")
+    url = reverse("admin:conversations_bot_change", args=[bot.pk])
+    form = submitted_form(admin_page(logged_in_superuser, url, "en"), "bot_form")
+    assert form["timezone"] == ["Factory"]
+
+    saved = logged_in_superuser.post(url, {**form, "rate_limit_per_minute": "7"})
+    bot.refresh_from_db()
+    assert saved.status_code == 302, saved.content.decode()[:2000]
+    assert bot.rate_limit_per_minute == 7 and bot.timezone == "Factory"
+
+    refused = logged_in_superuser.post(url, {**form, "timezone": "localtime"})
+    bot.refresh_from_db()
+    assert refused.status_code == 200 and bot.timezone == "Factory"

@@ -45,3 +45,57 @@ def test_a_conversation_id_is_unique_per_bot(bot, make_bot, make_conversation):
     other = make_conversation(make_bot(), "wr1")
     assert Conversation.objects.filter(conversation_id="wr1").count() == 2
     assert other.pk
+
+
+@pytest.mark.parametrize("zone", ["Factory", "localtime", "Etc/GMT-8", "EST5EDT", "Zulu"])
+def test_a_bot_cannot_be_given_a_pseudo_zone(bot, zone):
+    """Listed by the zoneinfo database, but no place: the forms do not offer them."""
+    bot.timezone = zone
+    with pytest.raises(ValidationError) as error:
+        bot.full_clean()
+    assert list(error.value.message_dict) == ["timezone"]
+
+
+def test_a_new_bot_cannot_start_with_a_pseudo_zone(db):
+    new = Bot(name="new", connector="wecom_robot", timezone="Factory")
+    with pytest.raises(ValidationError) as error:
+        new.full_clean()
+    assert list(error.value.message_dict) == ["timezone"]
+
+
+@pytest.mark.parametrize("zone", ["", "UTC", "Asia/Shanghai", "America/Argentina/Buenos_Aires"])
+def test_a_bot_takes_a_place_utc_or_the_servers_zone(bot, zone):
+    bot.timezone = zone
+    bot.full_clean()
+
+
+def test_the_servers_own_zone_is_accepted_even_when_it_is_no_place(bot, settings):
+    settings.TIME_ZONE = "Etc/GMT-8"
+    bot.timezone = "Etc/GMT-8"
+    bot.full_clean()
+
+
+def test_a_pseudo_zone_stored_before_the_list_hid_it_stays_while_unchanged(bot):
+    Bot.objects.filter(pk=bot.pk).update(timezone="Factory")
+    bot.refresh_from_db()
+    bot.rate_limit_per_minute = 7
+    bot.full_clean()  # unchanged: still valid
+
+    bot.timezone = "localtime"  # another pseudo zone is a change
+    with pytest.raises(ValidationError) as error:
+        bot.full_clean()
+    assert list(error.value.message_dict) == ["timezone"]
+
+
+def test_a_pseudo_zone_is_refused_along_with_the_connectors_own_errors(db):
+    new = Bot(name="b", connector="bridge", agent_url="", timezone="Factory")
+    with pytest.raises(ValidationError) as error:
+        new.full_clean()
+    assert set(error.value.message_dict) >= {"timezone", "agent_url"}
+
+
+def test_an_unknown_zone_is_refused_once(bot):
+    bot.timezone = "Mars/Olympus"
+    with pytest.raises(ValidationError) as error:
+        bot.full_clean()
+    assert len(error.value.message_dict["timezone"]) == 1  # not also "no place"
