@@ -8,7 +8,9 @@ changed or deleted which bot, conversation, endpoint or user in the admin. A
 delete and its entries commit together: Django's delete view runs in a
 transaction, and the mixin runs "delete selected" in one.
 The admin's other actions call the services (`rotate_secret`,
-`delivery_actions`, `replay_deliveries`, …), which record themselves.
+`delivery_actions`, `replay_deliveries`, …), which record themselves; an action
+that changes many rows runs under `atomic_action`, so that all of them and their
+entries commit together, or none, and what they publish (on commit) waits for it.
 """
 
 from functools import wraps
@@ -18,8 +20,16 @@ from django.db import router, transaction
 from audit.services import record_action
 
 
-def _atomic(action):
-    """An admin action run in one transaction (on the model's database)."""
+def atomic_action(action):
+    """An admin action run in one transaction (on the model's database): every row it
+    changes and every audit entry it writes, or none of them; the tasks it publishes
+    (`delay_on_commit`) leave after the commit. Not for an action that calls another
+    system (a connection test): what happened there cannot be rolled back.
+
+        @admin.action(description=…)
+        @atomic_action
+        def cancel(self, request, queryset): ...
+    """
 
     @wraps(action)
     def run(modeladmin, request, queryset):
@@ -76,7 +86,7 @@ class AuditedAdminMixin:
         actions = super().get_actions(request)
         if "delete_selected" in actions:
             function, name, description = actions["delete_selected"]
-            actions["delete_selected"] = (_atomic(function), name, description)
+            actions["delete_selected"] = (atomic_action(function), name, description)
         return actions
 
     def log_deletions(self, request, queryset):

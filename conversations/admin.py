@@ -12,7 +12,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from audit.admin_changes import AuditedAdminMixin
+from audit.admin_changes import AuditedAdminMixin, atomic_action
 from botadmin.admin_scoping import STORABLE_JSON, BotScopedAdminMixin, VisibleRelatedFilter
 from botadmin.forms import GENERATED, KEEP_CURRENT, with_hint
 from botadmin.reasons import admin_display, translate
@@ -240,6 +240,7 @@ class BotAdmin(
         description=_("Reconnect the selected bots' long connection (after a takeover)"),
         permissions=["change"],
     )
+    @atomic_action
     def reconnect_long_connection(self, request, queryset):
         for bot in queryset:
             if not connections.reconnect(bot, request.user):
@@ -423,6 +424,7 @@ class BotAdmin(
     @admin.action(
         description=_("Rotate the API secret of the selected bots"), permissions=["administer"]
     )
+    @atomic_action
     def rotate_secrets(self, request, queryset):
         for bot in queryset:
             rotate_secret(bot, actor=request.user)
@@ -442,6 +444,7 @@ class BotAdmin(
             )
         return _("running")
 
+    # Not atomic_action: each test asks the other side, and is recorded as it happened.
     @admin.action(description=_("Test the connection of the selected bots"), permissions=["view"])
     def test_connection(self, request, queryset):
         for bot in queryset:
@@ -451,6 +454,7 @@ class BotAdmin(
             messages.add_message(request, level, f"{bot.name}: {verdict} — {translate(text)}")
 
     @admin.action(description=_("Resume sending (clear the pause)"), permissions=["change"])
+    @atomic_action
     def resume_sending(self, request, queryset):
         for bot in queryset.filter(paused_at__isnull=False):
             waiting = delivery_actions.resume_bot(bot, request.user)

@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 from django.views.decorators.http import require_POST
 
+from audit.admin_changes import atomic_action
 from botadmin.admin_scoping import BotScopedAdminMixin, ReadOnlyAdminMixin, VisibleRelatedFilter
 
 from .bot_changes import request_sync_by
@@ -99,6 +100,7 @@ class ContactSyncBotAdminMixin:
     @admin.action(
         description=_("Sync users and groups of the selected bots"), permissions=["change"]
     )
+    @atomic_action
     def sync_contacts(self, request, queryset):
         started = joined = not_possible = 0
         for bot in queryset:

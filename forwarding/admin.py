@@ -11,7 +11,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
-from audit.admin_changes import AuditedAdminMixin
+from audit.admin_changes import AuditedAdminMixin, atomic_action
 from botadmin.admin_scoping import (
     STORABLE_JSON,
     BotScopedAdminMixin,
@@ -154,6 +154,7 @@ class WebhookEndpointAdmin(AuditedAdminMixin, BotScopedAdminMixin, admin.ModelAd
         return fields
 
     @admin.action(description=_("Re-enable the selected endpoints"), permissions=["change"])
+    @atomic_action
     def reenable(self, request, queryset):
         resumed = 0
         for endpoint in queryset.exclude(disabled_at=None):
@@ -307,6 +308,7 @@ class WebhookDeliveryAdmin(ReadOnlyAdminMixin, BotScopedAdminMixin, admin.ModelA
         return request.user.has_perm(REPLAY_PERMISSION)
 
     @admin.action(description=_("Replay the selected deliveries"), permissions=["replay"])
+    @atomic_action
     def replay(self, request, queryset):
         count = replay_deliveries(request.user, queryset)
         messages.success(request, _("%(n)d deliveries queued again.") % {"n": count})

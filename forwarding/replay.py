@@ -7,6 +7,8 @@ Many deliveries (a period's failed ones, an admin selection) are queued again in
 batches, one UPDATE each, within the request: 50,000 failed deliveries took 0.56 s
 on SQLite (the whole console request 1.1 s), where locking and auditing them one by
 one took 44 s. So no task and no progress page: the operator gets the count at once.
+The admin's replay action holds one transaction for its whole selection (all of it and
+its audit entries, or none: audit.admin_changes.atomic_action).
 """
 
 from __future__ import annotations

@@ -4,6 +4,7 @@ from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from audit.admin_changes import atomic_action
 from botadmin.admin_scoping import BotScopedAdminMixin, ReadOnlyAdminMixin, VisibleRelatedFilter
 from botadmin.reasons import admin_display
 
@@ -125,18 +126,21 @@ class MessageAdmin(ReadOnlyAdminMixin, BotScopedAdminMixin, admin.ModelAdmin):
             )
 
     @admin.action(description=_("Retry now (failed or uncertain)"), permissions=["operate"])
+    @atomic_action
     def retry_now(self, request, queryset):
         self._apply(
             request, queryset, delivery_actions.retry_now, _("Queued %(n)d messages again.")
         )
 
     @admin.action(description=_("Mark as sent (uncertain)"), permissions=["operate"])
+    @atomic_action
     def mark_sent(self, request, queryset):
         self._apply(
             request, queryset, delivery_actions.mark_sent, _("Marked %(n)d messages as sent.")
         )
 
     @admin.action(description=_("Cancel (queued or scheduled)"), permissions=["operate"])
+    @atomic_action
     def cancel(self, request, queryset):
         self._apply(request, queryset, delivery_actions.cancel, _("Cancelled %(n)d messages."))
 

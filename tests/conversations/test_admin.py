@@ -2,10 +2,12 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from audit.models import OperatorAction
-from conversations.models import Bot
+from conversations.models import Bot, BotConnection
 from messaging.models import DeliveryAttempt, Message
+from tests.db_faults import fails_midway
 from tests.html_forms import submitted_form
 
 
@@ -180,6 +182,63 @@ def test_rotate_action_on_the_bot_list(logged_in_superuser, make_bot):
     for bot in (a, b):
         bot.refresh_from_db()
         assert bot.secret != old[bot.pk]
+
+
+def run_bot_action(client, action: str, bots):
+    return client.post(
+        reverse("admin:conversations_bot_changelist"),
+        {"action": action, "_selected_action": [bot.pk for bot in bots]},
+    )
+
+
+def test_a_rotation_of_many_secrets_that_fails_midway_rotates_none(logged_in_superuser, make_bot):
+    bots = [make_bot(), make_bot()]
+    old = {bot.pk: bot.secret for bot in bots}
+
+    with fails_midway("secret.rotate"):
+        run_bot_action(logged_in_superuser, "rotate_secrets", bots)
+
+    assert dict(Bot.objects.values_list("pk", "secret")) == old
+    assert not OperatorAction.objects.filter(action="secret.rotate").exists()
+
+
+def test_resuming_many_bots_that_fails_midway_resumes_none_and_wakes_nothing(
+    logged_in_superuser, make_bot, make_conversation
+):
+    bots = [make_bot(), make_bot()]
+    for bot in bots:
+        Message.objects.create(
+            bot=bot,
+            conversation=make_conversation(bot, f"wr{bot.pk}"),
+            direction=Message.Direction.OUT,
+            msgtype="text",
+            body={"msgtype": "text", "text": {"content": "waits"}},
+            status=Message.Status.QUEUED,
+            source=Message.Source.API,
+        )
+    Bot.objects.update(paused_at=timezone.now(), paused_reason="token refused")
+
+    with fails_midway("bot.resume_sending") as published:
+        run_bot_action(logged_in_superuser, "resume_sending", bots)
+
+    assert not Bot.objects.filter(paused_at=None).exists()
+    assert not Message.objects.exclude(next_attempt_at=None).exists()  # none woken
+    assert not OperatorAction.objects.filter(action="bot.resume_sending").exists()
+    assert published == []
+
+
+def test_reconnecting_many_bots_that_fails_midway_reconnects_none(logged_in_superuser, make_bot):
+    bots = [make_bot(), make_bot()]
+    for bot in bots:
+        BotConnection.objects.create(
+            bot=bot, state=BotConnection.State.TAKEN_OVER, taken_over_at=timezone.now()
+        )
+
+    with fails_midway("bot.reconnect"):
+        run_bot_action(logged_in_superuser, "reconnect_long_connection", bots)
+
+    assert not BotConnection.objects.filter(taken_over_at=None).exists()
+    assert not OperatorAction.objects.filter(action="bot.reconnect").exists()
 
 
 def test_editing_a_bot_keeps_its_agent_token_when_left_empty(logged_in_superuser, bot):

@@ -6,6 +6,7 @@ from django.urls import reverse
 from audit.models import OperatorAction
 from conversations import sync
 from conversations.models import SyncRun
+from tests.db_faults import fails_midway
 
 
 @pytest.fixture
@@ -145,3 +146,17 @@ def test_the_bulk_action_says_how_many_bots_cannot_sync(admin_client, aibot, bot
     assert aibot.sync_runs.get().outcome == SyncRun.Outcome.NOT_POSSIBLE
     runs = admin_client.get(reverse("admin:conversations_syncrun_changelist")).content.decode()
     assert "无法进行" in runs and "此连接器无法列出联系人" in runs
+
+
+def test_a_bulk_sync_that_fails_midway_starts_none_and_wakes_no_worker(admin_client, make_bot):
+    bots = [make_bot(), make_bot()]
+
+    with fails_midway("contacts.sync") as published:
+        admin_client.post(
+            reverse("admin:conversations_bot_changelist"),
+            {"action": "sync_contacts", "_selected_action": [b.pk for b in bots]},
+        )
+
+    assert not SyncRun.objects.exists()
+    assert not OperatorAction.objects.filter(action="contacts.sync").exists()
+    assert published == []

@@ -10,7 +10,8 @@ from standardwebhooks.webhooks import Webhook
 
 from audit.models import OperatorAction
 from forwarding.models import WebhookDelivery, WebhookEndpoint
-from tests.messaging.support import callback_body, forward_due
+from tests.db_faults import fails_midway
+from tests.messaging.support import callback_body, create_pending_deliveries, forward_due
 
 
 def _in_english(client):
@@ -147,6 +148,58 @@ def test_re_enabling_from_the_admin_resumes_waiting_deliveries(
     endpoint.refresh_from_db()
     assert endpoint.disabled_at is None
     assert forward_due() == ["success"]
+
+
+@pytest.fixture
+def two_endpoints_deliveries(hooked_bot, receiver, post_callback):
+    """One inbound message's deliveries to the bot's two endpoints, one each."""
+    WebhookEndpoint.objects.create(bot=hooked_bot, url=receiver.url("/second"))
+    post_callback(callback_body("text", hooked_bot))
+    create_pending_deliveries()
+    deliveries = list(WebhookDelivery.objects.order_by("pk"))
+    assert len({delivery.endpoint_id for delivery in deliveries}) == 2
+    return deliveries
+
+
+def test_re_enabling_many_endpoints_that_fails_midway_re_enables_none_and_wakes_nothing(
+    client, superuser, two_endpoints_deliveries
+):
+    later = timezone.now() + timedelta(days=1)
+    WebhookEndpoint.objects.update(disabled_at=timezone.now(), disabled_reason="3 days")
+    WebhookDelivery.objects.update(status="pending", next_attempt_at=later)
+    client.force_login(superuser)
+
+    with fails_midway("endpoint.reenable") as published:
+        client.post(
+            reverse("admin:forwarding_webhookendpoint_changelist"),
+            {
+                "action": "reenable",
+                "_selected_action": list(WebhookEndpoint.objects.values_list("pk", flat=True)),
+            },
+        )
+
+    assert not WebhookEndpoint.objects.filter(disabled_at=None).exists()
+    assert set(WebhookDelivery.objects.values_list("next_attempt_at", flat=True)) == {later}
+    assert not OperatorAction.objects.filter(action="endpoint.reenable").exists()
+    assert published == []
+
+
+def test_replaying_many_deliveries_that_fails_midway_replays_none_and_wakes_nothing(
+    client, superuser, two_endpoints_deliveries
+):
+    """Audited once per endpoint: the second endpoint's entry is refused."""
+    WebhookDelivery.objects.update(status="failed", next_attempt_at=None)
+    client.force_login(superuser)
+
+    with fails_midway("delivery.replay") as published:
+        client.post(
+            reverse("admin:forwarding_webhookdelivery_changelist"),
+            {"action": "replay", "_selected_action": [d.pk for d in two_endpoints_deliveries]},
+        )
+
+    assert set(WebhookDelivery.objects.values_list("status", "replay_count")) == {("failed", 0)}
+    assert not OperatorAction.objects.filter(action="delivery.replay").exists()
+    assert published == []
 
 
 def test_operators_see_only_the_endpoints_and_deliveries_of_their_bots(

@@ -9,6 +9,7 @@ from django.utils import timezone
 from audit.models import OperatorAction
 from messaging.delivery import deliver
 from messaging.models import Message
+from tests.db_faults import fails_midway
 
 TEXT = {"msgtype": "text", "text": {"content": "hi"}}
 
@@ -88,6 +89,37 @@ def test_cancel_stops_queued_and_scheduled_messages_but_not_sent_ones(
     assert "1 message was skipped" in response.content.decode()
     assert deliver(queued.pk, clock).result == "skipped"
     assert agent.send_requests == []
+
+
+@pytest.mark.parametrize(
+    ("action", "status", "entry"),
+    [
+        ("retry_now", "failed", "message.retry"),
+        ("mark_sent", "uncertain", "message.mark_sent"),
+        ("cancel", "queued", "message.cancel"),
+    ],
+)
+def test_an_action_on_many_messages_that_fails_midway_changes_none_and_wakes_nothing(
+    admin_client_for,
+    superuser,
+    agent,
+    bridge_group,
+    queue_message,
+    action,
+    status,
+    entry,
+):
+    """The second message's audit entry is refused: the first message must not stay
+    changed (unrecorded), nor be handed to a worker."""
+    chosen = [queue_message(bridge_group, TEXT) for _ in range(2)]
+    Message.objects.update(status=status)
+
+    with fails_midway(entry) as published:
+        run_action(admin_client_for(superuser), "messaging_message", action, chosen)
+
+    assert set(Message.objects.values_list("status", flat=True)) == {status}
+    assert not OperatorAction.objects.filter(action=entry).exists()
+    assert published == []
 
 
 def test_operator_without_the_bot_cannot_act_on_its_messages(
