@@ -152,6 +152,8 @@ class WebhookDelivery(models.Model):
 
 
 def webhook_id_for(msgid: str) -> str:
+    """`msg_` + botadmin's own message id (`Message.msgid`), never the body's `msgid`
+    (the agent's): a receiver strips the prefix to ask GET /api/messages/{msgid}."""
     return f"msg_{msgid}"
 
 

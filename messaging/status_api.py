@@ -1,4 +1,8 @@
-"""`GET /api/messages/<msgid>?secret=…`: what happened to a message a bot sent.
+"""`GET /api/messages/<msgid>?secret=…`: what happened to a message a bot sent or received.
+
+`msgid` is botadmin's own id: what /api/send answered, or for a received message
+its forwarding's `webhook-id` without `msg_` (the forwarded body's `msgid` is the
+agent's, kept as `upstream_msgid`).
 
 Answers the message's status, timestamps, last error and every delivery
 attempt in the errcode envelope. A bot sees only its own messages; any

@@ -106,6 +106,31 @@ def test_a_receiver_down_for_a_stretch_gets_the_message_when_it_returns_with_the
     assert first_error.http_status is None and "Connection" in first_error.response_text
 
 
+@pytest.mark.parametrize("agents_msgid", ["rev-1", None])
+def test_a_receiver_finds_a_forwarded_message_in_the_status_api_by_its_webhook_id(
+    hooked_bot, receiver, record, client, agents_msgid
+):
+    """The body's msgid is the agent's; webhook-id is `msg_` + botadmin's own id, which
+    GET /api/messages/{msgid} takes (README, "Forwarding")."""
+    assert attempt_delivery(record(hooked_bot, msgid=agents_msgid).pk) == "success"
+    (request,) = receiver.requests
+    body = Webhook(hooked_bot.signing_secret).verify(request.body, request.headers)
+
+    own_id = request.headers["webhook-id"].removeprefix("msg_")
+    answer = client.get(f"/api/messages/{own_id}", {"secret": body["secret"]}).json()
+
+    assert answer["errcode"] == 0
+    found = answer["message"]
+    assert (found["direction"], found["msgtype"], found["conversation_id"]) == (
+        "in",
+        body["msgtype"],
+        body["conversation_id"],
+    )
+    # An agent's id stays in the body; without one the body carries botadmin's.
+    assert body["msgid"] == (agents_msgid or own_id)
+    assert found["upstream_msgid"] == (agents_msgid or "")
+
+
 @pytest.mark.parametrize("status, outcome", [(200, "success"), (500, "failure")])
 def test_a_binary_answer_is_recorded_readable(hooked_bot, receiver, record, status, outcome):
     # An endpoint answering an image or gzip: PostgreSQL refuses the NUL bytes as text.
