@@ -9,6 +9,9 @@ running then goes on until the resolver gives up, holding its thread meanwhile.
 The threads are few and fixed (POOL_SIZE), so a hung resolver holds no more than
 that however many requests ask, and a lookup of a name whose lookup is still
 running waits for that one instead of starting another.
+
+A failed lookup says either that the name does not exist (`no_such_name`: asking
+again will not help) or that the resolver gave up for now (`try_again_later`).
 """
 
 from __future__ import annotations
@@ -101,3 +104,22 @@ def lookup(host: str, port: int, timeout: float) -> list:
     that; socket.gaierror and the rest as getaddrinfo raises them."""
     resolve = functools.partial(socket.getaddrinfo, host, port, proto=socket.IPPROTO_TCP)
     return _lookups.call((host, port), resolve, timeout)
+
+
+# What a failed lookup says about the name (getaddrinfo's EAI_* codes, as glibc gives
+# them from its name servers' answers). EAI_NODATA is glibc's alone.
+_NO_SUCH_NAME = frozenset(
+    code for code in (socket.EAI_NONAME, getattr(socket, "EAI_NODATA", None)) if code is not None
+)
+
+
+def no_such_name(error: BaseException) -> bool:
+    """The name does not exist (a name server answered NXDOMAIN) or has no address:
+    asking again will not change that."""
+    return isinstance(error, socket.gaierror) and error.errno in _NO_SUCH_NAME
+
+
+def try_again_later(error: BaseException) -> bool:
+    """The resolver gave up for now (EAI_AGAIN: its name servers did not answer in its
+    own time, or answered SERVFAIL): nothing is known about the name yet."""
+    return isinstance(error, socket.gaierror) and error.errno == socket.EAI_AGAIN

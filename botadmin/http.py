@@ -26,9 +26,11 @@ that answer could differ (DNS rebinding: public for the check, 127.0.0.1 or
 URL's host still names the server in the Host header, TLS SNI and the certificate
 check. The lookup ends within BOTADMIN_DNS_TIMEOUT (`botadmin.dns`): past it, or when
 the resolver gives up for now, ResolveTimeout, a ConnectTimeout, which callers retry as
-any request that never left. With private addresses allowed and no `networks` (dev
+any request that never left; a name that does not exist, UnknownHost, an UnsafeURLError
+(asking again will not help). With private addresses allowed and no `networks` (dev
 mode) a URL's host is not checked, so it is not looked up beforehand: urllib3 resolves as
-usual (a proxy is, see below).
+usual (a proxy is, see below), and its lookup's failure comes as a ConnectionError
+(`http_failures` words both alike).
 
 An internationalised host name is written in ASCII once, by `check_url` (IDNA 2008 with
 UTS #46's mapping, as browsers and requests write it), and the request goes out under
@@ -100,6 +102,15 @@ class UnsafeURLError(ValueError):
     operator's language."""
 
 
+class UnknownHost(UnsafeURLError):
+    """The URL's host name does not exist (`dns.no_such_name`): asking again will not
+    help. `host`: the name as the URL writes it."""
+
+    def __init__(self, reason: Reason, host: str = ""):
+        super().__init__(reason)
+        self.host = host
+
+
 class ResolveTimeout(requests.ConnectTimeout):
     """The URL's host was not resolved within BOTADMIN_DNS_TIMEOUT, or the resolver gave
     up for now (EAI_AGAIN: its name servers did not answer in its own time): nothing was
@@ -158,6 +169,7 @@ def check_url(
     return _checked(url, allow_private=allow_private, networks=networks)[1]
 
 
+UNRESOLVED = gettext_noop("cannot resolve %(host)s: %(error)s")
 _PRIVATE_URL = gettext_noop(
     "%(host)s resolves to %(address)s, a private or reserved address "
     "(set BOTADMIN_ALLOW_PRIVATE_URLS to allow it)"
@@ -220,10 +232,11 @@ def _checked(
         seconds = f"{settings.BOTADMIN_DNS_TIMEOUT:g}"
         raise ResolveTimeout(Reason(slow, host=parts.hostname, seconds=seconds)) from None
     except (socket.gaierror, UnicodeError, ValueError) as error:
-        unresolved = gettext_noop("cannot resolve %(host)s: %(error)s")
-        reason = Reason(unresolved, host=parts.hostname, error=str(error))
-        if isinstance(error, socket.gaierror) and error.errno == socket.EAI_AGAIN:
+        reason = Reason(UNRESOLVED, host=parts.hostname, error=str(error))
+        if dns.try_again_later(error):
             raise ResolveTimeout(reason) from None  # the resolver's own time ran out
+        if dns.no_such_name(error):
+            raise UnknownHost(reason, parts.hostname) from None
         raise UnsafeURLError(reason) from None
     for info in infos:
         address = _address(info[4][0])

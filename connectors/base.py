@@ -24,7 +24,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import gettext_noop
 from urllib3.exceptions import NameResolutionError, NewConnectionError, ProxyError
 
-from botadmin import http, reasons
+from botadmin import http, http_failures, reasons
 from botadmin.forms import NoLabelSuffix
 from botadmin.reasons import Reason
 
@@ -322,17 +322,12 @@ def download_media(url: str, max_bytes: int, what: str = "media", min_bytes: int
     """The bytes at `url` (an image or file to send), at least `min_bytes` and at most
     `max_bytes`; raises SendRefused: RETRY when the other side may answer later, FAILED
     when it will not."""
-    what = media_word(what)
     try:
         response = http.request("GET", url, max_bytes=max_bytes, max_redirects=3)
-    except http.UnsafeURLError as error:
-        refused = gettext_noop("%(what)s URL refused: %(error)s")
-        raise SendRefused.of(
-            Outcome.FAILED, Reason(refused, what=what, error=reasons.of(error))
-        ) from None
-    except requests.RequestException as error:
-        failed = gettext_noop("cannot download the %(what)s: %(error)s")
-        raise SendRefused.of(Outcome.RETRY, Reason(failed, what=what, error=str(error))) from None
+    except (http.UnsafeURLError, requests.RequestException) as error:
+        reason, again = download_failure(error, what)
+        raise SendRefused.of(Outcome.RETRY if again else Outcome.FAILED, reason) from None
+    what = media_word(what)
     answered = Reason(
         gettext_noop("%(what)s download answered HTTP %(status)s"),
         what=what,
@@ -354,6 +349,23 @@ def download_media(url: str, max_bytes: int, what: str = "media", min_bytes: int
             Reason(undersize, what=what, size=len(response.content), min=min_bytes),
         )
     return response.content
+
+
+def download_failure(
+    error: http.UnsafeURLError | requests.RequestException, what: str = "media"
+) -> tuple[str, bool]:
+    """Why downloading media from a URL failed, in words, and whether trying again may
+    help: not when its host name does not exist or the URL is refused; yes when the
+    request failed on its way (nothing was answered, a name server did not answer)."""
+    what = media_word(what)
+    if (host := http_failures.unknown_host(error)) is not None:
+        no_host = gettext_noop("the %(what)s's host name does not exist: %(host)s")
+        return Reason(no_host, what=what, host=host), False
+    if isinstance(error, http.UnsafeURLError):
+        refused = gettext_noop("%(what)s URL refused: %(error)s")
+        return Reason(refused, what=what, error=reasons.of(error)), False
+    failed = gettext_noop("cannot download the %(what)s: %(error)s")
+    return Reason(failed, what=what, error=http_failures.failure_reason(error)), True
 
 
 def never_connected(error: requests.ConnectionError) -> bool:
@@ -378,17 +390,29 @@ def unrepeatable_send_failure(error: http.UnsafeURLError | requests.RequestExcep
         if never_connected(error):
             return SendResult(
                 Outcome.RETRY,
-                Reason(gettext_noop("cannot connect to WeCom: %(error)s"), error=str(error)),
+                Reason(
+                    gettext_noop("cannot connect to WeCom: %(error)s"),
+                    error=http_failures.failure_reason(error),
+                ),
             )
         return SendResult(
             Outcome.UNCERTAIN,
-            Reason(gettext_noop("connection lost after sending: %(error)s"), error=str(error)),
+            Reason(
+                gettext_noop("connection lost after sending: %(error)s"),
+                error=http_failures.failure_reason(error),
+            ),
         )
     if isinstance(error, requests.ReadTimeout):
         return SendResult(
             Outcome.UNCERTAIN,
-            Reason(gettext_noop("no answer from WeCom in time: %(error)s"), error=str(error)),
+            Reason(
+                gettext_noop("no answer from WeCom in time: %(error)s"),
+                error=http_failures.failure_reason(error),
+            ),
         )
     return SendResult(
-        Outcome.UNCERTAIN, Reason(gettext_noop("request failed: %(error)s"), error=str(error))
+        Outcome.UNCERTAIN,
+        Reason(
+            gettext_noop("request failed: %(error)s"), error=http_failures.failure_reason(error)
+        ),
     )

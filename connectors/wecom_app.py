@@ -29,7 +29,7 @@ from django.core.validators import RegexValidator
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import gettext_noop
 
-from botadmin import http, reasons
+from botadmin import http, http_failures, reasons
 from botadmin.forms import HttpURLField, NoLabelSuffix, url_check_errors
 from botadmin.reasons import Reason
 
@@ -491,7 +491,10 @@ class WeComAppConnector(Connector):
             raise SendRefused(self._refused(error)) from None
         except requests.RequestException as error:
             # Nothing was sent to anyone yet: an upload is always safe to repeat.
-            failed = Reason(gettext_noop("media upload failed: %(error)s"), error=str(error))
+            failed = Reason(
+                gettext_noop("media upload failed: %(error)s"),
+                error=http_failures.failure_reason(error),
+            )
             raise SendRefused(SendResult(Outcome.RETRY, failed)) from None
         result = self.classify(response, answer)
         if result.outcome != Outcome.SENT or not (answer or {}).get("media_id"):

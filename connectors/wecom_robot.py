@@ -25,7 +25,7 @@ from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import gettext_noop
 
-from botadmin import http, reasons
+from botadmin import http, http_failures, reasons
 from botadmin.cache import best_effort
 from botadmin.reasons import Reason
 
@@ -260,7 +260,8 @@ class WeComRobotConnector(Connector):
             raise SendRefused.of(Outcome.FAILED, reasons.of(error)) from None
         except requests.RequestException as error:
             failed = gettext_noop("media upload failed: %(error)s")
-            raise SendRefused.of(Outcome.RETRY, Reason(failed, error=str(error))) from None
+            reason = Reason(failed, error=http_failures.failure_reason(error))
+            raise SendRefused.of(Outcome.RETRY, reason) from None
         result = self.classify(response)
         media_id = ""
         if result.outcome == Outcome.SENT:

@@ -42,7 +42,14 @@ from django.utils.translation import gettext_noop
 from botadmin import http, metrics, reasons
 from botadmin import logging as botadmin_logging
 from botadmin.reasons import Reason
-from connectors.base import ConnectorError, FetchedMedia, MediaGone, MediaRef, too_large
+from connectors.base import (
+    ConnectorError,
+    FetchedMedia,
+    MediaGone,
+    MediaRef,
+    download_failure,
+    too_large,
+)
 from connectors.filenames import safe_file_name
 from connectors.registry import connector_for
 from media import store
@@ -77,6 +84,11 @@ SETTLE_EVERY = timedelta(seconds=1)
 SWEEP_BATCH = 500
 # Outbound media (the body's own image) keep their bytes in the message: an hour of tries.
 OUTBOUND_LIFETIME = timedelta(hours=1)
+# Reasons rows stored before `download_failure` worded them hold: kept so they translate.
+EARLIER_REASONS = (
+    gettext_noop("image URL refused: %(error)s"),
+    gettext_noop("cannot download the image: %(error)s"),
+)
 
 
 # --- Which messages carry media -------------------------------------------------
@@ -336,12 +348,10 @@ def _outbound_bytes(row: MessageMedia, limit: int) -> FetchedMedia:
             raise MediaGone(Reason(gettext_noop("image.base64 is not base64"))) from None
     try:
         response = http.request("GET", row.cdn, max_bytes=limit + 1, max_redirects=3)
-    except http.UnsafeURLError as error:
-        refused = gettext_noop("image URL refused: %(error)s")
-        raise MediaGone(Reason(refused, error=reasons.of(error))) from None
-    except requests.RequestException as error:
-        failed = gettext_noop("cannot download the image: %(error)s")
-        raise ConnectorError(Reason(failed, error=error.__class__.__name__)) from None
+    except (http.UnsafeURLError, requests.RequestException) as error:
+        # A host name that does not exist fails for good, as a send of the image does.
+        reason, again = download_failure(error, "image")
+        raise (ConnectorError if again else MediaGone)(reason) from None
     answered = gettext_noop("image download answered HTTP %(status)s")
     if response.status >= 500 or response.status in (408, 429):
         raise ConnectorError(Reason(answered, status=response.status))

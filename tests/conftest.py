@@ -184,3 +184,19 @@ def hung_resolver(settings, monkeypatch):
     monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
     yield
     release.set()  # the stuck lookups end, freeing botadmin.dns's threads
+
+
+@pytest.fixture
+def unknown_names(monkeypatch):
+    """The system resolver answers every name under `.invalid` (RFC 6761's name that never
+    exists) "no such name", EAI_NONAME, as glibc does for a name server's NXDOMAIN,
+    whatever the machine's own name servers would say. tests/botadmin/test_http_failures.py
+    sees a real resolver asking a real name server do the same."""
+    real_getaddrinfo = socket.getaddrinfo
+
+    def getaddrinfo(host, *args, **kwargs):
+        if isinstance(host, str) and host.rstrip(".").endswith(".invalid"):
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)

@@ -189,39 +189,24 @@ def test_a_host_with_no_idna_2008_form_is_refused_saying_so_before_anything_is_s
 # each name's first A query with the address the check should approve, and every later one
 # with 127.0.0.1, where a second receiver waits on the same port.
 REBINDING_NAME_SERVER = """
-import json, socket, struct, threading
+import json
 
 from botadmin import http
 from botadmin.networks import parse_networks
 from devtools.receiver import Receiver
+from tests.namespaces import A, NOERROR, a_record, serve_names
 
 FIRST = {"hooks.rebind.test": "93.184.215.14", "agent.rebind.test": "192.0.2.10"}
 a_queries = []
 
-def answer(query):
-    end, labels = 12, []
-    while query[end]:
-        labels.append(query[end + 1 : end + 1 + query[end]].decode())
-        end += 1 + query[end]
-    (qtype,) = struct.unpack("!H", query[end + 1 : end + 3])
-    name, question = ".".join(labels).lower(), query[12 : end + 5]
-    records = b""
-    if qtype == 1 and name in FIRST:  # A; AAAA and the rest get no records
+def answer(name, qtype):
+    if qtype == A and name in FIRST:  # AAAA and the rest get no records
         address = "127.0.0.1" if name in a_queries else FIRST[name]
         a_queries.append(name)
-        records = struct.pack("!HHHIH", 0xC00C, 1, 1, 0, 4) + socket.inet_aton(address)
-    header = struct.pack("!HHHHHH", struct.unpack("!H", query[:2])[0], 0x8180, 1, bool(records), 0, 0)
-    return header + question + records
+        return NOERROR, [a_record(address)]
+    return NOERROR, []
 
-name_server = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-name_server.bind(("127.0.0.1", 53))
-
-def serve():
-    while True:
-        query, client = name_server.recvfrom(512)
-        name_server.sendto(answer(query), client)
-
-threading.Thread(target=serve, daemon=True).start()
+serve_names(answer)
 
 public = Receiver(host="93.184.215.14").start()
 port = public.port

@@ -13,6 +13,7 @@ from botadmin.reasons import translate
 from connectors.base import ConnectorError
 from connectors.registry import connector_for
 from devtools.receiver import Receiver
+from messaging import media_fetch
 from messaging.delivery import deliver
 from messaging.delivery_actions import check_connection
 from messaging.models import DeliveryAttempt, Message
@@ -226,9 +227,11 @@ def test_robot_unreachable_is_retried_because_nothing_was_posted(
     assert deliver(message.pk, clock).result == "retry"
     message.refresh_from_db()
     assert message.status == "queued"
-    assert "cannot connect" in message.last_error
-    # Every operator reads the error (console, audit log): the group's key is masked in it.
-    assert "/cgi-bin/webhook/send?key=" in message.last_error
+    # Every operator reads the error (console, audit log): in words, without urllib3's
+    # wrapping (its pool, the URL with the group's key).
+    assert message.last_error == (
+        "cannot connect to WeCom: connection failed: [Errno 111] Connection refused"
+    )
     assert "key-sales" not in message.last_error + message.attempts.get().response_text
 
 
@@ -265,6 +268,57 @@ def test_image_on_a_private_address_is_refused_when_private_urls_are_off(
     assert message.status == "failed"
     assert "image URL refused" in message.last_error
     assert image_host.requests == []
+
+
+def test_an_image_whose_host_name_does_not_exist_fails_and_the_next_message_goes_out(
+    wecom, wecom_group, send, run_queue, unknown_names
+):
+    """Nothing is checked before connecting (private URLs allowed): urllib3 looks the name
+    up itself, and its "no such name" fails the image at once, in words, instead of
+    holding the conversation for an hour of retries."""
+    image = {"msgtype": "image", "image": {"url": "https://no-such-host.invalid/logo.png"}}
+    text = {"msgtype": "text", "text": {"content": "after the picture"}}
+    ids = [
+        send(wecom_group.bot.secret, wecom_group.conversation_id, body).json()["msgid"]
+        for body in (image, text)
+    ]
+
+    run_queue()
+
+    failed, sent = (Message.objects.get(msgid=msgid) for msgid in ids)
+    assert (failed.status, failed.attempt_count) == ("failed", 1)
+    assert failed.last_error == "the image's host name does not exist: no-such-host.invalid"
+    with translation.override("zh-hans"):
+        assert translate(failed.last_error) == "图片的主机名不存在：no-such-host.invalid"
+    assert sent.status == "sent"
+    assert wecom.messages == [("key-sales", text)]
+    # Its archived copy gives up as at once, for the same reason.
+    (media,) = failed.media.all()
+    assert media_fetch.fetch(media.pk) == "failed"
+    media.refresh_from_db()
+    assert media.error == failed.last_error
+
+
+def test_an_image_whose_host_name_cannot_be_looked_up_for_now_is_retried_saying_so(
+    wecom, wecom_group, queue_message, clock, hung_resolver
+):
+    image = {"msgtype": "image", "image": {"url": "https://pictures.hung.example/logo.png"}}
+    message = queue_message(wecom_group, image)
+    waiting = queue_message(wecom_group, {"msgtype": "text", "text": {"content": "next"}})
+
+    assert deliver(message.pk, clock).result == "retry"
+
+    message.refresh_from_db()
+    assert message.status == "queued" and message.next_attempt_at > clock()
+    assert message.last_error == (
+        "cannot download the image: cannot resolve pictures.hung.example within 0.2 s"
+    )
+    with translation.override("zh-hans"):
+        assert translate(message.last_error) == (
+            "无法下载图片：无法在 0.2 秒内解析 pictures.hung.example"
+        )
+    waiting.refresh_from_db()
+    assert (waiting.status, waiting.attempt_count) == ("queued", 0)  # behind it, in order
 
 
 def test_check_connection_reports_good_and_bad_robot_keys(
