@@ -8,6 +8,7 @@ import pytest
 import requests
 
 from botadmin import http, http_failures
+from botadmin.networks import parse_networks
 from devtools.receiver import Receiver
 from tests.namespaces import OUTBOUND_HTTP_SETTINGS, run_in_own_network
 
@@ -77,7 +78,7 @@ def test_a_refused_connection_reads_as_the_systems_words_without_urllib3s(
     settings, closed_port, checked
 ):
     settings.BOTADMIN_ALLOW_PRIVATE_URLS = not checked
-    networks = http.parse_networks(("127.0.0.0/8",)) if checked else ()
+    networks = parse_networks(("127.0.0.0/8",)) if checked else ()
 
     with pytest.raises(requests.ConnectionError) as raised:
         http.request("GET", f"http://127.0.0.1:{closed_port}/a.png", networks=networks)
