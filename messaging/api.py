@@ -16,12 +16,12 @@ from django.conf import settings
 from django.http import HttpRequest
 from ninja import Router
 
-from botadmin import jsontext
 from botadmin.api import (
     MAX_CONVERSATION_ID_LENGTH,
     BotSecret,
     answers,
     envelope,
+    json_body,
     refuse_body_over,
     well_formed_conversation_id,
 )
@@ -128,16 +128,9 @@ def _json_body(request: HttpRequest):
     raw = request.read(limit + 1)
     if len(raw) > limit:
         raise Err.BODY_TOO_LARGE.error(f"request body too large: at most {limit} bytes")
-    try:
-        # WeCom's robot takes raw line breaks inside strings, which shell and template
-        # tools write when they paste multi-line text into a JSON body.
-        return jsontext.loads(raw, strict=False)
-    except jsontext.TooDeep as error:
-        raise Err.JSON_TOO_DEEP.error(
-            f"JSON nested too deeply: at most {error.limit} levels"
-        ) from None
-    except ValueError:
-        raise Err.NOT_JSON.error("Warning: wrong json format. The body is not JSON.") from None
+    # WeCom's robot takes raw line breaks inside strings, which shell and template
+    # tools write when they paste multi-line text into a JSON body.
+    return json_body(raw, strict=False)
 
 
 def _idempotency_key(request: HttpRequest) -> str:

@@ -21,7 +21,8 @@ from django.utils import timezone
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator
 from pydantic import ValidationError as PydanticValidationError
 
-from botadmin import jsontext, metrics
+from botadmin import metrics
+from botadmin.api import json_body
 from botadmin.errors import Err
 from conversations.activity import record_seen_in_message
 from conversations.models import Bot, Conversation
@@ -129,16 +130,7 @@ def parse_callback(raw: bytes) -> Inbound:
     """Validate a raw callback body; raise ApiError with a fitting errcode."""
     if len(raw) > MAX_BODY_BYTES:
         raise Err.BODY_TOO_LARGE.error(f"request body larger than {MAX_BODY_BYTES} bytes")
-    try:
-        data = jsontext.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise Err.NOT_JSON.error("Warning: wrong json format. body is not UTF-8") from None
-    except jsontext.TooDeep as error:
-        raise Err.JSON_TOO_DEEP.error(
-            f"JSON nested too deeply: at most {error.limit} levels"
-        ) from None
-    except ValueError as error:
-        raise Err.NOT_JSON.error(f"Warning: wrong json format. {error}") from None
+    data = json_body(raw)
     if not isinstance(data, dict):
         raise Err.NOT_JSON.error("Warning: wrong json format. expected a JSON object")
     check_strings(data, "body", Err.INVALID_PARAMETER)

@@ -148,3 +148,28 @@ def test_docs_list_the_statuses_each_endpoint_answers_as_openapi_does(client, db
     }
 
     assert documented == declared
+
+
+@pytest.mark.parametrize(
+    "raw, problem",
+    [
+        (b"", "Expecting value at line 1 column 1"),
+        (b"not json", "Expecting value at line 1 column 1"),
+        (b'{"msgtype": "text",\n  }', "Expecting property name enclosed in double quotes at line 2 column 3"),
+        (b'{"msgtype": "text", "x": NaN}', "NaN is not a JSON value"),
+        (b'{"msgtype": "text", "x": "\xff"}', "it is not UTF-8"),
+    ],
+)  # fmt: skip
+def test_every_endpoint_words_a_body_that_is_not_json_alike(client, bot, group, raw, problem):
+    """/api/send and /api/callback once answered `The body is not JSON.` and Python's
+    `Expecting value: line 1 column 1 (char 0)`."""
+    answers = [
+        client.post(f"/api/{path}?secret={bot.secret}&conversation_id=wrGroup1", raw, content_type="application/json")
+        for path in ("send", "callback")
+    ]  # fmt: skip
+
+    expected = {
+        "errcode": 7000001,
+        "errmsg": f"Warning: wrong json format. The body is not JSON: {problem}",
+    }
+    assert [(a.status_code, a.json()) for a in answers] == [(400, expected)] * 2
