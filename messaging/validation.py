@@ -8,7 +8,8 @@ with WeCom's errcode for the problem (shared/spec/wecom.md section 2):
   page, to a WeCom group robot);
 * 44004 — a text or markdown without content (a text with only mentions is
   sent as mentions only where the connector allows it);
-* 40058 — a field of the wrong type, missing, too long, a bad URL;
+* 40058 — a field of the wrong type (msgtype or a msgtype's object included), missing,
+  too long, a bad URL;
 * 301019 — an image, file or voice whose md5 does not match its bytes.
 
 Shapes come from `messaging.schemas` (also the OpenAPI description); this
@@ -29,7 +30,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from pydantic import ValidationError
 
-from botadmin.errors import ApiError, Err
+from botadmin.errors import Err
 from botadmin.jsontext import unstorable
 from connectors import conversions
 from connectors.base import Limits
@@ -39,6 +40,7 @@ from connectors.voice import amr_seconds, is_amr
 from conversations.models import Bot
 
 from .card_task_ids import well_formed_task_id
+from .field_errors import field_error, wrong_type
 from .schemas import (
     INTERACTIVE_CARDS,
     MAX_URL_BYTES,
@@ -58,8 +60,10 @@ def validate_outbound(bot: Bot, body: dict) -> dict:
     if not isinstance(body, dict):
         raise Err.INVALID_PARAMETER.error("invalid parameter: the body must be a JSON object")
     msgtype = body.get("msgtype")
-    if not isinstance(msgtype, str) or not msgtype:
+    if "msgtype" not in body or msgtype == "":
         raise Err.INVALID_MSGTYPE.error("invalid message type: msgtype is missing")
+    if not isinstance(msgtype, str):
+        raise wrong_type("msgtype", "a string", msgtype)
     if msgtype not in MSGTYPES:
         raise Err.INVALID_MSGTYPE.error(
             f"invalid message type: {msgtype[:40]!r}; use one of {', '.join(sorted(MSGTYPES))}"
@@ -70,14 +74,15 @@ def validate_outbound(bot: Bot, body: dict) -> dict:
             f"msgtype {msgtype} cannot be sent by a {connector.english_label()} bot; "
             f"it sends {', '.join(sorted(connector.msgtypes()))}"
         )
-    if msgtype in ("text", "markdown", "markdown_v2") and not isinstance(body.get(msgtype), dict):
+    if msgtype in ("text", "markdown", "markdown_v2") and msgtype not in body:
+        # WeCom's "empty content"; an object of the wrong type (null too) is 40058 below.
         raise Err.EMPTY_CONTENT.error(
             f"empty content: {msgtype}.content is missing", empty_field=f"{msgtype}.content"
         )
     try:
         message = outbound_message.validate_python(body)
     except ValidationError as error:
-        raise _field_error(error) from None
+        raise field_error(error) from None
     payload = getattr(message, msgtype).model_dump(exclude_none=True)
     check_strings(payload, msgtype)
     check = _CHECKS[msgtype]
@@ -103,15 +108,6 @@ def _reply_to(value: str, connector) -> str:
         raise Err.FIELD_INVALID.error("invalid field: reply_to is empty")
     _check_max(value, UPSTREAM_MSGID_MAX_BYTES, "reply_to")
     return value
-
-
-def _field_error(error: ValidationError) -> ApiError:
-    first = error.errors(include_url=False)[0]
-    # The first element of a discriminated union's location is its tag.
-    where = ".".join(str(part) for part in first["loc"][1:]) or "body"
-    if first["type"] == "missing":
-        return Err.FIELD_INVALID.error(f"invalid field: {where} is missing", empty_field=where)
-    return Err.FIELD_INVALID.error(f"invalid field: {where}: {first['msg']}")
 
 
 def check_strings(node, where: str, err: Err = Err.FIELD_INVALID) -> None:

@@ -400,6 +400,59 @@ def test_invalid_bodies_get_wecoms_errcode(send, bot, group, body, errcode):
     refused(send(bot.secret, "wrGroup1", body), errcode, 400)
 
 
+@pytest.mark.parametrize(
+    "body, errmsg",
+    [
+        ({"msgtype": "text", "text": "hello"}, "text must be an object, not a string"),
+        ({"msgtype": "text", "text": None}, "text must be an object, not null"),
+        ({"msgtype": "markdown", "markdown": ["x"]}, "markdown must be an object, not an array"),
+        ({"msgtype": 1, "text": {"content": "x"}}, "msgtype must be a string, not a number"),
+        ({"msgtype": None}, "msgtype must be a string, not null"),
+        ({"msgtype": ["text"]}, "msgtype must be a string, not an array"),
+        ({"msgtype": "text", "text": {"content": 5}}, "text.content must be a string, not a number"),
+        (
+            {"msgtype": "text", "text": {"content": "x", "mentioned_list": "zhangsan"}},
+            "text.mentioned_list must be an array, not a string",
+        ),
+        (
+            {"msgtype": "text", "text": {"content": "x", "mentioned_list": [7]}},
+            "text.mentioned_list.0 must be a string, not a number",
+        ),
+        (
+            {"msgtype": "link", "link": {"title": True, "url": "https://x.com"}},
+            "link.title must be a string, not a boolean",
+        ),
+        (
+            {"msgtype": "news", "news": {"articles": {"title": "t", "url": "www.qq.com"}}},
+            "news.articles must be an array, not an object",
+        ),
+        ({"msgtype": "news", "news": {"articles": ["t"]}}, "news.articles.0 must be an object, not a string"),
+        (
+            {"msgtype": "text", "text": {"content": "x"}, "reply_to": 7},
+            "reply_to must be a string, not a number",
+        ),
+    ],
+)  # fmt: skip
+def test_a_field_of_the_wrong_type_is_40058_naming_the_type_it_takes(
+    send, bot, group, body, errmsg
+):
+    assert refused(send(bot.secret, "wrGroup1", body), 40058, 400) == f"invalid field: {errmsg}"
+
+
+@pytest.mark.parametrize(
+    "body, errcode, errmsg",
+    [
+        ({"text": {"content": "x"}}, 40008, "invalid message type: msgtype is missing"),
+        ({"msgtype": "", "text": {"content": "x"}}, 40008, "invalid message type: msgtype is missing"),
+        ({"msgtype": "text"}, 44004, "empty content: text.content is missing"),
+        ({"msgtype": "markdown"}, 44004, "empty content: markdown.content is missing"),
+        ({"msgtype": "link", "link": {"title": "t"}}, 40058, "invalid field: link.url is missing"),
+    ],
+)  # fmt: skip
+def test_an_absent_field_is_called_missing(send, bot, group, body, errcode, errmsg):
+    assert refused(send(bot.secret, "wrGroup1", body), errcode, 400) == errmsg
+
+
 PNG_MD5 = hashlib.md5(PNG).hexdigest()
 
 
