@@ -216,6 +216,10 @@ class Connector:
     # (a WeCom app): delivery reserves each part's task_id, or a fresh one, before
     # `send` (messaging/card_task_ids.py), so `send` gets the task_id to use.
     unique_card_task_ids: ClassVar[bool] = False
+    # Whether the other side opens a link written without a scheme (`www.qq.com`, the
+    # example of WeCom's robot documentation): it gets a link's or news article's `url`
+    # as written; any other connector gets `http://` + it (botadmin/links.py).
+    opens_bare_links: ClassVar[bool] = False
 
     def __init__(self, bot: Bot):
         self.bot = bot

@@ -7,6 +7,10 @@ conversion of each (from → to) pair and finds the way from a message's
 msgtype to one the bot sends, possibly in two steps (a mini program becomes
 a link, which a robot sends as news).
 
+A link's or news article's `url` written without a scheme (`www.qq.com`, which
+WeCom's robot opens) becomes `http://` + it for a connector that does not open
+such links (`Connector.opens_bare_links`), before any conversion.
+
 `convert(connector, body)` answers the bodies to send (news → link makes one
 per article) and a note for the operator ("sent as text: this connector has
 no markdown"); it raises `CannotConvert` with the reason when there is no
@@ -22,7 +26,7 @@ from urllib.parse import urlsplit
 
 from django.utils.translation import gettext_noop
 
-from botadmin import reasons
+from botadmin import links, reasons
 from botadmin.reasons import Reason
 
 from .base import Connector, Limits
@@ -301,6 +305,27 @@ CONVERTERS: dict[tuple[str, str], Callable[[dict, Limits], list[dict]]] = {
 }
 
 
+# ---------------------------------------------------------------- bare links
+
+
+def _absolute(url: str) -> str:
+    return links.web_link(url) or url  # any url validation accepts has one
+
+
+def absolute_links(body: dict) -> dict:
+    """`body` with its link's or news articles' `url` made absolute (`www.qq.com` →
+    `http://www.qq.com`); a new dict, the stored body stays as sent."""
+    msgtype = body["msgtype"]
+    if msgtype == "link":
+        payload = {**body["link"], "url": _absolute(body["link"]["url"])}
+    elif msgtype == "news":
+        articles = [{**a, "url": _absolute(a["url"])} for a in body["news"]["articles"]]
+        payload = {**body["news"], "articles": articles}
+    else:
+        return body
+    return {**body, msgtype: payload}
+
+
 # ---------------------------------------------------------------- finding the way
 
 
@@ -336,6 +361,8 @@ def table(connector: type[Connector], native: frozenset[str] | None = None) -> d
 def convert(connector: Connector, body: dict) -> Converted:
     """The bodies this bot's connector sends for a validated `body`; raises CannotConvert."""
     msgtype = body["msgtype"]
+    if not connector.opens_bare_links:
+        body = absolute_links(body)
     native = connector.msgtypes()
     way = route(type(connector), msgtype, native)
     if way is None:

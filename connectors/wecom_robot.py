@@ -96,6 +96,8 @@ class WeComRobotConnector(Connector):
     # The robot has no link message: a link is a news card with one article.
     # Mini programs it cannot send; one whose page is a web URL goes as a link.
     conversions = {"link": ("news",), "miniprogram": ("link",)}
+    # WeCom's own news example links to "www.qq.com": the robot gets a link as written.
+    opens_bare_links = True
     # shared/spec/wecom.md section 1.
     limits = Limits(
         text=2048,

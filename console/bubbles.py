@@ -43,8 +43,9 @@ KEEP_FOR = 24 * 3600  # seconds; a bubble not shown for a day is drawn again
 # unusual ones) is drawn each time rather than pushing out many small ones.
 LARGEST_KEPT = 20_000
 # Raised when the template or its filters draw an unchanged message differently, so
-# that bubbles drawn before are not shown for another day (2: markdown is rendered).
-DRAWING = 2
+# that bubbles drawn before are not shown for another day (2: markdown is rendered;
+# 3: a link written without a scheme opens http:// + it).
+DRAWING = 3
 
 
 def _key(m, shared: str, focus: bool, oob: bool, names: dict[str, str]) -> str:

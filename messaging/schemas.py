@@ -27,6 +27,16 @@ class _Part(BaseModel):
 
 
 Url = Annotated[str, Field(description=f"http(s) URL, at most {MAX_URL_BYTES} bytes")]
+# Where a click goes: WeCom's robot also opens a host written without a scheme
+# (its documentation's news example links to "www.qq.com"); see botadmin/links.py.
+LinkUrl = Annotated[
+    str,
+    Field(
+        description="http(s) URL, or a host name with an optional path (`www.qq.com/page`), "
+        f"at most {MAX_URL_BYTES} bytes; the WeCom group robot gets it as written, other "
+        "connectors `http://` + it"
+    ),
+]
 
 
 def _none_if_empty(value):
@@ -59,7 +69,7 @@ class MarkdownV2(_Part):
 
 class Link(_Part):
     title: str
-    url: Url
+    url: LinkUrl
     image_url: PictureUrl = None
     desc: str | None = None
 
@@ -112,7 +122,7 @@ class Voice(_Part):
 
 class Article(_Part):
     title: str
-    url: Url
+    url: LinkUrl
     description: str | None = None
     picurl: PictureUrl = None
 

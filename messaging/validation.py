@@ -9,7 +9,7 @@ with WeCom's errcode for the problem (shared/spec/wecom.md section 2):
 * 44004 — a text or markdown without content (a text with only mentions is
   sent as mentions only where the connector allows it);
 * 40058 — a field of the wrong type (msgtype or a msgtype's object included), missing,
-  too long, a bad URL;
+  too long, a bad URL (a link's `url` may be a bare host[/path], botadmin.links);
 * 301019 — an image, file or voice whose md5 does not match its bytes.
 
 Shapes come from `messaging.schemas` (also the OpenAPI description); this
@@ -24,12 +24,12 @@ import base64
 import binascii
 import hashlib
 from datetime import UTC, datetime, timedelta
-from urllib.parse import urlsplit
 
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from pydantic import ValidationError
 
+from botadmin import links
 from botadmin.errors import Err
 from botadmin.jsontext import unstorable
 from connectors import conversions
@@ -131,10 +131,20 @@ def _require(value: str, where: str) -> None:
 
 
 def _check_url(value: str, where: str) -> None:
+    """A URL botadmin or a connector may download (a picture, a file): http(s) only."""
     _check_max(value, MAX_URL_BYTES, where)
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
+    if not links.is_web_url(value):
         raise Err.FIELD_INVALID.error(f"invalid field: {where} must be an http(s) URL")
+
+
+def _check_link_url(value: str, where: str) -> None:
+    """What a click opens: also a bare host[/path] (`www.qq.com`), as WeCom's robot takes."""
+    _check_max(value, MAX_URL_BYTES, where)
+    if not links.is_link(value):
+        raise Err.FIELD_INVALID.error(
+            f"invalid field: {where} must be an http(s) URL or a host name with an optional "
+            "path (www.example.com/page)"
+        )
 
 
 def _truncate(value: str, limit: int) -> str:
@@ -171,7 +181,7 @@ def _check_markdown(msgtype: str):
 def _check_link(payload: dict, limits: Limits, connector) -> None:
     _require(payload["title"], "link.title")
     _check_max(payload["title"], limits.title, "link.title")
-    _check_url(payload["url"], "link.url")
+    _check_link_url(payload["url"], "link.url")
     if "image_url" in payload:
         _check_url(payload["image_url"], "link.image_url")
     if "desc" in payload:
@@ -277,7 +287,7 @@ def _check_news(payload: dict, limits: Limits, connector) -> None:
         where = f"news.articles.{index}"
         _require(article["title"], f"{where}.title")
         _check_max(article["title"], limits.title, f"{where}.title")
-        _check_url(article["url"], f"{where}.url")
+        _check_link_url(article["url"], f"{where}.url")
         if "picurl" in article:
             _check_url(article["picurl"], f"{where}.picurl")
         if "description" in article:

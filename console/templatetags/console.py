@@ -13,6 +13,7 @@ from django.utils.translation import gettext, ngettext, pgettext
 
 from announcements.schedule import in_words
 from audit import actions as audit_actions
+from botadmin import links
 from console import markdown
 from console.dashboard import COUNT_CAP
 from conversations.bot_secrets import secret_label
@@ -123,6 +124,14 @@ def web_url(value) -> str:
     """Only http(s) URLs become links or images; anything else is dropped."""
     value = str(value or "")
     return value if value.startswith(("https://", "http://")) else ""
+
+
+@register.filter
+def link_url(value) -> str:
+    """Where a click on a link or news article goes: its http(s) URL, or `http://` + a
+    host[/path] written without a scheme (`www.qq.com`, as WeCom's robot takes it);
+    "" for anything else (`javascript:`), which is then no link."""
+    return links.web_link(value)
 
 
 @register.filter

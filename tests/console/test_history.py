@@ -329,6 +329,36 @@ def test_javascript_urls_never_become_links(operator_client, group, history_url,
     assert 'href="javascript:' not in operator_client.get(history_url).content.decode()
 
 
+def test_a_link_written_without_a_scheme_opens_http_from_the_timeline(
+    client, operator_client, bot, group, history_url, make_message
+):
+    """WeCom's robot opens `"url": "www.qq.com"`; the console links to http:// + it."""
+    news = {"articles": [{"title": "中秋节礼品领取", "url": "www.qq.com"}]}
+    for body in (
+        {"msgtype": "link", "link": {"title": "周报", "url": "work.example.com/r?a=1&b=2"}},
+        {"msgtype": "news", "news": news},
+    ):
+        answer = client.post(
+            f"/api/send?secret={bot.secret}&conversation_id=wrGroup1",
+            body,
+            content_type="application/json",
+        )
+        assert answer.json()["errcode"] == 0
+    # Stored from elsewhere (an agent's inbound link): a bare picture is never loaded.
+    make_message(
+        group,
+        msgtype="link",
+        body={"msgtype": "link", "link": {"title": "t", "url": "x.example", "image_url": "y.example/p.png"}},
+    )  # fmt: skip
+
+    page = operator_client.get(history_url).content.decode()
+
+    assert 'href="http://work.example.com/r?a=1&amp;b=2"' in page
+    assert 'href="http://www.qq.com"' in page
+    assert 'href="http://x.example"' in page
+    assert 'src="y.example' not in page and 'src="http://y.example' not in page
+
+
 def test_outbound_messages_show_status_and_their_attempts_on_click(
     operator_client, group, history_url, make_message, make_attempt
 ):

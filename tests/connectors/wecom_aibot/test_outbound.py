@@ -106,6 +106,19 @@ def test_links_news_and_cards_arrive_as_template_cards(
     assert second["template_card"] == card
 
 
+def test_a_link_written_without_a_scheme_opens_http_from_the_card(
+    aibot_server, aibot, group, connected, post
+):
+    """WeCom's robot opens `www.qq.com` (its documentation's example); a card needs a URL."""
+    body = {"msgtype": "news", "news": {"articles": [{"title": "中秋节", "url": "www.qq.com"}]}}
+
+    message = sent_through(post, aibot, "wrGroupA", body)
+
+    assert message.status == "sent" and message.body == body
+    ((_, _, sent),) = aibot_server.sent
+    assert sent["template_card"]["card_action"] == {"type": 1, "url": "http://www.qq.com"}
+
+
 def test_news_whose_second_card_wecom_refuses_is_uncertain_saying_which_part(
     aibot_server, aibot, group, connected, post, unpaced
 ):

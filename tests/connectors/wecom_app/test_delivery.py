@@ -76,6 +76,22 @@ def test_link_becomes_a_textcard_and_news_is_sent_as_is(app_api, member, queue_m
     assert news["news"]["articles"][0]["title"] == "a"
 
 
+def test_links_written_without_a_scheme_reach_the_app_with_http(
+    app_api, member, send_api, run_queue
+):
+    """WeCom's robot opens `www.qq.com` (its documentation's example); the app gets a URL."""
+    link = {"title": "周报", "url": "work.example.com/r", "desc": "本周进展"}
+    assert send_api("zhangsan", {"msgtype": "link", "link": link})["errcode"] == 0
+    articles = [{"title": "中秋节礼品领取", "url": "www.qq.com"}]
+    assert send_api("zhangsan", {"msgtype": "news", "news": {"articles": articles}})["errcode"] == 0
+
+    run_queue()
+
+    card, news = (body for _, body in app_api.sent)
+    assert card["textcard"]["url"] == "http://work.example.com/r"
+    assert news["news"]["articles"] == [{"title": "中秋节礼品领取", "url": "http://www.qq.com"}]
+
+
 def test_an_image_is_uploaded_once_and_its_media_id_reused(
     app_api, member, queue_message, run_queue
 ):
