@@ -194,11 +194,20 @@ def compose(request, pk: int | None = None):
             "announcement": announcement,
             "duplicate_of": source if announcement is None else None,
             "bot": bot,
-            "bots": bots,
+            "switch_bots": _switch_bots(bots, announcement),
             "saved_audiences": saved_audiences,
             **_picker(form),
         },
     )
+
+
+def _switch_bots(bots, announcement: Announcement | None) -> list:
+    """The bots the "Switch bot" menu offers: a new announcement or a duplicate may go to
+    any bot the operator sees; an edited one keeps its bot, and one bot offers no choice."""
+    if announcement is not None:
+        return []
+    choices = list(bots)
+    return choices if len(choices) > 1 else []
 
 
 def _kept_zone(request, source: Announcement | None, bots) -> str:
@@ -235,7 +244,7 @@ def _say_an_edit_keeps_its_bot(request) -> None:
         request,
         _(
             "Not saved: an announcement keeps the bot it was made for. To send this message "
-            "from another bot, start a new announcement and switch its bot."
+            "from another bot, duplicate the announcement and switch the copy's bot."
         ),
     )
 

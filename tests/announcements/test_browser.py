@@ -139,12 +139,15 @@ def test_the_preview_of_an_empty_message_is_a_muted_hint_not_a_white_box(
 
 @pytest.mark.django_db(transaction=True)
 def test_enter_in_the_title_saves_a_draft_rather_than_switching_bots(
-    live_server, browser, bot, make_groups, superuser
+    live_server, browser, bot, make_bot, make_groups, superuser
 ):
-    """The "Switch bot" button comes first in the page; Enter used to press it."""
+    """The "Switch bot" button comes first in the page; Enter used to press it. (With one
+    bot the page has no switch: a second one, after "acme" by name, brings it.)"""
+    make_bot(name="zeta")
     make_groups(bot, 1)
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     open_compose_page(page, live_server)
+    assert page.is_visible(".bot-picker button[name=switch_bot]")
     page.fill("[name=text__content]", "明天 9 点发版")
     page.check("#audience li:has-text('group 0') input")
 

@@ -1,5 +1,6 @@
 """The announcement pages: compose, list, detail, actions; operators only for their bots."""
 
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -9,6 +10,7 @@ from django.utils import timezone
 from announcements.models import Announcement, SavedAudience
 from announcements.services import start_due_announcements
 from audit.models import OperatorAction
+from conversations.models import Conversation
 from messaging.sending import accept_outbound
 from tests.html_forms import submitted_form
 from tests.images import image_bytes
@@ -897,9 +899,58 @@ def test_switching_to_a_bot_of_someone_else_is_not_found(
     assert not Announcement.objects.exists()
 
 
+def switch_menu(page: str) -> list[str]:
+    """The "Switch bot" menu's bots, the selected one marked "*"; [] when the page has none."""
+    menu = re.search(r'<select name="switch_to"[^>]*>(.*?)</select>', page, re.S)
+    if menu is None:
+        assert 'name="switch_bot"' not in page
+        return []
+    options = re.findall(r'<option value="\d+"( selected)?>([^<]*)</option>', menu.group(1))
+    return [("*" if selected else "") + name for selected, name in options]
+
+
+def test_a_duplicate_offers_to_switch_to_the_operators_other_bots_an_edit_does_not(
+    client, make_bot, make_groups, make_operator, make_announcement
+):
+    """The duplicate page hid the menu, so a copy could not be made for another bot."""
+    bot_a, bot_b, _theirs = make_bot(name="a"), make_bot(name="b"), make_bot(name="c")
+    original = make_announcement(
+        bot_a, make_groups(bot_a, 1), kind="daily", schedule={"time": "09:00"}
+    )
+    client.force_login(make_operator("alice", bot_a, bot_b))
+
+    def menu(url: str) -> list[str]:
+        return switch_menu(client.get(url).content.decode())
+
+    assert menu(f"/console/announcements/new/?from={original.pk}") == ["*a", "b"]
+    assert menu(f"/console/announcements/new/?bot={bot_b.pk}") == ["a", "*b"]
+    assert menu(f"/console/announcements/{original.pk}/edit/") == []
+
+
+def test_with_one_bot_no_compose_page_offers_a_switch(
+    client, make_bot, make_groups, make_operator, make_announcement
+):
+    """A menu of one bot has nothing to choose (another operator's bot is not counted)."""
+    bot_a, _theirs = make_bot(name="a"), make_bot(name="c")
+    original = make_announcement(
+        bot_a, make_groups(bot_a, 1), kind="daily", schedule={"time": "09:00"}
+    )
+    client.force_login(make_operator("alice", bot_a))
+
+    for url in (
+        "/console/announcements/new/",
+        f"/console/announcements/new/?from={original.pk}",
+        f"/console/announcements/{original.pk}/edit/",
+    ):
+        page = client.get(url)
+        assert page.status_code == 200 and "group 0" in page.content.decode(), url
+        assert switch_menu(page.content.decode()) == [], url
+
+
 def post_a_switch(client, url: str, bot, **changes):
-    """Post the form `url` shows, with `changes`, as "Switch bot" to `bot` would (a hand-made
-    request where the page offers no switch). Returns what the page posted and the answer."""
+    """Post the form `url` shows, with `changes`, as "Switch bot" to `bot` would (a
+    duplicate's menu, or a hand-made request to an edit page, which offers no switch).
+    Returns what the page posted and the answer."""
     typed = submitted_form(client.get(url).content.decode(), "compose")
     return typed, client.post(url, {**typed, **changes, "switch_to": bot.pk, "switch_bot": ""})
 
@@ -924,6 +975,19 @@ def test_a_switch_posted_to_a_duplicate_switches_its_bot_and_saves_nothing(
     assert shown["bot"] == [str(bot_b.pk)] and shown["title"] == ["周报（b）"]
     assert shown["conversations"] == [""]
     assert "正在为 b 撰写：请重新选择接收者" in response.content.decode()
+    assert switch_menu(response.content.decode()) == ["a", "*b"]
+
+    # Saved from there, the copy is bot b's; the original stays bot a's.
+    group_b = Conversation.objects.get(bot=bot_b)
+    saved = client.post(
+        f"/console/announcements/new/?from={original.pk}",
+        {**shown, "conversations": str(group_b.pk), "save_draft": "1"},
+    )
+    copy = Announcement.objects.exclude(pk=original.pk).get()
+    assert saved.status_code == 302 and saved["Location"] == f"/console/announcements/{copy.pk}/"
+    assert (copy.bot, copy.title, copy.body) == (bot_b, "周报（b）", original.body)
+    assert list(copy.conversations.all()) == [group_b]
+    assert list(original.conversations.values_list("bot", flat=True)) == [bot_a.pk] * 2
 
 
 def test_a_switch_posted_to_an_edit_is_refused_and_saves_nothing(
@@ -948,6 +1012,7 @@ def test_a_switch_posted_to_an_edit_is_refused_and_saves_nothing(
     assert Announcement.objects.values().get() == before
     page = response.content.decode()
     assert "未保存：公告只属于创建它的机器人。" in page
+    assert "请复制公告，再切换副本的机器人。" in page
     shown = submitted_form(page, "compose")
     assert shown["bot"] == [str(bot_a.pk)] and shown["title"] == ["周报（改）"]
     assert shown["conversations"] == typed["conversations"]

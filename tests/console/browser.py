@@ -8,8 +8,10 @@ import os
 import re
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
+from announcements.services import Draft, save_announcement
 from conversations.demo import start_agent_and_sync
 from conversations.models import Bot, Conversation
 from messaging.models import Message
@@ -59,6 +61,23 @@ def demo(demo_agent):
             source="agent",
         )
     return bot, group
+
+
+def daily_announcement(bot, group, title: str, text: str, *, as_draft: bool):
+    """An announcement by the demo's admin: `text` to `group` every day at 09:30."""
+    return save_announcement(
+        get_user_model().objects.get(username="admin"),
+        Draft(
+            bot=bot,
+            title=title,
+            body={"msgtype": "text", "text": {"content": text}},
+            conversation_ids=[group.pk],
+            kind="daily",
+            schedule={"time": "09:30"},
+            timezone="Asia/Shanghai",
+        ),
+        as_draft=as_draft,
+    )
 
 
 def shoot(page, name: str) -> None:

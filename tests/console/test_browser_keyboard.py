@@ -1,9 +1,11 @@
 """The console by keyboard alone. Screenshots land in test-artifacts/console/."""
 
+import re
+
 from tests.browser import ARTIFACTS, needs_chromium
 from tests.polling import wait_until
 
-from .browser import log_in, open_conversation, shoot
+from .browser import daily_announcement, log_in, open_conversation, shoot
 
 pytestmark = needs_chromium
 
@@ -127,18 +129,10 @@ def test_the_dashboards_bot_menu_changes_only_with_its_button(page, demo):
     expect(page.get_by_role("heading", name="仪表盘 · demo")).to_be_visible()
 
 
-def test_switching_the_composes_bot_keeps_the_title_and_message_typed(page, demo):
-    """Switching reloaded the page on the first arrow key and lost what the operator typed."""
+def _switch_by_keyboard(page, bot, other) -> None:
+    """Choose `other` in the bot menu with the arrow keys (nothing reloads), then press
+    "Switch bot" with Enter: the compose form comes back for `other`."""
     from playwright.sync_api import expect
-
-    bot, _group = demo
-    other = _second_bot()
-    log_in(page)
-    page.goto(f"/console/announcements/new/?bot={bot.pk}")
-    page.locator("#id_title").fill("周会通知")
-    page.locator("[name=text__content]").fill("本周例会改到周四\n请准时参加")
-    page.get_by_label("每天").check()
-    page.locator("[name=time]").fill("09:30")
 
     menu = page.locator(".bot-picker select")
     _tab_to(page, menu)
@@ -151,11 +145,75 @@ def test_switching_the_composes_bot_keeps_the_title_and_message_typed(page, demo
 
     expect(page.locator("#compose [name=bot]")).to_have_value(str(other.pk))
     expect(page.locator(".bot-picker select")).to_have_value(str(other.pk))
-    expect(page.locator("#id_title")).to_have_value("周会通知")
+
+
+def _expect_the_typed_message_and_schedule(page, title: str) -> None:
+    from playwright.sync_api import expect
+
+    expect(page.locator("#id_title")).to_have_value(title)
     expect(page.locator("[name=text__content]")).to_have_value("本周例会改到周四\n请准时参加")
     expect(page.get_by_label("每天")).to_be_checked()
     expect(page.locator("[name=time]")).to_have_value("09:30")
     expect(page.locator("#preview")).to_contain_text("本周例会改到周四")
+
+
+def test_switching_the_composes_bot_keeps_the_title_and_message_typed(page, demo):
+    """Switching reloaded the page on the first arrow key and lost what the operator typed."""
+    bot, _group = demo
+    other = _second_bot()
+    log_in(page)
+    page.goto(f"/console/announcements/new/?bot={bot.pk}")
+    page.locator("#id_title").fill("周会通知")
+    page.locator("[name=text__content]").fill("本周例会改到周四\n请准时参加")
+    page.get_by_label("每天").check()
+    page.locator("[name=time]").fill("09:30")
+
+    _switch_by_keyboard(page, bot, other)
+
+    _expect_the_typed_message_and_schedule(page, "周会通知")
+
+
+def test_a_duplicate_switched_to_another_bot_is_saved_as_that_bots(page, demo):
+    """The duplicate page offered no "Switch bot": an announcement could not be copied to
+    another of the operator's bots. The copy keeps what was typed, not the first bot's
+    recipients, and saving it leaves the original as it was."""
+    from playwright.sync_api import expect
+
+    from announcements.models import Announcement
+    from conversations.models import Conversation
+
+    bot, group = demo
+    other = _second_bot()
+    other_group = Conversation.objects.create(
+        bot=other, conversation_id="wrOtherGroup01", name="售后二群"
+    )
+    original = daily_announcement(
+        bot, group, "周会通知", "本周例会改到周四\n请准时参加", as_draft=True
+    )
+    log_in(page)
+    page.goto(f"/console/announcements/new/?from={original.pk}")
+    expect(page.get_by_text("“周会通知”的副本")).to_be_visible()
+    page.locator("#id_title").fill("周会通知（售后）")
+
+    _switch_by_keyboard(page, bot, other)
+
+    _expect_the_typed_message_and_schedule(page, "周会通知（售后）")
+    expect(page.get_by_text("正在为 客服机器人 撰写：请重新选择接收者")).to_be_visible()
+    expect(page.locator("#audience input:checked")).to_have_count(0)
+    shoot(page, "keyboard-duplicate-switched")
+    page.locator("#audience li:has-text('售后二群') input").check()
+    page.get_by_role("button", name="保存草稿").click()
+
+    page.wait_for_url(re.compile(r"/console/announcements/\d+/$"))
+    copy = Announcement.objects.exclude(pk=original.pk).get()
+    assert page.url.endswith(f"/console/announcements/{copy.pk}/")
+    assert (copy.bot, copy.title, copy.msgtype) == (other, "周会通知（售后）", "text")
+    # A browser posts a textarea's line breaks as CRLF (HTML's form encoding).
+    assert copy.body["text"]["content"] == "本周例会改到周四\r\n请准时参加"
+    assert list(copy.conversations.all()) == [other_group]
+    original.refresh_from_db()
+    assert (original.bot, original.title) == (bot, "周会通知")
+    assert list(original.conversations.all()) == [group]
 
 
 def test_the_bot_menus_and_their_buttons_fit_a_desktop_and_a_phone(page, demo):

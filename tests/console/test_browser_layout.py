@@ -1,14 +1,12 @@
 """Tables fit a 1440 px screen: headers and badges do not wrap, and what is wider
 scrolls inside its card instead of widening the page. Screenshots in test-artifacts/."""
 
-from django.contrib.auth.models import User
 from django.utils import timezone
 
-from announcements.services import Draft, save_announcement
 from messaging.models import Message
 from tests.browser import needs_chromium
 
-from .browser import log_in, shoot
+from .browser import daily_announcement, log_in, shoot
 
 pytestmark = needs_chromium
 
@@ -134,19 +132,7 @@ def test_the_announcement_list_keeps_titles_readable_on_a_phone(page, demo):
     """At 390 px the title column was squeezed to two characters a line while the
     table scrolled anyway; a title now keeps a readable width."""
     bot, group = demo
-    save_announcement(
-        User.objects.get(username="admin"),
-        Draft(
-            bot=bot,
-            title="系统维护通知",
-            body={"msgtype": "text", "text": {"content": "今晚维护"}},
-            conversation_ids=[group.pk],
-            kind="daily",
-            schedule={"time": "09:30"},
-            timezone="Asia/Shanghai",
-        ),
-        as_draft=False,
-    )
+    daily_announcement(bot, group, "系统维护通知", "今晚维护", as_draft=False)
     page.set_viewport_size(PHONE)
     log_in(page)
     page.goto("/console/announcements/")
