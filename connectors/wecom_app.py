@@ -145,8 +145,10 @@ class WeComAppSettings(NoLabelSuffix, forms.Form):
         max_length=500,
         assume_scheme="http",
         help_text=_(
-            "Only when the app's trusted IP (企业可信IP) is a proxy's: http://host:port, "
-            "http://user@host:port when the proxy asks for a password."
+            "Only when the app's trusted IP (企业可信IP) is a proxy's: http://host:port, or "
+            "https://host:port for a proxy reached over TLS (its certificate is checked "
+            "against the system's CAs and certifi's); with user@ before the host when the "
+            "proxy asks for a password."
         ),
     )
     proxy_password = forms.CharField(

@@ -303,6 +303,22 @@ def test_a_help_text_and_its_hint_read_as_two_sentences_in_both_languages(
     assert "与代理共享，至少 32 个字符。留空则保留当前值。" in page("zh-hans", bot)
 
 
+def test_the_proxy_urls_help_offers_https_proxies_in_both_languages(
+    operator_client, operator, app_bot
+):
+    """It showed http:// examples only, after https:// proxies were supported."""
+    app_bot.operators.add(operator)
+
+    def page(language: str) -> str:
+        operator_client.cookies["django_language"] = language
+        return operator_client.get(reverse("console:bot", args=[app_bot.pk])).content.decode()
+
+    assert "https://host:port for a proxy reached over TLS" in page("en")
+    assert "通过 TLS 连接的代理写 https://主机:端口（其证书按系统和 certifi 的 CA 验证）" in page(
+        "zh-hans"
+    )
+
+
 def test_an_app_bots_proxy_must_be_where_proxies_may_be_and_its_password_is_never_shown(
     operator_client, operator, app_bot, settings
 ):
