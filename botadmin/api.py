@@ -24,6 +24,7 @@ from conversations.services import addressed_conversation, bot_for_secret
 
 from . import jsontext
 from .errors import ApiError, Err
+from .request_body import body_length
 
 logger = logging.getLogger(__name__)
 
@@ -93,13 +94,10 @@ def error_response(error: ApiError) -> JsonResponse:
 
 
 def refuse_body_over(request: HttpRequest, limit: int) -> None:
-    """7000002 (HTTP 413) for a body whose declared Content-Length is over `limit`,
-    before anything reads it."""
-    try:
-        declared = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        declared = 0
-    if declared > limit:
+    """7000002 (HTTP 413) for a body over `limit` bytes: its declared Content-Length,
+    before anything reads it; a chunked one after reading `limit` + 1 bytes of it
+    (botadmin.request_body)."""
+    if body_length(request, limit) > limit:
         raise Err.BODY_TOO_LARGE.error(f"request body too large: at most {limit} bytes")
 
 

@@ -38,6 +38,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from botadmin.cache import best_effort
 from botadmin.errors import ApiError
+from botadmin.request_body import body_length
 from conversations.models import Bot
 from messaging import card_task_ids
 
@@ -218,11 +219,7 @@ def callback(request: HttpRequest, bot_id: int) -> HttpResponse:
         return HttpResponse(plain.encode(), content_type="text/plain; charset=utf-8")
     if request.method != "POST":
         return HttpResponse(status=405, headers={"Allow": "GET, POST"})
-    try:
-        declared = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        declared = 0
-    if declared > MAX_BODY_BYTES:
+    if body_length(request, MAX_BODY_BYTES) > MAX_BODY_BYTES:
         return _refuse(bot.pk, "callback", "body too large")
     try:
         xml = crypto.decrypt_message(request.body, signature, timestamp, nonce)
