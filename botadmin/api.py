@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from django.core.exceptions import BadRequest, RequestDataTooBig, SuspiciousOperation
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_safe
 from ninja import Field, NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
@@ -185,6 +186,12 @@ class BotSecret(APIKeyQuery):
         return bot
 
 
+def _read_only(view):
+    """/api/openapi.json and /api/docs take GET (and HEAD); any other method is 405 as
+    everywhere under /api/, not Django's CSRF refusal of a POST without a token."""
+    return csrf_exempt(require_safe(view))
+
+
 api = NinjaAPI(
     title="botadmin API",
     version="1",
@@ -195,6 +202,7 @@ api = NinjaAPI(
     urls_namespace="api",
     docs_url="/docs",
     openapi_url="/openapi.json",
+    docs_decorator=_read_only,
     auth=BotSecret(),
     renderer=CompactJSONRenderer(),
 )
@@ -247,8 +255,6 @@ def api_not_found(request: HttpRequest, *args, **kwargs):
 
 
 API_PREFIX = "/api/"
-# Pages under /api/ that are HTML on purpose.
-HTML_PAGES = frozenset({API_PREFIX + api.docs_url.strip("/")})
 _ERROR_FOR_STATUS = {
     400: Err.INVALID_PARAMETER,
     404: Err.NO_SUCH_ENDPOINT,
@@ -281,7 +287,8 @@ class JsonApiAnswersMiddleware:
     django-ninja answers a wrong method with a plain-text 405, and Django
     itself answers HTML for what happens outside a view (a disallowed host, a
     request too large for its limits, an error in a middleware). Those answers
-    keep their status and headers and get the envelope as their body.
+    keep their status and headers and get the envelope as their body; the
+    interactive docs (/api/docs) are HTML when they succeed only.
     """
 
     def __init__(self, get_response):
@@ -293,7 +300,6 @@ class JsonApiAnswersMiddleware:
             not request.path.startswith(API_PREFIX)
             or response.status_code < 400
             or response.get("Content-Type", "").startswith("application/json")
-            or request.path in HTML_PAGES
         ):
             return response
         return self._as_envelope(request, response)

@@ -22,6 +22,9 @@ api.add_router("", "conversations.api.router")
 api.add_router("/messages", "messaging.status_api.router")
 
 urlpatterns = [
+    # /api/ itself: django-ninja's root there is not exempt from the CSRF check, so a
+    # POST would be refused as a form without its token.
+    path("api/", api_not_found),
     path("api/", api.urls),
     # WeCom's encrypted callbacks to a self-built app bot (URL check and messages).
     path("api/wecom_app/<int:bot_id>/callback", wecom_app_callback, name="wecom_app_callback"),

@@ -15,9 +15,10 @@ def test_an_unknown_api_path_answers_in_the_errcode_envelope(client):
     assert "errmsg" in response.json()
 
 
-def test_a_post_to_an_unknown_api_path_is_not_a_csrf_page(client):
+@pytest.mark.parametrize("path", ["/api/nothing", "/api/"])
+def test_a_post_to_an_unknown_api_path_is_not_a_csrf_page(client, path):
     client = type(client)(enforce_csrf_checks=True)
-    response = client.post("/api/nothing", data=b"{}", content_type="application/json")
+    response = client.post(path, data=b"{}", content_type="application/json")
     assert response.status_code == 404 and response.json()["errcode"] == 7000404
 
 
@@ -80,9 +81,15 @@ def test_healthz(client, db):
         ("DELETE", "/api/groups", "GET"),
         ("POST", "/api/messages/m1", "GET"),
         ("GET", "/api/messages/m1/cancel", "POST"),
+        ("POST", "/api/openapi.json", "GET, HEAD"),
+        ("PUT", "/api/openapi.json", "GET, HEAD"),
+        ("DELETE", "/api/openapi.json", "GET, HEAD"),
+        ("POST", "/api/docs", "GET, HEAD"),
     ],
 )
 def test_a_wrong_method_answers_the_envelope_with_allow(client, db, method, path, allowed):
+    """Never Django's CSRF refusal: callers send no token, and the test client checks it."""
+    client = type(client)(enforce_csrf_checks=True)
     response = client.generic(method, path)
 
     assert response.status_code == 405
