@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import os
 import subprocess
 
@@ -70,3 +71,32 @@ def test_gunicorn_takes_the_scheme_from_the_trusted_proxys_x_forwarded_proto_alo
         assert status({**https, "X-Forwarded-Ssl": "off"}) == 200
         # Believed, it would be the path's prefix: /api/openapi.json read as /openapi.json.
         assert status({**https, "SCRIPT_NAME": "/api"}) == 200
+
+
+def _get(base_url: str, target: str) -> tuple[int, str]:
+    """The status and Content-Type of `GET target`, the request line sent as written."""
+    host, port = base_url.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=10)
+    try:
+        connection.request("GET", target)
+        answer = connection.getresponse()
+        answer.read()
+        return answer.status, answer.getheader("Content-Type", "")
+    finally:
+        connection.close()
+
+
+def test_a_request_line_up_to_gunicorns_maximum_reaches_botadmin(transactional_db, tmp_path):
+    """PrometheusAlert puts the whole robot URL in `wxurl=`: a request line over gunicorn's
+    default 4094 bytes got its HTML 414. 8190 is gunicorn's maximum; past it, its page."""
+    prefix = "/api/users?secret=wrong&wxurl="
+
+    def line_of(length: int) -> str:  # "GET {target} HTTP/1.1" of `length` bytes
+        return prefix + "x" * (length - len(f"GET {prefix} HTTP/1.1"))
+
+    with running_gunicorn(database_url(), tmp_path / "server.log") as base_url:
+        longest = _get(base_url, line_of(8190))
+        too_long = _get(base_url, line_of(8191))
+
+    assert longest == (401, "application/json")  # botadmin's answer: a wrong secret
+    assert too_long[0] == 414
