@@ -16,54 +16,60 @@ from .client_address import client_address
 
 MASK = "********"
 
-# secret=… in a query string, "secret": "…" in JSON, bearer tokens and
-# robot keys (key=…) in URLs.
-# A name is secret when it is or ends in one of these (`agent_token`, `corpsecret`,
-# `signing_secret`, `encoding_aes_key`): masking a harmless `monkey=` too is the cheaper
-# mistake.
-_NAME = r"(?<![a-z0-9])[a-z0-9_]*(?:secret|key|token|password)"
+# A query parameter is secret when its name is or ends in one of these words
+# (`agent_token`, `corpsecret`, `signing_secret`, `encoding_aes_key`): masking a harmless
+# `monkey=` too is the cheaper mistake.
+_SECRET_NAME = re.compile(r"(?:secret|key|token|password)$")
+# A name, then `=`, or inside another URL (a login redirect's `next=`) `%3D` or `%253D`.
+# The name is anything up to the separator, percent-encoded or not (`secre%74`,
+# `secret%5B%5D`), and is judged decoded (`_is_secret_name`).
+_PARAMETER = re.compile(r"(?i)((?:(?!%3D|%253D|%26|%2526)[^\s&?;=\"'/])+)(=|%3D|%253D)")
+# Its value ends at `&` (or, inside another URL, an encoded one).
+_VALUE = re.compile(r"[^&\s\"']+")
+_ENCODED_VALUE = re.compile(r"(?i)(?:(?!%26|%2526)[^&\s\"'])+")
 _PATTERNS = [
-    re.compile(rf"(?i)({_NAME}=)[^&\s\"']+"),
-    # …and URL-encoded inside another URL (a login redirect's `next=`).
-    re.compile(rf"(?i)({_NAME}%3D)[^&\s\"'%]+"),
     # JSON, and a Python dict's repr in an exception's text.
-    re.compile(rf"(?i)(\"{_NAME}\"\s*:\s*\")[^\"]*"),
-    re.compile(rf"(?i)('{_NAME}'\s*:\s*')[^']*"),
+    re.compile(r"(?i)(\"[a-z0-9_]*(?:secret|key|token|password)\"\s*:\s*\")[^\"]*"),
+    re.compile(r"(?i)('[a-z0-9_]*(?:secret|key|token|password)'\s*:\s*')[^']*"),
     re.compile(r"(?i)(\bBearer\s+)[A-Za-z0-9._~+/=-]+"),
     # A password in a URL's user part: https://user:password@host/…
     re.compile(r"(://[^/\s:@]*:)[^/\s@]+(?=@)"),
 ]
 
 
-_SECRET_NAMES = frozenset({"secret", "key", "token", "access_token", "corpsecret"})
-# A parameter whose name is percent-encoded (`secre%74=…`, or `secre%2574%3D…`
-# inside another URL): Django decodes the name, so the secret works; decode it
-# here too before deciding. The value ends at `&` (or an encoded one).
-_ENCODED_NAME = re.compile(
-    r"(?i)([\w.~+-]*%[0-9a-f]{2}[\w.~%+-]*?)(=|%3D|%253D)((?:(?!%26|%2526)[^&\s\"'])+)"
-)
-
-
-def _decoded_name(name: str) -> str:
+def _is_secret_name(name: str) -> bool:
+    """Whether a query parameter's name, as written, is secret once decoded as Django
+    decodes it (`secre%74`, `%53ECRET`, and `secre%2574` inside another URL, are
+    `secret`), its PHP-style `[…]` parts included: `secret[]`, `secret%5B0%5D` and
+    `auth[token]`, as scripts written for PHP send them."""
     for _ in range(3):  # nested URLs encode again at each level
         decoded = unquote(name)
         if decoded == name:
             break
         name = decoded
-    return re.split(r"[?&;/\s]", name)[-1].strip().lower()
+    name = re.split(r"[?&;/\s]", name)[-1].lower()
+    return any(_SECRET_NAME.search(part.strip()) for part in re.split(r"[][]", name))
 
 
-def _mask_encoded_name(match: re.Match) -> str:
-    if _decoded_name(match.group(1)) in _SECRET_NAMES:
-        return match.group(1) + match.group(2) + MASK
-    return match.group(0)
+def _mask_parameters(text: str) -> str:
+    masked, done = [], 0
+    for parameter in _PARAMETER.finditer(text):
+        if parameter.start() < done or not _is_secret_name(parameter.group(1)):
+            continue
+        value = (_VALUE if parameter.group(2) == "=" else _ENCODED_VALUE).match(
+            text, parameter.end()
+        )
+        if value:
+            masked += [text[done : parameter.end()], MASK]
+            done = value.end()
+    return "".join(masked) + text[done:] if masked else text
 
 
 def mask_secrets(text: str) -> str:
     for pattern in _PATTERNS:
         text = pattern.sub(lambda m: m.group(1) + MASK, text)
-    if "%" in text:
-        text = _ENCODED_NAME.sub(_mask_encoded_name, text)
+    if "=" in text or "%" in text:
+        text = _mask_parameters(text)
     return text
 
 

@@ -102,6 +102,42 @@ def test_a_secret_whose_parameter_name_is_percent_encoded_is_masked():
     assert mask_secrets("GET /x?na%6De=bob&q=%41b") == "GET /x?na%6De=bob&q=%41b"
 
 
+@pytest.mark.parametrize(
+    "name",
+    [
+        "secret[]",  # PHP-style, as scripts written for PHP send it
+        "secret[0]",
+        "secret%5B%5D",
+        "secret%5b%5d",
+        "SECRET",
+        "Secret[]",
+        "%73ecret%5B%5D",
+        "agent_token[]",
+        "corpsecret[x][y]",
+        "auth[token]",
+    ],
+)
+def test_a_secret_under_any_spelling_of_its_name_is_masked(name):
+    line = f"GET /api/send?conversation_id=x&{name}=abcDEF123_-xyz&msgtype=text HTTP/1.1"
+
+    masked = mask_secrets(line)
+
+    assert masked == line.replace("abcDEF123_-xyz", MASK)
+
+
+def test_a_php_style_secret_inside_another_url_is_masked():
+    line = "GET /admin/login/?next=/api/send%3Fsecret%255B%255D%3DabcDEF123_-xyz%26a%3Db HTTP/1.1"
+    assert mask_secrets(line) == line.replace("abcDEF123_-xyz", MASK)
+
+
+def test_parameters_that_only_look_like_a_secret_keep_their_values():
+    for line in [
+        "GET /x?keyboard=qwerty&secretary=bob&q=secret[] HTTP/1.1",
+        "GET /x?tokens%5B%5D=a&page[2]=x HTTP/1.1",
+    ]:
+        assert mask_secrets(line) == line
+
+
 def _json_lines(stream) -> list[dict]:
     return [json.loads(line) for line in stream.getvalue().splitlines()]
 

@@ -127,3 +127,23 @@ def test_the_access_log_names_the_client_a_trusted_proxy_forwards_and_no_spoofed
     (direct,) = [line for line in lines if "via=direct" in line]
     assert proxied.startswith('203.0.113.9 "GET /healthz?via=proxy HTTP/1.1" 200')
     assert direct.startswith('127.0.0.2 "GET /healthz?via=direct HTTP/1.1" 200')
+
+
+def test_the_access_log_masks_a_secret_under_any_spelling_of_its_name(
+    transactional_db, bot, group, tmp_path, monkeypatch
+):
+    """PHP-style `secret[]` (also percent-encoded) and upper case: the value the caller
+    meant as the secret is masked whether or not botadmin accepts the name."""
+    monkeypatch.delenv("LOG_FORMAT", raising=False)
+    log_path = tmp_path / "server.log"
+    names = ["secret[]", "secret%5B%5D", "SECRET", "Secret%5b0%5d", "auth[token]"]
+    with running_gunicorn(database_url(), log_path) as base_url:
+        for number, name in enumerate(names):
+            path = f"/api/send?conversation_id=x{number}&{name}={bot.secret}"
+            assert status_of_get(base_url, path, {}, "127.0.0.1") == 405
+        assert wait_until(lambda: _logged(log_path, f"conversation_id=x{len(names) - 1}&"), 10)
+
+    log = log_path.read_text()
+    for number, name in enumerate(names):
+        assert f"/api/send?conversation_id=x{number}&{name}=******** HTTP/1.1" in log
+    assert bot.secret not in log and bot.secret[:12] not in log
