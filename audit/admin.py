@@ -5,6 +5,7 @@ from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group
 from django.utils.translation import gettext_lazy as _
 
+from botadmin.admin_lookups import DeclaredFiltersOnlyAdminMixin
 from botadmin.admin_scoping import BotScopedAdminMixin, ReadOnlyAdminMixin, VisibleRelatedFilter
 
 from . import actions
@@ -60,7 +61,7 @@ class OperatorActionAdmin(ReadOnlyAdminMixin, BotScopedAdminMixin, admin.ModelAd
 _PASSWORD_FIELDS = {"password", "password1", "password2", "usable_password"}
 
 
-class AuditedUserAdmin(AuditedAdminMixin, UserAdmin):
+class AuditedUserAdmin(DeclaredFiltersOnlyAdminMixin, AuditedAdminMixin, UserAdmin):
     audit_codes = {"add": "user.create", "change": "user.update", "delete": "user.delete"}
 
     def audited_changes(self, form):
@@ -72,7 +73,7 @@ class AuditedUserAdmin(AuditedAdminMixin, UserAdmin):
         )
 
 
-class AuditedGroupAdmin(AuditedAdminMixin, GroupAdmin):
+class AuditedGroupAdmin(DeclaredFiltersOnlyAdminMixin, AuditedAdminMixin, GroupAdmin):
     audit_codes = {"add": "group.create", "change": "group.update", "delete": "group.delete"}
 
 

@@ -9,6 +9,7 @@ from django.forms.fields import InvalidJSONInput
 from django.utils.translation import gettext_lazy as _
 
 from botadmin import jsontext
+from botadmin.admin_lookups import DeclaredFiltersOnlyAdminMixin
 from botadmin.jsontext import unstorable
 from conversations.services import bots_visible_to
 
@@ -99,11 +100,12 @@ class PossibleIdsMultipleChoiceField(forms.ModelMultipleChoiceField):
         return super()._check_values(value)
 
 
-class BotScopedAdminMixin:
+class BotScopedAdminMixin(DeclaredFiltersOnlyAdminMixin):
     """Limits a ModelAdmin to rows of the bots the user may see.
 
     `bot_lookup` is the path from the model to its Bot ("" for Bot itself).
-    Rows of other bots are absent from lists and answer 404 on their pages.
+    Rows of other bots are absent from lists and answer 404 on their pages, and
+    lists are filtered only by their own list filters (botadmin/admin_lookups.py).
     """
 
     bot_lookup = "bot"
