@@ -8,11 +8,8 @@ left empty when a bot is created.
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from django import forms
 from django.contrib.auth import get_user_model
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
@@ -21,6 +18,7 @@ from connectors import bot_settings
 from connectors.registry import CONNECTORS
 from conversations.bot_changes import OtherFieldErrorsOnTheForm, time_zone_field
 from conversations.models import Bot, Conversation
+from conversations.secret_grace import GraceForm
 
 
 def connector_settings_form(connector, bot: Bot | None, data=None) -> forms.Form:
@@ -96,16 +94,9 @@ class SendingForm(NoLabelSuffix, OtherFieldErrorsOnTheForm, forms.ModelForm):
         return data
 
 
-GRACE_CHOICES = [
-    ("0", _("None: the old secret stops working now")),
-    ("1", _("1 hour")),
-    ("24", _("24 hours")),
-    ("72", _("3 days")),
-    ("168", _("7 days")),
-]
+class RotateForm(GraceForm):
+    """Which secret to rotate, and for how long the old one keeps working."""
 
-
-class RotateForm(NoLabelSuffix, forms.Form):
     which = forms.ChoiceField(
         label=pgettext_lazy("the secret to rotate", "Secret"),
         choices=[
@@ -115,29 +106,7 @@ class RotateForm(NoLabelSuffix, forms.Form):
         initial="secret",
         widget=forms.RadioSelect,
     )
-    grace_hours = forms.TypedChoiceField(
-        label=_("The old secret keeps working for"),
-        choices=GRACE_CHOICES,
-        coerce=int,
-        initial="24",
-        widget=forms.RadioSelect,
-    )
-
-    def __init__(self, *args, now, zone, **kwargs):
-        super().__init__(*args, **kwargs)
-        choices = []
-        for value, label in GRACE_CHOICES:
-            if value != "0":
-                until = timezone.localtime(now + timedelta(hours=int(value)), zone)
-                label = _("%(grace)s (until %(when)s)") % {
-                    "grace": label,
-                    "when": f"{until:%Y-%m-%d %H:%M} {until.tzname()}",
-                }
-            choices.append((value, label))
-        self.fields["grace_hours"].choices = choices
-
-    def grace(self) -> timedelta:
-        return timedelta(hours=self.cleaned_data["grace_hours"])
+    field_order = ["which", "grace_hours"]
 
 
 class AddOperatorForm(NoLabelSuffix, forms.Form):

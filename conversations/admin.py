@@ -9,6 +9,7 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
@@ -16,6 +17,7 @@ from audit.admin_changes import AuditedAdminMixin, atomic_action
 from botadmin.admin_scoping import STORABLE_JSON, BotScopedAdminMixin, VisibleRelatedFilter
 from botadmin.forms import GENERATED, KEEP_CURRENT, with_hint
 from botadmin.reasons import admin_display, translate
+from botadmin.timezones import zone_or_default
 from connectors import bot_settings
 from connectors.registry import CONNECTORS, connector_for
 from messaging import delivery_actions
@@ -28,6 +30,7 @@ from .bot_changes import OtherFieldErrorsOnTheForm, record_operator_change, time
 from .bot_secrets import reveal
 from .models import Bot, Conversation
 from .roles import ADMINISTER_PERMISSION, is_bot_admin, may_create_bots
+from .secret_grace import GraceForm, rotated_text
 from .secrets import mask
 from .services import rotate_secret
 
@@ -400,23 +403,28 @@ class BotAdmin(
         return JsonResponse({"value": value})
 
     def rotate_secret_view(self, request, pk):
+        """The console's choice of grace (conversations/secret_grace.py); "none" asks
+        once more, since every caller still using the old secret fails at once."""
         bot = get_object_or_404(self.get_queryset(request), pk=pk)
         if not is_bot_admin(request.user, bot):
             raise PermissionDenied
-        if request.method == "POST":
-            rotate_secret(bot, actor=request.user)
-            messages.success(
-                request,
-                _(
-                    "A new API secret was issued for %(bot)s; the old one keeps working for a grace period."
-                )
-                % {"bot": bot.name},
-            )
-            return redirect("admin:conversations_bot_change", bot.pk)
+        zone = zone_or_default(bot.timezone)
+        data = request.POST if request.method == "POST" else None
+        form = GraceForm(data, now=timezone.now(), zone=zone)
+        confirming = False
+        if form.is_valid():
+            if form.grace() or request.POST.get("no_grace") == "confirmed":
+                bot = rotate_secret(bot, form.grace(), actor=request.user, via=" in the admin")
+                messages.success(request, rotated_text(bot, "secret", zone))
+                return redirect("admin:conversations_bot_change", bot.pk)
+            confirming = True
         context = {
             **self.admin_site.each_context(request),
             "title": _("Rotate the API secret of %(bot)s?") % {"bot": bot.name},
             "bot": bot,
+            "form": form,
+            "zone": zone,
+            "confirming": confirming,
             "opts": self.model._meta,
         }
         return TemplateResponse(request, "admin/conversations/bot/rotate_secret.html", context)

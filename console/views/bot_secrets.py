@@ -12,7 +12,6 @@ from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from botadmin.ids import id_or_none
@@ -20,6 +19,7 @@ from botadmin.timezones import zone_or_default
 from conversations.bot_changes import removed_operator
 from conversations.bot_secrets import reveal as reveal_secret
 from conversations.roles import is_bot_admin
+from conversations.secret_grace import rotated_text
 from conversations.services import ROTATABLE, rotate_secret
 
 from ..bot_forms import RotateForm
@@ -60,7 +60,7 @@ def rotate(request, bot_id: int):
         bot = rotate_secret(
             bot, form.grace(), actor=request.user, via=" in the console", which=which
         )
-        messages.success(request, _rotated_text(bot, which, zone))
+        messages.success(request, rotated_text(bot, which, zone))
         return redirect(reverse("console:bot", args=[bot.pk]) + "#credentials")
     removed = removed_operator(bot, id_or_none(request.GET.get("removed", "")))
     return render(
@@ -68,18 +68,3 @@ def rotate(request, bot_id: int):
         "console/bots/rotate.html",
         {"bot": bot, "form": form, "zone": zone, "removed": removed},
     )
-
-
-def _rotated_text(bot, which: str, zone) -> str:
-    expires = getattr(bot, ROTATABLE[which][1])
-    if which == "secret":
-        issued = _("A new API secret was issued")
-    else:
-        issued = _("A new webhook signing secret was issued")
-    if not expires:
-        return _("%(issued)s; the old one no longer works.") % {"issued": issued}
-    until = timezone.localtime(expires, zone)
-    return _("%(issued)s; the old one works until %(when)s.") % {
-        "issued": issued,
-        "when": f"{until:%Y-%m-%d %H:%M} {until.tzname()}",
-    }

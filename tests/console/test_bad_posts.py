@@ -626,6 +626,19 @@ def test_an_unknown_admin_action_never_breaks(client, superuser, bot, action):
     assert response.status_code < 500
 
 
+@pytest.mark.parametrize("grace", [NUL, "abc", HUGE, "-1", "5", ""])
+@pytest.mark.parametrize("confirmed", [None, "confirmed", NUL])
+def test_rotating_in_the_admin_with_a_grace_that_is_no_choice_rotates_nothing(
+    client, superuser, bot, grace, confirmed
+):
+    client.force_login(superuser)
+    before = snapshot(bot)
+    data = {"grace_hours": grace, **({"no_grace": confirmed} if confirmed is not None else {})}
+    response = client.post(f"/admin/conversations/bot/{bot.pk}/rotate-secret/", data)
+    assert response.status_code == 200
+    assert snapshot(bot) == before
+
+
 @pytest.mark.parametrize(
     "url",
     [

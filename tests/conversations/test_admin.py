@@ -1,3 +1,5 @@
+from datetime import timedelta
+
 import pytest
 from django.contrib.auth.models import Permission
 from django.test import Client
@@ -6,6 +8,7 @@ from django.utils import timezone
 
 from audit.models import OperatorAction
 from conversations.models import Bot, BotConnection
+from conversations.services import bot_for_secret
 from messaging.models import DeliveryAttempt, Message
 from tests.db_faults import fails_midway
 from tests.html_forms import submitted_form
@@ -166,10 +169,64 @@ def test_rotate_asks_for_confirmation_then_issues_a_new_secret(logged_in_superus
     bot.refresh_from_db()
     assert bot.secret == old  # a GET only asks
 
-    response = logged_in_superuser.post(url)
+    response = logged_in_superuser.post(url, {"grace_hours": "24"})
     assert response.status_code == 302
     bot.refresh_from_db()
     assert bot.secret != old and bot.previous_secret == old
+
+
+def test_the_admin_offers_the_consoles_grace_periods_in_the_bots_zone(logged_in_superuser, bot):
+    bot.timezone = "Asia/Shanghai"
+    bot.save()
+    url = reverse("admin:conversations_bot_rotate_secret", args=[bot.pk])
+    page = logged_in_superuser.get(url).content.decode()
+    assert submitted_form(page, "rotate-form")["grace_hours"] == ["24"]  # as in the console
+    for hours in ("0", "1", "24", "72", "168"):
+        assert f'name="grace_hours" value="{hours}"' in page
+    assert "CST" in page
+
+    old = bot.secret
+    answer = logged_in_superuser.post(url, {"grace_hours": "72"}, follow=True)
+    bot.refresh_from_db()
+    assert bot.previous_secret == old
+    left = bot.previous_secret_expires_at - timezone.now()
+    assert timedelta(hours=71, minutes=59) < left <= timedelta(hours=72)
+    assert "CST" in answer.content.decode()  # "the old one works until … CST"
+    action = OperatorAction.objects.get(action="secret.rotate", bot=bot)
+    assert action.actor_id == answer.wsgi_request.user.pk
+    assert action.summary == "Rotated the API secret (grace 72 h) in the admin."
+
+
+def test_rotating_without_grace_in_the_admin_asks_again_then_the_old_secret_stops_working(
+    logged_in_superuser, bot
+):
+    url = reverse("admin:conversations_bot_rotate_secret", args=[bot.pk])
+    old = bot.secret
+    assert bot_for_secret(old) == bot
+
+    asked = logged_in_superuser.post(url, {"grace_hours": "0"})
+    assert asked.status_code == 200 and 'id="no-grace-warning"' in asked.content.decode()
+    bot.refresh_from_db()
+    assert bot.secret == old  # nothing happened yet
+    assert not OperatorAction.objects.filter(action="secret.rotate").exists()
+
+    confirmed = submitted_form(asked.content.decode(), "no-grace-form")
+    assert logged_in_superuser.post(url, confirmed).status_code == 302
+    bot.refresh_from_db()
+    assert bot.secret != old and bot.previous_secret == ""
+    assert bot_for_secret(old) is None and bot_for_secret(bot.secret) == bot
+    action = OperatorAction.objects.get(action="secret.rotate", bot=bot)
+    assert action.summary == "Rotated the API secret (grace 0 h) in the admin."
+
+
+def test_a_grace_that_is_no_choice_rotates_nothing(logged_in_superuser, bot):
+    url = reverse("admin:conversations_bot_rotate_secret", args=[bot.pk])
+    old = bot.secret
+    for data in ({}, {"grace_hours": "5"}, {"grace_hours": "-1", "no_grace": "confirmed"}):
+        response = logged_in_superuser.post(url, data)
+        assert response.status_code == 200 and "errorlist" in response.content.decode()
+    bot.refresh_from_db()
+    assert bot.secret == old
 
 
 def test_rotate_action_on_the_bot_list(logged_in_superuser, make_bot):

@@ -1,0 +1,68 @@
+"""How long a rotated-out secret keeps working, as a bot admin chooses it on the
+console's rotate page and the admin's: the same choices, from none (after an
+operator was removed, their copy stops working now) to a week, each shown with
+the moment it ends in the bot's time zone."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django import forms
+from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
+from botadmin.forms import NoLabelSuffix
+
+from .models import Bot
+from .services import ROTATABLE
+
+GRACE_CHOICES = [
+    ("0", _("None: the old secret stops working now")),
+    ("1", _("1 hour")),
+    ("24", _("24 hours")),
+    ("72", _("3 days")),
+    ("168", _("7 days")),
+]
+
+
+class GraceForm(NoLabelSuffix, forms.Form):
+    grace_hours = forms.TypedChoiceField(
+        label=_("The old secret keeps working for"),
+        choices=GRACE_CHOICES,
+        coerce=int,
+        initial="24",
+        widget=forms.RadioSelect,
+    )
+
+    def __init__(self, *args, now, zone, **kwargs):
+        super().__init__(*args, **kwargs)
+        choices = []
+        for value, label in GRACE_CHOICES:
+            if value != "0":
+                until = timezone.localtime(now + timedelta(hours=int(value)), zone)
+                label = _("%(grace)s (until %(when)s)") % {
+                    "grace": label,
+                    "when": f"{until:%Y-%m-%d %H:%M} {until.tzname()}",
+                }
+            choices.append((value, label))
+        self.fields["grace_hours"].choices = choices
+
+    def grace(self) -> timedelta:
+        return timedelta(hours=self.cleaned_data["grace_hours"])
+
+
+def rotated_text(bot: Bot, which: str, zone) -> str:
+    """What a rotation did, for the person who asked for it."""
+    expires = getattr(bot, ROTATABLE[which][1])
+    if which == "secret":
+        issued = gettext("A new API secret was issued")
+    else:
+        issued = gettext("A new webhook signing secret was issued")
+    if not expires:
+        return gettext("%(issued)s; the old one no longer works.") % {"issued": issued}
+    until = timezone.localtime(expires, zone)
+    return gettext("%(issued)s; the old one works until %(when)s.") % {
+        "issued": issued,
+        "when": f"{until:%Y-%m-%d %H:%M} {until.tzname()}",
+    }
