@@ -25,6 +25,9 @@ from .models import Announcement, AnnouncementRun, SavedAudience
 from .schedule import RECURRING, Schedule, ScheduleError, parse
 
 UNFINISHED_RUNS = (AnnouncementRun.Status.FANNING_OUT, AnnouncementRun.Status.SENDING)
+# A run of these statuses with nothing pending is finished (`runs_progress`): its status
+# is not changed when its last message finishes (that happens in messaging).
+FINISHING_RUNS = (AnnouncementRun.Status.SENDING, AnnouncementRun.Status.PAUSED)
 
 
 class NotEditableError(ValueError):
@@ -285,7 +288,8 @@ def may_cancel(announcement: Announcement, sending: bool | None = None) -> bool:
 def pause(user, announcement: Announcement) -> None:
     """No new runs, no more fan-out, pending recipients held; messages in flight finish.
 
-    Raises NoLongerApplies for a finished announcement with nothing left to send."""
+    Only unfinished runs are paused: a run whose messages are all finished stays
+    finished. Raises NoLongerApplies for a finished announcement with nothing left to send."""
     with transaction.atomic():
         announcement = Announcement.objects.select_for_update().get(pk=announcement.pk)
         if announcement.status not in (Announcement.Status.ACTIVE, Announcement.Status.FINISHED):
@@ -294,23 +298,61 @@ def pause(user, announcement: Announcement) -> None:
             raise NoLongerApplies
         announcement.status = Announcement.Status.PAUSED
         announcement.save(update_fields=["status", "updated_at"])
-        # Intent: wait for a fan-out batch in progress, so its messages are held too.
-        runs = _locked_runs(announcement, status__in=UNFINISHED_RUNS)
-        Message.objects.filter(
-            announcement_run__in=runs, status__in=Message.Status.CANCELLABLE
-        ).update(status=Message.Status.SCHEDULED, scheduled_at=None, updated_at=timezone.now())
-        runs.update(status=AnnouncementRun.Status.PAUSED, updated_at=timezone.now())
+        _stop_runs(
+            announcement,
+            UNFINISHED_RUNS,
+            AnnouncementRun.Status.PAUSED,
+            status=Message.Status.SCHEDULED,
+            scheduled_at=None,
+        )
         record_action(user, "announcement.pause", bot=announcement.bot, target=announcement)
 
 
-def _locked_runs(announcement: Announcement, **filters):
-    """The announcement's runs matching `filters`, row-locked (a fan-out batch holds the same lock)."""
-    ids = list(
+def _stop_runs(announcement: Announcement, statuses, stopped_as: str, **message_changes) -> int:
+    """Stop what the announcement's runs of `statuses` still have to do; how many messages
+    it stopped.
+
+    Each run's messages not handed to a connector yet get `message_changes`, and the run
+    becomes `stopped_as` if it had such a message or has not handed out all its
+    recipients. Any other run is left to finish: its messages are all finished (its badge
+    says so, `runs_progress`), or its last ones are in flight and will be; a paused one
+    of those is no longer paused. Decided per run by what the update changed, so a
+    message a worker took meanwhile (compare-and-set on its status) counts as in flight.
+    """
+    now = timezone.now()
+    # Intent: wait for a fan-out batch in progress, so its messages are stopped too.
+    # Locked by status alone: a run whose last batch commits meanwhile must stay in.
+    runs = list(
         AnnouncementRun.objects.select_for_update()
-        .filter(announcement=announcement, **filters)
-        .values_list("pk", flat=True)
+        .filter(announcement=announcement, status__in=statuses)
+        .only("pk", "status", "fanned_out_at")
     )
-    return AnnouncementRun.objects.filter(pk__in=ids)
+    with_pending = set(
+        Message.objects.filter(
+            announcement_run__announcement=announcement,
+            announcement_run__status__in=statuses,
+            status__in=Message.Status.CANCELLABLE,
+        )
+        .order_by()
+        .values_list("announcement_run", flat=True)
+        .distinct()
+    )
+    stopped = 0
+    for run in runs:
+        changed = 0
+        if run.pk in with_pending:
+            changed = Message.objects.filter(
+                announcement_run=run, status__in=Message.Status.CANCELLABLE
+            ).update(**message_changes, updated_at=now)
+        if changed or run.fanned_out_at is None:
+            status = stopped_as
+        elif run.status == AnnouncementRun.Status.PAUSED:
+            status = AnnouncementRun.Status.SENDING
+        else:
+            continue
+        stopped += changed
+        AnnouncementRun.objects.filter(pk=run.pk).update(status=status, updated_at=now)
+    return stopped
 
 
 def resume(user, announcement: Announcement) -> None:
@@ -352,8 +394,8 @@ def resume(user, announcement: Announcement) -> None:
 def cancel(user, announcement: Announcement) -> int:
     """Stop for good: no more runs, pending recipients cancelled, sent ones stay history.
 
-    Raises NoLongerApplies for a finished announcement with nothing left to send."""
-    now = timezone.now()
+    Only unfinished runs are cancelled: a run whose messages are all finished stays
+    finished. Raises NoLongerApplies for a finished announcement with nothing left to send."""
     with transaction.atomic():
         announcement = Announcement.objects.select_for_update().get(pk=announcement.pk)
         if announcement.status == Announcement.Status.CANCELLED:
@@ -363,14 +405,13 @@ def cancel(user, announcement: Announcement) -> int:
         announcement.status = Announcement.Status.CANCELLED
         announcement.next_run_at = None
         announcement.save(update_fields=["status", "next_run_at", "updated_at"])
-        runs = _locked_runs(
-            announcement, status__in=UNFINISHED_RUNS + (AnnouncementRun.Status.PAUSED,)
-        )
         # Compare-and-set on status: a message a worker already took keeps going.
-        cancelled = Message.objects.filter(
-            announcement_run__in=runs, status__in=Message.Status.CANCELLABLE
-        ).update(status=Message.Status.CANCELLED, updated_at=now)
-        runs.update(status=AnnouncementRun.Status.CANCELLED, updated_at=now)
+        cancelled = _stop_runs(
+            announcement,
+            UNFINISHED_RUNS + (AnnouncementRun.Status.PAUSED,),
+            AnnouncementRun.Status.CANCELLED,
+            status=Message.Status.CANCELLED,
+        )
         record_action(
             user,
             "announcement.cancel",
@@ -419,7 +460,8 @@ def runs_progress(runs: list[AnnouncementRun]) -> dict[int, dict]:
     Sent, failed, cancelled, skipped and pending add up to the planned
     recipients; `percent` is the share that is done (all but pending), so a
     finished run is at 100 % whatever its outcomes, made of `percent_sent`,
-    `percent_failed` and `percent_other`.
+    `percent_failed` and `percent_other`. `finished`: done, and neither cancelled
+    nor missed (its badge).
     """
     counted = {
         row.pop("announcement_run"): row
@@ -451,6 +493,9 @@ def runs_progress(runs: list[AnnouncementRun]) -> dict[int, dict]:
         counts["skipped"] = max(planned - counts["total"] - not_handed_out, 0)
         del counts["unfinished"], counts["total"]
         counts["done"] = counts["pending"] == 0
+        # Its badge: done and not stopped (nor missed) is finished, whatever its status
+        # says (it stays "sending" after its last message: computed, never stored).
+        counts["finished"] = counts["done"] and run.status in FINISHING_RUNS
         counts.update(_bar_parts(counts))
         progress[run.pk] = counts
     return progress
