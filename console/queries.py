@@ -97,6 +97,20 @@ def page_by_id(queryset: QuerySet, before: int | None, size: int = PAGE_SIZE) ->
     return ResultPage(rows, rows[-1].pk if more else None)
 
 
+def runs_page(announcement: Announcement, before: int | None, size: int) -> ResultPage:
+    """The announcement's runs, newest first, continuing below the run `before` (one of
+    its own; another id gives an empty page). By time, which is unique per announcement
+    (read in order from the constraint's index); `next_before` is the last run's id."""
+    runs = announcement.runs.order_by("-scheduled_for")
+    if before is not None:
+        anchor = announcement.runs.filter(pk=before).values("scheduled_for")[:1]
+        runs = runs.filter(scheduled_for__lt=Subquery(anchor))
+    rows = list(runs[: size + 1])
+    more = len(rows) > size
+    rows = rows[:size]
+    return ResultPage(rows, rows[-1].pk if more else None)
+
+
 def search_results(bots, data: dict) -> QuerySet[Message]:
     return filter_messages(Message.objects.select_related("bot", "conversation"), bots, data).defer(
         "body"

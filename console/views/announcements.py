@@ -12,6 +12,7 @@ from django.db import transaction
 from django.db.models import BooleanField, Count, ExpressionWrapper, OuterRef, Q, Subquery
 from django.http import Http404, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import dateformat, formats, timezone
 from django.utils.text import get_text_list
 from django.utils.translation import gettext as _
@@ -46,9 +47,12 @@ from .. import markdown
 from ..conversation_list import most_recently_active_bot
 from ..forms import AnnouncementFilterForm, MarkdownPreviewForm
 from ..login_required import login_required
-from ..queries import filter_announcements
+from ..queries import filter_announcements, runs_page
+from .scoping import int_param
 
 PER_PAGE = 50
+# Runs on a page of an announcement's detail page; "Older runs" continues (keyset).
+RUNS_PER_PAGE = 20
 ACTIONS = {
     "pause": services.pause,
     "resume": services.resume,
@@ -363,11 +367,15 @@ def _add_body_error(form: ComposeForm, error: ApiError) -> None:
 @login_required
 def detail(request, pk: int):
     announcement = _visible_announcement(request.user, pk)
-    runs = list(announcement.runs.all()[:20])
-    run = None
-    if runs:
-        run_id = request.GET.get("run")
-        run = next((r for r in runs if str(r.pk) == run_id), runs[0])
+    page = runs_page(announcement, int_param(request, "before"), RUNS_PER_PAGE)
+    runs = page.rows
+    run = runs[0] if runs else None
+    if request.GET.get("run"):  # one of its runs, shown on the page of runs that lists it
+        run_id = id_or_none(request.GET["run"])
+        run = next((r for r in runs if r.pk == run_id), None)
+        if run is None:
+            run = get_object_or_404(announcement.runs, pk=run_id)
+            return redirect(_page_with(request, announcement, run))
     recipients = None
     if run is not None:
         recipients = Paginator(
@@ -382,6 +390,7 @@ def detail(request, pk: int):
     context = {
         "announcement": announcement,
         "runs": [(r, progress[r.pk]) for r in runs],
+        "runs_page": page,
         "run": run,
         "recipients": recipients,
         "recipient_count": recipient_count,
@@ -405,6 +414,22 @@ def detail(request, pk: int):
     if request.GET.get("partial") == "runs":
         return render(request, "console/announcements/_live.html", context)
     return render(request, "console/announcements/detail.html", context)
+
+
+def _page_with(request, announcement: Announcement, run: AnnouncementRun) -> str:
+    """The address of the page of runs that lists `run` (chosen by ?run=), the rest of the
+    query kept: the page below the run just newer than it, or the newest page."""
+    newer = (
+        announcement.runs.filter(scheduled_for__gt=run.scheduled_for)
+        .order_by("scheduled_for")
+        .values_list("pk", flat=True)
+        .first()
+    )
+    query = request.GET.copy()
+    query.pop("before", None)
+    if newer is not None:
+        query["before"] = newer
+    return f"{request.path}?{query.urlencode()}"
 
 
 def about(duration: timedelta) -> str:
@@ -468,6 +493,8 @@ def act(request, pk: int, verb: str):
         run = get_object_or_404(announcement.runs, pk=run_id)
         count = services.retry_failed(request.user, run)
         messages.success(request, _("%(n)d failed recipients queued again.") % {"n": count})
+        # Back to that run, on whichever page of runs lists it.
+        return redirect(f"{reverse('announcements:detail', args=[announcement.pk])}?run={run.pk}")
     elif verb in ACTIONS:
         try:
             ACTIONS[verb](request.user, announcement)

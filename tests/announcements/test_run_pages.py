@@ -1,0 +1,149 @@
+"""The detail page lists an announcement's runs twenty at a time, newest first, and any of
+its runs can be opened by its id (?run=), on the page of runs that lists it."""
+
+import html
+import re
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from announcements.models import AnnouncementRun
+from messaging.models import Message
+from tests.announcements.test_finished_runs import hourly_runs, set_statuses
+
+
+@pytest.fixture
+def many_runs(bot, make_groups, make_announcement, superuser, client):
+    """An hourly announcement with 45 runs: the oldest sent two messages, one failed."""
+    announcement, (oldest,) = hourly_runs(bot, make_groups(bot, 2), make_announcement, 1)
+    set_statuses(oldest, "sent", "failed")
+    AnnouncementRun.objects.bulk_create(
+        AnnouncementRun(
+            announcement=announcement,
+            scheduled_for=oldest.scheduled_for + timedelta(hours=hour),
+            started_at=oldest.scheduled_for + timedelta(hours=hour),
+            status=AnnouncementRun.Status.SENDING,
+            fanned_out_at=oldest.scheduled_for + timedelta(hours=hour),
+        )
+        for hour in range(1, 45)
+    )
+    client.force_login(superuser)
+    client.cookies["django_language"] = "en"
+    runs = list(announcement.runs.order_by("-scheduled_for"))
+    return announcement, runs
+
+
+RUN_LINK = re.compile(r'class="panel run[^"]*">\s*<div class="run-head">\s*<a href="([^"]*)"')
+
+
+def run_links(response) -> list[str]:
+    return [html.unescape(href) for href in RUN_LINK.findall(response.content.decode())]
+
+
+def listed(response) -> list[int]:
+    """The ids of the runs a page lists, newest first."""
+    return [int(re.search(r"run=(\d+)", href).group(1)) for href in run_links(response)]
+
+
+def link(response, label: str) -> str | None:
+    found = re.search(r'href="([^"]*)">(?:← )?' + re.escape(label), response.content.decode())
+    return html.unescape(found.group(1)) if found else None
+
+
+def test_the_runs_are_listed_twenty_at_a_time_and_older_runs_lead_on(many_runs, client):
+    announcement, runs = many_runs
+    detail = f"/console/announcements/{announcement.pk}/"
+
+    with CaptureQueriesContext(connection) as newest_queries:
+        newest = client.get(detail)
+    older = link(newest, "Older runs")
+    with CaptureQueriesContext(connection) as second_queries:
+        second = client.get(detail + older)
+    third = client.get(detail + link(second, "Older runs"))
+
+    assert listed(newest) == [r.pk for r in runs[:20]]
+    assert listed(second) == [r.pk for r in runs[20:40]]
+    assert listed(third) == [r.pk for r in runs[40:]]
+    assert link(newest, "Jump to latest") is None
+    assert link(third, "Older runs") is None
+    assert listed(client.get(detail + link(third, "Jump to latest"))) == listed(newest)
+    # Each page opens on its own newest run, and reads as many rows as the first.
+    assert second.context["run"] == runs[20]
+    assert len(second_queries) == len(newest_queries)
+
+
+def test_an_older_run_opened_by_its_id_shows_its_recipients_and_its_retry(many_runs, client):
+    """Only the 20 newest runs were read: ?run=<older id> showed the newest run instead,
+    and "Retry failed" of an older run could not be reached."""
+    announcement, runs = many_runs
+    oldest = runs[-1]
+    detail = f"/console/announcements/{announcement.pk}/"
+
+    response = client.get(detail, {"run": oldest.pk}, follow=True)
+
+    page = response.content.decode()
+    assert response.redirect_chain[0][0] == f"{detail}?run={oldest.pk}&before={runs[-2].pk}"
+    assert response.context["run"] == oldest
+    assert listed(response) == [oldest.pk]
+    assert 'class="panel run current"' in page and "1 sent · 1 failed" in page
+    assert page.count("data-msgid=") == 2
+    assert f'name="run" value="{oldest.pk}"' in page and "Retry failed" in page
+
+    retried = client.post(f"{detail}retry/", {"run": oldest.pk})
+
+    assert retried.url == f"{detail}?run={oldest.pk}"
+    assert sorted(
+        Message.objects.filter(announcement_run=oldest).values_list("status", flat=True)
+    ) == ["queued", "sent"]
+
+
+def test_a_run_on_the_page_shown_opens_in_place(many_runs, client):
+    announcement, runs = many_runs
+    detail = f"/console/announcements/{announcement.pk}/"
+    second = client.get(detail, {"before": runs[19].pk})
+
+    chosen = client.get(detail + run_links(second)[3])
+
+    assert chosen.status_code == 200
+    assert chosen.context["run"] == runs[23]
+    assert listed(chosen) == listed(second)
+
+
+def test_a_run_of_another_announcement_or_no_id_at_all_is_not_found(
+    many_runs, client, bot, make_groups, make_announcement
+):
+    announcement, _runs = many_runs
+    other, (foreign,) = hourly_runs(bot, make_groups(bot, 1, prefix="wrX"), make_announcement, 1)
+    detail = f"/console/announcements/{announcement.pk}/"
+
+    assert client.get(detail, {"run": foreign.pk}).status_code == 404
+    assert client.get(detail, {"run": "abc"}).status_code == 404
+    assert client.get(detail, {"run": "\x00"}).status_code == 404
+    assert client.get(detail, {"run": "99999999999999999999999"}).status_code == 404
+    assert client.get(f"/console/announcements/{other.pk}/", {"run": foreign.pk}).status_code == 200
+
+
+def test_an_older_page_with_nothing_left_says_so_and_leads_back(many_runs, client):
+    announcement, runs = many_runs
+    detail = f"/console/announcements/{announcement.pk}/"
+
+    past_the_end = client.get(detail, {"before": runs[-1].pk})
+    not_a_run = client.get(detail, {"before": "\x00"})
+
+    assert past_the_end.status_code == 200 and listed(past_the_end) == []
+    assert "No older run." in past_the_end.content.decode()
+    assert link(past_the_end, "Jump to latest") == "?"
+    assert listed(not_a_run) == [r.pk for r in runs[:20]]
+
+
+def test_the_live_refresh_of_an_older_page_keeps_its_links_plain(many_runs, client):
+    """The page refreshes its runs with ?partial=runs: its links must not carry that."""
+    announcement, runs = many_runs
+    partial = client.get(
+        f"/console/announcements/{announcement.pk}/", {"before": runs[19].pk, "partial": "runs"}
+    )
+
+    assert partial.status_code == 200 and listed(partial) == [r.pk for r in runs[20:40]]
+    assert "partial" not in "".join(re.findall(r'href="([^"]*)"', partial.content.decode()))
