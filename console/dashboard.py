@@ -164,8 +164,11 @@ def delivery_health(bots: QuerySet[Bot], totals: dict) -> dict:
         ),
         default=None,
     )
+    # In whole seconds: the card's link (?since=, console.queries.filter_messages)
+    # lists the messages from the very moment the count starts at.
+    failed_since = (now - timedelta(hours=24)).replace(microsecond=0)
     failed_today = outbound.filter(
-        status__in=Message.Status.UNDELIVERED, created_at__gte=now - timedelta(hours=24)
+        status__in=Message.Status.UNDELIVERED, created_at__gte=failed_since
     )
     # Inbound messages a worker should have handed to the webhooks by now (the
     # sweeper retries every 15 s): more than a few means no worker is running.
@@ -182,6 +185,7 @@ def delivery_health(bots: QuerySet[Bot], totals: dict) -> dict:
             waiting.exclude(status=Message.Status.SENDING).filter(attempt_count__gt=0)
         ),
         "failed_today": capped_count(failed_today),
+        "failed_since": failed_since,
         "unforwarded": unforwarded.count(),
         "oldest_queued_at": oldest,
         "oldest_queued_age": (now - oldest) if oldest else None,

@@ -6,7 +6,7 @@ from django.utils.translation import gettext_lazy as _
 
 from announcements.models import Announcement
 from botadmin.forms import NoLabelSuffix
-from console.queries import STILL_SENDING
+from console.queries import STILL_SENDING, UNDELIVERED
 from messaging.models import Message
 from messaging.msgtype_names import NAMES
 
@@ -95,15 +95,38 @@ class MessageFilterForm(BotFilterForm):
         return not any(self.cleaned_data.get(name) for name in self.fields if name != "bot")
 
 
+class InstantField(forms.DateTimeField):
+    """A moment (ISO 8601, with its offset or in the current time zone) the database
+    can compare with: one out of the range of UTC times is invalid, not a 500."""
+
+    def clean(self, value):
+        moment = super().clean(value)
+        if moment is not None:
+            try:
+                moment.astimezone(UTC)
+            except OverflowError:
+                raise forms.ValidationError(
+                    self.error_messages["invalid"], code="invalid"
+                ) from None
+        return moment
+
+
 class AuditFilterForm(MessageFilterForm):
-    """The audit log lists outbound messages only: no direction filter."""
+    """The audit log lists outbound messages only: no direction filter. Besides the
+    statuses, "failed or uncertain" (what an operator may retry), and `since`, a moment
+    the dashboard's "failed (24 h)" links with (console.queries.filter_messages)."""
+
+    since = InstantField(required=False, widget=forms.HiddenInput)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         del self.fields["direction"]
-        self.fields["status"].choices = _blank(
-            [(v, label) for v, label in Message.Status.choices if v != Message.Status.RECEIVED]
-        )
+        statuses = [
+            (v, label) for v, label in Message.Status.choices if v != Message.Status.RECEIVED
+        ]
+        uncertain = [v for v, _label in statuses].index(Message.Status.UNCERTAIN)
+        statuses.insert(uncertain + 1, (UNDELIVERED, _("Failed or uncertain")))
+        self.fields["status"].choices = _blank(statuses)
         self.fields["source"].choices = _blank(
             [(v, label) for v, label in Message.Source.choices if v != Message.Source.AGENT]
         )

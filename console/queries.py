@@ -22,6 +22,9 @@ PAGE_SIZE = 50
 BY_TIME = ("-created_at", "-id")
 # The announcement list's status filter for the badge "sending": finished, not yet sent to all.
 STILL_SENDING = "sending"
+# The audit log's status filter for failed and uncertain messages together (the
+# dashboard's "failed (24 h)" counts both).
+UNDELIVERED = "undelivered"
 # More conversations than this match a filter: ask the database with a subquery.
 MANY_CONVERSATIONS = 100
 
@@ -55,14 +58,20 @@ def filter_messages(queryset: QuerySet[Message], bots: QuerySet[Bot], data: dict
         queryset = queryset.filter(conversation__in=_matching_conversations(bot_ids, conversation))
     if sender := (data.get("sender") or "").strip():
         queryset = queryset.filter(Q(sender_id=sender) | Q(sender_name__icontains=sender))
-    for name in ("direction", "msgtype", "status", "source"):
+    if data.get("status") == UNDELIVERED:
+        queryset = queryset.filter(status__in=Message.Status.UNDELIVERED)
+    elif status := data.get("status"):
+        queryset = queryset.filter(status=status)
+    for name in ("direction", "msgtype", "source"):
         if value := data.get(name):
             queryset = queryset.filter(**{name: value})
     if start := data.get("date_from"):
         queryset = queryset.filter(created_at__gte=_start_of(start))
     if end := data.get("date_to"):
         queryset = queryset.filter(created_at__lt=_start_of(end + timedelta(days=1)))
-    if start or end:
+    if since := data.get("since"):
+        queryset = queryset.filter(created_at__gte=since)
+    if start or end or since:
         # By time: the bot's time index (msg_bot_log_idx) reads a past day in
         # order. In id order PostgreSQL would walk back through every newer
         # message first, taking ids and dates for unrelated (seconds at 1 M).

@@ -64,6 +64,11 @@ URLS = [
     "/console/search/?q=x&date_to=9999-12-31",
     "/console/audit/?date_from=0001-01-01&date_to=9999-12-31",
     "/console/audit/export.csv?date_from=0001-01-01&date_to=9999-12-31",
+    "/console/audit/?status=undelivered&since=%00",
+    "/console/audit/?since=0001-01-01T00:00:00%2B08:00",
+    "/console/audit/?since=9999-12-31T23:59:59-08:00",
+    "/console/audit/export.csv?since=0001-01-01T00:00:00",
+    "/console/audit/?since=99999-01-01T00:00:00Z&before=-1",
 ]
 
 

@@ -1,8 +1,11 @@
 import copy
 import datetime as dt
+import html
+import re
 import uuid
 
 import pytest
+import time_machine
 from django.core.cache import cache
 from django.test import Client
 from django.urls import reverse
@@ -312,3 +315,44 @@ def test_each_chart_axis_label_is_the_exact_value_at_its_line(peak):
     for tick in ticks:
         exact = top * (ticks[0]["y"] - tick["y"]) / plot_height
         assert tick["value"] == pytest.approx(exact)
+
+
+@pytest.mark.parametrize("of_one_bot", [False, True])
+def test_the_failed_count_links_to_exactly_the_messages_it_counted(
+    client, superuser, bot, group, other_group, make_message, of_one_bot
+):
+    """The card counts failed and uncertain messages of the last 24 hours; its link listed
+    every failed message ever, and no uncertain one (4,300 rows beside "311")."""
+    now = dt.datetime(2026, 5, 4, 10, 0, 0, 600_000, tzinfo=dt.UTC)
+    day_ago = now - dt.timedelta(hours=24)
+    for conversation in (group, other_group):
+        for status, age in [
+            (Message.Status.FAILED, dt.timedelta(hours=1)),
+            (Message.Status.UNCERTAIN, dt.timedelta(hours=23)),
+            # Within the second the window starts in: counted, and listed (?since= is to
+            # the second).
+            (Message.Status.FAILED, dt.timedelta(hours=24, milliseconds=300)),
+            (Message.Status.FAILED, dt.timedelta(hours=24, seconds=1)),
+            (Message.Status.UNCERTAIN, dt.timedelta(days=3)),
+            (Message.Status.SENT, dt.timedelta(hours=1)),
+            (Message.Status.QUEUED, dt.timedelta(hours=1)),
+        ]:
+            make_message(conversation, direction="out", status=status, created_at=now - age)
+    client.force_login(superuser)
+    shown = {"bot": bot.pk} if of_one_bot else {}
+
+    with time_machine.travel(now, tick=False):
+        dashboard = client.get(DASHBOARD, shown)
+        href = re.search(r'href="(/console/audit/\?[^"]*)"', dashboard.content.decode()).group(1)
+        listing = client.get(html.unescape(href))
+
+    counted = dashboard.context["health"]["failed_today"]
+    rows = listing.context["page"].rows
+    assert counted == len(rows) == (3 if of_one_bot else 6)
+    assert {m.bot for m in rows} == ({bot} if of_one_bot else {bot, other_group.bot})
+    assert {m.status for m in rows} == {"failed", "uncertain"}
+    assert min(m.created_at for m in rows) > day_ago - dt.timedelta(seconds=1)
+    page = listing.content.decode()
+    # The window is said, and kept by the form's "Apply filters" (a hidden field).
+    assert "受理时间不早于 2026-05-03 18:00:00" in page and 'name="since"' in page
+    assert '<option value="undelivered" selected>失败或结果不确定</option>' in page
