@@ -12,7 +12,10 @@ the owning app's catalogue, plus its parameters, and translated when shown:
 
 The other side's own words (WeCom's errmsg, an agent's answer, an exception's
 text, an HTTP status line) are parameters and stay verbatim; a parameter may be
-a Reason itself ("gave up after 5 attempts: agent unreachable: …").
+a Reason itself ("gave up after 5 attempts: agent unreachable: …"). Nesting is for
+composing a few reasons, not for lists: a reason nested deeper than MAX_DEPTH is shown
+and stored as its English text (each level is a call, and a chain built in a loop,
+thousands deep, would exhaust the stack where it is shown).
 
 A Reason is a `str` whose value is the English text, so logs, API answers
 (English, as WeCom's) and code that reads the column see what they saw before.
@@ -32,6 +35,9 @@ from django.utils.translation import gettext
 # stored as a reason that shows it verbatim (`_verbatim`), so nothing is misread.
 _PREFIX = '{"reason":'
 _VERBATIM = "%(text)s"
+# Levels of reasons inside a reason that are translated, shortened and stored as reasons;
+# a deeper one is kept as its English text (a plain str, shown verbatim).
+MAX_DEPTH = 16
 
 
 class Reason(str):
@@ -49,14 +55,39 @@ class Reason(str):
     def translated(self) -> str:
         """The text in the active language; the parameters stay verbatim, a Reason among
         them is translated too."""
-        text = gettext(self.msgid) if self.msgid else ""
-        if not self.params:
-            return text
-        return text % {name: translate(value) for name, value in self.params.items()}
+        return _translated(self, MAX_DEPTH)
 
     def shortened(self, limit: int) -> Reason:
         """The same reason with each text parameter cut to `limit` characters."""
-        return Reason(self.msgid, **{k: shorten(v, limit) for k, v in self.params.items()})
+        return _shortened(self, limit, MAX_DEPTH)
+
+
+# Each level of a reason is one call: `depth` is how many more levels below this one
+# stay reasons; a reason past them is its English text (a plain str).
+
+
+def _translated(reason: Reason, depth: int) -> str:
+    text = gettext(reason.msgid) if reason.msgid else ""
+    if not reason.params:
+        return text
+    return text % {name: _translate(value, depth - 1) for name, value in reason.params.items()}
+
+
+def _translate(value, depth: int):
+    if not isinstance(value, Reason):
+        return value
+    return _translated(value, depth) if depth >= 0 else str(value)
+
+
+def _shortened(reason: Reason, limit: int, depth: int) -> Reason:
+    params = {name: _shorten(value, limit, depth - 1) for name, value in reason.params.items()}
+    return Reason(reason.msgid, **params)
+
+
+def _shorten(value, limit: int, depth: int):
+    if isinstance(value, Reason) and depth >= 0:
+        return _shortened(value, limit, depth)
+    return value[:limit] if isinstance(value, str) else value
 
 
 def label(lazy) -> Reason:
@@ -81,21 +112,24 @@ def of(error: BaseException) -> str:
 def shorten(text, limit: int):
     """Cut a plain text to `limit` characters; a Reason keeps its wording (its
     parameters are cut), so it still translates."""
-    if isinstance(text, Reason):
-        return text.shortened(limit)
-    return text[:limit] if isinstance(text, str) else text
+    return _shorten(text, limit, MAX_DEPTH)
 
 
-def _encode(value) -> object:
-    if isinstance(value, Reason):
-        return {"reason": value.msgid, "params": {k: _encode(v) for k, v in value.params.items()}}
-    return value
+def _encode(value, depth: int = MAX_DEPTH) -> object:
+    if not isinstance(value, Reason):
+        return value
+    if depth < 0:
+        return str(value)
+    params = {k: _encode(v, depth - 1) for k, v in value.params.items()}
+    return {"reason": value.msgid, "params": params}
 
 
-def _decode(value) -> object:
-    if isinstance(value, dict):
-        return Reason(value["reason"], **{k: _decode(v) for k, v in value["params"].items()})
-    return value
+def _decode(value, depth: int = MAX_DEPTH) -> object:
+    if not isinstance(value, dict):
+        return value
+    if depth < 0:
+        raise ValueError("reasons nested deeper than MAX_DEPTH")
+    return Reason(value["reason"], **{k: _decode(v, depth - 1) for k, v in value["params"].items()})
 
 
 def as_json(text: str) -> object:

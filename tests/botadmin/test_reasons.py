@@ -7,7 +7,15 @@ import pytest
 from django.utils import translation
 from django.utils.translation import gettext_noop
 
-from botadmin.reasons import Reason, ReasonField, as_json, from_json, shorten, translate
+from botadmin.reasons import (
+    MAX_DEPTH,
+    Reason,
+    ReasonField,
+    as_json,
+    from_json,
+    shorten,
+    translate,
+)
 from messaging.models import Message
 from messaging.outbox import INTERRUPTED
 
@@ -89,3 +97,37 @@ def test_a_reason_handed_to_another_process_as_json_comes_back_whole():
 )
 def test_json_that_is_not_a_reason_gives_the_default(data):
     assert from_json(data, "the errmsg") == "the errmsg"
+
+
+def nested(depth: int) -> Reason:
+    """A reason with `depth` reasons inside it, as a loop composing one would build."""
+    reason = Reason(UNREACHABLE, error="ReadTimeout")
+    for count in range(depth):
+        reason = Reason(GAVE_UP, count=count, reason=reason)
+    return reason
+
+
+def test_a_reason_nested_thousands_deep_is_shown_and_stored_without_exhausting_the_stack():
+    deep = nested(5000)
+
+    with translation.override("zh-hans"):
+        shown = translate(deep)
+    # The outer levels in the reader's language, the deepest as written, in English.
+    assert shown.startswith("尝试 4999 次后放弃：尝试 4998 次后放弃：")
+    assert shown.endswith("gave up after 0 attempts: agent unreachable: ReadTimeout")
+    assert len(shown) > 5000 * len("gave up after 0 attempts: ")
+    field = ReasonField()
+    loaded = field.from_db_value(field.get_prep_value(deep), None, None)
+    assert loaded == deep
+    with translation.override("zh-hans"):
+        assert translate(loaded) == shown
+    assert shorten(deep, 10).startswith("gave up after 4999 attempts: gave up after 4998")
+
+
+def test_a_stored_reason_nested_deeper_than_ours_is_kept_as_its_text():
+    stored = "null"
+    for _ in range(MAX_DEPTH + 5):
+        stored = f'{{"reason": "%(reason)s", "params": {{"reason": {stored}}}}}'
+
+    assert ReasonField().from_db_value(stored, None, None) == stored
+    assert from_json(json.loads(stored), "the errmsg") == "the errmsg"
