@@ -52,6 +52,10 @@ class Answer:
 class QuietServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # socketserver's listen backlog is 5: a sixth client connecting at once, before the
+    # loop accepts, has its SYN dropped and retried a second later (TCP's first
+    # retransmission), which looks like a slow server to a client asking in parallel.
+    request_queue_size = 64
 
     def handle_error(self, request, client_address):
         pass  # a client that gave up on a slow answer is not an error here
