@@ -411,6 +411,9 @@ BRIDGE_READ_TIMEOUT = env.float("BRIDGE_READ_TIMEOUT", default=15)
 # Contact sync: every active bot syncs its users and groups this often (0 = only
 # by hand), each at its own offset inside the interval.
 BOTADMIN_SYNC_INTERVAL_MINUTES = env.int("BOTADMIN_SYNC_INTERVAL_MINUTES", default=10)
+# "Test the connection" of a group robot: its sample of groups' keys is asked about
+# within this many seconds (connectors/wecom_robot_check.py).
+BOTADMIN_ROBOT_KEY_CHECK_SECONDS = env.float("BOTADMIN_ROBOT_KEY_CHECK_SECONDS", default=5)
 # WeCom's API (group robots); tests point it at a fake on 127.0.0.1.
 WECOM_API_BASE = env.str("WECOM_API_BASE", default="https://qyapi.weixin.qq.com")
 # WeCom's AI bot long connection (connectors/wecom_aibot.py, manage.py aibot_gateway).

@@ -41,6 +41,7 @@ from .base import (
 )
 from .multipart import media_form
 from .voice import amr_seconds, is_amr
+from .wecom_robot_check import check_keys
 
 if TYPE_CHECKING:
     from conversations.models import Conversation
@@ -69,9 +70,6 @@ RETRY_ERRCODES = {-1, 45009}
 # that mean the group's robot is gone (wecom.md section 2).
 KEY_OK_ERRCODE = 40008
 ROBOT_KEY_GONE_ERRCODES = frozenset({93000, 93004, 93008})
-# "Test the connection": each group whose key does not answer, one after the other.
-KEY_PROBLEM = gettext_noop("%(group)s: %(problem)s")
-KEY_PROBLEMS = gettext_noop("%(first)s; %(next)s")
 # WeCom counts 20 messages per robot per minute; wait for the window to pass.
 RATE_LIMIT_WAIT_SECONDS = 60.0
 
@@ -143,10 +141,14 @@ class WeComRobotConnector(Connector):
             result = self._post(key, wire)
         return result
 
-    def _post(self, key: str, wire: dict) -> SendResult:
+    def _post(self, key: str, wire: dict, deadline: float | None = None) -> SendResult:
         try:
             response = http.request(
-                "POST", self.base_url() + SEND_PATH, params={"key": key}, json=wire
+                "POST",
+                self.base_url() + SEND_PATH,
+                params={"key": key},
+                json=wire,
+                deadline=deadline,
             )
         except (http.UnsafeURLError, requests.RequestException) as error:
             return unrepeatable_send_failure(error)
@@ -275,15 +277,15 @@ class WeComRobotConnector(Connector):
             raise SendRefused(result)
         return media_id
 
-    def probe_key(self, key: str) -> int:
+    def probe_key(self, key: str, deadline: float | None = None) -> int:
         """WeCom's errcode for a robot key, without posting anything.
 
         A request with an unknown msgtype is refused before anything is sent:
         40008 means the key works; 93000/93004/93008 that the robot is gone,
         disabled or out of the group. Raises ConnectorError when WeCom does not
-        answer with an errcode.
+        answer with an errcode (within `deadline` seconds, when given).
         """
-        result = self._post(key, {"msgtype": "botadmin_connection_check"})
+        result = self._post(key, {"msgtype": "botadmin_connection_check"}, deadline)
         if result.errcode is None:
             no_answer = gettext_noop("WeCom did not answer the key check (%(outcome)s)")
             raise ConnectorError(
@@ -305,26 +307,10 @@ class WeComRobotConnector(Connector):
         return True
 
     def check(self) -> str:
-        """Probe every active group's robot key; nothing is posted."""
+        """Probe the keys of a sample of the active groups, within a bounded time;
+        nothing is posted (`wecom_robot_check`)."""
         conversations = self.bot.conversations.filter(is_active=True).exclude(robot_key="")
-        if not conversations:
-            raise ConnectorError(Reason(gettext_noop("no active conversation has a robot key")))
-        bad = None
-        for conversation in conversations:
-            name = conversation.name or conversation.conversation_id
-            try:
-                errcode = self.probe_key(conversation.robot_key)
-            except ConnectorError as error:
-                problem = Reason(KEY_PROBLEM, group=name, problem=reasons.of(error))
-            else:
-                if errcode == KEY_OK_ERRCODE:
-                    continue
-                problem = Reason(KEY_PROBLEM, group=name, problem=str(errcode))
-            bad = problem if bad is None else Reason(KEY_PROBLEMS, first=bad, next=problem)
-        if bad is not None:
-            raise ConnectorError(bad)
-        answer = gettext_noop("%(count)s robot key(s) answer")
-        return Reason(answer, count=len(conversations))
+        return check_keys(conversations, self.probe_key, KEY_OK_ERRCODE)
 
 
 def _media_cache_key(key: str, kind: str, content: bytes) -> str:

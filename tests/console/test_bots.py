@@ -1,11 +1,14 @@
 """The console's bot list and bot page: who sees what, testing, syncing, the empty state."""
 
+import re
+import time
+
 import pytest
 from django.contrib.auth.models import Permission
 from django.urls import reverse
 
 from audit.models import OperatorAction
-from conversations.models import SyncRun
+from conversations.models import Conversation, SyncRun
 
 
 @pytest.fixture
@@ -39,6 +42,32 @@ def test_testing_the_connection_reports_what_the_agent_answered(client, make_ope
     answer = client.post(reverse("console:bot_test", args=[bridge_bot.pk]), follow=True)
     assert "连接正常：对方已应答。" in answer.content.decode()
     assert OperatorAction.objects.filter(action="bot.check_connection", bot=bridge_bot).exists()
+
+
+def test_testing_a_robot_with_500_broken_groups_answers_at_once_naming_a_few(
+    client, make_operator, wecom, wecom_bot
+):
+    """It took minutes, one key after the other, and ended in a RecursionError (a 500)."""
+    Conversation.objects.bulk_create(
+        Conversation(
+            bot=wecom_bot, conversation_id=f"wr{n:03d}", name=f"群{n:03d}", robot_key=f"x{n}"
+        )
+        for n in range(500)
+    )
+    client.force_login(make_operator("alice", wecom_bot))
+
+    started = time.monotonic()
+    answer = client.post(reverse("console:bot_test", args=[wecom_bot.pk]))
+    took = time.monotonic() - started
+    page = client.get(answer.url)
+
+    assert answer.status_code == 302 and took < 5, took
+    assert len(wecom.requests) == 20  # a sample, not every group
+    error = page.content.decode().split('<ul class="flash">')[1].split("</ul>")[0]
+    assert "连接失败：20 个机器人密钥中有 20 个失败，例如 群" in error
+    assert "随机抽查了 500 个群聊中的 20 个" in error
+    assert len(re.findall(r"群\d{3}：93000", error)) == 3
+    assert len(error) < 600
 
 
 def test_the_setup_guide_sends_the_operator_to_contacts_for_the_agents_groups(operator_client, bot):

@@ -288,7 +288,8 @@ def test_the_admins_connection_test_names_each_refused_robot_key_in_chinese(
     )
 
     page = response.content.decode()
-    assert ": 连接失败 — 旧群：93000</li>" in page  # the admin capitalises the bot name
+    # The admin capitalises the bot name.
+    assert ": 连接失败 — 1 个机器人密钥中有 1 个失败：旧群：93000</li>" in page
 
 
 # --- Media ----------------------------------------------------------------------------

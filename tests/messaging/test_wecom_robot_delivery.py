@@ -326,7 +326,7 @@ def test_check_connection_reports_good_and_bad_robot_keys(
 ):
     assert "1 robot key" in connector_for(wecom_bot).check()
     make_conversation(wecom_bot, "wrOld", name="旧群", robot_key="stale")
-    with pytest.raises(ConnectorError, match="旧群: 93000"):
+    with pytest.raises(ConnectorError, match="1 of 2 robot key\\(s\\) failed: 旧群: 93000"):
         connector_for(wecom_bot).check()
     assert wecom.messages == []  # probing posts nothing
 
@@ -351,9 +351,14 @@ def test_check_connection_names_a_group_whose_key_check_gets_no_errcode(
 
         ok, text = check_connection(wecom_bot, None)
 
-    assert not ok and text.startswith("销售群: WeCom did not answer the key check (")
+    assert not ok
+    assert text.startswith(
+        "1 of 1 robot key(s) failed: 销售群: WeCom did not answer the key check ("
+    )
     with translation.override("zh-hans"):
-        assert translate(text).startswith("销售群：企业微信没有应答密钥检查（")
+        assert translate(text).startswith(
+            "1 个机器人密钥中有 1 个失败：销售群：企业微信没有应答密钥检查（"
+        )
 
 
 def test_every_attempt_is_logged_with_its_answer(wecom, wecom_group, queue_message, clock):

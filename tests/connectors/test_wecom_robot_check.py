@@ -1,0 +1,144 @@
+"""A group robot's "Test the connection" against the fake WeCom robot API: a bounded
+sample of keys, asked about at once, within a bounded time, answered in one flat reason."""
+
+import re
+import socket
+import time
+
+import pytest
+from django.utils import translation
+
+from botadmin.reasons import translate
+from connectors import wecom_robot_check
+from conversations.models import Conversation
+from messaging.delivery_actions import check_connection
+from tests.messaging.conftest import wecom, wecom_bot  # noqa: F401  (the fake WeCom robot API)
+
+
+def add_groups(bot, count: int, key: str = "stale", start: int = 0) -> None:
+    """`count` active groups named 群0000, 群0001, …, each with its own robot key."""
+    Conversation.objects.bulk_create(
+        Conversation(
+            bot=bot,
+            conversation_id=f"wr{n:04d}",
+            kind=Conversation.Kind.GROUP,
+            name=f"群{n:04d}",
+            robot_key=f"{key}-{n}",
+        )
+        for n in range(start, start + count)
+    )
+
+
+def named_groups(text: str) -> list[str]:
+    return re.findall(r"群\d{4}", text)
+
+
+def test_five_hundred_failing_keys_are_answered_at_once_with_a_count_and_a_few_names(
+    wecom,  # noqa: F811
+    wecom_bot,  # noqa: F811
+):
+    add_groups(wecom_bot, 500)
+
+    started = time.monotonic()
+    ok, text = check_connection(wecom_bot, None)
+    took = time.monotonic() - started
+
+    assert not ok and took < 5
+    assert len(wecom.requests) == wecom_robot_check.SAMPLE  # a sample, each key once
+    assert len({key for key, _body in wecom.requests}) == wecom_robot_check.SAMPLE
+    assert text.startswith("20 of 20 robot key(s) failed, e.g. 群")
+    assert text.endswith(
+        "(20 of the 500 groups, picked at random; a contact sync checks every group)"
+    )
+    named = named_groups(text)
+    assert len(named) == 3 and named == sorted(named)
+    assert all(f"{name}: 93000" in text for name in named)
+    with translation.override("zh-hans"):
+        shown = translate(text)
+    assert shown.startswith("20 个机器人密钥中有 20 个失败，例如 群")
+    assert "随机抽查了 500 个群聊中的 20 个" in shown
+    assert len(shown) < 300
+    assert wecom.messages == []  # asking posts nothing
+
+
+def test_a_bot_with_fewer_groups_than_the_sample_has_every_key_asked_about(
+    wecom,  # noqa: F811
+    wecom_bot,  # noqa: F811
+):
+    add_groups(wecom_bot, 3, key="key-sales")  # keys the fake does not know: 93000
+    Conversation.objects.create(
+        bot=wecom_bot, conversation_id="wrSales", name="销售群", robot_key="key-sales"
+    )
+
+    ok, text = check_connection(wecom_bot, None)
+
+    assert not ok
+    assert text == "3 of 4 robot key(s) failed: 群0000: 93000; 群0001: 93000; 群0002: 93000"
+    with translation.override("zh-hans"):
+        assert translate(text) == (
+            "4 个机器人密钥中有 3 个失败：群0000：93000；群0001：93000；群0002：93000"
+        )
+
+
+def test_a_sample_whose_keys_all_answer_says_how_many_of_how_many_were_asked_about(
+    wecom,  # noqa: F811
+    wecom_bot,  # noqa: F811
+):
+    wecom.keys |= {f"good-{n}" for n in range(50)}
+    add_groups(wecom_bot, 50, key="good")
+
+    ok, text = check_connection(wecom_bot, None)
+
+    assert ok and text.startswith(
+        "20 robot key(s) answer (20 of the 50 groups, picked at random; "
+        "a contact sync checks every group)"
+    )
+
+
+@pytest.fixture
+def hung_wecom(settings):
+    """A WeCom that accepts connections and never answers."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(64)
+        settings.WECOM_API_BASE = f"http://127.0.0.1:{listener.getsockname()[1]}"
+        yield
+
+
+def test_a_wecom_that_never_answers_is_given_up_on_after_the_check_seconds(
+    hung_wecom,
+    wecom_bot,  # noqa: F811
+    settings,
+):
+    settings.BOTADMIN_ROBOT_KEY_CHECK_SECONDS = 0.5
+    add_groups(wecom_bot, 100)
+
+    started = time.monotonic()
+    ok, text = check_connection(wecom_bot, None)
+    took = time.monotonic() - started
+
+    assert not ok and 0.5 <= took < 3
+    assert text.startswith("20 of 20 robot key(s) failed, e.g. 群")
+    assert "WeCom did not answer the key check (" in text
+
+
+def test_keys_still_being_asked_about_at_the_check_seconds_are_left_behind(
+    hung_resolver,
+    wecom_bot,  # noqa: F811
+    settings,
+):
+    """A request's deadline does not bound its host's lookup: the check stops waiting."""
+    settings.BOTADMIN_DNS_TIMEOUT = 30
+    settings.BOTADMIN_ROBOT_KEY_CHECK_SECONDS = 0.5
+    settings.WECOM_API_BASE = "https://qyapi.hung.example"
+    add_groups(wecom_bot, 30)
+
+    started = time.monotonic()
+    ok, text = check_connection(wecom_bot, None)
+    took = time.monotonic() - started
+
+    assert not ok and took < 3
+    assert text.startswith("20 of 20 robot key(s) failed, e.g. 群")
+    assert text.count(": no answer within 0.5 s") == 3
+    with translation.override("zh-hans"):
+        assert "：0.5 秒内没有应答" in translate(text)
