@@ -13,7 +13,7 @@ pytestmark = needs_chromium
 def _tab_to(page, locator) -> None:
     assert wait_until(
         lambda: page.keyboard.press("Tab") or locator.evaluate("e => e === document.activeElement"),
-        timeout=5,
+        timeout=20,  # one Tab per poll: slow on a loaded machine, not a sign of a trap
     )
 
 

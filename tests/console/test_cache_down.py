@@ -101,5 +101,6 @@ def test_a_hung_cache_delays_the_console_by_its_timeout_only(hung_cache, client,
 
     assert statuses == [200] * len(statuses)
     # One timeout (1 s) and then the process stops asking the cache for a while; a
-    # timeout per cache call would take a minute. The margin is for a loaded machine.
-    assert 1 <= took < 10
+    # timeout on every page would take at least a second per page (27 s), one per cache
+    # call about a minute. The margin between is for a loaded machine (16 s seen).
+    assert 1 <= took < len(statuses)
