@@ -32,8 +32,9 @@ _PATTERNS = [
     re.compile(r"(?i)(\"[a-z0-9_]*(?:secret|key|token|password)\"\s*:\s*\")[^\"]*"),
     re.compile(r"(?i)('[a-z0-9_]*(?:secret|key|token|password)'\s*:\s*')[^']*"),
     re.compile(r"(?i)(\bBearer\s+)[A-Za-z0-9._~+/=-]+"),
-    # A password in a URL's user part: https://user:password@host/…
-    re.compile(r"(://[^/\s:@]*:)[^/\s@]+(?=@)"),
+    # A password in a URL's user part: https://user:password@host/… (the user part
+    # ends before the path, the query or the fragment: `http://host:80?next=a@b` has none).
+    re.compile(r"(://[^/?#\s:@]*:)[^/?#\s@]+(?=@)"),
 ]
 
 

@@ -2,8 +2,9 @@
 
 A bot's connector settings come from its connector's own `settings_form`
 (connectors/bot_settings.py maps them to the bot): secrets are write-only
-(empty keeps the stored value) and generated ones (the agent token) may be
-left empty when a bot is created.
+(empty keeps the stored value), URLs are shown masked (a masked URL sent back
+keeps the stored one, botadmin/masked_urls.py) and generated ones (the agent
+token) may be left empty when a bot is created.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from botadmin.forms import GENERATED, KEEP_CURRENT, NoLabelSuffix, with_hint
+from botadmin.masked_urls import mask_url_fields
 from connectors import bot_settings
 from connectors.registry import CONNECTORS
 from conversations.bot_changes import OtherFieldErrorsOnTheForm, time_zone_field
@@ -30,6 +32,7 @@ def connector_settings_form(connector, bot: Bot | None, data=None) -> forms.Form
         if not bot_settings.is_secret(bot_settings.fields(connector)[name])
     }
     form = connector.settings_form(data=data, initial=initial, prefix="settings")
+    mask_url_fields(form, initial)
     for name, field in form.fields.items():
         if not bot_settings.is_secret(field):
             continue

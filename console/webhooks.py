@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 
 from botadmin import http
 from botadmin.forms import NoLabelSuffix, url_check_errors
+from botadmin.masked_urls import mask_url_fields
 from conversations.roles import is_bot_admin
 from forwarding.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from messaging.inbound import OBJECT_MODELS
@@ -79,6 +80,7 @@ class EndpointForm(NoLabelSuffix, forms.ModelForm):
                 "one in a private, loopback or link-local network is refused unless the "
                 "server's BOTADMIN_ALLOW_PRIVATE_URLS setting allows it."
             )
+        mask_url_fields(self, {"url": self.instance.url})
 
     def clean_url(self):
         """The forwarder's own check (botadmin.http), now rather than at the first delivery."""

@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from audit.admin_changes import AuditedAdminMixin, atomic_action
 from botadmin.admin_scoping import STORABLE_JSON, BotScopedAdminMixin, VisibleRelatedFilter
 from botadmin.forms import GENERATED, KEEP_CURRENT, with_hint
+from botadmin.masked_urls import mask_url_fields, masked_url_display
 from botadmin.reasons import admin_display, translate
 from botadmin.timezones import zone_or_default
 from connectors import bot_settings
@@ -110,6 +111,10 @@ class BotAdminFormBase(OtherFieldErrorsOnTheForm, forms.ModelForm):
                     # Secrets too: their PasswordInput never renders the value.
                     if name in self.fields:
                         self.initial.setdefault(name, value)
+        stored = {"webhook_url": self.instance.webhook_url}
+        for connector in CONNECTORS.values():
+            stored.update(bot_settings.stored_values(connector, self.instance))
+        mask_url_fields(self, stored)
 
     def clean(self):
         data = super().clean()
@@ -173,8 +178,10 @@ class BotAdmin(
         "conversations_link",
         "learned",
         "long_connection",
+        "webhook_url_shown",
     )
     paused_reason_shown = admin_display("paused_reason", _("reason for the pause"))
+    webhook_url_shown = masked_url_display("webhook_url", _("webhook URL"))
     filter_horizontal = ("operators",)
     actions = (
         "rotate_secrets",
@@ -204,6 +211,8 @@ class BotAdmin(
             credentials = ("secret_revealable", "secret_grace", "signing_secret_revealable")
         else:
             credentials = ("secret_masked", "secret_grace", "signing_secret_masked")
+        # Edited by bot admins; shown masked to anyone else (Django would show it whole).
+        webhook_url = "webhook_url" if self._administers(request, obj) else "webhook_url_shown"
         fieldsets = [
             (None, {"fields": ("name", "is_active")}),
             (_("Credentials"), {"fields": credentials}) if obj else None,
@@ -211,7 +220,7 @@ class BotAdmin(
             *(connector_fieldsets() if self._administers(request, obj) else ()),
             (
                 _("Forwarding and sending"),
-                {"fields": ("webhook_url", "rate_limit_per_minute", "message_retention_days")},
+                {"fields": (webhook_url, "rate_limit_per_minute", "message_retention_days")},
             ),
             (_("Quiet hours"), {"fields": ("quiet_hours_start", "quiet_hours_end", "timezone")}),
             (_("Contact sync"), {"fields": ("conversations_link", "contact_sync")})

@@ -19,6 +19,7 @@ from botadmin.admin_scoping import (
     VisibleRelatedFilter,
     VisibleValuesFilter,
 )
+from botadmin.masked_urls import mask_url_fields, masked_url_display
 from botadmin.reasons import admin_display
 from conversations.roles import ADMINISTER_PERMISSION
 from messaging.admin import MessageAdmin
@@ -78,6 +79,10 @@ class WebhookEndpointForm(forms.ModelForm):
         model = WebhookEndpoint
         fields = ("bot", "url", "msgtypes", "description", "is_active")
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        mask_url_fields(self, {"url": self.instance.url})
+
     def clean_msgtypes(self):
         value = self.cleaned_data.get("msgtypes") or []
         if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
@@ -87,6 +92,14 @@ class WebhookEndpointForm(forms.ModelForm):
 
 def _administers(request) -> bool:
     return request.user.is_superuser or request.user.has_perm(ADMINISTER_PERMISSION)
+
+
+def _without_urls(fields, request) -> tuple[str, ...]:
+    """The search fields, a URL among them for bot admins only: searching URLs would
+    tell anyone else the password or key in one, a character at a time."""
+    if _administers(request):
+        return tuple(fields)
+    return tuple(name for name in fields if name.split("__")[-1] != "url")
 
 
 @admin.register(WebhookEndpoint)
@@ -99,7 +112,7 @@ class WebhookEndpointAdmin(AuditedAdminMixin, BotScopedAdminMixin, admin.ModelAd
     form = WebhookEndpointForm
     formfield_overrides = STORABLE_JSON
     list_display = (
-        "url",
+        "url_shown",
         "bot",
         "is_primary",
         "msgtypes",
@@ -120,15 +133,24 @@ class WebhookEndpointAdmin(AuditedAdminMixin, BotScopedAdminMixin, admin.ModelAd
         "disabled_at",
         "disabled_reason_shown",
     )
-    readonly_fields = ("is_primary", *health_fields, "created_at", "updated_at")
+    readonly_fields = ("is_primary", "url_shown", *health_fields, "created_at", "updated_at")
     actions = ("reenable",)
-    fieldsets = (
-        (None, {"fields": ("bot", "url", "is_primary", "msgtypes", "description", "is_active")}),
-        (_("Health"), {"fields": health_fields}),
-        (_("Timestamps"), {"fields": ("created_at", "updated_at")}),
-    )
 
     disabled_reason_shown = admin_display("disabled_reason", _("disabled because"))
+    url_shown = masked_url_display("url", _("URL"), ordering="url")
+
+    def get_fieldsets(self, request, obj=None):
+        # A URL not edited here is shown masked (Django would show it whole).
+        editable = self.has_change_permission(request, obj) and not (obj and obj.is_primary)
+        url = "url" if editable or obj is None else "url_shown"
+        return (
+            (None, {"fields": ("bot", url, "is_primary", "msgtypes", "description", "is_active")}),
+            (_("Health"), {"fields": self.health_fields}),
+            (_("Timestamps"), {"fields": ("created_at", "updated_at")}),
+        )
+
+    def get_search_fields(self, request):
+        return _without_urls(self.search_fields, request)
 
     @admin.display(description=_("health"))
     def health(self, obj):
@@ -149,8 +171,6 @@ class WebhookEndpointAdmin(AuditedAdminMixin, BotScopedAdminMixin, admin.ModelAd
         fields = list(super().get_readonly_fields(request, obj))
         if obj is not None:
             fields.append("bot")
-            if obj.is_primary:
-                fields.append("url")  # edited as the bot's webhook URL
         return fields
 
     @admin.action(description=_("Re-enable the selected endpoints"), permissions=["change"])
@@ -203,7 +223,7 @@ class WebhookEndpointAdmin(AuditedAdminMixin, BotScopedAdminMixin, admin.ModelAd
         context = self._context(
             request,
             endpoint,
-            _("Send a test event to %(url)s") % {"url": endpoint.url},
+            _("Send a test event to %(url)s") % {"url": endpoint},
             result=result,
         )
         return TemplateResponse(
@@ -225,7 +245,7 @@ class WebhookEndpointAdmin(AuditedAdminMixin, BotScopedAdminMixin, admin.ModelAd
         context = self._context(
             request,
             endpoint,
-            _("Replay failed deliveries to %(url)s") % {"url": endpoint.url},
+            _("Replay failed deliveries to %(url)s") % {"url": endpoint},
             form=form,
             failed=failed,
         )
@@ -242,13 +262,14 @@ class WebhookAttemptInline(ReadOnlyAdminMixin, admin.TabularInline):
         "duration_ms",
         "outcome",
         "http_status",
-        "url",
+        "url_shown",
         "response_text_shown",
         "worker",
     )
     readonly_fields = fields
     extra = 0
     response_text_shown = admin_display("response_text", _("answer or error"))
+    url_shown = masked_url_display("url", _("URL"), ordering="url")
 
 
 @admin.register(WebhookDelivery)
@@ -277,6 +298,10 @@ class WebhookDeliveryAdmin(ReadOnlyAdminMixin, BotScopedAdminMixin, admin.ModelA
     show_full_result_count = False
     inlines = (WebhookAttemptInline,)
     actions = ("replay",)
+
+    def get_search_fields(self, request):
+        return _without_urls(self.search_fields, request)
+
     fields = (
         "webhook_id",
         "endpoint",

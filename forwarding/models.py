@@ -5,6 +5,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from botadmin.masked_urls import mask_url
 from botadmin.reasons import ReasonField
 from messaging import outbox
 
@@ -72,7 +73,8 @@ class WebhookEndpoint(models.Model):
         ]
 
     def __str__(self) -> str:
-        return self.url
+        # Its name on pages and in the admin's messages and history: the URL masked.
+        return mask_url(self.url)
 
     def accepts(self, msgtype: str) -> bool:
         return not self.msgtypes or msgtype in self.msgtypes

@@ -158,7 +158,7 @@ def endpoint_delete(request, bot_id: int, endpoint_id: int):
         return redirect("console:webhook", bot_id=bot.pk, endpoint_id=endpoint.pk)
     messages.success(
         request,
-        _("Endpoint %(url)s deleted. Nothing more is forwarded to it.") % {"url": endpoint.url},
+        _("Endpoint %(url)s deleted. Nothing more is forwarded to it.") % {"url": endpoint},
     )
     return redirect("console:webhooks", bot_id=bot.pk)
 

@@ -36,6 +36,40 @@ def test_a_bot_admin_changes_the_agent_url_and_an_empty_token_keeps_the_old(oper
     assert action.summary == "agent_url" and token not in str(action.details)
 
 
+def test_the_agent_url_is_shown_masked_and_saving_it_unchanged_keeps_its_password(
+    operator_client, bot
+):
+    bot.agent_url = "http://agent:AGENT-pw@10.0.0.5:7600"
+    bot.save()
+    page = operator_client.get(reverse("console:bot", args=[bot.pk])).content.decode()
+    form = submitted_form(page, "connector-form")
+    assert "AGENT-pw" not in page
+    assert form["settings-agent_url"] == ["http://agent:********@10.0.0.5:7600"]
+
+    response = operator_client.post(reverse("console:bot_connector", args=[bot.pk]), {**form})
+
+    assert response.status_code == 302
+    bot.refresh_from_db()
+    assert bot.agent_url == "http://agent:AGENT-pw@10.0.0.5:7600"
+    assert not OperatorAction.objects.filter(action="bot.update").exists()
+
+
+def test_an_agent_url_edited_around_its_masked_password_is_refused(operator_client, bot):
+    """The stored password would go to an address typed without knowing it."""
+    bot.agent_url = "http://agent:AGENT-pw@10.0.0.5:7600"
+    bot.save()
+    operator_client.cookies["django_language"] = "en"
+
+    response = connector_post(
+        operator_client, bot, agent_url="http://agent:********@10.0.0.6:7600", agent_token=""
+    )
+
+    assert response.status_code == 400
+    assert "still shows ******** in place of a password or key" in response.content.decode()
+    bot.refresh_from_db()
+    assert bot.agent_url == "http://agent:AGENT-pw@10.0.0.5:7600"
+
+
 def test_an_operator_who_is_no_bot_admin_cannot_change_connector_settings(
     client, plain_operator, bot
 ):

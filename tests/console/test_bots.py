@@ -37,6 +37,33 @@ def test_the_bot_page_shows_each_section(operator_client, bot):
     assert bot.agent_token not in page
 
 
+def test_an_operator_who_is_no_bot_admin_sees_urls_with_their_credentials_masked(
+    client, plain_operator, bot, make_bot
+):
+    """A password or key in the agent URL, the webhook URL or an AI bot's long connection
+    URL is a secret like the agent token, which these operators may not reveal."""
+    bot.agent_url = "http://agent:AGENT-pw@10.0.0.5:7600"
+    bot.webhook_url = "https://recv.example/hook?token=HOOK-token"
+    bot.save()
+    aibot = make_bot(
+        name="ai",
+        connector="wecom_aibot",
+        agent_url="",
+        agent_token="",
+        connector_settings={"bot_id": "b1", "bot_secret": "s", "ws_url": "wss://u:WS-pw@gw.ex/"},
+    )
+    aibot.operators.add(plain_operator)
+    client.force_login(plain_operator)
+
+    page = client.get(reverse("console:bot", args=[bot.pk])).content.decode()
+    ai_page = client.get(reverse("console:bot", args=[aibot.pk])).content.decode()
+
+    assert "AGENT-pw" not in page and "HOOK-token" not in page
+    assert "http://agent:********@10.0.0.5:7600" in page
+    assert "https://recv.example/hook?token=********" in page
+    assert "WS-pw" not in ai_page and "wss://u:********@gw.ex/" in ai_page
+
+
 def test_testing_the_connection_reports_what_the_agent_answered(client, make_operator, bridge_bot):
     client.force_login(make_operator("alice", bridge_bot))
     answer = client.post(reverse("console:bot_test", args=[bridge_bot.pk]), follow=True)

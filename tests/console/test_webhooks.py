@@ -12,6 +12,7 @@ from standardwebhooks.webhooks import Webhook
 
 from audit.models import OperatorAction
 from forwarding.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from tests.html_forms import submitted_form
 
 
 @pytest.fixture
@@ -358,3 +359,66 @@ def test_the_settings_form_labels_have_no_colon_in_either_language(operator_clie
 
     assert "说明" in chinese and "Description" in english
     assert [label for label in chinese + english if label.rstrip().endswith((":", "："))] == []
+
+
+def test_an_operator_who_is_no_bot_admin_sees_endpoint_urls_with_credentials_masked(
+    reader, bot, group, make_message
+):
+    """A password or key in an endpoint's URL is a secret like the bot's own: operators
+    who may not reveal those see every endpoint URL masked, on every page showing one."""
+    endpoint = WebhookEndpoint.objects.create(
+        bot=bot, url="https://hook:EP-password@recv.example/in?key=EP-key&team=7"
+    )
+    message = make_message(group, text="转发的消息")
+    WebhookDelivery.objects.create(message=message, endpoint=endpoint, status="delivered")
+    trace = reverse("console:message_trace", args=[bot.pk, group.pk, message.pk])
+
+    pages = [
+        url("webhooks", bot),
+        url("webhook", bot, endpoint.pk),
+        reverse("console:bot", args=[bot.pk]),
+        reverse("console:dashboard") + f"?bot={bot.pk}",
+        trace,
+    ]
+    for address in pages:
+        html = reader.get(address).content.decode()
+        assert "EP-password" not in html and "EP-key" not in html, address
+        assert "https://hook:********@recv.example/in" in html, address
+
+
+def test_a_bot_admin_saving_an_endpoint_with_its_masked_url_keeps_the_stored_url(
+    operator_client, bot
+):
+    stored = "https://hook:EP-password@recv.example/in?key=EP-key"
+    endpoint = WebhookEndpoint.objects.create(bot=bot, url=stored, description="客服")
+    page = operator_client.get(url("webhook", bot, endpoint.pk)).content.decode()
+    form = submitted_form(page, "endpoint-form")
+    assert "EP-password" not in page and "EP-key" not in page
+    assert form["url"] == ["https://hook:********@recv.example/in?key=********"]
+
+    response = operator_client.post(
+        url("webhook_change", bot, endpoint.pk), {**form, "description": "客服系统"}
+    )
+
+    assert response.status_code == 302
+    endpoint.refresh_from_db()
+    assert endpoint.url == stored and endpoint.description == "客服系统"
+    action = OperatorAction.objects.get(action="endpoint.update")
+    assert action.summary.startswith("Changed description of https://hook:********@")
+
+
+def test_an_endpoint_url_edited_around_its_masked_password_is_refused(operator_client, bot):
+    """Sending the stored password to an address typed without knowing it: no."""
+    stored = "https://hook:EP-password@recv.example/in"
+    endpoint = WebhookEndpoint.objects.create(bot=bot, url=stored)
+    operator_client.cookies["django_language"] = "en"
+
+    response = operator_client.post(
+        url("webhook_change", bot, endpoint.pk),
+        {"url": "https://hook:********@elsewhere.example/in", "is_active": "on"},
+    )
+
+    assert response.status_code == 400
+    assert "still shows ******** in place of a password or key" in response.content.decode()
+    endpoint.refresh_from_db()
+    assert endpoint.url == stored

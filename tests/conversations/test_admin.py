@@ -139,6 +139,56 @@ def test_operators_never_see_secrets_in_clear(client, bot, make_operator):
     assert bot.signing_secret not in page
 
 
+def test_an_operator_who_is_no_bot_admin_sees_the_webhook_url_masked(client, bot, make_operator):
+    bot.webhook_url = "https://hook:HOOK-pw@recv.example/in?token=HOOK-token"
+    bot.save()
+    viewer = make_operator("viewer", bot)
+    viewer.user_permissions.remove(Permission.objects.get(codename="administer_bot"))
+    client.force_login(viewer)
+
+    page = client.get(reverse("admin:conversations_bot_change", args=[bot.pk])).content.decode()
+
+    assert "HOOK-pw" not in page and "HOOK-token" not in page
+    assert "https://hook:********@recv.example/in?token=********" in page
+
+
+def test_a_bot_admin_sees_urls_masked_and_saving_them_unchanged_keeps_their_credentials(
+    logged_in_superuser, bot, make_bot
+):
+    bot.agent_url = "http://agent:AGENT-pw@10.0.0.5:7600"
+    bot.webhook_url = "https://recv.example/in?token=HOOK-token"
+    bot.save()
+    app = make_bot(
+        name="legacy",
+        connector="wecom_app",
+        agent_url="",
+        agent_token="",
+        connector_settings={
+            "corp_id": "ww1",
+            "agent_id": 1,
+            "app_secret": "x" * 20,
+            "proxy_url": "http://user:PROXY-pw@10.0.0.9:3128",
+        },
+    )
+    url = reverse("admin:conversations_bot_change", args=[bot.pk])
+    page = admin_page(logged_in_superuser, url, "en")
+    app_page = admin_page(
+        logged_in_superuser, reverse("admin:conversations_bot_change", args=[app.pk]), "en"
+    )
+    form = submitted_form(page, "bot_form")
+    assert "AGENT-pw" not in page and "HOOK-token" not in page and "PROXY-pw" not in app_page
+    assert form["agent_url"] == ["http://agent:********@10.0.0.5:7600"]
+    assert form["webhook_url"] == ["https://recv.example/in?token=********"]
+
+    saved = logged_in_superuser.post(url, {**form, "rate_limit_per_minute": "7"})
+
+    assert saved.status_code == 302, saved.content.decode()[:2000]
+    bot.refresh_from_db()
+    assert bot.agent_url == "http://agent:AGENT-pw@10.0.0.5:7600"
+    assert bot.webhook_url == "https://recv.example/in?token=HOOK-token"
+    assert OperatorAction.objects.get(action="bot.update").summary == "rate_limit_per_minute"
+
+
 def test_an_operator_of_bot_a_cannot_see_bot_b(client, make_bot, make_operator, make_conversation):
     a, b = make_bot(name="bot-a"), make_bot(name="bot-b")
     make_conversation(a, "wrA", name="group of A")

@@ -4,6 +4,7 @@ from datetime import timedelta
 
 import pytest
 from django.conf import settings
+from django.contrib.auth.models import Permission
 from django.urls import reverse
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
@@ -11,6 +12,7 @@ from standardwebhooks.webhooks import Webhook
 from audit.models import OperatorAction
 from forwarding.models import WebhookDelivery, WebhookEndpoint
 from tests.db_faults import fails_midway
+from tests.html_forms import submitted_form
 from tests.messaging.support import callback_body, create_pending_deliveries, forward_due
 
 
@@ -19,14 +21,18 @@ def _in_english(client):
     client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
 
 
-@pytest.fixture
-def failed_delivery(hooked_bot, receiver, post_callback):
+def _failed_delivery(bot, receiver, post_callback) -> WebhookDelivery:
     """A delivery whose whole retry schedule failed (as the scheduler leaves it)."""
-    post_callback(callback_body("text", hooked_bot))
+    post_callback(callback_body("text", bot))
     receiver.respond(500, b"down")
     forward_due()
     WebhookDelivery.objects.update(status="failed", next_attempt_at=None)
     return WebhookDelivery.objects.get()
+
+
+@pytest.fixture
+def failed_delivery(hooked_bot, receiver, post_callback):
+    return _failed_delivery(hooked_bot, receiver, post_callback)
 
 
 def test_the_endpoint_list_shows_health_and_the_disabled_reason(
@@ -287,3 +293,61 @@ def test_the_proposed_replay_period_holds_every_failed_delivery(
 
     failed_delivery.refresh_from_db()
     assert failed_delivery.status == "pending" and failed_delivery.replay_count == 1
+
+
+@pytest.fixture
+def credentialed_delivery(make_bot, receiver, post_callback):
+    """A failed delivery to an endpoint whose URL carries a password and a key."""
+    address = receiver.url("/hook?token=HOOK-token").replace("://", "://hook:HOOK-pw@")
+    bot = make_bot(name="hooked", webhook_url=address)
+    return _failed_delivery(bot, receiver, post_callback)
+
+
+def test_operators_who_are_no_bot_admins_see_endpoint_urls_masked_and_cannot_search_them(
+    client, make_operator, credentialed_delivery
+):
+    endpoint = credentialed_delivery.endpoint
+    assert "HOOK-pw" in endpoint.url and credentialed_delivery.attempts.get().url == endpoint.url
+    viewer = make_operator("viewer", endpoint.bot)
+    viewer.user_permissions.remove(Permission.objects.get(codename="administer_bot"))
+    client.force_login(viewer)
+
+    pages = [
+        reverse("admin:forwarding_webhookendpoint_changelist"),
+        reverse("admin:forwarding_webhookendpoint_change", args=[endpoint.pk]),
+        reverse("admin:forwarding_webhookendpoint_test_event", args=[endpoint.pk]),
+        reverse("admin:forwarding_webhookendpoint_replay_failed", args=[endpoint.pk]),
+        reverse("admin:forwarding_webhookdelivery_changelist"),
+        reverse("admin:forwarding_webhookdelivery_change", args=[credentialed_delivery.pk]),
+    ]
+    for address in pages:
+        html = client.get(address).content.decode()
+        assert "HOOK-pw" not in html and "HOOK-token" not in html, address
+        assert "hook:********@127.0.0.1" in html, address
+    # A search would tell the password a character at a time.
+    for changelist in ("webhookendpoint", "webhookdelivery"):
+        found = client.get(reverse(f"admin:forwarding_{changelist}_changelist"), {"q": "HOOK-p"})
+        assert "hook:********@" not in found.content.decode(), changelist
+
+
+def test_a_bot_admin_saving_an_endpoint_with_its_masked_url_keeps_it(
+    client, superuser, make_bot, receiver
+):
+    bot = make_bot(name="b")
+    stored = "https://hook:HOOK-pw@hooks.example.com/in?key=HOOK-key"
+    endpoint = WebhookEndpoint.objects.create(bot=bot, url=stored)
+    client.force_login(superuser)
+    _in_english(client)
+    url = reverse("admin:forwarding_webhookendpoint_change", args=[endpoint.pk])
+    page = client.get(url).content.decode()
+    form = submitted_form(page, "webhookendpoint_form")
+    assert "HOOK-pw" not in page and "HOOK-key" not in page
+    assert form["url"] == ["https://hook:********@hooks.example.com/in?key=********"]
+
+    saved = client.post(url, {**form, "description": "CRM"})
+    edited = client.post(url, {**form, "url": form["url"][0].replace("hooks.", "other.")})
+
+    assert saved.status_code == 302 and edited.status_code == 200
+    assert "still shows ******** in place of a password or key" in edited.content.decode()
+    endpoint.refresh_from_db()
+    assert endpoint.url == stored and endpoint.description == "CRM"

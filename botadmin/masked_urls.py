@@ -1,0 +1,84 @@
+"""URLs that may carry credentials, shown masked on every page and kept by the forms.
+
+An agent URL, a webhook URL or a proxy URL may hold a password
+(`https://user:password@host/`) or a key in its query (`?token=…`). Whoever
+sees the bot sees its URLs, so pages show them as the logs and the audit log
+do (`botadmin.logging.mask_secrets`): in templates with `{% load masked_urls %}
+{{ url|mask_url }}`, in the admin with `masked_url_display`.
+
+An edit form shows the stored URL masked too (`mask_url_fields`), and treats
+the masked parts as a secret field treats its empty value: the masked URL sent
+back unchanged keeps the stored one. An edited URL still holding the mask is
+refused, so a stored password never goes to an address someone typed without
+knowing it.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.core.validators import URLValidator
+from django.utils.translation import gettext_lazy as _
+
+from .logging import MASK, mask_secrets
+
+STILL_MASKED = _(
+    "This URL still shows %(mask)s in place of a password or key: type the whole URL, with them."
+)
+
+
+def mask_url(value) -> str:
+    """`value` (a URL, or any text) with its credentials masked; "" for None."""
+    return mask_secrets(str(value)) if value else ""
+
+
+class MaskedURLInput(forms.URLInput):
+    """A URL field's input showing its value masked (`mask_url`)."""
+
+    def format_value(self, value):
+        value = super().format_value(value)
+        return mask_url(value) if value else value
+
+
+def _refuse_masked(value) -> None:
+    if MASK in str(value):
+        raise forms.ValidationError(STILL_MASKED, code="masked", params={"mask": MASK})
+
+
+def _is_url_field(field: forms.Field) -> bool:
+    return isinstance(field, forms.URLField) or any(
+        isinstance(validator, URLValidator) for validator in field.validators
+    )
+
+
+def mask_url_fields(form: forms.BaseForm, stored: dict[str, str]) -> None:
+    """Show `form`'s URL fields masked; a field whose masked stored value (`stored`,
+    by field name) comes back unchanged gets the stored value. Call before validating."""
+    for name, field in form.fields.items():
+        if not _is_url_field(field):
+            continue
+        field.widget = MaskedURLInput(attrs=field.widget.attrs)
+        field.validators = [*field.validators, _refuse_masked]
+        value = str(stored.get(name) or "")
+        key = form.add_prefix(name)
+        if not form.is_bound or not value or field.disabled:
+            continue
+        sent = form.data.get(key)
+        if isinstance(sent, str) and sent.strip() == mask_url(value) != value:
+            form.data = form.data.copy()
+            form.data[key] = value
+
+
+def masked_url_display(name: str, description, ordering: str | None = None):
+    """A ModelAdmin (or inline) method showing the URL field `name` masked: list it in
+    `fields`/`readonly_fields`/`list_display` instead of the field.
+
+        url_shown = masked_url_display("url", _("URL"), ordering="url")
+    """
+
+    def show(model_admin, obj) -> str | None:
+        return mask_url(getattr(obj, name)) or None
+
+    show.short_description = description
+    if ordering:
+        show.admin_order_field = ordering
+    return show
