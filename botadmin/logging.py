@@ -17,9 +17,9 @@ from .client_address import client_address
 MASK = "********"
 
 # A query parameter is secret when its name is or ends in one of these words
-# (`agent_token`, `corpsecret`, `signing_secret`, `encoding_aes_key`): masking a harmless
+# (`agent_token`, `corpsecret`, `signing_secret`, `encoding_aes_key`, `proxy_passwd`): masking a harmless
 # `monkey=` too is the cheaper mistake.
-_SECRET_NAME = re.compile(r"(?:secret|key|token|password)$")
+_SECRET_NAME = re.compile(r"(?:secret|key|token|password|passwd)$")
 # A name, then `=`, or inside another URL (a login redirect's `next=`) `%3D` or `%253D`.
 # The name is anything up to the separator, percent-encoded or not (`secre%74`,
 # `secret%5B%5D`), and is judged decoded (`_is_secret_name`).
@@ -27,10 +27,19 @@ _PARAMETER = re.compile(r"(?i)((?:(?!%3D|%253D|%26|%2526)[^\s&?;=\"'/])+)(=|%3D|
 # Its value ends at `&` (or, inside another URL, an encoded one).
 _VALUE = re.compile(r"[^&\s\"']+")
 _ENCODED_VALUE = re.compile(r"(?i)(?:(?!%26|%2526)[^&\s\"'])+")
+# The same names in JSON, a Python repr or a traceback's locals, before a quoted value
+# (a backslash escapes a quote inside it).
+_NAME = r"(?<![a-z0-9])[a-z0-9_]*(?:secret|key|token|password|passwd)"
+_IN_QUOTES = r"(?:[^'\\]|\\.)*"
+_IN_DOUBLE_QUOTES = r'(?:[^"\\]|\\.)*'
 _PATTERNS = [
     # JSON, and a Python dict's repr in an exception's text.
-    re.compile(r"(?i)(\"[a-z0-9_]*(?:secret|key|token|password)\"\s*:\s*\")[^\"]*"),
-    re.compile(r"(?i)('[a-z0-9_]*(?:secret|key|token|password)'\s*:\s*')[^']*"),
+    re.compile(rf"(?i)(\"{_NAME}\"\s*:\s*\"){_IN_DOUBLE_QUOTES}"),
+    re.compile(rf"(?i)('{_NAME}'\s*:\s*'){_IN_QUOTES}"),
+    # A Python object's repr, a traceback's local or source line: App(secret='…'),
+    # token = "…".
+    re.compile(rf"(?i)({_NAME}\s*=\s*'){_IN_QUOTES}"),
+    re.compile(rf"(?i)({_NAME}\s*=\s*\"){_IN_DOUBLE_QUOTES}"),
     re.compile(r"(?i)(\bBearer\s+)[A-Za-z0-9._~+/=-]+"),
     # A password in a URL's user part: https://user:password@host/… (the user part
     # ends before the path, the query or the fragment: `http://host:80?next=a@b` has none).

@@ -4,6 +4,9 @@
 values under secret-looking keys are replaced and every other string is masked
 as log lines are (`botadmin.logging.mask_secrets`), so a secret in a URL, a
 header, a request body or a local variable of a traceback never reaches Sentry.
+Sentry sends a local variable as its repr (`"'value'"`, `"App(secret='…')"`):
+the name decides for the first, the masking of `name='…'` for the second, and
+objects holding secrets keep them out of their repr (`field(repr=False)`).
 """
 
 from __future__ import annotations
@@ -13,8 +16,13 @@ from typing import Any
 
 from .logging import MASK, mask_secrets
 
+# A name holding a secret: any containing one of these words (`agent_token`,
+# `signing_secret`, `proxy_password`, `credentials`), or a key (`key`, `api_key`,
+# `encoding_aes_key`, `robot_key`, `key_material`). Masking a harmless `monkey` too is
+# the cheaper mistake.
 _SECRET_KEY = re.compile(
-    r"(?i)(secret|token|password|passwd|authorization|cookie|api[_-]?key|^key$|signature|dsn)"
+    r"(?i)(secret|token|passw|pwd|authorization|cookie|credential|signature|dsn"
+    r"|key$|keys$|key[_-])"
 )
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import requests
 from django.conf import settings
@@ -57,8 +57,10 @@ class TokenError(Exception):
 class App:
     corp_id: str
     agent_id: int
-    secret: str
-    proxy_url: str = ""
+    # Out of its repr, which a traceback's report shows: the secret, and the proxy URL
+    # with the proxy's password in it.
+    secret: str = field(repr=False)
+    proxy_url: str = field(default="", repr=False)
 
     @property
     def cache_id(self) -> str:
