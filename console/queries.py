@@ -85,14 +85,20 @@ class ResultPage:
     next_before: int | None = None
 
 
-def page_by_id(queryset: QuerySet, before: int | None, size: int = PAGE_SIZE) -> ResultPage:
+def page_by_id(
+    queryset: QuerySet, before: int | None, bots: QuerySet[Bot], size: int = PAGE_SIZE
+) -> ResultPage:
     """Newest first, continuing below the row `before`: the same cost on every page.
 
     A queryset ordered by time (a date filter, see `filter_messages`) continues
-    below that row's `created_at`, then its id."""
+    below that row's `created_at`, then its id. That row is one of `bots`' (the
+    reader's): another bot's would cut the page at its time, telling when it was
+    written; like an id no message has, it gives an empty page."""
     if queryset.query.order_by == BY_TIME:
         if before is not None:
-            anchor = Subquery(Message.objects.filter(pk=before).values("created_at")[:1])
+            anchor = Subquery(
+                Message.objects.filter(pk=before, bot__in=bots).values("created_at")[:1]
+            )
             queryset = queryset.filter(created_at__lte=anchor).filter(
                 Q(created_at__lt=anchor) | Q(id__lt=before)
             )

@@ -19,13 +19,13 @@ def _filtered(request):
     bots = bots_visible_to(request.user).order_by("name")
     form = AuditFilterForm(request.GET, bots=bots)
     data = form.cleaned_data if form.is_valid() else {}
-    return form, data, audit_rows(bots, data)
+    return form, data, audit_rows(bots, data), bots
 
 
 @login_required
 def outbound_log(request):
-    form, _data, rows = _filtered(request)
-    page = page_by_id(rows, int_param(request, "before")) if form.is_valid() else None
+    form, _data, rows, bots = _filtered(request)
+    page = page_by_id(rows, int_param(request, "before"), bots) if form.is_valid() else None
     export_query = request.GET.copy()
     export_query.pop("before", None)
     return render(
@@ -43,7 +43,7 @@ def outbound_log(request):
 
 @login_required
 def outbound_csv(request):
-    _form, data, rows = _filtered(request)
+    _form, data, rows, _bots = _filtered(request)
     filters = {name: str(value) for name, value in data.items() if value}
     record_action(
         request.user,

@@ -14,5 +14,6 @@ def search(request):
     form = MessageFilterForm(request.GET or None, bots=bots)
     page = None
     if form.is_bound and form.is_valid() and not form.is_blank():
-        page = page_by_id(search_results(bots, form.cleaned_data), int_param(request, "before"))
+        rows = search_results(bots, form.cleaned_data)
+        page = page_by_id(rows, int_param(request, "before"), bots)
     return render(request, "console/search.html", {"form": form, "page": page})

@@ -1,8 +1,10 @@
 import csv
+import datetime as dt
 import io
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from audit.models import OperatorAction
 from audit.services import record_action
@@ -198,3 +200,28 @@ def test_an_older_page_with_nothing_left_says_so_and_leads_back(
 
     assert "没有更早的消息。" in html and "还没有发出的消息" not in html
     assert 'href="?">跳到最新</a>' in html
+
+
+def test_another_bots_message_is_no_anchor_for_an_older_page(
+    operator_client, group, other_group, make_message
+):
+    """Its time would cut the operator's log there, telling when it was sent: it gives
+    the empty page an id no message has gives."""
+    day = timezone.localtime(timezone.now() - dt.timedelta(days=3)).replace(hour=10, minute=0)
+    mine = [
+        make_message(
+            group, direction="out", text=f"发出 {i}", created_at=day - dt.timedelta(minutes=10 * i)
+        )
+        for i in range(10)
+    ]
+    theirs = make_message(
+        other_group, direction="out", text="竞品", created_at=day - dt.timedelta(minutes=45)
+    )
+    dates = {"date_from": day.date().isoformat(), "date_to": day.date().isoformat()}
+
+    foreign = operator_client.get(AUDIT, {**dates, "before": theirs.pk})
+    unknown = operator_client.get(AUDIT, {**dates, "before": theirs.pk + 1000})
+    own = operator_client.get(AUDIT, {**dates, "before": mine[4].pk})
+
+    assert foreign.context["page"].rows == unknown.context["page"].rows == []
+    assert [m.pk for m in own.context["page"].rows] == [m.pk for m in mine[5:]]

@@ -175,3 +175,24 @@ def test_a_page_past_the_oldest_result_says_so_and_leads_back(operator_client, g
 
     assert "没有更早的消息。" in html and "没有匹配的消息" not in html
     assert 'href="?q=%E8%AE%A2%E5%8D%95">跳到最新</a>' in html
+
+
+def test_another_bots_message_is_no_anchor_for_a_page_of_results(
+    operator_client, group, other_group, make_message
+):
+    """Its time would cut the operator's results there, telling when it was written:
+    it gives the empty page an id no message has gives."""
+    day = timezone.localtime(timezone.now() - dt.timedelta(days=3)).replace(hour=10, minute=0)
+    mine = [
+        make_message(group, text=f"订单 {i}", created_at=day - dt.timedelta(minutes=10 * i))
+        for i in range(10)
+    ]
+    theirs = make_message(other_group, text="竞品", created_at=day - dt.timedelta(minutes=45))
+    search = {"q": "订单", "date_from": day.date().isoformat(), "date_to": day.date().isoformat()}
+
+    foreign = operator_client.get(SEARCH, {**search, "before": theirs.pk})
+    unknown = operator_client.get(SEARCH, {**search, "before": theirs.pk + 1000})
+    own = operator_client.get(SEARCH, {**search, "before": mine[4].pk})
+
+    assert result_ids(foreign) == result_ids(unknown) == []
+    assert result_ids(own) == [m.pk for m in mine[5:]]
