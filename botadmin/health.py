@@ -6,7 +6,7 @@ raises `Unready(detail)` when it is not, and `Skipped(reason)` when it does not
 apply here (the AI bot inbox check skips itself while no gateway has reported
 lately). Any other exception counts as failing, by its type.
 
-All checks run at once on a small thread pool and the answer waits at most
+All checks run at once, each on a thread of its own, and the answer waits at most
 `BOTADMIN_READY_TIMEOUT` seconds: a check still running then (a broker that
 accepts connections and never answers) is reported as timed out. A check still
 running from an earlier request is not started again, so a hung component
@@ -33,11 +33,12 @@ from typing import TypeVar
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import close_old_connections, connection, connections
+from django.db import close_old_connections, connection
 from django.db.models import Min, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from . import thread_connections
 from .logging import mask_secrets
 
 logger = logging.getLogger(__name__)
@@ -81,9 +82,16 @@ class Result:
         return answer
 
 
-# Room for every readiness check and every /metrics source (botadmin/metrics.py) to hang
-# at once, with threads to spare for those that answer.
-_pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="readyz")
+# One thread per readiness check and per /metrics source (botadmin/metrics.py), by key,
+# started at its first use: a hung one holds its own thread and no other's. Each keeps its
+# database connection as a request's thread does (thread_connections.as_request: reused
+# within CONN_MAX_AGE, pinged first, closed once broken), so a probe or a scrape opens no
+# connection, where one per database-reading source cost each one or more connection
+# set-ups (bench/metrics.py, docs/performance.md). The price, fixed: one idle connection
+# per web process for each key that reads the database (database, queue, the metrics'
+# database; with the database cache, also cache, worker, beat, aibot_inbox and the
+# metrics' cache: 3 or 8).
+_threads: dict[str, ThreadPoolExecutor] = {}
 _in_flight: dict[str, Future] = {}
 _in_flight_lock = threading.Lock()
 
@@ -100,9 +108,9 @@ def run_checks(names: list[str] | None = None) -> dict[str, Result]:
 
 
 def run_bounded(calls: dict[str, Callable[[], T]]) -> dict[str, Future[T]]:
-    """Run `calls` at once on the pool and wait for them at most BOTADMIN_READY_TIMEOUT
-    seconds; a future not done() then timed out. A call still running under the same key
-    from an earlier request is waited on, not started again."""
+    """Run `calls` at once, each on its key's thread, and wait for them at most
+    BOTADMIN_READY_TIMEOUT seconds; a future not done() then timed out. A call still running
+    under the same key from an earlier request is waited on, not started again."""
     futures = {key: _submit(key, call) for key, call in calls.items()}
     wait(futures.values(), timeout=settings.BOTADMIN_READY_TIMEOUT)
     return futures
@@ -113,18 +121,20 @@ def _submit(key: str, call: Callable[[], T]) -> Future[T]:
         running = _in_flight.get(key)
         if running is not None and not running.done():
             return running  # still stuck from an earlier request: wait for that one
-        future = _pool.submit(_closing_connections, call)
+        thread = _threads.get(key)
+        if thread is None:
+            thread = _threads[key] = ThreadPoolExecutor(1, thread_name_prefix=f"readyz-{key}")
+        future = thread.submit(thread_connections.as_request, call)
         _in_flight[key] = future
         return future
 
 
-def _closing_connections(call: Callable[[], T]) -> T:
-    try:
-        return call()
-    finally:
-        # A pool thread keeps no connection: none is left open for a database
-        # that is being dropped or restarted.
-        connections.close_all()
+def close_thread_connections() -> None:
+    """Close the connections the checks' threads keep (a test database about to be dropped)."""
+    with _in_flight_lock:
+        threads = list(_threads.values())
+    for thread in threads:
+        thread_connections.close_on_threads(thread, 1)
 
 
 def _timed(function: Callable[[], str | None]) -> Result:

@@ -12,10 +12,11 @@ Queue depth, oldest queued age and webhook endpoint health are not counted
 by anyone: they are read from the database at scrape time (`DatabaseCollector`).
 
 A scrape reads three sources (`SOURCES`: those files, the shared cache, the
-database), each on the readiness checks' pool within BOTADMIN_READY_TIMEOUT
-(`health.run_bounded`). One that fails or hangs is left out of that scrape,
-`botadmin_scrape_source_up{source=…}` says 0, one warning names it, and the rest
-is answered: the counters matter most while the database is down.
+database), each on a thread of its own as the readiness checks are, within
+BOTADMIN_READY_TIMEOUT (`health.run_bounded`). One that fails or hangs is left
+out of that scrape, `botadmin_scrape_source_up{source=…}` says 0, one warning
+names it, and the rest is answered: the counters matter most while the
+database is down.
 
 Other modules record events with one-line calls (`metrics.message_accepted(m)`);
 bot labels are bot names, a bounded set, never conversation ids. While

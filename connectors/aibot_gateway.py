@@ -42,11 +42,10 @@ from functools import partial
 from pathlib import Path
 
 from django.conf import settings
-from django.db import close_old_connections
-from django.db import connections as db_connections
 from django.db.models import Q
 from django.utils.translation import gettext_noop
 
+from botadmin import thread_connections
 from botadmin.local_http import Answer, LocalServer, Request
 from botadmin.reasons import Reason
 
@@ -87,7 +86,7 @@ class Gateway:
     async def db(self, function, *args, **kwargs):
         """Run blocking (ORM) work off the event loop, on the gateway's own threads."""
         return await self.loop.run_in_executor(
-            self._executor, partial(_with_connection, function, *args, **kwargs)
+            self._executor, partial(thread_connections.as_request, function, *args, **kwargs)
         )
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -112,23 +111,9 @@ class Gateway:
             if self._replay is not None:
                 await self._replay
             self.endpoint.stop()
-            self._close_connections()
+            thread_connections.close_on_threads(self._executor, DB_THREADS)
             self._executor.shutdown(wait=True)
             self.journal_executor.shutdown(wait=True)
-
-    def _close_connections(self) -> None:
-        """Close each DB thread's connection (one task per thread: they meet at a barrier)."""
-        barrier = threading.Barrier(DB_THREADS)
-
-        def close() -> None:
-            try:
-                barrier.wait(timeout=5)
-            except threading.BrokenBarrierError:
-                pass
-            db_connections.close_all()
-
-        for future in [self._executor.submit(close) for _ in range(DB_THREADS)]:
-            future.result()
 
     async def tick(self) -> None:
         if self._replay is None or self._replay.done():
@@ -243,12 +228,6 @@ def connections_call(name: str, *args, **kwargs):
     from conversations import connections
 
     return getattr(connections, name)(*args, **kwargs)
-
-
-def _with_connection(function, *args, **kwargs):
-    # Long-lived threads: drop connections Django would have closed at a request's end.
-    close_old_connections()
-    return function(*args, **kwargs)
 
 
 class SendEndpoint(LocalServer):

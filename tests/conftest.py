@@ -11,11 +11,20 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 
+from botadmin import health
 from botadmin.cache import forget_failures
 from conversations.models import Bot, Conversation
 from conversations.secrets import generate_agent_token
 from tests import fuzzing  # noqa: F401  (hypothesis profiles: quick, or HYPOTHESIS_PROFILE=ci)
 from tests.browser import browser  # noqa: F401  (a fixture for the browser tests)
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup):
+    """pytest-django's, and before it drops the test database, the connections the threads
+    of /readyz and /metrics keep are closed: PostgreSQL refuses to drop a database in use."""
+    yield
+    health.close_thread_connections()
 
 
 @pytest.fixture(autouse=True)

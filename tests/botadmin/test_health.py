@@ -12,6 +12,7 @@ from datetime import timedelta
 import pytest
 from celery import current_app
 from django.core.cache import cache
+from django.db import connection
 from django.utils import timezone
 
 from botadmin import health
@@ -22,8 +23,12 @@ from messaging.models import Message
 
 @pytest.fixture(autouse=True)
 def _no_check_left_running():
-    """A hung check from one test must not be waited on by the next."""
+    """A hung check from one test must not be waited on by the next (nor queue behind it on
+    its thread: the next one gets a thread of its own)."""
     yield
+    for key, future in list(health._in_flight.items()):
+        if not future.done():
+            health._threads.pop(key, None)
     health._in_flight.clear()
 
 
@@ -77,6 +82,47 @@ def broker_url(url: str):
         conf.broker_url, conf.broker_transport, conf.broker_transport_options = saved
         if saved_env is not None:
             os.environ["CELERY_BROKER_URL"] = saved_env
+
+
+def on_a_checks_thread(call):
+    """`call()` as a readiness check runs: on its key's thread, bounded."""
+    future = health.run_bounded({"test:connection": call})["test:connection"]
+    return future.result(timeout=10)
+
+
+def database_connection():
+    """The DB-API connection a query on this thread used."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    return connection.connection
+
+
+def test_a_checks_thread_keeps_its_database_connection_within_conn_max_age(
+    transactional_db, monkeypatch
+):
+    first = on_a_checks_thread(database_connection)
+    assert on_a_checks_thread(database_connection) is first
+
+    monkeypatch.setitem(connection.settings_dict, "CONN_MAX_AGE", 0)  # close after each use
+    on_a_checks_thread(lambda: connection.close())
+    once = on_a_checks_thread(database_connection)
+    assert on_a_checks_thread(database_connection) is not once
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="no database server to drop it")
+def test_a_checks_thread_connects_again_after_the_database_dropped_its_connection(
+    transactional_db,
+):
+    def backend_pid() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            return cursor.fetchone()[0]
+
+    pid = on_a_checks_thread(backend_pid)
+    with connection.cursor() as cursor:  # as a restart of the server does to it
+        cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
+
+    assert on_a_checks_thread(backend_pid) != pid
 
 
 def test_liveness_answers_without_touching_the_database():
