@@ -16,14 +16,17 @@ sources the same way (`run_bounded`).
 Workers and beat prove they are alive with a heartbeat: a thread in each
 writes the time into the shared cache every `BOTADMIN_HEARTBEAT_INTERVAL`
 seconds (`start_heartbeat`, connected to Celery's start-up signals in
-botadmin/celery.py).
+botadmin/celery.py): once per role, the newest of all, for `/readyz`, and per
+host, for `/metrics` (`heartbeats_by_host`).
 """
 
 from __future__ import annotations
 
+import atexit
 import functools
 import logging
 import re
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -44,6 +47,11 @@ from .logging import mask_secrets
 logger = logging.getLogger(__name__)
 
 HEARTBEAT_KEY = "botadmin:heartbeat:{role}"
+# Per role, {host: Unix time of its last heartbeat}, for /metrics.
+HEARTBEAT_HOSTS_KEY = "botadmin:heartbeat-hosts:{role}"
+HEARTBEAT_ROLES = ("worker", "beat")
+# A host whose process was killed (it never said it stopped) stays in /metrics a day, ageing.
+HOST_FORGOTTEN_AFTER = 24 * 3600
 
 T = TypeVar("T")
 
@@ -244,21 +252,73 @@ def aibot_inbox() -> str:
 
 
 def record_heartbeat(role: str) -> None:
-    cache.set(HEARTBEAT_KEY.format(role=role), time.time(), timeout=None)
+    """`role`'s heartbeat, and this host's (`heartbeats_by_host`)."""
+    now = time.time()
+    cache.set(HEARTBEAT_KEY.format(role=role), now, timeout=None)
+    _note_host(role, now)
+
+
+def forget_heartbeat(role: str) -> None:
+    """This host's `role` stopped on purpose: its heartbeat leaves /metrics instead of ageing
+    there (a deployment that renames hosts would otherwise look like dead ones)."""
+    _note_host(role, None)
+
+
+def _note_host(role: str, beat_at: float | None) -> None:
+    # Read, change, write: two hosts beating at once may drop one's newest heartbeat until
+    # its next one, BOTADMIN_HEARTBEAT_INTERVAL later.
+    key = HEARTBEAT_HOSTS_KEY.format(role=role)
+    hosts = _recent(cache.get(key) or {}, time.time())
+    hosts.pop(socket.gethostname(), None)
+    if beat_at is not None:
+        hosts[socket.gethostname()] = beat_at
+    cache.set(key, hosts, timeout=HOST_FORGOTTEN_AFTER)
+
+
+def _recent(hosts: dict[str, float], now: float) -> dict[str, float]:
+    return {host: at for host, at in hosts.items() if now - at <= HOST_FORGOTTEN_AFTER}
+
+
+def heartbeats_by_host() -> dict[tuple[str, str], float]:
+    """{(role, host): Unix time of its last heartbeat} for the workers and beat of the last
+    day (HOST_FORGOTTEN_AFTER) that did not stop on purpose. Read from the cache itself: a
+    cache that is down raises."""
+    now = time.time()
+    keys = {HEARTBEAT_HOSTS_KEY.format(role=role): role for role in HEARTBEAT_ROLES}
+    return {
+        (keys[key], host): at
+        for key, hosts in cache.get_many(list(keys)).items()
+        for host, at in _recent(hosts, now).items()
+    }
 
 
 def start_heartbeat(role: str) -> threading.Thread:
-    """Write `role`'s heartbeat now and every BOTADMIN_HEARTBEAT_INTERVAL seconds."""
+    """Write `role`'s heartbeat now and every BOTADMIN_HEARTBEAT_INTERVAL seconds, and
+    forget this host's when the process exits normally (SIGTERM included; not a kill)."""
+    lock = threading.Lock()
+    stopped = threading.Event()
 
     def beat_forever() -> None:
         while True:
             try:
-                close_old_connections()  # the database cache's connection
-                record_heartbeat(role)
+                with lock:  # never after the exit's forget_heartbeat
+                    if stopped.is_set():
+                        return
+                    close_old_connections()  # the database cache's connection
+                    record_heartbeat(role)
             except Exception:  # the cache is down: /readyz says so; keep trying
                 logger.warning("Could not record the %s heartbeat", role, exc_info=True)
             time.sleep(settings.BOTADMIN_HEARTBEAT_INTERVAL)
 
+    def stop() -> None:
+        with lock:
+            stopped.set()
+            try:
+                forget_heartbeat(role)
+            except Exception:  # the cache is down: the heartbeat ages, as a killed one
+                logger.warning("Could not forget the %s heartbeat", role, exc_info=True)
+
+    atexit.register(stop)
     thread = threading.Thread(target=beat_forever, name=f"{role}-heartbeat", daemon=True)
     thread.start()
     return thread

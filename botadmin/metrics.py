@@ -9,7 +9,9 @@ Celery's start-up signals), as the client's documentation asks, so a restart
 of the web server does not erase the worker's counts.
 
 Queue depth, oldest queued age and webhook endpoint health are not counted
-by anyone: they are read from the database at scrape time (`DatabaseCollector`).
+by anyone: they are read from the database at scrape time (`DatabaseCollector`);
+the AI bot inbox backlog and the heartbeats of workers and beat, from the shared
+cache (`SharedCacheCollector`).
 
 A scrape reads three sources (`SOURCES`: those files, the shared cache, the
 database), each on a thread of its own as the readiness checks are, within
@@ -295,9 +297,10 @@ class DatabaseCollector:
         yield disabled
 
 
-class AibotInboxCollector:
-    """Callbacks the AI bot gateways read and did not store yet, by host (their reports in
-    the shared cache, connectors/aibot_inbox.py)."""
+class SharedCacheCollector:
+    """What gateways and Celery processes report to the shared cache: callbacks the AI bot
+    gateways read and did not store yet, by host (connectors/aibot_inbox.py), and the last
+    heartbeat of each worker and beat, by host (health.py)."""
 
     def collect(self):
         from connectors.aibot_inbox import backlog_by_host
@@ -313,10 +316,21 @@ class AibotInboxCollector:
             unstored.add_metric([host], count)
         yield unstored
 
+        # A time, not an age (Prometheus' instrumentation guide, "timestamps, not time
+        # since"): the age is `time() - …` at query time, right even when a scrape is late.
+        heartbeats = GaugeMetricFamily(
+            "botadmin_last_heartbeat_timestamp_seconds",
+            "Unix time of the last heartbeat of the Celery worker or beat (role) on the host.",
+            labels=["role", "host"],
+        )
+        for (role, host), at in sorted(health.heartbeats_by_host().items()):
+            heartbeats.add_metric([role, host], at)
+        yield heartbeats
+
 
 SOURCES = {
     "files": AllProcessesCollector(),
-    "cache": AibotInboxCollector(),
+    "cache": SharedCacheCollector(),
     "database": DatabaseCollector(),
 }
 

@@ -270,7 +270,9 @@ def test_stopping_the_worker_fails_readiness_and_starting_it_recovers(
     # A heartbeat every 0.5 s, stale after 2 s: the stop shows within about 2 s.
     settings.BOTADMIN_HEARTBEAT_MAX_AGE = 2
     cache.delete(health.HEARTBEAT_KEY.format(role="worker"))
+    cache.delete(health.HEARTBEAT_HOSTS_KEY.format(role="worker"))
     env = {"DATABASE_URL": database_url(), "BOTADMIN_HEARTBEAT_INTERVAL": "0.5"}
+    this_host = ("worker", socket.gethostname())
 
     def start():
         return celery_worker(pool="solo", env=env, stderr=tmp_path / "worker.log")
@@ -279,7 +281,10 @@ def test_stopping_the_worker_fails_readiness_and_starting_it_recovers(
     worker = start()
     try:
         _wait_for(client, (200, "ok"), 90)
-        stop_process_group(worker)
+        assert this_host in health.heartbeats_by_host()  # for /metrics
+        stop_process_group(worker)  # SIGTERM: a stop on purpose
+        assert worker.returncode == 0
+        assert this_host not in health.heartbeats_by_host()
         _wait_for(client, (503, "fail"), 90)
         worker = start()
         _wait_for(client, (200, "ok"), 90)

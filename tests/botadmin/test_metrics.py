@@ -14,6 +14,7 @@ import pytest
 from django.core.cache import cache
 from prometheus_client.parser import text_string_to_metric_families
 
+from botadmin import health
 from connectors import aibot_inbox
 from messaging.delivery import deliver
 from messaging.models import Message
@@ -170,6 +171,54 @@ def test_callbacks_journaled_and_not_stored_yet_are_shown_per_gateway_host(
     host = socket.gethostname()
     assert _value(samples, "botadmin_aibot_inbox_unstored", host=host) == 3 + 2
     assert ("botadmin_aibot_inbox_unstored", (("host", host),)) in samples
+
+
+def test_each_hosts_last_heartbeat_is_exported_by_role_for_a_day(scrape, settings):
+    host = socket.gethostname()
+    for role in health.HEARTBEAT_ROLES:
+        cache.delete(health.HEARTBEAT_HOSTS_KEY.format(role=role))
+    now = time.time()
+    # Written by the workers of two other hosts: one beat lately, one was killed two days ago.
+    cache.set(
+        health.HEARTBEAT_HOSTS_KEY.format(role="worker"),
+        {"worker-b": now - 30, "worker-gone": now - 2 * 24 * 3600},
+        timeout=None,
+    )
+    health.record_heartbeat("worker")
+    health.record_heartbeat("beat")
+
+    samples = scrape()
+
+    beats = {
+        labels: value
+        for (name, labels), value in samples.items()
+        if name == "botadmin_last_heartbeat_timestamp_seconds"
+    }
+    assert set(beats) == {
+        (("host", host), ("role", "worker")),
+        (("host", "worker-b"), ("role", "worker")),
+        (("host", host), ("role", "beat")),
+    }
+    assert now <= beats[(("host", host), ("role", "worker"))] <= time.time()
+    assert beats[(("host", "worker-b"), ("role", "worker"))] == pytest.approx(now - 30)
+
+
+def test_a_host_that_stops_on_purpose_leaves_the_heartbeats_and_the_others_stay(scrape):
+    host = socket.gethostname()
+    cache.set(
+        health.HEARTBEAT_HOSTS_KEY.format(role="worker"), {"worker-b": time.time()}, timeout=None
+    )
+    health.record_heartbeat("worker")
+
+    health.forget_heartbeat("worker")
+
+    assert [key for key in health.heartbeats_by_host() if key[0] == "worker"] == [
+        ("worker", "worker-b")
+    ]
+    assert (
+        "botadmin_last_heartbeat_timestamp_seconds",
+        (("host", host), ("role", "worker")),
+    ) not in scrape()
 
 
 def test_nothing_is_counted_while_metrics_are_off(

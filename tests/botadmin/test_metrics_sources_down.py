@@ -166,5 +166,6 @@ def test_with_the_cache_down_the_scrape_says_so_instead_of_showing_no_backlog(
     assert source_up(samples, "database") == 1
     assert ("botadmin_queue_depth", (("bot", busy.name), ("connector", busy.connector))) in samples
     assert not any(name == "botadmin_aibot_inbox_unstored" for name, _ in samples)
+    assert not any(name == "botadmin_last_heartbeat_timestamp_seconds" for name, _ in samples)
     failures = [r.getMessage() for r in caplog.records if "left out" in r.getMessage()]
     assert len(failures) == 1 and "cache (ConnectionError" in failures[0], failures
