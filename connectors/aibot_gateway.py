@@ -18,8 +18,8 @@ until the first's lease expires.
 
 Callbacks are journaled on local disk as they are read (`connectors/aibot_inbox.py`);
 the journals that stopped or killed gateways left on this host are stored at
-every poll, and then how many callbacks wait to be stored is reported for
-/readyz and /metrics.
+every poll, and, at every poll too but apart (a replay can take long), how many
+callbacks wait to be stored is reported for /readyz and /metrics.
 
 Outbound messages reach the gateway from the delivery workers over HTTP
 (`SendEndpoint`, a local server whose address and token the lease row
@@ -78,6 +78,10 @@ class Gateway:
         self.journal_executor = ThreadPoolExecutor(1, thread_name_prefix="aibot-journal")
         self._replay: asyncio.Task | None = None
         self._stopping = threading.Event()
+        # The backlog report, on a thread of its own: it waits for neither a replay nor the
+        # database's threads (only for the cache, which may live in the database).
+        self._report_executor = ThreadPoolExecutor(1, thread_name_prefix="aibot-report")
+        self.journals = aibot_inbox.OrphanedJournals(self.inbox_folder)
 
     @property
     def endpoint_url(self) -> str:
@@ -94,6 +98,7 @@ class Gateway:
         self.inbox_folder.mkdir(parents=True, exist_ok=True)
         self.endpoint.start()
         logger.info("AI bot gateway %s: taking sends at %s", self.holder, self.endpoint_url)
+        reporting = asyncio.create_task(self._report_every_poll(stop))
         try:
             while not stop.is_set():
                 try:
@@ -110,9 +115,13 @@ class Gateway:
             await asyncio.gather(*(self._stop(bot_id) for bot_id in list(self.sessions)))
             if self._replay is not None:
                 await self._replay
+            reporting.cancel()
+            await asyncio.gather(reporting, return_exceptions=True)
             self.endpoint.stop()
             thread_connections.close_on_threads(self._executor, DB_THREADS)
+            thread_connections.close_on_threads(self._report_executor, 1)
             self._executor.shutdown(wait=True)
+            self._report_executor.shutdown(wait=True)
             self.journal_executor.shutdown(wait=True)
 
     async def tick(self) -> None:
@@ -156,9 +165,11 @@ class Gateway:
 
     async def _replay_orphans(self) -> None:
         """Store what stopped sessions left in their journals (a task of its own: a long
-        journal must not hold the lease renewals up), then report what is not stored yet."""
+        journal must not hold the lease renewals up)."""
         try:
-            await self.db(aibot_inbox.replay_orphans, self.inbox_folder, self._stopping)
+            await self.db(
+                aibot_inbox.replay_orphans, self.inbox_folder, self._stopping, self.journals
+            )
         except aibot_inbox.DATABASE_ERRORS as error:
             logger.warning(
                 "AI bot gateway: storing the journals left by stopped gateways failed (%s); "
@@ -167,11 +178,27 @@ class Gateway:
             )
         except Exception:
             logger.exception("AI bot gateway: storing the journals left by stopped gateways")
-        unstored = sum(session.not_stored for session in self.sessions.values())
-        try:
-            await self.db(aibot_inbox.report_backlog, self.inbox_folder, self.holder, unstored)
-        except Exception:
-            logger.exception("AI bot gateway: reporting the callbacks not stored yet failed")
+
+    async def _report_every_poll(self, stop: asyncio.Event) -> None:
+        """Report what this gateway read and did not store yet, every poll: while a long
+        replay runs, or a poll waits for a hung database, the report goes on."""
+        while True:
+            unstored = sum(session.not_stored for session in self.sessions.values())
+            try:
+                await self.loop.run_in_executor(
+                    self._report_executor,
+                    partial(thread_connections.as_request, self._report_backlog, unstored),
+                )
+            except Exception:
+                logger.exception("AI bot gateway: reporting the callbacks not stored yet failed")
+            try:
+                await asyncio.wait_for(stop.wait(), settings.WECOM_AIBOT_POLL_SECONDS)
+                return
+            except TimeoutError:
+                pass
+
+    def _report_backlog(self, unstored: int) -> None:
+        aibot_inbox.report_backlog(self.holder, unstored, self.journals.count())
 
     async def _stop(self, bot_id: int, release: bool = True) -> None:
         session = self.sessions.pop(bot_id, None)

@@ -21,11 +21,12 @@ in order through the same store (`aibot_inbound.store_frame`: deduplicated by
 msgid, so one stored before the kill is not stored twice), then the file is
 deleted.
 
-After each replay the gateway reports its backlog in the shared cache
-(`report_backlog`): the callbacks its sessions read and did not store yet, and
-those in the journals left on its host. `/readyz` (`aibot_inbox`) and
-`/metrics` (`botadmin_aibot_inbox_unstored`) read it (`backlog_by_host`), from
-any host.
+At every poll, whether a replay is still running or not, the gateway reports
+its backlog in the shared cache (`report_backlog`): the callbacks its sessions
+read and did not store yet, and those in the journals left on its host
+(`OrphanedJournals`, which reads a journal once, not at every poll). `/readyz`
+(`aibot_inbox`) and `/metrics` (`botadmin_aibot_inbox_unstored`) read it
+(`backlog_by_host`), from any host.
 """
 
 from __future__ import annotations
@@ -167,10 +168,15 @@ def _sync_folder(folder: Path) -> None:
         os.close(fd)
 
 
-def replay_orphans(folder: Path, stopping: threading.Event | None = None) -> int:
+def replay_orphans(
+    folder: Path,
+    stopping: threading.Event | None = None,
+    journals: OrphanedJournals | None = None,
+) -> int:
     """Store the callbacks of every journal in `folder` that no live session holds, then delete
     it; how many were stored (repeats not counted). A database error stops the pass and
-    `stopping` ends it between two callbacks: the file stays for the next one."""
+    `stopping` ends it between two callbacks: the file stays for the next one. `journals`
+    (this gateway's count of them) learns which it takes."""
     stored = 0
     for path in sorted(folder.iterdir()):
         if not JOURNAL_NAME.match(path.name):
@@ -180,10 +186,13 @@ def replay_orphans(folder: Path, stopping: threading.Event | None = None) -> int
         except FileNotFoundError:
             continue  # deleted by its session or another replay meanwhile
         try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                continue  # a live session's
+            with _TRYING_LOCKS:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    continue  # a live session's
+                if journals is not None:
+                    journals.taken(path.name, os.fstat(fd).st_ino)
             if not _still_named(fd, path):
                 continue  # replayed and deleted by another gateway while we waited
             done, count = _replay(path, fd, stopping)
@@ -255,41 +264,103 @@ def _replay(path: Path, fd: int, stopping: threading.Event | None) -> tuple[bool
 # --- the backlog, for /readyz and /metrics ---------------------------------------------
 
 
-def orphaned_callbacks(folder: Path) -> int:
-    """Callbacks in the journals no live session holds, waiting for `replay_orphans`: their
-    lines, so one stored before its gateway stopped counts until the replay deletes the file."""
-    count = 0
-    for path in folder.iterdir():
-        if not JOURNAL_NAME.match(path.name):
-            continue
+class OrphanedJournals:
+    """The callbacks in the journals of `folder` that no live session holds (`count`): their
+    lines, so one stored before its gateway stopped counts until the replay deletes the file.
+
+    Counted at every poll, cheaply. A session locks its journal before naming it `.inbox`
+    and holds it to its end, so a journal once seen unlocked, or taken by this process's
+    replay (`taken`), is orphaned until deleted, still counted while a replay stores it:
+    nobody writes it any more, and it is read again only if its (inode, size, mtime)
+    changed. The others are tried at each count, with a shared lock taken and dropped at
+    once (no read): a replay by another gateway on the host that tries the same journal in
+    those microseconds leaves it for its next poll.
+    """
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        # name: ((inode, size, mtime), lines), the orphaned journals only.
+        self._orphaned: dict[str, tuple[tuple[int, int, int], int]] = {}
+        self._taken: dict[str, int] = {}  # name: inode, journals a replay took
+        self._lock = threading.Lock()
+
+    def taken(self, name: str, inode: int) -> None:
+        """A replay holds this journal (a session never again): orphaned. Called with
+        _TRYING_LOCKS held, as the lock was taken."""
+        with self._lock:
+            self._taken[name] = inode
+
+    def count(self) -> int:
+        with self._lock:
+            taken_before = set(self._taken)
+        listed = set()
+        counted: dict[str, tuple[tuple[int, int, int], int]] = {}
+        for path in self.folder.iterdir():
+            if JOURNAL_NAME.match(path.name):
+                listed.add(path.name)
+                entry = self._journal(path)
+                if entry is not None:
+                    counted[path.name] = entry
+        with self._lock:
+            self._orphaned = counted  # the deleted ones go
+            for name in (taken_before - listed) | (set(self._taken) & set(counted)):
+                self._taken.pop(name, None)  # gone, or known now
+        return sum(lines for _identity, lines in counted.values())
+
+    def _journal(self, path: Path) -> tuple[tuple[int, int, int], int] | None:
+        """(identity, lines) of an orphaned journal; None for a live session's or a gone one."""
+        known = self._orphaned.get(path.name)
         try:
+            if known is not None and _identity(path.stat()) == known[0]:
+                return known  # unchanged: not read again
             fd = os.open(path, os.O_RDONLY)
         except FileNotFoundError:
-            continue
+            return None  # replayed and deleted, or its session ended, meanwhile
         try:
+            identity = _identity(os.fstat(fd))
+            seen_orphaned = known is not None and known[0][0] == identity[0]  # and it changed
+            if not seen_orphaned and not self._orphan(path.name, fd, identity[0]):
+                return None  # a live session's: its gateway counts what it has not stored
+            return identity, _lines(fd)
+        finally:
+            os.close(fd)
+
+    def _orphan(self, name: str, fd: int, inode: int) -> bool:
+        with _TRYING_LOCKS:
+            with self._lock:
+                if self._taken.get(name) == inode:
+                    return True  # a replay of this process holds it
             try:
                 fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
             except BlockingIOError:
-                continue  # a live session's: its gateway counts what it has not stored
-            with os.fdopen(os.dup(fd), "rb") as journal:
-                while chunk := journal.read(READ_CHUNK_BYTES):
-                    count += chunk.count(b"\n")
-        finally:
-            os.close(fd)
+                return False
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            return True
+
+
+# This process's replay and count never try one journal's lock at the same moment (the
+# count's shared lock would make the replay leave a journal it could take).
+_TRYING_LOCKS = threading.Lock()
+
+
+def _identity(stat: os.stat_result) -> tuple[int, int, int]:
+    return stat.st_ino, stat.st_size, stat.st_mtime_ns
+
+
+def _lines(fd: int) -> int:
+    count = 0
+    with os.fdopen(os.dup(fd), "rb") as journal:
+        while chunk := journal.read(READ_CHUNK_BYTES):
+            count += chunk.count(b"\n")
     return count
 
 
-def report_backlog(folder: Path, holder: str, unstored: int, now: float | None = None) -> None:
+def report_backlog(holder: str, unstored: int, orphaned: int, now: float | None = None) -> None:
     """Record what this gateway has read and not stored yet: `unstored` in its sessions, and
-    the callbacks of the journals left on its host. Run after a replay, so that it never
-    holds a journal a replay wants. Best effort: while the cache is down nobody sees it."""
+    `orphaned`, the callbacks of the journals left on its host (`OrphanedJournals.count`).
+    Best effort: while the cache is down nobody sees it."""
     now = time.time() if now is None else now
-    report = {
-        "host": socket.gethostname(),
-        "unstored": unstored,
-        "orphaned": orphaned_callbacks(folder),
-        "at": now,
-    }
+    report = {"host": socket.gethostname(), "unstored": unstored, "orphaned": orphaned, "at": now}
     # Read, change, write: two gateways writing at once may drop one report until its next
     # poll, a few seconds.
     reports = {

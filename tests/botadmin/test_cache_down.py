@@ -72,8 +72,8 @@ def test_a_robot_file_is_still_sent_without_the_cache_uploaded_each_time(
     assert len(wecom.uploads) == 2 and len(wecom.messages) == 2
 
 
-def test_the_ai_bot_inbox_backlog_goes_unreported_while_the_cache_is_down(cache_down, db, tmp_path):
-    aibot_inbox.report_backlog(tmp_path, "host-a:1:aa", unstored=2)  # a gateway's poll goes on
+def test_the_ai_bot_inbox_backlog_goes_unreported_while_the_cache_is_down(cache_down, db):
+    aibot_inbox.report_backlog("host-a:1:aa", unstored=2, orphaned=0)  # a gateway's poll goes on
 
     assert aibot_inbox.backlog_by_host() == {}
     assert health.run_checks(["aibot_inbox"])["aibot_inbox"].status == "skipped"

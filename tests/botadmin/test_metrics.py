@@ -160,11 +160,12 @@ def test_callbacks_journaled_and_not_stored_yet_are_shown_per_gateway_host(
     held = os.open(live, os.O_RDONLY)
     try:
         fcntl.flock(held, fcntl.LOCK_EX)
-        aibot_inbox.report_backlog(tmp_path, "host-a:1:aa", unstored=2)
+        orphaned = aibot_inbox.OrphanedJournals(tmp_path).count()
+        aibot_inbox.report_backlog("host-a:1:aa", unstored=2, orphaned=orphaned)
     finally:
         os.close(held)
     stale = time.time() - settings.BOTADMIN_HEARTBEAT_MAX_AGE - 1
-    aibot_inbox.report_backlog(tmp_path, "host-a:0:00", unstored=40, now=stale)  # stopped
+    aibot_inbox.report_backlog("host-a:0:00", unstored=40, orphaned=0, now=stale)  # stopped
 
     samples = scrape()
 

@@ -3,7 +3,7 @@
 import threading
 from contextlib import contextmanager
 
-from django.db import connection
+from django.db import connection, transaction
 
 from messaging.models import Message
 
@@ -28,3 +28,15 @@ def messages_refused():
         yield
     finally:
         rename(MESSAGES_AWAY, MESSAGES, if_exists=True)
+
+
+@contextmanager
+def messages_locked():
+    """As behind a long transaction: every message insert waits until the block ends. On
+    SQLite the transaction holds the database's write lock (botadmin opens it IMMEDIATE), so
+    a database cache waits too."""
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(f"LOCK TABLE {MESSAGES} IN EXCLUSIVE MODE")
+        yield
