@@ -1,4 +1,3 @@
-from django.apps import apps
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
@@ -8,7 +7,7 @@ from django.utils.translation import gettext_lazy as _
 from botadmin.admin_lookups import DeclaredFiltersOnlyAdminMixin
 from botadmin.admin_scoping import BotScopedAdminMixin, ReadOnlyAdminMixin, VisibleRelatedFilter
 
-from . import actions
+from . import actions, targets
 from .admin_changes import AuditedAdminMixin
 from .models import OperatorAction
 
@@ -35,7 +34,7 @@ class OperatorActionAdmin(ReadOnlyAdminMixin, BotScopedAdminMixin, admin.ModelAd
         "action_words",
         "target_type_words",
         "target_id",
-        "target_label",
+        "target_name",
         "summary",
     )
     list_filter = (ActionFilter, ("bot", VisibleRelatedFilter))
@@ -50,10 +49,12 @@ class OperatorActionAdmin(ReadOnlyAdminMixin, BotScopedAdminMixin, admin.ModelAd
     @admin.display(description=_("target type"), ordering="target_type")
     def target_type_words(self, obj):
         """The model's name in the reader's language ("机器人"), not its label."""
-        try:
-            return apps.get_model(obj.target_type)._meta.verbose_name
-        except (LookupError, ValueError):  # blank, or a model that is gone
-            return obj.target_type
+        return targets.target_type_words(obj)
+
+    @admin.display(description=_("target's name"))
+    def target_name(self, obj):
+        """In the reader's language and time zone ("发出 文本 …"), as the console shows it."""
+        return targets.target_name(obj)
 
 
 # Who may sign in and what they may do: users and groups are changed in Django's

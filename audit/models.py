@@ -3,6 +3,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from .actions import words
+from .targets import target_name
 
 
 class OperatorAction(models.Model):
@@ -32,6 +33,8 @@ class OperatorAction(models.Model):
     target_type = models.CharField(_("target type"), max_length=64, blank=True, default="")
     target_id = models.CharField(_("target ID"), max_length=64, blank=True, default="")
     target_label = models.CharField(_("target's name"), max_length=200, blank=True, default="")
+    # The parts of a name made of words or times, named when read (audit/targets.py).
+    target_parts = models.JSONField(_("target's name parts"), default=dict, blank=True)
     summary = models.TextField(_("summary"), blank=True, default="")
     details = models.JSONField(_("details"), default=dict, blank=True)
     created_at = models.DateTimeField(_("when"), auto_now_add=True, db_index=True)
@@ -44,7 +47,7 @@ class OperatorAction(models.Model):
 
     def __str__(self) -> str:
         # The admin's title and breadcrumb: the action in words, as the list shows it.
-        target = self.target_label or self.target_id
+        target = target_name(self) or self.target_id
         return " · ".join(
             str(part)
             for part in (self.actor_label or self.actor, words(self.action), target)

@@ -3,6 +3,7 @@
 from botadmin.logging import mask_secrets
 
 from .models import OperatorAction
+from .targets import parts_of, stored_label
 
 
 def _masked_values(value):
@@ -33,12 +34,17 @@ def record_action(
 
     `action` is a dotted verb (`announcement.create`, `announcement.cancel`,
     `secret.rotate`, `bot.update`, `delivery.replay`, …); `target` any model
-    instance the action was about, named by `label` (default: str(target)).
-    The names of the actor, the bot and the target are kept with the entry, so it
-    still says who did what to which after they are deleted. Secrets in URLs
+    instance the action was about, named by `label` (default: its name, said in
+    the reader's language when shown: audit/targets.py). The names of the actor,
+    the bot and the target are kept with the entry, so it still says who did what
+    to which after they are deleted. Secrets in URLs
     and bodies are masked in the names, the summary and the details.
     """
     authenticated = getattr(actor, "is_authenticated", False)
+    # A name given by the caller is shown as it is; a target's own is named when read.
+    parts = parts_of(target) if label is None else {}
+    if label is None and target is not None:
+        label = stored_label(target)
     return OperatorAction.objects.create(
         actor=actor if authenticated else None,
         actor_label=_label(actor.get_username(), 150) if authenticated else "",
@@ -47,7 +53,8 @@ def record_action(
         action=action,
         target_type=target._meta.label_lower if target is not None else "",
         target_id=str(target.pk) if target is not None else "",
-        target_label=_label(target if label is None else label, 200),
+        target_label=_label(label, 200),
+        target_parts=_masked_values(parts),
         summary=mask_secrets(summary),
         details=_masked_values(details or {}),
     )

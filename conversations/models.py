@@ -1,3 +1,5 @@
+from datetime import datetime
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
@@ -319,7 +321,19 @@ class SyncRun(models.Model):
         indexes = [models.Index(fields=["bot", "-requested_at"], name="sync_bot_time_idx")]
 
     def __str__(self) -> str:
-        return f"{self.bot} {self.requested_at:%Y-%m-%d %H:%M} {self.outcome}"
+        if self.requested_at is None:  # not saved yet
+            return f"{self.bot} {self.get_outcome_display()}"
+        return f"{self.audit_name(self.audit_parts())} {self.get_outcome_display()}"
+
+    # An audit entry about a sync keeps these parts and names it in its reader's time
+    # zone when it is shown (audit/targets.py); its outcome then is no longer news.
+    def audit_parts(self) -> dict:
+        return {"bot": self.bot.name, "requested_at": self.requested_at.isoformat()}
+
+    @classmethod
+    def audit_name(cls, parts: dict) -> str:
+        requested = timezone.localtime(datetime.fromisoformat(parts["requested_at"]))
+        return f"{parts['bot']} {requested:%Y-%m-%d %H:%M}"
 
     # Why a sync of a bot whose connector can neither list nor check contacts
     # does nothing (stored in `error` as a Reason, whose text is the English).

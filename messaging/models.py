@@ -234,7 +234,17 @@ class Message(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_direction_display()} {msgtype_name(self.msgtype)} {self.msgid}"
+        return self.audit_name(self.audit_parts())
+
+    # An audit entry about a message keeps these parts and names it in its reader's
+    # language when it is shown (audit/targets.py): "发出 文本 …", "Outbound text …".
+    def audit_parts(self) -> dict:
+        return {"direction": self.direction, "msgtype": self.msgtype, "msgid": self.msgid}
+
+    @classmethod
+    def audit_name(cls, parts: dict) -> str:
+        direction = cls.Direction(parts["direction"]).label
+        return f"{direction} {msgtype_name(parts['msgtype'])} {parts['msgid']}"
 
     @property
     def timeline_at(self) -> datetime:

@@ -13,6 +13,7 @@ from django.utils.translation import gettext, ngettext, pgettext
 
 from announcements.schedule import in_words
 from audit import actions as audit_actions
+from audit import targets as audit_targets
 from botadmin import links
 from console import markdown
 from console.dashboard import COUNT_CAP
@@ -181,11 +182,13 @@ def target_words(action) -> str:
     """What an operator action was about, in words: "消息 #12"."""
     if not action.target_type:
         return ""
-    try:
-        model = apps.get_model(action.target_type)
-    except (LookupError, ValueError):
-        return f"{action.target_type} #{action.target_id}"
-    return f"{model._meta.verbose_name} #{action.target_id}"
+    return f"{audit_targets.target_type_words(action)} #{action.target_id}"
+
+
+@register.filter
+def target_name(action) -> str:
+    """The target's name in the reader's language and time zone ("发出 文本 …")."""
+    return audit_targets.target_name(action)
 
 
 @register.filter

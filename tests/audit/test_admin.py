@@ -29,3 +29,28 @@ def test_the_list_names_the_target_type_in_the_readers_language(client, superuse
     assert '<td class="field-target_type_words">机器人</td>' in html
     assert '<td class="field-target_type_words">用户</td>' in html
     assert "conversations.bot" not in html and "auth.user" not in html
+
+
+def test_the_list_names_a_message_in_the_readers_language_not_the_actors(
+    client, superuser, bot, group
+):
+    from django.utils import translation
+
+    from messaging.models import Message
+
+    message = Message.objects.create(
+        bot=bot, conversation=group, direction="out", msgtype="image", body={}, status="failed"
+    )
+    with translation.override("zh-hans"):
+        record_action(superuser, "message.retry", bot=bot, target=message)
+    entry = OperatorAction.objects.get()
+    client.force_login(superuser)
+    client.post(reverse("set_language"), {"language": "en", "next": "/admin/"})
+
+    listed = client.get(reverse("admin:audit_operatoraction_changelist")).content.decode()
+    titled = client.get(reverse("admin:audit_operatoraction_change", args=[entry.pk]))
+
+    assert f'<td class="field-target_name">Outbound Image {message.msgid}</td>' in listed
+    assert f"Retried a message · Outbound Image {message.msgid}" in titled.content.decode()
+    assert entry.target_parts == {"direction": "out", "msgtype": "image", "msgid": message.msgid}
+    assert entry.target_label == f"Outbound Image {message.msgid}"  # the fallback, in English

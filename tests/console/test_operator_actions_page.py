@@ -1,9 +1,17 @@
 """The operator actions tab speaks the operator's language: operations in words,
 filtered by a choice, targets by their names, no stored English summary shown."""
 
-from django.urls import reverse
+import zoneinfo
 
+from django.conf import settings
+from django.urls import reverse
+from django.utils import timezone, translation
+from django.utils.html import strip_tags
+
+from audit.models import OperatorAction
 from audit.services import record_action
+from conversations.bot_changes import request_sync_by
+from conversations.models import SyncRun
 
 
 def test_operations_are_words_filtered_by_a_choice(
@@ -140,3 +148,46 @@ def test_a_filter_nothing_matches_says_so_not_that_the_log_is_empty(operator_cli
 
     assert "没有符合这些筛选条件的操作员操作记录。" in html and f'href="{url}"' in html
     assert "尚无" not in html
+
+
+def test_a_target_is_named_in_the_readers_language_and_time_zone_not_the_actors(
+    operator_client, operator, bot, group, make_message
+):
+    """A message retried and a sync requested by a Chinese-speaking operator read in
+    English for an English reader, the sync at its local time (the server's zone)."""
+    message = make_message(group, direction="out", status="failed")
+    with translation.override("zh-hans"):
+        record_action(operator, "message.retry", bot=bot, target=message, summary="Retry.")
+        run, _created = request_sync_by(operator, bot, SyncRun.Trigger.CONSOLE)
+    url = reverse("console:operator_actions")
+    local = timezone.localtime(run.requested_at, zoneinfo.ZoneInfo(settings.TIME_ZONE))
+
+    chinese = strip_tags(operator_client.get(url).content.decode().split("<tbody>")[1])
+    operator_client.post(reverse("set_language"), {"language": "en", "next": url})
+    english = strip_tags(operator_client.get(url).content.decode().split("<tbody>")[1])
+
+    assert f"消息 #{message.pk}" in chinese and f"发出 文本 {message.msgid}" in chinese
+    assert f"Message #{message.pk}" in english and f"Outbound Text {message.msgid}" in english
+    assert "发出" not in english and "文本" not in english
+    assert f"Contact sync #{run.pk} acme {local:%Y-%m-%d %H:%M}" in english
+    assert f"联系人同步 #{run.pk} acme {local:%Y-%m-%d %H:%M}" in chinese
+    assert "pending" not in english and "Waiting for a worker" not in english
+
+
+def test_an_entry_recorded_before_names_were_kept_in_parts_shows_its_stored_name(
+    operator_client, operator, bot
+):
+    OperatorAction.objects.create(
+        actor=operator,
+        actor_label="alice",
+        bot=bot,
+        bot_label="acme",
+        action="message.retry",
+        target_type="messaging.message",
+        target_id="9",
+        target_label="发出 文本 0123abcd",
+    )
+
+    row = operator_client.get(reverse("console:operator_actions")).content.decode()
+
+    assert "消息 #9 发出 文本 0123abcd" in strip_tags(row.split("<tbody>")[1])
