@@ -10,6 +10,7 @@ token) may be left empty when a bot is created.
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings as django_settings
 from django.contrib.auth import get_user_model
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
@@ -21,6 +22,7 @@ from connectors.registry import CONNECTORS
 from conversations.bot_changes import OtherFieldErrorsOnTheForm, time_zone_field
 from conversations.models import Bot, Conversation
 from conversations.secret_grace import GraceForm
+from messaging.retention import retention_days
 
 
 def connector_settings_form(connector, bot: Bot | None, data=None) -> forms.Form:
@@ -89,6 +91,15 @@ class SendingForm(NoLabelSuffix, OtherFieldErrorsOnTheForm, forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["timezone"] = time_zone_field(self.instance)
+        # Fewer days than now deletes history that night: the page asks first
+        # (static/botadmin/confirm.js). Empty means the server's setting; none keeps all.
+        server = django_settings.BOTADMIN_MESSAGE_RETENTION_DAYS
+        self.fields["message_retention_days"].widget.attrs.update(
+            {
+                "data-fewer-than": retention_days(self.instance) or "",
+                "data-empty-means": server or "",
+            }
+        )
 
     def clean(self):
         data = super().clean()

@@ -71,3 +71,72 @@ def test_the_app_setup_page_reveals_the_key_and_copies_it(page, make_bot):
     assert OperatorAction.objects.get(action="secret.reveal").details["secret"] == (
         "encoding_aes_key"
     )
+
+
+def test_a_rotation_without_grace_asks_first_and_a_refusal_changes_nothing(page, make_bot):
+    """ "None: the old secret stops working now" broke every API caller in one click."""
+    bot = make_bot(name="rotating-bot")
+    first = bot.secret
+    asked = []
+
+    def answer(accept: bool):
+        def reply(dialog):
+            asked.append(dialog.message)
+            dialog.accept() if accept else dialog.dismiss()
+
+        return reply
+
+    page.goto(f"/console/bots/{bot.pk}/secrets/rotate")
+    page.get_by_label("不保留：旧密钥立即失效").check()
+    page.once("dialog", answer(accept=False))
+    page.get_by_role("button", name="签发新密钥").click()
+    expect(page.locator("#rotate-form")).to_be_visible()
+    screenshot(page, "console-secrets", "rotate-no-grace-refused")
+    bot.refresh_from_db()
+    assert asked == [
+        "立即停用旧密钥？仍在使用它的每个 API 调用方或 Webhook 接收方从此刻起都会失败，"
+        "直到换上新密钥。"
+    ]
+    assert bot.secret == first
+
+    page.once("dialog", answer(accept=True))
+    page.get_by_role("button", name="签发新密钥").click()
+    page.wait_for_url(lambda url: "/rotate" not in url)
+    bot.refresh_from_db()
+    assert len(asked) == 2 and bot.secret != first and bot.previous_secret_expires_at is None
+
+    # With a grace period nothing breaks at once: no question.
+    second = bot.secret
+    page.goto(f"/console/bots/{bot.pk}/secrets/rotate")
+    page.get_by_label("24 小时", exact=False).check()
+    page.get_by_role("button", name="签发新密钥").click()
+    page.wait_for_url(lambda url: "/rotate" not in url)
+    bot.refresh_from_db()
+    assert len(asked) == 2 and bot.secret != second and bot.previous_secret == second
+
+
+def test_fewer_days_of_retention_asks_first_and_more_days_do_not(page, make_bot):
+    bot = make_bot(name="retaining-bot", message_retention_days=30)
+    asked = []
+
+    def dismiss(dialog):
+        asked.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", dismiss)
+    page.goto(f"/console/bots/{bot.pk}/settings/")
+    form = page.locator("#sending-form")
+    field = form.locator("[name=message_retention_days]")
+    field.fill("7")
+    form.get_by_role("button").click()
+    expect(form).to_be_visible()
+    bot.refresh_from_db()
+    assert len(asked) == 1 and asked[0].startswith("缩短消息保留天数？")
+    assert bot.message_retention_days == 30
+
+    field.fill("60")
+    form.get_by_role("button").click()
+    page.wait_for_load_state()
+    expect(page.locator("#sending-form [name=message_retention_days]")).to_have_value("60")
+    bot.refresh_from_db()
+    assert len(asked) == 1 and bot.message_retention_days == 60
