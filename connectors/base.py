@@ -185,6 +185,10 @@ class Connector:
     enters_contacts: ClassVar[bool] = False
     # A new bot's `rate_limit_per_minute` (pacing shared by all workers).
     default_rate_limit: ClassVar[int] = 20
+    # Whether each of its conversations posts through a key of its own
+    # (Conversation.robot_key, a group robot's): the forms that enter one require it
+    # and read it with `robot_key_from`.
+    needs_robot_key: ClassVar[bool] = False
     # The bot settings it needs, with their validation: the admin, `createbot`
     # and Bot.clean() all use this form. A field named like a Bot column
     # (agent_url, agent_token) is stored there, any other in
@@ -239,6 +243,11 @@ class Connector:
     def printed_settings(cls, bot: Bot) -> dict[str, str]:
         """What `createbot` prints besides the bot (e.g. values to paste into WeCom)."""
         return {}
+
+    @classmethod
+    def robot_key_from(cls, entered: str) -> str:
+        """The robot key in what an operator entered; raises ValidationError."""
+        return entered.strip()
 
     def msgtypes(self) -> frozenset[str]:
         """The msgtypes this bot sends natively (a bridge agent may announce more)."""

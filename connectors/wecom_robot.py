@@ -17,11 +17,13 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import re
 from typing import TYPE_CHECKING
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import requests
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import gettext_noop
 
@@ -70,6 +72,17 @@ RETRY_ERRCODES = {-1, 45009}
 # that mean the group's robot is gone (wecom.md section 2).
 KEY_OK_ERRCODE = 40008
 ROBOT_KEY_GONE_ERRCODES = frozenset({93000, 93004, 93008})
+# A robot's key is a UUID (shared/spec/wecom.md section 1), the end of its webhook address.
+ROBOT_KEY_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
+NOT_A_KEY = _(
+    "This is no robot key: a key has 36 characters, such as "
+    "693a91f6-7a3c-4bc4-97a0-0ec2b1fa5aaa, and ends the robot's webhook address "
+    "(…/send?key=…)."
+)
+NO_KEY_IN_ADDRESS = _(
+    "This address has no key: paste the robot's webhook address as WeCom shows it "
+    "(…/cgi-bin/webhook/send?key=…), or just its key."
+)
 # WeCom counts 20 messages per robot per minute; wait for the window to pass.
 RATE_LIMIT_WAIT_SECONDS = 60.0
 
@@ -112,7 +125,21 @@ class WeComRobotConnector(Connector):
     idempotent = False
     lists_contacts = False
     enters_contacts = True  # each group with its robot key
+    needs_robot_key = True
     default_rate_limit = 20  # WeCom counts 20 messages per robot per minute
+
+    @classmethod
+    def robot_key_from(cls, entered: str) -> str:
+        """A robot's key, typed or pasted as the webhook address WeCom shows (…/send?key=…)."""
+        key = entered.strip()
+        if "?" in key or "://" in key:
+            keys = parse_qs(urlsplit(key).query).get("key", [])
+            if not keys:
+                raise ValidationError(NO_KEY_IN_ADDRESS, code="robot_key")
+            key = keys[0].strip()
+        if not ROBOT_KEY_RE.fullmatch(key):
+            raise ValidationError(NOT_A_KEY, code="robot_key")
+        return key
 
     @staticmethod
     def base_url() -> str:

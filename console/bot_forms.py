@@ -19,7 +19,12 @@ from botadmin.forms import GENERATED, KEEP_CURRENT, NoLabelSuffix, with_hint
 from botadmin.masked_urls import mask_url_fields
 from connectors import bot_settings
 from connectors.registry import CONNECTORS
-from conversations.bot_changes import OtherFieldErrorsOnTheForm, time_zone_field
+from conversations.bot_changes import (
+    ROBOT_KEY_REQUIRED,
+    OtherFieldErrorsOnTheForm,
+    clean_robot_key,
+    time_zone_field,
+)
 from conversations.models import Bot, Conversation
 from conversations.secret_grace import GraceForm
 from messaging.retention import retention_days
@@ -146,6 +151,13 @@ class ConversationForm(NoLabelSuffix, forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.instance.bot = bot
         self.fields["name"].required = True
+        connector = CONNECTORS.get(bot.connector)
+        key = self.fields["robot_key"]
+        key.required = connector is not None and connector.needs_robot_key
+        key.error_messages["required"] = ROBOT_KEY_REQUIRED
+
+    def clean_robot_key(self):
+        return clean_robot_key(self.instance.bot, self.cleaned_data["robot_key"])
 
     def validate_unique(self):
         # The bot is not a form field, so Django would skip the (bot, conversation_id) check.

@@ -2,7 +2,7 @@ import copy
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count
 from django.http import Http404, HttpResponseNotAllowed, JsonResponse
 from django.shortcuts import get_object_or_404, redirect
@@ -27,7 +27,12 @@ from . import connections
 from .active_counts import forget_active_counts
 from .admin_group_chats import GroupChatBotAdminMixin
 from .admin_sync import ContactSyncBotAdminMixin
-from .bot_changes import OtherFieldErrorsOnTheForm, record_operator_change, time_zone_field
+from .bot_changes import (
+    OtherFieldErrorsOnTheForm,
+    clean_robot_key,
+    record_operator_change,
+    time_zone_field,
+)
 from .bot_secrets import reveal
 from .models import Bot, Conversation
 from .roles import ADMINISTER_PERMISSION, is_bot_admin, may_create_bots
@@ -499,8 +504,15 @@ class RobotKeyAdminForm(forms.ModelForm):
             Conversation._meta.get_field("robot_key").help_text, KEEP_CURRENT
         )
 
-    def clean_robot_key(self):
-        return self.cleaned_data["robot_key"] or self.instance.robot_key
+    def clean(self):
+        data = super().clean()
+        if "robot_key" in data:
+            bot = data.get("bot", getattr(self.instance, "bot", None))
+            try:
+                data["robot_key"] = clean_robot_key(bot, data["robot_key"], self.instance.robot_key)
+            except ValidationError as error:
+                self.add_error("robot_key", error)
+        return data
 
 
 @admin.register(Conversation)

@@ -16,7 +16,7 @@ from audit.models import OperatorAction
 from audit.services import record_action
 from botadmin.timezones import zone_choices
 from connectors import bot_settings
-from connectors.registry import connector_class
+from connectors.registry import CONNECTORS, connector_class
 
 from .active_counts import forget_active_counts
 from .models import Bot, Conversation, SyncRun
@@ -51,6 +51,25 @@ def time_zone_field(bot: Bot) -> forms.ChoiceField:
         required=False,
         choices=[("", server)] + [(zone, zone) for zone in zone_choices(bot.timezone)],
     )
+
+
+ROBOT_KEY_REQUIRED = _(
+    "A group robot posts with its key: paste the robot's webhook address or its key."
+)
+
+
+def clean_robot_key(bot: Bot | None, entered: str, stored: str = "") -> str:
+    """The robot key a conversation form saves (the admin's and the console's): the key
+    in what was entered, read by the bot's connector (a pasted webhook address), else
+    the one stored; required where the connector posts with one. Raises ValidationError."""
+    connector = CONNECTORS.get(bot.connector) if bot is not None else None
+    if connector is None or not connector.needs_robot_key:
+        return entered or stored
+    if entered.strip():
+        return connector.robot_key_from(entered)
+    if not stored:
+        raise ValidationError(ROBOT_KEY_REQUIRED, code="required")
+    return stored
 
 
 def create_bot(actor, name: str, kind: str, settings: dict) -> Bot:

@@ -210,14 +210,48 @@ def test_a_robot_bot_is_empty_until_a_group_is_added_by_hand(operator_client, ro
     page = operator_client.get(reverse("console:bot", args=[robot_bot.pk])).content.decode()
     assert 'id="empty-reason"' in page and 'id="conversation-form"' in page
     url = reverse("console:bot_conversation_add", args=[robot_bot.pk])
-    data = {"name": "销售群", "conversation_id": "sales", "kind": "group", "robot_key": "k-123"}
+    data = {"name": "销售群", "conversation_id": "sales", "kind": "group", "robot_key": KEY}
     assert operator_client.post(url, data).status_code == 302
     group = Conversation.objects.get(bot=robot_bot, conversation_id="sales")
-    assert group.robot_key == "k-123"
+    assert group.robot_key == KEY
     again = operator_client.post(url, {**data, "name": "另一个"})
     assert again.status_code == 400  # the same conversation ID twice
     page = operator_client.get(reverse("console:bot", args=[robot_bot.pk])).content.decode()
-    assert 'id="empty-reason"' not in page and "k-12••••••••" in page
+    assert 'id="empty-reason"' not in page and "5b1f••••••••" in page
+
+
+KEY = "5b1f3c2a-9d4e-4f60-8a7b-0c1d2e3f4a5b"
+
+
+def test_a_robots_webhook_address_pasted_as_its_key_keeps_the_key_alone(operator_client, robot_bot):
+    """Pasting what WeCom shows, the whole …/send?key=… address, stored the address."""
+    url = reverse("console:bot_conversation_add", args=[robot_bot.pk])
+    address = f"https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key={KEY}"
+    data = {"name": "销售群", "conversation_id": "sales", "kind": "group"}
+
+    assert operator_client.post(url, {**data, "robot_key": f" {address} "}).status_code == 302
+    assert Conversation.objects.get(bot=robot_bot).robot_key == KEY
+
+
+@pytest.mark.parametrize(
+    ("entered", "error"),
+    [
+        ("", "群机器人通过其密钥发消息"),
+        ("k-123", "这不是机器人密钥"),
+        (f"{KEY}0", "这不是机器人密钥"),
+        ("https://qyapi.weixin.qq.com/cgi-bin/webhook/send?debug=1", "这个地址中没有密钥"),
+        ("https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=k-123", "这不是机器人密钥"),
+    ],
+)
+def test_a_robot_group_needs_a_key_shaped_as_wecoms(operator_client, robot_bot, entered, error):
+    url = reverse("console:bot_conversation_add", args=[robot_bot.pk])
+    data = {"name": "销售群", "conversation_id": "sales", "kind": "group", "robot_key": entered}
+
+    response = operator_client.post(url, data)
+
+    assert response.status_code == 400
+    assert error in response.content.decode()
+    assert not Conversation.objects.filter(bot=robot_bot).exists()
 
 
 def test_a_bridge_bot_offers_no_hand_entered_conversations(operator_client, bot):

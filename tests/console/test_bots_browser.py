@@ -124,7 +124,8 @@ def test_an_operator_adds_a_robot_group_by_hand_where_the_connector_cannot_list(
 
     from tests.fakes.wecom import FakeWeCom
 
-    with FakeWeCom(keys={"k-sales-1"}) as wecom:
+    key = "7c9e6679-7425-40de-944b-e07fc1f90ae7"
+    with FakeWeCom(keys={key}) as wecom:
         settings.WECOM_API_BASE = wecom.base_url
         log_in(page, "wang")
         page.goto("/console/bots/new/")
@@ -140,18 +141,19 @@ def test_an_operator_adds_a_robot_group_by_hand_where_the_connector_cannot_list(
         form = page.locator("#conversation-form")
         form.locator("[name=name]").fill("销售群")
         form.locator("[name=conversation_id]").fill("sales")
-        form.locator("[name=robot_key]").fill("k-sales-1")
+        # Pasted as WeCom shows it: the whole webhook address.
+        form.locator("[name=robot_key]").fill(f"{wecom.base_url}/cgi-bin/webhook/send?key={key}")
         shoot(page, "11-robot-add-group")
         form.get_by_role("button", name="添加会话").click()
         expect(page.locator(".flash")).to_contain_text("已添加会话 销售群。")
-        expect(page.locator(".robot-keys")).to_contain_text("k-sa••••••••")
+        expect(page.locator(".robot-keys")).to_contain_text("7c9e••••••••")
         expect(page.locator("#empty-reason")).to_have_count(0)
 
         page.get_by_role("button", name="测试连接").click()
         expect(page.locator(".flash")).to_contain_text("连接正常")
         shoot(page, "12-robot-tested")
     bot = Bot.objects.get(name="销售机器人")
-    assert Conversation.objects.get(bot=bot).robot_key == "k-sales-1"
+    assert Conversation.objects.get(bot=bot).robot_key == key
     assert wecom.messages == []  # the key check posts nothing
 
 

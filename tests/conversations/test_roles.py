@@ -10,6 +10,7 @@ from django.contrib.auth.models import Permission
 from django.urls import reverse
 
 from botadmin.local_http import Answer, LocalServer
+from conversations.models import Conversation
 from forwarding.models import WebhookEndpoint
 
 
@@ -218,6 +219,9 @@ def robot_group(make_bot, make_conversation):
     return make_conversation(robot, "wrSales", name="销售群", robot_key="key-sales-0123456789")
 
 
+NEW_KEY = "0f6e2d1c-3b4a-4c5d-8e9f-a0b1c2d3e4f5"
+
+
 def conversation_form(group, **changes) -> dict:
     return {
         "bot": group.bot_id,
@@ -262,11 +266,32 @@ def test_a_bot_admin_replaces_a_robot_key_it_never_sees_and_an_empty_field_keeps
     kept = client.post(url, conversation_form(robot_group, name="改名"))
     robot_group.refresh_from_db()
     name_and_key = (robot_group.name, robot_group.robot_key)
-    replaced = client.post(url, conversation_form(robot_group, robot_key="key-new"))
+    replaced = client.post(url, conversation_form(robot_group, robot_key=NEW_KEY))
 
     assert "key-sales-0123456789" not in page and 'name="robot_key"' in page
     assert kept.status_code == 302, kept.content.decode()[:1500]
     assert name_and_key == ("改名", "key-sales-0123456789")
     assert replaced.status_code == 302
     robot_group.refresh_from_db()
-    assert robot_group.robot_key == "key-new"
+    assert robot_group.robot_key == NEW_KEY
+
+
+def test_the_admin_keeps_the_key_of_a_pasted_webhook_address_and_wants_a_key_for_a_robot(
+    client, make_operator, robot_group
+):
+    client.force_login(make_operator("anna", robot_group.bot))
+    change = reverse("admin:conversations_conversation_change", args=[robot_group.pk])
+    add = reverse("admin:conversations_conversation_add")
+    address = f"https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key={NEW_KEY}"
+
+    pasted = client.post(change, conversation_form(robot_group, robot_key=address))
+    robot_group.refresh_from_db()
+    keyless = client.post(add, conversation_form(robot_group, conversation_id="wrNew"))
+    misshapen = client.post(
+        add, conversation_form(robot_group, conversation_id="wrNew", robot_key="key-sales")
+    )
+
+    assert pasted.status_code == 302 and robot_group.robot_key == NEW_KEY
+    assert keyless.status_code == 200 and "群机器人通过其密钥发消息" in keyless.content.decode()
+    assert "这不是机器人密钥" in misshapen.content.decode()
+    assert not Conversation.objects.filter(conversation_id="wrNew").exists()
