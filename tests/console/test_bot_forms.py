@@ -419,3 +419,27 @@ def test_an_app_bots_proxy_must_be_where_proxies_may_be_and_its_password_is_neve
     action = OperatorAction.objects.get(action="bot.update", bot=app_bot)
     assert {"proxy_url", "proxy_password"} <= set(action.details["changed"])
     assert password not in action.summary + str(action.details)
+
+
+def test_the_robot_guide_says_how_many_groups_it_leaves_out_and_where_they_are(
+    operator_client, robot_bot
+):
+    """It listed the first 100 groups and silently stopped."""
+    page_url = reverse("console:bot", args=[robot_bot.pk])
+    Conversation.objects.bulk_create(
+        Conversation(bot=robot_bot, conversation_id=f"g{i:03d}", name=f"群{i:03d}", robot_key=KEY)
+        for i in range(100)
+    )
+    full = operator_client.get(page_url).content.decode()
+    Conversation.objects.bulk_create(
+        Conversation(bot=robot_bot, conversation_id=f"g{i:03d}", robot_key=KEY)
+        for i in range(100, 103)
+    )
+
+    more = operator_client.get(page_url).content.decode()
+
+    assert 'id="more-groups"' not in full
+    table = more.split('class="robot-keys"')[1].split("</table>")[0]
+    assert table.count("<tr>") == 101  # the header and the first 100
+    list_url = reverse("console:conversations", args=[robot_bot.pk])
+    assert f'还有 3 个群聊：请在<a href="{list_url}">会话列表</a>中查看。' in more
