@@ -14,18 +14,39 @@ language's own full stop when the help text has none ("Secret" is no sentence).
 from contextlib import contextmanager
 
 from django import forms
-from django.core.validators import URLValidator
+from django.core.validators import MinValueValidator, URLValidator
+from django.db import models
+from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
 from . import http, reasons
 
 
 class NoLabelSuffix:
-    """First base of a form class: no suffix after its labels."""
+    """First base of a form class: no suffix after its labels, and each label
+    capitalised as the admin shows it ("Agent URL" from the field's "agent URL")."""
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("label_suffix", "")
         super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            if field.label:
+                field.label = capfirst(field.label)
+
+
+def own_minimum(model_field) -> dict:
+    """A number field's formfield() arguments for the minimum its model field's own
+    validators set (MinValueValidator(1)), which a PositiveIntegerField's form field
+    would put at 0: -5 and 0 are then refused with the same "≥ 1"."""
+    limits = [v.limit_value for v in model_field.validators if isinstance(v, MinValueValidator)]
+    if not isinstance(model_field, models.IntegerField) or not limits:
+        return {}
+    return {"min_value": max(limits)}
+
+
+def formfield_with_own_minimum(model_field, **kwargs):
+    """A ModelForm's `formfield_callback`: each number field with its own minimum."""
+    return model_field.formfield(**{**own_minimum(model_field), **kwargs})
 
 
 class HttpURLField(forms.URLField):

@@ -15,7 +15,13 @@ from django.contrib.auth import get_user_model
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
-from botadmin.forms import GENERATED, KEEP_CURRENT, NoLabelSuffix, with_hint
+from botadmin.forms import (
+    GENERATED,
+    KEEP_CURRENT,
+    NoLabelSuffix,
+    formfield_with_own_minimum,
+    with_hint,
+)
 from botadmin.masked_urls import mask_url_fields
 from connectors import bot_settings
 from connectors.registry import CONNECTORS
@@ -80,6 +86,7 @@ class SendingForm(NoLabelSuffix, OtherFieldErrorsOnTheForm, forms.ModelForm):
 
     class Meta:
         model = Bot
+        formfield_callback = formfield_with_own_minimum
         fields = (
             "is_active",
             "rate_limit_per_minute",

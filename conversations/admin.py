@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy as _
 
 from audit.admin_changes import AuditedAdminMixin, atomic_action
 from botadmin.admin_scoping import STORABLE_JSON, BotScopedAdminMixin, VisibleRelatedFilter
-from botadmin.forms import GENERATED, KEEP_CURRENT, with_hint
+from botadmin.forms import GENERATED, KEEP_CURRENT, own_minimum, with_hint
 from botadmin.masked_urls import mask_url_fields, masked_url_display
 from botadmin.reasons import admin_display, translate
 from botadmin.timezones import zone_or_default
@@ -198,6 +198,12 @@ class BotAdmin(
     )
 
     audit_codes = {"add": "bot.create", "change": "bot.update", "delete": "bot.delete"}
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        # A number's own minimum (retention ≥ 1 day), not its column's 0.
+        return super().formfield_for_dbfield(
+            db_field, request, **{**own_minimum(db_field), **kwargs}
+        )
 
     def audited_changes(self, form):
         # Secret fields are write-only: they count as changed only when a new value was typed.

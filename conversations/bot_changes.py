@@ -10,6 +10,7 @@ from django.conf import settings as django_settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import transaction
+from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
 from audit.models import OperatorAction
@@ -46,7 +47,7 @@ def time_zone_field(bot: Bot) -> forms.ChoiceField:
     model_field = Bot._meta.get_field("timezone")
     server = _("The server's (%(zone)s)") % {"zone": django_settings.TIME_ZONE}
     return forms.ChoiceField(
-        label=model_field.verbose_name,
+        label=capfirst(model_field.verbose_name),
         help_text=model_field.help_text,
         required=False,
         choices=[("", server)] + [(zone, zone) for zone in zone_choices(bot.timezone)],

@@ -145,6 +145,16 @@ class Bot(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def unique_error_message(self, model_class, unique_check):
+        # Django's "具有 名称 的 机器人 已存在。" names the field, not the name taken.
+        if tuple(unique_check) == ("name",):
+            return ValidationError(
+                _("A bot named %(name)s exists already: choose another name."),
+                code="unique",
+                params={"name": self.name},
+            )
+        return super().unique_error_message(model_class, unique_check)
+
     def signing_secrets(self, now=None) -> list[str]:
         """The secrets webhooks are signed with: the current one, and the previous
         one within its grace period (receivers accept either signature)."""
@@ -242,6 +252,16 @@ class Conversation(models.Model):
 
     def __str__(self) -> str:
         return self.name or self.conversation_id
+
+    def unique_error_message(self, model_class, unique_check):
+        # Django's "包含 机器人 和 会话 ID 的 会话 已经存在。" (the constraint's fields).
+        if tuple(unique_check) == ("bot", "conversation_id"):
+            return ValidationError(
+                _("This bot has a conversation with the ID %(id)s already."),
+                code="unique_together",
+                params={"id": self.conversation_id},
+            )
+        return super().unique_error_message(model_class, unique_check)
 
 
 class SyncRun(models.Model):

@@ -15,6 +15,7 @@ from django.contrib import messages
 from django.db.models import Count, OuterRef, Subquery
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -77,7 +78,7 @@ def _settings_rows(connector, bot) -> list[dict]:
     return [
         {
             "name": name,
-            "label": field.label or name,
+            "label": capfirst(field.label or name),
             "value": values.get(name, ""),
             "secret": bot_settings.is_secret(field),
         }

@@ -1,12 +1,14 @@
 """The bot page's forms: connector settings, sending, operators, conversations by hand,
 and creating a bot — who may post them, what they store, and bad input refused."""
 
+import re
+
 import pytest
 from django.contrib.auth.models import Permission
 from django.urls import reverse
 
 from audit.models import OperatorAction
-from conversations.models import Bot, Conversation
+from conversations.models import Bot, Conversation, SyncRun
 from tests.html_forms import submitted_form
 
 NUL = "\x00"
@@ -443,3 +445,45 @@ def test_the_robot_guide_says_how_many_groups_it_leaves_out_and_where_they_are(
     assert table.count("<tr>") == 101  # the header and the first 100
     list_url = reverse("console:conversations", args=[robot_bot.pk])
     assert f'还有 3 个群聊：请在<a href="{list_url}">会话列表</a>中查看。' in more
+
+
+def test_a_taken_bot_name_or_conversation_id_is_said_in_words_not_djangos_field_names(
+    operator_client, bot, robot_bot
+):
+    create = operator_client.post(
+        reverse("console:bot_create"),
+        {"connector": "bridge", "name": "acme", "settings-agent_url": "http://10.0.0.9"},
+    ).content.decode()
+    url = reverse("console:bot_conversation_add", args=[robot_bot.pk])
+    data = {"name": "销售群", "conversation_id": "sales", "kind": "group", "robot_key": KEY}
+    operator_client.post(url, data)
+    again = operator_client.post(url, {**data, "name": "另一个"}).content.decode()
+
+    assert "已有名为 acme 的机器人：请换一个名称。" in create and "具有" not in create
+    assert "这个机器人已有 ID 为 sales 的会话。" in again and "已经存在" not in again
+
+
+@pytest.mark.parametrize("days", ["-5", "0"])
+def test_retention_below_a_day_is_refused_with_the_same_minimum(operator_client, bot, days):
+    """-5 said "≥ 0", and 0 then said "≥ 1"."""
+    data = {"is_active": "on", "rate_limit_per_minute": "20", "message_retention_days": days}
+
+    response = operator_client.post(reverse("console:bot_sending", args=[bot.pk]), data)
+
+    html = response.content.decode()
+    assert response.status_code == 400
+    assert "确保该值大于或等于1。" in html and "大于或等于0" not in html
+    assert re.search(r'<input[^>]*name="message_retention_days"[^>]*min="1"', html)
+
+
+def test_english_labels_and_headers_are_capitalised(operator_client, bot):
+    SyncRun.objects.create(bot=bot, trigger=SyncRun.Trigger.CONSOLE, outcome="succeeded")
+    url = reverse("console:bot", args=[bot.pk])
+    operator_client.post(reverse("set_language"), {"language": "en", "next": url})
+
+    html = operator_client.get(url).content.decode()
+
+    assert ">Agent URL</label>" in html and ">Time zone</label>" in html
+    assert ">agent URL<" not in html and ">time zone<" not in html
+    assert "<th>Requested</th><th>Trigger</th><th>Outcome</th>" in html
+    assert "<dt>Agent URL</dt>" in html

@@ -136,7 +136,7 @@ def test_the_sync_table_calls_group_chats_as_the_conversation_tabs_do(operator_c
 
     assert "<th>群聊</th>" in header(chinese) and "群组" not in chinese
     assert ">群聊 <" in tabs
-    assert "<th>groups</th>" in header(english)
+    assert "<th>Groups</th>" in header(english)
 
 
 def test_a_bot_that_cannot_list_contacts_explains_instead_of_offering_sync_now(

@@ -547,3 +547,17 @@ def test_a_bot_saved_with_a_pseudo_zone_keeps_it_when_changed_in_the_admin(
     refused = logged_in_superuser.post(url, {**form, "timezone": "localtime"})
     bot.refresh_from_db()
     assert refused.status_code == 200 and bot.timezone == "Factory"
+
+
+def test_the_admin_refuses_retention_below_a_day_with_one_minimum(logged_in_superuser, bot):
+    """-5 said "≥ 0" (the column's), and 0 then "≥ 1" (the model's)."""
+    url = reverse("admin:conversations_bot_change", args=[bot.pk])
+    form = submitted_form(admin_page(logged_in_superuser, url, "en"), "bot_form")
+
+    for days in ("-5", "0"):
+        refused = logged_in_superuser.post(url, {**form, "message_retention_days": days})
+        page = refused.content.decode()
+        assert refused.status_code == 200
+        assert "greater than or equal to 1." in page and "greater than or equal to 0" not in page
+    bot.refresh_from_db()
+    assert bot.message_retention_days is None
