@@ -168,3 +168,58 @@ def test_a_yes_no_field_sits_beside_its_label_as_the_choices_of_a_list_do(page, 
         assert box["y"] <= middle <= box["y"] + box["height"], url  # on the label's line
         assert box["x"] + box["width"] <= label["x"], url  # before it
         shoot(page, f"layout-yes-no-{name}")
+
+
+def test_a_messages_details_page_fits_a_phone_its_tables_and_body_scroll_in_their_box(page, demo):
+    """At 390 px the attempts table and the JSON body made the page 456 px wide."""
+    from messaging.models import DeliveryAttempt
+
+    bot, group = demo
+    message = Message.objects.create(
+        bot=bot,
+        conversation=group,
+        direction="out",
+        msgtype="news",
+        body={
+            "msgtype": "news",
+            "news": {
+                "articles": [
+                    {
+                        "title": "系统维护通知",
+                        "url": "https://example.com/notices/2026/12/maintenance-window-details",
+                        "picurl": "https://example.com/images/maintenance-banner-wide.png",
+                    }
+                ]
+            },
+        },
+        status="failed",
+        attempt_count=2,
+        source="api",
+        last_error="agent answered HTTP 502",
+    )
+    for outcome in ("retry", "failed"):
+        DeliveryAttempt.objects.create(
+            message=message,
+            started_at=timezone.now(),
+            duration_ms=1234,
+            outcome=outcome,
+            http_status=502,
+            errcode=-1,
+            response_text="agent answered HTTP 502: bad gateway " * 4,
+        )
+    page.set_viewport_size(PHONE)
+    log_in(page)
+
+    page.goto(f"/console/bots/{bot.pk}/conversations/{group.pk}/messages/{message.pk}/trace")
+    page.wait_for_selector(".trace-table")
+
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    for box in (".trace-table", "#body"):
+        inside = page.locator(box).evaluate(
+            "e => { const b = e.closest('.table-wrap') || e;"
+            " return [b.getBoundingClientRect().right, b.scrollWidth, b.clientWidth]; }"
+        )
+        right, scroll_width, client_width = inside
+        assert right <= PHONE["width"], box
+        assert scroll_width > client_width, box  # wider than its box: it scrolls there
+    shoot(page, "layout-message-details-390")
