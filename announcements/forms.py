@@ -15,6 +15,7 @@ from django.core.files.storage import default_storage
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext_lazy as _
 
+from botadmin.forms import TextareaField
 from botadmin.timezones import zone_choices
 from connectors import conversions
 from connectors.images import FORMAT_NAMES
@@ -64,7 +65,7 @@ def msgtypes_for(bot: Bot | None) -> list[str]:
 class ComposeForm(AudienceForm):
     title = forms.CharField(label=_("Title"), max_length=200)
     msgtype = forms.ChoiceField(label=_("Message type"), widget=forms.RadioSelect)
-    text__content = forms.CharField(
+    text__content = TextareaField(
         label=_("Text"), widget=forms.Textarea(attrs={"rows": 4}), required=False
     )
     text__mentioned_list = forms.CharField(
@@ -89,10 +90,10 @@ class ComposeForm(AudienceForm):
     miniprogram__appicon = forms.URLField(
         label=_("App icon URL"), required=False, assume_scheme="https"
     )
-    markdown__content = forms.CharField(
+    markdown__content = TextareaField(
         label=_("Markdown"), widget=forms.Textarea(attrs={"rows": 6}), required=False
     )
-    markdown_v2__content = forms.CharField(
+    markdown_v2__content = TextareaField(
         label=_("Markdown v2"), widget=forms.Textarea(attrs={"rows": 6}), required=False
     )
     news__title = forms.CharField(label=_("Title"), required=False)

@@ -49,6 +49,18 @@ def formfield_with_own_minimum(model_field, **kwargs):
     return model_field.formfield(**{**own_minimum(model_field), **kwargs})
 
 
+class TextareaField(forms.CharField):
+    """A textarea's text with its line breaks as LF. Browsers submit them as CRLF
+    (HTML's form encoding), which would be stored, counted against the byte limits
+    and sent to WeCom as two characters where the API stores the one a caller sent."""
+
+    widget = forms.Textarea
+
+    def to_python(self, value):
+        text = super().to_python(value)
+        return text.replace("\r\n", "\n").replace("\r", "\n") if text else text
+
+
 class HttpURLField(forms.URLField):
     """A URL botadmin.http can request: http or https only. It replaces URLField's
     own validator (which also takes ftp) instead of adding to it, so a bad URL is

@@ -5,7 +5,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from announcements.models import Announcement
-from botadmin.forms import NoLabelSuffix
+from botadmin.forms import NoLabelSuffix, TextareaField
 from console.queries import STILL_SENDING, UNDELIVERED
 from messaging.models import Message
 from messaging.msgtype_names import NAMES
@@ -156,7 +156,7 @@ class AnnouncementFilterForm(BotFilterForm):
 class ReplyForm(NoLabelSuffix, forms.Form):
     """A text reply; `max_bytes` is the bot's connector's text limit (UTF-8 bytes)."""
 
-    content = forms.CharField(
+    content = TextareaField(
         label=_("Reply"),
         strip=False,
         widget=forms.Textarea(attrs={"rows": 3, "placeholder": _("Type a reply…")}),
@@ -192,4 +192,4 @@ class MarkdownPreviewForm(NoLabelSuffix, forms.Form):
     """A markdown message being composed, for the compose page's preview."""
 
     msgtype = forms.ChoiceField(choices=[(t, t) for t in MARKDOWN_MSGTYPES])
-    content = forms.CharField(required=False, strip=False, max_length=LONGEST_DRAWN)
+    content = TextareaField(required=False, strip=False, max_length=LONGEST_DRAWN)

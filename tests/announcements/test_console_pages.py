@@ -1058,3 +1058,20 @@ def test_an_announcement_saved_with_a_pseudo_zone_keeps_it_when_edited_or_duplic
     assert saved.status_code == 302
     announcement = Announcement.objects.get(title="Renamed")
     assert announcement.timezone == "Factory"
+
+
+@pytest.mark.parametrize("msgtype", ["text", "markdown", "markdown_v2"])
+def test_an_announcement_typed_over_lines_is_stored_with_the_apis_line_breaks(
+    client, bot, make_groups, superuser, msgtype
+):
+    """Browsers post a textarea's line breaks as \\r\\n; the API stores the \\n a caller sent."""
+    client.force_login(superuser)
+    typed = {f"{msgtype}__content": "第一行\r\n第二行\r\n\r\n第四行"}
+
+    response = client.post(
+        "/console/announcements/new/",
+        compose_post(bot, make_groups(bot, 1), msgtype=msgtype, **typed),
+    )
+
+    assert response.status_code == 302
+    assert Announcement.objects.get().body[msgtype]["content"] == "第一行\n第二行\n\n第四行"

@@ -845,3 +845,20 @@ def test_an_open_timeline_moves_a_released_message_to_the_end(
     )  # drawn anew at the end
     scheduled.refresh_from_db()
     assert f"after={scheduled.timeline_position}" in html
+
+
+def test_a_reply_typed_over_lines_is_stored_and_counted_with_the_line_breaks_the_api_stores(
+    operator_client, operator, make_bot, make_conversation
+):
+    """Browsers post a textarea's line breaks as \\r\\n: stored so, each counted 2 bytes."""
+    robot = make_bot(name="robot", connector="wecom_robot")
+    robot.operators.add(operator)
+    chat = make_conversation(robot, "wrRobot")
+    url = reverse("console:reply", args=[robot.pk, chat.pk])
+    lines = "\r\n".join(["a" * 9] * 200)  # 2198 bytes as posted, 1999 with \n
+
+    response = operator_client.post(url, {"content": lines})
+
+    assert response.status_code == 302
+    content = Message.objects.get().body["text"]["content"]
+    assert "\r" not in content and content == "\n".join(["a" * 9] * 200)
