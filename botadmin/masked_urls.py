@@ -32,11 +32,19 @@ def mask_url(value) -> str:
 
 
 class MaskedURLInput(forms.URLInput):
-    """A URL field's input showing its value masked (`mask_url`)."""
+    """A URL field's input showing the stored value masked (`mask_url`); a URL the
+    operator just typed comes back as typed when the form is shown again with errors,
+    so saving it does not ask them to type its password again."""
+
+    def __init__(self, attrs=None, stored: str = "", bound: bool = False):
+        super().__init__(attrs)
+        self.stored, self.bound = stored, bound
 
     def format_value(self, value):
         value = super().format_value(value)
-        return mask_url(value) if value else value
+        if not value or (self.bound and value != self.stored):
+            return value
+        return mask_url(value)
 
 
 def _refuse_masked(value) -> None:
@@ -56,9 +64,9 @@ def mask_url_fields(form: forms.BaseForm, stored: dict[str, str]) -> None:
     for name, field in form.fields.items():
         if not _is_url_field(field):
             continue
-        field.widget = MaskedURLInput(attrs=field.widget.attrs)
-        field.validators = [*field.validators, _refuse_masked]
         value = str(stored.get(name) or "")
+        field.widget = MaskedURLInput(attrs=field.widget.attrs, stored=value, bound=form.is_bound)
+        field.validators = [*field.validators, _refuse_masked]
         key = form.add_prefix(name)
         if not form.is_bound or not value or field.disabled:
             continue

@@ -17,17 +17,22 @@ of how many were asked about, and the first few failing groups by name.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, wait
 
+import requests
 from django.conf import settings
 from django.utils.translation import gettext_noop
 
 from botadmin import reasons
+from botadmin.http_failures import failure_reason
 from botadmin.reasons import Reason
 
 from .base import ConnectorError
+
+logger = logging.getLogger(__name__)
 
 # Groups asked about per test, and how many at once.
 SAMPLE = 20
@@ -95,6 +100,11 @@ def _probe_all(groups: list, probe: Probe, ok_errcode: int) -> list[tuple[object
             errcode = probe(key, left)
         except ConnectorError as error:
             return reasons.of(error)
+        except requests.RequestException as error:
+            return failure_reason(error)
+        except Exception as error:  # one group's odd failure is its verdict, not a 500
+            logger.exception("robot key check: unexpected failure")
+            return f"{type(error).__name__}: {error}"
         return None if errcode == ok_errcode else str(errcode)
 
     # Not a `with` block: that would wait for a probe still running past the deadline.

@@ -94,6 +94,15 @@ def test_a_form_sent_back_with_another_error_still_shows_the_stored_url_masked()
     assert "PW-secret" not in html and "https://hook:********@hooks.example.com/in" in html
 
 
+def test_a_url_just_typed_comes_back_as_typed_when_another_field_fails():
+    """Masked, it could only be saved by typing its password again."""
+    typed = "https://u:NEW-pw@other.example/x"
+    form = _form({"url": typed, "count": "many"})
+
+    assert not form.is_valid()
+    assert f'value="{typed}"' in str(form["url"])
+
+
 def test_a_text_field_checked_as_a_url_is_masked_too():
     form = HookForm(initial={"ws_url": "wss://u:WS-pw@gw.example/"})
     mask_url_fields(form, {"ws_url": "wss://u:WS-pw@gw.example/"})

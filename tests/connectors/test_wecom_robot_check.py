@@ -8,8 +8,10 @@ import time
 import pytest
 from django.utils import translation
 
+from botadmin import reasons
 from botadmin.reasons import translate
 from connectors import wecom_robot_check
+from connectors.base import ConnectorError
 from conversations.models import Conversation
 from messaging.delivery_actions import check_connection
 from tests.messaging.conftest import wecom, wecom_bot  # noqa: F401  (the fake WeCom robot API)
@@ -142,3 +144,20 @@ def test_keys_still_being_asked_about_at_the_check_seconds_are_left_behind(
     assert text.count(": no answer within 0.5 s") == 3
     with translation.override("zh-hans"):
         assert "：0.5 秒内没有应答" in translate(text)
+
+
+def test_a_probe_failing_unexpectedly_is_that_groups_verdict_not_a_crash(
+    wecom_bot,  # noqa: F811
+):
+    add_groups(wecom_bot, 3)
+
+    def probe(key, seconds):
+        raise ValueError("odd answer")
+
+    with pytest.raises(ConnectorError) as failed:
+        wecom_robot_check.check_keys(wecom_bot.conversations.all(), probe, ok_errcode=0)
+
+    with translation.override("en"):
+        text = translate(reasons.of(failed.value))
+    assert text.startswith("3 of 3 robot key(s) failed")
+    assert "ValueError: odd answer" in text
