@@ -320,17 +320,36 @@ def _stop_runs(announcement: Announcement, statuses, stopped_as: str, **message_
     message a worker took meanwhile (compare-and-set on its status) counts as in flight.
     """
     now = timezone.now()
+    # Only runs with something to stop: finished runs stay "sending" for good, so
+    # locking them all would grow with the announcement's history. Read before the lock
+    # (a batch in progress leaves its run not fanned out yet, so it is in), then locked
+    # by status alone: a run whose last batch commits meanwhile must stay in.
+    to_stop = list(
+        AnnouncementRun.objects.filter(announcement=announcement, status__in=statuses)
+        .filter(
+            Q(fanned_out_at__isnull=True)
+            | Q(status=AnnouncementRun.Status.PAUSED)
+            | Q(
+                pk__in=Message.objects.filter(
+                    announcement_run__announcement=announcement,
+                    status__in=Message.Status.CANCELLABLE,
+                ).values("announcement_run")
+            )
+        )
+        .order_by()
+        .values_list("pk", flat=True)
+    )
+    if not to_stop:
+        return 0
     # Intent: wait for a fan-out batch in progress, so its messages are stopped too.
-    # Locked by status alone: a run whose last batch commits meanwhile must stay in.
     runs = list(
         AnnouncementRun.objects.select_for_update()
-        .filter(announcement=announcement, status__in=statuses)
+        .filter(pk__in=to_stop, status__in=statuses)
         .only("pk", "status", "fanned_out_at")
     )
     with_pending = set(
         Message.objects.filter(
-            announcement_run__announcement=announcement,
-            announcement_run__status__in=statuses,
+            announcement_run__in=[run.pk for run in runs],
             status__in=Message.Status.CANCELLABLE,
         )
         .order_by()

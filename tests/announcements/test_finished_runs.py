@@ -9,6 +9,7 @@ import pytest
 import time_machine
 from django.apps import apps
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from announcements import services
 from announcements.fanout import fan_out
@@ -258,3 +259,33 @@ def test_the_migration_gives_runs_relabelled_by_cancel_or_pause_back_their_finis
         ("paused", False),
         ("cancelled", False),
     ]
+
+
+def cancel_queries(bot, groups, make_announcement, superuser, finished: int) -> int:
+    """How many queries cancelling takes, with `finished` finished runs and one to stop."""
+    announcement, runs = hourly_runs(bot, groups, make_announcement, finished + 1)
+    *done, pending = runs
+    for run in done:
+        set_statuses(run, "sent", "sent")
+    set_statuses(pending, "sent", "queued")
+    with CaptureQueriesContext(connection) as queries:
+        assert services.cancel(superuser, announcement) == 1
+    assert run_states(runs)[-2:] == [("sending", True), ("cancelled", False)]
+    # The runs it loads (and locks, on PostgreSQL): the one it stopped, no finished one.
+    (loaded,) = [
+        q["sql"] for q in queries if '"fanned_out_at" FROM "messaging_announcementrun"' in q["sql"]
+    ]
+    assert f'"messaging_announcementrun"."id" IN ({pending.pk})' in loaded
+    return len(queries)
+
+
+def test_cancelling_takes_as_many_queries_whatever_the_number_of_finished_runs(
+    bot, make_groups, make_announcement, superuser
+):
+    """Finished runs stay "sending" for good: a long-lived recurring announcement's
+    history is not locked nor written to by cancel, so its cost does not grow with it."""
+    groups = make_groups(bot, 2)
+    few = cancel_queries(bot, groups, make_announcement, superuser, 3)
+    many = cancel_queries(bot, groups, make_announcement, superuser, 30)
+
+    assert few == many
