@@ -25,6 +25,10 @@ from django.contrib.admin.views.main import ChangeList
 
 class DeclaredFiltersChangeList(ChangeList):
     def get_filters(self, request):
+        # PostgreSQL refuses a NUL in a text parameter (a DataError: a 500), in a
+        # filter's value and in a search alike.
+        if any("\x00" in value for _, values in request.GET.lists() for value in values):
+            raise IncorrectLookupParameters("a NUL character in the query string")
         asked = set(self.get_filters_params())
         try:
             filters = super().get_filters(request)
