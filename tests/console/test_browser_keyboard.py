@@ -208,8 +208,8 @@ def test_a_duplicate_switched_to_another_bot_is_saved_as_that_bots(page, demo):
     copy = Announcement.objects.exclude(pk=original.pk).get()
     assert page.url.endswith(f"/console/announcements/{copy.pk}/")
     assert (copy.bot, copy.title, copy.msgtype) == (other, "周会通知（售后）", "text")
-    # A browser posts a textarea's line breaks as CRLF (HTML's form encoding).
-    assert copy.body["text"]["content"] == "本周例会改到周四\r\n请准时参加"
+    # A browser posts a textarea's line breaks as CRLF; the form stores them as LF.
+    assert copy.body["text"]["content"] == "本周例会改到周四\n请准时参加"
     assert list(copy.conversations.all()) == [other_group]
     original.refresh_from_db()
     assert (original.bot, original.title) == (bot, "周会通知")
