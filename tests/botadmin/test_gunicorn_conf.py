@@ -76,7 +76,9 @@ def test_gunicorn_takes_the_scheme_from_the_trusted_proxys_x_forwarded_proto_alo
 def _get(base_url: str, target: str) -> tuple[int, str]:
     """The status and Content-Type of `GET target`, the request line sent as written."""
     host, port = base_url.removeprefix("http://").split(":")
-    connection = http.client.HTTPConnection(host, int(port), timeout=10)
+    connection = http.client.HTTPConnection(
+        host, int(port), timeout=30
+    )  # a loaded CI machine; a hang still fails
     try:
         connection.request("GET", target)
         answer = connection.getresponse()
