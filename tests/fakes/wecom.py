@@ -5,6 +5,10 @@ with FakeWeCom(keys={"k1"}) as wecom:
     wecom.messages             # [(key, body)] of every message it accepted ("posted")
     wecom.requests             # every request, accepted or not
     wecom.answer_next(-1)      # the next send is refused with this errcode
+    wecom.answer_key["k1"] = 45009  # every send to this key is refused with this errcode
+    wecom.cut_keys.add("k1")   # every send to this key has its connection cut, unanswered
+    wecom.think = 0.2          # seconds each send takes before it is answered
+    wecom.most_at_once         # the most sends it was answering at the same time
     wecom.drop_next = 1        # the next send is accepted, then the connection is cut
     wecom.uploads              # [(key, type, filename, bytes)] of every upload_media accepted
     wecom.media                # media_id → (bytes, type, expiry); clear() forgets them early
@@ -69,6 +73,11 @@ class FakeWeCom(LocalServer):
         self.uploads: list[tuple[str, str, str, bytes]] = []
         self.media: dict[str, tuple[bytes, str, float]] = {}
         self._forced: list[int] = []
+        self.answer_key: dict[str, int] = {}
+        self.cut_keys: set[str] = set()
+        self.think = 0.0
+        self.most_at_once = 0
+        self._at_once = 0
         self._forced_uploads: list[int] = []
         self._sent_at: dict[str, deque] = defaultdict(deque)
         self._lock = threading.Lock()
@@ -98,6 +107,8 @@ class FakeWeCom(LocalServer):
                 return 93000, f"invalid webhook url, hint: [{time.time_ns()}], from ip: 127.0.0.1"
             if self._forced:
                 return self._forced.pop(0), "forced by the test"
+            if key in self.answer_key:
+                return self.answer_key[key], FORCED_ERRMSG.get(self.answer_key[key], "forced")
             try:
                 body = json.loads(raw)
                 msgtype = body["msgtype"]
@@ -115,6 +126,19 @@ class FakeWeCom(LocalServer):
             window.append(now)
             self.messages.append((key, body))
             return 0, "ok"
+
+    def answer_slowly(self, key: str, raw: bytes) -> tuple[int, str]:
+        """`answer`, taking `think` seconds, counting the sends answered at the same time."""
+        with self._lock:
+            self._at_once += 1
+            self.most_at_once = max(self.most_at_once, self._at_once)
+        try:
+            if self.think:
+                time.sleep(self.think)
+            return self.answer(key, raw)
+        finally:
+            with self._lock:
+                self._at_once -= 1
 
     def upload(self, request: Request) -> dict:
         key = request.query.get("key", "")
@@ -154,7 +178,12 @@ class FakeWeCom(LocalServer):
             return Answer(200, self.upload(request), JSON)
         if request.method != "POST" or request.path != "/cgi-bin/webhook/send":
             return Answer(404, b"not found")
-        errcode, errmsg = self.answer(request.query.get("key", ""), request.body)
+        key = request.query.get("key", "")
+        if key in self.cut_keys:
+            with self._lock:
+                self.requests.append((key, request.body))
+            return Answer(drop=True)  # a network failure: no answer at all
+        errcode, errmsg = self.answer_slowly(key, request.body)
         if self.drop_next and errcode == 0:
             self.drop_next -= 1
             return Answer(drop=True)  # posted, but the answer never arrives
@@ -162,6 +191,8 @@ class FakeWeCom(LocalServer):
 
 
 JSON = {"Content-Type": "application/json; charset=UTF-8"}
+# The errmsg WeCom gives with an errcode a test forces on a key (wecom.md section 2).
+FORCED_ERRMSG = {45009: "api freq out of limit", -1: "system busy"}
 MSGTYPES = ("text", "markdown", "markdown_v2", "image", "news", "template_card", "file", "voice")
 # Template card fields of the app and AI bot APIs, for clicks a robot has no callback for.
 CLICKABLE_CARD_FIELDS = ("action_menu", "task_id")
