@@ -32,6 +32,7 @@ def check_settings(app_configs=None, **kwargs):
         "BOTADMIN_DNS_TIMEOUT",
         "BOTADMIN_UPLOAD_CLEANUP_INTERVAL",
         "BOTADMIN_ROBOT_KEY_CHECK_SECONDS",
+        "BOTADMIN_ROBOT_KEY_SYNC_SECONDS",
     ):
         if getattr(settings, name) <= 0:
             problems.append(Error(f"{name} must be positive.", id="botadmin.E001"))

@@ -414,6 +414,9 @@ BOTADMIN_SYNC_INTERVAL_MINUTES = env.int("BOTADMIN_SYNC_INTERVAL_MINUTES", defau
 # "Test the connection" of a group robot: its sample of groups' keys is asked about
 # within this many seconds (connectors/wecom_robot_check.py).
 BOTADMIN_ROBOT_KEY_CHECK_SECONDS = env.float("BOTADMIN_ROBOT_KEY_CHECK_SECONDS", default=5)
+# Its contact sync asks about every group's key within this many seconds; a key not
+# answered by then is left as it was, counted as not checked (connectors/wecom_robot_check.py).
+BOTADMIN_ROBOT_KEY_SYNC_SECONDS = env.float("BOTADMIN_ROBOT_KEY_SYNC_SECONDS", default=240)
 # WeCom's API (group robots); tests point it at a fake on 127.0.0.1.
 WECOM_API_BASE = env.str("WECOM_API_BASE", default="https://qyapi.weixin.qq.com")
 # WeCom's AI bot long connection (connectors/wecom_aibot.py, manage.py aibot_gateway).

@@ -29,7 +29,7 @@ from botadmin.forms import NoLabelSuffix
 from botadmin.reasons import Reason
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator, Sequence
 
     from django.utils.functional import Promise
 
@@ -80,6 +80,18 @@ class SendResult:
 class ContactPage:
     items: list[dict] = field(default_factory=list)
     next_cursor: str | None = None
+
+
+@dataclass(frozen=True)
+class ContactCheck:
+    """What checking one operator-entered contact found (`Connector.check_contacts`)."""
+
+    conversation: Conversation
+    # True: it works; False: gone for good (e.g. the robot was removed); None: no clear
+    # answer this time (the other side busy or unreachable, out of time), so it is left
+    # as it was and checked again by the next sync.
+    works: bool | None
+    reason: str = ""  # why `works` is None, a botadmin.reasons.Reason
 
 
 class ConnectorError(Exception):
@@ -181,7 +193,7 @@ class Connector:
     # Whether users and groups can be listed from the other side.
     lists_contacts: ClassVar[bool] = False
     # Whether operators enter its conversations by hand (e.g. a group robot's
-    # groups with their keys), each checked by `check_contact` on sync.
+    # groups with their keys), checked by `check_contacts` on sync.
     enters_contacts: ClassVar[bool] = False
     # A new bot's `rate_limit_per_minute` (pacing shared by all workers).
     default_rate_limit: ClassVar[int] = 20
@@ -267,11 +279,12 @@ class Connector:
         cannot = gettext_noop("%(connector)s cannot list contacts")
         raise ConnectorError(Reason(cannot, connector=reasons.label(self.label)))
 
-    def check_contact(self, conversation: Conversation) -> bool:
-        """Whether an operator-entered contact still works (connectors that cannot list).
+    def check_contacts(self, conversations: Sequence[Conversation]) -> Iterator[ContactCheck]:
+        """Whether each operator-entered contact still works (connectors that cannot list),
+        in any order, as the answers come, within a time budget of the connector's.
 
-        False means gone for good (e.g. the robot was removed); raises
-        ConnectorError when the answer is unknown.
+        One contact's unclear answer is its `ContactCheck` (works None), not an error;
+        raises ConnectorError when the connector cannot check contacts at all.
         """
         cannot = gettext_noop("%(connector)s cannot check contacts")
         raise ConnectorError(Reason(cannot, connector=reasons.label(self.label)))

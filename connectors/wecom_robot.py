@@ -34,6 +34,7 @@ from botadmin.reasons import Reason
 from .base import (
     Connector,
     ConnectorError,
+    ContactCheck,
     Limits,
     Outcome,
     SendRefused,
@@ -43,9 +44,11 @@ from .base import (
 )
 from .multipart import media_form
 from .voice import amr_seconds, is_amr
-from .wecom_robot_check import check_keys
+from .wecom_robot_check import KEY_OK_ERRCODE, check_groups, check_keys
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator, Sequence
+
     from conversations.models import Conversation
 
 SEND_PATH = "/cgi-bin/webhook/send"
@@ -68,10 +71,6 @@ CLICKABLE_CARD_FIELDS = ("action_menu", "task_id")
 
 # errcodes that mean "try again later"; everything else non-zero is final.
 RETRY_ERRCODES = {-1, 45009}
-# Key checks: the answer to an unknown msgtype (the key works), and the answers
-# that mean the group's robot is gone (wecom.md section 2).
-KEY_OK_ERRCODE = 40008
-ROBOT_KEY_GONE_ERRCODES = frozenset({93000, 93004, 93008})
 # A robot's key is a UUID (shared/spec/wecom.md section 1), the end of its webhook address.
 ROBOT_KEY_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
 NOT_A_KEY = _(
@@ -321,17 +320,17 @@ class WeComRobotConnector(Connector):
             )
         return result.errcode
 
-    def check_contact(self, conversation) -> bool:
-        """Contact sync of an operator-entered group: does its robot key still work?"""
-        if not conversation.robot_key:
-            return False
-        errcode = self.probe_key(conversation.robot_key)
-        if errcode in ROBOT_KEY_GONE_ERRCODES:
-            return False
-        if errcode != KEY_OK_ERRCODE:
-            answered = gettext_noop("WeCom answered errcode %(errcode)s to a key check")
-            raise ConnectorError(Reason(answered, errcode=errcode))
-        return True
+    def check_contacts(self, conversations: Sequence[Conversation]) -> Iterator[ContactCheck]:
+        """Contact sync of the operator-entered groups: does each robot key still work?
+        Asked PARALLEL at a time within BOTADMIN_ROBOT_KEY_SYNC_SECONDS; nothing is
+        posted (`wecom_robot_check.check_groups`)."""
+        keyed = []
+        for conversation in conversations:
+            if conversation.robot_key:
+                keyed.append(conversation)
+            else:
+                yield ContactCheck(conversation, False)  # nothing to post through
+        yield from check_groups(keyed, self.probe_key)
 
     def check(self) -> str:
         """Probe the keys of a sample of the active groups, within a bounded time;

@@ -1,11 +1,17 @@
-"""A group robot's "Test the connection": do its groups' robot keys answer?
+"""Do a group robot's groups' keys still answer? "Test the connection" and the contact sync.
 
-An operator waits for this answer in the request, and a bot may have thousands of
-groups (each with its own key), which one after the other took minutes. So it asks
-about a random sample of at most SAMPLE groups, a few at a time, all within
-BOTADMIN_ROBOT_KEY_CHECK_SECONDS, and says how many of how many it asked about; the
-contact sync asks about every group in the background, with its progress on the bot
-page, and deactivates those whose robot is gone (`conversations.sync`).
+A bot may have thousands of groups, each with its own key, which one after the other
+took minutes; so both ask PARALLEL keys at a time within a time budget (`probe_keys`).
+
+* "Test the connection" (`check_keys`): an operator waits for this answer in the
+  request, so it asks about a random sample of at most SAMPLE groups within
+  BOTADMIN_ROBOT_KEY_CHECK_SECONDS and says how many of how many it asked about.
+* The contact sync (`check_groups`, through `Connector.check_contacts`) asks about
+  every group within BOTADMIN_ROBOT_KEY_SYNC_SECONDS, in the background with its
+  progress on the bot page. Only WeCom saying the robot is gone (93000 invalid webhook
+  url, 93004 / 93008) deactivates a group; a busy robot (45009), a network failure,
+  any other answer or the budget running out leaves the group as it was, counted as
+  not checked this time (`conversations.sync`).
 
 Asking posts nothing (`WeComRobotConnector.probe_key`: a request with an unknown
 msgtype, refused before anything is sent), and each key is asked once per test,
@@ -19,8 +25,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, wait
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
 
 import requests
 from django.conf import settings
@@ -30,7 +36,7 @@ from botadmin import reasons
 from botadmin.http_failures import failure_reason
 from botadmin.reasons import Reason
 
-from .base import ConnectorError
+from .base import ConnectorError, ContactCheck
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +48,10 @@ EXAMPLES = 3
 NAME_CHARS = 60
 # Past the check's seconds, how long more a probe has to say how its request ended.
 GRACE_SECONDS = 0.5
+# The answer to a probe's unknown msgtype (the key works), and the answers that mean
+# the group's robot is gone: invalid webhook url, disabled, not in the group (wecom.md §2).
+KEY_OK_ERRCODE = 40008
+ROBOT_KEY_GONE_ERRCODES = frozenset({93000, 93004, 93008})
 
 KEY_PROBLEM = gettext_noop("%(group)s: %(problem)s")
 NO_ANSWER_IN_TIME = gettext_noop("no answer within %(seconds)s s")
@@ -58,7 +68,11 @@ SAMPLED = gettext_noop(
     "a contact sync checks every group)"
 )
 
+ANSWERED = gettext_noop("WeCom answered errcode %(errcode)s to a key check")
+
 Probe = Callable[[str, float], int]  # (robot key, seconds left) → WeCom's errcode
+# What asking about a key gave: WeCom's errcode, or why there is none (a Reason).
+Answer = int | str
 
 
 def check_keys(conversations, probe: Probe, ok_errcode: int) -> Reason:
@@ -72,7 +86,9 @@ def check_keys(conversations, probe: Probe, ok_errcode: int) -> Reason:
     if total > SAMPLE:
         conversations = conversations.order_by("?")
     groups = sorted(conversations.only(*fields)[:SAMPLE], key=_name)
-    problems = _probe_all(groups, probe, ok_errcode)
+    seconds = settings.BOTADMIN_ROBOT_KEY_CHECK_SECONDS
+    answers = dict(probe_keys(groups, probe, seconds))
+    problems = [(group, _problem(answers[group], ok_errcode)) for group in groups]
     failed = [Reason(KEY_PROBLEM, group=_name(g), problem=p) for g, p in problems if p]
     if failed:
         result = _failures(failed, len(groups))
@@ -85,40 +101,63 @@ def check_keys(conversations, probe: Probe, ok_errcode: int) -> Reason:
     return result
 
 
-def _probe_all(groups: list, probe: Probe, ok_errcode: int) -> list[tuple[object, str | None]]:
-    """Each group with what is wrong with its key (None when it answers), all asked about
-    within BOTADMIN_ROBOT_KEY_CHECK_SECONDS."""
-    seconds = settings.BOTADMIN_ROBOT_KEY_CHECK_SECONDS
+def check_groups(groups: Sequence, probe: Probe) -> Iterator[ContactCheck]:
+    """The contact sync's verdict on each group (with a robot key), as the answers come,
+    all within BOTADMIN_ROBOT_KEY_SYNC_SECONDS: works, gone, or not known this time."""
+    for group, answer in probe_keys(groups, probe, settings.BOTADMIN_ROBOT_KEY_SYNC_SECONDS):
+        if answer == KEY_OK_ERRCODE:
+            yield ContactCheck(group, True)
+        elif answer in ROBOT_KEY_GONE_ERRCODES:
+            yield ContactCheck(group, False)
+        elif isinstance(answer, str):  # no answer: a network failure, out of time
+            yield ContactCheck(group, None, answer)
+        else:  # 45009 (too fast) or -1 (busy) above all: try again at the next sync
+            yield ContactCheck(group, None, Reason(ANSWERED, errcode=answer))
+
+
+def probe_keys(groups: Sequence, probe: Probe, seconds: float) -> Iterator[tuple[object, Answer]]:
+    """Each group with what asking about its key gave, PARALLEL at a time, in the order
+    the answers come; a key with no answer within `seconds` gets "no answer within"."""
+    if not groups:
+        return
     until = time.monotonic() + seconds
     late = Reason(NO_ANSWER_IN_TIME, seconds=f"{seconds:g}")
 
-    def ask(key: str) -> str | None:
+    def ask(key: str) -> Answer:
         left = until - time.monotonic()
         if left <= 0:
             return late
         try:
-            errcode = probe(key, left)
+            return probe(key, left)
         except ConnectorError as error:
             return reasons.of(error)
         except requests.RequestException as error:
             return failure_reason(error)
-        except Exception as error:  # one group's odd failure is its verdict, not a 500
+        except Exception as error:  # one group's odd failure is its verdict, not a crash
             logger.exception("robot key check: unexpected failure")
             return f"{type(error).__name__}: {error}"
-        return None if errcode == ok_errcode else str(errcode)
 
     # Not a `with` block: that would wait for a probe still running past the deadline.
     pool = ThreadPoolExecutor(min(PARALLEL, len(groups)), thread_name_prefix="robot-key-check")
     try:
-        futures = [pool.submit(ask, group.robot_key) for group in groups]
-        # A probe's request ends by `until` (its deadline), though not its host's lookup.
-        wait(futures, timeout=seconds + GRACE_SECONDS)
+        waiting = {pool.submit(ask, group.robot_key): group for group in groups}
+        try:
+            # A probe's request ends by `until` (its deadline), though not its host's lookup.
+            for future in as_completed(list(waiting), timeout=seconds + GRACE_SECONDS):
+                yield waiting.pop(future), future.result()
+        except TimeoutError:
+            pass
+        for future, group in waiting.items():
+            yield group, future.result() if future.done() and not future.cancelled() else late
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
-    return [
-        (group, future.result() if future.done() and not future.cancelled() else late)
-        for group, future in zip(groups, futures, strict=True)
-    ]
+
+
+def _problem(answer: Answer, ok_errcode: int) -> str | None:
+    """What is wrong with a key given its answer (None when it is `ok_errcode`)."""
+    if isinstance(answer, str):
+        return answer
+    return None if answer == ok_errcode else str(answer)
 
 
 def _failures(failed: list[Reason], checked: int) -> Reason:

@@ -133,6 +133,7 @@ class SyncRunAdmin(BotScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
         "pages_fetched",
         "users_summary",
         "groups_summary",
+        "groups_unchecked",
         "finished_at",
         "short_error",
     )

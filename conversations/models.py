@@ -319,6 +319,9 @@ class SyncRun(models.Model):
     groups_updated = models.PositiveIntegerField(_("groups updated"), default=0)
     groups_deactivated = models.PositiveIntegerField(_("groups deactivated"), default=0)
     groups_reactivated = models.PositiveIntegerField(_("groups reactivated"), default=0)
+    # Operator-entered groups whose check had no clear answer this time (the other side
+    # busy or unreachable, out of time): left as they were, asked about again next sync.
+    groups_unchecked = models.PositiveIntegerField(_("groups not checked"), default=0)
     # Why it failed (a botadmin.reasons.Reason, shown in the reader's language).
     error = ReasonField(_("error"), blank=True, default="")
     # The other side reported a contact change while this run ran, maybe after it read

@@ -11,8 +11,12 @@ waits for the beat, so that a burst of changes is one sync
 (`request_sync_after_change`).
 
 Connectors that cannot list contacts (`wecom_robot`: the operator enters each
-group with its robot key) are checked instead: every group is asked for by
-`Connector.check_contact`, which reactivates or deactivates it. A connector
+group with its robot key) are checked instead: `Connector.check_contacts` asks about
+every group, a few at a time within a time budget, and each verdict reactivates or
+deactivates its group as it comes. A group without a clear answer this time (the other
+side busy, unreachable, out of time) is left as it was and counted on the run as not
+checked; the run succeeds with the other groups' verdicts, and fails only when it
+could check none. A connector
 that can do neither (`wecom_aibot`: its chats are known from their messages)
 ends a requested sync at once as "not possible", saying why, and is left out
 of the periodic syncs.
@@ -53,6 +57,10 @@ REENQUEUE_AFTER = timedelta(minutes=1)
 KEEP_RUNS_FOR = timedelta(days=30)
 PRUNE_BATCH = 1000
 ABANDONED = Reason(gettext_noop("abandoned: no progress for 5 minutes (worker stopped?)"))
+# Every operator-entered group's check ended without a clear answer, the first one's why.
+NONE_CHECKED = gettext_noop(
+    "none of the %(count)s groups could be checked (e.g. %(reason)s); none was changed"
+)
 FINISHED_OUTCOMES = (
     SyncRun.Outcome.SUCCEEDED,
     SyncRun.Outcome.FAILED,
@@ -202,6 +210,10 @@ class _Progress:
         key = f"{kind}s_{change}"
         self.counts[key] = self.counts.get(key, 0) + n
         self.changed_since_saved = self.changed_since_saved or n > 0
+
+    def unchecked(self, kind: str, n: int) -> None:
+        """How many entered contacts of `kind` had no clear answer so far (none changed)."""
+        self.counts[f"{kind}s_unchecked"] = n
 
     def save(self) -> None:
         """Write the progress so far (inside the page's transaction)."""
@@ -362,17 +374,30 @@ def _check_entered(connector: Connector, progress: _Progress) -> None:
     """Operator-entered groups (robot keys): ask the connector whether each still works."""
     run = progress.run
     groups = list(run.bot.conversations.filter(kind=Conversation.Kind.GROUP).order_by("pk"))
-    for conversation in groups:
-        works = connector.check_contact(conversation)
-        with transaction.atomic():
-            if works != conversation.is_active:
-                change = "reactivated" if works else "deactivated"
-                progress.add(Conversation.Kind.GROUP, change, 1)
-            Conversation.objects.filter(pk=conversation.pk).update(
-                is_active=works, last_synced_at=timezone.now()
-            )
+    unchecked, why = 0, ""
+    for check in connector.check_contacts(groups):
+        if check.works is None:
+            unchecked += 1
+            why = why or check.reason
+            progress.unchecked(Conversation.Kind.GROUP, unchecked)
             progress.pages += 1
             progress.save()
+            continue
+        conversation = check.conversation
+        with transaction.atomic():
+            # Only while it still has the key that was checked: an operator may have
+            # entered a new one meanwhile, which the next sync checks.
+            changed = Conversation.objects.filter(
+                pk=conversation.pk, robot_key=conversation.robot_key
+            ).update(is_active=check.works, last_synced_at=timezone.now())
+            if changed and check.works != conversation.is_active:
+                change = "reactivated" if check.works else "deactivated"
+                progress.add(Conversation.Kind.GROUP, change, 1)
+            progress.pages += 1
+            progress.save()
+    if unchecked and unchecked == len(groups):
+        logger.info("Contact sync %s: no group could be checked: %s", run.pk, why)
+        raise ConnectorError(Reason(NONE_CHECKED, count=unchecked, reason=why))
 
 
 # --- periodic -----------------------------------------------------------------

@@ -1,5 +1,6 @@
-"""A group robot's "Test the connection" against the fake WeCom robot API: a bounded
-sample of keys, asked about at once, within a bounded time, answered in one flat reason."""
+"""A group robot's key checks against the fake WeCom robot API. "Test the connection": a
+bounded sample of keys, asked about at once, within a bounded time, answered in one flat
+reason. The contact sync's: a verdict per key (tests/conversations/test_sync_robot_keys.py)."""
 
 import re
 import socket
@@ -12,6 +13,7 @@ from botadmin import reasons
 from botadmin.reasons import translate
 from connectors import wecom_robot_check
 from connectors.base import ConnectorError
+from connectors.registry import connector_for
 from conversations.models import Conversation
 from messaging.delivery_actions import check_connection
 from tests.messaging.conftest import wecom, wecom_bot  # noqa: F401  (the fake WeCom robot API)
@@ -161,3 +163,32 @@ def test_a_probe_failing_unexpectedly_is_that_groups_verdict_not_a_crash(
         text = translate(reasons.of(failed.value))
     assert text.startswith("3 of 3 robot key(s) failed")
     assert "ValueError: odd answer" in text
+
+
+def test_the_sync_check_says_works_gone_or_not_known_for_each_key_as_answers_come(
+    wecom,  # noqa: F811
+    wecom_bot,  # noqa: F811
+):
+    """Only WeCom saying the robot is gone (93000) is a verdict against a key; too many
+    requests (45009), busy (-1) and a cut connection are "not known this time"."""
+    wecom.keys |= {"busy", "limited"}
+    wecom.answer_key.update({"busy": -1, "limited": 45009})
+    wecom.cut_keys.add("key-ops")
+    for key in ("key-sales", "removed", "busy", "limited", "key-ops"):
+        Conversation.objects.create(bot=wecom_bot, conversation_id=f"wr-{key}", robot_key=key)
+
+    checks = list(connector_for(wecom_bot).check_contacts(list(wecom_bot.conversations.all())))
+
+    verdicts = {check.conversation.robot_key: check.works for check in checks}
+    assert verdicts == {
+        "key-sales": True,
+        "removed": False,
+        "busy": None,
+        "limited": None,
+        "key-ops": None,
+    }
+    why = {check.conversation.robot_key: check.reason for check in checks}
+    assert why["limited"] == "WeCom answered errcode 45009 to a key check"
+    assert why["key-ops"].startswith("WeCom did not answer the key check")
+    assert why["key-sales"] == why["removed"] == ""
+    assert wecom.messages == []

@@ -14,7 +14,6 @@ from botadmin.local_http import Answer, LocalServer, Request
 from botadmin.reasons import translate
 from conversations import sync
 from conversations.models import SyncRun
-from devtools.receiver import Receiver
 from messaging.models import Message
 
 USERS = [
@@ -226,48 +225,6 @@ def test_the_sync_contacts_command_fails_loudly(bridge_bot, agent_with_contacts)
     agent_with_contacts.go_down()
     with pytest.raises(CommandError, match="bridge"):
         call_command("sync_contacts", stdout=StringIO())
-
-
-def robot_answer(errcode: int) -> bytes:
-    return json.dumps({"errcode": errcode, "errmsg": "…"}).encode()
-
-
-@pytest.fixture
-def robot_bot(make_bot, make_conversation, settings):
-    with Receiver() as wecom:
-        settings.WECOM_API_BASE = wecom.url("")
-        bot = make_bot(name="robots", connector="wecom_robot", agent_url="", agent_token="")
-        make_conversation(bot, "g-ok", robot_key="key-ok")
-        make_conversation(bot, "g-back", robot_key="key-back", is_active=False)
-        bot.wecom = wecom
-        yield bot
-
-
-def test_a_robot_bot_sync_checks_each_entered_group_without_posting(robot_bot):
-    robot_bot.wecom.respond(200, robot_answer(40008))  # key works, nothing posted
-    run = do_sync(robot_bot)
-    assert run.outcome == SyncRun.Outcome.SUCCEEDED and run.groups_reactivated == 1
-    assert all(active for _, active in states(robot_bot).values())
-    bodies = [json.loads(r.body) for r in robot_bot.wecom.requests]
-    assert {b["msgtype"] for b in bodies} == {"botadmin_connection_check"}
-    assert sorted(r.path.split("key=")[1] for r in robot_bot.wecom.requests) == [
-        "key-back",
-        "key-ok",
-    ]
-
-
-def test_a_robot_whose_key_is_refused_is_deactivated(robot_bot):
-    robot_bot.wecom.respond(200, robot_answer(93000))
-    run = do_sync(robot_bot)
-    assert run.outcome == SyncRun.Outcome.SUCCEEDED and run.groups_deactivated == 1
-    assert not any(active for _, active in states(robot_bot).values())
-
-
-def test_a_robot_check_without_a_clear_answer_fails_the_run(robot_bot):
-    robot_bot.wecom.respond(502, b"bad gateway")
-    run = do_sync(robot_bot)
-    assert run.outcome == SyncRun.Outcome.FAILED and "WeCom" in run.error
-    assert states(robot_bot) == {"g-ok": ("g-ok", True), "g-back": ("g-back", False)}
 
 
 def test_the_command_line_carries_out_a_pending_sync_no_worker_has_claimed(

@@ -67,5 +67,6 @@ def _summary(run: SyncRun) -> dict:
         "outcome": run.outcome,
         "pages_fetched": run.pages_fetched,
         **{f"{kind}s": counts for kind, counts in run.counts().items()},
+        "groups_unchecked": run.groups_unchecked,
         "error": run.error,
     }
