@@ -50,6 +50,9 @@ ALL_MSGTYPES = frozenset(
         "template_card",
     }
 )
+# WeCom refuses media of 5 bytes or less (the app's media/upload, a robot's upload_media:
+# "> 5 bytes", shared/spec/wecom.md section 1): `download_media(min_bytes=…)` says so first.
+MEDIA_MIN_BYTES = 6
 
 
 class Outcome(models.TextChoices):

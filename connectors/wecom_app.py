@@ -36,6 +36,7 @@ from botadmin.reasons import Reason
 from . import wecom_app_api as api
 from .base import (
     CARD_TASK_ID_ERRCODE,
+    MEDIA_MIN_BYTES,
     Connector,
     ConnectorError,
     ContactPage,
@@ -79,8 +80,6 @@ NOBODY_REACHED = gettext_noop(
 # Sent by media_id after a media/upload of their bytes.
 MEDIA_MSGTYPES = ("image", "file", "voice")
 MEDIA_MAX_BYTES = {"image": IMAGE_MAX_BYTES, "file": FILE_MAX_BYTES, "voice": VOICE_MAX_BYTES}
-# media/upload answers 40006 (invalid file size) for 5 bytes or less.
-MEDIA_MIN_BYTES = 6
 TRUSTED_IP_ERRCODE = 60020
 # The bot's AgentId is not the app whose secret it has (or no app at all).
 AGENT_ID_ERRCODE = 40056

@@ -32,6 +32,7 @@ from botadmin.cache import best_effort
 from botadmin.reasons import Reason
 
 from .base import (
+    MEDIA_MIN_BYTES,
     Connector,
     ConnectorError,
     ContactCheck,
@@ -264,14 +265,18 @@ class WeComRobotConnector(Connector):
             return content, media.get("name") or default_name
         name = media.get("name") or _url_name(media["url"])
         if msgtype == "voice":
-            content = download_media(media["url"], VOICE_MAX_BYTES, "voice")
+            content = download_media(
+                media["url"], VOICE_MAX_BYTES, "voice", min_bytes=MEDIA_MIN_BYTES
+            )
             if not is_amr(content):
                 raise SendRefused.of(Outcome.FAILED, Reason(gettext_noop("voice is not AMR")))
             if amr_seconds(content, VOICE_MAX_SECONDS) > VOICE_MAX_SECONDS:
                 too_long = gettext_noop("voice longer than %(seconds)s s")
                 raise SendRefused.of(Outcome.FAILED, Reason(too_long, seconds=VOICE_MAX_SECONDS))
         else:
-            content = download_media(media["url"], self.limits.file, msgtype)
+            content = download_media(
+                media["url"], self.limits.file, msgtype, min_bytes=MEDIA_MIN_BYTES
+            )
         return content, name[:100] or default_name
 
     def upload_media(self, key: str, kind: str, content: bytes, name: str) -> str:

@@ -33,7 +33,7 @@ from botadmin import links
 from botadmin.errors import Err
 from botadmin.jsontext import unstorable
 from connectors import conversions
-from connectors.base import Limits
+from connectors.base import MEDIA_MIN_BYTES, Limits
 from connectors.images import describe_formats, image_format
 from connectors.registry import connector_for
 from connectors.voice import amr_seconds, is_amr
@@ -52,8 +52,6 @@ from .schemas import (
 from .uploads import live_upload
 
 UPSTREAM_MSGID_MAX_BYTES = 128  # Message.upstream_msgid
-# WeCom refuses media of 5 bytes or less (media/upload, the robots' upload_media).
-MEDIA_MIN_BYTES = 6
 
 
 def validate_outbound(bot: Bot, body: dict) -> dict:

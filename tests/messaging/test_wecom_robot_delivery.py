@@ -699,6 +699,26 @@ def test_a_file_url_answering_more_than_20_mb_fails_before_any_upload(
     assert wecom.requests == []
 
 
+@pytest.mark.parametrize("msgtype", ["file", "voice"])
+def test_a_media_url_answering_5_bytes_or_less_fails_before_any_upload_saying_so(
+    wecom, wecom_group, queue_message, run_queue, msgtype
+):
+    # upload_media takes more than 5 bytes (shared/spec/wecom.md section 1).
+    with Receiver() as host:
+        host.respond(200, b"#!A")
+        body = {"msgtype": msgtype, msgtype: {"url": host.url("/tiny")}}
+        message = queue_message(wecom_group, body)
+        run_queue()
+
+    message.refresh_from_db()
+    assert message.status == "failed"
+    assert f"{msgtype} is only 3 bytes: at least 6 are needed" in message.last_error
+    assert wecom.requests == []
+    with translation.override("zh-hans"):
+        word = {"file": "文件", "voice": "语音"}[msgtype]
+        assert translate(message.last_error) == f"{word}只有 3 字节：至少需要 6 字节"
+
+
 # --- voice: AMR bytes, uploaded as type voice ------------------------------------------
 
 
