@@ -273,6 +273,13 @@ class Connector:
         """Seconds the other side wants between two messages to one conversation of this kind."""
         return 0.0
 
+    @staticmethod
+    def pace_key(conversation: Conversation) -> str:
+        """What `conversation_gap` is kept per: by default each conversation on its own.
+        Conversations that reach the other side through one account of its, which it
+        counts together (a group robot's key), give the same key, and share one gap."""
+        return str(conversation.pk)
+
     def send(self, message_id: str, conversation: Conversation, body: dict) -> SendResult:
         """Send a body whose msgtype is in `msgtypes()` (conversions already applied)."""
         raise NotImplementedError

@@ -78,7 +78,11 @@ class Bot(models.Model):
         default=20,
         # The upper bound keeps the accepted range the same on every database.
         validators=[MinValueValidator(1), MaxValueValidator(MAX_RATE_LIMIT_PER_MINUTE)],
-        help_text=_("WeCom documents 20 messages per minute per robot."),
+        help_text=_(
+            "All of the bot's messages together, to all its conversations. Its connector "
+            "may also keep a gap between two messages to one conversation (a WeCom group "
+            "robot: 3 s, as WeCom allows a robot 20 messages a minute)."
+        ),
     )
     quiet_hours_start = models.TimeField(
         _("quiet hours start"),

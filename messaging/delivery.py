@@ -265,15 +265,21 @@ def _with_relations(messages):
 def _pace(candidates: list[Message], now: datetime) -> tuple[list[Message], dict[int, float]]:
     """Which candidates may leave now, and how long each of the others waits (seconds)."""
     stamp = now.timestamp()
-    gaps = {m.conversation_id: _conversation_gap(m) for m in candidates}
-    conversation_waits = delivery_pace.conversation_waits(gaps, stamp)
+    paces = {m.pk: _conversation_pace(m) for m in candidates}
+    gaps = dict(paces.values())
+    pace_waits = delivery_pace.conversation_waits(gaps, stamp)
     waits: dict[int, float] = {}
     by_bot: dict[int, list[Message]] = {}
+    taken: set[str] = set()  # paces a message of this claim goes on
     for message in candidates:
-        wait = conversation_waits.get(message.conversation_id, 0.0)
+        key, gap = paces[message.pk]
+        wait = pace_waits.get(key, 0.0)
+        if not wait and key in taken:
+            wait = gap  # another conversation on the same pace (a robot key twice) goes first
         if wait > 0:
             waits[message.pk] = wait
         else:
+            taken.add(key)
             by_bot.setdefault(message.bot_id, []).append(message)
     going: list[Message] = []
     for messages in by_bot.values():
@@ -286,18 +292,16 @@ def _pace(candidates: list[Message], now: datetime) -> tuple[list[Message], dict
         width = delivery_pace.slot_width(bot.rate_limit_per_minute)
         for message in messages[granted:]:
             waits[message.pk] = wait + random.uniform(0, width)
-    delivery_pace.note_conversation_sends(
-        {m.conversation_id: gaps[m.conversation_id] for m in going}, stamp
-    )
+    delivery_pace.note_conversation_sends(dict(paces[m.pk] for m in going), stamp)
     going.sort(key=lambda m: m.pk)
     return going, waits
 
 
-def _conversation_gap(message: Message) -> float:
-    connector_gap = connector_class(message.bot.connector).conversation_gap(
-        message.conversation.kind
-    )
-    return delivery_pace.conversation_gap(connector_gap)
+def _conversation_pace(message: Message) -> tuple[str, float]:
+    """The pace a message's conversation keeps (its connector's `pace_key`) and its gap."""
+    connector = connector_class(message.bot.connector)
+    connector_gap = connector.conversation_gap(message.conversation.kind)
+    return connector.pace_key(message.conversation), delivery_pace.conversation_gap(connector_gap)
 
 
 def next_due_time(now: datetime) -> datetime | None:

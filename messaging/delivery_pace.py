@@ -10,9 +10,13 @@
   batch: any minute overlaps at most 61 such slots, so at most N messages.
 * Per conversation: at least DELIVERY_CONVERSATION_MIN_GAP seconds between two
   messages, or the connector's own gap when larger (`Connector.conversation_gap`:
-  WeCom's app drops more than 30 a minute or 1,000 an hour to one member).
-  Messages to one conversation leave one at a time (the delivery engine keeps
-  their order), so a plain "last send" time is enough.
+  WeCom's app drops more than 30 a minute or 1,000 an hour to one member, a group
+  robot refuses more than 20 a minute). Messages to one conversation leave one at a
+  time (the delivery engine keeps their order), so a plain "last send" time is
+  enough. The gap is kept per `Connector.pace_key`, the conversation unless the
+  connector says otherwise: two groups entered with one robot key share one. Their
+  messages are not ordered with each other, so two claims at the same moment may
+  both find the key free; one claim lets only one of them go.
 
 Both take `now` (Unix seconds) from the caller, so tests drive them with a
 simulated clock. Over the limit, the answer is how long to wait: the message
@@ -73,30 +77,31 @@ def conversation_gap(connector_gap: float = 0.0) -> float:
     return max(settings.DELIVERY_CONVERSATION_MIN_GAP, connector_gap)
 
 
-def conversation_waits(gaps: dict[int, float], now: float) -> dict[int, float]:
-    """Seconds until each conversation's minimum gap has passed (id → gap in; only those
+def conversation_waits(gaps: dict[str, float], now: float) -> dict[str, float]:
+    """Seconds until each pace's minimum gap has passed (pace key → gap in; only those
     that must wait out), in one cache read."""
-    gapped = {conversation_id: gap for conversation_id, gap in gaps.items() if gap > 0}
+    gapped = {pace: gap for pace, gap in gaps.items() if gap > 0}
     if not gapped:
         return {}
-    lasts = cache.get_many([_last_key(conversation_id) for conversation_id in gapped])
+    lasts = cache.get_many([_last_key(pace) for pace in gapped])
     waits = {}
-    for conversation_id, gap in gapped.items():
-        last = lasts.get(_last_key(conversation_id))
+    for pace, gap in gapped.items():
+        last = lasts.get(_last_key(pace))
         # A millisecond's tolerance: times stored to the microsecond would otherwise
         # leave a wait too small to move `next_attempt_at` (gaps like 3.6 s).
         if last is not None and now - last < gap - 0.001:
-            waits[conversation_id] = gap - (now - last)
+            waits[pace] = gap - (now - last)
     return waits
 
 
-def note_conversation_sends(gaps: dict[int, float], now: float) -> None:
-    """Remember that these conversations (id → gap) got a message at `now`."""
-    gapped = {conversation_id: gap for conversation_id, gap in gaps.items() if gap > 0}
+def note_conversation_sends(gaps: dict[str, float], now: float) -> None:
+    """Remember that these paces (pace key → gap) got a message at `now`."""
+    gapped = {pace: gap for pace, gap in gaps.items() if gap > 0}
     if gapped:
         timeout = math.ceil(max(gapped.values())) + KEY_MARGIN_SECONDS
-        cache.set_many({_last_key(c): now for c in gapped}, timeout=timeout)
+        cache.set_many({_last_key(pace): now for pace in gapped}, timeout=timeout)
 
 
-def _last_key(conversation_id: int) -> str:
-    return f"delivery:conversation-gap:{conversation_id}"
+def _last_key(pace: str) -> str:
+    # A conversation's pace key is its id: the keys of earlier releases.
+    return f"delivery:conversation-gap:{pace}"
