@@ -104,7 +104,8 @@ def refuse_body_over(request: HttpRequest, limit: int) -> None:
 
 def json_body(raw: bytes, *, strict: bool = True):
     """A request body decoded as JSON (`botadmin.jsontext.loads`), or the error every
-    endpoint answers for it: 7000004 nested too deeply, 7000001 not JSON."""
+    endpoint answers for it: 7000004 nested too deeply, 7000001 not JSON (JSON that is
+    not an object is the caller's to refuse, with `not_an_object`)."""
     try:
         return jsontext.loads(raw, strict=strict)
     except jsontext.TooDeep as error:
@@ -122,6 +123,13 @@ def not_json(problem: ValueError | str) -> ApiError:
     elif isinstance(problem, UnicodeDecodeError):
         problem = "it is not UTF-8"
     return Err.NOT_JSON.error(f"Warning: wrong json format. The body is not JSON: {problem}")
+
+
+def not_an_object() -> ApiError:
+    """40035 for a body that is JSON but not an object (an array, a string, a number…),
+    worded alike by every endpoint: it names a parameter of the wrong shape, as
+    docs/api.md lists it; 7000001 is for a body that is not JSON at all."""
+    return Err.INVALID_PARAMETER.error("invalid parameter: the body must be a JSON object")
 
 
 # The longest conversation id stored; PostgreSQL refuses NUL in a query parameter.

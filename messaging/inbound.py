@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator
 from pydantic import ValidationError as PydanticValidationError
 
 from botadmin import metrics
-from botadmin.api import json_body
+from botadmin.api import json_body, not_an_object
 from botadmin.errors import Err
 from conversations.activity import record_seen_in_message
 from conversations.models import Bot, Conversation
@@ -132,7 +132,7 @@ def parse_callback(raw: bytes) -> Inbound:
         raise Err.BODY_TOO_LARGE.error(f"request body larger than {MAX_BODY_BYTES} bytes")
     data = json_body(raw)
     if not isinstance(data, dict):
-        raise Err.NOT_JSON.error("Warning: wrong json format. expected a JSON object")
+        raise not_an_object()
     check_strings(data, "body", Err.INVALID_PARAMETER)
     envelope = _validate(CallbackEnvelope, data, "")
     model = OBJECT_MODELS.get(envelope.msgtype)

@@ -30,6 +30,7 @@ from django.utils.dateparse import parse_datetime
 from pydantic import ValidationError
 
 from botadmin import links
+from botadmin.api import not_an_object
 from botadmin.errors import Err
 from botadmin.jsontext import unstorable
 from connectors import conversions
@@ -56,7 +57,7 @@ UPSTREAM_MSGID_MAX_BYTES = 128  # Message.upstream_msgid
 
 def validate_outbound(bot: Bot, body: dict) -> dict:
     if not isinstance(body, dict):
-        raise Err.INVALID_PARAMETER.error("invalid parameter: the body must be a JSON object")
+        raise not_an_object()
     msgtype = body.get("msgtype")
     if "msgtype" not in body or msgtype == "":
         raise Err.INVALID_MSGTYPE.error("invalid message type: msgtype is missing")

@@ -102,7 +102,8 @@ BAD_BODIES = {
         lambda bot: json.dumps(_valid(bot)).encode().replace(b"wrGroup", b"\xff\xfe"),
         7000001,
     ),
-    "a JSON array": (lambda bot: b"[1, 2]", 7000001),
+    # JSON, but not an object: a parameter of the wrong shape (docs/api.md), as /api/send says.
+    "a JSON array": (lambda bot: b"[1, 2]", 40035),
     "missing conversation_id": (
         lambda bot: {k: v for k, v in _valid(bot).items() if k != "conversation_id"},
         40035,
@@ -163,6 +164,25 @@ def test_a_bad_body_gets_a_clear_errcode_and_nothing_is_stored(case, bot, post_c
     assert response["Content-Type"].startswith("application/json")
     assert response.json()["errcode"] == errcode, response.json()
     assert response.json()["errmsg"]
+    assert not Message.objects.exists()
+
+
+@pytest.mark.parametrize("raw", [b"[1, 2]", b'"text"', b"42", b"null", b"true"])
+def test_json_that_is_not_an_object_is_answered_as_send_answers_it(
+    raw, bot, group, post_callback, send
+):
+    from_callback = post_callback(None, raw=raw, query=f"?secret={bot.secret}")
+    from_send = send(bot.secret, group.conversation_id, raw)
+
+    assert from_callback.status_code == from_send.status_code == 400
+    assert (
+        from_callback.json()
+        == from_send.json()
+        == {
+            "errcode": 40035,
+            "errmsg": "invalid parameter: the body must be a JSON object",
+        }
+    )
     assert not Message.objects.exists()
 
 
