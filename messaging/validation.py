@@ -187,6 +187,9 @@ def _check_link(payload: dict, limits: Limits, connector) -> None:
         payload["desc"] = _truncate(payload["desc"], limits.description)
 
 
+_ASCII_WHITESPACE = str.maketrans("", "", " \t\n\r\f\v")
+
+
 def _check_bytes(payload: dict, msgtype: str, max_bytes: int) -> bytes | None:
     """The decoded `base64` of an image or file (checked against its md5), None with a `url`."""
     if "url" in payload:
@@ -198,6 +201,9 @@ def _check_bytes(payload: dict, msgtype: str, max_bytes: int) -> bytes | None:
                 f"invalid field: {msgtype} needs {media_id}url, or base64 and md5"
             )
         return None
+    # MIME-style base64 (Python's base64.encodebytes, the `base64` command) breaks its
+    # lines every 76 characters: the connectors get it without them, as WeCom wants it.
+    payload["base64"] = payload["base64"].translate(_ASCII_WHITESPACE)
     try:
         raw = base64.b64decode(payload["base64"], validate=True)
     except (binascii.Error, ValueError):

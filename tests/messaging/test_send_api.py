@@ -472,6 +472,56 @@ def test_an_image_in_base64_that_cannot_be_checked_is_40058_saying_why(
     assert refused(send(robot_bot.secret, "robotGroup1", body), 40058, 400) == errmsg
 
 
+def test_base64_in_mime_lines_is_accepted_and_reaches_the_robot_without_them(
+    send, wecom, wecom_bot, wecom_group, run_queue
+):
+    raw = PNG + bytes(200)  # several 76-character lines
+    mime = base64.encodebytes(raw).decode()  # what Python's encodebytes and `base64` write
+    assert "\n" in mime.strip()
+    body = {"msgtype": "image", "image": {"base64": mime, "md5": hashlib.md5(raw).hexdigest()}}
+
+    message = accepted(send(wecom_bot.secret, wecom_group.conversation_id, body))
+    run_queue()
+
+    plain = base64.b64encode(raw).decode()
+    assert message.body["image"]["base64"] == plain
+    message.refresh_from_db()
+    assert message.status == "sent"
+    assert [posted["image"]["base64"] for _, posted in wecom.messages] == [plain]
+
+
+@pytest.mark.parametrize(
+    "spaced",
+    [
+        lambda text: "\r\n".join(text[i : i + 64] for i in range(0, len(text), 64)) + "\r\n",
+        lambda text: " " + "\t".join(text[i : i + 4] for i in range(0, len(text), 4)) + "\f\v",
+    ],
+    ids=["crlf-lines", "spaces-and-tabs"],
+)
+def test_ascii_whitespace_anywhere_in_base64_is_left_out(send, robot_bot, robot_group, spaced):
+    file = {"base64": spaced(base64.b64encode(AMR).decode()), "md5": hashlib.md5(AMR).hexdigest()}
+
+    message = accepted(send(robot_bot.secret, "robotGroup1", {"msgtype": "voice", "voice": file}))
+
+    assert message.body["voice"]["base64"] == base64.b64encode(AMR).decode()
+
+
+@pytest.mark.parametrize(
+    "text, errmsg",
+    [
+        ("iVBORw0K\u00a0GgoAAAAN", "invalid field: image.base64 is not base64"),  # not ASCII
+        ("iVBO Rw0K GgoA AAAN ***", "invalid field: image.base64 is not base64"),
+        (" \r\n\t ", "invalid field: image.base64 is empty"),
+    ],
+    ids=["no-break-space", "garbage-between-spaces", "only-whitespace"],
+)
+def test_base64_that_is_garbage_besides_its_whitespace_is_still_40058(
+    send, robot_bot, robot_group, text, errmsg
+):
+    body = {"msgtype": "image", "image": {"base64": text, "md5": PNG_MD5}}
+    assert refused(send(robot_bot.secret, "robotGroup1", body), 40058, 400) == errmsg
+
+
 def test_a_link_with_a_blank_title_is_40058(send, bot, group):
     body = {"msgtype": "link", "link": {"title": "  ", "url": "https://example.com"}}
     errmsg = refused(send(bot.secret, "wrGroup1", body), 40058, 400)
