@@ -41,9 +41,12 @@ _PATTERNS = [
     re.compile(rf"(?i)({_NAME}\s*=\s*'){_IN_QUOTES}"),
     re.compile(rf"(?i)({_NAME}\s*=\s*\"){_IN_DOUBLE_QUOTES}"),
     re.compile(r"(?i)(\bBearer\s+)[A-Za-z0-9._~+/=-]+"),
-    # A password in a URL's user part: https://user:password@host/… (the user part
-    # ends before the path, the query or the fragment: `http://host:80?next=a@b` has none).
-    re.compile(r"(://[^/?#\s:@]*:)[^/?#\s@]+(?=@)"),
+    # A URL's whole user part, user name included: https://TOKEN@host/…,
+    # https://user:password@host/… and https://TOKEN:x-oauth-basic@host/… all carry a
+    # credential, and no rule about which half holds it is safe. It ends before the path,
+    # the query or the fragment (`http://host:80?next=a@b` has none), at its last `@`
+    # (`user:p@ss@host`, a password with an `@` written as is).
+    re.compile(r"(://)[^/?#\s\"'<>]+(?=@)"),
 ]
 
 

@@ -1,7 +1,8 @@
 """URLs that may carry credentials, shown masked on every page and kept by the forms.
 
-An agent URL, a webhook URL or a proxy URL may hold a password
-(`https://user:password@host/`) or a key in its query (`?token=…`). Whoever
+An agent URL, a webhook URL or a proxy URL may hold a password or a token in
+its user part (`https://user:password@host/`, `https://TOKEN@host/`: the whole
+user part is masked) or a key in its query (`?token=…`). Whoever
 sees the bot sees its URLs, so pages show them as the logs and the audit log
 do (`botadmin.logging.mask_secrets`): in templates with `{% load masked_urls %}
 {{ url|mask_url }}`, in the admin with `masked_url_display`.

@@ -1,5 +1,5 @@
-"""`{{ endpoint.url|mask_url }}`: a URL with its password and secret-looking query values
-masked, as the logs and the audit log show it (botadmin/masked_urls.py)."""
+"""`{{ endpoint.url|mask_url }}`: a URL with its user part (before `@`) and secret-looking query
+values masked, as the logs and the audit log show it (botadmin/masked_urls.py)."""
 
 from django import template
 

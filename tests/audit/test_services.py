@@ -29,5 +29,5 @@ def test_secrets_in_urls_and_details_are_masked(bot):
 
     stored = entry.target_label + entry.summary + str(entry.details)
     assert not any(secret in stored for secret in ("hunter2", "robot-key-1", "tok-1", "s-1"))
-    assert entry.target_label == "https://ops:********@hooks.example/in?key=********"
+    assert entry.target_label == "https://********@hooks.example/in?key=********"
     assert entry.details["msgtypes"] == ["text"]

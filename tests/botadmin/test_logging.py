@@ -49,6 +49,26 @@ def test_secrets_under_longer_names_and_in_a_python_dict_are_masked(line, secret
     assert MASK in masked
 
 
+@pytest.mark.parametrize(
+    "message, logged",
+    [
+        (
+            "POST https://TOKEN-1@hooks.example/in failed",
+            "POST https://********@hooks.example/in failed",
+        ),
+        (
+            "cloning 'https://ci:PASS-2@git.example/r.git' and https://TOKEN-3:x@git.example/",
+            "cloning 'https://********@git.example/r.git' and https://********@git.example/",
+        ),
+        ("agent http://10.0.0.5:7600/send?next=a@b down", "agent http://10.0.0.5:7600/send?next=a@b down"),
+    ],
+)  # fmt: skip
+def test_a_urls_whole_user_part_is_masked_in_log_lines(message, logged):
+    record = logging.LogRecord("x", logging.WARNING, __file__, 1, "%s", (message,), None)
+    MaskSecretsFilter().filter(record)
+    assert record.getMessage() == logged
+
+
 def test_names_that_are_not_secret_stay_readable():
     line = '{"msgtype": "text", "conversation_id": "wr1"} ?page=2&q=key'
     assert mask_secrets(line) == line

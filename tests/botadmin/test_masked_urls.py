@@ -14,8 +14,8 @@ STORED = "https://hook:PW-secret@hooks.example.com/in?token=TOK-secret&team=7"
 @pytest.mark.parametrize(
     "url, hidden, kept",
     [
-        (STORED, ["PW-secret", "TOK-secret"], ["https://hook:", "@hooks.example.com/in", "team=7"]),
-        ("http://u:p%40ss@10.0.0.5:7600/", ["p%40ss"], ["http://u:", "@10.0.0.5:7600/"]),
+        (STORED, ["PW-secret", "TOK-secret"], ["https://", "@hooks.example.com/in", "team=7"]),
+        ("http://u:p%40ss@10.0.0.5:7600/", ["p%40ss"], ["http://", "@10.0.0.5:7600/"]),
         ("https://qyapi.example/send?key=ROBOT-key", ["ROBOT-key"], ["?key="]),
         ("https://x.example/in?access_token=AT-1&signing_secret=SS-2", ["AT-1", "SS-2"], []),
     ],
@@ -39,6 +39,29 @@ def test_a_url_without_credentials_is_shown_as_it_is(url):
     assert mask_url(url) == url
 
 
+@pytest.mark.parametrize(
+    "url, masked",
+    [
+        ("https://TOKEN-1@git.example/org/repo", "https://********@git.example/org/repo"),
+        ("https://user:PASS-2@host.example", "https://********@host.example"),
+        ("https://TOKEN-3:x-oauth-basic@git.example/", "https://********@git.example/"),
+        ("http://u:p@ss-4@10.0.0.5:7600/in", "http://********@10.0.0.5:7600/in"),
+        ("wss://TOKEN-5@gw.example/ws?next=a@b", "wss://********@gw.example/ws?next=a@b"),
+    ],
+    ids=[
+        "token-as-user",
+        "user-and-password",
+        "token-with-a-dummy-password",
+        "at-in-password",
+        "ws",
+    ],
+)
+def test_the_whole_user_part_is_masked_whichever_half_holds_the_credential(url, masked):
+    assert mask_url(url) == masked
+    html = Template("{% load masked_urls %}{{ url|mask_url }}").render(Context({"url": url}))
+    assert html == masked
+
+
 def test_the_template_filter_masks_as_the_function_does():
     html = Template("{% load masked_urls %}{{ url|mask_url }}").render(Context({"url": STORED}))
     assert "PW-secret" not in html and "TOK-secret" not in html and MASK in html
@@ -60,7 +83,7 @@ def test_an_edit_form_shows_the_stored_url_masked():
     html = str(_form()["url"])
 
     assert "PW-secret" not in html and "TOK-secret" not in html
-    assert 'value="https://hook:********@hooks.example.com/in?token=********&amp;team=7"' in html
+    assert 'value="https://********@hooks.example.com/in?token=********&amp;team=7"' in html
 
 
 def test_the_masked_url_sent_back_unchanged_keeps_the_stored_one():
@@ -91,7 +114,7 @@ def test_a_form_sent_back_with_another_error_still_shows_the_stored_url_masked()
 
     assert not form.is_valid()
     html = str(form["url"])
-    assert "PW-secret" not in html and "https://hook:********@hooks.example.com/in" in html
+    assert "PW-secret" not in html and "https://********@hooks.example.com/in" in html
 
 
 def test_a_url_just_typed_comes_back_as_typed_when_another_field_fails():

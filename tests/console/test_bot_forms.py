@@ -46,7 +46,7 @@ def test_the_agent_url_is_shown_masked_and_saving_it_unchanged_keeps_its_passwor
     page = operator_client.get(reverse("console:bot", args=[bot.pk])).content.decode()
     form = submitted_form(page, "connector-form")
     assert "AGENT-pw" not in page
-    assert form["settings-agent_url"] == ["http://agent:********@10.0.0.5:7600"]
+    assert form["settings-agent_url"] == ["http://********@10.0.0.5:7600"]
 
     response = operator_client.post(reverse("console:bot_connector", args=[bot.pk]), {**form})
 
@@ -63,7 +63,7 @@ def test_an_agent_url_edited_around_its_masked_password_is_refused(operator_clie
     operator_client.cookies["django_language"] = "en"
 
     response = connector_post(
-        operator_client, bot, agent_url="http://agent:********@10.0.0.6:7600", agent_token=""
+        operator_client, bot, agent_url="http://********@10.0.0.6:7600", agent_token=""
     )
 
     assert response.status_code == 400
@@ -417,7 +417,7 @@ def test_an_app_bots_proxy_must_be_where_proxies_may_be_and_its_password_is_neve
     app_bot.refresh_from_db()
     assert app_bot.connector_settings["proxy_password"] == password  # empty kept it
     page = operator_client.get(reverse("console:bot", args=[app_bot.pk])).content.decode()
-    assert "http://botadmin@127.0.0.1:3128" in page and password not in page
+    assert "http://********@127.0.0.1:3128" in page and password not in page
     action = OperatorAction.objects.get(action="bot.update", bot=app_bot)
     assert {"proxy_url", "proxy_password"} <= set(action.details["changed"])
     assert password not in action.summary + str(action.details)

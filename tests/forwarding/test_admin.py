@@ -323,11 +323,11 @@ def test_operators_who_are_no_bot_admins_see_endpoint_urls_masked_and_cannot_sea
     for address in pages:
         html = client.get(address).content.decode()
         assert "HOOK-pw" not in html and "HOOK-token" not in html, address
-        assert "hook:********@127.0.0.1" in html, address
+        assert "********@127.0.0.1" in html, address
     # A search would tell the password a character at a time.
     for changelist in ("webhookendpoint", "webhookdelivery"):
         found = client.get(reverse(f"admin:forwarding_{changelist}_changelist"), {"q": "HOOK-p"})
-        assert "hook:********@" not in found.content.decode(), changelist
+        assert "********@" not in found.content.decode(), changelist
 
 
 def test_a_bot_admin_saving_an_endpoint_with_its_masked_url_keeps_it(
@@ -342,7 +342,7 @@ def test_a_bot_admin_saving_an_endpoint_with_its_masked_url_keeps_it(
     page = client.get(url).content.decode()
     form = submitted_form(page, "webhookendpoint_form")
     assert "HOOK-pw" not in page and "HOOK-key" not in page
-    assert form["url"] == ["https://hook:********@hooks.example.com/in?key=********"]
+    assert form["url"] == ["https://********@hooks.example.com/in?key=********"]
 
     saved = client.post(url, {**form, "description": "CRM"})
     edited = client.post(url, {**form, "url": form["url"][0].replace("hooks.", "other.")})
