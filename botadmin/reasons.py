@@ -17,6 +17,14 @@ composing a few reasons, not for lists: a reason nested deeper than MAX_DEPTH is
 and stored as its English text (each level is a call, and a chain built in a loop,
 thousands deep, would exhaust the stack where it is shown).
 
+A reason that counts something has a singular and a plural, marked with
+`ngettext_noop` (makemessages collects both, botadmin/management/commands/makemessages.py)
+and told which parameter is the count; the form is picked by it in English and in the
+reader's language alike:
+
+    KEYS_ANSWER = ngettext_noop("%(count)s key answers", "%(count)s keys answer", "count")
+    Reason(KEYS_ANSWER, count=3)
+
 A Reason is a `str` whose value is the English text, so logs, API answers
 (English, as WeCom's) and code that reads the column see what they saw before.
 A `ReasonField` stores one as JSON and gives it back; a plain text (a row
@@ -26,10 +34,11 @@ written before reasons, a raw answer) is stored and shown as it is.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
 from django.db import models
 from django.utils import translation
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 
 # What a stored reason starts with; a plain text that happens to start so is
 # stored as a reason that shows it verbatim (`_verbatim`), so nothing is misread.
@@ -40,16 +49,37 @@ _VERBATIM = "%(text)s"
 MAX_DEPTH = 16
 
 
+@dataclass(frozen=True)
+class Plural:
+    """A msgid with its plural form; `number` names the parameter holding the count."""
+
+    singular: str
+    plural: str
+    number: str
+
+    def english(self, params: dict) -> str:
+        return self.singular if params[self.number] == 1 else self.plural
+
+
+def ngettext_noop(singular: str, plural: str, number: str) -> Plural:
+    """Marks a reason's two English forms for makemessages (as `gettext_noop` marks one);
+    `number`: the name of the parameter that picks the form."""
+    return Plural(singular, plural, number)
+
+
 class Reason(str):
-    """An English msgid (marked with gettext_noop) and its parameters; its value is the
-    English text."""
+    """An English msgid (marked with gettext_noop, or a `Plural` marked with
+    ngettext_noop) and its parameters; its value is the English text."""
 
     msgid: str
     params: dict
+    plural: Plural | None
 
-    def __new__(cls, msgid: str, /, **params) -> Reason:
-        self = super().__new__(cls, msgid % params if params else msgid)
-        self.msgid, self.params = msgid, params
+    def __new__(cls, msgid: str | Plural, /, **params) -> Reason:
+        plural = msgid if isinstance(msgid, Plural) else None
+        text = plural.english(params) if plural else msgid
+        self = super().__new__(cls, text % params if params else text)
+        self.msgid, self.params, self.plural = text, params, plural
         return self
 
     def translated(self) -> str:
@@ -67,7 +97,11 @@ class Reason(str):
 
 
 def _translated(reason: Reason, depth: int) -> str:
-    text = gettext(reason.msgid) if reason.msgid else ""
+    if reason.plural:
+        plural = reason.plural
+        text = ngettext(plural.singular, plural.plural, reason.params[plural.number])
+    else:
+        text = gettext(reason.msgid) if reason.msgid else ""
     if not reason.params:
         return text
     return text % {name: _translate(value, depth - 1) for name, value in reason.params.items()}
@@ -81,7 +115,7 @@ def _translate(value, depth: int):
 
 def _shortened(reason: Reason, limit: int, depth: int) -> Reason:
     params = {name: _shorten(value, limit, depth - 1) for name, value in reason.params.items()}
-    return Reason(reason.msgid, **params)
+    return Reason(reason.plural or reason.msgid, **params)
 
 
 def _shorten(value, limit: int, depth: int):
@@ -121,6 +155,14 @@ def _encode(value, depth: int = MAX_DEPTH) -> object:
     if depth < 0:
         return str(value)
     params = {k: _encode(v, depth - 1) for k, v in value.params.items()}
+    if value.plural:
+        plural = value.plural
+        return {
+            "reason": plural.singular,
+            "plural": plural.plural,
+            "number": plural.number,
+            "params": params,
+        }
     return {"reason": value.msgid, "params": params}
 
 
@@ -129,7 +171,10 @@ def _decode(value, depth: int = MAX_DEPTH) -> object:
         return value
     if depth < 0:
         raise ValueError("reasons nested deeper than MAX_DEPTH")
-    return Reason(value["reason"], **{k: _decode(v, depth - 1) for k, v in value["params"].items()})
+    params = {k: _decode(v, depth - 1) for k, v in value["params"].items()}
+    if "plural" in value:
+        return Reason(Plural(value["reason"], value["plural"], value["number"]), **params)
+    return Reason(value["reason"], **params)
 
 
 def as_json(text: str) -> object:

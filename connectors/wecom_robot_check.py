@@ -34,7 +34,7 @@ from django.utils.translation import gettext_noop
 
 from botadmin import reasons
 from botadmin.http_failures import failure_reason
-from botadmin.reasons import Reason
+from botadmin.reasons import Reason, ngettext_noop
 
 from .base import ConnectorError, ContactCheck
 
@@ -60,9 +60,18 @@ NAMED = {
     2: gettext_noop("%(first)s; %(second)s"),
     3: gettext_noop("%(first)s; %(second)s; %(third)s"),
 }
-ALL_FAILED_NAMED = gettext_noop("%(failed)s of %(checked)s robot key(s) failed: %(groups)s")
-SOME_FAILED_NAMED = gettext_noop("%(failed)s of %(checked)s robot key(s) failed, e.g. %(groups)s")
-ALL_ANSWER = gettext_noop("%(count)s robot key(s) answer")
+# Counted by the keys asked about: "1 of 1 robot key failed", "2 of 20 robot keys failed".
+ALL_FAILED_NAMED = ngettext_noop(
+    "%(failed)s of %(checked)s robot key failed: %(groups)s",
+    "%(failed)s of %(checked)s robot keys failed: %(groups)s",
+    "checked",
+)
+SOME_FAILED_NAMED = ngettext_noop(
+    "%(failed)s of %(checked)s robot key failed, e.g. %(groups)s",
+    "%(failed)s of %(checked)s robot keys failed, e.g. %(groups)s",
+    "checked",
+)
+ALL_ANSWER = ngettext_noop("%(count)s robot key answers", "%(count)s robot keys answer", "count")
 SAMPLED = gettext_noop(
     "%(result)s (%(checked)s of the %(total)s groups, picked at random; "
     "a contact sync checks every group)"

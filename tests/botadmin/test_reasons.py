@@ -13,6 +13,7 @@ from botadmin.reasons import (
     ReasonField,
     as_json,
     from_json,
+    ngettext_noop,
     shorten,
     translate,
 )
@@ -21,6 +22,8 @@ from messaging.outbox import INTERRUPTED
 
 UNREACHABLE = gettext_noop("agent unreachable: %(error)s")
 GAVE_UP = gettext_noop("gave up after %(count)s attempts: %(reason)s")
+# A counted reason of the connectors' catalogue.
+KEYS_ANSWER = ngettext_noop("%(count)s robot key answers", "%(count)s robot keys answer", "count")
 
 
 def test_a_reason_reads_as_its_english_text_and_translates_on_demand():
@@ -60,6 +63,27 @@ def test_a_reason_field_gives_back_what_was_stored(stored):
         assert (loaded.msgid, loaded.params) == (stored.msgid, stored.params)
     with translation.override("zh-hans"):
         assert translate(loaded) == translate(stored)
+
+
+@pytest.mark.parametrize(
+    "count, english, chinese",
+    [(1, "1 robot key answers", "1 个机器人密钥有应答"), (3, "3 robot keys answer", "3 个机器人密钥有应答")],
+)  # fmt: skip
+def test_a_counted_reason_takes_the_form_its_count_asks_for_in_each_language(
+    count, english, chinese
+):
+    reason = Reason(KEYS_ANSWER, count=count)
+
+    assert reason == english
+    with translation.override("zh-hans"):
+        assert translate(reason) == chinese
+    field = ReasonField()
+    stored = field.from_db_value(field.get_prep_value(reason), None, None)
+    back = from_json(json.loads(json.dumps(as_json(reason))))
+    for copy in (stored, back, shorten(reason, 10)):
+        assert copy == english and copy.plural == reason.plural
+        with translation.override("zh-hans"):
+            assert translate(copy) == chinese
 
 
 def test_shortening_cuts_the_parameters_and_keeps_the_wording():

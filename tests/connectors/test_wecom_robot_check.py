@@ -50,7 +50,7 @@ def test_five_hundred_failing_keys_are_answered_at_once_with_a_count_and_a_few_n
     assert not ok and took < 5
     assert len(wecom.requests) == wecom_robot_check.SAMPLE  # a sample, each key once
     assert len({key for key, _body in wecom.requests}) == wecom_robot_check.SAMPLE
-    assert text.startswith("20 of 20 robot key(s) failed, e.g. 群")
+    assert text.startswith("20 of 20 robot keys failed, e.g. 群")
     assert text.endswith(
         "(20 of the 500 groups, picked at random; a contact sync checks every group)"
     )
@@ -77,7 +77,7 @@ def test_a_bot_with_fewer_groups_than_the_sample_has_every_key_asked_about(
     ok, text = check_connection(wecom_bot, None)
 
     assert not ok
-    assert text == "3 of 4 robot key(s) failed: 群0000: 93000; 群0001: 93000; 群0002: 93000"
+    assert text == "3 of 4 robot keys failed: 群0000: 93000; 群0001: 93000; 群0002: 93000"
     with translation.override("zh-hans"):
         assert translate(text) == (
             "4 个机器人密钥中有 3 个失败：群0000：93000；群0001：93000；群0002：93000"
@@ -94,7 +94,7 @@ def test_a_sample_whose_keys_all_answer_says_how_many_of_how_many_were_asked_abo
     ok, text = check_connection(wecom_bot, None)
 
     assert ok and text.startswith(
-        "20 robot key(s) answer (20 of the 50 groups, picked at random; "
+        "20 robot keys answer (20 of the 50 groups, picked at random; "
         "a contact sync checks every group)"
     )
 
@@ -122,7 +122,7 @@ def test_a_wecom_that_never_answers_is_given_up_on_after_the_check_seconds(
     took = time.monotonic() - started
 
     assert not ok and 0.5 <= took < 3
-    assert text.startswith("20 of 20 robot key(s) failed, e.g. 群")
+    assert text.startswith("20 of 20 robot keys failed, e.g. 群")
     assert "WeCom did not answer the key check (" in text
 
 
@@ -142,7 +142,7 @@ def test_keys_still_being_asked_about_at_the_check_seconds_are_left_behind(
     took = time.monotonic() - started
 
     assert not ok and took < 3
-    assert text.startswith("20 of 20 robot key(s) failed, e.g. 群")
+    assert text.startswith("20 of 20 robot keys failed, e.g. 群")
     assert text.count(": no answer within 0.5 s") == 3
     with translation.override("zh-hans"):
         assert "：0.5 秒内没有应答" in translate(text)
@@ -161,7 +161,7 @@ def test_a_probe_failing_unexpectedly_is_that_groups_verdict_not_a_crash(
 
     with translation.override("en"):
         text = translate(reasons.of(failed.value))
-    assert text.startswith("3 of 3 robot key(s) failed")
+    assert text.startswith("3 of 3 robot keys failed")
     assert "ValueError: odd answer" in text
 
 
@@ -192,3 +192,31 @@ def test_the_sync_check_says_works_gone_or_not_known_for_each_key_as_answers_com
     assert why["key-ops"].startswith("WeCom did not answer the key check")
     assert why["key-sales"] == why["removed"] == ""
     assert wecom.messages == []
+
+
+@pytest.mark.parametrize(
+    "keys, good, english, chinese",
+    [
+        (1, 1, "1 robot key answers", "1 个机器人密钥有应答"),
+        (2, 2, "2 robot keys answer", "2 个机器人密钥有应答"),
+        (1, 0, "1 of 1 robot key failed: 群0000: 93000", "1 个机器人密钥中有 1 个失败：群0000：93000"),
+        (2, 1, "1 of 2 robot keys failed: 群0001: 93000", "2 个机器人密钥中有 1 个失败：群0001：93000"),
+    ],
+)  # fmt: skip
+def test_the_answer_counts_keys_in_the_singular_and_the_plural(
+    wecom,  # noqa: F811
+    wecom_bot,  # noqa: F811
+    keys,
+    good,
+    english,
+    chinese,
+):
+    wecom.keys |= {f"good-{n}" for n in range(good)}
+    add_groups(wecom_bot, good, key="good")
+    add_groups(wecom_bot, keys - good, key="stale", start=good)
+
+    ok, text = check_connection(wecom_bot, None)
+
+    assert (ok, text) == (keys == good, english)
+    with translation.override("zh-hans"):
+        assert translate(text) == chinese

@@ -326,9 +326,9 @@ def test_an_image_whose_host_name_cannot_be_looked_up_for_now_is_retried_saying_
 def test_check_connection_reports_good_and_bad_robot_keys(
     wecom, wecom_bot, wecom_group, make_conversation
 ):
-    assert "1 robot key" in connector_for(wecom_bot).check()
+    assert connector_for(wecom_bot).check() == "1 robot key answers"
     make_conversation(wecom_bot, "wrOld", name="旧群", robot_key="stale")
-    with pytest.raises(ConnectorError, match="1 of 2 robot key\\(s\\) failed: 旧群: 93000"):
+    with pytest.raises(ConnectorError, match="1 of 2 robot keys failed: 旧群: 93000"):
         connector_for(wecom_bot).check()
     assert wecom.messages == []  # probing posts nothing
 
@@ -354,9 +354,7 @@ def test_check_connection_names_a_group_whose_key_check_gets_no_errcode(
         ok, text = check_connection(wecom_bot, None)
 
     assert not ok
-    assert text.startswith(
-        "1 of 1 robot key(s) failed: 销售群: WeCom did not answer the key check ("
-    )
+    assert text.startswith("1 of 1 robot key failed: 销售群: WeCom did not answer the key check (")
     with translation.override("zh-hans"):
         assert translate(text).startswith(
             "1 个机器人密钥中有 1 个失败：销售群：企业微信没有应答密钥检查（"
