@@ -36,7 +36,7 @@ from .bot_changes import (
 from .bot_secrets import reveal
 from .models import Bot, Conversation
 from .roles import ADMINISTER_PERMISSION, is_bot_admin, may_create_bots
-from .secret_grace import GraceForm, rotated_text
+from .secret_grace import NO_GRACE_QUESTION, GraceForm, rotated_text
 from .secrets import mask
 from .services import rotate_secret
 
@@ -433,7 +433,7 @@ class BotAdmin(
         form = GraceForm(data, now=timezone.now(), zone=zone)
         confirming = False
         if form.is_valid():
-            if form.grace() or request.POST.get("no_grace") == "confirmed":
+            if form.confirmed():
                 bot = rotate_secret(bot, form.grace(), actor=request.user, via=" in the admin")
                 messages.success(request, rotated_text(bot, "secret", zone))
                 return redirect("admin:conversations_bot_change", bot.pk)
@@ -445,6 +445,7 @@ class BotAdmin(
             "form": form,
             "zone": zone,
             "confirming": confirming,
+            "no_grace_question": NO_GRACE_QUESTION,
             "opts": self.model._meta,
         }
         return TemplateResponse(request, "admin/conversations/bot/rotate_secret.html", context)

@@ -1,7 +1,13 @@
 """How long a rotated-out secret keeps working, as a bot admin chooses it on the
 console's rotate page and the admin's: the same choices, from none (after an
 operator was removed, their copy stops working now) to a week, each shown with
-the moment it ends in the bot's time zone."""
+the moment it ends in the bot's time zone.
+
+None breaks every caller still using the old secret at once, so both pages ask
+the same question first (`NO_GRACE_QUESTION`) and rotate without a grace only
+when the post says it was answered (`no_grace=confirmed`): the console asks in
+the browser and fills that in, a page without JavaScript and the admin ask with
+a page of their own, and a script that posts none is asked instead of obeyed."""
 
 from __future__ import annotations
 
@@ -26,6 +32,13 @@ GRACE_CHOICES = [
 ]
 
 
+NO_GRACE_QUESTION = _(
+    "Stop the old secret now? Every API caller or webhook receiver still using it fails "
+    "from this moment until it is given the new one."
+)
+CONFIRMED = "confirmed"
+
+
 class GraceForm(NoLabelSuffix, forms.Form):
     grace_hours = forms.TypedChoiceField(
         label=_("The old secret keeps working for"),
@@ -34,6 +47,8 @@ class GraceForm(NoLabelSuffix, forms.Form):
         initial="24",
         widget=forms.RadioSelect,
     )
+    # "confirmed" once NO_GRACE_QUESTION was answered yes; only read without a grace.
+    no_grace = forms.CharField(required=False, widget=forms.HiddenInput)
 
     def __init__(self, *args, now, zone, **kwargs):
         super().__init__(*args, **kwargs)
@@ -50,6 +65,10 @@ class GraceForm(NoLabelSuffix, forms.Form):
 
     def grace(self) -> timedelta:
         return timedelta(hours=self.cleaned_data["grace_hours"])
+
+    def confirmed(self) -> bool:
+        """Whether a valid form may rotate: with a grace, or with none confirmed."""
+        return bool(self.grace()) or self.cleaned_data["no_grace"] == CONFIRMED
 
 
 def rotated_text(bot: Bot, which: str, zone) -> str:

@@ -19,7 +19,7 @@ from botadmin.timezones import zone_or_default
 from conversations.bot_changes import removed_operator
 from conversations.bot_secrets import reveal as reveal_secret
 from conversations.roles import is_bot_admin
-from conversations.secret_grace import rotated_text
+from conversations.secret_grace import CONFIRMED, NO_GRACE_QUESTION, rotated_text
 from conversations.services import ROTATABLE, rotate_secret
 
 from ..bot_forms import RotateForm
@@ -55,16 +55,26 @@ def rotate(request, bot_id: int):
         "which": request.GET.get("which") if request.GET.get("which") in ROTATABLE else "secret"
     }
     form = RotateForm(request.POST or None, initial=initial, now=timezone.now(), zone=zone)
+    confirming = False
     if request.method == "POST" and form.is_valid():
         which = form.cleaned_data["which"]
-        bot = rotate_secret(
-            bot, form.grace(), actor=request.user, via=" in the console", which=which
-        )
-        messages.success(request, rotated_text(bot, which, zone))
-        return redirect(reverse("console:bot", args=[bot.pk]) + "#credentials")
+        if form.confirmed():
+            bot = rotate_secret(
+                bot, form.grace(), actor=request.user, via=" in the console", which=which
+            )
+            messages.success(request, rotated_text(bot, which, zone))
+            return redirect(reverse("console:bot", args=[bot.pk]) + "#credentials")
+        confirming = True  # no grace, and the question not answered (no JavaScript, a script)
     removed = removed_operator(bot, id_or_none(request.GET.get("removed", "")))
-    return render(
-        request,
-        "console/bots/rotate.html",
-        {"bot": bot, "form": form, "zone": zone, "removed": removed},
-    )
+    context = {
+        "bot": bot,
+        "form": form,
+        "zone": zone,
+        "removed": removed,
+        "confirming": confirming,
+        "no_grace_question": NO_GRACE_QUESTION,
+        "confirmed": CONFIRMED,
+    }
+    # A post that rotated nothing is refused: a script sees it by the status.
+    status = 400 if request.method == "POST" else 200
+    return render(request, "console/bots/rotate.html", context, status=status)

@@ -5,6 +5,10 @@
 // form matches it (`[name=grace_hours][value="0"]:checked`). A matching number
 // field with data-fewer-than="N" must also hold fewer than N ("" for none: any
 // number is fewer); empty, it means its data-empty-means ("" for none).
+//
+// Answered on the server too: data-confirmed-field="name" sets the form's field of
+// that name to "confirmed" once the question is answered yes, so the server, which
+// asks a post without it itself, knows it was asked (conversations/secret_grace.py).
 (function () {
   function fewer(field) {
     const typed = field.value.trim();
@@ -24,6 +28,12 @@
 
   document.addEventListener("submit", function (event) {
     const form = event.target.closest("form[data-confirm]");
-    if (form && asks(form) && !window.confirm(form.dataset.confirm)) event.preventDefault();
+    if (!form || !asks(form)) return;
+    if (!window.confirm(form.dataset.confirm)) {
+      event.preventDefault();
+      return;
+    }
+    const answered = form.dataset.confirmedField && form.elements[form.dataset.confirmedField];
+    if (answered) answered.value = "confirmed";
   }, true);
 })();

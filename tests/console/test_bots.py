@@ -9,6 +9,7 @@ from django.urls import reverse
 
 from audit.models import OperatorAction
 from conversations.models import Conversation, SyncRun
+from tests.html_forms import submitted_form
 
 
 @pytest.fixture
@@ -230,10 +231,62 @@ def test_rotating_the_signing_secret_keeps_signing_with_the_old_one_during_the_g
 def test_a_signing_secret_rotated_without_grace_signs_alone(operator_client, bot):
     operator_client.post(
         reverse("console:bot_rotate", args=[bot.pk]),
-        {"which": "signing_secret", "grace_hours": "0"},
+        {"which": "signing_secret", "grace_hours": "0", "no_grace": "confirmed"},
     )
     bot.refresh_from_db()
     assert bot.signing_secrets() == [bot.signing_secret]
+
+
+NO_GRACE_QUESTION = (
+    "Stop the old secret now? Every API caller or webhook receiver still using it fails "
+    "from this moment until it is given the new one."
+)
+
+
+@pytest.mark.parametrize("which", ["secret", "signing_secret"])
+def test_a_post_without_grace_that_was_not_confirmed_is_asked_instead_of_obeyed(
+    operator_client, bot, which
+):
+    """The browser asks before it posts; a script (or a browser without JavaScript) that
+    posts no answer is asked on the page and nothing changes until it says yes."""
+    operator_client.cookies["django_language"] = "en"
+    url = reverse("console:bot_rotate", args=[bot.pk])
+    before = (bot.secret, bot.signing_secret)
+
+    asked = operator_client.post(url, {"which": which, "grace_hours": "0"})
+
+    page = asked.content.decode()
+    assert asked.status_code == 400 and 'id="no-grace-warning"' in page
+    assert NO_GRACE_QUESTION in page
+    bot.refresh_from_db()
+    assert (bot.secret, bot.signing_secret) == before
+    assert not OperatorAction.objects.filter(action__endswith=".rotate").exists()
+
+    confirmed = operator_client.post(url, submitted_form(page, "no-grace-form"))
+
+    assert confirmed.status_code == 302
+    bot.refresh_from_db()
+    changed = [
+        now != then for now, then in zip((bot.secret, bot.signing_secret), before, strict=True)
+    ]
+    assert changed == [which == "secret", which == "signing_secret"]
+    action = OperatorAction.objects.get(action=f"{which}.rotate", bot=bot)
+    assert "(grace 0 h) in the console" in action.summary
+
+
+def test_the_console_and_the_admin_ask_the_same_question_before_rotating_without_grace(
+    client, superuser, bot
+):
+    client.force_login(superuser)
+    client.cookies["django_language"] = "zh-hans"
+    console = client.get(reverse("console:bot_rotate", args=[bot.pk])).content.decode()
+    admin = client.post(
+        reverse("admin:conversations_bot_rotate_secret", args=[bot.pk]), {"grace_hours": "0"}
+    ).content.decode()
+
+    question = "立即停用旧密钥？仍在使用它的每个 API 调用方或 Webhook 接收方从此刻起都会失败，直到换上新密钥。"
+    assert f'data-confirm="{question}"' in console
+    assert question in admin.split('id="no-grace-warning"')[1]
 
 
 def test_the_current_and_previous_signing_secrets_can_be_told_apart_masked(operator_client, bot):

@@ -24,14 +24,18 @@ def page(live_server):
         context = browser.new_context(base_url=live_server.url, locale="zh-CN")
         context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server.url)
         context.set_default_timeout(10_000)
-        page = context.new_page()
-        page.goto("/console/login/")
-        page.get_by_label("用户名").fill("root")
-        page.get_by_label("密码").fill(PASSWORD)
-        page.get_by_role("button", name="登录").click()
-        page.wait_for_url(lambda url: "/login/" not in url)
+        page = log_in(context.new_page())
         yield page
         context.close()
+
+
+def log_in(page):
+    page.goto("/console/login/")
+    page.get_by_label("用户名").fill("root")
+    page.get_by_label("密码").fill(PASSWORD)
+    page.get_by_role("button", name="登录").click()
+    page.wait_for_url(lambda url: "/login/" not in url)
+    return page
 
 
 def reveal_and_copy(page, box, value: str) -> None:
@@ -113,6 +117,33 @@ def test_a_rotation_without_grace_asks_first_and_a_refusal_changes_nothing(page,
     page.wait_for_url(lambda url: "/rotate" not in url)
     bot.refresh_from_db()
     assert len(asked) == 2 and bot.secret != second and bot.previous_secret == second
+
+
+def test_without_javascript_a_rotation_without_grace_is_asked_on_a_page(live_server, make_bot):
+    """No browser dialog then: the server asks, in the same words, and waits for a yes."""
+    get_user_model().objects.create_superuser("root", password=PASSWORD)
+    bot = make_bot(name="no-script-bot")
+    first = bot.secret
+    with chromium() as browser:
+        context = browser.new_context(
+            base_url=live_server.url, locale="zh-CN", java_script_enabled=False
+        )
+        page = log_in(context.new_page())
+        page.goto(f"/console/bots/{bot.pk}/secrets/rotate")
+        page.get_by_label("不保留：旧密钥立即失效").check()
+        page.get_by_role("button", name="签发新密钥").click()
+        expect(page.locator("#no-grace-warning")).to_contain_text(
+            "立即停用旧密钥？仍在使用它的每个 API 调用方或 Webhook 接收方从此刻起都会失败"
+        )
+        screenshot(page, "console-secrets", "rotate-no-grace-asked-without-javascript")
+        bot.refresh_from_db()
+        assert bot.secret == first
+
+        page.get_by_role("button", name="是的，让旧密钥立即失效").click()
+        page.wait_for_url(lambda url: "/rotate" not in url)
+        bot.refresh_from_db()
+        assert bot.secret != first and bot.previous_secret == ""
+        context.close()
 
 
 def test_fewer_days_of_retention_asks_first_and_more_days_do_not(page, make_bot):
