@@ -44,8 +44,8 @@ KEEP_FOR = 24 * 3600  # seconds; a bubble not shown for a day is drawn again
 LARGEST_KEPT = 20_000
 # Raised when the template or its filters draw an unchanged message differently, so
 # that bubbles drawn before are not shown for another day (2: markdown is rendered;
-# 3: a link written without a scheme opens http:// + it).
-DRAWING = 3
+# 3: a link written without a scheme opens http:// + it; 4: an archived image has its size).
+DRAWING = 4
 
 
 def _key(m, shared: str, focus: bool, oob: bool, names: dict[str, str]) -> str:

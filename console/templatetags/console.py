@@ -27,6 +27,8 @@ register = template.Library()
 MENTION_RE = re.compile(rf"{markdown.MENTION_TAG.pattern}|(@[^\s@<>]{{1,64}})")
 # A raw body longer than this is cut in the timeline, with a link to all of it.
 RAW_PREVIEW_CHARS = 2000
+# The largest box a timeline image is drawn in (.chat-image in static/botadmin/app.css).
+CHAT_IMAGE_BOX = 240
 
 
 @register.filter
@@ -118,6 +120,21 @@ def json_preview(value) -> dict:
     if len(text) <= RAW_PREVIEW_CHARS:
         return {"text": text, "truncated": False}
     return {"text": text[:RAW_PREVIEW_CHARS] + "…", "truncated": True}
+
+
+@register.simple_tag
+def chat_image_size(stored) -> str:
+    """`width` and `height` attributes of an archived image as the timeline draws it (its
+    own proportions, shrunk into CHAT_IMAGE_BOX, never enlarged), from the size read when
+    it was stored. With them the page is laid out before the lazy thumbnails arrive, and
+    a history opened at its end stays there; without (an image Pillow could not read),
+    nothing: app.css gives a fixed box."""
+    if not stored.width or not stored.height:
+        return ""
+    scale = min(1, CHAT_IMAGE_BOX / stored.width, CHAT_IMAGE_BOX / stored.height)
+    width = max(1, round(stored.width * scale))
+    height = max(1, round(stored.height * scale))
+    return format_html(' width="{}" height="{}"', width, height)
 
 
 @register.filter

@@ -50,3 +50,65 @@ def test_operator_sees_a_received_image_and_opens_it_full_size(page, demo, live_
     )
     assert size == [480, 320]
     shoot(full, "media-03-full-size")
+
+
+def test_a_history_ending_with_images_opens_at_the_newest_message(page, demo):
+    """Thumbnails load after the page scrolled to its end: each has its size in the page
+    beforehand (StoredFile.width/height), or a fixed box when its size is not known (the
+    400 x 100 one here), so the timeline does not grow under the reader and the newest
+    message stays in view."""
+    from playwright.sync_api import expect
+
+    from media import store
+    from media.models import StoredFile
+    from messaging.models import MessageMedia
+    from tests.images import image_bytes
+
+    bot, group = demo  # 70 text messages, then these images
+    sizes = [(800, 600), (300, 900), (400, 100), (1200, 400), (640, 640), (90, 60)]
+    for number, size in enumerate(sizes):
+        message = Message.objects.create(
+            bot=bot,
+            conversation=group,
+            direction="in",
+            msgtype="image",
+            body={"msgtype": "image", "image": {"cdn_type": "wecom_cdn", "cdn": f"x/{number}"}},
+            sender_id="wmDemoUser0001",
+            sender_name="张伟",
+            status="received",
+            source="agent",
+        )
+        MessageMedia.objects.create(
+            message=message,
+            kind="image",
+            status="stored",
+            stored_file=store.store_bytes(image_bytes("PNG", size)),
+        )
+    StoredFile.objects.filter(width=400).update(width=None, height=None)
+    last = Message.objects.filter(conversation=group).latest("pk")
+
+    log_in(page)
+    open_conversation(page, "客户服务群")
+    images = page.locator("#timeline img.chat-image")
+    expect(images).to_have_count(len(sizes))
+    page.wait_for_function(
+        "() => Array.from(document.querySelectorAll('#timeline img.chat-image'))"
+        ".slice(-3).every(img => img.complete && img.naturalWidth > 0)"
+    )
+
+    newest = page.locator(f"#m{last.pk}")
+    timeline = page.locator("#timeline").bounding_box()
+    box = newest.bounding_box()
+    assert box["y"] + box["height"] <= timeline["y"] + timeline["height"] + 1
+    assert box["y"] >= timeline["y"]
+    # Drawn in their own proportions, at most 240 px either way, small ones not enlarged
+    # (to a pixel: once loaded, the thumbnail's rounded proportions win).
+    drawn = images.evaluate_all("imgs => imgs.map(i => [i.clientWidth, i.clientHeight])")
+    expected = [(240, 180), (80, 240), (240, 180), (240, 80), (240, 240), (90, 60)]
+    assert all(
+        abs(w - width) <= 1 and abs(h - height) <= 1
+        for (w, h), (width, height) in zip(drawn, expected, strict=True)
+    ), drawn
+    shoot(page, "media-04-history-ends-with-images")
+    images.nth(2).scroll_into_view_if_needed()
+    shoot(page, "media-05-image-of-unknown-size-in-a-fixed-box")

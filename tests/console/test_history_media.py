@@ -17,6 +17,7 @@ from PIL import Image
 from audit.models import OperatorAction
 from botadmin.reasons import Reason
 from media import store
+from media.models import StoredFile
 from messaging import media_links, uploads
 from messaging.models import Message, MessageMedia
 from messaging.sending import accept_outbound
@@ -63,6 +64,29 @@ def test_a_stored_image_shows_as_a_thumbnail_that_opens_full_size(
     answer = operator_client.get(full)
     assert b"".join(answer.streaming_content) == PNG
     assert answer["Content-Type"] == "image/png" and answer["X-Content-Type-Options"] == "nosniff"
+
+
+def test_a_thumbnail_has_its_drawn_size_in_the_page_before_it_loads(
+    operator_client, group, history_url, make_message
+):
+    """The size read when the image was stored, shrunk into the timeline's 240 px box:
+    the page keeps its layout while lazy thumbnails arrive. An image whose size is not
+    known has none (the stylesheet gives it a fixed box)."""
+    _wide, wide = image_message(make_message, group)  # 800 x 600
+    _tall, tall = image_message(make_message, group, content=image_bytes("PNG", (300, 900)))
+    _small, small = image_message(make_message, group, content=image_bytes("PNG", (90, 60)))
+    _unknown, unknown = image_message(make_message, group, content=image_bytes("PNG", (5, 5)))
+    StoredFile.objects.filter(pk=unknown.stored_file_id).update(width=None, height=None)
+
+    html = operator_client.get(history_url).content.decode()
+
+    def img(media):
+        return re.search(rf'<img [^>]*src="[^"]*/media/{media.pk}/thumbnail"[^>]*>', html)[0]
+
+    assert 'width="240" height="180"' in img(wide)
+    assert 'width="80" height="240"' in img(tall)
+    assert 'width="90" height="60"' in img(small)
+    assert "width=" not in img(unknown) and "height=" not in img(unknown)
 
 
 def test_a_file_is_a_download_link_with_its_name_and_size(
