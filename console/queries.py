@@ -82,7 +82,24 @@ def filter_messages(queryset: QuerySet[Message], bots: QuerySet[Bot], data: dict
 @dataclass
 class ResultPage:
     rows: list = field(default_factory=list)
+    # The last row's id when older rows follow: the "older" link's `before`.
     next_before: int | None = None
+    # The first row's id when newer rows precede (`page_by_id_both_ways` only): the
+    # "newer" link's `after`.
+    newer_after: int | None = None
+
+
+def _cut(rows: list, size: int) -> ResultPage:
+    """A page of the first `size` of `rows` (read one more, to know whether more follow)."""
+    more = len(rows) > size
+    rows = rows[:size]
+    return ResultPage(rows, rows[-1].pk if more else None)
+
+
+def _below(queryset: QuerySet, before: int | None, size: int) -> ResultPage:
+    if before is not None:
+        queryset = queryset.filter(id__lt=before)
+    return _cut(list(queryset.order_by("-id")[: size + 1]), size)
 
 
 def page_by_id(
@@ -94,22 +111,35 @@ def page_by_id(
     below that row's `created_at`, then its id. That row is one of `bots`' (the
     reader's): another bot's would cut the page at its time, telling when it was
     written; like an id no message has, it gives an empty page."""
-    if queryset.query.order_by == BY_TIME:
-        if before is not None:
-            anchor = Subquery(
-                Message.objects.filter(pk=before, bot__in=bots).values("created_at")[:1]
-            )
-            queryset = queryset.filter(created_at__lte=anchor).filter(
-                Q(created_at__lt=anchor) | Q(id__lt=before)
-            )
-        rows = list(queryset[: size + 1])
-    else:
-        if before is not None:
-            queryset = queryset.filter(id__lt=before)
-        rows = list(queryset.order_by("-id")[: size + 1])
-    more = len(rows) > size
-    rows = rows[:size]
-    return ResultPage(rows, rows[-1].pk if more else None)
+    if queryset.query.order_by != BY_TIME:
+        return _below(queryset, before, size)
+    if before is not None:
+        anchor = Subquery(Message.objects.filter(pk=before, bot__in=bots).values("created_at")[:1])
+        queryset = queryset.filter(created_at__lte=anchor).filter(
+            Q(created_at__lt=anchor) | Q(id__lt=before)
+        )
+    return _cut(list(queryset[: size + 1]), size)
+
+
+def page_by_id_both_ways(
+    queryset: QuerySet, *, before: int | None = None, after: int | None = None, size: int
+) -> ResultPage:
+    """Newest first by id, with a way back: the page below the id `before`, or the one
+    above `after` (shown newest first too). The caller has checked that a cursor is one
+    of its rows' ids (an older row exists below `after`).
+
+    Going newer up to the top gives the latest page, full: a short page of the few
+    rows left above `after` would leave the newest page's links for a half-empty one."""
+    if after is not None:
+        rows = list(queryset.filter(id__gt=after).order_by("id")[: size + 1])
+        if len(rows) > size:
+            shown = rows[:size][::-1]
+            return ResultPage(shown, next_before=shown[-1].pk, newer_after=shown[0].pk)
+        before = None
+    page = _below(queryset, before, size)
+    if before is not None and page.rows:
+        page.newer_after = page.rows[0].pk
+    return page
 
 
 def runs_page(announcement: Announcement, before: int | None, size: int) -> ResultPage:
@@ -120,10 +150,7 @@ def runs_page(announcement: Announcement, before: int | None, size: int) -> Resu
     if before is not None:
         anchor = announcement.runs.filter(pk=before).values("scheduled_for")[:1]
         runs = runs.filter(scheduled_for__lt=Subquery(anchor))
-    rows = list(runs[: size + 1])
-    more = len(rows) > size
-    rows = rows[:size]
-    return ResultPage(rows, rows[-1].pk if more else None)
+    return _cut(list(runs[: size + 1]), size)
 
 
 def search_results(bots, data: dict) -> QuerySet[Message]:

@@ -1,5 +1,5 @@
 """A bot's webhook endpoints in the console: who may manage them, the endpoint form,
-and what the pages show (health, recent deliveries with their attempts).
+and what the pages show (health, deliveries with their attempts, a page at a time).
 
 The work is forwarding's (endpoints.add_endpoint / change_endpoint,
 replay.replay_deliveries / replay_failed / run_test_event); the admin
@@ -19,7 +19,9 @@ from forwarding.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from messaging.inbound import OBJECT_MODELS
 from messaging.msgtype_names import NAMES
 
-RECENT_DELIVERIES = 20
+from .queries import ResultPage, page_by_id_both_ways
+
+DELIVERIES_PAGE = 20
 
 
 def may_manage_webhooks(user, bot) -> bool:
@@ -27,14 +29,27 @@ def may_manage_webhooks(user, bot) -> bool:
     return is_bot_admin(user, bot)
 
 
-def recent_deliveries(endpoint: WebhookEndpoint, status: str = "") -> list[WebhookDelivery]:
-    """The endpoint's latest deliveries (one status, or all), each with its attempts."""
+def deliveries_page(
+    endpoint: WebhookEndpoint,
+    status: str = "",
+    *,
+    before: int | None = None,
+    after: int | None = None,
+) -> ResultPage:
+    """The endpoint's deliveries (one status, or all), newest first, each with its
+    attempts: the latest page, or the one below the delivery `before` or above `after`.
+
+    A cursor that is not one of this endpoint's deliveries (another endpoint's, another
+    bot's, or deleted since) is ignored: the latest page."""
+    cursor = after if after is not None else before
+    if cursor is not None and not endpoint.deliveries.filter(pk=cursor).exists():
+        before = after = None
     deliveries = endpoint.deliveries.select_related("message").prefetch_related(
         Prefetch("attempts", queryset=WebhookAttempt.objects.order_by("number"))
     )
     if status in WebhookDelivery.Status.values:
         deliveries = deliveries.filter(status=status)
-    return list(deliveries.order_by("-id")[:RECENT_DELIVERIES])
+    return page_by_id_both_ways(deliveries, before=before, after=after, size=DELIVERIES_PAGE)
 
 
 def _msgtype_choices():

@@ -1,4 +1,4 @@
-"""A bot's webhook endpoints: health and recent deliveries for its operators; adding,
+"""A bot's webhook endpoints: health and deliveries for its operators; adding,
 changing, testing, replaying and deleting for its bot admins (console/webhooks.py decides who)."""
 
 from django.contrib import messages
@@ -23,8 +23,8 @@ from forwarding.models import WebhookDelivery, WebhookEndpoint
 from forwarding.replay import replay_deliveries, replay_failed, run_test_event
 
 from ..login_required import login_required
-from ..webhooks import EndpointForm, may_manage_webhooks, recent_deliveries
-from .scoping import visible_bot_or_404
+from ..webhooks import EndpointForm, deliveries_page, may_manage_webhooks
+from .scoping import int_param, visible_bot_or_404
 
 TEST_ANSWER_SHOWN = 1000  # characters of a test event's answer kept for the page
 
@@ -94,7 +94,12 @@ def endpoint_page(request, bot_id: int, endpoint_id: int, *, form=None, status=2
             "bot": bot,
             "endpoint": endpoint,
             "may_manage": manage,
-            "deliveries": recent_deliveries(endpoint, shown),
+            "page": deliveries_page(
+                endpoint,
+                shown,
+                before=int_param(request, "before"),
+                after=int_param(request, "after"),
+            ),
             "shown_status": shown,
             "statuses": WebhookDelivery.Status.choices,
             "failed": endpoint.deliveries.filter(status=WebhookDelivery.Status.FAILED).count(),

@@ -5,6 +5,8 @@ numbers and dates out of range and undecodable text."""
 
 import pytest
 
+from forwarding.models import WebhookEndpoint
+
 URLS = [
     "/console/search/?q=%00",
     "/console/search/?q=x&sender=%00&conversation=%00",
@@ -69,13 +71,18 @@ URLS = [
     "/console/audit/?since=9999-12-31T23:59:59-08:00",
     "/console/audit/export.csv?since=0001-01-01T00:00:00",
     "/console/audit/?since=99999-01-01T00:00:00Z&before=-1",
+    "/console/bots/{b}/webhooks/{e}/?before=%00&after=%00",
+    "/console/bots/{b}/webhooks/{e}/?before=99999999999999999999",
+    "/console/bots/{b}/webhooks/{e}/?after=-99999999999999999999&status=%00",
+    "/console/bots/{b}/webhooks/{e}/?after=%C2%B2&before=1",
 ]
 
 
 @pytest.mark.parametrize("url", URLS)
 def test_a_bad_query_string_never_breaks_a_page(client, superuser, bot, group, url):
+    endpoint = WebhookEndpoint.objects.create(bot=bot, url="https://hooks.example.com/in")
     client.force_login(superuser)
-    response = client.get(url.format(b=bot.pk, c=group.pk))
+    response = client.get(url.format(b=bot.pk, c=group.pk, e=endpoint.pk))
     if response.streaming:
         b"".join(response.streaming_content)
     assert response.status_code < 500

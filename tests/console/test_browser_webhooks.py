@@ -138,3 +138,64 @@ def test_a_bot_admin_deletes_an_endpoint_after_confirming(page, bot_admin, bot, 
     assert not WebhookEndpoint.objects.exists()
     assert OperatorAction.objects.get().action == "endpoint.delete"
     shoot(page, "webhooks-05-deleted")
+
+
+def one_line(button) -> bool:
+    """The button's words stand on one line (a range over them has one box per line)."""
+    return button.evaluate(
+        "b => { const r = document.createRange(); r.selectNodeContents(b);"
+        " return r.getClientRects().length === 1; }"
+    )
+
+
+def test_deliveries_page_older_and_newer_and_replay_stays_on_one_line(
+    page, bot_admin, bot, group, make_message, receiver
+):
+    """25 deliveries: 20 on the first page, 5 behind "older"; each row's Replay button
+    on one line beside long message texts, on a 1280 px screen and on a phone."""
+    from playwright.sync_api import expect
+
+    from console.webhooks import DELIVERIES_PAGE
+
+    endpoint = WebhookEndpoint.objects.create(bot=bot, url=receiver.url("/hook"))
+    for i in range(DELIVERIES_PAGE + 5):
+        WebhookDelivery.objects.create(
+            message=make_message(group, text=f"第 {i} 位客户询问退货运费由谁承担以及多久到账"),
+            endpoint=endpoint,
+            status="failed" if i % 2 else "delivered",
+            attempt_count=8,
+            last_http_status=503,
+            replay_count=i % 3,
+        )
+    page.goto("/console/login/")
+    page.get_by_label("用户名").fill("zhao")
+    page.get_by_label("密码").fill("pw-zhao-console-1")
+    page.get_by_role("button", name="登录").click()
+    page.goto(f"/console/bots/{bot.pk}/webhooks/{endpoint.pk}/")
+
+    rows = page.locator("table.deliveries tbody tr")
+    expect(rows).to_have_count(DELIVERIES_PAGE)
+    replays = page.get_by_role("button", name="重放", exact=True)
+    assert all(one_line(button) for button in replays.all())
+    page.locator("#deliveries").scroll_into_view_if_needed()
+    shoot(page, "webhooks-06-deliveries-1280")
+
+    page.get_by_role("link", name="较早的投递").click()
+    expect(rows).to_have_count(5)
+    expect(rows.first).to_contain_text("第 4 位客户")
+    page.locator("#deliveries .pager").scroll_into_view_if_needed()
+    shoot(page, "webhooks-07-older-deliveries")
+    page.get_by_role("link", name="较新的投递").click()
+    expect(rows).to_have_count(DELIVERIES_PAGE)
+    expect(rows.first).to_contain_text("第 24 位客户")
+
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.reload()
+    assert all(one_line(button) for button in replays.all())
+    # The table scrolls inside its card (the Replay buttons at its right end); the page
+    # itself does not scroll sideways.
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.locator("#deliveries .table-wrap").evaluate("el => el.scrollLeft = el.scrollWidth")
+    replays.first.scroll_into_view_if_needed()
+    expect(replays.first).to_be_in_viewport()
+    shoot(page, "webhooks-08-deliveries-390")

@@ -1,0 +1,116 @@
+"""An endpoint's deliveries in the console, a page at a time (keyset by id, newest
+first): "older" and "newer" links reach every delivery once, keep the status shown,
+and a cursor that is not one of the endpoint's deliveries is ignored."""
+
+import re
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from console.webhooks import DELIVERIES_PAGE
+from forwarding.models import WebhookDelivery, WebhookEndpoint
+
+ROW = re.compile(r'<tr id="delivery-(\d+)">')
+OLDER = re.compile(r'<a class="btn" href="([^"]*)">较早的投递 →</a>')
+NEWER = re.compile(r'<a class="btn" href="([^"]*)">← 较新的投递</a>')
+
+
+@pytest.fixture
+def endpoint(bot, receiver):
+    return WebhookEndpoint.objects.create(bot=bot, url=receiver.url("/hook"))
+
+
+def deliveries(endpoint, conversation, make_message, count: int, **fields) -> list[int]:
+    return [
+        WebhookDelivery.objects.create(
+            message=make_message(conversation, text=f"消息 {i}"), endpoint=endpoint, **fields
+        ).pk
+        for i in range(count)
+    ]
+
+
+def page_url(bot, endpoint, query: str = "") -> str:
+    return reverse("console:webhook", args=[bot.pk, endpoint.pk]) + query
+
+
+def shown(client, path: str) -> tuple[list[int], str | None, str | None]:
+    """The delivery ids a page lists, and its "older" and "newer" links."""
+    html = client.get(path).content.decode()
+    older, newer = OLDER.search(html), NEWER.search(html)
+    return (
+        [int(pk) for pk in ROW.findall(html)],
+        older and older[1].replace("&amp;", "&"),
+        newer and newer[1].replace("&amp;", "&"),
+    )
+
+
+def test_older_links_reach_every_delivery_once_and_newer_links_come_back(
+    operator_client, bot, group, endpoint, make_message
+):
+    every = deliveries(endpoint, group, make_message, 2 * DELIVERIES_PAGE + 5)
+    base = page_url(bot, endpoint)
+
+    pages, path = [], base
+    while path:
+        rows, older, newer = shown(operator_client, base + path if path[0] == "?" else path)
+        assert (newer is None) == (not pages)  # only the latest page has no "newer"
+        pages.append(rows)
+        path = older
+
+    assert [len(rows) for rows in pages] == [DELIVERIES_PAGE, DELIVERIES_PAGE, 5]
+    assert sum(pages, []) == sorted(every, reverse=True)
+
+    # Back up from the oldest page: the same pages, the last one the latest, full.
+    _rows, _older, newer = shown(operator_client, base + f"?before={pages[1][-1]}")
+    back = []
+    while newer:
+        rows, _older, newer = shown(operator_client, base + newer)
+        back.append(rows)
+    assert back == [pages[1], pages[0]]
+
+
+def test_paging_keeps_the_status_shown(operator_client, bot, group, endpoint, make_message):
+    failed = deliveries(endpoint, group, make_message, DELIVERIES_PAGE + 3, status="failed")
+    deliveries(endpoint, group, make_message, 4, status="delivered")
+    base = page_url(bot, endpoint)
+
+    first, older, _newer = shown(operator_client, base + "?status=failed")
+    second, last, newer = shown(operator_client, base + older)
+
+    assert "status=failed" in older and "status=failed" in newer and last is None
+    assert first + second == sorted(failed, reverse=True)
+
+
+def test_a_cursor_of_another_endpoint_or_bot_is_ignored(
+    operator_client, bot, group, other_bot, other_group, endpoint, make_message, receiver
+):
+    ours = deliveries(endpoint, group, make_message, DELIVERIES_PAGE + 3)
+    elsewhere = WebhookEndpoint.objects.create(bot=bot, url=receiver.url("/other"))
+    (sibling,) = deliveries(elsewhere, group, make_message, 1)
+    rival = WebhookEndpoint.objects.create(bot=other_bot, url=receiver.url("/rival"))
+    (theirs,) = deliveries(rival, other_group, make_message, 1)
+    latest = sorted(ours, reverse=True)[:DELIVERIES_PAGE]
+
+    for cursor in (sibling, theirs, 0, 99999999999):
+        for name in ("before", "after"):
+            rows, older, newer = shown(
+                operator_client, page_url(bot, endpoint, f"?{name}={cursor}")
+            )
+            assert (rows, newer) == (latest, None), (name, cursor)
+            assert older
+
+    assert operator_client.get(page_url(other_bot, rival, f"?before={theirs}")).status_code == 404
+
+
+def test_a_page_reads_the_same_number_of_queries_whatever_its_cursor(
+    operator_client, bot, group, endpoint, make_message
+):
+    every = sorted(deliveries(endpoint, group, make_message, 2 * DELIVERIES_PAGE), reverse=True)
+    counts = []
+    for query in ("", f"?before={every[DELIVERIES_PAGE - 1]}", f"?after={every[-1]}"):
+        with CaptureQueriesContext(connection) as queries:
+            operator_client.get(page_url(bot, endpoint, query))
+        counts.append(len(queries))
+    assert counts[1] == counts[2] == counts[0] + 1  # the cursor, checked: one more
