@@ -3,16 +3,20 @@
 It follows shared/spec/wecom-aibot.md:
 
 * the first frame must be `aibot_subscribe` with a known bot id and secret;
-  otherwise the ack carries errcode 40001 and the connection is closed;
+  otherwise the ack carries errcode 40001 and the connection is closed (as it
+  is after an errcode `answer_next_subscribe` forces: -1 busy, 45009, …);
 * one live connection per bot: a newer subscription takes over, and the older
   connection gets an `aibot_event_callback` with `disconnected_event`, then
   is closed;
-* `ping` is acknowledged (unless `answer_pings` is off);
-* `aibot_send_msg` takes markdown, template cards and image / file / voice /
-  video by the media_id of a finished upload of that type (40007 otherwise);
-  anything else, `text` included, is refused (40008);
+* `ping` is acknowledged (unless `answer_pings` is off), `ping_delay` seconds
+  late if the test says so;
+* `aibot_send_msg` needs a `chatid` and takes markdown (≤ 20,480 bytes),
+  template cards and image / file / voice / video by the media_id of an upload
+  of that type this bot finished (40007 otherwise); anything else, `text`
+  included, is refused (40008);
 * `aibot_respond_msg` must carry the req_id of a message callback this server
-  sent on that connection, within `reply_seconds` (846605 otherwise); an
+  sent on that connection, within `reply_seconds` (846605 otherwise), and a
+  known msgtype (a stream with its `id` and ≤ 20,480 bytes of content); an
   `enter_chat` event is answered by `aibot_respond_welcome_msg` (text or
   template card, 40008 otherwise) within `welcome_seconds` (5 s) or by a
   template card through `aibot_respond_msg`; a card click
@@ -29,6 +33,10 @@ It follows shared/spec/wecom-aibot.md:
   重复; WeCom documents no errcode for it: this is what an app gets, as its
   developer community shows, and what users of the AI bot SDK report);
 * uploads: init → upload_id, chunks, finish → media_id (the bytes are kept);
+  every frame is checked as WeCom would (devtools/fake_wecom_aibot_checks.py:
+  type, chunk sizes and count, 0-based chunk_index, total_size and md5);
+* `ack_with_cmd` makes every ack name the command it answers (an ack has no
+  `cmd` in wecom-aibot.md; a client must not depend on that);
 * `answer_next(errcode, …)` refuses the next sends or replies with these
   errcodes (45009 rate limit, -1 system busy, …), `answer_next_upload(…,
   stage="init")` the next upload frames of that stage (`init`, `chunk`,
@@ -48,6 +56,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextvars
 import json
 import os
 import threading
@@ -59,10 +68,11 @@ from websockets.asyncio.server import serve
 
 from botadmin.local_http import Answer, LocalServer, Request
 from connectors.wecom_aibot_frames import encrypt_media
+from devtools import fake_wecom_aibot_checks as checks
 from devtools.fake_wecom_app import card_task_id
 
 # What aibot_send_msg takes (plain text is refused with 40008); media by an upload's media_id.
-MEDIA_MSGTYPES = ("image", "file", "voice", "video")
+MEDIA_MSGTYPES = checks.MEDIA_MSGTYPES
 SEND_MSGTYPES = ("markdown", "template_card", *MEDIA_MSGTYPES)
 # WeCom's words for the errcodes tests force (its global errcode table).
 FORCED_ERRMSGS = {
@@ -78,6 +88,9 @@ FORCED_ERRMSGS = {
 }
 UPLOAD_STAGES = ("init", "chunk", "finish")
 TASK_ID_REFUSED = (42014, "taskid has existed or empty or exceed max len")
+MEDIA_ID_REFUSED = (40007, "invalid media_id")
+# The command the frame being answered carried (for `ack_with_cmd`).
+_answering: contextvars.ContextVar[str] = contextvars.ContextVar("answering", default="")
 
 
 class _MediaServer(LocalServer):
@@ -106,6 +119,7 @@ class FakeAIBotServer:
         self.bots = dict(bots)
         self.lock = threading.Lock()
         self.frames: list[tuple[str, dict]] = []  # every frame a client sent (bot id or "")
+        self.frame_times: list[float] = []  # when each of `frames` came (time.monotonic())
         self.sent: list[tuple[str, str, dict]] = []  # accepted sends and replies
         self.subscriptions: list[tuple[str, int]] = []  # (bot id, errcode)
         self.live: dict[str, object] = {}  # bot id → its current connection
@@ -115,6 +129,9 @@ class FakeAIBotServer:
         self.media: dict[str, tuple[bytes, float, str]] = {}
         self.downloads: list[str] = []
         self.answer_pings = True
+        self.ping_delay = 0.0  # seconds before a ping's ack
+        self.ack_with_cmd = False  # acks name the command they answer
+        self._late_acks: set[asyncio.Task] = set()
         self.reply_seconds = 300.0
         self.welcome_seconds = 5.0
         self.welcome_req_ids: dict[int, dict[str, float]] = {}  # id(ws) → enter_chat req_id → at
@@ -128,6 +145,7 @@ class FakeAIBotServer:
         self.kicks = 0  # disconnected_events sent (a newer subscription took a bot over)
         self._forced: list[int | None] = []  # errcodes the next sends / replies are refused with
         self._forced_uploads: dict[str, list[int]] = {stage: [] for stage in UPLOAD_STAGES}
+        self._forced_subscribes: list[int] = []
         self._loop = asyncio.new_event_loop()
         self._http = _MediaServer(self)
 
@@ -175,6 +193,12 @@ class FakeAIBotServer:
         with self.lock:
             self._forced.extend(errcodes)
 
+    def answer_next_subscribe(self, *errcodes: int) -> None:
+        """Answer the next subscriptions with these errcodes (then close), whatever their
+        credentials."""
+        with self.lock:
+            self._forced_subscribes.extend(errcodes)
+
     def answer_next_upload(self, *errcodes: int, stage: str = "init") -> None:
         """Refuse the next upload frames of this stage (`init`, `chunk`, `finish`) so."""
         with self.lock:
@@ -198,6 +222,12 @@ class FakeAIBotServer:
     def frames_of(self, cmd: str) -> list[dict]:
         with self.lock:
             return [frame for _, frame in self.frames if frame.get("cmd") == cmd]
+
+    def times_of(self, cmd: str) -> list[float]:
+        """When each frame of this command came (time.monotonic())."""
+        with self.lock:
+            pairs = zip(self.frames, self.frame_times, strict=True)
+            return [at for (_, frame), at in pairs if frame.get("cmd") == cmd]
 
     def push(self, bot_id: str, cmd: str, body: dict, req_id: str = "") -> str:
         """Send a callback frame on the bot's live connection; its req_id."""
@@ -270,15 +300,23 @@ class FakeAIBotServer:
                 frame = json.loads(raw)
                 with self.lock:
                     self.frames.append((bot_id, frame))
+                    self.frame_times.append(time.monotonic())
                 req_id = (frame.get("headers") or {}).get("req_id", "")
                 cmd = frame.get("cmd")
+                _answering.set(str(cmd or ""))
                 if not bot_id:
                     body = frame.get("body") or {}
-                    if cmd != "aibot_subscribe" or self.bots.get(body.get("bot_id")) != body.get(
-                        "secret"
+                    with self.lock:
+                        forced = self._forced_subscribes.pop(0) if self._forced_subscribes else 0
+                    if not forced and (
+                        cmd != "aibot_subscribe"
+                        or self.bots.get(body.get("bot_id")) != body.get("secret")
                     ):
-                        self.subscriptions.append((str(body.get("bot_id")), 40001))
-                        await self._ack(ws, req_id, 40001, "invalid bot_id or secret")
+                        forced = 40001
+                    if forced:
+                        self.subscriptions.append((str(body.get("bot_id")), forced))
+                        errmsg = FORCED_ERRMSGS.get(forced, "invalid bot_id or secret")
+                        await self._ack(ws, req_id, forced, errmsg)
                         await ws.close()
                         return
                     bot_id = body["bot_id"]
@@ -296,8 +334,56 @@ class FakeAIBotServer:
             if bot_id and self.live.get(bot_id) is ws:
                 del self.live[bot_id]
 
+    async def _late_ack(self, ws, req_id: str, delay: float) -> None:
+        await asyncio.sleep(delay)
+        try:
+            await self._ack(ws, req_id)
+        except websockets.ConnectionClosed:
+            pass
+
+    def _check_media(self, bot_id: str, body: dict) -> tuple[int, str] | None:
+        """A media message's media_id must come from an upload of that type by this bot."""
+        msgtype = body.get("msgtype")
+        if msgtype not in MEDIA_MSGTYPES:
+            return None
+        media_id = (body.get(msgtype) or {}).get("media_id")
+        with self.lock:
+            upload = next((u for u in self.uploads.values() if u.get("media_id") == media_id), None)
+        if upload is None or upload["type"] != msgtype or upload["bot"] != bot_id:
+            return MEDIA_ID_REFUSED
+        return None
+
+    def _upload(self, bot_id: str, stage: str, body: dict) -> tuple:
+        """An upload frame's answer: (errcode, errmsg[, ack body])."""
+        if stage == "init":
+            if refused := checks.check_upload_init(body):
+                return refused
+            upload_id = uuid.uuid4().hex
+            with self.lock:
+                self.uploads[upload_id] = {**body, "bot": bot_id, "chunks": {}}
+            return 0, "ok", {"upload_id": upload_id}
+        upload = self.uploads.get(str(body.get("upload_id") or ""))
+        if upload is None or upload["bot"] != bot_id:
+            return checks.invalid("upload_id")
+        if stage == "chunk":
+            index, data = checks.chunk_bytes(upload, body)
+            if isinstance(data, str):
+                return index, data
+            upload["chunks"][index] = data
+            return 0, "ok"
+        if stage != "finish":
+            return 40008, f"unknown cmd aibot_upload_media_{stage}"
+        data = checks.upload_data(upload)
+        if isinstance(data, tuple):
+            return data
+        upload["data"] = data
+        upload["media_id"] = f"media_{body['upload_id']}"
+        return 0, "ok", {"type": upload["type"], "media_id": upload["media_id"]}
+
     async def _ack(self, ws, req_id: str, errcode: int = 0, errmsg: str = "ok", body=None):
         answer = {"headers": {"req_id": req_id}, "errcode": errcode, "errmsg": errmsg}
+        if self.ack_with_cmd and _answering.get():
+            answer = {"cmd": _answering.get(), **answer}
         if body is not None:
             answer["body"] = body
         await ws.send(json.dumps(answer))
@@ -324,21 +410,20 @@ class FakeAIBotServer:
             await self._ack(ws, req_id, *TASK_ID_REFUSED)
             return
         if cmd == "ping":
-            if self.answer_pings:
+            if self.answer_pings and self.ping_delay:
+                late = asyncio.create_task(self._late_ack(ws, req_id, self.ping_delay))
+                self._late_acks.add(late)
+                late.add_done_callback(self._late_acks.discard)
+            elif self.answer_pings:
                 await self._ack(ws, req_id)
         elif cmd == "aibot_send_msg":
             msgtype = body.get("msgtype")
             if msgtype not in SEND_MSGTYPES:
                 await self._ack(ws, req_id, 40008, "invalid message type")
                 return
-            if msgtype in MEDIA_MSGTYPES:
-                media_id = (body.get(msgtype) or {}).get("media_id")
-                upload = next(
-                    (u for u in self.uploads.values() if u.get("media_id") == media_id), None
-                )
-                if upload is None or upload.get("type") != msgtype:
-                    await self._ack(ws, req_id, 40007, "invalid media_id")
-                    return
+            if refused := checks.check_send(body) or self._check_media(bot_id, body):
+                await self._ack(ws, req_id, *refused)
+                return
             self._accept(bot_id, cmd, body)
             if not self.silent_sends:
                 await self._ack(ws, req_id)
@@ -350,6 +435,9 @@ class FakeAIBotServer:
                 sent_at = entered_at  # a card may answer enter_chat too
             if sent_at is None or time.time() - sent_at > self.reply_seconds:
                 await self._ack(ws, req_id, 846605, "invalid req_id")
+                return
+            if refused := checks.check_reply(body) or self._check_media(bot_id, body):
+                await self._ack(ws, req_id, *refused)
                 return
             self._accept(bot_id, cmd, {"req_id": req_id, **body})
             await self._ack(ws, req_id)
@@ -379,19 +467,8 @@ class FakeAIBotServer:
                 return
             self._accept(bot_id, cmd, {"req_id": req_id, **body})
             await self._ack(ws, req_id)
-        elif cmd == "aibot_upload_media_init":
-            upload_id = uuid.uuid4().hex
-            self.uploads[upload_id] = {**body, "chunks": {}}
-            await self._ack(ws, req_id, body={"upload_id": upload_id})
-        elif cmd == "aibot_upload_media_chunk":
-            upload = self.uploads[body["upload_id"]]
-            upload["chunks"][body["chunk_index"]] = base64.b64decode(body["base64_data"])
-            await self._ack(ws, req_id)
-        elif cmd == "aibot_upload_media_finish":
-            upload = self.uploads[body["upload_id"]]
-            chunks = upload["chunks"]
-            upload["data"] = b"".join(chunks[i] for i in sorted(chunks))
-            upload["media_id"] = f"media_{body['upload_id']}"
-            await self._ack(ws, req_id, body={"media_id": upload["media_id"]})
+        elif cmd.startswith("aibot_upload_media_"):
+            answer = self._upload(bot_id, cmd.removeprefix("aibot_upload_media_"), body)
+            await self._ack(ws, req_id, *answer[:2], body=answer[2] if len(answer) > 2 else None)
         else:
             await self._ack(ws, req_id, 40008, f"unknown cmd {cmd}")

@@ -179,6 +179,26 @@ def test_a_voice_is_uploaded_as_voice_then_sent_by_media_id(
     ]  # fmt: skip
 
 
+def test_a_file_over_512_kb_goes_in_full_chunks_counted_from_zero(
+    aibot_server, aibot, group, connected, post
+):
+    report = bytes(range(256)) * 4500  # 1,152,000 bytes: two full chunks and a part
+    body = {"msgtype": "file", "file": {"base64": base64.b64encode(report).decode(),
+            "md5": hashlib.md5(report).hexdigest(), "name": "big.bin"}}  # fmt: skip
+    message = sent_through(post, aibot, "wrGroupA", body)
+
+    assert message.status == "sent", message.last_error
+    init = aibot_server.frames_of("aibot_upload_media_init")[0]["body"]
+    assert (init["total_size"], init["total_chunks"]) == (len(report), 3)
+    assert init["md5"] == hashlib.md5(report).hexdigest()
+    chunks = [frame["body"] for frame in aibot_server.frames_of("aibot_upload_media_chunk")]
+    assert [chunk["chunk_index"] for chunk in chunks] == [0, 1, 2]
+    sizes = [len(base64.b64decode(chunk["base64_data"])) for chunk in chunks]
+    assert sizes == [512 * 1024, 512 * 1024, len(report) - 1024 * 1024]
+    (upload,) = aibot_server.uploads.values()
+    assert upload["data"] == report
+
+
 def test_wecom_refuses_a_proactive_text_and_the_message_fails_with_its_errcode(
     aibot_server, aibot, group, connected
 ):
