@@ -5,7 +5,9 @@ jittered backoff (1 s doubling to 60 s) until it is stopped, or until WeCom
 says something that reconnecting cannot fix:
 
 * the subscription is refused (bad bot id or secret): the bot is paused
-  with WeCom's answer as the reason; resuming it tries again;
+  with WeCom's answer as the reason; resuming it tries again. WeCom being
+  busy (-1) or limiting calls (45009, 45033) is not a refusal: the
+  subscription is tried again with the same backoff;
 * a `disconnected_event` (another client took the connection over): the bot
   is marked "connection taken over at …" and nobody reconnects until an
   operator asks to (the kick loop of two holders is what this prevents).
@@ -52,6 +54,7 @@ from . import aibot_inbound
 from .aibot_inbox import InboxJournal
 from .base import media_word
 from .conversions import markdown_to_text
+from .wecom_aibot import RETRY_ERRCODES
 from .wecom_aibot_frames import (
     DISCONNECTED_EVENT,
     RESPOND_UPDATE,
@@ -71,7 +74,11 @@ logger = logging.getLogger(__name__)
 ACK_TIMEOUT = 5.0  # what Tencent's SDK waits for an ack
 SUBSCRIBE_TIMEOUT = 10.0
 BACKOFF_FIRST, BACKOFF_MAX = 1.0, 60.0
+# Pings sent in a row without any ack: at the next tick the connection is taken for dead
+# (with 30 s pings, 60-90 s after the last ack; Tencent's SDK counts the same way).
 MISSED_PINGS_LIMIT = 2
+# What WeCom pushes; any other frame answering an awaited req_id is that request's ack.
+CALLBACK_COMMANDS = frozenset({"aibot_msg_callback", "aibot_event_callback"})
 # Reply windows remembered per session (msgid → callback req_id).
 REPLY_WINDOWS_KEPT = 10_000
 # WeCom's errcodes for a req_id it no longer answers to: send proactively instead.
@@ -105,6 +112,10 @@ class NotConnected(Exception):
     """Nothing was written: there is no subscribed connection right now."""
 
 
+class SubscriptionDeferred(Exception):
+    """WeCom answered the subscription with busy or a rate limit: connect again later."""
+
+
 def not_sent(outcome: str, reason: str) -> dict:
     """The gateway's answer to a send WeCom did not acknowledge: the outcome, the English
     text (`errmsg`, for logs) and the reason as msgid and parameters (`reason`), which
@@ -130,6 +141,7 @@ class BotSession:
         self.not_stored = 0  # callbacks read and not stored yet (queued or being stored)
         self.journal: InboxJournal | None = None
         self.last_frame = 0.0
+        self.unanswered_pings = 0  # pings sent since the last ping's ack
         self.task: asyncio.Task | None = None
         self.store_task: asyncio.Task | None = None
         self.tasks: set[asyncio.Task] = set()
@@ -205,6 +217,8 @@ class BotSession:
                 error = Reason(gettext_noop("connection closed by WeCom"))
             except asyncio.CancelledError:
                 raise
+            except SubscriptionDeferred as failure:
+                error = reasons.of(failure)
             except (OSError, TimeoutError, websockets.WebSocketException) as failure:
                 error = f"{failure.__class__.__name__}: {failure}"
             except Exception as failure:
@@ -250,7 +264,12 @@ class BotSession:
                 ack = await self._request(
                     "aibot_subscribe", {"bot_id": bot_id, "secret": secret}, SUBSCRIBE_TIMEOUT
                 )
-                if ack.get("errcode") not in (0, None):
+                errcode = ack.get("errcode")
+                if errcode in RETRY_ERRCODES:
+                    busy = gettext_noop("WeCom did not take the subscription now (%(answer)s)")
+                    answer = f"{errcode} {ack.get('errmsg', '')}".strip()
+                    raise SubscriptionDeferred(Reason(busy, answer=answer))
+                if errcode not in (0, None):
                     await self._refused(ack)
                     return
                 self.subscribed = self.subscribed_once = True
@@ -295,7 +314,7 @@ class BotSession:
     async def _request(
         self, cmd: str, body: dict | None, timeout: float | None = None, req_id: str = ""
     ) -> dict:
-        """Write a command and wait for its ack (a frame without cmd and the same req_id)."""
+        """Write a command and wait for its ack (the frame answering its req_id, `_is_ack`)."""
         timeout = timeout or ACK_TIMEOUT
         req_id = req_id or new_req_id(cmd)
         future = asyncio.get_running_loop().create_future()
@@ -325,7 +344,7 @@ class BotSession:
                 continue
             cmd = frame.get("cmd") or ""
             req_id = str((frame.get("headers") or {}).get("req_id") or "")
-            if cmd in ("", "pong") or (req_id in self.pending and not cmd.startswith("aibot_")):
+            if self._is_ack(frame, cmd, req_id):
                 future = self.pending.get(req_id)
                 if future is not None and not future.done():
                     future.set_result(frame)
@@ -344,6 +363,14 @@ class BotSession:
             else:
                 logger.info("AI bot %s: frame %s ignored", self.bot_id, cmd)
 
+    def _is_ack(self, frame: dict, cmd: str, req_id: str) -> bool:
+        """An ack has no cmd (wecom-aibot.md); one that names a command anyway (its own or
+        another) still answers an awaited req_id when it carries an errcode. Only a
+        callback is never an ack: a reply is sent with the req_id of the callback it answers."""
+        if cmd in ("", "pong"):
+            return True
+        return req_id in self.pending and "errcode" in frame and cmd not in CALLBACK_COMMANDS
+
     async def _taken_over(self) -> None:
         self.ended = "taken_over"
         logger.warning("AI bot %s: connection taken over by another client", self.bot_id)
@@ -354,21 +381,39 @@ class BotSession:
             await self.ws.close()
 
     async def _heartbeat(self, ws) -> None:
-        """Ping every interval; two pings in a row without an ack ⇒ drop and reconnect."""
+        """Ping on a fixed timer, whether the last ping was answered or not; when
+        MISSED_PINGS_LIMIT pings in a row are still unanswered at the next tick, drop the
+        connection (the run loop reconnects). Any ping's ack means the connection lives."""
         interval = settings.WECOM_AIBOT_HEARTBEAT_SECONDS
-        missed = 0
+        self.unanswered_pings = 0
         while True:
             await asyncio.sleep(interval)
-            try:
-                await self._request("ping", None, timeout=interval)
-                missed = 0
-            except NotAcknowledged:
-                missed += 1
-                if missed >= MISSED_PINGS_LIMIT:
-                    await ws.close(code=1001, reason="heartbeat not acknowledged")
-                    return
+            if self.unanswered_pings >= MISSED_PINGS_LIMIT:
+                logger.warning(
+                    "AI bot %s: %d pings unanswered; reconnecting",
+                    self.bot_id,
+                    self.unanswered_pings,
+                )
+                await ws.close(code=1001, reason="heartbeat not acknowledged")
+                return
+            await self._ping()
             if self.last_frame:
                 await self.gateway.db(self.gateway.note_frame, self.bot_id, self.last_frame)
+
+    async def _ping(self) -> None:
+        """Send a ping without waiting for its ack: `_read` resolves it whenever it comes."""
+        req_id = new_req_id("ping")
+        answered = asyncio.get_running_loop().create_future()
+
+        def settle(future: asyncio.Future) -> None:
+            self.pending.pop(req_id, None)
+            if not future.cancelled() and future.exception() is None:
+                self.unanswered_pings = 0
+
+        answered.add_done_callback(settle)
+        self.pending[req_id] = answered
+        self.unanswered_pings += 1
+        await self._send({"cmd": "ping", "headers": {"req_id": req_id}})
 
     # --- inbound --------------------------------------------------------------------
 

@@ -2,16 +2,19 @@
 
 import time
 
+import pytest
 from django.utils import timezone, translation
 
 from botadmin.reasons import translate
+from connectors.base import Outcome
+from connectors.registry import connector_for
 from conversations import connections
-from conversations.models import Bot, BotConnection
+from conversations.models import Bot, BotConnection, Conversation
 from tests.polling import wait_until
 
 
-def state(bot) -> str:
-    return BotConnection.objects.get(pk=bot.pk).state
+def state(bot) -> str | None:
+    return BotConnection.objects.filter(pk=bot.pk).values_list("state", flat=True).first()
 
 
 def test_the_gateway_subscribes_with_the_bots_id_and_secret_and_shows_it_connected(
@@ -174,3 +177,75 @@ def test_another_client_subscribing_takes_the_bot_over_and_the_gateway_stays_awa
         assert wait_until(lambda: state(aibot) == "taken_over", timeout=5)
         time.sleep(1)  # polls and backoffs that would have reconnected
         assert aibot_server.kicks == 1 and len(aibot_server.subscriptions) == 2
+
+
+@pytest.mark.parametrize("errcode", [-1, 45009, 45033])
+def test_a_busy_or_rate_limited_subscription_is_tried_again_and_never_pauses_the_bot(
+    errcode, aibot_server, aibot, start_gateway
+):
+    aibot_server.answer_next_subscribe(errcode)
+    start_gateway()
+
+    assert wait_until(lambda: len(aibot_server.subscriptions) == 2, timeout=10)
+    assert aibot_server.subscriptions == [("bot1", errcode), ("bot1", 0)]
+    assert wait_until(lambda: state(aibot) == "connected", timeout=5)
+    aibot.refresh_from_db()
+    assert aibot.paused_at is None
+    # What WeCom answered stays visible on the bot until the next error.
+    assert str(errcode) in BotConnection.objects.get(pk=aibot.pk).last_error
+
+
+def test_while_wecom_stays_busy_the_subscription_backs_off(aibot_server, aibot, start_gateway):
+    aibot_server.answer_next_subscribe(-1, -1, -1)
+    start_gateway()
+
+    assert wait_until(lambda: len(aibot_server.subscriptions) == 4, timeout=15)
+    at = aibot_server.times_of("aibot_subscribe")
+    assert at[2] - at[1] >= 1.0 and at[3] - at[2] >= 2.0  # 1 s, then 2-4 s, then 4-8 s
+    assert wait_until(lambda: state(aibot) == "connected", timeout=5)
+    assert Bot.objects.get(pk=aibot.pk).paused_at is None
+
+
+def test_acks_that_name_their_command_still_answer_the_subscription_pings_and_sends(
+    aibot_server, aibot, start_gateway
+):
+    aibot_server.ack_with_cmd = True  # {"cmd": "aibot_send_msg", "headers": …, "errcode": 0}
+    start_gateway()
+    assert wait_until(lambda: state(aibot) == "connected", timeout=5)
+    assert wait_until(lambda: len(aibot_server.frames_of("ping")) >= 4, timeout=10)
+    assert len(aibot_server.subscriptions) == 1  # the pings' acks were read as acks
+
+    group = Conversation.objects.create(bot=aibot, conversation_id="wrGroupA", kind="group")
+    result = connector_for(aibot).send("m1", group, {"msgtype": "markdown",
+                                                     "markdown": {"content": "hi"}})  # fmt: skip
+    assert (result.outcome, result.errcode) == (Outcome.SENT, 0), result.detail
+
+
+def test_unanswered_pings_keep_their_pace_and_the_third_tick_reconnects(
+    aibot_server, aibot, fast_gateway, start_gateway
+):
+    interval = fast_gateway.WECOM_AIBOT_HEARTBEAT_SECONDS = 0.5
+    aibot_server.answer_pings = False
+    start_gateway()
+
+    assert wait_until(lambda: len(aibot_server.subscriptions) == 2, timeout=10)
+    subscribed, resubscribed = aibot_server.times_of("aibot_subscribe")[:2]
+    pings = [at for at in aibot_server.times_of("ping") if at < resubscribed]
+    assert len(pings) == 2  # two missed acks, then the connection is dropped
+    # One interval apart (an unanswered ping does not hold the next one back)...
+    assert pings[0] - subscribed < 1.5 * interval and pings[1] - pings[0] < 1.5 * interval
+    # ... and the drop comes at the next tick, not after yet another wait.
+    closed = aibot_server.times_of("ping")[1] + interval
+    assert resubscribed - closed < 1.0 + 0.5 * interval  # the first backoff is 1 s
+
+
+def test_a_ping_answered_late_but_before_the_next_two_keeps_the_connection(
+    aibot_server, aibot, fast_gateway, start_gateway
+):
+    interval = fast_gateway.WECOM_AIBOT_HEARTBEAT_SECONDS = 0.5
+    aibot_server.ping_delay = 1.2 * interval  # later than one interval, well before two
+    start_gateway()
+
+    assert wait_until(lambda: len(aibot_server.frames_of("ping")) >= 6, timeout=10)
+    assert len(aibot_server.subscriptions) == 1
+    assert state(aibot) == "connected"
