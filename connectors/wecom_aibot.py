@@ -9,7 +9,7 @@ send endpoint, recorded in `BotConnection`), which writes the frame and
 answers with WeCom's acknowledgement. With no gateway holding the bot the
 message waits (`retry`) and its last error says why.
 
-Proactive sends carry markdown, template cards, images, files and voice (AMR;
+Proactive sends carry markdown, template cards, images, files and voice (AMR, ≤ 60 s;
 plain `text` is refused by WeCom with 40008, so texts are sent as escaped
 markdown); a message with `reply_to` goes out as a reply to that inbound
 message while its reply window is open (the gateway decides, it knows the callback's req_id).
@@ -51,7 +51,7 @@ from .base import (
     too_large,
 )
 from .filenames import attachment_name
-from .voice import is_amr
+from .voice import amr_seconds, is_amr
 from .wecom_aibot_frames import FrameError, decrypt_media
 
 if TYPE_CHECKING:
@@ -66,6 +66,8 @@ FILE_MAX_BYTES = 20 * 1024 * 1024
 MARKDOWN_MAX_BYTES = 20480
 TEXT_MAX_BYTES = MARKDOWN_MAX_BYTES // 2
 VOICE_MAX_BYTES = 2 * 1024 * 1024  # AMR, as the app's media/upload takes it
+# WeCom's media/upload: a voice plays at most 60 s (the AI bot's upload takes the same media).
+VOICE_MAX_SECONDS = 60
 # Sent by the media_id of a chunked upload (aibot_upload_media_*).
 MEDIA_MAX_BYTES = {"image": IMAGE_MAX_BYTES, "file": FILE_MAX_BYTES, "voice": VOICE_MAX_BYTES}
 MSGTYPE_REFUSED = 40008
@@ -148,6 +150,7 @@ class WeComAIBotConnector(Connector):
         image=IMAGE_MAX_BYTES,
         file=FILE_MAX_BYTES,
         voice=VOICE_MAX_BYTES,
+        voice_seconds=VOICE_MAX_SECONDS,
     )
     image_formats = frozenset({"JPEG", "PNG", "GIF"})
     idempotent = False
@@ -268,6 +271,11 @@ class WeComAIBotConnector(Connector):
         content = download_media(media["url"], MEDIA_MAX_BYTES[msgtype])
         if msgtype == "voice" and not is_amr(content):
             raise SendRefused(SendResult(Outcome.FAILED, Reason(gettext_noop("voice is not AMR"))))
+        if msgtype == "voice" and amr_seconds(content, VOICE_MAX_SECONDS) > VOICE_MAX_SECONDS:
+            too_long = Reason(
+                gettext_noop("voice longer than %(seconds)s s"), seconds=VOICE_MAX_SECONDS
+            )
+            raise SendRefused(SendResult(Outcome.FAILED, too_long))
         return content, name
 
     def fetch_media(self, ref: MediaRef, max_bytes: int) -> FetchedMedia:

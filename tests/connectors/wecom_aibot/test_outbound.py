@@ -199,6 +199,42 @@ def test_a_file_over_512_kb_goes_in_full_chunks_counted_from_zero(
     assert upload["data"] == report
 
 
+def amr(seconds: float) -> bytes:
+    """AMR-NB of `seconds`: 50 frames of 12.2 kbit/s (frame type 7, 32 bytes) a second."""
+    return AMR_HEADER + (bytes([0x3C]) + bytes(31)) * int(seconds * 50)
+
+
+def voice_body(raw: bytes) -> dict:
+    return {"msgtype": "voice", "voice": {"base64": base64.b64encode(raw).decode(),
+                                          "md5": hashlib.md5(raw).hexdigest()}}  # fmt: skip
+
+
+def test_a_voice_of_60_seconds_is_sent_and_a_longer_one_refused_when_posted(
+    aibot_server, aibot, group, connected, post
+):
+    assert sent_through(post, aibot, "wrGroupA", voice_body(amr(60))).status == "sent"
+
+    answer = post(aibot, "wrGroupA", voice_body(amr(60.02))).json()
+
+    assert answer["errcode"] == 40058
+    assert "voice longer than 60 seconds" in answer["errmsg"]
+    assert Message.objects.count() == 1
+
+
+def test_a_voice_given_by_url_longer_than_60_seconds_fails_without_an_upload(
+    aibot_server, aibot, group, connected, post
+):
+    with Receiver() as host:
+        host.respond(200, amr(61), {"Content-Type": "audio/amr"})
+        body = {"msgtype": "voice", "voice": {"url": host.url("/note.amr")}}
+        message = sent_through(post, aibot, "wrGroupA", body)
+
+    assert (message.status, message.last_error) == ("failed", "voice longer than 60 s")
+    with translation.override("zh-hans"):
+        assert translate(message.last_error) != "voice longer than 60 s"
+    assert not aibot_server.frames_of("aibot_upload_media_init")
+
+
 def test_wecom_refuses_a_proactive_text_and_the_message_fails_with_its_errcode(
     aibot_server, aibot, group, connected
 ):
