@@ -174,6 +174,8 @@ class FakeAIBotServer:
 
     def __exit__(self, *exc):
         async def close():
+            for late in list(self._late_acks):
+                late.cancel()
             self._server.close()
             await self._server.wait_closed()
 
