@@ -111,6 +111,7 @@ def test_systemd_units_verify(tmp_path):
         pytest.skip("systemd-analyze is not installed")
     units = sorted((ROOT / "deploy/systemd").glob("botadmin*"))
     assert {unit.name for unit in units} >= {
+        "botadmin-migrate.service",
         "botadmin-web.service",
         "botadmin-worker.service",
         "botadmin-beat.service",
@@ -146,15 +147,19 @@ def test_the_systemd_units_run_what_the_procfile_runs():
 
 def test_the_readme_production_commands_are_the_systemd_units():
     """What an operator types by hand starts the services as the units do, and prepares
-    the database as the web unit does before it starts (an upgrade or a restore that
-    skips the README's steps still gets them)."""
+    the database and the static files as botadmin-migrate.service does before they start
+    (an upgrade or a restore that skips the README's steps still gets them)."""
     readme = (ROOT / "README.md").read_text()
     for unit in (ROOT / "deploy/systemd").glob("botadmin-*.service"):
         for command in re.findall(
             r"^ExecStart(?:Pre)?=/opt/botadmin/(.+)$", unit.read_text(), re.M
         ):
             assert command in readme, (unit.name, command)
-    web = (ROOT / "deploy/systemd/botadmin-web.service").read_text()
-    preparing = re.search(r"^(\.venv/bin/python manage\.py migrate .*)$", readme, re.M)
-    for command in preparing[1].split(" && "):
-        assert f"ExecStartPre=/opt/botadmin/{command}\n" in web, command
+    production = readme.partition("\n## Production")[2].partition("\n### ")[0]
+    typed = [
+        command.strip()
+        for command in re.findall(r"\.venv/bin/python manage\.py [^&#\n]+", production)
+        if command.split()[2] in ("migrate", "createcachetable", "collectstatic")
+    ]
+    migrate = (ROOT / "deploy/systemd/botadmin-migrate.service").read_text()
+    assert typed == re.findall(r"^ExecStart=/opt/botadmin/(.+)$", migrate, re.M)

@@ -24,6 +24,9 @@ SERVICES = {
     "beat": "botadmin-beat.service",
     "aibot": "botadmin-aibot.service",
 }
+# Run before them (they Require= it and come After= it): migrate, the cache's table,
+# collectstatic.
+PREPARE = "botadmin-migrate.service"
 INSTALLED = "/opt/botadmin"
 
 
@@ -37,11 +40,30 @@ def unit_settings(name: str) -> dict[str, list[str]]:
 
 
 def test_the_services_see_the_system_read_only_but_var_and_a_tmp_of_their_own():
-    for name in SERVICES.values():
+    for name in [PREPARE, *SERVICES.values()]:
         unit = unit_settings(name)
         assert unit["ProtectSystem"] == ["strict"], name
         assert unit["ReadWritePaths"] == [f"{INSTALLED}/var"], name
         assert unit["PrivateTmp"] == ["true"] and unit["ProtectHome"] == ["true"], name
+
+
+def test_the_services_start_once_the_database_is_migrated_and_the_static_files_collected():
+    prepare = unit_settings(PREPARE)
+    assert prepare["Type"] == ["oneshot"] and prepare["RemainAfterExit"] == ["yes"]
+    # An index migration may build for minutes: no start time-out kills it half-way.
+    assert prepare["TimeoutStartSec"] == ["infinity"]
+    assert [line.split()[2] for line in prepare["ExecStart"]] == [
+        "migrate",
+        "createcachetable",
+        "collectstatic",
+    ]
+    for name in SERVICES.values():
+        unit = unit_settings(name)
+        assert unit["Requires"] == [PREPARE], name
+        assert PREPARE in unit["After"][0].split(), name
+        assert "ExecStartPre" not in unit, name  # migrating is that unit's alone
+    target = unit_settings("botadmin.target")
+    assert set(target["Wants"][0].split()) == {PREPARE, *SERVICES.values()}
 
 
 # Run as root in a mount namespace of its own (the network is the host's): mounts the
@@ -194,9 +216,12 @@ def test_the_services_start_and_forward_a_message_within_the_units_sandbox(tmp_p
             "read_write": [p.replace(INSTALLED, str(ROOT)) for p in units["web"]["ReadWritePaths"]],
             "protect_system": units["web"]["ProtectSystem"][0],
             "env": env,
-            # What the web unit runs before it starts (by manage.py command): migrate,
-            # and the database cache's table (CACHE_URL's default, as here).
-            "before": {argv[2]: argv for argv in map(_command, units["web"]["ExecStartPre"])},
+            # What botadmin-migrate.service runs before the others start (by manage.py
+            # command): migrate, the database cache's table (CACHE_URL's default, as
+            # here) and collectstatic.
+            "before": {
+                argv[2]: argv for argv in map(_command, unit_settings(PREPARE)["ExecStart"])
+            },
             "createbot": [
                 f"{ROOT}/.venv/bin/python",
                 "manage.py",
@@ -238,6 +263,7 @@ def test_the_services_start_and_forward_a_message_within_the_units_sandbox(tmp_p
     assert seen["checkout_writable"] is False  # the sandbox is real
     assert seen["steps"]["migrate"]["returncode"] == 0, report
     assert seen["steps"]["createcachetable"]["returncode"] == 0, report
+    assert seen["steps"]["collectstatic"]["returncode"] == 0, report
     assert seen["steps"]["createbot"]["returncode"] == 0, report
     assert seen["readyz"]["status"] == 200, seen["readyz"]["answer"] + report
     assert forwarded and json.loads(forwarded[0].body)["text"]["content"] == "下午三点开会"
@@ -249,5 +275,6 @@ def test_the_services_start_and_forward_a_message_within_the_units_sandbox(tmp_p
         "broker",
         "metrics/web",
         "gunicorn.ctl",
+        "static/staticfiles.json",
     } <= set(seen["var"]), seen["var"]
     assert any(path.startswith("celerybeat-schedule") for path in seen["var"]), seen["var"]
