@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import shutil
 import socket
@@ -64,6 +65,48 @@ def test_the_services_start_once_the_database_is_migrated_and_the_static_files_c
         assert "ExecStartPre" not in unit, name  # migrating is that unit's alone
     target = unit_settings("botadmin.target")
     assert set(target["Wants"][0].split()) == {PREPARE, *SERVICES.values()}
+
+
+def readme_section(title: str) -> str:
+    readme = (ROOT / "README.md").read_text()
+    return readme.partition(f"\n{title}\n")[2].partition("\n## ")[0]
+
+
+def test_the_readme_installation_makes_what_the_units_need_before_they_start():
+    """var/ is not in the repository: a unit whose ReadWritePaths= is missing fails with
+    226/NAMESPACE (the sandbox test above makes its own var/)."""
+    steps = readme_section("### Running under systemd")
+    started = steps.index("systemctl start botadmin-migrate.service")
+    for name in [PREPARE, *SERVICES.values()]:
+        unit = unit_settings(name)
+        user = re.search(rf"^ *useradd .*\b{unit['User'][0]}$", steps, re.M)
+        assert user and user.start() < started, name
+        for path in unit["ReadWritePaths"]:
+            made = re.search(rf"^ *install -d -o {unit['User'][0]} .*{path}$", steps, re.M)
+            assert made and made.start() < started, (name, path)
+        made = steps.index(f"install -m 600 /dev/null {unit['EnvironmentFile'][0]}")
+        assert made < started, name
+    assert steps.index("make venv") < started
+    assert started < steps.index("botadmin-manage createsuperuser")
+    assert started < steps.index("systemctl enable --now botadmin.target")
+
+
+def test_the_readme_runs_production_commands_through_botadmin_manage():
+    sections = readme_section("### Running under systemd") + readme_section(
+        "## Backups and upgrades"
+    )
+    blocks = "\n".join(re.findall(r"```sh\n(.*?)```", sections, re.S))
+    assert "manage.py" not in blocks
+    for command in (
+        "createsuperuser",
+        "changepassword",
+        "createbot",
+        "rotatesecret",
+        "sync_contacts",
+        "export_messages",
+        "migrate --plan",
+    ):
+        assert f"deploy/botadmin-manage {command}" in blocks, command
 
 
 # Run as root in a mount namespace of its own (the network is the host's): mounts the
