@@ -33,6 +33,8 @@ def check_settings(app_configs=None, **kwargs):
         "BOTADMIN_UPLOAD_CLEANUP_INTERVAL",
         "BOTADMIN_ROBOT_KEY_CHECK_SECONDS",
         "BOTADMIN_ROBOT_KEY_SYNC_SECONDS",
+        "WECOM_APP_CHAT_DAILY_LIMIT",
+        "WECOM_APP_DAILY_SENDS_PER_ACCOUNT",
     ):
         if getattr(settings, name) <= 0:
             problems.append(Error(f"{name} must be positive.", id="botadmin.E001"))

@@ -419,6 +419,13 @@ BOTADMIN_ROBOT_KEY_CHECK_SECONDS = env.float("BOTADMIN_ROBOT_KEY_CHECK_SECONDS",
 BOTADMIN_ROBOT_KEY_SYNC_SECONDS = env.float("BOTADMIN_ROBOT_KEY_SYNC_SECONDS", default=240)
 # WeCom's API (group robots); tests point it at a fake on 127.0.0.1.
 WECOM_API_BASE = env.str("WECOM_API_BASE", default="https://qyapi.weixin.qq.com")
+# WeCom's daily caps on a self-built app's sends, past which it drops messages without
+# a word (shared/spec/wecom-app.md): botadmin holds a message that would pass one until
+# the next day, China time. Messages a day to a member of an app chat, and person-
+# messages a day per licensed account (the app's cap is that × the bot's "licensed
+# accounts" setting).
+WECOM_APP_CHAT_DAILY_LIMIT = env.int("WECOM_APP_CHAT_DAILY_LIMIT", default=10_000)
+WECOM_APP_DAILY_SENDS_PER_ACCOUNT = env.int("WECOM_APP_DAILY_SENDS_PER_ACCOUNT", default=200)
 # WeCom's AI bot long connection (connectors/wecom_aibot.py, manage.py aibot_gateway).
 WECOM_AIBOT_WS_URL = env.str("WECOM_AIBOT_WS_URL", default="wss://openws.work.weixin.qq.com")
 WECOM_AIBOT_HEARTBEAT_SECONDS = env.float("WECOM_AIBOT_HEARTBEAT_SECONDS", default=30)

@@ -13,7 +13,7 @@ delivery engine (messaging) and the contact sync (conversations) call it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import requests
@@ -77,6 +77,23 @@ class SendResult:
     # Set when the whole bot must stop sending (bad token, robot removed, risk
     # control): the engine pauses the bot with this reason.
     account_problem: str = ""
+    # With RETRY: nothing may go out before then (a daily cap of the other side is
+    # reached; set by the delivery engine, messaging/delivery_caps.py). The message waits
+    # for it whatever its retry schedule says, and is never given up for it.
+    hold_until: datetime | None = None
+
+
+@dataclass(frozen=True)
+class DailyCap:
+    """How much the other side takes a day, past which it drops what is sent without a
+    word (`Connector.daily_caps`); the delivery engine counts it (messaging/delivery_caps.py)."""
+
+    key: str  # what is counted: the same for every bot sending through the same account
+    limit: int  # uses a day
+    what: str  # a Reason naming it with its limit, e.g. "WeCom's daily cap of 10,000 …"
+    zone: str  # the IANA time zone whose calendar day it counts (its midnight resets it)
+    zone_name: str  # a Reason naming that zone's time for operators ("China time")
+    uses: int = 1  # how much one send to the conversation uses (e.g. its recipients)
 
 
 @dataclass
@@ -272,6 +289,14 @@ class Connector:
     def conversation_gap(kind: str) -> float:
         """Seconds the other side wants between two messages to one conversation of this kind."""
         return 0.0
+
+    def daily_caps(self, conversation: Conversation) -> list[DailyCap]:
+        """The daily caps one send to the conversation counts against, `uses` each."""
+        return []
+
+    def shared_daily_caps(self) -> list[DailyCap]:
+        """The daily caps all the bot's sends share (the bot's page shows today's use)."""
+        return []
 
     @staticmethod
     def pace_key(conversation: Conversation) -> str:

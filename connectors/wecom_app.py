@@ -8,6 +8,9 @@ message before `send` (`unique_card_task_ids`, messaging/card_task_ids.py).
 Errcodes are classified as the spec's table says; the ones that stop every
 send (trusted IP, missing permission, bad secret, a disabled app) pause the bot with a reason
 an operator can act on.
+WeCom drops silently what passes its limits: the pace keeps the per-minute ones
+(`conversation_gap`), delivery counts the daily ones (`daily_caps`) and holds a message
+that would pass one until the next day, China time.
 
 Receiving (the encrypted callback) is `wecom_app_callback`; the access token
 and media cache are `wecom_app_api`; the crypto is `wecom_app_crypto`.
@@ -18,6 +21,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from dataclasses import replace
 from datetime import timedelta
 from typing import TYPE_CHECKING
 from urllib.parse import quote, urlsplit
@@ -31,7 +35,7 @@ from django.utils.translation import gettext_noop
 
 from botadmin import http, http_failures, reasons
 from botadmin.forms import HttpURLField, NoLabelSuffix, url_check_errors
-from botadmin.reasons import Reason
+from botadmin.reasons import Reason, ngettext_noop
 
 from . import wecom_app_api as api
 from .base import (
@@ -40,6 +44,7 @@ from .base import (
     Connector,
     ConnectorError,
     ContactPage,
+    DailyCap,
     FetchedMedia,
     Limits,
     MediaGone,
@@ -91,6 +96,12 @@ CREDENTIAL_ERRCODES = frozenset({40001, 40013, 40091, 41002, 41004})
 # one member (one every 3.6 s keeps both), ≤ 200 a minute to an app chat.
 MEMBER_GAP_SECONDS = 3.6
 APP_CHAT_GAP_SECONDS = 0.3
+# And per WeCom day (China's calendar day): ≤ WECOM_APP_CHAT_DAILY_LIMIT (10,000) to a
+# member of an app chat, ≤ licensed accounts × WECOM_APP_DAILY_SENDS_PER_ACCOUNT (200)
+# person-messages from the app. Delivery counts both and holds what would pass them
+# until the next day (messaging/delivery_caps.py).
+WECOM_DAY_ZONE = "Asia/Shanghai"
+CHINA_TIME = gettext_noop("China time")
 _IP_RE = re.compile(r"from ip:\s*([0-9a-fA-F:.]+)")
 
 # Stored in pause reasons (botadmin.reasons), translated where they are read.
@@ -129,6 +140,16 @@ class WeComAppSettings(NoLabelSuffix, forms.Form):
         validators=[_alphanumeric],
         widget=forms.PasswordInput,
         help_text=_("接收消息 EncodingAESKey"),
+    )
+    licensed_accounts = forms.IntegerField(
+        label=_("licensed accounts"),
+        required=False,
+        min_value=1,
+        help_text=_(
+            "The company's account limit (账号上限数). WeCom takes at most that × 200 "
+            "person-messages a day from the app and drops the rest without a word: botadmin "
+            "holds messages past it until the next day, China time. Empty: not counted."
+        ),
     )
     miniprogram_notice = forms.BooleanField(
         label=_("mini programs linked"),
@@ -297,6 +318,51 @@ class WeComAppConnector(Connector):
     def conversation_gap(kind: str) -> float:
         """Seconds between two messages to one conversation (WeCom's silent limits)."""
         return MEMBER_GAP_SECONDS if kind == "user" else APP_CHAT_GAP_SECONDS
+
+    def daily_caps(self, conversation: Conversation) -> list[DailyCap]:
+        """An app chat's: its messages of the day. WeCom's cap is per member (≤ 10,000 a day
+        from the app, in all its chats); botadmin counts per chat, as it does not know who is
+        in which chat, so a member of several busy app chats could still pass it. A member's:
+        the app's person-messages (its recipients each); app chats do not count there."""
+        if conversation.kind == "group":
+            limit = settings.WECOM_APP_CHAT_DAILY_LIMIT
+            chat_cap = gettext_noop("WeCom's daily cap of %(limit)s messages for this group chat")
+            chatid = quote(conversation.conversation_id, safe="")
+            return [
+                DailyCap(
+                    key=f"{self._cap_key()}:chat:{chatid}",
+                    limit=limit,
+                    what=Reason(chat_cap, limit=f"{limit:,}"),
+                    zone=WECOM_DAY_ZONE,
+                    zone_name=Reason(CHINA_TIME),
+                )
+            ]
+        recipients = len([u for u in conversation.conversation_id.split("|") if u.strip()])
+        return [replace(cap, uses=max(recipients, 1)) for cap in self.shared_daily_caps()]
+
+    def shared_daily_caps(self) -> list[DailyCap]:
+        """The app's person-messages a day, when the bot says how many accounts are licensed."""
+        try:
+            accounts = int((self.bot.connector_settings or {}).get("licensed_accounts") or 0)
+        except (TypeError, ValueError):
+            accounts = 0
+        if accounts < 1:
+            return []
+        per_account = settings.WECOM_APP_DAILY_SENDS_PER_ACCOUNT
+        app_cap = ngettext_noop(
+            "WeCom's daily cap of %(limit)s person-messages for this app (%(accounts)s "
+            "licensed account × %(per_account)s)",
+            "WeCom's daily cap of %(limit)s person-messages for this app (%(accounts)s "
+            "licensed accounts × %(per_account)s)",
+            "accounts",
+        )
+        limit = accounts * per_account
+        what = Reason(app_cap, limit=f"{limit:,}", accounts=accounts, per_account=per_account)
+        return [DailyCap(self._cap_key(), limit, what, WECOM_DAY_ZONE, Reason(CHINA_TIME))]
+
+    def _cap_key(self) -> str:
+        """WeCom counts per app: bots sending as the same app share their counts."""
+        return f"wecom_app:{quote(self.app.corp_id, safe='')}:{self.app.agent_id}"
 
     # --- sending -----------------------------------------------------------
 

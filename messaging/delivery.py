@@ -45,7 +45,7 @@ from connectors.base import Connector, Outcome, SendResult
 from connectors.registry import connector_class, connector_for
 from conversations.models import Bot
 
-from . import card_task_ids, delivery_pace, uploads
+from . import card_task_ids, delivery_caps, delivery_pace, uploads
 from .models import DeliveryAttempt, Message
 from .outbox import (
     CLAIM_BATCH,
@@ -341,7 +341,7 @@ def send_and_record(attempts: list[Attempt], clock: Clock) -> list[str]:
         message = attempt.message
         botadmin_logging.bind(bot=message.bot.name, message_id=message.msgid)
         began = time.monotonic()
-        attempt.result, attempt.converted = call_connector(message)
+        attempt.result, attempt.converted = call_connector(message, clock())
         attempt.duration_ms = int((time.monotonic() - began) * 1000)
         unrecorded.append(attempt)
         if time.monotonic() - last_record >= RECORD_EVERY_SECONDS:
@@ -350,7 +350,9 @@ def send_and_record(attempts: list[Attempt], clock: Clock) -> list[str]:
     return statuses + record(unrecorded, clock)
 
 
-def call_connector(message: Message) -> tuple[SendResult, conversions.Converted | None]:
+def call_connector(
+    message: Message, now: datetime
+) -> tuple[SendResult, conversions.Converted | None]:
     """Convert the body to what the bot sends (connectors/conversions.py) and send it; a
     file or voice sent by an upload's media_id goes with the upload's bytes."""
     connector = connector_for(message.bot)
@@ -371,20 +373,39 @@ def call_connector(message: Message) -> tuple[SendResult, conversions.Converted 
         logger.exception("Converting message %s failed", message.pk)
         bug = Reason(gettext_noop("conversion error: %(error)s"), error=repr(error))
         return SendResult(Outcome.FAILED, bug), None
-    return send_parts(connector, message, converted.bodies), converted
+    return send_parts(connector, message, converted.bodies, now), converted
 
 
-def send_parts(connector: Connector, message: Message, bodies: list[dict]) -> SendResult:
+def send_parts(
+    connector: Connector, message: Message, bodies: list[dict], now: datetime
+) -> SendResult:
     """Send each body in order; the first keeps the message's id, the others get -2, -3, ….
 
-    After a first part went out, a part that could be retried is `uncertain`
-    on a connector that does not dedupe (a retry would send the first again).
+    The other side's daily caps are taken for every part first (messaging/delivery_caps.py):
+    a message that would pass one is held whole, and what parts that did not go out took
+    is given back. After a first part went out, a part that could be retried is
+    `uncertain` on a connector that does not dedupe (a retry would send the first again).
     """
     result = SendResult(Outcome.FAILED, Reason(gettext_noop("nothing to send")))
+    if not bodies:
+        return result
+    try:
+        caps = connector.daily_caps(message.conversation)
+    except Exception as error:  # a connector bug: nothing was sent
+        logger.exception("Connector %s crashed on message %s", message.bot.connector, message.pk)
+        return SendResult(
+            Outcome.RETRY, Reason(gettext_noop("connector error: %(error)s"), error=repr(error))
+        )
+    taken = delivery_caps.take(caps, len(bodies), now)
+    if isinstance(taken, SendResult):
+        return taken
     for index, body in enumerate(bodies):
         part_id = message.msgid if index == 0 else f"{message.msgid}-{index + 1}"
         result = send_part(connector, message, part_id, body)
         if result.outcome != Outcome.SENT:
+            # RETRY and FAILED: this part was not delivered; UNCERTAIN: it may have been.
+            delivered = index + (result.outcome == Outcome.UNCERTAIN)
+            taken.give_back(len(bodies) - delivered)
             if index and len(bodies) > 1:
                 result.detail = Reason(
                     gettext_noop("part %(part)s of %(parts)s: %(reason)s"),
@@ -516,6 +537,9 @@ def outcome_changes(attempt: Attempt, now: datetime) -> dict:
             "last_error": "",
             "upstream_msgid": result.upstream_msgid[:128],
         }
+    elif result.outcome == Outcome.RETRY and result.hold_until is not None:
+        # A daily cap: nothing went out, and the day it waits for comes whatever happens.
+        changes |= {"status": Message.Status.QUEUED, "next_attempt_at": result.hold_until}
     elif result.outcome == Outcome.RETRY:
         delay = retry_delay(delivery_schedule(), message.attempt_count, result.retry_after or 0.0)
         if delay is None:

@@ -15,6 +15,7 @@ from django.contrib import messages
 from django.db.models import Count, OuterRef, Subquery
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -26,7 +27,7 @@ from connectors.registry import CONNECTORS
 from conversations.models import BotConnection, SyncRun
 from conversations.roles import is_bot_admin, may_change_sending, may_create_bots
 from conversations.services import bots_visible_to
-from messaging import delivery_actions
+from messaging import delivery_actions, delivery_caps
 
 from ..bot_contacts import sync_context
 from ..bot_forms import AddOperatorForm, ConversationForm, SendingForm, connector_settings_form
@@ -106,6 +107,10 @@ def bot_context(request, bot) -> dict:
         "checked_at": _checked_at(state),
         "settings_rows": _settings_rows(connector, bot),
         "connection": BotConnection.objects.filter(bot=bot).first(),
+        # The caps all the bot's sends share (a WeCom app's person-messages), used today.
+        "daily_caps": delivery_caps.used_today(
+            connector(bot).shared_daily_caps() if connector else [], timezone.now()
+        ),
         **sync_context(request, bot),
     }
 

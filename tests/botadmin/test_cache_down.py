@@ -7,11 +7,13 @@ import base64
 import hashlib
 import json
 import time
+from datetime import UTC, datetime
 
 from botadmin import health
 from connectors import aibot_inbox
-from connectors.base import Outcome
+from connectors.base import DailyCap, Outcome
 from connectors.registry import connector_for
+from messaging import delivery_caps
 from messaging.models import Message
 from tests.fakes.wecom import FakeWeCom
 from tests.messaging.support import callback_body
@@ -77,3 +79,14 @@ def test_the_ai_bot_inbox_backlog_goes_unreported_while_the_cache_is_down(cache_
 
     assert aibot_inbox.backlog_by_host() == {}
     assert health.run_checks(["aibot_inbox"])["aibot_inbox"].status == "skipped"
+
+
+def test_a_message_with_a_daily_cap_is_not_sent_uncounted_while_the_cache_is_down(cache_down):
+    """WeCom would drop it silently past its cap: it waits (RETRY) until it can be counted."""
+    cap = DailyCap("test:cap", limit=5, what="a cap of 5", zone="Asia/Shanghai", zone_name="CST")
+    now = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
+
+    result = delivery_caps.take([cap], 1, now)
+
+    assert (result.outcome, result.hold_until) == (Outcome.RETRY, None)
+    assert [use.used for use in delivery_caps.used_today([cap], now)] == [None]

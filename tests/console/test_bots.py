@@ -389,3 +389,29 @@ def test_the_rotate_page_names_only_an_operator_removed_from_this_bot(
         assert user.username not in page and 'role="alert"' not in page
     page = operator_client.get(f"{rotate}?removed={operator.pk}").content.decode()
     assert 'role="alert"' not in page  # still an operator: nobody was removed
+
+
+def test_a_wecom_app_bots_page_shows_todays_person_messages_against_wecoms_daily_cap(
+    operator_client, operator, make_bot
+):
+    from django.utils import timezone
+
+    from connectors.registry import connector_for
+    from messaging import delivery_caps
+
+    settings = {"corp_id": "ww1", "agent_id": "1000002", "app_secret": "s"}
+    bot = make_bot(name="hr", connector="wecom_app", agent_url="", agent_token="")
+    bot.connector_settings = settings | {"licensed_accounts": 500}
+    bot.save()
+    bot.operators.add(operator)
+    delivery_caps.take(connector_for(bot).shared_daily_caps(), 3, timezone.now())
+
+    page = operator_client.get(reverse("console:bot", args=[bot.pk])).content.decode()
+
+    caps = page.split('id="daily-caps"')[1].split("</dl>")[0]
+    assert "企业微信对此应用每日 100,000 人次消息的上限（账号上限数 500 × 200）" in caps
+    assert "今日已用 3（北京时间）" in caps
+    bot.connector_settings = settings  # no licensed accounts: no cap counted or shown
+    bot.save()
+    page = operator_client.get(reverse("console:bot", args=[bot.pk])).content.decode()
+    assert 'id="daily-caps"' not in page

@@ -104,3 +104,21 @@ def test_a_hung_cache_delays_the_console_by_its_timeout_only(hung_cache, client,
     # timeout on every page would take at least a second per page (27 s), one per cache
     # call about a minute. The margin between is for a loaded machine (16 s seen).
     assert 1 <= took < len(statuses)
+
+
+def test_a_wecom_app_bots_page_says_its_daily_use_is_unknown_while_the_cache_is_down(
+    cache_down, operator_client, operator, make_bot
+):
+    bot = make_bot(
+        name="hr",
+        connector="wecom_app",
+        agent_url="",
+        agent_token="",
+        connector_settings={"corp_id": "ww1", "agent_id": "2", "licensed_accounts": 10},
+    )
+    bot.operators.add(operator)
+
+    page = operator_client.get(reverse("console:bot", args=[bot.pk]))
+
+    assert page.status_code == 200
+    assert "今日用量未知：缓存不可用" in page.content.decode()

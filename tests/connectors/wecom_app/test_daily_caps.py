@@ -1,0 +1,194 @@
+"""WeCom drops without a word what passes its daily caps (shared/spec/wecom-app.md, "Limits"):
+10,000 messages a day to a member of an app chat (counted per chat), and licensed accounts ×
+200 person-messages a day per app. Delivery counts them per WeCom day (China's calendar day)
+and holds a message that would pass one until the next day, saying why; the caps are shrunk
+here so that a few messages reach them."""
+
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.utils import translation
+
+from botadmin.reasons import translate
+from connectors.registry import connector_for
+from conversations.models import Conversation
+from messaging import delivery
+from messaging.models import DeliveryAttempt, Message
+
+from .conftest import app_settings
+
+CHINA = ZoneInfo("Asia/Shanghai")
+TEXT = {"msgtype": "text", "text": {"content": "日报"}}
+
+
+@pytest.fixture
+def china_morning(clock):
+    """The simulated clock at the next 10:00 in China, so a day's sends all fall in one day."""
+    local = clock.now.astimezone(CHINA)
+    morning = datetime.combine(local.date() + timedelta(days=1), time(10), tzinfo=CHINA)
+    clock.now = clock.start = morning.astimezone(UTC)
+    return clock
+
+
+def next_china_midnight(moment: datetime) -> datetime:
+    tomorrow = moment.astimezone(CHINA).date() + timedelta(days=1)
+    return datetime.combine(tomorrow, time(), tzinfo=CHINA).astimezone(UTC)
+
+
+def drain_before(clock, until: datetime) -> None:
+    """Run the delivery engine as `run_queue` does, but only for what is due before `until`."""
+    for _ in range(1000):
+        delivery.drain(clock)
+        upcoming = delivery.next_due_time(clock())
+        if upcoming is None or upcoming >= until:
+            return
+        clock.now = max(clock.now, upcoming)
+    raise AssertionError("the queue did not drain")
+
+
+@pytest.fixture
+def app_chat(app_api, app_bot, make_conversation):
+    chatid = connector_for(app_bot).create_group("项目群", "zhangsan", ["zhangsan", "lisi"])
+    return make_conversation(app_bot, chatid, name="项目群")
+
+
+def test_the_message_past_an_app_chats_daily_cap_waits_for_the_next_china_day(
+    settings, app_api, app_chat, china_morning, queue_message, run_queue
+):
+    settings.WECOM_APP_CHAT_DAILY_LIMIT = 3
+    messages = [
+        queue_message(app_chat, {"msgtype": "text", "text": {"content": f"n{n}"}}) for n in range(4)
+    ]
+    midnight = next_china_midnight(china_morning.now)
+
+    drain_before(china_morning, midnight)
+
+    assert [body["text"]["content"] for _, body in app_api.sent] == ["n0", "n1", "n2"]
+    held = Message.objects.get(pk=messages[3].pk)
+    assert held.status == Message.Status.QUEUED
+    assert held.next_attempt_at == midnight
+    day = midnight.astimezone(CHINA).date()
+    expected = (
+        "WeCom's daily cap of 3 messages for this group chat is reached: held until "
+        f"{day:%Y-%m-%d} 00:00 China time"
+    )
+    assert held.last_error == expected
+    attempt = DeliveryAttempt.objects.get(message=held)
+    assert (attempt.outcome, attempt.response_text) == ("retry", expected)
+    with translation.override("zh-hans"):
+        assert translate(held.last_error) == (
+            f"企业微信对此群聊每日 3 条消息的上限已用完：暂缓至北京时间 {day:%Y-%m-%d} 00:00"
+        )
+
+    run_queue()
+
+    assert len(app_api.sent) == 4
+    held.refresh_from_db()
+    assert held.status == Message.Status.SENT
+    assert held.sent_at >= midnight
+
+
+def test_a_held_message_is_never_given_up_on(
+    settings, app_api, app_chat, china_morning, queue_message, run_queue
+):
+    settings.WECOM_APP_CHAT_DAILY_LIMIT = 1
+    settings.DELIVERY_MAX_ATTEMPTS = 1
+    first = queue_message(app_chat, TEXT)
+    second = queue_message(app_chat, TEXT)
+
+    drain_before(china_morning, next_china_midnight(china_morning.now))
+
+    assert Message.objects.get(pk=first.pk).status == Message.Status.SENT
+    assert Message.objects.get(pk=second.pk).status == Message.Status.QUEUED
+    run_queue()
+    assert Message.objects.get(pk=second.pk).status == Message.Status.SENT
+
+
+def test_a_send_wecom_refused_gives_its_share_of_the_cap_back(
+    settings, app_api, app_chat, china_morning, queue_message
+):
+    settings.WECOM_APP_CHAT_DAILY_LIMIT = 2
+    app_api.answer_next("appchat/send", -1)  # busy: nothing was sent, retried later
+    queue_message(app_chat, TEXT)
+    queue_message(app_chat, TEXT)
+
+    drain_before(china_morning, next_china_midnight(china_morning.now))
+
+    assert set(Message.objects.values_list("status", flat=True)) == {"sent"}
+    assert len(app_api.sent) == 2
+
+
+def test_each_app_chat_has_a_cap_of_its_own(
+    settings, app_api, app_bot, app_chat, make_conversation, china_morning, queue_message
+):
+    settings.WECOM_APP_CHAT_DAILY_LIMIT = 1
+    other_id = connector_for(app_bot).create_group("另一个群", "lisi", ["zhangsan", "lisi"])
+    other = make_conversation(app_bot, other_id, name="另一个群")
+    queue_message(app_chat, TEXT)
+    queue_message(other, TEXT)
+
+    drain_before(china_morning, next_china_midnight(china_morning.now))
+
+    assert len(app_api.sent) == 2
+
+
+def test_the_apps_daily_cap_counts_person_messages_and_holds_the_one_past_it(
+    settings, app_api, app_bot, member, make_conversation, china_morning, queue_message, run_queue
+):
+    settings.WECOM_APP_DAILY_SENDS_PER_ACCOUNT = 3
+    app_bot.connector_settings = app_settings(licensed_accounts=1)
+    app_bot.save()
+    both = make_conversation(app_bot, "zhangsan|lisi", kind=Conversation.Kind.USER)
+    lisi = make_conversation(app_bot, "lisi", name="李四", kind=Conversation.Kind.USER)
+    queue_message(member, TEXT)  # one person-message
+    queue_message(both, TEXT)  # two
+    held = queue_message(lisi, TEXT)  # a fourth: past the cap of 1 × 3
+    midnight = next_china_midnight(china_morning.now)
+
+    drain_before(china_morning, midnight)
+
+    assert [body["touser"] for _, body in app_api.sent] == ["zhangsan", "zhangsan|lisi"]
+    held.refresh_from_db()
+    assert (held.status, held.next_attempt_at) == (Message.Status.QUEUED, midnight)
+    assert held.last_error.startswith(
+        "WeCom's daily cap of 3 person-messages for this app (1 licensed account × 3) is "
+        "reached: held until "
+    )
+
+    run_queue()
+
+    assert [body["touser"] for _, body in app_api.sent][2:] == ["lisi"]
+
+
+def test_without_licensed_accounts_the_apps_cap_is_not_counted(
+    settings, app_api, app_bot, member, china_morning, queue_message
+):
+    settings.WECOM_APP_DAILY_SENDS_PER_ACCOUNT = 1
+    for _ in range(3):
+        queue_message(member, TEXT)
+
+    drain_before(china_morning, next_china_midnight(china_morning.now))
+
+    assert len(app_api.sent) == 3
+
+
+def test_app_chat_messages_do_not_count_against_the_apps_person_messages(
+    settings, app_api, app_bot, app_chat, member, china_morning, queue_message
+):
+    settings.WECOM_APP_DAILY_SENDS_PER_ACCOUNT = 1
+    app_bot.connector_settings = app_settings(licensed_accounts=1)
+    app_bot.save()
+    queue_message(app_chat, TEXT)
+    queue_message(member, TEXT)
+
+    drain_before(china_morning, next_china_midnight(china_morning.now))
+
+    assert len(app_api.sent) == 2
+
+
+def test_the_licensed_accounts_setting_is_optional_and_positive(app_bot):
+    form = connector_for(app_bot).settings_form
+    assert form(data=app_settings()).is_valid()
+    assert form(data=app_settings(licensed_accounts="500")).is_valid()
+    assert "licensed_accounts" in form(data=app_settings(licensed_accounts="0")).errors
