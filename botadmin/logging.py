@@ -100,6 +100,22 @@ class MaskSecretsFilter(logging.Filter):
         return True
 
 
+class OneLineWarningFilter(logging.Filter):
+    """Turns a record into a warning without its traceback.
+
+    Django logs a request for a host not in ALLOWED_HOSTS (django.security.DisallowedHost)
+    as an error with a traceback: a scanner or a misconfigured probe is not a fault of
+    botadmin's, and its message says all there is to know.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno > logging.WARNING:
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        record.exc_info = record.exc_text = None
+        record.stack_info = None
+        return True
+
+
 class SecretMaskingExceptionReporterFilter(SafeExceptionReporterFilter):
     """Django's error pages and mails show request data; mask the secret there too."""
 

@@ -70,3 +70,27 @@ class ForwardedProtoMiddleware:
             else:
                 request.META[header[0]] = proto
         return self.get_response(request)
+
+
+class ProbesMiddleware:
+    """`/healthz`, `/readyz` and `/metrics` answer whatever the Host header says.
+
+    Load balancers and Prometheus ask the web server at its own address
+    (`Host: 10.0.0.5:8124`), which is rarely in ALLOWED_HOSTS: CommonMiddleware's host
+    check would answer them 400. These answers build no URL from the Host, so they are
+    served here, before that check (`/metrics` still wants its token); every other path
+    is still checked.
+    """
+
+    def __init__(self, get_response):
+        from .metrics import metrics_view
+        from .views import healthz, readyz
+
+        self.get_response = get_response
+        self.probes = {"/healthz": healthz, "/readyz": readyz, "/metrics": metrics_view}
+
+    def __call__(self, request):
+        probe = self.probes.get(request.path_info)
+        if probe is None:
+            return self.get_response(request)
+        return probe(request)

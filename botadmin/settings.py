@@ -90,6 +90,8 @@ MIDDLEWARE = [
     "botadmin.middleware.ForwardedProtoMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "botadmin.middleware.RequestIdMiddleware",
+    # Before CommonMiddleware checks the Host header: the probes answer whatever it says.
+    "botadmin.middleware.ProbesMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "botadmin.middleware.ChosenLanguageMiddleware",
@@ -527,7 +529,10 @@ DEFAULT_EXCEPTION_REPORTER_FILTER = "botadmin.logging.SecretMaskingExceptionRepo
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"mask_secrets": {"()": "botadmin.logging.MaskSecretsFilter"}},
+    "filters": {
+        "mask_secrets": {"()": "botadmin.logging.MaskSecretsFilter"},
+        "one_line_warning": {"()": "botadmin.logging.OneLineWarningFilter"},
+    },
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
         "json": {"()": "botadmin.logging.JsonFormatter"},
@@ -542,6 +547,8 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
         "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        # A request for another host (a scanner, a probe by address): one warning line.
+        "django.security.DisallowedHost": {"filters": ["one_line_warning"]},
         # Django logs every SQL statement with its parameters (secrets included,
         # which masking cannot recognise there) at DEBUG when DEBUG is on: opt-in only.
         "django.db.backends": {"level": "DEBUG" if env.bool("LOG_SQL", default=False) else "INFO"},

@@ -1,5 +1,8 @@
 """botadmin/middleware.py: the proxy's X-Forwarded-Proto counts only from
-BOTADMIN_TRUSTED_PROXIES, and only the value the nearest one wrote."""
+BOTADMIN_TRUSTED_PROXIES, and only the value the nearest one wrote; the probes answer
+whatever the Host header says."""
+
+import logging
 
 import pytest
 from django.test import Client
@@ -76,3 +79,52 @@ def test_of_several_forwarded_protos_the_last_one_the_trusted_proxy_wrote_counts
 
     assert response.wsgi_request.is_secure() is secure
     assert response.status_code == (200 if secure else 301)
+
+
+# --- Probes by the web server's address (ProbesMiddleware) ---------------------------
+
+BACKEND = {"HTTP_HOST": "127.0.0.1:8124"}  # what a load balancer or Prometheus sends
+
+
+@pytest.fixture
+def production_host(settings, db):
+    settings.ALLOWED_HOSTS = ["botadmin.example.com"]
+    settings.BOTADMIN_METRICS_TOKEN = "probe-token"
+
+
+def test_the_health_probes_answer_a_host_not_in_allowed_hosts(client, production_host):
+    live = client.get("/healthz", **BACKEND)
+    ready = client.get("/readyz", **BACKEND)
+
+    assert live.status_code == 200 and live.json() == {"status": "ok"}
+    assert ready.status_code in (200, 503)  # whatever the components say, not 400
+    assert ready.json()["status"] in ("ok", "fail")
+
+
+def test_metrics_answer_a_host_not_in_allowed_hosts_and_still_want_the_token(
+    client, production_host
+):
+    refused = client.get("/metrics", **BACKEND)
+    scraped = client.get("/metrics", HTTP_AUTHORIZATION="Bearer probe-token", **BACKEND)
+
+    assert refused.status_code == 401
+    assert scraped.status_code == 200
+    assert scraped["Content-Type"].startswith("text/plain")
+
+
+def test_other_paths_still_refuse_a_host_not_in_allowed_hosts_with_one_warning_line(
+    client, production_host, caplog
+):
+    with caplog.at_level(logging.INFO):
+        response = client.get(LOGIN, **BACKEND)
+        answered = client.get(LOGIN, HTTP_HOST="botadmin.example.com")
+
+    assert response.status_code == 400
+    assert answered.status_code == 200
+    refusals = [r for r in caplog.records if r.name == "django.security.DisallowedHost"]
+    assert len(refusals) == 1
+    assert refusals[0].levelno == logging.WARNING and refusals[0].levelname == "WARNING"
+    assert refusals[0].exc_info is None and refusals[0].exc_text is None
+    assert "Invalid HTTP_HOST header: '127.0.0.1:8124'" in refusals[0].getMessage()
+    assert "Traceback" not in caplog.text
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
