@@ -39,6 +39,9 @@ def _load_or_create_secret_key() -> str:
 
 
 SECRET_KEY = env.str("SECRET_KEY", default="") or _load_or_create_secret_key()
+# Keys SECRET_KEY replaced: what they signed (sessions, media links) is still accepted,
+# and nothing new is signed with them (README, SECRET_KEY, for rotating it).
+SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
 DEBUG = env.bool("DEBUG", default=False)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])

@@ -1,7 +1,8 @@
 """Signed links to archived media, and the view that serves them without a login.
 
-A link names one media row, signed with the SECRET_KEY (`django.core.signing`)
-and valid BOTADMIN_MEDIA_LINK_DAYS: forwarded bodies carry it as `url`
+A link names one media row, signed with the SECRET_KEY (`django.core.signing`;
+one signed with a key of SECRET_KEY_FALLBACKS still opens, so rotating the key keeps
+links already forwarded) and valid BOTADMIN_MEDIA_LINK_DAYS: forwarded bodies carry it as `url`
 (bridge spec section 7), and the console's history uses the same links. A
 modified link answers 403, an expired one 410, media no longer stored 404.
 Files go out with `Content-Disposition` and `X-Content-Type-Options: nosniff`:

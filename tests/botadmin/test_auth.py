@@ -119,3 +119,19 @@ def test_an_unknown_session_key_is_no_login(db):
     client.cookies["sessionid"] = "x" * 32
 
     assert _logged_out(client)
+
+
+@pytest.mark.parametrize(("fallbacks", "stays"), [(["old-key-" + "o" * 50], True), ([], False)])
+def test_a_session_outlives_a_secret_key_rotation_with_the_old_key_in_fallbacks(
+    operator, settings, fallbacks, stays
+):
+    settings.SECRET_KEY, settings.SECRET_KEY_FALLBACKS = "old-key-" + "o" * 50, []
+    browser = _logged_in()
+
+    settings.SECRET_KEY, settings.SECRET_KEY_FALLBACKS = "new-key-" + "n" * 50, fallbacks
+    cache.clear()  # the session as read from the database, signed with the old key
+
+    assert _logged_out(browser) is not stays
+    if stays:  # moved to the new key: the old one can go
+        settings.SECRET_KEY_FALLBACKS = []
+        assert not _logged_out(browser)

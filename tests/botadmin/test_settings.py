@@ -22,6 +22,7 @@ print(json.dumps({
     "transport_options": getattr(settings, "CELERY_BROKER_TRANSPORT_OPTIONS", None),
     "time_zone": settings.TIME_ZONE, "language": settings.LANGUAGE_CODE,
     "debug": settings.DEBUG, "secret_key_set": bool(settings.SECRET_KEY),
+    "secret_key_fallbacks": settings.SECRET_KEY_FALLBACKS,
     "cache_options": settings.CACHES["default"].get("OPTIONS", {}),
     "cache_backend": settings.CACHES["default"]["BACKEND"],
 }))
@@ -65,6 +66,12 @@ def test_secret_key_is_generated_once_into_var(tmp_path):
     settings_under(tmp_path)
     assert (tmp_path / "secret_key").read_text() == key
     assert len(key) >= 50
+
+
+def test_former_secret_keys_are_read_as_a_comma_separated_list(tmp_path):
+    assert settings_under(tmp_path)["secret_key_fallbacks"] == []
+    rotated = settings_under(tmp_path, SECRET_KEY="new", SECRET_KEY_FALLBACKS="old-1,old-2")
+    assert rotated["secret_key_fallbacks"] == ["old-1", "old-2"]
 
 
 @pytest.mark.parametrize(

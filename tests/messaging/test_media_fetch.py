@@ -108,6 +108,31 @@ def test_a_modified_link_is_refused_and_an_old_one_has_expired(
         assert client.get(path).status_code == 410
 
 
+OLD_KEY, NEW_KEY = "old-secret-key-" + "o" * 40, "new-secret-key-" + "n" * 40
+
+
+@pytest.mark.parametrize(("fallbacks", "status"), [([OLD_KEY], 200), ([], 403)])
+def test_a_link_forwarded_before_the_secret_key_was_rotated_opens_with_the_old_key_in_fallbacks(
+    media_bot, receiver, post_callback, client, settings, fallbacks, status
+):
+    settings.SECRET_KEY, settings.SECRET_KEY_FALLBACKS = OLD_KEY, []
+    post_callback(callback_body("image", media_bot))
+    fetch_due()
+    assert forward_due() == ["success"]
+    forwarded = json.loads(receiver.requests[0].body)["image"]["url"]
+    client.logout()
+
+    settings.SECRET_KEY, settings.SECRET_KEY_FALLBACKS = NEW_KEY, fallbacks
+    answer = client.get(forwarded.removeprefix("http://testserver"))
+
+    assert answer.status_code == status
+    if status == 200:
+        assert b"".join(answer.streaming_content) == JPEG
+        # New links are signed with the new key alone.
+        settings.SECRET_KEY_FALLBACKS = []
+        assert client.get(media_path(MessageMedia.objects.get().pk)).status_code == 200
+
+
 def test_an_agent_without_media_gets_the_message_forwarded_at_once_without_a_link(
     media_bot, agent, receiver, post_callback
 ):
