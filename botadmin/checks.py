@@ -50,6 +50,11 @@ def check_settings(app_configs=None, **kwargs):
             "botadmin.E005",
         ),
         (
+            "BOTADMIN_WEBHOOK_NETWORKS",
+            "Comma-separated CIDRs, e.g. 10.0.5.0/24,fd00:5::/64.",
+            "botadmin.E006",
+        ),
+        (
             "BOTADMIN_TRUSTED_PROXIES",
             "Comma-separated addresses or CIDRs, e.g. 127.0.0.1,10.0.3.0/24.",
             "botadmin.E004",
@@ -73,7 +78,8 @@ def check_deployment(app_configs=None, **kwargs):
         problems.append(
             Warning(
                 "BOTADMIN_ALLOW_PRIVATE_URLS is on: webhooks and image URLs may reach internal hosts.",
-                hint="Turn it off in production unless every operator is trusted.",
+                hint="Turn it off in production unless every operator is trusted; "
+                "BOTADMIN_WEBHOOK_NETWORKS allows webhook receivers in chosen private networks.",
                 id="botadmin.W002",
             )
         )

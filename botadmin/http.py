@@ -8,7 +8,9 @@ Webhook deliveries, connector calls and image downloads all go through
   such as 169.254.169.254), multicast or reserved addresses, also when written
   inside an IPv6 address (IPv4-compatible, IPv4-mapped, NAT64, 6to4, Teredo), unless
   BOTADMIN_ALLOW_PRIVATE_URLS is on or the caller passes allow_private=True
-  (an agent URL an administrator configured on purpose, for example);
+  (an agent URL an administrator configured on purpose, for example); a webhook
+  (`webhook=True`) may also be in BOTADMIN_WEBHOOK_NETWORKS, and only there of the
+  private addresses;
 * never follows redirects blindly: each hop is checked like the first, and
   only when the caller asks for redirects at all;
 * uses explicit connect and read timeouts, and reads at most `max_bytes`;
@@ -151,22 +153,34 @@ def proxy_networks() -> tuple[Network, ...]:
     return setting_networks("BOTADMIN_OUTBOUND_PROXY_NETWORKS")
 
 
+def webhook_networks() -> tuple[Network, ...]:
+    """BOTADMIN_WEBHOOK_NETWORKS: the private networks webhook endpoints may be in, beside
+    public addresses (empty: none)."""
+    return setting_networks("BOTADMIN_WEBHOOK_NETWORKS")
+
+
 def _outside(address, networks: tuple[Network, ...]) -> bool:
     return not any(address in network for network in networks if network.version == address.version)
 
 
 def check_url(
-    url: str, *, allow_private: bool | None = None, networks: tuple[Network, ...] = ()
+    url: str,
+    *,
+    allow_private: bool | None = None,
+    networks: tuple[Network, ...] = (),
+    webhook: bool = False,
 ) -> list[tuple]:
     """Raise UnsafeURLError unless `url` may be requested, ResolveTimeout when its host's
     address is not known in time.
 
     With `networks`, the host must resolve into them (private or not) and nowhere else.
+    `webhook`: the URL of a webhook endpoint, which may also resolve into
+    BOTADMIN_WEBHOOK_NETWORKS (a refusal names that setting).
     Returns the addresses approved (`socket.getaddrinfo`'s answers), which a request
     connects to; none when private addresses are allowed and no networks given, as
     nothing is looked up then.
     """
-    return _checked(url, allow_private=allow_private, networks=networks)[1]
+    return _checked(url, allow_private=allow_private, networks=networks, **_rule(webhook))[1]
 
 
 UNRESOLVED = gettext_noop("cannot resolve %(host)s: %(error)s")
@@ -174,10 +188,19 @@ _PRIVATE_URL = gettext_noop(
     "%(host)s resolves to %(address)s, a private or reserved address "
     "(set BOTADMIN_ALLOW_PRIVATE_URLS to allow it)"
 )
+_PRIVATE_WEBHOOK = gettext_noop(
+    "%(host)s resolves to %(address)s, a private or reserved address "
+    "(add its network to BOTADMIN_WEBHOOK_NETWORKS to allow it)"
+)
 _PRIVATE_PROXY = gettext_noop(
     "%(host)s resolves to %(address)s, a private or reserved address "
     "(set BOTADMIN_OUTBOUND_PROXY_NETWORKS to allow it)"
 )
+
+
+def _rule(webhook: bool) -> dict:
+    """`_checked`'s arguments for a webhook endpoint's URL (none for any other)."""
+    return {"exempt": webhook_networks(), "private": _PRIVATE_WEBHOOK} if webhook else {}
 
 
 def check_proxy_url(proxy: str) -> list[tuple]:
@@ -204,13 +227,15 @@ def _checked(
     *,
     allow_private: bool | None,
     networks: tuple[Network, ...],
+    exempt: tuple[Network, ...] = (),
     private: str = _PRIVATE_URL,
     always_resolve: bool = False,
 ) -> tuple[str, list[tuple]]:
     """`check_url`, also returning the URL as it is requested: its host in ASCII, the
-    name that was looked up. `private`: the words for a private address refused;
-    `always_resolve`: look the host up (within the time bound) also when nothing is
-    refused, for the connection to go to the answer."""
+    name that was looked up. `exempt`: private networks allowed all the same;
+    `private`: the words for a private address refused; `always_resolve`: look the host
+    up (within the time bound) also when nothing is refused, for the connection to go to
+    the answer."""
     if allow_private is None:
         allow_private = settings.BOTADMIN_ALLOW_PRIVATE_URLS
     parts = urlsplit(url)
@@ -246,7 +271,7 @@ def _checked(
                     "%(host)s resolves to %(address)s, outside the allowed networks"
                 )
                 raise UnsafeURLError(Reason(outside, host=parts.hostname, address=str(address)))
-        elif not allow_private and _refused(address):
+        elif not allow_private and _refused(address) and _outside(address, exempt):
             raise UnsafeURLError(Reason(private, host=parts.hostname, address=str(address)))
     return url, infos
 
@@ -516,13 +541,20 @@ def _proxy_tls() -> ssl.SSLContext:
 
 
 def _session(
-    allow_private: bool, networks: tuple[Network, ...] = (), *, to_proxy: bool = False
+    allow_private: bool,
+    networks: tuple[Network, ...] = (),
+    *,
+    to_proxy: bool = False,
+    exempt: tuple[Network, ...] = (),
 ) -> requests.Session:
-    """This thread's session for one rule (private addresses refused, `networks`, or
-    nothing checked), so a kept-alive connection is reused only under the rule that
-    approved its address; `to_proxy`: the rule is the proxy's, whose address the
-    connections go to (always looked up by us, so always pinned)."""
-    key = ("networks", networks) if networks else ("open" if allow_private else "checked",)
+    """This thread's session for one rule (private addresses refused, but for `exempt`;
+    `networks`; or nothing checked), so a kept-alive connection is reused only under the
+    rule that approved its address; `to_proxy`: the rule is the proxy's, whose address
+    the connections go to (always looked up by us, so always pinned)."""
+    if networks:
+        key = ("networks", networks)
+    else:
+        key = ("open",) if allow_private else ("checked", exempt)
     key = ("proxy", *key) if to_proxy else key
     if not hasattr(_local, "sessions"):
         _local.sessions = {}
@@ -555,6 +587,7 @@ def request(
     networks: tuple[Network, ...] = (),
     proxy: str | None = None,
     deadline: float | None = None,
+    webhook: bool = False,
 ) -> HttpResponse:
     """Make one checked request and return at most `max_bytes` of the answer.
 
@@ -568,6 +601,8 @@ def request(
     URL's host, and what it may reach is its rule, not ours.
     `networks`, when given, are the only addresses it may reach (BOTADMIN_AGENT_NETWORKS);
     a proxy cannot keep to them, so the two do not go together (ValueError).
+    `webhook`: the URL is a webhook endpoint's, which may also be in
+    BOTADMIN_WEBHOOK_NETWORKS (`check_url`).
     `deadline`: seconds for the whole exchange, answer included; past it the connection
     is cut and DeadlineExceeded (a ReadTimeout) raised.
     """
@@ -580,6 +615,7 @@ def request(
         allow_private = settings.BOTADMIN_ALLOW_PRIVATE_URLS
     if proxy and networks:
         raise ValueError("a proxy resolves the host itself: networks cannot be kept through it")
+    rule = _rule(webhook)
     try:
         with _within(deadline):
             if proxy:
@@ -591,13 +627,13 @@ def request(
                     raise UnsafeURLError(Reason(refused, reason=reasons.of(error))) from None
                 session = _session(settings.BOTADMIN_ALLOW_PRIVATE_URLS, where, to_proxy=True)
             else:
-                session = _session(allow_private, networks)
+                session = _session(allow_private, networks, exempt=rule.get("exempt", ()))
             for _hop in range(max_redirects + 1):
                 # The connection this request opens, if any, goes to the approved addresses,
                 # and the URL names its host as it was checked. Through a proxy, the URL's
                 # host is not looked up (the proxy resolves it): the proxy's addresses are.
                 url, addresses = _checked(
-                    url, allow_private=allow_private or bool(proxy), networks=networks
+                    url, allow_private=allow_private or bool(proxy), networks=networks, **rule
                 )
                 _local.addresses = proxy_addresses if proxy else addresses
                 with session.request(

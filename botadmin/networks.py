@@ -1,8 +1,9 @@
 """Settings that list networks as CIDRs, parsed one way.
 
 BOTADMIN_TRUSTED_PROXIES (whose forwarded headers are believed), BOTADMIN_AGENT_NETWORKS
-(where agents may be) and BOTADMIN_OUTBOUND_PROXY_NETWORKS (where bots' outbound
-proxies may be) are comma-separated CIDRs; a bare address is its own /32 or /128, and
+(where agents may be), BOTADMIN_OUTBOUND_PROXY_NETWORKS (where bots' outbound proxies
+may be) and BOTADMIN_WEBHOOK_NETWORKS (the private networks webhook endpoints may be in)
+are comma-separated CIDRs; a bare address is its own /32 or /128, and
 host bits are ignored (10.0.3.7/24 is 10.0.3.0/24). A value is parsed once and kept by
 the value itself, so a request reading a setting costs a dictionary lookup, and a test
 that overrides the setting gets its new value parsed. A value that is no CIDR is a

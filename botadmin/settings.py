@@ -384,6 +384,9 @@ BOTADMIN_ALLOW_PRIVATE_URLS = env.bool("BOTADMIN_ALLOW_PRIVATE_URLS", default=Fa
 # Where bridge agents may be (CIDRs, comma-separated): agent URLs resolving
 # elsewhere are refused when saved and when called. Empty: anywhere.
 BOTADMIN_AGENT_NETWORKS = env.list("BOTADMIN_AGENT_NETWORKS", default=[])
+# Private networks webhook endpoints may be in (CIDRs, comma-separated), beside public
+# addresses: an internal receiver without BOTADMIN_ALLOW_PRIVATE_URLS. Empty: none.
+BOTADMIN_WEBHOOK_NETWORKS = env.list("BOTADMIN_WEBHOOK_NETWORKS", default=[])
 # Where bots' outbound proxies (a WeCom app's proxy URL) may be (CIDRs): checked when
 # saved and when connected to. Empty: at public addresses only.
 BOTADMIN_OUTBOUND_PROXY_NETWORKS = env.list("BOTADMIN_OUTBOUND_PROXY_NETWORKS", default=[])

@@ -93,7 +93,7 @@ class EndpointForm(NoLabelSuffix, forms.ModelForm):
             self.fields["url"].help_text = _(
                 "botadmin's server POSTs each message here, so the address must be public: "
                 "one in a private, loopback or link-local network is refused unless the "
-                "server's BOTADMIN_ALLOW_PRIVATE_URLS setting allows it."
+                "server's BOTADMIN_WEBHOOK_NETWORKS setting lists that network."
             )
         mask_url_fields(self, {"url": self.instance.url})
 
@@ -105,7 +105,7 @@ class EndpointForm(NoLabelSuffix, forms.ModelForm):
                 _("This URL is not allowed: %(reason)s."),
                 _("This URL cannot be checked now: %(reason)s. Try again in a moment."),
             ):
-                http.check_url(url)
+                http.check_url(url, webhook=True)
         return url
 
     def clean_other_msgtypes(self):

@@ -232,6 +232,7 @@ def post_signed(
             read_timeout=RESPONSE_TIMEOUT,
             deadline=RESPONSE_TIMEOUT,
             max_bytes=KEEP_BYTES,
+            webhook=True,
         )
     except http.UnsafeURLError as error:
         refused = Reason(

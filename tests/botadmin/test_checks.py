@@ -65,6 +65,13 @@ def test_trusted_proxies_that_are_not_addresses_are_errors(settings):
     assert "botadmin.E004" in ids(check_settings())
 
 
+def test_webhook_networks_that_are_not_cidrs_are_errors(settings):
+    """Else every delivery would fail only when it is attempted."""
+    settings.BOTADMIN_WEBHOOK_NETWORKS = ["10.0.5.0/24", "hooks.internal"]
+    problems = [p for p in check_settings() if p.id == "botadmin.E006"]
+    assert problems and "hooks.internal" in problems[0].msg
+
+
 def test_outbound_proxy_networks_that_are_not_cidrs_are_errors(settings):
     """Else every app bot with a proxy would fail only at its next send."""
     settings.BOTADMIN_OUTBOUND_PROXY_NETWORKS = ["10.0.0.5/32", "squid.internal"]

@@ -298,3 +298,15 @@ def test_a_cut_inside_a_character_drops_the_character_instead_of_garbling_it(
 
     assert response.truncated and len(response.content) == 1024
     assert response.text == before + "页" * ((1024 - len(before)) // width)
+
+
+def test_webhook_networks_do_not_open_private_addresses_to_other_outbound_requests(settings):
+    """An image URL (and every request that is no webhook) still refuses them."""
+    settings.BOTADMIN_ALLOW_PRIVATE_URLS = False
+    settings.BOTADMIN_WEBHOOK_NETWORKS = ["127.0.0.0/8"]
+
+    assert http.check_url("http://127.0.0.1:9/hook", webhook=True)
+    with pytest.raises(http.UnsafeURLError, match="BOTADMIN_ALLOW_PRIVATE_URLS"):
+        http.check_url("http://127.0.0.1:9/image.png")
+    with pytest.raises(http.UnsafeURLError, match="BOTADMIN_WEBHOOK_NETWORKS"):
+        http.check_url("http://169.254.169.254/latest", webhook=True)

@@ -138,12 +138,29 @@ def test_a_private_endpoint_is_refused_when_added_and_the_form_says_why(
 ):
     settings.BOTADMIN_ALLOW_PRIVATE_URLS = False
     form = operator_client.get(url("webhooks", bot)).content.decode()
-    assert "BOTADMIN_ALLOW_PRIVATE_URLS" in form  # explained before anyone tries
+    assert "BOTADMIN_WEBHOOK_NETWORKS" in form  # explained before anyone tries
 
     response = operator_client.post(url("webhook_add", bot), {"url": f"http://{address}/hook"})
 
     assert response.status_code == 400 and not WebhookEndpoint.objects.exists()
     assert "不允许此 URL" in response.content.decode()
+
+
+def test_an_endpoint_in_the_webhook_networks_is_added_and_another_private_one_refused(
+    operator_client, bot, settings
+):
+    settings.BOTADMIN_ALLOW_PRIVATE_URLS = False
+    settings.BOTADMIN_WEBHOOK_NETWORKS = ["10.0.5.0/24"]
+
+    added = operator_client.post(url("webhook_add", bot), {"url": "http://10.0.5.7:8080/in"})
+    refused = operator_client.post(url("webhook_add", bot), {"url": "http://10.0.6.7:8080/in"})
+
+    assert added.status_code == 302
+    assert list(WebhookEndpoint.objects.values_list("url", flat=True)) == [
+        "http://10.0.5.7:8080/in"
+    ]
+    assert refused.status_code == 400
+    assert "BOTADMIN_WEBHOOK_NETWORKS" in refused.content.decode()
 
 
 def test_an_endpoint_whose_host_resolves_too_slowly_is_not_added_and_the_form_says_try_again(

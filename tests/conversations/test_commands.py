@@ -93,7 +93,10 @@ CREATE_WITH_LOOPBACK_WEBHOOK = (
 
 def test_createbot_refuses_a_private_webhook_url_as_the_console_does(db, settings):
     settings.BOTADMIN_ALLOW_PRIVATE_URLS = False
-    with pytest.raises(CommandError, match=r"--webhook-url is not allowed: .*127\.0\.0\.1"):
+    with pytest.raises(
+        CommandError,
+        match=r"--webhook-url is not allowed: .*127\.0\.0\.1.*BOTADMIN_WEBHOOK_NETWORKS",
+    ):
         call_command(*CREATE_WITH_LOOPBACK_WEBHOOK)
     assert not Bot.objects.exists()
 
@@ -102,6 +105,13 @@ def test_createbot_refuses_a_webhook_url_whose_host_resolves_too_slowly(db, hung
     with pytest.raises(CommandError, match=r"--webhook-url cannot be checked now: .* try again"):
         call_command(*CREATE_WITH_LOOPBACK_WEBHOOK[:-1], "https://hooks.hung.example/in")
     assert not Bot.objects.exists()
+
+
+def test_createbot_takes_a_private_webhook_url_in_the_webhook_networks(db, settings):
+    settings.BOTADMIN_ALLOW_PRIVATE_URLS = False
+    settings.BOTADMIN_WEBHOOK_NETWORKS = ["127.0.0.0/8"]
+    result = run(*CREATE_WITH_LOOPBACK_WEBHOOK)
+    assert Bot.objects.get(pk=result["id"]).webhook_url == "http://127.0.0.1:9000/hook"
 
 
 def test_createbot_takes_a_private_webhook_url_when_the_setting_allows_it(db, settings):

@@ -161,6 +161,28 @@ def test_a_private_endpoint_is_refused_and_recorded_as_failed_with_the_reason(
     assert attempt.outcome == "refused" and host in attempt.response_text
 
 
+@pytest.mark.parametrize(
+    ("webhook_networks", "outcome"),
+    [(["127.0.0.0/8"], "success"), ([], "refused"), (["10.0.0.0/8"], "refused")],
+)
+def test_a_receiver_on_a_private_network_is_reached_only_when_webhook_networks_list_it(
+    hooked_bot, receiver, record, settings, webhook_networks, outcome
+):
+    settings.BOTADMIN_ALLOW_PRIVATE_URLS = False
+    settings.BOTADMIN_WEBHOOK_NETWORKS = webhook_networks
+    delivery = record(hooked_bot)
+
+    assert attempt_delivery(delivery.pk) == outcome
+
+    attempt = delivery.attempts.get()
+    if outcome == "success":
+        assert len(receiver.requests) == 1
+    else:
+        assert receiver.requests == []
+        assert "BOTADMIN_WEBHOOK_NETWORKS" in attempt.response_text
+        assert "127.0.0.1" in attempt.response_text
+
+
 def test_an_endpoint_whose_host_resolves_too_slowly_is_retried_with_the_reason(
     make_bot, record, hung_resolver
 ):

@@ -46,7 +46,8 @@ class Command(BaseCommand):
             "--webhook-url",
             default="",
             help="Where inbound messages are forwarded; a private or loopback address only "
-            "with BOTADMIN_ALLOW_PRIVATE_URLS.",
+            "in the networks of BOTADMIN_WEBHOOK_NETWORKS (or with BOTADMIN_ALLOW_PRIVATE_URLS, "
+            "for development).",
         )
         parser.add_argument("--rate-limit", type=int, default=None, help="Messages per minute.")
 
@@ -55,7 +56,7 @@ class Command(BaseCommand):
         if options["webhook_url"]:
             # The console's check (console/webhooks.py): forwarding would refuse it later.
             try:
-                http.check_url(options["webhook_url"])
+                http.check_url(options["webhook_url"], webhook=True)
             except http.UnsafeURLError as refused:
                 raise CommandError(
                     f"--webhook-url is not allowed: {reasons.of(refused)}."
