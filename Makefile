@@ -12,9 +12,28 @@ export PYTHONUNBUFFERED = 1
 
 venv: $(STAMP)
 
-# The virtualenv is rebuilt only when the lock file changes.
+# pyproject.toml's requires-python: 3.11 only.
+IS_PYTHON_311 := import sys; sys.exit(sys.version_info[:2] != (3, 11))
+
+# The virtualenv is reinstalled only when the lock file changes. One that cannot run pip
+# (left half-made when ensurepip was missing) or runs another Python is made again, by
+# $(PYTHON), which must be 3.11.
 $(STAMP): requirements.lock
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@if ! $(BIN)/python -m pip --version >/dev/null 2>&1 || \
+	    ! $(BIN)/python -c "$(IS_PYTHON_311)" 2>/dev/null; then \
+		if ! $(PYTHON) -c "$(IS_PYTHON_311)" 2>/dev/null; then \
+			echo "botadmin needs Python 3.11; $(PYTHON) is $$($(PYTHON) --version 2>/dev/null || echo missing)." >&2; \
+			echo "Install Python 3.11 and run: make PYTHON=python3.11 (Debian and Ubuntu: apt install python3.11 python3.11-venv)." >&2; \
+			exit 1; \
+		fi; \
+		rm -rf $(VENV); \
+		if ! { $(PYTHON) -m venv $(VENV) && $(BIN)/python -m pip --version >/dev/null 2>&1; }; then \
+			rm -rf $(VENV); \
+			echo "$(PYTHON) -m venv made no virtualenv with pip (ensurepip is missing)." >&2; \
+			echo "Debian and Ubuntu: apt install python3-venv (or python3.11-venv), then run make again." >&2; \
+			exit 1; \
+		fi; \
+	fi
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
 	@touch $(STAMP)
 

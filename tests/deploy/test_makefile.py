@@ -1,0 +1,94 @@
+"""`make venv`: a virtualenv left without pip (ensurepip missing) is made again, and a
+Python other than 3.11 (pyproject.toml's requires-python) is refused, saying what to do.
+Run on a copy of the Makefile with an empty lock file: nothing is downloaded."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from devtools.processes import ROOT
+
+# The interpreter this test runs on (3.11), outside its virtualenv.
+BASE_PYTHON = str(Path(sys.executable).resolve())
+
+
+@pytest.fixture
+def checkout(tmp_path) -> Path:
+    (tmp_path / "Makefile").write_text((ROOT / "Makefile").read_text())
+    (tmp_path / "requirements.lock").write_text("# nothing to install\n")
+    return tmp_path
+
+
+def make_venv(checkout: Path, python: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MAKE", "VIRTUAL_ENV"))}
+    return subprocess.run(
+        ["make", "--no-print-directory", "venv", f"PYTHON={python}"],
+        cwd=checkout,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def fake_python(folder: Path, name: str, script: str) -> str:
+    path = folder / name
+    path.write_text(f"#!/bin/sh\n{script}\n")
+    path.chmod(0o755)
+    return str(path)
+
+
+def test_a_python_other_than_3_11_is_refused_saying_how_to_get_3_11(checkout):
+    python = fake_python(
+        checkout,
+        "python3.12",
+        '[ "$1" = --version ] && echo "Python 3.12.3" && exit 0\n'
+        f'[ "$1" = -c ] && exit 1\nexec {BASE_PYTHON} "$@"',
+    )
+
+    result = make_venv(checkout, python)
+
+    assert result.returncode != 0
+    assert "botadmin needs Python 3.11" in result.stderr and "Python 3.12.3" in result.stderr
+    assert "make PYTHON=python3.11" in result.stderr
+    assert "python3.11-venv" in result.stderr
+    assert not (checkout / ".venv").exists()
+
+
+def test_without_ensurepip_no_half_made_venv_is_left_and_the_package_is_named(checkout):
+    # What Debian's python3 does without python3-venv: bin/python made, no pip, exit 1.
+    python = fake_python(
+        checkout,
+        "python3",
+        f'if [ "$1 $2" = "-m venv" ]; then {BASE_PYTHON} -m venv --without-pip "$3"\n'
+        'echo "The virtual environment was not created successfully because ensurepip '
+        'is not available." >&2; exit 1; fi\n'
+        f'exec {BASE_PYTHON} "$@"',
+    )
+
+    for _ in range(2):  # the second run tries again instead of using a broken .venv
+        result = make_venv(checkout, python)
+
+        assert result.returncode != 0
+        assert "ensurepip is missing" in result.stderr
+        assert "apt install python3-venv" in result.stderr
+        assert "No module named pip" not in result.stderr
+        assert not (checkout / ".venv").exists()
+
+
+def test_a_venv_that_cannot_run_pip_is_made_again(checkout):
+    subprocess.run([BASE_PYTHON, "-m", "venv", "--without-pip", checkout / ".venv"], check=True)
+
+    result = make_venv(checkout, BASE_PYTHON)
+
+    assert result.returncode == 0, result.stderr
+    pip = subprocess.run([checkout / ".venv/bin/python", "-m", "pip", "--version"])
+    assert pip.returncode == 0
+    assert (checkout / ".venv/.installed-from-lock").exists()
+    again = make_venv(checkout, BASE_PYTHON)
+    assert again.returncode == 0 and "pip install" not in again.stdout  # up to date
