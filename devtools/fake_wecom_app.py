@@ -21,15 +21,20 @@ with FakeWeComApp(corp_id="ww1", secret="s", agent_id=1000002) as api:
                                  # sends and uploads 50003
     api.task_ids             # the template cards' task_ids the app used (add one: a card
                              # another client of the app sent)
+    api.uploads              # [(type, filename, bytes)] of every media/upload accepted
 
 HTTP 200 with a JSON errcode always; an unknown or expired token → 40014 /
 42001; message/send: invaliduser for unknown members, lowercased (81013 when
 none is valid), unlicenseduser for unlicensed ones; appchat/send only to chats
-created by appchat/create; media/upload gives a media_id valid 3 days (a voice:
-AMR, ≤ 2 MB); media/get serves uploaded bytes; template_card needs a card_type
+created by appchat/create; media/upload takes a part `media` with a file name and
+more than 5 bytes (an image: JPG or PNG ≤ 10 MB; a voice: AMR ≤ 2 MB; a video: MP4
+≤ 10 MB; a file ≤ 20 MB) and gives a media_id valid 3 days, which only a message of
+its type may name (40007 otherwise); media/get serves uploaded bytes; template_card needs a card_type
 (members only), with a task_id when interactive or with an action_menu, never one the
 app used before and at most 128 bytes (42014 otherwise: "同一个应用任务id不能重复"; the
 errcode from WeCom's answers, reported by its developer community and SDK users);
+which errcodes WeCom gives for an upload without a file name and for a media_id of
+another type are not documented (the fake says 41006, as for no media part, and 40007);
 miniprogram_notice only for linked appids; user/list_id refuses
 the app (48002: only the contact sync secret may list the corp); agent/get
 answers the app's details for its own AgentId (40056 for another, and for a
@@ -40,6 +45,7 @@ tag/get answer within the app's visible range.
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import threading
 import time
@@ -75,7 +81,20 @@ APPCHAT_MSGTYPES = {
 # A disabled app may call no API (global errcode 50003); agent/get still says `close`.
 CLOSED_APP_REFUSES = {"message/send", "appchat/send", "media/upload"}
 TEXT_MAX = 2048
-VOICE_MAX = 2 * 1024 * 1024  # AMR only
+MEDIA_MIN = 6  # "> 5 bytes"
+# media/upload's limits by type (shared/spec/wecom-app.md) and the signatures it takes.
+MEDIA_MAX = {
+    "image": 10 * 1024 * 1024,
+    "voice": 2 * 1024 * 1024,
+    "video": 10 * 1024 * 1024,
+    "file": 20 * 1024 * 1024,
+}
+MEDIA_FORMATS = {
+    "image": lambda raw: raw.startswith((b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n")),  # JPG, PNG
+    "voice": lambda raw: raw.startswith(b"#!AMR\n"),
+    "video": lambda raw: raw[4:8] == b"ftyp",  # MP4
+    "file": lambda raw: True,
+}
 CARD_TYPES = {
     "text_notice",
     "news_notice",
@@ -113,6 +132,7 @@ class FakeWeComApp(LocalServer):
         self.simplelist_calls = 0
         self.chats: dict[str, dict] = {}
         self.media: dict[str, tuple[bytes, str, float]] = {}  # id → (bytes, type, expires)
+        self.uploads: list[tuple[str, str, bytes]] = []  # (type, filename, bytes)
         self.tokens: dict[str, float] = {}  # token → expiry (monotonic)
         self.token_lifetime = TOKEN_LIFETIME
         self.token_fetches = 0
@@ -273,16 +293,15 @@ class FakeWeComApp(LocalServer):
             return _error(40004, "invalid media type")
         content_type = next((v for k, v in headers.items() if k.lower() == "content-type"), "")
         content, filename = _multipart_media(raw, content_type)
-        if content is None:
+        if content is None or not filename:
             return _error(41006, "media data missing")
-        if len(content) <= 5:
+        if not MEDIA_MIN <= len(content) <= MEDIA_MAX[kind]:
             return _error(40006, "invalid file size")
-        if kind == "voice" and len(content) > VOICE_MAX:
-            return _error(40006, "invalid file size")
-        if kind == "voice" and not content.startswith(b"#!AMR\n"):
+        if not MEDIA_FORMATS[kind](content):
             return _error(40004, "invalid media type")
         media_id = "M" + secrets.token_hex(12)
         self.media[media_id] = (content, kind, time.time() + MEDIA_LIFETIME)
+        self.uploads.append((kind, filename, content))
         return {
             "errcode": 0,
             "errmsg": "ok",
@@ -443,7 +462,7 @@ def _check_message(body: dict, allowed: set[str], media: dict) -> dict | None:
             return _error(45002, "content size out of limit")
     elif msgtype in ("image", "voice", "video", "file"):
         item = media.get(payload.get("media_id", ""))
-        if item is None or item[2] < time.time():
+        if item is None or item[1] != msgtype or item[2] < time.time():
             return _error(40007, "invalid media_id")
     elif msgtype == "textcard":
         if not payload.get("title") or not payload.get("url") or not payload.get("description"):
@@ -477,6 +496,10 @@ def card_task_id(body: dict) -> str | None:
     return task_id if len(task_id.encode()) <= TASK_ID_MAX_BYTES else ""
 
 
+# The part's file name: quoted (`filename="a.pdf"; filelength=9`) or a bare token.
+_FILENAME = re.compile(rb'filename="([^"]*)"|filename=([^;\s]*)')
+
+
 def _multipart_media(raw: bytes, content_type: str) -> tuple[bytes | None, str]:
     """The `media` part's bytes and file name of a multipart/form-data body."""
     if "boundary=" not in content_type:
@@ -486,8 +509,7 @@ def _multipart_media(raw: bytes, content_type: str) -> tuple[bytes | None, str]:
         head, _, content = part.partition(b"\r\n\r\n")
         if b'name="media"' not in head:
             continue
-        filename = ""
-        if b"filename=" in head:
-            filename = head.split(b"filename=", 1)[1].split(b"\r\n")[0].strip(b'"').decode()
-        return content.removesuffix(b"\r\n"), filename
+        found = _FILENAME.search(head)
+        filename = (found.group(1) or found.group(2) or b"").decode() if found else ""
+        return content.removesuffix(b"\r\n"), filename.strip()
     return None, ""

@@ -11,7 +11,7 @@ with FakeWeCom(keys={"k1"}) as wecom:
     wecom.most_at_once         # the most sends it was answering at the same time
     wecom.drop_next = 1        # the next send is accepted, then the connection is cut
     wecom.uploads              # [(key, type, filename, bytes)] of every upload_media accepted
-    wecom.media                # media_id → (bytes, type, expiry); clear() forgets them early
+    wecom.media                # media_id → (bytes, type, expiry, key); clear() forgets them early
     wecom.answer_next_upload(-1)   # the next upload_media is refused with this errcode
 
 Behaviour as documented: HTTP 200 always; unknown key → 93000; malformed JSON
@@ -23,7 +23,9 @@ template card documentation (documents 91770 / 99110) does not list); unknown
 msgtype → 40008. upload_media (`type` file or voice): a multipart part
 `media` with a file name, more than 5 bytes, a file ≤ 20 MB, a voice ≤ 2 MB of
 AMR of at most 60 s; answers type, media_id and created_at (a string); a media_id lives 3
-days, and `file` / `voice` messages name one (40007 otherwise). The errcodes of
+days, and `file` / `voice` messages name one of their type that the same robot uploaded
+(40007 otherwise: WeCom's upload_media document says only the robot that uploaded a
+media_id may use it). The errcodes of
 a bad upload (40006 size, 40004 type, 41006 no media part) are wecom.md
 section 2's; which one WeCom gives for a missing file name is not documented
 (the fake says 41006 too), nor for a voice over 60 s (the fake says 40058), nor for
@@ -71,7 +73,7 @@ class FakeWeCom(LocalServer):
         self.requests: list[tuple[str, bytes]] = []
         self.drop_next = 0
         self.uploads: list[tuple[str, str, str, bytes]] = []
-        self.media: dict[str, tuple[bytes, str, float]] = {}
+        self.media: dict[str, tuple[bytes, str, float, str]] = {}
         self._forced: list[int] = []
         self.answer_key: dict[str, int] = {}
         self.cut_keys: set[str] = set()
@@ -114,7 +116,7 @@ class FakeWeCom(LocalServer):
                 msgtype = body["msgtype"]
             except (ValueError, KeyError, TypeError):
                 return 40035, "Warning: wrong json format. invalid json"
-            errcode, errmsg = check_body(msgtype, body, self.media)
+            errcode, errmsg = check_body(msgtype, body, self.media, key)
             if errcode:
                 return errcode, errmsg
             window = self._sent_at[key]
@@ -163,7 +165,7 @@ class FakeWeCom(LocalServer):
             if kind == "voice" and amr_frames(content) > VOICE_MAX_SECONDS * 50:
                 return _error(40058, "invalid parameter: voice longer than 60 s")
             media_id = "3" + secrets.token_urlsafe(32)
-            self.media[media_id] = (content, kind, time.time() + MEDIA_LIFETIME)
+            self.media[media_id] = (content, kind, time.time() + MEDIA_LIFETIME, key)
             self.uploads.append((key, kind, filename, content))
             return {
                 "errcode": 0,
@@ -230,7 +232,9 @@ def media_part(request: Request) -> tuple[bytes | None, str]:
     return media.read(), media.filename or ""
 
 
-def check_body(msgtype: str, body: dict, media: dict | None = None) -> tuple[int, str]:
+def check_body(
+    msgtype: str, body: dict, media: dict | None = None, key: str = ""
+) -> tuple[int, str]:
     payload = body.get(msgtype)
     if msgtype not in MSGTYPES:
         return 40008, "invalid message type"
@@ -238,7 +242,7 @@ def check_body(msgtype: str, body: dict, media: dict | None = None) -> tuple[int
         return 40035, f"invalid parameter: {msgtype}"
     if msgtype in ("file", "voice"):
         item = (media or {}).get(payload.get("media_id"))
-        if item is None or item[1] != msgtype or item[2] < time.time():
+        if item is None or item[1] != msgtype or item[2] < time.time() or item[3] != key:
             return 40007, "invalid media_id"
         return 0, ""
     if msgtype == "text":

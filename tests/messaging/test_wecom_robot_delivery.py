@@ -605,6 +605,45 @@ def test_the_same_file_twice_is_uploaded_once_and_its_media_id_reused(
     assert wecom.messages[0][1] == wecom.messages[1][1]
 
 
+def test_the_fake_robot_takes_a_media_id_only_from_the_robot_that_uploaded_it(wecom):
+    """WeCom's upload_media document: a media_id is for the robot that uploaded it."""
+    uploaded = requests.post(
+        wecom.base_url + "/cgi-bin/webhook/upload_media",
+        params={"key": "key-sales", "type": "file"},
+        files={"media": ("r.pdf", REPORT)},
+        timeout=5,
+    ).json()
+    body = {"msgtype": "file", "file": {"media_id": uploaded["media_id"]}}
+
+    def send(key: str) -> dict:
+        url = wecom.base_url + "/cgi-bin/webhook/send"
+        return requests.post(url, params={"key": key}, json=body, timeout=5).json()
+
+    assert send("key-ops") == {"errcode": 40007, "errmsg": "invalid media_id"}
+    assert send("key-sales")["errcode"] == 0
+
+
+def test_the_same_file_to_two_groups_is_uploaded_by_each_groups_robot(
+    wecom, wecom_bot, wecom_group, make_conversation, queue_message, run_queue
+):
+    ops = make_conversation(wecom_bot, "wrOps", name="运维群", robot_key="key-ops")
+    queue_message(wecom_group, file_base64(name="a.pdf"))
+    queue_message(ops, file_base64(name="a.pdf"))
+    queue_message(ops, file_base64(name="a.pdf"))
+
+    run_queue()
+
+    assert set(Message.objects.values_list("status", flat=True)) == {"sent"}
+    assert [(key, kind) for key, kind, _, _ in wecom.uploads] == [
+        ("key-sales", "file"),
+        ("key-ops", "file"),
+    ]
+    # Each send named its own robot's media_id the first time: none was refused (40007).
+    assert len(wecom.requests) == 2 + 3
+    owners = [wecom.media[posted["file"]["media_id"]][3] for _, posted in wecom.messages]
+    assert owners == ["key-sales", "key-ops", "key-ops"]
+
+
 def test_a_file_whose_media_id_wecom_forgot_is_uploaded_again_and_sent(
     wecom, wecom_group, queue_message, run_queue
 ):

@@ -1,5 +1,6 @@
 """The fake WeCom application API behaves as the spec says (the connector's tests rely on it)."""
 
+import pytest
 import requests
 
 from devtools.fake_wecom_app import FakeWeComApp
@@ -118,6 +119,82 @@ def test_uploaded_media_can_be_sent_and_fetched():
             timeout=5,
         )
         assert fetched.content == b"hello world"
+
+
+JPEG = b"\xff\xd8\xff\xe0" + bytes(100)
+AMR = b"#!AMR\n" + bytes(100)
+MP4 = b"\x00\x00\x00\x18ftypmp42" + bytes(100)
+MB = 1024 * 1024
+
+
+def _upload(api, token, kind, content, filename="a.bin"):
+    return requests.post(
+        api.base_url + "/cgi-bin/media/upload",
+        params={"access_token": token, "type": kind},
+        files={"media": (filename, content)},
+        timeout=10,
+    ).json()
+
+
+@pytest.mark.parametrize(
+    ("kind", "content", "errcode"),
+    [
+        ("image", JPEG, 0),
+        ("image", b"\x89PNG\r\n\x1a\n" + bytes(100), 0),
+        ("image", b"GIF89a" + bytes(100), 40004),  # JPG or PNG only
+        ("image", JPEG + bytes(10 * MB), 40006),  # ≤ 10 MB
+        ("voice", AMR, 0),
+        ("voice", b"ID3" + bytes(100), 40004),  # AMR only
+        ("voice", AMR + bytes(2 * MB), 40006),  # ≤ 2 MB
+        ("video", MP4, 0),
+        ("video", b"RIFF\x00\x00\x00\x00AVI " + bytes(100), 40004),  # MP4 only
+        ("video", MP4 + bytes(10 * MB), 40006),  # ≤ 10 MB
+        ("file", bytes(20 * MB), 0),
+        ("file", bytes(20 * MB + 1), 40006),  # ≤ 20 MB
+        ("file", b"12345", 40006),  # more than 5 bytes
+    ],
+)
+def test_media_upload_takes_what_the_spec_lists_for_each_type(kind, content, errcode):
+    with FakeWeComApp() as api:
+        answer = _upload(api, _token(api), kind, content)
+
+        assert answer["errcode"] == errcode, answer
+        assert len(api.uploads) == (errcode == 0)
+
+
+def test_media_upload_needs_a_file_name_and_keeps_it():
+    with FakeWeComApp() as api:
+        token = _token(api)
+        raw = (
+            b'--zz\r\nContent-Disposition: form-data; name="media"\r\n\r\n'
+            + JPEG
+            + b"\r\n--zz--\r\n"
+        )
+        nameless = requests.post(
+            api.base_url + "/cgi-bin/media/upload",
+            params={"access_token": token, "type": "image"},
+            data=raw,
+            headers={"Content-Type": "multipart/form-data; boundary=zz"},
+            timeout=5,
+        ).json()
+        assert nameless["errcode"] == 41006
+        assert _upload(api, token, "image", JPEG, "周报 图.jpg")["errcode"] == 0
+        assert api.uploads == [("image", "周报 图.jpg", JPEG)]
+
+
+def test_a_media_id_is_sent_only_as_the_type_it_was_uploaded_as():
+    with FakeWeComApp() as api:
+        api.add_user("a")
+        token = _token(api)
+        media_id = _upload(api, token, "voice", AMR)["media_id"]
+
+        def send(msgtype):
+            body = {"touser": "a", "msgtype": msgtype, "agentid": 1000002}
+            return _post(api, "message/send", token, body | {msgtype: {"media_id": media_id}})
+
+        assert send("file")["errcode"] == 40007
+        assert send("image")["errcode"] == 40007
+        assert send("voice")["errcode"] == 0
 
 
 def test_forced_errcodes_answer_once():
