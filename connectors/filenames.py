@@ -10,13 +10,24 @@ decoded again here.
 The name is the sender's: `safe_file_name` keeps its last path part and
 drops control and format characters (line breaks, bidirectional overrides)
 before it is stored and shown.
+
+The other way, `upload_name` names what botadmin uploads to WeCom (a robot's
+`upload_media`, the app's `media/upload`, the AI bot's upload): WeCom shows
+that name to recipients (the `filename` of the multipart part, document
+90389), so it is the caller's name or the URL's last path part decoded, never
+`report%20final.pdf`, keeps its extension however long it is, and gets one
+from the bytes when it has none. WeCom documents no length limit for it; the
+255 UTF-8 bytes are the usual file system's, and what `/api/send` accepts in
+`file.name`.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from urllib.parse import unquote, unquote_to_bytes
+from urllib.parse import unquote, unquote_to_bytes, urlsplit
+
+from media.sniff import sniff
 
 NAME_MAX_BYTES = 255
 SUFFIX_MAX_BYTES = 16
@@ -28,6 +39,11 @@ _PARAMETER = re.compile(
 # RFC 5987 ext-value: charset ' [language] ' percent-encoded octets.
 _EXT_VALUE = re.compile(r"^(?P<charset>[A-Za-z0-9!#$%&+\-^_`{}~]+)'[^']*'(?P<value>.*)$")
 _PERCENT_ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
+# What `upload_name` takes for an extension: "report.pdf" has one, "周报" or "v2 final" none.
+_EXTENSION = re.compile(r"\.[A-Za-z0-9]{1,10}$")
+# Signatures shared by several kinds of file: a .docx or an .apk is a zip, an .xls an OLE
+# file. Named ".zip" or ".doc", such a file opens in the wrong program: it stays unnamed.
+_AMBIGUOUS_EXTENSIONS = frozenset({".zip", ".doc"})
 
 
 def attachment_name(disposition: str) -> str:
@@ -62,8 +78,13 @@ def _plain_value(value: str) -> str:
         value = value.encode("latin-1").decode("utf-8")
     except (UnicodeEncodeError, UnicodeDecodeError):
         pass
-    if _PERCENT_ESCAPE.search(value):  # percent-encoded, as the SDK expects it may be
-        value = unquote(value, errors="strict") if _utf8_escapes(value) else value
+    return _percent_decoded(value)  # percent-encoded, as the SDK expects it may be
+
+
+def _percent_decoded(value: str) -> str:
+    """`value` with its %XX escapes decoded, when they are UTF-8 ("100%.txt" stays)."""
+    if _PERCENT_ESCAPE.search(value) and _utf8_escapes(value):
+        return unquote(value, errors="strict")
     return value
 
 
@@ -95,3 +116,24 @@ def safe_file_name(name: str) -> str:
 
 def _cut(text: str, limit: int) -> str:
     return text.encode("utf-8")[:limit].decode("utf-8", errors="ignore")
+
+
+def url_file_name(url: str) -> str:
+    """The last part of a URL's path, percent-decoded, as a file name: an encoded / or \\
+    becomes _ ("2024%2F06.pdf" is "2024_06.pdf"), not a folder."""
+    name = _percent_decoded(urlsplit(url).path.rsplit("/", 1)[-1])
+    return safe_file_name(name.replace("/", "_").replace("\\", "_"))
+
+
+def upload_name(content: bytes, kind: str, name: str = "", url: str = "") -> str:
+    """The file name recipients see for `content` uploaded to WeCom as `kind` (image, file,
+    voice): `name`, else the last part of `url`'s path, else the kind; sanitised and cut
+    to 255 bytes keeping its extension, and given one from the bytes' signature when it
+    has none ("voice" of AMR bytes is "voice.amr")."""
+    name = safe_file_name(name or url_file_name(url)) or kind
+    if not _EXTENSION.search(name):
+        extension = sniff(content)[1]
+        if extension and extension not in _AMBIGUOUS_EXTENSIONS:
+            # cut again, keeping the extension; "report." is "report.pdf", not "report..pdf"
+            name = safe_file_name((name.rstrip(".") or kind) + extension)
+    return name
