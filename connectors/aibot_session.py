@@ -48,12 +48,12 @@ from django.utils.translation import gettext_noop
 
 from botadmin import reasons
 from botadmin.reasons import Reason
-from media.sniff import sniff
 
 from . import aibot_inbound
 from .aibot_inbox import InboxJournal
 from .base import media_word
 from .conversions import markdown_to_text
+from .filenames import upload_name
 from .wecom_aibot import RETRY_ERRCODES
 from .wecom_aibot_frames import (
     DISCONNECTED_EVENT,
@@ -560,7 +560,7 @@ class BotSession:
         if not chunks or len(chunks) > UPLOAD_MAX_CHUNKS:
             too_large = gettext_noop("%(kind)s too large to upload")
             return not_sent("failed", Reason(too_large, kind=media_word(kind)))
-        name = name or f"{kind}{sniff(data)[1] or '.bin'}"
+        name = upload_name(data, kind, name or "")
         started = await self._request(
             "aibot_upload_media_init",
             {

@@ -50,7 +50,7 @@ from .base import (
     never_connected,
     too_large,
 )
-from .filenames import attachment_name
+from .filenames import attachment_name, url_file_name
 from .voice import amr_seconds, is_amr
 from .wecom_aibot_frames import FrameError, decrypt_media
 
@@ -267,7 +267,7 @@ class WeComAIBotConnector(Connector):
                     gettext_noop("%(field)s is not base64"), field=f"{msgtype}.base64"
                 )
                 raise SendRefused(SendResult(Outcome.FAILED, not_base64)) from None
-        name = name or media["url"].split("?", 1)[0].rsplit("/", 1)[-1][:100] or msgtype
+        name = name or url_file_name(media["url"])  # the bytes name it when it has none
         content = download_media(media["url"], MEDIA_MAX_BYTES[msgtype])
         if msgtype == "voice" and not is_amr(content):
             raise SendRefused(SendResult(Outcome.FAILED, Reason(gettext_noop("voice is not AMR"))))

@@ -57,7 +57,7 @@ from .base import (
     too_large,
     unrepeatable_send_failure,
 )
-from .filenames import attachment_name
+from .filenames import attachment_name, upload_name
 from .voice import is_amr
 from .wecom_app_contacts import VisibleRange, agent_list
 from .wecom_app_crypto import generate_encoding_aes_key, generate_token
@@ -529,6 +529,7 @@ class WeComAppConnector(Connector):
         """The bytes to upload, WeCom's media type and the file name."""
         msgtype = body["msgtype"]
         media = body[msgtype]
+        name = str(media.get("name") or "")
         if media.get("base64"):
             try:
                 content = base64.b64decode(media["base64"], validate=True)
@@ -537,14 +538,13 @@ class WeComAppConnector(Connector):
                     gettext_noop("%(field)s is not base64"), field=f"{msgtype}.base64"
                 )
                 raise SendRefused(SendResult(Outcome.FAILED, not_base64)) from None
-            return content, msgtype, media.get("name") or msgtype
-        name = media.get("name") or media["url"].split("?", 1)[0].rsplit("/", 1)[-1]
+            return content, msgtype, upload_name(content, msgtype, name)
         content = download_media(
             media["url"], MEDIA_MAX_BYTES[msgtype], msgtype, min_bytes=MEDIA_MIN_BYTES
         )
         if msgtype == "voice" and not is_amr(content):
             raise SendRefused(SendResult(Outcome.FAILED, Reason(gettext_noop("voice is not AMR"))))
-        return content, msgtype, name[:100] or msgtype
+        return content, msgtype, upload_name(content, msgtype, name, media["url"])
 
     def _media_id(self, kind: str, content: bytes, name: str) -> str:
         cached = api.cached_media_id(self.app, kind, content)

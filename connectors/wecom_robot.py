@@ -23,7 +23,7 @@ import binascii
 import hashlib
 import re
 from typing import TYPE_CHECKING
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import requests
 from django.conf import settings
@@ -47,6 +47,7 @@ from .base import (
     download_media,
     unrepeatable_send_failure,
 )
+from .filenames import upload_name
 from .multipart import media_form
 from .voice import amr_seconds, is_amr
 from .wecom_robot_check import KEY_OK_ERRCODE, check_groups, check_keys
@@ -276,7 +277,7 @@ class WeComRobotConnector(Connector):
         """The bytes to upload and the file name recipients see."""
         msgtype = body["msgtype"]
         media = body[msgtype]
-        default_name = "voice.amr" if msgtype == "voice" else msgtype
+        name = str(media.get("name") or "")
         if media.get("base64"):  # checked (md5, size, AMR) when it was accepted
             try:
                 content = base64.b64decode(media["base64"], validate=True)
@@ -285,8 +286,7 @@ class WeComRobotConnector(Connector):
                     gettext_noop("%(field)s is not base64"), field=f"{msgtype}.base64"
                 )
                 raise SendRefused.of(Outcome.FAILED, not_base64) from None
-            return content, media.get("name") or default_name
-        name = media.get("name") or _url_name(media["url"])
+            return content, upload_name(content, msgtype, name)
         if msgtype == "voice":
             content = download_media(
                 media["url"], VOICE_MAX_BYTES, "voice", min_bytes=MEDIA_MIN_BYTES
@@ -300,7 +300,7 @@ class WeComRobotConnector(Connector):
             content = download_media(
                 media["url"], self.limits.file, msgtype, min_bytes=MEDIA_MIN_BYTES
             )
-        return content, name[:100] or default_name
+        return content, upload_name(content, msgtype, name, media["url"])
 
     def upload_media(self, key: str, kind: str, content: bytes, name: str) -> str:
         """upload_media's media_id; raises SendRefused. Nothing reaches the group here, so
@@ -374,9 +374,3 @@ def _media_cache_key(key: str, kind: str, content: bytes) -> str:
 def _key_digest(key: str) -> str:
     """A robot key in cache keys: it is a credential, so only its hash goes there."""
     return hashlib.sha256(key.encode()).hexdigest()[:16]
-
-
-def _url_name(url: str) -> str:
-    """The last part of a URL's path, decoded, as a file name (no path separators)."""
-    name = unquote(urlsplit(url).path.rsplit("/", 1)[-1])
-    return name.replace("/", "_").replace("\\", "_")

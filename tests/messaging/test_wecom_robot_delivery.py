@@ -17,6 +17,7 @@ from messaging import media_fetch
 from messaging.delivery import deliver
 from messaging.delivery_actions import check_connection
 from messaging.models import DeliveryAttempt, Message
+from tests.connectors.test_filenames import NAMES_FROM_URLS
 
 
 def png_bytes(extra: int = 0) -> bytes:
@@ -644,6 +645,27 @@ def test_the_same_file_to_two_groups_is_uploaded_by_each_groups_robot(
     assert owners == ["key-sales", "key-ops", "key-ops"]
 
 
+@NAMES_FROM_URLS
+def test_a_file_name_taken_from_a_url_is_decoded_cut_keeping_its_extension_or_given_one(
+    wecom, wecom_group, queue_message, run_queue, file_host, path, name
+):
+    queue_message(wecom_group, {"msgtype": "file", "file": {"url": file_host.url(path)}})
+
+    run_queue()
+
+    assert wecom.uploads[0][2] == name
+
+
+def test_a_base64_file_without_a_name_is_named_by_its_bytes(
+    wecom, wecom_group, queue_message, run_queue
+):
+    queue_message(wecom_group, file_base64())
+
+    run_queue()
+
+    assert wecom.uploads[0][2] == "file.pdf"
+
+
 def test_a_file_whose_media_id_wecom_forgot_is_uploaded_again_and_sent(
     wecom, wecom_group, queue_message, run_queue
 ):
@@ -797,7 +819,7 @@ def test_a_voice_by_url_is_downloaded_and_sent(wecom, wecom_group, queue_message
 
     message.refresh_from_db()
     assert message.status == "sent", message.last_error
-    assert wecom.uploads[0][1:3] == ("voice", "v")
+    assert wecom.uploads[0][1:3] == ("voice", "v.amr")  # named by its bytes
 
 
 @pytest.mark.parametrize(

@@ -21,6 +21,7 @@ from devtools.receiver import Receiver
 from messaging.delivery import deliver
 from messaging.delivery_actions import check_connection
 from messaging.models import Message
+from tests.connectors.test_filenames import NAMES_FROM_URLS
 from tests.images import image_bytes
 from tests.polling import wait_until
 
@@ -514,6 +515,19 @@ def test_a_file_given_by_url_is_downloaded_named_after_its_path_and_sent_by_medi
     assert (init["type"], init["filename"]) == ("file", "weekly.pdf")
     (upload,) = aibot_server.uploads.values()
     assert upload["data"] == report
+
+
+@NAMES_FROM_URLS
+def test_a_file_name_taken_from_a_url_is_decoded_cut_keeping_its_extension_or_given_one(
+    aibot_server, aibot, group, connected, post, path, name
+):
+    with Receiver() as host:
+        host.respond(200, b"%PDF-1.4 weekly report", {"Content-Type": "application/pdf"})
+        body = {"msgtype": "file", "file": {"url": host.url(path)}}
+        message = sent_through(post, aibot, "wrGroupA", body)
+
+    assert message.status == "sent"
+    assert aibot_server.frames_of("aibot_upload_media_init")[0]["body"]["filename"] == name
 
 
 def test_a_voice_given_by_url_that_is_not_amr_fails_without_an_upload(

@@ -11,6 +11,8 @@ from connectors.registry import connector_for
 from conversations.models import Conversation
 from devtools.receiver import Receiver
 from messaging.models import Message
+from tests.connectors.test_filenames import NAMES_FROM_URLS
+from tests.messaging.test_wecom_robot_delivery import png_bytes
 
 from .conftest import AGENT_ID, app_settings
 
@@ -333,3 +335,38 @@ def test_a_file_of_5_bytes_behind_a_url_fails_before_it_is_uploaded(
     assert message.status == "failed"
     assert "5 bytes" in message.attempts.get().response_text
     assert [r for r in app_api.requests if r[0] == "media/upload"] == []
+
+
+# --- the names media/upload gives recipients -----------------------------------------------
+
+
+def uploaded_names(app_api) -> list[tuple[str, str]]:
+    return [(kind, filename) for kind, filename, _ in app_api.uploads]
+
+
+@NAMES_FROM_URLS
+def test_a_file_name_taken_from_a_url_is_decoded_cut_keeping_its_extension_or_given_one(
+    app_api, member, queue_message, run_queue, path, name
+):
+    with Receiver() as host:
+        host.respond(200, REPORT, {"Content-Type": "application/pdf"})
+        message = queue_message(member, file_by_url(host.url(path)))
+        run_queue()
+
+    assert Message.objects.get(pk=message.pk).status == "sent"
+    assert uploaded_names(app_api) == [("file", name)]
+
+
+def test_media_sent_as_base64_without_a_name_are_named_by_their_bytes(
+    app_api, member, queue_message, run_queue
+):
+    for msgtype, raw in (("image", png_bytes()), ("voice", VOICE), ("file", REPORT)):
+        queue_message(member, base64_body(msgtype, raw))
+    run_queue()
+
+    assert set(Message.objects.values_list("status", flat=True)) == {"sent"}
+    assert sorted(uploaded_names(app_api)) == [
+        ("file", "file.pdf"),
+        ("image", "image.png"),
+        ("voice", "voice.amr"),
+    ]
