@@ -28,6 +28,9 @@ from botadmin import http, http_failures, reasons
 from botadmin.forms import NoLabelSuffix
 from botadmin.reasons import Reason
 
+from .images import is_jpg_or_png
+from .voice import amr_seconds, is_amr
+
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence
 
@@ -410,6 +413,22 @@ def download_media(url: str, max_bytes: int, what: str = "media", min_bytes: int
             Reason(undersize, what=what, size=len(response.content), min=min_bytes),
         )
     return response.content
+
+
+def refuse_unsendable(msgtype: str, content: bytes, limits: Limits) -> None:
+    """Downloaded media WeCom's uploads would refuse, refused first in botadmin's words
+    (SendRefused, FAILED): an image that is no JPG or PNG (the robot's image, the app's
+    media/upload), a voice that is no AMR or plays longer than `limits.voice_seconds`."""
+    if msgtype == "image" and not is_jpg_or_png(content):
+        raise SendRefused.of(Outcome.FAILED, Reason(gettext_noop("image is not a JPG or PNG")))
+    if msgtype != "voice":
+        return
+    if not is_amr(content):
+        raise SendRefused.of(Outcome.FAILED, Reason(gettext_noop("voice is not AMR")))
+    seconds = limits.voice_seconds
+    if seconds and amr_seconds(content, seconds) > seconds:
+        too_long = gettext_noop("voice longer than %(seconds)s s")
+        raise SendRefused.of(Outcome.FAILED, Reason(too_long, seconds=f"{seconds:g}"))
 
 
 def download_failure(

@@ -19,6 +19,12 @@ def image_format(raw: bytes) -> str | None:
     return None
 
 
+def is_jpg_or_png(raw: bytes) -> bool:
+    """The two formats WeCom's robot image and app media/upload take (shared/spec/wecom.md
+    section 1, shared/spec/wecom-app.md)."""
+    return image_format(raw) in ("JPEG", "PNG")
+
+
 def describe_formats(formats: frozenset[str]) -> str:
     """ "JPG or PNG", "GIF, JPG, PNG or WebP": for errors that say what is accepted."""
     names = sorted(FORMAT_NAMES.get(f, f) for f in formats)

@@ -54,11 +54,11 @@ from .base import (
     SendResult,
     card_task_id_refused,
     download_media,
+    refuse_unsendable,
     too_large,
     unrepeatable_send_failure,
 )
 from .filenames import attachment_name, upload_name
-from .voice import is_amr
 from .wecom_app_contacts import VisibleRange, agent_list
 from .wecom_app_crypto import generate_encoding_aes_key, generate_token
 
@@ -69,6 +69,9 @@ KIND = "wecom_app"
 IMAGE_MAX_BYTES = 10 * 1024 * 1024
 FILE_MAX_BYTES = 20 * 1024 * 1024
 VOICE_MAX_BYTES = 2 * 1024 * 1024  # AMR only
+# WeCom plays a voice message for at most 60 s, as a robot's upload_media says outright
+# (shared/spec/wecom.md section 1): a longer one is refused before it is stored.
+VOICE_MAX_SECONDS = 60
 NEWS_MAX_ARTICLES = 8
 RETRY_ERRCODES = frozenset({-1, 45009, 45033})
 RATE_LIMIT_WAIT_SECONDS = 60.0
@@ -261,6 +264,7 @@ class WeComAppConnector(Connector):
         image=IMAGE_MAX_BYTES,
         file=FILE_MAX_BYTES,
         voice=VOICE_MAX_BYTES,
+        voice_seconds=VOICE_MAX_SECONDS,
     )
     image_formats = frozenset({"JPEG", "PNG"})
     idempotent = False
@@ -542,8 +546,7 @@ class WeComAppConnector(Connector):
         content = download_media(
             media["url"], MEDIA_MAX_BYTES[msgtype], msgtype, min_bytes=MEDIA_MIN_BYTES
         )
-        if msgtype == "voice" and not is_amr(content):
-            raise SendRefused(SendResult(Outcome.FAILED, Reason(gettext_noop("voice is not AMR"))))
+        refuse_unsendable(msgtype, content, self.limits)
         return content, msgtype, upload_name(content, msgtype, name, media["url"])
 
     def _media_id(self, kind: str, content: bytes, name: str) -> str:

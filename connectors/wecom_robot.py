@@ -45,11 +45,11 @@ from .base import (
     SendRefused,
     SendResult,
     download_media,
+    refuse_unsendable,
     unrepeatable_send_failure,
 )
 from .filenames import upload_name
 from .multipart import media_form
-from .voice import amr_seconds, is_amr
 from .wecom_robot_check import KEY_OK_ERRCODE, check_groups, check_keys
 
 if TYPE_CHECKING:
@@ -95,11 +95,6 @@ ROBOT_MESSAGES_PER_MINUTE = 20
 # every 3 s to a group keeps any minute at 20. The bot's own rate caps all its groups
 # together and is not the robot's limit: set to it, 200 groups would share 20 a minute.
 ROBOT_GAP_SECONDS = 60.0 / ROBOT_MESSAGES_PER_MINUTE
-
-
-def is_image(content: bytes) -> bool:
-    """JPG or PNG, the two formats the robot accepts, by their magic bytes."""
-    return content.startswith(b"\xff\xd8\xff") or content.startswith(b"\x89PNG\r\n\x1a\n")
 
 
 class WeComRobotConnector(Connector):
@@ -247,10 +242,7 @@ class WeComRobotConnector(Connector):
                     "image": {"base64": payload["base64"], "md5": payload["md5"]},
                 }
             content = download_media(payload["url"], IMAGE_MAX_BYTES, "image")
-            if not is_image(content):
-                raise SendRefused.of(
-                    Outcome.FAILED, Reason(gettext_noop("image is not a JPG or PNG"))
-                )
+            refuse_unsendable("image", content, self.limits)
             return {
                 "msgtype": "image",
                 "image": {
@@ -287,19 +279,9 @@ class WeComRobotConnector(Connector):
                 )
                 raise SendRefused.of(Outcome.FAILED, not_base64) from None
             return content, upload_name(content, msgtype, name)
-        if msgtype == "voice":
-            content = download_media(
-                media["url"], VOICE_MAX_BYTES, "voice", min_bytes=MEDIA_MIN_BYTES
-            )
-            if not is_amr(content):
-                raise SendRefused.of(Outcome.FAILED, Reason(gettext_noop("voice is not AMR")))
-            if amr_seconds(content, VOICE_MAX_SECONDS) > VOICE_MAX_SECONDS:
-                too_long = gettext_noop("voice longer than %(seconds)s s")
-                raise SendRefused.of(Outcome.FAILED, Reason(too_long, seconds=VOICE_MAX_SECONDS))
-        else:
-            content = download_media(
-                media["url"], self.limits.file, msgtype, min_bytes=MEDIA_MIN_BYTES
-            )
+        max_bytes = VOICE_MAX_BYTES if msgtype == "voice" else self.limits.file
+        content = download_media(media["url"], max_bytes, msgtype, min_bytes=MEDIA_MIN_BYTES)
+        refuse_unsendable(msgtype, content, self.limits)
         return content, upload_name(content, msgtype, name, media["url"])
 
     def upload_media(self, key: str, kind: str, content: bytes, name: str) -> str:

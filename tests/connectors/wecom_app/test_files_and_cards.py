@@ -337,11 +337,29 @@ def test_a_file_of_5_bytes_behind_a_url_fails_before_it_is_uploaded(
     assert [r for r in app_api.requests if r[0] == "media/upload"] == []
 
 
-# --- the names media/upload gives recipients -----------------------------------------------
+# --- what media/upload takes: JPG or PNG images, AMR voice of 60 s, names with extensions --
 
 
 def uploaded_names(app_api) -> list[tuple[str, str]]:
     return [(kind, filename) for kind, filename, _ in app_api.uploads]
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [b"GIF89a" + bytes(100), b"RIFF\x00\x00\x00\x00WEBPVP8 " + bytes(100)],
+    ids=["gif", "webp"],
+)
+def test_an_image_url_that_is_no_jpg_or_png_fails_before_any_upload_saying_so(
+    app_api, member, queue_message, run_queue, raw
+):
+    with Receiver() as host:
+        host.respond(200, raw, {"Content-Type": "image/png"})  # whatever it says it is
+        message = queue_message(member, {"msgtype": "image", "image": {"url": host.url("/a.png")}})
+        run_queue()
+
+    message.refresh_from_db()
+    assert (message.status, message.last_error) == ("failed", "image is not a JPG or PNG")
+    assert app_api.requests == []  # not even a token
 
 
 @NAMES_FROM_URLS
@@ -370,3 +388,42 @@ def test_media_sent_as_base64_without_a_name_are_named_by_their_bytes(
         ("image", "image.png"),
         ("voice", "voice.amr"),
     ]
+
+
+def amr(seconds: float) -> bytes:
+    return b"#!AMR\n" + (bytes([0x3C]) + bytes(31)) * int(seconds * 50)
+
+
+def test_a_voice_longer_than_60_seconds_is_refused_before_it_is_stored(app_api, member, send_api):
+    """WeCom plays a voice for at most 60 s: an app bot says so at /api/send, as a robot does."""
+    assert send_api("zhangsan", base64_body("voice", amr(60)))["errcode"] == 0
+
+    answer = send_api("zhangsan", base64_body("voice", amr(60.02)))
+
+    assert answer == {"errcode": 40058, "errmsg": "invalid field: voice longer than 60 seconds"}
+    assert Message.objects.count() == 1
+
+
+def test_a_voice_url_longer_than_60_seconds_fails_before_any_upload(
+    app_api, member, queue_message, run_queue
+):
+    with Receiver() as host:
+        host.respond(200, amr(61), {"Content-Type": "audio/amr"})
+        message = queue_message(member, {"msgtype": "voice", "voice": {"url": host.url("/v")}})
+        run_queue()
+
+    message.refresh_from_db()
+    assert (message.status, message.last_error) == ("failed", "voice longer than 60 s")
+    assert app_api.uploads == []
+
+
+def test_a_voice_longer_than_60_seconds_is_refused_by_botadmins_upload_media(
+    app_api, app_bot, client
+):
+    answer = client.post(
+        "/api/upload_media",
+        {"media": SimpleUploadedFile("long.amr", amr(61))},
+        query_params={"secret": app_bot.secret, "type": "voice"},
+    ).json()
+
+    assert answer == {"errcode": 40006, "errmsg": "invalid file size: voice longer than 60 s"}
