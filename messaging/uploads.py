@@ -32,6 +32,7 @@ from botadmin.errors import Err
 from botadmin.reasons import Reason
 from connectors import conversions
 from connectors.base import media_word
+from connectors.filenames import safe_file_name
 from connectors.registry import connector_for
 from connectors.voice import amr_seconds, is_amr
 from conversations.models import Bot
@@ -45,10 +46,9 @@ logger = logging.getLogger(__name__)
 KINDS = tuple(UploadedMedia.Kind.values)  # file, voice: WeCom's upload types
 # WeCom refuses media of 5 bytes or less.
 MIN_BYTES = 6
-NAME_MAX_BYTES = 255
 # MessageMedia.cdn_type of a message's uploaded media; `cdn` is the media_id.
 UPLOAD_CDN_TYPE = "upload"
-_NAME_UNSAFE = dict.fromkeys(map(ord, '/\\"'), "_") | dict.fromkeys(range(32), None)
+_NAME_UNSAFE = dict.fromkeys(map(ord, '/\\"'), "_")
 
 
 class UploadGone(Exception):
@@ -99,10 +99,9 @@ def check_content(bot: Bot, kind: str, content: bytes) -> None:
 
 
 def safe_name(name: str, kind: str) -> str:
-    """The file name recipients see: no path separators, quotes or control characters."""
-    name = (name or "").translate(_NAME_UNSAFE).strip()
-    name = name.encode("utf-8")[:NAME_MAX_BYTES].decode("utf-8", errors="ignore")
-    name = name.encode("utf-8", errors="replace").decode("utf-8")  # no lone surrogates
+    """The file name recipients see: no path separators (an _ instead), quotes, control or
+    format characters; at most 255 UTF-8 bytes, cut before its extension."""
+    name = safe_file_name((name or "").translate(_NAME_UNSAFE))
     return name or ("voice.amr" if kind == "voice" else "file")
 
 

@@ -155,6 +155,24 @@ def test_the_stored_message_names_the_upload_and_links_its_stored_file(wecom_gro
     assert media.stored_file == UploadedMedia.objects.get(media_id=media_id).stored_file
 
 
+@pytest.mark.parametrize(
+    ("given", "kept"),
+    [
+        ("报" * 100 + ".pdf", "报" * 83 + ".pdf"),  # 255 bytes, its extension kept
+        ('周报 "终稿"\u202e.pdf', "周报 _终稿_.pdf"),  # no quote, no right-to-left override
+    ],
+    ids=["long", "quotes-and-format-characters"],
+)
+def test_an_uploaded_name_keeps_its_extension_and_loses_what_a_name_may_not_hold(
+    wecom_group, upload, send, given, kept
+):
+    media_id = uploaded(upload(wecom_group.bot.secret, name=given))
+
+    assert UploadedMedia.objects.get(media_id=media_id).name == kept
+    answer = send(wecom_group.bot.secret, "wrSales", file_by_id(media_id)).json()
+    assert Message.objects.get(msgid=answer["msgid"]).body["file"]["name"] == kept
+
+
 def test_a_queued_message_is_still_sent_after_its_upload_expired_and_was_cleaned_up(
     wecom, wecom_group, upload, send, run_queue
 ):
