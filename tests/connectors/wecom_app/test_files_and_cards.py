@@ -427,3 +427,23 @@ def test_a_voice_longer_than_60_seconds_is_refused_by_botadmins_upload_media(
     ).json()
 
     assert answer == {"errcode": 40006, "errmsg": "invalid file size: voice longer than 60 s"}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"msgtype": "video", "video": {"media_id": "M1"}},
+        {"msgtype": "mpnews", "mpnews": {"articles": [{"title": "t", "thumb_media_id": "M1"}]}},
+    ],
+    ids=["video", "mpnews"],
+)
+def test_video_and_mpnews_which_wecom_lists_for_apps_are_not_botadmins_msgtypes(
+    send_api, member, body
+):
+    """docs/api.md says why: /api/send takes the msgtypes botadmin sends or converts for
+    every WeCom connector."""
+    answer = send_api("zhangsan", body)
+
+    assert answer["errcode"] == 40008, answer
+    assert answer["errmsg"].startswith("invalid message type")
+    assert not Message.objects.exists()
