@@ -6,6 +6,7 @@ Both the app's `media/upload` (shared/spec/wecom-app.md) and a group robot's
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 
 
@@ -24,3 +25,9 @@ def media_form(content: bytes, filename: str) -> tuple[bytes, str]:
         + f"\r\n--{boundary}--\r\n".encode()
     )
     return body, f"multipart/form-data; boundary={boundary}"
+
+
+def upload_digest(content: bytes, filename: str) -> str:
+    """What a media_id stands for, to reuse it: the bytes and the name recipients see (the
+    same bytes sent under another name are another upload)."""
+    return hashlib.sha256(filename.encode("utf-8", "replace") + b"\0" + content).hexdigest()

@@ -392,7 +392,7 @@ class WeComAppConnector(Connector):
             # The media_id expired early: upload the bytes again, then send once more.
             try:
                 content, kind, name = self._media_source(body)
-                api.forget_media(self.app, kind, content)
+                api.forget_media(self.app, kind, content, name)
                 wire[wire["msgtype"]] = {"media_id": self._media_id(kind, content, name)}
             except SendRefused as refused:
                 return refused.result
@@ -550,7 +550,7 @@ class WeComAppConnector(Connector):
         return content, msgtype, upload_name(content, msgtype, name, media["url"])
 
     def _media_id(self, kind: str, content: bytes, name: str) -> str:
-        cached = api.cached_media_id(self.app, kind, content)
+        cached = api.cached_media_id(self.app, kind, content, name)
         if cached:
             return cached
         try:

@@ -24,7 +24,7 @@ from django.utils.translation import gettext_noop
 from botadmin import http, reasons
 from botadmin.reasons import Reason
 
-from .multipart import media_form
+from .multipart import media_form, upload_digest
 
 logger = logging.getLogger(__name__)
 
@@ -208,17 +208,17 @@ def _errcode(answer: dict | None) -> int | None:
 # --- media -----------------------------------------------------------------
 
 
-def _media_key(app: App, kind: str, content: bytes) -> str:
-    return f"wecom_app:media:{app.cache_id}:{kind}:{hashlib.sha256(content).hexdigest()}"
+def _media_key(app: App, kind: str, content: bytes, filename: str) -> str:
+    return f"wecom_app:media:{app.cache_id}:{kind}:{upload_digest(content, filename)}"
 
 
-def cached_media_id(app: App, kind: str, content: bytes) -> str | None:
-    return _cache_get(_media_key(app, kind, content))
+def cached_media_id(app: App, kind: str, content: bytes, filename: str) -> str | None:
+    return _cache_get(_media_key(app, kind, content, filename))
 
 
-def forget_media(app: App, kind: str, content: bytes) -> None:
+def forget_media(app: App, kind: str, content: bytes, filename: str) -> None:
     try:
-        cache.delete(_media_key(app, kind, content))
+        cache.delete(_media_key(app, kind, content, filename))
     except Exception:
         pass
 
@@ -226,7 +226,7 @@ def forget_media(app: App, kind: str, content: bytes) -> None:
 def upload_media(
     app: App, kind: str, content: bytes, filename: str
 ) -> tuple[http.HttpResponse, dict | None]:
-    """media/upload; a media_id answered is remembered for the same bytes (3 days)."""
+    """media/upload; a media_id answered is remembered for the same bytes and name (3 days)."""
     body, content_type = media_form(content, filename)
     response, answer = call(
         app,
@@ -239,7 +239,9 @@ def upload_media(
     media_id = (answer or {}).get("media_id")
     if _errcode(answer) == 0 and media_id:
         try:
-            cache.set(_media_key(app, kind, content), str(media_id), timeout=MEDIA_REUSE_SECONDS)
+            cache.set(
+                _media_key(app, kind, content, filename), str(media_id), timeout=MEDIA_REUSE_SECONDS
+            )
         except Exception:
             pass
     return response, answer

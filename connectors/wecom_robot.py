@@ -49,7 +49,7 @@ from .base import (
     unrepeatable_send_failure,
 )
 from .filenames import upload_name
-from .multipart import media_form
+from .multipart import media_form, upload_digest
 from .wecom_robot_check import KEY_OK_ERRCODE, check_groups, check_keys
 
 if TYPE_CHECKING:
@@ -258,7 +258,7 @@ class WeComRobotConnector(Connector):
         """The wire body of a file or voice: its bytes uploaded (or an earlier upload's media_id)."""
         msgtype = body["msgtype"]
         content, name = self.media_source(body)
-        cache_key = _media_cache_key(key, msgtype, content)
+        cache_key = _media_cache_key(key, msgtype, content, name)
         media_id = None if fresh else best_effort.get(cache_key)
         if not media_id:
             media_id = self.upload_media(key, msgtype, content, name)
@@ -349,8 +349,8 @@ class WeComRobotConnector(Connector):
         return check_keys(conversations, self.probe_key, KEY_OK_ERRCODE)
 
 
-def _media_cache_key(key: str, kind: str, content: bytes) -> str:
-    return f"wecom_robot:media:{_key_digest(key)}:{kind}:{hashlib.sha256(content).hexdigest()}"
+def _media_cache_key(key: str, kind: str, content: bytes, name: str) -> str:
+    return f"wecom_robot:media:{_key_digest(key)}:{kind}:{upload_digest(content, name)}"
 
 
 def _key_digest(key: str) -> str:

@@ -606,6 +606,21 @@ def test_the_same_file_twice_is_uploaded_once_and_its_media_id_reused(
     assert wecom.messages[0][1] == wecom.messages[1][1]
 
 
+def test_the_same_bytes_under_another_name_are_uploaded_again_with_that_name(
+    wecom, wecom_group, queue_message, run_queue
+):
+    """Recipients see the name given at the upload: a media_id is reused for the same bytes
+    and name only."""
+    for name in ("周报.pdf", "周报-终稿.pdf", "周报.pdf"):
+        queue_message(wecom_group, file_base64(name=name))
+
+    run_queue()
+
+    assert [filename for _, _, filename, _ in wecom.uploads] == ["周报.pdf", "周报-终稿.pdf"]
+    first, second, third = (posted["file"]["media_id"] for _, posted in wecom.messages)
+    assert first == third != second
+
+
 def test_the_fake_robot_takes_a_media_id_only_from_the_robot_that_uploaded_it(wecom):
     """WeCom's upload_media document: a media_id is for the robot that uploaded it."""
     uploaded = requests.post(

@@ -80,6 +80,18 @@ def test_a_base64_file_goes_with_its_name(app_api, member, queue_message, run_qu
     assert app_api.media[sent["file"]["media_id"]][0] == REPORT
 
 
+def test_the_same_bytes_under_another_name_are_uploaded_again_with_that_name(
+    app_api, member, queue_message, run_queue
+):
+    for name in ("季度报告.pdf", "季度报告-终稿.pdf", "季度报告.pdf"):
+        queue_message(member, base64_body("file", REPORT, name=name))
+    run_queue()
+
+    assert [filename for _, filename, _ in app_api.uploads] == ["季度报告.pdf", "季度报告-终稿.pdf"]
+    first, second, third = (sent["file"]["media_id"] for _, sent in app_api.sent)
+    assert first == third != second
+
+
 def test_a_file_whose_media_id_expired_is_uploaded_again(app_api, member, queue_message, run_queue):
     with Receiver() as host:
         host.respond(200, REPORT, {"Content-Type": "application/pdf"})
@@ -297,10 +309,11 @@ TINY = {
 }
 
 
-def base64_body(msgtype: str, raw: bytes) -> dict:
+def base64_body(msgtype: str, raw: bytes, **extra) -> dict:
+    encoded = base64.b64encode(raw).decode()
     return {
         "msgtype": msgtype,
-        msgtype: {"base64": base64.b64encode(raw).decode(), "md5": hashlib.md5(raw).hexdigest()},
+        msgtype: {"base64": encoded, "md5": hashlib.md5(raw).hexdigest(), **extra},
     }
 
 
