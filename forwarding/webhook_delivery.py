@@ -408,7 +408,13 @@ DELIVERY_RECORDED = [
 
 
 def record_outcomes(attempts: list[Attempt]) -> list[str]:
-    """Write the attempts, move their deliveries on and keep the endpoints' health, at once."""
+    """Write the attempts and move their deliveries on, at once; then keep the endpoints'
+    health, in a short transaction of its own.
+
+    Workers delivering to the same endpoints update the same endpoint rows: those locks
+    are taken after the deliveries are written (a worker losing a race on an endpoint
+    row never loses its answers) and in the endpoints' id order (two workers never hold
+    one each while waiting for the other's: PostgreSQL's "deadlock detected")."""
     from .tasks import forward_deliveries  # the tasks import this module
 
     if not attempts:
@@ -437,7 +443,6 @@ def record_outcomes(attempts: list[Attempt]) -> list[str]:
             ],
             where="status = %s AND attempt_count = %s",
         )
-        _keep_endpoint_health(attempts, now)
         for attempt in attempts:
             delivery = attempt.delivery
             metrics.webhook_delivery(delivery.status)
@@ -447,6 +452,8 @@ def record_outcomes(attempts: list[Attempt]) -> list[str]:
                     forward_deliveries.apply_async_on_commit(
                         [[delivery.pk]], countdown=wait.total_seconds()
                     )
+    with transaction.atomic():
+        _keep_endpoint_health(attempts, now)
     return [a.result.outcome for a in attempts]
 
 
@@ -483,13 +490,13 @@ def _apply_outcome(attempt: Attempt, now: datetime) -> None:
 
 
 def _keep_endpoint_health(attempts: list[Attempt], now: datetime) -> None:
-    """Per endpoint: a success resets its failure streak; the failures after its last
-    success in this batch extend it."""
+    """Per endpoint, in id order (every worker locks them in the same order): a success
+    resets its failure streak; the failures after its last success in this batch extend it."""
     outcomes: dict[int, list[bool]] = {}
     for attempt in attempts:
         succeeded = attempt.result.outcome == WebhookAttempt.Outcome.SUCCESS
         outcomes.setdefault(attempt.delivery.endpoint_id, []).append(succeeded)
-    for endpoint_id, successes in outcomes.items():
+    for endpoint_id, successes in sorted(outcomes.items()):
         if any(successes):
             _endpoint_succeeded(endpoint_id, now)
             successes = successes[len(successes) - successes[::-1].index(True) :]

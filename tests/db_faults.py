@@ -8,9 +8,17 @@ leaves nothing half-done.
 A trigger on the audit table makes the database itself refuse the insert, as a full
 disk or a lost connection would refuse a write: none of our code is replaced. It is
 removed on leaving (and rolled back with the test's transaction anyway).
+
+Two workers' transactions interleaved as a race would interleave them, on PostgreSQL:
+
+    with updates_wait_at_gate(WebhookEndpoint) as gate:
+        # Two threads, each stopped after its first endpoint update (the row locked) until
+        # both are; then both go on at once: rows locked in opposite orders deadlock.
+        errors = gate.race(lambda: forward_claimed(a), lambda: forward_claimed(b))
 """
 
 import re
+import threading
 from contextlib import contextmanager
 
 import pytest
@@ -18,6 +26,7 @@ from django.db import DatabaseError, connection
 from django.test import TestCase
 
 from audit.models import OperatorAction
+from tests.polling import wait_until
 
 _NAME = "test_refuse_audit_entry"
 
@@ -73,3 +82,77 @@ def fails_midway(action: str):
         pytest.raises(DatabaseError),
     ):
         yield published
+
+
+class Gate:
+    """Transactions that update a row of a table stop right after the update, the row
+    locked, until the test opens the gate (`updates_wait_at_gate`)."""
+
+    KEY = 7_314_159  # the advisory lock the gate is (any number no other code uses)
+
+    def waiting(self) -> int:
+        """How many other sessions of this database wait for a lock now: at the gate, or
+        for a row another one holds (PostgreSQL's own view of it)."""
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+            )
+            return cursor.fetchone()[0]
+
+    def open(self) -> None:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [self.KEY])
+
+    def race(self, *jobs) -> list[DatabaseError]:
+        """Run each job on a thread of its own (its own connection) until every one waits,
+        at the gate or for a row another holds; then open the gate. Returns the database
+        errors the jobs raised (a deadlock's loser)."""
+        errors: list[DatabaseError] = []
+
+        def run(job):
+            try:
+                job()
+            except DatabaseError as error:
+                errors.append(error)
+            finally:
+                connection.close()
+
+        threads = [threading.Thread(target=run, args=(job,)) for job in jobs]
+        for thread in threads:
+            thread.start()
+        assert wait_until(lambda: self.waiting() == len(jobs), timeout=30), errors
+        self.open()
+        for thread in threads:
+            thread.join(timeout=60)
+        assert not any(thread.is_alive() for thread in threads)
+        return errors
+
+
+@contextmanager
+def updates_wait_at_gate(model):
+    """While inside, a transaction that updates a row of `model`'s table waits after the
+    update, holding that row's lock, until `gate.open()`: two transactions can so be
+    made to hold a row each before either goes on, the interleaving a deadlock needs.
+    PostgreSQL only (a trigger taking an advisory lock the test holds); the test's own
+    connection must be in autocommit (`transactional_db`), so that the trigger is seen by
+    the connections of the threads it starts."""
+    assert connection.vendor == "postgresql", "row locks and advisory locks: PostgreSQL"
+    gate, table = Gate(), connection.ops.quote_name(model._meta.db_table)
+    name = f"{_NAME}_gate"
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock(%s)", [gate.KEY])
+        cursor.execute(
+            f"CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$ "
+            f"BEGIN PERFORM pg_advisory_xact_lock_shared({gate.KEY}); RETURN NULL; END $$"
+        )
+        cursor.execute(
+            f"CREATE TRIGGER {name} AFTER UPDATE ON {table} FOR EACH ROW EXECUTE FUNCTION {name}()"
+        )
+    try:
+        yield gate
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock_all()")
+            cursor.execute(f"DROP TRIGGER {name} ON {table}")
+            cursor.execute(f"DROP FUNCTION {name}()")
