@@ -500,7 +500,8 @@ def record(attempts: list[Attempt], clock: Clock) -> list[str]:
             ["outcome", "duration_ms", "http_status", "errcode", "response_text"],
             rows,
         )
-        for attempt in attempts:
+        # In bot id order, as every worker: two pausing the same bots never deadlock.
+        for attempt in sorted(attempts, key=lambda a: a.message.bot_id):
             if attempt.result.account_problem:
                 pause_bot(attempt.message.bot_id, attempt.result.account_problem, now)
     if moved < len(attempts):
