@@ -24,8 +24,9 @@ from django.utils import timezone
 
 from audit.services import record_action
 from botadmin.logging import mask_secrets
+from messaging.outbox import IN_FLIGHT, INTERRUPTED
 
-from .models import WebhookDelivery, WebhookEndpoint
+from .models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from .webhook_delivery import IDS_PER_TASK, PostResult, post_signed, wake_deliveries
 
 Status = WebhookDelivery.Status
@@ -121,6 +122,13 @@ def _requeue(
 
 
 def _queue_again(deliveries: QuerySet[WebhookDelivery], now: datetime) -> int:
+    """Make these deliveries pending and due now. One `delivering` whose lease ran out
+    (its worker died or stalled) has its open attempt completed as interrupted first, as
+    a claim taking it back would: left open, the dead worker's attempt would later end
+    the lease of the live worker that claims the delivery next (a second POST)."""
+    WebhookAttempt.objects.filter(
+        delivery__in=deliveries.filter(status=Status.DELIVERING), outcome=IN_FLIGHT
+    ).update(outcome=WebhookAttempt.Outcome.FAILURE, response_text=INTERRUPTED)
     return deliveries.update(
         status=Status.PENDING,
         next_attempt_at=now,

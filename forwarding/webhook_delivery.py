@@ -106,10 +106,15 @@ def _due(now, grace: timedelta = timedelta(0)):
 
 def end_dead_workers_leases(now) -> int:
     """Deliveries whose attempt's process is gone (killed mid-POST): due now, not when their
-    lease runs out (outbox.end_abandoned_leases)."""
+    lease runs out (outbox.end_abandoned_leases).
+
+    Only a delivery's current attempt (its number is the delivery's attempt count) speaks
+    for its lease: an older one left open (by a version that did not complete it when a
+    replay queued its delivery again) names a process that is gone while a live worker
+    holds the delivery under a later attempt."""
     return end_abandoned_leases(
         WebhookDelivery.objects.filter(DUE_STATUSES, status=Status.DELIVERING),
-        WebhookAttempt.objects.all(),
+        WebhookAttempt.objects.filter(number=F("delivery__attempt_count")),
         "delivery",
         now,
     )
