@@ -238,7 +238,6 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 8 if _FILESYSTEM_BROKER else 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
-CELERY_TIMEZONE = "UTC"
 # A dead broker must not hold an API request: the message row is already
 # committed and the delivery sweeper re-enqueues it, so publishing gives up fast.
 CELERY_BROKER_CONNECTION_TIMEOUT = env.float("CELERY_BROKER_CONNECTION_TIMEOUT", default=2)
@@ -473,6 +472,11 @@ DELIVERY_MAX_QUEUE_AGE_HOURS = env.float("DELIVERY_MAX_QUEUE_AGE_HOURS", default
 
 # --- Celery beat: every periodic task, in one place ----------------------------
 # Tasks themselves are found by autodiscover_tasks() in each app's tasks.py.
+# A crontab entry is read in the deployment's zone, as every other schedule is: the
+# nightly jobs below run at night where the operators are. (With "UTC" here, 03:17
+# was 11:17 in China.) Every other entry is an interval, which no zone changes, and
+# task ETAs travel with their offset (enable_utc), so nothing else depends on it.
+CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE = {
     # The delivery sweeper: stuck or due outbound messages whose wake-up was lost.
     "delivery-sweeper": {
@@ -508,7 +512,7 @@ CELERY_BEAT_SCHEDULE = {
     # Retention (messaging/retention.py, settings below).
     "purge-expired-messages": {
         "task": "messaging.purge_expired_messages",
-        "schedule": crontab(hour=3, minute=17),  # UTC, a quiet hour in China
+        "schedule": crontab(hour=3, minute=17),  # TIME_ZONE: a quiet hour
     },
     # Uploads (/api/upload_media) past their 3 days: an index seek that usually
     # finds nothing, often enough that their files go soon after.
@@ -521,7 +525,7 @@ CELERY_BEAT_SCHEDULE = {
     # files nothing shows any more.
     "expire-media": {
         "task": "messaging.expire_media",
-        "schedule": crontab(hour=3, minute=47),
+        "schedule": crontab(hour=3, minute=47),  # TIME_ZONE, after the purge
     },
 }
 
