@@ -9,6 +9,9 @@ import time
 from pathlib import Path
 
 import pytest
+from django.core.management import call_command
+
+from messaging import delivery_pace
 
 PRINT_SETTINGS = """
 import json, django
@@ -120,6 +123,37 @@ def test_a_redis_cache_gives_up_after_a_second_unless_the_url_says_otherwise(tmp
 def test_the_database_cache_is_the_one_whose_incr_loses_no_count(tmp_path, url):
     env = {"CACHE_URL": url} if url else {}
     assert settings_under(tmp_path, **env)["cache_backend"] == "botadmin.cache.DatabaseCache"
+
+
+def test_the_default_database_cache_keeps_every_gap_key_of_a_large_announcement(
+    tmp_path, db, settings
+):
+    # Django's DatabaseCache kept 300 entries and culled the rest: a third of the gap
+    # keys were gone again and again, and their conversations were sent to too soon.
+    default = settings_under(tmp_path)  # what the default CACHE_URL yields
+    call_command("createcachetable", "botadmin_cache")  # there already unless CACHE_URL is Redis
+    settings.CACHES = {
+        **settings.CACHES,
+        "default": {
+            "BACKEND": default["cache_backend"],
+            "LOCATION": "botadmin_cache",
+            "OPTIONS": default["cache_options"],
+        },
+    }
+    sent = {f"wrGroup{n}": 1.0 for n in range(1000)}  # conversation → its gap (s)
+    now = time.time()
+
+    delivery_pace.note_conversation_sends(sent, now)
+
+    assert delivery_pace.conversation_waits(sent, now + 0.25) == pytest.approx(
+        dict.fromkeys(sent, 0.75)
+    )
+
+
+def test_the_database_cache_url_may_set_its_own_limits(tmp_path):
+    url = "dbcache://botadmin_cache?max_entries=500000&cull_frequency=4"
+    options = settings_under(tmp_path, CACHE_URL=url)["cache_options"]
+    assert options == {"MAX_ENTRIES": 500_000, "CULL_FREQUENCY": 4}
 
 
 @pytest.mark.parametrize(
