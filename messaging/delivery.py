@@ -17,7 +17,13 @@ periodic sweeper runs. Both are safe to run any number of times, side by side:
   its bot's rate or its conversation's gap waits (`next_attempt_at`), it
   never fails;
 * while `sending`, `next_attempt_at` is the lease and the open attempt row
-  the trace: past it, the sweeper takes the message back (a killed worker).
+  the trace: past it, the sweeper takes the message back (a killed worker);
+* an operator's stop reaches a message a worker holds (`stop_requested`,
+  delivery_actions.stop): read again before the batch's first call and then at
+  least every RECHECK_SECONDS, it is not sent while it waits in the batch
+  (`stopped_meanwhile`), and an attempt that does not deliver it is not retried
+  (`stopped_changes`). Only a send already on the wire (or starting within
+  RECHECK_SECONDS of the stop) goes out, and is recorded as what it did.
 
 Every function takes a `clock` so tests can run minutes of pacing in simulated time.
 """
@@ -25,6 +31,7 @@ Every function takes a `clock` so tests can run minutes of pacing in simulated t
 from __future__ import annotations
 
 import logging
+import math
 import random
 import time
 from collections.abc import Callable
@@ -64,6 +71,9 @@ Clock = Callable[[], datetime]
 RESPONSE_TEXT_LIMIT = 1024
 # A woken worker drains for at most this long, then hands on to a fresh task.
 DRAIN_SECONDS = 30
+# A worker holding a batch reads at least this often whether the messages it has not
+# sent yet were stopped meanwhile (`stopped_meanwhile`), and always before its first call.
+RECHECK_SECONDS = RECORD_EVERY_SECONDS
 # How many waiting messages past its batch a claim looks at before it reads every
 # conversation's head (`_lock_due_messages`).
 LOOK_AHEAD = 50
@@ -71,7 +81,8 @@ LOOK_AHEAD = 50
 
 @dataclass
 class Step:
-    """What one `deliver` call did: sent / failed / uncertain / retry / waiting / paused / skipped."""
+    """What one `deliver` call did: sent / failed / uncertain / retry / waiting / paused /
+    skipped, or cancelled / scheduled (held) when an operator stopped it."""
 
     result: str
 
@@ -333,13 +344,24 @@ def next_in_conversation(message: Message) -> int | None:
 
 
 def send_and_record(attempts: list[Attempt], clock: Clock) -> list[str]:
-    """Send each claimed message in turn, recording the answers every RECORD_EVERY_SECONDS."""
+    """Send each claimed message in turn, recording the answers every RECORD_EVERY_SECONDS.
+
+    Before the first call, and again before any call once RECHECK_SECONDS have passed,
+    it reads whether the rest of the batch was stopped meanwhile (`stopped_meanwhile`).
+    """
     statuses: list[str] = []
     unrecorded: list[Attempt] = []
     last_record = time.monotonic()
-    for attempt in attempts:
+    stopped: dict[int, str | None] = {}
+    last_check = -math.inf
+    for index, attempt in enumerate(attempts):
         message = attempt.message
         botadmin_logging.bind(bot=message.bot.name, message_id=message.msgid)
+        if time.monotonic() - last_check >= RECHECK_SECONDS:
+            stopped, last_check = stopped_meanwhile(attempts[index:]), time.monotonic()
+        if message.pk in stopped and (kept := keep_back(attempt, stopped[message.pk], clock)):
+            statuses.append(kept)
+            continue
         began = time.monotonic()
         attempt.result, attempt.converted = call_connector(message, clock())
         attempt.duration_ms = int((time.monotonic() - began) * 1000)
@@ -348,6 +370,66 @@ def send_and_record(attempts: list[Attempt], clock: Clock) -> list[str]:
             statuses += record(unrecorded, clock)
             unrecorded, last_record = [], time.monotonic()
     return statuses + record(unrecorded, clock)
+
+
+def stopped_meanwhile(attempts: list[Attempt]) -> dict[int, str | None]:
+    """Which of these claimed messages must not be sent after all, read in one query.
+
+    A claimed message may wait in its worker's batch behind slow sends, and
+    meanwhile an operator stops it (`stop_requested`: delivery_actions.stop), its
+    bot is paused or switched off, or the sweeper takes it back (its lease ran
+    out). By id: the stop asked for ("" for its bot), or None when taken back.
+    """
+    leases = {a.message.pk: a.message.next_attempt_at for a in attempts}
+    rows = Message.objects.filter(pk__in=leases, status=Message.Status.SENDING).values_list(
+        "pk", "next_attempt_at", "stop_requested", "bot__paused_at", "bot__is_active"
+    )
+    found = {pk: row for pk, *row in rows}
+    stopped: dict[int, str | None] = {}
+    for pk, lease in leases.items():
+        held_lease, stop, paused_at, active = found.get(pk, (None, "", None, True))
+        if held_lease != lease:
+            stopped[pk] = None
+        elif stop or paused_at is not None or not active:
+            stopped[pk] = stop
+    return stopped
+
+
+def keep_back(attempt: Attempt, stop: str | None, clock: Clock) -> str | None:
+    """Not send this claimed message after all (`stopped_meanwhile` said `stop`): what
+    became of it, or None when it may go (the stop was lifted meanwhile).
+
+    The claim is undone: no call was made, so no attempt either; the message takes
+    the stop's status (cancelled, or held), or waits queued for its bot's resume.
+    One taken back is left to whoever took it."""
+    if stop is None:
+        return "skipped"
+    message = attempt.message
+    status = stop or Message.Status.QUEUED
+    changes = {
+        "status": status,
+        "next_attempt_at": None,
+        "attempt_count": F("attempt_count") - 1,
+        "stop_requested": "",
+        "updated_at": clock(),
+    }
+    if status == Message.Status.SCHEDULED:
+        changes["scheduled_at"] = None  # held
+    with transaction.atomic():
+        undone = Message.objects.filter(
+            pk=message.pk,
+            status=Message.Status.SENDING,
+            next_attempt_at=message.next_attempt_at,
+            stop_requested=stop,
+        ).update(**changes)
+        if undone:
+            DeliveryAttempt.objects.filter(pk=attempt.row.pk).delete()
+    if undone:
+        return "paused" if status == Message.Status.QUEUED else str(status)
+    now_stopped = stopped_meanwhile([attempt])  # it changed meanwhile: read it again
+    if message.pk not in now_stopped:
+        return None
+    return keep_back(attempt, now_stopped[message.pk], clock)
 
 
 def call_connector(
@@ -450,7 +532,18 @@ RECORDED = [
     "upstream_msgid",
     "sent_as",
     "conversion",
+    "stop_requested",
+    "scheduled_at",  # none when held (`stopped_changes`)
 ]
+# A message that did go out is `sent`, whatever became of it meanwhile (taken back by
+# the sweeper, then queued, held, cancelled, failed or uncertain).
+SENT_WHATEVER = (
+    Message.Status.QUEUED,
+    Message.Status.SCHEDULED,
+    Message.Status.CANCELLED,
+    Message.Status.FAILED,
+    Message.Status.UNCERTAIN,
+)
 
 
 def record(attempts: list[Attempt], clock: Clock) -> list[str]:
@@ -464,36 +557,39 @@ def record(attempts: list[Attempt], clock: Clock) -> list[str]:
         return []
     now = clock()
     messages, rows = [], []
-    for attempt in attempts:
-        message, result = attempt.message, attempt.result
-        changes = outcome_changes(attempt, now)
-        also = ("", "")  # a message that did go out is sent, even if taken back meanwhile
-        if attempt.status == Message.Status.SENT:
-            also = (Message.Status.QUEUED, Message.Status.UNCERTAIN)
-        lease = message.next_attempt_at  # this claim's: another claim has another
-        messages.append(
-            (*(changes.get(name, getattr(message, name)) for name in RECORDED),)
-            + (message.pk, Message.Status.SENDING, lease, *also)
-        )
-        outcome = Outcome.SENT if attempt.status == Message.Status.SENT else result.outcome
-        if result.outcome == Outcome.RETRY and attempt.status == Message.Status.FAILED:
-            outcome = Outcome.FAILED  # gave up
-        rows.append(
-            (
-                outcome,
-                attempt.duration_ms,
-                result.http_status,
-                result.errcode,
-                reasons.shorten(result.detail, RESPONSE_TEXT_LIMIT),
-                attempt.row.pk,
-            )
-        )
     with transaction.atomic():
+        stops = requested_stops(attempts)
+        for attempt in attempts:
+            message, result = attempt.message, attempt.result
+            changes = outcome_changes(attempt, now, stops.get(message.pk, ""))
+            also = ("",) * len(SENT_WHATEVER)
+            if attempt.status == Message.Status.SENT:
+                also = SENT_WHATEVER
+            lease = message.next_attempt_at  # this claim's: another claim has another
+            messages.append(
+                (*(changes.get(name, getattr(message, name)) for name in RECORDED),)
+                + (message.pk, Message.Status.SENDING, lease, *also)
+            )
+            outcome = Outcome.SENT if attempt.status == Message.Status.SENT else result.outcome
+            if result.outcome == Outcome.RETRY and attempt.status == Message.Status.FAILED:
+                outcome = Outcome.FAILED  # gave up
+            rows.append(
+                (
+                    outcome,
+                    attempt.duration_ms,
+                    result.http_status,
+                    result.errcode,
+                    reasons.shorten(result.detail, RESPONSE_TEXT_LIMIT),
+                    attempt.row.pk,
+                )
+            )
         moved = update_each(
             Message,
             RECORDED,
             messages,
-            where="(status = %s AND next_attempt_at = %s) OR status IN (%s, %s)",
+            where="(status = %s AND next_attempt_at = %s) OR status IN ("
+            + ", ".join(["%s"] * len(SENT_WHATEVER))
+            + ")",
         )
         update_each(
             DeliveryAttempt,
@@ -524,10 +620,32 @@ def record(attempts: list[Attempt], clock: Clock) -> list[str]:
     return ["retry" if a.status == Message.Status.QUEUED else str(a.status) for a in attempts]
 
 
-def outcome_changes(attempt: Attempt, now: datetime) -> dict:
-    """The message's new columns after this attempt."""
+def requested_stops(attempts: list[Attempt]) -> dict[int, str]:
+    """The stops asked of these messages while they were in flight (`stop_requested`), by
+    id; only a retry heeds one, so read only when there is one.
+
+    Intent: lock the batch's rows first, in id order, as delivery_actions.stop does
+    (no circle of waits); a stop marks them before this reads, or finds them moved on
+    from `sending` once this commits and stops them itself."""
+    if all(a.result.outcome != Outcome.RETRY for a in attempts):
+        return {}
+    locked = (
+        Message.objects.select_for_update(of=("self",))
+        .filter(pk__in=[a.message.pk for a in attempts])
+        .order_by("pk")
+    )
+    return {pk: stop for pk, stop in locked.values_list("pk", "stop_requested") if stop}
+
+
+def outcome_changes(attempt: Attempt, now: datetime, stop: str = "") -> dict:
+    """The message's new columns after this attempt; `stop`: the status an operator
+    asked for while it was in flight (`stop_requested`)."""
     result, message = attempt.result, attempt.message
-    changes: dict = {"updated_at": now, "last_error": reasons.shorten(result.detail, 2000)}
+    changes: dict = {
+        "updated_at": now,
+        "last_error": reasons.shorten(result.detail, 2000),
+        "stop_requested": "",
+    }
     if attempt.converted is not None:
         changes |= {"sent_as": attempt.converted.sent_as, "conversion": attempt.converted.note}
     if result.outcome == Outcome.SENT:
@@ -538,6 +656,16 @@ def outcome_changes(attempt: Attempt, now: datetime) -> dict:
             "last_error": "",
             "upstream_msgid": result.upstream_msgid[:128],
         }
+    elif result.outcome == Outcome.RETRY and stop:
+        parts = len(attempt.converted.bodies) if attempt.converted else 1
+        # An idempotent connector retries after no answer too (its repeat is harmless),
+        # so such an attempt, or one that sent a part before failing, may have arrived.
+        unsure = (
+            connector_class(message.bot.connector).idempotent
+            and (result.http_status is None or parts > 1)
+            and result.hold_until is None
+        )
+        changes |= stopped_changes(stop, result.detail, now, unsure)
     elif result.outcome == Outcome.RETRY and result.hold_until is not None:
         # A daily cap: nothing went out, and the day it waits for comes whatever happens.
         changes |= {"status": Message.Status.QUEUED, "next_attempt_at": result.hold_until}
@@ -569,6 +697,30 @@ def gave_up(attempts: int, detail: str) -> Reason:
         count=attempts,
         reason=reasons.shorten(detail, 2000),
     )
+
+
+STOPPED_IN_FLIGHT = {
+    Message.Status.CANCELLED: gettext_noop(
+        "%(reason)s — not tried again: cancelled while this attempt was in flight"
+    ),
+    Message.Status.SCHEDULED: gettext_noop(
+        "%(reason)s — held: paused while this attempt was in flight; tried again when resumed"
+    ),
+}
+
+
+def stopped_changes(stop: str, detail: str, now: datetime, unsure: bool) -> dict:
+    """A message stopped while in flight (`stop_requested`) whose attempt did not deliver
+    it for sure: cancelled or held as asked, not retried. `unsure`: the attempt may have
+    arrived; a cancelled one is then `uncertain` (an operator checks the chat), never
+    called cancelled; a held one is repeated on resume, which its connector dedupes."""
+    note = Reason(STOPPED_IN_FLIGHT[stop], reason=reasons.shorten(detail, 2000))
+    if stop == Message.Status.CANCELLED and unsure:
+        return uncertain_changes(note, now)
+    changes = {"status": stop, "next_attempt_at": None, "last_error": note}
+    if stop == Message.Status.SCHEDULED:
+        changes["scheduled_at"] = None
+    return changes
 
 
 def uncertain_changes(detail: str, now: datetime) -> dict:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_noop
 
@@ -91,6 +92,53 @@ def cancel(message: Message, actor) -> bool:
             )
             wake_next_in_conversation(message)
     return bool(changed)
+
+
+def stop(messages: QuerySet, status: str) -> tuple[int, int]:
+    """Stop these outbound messages: `cancelled`, or `scheduled` without a time (held
+    until something gives them one, as an announcement's resume does). Returns how many
+    were stopped now and how many are in flight.
+
+    Those not handed to a connector yet take `status` now. Those a worker holds are
+    marked (`stop_requested`): one still waiting in the worker's batch is not sent, and
+    one whose attempt ends without delivering it is not retried (messaging/delivery.py);
+    an attempt already on the wire is recorded as what happened (sent, uncertain…).
+    Call inside the caller's transaction.
+    """
+    now = timezone.now()
+    _lock(messages, Message.Status.UNFINISHED)
+    in_flight = messages.filter(status=Message.Status.SENDING).update(stop_requested=status)
+    held = {"scheduled_at": None} if status == Message.Status.SCHEDULED else {}
+    stopped = messages.filter(status__in=Message.Status.CANCELLABLE).update(
+        status=status, updated_at=now, **held
+    )
+    return stopped, in_flight
+
+
+def release(messages: QuerySet) -> int:
+    """Undo `stop(messages, scheduled)`: those held are due now (the scheduler's tick queues
+    them) and those in flight may be tried again; returns how many were held."""
+    now = timezone.now()
+    _lock(messages, (Message.Status.SCHEDULED, Message.Status.SENDING))
+    messages.filter(status=Message.Status.SENDING, stop_requested=Message.Status.SCHEDULED).update(
+        stop_requested=""
+    )
+    return messages.filter(status=Message.Status.SCHEDULED, scheduled_at__isnull=True).update(
+        scheduled_at=now, updated_at=now
+    )
+
+
+def _lock(messages: QuerySet, statuses) -> None:
+    """Intent: hold the rows `stop` or `release` changes before reading their status, in
+    id order. A worker recording an attempt locks its batch's rows in id order too and
+    reads their mark (`delivery.requested_stops`): either it sees the mark, or this
+    sees the message it moved on; and neither waits for the other in a circle."""
+    list(
+        messages.filter(status__in=statuses)
+        .select_for_update(of=("self",))
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
 
 
 def wake_next_in_conversation(message: Message) -> None:

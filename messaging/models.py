@@ -119,6 +119,10 @@ class Message(models.Model):
         verbose_name=_("announcement run"),
     )
     next_attempt_at = models.DateTimeField(_("next attempt"), null=True, blank=True)
+    # Outbound, while `sending` only: an operator stopped it (delivery_actions.stop) and
+    # this is the status it takes instead of going out (again) — `cancelled`, or
+    # `scheduled` without a time (held) — unless the attempt in flight delivers it.
+    stop_requested = models.CharField(_("stop requested"), max_length=16, blank=True, default="")
     # Inbound: stored, but its webhook deliveries are not created yet (a worker fans it out).
     forward_pending = models.BooleanField(_("forwarding pending"), default=False)
     sent_at = models.DateTimeField(_("sent"), null=True, blank=True)

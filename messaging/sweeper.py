@@ -30,7 +30,14 @@ from botadmin.reasons import Reason
 from connectors.base import Outcome
 from connectors.registry import connector_class
 
-from .delivery import PENDING_STATUSES, Clock, due_messages, gave_up, uncertain_changes
+from .delivery import (
+    PENDING_STATUSES,
+    Clock,
+    due_messages,
+    gave_up,
+    stopped_changes,
+    uncertain_changes,
+)
 from .models import DeliveryAttempt, Message
 from .outbox import IN_FLIGHT, INTERRUPTED, end_abandoned_leases
 
@@ -68,6 +75,12 @@ def recover_lost_sends(now: datetime) -> list[int]:
         if not idempotent:
             outcome = Outcome.UNCERTAIN
             changes = uncertain_changes(INTERRUPTED, now)
+        elif message.stop_requested:
+            # An operator stopped it meanwhile: held (tried again on resume), or, as it
+            # may have arrived, uncertain rather than cancelled.
+            changes = stopped_changes(message.stop_requested, INTERRUPTED, now, unsure=True)
+            held = changes["status"] == Message.Status.SCHEDULED
+            outcome = Outcome.RETRY if held else Outcome.UNCERTAIN
         elif message.attempt_count >= settings.DELIVERY_MAX_ATTEMPTS:
             outcome = Outcome.FAILED
             changes = {
@@ -83,7 +96,10 @@ def recover_lost_sends(now: datetime) -> list[int]:
                 pk=message.pk,
                 status=Message.Status.SENDING,
                 attempt_count=message.attempt_count,
-            ).update(**{"last_error": INTERRUPTED, **changes, "updated_at": now})
+                stop_requested=message.stop_requested,  # else the next sweep decides
+            ).update(
+                **{"last_error": INTERRUPTED, **changes, "stop_requested": "", "updated_at": now}
+            )
             if not taken:
                 continue
             completed = DeliveryAttempt.objects.filter(message=message, outcome=IN_FLIGHT).update(
@@ -93,7 +109,7 @@ def recover_lost_sends(now: datetime) -> list[int]:
                 DeliveryAttempt.objects.create(
                     message=message, started_at=now, outcome=outcome, response_text=INTERRUPTED
                 )
-        if outcome == Outcome.RETRY:
+        if changes["status"] == Message.Status.QUEUED:
             requeued.append(message.pk)
     return requeued
 
