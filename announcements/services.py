@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy
 
 from audit.services import record_action
 from conversations.models import Bot, Conversation
+from messaging import delivery_actions
 from messaging.models import Message
 from messaging.outbox import enqueue_delivery
 from messaging.validation import search_text, validate_outbound
@@ -299,25 +300,23 @@ def pause(user, announcement: Announcement) -> None:
         announcement.status = Announcement.Status.PAUSED
         announcement.save(update_fields=["status", "updated_at"])
         _stop_runs(
-            announcement,
-            UNFINISHED_RUNS,
-            AnnouncementRun.Status.PAUSED,
-            status=Message.Status.SCHEDULED,
-            scheduled_at=None,
+            announcement, UNFINISHED_RUNS, AnnouncementRun.Status.PAUSED, Message.Status.SCHEDULED
         )
         record_action(user, "announcement.pause", bot=announcement.bot, target=announcement)
 
 
-def _stop_runs(announcement: Announcement, statuses, stopped_as: str, **message_changes) -> int:
+def _stop_runs(announcement: Announcement, statuses, stopped_as: str, message_status: str) -> int:
     """Stop what the announcement's runs of `statuses` still have to do; how many messages
     it stopped.
 
-    Each run's messages not handed to a connector yet get `message_changes`, and the run
-    becomes `stopped_as` if it had such a message or has not handed out all its
-    recipients. Any other run is left to finish: its messages are all finished (its badge
-    says so, `runs_progress`), or its last ones are in flight and will be; a paused one
-    of those is no longer paused. Decided per run by what the update changed, so a
-    message a worker took meanwhile (compare-and-set on its status) counts as in flight.
+    Each run's unfinished messages are stopped as `message_status`
+    (messaging.delivery_actions.stop): those not handed to a connector yet now, those in
+    flight unless their attempt delivers them (then they are sent; a run whose messages
+    all went out still reads finished, `runs_progress`). The run becomes `stopped_as`
+    if it had a message to stop or has not handed out all its recipients. Any other run
+    is left alone, its messages all finished (its badge says so); a paused one of those
+    is no longer paused. Decided per run by what the updates changed, so a message a
+    worker took meanwhile (compare-and-set on its status) counts as in flight.
     """
     now = timezone.now()
     # Only runs with something to stop: finished runs stay "sending" for good, so
@@ -332,7 +331,7 @@ def _stop_runs(announcement: Announcement, statuses, stopped_as: str, **message_
             | Q(
                 pk__in=Message.objects.filter(
                     announcement_run__announcement=announcement,
-                    status__in=Message.Status.CANCELLABLE,
+                    status__in=Message.Status.UNFINISHED,
                 ).values("announcement_run")
             )
         )
@@ -350,7 +349,7 @@ def _stop_runs(announcement: Announcement, statuses, stopped_as: str, **message_
     with_pending = set(
         Message.objects.filter(
             announcement_run__in=[run.pk for run in runs],
-            status__in=Message.Status.CANCELLABLE,
+            status__in=Message.Status.UNFINISHED,
         )
         .order_by()
         .values_list("announcement_run", flat=True)
@@ -358,12 +357,12 @@ def _stop_runs(announcement: Announcement, statuses, stopped_as: str, **message_
     )
     stopped = 0
     for run in runs:
-        changed = 0
+        changed = in_flight = 0
         if run.pk in with_pending:
-            changed = Message.objects.filter(
-                announcement_run=run, status__in=Message.Status.CANCELLABLE
-            ).update(**message_changes, updated_at=now)
-        if changed or run.fanned_out_at is None:
+            changed, in_flight = delivery_actions.stop(
+                Message.objects.filter(announcement_run=run), message_status
+            )
+        if changed or in_flight or run.fanned_out_at is None:
             status = stopped_as
         elif run.status == AnnouncementRun.Status.PAUSED:
             status = AnnouncementRun.Status.SENDING
@@ -394,9 +393,7 @@ def resume(user, announcement: Announcement) -> None:
         )
         announcement.save(update_fields=["status", "next_run_at", "updated_at"])
         runs = announcement.runs.filter(status=AnnouncementRun.Status.PAUSED)
-        Message.objects.filter(
-            announcement_run__in=runs, status=Message.Status.SCHEDULED, scheduled_at__isnull=True
-        ).update(scheduled_at=now, updated_at=now)
+        delivery_actions.release(Message.objects.filter(announcement_run__in=runs))
         for run in runs:
             run.status = (
                 AnnouncementRun.Status.SENDING
@@ -429,7 +426,7 @@ def cancel(user, announcement: Announcement) -> int:
             announcement,
             UNFINISHED_RUNS + (AnnouncementRun.Status.PAUSED,),
             AnnouncementRun.Status.CANCELLED,
-            status=Message.Status.CANCELLED,
+            Message.Status.CANCELLED,
         )
         record_action(
             user,
@@ -480,7 +477,8 @@ def runs_progress(runs: list[AnnouncementRun]) -> dict[int, dict]:
     recipients; `percent` is the share that is done (all but pending), so a
     finished run is at 100 % whatever its outcomes, made of `percent_sent`,
     `percent_failed` and `percent_other`. `finished`: done, and neither cancelled
-    nor missed (its badge).
+    (unless the cancel stopped none of it: its last messages were in flight and went
+    out) nor missed (its badge).
     """
     counted = {
         row.pop("announcement_run"): row
@@ -514,7 +512,10 @@ def runs_progress(runs: list[AnnouncementRun]) -> dict[int, dict]:
         counts["done"] = counts["pending"] == 0
         # Its badge: done and not stopped (nor missed) is finished, whatever its status
         # says (it stays "sending" after its last message: computed, never stored).
-        counts["finished"] = counts["done"] and run.status in FINISHING_RUNS
+        counts["finished"] = counts["done"] and (
+            run.status in FINISHING_RUNS
+            or (run.status == AnnouncementRun.Status.CANCELLED and not counts["cancelled"])
+        )
         counts.update(_bar_parts(counts))
         progress[run.pk] = counts
     return progress

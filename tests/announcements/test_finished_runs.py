@@ -62,7 +62,8 @@ def run_states(runs):
 @pytest.fixture
 def recurring(bot, make_groups, make_announcement):
     """Two runs sent to all, one with a recipient queued and one being sent, and the
-    newest whose last message is being sent (taken by a worker: it cannot be stopped)."""
+    newest whose last message is being sent (taken by a worker: stopped only if that
+    attempt does not deliver it, tests/announcements/test_stops_in_flight.py)."""
     announcement, runs = hourly_runs(bot, make_groups(bot, 3), make_announcement, 4)
     first, second, in_flight, last = runs
     set_statuses(first, "sent", "sent", "sent")
@@ -85,14 +86,15 @@ def test_cancelling_a_recurring_announcement_cancels_only_its_unfinished_runs(
         ("sending", True),  # finished runs keep saying so
         ("sending", True),
         ("cancelled", False),  # its message in flight is still pending
-        ("sending", False),  # nothing to cancel: it finishes by itself
+        ("cancelled", False),  # its message in flight is cancelled unless it goes out
     ]
     assert statuses(in_flight) == ["sent", "cancelled", "sending"]
     assert statuses(first) == ["sent"] * 3 and statuses(last) == ["sent", "sent", "sending"]
 
     set_statuses(last, "sent", "sent", "sent")
     set_statuses(in_flight, "sent", "cancelled", "sent")
-    assert run_states(runs)[2:] == [("cancelled", False), ("sending", True)]
+    # The last one's message in flight went out: the cancel stopped nothing of it.
+    assert run_states(runs)[2:] == [("cancelled", False), ("cancelled", True)]
     client.force_login(superuser)
     client.cookies["django_language"] = "en"
     page = client.get(f"/console/announcements/{announcement.pk}/?partial=runs").content.decode()
@@ -113,7 +115,7 @@ def test_pausing_a_recurring_announcement_holds_only_its_unfinished_runs(recurri
         ("sending", True),
         ("sending", True),
         ("paused", False),
-        ("sending", False),
+        ("paused", False),  # its message in flight is held if that attempt fails
     ]
     assert statuses(in_flight) == ["sent", "scheduled", "sending"]
     assert release_due_messages() == 0, "the held recipient waits for resume"
@@ -121,7 +123,7 @@ def test_pausing_a_recurring_announcement_holds_only_its_unfinished_runs(recurri
     services.resume(superuser, announcement)
 
     assert release_due_messages() == 1
-    assert run_states(runs)[2] == ("sending", False)
+    assert run_states(runs)[2:] == [("sending", False), ("sending", False)]
     assert statuses(in_flight) == ["sent", "queued", "sending"]
 
 
@@ -135,7 +137,7 @@ def test_cancelling_a_paused_recurring_announcement_cancels_the_held_run_only(re
         "sending",
         "sending",
         "cancelled",
-        "sending",
+        "cancelled",  # its message in flight, held if it failed, is cancelled instead
     ]
     assert statuses(runs[2]) == ["sent", "cancelled", "sending"]
 
