@@ -510,7 +510,7 @@ def test_a_send_answered_after_the_sweeper_took_it_back_still_counts_as_sent(
     message = queue_message(wecom_group, TEXT)
     claimed = claim_due_messages(clock, ids=[message.pk])
     (attempt,) = claimed
-    attempt.result, attempt.converted = call_connector(attempt.message)  # on the wire…
+    attempt.result, attempt.converted = call_connector(attempt.message, clock())  # on the wire…
     clock.advance(settings.DELIVERY_SENDING_TIMEOUT + 1)
     sweep(clock)  # the worker looked lost: the robot message is uncertain now
     assert Message.objects.get(pk=message.pk).status == "uncertain"
