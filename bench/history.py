@@ -1,6 +1,6 @@
 """Benchmark of the operator console's pages at 10,000 and at 1,000,000 messages.
 
-    .venv/bin/python bench/history.py [--database-url URL] [--runs 40] [--rebuild]
+    .venv/bin/python bench/history.py [--database-url URL] [--runs 40] [--rebuild] [--dashboard]
                                       [--pages compose,search] [--sizes 10k]
 
 Fills two PostgreSQL databases named after URL (default
@@ -25,6 +25,9 @@ only the sizes named (one size: no ratio). Targets (issue 15):
 * budget at 1,000,000: every page p95 <= 100 ms, the history page p50 <= 30 ms.
 
 Exits 1 when a target is missed.
+
+`--dashboard` times the dashboard alone, at 100,000 and 1,000,000 messages on SQLite
+unless `--database-url` names PostgreSQL (bench/history_dashboard.py).
 
 `--markdown` times instead the history page of conversations of markdown messages,
 cold and warm, on SQLite or PostgreSQL (bench/history_markdown.py).
@@ -70,6 +73,11 @@ def parse_args():
         action="store_true",
         help="time the history page of markdown conversations instead (history_markdown.py)",
     )
+    parser.add_argument(
+        "--dashboard",
+        action="store_true",
+        help="time the dashboard alone, on SQLite unless --database-url (history_dashboard.py)",
+    )
     parser.add_argument("--runs", type=int, default=40, help="timed runs per page")
     parser.add_argument("--rebuild", action="store_true", help="drop and refill the data")
     parser.add_argument(
@@ -77,9 +85,11 @@ def parse_args():
         help="comma-separated page keys to time (default: all): "
         + ", ".join(key for key, _label in PAGES),
     )
-    parser.add_argument("--sizes", default=",".join(SIZES), help="comma-separated: 10k,1m")
+    parser.add_argument(
+        "--sizes", help="comma-separated: 10k,1m (default both; --dashboard: 100k,1m, or 10k)"
+    )
     # Internal: measure one size in this process, results as JSON into a file.
-    parser.add_argument("--size", choices=SIZES, help=argparse.SUPPRESS)
+    parser.add_argument("--size", help=argparse.SUPPRESS)
     parser.add_argument("--json-out", help=argparse.SUPPRESS)
     return parser.parse_args()
 
@@ -100,11 +110,14 @@ def ensure_database(url: str) -> None:
             conn.execute(f'CREATE DATABASE "{name}"')
 
 
-def setup_django(url: str, size: str) -> None:
+def setup_django(url: str, size: str, redis: bool = True) -> None:
+    """Django on `url`; `redis`: with the shared cache of CACHE_URL, Redis unless set,
+    else CACHE_URL's or the default database cache (a one-machine install's)."""
     os.environ["DATABASE_URL"] = url
     os.environ.setdefault("ALLOWED_HOSTS", "testserver")
-    # As production runs (sessions and the dashboard's day counts are cached there).
-    os.environ.setdefault("CACHE_URL", "redis://127.0.0.1:6379/1")
+    if redis:
+        # As production runs (sessions and the dashboard's day counts are cached there).
+        os.environ.setdefault("CACHE_URL", "redis://127.0.0.1:6379/1")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "botadmin.settings")
     import django
 
@@ -120,13 +133,10 @@ def setup_django(url: str, size: str) -> None:
     }
 
 
-FILL_MESSAGES_SQL = """
-WITH convs AS (
-    SELECT array_agg(id ORDER BY id) AS ids FROM conversations_conversation WHERE bot_id = %(bot)s
-), words AS (
-    SELECT ARRAY['订单','退款','发货','你好','谢谢','价格','会议','周报','客户','问题','invoice',
-                 'meeting','refund','shipping','hello','thanks','report','update','合同','报价'] AS w
-)
+# The rows of every fill, from `numbered` (i from 1, msgid, conversation, text, body,
+# at), which each database's SQL makes: FILL_MESSAGES_SQL here, and for SQLite
+# history_dashboard.FILL_MESSAGES_SQLITE.
+INSERT_MESSAGES_SQL = """
 INSERT INTO messaging_message (
     msgid, bot_id, conversation_id, direction, msgtype, body, search_text, sender_id,
     sender_name, upstream_msgid, status, source, idempotency_key, request_hash,
@@ -134,14 +144,13 @@ INSERT INTO messaging_message (
     sent_as, conversion
 )
 SELECT
-    md5(%(bot)s::text || '-' || i::text),
+    msgid,
     %(bot)s,
-    CASE WHEN i %% %(busy_share)s = 0 THEN convs.ids[1]
-         ELSE convs.ids[(2 + (i * 7919) %% (%(conversations)s - 1))::int] END,
+    conversation,
     CASE WHEN i %% 3 = 0 THEN 'out' ELSE 'in' END,
     'text',
-    jsonb_build_object('msgtype', 'text', 'text', jsonb_build_object('content', t.text)),
-    t.text,
+    body,
+    text,
     CASE WHEN i %% 3 = 0 THEN '' ELSE 'wmUser' || (i %% 500) END,
     CASE WHEN i %% 3 = 0 THEN '' ELSE '用户' || (i %% 500) END,
     '',
@@ -153,19 +162,40 @@ SELECT
     '', '',
     CASE WHEN i %% 3 = 0 THEN 1 ELSE 0 END,
     CASE WHEN i %% 3 = 0 AND i %% 97 = 0 THEN 'errcode 40008: invalid message type' ELSE '' END,
-    now() - interval '90 days' + (i * interval '90 days' / %(messages)s),
-    now() - interval '90 days' + (i * interval '90 days' / %(messages)s),
-    CASE WHEN i %% 3 = 0 THEN now() - interval '90 days' + (i * interval '90 days' / %(messages)s)
-         END,
+    at,
+    at,
+    CASE WHEN i %% 3 = 0 THEN at END,
     false,
     '', ''
-FROM generate_series(1::bigint, %(messages)s) AS i, convs, words,
-LATERAL (
-    SELECT words.w[(1 + (i * 31) %% 20)::int] || ' ' || words.w[(1 + (i * 17) %% 20)::int] || ' ' ||
-           words.w[(1 + (i * 13) %% 20)::int] || ' #' || i
-           || CASE WHEN i IN (%(messages)s / 8, %(messages)s / 2, %(messages)s * 7 / 8) THEN ' ' || %(rare)s ELSE '' END AS text
-) AS t
+FROM numbered
 """
+
+FILL_MESSAGES_SQL = (
+    """
+WITH convs AS (
+    SELECT array_agg(id ORDER BY id) AS ids FROM conversations_conversation WHERE bot_id = %(bot)s
+), words AS (
+    SELECT ARRAY['订单','退款','发货','你好','谢谢','价格','会议','周报','客户','问题','invoice',
+                 'meeting','refund','shipping','hello','thanks','report','update','合同','报价'] AS w
+), numbered AS (
+    SELECT
+        i,
+        md5(%(bot)s::text || '-' || i::text) AS msgid,
+        CASE WHEN i %% %(busy_share)s = 0 THEN convs.ids[1]
+             ELSE convs.ids[(2 + (i * 7919) %% (%(conversations)s - 1))::int] END AS conversation,
+        t.text,
+        jsonb_build_object('msgtype', 'text', 'text', jsonb_build_object('content', t.text)) AS body,
+        now() - interval '90 days' + (i * interval '90 days' / %(messages)s) AS at
+    FROM generate_series(1::bigint, %(messages)s) AS i, convs, words,
+    LATERAL (
+        SELECT words.w[(1 + (i * 31) %% 20)::int] || ' ' || words.w[(1 + (i * 17) %% 20)::int]
+               || ' ' || words.w[(1 + (i * 13) %% 20)::int] || ' #' || i
+               || CASE WHEN i IN (%(messages)s / 8, %(messages)s / 2, %(messages)s * 7 / 8)
+                       THEN ' ' || %(rare)s ELSE '' END AS text
+    ) AS t
+)"""
+    + INSERT_MESSAGES_SQL
+)
 
 FILL_ATTEMPTS_SQL = """
 INSERT INTO messaging_deliveryattempt (message_id, started_at, duration_ms, outcome, http_status,
@@ -179,7 +209,10 @@ FROM messaging_message WHERE direction = 'out' AND conversation_id = %(busy)s
 
 def fill(rebuild: bool, messages: int = MESSAGES, conversations: int = CONVERSATIONS):
     """The main bench bot with `messages` over `conversations`, and OTHER_BOTS smaller
-    bots; the operator `bench-operator` is assigned to all of them. Returns the main bot."""
+    bots; the operator `bench-operator` is assigned to all of them. Returns the main bot.
+
+    On SQLite (`--dashboard`), into a new database (SQLite has no TRUNCATE) and without
+    statistics: a production SQLite database has none, so its plans are the ones timed."""
     from django.contrib.auth import get_user_model
     from django.core.management import call_command
     from django.db import connection, transaction
@@ -189,14 +222,19 @@ def fill(rebuild: bool, messages: int = MESSAGES, conversations: int = CONVERSAT
 
     call_command("migrate", verbosity=0)
     bot = Bot.objects.filter(name="bench").first()
-    if bot and not rebuild and Message.objects.filter(bot=bot).count() == messages:
+    # (--dashboard adds a few inbound messages waiting for forwarding: not counted.)
+    filled = Message.objects.filter(bot=bot, forward_pending=False).count() if bot else 0
+    if bot and not rebuild and filled == messages:
         return bot
+    if connection.vendor != "postgresql" and Bot.objects.exists():
+        sys.exit("The bench database holds other data: --rebuild makes it again.")
     print(f"Filling the benchmark database with {messages:,} messages…", flush=True)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "TRUNCATE messaging_deliveryattempt, messaging_message, "
-            "conversations_conversation, conversations_bot_operators, conversations_bot CASCADE"
-        )
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "TRUNCATE messaging_deliveryattempt, messaging_message, conversations_conversation,"
+                " conversations_bot_operators, conversations_bot CASCADE"
+            )
     user, _ = get_user_model().objects.get_or_create(username="bench-operator")
     with transaction.atomic():
         bot = _fill_bot("bench", messages, conversations)
@@ -204,10 +242,11 @@ def fill(rebuild: bool, messages: int = MESSAGES, conversations: int = CONVERSAT
             _fill_bot(f"bench {n + 2}", max(messages // 100, 100), max(conversations // 10, 2))
         for each in Bot.objects.all():
             each.operators.add(user)
-    with connection.cursor() as cursor:
-        cursor.execute("VACUUM ANALYZE messaging_message")
-        cursor.execute("VACUUM ANALYZE messaging_deliveryattempt")
-        cursor.execute("VACUUM ANALYZE conversations_conversation")
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("VACUUM ANALYZE messaging_message")
+            cursor.execute("VACUUM ANALYZE messaging_deliveryattempt")
+            cursor.execute("VACUUM ANALYZE conversations_conversation")
     return bot
 
 
@@ -233,9 +272,14 @@ def _fill_bot(name: str, messages: int, conversations: int):
         "messages": messages,
         "rare": RARE_WORD,
     }
+    busy = Conversation.objects.filter(bot=bot).order_by("id").first()
     with connection.cursor() as cursor:
-        cursor.execute(FILL_MESSAGES_SQL, params)
-        busy = Conversation.objects.filter(bot=bot).order_by("id").first()
+        if connection.vendor == "postgresql":
+            cursor.execute(FILL_MESSAGES_SQL, params)
+        else:
+            from history_dashboard import fill_messages_sqlite
+
+            fill_messages_sqlite(cursor, bot, params)
         cursor.execute(FILL_ATTEMPTS_SQL, {"busy": busy.pk})
     return bot
 
@@ -460,6 +504,11 @@ def main():
 
         measure_markdown(args.database_url, args.runs)
         return
+    if args.dashboard:
+        from history_dashboard import main as measure_dashboard
+
+        measure_dashboard(args)
+        return
     args.database_url = args.database_url or os.environ.get(
         "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/botadmin_bench"
     )
@@ -471,7 +520,7 @@ def main():
     print(time.strftime("%Y-%m-%d %H:%M %Z"), "load average", os.getloadavg(), flush=True)
     results = {}
     with tempfile.TemporaryDirectory() as folder:
-        for size in args.sizes.split(","):
+        for size in (args.sizes or ",".join(SIZES)).split(","):
             out = Path(folder) / f"{size}.json"
             command = [sys.executable, __file__, "--size", size, "--json-out", str(out)]
             command += ["--database-url", args.database_url, "--runs", str(args.runs)]
