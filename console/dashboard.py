@@ -4,7 +4,7 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
@@ -14,7 +14,7 @@ from conversations import connections
 from conversations.models import Bot, SyncRun
 from forwarding.models import WebhookEndpoint
 from messaging.media_retention import storage_used
-from messaging.models import DeliveryAttempt, Message
+from messaging.models import DeliveryAttempt, Message, any_status
 
 DAYS = 30
 FORWARDING_GRACE = timedelta(minutes=1)
@@ -145,13 +145,15 @@ def capped_count(messages: QuerySet[Message]) -> int:
 def delivery_health(bots: QuerySet[Bot], totals: dict) -> dict:
     """Success rate over the chart's days, and what is waiting or failing right now.
 
-    Each bot's queue and failures are read from its own index (msg_bot_waiting_idx,
-    msg_bot_undelivered_idx), counted up to COUNT_CAP: the same few reads whether
-    the history holds ten thousand messages or millions."""
+    Each count reads the bots' own partial index alone (msg_bot_in_delivery_idx,
+    msg_bot_retrying_idx, msg_bot_undelivered_at_idx, msg_bot_forward_pending_idx),
+    the statuses asked as the index states them (`any_status`, which SQLite needs),
+    and the queue's counts stop at COUNT_CAP: the same few reads whether the history
+    holds ten thousand messages or millions (tests/console/test_dashboard_plans.py)."""
     now = timezone.now()
     ids = list(bots.values_list("pk", flat=True))
     outbound = Message.objects.filter(bot__in=ids, direction=Message.Direction.OUT)
-    waiting = outbound.filter(status__in=Message.Status.IN_DELIVERY)
+    waiting = outbound.filter(any_status(*Message.Status.IN_DELIVERY))
     oldest_of_bot = (
         waiting.filter(bot=OuterRef("pk")).order_by("created_at").values("created_at")[:1]
     )
@@ -168,7 +170,7 @@ def delivery_health(bots: QuerySet[Bot], totals: dict) -> dict:
     # lists the messages from the very moment the count starts at.
     failed_since = (now - timedelta(hours=24)).replace(microsecond=0)
     failed_today = outbound.filter(
-        status__in=Message.Status.UNDELIVERED, created_at__gte=failed_since
+        any_status(*Message.Status.UNDELIVERED), created_at__gte=failed_since
     )
     # Inbound messages a worker should have handed to the webhooks by now (the
     # sweeper retries every 15 s): more than a few means no worker is running.
@@ -179,10 +181,11 @@ def delivery_health(bots: QuerySet[Bot], totals: dict) -> dict:
         "success_rate": (totals["sent"] / totals["finished"] * 100) if totals["finished"] else None,
         "finished": totals["finished"],
         "waiting": capped_count(waiting),
-        # Queued, said as "waiting but not sending": `status = 'queued'` makes PostgreSQL
-        # read msg_status_idx and every row's heap page instead of the bot's index.
+        # Queued, said as "waiting but not sending": asked as `status = 'queued'`,
+        # PostgreSQL read the status index and every row's heap page instead of the
+        # bot's (msg_bot_retrying_idx, whose condition this states).
         "retrying": capped_count(
-            waiting.exclude(status=Message.Status.SENDING).filter(attempt_count__gt=0)
+            waiting.filter(attempt_count__gt=0).exclude(status=Message.Status.SENDING)
         ),
         "failed_today": capped_count(failed_today),
         "failed_since": failed_since,
@@ -201,19 +204,26 @@ def agent_health(bots: QuerySet[Bot]) -> list[AgentHealth]:
     syncs, and their webhook endpoints."""
     bot = OuterRef("pk")
     syncs = SyncRun.objects.filter(bot=bot).order_by("-requested_at", "-id")
+    # The newest answered attempt of the bot's newest tried message that has one: a
+    # walk back through msg_bot_attempted_idx that stops at the first such message.
+    # (By attempt id it walked back past every other bot's attempts since; joined
+    # and ordered by the attempt's message id, SQLite sorted all the bot's attempts.)
+    answered = DeliveryAttempt.objects.filter(http_status__isnull=False)
+    newest_answered_message = (
+        Message.objects.filter(
+            bot=OuterRef(bot),
+            direction=Message.Direction.OUT,
+            attempt_count__gt=0,
+        )
+        .filter(Exists(answered.filter(message=OuterRef("pk"))))
+        .order_by("-id")
+        .values("id")[:1]
+    )
     bots = list(
         bots.order_by("name").annotate(
-            # The newest answered attempt of the bot's newest tried message that has
-            # one, read through msg_bot_attempted_idx: by attempt id it walked back
-            # past every other bot's attempts since.
             answered_at=Subquery(
-                DeliveryAttempt.objects.filter(
-                    message__bot=bot,
-                    message__direction=Message.Direction.OUT,
-                    message__attempt_count__gt=0,
-                    http_status__isnull=False,
-                )
-                .order_by("-message_id", "-id")
+                answered.filter(message=Subquery(newest_answered_message))
+                .order_by("-id")
                 .values("started_at")[:1]
             ),
             reported_at=Subquery(

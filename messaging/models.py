@@ -27,6 +27,28 @@ def could_be_msgid(value: str) -> bool:
     return len(value) <= 32 and "\x00" not in value
 
 
+def any_status(*statuses: str) -> Q:
+    """`status = 'a' OR status = 'b' …`: the form for a partial index's condition and
+    for the queries it serves. SQLite uses a partial index only when the query's WHERE
+    states the index's condition term for term; it compares a query's bound values with
+    the condition's literals in `status = ?` (and `status = 'a'` implies an OR of
+    equalities holding it), never inside an IN list: `status IN (?, ?)` does not match
+    `status IN ('queued', 'sending')`, and the query reads the bot's whole history
+    through another index. PostgreSQL proves either form from the other.
+    (messaging.outbox.index_condition repeats a condition as literal SQL instead.)"""
+    condition = Q()
+    for status in statuses:
+        condition |= Q(status=status)
+    return condition
+
+
+# Neither sent nor received, which most messages are: msg_status_other_idx's condition,
+# which a status filter states besides (`status = 'failed' AND NOT (…)`) for SQLite. (As
+# an OR of the other statuses, each arm `status = ?` of the dashboard's counts would
+# match it too, and SQLite read all failed messages ever through it, not the bots'.)
+NOT_SENT_OR_RECEIVED = ~any_status("sent", "received")
+
+
 # A message's place in its conversation's timeline: its id, unless it was moved
 # (`timeline_position`). Indexed (msg_timeline_idx): filter and order by exactly this.
 TIMELINE_KEY = Coalesce("timeline_position", "id", output_field=models.BigIntegerField())
@@ -183,8 +205,8 @@ class Message(models.Model):
             # Sent and received are most messages: the id order finds them at once.
             models.Index(
                 fields=["status", "-id"],
-                condition=~Q(status__in=["sent", "received"]),
-                name="msg_status_idx",
+                condition=NOT_SENT_OR_RECEIVED,
+                name="msg_status_other_idx",
             ),
             # Due scheduled messages.
             models.Index(
@@ -213,27 +235,48 @@ class Message(models.Model):
             ),
             # Lookup by WeCom's message id (outbound answers, inbound dedupe).
             models.Index(fields=["upstream_msgid"], name="msg_upstream_idx"),
-            # The dashboard's "waiting now" (counted up to a cap, console/dashboard.py)
-            # and each bot's oldest waiting message: a bot's queue, oldest first, read
-            # from the index alone, however long the history.
+            # The dashboard's indexes (console/dashboard.py). Each condition is written
+            # as the dashboard's query states it (`any_status`), so that SQLite, which
+            # has no statistics of them, can use it at all. Each holds in its key every
+            # column its count reads, the ones its condition fixes included: SQLite has
+            # no INCLUDE and checks each term of the query against the row, so it then
+            # counts from the index alone (PostgreSQL too), and this makes each one
+            # SQLite's cheapest plan for its count, whatever order the indexes were
+            # made in. The counts stop at a cap: a few reads however long the history.
+            #
+            # "Waiting now" and each bot's oldest waiting message: a bot's queue,
+            # oldest first.
             models.Index(
-                fields=["bot", "created_at"],
-                include=["status", "attempt_count"],
-                condition=Q(direction="out", status__in=["queued", "sending"]),
-                name="msg_bot_waiting_idx",
+                fields=["bot", "created_at", "direction", "status"],
+                condition=Q(direction="out") & any_status("queued", "sending"),
+                name="msg_bot_in_delivery_idx",
             ),
-            # The dashboard's agent health: a bot's outbound messages that were tried,
-            # newest first (whose attempts show when its agent last answered).
+            # "Retrying": the queue's messages tried before (by the attempt count, which
+            # their query bounds).
+            models.Index(
+                fields=["bot", "attempt_count", "direction", "status"],
+                condition=Q(direction="out", attempt_count__gt=0) & any_status("queued", "sending"),
+                name="msg_bot_retrying_idx",
+            ),
+            # Agent health: a bot's outbound messages that were tried, newest first
+            # (whose attempts show when its agent last answered).
             models.Index(
                 fields=["bot", "-id"],
                 condition=Q(direction="out", attempt_count__gt=0),
                 name="msg_bot_attempted_idx",
             ),
-            # The dashboard's "failed (24 h)": a bot's undelivered messages by time.
+            # "Failed (24 h)": a bot's undelivered messages by time.
             models.Index(
-                fields=["bot", "created_at"],
-                condition=Q(direction="out", status__in=["failed", "uncertain"]),
-                name="msg_bot_undelivered_idx",
+                fields=["bot", "created_at", "direction", "status"],
+                condition=Q(direction="out") & any_status("failed", "uncertain"),
+                name="msg_bot_undelivered_at_idx",
+            ),
+            # "Not forwarded": a bot's inbound messages waiting for the webhooks, by
+            # time (msg_forward_pending_idx, by time alone, is the sweeper's).
+            models.Index(
+                fields=["bot", "created_at", "forward_pending"],
+                condition=Q(forward_pending=True),
+                name="msg_bot_forward_pending_idx",
             ),
         ]
 
