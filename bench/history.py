@@ -110,9 +110,10 @@ def ensure_database(url: str) -> None:
             conn.execute(f'CREATE DATABASE "{name}"')
 
 
-def setup_django(url: str, size: str, redis: bool = True) -> None:
+def setup_django(url: str, size: str, redis: bool = True, bench: str = "bench-history") -> None:
     """Django on `url`; `redis`: with the shared cache of CACHE_URL, Redis unless set,
-    else CACHE_URL's or the default database cache (a one-machine install's)."""
+    else CACHE_URL's or the default database cache (a one-machine install's); `bench`
+    prefixes the cache keys (benchmarks share the cache server)."""
     os.environ["DATABASE_URL"] = url
     os.environ.setdefault("ALLOWED_HOSTS", "testserver")
     if redis:
@@ -124,8 +125,8 @@ def setup_django(url: str, size: str, redis: bool = True) -> None:
     django.setup()
     from django.conf import settings
 
-    # Both sizes share the cache server: keep their keys apart.
-    settings.CACHES["default"]["KEY_PREFIX"] = f"bench-history-{size}"
+    # Both sizes (and other benchmarks) share the cache server: keep their keys apart.
+    settings.CACHES["default"]["KEY_PREFIX"] = f"{bench}-{size}"
     # No collectstatic needed: plain static storage, as in the tests.
     settings.STORAGES = {
         **settings.STORAGES,
@@ -517,22 +518,37 @@ def main():
     if args.size:
         measure_one_size(args)
         return
+    options = ["--database-url", args.database_url, "--runs", str(args.runs)]
+    options += ["--rebuild"] if args.rebuild else []
+    options += ["--pages", args.pages] if args.pages else []
+    results = measure_each_size(
+        __file__,
+        {size: SIZES[size] for size in (args.sizes or ",".join(SIZES)).split(",")},
+        options,
+    )
+    sys.exit(verdict(compare(results)))
+
+
+def measure_each_size(script: str, sizes: dict[str, int], options: list[str]) -> dict:
+    """Run `script --size <size> --json-out <file>` and `options` for each of `sizes`
+    (name: messages) in a process of its own; {size: the results it wrote}."""
     print(time.strftime("%Y-%m-%d %H:%M %Z"), "load average", os.getloadavg(), flush=True)
     results = {}
     with tempfile.TemporaryDirectory() as folder:
-        for size in (args.sizes or ",".join(SIZES)).split(","):
+        for size, messages in sizes.items():
             out = Path(folder) / f"{size}.json"
-            command = [sys.executable, __file__, "--size", size, "--json-out", str(out)]
-            command += ["--database-url", args.database_url, "--runs", str(args.runs)]
-            command += ["--rebuild"] if args.rebuild else []
-            command += ["--pages", args.pages] if args.pages else []
-            print(f"\n== {SIZES[size]:,} messages ==", flush=True)
+            command = [sys.executable, script, "--size", size, "--json-out", str(out), *options]
+            print(f"\n== {messages:,} messages ==", flush=True)
             subprocess.run(command, check=True, cwd=ROOT)
             results[size] = json.loads(out.read_text())
-    failures = compare(results)
+    return results
+
+
+def verdict(failures: list[str]) -> int:
+    """Print the targets missed (or that all were met); the exit status."""
     print("load average", os.getloadavg())
     print("\ntargets met" if not failures else "\ntargets missed:\n  " + "\n  ".join(failures))
-    sys.exit(1 if failures else 0)
+    return 1 if failures else 0
 
 
 if __name__ == "__main__":
