@@ -142,6 +142,11 @@ class WebhookDelivery(models.Model):
             models.Index(
                 fields=["endpoint", "status", "created_at"], name="webhook_delivery_ep_idx"
             ),
+            # The console's endpoint page, a keyset page by id (console/webhooks.py): the
+            # "All" tab, and one status's tab. Each page reads its 21 rows in order,
+            # whatever the endpoint's history holds (docs/performance.md).
+            models.Index(fields=["endpoint", "id"], name="webhook_delivery_page_idx"),
+            models.Index(fields=["endpoint", "status", "id"], name="webhook_delivery_tab_idx"),
         ]
 
     def __str__(self) -> str:

@@ -18,6 +18,7 @@ from conversations.models import Conversation, SyncRun
 from conversations.secrets import generate_agent_token
 from messaging.delivery import drain
 from tests.html_forms import submitted_form
+from tests.query_plans import plan_without_seqscan
 
 from .test_console_pages import compose_post
 
@@ -291,13 +292,7 @@ def test_the_pickers_pages_read_the_name_index_without_sorting(client, bot, make
         with CaptureQueriesContext(connection) as queries:
             picker(client, bot, **params)
         [sql] = [q["sql"] for q in queries if "LIMIT 51" in q["sql"]]
-        with connection.cursor() as cursor:
-            cursor.execute("SET enable_seqscan = off")
-            try:
-                cursor.execute("EXPLAIN " + sql)
-                plans.append("\n".join(row[0] for row in cursor.fetchall()))
-            finally:
-                cursor.execute("RESET enable_seqscan")
+        plans.append(plan_without_seqscan(sql))
 
     for plan in plans:
         assert "conv_active_name_idx" in plan and "Sort" not in plan, plan

@@ -17,6 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from messaging.models import Message
+from tests.query_plans import plan_without_seqscan
 
 postgresql_only = pytest.mark.skipif(
     connection.vendor != "postgresql", reason="query plans of PostgreSQL"
@@ -69,13 +70,7 @@ def plan_of_the_page(client, path: str, params: dict) -> str:
         for q in queries
         if 'FROM "messaging_message"' in q["sql"] and "LIMIT 51" in q["sql"]
     ]
-    with connection.cursor() as cursor:
-        cursor.execute("SET enable_seqscan = off")
-        try:
-            cursor.execute("EXPLAIN " + sql)
-            return "\n".join(row[0] for row in cursor.fetchall())
-        finally:
-            cursor.execute("RESET enable_seqscan")
+    return plan_without_seqscan(sql)
 
 
 @postgresql_only
@@ -112,13 +107,7 @@ def test_the_timeline_pages_read_the_timeline_index(operator_client, busy_log, b
         with CaptureQueriesContext(connection) as queries:
             assert operator_client.get(url, params).status_code == 200
         [sql] = [q["sql"] for q in queries if "LIMIT 51" in q["sql"]]
-        with connection.cursor() as cursor:
-            cursor.execute("SET enable_seqscan = off")
-            try:
-                cursor.execute("EXPLAIN " + sql)
-                plan = "\n".join(row[0] for row in cursor.fetchall())
-            finally:
-                cursor.execute("RESET enable_seqscan")
+        plan = plan_without_seqscan(sql)
         if "msg_timeline_idx" not in plan or "Sort" in plan:
             misses[str(params)] = plan
     assert not misses, "\n\n".join(f"{case}\n{plan}" for case, plan in misses.items())
