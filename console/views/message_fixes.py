@@ -2,13 +2,13 @@ from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import redirect
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from .. import history
 from ..login_required import login_required
 from ..message_fixes import FIXES
+from .next_page import posted_next_page
 from .scoping import visible_conversation_or_404
 
 
@@ -33,7 +33,5 @@ def fix_message(request, bot_id: int, pk: int, message_id: int, verb: str):
             _("Nothing was done: the message is now “%(status)s”.")
             % {"status": message.get_status_display()},
         )
-    back = request.POST.get("next", "")
-    if not url_has_allowed_host_and_scheme(back, {request.get_host()}, request.is_secure()):
-        back = reverse("console:history", args=[bot.pk, conversation.pk]) + f"?at={message.pk}"
-    return redirect(back)
+    trace = reverse("console:history", args=[bot.pk, conversation.pk]) + f"?at={message.pk}"
+    return redirect(posted_next_page(request, trace))

@@ -24,6 +24,7 @@ from forwarding.replay import replay_deliveries, replay_failed, run_test_event
 
 from ..login_required import login_required
 from ..webhooks import EndpointForm, deliveries_page, may_manage_webhooks
+from .next_page import posted_next_page
 from .scoping import int_param, visible_bot_or_404
 
 TEST_ANSWER_SHOWN = 1000  # characters of a test event's answer kept for the page
@@ -101,6 +102,9 @@ def endpoint_page(request, bot_id: int, endpoint_id: int, *, form=None, status=2
                 after=int_param(request, "after"),
             ),
             "shown_status": shown,
+            # Where a row's Replay comes back to: this page of deliveries (not after a
+            # refused settings form, whose address only takes a POST).
+            "this_page": request.get_full_path() if request.method == "GET" else "",
             "statuses": WebhookDelivery.Status.choices,
             "failed": endpoint.deliveries.filter(status=WebhookDelivery.Status.FAILED).count(),
             "form": (form or EndpointForm(instance=endpoint)) if manage else None,
@@ -206,10 +210,13 @@ def endpoint_replay_failed(request, bot_id: int, endpoint_id: int):
 @login_required
 @require_POST
 def delivery_replay(request, bot_id: int, delivery_id: int):
+    """Replay one delivery, then back to the page of deliveries it was replayed from
+    (its tab and cursor), at its row."""
     bot = _managed_bot(request, bot_id)
     delivery = get_object_or_404(WebhookDelivery, endpoint__bot=bot, pk=delivery_id)
     if replay_deliveries(request.user, WebhookDelivery.objects.filter(pk=delivery.pk)):
         messages.success(request, _("The delivery was queued again with the same webhook-id."))
     else:
         messages.warning(request, _("The delivery is being attempted right now; try again later."))
-    return redirect("console:webhook", bot_id=bot.pk, endpoint_id=delivery.endpoint_id)
+    latest = reverse("console:webhook", args=[bot.pk, delivery.endpoint_id])
+    return redirect(f"{posted_next_page(request, latest)}#delivery-{delivery.pk}")

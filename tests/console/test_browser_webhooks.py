@@ -185,6 +185,14 @@ def test_deliveries_page_older_and_newer_and_replay_stays_on_one_line(
     expect(rows.first).to_contain_text("第 4 位客户")
     page.locator("#deliveries .pager").scroll_into_view_if_needed()
     shoot(page, "webhooks-07-older-deliveries")
+    # Replay on the older page comes back to it, at the row, not to the latest page.
+    older_page = page.url
+    page.once("dialog", lambda dialog: dialog.accept())
+    rows.last.get_by_role("button", name="重放").click()
+    expect(rows.last).to_contain_text("已重放 1 次")
+    assert page.url.split("#")[0] == older_page
+    expect(rows.last).to_be_in_viewport()
+    shoot(page, "webhooks-07-older-page-replayed")
     page.get_by_role("link", name="较新的投递").click()
     expect(rows).to_have_count(DELIVERIES_PAGE)
     expect(rows.first).to_contain_text("第 24 位客户")

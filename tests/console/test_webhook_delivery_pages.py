@@ -1,6 +1,7 @@
 """An endpoint's deliveries in the console, a page at a time (keyset by id, newest
 first): "older" and "newer" links reach every delivery once, keep the status shown,
-and a cursor that is not one of the endpoint's deliveries is ignored."""
+a cursor that is not one of the endpoint's deliveries is ignored, and a row's Replay
+comes back to the page it was pressed on."""
 
 import re
 
@@ -11,6 +12,7 @@ from django.urls import reverse
 
 from console.webhooks import DELIVERIES_PAGE
 from forwarding.models import WebhookDelivery, WebhookEndpoint
+from tests.html_forms import submitted_form
 
 ROW = re.compile(r'<tr id="delivery-(\d+)">')
 OLDER = re.compile(r'<a class="btn" href="([^"]*)">较早的投递 →</a>')
@@ -114,3 +116,69 @@ def test_a_page_reads_the_same_number_of_queries_whatever_its_cursor(
             operator_client.get(page_url(bot, endpoint, query))
         counts.append(len(queries))
     assert counts[1] == counts[2] == counts[0] + 1  # the cursor, checked: one more
+
+
+def replay(client, bot, endpoint, pk: int, page: str):
+    """Press a row's Replay on `page` as the browser posts it: the form as it stands."""
+    html = client.get(page).content.decode()
+    form = submitted_form(html, f"replay-{pk}")
+    return client.post(reverse("console:webhook_delivery_replay", args=[bot.pk, pk]), form)
+
+
+def test_replay_comes_back_to_the_page_and_tab_it_was_pressed_on(
+    operator_client, bot, group, endpoint, make_message
+):
+    failed = sorted(
+        deliveries(endpoint, group, make_message, 2 * DELIVERIES_PAGE, status="failed"),
+        reverse=True,
+    )
+    second = page_url(bot, endpoint, f"?status=failed&before={failed[DELIVERIES_PAGE - 1]}")
+    pressed = failed[DELIVERIES_PAGE + 3]
+
+    response = replay(operator_client, bot, endpoint, pressed, second)
+
+    assert response.status_code == 302 and response["Location"] == f"{second}#delivery-{pressed}"
+    rows, _older, newer = shown(operator_client, second)
+    assert rows == [pk for pk in failed[DELIVERIES_PAGE:] if pk != pressed]  # now pending
+    assert newer and WebhookDelivery.objects.get(pk=pressed).replay_count == 1
+
+
+@pytest.mark.parametrize(
+    "elsewhere",
+    [
+        "https://evil.example/",
+        "//evil.example/console/",
+        "/\\evil.example/",
+        "javascript:alert(1)",
+        "http://testserver/console/",  # this site, but not written as a path
+        "",
+    ],
+)
+def test_replay_with_a_next_that_is_not_a_page_of_this_site_returns_to_the_latest_page(
+    operator_client, bot, group, endpoint, make_message, elsewhere
+):
+    (pk,) = deliveries(endpoint, group, make_message, 1, status="failed")
+
+    response = operator_client.post(
+        reverse("console:webhook_delivery_replay", args=[bot.pk, pk]), {"next": elsewhere}
+    )
+
+    assert response["Location"] == page_url(bot, endpoint, f"#delivery-{pk}")
+
+
+def test_after_a_refused_settings_form_replay_returns_to_the_endpoint_page(
+    operator_client, bot, group, endpoint, make_message
+):
+    """The page is then drawn at the form's POST-only address: no way back to it."""
+    (pk,) = deliveries(endpoint, group, make_message, 1, status="failed")
+    change = reverse("console:webhook_change", args=[bot.pk, endpoint.pk])
+    refused = operator_client.post(change, {"url": "not a url", "is_active": "on"})
+    assert refused.status_code == 400
+
+    form = submitted_form(refused.content.decode(), f"replay-{pk}")
+    response = operator_client.post(
+        reverse("console:webhook_delivery_replay", args=[bot.pk, pk]), form
+    )
+
+    assert "next" not in form
+    assert response["Location"] == page_url(bot, endpoint, f"#delivery-{pk}")
