@@ -51,7 +51,7 @@ from botadmin.reasons import Reason
 
 from . import aibot_inbound
 from .aibot_inbox import InboxJournal
-from .base import media_word
+from .base import MEDIA_MIN_BYTES, media_word, too_small
 from .conversions import markdown_to_text
 from .filenames import upload_name
 from .wecom_aibot import RETRY_ERRCODES
@@ -556,8 +556,10 @@ class BotSession:
 
     async def _upload(self, kind: str, data_base64: str, name: str | None = None) -> str | dict:
         data = base64.b64decode(data_base64)
+        if len(data) < MEDIA_MIN_BYTES:  # WeCom's init refuses it (and an empty one has no chunk)
+            return not_sent("failed", too_small(kind, len(data)))
         chunks = [data[i : i + UPLOAD_CHUNK_BYTES] for i in range(0, len(data), UPLOAD_CHUNK_BYTES)]
-        if not chunks or len(chunks) > UPLOAD_MAX_CHUNKS:
+        if len(chunks) > UPLOAD_MAX_CHUNKS:
             too_large = gettext_noop("%(kind)s too large to upload")
             return not_sent("failed", Reason(too_large, kind=media_word(kind)))
         name = upload_name(data, kind, name or "")

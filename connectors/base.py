@@ -391,7 +391,7 @@ def download_media(url: str, max_bytes: int, what: str = "media", min_bytes: int
     except (http.UnsafeURLError, requests.RequestException) as error:
         reason, again = download_failure(error, what)
         raise SendRefused.of(Outcome.RETRY if again else Outcome.FAILED, reason) from None
-    what = media_word(what)
+    kind, what = what, media_word(what)
     answered = Reason(
         gettext_noop("%(what)s download answered HTTP %(status)s"),
         what=what,
@@ -407,11 +407,7 @@ def download_media(url: str, max_bytes: int, what: str = "media", min_bytes: int
             Outcome.FAILED, Reason(oversize, what=what, mb=max_bytes // (1024 * 1024))
         )
     if len(response.content) < min_bytes:
-        undersize = gettext_noop("%(what)s is only %(size)s bytes: at least %(min)s are needed")
-        raise SendRefused.of(
-            Outcome.FAILED,
-            Reason(undersize, what=what, size=len(response.content), min=min_bytes),
-        )
+        raise SendRefused.of(Outcome.FAILED, too_small(kind, len(response.content), min_bytes))
     return response.content
 
 
@@ -429,6 +425,12 @@ def refuse_unsendable(msgtype: str, content: bytes, limits: Limits) -> None:
     if seconds and amr_seconds(content, seconds) > seconds:
         too_long = gettext_noop("voice longer than %(seconds)s s")
         raise SendRefused.of(Outcome.FAILED, Reason(too_long, seconds=f"{seconds:g}"))
+
+
+def too_small(kind: str, size: int, min_bytes: int = MEDIA_MIN_BYTES) -> Reason:
+    """Why media of `size` bytes is not sent: WeCom wants at least `min_bytes`."""
+    undersize = gettext_noop("%(what)s is only %(size)s bytes: at least %(min)s are needed")
+    return Reason(undersize, what=media_word(kind), size=size, min=min_bytes)
 
 
 def download_failure(

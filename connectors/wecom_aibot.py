@@ -36,6 +36,7 @@ from botadmin.reasons import Reason
 
 from .base import (
     CARD_TASK_ID_ERRCODE,
+    MEDIA_MIN_BYTES,
     Connector,
     ConnectorError,
     FetchedMedia,
@@ -268,7 +269,9 @@ class WeComAIBotConnector(Connector):
                 )
                 raise SendRefused(SendResult(Outcome.FAILED, not_base64)) from None
         name = name or url_file_name(media["url"])  # the bytes name it when it has none
-        content = download_media(media["url"], MEDIA_MAX_BYTES[msgtype])
+        content = download_media(
+            media["url"], MEDIA_MAX_BYTES[msgtype], msgtype, min_bytes=MEDIA_MIN_BYTES
+        )
         if msgtype == "voice" and not is_amr(content):
             raise SendRefused(SendResult(Outcome.FAILED, Reason(gettext_noop("voice is not AMR"))))
         if msgtype == "voice" and amr_seconds(content, VOICE_MAX_SECONDS) > VOICE_MAX_SECONDS:

@@ -542,6 +542,47 @@ def test_a_voice_given_by_url_that_is_not_amr_fails_without_an_upload(
     assert not aibot_server.frames_of("aibot_upload_media_init")
 
 
+@pytest.mark.parametrize("content", [b"", b"%PDF-"], ids=["empty", "5 bytes"])
+def test_a_file_given_by_url_under_six_bytes_fails_saying_its_size_without_an_upload(
+    aibot_server, aibot, group, connected, post, content
+):
+    with Receiver() as host:
+        host.respond(200, content, {"Content-Type": "application/pdf"})
+        body = {"msgtype": "file", "file": {"url": host.url("/reports/empty.pdf")}}
+        message = sent_through(post, aibot, "wrGroupA", body)
+
+    assert message.status == "failed"
+    assert message.last_error == f"file is only {len(content)} bytes: at least 6 are needed"
+    with translation.override("zh-hans"):
+        assert translate(message.last_error) == f"文件只有 {len(content)} 字节：至少需要 6 字节"
+    assert not aibot_server.frames_of("aibot_upload_media_init")
+
+
+def test_the_gateway_answers_media_under_six_bytes_with_its_size_not_too_large(
+    aibot_server, aibot, group, connected
+):
+    """What the connector checks first, the gateway checks again (a request from an
+    older web process): an empty upload has no chunk, which read as "too large"."""
+    connection = connections.live(aibot)
+    request = {"bot_id": aibot.pk, "message_id": "m1", "reply_to": "", "chatid": "wrGroupA",
+               "chat_type": "group", "body": {"msgtype": "image", "image": {"base64": ""}}}  # fmt: skip
+
+    answer = http.request(
+        "POST",
+        connection.endpoint.rstrip("/") + "/send",
+        json=request,
+        headers={"Authorization": f"Bearer {connection.endpoint_token}"},
+        allow_private=True,
+    )
+
+    result = WeComAIBotConnector.classify(answer)
+    assert (result.outcome, result.detail) == (
+        Outcome.FAILED,
+        "image is only 0 bytes: at least 6 are needed",
+    )
+    assert not aibot_server.frames_of("aibot_upload_media_init")
+
+
 def test_a_gateway_that_died_holding_the_lease_leaves_the_message_waiting_not_failed(
     aibot, group, post
 ):
