@@ -1,8 +1,8 @@
 """Fan-out: one run becomes one message per recipient, a batch per transaction.
 
 The run holds its recipients (fixed when it started) and a cursor. Each
-batch locks the run row, creates the messages for the next slice of
-recipients that do not have one yet, advances the cursor and commits. A
+batch locks the announcement and the run, creates the messages for the next
+slice of recipients that do not have one yet, advances the cursor and commits. A
 worker killed mid-batch rolls that batch back and whoever runs the fan-out
 next redoes it; the unique constraint on (run, conversation) makes a second
 message for the same recipient impossible even if two fan-outs overlap.
@@ -35,12 +35,17 @@ def fan_out_batch(run_id: int, batch_size: int) -> bool:
     """Create the next batch in its own transaction; False once there is nothing left to do."""
     now = timezone.now()
     with transaction.atomic():
-        # Intent: serialise fan-outs of the same run; the run row is the lock.
-        run = (
-            AnnouncementRun.objects.select_for_update(of=("self",))
-            .select_related("announcement__bot")
-            .get(pk=run_id)
+        # Intent: the announcement, then the run — the order pause, resume and cancel
+        # lock them in, so an operator's action and a batch (which pauses the
+        # announcement of a switched-off bot) wait for each other instead of
+        # deadlocking. The run row serialises fan-outs of the same run.
+        announcement = (
+            Announcement.objects.select_for_update(of=("self",))
+            .select_related("bot")
+            .get(runs=run_id)
         )
+        run = AnnouncementRun.objects.select_for_update().get(pk=run_id)
+        run.announcement = announcement
         if run.status != AnnouncementRun.Status.FANNING_OUT:
             return False  # paused, cancelled or done: resume re-enqueues it
         ids = run.recipient_ids[run.fanout_cursor : run.fanout_cursor + batch_size]
@@ -49,25 +54,21 @@ def fan_out_batch(run_id: int, batch_size: int) -> bool:
             run.fanned_out_at = now
             run.save(update_fields=["status", "fanned_out_at", "updated_at"])
             return False
-        announcement = run.announcement
-        if not announcement.bot.is_active:
+        bot = announcement.bot
+        if not bot.is_active:
             # The bot was switched off: hold the run instead of failing on every retry.
             # Resuming the announcement (once the bot is back) continues here.
-            logger.warning(
-                "Bot %s is inactive; announcement run %s paused.", announcement.bot_id, run.pk
-            )
+            logger.warning("Bot %s is inactive; announcement run %s paused.", bot.pk, run.pk)
             run.status = AnnouncementRun.Status.PAUSED
             run.save(update_fields=["status", "updated_at"])
-            Announcement.objects.filter(pk=announcement.pk).update(
-                status=Announcement.Status.PAUSED
-            )
+            announcement.status = Announcement.Status.PAUSED
+            announcement.save(update_fields=["status", "updated_at"])
             return False
         done = set(
             Message.objects.filter(announcement_run=run, conversation_id__in=ids).values_list(
                 "conversation_id", flat=True
             )
         )
-        bot = announcement.bot
         accept_outbound_bulk(
             bot=bot,
             conversations=Conversation.objects.filter(pk__in=set(ids) - done).order_by("pk"),

@@ -4,17 +4,21 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import pytest
+from django.db import connection, transaction
 from django.db.models import Count
 
 from announcements.fanout import fan_out
-from announcements.models import AnnouncementRun
-from announcements.services import start_due_announcements
+from announcements.models import Announcement, AnnouncementRun
+from announcements.services import cancel, start_due_announcements
+from conversations.models import Bot
 from devtools.processes import database_url
 from messaging.models import Message
+from tests.polling import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -118,3 +122,65 @@ def test_a_fan_out_for_a_switched_off_bot_pauses_instead_of_failing(
     resume(superuser, announcement)
     fan_out(run_id)
     assert Message.objects.filter(announcement_run_id=run_id).count() == 3
+
+
+def _waiting_for_a_row_lock() -> int:
+    """Connections to the test database waiting for a lock (each query its own snapshot)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks need PostgreSQL")
+@pytest.mark.django_db(transaction=True)
+def test_a_fan_out_of_a_switched_off_bot_and_a_cancel_at_once_do_not_deadlock(
+    bot, make_groups, make_announcement, superuser
+):
+    """Cancel locks the announcement, then its runs; a batch for a switched-off bot pauses
+    the run and its announcement. Forced to start in between, the batch waits for the
+    cancel instead of holding the run the cancel needs."""
+    announcement = make_announcement(bot, make_groups(bot, 3))
+    (run_id,) = start_due_announcements()
+    Bot.objects.filter(pk=bot.pk).update(is_active=False)
+    operator_holds_the_announcement, go_on = threading.Event(), threading.Event()
+    errors = []
+
+    def operator():
+        try:
+            with transaction.atomic():
+                # Cancel's own first lock, taken a moment early so the batch starts between it
+                # and the rest of the cancel.
+                Announcement.objects.select_for_update().get(pk=announcement.pk)
+                operator_holds_the_announcement.set()
+                assert go_on.wait(30)
+                cancel(superuser, announcement)
+        except Exception as error:
+            errors.append(error)
+        finally:
+            connection.close()
+
+    def worker():
+        try:
+            assert operator_holds_the_announcement.wait(30)
+            fan_out(run_id)
+        except Exception as error:
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=operator), threading.Thread(target=worker)]
+    for thread in threads:
+        thread.start()
+    assert wait_until(lambda: _waiting_for_a_row_lock() == 1, timeout=30), "the batch waits"
+    go_on.set()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert not any(thread.is_alive() for thread in threads)
+    assert errors == []  # PostgreSQL refuses one of two deadlocked transactions
+    assert Announcement.objects.get(pk=announcement.pk).status == Announcement.Status.CANCELLED
+    assert AnnouncementRun.objects.get(pk=run_id).status == AnnouncementRun.Status.CANCELLED
+    assert not Message.objects.filter(announcement_run_id=run_id).exists()
