@@ -11,6 +11,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from botadmin.reasons import ReasonField
 from botadmin.timezones import zone_or_default
 from conversations.models import Bot, Conversation
 
@@ -186,6 +187,8 @@ class AnnouncementRun(models.Model):
         CANCELLED = "cancelled", _("Cancelled")
         # Found more than BOTADMIN_SCHEDULED_LATE_CUTOFF_MINUTES after its time: not sent.
         MISSED = "missed", _("Missed (botadmin was down)")
+        # Its messages could not be made (`last_error` says why); retrying it continues.
+        FAILED = "failed", _("Failed")
 
     announcement = models.ForeignKey(
         Announcement, on_delete=models.CASCADE, related_name="runs", verbose_name=_("announcement")
@@ -205,6 +208,17 @@ class AnnouncementRun(models.Model):
         _("recipients done"), default=0, help_text=_("How many recipients have their message.")
     )
     fanned_out_at = models.DateTimeField(_("all messages created"), null=True, blank=True)
+    last_error = ReasonField(
+        _("last error"),
+        blank=True,
+        default="",
+        help_text=_("Why its messages could not be made, when they could not."),
+    )
+    restarts = models.PositiveSmallIntegerField(
+        _("restarts"),
+        default=0,
+        help_text=_("Times its preparation was restarted since it last made progress."),
+    )
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
     class Meta:

@@ -12,9 +12,10 @@ from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, gettext_noop
 
 from audit.services import record_action
+from botadmin.reasons import Reason, ngettext_noop
 from conversations.models import Bot, Conversation
 from messaging import delivery_actions
 from messaging.models import Message
@@ -22,6 +23,7 @@ from messaging.outbox import enqueue_delivery
 from messaging.validation import search_text, validate_outbound
 
 from .audience import chunked, recipients_now, replace_members
+from .fanout import fail
 from .models import Announcement, AnnouncementRun, SavedAudience
 from .schedule import RECURRING, Schedule, ScheduleError, parse
 
@@ -29,6 +31,9 @@ UNFINISHED_RUNS = (AnnouncementRun.Status.FANNING_OUT, AnnouncementRun.Status.SE
 # A run of these statuses with nothing pending is finished (`runs_progress`): its status
 # is not changed when its last message finishes (that happens in messaging).
 FINISHING_RUNS = (AnnouncementRun.Status.SENDING, AnnouncementRun.Status.PAUSED)
+# Restarts of a fan-out without progress before its run fails (`resume_stalled_fan_outs`):
+# with the default stall of 60 s, restarted after 1, 2, 4, 8 and 16 minutes, failed at 32.
+MAX_FAN_OUT_RESTARTS = 5
 
 
 class NotEditableError(ValueError):
@@ -226,18 +231,58 @@ def _start_run(announcement: Announcement, now: datetime) -> AnnouncementRun:
 
 
 def resume_stalled_fan_outs(now: datetime | None = None) -> list[int]:
-    """Re-enqueue fan-outs that made no progress for a while (their worker died)."""
+    """Re-enqueue fan-outs that made no progress for a while (their worker died or failed).
+
+    Each restart waits twice as long as the one before (BOTADMIN_ANNOUNCEMENT_STALL_SECONDS,
+    then twice that, …), counted from the last progress or restart; after
+    MAX_FAN_OUT_RESTARTS without progress the run fails with the last error its fan-out
+    met, logged once, rather than being restarted forever.
+    """
     now = now or timezone.now()
-    stalled_before = now - timedelta(seconds=settings.BOTADMIN_ANNOUNCEMENT_STALL_SECONDS)
-    ids = list(
-        AnnouncementRun.objects.filter(
-            status=AnnouncementRun.Status.FANNING_OUT, updated_at__lt=stalled_before
-        ).values_list("pk", flat=True)
+    stall = timedelta(seconds=settings.BOTADMIN_ANNOUNCEMENT_STALL_SECONDS)
+    candidates = AnnouncementRun.objects.filter(
+        status=AnnouncementRun.Status.FANNING_OUT, updated_at__lt=now - stall
+    ).values_list("pk", "restarts", "updated_at")
+    restarted = []
+    for pk, restarts, updated_at in candidates:
+        if updated_at >= now - stall * 2**restarts:
+            continue  # backing off
+        with transaction.atomic():
+            if restarts >= MAX_FAN_OUT_RESTARTS:
+                _give_up(pk, updated_at)
+            # Compare-and-set: a batch that committed meanwhile has moved the run on.
+            elif AnnouncementRun.objects.filter(
+                pk=pk, status=AnnouncementRun.Status.FANNING_OUT, updated_at=updated_at
+            ).update(restarts=restarts + 1, updated_at=now):
+                _fan_out(pk)
+                restarted.append(pk)
+    return restarted
+
+
+def _give_up(run_id: int, updated_at: datetime) -> None:
+    """Fail the run, unless a batch moved it on since it was found stalled at `updated_at`."""
+    # Intent: the announcement, then the run, as a fan-out batch locks them.
+    Announcement.objects.select_for_update(of=("self",)).filter(runs=run_id).first()
+    run = (
+        AnnouncementRun.objects.select_for_update()
+        .filter(pk=run_id, status=AnnouncementRun.Status.FANNING_OUT, updated_at=updated_at)
+        .first()
     )
-    with transaction.atomic():
-        for pk in ids:
-            _fan_out(pk)
-    return ids
+    if run is None:
+        return
+    error = run.last_error or Reason(gettext_noop("no error was recorded; see the worker's log"))
+    fail(
+        run,
+        Reason(
+            ngettext_noop(
+                "no progress after %(count)s restart: %(error)s",
+                "no progress after %(count)s restarts: %(error)s",
+                "count",
+            ),
+            count=run.restarts,
+            error=error,
+        ),
+    )
 
 
 # --- Operator actions ---------------------------------------------------------
@@ -439,9 +484,17 @@ def cancel(user, announcement: Announcement) -> int:
 
 
 def retry_failed(user, run: AnnouncementRun) -> int:
-    """Queue the run's failed messages again."""
+    """Queue the run's failed messages again and, if its messages could not all be made,
+    make the rest: how many recipients that is.
+
+    A failed run continues its fan-out where it stopped (paused with its announcement;
+    not at all once that is cancelled), with the announcement's body as it is now."""
     now = timezone.now()
     with transaction.atomic():
+        # Intent: the announcement, then the run, as a fan-out batch locks them; the
+        # run's status is read once no batch or operator action is changing it.
+        announcement = Announcement.objects.select_for_update().get(pk=run.announcement_id)
+        run = AnnouncementRun.objects.select_for_update().get(pk=run.pk)
         ids = list(
             Message.objects.select_for_update()
             .filter(announcement_run=run, status=Message.Status.FAILED)
@@ -456,22 +509,36 @@ def retry_failed(user, run: AnnouncementRun) -> int:
         )
         for pk in ids:
             enqueue_delivery(pk)
+        not_made = 0
+        if (
+            run.status == AnnouncementRun.Status.FAILED
+            and announcement.status != Announcement.Status.CANCELLED
+        ):
+            not_made = max(run.recipient_count - run.fanout_cursor, 0)
+            paused = announcement.status == Announcement.Status.PAUSED
+            run.status = (
+                AnnouncementRun.Status.PAUSED if paused else AnnouncementRun.Status.FANNING_OUT
+            )
+            run.last_error, run.restarts = "", 0
+            run.save(update_fields=["status", "last_error", "restarts", "updated_at"])
+            if not paused:
+                _fan_out(run.pk)
         record_action(
             user,
             "announcement.retry_failed",
-            bot=run.announcement.bot,
-            target=run.announcement,
-            details={"run": run.pk, "messages": len(ids)},
+            bot=announcement.bot,
+            target=announcement,
+            details={"run": run.pk, "messages": len(ids), "not_made": not_made},
         )
-    return len(ids)
+    return len(ids) + not_made
 
 
 def runs_progress(runs: list[AnnouncementRun]) -> dict[int, dict]:
     """Counts per outcome for each run's progress bar, by run id, in one query for them all.
 
     Pending is what the run still has to do: its unfinished messages and, unless
-    it was cancelled, the recipients it has not handed out yet (past
-    `fanout_cursor`). A recipient handed out without a message (its conversation
+    it was cancelled (then they are cancelled) or failed (then they failed), the
+    recipients it has not handed out yet (past `fanout_cursor`). A recipient handed out without a message (its conversation
     was deleted meanwhile) will never get one, so it is not pending but skipped.
     Sent, failed, cancelled, skipped and pending add up to the planned
     recipients; `percent` is the share that is done (all but pending), so a
@@ -505,6 +572,9 @@ def runs_progress(runs: list[AnnouncementRun]) -> dict[int, dict]:
         if run.status == AnnouncementRun.Status.CANCELLED:
             # Cancelling stops the hand-out; a message already being sent stays pending.
             counts["cancelled"] += not_handed_out
+        elif run.status == AnnouncementRun.Status.FAILED:
+            # Their messages could not be made (the run says why); retrying makes them.
+            counts["failed"] += not_handed_out
         else:
             counts["pending"] += not_handed_out
         counts["skipped"] = max(planned - counts["total"] - not_handed_out, 0)
