@@ -1,5 +1,6 @@
 """Start-up checks of settings whose mistakes would only show later, in production."""
 
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -64,11 +65,30 @@ def check_settings(app_configs=None, **kwargs):
             setting_networks(name)
         except ValueError as error:
             problems.append(Error(f"{name}: {error}", hint=hint, id=problem_id))
+    problems += _check_robot_key_sync()
     if settings.BOTADMIN_SECRET_GRACE_HOURS < 0:
         problems.append(
             Error("BOTADMIN_SECRET_GRACE_HOURS cannot be negative.", id="botadmin.E002")
         )
     return problems
+
+
+def _check_robot_key_sync() -> list[Error]:
+    """A group robot's contact sync notes its progress as its keys answer: all of them
+    silent for the whole budget must still look alive to the beat."""
+    from conversations.sync import STALE_AFTER  # the apps are loaded when checks run
+
+    most = (STALE_AFTER - timedelta(minutes=1)).total_seconds()
+    if settings.BOTADMIN_ROBOT_KEY_SYNC_SECONDS <= most:
+        return []
+    return [
+        Error(
+            f"BOTADMIN_ROBOT_KEY_SYNC_SECONDS must be at most {most:g}.",
+            hint="A contact sync silent for longer is taken for abandoned and failed, "
+            "and a second sync runs beside it.",
+            id="botadmin.E007",
+        )
+    ]
 
 
 @register(deploy=True)

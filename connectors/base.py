@@ -262,6 +262,11 @@ class Connector:
 
     def __init__(self, bot: Bot):
         self.bot = bot
+        # The contact sync's "still working" (conversations.sync): a connector whose one
+        # page takes many calls to the other side (a user/get per member) calls it between
+        # two of them, from the thread running the sync, so that a long page is not taken
+        # for an abandoned sync. It may raise to stop the work (the sync was given up).
+        self.still_working: Callable[[], None] = _nothing
 
     @classmethod
     def syncs_contacts(cls) -> bool:
@@ -352,6 +357,10 @@ class Connector:
         nothing to ask. Raises ConnectorError when asking failed.
         """
         return None
+
+
+def _nothing() -> None:
+    pass
 
 
 class SendRefused(Exception):

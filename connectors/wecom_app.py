@@ -607,6 +607,7 @@ class WeComAppConnector(Connector):
 
     def _get(self, path: str, **kwargs) -> dict:
         """A read call's answer; raises ConnectorError on anything but errcode 0."""
+        self.still_working()  # a page of the contact sync may take one call per member
         method = kwargs.pop("method", "GET")
         try:
             response, answer = api.call(self.app, method, path, **kwargs)

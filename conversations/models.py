@@ -312,7 +312,8 @@ class SyncRun(models.Model):
     requested_at = models.DateTimeField(_("requested"), auto_now_add=True)
     started_at = models.DateTimeField(_("started"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
-    # Written with every page: a running sync whose heartbeat stops was abandoned.
+    # Written with every page, and between the calls of a long one (`sync.HEARTBEAT_EVERY`):
+    # a running sync whose heartbeat stops was abandoned.
     heartbeat_at = models.DateTimeField(_("last progress"), null=True, blank=True)
     pages_fetched = models.PositiveIntegerField(_("pages fetched"), default=0)
     users_added = models.PositiveIntegerField(_("users added"), default=0)

@@ -4,7 +4,11 @@ A sync is a `SyncRun` row. `request_sync` creates it (or joins the one
 already pending or running: the database allows one per bot) and wakes a
 worker after the commit; `run_sync` claims it by compare-and-set and walks
 the connector's pages, upserting each page in one transaction and recording
-progress as it goes. Only a complete sync deactivates what it did not see;
+progress as it goes. A run silent for STALE_AFTER is declared abandoned by the beat
+(`_recover`): a page of many calls to the other side notes between them that it is
+still at work (`Connector.still_working`), and every write of the worker's is on the
+condition that the run is still running, so one declared abandoned stays so and its
+late worker stops (`RunGivenUp`). Only a complete sync deactivates what it did not see;
 one that fails half-way keeps everything it has not seen as it was. A
 change the other side reports (WeCom's change_contact) requests a run that
 waits for the beat, so that a burst of changes is one sync
@@ -49,8 +53,10 @@ logger = logging.getLogger(__name__)
 
 KINDS = (Conversation.Kind.USER, Conversation.Kind.GROUP)
 BATCH_SIZE = 500
-# A sync that fetched no page for this long was abandoned by its worker.
+# A sync that showed no sign of life for this long was abandoned by its worker.
 STALE_AFTER = timedelta(minutes=5)
+# A page that takes long notes that it is still at work this often (`_Progress.still_working`).
+HEARTBEAT_EVERY = timedelta(seconds=30)
 # A pending sync whose wake-up was lost is handed to a worker again after this.
 REENQUEUE_AFTER = timedelta(minutes=1)
 # Finished runs older than this are deleted by the periodic task.
@@ -199,6 +205,12 @@ def sync_now(bot: Bot, trigger: str, user=None) -> SyncRun:
 # --- running ------------------------------------------------------------------
 
 
+class RunGivenUp(Exception):
+    """The run is no longer running: the beat declared it abandoned while its worker was
+    still at it (a page slower than STALE_AFTER). The worker stops without writing more:
+    the run stays failed, and a sync it owed follows it (`_follow_up_abandoned`)."""
+
+
 @dataclass
 class _Progress:
     run: SyncRun
@@ -216,16 +228,27 @@ class _Progress:
         self.counts[f"{kind}s_unchecked"] = n
 
     def save(self) -> None:
-        """Write the progress so far (inside the page's transaction)."""
+        """Write the progress so far (inside the page's transaction, which RunGivenUp
+        rolls back)."""
+        self._write(pages_fetched=self.pages, heartbeat_at=timezone.now(), **self.counts)
         if self.changed_since_saved:
             forget_active_counts(self.run.bot)
             self.changed_since_saved = False
+
+    def still_working(self) -> None:
+        """The connector between two calls of a long page: note that the run is alive
+        (at most every HEARTBEAT_EVERY), or raise RunGivenUp."""
+        now = timezone.now()
+        if self.run.heartbeat_at is None or now - self.run.heartbeat_at >= HEARTBEAT_EVERY:
+            self._write(heartbeat_at=now)
+
+    def _write(self, **values) -> None:
+        """Only while the run is running: one declared abandoned meanwhile stays so."""
         run = self.run
-        run.pages_fetched = self.pages
-        for key, value in self.counts.items():
-            setattr(run, key, value)
-        run.heartbeat_at = timezone.now()
-        run.save(update_fields=["pages_fetched", "heartbeat_at", *self.counts])
+        if not SyncRun.objects.filter(pk=run.pk, outcome=SyncRun.Outcome.RUNNING).update(**values):
+            raise RunGivenUp(run.pk)
+        for name, value in values.items():
+            setattr(run, name, value)
 
 
 def run_sync(run_id: int) -> SyncRun:
@@ -240,6 +263,7 @@ def run_sync(run_id: int) -> SyncRun:
     progress = _Progress(run)
     try:
         connector = connector_for(run.bot)
+        connector.still_working = progress.still_working
         if not connector.syncs_contacts():  # a run requested before the bot changed connector
             _finish(run, SyncRun.Outcome.NOT_POSSIBLE, _not_possible_reason())
             return run
@@ -248,6 +272,8 @@ def run_sync(run_id: int) -> SyncRun:
             _sync_listed(connector, progress)
         else:
             _check_entered(connector, progress)
+    except RunGivenUp:
+        _given_up(run)
     except ConnectorError as error:
         _finish(run, SyncRun.Outcome.FAILED, reasons.shorten(reasons.of(error), 2000))
     except Exception as error:
@@ -260,10 +286,16 @@ def run_sync(run_id: int) -> SyncRun:
 
 
 def _finish(run: SyncRun, outcome: str, error: str = "") -> None:
-    run.outcome, run.error, run.finished_at = outcome, error, timezone.now()
     # Not changed_while_running: a change reported now was noted on the row, or, once
     # the run is no longer running, starts a run of its own.
-    run.save(update_fields=["outcome", "error", "finished_at"])
+    finished_at = timezone.now()
+    ended = SyncRun.objects.filter(pk=run.pk, outcome=SyncRun.Outcome.RUNNING).update(
+        outcome=outcome, error=error, finished_at=finished_at
+    )
+    if not ended:
+        _given_up(run)
+        return
+    run.outcome, run.error, run.finished_at = outcome, error, finished_at
     _follow_up(run)
     metrics.contact_sync_finished(outcome)
     logger.info(
@@ -274,6 +306,16 @@ def _finish(run: SyncRun, outcome: str, error: str = "") -> None:
         run.pages_fetched,
         error,
     )
+
+
+def _given_up(run: SyncRun) -> None:
+    """The run was declared abandoned while this worker still ran it: it stays so."""
+    logger.warning(
+        "Contact sync %s of bot %s was declared abandoned while still at work; its worker stops.",
+        run.pk,
+        run.bot_id,
+    )
+    run.refresh_from_db()
 
 
 def _sync_listed(connector: Connector, progress: _Progress) -> None:
