@@ -26,9 +26,11 @@ class ForwardingConfig(AppConfig):
         )
 
 
-def _sync_primary_endpoint(sender, instance, raw=False, **kwargs):
+def _sync_primary_endpoint(sender, instance, raw=False, update_fields=None, **kwargs):
     if raw:  # loaddata
         return
+    if update_fields is not None and "webhook_url" not in update_fields:
+        return  # the instance's URL may be as read long ago: another save may have changed it
     from .endpoints import sync_primary_endpoint
 
     sync_primary_endpoint(instance)

@@ -12,6 +12,7 @@ from standardwebhooks.webhooks import Webhook
 
 from botadmin.local_http import Answer
 from botadmin.reasons import translate
+from conversations.models import Bot
 from devtools.receiver import Receiver
 from forwarding.endpoints import create_deliveries, reenable_endpoint
 from forwarding.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
@@ -327,6 +328,20 @@ def test_the_primary_endpoint_follows_the_bots_webhook_url(make_bot, receiver):
     bot.save()
     endpoint.refresh_from_db()
     assert endpoint.is_active is False
+
+
+def test_a_save_of_other_fields_leaves_the_primary_endpoint_on_the_url_stored_meanwhile(
+    make_bot, receiver
+):
+    bot = make_bot(webhook_url=receiver.url("/a"))
+    read_earlier = Bot.objects.get(pk=bot.pk)  # e.g. by a request changing the pace
+    bot.webhook_url = receiver.url("/b")
+    bot.save()
+
+    read_earlier.rate_limit_per_minute = 7
+    read_earlier.save(update_fields=["rate_limit_per_minute", "updated_at"])
+
+    assert WebhookEndpoint.objects.get(bot=bot, is_primary=True).url == receiver.url("/b")
 
 
 def test_a_new_webhook_url_re_enables_a_disabled_primary_endpoint_and_what_waited_goes_there(
