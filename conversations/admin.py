@@ -30,6 +30,7 @@ from .admin_sync import ContactSyncBotAdminMixin
 from .bot_changes import (
     OtherFieldErrorsOnTheForm,
     clean_robot_key,
+    fields_to_save,
     record_operator_change,
     time_zone_field,
 )
@@ -298,6 +299,15 @@ class BotAdmin(
 
     def has_administer_permission(self, request):
         return request.user.has_perm(ADMINISTER_PERMISSION)
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            return super().save_model(request, obj, form, change)
+        # What the form changed, not every column of the row read when the request began:
+        # a secret rotated or a pause set meanwhile is not undone. (The operators are
+        # saved by save_related; the change view's transaction holds the audit entry.)
+        obj.save(update_fields=fields_to_save(self.audited_changes(form)))
+        return None
 
     def save_related(self, request, form, formsets, change):
         bot = form.instance

@@ -1,9 +1,18 @@
 """Changes to a bot made by people: creating it, its connector settings, its
 operators and the conversations entered by hand. Each is checked like the
-admin's form (Bot.full_clean) and recorded in the audit log; who may make
-them is decided by the caller (conversations/roles.py)."""
+admin's form (Bot.full_clean) and recorded in the audit log in the same
+transaction (a change is made with its entry or not at all); who may make
+them is decided by the caller (conversations/roles.py).
+
+A bot is saved with the fields that changed only (`fields_to_save`): a request
+works on the row it read when it began, and a whole-row save would undo what
+another process committed meanwhile — a secret rotated because it leaked, a
+pause a worker set.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Iterable
 
 from django import forms
 from django.conf import settings as django_settings
@@ -95,19 +104,49 @@ def create_bot(actor, name: str, kind: str, settings: dict) -> Bot:
     return bot
 
 
+def fields_to_save(names: Iterable[str]) -> list[str]:
+    """The Bot fields to write for these changed form fields, for `save(update_fields=…)`:
+    a column by its name, a connector setting without a column in connector_settings,
+    and updated_at; anything else (the operators, saved on their own) none."""
+    columns = {field.name for field in Bot._meta.concrete_fields}
+    settings = {
+        name for connector in CONNECTORS.values() for name in bot_settings.fields(connector)
+    }
+    saved = dict.fromkeys(
+        name if name in columns else "connector_settings"
+        for name in names
+        if name in columns or name in settings
+    )
+    return [*saved, "updated_at"]
+
+
 def change_connector_settings(bot: Bot, settings: dict, actor) -> list[str]:
-    """Store new connector settings; returns the names that changed (secrets by name only)."""
-    connector = connector_class(bot.connector)
-    before = bot_settings.stored_values(connector, bot)
-    bot_settings.store(connector, bot, settings)
-    bot.full_clean()
-    changed = [
-        name
-        for name, value in bot_settings.stored_values(connector, bot).items()
-        if value != before.get(name)
-    ]
-    if changed:
-        bot.save()
+    """Store new connector settings; returns the names that changed (secrets by name only).
+
+    They are applied to the bot as stored now (read again under a lock, `bot` is
+    refreshed after), so that the other settings in connector_settings are today's too."""
+    with transaction.atomic():
+        current = Bot.objects.select_for_update().get(pk=bot.pk)  # one change at a time
+        connector = connector_class(current.connector)
+        before = bot_settings.stored_values(connector, current)
+        bot_settings.store(connector, current, settings)
+        current.full_clean()
+        changed = [
+            name
+            for name, value in bot_settings.stored_values(connector, current).items()
+            if value != before.get(name)
+        ]
+        if changed:
+            change_fields(current, changed, actor)
+    bot.refresh_from_db()
+    return changed
+
+
+def change_fields(bot: Bot, changed: list[str], actor) -> None:
+    """Save the fields of `bot` a form changed (e.g. the console's sending settings),
+    and only those, in the audit log."""
+    with transaction.atomic():
+        bot.save(update_fields=fields_to_save(changed))
         record_action(
             actor,
             "bot.update",
@@ -116,7 +155,6 @@ def change_connector_settings(bot: Bot, settings: dict, actor) -> list[str]:
             summary=", ".join(changed),
             details={"changed": changed},
         )
-    return changed
 
 
 def set_operator(bot: Bot, user, actor, *, operator: bool) -> bool:

@@ -5,6 +5,9 @@ leaves nothing half-done.
         ...  # cancel two messages: the database refuses the second one's audit entry
     assert published == []  # and nothing was handed to a worker
 
+    with fails_to_record("bot.update"):
+        ...  # one change: the database refuses its audit entry, so the change is undone
+
 A trigger on the audit table makes the database itself refuse the insert, as a full
 disk or a lost connection would refuse a write: none of our code is replaced. It is
 removed on leaving (and rolled back with the test's transaction anyway).
@@ -31,14 +34,20 @@ from tests.polling import wait_until
 _NAME = "test_refuse_audit_entry"
 
 
-@contextmanager
 def audit_refuses_the_second(action: str):
     """While inside, the database refuses a second new audit entry of `action`
     (the first one made inside goes in)."""
+    return audit_refuses(action, after=1)
+
+
+@contextmanager
+def audit_refuses(action: str, *, after: int = 0):
+    """While inside, the database refuses every new audit entry of `action` once `after`
+    of them went in (0: the first is refused)."""
     assert re.fullmatch(r"[a-z_.]+", action), action  # written into the trigger's SQL
     table = connection.ops.quote_name(OperatorAction._meta.db_table)
     before = OperatorAction.objects.filter(action=action).count()
-    made = f"(SELECT count(*) FROM {table} WHERE action = '{action}') > {before}"
+    made = f"(SELECT count(*) FROM {table} WHERE action = '{action}') >= {before + after}"
     with connection.cursor() as cursor:
         if connection.vendor == "sqlite":
             cursor.execute(
@@ -71,13 +80,23 @@ def audit_refuses_the_second(action: str):
             pass  # the test's transaction failed: its rollback removes the trigger
 
 
-@contextmanager
 def fails_midway(action: str):
     """The block must fail with the database refusing its second audit entry of `action`.
     Yields the list of what the block left to run on commit (publishing a task), filled
     on leaving: what a rolled-back block registered is not in it."""
+    return _fails(action, after=1)
+
+
+def fails_to_record(action: str):
+    """The block must fail with the database refusing its (first) audit entry of
+    `action`; yields what it left to run on commit, as `fails_midway` does."""
+    return _fails(action, after=0)
+
+
+@contextmanager
+def _fails(action: str, *, after: int):
     with (
-        audit_refuses_the_second(action),
+        audit_refuses(action, after=after),
         TestCase.captureOnCommitCallbacks() as published,
         pytest.raises(DatabaseError),
     ):

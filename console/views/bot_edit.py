@@ -13,7 +13,6 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from audit.services import record_action
 from connectors.registry import CONNECTORS, DEFAULT_KIND
 from conversations import bot_changes
 from conversations.roles import may_change_sending, may_create_bots
@@ -107,15 +106,7 @@ def sending(request, bot_id: int):
     form = SendingForm(request.POST, instance=bot)
     if form.is_valid():
         if form.has_changed():
-            form.save()
-            record_action(
-                request.user,
-                "bot.update",
-                bot=bot,
-                target=bot,
-                summary=", ".join(form.changed_data),
-                details={"changed": form.changed_data},
-            )
+            bot_changes.change_fields(form.save(commit=False), form.changed_data, request.user)
         messages.success(request, _("Sending settings saved."))
         return redirect(_section(bot, "sending"))
     bot.refresh_from_db()

@@ -2,14 +2,20 @@
 and creating a bot — who may post them, what they store, and bad input refused."""
 
 import re
+from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import Permission
 from django.urls import reverse
+from django.utils import timezone
 
 from audit.models import OperatorAction
 from conversations.models import Bot, Conversation, SyncRun
+from conversations.services import rotate_secret
+from messaging.delivery import pause_bot
+from tests.db_faults import fails_to_record
 from tests.html_forms import submitted_form
+from tests.meanwhile import before_saving
 
 NUL = "\x00"
 
@@ -117,6 +123,39 @@ def test_quiet_hours_and_pace_are_saved(client, plain_operator, bot):
     bot.refresh_from_db()
     assert bot.rate_limit_per_minute == 12 and bot.timezone == "Asia/Shanghai"
     assert f"{bot.quiet_hours_start:%H:%M}-{bot.quiet_hours_end:%H:%M}" == "22:00-07:30"
+
+
+def test_sending_settings_keep_a_rotation_and_a_pause_made_while_they_were_saved(
+    operator_client, bot
+):
+    leaked, rotated = bot.secret, []
+
+    def rotate_and_pause():  # another process, between the view's read and its save
+        rotated.append(rotate_secret(Bot.objects.get(pk=bot.pk), timedelta(0)).secret)
+        pause_bot(bot.pk, "the agent refused the token", timezone.now())
+
+    with before_saving(Bot, rotate_and_pause) as ran:
+        response = operator_client.post(
+            reverse("console:bot_sending", args=[bot.pk]),
+            {"is_active": "on", "rate_limit_per_minute": "12"},
+        )
+
+    assert response.status_code == 302 and ran
+    bot.refresh_from_db()
+    assert bot.rate_limit_per_minute == 12
+    assert bot.secret == rotated[0] != leaked
+    assert bot.paused_reason == "the agent refused the token"
+
+
+def test_sending_settings_are_not_saved_without_their_audit_entry(operator_client, bot):
+    with fails_to_record("bot.update"):
+        operator_client.post(
+            reverse("console:bot_sending", args=[bot.pk]),
+            {"is_active": "on", "rate_limit_per_minute": "12"},
+        )
+
+    bot.refresh_from_db()
+    assert bot.rate_limit_per_minute != 12
 
 
 @pytest.mark.parametrize(

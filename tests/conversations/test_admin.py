@@ -8,10 +8,12 @@ from django.utils import timezone
 
 from audit.models import OperatorAction
 from conversations.models import Bot, BotConnection
-from conversations.services import bot_for_secret
+from conversations.services import bot_for_secret, rotate_secret
+from messaging.delivery import pause_bot
 from messaging.models import DeliveryAttempt, Message
 from tests.db_faults import fails_midway
 from tests.html_forms import submitted_form
+from tests.meanwhile import before_saving
 
 
 @pytest.fixture
@@ -187,6 +189,27 @@ def test_a_bot_admin_sees_urls_masked_and_saving_them_unchanged_keeps_their_cred
     assert bot.agent_url == "http://agent:AGENT-pw@10.0.0.5:7600"
     assert bot.webhook_url == "https://recv.example/in?token=HOOK-token"
     assert OperatorAction.objects.get(action="bot.update").summary == "rate_limit_per_minute"
+
+
+def test_saving_a_bot_in_the_admin_keeps_a_rotation_and_a_pause_made_meanwhile(
+    logged_in_superuser, bot
+):
+    url = reverse("admin:conversations_bot_change", args=[bot.pk])
+    form = submitted_form(admin_page(logged_in_superuser, url, "en"), "bot_form")
+    leaked, rotated = bot.secret, []
+
+    def rotate_and_pause():  # another process, between the view's read and its save
+        rotated.append(rotate_secret(Bot.objects.get(pk=bot.pk), timedelta(0)).secret)
+        pause_bot(bot.pk, "the agent refused the token", timezone.now())
+
+    with before_saving(Bot, rotate_and_pause) as ran:
+        saved = logged_in_superuser.post(url, {**form, "rate_limit_per_minute": "7"})
+
+    assert saved.status_code == 302 and ran, saved.content.decode()[:2000]
+    bot.refresh_from_db()
+    assert bot.rate_limit_per_minute == 7
+    assert bot.secret == rotated[0] != leaked
+    assert bot.paused_reason == "the agent refused the token"
 
 
 def test_an_operator_of_bot_a_cannot_see_bot_b(client, make_bot, make_operator, make_conversation):
