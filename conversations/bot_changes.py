@@ -162,8 +162,9 @@ def set_operator(bot: Bot, user, actor, *, operator: bool) -> bool:
     After a removal the caller offers to rotate the secrets they may have seen."""
     if bot.operators.filter(pk=user.pk).exists() == operator:
         return False
-    (bot.operators.add if operator else bot.operators.remove)(user)
-    record_operator_change(bot, user, actor, operator=operator)
+    with transaction.atomic():
+        (bot.operators.add if operator else bot.operators.remove)(user)
+        record_operator_change(bot, user, actor, operator=operator)
     return True
 
 
@@ -195,29 +196,32 @@ def removed_operator(bot: Bot, user_id: int | None):
 
 
 def request_sync_by(user, bot: Bot, trigger: str) -> tuple[SyncRun, bool]:
-    """Start a contact sync (or join the running one) for a person, in the audit log."""
-    run, created = request_sync(bot, trigger, user)
-    record_action(
-        user,
-        "contacts.sync",
-        bot=bot,
-        target=run,
-        summary="Requested a contact sync." if created else "Joined the running contact sync.",
-        details={"run": run.pk, "joined": not created},
-    )
+    """Start a contact sync (or join the running one) for a person, in the audit log
+    (the worker is woken once both are committed)."""
+    with transaction.atomic():
+        run, created = request_sync(bot, trigger, user)
+        record_action(
+            user,
+            "contacts.sync",
+            bot=bot,
+            target=run,
+            summary="Requested a contact sync." if created else "Joined the running contact sync.",
+            details={"run": run.pk, "joined": not created},
+        )
     return run, created
 
 
 def add_conversation(conversation: Conversation, actor) -> Conversation:
     """Save a conversation entered by hand (a connector that cannot list, e.g. robot keys)."""
     conversation.full_clean()
-    conversation.save()
-    forget_active_counts(conversation.bot)
-    record_action(
-        actor,
-        "conversation.add",
-        bot=conversation.bot,
-        target=conversation,
-        summary=f"Added the {conversation.kind} {conversation} by hand.",
-    )
+    with transaction.atomic():
+        conversation.save()
+        forget_active_counts(conversation.bot)
+        record_action(
+            actor,
+            "conversation.add",
+            bot=conversation.bot,
+            target=conversation,
+            summary=f"Added the {conversation.kind} {conversation} by hand.",
+        )
     return conversation

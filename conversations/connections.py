@@ -135,12 +135,13 @@ def reconnect(bot: Bot, actor=None) -> bool:
     """
     from audit.services import record_action
 
-    _row(bot.pk)
-    changed = BotConnection.objects.filter(pk=bot.pk, taken_over_at__isnull=False).update(
-        taken_over_at=None, state=State.IDLE, updated_at=timezone.now()
-    )
-    if changed:
-        record_action(actor, "bot.reconnect", bot=bot, target=bot, summary="long connection")
+    with transaction.atomic():  # with its audit entry, or not at all
+        _row(bot.pk)
+        changed = BotConnection.objects.filter(pk=bot.pk, taken_over_at__isnull=False).update(
+            taken_over_at=None, state=State.IDLE, updated_at=timezone.now()
+        )
+        if changed:
+            record_action(actor, "bot.reconnect", bot=bot, target=bot, summary="long connection")
     return bool(changed)
 
 

@@ -9,8 +9,8 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from audit.models import OperatorAction
-from conversations import bot_changes
-from conversations.models import Bot
+from conversations import bot_changes, connections
+from conversations.models import Bot, BotConnection, Conversation, SyncRun
 from conversations.services import rotate_secret
 from messaging.delivery import pause_bot
 from tests.db_faults import fails_to_record
@@ -72,3 +72,44 @@ def test_changed_fields_are_not_stored_without_their_audit_entry(bot, admin):
         bot_changes.change_fields(bot, ["rate_limit_per_minute"], admin)
 
     assert Bot.objects.get(pk=bot.pk).rate_limit_per_minute != 7
+
+
+@pytest.mark.parametrize("operator", [True, False], ids=["add", "remove"])
+def test_an_operator_change_is_not_made_without_its_audit_entry(bot, admin, operator):
+    user = get_user_model().objects.create_user("olga", password="pw-olga-123456")
+    if not operator:
+        bot.operators.add(user)
+
+    with fails_to_record("bot.operator_add" if operator else "bot.operator_remove"):
+        bot_changes.set_operator(bot, user, admin, operator=operator)
+
+    assert bot.operators.filter(pk=user.pk).exists() != operator  # as it was
+
+
+def test_a_conversation_entered_by_hand_is_not_added_without_its_audit_entry(bot, admin):
+    conversation = Conversation(bot=bot, conversation_id="wrByHand", name="by hand", kind="group")
+
+    with fails_to_record("conversation.add"):
+        bot_changes.add_conversation(conversation, admin)
+
+    assert not bot.conversations.filter(conversation_id="wrByHand").exists()
+
+
+def test_a_sync_requested_by_a_person_is_not_started_without_its_audit_entry(bot, admin):
+    with fails_to_record("contacts.sync") as published:
+        bot_changes.request_sync_by(admin, bot, SyncRun.Trigger.CONSOLE)
+
+    assert not SyncRun.objects.filter(bot=bot).exists()
+    assert published == []  # no worker woken for it
+
+
+def test_a_reconnect_is_not_made_without_its_audit_entry(bot, admin):
+    BotConnection.objects.create(
+        bot=bot, state=BotConnection.State.TAKEN_OVER, taken_over_at=timezone.now()
+    )
+
+    with fails_to_record("bot.reconnect"):
+        connections.reconnect(bot, admin)
+
+    row = BotConnection.objects.get(pk=bot.pk)
+    assert row.state == BotConnection.State.TAKEN_OVER and row.taken_over_at is not None
