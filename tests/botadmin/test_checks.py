@@ -52,9 +52,9 @@ def test_an_upload_cleanup_interval_of_zero_is_an_error(settings):
 
 def test_a_robot_key_sync_budget_the_beat_would_take_for_abandoned_is_an_error(settings):
     settings.BOTADMIN_ROBOT_KEY_SYNC_SECONDS = 240  # the default: well within 5 minutes
-    assert check_settings() == []
+    assert "botadmin.E007" not in ids(check_settings())
     settings.BOTADMIN_ROBOT_KEY_SYNC_SECONDS = 290  # all keys silent that long: abandoned
-    assert ids(check_settings()) == {"botadmin.E007"}
+    assert "botadmin.E007" in ids(check_settings())
 
 
 def test_deploy_checks_warn_about_private_urls(settings):
