@@ -302,12 +302,12 @@ class BotAdmin(
 
     def save_model(self, request, obj, form, change):
         if not change:
-            return super().save_model(request, obj, form, change)
+            super().save_model(request, obj, form, change)
+            return
         # What the form changed, not every column of the row read when the request began:
         # a secret rotated or a pause set meanwhile is not undone. (The operators are
         # saved by save_related; the change view's transaction holds the audit entry.)
         obj.save(update_fields=fields_to_save(self.audited_changes(form)))
-        return None
 
     def save_related(self, request, form, formsets, change):
         bot = form.instance
