@@ -1,4 +1,4 @@
-"""Request bodies without a Content-Length: the ones a WSGI server de-chunked.
+"""The request class of `botadmin.wsgi`: a de-chunked body read, a query string read as UTF-8.
 
 A body sent with `Transfer-Encoding: chunked` (agents that stream it: Go's io.Reader,
 Node's req.write, Python's http.client with encode_chunked) reaches Django without a
@@ -6,21 +6,51 @@ CONTENT_LENGTH; gunicorn has decoded the chunks and says, with `wsgi.input_termi
 that reading its input to the end is safe. Django reads such a body as empty (ticket
 #35838), so the send was "not JSON" and the upload had no media.
 
-`Request` (the request class of `botadmin.wsgi`) reads such a body when it is first
+`Request` reads such a body when it is first
 asked for, at most one byte past the limit that applies, and from then on the request
 has a Content-Length like any other, so every check of Content-Length holds: an
 endpoint's own limit through `body_length` (`botadmin.api.refuse_body_over`, 413 with
 the same errcode as for a declared length), else Django's DATA_UPLOAD_MAX_MEMORY_SIZE.
+
+Django decodes the query string, like a form body, with the Content-Type's `charset`:
+`charset=utf-16` (.NET's `StringContent(json, Encoding.Unicode, …)`) turned an ASCII
+`secret=…` into other characters (93000), and a charset that is no character set
+(`rot13`, `hex`, `base64`: Python's bytes-to-bytes codecs) made building the request
+raise, answered with gunicorn's HTML 500 before any middleware ran. A URL is UTF-8
+(RFC 3986), whatever the body is: `GET` reads it so. A form body is decoded with its
+charset only when that is a character set in which ASCII stays ASCII (what
+`application/x-www-form-urlencoded` and multipart headers are written in); any other
+is ignored, as Django ignores one it does not know. An API body's charset is the API's
+to read (`botadmin.api_body`), from `content_params`, which keeps what was declared.
 """
 
+import codecs
+import functools
 import tempfile
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
-from django.core.handlers.wsgi import LimitedStream, WSGIRequest
-from django.http.request import HttpRequest, UnreadablePostError
+from django.core.handlers.wsgi import LimitedStream, WSGIRequest, get_bytes_from_wsgi
+from django.http.request import HttpRequest, QueryDict, UnreadablePostError
+from django.utils.functional import cached_property
+from django.utils.http import parse_header_parameters
 
 _READ_SIZE = 64 * 1024
+# Every printable ASCII character: a form's charset must give each back as it is.
+_ASCII = bytes(range(0x20, 0x7F))
+
+
+@functools.lru_cache(maxsize=64)
+def reads_ascii_as_ascii(charset: str) -> bool:
+    """Whether `charset` is a character set Python knows that decodes ASCII unchanged
+    (UTF-8, Latin-1, GBK…; not UTF-16, EBCDIC, UTF-7, nor rot13 or base64, which are no
+    character sets at all)."""
+    try:
+        return codecs.lookup(charset)._is_text_encoding and _ASCII.decode(charset) == (
+            _ASCII.decode("ascii")
+        )
+    except (LookupError, UnicodeError):
+        return False
 
 
 class Request(WSGIRequest):
@@ -33,6 +63,34 @@ class Request(WSGIRequest):
             self.META.get("CONTENT_LENGTH")
         )
         self._spool = None
+
+    def _set_content_type_params(self, meta):
+        """Django's, but a charset that is not ASCII-compatible leaves `encoding` alone,
+        and malformed parameters (an RFC 2231 `charset*=` naming no codec: Django raises)
+        are none."""
+        header = meta.get("CONTENT_TYPE", "")
+        try:
+            self.content_type, self.content_params = parse_header_parameters(header)
+        except (ValueError, LookupError, UnicodeError):
+            self.content_type, self.content_params = header.split(";")[0].strip().lower(), {}
+        charset = self.content_params.get("charset", "")
+        if charset and reads_ascii_as_ascii(charset):
+            self.encoding = charset
+
+    @property
+    def encoding(self):
+        return self._encoding
+
+    @encoding.setter
+    def encoding(self, value):
+        # Django's setter also forgets (and so first builds) GET, which no charset decodes.
+        self._encoding = value
+        if hasattr(self, "_post"):
+            del self._post
+
+    @cached_property
+    def GET(self):
+        return QueryDict(get_bytes_from_wsgi(self.environ, "QUERY_STRING", ""), encoding="utf-8")
 
     def take_body(self, limit: int) -> None:
         """Read a body of unknown length now, at most `limit` + 1 bytes of it (kept in

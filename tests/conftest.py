@@ -7,12 +7,14 @@ the filesystem broker by default, PostgreSQL and Redis in CI's second run.
 import socket
 import threading
 
+import django.test.client
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 
 from botadmin import health
 from botadmin.cache import forget_failures
+from botadmin.request_body import Request
 from conversations.models import Bot, Conversation
 from conversations.secrets import generate_agent_token
 from tests import fuzzing  # noqa: F401  (hypothesis profiles: quick, or HYPOTHESIS_PROFILE=ci)
@@ -25,6 +27,15 @@ def django_db_setup(django_db_setup):
     of /readyz and /metrics keep are closed: PostgreSQL refuses to drop a database in use."""
     yield
     health.close_thread_connections()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _test_client_builds_botadmins_requests():
+    """The test client builds the request `botadmin.wsgi` builds (botadmin.request_body),
+    not Django's: the query string read as UTF-8 whatever the body's charset says."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(django.test.client, "WSGIRequest", Request)
+        yield
 
 
 @pytest.fixture(autouse=True)

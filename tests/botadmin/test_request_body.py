@@ -187,3 +187,103 @@ def test_a_body_with_a_content_length_is_left_to_django():
 
     assert request.POST.dict() == {"language": "en"}
     assert body_length(request, 5) == 11
+
+
+def _request_with_query(content_type: str, query: str, body: bytes = b"") -> Request:
+    return _request(
+        body,
+        content_type,
+        PATH_INFO="/api/users",
+        QUERY_STRING=query,
+        CONTENT_LENGTH=str(len(body)),
+    )
+
+
+@pytest.mark.parametrize(
+    "charset",
+    # Python's bytes-to-bytes codecs (Django raised LookupError building the request), codecs
+    # that fail on a query string (UnicodeError), and character sets in which ASCII is not
+    # ASCII (.NET's Encoding.Unicode: an ASCII secret read as other characters, 93000).
+    ["rot13", "hex", "base64", "zlib", "bz2", "uu", "quopri", "punycode", "undefined"]
+    + ["utf-16", "utf-16le", "utf-16-be", "utf-32", "cp500", "no-such-charset", "utf-8"],
+)
+def test_the_query_string_is_utf8_whatever_charset_the_body_declares(charset):
+    request = _request_with_query(
+        f"application/json; charset={charset}", "secret=s3cr3t&conversation_id=%E7%BE%A4"
+    )
+
+    assert request.GET.dict() == {"secret": "s3cr3t", "conversation_id": "群"}
+    # What was declared stays for the API, which reads the body's charset itself.
+    assert request.content_params == {"charset": charset}
+
+
+@pytest.mark.parametrize("charset", ["rot13", "utf-16", "cp500", "undefined", "no-such-charset"])
+def test_a_form_ignores_a_charset_in_which_ascii_is_not_ascii(charset):
+    request = _request_with_query(
+        f"multipart/form-data; boundary=b; charset={charset}",
+        "next=/",
+        b'--b\r\nContent-Disposition: form-data; name="language"\r\n\r\nen\r\n--b--\r\n',
+    )
+
+    assert request.encoding is None
+    assert request.POST.dict() == {"language": "en"}
+
+
+def test_a_form_keeps_a_charset_that_reads_ascii_as_ascii():
+    body = '--b\r\nContent-Disposition: form-data; name="name"\r\n\r\n群聊\r\n--b--\r\n'
+    request = _request_with_query(
+        "multipart/form-data; boundary=b; charset=gb18030", "", body.encode("gb18030")
+    )
+
+    assert request.encoding == "gb18030"
+    assert request.POST.dict() == {"name": "群聊"}
+
+
+def test_malformed_content_type_parameters_are_none():
+    """An RFC 2231 charset naming no codec: Django's parser raises ValueError."""
+    request = _request_with_query("application/json; charset*=xx''utf-8", "secret=s")
+
+    assert (request.content_type, request.content_params) == ("application/json", {})
+    assert request.GET.dict() == {"secret": "s"}
+
+
+def test_under_gunicorn_a_bogus_or_non_ascii_charset_neither_breaks_the_request_nor_the_secret(
+    transactional_db, bot, group, tmp_path
+):
+    """`charset=rot13` (any bytes-to-bytes codec) on a URL with a query string was
+    gunicorn's HTML 500, raised while Django built the request; `charset=utf-16` turned
+    the query's ASCII secret into other characters (93000)."""
+    charsets = ["rot13", "hex", "base64", "zlib", "bz2", "uu", "quopri", "punycode"]
+    charsets += ["utf-16", "utf-16le", "utf-16be", "cp500", "no-such-charset"]
+    with running_gunicorn(database_url(), tmp_path / "server.log") as base_url:
+        lists = {
+            charset: requests.get(
+                base_url + "/api/groups",
+                params={"secret": bot.secret},
+                headers={"Content-Type": f"application/json; charset={charset}"},
+                timeout=30,
+            )
+            for charset in charsets
+        }
+        token = "t" * 32
+        chose = requests.post(
+            base_url + "/i18n/setlang/?from=console",
+            data={"csrfmiddlewaretoken": token, "language": "en", "next": "/healthz"},
+            headers={"Content-Type": "application/x-www-form-urlencoded; charset=rot13"},
+            cookies={"csrftoken": token},
+            allow_redirects=False,
+            timeout=30,
+        )
+        malformed = requests.get(
+            base_url + "/api/groups",
+            params={"secret": bot.secret},
+            headers={"Content-Type": "application/json; charset*=xx''utf-8"},
+            timeout=30,
+        )
+
+    for charset, answer in lists.items():
+        assert answer.status_code == 200, (charset, answer.text[:200])
+        assert answer.json()["errcode"] == 0, charset
+    # A console page: the bogus charset is ignored, the form read.
+    assert (chose.status_code, chose.headers.get("Location")) == (302, "/healthz"), chose.text
+    assert (malformed.status_code, malformed.json()["errcode"]) == (200, 0)
