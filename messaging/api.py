@@ -22,9 +22,9 @@ from botadmin.api import (
     answers,
     envelope,
     json_body,
-    refuse_body_over,
     well_formed_conversation_id,
 )
+from botadmin.api_body import body_text
 from botadmin.errors import Err
 
 from .models import Message
@@ -121,16 +121,12 @@ def _json_body(request: HttpRequest):
         raise Err.UNSUPPORTED_MEDIA_TYPE.error(
             f"Content-Type must be application/json, not {media_type[:60]}"
         )
-    limit = settings.BOTADMIN_SEND_MAX_BODY_BYTES
-    refuse_body_over(request, limit)
-    # Read the stream directly: request.body would stop at Django's
+    # body_text reads the stream directly: request.body would stop at Django's
     # DATA_UPLOAD_MAX_MEMORY_SIZE, smaller than a 2 MB image in base64.
-    raw = request.read(limit + 1)
-    if len(raw) > limit:
-        raise Err.BODY_TOO_LARGE.error(f"request body too large: at most {limit} bytes")
+    text = body_text(request, settings.BOTADMIN_SEND_MAX_BODY_BYTES)
     # WeCom's robot takes raw line breaks inside strings, which shell and template
     # tools write when they paste multi-line text into a JSON body.
-    return json_body(raw, strict=False)
+    return json_body(text, strict=False)
 
 
 def _idempotency_key(request: HttpRequest) -> str:

@@ -5,7 +5,8 @@ from typing import Literal
 from django.http import HttpRequest
 from ninja import Router, Schema
 
-from botadmin.api import BotSecret, answers, envelope, refuse_body_over
+from botadmin.api import BotSecret, answers, envelope
+from botadmin.api_body import body_text
 
 from .inbound import MAX_BODY_BYTES, CallbackBody, Inbound, parse_callback, record_inbound
 
@@ -21,8 +22,7 @@ def _inbound(request: HttpRequest) -> Inbound:
     """The validated body, read once: authentication needs its secret."""
     if not hasattr(request, "inbound"):
         # Read and validate the raw body ourselves: each failure has its own errcode.
-        refuse_body_over(request, MAX_BODY_BYTES)
-        request.inbound = parse_callback(request.body)
+        request.inbound = parse_callback(body_text(request, MAX_BODY_BYTES))
     return request.inbound
 
 
@@ -53,7 +53,7 @@ def _inline_refs(schema: dict) -> dict:
     ),
     # Agents put the secret in the body (bridge spec section 3) or in the query.
     # The body is checked first: a malformed one is answered as such whoever sent it.
-    response=answers(Stored, 413),
+    response=answers(Stored, 413, 415),
     auth=BotSecret(
         secret=lambda request: _inbound(request).envelope.secret,
         conversation_id=lambda request: _inbound(request).envelope.conversation_id,

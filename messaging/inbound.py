@@ -126,8 +126,9 @@ class Inbound:
         return "" if msgid is None else str(msgid)
 
 
-def parse_callback(raw: bytes) -> Inbound:
-    """Validate a raw callback body; raise ApiError with a fitting errcode."""
+def parse_callback(raw: bytes | str) -> Inbound:
+    """Validate a raw callback body (bytes, UTF-8; or the text of one); raise ApiError with
+    a fitting errcode."""
     if len(raw) > MAX_BODY_BYTES:
         raise Err.BODY_TOO_LARGE.error(f"request body larger than {MAX_BODY_BYTES} bytes")
     data = json_body(raw)

@@ -17,6 +17,7 @@ from ninja import Router, Schema
 from pydantic import Field
 
 from botadmin.api import answers, envelope, refuse_body_over
+from botadmin.api_body import refuse_content_coding
 from botadmin.errors import Err
 
 from . import uploads
@@ -103,6 +104,7 @@ def _media_part(request: HttpRequest):
         raise Err.UNSUPPORTED_MEDIA_TYPE.error(
             "Content-Type must be multipart/form-data with a part named media"
         )
+    refuse_content_coding(request)  # a compressed multipart body would read as no media
     refuse_body_over(request, settings.BOTADMIN_UPLOAD_MEDIA_MAX_BODY_BYTES)
     try:
         media = request.FILES.get("media") or next(iter(request.FILES.values()), None)

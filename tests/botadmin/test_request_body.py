@@ -274,6 +274,14 @@ def test_under_gunicorn_a_bogus_or_non_ascii_charset_neither_breaks_the_request_
             allow_redirects=False,
             timeout=30,
         )
+        # .NET's StringContent(json, Encoding.Unicode, "application/json").
+        dotnet = requests.post(
+            base_url + "/api/send",
+            params={"secret": bot.secret, "conversation_id": "wrGroup1"},
+            data=json.dumps(TEXT).encode("utf-16-le"),
+            headers={"Content-Type": "application/json; charset=utf-16"},
+            timeout=30,
+        )
         malformed = requests.get(
             base_url + "/api/groups",
             params={"secret": bot.secret},
@@ -286,4 +294,6 @@ def test_under_gunicorn_a_bogus_or_non_ascii_charset_neither_breaks_the_request_
         assert answer.json()["errcode"] == 0, charset
     # A console page: the bogus charset is ignored, the form read.
     assert (chose.status_code, chose.headers.get("Location")) == (302, "/healthz"), chose.text
+    assert (dotnet.status_code, dotnet.json()["errcode"]) == (200, 0), dotnet.text
+    assert Message.objects.get(msgid=dotnet.json()["msgid"]).body == TEXT
     assert (malformed.status_code, malformed.json()["errcode"]) == (200, 0)

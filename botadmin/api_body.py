@@ -1,0 +1,127 @@
+"""An API request's body as text: read within a limit, decompressed, decoded.
+
+`/api/send` and `/api/callback` read their JSON through `body_text`, so a body is
+taken alike by both (docs/api.md, "Request bodies"):
+
+* **Length.** At most `limit` bytes as sent (a declared Content-Length over it is
+  refused before anything is read, a chunked body after `limit` + 1 bytes) and at
+  most `limit` bytes once decompressed: 7000002, HTTP 413.
+* **Content-Encoding.** `gzip` (`x-gzip`) and `deflate` are decompressed, some HTTP
+  clients compress what they post; decompression stops one byte past the limit, so
+  a small body that inflates to gigabytes (a "zip bomb") costs no more than a body
+  of the limit. Another coding, or more than one, is 7000003 (HTTP 415) naming it:
+  it was once read as if it were plain JSON ("not UTF-8" for gzip, and a plain body
+  labelled `br` was taken).
+* **Charset.** Without a `charset` the body is UTF-8 (RFC 8259), a byte order mark
+  allowed; `json.loads` used to guess UTF-16 and UTF-32 too, which the docs said
+  were refused. A declared charset that is a character set is honoured (.NET's
+  `StringContent(json, Encoding.Unicode, "application/json")` sends UTF-16 and says
+  so); one that is not (`rot13`, `base64`, an unknown name) is 7000003, HTTP 415. A
+  body that is not in its charset is 7000001, `…: it is not UTF-8`.
+"""
+
+import codecs
+import zlib
+
+from django.http import HttpRequest
+
+from .api import not_json, refuse_body_over
+from .errors import Err
+
+# The content codings we decompress, as zlib's wbits: gzip's header, zlib's (RFC 9110 8.4.1).
+_CODINGS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
+
+
+def body_text(request: HttpRequest, limit: int) -> str:
+    """The body of `request` as text, or the ApiError for it (see the module)."""
+    coding = _content_coding(request)
+    charset = _charset(request)
+    refuse_body_over(request, limit)
+    raw = request.read(limit + 1)
+    if len(raw) > limit:
+        raise _too_large(limit)
+    if coding:
+        raw = _decompressed(raw, coding, limit)
+    try:
+        text = raw.decode(charset or "utf-8")
+    except UnicodeError:
+        raise not_json(f"it is not {charset or 'UTF-8'}") from None
+    # A byte order mark is no part of the JSON (utf-16 and utf-32 drop theirs themselves).
+    return text.removeprefix("\ufeff")
+
+
+def refuse_content_coding(request: HttpRequest) -> None:
+    """7000003 for a body with any Content-Encoding, where an endpoint takes none."""
+    if coding := _codings(request):
+        raise _unsupported_coding(coding[0], "send the body uncompressed")
+
+
+def _codings(request: HttpRequest) -> list[str]:
+    header = request.headers.get("Content-Encoding", "")
+    codings = (coding.strip().lower() for coding in header.split(","))
+    return [coding for coding in codings if coding and coding != "identity"]
+
+
+def _content_coding(request: HttpRequest) -> str:
+    codings = _codings(request)
+    if not codings:
+        return ""
+    if len(codings) > 1:
+        raise Err.UNSUPPORTED_MEDIA_TYPE.error(
+            f"Content-Encoding {', '.join(codings)[:60]} is not supported: "
+            "compress the body once, with gzip or deflate"
+        )
+    if codings[0] not in _CODINGS:
+        raise _unsupported_coding(codings[0], "send it uncompressed, or compressed with gzip")
+    return codings[0]
+
+
+def _unsupported_coding(coding: str, advice: str):
+    return Err.UNSUPPORTED_MEDIA_TYPE.error(
+        f"Content-Encoding {coding[:40]} is not supported: {advice}"
+    )
+
+
+def _charset(request: HttpRequest) -> str:
+    """The declared charset, "" for none; 7000003 for one that is no character set."""
+    charset = (getattr(request, "content_params", None) or {}).get("charset", "").strip()
+    if not charset:
+        return ""
+    try:
+        is_text = codecs.lookup(charset)._is_text_encoding
+    except LookupError:
+        is_text = False
+    if not is_text:
+        raise Err.UNSUPPORTED_MEDIA_TYPE.error(
+            f"Content-Type charset {charset[:40]} is not a character set: send UTF-8"
+        )
+    return charset
+
+
+def _decompressed(raw: bytes, coding: str, limit: int) -> bytes:
+    """`raw` decompressed, at most `limit` bytes of it (413 beyond), every gzip member."""
+    out = bytearray()
+    rest = raw
+    while True:
+        decompressor = zlib.decompressobj(_CODINGS[coding])
+        try:
+            out += decompressor.decompress(rest, limit + 1 - len(out))
+        except zlib.error:
+            raise _not_coded(coding) from None
+        if len(out) > limit:
+            raise _too_large(limit, " once decompressed")
+        if not decompressor.eof:  # cut short
+            raise _not_coded(coding)
+        rest = decompressor.unused_data
+        if not rest:
+            return bytes(out)
+        if coding == "deflate":  # one stream; gzip may have several members
+            raise _not_coded(coding)
+
+
+def _not_coded(coding: str):
+    return not_json(f"it is not {coding} data, as its Content-Encoding says")
+
+
+def _too_large(limit: int, how: str = ""):
+    return Err.BODY_TOO_LARGE.error(f"request body too large: at most {limit} bytes{how}")

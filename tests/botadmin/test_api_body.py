@@ -1,0 +1,192 @@
+"""botadmin/api_body.py: how /api/send and /api/callback read a body — its charset, its
+Content-Encoding, its length once decompressed."""
+
+import gzip
+import json
+import zlib
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from messaging.models import Message
+from tests.messaging.support import callback_body
+
+TEXT = {"msgtype": "text", "text": {"content": "部署完成 ✓"}}
+
+
+@pytest.fixture
+def post(client, bot, group):
+    """POST `raw` to /api/send (or `path`) as `content_type`, with more headers."""
+
+    def post(raw: bytes, content_type="application/json", path="send", **headers):
+        # Not client.post, which would re-encode the bytes into the declared charset.
+        return client.generic(
+            "POST",
+            f"/api/{path}?secret={bot.secret}&conversation_id=wrGroup1",
+            raw,
+            content_type=content_type,
+            headers=headers,
+        )
+
+    return post
+
+
+def _stored(answer) -> dict:
+    assert answer.status_code == 200, answer.content
+    return Message.objects.get(msgid=answer.json()["msgid"]).body
+
+
+def _answer(answer) -> tuple[int, int, str]:
+    body = answer.json()
+    return answer.status_code, body["errcode"], body["errmsg"]
+
+
+@pytest.mark.parametrize(
+    "charset, codec",
+    [
+        # .NET's StringContent(json, Encoding.Unicode, "application/json"): little-endian,
+        # no byte order mark.
+        ("utf-16", "utf-16-le"),
+        ("utf-16", "utf-16"),  # with a byte order mark
+        ("UTF-16LE", "utf-16-le"),
+        ("utf-16be", "utf-16-be"),
+        ("utf-32", "utf-32"),
+        ("gb18030", "gb18030"),
+        ('"utf-8"', "utf-8"),
+    ],
+)
+def test_a_body_in_the_charset_it_declares_is_read_in_it(post, charset, codec):
+    raw = json.dumps(TEXT, ensure_ascii=False).encode(codec)
+
+    assert _stored(post(raw, f"application/json; charset={charset}")) == TEXT
+
+
+def test_without_a_charset_a_body_is_utf8_a_byte_order_mark_allowed(post):
+    raw = json.dumps(TEXT, ensure_ascii=False).encode()
+
+    assert _stored(post(raw)) == TEXT
+    assert _stored(post(b"\xef\xbb\xbf" + raw)) == TEXT
+
+
+@pytest.mark.parametrize("codec", ["utf-16", "utf-16-le", "utf-32"])
+def test_without_a_charset_utf16_and_utf32_are_not_utf8(post, codec):
+    """json.loads(bytes) guessed them, while docs/api.md said non-UTF-8 was refused."""
+    raw = json.dumps(TEXT, ensure_ascii=False).encode(codec)
+
+    assert _answer(post(raw)) == (
+        400,
+        7000001,
+        "Warning: wrong json format. The body is not JSON: it is not UTF-8",
+    )
+
+
+def test_a_body_that_is_not_in_its_declared_charset_is_7000001(post):
+    # An odd number of bytes: no UTF-16.
+    assert _answer(post(b'{"a":1}', "application/json; charset=utf-16")) == (
+        400,
+        7000001,
+        "Warning: wrong json format. The body is not JSON: it is not utf-16",
+    )
+
+
+@pytest.mark.parametrize(
+    "charset",
+    ["rot13", "hex", "base64", "zlib", "bz2", "uu", "quopri", "no-such-charset"],
+)
+@pytest.mark.parametrize("path", ["send", "callback"])
+def test_a_charset_that_is_no_character_set_is_415_on_send_and_callback(post, bot, path, charset):
+    raw = json.dumps(TEXT if path == "send" else callback_body("text", bot)).encode()
+
+    assert _answer(post(raw, f"application/json; charset={charset}", path)) == (
+        415,
+        7000003,
+        f"Content-Type charset {charset} is not a character set: send UTF-8",
+    )
+
+
+@pytest.mark.parametrize(
+    "coding, compress",
+    [
+        ("gzip", gzip.compress),
+        ("x-gzip", gzip.compress),
+        ("GZIP", gzip.compress),
+        ("deflate", zlib.compress),
+        ("identity", lambda raw: raw),
+        ("gzip", lambda raw: gzip.compress(raw[:10]) + gzip.compress(raw[10:])),  # two members
+    ],
+)
+def test_a_gzip_or_deflate_body_is_decompressed(post, coding, compress):
+    raw = compress(json.dumps(TEXT, ensure_ascii=False).encode())
+
+    assert _stored(post(raw, CONTENT_ENCODING=coding)) == TEXT
+
+
+def test_a_compressed_callback_is_read_too(post, bot):
+    raw = gzip.compress(json.dumps(callback_body("text", bot)).encode())
+
+    assert _answer(post(raw, path="callback", CONTENT_ENCODING="gzip")) == (200, 0, "ok")
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        json.dumps(TEXT).encode(),  # labelled gzip, sent plain
+        gzip.compress(json.dumps(TEXT).encode())[:-10],  # cut short
+        gzip.compress(json.dumps(TEXT).encode()) + b"garbage",
+    ],
+)
+def test_a_body_that_is_not_what_its_content_encoding_says_is_7000001(post, raw):
+    assert _answer(post(raw, CONTENT_ENCODING="gzip")) == (
+        400,
+        7000001,
+        "Warning: wrong json format. The body is not JSON: "
+        "it is not gzip data, as its Content-Encoding says",
+    )
+
+
+@pytest.mark.parametrize(
+    "coding, errmsg",
+    [
+        ("br", "Content-Encoding br is not supported: send it uncompressed, or compressed with gzip"),
+        ("zstd", "Content-Encoding zstd is not supported: send it uncompressed, or compressed with gzip"),
+        ("gzip, gzip", "Content-Encoding gzip, gzip is not supported: compress the body once, with gzip or deflate"),
+    ],
+)  # fmt: skip
+@pytest.mark.parametrize("path", ["send", "callback"])
+def test_a_content_encoding_we_do_not_decompress_is_415_naming_it(post, path, coding, errmsg):
+    """A plain body labelled br was taken as it was."""
+    raw = json.dumps(TEXT).encode()
+
+    assert _answer(post(raw, path=path, CONTENT_ENCODING=coding)) == (415, 7000003, errmsg)
+
+
+def test_a_compressed_body_counts_against_the_limit_once_decompressed(post, settings):
+    """A small body that inflates to gigabytes is refused after the limit + 1 bytes."""
+    settings.BOTADMIN_SEND_MAX_BODY_BYTES = 20_000
+    bomb = gzip.compress(b" " * 10_000_000)
+    within = gzip.compress(json.dumps(TEXT).encode().ljust(20_000))
+    assert len(bomb) < 20_000
+
+    assert _answer(post(bomb, CONTENT_ENCODING="gzip")) == (
+        413,
+        7000002,
+        "request body too large: at most 20000 bytes once decompressed",
+    )
+    assert _stored(post(within, CONTENT_ENCODING="gzip")) == TEXT
+
+
+def test_an_upload_with_a_content_encoding_is_415(client, make_bot):
+    """Django's multipart parser would read a compressed body as one without media."""
+    robot = make_bot(name="alerts", connector="wecom_robot", agent_url="")
+
+    answer = client.post(
+        f"/api/upload_media?secret={robot.secret}&type=file",
+        {"media": SimpleUploadedFile("report.pdf", b"%PDF-1.4 weekly report")},
+        headers={"Content-Encoding": "gzip"},
+    )
+
+    assert _answer(answer) == (
+        415,
+        7000003,
+        "Content-Encoding gzip is not supported: send the body uncompressed",
+    )
