@@ -289,6 +289,29 @@ class ApiTrailingSlashMiddleware:
         return self.get_response(request)
 
 
+class ApiHeadMiddleware:
+    """HEAD on an /api/ path is answered as GET is, without the body (RFC 9110 9.3.2:
+    a resource that takes GET takes HEAD). django-ninja routes no HEAD, so
+    `HEAD /api/users` was 405. Outside the middleware that write the envelope, so that
+    theirs loses its body too; the Content-Length stays the one GET would send."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest):
+        if request.method != "HEAD" or not request.path_info.startswith(API_PREFIX):
+            return self.get_response(request)
+        request.method = "GET"
+        try:
+            response = self.get_response(request)
+        finally:
+            request.method = "HEAD"  # what the logs and a 405's errmsg name
+        if not response.streaming:
+            response.headers.setdefault("Content-Length", str(len(response.content)))
+            response.content = b""
+        return response
+
+
 class JsonApiAnswersMiddleware:
     """Every answer under /api/ is the errcode envelope, whoever wrote it.
 
@@ -315,19 +338,25 @@ class JsonApiAnswersMiddleware:
     @staticmethod
     def _as_envelope(request: HttpRequest, response) -> JsonResponse:
         status = response.status_code
+        headers = {name: response[name] for name in ("Allow", "Retry-After") if name in response}
         if status >= 500:
             error = Err.SYSTEM_BUSY.error()
         elif status == 405:
+            headers["Allow"] = _with_head(headers.get("Allow", ""))
             error = Err.METHOD_NOT_ALLOWED.error(
                 f"method not allowed: {request.method[:10]}; {request.path[:100]} takes "
-                f"{response.get('Allow') or 'another method'}"
+                f"{headers['Allow'] or 'another method'}"
             )
         elif status == 404:
             error = Err.NO_SUCH_ENDPOINT.error(f"no such endpoint: {request.path[:100]}")
         else:
             error = _ERROR_FOR_STATUS.get(status, Err.INVALID_PARAMETER).error()
-        answer = envelope(error.errcode, error.errmsg, http_status=status)
-        for name in ("Allow", "Retry-After"):
-            if name in response:
-                answer[name] = response[name]
-        return answer
+        return envelope(error.errcode, error.errmsg, http_status=status, headers=headers)
+
+
+def _with_head(allow: str) -> str:
+    """An Allow header naming GET names HEAD too: ApiHeadMiddleware answers it."""
+    methods = [method.strip() for method in allow.split(",") if method.strip()]
+    if "GET" in methods and "HEAD" not in methods:
+        methods.append("HEAD")
+    return ", ".join(methods)

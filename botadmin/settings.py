@@ -85,6 +85,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "botadmin.metrics.ApiRequestsMiddleware",
+    # Outside the envelope's: what it writes for a HEAD loses its body too.
+    "botadmin.api.ApiHeadMiddleware",
     # First, so it also sees what the other middleware answer.
     "botadmin.api.JsonApiAnswersMiddleware",
     # Before anything resolves the URL.

@@ -6,6 +6,10 @@ import pytest
 
 from botadmin.api import envelope
 from botadmin.errors import Err
+from messaging.models import Message
+from messaging.sending import accept_outbound
+
+TEXT = {"msgtype": "text", "text": {"content": "deploy finished"}}
 
 
 def test_an_unknown_api_path_answers_in_the_errcode_envelope(client):
@@ -77,9 +81,9 @@ def test_healthz(client, db):
         ("GET", "/api/callback", "POST"),
         ("TRACE", "/api/send", "POST"),
         ("PUT", "/api/callback", "POST"),
-        ("POST", "/api/users", "GET"),
-        ("DELETE", "/api/groups", "GET"),
-        ("POST", "/api/messages/m1", "GET"),
+        ("POST", "/api/users", "GET, HEAD"),
+        ("DELETE", "/api/groups", "GET, HEAD"),
+        ("POST", "/api/messages/m1", "GET, HEAD"),
         ("GET", "/api/messages/m1/cancel", "POST"),
         ("POST", "/api/openapi.json", "GET, HEAD"),
         ("PUT", "/api/openapi.json", "GET, HEAD"),
@@ -99,6 +103,31 @@ def test_a_wrong_method_answers_the_envelope_with_allow(client, db, method, path
         "errcode": 7000405,
         "errmsg": f"method not allowed: {method}; {path} takes {allowed}",
     }
+
+
+@pytest.mark.parametrize("path", ["/api/users", "/api/groups", "/api/messages/{msgid}"])
+def test_head_on_a_get_endpoint_answers_as_get_without_the_body(client, bot, group, path):
+    """RFC 9110: a resource that takes GET takes HEAD; it was 405."""
+    message = accept_outbound(
+        bot=bot, conversation_id="wrGroup1", body=TEXT, source=Message.Source.API
+    )
+    url = path.format(msgid=message.msgid)
+    got = client.get(url, {"secret": bot.secret})
+    head = client.head(url, {"secret": bot.secret})
+    wrong_secret = client.head(url, {"secret": "wrong"})
+
+    assert (head.status_code, head.content) == (200, b"")
+    assert head["Content-Type"] == got["Content-Type"] == "application/json"
+    assert head["Content-Length"] == str(len(got.content))
+    assert (wrong_secret.status_code, wrong_secret.content) == (401, b"")
+    assert int(wrong_secret["Content-Length"]) > 0
+
+
+def test_head_on_a_post_endpoint_is_405_without_the_body(client, db):
+    head = client.head("/api/send")
+
+    assert (head.status_code, head["Allow"], head.content) == (405, "POST", b"")
+    assert head["Content-Type"] == "application/json"
 
 
 def test_a_request_for_an_unknown_host_answers_the_envelope(client, db):
