@@ -135,4 +135,6 @@ def _rows(bot: Bot, kind: str, q: str, include_inactive: bool, *fields: str):
 
 def _answer(items) -> HttpResponse:
     body = json.dumps({"errcode": 0, "errmsg": "ok", "data": list(items)}, **COMPACT_JSON)
-    return HttpResponse(body, content_type="application/json")
+    response = HttpResponse(body, content_type="application/json")
+    response.errcode = 0  # counted by botadmin.metrics.ApiRequestsMiddleware, as envelope's
+    return response

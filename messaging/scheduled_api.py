@@ -5,7 +5,7 @@ from typing import Literal
 from django.http import HttpRequest
 from ninja import Router, Schema
 
-from botadmin.api import answers
+from botadmin.api import answers, envelope
 
 from .scheduled import cancel_scheduled_message
 
@@ -24,4 +24,4 @@ class Cancelled(Schema):
 )
 def cancel_message(request: HttpRequest, msgid: str):
     message = cancel_scheduled_message(request.auth, msgid)
-    return {"errcode": 0, "errmsg": "ok", "msgid": message.msgid, "status": message.status}
+    return envelope(0, "ok", {"msgid": message.msgid, "status": message.status})

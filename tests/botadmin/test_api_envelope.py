@@ -1,8 +1,10 @@
 import json
 import re
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from django.utils import timezone
 
 from botadmin.api import envelope
 from botadmin.errors import Err
@@ -121,6 +123,32 @@ def test_head_on_a_get_endpoint_answers_as_get_without_the_body(client, bot, gro
     assert head["Content-Length"] == str(len(got.content))
     assert (wrong_secret.status_code, wrong_secret.content) == (401, b"")
     assert int(wrong_secret["Content-Length"]) > 0
+
+
+def test_every_success_is_the_same_json_counted_under_errcode_0(client, bot, group):
+    """The cancel answer was a plain dict (`application/json; charset=utf-8`), and it and
+    the lists carried no errcode for ApiRequestsMiddleware to count: "none"."""
+    later = timezone.now() + timedelta(hours=1)
+    scheduled = accept_outbound(
+        bot=bot, conversation_id="wrGroup1", body=TEXT, source=Message.Source.API, send_at=later
+    )
+    secret = {"secret": bot.secret}
+    answers = {
+        "users": client.get("/api/users", secret),
+        "groups": client.get("/api/groups", secret),
+        "status": client.get(f"/api/messages/{scheduled.msgid}", secret),
+        "cancel": client.post(f"/api/messages/{scheduled.msgid}/cancel?secret={bot.secret}"),
+        "send": client.post(
+            f"/api/send?secret={bot.secret}&conversation_id=wrGroup1",
+            TEXT,
+            content_type="application/json",
+        ),
+    }
+
+    for name, answer in answers.items():
+        assert answer.status_code == 200, (name, answer.content)
+        assert answer["Content-Type"] == "application/json", name
+        assert (answer.errcode, answer.json()["errcode"]) == (0, 0), name
 
 
 def test_head_on_a_post_endpoint_is_405_without_the_body(client, db):
