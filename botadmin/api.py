@@ -119,7 +119,9 @@ def json_body(raw: bytes, *, strict: bool = True):
 def not_json(problem: ValueError | str) -> ApiError:
     """7000001, worded alike by every endpoint: WeCom's start, then where it went wrong."""
     if isinstance(problem, json.JSONDecodeError):
-        problem = f"{problem.msg} at line {problem.lineno} column {problem.colno}"
+        # Some of json's messages end in "at" ("Invalid control character at").
+        where = f"at line {problem.lineno} column {problem.colno}"
+        problem = f"{problem.msg.removesuffix(' at')} {where}"
     elif isinstance(problem, UnicodeDecodeError):
         problem = "it is not UTF-8"
     return Err.NOT_JSON.error(f"Warning: wrong json format. The body is not JSON: {problem}")

@@ -12,6 +12,7 @@ limit in the decoder or in any code that walks the value afterwards.
 
 import json
 import math
+import sys
 
 # WeCom's deepest body (a template card) nests 5 levels.
 MAX_DEPTH = 32
@@ -40,6 +41,13 @@ def loads(raw: bytes | str, *, max_depth: int = MAX_DEPTH, strict: bool = True):
         value = json.loads(raw, parse_constant=_not_json, strict=strict)
     except RecursionError:
         raise TooDeep(max_depth) from None
+    except ValueError as error:
+        # int() refuses more digits than sys.get_int_max_str_digits() (a guard against
+        # quadratic conversion), telling a Python programmer how to lift the limit.
+        if "integer string conversion" not in str(error):
+            raise
+        limit = sys.get_int_max_str_digits()
+        raise ValueError(f"a number is too long: at most {limit} digits") from None
     # Counting brackets is fast; only a value with enough of them is walked.
     opening = (b"[", b"{") if isinstance(raw, bytes | bytearray) else ("[", "{")
     if sum(raw.count(bracket) for bracket in opening) > max_depth and (depth(value) > max_depth):

@@ -214,6 +214,21 @@ def test_docs_list_the_statuses_each_endpoint_answers_as_openapi_does(client, db
     assert documented == declared
 
 
+def test_a_raw_control_character_is_named_with_where_it_is(client, bot):
+    """/api/callback reads JSON strictly (/api/send takes raw line breaks, as WeCom's
+    robot does); the errmsg said "Invalid control character at at line 1…"."""
+    answer = client.post("/api/callback", b'{"a": "x\x01"}', content_type="application/json")
+
+    assert (answer.status_code, answer.json()) == (
+        400,
+        {
+            "errcode": 7000001,
+            "errmsg": "Warning: wrong json format. The body is not JSON: "
+            "Invalid control character at line 1 column 9",
+        },
+    )
+
+
 @pytest.mark.parametrize(
     "raw, problem",
     [
@@ -222,6 +237,7 @@ def test_docs_list_the_statuses_each_endpoint_answers_as_openapi_does(client, db
         (b'{"msgtype": "text",\n  }', "Expecting property name enclosed in double quotes at line 2 column 3"),
         (b'{"msgtype": "text", "x": NaN}', "NaN is not a JSON value"),
         (b'{"msgtype": "text", "x": "\xff"}', "it is not UTF-8"),
+        (b'{"msgtype": "text", "x": ' + b"9" * 5000 + b"}", "a number is too long: at most 4300 digits"),
     ],
 )  # fmt: skip
 def test_every_endpoint_words_a_body_that_is_not_json_alike(client, bot, group, raw, problem):
