@@ -10,7 +10,12 @@ import json
 import logging
 from collections.abc import Callable, Mapping
 
-from django.core.exceptions import BadRequest, RequestDataTooBig, SuspiciousOperation
+from django.core.exceptions import (
+    BadRequest,
+    DisallowedHost,
+    RequestDataTooBig,
+    SuspiciousOperation,
+)
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_safe
@@ -351,9 +356,23 @@ class JsonApiAnswersMiddleware:
             )
         elif status == 404:
             error = Err.NO_SUCH_ENDPOINT.error(f"no such endpoint: {request.path[:100]}")
+        elif status == 400 and (host := _disallowed_host(request)) is not None:
+            error = Err.INVALID_PARAMETER.error(
+                f"invalid parameter: Host {host[:100]!r} is not allowed (ALLOWED_HOSTS)"
+            )
         else:
             error = _ERROR_FOR_STATUS.get(status, Err.INVALID_PARAMETER).error()
         return envelope(error.errcode, error.errmsg, http_status=status, headers=headers)
+
+
+def _disallowed_host(request: HttpRequest) -> str | None:
+    """The Host the request names when ALLOWED_HOSTS refuses it (CommonMiddleware answered
+    Django's bare 400 for it), else None."""
+    try:
+        request.get_host()
+    except DisallowedHost:
+        return request._get_raw_host()
+    return None
 
 
 def _with_head(allow: str) -> str:

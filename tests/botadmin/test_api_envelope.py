@@ -162,7 +162,10 @@ def test_a_request_for_an_unknown_host_answers_the_envelope(client, db):
     response = client.get("/api/users", headers={"host": "evil.example"})
 
     assert response.status_code == 400
-    assert response.json()["errcode"] == 40035
+    assert response.json() == {
+        "errcode": 40035,
+        "errmsg": "invalid parameter: Host 'evil.example' is not allowed (ALLOWED_HOSTS)",
+    }
 
 
 def test_a_too_large_form_answers_the_envelope_not_django_html(client, db, settings):
