@@ -278,12 +278,15 @@ _ERROR_FOR_STATUS = {
 }
 
 
-class ApiTrailingSlashMiddleware:
-    """`/api/send/` is `/api/send`: every API path answers the same with a trailing slash.
+class ApiPathMiddleware:
+    """`/api/send/` and `//api/send` are `/api/send`: every API path answers the same
+    with a trailing slash or with more than one leading slash.
 
-    Tools and people add one to the URL they paste. The path is routed without it
-    instead of redirected: a redirected POST loses its body. `request.path` keeps
-    what the client sent, for logs and error messages.
+    Tools and people add a slash to the URL they paste, or join a base URL ending in
+    one with a path starting with one (`POST //api/send` got the console's HTML 404).
+    The path is routed as meant instead of redirected: a redirected POST loses its
+    body. `request.path` keeps what the client sent, for logs and error messages; the
+    middleware after this one tell an API request by `request.path_info`.
     """
 
     def __init__(self, get_response):
@@ -291,8 +294,11 @@ class ApiTrailingSlashMiddleware:
 
     def __call__(self, request: HttpRequest):
         path = request.path_info
+        if path.startswith("//") and ("/" + path.lstrip("/") + "/").startswith(API_PREFIX):
+            path = "/" + path.lstrip("/")
         if path.startswith(API_PREFIX) and path.endswith("/") and path != API_PREFIX:
-            request.path_info = path[:-1]
+            path = path[:-1]
+        request.path_info = path
         return self.get_response(request)
 
 
@@ -335,7 +341,7 @@ class JsonApiAnswersMiddleware:
     def __call__(self, request: HttpRequest):
         response = self.get_response(request)
         if (
-            not request.path.startswith(API_PREFIX)
+            not request.path_info.startswith(API_PREFIX)
             or response.status_code < 400
             or response.get("Content-Type", "").startswith("application/json")
         ):

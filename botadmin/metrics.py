@@ -195,7 +195,7 @@ class ApiRequestsMiddleware:
 
     def __call__(self, request: HttpRequest):
         response = self.get_response(request)
-        if request.path.startswith("/api/"):
+        if request.path_info.startswith("/api/"):  # as botadmin.api.ApiPathMiddleware left it
             match = request.resolver_match
             endpoint = match.route if match is not None and match.route else "unmatched"
             api_request(endpoint, str(getattr(response, "errcode", "none")))

@@ -84,13 +84,13 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Before anything resolves the URL or asks whether it is under /api/.
+    "botadmin.api.ApiPathMiddleware",
     "botadmin.metrics.ApiRequestsMiddleware",
     # Outside the envelope's: what it writes for a HEAD loses its body too.
     "botadmin.api.ApiHeadMiddleware",
-    # First, so it also sees what the other middleware answer.
+    # Outside the rest, so it also sees what the other middleware answer.
     "botadmin.api.JsonApiAnswersMiddleware",
-    # Before anything resolves the URL.
-    "botadmin.api.ApiTrailingSlashMiddleware",
     # Before anything asks request.is_secure().
     "botadmin.middleware.ForwardedProtoMiddleware",
     "django.middleware.security.SecurityMiddleware",

@@ -13,7 +13,9 @@ import requests
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
+from devtools.processes import database_url
 from messaging.models import Message, UploadedMedia
+from tests.messaging.conftest import running_gunicorn
 
 TEXT = {"msgtype": "text", "text": {"content": "deploy finished"}}
 
@@ -39,6 +41,34 @@ def test_a_tool_posting_to_send_with_a_trailing_slash_gets_its_message_stored(
     assert answer["errcode"] == 0
     stored = Message.objects.get(msgid=answer["msgid"])
     assert (stored.conversation.conversation_id, stored.body) == ("wrGroup1", TEXT)
+
+
+def test_a_path_with_a_doubled_leading_slash_is_the_api_path(
+    transactional_db, bot, group, tmp_path
+):
+    """A base URL ending in / joined with /api/send: `POST //api/send` got the console's
+    HTML 404. Under gunicorn, which passes the path on as sent (Python's http.server,
+    behind live_server, collapses the slashes itself)."""
+    secret = {"secret": bot.secret}
+    with running_gunicorn(database_url(), tmp_path / "server.log") as base_url:
+        base = base_url + "/"
+        sent = requests.post(
+            base + "/api/send",
+            params={**secret, "conversation_id": "wrGroup1"},
+            json=TEXT,
+            timeout=30,
+        )
+        listed = requests.get(base + "//api/groups/", params=secret, timeout=30)
+        single = requests.get(base_url + "/api/groups", params=secret, timeout=30)
+        unknown = requests.get(base + "/api/no-such-thing", timeout=30)
+
+    assert sent.status_code == 200, sent.text
+    assert Message.objects.get(msgid=sent.json()["msgid"]).body == TEXT
+    assert listed.json() == single.json()
+    assert (unknown.status_code, unknown.json()) == (
+        404,
+        {"errcode": 7000404, "errmsg": "no such endpoint: //api/no-such-thing"},
+    )
 
 
 @pytest.mark.parametrize("path", ["/api/users", "/api/groups"])
