@@ -359,20 +359,25 @@ MAX_SCHEDULE_AHEAD = timedelta(days=366)
 
 
 def parse_send_at(value) -> datetime | None:
-    """`send_at` as ISO 8601 (naive: the server's TIME_ZONE) or Unix seconds; None if absent."""
+    """`send_at` as ISO 8601 (naive: the server's TIME_ZONE) or Unix seconds; None if absent.
+
+    A body's `send_at` of another JSON type (`true`, an object, `1.5`) is 40058 as the
+    schema (`str | int`) words a wrong type; a string or integer it cannot read is 40035."""
     if value is None or value == "":
         return None
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise wrong_type("send_at", "a string or an integer", value)
     when = None
-    if isinstance(value, bool):
-        when = None
-    elif isinstance(value, int | float) or (isinstance(value, str) and _is_number(value)):
+    if isinstance(value, int) or _is_number(value):
         try:
             when = datetime.fromtimestamp(float(value), tz=UTC)
         except (OverflowError, OSError, ValueError):
             when = None
-    elif isinstance(value, str):
+    else:
         try:
-            when = parse_datetime(value.strip())
+            # RFC 3339 allows a lowercase t and z (2026-12-30t10:00:00z); Django reads
+            # only the capitals, and ISO 8601 has no other letters a time could carry.
+            when = parse_datetime(value.strip().upper())
         except ValueError:
             when = None
         if when is not None and timezone.is_naive(when):

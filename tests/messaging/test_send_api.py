@@ -673,6 +673,25 @@ def test_an_unreadable_send_at_is_40035(send, bot, group, send_at):
     refused(send(bot.secret, "wrGroup1", TEXT, query={"send_at": send_at}), 40035, 400)
 
 
+@pytest.mark.parametrize(
+    "send_at, got", [(True, "a boolean"), ({}, "an object"), ([1], "an array"), (1.5e9, "a number")]
+)
+def test_a_send_at_of_the_wrong_type_in_the_body_is_40058(send, bot, group, send_at, got):
+    """true and an object were 40035 while a fractional number was 40058."""
+    errmsg = refused(send(bot.secret, "wrGroup1", {**TEXT, "send_at": send_at}), 40058, 400)
+
+    assert errmsg == f"invalid field: send_at must be a string or an integer, not {got}"
+
+
+@pytest.mark.parametrize("written", ["2026-12-30t10:00:00z", "2026-12-30T10:00:00z"])
+def test_a_send_at_with_rfc_3339s_lowercase_t_and_z_is_read(send, bot, group, written):
+    with time_machine.travel("2026-12-30 09:00:00+00:00", tick=False):
+        response = send(bot.secret, "wrGroup1", TEXT, query={"send_at": written})
+
+    assert response.status_code == 200, response.content
+    assert response.json()["send_at"] == "2026-12-30T10:00:00+00:00"
+
+
 def test_a_send_at_more_than_a_year_ahead_is_40035(send, bot, group):
     far = (timezone.now() + timedelta(days=400)).isoformat()
     refused(send(bot.secret, "wrGroup1", TEXT, query={"send_at": far}), 40035, 400)
