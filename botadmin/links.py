@@ -27,12 +27,13 @@ _TOP_LABEL = re.compile(r"[^\W\d_][\w-]*")
 
 
 def is_web_url(value: str) -> bool:
-    """An absolute http(s) URL with a host."""
+    """An absolute http(s) URL with a host, and a port from 1 to 65535 if it names one."""
     try:
         parts = urlsplit(value)
+        port = parts.port  # ValueError for one out of range or not a number
     except ValueError:
         return False
-    return parts.scheme in WEB_SCHEMES and bool(parts.netloc)
+    return parts.scheme in WEB_SCHEMES and bool(parts.netloc) and port != 0
 
 
 def is_bare_link(value: str) -> bool:

@@ -17,6 +17,7 @@ from botadmin.links import is_link, is_web_url, web_link
         ("xn--fiqs8s.cn", "http://xn--fiqs8s.cn"),
         ("https://x.com/a", "https://x.com/a"),
         ("http://x.com", "http://x.com"),
+        ("http://x.com:65535/a", "http://x.com:65535/a"),
     ],
 )
 def test_a_web_url_or_a_host_with_an_optional_path_is_a_link(url, opens):
@@ -50,6 +51,10 @@ def test_a_web_url_or_a_host_with_an_optional_path_is_a_link(url, opens):
         "http://",
         "https:///x",
         "http://[::1",
+        "http://x.com:99999999999/a",
+        "https://x.com:65536",
+        "http://x.com:0/",
+        "http://x.com:port/",
         "",
     ],
 )
