@@ -1,7 +1,7 @@
 """An API request's body as text: read within a limit, decompressed, decoded.
 
 `/api/send` and `/api/callback` read their JSON through `body_text`, so a body is
-taken alike by both (docs/api.md, "Request bodies"):
+taken alike by both (docs/api.md says the same, after chunked bodies):
 
 * **Length.** At most `limit` bytes as sent (a declared Content-Length over it is
   refused before anything is read, a chunked body after `limit` + 1 bytes) and at
