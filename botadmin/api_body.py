@@ -14,9 +14,11 @@ taken alike by both (docs/api.md says the same, after chunked bodies):
   labelled `br` was taken).
 * **Charset.** Without a `charset` the body is UTF-8 (RFC 8259), a byte order mark
   allowed; `json.loads` used to guess UTF-16 and UTF-32 too, which the docs said
-  were refused. A declared charset that is a character set is honoured (.NET's
+  were refused. A declared UTF-16 or UTF-32 is honoured (.NET's
   `StringContent(json, Encoding.Unicode, "application/json")` sends UTF-16 and says
-  so); one that is not (`rot13`, `base64`, an unknown name) is 7000003, HTTP 415. A
+  so); with another declared charset the body is still read as UTF-8 when it is
+  UTF-8 (as WeCom reads it: Java clients label UTF-8 ISO-8859-1), else in that
+  charset (a GBK body); a charset that is not (`rot13`, `base64`, an unknown name) is 7000003, HTTP 415. A
   body that is not in its charset is 7000001, `…: it is not UTF-8`.
 """
 
@@ -42,12 +44,24 @@ def body_text(request: HttpRequest, limit: int) -> str:
         raise _too_large(limit)
     if coding:
         raw = _decompressed(raw, coding, limit)
-    try:
-        text = raw.decode(charset or "utf-8")
-    except UnicodeError:
-        raise not_json(f"it is not {charset or 'UTF-8'}") from None
+    text = _decoded(raw, charset)
     # A byte order mark is no part of the JSON (utf-16 and utf-32 drop theirs themselves).
     return text.removeprefix("\ufeff")
+
+
+def _decoded(raw: bytes, charset: str) -> str:
+    """`raw` as text: UTF-16 and UTF-32 as declared; anything else UTF-8 first."""
+    # A UTF-8 body labelled with another charset (Java clients write ISO-8859-1 by
+    # default) reaches WeCom's webhook as UTF-8: it does here too. The declared charset
+    # reads only what is no UTF-8 (a GBK body says so). UTF-16 and UTF-32 go by their
+    # label, since their ASCII is valid UTF-8 (with NULs) and would be misread.
+    wide = charset and codecs.lookup(charset).name.startswith(("utf-16", "utf-32"))
+    for encoding in [charset] if wide else dict.fromkeys(["utf-8", charset or "utf-8"]):
+        try:
+            return raw.decode(encoding)
+        except UnicodeError:
+            continue
+    raise not_json(f"it is not {charset or 'UTF-8'}")
 
 
 def refuse_content_coding(request: HttpRequest) -> None:

@@ -61,6 +61,14 @@ def test_a_body_in_the_charset_it_declares_is_read_in_it(post, charset, codec):
     assert _stored(post(raw, f"application/json; charset={charset}")) == TEXT
 
 
+@pytest.mark.parametrize("charset", ["iso-8859-1", "ISO-8859-1", "windows-1252", "gbk"])
+def test_a_utf8_body_labelled_with_another_charset_is_read_as_utf8(post, charset):
+    """As WeCom's webhook reads it: Java clients label their UTF-8 text ISO-8859-1."""
+    raw = json.dumps(TEXT, ensure_ascii=False).encode()
+
+    assert _stored(post(raw, f"application/json; charset={charset}")) == TEXT
+
+
 def test_without_a_charset_a_body_is_utf8_a_byte_order_mark_allowed(post):
     raw = json.dumps(TEXT, ensure_ascii=False).encode()
 
