@@ -44,6 +44,7 @@ from messaging.outbox import (
     holder,
     index_condition,
     lock_due,
+    renew_leases,
     retry_delay,
     update_each,
 )
@@ -382,17 +383,9 @@ def keep_leases(attempts: list[Attempt]) -> set[int]:
     now = timezone.now()
     lease = now + CLAIM_LEASE
     claimed = {attempt.delivery.pk: attempt.delivery.attempt_count for attempt in attempts}
-    with transaction.atomic():
-        held = {
-            pk
-            for pk, count in WebhookDelivery.objects.filter(
-                pk__in=claimed, status=Status.DELIVERING
-            )
-            .select_for_update()  # no claim takes them back between the look and the renewal
-            .values_list("pk", "attempt_count")
-            if claimed[pk] == count
-        }
-        WebhookDelivery.objects.filter(pk__in=held).update(next_attempt_at=lease, updated_at=now)
+    held = renew_leases(
+        WebhookDelivery.objects.all(), Status.DELIVERING, claimed, "attempt_count", lease, now
+    )
     for attempt in attempts:
         if attempt.delivery.pk in held:
             attempt.delivery.next_attempt_at = lease

@@ -17,7 +17,10 @@ periodic sweeper runs. Both are safe to run any number of times, side by side:
   its bot's rate or its conversation's gap waits (`next_attempt_at`), it
   never fails;
 * while `sending`, `next_attempt_at` is the lease and the open attempt row
-  the trace: past it, the sweeper takes the message back (a killed worker);
+  the trace: past it, the sweeper takes the message back (a killed worker).
+  A worker renews the leases of its batch's messages it has not sent yet as
+  it goes (`keep_leases`), so a batch of slow sends is not taken back from
+  it while it still sends;
 * an operator's stop reaches a message a worker holds (`stop_requested`,
   delivery_actions.stop): read again before the batch's first call and then at
   least every RECHECK_SECONDS, it is not sent while it waits in the batch
@@ -61,6 +64,7 @@ from .outbox import (
     holder,
     index_condition,
     lock_due,
+    renew_leases,
     retry_delay,
     update_each,
 )
@@ -74,6 +78,11 @@ DRAIN_SECONDS = 30
 # A worker holding a batch reads at least this often whether the messages it has not
 # sent yet were stopped meanwhile (`stopped_meanwhile`), and always before its first call.
 RECHECK_SECONDS = RECORD_EVERY_SECONDS
+# A worker renews the leases of the messages of its batch it has not sent yet once this
+# much of them has gone (`keep_leases`): each send starts with nearly a whole
+# DELIVERY_SENDING_TIMEOUT before it, as a batch's first does, however slow the sends
+# before it were.
+RENEW_AFTER_SECONDS = 10
 # How many waiting messages past its batch a claim looks at before it reads every
 # conversation's head (`_lock_due_messages`).
 LOOK_AHEAD = 50
@@ -348,15 +357,28 @@ def send_and_record(attempts: list[Attempt], clock: Clock) -> list[str]:
 
     Before the first call, and again before any call once RECHECK_SECONDS have passed,
     it reads whether the rest of the batch was stopped meanwhile (`stopped_meanwhile`).
+    Before a call whose lease has run low (RENEW_AFTER_SECONDS), it records the answers
+    so far and renews the leases of the rest of the batch (`keep_leases`); a message
+    the sweeper took back meanwhile (this worker stalled past its lease) is its own.
     """
     statuses: list[str] = []
     unrecorded: list[Attempt] = []
     last_record = time.monotonic()
     stopped: dict[int, str | None] = {}
     last_check = -math.inf
+    held = {attempt.message.pk for attempt in attempts}
+    lease_seconds = settings.DELIVERY_SENDING_TIMEOUT
+    renew_below = timedelta(seconds=lease_seconds - min(RENEW_AFTER_SECONDS, lease_seconds / 2))
     for index, attempt in enumerate(attempts):
         message = attempt.message
         botadmin_logging.bind(bot=message.bot.name, message_id=message.msgid)
+        if message.pk in held and message.next_attempt_at - clock() < renew_below:
+            statuses += record(unrecorded, clock)
+            unrecorded, last_record = [], time.monotonic()
+            held = keep_leases(attempts[index:], clock)
+        if message.pk not in held:
+            statuses.append("skipped")
+            continue
         if time.monotonic() - last_check >= RECHECK_SECONDS:
             stopped, last_check = stopped_meanwhile(attempts[index:]), time.monotonic()
         if message.pk in stopped and (kept := keep_back(attempt, stopped[message.pk], clock)):
@@ -370,6 +392,22 @@ def send_and_record(attempts: list[Attempt], clock: Clock) -> list[str]:
             statuses += record(unrecorded, clock)
             unrecorded, last_record = [], time.monotonic()
     return statuses + record(unrecorded, clock)
+
+
+def keep_leases(attempts: list[Attempt], clock: Clock) -> set[int]:
+    """Renew the leases of these claimed messages that are still this claim's (still
+    `sending` under the lease it gave them: an attempt count says nothing, as an
+    operator's retry starts it again); returns their ids."""
+    now = clock()
+    lease = now + timedelta(seconds=settings.DELIVERY_SENDING_TIMEOUT)
+    claimed = {attempt.message.pk: attempt.message.next_attempt_at for attempt in attempts}
+    held = renew_leases(
+        Message.objects.all(), Message.Status.SENDING, claimed, "next_attempt_at", lease, now
+    )
+    for attempt in attempts:
+        if attempt.message.pk in held:
+            attempt.message.next_attempt_at = lease
+    return held
 
 
 def stopped_meanwhile(attempts: list[Attempt]) -> dict[int, str | None]:

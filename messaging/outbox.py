@@ -19,6 +19,10 @@ same rules, and take them from here:
   a pool child killed mid-call), instead of waiting for the lease to run out,
   and so does a task message that comes back after its pool child was killed
   (`redelivered`).
+* A batch of slow calls outlasts its claim's lease: before each call the worker
+  renews the leases of the rows of its batch it has not called yet, when
+  they run low, and leaves alone those that are no longer its own
+  (`renew_leases`): a live worker's rows are never taken back, only a lost one's.
 * A failed attempt is retried after `retry_delay(schedule, failures)`; each
   engine has its schedule (a table of delays): delivery's doubling one
   (`delivery_schedule`) and forwarding's Svix-like one (`FORWARDING_SCHEDULE`).
@@ -40,7 +44,7 @@ from datetime import datetime
 from pathlib import Path
 
 from django.conf import settings
-from django.db import connections, router
+from django.db import connections, router, transaction
 from django.db.models import BooleanField, QuerySet
 from django.db.models.expressions import RawSQL
 from django.utils.translation import gettext_lazy as _
@@ -171,6 +175,30 @@ def end_abandoned_leases(leased: QuerySet, attempts: QuerySet, link: str, now: d
         for pk, count, worker in held
         if gone[worker]
     )
+
+
+def renew_leases(
+    rows: QuerySet, status: str, held: dict[int, object], by: str, lease: datetime, now: datetime
+) -> set[int]:
+    """Move to `lease` the leases of the claimed rows that are still this claim's; returns
+    their ids.
+
+    `held`: by id, the value of column `by` this claim saw (its lease, or its attempt
+    count): a row still `status` with that value is this claim's; one taken back
+    meanwhile (this worker stalled past its lease), and claimed again or not, is left
+    to whoever took it. Intent of the lock: no sweeper or claim takes a row back
+    between the look and the renewal."""
+    with transaction.atomic(using=router.db_for_write(rows.model)):
+        still = {
+            pk
+            for pk, seen in rows.filter(pk__in=held, status=status)
+            .select_for_update(of=("self",))
+            .order_by("pk")
+            .values_list("pk", by)
+            if held[pk] == seen
+        }
+        rows.filter(pk__in=still).update(next_attempt_at=lease, updated_at=now)
+    return still
 
 
 def redelivered(task) -> bool:

@@ -95,6 +95,9 @@ def recover_lost_sends(now: datetime) -> list[int]:
             taken = Message.objects.filter(
                 pk=message.pk,
                 status=Message.Status.SENDING,
+                # Its lease still over: not renewed by its live worker, nor a new claim
+                # (after an operator's retry, whose attempt count starts again) since read.
+                next_attempt_at__lte=now,
                 attempt_count=message.attempt_count,
                 stop_requested=message.stop_requested,  # else the next sweep decides
             ).update(
