@@ -9,12 +9,13 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from botadmin.cache import best_effort
+from botadmin.partial_indexes import index_condition
 from connectors.registry import CONNECTORS
 from conversations import connections
 from conversations.models import Bot, SyncRun
 from forwarding.models import WebhookEndpoint
 from messaging.media_retention import storage_used
-from messaging.models import DeliveryAttempt, Message, any_status
+from messaging.models import FAILED_OR_UNCERTAIN, QUEUED_OR_SENDING, DeliveryAttempt, Message
 
 DAYS = 30
 FORWARDING_GRACE = timedelta(minutes=1)
@@ -147,13 +148,13 @@ def delivery_health(bots: QuerySet[Bot], totals: dict) -> dict:
 
     Each count reads the bots' own partial index alone (msg_bot_in_delivery_idx,
     msg_bot_retrying_idx, msg_bot_undelivered_at_idx, msg_bot_forward_pending_idx),
-    the statuses asked as the index states them (`any_status`, which SQLite needs),
+    the index's condition stated (`index_condition`, which SQLite needs),
     and the queue's counts stop at COUNT_CAP: the same few reads whether the history
     holds ten thousand messages or millions (tests/console/test_dashboard_plans.py)."""
     now = timezone.now()
     ids = list(bots.values_list("pk", flat=True))
     outbound = Message.objects.filter(bot__in=ids, direction=Message.Direction.OUT)
-    waiting = outbound.filter(any_status(*Message.Status.IN_DELIVERY))
+    waiting = outbound.filter(index_condition(QUEUED_OR_SENDING))
     oldest_of_bot = (
         waiting.filter(bot=OuterRef("pk")).order_by("created_at").values("created_at")[:1]
     )
@@ -170,7 +171,7 @@ def delivery_health(bots: QuerySet[Bot], totals: dict) -> dict:
     # lists the messages from the very moment the count starts at.
     failed_since = (now - timedelta(hours=24)).replace(microsecond=0)
     failed_today = outbound.filter(
-        any_status(*Message.Status.UNDELIVERED), created_at__gte=failed_since
+        index_condition(FAILED_OR_UNCERTAIN), created_at__gte=failed_since
     )
     # Inbound messages a worker should have handed to the webhooks by now (the
     # sweeper retries every 15 s): more than a few means no worker is running.

@@ -15,8 +15,9 @@ from django.utils import timezone
 
 from announcements.models import Announcement
 from announcements.services import finished_but_still_sending
+from botadmin.partial_indexes import index_condition
 from conversations.models import Bot, Conversation
-from messaging.models import NOT_SENT_OR_RECEIVED, Message, any_status
+from messaging.models import FAILED_OR_UNCERTAIN, NOT_SENT_OR_RECEIVED, Message
 
 PAGE_SIZE = 50
 BY_TIME = ("-created_at", "-id")
@@ -59,12 +60,12 @@ def filter_messages(queryset: QuerySet[Message], bots: QuerySet[Bot], data: dict
     if sender := (data.get("sender") or "").strip():
         queryset = queryset.filter(Q(sender_id=sender) | Q(sender_name__icontains=sender))
     if data.get("status") == UNDELIVERED:
-        queryset = queryset.filter(any_status(*Message.Status.UNDELIVERED))
+        queryset = queryset.filter(index_condition(FAILED_OR_UNCERTAIN))
     elif status := data.get("status"):
         queryset = queryset.filter(status=status)
         if status not in (Message.Status.SENT, Message.Status.RECEIVED):
             # Said as msg_status_other_idx's condition, which SQLite needs to read it.
-            queryset = queryset.filter(NOT_SENT_OR_RECEIVED)
+            queryset = queryset.filter(index_condition(NOT_SENT_OR_RECEIVED))
     for name in ("direction", "msgtype", "source"):
         if value := data.get(name):
             queryset = queryset.filter(**{name: value})

@@ -80,6 +80,11 @@ class WebhookEndpoint(models.Model):
         return not self.msgtypes or msgtype in self.msgtypes
 
 
+# webhook_delivery_due_idx's condition: the sweeper's and the claims' queries state it
+# (botadmin.partial_indexes.index_condition), which SQLite needs to use the index.
+DUE = Q(status__in=["pending", "delivering"])
+
+
 class WebhookDelivery(models.Model):
     """One inbound message for one endpoint: delivered once, retried on a schedule, replayable."""
 
@@ -135,7 +140,7 @@ class WebhookDelivery(models.Model):
             # The sweeper: due or abandoned work.
             models.Index(
                 fields=["status", "next_attempt_at"],
-                condition=Q(status__in=["pending", "delivering"]),
+                condition=DUE,
                 name="webhook_delivery_due_idx",
             ),
             # The admin and replays: one endpoint's deliveries by time and status.

@@ -30,6 +30,7 @@ from standardwebhooks.webhooks import Webhook
 
 from botadmin import http, metrics, reasons
 from botadmin.logging import MASK
+from botadmin.partial_indexes import index_condition
 from botadmin.reasons import Reason
 from messaging.media_fetch import forwardable
 from messaging.media_links import with_media_fields
@@ -42,7 +43,6 @@ from messaging.outbox import (
     RECORD_EVERY_SECONDS,
     end_abandoned_leases,
     holder,
-    index_condition,
     lock_due,
     renew_leases,
     retry_delay,
@@ -50,7 +50,7 @@ from messaging.outbox import (
 )
 
 from .endpoints import fan_out_waiting
-from .models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, webhook_id_for
+from .models import DUE, WebhookAttempt, WebhookDelivery, WebhookEndpoint, webhook_id_for
 
 logger = logging.getLogger(__name__)
 
@@ -79,9 +79,7 @@ DRAIN_SECONDS = 10
 
 Status = WebhookDelivery.Status
 # webhook_delivery_due_idx's condition (forwarding/models.py).
-DUE_STATUSES = index_condition(
-    """"messaging_webhookdelivery"."status" IN ('pending', 'delivering')"""
-)
+DUE_STATUSES = index_condition(DUE)
 
 
 # --- Waking workers -------------------------------------------------------------------

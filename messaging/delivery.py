@@ -49,6 +49,7 @@ from django.utils.translation import gettext_noop
 
 from botadmin import logging as botadmin_logging
 from botadmin import metrics, reasons
+from botadmin.partial_indexes import index_condition
 from botadmin.reasons import Reason
 from connectors import conversions
 from connectors.base import Connector, Outcome, SendResult
@@ -56,13 +57,12 @@ from connectors.registry import connector_class, connector_for
 from conversations.models import Bot
 
 from . import card_task_ids, delivery_caps, delivery_pace, uploads
-from .models import DeliveryAttempt, Message
+from .models import PENDING, UNCERTAIN, DeliveryAttempt, Message
 from .outbox import (
     CLAIM_BATCH,
     RECORD_EVERY_SECONDS,
     delivery_schedule,
     holder,
-    index_condition,
     lock_due,
     renew_leases,
     retry_delay,
@@ -154,12 +154,11 @@ def deliver(message_id: int, clock: Clock = timezone.now) -> Step:
 # --- Claiming -------------------------------------------------------------------------
 
 
-# The conditions of msg_pending_idx, msg_conversation_delivery_idx and
-# msg_conversation_uncertain_idx (messaging/models.py); the last two are for subqueries
-# on the message table (their columns unqualified name the subquery's own table).
-PENDING_STATUSES = index_condition(""""messaging_message"."status" IN ('queued', 'sending')""")
-CONVERSATION_DELIVERY = index_condition("status IN ('queued', 'sending')")
-CONVERSATION_UNCERTAIN = index_condition("status = 'uncertain'")
+# The conditions of msg_pending_idx and msg_conversation_delivery_idx (PENDING), and of
+# msg_conversation_uncertain_idx (messaging/models.py). In a subquery, their columns
+# name the subquery's own table.
+PENDING_STATUSES = index_condition(PENDING)
+UNCERTAIN_STATUS = index_condition(UNCERTAIN)
 
 
 def waiting_messages(now: datetime):
@@ -188,7 +187,7 @@ def due_messages(now: datetime, among: list[int] | None = None):
     `among`: only these messages, each checked on its own (a few index lookups).
     """
     hold = timedelta(seconds=settings.DELIVERY_UNCERTAIN_HOLD)
-    in_delivery = Message.objects.filter(CONVERSATION_DELIVERY)
+    in_delivery = Message.objects.filter(PENDING_STATUSES)
     if among is None:
         heads = Q(
             pk__in=in_delivery.values("conversation_id").annotate(head=Min("pk")).values("head")
@@ -202,7 +201,7 @@ def due_messages(now: datetime, among: list[int] | None = None):
     # decisions change its status): it holds the newer messages of its conversation
     # from then, for DELIVERY_UNCERTAIN_HOLD.
     held_by_uncertain = Message.objects.filter(
-        CONVERSATION_UNCERTAIN,
+        UNCERTAIN_STATUS,
         conversation_id=OuterRef("conversation_id"),
         pk__lt=OuterRef("pk"),
         updated_at__gt=now - hold,

@@ -27,26 +27,23 @@ def could_be_msgid(value: str) -> bool:
     return len(value) <= 32 and "\x00" not in value
 
 
-def any_status(*statuses: str) -> Q:
-    """`status = 'a' OR status = 'b' …`: the form for a partial index's condition and
-    for the queries it serves. SQLite uses a partial index only when the query's WHERE
-    states the index's condition term for term; it compares a query's bound values with
-    the condition's literals in `status = ?` (and `status = 'a'` implies an OR of
-    equalities holding it), never inside an IN list: `status IN (?, ?)` does not match
-    `status IN ('queued', 'sending')`, and the query reads the bot's whole history
-    through another index. PostgreSQL proves either form from the other.
-    (messaging.outbox.index_condition repeats a condition as literal SQL instead.)"""
-    condition = Q()
-    for status in statuses:
-        condition |= Q(status=status)
-    return condition
-
-
+# Partial indexes' conditions, each named so that the queries the index serves state
+# it (botadmin.partial_indexes.index_condition), which SQLite needs to use the index.
+#
+# The delivery engine's queue (msg_pending_idx, msg_conversation_delivery_idx) and holds
+# (msg_conversation_uncertain_idx).
+PENDING = Q(status__in=["queued", "sending"])
+UNCERTAIN = Q(status="uncertain")
+# The dashboard's indexes (migration 0023) write their sets as ORs of equalities: the
+# same statuses as PENDING, in the form their queries had then (a bound `status = ?`
+# implies it, so a query asking one status of the set reads them too).
+QUEUED_OR_SENDING = Q(status="queued") | Q(status="sending")
+FAILED_OR_UNCERTAIN = Q(status="failed") | Q(status="uncertain")
 # Neither sent nor received, which most messages are: msg_status_other_idx's condition,
 # which a status filter states besides (`status = 'failed' AND NOT (…)`) for SQLite. (As
 # an OR of the other statuses, each arm `status = ?` of the dashboard's counts would
 # match it too, and SQLite read all failed messages ever through it, not the bots'.)
-NOT_SENT_OR_RECEIVED = ~any_status("sent", "received")
+NOT_SENT_OR_RECEIVED = ~(Q(status="sent") | Q(status="received"))
 
 
 # A message's place in its conversation's timeline: its id, unless it was moved
@@ -217,7 +214,7 @@ class Message(models.Model):
             # The delivery sweeper: work waiting or in flight.
             models.Index(
                 fields=["status", "next_attempt_at"],
-                condition=Q(status__in=["queued", "sending"]),
+                condition=PENDING,
                 name="msg_pending_idx",
             ),
             # Delivery order: each conversation's oldest message in delivery (its head,
@@ -225,18 +222,18 @@ class Message(models.Model):
             # is within its hold. (Partial, so a long history is never scanned.)
             models.Index(
                 fields=["conversation", "id"],
-                condition=Q(status__in=["queued", "sending"]),
+                condition=PENDING,
                 name="msg_conversation_delivery_idx",
             ),
             models.Index(
                 fields=["conversation", "id"],
-                condition=Q(status="uncertain"),
+                condition=UNCERTAIN,
                 name="msg_conversation_uncertain_idx",
             ),
             # Lookup by WeCom's message id (outbound answers, inbound dedupe).
             models.Index(fields=["upstream_msgid"], name="msg_upstream_idx"),
             # The dashboard's indexes (console/dashboard.py). Each condition is written
-            # as the dashboard's query states it (`any_status`), so that SQLite, which
+            # by the dashboard's query too (`index_condition`), so that SQLite, which
             # has no statistics of them, can use it at all. Each holds in its key every
             # column its count reads, the ones its condition fixes included: SQLite has
             # no INCLUDE and checks each term of the query against the row, so it then
@@ -248,14 +245,14 @@ class Message(models.Model):
             # oldest first.
             models.Index(
                 fields=["bot", "created_at", "direction", "status"],
-                condition=Q(direction="out") & any_status("queued", "sending"),
+                condition=Q(direction="out") & QUEUED_OR_SENDING,
                 name="msg_bot_in_delivery_idx",
             ),
             # "Retrying": the queue's messages tried before (by the attempt count, which
             # their query bounds).
             models.Index(
                 fields=["bot", "attempt_count", "direction", "status"],
-                condition=Q(direction="out", attempt_count__gt=0) & any_status("queued", "sending"),
+                condition=Q(direction="out", attempt_count__gt=0) & QUEUED_OR_SENDING,
                 name="msg_bot_retrying_idx",
             ),
             # Agent health: a bot's outbound messages that were tried, newest first
@@ -268,7 +265,7 @@ class Message(models.Model):
             # "Failed (24 h)": a bot's undelivered messages by time.
             models.Index(
                 fields=["bot", "created_at", "direction", "status"],
-                condition=Q(direction="out") & any_status("failed", "uncertain"),
+                condition=Q(direction="out") & FAILED_OR_UNCERTAIN,
                 name="msg_bot_undelivered_at_idx",
             ),
             # "Not forwarded": a bot's inbound messages waiting for the webhooks, by

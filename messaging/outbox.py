@@ -45,8 +45,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import connections, router, transaction
-from django.db.models import BooleanField, QuerySet
-from django.db.models.expressions import RawSQL
+from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import gettext_noop
 
@@ -206,14 +205,6 @@ def redelivered(task) -> bool:
     ran it was killed (acks_late + reject_on_worker_lost requeue it at once): it then first
     takes back what that child held, instead of leaving it to the next sweep."""
     return bool((task.request.delivery_info or {}).get("redelivered"))
-
-
-def index_condition(condition: str) -> RawSQL:
-    """A partial index's condition, written into a query's SQL instead of bound to
-    parameters: SQLite uses a partial index only for a query that repeats its condition
-    with literal values; with bound ones it scans the table instead. Unqualified column
-    names: in a subquery they name the subquery's table."""
-    return RawSQL(condition, [], output_field=BooleanField())
 
 
 def update_each(model, fields: list[str], rows: list[tuple], where: str = "") -> int:

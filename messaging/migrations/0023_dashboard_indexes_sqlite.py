@@ -5,7 +5,7 @@ from botadmin.migration_operations import AddIndexWithoutLocking, RemoveIndexWit
 
 class Migration(migrations.Migration):
     """The dashboard's and the status filter's partial indexes, with conditions SQLite can
-    match to the queries (messaging.models.any_status, NOT_SENT_OR_RECEIVED): written
+    match to the queries (botadmin.partial_indexes.index_condition): written
     `status IN (...)` or `NOT status IN (...)`, they were never used on SQLite, whose
     queries read the bots' whole history instead; and with the columns each count reads
     in their keys (SQLite has no INCLUDE). The new ones are built before the old go."""

@@ -3,7 +3,7 @@ page costs the same few reads whatever the length of the history (docs/performan
 
 SQLite has no statistics of a production database (nothing runs ANALYZE), so its plans
 follow from the schema alone: a partial index is used only when the query's WHERE
-states the index's condition term for term (messaging.models.any_status). The plans are
+states the index's condition term for term (botadmin.partial_indexes). The plans are
 asked with the page's own SQL and bound parameters, as the page runs it. PostgreSQL
 is asked the same with statistics of a history, sequential scans forbidden (a test
 table is cheaper to scan)."""
@@ -48,7 +48,6 @@ ALSO_ON_POSTGRESQL = {
 
 def count_of(sql: str, params) -> str | None:
     """Which of COUNTS a query of the page is (None: another)."""
-    params = [str(p) for p in params]
     if '"forward_pending"' in sql:
         return "not forwarded"
     if 'AS "oldest"' in sql:
@@ -57,9 +56,9 @@ def count_of(sql: str, params) -> str | None:
         return "agent last answered"
     if "COUNT(*) FROM (SELECT" not in sql:
         return None
-    if "failed" in params:
+    if "'failed'" in sql:
         return "failed (24 h)"
-    if "queued" in params:
+    if "'queued'" in sql:
         return "retrying" if '"attempt_count" >' in sql else "waiting"
     return None
 
