@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from console.dashboard import FORWARDING_GRACE
 from messaging.models import Message
+from tests.query_plans import explain
 
 DASHBOARD = reverse("console:dashboard")
 HISTORY = 3_000  # sent or received, ordinary; enough for PostgreSQL to prefer an index
@@ -118,19 +119,6 @@ def plans_of_the_page(client, params: dict) -> dict[str, str]:
         if name := count_of(sql, sql_params or ()):
             plans[name] = explain(sql, sql_params)
     return plans
-
-
-def explain(sql: str, params) -> str:
-    with connection.cursor() as cursor:
-        if connection.vendor == "sqlite":
-            cursor.execute("EXPLAIN QUERY PLAN " + sql, params)
-            return "\n".join(f"{row[0]} {row[1]} {row[3]}" for row in cursor.fetchall())
-        cursor.execute("SET enable_seqscan = off")
-        try:
-            cursor.execute("EXPLAIN " + sql, params)
-            return "\n".join(row[0] for row in cursor.fetchall())
-        finally:
-            cursor.execute("RESET enable_seqscan")
 
 
 def sorts_the_bots_attempts(plan: str) -> bool:
