@@ -572,6 +572,9 @@ RECORDED = [
     "stop_requested",
     "scheduled_at",  # none when held (`stopped_changes`)
 ]
+# What recording an attempt may add to (the difference from the claim's value): a hold
+# for a daily cap takes back its claim's attempt, as nothing was tried.
+RECORDED_ADDED = ["attempt_count"]
 # A message that did go out is `sent`, whatever became of it meanwhile (taken back by
 # the sweeper, then queued, held, cancelled, failed or uncertain).
 SENT_WHATEVER = (
@@ -603,10 +606,12 @@ def record(attempts: list[Attempt], clock: Clock) -> list[str]:
             if attempt.status == Message.Status.SENT:
                 also = SENT_WHATEVER
             lease = message.next_attempt_at  # this claim's: another claim has another
-            messages.append(
-                (*(changes.get(name, getattr(message, name)) for name in RECORDED),)
-                + (message.pk, Message.Status.SENDING, lease, *also)
-            )
+            values = [changes.get(name, getattr(message, name)) for name in RECORDED]
+            added = [
+                changes.get(name, getattr(message, name)) - getattr(message, name)
+                for name in RECORDED_ADDED
+            ]
+            messages.append((*values, *added, message.pk, Message.Status.SENDING, lease, *also))
             outcome = Outcome.SENT if attempt.status == Message.Status.SENT else result.outcome
             if result.outcome == Outcome.RETRY and attempt.status == Message.Status.FAILED:
                 outcome = Outcome.FAILED  # gave up
@@ -624,6 +629,7 @@ def record(attempts: list[Attempt], clock: Clock) -> list[str]:
             Message,
             RECORDED,
             messages,
+            added=RECORDED_ADDED,
             where="(status = %s AND next_attempt_at = %s) OR status IN ("
             + ", ".join(["%s"] * len(SENT_WHATEVER))
             + ")",
@@ -705,7 +711,13 @@ def outcome_changes(attempt: Attempt, now: datetime, stop: str = "") -> dict:
         changes |= stopped_changes(stop, result.detail, now, unsure)
     elif result.outcome == Outcome.RETRY and result.hold_until is not None:
         # A daily cap: nothing went out, and the day it waits for comes whatever happens.
-        changes |= {"status": Message.Status.QUEUED, "next_attempt_at": result.hold_until}
+        # Nor is it an attempt: its claim's is taken back (its attempt row stays, saying
+        # why it waited), else each hold would use up the retries the message has left.
+        changes |= {
+            "status": Message.Status.QUEUED,
+            "next_attempt_at": result.hold_until,
+            "attempt_count": message.attempt_count - 1,
+        }
     elif result.outcome == Outcome.RETRY:
         delay = retry_delay(delivery_schedule(), message.attempt_count, result.retry_after or 0.0)
         if delay is None:

@@ -39,13 +39,14 @@ import hashlib
 import os
 import random
 import socket
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 from django.conf import settings
 from django.db import connections, router, transaction
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import gettext_noop
 
@@ -159,8 +160,10 @@ def end_abandoned_leases(leased: QuerySet, attempts: QuerySet, link: str, now: d
     (`holder_gone`), so that they are taken back at once; returns how many.
 
     `leased`: the engine's in-flight rows; `attempts`: its attempt rows, whose
-    foreign key to the row is `link`. A row taken back and claimed again since
-    it was read (its attempt count moved on) keeps its new lease."""
+    foreign key to the row is `link`. A row whose claim ended since it was read
+    and that was claimed again keeps its new lease: its open attempt is another
+    process's (its attempt count may be the one read again, as a hold for a daily
+    cap or a claim kept back takes its attempt back)."""
     held = list(
         attempts.filter(
             outcome=IN_FLIGHT, **{f"{link}__in": leased.filter(next_attempt_at__gt=now)}
@@ -168,9 +171,9 @@ def end_abandoned_leases(leased: QuerySet, attempts: QuerySet, link: str, now: d
     )
     gone = {worker: holder_gone(worker) for _, _, worker in held}
     return sum(
-        leased.filter(pk=pk, attempt_count=count, next_attempt_at__gt=now).update(
-            next_attempt_at=now
-        )
+        leased.filter(pk=pk, attempt_count=count, next_attempt_at__gt=now)
+        .filter(Exists(attempts.filter(**{link: OuterRef("pk")}, outcome=IN_FLIGHT, worker=worker)))
+        .update(next_attempt_at=now)
         for pk, count, worker in held
         if gone[worker]
     )
@@ -207,9 +210,12 @@ def redelivered(task) -> bool:
     return bool((task.request.delivery_info or {}).get("redelivered"))
 
 
-def update_each(model, fields: list[str], rows: list[tuple], where: str = "") -> int:
-    """`UPDATE table SET field = %s, … WHERE id = %s [AND where]` for each row (field values,
-    then the id, then `where`'s parameters); returns how many rows changed in all.
+def update_each(
+    model, fields: list[str], rows: list[tuple], where: str = "", added: Sequence[str] = ()
+) -> int:
+    """`UPDATE table SET field = %s, …, other = other + %s, … WHERE id = %s [AND where]` for
+    each row (the values of `fields`, then what it adds to each of `added`, then the id, then
+    `where`'s parameters); returns how many rows changed in all.
 
     Recording a batch of answers is one statement text run for every row by the
     database driver (`executemany`), where `bulk_update` builds a CASE … WHEN
@@ -222,9 +228,13 @@ def update_each(model, fields: list[str], rows: list[tuple], where: str = "") ->
     connection = connections[router.db_for_write(model)]
     quote = connection.ops.quote_name
     columns = [model._meta.get_field(name) for name in fields]
+    sums = [quote(model._meta.get_field(name).column) for name in added]
     sql = (
         f"UPDATE {quote(model._meta.db_table)} SET "
-        + ", ".join(f"{quote(field.column)} = %s" for field in columns)
+        + ", ".join(
+            [f"{quote(field.column)} = %s" for field in columns]
+            + [f"{column} = {column} + %s" for column in sums]
+        )
         + f" WHERE {quote(model._meta.pk.column)} = %s"
         + (f" AND ({where})" if where else "")
     )

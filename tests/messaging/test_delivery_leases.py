@@ -11,7 +11,7 @@ import pytest
 from django.db import connection
 
 from conversations.secrets import generate_agent_token
-from messaging import delivery_actions, sweeper
+from messaging import delivery_actions, outbox, sweeper
 from messaging.delivery import claim_due_messages, keep_leases, send_and_record
 from messaging.models import Message
 from messaging.sweeper import recover_lost_sends
@@ -193,4 +193,35 @@ def test_a_sweep_that_read_a_lost_message_leaves_its_claim_after_an_operator_ret
     assert send_and_record(fresh, clock) == ["sent"]
     message.refresh_from_db()
     assert (message.status, attempts_of(message)) == ("sent", ["uncertain", "sent"])
+    assert len(wecom.messages) == 1
+
+
+def test_a_sweep_that_read_a_dead_workers_claim_leaves_the_next_claim_of_its_message(
+    wecom, wecom_group, queue_message, clock, monkeypatch
+):
+    """Between the sweep's read of the open attempts and its look at their processes, the
+    claim it read ended without counting an attempt (held for a daily cap, or kept back)
+    and a live worker claimed the message again: the same attempt count, another process."""
+    message = queue_message(wecom_group, TEXT)
+    claim_due_messages(clock)
+    message.attempts.update(worker="gone-host:1")  # its worker: the one that dies
+    fresh: list = []
+
+    def meanwhile(worker: str) -> bool:  # the sweep has read the open attempts
+        if not fresh:
+            message.attempts.update(outcome="retry")  # the claim's end, recorded as a hold
+            Message.objects.filter(pk=message.pk).update(
+                status="queued", attempt_count=0, next_attempt_at=clock()
+            )
+            clock.advance(60)  # past its conversation's pace
+            fresh[:] = claim_due_messages(clock, ids=[message.pk])
+            assert fresh[0].message.attempt_count == 1  # as the one read
+        return worker == "gone-host:1"
+
+    monkeypatch.setattr(outbox, "holder_gone", meanwhile)
+    recover_lost_sends(clock())
+
+    assert Message.objects.get(pk=message.pk).next_attempt_at == fresh[0].message.next_attempt_at
+    assert send_and_record(fresh, clock) == ["sent"]
+    assert attempts_of(message) == ["retry", "sent"]
     assert len(wecom.messages) == 1

@@ -105,6 +105,52 @@ def test_a_held_message_is_never_given_up_on(
     assert Message.objects.get(pk=second.pk).status == Message.Status.SENT
 
 
+def test_holds_do_not_use_up_a_messages_retries(
+    settings, app_api, app_bot, member, make_conversation, china_morning, queue_message
+):
+    # Given the app's cap of one person-message a day, three conversations' messages,
+    # and a retry schedule of one retry
+    settings.WECOM_APP_DAILY_SENDS_PER_ACCOUNT = 1
+    settings.DELIVERY_MAX_ATTEMPTS = 2
+    app_bot.connector_settings = app_settings(licensed_accounts=1)
+    app_bot.save()
+    app_api.add_user("wangwu", "王五")
+    lisi = make_conversation(app_bot, "lisi", name="李四", kind=Conversation.Kind.USER)
+    wangwu = make_conversation(app_bot, "wangwu", name="王五", kind=Conversation.Kind.USER)
+    queue_message(member, TEXT)
+    queue_message(lisi, TEXT)
+    last = queue_message(wangwu, TEXT)
+    first_midnight = next_china_midnight(china_morning.now)
+    second_midnight = next_china_midnight(first_midnight)
+
+    # When the last one is held one day, then the next, then WeCom answers it -1 (busy)
+    drain_before(china_morning, first_midnight)
+    china_morning.now = first_midnight
+    drain_before(china_morning, second_midnight)
+    last.refresh_from_db()
+    assert (last.status, last.next_attempt_at) == (Message.Status.QUEUED, second_midnight)
+    assert last.attempt_count == 0
+    app_api.answer_next("message/send", -1)
+    china_morning.now = second_midnight
+    delivery.drain(china_morning)
+
+    # Then it waits for its first retry, as a message tried once
+    last.refresh_from_db()
+    assert last.status == Message.Status.QUEUED
+    assert last.attempt_count == 1
+    base = timedelta(seconds=settings.DELIVERY_RETRY_BASE_DELAY)
+    assert second_midnight + base * 0.8 <= last.next_attempt_at <= second_midnight + base * 1.2
+    # and its attempts say why it waited each time
+    outcomes = DeliveryAttempt.objects.filter(message=last).order_by("pk")
+    assert list(outcomes.values_list("outcome", flat=True)) == ["retry"] * 3
+
+    # and it goes out then
+    drain_before(china_morning, next_china_midnight(second_midnight))
+    last.refresh_from_db()
+    assert (last.status, last.attempt_count) == (Message.Status.SENT, 2)
+    assert [body["touser"] for _, body in app_api.sent] == ["zhangsan", "lisi", "wangwu"]
+
+
 def test_a_send_wecom_refused_gives_its_share_of_the_cap_back(
     settings, app_api, app_chat, china_morning, queue_message
 ):
