@@ -426,8 +426,13 @@ def refuse_unsendable(msgtype: str, content: bytes, limits: Limits) -> None:
     media/upload), a voice that is no AMR or plays longer than `limits.voice_seconds`."""
     if msgtype == "image" and not is_jpg_or_png(content):
         raise SendRefused.of(Outcome.FAILED, Reason(gettext_noop("image is not a JPG or PNG")))
-    if msgtype != "voice":
-        return
+    if msgtype == "voice":
+        refuse_unsendable_voice(content, limits)
+
+
+def refuse_unsendable_voice(content: bytes, limits: Limits) -> None:
+    """A downloaded voice WeCom would refuse, refused first in botadmin's words
+    (SendRefused, FAILED): one that is no AMR or plays longer than `limits.voice_seconds`."""
     if not is_amr(content):
         raise SendRefused.of(Outcome.FAILED, Reason(gettext_noop("voice is not AMR")))
     seconds = limits.voice_seconds

@@ -49,10 +49,10 @@ from .base import (
     card_task_id_refused,
     download_media,
     never_connected,
+    refuse_unsendable_voice,
     too_large,
 )
 from .filenames import attachment_name, url_file_name
-from .voice import amr_seconds, is_amr
 from .wecom_aibot_frames import FrameError, decrypt_media
 
 if TYPE_CHECKING:
@@ -272,13 +272,8 @@ class WeComAIBotConnector(Connector):
         content = download_media(
             media["url"], MEDIA_MAX_BYTES[msgtype], msgtype, min_bytes=MEDIA_MIN_BYTES
         )
-        if msgtype == "voice" and not is_amr(content):
-            raise SendRefused(SendResult(Outcome.FAILED, Reason(gettext_noop("voice is not AMR"))))
-        if msgtype == "voice" and amr_seconds(content, VOICE_MAX_SECONDS) > VOICE_MAX_SECONDS:
-            too_long = Reason(
-                gettext_noop("voice longer than %(seconds)s s"), seconds=VOICE_MAX_SECONDS
-            )
-            raise SendRefused(SendResult(Outcome.FAILED, too_long))
+        if msgtype == "voice":  # not refuse_unsendable: WeCom's AI bot takes GIF images
+            refuse_unsendable_voice(content, self.limits)
         return content, name
 
     def fetch_media(self, ref: MediaRef, max_bytes: int) -> FetchedMedia:
