@@ -31,7 +31,7 @@ from django.utils.translation import gettext_noop
 from botadmin.errors import Err
 from botadmin.reasons import Reason
 from connectors import conversions
-from connectors.base import media_word
+from connectors.base import MEDIA_MIN_BYTES, media_word
 from connectors.filenames import safe_file_name
 from connectors.registry import connector_for
 from connectors.voice import amr_seconds, is_amr
@@ -44,8 +44,6 @@ from .models import UPLOAD_LIFETIME, Message, MessageMedia, UploadedMedia
 logger = logging.getLogger(__name__)
 
 KINDS = tuple(UploadedMedia.Kind.values)  # file, voice: WeCom's upload types
-# WeCom refuses media of 5 bytes or less.
-MIN_BYTES = 6
 # MessageMedia.cdn_type of a message's uploaded media; `cdn` is the media_id.
 UPLOAD_CDN_TYPE = "upload"
 _NAME_UNSAFE = dict.fromkeys(map(ord, '/\\"'), "_")
@@ -79,8 +77,8 @@ def check_sendable(bot: Bot, kind: str) -> None:
 
 
 def check_size(bot: Bot, kind: str, size: int) -> None:
-    if size < MIN_BYTES:
-        raise Err.INVALID_FILE_SIZE.error(f"invalid file size: at least {MIN_BYTES} bytes")
+    if size < MEDIA_MIN_BYTES:
+        raise Err.INVALID_FILE_SIZE.error(f"invalid file size: at least {MEDIA_MIN_BYTES} bytes")
     limit = max_bytes(bot, kind)
     if size > limit:
         raise Err.FILE_TOO_LARGE.error(f"invalid file size: a {kind} is at most {limit} bytes")
