@@ -22,7 +22,9 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_noop
 
+from botadmin import reasons
 from botadmin.errors import ApiError
+from botadmin.logging import mask_secrets
 from botadmin.reasons import Reason
 from conversations.models import Conversation
 from messaging.models import Message
@@ -49,10 +51,11 @@ def fan_out(run_id: int, batch_size: int | None = None) -> None:
 
 def _keep_error(run_id: int, error: Exception) -> None:
     """What the scheduler says when it gives up on the run; best effort (the database
-    may be what failed). `updated_at` is left alone: it is when the run last moved."""
+    may be what failed). `updated_at` is left alone: it is when the run last moved. The
+    console shows it, so a secret in it (a URL's key, a DSN's password) is masked first."""
     try:
         AnnouncementRun.objects.filter(pk=run_id, status=AnnouncementRun.Status.FANNING_OUT).update(
-            last_error=repr(error)[:1000]
+            last_error=reasons.shorten(mask_secrets(repr(error)), 1000)
         )
     except DatabaseAnyError:  # a lost connection (InterfaceError) included
         logger.warning("Could not record the error of announcement run %s.", run_id)

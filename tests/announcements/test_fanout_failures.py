@@ -160,21 +160,22 @@ def test_the_run_page_and_the_list_say_why_the_run_failed(
 # --- A fan-out that keeps failing for another reason ----------------------------------
 
 
-def refuse_messages():
+def refuse_messages(why: str = "message refused by the test"):
     """The database refuses every new announcement message, as a full disk would: none of
     our code is replaced (tests/db_faults.py does the same for audit entries)."""
+    assert "'" not in why
     table = connection.ops.quote_name(Message._meta.db_table)
     with connection.cursor() as cursor:
         if connection.vendor == "sqlite":
             cursor.execute(
                 f"CREATE TRIGGER test_refuse_message BEFORE INSERT ON {table} "
                 "WHEN NEW.source = 'announcement' "
-                "BEGIN SELECT RAISE(ABORT, 'message refused by the test'); END"
+                f"BEGIN SELECT RAISE(ABORT, '{why}'); END"
             )
         else:
             cursor.execute(
                 "CREATE FUNCTION test_refuse_message() RETURNS trigger LANGUAGE plpgsql AS $$ "
-                "BEGIN RAISE EXCEPTION 'message refused by the test'; END $$"
+                f"BEGIN RAISE EXCEPTION '{why}'; END $$"
             )
             cursor.execute(
                 f"CREATE TRIGGER test_refuse_message BEFORE INSERT ON {table} FOR EACH ROW "
@@ -227,3 +228,19 @@ def test_a_fan_out_that_moves_on_is_not_counted_as_stalled(bot, make_groups, mak
 
     run = AnnouncementRun.objects.get(pk=run_id)
     assert (run.restarts, run.fanout_cursor) == (0, 2)
+
+
+def test_a_secret_in_a_fan_out_s_error_is_masked_before_the_console_shows_it(
+    bot, make_groups, make_announcement
+):
+    with time_machine.travel(T0, tick=False):
+        make_announcement(bot, make_groups(bot, 2))
+        (run_id,) = services.start_due_announcements()
+    refuse_messages("cannot reach https://hooks.example.com/send?key=s3cr3t-hook-key")
+
+    with time_machine.travel(T0, tick=False), pytest.raises(DatabaseError):
+        fan_out(run_id)
+
+    error = AnnouncementRun.objects.get(pk=run_id).last_error
+    assert "https://hooks.example.com/send?key=" in error
+    assert "s3cr3t-hook-key" not in error
