@@ -6,6 +6,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.checks import Error, Warning, register
 
+from botadmin.http import webhook_network_problem
 from botadmin.networks import setting_networks
 
 SQLITE = "django.db.backends.sqlite3"
@@ -65,12 +66,34 @@ def check_settings(app_configs=None, **kwargs):
             setting_networks(name)
         except ValueError as error:
             problems.append(Error(f"{name}: {error}", hint=hint, id=problem_id))
+    problems += _check_webhook_networks()
     problems += _check_robot_key_sync()
     if settings.BOTADMIN_SECRET_GRACE_HOURS < 0:
         problems.append(
             Error("BOTADMIN_SECRET_GRACE_HOURS cannot be negative.", id="botadmin.E002")
         )
     return problems
+
+
+def _check_webhook_networks() -> list[Error]:
+    """A listed network opens its addresses to whoever edits a bot's endpoints, who then
+    reads the answers in the console: never the cloud metadata service or the whole
+    Internet's worth of private ranges."""
+    try:
+        networks = setting_networks("BOTADMIN_WEBHOOK_NETWORKS")
+    except ValueError:
+        return []  # E006 above says why
+    return [
+        Error(
+            f"BOTADMIN_WEBHOOK_NETWORKS: {problem}.",
+            hint="List only the networks webhook receivers are in, e.g. 10.0.5.0/24; "
+            "link-local (169.254.0.0/16, fe80::/10) and unspecified addresses are "
+            "refused to webhooks even when listed.",
+            id="botadmin.E006",
+        )
+        for problem in map(webhook_network_problem, networks)
+        if problem
+    ]
 
 
 def _check_robot_key_sync() -> list[Error]:

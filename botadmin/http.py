@@ -10,7 +10,7 @@ Webhook deliveries, connector calls and image downloads all go through
   BOTADMIN_ALLOW_PRIVATE_URLS is on or the caller passes allow_private=True
   (an agent URL an administrator configured on purpose, for example); a webhook
   (`webhook=True`) may also be in BOTADMIN_WEBHOOK_NETWORKS, and only there of the
-  private addresses;
+  private addresses, never at a link-local or unspecified one, listed or not;
 * never follows redirects blindly: each hop is checked like the first, and
   only when the caller asks for redirects at all;
 * uses explicit connect and read timeouts, and reads at most `max_bytes`;
@@ -89,7 +89,7 @@ from urllib3.util.ssltransport import SSLTransport
 
 from . import answer_text, dns, jsontext, reasons
 from .logging import mask_secrets
-from .networks import Network, setting_networks
+from .networks import Network, parse_networks, setting_networks
 from .reasons import Reason
 
 USER_AGENT = "botadmin/1"
@@ -159,6 +159,46 @@ def webhook_networks() -> tuple[Network, ...]:
     return setting_networks("BOTADMIN_WEBHOOK_NETWORKS")
 
 
+# Never a webhook receiver's address, whatever BOTADMIN_WEBHOOK_NETWORKS lists: the cloud
+# metadata service (169.254.169.254, handing out credentials) and other link-local
+# neighbours, and the unspecified address (which connects to this very host). The console
+# shows bot admins a receiver's answer, so a listed network is one they can read.
+_NEVER_WEBHOOK = parse_networks(("169.254.0.0/16", "0.0.0.0/32", "fe80::/10", "::/128"))
+# The widest network a webhook setting may list: 10.0.0.0/8 and fc00::/7 (every unique
+# local address) are the widest private ones; wider takes in much more than receivers.
+_WIDEST_WEBHOOK_PREFIX = {4: 8, 6: 7}
+
+
+def _never_webhook(address) -> bool:
+    """`address` (or an IPv4 address inside it) is one no webhook may reach."""
+    return any(not _outside(inner, _NEVER_WEBHOOK) for inner in (address, *_embedded_ipv4(address)))
+
+
+def webhook_network_problem(network: Network) -> str | None:
+    """Why BOTADMIN_WEBHOOK_NETWORKS may not list `network`, or None when it may."""
+    if network.prefixlen < _WIDEST_WEBHOOK_PREFIX[network.version]:
+        widest = _WIDEST_WEBHOOK_PREFIX[network.version]
+        return f"{network} is wider than /{widest}"
+    for never in _NEVER_WEBHOOK:
+        for form in (never, *_ipv6_forms(never)):
+            if form.version == network.version and form.overlaps(network):
+                return f"{network} overlaps {form}, which webhooks may never reach"
+    return None
+
+
+def _ipv6_forms(network: Network) -> list[Network]:
+    """The IPv6 networks that carry the IPv4 `network` (`_embedded_ipv4`'s forms but
+    Teredo's, whose obfuscated client address no single network holds)."""
+    if network.version == 6:
+        return []
+    bits = 32 - network.prefixlen
+    base = int(network.network_address)
+    return [
+        ipaddress.ip_network((prefix | base, 128 - bits))
+        for prefix in (0, 0xFFFF << 32, int(_NAT64.network_address))
+    ] + [ipaddress.ip_network(((0x2002 << 112) | (base << 80), 48 - bits))]
+
+
 def _outside(address, networks: tuple[Network, ...]) -> bool:
     return not any(address in network for network in networks if network.version == address.version)
 
@@ -192,6 +232,10 @@ _PRIVATE_WEBHOOK = gettext_noop(
     "%(host)s resolves to %(address)s, a private or reserved address "
     "(add its network to BOTADMIN_WEBHOOK_NETWORKS to allow it)"
 )
+_NEVER_WEBHOOK_URL = gettext_noop(
+    "%(host)s resolves to %(address)s, a link-local or unspecified address, "
+    "which no webhook may reach"
+)
 _PRIVATE_PROXY = gettext_noop(
     "%(host)s resolves to %(address)s, a private or reserved address "
     "(set BOTADMIN_OUTBOUND_PROXY_NETWORKS to allow it)"
@@ -200,7 +244,9 @@ _PRIVATE_PROXY = gettext_noop(
 
 def _rule(webhook: bool) -> dict:
     """`_checked`'s arguments for a webhook endpoint's URL (none for any other)."""
-    return {"exempt": webhook_networks(), "private": _PRIVATE_WEBHOOK} if webhook else {}
+    if not webhook:
+        return {}
+    return {"exempt": webhook_networks(), "private": _PRIVATE_WEBHOOK, "webhook": True}
 
 
 def check_proxy_url(proxy: str) -> list[tuple]:
@@ -230,12 +276,14 @@ def _checked(
     exempt: tuple[Network, ...] = (),
     private: str = _PRIVATE_URL,
     always_resolve: bool = False,
+    webhook: bool = False,
 ) -> tuple[str, list[tuple]]:
     """`check_url`, also returning the URL as it is requested: its host in ASCII, the
     name that was looked up. `exempt`: private networks allowed all the same;
     `private`: the words for a private address refused; `always_resolve`: look the host
     up (within the time bound) also when nothing is refused, for the connection to go to
-    the answer."""
+    the answer; `webhook`: link-local and unspecified addresses are refused, `exempt`
+    or not."""
     if allow_private is None:
         allow_private = settings.BOTADMIN_ALLOW_PRIVATE_URLS
     parts = urlsplit(url)
@@ -271,6 +319,9 @@ def _checked(
                     "%(host)s resolves to %(address)s, outside the allowed networks"
                 )
                 raise UnsafeURLError(Reason(outside, host=parts.hostname, address=str(address)))
+        elif not allow_private and webhook and _never_webhook(address):
+            never = Reason(_NEVER_WEBHOOK_URL, host=parts.hostname, address=str(address))
+            raise UnsafeURLError(never)
         elif not allow_private and _refused(address) and _outside(address, exempt):
             raise UnsafeURLError(Reason(private, host=parts.hostname, address=str(address)))
     return url, infos

@@ -2,6 +2,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from botadmin.checks import check_deployment, check_settings
 
 
@@ -77,6 +79,34 @@ def test_webhook_networks_that_are_not_cidrs_are_errors(settings):
     settings.BOTADMIN_WEBHOOK_NETWORKS = ["10.0.5.0/24", "hooks.internal"]
     problems = [p for p in check_settings() if p.id == "botadmin.E006"]
     assert problems and "hooks.internal" in problems[0].msg
+
+
+@pytest.mark.parametrize(
+    ("listed", "why"),
+    [
+        ("0.0.0.0/0", "wider than /8"),
+        ("8.0.0.0/7", "wider than /8"),
+        ("::/0", "wider than /7"),
+        ("169.254.0.0/16", "169.254.0.0/16"),  # the cloud metadata service's
+        ("169.254.169.254", "169.254.0.0/16"),
+        ("fe80::/64", "fe80::/10"),
+        ("::ffff:0:0/96", "::ffff:a9fe:0/112"),  # every IPv4 address, mapped
+        ("0.0.0.0/8", "0.0.0.0/32"),
+    ],
+)
+def test_webhook_networks_too_wide_or_taking_in_link_local_addresses_are_errors(
+    settings, listed, why
+):
+    """Whoever edits a bot's endpoints reads the answers from what is listed."""
+    settings.BOTADMIN_WEBHOOK_NETWORKS = ["10.0.5.0/24", listed]
+    problems = [p for p in check_settings() if p.id == "botadmin.E006"]
+    assert len(problems) == 1 and why in problems[0].msg
+
+
+@pytest.mark.parametrize("listed", ["127.0.0.0/8", "10.0.0.0/8", "fc00::/7", "fd00:5::/64"])
+def test_webhook_networks_of_private_ranges_and_loopback_are_accepted(settings, listed):
+    settings.BOTADMIN_WEBHOOK_NETWORKS = [listed]
+    assert "botadmin.E006" not in ids(check_settings())
 
 
 def test_outbound_proxy_networks_that_are_not_cidrs_are_errors(settings):

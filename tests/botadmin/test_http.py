@@ -309,4 +309,49 @@ def test_webhook_networks_do_not_open_private_addresses_to_other_outbound_reques
     with pytest.raises(http.UnsafeURLError, match="BOTADMIN_ALLOW_PRIVATE_URLS"):
         http.check_url("http://127.0.0.1:9/image.png")
     with pytest.raises(http.UnsafeURLError, match="BOTADMIN_WEBHOOK_NETWORKS"):
+        http.check_url("http://10.0.0.5/hook", webhook=True)
+
+
+@pytest.mark.parametrize(
+    ("listed", "host"),
+    [
+        ("169.254.0.0/16", "169.254.169.254"),  # the cloud metadata service
+        ("169.254.169.254/32", "169.254.169.254"),
+        ("::ffff:0:0/96", "[::ffff:a9fe:a9fe]"),  # the same, IPv4-mapped
+        ("fe80::/10", "[fe80::1]"),
+        ("0.0.0.0/8", "0.0.0.0"),  # connects to this host
+        ("::/128", "[::]"),
+    ],
+)
+def test_link_local_and_unspecified_addresses_are_refused_to_webhooks_even_when_listed(
+    settings, listed, host
+):
+    """The console shows bot admins a receiver's answers: 169.254.169.254's would be the
+    cloud's credentials."""
+    settings.BOTADMIN_ALLOW_PRIVATE_URLS = False
+    settings.BOTADMIN_WEBHOOK_NETWORKS = [listed]
+
+    with pytest.raises(http.UnsafeURLError, match="no webhook may reach"):
+        http.check_url(f"http://{host}/latest/meta-data/", webhook=True)
+    with pytest.raises(http.UnsafeURLError, match="no webhook may reach"):
+        http.request("POST", f"http://{host}/latest/meta-data/", webhook=True)
+
+
+def test_the_metadata_address_is_refused_to_webhooks_without_pointing_at_the_setting(settings):
+    """Listing its network would not help, so the refusal does not suggest it."""
+    settings.BOTADMIN_ALLOW_PRIVATE_URLS = False
+    settings.BOTADMIN_WEBHOOK_NETWORKS = []
+
+    with pytest.raises(http.UnsafeURLError, match="no webhook may reach") as refused:
         http.check_url("http://169.254.169.254/latest", webhook=True)
+    assert "BOTADMIN_WEBHOOK_NETWORKS" not in str(refused.value)
+
+
+def test_a_listed_loopback_network_still_lets_a_webhook_reach_a_receiver_there(settings, receiver):
+    """Same-host receivers (and the tests' own) sit on 127.0.0.1."""
+    settings.BOTADMIN_ALLOW_PRIVATE_URLS = False
+    settings.BOTADMIN_WEBHOOK_NETWORKS = ["127.0.0.0/8"]
+
+    response = http.request("POST", receiver.url("/hook"), json={}, webhook=True)
+
+    assert response.ok and receiver.requests[0].path == "/hook"
