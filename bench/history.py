@@ -142,7 +142,7 @@ INSERT INTO messaging_message (
     msgid, bot_id, conversation_id, direction, msgtype, body, search_text, sender_id,
     sender_name, upstream_msgid, status, source, idempotency_key, request_hash,
     attempt_count, last_error, created_at, updated_at, sent_at, forward_pending,
-    sent_as, conversion
+    sent_as, conversion, stop_requested
 )
 SELECT
     msgid,
@@ -167,7 +167,7 @@ SELECT
     at,
     CASE WHEN i %% 3 = 0 THEN at END,
     false,
-    '', ''
+    '', '', ''
 FROM numbered
 """
 
