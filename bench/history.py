@@ -27,7 +27,8 @@ only the sizes named (one size: no ratio). Targets (issue 15):
 Exits 1 when a target is missed.
 
 `--dashboard` times the dashboard alone, at 100,000 and 1,000,000 messages on SQLite
-unless `--database-url` names PostgreSQL (bench/history_dashboard.py).
+unless `--database-url` names PostgreSQL (bench/history_dashboard.py), against the same
+p95 budget at every size measured.
 
 `--markdown` times instead the history page of conversations of markdown messages,
 cold and warm, on SQLite or PostgreSQL (bench/history_markdown.py).
