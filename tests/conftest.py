@@ -11,6 +11,7 @@ import django.test.client
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
+from django.utils import translation
 
 from botadmin import health
 from botadmin.cache import forget_failures
@@ -36,6 +37,16 @@ def _test_client_builds_botadmins_requests():
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(django.test.client, "WSGIRequest", Request)
         yield
+
+
+@pytest.fixture(autouse=True)
+def _default_language():
+    """The language an earlier test's request chose (ChosenLanguageMiddleware activates
+    it on this thread, and nothing deactivates it) does not reach this test: without a
+    request, botadmin speaks LANGUAGE_CODE."""
+    translation.deactivate()
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture(autouse=True)
