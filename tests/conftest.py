@@ -11,6 +11,7 @@ import django.test.client
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
+from django.core.cache import cache
 from django.utils import translation
 
 from botadmin import health
@@ -47,6 +48,24 @@ def _default_language():
     translation.deactivate()
     yield
     translation.deactivate()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache(request):
+    """A test with a database starts with an empty shared cache: a Redis cache outlives
+    the test's transaction, and pacing kept there by an earlier test (the robot's gap
+    per robot key, which tests share) made a later delivery wait."""
+    if not ({"db", "transactional_db"} & set(request.fixturenames)) and not (
+        request.node.get_closest_marker("django_db")
+    ):
+        yield
+        return
+    request.getfixturevalue(
+        "transactional_db" if "transactional_db" in request.fixturenames else "db"
+    )
+    cache.clear()
+    yield
+    cache.clear()
 
 
 @pytest.fixture(autouse=True)
