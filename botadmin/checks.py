@@ -68,10 +68,9 @@ def check_settings(app_configs=None, **kwargs):
             problems.append(Error(f"{name}: {error}", hint=hint, id=problem_id))
     problems += _check_webhook_networks()
     problems += _check_robot_key_sync()
-    if settings.BOTADMIN_SECRET_GRACE_HOURS < 0:
-        problems.append(
-            Error("BOTADMIN_SECRET_GRACE_HOURS cannot be negative.", id="botadmin.E002")
-        )
+    for name in ("BOTADMIN_SECRET_GRACE_HOURS", "BOTADMIN_DATABASE_WAIT_SECONDS"):
+        if getattr(settings, name) < 0:
+            problems.append(Error(f"{name} cannot be negative.", id="botadmin.E002"))
     return problems
 
 

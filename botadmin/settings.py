@@ -163,6 +163,9 @@ else:
 # Reusing connections matters on SQLite too: opening one (and its PRAGMAs) cost
 # more than the whole insert of an accepted message.
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
+# How long `migrate` waits for the database server to accept connections (at boot,
+# PostgreSQL on another host may still be starting: botadmin-migrate.service).
+BOTADMIN_DATABASE_WAIT_SECONDS = env.float("BOTADMIN_DATABASE_WAIT_SECONDS", default=120)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -45,6 +45,13 @@ def test_impossible_timeouts_are_errors(settings):
     assert {"botadmin.E001", "botadmin.E002"} <= ids(check_settings())
 
 
+def test_a_negative_database_wait_is_an_error(settings):
+    settings.BOTADMIN_DATABASE_WAIT_SECONDS = -1  # migrate would not wait at boot
+    assert [problem.msg for problem in check_settings()] == [
+        "BOTADMIN_DATABASE_WAIT_SECONDS cannot be negative."
+    ]
+
+
 def test_an_upload_cleanup_interval_of_zero_is_an_error(settings):
     settings.BOTADMIN_UPLOAD_CLEANUP_INTERVAL = 0  # beat would run it without a pause
     assert [problem.msg for problem in check_settings()] == [
