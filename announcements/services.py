@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, Q
+from django.db.models import Count, Min, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, gettext_noop
@@ -545,8 +545,12 @@ def runs_progress(runs: list[AnnouncementRun]) -> dict[int, dict]:
     finished run is at 100 % whatever its outcomes, made of `percent_sent`,
     `percent_failed` and `percent_other`. `finished`: done, and neither cancelled
     (unless the cancel stopped none of it: its last messages were in flight and went
-    out) nor missed (its badge).
+    out) nor missed (its badge). `waiting`: how many pending messages wait for a later
+    attempt (a retry, a daily cap's hold, their pace: messaging.status_labels.waiting),
+    the first of them until `waiting_until`.
     """
+    now = timezone.now()
+    waits = Q(status=Message.Status.QUEUED, next_attempt_at__gt=now)
     counted = {
         row.pop("announcement_run"): row
         for row in Message.objects.filter(announcement_run__in=[run.pk for run in runs])
@@ -557,13 +561,24 @@ def runs_progress(runs: list[AnnouncementRun]) -> dict[int, dict]:
             failed=Count("pk", filter=Q(status__in=Message.Status.UNDELIVERED)),
             cancelled=Count("pk", filter=Q(status=Message.Status.CANCELLED)),
             unfinished=Count("pk", filter=Q(status__in=Message.Status.UNFINISHED)),
+            waiting=Count("pk", filter=waits),
+            waiting_until=Min("next_attempt_at", filter=waits),
             total=Count("pk"),
         )
     }
     progress = {}
     for run in runs:
         counts = counted.get(
-            run.pk, {"sent": 0, "failed": 0, "cancelled": 0, "unfinished": 0, "total": 0}
+            run.pk,
+            {
+                "sent": 0,
+                "failed": 0,
+                "cancelled": 0,
+                "unfinished": 0,
+                "waiting": 0,
+                "waiting_until": None,
+                "total": 0,
+            },
         )
         planned = run.recipient_count
         not_handed_out = max(planned - run.fanout_cursor, 0)

@@ -5,6 +5,7 @@ an open timeline asks for the same bubbles again and again (opening, scrolling,
 polling, several operators). Each drawn bubble is kept in Django's cache (shared
 by every web process, `CACHE_URL`) under everything it shows that can change:
 the message's id, `updated_at`, status and attempt count, its operator's name,
+whether it waits for a later attempt (its "waiting until 00:00" ends with time alone),
 the names of the users it mentions (the bot's synced contacts, which a sync
 renames without touching the message), the bot's name, the conversation's URL,
 the viewer's language and time zone, whether it is highlighted and whether it is
@@ -33,6 +34,7 @@ from django.utils import timezone, translation
 
 from botadmin.cache import BestEffortCache
 from conversations.models import Conversation
+from messaging import status_labels
 
 from .markdown import MARKDOWN_MSGTYPES
 from .templatetags.console import MENTION_RE
@@ -44,15 +46,19 @@ KEEP_FOR = 24 * 3600  # seconds; a bubble not shown for a day is drawn again
 LARGEST_KEPT = 20_000
 # Raised when the template or its filters draw an unchanged message differently, so
 # that bubbles drawn before are not shown for another day (2: markdown is rendered;
-# 3: a link written without a scheme opens http:// + it; 4: an archived image has its size).
-DRAWING = 4
+# 3: a link written without a scheme opens http:// + it; 4: an archived image has its size;
+# 5: a queued message waiting for a later attempt says until when, and why).
+DRAWING = 5
 
 
-def _key(m, shared: str, focus: bool, oob: bool, names: dict[str, str]) -> str:
+def _key(m, shared: str, focus: bool, oob: bool, names: dict[str, str], now) -> str:
     operator = m.created_by.get_username() if m.created_by_id else ""
     mentioned = json.dumps([[who, names.get(who, "")] for who in sorted(_mentioned_ids(m))])
+    # "Waiting until 00:00" ends when the time comes, whether or not the message moved.
+    waits = int(status_labels.waiting(m, now) is not None)
     changes = (
         f"{m.updated_at.isoformat()}|{m.status}|{m.attempt_count}|{operator}|{shared}|{mentioned}"
+        f"|{waits}"
     )
     digest = hashlib.sha1(changes.encode(), usedforsecurity=False).hexdigest()
     return f"console:bubble:{DRAWING}:{m.pk}:{int(focus)}{int(oob)}:{digest}"
@@ -91,7 +97,8 @@ def draw(messages, *, bot, base_url: str, pending_statuses, focus_id=None, oob=F
         [bot.name, base_url, translation.get_language() or "", timezone.get_current_timezone_name()]
     )
     names = mention_names(bot, messages)
-    keys = {m.pk: _key(m, shared, m.pk == focus_id, oob, names) for m in messages}
+    now = timezone.now()
+    keys = {m.pk: _key(m, shared, m.pk == focus_id, oob, names, now) for m in messages}
     alias = "bubbles" if "bubbles" in settings.CACHES else "default"
     keeps_all = not isinstance(caches[alias], DatabaseCache)
     keepable = {

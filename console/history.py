@@ -31,6 +31,8 @@ BUBBLE_FIELDS = [
     "status",
     "source",
     "attempt_count",
+    "next_attempt_at",  # and the last error: a queued message says until when it waits, and why
+    "last_error",
     "created_at",
     "updated_at",
     "scheduled_at",

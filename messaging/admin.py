@@ -103,7 +103,7 @@ class MessageAdmin(ReadOnlyAdminMixin, BotScopedAdminMixin, admin.ModelAdmin):
                 _("It may have been posted: check the chat, then retry it or mark it as sent."),
                 obj.get_status_display(),
             )
-        return status_labels.status_label(obj.status, obj.attempt_count)
+        return status_labels.message_status(obj)[1]
 
     # History stays read-only; these actions move a message's delivery on.
     def has_operate_permission(self, request):

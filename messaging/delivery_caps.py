@@ -39,6 +39,8 @@ logger = logging.getLogger(__name__)
 
 # Real seconds a day's count is kept: past its day in every time zone, with a margin.
 KEEP_SECONDS = 2 * 24 * 3600
+# Why a message waits for a cap's next day: its attempt's answer and its last error.
+HELD = gettext_noop("%(cap)s is reached: held until %(until)s %(zone)s")
 
 
 @dataclass
@@ -89,10 +91,14 @@ def _held(cap: DailyCap, used: int, now: datetime) -> SendResult:
     logger.warning(
         "Daily cap %s reached (%s of %s used): held until %s", cap.key, used, cap.limit, until
     )
-    held = gettext_noop("%(cap)s is reached: held until %(until)s %(zone)s")
     local = until.astimezone(ZoneInfo(cap.zone))
-    reason = Reason(held, cap=cap.what, until=f"{local:%Y-%m-%d %H:%M}", zone=cap.zone_name)
+    reason = Reason(HELD, cap=cap.what, until=f"{local:%Y-%m-%d %H:%M}", zone=cap.zone_name)
     return SendResult(Outcome.RETRY, reason, hold_until=until)
+
+
+def is_hold(reason: str) -> bool:
+    """Whether a stored reason says a daily cap holds its message (`_held`)."""
+    return isinstance(reason, Reason) and reason.msgid == HELD
 
 
 def _decrement(uses: list[tuple[str, int]]) -> None:

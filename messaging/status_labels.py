@@ -1,24 +1,91 @@
 """How a message's delivery state is named to an operator, the same on every page.
 
 A queued message that has already been tried is waiting for its next attempt:
-it is shown as "waiting to retry", not as a fresh "queued" one.
+it is shown as "waiting to retry", not as a fresh "queued" one. A queued message
+whose next attempt is still to come says until when, and why (`waiting`): a
+retry's backoff (its last error), a daily cap's hold until the cap's next day
+(messaging/delivery_caps.py), or its pace (messaging/delivery_pace.py). Derived
+from `next_attempt_at`, the attempt count and the last error: no status of its own.
 """
 
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.utils import timezone
+from django.utils.translation import gettext, gettext_noop
 from django.utils.translation import gettext_lazy as _
 
+from botadmin.reasons import Reason
+
+from . import delivery_caps
 from .models import Message
 
 WAITING_TO_RETRY = "retrying"  # the badge's CSS class
+WAITING = "waiting"  # the badge's CSS class: held back until a time, not tried yet
+# Why a message not tried yet (nor held by a daily cap) waits: the claim gave it a
+# wait for its bot's rate or its conversation's gap instead of sending it.
+PACED = gettext_noop(
+    "keeping the sending pace (the bot's rate limit or the conversation's minimum gap)"
+)
 
 
-def status_key(status: str, attempt_count: int) -> str:
-    """The badge class: the status, or "retrying" for a queued message already tried."""
+@dataclass(frozen=True)
+class Wait:
+    """Until when a queued message waits for its next attempt, and why (a stored reason,
+    translated where it is shown; "" when its retry left none)."""
+
+    until: datetime
+    reason: str
+    paced: bool  # the reason is its pace, not its last error
+
+
+def waiting(message: Message, now: datetime | None = None) -> Wait | None:
+    """A queued message's wait for a later attempt, or None when it is not waiting for one."""
+    until = message.next_attempt_at
+    if message.status != Message.Status.QUEUED or until is None:
+        return None
+    if until <= (now or timezone.now()):
+        return None
+    if message.attempt_count or delivery_caps.is_hold(message.last_error):
+        return Wait(until, message.last_error, paced=False)
+    return Wait(until, Reason(PACED), paced=True)
+
+
+def clock_time(moment: datetime, now: datetime | None = None) -> str:
+    """A time to come in the reader's time zone: "00:00" within a day, else with its date."""
+    local = timezone.localtime(moment)
+    if moment - (now or timezone.now()) < timedelta(days=1):
+        return f"{local:%H:%M}"
+    return f"{local:%Y-%m-%d %H:%M}"
+
+
+def status_key(status: str, attempt_count: int, until: datetime | None = None) -> str:
+    """The badge class: the status, "retrying" for a queued message already tried, or
+    "waiting" for one not tried yet that waits `until` a time (`waiting`)."""
     if status == Message.Status.QUEUED and attempt_count:
         return WAITING_TO_RETRY
+    if status == Message.Status.QUEUED and until is not None:
+        return WAITING
     return status
 
 
-def status_label(status: str, attempt_count: int) -> str:
+def status_label(status: str, attempt_count: int, until: datetime | None = None) -> str:
+    """The status in words; "waiting until 00:00" while a queued message waits `until` a
+    time (`waiting`), "waiting to retry" for one already tried and due again."""
+    if status == Message.Status.QUEUED and until is not None:
+        return gettext("Waiting until %(time)s") % {"time": clock_time(until)}
     if status_key(status, attempt_count) == WAITING_TO_RETRY:
         return str(_("Waiting to retry"))
     return str(Message.Status(status).label) if status in Message.Status.values else status
+
+
+def message_status(message: Message, now: datetime | None = None) -> tuple[str, str]:
+    """(badge class, words) of a message's status, its wait included."""
+    wait = waiting(message, now)
+    until = wait.until if wait else None
+    return (
+        status_key(message.status, message.attempt_count, until),
+        status_label(message.status, message.attempt_count, until),
+    )

@@ -178,14 +178,28 @@ def under_a_minute_ago(value) -> bool:
 
 @register.filter
 def status_label(message) -> str:
-    """A message's delivery state in words; "waiting to retry" for a queued one already tried."""
-    return status_labels.status_label(message.status, message.attempt_count)
+    """A message's delivery state in words; "waiting to retry" for a queued one already
+    tried, "waiting until 00:00" for one whose next attempt is to come."""
+    return status_labels.message_status(message)[1]
 
 
 @register.filter
 def status_key(message) -> str:
     """The badge class going with `status_label`."""
-    return status_labels.status_key(message.status, message.attempt_count)
+    return status_labels.message_status(message)[0]
+
+
+@register.filter
+def waiting(message):
+    """A queued message's wait for a later attempt (until, reason), or None
+    (messaging.status_labels.waiting)."""
+    return status_labels.waiting(message)
+
+
+@register.filter
+def clock_time(moment) -> str:
+    """A time to come in the reader's time zone: "00:00" within a day, else with its date."""
+    return status_labels.clock_time(moment) if moment else ""
 
 
 @register.filter

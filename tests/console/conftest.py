@@ -5,7 +5,10 @@ from django.utils import timezone
 
 from messaging.models import DeliveryAttempt, Message
 from tests.connectors.conftest import agent, bridge_bot  # noqa: F401  (a fake agent and its bot)
-from tests.connectors.wecom_app.conftest import app_bot  # noqa: F401  (a self-built app's bot)
+from tests.connectors.wecom_app.conftest import (  # noqa: F401  (a self-built app, its fake API)
+    app_api,
+    app_bot,
+)
 from tests.messaging.conftest import (  # noqa: F401  (the local webhook receiver, delivery)
     bridge_group,
     clock,

@@ -1,0 +1,157 @@
+"""A message held back on purpose says so where an operator looks: in the timeline and on
+its details page, a queued message whose next attempt is to come shows "waiting until
+00:00" (the console's time zone) and why (a daily cap of the WeCom app, its sending
+pace), in Chinese by default and in English when chosen; one simply queued still shows
+as queued. The holds are real: the delivery engine against the fake WeCom app and the
+fake WeCom robot API."""
+
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils.html import escape
+
+from connectors.registry import connector_for
+from messaging import delivery
+from messaging.models import Message
+from tests.connectors.wecom_app.test_daily_caps import CHINA, drain_before, next_china_midnight
+
+TEXT = {"msgtype": "text", "text": {"content": "日报"}}
+
+
+def page(client, name: str, message) -> str:
+    args = [message.bot_id, message.conversation_id]
+    if name == "console:message_trace":
+        args.append(message.pk)
+    response = client.get(reverse(name, args=args))
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def choose_english(client) -> None:
+    client.post(reverse("set_language"), {"language": "en", "next": "/console/"})
+
+
+@pytest.fixture
+def app_chat(app_api, app_bot, make_conversation):
+    chatid = connector_for(app_bot).create_group("项目群", "zhangsan", ["zhangsan", "lisi"])
+    return make_conversation(app_bot, chatid, name="项目群")
+
+
+@pytest.fixture
+def held(settings, app_chat, clock, queue_message):
+    """The group chat's second message of the day, past its daily cap of one: held until
+    the next midnight in China. (The clock is the real one: the page says "00:00" for a
+    time within a day.)"""
+    settings.WECOM_APP_CHAT_DAILY_LIMIT = 1
+    queue_message(app_chat, TEXT)
+    second = queue_message(app_chat, TEXT)
+    midnight = next_china_midnight(clock.now)
+
+    drain_before(clock, midnight)
+
+    second.refresh_from_db()
+    assert (second.status, second.next_attempt_at) == (Message.Status.QUEUED, midnight)
+    assert second.attempt_count == 0  # a hold is no attempt: "queued" alone would hide it
+    return second
+
+
+def test_a_message_held_by_the_daily_cap_says_until_when_and_why_in_both_languages(
+    client,
+    make_operator,
+    app_bot,
+    held,  # noqa: F811
+):
+    client.force_login(make_operator("alice", app_bot))
+    day = f"{held.next_attempt_at.astimezone(CHINA):%Y-%m-%d}"
+    why_zh = f"企业微信对此群聊每日 1 条消息的上限已用完：暂缓至北京时间 {day} 00:00"
+    why_en = escape(
+        "WeCom's daily cap of 1 messages for this group chat is reached: held until "
+        f"{day} 00:00 China time"
+    )
+
+    timeline = page(client, "console:history", held)
+    details = page(client, "console:message_trace", held)
+
+    assert '<span class="badge waiting" data-status="queued">等待至 00:00</span>' in timeline
+    assert why_zh in timeline
+    assert '<span class="badge waiting">等待至 00:00</span>' in details
+    assert f"等待至 {day} 00:00:00：{why_zh}" in details
+    assert "排队中" not in details and "error-text" not in details  # a hold is no failure
+
+    choose_english(client)
+    timeline = page(client, "console:history", held)
+    details = page(client, "console:message_trace", held)
+
+    assert '<span class="badge waiting" data-status="queued">Waiting until 00:00</span>' in (
+        timeline
+    )
+    assert why_en in timeline and "等待至" not in timeline
+    assert f"Waiting until {day} 00:00:00: {why_en}" in details
+
+
+def test_a_message_queued_behind_a_held_one_still_shows_as_queued(
+    client,
+    make_operator,
+    app_bot,
+    app_chat,
+    held,
+    queue_message,  # noqa: F811
+):
+    client.force_login(make_operator("alice", app_bot))
+    behind = queue_message(app_chat, TEXT)  # waits for its turn, not for a time
+
+    timeline = page(client, "console:history", behind)
+    details = page(client, "console:message_trace", behind)
+
+    bubble = timeline.split(f'id="m{behind.pk}"')[1].split("</article>")[0]
+    assert '<span class="badge queued" data-status="queued">排队中</span>' in bubble
+    assert "等待至" not in bubble
+    assert '<span class="badge queued">排队中</span>' in details and "等待至" not in details
+    assert timeline.count("等待至 00:00") == 1  # the held one's badge only
+
+
+def test_a_message_waiting_for_its_robots_pace_says_so(
+    settings, client, make_operator, wecom, wecom_bot, wecom_group, clock, queue_message
+):
+    # The robot takes 20 a minute: the second message waits 3 s for its turn. (The clock
+    # runs an hour ahead, so that the wait is still to come when the page is read.)
+    settings.DELIVERY_CONVERSATION_MIN_GAP = 0
+    clock.advance(3600)
+    queue_message(wecom_group, TEXT)
+    second = queue_message(wecom_group, TEXT)
+
+    delivery.drain(clock)
+
+    second.refresh_from_db()
+    assert second.status == Message.Status.QUEUED and second.next_attempt_at > clock.now
+    client.force_login(make_operator("alice", wecom_bot))
+    at = f"{second.next_attempt_at.astimezone(CHINA):%H:%M}"
+    timeline = page(client, "console:history", second)
+    assert f'<span class="badge waiting" data-status="queued">等待至 {at}</span>' in timeline
+    assert "按发送节奏等待" in timeline
+
+    choose_english(client)
+    details = page(client, "console:message_trace", second)
+    assert f'<span class="badge waiting">Waiting until {at}</span>' in details
+    assert "keeping the sending pace" in details
+
+
+def test_a_wait_that_has_passed_no_longer_says_waiting(
+    client,
+    make_operator,
+    app_bot,
+    held,  # noqa: F811
+):
+    client.force_login(make_operator("alice", app_bot))
+    assert "等待至 00:00" in page(client, "console:history", held)  # its bubble is kept
+    # Its time came but no worker has taken it yet: it is due, just queued. (Time passes
+    # without a write: `updated_at` stays as it was.)
+    Message.objects.filter(pk=held.pk).update(
+        next_attempt_at=held.next_attempt_at - timedelta(days=2)
+    )
+
+    timeline = page(client, "console:history", held)
+
+    assert '<span class="badge queued" data-status="queued">排队中</span>' in timeline
+    assert "等待至" not in timeline
