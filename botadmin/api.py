@@ -139,15 +139,17 @@ def not_an_object() -> ApiError:
     return Err.INVALID_PARAMETER.error("invalid parameter: the body must be a JSON object")
 
 
-# The longest conversation id stored; PostgreSQL refuses NUL in a query parameter.
+# The longest conversation id stored.
 MAX_CONVERSATION_ID_LENGTH = 255
 
 
 def well_formed_conversation_id(conversation_id: str | None) -> bool:
+    """An id a query may look for: no database takes a NUL or a lone surrogate (which a
+    JSON body, /api/callback's, can hold) as a query parameter."""
     return (
         bool(conversation_id)
         and len(conversation_id) <= MAX_CONVERSATION_ID_LENGTH
-        and "\x00" not in conversation_id
+        and jsontext.unstorable(conversation_id, "conversation_id") is None
     )
 
 

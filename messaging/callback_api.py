@@ -7,8 +7,15 @@ from ninja import Router, Schema
 
 from botadmin.api import BotSecret, answers, envelope
 from botadmin.api_body import body_text
+from botadmin.errors import ApiError
 
-from .inbound import MAX_BODY_BYTES, CallbackBody, Inbound, parse_callback, record_inbound
+from .inbound import (
+    MAX_BODY_BYTES,
+    CallbackBody,
+    read_callback_object,
+    record_inbound,
+    validate_callback,
+)
 
 router = Router(tags=["inbound"])
 
@@ -18,12 +25,32 @@ class Stored(Schema):
     errmsg: Literal["ok"]
 
 
-def _inbound(request: HttpRequest) -> Inbound:
-    """The validated body, read once: authentication needs its secret."""
-    if not hasattr(request, "inbound"):
-        # Read and validate the raw body ourselves: each failure has its own errcode.
-        request.inbound = parse_callback(body_text(request, MAX_BODY_BYTES))
-    return request.inbound
+def _body_object(request: HttpRequest) -> dict | None:
+    """The body as a JSON object, read once, not validated yet; None when it cannot be
+    read as one (too large, compressed or encoded wrongly, not JSON, not an object).
+
+    Authentication looks in it for the secret before anything judges it: what is wrong
+    with a body, down to its fields, is said only to a caller whose secret is right
+    (`request.callback_unreadable` keeps the reason until then). A body that cannot be
+    read has no secret to offer: the query string's is the only one.
+    """
+    if not hasattr(request, "callback_object"):
+        request.callback_object, request.callback_unreadable = None, None
+        try:
+            request.callback_object = read_callback_object(body_text(request, MAX_BODY_BYTES))
+        except ApiError as error:
+            request.callback_unreadable = error
+    return request.callback_object
+
+
+def _body_string(name: str):
+    """Authentication's reader of the body's field `name`: a string, else None."""
+
+    def read(request: HttpRequest) -> str | None:
+        value = (_body_object(request) or {}).get(name)
+        return value if isinstance(value, str) else None
+
+    return read
 
 
 def _inline_refs(schema: dict) -> dict:
@@ -51,12 +78,13 @@ def _inline_refs(schema: dict) -> dict:
         "string). A repeated `msgid` is answered ok and stored once. Unknown msgtypes are "
         "stored raw and forwarded unchanged."
     ),
-    # Agents put the secret in the body (bridge spec section 3) or in the query.
-    # The body is checked first: a malformed one is answered as such whoever sent it.
+    # Agents put the secret in the body (bridge spec section 3) or in the query. The
+    # secret is checked first, as by every endpoint: a caller without the right one
+    # learns nothing about the body, not even that it could not be read.
     response=answers(Stored, 413, 415),
     auth=BotSecret(
-        secret=lambda request: _inbound(request).envelope.secret,
-        conversation_id=lambda request: _inbound(request).envelope.conversation_id,
+        secret=_body_string("secret"),
+        conversation_id=_body_string("conversation_id"),
         whole_conversation=True,  # its kind, name and activity are kept current
     ),
     openapi_extra={
@@ -69,5 +97,8 @@ def _inline_refs(schema: dict) -> dict:
     },
 )
 def callback(request: HttpRequest):
-    record_inbound(request.auth, _inbound(request), request.conversation)
+    data = _body_object(request)
+    if data is None:
+        raise request.callback_unreadable
+    record_inbound(request.auth, validate_callback(data), request.conversation)
     return envelope(0, "ok")

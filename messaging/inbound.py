@@ -1,7 +1,9 @@
 """Recording what agents report (bridge spec section 3): parse, validate, store, queue forwarding.
 
 `parse_callback` turns the raw request body into a validated `Inbound` or
-raises ApiError with a WeCom-style errcode; `record_inbound` stores it, marked
+raises ApiError with a WeCom-style errcode (in two steps: `read_callback_object`
+reads the JSON object, in which /api/callback finds the secret first, and
+`validate_callback` judges its fields); `record_inbound` stores it, marked
 `forward_pending` (the conversation it was seen in is recorded by
 `conversations.activity`), and once that commits sends
 `signals.inbound_message_stored`, on which the forwarding app creates its webhook
@@ -129,11 +131,24 @@ class Inbound:
 def parse_callback(raw: bytes | str) -> Inbound:
     """Validate a raw callback body (bytes, UTF-8; or the text of one); raise ApiError with
     a fitting errcode."""
+    return validate_callback(read_callback_object(raw))
+
+
+def read_callback_object(raw: bytes | str) -> dict:
+    """A raw callback body as the JSON object it must be, not validated yet: where
+    /api/callback looks for the secret before it judges anything else. Raises ApiError
+    for a body too large, not JSON, or JSON that is not an object."""
     if len(raw) > MAX_BODY_BYTES:
         raise Err.BODY_TOO_LARGE.error(f"request body larger than {MAX_BODY_BYTES} bytes")
     data = json_body(raw)
     if not isinstance(data, dict):
         raise not_an_object()
+    return data
+
+
+def validate_callback(data: dict) -> Inbound:
+    """A callback body's object validated field by field; raises ApiError (40035) naming
+    what is wrong."""
     check_strings(data, "body", Err.INVALID_PARAMETER)
     envelope = _validate(CallbackEnvelope, data, "")
     model = OBJECT_MODELS.get(envelope.msgtype)

@@ -5,12 +5,14 @@ from datetime import timedelta
 
 import pytest
 import time_machine
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from conversations.models import Conversation
 from conversations.services import rotate_secret
-from messaging.models import Message
+from messaging.models import Message, UploadedMedia
 from tests.messaging.support import callback_body
 
 SEND_BODY = json.dumps({"msgtype": "text", "text": {"content": "hi"}})
@@ -36,8 +38,14 @@ def _callback_in_body(client, secret):
     return client.post("/api/callback", json.dumps(body), content_type="application/json")
 
 
+def _upload(client, secret):
+    media = SimpleUploadedFile("report.pdf", b"%PDF-1.4 weekly report")
+    return client.post(f"/api/upload_media?secret={secret}&type=file", {"media": media})
+
+
 ENDPOINTS = {
     "send": _send,
+    "upload_media": _upload,
     "callback, secret in the query": _callback_in_query,
     "callback, secret in the body": _callback_in_body,
     "users": lambda client, secret: client.get(f"/api/users?secret={secret}"),
@@ -62,6 +70,97 @@ def test_a_wrong_or_missing_secret_is_93000_with_401_everywhere(
     assert response.status_code == 401
     assert response.json() == {"errcode": 93000, "errmsg": "invalid secret"}
     assert not Message.objects.exists()
+
+
+def _post_json(path: str, body: bytes | dict):
+    data = body if isinstance(body, bytes) else json.dumps(body)
+    return lambda client, secret: client.post(
+        path.format(secret=secret), data, content_type="application/json"
+    )
+
+
+def _callback_with_body_secret(**fields):
+    """A callback whose body carries the secret and `fields` over a valid text message."""
+    return lambda client, secret: client.post(
+        "/api/callback",
+        json.dumps({**callback_body("text"), "secret": secret, **fields}),
+        content_type="application/json",
+    )
+
+
+# Requests each wrong in some way besides their secret: answered for what they are with
+# the right secret (checked below), and 93000 alone with a wrong or missing one.
+BAD_REQUESTS = {
+    "send, a body without msgtype": _post_json(
+        "/api/send?secret={secret}&conversation_id=wrGroup1", {}
+    ),
+    "send, not JSON and no conversation_id": _post_json("/api/send?secret={secret}", b"{"),
+    "send, multipart": lambda client, secret: client.post(
+        f"/api/send?secret={secret}&conversation_id=wrGroup1", {"text": "hi"}
+    ),
+    "upload_media, not multipart": _post_json(
+        "/api/upload_media?secret={secret}&type=file", b"%PDF"
+    ),
+    "upload_media, an unknown type and no media": lambda client, secret: client.post(
+        f"/api/upload_media?secret={secret}&type=video", {}
+    ),
+    "callback, an empty object": _post_json("/api/callback?secret={secret}", {}),
+    "callback, a sender that is an object": _callback_with_body_secret(sender={"id": "u1"}),
+    "callback, text.content missing": _callback_with_body_secret(text={}),
+    "callback, a NUL in the text": _callback_with_body_secret(text={"content": "a\x00b"}),
+    "callback, not JSON": _post_json("/api/callback?secret={secret}", b'{"msgtype": "text",'),
+    "callback, a JSON array": _post_json("/api/callback?secret={secret}", b"[1, 2]"),
+    "callback, nested too deeply": _post_json(
+        "/api/callback?secret={secret}", b"[" * 100 + b"]" * 100
+    ),
+    "callback, over 256 KB": _post_json(
+        "/api/callback?secret={secret}", {"text": {"content": "x" * 300_000}}
+    ),
+    # client.generic: client.post would encode the body in the declared charset.
+    "callback, a charset that is none": lambda client, secret: client.generic(
+        "POST", f"/api/callback?secret={secret}", b"{}", "application/json; charset=rot13"
+    ),
+    "users, q too long": lambda client, secret: client.get(
+        f"/api/users?secret={secret}&q={'x' * 101}"
+    ),
+    "groups, include_inactive not a boolean": lambda client, secret: client.get(
+        f"/api/groups?secret={secret}&include_inactive=maybe"
+    ),
+    "message status, a malformed msgid": lambda client, secret: client.get(
+        f"/api/messages/{'x' * 300}?secret={secret}"
+    ),
+    "cancel, an unknown msgid": lambda client, secret: client.post(
+        f"/api/messages/m404/cancel?secret={secret}"
+    ),
+}
+
+
+@pytest.mark.parametrize("case", BAD_REQUESTS)
+@pytest.mark.parametrize("secret", ["", "s" * 43])
+def test_a_wrong_secret_is_93000_before_anything_is_said_about_the_request(
+    client, bot, group, case, secret
+):
+    """/api/callback once answered a bad body 40035 listing the fields it lacked,
+    whatever the secret: a caller without one learnt the body's rules field by field."""
+    response = BAD_REQUESTS[case](client, secret)
+
+    assert (response.status_code, response.json()) == (
+        401,
+        {"errcode": 93000, "errmsg": "invalid secret"},
+    )
+    assert not Message.objects.exists() and not UploadedMedia.objects.exists()
+    assert list(Conversation.objects.all()) == [group]
+
+
+@pytest.mark.parametrize("case", BAD_REQUESTS)
+def test_with_the_right_secret_the_same_requests_are_refused_for_what_they_are(
+    client, bot, group, case
+):
+    response = BAD_REQUESTS[case](client, bot.secret)
+
+    assert 400 <= response.status_code < 500 and response.status_code != 401
+    assert response.json()["errcode"] not in (0, 93000)
+    assert not Message.objects.exists() and not UploadedMedia.objects.exists()
 
 
 @pytest.mark.parametrize("endpoint", ENDPOINTS)

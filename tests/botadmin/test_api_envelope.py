@@ -220,7 +220,9 @@ def test_docs_list_the_statuses_each_endpoint_answers_as_openapi_does(client, db
 def test_a_raw_control_character_is_named_with_where_it_is(client, bot):
     """/api/callback reads JSON strictly (/api/send takes raw line breaks, as WeCom's
     robot does); the errmsg said "Invalid control character at at line 1…"."""
-    answer = client.post("/api/callback", b'{"a": "x\x01"}', content_type="application/json")
+    answer = client.post(
+        f"/api/callback?secret={bot.secret}", b'{"a": "x\x01"}', content_type="application/json"
+    )
 
     assert (answer.status_code, answer.json()) == (
         400,

@@ -125,7 +125,9 @@ def test_a_chunked_body_over_the_limit_is_413_after_reading_one_byte_past_it(
         send = f"/api/send?secret={bot.secret}&conversation_id=wrGroup1"
         unfinished = _answer_before_the_body_ends(base_url, send, 20_000)
         # The limits of /api/callback (256 KB) and /api/upload_media are theirs.
-        reported = _post_chunked(base_url, "/api/callback", b" " * 300_000, "application/json")
+        reported = _post_chunked(
+            base_url, f"/api/callback?secret={bot.secret}", b" " * 300_000, "application/json"
+        )
         body, content_type = _upload_body(REPORT)
         uploaded = _post_chunked(
             base_url, f"/api/upload_media?secret={robot.secret}&type=file", body, content_type
