@@ -14,6 +14,8 @@ import environ
 from celery.schedules import crontab
 from kombu import Queue
 
+from botadmin.env_numbers import env_float, env_int
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -56,7 +58,7 @@ if BEHIND_HTTPS_PROXY:
     SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
     SECURE_SSL_REDIRECT = True
     SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
-    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31_536_000)
+    SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31_536_000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
 SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
 # Whether subdomains serve HTTPS and whether to ask for browser preload lists is the
@@ -144,7 +146,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         {
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
             "transaction_mode": "IMMEDIATE",
-            "timeout": env.int("SQLITE_BUSY_TIMEOUT", default=30),
+            "timeout": env_int("SQLITE_BUSY_TIMEOUT", 30),
         }
     )
     # The test database is a file, not :memory:, so that worker processes and
@@ -162,10 +164,10 @@ else:
         DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
 # Reusing connections matters on SQLite too: opening one (and its PRAGMAs) cost
 # more than the whole insert of an accepted message.
-DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
+DATABASES["default"].setdefault("CONN_MAX_AGE", env_int("CONN_MAX_AGE", 60))
 # How long `migrate` waits for the database server to accept connections (at boot,
 # PostgreSQL on another host may still be starting: botadmin-migrate.service).
-BOTADMIN_DATABASE_WAIT_SECONDS = env.float("BOTADMIN_DATABASE_WAIT_SECONDS", default=120)
+BOTADMIN_DATABASE_WAIT_SECONDS = env_float("BOTADMIN_DATABASE_WAIT_SECONDS", 120)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -256,7 +258,7 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 # A dead broker must not hold an API request: the message row is already
 # committed and the delivery sweeper re-enqueues it, so publishing gives up fast.
-CELERY_BROKER_CONNECTION_TIMEOUT = env.float("CELERY_BROKER_CONNECTION_TIMEOUT", default=2)
+CELERY_BROKER_CONNECTION_TIMEOUT = env_float("CELERY_BROKER_CONNECTION_TIMEOUT", 2)
 CELERY_TASK_PUBLISH_RETRY_POLICY = {
     "max_retries": 1,
     "interval_start": 0,
@@ -270,7 +272,7 @@ if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
         CELERY_BROKER_TRANSPORT_OPTIONS["global_keyprefix"] = f"{TEST_WORKER}:"
 # Announcements and scheduled messages are rows with a due time; this one
 # entry wakes the scheduler often enough that they start within seconds.
-BOTADMIN_SCHEDULER_INTERVAL = env.float("BOTADMIN_SCHEDULER_INTERVAL", default=2)
+BOTADMIN_SCHEDULER_INTERVAL = env_float("BOTADMIN_SCHEDULER_INTERVAL", 2)
 # The scheduler's tasks (with the delivery and media sweepers) and forwarding's
 # have queues of their own, so that a backlog of deliveries (a 10,000-recipient
 # fan-out, or the wake-ups queued while workers catch up) never delays them: a
@@ -318,10 +320,10 @@ Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]).mkdir(parents=True, exist_ok=True)
 # newest is older than BOTADMIN_HEARTBEAT_MAX_AGE, or when a due message has
 # waited longer than BOTADMIN_READY_MAX_QUEUE_AGE. Each answer waits at most
 # BOTADMIN_READY_TIMEOUT for its checks.
-BOTADMIN_HEARTBEAT_INTERVAL = env.float("BOTADMIN_HEARTBEAT_INTERVAL", default=15)
-BOTADMIN_HEARTBEAT_MAX_AGE = env.float("BOTADMIN_HEARTBEAT_MAX_AGE", default=60)
-BOTADMIN_READY_MAX_QUEUE_AGE = env.float("BOTADMIN_READY_MAX_QUEUE_AGE", default=300)
-BOTADMIN_READY_TIMEOUT = env.float("BOTADMIN_READY_TIMEOUT", default=1.5)
+BOTADMIN_HEARTBEAT_INTERVAL = env_float("BOTADMIN_HEARTBEAT_INTERVAL", 15)
+BOTADMIN_HEARTBEAT_MAX_AGE = env_float("BOTADMIN_HEARTBEAT_MAX_AGE", 60)
+BOTADMIN_READY_MAX_QUEUE_AGE = env_float("BOTADMIN_READY_MAX_QUEUE_AGE", 300)
+BOTADMIN_READY_TIMEOUT = env_float("BOTADMIN_READY_TIMEOUT", 1.5)
 
 # --- Internationalisation ----------------------------------------------------
 LANGUAGE_CODE = "zh-hans"
@@ -377,14 +379,14 @@ else:
         "OPTIONS": {"location": BOTADMIN_MEDIA_DIR},
     }
 # Larger media are not stored (the message says why).
-BOTADMIN_MEDIA_MAX_BYTES = env.int("BOTADMIN_MEDIA_MAX_BYTES", default=20 * 1024 * 1024)
+BOTADMIN_MEDIA_MAX_BYTES = env_int("BOTADMIN_MEDIA_MAX_BYTES", 20 * 1024 * 1024)
 # A media message is forwarded once its copy is stored, fetching failed for good,
 # or this many seconds passed (then without the copy's link).
-BOTADMIN_MEDIA_FORWARD_WAIT_SECONDS = env.int("BOTADMIN_MEDIA_FORWARD_WAIT_SECONDS", default=60)
+BOTADMIN_MEDIA_FORWARD_WAIT_SECONDS = env_int("BOTADMIN_MEDIA_FORWARD_WAIT_SECONDS", 60)
 # Signed links to archived media (forwarded bodies) work this many days.
-BOTADMIN_MEDIA_LINK_DAYS = env.int("BOTADMIN_MEDIA_LINK_DAYS", default=7)
+BOTADMIN_MEDIA_LINK_DAYS = env_int("BOTADMIN_MEDIA_LINK_DAYS", 7)
 # Archived media older than this many days are deleted nightly (unset: kept).
-BOTADMIN_MEDIA_RETENTION_DAYS = env.int("BOTADMIN_MEDIA_RETENTION_DAYS", default=None)
+BOTADMIN_MEDIA_RETENTION_DAYS = env_int("BOTADMIN_MEDIA_RETENTION_DAYS", None)
 # Where receivers reach this botadmin: the base of links in forwarded bodies.
 BOTADMIN_PUBLIC_URL = env.str("BOTADMIN_PUBLIC_URL", default="http://127.0.0.1:8000").rstrip("/")
 
@@ -407,39 +409,39 @@ BOTADMIN_WEBHOOK_NETWORKS = env.list("BOTADMIN_WEBHOOK_NETWORKS", default=[])
 BOTADMIN_OUTBOUND_PROXY_NETWORKS = env.list("BOTADMIN_OUTBOUND_PROXY_NETWORKS", default=[])
 # Login throttling (console/login.py): this many wrong passwords for one user
 # name (three times as many from one address) lock it out for this long.
-BOTADMIN_LOGIN_FAILURE_LIMIT = env.int("BOTADMIN_LOGIN_FAILURE_LIMIT", default=10)
-BOTADMIN_LOGIN_LOCKOUT_MINUTES = env.int("BOTADMIN_LOGIN_LOCKOUT_MINUTES", default=15)
+BOTADMIN_LOGIN_FAILURE_LIMIT = env_int("BOTADMIN_LOGIN_FAILURE_LIMIT", 10)
+BOTADMIN_LOGIN_LOCKOUT_MINUTES = env_int("BOTADMIN_LOGIN_LOCKOUT_MINUTES", 15)
 # How long a rotated-out API secret keeps working.
-BOTADMIN_SECRET_GRACE_HOURS = env.float("BOTADMIN_SECRET_GRACE_HOURS", default=24)
+BOTADMIN_SECRET_GRACE_HOURS = env_float("BOTADMIN_SECRET_GRACE_HOURS", 24)
 # Outbound HTTP limits (connectors, webhooks).
-BOTADMIN_HTTP_CONNECT_TIMEOUT = env.float("BOTADMIN_HTTP_CONNECT_TIMEOUT", default=5)
-BOTADMIN_HTTP_READ_TIMEOUT = env.float("BOTADMIN_HTTP_READ_TIMEOUT", default=15)
-BOTADMIN_HTTP_MAX_RESPONSE_BYTES = env.int("BOTADMIN_HTTP_MAX_RESPONSE_BYTES", default=1_048_576)
+BOTADMIN_HTTP_CONNECT_TIMEOUT = env_float("BOTADMIN_HTTP_CONNECT_TIMEOUT", 5)
+BOTADMIN_HTTP_READ_TIMEOUT = env_float("BOTADMIN_HTTP_READ_TIMEOUT", 15)
+BOTADMIN_HTTP_MAX_RESPONSE_BYTES = env_int("BOTADMIN_HTTP_MAX_RESPONSE_BYTES", 1_048_576)
 # Seconds to resolve an outbound URL's host before checking its address (botadmin/dns.py).
-BOTADMIN_DNS_TIMEOUT = env.float("BOTADMIN_DNS_TIMEOUT", default=3)
+BOTADMIN_DNS_TIMEOUT = env_float("BOTADMIN_DNS_TIMEOUT", 3)
 # /api/send: accepted requests per minute per bot secret (0 = no limit), and
 # the largest body (a 2 MB image is 2.7 MB of base64).
-BOTADMIN_SEND_RATE_LIMIT_PER_MINUTE = env.int("BOTADMIN_SEND_RATE_LIMIT_PER_MINUTE", default=600)
-BOTADMIN_SEND_MAX_BODY_BYTES = env.int("BOTADMIN_SEND_MAX_BODY_BYTES", default=4 * 1024 * 1024)
+BOTADMIN_SEND_RATE_LIMIT_PER_MINUTE = env_int("BOTADMIN_SEND_RATE_LIMIT_PER_MINUTE", 600)
+BOTADMIN_SEND_MAX_BODY_BYTES = env_int("BOTADMIN_SEND_MAX_BODY_BYTES", 4 * 1024 * 1024)
 # /api/upload_media: the largest request body (a 20 MB file and its multipart framing).
-BOTADMIN_UPLOAD_MEDIA_MAX_BODY_BYTES = env.int(
-    "BOTADMIN_UPLOAD_MEDIA_MAX_BODY_BYTES", default=21 * 1024 * 1024
+BOTADMIN_UPLOAD_MEDIA_MAX_BODY_BYTES = env_int(
+    "BOTADMIN_UPLOAD_MEDIA_MAX_BODY_BYTES", 21 * 1024 * 1024
 )
 # Seconds between two deletions of expired uploads: an upload's file leaves the
 # media archive at most this long after its 3 days (plus a worker's queue wait).
-BOTADMIN_UPLOAD_CLEANUP_INTERVAL = env.float("BOTADMIN_UPLOAD_CLEANUP_INTERVAL", default=300)
+BOTADMIN_UPLOAD_CLEANUP_INTERVAL = env_float("BOTADMIN_UPLOAD_CLEANUP_INTERVAL", 300)
 # Bridge connector: timeouts towards agents.
-BRIDGE_CONNECT_TIMEOUT = env.float("BRIDGE_CONNECT_TIMEOUT", default=5)
-BRIDGE_READ_TIMEOUT = env.float("BRIDGE_READ_TIMEOUT", default=15)
+BRIDGE_CONNECT_TIMEOUT = env_float("BRIDGE_CONNECT_TIMEOUT", 5)
+BRIDGE_READ_TIMEOUT = env_float("BRIDGE_READ_TIMEOUT", 15)
 # Contact sync: every active bot syncs its users and groups this often (0 = only
 # by hand), each at its own offset inside the interval.
-BOTADMIN_SYNC_INTERVAL_MINUTES = env.int("BOTADMIN_SYNC_INTERVAL_MINUTES", default=10)
+BOTADMIN_SYNC_INTERVAL_MINUTES = env_int("BOTADMIN_SYNC_INTERVAL_MINUTES", 10)
 # "Test the connection" of a group robot: its sample of groups' keys is asked about
 # within this many seconds (connectors/wecom_robot_check.py).
-BOTADMIN_ROBOT_KEY_CHECK_SECONDS = env.float("BOTADMIN_ROBOT_KEY_CHECK_SECONDS", default=5)
+BOTADMIN_ROBOT_KEY_CHECK_SECONDS = env_float("BOTADMIN_ROBOT_KEY_CHECK_SECONDS", 5)
 # Its contact sync asks about every group's key within this many seconds; a key not
 # answered by then is left as it was, counted as not checked (connectors/wecom_robot_check.py).
-BOTADMIN_ROBOT_KEY_SYNC_SECONDS = env.float("BOTADMIN_ROBOT_KEY_SYNC_SECONDS", default=240)
+BOTADMIN_ROBOT_KEY_SYNC_SECONDS = env_float("BOTADMIN_ROBOT_KEY_SYNC_SECONDS", 240)
 # WeCom's API (group robots); tests point it at a fake on 127.0.0.1.
 WECOM_API_BASE = env.str("WECOM_API_BASE", default="https://qyapi.weixin.qq.com")
 # WeCom's daily caps on a self-built app's sends, past which it drops messages without
@@ -447,22 +449,22 @@ WECOM_API_BASE = env.str("WECOM_API_BASE", default="https://qyapi.weixin.qq.com"
 # the next day, China time. Messages a day to a member of an app chat, and person-
 # messages a day per licensed account (the app's cap is that × the bot's "licensed
 # accounts" setting).
-WECOM_APP_CHAT_DAILY_LIMIT = env.int("WECOM_APP_CHAT_DAILY_LIMIT", default=10_000)
-WECOM_APP_DAILY_SENDS_PER_ACCOUNT = env.int("WECOM_APP_DAILY_SENDS_PER_ACCOUNT", default=200)
+WECOM_APP_CHAT_DAILY_LIMIT = env_int("WECOM_APP_CHAT_DAILY_LIMIT", 10_000)
+WECOM_APP_DAILY_SENDS_PER_ACCOUNT = env_int("WECOM_APP_DAILY_SENDS_PER_ACCOUNT", 200)
 # WeCom's AI bot long connection (connectors/wecom_aibot.py, manage.py aibot_gateway).
 WECOM_AIBOT_WS_URL = env.str("WECOM_AIBOT_WS_URL", default="wss://openws.work.weixin.qq.com")
-WECOM_AIBOT_HEARTBEAT_SECONDS = env.float("WECOM_AIBOT_HEARTBEAT_SECONDS", default=30)
+WECOM_AIBOT_HEARTBEAT_SECONDS = env_float("WECOM_AIBOT_HEARTBEAT_SECONDS", 30)
 # The gateway's lease on a bot (renewed every WECOM_AIBOT_POLL_SECONDS): another
 # gateway takes a bot over only this long after its holder stopped renewing.
-WECOM_AIBOT_LEASE_SECONDS = env.float("WECOM_AIBOT_LEASE_SECONDS", default=30)
-WECOM_AIBOT_POLL_SECONDS = env.float("WECOM_AIBOT_POLL_SECONDS", default=5)
-WECOM_AIBOT_REPLY_WINDOW_SECONDS = env.float("WECOM_AIBOT_REPLY_WINDOW_SECONDS", default=300)
+WECOM_AIBOT_LEASE_SECONDS = env_float("WECOM_AIBOT_LEASE_SECONDS", 30)
+WECOM_AIBOT_POLL_SECONDS = env_float("WECOM_AIBOT_POLL_SECONDS", 5)
+WECOM_AIBOT_REPLY_WINDOW_SECONDS = env_float("WECOM_AIBOT_REPLY_WINDOW_SECONDS", 300)
 # Where the gateway journals the callbacks it read until they are stored
 # (connectors/aibot_inbox.py): keep it on a disk that outlives the process.
 WECOM_AIBOT_INBOX_DIR = env.str("WECOM_AIBOT_INBOX_DIR", default=str(VAR_DIR / "aibot-inbox"))
 # Where the gateway takes outbound messages from the delivery workers.
 WECOM_AIBOT_GATEWAY_HOST = env.str("WECOM_AIBOT_GATEWAY_HOST", default="127.0.0.1")
-WECOM_AIBOT_GATEWAY_PORT = env.int("WECOM_AIBOT_GATEWAY_PORT", default=0)
+WECOM_AIBOT_GATEWAY_PORT = env_int("WECOM_AIBOT_GATEWAY_PORT", 0)
 WECOM_AIBOT_GATEWAY_URL = env.str("WECOM_AIBOT_GATEWAY_URL", default="")
 # The baseline views of the benchmarks under /bench/ (never in production).
 BOTADMIN_BENCH_VIEWS = env.bool("BOTADMIN_BENCH_VIEWS", default=False)
@@ -470,21 +472,21 @@ BOTADMIN_BENCH_VIEWS = env.bool("BOTADMIN_BENCH_VIEWS", default=False)
 # --- Delivery (messaging.delivery) --------------------------------------------
 # A message is tried at most this many times; waits grow 30 s, 1 min, 2 min, …
 # (±20 % jitter), which spreads 8 attempts over about an hour.
-DELIVERY_MAX_ATTEMPTS = env.int("DELIVERY_MAX_ATTEMPTS", default=8)
-DELIVERY_RETRY_BASE_DELAY = env.float("DELIVERY_RETRY_BASE_DELAY", default=30)
+DELIVERY_MAX_ATTEMPTS = env_int("DELIVERY_MAX_ATTEMPTS", 8)
+DELIVERY_RETRY_BASE_DELAY = env_float("DELIVERY_RETRY_BASE_DELAY", 30)
 # A message `sending` for longer than this belongs to a lost worker: the sweeper
 # retries it (idempotent connectors) or marks it uncertain (the others).
-DELIVERY_SENDING_TIMEOUT = env.float("DELIVERY_SENDING_TIMEOUT", default=120)
+DELIVERY_SENDING_TIMEOUT = env_float("DELIVERY_SENDING_TIMEOUT", 120)
 # How often the sweeper looks for stuck or due messages (seconds).
-DELIVERY_SWEEP_INTERVAL = env.float("DELIVERY_SWEEP_INTERVAL", default=30)
+DELIVERY_SWEEP_INTERVAL = env_float("DELIVERY_SWEEP_INTERVAL", 30)
 # Minimum seconds between two messages to one conversation.
-DELIVERY_CONVERSATION_MIN_GAP = env.float("DELIVERY_CONVERSATION_MIN_GAP", default=1)
+DELIVERY_CONVERSATION_MIN_GAP = env_float("DELIVERY_CONVERSATION_MIN_GAP", 1)
 # Seconds an `uncertain` message holds its conversation's newer messages back:
 # long enough for an operator to decide, short enough not to stall a chat.
-DELIVERY_UNCERTAIN_HOLD = env.float("DELIVERY_UNCERTAIN_HOLD", default=600)
+DELIVERY_UNCERTAIN_HOLD = env_float("DELIVERY_UNCERTAIN_HOLD", 600)
 # Messages queued for a paused or inactive bot fail after this many hours
 # (counted from when they were due) instead of going out days later.
-DELIVERY_MAX_QUEUE_AGE_HOURS = env.float("DELIVERY_MAX_QUEUE_AGE_HOURS", default=24)
+DELIVERY_MAX_QUEUE_AGE_HOURS = env_float("DELIVERY_MAX_QUEUE_AGE_HOURS", 24)
 
 # --- Celery beat: every periodic task, in one place ----------------------------
 # Tasks themselves are found by autodiscover_tasks() in each app's tasks.py.
@@ -583,29 +585,28 @@ LOGGING = {
 
 # --- Retention (messaging/retention.py) -----------------------------------------
 # Messages older than this many days are deleted nightly (a bot's own setting
-# wins); unset keeps them. The operator-action audit log has its own limit.
-BOTADMIN_MESSAGE_RETENTION_DAYS = env.int("BOTADMIN_MESSAGE_RETENTION_DAYS", default=None)
-BOTADMIN_AUDIT_RETENTION_DAYS = env.int("BOTADMIN_AUDIT_RETENTION_DAYS", default=365)
+# wins); unset keeps them. The operator-action audit log has its own limit, which
+# an empty value or 0 turns off (README), as it does the card task_ids' below.
+BOTADMIN_MESSAGE_RETENTION_DAYS = env_int("BOTADMIN_MESSAGE_RETENTION_DAYS", None)
+BOTADMIN_AUDIT_RETENTION_DAYS = env_int("BOTADMIN_AUDIT_RETENTION_DAYS", 365, empty=0)
 # The template cards' task_ids a bot used (messaging/card_task_ids.py): WeCom refuses a
 # repeated one and documents no expiry; a card reusing one forgotten is refused again.
-BOTADMIN_CARD_TASK_ID_RETENTION_DAYS = env.int("BOTADMIN_CARD_TASK_ID_RETENTION_DAYS", default=365)
-BOTADMIN_RETENTION_BATCH_SIZE = env.int("BOTADMIN_RETENTION_BATCH_SIZE", default=500)
+BOTADMIN_CARD_TASK_ID_RETENTION_DAYS = env_int("BOTADMIN_CARD_TASK_ID_RETENTION_DAYS", 365, empty=0)
+BOTADMIN_RETENTION_BATCH_SIZE = env_int("BOTADMIN_RETENTION_BATCH_SIZE", 500)
 
 # A scheduled message (send_at) still waiting this long after its time is not
 # sent but fails as "late" (messaging/scheduled.py); 0 sends it however late.
-BOTADMIN_SCHEDULED_LATE_CUTOFF_MINUTES = env.int(
-    "BOTADMIN_SCHEDULED_LATE_CUTOFF_MINUTES", default=30
-)
+BOTADMIN_SCHEDULED_LATE_CUTOFF_MINUTES = env_int("BOTADMIN_SCHEDULED_LATE_CUTOFF_MINUTES", 30)
 
 # --- Announcements ------------------------------------------------------------
 # Recipients per fan-out transaction.
-BOTADMIN_ANNOUNCEMENT_BATCH_SIZE = env.int("BOTADMIN_ANNOUNCEMENT_BATCH_SIZE", default=500)
+BOTADMIN_ANNOUNCEMENT_BATCH_SIZE = env_int("BOTADMIN_ANNOUNCEMENT_BATCH_SIZE", 500)
 # A run that starts this many seconds after its time is marked late.
-BOTADMIN_ANNOUNCEMENT_LATE_SECONDS = env.int("BOTADMIN_ANNOUNCEMENT_LATE_SECONDS", default=60)
+BOTADMIN_ANNOUNCEMENT_LATE_SECONDS = env_int("BOTADMIN_ANNOUNCEMENT_LATE_SECONDS", 60)
 # A fan-out with no progress for this long is restarted (its worker died).
-BOTADMIN_ANNOUNCEMENT_STALL_SECONDS = env.int("BOTADMIN_ANNOUNCEMENT_STALL_SECONDS", default=60)
+BOTADMIN_ANNOUNCEMENT_STALL_SECONDS = env_int("BOTADMIN_ANNOUNCEMENT_STALL_SECONDS", 60)
 # Largest uploaded announcement image.
-BOTADMIN_UPLOAD_MAX_BYTES = env.int("BOTADMIN_UPLOAD_MAX_BYTES", default=10 * 1024 * 1024)
+BOTADMIN_UPLOAD_MAX_BYTES = env_int("BOTADMIN_UPLOAD_MAX_BYTES", 10 * 1024 * 1024)
 
 # --- Error reports to Sentry (off unless SENTRY_DSN is set) -------------------
 SENTRY_DSN = env.str("SENTRY_DSN", default="")

@@ -4,14 +4,14 @@ The demo bot's users and groups reach the database the way every bot's do:
 through a contact sync from its (demo) agent, run as soon as the agent listens.
 """
 
-import os
+from botadmin.env_numbers import env_int
 
 DEMO_BOT_NAME = "demo"
 DEMO_AGENT_HOST = "127.0.0.1"
 
 
 def demo_agent_port() -> int:
-    return int(os.environ.get("DEMO_AGENT_PORT", "7600"))
+    return env_int("DEMO_AGENT_PORT", 7600)
 
 
 def demo_agent_url() -> str:

@@ -22,7 +22,7 @@ INTERNAL = {
     "WEB_PORT",  # the Makefile passes PORT on to the Procfile under this name
 }
 READS = re.compile(
-    r"""\benv(?:\.\w+)?\(\s*["'](?P<env>[A-Z][A-Z0-9_]+)["']"""
+    r"""\benv(?:\.\w+|_int|_float)?\(\s*["'](?P<env>[A-Z][A-Z0-9_]+)["']"""
     r"""|\benviron(?:\.get\(|\.setdefault\(|\[)\s*["'](?P<environ>[A-Z][A-Z0-9_]+)["']"""
 )
 
@@ -39,7 +39,14 @@ def variables_read() -> dict[str, str]:
 
 def test_the_scan_finds_the_settings_it_should():
     found = variables_read()
-    for name in ("DATABASE_URL", "CELERY_BROKER_URL", "WEB_CONCURRENCY", "LOG_FORMAT"):
+    for name in (
+        "DATABASE_URL",
+        "CELERY_BROKER_URL",
+        "WEB_CONCURRENCY",
+        "LOG_FORMAT",
+        "DELIVERY_MAX_ATTEMPTS",  # botadmin.env_numbers' env_int
+        "BOTADMIN_READY_TIMEOUT",  # and env_float
+    ):
         assert name in found
 
 
