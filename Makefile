@@ -45,8 +45,10 @@ setup: venv
 
 # Web (gunicorn), Celery worker and beat, and the startup banner, in one
 # foreground command. Ctrl-C stops them all; if one dies, all stop and say so.
+# Each process reads .env itself, as in production (the environment wins over it):
+# honcho's own reading (-e) would put .env over `make run HOST=…`.
 run: setup
-	WEB_PORT=$(PORT) BOTADMIN_ALLOW_PRIVATE_URLS=1 exec $(BIN)/honcho --no-colour -f Procfile start
+	WEB_PORT=$(PORT) BOTADMIN_ALLOW_PRIVATE_URLS=1 exec $(BIN)/honcho --no-colour -e /dev/null -f Procfile start
 
 # In parallel (pytest-xdist): one process per core, each with its own test database,
 # var/ folder and Redis key prefix (CONTRIBUTING.md, "Parallel tests").

@@ -78,7 +78,7 @@ class Processes:
 
     def __init__(self, env: dict, folder: Path, redis_port: int | None):
         self.env, self.folder, self.redis_port = env, folder, redis_port
-        self.base = f"http://127.0.0.1:{env['WEB_PORT']}"
+        self.base = f"http://127.0.0.1:{env['PORT']}"
         self.running: dict[str, subprocess.Popen] = {}
         self.starts: dict[str, int] = {}
         self.lock = threading.RLock()  # a kill and its restart, against the supervisor

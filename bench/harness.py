@@ -25,7 +25,7 @@ PYTHON = str(ROOT / ".venv/bin/python")
 def server_environment(port: int, var_name: str, **extra: str) -> dict:
     env = {
         **os.environ,
-        "WEB_PORT": str(port),
+        "PORT": str(port),
         "BOTADMIN_ALLOW_PRIVATE_URLS": "1",
         "BOTADMIN_BENCH_VIEWS": "1",
         "LOG_LEVEL": "WARNING",

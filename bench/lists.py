@@ -52,7 +52,7 @@ def main() -> int:
     env.update(
         BOTADMIN_BENCH_VIEWS="1",
         DJANGO_SETTINGS_MODULE="botadmin.settings",
-        WEB_PORT=str(args.port),
+        PORT=str(args.port),
         LOG_LEVEL="WARNING",
     )
     os.environ.update(env)

@@ -2,11 +2,25 @@
 
 import multiprocessing
 import os
+from pathlib import Path
 
-# honcho gives each process its own PORT; `make run` passes the web port as WEB_PORT.
-bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('WEB_PORT') or os.environ.get('PORT', '8000')}"
-workers = int(os.environ.get("WEB_CONCURRENCY", min(4, multiprocessing.cpu_count() * 2)))
-threads = int(os.environ.get("WEB_THREADS", "4"))
+import environ
+
+# HOST, PORT, WEB_CONCURRENCY and WEB_THREADS come from the environment or `.env` next
+# to manage.py, as every setting does (botadmin/settings.py reads the same file the same
+# way: the environment wins). They are read here, before gunicorn imports Django: `.env`
+# was once ignored for them. (The Procfile of `make run` gives the web server its port as
+# PORT; honcho gives every process a PORT of its own.)
+environ.Env.read_env(Path(__file__).resolve().parent.parent / ".env", overwrite=False)
+
+from botadmin.env_numbers import env_int  # noqa: E402  (after .env: it reads nothing itself)
+
+_host = os.environ.get("HOST", "").strip() or "127.0.0.1"
+_port = env_int("PORT", 8000)
+# An IPv6 address is bracketed (HOST=:: listens on every interface, both families).
+bind = f"[{_host}]:{_port}" if ":" in _host and not _host.startswith("[") else f"{_host}:{_port}"
+workers = env_int("WEB_CONCURRENCY", min(4, multiprocessing.cpu_count() * 2))
+threads = env_int("WEB_THREADS", 4)
 timeout = 30
 graceful_timeout = 10
 accesslog = "-"

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import http.client
 import os
+import shutil
 import subprocess
+from pathlib import Path
+
+import pytest
 
 from devtools.processes import ROOT, database_url
 from tests.messaging.conftest import running_gunicorn, status_of_get
@@ -102,3 +106,77 @@ def test_a_request_line_up_to_gunicorns_maximum_reaches_botadmin(transactional_d
 
     assert longest == (401, "application/json")  # botadmin's answer: a wrong secret
     assert too_long[0] == 414
+
+
+WEB_SERVER_VARIABLES = ("HOST", "PORT", "WEB_PORT", "WEB_CONCURRENCY", "WEB_THREADS")
+
+
+@pytest.fixture
+def checkout(tmp_path) -> Path:
+    """A folder holding botadmin/gunicorn_conf.py as the checkout does, for a `.env` of the
+    test's own beside it (the real checkout's .env is the developer's)."""
+    (tmp_path / "botadmin").mkdir()
+    shutil.copy(ROOT / "botadmin/gunicorn_conf.py", tmp_path / "botadmin")
+    return tmp_path
+
+
+def printed_config(checkout: Path, dotenv: str = "", **variables: str) -> dict[str, str]:
+    """What `gunicorn --print-config` says of bind, workers and threads, with `dotenv` as
+    the checkout's .env and `variables` in an environment that has none of its own."""
+    (checkout / ".env").write_text(dotenv)
+    env = {k: v for k, v in os.environ.items() if k not in WEB_SERVER_VARIABLES}
+    result = subprocess.run(
+        [
+            str(ROOT / ".venv/bin/gunicorn"),
+            "--print-config",
+            "-c",
+            str(checkout / "botadmin/gunicorn_conf.py"),
+            "botadmin.wsgi",
+        ],
+        cwd=ROOT,
+        env={**env, **variables},
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = (line.split("=", 1) for line in result.stdout.splitlines() if "=" in line)
+    config = {name.strip(): value.strip() for name, value in lines}
+    return {name: config[name] for name in ("bind", "workers", "threads")}
+
+
+def test_the_web_server_reads_host_port_and_its_size_from_dotenv_too(checkout):
+    """README: settings come from the environment or .env. gunicorn read these four before
+    Django loaded .env: a server configured there listened on 127.0.0.1:8000."""
+    dotenv = "HOST=0.0.0.0\nPORT=8699\nWEB_CONCURRENCY=1\nWEB_THREADS=8\n"
+
+    assert printed_config(checkout, dotenv) == {
+        "bind": "['0.0.0.0:8699']",
+        "workers": "1",
+        "threads": "8",
+    }
+
+
+def test_the_environment_wins_over_dotenv_as_for_every_setting(checkout):
+    config = printed_config(checkout, "PORT=8699\nWEB_THREADS=8\n", PORT="8701")
+
+    assert (config["bind"], config["threads"]) == ("['127.0.0.1:8701']", "8")
+
+
+def test_port_alone_says_where_the_web_server_listens(checkout):
+    """A WEB_PORT left in the environment (make run's name for the port it hands the
+    Procfile) once won over PORT."""
+    assert printed_config(checkout, WEB_PORT="9999", PORT="8123")["bind"] == "['127.0.0.1:8123']"
+
+
+@pytest.mark.parametrize(
+    "variables, bind",
+    [
+        ({"HOST": "", "PORT": "", "WEB_THREADS": ""}, "['127.0.0.1:8000']"),  # empty: defaults
+        ({"HOST": "::", "PORT": "8123"}, "['[::]:8123']"),  # was ':::8123', refused
+        ({"HOST": "[::1]"}, "['[::1]:8000']"),
+    ],
+)
+def test_an_empty_or_ipv6_host_makes_a_bind_gunicorn_takes(checkout, variables, bind):
+    config = printed_config(checkout, **variables)
+
+    assert config["bind"] == bind and config["threads"] == "4"

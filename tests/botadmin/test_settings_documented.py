@@ -19,7 +19,6 @@ INTERNAL = {
     "DJANGO_SETTINGS_MODULE",  # set by manage.py, wsgi.py and celery.py
     "PROMETHEUS_MULTIPROC_DIR",  # derived from BOTADMIN_METRICS_DIR per process
     "PYTEST_XDIST_WORKER",  # set by pytest-xdist: one database per test process
-    "WEB_PORT",  # the Makefile passes PORT on to the Procfile under this name
 }
 READS = re.compile(
     r"""\benv(?:\.\w+|_int|_float)?\(\s*["'](?P<env>[A-Z][A-Z0-9_]+)["']"""

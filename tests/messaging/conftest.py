@@ -80,7 +80,7 @@ def running_gunicorn(database_url: str, log_path: Path, env: dict[str, str] | No
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
-        "WEB_PORT": str(port),
+        "PORT": str(port),
         "WEB_CONCURRENCY": "2",
         "LOG_LEVEL": "DEBUG",
         "BOTADMIN_ALLOW_PRIVATE_URLS": "1",
