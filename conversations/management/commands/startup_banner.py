@@ -1,3 +1,4 @@
+import os
 import shlex
 import signal
 import time
@@ -6,6 +7,7 @@ import requests
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from botadmin.env_numbers import env_int
 from conversations import demo
 from conversations.models import Bot
 
@@ -20,14 +22,18 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--url", default="http://127.0.0.1:8000")
+        parser.add_argument(
+            "--url",
+            help="The web server's URL (default: from HOST and PORT, as gunicorn_conf.py "
+            "reads them; on every interface, the first name in ALLOWED_HOSTS)",
+        )
         parser.add_argument("--stay", action="store_true")
         parser.add_argument("--wait-seconds", type=float, default=60)
 
     def handle(self, *args, **options):
-        base = options["url"].rstrip("/")
-        if not self._wait_for(base + "/healthz", options["wait_seconds"]):
-            self.stderr.write(f"The web server did not answer at {base} in time.")
+        probe, base = _listening_urls(options["url"])
+        if not self._wait_for(probe + "/healthz", options["wait_seconds"]):
+            self.stderr.write(f"The web server did not answer at {probe} in time.")
         self.stdout.write(self._banner(base))
         if options["stay"]:
             signal.signal(signal.SIGTERM, lambda *_: exit(0))
@@ -81,3 +87,32 @@ class Command(BaseCommand):
             ]
         lines += ["=" * 72, "Press Ctrl-C to stop.", ""]
         return "\n".join(lines)
+
+
+EVERY_INTERFACE = {"0.0.0.0", "::", "[::]"}
+LOOPBACK_NAMES = {"127.0.0.1", "localhost", "[::1]"}
+
+
+def _listening_urls(url: str | None) -> tuple[str, str]:
+    """Where to ask the web server whether it answers, and the URL to show for it.
+
+    `url` when given, else HOST and PORT as botadmin/gunicorn_conf.py reads them (the
+    environment, then .env, which the settings loaded). Listening on every interface
+    (`make run HOST=0.0.0.0` on a remote VM), the server answers on 127.0.0.1 too, but
+    the browser opens the VM by the name or address ALLOWED_HOSTS lets through: the
+    first that is not this machine's own.
+    """
+    if url:
+        return (url.rstrip("/"),) * 2
+    host = os.environ.get("HOST", "").strip() or "127.0.0.1"
+    port = env_int("PORT", 8000)
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    if host not in EVERY_INTERFACE:
+        return (f"http://{host}:{port}",) * 2
+    names = [
+        name
+        for name in settings.ALLOWED_HOSTS
+        if name not in LOOPBACK_NAMES and not name.startswith(".") and "*" not in name
+    ]
+    return f"http://127.0.0.1:{port}", f"http://{(names or ['127.0.0.1'])[0]}:{port}"
