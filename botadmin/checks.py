@@ -1,5 +1,6 @@
 """Start-up checks of settings whose mistakes would only show later, in production."""
 
+import os
 from datetime import timedelta
 from urllib.parse import urlsplit
 
@@ -68,6 +69,7 @@ def check_settings(app_configs=None, **kwargs):
             problems.append(Error(f"{name}: {error}", hint=hint, id=problem_id))
     problems += _check_webhook_networks()
     problems += _check_robot_key_sync()
+    problems += _check_hsts_without_https()
     for name in ("BOTADMIN_SECRET_GRACE_HOURS", "BOTADMIN_DATABASE_WAIT_SECONDS"):
         if getattr(settings, name) < 0:
             problems.append(Error(f"{name} cannot be negative.", id="botadmin.E002"))
@@ -109,6 +111,22 @@ def _check_robot_key_sync() -> list[Error]:
             hint="A contact sync silent for longer is taken for abandoned and failed, "
             "and a second sync runs beside it.",
             id="botadmin.E007",
+        )
+    ]
+
+
+def _check_hsts_without_https() -> list[Warning]:
+    """HSTS goes out over HTTPS, which botadmin serves only behind BEHIND_HTTPS_PROXY:
+    SECURE_HSTS_SECONDS set without it (the environment or .env, which the settings
+    loaded) was ignored without a word."""
+    if settings.BEHIND_HTTPS_PROXY or not os.environ.get("SECURE_HSTS_SECONDS", "").strip():
+        return []
+    return [
+        Warning(
+            "SECURE_HSTS_SECONDS is set, but without BEHIND_HTTPS_PROXY no HSTS header is sent.",
+            hint="Set BEHIND_HTTPS_PROXY=true when an HTTPS reverse proxy serves botadmin; "
+            "it sends HSTS (SECURE_HSTS_SECONDS, a year by default).",
+            id="botadmin.W005",
         )
     ]
 

@@ -39,6 +39,25 @@ def test_manage_py_on_the_default_sqlite_prints_no_warning(tmp_path):
     assert "System check identified no issues" in completed.stdout
 
 
+@pytest.mark.parametrize("behind_https_proxy", ["", "true"])
+def test_hsts_seconds_without_the_https_proxy_are_flagged(tmp_path, behind_https_proxy):
+    """SECURE_HSTS_SECONDS is read behind BEHIND_HTTPS_PROXY only: set without it, it was
+    ignored without a word."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CELERY_BROKER_URL")}
+    env.update(
+        BOTADMIN_VAR_DIR=str(tmp_path),
+        SECURE_HSTS_SECONDS="600",
+        BEHIND_HTTPS_PROXY=behind_https_proxy,
+    )
+    completed = subprocess.run(
+        [sys.executable, "manage.py", "check"], env=env, capture_output=True, text=True
+    )
+
+    assert completed.returncode == 0, completed.stderr
+    flagged = "botadmin.W005" in completed.stderr + completed.stdout
+    assert flagged is (not behind_https_proxy)
+
+
 def test_impossible_timeouts_are_errors(settings):
     settings.BRIDGE_READ_TIMEOUT = 0
     settings.BOTADMIN_SECRET_GRACE_HOURS = -1
