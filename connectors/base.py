@@ -215,6 +215,9 @@ class Connector:
     idempotent: ClassVar[bool] = False
     # Whether users and groups can be listed from the other side.
     lists_contacts: ClassVar[bool] = False
+    # The kinds of conversation it posts to (Conversation.Kind values), the first one
+    # the default of a conversation entered by hand: a group robot posts into groups only.
+    conversation_kinds: ClassVar[tuple[str, ...]] = ("group", "user")
     # Whether operators enter its conversations by hand (e.g. a group robot's
     # groups with their keys), checked by `check_contacts` on sync.
     enters_contacts: ClassVar[bool] = False

@@ -130,6 +130,7 @@ class WeComRobotConnector(Connector):
     idempotent = False
     lists_contacts = False
     enters_contacts = True  # each group with its robot key
+    conversation_kinds = ("group",)  # a robot is added to a group chat; it has no one-to-one chats
     needs_robot_key = True
     # All the bot's groups together (each one is paced on its own: `conversation_gap`):
     # a robot bot's announcement goes to 600 groups a minute, one every 0.1 s.

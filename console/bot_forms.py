@@ -159,6 +159,12 @@ class ConversationForm(NoLabelSuffix, forms.ModelForm):
         self.instance.bot = bot
         self.fields["name"].required = True
         connector = CONNECTORS.get(bot.connector)
+        if connector is not None:
+            # Only the kinds it posts to, the first one chosen (a group robot: groups only).
+            kinds = connector.conversation_kinds
+            kind = self.fields["kind"]
+            kind.choices = [(value, Conversation.Kind(value).label) for value in kinds]
+            self.initial["kind"] = kinds[0]
         key = self.fields["robot_key"]
         key.required = connector is not None and connector.needs_robot_key
         key.error_messages["required"] = ROBOT_KEY_REQUIRED

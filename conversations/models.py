@@ -257,6 +257,22 @@ class Conversation(models.Model):
     def __str__(self) -> str:
         return self.name or self.conversation_id
 
+    def clean(self):
+        # A kind the bot's connector cannot post to (a group robot's "user") would be
+        # listed under the wrong tab and left out of "All groups".
+        connector = CONNECTORS.get(self.bot.connector) if self.bot_id else None
+        if connector is not None and self.kind not in connector.conversation_kinds:
+            kinds = [str(self.Kind(kind).label) for kind in connector.conversation_kinds]
+            raise ValidationError(
+                {
+                    "kind": ValidationError(
+                        _("A %(connector)s bot posts only to: %(kinds)s."),
+                        code="kind",
+                        params={"connector": connector.label, "kinds": ", ".join(kinds)},
+                    )
+                }
+            )
+
     def unique_error_message(self, model_class, unique_check):
         # Django's "包含 机器人 和 会话 ID 的 会话 已经存在。" (the constraint's fields).
         if tuple(unique_check) == ("bot", "conversation_id"):

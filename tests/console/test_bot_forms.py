@@ -295,6 +295,26 @@ def test_a_robot_group_needs_a_key_shaped_as_wecoms(operator_client, robot_bot, 
     assert not Conversation.objects.filter(bot=robot_bot).exists()
 
 
+def test_a_robot_bot_offers_and_accepts_group_chats_only(operator_client, robot_bot):
+    """A group robot posts into the group it was added to: a hand-added "user" was stored,
+    listed under 群聊 in the guide and left out of announcements to all groups."""
+    page = operator_client.get(reverse("console:bot", args=[robot_bot.pk])).content.decode()
+    form = re.search(r'<form[^>]*id="conversation-form".*?</form>', page, re.S).group(0)
+    kinds = re.search(r'<select name="kind".*?</select>', form, re.S).group(0)
+    assert re.findall(r'<option value="(\w+)"', kinds) == ["group"]
+    assert "selected" in kinds and ">群聊</option>" in kinds
+    url = reverse("console:bot_conversation_add", args=[robot_bot.pk])
+    data = {"name": "运维告警群", "conversation_id": "ops-alerts", "kind": "user", "robot_key": KEY}
+
+    response = operator_client.post(url, data)
+
+    assert response.status_code == 400
+    assert not Conversation.objects.filter(bot=robot_bot).exists()
+    assert "选择一个有效的选项" in response.content.decode()
+    assert operator_client.post(url, {**data, "kind": "group"}).status_code == 302
+    assert Conversation.objects.get(bot=robot_bot).kind == "group"
+
+
 def test_a_bridge_bot_offers_no_hand_entered_conversations(operator_client, bot):
     page = operator_client.get(reverse("console:bot", args=[bot.pk])).content.decode()
     assert 'id="conversation-form"' not in page

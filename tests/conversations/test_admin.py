@@ -584,3 +584,18 @@ def test_the_admin_refuses_retention_below_a_day_with_one_minimum(logged_in_supe
         assert "greater than or equal to 1." in page and "greater than or equal to 0" not in page
     bot.refresh_from_db()
     assert bot.message_retention_days is None
+
+
+def test_the_admin_refuses_a_user_conversation_for_a_group_robot(logged_in_superuser, make_bot):
+    robot = make_bot(connector="wecom_robot", agent_url="", agent_token="")
+    form = {"bot": robot.pk, "conversation_id": "ops", "kind": "user", "name": "运维告警群"}
+    form |= {"avatar_url": "", "extra": "{}", "is_active": "on"}
+    form["robot_key"] = "5b1f3c2a-9d4e-4f60-8a7b-0c1d2e3f4a5b"
+    url = reverse("admin:conversations_conversation_add")
+
+    refused = logged_in_superuser.post(url, form)
+
+    assert refused.status_code == 200
+    assert "企业微信群机器人只能发到：群聊。" in refused.content.decode()
+    assert not robot.conversations.exists()
+    assert logged_in_superuser.post(url, {**form, "kind": "group"}).status_code == 302

@@ -99,3 +99,38 @@ def test_an_unknown_zone_is_refused_once(bot):
     with pytest.raises(ValidationError) as error:
         bot.full_clean()
     assert len(error.value.message_dict["timezone"]) == 1  # not also "no place"
+
+
+def test_a_group_robots_conversations_are_groups_and_a_bridges_may_be_users(
+    make_bot, make_conversation
+):
+    robot = make_bot(connector="wecom_robot", agent_url="", agent_token="")
+    bridge = make_bot()
+    key = "5b1f3c2a-9d4e-4f60-8a7b-0c1d2e3f4a5b"
+
+    with pytest.raises(ValidationError) as error:
+        Conversation(bot=robot, conversation_id="ops", kind="user", robot_key=key).full_clean()
+    assert list(error.value.message_dict) == ["kind"]
+    Conversation(bot=robot, conversation_id="ops", kind="group", robot_key=key).full_clean()
+    Conversation(bot=bridge, conversation_id="wmUser", kind="user").full_clean()
+
+
+def test_the_migration_makes_a_group_robots_hand_added_users_groups(make_bot, make_conversation):
+    """Before the form offered only groups, a robot's group could be stored as a user."""
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module(
+        "conversations.migrations.0023_conversations_of_a_kind_their_connector_posts_to"
+    )
+    robot = make_bot(connector="wecom_robot", agent_url="", agent_token="")
+    entered_as_user = make_conversation(robot, "ops-alerts", kind="user", robot_key="k")
+    group = make_conversation(robot, "sales", kind="group", robot_key="k")
+    bridge_user = make_conversation(make_bot(), "wmUser", kind="user")
+
+    migration.to_a_kind_the_connector_posts_to(apps, None)
+
+    for conversation in (entered_as_user, group, bridge_user):
+        conversation.refresh_from_db()
+    assert (entered_as_user.kind, group.kind, bridge_user.kind) == ("group", "group", "user")
