@@ -13,8 +13,10 @@ from django import forms
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.template.defaultfilters import filesizeformat
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from botadmin.errors import ApiError
 from botadmin.forms import TextareaField
 from botadmin.timezones import zone_choices
 from connectors import conversions
@@ -22,10 +24,12 @@ from connectors.images import FORMAT_NAMES
 from connectors.registry import connector_for
 from conversations.models import Bot
 from messaging.msgtype_names import NAMES as MSGTYPE_NAMES
+from messaging.validation import validate_outbound
 
 from .audience import MATCHING, RULE_FOR_KIND, Audience, AudienceForm, rule_members
 from .models import Announcement
-from .schedule import LAST_DAY, WEEKDAY_NAMES
+from .schedule import LAST_DAY, WEEKDAY_NAMES, ScheduleError
+from .services import checked_schedule
 
 # The msgtypes an announcement can be, in the compose page's order, with their words.
 MSGTYPE_LABELS = {
@@ -42,6 +46,8 @@ BODY_FIELDS = {
     "image": ["url"],
     "miniprogram": ["appid", "title", "page_path", "appname", "appicon"],
 }
+# The fields that say when (`schedule`), in the "When" section.
+SCHEDULE_FIELDS = ("kind", "at", "time", "weekdays", "month_day", "cron", "until", "timezone")
 # Browsers offer these in the file picker; what counts is the content (Pillow).
 IMAGE_ACCEPT = "image/png,image/jpeg,image/gif,image/webp"
 IMAGE_SUFFIXES = {"JPEG": ".jpg", "PNG": ".png", "GIF": ".gif", "WEBP": ".webp"}
@@ -145,10 +151,14 @@ class ComposeForm(AudienceForm):
     )
     timezone = forms.ChoiceField(label=_("Time zone"))
 
-    def __init__(self, *args, bot: Bot, saved_audiences, kept_zone: str = "", **kwargs):
+    def __init__(
+        self, *args, bot: Bot, saved_audiences, kept_zone: str = "", as_draft=False, **kwargs
+    ):
         """`kept_zone`: the edited or duplicated announcement's zone, offered even when no place
-        (one saved before such zones were hidden keeps it)."""
+        (one saved before such zones were hidden keeps it). `as_draft`: saved as a draft,
+        which may have a time that has passed."""
         super().__init__(*args, bot=bot, **kwargs)
+        self.as_draft = as_draft
         self.fields["msgtype"].choices = [(t, MSGTYPE_LABELS[t]) for t in msgtypes_for(bot)]
         self.fields["saved_audience"].choices = [("", "—")] + [
             (a.pk, a.name) for a in saved_audiences
@@ -215,7 +225,43 @@ class ComposeForm(AudienceForm):
             if not data["conversation_ids"]:
                 self.add_error("conversations", _("Choose at least one recipient."))
         data["audience_rule"], data["audience_search"] = audience, search
+        # The message and its time are checked with the rest, so that every error shows
+        # on the first submit (an empty text was marked only once the title was given).
+        self._check_message(data)
+        self._check_schedule(data)
         return data
+
+    def _check_message(self, data) -> None:
+        """The body as every send path checks it (`validate_outbound`)."""
+        msgtype = data.get("msgtype")
+        if not msgtype or any(name.startswith(f"{msgtype}__") for name in self.errors):
+            return
+        if msgtype == "image" and (data.get("image_file") or "image_file" in self.errors):
+            return  # the upload's own error, or its URL, known once it is stored, checked then
+        try:
+            validate_outbound(self.bot, self.body())
+        except ApiError as error:
+            self.add_body_error(error)
+
+    def _check_schedule(self, data) -> None:
+        if set(SCHEDULE_FIELDS) & set(self.errors):
+            return
+        try:
+            checked_schedule(
+                data["kind"], self.schedule(), data["timezone"], self.as_draft, timezone.now()
+            )
+        except ScheduleError as error:
+            self.add_error("kind", str(error))
+
+    def add_body_error(self, error: ApiError) -> None:
+        """A refused body: an empty field is marked on that field in the operator's
+        language; anything else is said above the form in the API's words."""
+        path = error.empty_field.split(".")  # "news.articles.0.title" is the form's news__title
+        name = f"{path[0]}__{path[-1]}" if len(path) > 1 else ""
+        if name in self.fields:
+            self.add_error(name, forms.Field.default_error_messages["required"])
+        else:
+            self.add_error(None, error.errmsg)
 
     def body(self, image_url: str = "") -> dict:
         """The message body the chosen msgtype's fields describe (not yet validated)."""

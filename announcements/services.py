@@ -76,13 +76,11 @@ def _fan_out(run_id: int) -> None:
     fan_out_task.delay_on_commit(run_id)
 
 
-def save_announcement(
-    user, draft: Draft, *, as_draft: bool, announcement: Announcement | None = None
-) -> Announcement:
-    """Create or edit an announcement. Raises ApiError (body) or ScheduleError (when)."""
-    body = validate_outbound(draft.bot, draft.body)
-    schedule = parse(draft.kind, draft.schedule, draft.timezone)
-    now = timezone.now()
+def checked_schedule(
+    kind: str, spec: dict, tz_name: str, as_draft: bool, now: datetime
+) -> Schedule:
+    """The schedule, or ScheduleError; one to send (not a draft) must have a run left."""
+    schedule = parse(kind, spec, tz_name)
     if not as_draft and schedule.at is not None and schedule.at < now - timedelta(minutes=1):
         raise ScheduleError(_("That time has passed; choose a time in the future."))
     if not as_draft and schedule.kind in RECURRING and schedule.first_run(now) is None:
@@ -91,6 +89,16 @@ def save_announcement(
             _("No run is left before the end date %(until)s; choose a later end date.")
             % {"until": schedule.until.isoformat() if schedule.until else ""}
         )
+    return schedule
+
+
+def save_announcement(
+    user, draft: Draft, *, as_draft: bool, announcement: Announcement | None = None
+) -> Announcement:
+    """Create or edit an announcement. Raises ApiError (body) or ScheduleError (when)."""
+    body = validate_outbound(draft.bot, draft.body)
+    now = timezone.now()
+    schedule = checked_schedule(draft.kind, draft.schedule, draft.timezone, as_draft, now)
     creating = announcement is None
     with transaction.atomic():
         if creating:

@@ -3,7 +3,6 @@
 import math
 from datetime import datetime, timedelta, tzinfo
 
-from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.core.files.storage import default_storage
@@ -183,7 +182,8 @@ def compose(request, pk: int | None = None):
         else:
             _say_an_edit_keeps_its_bot(request)
     elif request.method == "POST":
-        form = ComposeForm(request.POST, request.FILES, **form_args)
+        as_draft = "save_draft" in request.POST
+        form = ComposeForm(request.POST, request.FILES, as_draft=as_draft, **form_args)
         if form.is_valid():
             saved = _save(request, form, announcement)
             if saved is not None:
@@ -340,7 +340,7 @@ def _save(request, form: ComposeForm, announcement: Announcement | None) -> Anno
         if isinstance(error, ScheduleError):
             form.add_error("kind", str(error))
         elif isinstance(error, ApiError):
-            _add_body_error(form, error)
+            form.add_body_error(error)
         else:
             form.add_error(None, str(error))
         return None
@@ -351,17 +351,6 @@ def _save(request, form: ComposeForm, announcement: Announcement | None) -> Anno
     else:
         messages.success(request, _("Announcement scheduled."))
     return saved
-
-
-def _add_body_error(form: ComposeForm, error: ApiError) -> None:
-    """A refused body: an empty field is marked on that field in the operator's
-    language; anything else is said above the form in the API's words."""
-    path = error.empty_field.split(".")  # "news.articles.0.title" is the form's news__title
-    name = f"{path[0]}__{path[-1]}" if len(path) > 1 else ""
-    if name in form.fields:
-        form.add_error(name, forms.Field.default_error_messages["required"])
-    else:
-        form.add_error(None, error.errmsg)
 
 
 @login_required

@@ -763,6 +763,39 @@ def test_an_empty_message_field_is_shown_on_that_field_in_the_operators_language
     assert not Announcement.objects.exists()
 
 
+def test_an_empty_form_shows_every_error_on_the_first_submit(client, bot, superuser):
+    """The empty text was marked only after the title and recipients were given: two round
+    trips for one form."""
+    client.force_login(superuser)
+    data = {"bot": bot.pk, "msgtype": "text", "kind": "once", "timezone": "Asia/Shanghai"}
+
+    response = client.post("/console/announcements/new/", {**data, "schedule": "1"})
+
+    assert response.status_code == 200
+    errors = response.context["form"].errors
+    assert set(errors) == {"title", "text__content", "conversations", "kind"}
+    html = response.content.decode()
+    assert html.count("这个字段是必填项。") == 2
+    assert "请至少选择一个接收者。" in html and "请输入发送日期和时间。" in html
+    assert not Announcement.objects.exists()
+
+
+def test_a_draft_may_keep_a_time_that_has_passed_but_not_an_empty_text(
+    client, bot, make_groups, superuser
+):
+    groups = make_groups(bot, 1)
+    client.force_login(superuser)
+    past = compose_post(bot, groups, at="2020-01-01T09:00", save_draft="1")
+    del past["schedule"]
+
+    empty = client.post("/console/announcements/new/", {**past, "link__title": ""})
+    saved = client.post("/console/announcements/new/", past)
+
+    assert set(empty.context["form"].errors) == {"link__title"}
+    assert saved.status_code == 302
+    assert Announcement.objects.get().status == Announcement.Status.DRAFT
+
+
 def test_run_times_are_shown_in_the_announcements_time_zone_not_the_servers(
     client, bot, make_groups, make_announcement, superuser
 ):
