@@ -8,7 +8,7 @@ the message's id, `updated_at`, status and attempt count, its operator's name,
 whether it waits for a later attempt (its "waiting until 00:00" ends with time alone),
 the names of the users it mentions (the bot's synced contacts, which a sync
 renames without touching the message), the bot's name, the conversation's URL,
-the viewer's language and time zone, whether it is highlighted and whether it is
+the viewer's language, time zone and year, whether it is highlighted and whether it is
 an out-of-band update, and the version of the drawing itself (`DRAWING`). The
 names cost one query for the page, none when it mentions nobody. A page reads
 its bubbles with one `get_many` and draws only the missing ones. Every write in
@@ -47,8 +47,9 @@ LARGEST_KEPT = 20_000
 # Raised when the template or its filters draw an unchanged message differently, so
 # that bubbles drawn before are not shown for another day (2: markdown is rendered;
 # 3: a link written without a scheme opens http:// + it; 4: an archived image has its size;
-# 5: a queued message waiting for a later attempt says until when, and why).
-DRAWING = 5
+# 5: a queued message waiting for a later attempt says until when, and why;
+# 6: a scheduled time of another year shows the year).
+DRAWING = 6
 
 
 def _key(m, shared: str, focus: bool, oob: bool, names: dict[str, str], now) -> str:
@@ -93,8 +94,15 @@ def mention_names(bot, messages) -> dict[str, str]:
 
 def draw(messages, *, bot, base_url: str, pending_statuses, focus_id=None, oob=False) -> list:
     """[(message, html)] for `messages`, in their order."""
+    # The year too: a time of this year is drawn without it (`month_day_time`).
     shared = "|".join(
-        [bot.name, base_url, translation.get_language() or "", timezone.get_current_timezone_name()]
+        [
+            bot.name,
+            base_url,
+            translation.get_language() or "",
+            timezone.get_current_timezone_name(),
+            str(timezone.localtime().year),
+        ]
     )
     names = mention_names(bot, messages)
     now = timezone.now()

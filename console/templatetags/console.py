@@ -5,7 +5,7 @@ from datetime import datetime
 
 from django import template
 from django.apps import apps
-from django.utils import timezone
+from django.utils import dateformat, timezone
 from django.utils.html import escape, format_html
 from django.utils.safestring import mark_safe
 from django.utils.timesince import timesince
@@ -167,6 +167,18 @@ def ago(value) -> str:
     if (timezone.now() - value).total_seconds() < 60:
         return gettext("just now")
     return gettext("%(t)s ago") % {"t": timesince(value)}
+
+
+@register.filter
+def month_day_time(value) -> str:
+    """A time as "m-d H:i" in the current time zone, with the year ("Y-m-d H:i") when it is
+    not this year's: on 2026-12-05, a message scheduled for "01-05 09:00" of 2027 read as
+    a month ago. (console/bubbles.py keeps drawn bubbles per year for it.)"""
+    if not value:
+        return ""
+    local = timezone.localtime(value)
+    this_year = timezone.localtime().year
+    return dateformat.format(local, "m-d H:i" if local.year == this_year else "Y-m-d H:i")
 
 
 @register.filter

@@ -762,6 +762,36 @@ def test_a_scheduled_api_message_is_marked_scheduled_with_its_send_time(
     assert html.count("scheduled-mark") == 2
 
 
+def test_a_message_scheduled_for_another_year_shows_the_year_in_its_badge_and_trace(
+    operator_client, operator, group, history_url, make_message
+):
+    """On 2026-12-05, "计划于 01-05 09:00" read as a date a month past."""
+    import time_machine
+
+    shanghai = dt.timezone(dt.timedelta(hours=8))
+    next_year = dt.datetime(2027, 1, 5, 9, 0, tzinfo=shanghai)
+    this_year = dt.datetime(2026, 12, 24, 9, 0, tzinfo=shanghai)
+    bubble = lambda html, m: html.split(f'id="m{m.pk}"')[1].split("</article>")[0]  # noqa: E731
+    with time_machine.travel(dt.datetime(2026, 12, 5, 10, 0, tzinfo=shanghai), tick=False):
+        later = make_message(
+            group, direction="out", text="明年见", status="scheduled", scheduled_at=next_year
+        )
+        soon = make_message(
+            group, direction="out", text="圣诞", status="scheduled", scheduled_at=this_year
+        )
+        html = operator_client.get(history_url).content.decode()
+        trace = operator_client.get(f"{history_url}messages/{later.pk}/trace").content.decode()
+
+    assert "定时发送，计划于 2027-01-05 09:00" in bubble(html, later)
+    assert "定时发送，计划于 12-24 09:00" in bubble(html, soon)
+    assert "计划于 2027-01-05 09:00 发送" in trace
+    with time_machine.travel(dt.datetime(2027, 1, 2, 10, 0, tzinfo=shanghai), tick=False):
+        operator_client.force_login(operator)  # a month later: the session has expired
+        html = operator_client.get(history_url).content.decode()
+    assert "定时发送，计划于 01-05 09:00" in bubble(html, later)
+    assert "定时发送，计划于 2026-12-24 09:00" in bubble(html, soon)
+
+
 def release_due():
     from messaging.scheduled import release_due_messages
 
