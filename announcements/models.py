@@ -169,10 +169,19 @@ class Announcement(models.Model):
 
     @property
     def is_editable(self) -> bool:
-        """Drafts and active announcements, including a recurring one that has run
-        before (its past runs keep what they sent), but not while a run is handing
-        out messages: the fan-out reads the body batch by batch."""
-        if self.status not in (self.Status.DRAFT, self.Status.ACTIVE):
+        """Drafts, active and paused announcements, including a recurring one that has run
+        before (its past runs keep what they sent), but not:
+
+        * a paused one with no run left (paused while its last run was sending): as a
+          finished one, saving it would schedule its message again;
+        * while a run is handing out messages: the fan-out reads the body batch by batch.
+          A paused run (no batch in progress) continues its fan-out when resumed, with the
+          body as it is then, as a failed run does when retried.
+        """
+        if self.status == self.Status.PAUSED:
+            if self.next_run_at is None:
+                return False
+        elif self.status not in (self.Status.DRAFT, self.Status.ACTIVE):
             return False
         return not self.runs.filter(status=AnnouncementRun.Status.FANNING_OUT).exists()
 

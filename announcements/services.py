@@ -37,12 +37,19 @@ MAX_FAN_OUT_RESTARTS = 5
 
 
 class NotEditableError(ValueError):
-    """The announcement has finished, is paused or cancelled, or a run is handing it out."""
+    """The announcement has no run left (finished, cancelled, or paused while sending its
+    last run), or a run is handing it out (`Announcement.is_editable`)."""
 
 
 NOT_EDITABLE = gettext_lazy(
-    "This announcement cannot be edited now: it has finished, is paused or cancelled, "
-    "or a run is handing out its messages at this moment."
+    "This announcement cannot be edited now: it has no run left (it has finished, is "
+    "cancelled, or was paused while sending its last run), or a run is preparing its "
+    "messages at this moment."
+)
+# A paused announcement's paused runs hold recipients that only resuming or cancelling
+# it releases: as a draft it could be neither.
+PAUSED_STAYS_PAUSED = gettext_lazy(
+    "A paused announcement stays paused when edited: save it, then resume or cancel it."
 )
 
 
@@ -108,6 +115,8 @@ def save_announcement(
             announcement = Announcement.objects.select_for_update().get(pk=announcement.pk)
             if not announcement.is_editable:
                 raise NotEditableError(NOT_EDITABLE)
+            if as_draft and announcement.status == Announcement.Status.PAUSED:
+                raise NotEditableError(PAUSED_STAYS_PAUSED)
         announcement.bot = draft.bot
         announcement.title = draft.title
         announcement.msgtype = body["msgtype"]
@@ -124,7 +133,9 @@ def save_announcement(
             announcement.status = Announcement.Status.DRAFT
             announcement.next_run_at = None
         else:
-            announcement.status = Announcement.Status.ACTIVE
+            # A paused one stays paused: its next run is the edited schedule's, once resumed.
+            if announcement.status != Announcement.Status.PAUSED:
+                announcement.status = Announcement.Status.ACTIVE
             announcement.next_run_at = schedule.first_run(now)  # a time: checked above
         announcement.save()
         replace_members(
@@ -139,7 +150,8 @@ def save_announcement(
             summary=announcement.title,
             details={"status": announcement.status, "when": draft.kind, "audience": draft.audience},
         )
-        if announcement.next_run_at and announcement.next_run_at <= now:
+        active = announcement.status == Announcement.Status.ACTIVE
+        if active and announcement.next_run_at and announcement.next_run_at <= now:
             _tick()
     return announcement
 
@@ -426,6 +438,17 @@ def _stop_runs(announcement: Announcement, statuses, stopped_as: str, message_st
     return stopped
 
 
+def next_run_once_resumed(announcement: Announcement, now: datetime) -> datetime | None:
+    """When a paused announcement runs next if resumed at `now`: a time at or before `now`
+    is as soon as it is resumed; None, no run is left (its held recipients are sent)."""
+    next_run = announcement.next_run_at
+    if announcement.schedule_kind in RECURRING and next_run is not None and next_run < now:
+        # Occurrences that fell while it was paused are skipped, not sent late on
+        # resume (nor listed as missed while botadmin was down): the next one is after now.
+        return Schedule.from_announcement(announcement).next_after(now)
+    return next_run
+
+
 def resume(user, announcement: Announcement) -> None:
     """Undo pause: held recipients become due now (quiet hours still apply), fan-out continues."""
     now = timezone.now()
@@ -433,14 +456,7 @@ def resume(user, announcement: Announcement) -> None:
         announcement = Announcement.objects.select_for_update().get(pk=announcement.pk)
         if announcement.status != Announcement.Status.PAUSED:
             return
-        if (
-            announcement.schedule_kind in RECURRING
-            and announcement.next_run_at is not None
-            and announcement.next_run_at < now
-        ):
-            # Occurrences that fell while it was paused are skipped, not sent late on
-            # resume (nor listed as missed while botadmin was down): the next one is after now.
-            announcement.next_run_at = Schedule.from_announcement(announcement).next_after(now)
+        announcement.next_run_at = next_run_once_resumed(announcement, now)
         announcement.status = (
             Announcement.Status.ACTIVE if announcement.next_run_at else Announcement.Status.FINISHED
         )

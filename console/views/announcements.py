@@ -400,9 +400,22 @@ def detail(request, pk: int):
     context["still_sending"] = sending
     context["may_pause"] = services.may_pause(announcement, sending)
     context["may_cancel"] = services.may_cancel(announcement, sending)
+    if announcement.status == Announcement.Status.PAUSED:
+        context.update(_once_resumed(announcement))
     if request.GET.get("partial") == "runs":
         return render(request, "console/announcements/_live.html", context)
     return render(request, "console/announcements/detail.html", context)
+
+
+def _once_resumed(announcement: Announcement) -> dict:
+    """What the header of a paused announcement says: its next run once resumed (its
+    stored next run may have passed meanwhile), or that it runs as soon as resumed."""
+    now = timezone.now()
+    try:
+        when = services.next_run_once_resumed(announcement, now)
+    except ScheduleError:
+        when = announcement.next_run_at
+    return {"next_run_once_resumed": when, "runs_once_resumed": when is not None and when <= now}
 
 
 def _page_with(request, announcement: Announcement, run: AnnouncementRun) -> str:

@@ -160,6 +160,83 @@ def test_enter_in_the_title_saves_a_draft_rather_than_switching_bots(
     assert announcement.status == Announcement.Status.DRAFT
 
 
+@pytest.mark.django_db(transaction=True)
+def test_the_submit_button_says_send_now_or_schedule_as_the_time_chosen(
+    live_server, browser, bot, superuser
+):
+    """It said 计划发送 with 时间 = 立即, and after an error the heading 接下来的运行时间
+    stood over an empty list."""
+    from playwright.sync_api import expect
+
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    open_compose_page(page, live_server)
+    submit = page.locator("button[name=schedule]")
+    expect(submit).to_have_text("立即发送")
+    assert page.is_hidden("#next-runs-box")
+
+    page.check("input[name=kind][value=daily]")
+    page.fill("[name=time]", "09:30")
+    expect(submit).to_have_text("计划发送")
+    page.wait_for_selector("#next-runs-box:not([hidden]) #next-runs li")
+    page.check("input[name=kind][value=now]")
+    expect(submit).to_have_text("立即发送")
+    expect(page.locator("#next-runs-box")).to_be_hidden()
+
+    page.locator("#compose").evaluate("form => { form.noValidate = true; }")
+    submit.click()
+    page.wait_for_load_state()
+    # Every mistake at once: the title, the text and the recipients.
+    errors = page.locator(".errorlist")
+    expect(errors).to_have_count(3)
+    expect(page.locator("label.field", has=page.locator("[name=text__content]"))).to_contain_text(
+        "这个字段是必填项"
+    )
+    expect(submit).to_have_text("立即发送")
+    assert page.is_hidden("#next-runs-box")
+    screenshot(page, "announcements", "compose-every-error-at-once")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_paused_announcement_shows_edit_and_says_when_it_would_run(
+    live_server, browser, bot, make_groups, superuser
+):
+    from announcements import services
+
+    groups = make_groups(bot, 2)
+    announcement = services.save_announcement(
+        superuser,
+        services.Draft(
+            bot=bot,
+            title="每日站会提醒",
+            body={"msgtype": "text", "text": {"content": "09:30 站会"}},
+            conversation_ids=[g.pk for g in groups],
+            kind="weekdays",
+            schedule={"time": "09:30"},
+            timezone="Asia/Shanghai",
+        ),
+        as_draft=False,
+    )
+    services.pause(superuser, announcement)
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    open_compose_page(page, live_server)
+
+    page.goto(f"{live_server.url}/console/announcements/{announcement.pk}/")
+    head = page.locator("#announcement-head")
+    assert "已暂停：恢复后下次运行" in head.inner_text()
+    screenshot(page, "announcements", "paused-detail")
+    head.get_by_role("link", name="编辑").click()
+    page.wait_for_url(re.compile(r"/edit/$"))
+    assert page.is_visible("#paused-edit-note")
+    page.fill("[name=text__content]", "10:00 站会")
+    screenshot(page, "announcements", "paused-edit")
+    page.get_by_role("button", name="保存（保持暂停）").click()
+
+    page.wait_for_url(re.compile(r"/console/announcements/\d+/$"))
+    announcement.refresh_from_db()
+    assert announcement.status == "paused"
+    assert announcement.body["text"]["content"] == "10:00 站会"
+
+
 MARKDOWN = (
     "## 发版通知\n**v2.1** 已上线\n"
     '<font color="info">成功 12</font> <font color="comment">跳过 1</font> '

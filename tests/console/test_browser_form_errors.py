@@ -29,7 +29,7 @@ def test_an_announcements_missing_fields_are_said_in_red(page_of_root, bot, grou
     page = page_of_root
     page.goto(f"/console/announcements/new/?bot={bot.pk}")
     page.locator("#compose").evaluate("form => { form.noValidate = true; }")
-    page.get_by_role("button", name="计划发送").click()
+    page.get_by_role("button", name="立即发送").click()
 
     error = page.locator(".errorlist").filter(has_text="请至少选择一个接收者")
     assert error.evaluate("e => getComputedStyle(e).color") == RED

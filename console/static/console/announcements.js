@@ -34,12 +34,14 @@
       $$(".msgfields").forEach(function (set) { set.hidden = set.dataset.msgtype !== msgtype; });
       renderPreview();
     }
-    // Only the chosen schedule kind's fields are shown.
+    // Only the chosen schedule kind's fields are shown, and the button says what it does.
     function showKind() {
       var kind = checkedValue("kind");
       $$("[data-kinds]").forEach(function (field) {
         field.hidden = field.dataset.kinds.split(" ").indexOf(kind) < 0;
       });
+      var submit = $("#submit-schedule");
+      if (submit) submit.textContent = kind === "now" ? submit.dataset.now : submit.dataset.later;
       refreshSchedule();
     }
 
@@ -271,6 +273,10 @@
             var skipped = $("#next-runs-skipped");
             $("span", skipped).textContent = data.skipped_months || "";
             skipped.hidden = !data.skipped_months;
+            // "Now" has no run times to list, and an empty list under its heading
+            // reads as broken: the box shows only with times or an error.
+            $("#next-runs-box").hidden =
+              checkedValue("kind") === "now" || !(data.times.length || data.error);
           });
       }, 200);
     }
