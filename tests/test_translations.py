@@ -100,6 +100,8 @@ SYNONYMS = {
     "群组": "群聊",
     "运营": "操作员",
     "通讯录同步": "联系人同步",
+    # The audit log's object column said 群发公告 where the menu and pages say 公告.
+    "群发公告": "公告",
 }
 # 群 alone is a group chat too: it is written 群聊, except in WeCom's own compounds
 # (群机器人 the group robot, 群主 its owner, 群发 a mass send).

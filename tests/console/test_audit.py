@@ -134,6 +134,30 @@ def test_the_audit_logs_tabs_call_operators_as_its_operator_column_does(operator
     assert ">操作员操作</a>" in tabs and "运营" not in html
 
 
+def test_an_announcements_action_calls_it_公告_as_the_rest_of_the_console(
+    operator_client, operator, bot
+):
+    """The object column said 群发公告 #3 where the menu and the pages say 公告."""
+    from announcements.services import Draft, save_announcement
+
+    draft = Draft(
+        bot=bot,
+        title="周报",
+        body={"msgtype": "text", "text": {"content": "hi"}},
+        conversation_ids=[],
+        kind="once",
+        schedule={"at": "2030-01-02T09:00"},
+        timezone="Asia/Shanghai",
+        audience="everyone",
+    )
+    announcement = save_announcement(operator, draft, as_draft=True)
+
+    html = operator_client.get(reverse("console:operator_actions")).content.decode()
+
+    assert f"公告 #{announcement.pk}" in html
+    assert "群发公告" not in html
+
+
 def test_operator_actions_empty_state_says_what_will_appear(operator_client):
     html = operator_client.get(reverse("console:operator_actions")).content.decode()
     assert "尚无操作员操作记录" in html
