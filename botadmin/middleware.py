@@ -49,6 +49,21 @@ class RequestIdMiddleware:
         return response
 
 
+class ContentSecurityPolicyMiddleware:
+    """Pages get settings.CONTENT_SECURITY_POLICY, unless their view wrote a policy of its
+    own (the archived files' sandbox, messaging/media_links.py)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        policy = settings.CONTENT_SECURITY_POLICY
+        if policy and response.get("Content-Type", "").startswith("text/html"):
+            response.headers.setdefault("Content-Security-Policy", policy)
+        return response
+
+
 class ForwardedProtoMiddleware:
     """The proxy's word that a request came over HTTPS (SECURE_PROXY_SSL_HEADER, set by
     BEHIND_HTTPS_PROXY) counts only from BOTADMIN_TRUSTED_PROXIES, and is the value the

@@ -64,6 +64,12 @@ SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
 # Whether subdomains serve HTTPS and whether to ask for browser preload lists is the
 # domain owner's choice (both are hard to undo): the two settings above, not a warning.
 SILENCED_SYSTEM_CHECKS = ["security.W005", "security.W021"]
+# The pages' Content-Security-Policy (botadmin.middleware.ContentSecurityPolicyMiddleware):
+# images from botadmin only (its static files, the media archive; data: for the API docs'
+# icons, blob: for a picture chosen for upload in the compose preview). A picture that a
+# message names on another site is shown as its host name, never loaded, so that the
+# site does not learn who reads the console and when (console/_remote_picture.html).
+CONTENT_SECURITY_POLICY = "img-src 'self' data: blob:"
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -96,6 +102,7 @@ MIDDLEWARE = [
     # Before anything asks request.is_secure().
     "botadmin.middleware.ForwardedProtoMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "botadmin.middleware.ContentSecurityPolicyMiddleware",
     "botadmin.middleware.RequestIdMiddleware",
     # Before CommonMiddleware checks the Host header: the probes answer whatever it says.
     "botadmin.middleware.ProbesMiddleware",

@@ -2,6 +2,7 @@ import html
 import json
 import re
 from datetime import datetime
+from urllib.parse import urlsplit
 
 from django import template
 from django.apps import apps
@@ -142,6 +143,17 @@ def web_url(value) -> str:
     """Only http(s) URLs become links or images; anything else is dropped."""
     value = str(value or "")
     return value if value.startswith(("https://", "http://")) else ""
+
+
+@register.filter
+def url_host(value) -> str:
+    """The host name of an http(s) URL, as a picture that is not loaded names it ("" when
+    there is none)."""
+    value = web_url(value)
+    try:
+        return urlsplit(value).hostname or ""
+    except ValueError:
+        return ""
 
 
 @register.filter

@@ -138,6 +138,41 @@ def test_the_preview_of_an_empty_message_is_a_muted_hint_not_a_white_box(
 
 
 @pytest.mark.django_db(transaction=True)
+def test_the_preview_names_a_picture_on_another_site_and_shows_one_chosen_for_upload(
+    live_server, browser, bot, superuser
+):
+    """The console loads no picture from another site (its CSP allows botadmin's own):
+    the preview names the host, as the timeline does, and opens it on a click."""
+    from playwright.sync_api import expect
+
+    from tests.images import image_bytes
+
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    asked = []
+    page.on("request", lambda request: asked.append(request.url))
+    open_compose_page(page, live_server)
+    preview = page.locator("#preview")
+
+    page.check("input[name=msgtype][value=link]")
+    page.fill("[name=link__title]", "退货政策")
+    page.fill("[name=link__image_url]", "https://pics.example.net/a.png")
+    expect(preview).to_contain_text("pics.example.net 上的图片（未加载）")
+    page.check("input[name=msgtype][value=image]")
+    page.fill("[name=image__url]", "https://pics.example.net/b.png")
+    picture = preview.locator("a.remote-picture")
+    expect(picture).to_have_text("pics.example.net 上的图片（未加载）")
+    expect(picture).to_have_attribute("href", "https://pics.example.net/b.png")
+    screenshot(page, "announcements", "compose-remote-picture")
+
+    png = {"name": "a.png", "mimeType": "image/png", "buffer": image_bytes("PNG", (60, 40))}
+    page.set_input_files("input[name=image_file]", files=[png])
+    page.fill("[name=image__url]", "")  # redraws the preview
+    page.wait_for_function("() => document.querySelector('#preview img')?.naturalWidth === 60")
+    assert preview.locator("img").get_attribute("src").startswith("blob:")
+    assert [url for url in asked if not url.startswith((live_server.url, "blob:"))] == []
+
+
+@pytest.mark.django_db(transaction=True)
 def test_enter_in_the_title_saves_a_draft_rather_than_switching_bots(
     live_server, browser, bot, make_bot, make_groups, superuser
 ):

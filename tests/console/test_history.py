@@ -103,7 +103,8 @@ def test_history_renders_each_msgtype_like_the_chat(
     assert '第一行<br>第二行 <span class="mention">@李娜</span>' in html
     assert "@所有人" in html
     assert 'href="https://example.com/r"' in html and "退款说明" in html and "详情" in html
-    assert 'src="https://example.com/a.png"' in html
+    # Not archived (sent before the media archive): named and linked, not loaded.
+    assert 'href="https://example.com/a.png"' in html and "example.com 上的图片（未加载）" in html
     assert "小商店" in html and "pages/a" in html
     assert "voice" in html and '"seconds": 3' in unescape(html)
     assert "<script>alert(1)" not in html and "&lt;script&gt;" in html

@@ -85,6 +85,21 @@
       }, 150);
     }
 
+    // A picture on another site, named by its host and never loaded, as the history and
+    // the announcement's page show it (console/_remote_picture.html, the CSP's img-src).
+    function remotePicture(bubble, url, link) {
+      var host = url;
+      try { host = new URL(url).hostname || url; } catch (error) { /* not a URL: as typed */ }
+      var node = el(link ? "a" : "span", "remote-picture", bubble.dataset.remotePicture.replace("%(host)s", host));
+      node.title = url;
+      if (link && /^https?:\/\//i.test(url)) {
+        node.href = url;
+        node.target = "_blank";
+        node.rel = "noopener noreferrer";
+      }
+      return node;
+    }
+
     function renderPreview() {
       var msgtype = checkedValue("msgtype");
       var bubble = $("#preview");
@@ -109,10 +124,13 @@
         }
       } else if (msgtype === "image") {
         var upload = $('input[name="image_file"]');
-        var img = el("img", "image");
-        if (upload && upload.files && upload.files[0]) img.src = URL.createObjectURL(upload.files[0]);
-        else img.src = value("url");
-        bubble.appendChild(img);
+        if (upload && upload.files && upload.files[0]) {
+          var img = el("img", "image");
+          img.src = URL.createObjectURL(upload.files[0]);
+          bubble.appendChild(img);
+        } else if (value("url")) {
+          bubble.appendChild(remotePicture(bubble, value("url"), true));
+        }
       } else {
         var card = el("div", "card");
         var title = value("title");
@@ -120,7 +138,7 @@
         card.appendChild(el("strong", "", title));
         card.appendChild(el("p", "muted small", value("desc") || value("description") || value("page_path")));
         var picture = value("image_url") || value("picurl");
-        if (picture) { var pic = el("img"); pic.src = picture; card.appendChild(pic); }
+        if (picture) card.appendChild(remotePicture(bubble, picture, false));
         if (value("url")) card.appendChild(el("p", "small", value("url")));
         bubble.appendChild(card);
       }
