@@ -30,6 +30,10 @@ MENTION_RE = re.compile(rf"{markdown.MENTION_TAG.pattern}|(@[^\s@<>]{{1,64}})")
 RAW_PREVIEW_CHARS = 2000
 # The largest box a timeline image is drawn in (.chat-image in static/botadmin/app.css).
 CHAT_IMAGE_BOX = 240
+# A text or markdown message longer than this may be taller than a collapsed bubble (12
+# lines, .collapsible in app.css): at 390 px a line holds about 14 Chinese characters.
+LONG_TEXT_CHARS = 150
+LONG_TEXT_LINES = 10
 
 
 @register.filter
@@ -154,6 +158,15 @@ def url_host(value) -> str:
         return urlsplit(value).hostname or ""
     except ValueError:
         return ""
+
+
+@register.filter
+def is_long(value) -> bool:
+    """Whether a text or markdown message may be taller than a collapsed bubble
+    (LONG_TEXT_CHARS or LONG_TEXT_LINES); the page's script measures the ones that are
+    and collapses them (console/static/console/long-messages.js)."""
+    text = str(value or "")
+    return len(text) > LONG_TEXT_CHARS or text.count("\n") >= LONG_TEXT_LINES
 
 
 @register.filter
