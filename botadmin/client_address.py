@@ -1,6 +1,6 @@
 """The address a request came from, also behind reverse proxies.
 
-A proxy in front of botadmin (nginx on the same host, README "Production") connects
+A proxy in front of botadmin (nginx on the same host, docs/install.md) connects
 from its own address and names whom it serves in `X-Forwarded-For`, appending the
 address it was connected from to whatever the client sent there. So the header is
 believed only when the connection came from a proxy in BOTADMIN_TRUSTED_PROXIES, and

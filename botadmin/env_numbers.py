@@ -1,7 +1,7 @@
 """Numbers from the environment (or `.env`), read strictly: settings.py and gunicorn_conf.py.
 
 django-environ's `env.int` hands an empty value to `int()`: `BOTADMIN_AUDIT_RETENTION_DAYS=`
-in an EnvironmentFile, which the README says keeps the audit log, stopped every service
+in an EnvironmentFile, which the documentation says keeps the audit log, stopped every service
 at start-up with `ValueError: invalid literal for int() with base 10: ''`. Its `env.float`
 drops whatever is not a digit first: `5s` was 5 seconds, `1e3` 13, `abc` a bare ValueError.
 

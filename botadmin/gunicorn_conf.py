@@ -30,7 +30,7 @@ logger_class = "botadmin.logging.MaskingGunicornLogger"
 # query string (PrometheusAlert's `wxurl=…`) reaches botadmin and its JSON answer instead
 # of gunicorn's HTML 414. A longer one, and a request gunicorn cannot parse (a malformed
 # Content-Length), still get gunicorn's own HTML page: it has no setting for that page
-# (README, "What gunicorn answers itself").
+# (docs/install.md, "What gunicorn answers itself").
 limit_request_line = 8190
 # %(h)s is the client, as the proxies of BOTADMIN_TRUSTED_PROXIES name it (botadmin.logging).
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms'

@@ -45,7 +45,7 @@ told the host by name (`CONNECT host:443`, or the absolute URL of a plain-http r
 and resolves it itself. So the host is not looked up here: an approval of addresses
 nothing here connects to would check nothing, and a host that reaches the outside
 through a proxy often has no outside DNS. What the proxy may reach is its own rule
-(README, "WeCom self-built app", "Outbound proxy"); `networks` cannot be kept through
+(docs/bots.md, "Outbound proxy"); `networks` cannot be kept through
 one. The proxy itself is what is checked and connected to, as a URL's host is: http or
 https, at an address in BOTADMIN_OUTBOUND_PROXY_NETWORKS when that is set, else at a
 public one (any with BOTADMIN_ALLOW_PRIVATE_URLS on; `check_proxy_url`), and always

@@ -1,7 +1,7 @@
 """Settings for botadmin.
 
 Every knob comes from the environment (or a `.env` file next to manage.py)
-and is documented in README.md. The defaults run everything on one machine
+and is documented in docs/configuration.md. The defaults run everything on one machine
 with no server besides botadmin itself: SQLite and a filesystem broker.
 """
 
@@ -42,7 +42,7 @@ def _load_or_create_secret_key() -> str:
 
 SECRET_KEY = env.str("SECRET_KEY", default="") or _load_or_create_secret_key()
 # Keys SECRET_KEY replaced: what they signed (sessions, media links) is still accepted,
-# and nothing new is signed with them (README, SECRET_KEY, for rotating it).
+# and nothing new is signed with them (docs/configuration.md, SECRET_KEY, for rotating it).
 SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
 DEBUG = env.bool("DEBUG", default=False)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
@@ -198,7 +198,7 @@ if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache"
     # The same client, with a clear() that empties only KEY_PREFIX's keys (botadmin/cache.py).
     CACHES["default"]["BACKEND"] = "botadmin.cache.RedisCache"
     # redis-py waits forever by default: a hung Redis would hold every request.
-    # Give up after a second; the callers carry on without the cache (README,
+    # Give up after a second; the callers carry on without the cache (docs/configuration.md,
     # CACHE_URL). `?socket_timeout=…&socket_connect_timeout=…` in the URL wins.
     _redis_options = CACHES["default"].setdefault("OPTIONS", {})
     _redis_options.setdefault("socket_connect_timeout", 1)
@@ -593,7 +593,7 @@ LOGGING = {
 # --- Retention (messaging/retention.py) -----------------------------------------
 # Messages older than this many days are deleted nightly (a bot's own setting
 # wins); unset keeps them. The operator-action audit log has its own limit, which
-# an empty value or 0 turns off (README), as it does the card task_ids' below.
+# an empty value or 0 turns off (docs/configuration.md), as it does the card task_ids' below.
 BOTADMIN_MESSAGE_RETENTION_DAYS = env_int("BOTADMIN_MESSAGE_RETENTION_DAYS", None)
 BOTADMIN_AUDIT_RETENTION_DAYS = env_int("BOTADMIN_AUDIT_RETENTION_DAYS", 365, empty=0)
 # The template cards' task_ids a bot used (messaging/card_task_ids.py): WeCom refuses a

@@ -3,7 +3,7 @@
 It is the demo bot's agent in `make run` (`manage.py demo_agent`) and the fake
 agent of the tests. It follows the protocol: bearer token, `/send` idempotent
 by message id, paginated `/users` and `/groups`, `/capabilities` (section 5:
-it sends markdown too, so the README's examples arrive as they are; pass
+it sends markdown too, so the documentation's examples arrive as they are; pass
 `msgtypes=None` for a v1 agent without the endpoint), `/media` (section 6: the
 bytes of a received image; `serves_media=False` for an agent without it), and
 inbound messages posted to botadmin's `/api/callback`. Switches on `AgentBehaviour` simulate what real

@@ -7,7 +7,7 @@ the file unless the same bytes are there already, and returns the `StoredFile`
 row. An image's thumbnail is made once, when first shown (`thumbnail`), and
 kept beside it. The storage is
 `STORAGES["media"]`: a folder under var/ by default, an S3-compatible bucket
-when BOTADMIN_MEDIA_S3_BUCKET is set (README, "Media archive").
+when BOTADMIN_MEDIA_S3_BUCKET is set (docs/media.md).
 
 A storage that fails (a bucket that is down) raises from here; callers that
 fetch keep their reference and try again later, so nothing is lost.

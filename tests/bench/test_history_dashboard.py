@@ -1,5 +1,5 @@
-"""bench/history.py --dashboard checks its target (p95 <= 100 ms, README's performance
-table) and exits 1 when it is missed, as the full bench does."""
+"""bench/history.py --dashboard checks its target (p95 <= 100 ms, docs/performance.md's
+current figures) and exits 1 when it is missed, as the full bench does."""
 
 import importlib.util
 from pathlib import Path

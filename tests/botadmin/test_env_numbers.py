@@ -78,7 +78,7 @@ def test_the_scan_finds_every_number_setting():
 
 def test_the_retentions_documented_as_empty_or_0_start_and_keep_everything(tmp_path):
     """`BOTADMIN_AUDIT_RETENTION_DAYS=` stopped every service at start-up with a
-    ValueError from int(); the README says empty keeps the audit log."""
+    ValueError from int(); docs/configuration.md says empty keeps the audit log."""
     empty = {"BOTADMIN_AUDIT_RETENTION_DAYS": "", "BOTADMIN_CARD_TASK_ID_RETENTION_DAYS": " "}
 
     checked = manage_py_check(tmp_path, **empty)

@@ -145,8 +145,9 @@ def printed_config(checkout: Path, dotenv: str = "", **variables: str) -> dict[s
 
 
 def test_the_web_server_reads_host_port_and_its_size_from_dotenv_too(checkout):
-    """README: settings come from the environment or .env. gunicorn read these four before
-    Django loaded .env: a server configured there listened on 127.0.0.1:8000."""
+    """docs/configuration.md: settings come from the environment or .env. gunicorn read
+    these four before Django loaded .env: a server configured there listened on
+    127.0.0.1:8000."""
     dotenv = "HOST=0.0.0.0\nPORT=8699\nWEB_CONCURRENCY=1\nWEB_THREADS=8\n"
 
     assert printed_config(checkout, dotenv) == {

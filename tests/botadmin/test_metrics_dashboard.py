@@ -54,7 +54,7 @@ def test_every_series_the_dashboard_queries_is_exported(families):
 
 def test_every_exported_metric_but_the_media_fetches_has_a_panel(families):
     queried = queried_series()
-    # The media archive's fetches are in the README's metrics table only.
+    # The media archive's fetches are in docs/monitoring.md's metrics table only.
     without_panel = {"botadmin_media_fetches"}
 
     missing = {

@@ -1,6 +1,6 @@
 """deploy/nginx/botadmin.conf, run by a real nginx in front of botadmin's gunicorn: the
 Host, the client's address and scheme, large bodies and the request id reach botadmin
-as the README says."""
+as docs/install.md says."""
 
 from __future__ import annotations
 
@@ -136,7 +136,7 @@ def _https(port: int, method: str, path: str, body: bytes | None = None, headers
 
 @pytest.fixture
 def proxied(transactional_db, tmp_path):
-    """gunicorn configured as the README's production settings, behind the shipped nginx
+    """gunicorn configured as docs/install.md's production settings, behind the shipped nginx
     config; yields nginx's HTTPS port, HTTP port and gunicorn's log."""
     log = tmp_path / "gunicorn.log"
     env = {"ALLOWED_HOSTS": HOST, "BEHIND_HTTPS_PROXY": "1", "LOG_LEVEL": "INFO"}

@@ -1,4 +1,4 @@
-"""The production settings the README shows: `check --deploy` is clean, and behind an
+"""The production settings docs/install.md shows: `check --deploy` is clean, and behind an
 HTTPS proxy the session and CSRF cookies are Secure and HSTS is sent."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from django.contrib.auth.hashers import make_password
 
 from devtools.processes import ROOT, database_url
 
-# README, "Production": the variables it exports (placeholders filled in).
+# docs/install.md: the variables it exports (placeholders filled in).
 PRODUCTION = {
     "DATABASE_URL": "postgres://botadmin:pw@db.invalid:5432/botadmin",
     "CELERY_BROKER_URL": "redis://redis.invalid:6379/0",
@@ -31,10 +31,10 @@ def _environment(**extra) -> dict:
     return {**env, **PRODUCTION, "SECRET_KEY": secrets.token_urlsafe(50), **extra}
 
 
-def test_check_deploy_passes_with_the_readme_production_settings():
-    readme = (ROOT / "README.md").read_text()
+def test_check_deploy_passes_with_the_documented_production_settings():
+    install = (ROOT / "docs/install.md").read_text()
     for name in PRODUCTION:
-        assert name in readme
+        assert name in install
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
         cwd=ROOT,
@@ -145,17 +145,17 @@ def test_the_systemd_units_run_what_the_procfile_runs():
         assert command in (ROOT / "deploy/systemd" / unit).read_text()
 
 
-def test_the_readme_production_commands_are_the_systemd_units():
+def test_the_documented_production_commands_are_the_systemd_units():
     """What an operator types by hand starts the services as the units do, and prepares
     the database and the static files as botadmin-migrate.service does before they start
-    (an upgrade or a restore that skips the README's steps still gets them)."""
-    readme = (ROOT / "README.md").read_text()
+    (an upgrade or a restore that skips docs/install.md's steps still gets them)."""
+    install = (ROOT / "docs/install.md").read_text()
     for unit in (ROOT / "deploy/systemd").glob("botadmin-*.service"):
         for command in re.findall(
             r"^ExecStart(?:Pre)?=/opt/botadmin/(.+)$", unit.read_text(), re.M
         ):
-            assert command in readme, (unit.name, command)
-    production = readme.partition("\n## Production")[2].partition("\n### ")[0]
+            assert command in install, (unit.name, command)
+    production = install.partition("\n## The services by hand\n")[2].partition("\n## ")[0]
     typed = [
         command.strip()
         for command in re.findall(r"\.venv/bin/python manage\.py [^&#\n]+", production)

@@ -23,7 +23,7 @@ from tests.botadmin.test_metrics_dashboard import exported_families, series_name
 RULES = ROOT / "deploy/prometheus/botadmin-alerts.yml"
 RULE_TESTS = ROOT / "tests/deploy/prometheus/botadmin-alerts.test.yml"
 METRIC_NAME = re.compile(r"\bbotadmin_[a-z0-9_]+\b")
-# Labels Prometheus gives every series it scrapes (the README's scrape config).
+# Labels Prometheus gives every series it scrapes (docs/monitoring.md's scrape config).
 TARGET_LABELS = {"job", "instance"}
 
 
@@ -99,8 +99,8 @@ def test_every_alert_says_how_bad_and_what_happened():
         assert rule["annotations"]["summary"] and rule["annotations"]["description"]
 
 
-def test_the_readme_points_at_the_rules():
-    assert "deploy/prometheus/botadmin-alerts.yml" in (ROOT / "README.md").read_text()
+def test_the_monitoring_docs_point_at_the_rules():
+    assert "deploy/prometheus/botadmin-alerts.yml" in (ROOT / "docs/monitoring.md").read_text()
 
 
 def test_promtool_accepts_the_rules_and_their_unit_tests_pass():

@@ -1,6 +1,6 @@
 """The systemd units' sandbox: botadmin's services run, and do their work, with the file
 system mounted as the units' ProtectSystem=, ReadWritePaths= and PrivateTmp= mount it
-(README, "Running under systemd"): read-only everywhere but var/ and a private /tmp."""
+(docs/install.md, "Running under systemd"): read-only everywhere but var/ and a private /tmp."""
 
 from __future__ import annotations
 
@@ -67,15 +67,16 @@ def test_the_services_start_once_the_database_is_migrated_and_the_static_files_c
     assert set(target["Wants"][0].split()) == {PREPARE, *SERVICES.values()}
 
 
-def readme_section(title: str) -> str:
-    readme = (ROOT / "README.md").read_text()
-    return readme.partition(f"\n{title}\n")[2].partition("\n## ")[0]
+def docs_section(path: str, title: str) -> str:
+    """The section of a document under a `## ` heading, up to the next one."""
+    text = (ROOT / path).read_text()
+    return text.partition(f"\n{title}\n")[2].partition("\n## ")[0]
 
 
-def test_the_readme_installation_makes_what_the_units_need_before_they_start():
+def test_the_documented_installation_makes_what_the_units_need_before_they_start():
     """var/ is not in the repository: a unit whose ReadWritePaths= is missing fails with
     226/NAMESPACE (the sandbox test above makes its own var/)."""
-    steps = readme_section("### Running under systemd")
+    steps = docs_section("docs/install.md", "## Running under systemd")
     started = steps.index("systemctl start botadmin-migrate.service")
     for name in [PREPARE, *SERVICES.values()]:
         unit = unit_settings(name)
@@ -91,9 +92,14 @@ def test_the_readme_installation_makes_what_the_units_need_before_they_start():
     assert started < steps.index("systemctl enable --now botadmin.target")
 
 
-def test_the_readme_runs_production_commands_through_botadmin_manage():
-    sections = readme_section("### Running under systemd") + readme_section(
-        "## Backups and upgrades"
+def test_the_production_docs_run_commands_through_botadmin_manage():
+    sections = "".join(
+        [
+            docs_section("docs/install.md", "## Running under systemd"),
+            docs_section("docs/commands.md", "## On a production host: `deploy/botadmin-manage`"),
+            (ROOT / "docs/backups.md").read_text(),
+            (ROOT / "docs/upgrading.md").read_text(),
+        ]
     )
     blocks = "\n".join(re.findall(r"```sh\n(.*?)```", sections, re.S))
     assert "manage.py" not in blocks

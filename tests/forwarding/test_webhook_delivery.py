@@ -112,7 +112,7 @@ def test_a_receiver_finds_a_forwarded_message_in_the_status_api_by_its_webhook_i
     hooked_bot, receiver, record, client, agents_msgid
 ):
     """The body's msgid is the agent's; webhook-id is `msg_` + botadmin's own id, which
-    GET /api/messages/{msgid} takes (README, "Forwarding")."""
+    GET /api/messages/{msgid} takes (docs/webhooks.md, "Forwarding")."""
     assert attempt_delivery(record(hooked_bot, msgid=agents_msgid).pk) == "success"
     (request,) = receiver.requests
     body = Webhook(hooked_bot.signing_secret).verify(request.body, request.headers)
