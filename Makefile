@@ -8,7 +8,7 @@ export PORT ?= 8000
 export BOTADMIN_PUBLIC_URL ?= http://127.0.0.1:$(PORT)
 export PYTHONUNBUFFERED = 1
 
-.PHONY: run test lint format setup venv clean lock
+.PHONY: run test lint format setup venv clean lock help
 
 venv: $(STAMP)
 
@@ -76,3 +76,16 @@ lock:
 
 clean:
 	rm -rf $(VENV) $(PIP_TOOLS) var/static var/broker var/metrics
+
+# One line per target (README.md, "The two commands", says more).
+help:
+	@echo "make run      set up, then run web, worker, beat, AI bot gateway and demo agent in the foreground"
+	@echo "              (PORT=8000 DEMO_AGENT_PORT=7600 HOST=127.0.0.1; Ctrl-C stops them all)"
+	@echo "make test     the test suite, one process per core (PYTEST_WORKERS=0: one; PYTEST_ARGS=...)"
+	@echo "make lint     ruff check and ruff format --check"
+	@echo "make format   ruff format, then ruff check --fix"
+	@echo "make setup    migrate, cache table, static files, the demo's admin and bot; starts nothing"
+	@echo "make venv     .venv from requirements.lock (again only when the lock changes); plain make does this"
+	@echo "make lock     requirements.lock from pyproject.toml (LOCK_ARGS=\"--upgrade-package NAME\")"
+	@echo "make clean    remove .venv, var/pip-tools, var/static, var/broker, var/metrics (keeps the database)"
+	@echo "make help     this list"
