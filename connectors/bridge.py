@@ -1,4 +1,4 @@
-"""The bridge protocol v1 to an agent holding a WeCom account (shared/spec/bridge-protocol.md)."""
+"""The bridge protocol v1 to an agent holding a WeCom account (docs/bridge-protocol.md)."""
 
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ RETRYABLE_STATUSES = frozenset({408, 429})
 PROTOCOL_ERROR = gettext_noop("protocol error: %(problem)s")
 CONTACT_KINDS = {"user": "users", "group": "groups"}
 AGENT_TOKEN_MIN_LENGTH = 32
-# What an agent without GET /capabilities sends (bridge-protocol.md section 5).
+# What an agent without GET /capabilities sends (docs/bridge-protocol.md section 5).
 V1_MSGTYPES = frozenset({"text", "link", "image", "miniprogram"})
 
 
@@ -222,7 +222,7 @@ class BridgeConnector(Connector):
 
 
 def classify_send_answer(response: http.HttpResponse) -> SendResult:
-    """The answer table of bridge-protocol.md section 1."""
+    """The answer table of docs/bridge-protocol.md section 1."""
     status, excerpt = response.status, response.text[:1024]
     if status in (401, 403):
         return SendResult(

@@ -1,4 +1,4 @@
-"""A real agent speaking the bridge protocol (shared/spec/bridge-protocol.md), without WeCom.
+"""A real agent speaking the bridge protocol (docs/bridge-protocol.md), without WeCom.
 
 It is the demo bot's agent in `make run` (`manage.py demo_agent`) and the fake
 agent of the tests. It follows the protocol: bearer token, `/send` idempotent

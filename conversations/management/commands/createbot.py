@@ -18,7 +18,7 @@ def _option(name: str) -> str:
 class Command(BaseCommand):
     help = (
         "Create a bot and print it as JSON (id, name, secret, signing_secret). "
-        "Each connector's settings are options; see docs/connectors.md."
+        "Each connector's settings are options; see docs/bots.md."
     )
 
     def add_arguments(self, parser):
