@@ -5,8 +5,9 @@ Webhook deliveries, connector calls and image downloads all go through
 
 * allows only http and https;
 * refuses hosts that resolve to loopback, private, link-local (cloud metadata
-  such as 169.254.169.254), multicast or reserved addresses, also when written
-  inside an IPv6 address (IPv4-compatible, IPv4-mapped, NAT64, 6to4, Teredo), unless
+  such as 169.254.169.254), multicast or reserved addresses (whatever IANA's
+  special-purpose registries say is not globally reachable, and the deprecated
+  site-local fec0::/10), also when written inside an IPv6 address (IPv4-compatible, IPv4-mapped, NAT64, 6to4, Teredo), unless
   BOTADMIN_ALLOW_PRIVATE_URLS is on or the caller passes allow_private=True
   (an agent URL an administrator configured on purpose, for example); a webhook
   (`webhook=True`) may also be in BOTADMIN_WEBHOOK_NETWORKS, and only there of the
@@ -358,10 +359,32 @@ _NAT64 = ipaddress.ip_network("64:ff9b::/96")  # the well-known NAT64 prefix (RF
 _NAT64_LOCAL = ipaddress.ip_network("64:ff9b:1::/48")  # local-use NAT64 (RFC 8215)
 
 
+# Not globally reachable by IANA's special-purpose address registries, yet global to the
+# ipaddress module of Python 3.11 (newer ones know some of them): all of 192.0.0.0/24, the
+# IETF protocol assignments (Python knows its /29 and 192.0.0.170/31; Oracle Cloud
+# Classic's metadata service was 192.0.0.192), the dummy IPv6 prefix (RFC 9780), SRv6
+# SIDs (RFC 9602) and the IPv6 documentation prefix 3fff::/20 (RFC 9637).
+_NOT_GLOBAL = parse_networks(("192.0.0.0/24", "100:0:0:1::/64", "5f00::/16", "3fff::/20"))
+# Inside them, what the registry does call globally reachable: the PCP and TURN anycast
+# addresses (RFC 7723, RFC 8155), as Python 3.13 has it.
+_GLOBAL_ALL_THE_SAME = parse_networks(("192.0.0.9/32", "192.0.0.10/32"))
+
+
 def _refused(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    if not address.is_global or address.is_multicast:
+    if not _globally_reachable(address) or address.is_multicast:
         return True
     return any(_refused(inner) for inner in _embedded_ipv4(address))
+
+
+def _globally_reachable(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """`address.is_global`, with IANA's registries as they are now, and never a deprecated
+    site-local IPv6 address (fec0::/10, RFC 3879): no special-purpose registry lists it,
+    so Python calls it global, but some internal networks still route it."""
+    if address.version == 6 and address.is_site_local:
+        return False
+    if not address.is_global:
+        return False
+    return _outside(address, _NOT_GLOBAL) or not _outside(address, _GLOBAL_ALL_THE_SAME)
 
 
 def _embedded_ipv4(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> list:

@@ -63,6 +63,33 @@ def test_an_ipv4_loopback_or_private_address_inside_an_ipv6_address_is_refused(h
         http.check_url(f"http://{host}:8080/hook", allow_private=False)
 
 
+@pytest.mark.parametrize(
+    "host",
+    [
+        "[fec0::1]",  # deprecated site-local (RFC 3879), still routed inside some networks
+        "[feff::1]",
+        "192.0.0.192",  # IETF protocol assignments (Oracle Cloud Classic's metadata)
+        "192.0.0.8",
+        "[64:ff9b::c000:c0]",  # 192.0.0.192 through NAT64
+        "[3fff::1]",  # IPv6 documentation (RFC 9637)
+        "[5f00::1]",  # SRv6 SIDs (RFC 9602)
+        "[100:0:0:1::1]",  # the dummy IPv6 prefix (RFC 9780)
+    ],
+)
+def test_special_purpose_addresses_python_calls_global_are_refused(host):
+    """IANA's special-purpose registries say these are not globally reachable (or, for
+    fec0::/10, no registry lists it at all), though Python 3.11's ipaddress calls them
+    global."""
+    with pytest.raises(http.UnsafeURLError, match="private or reserved"):
+        http.check_url(f"http://{host}/latest/meta-data/", allow_private=False)
+
+
+@pytest.mark.parametrize("host", ["192.0.0.9", "192.0.0.10"])
+def test_the_globally_reachable_anycast_addresses_inside_192_0_0_0_24_are_allowed(host):
+    """The registry's own exceptions (PCP and TURN anycast, RFC 7723 and RFC 8155)."""
+    assert http.check_url(f"http://{host}/", allow_private=False)
+
+
 @pytest.mark.parametrize("host", ["[64:ff9b::808:808]", "[2002:808:808::1]"])
 def test_a_public_ipv4_address_reached_through_nat64_or_6to4_is_allowed(host):
     http.check_url(f"http://{host}/hook", allow_private=False)
