@@ -1,5 +1,6 @@
 """What every form of ours shares: labels without a suffix, a URL field for what
-botadmin.http can request, and its checks' refusals as a field's errors.
+botadmin.http can request (one that also runs a check of botadmin.http), and its
+checks' refusals as a field's errors.
 
 Django puts its translated ":" after each label (`label_tag`), and its zh-Hans
 catalogue translates it as a half-width ":" ("说明:"). The console lays labels
@@ -67,6 +68,21 @@ class HttpURLField(forms.URLField):
     told once, not twice."""
 
     default_validators = [URLValidator(schemes=["http", "https"])]
+
+
+class CheckedURLField(HttpURLField):
+    """An HttpURLField whose URL must also pass botadmin.http's check for what it is used
+    for (`check`, raising a ValidationError), when it is entered rather than when it is
+    first requested. A disabled field's value (shown, not entered) is not checked."""
+
+    def check(self, url: str) -> None:
+        raise NotImplementedError
+
+    def clean(self, value):
+        url = super().clean(value)
+        if url and not self.disabled:
+            self.check(url)
+        return url
 
 
 @contextmanager

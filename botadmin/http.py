@@ -7,11 +7,14 @@ Webhook deliveries, connector calls and image downloads all go through
 * refuses hosts that resolve to loopback, private, link-local (cloud metadata
   such as 169.254.169.254), multicast or reserved addresses (whatever IANA's
   special-purpose registries say is not globally reachable, and the deprecated
-  site-local fec0::/10), also when written inside an IPv6 address (IPv4-compatible, IPv4-mapped, NAT64, 6to4, Teredo), unless
-  BOTADMIN_ALLOW_PRIVATE_URLS is on or the caller passes allow_private=True
-  (an agent URL an administrator configured on purpose, for example); a webhook
+  site-local fec0::/10), also when written inside an IPv6 address (IPv4-compatible,
+  IPv4-mapped, NAT64, 6to4, Teredo), unless BOTADMIN_ALLOW_PRIVATE_URLS is on or the
+  caller passes allow_private=True; a webhook
   (`webhook=True`) may also be in BOTADMIN_WEBHOOK_NETWORKS, and only there of the
-  private addresses, never at a link-local or unspecified one, listed or not;
+  private addresses; a bridge agent (`agent=True`, a URL a bot admin sets on purpose,
+  usually inside the company's network) may be at any private address, or only in
+  BOTADMIN_AGENT_NETWORKS when that is set; neither is ever at a link-local (the
+  cloud metadata service) or unspecified address, whatever those settings list;
 * never follows redirects blindly: each hop is checked like the first, and
   only when the caller asks for redirects at all;
 * uses explicit connect and read timeouts, and reads at most `max_bytes`;
@@ -160,19 +163,27 @@ def webhook_networks() -> tuple[Network, ...]:
     return setting_networks("BOTADMIN_WEBHOOK_NETWORKS")
 
 
-# Never a webhook receiver's address, whatever BOTADMIN_WEBHOOK_NETWORKS lists: the cloud
-# metadata service (169.254.169.254, handing out credentials) and other link-local
-# neighbours, and the unspecified address (which connects to this very host). The console
-# shows bot admins a receiver's answer, so a listed network is one they can read.
-_NEVER_WEBHOOK = parse_networks(("169.254.0.0/16", "0.0.0.0/32", "fe80::/10", "::/128"))
+def agent_networks() -> tuple[Network, ...]:
+    """BOTADMIN_AGENT_NETWORKS: where bridge agents may be (empty: at any address but a
+    link-local or unspecified one)."""
+    return setting_networks("BOTADMIN_AGENT_NETWORKS")
+
+
+# Never a webhook receiver's or an agent's address, whatever BOTADMIN_WEBHOOK_NETWORKS or
+# BOTADMIN_AGENT_NETWORKS list: the cloud metadata service (169.254.169.254, handing out
+# credentials) and other link-local neighbours, and the unspecified address (which
+# connects to this very host). Bot admins set both URLs, and see something of the answers.
+_NEVER_REACHED = parse_networks(("169.254.0.0/16", "0.0.0.0/32", "fe80::/10", "::/128"))
+# Every address: agents may be at private ones (but those above) unless networks are set.
+_EVERYWHERE = parse_networks(("0.0.0.0/0", "::/0"))
 # The widest network a webhook setting may list: 10.0.0.0/8 and fc00::/7 (every unique
 # local address) are the widest private ones; wider takes in much more than receivers.
 _WIDEST_WEBHOOK_PREFIX = {4: 8, 6: 7}
 
 
-def _never_webhook(address) -> bool:
-    """`address` (or an IPv4 address inside it) is one no webhook may reach."""
-    return any(not _outside(inner, _NEVER_WEBHOOK) for inner in (address, *_embedded_ipv4(address)))
+def _never_reached(address) -> bool:
+    """`address` (or an IPv4 address inside it) is one no webhook or agent may be at."""
+    return any(not _outside(inner, _NEVER_REACHED) for inner in (address, *_embedded_ipv4(address)))
 
 
 def webhook_network_problem(network: Network) -> str | None:
@@ -180,7 +191,7 @@ def webhook_network_problem(network: Network) -> str | None:
     if network.prefixlen < _WIDEST_WEBHOOK_PREFIX[network.version]:
         widest = _WIDEST_WEBHOOK_PREFIX[network.version]
         return f"{network} is wider than /{widest}"
-    for never in _NEVER_WEBHOOK:
+    for never in _NEVER_REACHED:
         for form in (never, *_ipv6_forms(never)):
             if form.version == network.version and form.overlaps(network):
                 return f"{network} overlaps {form}, which webhooks may never reach"
@@ -210,18 +221,22 @@ def check_url(
     allow_private: bool | None = None,
     networks: tuple[Network, ...] = (),
     webhook: bool = False,
+    agent: bool = False,
 ) -> list[tuple]:
     """Raise UnsafeURLError unless `url` may be requested, ResolveTimeout when its host's
     address is not known in time.
 
     With `networks`, the host must resolve into them (private or not) and nowhere else.
     `webhook`: the URL of a webhook endpoint, which may also resolve into
-    BOTADMIN_WEBHOOK_NETWORKS (a refusal names that setting).
+    BOTADMIN_WEBHOOK_NETWORKS (a refusal names that setting); `agent`: a bridge agent's,
+    which may resolve to private addresses, or only into BOTADMIN_AGENT_NETWORKS when that
+    is set. Neither may resolve to a link-local or unspecified address.
     Returns the addresses approved (`socket.getaddrinfo`'s answers), which a request
     connects to; none when private addresses are allowed and no networks given, as
     nothing is looked up then.
     """
-    return _checked(url, allow_private=allow_private, networks=networks, **_rule(webhook))[1]
+    rule = {"networks": networks, **_rule(webhook=webhook, agent=agent)}
+    return _checked(url, allow_private=allow_private, **rule)[1]
 
 
 UNRESOLVED = gettext_noop("cannot resolve %(host)s: %(error)s")
@@ -237,17 +252,28 @@ _NEVER_WEBHOOK_URL = gettext_noop(
     "%(host)s resolves to %(address)s, a link-local or unspecified address, "
     "which no webhook may reach"
 )
+_NEVER_AGENT_URL = gettext_noop(
+    "%(host)s resolves to %(address)s, a link-local or unspecified address, where no agent may be"
+)
 _PRIVATE_PROXY = gettext_noop(
     "%(host)s resolves to %(address)s, a private or reserved address "
     "(set BOTADMIN_OUTBOUND_PROXY_NETWORKS to allow it)"
 )
 
 
-def _rule(webhook: bool) -> dict:
-    """`_checked`'s arguments for a webhook endpoint's URL (none for any other)."""
-    if not webhook:
-        return {}
-    return {"exempt": webhook_networks(), "private": _PRIVATE_WEBHOOK, "webhook": True}
+def _rule(*, webhook: bool, agent: bool) -> dict:
+    """`_checked`'s arguments for a webhook endpoint's URL or an agent's (none for any
+    other). An agent's is looked up and checked also where a private address would not
+    be refused (BOTADMIN_ALLOW_PRIVATE_URLS off, no networks), for a link-local one."""
+    if webhook:
+        return {
+            "exempt": webhook_networks(),
+            "private": _PRIVATE_WEBHOOK,
+            "never": _NEVER_WEBHOOK_URL,
+        }
+    if agent:
+        return {"networks": agent_networks(), "exempt": _EVERYWHERE, "never": _NEVER_AGENT_URL}
+    return {}
 
 
 def check_proxy_url(proxy: str) -> list[tuple]:
@@ -277,14 +303,14 @@ def _checked(
     exempt: tuple[Network, ...] = (),
     private: str = _PRIVATE_URL,
     always_resolve: bool = False,
-    webhook: bool = False,
+    never: str | None = None,
 ) -> tuple[str, list[tuple]]:
     """`check_url`, also returning the URL as it is requested: its host in ASCII, the
     name that was looked up. `exempt`: private networks allowed all the same;
     `private`: the words for a private address refused; `always_resolve`: look the host
     up (within the time bound) also when nothing is refused, for the connection to go to
-    the answer; `webhook`: link-local and unspecified addresses are refused, `exempt`
-    or not."""
+    the answer; `never`: the words for a link-local or unspecified address, refused
+    whenever the host is looked up, `exempt` or in `networks` or not."""
     if allow_private is None:
         allow_private = settings.BOTADMIN_ALLOW_PRIVATE_URLS
     parts = urlsplit(url)
@@ -314,15 +340,14 @@ def _checked(
         raise UnsafeURLError(reason) from None
     for info in infos:
         address = _address(info[4][0])
+        if never and _never_reached(address):
+            raise UnsafeURLError(Reason(never, host=parts.hostname, address=str(address)))
         if networks:
             if _outside(address, networks):
                 outside = gettext_noop(
                     "%(host)s resolves to %(address)s, outside the allowed networks"
                 )
                 raise UnsafeURLError(Reason(outside, host=parts.hostname, address=str(address)))
-        elif not allow_private and webhook and _never_webhook(address):
-            never = Reason(_NEVER_WEBHOOK_URL, host=parts.hostname, address=str(address))
-            raise UnsafeURLError(never)
         elif not allow_private and _refused(address) and _outside(address, exempt):
             raise UnsafeURLError(Reason(private, host=parts.hostname, address=str(address)))
     return url, infos
@@ -662,6 +687,7 @@ def request(
     proxy: str | None = None,
     deadline: float | None = None,
     webhook: bool = False,
+    agent: bool = False,
 ) -> HttpResponse:
     """Make one checked request and return at most `max_bytes` of the answer.
 
@@ -676,7 +702,8 @@ def request(
     `networks`, when given, are the only addresses it may reach (BOTADMIN_AGENT_NETWORKS);
     a proxy cannot keep to them, so the two do not go together (ValueError).
     `webhook`: the URL is a webhook endpoint's, which may also be in
-    BOTADMIN_WEBHOOK_NETWORKS (`check_url`).
+    BOTADMIN_WEBHOOK_NETWORKS; `agent`: a bridge agent's, which may be at private
+    addresses, in BOTADMIN_AGENT_NETWORKS only when that is set (`check_url`).
     `deadline`: seconds for the whole exchange, answer included; past it the connection
     is cut and DeadlineExceeded (a ReadTimeout) raised.
     """
@@ -687,9 +714,10 @@ def request(
     limit = max_bytes or settings.BOTADMIN_HTTP_MAX_RESPONSE_BYTES
     if allow_private is None:
         allow_private = settings.BOTADMIN_ALLOW_PRIVATE_URLS
+    rule = _rule(webhook=webhook, agent=agent)
+    networks = rule.pop("networks", networks)
     if proxy and networks:
         raise ValueError("a proxy resolves the host itself: networks cannot be kept through it")
-    rule = _rule(webhook)
     try:
         with _within(deadline):
             if proxy:

@@ -9,9 +9,8 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import gettext_noop
 
 from botadmin import http, reasons
-from botadmin.forms import HttpURLField, NoLabelSuffix, url_check_errors
+from botadmin.forms import CheckedURLField, NoLabelSuffix, url_check_errors
 from botadmin.jsontext import unstorable
-from botadmin.networks import Network, setting_networks
 from botadmin.reasons import Reason
 from conversations.secrets import generate_agent_token
 
@@ -39,8 +38,27 @@ AGENT_TOKEN_MIN_LENGTH = 32
 V1_MSGTYPES = frozenset({"text", "link", "image", "miniprogram"})
 
 
+class AgentURLField(CheckedURLField):
+    """An agent's base URL, checked as every call to the agent is (`http.check_url(url,
+    agent=True)`): never at a link-local or unspecified address (the cloud metadata
+    service), and only in BOTADMIN_AGENT_NETWORKS when that is set. The settings form's
+    field, so the console, the admin and Bot.clean() (createbot) all check it."""
+
+    def check(self, url: str) -> None:
+        if http.agent_networks():
+            refused = _("Agents may only be in BOTADMIN_AGENT_NETWORKS (%(networks)s): %(reason)s")
+        else:
+            refused = _("This agent URL is not allowed: %(reason)s.")
+        with url_check_errors(
+            refused,
+            _("The agent URL cannot be checked now: %(reason)s. Try again in a moment."),
+            networks=", ".join(settings.BOTADMIN_AGENT_NETWORKS),
+        ):
+            http.check_url(url, agent=True)
+
+
 class BridgeSettings(NoLabelSuffix, forms.Form):
-    agent_url = HttpURLField(
+    agent_url = AgentURLField(
         label=_("agent URL"),
         max_length=500,
         assume_scheme="https",
@@ -59,22 +77,6 @@ class BridgeSettings(NoLabelSuffix, forms.Form):
             "min_length": _("The agent token must be at least %(limit_value)d characters."),
         },
     )
-
-    def clean_agent_url(self) -> str:
-        url = self.cleaned_data["agent_url"]
-        if networks := agent_networks():
-            with url_check_errors(
-                _("Agents may only be in BOTADMIN_AGENT_NETWORKS (%(networks)s): %(reason)s"),
-                _("The agent URL cannot be checked now: %(reason)s. Try again in a moment."),
-                networks=", ".join(settings.BOTADMIN_AGENT_NETWORKS),
-            ):
-                http.check_url(url, allow_private=True, networks=networks)
-        return url
-
-
-def agent_networks() -> tuple[Network, ...]:
-    """BOTADMIN_AGENT_NETWORKS: where agents may be (empty: anywhere)."""
-    return setting_networks("BOTADMIN_AGENT_NETWORKS")
 
 
 class BridgeConnector(Connector):
@@ -128,14 +130,13 @@ class BridgeConnector(Connector):
     def _request(self, method: str, path: str, **kwargs) -> http.HttpResponse:
         headers = {"Authorization": f"Bearer {self.bot.agent_token}", **kwargs.pop("headers", {})}
         # The agent URL is set by a bot admin on purpose and usually points into a
-        # private network, so the private-address guard is off here; the networks
-        # of BOTADMIN_AGENT_NETWORKS, when set, are the only ones it may reach.
+        # private network, so private addresses are allowed (only the networks of
+        # BOTADMIN_AGENT_NETWORKS, when set), never a link-local or unspecified one.
         return http.request(
             method,
             self._url(path),
             headers=headers,
-            allow_private=True,
-            networks=agent_networks(),
+            agent=True,
             connect_timeout=settings.BRIDGE_CONNECT_TIMEOUT,
             read_timeout=settings.BRIDGE_READ_TIMEOUT,
             **kwargs,
@@ -147,6 +148,10 @@ class BridgeConnector(Connector):
             response = self._request(
                 "POST", "/send", json=payload, headers={"Idempotency-Key": message_id}
             )
+        except http.UnknownHost as error:
+            # The agent's name is the operator's own (a container's, an internal zone's):
+            # it may be back soon, and nothing was sent.
+            return SendResult(Outcome.RETRY, detail=_unresolved(error))
         except http.UnsafeURLError as error:
             return SendResult(Outcome.FAILED, detail=_url_refused(error))
         except requests.Timeout as error:
@@ -170,6 +175,8 @@ class BridgeConnector(Connector):
         }
         try:
             response = self._request("POST", "/media", json=payload, max_bytes=max_bytes + 1)
+        except http.UnknownHost as error:
+            raise ConnectorError(_unresolved(error)) from None
         except http.UnsafeURLError as error:
             raise MediaGone(_url_refused(error)) from None
         except requests.RequestException as error:
@@ -284,6 +291,10 @@ def classify_send_answer(response: http.HttpResponse) -> SendResult:
 
 def _unreachable(error: Exception) -> Reason:
     return Reason(gettext_noop("agent unreachable: %(error)s"), error=error.__class__.__name__)
+
+
+def _unresolved(error: http.UnknownHost) -> Reason:
+    return Reason(gettext_noop("agent unreachable: %(error)s"), error=reasons.of(error))
 
 
 def _url_refused(error: http.UnsafeURLError) -> Reason:
