@@ -72,6 +72,8 @@ class SendResult:
     outcome: Outcome
     # The other side's errmsg or the start of an unexpected answer, as it came; or our
     # words about it as a botadmin.reasons.Reason (translated where operators read it).
+    # Operators read it: a connector whose other side is at an address a bot admin
+    # chooses (the bridge's agent) keeps an answer's body out, for its log only.
     detail: str = ""
     upstream_msgid: str = ""
     http_status: int | None = None

@@ -1,6 +1,17 @@
-"""The bridge protocol v1 to an agent holding a WeCom account (docs/bridge-protocol.md)."""
+"""The bridge protocol v1 to an agent holding a WeCom account (docs/bridge-protocol.md).
+
+A bot admin sets the agent's URL, so an answer may come from any service an agent may be
+at (a wrong port, an internal API whose path a `?x=` ends before `/send`). Operators read
+what botadmin makes of an answer: our words, its HTTP status and, when it is the
+protocol's envelope (a JSON object with an integer `errcode`), the agent's errcode and
+errmsg, on one line and shortened (`_summary`). Never the body itself: that goes to the
+server's log, its secrets masked (`_log_answer`, `ConnectorError.detail`).
+"""
 
 from __future__ import annotations
+
+import logging
+import unicodedata
 
 import requests
 from django import forms
@@ -11,6 +22,7 @@ from django.utils.translation import gettext_noop
 from botadmin import http, reasons
 from botadmin.forms import CheckedURLField, NoLabelSuffix, url_check_errors
 from botadmin.jsontext import unstorable
+from botadmin.logging import mask_secrets
 from botadmin.reasons import Reason
 from conversations.secrets import generate_agent_token
 
@@ -28,6 +40,8 @@ from .base import (
     too_large,
 )
 
+logger = logging.getLogger(__name__)
+
 # Agent answers that mean "busy, try again" rather than "refused".
 RETRYABLE_ERRCODES = frozenset({45009, -1})
 RETRYABLE_STATUSES = frozenset({408, 429})
@@ -36,6 +50,12 @@ CONTACT_KINDS = {"user": "users", "group": "groups"}
 AGENT_TOKEN_MIN_LENGTH = 32
 # What an agent without GET /capabilities sends (docs/bridge-protocol.md section 5).
 V1_MSGTYPES = frozenset({"text", "link", "image", "miniprogram"})
+ERRMSG_LIMIT = 200  # characters of an agent's errmsg that operators read
+LOGGED_ANSWER_LIMIT = 1024  # characters of an answer the log keeps
+NOT_JSON = gettext_noop("protocol error: not JSON")
+NO_ERRCODE = gettext_noop("protocol error: no errcode")
+ANSWERED = gettext_noop("agent answered HTTP %(status)s")
+ANSWERED_SAYING = gettext_noop("agent answered HTTP %(status)s: %(answer)s")
 
 
 class AgentURLField(CheckedURLField):
@@ -184,10 +204,7 @@ class BridgeConnector(Connector):
         if response.status == 404:
             raise MediaGone(Reason(gettext_noop("the agent cannot get this media (HTTP 404)")))
         if response.status != 200:
-            answered = gettext_noop("agent answered HTTP %(status)s: %(answer)s")
-            raise ConnectorError(
-                Reason(answered, status=response.status, answer=response.text[:200])
-            )
+            raise ConnectorError(_answered(response), detail=_logged(response))
         if response.truncated:
             raise MediaGone(too_large(max_bytes))
         return FetchedMedia(response.content, response.headers.get("Content-Type", ""))
@@ -229,8 +246,10 @@ class BridgeConnector(Connector):
 
 
 def classify_send_answer(response: http.HttpResponse) -> SendResult:
-    """The answer table of docs/bridge-protocol.md section 1."""
-    status, excerpt = response.status, response.text[:1024]
+    """The answer table of docs/bridge-protocol.md section 1, worded for operators without the
+    answer's body (the module's docstring): an answer that is no envelope is logged."""
+    status = response.status
+    envelope = _envelope(response)
     if status in (401, 403):
         return SendResult(
             Outcome.FAILED,
@@ -243,50 +262,119 @@ def classify_send_answer(response: http.HttpResponse) -> SendResult:
                 status=status,
             ),
         )
-    if status in RETRYABLE_STATUSES or status >= 500:
-        busy = gettext_noop("agent busy or down (HTTP %(status)s): %(answer)s")
+    if envelope is None or status != 200:
+        if envelope is None:
+            _log_answer(response)
         return SendResult(
             Outcome.RETRY,
-            detail=Reason(busy, status=status, answer=excerpt),
+            detail=_protocol_error(response, envelope),
             http_status=status,
-            retry_after=_retry_after(response),
+            retry_after=_retry_after(response) if _busy(status) else None,
         )
-    if status != 200:
-        unexpected = gettext_noop("protocol error (HTTP %(status)s): %(answer)s")
+    errcode, errmsg, msgid = envelope["errcode"], envelope.get("errmsg"), envelope.get("msgid")
+    kept = {"errmsg": errmsg, "msgid": msgid}
+    if problem := unstorable({k: v for k, v in kept.items() if v is not None}, "answer"):
+        _log_answer(response)
         return SendResult(
-            Outcome.RETRY,
-            detail=Reason(unexpected, status=status, answer=excerpt),
-            http_status=status,
+            Outcome.RETRY, detail=Reason(PROTOCOL_ERROR, problem=problem), http_status=status
         )
-    protocol_error = PROTOCOL_ERROR
-    try:
-        data = response.json()
-        errcode = int(data["errcode"])
-    except (ValueError, KeyError, TypeError):
-        return SendResult(
-            Outcome.RETRY, detail=Reason(protocol_error, problem=excerpt), http_status=status
-        )
-    if problem := unstorable(data, "answer"):
-        return SendResult(
-            Outcome.RETRY, detail=Reason(protocol_error, problem=problem), http_status=status
-        )
-    errmsg = str(data.get("errmsg", ""))
+    said = _agent_words(errmsg)
     if errcode == 0:
         return SendResult(
             Outcome.SENT,
-            detail=errmsg,
-            upstream_msgid=str(data.get("msgid") or ""),
+            detail=said,
+            upstream_msgid=str(msgid or "") if isinstance(msgid, str | int) else "",
             http_status=200,
             errcode=0,
         )
     if errcode in RETRYABLE_ERRCODES:
-        return SendResult(Outcome.RETRY, detail=errmsg, http_status=200, errcode=errcode)
+        return SendResult(Outcome.RETRY, detail=said, http_status=200, errcode=errcode)
     return SendResult(
         Outcome.FAILED,
-        detail=errmsg or Reason(gettext_noop("errcode %(errcode)s"), errcode=errcode),
+        detail=said or Reason(gettext_noop("errcode %(errcode)s"), errcode=errcode),
         http_status=200,
         errcode=errcode,
     )
+
+
+def _protocol_error(response: http.HttpResponse, envelope: dict | None) -> Reason:
+    """Why a send answered otherwise than 200 with an envelope is retried, in our words."""
+    status = response.status
+    if _busy(status):
+        if envelope is None:
+            return Reason(gettext_noop("agent busy or down (HTTP %(status)s)"), status=status)
+        busy = gettext_noop("agent busy or down (HTTP %(status)s): %(answer)s")
+        return Reason(busy, status=status, answer=_summary(envelope))
+    if status != 200:
+        if envelope is None:
+            return Reason(gettext_noop("protocol error (HTTP %(status)s)"), status=status)
+        unexpected = gettext_noop("protocol error (HTTP %(status)s): %(answer)s")
+        return Reason(unexpected, status=status, answer=_summary(envelope))
+    try:
+        response.json()
+    except ValueError:
+        return Reason(NOT_JSON)
+    return Reason(NO_ERRCODE)
+
+
+def _busy(status: int) -> bool:
+    return status in RETRYABLE_STATUSES or status >= 500
+
+
+def _envelope(response: http.HttpResponse) -> dict | None:
+    """The answer as the protocol's envelope (a JSON object with an integer errcode,
+    whatever its HTTP status), or None when it is not one."""
+    try:
+        data = response.json()
+    except ValueError:
+        return None
+    if not isinstance(data, dict):
+        return None
+    errcode = data.get("errcode")
+    if not isinstance(errcode, int) or isinstance(errcode, bool):
+        return None
+    return data
+
+
+def _summary(envelope: dict) -> Reason:
+    """What operators read of an envelope: its errcode, and its errmsg if it has one."""
+    errmsg = _agent_words(envelope.get("errmsg"))
+    if not errmsg:
+        return Reason(gettext_noop("errcode %(errcode)s"), errcode=envelope["errcode"])
+    said = gettext_noop("errcode %(errcode)s, %(errmsg)s")
+    return Reason(said, errcode=envelope["errcode"], errmsg=errmsg)
+
+
+def _agent_words(errmsg) -> str:
+    """An agent's errmsg as operators read it: a string only, on one line, without control
+    or formatting characters (a bidi override would turn the page's text around), its
+    secrets masked, at most ERRMSG_LIMIT characters."""
+    if not isinstance(errmsg, str):
+        return ""
+    shown = "".join(" " if unicodedata.category(c).startswith("C") else c for c in errmsg)
+    shown = mask_secrets(" ".join(shown.split()))
+    return shown if len(shown) <= ERRMSG_LIMIT else shown[: ERRMSG_LIMIT - 1] + "…"
+
+
+def _answered(response: http.HttpResponse) -> Reason:
+    """ "agent answered HTTP 503", with the errcode and errmsg of an envelope."""
+    envelope = _envelope(response)
+    if envelope is None:
+        return Reason(ANSWERED, status=response.status)
+    return Reason(ANSWERED_SAYING, status=response.status, answer=_summary(envelope))
+
+
+def _logged(response: http.HttpResponse) -> str:
+    """The start of an answer as the log keeps it (`ConnectorError.detail`): secrets
+    masked, and control characters escaped, so a line break in it starts no log line."""
+    text = response.text[:LOGGED_ANSWER_LIMIT]
+    text = "".join(repr(c)[1:-1] if unicodedata.category(c) == "Cc" else c for c in text)
+    return mask_secrets(text)
+
+
+def _log_answer(response: http.HttpResponse) -> None:
+    """Log an answer to a send that operators read only the status of."""
+    logger.warning("Agent answered a send with HTTP %s: %s", response.status, _logged(response))
 
 
 def _unreachable(error: Exception) -> Reason:
@@ -307,20 +395,17 @@ def _json_envelope(response: http.HttpResponse) -> dict:
         refused = gettext_noop("the agent refused botadmin's token (HTTP %(status)s)")
         raise ConnectorError(Reason(refused, status=status))
     if status != 200:
-        answered = Reason(gettext_noop("agent answered HTTP %(status)s"), status=status)
-        raise ConnectorError(answered, detail=response.text[:200])
+        raise ConnectorError(Reason(ANSWERED, status=status), detail=_logged(response))
     try:
         data = response.json()
     except ValueError:
-        not_json = Reason(gettext_noop("protocol error: not JSON"))
-        raise ConnectorError(not_json, detail=response.text[:200]) from None
+        raise ConnectorError(Reason(NOT_JSON), detail=_logged(response)) from None
     if not isinstance(data, dict) or data.get("errcode") != 0:
         errcode = data.get("errcode") if isinstance(data, dict) else None
         if not isinstance(errcode, int) or isinstance(errcode, bool):
-            no_errcode = Reason(gettext_noop("protocol error: no errcode"))
-            raise ConnectorError(no_errcode, detail=str(data)[:200])
+            raise ConnectorError(Reason(NO_ERRCODE), detail=_logged(response))
         agent_error = Reason(gettext_noop("agent error: errcode %(errcode)s"), errcode=errcode)
-        raise ConnectorError(agent_error, detail=str(data)[:200])
+        raise ConnectorError(agent_error, detail=_logged(response))
     return data
 
 

@@ -275,6 +275,8 @@ def run_sync(run_id: int) -> SyncRun:
     except RunGivenUp:
         _given_up(run)
     except ConnectorError as error:
+        if error.detail:  # what the other side answered: for the log only
+            logger.info("Contact sync %s failed: %s; answered: %s", run.pk, error, error.detail)
         _finish(run, SyncRun.Outcome.FAILED, reasons.shorten(reasons.of(error), 2000))
     except Exception as error:
         logger.exception("Contact sync %s of bot %s failed", run.pk, run.bot_id)

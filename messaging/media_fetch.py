@@ -294,8 +294,10 @@ def _fetch_claimed(row: MessageMedia, now: datetime, stored: list[Stored]) -> st
             raise MediaGone(Reason(not_image, type=_sniffed(fetched.content)))
         put = store.put_bytes(fetched.content)
     except (store.MediaTooLarge, MediaGone) as error:
+        _log_detail(row, error)
         return _fail(row, reasons.of(error))
     except ConnectorError as error:
+        _log_detail(row, error)
         return _retry(row, reasons.of(error), now)
     except Exception as error:  # the media store itself (a bucket that is down)
         logger.warning("Media store unavailable for media %s", row.pk, exc_info=True)
@@ -407,6 +409,12 @@ def _settle_stored(stored: list[Stored]) -> None:
         received = [row.message_id for row in rows if row.message.direction == Message.Direction.IN]
         if received:
             transaction.on_commit(partial(_send_settled, received))
+
+
+def _log_detail(row: MessageMedia, error: Exception) -> None:
+    """What the source answered, which the media's error (shown to operators) leaves out."""
+    if detail := getattr(error, "detail", ""):
+        logger.info("Fetching media %s: %s; the source answered: %s", row.pk, error, detail)
 
 
 def _fail(row: MessageMedia, reason: str) -> str:

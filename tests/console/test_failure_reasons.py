@@ -61,18 +61,40 @@ def test_an_agent_that_cannot_be_reached_is_said_so_in_chinese_then_in_english(
     assert "agent unreachable: ConnectionError" in page and "无法连接代理" not in page
 
 
-def test_an_agents_answer_is_quoted_verbatim_inside_the_translated_reason(
-    agent, bridge_group, queue_message, clock, login
+@pytest.fixture
+def delivered_after(agent, bridge_group, queue_message, clock):
+    """A message delivered to an agent that answers with (status, body)."""
+
+    def deliver_after(answer: tuple[int, bytes]):
+        agent.behaviour.raw_answer = answer
+        message = queue_message(bridge_group, TEXT)
+        deliver(message.pk, clock)
+        return message
+
+    return deliver_after
+
+
+def test_an_agents_errmsg_is_quoted_verbatim_inside_the_translated_reason(
+    bridge_group, delivered_after, login
 ):
     client = login(bridge_group.bot)
-    agent.behaviour.raw_answer = (503, b"upstream overloaded")
-    message = queue_message(bridge_group, TEXT)
+    message = delivered_after((503, b'{"errcode": -1, "errmsg": "upstream overloaded"}'))
 
-    deliver(message.pk, clock)
-
-    assert "代理繁忙或不可用（HTTP 503）：upstream overloaded" in trace(client, message)
+    assert "代理繁忙或不可用（HTTP 503）：错误码 -1，upstream overloaded" in trace(client, message)
     choose_english(client)
-    assert "agent busy or down (HTTP 503): upstream overloaded" in trace(client, message)
+    page = trace(client, message)
+    assert "agent busy or down (HTTP 503): errcode -1, upstream overloaded" in page
+
+
+def test_an_agents_answer_that_is_no_envelope_is_not_shown_only_its_status(
+    bridge_group, delivered_after, login
+):
+    """It could be any internal service's page, where a bot admin pointed the agent URL."""
+    client = login(bridge_group.bot)
+    message = delivered_after((503, b"<h1>upstream overloaded</h1>"))
+
+    page = trace(client, message)
+    assert "代理繁忙或不可用（HTTP 503）" in page and "upstream overloaded" not in page
 
 
 def test_wecoms_errmsg_stays_verbatim_and_our_words_around_it_are_translated(
