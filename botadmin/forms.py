@@ -85,6 +85,21 @@ class CheckedURLField(HttpURLField):
         return url
 
 
+class WebhookURLField(CheckedURLField):
+    """A webhook endpoint's URL (a bot's webhook URL, or another endpoint's), checked as
+    forwarding checks it before each delivery (`http.check_url(url, webhook=True)`), so a
+    URL forwarding would refuse is refused when it is entered. Every way of setting one
+    uses it: the console's endpoint form, the admin's bot and endpoint forms, and
+    `createbot --webhook-url`."""
+
+    def check(self, url: str) -> None:
+        with url_check_errors(
+            _("This URL is not allowed: %(reason)s."),
+            _("This URL cannot be checked now: %(reason)s. Try again in a moment."),
+        ):
+            http.check_url(url, webhook=True)
+
+
 @contextmanager
 def url_check_errors(refused: str, unresolved: str, **params):
     """A botadmin.http check inside it that refuses the URL raises the form error

@@ -11,8 +11,7 @@ from django.conf import settings
 from django.db.models import Prefetch
 from django.utils.translation import gettext_lazy as _
 
-from botadmin import http
-from botadmin.forms import NoLabelSuffix, url_check_errors
+from botadmin.forms import NoLabelSuffix, WebhookURLField
 from botadmin.masked_urls import mask_url_fields
 from conversations.roles import is_bot_admin
 from forwarding.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
@@ -76,6 +75,7 @@ class EndpointForm(NoLabelSuffix, forms.ModelForm):
     class Meta:
         model = WebhookEndpoint
         fields = ("url", "description", "is_active")
+        field_classes = {"url": WebhookURLField}  # checked as forwarding checks it
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -96,17 +96,6 @@ class EndpointForm(NoLabelSuffix, forms.ModelForm):
                 "server's BOTADMIN_WEBHOOK_NETWORKS setting lists that network."
             )
         mask_url_fields(self, {"url": self.instance.url})
-
-    def clean_url(self):
-        """The forwarder's own check (botadmin.http), now rather than at the first delivery."""
-        url = self.cleaned_data["url"]
-        if not self.fields["url"].disabled:
-            with url_check_errors(
-                _("This URL is not allowed: %(reason)s."),
-                _("This URL cannot be checked now: %(reason)s. Try again in a moment."),
-            ):
-                http.check_url(url, webhook=True)
-        return url
 
     def clean_other_msgtypes(self):
         words = [w.strip() for w in self.cleaned_data["other_msgtypes"].split(",")]

@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy as _
 
 from audit.admin_changes import AuditedAdminMixin, atomic_action
 from botadmin.admin_scoping import STORABLE_JSON, BotScopedAdminMixin, VisibleRelatedFilter
-from botadmin.forms import GENERATED, KEEP_CURRENT, own_minimum, with_hint
+from botadmin.forms import GENERATED, KEEP_CURRENT, WebhookURLField, own_minimum, with_hint
 from botadmin.masked_urls import mask_url_fields, masked_url_display
 from botadmin.reasons import admin_display, translate
 from botadmin.timezones import zone_or_default
@@ -106,6 +106,7 @@ class BotAdminFormBase(OtherFieldErrorsOnTheForm, forms.ModelForm):
             "rate_limit_per_minute",
             "operators",
         )
+        field_classes = {"webhook_url": WebhookURLField}  # checked as forwarding checks it
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -19,6 +19,7 @@ from botadmin.admin_scoping import (
     VisibleRelatedFilter,
     VisibleValuesFilter,
 )
+from botadmin.forms import WebhookURLField
 from botadmin.masked_urls import mask_url_fields, masked_url_display
 from botadmin.reasons import admin_display
 from conversations.roles import ADMINISTER_PERMISSION
@@ -78,6 +79,7 @@ class WebhookEndpointForm(forms.ModelForm):
     class Meta:
         model = WebhookEndpoint
         fields = ("bot", "url", "msgtypes", "description", "is_active")
+        field_classes = {"url": WebhookURLField}  # checked as forwarding checks it
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -62,6 +62,24 @@ def test_the_agent_url_is_shown_masked_and_saving_it_unchanged_keeps_its_passwor
     assert not OperatorAction.objects.filter(action="bot.update").exists()
 
 
+def test_an_agent_url_at_the_metadata_address_is_refused_and_a_private_one_taken(
+    operator_client, bot, settings
+):
+    """An agent may be inside the company's network, never at a link-local address (the
+    cloud's metadata service hands out credentials there)."""
+    settings.BOTADMIN_ALLOW_PRIVATE_URLS = False
+    metadata = "http://169.254.169.254/latest/meta-data/iam/security-credentials/role?x="
+
+    refused = connector_post(operator_client, bot, agent_url=metadata, agent_token="")
+    taken = connector_post(operator_client, bot, agent_url="http://10.1.2.3:8080", agent_token="")
+
+    assert refused.status_code == 400
+    assert "不允许此代理 URL：169.254.169.254 解析为 169.254.169.254" in refused.content.decode()
+    assert taken.status_code == 302
+    bot.refresh_from_db()
+    assert bot.agent_url == "http://10.1.2.3:8080"
+
+
 def test_an_agent_url_edited_around_its_masked_password_is_refused(operator_client, bot):
     """The stored password would go to an address typed without knowing it."""
     bot.agent_url = "http://agent:AGENT-pw@10.0.0.5:7600"

@@ -191,6 +191,32 @@ def test_a_bot_admin_sees_urls_masked_and_saving_them_unchanged_keeps_their_cred
     assert OperatorAction.objects.get(action="bot.update").summary == "rate_limit_per_minute"
 
 
+@pytest.mark.parametrize(
+    ("field", "value", "refusal"),
+    [
+        ("webhook_url", "http://169.254.169.254/latest/meta-data/", "which no webhook may reach"),
+        ("webhook_url", "http://[fe80::1]/hook", "which no webhook may reach"),
+        ("webhook_url", "http://10.0.0.5/hook", "add its network to BOTADMIN_WEBHOOK_NETWORKS"),
+        ("agent_url", "http://169.254.169.254/latest/?x=", "where no agent may be"),
+        ("agent_url", "http://0.0.0.0:7600", "where no agent may be"),
+    ],
+)
+def test_the_admin_refuses_a_url_forwarding_or_the_bridge_would_refuse_when_it_is_entered(
+    logged_in_superuser, bot, settings, field, value, refusal
+):
+    """As the console and createbot do: not only at the first delivery."""
+    settings.BOTADMIN_ALLOW_PRIVATE_URLS = False
+    url = reverse("admin:conversations_bot_change", args=[bot.pk])
+    form = submitted_form(admin_page(logged_in_superuser, url, "en"), "bot_form")
+
+    refused = logged_in_superuser.post(url, {**form, field: value})
+
+    assert refused.status_code == 200
+    assert refused.content.decode().count(refusal) == 1
+    bot.refresh_from_db()
+    assert getattr(bot, field) != value
+
+
 def test_saving_a_bot_in_the_admin_keeps_a_rotation_and_a_pause_made_meanwhile(
     logged_in_superuser, bot
 ):

@@ -95,14 +95,16 @@ def test_createbot_refuses_a_private_webhook_url_as_the_console_does(db, setting
     settings.BOTADMIN_ALLOW_PRIVATE_URLS = False
     with pytest.raises(
         CommandError,
-        match=r"--webhook-url is not allowed: .*127\.0\.0\.1.*BOTADMIN_WEBHOOK_NETWORKS",
+        match=r"--webhook-url: This URL is not allowed: .*127\.0\.0\.1.*BOTADMIN_WEBHOOK_NETWORKS",
     ):
         call_command(*CREATE_WITH_LOOPBACK_WEBHOOK)
     assert not Bot.objects.exists()
 
 
 def test_createbot_refuses_a_webhook_url_whose_host_resolves_too_slowly(db, hung_resolver):
-    with pytest.raises(CommandError, match=r"--webhook-url cannot be checked now: .* try again"):
+    with pytest.raises(
+        CommandError, match=r"--webhook-url: This URL cannot be checked now: .* Try"
+    ):
         call_command(*CREATE_WITH_LOOPBACK_WEBHOOK[:-1], "https://hooks.hung.example/in")
     assert not Bot.objects.exists()
 

@@ -351,3 +351,35 @@ def test_a_bot_admin_saving_an_endpoint_with_its_masked_url_keeps_it(
     assert "still shows ******** in place of a password or key" in edited.content.decode()
     endpoint.refresh_from_db()
     assert endpoint.url == stored and endpoint.description == "CRM"
+
+
+@pytest.mark.parametrize(
+    ("address", "refusal"),
+    [
+        ("http://169.254.169.254/latest/meta-data/", "which no webhook may reach"),
+        ("http://[::ffff:a9fe:a9fe]/hook", "which no webhook may reach"),
+        ("http://[fec0::1]/hook", "add its network to BOTADMIN_WEBHOOK_NETWORKS"),
+        ("http://10.0.6.7:8080/in", "add its network to BOTADMIN_WEBHOOK_NETWORKS"),
+        ("http://10.0.5.7:8080/in", None),
+    ],
+)
+def test_the_admin_checks_an_endpoints_url_as_forwarding_does_when_it_is_entered(
+    client, superuser, make_bot, settings, address, refusal
+):
+    settings.BOTADMIN_ALLOW_PRIVATE_URLS = False
+    settings.BOTADMIN_WEBHOOK_NETWORKS = ["10.0.5.0/24"]
+    bot = make_bot(name="b")
+    client.force_login(superuser)
+    _in_english(client)
+    url = reverse("admin:forwarding_webhookendpoint_add")
+    form = submitted_form(client.get(url).content.decode(), "webhookendpoint_form")
+
+    answer = client.post(url, {**form, "bot": bot.pk, "url": address, "msgtypes": "[]"})
+
+    if refusal is None:
+        assert answer.status_code == 302
+        assert WebhookEndpoint.objects.get(bot=bot).url == address
+    else:
+        assert answer.status_code == 200 and not WebhookEndpoint.objects.exists()
+        assert "This URL is not allowed: " in answer.content.decode()
+        assert refusal in answer.content.decode()

@@ -3,9 +3,10 @@ import json
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
+from django.utils import translation
 
 from audit.services import record_action
-from botadmin import http, reasons
+from botadmin.forms import WebhookURLField
 from connectors import bot_settings
 from connectors.registry import CONNECTORS
 from conversations.models import Bot
@@ -54,17 +55,12 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         connector = CONNECTORS[options["connector"]]
         if options["webhook_url"]:
-            # The console's check (console/webhooks.py): forwarding would refuse it later.
-            try:
-                http.check_url(options["webhook_url"], webhook=True)
-            except http.UnsafeURLError as refused:
-                raise CommandError(
-                    f"--webhook-url is not allowed: {reasons.of(refused)}."
-                ) from None
-            except http.ResolveTimeout as slow:
-                raise CommandError(
-                    f"--webhook-url cannot be checked now: {reasons.of(slow)}; try again."
-                ) from None
+            # The field every form setting a webhook URL uses: forwarding would refuse it later.
+            with translation.override("en"):
+                try:
+                    WebhookURLField().clean(options["webhook_url"])
+                except ValidationError as refused:
+                    raise CommandError(f"--webhook-url: {' '.join(refused.messages)}") from None
         bot = Bot(
             name=options["name"],
             connector=options["connector"],
