@@ -25,6 +25,7 @@ WORDS = {
     "bot.operator_add": _("Added an operator"),
     "bot.operator_remove": _("Removed an operator"),
     "secret.rotate": _("Rotated a secret"),
+    # The bot's one signing secret of earlier releases: each endpoint has its own now.
     "signing_secret.rotate": _("Rotated the webhook signing secret"),
     "secret.reveal": _("Revealed a secret"),
     "contacts.sync": _("Synced the contacts"),
@@ -41,6 +42,7 @@ WORDS = {
     "endpoint.update": _("Changed a webhook endpoint"),
     "endpoint.test": _("Sent a test event"),
     "endpoint.reenable": _("Re-enabled a webhook endpoint"),
+    "endpoint.rotate_signing_secret": _("Rotated a webhook endpoint's signing secret"),
     "endpoint.delete": _("Deleted a webhook endpoint"),
     "delivery.replay": _("Replayed a webhook delivery"),
     "delivery.replay_many": _("Replayed webhook deliveries"),

@@ -8,6 +8,8 @@ with Receiver() as receiver:
     Receiver(port=n)                          # listen on a given port (a receiver that comes back)
     Receiver(host="10.0.0.1", tls=context)    # another local address; HTTPS with context's cert
     receiver.requests                         # [RecordedRequest(method, path, headers, body)]
+    receiver.requests[0].verifies_with(secret)  # a receiver holding this whsec_ accepts it
+    Receiver(signing_secret="whsec_…")        # a receiver that verifies: 401 to what it does not
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
+
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from botadmin.local_http import Answer, LocalServer, Request
 
@@ -26,12 +30,32 @@ class RecordedRequest:
     headers: dict[str, str]
     body: bytes
 
+    def verifies_with(self, signing_secret: str) -> bool:
+        """Whether a receiver holding `signing_secret` accepts this request, as the Standard
+        Webhooks libraries check it: one of the `webhook-signature`'s signatures is made
+        with that secret, and the `webhook-timestamp` is within 5 minutes of now."""
+        try:
+            Webhook(signing_secret).verify(self.body, self.headers, json_parse=False)
+        except WebhookVerificationError:
+            return False
+        return True
+
 
 class Receiver(LocalServer):
     keep_alive = False  # each request on its own connection
 
-    def __init__(self, port: int = 0, *, host: str = "127.0.0.1", tls=None):
+    def __init__(
+        self,
+        port: int = 0,
+        *,
+        host: str = "127.0.0.1",
+        tls=None,
+        signing_secret: str | None = None,
+    ):
         super().__init__(host, port, tls)
+        # Set: the receiver verifies, as an operator's should, and answers 401 (recorded
+        # all the same) to a request this secret does not sign.
+        self.signing_secret = signing_secret
         self.requests: list[RecordedRequest] = []
         self._script: list[tuple[int, bytes, dict]] = [(200, b"ok", {})]
         self._lock = threading.Lock()
@@ -49,9 +73,10 @@ class Receiver(LocalServer):
         return self.requests
 
     def handle(self, request: Request) -> Answer:
-        self.requests.append(
-            RecordedRequest(request.method, request.target, request.headers, request.body)
-        )
+        recorded = RecordedRequest(request.method, request.target, request.headers, request.body)
+        self.requests.append(recorded)
+        if self.signing_secret and not recorded.verifies_with(self.signing_secret):
+            return Answer(401, b"signature not verified", {})
         with self._lock:
             status, body, headers = (
                 self._script.pop(0) if len(self._script) > 1 else self._script[0]

@@ -3,10 +3,12 @@ the payload is the inbound message itself)."""
 
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from botadmin.masked_urls import mask_url
 from botadmin.reasons import ReasonField
+from conversations.secrets import generate_signing_secret
 from messaging import outbox
 
 
@@ -58,6 +60,18 @@ class WebhookEndpoint(models.Model):
         help_text=_("First failure after the last success, or after a day without failures."),
     )
     failure_streak = models.PositiveIntegerField(_("failures in a row"), default=0)
+    # Each endpoint its own (Standard Webhooks' whsec_): a receiver holding it can sign
+    # for this endpoint only, never for the bot's other receivers (signing_secrets.py).
+    signing_secret = models.CharField(
+        _("signing secret"), max_length=100, default=generate_signing_secret
+    )
+    # A rotated-out signing secret still signs deliveries (a second signature) until then.
+    previous_signing_secret = models.CharField(
+        _("previous signing secret"), max_length=100, blank=True, default=""
+    )
+    previous_signing_secret_expires_at = models.DateTimeField(
+        _("previous signing secret valid until"), null=True, blank=True
+    )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
@@ -78,6 +92,15 @@ class WebhookEndpoint(models.Model):
 
     def accepts(self, msgtype: str) -> bool:
         return not self.msgtypes or msgtype in self.msgtypes
+
+    def signing_secrets(self, now=None) -> list[str]:
+        """The secrets this endpoint's deliveries are signed with: the current one, and
+        the previous one within its grace period (the receiver accepts either signature)."""
+        now = now or timezone.now()
+        expires = self.previous_signing_secret_expires_at
+        if self.previous_signing_secret and expires and expires > now:
+            return [self.signing_secret, self.previous_signing_secret]
+        return [self.signing_secret]
 
 
 # webhook_delivery_due_idx's condition: the sweeper's and the claims' queries state it

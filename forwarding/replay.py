@@ -164,7 +164,7 @@ def send_test_event(endpoint: WebhookEndpoint) -> PostResult:
         "conversation_name": "botadmin",
         "sender_name": "botadmin",
     }
-    return post_signed(endpoint.url, bot.signing_secrets(), f"msg_test_{msgid}", payload)
+    return post_signed(endpoint.url, endpoint.signing_secrets(), f"msg_test_{msgid}", payload)
 
 
 def run_test_event(actor, endpoint: WebhookEndpoint) -> PostResult:

@@ -187,7 +187,8 @@ def signature_headers(
     """Standard Webhooks headers for one attempt (the timestamp is the attempt's).
 
     One signature per secret, space-separated: during a signing secret's grace
-    period receivers holding either the old or the new secret verify it."""
+    period a receiver holding either the old or the new secret verifies it.
+    The secrets are the endpoint's own (WebhookEndpoint.signing_secrets)."""
     secrets = [signing_secrets] if isinstance(signing_secrets, str) else signing_secrets
     now = datetime.now(UTC).replace(microsecond=0)
     return {
@@ -363,7 +364,7 @@ def forward_claimed(attempts: list[Attempt]) -> list[str]:
         message = delivery.message
         attempt.result = post_signed(
             delivery.endpoint.url,
-            message.bot.signing_secrets(),
+            delivery.endpoint.signing_secrets(),
             webhook_id_for(message.msgid),
             forward_payload(message),
         )

@@ -29,7 +29,8 @@ User = get_user_model()
 def secret_fields() -> dict[type[models.Model], list[str]]:
     """Each model's secrets, as lookup paths: the bot's credentials, every setting a
     connector's form marks secret (a column, or a key of connector_settings), the
-    agent URL (connector settings are for bot admins), robot keys, password hashes."""
+    agent URL (connector settings are for bot admins), robot keys, webhook endpoints' signing
+    secrets, password hashes."""
     columns = {field.name for field in Bot._meta.concrete_fields}
     bot = ["secret", "previous_secret", "signing_secret", "previous_signing_secret"]
     bot += ["agent_token", "agent_url"]
@@ -38,7 +39,12 @@ def secret_fields() -> dict[type[models.Model], list[str]]:
             path = name if name in columns else f"connector_settings__{name}"
             if bot_settings.is_secret(field) and path not in bot:
                 bot.append(path)
-    return {Bot: bot, Conversation: ["robot_key"], User: ["password"]}
+    return {
+        Bot: bot,
+        Conversation: ["robot_key"],
+        WebhookEndpoint: ["signing_secret", "previous_signing_secret"],
+        User: ["password"],
+    }
 
 
 SECRETS = secret_fields()
@@ -108,7 +114,11 @@ def rows(make_bot, make_conversation, superuser):
         DeliveryAttempt.objects.create(
             message=message, started_at=timezone.now(), outcome=DeliveryAttempt.Outcome.SENT
         )
-        endpoint = WebhookEndpoint.objects.create(bot=bot, url=f"https://hooks.example/{kind}")
+        endpoint = WebhookEndpoint.objects.create(
+            bot=bot,
+            url=f"https://hooks.example/{kind}",
+            previous_signing_secret="whsec_previous-s3cr3t",
+        )
         WebhookDelivery.objects.create(message=message, endpoint=endpoint)
         SyncRun.objects.create(bot=bot, trigger="admin", outcome="succeeded")
         record_action(superuser, "secret.rotate", bot=bot, target=bot)

@@ -57,7 +57,7 @@ def test_a_bot_admin_adds_an_endpoint_sends_a_test_event_and_replays_a_failure(
     expect(page.get_by_text("端点已响应测试事件。")).to_be_visible()
     expect(page.locator(".test-result")).to_contain_text("HTTP 200")
     (request,) = receiver.requests
-    assert Webhook(bot.signing_secret).verify(request.body, request.headers)
+    assert Webhook(endpoint.signing_secret).verify(request.body, request.headers)
     shoot(page, "webhooks-02-test-event")
 
     # A delivery that failed for good is replayed from the list of recent deliveries.

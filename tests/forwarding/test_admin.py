@@ -119,7 +119,7 @@ def test_send_test_event_posts_a_signed_sample_and_shows_the_answer(
     html = page.content.decode()
     assert "202" in html and "{&quot;received&quot;: true}" in html
     (request,) = receiver.requests
-    payload = Webhook(hooked_bot.signing_secret).verify(request.body, request.headers)
+    payload = Webhook(endpoint.signing_secret).verify(request.body, request.headers)
     assert payload["msgtype"] == "text" and payload["secret"] == hooked_bot.secret
     assert not WebhookDelivery.objects.exists()
 

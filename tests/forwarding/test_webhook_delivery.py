@@ -27,7 +27,12 @@ from forwarding.webhook_delivery import (
 )
 from messaging.models import Message
 from messaging.outbox import FORWARDING_SCHEDULE
-from tests.messaging.support import callback_body, create_pending_deliveries, forward_due
+from tests.messaging.support import (
+    callback_body,
+    create_pending_deliveries,
+    forward_due,
+    primary_signing_secret,
+)
 
 # One batch forwarded by a draining worker (forwarding.webhook_delivery.forward_and_drain):
 # fan-out (find, endpoints, insert, unmark), claim (lock, media, update, open attempts), record
@@ -100,7 +105,7 @@ def test_a_receiver_down_for_a_stretch_gets_the_message_when_it_returns_with_the
         with Receiver(port=port) as back:
             assert attempt_delivery(delivery.pk) == "success"
         (request,) = back.requests
-        Webhook(bot.signing_secret).verify(request.body, request.headers)
+        Webhook(primary_signing_secret(bot)).verify(request.body, request.headers)
 
     assert request.headers["webhook-id"] == delivery.webhook_id
     first_error = delivery.attempts.first()
@@ -115,7 +120,7 @@ def test_a_receiver_finds_a_forwarded_message_in_the_status_api_by_its_webhook_i
     GET /api/messages/{msgid} takes (docs/webhooks.md, "Forwarding")."""
     assert attempt_delivery(record(hooked_bot, msgid=agents_msgid).pk) == "success"
     (request,) = receiver.requests
-    body = Webhook(hooked_bot.signing_secret).verify(request.body, request.headers)
+    body = Webhook(primary_signing_secret(hooked_bot)).verify(request.body, request.headers)
 
     own_id = request.headers["webhook-id"].removeprefix("msg_")
     answer = client.get(f"/api/messages/{own_id}", {"secret": body["secret"]}).json()

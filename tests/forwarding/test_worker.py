@@ -28,6 +28,7 @@ from messaging.tasks import deliver_messages
 from tests.messaging.support import (
     callback_body,
     delivery_wake_ups_waiting,
+    primary_signing_secret,
     task_messages_waiting,
 )
 from tests.polling import wait_until
@@ -77,7 +78,7 @@ def test_a_callback_reaches_the_receiver_through_a_real_worker_and_its_retry_too
     # The first answer is a 500; the retry after about 5 s rides on the broker's countdown.
     first, second = receiver.wait_for(2, timeout=60)
     assert first.headers["webhook-id"] == second.headers["webhook-id"]
-    assert Webhook(hooked_bot.signing_secret).verify(second.body, second.headers) == sent
+    assert Webhook(primary_signing_secret(hooked_bot)).verify(second.body, second.headers) == sent
     delivery = WebhookDelivery.objects.get()
     assert wait_until(lambda: WebhookDelivery.objects.get().status == "delivered", 10)
     assert list(delivery.attempts.values_list("http_status", flat=True)) == [500, 200]

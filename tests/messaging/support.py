@@ -60,3 +60,8 @@ def task_messages_waiting(queue: str) -> int:
 def full_disk(*args, **kwargs):
     """Stands in for a prometheus_client call whose files cannot grow (a full disk)."""
     raise OSError(28, "No space left on device")
+
+
+def primary_signing_secret(bot) -> str:
+    """What the receiver at the bot's webhook URL verifies with: that endpoint's own secret."""
+    return bot.webhook_endpoints.get(is_primary=True).signing_secret

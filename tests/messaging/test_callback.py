@@ -9,6 +9,7 @@ from botadmin import metrics
 from conversations.models import Conversation
 from forwarding.models import WebhookDelivery
 from messaging.models import Message, MessageMedia
+from tests.messaging.support import primary_signing_secret
 
 from .support import (
     SEED_MSGTYPES,
@@ -44,7 +45,7 @@ def test_each_seed_msgtype_is_stored_and_arrives_signed_in_seed_format(
     assert forward_due() == ["success"]
     (request,) = receiver.requests
     # The operator verifies with the Standard Webhooks library from PyPI.
-    verified = Webhook(hooked_bot.signing_secret).verify(request.body, request.headers)
+    verified = Webhook(primary_signing_secret(hooked_bot)).verify(request.body, request.headers)
     expected = {**sent}
     expected.setdefault("msgid", message.msgid)
     expected.setdefault("timestamp", int(message.created_at.timestamp()))

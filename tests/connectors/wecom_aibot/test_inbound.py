@@ -18,6 +18,7 @@ from forwarding.endpoints import create_deliveries
 from forwarding.webhook_delivery import forward_and_drain
 from messaging.inbound import parse_callback
 from messaging.models import Message
+from tests.messaging.support import primary_signing_secret
 from tests.polling import wait_until
 
 from .support import MESSAGES, MESSAGES_AWAY, messages_refused, rename
@@ -85,7 +86,8 @@ def test_group_and_direct_messages_are_stored_listed_and_forwarded_signed_once_e
         requests = receiver.wait_for(2)
         assert len(requests) == 2
         bodies = [
-            Webhook(bot.signing_secret).verify(r.body.decode(), r.headers) for r in requests
+            Webhook(primary_signing_secret(bot)).verify(r.body.decode(), r.headers)
+            for r in requests
         ]  # raises unless signed with the bot's secret
         assert sorted(b["msgid"] for b in bodies) == ["m1", "m2"]
         assert all(b["reply_until"] > b.get("timestamp", 0) for b in bodies)

@@ -11,7 +11,7 @@ from wechatpy.enterprise.crypto import WeChatCrypto
 from conversations.models import Bot
 from devtools.receiver import Receiver
 from messaging.models import Message, MessageMedia
-from tests.messaging.support import forward_due
+from tests.messaging.support import forward_due, primary_signing_secret
 
 from .conftest import AES_KEY, CORP_ID, TOKEN
 from .test_crypto import SAMPLE_BODY, SAMPLE_POST
@@ -124,7 +124,7 @@ def test_an_encrypted_text_is_stored_once_when_posted_three_times_and_forwarded_
 
         assert forward_due() == ["success"]
         (request,) = receiver.requests
-    verified = Webhook(app_bot.signing_secret).verify(request.body, request.headers)
+    verified = Webhook(primary_signing_secret(app_bot)).verify(request.body, request.headers)
     assert verified == {
         "secret": app_bot.secret,  # the seed's forwarded body carries it
         "msgtype": "text",
