@@ -13,7 +13,6 @@ from django import forms
 from django.conf import settings as django_settings
 from django.contrib.auth import get_user_model
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import pgettext_lazy
 
 from botadmin.forms import (
     GENERATED,
@@ -32,7 +31,6 @@ from conversations.bot_changes import (
     time_zone_field,
 )
 from conversations.models import Bot, Conversation
-from conversations.secret_grace import GraceForm
 from messaging.retention import retention_days
 
 
@@ -118,21 +116,6 @@ class SendingForm(NoLabelSuffix, OtherFieldErrorsOnTheForm, forms.ModelForm):
         if bool(data.get("quiet_hours_start")) != bool(data.get("quiet_hours_end")):
             raise forms.ValidationError(_("Give both ends of the quiet hours, or neither."))
         return data
-
-
-class RotateForm(GraceForm):
-    """Which secret to rotate, and for how long the old one keeps working."""
-
-    which = forms.ChoiceField(
-        label=pgettext_lazy("the secret to rotate", "Secret"),
-        choices=[
-            ("secret", _("API secret (callers of the API)")),
-            ("signing_secret", _("Webhook signing secret (receivers of webhooks)")),
-        ],
-        initial="secret",
-        widget=forms.RadioSelect,
-    )
-    field_order = ["which", "grace_hours"]
 
 
 class AddOperatorForm(NoLabelSuffix, forms.Form):

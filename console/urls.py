@@ -105,6 +105,16 @@ urlpatterns = [
         name="webhook_change",
     ),
     path(
+        "bots/<int:bot_id>/webhooks/<int:endpoint_id>/secret/reveal",
+        webhooks.endpoint_reveal_secret,
+        name="webhook_reveal_secret",
+    ),
+    path(
+        "bots/<int:bot_id>/webhooks/<int:endpoint_id>/secret/rotate",
+        webhooks.endpoint_rotate_secret,
+        name="webhook_rotate_secret",
+    ),
+    path(
         "bots/<int:bot_id>/webhooks/<int:endpoint_id>/test",
         webhooks.endpoint_test,
         name="webhook_test",

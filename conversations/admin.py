@@ -37,12 +37,12 @@ from .bot_changes import (
 from .bot_secrets import reveal
 from .models import Bot, Conversation
 from .roles import ADMINISTER_PERMISSION, is_bot_admin, may_create_bots
-from .secret_grace import NO_GRACE_QUESTION, GraceForm, rotated_text
+from .secret_grace import GraceForm, grace_context, rotated_text
 from .secrets import mask
 from .services import rotate_secret
 
 
-def _secret_field(obj_value: str, reveal_url: str = ""):
+def secret_field(obj_value: str, reveal_url: str = ""):
     """Masked value; with `reveal_url` (bot admins) a "show" button that posts for the
     value (audited) and then copies it (static/botadmin/reveal.js). The value itself
     is never in the page."""
@@ -174,8 +174,6 @@ class BotAdmin(
     readonly_fields = (
         "secret_revealable",
         "secret_masked",
-        "signing_secret_revealable",
-        "signing_secret_masked",
         "secret_grace",
         "paused_at",
         "paused_reason_shown",
@@ -221,9 +219,9 @@ class BotAdmin(
 
     def get_fieldsets(self, request, obj=None):
         if obj is not None and is_bot_admin(request.user, obj):
-            credentials = ("secret_revealable", "secret_grace", "signing_secret_revealable")
+            credentials = ("secret_revealable", "secret_grace")
         else:
-            credentials = ("secret_masked", "secret_grace", "signing_secret_masked")
+            credentials = ("secret_masked", "secret_grace")
         # Edited by bot admins; shown masked to anyone else (Django would show it whole).
         webhook_url = "webhook_url" if self._administers(request, obj) else "webhook_url_shown"
         fieldsets = [
@@ -370,7 +368,7 @@ class BotAdmin(
         rotate_url = reverse("admin:conversations_bot_rotate_secret", args=[obj.pk])
         return format_html(
             '{} <a class="button" href="{}">{}</a>',
-            _secret_field(obj.secret, self._reveal_url(obj, "secret") if reveal else ""),
+            secret_field(obj.secret, self._reveal_url(obj, "secret") if reveal else ""),
             rotate_url,
             _("Rotate…"),
         )
@@ -386,14 +384,6 @@ class BotAdmin(
     @admin.display(description=_("API secret"))
     def secret_masked(self, obj):
         return self._secret_with_rotate(obj, reveal=False)
-
-    @admin.display(description=_("webhook signing secret"))
-    def signing_secret_revealable(self, obj):
-        return _secret_field(obj.signing_secret, self._reveal_url(obj, "signing_secret"))
-
-    @admin.display(description=_("webhook signing secret"))
-    def signing_secret_masked(self, obj):
-        return _secret_field(obj.signing_secret)
 
     @admin.display(description=_("previous secret"))
     def secret_grace(self, obj):
@@ -442,22 +432,16 @@ class BotAdmin(
         zone = zone_or_default(bot.timezone)
         data = request.POST if request.method == "POST" else None
         form = GraceForm(data, now=timezone.now(), zone=zone)
-        confirming = False
-        if form.is_valid():
-            if form.confirmed():
-                bot = rotate_secret(bot, form.grace(), actor=request.user, via=" in the admin")
-                messages.success(request, rotated_text(bot, "secret", zone))
-                return redirect("admin:conversations_bot_change", bot.pk)
-            confirming = True
+        if form.rotates():
+            bot = rotate_secret(bot, form.grace(), actor=request.user, via=" in the admin")
+            messages.success(request, rotated_text(bot, zone))
+            return redirect("admin:conversations_bot_change", bot.pk)
         context = {
             **self.admin_site.each_context(request),
             "title": _("Rotate the API secret of %(bot)s?") % {"bot": bot.name},
             "bot": bot,
-            "form": form,
-            "zone": zone,
-            "confirming": confirming,
-            "no_grace_question": NO_GRACE_QUESTION,
             "opts": self.model._meta,
+            **grace_context(form, zone),
         }
         return TemplateResponse(request, "admin/conversations/bot/rotate_secret.html", context)
 

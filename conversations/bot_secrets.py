@@ -1,5 +1,6 @@
-"""Which of a bot's values are secrets an admin may reveal: its API and signing
-secrets and the settings its connector's form marks secret (a PasswordInput).
+"""Which of a bot's values are secrets an admin may reveal: its API secret and the
+settings its connector's form marks secret (a PasswordInput). Each webhook endpoint's
+signing secret is revealed on the endpoint's page (forwarding/signing_secrets.py).
 
 Every page shows them masked; `reveal` hands one out on an explicit request
 and records that in the audit log (which bot, which credential, never the value).
@@ -15,8 +16,10 @@ from connectors.registry import CONNECTORS
 
 from .models import Bot
 
-BOT_SECRETS = ("secret", "signing_secret")
-_BOT_SECRET_LABELS = {"secret": _("API secret"), "signing_secret": _("webhook signing secret")}
+BOT_SECRETS = ("secret",)
+# "signing_secret": a webhook endpoint's, and the bot's one of earlier releases (the audit
+# log names it in the entries of either).
+_SECRET_LABELS = {"secret": _("API secret"), "signing_secret": _("webhook signing secret")}
 
 
 def secret_names(bot: Bot) -> list[str]:
@@ -55,8 +58,8 @@ def reveal(bot: Bot, which: str, actor, *, via: str) -> str | None:
 
 def secret_label(which: str) -> str:
     """A secret's name in words (its connector field's label), for the audit log."""
-    if which in _BOT_SECRET_LABELS:
-        return str(_BOT_SECRET_LABELS[which])
+    if which in _SECRET_LABELS:
+        return str(_SECRET_LABELS[which])
     for connector in CONNECTORS.values():
         field = bot_settings.fields(connector).get(which)
         if field is not None and bot_settings.is_secret(field):

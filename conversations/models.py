@@ -49,10 +49,13 @@ class Bot(models.Model):
     previous_secret_expires_at = models.DateTimeField(
         _("previous secret valid until"), null=True, blank=True
     )
+    # Read by nothing since each webhook endpoint signs with its own secret (forwarding
+    # 0007 copied these into the bot's endpoints). Kept one release so that a process
+    # still on the previous one keeps working during a rolling upgrade; the next
+    # release drops the three columns.
     signing_secret = models.CharField(
         _("webhook signing secret"), max_length=100, default=generate_signing_secret
     )
-    # A rotated-out signing secret still signs webhooks (a second signature) until then.
     previous_signing_secret = models.CharField(
         _("previous webhook signing secret"), max_length=100, blank=True, default=""
     )
@@ -158,15 +161,6 @@ class Bot(models.Model):
                 params={"name": self.name},
             )
         return super().unique_error_message(model_class, unique_check)
-
-    def signing_secrets(self, now=None) -> list[str]:
-        """The secrets webhooks are signed with: the current one, and the previous
-        one within its grace period (receivers accept either signature)."""
-        now = now or timezone.now()
-        expires = self.previous_signing_secret_expires_at
-        if self.previous_signing_secret and expires and expires > now:
-            return [self.signing_secret, self.previous_signing_secret]
-        return [self.signing_secret]
 
     def clean(self):
         errors: dict[str, list] = {}

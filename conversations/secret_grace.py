@@ -1,5 +1,6 @@
 """How long a rotated-out secret keeps working, as a bot admin chooses it on the
-console's rotate page and the admin's: the same choices, from none (after an
+console's rotate pages and the admin's (a bot's API secret, a webhook endpoint's
+signing secret): the same choices, from none (after an
 operator was removed, their copy stops working now) to a week, each shown with
 the moment it ends in the bot's time zone.
 
@@ -21,7 +22,6 @@ from django.utils.translation import gettext_lazy as _
 from botadmin.forms import NoLabelSuffix
 
 from .models import Bot
-from .services import ROTATABLE
 
 GRACE_CHOICES = [
     ("0", _("None: the old secret stops working now")),
@@ -70,14 +70,41 @@ class GraceForm(NoLabelSuffix, forms.Form):
         """Whether a valid form may rotate: with a grace, or with none confirmed."""
         return bool(self.grace()) or self.cleaned_data["no_grace"] == CONFIRMED
 
+    def rotates(self) -> bool:
+        """Whether the post says to rotate now: valid, and confirmed."""
+        return self.is_valid() and self.confirmed()
 
-def rotated_text(bot: Bot, which: str, zone) -> str:
-    """What a rotation did, for the person who asked for it."""
-    expires = getattr(bot, ROTATABLE[which][1])
-    if which == "secret":
-        issued = gettext("A new API secret was issued")
-    else:
-        issued = gettext("A new webhook signing secret was issued")
+    def asks_again(self) -> bool:
+        """Whether the post chose no grace without answering NO_GRACE_QUESTION (no
+        JavaScript, a script): the page asks it instead of rotating."""
+        return self.is_valid() and not self.confirmed()
+
+
+def grace_context(form: GraceForm, zone) -> dict:
+    """What a rotate page's grace choice needs (console/_rotate_grace.html,
+    admin/_rotate_grace.html): the form, the zone its times are in, and whether to ask
+    NO_GRACE_QUESTION on a page of its own."""
+    return {
+        "form": form,
+        "zone": zone,
+        "confirming": form.asks_again(),
+        "no_grace_question": NO_GRACE_QUESTION,
+        "confirmed": CONFIRMED,
+    }
+
+
+def rotated_text(bot: Bot, zone) -> str:
+    """What rotating the bot's API secret did, for the person who asked for it."""
+    return _rotated(gettext("A new API secret was issued"), bot.previous_secret_expires_at, zone)
+
+
+def signing_secret_rotated_text(expires, zone) -> str:
+    """What rotating a webhook endpoint's signing secret did (`expires`: when the old one
+    stops signing), for the person who asked for it."""
+    return _rotated(gettext("A new webhook signing secret was issued"), expires, zone)
+
+
+def _rotated(issued: str, expires, zone) -> str:
     if not expires:
         return gettext("%(issued)s; the old one no longer works.") % {"issued": issued}
     until = timezone.localtime(expires, zone)

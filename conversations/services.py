@@ -15,7 +15,6 @@ from connectors.registry import connector_for
 from .models import Bot, Conversation
 from .secrets import (
     generate_api_secret,
-    generate_signing_secret,
     is_valid_api_secret,
     secrets_match,
 )
@@ -113,42 +112,28 @@ def _secret_matches(bot: Bot, secret: str, now) -> bool:
     )
 
 
-# Which of a bot's secrets can be rotated: its column, the column keeping the
-# previous value, when that one stops working, how a new one is made, its name in the log.
-ROTATABLE = {
-    "secret": ("previous_secret", "previous_secret_expires_at", generate_api_secret, "API secret"),
-    "signing_secret": (
-        "previous_signing_secret",
-        "previous_signing_secret_expires_at",
-        generate_signing_secret,
-        "webhook signing secret",
-    ),
-}
-
-
-def rotate_secret(
-    bot: Bot, grace: timedelta | None = None, *, actor=None, via: str = "", which: str = "secret"
-) -> Bot:
-    """Issue a new API secret (or, with which="signing_secret", webhook signing secret);
-    the old one keeps working for `grace`.
+def rotate_secret(bot: Bot, grace: timedelta | None = None, *, actor=None, via: str = "") -> Bot:
+    """Issue a new API secret; the old one keeps working for `grace` (default
+    BOTADMIN_SECRET_GRACE_HOURS). A webhook endpoint's signing secret is rotated on its
+    own (forwarding/signing_secrets.py).
 
     The rotation is recorded in the audit log with `actor` (None from the command line).
     """
     from audit.services import record_action
 
-    previous, expires, generate, name = ROTATABLE[which]
     if grace is None:
         grace = timedelta(hours=settings.BOTADMIN_SECRET_GRACE_HOURS)
     keep = grace > timedelta(0)
     with transaction.atomic():
         bot = Bot.objects.select_for_update().get(pk=bot.pk)
-        setattr(bot, previous, getattr(bot, which) if keep else "")
-        setattr(bot, expires, timezone.now() + grace if keep else None)
-        setattr(bot, which, generate())
-        bot.save(update_fields=[which, previous, expires, "updated_at"])
-        summary = f"Rotated the {name} (grace {grace.total_seconds() / 3600:g} h)"
-        action = "secret.rotate" if which == "secret" else "signing_secret.rotate"
-        record_action(actor, action, bot=bot, target=bot, summary=summary + via + ".")
+        bot.previous_secret = bot.secret if keep else ""
+        bot.previous_secret_expires_at = timezone.now() + grace if keep else None
+        bot.secret = generate_api_secret()
+        bot.save(
+            update_fields=["secret", "previous_secret", "previous_secret_expires_at", "updated_at"]
+        )
+        summary = f"Rotated the API secret (grace {grace.total_seconds() / 3600:g} h)"
+        record_action(actor, "secret.rotate", bot=bot, target=bot, summary=summary + via + ".")
     return bot
 
 

@@ -3,6 +3,7 @@
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.http import HttpResponseNotAllowed, JsonResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -22,7 +23,11 @@ from botadmin.admin_scoping import (
 from botadmin.forms import WebhookURLField
 from botadmin.masked_urls import mask_url_fields, masked_url_display
 from botadmin.reasons import admin_display
-from conversations.roles import ADMINISTER_PERMISSION
+from botadmin.timezones import zone_or_default
+from conversations.admin import secret_field
+from conversations.roles import ADMINISTER_PERMISSION, is_bot_admin
+from conversations.secret_grace import GraceForm, grace_context, signing_secret_rotated_text
+from conversations.secrets import mask
 from messaging.admin import MessageAdmin
 from messaging.models import Message
 
@@ -30,6 +35,7 @@ from .endpoints import reenable_endpoint
 from .forms import ReplayFailedForm, proposed_period
 from .models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from .replay import replay_deliveries, replay_failed, run_test_event
+from .signing_secrets import reveal_signing_secret, rotate_signing_secret
 
 REPLAY_PERMISSION = "forwarding.change_webhookdelivery"
 
@@ -135,8 +141,20 @@ class WebhookEndpointAdmin(AuditedAdminMixin, BotScopedAdminMixin, admin.ModelAd
         "disabled_at",
         "disabled_reason_shown",
     )
-    readonly_fields = ("is_primary", "url_shown", *health_fields, "created_at", "updated_at")
+    readonly_fields = (
+        "is_primary",
+        "url_shown",
+        *health_fields,
+        "signing_secret_revealable",
+        "signing_secret_masked",
+        "signing_secret_grace",
+        "created_at",
+        "updated_at",
+    )
     actions = ("reenable",)
+
+    class Media:
+        js = ("botadmin/copy.js", "botadmin/reveal.js")
 
     disabled_reason_shown = admin_display("disabled_reason", _("disabled because"))
     url_shown = masked_url_display("url", _("URL"), ordering="url")
@@ -145,11 +163,16 @@ class WebhookEndpointAdmin(AuditedAdminMixin, BotScopedAdminMixin, admin.ModelAd
         # A URL not edited here is shown masked (Django would show it whole).
         editable = self.has_change_permission(request, obj) and not (obj and obj.is_primary)
         url = "url" if editable or obj is None else "url_shown"
-        return (
+        # The signing secret shown masked; revealed and rotated by the bot's admins only.
+        revealable = obj is not None and is_bot_admin(request.user, obj.bot)
+        secret = "signing_secret_revealable" if revealable else "signing_secret_masked"
+        fieldsets = [
             (None, {"fields": ("bot", url, "is_primary", "msgtypes", "description", "is_active")}),
+            (_("Signing secret"), {"fields": (secret, "signing_secret_grace")}) if obj else None,
             (_("Health"), {"fields": self.health_fields}),
             (_("Timestamps"), {"fields": ("created_at", "updated_at")}),
-        )
+        ]
+        return [fieldset for fieldset in fieldsets if fieldset]
 
     def get_search_fields(self, request):
         return _without_urls(self.search_fields, request)
@@ -157,6 +180,31 @@ class WebhookEndpointAdmin(AuditedAdminMixin, BotScopedAdminMixin, admin.ModelAd
     @admin.display(description=_("health"))
     def health(self, obj):
         return endpoint_health(obj)
+
+    @admin.display(description=_("signing secret"))
+    def signing_secret_revealable(self, obj):
+        reveal_url = reverse("admin:forwarding_webhookendpoint_reveal_secret", args=[obj.pk])
+        rotate_url = reverse("admin:forwarding_webhookendpoint_rotate_secret", args=[obj.pk])
+        return format_html(
+            '{} <a class="button" href="{}">{}</a>',
+            secret_field(obj.signing_secret, reveal_url),
+            rotate_url,
+            _("Rotate…"),
+        )
+
+    @admin.display(description=_("signing secret"))
+    def signing_secret_masked(self, obj):
+        return secret_field(obj.signing_secret)
+
+    @admin.display(description=_("previous signing secret"))
+    def signing_secret_grace(self, obj):
+        if len(obj.signing_secrets()) < 2:  # none, or its grace is over
+            return "—"
+        return format_html(
+            "<code>{}</code> {}",
+            mask(obj.previous_signing_secret),
+            _("also signs until %(when)s") % {"when": obj.previous_signing_secret_expires_at},
+        )
 
     # Endpoints receive the bot's API secret with every event: bot admins only
     # (conversations/roles.py); the queryset already limits them to their bots.
@@ -196,6 +244,16 @@ class WebhookEndpointAdmin(AuditedAdminMixin, BotScopedAdminMixin, admin.ModelAd
                 view(self.replay_failed_view),
                 name="forwarding_webhookendpoint_replay_failed",
             ),
+            path(
+                "<int:pk>/reveal-secret/",
+                view(self.reveal_secret_view),
+                name="forwarding_webhookendpoint_reveal_secret",
+            ),
+            path(
+                "<int:pk>/rotate-secret/",
+                view(self.rotate_secret_view),
+                name="forwarding_webhookendpoint_rotate_secret",
+            ),
             *super().get_urls(),
         ]
 
@@ -230,6 +288,41 @@ class WebhookEndpointAdmin(AuditedAdminMixin, BotScopedAdminMixin, admin.ModelAd
         )
         return TemplateResponse(
             request, "admin/forwarding/webhookendpoint/test_event.html", context
+        )
+
+    def _administered_endpoint(self, request, pk) -> WebhookEndpoint:
+        """The endpoint, if the user is a bot admin of its bot (its secret is theirs to see)."""
+        endpoint = self._endpoint(request, pk)
+        if not is_bot_admin(request.user, endpoint.bot):
+            raise PermissionDenied
+        return endpoint
+
+    def reveal_secret_view(self, request, pk):
+        """The endpoint's signing secret for a bot admin who clicked "show" (a POST: the
+        admin's views are CSRF-protected); in the audit log, without the value."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        endpoint = self._administered_endpoint(request, pk)
+        return JsonResponse({"value": reveal_signing_secret(endpoint, request.user, via="admin")})
+
+    def rotate_secret_view(self, request, pk):
+        """The console's choice of grace (conversations/secret_grace.py), for this endpoint's
+        signing secret alone."""
+        endpoint = self._administered_endpoint(request, pk)
+        zone = zone_or_default(endpoint.bot.timezone)
+        data = request.POST if request.method == "POST" else None
+        form = GraceForm(data, now=timezone.now(), zone=zone)
+        if form.rotates():
+            endpoint = rotate_signing_secret(
+                endpoint, form.grace(), actor=request.user, via=" in the admin"
+            )
+            expires = endpoint.previous_signing_secret_expires_at
+            messages.success(request, signing_secret_rotated_text(expires, zone))
+            return redirect("admin:forwarding_webhookendpoint_change", endpoint.pk)
+        title = _("Rotate the signing secret of %(url)s?") % {"url": endpoint}
+        context = self._context(request, endpoint, title, **grace_context(form, zone))
+        return TemplateResponse(
+            request, "admin/forwarding/webhookendpoint/rotate_secret.html", context
         )
 
     def replay_failed_view(self, request, pk):

@@ -1,4 +1,5 @@
-"""A bot's secrets on its page: revealed on demand, rotated with a chosen grace period.
+"""A bot's secrets on its page: revealed on demand, its API secret rotated with a chosen
+grace period (a webhook endpoint's signing secret: views/webhooks.py).
 
 Only bot admins (conversations/roles.py) see or rotate them; every reveal
 and rotation is in the audit log.
@@ -19,10 +20,10 @@ from botadmin.timezones import zone_or_default
 from conversations.bot_changes import removed_operator
 from conversations.bot_secrets import reveal as reveal_secret
 from conversations.roles import is_bot_admin
-from conversations.secret_grace import CONFIRMED, NO_GRACE_QUESTION, rotated_text
-from conversations.services import ROTATABLE, rotate_secret
+from conversations.secret_grace import GraceForm, grace_context, rotated_text
+from conversations.services import rotate_secret
+from forwarding.models import WebhookEndpoint
 
-from ..bot_forms import RotateForm
 from ..login_required import login_required
 from .scoping import visible_bot_or_404
 
@@ -47,33 +48,22 @@ def reveal(request, bot_id: int, which: str):
 
 @login_required
 def rotate(request, bot_id: int):
-    """Issue a new API or signing secret; the old one works for the chosen grace,
-    shown in the bot's time zone."""
+    """Issue a new API secret; the old one works for the chosen grace, shown in the
+    bot's time zone. Each webhook endpoint's signing secret is rotated on its own page
+    (views/webhooks.py), which this page links to."""
     bot = admin_bot_or_403(request, bot_id)
     zone = zone_or_default(bot.timezone)
-    initial = {
-        "which": request.GET.get("which") if request.GET.get("which") in ROTATABLE else "secret"
-    }
-    form = RotateForm(request.POST or None, initial=initial, now=timezone.now(), zone=zone)
-    confirming = False
-    if request.method == "POST" and form.is_valid():
-        which = form.cleaned_data["which"]
-        if form.confirmed():
-            bot = rotate_secret(
-                bot, form.grace(), actor=request.user, via=" in the console", which=which
-            )
-            messages.success(request, rotated_text(bot, which, zone))
-            return redirect(reverse("console:bot", args=[bot.pk]) + "#credentials")
-        confirming = True  # no grace, and the question not answered (no JavaScript, a script)
+    form = GraceForm(request.POST or None, now=timezone.now(), zone=zone)
+    if form.rotates():
+        bot = rotate_secret(bot, form.grace(), actor=request.user, via=" in the console")
+        messages.success(request, rotated_text(bot, zone))
+        return redirect(reverse("console:bot", args=[bot.pk]) + "#credentials")
     removed = removed_operator(bot, id_or_none(request.GET.get("removed", "")))
     context = {
         "bot": bot,
-        "form": form,
-        "zone": zone,
         "removed": removed,
-        "confirming": confirming,
-        "no_grace_question": NO_GRACE_QUESTION,
-        "confirmed": CONFIRMED,
+        "endpoints": list(WebhookEndpoint.objects.filter(bot=bot)),
+        **grace_context(form, zone),
     }
     # A post that rotated nothing is refused: a script sees it by the status.
     status = 400 if request.method == "POST" else 200

@@ -1,15 +1,20 @@
 """A bot's webhook endpoints: health and deliveries for its operators; adding,
-changing, testing, replaying and deleting for its bot admins (console/webhooks.py decides who)."""
+changing, testing, replaying, deleting, and revealing and rotating an endpoint's signing
+secret for its bot admins (console/webhooks.py decides who)."""
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
+from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.text import Truncator
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
+from botadmin.timezones import zone_or_default
+from conversations.secret_grace import GraceForm, grace_context, signing_secret_rotated_text
 from forwarding.endpoints import (
     EndpointNotDeletable,
     add_endpoint,
@@ -21,6 +26,7 @@ from forwarding.endpoints import (
 from forwarding.forms import ReplayFailedForm, proposed_period
 from forwarding.models import WebhookDelivery, WebhookEndpoint
 from forwarding.replay import replay_deliveries, replay_failed, run_test_event
+from forwarding.signing_secrets import reveal_signing_secret, rotate_signing_secret
 
 from ..login_required import login_required
 from ..webhooks import EndpointForm, deliveries_page, may_manage_webhooks
@@ -111,6 +117,7 @@ def endpoint_page(request, bot_id: int, endpoint_id: int, *, form=None, status=2
             "replay_form": ReplayFailedForm(initial=proposed_period(endpoint)),
             "test": test,
             "kept_because": why_not_deletable(endpoint) if manage else "",
+            "bot_zone": zone_or_default(bot.timezone),
         },
         status=status,
     )
@@ -220,3 +227,33 @@ def delivery_replay(request, bot_id: int, delivery_id: int):
         messages.warning(request, _("The delivery is being attempted right now; try again later."))
     latest = reverse("console:webhook", args=[bot.pk, delivery.endpoint_id])
     return redirect(f"{posted_next_page(request, latest)}#delivery-{delivery.pk}")
+
+
+@login_required
+@require_POST
+def endpoint_reveal_secret(request, bot_id: int, endpoint_id: int):
+    """The endpoint's signing secret for a bot admin who clicked "Reveal" (audited)."""
+    bot = _managed_bot(request, bot_id)
+    endpoint = _endpoint_or_404(bot, endpoint_id)
+    return JsonResponse({"value": reveal_signing_secret(endpoint, request.user, via="console")})
+
+
+@login_required
+def endpoint_rotate_secret(request, bot_id: int, endpoint_id: int):
+    """Issue the endpoint a new signing secret; for the chosen grace its deliveries carry a
+    signature with the old one too (forwarding/signing_secrets.py)."""
+    bot = _managed_bot(request, bot_id)
+    endpoint = _endpoint_or_404(bot, endpoint_id)
+    zone = zone_or_default(bot.timezone)
+    form = GraceForm(request.POST or None, now=timezone.now(), zone=zone)
+    if form.rotates():
+        endpoint = rotate_signing_secret(
+            endpoint, form.grace(), actor=request.user, via=" in the console"
+        )
+        expires = endpoint.previous_signing_secret_expires_at
+        messages.success(request, signing_secret_rotated_text(expires, zone))
+        return redirect(reverse("console:webhook", args=[bot.pk, endpoint.pk]) + "#signing-secret")
+    context = {"bot": bot, "endpoint": endpoint, **grace_context(form, zone)}
+    # A post that rotated nothing is refused: a script sees it by the status.
+    status = 400 if request.method == "POST" else 200
+    return render(request, "console/webhooks/rotate_secret.html", context, status=status)

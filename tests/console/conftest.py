@@ -1,6 +1,7 @@
 """Console fixtures: two bots with one operator each, and messages made with the models."""
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.utils import timezone
 
 from messaging.models import DeliveryAttempt, Message
@@ -42,6 +43,15 @@ def operator(make_operator, bot):
 @pytest.fixture
 def operator_client(client, operator):
     client.force_login(operator)
+    return client
+
+
+@pytest.fixture
+def reader(make_operator, bot, client):
+    """An operator of `bot` who may not manage its endpoints."""
+    user = make_operator("reader", bot)
+    user.user_permissions.remove(Permission.objects.get(codename="administer_bot"))
+    client.force_login(user)
     return client
 
 

@@ -626,17 +626,28 @@ def test_an_unknown_admin_action_never_breaks(client, superuser, bot, action):
     assert response.status_code < 500
 
 
+# A rotate page and the status of a post it refuses (the admin's pages answer 200).
+ROTATE_PAGES = [
+    ("/admin/conversations/bot/{b}/rotate-secret/", 200),
+    ("/admin/forwarding/webhookendpoint/{e}/rotate-secret/", 200),
+    ("/console/bots/{b}/secrets/rotate", 400),
+    ("/console/bots/{b}/webhooks/{e}/secret/rotate", 400),
+]
+
+
+@pytest.mark.parametrize("page, refused", ROTATE_PAGES)
 @pytest.mark.parametrize("grace", [NUL, "abc", HUGE, "-1", "5", ""])
 @pytest.mark.parametrize("confirmed", [None, "confirmed", NUL])
-def test_rotating_in_the_admin_with_a_grace_that_is_no_choice_rotates_nothing(
-    client, superuser, bot, grace, confirmed
+def test_rotating_with_a_grace_that_is_no_choice_rotates_nothing(
+    client, superuser, bot, page, refused, grace, confirmed
 ):
     client.force_login(superuser)
-    before = snapshot(bot)
+    endpoint = WebhookEndpoint.objects.create(bot=bot, url="https://hooks.example/in")
+    before = snapshot(bot, endpoint)
     data = {"grace_hours": grace, **({"no_grace": confirmed} if confirmed is not None else {})}
-    response = client.post(f"/admin/conversations/bot/{bot.pk}/rotate-secret/", data)
-    assert response.status_code == 200
-    assert snapshot(bot) == before
+    response = client.post(page.format(b=bot.pk, e=endpoint.pk), data)
+    assert response.status_code == refused
+    assert snapshot(bot, endpoint) == before
 
 
 @pytest.mark.parametrize(
@@ -652,6 +663,8 @@ def test_rotating_in_the_admin_with_a_grace_that_is_no_choice_rotates_nothing(
         "/admin/conversations/conversation/{NUL}/change/",
         "/admin/forwarding/webhookendpoint/{HUGE}/test-event/",
         "/admin/forwarding/webhookendpoint/{HUGE}/replay-failed/",
+        "/admin/forwarding/webhookendpoint/{HUGE}/rotate-secret/",
+        "/admin/forwarding/webhookendpoint/{HUGE}/reveal-secret/",
         "/admin/forwarding/webhookdelivery/{HUGE}/replay/",
         "/admin/messaging/message/{NUL}/change/",
     ],

@@ -194,7 +194,7 @@ def test_rotating_keeps_the_old_secret_for_the_chosen_grace_in_the_bots_zone(ope
     assert "CST" in form
     answer = operator_client.post(
         reverse("console:bot_rotate", args=[bot.pk]),
-        {"which": "secret", "grace_hours": "72"},
+        {"grace_hours": "72"},
         follow=True,
     )
     bot.refresh_from_db()
@@ -208,69 +208,36 @@ def test_revealing_something_that_is_no_secret_is_not_found(operator_client, bot
     assert operator_client.post(url).status_code == 404
 
 
-def test_rotating_the_signing_secret_keeps_signing_with_the_old_one_during_the_grace(
-    operator_client, bot
-):
-    from standardwebhooks import Webhook
-
-    from forwarding.webhook_delivery import signature_headers
-
-    old = bot.signing_secret
-    operator_client.post(
-        reverse("console:bot_rotate", args=[bot.pk]),
-        {"which": "signing_secret", "grace_hours": "24"},
-    )
-    bot.refresh_from_db()
-    assert bot.signing_secret != old and bot.signing_secrets() == [bot.signing_secret, old]
-    headers = signature_headers(bot.signing_secrets(), "msg_1", '{"a":1}')
-    for secret in (old, bot.signing_secret):  # a receiver with either secret verifies it
-        assert Webhook(secret).verify('{"a":1}', headers) == {"a": 1}
-    assert OperatorAction.objects.filter(action="signing_secret.rotate", bot=bot).exists()
-
-
-def test_a_signing_secret_rotated_without_grace_signs_alone(operator_client, bot):
-    operator_client.post(
-        reverse("console:bot_rotate", args=[bot.pk]),
-        {"which": "signing_secret", "grace_hours": "0", "no_grace": "confirmed"},
-    )
-    bot.refresh_from_db()
-    assert bot.signing_secrets() == [bot.signing_secret]
-
-
 NO_GRACE_QUESTION = (
     "Stop the old secret now? Every API caller or webhook receiver still using it fails "
     "from this moment until it is given the new one."
 )
 
 
-@pytest.mark.parametrize("which", ["secret", "signing_secret"])
 def test_a_post_without_grace_that_was_not_confirmed_is_asked_instead_of_obeyed(
-    operator_client, bot, which
+    operator_client, bot
 ):
     """The browser asks before it posts; a script (or a browser without JavaScript) that
     posts no answer is asked on the page and nothing changes until it says yes."""
     operator_client.cookies["django_language"] = "en"
     url = reverse("console:bot_rotate", args=[bot.pk])
-    before = (bot.secret, bot.signing_secret)
+    before = bot.secret
 
-    asked = operator_client.post(url, {"which": which, "grace_hours": "0"})
+    asked = operator_client.post(url, {"grace_hours": "0"})
 
     page = asked.content.decode()
     assert asked.status_code == 400 and 'id="no-grace-warning"' in page
     assert NO_GRACE_QUESTION in page
     bot.refresh_from_db()
-    assert (bot.secret, bot.signing_secret) == before
+    assert bot.secret == before
     assert not OperatorAction.objects.filter(action__endswith=".rotate").exists()
 
     confirmed = operator_client.post(url, submitted_form(page, "no-grace-form"))
 
     assert confirmed.status_code == 302
     bot.refresh_from_db()
-    changed = [
-        now != then for now, then in zip((bot.secret, bot.signing_secret), before, strict=True)
-    ]
-    assert changed == [which == "secret", which == "signing_secret"]
-    action = OperatorAction.objects.get(action=f"{which}.rotate", bot=bot)
+    assert bot.secret != before and bot.previous_secret == ""
+    action = OperatorAction.objects.get(action="secret.rotate", bot=bot)
     assert "(grace 0 h) in the console" in action.summary
 
 
@@ -287,25 +254,6 @@ def test_the_console_and_the_admin_ask_the_same_question_before_rotating_without
     question = "立即停用旧密钥？仍在使用它的每个 API 调用方或 Webhook 接收方从此刻起都会失败，直到换上新密钥。"
     assert f'data-confirm="{question}"' in console
     assert question in admin.split('id="no-grace-warning"')[1]
-
-
-def test_the_current_and_previous_signing_secrets_can_be_told_apart_masked(operator_client, bot):
-    """Both masks read `whse••••••••`: the shown characters were the prefix every one has."""
-    old = bot.signing_secret
-    operator_client.post(
-        reverse("console:bot_rotate", args=[bot.pk]),
-        {"which": "signing_secret", "grace_hours": "24"},
-    )
-    bot.refresh_from_db()
-
-    page = operator_client.get(reverse("console:bot", args=[bot.pk])).content.decode()
-    current = page.split('data-secret="signing_secret"')[1].split("</code>")[0]
-    previous = page.split('id="signing-secret-grace"')[1].split("</code>")[0]
-
-    assert f"{bot.signing_secret[:10]}••••••••" in current
-    assert f"{old[:10]}••••••••" in previous
-    assert bot.signing_secret[:10] != old[:10]  # 24 random bits: equal once in 16 million
-    assert bot.signing_secret not in page and old not in page
 
 
 def test_a_connector_without_its_own_guide_shows_its_settings_and_live_connection(

@@ -12,6 +12,7 @@ from audit.models import OperatorAction
 from audit.services import record_action
 from conversations.bot_changes import request_sync_by
 from conversations.models import SyncRun
+from forwarding.models import WebhookEndpoint
 
 
 def test_operations_are_words_filtered_by_a_choice(
@@ -103,13 +104,14 @@ def test_an_operator_sees_the_admin_changes_of_their_bots_only(
 
 
 def test_a_revealed_secret_is_named_in_words_never_shown(operator_client, bot):
-    operator_client.post(reverse("console:bot_reveal", args=[bot.pk, "signing_secret"]))
+    endpoint = WebhookEndpoint.objects.create(bot=bot, url="https://hooks.example/in")
+    operator_client.post(reverse("console:webhook_reveal_secret", args=[bot.pk, endpoint.pk]))
 
     html = operator_client.get(reverse("console:operator_actions")).content.decode()
 
     body = html.split("<tbody>")[1]
-    assert "查看了密钥" in body and "Webhook 签名密钥" in body
-    assert bot.signing_secret not in html
+    assert "查看了密钥" in body and "Webhook 签名密钥" in body and "hooks.example" in body
+    assert endpoint.signing_secret not in html
 
 
 def test_user_and_group_operations_are_offered_to_superusers_only(client, operator, superuser):

@@ -47,16 +47,30 @@ def reveal_and_copy(page, box, value: str) -> None:
     assert page.evaluate("navigator.clipboard.readText()") == value
 
 
-def test_the_admin_bot_page_shows_a_secret_on_demand_and_copies_it(page, make_bot):
-    bot = make_bot(name="browser-bot")
+def test_the_admin_endpoint_page_shows_its_signing_secret_on_demand_and_copies_it(page, make_bot):
+    bot = make_bot(name="browser-bot", webhook_url="https://hooks.example/in")
+    endpoint = bot.webhook_endpoints.get()
 
-    page.goto(f"/admin/conversations/bot/{bot.pk}/change/")
+    page.goto(f"/admin/forwarding/webhookendpoint/{endpoint.pk}/change/")
     box = page.locator(".field-signing_secret_revealable .secret")
-    reveal_and_copy(page, box, bot.signing_secret)
+    reveal_and_copy(page, box, endpoint.signing_secret)
     screenshot(page, "console-secrets", "admin-signing-secret-shown")
 
     entry = OperatorAction.objects.get(action="secret.reveal")
     assert entry.details == {"secret": "signing_secret", "via": "admin"}
+    assert entry.target_id == str(endpoint.pk)
+
+
+def test_the_console_endpoint_page_reveals_its_signing_secret_and_copies_it(page, make_bot):
+    bot = make_bot(name="browser-hooks", webhook_url="https://hooks.example/in")
+    endpoint = bot.webhook_endpoints.get()
+
+    page.goto(f"/console/bots/{bot.pk}/webhooks/{endpoint.pk}/")
+    reveal_and_copy(page, page.locator("#signing-secret .secret"), endpoint.signing_secret)
+    screenshot(page, "console-secrets", "endpoint-signing-secret-revealed")
+
+    entry = OperatorAction.objects.get(action="secret.reveal")
+    assert entry.details == {"secret": "signing_secret", "via": "console"}
 
 
 def test_the_app_setup_page_reveals_the_key_and_copies_it(page, make_bot):

@@ -5,7 +5,6 @@ import re
 from datetime import timedelta
 
 import pytest
-from django.contrib.auth.models import Permission
 from django.urls import reverse
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
@@ -13,15 +12,6 @@ from standardwebhooks.webhooks import Webhook
 from audit.models import OperatorAction
 from forwarding.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from tests.html_forms import submitted_form
-
-
-@pytest.fixture
-def reader(make_operator, bot, client):
-    """An operator of `bot` who may not manage its endpoints."""
-    user = make_operator("reader", bot)
-    user.user_permissions.remove(Permission.objects.get(codename="administer_bot"))
-    client.force_login(user)
-    return client
 
 
 @pytest.fixture
@@ -184,7 +174,7 @@ def test_a_test_event_is_signed_audited_and_its_answer_shown(
     page = page.content.decode()
 
     (request,) = receiver.requests
-    payload = Webhook(bot.signing_secret).verify(request.body, request.headers)
+    payload = Webhook(endpoint.signing_secret).verify(request.body, request.headers)
     assert payload["text"]["content"] == "botadmin test event"
     assert "端点已响应测试事件" in page and "HTTP 202" in page
     assert not WebhookDelivery.objects.exists()

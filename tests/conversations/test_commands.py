@@ -25,8 +25,19 @@ def test_createbot_prints_the_new_bot_as_json(db):
         "name": "sales",
         "connector": "wecom_robot",
         "secret": bot.secret,
-        "signing_secret": bot.signing_secret,
     }
+
+
+def test_createbot_with_a_webhook_url_prints_that_endpoints_signing_secret(db):
+    result = run(
+        "createbot", "--name", "hooked", "--connector", "wecom_robot",
+        "--webhook-url", "https://hooks.example.com/in",
+    )  # fmt: skip
+
+    endpoint = Bot.objects.get(name="hooked").webhook_endpoints.get()
+    assert endpoint.is_primary and endpoint.url == "https://hooks.example.com/in"
+    assert result["signing_secret"] == endpoint.signing_secret
+    assert result["signing_secret"].startswith("whsec_")
 
 
 def test_createbot_is_in_the_audit_log_without_the_secrets(db):

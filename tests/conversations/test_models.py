@@ -6,10 +6,9 @@ from conversations.models import Bot, Conversation
 from conversations.secrets import is_valid_api_secret
 
 
-def test_new_bot_gets_a_long_url_safe_secret_and_a_standard_webhooks_signing_secret(bot):
+def test_new_bot_gets_a_long_url_safe_secret(bot):
     assert is_valid_api_secret(bot.secret)
     assert len(bot.secret) >= 32
-    assert bot.signing_secret.startswith("whsec_")
 
 
 def test_each_bot_gets_a_different_secret(make_bot):

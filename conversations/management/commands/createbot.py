@@ -18,7 +18,8 @@ def _option(name: str) -> str:
 
 class Command(BaseCommand):
     help = (
-        "Create a bot and print it as JSON (id, name, secret, signing_secret). "
+        "Create a bot and print it as JSON (id, name, secret, and with --webhook-url the "
+        "signing_secret of that webhook endpoint). "
         "Each connector's settings are options; see docs/bots.md."
     )
 
@@ -88,12 +89,14 @@ class Command(BaseCommand):
                 summary=f"Created the {connector.english_label()} bot {bot.name}"
                 " from the command line.",
             )
+        # The webhook URL's endpoint, made when the bot was saved, signs with its own secret.
+        endpoint = bot.webhook_endpoints.filter(is_primary=True).first()
         result = {
             "id": bot.pk,
             "name": bot.name,
             "connector": bot.connector,
             "secret": bot.secret,
-            "signing_secret": bot.signing_secret,
+            **({"signing_secret": endpoint.signing_secret} if endpoint else {}),
             **generated,
             **connector.printed_settings(bot),
         }

@@ -27,7 +27,7 @@ def test_createbot_makes_an_ai_bot_from_its_bot_id_and_secret_and_prints_it_like
         "name": "helper",
         "connector": "wecom_aibot",
         "secret": bot.secret,
-        "signing_secret": bot.signing_secret,
+        "signing_secret": bot.webhook_endpoints.get(is_primary=True).signing_secret,
     }  # the bot secret is never printed back
     assert bot.connector_settings == {"bot_id": "aib-123", "bot_secret": "s3cret"}
     assert bot.webhook_url == "https://hooks.example.com/in"
