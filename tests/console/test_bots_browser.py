@@ -99,7 +99,7 @@ def test_an_operator_creates_tests_syncs_a_bridge_bot_and_rotates_its_secret(
     expect(secret.locator(".secret-value")).to_have_text(old_secret)
     shoot(page, "04-secret-revealed")
 
-    page.get_by_role("link", name="轮换密钥…").click()
+    page.get_by_role("link", name="轮换 API 密钥…").click()
     page.get_by_label(re.compile("3 天")).check()
     shoot(page, "05-rotate")
     page.get_by_role("button", name="签发新密钥").click()
