@@ -50,6 +50,7 @@ from botadmin import reasons
 from botadmin.reasons import Reason
 
 from . import aibot_inbound
+from .aibot_failures import connection_failure
 from .aibot_inbox import InboxJournal
 from .base import MEDIA_MIN_BYTES, media_word, too_small
 from .conversions import markdown_to_text
@@ -220,10 +221,12 @@ class BotSession:
             except SubscriptionDeferred as failure:
                 error = reasons.of(failure)
             except (OSError, TimeoutError, websockets.WebSocketException) as failure:
-                error = f"{failure.__class__.__name__}: {failure}"
+                # Operators read our words; the log keeps Python's (`[Errno -2] …`).
+                error = connection_failure(failure, self.credentials[2])
+                logger.warning("AI bot %s: %r", self.bot_id, failure)
             except Exception as failure:
                 logger.exception("AI bot %s: connection failed", self.bot_id)
-                error = f"{failure.__class__.__name__}: {failure}"
+                error = connection_failure(failure, self.credentials[2])
             finally:
                 self._disconnected()
             if self.ended:

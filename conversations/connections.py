@@ -179,7 +179,7 @@ def _describe(row: BotConnection | None, now: datetime) -> dict:
         "lease_expires_at": row.lease_expires_at if held else None,
         "connected_since": row.connected_since if held else None,
         "last_frame_at": row.last_frame_at,
-        "last_error": row.last_error,
+        "last_error": row.shown_error,
         "last_error_at": row.last_error_at,
         "taken_over_at": row.taken_over_at,
         "can_reconnect": row.taken_over_at is not None,

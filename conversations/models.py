@@ -9,7 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import gettext_noop
 
-from botadmin.reasons import ReasonField, translate
+from botadmin.reasons import Reason, ReasonField, translate
 from botadmin.timezones import known_zone, zone_choices
 from connectors import bot_settings
 from connectors.registry import CONNECTORS, DEFAULT_KIND
@@ -437,11 +437,15 @@ class BotConnection(models.Model):
     endpoint_token = models.CharField(max_length=64, blank=True, default="", editable=False)
     connected_since = models.DateTimeField(_("connected since"), null=True, blank=True)
     last_frame_at = models.DateTimeField(_("last frame"), null=True, blank=True)
-    # A botadmin.reasons.Reason (or an exception's text), shown in the reader's language.
+    # A botadmin.reasons.Reason, shown in the reader's language (`shown_error`).
     last_error = ReasonField(_("last error"), blank=True, default="")
     last_error_at = models.DateTimeField(_("last error at"), null=True, blank=True)
     taken_over_at = models.DateTimeField(_("connection taken over at"), null=True, blank=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    # A last error an earlier gateway stored as plain text (Python's own words, in English:
+    # "gaierror: [Errno -2] Name or service not known"), which operators are not shown.
+    EARLIER_ERROR = gettext_noop("the connection failed (the gateway's log has the details)")
 
     class Meta:
         verbose_name = _("bot connection")
@@ -449,3 +453,12 @@ class BotConnection(models.Model):
 
     def __str__(self) -> str:
         return f"{self.bot} {self.state}"
+
+    @property
+    def shown_error(self) -> str:
+        """The last error as operators see it: a Reason (in their language), never an
+        exception's text."""
+        stored = self.last_error
+        if not stored or isinstance(stored, Reason):
+            return stored
+        return Reason(self.EARLIER_ERROR)
