@@ -9,7 +9,7 @@ from botadmin.reasons import translate
 from connectors.registry import CONNECTORS
 from conversations.bot_changes import request_sync_by
 from conversations.models import Bot, SyncRun
-from conversations.sync import can_sync
+from conversations.sync import checks_entered, not_possible_reason
 
 RECENT_RUNS = 5
 
@@ -21,15 +21,19 @@ def request_console_sync(user, bot: Bot) -> tuple[SyncRun, bool]:
 def sync_context(request, bot: Bot) -> dict:
     """The sync block: the last runs, whether one is active, and where to poll."""
     runs = list(bot.sync_runs.select_related("requested_by")[:RECENT_RUNS])
+    why_not = not_possible_reason(bot)
     return {
         "runs": runs,
         "sync_active": any(run.is_active for run in runs),
         "sync_url": reverse("console:bot_sync", args=[bot.pk]),
         "sync_status_url": reverse("console:bot_sync_status", args=[bot.pk]),
         "empty_reason": empty_reason(bot),
-        # A connector that can neither list nor check contacts: no "Sync now", say why.
-        "can_sync": can_sync(bot),
-        "not_possible_reason": SyncRun.NOT_POSSIBLE_REASON,
+        # A connector that can neither list nor check contacts, or a bot with nothing to
+        # check yet: no "Sync now", say why.
+        "can_sync": why_not is None,
+        "not_possible_reason": translate(why_not or ""),
+        # Its sync checks the groups entered by hand (robot keys): say so, and what it found.
+        "checks_entered": checks_entered(bot),
     }
 
 

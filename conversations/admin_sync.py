@@ -13,10 +13,11 @@ from django.views.decorators.http import require_POST
 
 from audit.admin_changes import atomic_action
 from botadmin.admin_scoping import BotScopedAdminMixin, ReadOnlyAdminMixin, VisibleRelatedFilter
+from botadmin.reasons import translate
 
 from .bot_changes import request_sync_by
 from .models import Bot, SyncRun
-from .sync import can_sync
+from .sync import checks_entered, not_possible_reason
 
 RECENT_RUNS = 5
 
@@ -28,6 +29,7 @@ def request_sync_from_admin(request, bot: Bot) -> tuple[SyncRun, bool]:
 def sync_status_html(bot: Bot) -> tuple[str, bool]:
     """The bot page's sync block: the last runs, the running one with its progress."""
     runs = list(bot.sync_runs.all()[:RECENT_RUNS])
+    why_not = not_possible_reason(bot)
     active = any(run.is_active for run in runs)
     html = render_to_string(
         "admin/conversations/bot/sync_status.html",
@@ -38,8 +40,9 @@ def sync_status_html(bot: Bot) -> tuple[str, bool]:
             "all_runs_url": reverse("admin:conversations_syncrun_changelist")
             + f"?bot__id__exact={bot.pk}",
             "sync_url": reverse("admin:conversations_bot_sync_contacts", args=[bot.pk]),
-            "can_sync": can_sync(bot),
-            "not_possible_reason": SyncRun.NOT_POSSIBLE_REASON,
+            "can_sync": why_not is None,
+            "not_possible_reason": translate(why_not or ""),
+            "checks_entered": checks_entered(bot),
         },
     )
     return html, active
@@ -103,10 +106,12 @@ class ContactSyncBotAdminMixin:
     @atomic_action
     def sync_contacts(self, request, queryset):
         started = joined = not_possible = 0
+        why: dict[str, None] = {}  # each reason once, in order
         for bot in queryset:
             run, created = request_sync_from_admin(request, bot)
             if run.outcome == SyncRun.Outcome.NOT_POSSIBLE:
                 not_possible += 1
+                why[run.shown_error] = None
                 continue
             started += created
             joined += not created
@@ -119,7 +124,7 @@ class ContactSyncBotAdminMixin:
             messages.warning(
                 request,
                 _("%(count)d of the bots cannot sync: %(reason)s")
-                % {"count": not_possible, "reason": SyncRun.NOT_POSSIBLE_REASON},
+                % {"count": not_possible, "reason": " ".join(why)},
             )
 
 
@@ -134,6 +139,7 @@ class SyncRunAdmin(BotScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
         "users_summary",
         "groups_summary",
         "groups_unchecked",
+        "groups_not_working",
         "finished_at",
         "short_error",
     )

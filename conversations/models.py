@@ -337,6 +337,9 @@ class SyncRun(models.Model):
     # Operator-entered groups whose check had no clear answer this time (the other side
     # busy or unreachable, out of time): left as they were, asked about again next sync.
     groups_unchecked = models.PositiveIntegerField(_("groups not checked"), default=0)
+    # Operator-entered groups whose check said they no longer work (a robot key WeCom no
+    # longer knows, or none): deactivated now or already before.
+    groups_not_working = models.PositiveIntegerField(_("groups no longer working"), default=0)
     # Why it failed (a botadmin.reasons.Reason, shown in the reader's language).
     error = ReasonField(_("error"), blank=True, default="")
     # The other side reported a contact change while this run ran, maybe after it read
@@ -388,9 +391,14 @@ class SyncRun(models.Model):
     def shown_error(self) -> str:
         """The error column for people, in their language (a plain text stored before
         reasons were translatable as it is, but for the not-possible explanation)."""
-        if self.outcome == self.Outcome.NOT_POSSIBLE:
+        if self.outcome == self.Outcome.NOT_POSSIBLE and not isinstance(self.error, Reason):
             return str(self.NOT_POSSIBLE_REASON)
         return translate(self.error)
+
+    @property
+    def groups_checked(self) -> int:
+        """Of a sync that checks entered groups: how many checks had an answer."""
+        return max(self.pages_fetched - self.groups_unchecked, 0)
 
     def counts(self) -> dict[str, dict[str, int]]:
         return {

@@ -20,7 +20,9 @@ every group, a few at a time within a time budget, and each verdict reactivates 
 deactivates its group as it comes. A group without a clear answer this time (the other
 side busy, unreachable, out of time) is left as it was and counted on the run as not
 checked; the run succeeds with the other groups' verdicts, and fails only when it
-could check none. A connector
+could check none. Such a bot with no group entered yet has nothing to check: a
+requested sync ends at once as "not possible" saying so, and no periodic sync runs
+for it (an empty run every interval would only say that nothing was checked). A connector
 that can do neither (`wecom_aibot`: its chats are known from their messages)
 ends a requested sync at once as "not possible", saying why, and is left out
 of the periodic syncs.
@@ -36,7 +38,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import OuterRef, Q, Subquery
+from django.db.models import Exists, OuterRef, Q, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext_noop
 
@@ -66,6 +68,11 @@ ABANDONED = Reason(gettext_noop("abandoned: no progress for 5 minutes (worker st
 # Every operator-entered group's check ended without a clear answer, the first one's why.
 NONE_CHECKED = gettext_noop(
     "none of the %(count)s groups could be checked (e.g. %(reason)s); none was changed"
+)
+# Why a bot whose connector checks entered groups does not sync yet (`not_possible_reason`).
+NOTHING_TO_CHECK = gettext_noop(
+    "No group to check yet: add each group with its robot key first. The contact sync then "
+    "checks that every robot key still works (nothing is posted)."
 )
 FINISHED_OUTCOMES = (
     SyncRun.Outcome.SUCCEEDED,
@@ -109,9 +116,32 @@ def request_sync(
 
 
 def can_sync(bot: Bot) -> bool:
-    """Whether a contact sync of this bot can do anything (its connector lists or checks)."""
+    """Whether a contact sync of this bot can do anything (its connector lists contacts, or
+    checks the ones entered and the bot has some)."""
+    return not_possible_reason(bot) is None
+
+
+def checks_entered(bot: Bot) -> bool:
+    """Whether its contact sync checks the groups entered by hand (a group robot's robot
+    keys) rather than listing contacts from the other side."""
     connector = CONNECTORS.get(bot.connector)
-    return connector is None or connector.syncs_contacts()
+    return connector is not None and connector.enters_contacts and not connector.lists_contacts
+
+
+def not_possible_reason(bot: Bot) -> Reason | None:
+    """Why a contact sync of this bot would do nothing, or None when it can do something."""
+    connector = CONNECTORS.get(bot.connector)
+    if connector is None:
+        return None
+    if not connector.syncs_contacts():
+        return _not_possible_reason()
+    if checks_entered(bot) and not _entered_groups(bot).exists():
+        return Reason(NOTHING_TO_CHECK)
+    return None
+
+
+def _entered_groups(bot: Bot):
+    return Conversation.objects.filter(bot=bot, kind=Conversation.Kind.GROUP)
 
 
 def _not_possible_reason() -> Reason:
@@ -128,7 +158,7 @@ def _record_not_possible(bot: Bot, trigger: str, user) -> SyncRun:
         outcome=SyncRun.Outcome.NOT_POSSIBLE,
         started_at=now,
         finished_at=now,
-        error=_not_possible_reason(),
+        error=not_possible_reason(bot) or _not_possible_reason(),
     )
     metrics.contact_sync_finished(run.outcome)
     return run
@@ -418,7 +448,7 @@ def _check_entered(connector: Connector, progress: _Progress) -> None:
     """Operator-entered groups (robot keys): ask the connector whether each still works."""
     run = progress.run
     groups = list(run.bot.conversations.filter(kind=Conversation.Kind.GROUP).order_by("pk"))
-    unchecked, why = 0, ""
+    unchecked, not_working, why = 0, 0, ""
     for check in connector.check_contacts(groups):
         if check.works is None:
             unchecked += 1
@@ -437,6 +467,9 @@ def _check_entered(connector: Connector, progress: _Progress) -> None:
             if changed and check.works != conversation.is_active:
                 change = "reactivated" if check.works else "deactivated"
                 progress.add(Conversation.Kind.GROUP, change, 1)
+            if changed and not check.works:
+                not_working += 1
+                progress.counts["groups_not_working"] = not_working
             progress.pages += 1
             progress.save()
     if unchecked and unchecked == len(groups):
@@ -453,8 +486,9 @@ def sync_due_bots(now: datetime | None = None) -> list[SyncRun]:
     Each bot syncs once per interval at its own offset inside the interval
     (from a hash of its id), so a hundred bots do not all hit their agents
     in the same minute. A sync requested by hand inside the current window
-    counts for it. Bots whose connector cannot sync contacts are left out:
-    a run every interval would only repeat that it is not possible.
+    counts for it. Bots whose connector cannot sync contacts are left out, and so
+    are bots with no entered group to check: a run every interval would only repeat
+    that it is not possible.
     """
     now = now or timezone.now()
     _recover(now)
@@ -467,8 +501,13 @@ def sync_due_bots(now: datetime | None = None) -> list[SyncRun]:
     # aggregate over every run ever recorded.
     latest = SyncRun.objects.filter(bot=OuterRef("pk")).order_by("-requested_at")
     syncable = [kind for kind, connector in CONNECTORS.items() if connector.syncs_contacts()]
-    bots = Bot.objects.filter(is_active=True, connector__in=syncable).annotate(
-        last=Subquery(latest.values("requested_at")[:1])
+    # A bot that checks entered groups and has none: a run would check nothing.
+    entering = [kind for kind in syncable if not CONNECTORS[kind].lists_contacts]
+    groups = Conversation.objects.filter(bot=OuterRef("pk"), kind=Conversation.Kind.GROUP)
+    bots = (
+        Bot.objects.filter(is_active=True, connector__in=syncable)
+        .exclude(Q(connector__in=entering) & ~Exists(groups))
+        .annotate(last=Subquery(latest.values("requested_at")[:1]))
     )
     for bot in bots:
         if bot.last is None or bot.last < window_start(bot.pk, now, interval):

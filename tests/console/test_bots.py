@@ -123,6 +123,11 @@ def test_sync_now_starts_a_run_and_its_status_follows_it(operator_client, bot, o
     status = operator_client.get(reverse("console:bot_sync_status", args=[bot.pk])).json()
     assert status["active"] is True
     assert "sync-pending" in status["html"]
+    # A second press would only join it: the button waits until the sync ends.
+    assert 'id="sync-now" disabled aria-describedby="sync-running"' in status["html"]
+    SyncRun.objects.filter(pk=run.pk).update(outcome=SyncRun.Outcome.SUCCEEDED)
+    status = operator_client.get(reverse("console:bot_sync_status", args=[bot.pk])).json()
+    assert 'id="sync-now">' in status["html"]
 
 
 def test_the_sync_table_calls_group_chats_as_the_conversation_tabs_do(operator_client, bot):

@@ -8,6 +8,7 @@ import re
 import pytest
 from django.conf import settings
 from django.db import connection
+from django.urls import reverse
 from django.utils import translation
 
 from botadmin.reasons import translate
@@ -195,3 +196,54 @@ def test_a_key_replaced_while_it_was_checked_keeps_the_new_keys_state(
     assert run.outcome == SyncRun.Outcome.SUCCEEDED and run.groups_deactivated == 0
     group.refresh_from_db()
     assert group.is_active and group.robot_key == "key-ok"
+
+
+def page_text(client, bot, language: str = "zh-hans") -> str:
+    """The console's bot page as text, in `language`."""
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = language
+    html = client.get(reverse("console:bot", args=[bot.pk])).content.decode()
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
+
+
+def test_the_bot_page_says_how_many_robot_keys_a_sync_checked_and_how_many_no_longer_work(
+    robot_bot, make_conversation, wecom, client, make_operator
+):
+    """It said "0 pages · +0 ~0 −0 ↺0" for a sync that had checked every key."""
+    make_conversation(robot_bot, "g-gone", robot_key="key-removed")  # WeCom: 93000
+    make_conversation(robot_bot, "g-gone-before", robot_key="key-removed-2", is_active=False)
+    run = do_sync(robot_bot)
+    assert (run.groups_not_working, run.groups_deactivated, run.groups_reactivated) == (2, 1, 1)
+    client.force_login(make_operator("lihua", robot_bot))
+
+    chinese = page_text(client, robot_bot)
+    english = page_text(client, robot_bot, "en")
+
+    assert "已检查 4 个机器人密钥 2 个已失效 −1 ↺1" in chinese
+    assert "立即检查机器人密钥" in chinese and "立即同步" not in chinese
+    assert "已获取页数" not in chinese  # the columns of a sync that lists contacts
+    assert "Checked 4 robot keys 2 no longer work −1 ↺1" in english
+    assert "Check the robot keys now" in english
+
+
+def test_a_robot_bot_without_groups_offers_no_sync_and_is_not_synced_periodically(
+    make_bot, make_conversation, wecom, client, make_operator, settings
+):
+    """It offered "Sync now", which "succeeded" with nothing, and the beat added an empty
+    run every interval."""
+    settings.BOTADMIN_SYNC_INTERVAL_MINUTES = 10
+    bot = make_bot(name="alerts", connector="wecom_robot", agent_url="", agent_token="")
+    client.force_login(make_operator("lihua", bot))
+
+    shown = page_text(client, bot)
+    assert "还没有要检查的群聊：请先添加每个群聊及其机器人密钥" in shown
+    assert 'id="sync-now"' not in client.get(reverse("console:bot", args=[bot.pk])).content.decode()
+    pressed = client.post(reverse("console:bot_sync", args=[bot.pk]), follow=True)
+    assert "还没有要检查的群聊" in pressed.content.decode()
+    assert SyncRun.objects.get(bot=bot).outcome == SyncRun.Outcome.NOT_POSSIBLE
+    SyncRun.objects.filter(bot=bot).delete()
+    assert sync.sync_due_bots() == []
+
+    make_conversation(bot, "g-ok", robot_key="key-ok")
+
+    assert [run.bot for run in sync.sync_due_bots()] == [bot]
+    assert 'id="sync-now"' in client.get(reverse("console:bot", args=[bot.pk])).content.decode()

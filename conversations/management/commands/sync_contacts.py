@@ -68,5 +68,6 @@ def _summary(run: SyncRun) -> dict:
         "pages_fetched": run.pages_fetched,
         **{f"{kind}s": counts for kind, counts in run.counts().items()},
         "groups_unchecked": run.groups_unchecked,
+        "groups_not_working": run.groups_not_working,
         "error": run.error,
     }
