@@ -60,3 +60,19 @@ def empty_reason(bot: Bot) -> str:
         "The last contact sync found no users or groups: check the agent's account, "
         "or wait for a message to arrive."
     )
+
+
+def none_of_this_kind(bot: Bot) -> str:
+    """Why a tab of the bot's conversation list is empty, by what its connector can do."""
+    connector = CONNECTORS.get(bot.connector)
+    if connector is not None and connector.lists_contacts:
+        return _(
+            "No conversations of this kind yet. They appear with the next contact sync "
+            "or when a message arrives."
+        )
+    if connector is not None and connector.enters_contacts:
+        return _(
+            "No conversations of this kind yet. This connector cannot list them: a bot "
+            "admin adds each one by hand on the bot's page."
+        )
+    return _("No conversations of this kind yet. They appear when a message arrives.")

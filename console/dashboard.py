@@ -44,6 +44,12 @@ class AgentHealth:
     media_files: int = 0
     media_bytes: int = 0
 
+    @property
+    def syncs_contacts(self) -> bool:
+        """Whether its connector has a contact sync at all (lists or checks contacts)."""
+        connector = CONNECTORS.get(self.bot.connector)
+        return connector is None or connector.syncs_contacts()
+
 
 def _local_midnight(day) -> datetime:
     return timezone.make_aware(datetime.combine(day, datetime.min.time()))

@@ -8,7 +8,7 @@ from conversations.models import Conversation
 from conversations.roles import is_bot_admin, may_create_bots
 from conversations.services import bots_visible_to, named
 
-from ..bot_contacts import empty_reason
+from ..bot_contacts import empty_reason, none_of_this_kind
 from ..conversation_list import (
     attach_newest_messages,
     conversations_by_activity,
@@ -76,5 +76,6 @@ def conversation_list(request, bot_id: int):
             "tabs": tabs,
             "setup_url": setup_url(bot) if is_bot_admin(request.user, bot) else "",
             "empty_reason": "" if page.object_list or name else empty_reason(bot),
+            "none_of_this_kind": "" if page.object_list or name else none_of_this_kind(bot),
         },
     )

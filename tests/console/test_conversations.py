@@ -1,5 +1,6 @@
 import re
 
+import pytest
 from django.urls import reverse
 
 from conversations.models import Conversation
@@ -196,3 +197,28 @@ def test_a_conversations_preview_names_a_message_type_in_words(
     )
     html = operator_client.get(reverse("console:conversations", args=[bot.pk])).content.decode()
     assert "[图片]" in html and "[image]" not in html
+
+
+@pytest.mark.parametrize(
+    ("connector", "expected"),
+    [
+        ("bridge", "它们会在下次联系人同步或收到消息后出现在这里。"),
+        ("wecom_robot", "此连接器无法列出会话：由机器人管理员在机器人页面逐个手动添加。"),
+        ("wecom_aibot", "它们会在收到消息后出现在这里。"),
+    ],
+)
+def test_an_empty_tab_says_how_conversations_come_for_the_bots_connector(
+    client, make_bot, make_conversation, make_operator, connector, expected
+):
+    """It told every bot's operators that the bot's agent syncs contacts: a group robot has
+    no agent and lists nothing."""
+    bridge = connector == "bridge"
+    bot = make_bot(connector=connector) if bridge else make_bot(connector=connector, agent_url="")
+    make_conversation(bot, "u1", kind="user", name="张三")  # the groups tab stays empty
+    client.force_login(make_operator("lihua", bot))
+
+    page = client.get(reverse("console:conversations", args=[bot.pk]) + "?kind=group")
+
+    shown = page.content.decode().split('id="none-of-this-kind">')[1].split("</p>")[0]
+    assert shown == f"暂无此类会话。{expected}"
+    assert "代理" not in shown

@@ -356,3 +356,19 @@ def test_the_failed_count_links_to_exactly_the_messages_it_counted(
     # The window is said, and kept by the form's "Apply filters" (a hidden field).
     assert "受理时间不早于 2026-05-03 18:00:00" in page and 'name="since"' in page
     assert '<option value="undelivered" selected>失败或结果不确定</option>' in page
+
+
+def test_the_connections_table_is_named_for_every_bot_kind_and_has_no_sync_for_a_listless_one(
+    client, make_operator, bot, listless_bot
+):
+    """It was headed "Agents and webhooks" above robots, apps and AI bots alike, and offered
+    "never · Sync now" for an AI bot, which has no contact sync."""
+    client.force_login(make_operator("lihua", bot, listless_bot))
+
+    page = client.get(DASHBOARD).content.decode()
+
+    assert "<h2>连接与 Webhook</h2>" in page and "代理与 Webhook" not in page
+    aibot_row = page.split(f">{listless_bot.name}</a>")[1].split("</tr>")[0]
+    bridge_row = page.split(f">{bot.name}</a>")[1].split("</tr>")[0]
+    assert "无：此连接器无法列出联系人" in aibot_row and "立即同步" not in aibot_row
+    assert "立即同步" in bridge_row  # never synced: it can be
