@@ -267,7 +267,8 @@ def robot_bot(make_bot, operator):
 
 def test_a_robot_bot_is_empty_until_a_group_is_added_by_hand(operator_client, robot_bot):
     page = operator_client.get(reverse("console:bot", args=[robot_bot.pk])).content.decode()
-    assert 'id="empty-reason"' in page and 'id="conversation-form"' in page
+    assert 'id="sync-not-possible"' in page and 'id="conversation-form"' in page
+    assert "还没有要检查的群聊" in page and 'id="sync-now"' not in page
     url = reverse("console:bot_conversation_add", args=[robot_bot.pk])
     data = {"name": "销售群", "conversation_id": "sales", "kind": "group", "robot_key": KEY}
     assert operator_client.post(url, data).status_code == 302
@@ -276,7 +277,8 @@ def test_a_robot_bot_is_empty_until_a_group_is_added_by_hand(operator_client, ro
     again = operator_client.post(url, {**data, "name": "另一个"})
     assert again.status_code == 400  # the same conversation ID twice
     page = operator_client.get(reverse("console:bot", args=[robot_bot.pk])).content.decode()
-    assert 'id="empty-reason"' not in page and "5b1f••••••••" in page
+    assert 'id="sync-not-possible"' not in page and "5b1f••••••••" in page
+    assert 'id="sync-now"' in page  # now there is a key to check
 
 
 KEY = "5b1f3c2a-9d4e-4f60-8a7b-0c1d2e3f4a5b"
@@ -564,3 +566,4 @@ def test_english_labels_and_headers_are_capitalised(operator_client, bot):
     assert ">agent URL<" not in html and ">time zone<" not in html
     assert "<th>Requested</th><th>Trigger</th><th>Outcome</th>" in html
     assert "<dt>Agent URL</dt>" in html
+
