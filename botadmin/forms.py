@@ -21,6 +21,7 @@ from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
 from . import http, reasons
+from .internal_urls import InternalURLValidator
 
 
 class NoLabelSuffix:
@@ -68,6 +69,13 @@ class HttpURLField(forms.URLField):
     told once, not twice."""
 
     default_validators = [URLValidator(schemes=["http", "https"])]
+
+
+class InternalHttpURLField(HttpURLField):
+    """An HttpURLField for an address of the bot's own infrastructure (its agent, its
+    proxy), whose host may be a single label such as `proxy` (botadmin.internal_urls)."""
+
+    default_validators = [InternalURLValidator()]
 
 
 class CheckedURLField(HttpURLField):

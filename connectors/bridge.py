@@ -21,6 +21,7 @@ from django.utils.translation import gettext_noop
 
 from botadmin import http, reasons
 from botadmin.forms import CheckedURLField, NoLabelSuffix, url_check_errors
+from botadmin.internal_urls import InternalURLValidator
 from botadmin.jsontext import unstorable
 from botadmin.logging import mask_secrets
 from botadmin.reasons import Reason
@@ -62,7 +63,10 @@ class AgentURLField(CheckedURLField):
     """An agent's base URL, checked as every call to the agent is (`http.check_url(url,
     agent=True)`): never at a link-local or unspecified address (the cloud metadata
     service), and only in BOTADMIN_AGENT_NETWORKS when that is set. The settings form's
-    field, so the console, the admin and Bot.clean() (createbot) all check it."""
+    field, so the console, the admin and Bot.clean() (createbot) all check it. Its host may
+    be a single label such as `agent` (botadmin.internal_urls)."""
+
+    default_validators = [InternalURLValidator()]
 
     def check(self, url: str) -> None:
         if http.agent_networks():

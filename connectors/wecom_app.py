@@ -34,7 +34,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import gettext_noop
 
 from botadmin import http, http_failures, reasons
-from botadmin.forms import HttpURLField, NoLabelSuffix, url_check_errors
+from botadmin.forms import InternalHttpURLField, NoLabelSuffix, url_check_errors
 from botadmin.reasons import Reason, ngettext_noop
 
 from . import wecom_app_api as api
@@ -162,7 +162,7 @@ class WeComAppSettings(NoLabelSuffix, forms.Form):
             "go to members as 小程序通知. Off: they are sent as links."
         ),
     )
-    proxy_url = HttpURLField(
+    proxy_url = InternalHttpURLField(
         label=_("outbound proxy URL"),
         required=False,
         max_length=500,

@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import gettext_noop
 
+from botadmin.internal_urls import InternalURLField
 from botadmin.reasons import Reason, ReasonField, translate
 from botadmin.timezones import known_zone, zone_choices
 from connectors import bot_settings
@@ -74,7 +75,8 @@ class Bot(models.Model):
     connector_state = models.JSONField(
         _("learned from the connector"), default=dict, blank=True, editable=False
     )
-    agent_url = models.URLField(_("agent URL"), max_length=500, blank=True, default="")
+    # An address of the bot's own network: `http://agent:8080` is one too.
+    agent_url = InternalURLField(_("agent URL"), max_length=500, blank=True, default="")
     agent_token = models.CharField(_("agent token"), max_length=200, blank=True, default="")
     rate_limit_per_minute = models.PositiveIntegerField(
         _("send rate limit (messages per minute)"),

@@ -16,6 +16,7 @@ from messaging.delivery import pause_bot
 from tests.db_faults import fails_to_record
 from tests.html_forms import submitted_form
 from tests.meanwhile import before_saving
+from tests.outbound import Names
 
 NUL = "\x00"
 
@@ -567,3 +568,57 @@ def test_english_labels_and_headers_are_capitalised(operator_client, bot):
     assert "<th>Requested</th><th>Trigger</th><th>Outcome</th>" in html
     assert "<dt>Agent URL</dt>" in html
 
+
+@pytest.fixture
+def one_label_names(monkeypatch):
+    """`squid` and `agent`, names of one label as a Docker network gives its services,
+    resolve to this host."""
+    names = Names(monkeypatch)
+    names.answer("squid", ["127.0.0.1"])
+    names.answer("agent", ["127.0.0.1"])
+
+
+def test_an_agent_and_a_proxy_named_by_one_label_are_taken(
+    operator_client, operator, bot, app_bot, settings, one_label_names
+):
+    """`http://botadmin@squid:3128` was refused as "输入一个有效的 URL。" although the help
+    text asks for http://host:port: Django's URL check wants a dot in the host name."""
+    app_bot.operators.add(operator)
+    settings.BOTADMIN_ALLOW_PRIVATE_URLS = False
+    settings.BOTADMIN_OUTBOUND_PROXY_NETWORKS = ["127.0.0.0/8"]
+    app = {"corp_id": "ww1436e0e65a779aee", "agent_id": "1000002"}
+
+    proxy = connector_post(operator_client, app_bot, **app, proxy_url="http://botadmin@squid:3128")
+    agent = connector_post(operator_client, bot, agent_url="http://agent:8080", agent_token="")
+
+    assert proxy.status_code == 302 and agent.status_code == 302
+    app_bot.refresh_from_db()
+    bot.refresh_from_db()
+    assert app_bot.connector_settings["proxy_url"] == "http://botadmin@squid:3128"
+    assert bot.agent_url == "http://agent:8080"
+
+
+@pytest.mark.parametrize(
+    ("proxy_url", "error"),
+    [
+        # Where proxies may be is still the server's rule, whatever the name.
+        ("http://squid:3128", "代理服务器只能位于 BOTADMIN_OUTBOUND_PROXY_NETWORKS"),
+        # The reviewer's URL: now told what is wrong with it.
+        ("http://user:pw@squid:3128", "请把代理服务器的密码填在单独的密码栏中"),
+        ("http://1234:3128", "输入一个有效的 URL。"),  # a number is no host name
+    ],
+)
+def test_a_proxy_named_by_one_label_is_still_checked(
+    operator_client, operator, app_bot, settings, one_label_names, proxy_url, error
+):
+    app_bot.operators.add(operator)
+    settings.BOTADMIN_ALLOW_PRIVATE_URLS = False
+    settings.BOTADMIN_OUTBOUND_PROXY_NETWORKS = ["10.0.0.0/8"]
+    app = {"corp_id": "ww1436e0e65a779aee", "agent_id": "1000002"}
+
+    refused = connector_post(operator_client, app_bot, **app, proxy_url=proxy_url)
+
+    assert refused.status_code == 400
+    assert error in refused.content.decode()
+    app_bot.refresh_from_db()
+    assert app_bot.connector_settings["proxy_url"] == ""
