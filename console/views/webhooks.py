@@ -199,15 +199,20 @@ def endpoint_replay_failed(request, bot_id: int, endpoint_id: int):
     if form.is_valid():
         start, end = form.cleaned_data["start"], form.cleaned_data["end"]
         count = replay_failed(request.user, endpoint, start, end)
-        messages.success(
-            request,
-            ngettext(
-                "%(n)d failed delivery queued again.",
-                "%(n)d failed deliveries queued again.",
-                count,
+        if count:
+            messages.success(
+                request,
+                ngettext(
+                    "%(n)d failed delivery queued again.",
+                    "%(n)d failed deliveries queued again.",
+                    count,
+                )
+                % {"n": count},
             )
-            % {"n": count},
-        )
+        else:
+            messages.info(
+                request, _("No failed delivery was received in this period: nothing was replayed.")
+            )
     else:
         for error in form.errors.values():
             messages.error(request, " ".join(error))

@@ -429,3 +429,28 @@ def test_an_endpoint_url_edited_around_its_masked_password_is_refused(operator_c
     assert "still shows ******** in place of a password or key" in response.content.decode()
     endpoint.refresh_from_db()
     assert endpoint.url == stored
+
+
+def test_with_no_failed_delivery_there_is_nothing_to_replay(operator_client, bot, endpoint):
+    """It offered "重放失败的投递" beside "共 0 条失败的投递", and then said
+    "0 条失败的投递已重新排队。"."""
+    page = operator_client.get(url("webhook", bot, endpoint.pk)).content.decode()
+
+    assert "没有失败的投递，无需重放。" in page
+    assert url("webhook_replay_failed", bot, endpoint.pk) not in page
+
+    period = {"start": "2000-01-01T00:00", "end": "2100-01-01T00:00"}
+    response = operator_client.post(url("webhook_replay_failed", bot, endpoint.pk), period)
+    shown = operator_client.get(response["Location"]).content.decode()
+    assert "这段时间内没有收到失败的投递：没有重放任何投递。" in shown
+    assert "0 条失败的投递已重新排队" not in shown
+    assert not OperatorAction.objects.filter(action="delivery.replay_many").exists()
+
+
+def test_the_replay_question_says_how_many_deliveries_failed(
+    operator_client, bot, endpoint, failed
+):
+    page = operator_client.get(url("webhook", bot, endpoint.pk)).content.decode()
+
+    form = page.split('class="replay-period"')[1].split(">")[0]
+    assert 'data-confirm="重新发送这段时间内收到的失败投递？共有 1 条失败的投递。"' in form
