@@ -53,7 +53,12 @@ class BotFilterForm(NoLabelSuffix, forms.Form):
 
 
 class MessageFilterForm(BotFilterForm):
-    """The filters search and the audit log share. All optional."""
+    """The filters search and the audit log share. All optional.
+
+    A filter the query string gives that cannot be read (a URL edited by hand or kept
+    from before: `?since=garbage&bot=abc`, a bot no longer shared with the reader) is
+    dropped and named in `ignored` with why, and the others still apply: Django's errors
+    alone, run together without their fields' names, told nothing of which was wrong."""
 
     q = forms.CharField(label=_("Words"), required=False, max_length=200)
     conversation = forms.CharField(
@@ -91,6 +96,24 @@ class MessageFilterForm(BotFilterForm):
             raise forms.ValidationError(_("The start date is after the end date."))
         return data
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Named in `ignored` after the filter's label: "Bot: none of your bots is this one."
+        self.fields["bot"].error_messages["invalid_choice"] = _("none of your bots is this one.")
+
+    def full_clean(self):
+        super().full_clean()
+        self.ignored: list[tuple[str, list[str]]] = []
+        unreadable = [name for name in self._errors or {} if name in self.fields]
+        if not unreadable:
+            return
+        self.ignored = [(self.fields[name].label, self._errors[name]) for name in unreadable]
+        readable = self.data.copy()
+        for name in unreadable:
+            readable.pop(name, None)
+        self.data = readable
+        super().full_clean()
+
     def is_blank(self) -> bool:
         return not any(self.cleaned_data.get(name) for name in self.fields if name != "bot")
 
@@ -116,7 +139,7 @@ class AuditFilterForm(MessageFilterForm):
     statuses, "failed or uncertain" (what an operator may retry), and `since`, a moment
     the dashboard's "failed (24 h)" links with (console.queries.filter_messages)."""
 
-    since = InstantField(required=False, widget=forms.HiddenInput)
+    since = InstantField(label=_("Accepted since"), required=False, widget=forms.HiddenInput)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -249,3 +249,34 @@ def test_another_bots_message_is_no_anchor_for_an_older_page(
 
     assert foreign.context["page"].rows == unknown.context["page"].rows == []
     assert [m.pk for m in own.context["page"].rows] == [m.pk for m in mine[5:]]
+
+
+def test_filters_that_cannot_be_read_are_named_ignored_and_the_others_apply(
+    operator_client, group, make_message
+):
+    """`?since=garbage&bot=abc` showed "选择一个有效的选项： 该选择不在可用的选项中。 输入一个
+    有效的日期/时间。" on one line, naming neither filter, and listed nothing."""
+    make_message(group, direction="out", text="a", status=Message.Status.FAILED)
+    make_message(group, direction="out", text="b")
+
+    page = operator_client.get(AUDIT, {"since": "garbage", "bot": "abc", "status": "failed"})
+
+    html = page.content.decode()
+    notice = html.split('id="ignored-filters">')[1].split("</div>")[0]
+    assert "以下筛选条件无法读取，已忽略" in notice
+    assert "<li>机器人：你操作的机器人中没有这一个。</li>" in notice
+    assert "<li>受理时间不早于：输入一个有效的日期/时间。</li>" in notice
+    assert [m.search_text for m in page.context["page"].rows] == ["a"]  # status still applies
+    assert 'role="alert"' not in html
+
+
+def test_a_search_in_a_bot_the_operator_cannot_see_says_the_bot_filter_was_ignored(
+    operator_client, group, other_bot, make_message
+):
+    make_message(group, direction="in", text="发版 通知")
+
+    page = operator_client.get(reverse("console:search"), {"q": "发版", "bot": other_bot.pk})
+
+    html = page.content.decode()
+    assert "<li>机器人：你操作的机器人中没有这一个。</li>" in html.split('id="ignored-filters">')[1]
+    assert [m.search_text for m in page.context["page"].rows] == ["发版 通知"]

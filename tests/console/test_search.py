@@ -75,7 +75,10 @@ def test_search_never_finds_another_bots_messages(
     assert len(result_ids(operator_client.get(SEARCH, {"q": "共同的词"}))) == 1
     assert result_ids(operator_client.get(SEARCH, {"q": "秘密"})) == []
     response = operator_client.get(SEARCH, {"q": "秘密", "bot": other_bot.pk})
-    assert response.context["page"] is None  # not a valid choice: nothing searched
+    # Not a valid choice: the filter is ignored, saying so, and only the operator's own
+    # bots are searched.
+    assert response.context["page"].rows == []
+    assert 'id="ignored-filters"' in response.content.decode()
     assert "竞品群" not in response.content.decode()
 
 
