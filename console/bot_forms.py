@@ -13,6 +13,7 @@ from django import forms
 from django.conf import settings as django_settings
 from django.contrib.auth import get_user_model
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from botadmin.forms import (
     GENERATED,
@@ -96,6 +97,11 @@ class SendingForm(NoLabelSuffix, OtherFieldErrorsOnTheForm, forms.ModelForm):
         widgets = {
             "quiet_hours_start": forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
             "quiet_hours_end": forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+        }
+        # The bot's on/off switch: "active" (有效) read as a state, not as a switch.
+        labels = {"is_active": pgettext_lazy("a bot's on/off switch", "Enabled")}
+        help_texts = {
+            "is_active": _("Off: this bot sends nothing, and its API refuses new messages.")
         }
 
     def __init__(self, *args, **kwargs):

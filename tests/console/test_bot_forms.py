@@ -622,3 +622,15 @@ def test_a_proxy_named_by_one_label_is_still_checked(
     assert error in refused.content.decode()
     app_bot.refresh_from_db()
     assert app_bot.connector_settings["proxy_url"] == ""
+
+
+def test_the_bots_on_off_switch_is_called_enabled_and_says_what_off_does(operator_client, bot):
+    """It read "有效" ("active"), which says nothing of what unticking it does."""
+    page = operator_client.get(reverse("console:bot", args=[bot.pk])).content.decode()
+    sending = page.split('id="sending-form"')[1].split("</form>")[0]
+
+    assert '<label for="id_is_active">启用</label>' in sending
+    assert "关闭后，此机器人不发送任何消息，其 API 也拒绝新消息。" in sending
+    operator_client.cookies["django_language"] = "en"
+    english = operator_client.get(reverse("console:bot", args=[bot.pk])).content.decode()
+    assert '<label for="id_is_active">Enabled</label>' in english

@@ -74,7 +74,8 @@ def test_an_operator_creates_tests_syncs_a_bridge_bot_and_rotates_its_secret(
 
     page.get_by_role("button", name="测试连接").click()
     expect(page.locator(".flash")).to_contain_text("连接正常：对方已应答。")
-    expect(page.locator("#capabilities")).to_contain_text("markdown")
+    # In words, not the API's codes ("image, link, markdown"): those are in its title.
+    expect(page.locator("#capabilities")).to_contain_text("图片、链接卡片")
     shoot(page, "02-connection-tested")
 
     page.get_by_role("button", name="立即同步").click()
@@ -132,7 +133,8 @@ def test_an_operator_adds_a_robot_group_by_hand_where_the_connector_cannot_list(
         page.get_by_role("link", name="企业微信群机器人").click()
         page.locator("[name=name]").fill("销售机器人")
         page.get_by_role("button", name="创建机器人").click()
-        expect(page.locator("#empty-reason")).to_contain_text("此连接器无法列出群聊")
+        expect(page.locator("#sync-not-possible")).to_contain_text("还没有要检查的群聊")
+        expect(page.locator("#sync-now")).to_have_count(0)  # nothing to check yet
         page.goto(page.url.replace("/settings/", "/"))  # the bot's conversation list
         expect(page.locator("#empty-reason")).to_contain_text("手动添加")
         shoot(page, "10-robot-empty")
@@ -148,6 +150,7 @@ def test_an_operator_adds_a_robot_group_by_hand_where_the_connector_cannot_list(
         expect(page.locator(".flash")).to_contain_text("已添加会话 销售群。")
         expect(page.locator(".robot-keys")).to_contain_text("7c9e••••••••")
         expect(page.locator("#empty-reason")).to_have_count(0)
+        expect(page.locator("#sync-now")).to_have_text("立即检查机器人密钥")
 
         page.get_by_role("button", name="测试连接").click()
         expect(page.locator(".flash")).to_contain_text("连接正常")

@@ -239,3 +239,22 @@ def test_the_bot_menus_and_their_buttons_fit_a_desktop_and_a_phone(page, demo):
             )
             assert boxes[1]["height"] < 40, (name, width)
             assert page.evaluate("document.documentElement.scrollWidth") <= width, (name, width)
+
+
+def test_the_first_tab_skips_to_the_pages_content(page, demo):
+    """The keyboard needed 12 Tabs, through the logo, the navigation and the header's
+    buttons, to reach any page's content."""
+    log_in(page)
+    page.goto("/console/dashboard/")
+
+    page.keyboard.press("Tab")
+    skip = page.locator(".skip-link")
+    assert skip.evaluate("e => e === document.activeElement")
+    assert skip.inner_text() == "跳到正文"
+    assert skip.is_visible()
+    page.keyboard.press("Enter")
+
+    assert page.evaluate("document.activeElement.id") == "content"
+    page.keyboard.press("Tab")  # the next stop is in the page, not the header
+    assert page.evaluate("!!document.activeElement.closest('main')")
+    shoot(page, "keyboard-skip-link")

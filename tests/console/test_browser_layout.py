@@ -223,3 +223,46 @@ def test_a_messages_details_page_fits_a_phone_its_tables_and_body_scroll_in_thei
         assert right <= PHONE["width"], box
         assert scroll_width > client_width, box  # wider than its box: it scrolls there
     shoot(page, "layout-message-details-390")
+
+
+def test_every_navigation_link_is_in_sight_on_a_phone_in_english(page, demo):
+    """At 390 px in English "Dashboa…" was cut and "Announcements" was off the screen,
+    in a bar that scrolled sideways with nothing to say so: the bar now wraps."""
+    page.set_viewport_size(PHONE)
+    log_in(page)
+    page.get_by_role("button", name="English").click()
+    page.wait_for_selector("nav.mainnav >> text=Announcements")
+
+    links = page.locator(".mainnav a").evaluate_all(
+        "els => els.map(e => { const r = e.getBoundingClientRect();"
+        " return [e.textContent.trim(), r.left, r.right, e.scrollWidth <= e.clientWidth]; })"
+    )
+    nav = page.locator(".mainnav").evaluate("e => e.scrollWidth <= e.clientWidth")
+
+    assert [name for name, *_ in links] == [
+        "Conversations",
+        "Bots",
+        "Search",
+        "Audit log",
+        "Dashboard",
+        "Announcements",
+    ]
+    assert all(left >= 0 and right <= PHONE["width"] and whole for _, left, right, whole in links)
+    assert nav  # nothing hidden past its edge
+    shoot(page, "layout-nav-en-390")
+
+
+def test_the_contact_sync_table_keeps_each_date_on_one_line_on_a_phone(page, demo):
+    """At 390 px its dates wrapped over three lines."""
+    bot, _group = demo
+    page.set_viewport_size(PHONE)
+    log_in(page)
+    page.goto(f"/console/bots/{bot.pk}/settings/#contacts")
+
+    lines = page.locator(".sync-runs time").evaluate_all(
+        """els => els.map(e => { const range = document.createRange(); range.selectNodeContents(e);
+              return new Set(Array.from(range.getClientRects()).map(r => Math.round(r.top))).size; })"""
+    )
+    assert lines and set(lines) == {1}
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    shoot(page, "layout-sync-table-390")
