@@ -55,7 +55,6 @@ from .aibot_inbox import InboxJournal
 from .base import MEDIA_MIN_BYTES, media_word, too_small
 from .conversions import markdown_to_text
 from .filenames import upload_name
-from .wecom_aibot import RETRY_ERRCODES
 from .wecom_aibot_frames import (
     DISCONNECTED_EVENT,
     RESPOND_UPDATE,
@@ -66,6 +65,7 @@ from .wecom_aibot_frames import (
     event_type,
     reply_command,
 )
+from .wecom_answers import BUSY_ERRCODES
 
 if TYPE_CHECKING:
     from .aibot_gateway import Gateway
@@ -268,7 +268,7 @@ class BotSession:
                     "aibot_subscribe", {"bot_id": bot_id, "secret": secret}, SUBSCRIBE_TIMEOUT
                 )
                 errcode = ack.get("errcode")
-                if errcode in RETRY_ERRCODES:
+                if errcode in BUSY_ERRCODES:
                     busy = gettext_noop("WeCom did not take the subscription now (%(answer)s)")
                     answer = f"{errcode} {ack.get('errmsg', '')}".strip()
                     raise SubscriptionDeferred(Reason(busy, answer=answer))

@@ -43,7 +43,8 @@ from .base import (
 
 logger = logging.getLogger(__name__)
 
-# Agent answers that mean "busy, try again" rather than "refused".
+# Agent answers that mean "busy, try again" rather than "refused": the bridge protocol's
+# table (docs/bridge-protocol.md section 1), not WeCom's own (`wecom_answers`).
 RETRYABLE_ERRCODES = frozenset({45009, -1})
 RETRYABLE_STATUSES = frozenset({408, 429})
 PROTOCOL_ERROR = gettext_noop("protocol error: %(problem)s")

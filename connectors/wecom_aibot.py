@@ -35,7 +35,6 @@ from botadmin.forms import NoLabelSuffix
 from botadmin.reasons import Reason
 
 from .base import (
-    CARD_TASK_ID_ERRCODE,
     MEDIA_MIN_BYTES,
     Connector,
     ConnectorError,
@@ -46,7 +45,6 @@ from .base import (
     Outcome,
     SendRefused,
     SendResult,
-    card_task_id_refused,
     download_media,
     never_connected,
     refuse_unsendable_voice,
@@ -54,6 +52,7 @@ from .base import (
 )
 from .filenames import attachment_name, url_file_name
 from .wecom_aibot_frames import FrameError, decrypt_media
+from .wecom_answers import AIBOT, wait_after
 
 if TYPE_CHECKING:
     from conversations.models import Bot, Conversation
@@ -73,14 +72,10 @@ VOICE_MAX_SECONDS = 60
 MEDIA_MAX_BYTES = {"image": IMAGE_MAX_BYTES, "file": FILE_MAX_BYTES, "voice": VOICE_MAX_BYTES}
 MSGTYPE_REFUSED = 40008
 # WeCom's ack errcodes (every errcode ack means WeCom refused the frame: nothing
-# reached the chat). wecom-aibot.md lists few; WeCom's global ones apply to the
-# long connection's commands too (wecom-app.md, wecom.md): busy, too fast or
-# too many at once is tried again, 45009 after its minute has passed.
-RETRY_ERRCODES = frozenset({-1, 45009, 45033})
-RATE_LIMITED = 45009
-RATE_LIMIT_WAIT_SECONDS = 60.0
-# A fresh attempt uploads the media again, so an unknown media_id is worth one.
-MEDIA_ID_REFUSED = 40007
+# reached the chat) are read by `wecom_answers.AIBOT`. wecom-aibot.md lists few;
+# WeCom's global ones apply to the long connection's commands too (wecom-app.md,
+# wecom.md): busy, too fast or too many at once is tried again, 45009 after its
+# minute has passed, and an unknown media_id too (a fresh attempt uploads again).
 # Any other errcode fails the message, errmsg kept: the documented ones (40008
 # msgtype not allowed; 40035 / 40058 / 44004 invalid or empty field; on an upload
 # WeCom's global 40004 / 40005 / 40006 / 40009 bad media type, type or size) can
@@ -112,16 +107,6 @@ class WeComAIBotSettings(NoLabelSuffix, forms.Form):
         required=False,
         validators=[URLValidator(schemes=["ws", "wss"])],
         help_text=_("Empty: the server's WECOM_AIBOT_WS_URL."),
-    )
-
-
-def errcode_outcome(errcode: int) -> Outcome:
-    """What WeCom refusing a frame with this errcode means for the message (nothing reached
-    the chat): busy, too fast or an unknown media_id are tried again, anything else fails."""
-    return (
-        Outcome.RETRY
-        if errcode in RETRY_ERRCODES or errcode == MEDIA_ID_REFUSED
-        else Outcome.FAILED
     )
 
 
@@ -232,9 +217,8 @@ class WeComAIBotConnector(Connector):
             if isinstance(errcode, int) and not isinstance(errcode, bool):
                 result.errcode = errcode
                 if errcode:  # WeCom refused the upload: its errcode decides, as a send's
-                    result.outcome = errcode_outcome(errcode)
-            if errcode == RATE_LIMITED:
-                result.retry_after = RATE_LIMIT_WAIT_SECONDS
+                    result.outcome = AIBOT.outcome(errcode)
+                    result.retry_after = wait_after(errcode)
             return result
         try:
             errcode = int(answer["errcode"])
@@ -246,14 +230,7 @@ class WeComAIBotConnector(Connector):
             return SendResult(
                 Outcome.SENT, "", errcode=0, upstream_msgid=str(answer.get("via", ""))
             )
-        result = SendResult(
-            errcode_outcome(errcode), f"{errcode} {detail}".strip(), errcode=errcode
-        )
-        if errcode == CARD_TASK_ID_ERRCODE:
-            result.detail = card_task_id_refused(result.detail)
-        if errcode == RATE_LIMITED:
-            result.retry_after = RATE_LIMIT_WAIT_SECONDS
-        return result
+        return AIBOT.refused(errcode, detail, f"{errcode} {detail}".strip())
 
     def _media_bytes(self, body: dict) -> tuple[bytes, str]:
         """An image's, file's or voice's bytes (its base64, or downloaded from its URL) and name."""

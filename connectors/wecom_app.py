@@ -39,7 +39,6 @@ from botadmin.reasons import Reason, ngettext_noop
 
 from . import wecom_app_api as api
 from .base import (
-    CARD_TASK_ID_ERRCODE,
     MEDIA_MIN_BYTES,
     Connector,
     ConnectorError,
@@ -52,13 +51,13 @@ from .base import (
     Outcome,
     SendRefused,
     SendResult,
-    card_task_id_refused,
     download_media,
     refuse_unsendable,
     too_large,
     unrepeatable_send_failure,
 )
 from .filenames import attachment_name, upload_name
+from .wecom_answers import APP, BUSY_ERRCODES, MEDIA_ID_ERRCODE, unexpected_answer, without_errcode
 from .wecom_app_contacts import VisibleRange, agent_list
 from .wecom_app_crypto import generate_encoding_aes_key, generate_token
 
@@ -73,9 +72,6 @@ VOICE_MAX_BYTES = 2 * 1024 * 1024  # AMR only
 # (shared/spec/wecom.md section 1): a longer one is refused before it is stored.
 VOICE_MAX_SECONDS = 60
 NEWS_MAX_ARTICLES = 8
-RETRY_ERRCODES = frozenset({-1, 45009, 45033})
-RATE_LIMIT_WAIT_SECONDS = 60.0
-MEDIA_ERRCODE = 40007
 APPCHAT_GONE_ERRCODE = 86003
 PERMISSION_ERRCODES = api.PERMISSION_ERRCODES
 # message/send names the recipients it did not reach: unknown or outside the app's
@@ -388,7 +384,7 @@ class WeComAppConnector(Connector):
 
     def _post(self, path: str, wire: dict, body: dict) -> SendResult:
         result = self._call(path, wire)
-        if result.errcode == MEDIA_ERRCODE and wire["msgtype"] in MEDIA_MSGTYPES:
+        if result.errcode == MEDIA_ID_ERRCODE and wire["msgtype"] in MEDIA_MSGTYPES:
             # The media_id expired early: upload the bytes again, then send once more.
             try:
                 content, kind, name = self._media_source(body)
@@ -413,55 +409,30 @@ class WeComAppConnector(Connector):
     def classify(
         self, response: http.HttpResponse, answer: dict | None, touser: str = ""
     ) -> SendResult:
+        """WeCom's answer to a call (`wecom_answers`: what its errcodes mean); the ones that
+        stop every send pause the bot (`account_problem`)."""
         if answer is None or "errcode" not in answer:
-            if response.status in (429, 502, 503):
-                return SendResult(Outcome.RETRY, response.text[:1024], http_status=response.status)
-            return SendResult(
-                Outcome.UNCERTAIN,
-                Reason(gettext_noop("unexpected answer: %(answer)s"), answer=response.text[:1000]),
-                http_status=response.status,
-            )
+            return without_errcode(response)
         try:
             errcode = int(answer["errcode"])
         except (TypeError, ValueError):
-            unexpected = gettext_noop("unexpected answer: %(answer)s")
-            return SendResult(Outcome.UNCERTAIN, Reason(unexpected, answer=response.text[:1000]))
+            return SendResult(Outcome.UNCERTAIN, unexpected_answer(response))
         errmsg = str(answer.get("errmsg", ""))
-        result = SendResult(Outcome.SENT, errmsg, http_status=response.status, errcode=errcode)
-        if errcode == 0:
-            result.upstream_msgid = str(answer.get("msgid") or "")
-            unreached = _unreached(answer)
-            # Some recipients were unknown: the others got it. The attempt keeps who.
-            result.detail = "; ".join(f"{field}: {ids}" for field, ids in unreached.items())
-            if touser and _nobody_reached(touser, unreached):
-                # WeCom may answer 0 when its only recipient is invalid or unlicensed.
-                result.outcome = Outcome.FAILED
-                result.detail = Reason(NOBODY_REACHED, answer=result.detail)
+        if errcode != 0:
+            result = APP.refused(errcode, errmsg, http_status=response.status)
+            if problem := account_problem(errcode, errmsg, self.app.agent_id):
+                result.outcome = Outcome.RETRY  # nothing was sent; it waits for the resume
+                result.account_problem = problem
             return result
-        result.outcome = Outcome.FAILED
-        if errcode == CARD_TASK_ID_ERRCODE:
-            result.detail = card_task_id_refused(f"{errcode} {errmsg}")
-        elif errcode in RETRY_ERRCODES or errcode in api.TOKEN_ERRCODES:
-            result.outcome = Outcome.RETRY
-            if errcode == 45009:
-                result.retry_after = RATE_LIMIT_WAIT_SECONDS
-        elif errcode == TRUSTED_IP_ERRCODE:
-            result.outcome = Outcome.RETRY  # nothing was sent; it waits for the resume
-            result.account_problem = trusted_ip_reason(errmsg)
-        elif errcode == AGENT_ID_ERRCODE:
-            result.outcome = Outcome.RETRY  # no message can go out until the settings change
-            result.account_problem = agent_id_reason(self.app.agent_id, errmsg)
-        elif errcode == APP_DISABLED_ERRCODE:
-            result.outcome = Outcome.RETRY  # nothing was sent; it waits for the resume
-            result.account_problem = app_disabled_reason(self.app.agent_id, f"{errcode} {errmsg}")
-        elif errcode in PERMISSION_ERRCODES:
-            result.outcome = Outcome.RETRY
-            result.account_problem = Reason(
-                gettext_noop(
-                    "WeCom refuses the app: %(what)s. Grant it in WeCom's admin console, then resume the bot."
-                ),
-                what=Reason(PERMISSIONS[errcode]),
-            )
+        result = SendResult(Outcome.SENT, errmsg, http_status=response.status, errcode=errcode)
+        result.upstream_msgid = str(answer.get("msgid") or "")
+        unreached = _unreached(answer)
+        # Some recipients were unknown: the others got it. The attempt keeps who.
+        result.detail = "; ".join(f"{field}: {ids}" for field, ids in unreached.items())
+        if touser and _nobody_reached(touser, unreached):
+            # WeCom may answer 0 when its only recipient is invalid or unlicensed.
+            result.outcome = Outcome.FAILED
+            result.detail = Reason(NOBODY_REACHED, answer=result.detail)
         return result
 
     def _token_problem(self, error: api.TokenError) -> SendResult:
@@ -589,7 +560,7 @@ class WeComAppConnector(Connector):
         errcode = _media_errcode(answer)
         if errcode:  # an error comes as JSON; the bytes come as they are
             detail = f"media/get: {errcode} {answer.get('errmsg', '')}"[:500]
-            if errcode == MEDIA_ERRCODE:
+            if errcode == MEDIA_ID_ERRCODE:
                 raise MediaGone(detail)
             raise ConnectorError(detail)
         if response.status != 200:
@@ -736,7 +707,7 @@ def token_refusal(error: api.TokenError, agent_id: int) -> Reason | None:
     asking again may help (WeCom busy or unreachable)."""
     if error.refused:
         return refused_connection(error.detail)
-    if not error.reached or error.errcode in RETRY_ERRCODES:
+    if not error.reached or error.errcode in BUSY_ERRCODES:
         return None
     if error.errcode == TRUSTED_IP_ERRCODE:
         return trusted_ip_reason(error.detail)
@@ -752,6 +723,25 @@ def token_refusal(error: api.TokenError, agent_id: int) -> Reason | None:
     return Reason(
         gettext_noop("WeCom gives the app no access token: %(detail)s"), detail=error.detail
     )
+
+
+def account_problem(errcode: int, errmsg: str, agent_id: int) -> Reason | None:
+    """Why no send of the app's can work until an operator acts, when WeCom's `errcode`
+    says so (the bot pauses with it); None for an errcode about this message only."""
+    if errcode == TRUSTED_IP_ERRCODE:
+        return trusted_ip_reason(errmsg)
+    if errcode == AGENT_ID_ERRCODE:  # no message can go out until the settings change
+        return agent_id_reason(agent_id, errmsg)
+    if errcode == APP_DISABLED_ERRCODE:
+        return app_disabled_reason(agent_id, f"{errcode} {errmsg}")
+    if errcode in PERMISSION_ERRCODES:
+        return Reason(
+            gettext_noop(
+                "WeCom refuses the app: %(what)s. Grant it in WeCom's admin console, then resume the bot."
+            ),
+            what=Reason(PERMISSIONS[errcode]),
+        )
+    return None
 
 
 def refused_connection(reason: str) -> Reason:

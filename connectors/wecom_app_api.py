@@ -25,10 +25,10 @@ from botadmin import http, reasons
 from botadmin.reasons import Reason
 
 from .multipart import media_form, upload_digest
+from .wecom_answers import TOKEN_ERRCODES
 
 logger = logging.getLogger(__name__)
 
-TOKEN_ERRCODES = frozenset({40014, 42001})
 # API forbidden / no privilege for this member, department or chat.
 PERMISSION_ERRCODES = frozenset({48002, 60011})
 # Refresh this long before WeCom's expiry, so a token never expires mid-flight.

@@ -50,6 +50,7 @@ from .base import (
 )
 from .filenames import upload_name
 from .multipart import media_form, upload_digest
+from .wecom_answers import MEDIA_ID_ERRCODE, REFUSED_IN_FRONT_STATUSES, ROBOT, without_errcode
 from .wecom_robot_check import KEY_OK_ERRCODE, check_groups, check_keys
 
 if TYPE_CHECKING:
@@ -65,7 +66,6 @@ VOICE_MAX_BYTES = 2 * 1024 * 1024
 VOICE_MAX_SECONDS = 60
 # Sent by media_id after an upload_media of their bytes (type = the msgtype).
 MEDIA_MSGTYPES = ("file", "voice")
-MEDIA_ERRCODE = 40007  # invalid media_id
 # A media_id is valid 3 days; reuse it for the same bytes until an hour before.
 MEDIA_REUSE_SECONDS = 3 * 24 * 3600 - 3600
 NEWS_MAX_ARTICLES = 8
@@ -75,8 +75,6 @@ NEWS_MAX_ARTICLES = 8
 # for an app or AI bot, goes without them.
 CLICKABLE_CARD_FIELDS = ("action_menu", "task_id")
 
-# errcodes that mean "try again later"; everything else non-zero is final.
-RETRY_ERRCODES = {-1, 45009}
 # A robot's key is a UUID (shared/spec/wecom.md section 1), the end of its webhook address.
 ROBOT_KEY_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
 NOT_A_KEY = _(
@@ -88,8 +86,6 @@ NO_KEY_IN_ADDRESS = _(
     "This address has no key: paste the robot's webhook address as WeCom shows it "
     "(…/cgi-bin/webhook/send?key=…), or just its key."
 )
-# WeCom counts 20 messages per robot per minute; wait for the window to pass.
-RATE_LIMIT_WAIT_SECONDS = 60.0
 ROBOT_MESSAGES_PER_MINUTE = 20
 # Each group has a robot of its own, so the limit is paced per robot key: one message
 # every 3 s to a group keeps any minute at 20. The bot's own rate caps all its groups
@@ -179,7 +175,7 @@ class WeComRobotConnector(Connector):
             unmapped = gettext_noop("cannot map the message for the robot: %(error)s")
             return SendResult(Outcome.FAILED, Reason(unmapped, error=str(error)))
         result = self._post(key, wire)
-        if media and result.errcode == MEDIA_ERRCODE:
+        if media and result.errcode == MEDIA_ID_ERRCODE:
             # WeCom forgot the media_id early and posted nothing: upload again, send once more.
             try:
                 wire = self.media_body(key, body, fresh=True)
@@ -203,27 +199,19 @@ class WeComRobotConnector(Connector):
 
     @staticmethod
     def classify(response: http.HttpResponse) -> SendResult:
-        if response.status in (429, 502, 503):
-            # Refused in front of WeCom's robot: nothing was posted.
-            return SendResult(Outcome.RETRY, response.text[:1024], http_status=response.status)
+        """WeCom's answer to a send or an upload (`wecom_answers`: what its errcodes mean)."""
+        if response.status in REFUSED_IN_FRONT_STATUSES:
+            return without_errcode(response)  # refused in front of WeCom: nothing was posted
         try:
             answer = response.json()
             errcode = int(answer["errcode"])
             errmsg = str(answer.get("errmsg", ""))
         except (ValueError, KeyError, TypeError):
             # WeCom always answers 200 with JSON; anything else may or may not have posted.
-            return SendResult(
-                Outcome.UNCERTAIN,
-                Reason(gettext_noop("unexpected answer: %(answer)s"), answer=response.text[:1000]),
-                http_status=response.status,
-            )
-        result = SendResult(Outcome.SENT, errmsg, http_status=response.status, errcode=errcode)
-        if errcode == 0:
-            return result
-        result.outcome = Outcome.RETRY if errcode in RETRY_ERRCODES else Outcome.FAILED
-        if errcode == 45009:
-            result.retry_after = RATE_LIMIT_WAIT_SECONDS
-        return result
+            return without_errcode(response)
+        if errcode != 0:
+            return ROBOT.refused(errcode, errmsg, http_status=response.status)
+        return SendResult(Outcome.SENT, errmsg, http_status=response.status, errcode=errcode)
 
     def wire_body(self, body: dict) -> dict:
         msgtype = body["msgtype"]

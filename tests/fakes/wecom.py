@@ -194,7 +194,11 @@ class FakeWeCom(LocalServer):
 
 JSON = {"Content-Type": "application/json; charset=UTF-8"}
 # The errmsg WeCom gives with an errcode a test forces on a key (wecom.md section 2).
-FORCED_ERRMSG = {45009: "api freq out of limit", -1: "system busy"}
+FORCED_ERRMSG = {
+    45009: "api freq out of limit",
+    45033: "api concurrent out of limit",
+    -1: "system busy",
+}
 MSGTYPES = ("text", "markdown", "markdown_v2", "image", "news", "template_card", "file", "voice")
 # Template card fields of the app and AI bot APIs, for clicks a robot has no callback for.
 CLICKABLE_CARD_FIELDS = ("action_menu", "task_id")

@@ -122,6 +122,29 @@ def test_robot_rate_limit_45009_is_retried_later_not_failed(
     assert len(wecom.messages) == 1
 
 
+def test_robot_answering_45033_too_many_at_once_is_retried_then_sent(
+    wecom, wecom_group, queue_message, clock, settings
+):
+    """45033 (too many calls at once, one of WeCom's global errcodes): the robot posted
+    nothing, so the message is tried again on the usual schedule, as after -1, without
+    45009's minute, instead of failing."""
+    settings.DELIVERY_RETRY_BASE_DELAY = 5
+    wecom.answer_next(45033)
+    message = queue_message(wecom_group, {"msgtype": "text", "text": {"content": "busy"}})
+
+    assert deliver(message.pk, clock).result == "retry"
+
+    message.refresh_from_db()
+    assert message.status == "queued"
+    attempt = message.attempts.get()
+    assert (attempt.outcome, attempt.errcode) == ("retry", 45033)
+    assert (message.next_attempt_at - clock()).total_seconds() < 60
+    assert wecom.messages == []
+    clock.now = message.next_attempt_at
+    assert deliver(message.pk, clock).result == "sent"
+    assert wecom.messages == [("key-sales", {"msgtype": "text", "text": {"content": "busy"}})]
+
+
 def test_21st_message_in_a_minute_meets_45009_and_waits_instead_of_failing(
     wecom, wecom_group, queue_message, clock, settings
 ):
