@@ -5,36 +5,33 @@ conversation is an app chat botadmin created (`appchat/send`, `chatid`).
 WeCom has no idempotency key: a lost answer leaves the send `uncertain`.
 A template card's task_id must be new to the app: delivery reserves it for the
 message before `send` (`unique_card_task_ids`, messaging/card_task_ids.py).
-Errcodes are classified as the spec's table says; the ones that stop every
-send (trusted IP, missing permission, bad secret, a disabled app) pause the bot with a reason
-an operator can act on.
+Errcodes are classified as the spec's table says (`wecom_app_answers`); the ones that
+stop every send (trusted IP, missing permission, bad secret, a disabled app) pause the bot
+with a reason an operator can act on.
 WeCom drops silently what passes its limits: the pace keeps the per-minute ones
 (`conversation_gap`), delivery counts the daily ones (`daily_caps`) and holds a message
 that would pass one until the next day, China time.
 
-Receiving (the encrypted callback) is `wecom_app_callback`; the access token
-and media cache are `wecom_app_api`; the crypto is `wecom_app_crypto`.
+The bot's settings are `wecom_app_settings`; receiving (the encrypted callback) is
+`wecom_app_callback`; the access token and media cache are `wecom_app_api`; the crypto
+is `wecom_app_crypto`.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import re
 from dataclasses import replace
 from datetime import timedelta
 from typing import TYPE_CHECKING
 from urllib.parse import quote, urlsplit
 
 import requests
-from django import forms
 from django.conf import settings
-from django.core.validators import RegexValidator
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import gettext_noop
 
 from botadmin import http, http_failures, reasons
-from botadmin.forms import InternalHttpURLField, NoLabelSuffix, url_check_errors
 from botadmin.reasons import Reason, ngettext_noop
 
 from . import wecom_app_api as api
@@ -57,9 +54,18 @@ from .base import (
     unrepeatable_send_failure,
 )
 from .filenames import attachment_name, upload_name
-from .wecom_answers import APP, BUSY_ERRCODES, MEDIA_ID_ERRCODE, unexpected_answer, without_errcode
+from .wecom_answers import MEDIA_ID_ERRCODE
+from .wecom_app_answers import (
+    APPCHAT_GONE_ERRCODE,
+    call_refusal,
+    classify,
+    media_errcode,
+    refused_connection,
+    token_refusal,
+)
 from .wecom_app_contacts import VisibleRange, agent_list
 from .wecom_app_crypto import generate_encoding_aes_key, generate_token
+from .wecom_app_settings import WeComAppSettings, app_for
 
 if TYPE_CHECKING:
     from conversations.models import Bot, Conversation
@@ -72,25 +78,9 @@ VOICE_MAX_BYTES = 2 * 1024 * 1024  # AMR only
 # (shared/spec/wecom.md section 1): a longer one is refused before it is stored.
 VOICE_MAX_SECONDS = 60
 NEWS_MAX_ARTICLES = 8
-APPCHAT_GONE_ERRCODE = 86003
-PERMISSION_ERRCODES = api.PERMISSION_ERRCODES
-# message/send names the recipients it did not reach: unknown or outside the app's
-# visible range, or without an account license (接口许可).
-UNREACHED_FIELDS = ("invaliduser", "unlicenseduser")
-NOBODY_REACHED = gettext_noop(
-    "WeCom reached no recipient (%(answer)s): the member has left, is outside the app's "
-    "visible range or has no account license"
-)
 # Sent by media_id after a media/upload of their bytes.
 MEDIA_MSGTYPES = ("image", "file", "voice")
 MEDIA_MAX_BYTES = {"image": IMAGE_MAX_BYTES, "file": FILE_MAX_BYTES, "voice": VOICE_MAX_BYTES}
-TRUSTED_IP_ERRCODE = 60020
-# The bot's AgentId is not the app whose secret it has (or no app at all).
-AGENT_ID_ERRCODE = 40056
-# The app is disabled (停用) in WeCom's admin console: it may call no API until enabled.
-APP_DISABLED_ERRCODE = 50003
-# gettoken answers meaning the settings themselves are wrong.
-CREDENTIAL_ERRCODES = frozenset({40001, 40013, 40091, 41002, 41004})
 # WeCom drops excess messages silently: ≤ 30 a minute and ≤ 1,000 an hour to
 # one member (one every 3.6 s keeps both), ≤ 200 a minute to an app chat.
 MEMBER_GAP_SECONDS = 3.6
@@ -101,143 +91,6 @@ APP_CHAT_GAP_SECONDS = 0.3
 # until the next day (messaging/delivery_caps.py).
 WECOM_DAY_ZONE = "Asia/Shanghai"
 CHINA_TIME = gettext_noop("China time")
-_IP_RE = re.compile(r"from ip:\s*([0-9a-fA-F:.]+)")
-
-# Stored in pause reasons (botadmin.reasons), translated where they are read.
-PERMISSIONS = {
-    48002: gettext_noop("the app may not call this API (48002: API forbidden)"),
-    60011: gettext_noop(
-        "the app has no privilege for this member or chat (60011): its visible range "
-        "must include them (app chats need the root department)"
-    ),
-}
-
-_alphanumeric = RegexValidator(r"^[A-Za-z0-9]+$", _("Letters and digits only."))
-
-
-class WeComAppSettings(NoLabelSuffix, forms.Form):
-    corp_id = forms.CharField(
-        label=_("corp ID"), max_length=64, validators=[_alphanumeric], help_text=_("企业ID")
-    )
-    agent_id = forms.IntegerField(label=_("agent ID"), min_value=1, help_text=_("AgentId"))
-    app_secret = forms.CharField(
-        label=_("app secret"), max_length=128, widget=forms.PasswordInput, help_text=_("Secret")
-    )
-    callback_token = forms.CharField(
-        label=_("callback token"),
-        max_length=32,
-        required=False,
-        validators=[_alphanumeric],
-        widget=forms.PasswordInput,
-        help_text=_("接收消息 Token"),
-    )
-    encoding_aes_key = forms.CharField(
-        label=_("EncodingAESKey"),
-        min_length=43,
-        max_length=43,
-        required=False,
-        validators=[_alphanumeric],
-        widget=forms.PasswordInput,
-        help_text=_("接收消息 EncodingAESKey"),
-    )
-    licensed_accounts = forms.IntegerField(
-        label=_("licensed accounts"),
-        required=False,
-        min_value=1,
-        help_text=_(
-            "The company's account limit (账号上限数). WeCom takes at most that × 200 "
-            "person-messages a day from the app and drops the rest without a word: botadmin "
-            "holds messages past it until the next day, China time. Empty: not counted."
-        ),
-    )
-    miniprogram_notice = forms.BooleanField(
-        label=_("mini programs linked"),
-        required=False,
-        help_text=_(
-            "On when mini programs are linked to the app (关联小程序): mini program messages "
-            "go to members as 小程序通知. Off: they are sent as links."
-        ),
-    )
-    proxy_url = InternalHttpURLField(
-        label=_("outbound proxy URL"),
-        required=False,
-        max_length=500,
-        assume_scheme="http",
-        help_text=_(
-            "Only when the app's trusted IP (企业可信IP) is a proxy's: http://host:port, or "
-            "https://host:port for a proxy reached over TLS (its certificate is checked "
-            "against the system's CAs and certifi's); with user@ before the host when the "
-            "proxy asks for a password."
-        ),
-    )
-    proxy_password = forms.CharField(
-        label=_("outbound proxy password"),
-        required=False,
-        max_length=200,
-        strip=False,
-        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
-        help_text=_("For the user name in the proxy URL, when the proxy asks for a password."),
-    )
-
-    def clean_proxy_url(self) -> str:
-        """A bot admin chooses the proxy; where proxies may be is the server's rule
-        (botadmin.http.check_proxy_url), checked here and again at each connection."""
-        url = self.cleaned_data["proxy_url"]
-        if not url:
-            return url
-        parts = urlsplit(url)
-        if parts.password is not None:
-            raise forms.ValidationError(
-                _(
-                    "Put the proxy's password in its own field: the URL is shown to whoever "
-                    "reads the bot's settings."
-                ),
-                code="proxy_password_in_url",
-            )
-        if parts.path not in ("", "/") or parts.query or parts.fragment:
-            raise forms.ValidationError(
-                _("A proxy URL is the proxy's address only, e.g. http://10.0.0.5:3128."),
-                code="proxy_path",
-            )
-        networks = settings.BOTADMIN_OUTBOUND_PROXY_NETWORKS
-        refused = (
-            _("Proxies may only be in BOTADMIN_OUTBOUND_PROXY_NETWORKS (%(networks)s): %(reason)s")
-            if networks
-            else _("This proxy may not be used: %(reason)s")
-        )
-        with url_check_errors(
-            refused,
-            _("The proxy URL cannot be checked now: %(reason)s. Try again in a moment."),
-            networks=", ".join(networks),
-        ):
-            http.check_proxy_url(url)
-        return url
-
-
-def app_for(bot: Bot) -> api.App:
-    values = bot.connector_settings or {}
-    try:
-        agent_id = int(values.get("agent_id") or 0)
-    except (TypeError, ValueError):
-        agent_id = 0
-    return api.App(
-        corp_id=str(values.get("corp_id") or ""),
-        agent_id=agent_id,
-        secret=str(values.get("app_secret") or ""),
-        proxy_url=_with_password(
-            str(values.get("proxy_url") or ""), str(values.get("proxy_password") or "")
-        ),
-    )
-
-
-def _with_password(proxy_url: str, password: str) -> str:
-    """The proxy URL requests are sent through: with the password after the URL's user
-    name, if it has one (the settings keep the password apart, as a secret)."""
-    parts = urlsplit(proxy_url)
-    if not password or not parts.username:
-        return proxy_url
-    user, _at, address = parts.netloc.rpartition("@")
-    return parts._replace(netloc=f"{user}:{quote(password, safe='')}@{address}").geturl()
 
 
 class WeComAppConnector(Connector):
@@ -404,36 +257,7 @@ class WeComAppConnector(Connector):
             return self._refused(error)
         except requests.RequestException as error:
             return unrepeatable_send_failure(error)
-        return self.classify(response, answer, wire.get("touser", ""))
-
-    def classify(
-        self, response: http.HttpResponse, answer: dict | None, touser: str = ""
-    ) -> SendResult:
-        """WeCom's answer to a call (`wecom_answers`: what its errcodes mean); the ones that
-        stop every send pause the bot (`account_problem`)."""
-        if answer is None or "errcode" not in answer:
-            return without_errcode(response)
-        try:
-            errcode = int(answer["errcode"])
-        except (TypeError, ValueError):
-            return SendResult(Outcome.UNCERTAIN, unexpected_answer(response))
-        errmsg = str(answer.get("errmsg", ""))
-        if errcode != 0:
-            result = APP.refused(errcode, errmsg, http_status=response.status)
-            if problem := account_problem(errcode, errmsg, self.app.agent_id):
-                result.outcome = Outcome.RETRY  # nothing was sent; it waits for the resume
-                result.account_problem = problem
-            return result
-        result = SendResult(Outcome.SENT, errmsg, http_status=response.status, errcode=errcode)
-        result.upstream_msgid = str(answer.get("msgid") or "")
-        unreached = _unreached(answer)
-        # Some recipients were unknown: the others got it. The attempt keeps who.
-        result.detail = "; ".join(f"{field}: {ids}" for field, ids in unreached.items())
-        if touser and _nobody_reached(touser, unreached):
-            # WeCom may answer 0 when its only recipient is invalid or unlicensed.
-            result.outcome = Outcome.FAILED
-            result.detail = Reason(NOBODY_REACHED, answer=result.detail)
-        return result
+        return classify(response, answer, self.app.agent_id, wire.get("touser", ""))
 
     def _token_problem(self, error: api.TokenError) -> SendResult:
         if not error.reached and not error.refused:
@@ -537,7 +361,7 @@ class WeComAppConnector(Connector):
                 error=http_failures.failure_reason(error),
             )
             raise SendRefused(SendResult(Outcome.RETRY, failed)) from None
-        result = self.classify(response, answer)
+        result = classify(response, answer, self.app.agent_id)
         if result.outcome != Outcome.SENT or not (answer or {}).get("media_id"):
             if result.outcome in (Outcome.SENT, Outcome.UNCERTAIN):
                 result.outcome = Outcome.RETRY
@@ -557,7 +381,7 @@ class WeComAppConnector(Connector):
             raise ConnectorError(refused_connection(reasons.of(error))) from None
         except requests.RequestException as error:
             raise ConnectorError(f"media/get: {error.__class__.__name__}") from None
-        errcode = _media_errcode(answer)
+        errcode = media_errcode(answer)
         if errcode:  # an error comes as JSON; the bytes come as they are
             detail = f"media/get: {errcode} {answer.get('errmsg', '')}"[:500]
             if errcode == MEDIA_ID_ERRCODE:
@@ -595,15 +419,7 @@ class WeComAppConnector(Connector):
         errcode = int(answer.get("errcode", 0) or 0)
         if errcode != 0:
             errmsg = str(answer.get("errmsg", ""))
-            if errcode == AGENT_ID_ERRCODE:
-                text = agent_id_reason(self.app.agent_id, errmsg)
-            elif errcode == APP_DISABLED_ERRCODE:
-                text = app_disabled_reason(self.app.agent_id, f"{errcode} {errmsg}")
-            elif errcode == TRUSTED_IP_ERRCODE:
-                text = trusted_ip_reason(errmsg)
-            else:
-                text = f"{path}: {errcode} {errmsg}"[:500]
-            error = ConnectorError(text)
+            error = ConnectorError(call_refusal(path, errcode, errmsg, self.app.agent_id))
             error.errcode = errcode
             raise error
         return answer
@@ -673,119 +489,3 @@ class WeComAppConnector(Connector):
             members=len(agent_list(agent, "allow_userinfos", "user")),
             tags=len(agent_list(agent, "allow_tags", "tagid")),
         )
-
-
-def _media_errcode(answer: dict | None) -> int:
-    """media/get's errcode, 0 for bytes (a JSON file without an errcode is bytes too)."""
-    try:
-        return int((answer or {}).get("errcode", 0) or 0)
-    except (TypeError, ValueError):
-        return 0
-
-
-def _unreached(answer: dict) -> dict[str, str]:
-    """WeCom's `invaliduser` / `unlicenseduser` ("a|b"), where the answer names someone."""
-    unreached = {}
-    for field in UNREACHED_FIELDS:
-        value = answer.get(field)
-        ids = "|".join(map(str, value)) if isinstance(value, list) else str(value or "")
-        if ids.strip("|"):
-            unreached[field] = ids
-    return unreached
-
-
-def _nobody_reached(touser: str, unreached: dict[str, str]) -> bool:
-    """Whether every member of `touser` is named unreached (WeCom lowercases the ids)."""
-    if touser == "@all" or not unreached:
-        return False
-    named = {user.strip().lower() for ids in unreached.values() for user in ids.split("|")}
-    return all(user.strip().lower() in named for user in touser.split("|"))
-
-
-def token_refusal(error: api.TokenError, agent_id: int) -> Reason | None:
-    """Why WeCom gives the app no access token, worded for the operator; None when
-    asking again may help (WeCom busy or unreachable)."""
-    if error.refused:
-        return refused_connection(error.detail)
-    if not error.reached or error.errcode in BUSY_ERRCODES:
-        return None
-    if error.errcode == TRUSTED_IP_ERRCODE:
-        return trusted_ip_reason(error.detail)
-    if error.errcode == APP_DISABLED_ERRCODE:
-        return app_disabled_reason(agent_id, error.detail)
-    if error.errcode in CREDENTIAL_ERRCODES:
-        return Reason(
-            gettext_noop(
-                "WeCom refuses the corp ID or app secret (%(detail)s): correct the bot's settings, then resume it."
-            ),
-            detail=error.detail,
-        )
-    return Reason(
-        gettext_noop("WeCom gives the app no access token: %(detail)s"), detail=error.detail
-    )
-
-
-def account_problem(errcode: int, errmsg: str, agent_id: int) -> Reason | None:
-    """Why no send of the app's can work until an operator acts, when WeCom's `errcode`
-    says so (the bot pauses with it); None for an errcode about this message only."""
-    if errcode == TRUSTED_IP_ERRCODE:
-        return trusted_ip_reason(errmsg)
-    if errcode == AGENT_ID_ERRCODE:  # no message can go out until the settings change
-        return agent_id_reason(agent_id, errmsg)
-    if errcode == APP_DISABLED_ERRCODE:
-        return app_disabled_reason(agent_id, f"{errcode} {errmsg}")
-    if errcode in PERMISSION_ERRCODES:
-        return Reason(
-            gettext_noop(
-                "WeCom refuses the app: %(what)s. Grant it in WeCom's admin console, then resume the bot."
-            ),
-            what=Reason(PERMISSIONS[errcode]),
-        )
-    return None
-
-
-def refused_connection(reason: str) -> Reason:
-    """Why botadmin does not connect for the app as the bot is set up (its outbound proxy
-    is refused), worded for the operator."""
-    return Reason(
-        gettext_noop(
-            "botadmin does not call WeCom for the bot (%(reason)s): correct the bot's "
-            "settings, then resume it."
-        ),
-        reason=reason,
-    )
-
-
-def agent_id_reason(agent_id: int, errmsg: str) -> Reason:
-    return Reason(
-        gettext_noop(
-            "WeCom refuses agent ID %(agent)s (40056 %(errmsg)s): it is not the AgentId of the "
-            "app whose secret the bot has. Correct the bot's settings, then resume it."
-        ),
-        agent=agent_id,
-        errmsg=errmsg,
-    )
-
-
-def app_disabled_reason(agent_id: int, answer: str) -> Reason:
-    """`answer`: WeCom's errcode and errmsg as it gave them."""
-    return Reason(
-        gettext_noop(
-            "WeCom says the app (agent %(agent)s) is disabled (%(answer)s): enable it (启用) "
-            "in WeCom's admin console, then resume the bot."
-        ),
-        agent=agent_id,
-        answer=answer,
-    )
-
-
-def trusted_ip_reason(errmsg: str) -> Reason:
-    match = _IP_RE.search(errmsg or "")
-    ip = match.group(1) if match else Reason(gettext_noop("this server's outbound IP"))
-    return Reason(
-        gettext_noop(
-            "WeCom refuses calls from %(ip)s (60020): add it to the app's 企业可信IP (trusted IPs) "
-            "in WeCom's admin console, then resume the bot."
-        ),
-        ip=ip,
-    )

@@ -16,7 +16,7 @@ from django.utils import translation
 
 from botadmin.local_http import Answer, LocalServer, Request
 from botadmin.reasons import translate
-from connectors.wecom_app import WeComAppSettings
+from connectors.wecom_app_settings import WeComAppSettings
 from conversations.models import Bot
 from devtools.fake_wecom_app import FakeWeComApp
 from messaging.delivery import deliver
