@@ -54,7 +54,8 @@ ALL_MSGTYPES = frozenset(
     }
 )
 # WeCom refuses media of 5 bytes or less (the app's media/upload, a robot's upload_media:
-# "> 5 bytes", shared/spec/wecom.md section 1): `download_media(min_bytes=…)` says so first.
+# "> 5 bytes", shared/spec/wecom.md section 1): `downloads.download_media(min_bytes=…)`
+# says so first.
 MEDIA_MIN_BYTES = 6
 
 
@@ -396,35 +397,6 @@ def media_word(kind: str) -> str:
     return Reason(MEDIA_WORDS[kind]) if kind in MEDIA_WORDS else kind
 
 
-def download_media(url: str, max_bytes: int, what: str = "media", min_bytes: int = 0) -> bytes:
-    """The bytes at `url` (an image or file to send), at least `min_bytes` and at most
-    `max_bytes`; raises SendRefused: RETRY when the other side may answer later, FAILED
-    when it will not."""
-    try:
-        response = http.request("GET", url, max_bytes=max_bytes, max_redirects=3)
-    except (http.UnsafeURLError, requests.RequestException) as error:
-        reason, again = download_failure(error, what)
-        raise SendRefused.of(Outcome.RETRY if again else Outcome.FAILED, reason) from None
-    kind, what = what, media_word(what)
-    answered = Reason(
-        gettext_noop("%(what)s download answered HTTP %(status)s"),
-        what=what,
-        status=response.status,
-    )
-    if response.status >= 500 or response.status in (408, 429):
-        raise SendRefused.of(Outcome.RETRY, answered)
-    if not response.ok:
-        raise SendRefused.of(Outcome.FAILED, answered)
-    if response.truncated:
-        oversize = gettext_noop("%(what)s larger than %(mb)s MB")
-        raise SendRefused.of(
-            Outcome.FAILED, Reason(oversize, what=what, mb=max_bytes // (1024 * 1024))
-        )
-    if len(response.content) < min_bytes:
-        raise SendRefused.of(Outcome.FAILED, too_small(kind, len(response.content), min_bytes))
-    return response.content
-
-
 def refuse_unsendable(msgtype: str, content: bytes, limits: Limits) -> None:
     """Downloaded media WeCom's uploads would refuse, refused first in botadmin's words
     (SendRefused, FAILED): an image that is no JPG or PNG (the robot's image, the app's
@@ -450,23 +422,6 @@ def too_small(kind: str, size: int, min_bytes: int = MEDIA_MIN_BYTES) -> Reason:
     """Why media of `size` bytes is not sent: WeCom wants at least `min_bytes`."""
     undersize = gettext_noop("%(what)s is only %(size)s bytes: at least %(min)s are needed")
     return Reason(undersize, what=media_word(kind), size=size, min=min_bytes)
-
-
-def download_failure(
-    error: http.UnsafeURLError | requests.RequestException, what: str = "media"
-) -> tuple[str, bool]:
-    """Why downloading media from a URL failed, in words, and whether trying again may
-    help: not when its host name does not exist or the URL is refused; yes when the
-    request failed on its way (nothing was answered, a name server did not answer)."""
-    what = media_word(what)
-    if (host := http_failures.unknown_host(error)) is not None:
-        no_host = gettext_noop("the %(what)s's host name does not exist: %(host)s")
-        return Reason(no_host, what=what, host=host), False
-    if isinstance(error, http.UnsafeURLError):
-        refused = gettext_noop("%(what)s URL refused: %(error)s")
-        return Reason(refused, what=what, error=reasons.of(error)), False
-    failed = gettext_noop("cannot download the %(what)s: %(error)s")
-    return Reason(failed, what=what, error=http_failures.failure_reason(error)), True
 
 
 def never_connected(error: requests.ConnectionError) -> bool:

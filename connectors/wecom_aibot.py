@@ -45,11 +45,11 @@ from .base import (
     Outcome,
     SendRefused,
     SendResult,
-    download_media,
     never_connected,
     refuse_unsendable_voice,
     too_large,
 )
+from .downloads import DownloadFailed, download, download_media
 from .filenames import attachment_name, url_file_name
 from .wecom_aibot_frames import FrameError, decrypt_media
 from .wecom_answers import AIBOT, wait_after
@@ -263,25 +263,9 @@ class WeComAIBotConnector(Connector):
         url, _, fragment = ref.cdn.partition("#")
         aeskey = fragment or str(ref.fields.get("aeskey") or "")
         try:
-            response = http.request(
-                "GET", url, max_bytes=max_bytes + 1, connect_timeout=5, read_timeout=30,
-                max_redirects=3,
-            )  # fmt: skip
-        except http.UnsafeURLError as error:
-            refused = gettext_noop("media URL refused: %(error)s")
-            raise MediaGone(Reason(refused, error=reasons.of(error))) from None
-        except requests.RequestException as error:
-            failed = gettext_noop("download failed: %(error)s")
-            raise ConnectorError(Reason(failed, error=error.__class__.__name__)) from None
-        if response.truncated:
-            raise MediaGone(too_large(max_bytes))
-        status = response.status
-        if 400 <= status < 500 and status not in (408, 429):
-            expired = gettext_noop("WeCom answered HTTP %(status)s (the URL lives ~5 minutes)")
-            raise MediaGone(Reason(expired, status=status))
-        if not response.ok:
-            answered = gettext_noop("download answered HTTP %(status)s")
-            raise ConnectorError(Reason(answered, status=status))
+            response = download(url, max_bytes + 1, connect_timeout=5, read_timeout=30)
+        except DownloadFailed as failed:
+            raise _media_failure(failed, max_bytes) from None
         try:
             plain = decrypt_media(response.content, aeskey)
         except FrameError as error:
@@ -305,3 +289,22 @@ class WeComAIBotConnector(Connector):
             raise ConnectorError(Reason(why, state=shown))
         held = gettext_noop("connected through gateway %(holder)s (%(state)s)")
         return Reason(held, holder=state["holder"], state=shown)
+
+
+def _media_failure(failed: DownloadFailed, max_bytes: int) -> Exception:
+    """A callback media's download that failed, in the AI bot's words: MediaGone when its
+    URL will not work again (refused, too large, or expired: it lives ~5 minutes),
+    ConnectorError when the archive's next try may still get it."""
+    if isinstance(failed.error, http.UnsafeURLError):
+        refused = gettext_noop("media URL refused: %(error)s")
+        return MediaGone(Reason(refused, error=reasons.of(failed.error)))
+    if failed.error is not None:
+        not_downloaded = gettext_noop("download failed: %(error)s")
+        return ConnectorError(Reason(not_downloaded, error=failed.error.__class__.__name__))
+    if failed.oversize:
+        return MediaGone(too_large(max_bytes))
+    if failed.again:
+        answered = gettext_noop("download answered HTTP %(status)s")
+        return ConnectorError(Reason(answered, status=failed.status))
+    expired = gettext_noop("WeCom answered HTTP %(status)s (the URL lives ~5 minutes)")
+    return MediaGone(Reason(expired, status=failed.status))

@@ -48,11 +48,11 @@ from .base import (
     Outcome,
     SendRefused,
     SendResult,
-    download_media,
     refuse_unsendable,
     too_large,
     unrepeatable_send_failure,
 )
+from .downloads import download_media
 from .filenames import attachment_name, upload_name
 from .wecom_answers import MEDIA_ID_ERRCODE
 from .wecom_app_answers import (

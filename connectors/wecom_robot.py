@@ -44,10 +44,10 @@ from .base import (
     Outcome,
     SendRefused,
     SendResult,
-    download_media,
     refuse_unsendable,
     unrepeatable_send_failure,
 )
+from .downloads import download_media
 from .filenames import upload_name
 from .multipart import media_form, upload_digest
 from .wecom_answers import MEDIA_ID_ERRCODE, REFUSED_IN_FRONT_STATUSES, ROBOT, without_errcode

@@ -32,24 +32,17 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
 
-import requests
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_noop
 
-from botadmin import http, metrics, reasons
 from botadmin import logging as botadmin_logging
+from botadmin import metrics, reasons
 from botadmin.reasons import Reason
-from connectors.base import (
-    ConnectorError,
-    FetchedMedia,
-    MediaGone,
-    MediaRef,
-    download_failure,
-    too_large,
-)
+from connectors.base import ConnectorError, FetchedMedia, MediaGone, MediaRef, too_large
+from connectors.downloads import DownloadFailed, download
 from connectors.filenames import safe_file_name
 from connectors.registry import connector_for
 from media import store
@@ -84,10 +77,11 @@ SETTLE_EVERY = timedelta(seconds=1)
 SWEEP_BATCH = 500
 # Outbound media (the body's own image) keep their bytes in the message: an hour of tries.
 OUTBOUND_LIFETIME = timedelta(hours=1)
-# Reasons rows stored before `download_failure` worded them hold: kept so they translate.
+# Reasons rows stored before `connectors.downloads` worded them hold: kept so they translate.
 EARLIER_REASONS = (
     gettext_noop("image URL refused: %(error)s"),
     gettext_noop("cannot download the image: %(error)s"),
+    gettext_noop("image download answered HTTP %(status)s"),
 )
 
 
@@ -349,18 +343,12 @@ def _outbound_bytes(row: MessageMedia, limit: int) -> FetchedMedia:
         except (binascii.Error, ValueError):
             raise MediaGone(Reason(gettext_noop("image.base64 is not base64"))) from None
     try:
-        response = http.request("GET", row.cdn, max_bytes=limit + 1, max_redirects=3)
-    except (http.UnsafeURLError, requests.RequestException) as error:
-        # A host name that does not exist fails for good, as a send of the image does.
-        reason, again = download_failure(error, "image")
-        raise (ConnectorError if again else MediaGone)(reason) from None
-    answered = gettext_noop("image download answered HTTP %(status)s")
-    if response.status >= 500 or response.status in (408, 429):
-        raise ConnectorError(Reason(answered, status=response.status))
-    if not response.ok:
-        raise MediaGone(Reason(answered, status=response.status))
-    if response.truncated:
-        raise MediaGone(too_large(limit))
+        response = download(row.cdn, limit, "image")
+    except DownloadFailed as failed:
+        # As a send of the image fails (a host name that does not exist: for good), but
+        # over the archive's limit rather than WeCom's.
+        reason = too_large(limit) if failed.oversize else failed.reason
+        raise (ConnectorError if failed.again else MediaGone)(reason) from None
     return FetchedMedia(response.content, response.headers.get("Content-Type", ""))
 
 

@@ -20,7 +20,7 @@ NAME_SERVER = """
 import json
 
 from botadmin import http, http_failures
-from connectors.base import download_failure
+from connectors.downloads import download_failure
 from tests.namespaces import NOERROR, NXDOMAIN, SERVFAIL, serve_names
 
 RCODES = {"gone.test": NXDOMAIN, "empty.test": NOERROR, "broken.test": SERVFAIL}
