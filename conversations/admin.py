@@ -21,7 +21,6 @@ from botadmin.reasons import admin_display, translate
 from botadmin.timezones import zone_or_default
 from connectors import bot_settings
 from connectors.registry import CONNECTORS, connector_for
-from messaging import delivery_actions
 
 from . import connections
 from .active_counts import forget_active_counts
@@ -36,10 +35,11 @@ from .bot_changes import (
 )
 from .bot_secrets import reveal
 from .models import Bot, Conversation
+from .pauses import resume_bot
 from .roles import ADMINISTER_PERMISSION, is_bot_admin, may_create_bots
 from .secret_grace import GraceForm, grace_context, rotated_text
 from .secrets import mask
-from .services import rotate_secret
+from .services import check_connection, rotate_secret
 
 
 def secret_field(obj_value: str, reveal_url: str = ""):
@@ -472,7 +472,7 @@ class BotAdmin(
     @admin.action(description=_("Test the connection of the selected bots"), permissions=["view"])
     def test_connection(self, request, queryset):
         for bot in queryset:
-            ok, text = delivery_actions.check_connection(bot, request.user)
+            ok, text = check_connection(bot, request.user)
             level = messages.SUCCESS if ok else messages.ERROR
             verdict = _("connection OK") if ok else _("connection failed")
             messages.add_message(request, level, f"{bot.name}: {verdict} — {translate(text)}")
@@ -481,7 +481,7 @@ class BotAdmin(
     @atomic_action
     def resume_sending(self, request, queryset):
         for bot in queryset.filter(paused_at__isnull=False):
-            waiting = delivery_actions.resume_bot(bot, request.user)
+            waiting = resume_bot(bot, request.user)
             messages.success(
                 request,
                 _("%(bot)s sends again; %(n)d waiting messages were woken.")

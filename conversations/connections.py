@@ -27,6 +27,7 @@ from botadmin import reasons
 from botadmin.reasons import Reason
 
 from .models import Bot, BotConnection
+from .pauses import pause_bot
 
 State = BotConnection.State
 
@@ -122,9 +123,7 @@ def refused(bot_id: int, holder: str, reason: str, now: datetime | None = None) 
     """
     now = now or timezone.now()
     with transaction.atomic():
-        Bot.objects.filter(pk=bot_id, paused_at__isnull=True).update(
-            paused_at=now, paused_reason=reasons.shorten(reason, 2000)
-        )
+        pause_bot(bot_id, reason, now)
         _stop(bot_id, holder, State.REFUSED, reason, now)
 
 

@@ -1,5 +1,7 @@
-"""Bots: creating them, finding them by secret, rotating secrets, scoping."""
+"""Bots: creating them, finding them by secret, rotating secrets, scoping, testing the
+connection."""
 
+import logging
 from datetime import timedelta
 
 from django.conf import settings
@@ -8,8 +10,10 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_noop
 
+from botadmin import reasons
 from botadmin.ids import LARGEST_ID
 from botadmin.reasons import Reason
+from connectors.base import ConnectorError
 from connectors.registry import connector_for
 
 from .models import Bot, Conversation
@@ -18,6 +22,8 @@ from .secrets import (
     is_valid_api_secret,
     secrets_match,
 )
+
+logger = logging.getLogger(__name__)
 
 # The columns of a conversation read with its bot: `bot.conversation__<attname>`.
 CONVERSATION_COLUMN = "conversation__"
@@ -163,6 +169,35 @@ def named(conversations: QuerySet[Conversation], name: str) -> QuerySet[Conversa
     if name := name.strip():
         return conversations.filter(Q(name__icontains=name) | Q(conversation_id=name))
     return conversations
+
+
+def check_connection(bot: Bot, actor) -> tuple[bool, str]:
+    """Ask the bot's connector whether its agent or robot keys answer.
+
+    The verdict and a classified reason (a Reason where the connector worded it: show
+    it with `reasons.translate`), shown to the operator and audited in English;
+    never the answer's body (ConnectorError keeps that out of its text)."""
+    from audit.services import record_action
+
+    try:
+        ok, text = True, connector_for(bot).check()
+        if learned := refresh_connector_state(bot):
+            text = Reason(gettext_noop("%(checked)s; %(learned)s"), checked=text, learned=learned)
+    except ConnectorError as error:
+        # The classification only: what the other side answered stays in the server's log.
+        ok, text = False, reasons.of(error)
+        logger.info("Connection test of bot %s failed: %s %s", bot.pk, text, error.detail)
+    except NotImplementedError:
+        ok, text = False, Reason(gettext_noop("this connector cannot test its connection"))
+    record_action(
+        actor,
+        "bot.check_connection",
+        bot=bot,
+        target=bot,
+        summary=("OK: " if ok else "Failed: ") + text[:500],
+        details={"ok": ok},
+    )
+    return ok, text
 
 
 def refresh_connector_state(bot: Bot) -> str:

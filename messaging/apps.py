@@ -5,3 +5,15 @@ from django.utils.translation import gettext_lazy as _
 class MessagingConfig(AppConfig):
     name = "messaging"
     verbose_name = _("Messaging")
+
+    def ready(self):
+        from conversations.signals import bot_resumed
+
+        # The one way a resumed bot's waiting messages are woken.
+        bot_resumed.connect(_wake_resumed_bot, dispatch_uid="messaging-bot-resumed")
+
+
+def _wake_resumed_bot(sender, bot, now, **kwargs) -> int:
+    from .delivery_actions import wake_resumed_bot
+
+    return wake_resumed_bot(bot, now)

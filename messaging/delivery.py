@@ -54,7 +54,7 @@ from botadmin.reasons import Reason
 from connectors import conversions
 from connectors.base import Connector, Outcome, SendResult
 from connectors.registry import connector_class, connector_for
-from conversations.models import Bot
+from conversations.pauses import pause_bot
 
 from . import card_task_ids, delivery_caps, delivery_pace, uploads
 from .models import PENDING, UNCERTAIN, DeliveryAttempt, Message
@@ -786,11 +786,3 @@ def uncertain_changes(detail: str, now: datetime) -> dict:
         until=f"{until:%Y-%m-%d %H:%M:%S}",
     )
     return {"status": Message.Status.UNCERTAIN, "next_attempt_at": None, "last_error": note}
-
-
-def pause_bot(bot_id: int, reason: str, now: datetime) -> None:
-    updated = Bot.objects.filter(pk=bot_id, paused_at__isnull=True).update(
-        paused_at=now, paused_reason=reasons.shorten(reason, 2000)
-    )
-    if updated:
-        logger.warning("Bot %s paused: %s", bot_id, reason)

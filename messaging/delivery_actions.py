@@ -1,4 +1,4 @@
-"""What an operator can do about a message's delivery, and about a paused bot.
+"""What an operator can do about a message's delivery.
 
 Each action is a compare-and-set on the status it starts from (a message that
 moved on meanwhile is left alone), is recorded in the audit log, and returns
@@ -7,26 +7,16 @@ how many rows it changed. The admin calls these; so can a command or a view.
 
 from __future__ import annotations
 
-import logging
-
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
-from django.utils.translation import gettext_noop
 
 from audit.services import record_action
-from botadmin import reasons
-from botadmin.reasons import Reason
-from connectors.base import ConnectorError
-from connectors.registry import connector_for
 from conversations.models import Bot
-from conversations.services import refresh_connector_state
 
 from .delivery import next_in_conversation
 from .models import Message
 from .outbox import enqueue_delivery
-
-logger = logging.getLogger(__name__)
 
 # Waking more than this many messages at once is left to the sweeper.
 WAKE_LIMIT = 1000
@@ -148,55 +138,15 @@ def wake_next_in_conversation(message: Message) -> None:
         enqueue_delivery(following)
 
 
-def resume_bot(bot: Bot, actor) -> int:
-    """Clear a bot's pause and wake its waiting messages; returns how many wait."""
-    now = timezone.now()
-    with transaction.atomic():
-        changed = Bot.objects.filter(pk=bot.pk, paused_at__isnull=False).update(
-            paused_at=None, paused_reason="", updated_at=now
-        )
-        if not changed:
-            return 0
-        record_action(
-            actor,
-            "bot.resume_sending",
-            bot=bot,
-            target=bot,
-            summary=f"Resumed sending (paused because: {bot.paused_reason}).",
-            details={"paused_at": bot.paused_at.isoformat() if bot.paused_at else None},
-        )
-        waiting = Message.objects.filter(
-            bot=bot, direction=Message.Direction.OUT, status=Message.Status.QUEUED
-        )
-        waiting.update(next_attempt_at=now)
-        ids = list(waiting.order_by("pk").values_list("pk", flat=True)[:WAKE_LIMIT])
-        for message_id in ids:
-            enqueue_delivery(message_id)
-    return len(ids)
-
-
-def check_connection(bot: Bot, actor) -> tuple[bool, str]:
-    """Ask the bot's connector whether its agent or robot keys answer.
-
-    The verdict and a classified reason (a Reason where the connector worded it: show
-    it with `reasons.translate`), shown to the operator and audited in English;
-    never the answer's body (ConnectorError keeps that out of its text)."""
-    try:
-        ok, text = True, connector_for(bot).check()
-        if learned := refresh_connector_state(bot):
-            text = Reason(gettext_noop("%(checked)s; %(learned)s"), checked=text, learned=learned)
-    except ConnectorError as error:
-        # The classification only: what the other side answered stays in the server's log.
-        ok, text = False, reasons.of(error)
-        logger.info("Connection test of bot %s failed: %s %s", bot.pk, text, error.detail)
-    except NotImplementedError:
-        ok, text = False, Reason(gettext_noop("this connector cannot test its connection"))
-    record_action(
-        actor,
-        "bot.check_connection",
-        bot=bot,
-        target=bot,
-        summary=("OK: " if ok else "Failed: ") + text[:500],
-        details={"ok": ok},
+def wake_resumed_bot(bot: Bot, now) -> int:
+    """A bot's pause was cleared (conversations.pauses.resume_bot, through
+    `conversations.signals.bot_resumed`): its queued messages are due now, and up to
+    WAKE_LIMIT are woken; returns how many wait."""
+    waiting = Message.objects.filter(
+        bot=bot, direction=Message.Direction.OUT, status=Message.Status.QUEUED
     )
-    return ok, text
+    waiting.update(next_attempt_at=now)
+    ids = list(waiting.order_by("pk").values_list("pk", flat=True)[:WAKE_LIMIT])
+    for message_id in ids:
+        enqueue_delivery(message_id)
+    return len(ids)

@@ -26,8 +26,8 @@ from connectors import bot_settings
 from connectors.registry import CONNECTORS
 from conversations.models import BotConnection, SyncRun
 from conversations.roles import is_bot_admin, may_change_sending, may_create_bots
-from conversations.services import bots_visible_to
-from messaging import delivery_actions, delivery_caps
+from conversations.services import bots_visible_to, check_connection
+from messaging import delivery_caps
 
 from ..bot_contacts import sync_context
 from ..bot_forms import AddOperatorForm, ConversationForm, SendingForm, connector_settings_form
@@ -142,7 +142,7 @@ def bot_page(request, bot_id: int):
 def test_connection(request, bot_id: int):
     """The verdict and a classified reason; never what the other side answered."""
     bot = visible_bot_or_404(request.user, bot_id)
-    ok, text = delivery_actions.check_connection(bot, request.user)
+    ok, text = check_connection(bot, request.user)
     if ok:
         # The connector's note (English, kept in the audit log) says what it asked;
         # the guide below shows what was learned.

@@ -1,8 +1,11 @@
 """Dependencies between the apps point one way.
 
-console → announcements, forwarding → messaging → media. An app that imports one above it makes a
-cycle a reader has to untangle; messaging tells the apps built on it what
-happened through `messaging.signals` instead. Model references by string
+console → announcements, forwarding → messaging → conversations, connectors → media.
+`conversations` and `connectors` use each other (a bot's connector; a connector's
+bot and its long connection); neither uses messaging or the apps above it. An
+app that imports one above it makes a cycle a reader has to untangle; an app
+tells the apps built on it what happened through its signals instead
+(`messaging.signals`, `conversations.signals`). Model references by string
 (`"announcements.AnnouncementRun"` on `Message.announcement_run`) are not
 imports and are not checked here.
 """
@@ -19,6 +22,8 @@ FORBIDDEN = {
     # The media store is below every app: it keeps bytes, and knows no message or bot.
     "media": {"conversations", "messaging", "announcements", "forwarding", "console"},
     "messaging": {"announcements", "forwarding", "console"},
+    "conversations": {"messaging", "announcements", "forwarding", "console"},
+    "connectors": {"messaging", "announcements", "forwarding", "console"},
     "announcements": {"forwarding", "console"},
     "forwarding": {"announcements", "console"},
 }
@@ -48,19 +53,37 @@ def imported_modules(path: Path) -> list[tuple[int, str]]:
     return found
 
 
+# Known exceptions, file → the apps it still imports: the inbound storing of the WeCom
+# app's callback and of the AI bot's gateway stores messages and card task ids through
+# messaging. It belongs in messaging (code-health review #3); no other module may.
+NOT_YET_MOVED = {
+    "connectors/aibot_inbound.py": {"messaging"},
+    "connectors/aibot_session.py": {"messaging"},
+    "connectors/wecom_app_callback.py": {"messaging"},
+}
+
+
 def violations(app: str) -> list[str]:
     return [
-        f"{path.relative_to(ROOT)}:{line} imports {module}"
+        f"{relative}:{line} imports {module}"
         for path in sorted((ROOT / app).rglob("*.py"))
         if "migrations" not in path.parts
+        for relative in [path.relative_to(ROOT).as_posix()]
         for line, module in imported_modules(path)
-        if module.split(".")[0] in FORBIDDEN[app]
+        if module.split(".")[0] in FORBIDDEN[app] - NOT_YET_MOVED.get(relative, set())
     ]
 
 
 @pytest.mark.parametrize("app", sorted(FORBIDDEN))
 def test_an_app_imports_none_of_the_apps_built_on_it(app):
     assert violations(app) == []
+
+
+@pytest.mark.parametrize("relative", sorted(NOT_YET_MOVED))
+def test_each_known_exception_is_still_needed(relative):
+    """An exception whose import moved away is removed from the list, so it cannot return."""
+    imported = {module.split(".")[0] for _line, module in imported_modules(ROOT / relative)}
+    assert NOT_YET_MOVED[relative] <= imported
 
 
 def test_the_check_sees_relative_and_absolute_imports(tmp_path, monkeypatch):

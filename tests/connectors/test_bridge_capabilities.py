@@ -16,9 +16,8 @@ from botadmin.reasons import translate
 from connectors.bridge import V1_MSGTYPES
 from connectors.demo_agent import DemoAgent
 from conversations.secrets import generate_agent_token
-from conversations.services import refresh_connector_state
+from conversations.services import check_connection, refresh_connector_state
 from messaging.delivery import deliver
-from messaging.delivery_actions import check_connection
 from messaging.models import Message
 
 BODIES = Path(__file__).parent / "bodies"

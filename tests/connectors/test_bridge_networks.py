@@ -10,8 +10,8 @@ from botadmin.networks import parse_networks
 from connectors.base import Outcome
 from connectors.bridge import BridgeSettings
 from connectors.registry import connector_for
+from conversations.services import check_connection
 from messaging.delivery import deliver
-from messaging.delivery_actions import check_connection
 from messaging.models import Message
 from messaging.sending import accept_outbound
 

@@ -15,7 +15,7 @@ from connectors import wecom_robot_check
 from connectors.base import ConnectorError
 from connectors.registry import connector_for
 from conversations.models import Conversation
-from messaging.delivery_actions import check_connection
+from conversations.services import check_connection
 from tests.messaging.conftest import wecom, wecom_bot  # noqa: F401  (the fake WeCom robot API)
 
 

@@ -11,8 +11,8 @@ from django.utils import timezone
 
 from audit.models import OperatorAction
 from conversations.models import Bot, Conversation, SyncRun
+from conversations.pauses import pause_bot
 from conversations.services import rotate_secret
-from messaging.delivery import pause_bot
 from tests.db_faults import fails_to_record
 from tests.html_forms import submitted_form
 from tests.meanwhile import before_saving

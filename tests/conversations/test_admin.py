@@ -8,8 +8,8 @@ from django.utils import timezone
 
 from audit.models import OperatorAction
 from conversations.models import Bot, BotConnection
+from conversations.pauses import pause_bot
 from conversations.services import bot_for_secret, rotate_secret
-from messaging.delivery import pause_bot
 from messaging.models import DeliveryAttempt, Message
 from tests.db_faults import fails_midway
 from tests.html_forms import submitted_form

@@ -11,8 +11,8 @@ from django.utils import timezone
 from audit.models import OperatorAction
 from conversations import bot_changes, connections
 from conversations.models import Bot, BotConnection, Conversation, SyncRun
+from conversations.pauses import pause_bot
 from conversations.services import rotate_secret
-from messaging.delivery import pause_bot
 from tests.db_faults import fails_to_record
 
 AGENT_URL = "http://10.1.2.3:8080"

@@ -7,9 +7,10 @@ import pytest
 from django.utils import timezone
 
 from conversations.demo import DEMO_GROUPS
+from conversations.pauses import pause_bot, resume_bot
 from conversations.secrets import generate_agent_token
 from messaging import delivery_actions
-from messaging.delivery import claim_due_messages, deliver, pause_bot, send_and_record
+from messaging.delivery import claim_due_messages, deliver, send_and_record
 from messaging.models import Message
 from messaging.sweeper import sweep
 from tests.fakes.agent import AgentWithOperator
@@ -63,7 +64,7 @@ def test_messages_claimed_before_their_bot_was_paused_wait_for_its_resume(
         message.refresh_from_db()
         assert (message.status, message.attempt_count, outcomes(message)) == ("queued", 0, [])
     bridge_bot.refresh_from_db()
-    assert delivery_actions.resume_bot(bridge_bot, superuser) == 2
+    assert resume_bot(bridge_bot, superuser) == 2
     drain(clock)
     assert sorted(agent.sent) == sorted(m.msgid for m in messages)
     assert len(agent.send_requests) == 2

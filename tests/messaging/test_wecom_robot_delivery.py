@@ -12,10 +12,10 @@ from django.utils import translation
 from botadmin.reasons import translate
 from connectors.base import ConnectorError
 from connectors.registry import connector_for
+from conversations.services import check_connection
 from devtools.receiver import Receiver
 from messaging import media_fetch
 from messaging.delivery import deliver
-from messaging.delivery_actions import check_connection
 from messaging.models import DeliveryAttempt, Message
 from tests.connectors.test_filenames import NAMES_FROM_URLS
 

@@ -17,9 +17,9 @@ from connectors.registry import connector_for
 from connectors.wecom_aibot import WeComAIBotConnector
 from conversations import connections
 from conversations.models import Bot, Conversation
+from conversations.services import check_connection
 from devtools.receiver import Receiver
 from messaging.delivery import deliver
-from messaging.delivery_actions import check_connection
 from messaging.models import Message
 from tests.connectors.test_filenames import NAMES_FROM_URLS
 from tests.images import image_bytes

@@ -8,7 +8,7 @@ from django.urls import reverse
 from django.utils import translation
 
 from conversations.models import Bot
-from messaging.delivery_actions import check_connection
+from conversations.services import check_connection
 
 from .conftest import AGENT_ID
 

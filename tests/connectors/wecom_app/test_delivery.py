@@ -10,9 +10,10 @@ from botadmin.reasons import translate
 from connectors import wecom_app_api
 from connectors.registry import connector_for
 from conversations.models import Bot, Conversation
+from conversations.pauses import resume_bot
+from conversations.services import check_connection
 from devtools.receiver import Receiver
 from messaging.delivery import deliver
-from messaging.delivery_actions import check_connection, resume_bot
 from messaging.models import DeliveryAttempt, Message
 from tests.messaging.test_wecom_robot_delivery import png_bytes
 
