@@ -19,7 +19,6 @@ from botadmin.reasons import Reason, ngettext_noop
 from conversations.models import Bot, Conversation
 from messaging import delivery_actions
 from messaging.models import Message
-from messaging.outbox import enqueue_delivery
 from messaging.validation import search_text, validate_outbound
 
 from .audience import chunked, recipients_now, replace_members
@@ -513,26 +512,14 @@ def retry_failed(user, run: AnnouncementRun) -> int:
 
     A failed run continues its fan-out where it stopped (paused with its announcement;
     not at all once that is cancelled), with the announcement's body as it is now."""
-    now = timezone.now()
     with transaction.atomic():
         # Intent: the announcement, then the run, as a fan-out batch locks them; the
         # run's status is read once no batch or operator action is changing it.
         announcement = Announcement.objects.select_for_update().get(pk=run.announcement_id)
         run = AnnouncementRun.objects.select_for_update().get(pk=run.pk)
-        ids = list(
-            Message.objects.select_for_update()
-            .filter(announcement_run=run, status=Message.Status.FAILED)
-            .values_list("pk", flat=True)
+        requeued = delivery_actions.requeue(
+            Message.objects.filter(announcement_run=run, status=Message.Status.FAILED)
         )
-        Message.objects.filter(pk__in=ids, status=Message.Status.FAILED).update(
-            status=Message.Status.QUEUED,
-            attempt_count=0,
-            next_attempt_at=None,
-            last_error="",
-            updated_at=now,
-        )
-        for pk in ids:
-            enqueue_delivery(pk)
         not_made = 0
         if (
             run.status == AnnouncementRun.Status.FAILED
@@ -552,9 +539,9 @@ def retry_failed(user, run: AnnouncementRun) -> int:
             "announcement.retry_failed",
             bot=announcement.bot,
             target=announcement,
-            details={"run": run.pk, "messages": len(ids), "not_made": not_made},
+            details={"run": run.pk, "messages": requeued, "not_made": not_made},
         )
-    return len(ids) + not_made
+    return requeued + not_made
 
 
 def runs_progress(runs: list[AnnouncementRun]) -> dict[int, dict]:

@@ -25,14 +25,7 @@ WAKE_LIMIT = 1000
 def retry_now(message: Message, actor) -> bool:
     """Queue a failed or uncertain message again, with a fresh attempt budget."""
     with transaction.atomic():
-        changed = Message.objects.filter(
-            pk=message.pk, status__in=Message.Status.UNDELIVERED
-        ).update(
-            status=Message.Status.QUEUED,
-            attempt_count=0,
-            next_attempt_at=None,
-            updated_at=timezone.now(),
-        )
+        changed = requeue(Message.objects.filter(pk=message.pk))
         if changed:
             record_action(
                 actor,
@@ -42,8 +35,34 @@ def retry_now(message: Message, actor) -> bool:
                 summary=f"Retry {message.msgid} (was {message.status}).",
                 details={"previous_status": message.status},
             )
-            enqueue_delivery(message.pk)
     return bool(changed)
+
+
+def requeue(messages: QuerySet) -> int:
+    """Queue those of these messages that are failed or uncertain again (a compare-and-set
+    on the status) and wake delivery for them; returns how many. Call inside the caller's
+    transaction, which records why.
+
+    Each starts over: a fresh attempt budget, and no last error, as no attempt of the
+    new budget has failed yet (each attempt's answer stays in its row, the trace). A
+    message keeping the error of the budget it used up would read "failed" beside
+    "queued" on every page and in the status API until its next attempt."""
+    undelivered = messages.filter(status__in=Message.Status.UNDELIVERED)
+    # Intent: hold the rows in id order, as `stop` and a recording worker do, so that
+    # what is woken is what changed.
+    ids = list(
+        undelivered.select_for_update(of=("self",)).order_by("pk").values_list("pk", flat=True)
+    )
+    changed = Message.objects.filter(pk__in=ids, status__in=Message.Status.UNDELIVERED).update(
+        status=Message.Status.QUEUED,
+        attempt_count=0,
+        next_attempt_at=None,
+        last_error="",
+        updated_at=timezone.now(),
+    )
+    for message_id in ids:
+        enqueue_delivery(message_id)
+    return changed
 
 
 def mark_sent(message: Message, actor) -> bool:

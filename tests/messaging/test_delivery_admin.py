@@ -39,12 +39,15 @@ def test_retry_now_queues_a_failed_message_again_and_it_is_sent(
     message = queue_message(bridge_group, TEXT)
     deliver(message.pk, clock)
     agent.behaviour.errcode = None
+    message.refresh_from_db()
+    assert (message.status, bool(message.last_error)) == ("failed", True)
 
     response = run_action(admin_client_for(superuser), "messaging_message", "retry_now", [message])
 
     assert "Queued 1 messages again." in response.content.decode()
     message.refresh_from_db()
-    assert (message.status, message.attempt_count) == ("queued", 0)
+    # A fresh start: no failure of the used-up attempts beside "queued" (the trace keeps it).
+    assert (message.status, message.attempt_count, message.last_error) == ("queued", 0, "")
     assert OperatorAction.objects.get(action="message.retry").target_id == str(message.pk)
     clock.advance(5)
     assert deliver(message.pk, clock).result == "sent"
