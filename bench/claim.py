@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/claim.py [--sizes 1000 10000 100000] [--runs 15]
 
-Every wake-up of a delivery worker starts with a claim (messaging/delivery.py,
+Every wake-up of a delivery worker starts with a claim (messaging/delivery_claim.py,
 `claim_due_messages`): the query for due messages, locked, then paced. Its
 cost is paid by every bot on the instance, so it must not grow with one bot's
 backlog. Two shapes of waiting work, each at every size N:
@@ -161,7 +161,7 @@ def analyze() -> None:
 def time_claims(runs: int) -> tuple[float, float, int]:
     from django.db import transaction
 
-    from messaging.delivery import claim_due_messages
+    from messaging.delivery_claim import claim_due_messages
 
     times, claimed = [], 0
     for _ in range(runs + 1):  # the first warms the caches and is not counted

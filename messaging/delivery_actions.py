@@ -14,7 +14,7 @@ from django.utils import timezone
 from audit.services import record_action
 from conversations.models import Bot
 
-from .delivery import next_in_conversation
+from .delivery_claim import next_in_conversation
 from .models import Message
 from .outbox import enqueue_delivery
 
@@ -140,7 +140,7 @@ def release(messages: QuerySet) -> int:
 def _lock(messages: QuerySet, statuses) -> None:
     """Intent: hold the rows `stop` or `release` changes before reading their status, in
     id order. A worker recording an attempt locks its batch's rows in id order too and
-    reads their mark (`delivery.requested_stops`): either it sees the mark, or this
+    reads their mark (`delivery_outcomes.requested_stops`): either it sees the mark, or this
     sees the message it moved on; and neither waits for the other in a circle."""
     list(
         messages.filter(status__in=statuses)

@@ -30,14 +30,8 @@ from botadmin.reasons import Reason
 from connectors.base import Outcome
 from connectors.registry import connector_class
 
-from .delivery import (
-    PENDING_STATUSES,
-    Clock,
-    due_messages,
-    gave_up,
-    stopped_changes,
-    uncertain_changes,
-)
+from .delivery_claim import PENDING_STATUSES, Clock, due_messages
+from .delivery_outcomes import gave_up, stopped_changes, uncertain_changes
 from .models import DeliveryAttempt, Message
 from .outbox import IN_FLIGHT, INTERRUPTED, end_abandoned_leases
 

@@ -13,7 +13,9 @@ from announcements.models import AnnouncementRun
 from audit.models import OperatorAction
 from conversations.demo import DEMO_GROUPS
 from conversations.secrets import generate_agent_token
-from messaging.delivery import RECHECK_SECONDS, claim_due_messages, deliver, send_and_record
+from messaging.delivery import deliver
+from messaging.delivery_claim import claim_due_messages
+from messaging.delivery_send import RECHECK_SECONDS, send_and_record
 from messaging.models import Message
 from messaging.scheduled import release_due_messages
 from tests.connectors.conftest import bridge_bot  # noqa: F401  (on the agent below)

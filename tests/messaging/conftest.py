@@ -24,6 +24,7 @@ from conversations.models import Bot
 from devtools.processes import celery_worker, database_url, stop_process_group
 from devtools.receiver import Receiver
 from messaging import delivery
+from messaging.delivery_claim import next_due_time
 from messaging.models import Message
 from messaging.sending import accept_outbound
 from tests.connectors.conftest import agent, bridge_bot  # noqa: F401  (the fake agent)
@@ -232,7 +233,7 @@ def drain(clock: SimClock, max_steps: int = 100_000) -> None:
     to the next due time whenever nothing is due, until nothing is waiting for a time."""
     for _ in range(max_steps):
         delivery.drain(clock)
-        upcoming = delivery.next_due_time(clock())
+        upcoming = next_due_time(clock())
         if upcoming is None:
             return
         clock.now = max(clock.now, upcoming)

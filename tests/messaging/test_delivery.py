@@ -10,15 +10,11 @@ from datetime import timedelta
 import pytest
 
 from conversations.models import Bot
-from messaging.delivery import (
-    LOOK_AHEAD,
-    call_connector,
-    claim_due_messages,
-    deliver,
-    record,
-    send_and_record,
-)
+from messaging.delivery import deliver
 from messaging.delivery import drain as drain_engine
+from messaging.delivery_claim import LOOK_AHEAD, claim_due_messages
+from messaging.delivery_outcomes import record
+from messaging.delivery_send import call_connector, send_and_record
 from messaging.models import DeliveryAttempt, Message
 from messaging.outbox import CLAIM_BATCH, this_pid_namespace
 from messaging.sweeper import sweep

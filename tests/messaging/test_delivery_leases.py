@@ -12,7 +12,8 @@ from django.db import connection
 
 from conversations.secrets import generate_agent_token
 from messaging import delivery_actions, outbox, sweeper
-from messaging.delivery import claim_due_messages, keep_leases, send_and_record
+from messaging.delivery_claim import claim_due_messages
+from messaging.delivery_send import keep_leases, send_and_record
 from messaging.models import Message
 from messaging.sweeper import recover_lost_sends
 from tests.fakes.agent import AgentWithOperator

@@ -11,7 +11,7 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from messaging.delivery import claim_due_messages
+from messaging.delivery_claim import claim_due_messages
 from messaging.models import Message
 
 pytestmark = pytest.mark.skipif(

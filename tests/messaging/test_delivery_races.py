@@ -7,7 +7,8 @@ import pytest
 from django.db import connection
 
 from conversations.models import Bot
-from messaging.delivery import claim_due_messages, send_and_record
+from messaging.delivery_claim import claim_due_messages
+from messaging.delivery_send import send_and_record
 from messaging.models import Message
 from tests.db_faults import updates_wait_at_gate
 
@@ -22,7 +23,7 @@ def test_workers_pausing_the_same_bots_in_opposite_orders_both_record_their_answ
     transactional_db, agent, make_bot, make_conversation, queue_message, clock, monkeypatch
 ):
     # Each worker writes its batch's answers in one go.
-    monkeypatch.setattr("messaging.delivery.RECORD_EVERY_SECONDS", 3600)
+    monkeypatch.setattr("messaging.delivery_send.RECORD_EVERY_SECONDS", 3600)
     bots = [
         make_bot(agent_url=agent.url, agent_token=agent.token, rate_limit_per_minute=10_000)
         for _ in range(2)

@@ -10,7 +10,9 @@ from conversations.demo import DEMO_GROUPS
 from conversations.pauses import pause_bot, resume_bot
 from conversations.secrets import generate_agent_token
 from messaging import delivery_actions
-from messaging.delivery import claim_due_messages, deliver, send_and_record
+from messaging.delivery import deliver
+from messaging.delivery_claim import claim_due_messages
+from messaging.delivery_send import send_and_record
 from messaging.models import Message
 from messaging.sweeper import sweep
 from tests.fakes.agent import AgentWithOperator

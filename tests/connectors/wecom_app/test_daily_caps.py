@@ -14,6 +14,7 @@ from botadmin.reasons import translate
 from connectors.registry import connector_for
 from conversations.models import Conversation
 from messaging import delivery
+from messaging.delivery_claim import next_due_time
 from messaging.models import DeliveryAttempt, Message
 
 from .conftest import app_settings
@@ -40,7 +41,7 @@ def drain_before(clock, until: datetime) -> None:
     """Run the delivery engine as `run_queue` does, but only for what is due before `until`."""
     for _ in range(1000):
         delivery.drain(clock)
-        upcoming = delivery.next_due_time(clock())
+        upcoming = next_due_time(clock())
         if upcoming is None or upcoming >= until:
             return
         clock.now = max(clock.now, upcoming)
