@@ -27,7 +27,6 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
-import random
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
@@ -50,22 +49,17 @@ from media.sniff import sniff
 
 from . import uploads
 from .models import Message, MessageMedia
+from .outbox import RetrySchedule, lock_due, retry_delay
 from .signals import inbound_media_settled
 
 logger = logging.getLogger(__name__)
 
 Status = MessageMedia.Status
-# Waits after the 1st, 2nd, … failed fetch (±20 %); the last repeats.
-RETRY_DELAYS = (
-    timedelta(seconds=10),
-    timedelta(seconds=30),
-    timedelta(minutes=2),
-    timedelta(minutes=10),
-    timedelta(minutes=30),
-    timedelta(hours=2),
-    timedelta(hours=6),
+# Waits after the 1st, 2nd, … failed fetch (±20 %): 10 s, 30 s, 2 min, 10 min, 30 min,
+# 2 h, then every 6 h for as long as the source keeps the media (`_lifetime`).
+RETRY_SCHEDULE = RetrySchedule(
+    (10.0, 30.0, 120.0, 600.0, 1800.0, 7200.0, 21600.0), jitter=0.2, repeat_last=True
 )
-JITTER = 0.2
 # A claimed row belongs to its worker this long; then the sweeper hands it out again.
 LEASE = timedelta(minutes=5)
 # Retries due this soon ride on the broker's countdown; later ones wait for the sweeper.
@@ -217,12 +211,14 @@ def claim(media_ids: list[int], now: datetime) -> list[MessageMedia]:
 def _due_rows(media_ids: list[int], now: datetime) -> list[MessageMedia]:
     """The due pending rows, locked (PostgreSQL skips rows another worker holds), each
     with its message, bot and conversation: one query for a task's rows."""
-    return list(
-        MessageMedia.objects.select_for_update(skip_locked=True, of=("self",))
-        .filter(pk__in=media_ids, status=Status.PENDING, next_attempt_at__lte=now)
+    due = (
+        MessageMedia.objects.filter(
+            pk__in=media_ids, status=Status.PENDING, next_attempt_at__lte=now
+        )
         .select_related("message__bot", "message__conversation")
         .order_by("pk")
     )
+    return lock_due(due, limit=len(media_ids))
 
 
 def fetch(media_id: int) -> str | None:
@@ -412,8 +408,7 @@ def _fail(row: MessageMedia, reason: str) -> str:
 
 
 def _retry(row: MessageMedia, reason: str, now: datetime) -> str:
-    step = min(row.attempts, len(RETRY_DELAYS)) - 1
-    delay = RETRY_DELAYS[max(step, 0)] * random.uniform(1 - JITTER, 1 + JITTER)
+    delay = timedelta(seconds=retry_delay(RETRY_SCHEDULE, max(row.attempts, 1)))
     if now + delay > row.created_at + _lifetime(row):
         gave_up = gettext_noop("gave up after %(count)s attempts: %(reason)s")
         return _fail(row, Reason(gave_up, count=row.attempts, reason=reason))

@@ -26,6 +26,8 @@ same rules, and take them from here:
 * A failed attempt is retried after `retry_delay(schedule, failures)`; each
   engine has its schedule (a table of delays): delivery's doubling one
   (`delivery_schedule`) and forwarding's Svix-like one (`FORWARDING_SCHEDULE`).
+  The media fetcher (messaging/media_fetch.py) takes its retries' schedule and
+  its claim's lock (`lock_due`) from here too.
 * A wake-up is only a shortcut to low latency, published after the commit
   without ever holding a request (botadmin/wakeups.py): a woken worker drains
   every due row, and each engine's sweeper (a beat entry) finds rows whose
@@ -70,15 +72,19 @@ RECORD_EVERY_SECONDS = 0.25
 
 @dataclass(frozen=True)
 class RetrySchedule:
-    """Seconds to wait after the 1st, 2nd, … failed attempt; none left: give up."""
+    """Seconds to wait after the 1st, 2nd, … failed attempt; none left: give up, unless
+    `repeat_last` (then something else says when to give up, as a media's lifetime)."""
 
     delays: tuple[float, ...]
     jitter: float  # ± this fraction, so rows that failed together do not retry together
+    repeat_last: bool = False
 
 
 def retry_delay(schedule: RetrySchedule, failures: int, at_least: float = 0.0) -> float | None:
     """Seconds until the next attempt after `failures` failed ones; None when the schedule
     is used up. `at_least`: what the other side asked for (Retry-After)."""
+    if schedule.repeat_last:
+        failures = min(failures, len(schedule.delays))
     if failures < 1 or failures > len(schedule.delays):
         return None
     delay = schedule.delays[failures - 1] * random.uniform(1 - schedule.jitter, 1 + schedule.jitter)

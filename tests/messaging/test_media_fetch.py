@@ -172,6 +172,24 @@ def test_a_busy_agent_is_asked_again_and_the_message_goes_out_after_the_wait(
     assert MessageMedia.objects.get().status == "stored"
 
 
+def test_a_source_that_stays_busy_is_asked_again_after_growing_waits_then_every_6_hours(
+    media_bot, agent, post_callback
+):
+    # As docs/connectors.md promises: 10 s, 30 s, 2 min, 10 min, 30 min, 2 h, then 6 h (±20 %).
+    agent.behaviour.media_status = 503
+    post_callback(callback_body("image", media_bot))
+    waits, at = [], timezone.now()
+    for _ in range(8):
+        with time_machine.travel(at, tick=False):
+            assert fetch_due() == ["pending"]
+        row = MessageMedia.objects.get()
+        waits.append((row.next_attempt_at - at).total_seconds())
+        at = row.next_attempt_at
+
+    expected = [10, 30, 120, 600, 1800, 7200, 21600, 21600]
+    assert all(0.8 * e <= w <= 1.2 * e for w, e in zip(waits, expected, strict=True)), waits
+
+
 def test_retries_stop_when_the_source_no_longer_keeps_the_media(media_bot, agent, post_callback):
     agent.behaviour.media_status = 503
     post_callback(callback_body("image", media_bot))
