@@ -1,4 +1,9 @@
-"""Celery tasks for forwarding: thin wrappers that take ids (the logic is in delivery.py)."""
+"""Celery tasks for forwarding: thin wrappers that take ids (the logic is in
+webhook_delivery.py).
+
+Their names keep the `messaging.` prefix of the time forwarding was part of messaging:
+a renamed task would strand the task messages already queued under its old name.
+"""
 
 from celery import shared_task
 from django.utils import timezone

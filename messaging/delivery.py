@@ -85,7 +85,8 @@ def drain(clock: Clock = timezone.now, seconds: float = DRAIN_SECONDS) -> Draine
 
 
 def deliver(message_id: int, clock: Clock = timezone.now) -> Step:
-    """Deliver this one message if it is due (tests, and the operator's "send now")."""
+    """Deliver this one message if it is due, in this process: for tests and benchmarks
+    (bench/app_callback.py); workers drain instead."""
     claimed = claim_due_messages(clock, limit=1, ids=[message_id])
     if claimed:
         return Step(send_and_record(claimed, clock)[0])

@@ -344,7 +344,7 @@ class MessageMedia(models.Model):
     Inbound media arrive as a reference only the source can resolve (a bridge
     agent's WeCom CDN reference, an app's `media_id`, an AI bot's encrypted
     URL): `cdn_type`/`cdn` keep it as given, and a worker fetches the bytes
-    right after the message is stored (messaging/media.py). Outbound media are
+    right after the message is stored (messaging/media_fetch.py). Outbound media are
     stored as they leave. The bytes live once in the media store
     (`media.StoredFile`), however many messages show them.
     """
