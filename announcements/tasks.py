@@ -2,16 +2,14 @@
 
 from celery import shared_task
 
-from messaging.scheduled import release_due_messages
-
 from . import services
 from .fanout import fan_out
 
 
 @shared_task(name="messaging.announcements.tick", ignore_result=True)
 def tick() -> None:
-    """The scheduler: run by one beat entry every few seconds."""
-    release_due_messages()
+    """The scheduler: run by one beat entry every few seconds. (Scheduled messages, an
+    announcement's included, are released by messaging's own task.)"""
     services.start_due_announcements()
     services.resume_stalled_fan_outs()
 

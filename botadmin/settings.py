@@ -277,8 +277,8 @@ if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
     CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 3}
     if TEST_WORKER:  # its own queues in a Redis shared by parallel test processes
         CELERY_BROKER_TRANSPORT_OPTIONS["global_keyprefix"] = f"{TEST_WORKER}:"
-# Announcements and scheduled messages are rows with a due time; this one
-# entry wakes the scheduler often enough that they start within seconds.
+# Announcements and scheduled messages are rows with a due time; their beat
+# entries wake the scheduler often enough that they start within seconds.
 BOTADMIN_SCHEDULER_INTERVAL = env_float("BOTADMIN_SCHEDULER_INTERVAL", 2)
 # The scheduler's tasks (with the delivery and media sweepers) and forwarding's
 # have queues of their own, so that a backlog of deliveries (a 10,000-recipient
@@ -292,6 +292,7 @@ CELERY_TASK_QUEUES = (
 )
 CELERY_TASK_ROUTES = {
     "messaging.announcements.*": {"queue": "scheduler", "routing_key": "scheduler"},
+    "messaging.release_scheduled_messages": {"queue": "scheduler", "routing_key": "scheduler"},
     "messaging.sweep_deliveries": {"queue": "scheduler", "routing_key": "scheduler"},
     "messaging.sweep_media": {"queue": "scheduler", "routing_key": "scheduler"},
     "messaging.delete_expired_uploads": {"queue": "scheduler", "routing_key": "scheduler"},
@@ -514,9 +515,15 @@ CELERY_BEAT_SCHEDULE = {
         "task": "messaging.sweep_webhook_deliveries",
         "schedule": 15.0,
     },
-    # Announcements and scheduled messages: rows with a due time.
+    # Announcements: rows with a due time.
     "announcements-tick": {
         "task": "messaging.announcements.tick",
+        "schedule": BOTADMIN_SCHEDULER_INTERVAL,
+        "options": {"expires": BOTADMIN_SCHEDULER_INTERVAL * 5},
+    },
+    # Scheduled messages (the API's send_at, announcements' held and quiet-hours ones).
+    "release-scheduled-messages": {
+        "task": "messaging.release_scheduled_messages",
         "schedule": BOTADMIN_SCHEDULER_INTERVAL,
         "options": {"expires": BOTADMIN_SCHEDULER_INTERVAL * 5},
     },

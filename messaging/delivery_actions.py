@@ -17,6 +17,7 @@ from conversations.models import Bot
 from .delivery_claim import next_in_conversation
 from .models import Message
 from .outbox import enqueue_delivery
+from .scheduled import wake_release
 
 # Waking more than this many messages at once is left to the sweeper.
 WAKE_LIMIT = 1000
@@ -125,16 +126,20 @@ def stop(messages: QuerySet, status: str) -> tuple[int, int]:
 
 
 def release(messages: QuerySet) -> int:
-    """Undo `stop(messages, scheduled)`: those held are due now (the scheduler's tick queues
-    them) and those in flight may be tried again; returns how many were held."""
+    """Undo `stop(messages, scheduled)`: those held are due now (the release task, woken
+    after the commit, queues them) and those in flight may be tried again; returns how
+    many were held."""
     now = timezone.now()
     _lock(messages, (Message.Status.SCHEDULED, Message.Status.SENDING))
     messages.filter(status=Message.Status.SENDING, stop_requested=Message.Status.SCHEDULED).update(
         stop_requested=""
     )
-    return messages.filter(status=Message.Status.SCHEDULED, scheduled_at__isnull=True).update(
+    held = messages.filter(status=Message.Status.SCHEDULED, scheduled_at__isnull=True).update(
         scheduled_at=now, updated_at=now
     )
+    if held:
+        wake_release()
+    return held
 
 
 def _lock(messages: QuerySet, statuses) -> None:

@@ -1,7 +1,8 @@
 """Messages that wait for their time: releasing them when due, quiet hours, cancelling.
 
-A scheduled message is a row with status `scheduled` and `scheduled_at`. The
-scheduler tick (one Celery beat entry) calls `release_due_messages`, which
+A scheduled message is a row with status `scheduled` and `scheduled_at`.
+Messaging's release task (`tasks.release_scheduled_messages`, one Celery beat
+entry, woken too by `wake_release`) calls `release_due_messages`, which
 locks a batch of due rows, skips rows another tick holds, and turns each
 into `queued` exactly once before waking a delivery worker. Announcement
 messages that fall inside their bot's quiet hours get a new `scheduled_at`
@@ -105,6 +106,14 @@ def release_due_messages(now: datetime | None = None) -> int:
         released += queued
         if seen < RELEASE_BATCH:
             return released
+
+
+def wake_release() -> None:
+    """Release what became due now (held messages given a time) once this commits, rather
+    than at the release task's next beat."""
+    from .tasks import release_scheduled_messages  # the tasks import this module
+
+    release_scheduled_messages.delay_on_commit()
 
 
 def _release_batch(now: datetime) -> tuple[int, int]:

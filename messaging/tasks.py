@@ -1,4 +1,5 @@
-"""Celery tasks: thin wrappers around messaging.delivery and messaging.sweeper."""
+"""Celery tasks: thin wrappers around messaging.delivery, messaging.sweeper,
+messaging.scheduled and the media archive."""
 
 import math
 from datetime import datetime
@@ -8,7 +9,7 @@ from celery.utils.functional import chunks
 from django.core.cache import cache
 from django.utils import timezone
 
-from . import delivery, media_fetch, sweeper
+from . import delivery, media_fetch, scheduled, sweeper
 from .outbox import redelivered
 
 # Longer waits are left to the sweeper: a broker may redeliver a task held
@@ -29,6 +30,14 @@ def deliver_messages(message_ids: list[int]) -> int:
     elif drained.next_due is not None:
         wake_at(drained.next_due)
     return len(drained.results)
+
+
+@shared_task(name="messaging.release_scheduled_messages", ignore_result=True)
+def release_scheduled_messages() -> int:
+    """Scheduled messages whose time has come (the API's `send_at`, an announcement's
+    recipients held or in quiet hours) queued for delivery: one beat entry every
+    BOTADMIN_SCHEDULER_INTERVAL seconds, and a wake-up when held ones become due."""
+    return scheduled.release_due_messages()
 
 
 @shared_task(name="messaging.sweep_deliveries", ignore_result=True)

@@ -11,10 +11,13 @@ from announcements.fanout import fan_out
 from announcements.models import Announcement, AnnouncementRun
 from announcements.tasks import tick as scheduler_tick
 from messaging.models import Message
+from messaging.tasks import release_scheduled_messages
 
 
 def tick() -> None:
-    """What beat and a worker do: the scheduler tick, then the fan-outs it enqueued."""
+    """What beat and a worker do: the scheduler tick and messaging's release of scheduled
+    messages, then the fan-outs the tick enqueued."""
+    release_scheduled_messages()
     scheduler_tick()
     for run in AnnouncementRun.objects.filter(status=AnnouncementRun.Status.FANNING_OUT):
         fan_out(run.pk)

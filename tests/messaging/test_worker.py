@@ -54,8 +54,9 @@ def test_at_info_a_worker_logs_the_work_not_the_housekeeping(
     start_worker(beat=True, loglevel="INFO")
     message = queue(live_group)
     assert wait_until(lambda: message.msgid in agent.sent)
-    # Only the scheduler tick releases a scheduled message: once this one is sent, a tick
-    # has run and finished (the solo pool runs one task at a time), and so have sweeps.
+    # Only messaging's release task releases a scheduled message: once this one is sent, a
+    # release has run and finished (the solo pool runs one task at a time), and so have the
+    # announcements' tick and the sweeps.
     due_soon = accept_outbound(
         bot=live_group.bot,
         conversation_id=live_group.conversation_id,
@@ -69,6 +70,7 @@ def test_at_info_a_worker_logs_the_work_not_the_housekeeping(
     assert "Task messaging.deliver_messages[" in log and "succeeded" in log
     assert "beat: Starting" in log
     assert "announcements.tick" not in log and "sweep" not in log
+    assert "release_scheduled_messages" not in log
 
 
 def test_a_worker_killed_mid_send_leaves_the_message_sent_exactly_once(

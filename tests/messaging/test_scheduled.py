@@ -10,6 +10,7 @@ from django.urls import reverse
 from messaging.models import Message
 from messaging.scheduled import release_due_messages
 from messaging.sending import accept_outbound
+from messaging.tasks import release_scheduled_messages
 
 T0 = datetime(2026, 5, 1, 1, 0, tzinfo=UTC)
 
@@ -37,6 +38,22 @@ def test_a_scheduled_message_is_released_once_when_due(bot, group):
     message.refresh_from_db()
     assert message.status == Message.Status.QUEUED
     assert message.scheduled_at == T0 + timedelta(minutes=5)  # kept: lateness is measured from it
+
+
+def test_messagings_own_beat_entry_releases_them_every_scheduler_interval(bot, group, settings):
+    # Not the announcements' tick: /api/send's send_at works whatever announcements do.
+    entries = {entry["task"]: entry for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+    assert entries["messaging.release_scheduled_messages"]["schedule"] == (
+        settings.BOTADMIN_SCHEDULER_INTERVAL
+    )
+    with time_machine.travel(T0, tick=False) as clock:
+        message = schedule(bot, group, T0 + timedelta(minutes=5))
+        clock.shift(timedelta(minutes=5))
+
+        assert release_scheduled_messages() == 1
+
+    message.refresh_from_db()
+    assert message.status == Message.Status.QUEUED
 
 
 def test_api_messages_ignore_quiet_hours(bot, group):
