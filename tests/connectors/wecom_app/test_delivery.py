@@ -15,7 +15,7 @@ from conversations.services import check_connection
 from devtools.receiver import Receiver
 from messaging.delivery import deliver
 from messaging.models import DeliveryAttempt, Message
-from tests.messaging.test_wecom_robot_delivery import png_bytes
+from tests.connectors.wecom_robot.test_delivery import png_bytes
 
 from .conftest import AGENT_ID
 

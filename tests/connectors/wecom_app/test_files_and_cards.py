@@ -12,7 +12,7 @@ from conversations.models import Conversation
 from devtools.receiver import Receiver
 from messaging.models import Message
 from tests.connectors.test_filenames import NAMES_FROM_URLS
-from tests.messaging.test_wecom_robot_delivery import png_bytes
+from tests.connectors.wecom_robot.test_delivery import png_bytes
 
 from .conftest import AGENT_ID, app_settings
 

@@ -16,7 +16,6 @@ from connectors.base import ConnectorError
 from connectors.registry import connector_for
 from conversations.models import Conversation
 from conversations.services import check_connection
-from tests.messaging.conftest import wecom, wecom_bot  # noqa: F401  (the fake WeCom robot API)
 
 
 def add_groups(bot, count: int, key: str = "stale", start: int = 0) -> None:
