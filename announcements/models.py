@@ -221,11 +221,13 @@ class AnnouncementRun(models.Model):
         _("last error"),
         blank=True,
         default="",
+        db_default="",
         help_text=_("Why its messages could not be made, when they could not."),
     )
     restarts = models.PositiveSmallIntegerField(
         _("restarts"),
         default=0,
+        db_default=0,
         help_text=_("Times its preparation was restarted since it last made progress."),
     )
     updated_at = models.DateTimeField(_("updated"), auto_now=True)

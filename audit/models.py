@@ -27,14 +27,22 @@ class OperatorAction(models.Model):
     )
     # Names as they were when the action was recorded: the user, the bot or the
     # target may be deleted later (the deletion itself is an action worth reading).
-    actor_label = models.CharField(_("actor's name"), max_length=150, blank=True, default="")
-    bot_label = models.CharField(_("bot's name"), max_length=200, blank=True, default="")
+    actor_label = models.CharField(
+        _("actor's name"), max_length=150, blank=True, default="", db_default=""
+    )
+    bot_label = models.CharField(
+        _("bot's name"), max_length=200, blank=True, default="", db_default=""
+    )
     action = models.CharField(_("action"), max_length=64)
     target_type = models.CharField(_("target type"), max_length=64, blank=True, default="")
     target_id = models.CharField(_("target ID"), max_length=64, blank=True, default="")
-    target_label = models.CharField(_("target's name"), max_length=200, blank=True, default="")
+    target_label = models.CharField(
+        _("target's name"), max_length=200, blank=True, default="", db_default=""
+    )
     # The parts of a name made of words or times, named when read (audit/targets.py).
-    target_parts = models.JSONField(_("target's name parts"), default=dict, blank=True)
+    target_parts = models.JSONField(
+        _("target's name parts"), default=dict, db_default={}, blank=True
+    )
     summary = models.TextField(_("summary"), blank=True, default="")
     details = models.JSONField(_("details"), default=dict, blank=True)
     created_at = models.DateTimeField(_("when"), auto_now_add=True, db_index=True)

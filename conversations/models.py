@@ -338,16 +338,18 @@ class SyncRun(models.Model):
     groups_reactivated = models.PositiveIntegerField(_("groups reactivated"), default=0)
     # Operator-entered groups whose check had no clear answer this time (the other side
     # busy or unreachable, out of time): left as they were, asked about again next sync.
-    groups_unchecked = models.PositiveIntegerField(_("groups not checked"), default=0)
+    groups_unchecked = models.PositiveIntegerField(_("groups not checked"), default=0, db_default=0)
     # Operator-entered groups whose check said they no longer work (a robot key WeCom no
     # longer knows, or none): deactivated now or already before.
-    groups_not_working = models.PositiveIntegerField(_("groups no longer working"), default=0)
+    groups_not_working = models.PositiveIntegerField(
+        _("groups no longer working"), default=0, db_default=0
+    )
     # Why it failed (a botadmin.reasons.Reason, shown in the reader's language).
     error = ReasonField(_("error"), blank=True, default="")
     # The other side reported a contact change while this run ran, maybe after it read
     # that contact: another run follows it (conversations.sync.request_sync_after_change).
     changed_while_running = models.BooleanField(
-        _("contacts changed while running"), default=False, editable=False
+        _("contacts changed while running"), default=False, db_default=False, editable=False
     )
 
     class Meta:

@@ -224,7 +224,12 @@ class WebhookAttempt(models.Model):
         _("answer or error"), blank=True, default="", help_text=_("First 1 KB.")
     )
     worker = models.CharField(
-        _("worker process"), max_length=200, blank=True, default="", help_text=outbox.WORKER_HELP
+        _("worker process"),
+        max_length=200,
+        blank=True,
+        default="",
+        db_default="",
+        help_text=outbox.WORKER_HELP,
     )
 
     class Meta:

@@ -109,8 +109,10 @@ class Message(models.Model):
     status = models.CharField(_("status"), max_length=16, choices=Status.choices)
     # Outbound: the msgtype its connector really sent (at the last attempt) and,
     # when that is not `msgtype`, why ("sent as text: this connector has no markdown").
-    sent_as = models.CharField(_("sent as"), max_length=32, blank=True, default="")
-    conversion = models.CharField(_("conversion"), max_length=300, blank=True, default="")
+    sent_as = models.CharField(_("sent as"), max_length=32, blank=True, default="", db_default="")
+    conversion = models.CharField(
+        _("conversion"), max_length=300, blank=True, default="", db_default=""
+    )
     source = models.CharField(_("source"), max_length=16, choices=Source.choices)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -141,9 +143,11 @@ class Message(models.Model):
     # Outbound, while `sending` only: an operator stopped it (delivery_actions.stop) and
     # this is the status it takes instead of going out (again) — `cancelled`, or
     # `scheduled` without a time (held) — unless the attempt in flight delivers it.
-    stop_requested = models.CharField(_("stop requested"), max_length=16, blank=True, default="")
+    stop_requested = models.CharField(
+        _("stop requested"), max_length=16, blank=True, default="", db_default=""
+    )
     # Inbound: stored, but its webhook deliveries are not created yet (a worker fans it out).
-    forward_pending = models.BooleanField(_("forwarding pending"), default=False)
+    forward_pending = models.BooleanField(_("forwarding pending"), default=False, db_default=False)
     sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
     # Where the conversation's timeline shows the message when not at its id: a
     # scheduled message is placed when it is released, with a number taken from the
@@ -322,7 +326,12 @@ class DeliveryAttempt(models.Model):
         _("response or error"), blank=True, default="", help_text=_("First 1 KB.")
     )
     worker = models.CharField(
-        _("worker process"), max_length=200, blank=True, default="", help_text=WORKER_HELP
+        _("worker process"),
+        max_length=200,
+        blank=True,
+        default="",
+        db_default="",
+        help_text=WORKER_HELP,
     )
 
     class Meta:
@@ -361,9 +370,15 @@ class MessageMedia(models.Model):
     kind = models.CharField(_("kind"), max_length=16, default="image")
     cdn_type = models.CharField(_("CDN type"), max_length=64, blank=True, default="")
     cdn = models.TextField(_("CDN reference"), blank=True, default="")
-    original_name = models.CharField(_("original name"), max_length=255, blank=True, default="")
+    original_name = models.CharField(
+        _("original name"), max_length=255, blank=True, default="", db_default=""
+    )
     status = models.CharField(
-        _("fetch status"), max_length=16, choices=Status.choices, default=Status.PENDING
+        _("fetch status"),
+        max_length=16,
+        choices=Status.choices,
+        default=Status.PENDING,
+        db_default=Status.PENDING,
     )
     stored_file = models.ForeignKey(
         "media.StoredFile",
@@ -374,8 +389,8 @@ class MessageMedia(models.Model):
         verbose_name=_("stored copy"),
     )
     # Why the bytes are not here (a botadmin.reasons.Reason, shown in the reader's language).
-    error = ReasonField(_("fetch error"), blank=True, default="")
-    attempts = models.PositiveSmallIntegerField(_("fetch attempts"), default=0)
+    error = ReasonField(_("fetch error"), blank=True, default="", db_default="")
+    attempts = models.PositiveSmallIntegerField(_("fetch attempts"), default=0, db_default=0)
     # Pending: when the next fetch is due (the sweeper looks), or a worker's lease.
     next_attempt_at = models.DateTimeField(_("next fetch"), null=True, blank=True)
     stored_at = models.DateTimeField(_("stored"), null=True, blank=True)
