@@ -175,6 +175,12 @@ DATABASES["default"].setdefault("CONN_MAX_AGE", env_int("CONN_MAX_AGE", 60))
 # How long `migrate` waits for the database server to accept connections (at boot,
 # PostgreSQL on another host may still be starting: botadmin-migrate.service).
 BOTADMIN_DATABASE_WAIT_SECONDS = env_float("BOTADMIN_DATABASE_WAIT_SECONDS", 120)
+# How long a statement of `migrate` waits for a table's lock (PostgreSQL's lock_timeout),
+# so that a quick ALTER queued behind a long reader does not queue every write behind it
+# in turn; then `migrate` tries that migration again, for up to
+# BOTADMIN_MIGRATE_RETRY_SECONDS. 0 waits as long as it takes.
+BOTADMIN_MIGRATE_LOCK_TIMEOUT = env_float("BOTADMIN_MIGRATE_LOCK_TIMEOUT", 5)
+BOTADMIN_MIGRATE_RETRY_SECONDS = env_float("BOTADMIN_MIGRATE_RETRY_SECONDS", 600)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

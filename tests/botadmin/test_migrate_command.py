@@ -1,17 +1,24 @@
 """`migrate` runs one at a time per PostgreSQL database: several hosts starting at once
-take turns instead of applying the same migration side by side."""
+take turns instead of applying the same migration side by side. A migration that waits
+for a table behind a long reader gives up after BOTADMIN_MIGRATE_LOCK_TIMEOUT, so writes
+go on, and is tried again."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+import threading
 
 import pytest
-from django.db import connection
+from django.core.management import call_command
+from django.db import connection, connections
+from django.db.migrations.recorder import MigrationRecorder
 
 from botadmin.management.commands.migrate import LOCK_KEY
 from devtools.processes import ROOT, database_url
+from messaging.models import Message
+from messaging.sending import accept_outbound
 from tests.polling import wait_until
 
 pytestmark = [
@@ -20,11 +27,11 @@ pytestmark = [
 ]
 
 
-def migrate() -> subprocess.Popen:
+def migrate(**env: str) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "manage.py", "migrate", "--noinput"],
         cwd=ROOT,
-        env={**os.environ, "DATABASE_URL": database_url()},
+        env={**os.environ, "DATABASE_URL": database_url(), **env},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -83,3 +90,120 @@ def test_the_plan_and_the_check_do_not_wait(another_migrate_running):
         )
         assert done.returncode == 0 and "Waiting" not in done.stdout, done.stdout + done.stderr
     assert not waiting_for_the_lock()
+
+
+# A migration whose ALTER TABLE needs the message table to itself for an instant.
+ALTERS_MESSAGES = ("messaging", "0024_database_defaults")
+
+
+@pytest.fixture
+def an_alter_of_the_message_table_to_apply():
+    call_command("migrate", "messaging", "0023_dashboard_indexes_sqlite", verbosity=0)
+    yield
+    call_command("migrate", verbosity=0)
+
+
+class LongReader:
+    """A transaction that read the message table and is still open (a console search, a
+    CSV export, pg_dump): it holds a lock that ALTER TABLE must wait for."""
+
+    def __init__(self):
+        self._connection = connections.create_connection("default")
+        with self._connection.cursor() as cursor:
+            cursor.execute("BEGIN")
+            cursor.execute("SELECT count(*) FROM messaging_message")
+            cursor.execute("SELECT pg_backend_pid()")
+            self.pid = cursor.fetchone()[0]
+
+    def end(self):
+        if self._connection.connection is not None:
+            with self._connection.cursor() as cursor:
+                cursor.execute("ROLLBACK")
+            self._connection.close()
+
+
+@pytest.fixture
+def long_reader():
+    reader = LongReader()
+    yield reader
+    reader.end()
+
+
+class Output:
+    """A process's output lines as they come."""
+
+    def __init__(self, process: subprocess.Popen):
+        self.lines: list[str] = []
+        self._thread = threading.Thread(target=self._read, args=(process,), daemon=True)
+        self._thread.start()
+
+    def _read(self, process):
+        for line in process.stdout:
+            self.lines.append(line)
+
+    def has(self, text: str) -> bool:
+        return any(text in line for line in self.lines)
+
+    def text(self) -> str:
+        self._thread.join(timeout=30)
+        return "".join(self.lines)
+
+
+def test_a_migration_held_up_by_a_long_reader_lets_writes_through_and_is_retried(
+    an_alter_of_the_message_table_to_apply, long_reader, bot, group
+):
+    running = migrate(BOTADMIN_MIGRATE_LOCK_TIMEOUT="0.2", BOTADMIN_MIGRATE_RETRY_SECONDS="600")
+    output = Output(running)
+    try:
+        assert wait_until(lambda: output.has("retrying in"), timeout=120), output.text()
+
+        # The reader still holds the table and migrate is still at it: a send goes through.
+        with connection.cursor() as cursor:
+            cursor.execute("SET lock_timeout = '60s'")  # fails the test instead of hanging it
+        try:
+            sent = accept_outbound(
+                bot=bot,
+                conversation_id=group.conversation_id,
+                body={"msgtype": "text", "text": {"content": "写入不受阻"}},
+                source=Message.Source.API,
+            )
+        finally:
+            with connection.cursor() as cursor:
+                cursor.execute("RESET lock_timeout")
+        assert Message.objects.filter(pk=sent.pk).exists()
+        assert running.poll() is None
+
+        long_reader.end()
+        running.wait(timeout=300)
+    finally:
+        if running.poll() is None:
+            running.kill()
+            running.wait()
+
+    said = output.text()
+    assert running.returncode == 0, said
+    assert f"pid {long_reader.pid} (" in said  # named as the transaction in the way
+    assert "Applying messaging.0024_database_defaults... OK" in said
+    assert ALTERS_MESSAGES in MigrationRecorder(connection).applied_migrations()
+
+
+def test_migrate_gives_up_after_its_retry_time_naming_the_transaction_in_the_way(
+    an_alter_of_the_message_table_to_apply, long_reader
+):
+    done = subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput"],
+        cwd=ROOT,
+        env={
+            **os.environ,
+            "DATABASE_URL": database_url(),
+            "BOTADMIN_MIGRATE_LOCK_TIMEOUT": "0.2",
+            "BOTADMIN_MIGRATE_RETRY_SECONDS": "0",
+        },
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+    assert done.returncode != 0
+    assert "giving up" in done.stderr and f"pid {long_reader.pid} (" in done.stderr, done.stderr
+    assert ALTERS_MESSAGES not in MigrationRecorder(connection).applied_migrations()
