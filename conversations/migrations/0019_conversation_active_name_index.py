@@ -2,15 +2,22 @@
 
 from django.db import migrations, models
 
+from botadmin.migration_operations import AddIndexWithoutLocking
+
 
 class Migration(migrations.Migration):
+    """Built CONCURRENTLY on PostgreSQL: it was a plain CREATE INDEX, which held every
+    write to the table for the whole build. The index is the same."""
+
+    # CONCURRENTLY on PostgreSQL: the conversation table takes writes meanwhile.
+    atomic = False
 
     dependencies = [
         ('conversations', '0018_sync_after_contact_change'),
     ]
 
     operations = [
-        migrations.AddIndex(
+        AddIndexWithoutLocking(
             model_name='conversation',
             index=models.Index(condition=models.Q(('is_active', True)), fields=['bot', 'name', 'id'], name='conv_active_name_idx'),
         ),

@@ -3,8 +3,15 @@
 from django.conf import settings
 from django.db import migrations, models
 
+from botadmin.migration_operations import AddIndexWithoutLocking
+
 
 class Migration(migrations.Migration):
+    """Built CONCURRENTLY on PostgreSQL: it was a plain CREATE INDEX, which held every
+    write to the table for the whole build. The index is the same."""
+
+    # CONCURRENTLY on PostgreSQL: the message table takes writes meanwhile.
+    atomic = False
 
     dependencies = [
         ('conversations', '0004_bot_sending_pause_and_connector_registry'),
@@ -13,7 +20,7 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.AddIndex(
+        AddIndexWithoutLocking(
             model_name='message',
             index=models.Index(condition=models.Q(('status__in', ['queued', 'sending'])), fields=['conversation', 'id'], name='msg_conversation_pending_idx'),
         ),

@@ -3,8 +3,16 @@
 from django.conf import settings
 from django.db import migrations, models
 
+from botadmin.migration_operations import AddFieldIfMissing, AddIndexWithoutLocking
+
 
 class Migration(migrations.Migration):
+    """The index is built CONCURRENTLY on PostgreSQL: it was a plain CREATE INDEX, which
+    held every write to the message table for the whole build (the index is the same).
+    The column, a quick change, is added in a transaction of its own, once."""
+
+    # CONCURRENTLY on PostgreSQL: the message table takes writes meanwhile.
+    atomic = False
 
     dependencies = [
         ('conversations', '0004_bot_sending_pause_and_connector_registry'),
@@ -13,12 +21,12 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.AddField(
+        AddFieldIfMissing(
             model_name='message',
             name='forward_pending',
             field=models.BooleanField(default=False, verbose_name='forwarding pending'),
         ),
-        migrations.AddIndex(
+        AddIndexWithoutLocking(
             model_name='message',
             index=models.Index(condition=models.Q(('forward_pending', True)), fields=['created_at'], name='msg_forward_pending_idx'),
         ),

@@ -3,8 +3,16 @@
 from django.conf import settings
 from django.db import migrations, models
 
+from botadmin.migration_operations import AddIndexWithoutLocking, RemoveIndexWithoutLocking
+
 
 class Migration(migrations.Migration):
+    """The indexes are built and dropped CONCURRENTLY on PostgreSQL: a plain CREATE INDEX
+    held every write to the message table for the whole build (the indexes are the same).
+    Changing `outcome`'s choices changes nothing in the database."""
+
+    # CONCURRENTLY on PostgreSQL: the message table takes writes meanwhile.
+    atomic = False
 
     dependencies = [
         ('announcements', '0002_run_status_missed'),
@@ -14,7 +22,7 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.RemoveIndex(
+        RemoveIndexWithoutLocking(
             model_name='message',
             name='msg_conversation_pending_idx',
         ),
@@ -23,7 +31,7 @@ class Migration(migrations.Migration):
             name='outcome',
             field=models.CharField(choices=[('in_flight', 'In flight'), ('sent', 'Sent'), ('retry', 'Retry later'), ('failed', 'Failed for good'), ('uncertain', 'Uncertain')], default='in_flight', max_length=16, verbose_name='outcome'),
         ),
-        migrations.AddIndex(
+        AddIndexWithoutLocking(
             model_name='message',
             index=models.Index(condition=models.Q(('status__in', ['queued', 'sending', 'uncertain'])), fields=['conversation', 'id'], name='msg_conversation_blocking_idx'),
         ),

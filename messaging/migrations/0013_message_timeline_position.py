@@ -4,8 +4,16 @@ import django.db.models.functions.comparison
 from django.conf import settings
 from django.db import migrations, models
 
+from botadmin.migration_operations import AddFieldIfMissing, AddIndexWithoutLocking
+
 
 class Migration(migrations.Migration):
+    """The index is built CONCURRENTLY on PostgreSQL: it was a plain CREATE INDEX, which
+    held every write to the message table for the whole build (the index is the same).
+    The column, a quick change, is added in a transaction of its own, once."""
+
+    # CONCURRENTLY on PostgreSQL: the message table takes writes meanwhile.
+    atomic = False
 
     dependencies = [
         ('announcements', '0002_run_status_missed'),
@@ -15,12 +23,12 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.AddField(
+        AddFieldIfMissing(
             model_name='message',
             name='timeline_position',
             field=models.BigIntegerField(blank=True, null=True, verbose_name='timeline position'),
         ),
-        migrations.AddIndex(
+        AddIndexWithoutLocking(
             model_name='message',
             index=models.Index(models.F('conversation'), models.OrderBy(django.db.models.functions.comparison.Coalesce('timeline_position', 'id', output_field=models.BigIntegerField()), descending=True), name='msg_timeline_idx'),
         ),
