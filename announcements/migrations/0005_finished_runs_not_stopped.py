@@ -12,7 +12,10 @@ UNFINISHED_MESSAGES = ["scheduled", "queued", "sending"]
 
 def unstop_finished_runs(apps, schema_editor):
     """Runs handed out entirely, with no message left to send: a cancelled one that
-    cancelled none of its messages, and a paused one (it holds nothing)."""
+    cancelled none of its messages, and a paused one (it holds nothing).
+
+    Not undone by migrating back (RunPython.noop): which of these runs were labelled
+    cancelled or paused is not kept."""
     AnnouncementRun = apps.get_model("announcements", "AnnouncementRun")
     Message = apps.get_model("messaging", "Message")
     messages = Message.objects.filter(announcement_run=OuterRef("pk"))

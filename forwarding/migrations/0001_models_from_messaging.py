@@ -21,8 +21,18 @@ def rename_content_types(apps, schema_editor):
 
 
 def restore_content_types(apps, schema_editor):
+    """The mirror of `rename_content_types`: a content type `messaging` has already (made
+    by `migrate`'s post_migrate while this app's were away, in an earlier round trip)
+    is not renamed onto, which failed with a duplicate key; this app's stays."""
     ContentType = apps.get_model("contenttypes", "ContentType")
-    ContentType.objects.filter(app_label=APP, model__in=MODELS).update(app_label="messaging")
+    taken = set(
+        ContentType.objects.filter(app_label="messaging", model__in=MODELS).values_list(
+            "model", flat=True
+        )
+    )
+    ContentType.objects.filter(app_label=APP, model__in=set(MODELS) - taken).update(
+        app_label="messaging"
+    )
 
 
 class Migration(migrations.Migration):

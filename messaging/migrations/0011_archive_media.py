@@ -5,7 +5,10 @@ from django.db import migrations, models
 
 
 def mark_earlier_media(apps, schema_editor):
-    """Media recorded before the archive existed were never fetched, and will not be."""
+    """Media recorded before the archive existed were never fetched, and will not be.
+
+    Not undone by migrating back (RunPython.noop): the reverse drops the columns this
+    fills, and the media stay unfetched either way."""
     apps.get_model("messaging", "MessageMedia").objects.update(
         status="failed", error="received before the media archive existed"
     )
