@@ -172,10 +172,14 @@ class AddFieldIfMissing(AddField):
 
 
 class AlterDatabaseDefault(AlterField):
-    """Give a column its database default (the field's new `db_default`) and change
-    nothing else: an `ALTER COLUMN … SET DEFAULT` on PostgreSQL, which reads no row.
-    A process of the previous release, which does not know the column, can then still
-    insert during a rolling upgrade.
+    """Give a column its database default (the field's `db_default`) and change nothing
+    else: an `ALTER COLUMN … SET DEFAULT` on PostgreSQL, which reads no row. A process
+    of the previous release, which does not know the column, can then still insert
+    during a rolling upgrade.
+
+    The default is set whatever the state before says: the migration that added the
+    column may declare the same `db_default` today, and yet have run, on an install
+    that applied it before, without one.
 
     Nothing on SQLite, which can only change a default by copying the whole table
     (minutes per table at a million messages), and where every process is on the one
@@ -188,7 +192,16 @@ class AlterDatabaseDefault(AlterField):
         if schema_editor.connection.vendor != "postgresql":
             return
         self._check_only_the_default_changes(app_label, from_state, to_state)
-        super().database_forwards(app_label, schema_editor, from_state, to_state)
+        model = to_state.apps.get_model(app_label, self.model_name)
+        if not self.allow_migrate_model(schema_editor.connection.alias, model):
+            return
+        field = model._meta.get_field(self.name)
+        changes, params = schema_editor._alter_column_database_default_sql(model, None, field)
+        schema_editor.execute(
+            schema_editor.sql_alter_column
+            % {"table": schema_editor.quote_name(model._meta.db_table), "changes": changes},
+            params,
+        )
 
     def database_backwards(self, app_label, schema_editor, from_state, to_state):
         if schema_editor.connection.vendor != "postgresql":
@@ -202,10 +215,10 @@ class AlterDatabaseDefault(AlterField):
         _, _, _, new = after.deconstruct()
         old.pop("db_default", None)
         new.pop("db_default", None)
-        if old != new:
+        if old != new or not after.has_db_default():
             raise ValueError(
                 f"AlterDatabaseDefault may change only db_default of "
-                f"{app_label}.{self.model_name}.{self.name}: use AlterField"
+                f"{app_label}.{self.model_name}.{self.name}, to a value: use AlterField"
             )
 
     def describe(self):

@@ -14,12 +14,12 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='announcementrun',
             name='last_error',
-            field=botadmin.reasons.ReasonField(blank=True, default='', help_text='Why its messages could not be made, when they could not.', verbose_name='last error'),
+            field=botadmin.reasons.ReasonField(blank=True, db_default='', default='', help_text='Why its messages could not be made, when they could not.', verbose_name='last error'),
         ),
         migrations.AddField(
             model_name='announcementrun',
             name='restarts',
-            field=models.PositiveSmallIntegerField(default=0, help_text='Times its preparation was restarted since it last made progress.', verbose_name='restarts'),
+            field=models.PositiveSmallIntegerField(db_default=0, default=0, help_text='Times its preparation was restarted since it last made progress.', verbose_name='restarts'),
         ),
         migrations.AlterField(
             model_name='announcementrun',

@@ -29,17 +29,17 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='operatoraction',
             name='actor_label',
-            field=models.CharField(blank=True, default='', max_length=150, verbose_name="actor's name"),
+            field=models.CharField(blank=True, db_default='', default='', max_length=150, verbose_name="actor's name"),
         ),
         migrations.AddField(
             model_name='operatoraction',
             name='bot_label',
-            field=models.CharField(blank=True, default='', max_length=200, verbose_name="bot's name"),
+            field=models.CharField(blank=True, db_default='', default='', max_length=200, verbose_name="bot's name"),
         ),
         migrations.AddField(
             model_name='operatoraction',
             name='target_label',
-            field=models.CharField(blank=True, default='', max_length=200, verbose_name="target's name"),
+            field=models.CharField(blank=True, db_default='', default='', max_length=200, verbose_name="target's name"),
         ),
         migrations.RunPython(name_the_recorded_actors_and_bots, migrations.RunPython.noop),
     ]

@@ -13,6 +13,6 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='operatoraction',
             name='target_parts',
-            field=models.JSONField(blank=True, default=dict, verbose_name="target's name parts"),
+            field=models.JSONField(blank=True, db_default={}, default=dict, verbose_name="target's name parts"),
         ),
     ]

@@ -13,7 +13,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='syncrun',
             name='changed_while_running',
-            field=models.BooleanField(default=False, editable=False, verbose_name='contacts changed while running'),
+            field=models.BooleanField(db_default=False, default=False, editable=False, verbose_name='contacts changed while running'),
         ),
         migrations.AlterField(
             model_name='syncrun',

@@ -13,6 +13,6 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='syncrun',
             name='groups_not_working',
-            field=models.PositiveIntegerField(default=0, verbose_name='groups no longer working'),
+            field=models.PositiveIntegerField(db_default=0, default=0, verbose_name='groups no longer working'),
         ),
     ]

@@ -24,7 +24,7 @@ class Migration(migrations.Migration):
         AddFieldIfMissing(
             model_name='message',
             name='forward_pending',
-            field=models.BooleanField(default=False, verbose_name='forwarding pending'),
+            field=models.BooleanField(db_default=False, default=False, verbose_name='forwarding pending'),
         ),
         AddIndexWithoutLocking(
             model_name='message',

@@ -13,11 +13,11 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='message',
             name='conversion',
-            field=models.CharField(blank=True, default='', max_length=300, verbose_name='conversion'),
+            field=models.CharField(blank=True, db_default='', default='', max_length=300, verbose_name='conversion'),
         ),
         migrations.AddField(
             model_name='message',
             name='sent_as',
-            field=models.CharField(blank=True, default='', max_length=32, verbose_name='sent as'),
+            field=models.CharField(blank=True, db_default='', default='', max_length=32, verbose_name='sent as'),
         ),
     ]

@@ -37,12 +37,12 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='messagemedia',
             name='attempts',
-            field=models.PositiveSmallIntegerField(default=0, verbose_name='fetch attempts'),
+            field=models.PositiveSmallIntegerField(db_default=0, default=0, verbose_name='fetch attempts'),
         ),
         migrations.AddField(
             model_name='messagemedia',
             name='error',
-            field=models.TextField(blank=True, default='', verbose_name='fetch error'),
+            field=models.TextField(blank=True, db_default='', default='', verbose_name='fetch error'),
         ),
         migrations.AddField(
             model_name='messagemedia',
@@ -52,12 +52,12 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='messagemedia',
             name='original_name',
-            field=models.CharField(blank=True, default='', max_length=255, verbose_name='original name'),
+            field=models.CharField(blank=True, db_default='', default='', max_length=255, verbose_name='original name'),
         ),
         migrations.AddField(
             model_name='messagemedia',
             name='status',
-            field=models.CharField(choices=[('pending', 'Still fetching'), ('stored', 'Stored'), ('failed', 'Could not be fetched'), ('expired', 'Media expired')], default='pending', max_length=16, verbose_name='fetch status'),
+            field=models.CharField(choices=[('pending', 'Still fetching'), ('stored', 'Stored'), ('failed', 'Could not be fetched'), ('expired', 'Media expired')], db_default='pending', default='pending', max_length=16, verbose_name='fetch status'),
         ),
         migrations.AddField(
             model_name='messagemedia',

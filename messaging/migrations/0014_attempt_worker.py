@@ -13,6 +13,6 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='deliveryattempt',
             name='worker',
-            field=models.CharField(blank=True, default='', help_text='The process that made the attempt (host:pid).', max_length=200, verbose_name='worker process'),
+            field=models.CharField(blank=True, db_default='', default='', help_text='The process that made the attempt (host:pid).', max_length=200, verbose_name='worker process'),
         ),
     ]

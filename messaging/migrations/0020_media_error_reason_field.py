@@ -14,6 +14,6 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name='messagemedia',
             name='error',
-            field=botadmin.reasons.ReasonField(blank=True, default='', verbose_name='fetch error'),
+            field=botadmin.reasons.ReasonField(blank=True, db_default='', default='', verbose_name='fetch error'),
         ),
     ]

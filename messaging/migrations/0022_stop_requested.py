@@ -13,6 +13,6 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='message',
             name='stop_requested',
-            field=models.CharField(blank=True, default='', max_length=16, verbose_name='stop requested'),
+            field=models.CharField(blank=True, db_default='', default='', max_length=16, verbose_name='stop requested'),
         ),
     ]
