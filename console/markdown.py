@@ -193,6 +193,23 @@ def _render_mention(self, tokens, idx, options, env) -> str:
     return format_html('<span class="mention" title="{}">@{}</span>', user_id, name)
 
 
+_ALIGNMENTS = {
+    "text-align:left": "left",
+    "text-align:center": "center",
+    "text-align:right": "right",
+}
+
+
+def _render_table_cell(self, tokens, idx, options, env) -> str:
+    # markdown-it aligns a column with style="text-align:…", which the pages'
+    # Content-Security-Policy refuses: a class of the console's stylesheet instead.
+    token = tokens[idx]
+    align = _ALIGNMENTS.get(str(token.attrs.pop("style", "")))
+    if align:
+        token.attrSet("class", f"md-align-{align}")
+    return self.renderToken(tokens, idx, options, env)
+
+
 def _render_heading_open(self, tokens, idx, options, env) -> str:
     # A heading in a message is not one of the page's: a styled block, out of the outline.
     return f'<div class="md-h md-{tokens[idx].tag}">'
@@ -220,6 +237,8 @@ def _parser(msgtype: str) -> MarkdownIt:
     md.add_render_rule("mention", _render_mention)
     md.add_render_rule("heading_open", _render_heading_open)
     md.add_render_rule("heading_close", _render_heading_close)
+    md.add_render_rule("th_open", _render_table_cell)
+    md.add_render_rule("td_open", _render_table_cell)
     return md
 
 

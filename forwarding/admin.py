@@ -63,13 +63,13 @@ def endpoint_health(endpoint: WebhookEndpoint) -> str:
         return format_html('<span class="health off">{}</span>', _("Off"))
     if endpoint.disabled_at:
         return format_html(
-            '<strong class="health disabled" style="color:#ba2121">{}</strong>',
+            '<strong class="health disabled">{}</strong>',
             _("Disabled on %(when)s: deliveries kept failing for 3 days. Re-enable to resume.")
             % {"when": timezone.localtime(endpoint.disabled_at).strftime("%Y-%m-%d %H:%M")},
         )
     if endpoint.failure_streak:
         return format_html(
-            '<span class="health failing" style="color:#b26b00">{}</span>',
+            '<span class="health failing">{}</span>',
             _("%(n)d failures in a row since %(when)s")
             % {
                 "n": endpoint.failure_streak,

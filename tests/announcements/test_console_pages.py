@@ -700,9 +700,9 @@ def test_a_finished_run_with_a_failure_and_a_deleted_recipient_shows_a_full_bar_
     assert "已完成" in run  # not "发送中" forever
     assert "2 已发送 · 1 失败 · " in run and "1 已跳过" in run and " · 0 待发送，共 4" in run
     assert 'aria-valuenow="100"' in run
-    assert 'class="progress-sent" style="width: 50%"' in run
-    assert 'class="progress-failed" style="width: 25%"' in run
-    assert 'class="progress-other" style="width: 25%"' in run
+    assert '<rect class="progress-sent" width="50" height="1"/>' in run
+    assert '<rect class="progress-failed" x="50" width="25" height="1"/>' in run
+    assert '<rect class="progress-other" x="75" width="25" height="1"/>' in run
 
 
 def test_the_run_estimate_says_seconds_for_a_short_run(

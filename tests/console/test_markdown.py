@@ -63,7 +63,8 @@ def test_markdown_v2_has_tables_lists_code_blocks_and_rules_but_no_colours_or_me
         '```\n<b>x</b>\n```\n\n~~旧~~ *斜* <font color="info">色</font> <@u>\n\n---',
         "markdown_v2",
     )
-    assert '<th style="text-align:left">项目</th>' in html and "<td" in html
+    assert '<th class="md-align-left">项目</th>' in html and "<td" in html
+    assert '<td class="md-align-right">完成</td>' in html and "style=" not in html
     assert "<ul>\n<li>甲</li>\n<li>乙</li>\n</ul>" in html and "<ol>" in html
     assert "<pre><code>&lt;b&gt;x&lt;/b&gt;\n</code></pre>" in html
     assert "<s>旧</s> <em>斜</em>" in html and "<hr>" in html
