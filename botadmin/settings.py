@@ -64,12 +64,26 @@ SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
 # Whether subdomains serve HTTPS and whether to ask for browser preload lists is the
 # domain owner's choice (both are hard to undo): the two settings above, not a warning.
 SILENCED_SYSTEM_CHECKS = ["security.W005", "security.W021"]
-# The pages' Content-Security-Policy (botadmin.middleware.ContentSecurityPolicyMiddleware):
-# images from botadmin only (its static files, the media archive; data: for the API docs'
+# The pages' Content-Security-Policy (botadmin.middleware.ContentSecurityPolicyMiddleware),
+# the admin's included: scripts and styles from botadmin's static files only, no inline
+# <script>, on* handler, <style> or style="" and no eval (htmx's allowEval is off,
+# templates/base.html), so that text an attacker slips into a page runs nothing.
+# Images from botadmin only (its static files, the media archive; data: for the API docs'
 # icons, blob: for a picture chosen for upload in the compose preview). A picture that a
 # message names on another site is shown as its host name, never loaded, so that the
 # site does not learn who reads the console and when (console/_remote_picture.html).
-CONTENT_SECURITY_POLICY = "img-src 'self' data: blob:"
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data: blob:",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "frame-ancestors 'none'",
+        "form-action 'self'",
+    ]
+)
 
 INSTALLED_APPS = [
     "django.contrib.admin",

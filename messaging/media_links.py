@@ -32,6 +32,7 @@ from .models import Message, MessageMedia
 SALT = "botadmin.media-link"
 THUMBNAIL = "t"
 INLINE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp", "image/bmp"})
+FILE_POLICY = "default-src 'none'; style-src 'unsafe-inline'; sandbox"
 # A name is stored as its source gave it (a callback's `filename`); a header holds no line break.
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -138,8 +139,9 @@ def file_response(row: MessageMedia, thumbnail: bool = False) -> HttpResponse:
     inline = content_type in INLINE_TYPES
     response["Content-Disposition"] = _disposition(inline, download_name(row))
     response["X-Content-Type-Options"] = "nosniff"
-    # Nothing served here may run as a page of this site.
-    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    # Nothing served here may run as a page of this site. A picture opened on its own
+    # is shown by the browser's image viewer, which styles itself inline.
+    response["Content-Security-Policy"] = FILE_POLICY
     # The bytes behind a link never change: its sha256 names them.
     patch_cache_control(response, private=True, max_age=24 * 3600, immutable=True)
     return response

@@ -31,6 +31,47 @@ needs_chromium = [
 ]
 
 
+# The pages' `securitypolicyviolation` events, told on the console (an init script runs
+# outside the page's policy). Chromium also logs each refusal on the console itself.
+_REPORT_VIOLATIONS = """
+document.addEventListener("securitypolicyviolation", function (event) {
+  console.error("CSP violation: " + event.violatedDirective + " blocked " +
+    (event.blockedURI || "inline") + " at " + event.sourceFile + ":" + event.lineNumber +
+    " (" + event.sample + ")");
+}, true);
+"""
+_violations: list[str] = []
+
+
+def _note_violation(message) -> None:
+    text = message.text
+    if text.startswith("CSP violation") or "Content Security Policy" in text:
+        _violations.append(f"{message.page.url if message.page else '?'}: {text}")
+
+
+def _watch(target):
+    """A context or a page, watched before it goes anywhere."""
+    target.add_init_script(_REPORT_VIOLATIONS)
+    target.on("console", _note_violation)
+    return target
+
+
+def _watched(browser):
+    """`browser`, whose new contexts and pages are watched for violations."""
+    new_context, new_page = browser.new_context, browser.new_page
+    browser.new_context = lambda *args, **kwargs: _watch(new_context(*args, **kwargs))
+    browser.new_page = lambda *args, **kwargs: _watch(new_page(*args, **kwargs))
+    return browser
+
+
+def assert_no_csp_violations() -> None:
+    """Fails (once) for the violations seen since the last call."""
+    seen = list(_violations)
+    _violations.clear()
+    if seen:
+        pytest.fail("Content-Security-Policy violations:\n" + "\n".join(seen), pytrace=False)
+
+
 @contextmanager
 def chromium() -> Iterator:
     """A launched Playwright Browser; skips the test when Chromium is missing."""
@@ -42,7 +83,8 @@ def chromium() -> Iterator:
         # Playwright's sync API runs an event loop in this thread; Django's ORM calls
         # made by the test between browser steps are still plain synchronous code.
         env.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "1")
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        browser = _watched(playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS))
+        _violations.clear()
         try:
             yield browser
         finally:
@@ -50,6 +92,7 @@ def chromium() -> Iterator:
             # its own database connection: close it, or the test database cannot be dropped.
             connections.close_all()
             browser.close()
+        assert_no_csp_violations()  # those told after the test's last step
 
 
 @pytest.fixture

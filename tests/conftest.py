@@ -20,7 +20,19 @@ from botadmin.request_body import Request
 from conversations.models import Bot, Conversation
 from conversations.secrets import generate_agent_token
 from tests import fuzzing  # noqa: F401  (hypothesis profiles: quick, or HYPOTHESIS_PROFILE=ci)
-from tests.browser import browser  # noqa: F401  (a fixture for the browser tests)
+from tests.browser import (
+    assert_no_csp_violations,
+    browser,  # noqa: F401  (a fixture for the browser tests)
+)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    """A browser test fails for a Content-Security-Policy violation on its pages
+    (tests/browser.py), whatever it asserted itself."""
+    result = yield
+    assert_no_csp_violations()
+    return result
 
 
 @pytest.fixture(scope="session")

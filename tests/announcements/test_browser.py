@@ -89,7 +89,7 @@ def test_an_operator_schedules_a_link_to_two_groups_and_both_turn_sent(
         page.goto(f"{live_server.url}/console/announcements/{announcement.pk}/")
         # The page polls: both recipients appear once the run has fanned out.
         page.wait_for_function(
-            "document.querySelectorAll('table.recipients tr[data-msgid]').length === 2",
+            "() => document.querySelectorAll('table.recipients tr[data-msgid]').length === 2",
             timeout=150_000,
         )
         if not delivering:
@@ -99,7 +99,7 @@ def test_an_operator_schedules_a_link_to_two_groups_and_both_turn_sent(
                 "the two recipients stay queued; compose, schedule, beat and fan-out passed"
             )
         page.wait_for_function(
-            "document.querySelectorAll('table.recipients .badge.sent').length === 2",
+            "() => document.querySelectorAll('table.recipients .badge.sent').length === 2",
             timeout=120_000,
         )
     finally:
@@ -388,7 +388,7 @@ def test_an_operator_picks_among_1500_groups_by_keyboard_and_sends_to_all_of_the
     page.focus("#audience-search")
     page.keyboard.type("销售")
     page.keyboard.press("Enter")  # searches; does not send the form
-    page.wait_for_function("document.querySelectorAll('#audience li label').length === 1")
+    page.wait_for_function("() => document.querySelectorAll('#audience li label').length === 1")
     assert page.inner_text("#audience").strip().startswith("销售群")
     assert page.inner_text('[data-count-of="matching"]') == "(1)"
     assert page.url.endswith("/console/announcements/new/")
@@ -398,13 +398,15 @@ def test_an_operator_picks_among_1500_groups_by_keyboard_and_sends_to_all_of_the
     assert page.inner_text("#estimate").startswith("1 个接收者")
 
     page.fill("#audience-search", "")
-    page.wait_for_function(f"document.querySelectorAll('{boxes}').length === 50")
-    page.wait_for_function("!document.querySelector('.htmx-request')")  # the list settled
+    page.wait_for_function(f"() => document.querySelectorAll('{boxes}').length === 50")
+    page.wait_for_function("() => !document.querySelector('.htmx-request')")  # the list settled
     page.focus("#audience li.more button")
     page.keyboard.press("Enter")
-    page.wait_for_function(f"document.querySelectorAll('{boxes}').length === 100")
+    page.wait_for_function(f"() => document.querySelectorAll('{boxes}').length === 100")
     # The keyboard goes on at the next page.
-    page.wait_for_function("document.activeElement.matches('#audience li:nth-child(51) input')")
+    page.wait_for_function(
+        "() => document.activeElement.matches('#audience li:nth-child(51) input')"
+    )
     page.keyboard.press("Space")
     assert page.inner_text("#selected-count") == "(2)"
     screenshot(page, "announcements", "compose-picker")
