@@ -53,6 +53,10 @@ def test_the_config_has_what_botadmin_needs_from_its_proxy():
     )
     assert largest < allowed
     assert "server 127.0.0.1:8000;" in text  # gunicorn_conf.py's default bind
+    # Every server logs in the format that masks the secret, none in nginx's `combined`.
+    servers = text.count("\nserver {")
+    assert text.count("access_log /var/log/nginx/botadmin.access.log botadmin;") == servers
+    assert '"$botadmin_logged_request"' in text and '"$request"' not in text
 
 
 def _site(gunicorn_port: int, http_port: int, https_port: int, folder: Path) -> str:
@@ -196,3 +200,52 @@ def test_the_request_id_is_the_callers_or_nginxs_and_comes_back(proxied):
     assert re.fullmatch(r"[0-9a-f]{32}", made["X-Request-ID"])  # nginx's $request_id
     access_log = log.parent / "botadmin.access.log"
     assert wait_until(lambda: f"request_id={made['X-Request-ID']}" in access_log.read_text(), 5)
+
+
+# How a caller may spell the secret in the query string: each reaches botadmin as a secret
+# (Django decodes the name) and must reach nginx's access log masked.
+SECRET_SPELLINGS = [
+    "/api/send?secret={secret}&conversation_id=wrGroup1",
+    "/api/send?conversation_id=wrGroup1&secret={secret}",
+    "/api/send?SECRET={secret}",
+    "/api/send?secret[]={secret}",
+    "/api/send?secret%5B%5D={secret}",
+    "/api/send?secre%74={secret}&conversation_id=wrGroup1",
+    "/api/send?%73ecret={secret}",
+    "/api/send?secret={secret}&secret={secret}&secret={secret}",
+    "/api/callback?corpsecret={secret}&agent_token={secret}",
+    "/api/messages/3ca574f800bb437a9048baff04c84d9f?secret={secret}",
+]
+
+
+@needs_nginx
+def test_the_access_log_never_holds_the_secret_of_a_query_string(proxied, bot):
+    https_port, http_port, _log = proxied
+    for spelling in SECRET_SPELLINGS:
+        _https(https_port, "POST", spelling.format(secret=bot.secret), b"{}")
+    # Over plain HTTP (redirected to HTTPS, the secret already on the wire): logged masked too.
+    plain = http.client.HTTPConnection("127.0.0.1", http_port, timeout=10)
+    plain.request("GET", f"/api/send?secret={bot.secret}", headers={"Host": HOST})
+    assert plain.getresponse().status == 301
+    access_log = proxied_folder(proxied) / "botadmin.access.log"
+    expected = len(SECRET_SPELLINGS) + 1
+    assert wait_until(lambda: len(access_log.read_text().splitlines()) >= expected, 10)
+
+    logged = access_log.read_text()
+
+    assert bot.secret not in logged
+    assert bot.secret[:8] not in logged
+    # What is not secret stays readable: the path and the conversation, and the mask says
+    # where the secret was.
+    assert '"POST /api/send?secret=********&conversation_id=wrGroup1 HTTP/1.1"' in logged
+    assert '"POST /api/send?conversation_id=wrGroup1&secret=******** HTTP/1.1"' in logged
+    assert '"POST /api/send?secret[]=******** HTTP/1.1"' in logged
+    assert '"POST /api/callback?corpsecret=********&agent_token=******** HTTP/1.1"' in logged
+    # A name botadmin would decode into `secret`: the whole query string is masked.
+    assert '"POST /api/send?******** HTTP/1.1"' in logged
+    assert '"GET /api/send?secret=******** HTTP/1.1" 301' in logged
+
+
+def proxied_folder(proxied) -> Path:
+    """The folder nginx of `proxied` logs into (next to gunicorn's log)."""
+    return proxied[2].parent
