@@ -26,6 +26,7 @@ from ninja.renderers import JSONRenderer
 from ninja.security import APIKeyQuery
 
 from conversations.models import Bot
+from conversations.secrets import secrets_match
 from conversations.services import addressed_conversation, bot_for_secret
 
 from . import jsontext
@@ -156,8 +157,18 @@ def well_formed_conversation_id(conversation_id: str | None) -> bool:
 RequestPart = Callable[[HttpRequest], str | None]
 
 
+def bearer_secret(request: HttpRequest) -> str | None:
+    """The token of an `Authorization: Bearer <token>` header (the scheme in any case),
+    or None without one; another scheme (`Basic`, a proxy's) is not ours to read."""
+    scheme, _, token = request.headers.get("Authorization", "").strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
 class BotSecret(APIKeyQuery):
-    """The bot's API secret, `?secret=…`: every /api/ endpoint that acts for a bot.
+    """The bot's API secret, `?secret=…` or `Authorization: Bearer …`: every /api/
+    endpoint that acts for a bot.
 
     `request.auth` becomes the bot. The lookup compares in constant time and
     accepts a rotated-out secret during its grace period
@@ -165,7 +176,9 @@ class BotSecret(APIKeyQuery):
     93000 with HTTP 401.
 
     An endpoint that also accepts the secret elsewhere passes `secret` (read
-    first, the query is the fallback). One whose request names its
+    first, the query is the fallback). The header's secret counts as that one does; a
+    request carrying both that differ is refused (7000005, HTTP 400) rather than one
+    picked: a caller that sends two secrets has a mistake to learn about. One whose request names its
     conversation passes `conversation_id`: the same query then finds the
     conversation, `request.conversation` (None when the bot has no such
     conversation), with only its id loaded unless `whole_conversation`. One
@@ -173,7 +186,11 @@ class BotSecret(APIKeyQuery):
     """
 
     param_name = "secret"
-    openapi_description = "The bot's API secret (errcode 93000, HTTP 401, when wrong or missing)."
+    openapi_description = (
+        "The bot's API secret, in the query string or as `Authorization: Bearer <secret>` "
+        "(errcode 93000, HTTP 401, when wrong or missing; 7000005, HTTP 400, when both "
+        "are given and differ)."
+    )
 
     def __init__(
         self,
@@ -188,9 +205,14 @@ class BotSecret(APIKeyQuery):
         super().__init__()
 
     def _get_key(self, request: HttpRequest) -> str | None:
-        if self.read_secret is not None and (secret := self.read_secret(request)):
-            return secret
-        return super()._get_key(request)
+        given = self.read_secret(request) if self.read_secret is not None else None
+        given = given or super()._get_key(request)
+        bearer = bearer_secret(request)
+        if bearer is None:
+            return given
+        if given and not secrets_match(given, bearer):
+            raise Err.SECRET_CONFLICT.error()
+        return bearer
 
     def authenticate(self, request: HttpRequest, key: str | None) -> Bot | None:
         request.conversation = None

@@ -42,6 +42,11 @@ class Err(Enum):
     BODY_TOO_LARGE = (7000002, 413, "request body too large")
     UNSUPPORTED_MEDIA_TYPE = (7000003, 415, "Content-Type must be application/json")
     JSON_TOO_DEEP = (7000004, 400, "JSON nested too deeply")
+    SECRET_CONFLICT = (
+        7000005,
+        400,
+        "two different secrets: the Authorization header and the query string (or body) disagree",
+    )
     UNKNOWN_CONVERSATION = (7000101, 404, "unknown conversation_id")
     BOT_INACTIVE = (7000102, 403, "bot is inactive")
     IDEMPOTENCY_CONFLICT = (7000103, 409, "Idempotency-Key reused with a different body")

@@ -120,7 +120,8 @@ class SecretMaskingExceptionReporterFilter(SafeExceptionReporterFilter):
     """Django's error pages and mails show request data; mask the secret there too."""
 
     hidden_settings = re.compile(
-        "API|TOKEN|KEY|SECRET|PASS|SIGNATURE|HTTP_COOKIE|DATABASE_URL|BROKER_URL", flags=re.I
+        "API|TOKEN|KEY|SECRET|PASS|SIGNATURE|HTTP_COOKIE|AUTHORIZATION|DATABASE_URL|BROKER_URL",
+        flags=re.I,
     )
 
     def get_safe_request_meta(self, request):

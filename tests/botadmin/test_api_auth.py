@@ -7,9 +7,12 @@ import pytest
 import time_machine
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from botadmin.api import BotSecret
+from botadmin.logging import SecretMaskingExceptionReporterFilter
 from conversations.models import Conversation
 from conversations.services import rotate_secret
 from messaging.models import Message, UploadedMedia
@@ -222,10 +225,79 @@ def test_the_openapi_document_declares_the_secret_on_every_operation(client, db)
             "type": "apiKey",
             "in": "query",
             "name": "secret",
-            "description": "The bot's API secret (errcode 93000, HTTP 401, when wrong or missing).",
+            "description": BotSecret.openapi_description,
         }
     }
     for path, operations in spec["paths"].items():
         for method, operation in operations.items():
             assert operation["security"] == [{"BotSecret": []}], (method, path)
             assert "secret" not in {p["name"] for p in operation.get("parameters", [])}
+
+
+# `Authorization: Bearer <secret>` in place of the query string's (docs/api.md,
+# "Authentication"): the query's `secret=` is left empty in these requests.
+def _bearer(secret: str, scheme: str = "Bearer") -> Client:
+    return Client(headers={"Authorization": f"{scheme} {secret}"})
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS)
+def test_the_secret_as_a_bearer_token_is_accepted_everywhere(bot, group, endpoint):
+    assert _authenticated(ENDPOINTS[endpoint](_bearer(bot.secret), ""))
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS)
+@pytest.mark.parametrize("secret", ["s" * 43, "not a secret"])
+def test_a_wrong_bearer_token_is_93000_with_401_everywhere(bot, group, endpoint, secret):
+    response = ENDPOINTS[endpoint](_bearer(secret), "")
+
+    assert (response.status_code, response.json()) == (
+        401,
+        {"errcode": 93000, "errmsg": "invalid secret"},
+    )
+    assert not Message.objects.exists()
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS)
+def test_a_bearer_token_and_a_query_secret_that_differ_are_refused(bot, group, make_bot, endpoint):
+    """Whichever of the two is right: the caller has a mistake to fix, not a bot to guess."""
+    other = make_bot(name="other")
+    for header, query in ((bot.secret, other.secret), (other.secret, bot.secret)):
+        response = ENDPOINTS[endpoint](_bearer(header), query)
+
+        assert response.status_code == 400
+        assert response.json() == {
+            "errcode": 7000005,
+            "errmsg": "two different secrets: the Authorization header and the query "
+            "string (or body) disagree",
+        }
+    assert not Message.objects.exists() and not UploadedMedia.objects.exists()
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS)
+def test_a_bearer_token_equal_to_the_query_secret_is_accepted(bot, group, endpoint):
+    assert _authenticated(ENDPOINTS[endpoint](_bearer(bot.secret), bot.secret))
+
+
+def test_the_bearer_scheme_is_read_in_any_case_and_other_schemes_are_not_ours(bot, group):
+    assert _send(_bearer(bot.secret, scheme="bearer"), "").json()["errcode"] == 0
+    # A proxy's Basic credentials in front of botadmin: the query's secret counts.
+    assert _send(_bearer("dXNlcjpwYXNz", scheme="Basic"), bot.secret).json()["errcode"] == 0
+    assert _send(_bearer("dXNlcjpwYXNz", scheme="Basic"), "").json()["errcode"] == 93000
+
+
+def test_a_rotated_secret_works_as_a_bearer_token_during_its_grace_period(bot, group):
+    old = bot.secret
+    rotate_secret(bot, grace=timedelta(hours=1))
+
+    assert _authenticated(_send(_bearer(old), ""))
+    with time_machine.travel(timezone.now() + timedelta(hours=1, seconds=1)):
+        assert not _authenticated(_send(_bearer(old), ""))
+
+
+def test_an_error_report_does_not_show_the_authorization_header(rf):
+    request = rf.get("/api/users", headers={"Authorization": "Bearer " + "s" * 43})
+
+    meta = SecretMaskingExceptionReporterFilter().get_safe_request_meta(request)
+
+    assert "s" * 43 not in str(meta)
+    assert meta["HTTP_AUTHORIZATION"] == "********************"
