@@ -17,6 +17,8 @@ from django.core.exceptions import (
     SuspiciousOperation,
 )
 from django.http import HttpRequest, JsonResponse
+from django.middleware.clickjacking import XFrameOptionsMiddleware
+from django.middleware.security import SecurityMiddleware
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_safe
 from ninja import Field, NinjaAPI, Schema
@@ -294,6 +296,8 @@ def api_not_found(request: HttpRequest, *args, **kwargs):
 
 
 API_PREFIX = "/api/"
+# What describes the body an answer replaced, not the answer.
+_BODY_HEADERS = frozenset({"content-type", "content-length", "content-encoding", "etag"})
 _ERROR_FOR_STATUS = {
     400: Err.INVALID_PARAMETER,
     404: Err.NO_SUCH_ENDPOINT,
@@ -355,12 +359,22 @@ class JsonApiAnswersMiddleware:
     django-ninja answers a wrong method with a plain-text 405, and Django
     itself answers HTML for what happens outside a view (a disallowed host, a
     request too large for its limits, an error in a middleware). Those answers
-    keep their status and headers and get the envelope as their body; the
+    keep their status, headers and cookies and get the envelope as their body; the
     interactive docs (/api/docs) are HTML when they succeed only.
+
+    The envelope also gets the security headers every other answer has (nosniff,
+    Referrer-Policy, Cross-Origin-Opener-Policy, X-Frame-Options, HSTS over HTTPS) from
+    Django's own middleware, for an answer that never passed them: one a middleware
+    outside SecurityMiddleware failed in.
     """
 
     def __init__(self, get_response):
         self.get_response = get_response
+        # Their process_response only adds what is missing; no request passes through them.
+        self.security_headers = [
+            SecurityMiddleware(get_response),
+            XFrameOptionsMiddleware(get_response),
+        ]
 
     def __call__(self, request: HttpRequest):
         response = self.get_response(request)
@@ -370,7 +384,14 @@ class JsonApiAnswersMiddleware:
             or response.get("Content-Type", "").startswith("application/json")
         ):
             return response
-        return self._as_envelope(request, response)
+        answer = self._as_envelope(request, response)
+        for name, value in response.items():
+            if name.lower() not in _BODY_HEADERS:
+                answer.headers.setdefault(name, value)
+        answer.cookies = response.cookies
+        for middleware in self.security_headers:
+            answer = middleware.process_response(request, answer)
+        return answer
 
     @staticmethod
     def _as_envelope(request: HttpRequest, response) -> JsonResponse:
