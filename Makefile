@@ -37,18 +37,23 @@ $(STAMP): requirements.lock
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
 	@touch $(STAMP)
 
+# What setup and run create under var/ (the SQLite database, the broker's messages, the
+# media, the secret key) is not for other users of the machine: umask 027, as the
+# systemd units' UMask= (`manage.py check` warns about a world-readable one, botadmin.W006).
+PRIVATE := umask 027;
+
 setup: venv
-	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py createcachetable
-	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
-	BOTADMIN_ALLOW_PRIVATE_URLS=1 $(BIN)/python manage.py setup_demo
+	$(PRIVATE) $(BIN)/python manage.py migrate --noinput
+	$(PRIVATE) $(BIN)/python manage.py createcachetable
+	$(PRIVATE) $(BIN)/python manage.py collectstatic --noinput --verbosity 0
+	$(PRIVATE) BOTADMIN_ALLOW_PRIVATE_URLS=1 $(BIN)/python manage.py setup_demo
 
 # Web (gunicorn), Celery worker and beat, and the startup banner, in one
 # foreground command. Ctrl-C stops them all; if one dies, all stop and say so.
 # Each process reads .env itself, as in production (the environment wins over it):
 # honcho's own reading (-e) would put .env over `make run HOST=…`.
 run: setup
-	WEB_PORT=$(PORT) BOTADMIN_ALLOW_PRIVATE_URLS=1 exec $(BIN)/honcho --no-colour -e /dev/null -f Procfile start
+	$(PRIVATE) WEB_PORT=$(PORT) BOTADMIN_ALLOW_PRIVATE_URLS=1 exec $(BIN)/honcho --no-colour -e /dev/null -f Procfile start
 
 # In parallel (pytest-xdist): one process per core, each with its own test database,
 # var/ folder and Redis key prefix (CONTRIBUTING.md, "Parallel tests").

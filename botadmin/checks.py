@@ -1,7 +1,9 @@
 """Start-up checks of settings whose mistakes would only show later, in production."""
 
 import os
+import stat
 from datetime import timedelta
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -128,6 +130,43 @@ def _check_hsts_without_https() -> list[Warning]:
             "it sends HSTS (SECURE_HSTS_SECONDS, a year by default).",
             id="botadmin.W005",
         )
+    ]
+
+
+def others_can_read(path: Path) -> bool:
+    """Whether a user who is neither `path`'s owner nor in its group can read it: a file
+    they may read (o+r), or a folder they may list or enter (o+r or o+x), under folders
+    they may all pass through (o+x). A 644 file in a 750 folder is private."""
+    try:
+        path = path.resolve()
+        mode = path.stat().st_mode
+        if not mode & (stat.S_IROTH | (stat.S_IXOTH if path.is_dir() else 0)):
+            return False
+        return all(folder.stat().st_mode & stat.S_IXOTH for folder in path.parents)
+    except OSError:  # not made yet, or a folder above we may not look into
+        return False
+
+
+@register()
+def check_private_files(app_configs=None, **kwargs):
+    """The SQLite database and the media hold every message: another user of the machine
+    must not read them (the systemd units' UMask=0027 and `make run`'s umask 027 create
+    them so; an older install or a copy made by hand may not be)."""
+    database = settings.DATABASES["default"]
+    paths = [Path(settings.MEDIA_ROOT)]
+    if not getattr(settings, "BOTADMIN_MEDIA_S3_BUCKET", ""):
+        paths.append(Path(settings.BOTADMIN_MEDIA_DIR))
+    if database["ENGINE"] == SQLITE and str(database["NAME"]) != ":memory:":
+        paths.insert(0, Path(database["NAME"]))
+    return [
+        Warning(
+            f"{path} can be read by every user of this machine.",
+            hint=f"chmod o-rwx {path} (or the folder holding it); botadmin's systemd units "
+            "and `make run` create files with umask 027.",
+            id="botadmin.W006",
+        )
+        for path in paths
+        if others_can_read(path)
     ]
 
 

@@ -1,6 +1,9 @@
 import os
+import shutil
 import subprocess
 import sys
+import uuid
+from pathlib import Path
 
 import pytest
 
@@ -139,3 +142,72 @@ def test_outbound_proxy_networks_that_are_not_cidrs_are_errors(settings):
     """Else every app bot with a proxy would fail only at its next send."""
     settings.BOTADMIN_OUTBOUND_PROXY_NETWORKS = ["10.0.0.5/32", "squid.internal"]
     assert "botadmin.E005" in ids(check_settings())
+
+
+@pytest.fixture
+def shared_folder(settings):
+    """A new folder every user of the machine may pass into (the test process's var/
+    folder), removed afterwards; skipped where the checkout itself is private."""
+    from botadmin.checks import others_can_read
+
+    if not others_can_read(Path(settings.VAR_DIR)):
+        pytest.skip("the checkout is private to its owner: nothing in it is world-readable")
+    folder = Path(settings.VAR_DIR) / f"permissions-{uuid.uuid4().hex}"
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def manage_py_check_with_umask(var: Path, umask: str) -> str:
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CELERY_BROKER_URL")}
+    env.update(BOTADMIN_VAR_DIR=str(var))
+    completed = subprocess.run(
+        [
+            "sh",
+            "-c",
+            f'umask {umask}; exec "$0" manage.py check --database default',
+            sys.executable,
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    return completed.stdout + completed.stderr
+
+
+def test_a_sqlite_database_others_can_read_is_warned_about(shared_folder):
+    """The default umask (022) makes var/ 755 and the database 644."""
+    output = manage_py_check_with_umask(shared_folder, "022")
+
+    assert "botadmin.W006" in output
+    assert f"{shared_folder / 'botadmin.sqlite3'} can be read by every user" in output
+    assert (shared_folder / "botadmin.sqlite3").stat().st_mode & 0o777 == 0o644
+
+
+def test_with_the_units_umask_nothing_botadmin_creates_is_for_others(shared_folder):
+    """UMask=0027 (the systemd units), umask 027 (`make run`)."""
+    output = manage_py_check_with_umask(shared_folder, "027")
+
+    assert "botadmin.W006" not in output
+    assert shared_folder.stat().st_mode & 0o777 == 0o750
+    assert (shared_folder / "botadmin.sqlite3").stat().st_mode & 0o777 == 0o640
+
+
+def test_a_media_folder_others_can_enter_is_warned_about(shared_folder, settings):
+    from botadmin.checks import check_private_files
+
+    media, archive = shared_folder / "media", shared_folder / "media-archive"
+    for folder in (media, archive):
+        folder.mkdir(parents=True, mode=0o750)
+    shared_folder.chmod(0o755)
+    settings.MEDIA_ROOT, settings.BOTADMIN_MEDIA_DIR = media, archive
+
+    def warned() -> list[str]:  # about these folders (not about the test's database)
+        return [p.msg for p in check_private_files() if str(shared_folder) in p.msg]
+
+    assert warned() == []
+    archive.chmod(0o751)  # others cannot list it, but can open a file they know the name of
+    assert warned() == [f"{archive} can be read by every user of this machine."]
+    archive.chmod(0o750)
+    shared_folder.chmod(0o750)
+    media.chmod(0o755)  # under a private folder: private after all
+    assert warned() == []

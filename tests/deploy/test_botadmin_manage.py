@@ -97,6 +97,7 @@ def test_it_runs_manage_py_as_the_botadmin_user_with_every_argument_as_given(sys
         "--gid=botadmin",
         f"--property=EnvironmentFile={env_file}",
         f"--property=WorkingDirectory={ROOT}",
+        "--property=UMask=0027",  # what it creates in var/, as the units do
     } <= set(options)
 
 

@@ -92,3 +92,36 @@ def test_a_venv_that_cannot_run_pip_is_made_again(checkout):
     assert (checkout / ".venv/.installed-from-lock").exists()
     again = make_venv(checkout, BASE_PYTHON)
     assert again.returncode == 0 and "pip install" not in again.stdout  # up to date
+
+
+def test_make_run_creates_files_for_botadmins_user_and_group_only(checkout):
+    """Every command `make run` starts (setup's, then honcho's services) runs with umask
+    027, as the systemd units' UMask=0027: the database, broker and media are not for
+    other users of the machine. A fake .venv records each command's umask."""
+    bin_folder = checkout / ".venv/bin"
+    bin_folder.mkdir(parents=True)
+    seen = checkout / "umasks"
+    for name in ("python", "honcho"):
+        fake_python(bin_folder, name, f'echo "$(umask) {name} $*" >> {seen}')
+    (checkout / ".venv/.installed-from-lock").touch()  # newer than the lock: no install
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MAKE", "VIRTUAL_ENV"))}
+
+    result = subprocess.run(
+        ["make", "--no-print-directory", "run"],
+        cwd=checkout,
+        env={**env, "PYTHON": BASE_PYTHON},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert result.returncode == 0, result.stderr
+    lines = seen.read_text().splitlines()
+    assert [line.split()[1:4] for line in lines] == [
+        ["python", "manage.py", "migrate"],
+        ["python", "manage.py", "createcachetable"],
+        ["python", "manage.py", "collectstatic"],
+        ["python", "manage.py", "setup_demo"],
+        ["honcho", "--no-colour", "-e"],
+    ]
+    assert {line.split()[0] for line in lines} == {"0027"}

@@ -46,6 +46,8 @@ def test_the_services_see_the_system_read_only_but_var_and_a_tmp_of_their_own():
         assert unit["ProtectSystem"] == ["strict"], name
         assert unit["ReadWritePaths"] == [f"{INSTALLED}/var"], name
         assert unit["PrivateTmp"] == ["true"] and unit["ProtectHome"] == ["true"], name
+        # What they create in var/ is not for other users (botadmin.W006 otherwise).
+        assert unit["UMask"] == ["0027"], name
 
 
 def test_the_services_start_once_the_database_is_migrated_and_the_static_files_collected():
