@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from botadmin.checks import check_deployment, check_settings
+from devtools.processes import ROOT
 
 
 def ids(problems):
@@ -158,19 +159,19 @@ def shared_folder(settings):
 
 
 def manage_py_check_with_umask(var: Path, umask: str) -> str:
+    """`manage.py check` run twice with `umask`: the first run creates var/ and the
+    database (after the checks looked for it), the second sees them."""
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CELERY_BROKER_URL")}
     env.update(BOTADMIN_VAR_DIR=str(var))
-    completed = subprocess.run(
-        [
-            "sh",
-            "-c",
-            f'umask {umask}; exec "$0" manage.py check --database default',
-            sys.executable,
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-    )
+    command = f'umask {umask}; exec "$0" manage.py check --database default'
+    for _ in range(2):
+        completed = subprocess.run(
+            ["sh", "-c", command, sys.executable],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
     return completed.stdout + completed.stderr
 
 
