@@ -72,7 +72,11 @@ def check_settings(app_configs=None, **kwargs):
     problems += _check_webhook_networks()
     problems += _check_robot_key_sync()
     problems += _check_hsts_without_https()
-    for name in ("BOTADMIN_SECRET_GRACE_HOURS", "BOTADMIN_DATABASE_WAIT_SECONDS"):
+    for name in (
+        "BOTADMIN_SECRET_GRACE_HOURS",
+        "BOTADMIN_DATABASE_WAIT_SECONDS",
+        "WECOM_APP_CALLBACK_MAX_AGE_SECONDS",
+    ):
         if getattr(settings, name) < 0:
             problems.append(Error(f"{name} cannot be negative.", id="botadmin.E002"))
     return problems

@@ -479,6 +479,9 @@ WECOM_API_BASE = env.str("WECOM_API_BASE", default="https://qyapi.weixin.qq.com"
 # accounts" setting).
 WECOM_APP_CHAT_DAILY_LIMIT = env_int("WECOM_APP_CHAT_DAILY_LIMIT", 10_000)
 WECOM_APP_DAILY_SENDS_PER_ACCOUNT = env_int("WECOM_APP_DAILY_SENDS_PER_ACCOUNT", 200)
+# A self-built app's callback whose signed timestamp is further than this from now is
+# refused (connectors/wecom_app_callback.py): a replay of a captured one. 0: no limit.
+WECOM_APP_CALLBACK_MAX_AGE_SECONDS = env_int("WECOM_APP_CALLBACK_MAX_AGE_SECONDS", 3600)
 # WeCom's AI bot long connection (connectors/wecom_aibot.py, manage.py aibot_gateway).
 WECOM_AIBOT_WS_URL = env.str("WECOM_AIBOT_WS_URL", default="wss://openws.work.weixin.qq.com")
 WECOM_AIBOT_HEARTBEAT_SECONDS = env_float("WECOM_AIBOT_HEARTBEAT_SECONDS", 30)

@@ -8,7 +8,12 @@
   with an empty 200 at once: WeCom waits 5 s and retries 3 times, so repeats
   are expected and dropped by their MsgId (events: sender + time + event + the
   rest of the event).
-* Anything that fails verification is refused with 403 and stored nowhere.
+* Anything that fails verification is refused with 403 and stored nowhere; so is a
+  verified message whose signed `timestamp` is further than
+  WECOM_APP_CALLBACK_MAX_AGE_SECONDS from now: someone replaying a message they
+  captured (WeCom's own repeats come within seconds), or this server's clock is wrong,
+  which the setup page's status line then says. The URL check has no such limit: it
+  changes nothing, and WeCom's sample checks are years old.
 * Events from `sys` (WeCom itself: contact changes, batch job results) are about
   the corp, not a conversation: no conversation is made for them and nothing is
   stored or forwarded (the webhook carries the messages of conversations, as the
@@ -32,6 +37,7 @@ import logging
 import time
 import xml.etree.ElementTree as ET
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
@@ -228,9 +234,29 @@ def callback(request: HttpRequest, bot_id: int) -> HttpResponse:
         return _refuse(bot.pk, "callback", str(error))
     except ET.ParseError:
         return _refuse(bot.pk, "callback", "decrypted message is not XML")
+    if problem := _timestamp_problem(timestamp):
+        return _refuse(bot.pk, "callback", problem)
     if _is_about_the_corp(body):
         return _system_event(bot, body)
     return _store(bot, body)
+
+
+def _timestamp_problem(timestamp: str) -> str:
+    """Why a signed callback's `timestamp` (Unix seconds) is refused, or "" when it is
+    within WECOM_APP_CALLBACK_MAX_AGE_SECONDS of now (either way: a clock ahead too)."""
+    max_age = settings.WECOM_APP_CALLBACK_MAX_AGE_SECONDS
+    if max_age <= 0:
+        return ""
+    if not timestamp.isascii() or not timestamp.isdigit():
+        return "timestamp is not a number"
+    age = time.time() - int(timestamp)
+    if abs(age) <= max_age:
+        return ""
+    when = f"{int(age)} s old" if age > 0 else f"{int(-age)} s ahead"
+    return (
+        f"timestamp is {when}, more than {max_age} s: a replayed message, "
+        "or this server's clock is wrong"
+    )
 
 
 def _is_about_the_corp(body: dict) -> bool:

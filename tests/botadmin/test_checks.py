@@ -212,3 +212,8 @@ def test_a_media_folder_others_can_enter_is_warned_about(shared_folder, settings
     shared_folder.chmod(0o750)
     media.chmod(0o755)  # under a private folder: private after all
     assert warned() == []
+
+
+def test_a_negative_callback_age_is_an_error(settings):
+    settings.WECOM_APP_CALLBACK_MAX_AGE_SECONDS = -1
+    assert "botadmin.E002" in ids(check_settings())

@@ -1,13 +1,16 @@
 """The callback URL of an app bot: WeCom's URL check and encrypted messages, encrypted by wechatpy."""
 
+import re
 import time
 from pathlib import Path
 
 import pytest
+import time_machine
 from django.urls import reverse
 from standardwebhooks.webhooks import Webhook
 from wechatpy.enterprise.crypto import WeChatCrypto
 
+from connectors.wecom_app_callback import last_status
 from conversations.models import Bot
 from devtools.receiver import Receiver
 from messaging.models import Message, MessageMedia
@@ -87,6 +90,7 @@ def test_wecoms_sample_url_check_is_answered_from_the_query_string_as_wecom_writ
     assert response["Content-Type"] == "text/plain; charset=utf-8"
 
 
+@time_machine.travel(1476422779 + 60)  # signed at the sample's time, received a minute later
 def test_wecoms_sample_message_is_stored(client, app_bot):
     # WXBizMsgCrypt's Sample.py: its POST body (newlines, AgentID in CDATA) and query.
     response = client.post(
@@ -314,3 +318,56 @@ def test_a_member_who_unsubscribes_is_inactive_until_they_subscribe_again(client
     assert post_encrypted(client, app_bot, _callback("unsubscribe_zhangsan")).status_code == 200
     member.refresh_from_db()
     assert member.is_active
+
+
+def post_encrypted_at(client, bot, xml: str, timestamp: int):
+    """A message WeCom signed and encrypted at `timestamp` (Unix seconds), as a replay of a
+    captured one arrives: its signature is good, its time is not now."""
+    nonce = "1597212914"
+    sealed = wecom().encrypt_message(xml, nonce, str(timestamp))
+    signature = sealed.split("<MsgSignature><![CDATA[")[1].split("]]>")[0]
+    params = {"msg_signature": signature, "timestamp": str(timestamp), "nonce": nonce}
+    return client.post(url(bot), data=sealed, content_type="text/xml", query_params=params)
+
+
+@pytest.mark.parametrize(
+    ("offset", "said"),
+    [(-3610, r"timestamp is 36\d\d s old, more than 3600 s"), (3610, r"36\d\d s ahead")],
+)
+def test_a_message_signed_more_than_an_hour_from_now_is_refused_and_stored_nowhere(
+    client, app_bot, offset, said
+):
+    """A replay of a captured callback, or a clock that is wrong: the status line says so."""
+    response = post_encrypted_at(
+        client, app_bot, TEXT.format(corp=CORP_ID), int(time.time()) + offset
+    )
+
+    assert response.status_code == 403
+    assert not Message.objects.exists()
+    status = last_status(app_bot.pk)["callback"]
+    assert status["ok"] is False and re.search(said, status["detail"]), status
+
+
+def test_a_message_signed_within_the_hour_is_stored(client, app_bot):
+    response = post_encrypted_at(
+        client, app_bot, TEXT.format(corp=CORP_ID), int(time.time()) - 3590
+    )
+
+    assert (response.status_code, response.content) == (200, b"")
+    assert Message.objects.get().body["text"] == {"content": "你好"}
+
+
+def test_the_longest_age_is_a_setting_and_0_takes_any(client, app_bot, settings):
+    two_minutes_ago = int(time.time()) - 120
+    settings.WECOM_APP_CALLBACK_MAX_AGE_SECONDS = 60
+    assert (
+        post_encrypted_at(client, app_bot, TEXT.format(corp=CORP_ID), two_minutes_ago).status_code
+        == 403
+    )
+
+    settings.WECOM_APP_CALLBACK_MAX_AGE_SECONDS = 0
+    assert (
+        post_encrypted_at(client, app_bot, TEXT.format(corp=CORP_ID), two_minutes_ago).status_code
+        == 200
+    )
+    assert Message.objects.count() == 1
