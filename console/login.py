@@ -1,18 +1,26 @@
 """Login throttling, for the console's and the admin's login forms.
 
-After BOTADMIN_LOGIN_FAILURE_LIMIT wrong passwords for one user name (or
-three times as many from one address, which an office behind one NAT shares)
-within BOTADMIN_LOGIN_LOCKOUT_MINUTES, that name or address may not log in
-until BOTADMIN_LOGIN_LOCKOUT_MINUTES have passed, even with the right password;
-the form says until when. The counts live in the shared cache, so every web
-process sees them; while the cache is unreachable nothing is counted or
-throttled, and the right password logs in (`botadmin.cache.best_effort`). A
-successful log-in clears its user name's count.
+Wrong passwords are counted per user name *from one client* and per client: after
+BOTADMIN_LOGIN_FAILURE_LIMIT of them for one user name from one address (or three
+times as many from one address for any names, which an office behind one NAT shares)
+within BOTADMIN_LOGIN_LOCKOUT_MINUTES, that pair, or that address, may not log in
+until BOTADMIN_LOGIN_LOCKOUT_MINUTES have passed, even with the right password; the
+form says how long and until when. A user name is never locked for everyone: a
+stranger guessing it from elsewhere cannot lock its owner out.
+
+The client is the address `botadmin.client_address` names (behind a trusted proxy, the
+one it saw, so a client cannot pick its own), and an IPv6 client is its /64: one
+host gets a whole /64 and can change its address within it at will. The counts live
+in the shared cache, so every web process sees them; while the cache is unreachable
+nothing is counted or throttled, and the right password logs in
+(`botadmin.cache.best_effort`). A successful log-in clears its user name's count
+from that client.
 """
 
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import math
 import time
 from datetime import UTC, datetime
@@ -32,6 +40,8 @@ from botadmin.client_address import client_address as address_of
 from botadmin.forms import NoLabelSuffix
 
 ADDRESS_LIMIT_FACTOR = 3
+# The IPv6 network counted as one client: what one subscriber or host is given.
+IPV6_CLIENT_PREFIX = 64
 
 
 def client_address(request: HttpRequest | None) -> str:
@@ -40,19 +50,34 @@ def client_address(request: HttpRequest | None) -> str:
     return "" if request is None else address_of(request.META)
 
 
+def client_key(address: str) -> str:
+    """What the throttle counts as one client: an IPv4 address, an IPv6 address's /64
+    (an IPv4-mapped one as IPv4), or the text itself when it is no address ("" for a
+    Unix socket)."""
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    parsed = getattr(parsed, "ipv4_mapped", None) or parsed
+    if parsed.version == 6:
+        return str(ipaddress.ip_network(f"{parsed}/{IPV6_CLIENT_PREFIX}", strict=False))
+    return str(parsed)
+
+
 def _counters(request: HttpRequest | None, username: str) -> list[tuple[str, int]]:
-    """(cache key, failure limit) for the user name and for the address."""
+    """(cache key, failure limit) for the user name from this client, and for the client."""
     limit = settings.BOTADMIN_LOGIN_FAILURE_LIMIT
-    name = hashlib.sha256(username.casefold().encode()).hexdigest()[:32]
-    keys = [(f"login-failures:user:{name}", limit)]
-    address = client_address(request)
-    if address:
-        keys.append((f"login-failures:address:{address}", limit * ADDRESS_LIMIT_FACTOR))
+    client = client_key(client_address(request))
+    pair = hashlib.sha256(f"{client} {username.casefold()}".encode()).hexdigest()[:32]
+    keys = [(f"login-failures:user-client:{pair}", limit)]
+    if client:
+        keys.append((f"login-failures:client:{client}", limit * ADDRESS_LIMIT_FACTOR))
     return keys
 
 
 def locked_until(request: HttpRequest | None, username: str) -> float | None:
-    """Unix time until which this user name or address may not log in, or None."""
+    """Unix time until which this user name from this client, or this client, may not
+    log in, or None."""
     if settings.BOTADMIN_LOGIN_FAILURE_LIMIT <= 0:
         return None
     locks = best_effort.get_many([f"{key}:locked" for key, _ in _counters(request, username)])
@@ -86,10 +111,10 @@ def throttled_message(until: float) -> str:
     minutes = max(1, math.ceil((until - time.time()) / 60))
     at = time_format(timezone.localtime(datetime.fromtimestamp(until, tz=UTC)), "H:i")
     return ngettext(
-        "Too many failed log-ins for this user name or from this address. "
-        "Try again in %(minutes)d minute (after %(time)s).",
-        "Too many failed log-ins for this user name or from this address. "
-        "Try again in %(minutes)d minutes (after %(time)s).",
+        "Too many failed log-ins from your network address. "
+        "Log-in is locked for %(minutes)d more minute: try again after %(time)s.",
+        "Too many failed log-ins from your network address. "
+        "Log-in is locked for %(minutes)d more minutes: try again after %(time)s.",
         minutes,
     ) % {"minutes": minutes, "time": at}
 
