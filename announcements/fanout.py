@@ -106,6 +106,7 @@ def fan_out_batch(run_id: int, batch_size: int) -> bool:
                 body=announcement.body,
                 source=Message.Source.ANNOUNCEMENT,
                 created_by=announcement.created_by,
+                created_by_label=announcement.created_by_label,
                 send_at=quiet_until(bot, now),
                 announcement_run=run,
             )

@@ -142,6 +142,10 @@ class Announcement(models.Model):
         related_name="+",
         verbose_name=_("created by"),
     )
+    # The creator's username when it was made: still shown after the user is deleted.
+    created_by_label = models.CharField(
+        _("created by (name)"), max_length=150, blank=True, default="", db_default=""
+    )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 

@@ -108,7 +108,7 @@ def save_announcement(
     creating = announcement is None
     with transaction.atomic():
         if creating:
-            announcement = Announcement(created_by=user)
+            announcement = Announcement(created_by=user, created_by_label=user.get_username()[:150])
         else:
             # Locked: a tick skips it meanwhile, and a run started before is seen here.
             announcement = Announcement.objects.select_for_update().get(pk=announcement.pk)

@@ -55,7 +55,7 @@ DRAWING = 9
 
 
 def _key(m, shared: str, focus: bool, oob: bool, names: dict[str, str], now) -> str:
-    operator = m.created_by.get_username() if m.created_by_id else ""
+    operator = m.author_name
     mentioned = json.dumps([[who, names.get(who, "")] for who in sorted(_mentioned_ids(m))])
     # "Waiting until 00:00" ends when the time comes, whether or not the message moved.
     waits = int(status_labels.waiting(m, now) is not None)

@@ -9,6 +9,7 @@ import csv
 from collections.abc import Iterator
 
 from django.db.models import QuerySet
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 BATCH_SIZE = 2000
@@ -24,7 +25,7 @@ COLUMNS = [
     ("sent_as", "sent_as"),
     ("conversion", "conversion"),
     ("source", "source"),
-    ("operator", "created_by__username"),
+    ("operator", "operator_name"),
     ("status", "status"),
     ("attempts", "attempt_count"),
     ("sent_at", "sent_at"),
@@ -54,6 +55,8 @@ def csv_lines(queryset: QuerySet, batch_size: int = BATCH_SIZE) -> Iterator[str]
     # The byte-order mark makes spreadsheet programs read UTF-8 (Chinese) correctly.
     yield "\ufeff" + writer.writerow([name for name, _ in COLUMNS])
     fields = ["id", *(path for _, path in COLUMNS)]
+    # A deleted user's messages keep the name they were made with.
+    queryset = queryset.annotate(operator_name=Coalesce("created_by__username", "created_by_label"))
     before = None
     while True:
         batch = queryset.order_by("-id")

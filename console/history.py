@@ -39,6 +39,7 @@ BUBBLE_FIELDS = [
     "sent_at",
     "timeline_position",
     "created_by__username",
+    "created_by_label",
 ]
 
 

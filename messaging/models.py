@@ -122,6 +122,10 @@ class Message(models.Model):
         related_name="+",
         verbose_name=_("created by"),
     )
+    # The creator's username when the message was made: still shown after the user is deleted.
+    created_by_label = models.CharField(
+        _("created by (name)"), max_length=150, blank=True, default="", db_default=""
+    )
     idempotency_key = models.CharField(_("idempotency key"), max_length=255, blank=True, default="")
     request_hash = models.CharField(
         _("request hash"),
@@ -293,6 +297,14 @@ class Message(models.Model):
     def audit_name(cls, parts: dict) -> str:
         direction = cls.Direction(parts["direction"]).label
         return f"{direction} {msgtype_name(parts['msgtype'])} {parts['msgid']}"
+
+    @property
+    def author_name(self) -> str:
+        """Who made it in the console or an announcement: the user's name, or the name kept
+        with the message once the user is deleted ("" for the API's and inbound ones)."""
+        if self.created_by_id:
+            return self.created_by.get_username()
+        return self.created_by_label
 
     @property
     def timeline_at(self) -> datetime:

@@ -42,6 +42,9 @@ def _outbound_message(
 ) -> Message:
     """An unsaved outbound row for an already validated body: queued, or scheduled for `send_at`."""
     scheduled = send_at is not None and send_at > timezone.now()
+    creator = fields.get("created_by")
+    if creator is not None:  # its name stays readable after the user is deleted
+        fields["created_by_label"] = creator.get_username()[:150]
     return Message(
         bot=bot,
         conversation=conversation,
