@@ -102,6 +102,7 @@ INSTALLED_APPS = [
     "announcements",
     "forwarding",
     "audit",
+    "deletions",
     "console",
 ]
 
@@ -559,6 +560,11 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-media": {
         "task": "messaging.sweep_media",
         "schedule": 30.0,
+    },
+    # Deleting bots and conversations: jobs whose wake-up was lost or whose worker died.
+    "resume-deletion-jobs": {
+        "task": "deletions.resume_deletion_jobs",
+        "schedule": 60.0,
     },
     "clear-expired-sessions": {
         "task": "botadmin.clear_expired_sessions",

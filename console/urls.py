@@ -6,6 +6,7 @@ from .views import (
     app_setup,
     audit,
     bot_contacts,
+    bot_delete,
     bot_edit,
     bot_secrets,
     bots,
@@ -46,6 +47,9 @@ urlpatterns = [
         bot_edit.remove_operator,
         name="bot_operator_remove",
     ),
+    path("bots/<int:bot_id>/delete", bot_delete.bot_delete, name="bot_delete"),
+    path("deletions/<int:job_id>/", bot_delete.deletion_page, name="deletion"),
+    path("deletions/<int:job_id>/status", bot_delete.deletion_status, name="deletion_status"),
     path("bots/<int:bot_id>/secrets/rotate", bot_secrets.rotate, name="bot_rotate"),
     path("bots/<int:bot_id>/secrets/<slug:which>/reveal", bot_secrets.reveal, name="bot_reveal"),
     path(

@@ -19,6 +19,7 @@ from django.conf import settings as django_settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import transaction
+from django.utils import timezone
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
@@ -225,3 +226,10 @@ def add_conversation(conversation: Conversation, actor) -> Conversation:
             summary=f"Added the {conversation.kind} {conversation} by hand.",
         )
     return conversation
+
+
+def deactivate_for_deletion(bot: Bot) -> None:
+    """Make the bot inactive while its deletion runs (deletions/services.py): the API
+    refuses its sends, the delivery engine and the announcements leave it alone."""
+    Bot.objects.filter(pk=bot.pk).update(is_active=False, updated_at=timezone.now())
+    bot.is_active = False

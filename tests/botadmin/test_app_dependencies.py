@@ -1,6 +1,6 @@
 """Dependencies between the apps point one way.
 
-console → announcements, forwarding → messaging → conversations, connectors → media.
+console → deletions → announcements, forwarding → messaging → conversations, connectors → media.
 `conversations` and `connectors` use each other (a bot's connector; a connector's
 bot and its long connection); neither uses messaging or the apps above it. An
 app that imports one above it makes a cycle a reader has to untangle; an app
@@ -20,12 +20,14 @@ ROOT = Path(__file__).resolve().parents[2]
 # app → the apps it must not import
 FORBIDDEN = {
     # The media store is below every app: it keeps bytes, and knows no message or bot.
-    "media": {"conversations", "messaging", "announcements", "forwarding", "console"},
-    "messaging": {"announcements", "forwarding", "console"},
-    "conversations": {"messaging", "announcements", "forwarding", "console"},
-    "connectors": {"messaging", "announcements", "forwarding", "console"},
-    "announcements": {"forwarding", "console"},
-    "forwarding": {"announcements", "console"},
+    "media": {"conversations", "messaging", "announcements", "forwarding", "deletions", "console"},
+    "messaging": {"announcements", "forwarding", "deletions", "console"},
+    "conversations": {"messaging", "announcements", "forwarding", "deletions", "console"},
+    "connectors": {"messaging", "announcements", "forwarding", "deletions", "console"},
+    "announcements": {"forwarding", "deletions", "console"},
+    "forwarding": {"announcements", "deletions", "console"},
+    # Deletions empties every app's tables; only the console and the admin start one.
+    "deletions": {"console"},
 }
 
 

@@ -1,0 +1,159 @@
+"""The Django admin deletes bots and conversations through deletion jobs.
+
+Django's own delete would collect every message first and stop at the "protected
+objects" page (a bot's messages and announcements PROTECT it), or hold one long
+transaction. The admins of Bot and Conversation registered by `conversations` are
+re-registered here with a delete view and a "delete selected" action that queue a
+job each (deletions/services.py); `conversations` does not know this app.
+"""
+
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from botadmin.reasons import admin_display
+from conversations.admin import BotAdmin, ConversationAdmin
+from conversations.models import Bot, Conversation
+
+from . import services
+from .models import DeletionJob
+
+
+class DeletesInBackgroundMixin:
+    """Delete view and "delete selected" that queue deletion jobs instead of deleting."""
+
+    deletion_kind: str
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        if "delete_selected" in actions:
+            description = gettext_lazy(
+                "Delete selected %(verbose_name_plural)s (in the background)"
+            )
+            actions["delete_selected"] = (
+                type(self).delete_in_background,
+                "delete_selected",
+                description,
+            )
+        return actions
+
+    def delete_view(self, request, object_id, extra_context=None):
+        obj = self.get_object(request, unquote(object_id))
+        if obj is None:
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+        if not self.has_delete_permission(request, obj):
+            raise PermissionDenied
+        if request.method == "POST":
+            self._queue(request, [obj])
+            return redirect(
+                reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_changelist")
+            )
+        return self._confirmation(request, [obj], single=True)
+
+    def delete_in_background(self, request, queryset):
+        objects = [obj for obj in queryset if self.has_delete_permission(request, obj)]
+        if len(objects) < len(queryset):
+            raise PermissionDenied
+        if request.POST.get("post") == "yes":
+            self._queue(request, objects)
+            return None
+        return self._confirmation(request, objects, single=False)
+
+    def _confirmation(self, request, objects, *, single: bool):
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": _("Delete in the background?"),
+            "single": single,
+            "targets": [
+                {
+                    "object": obj,
+                    "rows": services.progress_rows(
+                        DeletionJob(planned=services.planned_counts(self.deletion_kind, obj))
+                    ),
+                    "running": services.unfinished_job(self.deletion_kind, obj.pk),
+                }
+                for obj in objects
+            ],
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/deletions/confirm_delete.html", context)
+
+    def _queue(self, request, objects) -> None:
+        for obj in objects:
+            job, created = self.request_deletion(obj, request.user)
+            text = (
+                _("%(name)s is being deleted in the background (deletion job %(job)s).")
+                if created
+                else _("%(name)s was being deleted already (deletion job %(job)s).")
+            )
+            self.message_user(request, text % {"name": obj, "job": job.pk}, messages.SUCCESS)
+
+
+class BotDeletingAdmin(DeletesInBackgroundMixin, BotAdmin):
+    deletion_kind = DeletionJob.Kind.BOT
+
+    def request_deletion(self, obj, user):
+        return services.request_bot_deletion(obj, user, via="admin")
+
+
+class ConversationDeletingAdmin(DeletesInBackgroundMixin, ConversationAdmin):
+    deletion_kind = DeletionJob.Kind.CONVERSATION
+
+    def request_deletion(self, obj, user):
+        return services.request_conversation_deletion(obj, user, via="admin")
+
+
+admin.site.unregister(Bot)
+admin.site.register(Bot, BotDeletingAdmin)
+admin.site.unregister(Conversation)
+admin.site.register(Conversation, ConversationDeletingAdmin)
+
+
+@admin.register(DeletionJob)
+class DeletionJobAdmin(admin.ModelAdmin):
+    """The jobs, for superusers: what was deleted, by whom, how far it got."""
+
+    list_display = (
+        "__str__",
+        "bot_label",
+        "status",
+        "requested_by_label",
+        "requested_at",
+        "finished_at",
+    )
+    list_filter = ("kind", "status")
+    search_fields = ("target_label", "bot_label", "requested_by_label")
+    error_shown = admin_display("error", gettext_lazy("error"))
+    readonly_fields = (
+        "kind",
+        "target_id",
+        "target_label",
+        "bot_ref",
+        "bot_label",
+        "requested_by_label",
+        "status",
+        "planned",
+        "counts",
+        "error_shown",
+        "requested_at",
+        "started_at",
+        "heartbeat_at",
+        "finished_at",
+    )
+    exclude = ("requested_by", "error")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -1,0 +1,396 @@
+"""Deleting a bot or a conversation with everything it holds, a batch at a time.
+
+A bot with years of history has millions of messages, attempts and media rows:
+one cascading DELETE would hold a transaction (and SQLite's one write lock) for
+minutes, and Django's collector would load every row first. Instead a
+`DeletionJob` is requested (`request_bot_deletion`, `request_conversation_deletion`:
+the console, the admin and the shell all call these) and a worker runs it
+(`run_job`): every step deletes at most BOTADMIN_RETENTION_BATCH_SIZE rows of one
+kind per transaction, in the order the foreign keys need, the job's counts and
+heartbeat written in the same transaction. A worker killed halfway loses nothing:
+the next run (the sweeper's, after LEASE) goes on where the rows stop.
+
+While a bot's job runs the bot is inactive: the API refuses its sends (BOT_INACTIVE),
+the delivery engine claims none of its messages, announcements make no more.
+
+A model that points to Bot or Conversation must be in the deletion order below
+(`BOT_STEPS`, `CONVERSATION_STEPS`) or in `DETACHED`:
+tests/deletions/test_coverage.py fails for one that is not.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.apps import apps
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Model, ProtectedError, Q, QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext_noop
+
+from announcements.models import Announcement, AnnouncementRun, SavedAudience
+from audit.models import OperatorAction
+from audit.services import record_action
+from botadmin.reasons import Reason
+from conversations.bot_changes import deactivate_for_deletion
+from conversations.models import Bot, BotConnection, Conversation, SyncRun
+from forwarding.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from messaging.media_retention import delete_unused_files
+from messaging.models import CardTaskId, DeliveryAttempt, Message, MessageMedia, UploadedMedia
+
+from .models import DeletionJob
+
+logger = logging.getLogger(__name__)
+
+Status = DeletionJob.Status
+Kind = DeletionJob.Kind
+
+# A running job whose heartbeat is older than this was abandoned (its worker killed):
+# the sweeper hands it to another. A batch takes well under a second.
+LEASE = timedelta(minutes=5)
+# A queued job whose wake-up was lost is picked up by the sweeper after this.
+QUEUED_GRACE = timedelta(minutes=1)
+# Batches one task runs before it hands the rest to a fresh task (behind the other work
+# queued meanwhile, and well inside a broker's visibility timeout).
+BATCHES_PER_TASK = 200
+# The confirmation counts stop here: counting ten million rows would keep the page waiting.
+COUNT_CAP = 1_000_000
+
+
+@dataclass(frozen=True)
+class Step:
+    """One kind of row to delete, found from the target through `lookup`.
+
+    `with_it`: the models whose rows go with each batch by cascade (a message's
+    attempts, media and webhook deliveries), counted too. `files`: the field
+    naming a stored file the rows keep, let go after the batch."""
+
+    model: type[Model]
+    lookup: str
+    with_it: tuple[type[Model], ...] = ()
+    files: str = ""
+
+    def rows(self, target) -> QuerySet:
+        return self.model.objects.filter(**{self.lookup: target})
+
+
+MESSAGE_DEPENDENTS = (DeliveryAttempt, MessageMedia, WebhookDelivery, WebhookAttempt)
+
+# In order: nothing a step deletes is still referred to (PROTECT) by a later one.
+BOT_STEPS = (
+    Step(Message, "bot", MESSAGE_DEPENDENTS, files="media__stored_file"),
+    Step(AnnouncementRun, "announcement__bot"),
+    Step(Announcement, "bot"),
+    Step(SavedAudience, "bot"),
+    Step(WebhookEndpoint, "bot"),
+    Step(UploadedMedia, "bot", files="stored_file"),
+    Step(CardTaskId, "bot"),
+    Step(SyncRun, "bot"),
+    Step(Conversation, "bot"),
+    Step(BotConnection, "bot"),
+)
+CONVERSATION_STEPS = (
+    Step(Message, "conversation", MESSAGE_DEPENDENTS, files="media__stored_file"),
+)
+
+# Models that point to a bot or a conversation and keep their rows when it goes: the audit
+# log keeps its entries (with the names they were written with), unlinked in batches.
+DETACHED = {OperatorAction: "bot"}
+
+# Where the target lives and which steps empty it.
+TARGETS: dict[str, tuple[type[Model], tuple[Step, ...]]] = {
+    Kind.BOT: (Bot, BOT_STEPS),
+    Kind.CONVERSATION: (Conversation, CONVERSATION_STEPS),
+}
+
+FAILED_REASON = gettext_noop("the deletion stopped: %(error)s")
+
+
+class DeletionInProgress(Exception):
+    """The bot's (or the conversation's bot's) deletion is under way."""
+
+
+def batch_size() -> int:
+    return settings.BOTADMIN_RETENTION_BATCH_SIZE
+
+
+# --- What would go ------------------------------------------------------------
+
+
+def _capped_count(rows: QuerySet) -> int:
+    return rows.values("pk")[: COUNT_CAP + 1].count()
+
+
+def planned_counts(kind: str, target) -> dict[str, int]:
+    """What deleting the target removes, by model label ("messaging.Message": 12034),
+    each count stopping at COUNT_CAP + 1. The model's own row is not counted."""
+    _model, steps = TARGETS[kind]
+    counts: dict[str, int] = {}
+    for step in steps:
+        counts[step.model._meta.label] = _capped_count(step.rows(target))
+        prefix = step.lookup
+        for dependent in step.with_it:
+            path = _path_to(dependent, step.model)
+            counts[dependent._meta.label] = _capped_count(
+                dependent.objects.filter(**{f"{path}__{prefix}": target})
+            )
+    return counts
+
+
+def _path_to(model: type[Model], ancestor: type[Model]) -> str:
+    """The lookup from `model` to `ancestor` along its foreign keys (WebhookAttempt to
+    Message: "delivery__message")."""
+    for field in model._meta.get_fields():
+        if field.many_to_one and field.related_model is ancestor:
+            return field.name
+    for field in model._meta.get_fields():
+        if field.many_to_one and field.related_model is not None:
+            try:
+                return f"{field.name}__{_path_to(field.related_model, ancestor)}"
+            except LookupError:
+                continue
+    raise LookupError(f"{model._meta.label} does not reach {ancestor._meta.label}")
+
+
+def counted_over_cap(count: int) -> bool:
+    return count > COUNT_CAP
+
+
+# --- Requesting ---------------------------------------------------------------
+
+
+def request_bot_deletion(bot: Bot, actor, *, via: str) -> tuple[DeletionJob, bool]:
+    """Deactivate the bot and queue its deletion, or join the one under way.
+
+    Returns the job and whether it is new. The audit log records the request; the
+    job records the deletion when it is done."""
+    return _request(Kind.BOT, bot, bot, actor, via=via)
+
+
+def request_conversation_deletion(
+    conversation: Conversation, actor, *, via: str
+) -> tuple[DeletionJob, bool]:
+    return _request(Kind.CONVERSATION, conversation, conversation.bot, actor, via=via)
+
+
+def _request(kind: str, target, bot: Bot, actor, *, via: str) -> tuple[DeletionJob, bool]:
+    authenticated = getattr(actor, "is_authenticated", False)
+    planned = planned_counts(kind, target)
+    try:
+        with transaction.atomic():
+            job = DeletionJob.objects.create(
+                kind=kind,
+                target_id=target.pk,
+                target_label=str(target)[:255],
+                bot_ref=bot.pk,
+                bot_label=bot.name[:200],
+                requested_by=actor if authenticated else None,
+                requested_by_label=actor.get_username()[:150] if authenticated else "",
+                planned=planned,
+            )
+            if kind == Kind.BOT:
+                deactivate_for_deletion(bot)
+            record_action(
+                actor,
+                f"{kind}.delete_request",
+                bot=bot,
+                target=target,
+                details={"via": via, "job": job.pk, "planned": planned},
+            )
+    except IntegrityError:
+        existing = unfinished_job(kind, target.pk)
+        if existing is None:
+            raise
+        return existing, False
+    from .tasks import run_deletion_job  # the task module imports this one
+
+    run_deletion_job.delay_on_commit([job.pk])
+    return job, True
+
+
+def unfinished_job(kind: str, target_id: int) -> DeletionJob | None:
+    return DeletionJob.objects.filter(
+        kind=kind, target_id=target_id, status__in=DeletionJob.UNFINISHED
+    ).first()
+
+
+def bot_being_deleted(bot_id: int) -> DeletionJob | None:
+    return unfinished_job(Kind.BOT, bot_id)
+
+
+# --- Running ------------------------------------------------------------------
+
+
+def claim(job_id: int, now: datetime | None = None) -> DeletionJob | None:
+    """Take the job if it waits for a worker or its worker stopped beating (LEASE)."""
+    now = now or timezone.now()
+    claimable = Q(status=Status.QUEUED) | Q(status=Status.RUNNING, heartbeat_at__lt=now - LEASE)
+    taken = DeletionJob.objects.filter(claimable, pk=job_id).update(
+        status=Status.RUNNING, heartbeat_at=now
+    )
+    if not taken:
+        return None
+    DeletionJob.objects.filter(pk=job_id, started_at__isnull=True).update(started_at=now)
+    return DeletionJob.objects.get(pk=job_id)
+
+
+def run_job(job_id: int, *, max_batches: int = BATCHES_PER_TASK) -> bool:
+    """Run a claimed-or-claimable job for at most `max_batches` batches.
+
+    True when it needs another run (the caller publishes one); the job is then queued
+    again. Safe to run twice, and after a worker died anywhere in it: each batch
+    deletes what is still there."""
+    job = claim(job_id)
+    if job is None:
+        return False
+    model, steps = TARGETS[job.kind]
+    target = model.objects.filter(pk=job.target_id).first()
+    try:
+        batches = 0
+        for step in steps if target is not None else ():
+            while batches < max_batches and _delete_batch(job, step, target):
+                batches += 1
+            if batches >= max_batches:
+                DeletionJob.objects.filter(pk=job.pk, status=Status.RUNNING).update(
+                    status=Status.QUEUED
+                )
+                return True
+        if target is not None:
+            for field, lookup in _detached_for(model):
+                while _detach_batch(field, lookup, target):
+                    pass
+        _finish(job, target)
+    except ProtectedError:
+        # Something new pointed at the target meanwhile (a message stored a moment
+        # before the bot went inactive): another round deletes it.
+        DeletionJob.objects.filter(pk=job.pk).update(status=Status.QUEUED)
+        return True
+    except Exception as error:
+        logger.exception("Deletion job %s failed", job.pk)
+        DeletionJob.objects.filter(pk=job.pk).update(
+            status=Status.FAILED,
+            error=Reason(FAILED_REASON, error=f"{type(error).__name__}: {error}"[:500]),
+            finished_at=timezone.now(),
+        )
+    return False
+
+
+def _detached_for(model: type[Model]) -> list[tuple[type[Model], str]]:
+    return [
+        (detached, lookup)
+        for detached, lookup in DETACHED.items()
+        if detached._meta.get_field(lookup).related_model is model
+    ]
+
+
+def _delete_batch(job: DeletionJob, step: Step, target) -> bool:
+    """Delete one batch of the step's rows (with what cascades from them); False when none
+    were left."""
+    ids = list(step.rows(target).order_by("pk").values_list("pk", flat=True)[: batch_size()])
+    if not ids:
+        return False
+    rows = step.model.objects.filter(pk__in=ids)
+    files = (
+        set(rows.filter(**{f"{step.files}__isnull": False}).values_list(step.files, flat=True))
+        if step.files
+        else set()
+    )
+    with transaction.atomic():
+        _total, by_model = rows.delete()
+        _count(job, by_model)
+    if files:
+        delete_unused_files(files)
+    return True
+
+
+def _detach_batch(model: type[Model], lookup: str, target) -> bool:
+    ids = list(
+        model.objects.filter(**{lookup: target})
+        .order_by("pk")
+        .values_list("pk", flat=True)[: batch_size()]
+    )
+    if ids:
+        model.objects.filter(pk__in=ids).update(**{lookup: None})
+    return bool(ids)
+
+
+def _count(job: DeletionJob, by_model: dict[str, int]) -> None:
+    """Add a batch's counts to the job (locked: two workers of one job add both) and beat."""
+    locked = DeletionJob.objects.select_for_update().only("counts").get(pk=job.pk)
+    counts = dict(locked.counts)
+    for label, number in by_model.items():
+        if number and not apps.get_model(label)._meta.auto_created:  # not an m2m table's
+            counts[label] = counts.get(label, 0) + number
+    DeletionJob.objects.filter(pk=job.pk).update(counts=counts, heartbeat_at=timezone.now())
+
+
+def _finish(job: DeletionJob, target) -> None:
+    with transaction.atomic():
+        if target is not None:
+            bot = target if job.kind == Kind.BOT else target.bot
+            record_action(
+                job.requested_by,
+                f"{job.kind}.delete",
+                bot=bot,
+                target=target,
+                details={"job": job.pk, "deleted": _fresh_counts(job)},
+            )
+            _total, by_model = target.delete()
+            _count(job, by_model)
+        DeletionJob.objects.filter(pk=job.pk).update(
+            status=Status.DONE, finished_at=timezone.now(), heartbeat_at=timezone.now()
+        )
+    logger.info("Deletion job %s: %s %s deleted", job.pk, job.kind, job.target_label)
+
+
+def _fresh_counts(job: DeletionJob) -> dict:
+    return DeletionJob.objects.values_list("counts", flat=True).get(pk=job.pk)
+
+
+def abandoned_jobs(now: datetime | None = None) -> list[int]:
+    """Jobs no worker is running: queued ones whose wake-up was lost, running ones whose
+    worker stopped beating."""
+    now = now or timezone.now()
+    return list(
+        DeletionJob.objects.filter(
+            Q(status=Status.QUEUED, requested_at__lt=now - QUEUED_GRACE)
+            | Q(status=Status.QUEUED, heartbeat_at__lt=now - QUEUED_GRACE)
+            | Q(status=Status.RUNNING, heartbeat_at__lt=now - LEASE)
+        ).values_list("pk", flat=True)
+    )
+
+
+# --- Showing ------------------------------------------------------------------
+
+
+def progress_rows(job: DeletionJob) -> list[dict]:
+    """Per kind: its name, how many there were and how many went, in deletion order."""
+    labels = list(dict.fromkeys([*job.planned, *job.counts]))
+    rows = []
+    for label in labels:
+        try:
+            model = apps.get_model(label)
+        except LookupError:
+            continue
+        planned = job.planned.get(label)
+        rows.append(
+            {
+                "label": label,
+                "name": model._meta.verbose_name_plural,
+                "planned": min(planned, COUNT_CAP) if planned is not None else None,
+                "over_cap": planned is not None and counted_over_cap(planned),
+                "deleted": job.counts.get(label, 0),
+            }
+        )
+    return rows
+
+
+def jobs_visible_to(user) -> QuerySet[DeletionJob]:
+    """Superusers see every job; others the ones they asked for."""
+    jobs = DeletionJob.objects.all()
+    if user.is_superuser:
+        return jobs
+    return jobs.filter(requested_by=user)
