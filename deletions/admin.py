@@ -11,15 +11,18 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
+from django.db.models import Q
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from botadmin.admin_lookups import DeclaredFiltersOnlyAdminMixin
 from botadmin.reasons import admin_display
 from conversations.admin import BotAdmin, ConversationAdmin
 from conversations.models import Bot, Conversation
+from conversations.services import bots_visible_to
 
 from . import services
 from .models import DeletionJob
@@ -117,8 +120,9 @@ admin.site.register(Conversation, ConversationDeletingAdmin)
 
 
 @admin.register(DeletionJob)
-class DeletionJobAdmin(admin.ModelAdmin):
-    """The jobs, for superusers: what was deleted, by whom, how far it got."""
+class DeletionJobAdmin(DeclaredFiltersOnlyAdminMixin, admin.ModelAdmin):
+    """The jobs: what was deleted, by whom, how far it got. Users who may view them see
+    those of the bots they operate and the ones they asked for; superusers all."""
 
     list_display = (
         "__str__",
@@ -148,6 +152,13 @@ class DeletionJobAdmin(admin.ModelAdmin):
         "finished_at",
     )
     exclude = ("requested_by", "error")
+
+    def get_queryset(self, request):
+        jobs = super().get_queryset(request)
+        if request.user.is_superuser:
+            return jobs
+        visible = bots_visible_to(request.user).values("pk")
+        return jobs.filter(Q(requested_by=request.user) | Q(bot_ref__in=visible))
 
     def has_add_permission(self, request):
         return False

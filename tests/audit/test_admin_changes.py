@@ -6,15 +6,17 @@ from django.contrib.admin import site
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.db import DatabaseError
-from django.db.models import QuerySet
+from django.db.models.deletion import Collector
 from django.urls import reverse
 from django.utils import timezone
 
 from audit.models import OperatorAction
 from conversations.models import Bot, Conversation
+from deletions.models import DeletionJob
 from forwarding.models import WebhookDelivery, WebhookEndpoint
 from messaging.models import Message
 from tests.conversations.test_roles import bot_form as change_form
+from tests.deletions.running import run_deletions
 
 
 @pytest.fixture
@@ -66,6 +68,8 @@ def test_a_bot_added_changed_and_deleted_in_the_admin_is_on_record_after_it_is_g
     assert changed.status_code == 302, changed.content.decode()[:1500]
 
     anna_client.post(reverse("admin:conversations_bot_delete", args=[new.pk]), {"post": "yes"})
+    assert only_entry(action="bot.delete_request").actor == bot_admin
+    run_deletions()
 
     assert not Bot.objects.filter(pk=new.pk).exists()
     created = only_entry(action="bot.create")
@@ -104,6 +108,7 @@ def test_bulk_deleted_bots_are_each_on_record(anna_client, bot_admin, make_bot):
         each.operators.add(bot_admin)
 
     bulk_delete(anna_client, "conversations_bot", bots)
+    run_deletions()
 
     assert not Bot.objects.filter(name__startswith="old-").exists()
     entries = OperatorAction.objects.filter(action="bot.delete").order_by("target_label")
@@ -117,26 +122,30 @@ def test_bulk_deleted_bots_are_each_on_record(anna_client, bot_admin, make_bot):
     ("model", "code"),
     [("conversations_bot", "bot.delete"), ("conversations_conversation", "conversation.delete")],
 )
-def test_a_bulk_delete_that_fails_leaves_no_entry(
+def test_a_deletion_that_fails_leaves_no_entry(
     anna_client, bot_admin, bot, make_bot, make_conversation, monkeypatch, model, code
 ):
-    """The entries and the deletion commit together (the database refusing the
-    delete is simulated in Django's QuerySet.delete, after log_deletions ran)."""
+    """The entry and the deletion commit together (the database refusing the delete is
+    simulated in Django's Collector.delete, after the entry was written): the job says
+    why it stopped, and the rows stay."""
     doomed = [make_bot(name="keep-1"), make_bot(name="keep-2")]
     for each in doomed:
         each.operators.add(bot_admin)
     if model == "conversations_conversation":
         doomed = [make_conversation(bot, "wrKeep1"), make_conversation(bot, "wrKeep2")]
+    bulk_delete(anna_client, model, doomed)
 
-    def refused(queryset):
+    def refused(collector):
         raise DatabaseError("the database refused the delete")
 
-    monkeypatch.setattr(QuerySet, "delete", refused)
-    with pytest.raises(DatabaseError):
-        bulk_delete(anna_client, model, doomed)
+    monkeypatch.setattr(Collector, "delete", refused)
+    run_deletions()
 
     assert not OperatorAction.objects.filter(action=code).exists()
+    assert OperatorAction.objects.filter(action=f"{code}_request").count() == 2
     assert all(type(row).objects.filter(pk=row.pk).exists() for row in doomed)
+    assert set(DeletionJob.objects.values_list("status", flat=True)) == {"failed"}
+    assert "the database refused the delete" in DeletionJob.objects.first().error
 
 
 def test_conversations_added_changed_and_deleted_in_the_admin_are_on_record(
@@ -157,6 +166,7 @@ def test_conversations_added_changed_and_deleted_in_the_admin_are_on_record(
         reverse("admin:conversations_conversation_delete", args=[new.pk]), {"post": "yes"}
     )
     bulk_delete(anna_client, "conversations_conversation", others)
+    run_deletions()
 
     assert not Conversation.objects.filter(bot=bot).exists()
     assert only_entry(action="conversation.add").target_label == "新群"

@@ -20,6 +20,7 @@ from connectors import bot_settings
 from connectors.registry import CONNECTORS
 from conversations.models import Bot, Conversation, SyncRun
 from conversations.roles import is_bot_admin
+from deletions.models import DeletionJob
 from forwarding.models import WebhookDelivery, WebhookEndpoint
 from messaging.models import DeliveryAttempt, Message
 
@@ -122,6 +123,9 @@ def rows(make_bot, make_conversation, superuser):
         WebhookDelivery.objects.create(message=message, endpoint=endpoint)
         SyncRun.objects.create(bot=bot, trigger="admin", outcome="succeeded")
         record_action(superuser, "secret.rotate", bot=bot, target=bot)
+        DeletionJob.objects.create(
+            kind="conversation", target_id=conversation.pk, bot_ref=bot.pk, requested_by=superuser
+        )
     Group.objects.create(name="operators").user_set.add(superuser)
     return bots
 
@@ -132,7 +136,9 @@ def operator(rows, make_operator):
     user = make_operator("plainop", *rows)
     user.user_permissions.remove(Permission.objects.get(codename="administer_bot"))
     user.user_permissions.add(
-        *Permission.objects.filter(codename__in=["view_operatoraction", "view_user", "view_group"])
+        *Permission.objects.filter(
+            codename__in=["view_operatoraction", "view_user", "view_group", "view_deletionjob"]
+        )
     )
     user = User.objects.get(pk=user.pk)
     assert not any(is_bot_admin(user, bot) for bot in rows)

@@ -584,6 +584,14 @@ def test_replaying_failed_deliveries_over_bad_dates_never_breaks(client, superus
     assert response.status_code < 500
 
 
+@pytest.mark.parametrize("name", [NUL, f"acme{NUL}", LONG, "", " ", HUGE])
+def test_a_bad_bot_deletion_confirmation_deletes_nothing(operator_client, bot, group, name):
+    before = snapshot(bot, group)
+    response = operator_client.post(f"/console/bots/{bot.pk}/delete", {"name": name})
+    assert response.status_code == 400
+    assert snapshot(bot, group) == before
+
+
 # --- Admin actions and the admin's own views ----------------------------------
 
 ACTIONS = [

@@ -13,6 +13,7 @@ from audit.services import record_action
 from conversations.bot_changes import request_sync_by
 from conversations.models import SyncRun
 from forwarding.models import WebhookEndpoint
+from tests.deletions.running import run_deletions
 
 
 def test_operations_are_words_filtered_by_a_choice(
@@ -72,6 +73,7 @@ def test_what_was_deleted_in_the_admin_is_shown_by_name_in_both_languages(
     doomed = make_bot(name="doomed-bot")
     client.force_login(superuser)
     client.post(reverse("admin:conversations_bot_delete", args=[doomed.pk]), {"post": "yes"})
+    run_deletions()
     url = reverse("console:operator_actions") + "?action=bot.delete"
 
     chinese = client.get(url).content.decode()
@@ -95,6 +97,7 @@ def test_an_operator_sees_the_admin_changes_of_their_bots_only(
             reverse("admin:conversations_conversation_delete", args=[conversation.pk]),
             {"post": "yes"},
         )
+    run_deletions()
     client.force_login(operator)
 
     row = client.get(reverse("console:operator_actions")).content.decode().split("<tbody>")[1]
