@@ -248,6 +248,8 @@ def run_job(job_id: int, *, max_batches: int = BATCHES_PER_TASK) -> bool:
         return False
     model, steps = TARGETS[job.kind]
     target = model.objects.filter(pk=job.target_id).first()
+    if job.kind == Kind.BOT and target is not None and target.is_active:
+        deactivate_for_deletion(target)  # re-activated meanwhile: nothing new may come
     try:
         batches = 0
         for step in steps if target is not None else ():
@@ -289,7 +291,9 @@ def _detached_for(model: type[Model]) -> list[tuple[type[Model], str]]:
 def _delete_batch(job: DeletionJob, step: Step, target) -> bool:
     """Delete one batch of the step's rows (with what cascades from them); False when none
     were left."""
-    ids = list(step.rows(target).order_by("pk").values_list("pk", flat=True)[: batch_size()])
+    # Any rows of the step, in no order: a sort of all a bot's conversations per batch would
+    # cost more than the batch (the target's foreign key index finds them).
+    ids = list(step.rows(target).order_by().values_list("pk", flat=True)[: batch_size()])
     if not ids:
         return False
     rows = step.model.objects.filter(pk__in=ids)
@@ -309,7 +313,7 @@ def _delete_batch(job: DeletionJob, step: Step, target) -> bool:
 def _detach_batch(model: type[Model], lookup: str, target) -> bool:
     ids = list(
         model.objects.filter(**{lookup: target})
-        .order_by("pk")
+        .order_by()
         .values_list("pk", flat=True)[: batch_size()]
     )
     if ids:
@@ -356,7 +360,8 @@ def abandoned_jobs(now: datetime | None = None) -> list[int]:
     now = now or timezone.now()
     return list(
         DeletionJob.objects.filter(
-            Q(status=Status.QUEUED, requested_at__lt=now - QUEUED_GRACE)
+            Q(status=Status.QUEUED, heartbeat_at__isnull=True, requested_at__lt=now - QUEUED_GRACE)
+            # Released by a task that handed the rest to a fresh one (BATCHES_PER_TASK).
             | Q(status=Status.QUEUED, heartbeat_at__lt=now - QUEUED_GRACE)
             | Q(status=Status.RUNNING, heartbeat_at__lt=now - LEASE)
         ).values_list("pk", flat=True)

@@ -8,7 +8,8 @@ becomes its primary endpoint), 0009 with announcements/forwarding 0001 (models m
 app, content types and permissions with them), messaging 0011 (earlier media marked
 failed), forwarding 0002 (a delivery's lease kept), audit 0002 (names kept),
 announcements 0004 (search text) and 0005 (finished runs), conversations 0009 (a
-renamed column keeps its values).
+renamed column keeps its values), messaging 0026 and announcements 0009 (creators'
+names kept).
 """
 
 from datetime import timedelta
@@ -146,6 +147,9 @@ def store_as_the_old_release(apps, agent_url: str, agent_token: str) -> dict[str
         codename="view_webhookdelivery",
     )
     operator.user_permissions.add(can_view_deliveries)
+    # What they made keeps their name (messaging 0026, announcements 0009).
+    Message.objects.filter(msgid="m-announced").update(created_by=operator)
+    type(announcement).objects.filter(pk=announcement.pk).update(created_by=operator)
     apps.get_model("audit", "OperatorAction").objects.create(
         actor=operator, bot=bot, action="bot.edit", summary="edited the bot"
     )
@@ -187,6 +191,9 @@ def test_an_old_install_upgrades_with_its_data_and_today_s_code_uses_it(
 
     action = OperatorAction.objects.get(bot=bot)  # audit 0002
     assert (action.actor_label, action.bot_label) == ("wangwu", "sales")
+
+    assert Message.objects.get(msgid="m-announced").created_by_label == "wangwu"
+    assert announcement.created_by_label == "wangwu"
 
     operator = get_user_model().objects.get(pk=ids["operator"])
     assert operator.has_perm("forwarding.view_webhookdelivery")  # its content type moved

@@ -164,3 +164,18 @@ def test_the_sweeper_runs_every_minute(settings):
     entry = settings.CELERY_BEAT_SCHEDULE["resume-deletion-jobs"]
     assert entry["task"] == tasks.resume_deletion_jobs.name
     assert entry["schedule"] <= 60
+
+
+def test_a_bot_activated_again_meanwhile_is_deactivated_by_the_next_run(
+    settings, make_bot, make_history, superuser
+):
+    settings.BOTADMIN_RETENTION_BATCH_SIZE = 2
+    bot = make_bot()
+    make_history(bot)
+    job, _ = services.request_bot_deletion(bot, superuser, via="test")
+    services.run_job(job.pk, max_batches=1)
+    Bot.objects.filter(pk=bot.pk).update(is_active=True)  # an admin ticked "active"
+
+    services.run_job(job.pk, max_batches=1)
+
+    assert Bot.objects.get(pk=bot.pk).is_active is False
