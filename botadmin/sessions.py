@@ -84,7 +84,11 @@ def _end_on_deactivation(sender, instance, **kwargs):
         end_sessions(instance)
 
 
-@receiver(pre_delete, dispatch_uid="botadmin.sessions.end_on_delete")
+# Connected for the user model only: a pre_delete receiver of every model would make
+# Django fetch each row of every delete to signal it (no fast delete), which a bot's
+# deletion and the retention purge, a million rows at a time, cannot afford.
+@receiver(
+    pre_delete, sender=settings.AUTH_USER_MODEL, dispatch_uid="botadmin.sessions.end_on_delete"
+)
 def _end_on_delete(sender, instance, **kwargs):
-    if sender is get_user_model():
-        end_sessions(instance)
+    end_sessions(instance)

@@ -296,7 +296,7 @@ def _delete_batch(job: DeletionJob, step: Step, target) -> bool:
     ids = list(step.rows(target).order_by().values_list("pk", flat=True)[: batch_size()])
     if not ids:
         return False
-    rows = step.model.objects.filter(pk__in=ids)
+    rows = step.model.objects.filter(pk__in=ids).only("pk")  # what the delete needs of each
     files = (
         set(rows.filter(**{f"{step.files}__isnull": False}).values_list(step.files, flat=True))
         if step.files
