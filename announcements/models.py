@@ -76,7 +76,11 @@ class Announcement(models.Model):
     body = models.JSONField(_("body"), help_text=_("The normalised message body."))
     # What the console's list finds besides the title (messaging.validation.search_text).
     search_text = models.TextField(
-        _("searchable text"), blank=True, default="", help_text=_("Content, title and description.")
+        _("searchable text"),
+        blank=True,
+        default="",
+        db_default="",
+        help_text=_("Content, title and description."),
     )
 
     class Audience(models.TextChoices):
@@ -94,6 +98,7 @@ class Announcement(models.Model):
         max_length=16,
         choices=Audience.choices,
         default=Audience.LISTED,
+        db_default=Audience.LISTED,
         help_text=_(
             "The chosen conversations, or a rule applied when each run starts "
             "(conversations added later are included)."
@@ -104,6 +109,7 @@ class Announcement(models.Model):
         max_length=200,
         blank=True,
         default="",
+        db_default="",
         help_text=_(
             "With a rule: only the conversations whose name contains this, or whose ID it is."
         ),

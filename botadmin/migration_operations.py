@@ -184,7 +184,9 @@ class AlterDatabaseDefault(AlterField):
     Nothing on SQLite, which can only change a default by copying the whole table
     (minutes per table at a million messages), and where every process is on the one
     host an upgrade restarts at once: there the column gets its database default when
-    the table is next rebuilt. The model's state has it either way."""
+    the table is next rebuilt. The model's state has it either way.
+
+    Reversed, nothing changes in the database (`database_backwards`)."""
 
     category = OperationCategory.ALTERATION
 
@@ -204,9 +206,9 @@ class AlterDatabaseDefault(AlterField):
         )
 
     def database_backwards(self, app_label, schema_editor, from_state, to_state):
-        if schema_editor.connection.vendor != "postgresql":
-            return
-        super().database_backwards(app_label, schema_editor, from_state, to_state)
+        """The default stays: the release migrated back to does not name the column, so
+        its inserts need the default while the column is there (running forwards again
+        sets it anew)."""
 
     def _check_only_the_default_changes(self, app_label, from_state, to_state):
         before = from_state.apps.get_model(app_label, self.model_name)._meta.get_field(self.name)

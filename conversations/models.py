@@ -58,7 +58,11 @@ class Bot(models.Model):
         _("webhook signing secret"), max_length=100, default=generate_signing_secret
     )
     previous_signing_secret = models.CharField(
-        _("previous webhook signing secret"), max_length=100, blank=True, default=""
+        _("previous webhook signing secret"),
+        max_length=100,
+        blank=True,
+        default="",
+        db_default="",
     )
     previous_signing_secret_expires_at = models.DateTimeField(
         _("previous signing secret valid until"), null=True, blank=True
@@ -69,11 +73,13 @@ class Bot(models.Model):
     )
     # The connector's settings that have no column of their own (its
     # `settings_form` says which; connectors/bot_settings.py reads and writes them).
-    connector_settings = models.JSONField(_("connector settings"), default=dict, blank=True)
+    connector_settings = models.JSONField(
+        _("connector settings"), default=dict, db_default={}, blank=True
+    )
     # What botadmin learned from the other side (e.g. the msgtypes a bridge
     # agent announced), refreshed on contact sync and "test the connection".
     connector_state = models.JSONField(
-        _("learned from the connector"), default=dict, blank=True, editable=False
+        _("learned from the connector"), default=dict, db_default={}, blank=True, editable=False
     )
     # An address of the bot's own network: `http://agent:8080` is one too.
     agent_url = InternalURLField(_("agent URL"), max_length=500, blank=True, default="")
@@ -106,6 +112,7 @@ class Bot(models.Model):
         max_length=64,
         blank=True,
         default="",
+        db_default="",
         validators=[validate_time_zone],
         help_text=_(
             "Of the quiet hours: a place from the list, or UTC. Empty: the server's (TIME_ZONE)."
@@ -134,7 +141,7 @@ class Bot(models.Model):
     # Account protection: set by the delivery engine when the connector reports an
     # account-level problem (bad token, risk control); the bot's queue waits.
     paused_at = models.DateTimeField(_("sending paused"), null=True, blank=True)
-    paused_reason = ReasonField(_("reason for the pause"), blank=True, default="")
+    paused_reason = ReasonField(_("reason for the pause"), blank=True, default="", db_default="")
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 

@@ -5,6 +5,8 @@ import hmac
 import re
 import secrets
 
+from django.db.models import CharField, Func
+
 API_SECRET_RE = re.compile(r"^[A-Za-z0-9_-]{32,64}$")
 SIGNING_SECRET_PREFIX = "whsec_"
 
@@ -17,6 +19,34 @@ def generate_api_secret() -> str:
 def generate_signing_secret() -> str:
     """Standard Webhooks form: whsec_ + base64 of the raw key bytes."""
     return SIGNING_SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+class DatabaseSigningSecret(Func):
+    """A fresh signing secret of the same form, made by the database: the `db_default`
+    of a signing secret column, for a row inserted by a process that does not know the
+    column (the previous release during a rolling upgrade). Django's own inserts use
+    `generate_signing_secret`.
+
+    PostgreSQL (13+): 32 bytes from two `gen_random_uuid()`s (its strong random source;
+    244 random bits), base64. SQLite has no base64: 24 random bytes in hex, which is
+    valid base64 too (48 characters of its alphabet)."""
+
+    output_field = CharField()
+    allowed_default = True
+    arity = 0
+
+    def as_sql(self, compiler, connection, **extra_context):
+        raise NotImplementedError(f"no signing secret from {connection.vendor}")
+
+    def as_postgresql(self, compiler, connection, **extra_context):
+        return (
+            f"'{SIGNING_SECRET_PREFIX}' || encode(decode(replace("
+            "gen_random_uuid()::text || gen_random_uuid()::text, '-', ''), 'hex'), 'base64')",
+            [],
+        )
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        return f"'{SIGNING_SECRET_PREFIX}' || lower(hex(randomblob(24)))", []
 
 
 def generate_agent_token() -> str:

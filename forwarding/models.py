@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 
 from botadmin.masked_urls import mask_url
 from botadmin.reasons import ReasonField
-from conversations.secrets import generate_signing_secret
+from conversations.secrets import DatabaseSigningSecret, generate_signing_secret
 from messaging import outbox
 
 
@@ -63,11 +63,14 @@ class WebhookEndpoint(models.Model):
     # Each endpoint its own (Standard Webhooks' whsec_): a receiver holding it can sign
     # for this endpoint only, never for the bot's other receivers (signing_secrets.py).
     signing_secret = models.CharField(
-        _("signing secret"), max_length=100, default=generate_signing_secret
+        _("signing secret"),
+        max_length=100,
+        default=generate_signing_secret,
+        db_default=DatabaseSigningSecret(),
     )
     # A rotated-out signing secret still signs deliveries (a second signature) until then.
     previous_signing_secret = models.CharField(
-        _("previous signing secret"), max_length=100, blank=True, default=""
+        _("previous signing secret"), max_length=100, blank=True, default="", db_default=""
     )
     previous_signing_secret_expires_at = models.DateTimeField(
         _("previous signing secret valid until"), null=True, blank=True

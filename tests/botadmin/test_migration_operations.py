@@ -218,3 +218,24 @@ def test_a_database_default_operation_refuses_to_change_anything_else():
         return
     with pytest.raises(ValueError, match="may change only db_default"):
         run_forwards(operation)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="database defaults are PostgreSQL's")
+@pytest.mark.django_db
+def test_a_reversed_database_default_stays_for_the_release_migrated_back_to():
+    loader = MigrationLoader(connection)
+    after = loader.project_state(("forwarding", "0009_endpoint_secret_database_defaults"))
+    before = loader.project_state(("forwarding", "0008_database_defaults"))
+    migration = loader.get_migration("forwarding", "0009_endpoint_secret_database_defaults")
+
+    with connection.schema_editor(atomic=False) as editor:
+        for operation in reversed(migration.operations):
+            operation.database_backwards("forwarding", editor, after, before)
+
+    with connection.cursor() as cursor:
+        columns = connection.introspection.get_table_description(
+            cursor, "messaging_webhookendpoint"
+        )
+    defaults = {c.name: c.default for c in columns}
+    assert defaults["previous_signing_secret"] == "''::character varying"
+    assert "gen_random_uuid()" in defaults["signing_secret"]

@@ -14,7 +14,10 @@ the previous release serves, on a database of ten million messages:
    run (a lock time-out `migrate` retries), so it holds only operations that can repeat.
 5. No column or table is renamed: the previous release still reads the old name.
 
-Migrations up to each app's `CHECKED_AFTER` predate the rules and are not checked.
+Migrations up to each app's `CHECKED_AFTER` predate the rules and are not checked, but
+for rule 2: a NOT NULL column one of them added without a `db_default` must get it from a
+later `AlterDatabaseDefault` (the `…_database_defaults` migrations), as installations
+applied the AddField before it declared one.
 """
 
 from __future__ import annotations
@@ -208,6 +211,47 @@ def test_no_migration_since_the_rules_builds_a_plain_index_on_a_big_table():
             f"{migration.app_label}.{migration.name}: {m[0]}" for m in PLAIN_INDEX.finditer(sql)
         ]
     assert found == []
+
+
+def defaults_never_set(loader: MigrationLoader) -> list[str]:
+    """The NOT NULL columns that an AddField added to an existing table before the rules
+    and that no later `AlterDatabaseDefault` gives a database default: on an install that
+    ran the AddField, the previous release cannot insert (rule 2)."""
+    added, given = {}, set()
+    for key in loader.graph.leaf_nodes():
+        for app, name in loader.graph.forwards_plan(key):
+            if app not in PROJECT_APPS:
+                continue
+            migration = loader.disk_migrations[app, name]
+            created = set()
+            for operation in database_operations(migration.operations):
+                if isinstance(operation, migrations.CreateModel):
+                    created.add(operation.name_lower)
+                elif isinstance(operation, AlterDatabaseDefault):
+                    given.add((app, operation.model_name_lower, operation.name))
+                elif (
+                    isinstance(operation, migrations.AddField)
+                    and operation.model_name_lower not in created
+                    and int(name[:4]) <= CHECKED_AFTER.get(app, 0)
+                ):
+                    added[app, operation.model_name_lower, operation.name] = f"{app}.{name}"
+    today = loader.project_state()
+    found = []
+    for (app, model, field), where in sorted(added.items()):
+        now = today.models.get((app, model))
+        column = now.fields.get(field) if now else None
+        if column is None or column.null or column.many_to_many or column.generated:
+            continue
+        if (app, model, field) not in given:
+            found.append(f"{where}: {model}.{field} has no database default (rule 2)")
+    return found
+
+
+@pytest.mark.django_db
+def test_every_not_null_column_added_before_the_rules_gets_a_database_default():
+    """Before the rules, forwarding 0007 added the endpoints' signing secrets without one:
+    the previous release could not create a webhook endpoint during the upgrade."""
+    assert defaults_never_set(MigrationLoader(connection)) == []
 
 
 # --- The check finds what breaks them ---------------------------------------------------

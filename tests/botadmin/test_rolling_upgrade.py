@@ -3,11 +3,16 @@
 default (`db_default`), which fills it in (PostgreSQL; on SQLite an upgrade restarts
 every process at once and the migration setting the defaults does nothing there)."""
 
+import base64
+
 import pytest
 from django.apps import apps
 from django.db import connection
 from django.db.migrations.loader import MigrationLoader
+from standardwebhooks.webhooks import Webhook
 
+from forwarding.models import WebhookEndpoint
+from forwarding.webhook_delivery import signature_headers
 from messaging.models import DeliveryAttempt, Message
 
 pytestmark = pytest.mark.skipif(
@@ -58,3 +63,27 @@ def test_every_database_default_a_model_declares_is_in_the_database():
                 if field.has_db_default() and columns.get(field.column) is None:
                     missing.append(f"{model._meta.db_table}.{field.column}")
     assert missing == []
+
+
+# A release whose webhook endpoint had no signing secret of its own (forwarding 0007).
+BEFORE_ENDPOINT_SECRETS = [("forwarding", "0006_delivery_page_indexes")]
+
+
+@pytest.mark.django_db
+def test_the_previous_release_still_creates_webhook_endpoints_each_with_a_fresh_secret(bot):
+    old = MigrationLoader(connection).project_state(BEFORE_ENDPOINT_SECRETS).apps
+    OldEndpoint = old.get_model("forwarding", "WebhookEndpoint")
+
+    created = [
+        OldEndpoint.objects.create(bot_id=bot.pk, url=f"https://receiver.example/{n}")
+        for n in range(2)
+    ]
+
+    endpoints = WebhookEndpoint.objects.filter(pk__in=[e.pk for e in created])
+    secrets = [e.signing_secret for e in endpoints]
+    assert all(secret.startswith("whsec_") for secret in secrets)
+    assert len(base64.b64decode(secrets[0].removeprefix("whsec_"))) == 32
+    assert secrets[0] != secrets[1]
+    assert [e.previous_signing_secret for e in endpoints] == ["", ""]
+    headers = signature_headers(secrets[0], "msg_1", "{}")
+    Webhook(secrets[0]).verify("{}", headers)
