@@ -223,6 +223,9 @@ class AnnouncementRun(models.Model):
     recipient_ids = models.JSONField(
         _("recipients"), default=list, help_text=_("Conversation ids, fixed when the run starts.")
     )
+    # The list's length, kept when the list is forgotten (announcements/retention.py);
+    # empty on runs started before it existed, whose list is then counted.
+    recipient_total = models.PositiveIntegerField(_("recipients planned"), null=True, blank=True)
     fanout_cursor = models.PositiveIntegerField(
         _("recipients done"), default=0, help_text=_("How many recipients have their message.")
     )
@@ -258,4 +261,6 @@ class AnnouncementRun(models.Model):
 
     @property
     def recipient_count(self) -> int:
+        if self.recipient_total is not None:
+            return self.recipient_total
         return len(self.recipient_ids)

@@ -231,6 +231,7 @@ def _start_run(announcement: Announcement, now: datetime) -> AnnouncementRun:
             "started_at": now,
             "is_late": now - occurrence > late_after,
             "recipient_ids": recipients,
+            "recipient_total": len(recipients),
             **({"status": AnnouncementRun.Status.MISSED} if missed else {}),
         },
     )

@@ -17,3 +17,11 @@ def tick() -> None:
 @shared_task(name="messaging.announcements.fan_out", ignore_result=True)
 def fan_out_task(run_id: int) -> None:
     fan_out(run_id)
+
+
+@shared_task(name="announcements.forget_old_recipients", ignore_result=True)
+def forget_old_recipients() -> int:
+    """Nightly: the recipient lists of finished runs past the message retention."""
+    from .retention import forget_old_recipients
+
+    return forget_old_recipients()

@@ -575,6 +575,16 @@ CELERY_BEAT_SCHEDULE = {
         "task": "messaging.purge_expired_messages",
         "schedule": crontab(hour=3, minute=17),  # TIME_ZONE: a quiet hour
     },
+    # Webhook deliveries past their retention (forwarding/retention.py), and the
+    # recipient lists of announcement runs past the message retention.
+    "purge-old-webhook-deliveries": {
+        "task": "forwarding.purge_old_deliveries",
+        "schedule": crontab(hour=3, minute=27),  # TIME_ZONE, after the messages
+    },
+    "forget-old-run-recipients": {
+        "task": "announcements.forget_old_recipients",
+        "schedule": crontab(hour=3, minute=37),  # TIME_ZONE
+    },
     # Uploads (/api/upload_media) past their 3 days: an index seek that usually
     # finds nothing, often enough that their files go soon after.
     "delete-expired-uploads": {
@@ -636,6 +646,14 @@ BOTADMIN_AUDIT_RETENTION_DAYS = env_int("BOTADMIN_AUDIT_RETENTION_DAYS", 365, em
 # repeated one and documents no expiry; a card reusing one forgotten is refused again.
 BOTADMIN_CARD_TASK_ID_RETENTION_DAYS = env_int("BOTADMIN_CARD_TASK_ID_RETENTION_DAYS", 365, empty=0)
 BOTADMIN_RETENTION_BATCH_SIZE = env_int("BOTADMIN_RETENTION_BATCH_SIZE", 500)
+# Webhook deliveries (forwarding/retention.py): delivered ones this many days after their
+# delivery, failed ones after their failure, with their attempts; 0 or empty keeps them.
+BOTADMIN_WEBHOOK_DELIVERED_RETENTION_DAYS = env_int(
+    "BOTADMIN_WEBHOOK_DELIVERED_RETENTION_DAYS", 30, empty=0
+)
+BOTADMIN_WEBHOOK_FAILED_RETENTION_DAYS = env_int(
+    "BOTADMIN_WEBHOOK_FAILED_RETENTION_DAYS", 90, empty=0
+)
 
 # A scheduled message (send_at) still waiting this long after its time is not
 # sent but fails as "late" (messaging/scheduled.py); 0 sends it however late.

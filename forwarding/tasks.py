@@ -31,3 +31,12 @@ def forward_messages(message_ids: list[int]) -> int:
 @shared_task(name="messaging.sweep_webhook_deliveries", ignore_result=True)
 def sweep_webhook_deliveries() -> int:
     return sweep_due_deliveries()
+
+
+@shared_task(name="forwarding.purge_old_deliveries", ignore_result=True)
+def purge_old_deliveries() -> int:
+    """Nightly: delivered and failed webhook deliveries past their retention."""
+    from .retention import purge_old_deliveries
+
+    purged = purge_old_deliveries()
+    return purged.delivered + purged.failed

@@ -63,13 +63,13 @@ def purge_expired(now: datetime | None = None) -> Purged:
     audit_days = settings.BOTADMIN_AUDIT_RETENTION_DAYS
     if audit_days:
         before = now - timedelta(days=audit_days)
-        purged.audit_entries = _delete_in_batches(
+        purged.audit_entries = delete_in_batches(
             OperatorAction.objects.filter(created_at__lt=before)
         )
     card_days = settings.BOTADMIN_CARD_TASK_ID_RETENTION_DAYS
     if card_days:
         before = now - timedelta(days=card_days)
-        purged.card_task_ids = _delete_in_batches(CardTaskId.objects.filter(taken_at__lt=before))
+        purged.card_task_ids = delete_in_batches(CardTaskId.objects.filter(taken_at__lt=before))
     logger.info(
         "Retention: deleted %d messages in %d batches, %d audit entries and %d card task_ids",
         purged.messages,
@@ -108,13 +108,21 @@ def _delete_messages(ids: list[int]) -> None:
         delete_unused_files(stored)
 
 
-def _delete_in_batches(rows: QuerySet) -> int:
-    """Delete these rows (of a model nothing else points to) in batches; how many."""
+def delete_in_batches(rows: QuerySet, order_by: tuple[str, ...] = ("pk",)) -> int:
+    """Delete these rows in batches of BOTADMIN_RETENTION_BATCH_SIZE, each its own short
+    transaction (with the rows that cascade from them); how many. A batch deletes only
+    the rows the query still matches, locked: one that changed meanwhile stays. `order_by`
+    should follow an index the query uses, so each batch reads only its rows."""
     size = settings.BOTADMIN_RETENTION_BATCH_SIZE
     deleted = 0
     while True:
-        ids = list(rows.order_by("pk").values_list("pk", flat=True)[:size])
+        ids = list(rows.order_by(*order_by).values_list("pk", flat=True)[:size])
         if not ids:
             return deleted
-        rows.model.objects.filter(pk__in=ids).delete()
-        deleted += len(ids)
+        with transaction.atomic():
+            # Intent: hold the rows still matching until they are gone, so a change
+            # racing the batch (a replayed delivery) either waits or keeps its row.
+            # SQLite's IMMEDIATE transaction holds the one write lock instead.
+            still = list(rows.filter(pk__in=ids).select_for_update().values_list("pk", flat=True))
+            rows.model.objects.filter(pk__in=still).delete()
+        deleted += len(still)

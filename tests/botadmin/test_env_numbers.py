@@ -94,7 +94,12 @@ def test_every_other_number_left_empty_is_its_default(tmp_path):
 
     empty = numbers_under(tmp_path, **dict.fromkeys(NUMBER_VARIABLES, ""))
 
-    documented = {"BOTADMIN_AUDIT_RETENTION_DAYS": 0, "BOTADMIN_CARD_TASK_ID_RETENTION_DAYS": 0}
+    documented = {
+        "BOTADMIN_AUDIT_RETENTION_DAYS": 0,
+        "BOTADMIN_CARD_TASK_ID_RETENTION_DAYS": 0,
+        "BOTADMIN_WEBHOOK_DELIVERED_RETENTION_DAYS": 0,
+        "BOTADMIN_WEBHOOK_FAILED_RETENTION_DAYS": 0,
+    }
     assert defaults["BOTADMIN_AUDIT_RETENTION_DAYS"] == 365
     assert empty == {**defaults, **documented}
 
