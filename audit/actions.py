@@ -39,6 +39,7 @@ WORDS = {
     "message.mark_sent": _("Marked a message as sent"),
     "message.cancel": _("Cancelled a message"),
     "messages.export": _("Exported messages"),
+    "audit.export": _("Exported the audit log"),
     "media.fetch_again": _("Fetched a media file again"),
     "endpoint.create": _("Added a webhook endpoint"),
     "endpoint.update": _("Changed a webhook endpoint"),

@@ -147,5 +147,6 @@ urlpatterns = [
     path("audit/", audit.outbound_log, name="audit"),
     path("audit/export.csv", audit.outbound_csv, name="audit_csv"),
     path("audit/actions/", audit.operator_actions, name="operator_actions"),
+    path("audit/actions/export.csv", audit.operator_actions_csv, name="operator_actions_csv"),
     path("dashboard/", dashboard.dashboard_page, name="dashboard"),
 ]

@@ -4,6 +4,7 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from audit import actions as audit_actions
+from audit.export import audit_csv_lines, entries
 from audit.models import OperatorAction
 from audit.services import record_action
 from conversations.services import bots_visible_to
@@ -58,22 +59,27 @@ def outbound_csv(request):
     return response
 
 
-@login_required
-def operator_actions(request):
+def _operator_actions(request):
+    """The entries `request.user` may read, filtered as the page's form says."""
     bots = bots_visible_to(request.user)
     actions = OperatorAction.objects.select_related("actor", "bot").order_by("-created_at", "-id")
     if not request.user.is_superuser:
         # Actions about one of the user's bots; bot-less actions are for superusers.
         actions = actions.filter(bot__in=bots)
-    if bot_id := int_param(request, "bot"):
-        actions = actions.filter(bot_id=bot_id)
+    bot_id = int_param(request, "bot")
     choices = audit_actions.choices(request.user)
     action = request.GET.get("action", "")
-    if action in dict(choices):
-        actions = actions.filter(action=action)
-    else:
+    if action not in dict(choices):
         action = ""
+    return entries(actions, bot_id=bot_id, action=action), bots, bot_id, action, choices
+
+
+@login_required
+def operator_actions(request):
+    actions, bots, bot_id, action, choices = _operator_actions(request)
     page = Paginator(actions, 50).get_page(request.GET.get("page"))
+    export_query = request.GET.copy()
+    export_query.pop("page", None)
     return render(
         request,
         "console/audit/actions.html",
@@ -83,7 +89,30 @@ def operator_actions(request):
             "selected_bot": bot_id,
             "action": action,
             "action_choices": choices,
+            "export_query": export_query.urlencode(),
             # An empty log is not "nothing matches these filters".
             "filtered": bool(bot_id or action),
         },
     )
+
+
+@login_required
+def operator_actions_csv(request):
+    actions, bots, bot_id, action, _choices = _operator_actions(request)
+    bot = bots.filter(pk=bot_id).first() if bot_id else None  # never another's bot
+    record_action(
+        request.user,
+        "audit.export",
+        bot=bot,
+        summary="Exported the operator actions as CSV in the console.",
+        details={
+            "filters": {"bot": bot.name if bot else "", "action": action},
+            "via": "console",
+        },
+    )
+    filename = f"botadmin-operator-actions-{timezone.localtime():%Y%m%d-%H%M%S}.csv"
+    response = StreamingHttpResponse(
+        audit_csv_lines(actions.order_by()), content_type="text/csv; charset=utf-8"
+    )
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response

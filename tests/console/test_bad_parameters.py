@@ -13,6 +13,8 @@ URLS = [
     "/console/audit/?q=%00&sender=%00",
     "/console/audit/export.csv?q=%00",
     "/console/audit/actions/?q=%00",
+    "/console/audit/actions/export.csv?bot=%00&action=%00",
+    "/console/audit/actions/export.csv?bot=99999999999999999999&action=bot.update",
     "/console/bots/{b}/?q=%00",
     "/console/bots/{b}/settings/?q=%00",
     "/console/bots/{b}/secrets/rotate?removed=%00&which=%00",

@@ -216,3 +216,20 @@ def test_the_purge_runs_every_night(settings):
     entry = settings.CELERY_BEAT_SCHEDULE["purge-expired-messages"]
     assert entry["task"] == "messaging.purge_expired_messages"
     assert entry["schedule"].hour == {3}
+
+
+def test_export_writes_the_messages_of_a_period(make_bot, make_conversation, capsys):
+    bot = make_bot(name="period")
+    conversation = make_conversation(bot, "wrPeriod")
+    _message(conversation, 50)
+    inside = [_message(conversation, 40), _message(conversation, 35)]
+    _message(conversation, 20)
+    since = (timezone.now() - timedelta(days=45)).date().isoformat()
+    before = (timezone.now() - timedelta(days=30)).date().isoformat()
+
+    call_command("export_messages", "--bot", "period", "--since", since, "--before", before)
+
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [row["msgid"] for row in rows] == [m.msgid for m in inside]
+    filters = OperatorAction.objects.get(action="messages.export").details["filters"]
+    assert filters["since"].startswith(since) and filters["before"].startswith(before)

@@ -1,16 +1,15 @@
-"""manage.py export_messages --bot N --before DATE: JSON lines, for those who archive
-before retention deletes (messaging/retention.py). Each export is in the audit log
-(the bot, the date, how many messages, where to), also one that failed half-way."""
+"""manage.py export_messages --bot N [--since DATE] [--before DATE]: JSON lines, for those
+who archive before retention deletes (messaging/retention.py). Each export is in the audit
+log (the bot, the period, how many messages, where to), also one that failed half-way."""
 
 import json
 import sys
-from datetime import datetime, time
+from datetime import datetime
 
-from django.core.management.base import BaseCommand, CommandError
-from django.utils import timezone
+from django.core.management.base import BaseCommand
 
 from audit.services import record_action
-from conversations.models import Bot
+from botadmin.command_arguments import bot_by_id_or_name, parse_moment
 from messaging.models import Message
 
 FIELDS = (
@@ -38,22 +37,24 @@ class Command(BaseCommand):
         parser.add_argument("--bot", required=True, help="The bot's id or name.")
         parser.add_argument(
             "--before",
-            required=True,
             help="YYYY-MM-DD (midnight in TIME_ZONE) or an ISO 8601 time; messages created earlier.",
         )
+        parser.add_argument("--since", help="The same: messages created then or later.")
         parser.add_argument("--output", "-o", help="A file to write (default: standard output).")
 
-    def handle(self, *args, bot, before, output=None, **options):
-        found = Bot.objects.filter(pk=int(bot)) if bot.isdigit() else Bot.objects.filter(name=bot)
-        the_bot = found.first()
-        if the_bot is None:
-            raise CommandError(f"No bot {bot!r}.")
-        cutoff = _parse_before(before)
-        messages = (
-            Message.objects.filter(bot=the_bot, created_at__lt=cutoff)
-            .select_related("conversation")
-            .order_by("pk")
-        )
+    def handle(self, *args, bot, before=None, since=None, output=None, **options):
+        the_bot = bot_by_id_or_name(bot)
+        period = {
+            "since": since and parse_moment(since, "--since"),
+            "before": before and parse_moment(before, "--before"),
+        }
+        messages = Message.objects.filter(bot=the_bot)
+        if period["since"]:
+            messages = messages.filter(created_at__gte=period["since"])
+        if period["before"]:
+            messages = messages.filter(created_at__lt=period["before"])
+        messages = messages.select_related("conversation").order_by("pk")
+        said = " ".join(f"{name} {value}" for name, value in period.items() if value)
         stream = open(output, "w", encoding="utf-8") if output else sys.stdout  # noqa: SIM115
         count = 0
         try:
@@ -70,26 +71,15 @@ class Command(BaseCommand):
                 None,
                 "messages.export",
                 bot=the_bot,
-                summary=f"Exported {count} messages created before {cutoff} from the command line.",
+                summary=f"Exported {count} messages created {said or 'ever'} from the command line.",
                 details={
-                    "filters": {"before": cutoff.isoformat()},
+                    "filters": {name: value.isoformat() for name, value in period.items() if value},
                     "count": count,
                     "output": output or "standard output",
                     "via": "command line",
                 },
             )
-        self.stderr.write(f"Exported {count} messages of bot {the_bot.name} before {cutoff}.")
-
-
-def _parse_before(text: str) -> datetime:
-    try:
-        if len(text) == 10:
-            day = datetime.strptime(text, "%Y-%m-%d").date()
-            return timezone.make_aware(datetime.combine(day, time.min))
-        moment = datetime.fromisoformat(text)
-    except ValueError as error:
-        raise CommandError(f"--before: {error}") from error
-    return moment if timezone.is_aware(moment) else timezone.make_aware(moment)
+        self.stderr.write(f"Exported {count} messages of bot {the_bot.name} {said}".rstrip() + ".")
 
 
 def _iso(value):
