@@ -17,6 +17,7 @@ class OperatorAction(models.Model):
         related_name="+",
         verbose_name=_("actor"),
     )
+    # No index of its own: audit_bot_time_idx (bot, -created_at) starts with it.
     bot = models.ForeignKey(
         "conversations.Bot",
         on_delete=models.SET_NULL,
@@ -24,6 +25,7 @@ class OperatorAction(models.Model):
         blank=True,
         related_name="operator_actions",
         verbose_name=_("bot"),
+        db_index=False,
     )
     # Names as they were when the action was recorded: the user, the bot or the
     # target may be deleted later (the deletion itself is an action worth reading).

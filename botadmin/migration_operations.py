@@ -18,8 +18,8 @@ import re
 from contextlib import contextmanager
 
 from django.contrib.postgres.operations import AddIndexConcurrently, RemoveIndexConcurrently
-from django.db import transaction
-from django.db.migrations.operations import AddField, AddIndex, AlterField, RemoveIndex
+from django.db import NotSupportedError, transaction
+from django.db.migrations.operations import AddField, AddIndex, AlterField, RemoveIndex, RunSQL
 from django.db.migrations.operations.base import Operation, OperationCategory
 
 logger = logging.getLogger(__name__)
@@ -145,6 +145,85 @@ class AddPostgreSQLIndexWithoutLocking(Operation):
 
     def describe(self):
         return f"Create index {self.name} on {self.table} (PostgreSQL only)"
+
+
+class RemoveForeignKeyIndexWithoutLocking(AlterField):
+    """Drop the index Django built for a foreign key (`db_index`), when another index
+    starting with the same column serves its lookups: the field's `db_index=False`, and
+    one index fewer for every insert to update. `DROP INDEX CONCURRENTLY IF EXISTS` on
+    PostgreSQL (writes go on meanwhile; the migration must declare `atomic = False`),
+    `DROP INDEX IF EXISTS` on SQLite. Reversed, the index is built again the same way
+    (`CREATE INDEX CONCURRENTLY IF NOT EXISTS`). The index has the name Django gave it,
+    from the table and the column, as on every installation."""
+
+    category = OperationCategory.REMOVAL
+
+    def database_forwards(self, app_label, schema_editor, from_state, to_state):
+        self._check_only_the_index_goes(app_label, from_state, to_state)
+        model = from_state.apps.get_model(app_label, self.model_name)
+        if not self.allow_migrate_model(schema_editor.connection.alias, model):
+            return
+        name = schema_editor.quote_name(self._index_name(schema_editor, model))
+        if schema_editor.connection.vendor != "postgresql":
+            schema_editor.execute(f"DROP INDEX IF EXISTS {name}")
+            return
+        self._ensure_not_in_transaction(schema_editor)
+        with without_lock_timeout(schema_editor.connection):
+            schema_editor.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {name}")
+
+    def database_backwards(self, app_label, schema_editor, from_state, to_state):
+        model = to_state.apps.get_model(app_label, self.model_name)
+        if not self.allow_migrate_model(schema_editor.connection.alias, model):
+            return
+        field = model._meta.get_field(self.name)
+        postgresql = schema_editor.connection.vendor == "postgresql"
+        if postgresql:
+            self._ensure_not_in_transaction(schema_editor)
+            drop_invalid_index(schema_editor, self._index_name(schema_editor, model))
+        extra = {"concurrently": True} if postgresql else {}
+        sql = str(schema_editor._create_index_sql(model, fields=[field], **extra))
+        sql = re.sub(r"^(CREATE INDEX(?: CONCURRENTLY)?) ", r"\1 IF NOT EXISTS ", sql)
+        with without_lock_timeout(schema_editor.connection):
+            schema_editor.execute(sql, params=None)
+
+    def _index_name(self, schema_editor, model) -> str:
+        column = model._meta.get_field(self.name).column
+        return schema_editor._create_index_name(model._meta.db_table, [column], suffix="")
+
+    def _ensure_not_in_transaction(self, schema_editor):
+        # sqlmigrate only shows the SQL (a test's transaction around it changes nothing).
+        if schema_editor.connection.in_atomic_block and not schema_editor.collect_sql:
+            raise NotSupportedError(
+                "Dropping an index concurrently needs a migration with atomic = False."
+            )
+
+    def _check_only_the_index_goes(self, app_label, from_state, to_state):
+        before = from_state.apps.get_model(app_label, self.model_name)._meta.get_field(self.name)
+        after = to_state.apps.get_model(app_label, self.model_name)._meta.get_field(self.name)
+        _, _, _, old = before.deconstruct()
+        _, _, _, new = after.deconstruct()
+        old.pop("db_index", None)
+        new.pop("db_index", None)
+        if old != new or not before.db_index or after.db_index or not before.is_relation:
+            raise ValueError(
+                f"RemoveForeignKeyIndexWithoutLocking may only turn db_index off on the "
+                f"foreign key {app_label}.{self.model_name}.{self.name}: use AlterField"
+            )
+
+    def describe(self):
+        return f"Drop the index of the foreign key {self.model_name}.{self.name}"
+
+
+class RunSQLOnPostgreSQL(RunSQL):
+    """`RunSQL` on PostgreSQL only (a storage parameter, say); nothing on SQLite."""
+
+    def database_forwards(self, app_label, schema_editor, from_state, to_state):
+        if schema_editor.connection.vendor == "postgresql":
+            super().database_forwards(app_label, schema_editor, from_state, to_state)
+
+    def database_backwards(self, app_label, schema_editor, from_state, to_state):
+        if schema_editor.connection.vendor == "postgresql":
+            super().database_backwards(app_label, schema_editor, from_state, to_state)
 
 
 class AddFieldIfMissing(AddField):

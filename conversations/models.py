@@ -208,8 +208,13 @@ class Conversation(models.Model):
         USER = "user", _("User")
         GROUP = "group", _("Group")
 
+    # No index of its own: conversation_unique_per_bot (bot, conversation_id) starts with it.
     bot = models.ForeignKey(
-        Bot, on_delete=models.CASCADE, related_name="conversations", verbose_name=_("bot")
+        Bot,
+        on_delete=models.CASCADE,
+        related_name="conversations",
+        verbose_name=_("bot"),
+        db_index=False,
     )
     conversation_id = models.CharField(_("conversation ID"), max_length=255)
     kind = models.CharField(_("kind"), max_length=8, choices=Kind.choices, default=Kind.GROUP)
@@ -313,8 +318,13 @@ class SyncRun(models.Model):
 
     ACTIVE_OUTCOMES = (Outcome.PENDING, Outcome.RUNNING)
 
+    # No index of its own: sync_bot_time_idx (bot, -requested_at) starts with it.
     bot = models.ForeignKey(
-        Bot, on_delete=models.CASCADE, related_name="sync_runs", verbose_name=_("bot")
+        Bot,
+        on_delete=models.CASCADE,
+        related_name="sync_runs",
+        verbose_name=_("bot"),
+        db_index=False,
     )
     trigger = models.CharField(_("trigger"), max_length=16, choices=Trigger.choices)
     requested_by = models.ForeignKey(

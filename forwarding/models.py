@@ -120,17 +120,21 @@ class WebhookDelivery(models.Model):
         DELIVERED = "delivered", _("Delivered")
         FAILED = "failed", _("Failed")
 
+    # Neither has an index of its own: webhook_delivery_once_per_endpoint (message,
+    # endpoint) and webhook_delivery_page_idx (endpoint, id) start with them.
     message = models.ForeignKey(
         "messaging.Message",
         on_delete=models.CASCADE,
         related_name="webhook_deliveries",
         verbose_name=_("message"),
+        db_index=False,
     )
     endpoint = models.ForeignKey(
         WebhookEndpoint,
         on_delete=models.CASCADE,
         related_name="deliveries",
         verbose_name=_("endpoint"),
+        db_index=False,
     )
     status = models.CharField(
         _("status"), max_length=16, choices=Status.choices, default=Status.PENDING

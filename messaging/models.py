@@ -86,14 +86,21 @@ class Message(models.Model):
         AGENT = "agent", _("Agent")
 
     msgid = models.CharField(_("message ID"), max_length=32, unique=True, default=new_msgid)
+    # Neither has an index of its own: msg_bot_idx (bot, -id) and msg_history_idx
+    # (conversation, -id) start with them (docs/database.md).
     bot = models.ForeignKey(
-        Bot, on_delete=models.PROTECT, related_name="messages", verbose_name=_("bot")
+        Bot,
+        on_delete=models.PROTECT,
+        related_name="messages",
+        verbose_name=_("bot"),
+        db_index=False,
     )
     conversation = models.ForeignKey(
         Conversation,
         on_delete=models.PROTECT,
         related_name="messages",
         verbose_name=_("conversation"),
+        db_index=False,
     )
     direction = models.CharField(_("direction"), max_length=3, choices=Direction.choices)
     msgtype = models.CharField(_("message type"), max_length=32)
@@ -483,7 +490,10 @@ class CardTaskId(models.Model):
     every worker sending for an app asks here (messaging/card_task_ids.py). Kept for
     BOTADMIN_CARD_TASK_ID_RETENTION_DAYS (messaging/retention.py)."""
 
-    bot = models.ForeignKey(Bot, on_delete=models.CASCADE, related_name="+", verbose_name=_("bot"))
+    # No index of its own: card_task_id_once_per_bot (bot, task_id) starts with it.
+    bot = models.ForeignKey(
+        Bot, on_delete=models.CASCADE, related_name="+", verbose_name=_("bot"), db_index=False
+    )
     task_id = models.CharField(_("card task ID"), max_length=128)
     # The message part whose card took it (its msgid, or msgid-2, … for a later part of a
     # converted message); empty for a card the bot only saw clicked.

@@ -13,6 +13,7 @@ from botadmin.migration_operations import (
     AddIndexWithoutLocking,
     AddPostgreSQLIndexWithoutLocking,
     AlterDatabaseDefault,
+    RemoveForeignKeyIndexWithoutLocking,
 )
 from conversations.models import Bot
 from tests.polling import wait_until
@@ -239,3 +240,75 @@ def test_a_reversed_database_default_stays_for_the_release_migrated_back_to():
     defaults = {c.name: c.default for c in columns}
     assert defaults["previous_signing_secret"] == "''::character varying"
     assert "gen_random_uuid()" in defaults["signing_secret"]
+
+
+def _indexes(table: str) -> set[str]:
+    with connection.cursor() as cursor:
+        return set(connection.introspection.get_constraints(cursor, table))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_covered_foreign_key_index_is_dropped_and_reversed_built_again():
+    loader = MigrationLoader(connection)
+    name = ("messaging", "0027_foreign_keys_covered_by_other_indexes")
+    migration = loader.get_migration(*name)
+    after = loader.project_state(name)
+    before = loader.project_state(("messaging", "0024_database_defaults"))
+    dropped = {"messaging_message_bot_id_68883181", "messaging_message_conversation_id_3db4d3d1"}
+    assert not dropped & _indexes("messaging_message")
+
+    try:
+        with connection.schema_editor(atomic=False) as editor:
+            for operation in reversed(migration.operations):
+                operation.database_backwards("messaging", editor, after, before)
+        assert dropped <= _indexes("messaging_message")
+    finally:
+        with connection.schema_editor(atomic=False) as editor:
+            for operation in migration.operations:
+                operation.database_forwards("messaging", editor, before, after)
+    assert not dropped & _indexes("messaging_message")
+
+
+def test_dropping_a_foreign_keys_index_refuses_any_other_change():
+    loader = MigrationLoader(connection)
+    before = loader.project_state(("messaging", "0024_database_defaults"))
+    operation = RemoveForeignKeyIndexWithoutLocking(
+        "message",
+        "bot",
+        models.ForeignKey("conversations.Bot", on_delete=models.CASCADE, db_index=False),
+    )
+    after = before.clone()
+    operation.state_forwards("messaging", after)
+    with (
+        pytest.raises(ValueError, match="may only turn db_index off"),
+        connection.schema_editor(atomic=False) as editor,
+    ):
+        operation.database_forwards("messaging", editor, before, after)
+
+
+def _reloptions(table: str) -> list[str]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reloptions FROM pg_class WHERE relname = %s", [table])
+        return cursor.fetchone()[0] or []
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="storage parameters are PostgreSQL's")
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("app", "name", "table"),
+    [
+        ("messaging", "0028_message_autovacuum", "messaging_message"),
+        ("forwarding", "0011_delivery_autovacuum", "messaging_webhookdelivery"),
+    ],
+)
+def test_the_busy_tables_are_vacuumed_sooner_and_reversed_as_before(app, name, table):
+    sooner = ["autovacuum_vacuum_scale_factor=0.02", "autovacuum_analyze_scale_factor=0.01"]
+    assert _reloptions(table) == sooner
+    loader = MigrationLoader(connection)
+    migration = loader.get_migration(app, name)
+    after = loader.project_state((app, name))
+    before = loader.project_state((app, migration.dependencies[0][1]))
+
+    with connection.schema_editor() as editor:
+        migration.operations[0].database_backwards(app, editor, after, before)
+    assert _reloptions(table) == []

@@ -36,6 +36,7 @@ from botadmin.migration_operations import (
     AddIndexWithoutLocking,
     AddPostgreSQLIndexWithoutLocking,
     AlterDatabaseDefault,
+    RemoveForeignKeyIndexWithoutLocking,
     RemoveIndexWithoutLocking,
 )
 
@@ -62,7 +63,12 @@ CHECKED_AFTER = {
 }
 PROJECT_APPS = set(CHECKED_AFTER) | {"console", "connectors"}
 
-CONCURRENT = (AddIndexWithoutLocking, RemoveIndexWithoutLocking, AddPostgreSQLIndexWithoutLocking)
+CONCURRENT = (
+    AddIndexWithoutLocking,
+    RemoveIndexWithoutLocking,
+    AddPostgreSQLIndexWithoutLocking,
+    RemoveForeignKeyIndexWithoutLocking,
+)
 INDEX_OPERATIONS = (
     migrations.AddIndex,
     migrations.RemoveIndex,
