@@ -3,9 +3,6 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-from-lock
-export PORT ?= 8000
-# Forwarded media links point at the server `make run` starts, on whatever port.
-export BOTADMIN_PUBLIC_URL ?= http://127.0.0.1:$(PORT)
 export PYTHONUNBUFFERED = 1
 
 .PHONY: run test lint format setup venv clean lock help
@@ -50,10 +47,11 @@ setup: venv
 
 # Web (gunicorn), Celery worker and beat, and the startup banner, in one
 # foreground command. Ctrl-C stops them all; if one dies, all stop and say so.
-# Each process reads .env itself, as in production (the environment wins over it):
-# honcho's own reading (-e) would put .env over `make run HOST=…`.
+# PORT and BOTADMIN_PUBLIC_URL come from the command line, the environment or .env, as
+# every setting does (devtools/make_run.py).
+HONCHO ?= $(BIN)/honcho
 run: setup
-	$(PRIVATE) WEB_PORT=$(PORT) BOTADMIN_ALLOW_PRIVATE_URLS=1 exec $(BIN)/honcho --no-colour -e /dev/null -f Procfile start
+	$(PRIVATE) exec $(BIN)/python -m devtools.make_run $(HONCHO)
 
 # In parallel (pytest-xdist): one process per core, each with its own test database,
 # var/ folder and Redis key prefix (CONTRIBUTING.md, "Parallel tests").

@@ -6,7 +6,6 @@ import socket
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 from django.core.management import call_command
@@ -154,38 +153,6 @@ def test_the_database_cache_url_may_set_its_own_limits(tmp_path):
     url = "dbcache://botadmin_cache?max_entries=500000&cull_frequency=4"
     options = settings_under(tmp_path, CACHE_URL=url)["cache_options"]
     assert options == {"MAX_ENTRIES": 500_000, "CULL_FREQUENCY": 4}
-
-
-@pytest.mark.parametrize(
-    ("environment", "expected"),
-    [
-        ({}, "http://127.0.0.1:8000"),
-        ({"PORT": "8123"}, "http://127.0.0.1:8123"),
-        (
-            {"PORT": "8123", "BOTADMIN_PUBLIC_URL": "https://bots.example.com"},
-            "https://bots.example.com",
-        ),
-    ],
-)
-def test_make_run_links_forwarded_media_to_its_own_port(environment, expected):
-    """`make run PORT=8123` forwarded media links pointing at port 8000: someone else's
-    server, or none."""
-    env = {k: v for k, v in os.environ.items() if k not in ("PORT", "BOTADMIN_PUBLIC_URL")}
-    shown = subprocess.run(
-        [
-            "make",
-            "--no-print-directory",
-            "--eval",
-            "public-url: ; @echo $$BOTADMIN_PUBLIC_URL",
-            "public-url",
-        ],
-        cwd=Path(__file__).resolve().parents[2],
-        env={**env, **environment},
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert shown.stdout.strip() == expected
 
 
 def test_postgresql_connections_give_up_after_five_seconds_unless_the_url_says_otherwise(tmp_path):

@@ -1,6 +1,8 @@
 """`make venv`: a virtualenv left without pip (ensurepip missing) is made again, and a
 Python other than 3.11 (pyproject.toml's requires-python) is refused, saying what to do.
-Run on a copy of the Makefile with an empty lock file: nothing is downloaded."""
+Run on a copy of the Makefile with an empty lock file: nothing is downloaded.
+`make run`: the web port and public URL come from the command line, the environment or
+.env, in that order."""
 
 from __future__ import annotations
 
@@ -94,9 +96,78 @@ def test_a_venv_that_cannot_run_pip_is_made_again(checkout):
     assert again.returncode == 0 and "pip install" not in again.stdout  # up to date
 
 
+RUN_VARIABLES = ("PORT", "HOST", "WEB_PORT", "BOTADMIN_PUBLIC_URL", "BOTADMIN_ALLOW_PRIVATE_URLS")
+
+
+def procfile_environment(tmp_path: Path, dotenv: str, *arguments: str, **variables: str):
+    """The environment `make run` starts the Procfile's processes in, with `dotenv` as the
+    checkout's .env: a copy of the Makefile beside the real .venv, set up already, and a
+    honcho that writes down its environment instead of starting anything."""
+    (tmp_path / "Makefile").write_text((ROOT / "Makefile").read_text())
+    (tmp_path / ".venv").symlink_to(ROOT / ".venv")
+    (tmp_path / ".env").write_text(dotenv)
+    written = tmp_path / "honcho-environment"
+    honcho = fake_python(tmp_path, "honcho", f"env > {written}")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MAKE", *RUN_VARIABLES))}
+    result = subprocess.run(
+        ["make", "--no-print-directory", "-o", "setup", "run", f"HONCHO={honcho}", *arguments],
+        cwd=tmp_path,
+        env={**env, "PYTHONPATH": str(ROOT), **variables},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = (line.split("=", 1) for line in written.read_text().splitlines() if "=" in line)
+    return {name: value for name, value in lines if name in RUN_VARIABLES}
+
+
+def test_make_run_takes_the_web_port_from_dotenv_as_every_setting(tmp_path):
+    """`PORT=8123` in .env: the web server listened on 8000 all the same (the Makefile's
+    own default became an environment variable, which wins over .env), and forwarded media
+    links pointed there."""
+    processes = procfile_environment(tmp_path, "PORT=8123\nHOST=0.0.0.0\n")
+
+    assert processes["WEB_PORT"] == "8123"
+    assert processes["BOTADMIN_PUBLIC_URL"] == "http://127.0.0.1:8123"
+    assert "HOST" not in processes  # gunicorn and the banner read .env themselves
+
+
+@pytest.mark.parametrize(
+    ("arguments", "variables", "port", "public_url"),
+    [
+        ((), {}, "8000", "http://127.0.0.1:8000"),  # nothing set: the default
+        (("PORT=8124",), {}, "8124", "http://127.0.0.1:8124"),  # the command line wins
+        ((), {"PORT": "8125"}, "8125", "http://127.0.0.1:8125"),  # the environment too
+        (
+            (),
+            {"BOTADMIN_PUBLIC_URL": "https://bots.example.com"},
+            "8000",
+            "https://bots.example.com",
+        ),
+    ],
+)
+def test_make_run_lets_the_command_line_and_environment_win_over_dotenv(
+    tmp_path, arguments, variables, port, public_url
+):
+    dotenv = "" if port == "8000" else "PORT=8123\n"
+    processes = procfile_environment(tmp_path, dotenv, *arguments, **variables)
+
+    assert (processes["WEB_PORT"], processes["BOTADMIN_PUBLIC_URL"]) == (port, public_url)
+    assert processes["BOTADMIN_ALLOW_PRIVATE_URLS"] == "1"
+
+
+def test_make_run_links_forwarded_media_to_the_public_url_of_dotenv(tmp_path):
+    processes = procfile_environment(
+        tmp_path, "PORT=8123\nBOTADMIN_PUBLIC_URL=https://bots.example.com/\n"
+    )
+
+    assert processes["BOTADMIN_PUBLIC_URL"].rstrip("/") == "https://bots.example.com"
+
+
 def test_make_run_creates_files_for_botadmins_user_and_group_only(checkout):
-    """Every command `make run` starts (setup's, then honcho's services) runs with umask
-    027, as the systemd units' UMask=0027: the database, broker and media are not for
+    """Every command `make run` starts (setup's, then the launcher that execs honcho's
+    services) runs with umask 027, as the systemd units' UMask=0027: the database, broker and media are not for
     other users of the machine. A fake .venv records each command's umask."""
     bin_folder = checkout / ".venv/bin"
     bin_folder.mkdir(parents=True)
@@ -122,6 +193,6 @@ def test_make_run_creates_files_for_botadmins_user_and_group_only(checkout):
         ["python", "manage.py", "createcachetable"],
         ["python", "manage.py", "collectstatic"],
         ["python", "manage.py", "setup_demo"],
-        ["honcho", "--no-colour", "-e"],
+        ["python", "-m", "devtools.make_run"],
     ]
     assert {line.split()[0] for line in lines} == {"0027"}
