@@ -14,6 +14,7 @@ import environ
 from celery.schedules import crontab
 from kombu import Queue
 
+from botadmin.env_booleans import env_bool
 from botadmin.env_numbers import env_float, env_int
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -44,10 +45,10 @@ SECRET_KEY = env.str("SECRET_KEY", default="") or _load_or_create_secret_key()
 # Keys SECRET_KEY replaced: what they signed (sessions, media links) is still accepted,
 # and nothing new is signed with them (docs/configuration.md, SECRET_KEY, for rotating it).
 SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
-DEBUG = env.bool("DEBUG", default=False)
+DEBUG = env_bool("DEBUG", False)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
-BEHIND_HTTPS_PROXY = env.bool("BEHIND_HTTPS_PROXY", default=False)
+BEHIND_HTTPS_PROXY = env_bool("BEHIND_HTTPS_PROXY", False)
 # Reverse proxies whose X-Forwarded-For names the client (botadmin/client_address.py).
 BOTADMIN_TRUSTED_PROXIES = env.list("BOTADMIN_TRUSTED_PROXIES", default=["127.0.0.1", "::1"])
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if BEHIND_HTTPS_PROXY else None
@@ -59,8 +60,8 @@ if BEHIND_HTTPS_PROXY:
     SECURE_SSL_REDIRECT = True
     SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
     SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31_536_000)
-SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
-SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
 # Whether subdomains serve HTTPS and whether to ask for browser preload lists is the
 # domain owner's choice (both are hard to undo): the two settings above, not a warning.
 SILENCED_SYSTEM_CHECKS = ["security.W005", "security.W021"]
@@ -260,7 +261,7 @@ if _FILESYSTEM_BROKER:
         # An idle worker looks for new files this often (kombu's default: 1 s).
         "polling_interval": 0.1,
     }
-CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_IGNORE_RESULT = True
 # The queue tasks go to and workers read by default (bench/delivery.py uses its own).
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="celery")
@@ -426,7 +427,7 @@ FORMS_URLFIELD_ASSUME_HTTPS = True
 # --- botadmin -------------------------------------------------------------
 # Outbound requests (webhooks, images) to private, loopback or link-local
 # addresses are refused unless this is on (make run's demo and tests turn it on).
-BOTADMIN_ALLOW_PRIVATE_URLS = env.bool("BOTADMIN_ALLOW_PRIVATE_URLS", default=False)
+BOTADMIN_ALLOW_PRIVATE_URLS = env_bool("BOTADMIN_ALLOW_PRIVATE_URLS", False)
 # Where bridge agents may be (CIDRs, comma-separated): agent URLs resolving
 # elsewhere are refused when saved and when called. Empty: anywhere.
 BOTADMIN_AGENT_NETWORKS = env.list("BOTADMIN_AGENT_NETWORKS", default=[])
@@ -499,7 +500,7 @@ WECOM_AIBOT_GATEWAY_HOST = env.str("WECOM_AIBOT_GATEWAY_HOST", default="127.0.0.
 WECOM_AIBOT_GATEWAY_PORT = env_int("WECOM_AIBOT_GATEWAY_PORT", 0)
 WECOM_AIBOT_GATEWAY_URL = env.str("WECOM_AIBOT_GATEWAY_URL", default="")
 # The baseline views of the benchmarks under /bench/ (never in production).
-BOTADMIN_BENCH_VIEWS = env.bool("BOTADMIN_BENCH_VIEWS", default=False)
+BOTADMIN_BENCH_VIEWS = env_bool("BOTADMIN_BENCH_VIEWS", False)
 
 # --- Delivery (messaging.delivery) --------------------------------------------
 # A message is tried at most this many times; waits grow 30 s, 1 min, 2 min, …
@@ -632,7 +633,7 @@ LOGGING = {
         "django.security.DisallowedHost": {"filters": ["one_line_warning"]},
         # Django logs every SQL statement with its parameters (secrets included,
         # which masking cannot recognise there) at DEBUG when DEBUG is on: opt-in only.
-        "django.db.backends": {"level": "DEBUG" if env.bool("LOG_SQL", default=False) else "INFO"},
+        "django.db.backends": {"level": "DEBUG" if env_bool("LOG_SQL", False) else "INFO"},
     },
 }
 

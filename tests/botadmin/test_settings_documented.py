@@ -38,18 +38,18 @@ GENERATED = {"SECRET_KEY", "BOTADMIN_ADMIN_PASSWORD"}
 # Defaults the code computes from the machine, documented as the formula.
 FORMULAS = {"WEB_CONCURRENCY": ("min(4, multiprocessing.cpu_count() * 2)", "min(4, 2×cores)")}
 READS = re.compile(
-    r"""\benv(?:\.\w+|_int|_float)?\(\s*["'](?P<env>[A-Z][A-Z0-9_]+)["']"""
+    r"""\benv(?:\.\w+|_int|_float|_bool)?\(\s*["'](?P<env>[A-Z][A-Z0-9_]+)["']"""
     r"""|\benviron(?:\.get\(|\.setdefault\(|\[)\s*["'](?P<environ>[A-Z][A-Z0-9_]+)["']"""
 )
 ROW = re.compile(r"^\| (?P<name>[^|]*?) \| (?P<default>[^|]*?) \| (?P<meaning>.*) \|$", re.M)
 ONE_VARIABLE = re.compile(r"^`(?P<name>[A-Z][A-Z0-9_]+)`$")
 
 # Imports the settings in an empty environment (no .env file either), recording the
-# default each env.<type>("NAME", default=…) and env_int / env_float("NAME", default)
-# call gives.
+# default each env.<type>("NAME", default=…) and env_int / env_float / env_bool("NAME",
+# default) call gives.
 RECORD_DEFAULTS = """
 import json, environ
-from botadmin import env_numbers
+from botadmin import env_booleans, env_numbers
 environ.Env.read_env = classmethod(lambda cls, *args, **kwargs: None)
 seen = {}
 read = environ.Env.get_value
@@ -65,10 +65,11 @@ def recording(reader):
     return read_number
 env_numbers.env_int = recording(env_numbers.env_int)
 env_numbers.env_float = recording(env_numbers.env_float)
+env_booleans.env_bool = recording(env_booleans.env_bool)
 import botadmin.settings
 print(json.dumps(seen, default=str))
 """
-NUMBER_READERS = {"env_int", "env_float"}
+READERS = {"env_int", "env_float", "env_bool"}
 
 
 def source_files():
@@ -108,7 +109,7 @@ def or_fallbacks(tree: ast.AST) -> dict[ast.Call, ast.expr]:
 
 def static_defaults() -> dict[str, object]:
     """The defaults written in the source: env.<type>("NAME", default=…),
-    env_int / env_float("NAME", default) and os.environ.get("NAME", …), as values where
+    env_int / env_float / env_bool("NAME", default) and os.environ.get("NAME", …), as values where
     they are literals, else as source."""
     found: dict[str, object] = {}
     for path in source_files():
@@ -120,7 +121,7 @@ def static_defaults() -> dict[str, object]:
             if not (node.args and isinstance(node.args[0], ast.Constant)):
                 continue
             name, default = node.args[0].value, None
-            if isinstance(node.func, ast.Name) and node.func.id in NUMBER_READERS:
+            if isinstance(node.func, ast.Name) and node.func.id in READERS:
                 keyword = next((k.value for k in node.keywords if k.arg == "default"), None)
                 default = node.args[1] if len(node.args) > 1 else keyword
             elif not isinstance(node.func, ast.Attribute):
@@ -200,6 +201,7 @@ def test_the_scan_finds_the_settings_it_should():
         "LOG_FORMAT",
         "DELIVERY_MAX_ATTEMPTS",  # botadmin.env_numbers' env_int
         "BOTADMIN_READY_TIMEOUT",  # and env_float
+        "LOG_SQL",  # botadmin.env_booleans' env_bool
     ):
         assert name in found
 
