@@ -1,6 +1,7 @@
 """Benchmark of the operator console's pages at 10,000 and at 1,000,000 messages.
 
     .venv/bin/python bench/history.py [--database-url URL] [--runs 40] [--rebuild] [--dashboard]
+                                      [--deep-lists] [--markdown]
                                       [--pages compose,search] [--sizes 10k]
 
 Fills two PostgreSQL databases named after URL (default
@@ -29,6 +30,10 @@ Exits 1 when a target is missed.
 `--dashboard` times the dashboard alone, at 100,000 and 1,000,000 messages on SQLite
 unless `--database-url` names PostgreSQL (bench/history_dashboard.py), against the same
 p95 budget at every size measured.
+
+`--deep-lists` times the first page and a page 90,000 rows down of an announcement
+run's 100,000 recipients and of 100,000 operator actions, on SQLite unless
+`--database-url` names PostgreSQL (bench/history_deep_lists.py).
 
 `--markdown` times instead the history page of conversations of markdown messages,
 cold and warm, on SQLite or PostgreSQL (bench/history_markdown.py).
@@ -78,6 +83,11 @@ def parse_args():
         "--dashboard",
         action="store_true",
         help="time the dashboard alone, on SQLite unless --database-url (history_dashboard.py)",
+    )
+    parser.add_argument(
+        "--deep-lists",
+        action="store_true",
+        help="time first and deep pages of 100,000-row lists instead (history_deep_lists.py)",
     )
     parser.add_argument("--runs", type=int, default=40, help="timed runs per page")
     parser.add_argument("--rebuild", action="store_true", help="drop and refill the data")
@@ -505,6 +515,11 @@ def main():
         from history_markdown import main as measure_markdown
 
         measure_markdown(args.database_url, args.runs)
+        return
+    if args.deep_lists:
+        from history_deep_lists import main as measure_deep_lists
+
+        measure_deep_lists(args)
         return
     if args.dashboard:
         from history_dashboard import main as measure_dashboard

@@ -1,5 +1,5 @@
 """Finding messages for search and the audit log, and paging through them newest first;
-finding announcements for their list.
+finding announcements for their list; an announcement run's recipients, page by page.
 
 On PostgreSQL the words match through the trigram index on
 UPPER(search_text) (migration messaging 0002_search_text_trigram_index_postgresql),
@@ -13,7 +13,7 @@ from datetime import datetime, time, timedelta
 from django.db.models import Q, QuerySet, Subquery
 from django.utils import timezone
 
-from announcements.models import Announcement
+from announcements.models import Announcement, AnnouncementRun
 from announcements.services import finished_but_still_sending
 from botadmin.partial_indexes import index_condition
 from conversations.models import Bot, Conversation
@@ -143,6 +143,45 @@ def page_by_id_both_ways(
     page = _below(queryset, before, size)
     if before is not None and page.rows:
         page.newer_after = page.rows[0].pk
+    return page
+
+
+@dataclass
+class RecipientPage:
+    rows: list
+    # The last row's conversation id when more follow: the "next" link's `after`.
+    next_after: int | None = None
+    # The first row's conversation id when rows precede: the "previous" link's `before`.
+    previous_before: int | None = None
+
+
+def recipients_page(
+    run: AnnouncementRun, *, after: int | None = None, before: int | None = None, size: int
+) -> RecipientPage:
+    """A run's messages by their conversation's id, the order the fan-out made them in,
+    read in order from the index of the one message per run and conversation: the first
+    page, the one after the conversation `after`, or the one before `before` (the first
+    page, full, when fewer precede it). The same cost on every page, where an OFFSET
+    read and skipped every row above it (and sorting by name, every row of the run)."""
+    messages = Message.objects.filter(announcement_run=run).select_related("conversation")
+    if before is not None:
+        rows = list(
+            messages.filter(conversation_id__lt=before).order_by("-conversation_id")[: size + 1]
+        )
+        if len(rows) > size:
+            shown = rows[:size][::-1]
+            return RecipientPage(shown, shown[-1].conversation_id, shown[0].conversation_id)
+        after = None
+    if after is not None:
+        messages = messages.filter(conversation_id__gt=after)
+    rows = list(messages.order_by("conversation_id")[: size + 1])
+    if not rows and after is not None:  # past the last one (or a made-up cursor)
+        return recipients_page(run, size=size)
+    page = RecipientPage(rows[:size])
+    if len(rows) > size:
+        page.next_after = page.rows[-1].conversation_id
+    if after is not None and page.rows:
+        page.previous_before = page.rows[0].conversation_id
     return page
 
 

@@ -40,18 +40,19 @@ from botadmin.errors import ApiError
 from botadmin.ids import id_or_none
 from conversations.roles import may_create_bots
 from conversations.services import bots_visible_to
-from messaging.models import Message
 
 from .. import markdown
 from ..conversation_list import most_recently_active_bot
 from ..forms import AnnouncementFilterForm, MarkdownPreviewForm
 from ..login_required import login_required
-from ..queries import filter_announcements, runs_page
+from ..queries import filter_announcements, recipients_page, runs_page
 from .scoping import int_param
 
 PER_PAGE = 50
 # Runs on a page of an announcement's detail page; "Older runs" continues (keyset).
 RUNS_PER_PAGE = 20
+# Recipients of the run shown on a page of it; "Next" continues (keyset).
+RECIPIENTS_PER_PAGE = 100
 ACTIONS = {
     "pause": services.pause,
     "resume": services.resume,
@@ -367,12 +368,12 @@ def detail(request, pk: int):
             return redirect(_page_with(request, announcement, run))
     recipients = None
     if run is not None:
-        recipients = Paginator(
-            Message.objects.filter(announcement_run=run)
-            .select_related("conversation")
-            .order_by("conversation__name", "pk"),
-            100,
-        ).get_page(request.GET.get("page"))
+        recipients = recipients_page(
+            run,
+            after=int_param(request, "recipients_after"),
+            before=int_param(request, "recipients_before"),
+            size=RECIPIENTS_PER_PAGE,
+        )
     progress = services.runs_progress(runs)
     waiting = services.messages_waiting(announcement.bot, besides=announcement)
     recipient_count = recipients_now(announcement).count()

@@ -1,4 +1,3 @@
-from django.core.paginator import Paginator
 from django.http import StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -12,8 +11,15 @@ from conversations.services import bots_visible_to
 from ..export import csv_lines
 from ..forms import AuditFilterForm
 from ..login_required import login_required
-from ..queries import audit_rows, page_by_id
+from ..queries import audit_rows, page_by_id, page_by_id_both_ways
 from .scoping import int_param
+
+# Operator actions on a page; older and newer pages continue by id (keyset), with the
+# same cost deep in the log as on its first page. An id is given as the action is
+# recorded, so id order is time order: the primary key's index serves it for any set of
+# bots, where (bot, time) cannot serve several bots at once (SQLite then sorted every
+# action of the operator's bots for each page).
+ACTIONS_PER_PAGE = 50
 
 
 def _filtered(request):
@@ -62,10 +68,11 @@ def outbound_csv(request):
 def _operator_actions(request):
     """The entries `request.user` may read, filtered as the page's form says."""
     bots = bots_visible_to(request.user)
-    actions = OperatorAction.objects.select_related("actor", "bot").order_by("-created_at", "-id")
+    actions = OperatorAction.objects.select_related("actor", "bot")
     if not request.user.is_superuser:
-        # Actions about one of the user's bots; bot-less actions are for superusers.
-        actions = actions.filter(bot__in=bots)
+        # Actions about one of the user's bots; bot-less actions are for superusers. As a
+        # list of ids: a subquery is joined, where the ids are looked up.
+        actions = actions.filter(bot__in=list(bots.values_list("pk", flat=True)))
     bot_id = int_param(request, "bot")
     choices = audit_actions.choices(request.user)
     action = request.GET.get("action", "")
@@ -77,9 +84,15 @@ def _operator_actions(request):
 @login_required
 def operator_actions(request):
     actions, bots, bot_id, action, choices = _operator_actions(request)
-    page = Paginator(actions, 50).get_page(request.GET.get("page"))
+    page = page_by_id_both_ways(
+        actions,
+        before=int_param(request, "before"),
+        after=int_param(request, "after"),
+        size=ACTIONS_PER_PAGE,
+    )
     export_query = request.GET.copy()
-    export_query.pop("page", None)
+    for paging in ("before", "after"):
+        export_query.pop(paging, None)
     return render(
         request,
         "console/audit/actions.html",

@@ -12,6 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from announcements.models import AnnouncementRun
 from messaging.models import Message
 from tests.announcements.test_finished_runs import hourly_runs, set_statuses
+from tests.counted_queries import get_counting_queries
 
 
 @pytest.fixture
@@ -147,3 +148,55 @@ def test_the_live_refresh_of_an_older_page_keeps_its_links_plain(many_runs, clie
 
     assert partial.status_code == 200 and listed(partial) == [r.pk for r in runs[20:40]]
     assert "partial" not in "".join(re.findall(r'href="([^"]*)"', partial.content.decode()))
+
+
+def recipients_listed(response) -> list[int]:
+    """The conversations of the recipients a page lists, in order."""
+    msgids = re.findall(r'<tr data-msgid="([^"]+)"', response.content.decode())
+    by_msgid = dict(Message.objects.filter(msgid__in=msgids).values_list("msgid", "conversation"))
+    return [by_msgid[msgid] for msgid in msgids]
+
+
+def test_a_runs_recipients_are_paged_by_conversation_at_the_same_cost_deep_in_the_list(
+    bot, make_groups, make_announcement, client, superuser
+):
+    """The recipients were Django's Paginator sorted by name: a COUNT and, deep in a big
+    run, an OFFSET reading every recipient above the page."""
+    groups = make_groups(bot, 250)
+    announcement, (run,) = hourly_runs(bot, groups, make_announcement, 1)
+    client.force_login(superuser)
+    client.cookies["django_language"] = "en"
+    detail = f"/console/announcements/{announcement.pk}/"
+
+    first, first_queries = get_counting_queries(client, detail)
+    second, second_queries = get_counting_queries(client, detail + link(first, "Next"))
+    third = client.get(detail + link(second, "Next"))
+    back = client.get(detail + link(third, "‹ Previous"))
+
+    ids = [group.pk for group in groups]
+    assert recipients_listed(first) == ids[:100]
+    assert recipients_listed(second) == ids[100:200]
+    assert recipients_listed(third) == ids[200:]
+    assert link(first, "‹ Previous") is None and link(third, "Next") is None
+    assert recipients_listed(back) == ids[100:200]
+    assert recipients_listed(client.get(detail + link(back, "‹ Previous"))) == ids[:100]
+    assert "250 recipients" in second.content.decode()
+    assert f"run={run.pk}" in link(first, "Next")
+    assert len(second_queries) == len(first_queries) > 0
+    read = [q["sql"] for q in second_queries if '"announcement_run_id" =' in q["sql"]]
+    assert read and not any("OFFSET" in sql.upper() for sql in read)
+
+
+def test_a_recipient_cursor_past_the_end_or_made_up_gives_the_first_page(
+    bot, make_groups, make_announcement, client, superuser
+):
+    announcement, (run,) = hourly_runs(bot, make_groups(bot, 3), make_announcement, 1)
+    client.force_login(superuser)
+    detail = f"/console/announcements/{announcement.pk}/"
+    first = recipients_listed(client.get(detail))
+
+    for cursor in ("99999999999999999999", "\x00", "-1", str(first[-1])):
+        for name in ("recipients_after", "recipients_before"):
+            response = client.get(detail, {name: cursor})
+            assert response.status_code == 200
+            assert recipients_listed(response) == first

@@ -15,6 +15,8 @@ URLS = [
     "/console/audit/actions/?q=%00",
     "/console/audit/actions/export.csv?bot=%00&action=%00",
     "/console/audit/actions/export.csv?bot=99999999999999999999&action=bot.update",
+    "/console/audit/actions/?before=%00&after=99999999999999999999",
+    "/console/audit/actions/?after=%C2%B2&before=-99999999999999999999",
     "/console/bots/{b}/?q=%00",
     "/console/bots/{b}/settings/?q=%00",
     "/console/bots/{b}/secrets/rotate?removed=%00&which=%00",
