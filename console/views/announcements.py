@@ -111,6 +111,9 @@ def announcement_list(request):
     progress = services.runs_progress(list(last_runs.values()))
     rows = []
     for a in announcements:
+        if a.status == Announcement.Status.PAUSED:
+            # No run starts while paused: the column says when the next one would.
+            a.once_resumed = _once_resumed(a)
         run = last_runs.get(a.pk)
         rows.append((a, run, progress[run.pk] if run else None, a.still_sending))
     return render(
@@ -409,8 +412,9 @@ def detail(request, pk: int):
 
 
 def _once_resumed(announcement: Announcement) -> dict:
-    """What the header of a paused announcement says: its next run once resumed (its
-    stored next run may have passed meanwhile), or that it runs as soon as resumed."""
+    """What the header of a paused announcement and its row in the list say: its next run
+    once resumed (its stored next run may have passed meanwhile), or that it runs as soon
+    as resumed."""
     now = timezone.now()
     try:
         when = services.next_run_once_resumed(announcement, now)
