@@ -15,7 +15,13 @@ from conversations import connections
 from conversations.models import Bot, SyncRun
 from forwarding.models import WebhookEndpoint
 from messaging.media_retention import storage_used
-from messaging.models import FAILED_OR_UNCERTAIN, QUEUED_OR_SENDING, DeliveryAttempt, Message
+from messaging.models import (
+    FAILED_OR_UNCERTAIN,
+    HELD,
+    QUEUED_OR_SENDING,
+    DeliveryAttempt,
+    Message,
+)
 
 DAYS = 30
 FORWARDING_GRACE = timedelta(minutes=1)
@@ -153,7 +159,8 @@ def delivery_health(bots: QuerySet[Bot], totals: dict) -> dict:
     """Success rate over the chart's days, and what is waiting or failing right now.
 
     Each count reads the bots' own partial index alone (msg_bot_in_delivery_idx,
-    msg_bot_retrying_idx, msg_bot_undelivered_at_idx, msg_bot_forward_pending_idx),
+    msg_bot_retrying_idx, msg_bot_held_idx, msg_bot_undelivered_at_idx,
+    msg_bot_forward_pending_idx),
     the index's condition stated (`index_condition`, which SQLite needs),
     and the queue's counts stop at COUNT_CAP: the same few reads whether the history
     holds ten thousand messages or millions (tests/console/test_dashboard_plans.py)."""
@@ -194,6 +201,9 @@ def delivery_health(bots: QuerySet[Bot], totals: dict) -> dict:
         "retrying": capped_count(
             waiting.filter(attempt_count__gt=0).exclude(status=Message.Status.SENDING)
         ),
+        # Of those, the ones not tried yet that wait until a time (their pace, a daily
+        # cap's hold): held back on purpose, not stuck (msg_bot_held_idx).
+        "held": capped_count(outbound.filter(index_condition(HELD), next_attempt_at__gt=now)),
         "failed_today": capped_count(failed_today),
         "failed_since": failed_since,
         "unforwarded": unforwarded.count(),

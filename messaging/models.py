@@ -38,6 +38,10 @@ UNCERTAIN = Q(status="uncertain")
 # same statuses as PENDING, in the form their queries had then (a bound `status = ?`
 # implies it, so a query asking one status of the set reads them too).
 QUEUED_OR_SENDING = Q(status="queued") | Q(status="sending")
+# Outbound, not tried yet and held back until a time (its pace, a daily cap's hold):
+# the dashboard's "held" (messaging.status_labels' "waiting until"), while that time is
+# to come.
+HELD = Q(direction="out", status="queued", attempt_count=0, next_attempt_at__isnull=False)
 FAILED_OR_UNCERTAIN = Q(status="failed") | Q(status="uncertain")
 # Neither sent nor received, which most messages are: msg_status_other_idx's condition,
 # which a status filter states besides (`status = 'failed' AND NOT (…)`) for SQLite. (As
@@ -269,6 +273,12 @@ class Message(models.Model):
                 fields=["bot", "attempt_count", "direction", "status"],
                 condition=Q(direction="out", attempt_count__gt=0) & QUEUED_OR_SENDING,
                 name="msg_bot_retrying_idx",
+            ),
+            # "Held": the queue's messages not tried yet that wait until a time, by it.
+            models.Index(
+                fields=["bot", "next_attempt_at", "attempt_count", "direction", "status"],
+                condition=HELD,
+                name="msg_bot_held_idx",
             ),
             # Agent health: a bot's outbound messages that were tried, newest first
             # (whose attempts show when its agent last answered).

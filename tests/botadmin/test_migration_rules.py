@@ -205,10 +205,11 @@ PLAIN_INDEX = re.compile(
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="the SQL PostgreSQL runs")
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)
 def test_no_migration_since_the_rules_builds_a_plain_index_on_a_big_table():
     """The SQL itself (what `sqlmigrate` shows), for what the operations hide: an index
-    Django adds for a field, a RunSQL."""
+    Django adds for a field, a RunSQL. Outside a transaction, as `sqlmigrate` and
+    `migrate` run: a CONCURRENTLY operation refuses to run in one, even to be printed."""
     loader = MigrationLoader(connection)
     found = []
     for migration in checked_migrations(loader):

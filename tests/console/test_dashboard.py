@@ -372,3 +372,25 @@ def test_the_connections_table_is_named_for_every_bot_kind_and_has_no_sync_for_a
     bridge_row = page.split(f">{bot.name}</a>")[1].split("</tr>")[0]
     assert "无：此连接器无法列出联系人" in aibot_row and "立即同步" not in aibot_row
     assert "立即同步" in bridge_row  # never synced: it can be
+
+
+def test_messages_held_until_a_time_are_counted_apart_from_the_stuck_queue(
+    operator_client, bot, group, make_message
+):
+    """A message held back by its pace or a daily cap (not tried yet, waiting until a time
+    to come) read as one more queued message, as if the queue were stuck."""
+    now = timezone.now()
+    queued = {"direction": "out", "status": Message.Status.QUEUED}
+    make_message(group, **queued, next_attempt_at=now + dt.timedelta(minutes=5))  # its pace
+    make_message(group, **queued, next_attempt_at=now + dt.timedelta(hours=9))  # a daily cap
+    make_message(group, **queued, next_attempt_at=now - dt.timedelta(seconds=5))  # due again
+    make_message(group, **queued)  # queued, never held
+    make_message(group, **queued, attempt_count=1, next_attempt_at=now + dt.timedelta(minutes=1))
+    operator_client.cookies["django_language"] = "en"
+
+    response = operator_client.get(DASHBOARD)
+
+    health = response.context["health"]
+    assert (health["waiting"], health["retrying"], health["held"]) == (5, 1, 2)
+    page = re.sub(r"<[^>]+>", "", response.content.decode())
+    assert "1 waiting to retry · 2 held until a set time" in page

@@ -27,6 +27,7 @@ HISTORY = 3_000  # sent or received, ordinary; enough for PostgreSQL to prefer a
 COUNTS = {
     "waiting": "msg_bot_in_delivery_idx",
     "retrying": "msg_bot_retrying_idx",
+    "held": "msg_bot_held_idx",
     "failed (24 h)": "msg_bot_undelivered_at_idx",
     "not forwarded": "msg_bot_forward_pending_idx",
     "oldest waiting": "msg_bot_in_delivery_idx",
@@ -38,10 +39,11 @@ BESIDES = {"agent last answered": {"msg_bot_log_idx"}}
 # PostgreSQL chooses among small partial indexes by its statistics, which vary from run
 # to run at this size: any index of the queue, or of the pending forwards, will do
 # (never one of the history).
-QUEUE = {"msg_bot_in_delivery_idx", "msg_bot_retrying_idx", "msg_pending_idx"}
+QUEUE = {"msg_bot_in_delivery_idx", "msg_bot_retrying_idx", "msg_bot_held_idx", "msg_pending_idx"}
 ALSO_ON_POSTGRESQL = {
     "waiting": QUEUE,
     "retrying": QUEUE,
+    "held": QUEUE,
     "oldest waiting": QUEUE,
     "not forwarded": {"msg_forward_pending_idx"},
 }
@@ -59,6 +61,8 @@ def count_of(sql: str, params) -> str | None:
         return None
     if "'failed'" in sql:
         return "failed (24 h)"
+    if '"next_attempt_at" >' in sql:
+        return "held"
     if "'queued'" in sql:
         return "retrying" if '"attempt_count" >' in sql else "waiting"
     return None
@@ -89,6 +93,7 @@ def history(bot, other_bot, group, other_group, make_attempt, operator):
     rows = {
         "queued": {"direction": "out", "status": "queued"},
         "retrying": {"direction": "out", "status": "queued", "attempt_count": 2},
+        "held": {"direction": "out", "status": "queued", "next_attempt_at": now + FORWARDING_GRACE},
         "sending": {"direction": "out", "status": "sending", "attempt_count": 1},
         "failed": {"direction": "out", "status": "failed", "attempt_count": 1},
         "uncertain": {"direction": "out", "status": "uncertain", "attempt_count": 1},
@@ -194,8 +199,9 @@ def test_the_counts_read_through_the_partial_indexes_are_right(
     health = context["health"]
     [agent] = context["agents"]
 
-    # queued, retrying and sending (history); the queued one tried before
-    assert (health["waiting"], health["retrying"]) == (3, 1)
+    # queued, retrying, held and sending (history); the queued one tried before; the
+    # one not tried yet that waits until a time to come
+    assert (health["waiting"], health["retrying"], health["held"]) == (4, 1, 1)
     # failed and uncertain (history), and the unanswered one
     assert health["failed_today"] == 3
     assert health["unforwarded"] == 1
