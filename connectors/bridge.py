@@ -57,6 +57,13 @@ LOGGED_ANSWER_LIMIT = 1024  # characters of an answer the log keeps
 NOT_JSON = gettext_noop("protocol error: not JSON")
 NO_ERRCODE = gettext_noop("protocol error: no errcode")
 ANSWERED = gettext_noop("agent answered HTTP %(status)s")
+# A bot's pause reason: names the setting as the bot page shows it, not its field name.
+TOKEN_REFUSED = gettext_noop(
+    "the agent refused botadmin's token (HTTP %(status)s); check the agent token (connector "
+    "settings)"
+)
+# The same, as earlier releases stored it: a bot paused then still shows it translated.
+gettext_noop("the agent refused botadmin's token (HTTP %(status)s); check agent_token")
 ANSWERED_SAYING = gettext_noop("agent answered HTTP %(status)s: %(answer)s")
 
 
@@ -260,12 +267,7 @@ def classify_send_answer(response: http.HttpResponse) -> SendResult:
             Outcome.FAILED,
             detail=Reason(gettext_noop("agent refused the token (HTTP %(status)s)"), status=status),
             http_status=status,
-            account_problem=Reason(
-                gettext_noop(
-                    "the agent refused botadmin's token (HTTP %(status)s); check agent_token"
-                ),
-                status=status,
-            ),
+            account_problem=Reason(TOKEN_REFUSED, status=status),
         )
     if envelope is None or status != 200:
         if envelope is None:

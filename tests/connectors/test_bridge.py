@@ -3,7 +3,9 @@
 import json
 
 import pytest
+from django.utils import translation
 
+from botadmin.reasons import Reason, translate
 from connectors.base import ConnectorError, Outcome
 from connectors.registry import connector_for
 
@@ -55,6 +57,20 @@ def test_a_wrong_token_fails_and_flags_the_account(connector, conversation, brid
     result = connector_for(bridge_bot).send("m1", conversation, TEXT)
     assert result.outcome == Outcome.FAILED and result.http_status == 401
     assert "token" in result.account_problem
+    with translation.override("zh-hans"):  # the setting as the bot page names it
+        assert "请检查代理令牌（连接器设置）" in translate(result.account_problem)
+    assert "agent_token" not in result.account_problem
+
+
+def test_a_pause_stored_by_an_earlier_release_still_reads_in_chinese():
+    stored = Reason(
+        "the agent refused botadmin's token (HTTP %(status)s); check agent_token", status=401
+    )
+    with translation.override("zh-hans"):
+        assert (
+            translate(stored)
+            == "代理拒绝了 botadmin 的令牌（HTTP 401），请检查代理令牌（连接器设置）"
+        )
 
 
 @pytest.mark.parametrize("status", [408, 429, 500, 502, 503])

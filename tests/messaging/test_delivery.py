@@ -146,7 +146,7 @@ def test_bad_token_fails_the_message_and_pauses_the_bot_whose_queue_then_waits(
     assert deliver(first.pk, clock).result == "failed"
     bridge_bot.refresh_from_db()
     assert bridge_bot.paused_at is not None
-    assert "agent_token" in bridge_bot.paused_reason
+    assert "check the agent token" in bridge_bot.paused_reason
 
     assert deliver(second.pk, clock).result == "paused"
     second.refresh_from_db()
