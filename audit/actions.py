@@ -22,6 +22,8 @@ WORDS = {
     "bot.delete": _("Deleted a bot"),
     "bot.check_connection": _("Tested the connection"),
     "bot.reconnect": _("Reconnected the long connection"),
+    # By delivery (an account problem), a long connection's refused credentials, or a user.
+    "bot.pause_sending": _("Paused sending"),
     "bot.resume_sending": _("Resumed sending"),
     "bot.operator_add": _("Added an operator"),
     "bot.operator_remove": _("Removed an operator"),

@@ -123,7 +123,7 @@ def refused(bot_id: int, holder: str, reason: str, now: datetime | None = None) 
     """
     now = now or timezone.now()
     with transaction.atomic():
-        pause_bot(bot_id, reason, now)
+        pause_bot(bot_id, reason, now, by="connection")
         _stop(bot_id, holder, State.REFUSED, reason, now)
 
 

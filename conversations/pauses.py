@@ -22,19 +22,37 @@ from audit.services import record_action
 from botadmin import reasons
 
 from .models import Bot
-from .signals import bot_resumed
+from .signals import bot_paused, bot_resumed
 
 logger = logging.getLogger(__name__)
 
 
-def pause_bot(bot_id: int, reason: str, now: datetime) -> bool:
-    """Pause the bot with this reason, unless it is paused already (the first reason stays)."""
-    updated = Bot.objects.filter(pk=bot_id, paused_at__isnull=True).update(
-        paused_at=now, paused_reason=reasons.shorten(reason, 2000)
-    )
-    if updated:
-        logger.warning("Bot %s paused: %s", bot_id, reason)
-    return bool(updated)
+def pause_bot(bot_id: int, reason: str, now: datetime, by: str = "delivery", actor=None) -> bool:
+    """Pause the bot with this reason, unless it is paused already (the first reason stays).
+
+    Recorded in the audit log: `actor` (None: the system), `by` what paused it
+    ("delivery": an attempt's account problem, "connection": a gateway's refused
+    credentials, "operator"), the reason and how many messages wait.
+    """
+    reason = reasons.shorten(reason, 2000)
+    with transaction.atomic():
+        updated = Bot.objects.filter(pk=bot_id, paused_at__isnull=True).update(
+            paused_at=now, paused_reason=reason
+        )
+        if not updated:
+            return False
+        bot = Bot.objects.get(pk=bot_id)
+        waiting = sum(count for _receiver, count in bot_paused.send(sender=Bot, bot=bot))
+        record_action(
+            actor,
+            "bot.pause_sending",
+            bot=bot,
+            target=bot,
+            summary=f"Paused sending ({by}): {reason}; {waiting} messages waiting.",
+            details={"by": by, "reason": reasons.as_json(reason), "waiting": waiting},
+        )
+    logger.warning("Bot %s paused: %s", bot_id, reason)
+    return True
 
 
 def resume_bot(bot: Bot, actor) -> int:

@@ -11,3 +11,8 @@ from django.dispatch import Signal
 # many of the bot's messages it woke. Messaging connects the one receiver
 # (messaging/apps.py): the bot's queued messages are due now, and delivery is woken.
 bot_resumed = Signal()
+
+# A bot's sending was paused (conversations.pauses.pause_bot). Sent inside the
+# transaction that paused it, with `bot`; each receiver returns how many of the bot's
+# messages now wait, for the audit log. Messaging connects the one receiver.
+bot_paused = Signal()

@@ -162,13 +162,18 @@ def wake_next_in_conversation(message: Message) -> None:
         enqueue_delivery(following)
 
 
+def waiting_for(bot: Bot):
+    """The bot's messages that wait to be sent (while it is paused: until it resumes)."""
+    return Message.objects.filter(
+        bot=bot, direction=Message.Direction.OUT, status=Message.Status.QUEUED
+    )
+
+
 def wake_resumed_bot(bot: Bot, now) -> int:
     """A bot's pause was cleared (conversations.pauses.resume_bot, through
     `conversations.signals.bot_resumed`): its queued messages are due now, and up to
     WAKE_LIMIT are woken; returns how many wait."""
-    waiting = Message.objects.filter(
-        bot=bot, direction=Message.Direction.OUT, status=Message.Status.QUEUED
-    )
+    waiting = waiting_for(bot)
     waiting.update(next_attempt_at=now)
     ids = list(waiting.order_by("pk").values_list("pk", flat=True)[:WAKE_LIMIT])
     for message_id in ids:

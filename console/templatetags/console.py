@@ -10,12 +10,12 @@ from django.utils import dateformat, timezone
 from django.utils.html import escape, format_html
 from django.utils.safestring import mark_safe
 from django.utils.timesince import timesince
-from django.utils.translation import gettext, ngettext, pgettext
+from django.utils.translation import gettext, gettext_lazy, ngettext, pgettext
 
 from announcements.schedule import in_words
 from audit import actions as audit_actions
 from audit import targets as audit_targets
-from botadmin import links
+from botadmin import links, reasons
 from console import markdown
 from console.dashboard import COUNT_CAP
 from conversations.bot_secrets import secret_label
@@ -281,7 +281,27 @@ def action_summary(action) -> str:
         return str((action.details or {}).get("username", ""))
     if action.action == "delivery.replay_many":
         return _replayed(action.details or {})
+    if action.action == "bot.pause_sending":
+        return _paused(action.details or {})
     return ""
+
+
+PAUSED_BY = {
+    "delivery": gettext_lazy("by delivery"),
+    "connection": gettext_lazy("by the long connection"),
+}
+
+
+def _paused(details: dict) -> str:
+    """What paused the bot, why, and how many of its messages wait."""
+    parts = [str(PAUSED_BY[by]) for by in [details.get("by")] if by in PAUSED_BY]
+    if reason := reasons.translate(reasons.from_json(details.get("reason"))):
+        parts.append(reason)
+    if isinstance(waiting := details.get("waiting"), int):
+        parts.append(
+            ngettext("%(n)d message waiting", "%(n)d messages waiting", waiting) % {"n": waiting}
+        )
+    return " · ".join(parts)
 
 
 def _replayed(details: dict) -> str:
