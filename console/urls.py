@@ -8,6 +8,7 @@ from .views import (
     bot_contacts,
     bot_delete,
     bot_edit,
+    bot_pause,
     bot_secrets,
     bots,
     conversations,
@@ -39,6 +40,7 @@ urlpatterns = [
     # The bot page; its sections post to the URLs under it.
     path("bots/<int:bot_id>/settings/", bots.bot_page, name="bot"),
     path("bots/<int:bot_id>/settings/test", bots.test_connection, name="bot_test"),
+    path("bots/<int:bot_id>/settings/resume", bot_pause.resume_sending, name="bot_resume"),
     path("bots/<int:bot_id>/settings/connector", bot_edit.connector_settings, name="bot_connector"),
     path("bots/<int:bot_id>/settings/sending", bot_edit.sending, name="bot_sending"),
     path("bots/<int:bot_id>/operators/add", bot_edit.add_operator, name="bot_operator_add"),

@@ -14,6 +14,9 @@ it to a team, and it keeps one list of operators per bot.
 
 from __future__ import annotations
 
+from django.contrib.auth import get_user_model
+from django.db.models import Q
+
 from .models import Bot
 from .services import bots_visible_to
 
@@ -29,6 +32,24 @@ def is_bot_admin(user, bot: Bot) -> bool:
     if user.is_superuser:
         return True
     return user.has_perm(ADMINISTER_PERMISSION) and bot.operators.filter(pk=user.pk).exists()
+
+
+def may_resume_sending(user, bot: Bot) -> bool:
+    """Resuming a paused bot: whoever may fix what paused it (its connector settings)."""
+    return is_bot_admin(user, bot)
+
+
+def bot_admins(bot: Bot):
+    """The bot's operators who are its bot admins (superusers aside: they are every
+    bot's), to tell an operator who may do what only they may."""
+    perm = ADMINISTER_PERMISSION.split(".")[1]
+    granted = Q(user_permissions__codename=perm) | Q(groups__permissions__codename=perm)
+    return (
+        get_user_model()
+        .objects.filter(Q(is_superuser=True) | granted, is_active=True, bots=bot)
+        .distinct()
+        .order_by("username")
+    )
 
 
 def may_change_sending(user, bot: Bot) -> bool:

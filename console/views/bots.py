@@ -31,6 +31,7 @@ from messaging import delivery_caps
 
 from ..bot_contacts import sync_context
 from ..bot_forms import AddOperatorForm, ConversationForm, SendingForm, connector_settings_form
+from ..bot_pause import pause_context
 from ..login_required import login_required
 from .app_setup import setup_url
 from .scoping import visible_bot_or_404
@@ -112,6 +113,7 @@ def bot_context(request, bot) -> dict:
             connector(bot).shared_daily_caps() if connector else [], timezone.now()
         ),
         **sync_context(request, bot),
+        **pause_context(request.user, bot),
     }
 
 

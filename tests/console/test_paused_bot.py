@@ -2,6 +2,7 @@
 log records the pause, the pages say why messages wait, and who may fix it resumes it."""
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.urls import reverse
 from django.utils.html import strip_tags
 
@@ -9,6 +10,7 @@ from audit.models import OperatorAction
 from conversations import connections, pauses
 from conversations.models import Bot
 from messaging.delivery import deliver
+from tests.messaging.conftest import drain
 
 TEXT = {"msgtype": "text", "text": {"content": "值班提醒"}}
 
@@ -67,3 +69,68 @@ def test_a_pause_by_the_long_connection_names_it_in_the_audit_log(client, make_o
 def test_a_bot_paused_already_is_not_paused_or_recorded_again(paused_bot, clock):
     assert not pauses.pause_bot(paused_bot.pk, "risk control", clock())
     assert OperatorAction.objects.filter(action="bot.pause_sending").count() == 1
+
+
+# --- Resuming from the bot page ---------------------------------------------------
+
+
+def test_a_bot_admin_fixes_the_token_tests_and_resumes_and_the_waiting_messages_go_out(
+    client, make_operator, paused_bot, refused_token, agent, clock
+):
+    client.force_login(make_operator("alice", paused_bot))
+    page_url = reverse("console:bot", args=[paused_bot.pk])
+    resume_url = reverse("console:bot_resume", args=[paused_bot.pk])
+
+    page = body(client.get(page_url))
+    assert 'id="paused"' in page and "请检查代理令牌（连接器设置）" in page
+    assert "恢复发送（2 条消息在等待）" in strip_tags(page) and resume_url in page
+    assert 'id="resume-offer"' not in page  # no test has passed since the pause
+
+    # The operator puts the right token back, and the connection test passes.
+    Bot.objects.filter(pk=paused_bot.pk).update(agent_token=refused_token)
+    tested = client.post(reverse("console:bot_test", args=[paused_bot.pk]), follow=True)
+    offer = body(tested).split('id="resume-offer"')[1].split("</p>")[0]
+    assert "测试通过" in strip_tags(offer) and resume_url in offer
+
+    confirm = body(client.get(resume_url))
+    assert 'id="confirm-resume"' in confirm and "2 条等待中的消息" in confirm
+    assert Bot.objects.get(pk=paused_bot.pk).paused_at is not None  # a GET changes nothing
+
+    resumed = client.post(resume_url, follow=True)
+
+    assert "已恢复发送" in body(resumed) and 'id="paused"' not in body(resumed)
+    paused_bot.refresh_from_db()
+    assert paused_bot.paused_at is None
+    assert OperatorAction.objects.get(action="bot.resume_sending").actor.username == "alice"
+    drain(clock)
+    assert len(agent.sent) == 2
+
+
+def test_an_operator_who_may_not_resume_is_told_who_can_and_is_refused(
+    client, make_operator, paused_bot
+):
+    make_operator("bob", paused_bot)  # a bot admin
+    olga = make_operator("olga", paused_bot)
+    olga.user_permissions.remove(Permission.objects.get(codename="administer_bot"))
+    client.force_login(olga)
+    resume_url = reverse("console:bot_resume", args=[paused_bot.pk])
+
+    page = body(client.get(reverse("console:bot", args=[paused_bot.pk])))
+
+    assert resume_url not in page
+    who = strip_tags(page.split('id="who-may-resume"')[1].split("</p>")[0])
+    assert "bob" in who and "olga" not in who
+    assert client.get(resume_url).status_code == 403
+    assert client.post(resume_url).status_code == 403
+    assert Bot.objects.get(pk=paused_bot.pk).paused_at is not None
+
+
+def test_another_bots_operator_cannot_even_see_the_resume_page(client, make_operator, paused_bot):
+    client.force_login(make_operator("eve"))
+    assert client.post(reverse("console:bot_resume", args=[paused_bot.pk])).status_code == 404
+
+
+def test_resuming_a_bot_that_sends_says_so_and_records_nothing(operator_client, bot):
+    answer = operator_client.post(reverse("console:bot_resume", args=[bot.pk]), follow=True)
+    assert "此机器人的发送没有暂停" in body(answer)
+    assert not OperatorAction.objects.filter(action="bot.resume_sending").exists()
