@@ -6,7 +6,7 @@ connection test has passed since the pause (the moment to resume).
 from __future__ import annotations
 
 from audit.models import OperatorAction
-from conversations.models import Bot
+from conversations.models import Bot, SyncRun
 from conversations.roles import bot_admins, may_resume_sending
 from messaging.delivery_actions import waiting_for
 
@@ -37,3 +37,27 @@ def pause_context(user, bot: Bot, *, full: bool = True) -> dict:
     # The cause may be fixed: offer to resume where the test was made.
     context["passed_test_at"] = last_test[1] if last_test and last_test[0] is True else None
     return context
+
+
+def connection_trouble(bot: Bot) -> dict:
+    """For compose: whether the bot's last connection test or last finished contact sync
+    failed (what a message sent now would likely meet too). Two small queries."""
+    last_test = (
+        OperatorAction.objects.filter(bot=bot, action="bot.check_connection")
+        .order_by("-created_at", "-id")
+        .values_list("details__ok", "created_at")
+        .first()
+    )
+    last_sync = (
+        SyncRun.objects.filter(bot=bot)
+        .exclude(outcome__in=SyncRun.ACTIVE_OUTCOMES)
+        .order_by("-requested_at", "-id")
+        .only("outcome", "error", "finished_at", "requested_at")
+        .first()
+    )
+    return {
+        "failed_test_at": last_test[1] if last_test and last_test[0] is False else None,
+        "failed_sync": last_sync
+        if last_sync and last_sync.outcome == SyncRun.Outcome.FAILED
+        else None,
+    }

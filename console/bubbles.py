@@ -50,8 +50,9 @@ LARGEST_KEPT = 20_000
 # 5: a queued message waiting for a later attempt says until when, and why;
 # 6: a scheduled time of another year shows the year; 7: pictures on other sites are
 # named, not loaded; 8: long messages collapse; 9: a markdown table's column alignment
-# is a class, not a style="" the Content-Security-Policy refuses).
-DRAWING = 9
+# is a class, not a style="" the Content-Security-Policy refuses; 10: a paused bot's
+# queued message says so).
+DRAWING = 10
 
 
 def _key(m, shared: str, focus: bool, oob: bool, names: dict[str, str], now) -> str:
@@ -59,9 +60,10 @@ def _key(m, shared: str, focus: bool, oob: bool, names: dict[str, str], now) -> 
     mentioned = json.dumps([[who, names.get(who, "")] for who in sorted(_mentioned_ids(m))])
     # "Waiting until 00:00" ends when the time comes, whether or not the message moved.
     waits = int(status_labels.waiting(m, now) is not None)
+    held = int(status_labels.held_by_pause(m))  # pausing the bot changes no message
     changes = (
         f"{m.updated_at.isoformat()}|{m.status}|{m.attempt_count}|{operator}|{shared}|{mentioned}"
-        f"|{waits}"
+        f"|{waits}|{held}"
     )
     digest = hashlib.sha1(changes.encode(), usedforsecurity=False).hexdigest()
     return f"console:bubble:{DRAWING}:{m.pk}:{int(focus)}{int(oob)}:{digest}"
@@ -107,6 +109,8 @@ def draw(messages, *, bot, base_url: str, pending_statuses, focus_id=None, oob=F
         ]
     )
     names = mention_names(bot, messages)
+    for m in messages:
+        m.bot = bot  # their bot, already read: whether it is paused costs no query
     now = timezone.now()
     keys = {m.pk: _key(m, shared, m.pk == focus_id, oob, names, now) for m in messages}
     alias = "bubbles" if "bubbles" in settings.CACHES else "default"

@@ -64,3 +64,9 @@ def fixes_for(message: Message) -> list[Fix]:
     if message.direction != Message.Direction.OUT:
         return []
     return [fix for fix in FIXES.values() if message.status in fix.applies_to]
+
+
+# Said after a retry into a paused bot: queued again, the message still goes nowhere.
+WAITS_FOR_RESUME = _(
+    "This bot's sending is paused: the message waits until sending is resumed on the bot's page."
+)

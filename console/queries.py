@@ -163,7 +163,8 @@ def recipients_page(
     page, the one after the conversation `after`, or the one before `before` (the first
     page, full, when fewer precede it). The same cost on every page, where an OFFSET
     read and skipped every row above it (and sorting by name, every row of the run)."""
-    messages = Message.objects.filter(announcement_run=run).select_related("conversation")
+    # The bot too: a waiting message of a paused bot says so.
+    messages = Message.objects.filter(announcement_run=run).select_related("conversation", "bot")
     if before is not None:
         rows = list(
             messages.filter(conversation_id__lt=before).order_by("-conversation_id")[: size + 1]

@@ -4,7 +4,8 @@ A queued message that has already been tried is waiting for its next attempt:
 it is shown as "waiting to retry", not as a fresh "queued" one. A queued message
 whose next attempt is still to come says until when, and why (`waiting`): a
 retry's backoff (its last error), a daily cap's hold until the cap's next day
-(messaging/delivery_caps.py), or its pace (messaging/delivery_pace.py). Derived
+(messaging/delivery_caps.py), or its pace (messaging/delivery_pace.py). One whose
+bot's sending is paused says it waits for that (`held_by_pause`). Derived
 from `next_attempt_at`, the attempt count and the last error: no status of its own.
 """
 
@@ -41,10 +42,19 @@ class Wait:
     paced: bool  # the reason is its pace, not its last error
 
 
+def held_by_pause(message: Message) -> bool:
+    """A queued message whose bot's sending is paused: it waits for the resume. Known only
+    when its bot was read with it (select_related, or set by the page): never a query."""
+    if message.status != Message.Status.QUEUED or not Message.bot.is_cached(message):
+        return False
+    return message.bot.paused_at is not None
+
+
 def waiting(message: Message, now: datetime | None = None) -> Wait | None:
-    """A queued message's wait for a later attempt, or None when it is not waiting for one."""
+    """A queued message's wait for a later attempt, or None when it is not waiting for one
+    (or for its bot's resume: `held_by_pause`)."""
     until = message.next_attempt_at
-    if message.status != Message.Status.QUEUED or until is None:
+    if message.status != Message.Status.QUEUED or until is None or held_by_pause(message):
         return None
     if until <= (now or timezone.now()):
         return None
@@ -83,6 +93,8 @@ def status_label(status: str, attempt_count: int, until: datetime | None = None)
 
 def message_status(message: Message, now: datetime | None = None) -> tuple[str, str]:
     """(badge class, words) of a message's status, its wait included."""
+    if held_by_pause(message):
+        return WAITING, gettext("Waiting: the bot is paused")
     wait = waiting(message, now)
     until = wait.until if wait else None
     return (

@@ -42,6 +42,7 @@ from conversations.roles import may_create_bots
 from conversations.services import bots_visible_to
 
 from .. import markdown
+from ..bot_pause import connection_trouble, pause_context
 from ..conversation_list import most_recently_active_bot
 from ..forms import AnnouncementFilterForm, MarkdownPreviewForm
 from ..login_required import login_required
@@ -205,6 +206,8 @@ def compose(request, pk: int | None = None):
             "switch_bots": _switch_bots(bots, announcement),
             "saved_audiences": saved_audiences,
             **_picker(form),
+            **pause_context(request.user, bot, full=False),
+            **connection_trouble(bot),
         },
     )
 
@@ -390,6 +393,7 @@ def detail(request, pk: int):
         "estimate": about(services.estimated_duration(recipient_count, announcement.bot, waiting)),
         "waiting": waiting,
         **_preview(announcement),
+        **pause_context(request.user, announcement.bot, full=False),
     }
     # The page keeps refreshing its runs while one is sending or about to start.
     starts_soon = (
@@ -500,6 +504,14 @@ def act(request, pk: int, verb: str):
         run = get_object_or_404(announcement.runs, pk=run_id)
         count = services.retry_failed(request.user, run)
         messages.success(request, _("%(n)d failed recipients queued again.") % {"n": count})
+        if announcement.bot.paused_at is not None:
+            messages.warning(
+                request,
+                _(
+                    "This bot's sending is paused: they wait until sending is resumed on "
+                    "the bot's page."
+                ),
+            )
         # Back to that run, on whichever page of runs lists it.
         return redirect(f"{reverse('announcements:detail', args=[announcement.pk])}?run={run.pk}")
     elif verb in ACTIONS:

@@ -13,6 +13,7 @@ from messaging.models import Message
 from messaging.sending import accept_outbound
 
 from .. import bubbles, history
+from ..bot_pause import pause_context
 from ..forms import JumpToDateForm, ReplyForm
 from ..login_required import login_required
 from ..message_fixes import fixes_for
@@ -94,6 +95,7 @@ def conversation_history(request, bot_id: int, pk: int, reply_form=None):
     context["jump_form"] = JumpToDateForm(request.GET if "date" in request.GET else None)
     context["reply_form"] = reply_form or ReplyForm(max_bytes=reply_limit(bot))
     context["reply_to"] = answerable_message(conversation)
+    context.update(pause_context(request.user, bot, full=False))
     return render(request, "console/history/page.html", context, status=400 if reply_form else 200)
 
 

@@ -7,7 +7,7 @@ from django.views.decorators.http import require_POST
 
 from .. import history
 from ..login_required import login_required
-from ..message_fixes import FIXES
+from ..message_fixes import FIXES, WAITS_FOR_RESUME
 from .next_page import posted_next_page
 from .scoping import visible_conversation_or_404
 
@@ -26,6 +26,8 @@ def fix_message(request, bot_id: int, pk: int, message_id: int, verb: str):
         raise Http404
     if fix.run(message, request.user):
         messages.success(request, fix.done)
+        if verb == "retry" and bot.paused_at is not None:
+            messages.warning(request, WAITS_FOR_RESUME)
     else:
         message.refresh_from_db(fields=["status"])
         messages.warning(

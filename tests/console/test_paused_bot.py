@@ -6,10 +6,15 @@ from django.contrib.auth.models import Permission
 from django.urls import reverse
 from django.utils.html import strip_tags
 
+from announcements.fanout import fan_out
+from announcements.services import start_due_announcements
 from audit.models import OperatorAction
+from botadmin.reasons import Reason
 from conversations import connections, pauses
-from conversations.models import Bot
+from conversations.models import Bot, SyncRun
 from messaging.delivery import deliver
+from messaging.models import Message
+from tests.announcements.conftest import make_announcement  # noqa: F401  (its fixture)
 from tests.messaging.conftest import drain
 
 TEXT = {"msgtype": "text", "text": {"content": "值班提醒"}}
@@ -134,3 +139,105 @@ def test_resuming_a_bot_that_sends_says_so_and_records_nothing(operator_client, 
     answer = operator_client.post(reverse("console:bot_resume", args=[bot.pk]), follow=True)
     assert "此机器人的发送没有暂停" in body(answer)
     assert not OperatorAction.objects.filter(action="bot.resume_sending").exists()
+
+
+# --- What waits for a paused bot says so ------------------------------------------
+
+
+@pytest.fixture
+def announced_to_paused_bot(
+    bridge_bot,
+    refused_token,
+    make_conversation,
+    make_announcement,  # noqa: F811
+    clock,
+):
+    """An announcement to three groups of a bot whose token the agent refuses: the first
+    message fails with 401 and pauses the bot; the other two wait."""
+    groups = [make_conversation(bridge_bot, f"wrDuty{n}", name=f"值班群{n}") for n in range(3)]
+    announcement = make_announcement(bridge_bot, groups, title="值班群广播")
+    (run_id,) = start_due_announcements()
+    fan_out(run_id)
+    first = Message.objects.filter(announcement_run_id=run_id).order_by("pk").first()
+    assert deliver(first.pk, clock).result == "failed"
+    return announcement, run_id
+
+
+def recipient_row(html: str, message: Message) -> str:
+    return html.split(f'data-msgid="{message.msgid}"')[1].split("</tr>")[0]
+
+
+def test_an_announcement_to_a_paused_bot_says_why_its_recipients_wait(
+    client, make_operator, bridge_bot, announced_to_paused_bot
+):
+    announcement, run_id = announced_to_paused_bot
+    client.force_login(make_operator("op1", bridge_bot))
+
+    page = body(client.get(reverse("announcements:detail", args=[announcement.pk])))
+
+    banner = strip_tags(page.split('id="paused"')[1].split("</div>")[0])
+    assert "此机器人已暂停发送：" in banner and "请检查代理令牌（连接器设置）" in banner
+    assert "消息会排队，恢复后发送" in banner
+    assert reverse("console:bot", args=[bridge_bot.pk]) + "#paused" in page
+    waiting = Message.objects.filter(announcement_run_id=run_id, status="queued")
+    assert waiting.count() == 2
+    for message in waiting:
+        assert '<span class="badge waiting">等待：机器人已暂停</span>' in recipient_row(
+            page, message
+        )
+
+
+def test_retrying_the_failed_recipients_into_a_paused_bot_says_they_wait(
+    client, make_operator, bridge_bot, announced_to_paused_bot
+):
+    announcement, run_id = announced_to_paused_bot
+    client.force_login(make_operator("op1", bridge_bot))
+
+    answer = client.post(
+        reverse("announcements:act", args=[announcement.pk, "retry"]), {"run": run_id}, follow=True
+    )
+
+    flash = strip_tags(body(answer).split('class="flash"')[1].split("</ul>")[0])
+    assert "此机器人的发送已暂停：它们会等待，直到在机器人页面上恢复发送。" in flash
+    assert Message.objects.filter(announcement_run_id=run_id, status="queued").count() == 3
+
+
+def test_the_history_of_a_paused_bots_conversation_says_its_message_waits_for_the_resume(
+    client, make_operator, paused_bot
+):
+    client.force_login(make_operator("op1", paused_bot))
+    waiting = Message.objects.filter(bot=paused_bot, status="queued").order_by("pk").first()
+    url = reverse("console:history", args=[paused_bot.pk, waiting.conversation_id])
+
+    page = body(client.get(url))
+
+    assert "此机器人已暂停发送：" in strip_tags(page.split('id="paused"')[1].split("</div>")[0])
+    assert "等待：机器人已暂停" in page
+
+    # Once resumed, the same (unchanged) message no longer says so: the cached bubble is not reused.
+    client.force_login(make_operator("alice", paused_bot))
+    client.post(reverse("console:bot_resume", args=[paused_bot.pk]))
+    assert "等待：机器人已暂停" not in body(client.get(url))
+
+
+def test_compose_for_a_paused_bot_says_so_and_for_a_failing_one_warns(
+    client, make_operator, paused_bot, bot
+):
+    client.force_login(make_operator("op1", paused_bot, bot))
+    compose = reverse("announcements:compose")
+
+    paused = body(client.get(compose + f"?bot={paused_bot.pk}"))
+    assert "此机器人已暂停发送：" in strip_tags(paused.split('id="paused"')[1].split("</div>")[0])
+
+    fine = body(client.get(compose + f"?bot={bot.pk}"))
+    assert 'id="paused"' not in fine and 'id="bot-trouble"' not in fine
+    SyncRun.objects.create(
+        bot=bot,
+        trigger="console",
+        outcome="failed",
+        error=Reason("agent unreachable: %(error)s", error="timeout"),
+    )
+    client.post(reverse("console:bot_test", args=[bot.pk]))  # the bot's agent is not running
+
+    warned = strip_tags(body(client.get(compose + f"?bot={bot.pk}")).split('id="bot-trouble"')[1])
+    assert "最近一次连接测试失败" in warned and "最近一次联系人同步失败" in warned
