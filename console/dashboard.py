@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from botadmin.cache import best_effort
 from botadmin.partial_indexes import index_condition
+from connectors.base import Outcome
 from connectors.registry import CONNECTORS
 from conversations import connections
 from conversations.models import Bot, SyncRun
@@ -213,8 +214,9 @@ def delivery_health(bots: QuerySet[Bot], totals: dict) -> dict:
 
 
 def agent_health(bots: QuerySet[Bot]) -> list[AgentHealth]:
-    """When each bot's agent last answered (a delivery, a successful sync) or reported
-    a message, and its newest finished contact sync.
+    """When each bot last reached its other side successfully (a message sent, a
+    successful sync) or was reported a message, and its newest finished contact sync;
+    paused bots first. A refused call (the 401 that paused a bot) is no contact.
 
     At most three queries however many bots: the bots with their times as subquery
     annotations (each one short index probe per bot), their newest finished
@@ -225,7 +227,7 @@ def agent_health(bots: QuerySet[Bot]) -> list[AgentHealth]:
     # walk back through msg_bot_attempted_idx that stops at the first such message.
     # (By attempt id it walked back past every other bot's attempts since; joined
     # and ordered by the attempt's message id, SQLite sorted all the bot's attempts.)
-    answered = DeliveryAttempt.objects.filter(http_status__isnull=False)
+    answered = DeliveryAttempt.objects.filter(outcome=Outcome.SENT)
     newest_answered_message = (
         Message.objects.filter(
             bot=OuterRef(bot),
@@ -273,6 +275,8 @@ def agent_health(bots: QuerySet[Bot]) -> list[AgentHealth]:
                 links.get(bot.pk),
             )
         )
+    # Paused bots first: what needs a fix is read before what works (a stable sort: by name).
+    result.sort(key=lambda agent: agent.bot.paused_at is None)
     return result
 
 

@@ -241,3 +241,23 @@ def test_compose_for_a_paused_bot_says_so_and_for_a_failing_one_warns(
 
     warned = strip_tags(body(client.get(compose + f"?bot={bot.pk}")).split('id="bot-trouble"')[1])
     assert "最近一次连接测试失败" in warned and "最近一次联系人同步失败" in warned
+
+
+# --- The dashboard ----------------------------------------------------------------
+
+
+def test_the_dashboard_lists_a_paused_bot_first_with_its_reason_and_no_refused_call_as_contact(
+    client, make_operator, make_bot, paused_bot
+):
+    first_by_name = make_bot(name="aaa")
+    client.force_login(make_operator("op1", paused_bot, first_by_name))
+
+    response = client.get(reverse("console:dashboard"))
+
+    agents = response.context["agents"]
+    assert [a.bot for a in agents] == [paused_bot, first_by_name]
+    assert agents[0].last_contact is None  # the agent's only answer was the 401
+    page = body(response)
+    assert "最近成功联系" in page
+    row = strip_tags(page.split("<tbody>")[1].split("</tr>")[0])
+    assert paused_bot.name in row and "已暂停" in row and "请检查代理令牌（连接器设置）" in row
