@@ -17,6 +17,7 @@ from announcements.models import Announcement, AnnouncementRun
 from announcements.services import finished_but_still_sending
 from botadmin.partial_indexes import index_condition
 from conversations.models import Bot, Conversation
+from messaging import status_labels
 from messaging.models import FAILED_OR_UNCERTAIN, NOT_SENT_OR_RECEIVED, Message
 
 PAGE_SIZE = 50
@@ -163,8 +164,11 @@ def recipients_page(
     page, the one after the conversation `after`, or the one before `before` (the first
     page, full, when fewer precede it). The same cost on every page, where an OFFSET
     read and skipped every row above it (and sorting by name, every row of the run)."""
-    # The bot too: a waiting message of a paused bot says so.
-    messages = Message.objects.filter(announcement_run=run).select_related("conversation", "bot")
+    # The bot too: a waiting message of a paused bot says so; and how many older messages
+    # of its conversation a queued one waits behind.
+    messages = status_labels.with_messages_ahead(
+        Message.objects.filter(announcement_run=run).select_related("conversation", "bot")
+    )
     if before is not None:
         rows = list(
             messages.filter(conversation_id__lt=before).order_by("-conversation_id")[: size + 1]

@@ -5,7 +5,9 @@ it is shown as "waiting to retry", not as a fresh "queued" one. A queued message
 whose next attempt is still to come says until when, and why (`waiting`): a
 retry's backoff (its last error), a daily cap's hold until the cap's next day
 (messaging/delivery_caps.py), or its pace (messaging/delivery_pace.py). One whose
-bot's sending is paused says it waits for that (`held_by_pause`). Derived
+bot's sending is paused says it waits for that (`held_by_pause`), and one behind
+older messages of its conversation (each conversation sends in order) how many
+(`with_messages_ahead`). Derived
 from `next_attempt_at`, the attempt count and the last error: no status of its own.
 """
 
@@ -14,14 +16,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.db.models import Case, Count, IntegerField, OuterRef, QuerySet, Subquery, When
 from django.utils import timezone
 from django.utils.translation import gettext, gettext_noop
 from django.utils.translation import gettext_lazy as _
 
+from botadmin.partial_indexes import index_condition
 from botadmin.reasons import Reason
 
 from . import delivery_caps
-from .models import Message
+from .models import PENDING, Message
 
 WAITING_TO_RETRY = "retrying"  # the badge's CSS class
 WAITING = "waiting"  # the badge's CSS class: held back until a time, not tried yet
@@ -100,4 +104,28 @@ def message_status(message: Message, now: datetime | None = None) -> tuple[str, 
     return (
         status_key(message.status, message.attempt_count, until),
         status_label(message.status, message.attempt_count, until),
+    )
+
+
+def with_messages_ahead(messages: QuerySet) -> QuerySet:
+    """`messages` with `ahead`: for a queued one, how many older messages of its
+    conversation are still in delivery before it (a conversation sends in order), else
+    None. One query for the page: each count is a range of the partial index
+    msg_conversation_delivery_idx, (conversation, id) of the messages in delivery."""
+    older = (
+        Message.objects.filter(
+            index_condition(PENDING),
+            conversation_id=OuterRef("conversation_id"),
+            pk__lt=OuterRef("pk"),
+        )
+        .order_by()
+        .values("conversation_id")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return messages.annotate(
+        ahead=Case(
+            When(status=Message.Status.QUEUED, then=Subquery(older[:1])),
+            output_field=IntegerField(),
+        )
     )

@@ -261,3 +261,30 @@ def test_the_dashboard_lists_a_paused_bot_first_with_its_reason_and_no_refused_c
     assert "最近成功联系" in page
     row = strip_tags(page.split("<tbody>")[1].split("</tr>")[0])
     assert paused_bot.name in row and "已暂停" in row and "请检查代理令牌（连接器设置）" in row
+
+
+# --- A recipient behind earlier messages of its conversation --------------------
+
+
+def test_a_recipient_behind_earlier_messages_of_its_conversation_says_how_many(
+    client,
+    make_operator,
+    bridge_bot,
+    make_conversation,
+    make_announcement,  # noqa: F811
+    queue_message,
+):
+    busy, quiet = (make_conversation(bridge_bot, f"wr{n}", name=n) for n in ("busy", "quiet"))
+    for _ in range(3):  # API messages queued before the announcement
+        queue_message(busy, TEXT)
+    announcement = make_announcement(bridge_bot, [busy, quiet])
+    (run_id,) = start_due_announcements()
+    fan_out(run_id)
+    client.force_login(make_operator("op1", bridge_bot))
+    url = reverse("announcements:detail", args=[announcement.pk])
+
+    page = body(client.get(url))
+
+    mine = Message.objects.filter(announcement_run_id=run_id)
+    assert "排在此会话 3 条较早的消息之后" in recipient_row(page, mine.get(conversation=busy))
+    assert "较早的消息" not in recipient_row(page, mine.get(conversation=quiet))
