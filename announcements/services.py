@@ -155,6 +155,48 @@ def save_announcement(
     return announcement
 
 
+class NotADraft(Exception):
+    """Sending a draft was asked of an announcement that is no longer one."""
+
+
+class NoRecipients(Exception):
+    """None of the announcement's recipients is an active conversation now."""
+
+
+def send_draft(user, announcement: Announcement) -> Announcement:
+    """Send or schedule a draft as it stands, checked as the compose page's send is: its
+    body, a time not passed (or a run left), and someone to send to. Raises NotADraft,
+    ApiError (body), ScheduleError (when) or NoRecipients."""
+    with transaction.atomic():
+        announcement = Announcement.objects.select_for_update().get(pk=announcement.pk)
+        if announcement.status != Announcement.Status.DRAFT:
+            raise NotADraft
+        validate_outbound(announcement.bot, announcement.body)
+        now = timezone.now()
+        schedule = checked_schedule(
+            announcement.schedule_kind,
+            announcement.schedule,
+            announcement.timezone,
+            False,
+            now,
+        )
+        if not recipients_now(announcement).exists():
+            raise NoRecipients
+        announcement.status = Announcement.Status.ACTIVE
+        announcement.next_run_at = schedule.first_run(now)
+        announcement.save(update_fields=["status", "next_run_at", "updated_at"])
+        record_action(
+            user,
+            "announcement.send_draft",
+            bot=announcement.bot,
+            target=announcement,
+            details={"when": announcement.schedule_kind, "audience": announcement.audience},
+        )
+        if announcement.next_run_at and announcement.next_run_at <= now:
+            _tick()
+    return announcement
+
+
 def _bots_conversations(bot: Bot, ids: list[int]) -> list[int]:
     """Those of `ids` that are the bot's conversations."""
     found = []

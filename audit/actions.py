@@ -12,6 +12,7 @@ WORDS = {
     "announcement.edit": _("Edited an announcement"),
     "announcement.pause": _("Paused an announcement"),
     "announcement.resume": _("Resumed an announcement"),
+    "announcement.send_draft": _("Sent or scheduled a draft announcement"),
     "announcement.cancel": _("Cancelled an announcement"),
     "announcement.retry_failed": _("Retried an announcement's failed recipients"),
     "audience.create": _("Saved an audience"),

@@ -69,6 +69,9 @@ DONE = {
     ),
 }
 
+# A draft has nothing to stop: "cancel" discards it (kept in the list as cancelled).
+DISCARDED = gettext_lazy("Draft discarded: it stays in the list as cancelled.")
+
 
 def _visible_announcement(user, pk: int) -> Announcement:
     return get_object_or_404(
@@ -353,11 +356,41 @@ def _save(request, form: ComposeForm, announcement: Announcement | None) -> Anno
         return None
     if saved.status == Announcement.Status.DRAFT:
         messages.success(request, _("Draft saved."))
-    elif saved.schedule_kind == Announcement.Kind.NOW:
+    else:
+        _say_it_is_on_its_way(request, saved)
+    return saved
+
+
+def _say_it_is_on_its_way(request, announcement: Announcement) -> None:
+    if announcement.schedule_kind == Announcement.Kind.NOW:
         messages.success(request, _("Announcement saved: it is being sent now."))
     else:
         messages.success(request, _("Announcement scheduled."))
-    return saved
+
+
+def _send_draft(request, announcement: Announcement):
+    """The draft page's "Send…": the draft as saved, checked as the compose page's send."""
+    try:
+        sent = services.send_draft(request.user, announcement)
+    except services.NotADraft:
+        messages.error(request, _("Not sent: this announcement is not a draft any more."))
+    except ScheduleError as error:
+        messages.error(
+            request, _("Not sent: %(why)s Edit the draft to change it.") % {"why": error}
+        )
+    except ApiError as error:
+        messages.error(request, _("Not sent: %(why)s") % {"why": error.errmsg})
+    except services.NoRecipients:
+        messages.error(
+            request,
+            _(
+                "Not sent: none of its recipients is an active conversation now. "
+                "Edit the draft to choose them."
+            ),
+        )
+    else:
+        _say_it_is_on_its_way(request, sent)
+    return redirect("announcements:detail", pk=announcement.pk)
 
 
 @login_required
@@ -408,11 +441,34 @@ def detail(request, pk: int):
     context["still_sending"] = sending
     context["may_pause"] = services.may_pause(announcement, sending)
     context["may_cancel"] = services.may_cancel(announcement, sending)
+    if announcement.status == Announcement.Status.DRAFT:
+        context["send_confirm"] = _send_confirmation(announcement, recipient_count)
     if announcement.status == Announcement.Status.PAUSED:
         context.update(_once_resumed(announcement))
     if request.GET.get("partial") == "runs":
         return render(request, "console/announcements/_live.html", context)
     return render(request, "console/announcements/detail.html", context)
+
+
+def _send_confirmation(announcement: Announcement, recipients: int) -> str:
+    """What the draft page's "Send…" asks before it sends or schedules the draft."""
+    if announcement.schedule_kind == Announcement.Kind.NOW:
+        return ngettext(
+            "Send to %(n)d conversation now?", "Send to %(n)d conversations now?", recipients
+        ) % {"n": recipients}
+    when = "—"
+    try:
+        schedule = parse(announcement.schedule_kind, announcement.schedule, announcement.timezone)
+    except ScheduleError:
+        pass
+    else:
+        first = schedule.first_run(timezone.now())
+        when = run_time_label(first, schedule.tz) if first else when
+    return ngettext(
+        "Schedule for %(n)d conversation, first run %(when)s?",
+        "Schedule for %(n)d conversations, first run %(when)s?",
+        recipients,
+    ) % {"n": recipients, "when": when}
 
 
 def _once_resumed(announcement: Announcement) -> dict:
@@ -455,7 +511,8 @@ def about(duration: timedelta) -> str:
 
 def _preview(announcement: Announcement) -> dict:
     nothing = {"preview_times": [], "skipped_months": ""}
-    if announcement.status not in (Announcement.Status.ACTIVE, Announcement.Status.DRAFT):
+    # A draft has no next run: it is sent only when the operator sends it.
+    if announcement.status != Announcement.Status.ACTIVE:
         return nothing
     try:
         schedule = parse(announcement.schedule_kind, announcement.schedule, announcement.timezone)
@@ -514,7 +571,10 @@ def act(request, pk: int, verb: str):
             )
         # Back to that run, on whichever page of runs lists it.
         return redirect(f"{reverse('announcements:detail', args=[announcement.pk])}?run={run.pk}")
+    elif verb == "send":
+        return _send_draft(request, announcement)
     elif verb in ACTIONS:
+        was_draft = announcement.status == Announcement.Status.DRAFT
         try:
             ACTIONS[verb](request.user, announcement)
         except services.NoLongerApplies:
@@ -522,7 +582,7 @@ def act(request, pk: int, verb: str):
                 request, _("Refused: the announcement has finished, nothing is left to send.")
             )
         else:
-            messages.success(request, DONE[verb])
+            messages.success(request, DISCARDED if was_draft and verb == "cancel" else DONE[verb])
     else:
         raise Http404
     return redirect("announcements:detail", pk=announcement.pk)
