@@ -218,6 +218,16 @@ def estimated_duration(recipients: int, bot: Bot, waiting: int = 0) -> timedelta
     return timedelta(minutes=(recipients + waiting) / max(bot.rate_limit_per_minute, 1))
 
 
+def run_estimate(
+    recipients: int, bot: Bot, *, starts_now: bool, besides: Announcement | None = None
+) -> tuple[timedelta, int]:
+    """How long a run to `recipients` takes, and how many of the bot's messages it waits
+    behind. Only a run starting now waits behind the messages queued now; a later run's
+    backlog is not known yet, so its estimate is the pace alone."""
+    waiting = messages_waiting(bot, besides=besides) if starts_now else 0
+    return estimated_duration(recipients, bot, waiting), waiting
+
+
 def messages_waiting(bot: Bot, besides: Announcement | None = None) -> int:
     """The bot's outbound messages queued or being sent now, other than `besides`' own."""
     waiting = Message.objects.filter(

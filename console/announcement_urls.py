@@ -10,6 +10,7 @@ urlpatterns = [
     path("schedule-preview/", views.schedule_preview, name="schedule_preview"),
     path("message-preview/", views.message_preview, name="message_preview"),
     path("audience/", views.audience_results, name="audience"),
+    path("estimate/", views.run_estimate, name="estimate"),
     path("<int:pk>/", views.detail, name="detail"),
     path("<int:pk>/edit/", views.compose, name="edit"),
     path("<int:pk>/<str:verb>/", views.act, name="act"),

@@ -414,8 +414,14 @@ def detail(request, pk: int):
             size=RECIPIENTS_PER_PAGE,
         )
     progress = services.runs_progress(runs)
-    waiting = services.messages_waiting(announcement.bot, besides=announcement)
     recipient_count = recipients_now(announcement).count()
+    # The page keeps refreshing its runs while one is sending or about to start.
+    starts_soon = (
+        announcement.status == Announcement.Status.ACTIVE
+        and announcement.next_run_at is not None
+        and announcement.next_run_at - timezone.now() < timedelta(minutes=2)
+    )
+    running = any(not p["done"] for p in progress.values())
     context = {
         "announcement": announcement,
         "runs": [(r, progress[r.pk]) for r in runs],
@@ -423,18 +429,16 @@ def detail(request, pk: int):
         "run": run,
         "recipients": recipients,
         "recipient_count": recipient_count,
-        "estimate": about(services.estimated_duration(recipient_count, announcement.bot, waiting)),
-        "waiting": waiting,
+        "estimate": estimate_words(
+            recipient_count,
+            announcement.bot,
+            starts_now=starts_soon or running,
+            besides=announcement,
+        ),
         **_preview(announcement),
         **pause_context(request.user, announcement.bot, full=False),
     }
-    # The page keeps refreshing its runs while one is sending or about to start.
-    starts_soon = (
-        announcement.status == Announcement.Status.ACTIVE
-        and announcement.next_run_at is not None
-        and announcement.next_run_at - timezone.now() < timedelta(minutes=2)
-    )
-    context["sending"] = starts_soon or any(not p["done"] for _, p in context["runs"])
+    context["sending"] = starts_soon or running
     sending = announcement.status == Announcement.Status.FINISHED and services.still_sending(
         announcement
     )
@@ -497,6 +501,48 @@ def _page_with(request, announcement: Announcement, run: AnnouncementRun) -> str
     if newer is not None:
         query["before"] = newer
     return f"{request.path}?{query.urlencode()}"
+
+
+def estimate_words(
+    recipients: int, bot, *, starts_now: bool, besides: Announcement | None = None
+) -> str:
+    """How long a run takes, as the compose page and the detail page both say it: behind
+    the bot's backlog for a run starting now, the pace alone for a later one."""
+    duration, waiting = services.run_estimate(
+        recipients, bot, starts_now=starts_now, besides=besides
+    )
+    values = {
+        "recipients": ngettext("%(n)d recipient", "%(n)d recipients", recipients)
+        % {"n": recipients},
+        "rate": bot.rate_limit_per_minute,
+        "about": about(duration),
+        "waiting": waiting,
+    }
+    if not waiting:
+        return _("%(recipients)s at %(rate)d/min: %(about)s.") % values
+    return (
+        ngettext(
+            "%(recipients)s at %(rate)d/min, behind the %(waiting)d message already "
+            "waiting for this bot: %(about)s.",
+            "%(recipients)s at %(rate)d/min, behind the %(waiting)d messages already "
+            "waiting for this bot: %(about)s.",
+            waiting,
+        )
+        % values
+    )
+
+
+@login_required
+@require_GET
+def run_estimate(request):
+    """The compose page's estimate for the recipients chosen so far (`estimate_words`)."""
+    bot_id, recipients = id_or_none(request.GET.get("bot", "")), int_param(request, "n")
+    if bot_id is None or recipients is None or recipients < 0:
+        raise Http404
+    bot = get_object_or_404(bots_visible_to(request.user), pk=bot_id)
+    starts_now = request.GET.get("kind", "now") == Announcement.Kind.NOW
+    text = estimate_words(recipients, bot, starts_now=starts_now) if recipients else ""
+    return JsonResponse({"text": text})
 
 
 def about(duration: timedelta) -> str:

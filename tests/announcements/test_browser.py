@@ -395,7 +395,9 @@ def test_an_operator_picks_among_1500_groups_by_keyboard_and_sends_to_all_of_the
     tab_to(boxes)
     page.keyboard.press("Space")
     assert page.inner_text("#selected-count") == "(1)"
-    assert page.inner_text("#estimate").startswith("1 个接收者")
+    page.wait_for_function(
+        "() => document.querySelector('#estimate').textContent.startsWith('1 个接收者')"
+    )
 
     page.fill("#audience-search", "")
     page.wait_for_function(f"() => document.querySelectorAll('{boxes}').length === 50")
@@ -415,7 +417,9 @@ def test_an_operator_picks_among_1500_groups_by_keyboard_and_sends_to_all_of_the
     page.keyboard.press("ArrowRight")  # the next choice: all groups
     assert page.is_checked('input[name=audience][value="groups"]')
     assert page.inner_text("#selected-count") == "(1501)"
-    assert page.inner_text("#estimate").startswith("1501 个接收者")
+    page.wait_for_function(
+        "() => document.querySelector('#estimate').textContent.startsWith('1501 个接收者')"
+    )
     assert page.is_hidden("[name=save_audience_as]")
     page.click("button[name=schedule]")
 

@@ -43,6 +43,7 @@
       var submit = $("#submit-schedule");
       if (submit) submit.textContent = kind === "now" ? submit.dataset.now : submit.dataset.later;
       refreshSchedule();
+      refreshEstimate();
     }
 
     // Whether the chosen msgtype's fields are all empty (nothing typed, no file chosen).
@@ -173,16 +174,20 @@
       $("#selected-count").textContent = "(" + selected() + ")";
       refreshEstimate();
     }
+    // Said by the server (console/views/announcements.py estimate_words), as the
+    // announcement's page says it: behind the bot's backlog only when sent now.
+    var estimateTimer = null;
     function refreshEstimate() {
-      var estimate = $("#estimate");
-      var rate = parseInt(form.dataset.rate, 10) || 20;
-      var n = selected();
-      // As console/views/announcements.py about(): seconds under a minute.
-      var seconds = Math.ceil(n * 60 / rate);
-      var about = seconds < 60
-        ? estimate.dataset.seconds.replace("{s}", seconds)
-        : estimate.dataset.minutes.replace("{m}", Math.ceil(seconds / 60));
-      estimate.textContent = n ? estimate.dataset.template.replace("{n}", n).replace("{rate}", rate).replace("{about}", about) : "";
+      clearTimeout(estimateTimer);
+      estimateTimer = setTimeout(function () {
+        var params = new URLSearchParams({
+          bot: fieldValue("bot"), n: selected(), kind: checkedValue("kind") || "now",
+        });
+        fetch(form.dataset.estimateUrl + "?" + params.toString(), { credentials: "same-origin" })
+          .then(function (response) { return response.ok ? response.json() : Promise.reject(response); })
+          .then(function (data) { $("#estimate").textContent = data.text; })
+          .catch(function () { $("#estimate").textContent = ""; });
+      }, 150);
     }
     function showMode() {
       var listed = mode() === "listed";
