@@ -27,6 +27,7 @@ from messaging.msgtype_names import NAMES as MSGTYPE_NAMES
 from messaging.validation import validate_outbound
 
 from .audience import MATCHING, RULE_FOR_KIND, Audience, AudienceForm, rule_members
+from .mentions import resolved_mentions
 from .models import Announcement
 from .schedule import LAST_DAY, WEEKDAY_NAMES, ScheduleError
 from .services import checked_schedule
@@ -77,7 +78,10 @@ class ComposeForm(AudienceForm):
     text__mentioned_list = forms.CharField(
         label=_("@mentions"),
         required=False,
-        help_text=_("User IDs separated by commas; @all mentions everyone."),
+        help_text=_(
+            "User IDs or contact names, separated by commas; @all mentions everyone. "
+            "Checked against the bot's synced contacts."
+        ),
     )
     link__title = forms.CharField(label=_("Title"), required=False)
     link__url = forms.URLField(label=_("URL"), required=False, assume_scheme="https")
@@ -179,6 +183,10 @@ class ComposeForm(AudienceForm):
             sets.append((msgtype, fields))
         return sets
 
+    def clean_text__mentioned_list(self) -> list[str]:
+        """The user IDs mentioned: names resolved, "@all" as WeCom spells it (mentions.py)."""
+        return resolved_mentions(self.bot, self.cleaned_data.get("text__mentioned_list") or "")
+
     def clean_image_file(self):
         """An image the bot's connector sends, judged by its content (Pillow), not its name."""
         upload = self.cleaned_data.get("image_file")
@@ -273,10 +281,6 @@ class ComposeForm(AudienceForm):
                 payload[key] = value
         if msgtype == "image" and image_url:
             payload["url"] = image_url
-        if msgtype == "text" and "mentioned_list" in payload:
-            payload["mentioned_list"] = [
-                m.strip() for m in payload["mentioned_list"].split(",") if m.strip()
-            ]
         if msgtype == "news":
             payload = {"articles": [payload]}
         return {"msgtype": msgtype, msgtype: payload}

@@ -121,7 +121,10 @@
         bubble.appendChild(el("p", "pre", value("content")));
         var mentions = value("mentioned_list");
         if (msgtype === "text" && mentions) {
-          bubble.appendChild(el("p", "mentions", mentions.split(",").map(function (m) { return "@" + m.trim(); }).join(" ")));
+          // As announcements/mentions.py reads them: "@ALL" is "@all", a leading "@" is not doubled.
+          var names = mentions.split(/[,，、\n]/).map(function (m) { return m.trim().replace(/^@+/, ""); })
+            .filter(Boolean).map(function (m) { return "@" + (m.toLowerCase() === "all" ? "all" : m); });
+          bubble.appendChild(el("p", "mentions", names.join(" ")));
         }
       } else if (msgtype === "image") {
         var upload = $('input[name="image_file"]');

@@ -1,0 +1,69 @@
+"""@mentions on the compose page: user IDs or contact names, checked against the bot's
+synced contacts; "@all" however typed is WeCom's "@all"."""
+
+from announcements.models import Announcement
+from conversations.models import Conversation
+
+from .test_console_pages import compose_post
+
+
+def text_post(bot, groups, mentions: str) -> dict:
+    return compose_post(
+        bot,
+        groups,
+        msgtype="text",
+        text__content="开会",
+        text__mentioned_list=mentions,
+        link__title="",
+        link__url="",
+    )
+
+
+def contacts(bot, make_conversation) -> None:
+    make_conversation(bot, "wmZhang", kind=Conversation.Kind.USER, name="张伟")
+    make_conversation(bot, "wmLi", kind=Conversation.Kind.USER, name="李娜")
+    make_conversation(bot, "wmLi2", kind=Conversation.Kind.USER, name="王芳")
+    make_conversation(bot, "wmLi3", kind=Conversation.Kind.USER, name="王芳")
+
+
+def test_ids_names_and_all_in_any_case_become_the_ids_wecom_expects(
+    client, bot, make_groups, make_conversation, superuser
+):
+    contacts(bot, make_conversation)
+    client.force_login(superuser)
+
+    response = client.post(
+        "/console/announcements/new/",
+        text_post(bot, make_groups(bot, 1), "wmZhang, @李娜，,@ALL, wmZhang"),
+    )
+
+    assert response.status_code == 302
+    body = Announcement.objects.get().body
+    assert body["text"]["mentioned_list"] == ["wmZhang", "wmLi", "@all"]
+
+
+def test_ids_not_among_the_contacts_are_refused_and_named(
+    client, bot, make_groups, make_conversation, superuser
+):
+    contacts(bot, make_conversation)
+    client.force_login(superuser)
+
+    page = client.post(
+        "/console/announcements/new/",
+        text_post(bot, make_groups(bot, 1), "nobody, wmZhang, ghost, 王芳"),
+    ).content.decode()
+
+    assert not Announcement.objects.exists()
+    assert "不在此机器人的联系人中：nobody 和 ghost" in page
+    assert "多个联系人名为 王芳" in page
+
+
+def test_a_bot_without_synced_contacts_takes_the_ids_as_typed(client, bot, make_groups, superuser):
+    client.force_login(superuser)
+
+    client.post(
+        "/console/announcements/new/", text_post(bot, make_groups(bot, 1), "zhangsan, @all")
+    )
+
+    body = Announcement.objects.get().body
+    assert body["text"]["mentioned_list"] == ["zhangsan", "@all"]
