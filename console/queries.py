@@ -157,7 +157,12 @@ class RecipientPage:
 
 
 def recipients_page(
-    run: AnnouncementRun, *, after: int | None = None, before: int | None = None, size: int
+    run: AnnouncementRun,
+    *,
+    after: int | None = None,
+    before: int | None = None,
+    size: int,
+    statuses=None,
 ) -> RecipientPage:
     """A run's messages by their conversation's id, the order the fan-out made them in,
     read in order from the index of the one message per run and conversation: the first
@@ -169,6 +174,8 @@ def recipients_page(
     messages = status_labels.with_messages_ahead(
         Message.objects.filter(announcement_run=run).select_related("conversation", "bot")
     )
+    if statuses:  # the recipient table's chips: only the messages in these states
+        messages = messages.filter(status__in=statuses)
     if before is not None:
         rows = list(
             messages.filter(conversation_id__lt=before).order_by("-conversation_id")[: size + 1]
@@ -181,7 +188,7 @@ def recipients_page(
         messages = messages.filter(conversation_id__gt=after)
     rows = list(messages.order_by("conversation_id")[: size + 1])
     if not rows and after is not None:  # past the last one (or a made-up cursor)
-        return recipients_page(run, size=size)
+        return recipients_page(run, size=size, statuses=statuses)
     page = RecipientPage(rows[:size])
     if len(rows) > size:
         page.next_after = page.rows[-1].conversation_id

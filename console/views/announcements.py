@@ -40,6 +40,7 @@ from botadmin.errors import ApiError
 from botadmin.ids import id_or_none
 from conversations.roles import may_create_bots
 from conversations.services import bots_visible_to
+from messaging.models import Message
 
 from .. import markdown
 from ..bot_pause import connection_trouble, pause_context
@@ -69,6 +70,12 @@ DONE = {
     ),
 }
 
+# The recipient table's chips (?recipients=…): a run's messages in these states.
+RECIPIENT_FILTERS = {
+    "failed": (gettext_lazy("Failed"), Message.Status.UNDELIVERED),
+    "waiting": (gettext_lazy("Waiting"), Message.Status.UNFINISHED),
+    "sent": (gettext_lazy("Sent"), (Message.Status.SENT,)),
+}
 # A draft has nothing to stop: "cancel" discards it (kept in the list as cancelled).
 DISCARDED = gettext_lazy("Draft discarded: it stays in the list as cancelled.")
 
@@ -406,12 +413,16 @@ def detail(request, pk: int):
             run = get_object_or_404(announcement.runs, pk=run_id)
             return redirect(_page_with(request, announcement, run))
     recipients = None
+    shown = request.GET.get("recipients", "")
+    if shown not in RECIPIENT_FILTERS:
+        shown = ""
     if run is not None:
         recipients = recipients_page(
             run,
             after=int_param(request, "recipients_after"),
             before=int_param(request, "recipients_before"),
             size=RECIPIENTS_PER_PAGE,
+            statuses=RECIPIENT_FILTERS[shown][1] if shown else None,
         )
     progress = services.runs_progress(runs)
     recipient_count = recipients_now(announcement).count()
@@ -428,6 +439,10 @@ def detail(request, pk: int):
         "runs_page": page,
         "run": run,
         "recipients": recipients,
+        "recipient_filters": [
+            (key, label) for key, (label, _statuses) in RECIPIENT_FILTERS.items()
+        ],
+        "shown_recipients": shown,
         "recipient_count": recipient_count,
         "estimate": estimate_words(
             recipient_count,
