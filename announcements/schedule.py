@@ -231,8 +231,9 @@ def parse(kind: str, spec: dict, tz_name: str) -> Schedule:
 
 
 def in_words(announcement: Announcement) -> str:
-    """When a recurring announcement runs, as operators read it ("Monthly on the last day at
-    09:30"); the kind's name for the others, and for a schedule it cannot read."""
+    """When an announcement runs, as operators read it ("Monthly on the last day at 09:30",
+    "2026-12-06 05:19 (once)" in its zone); the kind's name for "now", and for a schedule
+    it cannot read."""
     kind, spec = announcement.schedule_kind, announcement.schedule or {}
     try:
         at = _time(spec.get("time")).strftime("%H:%M") if kind in RECURRING - {Kind.CRON} else ""
@@ -252,6 +253,9 @@ def in_words(announcement: Announcement) -> str:
             words = _("Monthly on day %(day)d at %(time)s") % {"day": day, "time": at}
         elif kind == Kind.CRON:
             words = _("Cron expression %(cron)s") % {"cron": spec["cron"]}
+        elif kind == Kind.ONCE:
+            when = datetime.fromisoformat(spec["at"]).strftime("%Y-%m-%d %H:%M")
+            return _("%(when)s (once)") % {"when": when}
         else:
             return announcement.get_schedule_kind_display()
     except (ScheduleError, KeyError, TypeError, ValueError, IndexError):

@@ -142,6 +142,13 @@ def test_an_existing_announcement_on_day_30_says_on_its_page_which_months_it_ski
             "每周一、周三 18:00",
             "Weekly on Mon, Wed at 18:00",
         ),
+        # A one-off: its date and time in its zone, not the kind's name ("指定日期和时间").
+        (
+            "once",
+            {"at": "2030-12-06T05:19"},
+            "2030-12-06 05:19（一次）",
+            "2030-12-06 05:19 (once)",
+        ),
         (
             "daily",
             {"time": "07:05", "until": "2027-06-30"},
