@@ -433,6 +433,12 @@ def detail(request, pk: int):
         and announcement.next_run_at - timezone.now() < timedelta(minutes=2)
     )
     running = any(not p["done"] for p in progress.values())
+    # Due and not started yet (sent now, the scheduler a moment away): it is being sent.
+    starting_now = (
+        announcement.status == Announcement.Status.ACTIVE
+        and announcement.next_run_at is not None
+        and announcement.next_run_at <= timezone.now()
+    )
     context = {
         "announcement": announcement,
         "runs": [(r, progress[r.pk]) for r in runs],
@@ -452,6 +458,7 @@ def detail(request, pk: int):
         ),
         **_preview(announcement),
         **pause_context(request.user, announcement.bot, full=False),
+        "starting_now": starting_now,
     }
     context["sending"] = starts_soon or running
     sending = announcement.status == Announcement.Status.FINISHED and services.still_sending(

@@ -1108,3 +1108,21 @@ def test_an_announcement_typed_over_lines_is_stored_with_the_apis_line_breaks(
 
     assert response.status_code == 302
     assert Announcement.objects.get().body[msgtype]["content"] == "第一行\n第二行\n\n第四行"
+
+
+def test_right_after_send_now_the_page_says_sending_and_preparing_not_scheduled(
+    client, bot, make_groups, superuser
+):
+    """The flash said "正在发送" above a badge saying 已排期, "尚未运行" and a next run."""
+    client.force_login(superuser)
+
+    page = client.post(
+        "/console/announcements/new/",
+        compose_post(bot, make_groups(bot, 2), kind="now"),
+        follow=True,
+    ).content.decode()
+
+    status = page.split('id="announcement-status">')[1].split("</span></span>")[0]
+    assert "发送中" in status and "已排期" not in status
+    assert "正在准备接收者…" in page and "尚未运行" not in page
+    assert "下次运行" not in page
