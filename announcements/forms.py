@@ -70,7 +70,8 @@ def msgtypes_for(bot: Bot | None) -> list[str]:
 
 
 class ComposeForm(AudienceForm):
-    title = forms.CharField(label=_("Title"), max_length=200)
+    # Recipients never see it: it names the announcement in the console and the audit log.
+    title = forms.CharField(label=_("Title (internal only)"), max_length=200)
     msgtype = forms.ChoiceField(label=_("Message type"), widget=forms.RadioSelect)
     text__content = TextareaField(
         label=_("Text"), widget=forms.Textarea(attrs={"rows": 4}), required=False

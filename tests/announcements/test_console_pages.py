@@ -1126,3 +1126,18 @@ def test_right_after_send_now_the_page_says_sending_and_preparing_not_scheduled(
     assert "发送中" in status and "已排期" not in status
     assert "正在准备接收者…" in page and "尚未运行" not in page
     assert "下次运行" not in page
+
+
+def test_the_title_is_marked_required_and_said_to_be_internal_only(client, bot, superuser):
+    client.force_login(superuser)
+
+    page = client.get("/console/announcements/new/").content.decode()
+    client.cookies["django_language"] = "en"
+    english = client.get("/console/announcements/new/").content.decode()
+
+    label = page.split('<label class="field"><span>')[1].split("</label>")[0]
+    assert label.startswith(
+        '标题（仅内部可见） <span class="required-mark" aria-hidden="true">*</span>'
+    )
+    assert re.search(r'<input type="text" name="title"[^>]* required', label)
+    assert "Title (internal only)" in english
