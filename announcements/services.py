@@ -147,7 +147,12 @@ def save_announcement(
             bot=draft.bot,
             target=announcement,
             summary=announcement.title,
-            details={"status": announcement.status, "when": draft.kind, "audience": draft.audience},
+            details={
+                "status": announcement.status,
+                "when": draft.kind,
+                "schedule": draft.schedule,
+                "audience": draft.audience,
+            },
         )
         active = announcement.status == Announcement.Status.ACTIVE
         if active and announcement.next_run_at and announcement.next_run_at <= now:

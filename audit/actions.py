@@ -61,13 +61,13 @@ WORDS = {
     "group.delete": _("Deleted a user group"),
 }
 
-# Actions whose stored summary is the operator's own words (a title, a name): shown as it is.
+# Actions whose stored summary is the operator's own words (a name): shown as it is. An
+# announcement's title is its target's name already: its audience and schedule are shown.
 SUMMARY_IS_CONTENT = {
-    "announcement.create",
-    "announcement.edit",
     "audience.create",
     "audience.edit",
 }
+ABOUT_AN_ANNOUNCEMENT_SAVED = {"announcement.create", "announcement.edit"}
 
 
 # Actions whose stored summary is the names of the fields changed: shown in words.

@@ -12,6 +12,7 @@ from django.utils.safestring import mark_safe
 from django.utils.timesince import timesince
 from django.utils.translation import gettext, gettext_lazy, ngettext, pgettext
 
+from announcements.models import Announcement
 from announcements.schedule import in_words
 from audit import actions as audit_actions
 from audit import targets as audit_targets
@@ -266,6 +267,8 @@ def action_summary(action) -> str:
     secret revealed, a deleted endpoint's URL, the operator added or removed."""
     if action.action in audit_actions.SUMMARY_IS_CONTENT:
         return action.summary
+    if action.action in audit_actions.ABOUT_AN_ANNOUNCEMENT_SAVED:
+        return _announcement_saved(action.details or {})
     if action.action == "bot.check_connection" and "ok" in (action.details or {}):
         return gettext("succeeded") if action.details["ok"] else gettext("failed")
     if action.action == "secret.reveal" and "secret" in (action.details or {}):
@@ -301,6 +304,20 @@ def _paused(details: dict) -> str:
         parts.append(
             ngettext("%(n)d message waiting", "%(n)d messages waiting", waiting) % {"n": waiting}
         )
+    return " · ".join(parts)
+
+
+def _announcement_saved(details: dict) -> str:
+    """To whom and when a saved announcement goes ("选定的会话 · 每天 09:30"), from its
+    entry's details (an entry recorded before they held the schedule names its kind)."""
+    parts = []
+    if details.get("audience") in Announcement.Audience.values:
+        parts.append(str(Announcement.Audience(details["audience"]).label))
+    if details.get("when") in Announcement.Kind.values:
+        schedule = details.get("schedule") if isinstance(details.get("schedule"), dict) else {}
+        parts.append(in_words(Announcement(schedule_kind=details["when"], schedule=schedule)))
+    if details.get("status") == Announcement.Status.DRAFT:
+        parts.append(str(Announcement.Status.DRAFT.label))
     return " · ".join(parts)
 
 

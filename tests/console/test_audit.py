@@ -1,6 +1,7 @@
 import csv
 import datetime as dt
 import io
+import re
 
 import pytest
 from django.urls import reverse
@@ -280,3 +281,29 @@ def test_a_search_in_a_bot_the_operator_cannot_see_says_the_bot_filter_was_ignor
     html = page.content.decode()
     assert "<li>机器人：你操作的机器人中没有这一个。</li>" in html.split('id="ignored-filters">')[1]
     assert [m.search_text for m in page.context["page"].rows] == ["发版 通知"]
+
+
+def test_a_saved_announcements_entry_says_its_audience_and_schedule_not_its_title_again(
+    client, superuser, bot, group
+):
+    client.force_login(superuser)
+    client.post(
+        "/console/announcements/new/",
+        {
+            "bot": bot.pk,
+            "title": "值班群广播",
+            "msgtype": "text",
+            "text__content": "今晚值班",
+            "conversations": [group.pk],
+            "kind": "daily",
+            "time": "09:30",
+            "timezone": "Asia/Shanghai",
+            "schedule": "1",
+        },
+    )
+    record_action(superuser, "announcement.create", bot=bot, summary="旧公告", details={})
+
+    page = client.get(reverse("console:operator_actions")).content.decode()
+
+    summaries = re.findall(r'<td title="(?:值班群广播|旧公告)">([^<]*)</td>', page)
+    assert summaries == ["", "选定的会话 · 每天 09:30"]
