@@ -79,6 +79,9 @@ class ComposeForm(AudienceForm):
     text__mentioned_list = forms.CharField(
         label=_("@mentions"),
         required=False,
+        # The compose page's <datalist> of the bot's contacts (announcements.js completes
+        # the entry after the last comma).
+        widget=forms.TextInput(attrs={"list": "mention-contacts", "autocomplete": "off"}),
         help_text=_(
             "User IDs or contact names, separated by commas; @all mentions everyone. "
             "Checked against the bot's synced contacts."

@@ -38,6 +38,7 @@ from announcements.models import Announcement, AnnouncementRun
 from announcements.schedule import Schedule, ScheduleError, parse
 from botadmin.errors import ApiError
 from botadmin.ids import id_or_none
+from conversations.models import Conversation
 from conversations.roles import may_create_bots
 from conversations.services import bots_visible_to
 from messaging.models import Message
@@ -215,11 +216,24 @@ def compose(request, pk: int | None = None):
             "bot": bot,
             "switch_bots": _switch_bots(bots, announcement),
             "saved_audiences": saved_audiences,
+            "mention_contacts": mention_contacts(bot),
             **_picker(form),
             **pause_context(request.user, bot, full=False),
             **connection_trouble(bot),
         },
     )
+
+
+# The @mentions field suggests this many of the bot's contacts (by name) at most.
+MENTION_SUGGESTIONS = 500
+
+
+def mention_contacts(bot) -> list[tuple[str, str]]:
+    """(user ID, name) of the bot's synced contacts, for the @mentions field's suggestions."""
+    users = Conversation.objects.filter(bot=bot, kind=Conversation.Kind.USER, is_active=True)
+    return list(users.order_by("name", "pk").values_list("conversation_id", "name"))[
+        :MENTION_SUGGESTIONS
+    ]
 
 
 def _switch_bots(bots, announcement: Announcement | None) -> list:

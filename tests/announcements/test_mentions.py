@@ -1,6 +1,8 @@
 """@mentions on the compose page: user IDs or contact names, checked against the bot's
 synced contacts; "@all" however typed is WeCom's "@all"."""
 
+import re
+
 from announcements.models import Announcement
 from conversations.models import Conversation
 
@@ -67,3 +69,24 @@ def test_a_bot_without_synced_contacts_takes_the_ids_as_typed(client, bot, make_
 
     body = Announcement.objects.get().body
     assert body["text"]["mentioned_list"] == ["zhangsan", "@all"]
+
+
+def test_the_mentions_field_suggests_the_bots_contacts_by_name(
+    client, bot, make_bot, make_conversation, superuser
+):
+    contacts(bot, make_conversation)
+    make_conversation(make_bot(name="rival"), "wmOther", kind=Conversation.Kind.USER, name="别人")
+    client.force_login(superuser)
+
+    page = client.get(f"/console/announcements/new/?bot={bot.pk}").content.decode()
+
+    assert re.search(
+        r'<input type="text" name="text__mentioned_list"[^>]* list="mention-contacts"', page
+    )
+    suggestions = page.split('<datalist id="mention-contacts">')[1].split("</datalist>")[0]
+    assert re.findall(r'data-id="(\w+)" label="([^"]+)"', suggestions) == [
+        ("wmZhang", "张伟"),
+        ("wmLi", "李娜"),
+        ("wmLi2", "王芳"),
+        ("wmLi3", "王芳"),
+    ]

@@ -313,6 +313,16 @@
       day.dispatchEvent(new Event("change"));
     });
 
+    // The @mentions field lists IDs separated by commas; its suggestions (the bot's contacts)
+    // complete the entry after the last comma, keeping those before it.
+    var mentionField = $('[name="text__mentioned_list"]');
+    if (mentionField) {
+      mentionField.addEventListener("input", function () {
+        var cut = Math.max(mentionField.value.lastIndexOf(","), mentionField.value.lastIndexOf("，"), mentionField.value.lastIndexOf("、"));
+        var before = cut < 0 ? "" : mentionField.value.slice(0, cut + 1).replace(/\s*$/, " ");
+        $$("#mention-contacts option").forEach(function (option) { option.value = before + option.dataset.id; });
+      });
+    }
     $$('input[name="msgtype"]').forEach(function (input) { input.addEventListener("change", showMsgtype); });
     $$('input[name="kind"]').forEach(function (input) { input.addEventListener("change", showKind); });
     $$(".msgfields input, .msgfields textarea").forEach(function (input) { input.addEventListener("input", renderPreview); });
