@@ -49,6 +49,7 @@ from messaging.outbox import (
     update_each,
 )
 
+from . import attempt_reasons
 from .endpoints import fan_out_waiting
 from .models import DUE, WebhookAttempt, WebhookDelivery, WebhookEndpoint, webhook_id_for
 
@@ -246,11 +247,7 @@ def post_signed(
         )
         return result(WebhookAttempt.Outcome.REFUSED, None, refused)
     except requests.RequestException as error:
-        described = reasons.of(error)  # a Reason when it says it in our words (ResolveTimeout)
-        if not isinstance(described, Reason):
-            described = f"{type(error).__name__}: {error}"[:KEEP_BYTES]
-        failed = Reason(gettext_noop("no answer from the endpoint: %(error)s"), error=described)
-        return result(WebhookAttempt.Outcome.FAILURE, None, failed)
+        return result(WebhookAttempt.Outcome.FAILURE, None, attempt_reasons.unanswered(error, KEEP_BYTES))
     outcome = WebhookAttempt.Outcome.SUCCESS if response.ok else WebhookAttempt.Outcome.FAILURE
     text = _without_secret(response.text, payload.get("secret") or "")
     return result(outcome, response.status, text[:KEEP_BYTES])

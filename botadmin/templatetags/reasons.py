@@ -3,7 +3,7 @@
 
 from django import template
 
-from botadmin.reasons import translate
+from botadmin.reasons import Reason, translate
 
 register = template.Library()
 
@@ -11,3 +11,12 @@ register = template.Library()
 @register.filter
 def reason(text):
     return translate(text)
+
+
+@register.filter
+def reason_detail(text) -> str:
+    """A stored reason's technical detail (an exception's text) its wording leaves out:
+    the `detail` parameter its msgid does not name; "" when it has none."""
+    if isinstance(text, Reason) and "%(detail)" not in text.msgid:
+        return text.params.get("detail", "")
+    return ""

@@ -13,8 +13,11 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
+from botadmin import reasons
+from botadmin.reasons import Reason
 from botadmin.timezones import zone_or_default
 from conversations.secret_grace import GraceForm, grace_context, signing_secret_rotated_text
+from forwarding import attempt_reasons
 from forwarding.endpoints import (
     EndpointNotDeletable,
     add_endpoint,
@@ -92,6 +95,10 @@ def endpoint_page(request, bot_id: int, endpoint_id: int, *, form=None, status=2
     endpoint = _endpoint_or_404(bot, endpoint_id)
     # A test event's answer, shown once after its POST redirected here.
     test = request.session.pop(_test_result_key(endpoint.pk), None)
+    if test:
+        test["text"] = reasons.from_json(test.get("text"))
+        if test["http_status"] and test["outcome"] != "success":
+            test["meaning"] = attempt_reasons.answered(test["http_status"])
     manage = may_manage_webhooks(request.user, bot)
     shown = request.GET.get("status", "")
     return render(
@@ -151,11 +158,16 @@ def endpoint_test(request, bot_id: int, endpoint_id: int):
     bot = _managed_bot(request, bot_id)
     endpoint = _endpoint_or_404(bot, endpoint_id)
     result = run_test_event(request.user, endpoint)
+    # A failure's reason is kept as a Reason (JSON), so it reads in the operator's language.
+    text = result.text
+    text = reasons.shorten(text, TEST_ANSWER_SHOWN) if isinstance(text, Reason) else text
     request.session[_test_result_key(endpoint.pk)] = {
         "outcome": result.outcome,
         "http_status": result.http_status,
         "duration_ms": result.duration_ms,
-        "text": Truncator(result.text).chars(TEST_ANSWER_SHOWN),
+        "text": reasons.as_json(
+            text if isinstance(text, Reason) else Truncator(text).chars(TEST_ANSWER_SHOWN)
+        ),
     }
     return redirect(reverse("console:webhook", args=[bot.pk, endpoint.pk]) + "#actions")
 

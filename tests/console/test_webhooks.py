@@ -10,6 +10,7 @@ from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
 from audit.models import OperatorAction
+from devtools.receiver import Receiver
 from forwarding.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from tests.html_forms import submitted_form
 
@@ -454,3 +455,30 @@ def test_the_replay_question_says_how_many_deliveries_failed(
 
     form = page.split('class="replay-period"')[1].split(">")[0]
     assert 'data-confirm="重新发送这段时间内收到的失败投递？共有 1 条失败的投递。"' in form
+
+
+def test_a_test_event_nobody_answers_says_why_in_chinese_with_the_exception_disclosed(
+    operator_client, bot
+):
+    with Receiver() as gone:
+        port = gone.port
+    endpoint = WebhookEndpoint.objects.create(bot=bot, url=f"http://127.0.0.1:{port}/hook")
+
+    page = operator_client.post(url("webhook_test", bot, endpoint.pk), follow=True)
+
+    html = page.content.decode()
+    assert "测试事件失败" in html and "端点没有应答：连接被拒绝" in html
+    assert "no answer from the endpoint" not in html
+    details = re.search(r"<details[^>]*>\s*<summary>技术详情</summary>(.*?)</details>", html, re.S)
+    assert details and "Connection refused" in details.group(1)
+
+
+def test_a_test_event_answered_with_an_error_status_says_what_it_means(
+    operator_client, bot, endpoint, receiver
+):
+    receiver.respond(404, b"no route")
+
+    page = operator_client.post(url("webhook_test", bot, endpoint.pk), follow=True)
+
+    html = page.content.decode()
+    assert "没有这个路径，请检查 URL" in html and "no route" in html

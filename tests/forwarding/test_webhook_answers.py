@@ -10,6 +10,7 @@ import time_machine
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
+from botadmin.templatetags.reasons import reason_detail
 from forwarding.webhook_delivery import (
     KEEP_BYTES,
     attempt_delivery,
@@ -80,7 +81,7 @@ def test_an_answer_crawling_in_past_the_deadline_is_a_failure(
     assert attempt_delivery(delivery.pk) == "failure"
 
     attempt = delivery.attempts.get()
-    assert attempt.http_status is None and "1 s" in attempt.response_text
+    assert attempt.http_status is None and "1 s" in reason_detail(attempt.response_text)
     assert attempt.duration_ms < 2000
     delivery.refresh_from_db()
     assert delivery.status == "pending" and delivery.retry_step == 1

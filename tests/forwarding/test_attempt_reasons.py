@@ -1,0 +1,63 @@
+"""A POST that got no answer says why in the operator's words (refused, TLS, timed out),
+with the exception's own text kept as a technical detail, not as the reason."""
+
+from django.utils import translation
+
+from botadmin.reasons import translate
+from botadmin.templatetags.reasons import reason_detail
+from devtools.receiver import Receiver
+from forwarding.attempt_reasons import answered
+from forwarding.webhook_delivery import attempt_delivery
+
+
+def _failed_attempt(make_bot, record, url):
+    bot = make_bot(name="hooked", webhook_url=url)
+    delivery = record(bot)
+    assert attempt_delivery(delivery.pk) == "failure"
+    return delivery.attempts.get()
+
+
+def test_a_port_nobody_listens_on_is_a_refused_connection(make_bot, record):
+    with Receiver() as gone:
+        port = gone.port
+
+    attempt = _failed_attempt(make_bot, record, f"http://127.0.0.1:{port}/hook")
+
+    reason = attempt.response_text
+    assert (
+        reason
+        == "no answer from the endpoint: the connection was refused (nothing listens on that port)"
+    )
+    with translation.override("zh-hans"):
+        assert translate(reason) == "端点没有应答：连接被拒绝（该端口上没有服务在监听）"
+    assert "Connection refused" in reason_detail(reason)
+    assert "ConnectionError" in reason_detail(reason)
+
+
+def test_https_to_a_plain_http_server_is_a_tls_failure(make_bot, record, receiver):
+    url = receiver.url("/hook").replace("http://", "https://")
+
+    attempt = _failed_attempt(make_bot, record, url)
+
+    reason = attempt.response_text
+    assert "the TLS (HTTPS) connection failed" in reason
+    assert "SSLError" in reason_detail(reason)
+    assert not receiver.requests
+
+
+def test_an_answer_not_complete_in_time_is_a_timeout(make_bot, record, receiver, monkeypatch):
+    monkeypatch.setattr("forwarding.webhook_delivery.RESPONSE_TIMEOUT", 1)
+    receiver.trickle = 0.25
+    receiver.respond(200, b"ok", {f"X-Line-{n}": "." for n in range(12)})
+
+    attempt = _failed_attempt(make_bot, record, receiver.url("/hook"))
+
+    assert attempt.response_text == "no answer from the endpoint: no complete answer in time"
+    assert "within 1 s" in reason_detail(attempt.response_text)
+
+
+def test_an_http_status_says_what_it_means():
+    with translation.override("zh-hans"):
+        assert translate(answered(404)) == "端点返回 HTTP 404：没有这个路径，请检查 URL"
+        assert "接收方服务器出错" in translate(answered(502))
+    assert "redirect" in answered(302) and "refused the event" in answered(418)
