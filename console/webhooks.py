@@ -6,6 +6,8 @@ replay.replay_deliveries / replay_failed / run_test_event); the admin
 calls the same functions.
 """
 
+import re
+
 from django import forms
 from django.conf import settings
 from django.db.models import Prefetch
@@ -49,6 +51,14 @@ def deliveries_page(
     if status in WebhookDelivery.Status.values:
         deliveries = deliveries.filter(status=status)
     return page_by_id_both_ways(deliveries, before=before, after=after, size=DELIVERIES_PAGE)
+
+
+# A msgtype code as WeCom writes them (text, template_card).
+MSGTYPE_CODE = re.compile(r"[a-z0-9_]+")
+
+
+def is_known_msgtype(code: str) -> bool:
+    return code in NAMES or code in OBJECT_MODELS
 
 
 def _msgtype_choices():
@@ -100,9 +110,21 @@ class EndpointForm(NoLabelSuffix, forms.ModelForm):
     def clean_other_msgtypes(self):
         words = [w.strip() for w in self.cleaned_data["other_msgtypes"].split(",")]
         words = [w for w in words if w]
-        if any(len(w) > 32 or not w.replace("_", "").isalnum() for w in words):
-            raise forms.ValidationError(_("Message types are words like voice or file."))
+        # Only what a msgtype code can be: str.isalnum() also takes 图片, which then
+        # looked like the image type on the pages but matched nothing.
+        if any(len(w) > 32 or not MSGTYPE_CODE.fullmatch(w) for w in words):
+            raise forms.ValidationError(
+                _(
+                    "Message types are codes like voice or file: lower-case letters, "
+                    "digits and _ only."
+                )
+            )
         return words
+
+    def unknown_msgtypes(self) -> list[str]:
+        """The other types typed that no message botadmin knows of has: kept (WeCom may
+        add types), and worth a warning, as a typo forwards nothing."""
+        return [t for t in self.cleaned_data.get("other_msgtypes", []) if not is_known_msgtype(t)]
 
     def msgtypes(self) -> list[str]:
         chosen = self.cleaned_data.get("msgtype_choice", []) + self.cleaned_data.get(

@@ -19,6 +19,7 @@ from audit import targets as audit_targets
 from botadmin import links, reasons
 from console import markdown
 from console.dashboard import COUNT_CAP
+from console.webhooks import is_known_msgtype
 from conversations.bot_secrets import secret_label
 from messaging import status_labels
 from messaging.msgtype_names import msgtype_name
@@ -366,6 +367,13 @@ def schedule_words(announcement) -> str:
 def msgtype_words(code) -> str:
     """A msgtype in words ("图片" for image)."""
     return msgtype_name(str(code or ""))
+
+
+@register.filter
+def known_msgtype(code) -> bool:
+    """Whether a message botadmin knows of can have this type (an endpoint filter may
+    name others)."""
+    return is_known_msgtype(str(code or ""))
 
 
 @register.simple_tag

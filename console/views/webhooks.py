@@ -82,7 +82,21 @@ def endpoint_add(request, bot_id: int):
         description=form.cleaned_data["description"],
     )
     messages.success(request, _("Endpoint added. Send it a test event to check it answers."))
+    _warn_unknown_msgtypes(request, form)
     return redirect("console:webhook", bot_id=bot.pk, endpoint_id=endpoint.pk)
+
+
+def _warn_unknown_msgtypes(request, form: EndpointForm) -> None:
+    unknown = form.unknown_msgtypes()
+    if unknown:
+        messages.warning(
+            request,
+            _(
+                "No message botadmin knows of has the type %(types)s: check the spelling, "
+                "or the endpoint gets none of them."
+            )
+            % {"types": ", ".join(unknown)},
+        )
 
 
 def _test_result_key(endpoint_id: int) -> str:
@@ -147,6 +161,7 @@ def endpoint_change(request, bot_id: int, endpoint_id: int):
         is_active=form.cleaned_data["is_active"],
     )
     messages.success(request, _("Endpoint saved."))
+    _warn_unknown_msgtypes(request, form)
     return redirect("console:webhook", bot_id=bot.pk, endpoint_id=endpoint.pk)
 
 

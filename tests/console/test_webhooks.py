@@ -120,7 +120,34 @@ def test_an_invalid_endpoint_is_refused_with_the_reason(operator_client, bot):
     )
     assert response.status_code == 400 and not WebhookEndpoint.objects.exists()
     html = response.content.decode()
-    assert "输入一个有效的 URL" in html and "消息类型是 voice、file 这样的单词" in html
+    assert "输入一个有效的 URL" in html and "消息类型是 voice、file 这样的代码" in html
+
+
+@pytest.mark.parametrize("typed", ["voice, 图片 ,,", "Voice", "vo-ice", "ｖｏｉｃｅ", "voice²"])
+def test_other_msgtypes_take_only_lower_case_codes(operator_client, bot, typed):
+    response = operator_client.post(
+        url("webhook_add", bot), {"url": "https://hooks.example.com/in", "other_msgtypes": typed}
+    )
+
+    assert response.status_code == 400 and not WebhookEndpoint.objects.exists()
+    assert "只能包含小写字母、数字和 _" in response.content.decode()
+
+
+def test_an_unknown_msgtype_is_kept_with_a_warning_and_shown_as_its_code(operator_client, bot):
+    response = operator_client.post(
+        url("webhook_add", bot),
+        {"url": "https://hooks.example.com/in", "other_msgtypes": "voice, voise"},
+        follow=True,
+    )
+
+    endpoint = WebhookEndpoint.objects.get(bot=bot)
+    assert endpoint.msgtypes == ["voice", "voise"]
+    html = response.content.decode()
+    assert "没有任何 botadmin 已知的消息的类型是 voise" in html
+    assert '<span class="badge" title="voice">语音</span>' in html
+    assert re.search(r'<code class="msgtype-unknown"[^>]*>voise</code>', html)
+    listed = operator_client.get(url("webhooks", bot)).content.decode()
+    assert re.search(r'<code class="msgtype-unknown"[^>]*>voise</code>', listed)
 
 
 @pytest.mark.parametrize("address", ["127.0.0.1", "10.0.0.5", "169.254.169.254"])
