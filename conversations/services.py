@@ -195,7 +195,8 @@ def check_connection(bot: Bot, actor) -> tuple[bool, str]:
         bot=bot,
         target=bot,
         summary=("OK: " if ok else "Failed: ") + text[:500],
-        details={"ok": ok},
+        # The reason as a Reason: the bot page shows the last test in the reader's language.
+        details={"ok": ok, "reason": reasons.as_json(reasons.shorten(text, 500))},
     )
     return ok, text
 

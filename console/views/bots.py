@@ -11,16 +11,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.contrib import messages
 from django.db.models import Count, OuterRef, Subquery
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import capfirst
-from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from botadmin.reasons import translate
 from botadmin.timezones import zone_or_default
 from connectors import bot_settings
 from connectors.registry import CONNECTORS
@@ -32,6 +29,7 @@ from messaging import delivery_caps
 from ..bot_contacts import sync_context
 from ..bot_forms import AddOperatorForm, ConversationForm, SendingForm, connector_settings_form
 from ..bot_pause import pause_context
+from ..connection_tests import last_connection_test
 from ..login_required import login_required
 from .app_setup import setup_url
 from .scoping import visible_bot_or_404
@@ -106,6 +104,7 @@ def bot_context(request, bot) -> dict:
         "bot_zone": zone_or_default(bot.timezone),
         "operators": bot.operators.order_by("username"),
         "checked_at": _checked_at(state),
+        "last_test": last_connection_test(bot),
         "settings_rows": _settings_rows(connector, bot),
         "connection": BotConnection.objects.filter(bot=bot).first(),
         # The caps all the bot's sends share (a WeCom app's person-messages), used today.
@@ -144,11 +143,7 @@ def bot_page(request, bot_id: int):
 def test_connection(request, bot_id: int):
     """The verdict and a classified reason; never what the other side answered."""
     bot = visible_bot_or_404(request.user, bot_id)
-    ok, text = check_connection(bot, request.user)
-    if ok:
-        # The connector's note (English, kept in the audit log) says what it asked;
-        # the guide below shows what was learned.
-        messages.success(request, _("Connection OK: the other side answered."))
-    else:
-        messages.error(request, _("Connection failed: %(reason)s") % {"reason": translate(text)})
+    # The result is shown next to the button (console/connection_tests.py), where the
+    # redirect scrolls to; a message at the top of the page was out of view.
+    check_connection(bot, request.user)
     return redirect(reverse("console:bot", args=[bot.pk]) + "#connection")

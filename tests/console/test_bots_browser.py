@@ -73,7 +73,8 @@ def test_an_operator_creates_tests_syncs_a_bridge_bot_and_rotates_its_secret(
     expect(page.locator("#empty-reason")).to_contain_text("尚未同步过联系人")
 
     page.get_by_role("button", name="测试连接").click()
-    expect(page.locator(".flash")).to_contain_text("连接正常：对方已应答。")
+    expect(page.locator("#connection-test")).to_contain_text("上次测试：连接正常")
+    expect(page.locator("#connection-test")).to_be_in_viewport()
     # In words, not the API's codes ("image, link, markdown"): those are in its title.
     expect(page.locator("#capabilities")).to_contain_text("图片、链接卡片")
     shoot(page, "02-connection-tested")
@@ -153,7 +154,7 @@ def test_an_operator_adds_a_robot_group_by_hand_where_the_connector_cannot_list(
         expect(page.locator("#sync-now")).to_have_text("立即检查机器人密钥")
 
         page.get_by_role("button", name="测试连接").click()
-        expect(page.locator(".flash")).to_contain_text("连接正常")
+        expect(page.locator("#connection-test")).to_contain_text("连接正常")
         shoot(page, "12-robot-tested")
     bot = Bot.objects.get(name="销售机器人")
     assert Conversation.objects.get(bot=bot).robot_key == key

@@ -294,10 +294,12 @@ def test_a_failed_connection_test_says_why_in_the_operators_language(agent, brid
 
     page = client.post(url, follow=True).content.decode()
 
-    assert "连接失败：无法连接代理：ConnectionError" in page
+    assert "上次测试：失败" in page and "无法连接代理：ConnectionError" in page
+    # Where the capabilities would be: not "not asked yet" after a test that failed.
+    assert "上次测试失败：无法连接代理：ConnectionError" in page and "尚未查询" not in page
     choose_english(client)
     page = client.post(url, follow=True).content.decode()
-    assert "Connection failed: agent unreachable: ConnectionError" in page
+    assert "Last test: failed" in page and "agent unreachable: ConnectionError" in page
 
 
 def test_the_admins_connection_test_names_each_refused_robot_key_in_chinese(
