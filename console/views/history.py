@@ -1,5 +1,5 @@
 from django.contrib import messages
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -190,5 +190,12 @@ def reply(request, bot_id: int, pk: int):
             form.add_error("content", _("Not sent: %(errmsg)s") % {"errmsg": error.errmsg})
         else:
             messages.success(request, _("Reply queued for sending."))
-            return redirect("console:history", bot_id=bot.pk, pk=conversation.pk)
+            history_url = reverse("console:history", args=[bot.pk, conversation.pk])
+            if request.headers.get("HX-Request"):
+                return HttpResponse(headers={"HX-Redirect": history_url})
+            return redirect(history_url)
+    if request.headers.get("HX-Request"):
+        # The reply box posted through htmx: only why not, into the box; the page, its
+        # address and what was typed stay (a full answer left the browser on /reply).
+        return render(request, "console/history/_reply_errors.html", {"reply_form": form})
     return conversation_history(request, bot_id, pk, reply_form=form)

@@ -102,7 +102,30 @@ def test_empty_reply_and_refusals_are_explained_in_the_page(page, demo):
     page.get_by_placeholder("输入回复内容…").fill("还在吗")
     page.get_by_role("button", name="发送").click()
     expect(page.get_by_role("alert")).to_contain_text("未发送：bot is inactive")
+    # Said in the page it was typed in: the address and the text stay.
+    assert page.url.endswith(reverse("console:history", args=[bot.pk, group.pk]))
+    expect(page.get_by_placeholder("输入回复内容…")).to_have_value("还在吗")
     shoot(page, "10-reply-refused")
+
+
+def test_a_reply_of_only_spaces_is_refused_before_it_is_posted(page, demo):
+
+    bot, group = demo
+    log_in(page)
+    history_url = reverse("console:history", args=[bot.pk, group.pk])
+    page.goto(history_url)
+    posts = []
+    page.on("request", lambda r: posts.append(r.url) if r.method == "POST" else None)
+    box = page.get_by_placeholder("输入回复内容…")
+
+    box.fill("   \n  ")
+    page.get_by_role("button", name="发送").click()
+    box.press("Control+Enter")
+
+    assert box.evaluate("el => el.validationMessage") == "请先输入内容。"
+    assert posts == [] and page.url.endswith(history_url)
+    box.fill("  好的  ")
+    assert box.evaluate("el => el.validationMessage") == ""
 
 
 def test_each_msgtype_renders_like_the_chat_and_traces_open_on_click(page, demo):

@@ -495,6 +495,24 @@ def test_empty_reply_is_refused_with_help(operator_client, bot, group):
     assert "请先输入内容" in response.content.decode()
 
 
+def test_a_reply_posted_through_htmx_is_answered_without_leaving_the_history(
+    operator_client, bot, group, history_url
+):
+    url = reverse("console:reply", args=[bot.pk, group.pk])
+
+    blank = operator_client.post(url, {"content": " \r\n "}, HTTP_HX_REQUEST="true")
+    queued = operator_client.post(url, {"content": "好的"}, HTTP_HX_REQUEST="true")
+
+    # The refusal is only the words for the box's error place, not a page at /reply.
+    assert blank.status_code == 200 and "<html" not in blank.content.decode()
+    assert "请先输入内容" in blank.content.decode()
+    assert queued.status_code == 200 and queued["HX-Redirect"] == history_url
+    assert Message.objects.get().body["text"]["content"] == "好的"
+    page = operator_client.get(history_url).content.decode()
+    assert "回复已进入发送队列" in page
+    assert 'hx-post="' + url + '"' in page and 'hx-target="#reply-errors"' in page
+
+
 def test_updates_bring_new_messages_and_fresh_states_of_pending_ones(
     operator_client, bot, group, make_message
 ):
