@@ -259,6 +259,28 @@ def test_adding_an_operator_by_username(operator_client, bot, make_operator):
     assert operator_client.post(url, {"username": f"nobody{NUL}"}).status_code == 400
 
 
+def test_a_superuser_adding_someone_without_an_account_is_shown_where_users_are_made(
+    client, superuser, bot
+):
+    client.force_login(superuser)
+
+    refused = client.post(reverse("console:bot_operator_add", args=[bot.pk]), {"username": "ghost"})
+
+    html = refused.content.decode()
+    assert refused.status_code == 400 and "没有使用此用户名的有效用户" in html
+    help_text = html.split('id="new-user-help"')[1].split("</p>")[0]
+    assert f'href="{reverse("admin:auth_user_add")}"' in help_text
+    assert "超级用户无需列在这里，即可操作所有机器人" in html
+
+
+def test_a_bot_admin_who_is_no_superuser_is_told_who_creates_users(operator_client, bot):
+    html = operator_client.get(reverse("console:bot", args=[bot.pk])).content.decode()
+
+    help_text = html.split('id="new-user-help"')[1].split("</p>")[0]
+    assert "由超级用户在管理后台创建" in help_text and "href" not in help_text
+    assert 'id="superusers-note"' in html
+
+
 @pytest.fixture
 def robot_bot(make_bot, operator):
     bot = make_bot(name="robots", connector="wecom_robot", agent_url="", agent_token="")
