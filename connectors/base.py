@@ -202,6 +202,10 @@ class NoSettings(NoLabelSuffix, forms.Form):
 class Connector:
     kind: ClassVar[str]  # stored in Bot.connector; never change it once bots use it
     label: ClassVar[str | Promise]  # gettext_lazy: shown in the admin, console and errors
+    # One sentence on what it is and needs, under its tab on the console's "Create a bot".
+    summary: ClassVar[str | Promise] = ""
+    # Its section of docs/bots.md (the heading's anchor), linked next to the summary.
+    docs_section: ClassVar[str] = ""
     # What this connector sends as it is; any other msgtype is converted
     # (`conversions`) or refused with 40008. Per bot: see `msgtypes()`.
     native_msgtypes: ClassVar[frozenset[str]]

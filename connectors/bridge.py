@@ -115,6 +115,11 @@ class BridgeConnector(Connector):
     kind = "bridge"
     setup_guide = "connectors/guides/bridge.html"
     label = _("Bridge agent")
+    summary = _(
+        "Sends and receives through an agent of your own that holds a WeCom account's "
+        "session; needs the agent's URL and token."
+    )
+    docs_section = "bridge-agent"
     native_msgtypes = V1_MSGTYPES
     conversions = {
         "markdown": ("text",),

@@ -120,6 +120,11 @@ def credentials(bot: Bot) -> tuple[str, str, str]:
 class WeComAIBotConnector(Connector):
     kind = KIND
     label = _("WeCom AI bot")
+    summary = _(
+        "WeCom's AI bot over its long connection: answers direct messages and group "
+        "messages that @-mention it; needs the bot ID and secret, no public URL."
+    )
+    docs_section = "wecom-ai-bot-智能机器人-long-connection"
     native_msgtypes = frozenset({"markdown", "template_card", "image", "file", "voice"})
     conversions = {
         "text": ("markdown",),

@@ -97,6 +97,11 @@ class WeComAppConnector(Connector):
     kind = KIND
     setup_guide = "connectors/guides/wecom_app.html"
     label = _("WeCom self-built app")
+    summary = _(
+        "Sends as one of your company's own apps to members and app chats, and receives "
+        "what members send it; needs the corp ID, the app's secret and callback keys."
+    )
+    docs_section = "wecom-self-built-app-自建应用"
     native_msgtypes = frozenset(
         {"text", "markdown", "link", "news", "image", "file", "voice", "template_card"}
     )

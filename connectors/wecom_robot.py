@@ -97,6 +97,11 @@ class WeComRobotConnector(Connector):
     kind = "wecom_robot"
     setup_guide = "connectors/guides/wecom_robot.html"
     label = _("WeCom group robot")
+    summary = _(
+        "Posts to group chats through each group's robot webhook key, entered per group "
+        "after creating the bot; cannot receive messages."
+    )
+    docs_section = "wecom-group-robot"
     native_msgtypes = frozenset(
         {"text", "markdown", "markdown_v2", "news", "image", "file", "voice", "template_card"}
     )

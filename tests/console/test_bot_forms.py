@@ -3,13 +3,16 @@ and creating a bot — who may post them, what they store, and bad input refused
 
 import re
 from datetime import timedelta
+from pathlib import Path
+from urllib.parse import unquote
 
 import pytest
 from django.contrib.auth.models import Permission
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from audit.models import OperatorAction
+from connectors.registry import CONNECTORS
 from conversations.models import Bot, Conversation, SyncRun
 from conversations.pauses import pause_bot
 from conversations.services import rotate_secret
@@ -378,6 +381,37 @@ def test_creating_a_bot_needs_the_permission(operator_client, plain_operator, cl
     assert operator_client.get(reverse("console:bot_create")).status_code == 200
     client.force_login(plain_operator)
     assert client.get(reverse("console:bot_create")).status_code == 403
+
+
+def _github_anchors(markdown: str) -> set[str]:
+    """The anchors GitHub gives the headings: lower case, spaces to -, punctuation out."""
+    headings = re.findall(r"^#+ (.+)$", markdown, re.M)
+    return {re.sub(r"[^\w\- ]", "", h.lower()).replace(" ", "-") for h in headings}
+
+
+@pytest.mark.parametrize("kind", sorted(CONNECTORS))
+def test_each_connector_tab_says_what_it_is_and_links_its_setup(operator_client, settings, kind):
+    settings.BOTADMIN_DOCS_URL = "https://docs.example/botadmin/docs"
+    connector = CONNECTORS[kind]
+
+    page = operator_client.get(reverse("console:bot_create"), {"connector": kind})
+
+    summary = page.content.decode().split('id="connector-summary"')[1].split("</p>")[0]
+    with translation.override("en"):
+        english = str(connector.summary)
+    with translation.override("zh-hans"):
+        assert str(connector.summary) in summary and str(connector.summary) != english
+    link = re.search(r'href="https://docs.example/botadmin/docs/bots.md#([^"]+)"', summary)
+    assert link and unquote(link.group(1)) == connector.docs_section
+    bots_md = (Path(__file__).resolve().parents[2] / "docs" / "bots.md").read_text()
+    assert connector.docs_section in _github_anchors(bots_md)
+
+
+def test_without_a_docs_url_the_create_page_names_the_file(operator_client):
+    page = operator_client.get(reverse("console:bot_create")).content.decode()
+
+    summary = page.split('id="connector-summary"')[1].split("</p>")[0]
+    assert "docs/bots.md" in summary and "href" not in summary
 
 
 def test_a_created_bridge_bot_gets_a_generated_token_and_its_creator(operator_client, operator):
