@@ -18,7 +18,7 @@ from django.utils.translation import gettext_lazy as _
 
 from botadmin.errors import ApiError
 from botadmin.forms import TextareaField
-from botadmin.timezones import zone_choices
+from botadmin.timezones import grouped_zone_choices, zone_choices
 from connectors import conversions
 from connectors.images import FORMAT_NAMES
 from connectors.registry import connector_for
@@ -172,7 +172,7 @@ class ComposeForm(AudienceForm):
             (a.pk, a.name) for a in saved_audiences
         ]
         zones = zone_choices(kept_zone)
-        self.fields["timezone"].choices = [(z, z) for z in zones]
+        self.fields["timezone"].choices = grouped_zone_choices(kept_zone)
         self.fields["timezone"].initial = settings.TIME_ZONE
         if self.initial.get("timezone") not in zones:  # one the zoneinfo database dropped
             self.initial["timezone"] = settings.TIME_ZONE

@@ -1,11 +1,33 @@
 """Time zones operators type in (a bot's quiet hours, an announcement's schedule)."""
 
+import zoneinfo
 from datetime import tzinfo
 from functools import cache
+from importlib import resources
+from pathlib import Path
 from zoneinfo import ZoneInfo, available_timezones
 
 from django.conf import settings
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+# Offered first, before every zone in alphabetical order: where botadmin's users mostly are.
+COMMON_ZONES = (
+    "Asia/Shanghai",
+    "UTC",
+    "Asia/Hong_Kong",
+    "Asia/Taipei",
+    "Asia/Macau",
+    "Asia/Singapore",
+    "Asia/Tokyo",
+    "Asia/Seoul",
+    "Asia/Kolkata",
+    "Europe/London",
+    "Europe/Berlin",
+    "America/New_York",
+    "America/Los_Angeles",
+    "Australia/Sydney",
+)
 
 
 @cache
@@ -24,22 +46,71 @@ NOT_PLACES = frozenset(
 )
 
 
+# Old names the zoneinfo database keeps as links for compatibility (its "backward" file):
+# PRC, W-SU, US/Pacific, Asia/Calcutta. They are left out when zone.tab, the list of the
+# places' own names, cannot be read: the names without a region, and these regions.
+LEGACY_REGIONS = ("US/", "Canada/", "Mexico/", "Brazil/", "Chile/", "SystemV/", "Etc/")
+
+
+@cache
+def _place_names() -> frozenset[str]:
+    """The zones zone.tab lists (one per place, by its current name; none of the
+    backward links), from the zoneinfo database Python reads; empty when none has it."""
+    tables = [Path(folder) / "zone.tab" for folder in zoneinfo.TZPATH]
+    try:
+        tables.append(resources.files("tzdata.zoneinfo") / "zone.tab")
+    except ImportError:  # the tzdata package is only needed where the system has no database
+        pass
+    for table in tables:
+        try:
+            text = table.read_text(encoding="utf-8")
+        except OSError:
+            continue
+        return frozenset(
+            line.split("\t")[2].strip()
+            for line in text.splitlines()
+            if line and not line.startswith("#") and line.count("\t") >= 2
+        )
+    return frozenset()
+
+
+def _is_place(name: str) -> bool:
+    if name in NOT_PLACES or name.startswith(LEGACY_REGIONS):
+        return False
+    places = _place_names()
+    return name in places if places else "/" in name
+
+
 @cache
 def offered_zone_names() -> tuple[str, ...]:
-    """The zones a form offers to choose from: places, and UTC. A stored zone that is
-    none of them still works (`known_zone`)."""
-    return tuple(
-        name for name in zone_names() if name not in NOT_PLACES and not name.startswith("Etc/")
-    )
+    """The zones a form offers to choose from: places by their current names (no
+    deprecated alias such as PRC or Asia/Calcutta), and UTC; the common ones first. A
+    stored zone that is none of them still works (`known_zone`)."""
+    zones = [name for name in zone_names() if name == "UTC" or _is_place(name)]
+    common = [name for name in COMMON_ZONES if name in zones]
+    return (*common, *(name for name in zones if name not in common))
 
 
 def zone_choices(kept: str = "") -> list[str]:
-    """The zones a form lets one choose: the offered ones, and the server's (TIME_ZONE) and
-    `kept` (the edited object's stored zone) even when they are no place, so that saving it
-    again neither fails nor changes it. A name the zoneinfo database does not list is not kept."""
+    """The zones a form lets one choose: the offered ones (the common first), and the
+    server's (TIME_ZONE) and `kept` (the edited object's stored zone) even when they are
+    no place or an old alias, so that saving it again neither fails nor changes it. A
+    name the zoneinfo database does not list is not kept."""
     zones = offered_zone_names()
     kept_names = {kept, settings.TIME_ZONE} - set(zones)
-    return sorted([*zones, *(name for name in kept_names if known_zone(name))])
+    return [*(sorted(name for name in kept_names if known_zone(name))), *zones]
+
+
+def grouped_zone_choices(kept: str = "") -> list:
+    """`zone_choices` as a select's groups: the stored and common zones, then all others."""
+    zones = zone_choices(kept)
+    first = [z for z in zones if z not in COMMON_ZONES and z not in offered_zone_names()]
+    first += [z for z in COMMON_ZONES if z in zones]
+    rest = [z for z in zones if z not in first]
+    return [
+        (_("Common time zones"), [(z, z) for z in first]),
+        (_("All time zones"), [(z, z) for z in rest]),
+    ]
 
 
 @cache

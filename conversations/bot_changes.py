@@ -25,7 +25,7 @@ from django.utils.translation import gettext_lazy as _
 
 from audit.models import OperatorAction
 from audit.services import record_action
-from botadmin.timezones import zone_choices
+from botadmin.timezones import grouped_zone_choices
 from connectors import bot_settings
 from connectors.registry import CONNECTORS, connector_class
 
@@ -60,7 +60,7 @@ def time_zone_field(bot: Bot) -> forms.ChoiceField:
         label=capfirst(model_field.verbose_name),
         help_text=model_field.help_text,
         required=False,
-        choices=[("", server)] + [(zone, zone) for zone in zone_choices(bot.timezone)],
+        choices=[("", server), *grouped_zone_choices(bot.timezone)],
     )
 
 

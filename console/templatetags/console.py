@@ -381,9 +381,14 @@ def select_options(choices, chosen) -> str:
     """The <option>s of a long select (the ~600 time zones) written at once: Django's
     select widget renders a template per option, most of the compose page's time."""
     chosen = "" if chosen is None else str(chosen)
-    options = (
-        f'<option value="{html.escape(str(value))}"{" selected" if str(value) == chosen else ""}>'
-        f"{html.escape(str(label))}</option>"
-        for value, label in choices
-    )
-    return mark_safe("".join(options))  # every value and label is escaped
+
+    def options(pairs) -> str:
+        return "".join(
+            f'<optgroup label="{html.escape(str(value))}">{options(label)}</optgroup>'
+            if isinstance(label, list | tuple)  # a group: its name, then its choices
+            else f'<option value="{html.escape(str(value))}"'
+            f"{' selected' if str(value) == chosen else ''}>{html.escape(str(label))}</option>"
+            for value, label in pairs
+        )
+
+    return mark_safe(options(choices))  # every value and label is escaped

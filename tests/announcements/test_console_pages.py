@@ -1071,6 +1071,23 @@ def test_a_new_announcement_offers_places_and_utc_not_pseudo_zones(
     assert refused.status_code == 200 and not Announcement.objects.exists()
 
 
+def test_the_time_zone_select_offers_common_zones_first_and_no_deprecated_alias(
+    client, bot, superuser
+):
+    client.force_login(superuser)
+
+    page = client.get("/console/announcements/new/").content.decode()
+
+    select = page.split('name="timezone"')[1].split("</select>")[0]
+    common, every = re.findall(r'<optgroup label="([^"]+)">(.*?)</optgroup>', select)
+    assert (common[0], every[0]) == ("常用时区", "所有时区")
+    assert re.findall(r'value="([^"]+)"', common[1])[:4] == [
+        "Asia/Shanghai", "UTC", "Asia/Hong_Kong", "Asia/Taipei"
+    ]  # fmt: skip
+    for alias in ("PRC", "Asia/Calcutta", "Asia/Chungking", "US/Pacific", "Canada/Eastern"):
+        assert f'value="{alias}"' not in select
+
+
 @pytest.mark.parametrize("page", ["{pk}/edit/", "new/?from={pk}"], ids=["edit", "duplicate"])
 def test_an_announcement_saved_with_a_pseudo_zone_keeps_it_when_edited_or_duplicated(
     client, bot, make_groups, superuser, make_announcement, page

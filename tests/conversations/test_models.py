@@ -2,6 +2,8 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
+from botadmin.timezones import offered_zone_names
+from conversations.bot_changes import time_zone_field
 from conversations.models import Bot, Conversation
 from conversations.secrets import is_valid_api_secret
 
@@ -53,6 +55,32 @@ def test_a_bot_cannot_be_given_a_pseudo_zone(bot, zone):
     with pytest.raises(ValidationError) as error:
         bot.full_clean()
     assert list(error.value.message_dict) == ["timezone"]
+
+
+@pytest.mark.parametrize("alias", ["PRC", "Asia/Calcutta", "Asia/Chungking", "US/Pacific", "W-SU"])
+def test_a_bot_cannot_be_given_a_deprecated_alias_but_keeps_one_it_has(bot, alias):
+    """Links the zoneinfo database keeps for old names: offered as if they were places."""
+    bot.timezone = alias
+    with pytest.raises(ValidationError):
+        bot.full_clean()
+
+    Bot.objects.filter(pk=bot.pk).update(timezone=alias)
+    bot.refresh_from_db()
+    bot.full_clean()  # stored before: still valid while unchanged
+    field = time_zone_field(bot)
+    assert field.valid_value(alias) and not field.valid_value("PRC" if alias != "PRC" else "W-SU")
+
+
+def test_the_time_zones_offered_are_places_by_their_names_common_ones_first():
+    zones = offered_zone_names()
+
+    assert zones[:6] == (
+        "Asia/Shanghai", "UTC", "Asia/Hong_Kong", "Asia/Taipei", "Asia/Macau", "Asia/Singapore"
+    )  # fmt: skip
+    assert {"Asia/Kolkata", "Europe/Amsterdam", "America/Argentina/Buenos_Aires"} <= set(zones)
+    legacy = {"PRC", "ROC", "Asia/Calcutta", "Asia/Saigon", "US/Eastern", "Canada/Pacific"}
+    assert not legacy & set(zones) and len(zones) == len(set(zones))
+    assert all("/" in zone for zone in zones if zone != "UTC")
 
 
 def test_a_new_bot_cannot_start_with_a_pseudo_zone(db):
