@@ -16,10 +16,11 @@ sender writes comes out as escaped text except for what these rules make:
 """
 
 import dataclasses as dc
+import html as html_module
 import re
 from functools import cache
 
-from django.utils.html import escape, format_html
+from django.utils.html import escape, format_html, strip_tags
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext
 from markdown_it import MarkdownIt
@@ -252,3 +253,15 @@ def render(content, msgtype: str = "markdown", names: dict | None = None) -> Saf
         return format_html('<pre class="md-source">{}</pre>', content)
     html = _parser(msgtype).render(content, {"names": names or {}})
     return mark_safe(html)  # markdown-it escapes all text; only the rules above add tags
+
+
+def plain_text(content, msgtype: str = "markdown") -> str:
+    """The words a markdown message shows, without its markup (`**`, `##`, `<font>`,
+    link targets): for a one-line excerpt (search results). Other msgtypes as they are."""
+    content = str(content or "")
+    if msgtype not in MARKDOWN_MSGTYPES:
+        return content
+    shown = render(content[:LONGEST_DRAWN], msgtype)
+    # Block ends become spaces, so "标题" and the next line do not run together.
+    spaced = re.sub(r"(?i)<br\s*/?>|</(p|div|li|h\d|blockquote|tr|td|th|pre)>", " ", shown)
+    return " ".join(html_module.unescape(strip_tags(spaced)).split())

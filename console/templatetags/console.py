@@ -17,7 +17,7 @@ from announcements.schedule import in_words
 from audit import actions as audit_actions
 from audit import targets as audit_targets
 from botadmin import links, reasons
-from console import markdown
+from console import excerpts, markdown
 from console.dashboard import COUNT_CAP
 from console.webhooks import is_known_msgtype
 from conversations.bot_secrets import secret_label
@@ -87,6 +87,14 @@ def highlight(value, words) -> str:
         last = match.end()
     parts.append(escape(text[last:]))
     return mark_safe("".join(parts))
+
+
+@register.filter
+def search_excerpt(message, query) -> str:
+    """A search result's words: plain text (a markdown message without its markup),
+    around the first match, the searched words in <mark>, all escaped."""
+    plain = markdown.plain_text(message.search_text, message.msgtype)
+    return highlight(excerpts.excerpt(plain, excerpts.terms_of(query)), query)
 
 
 @register.filter

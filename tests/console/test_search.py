@@ -199,3 +199,25 @@ def test_another_bots_message_is_no_anchor_for_a_page_of_results(
 
     assert result_ids(foreign) == result_ids(unknown) == []
     assert result_ids(own) == [m.pk for m in mine[5:]]
+
+
+def test_a_markdown_result_shows_its_words_without_the_markup(operator_client, group, make_message):
+    source = '## 维护通知\n今晚 **22:00** 维护，<font color="warning">请勿</font>[发布](https://x.example/a)'
+    make_message(group, msgtype="markdown", text=source)
+
+    html = operator_client.get(SEARCH, {"q": "维护"}).content.decode()
+
+    shown = html.split('<span class="result-text">')[1].split("</span>")[0]
+    assert shown == "<mark>维护</mark>通知 今晚 22:00 <mark>维护</mark>，请勿发布"
+
+
+def test_a_long_result_shows_the_part_around_the_match_escaped(
+    operator_client, group, make_message
+):
+    make_message(group, text="前文" * 300 + " <i>退款</i> 已处理 " + "后文" * 300)
+
+    html = operator_client.get(SEARCH, {"q": "退款"}).content.decode()
+
+    shown = html.split('<span class="result-text">')[1].split("</span>")[0]
+    assert shown.startswith("…前文") and shown.endswith("…") and len(shown) < 400
+    assert "&lt;i&gt;<mark>退款</mark>&lt;/i&gt; 已处理" in shown
