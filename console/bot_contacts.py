@@ -12,6 +12,9 @@ from conversations.models import Bot, SyncRun
 from conversations.sync import checks_entered, not_possible_reason
 
 RECENT_RUNS = 5
+# The latest runs read to find RECENT_RUNS worth showing: scheduled runs that changed
+# nothing are folded into a count ("and 12 scheduled syncs without changes").
+RUNS_READ = 50
 
 
 def request_console_sync(user, bot: Bot) -> tuple[SyncRun, bool]:
@@ -20,11 +23,16 @@ def request_console_sync(user, bot: Bot) -> tuple[SyncRun, bool]:
 
 def sync_context(request, bot: Bot) -> dict:
     """The sync block: the last runs, whether one is active, and where to poll."""
-    runs = list(bot.sync_runs.select_related("requested_by")[:RECENT_RUNS])
+    read = list(bot.sync_runs.select_related("requested_by")[:RUNS_READ])
+    # The newest run always shows (that syncs happen); quiet ones after it are counted.
+    shown = [run for n, run in enumerate(read) if n == 0 or not run.is_quiet][:RECENT_RUNS]
+    last_shown = read.index(shown[-1]) if shown else -1
+    quiet = sum(1 for run in read[: last_shown + 1] if run.is_quiet and run not in shown)
     why_not = not_possible_reason(bot)
     return {
-        "runs": runs,
-        "sync_active": any(run.is_active for run in runs),
+        "runs": shown,
+        "quiet_runs": quiet,
+        "sync_active": any(run.is_active for run in shown),
         "sync_url": reverse("console:bot_sync", args=[bot.pk]),
         "sync_status_url": reverse("console:bot_sync_status", args=[bot.pk]),
         "empty_reason": empty_reason(bot),

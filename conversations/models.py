@@ -417,6 +417,18 @@ class SyncRun(models.Model):
         return translate(self.error)
 
     @property
+    def is_quiet(self) -> bool:
+        """A scheduled run that succeeded and changed nothing: the console folds these
+        away, so that changes and failures are not lost among them."""
+        return (
+            self.trigger == self.Trigger.PERIODIC
+            and self.outcome == self.Outcome.SUCCEEDED
+            and not self.groups_unchecked
+            and not self.groups_not_working
+            and not any(n for changes in self.counts().values() for n in changes.values())
+        )
+
+    @property
     def groups_checked(self) -> int:
         """Of a sync that checks entered groups: how many checks had an answer."""
         return max(self.pages_fetched - self.groups_unchecked, 0)

@@ -379,3 +379,23 @@ def test_a_wecom_app_bots_page_shows_todays_person_messages_against_wecoms_daily
     bot.save()
     page = operator_client.get(reverse("console:bot", args=[bot.pk])).content.decode()
     assert 'id="daily-caps"' not in page
+
+
+def test_scheduled_syncs_that_changed_nothing_are_folded_into_a_count(operator_client, bot):
+    def run(trigger="periodic", outcome="succeeded", **counts):
+        return SyncRun.objects.create(bot=bot, trigger=trigger, outcome=outcome, **counts)
+
+    changed = run(trigger="console", groups_added=3)
+    quiet_between = [run() for _ in range(12)]
+    failed = run(outcome="failed", error="agent answered HTTP 502")
+    quiet_after = [run() for _ in range(3)]  # the newest of them still shows
+
+    page = operator_client.get(reverse("console:bot", args=[bot.pk])).content.decode()
+
+    rows = page.split('<table class="sync-runs">')[1].split("</table>")[0].count("<tr class=")
+    assert rows == 3  # the newest, the failure, the run that changed something
+    assert "agent answered HTTP 502" in page
+    assert "+3 ~0 −0 ↺0" in page
+    folded = page.split('id="quiet-runs"')[1].split("</p>")[0]
+    assert "其间另有 14 次无变化的定时同步" in folded
+    assert len(quiet_between) + len(quiet_after) - 1 == 14 and changed and failed
