@@ -305,5 +305,5 @@ def test_a_saved_announcements_entry_says_its_audience_and_schedule_not_its_titl
 
     page = client.get(reverse("console:operator_actions")).content.decode()
 
-    summaries = re.findall(r'<td title="(?:值班群广播|旧公告)">([^<]*)</td>', page)
+    summaries = re.findall(r'<td[^>]* title="(?:值班群广播|旧公告)">([^<]*)</td>', page)
     assert summaries == ["", "选定的会话 · 每天 09:30"]

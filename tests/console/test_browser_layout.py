@@ -266,3 +266,39 @@ def test_the_contact_sync_table_keeps_each_date_on_one_line_on_a_phone(page, dem
     assert lines and set(lines) == {1}
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     shoot(page, "layout-sync-table-390")
+
+
+def test_names_in_wide_tables_stay_on_one_line_on_a_phone(page, demo):
+    """At 390 px the audit table squeezed a conversation to 2–3 characters a line
+    ("运维/值班/群/299"): names keep one line and the table scrolls in its card."""
+    from django.contrib.auth import get_user_model
+
+    from audit.services import record_action
+    from conversations.models import Bot, Conversation
+
+    bot, group = demo
+    Bot.objects.filter(pk=bot.pk).update(name="运维值班机器人")
+    Conversation.objects.filter(pk=group.pk).update(name="运维值班群299")
+    fill_log(bot, group, n=4)
+    admin = get_user_model().objects.get(username="admin")
+    record_action(admin, "bot.update", bot=bot, target=bot, summary="timezone, rate_limit")
+    page.set_viewport_size(PHONE)
+    log_in(page)
+
+    for path, shot in (
+        ("/console/audit/", "layout-audit-390"),
+        ("/console/audit/actions/", "layout-actions-390"),
+        ("/console/dashboard/", "layout-dashboard-names-390"),
+    ):
+        page.goto(path)
+        names = page.locator(".table-wrap td.name")
+        assert names.count() > 0, path
+        lines = names.evaluate_all(
+            """els => els.map(e => { const range = document.createRange(); range.selectNodeContents(e);
+                  return new Set(Array.from(range.getClientRects()).map(r => Math.round(r.top))).size; })"""
+        )
+        assert set(lines) == {1}, (path, lines)
+        assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"], path
+        shoot(page, shot)
+        page.locator(".table-wrap").first.evaluate("el => el.scrollLeft = el.scrollWidth / 2")
+        shoot(page, shot + "-scrolled")
