@@ -111,7 +111,8 @@ LATIN_BOT = re.compile(r"(?i)(?<![a-z])bots?(?![a-z])")
 
 
 def test_chinese_translations_use_one_word_for_groups_operators_and_bots():
-    placeholder = re.compile(r"%\([a-z_]+\)[sdf]")
+    # Placeholders and the documentation's file names (docs/bots.md) aside.
+    placeholder = re.compile(r"%\([a-z_]+\)[sdf]|docs/[\w-]+\.md")
     found = []
     for po_file in sorted(REPO.glob("*/locale/zh_Hans/LC_MESSAGES/*.po")) + sorted(
         REPO.glob("locale/zh_Hans/LC_MESSAGES/*.po")
