@@ -247,7 +247,9 @@ def post_signed(
         )
         return result(WebhookAttempt.Outcome.REFUSED, None, refused)
     except requests.RequestException as error:
-        return result(WebhookAttempt.Outcome.FAILURE, None, attempt_reasons.unanswered(error, KEEP_BYTES))
+        return result(
+            WebhookAttempt.Outcome.FAILURE, None, attempt_reasons.unanswered(error, KEEP_BYTES)
+        )
     outcome = WebhookAttempt.Outcome.SUCCESS if response.ok else WebhookAttempt.Outcome.FAILURE
     text = _without_secret(response.text, payload.get("secret") or "")
     return result(outcome, response.status, text[:KEEP_BYTES])
