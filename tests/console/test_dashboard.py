@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from messaging.models import Message
+from tests.counted_queries import get_counting_queries
 
 DASHBOARD = reverse("console:dashboard")
 
@@ -191,9 +192,6 @@ def test_the_dashboard_reads_ten_bots_with_as_many_queries_as_one(
     client, superuser, make_bot, make_conversation, make_message, make_attempt
 ):
     """Agent health is read for all bots at once, not bot by bot."""
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
     from conversations.models import SyncRun
     from forwarding.models import WebhookEndpoint
 
@@ -209,8 +207,8 @@ def test_the_dashboard_reads_ten_bots_with_as_many_queries_as_one(
 
     def queries_of_the_dashboard() -> int:
         cache.clear()  # both counts start without the cached days
-        with CaptureQueriesContext(connection) as queries:
-            response = client.get(DASHBOARD)
+        queries = get_counting_queries(client, DASHBOARD)
+        response = queries.response
         assert response.status_code == 200
         assert all(agent.last_sync is not None for agent in response.context["agents"])
         return len(response.context["agents"]), len(queries)

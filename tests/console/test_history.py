@@ -4,14 +4,13 @@ from html import escape, unescape
 
 import pytest
 from django.core.management import call_command
-from django.db import connection
 from django.test import Client
-from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
 from conversations.models import Conversation
 from messaging.models import Message
+from tests.counted_queries import get_counting_queries
 
 
 @pytest.fixture
@@ -177,8 +176,8 @@ def test_a_history_page_costs_the_same_few_queries_however_many_messages_it_show
         history_url + f"?before={made[20].pk}",  # 0 to 19
         history_url + f"?before={made[1].pk}",  # 0
     ):
-        with CaptureQueriesContext(connection) as queries:
-            assert 'id="m' in _timeline(operator_client.get(url).content.decode())
+        queries = get_counting_queries(operator_client, url)
+        assert 'id="m' in _timeline(queries.response.content.decode())
         counts.add(len(queries))
 
     assert len(counts) == 1 and counts.pop() <= 4, [q["sql"] for q in queries]

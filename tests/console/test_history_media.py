@@ -9,8 +9,6 @@ import re
 
 import pytest
 from django.core.cache import cache
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from PIL import Image
 
@@ -21,6 +19,7 @@ from media.models import StoredFile
 from messaging import media_links, uploads
 from messaging.models import Message, MessageMedia
 from messaging.sending import accept_outbound
+from tests.counted_queries import get_counting_queries
 from tests.images import image_bytes
 
 PNG = image_bytes("PNG", (800, 600))
@@ -217,14 +216,13 @@ def test_a_page_of_images_reads_its_media_in_one_query(
         image_message(make_message, group, content=image_bytes("PNG", (10 + n, 10)))
     operator_client.get(history_url)
     cache.clear()  # every bubble drawn (a shared cache would keep them)
-    with CaptureQueriesContext(connection) as few:
-        operator_client.get(history_url)
+    few = get_counting_queries(operator_client, history_url)
     for n in range(20):
         image_message(make_message, group, content=image_bytes("PNG", (20 + n, 10)))
 
     cache.clear()
-    with CaptureQueriesContext(connection) as many:
-        html = operator_client.get(history_url).content.decode()
+    many = get_counting_queries(operator_client, history_url)
+    html = many.response.content.decode()
 
     assert html.count('class="media-image"') == 23
     assert len(many) == len(few), [q["sql"] for q in many]

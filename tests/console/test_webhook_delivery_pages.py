@@ -6,12 +6,11 @@ comes back to the page it was pressed on."""
 import re
 
 import pytest
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from console.webhooks import DELIVERIES_PAGE
 from forwarding.models import WebhookDelivery, WebhookEndpoint
+from tests.counted_queries import get_counting_queries
 from tests.html_forms import submitted_form
 
 ROW = re.compile(r'<tr id="delivery-(\d+)">')
@@ -112,9 +111,7 @@ def test_a_page_reads_the_same_number_of_queries_whatever_its_cursor(
     every = sorted(deliveries(endpoint, group, make_message, 2 * DELIVERIES_PAGE), reverse=True)
     counts = []
     for query in ("", f"?before={every[DELIVERIES_PAGE - 1]}", f"?after={every[-1]}"):
-        with CaptureQueriesContext(connection) as queries:
-            operator_client.get(page_url(bot, endpoint, query))
-        counts.append(len(queries))
+        counts.append(len(get_counting_queries(operator_client, page_url(bot, endpoint, query))))
     assert counts[1] == counts[2] == counts[0] + 1  # the cursor, checked: one more
 
 
