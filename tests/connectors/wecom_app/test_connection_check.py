@@ -50,7 +50,7 @@ def test_a_wrong_agent_id_fails_the_test_saying_so_in_the_operators_language(
 
     page = connection_test_page(operator_client, app_bot)
 
-    assert "连接失败" in page and "1000003" in page and "40056" in page
+    assert "上次测试：失败" in page and "1000003" in page and "40056" in page
     assert "AgentId" in page and "请修正机器人的设置" in page
 
 
@@ -59,7 +59,7 @@ def test_a_disabled_app_fails_the_test(app_api, app_bot, operator_client):
 
     page = connection_test_page(operator_client, app_bot)
 
-    assert "连接失败" in page and "已在企业微信管理后台停用" in page
+    assert "上次测试：失败" in page and "已在企业微信管理后台停用" in page
 
 
 def test_an_app_wecom_answers_50003_for_fails_the_test_saying_it_is_disabled(
@@ -69,7 +69,7 @@ def test_an_app_wecom_answers_50003_for_fails_the_test_saying_it_is_disabled(
 
     page = connection_test_page(operator_client, app_bot)
 
-    assert "连接失败" in page and "已停用（50003" in page and "启用该应用" in page
+    assert "上次测试：失败" in page and "已停用（50003" in page and "启用该应用" in page
 
 
 def test_an_untrusted_ip_fails_the_test_naming_the_ip_to_add(app_api, app_bot, operator_client):
@@ -77,7 +77,7 @@ def test_an_untrusted_ip_fails_the_test_naming_the_ip_to_add(app_api, app_bot, o
 
     page = connection_test_page(operator_client, app_bot)
 
-    assert "连接失败" in page and "127.0.0.1" in page and "企业可信IP" in page
+    assert "上次测试：失败" in page and "127.0.0.1" in page and "企业可信IP" in page
 
 
 def test_a_wrong_secret_fails_the_test_in_the_operators_language(app_api, app_bot, operator_client):
@@ -85,5 +85,5 @@ def test_a_wrong_secret_fails_the_test_in_the_operators_language(app_api, app_bo
 
     page = connection_test_page(operator_client, app_bot)
 
-    assert "连接失败" in page and "企业微信拒绝了企业ID或应用 Secret" in page
+    assert "上次测试：失败" in page and "企业微信拒绝了企业ID或应用 Secret" in page
     assert "wrong-secret-value" not in page
