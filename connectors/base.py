@@ -278,6 +278,11 @@ class Connector:
         # for an abandoned sync. It may raise to stop the work (the sync was given up).
         self.still_working: Callable[[], None] = _nothing
 
+    def setup_checklist(self) -> list:
+        """The steps of its setup checklist on the console's bot page
+        (`connectors.setup_checklist.Step`), in the reader's language; [] for none."""
+        return []
+
     @classmethod
     def syncs_contacts(cls) -> bool:
         """Whether a contact sync can do anything: list contacts or check entered ones."""

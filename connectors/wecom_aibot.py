@@ -34,6 +34,7 @@ from botadmin import http, reasons
 from botadmin.forms import NoLabelSuffix
 from botadmin.reasons import Reason
 
+from . import aibot_checklist
 from .base import (
     MEDIA_MIN_BYTES,
     Connector,
@@ -279,6 +280,9 @@ class WeComAIBotConnector(Connector):
         name = attachment_name(response.headers.get("Content-Disposition", ""))
         name = name or str(ref.fields.get("filename") or ref.fields.get("name") or "")
         return FetchedMedia(plain, "", name)  # the archive keeps it through safe_file_name
+
+    def setup_checklist(self) -> list:
+        return aibot_checklist.steps(self.bot, *credentials(self.bot))
 
     def check(self) -> str:
         from conversations import connections

@@ -35,6 +35,7 @@ from botadmin import http, http_failures, reasons
 from botadmin.reasons import Reason, ngettext_noop
 
 from . import wecom_app_api as api
+from . import wecom_app_checklist
 from .base import (
     MEDIA_MIN_BYTES,
     Connector,
@@ -161,6 +162,11 @@ class WeComAppConnector(Connector):
         from .wecom_app_callback import last_status
 
         return last_status(bot.pk)
+
+    def setup_checklist(self) -> list:
+        return wecom_app_checklist.steps(
+            self.bot, self.callback_path(self.bot), self.setup_status(self.bot)
+        )
 
     @classmethod
     def printed_settings(cls, bot: Bot) -> dict:

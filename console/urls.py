@@ -13,10 +13,12 @@ from .views import (
     bots,
     conversations,
     dashboard,
+    docs,
     history,
     media,
     message_fixes,
     search,
+    setup_checklist,
     webhooks,
 )
 
@@ -63,6 +65,12 @@ urlpatterns = [
         bot_contacts.connection_status,
         name="bot_connection_status",
     ),
+    path(
+        "bots/<int:bot_id>/setup-checklist",
+        setup_checklist.setup_checklist,
+        name="bot_setup_checklist",
+    ),
+    path("docs/<slug:name>/", docs.doc_page, name="docs"),
     path(
         "bots/<int:bot_id>/contacts/sync-status", bot_contacts.sync_status, name="bot_sync_status"
     ),

@@ -23,6 +23,7 @@ from botadmin.errors import ApiError
 from botadmin.forms import NoLabelSuffix
 from botadmin.reasons import translate
 from connectors.registry import connector_class
+from connectors.setup_checklist import public_url
 from conversations.group_chats import GroupChatError, GroupChatForm
 from conversations.models import Conversation
 from conversations.roles import is_bot_admin
@@ -68,7 +69,7 @@ def app_setup(request, bot_id: int):
         {
             "bot": bot,
             "is_bot_admin": True,  # _setup_bot let no one else in
-            "callback_url": request.build_absolute_uri(connector.callback_path(bot)),
+            "callback_url": public_url(connector.callback_path(bot)),
             "token": values.get("callback_token", ""),
             "key": values.get("encoding_aes_key", ""),
             "corp_id": values.get("corp_id", ""),

@@ -23,10 +23,14 @@ def page(client, bot):
     return client.get(reverse("console:app_setup", args=[bot.pk]))
 
 
-def test_the_page_shows_the_callback_url_and_masks_the_token_and_key(client, operator, app_bot):
+def test_the_page_shows_the_callback_url_and_masks_the_token_and_key(
+    client, operator, app_bot, settings
+):
+    settings.BOTADMIN_PUBLIC_URL = "https://bots.example.com"
+
     html = page(client, app_bot).content.decode()
 
-    assert f"http://testserver/api/wecom_app/{app_bot.pk}/callback" in html
+    assert f"https://bots.example.com/api/wecom_app/{app_bot.pk}/callback" in html
     assert TOKEN not in html and AES_KEY not in html  # not even in the page source
     assert TOKEN[:4] in html and AES_KEY[:4] in html
     for which in ("callback_token", "encoding_aes_key"):
