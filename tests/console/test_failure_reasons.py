@@ -148,7 +148,10 @@ def test_a_paused_bot_says_why_in_chinese_on_its_page(
     deliver(queue_message(bridge_group, TEXT).pk, clock)
 
     bot_page = client.get(reverse("console:bot", args=[bridge_group.bot_id]))
-    assert "代理拒绝了 botadmin 的令牌（HTTP 401），请检查代理令牌（连接器设置）" in bot_page.content.decode()
+    assert (
+        "代理拒绝了 botadmin 的令牌（HTTP 401），请检查代理令牌（连接器设置）"
+        in bot_page.content.decode()
+    )
 
 
 # --- Forwarding ---------------------------------------------------------------------
