@@ -443,7 +443,6 @@ BOTADMIN_LOGIN_FAILURE_LIMIT = env_int("BOTADMIN_LOGIN_FAILURE_LIMIT", 10)
 BOTADMIN_LOGIN_LOCKOUT_MINUTES = env_int("BOTADMIN_LOGIN_LOCKOUT_MINUTES", 15)
 # Where botadmin's docs/ folder is published (a repository's docs/ URL, a wiki):
 # the console links its pages there. Empty: it names the file instead.
-BOTADMIN_DOCS_URL = env.str("BOTADMIN_DOCS_URL", default="").rstrip("/")
 # How long a rotated-out API secret keeps working.
 BOTADMIN_SECRET_GRACE_HOURS = env_float("BOTADMIN_SECRET_GRACE_HOURS", 24)
 # Outbound HTTP limits (connectors, webhooks).

@@ -6,7 +6,6 @@ for operators with the change permission too (conversations/roles.py).
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
@@ -75,7 +74,6 @@ def bot_create(request):
             # Values, not the class: a template would call it.
             "summary": connector.summary,
             "docs_section": connector.docs_section,
-            "docs_url": settings.BOTADMIN_DOCS_URL,
         },
     )
 

@@ -390,8 +390,7 @@ def _github_anchors(markdown: str) -> set[str]:
 
 
 @pytest.mark.parametrize("kind", sorted(CONNECTORS))
-def test_each_connector_tab_says_what_it_is_and_links_its_setup(operator_client, settings, kind):
-    settings.BOTADMIN_DOCS_URL = "https://docs.example/botadmin/docs"
+def test_each_connector_tab_says_what_it_is_and_links_its_setup(operator_client, kind):
     connector = CONNECTORS[kind]
 
     page = operator_client.get(reverse("console:bot_create"), {"connector": kind})
@@ -401,17 +400,13 @@ def test_each_connector_tab_says_what_it_is_and_links_its_setup(operator_client,
         english = str(connector.summary)
     with translation.override("zh-hans"):
         assert str(connector.summary) in summary and str(connector.summary) != english
-    link = re.search(r'href="https://docs.example/botadmin/docs/bots.md#([^"]+)"', summary)
-    assert link and unquote(link.group(1)) == connector.docs_section
+    link = re.search(r'href="(/console/docs/bots/)#([^"]+)"', summary)
+    assert link and unquote(link.group(2)) == connector.docs_section
     bots_md = (Path(__file__).resolve().parents[2] / "docs" / "bots.md").read_text()
     assert connector.docs_section in _github_anchors(bots_md)
-
-
-def test_without_a_docs_url_the_create_page_names_the_file(operator_client):
-    page = operator_client.get(reverse("console:bot_create")).content.decode()
-
-    summary = page.split('id="connector-summary"')[1].split("</p>")[0]
-    assert "docs/bots.md" in summary and "href" not in summary
+    # The section is there on the console's own page of docs/bots.md.
+    guide = operator_client.get(link.group(1)).content.decode()
+    assert f'id="{connector.docs_section}"' in guide
 
 
 def test_a_created_bridge_bot_gets_a_generated_token_and_its_creator(operator_client, operator):
