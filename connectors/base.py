@@ -234,6 +234,9 @@ class Connector:
     # (Conversation.robot_key, a group robot's): the forms that enter one require it
     # and read it with `robot_key_from`.
     needs_robot_key: ClassVar[bool] = False
+    # Whether a long connection it holds (the gateway's, recorded in BotConnection)
+    # reports its state, rather than a connection test asking the other side.
+    holds_long_connection: ClassVar[bool] = False
     # The bot settings it needs, with their validation: the admin, `createbot`
     # and Bot.clean() all use this form. A field named like a Bot column
     # (agent_url, agent_token) is stored there, any other in

@@ -120,6 +120,7 @@ def credentials(bot: Bot) -> tuple[str, str, str]:
 
 class WeComAIBotConnector(Connector):
     kind = KIND
+    holds_long_connection = True
     label = _("WeCom AI bot")
     summary = _(
         "WeCom's AI bot over its long connection: answers direct messages and group "

@@ -107,6 +107,7 @@ def bot_context(request, bot) -> dict:
         "last_test": last_connection_test(bot),
         "settings_rows": _settings_rows(connector, bot),
         "connection": BotConnection.objects.filter(bot=bot).first(),
+        "holds_long_connection": bool(connector and connector.holds_long_connection),
         # The caps all the bot's sends share (a WeCom app's person-messages), used today.
         "daily_caps": delivery_caps.used_today(
             connector(bot).shared_daily_caps() if connector else [], timezone.now()

@@ -114,3 +114,13 @@ def test_the_message_step_flips_to_done_when_a_message_arrives(
     assert wait_until(lambda: inbound().count() == 1, timeout=5)
 
     assert state(client, aibot, "received") == "done"
+
+
+def test_a_new_ai_bot_says_its_long_connection_reports_not_to_test_the_connection(aibot, console):
+    """Its gateway holds the connection: "test the connection to ask" sent the operator to
+    a button that learns nothing the long connection does not report itself."""
+    page = console(aibot, language="zh-hans").get(reverse("console:bot", args=[aibot.pk]))
+
+    state_text = page.content.decode().split('id="connection-state"')[1].split("</p>")[0]
+    assert "企业微信接受长连接后，状态会显示在这里" in state_text
+    assert "测试连接即可查询" not in state_text
