@@ -11,7 +11,7 @@ from messaging.models import Message
 def shown_recipients(client, url: str, **query) -> list[str]:
     html = client.get(url, query).content.decode()
     table = html.split('<table class="recipients">')[1].split("</table>")[0]
-    return sorted(re.findall(r"<td>(group \d+) ", table))
+    return sorted(re.findall(r"<td[^>]*>(group \d+) ", table))
 
 
 def test_the_chips_show_the_failed_the_waiting_or_the_sent_recipients(

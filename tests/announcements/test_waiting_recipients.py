@@ -62,7 +62,7 @@ def test_a_recipient_held_by_the_daily_cap_says_until_when_and_why_and_the_run_c
     row = recipient_row(chinese, held)
     assert '<span class="badge waiting">等待至 00:00</span>' in row
     assert "企业微信对此应用每日 1 人次消息的上限" in row and "暂缓至北京时间" in row
-    assert 'class="small error-text"></td>' in row  # a hold is no error
+    assert 'class="small error-text text-cell"></td>' in row  # a hold is no error
     assert '<span class="badge sent">已发送</span>' in recipient_row(chinese, sent)
     assert "1 条等待中（最早至 00:00）" in chinese
     row = recipient_row(english, held)

@@ -106,7 +106,7 @@ def test_the_compose_estimate_says_seconds_for_a_short_run(page, demo):
     boxes = page.locator("#audience input[type=checkbox]")
     boxes.nth(0).check()
     boxes.nth(1).check()
-    expect(page.locator("#estimate")).to_have_text("2 个接收者，每分钟 20 条：约 6 秒")
+    expect(page.locator("#estimate")).to_have_text("2 个接收者，每分钟 20 条：约 6 秒。")
 
 
 def test_a_released_scheduled_message_moves_to_the_end_of_an_open_timeline(
