@@ -19,6 +19,7 @@ from botadmin import health
 from connectors import aibot_inbox
 from devtools.processes import celery_worker, database_url, stop_process_group
 from messaging.models import Message
+from tests.polling import wait_until
 
 
 @pytest.fixture(autouse=True)
@@ -281,7 +282,8 @@ def test_stopping_the_worker_fails_readiness_and_starting_it_recovers(
     worker = start()
     try:
         _wait_for(client, (200, "ok"), 90)
-        assert this_host in health.heartbeats_by_host()  # for /metrics
+        # The host's entry is written just after the heartbeat /readyz reads.
+        assert wait_until(lambda: this_host in health.heartbeats_by_host(), 10)  # for /metrics
         stop_process_group(worker)  # SIGTERM: a stop on purpose
         assert worker.returncode == 0
         assert this_host not in health.heartbeats_by_host()
