@@ -38,7 +38,9 @@ def test_operator_sees_a_received_image_and_opens_it_full_size(page, demo, live_
     assert [media_fetch.fetch(row.pk) for row in message.media.all()] == ["stored"]
     thumbnail = image_bubble.locator("img.chat-image")
     expect(thumbnail).to_be_visible()
-    assert thumbnail.evaluate("img => img.complete && img.naturalWidth") == 320
+    # Visible once its element is in the page; loaded a moment later (slower under load).
+    page.wait_for_function("img => img.complete", arg=thumbnail.element_handle())
+    assert thumbnail.evaluate("img => img.naturalWidth") == 320
     shoot(page, "media-02-thumbnail")
 
     with page.expect_popup() as opened:
