@@ -168,6 +168,19 @@ def bearer_secret(request: HttpRequest) -> str | None:
     return token.strip()
 
 
+# RFC 9110 section 11.6.1: a 401 says how to authenticate. Every endpoint that acts for a
+# bot takes its secret as an RFC 6750 Bearer token (the query string's `secret=` has no
+# scheme to name), so that is the challenge, with RFC 6750's error code when a secret
+# was given and is wrong (`invalid_token`) or given twice (`invalid_request`, HTTP 400).
+REALM = "botadmin"
+
+
+def bearer_challenge(error: str = "") -> dict[str, str]:
+    """The `WWW-Authenticate` header of an answer refusing the bot's secret."""
+    challenge = f'Bearer realm="{REALM}"'
+    return {"WWW-Authenticate": f'{challenge}, error="{error}"' if error else challenge}
+
+
 class BotSecret(APIKeyQuery):
     """The bot's API secret, `?secret=…` or `Authorization: Bearer …`: every /api/
     endpoint that acts for a bot.
@@ -175,7 +188,7 @@ class BotSecret(APIKeyQuery):
     `request.auth` becomes the bot. The lookup compares in constant time and
     accepts a rotated-out secret during its grace period
     (`conversations.services.bot_for_secret`); a wrong or missing secret is
-    93000 with HTTP 401.
+    93000 with HTTP 401 and a Bearer challenge (`bearer_challenge`).
 
     An endpoint that also accepts the secret elsewhere passes `secret` (read
     first, the query is the fallback). The header's secret counts as that one does; a
@@ -190,8 +203,8 @@ class BotSecret(APIKeyQuery):
     param_name = "secret"
     openapi_description = (
         "The bot's API secret, in the query string or as `Authorization: Bearer <secret>` "
-        "(errcode 93000, HTTP 401, when wrong or missing; 7000005, HTTP 400, when both "
-        "are given and differ)."
+        '(errcode 93000, HTTP 401 with `WWW-Authenticate: Bearer realm="botadmin"`, when '
+        "wrong or missing; 7000005, HTTP 400, when both are given and differ)."
     )
 
     def __init__(
@@ -213,17 +226,20 @@ class BotSecret(APIKeyQuery):
         if bearer is None:
             return given
         if given and not secrets_match(given, bearer):
-            raise Err.SECRET_CONFLICT.error()
+            raise Err.SECRET_CONFLICT.error(headers=bearer_challenge("invalid_request"))
         return bearer
 
-    def authenticate(self, request: HttpRequest, key: str | None) -> Bot | None:
+    def authenticate(self, request: HttpRequest, key: str | None) -> Bot:
         request.conversation = None
         conversation_id = self.read_conversation_id and self.read_conversation_id(request)
         if not well_formed_conversation_id(conversation_id):
-            return bot_for_secret(key)
-        bot = bot_for_secret(key, conversation_id, whole_conversation=self.whole_conversation)
-        if bot is not None:
-            request.conversation = addressed_conversation(bot, conversation_id)
+            bot = bot_for_secret(key)
+        else:
+            bot = bot_for_secret(key, conversation_id, whole_conversation=self.whole_conversation)
+            if bot is not None:
+                request.conversation = addressed_conversation(bot, conversation_id)
+        if bot is None:
+            raise Err.INVALID_SECRET.error(headers=bearer_challenge("invalid_token" if key else ""))
         return bot
 
 
@@ -265,7 +281,7 @@ def _validation_error(request: HttpRequest, exc: NinjaValidationError):
 
 @api.exception_handler(AuthenticationError)
 def _auth_error(request: HttpRequest, exc: AuthenticationError):
-    return error_response(Err.INVALID_SECRET.error())
+    return error_response(Err.INVALID_SECRET.error(headers=bearer_challenge()))
 
 
 @api.exception_handler(HttpError)

@@ -63,6 +63,17 @@ def _authenticated(response) -> bool:
     return response.json()["errcode"] != 93000
 
 
+# RFC 9110 11.6.1: a 401 names the scheme to authenticate with; every endpoint takes the
+# secret as a Bearer token (RFC 6750), whose error codes say what was wrong with one given.
+NO_SECRET_CHALLENGE = 'Bearer realm="botadmin"'
+WRONG_SECRET_CHALLENGE = 'Bearer realm="botadmin", error="invalid_token"'
+TWO_SECRETS_CHALLENGE = 'Bearer realm="botadmin", error="invalid_request"'
+
+
+def _challenge_for(secret: str) -> str:
+    return WRONG_SECRET_CHALLENGE if secret else NO_SECRET_CHALLENGE
+
+
 @pytest.mark.parametrize("endpoint", ENDPOINTS)
 @pytest.mark.parametrize("secret", ["", "s" * 43, "not a secret"])
 def test_a_wrong_or_missing_secret_is_93000_with_401_everywhere(
@@ -72,7 +83,15 @@ def test_a_wrong_or_missing_secret_is_93000_with_401_everywhere(
 
     assert response.status_code == 401
     assert response.json() == {"errcode": 93000, "errmsg": "invalid secret"}
+    assert response["WWW-Authenticate"] == _challenge_for(secret)
     assert not Message.objects.exists()
+
+
+def test_a_head_request_without_a_secret_gets_the_challenge_too(client, bot):
+    response = client.head("/api/users")
+
+    assert response.status_code == 401 and response.content == b""
+    assert response["WWW-Authenticate"] == NO_SECRET_CHALLENGE
 
 
 def _post_json(path: str, body: bytes | dict):
@@ -151,6 +170,7 @@ def test_a_wrong_secret_is_93000_before_anything_is_said_about_the_request(
         401,
         {"errcode": 93000, "errmsg": "invalid secret"},
     )
+    assert response["WWW-Authenticate"] == _challenge_for(secret)
     assert not Message.objects.exists() and not UploadedMedia.objects.exists()
     assert list(Conversation.objects.all()) == [group]
 
@@ -163,12 +183,15 @@ def test_with_the_right_secret_the_same_requests_are_refused_for_what_they_are(
 
     assert 400 <= response.status_code < 500 and response.status_code != 401
     assert response.json()["errcode"] not in (0, 93000)
+    assert "WWW-Authenticate" not in response
     assert not Message.objects.exists() and not UploadedMedia.objects.exists()
 
 
 @pytest.mark.parametrize("endpoint", ENDPOINTS)
 def test_the_current_secret_is_accepted_everywhere(client, bot, group, endpoint):
-    assert _authenticated(ENDPOINTS[endpoint](client, bot.secret))
+    response = ENDPOINTS[endpoint](client, bot.secret)
+
+    assert _authenticated(response) and "WWW-Authenticate" not in response
 
 
 @pytest.mark.parametrize("endpoint", ENDPOINTS)
@@ -254,6 +277,7 @@ def test_a_wrong_bearer_token_is_93000_with_401_everywhere(bot, group, endpoint,
         401,
         {"errcode": 93000, "errmsg": "invalid secret"},
     )
+    assert response["WWW-Authenticate"] == WRONG_SECRET_CHALLENGE
     assert not Message.objects.exists()
 
 
@@ -270,6 +294,7 @@ def test_a_bearer_token_and_a_query_secret_that_differ_are_refused(bot, group, m
             "errmsg": "two different secrets: the Authorization header and the query "
             "string (or body) disagree",
         }
+        assert response["WWW-Authenticate"] == TWO_SECRETS_CHALLENGE
     assert not Message.objects.exists() and not UploadedMedia.objects.exists()
 
 
