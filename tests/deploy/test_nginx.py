@@ -8,6 +8,7 @@ import http.client
 import json
 import os
 import re
+import secrets
 import shutil
 import ssl
 import subprocess
@@ -57,6 +58,9 @@ def test_the_config_has_what_botadmin_needs_from_its_proxy():
     servers = text.count("\nserver {")
     assert text.count("access_log /var/log/nginx/botadmin.access.log botadmin;") == servers
     assert '"$botadmin_logged_request"' in text and '"$request"' not in text
+    # The error log names the request line as sent: under /api/ it leaves out level error.
+    api = text[text.index("location /api/ {") :]
+    assert "error_log /var/log/nginx/botadmin.error.log crit;" in api[: api.index("}")]
 
 
 def _site(gunicorn_port: int, http_port: int, https_port: int, folder: Path) -> str:
@@ -249,3 +253,42 @@ def test_the_access_log_never_holds_the_secret_of_a_query_string(proxied, bot):
 def proxied_folder(proxied) -> Path:
     """The folder nginx of `proxied` logs into (next to gunicorn's log)."""
     return proxied[2].parent
+
+
+@needs_nginx
+def test_a_request_gunicorn_fails_leaves_its_secret_in_none_of_nginxs_logs(tmp_path):
+    """nginx's error log cannot be formatted and ends each line about a request with the
+    request line as sent: under /api/ the shipped config logs no such error-level line."""
+    secret = secrets.token_urlsafe(32)
+    nobody_listens, http_port, https_port = _free_port(), _free_port(), _free_port()
+    site = _site(nobody_listens, http_port, https_port, tmp_path)
+    with running_nginx(tmp_path, site, https_port):
+        for spelling in SECRET_SPELLINGS:
+            status, _headers, _body = _https(
+                https_port, "POST", spelling.format(secret=secret), b"{}"
+            )
+            assert status == 502  # gunicorn is down
+        # A body over client_max_body_size: nginx logs that at level error too.
+        status, _headers, _body = _https(
+            https_port, "POST", f"/api/send?secret={secret}", b"x" * (23 * MB)
+        )
+        assert status == 413
+        # Gunicorn's failure on a page that takes no secret is still in the error log.
+        assert _https(https_port, "GET", "/healthz")[0] == 502
+        access_log = tmp_path / "botadmin.access.log"
+        expected = len(SECRET_SPELLINGS) + 2
+        assert wait_until(lambda: len(access_log.read_text().splitlines()) >= expected, 10)
+        error_log = tmp_path / "botadmin.error.log"
+        assert wait_until(lambda: '"GET /healthz HTTP/1.1"' in error_log.read_text(), 10)
+
+    for log in tmp_path.glob("*.log"):
+        assert secret not in log.read_text(), log.name
+        assert secret[:8] not in log.read_text(), log.name
+    assert "connect() failed" in error_log.read_text()
+    # The access log says what nginx got from gunicorn instead: nothing, for a 502.
+    logged = access_log.read_text()
+    assert ('"POST /api/send?secret=********&conversation_id=wrGroup1 HTTP/1.1" 502 ') in logged
+    assert f"upstream=127.0.0.1:{nobody_listens} upstream_status=502 " in logged
+    assert "upstream_connect_time=-" in logged
+    assert '"POST /api/send?secret=******** HTTP/1.1" 413 ' in logged
+    assert "upstream=- upstream_status=- " in logged  # nginx's own answer
