@@ -84,7 +84,7 @@ def endpoint_health(endpoint: WebhookEndpoint) -> str:
 class WebhookEndpointForm(forms.ModelForm):
     class Meta:
         model = WebhookEndpoint
-        fields = ("bot", "url", "msgtypes", "description", "is_active")
+        fields = ("bot", "url", "msgtypes", "description", "sends_api_secret", "is_active")
         field_classes = {"url": WebhookURLField}  # checked as forwarding checks it
 
     def __init__(self, *args, **kwargs):
@@ -167,7 +167,20 @@ class WebhookEndpointAdmin(AuditedAdminMixin, BotScopedAdminMixin, admin.ModelAd
         revealable = obj is not None and is_bot_admin(request.user, obj.bot)
         secret = "signing_secret_revealable" if revealable else "signing_secret_masked"
         fieldsets = [
-            (None, {"fields": ("bot", url, "is_primary", "msgtypes", "description", "is_active")}),
+            (
+                None,
+                {
+                    "fields": (
+                        "bot",
+                        url,
+                        "is_primary",
+                        "msgtypes",
+                        "description",
+                        "sends_api_secret",
+                        "is_active",
+                    )
+                },
+            ),
             (_("Signing secret"), {"fields": (secret, "signing_secret_grace")}) if obj else None,
             (_("Health"), {"fields": self.health_fields}),
             (_("Timestamps"), {"fields": ("created_at", "updated_at")}),

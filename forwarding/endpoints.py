@@ -176,12 +176,24 @@ def reenable_endpoint(endpoint: WebhookEndpoint, actor=None) -> int:
     return len(waiting)
 
 
-def add_endpoint(actor, bot: Bot, *, url: str, msgtypes: list[str], description: str = ""):
+def add_endpoint(
+    actor,
+    bot: Bot,
+    *,
+    url: str,
+    msgtypes: list[str],
+    description: str = "",
+    sends_api_secret: bool = True,
+):
     """A further endpoint for the bot's inbound messages (the primary one is the bot's
     webhook URL); audited."""
     with transaction.atomic():
         endpoint = WebhookEndpoint.objects.create(
-            bot=bot, url=url, msgtypes=msgtypes, description=description
+            bot=bot,
+            url=url,
+            msgtypes=msgtypes,
+            description=description,
+            sends_api_secret=sends_api_secret,
         )
         record_action(actor, "endpoint.create", bot=bot, target=endpoint, summary=f"Added {url}")
     return endpoint
@@ -189,7 +201,8 @@ def add_endpoint(actor, bot: Bot, *, url: str, msgtypes: list[str], description:
 
 def change_endpoint(actor, endpoint: WebhookEndpoint, **fields) -> WebhookEndpoint:
     """Change an endpoint's URL (not the primary's: it is the bot's webhook URL),
-    msgtype filter, description or switch; audited with what changed."""
+    msgtype filter, description, whether it is sent the API secret, or switch; audited
+    with what changed."""
     if endpoint.is_primary:
         fields.pop("url", None)
     changed = {name: value for name, value in fields.items() if getattr(endpoint, name) != value}

@@ -36,6 +36,18 @@ class WebhookEndpoint(models.Model):
         help_text=_('Only these msgtypes, e.g. ["text", "image"]. Empty: every message.'),
     )
     description = models.CharField(_("description"), max_length=200, blank=True, default="")
+    # The seed's body carries the bot's API secret, and receivers written for it may read
+    # it; one that checks the signature needs none, and then no log of its can leak it.
+    sends_api_secret = models.BooleanField(
+        _("send the API secret"),
+        default=True,
+        db_default=True,
+        help_text=_(
+            'Off: the body\'s "secret" is "-", and receivers check the webhook-signature '
+            "header instead. On: it is the bot's API secret, as receivers written for the "
+            "seed's body may expect."
+        ),
+    )
     is_active = models.BooleanField(
         _("active"),
         default=True,

@@ -27,7 +27,7 @@ from botadmin.logging import mask_secrets
 from messaging.outbox import IN_FLIGHT, INTERRUPTED
 
 from .models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
-from .webhook_delivery import IDS_PER_TASK, PostResult, post_signed, wake_deliveries
+from .webhook_delivery import IDS_PER_TASK, PostResult, body_secret, post_signed, wake_deliveries
 
 Status = WebhookDelivery.Status
 
@@ -153,7 +153,7 @@ def send_test_event(endpoint: WebhookEndpoint) -> PostResult:
     bot = endpoint.bot
     msgid = uuid.uuid4().hex
     payload = {
-        "secret": bot.secret,
+        "secret": body_secret(bot, endpoint),
         "msgtype": "text",
         "conversation_id": "botadmin-test",
         "sender": "botadmin",
@@ -164,7 +164,13 @@ def send_test_event(endpoint: WebhookEndpoint) -> PostResult:
         "conversation_name": "botadmin",
         "sender_name": "botadmin",
     }
-    return post_signed(endpoint.url, endpoint.signing_secrets(), f"msg_test_{msgid}", payload)
+    return post_signed(
+        endpoint.url,
+        endpoint.signing_secrets(),
+        f"msg_test_{msgid}",
+        payload,
+        api_secret=bot.secret,
+    )
 
 
 def run_test_event(actor, endpoint: WebhookEndpoint) -> PostResult:

@@ -161,13 +161,26 @@ def forward_and_drain(delivery_ids: list[int], seconds: float = DRAIN_SECONDS) -
 # --- The request ------------------------------------------------------------------------
 
 
-def forward_payload(message) -> dict:
-    """The seed-format body as the agent sent it, with the bot's secret and msgid/timestamp filled.
+# The body's "secret" for an endpoint not sent the bot's API secret: the seed
+# document's value (section 3, `"secret": "-"`).
+WITHHELD_SECRET = "-"
+
+
+def body_secret(bot, endpoint) -> str:
+    """What the body's `secret` says to `endpoint`: the bot's API secret, or "-" when the
+    endpoint is not sent it (`WebhookEndpoint.sends_api_secret`). Read when each attempt
+    is made, so a retry or a replay follows the endpoint's setting of the moment."""
+    return bot.secret if endpoint.sends_api_secret else WITHHELD_SECRET
+
+
+def forward_payload(message, endpoint) -> dict:
+    """The seed-format body as the agent sent it, with the secret and msgid/timestamp filled.
 
     The secret is not stored with the message (the log is visible to operators
-    who may not see secrets); it is added here, as the seed document shows. An
-    archived copy of its media adds `url`, `content_type`, `size`, `sha256` to
-    the msgtype object (bridge spec section 7).
+    who may not see secrets); it is added here, as the seed document shows, or "-"
+    for an endpoint not sent it (`body_secret`). An archived copy of its media adds
+    `url`, `content_type`, `size`, `sha256` to the msgtype object (bridge spec
+    section 7).
     """
     body = with_media_fields(message, dict(message.body))
     # Missing or null (the agent may send either): receivers rely on both to reply and order.
@@ -175,7 +188,7 @@ def forward_payload(message) -> dict:
         body["msgid"] = message.upstream_msgid or message.msgid
     if body.get("timestamp") is None:
         body["timestamp"] = int((message.sent_at or message.created_at).timestamp())
-    return {"secret": message.bot.secret, **body}
+    return {"secret": body_secret(message.bot, endpoint), **body}
 
 
 def encode_body(payload: dict) -> str:
@@ -212,15 +225,20 @@ class PostResult:
 
 
 def post_signed(
-    url: str, signing_secrets: str | list[str], webhook_id: str, payload: dict
+    url: str,
+    signing_secrets: str | list[str],
+    webhook_id: str,
+    payload: dict,
+    *,
+    api_secret: str,
 ) -> PostResult:
     """POST one signed payload through the outbound HTTP choke point; never raises.
 
     Success is a 2xx complete within RESPONSE_TIMEOUT of the start, connecting
     included (`deadline`): the read timeout alone bounds each wait for more
     bytes, not an answer that keeps crawling in. The answer is kept without the
-    payload's `secret`: a receiver refusing an event may quote it back, and every
-    operator of the bot reads the answers."""
+    bot's `api_secret`, whether or not the payload carries it: a receiver refusing
+    an event may quote it back, and every operator of the bot reads the answers."""
     body = encode_body(payload)
     headers = signature_headers(signing_secrets, webhook_id, body)
     started_at = datetime.fromtimestamp(int(headers["webhook-timestamp"]), UTC)
@@ -251,7 +269,7 @@ def post_signed(
             WebhookAttempt.Outcome.FAILURE, None, attempt_reasons.unanswered(error, KEEP_BYTES)
         )
     outcome = WebhookAttempt.Outcome.SUCCESS if response.ok else WebhookAttempt.Outcome.FAILURE
-    text = _without_secret(response.text, payload.get("secret") or "")
+    text = _without_secret(response.text, api_secret)
     return result(outcome, response.status, text[:KEEP_BYTES])
 
 
@@ -365,7 +383,8 @@ def forward_claimed(attempts: list[Attempt]) -> list[str]:
             delivery.endpoint.url,
             delivery.endpoint.signing_secrets(),
             webhook_id_for(message.msgid),
-            forward_payload(message),
+            forward_payload(message, delivery.endpoint),
+            api_secret=message.bot.secret,
         )
         unrecorded.append(attempt)
         if time.monotonic() - last_record >= RECORD_EVERY_SECONDS:

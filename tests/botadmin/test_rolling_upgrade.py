@@ -85,5 +85,7 @@ def test_the_previous_release_still_creates_webhook_endpoints_each_with_a_fresh_
     assert len(base64.b64decode(secrets[0].removeprefix("whsec_"))) == 32
     assert secrets[0] != secrets[1]
     assert [e.previous_signing_secret for e in endpoints] == ["", ""]
+    # And it is sent the API secret, as that release sent it (forwarding 0012).
+    assert [e.sends_api_secret for e in endpoints] == [True, True]
     headers = signature_headers(secrets[0], "msg_1", "{}")
     Webhook(secrets[0]).verify("{}", headers)

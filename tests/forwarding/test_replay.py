@@ -1,5 +1,7 @@
-"""Replaying many failed deliveries at once: in batches, each delivery once, one audit entry."""
+"""Replaying many failed deliveries at once: in batches, each delivery once, one audit entry;
+and what a replay or a test event sends."""
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -10,8 +12,10 @@ from django.utils import timezone
 from audit.models import OperatorAction
 from botadmin.logging import MASK
 from forwarding import replay
+from forwarding.endpoints import change_endpoint
 from forwarding.forms import MINUTE_FORMAT
 from forwarding.models import WebhookDelivery, WebhookEndpoint
+from forwarding.webhook_delivery import attempt_delivery
 from messaging.models import Message
 
 
@@ -154,3 +158,37 @@ def test_replaying_a_selection_is_one_audit_entry_per_endpoint_and_skips_those_i
         20,
     )
     assert (one.action, one.target_id) == ("delivery.replay", str(theirs[0]))
+
+
+def test_a_replay_after_the_secret_is_withheld_sends_a_dash_under_the_same_webhook_id(
+    hooked_bot, receiver, record, superuser, client
+):
+    """The body is made at each attempt: a delivery of a message stored while the endpoint
+    was sent the API secret, replayed after it no longer is, goes without it."""
+    delivery = record(hooked_bot)
+    assert attempt_delivery(delivery.pk) == "success"
+    change_endpoint(superuser, delivery.endpoint, sends_api_secret=False)
+    client.force_login(superuser)
+
+    client.post(reverse("console:webhook_delivery_replay", args=[hooked_bot.pk, delivery.pk]))
+    assert attempt_delivery(delivery.pk) == "success"  # what the woken worker does
+
+    first, replayed = receiver.requests
+    assert json.loads(first.body)["secret"] == hooked_bot.secret
+    assert json.loads(replayed.body)["secret"] == "-"
+    assert replayed.headers["webhook-id"] == first.headers["webhook-id"]
+    assert replayed.verifies_with(delivery.endpoint.signing_secret)
+    change = OperatorAction.objects.get(action="endpoint.update")
+    assert change.details == {"sends_api_secret": False}
+
+
+def test_a_test_event_to_an_endpoint_not_sent_the_secret_says_a_dash(hooked_bot, receiver):
+    endpoint = WebhookEndpoint.objects.get(bot=hooked_bot)
+    endpoint.sends_api_secret = False
+    endpoint.save()
+
+    assert replay.send_test_event(endpoint).outcome == "success"
+
+    (request,) = receiver.requests
+    assert json.loads(request.body)["secret"] == "-"
+    assert request.verifies_with(endpoint.signing_secret)

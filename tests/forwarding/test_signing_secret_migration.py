@@ -37,12 +37,18 @@ def migrate(forwarding):
     return MigrationExecutor(connection).loader.project_state(targets(forwarding)).apps
 
 
+def upgrade():
+    """Migrate forwarding to its latest migration, 0007's copy and every one after it, as
+    an upgrade does: today's models (which the tests then use) fit the database again."""
+    leaves = MigrationExecutor(connection).loader.graph.leaf_nodes()
+    return migrate(next(node for node in leaves if node[0] == "forwarding"))
+
+
 @pytest.fixture
 def at_0006():
     """The database as the previous release left it; migrated to the latest after."""
     yield migrate(BEFORE)
-    leaves = MigrationExecutor(connection).loader.graph.leaf_nodes()
-    migrate(next(node for node in leaves if node[0] == "forwarding"))
+    upgrade()
 
 
 def old_bot(apps, name: str, webhook_url: str = "", **secrets):
@@ -72,7 +78,7 @@ def test_an_endpoint_set_up_before_the_upgrade_keeps_verifying_after_it(
     )
     receivers_secret = bot.signing_secret  # what the operator gave the receiver
 
-    migrate(COPY)
+    upgrade()
 
     endpoints = WebhookEndpoint.objects.filter(bot_id=bot.pk)
     assert {e.signing_secret for e in endpoints} == {receivers_secret}
@@ -93,7 +99,7 @@ def test_a_rotation_in_its_grace_at_the_upgrade_keeps_both_signatures_until_it_e
         previous_signing_secret_expires_at=until,
     )
 
-    migrate(COPY)
+    upgrade()
 
     endpoint = WebhookEndpoint.objects.get(bot_id=bot.pk)
     assert endpoint.signing_secrets() == [bot.signing_secret, bot.previous_signing_secret]
@@ -104,7 +110,7 @@ def test_bots_in_batches_each_keep_their_own_secret_in_their_endpoints(at_0006, 
     monkeypatch.setattr(import_module(f"forwarding.migrations.{COPY[1]}"), "BATCH", 2)
     bots = [old_bot(at_0006, f"bot-{n}", f"https://hooks.example/{n}") for n in range(5)]
 
-    migrate(COPY)
+    upgrade()
 
     for bot in bots:
         assert WebhookEndpoint.objects.get(bot_id=bot.pk).signing_secret == bot.signing_secret
@@ -114,7 +120,7 @@ def test_bots_in_batches_each_keep_their_own_secret_in_their_endpoints(at_0006, 
 def test_reversed_the_bot_takes_its_primary_endpoints_secret(at_0006):
     bot = old_bot(at_0006, "back", "https://hooks.example/primary")
     lonely = old_bot(at_0006, "no-endpoint")
-    migrate(COPY)
+    upgrade()
     WebhookEndpoint.objects.create(bot_id=bot.pk, url="https://hooks.example/other")
     primary = WebhookEndpoint.objects.get(bot_id=bot.pk, is_primary=True)
     primary.signing_secret = generate_signing_secret()

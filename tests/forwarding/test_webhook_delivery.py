@@ -541,3 +541,42 @@ def test_an_answer_echoing_the_event_is_kept_without_the_bots_secret(make_bot, r
     answer = delivery.attempts.get().response_text
     assert "invalid event: " in answer and bot.secret[:8] not in answer
     assert json.loads(echo.requests[0].body)["secret"] == bot.secret  # the receiver still gets it
+
+
+def test_an_endpoint_not_sent_the_api_secret_gets_a_dash_and_the_bots_others_the_secret(
+    hooked_bot, receiver, record
+):
+    """docs/webhooks.md, "The API secret in the body": the body's `secret` is the seed's
+    "-" for that endpoint; the rest of the body, and its signature, are as ever."""
+    with Receiver() as not_told:
+        withheld = WebhookEndpoint.objects.create(
+            bot=hooked_bot, url=not_told.url("/crm"), sends_api_secret=False
+        )
+        record(hooked_bot, text={"content": "订单 42-7 – 退款"})
+        assert forward_due() == ["success", "success"]
+
+    (told,) = receiver.requests
+    (request,) = not_told.requests
+    assert json.loads(told.body)["secret"] == hooked_bot.secret
+    assert request.verifies_with(withheld.signing_secret)
+    body = json.loads(request.body)
+    assert body["secret"] == "-"
+    assert hooked_bot.secret[:8] not in request.body.decode()
+    assert {**body, "secret": hooked_bot.secret} == json.loads(told.body)
+    assert request.headers["webhook-id"] == told.headers["webhook-id"]
+
+
+def test_an_answer_to_a_body_without_the_secret_is_kept_as_it_is_and_still_masks_the_secret(
+    make_bot, record
+):
+    """The answer was masked of the body's `secret`: "-" would have masked every dash."""
+    with EchoingReceiver() as echo:
+        bot = make_bot(webhook_url=echo.url("/hook"))
+        WebhookEndpoint.objects.update(sends_api_secret=False)
+        delivery = record(bot, text={"content": f"2024-06-01 - {bot.secret}"})
+
+        assert attempt_delivery(delivery.pk) == "failure"
+
+    answer = delivery.attempts.get().response_text
+    assert '"secret":"-"' in answer and '"content":"2024-06-01 - ' in answer
+    assert bot.secret[:8] not in answer  # quoted back from elsewhere: masked all the same
