@@ -66,7 +66,8 @@ def _msgtype_choices():
 
 
 class EndpointForm(NoLabelSuffix, forms.ModelForm):
-    """URL, msgtype filter (the known inbound msgtypes, and any other typed in), description."""
+    """URL, msgtype filter (the known inbound msgtypes, and any other typed in), description,
+    whether the body carries the bot's API secret."""
 
     msgtype_choice = forms.MultipleChoiceField(
         label=_("Only these message types"),
@@ -84,7 +85,7 @@ class EndpointForm(NoLabelSuffix, forms.ModelForm):
 
     class Meta:
         model = WebhookEndpoint
-        fields = ("url", "description", "is_active")
+        fields = ("url", "description", "sends_api_secret", "is_active")
         field_classes = {"url": WebhookURLField}  # checked as forwarding checks it
 
     def __init__(self, *args, **kwargs):

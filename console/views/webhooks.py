@@ -80,6 +80,7 @@ def endpoint_add(request, bot_id: int):
         url=form.cleaned_data["url"],
         msgtypes=form.msgtypes(),
         description=form.cleaned_data["description"],
+        sends_api_secret=form.cleaned_data["sends_api_secret"],
     )
     messages.success(request, _("Endpoint added. Send it a test event to check it answers."))
     _warn_unknown_msgtypes(request, form)
@@ -158,6 +159,7 @@ def endpoint_change(request, bot_id: int, endpoint_id: int):
         url=form.cleaned_data["url"],
         msgtypes=form.msgtypes(),
         description=form.cleaned_data["description"],
+        sends_api_secret=form.cleaned_data["sends_api_secret"],
         is_active=form.cleaned_data["is_active"],
     )
     messages.success(request, _("Endpoint saved."))

@@ -27,15 +27,20 @@ def bot_admin(transactional_db, bot):
     return user
 
 
+def log_in_as_bot_admin(page) -> None:
+    """Log in to the console as `bot_admin`."""
+    page.goto("/console/login/")
+    page.get_by_label("用户名").fill("zhao")
+    page.get_by_label("密码").fill("pw-zhao-console-1")
+    page.get_by_role("button", name="登录").click()
+
+
 def test_a_bot_admin_adds_an_endpoint_sends_a_test_event_and_replays_a_failure(
     page, bot_admin, bot, group, make_message, receiver
 ):
     from playwright.sync_api import expect
 
-    page.goto("/console/login/")
-    page.get_by_label("用户名").fill("zhao")
-    page.get_by_label("密码").fill("pw-zhao-console-1")
-    page.get_by_role("button", name="登录").click()
+    log_in_as_bot_admin(page)
     expect(page.get_by_role("link", name="管理后台")).to_have_count(0)
 
     # From the dashboard's row for the bot to its webhooks.
@@ -96,10 +101,7 @@ def test_a_long_answer_to_the_test_event_wraps_inside_the_page(page, bot_admin, 
 
     endpoint = WebhookEndpoint.objects.create(bot=bot, url=receiver.url("/hook"))
     receiver.respond(500, b"HTTPConnectionPool(host='10.0.0.1',port=8199):" + b"x" * 900)
-    page.goto("/console/login/")
-    page.get_by_label("用户名").fill("zhao")
-    page.get_by_label("密码").fill("pw-zhao-console-1")
-    page.get_by_role("button", name="登录").click()
+    log_in_as_bot_admin(page)
     page.goto(f"/console/bots/{bot.pk}/webhooks/{endpoint.pk}/")
     page.get_by_role("button", name="发送测试事件").click()
     expect(page.get_by_text("测试事件失败。")).to_be_visible()
@@ -113,10 +115,7 @@ def test_a_bot_admin_deletes_an_endpoint_after_confirming(page, bot_admin, bot, 
     from playwright.sync_api import expect
 
     endpoint = WebhookEndpoint.objects.create(bot=bot, url=receiver.url("/typo"))
-    page.goto("/console/login/")
-    page.get_by_label("用户名").fill("zhao")
-    page.get_by_label("密码").fill("pw-zhao-console-1")
-    page.get_by_role("button", name="登录").click()
+    log_in_as_bot_admin(page)
     page.goto(f"/console/bots/{bot.pk}/webhooks/{endpoint.pk}/")
 
     questions = []
@@ -167,10 +166,7 @@ def test_deliveries_page_older_and_newer_and_replay_stays_on_one_line(
             last_http_status=503,
             replay_count=i % 3,
         )
-    page.goto("/console/login/")
-    page.get_by_label("用户名").fill("zhao")
-    page.get_by_label("密码").fill("pw-zhao-console-1")
-    page.get_by_role("button", name="登录").click()
+    log_in_as_bot_admin(page)
     page.goto(f"/console/bots/{bot.pk}/webhooks/{endpoint.pk}/")
 
     rows = page.locator("table.deliveries tbody tr")
@@ -207,3 +203,27 @@ def test_deliveries_page_older_and_newer_and_replay_stays_on_one_line(
     replays.first.scroll_into_view_if_needed()
     expect(replays.first).to_be_in_viewport()
     shoot(page, "webhooks-08-deliveries-390")
+
+
+def test_a_bot_admin_unticks_sending_the_api_secret_and_the_test_event_says_a_dash(
+    page, bot_admin, bot, receiver
+):
+    from playwright.sync_api import expect
+
+    endpoint = WebhookEndpoint.objects.create(bot=bot, url=receiver.url("/hook"))
+    log_in_as_bot_admin(page)
+    page.goto(f"/console/bots/{bot.pk}/webhooks/{endpoint.pk}/")
+
+    box = page.get_by_label("发送 API 密钥")
+    expect(box).to_be_checked()
+    box.uncheck()
+    shoot(page, "webhooks-09-api-secret-unticked")
+    page.locator("#endpoint-form").get_by_role("button", name="保存").click()
+    expect(page.get_by_text("端点已保存。")).to_be_visible()
+    expect(page.get_by_label("发送 API 密钥")).not_to_be_checked()
+    page.get_by_role("button", name="发送测试事件").click()
+    expect(page.get_by_text("端点已响应测试事件。")).to_be_visible()
+
+    (request,) = receiver.requests
+    assert Webhook(endpoint.signing_secret).verify(request.body, request.headers)["secret"] == "-"
+    assert OperatorAction.objects.get(action="endpoint.update").actor == bot_admin

@@ -509,3 +509,40 @@ def test_a_test_event_answered_with_an_error_status_says_what_it_means(
 
     html = page.content.decode()
     assert "没有这个路径，请检查 URL" in html and "no route" in html
+
+
+def test_a_bot_admin_stops_sending_the_api_secret_to_an_endpoint_and_it_is_audited(
+    operator_client, operator, bot, endpoint, receiver
+):
+    page = operator_client.get(url("webhook", bot, endpoint.pk)).content.decode()
+    form = submitted_form(page, "endpoint-form")
+    assert form["sends_api_secret"] == ["on"]  # ticked: what every endpoint did before
+    assert "发送 API 密钥" in page and "webhook-signature" in page
+    del form["sends_api_secret"]
+
+    response = operator_client.post(url("webhook_change", bot, endpoint.pk), form)
+
+    assert response.status_code == 302
+    endpoint.refresh_from_db()
+    assert not endpoint.sends_api_secret and endpoint.url == receiver.url("/hook")
+    action = OperatorAction.objects.get(action="endpoint.update")
+    assert action.actor == operator and action.details == {"sends_api_secret": False}
+    operator_client.post(url("webhook_test", bot, endpoint.pk))
+    (request,) = receiver.requests
+    assert Webhook(endpoint.signing_secret).verify(request.body, request.headers)["secret"] == "-"
+
+
+def test_a_new_endpoint_is_sent_the_api_secret_unless_the_box_is_unticked(operator_client, bot):
+    page = operator_client.get(url("webhooks", bot)).content.decode()
+    operator_client.cookies["django_language"] = "en"
+    english = operator_client.get(url("webhooks", bot)).content.decode()
+    added = submitted_form(page, "add-endpoint-form")
+    assert added["sends_api_secret"] == ["on"]
+    assert "Send the API secret" in english and '"secret" is "-"' in english
+
+    operator_client.post(url("webhook_add", bot), {**added, "url": "https://a.example.com/in"})
+    withheld = {k: v for k, v in added.items() if k != "sends_api_secret"}
+    operator_client.post(url("webhook_add", bot), {**withheld, "url": "https://b.example.com/in"})
+
+    sent = dict(WebhookEndpoint.objects.values_list("url", "sends_api_secret"))
+    assert sent == {"https://a.example.com/in": True, "https://b.example.com/in": False}
