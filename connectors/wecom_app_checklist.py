@@ -40,7 +40,7 @@ def _app_ids(bot: Bot, values: dict) -> Step:
     step = Step(
         key="app",
         title=_("Create the app in WeCom and fill in its IDs here"),
-        where="管理后台 → 应用管理 → 自建 → 创建应用；企业ID：我的企业 → 企业信息",
+        where="管理后台 → 应用管理 → 应用 → 自建 → 创建应用；企业ID：我的企业 → 企业信息",
         docs="in-wecoms-admin-console",
         values=[
             Value(capfirst(_("corp ID")), str(values.get("corp_id") or "")),
