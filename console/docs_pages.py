@@ -1,23 +1,44 @@
 """The documentation (docs/*.md) as console pages, so that an operator follows a setup
 checklist's "How, in detail" link without the source tree: drawn with markdown-it (raw
 HTML off), each heading with the anchor GitHub gives it, links between the documents
-kept inside the console."""
+kept inside the console.
+
+A document translated for operators is served in the reader's language:
+docs/<language>/<name>.md (docs/zh-hans/bots.md). Its headings name their anchors
+themselves, `## 标题 {#english-anchor}`, the English document's, so that a link into a
+section lands there in either language; a document without a translation is served in
+English. tests/test_docs_translations.py keeps the translations in step with English."""
 
 from __future__ import annotations
 
 import re
 from collections import Counter
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 from django.conf import settings
 from django.http import Http404
 from django.urls import reverse
+from django.utils import translation
 from markdown_it import MarkdownIt
 
 DOCS = Path(settings.BASE_DIR) / "docs"
 _NAME = re.compile(r"^[a-z0-9-]+$")
-_DOC_LINK = re.compile(r"^(?P<name>[a-z0-9-]+)\.md(?P<anchor>#.*)?$")
+# A translation links to an untranslated document as ../name.md, right on GitHub too.
+_DOC_LINK = re.compile(r"^(?:\.\./)?(?P<name>[a-z0-9-]+)\.md(?P<anchor>#.*)?$")
+# A heading's own anchor, at its end: `## 在企业微信管理后台 {#in-wecoms-admin-console}`.
+HEADING_ID = re.compile(r"\s*\{#(?P<id>[^\s{}]+)\}\s*$")
+
+
+@dataclass(frozen=True)
+class Page:
+    title: str
+    html: str
+    # The language the page is written in: the reader's, or English when the
+    # document has no translation into it (`untranslated`).
+    language: str
+    untranslated: bool = False
 
 
 def slug(heading: str) -> str:
@@ -28,12 +49,24 @@ def slug(heading: str) -> str:
     return text.replace(" ", "-")
 
 
-def page(name: str) -> tuple[str, str]:
-    """(title, HTML) of docs/<name>.md; Http404 for any other name."""
-    path = DOCS / f"{name}.md"
-    if not _NAME.match(name) or not path.is_file():
+def translation_path(name: str, language: str) -> Path:
+    return DOCS / language.lower() / f"{name}.md"
+
+
+def page(name: str, language: str | None = None) -> Page:
+    """docs/<name>.md drawn in `language` (the active one) where it is translated, else
+    in English; Http404 for any other name."""
+    english = DOCS / f"{name}.md"
+    if not _NAME.match(name) or not english.is_file():
         raise Http404
-    return _drawn(path, path.stat().st_mtime)
+    language = language or translation.get_language() or settings.LANGUAGE_CODE
+    if not language.startswith("en"):
+        translated = translation_path(name, language)
+        if translated.is_file():
+            title, html = _drawn(translated, translated.stat().st_mtime)
+            return Page(title, html, language)
+    title, html = _drawn(english, english.stat().st_mtime)
+    return Page(title, html, "en", untranslated=not language.startswith("en"))
 
 
 @lru_cache(maxsize=32)
@@ -44,10 +77,11 @@ def _drawn(path: Path, _mtime: float) -> tuple[str, str]:
     title = path.stem
     for index, token in enumerate(tokens):
         if token.type == "heading_open":
-            text = tokens[index + 1].content
-            base = slug(text)
-            token.attrSet("id", f"{base}-{seen[base]}" if seen[base] else base)
-            seen[base] += 1
+            text = _own_anchor(token, tokens[index + 1])
+            if not token.attrGet("id"):
+                base = slug(text)
+                token.attrSet("id", f"{base}-{seen[base]}" if seen[base] else base)
+                seen[base] += 1
             if token.tag == "h1" and title == path.stem:
                 title = text
         for child in token.children or ():
@@ -55,3 +89,15 @@ def _drawn(path: Path, _mtime: float) -> tuple[str, str]:
                 url = reverse("console:docs", args=[link["name"]])
                 child.attrSet("href", url + (link["anchor"] or ""))
     return title, md.renderer.render(tokens, md.options, {})
+
+
+def _own_anchor(heading, inline) -> str:
+    """The heading's text; a `{#id}` at its end is taken off and becomes its id."""
+    match = HEADING_ID.search(inline.content)
+    last = inline.children[-1] if inline.children else None
+    if not match or last is None or last.type != "text" or not HEADING_ID.search(last.content):
+        return inline.content
+    heading.attrSet("id", match["id"])
+    last.content = HEADING_ID.sub("", last.content)
+    inline.content = HEADING_ID.sub("", inline.content)
+    return inline.content

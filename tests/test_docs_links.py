@@ -1,6 +1,8 @@
 """The documentation's links lead somewhere: every relative link in README.md,
-CONTRIBUTING.md and docs/*.md names a file that exists, and every #anchor a heading
-of the document it points into, as GitHub makes anchors from headings."""
+CONTRIBUTING.md, docs/*.md and the translations (docs/zh-hans/*.md) names a file that
+exists, and every #anchor a heading of the document it points into, as GitHub makes
+anchors from headings, or as a translated heading names its own (`## 标题 {#anchor}`,
+console/docs_pages.py)."""
 
 from __future__ import annotations
 
@@ -11,13 +13,19 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-DOCUMENTS = [ROOT / "README.md", ROOT / "CONTRIBUTING.md", *sorted((ROOT / "docs").glob("*.md"))]
+DOCUMENTS = [
+    ROOT / "README.md",
+    ROOT / "CONTRIBUTING.md",
+    *sorted((ROOT / "docs").glob("*.md")),
+    *sorted((ROOT / "docs").glob("*/*.md")),
+]
 LONGEST_LINE = 400
 
 FENCED = re.compile(r"^(```|~~~)[^\n]*\n.*?^\1[ \t]*$", re.M | re.S)
 CODE_SPAN = re.compile(r"(`+)(?:(?!\1).)+?\1", re.S)
 LINK = re.compile(r"(?<!!)\[(?:[^\[\]]|\[[^\]]*\])*\]\((?P<target><[^>]*>|[^)\s]+)[^)]*\)")
-HEADING = re.compile(r"^ {0,3}(#{1,6})[ \t]+(?P<text>.*?)[ \t#]*$", re.M)
+HEADING = re.compile(r"^ {0,3}(?P<level>#{1,6})[ \t]+(?P<text>.*?)[ \t#]*$", re.M)
+OWN_ANCHOR = re.compile(r"\s*\{#(?P<id>[^\s{}]+)\}$")
 EXTERNAL = re.compile(r"^[a-z][a-z0-9+.-]*:", re.I)  # https:, mailto:, …
 
 
@@ -37,16 +45,25 @@ def slug(heading: str) -> str:
     return text.replace(" ", "-")
 
 
-def anchors(path: Path) -> set[str]:
-    """Every heading's anchor; a repeated one gets -1, -2, … as on GitHub."""
+def headings(path: Path) -> list[tuple[int, str, str]]:
+    """(level, anchor, own anchor or "") of each heading, in order; a repeated GitHub
+    anchor gets -1, -2, … as on GitHub."""
     text = FENCED.sub("", path.read_text())
     seen: Counter[str] = Counter()
-    found = set()
+    found = []
     for match in HEADING.finditer(text):
+        if own := OWN_ANCHOR.search(match["text"]):
+            found.append((len(match["level"]), own["id"], own["id"]))
+            continue
         base = slug(match["text"])
-        found.add(f"{base}-{seen[base]}" if seen[base] else base)
+        found.append((len(match["level"]), f"{base}-{seen[base]}" if seen[base] else base, ""))
         seen[base] += 1
     return found
+
+
+def anchors(path: Path) -> set[str]:
+    """Every heading's anchor."""
+    return {anchor for _level, anchor, _own in headings(path)}
 
 
 def links(path: Path) -> list[tuple[int, str]]:

@@ -11,6 +11,10 @@ from ..login_required import login_required
 
 @login_required
 def doc_page(request, name: str):
-    title, html = docs_pages.page(name)
+    page = docs_pages.page(name)
     # markdown-it escapes raw HTML in the documents (html=False) and refuses unsafe links.
-    return render(request, "console/docs/page.html", {"title": title, "html": mark_safe(html)})
+    return render(
+        request,
+        "console/docs/page.html",
+        {"title": page.title, "html": mark_safe(page.html), "page": page},
+    )

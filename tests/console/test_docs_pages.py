@@ -1,6 +1,7 @@
 """The documentation in the console (/console/docs/<name>/): docs/*.md drawn for a
-logged-in user, headings with GitHub's anchors, links between documents kept inside the
-console, raw HTML shown as text."""
+logged-in user, in Chinese where translated (docs/zh-hans/), headings with GitHub's
+anchors in either language, links between documents kept inside the console, raw HTML
+shown as text."""
 
 from pathlib import Path
 
@@ -17,6 +18,8 @@ def logged_in(client, make_operator):
 
 
 def test_a_document_is_drawn_with_githubs_heading_anchors(logged_in):
+    logged_in.post(reverse("set_language"), {"language": "en", "next": "/console/"})
+
     html = logged_in.get(reverse("console:docs", args=["bots"])).content.decode()
 
     assert "<title>Connecting bots" in html
@@ -38,11 +41,11 @@ def test_raw_html_in_a_document_is_shown_as_text(tmp_path, monkeypatch):
     )
     monkeypatch.setattr(docs_pages, "DOCS", Path(tmp_path))
 
-    title, html = docs_pages.page("trap")
+    page = docs_pages.page("trap")
 
-    assert title == "Trap"
-    assert "<script>" not in html and "&lt;script&gt;" in html
-    assert 'href="javascript:' not in html
+    assert page.title == "Trap"
+    assert "<script>" not in page.html and "&lt;script&gt;" in page.html
+    assert 'href="javascript:' not in page.html
 
 
 @pytest.mark.parametrize("name", ["nothing-here", "..%2Fsettings", "README"])
@@ -54,3 +57,48 @@ def test_a_visitor_must_log_in(client):
     response = client.get(reverse("console:docs", args=["bots"]))
 
     assert response.status_code == 302 and "/console/login/" in response["Location"]
+
+
+def test_a_chinese_reader_gets_the_translation_with_the_english_anchors(logged_in):
+    html = logged_in.get(reverse("console:docs", args=["bots"])).content.decode()
+
+    assert (
+        "<title>接入机器人" in html and '<article class="panel docs-page" lang="zh-hans">' in html
+    )
+    assert '<h3 id="in-wecoms-admin-console">在企业微信管理后台</h3>' in html
+    assert '<h3 id="in-wecoms-admin-console-1">在企业微信管理后台</h3>' in html
+    assert "{#" not in html and 'id="docs-untranslated"' not in html
+
+
+def test_an_english_reader_gets_the_english_document(logged_in):
+    logged_in.post(reverse("set_language"), {"language": "en", "next": "/console/"})
+
+    html = logged_in.get(reverse("console:docs", args=["bots"])).content.decode()
+
+    assert "<title>Connecting bots" in html and 'lang="en"' in html
+    assert 'id="docs-untranslated"' not in html
+
+
+def test_a_document_without_a_translation_is_english_with_a_note(logged_in):
+    html = logged_in.get(reverse("console:docs", args=["performance"])).content.decode()
+
+    assert 'id="docs-untranslated"' in html and "还没有中文版" in html
+    assert '<article class="panel docs-page" lang="en">' in html
+
+
+def test_a_translation_links_to_english_only_documents_inside_the_console(logged_in):
+    html = logged_in.get(reverse("console:docs", args=["bots"])).content.decode()
+
+    assert f'href="{reverse("console:docs", args=["api"])}#what-each-connector-sends' in html
+    assert 'href="../' not in html
+
+
+def test_a_heading_names_its_own_anchor(tmp_path, monkeypatch):
+    (tmp_path / "x.md").write_text("# Doc\n\n## 标题 {#title}\n\n## `code` {#code-1}\n")
+    (tmp_path / "zh-hans").mkdir()
+    monkeypatch.setattr(docs_pages, "DOCS", Path(tmp_path))
+
+    html = docs_pages.page("x", "en").html
+
+    assert '<h2 id="title">标题</h2>' in html
+    assert '<h2 id="code-1"><code>code</code></h2>' in html

@@ -1,0 +1,78 @@
+"""The translations of the documentation (docs/<language>/<name>.md, served by the
+console in the reader's language) stay in step with English: each keeps the English
+document's headings, level by level, each naming the English anchor
+(`## 标题 {#anchor}`), so a link into a section lands there in either language; and
+each records, in its folder's sources.txt, the git blob of the English text it was
+translated from, so a change to the English document fails here until the
+translation follows it."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from .test_docs_links import headings
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = ROOT / "docs"
+TRANSLATIONS = sorted(DOCS.glob("*/*.md"))
+
+
+def git_blob(path: Path) -> str:
+    """What `git hash-object PATH` prints: the id git gives the file's content."""
+    data = path.read_bytes()
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()  # noqa: S324 (git's id)
+
+
+def recorded_sources(folder: Path) -> dict[str, str]:
+    """sources.txt of a translations folder: `NAME.md BLOB` a line, # comments."""
+    sources = {}
+    for line in (folder / "sources.txt").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, blob = line.split()
+            sources[name] = blob
+    return sources
+
+
+def test_there_are_translations():
+    assert (DOCS / "zh-hans" / "bots.md") in TRANSLATIONS
+
+
+@pytest.mark.parametrize("translation", TRANSLATIONS, ids=lambda p: str(p.relative_to(DOCS)))
+def test_a_translation_has_the_english_headings_with_their_anchors(translation):
+    english = DOCS / translation.name
+    assert english.is_file(), f"{translation.relative_to(ROOT)} translates no docs/*.md"
+    expected = [(level, anchor) for level, anchor, _own in headings(english)]
+    found = headings(translation)
+
+    without_anchor = [anchor for _level, anchor, own in found if not own]
+    assert not without_anchor, (
+        f"headings of {translation.relative_to(ROOT)} without their English anchor "
+        f"(`## 标题 {{#anchor}}`): {without_anchor}"
+    )
+    assert [(level, anchor) for level, anchor, _own in found] == expected, (
+        f"{translation.relative_to(ROOT)} must have the headings of docs/{english.name}, "
+        "in the same order and at the same levels, each ending in {#its English anchor}"
+    )
+
+
+@pytest.mark.parametrize("folder", sorted({t.parent for t in TRANSLATIONS}), ids=lambda p: p.name)
+def test_each_translation_records_the_english_text_it_was_made_from(folder):
+    sources = recorded_sources(folder)
+    translated = sorted(path.name for path in folder.glob("*.md"))
+    assert sorted(sources) == translated, (
+        f"{folder.relative_to(ROOT)}/sources.txt must name each translation once"
+    )
+    stale = []
+    for name, blob in sources.items():
+        now = git_blob(DOCS / name)
+        if blob != now:
+            stale.append(
+                f"docs/{name} changed since {folder.name}/{name} was translated from it: "
+                f"`git diff {blob[:12]} {now[:12]}` shows what changed (or `git log -p "
+                f"docs/{name}`); bring the translation up to date, then record {now} "
+                f"for it in {folder.relative_to(ROOT)}/sources.txt"
+            )
+    assert not stale, "\n".join(stale)
