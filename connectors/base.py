@@ -206,6 +206,10 @@ class Connector:
     summary: ClassVar[str | Promise] = ""
     # Its section of docs/bots.md (the heading's anchor), linked next to the summary.
     docs_section: ClassVar[str] = ""
+    # The section of docs/bots.md that says where in WeCom each value it asks for is
+    # found: its settings by field name, and `robot_key` for a group's robot key. The
+    # console links it from the field's help text.
+    field_docs: ClassVar[dict[str, str]] = {}
     # What this connector sends as it is; any other msgtype is converted
     # (`conversions`) or refused with 40008. Per bot: see `msgtypes()`.
     native_msgtypes: ClassVar[frozenset[str]]

@@ -94,13 +94,19 @@ _bot_id = RegexValidator(r"^[A-Za-z0-9_-]+$", _("Letters, digits, - and _ only."
 
 class WeComAIBotSettings(NoLabelSuffix, forms.Form):
     bot_id = forms.CharField(
-        label=_("bot ID"), max_length=128, validators=[_bot_id], help_text=_("BotID")
+        label=_("bot ID"),
+        max_length=128,
+        validators=[_bot_id],
+        help_text=_(
+            "The BotID WeCom shows for the AI bot: 管理后台 → 安全与管理 → 管理工具 → "
+            "智能机器人 → the bot, in API 模式 with 长连接."
+        ),
     )
     bot_secret = forms.CharField(
         label=_("bot secret"),
         max_length=256,
         widget=forms.PasswordInput,
-        help_text=_("Secret (长连接)"),
+        help_text=_("The Secret WeCom shows next to the BotID when the bot uses 长连接."),
     )
     ws_url = forms.CharField(
         label=_("long connection URL"),
@@ -127,6 +133,7 @@ class WeComAIBotConnector(Connector):
         "messages that @-mention it; needs the bot ID and secret, no public URL."
     )
     docs_section = "wecom-ai-bot-智能机器人-long-connection"
+    field_docs = {"bot_id": "in-wecoms-admin-console-1", "bot_secret": "in-wecoms-admin-console-1"}
     native_msgtypes = frozenset({"markdown", "template_card", "image", "file", "voice"})
     conversions = {
         "text": ("markdown",),

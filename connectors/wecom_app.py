@@ -103,6 +103,10 @@ class WeComAppConnector(Connector):
         "what members send it; needs the corp ID, the app's secret and callback keys."
     )
     docs_section = "wecom-self-built-app-自建应用"
+    field_docs = dict.fromkeys(
+        ("corp_id", "agent_id", "app_secret", "callback_token", "encoding_aes_key"),
+        "in-wecoms-admin-console",
+    )
     native_msgtypes = frozenset(
         {"text", "markdown", "link", "news", "image", "file", "voice", "template_card"}
     )

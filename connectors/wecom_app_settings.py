@@ -25,11 +25,21 @@ _alphanumeric = RegexValidator(r"^[A-Za-z0-9]+$", _("Letters and digits only."))
 
 class WeComAppSettings(NoLabelSuffix, forms.Form):
     corp_id = forms.CharField(
-        label=_("corp ID"), max_length=64, validators=[_alphanumeric], help_text=_("企业ID")
+        label=_("corp ID"),
+        max_length=64,
+        validators=[_alphanumeric],
+        help_text=_("企业ID: 管理后台 → 我的企业 → 企业信息, at the bottom of the page."),
     )
-    agent_id = forms.IntegerField(label=_("agent ID"), min_value=1, help_text=_("AgentId"))
+    agent_id = forms.IntegerField(
+        label=_("agent ID"),
+        min_value=1,
+        help_text=_("The app's AgentId, on its page: 应用管理 → 应用 → 自建 → the app."),
+    )
     app_secret = forms.CharField(
-        label=_("app secret"), max_length=128, widget=forms.PasswordInput, help_text=_("Secret")
+        label=_("app secret"),
+        max_length=128,
+        widget=forms.PasswordInput,
+        help_text=_("The app's Secret, on its page: Secret → 查看 sends it to your WeCom client."),
     )
     callback_token = forms.CharField(
         label=_("callback token"),
@@ -37,7 +47,10 @@ class WeComAppSettings(NoLabelSuffix, forms.Form):
         required=False,
         validators=[_alphanumeric],
         widget=forms.PasswordInput,
-        help_text=_("接收消息 Token"),
+        help_text=_(
+            "The Token of the app's 接收消息 → 设置API接收: botadmin's is pasted there, "
+            "not one WeCom's 随机获取 makes."
+        ),
     )
     encoding_aes_key = forms.CharField(
         label=_("EncodingAESKey"),
@@ -46,7 +59,10 @@ class WeComAppSettings(NoLabelSuffix, forms.Form):
         required=False,
         validators=[_alphanumeric],
         widget=forms.PasswordInput,
-        help_text=_("接收消息 EncodingAESKey"),
+        help_text=_(
+            "The EncodingAESKey of the app's 接收消息 → 设置API接收, 43 letters and digits: "
+            "botadmin's is pasted there, as the Token."
+        ),
     )
     licensed_accounts = forms.IntegerField(
         label=_("licensed accounts"),

@@ -102,6 +102,7 @@ class WeComRobotConnector(Connector):
         "after creating the bot; cannot receive messages."
     )
     docs_section = "wecom-group-robot"
+    field_docs = {"robot_key": "a-groups-robot-key"}
     native_msgtypes = frozenset(
         {"text", "markdown", "markdown_v2", "news", "image", "file", "voice", "template_card"}
     )

@@ -12,6 +12,8 @@ from __future__ import annotations
 from django import forms
 from django.conf import settings as django_settings
 from django.contrib.auth import get_user_model
+from django.urls import reverse
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
@@ -54,8 +56,23 @@ def connector_settings_form(connector, bot: Bot | None, data=None) -> forms.Form
         elif bot is None and name in connector.generated_settings:
             field.required = False
             field.help_text = with_hint(field.help_text, GENERATED)
+    for name, anchor in connector.field_docs.items():
+        if name in form.fields:
+            link_where_to_find(form.fields[name], anchor)
     form.stored = stored
     return form
+
+
+def link_where_to_find(field: forms.Field, anchor: str) -> None:
+    """A link after the field's help text to the section of docs/bots.md that says
+    where in WeCom its value is found (the console serves it in the reader's language)."""
+    field.help_text = format_html(
+        '{} <a href="{}#{}" class="help-docs">{}</a>',
+        field.help_text,
+        reverse("console:docs", args=["bots"]),
+        anchor,
+        _("Where to find it"),
+    )
 
 
 def settings_values(form: forms.Form) -> dict:
@@ -157,6 +174,14 @@ class ConversationForm(NoLabelSuffix, forms.ModelForm):
         key = self.fields["robot_key"]
         key.required = connector is not None and connector.needs_robot_key
         key.error_messages["required"] = ROBOT_KEY_REQUIRED
+        if key.required:
+            key.help_text = _(
+                "The key at the end of the group robot's Webhook地址 (…/webhook/send?key=…), "
+                "shown when the robot is added in the group chat: ⋯ → 添加群机器人. The "
+                "whole address may be pasted."
+            )
+            if anchor := connector.field_docs.get("robot_key"):
+                link_where_to_find(key, anchor)
 
     def clean_robot_key(self):
         return clean_robot_key(self.instance.bot, self.cleaned_data["robot_key"])
