@@ -47,10 +47,7 @@ class WeComAppSettings(NoLabelSuffix, forms.Form):
         required=False,
         validators=[_alphanumeric],
         widget=forms.PasswordInput,
-        help_text=_(
-            "The Token of the app's 接收消息 → 设置API接收: botadmin's is pasted there, "
-            "not one WeCom's 随机获取 makes."
-        ),
+        help_text=_("The Token of the app's 接收消息 → 设置API接收, the same here and there."),
     )
     encoding_aes_key = forms.CharField(
         label=_("EncodingAESKey"),
@@ -60,8 +57,8 @@ class WeComAppSettings(NoLabelSuffix, forms.Form):
         validators=[_alphanumeric],
         widget=forms.PasswordInput,
         help_text=_(
-            "The EncodingAESKey of the app's 接收消息 → 设置API接收, 43 letters and digits: "
-            "botadmin's is pasted there, as the Token."
+            "The EncodingAESKey of the app's 接收消息 → 设置API接收 (43 letters and digits), "
+            "the same here and there."
         ),
     )
     licensed_accounts = forms.IntegerField(

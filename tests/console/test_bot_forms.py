@@ -472,15 +472,15 @@ def test_the_apps_generated_secrets_say_generated_only_when_the_bot_is_created(
         return create.content.decode(), edit.content.decode()
 
     create, edit = helps("zh-hans")
-    assert "接收消息的 Token。留空则自动生成。" in create
-    assert "接收消息的 EncodingAESKey。留空则自动生成。" in create
-    assert "接收消息的 Token。留空则保留当前值。" in edit
-    assert "接收消息的 EncodingAESKey。留空则保留当前值。" in edit
+    assert "中的 Token，两边须相同。留空则自动生成。" in create
+    assert "（43 位字母和数字），两边须相同。留空则自动生成。" in create
+    assert "中的 Token，两边须相同。留空则保留当前值。" in edit
+    assert "（43 位字母和数字），两边须相同。留空则保留当前值。" in edit
     assert "自动生成" not in edit
 
     create, edit = helps("en")
-    assert "接收消息 Token. Generated when left empty." in create
-    assert "接收消息 Token. Leave empty to keep the current value." in edit
+    assert "设置API接收, the same here and there. Generated when left empty." in create
+    assert "the same here and there. Leave empty to keep the current value." in edit
     assert "enerated" not in edit
 
 
@@ -494,8 +494,8 @@ def test_a_help_text_and_its_hint_read_as_two_sentences_in_both_languages(
         operator_client.cookies["django_language"] = language
         return operator_client.get(reverse("console:bot", args=[of.pk])).content.decode()
 
-    assert "Secret. Leave empty to keep the current value." in page("en", app_bot)
-    assert "应用的 Secret。留空则保留当前值。" in page("zh-hans", app_bot)
+    assert "your WeCom client. Leave empty to keep the current value." in page("en", app_bot)
+    assert "你的企业微信客户端。留空则保留当前值。" in page("zh-hans", app_bot)
     # A help text that is a sentence already gets no second full stop.
     assert (
         "Shared with the agent, at least 32 characters. Leave empty to keep the current value."

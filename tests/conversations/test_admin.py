@@ -501,8 +501,12 @@ def test_an_app_bot_added_in_the_admin_keeps_a_given_callback_token(logged_in_su
 @pytest.mark.parametrize(
     ("language", "generated", "keeps"),
     [
-        ("en", "接收消息 Token. Generated when left empty.", "Secret. Leave empty to keep"),
-        ("zh-hans", "接收消息的 Token。留空则自动生成。", "应用的 Secret。留空则保留当前值。"),
+        (
+            "en",
+            "the same here and there. Generated when left empty.",
+            "client. Leave empty to keep",
+        ),
+        ("zh-hans", "两边须相同。留空则自动生成。", "企业微信客户端。留空则保留当前值。"),
     ],
 )
 def test_generated_settings_say_so_on_the_add_page_and_secrets_keep_on_the_change_page(
