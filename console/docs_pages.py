@@ -12,6 +12,7 @@ English. tests/test_docs_translations.py keeps the translations in step with Eng
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
@@ -84,6 +85,8 @@ def _drawn(path: Path, _mtime: float) -> tuple[str, str]:
                 seen[base] += 1
             if token.tag == "h1" and title == path.stem:
                 title = text
+        if token.children:
+            _join_wide_lines(token.children)
         for child in token.children or ():
             if child.type == "link_open" and (link := _DOC_LINK.match(str(child.attrGet("href")))):
                 url = reverse("console:docs", args=[link["name"]])
@@ -101,3 +104,22 @@ def _own_anchor(heading, inline) -> str:
     last.content = HEADING_ID.sub("", last.content)
     inline.content = HEADING_ID.sub("", inline.content)
     return inline.content
+
+
+def _wide(char: str) -> bool:
+    return unicodedata.east_asian_width(char) in ("F", "W") and not (
+        "\uac00" <= char <= "\ud7a3"  # Hangul keeps its spaces
+    )
+
+
+def _join_wide_lines(children) -> None:
+    """A line break of the source between two Chinese characters is no space: a
+    browser would draw one in the middle of a sentence (as CSS Text 4 asks it not to)."""
+    for index, child in enumerate(children):
+        if child.type != "softbreak":
+            continue
+        # The text on each side, past markup without text of its own (`**`, a link's start).
+        before = next((c.content for c in reversed(children[:index]) if c.content), "")
+        after = next((c.content for c in children[index + 1 :] if c.content), "")
+        if before and after and _wide(before[-1]) and _wide(after[0]):
+            child.type, child.content = "text", ""

@@ -102,3 +102,12 @@ def test_a_heading_names_its_own_anchor(tmp_path, monkeypatch):
 
     assert '<h2 id="title">标题</h2>' in html
     assert '<h2 id="code-1"><code>code</code></h2>' in html
+
+
+def test_a_line_break_between_chinese_characters_draws_no_space(tmp_path, monkeypatch):
+    (tmp_path / "x.md").write_text("# 文档\n\n第一行\n第二行，被\n**暂停**。\nEnglish\nwords\n")
+    monkeypatch.setattr(docs_pages, "DOCS", Path(tmp_path))
+
+    html = docs_pages.page("x", "en").html
+
+    assert "<p>第一行第二行，被<strong>暂停</strong>。\nEnglish\nwords</p>" in html
