@@ -4,16 +4,18 @@ document's headings, level by level, each naming the English anchor
 (`## 标题 {#anchor}`), so a link into a section lands there in either language; and
 each records, in its folder's sources.txt, the git blob of the English text it was
 translated from, so a change to the English document fails here until the
-translation follows it."""
+translation follows it. A translation speaks the console's words."""
 
 from __future__ import annotations
 
 import hashlib
+import re
 from pathlib import Path
 
 import pytest
 
-from .test_docs_links import headings
+from .test_docs_links import CODE_SPAN, FENCED, headings
+from .test_translations import BARE_GROUP, LATIN_BOT, SYNONYMS
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
@@ -76,3 +78,29 @@ def test_each_translation_records_the_english_text_it_was_made_from(folder):
                 f"for it in {folder.relative_to(ROOT)}/sources.txt"
             )
     assert not stale, "\n".join(stale)
+
+
+# WeCom's own names, which the documents quote as its admin console and client show them:
+# a group chat's 群设置, the contacts secret of 管理工具 → 通讯录同步.
+WECOM_NAMES = re.compile(r"群设置|通讯录同步")
+# Where a link points, a heading's anchor and a document's file name are no text.
+NOT_TEXT = re.compile(r"\]\([^)]*\)|\{#[^}]*\}|docs/[\w/-]+\.md")
+
+
+@pytest.mark.parametrize("translation", TRANSLATIONS, ids=lambda p: str(p.relative_to(DOCS)))
+def test_a_translation_uses_the_consoles_words(translation):
+    """One word for one thing, as in the console's catalogues (tests/test_translations.py):
+    群聊, 操作员, 联系人同步, 机器人."""
+    found = []
+    text = FENCED.sub(lambda m: "\n" * m[0].count("\n"), translation.read_text())
+    text = CODE_SPAN.sub(lambda m: re.sub(r"[^\n]", "x", m[0]), text)  # lines kept
+    for number, line in enumerate(text.splitlines(), 1):
+        text = NOT_TEXT.sub("]", WECOM_NAMES.sub("", line))
+        found += [
+            f"line {number}: {word} → {use}" for word, use in SYNONYMS.items() if word in text
+        ]
+        if BARE_GROUP.search(text):
+            found.append(f"line {number}: 群 → 群聊")
+        if LATIN_BOT.search(text):
+            found.append(f"line {number}: bot → 机器人")
+    assert not found, "\n".join(found)
