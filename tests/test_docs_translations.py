@@ -73,9 +73,9 @@ def test_each_translation_records_the_english_text_it_was_made_from(folder):
         if blob != now:
             stale.append(
                 f"docs/{name} changed since {folder.name}/{name} was translated from it: "
-                f"`git diff {blob[:12]} {now[:12]}` shows what changed (or `git log -p "
-                f"docs/{name}`); bring the translation up to date, then record {now} "
-                f"for it in {folder.relative_to(ROOT)}/sources.txt"
+                f"`git cat-file -p {blob[:12]} | diff -u - docs/{name}` shows what changed; "
+                f"bring the translation up to date, then record {now} for it in "
+                f"{folder.relative_to(ROOT)}/sources.txt"
             )
     assert not stale, "\n".join(stale)
 
