@@ -37,6 +37,7 @@ WORDS = {
     "conversation.update": _("Changed a conversation"),
     "conversation.delete_request": _("Asked for a conversation's deletion"),
     "conversation.delete": _("Deleted a conversation"),
+    "deletion.retry": _("Tried a failed deletion again"),
     "group_chat.create": _("Created a group chat"),
     "message.retry": _("Retried a message"),
     "message.mark_sent": _("Marked a message as sent"),

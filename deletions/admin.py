@@ -12,11 +12,12 @@ from django.contrib.admin import helpers
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q
-from django.shortcuts import redirect
+from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
-from django.urls import reverse
+from django.urls import path, reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_POST
 
 from botadmin.admin_lookups import DeclaredFiltersOnlyAdminMixin
 from botadmin.reasons import admin_display
@@ -128,10 +129,12 @@ class DeletionJobAdmin(DeclaredFiltersOnlyAdminMixin, admin.ModelAdmin):
         "__str__",
         "bot_label",
         "status",
+        "attempts",
         "requested_by_label",
         "requested_at",
         "finished_at",
     )
+    actions = ("retry_failed",)
     list_filter = ("kind", "status")
     search_fields = ("target_label", "bot_label", "requested_by_label")
     error_shown = admin_display("error", gettext_lazy("error"))
@@ -146,6 +149,8 @@ class DeletionJobAdmin(DeclaredFiltersOnlyAdminMixin, admin.ModelAdmin):
         "planned",
         "counts",
         "error_shown",
+        "attempts",
+        "next_attempt_at",
         "requested_at",
         "started_at",
         "heartbeat_at",
@@ -168,3 +173,49 @@ class DeletionJobAdmin(DeclaredFiltersOnlyAdminMixin, admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    def get_urls(self):
+        return [
+            path(
+                "<int:pk>/retry/",
+                self.admin_site.admin_view(require_POST(self.retry_view)),
+                name="deletions_deletionjob_retry",
+            ),
+            *super().get_urls(),
+        ]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        job = self.get_object(request, unquote(object_id))
+        extra_context = {
+            **(extra_context or {}),
+            "can_retry": job is not None and services.may_retry(request.user, job),
+        }
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def retry_view(self, request, pk):
+        job = get_object_or_404(self.get_queryset(request), pk=pk)
+        if not services.may_retry(request.user, job):
+            raise PermissionDenied
+        self._retry(request, job)
+        return redirect(reverse("admin:deletions_deletionjob_change", args=[job.pk]))
+
+    @admin.action(description=gettext_lazy("Try the selected failed deletions again"))
+    def retry_failed(self, request, queryset):
+        jobs = [job for job in queryset if services.may_retry(request.user, job)]
+        for job in jobs:
+            self._retry(request, job)
+        if not jobs:
+            self.message_user(
+                request,
+                _("None of the selected deletions failed, or you may not retry them."),
+                messages.WARNING,
+            )
+
+    def _retry(self, request, job: DeletionJob) -> None:
+        followed = services.retry(job, request.user)
+        if followed.pk != job.pk:
+            text = _("%(name)s is being deleted by deletion job %(job)s already.")
+        else:
+            text = _("The deletion of %(name)s was started again.")
+        name = job.target_label or job.target_id
+        self.message_user(request, text % {"name": name, "job": followed.pk}, messages.SUCCESS)

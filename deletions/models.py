@@ -51,7 +51,13 @@ class DeletionJob(models.Model):
     counts = models.JSONField(_("rows deleted"), default=dict, blank=True)
     # Rows there were when it was requested, by the same kinds (what the confirmation showed).
     planned = models.JSONField(_("rows to delete"), default=dict, blank=True)
+    # The last failed run's reason; with status FAILED, why the job stopped.
     error = ReasonField(_("error"), blank=True, default="")
+    # Runs that failed so far (an error, or rows still referring to the target at the end):
+    # each is tried again after a growing delay (services.RETRY_SCHEDULE) from
+    # `next_attempt_at` on, and when the schedule is used up the job fails.
+    attempts = models.PositiveIntegerField(_("failed attempts"), default=0, db_default=0)
+    next_attempt_at = models.DateTimeField(_("next attempt"), null=True, blank=True)
     requested_at = models.DateTimeField(_("requested"), auto_now_add=True)
     started_at = models.DateTimeField(_("started"), null=True, blank=True)
     # Written with every batch: a running job whose heartbeat is older than the lease

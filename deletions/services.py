@@ -28,18 +28,20 @@ from django.apps import apps
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Model, ProtectedError, Q, QuerySet
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext_noop
 
 from announcements.models import Announcement, AnnouncementRun, SavedAudience
 from audit.models import OperatorAction
 from audit.services import record_action
-from botadmin.reasons import Reason
+from botadmin.reasons import Reason, ngettext_noop
 from conversations.bot_changes import deactivate_for_deletion
 from conversations.models import Bot, BotConnection, Conversation, SyncRun
+from conversations.roles import is_bot_admin
 from forwarding.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from messaging.media_retention import delete_unused_files
 from messaging.models import CardTaskId, DeliveryAttempt, Message, MessageMedia, UploadedMedia
+from messaging.outbox import RetrySchedule, retry_delay
 
 from .models import DeletionJob
 
@@ -106,7 +108,19 @@ TARGETS: dict[str, tuple[type[Model], tuple[Step, ...]]] = {
     Kind.CONVERSATION: (Conversation, CONVERSATION_STEPS),
 }
 
-FAILED_REASON = gettext_noop("the deletion stopped: %(error)s")
+# A failed run (an error, or rows still referring to the target when it is deleted) is
+# tried again after these delays, 5 runs in all over about two and a half hours; then the
+# job fails, saying why, until someone presses "Try again". Each run deletes what is still
+# there, so a run repeated after a failure anywhere in it is harmless.
+RETRY_SCHEDULE = RetrySchedule((60.0, 300.0, 1800.0, 7200.0), jitter=0.1)
+STILL_REFERENCED = gettext_noop(
+    "%(what)s still refer to it (something wrote them during the deletion)"
+)
+GAVE_UP = ngettext_noop(
+    "the deletion stopped after %(n)s failed attempt: %(reason)s",
+    "the deletion stopped after %(n)s failed attempts: %(reason)s",
+    "n",
+)
 
 
 class DeletionInProgress(Exception):
@@ -224,12 +238,18 @@ def bot_being_deleted(bot_id: int) -> DeletionJob | None:
 # --- Running ------------------------------------------------------------------
 
 
+def _due(now: datetime) -> Q:
+    """Queued and not waiting for the time of its next attempt."""
+    return Q(status=Status.QUEUED) & (Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+
+
 def claim(job_id: int, now: datetime | None = None) -> DeletionJob | None:
-    """Take the job if it waits for a worker or its worker stopped beating (LEASE)."""
+    """Take the job if it waits for a worker (and its next attempt is due) or its worker
+    stopped beating (LEASE)."""
     now = now or timezone.now()
-    claimable = Q(status=Status.QUEUED) | Q(status=Status.RUNNING, heartbeat_at__lt=now - LEASE)
+    claimable = _due(now) | Q(status=Status.RUNNING, heartbeat_at__lt=now - LEASE)
     taken = DeletionJob.objects.filter(claimable, pk=job_id).update(
-        status=Status.RUNNING, heartbeat_at=now
+        status=Status.RUNNING, heartbeat_at=now, next_attempt_at=None
     )
     if not taken:
         return None
@@ -265,19 +285,86 @@ def run_job(job_id: int, *, max_batches: int = BATCHES_PER_TASK) -> bool:
                 while _detach_batch(field, lookup, target):
                     pass
         _finish(job, target)
-    except ProtectedError:
+    except ProtectedError as error:
         # Something new pointed at the target meanwhile (a message stored a moment
-        # before the bot went inactive): another round deletes it.
-        DeletionJob.objects.filter(pk=job.pk).update(status=Status.QUEUED)
-        return True
+        # before the bot went inactive): a later run deletes it, unless it keeps coming.
+        logger.warning("Deletion job %s: the target is still referred to", job.pk)
+        _failed(job, Reason(STILL_REFERENCED, what=_protected_names(error)))
     except Exception as error:
         logger.exception("Deletion job %s failed", job.pk)
-        DeletionJob.objects.filter(pk=job.pk).update(
-            status=Status.FAILED,
-            error=Reason(FAILED_REASON, error=f"{type(error).__name__}: {error}"[:500]),
-            finished_at=timezone.now(),
-        )
+        _failed(job, f"{type(error).__name__}: {error}"[:500])  # its own words, verbatim
     return False
+
+
+def _protected_names(error: ProtectedError) -> str:
+    """The kinds of the rows that still refer to the target ("messages"), from the error:
+    a parameter, so in English like the reason's own words."""
+    with translation.override("en"):
+        names = {str(obj._meta.verbose_name_plural) for obj in error.protected_objects}
+    return ", ".join(sorted(names)) or "rows"
+
+
+def _failed(job: DeletionJob, reason: str, now: datetime | None = None) -> None:
+    """Count a failed run: queue the job for its next attempt after the schedule's delay,
+    or, when the schedule is used up, fail it with the reason."""
+    now = now or timezone.now()
+    attempts = DeletionJob.objects.values_list("attempts", flat=True).get(pk=job.pk) + 1
+    delay = retry_delay(RETRY_SCHEDULE, attempts)
+    running = DeletionJob.objects.filter(pk=job.pk, status=Status.RUNNING)
+    if delay is None:
+        running.update(
+            status=Status.FAILED,
+            attempts=attempts,
+            error=Reason(GAVE_UP, n=attempts, reason=reason),
+            next_attempt_at=None,
+            finished_at=now,
+        )
+        logger.error("Deletion job %s failed for good: %s", job.pk, reason)
+    else:
+        running.update(
+            status=Status.QUEUED,
+            attempts=attempts,
+            error=reason,
+            next_attempt_at=now + timedelta(seconds=delay),
+        )
+
+
+def retry(job: DeletionJob, actor) -> DeletionJob:
+    """Start a failed job again with a fresh schedule of attempts (the operator's and the
+    admin's "Try again"), in the audit log. A job that did not fail, or whose target is
+    being deleted by another job meanwhile, is left as it is (returned: the one to follow)."""
+    if job.status != Status.FAILED:
+        return job
+    bot = Bot.objects.filter(pk=job.bot_ref).first()
+    model, _steps = TARGETS[job.kind]
+    target = model.objects.filter(pk=job.target_id).first()
+    try:
+        with transaction.atomic():
+            taken = DeletionJob.objects.filter(pk=job.pk, status=Status.FAILED).update(
+                status=Status.QUEUED,
+                attempts=0,
+                next_attempt_at=None,
+                error="",
+                finished_at=None,
+                heartbeat_at=None,
+            )
+            if taken:
+                record_action(
+                    actor,
+                    "deletion.retry",
+                    bot=bot,
+                    target=target,
+                    label=None if target is not None else job.target_label,
+                    details={"job": job.pk, "kind": job.kind, "error": str(job.error)},
+                )
+    except IntegrityError:
+        return unfinished_job(job.kind, job.target_id) or job
+    from .tasks import run_deletion_job  # the task module imports this one
+
+    if taken:
+        run_deletion_job.delay_on_commit([job.pk])
+    job.refresh_from_db()
+    return job
 
 
 def _detached_for(model: type[Model]) -> list[tuple[type[Model], str]]:
@@ -345,7 +432,7 @@ def _finish(job: DeletionJob, target) -> None:
             _total, by_model = target.delete()
             _count(job, by_model)
         DeletionJob.objects.filter(pk=job.pk).update(
-            status=Status.DONE, finished_at=timezone.now(), heartbeat_at=timezone.now()
+            status=Status.DONE, finished_at=timezone.now(), heartbeat_at=timezone.now(), error=""
         )
     logger.info("Deletion job %s: %s %s deleted", job.pk, job.kind, job.target_label)
 
@@ -355,14 +442,21 @@ def _fresh_counts(job: DeletionJob) -> dict:
 
 
 def abandoned_jobs(now: datetime | None = None) -> list[int]:
-    """Jobs no worker is running: queued ones whose wake-up was lost, running ones whose
-    worker stopped beating."""
+    """Jobs no worker is running: queued ones whose wake-up was lost or whose next attempt
+    is due, running ones whose worker stopped beating."""
     now = now or timezone.now()
     return list(
         DeletionJob.objects.filter(
-            Q(status=Status.QUEUED, heartbeat_at__isnull=True, requested_at__lt=now - QUEUED_GRACE)
-            # Released by a task that handed the rest to a fresh one (BATCHES_PER_TASK).
-            | Q(status=Status.QUEUED, heartbeat_at__lt=now - QUEUED_GRACE)
+            (
+                _due(now)
+                & (
+                    Q(heartbeat_at__isnull=True, requested_at__lt=now - QUEUED_GRACE)
+                    # Released by a task that handed the rest to a fresh one
+                    # (BATCHES_PER_TASK), or waiting for the time of its next attempt.
+                    | Q(heartbeat_at__lt=now - QUEUED_GRACE)
+                    | Q(next_attempt_at__isnull=False)
+                )
+            )
             | Q(status=Status.RUNNING, heartbeat_at__lt=now - LEASE)
         ).values_list("pk", flat=True)
     )
@@ -391,6 +485,17 @@ def progress_rows(job: DeletionJob) -> list[dict]:
             }
         )
     return rows
+
+
+def may_retry(user, job: DeletionJob) -> bool:
+    """Whether `user` may try a failed job again: who may ask for it, the bot's bot admins
+    (superusers among them). A bot gone meanwhile: superusers only."""
+    if job.status != Status.FAILED:
+        return False
+    if user.is_superuser:
+        return True
+    bot = Bot.objects.filter(pk=job.bot_ref).first()
+    return bot is not None and is_bot_admin(user, bot)
 
 
 def jobs_visible_to(user) -> QuerySet[DeletionJob]:

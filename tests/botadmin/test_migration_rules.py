@@ -57,6 +57,7 @@ CHECKED_AFTER = {
     "audit": 3,
     "botadmin": 3,
     "conversations": 24,
+    "deletions": 1,
     "forwarding": 7,
     "media": 1,
     "messaging": 23,

@@ -4,10 +4,14 @@ with the counts, never Django's "protected objects" page or one long cascade."""
 from __future__ import annotations
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.urls import reverse
 
+from botadmin.reasons import Reason
 from conversations.models import Bot, Conversation
+from deletions import services
 from deletions.models import DeletionJob
+from tests.deletions.running import run_deletions
 
 
 @pytest.fixture
@@ -87,3 +91,51 @@ def test_an_operator_without_the_delete_permission_cannot(client, make_operator,
         == 403
     )
     assert not DeletionJob.objects.exists()
+
+
+def _failed_job(bot, superuser) -> DeletionJob:
+    job, _ = services.request_bot_deletion(bot, superuser, via="test")
+    DeletionJob.objects.filter(pk=job.pk).update(
+        status=DeletionJob.Status.FAILED,
+        attempts=5,
+        error=Reason(services.GAVE_UP, n=5, reason="OSError: No space left on device"),
+    )
+    return DeletionJob.objects.get(pk=job.pk)
+
+
+def test_a_failed_job_says_why_and_can_be_tried_again(admin_client, make_bot, superuser):
+    bot = make_bot(name="stuck")
+    job = _failed_job(bot, superuser)
+    page = admin_client.get(reverse("admin:deletions_deletionjob_change", args=[job.pk]))
+    html = page.content.decode()
+    assert "the deletion stopped after 5 failed attempts: OSError: No space left on device" in html
+    retry_url = reverse("admin:deletions_deletionjob_retry", args=[job.pk])
+    assert retry_url in html
+
+    answer = admin_client.post(retry_url, follow=True)
+
+    said = [str(message) for message in answer.context["messages"]]
+    assert len(said) == 1 and "stuck" in said[0]
+    job.refresh_from_db()
+    assert job.status == DeletionJob.Status.QUEUED and job.attempts == 0
+    run_deletions()
+    assert not Bot.objects.filter(pk=bot.pk).exists()
+
+
+def test_the_retry_action_takes_the_failed_jobs_it_may(client, make_operator, make_bot, superuser):
+    mine, theirs = make_bot(), make_bot()
+    user = make_operator("alice", mine)
+    user.user_permissions.add(Permission.objects.get(codename="view_deletionjob"))
+    client.force_login(user)
+    failed_mine, failed_theirs = _failed_job(mine, superuser), _failed_job(theirs, superuser)
+    changelist = reverse("admin:deletions_deletionjob_changelist")
+
+    client.post(
+        changelist,
+        {"action": "retry_failed", "_selected_action": [failed_mine.pk, failed_theirs.pk]},
+    )
+
+    assert DeletionJob.objects.get(pk=failed_mine.pk).status == DeletionJob.Status.QUEUED
+    assert DeletionJob.objects.get(pk=failed_theirs.pk).status == DeletionJob.Status.FAILED
+    retry_theirs = reverse("admin:deletions_deletionjob_retry", args=[failed_theirs.pk])
+    assert client.post(retry_theirs).status_code == 404  # not among the jobs they see
