@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from conversations.models import Conversation
 from conversations.services import visible_conversation
+from deletions import services as deletion_services
 from forwarding.models import WebhookDelivery
 from messaging.models import TIMELINE_KEY, DeliveryAttempt, Message, MessageMedia
 
@@ -91,8 +92,11 @@ def visible_page(
     user, bot_id: int, pk: int, *, before: int | None = None, after: int | None = None
 ) -> tuple[Conversation, HistoryPage] | None:
     """The conversation (as `visible_conversation()` finds it) and its latest page,
-    or the page before or after a key; None if `user` may not see it. Two queries."""
-    conversation = visible_conversation(user, bot_id, pk)
+    or the page before or after a key; None if `user` may not see it. Two queries (the
+    first also learns whether the conversation or its bot is being deleted)."""
+    conversation = visible_conversation(
+        user, bot_id, pk, deletion_job_id=deletion_services.newest_job_subquery("bot_id", "pk")
+    )
     if conversation is None:
         return None
     if after is not None:

@@ -152,13 +152,15 @@ def bots_visible_to(user) -> QuerySet[Bot]:
     return Bot.objects.filter(operators=user)
 
 
-def visible_conversation(user, bot_id: int, pk: int) -> Conversation | None:
+def visible_conversation(user, bot_id: int, pk: int, **annotations) -> Conversation | None:
     """Conversation `pk` of bot `bot_id`, bot included, if the bot is one of
-    `bots_visible_to(user)`; else None."""
+    `bots_visible_to(user)`; else None. `annotations`: what else the page reads of it, in
+    the same query."""
     if not (0 < pk <= LARGEST_ID and 0 < bot_id <= LARGEST_ID):
         return None  # from a URL: no such row, and SQLite cannot bind a larger int
     return (
         Conversation.objects.select_related("bot")
+        .annotate(**annotations)
         .filter(pk=pk, bot_id=bot_id, bot__in=bots_visible_to(user))
         .first()
     )

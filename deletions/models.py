@@ -82,7 +82,11 @@ class DeletionJob(models.Model):
                 fields=["heartbeat_at"],
                 condition=Q(status__in=["queued", "running"]),
                 name="deletion_unfinished_idx",
-            )
+            ),
+            # A bot's pages ask what of it is being deleted (services.deletions_of).
+            models.Index(
+                fields=["bot_ref"], condition=~Q(status="done"), name="deletion_bot_not_done_idx"
+            ),
         ]
 
     def __str__(self) -> str:

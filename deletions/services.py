@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 from django.apps import apps
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Model, ProtectedError, Q, QuerySet
+from django.db.models import Model, OuterRef, ProtectedError, Q, QuerySet, Subquery
 from django.utils import timezone, translation
 from django.utils.translation import gettext_noop
 
@@ -233,6 +233,72 @@ def unfinished_job(kind: str, target_id: int) -> DeletionJob | None:
 
 def bot_being_deleted(bot_id: int) -> DeletionJob | None:
     return unfinished_job(Kind.BOT, bot_id)
+
+
+# --- While it is deleted ------------------------------------------------------
+
+
+def deletion_under_way(bot_id: int, conversation_pk: int | None = None) -> DeletionJob | None:
+    """The unfinished job deleting the bot, or the bot's conversation `conversation_pk`:
+    while there is one, nothing new is written for it from the console."""
+    targets = Q(kind=Kind.BOT, target_id=bot_id)
+    if conversation_pk is not None:
+        targets |= Q(kind=Kind.CONVERSATION, target_id=conversation_pk)
+    return DeletionJob.objects.filter(
+        targets, bot_ref=bot_id, status__in=DeletionJob.UNFINISHED
+    ).first()
+
+
+def newest_job_subquery(bot_field: str, conversation_field: str | None = None) -> Subquery:
+    """The id of the newest job not done about the row's bot (or its conversation), for an
+    annotation: a page that loads the conversation learns of its deletion in the same query."""
+    targets = Q(kind=Kind.BOT, target_id=OuterRef(bot_field))
+    if conversation_field is not None:
+        targets |= Q(kind=Kind.CONVERSATION, target_id=OuterRef(conversation_field))
+    jobs = DeletionJob.objects.filter(targets).exclude(status=Status.DONE)
+    return Subquery(jobs.order_by("-requested_at", "-id").values("pk")[:1])
+
+
+def shown(job: DeletionJob | None, bot: Bot) -> DeletionJob | None:
+    """The job a page about the bot or its conversation tells of: one under way, or one that
+    failed (with its reason and "Try again") unless the bot was activated again since,
+    its deletion given up."""
+    if job is None or job.status == Status.DONE:
+        return None
+    if job.status == Status.FAILED and job.kind == Kind.BOT and bot.is_active:
+        return None
+    return job
+
+
+@dataclass(frozen=True)
+class BotDeletions:
+    """The jobs not done about a bot: its own, and its conversations' by their id."""
+
+    bot: DeletionJob | None
+    conversations: dict[int, DeletionJob]
+
+    def about(self, conversation_pk: int | None = None) -> DeletionJob | None:
+        return self.bot or self.conversations.get(conversation_pk)
+
+
+def deletions_of(bot: Bot) -> BotDeletions:
+    """One query: what of the bot is being deleted or failed to be (the newest job of each)."""
+    bot_job, conversations = None, {}
+    jobs = DeletionJob.objects.filter(bot_ref=bot.pk).exclude(status=Status.DONE)
+    for job in jobs.order_by("requested_at", "id"):
+        if job.kind == Kind.BOT:
+            bot_job = shown(job, bot)
+        else:
+            conversations[job.target_id] = job
+    return BotDeletions(bot_job, conversations)
+
+
+def bots_being_deleted(bot_ids) -> dict[int, int]:
+    """Of these bots, those being deleted: bot id → job id."""
+    jobs = DeletionJob.objects.filter(
+        kind=Kind.BOT, target_id__in=list(bot_ids), status__in=DeletionJob.UNFINISHED
+    )
+    return dict(jobs.values_list("target_id", "pk"))
 
 
 # --- Running ------------------------------------------------------------------

@@ -41,11 +41,13 @@ from botadmin.ids import id_or_none
 from conversations.models import Conversation
 from conversations.roles import may_create_bots
 from conversations.services import bots_visible_to
+from deletions import services as deletion_services
 from messaging.models import Message
 
 from .. import markdown
 from ..bot_pause import connection_trouble, pause_context
 from ..conversation_list import most_recently_active_bot
+from ..deletion_state import deletion_context, refusal
 from ..forms import AnnouncementFilterForm, MarkdownPreviewForm
 from ..login_required import login_required
 from ..queries import filter_announcements, recipients_page, runs_page
@@ -61,6 +63,8 @@ ACTIONS = {
     "resume": services.resume,
     "cancel": services.cancel,
 }
+# The actions that would make messages: refused while the bot is being deleted.
+WRITES = {"retry", "send", "resume"}
 # What each action did, in words matching the badge it leaves (已暂停, 已取消).
 DONE = {
     "pause": gettext_lazy("Announcement paused: recipients not yet sent wait until you resume."),
@@ -198,6 +202,8 @@ def compose(request, pk: int | None = None):
         else:
             _say_an_edit_keeps_its_bot(request)
     elif request.method == "POST":
+        if (job := deletion_services.deletion_under_way(bot.pk)) is not None:
+            return refusal(request, job)
         as_draft = "save_draft" in request.POST
         form = ComposeForm(request.POST, request.FILES, as_draft=as_draft, **form_args)
         if form.is_valid():
@@ -220,6 +226,7 @@ def compose(request, pk: int | None = None):
             **_picker(form),
             **pause_context(request.user, bot, full=False),
             **connection_trouble(bot),
+            **deletion_context(bot),
         },
     )
 
@@ -636,6 +643,8 @@ def run_time_label(when: datetime, tz: tzinfo) -> str:
 @require_POST
 def act(request, pk: int, verb: str):
     announcement = _visible_announcement(request.user, pk)
+    if verb in WRITES and (job := deletion_services.deletion_under_way(announcement.bot_id)):
+        return refusal(request, job)
     if verb == "retry":
         run_id = id_or_none(request.POST.get("run"))
         if run_id is None:

@@ -16,6 +16,7 @@ from conversations.models import BotConnection, SyncRun
 
 from ..bot_contacts import request_console_sync, sync_context
 from ..bot_forms import ConversationForm
+from ..deletion_state import refused_while_deleting
 from ..login_required import login_required
 from .bot_secrets import admin_bot_or_403
 from .bots import render_bot_page
@@ -24,6 +25,7 @@ from .scoping import visible_bot_or_404
 
 @login_required
 @require_POST
+@refused_while_deleting
 def sync_now(request, bot_id: int):
     """Any operator of the bot may sync it: a sync only reads from the connector."""
     bot = visible_bot_or_404(request.user, bot_id)
@@ -48,6 +50,7 @@ def sync_status(request, bot_id: int):
 
 @login_required
 @require_POST
+@refused_while_deleting
 def add_conversation(request, bot_id: int):
     """A conversation entered by hand (a group robot's group with its key): bot admins only."""
     bot = admin_bot_or_403(request, bot_id)

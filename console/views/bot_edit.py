@@ -24,6 +24,7 @@ from ..bot_forms import (
     connector_settings_form,
     settings_values,
 )
+from ..deletion_state import refused_while_deleting
 from ..login_required import login_required
 from .bot_secrets import admin_bot_or_403
 from .bots import render_bot_page
@@ -80,6 +81,7 @@ def bot_create(request):
 
 @login_required
 @require_POST
+@refused_while_deleting
 def connector_settings(request, bot_id: int):
     bot = admin_bot_or_403(request, bot_id)
     form = connector_settings_form(CONNECTORS[bot.connector], bot, request.POST)
@@ -102,6 +104,7 @@ def connector_settings(request, bot_id: int):
 
 @login_required
 @require_POST
+@refused_while_deleting
 def sending(request, bot_id: int):
     bot = visible_bot_or_404(request.user, bot_id)
     if not may_change_sending(request.user, bot):

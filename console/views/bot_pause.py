@@ -18,11 +18,13 @@ from conversations.roles import may_resume_sending
 from messaging.delivery_actions import waiting_for
 
 from ..bot_pause import pause_context
+from ..deletion_state import refused_while_deleting
 from ..login_required import login_required
 from .scoping import visible_bot_or_404
 
 
 @login_required
+@refused_while_deleting
 def resume_sending(request, bot_id: int):
     """GET: what resuming does and a button; POST: resume (403 for who may not)."""
     bot = visible_bot_or_404(request.user, bot_id)

@@ -24,12 +24,14 @@ from connectors.registry import CONNECTORS
 from conversations.models import BotConnection, SyncRun
 from conversations.roles import is_bot_admin, may_change_sending, may_create_bots
 from conversations.services import bots_visible_to, check_connection
+from deletions import services as deletion_services
 from messaging import delivery_caps
 
 from ..bot_contacts import sync_context
 from ..bot_forms import AddOperatorForm, ConversationForm, SendingForm, connector_settings_form
 from ..bot_pause import pause_context
 from ..connection_tests import last_connection_test
+from ..deletion_state import deletion_context, refused_while_deleting
 from ..login_required import login_required
 from .app_setup import setup_url
 from .scoping import visible_bot_or_404
@@ -47,9 +49,12 @@ def bot_list(request):
         .order_by("name")
     )
     outcomes = dict(SyncRun.Outcome.choices)
+    bots = list(bots)
+    being_deleted = deletion_services.bots_being_deleted(bot.pk for bot in bots)
     rows = [
         {
             "bot": bot,
+            "deletion_job_id": being_deleted.get(bot.pk),
             "connector": CONNECTORS[bot.connector].label if bot.connector in CONNECTORS else "",
             "last_sync": outcomes.get(bot.last_sync_outcome, ""),
         }
@@ -114,6 +119,7 @@ def bot_context(request, bot) -> dict:
         ),
         **sync_context(request, bot),
         **pause_context(request.user, bot),
+        **deletion_context(bot),
     }
 
 
@@ -141,6 +147,7 @@ def bot_page(request, bot_id: int):
 
 @login_required
 @require_POST
+@refused_while_deleting
 def test_connection(request, bot_id: int):
     """The verdict and a classified reason; never what the other side answered."""
     bot = visible_bot_or_404(request.user, bot_id)

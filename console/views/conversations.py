@@ -7,6 +7,7 @@ from django.utils.translation import pgettext_lazy
 from conversations.models import Conversation
 from conversations.roles import is_bot_admin, may_create_bots
 from conversations.services import bots_visible_to, named
+from deletions import services as deletion_services
 
 from ..bot_contacts import empty_reason, none_of_this_kind
 from ..conversation_list import (
@@ -15,6 +16,7 @@ from ..conversation_list import (
     conversations_of_page,
     most_recently_active_bot,
 )
+from ..deletion_state import deletion_context
 from ..login_required import login_required
 from .app_setup import setup_url
 from .scoping import visible_bot_or_404
@@ -51,6 +53,9 @@ def conversation_list(request, bot_id: int):
     )
     page.object_list = conversations_of_page(page.object_list)
     attach_newest_messages(page.object_list)
+    deletions = deletion_services.deletions_of(bot)
+    for conversation in page.object_list:
+        conversation.deletion_job = deletions.conversations.get(conversation.pk)
     # The other tab keeps the search, and each tab counts what it finds: a name
     # looked for among the groups may be a user's.
     tabs = [
@@ -77,5 +82,6 @@ def conversation_list(request, bot_id: int):
             "setup_url": setup_url(bot) if is_bot_admin(request.user, bot) else "",
             "empty_reason": "" if page.object_list or name else empty_reason(bot),
             "none_of_this_kind": "" if page.object_list or name else none_of_this_kind(bot),
+            **deletion_context(bot, deletions=deletions),
         },
     )

@@ -1,6 +1,7 @@
 from django.shortcuts import render
 
 from conversations.services import bots_visible_to
+from deletions import services as deletion_services
 
 from .. import dashboard
 from ..charts import traffic_chart
@@ -17,6 +18,9 @@ def dashboard_page(request):
     days, totals = dashboard.daily_stats(scope)
     agents = dashboard.agent_health(scope)
     dashboard.add_media_storage(agents)
+    being_deleted = deletion_services.bots_being_deleted(agent.bot.pk for agent in agents)
+    for agent in agents:
+        agent.bot.deletion_job_id = being_deleted.get(agent.bot.pk)
     return render(
         request,
         "console/dashboard.html",

@@ -14,6 +14,7 @@ from messaging.sending import accept_outbound
 
 from .. import bubbles, history
 from ..bot_pause import pause_context
+from ..deletion_state import deletion_context, refused_while_deleting
 from ..forms import JumpToDateForm, ReplyForm
 from ..login_required import login_required
 from ..message_fixes import fixes_for
@@ -96,6 +97,7 @@ def conversation_history(request, bot_id: int, pk: int, reply_form=None):
     context["reply_form"] = reply_form or ReplyForm(max_bytes=reply_limit(bot))
     context["reply_to"] = answerable_message(conversation)
     context.update(pause_context(request.user, bot, full=False))
+    context.update(deletion_context(bot, conversation))
     return render(request, "console/history/page.html", context, status=400 if reply_form else 200)
 
 
@@ -174,6 +176,7 @@ def _reply_body(cleaned: dict) -> dict:
 
 @login_required
 @require_POST
+@refused_while_deleting
 def reply(request, bot_id: int, pk: int):
     bot, conversation = visible_conversation_or_404(request.user, bot_id, pk)
     form = ReplyForm(request.POST, max_bytes=reply_limit(bot))

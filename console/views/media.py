@@ -10,6 +10,7 @@ from messaging.media_links import file_response
 from messaging.models import Message, MessageMedia
 
 from .. import bubbles, history
+from ..deletion_state import refused_while_deleting
 from ..login_required import login_required
 from .scoping import visible_conversation_or_404
 
@@ -34,6 +35,7 @@ def media_file(request, bot_id: int, pk: int, message_id: int, media_id: int, va
 
 @login_required
 @require_POST
+@refused_while_deleting
 def fetch_again(request, bot_id: int, pk: int, message_id: int, media_id: int):
     """ "Fetch again" on a bubble whose media could not be fetched: the bubble, redrawn."""
     bot, conversation, row = _media_or_404(request, bot_id, pk, message_id, media_id)

@@ -6,6 +6,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from .. import history
+from ..deletion_state import refused_while_deleting
 from ..login_required import login_required
 from ..message_fixes import FIXES, WAITS_FOR_RESUME
 from .next_page import posted_next_page
@@ -14,6 +15,7 @@ from .scoping import visible_conversation_or_404
 
 @login_required
 @require_POST
+@refused_while_deleting
 def fix_message(request, bot_id: int, pk: int, message_id: int, verb: str):
     """Retry, mark as sent or cancel one outbound message of the operator's bot
     (the trace's buttons, confirmed in the browser), then back where they were."""

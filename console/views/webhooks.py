@@ -31,6 +31,7 @@ from forwarding.models import WebhookDelivery, WebhookEndpoint
 from forwarding.replay import replay_deliveries, replay_failed, run_test_event
 from forwarding.signing_secrets import reveal_signing_secret, rotate_signing_secret
 
+from ..deletion_state import refused_while_deleting
 from ..login_required import login_required
 from ..webhooks import EndpointForm, deliveries_page, may_manage_webhooks
 from .next_page import posted_next_page
@@ -69,6 +70,7 @@ def webhook_list(request, bot_id: int, add_form=None):
 
 @login_required
 @require_POST
+@refused_while_deleting
 def endpoint_add(request, bot_id: int):
     bot = _managed_bot(request, bot_id)
     form = EndpointForm(request.POST)
@@ -147,6 +149,7 @@ def endpoint_page(request, bot_id: int, endpoint_id: int, *, form=None, status=2
 
 @login_required
 @require_POST
+@refused_while_deleting
 def endpoint_change(request, bot_id: int, endpoint_id: int):
     bot = _managed_bot(request, bot_id)
     endpoint = _endpoint_or_404(bot, endpoint_id)
@@ -169,6 +172,7 @@ def endpoint_change(request, bot_id: int, endpoint_id: int):
 
 @login_required
 @require_POST
+@refused_while_deleting
 def endpoint_test(request, bot_id: int, endpoint_id: int):
     """Send a test event, then redirect to the endpoint's page, which shows the answer
     once (kept in the session): reloading the page does not send it again."""
@@ -210,6 +214,7 @@ def endpoint_delete(request, bot_id: int, endpoint_id: int):
 
 @login_required
 @require_POST
+@refused_while_deleting
 def endpoint_reenable(request, bot_id: int, endpoint_id: int):
     bot = _managed_bot(request, bot_id)
     endpoint = _endpoint_or_404(bot, endpoint_id)
@@ -221,6 +226,7 @@ def endpoint_reenable(request, bot_id: int, endpoint_id: int):
 
 @login_required
 @require_POST
+@refused_while_deleting
 def endpoint_replay_failed(request, bot_id: int, endpoint_id: int):
     bot = _managed_bot(request, bot_id)
     endpoint = _endpoint_or_404(bot, endpoint_id)
@@ -250,6 +256,7 @@ def endpoint_replay_failed(request, bot_id: int, endpoint_id: int):
 
 @login_required
 @require_POST
+@refused_while_deleting
 def delivery_replay(request, bot_id: int, delivery_id: int):
     """Replay one delivery, then back to the page of deliveries it was replayed from
     (its tab and cursor), at its row."""

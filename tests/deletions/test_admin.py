@@ -108,7 +108,7 @@ def test_a_failed_job_says_why_and_can_be_tried_again(admin_client, make_bot, su
     job = _failed_job(bot, superuser)
     page = admin_client.get(reverse("admin:deletions_deletionjob_change", args=[job.pk]))
     html = page.content.decode()
-    assert "the deletion stopped after 5 failed attempts: OSError: No space left on device" in html
+    assert "删除在失败 5 次后停止：OSError: No space left on device" in html
     retry_url = reverse("admin:deletions_deletionjob_retry", args=[job.pk])
     assert retry_url in html
 
