@@ -127,7 +127,7 @@ def test_a_deletion_that_fails_leaves_no_entry(
 ):
     """The entry and the deletion commit together (the database refusing the delete is
     simulated in Django's Collector.delete, after the entry was written): the job says
-    why it stopped, and the rows stay."""
+    why its attempt failed and waits for the next, and the rows stay."""
     doomed = [make_bot(name="keep-1"), make_bot(name="keep-2")]
     for each in doomed:
         each.operators.add(bot_admin)
@@ -144,8 +144,9 @@ def test_a_deletion_that_fails_leaves_no_entry(
     assert not OperatorAction.objects.filter(action=code).exists()
     assert OperatorAction.objects.filter(action=f"{code}_request").count() == 2
     assert all(type(row).objects.filter(pk=row.pk).exists() for row in doomed)
-    assert set(DeletionJob.objects.values_list("status", flat=True)) == {"failed"}
+    assert set(DeletionJob.objects.values_list("status", "attempts")) == {("queued", 1)}
     assert "the database refused the delete" in DeletionJob.objects.first().error
+    assert not DeletionJob.objects.filter(next_attempt_at=None).exists()
 
 
 def test_conversations_added_changed_and_deleted_in_the_admin_are_on_record(
@@ -274,6 +275,8 @@ AUDITED_ACTIONS = {
     "cancel": "message.cancel",
     "reenable": "endpoint.reenable",
     "replay": "delivery.replay",
+    # Tested with its admin: tests/deletions/test_admin.py.
+    "retry_failed": "deletion.retry",
 }
 
 

@@ -7,6 +7,7 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.urls import reverse
 
+from audit.models import OperatorAction
 from botadmin.reasons import Reason
 from conversations.models import Bot, Conversation
 from deletions import services
@@ -137,5 +138,7 @@ def test_the_retry_action_takes_the_failed_jobs_it_may(client, make_operator, ma
 
     assert DeletionJob.objects.get(pk=failed_mine.pk).status == DeletionJob.Status.QUEUED
     assert DeletionJob.objects.get(pk=failed_theirs.pk).status == DeletionJob.Status.FAILED
+    retried = OperatorAction.objects.get(action="deletion.retry")
+    assert (retried.actor, retried.bot, retried.details["job"]) == (user, mine, failed_mine.pk)
     retry_theirs = reverse("admin:deletions_deletionjob_retry", args=[failed_theirs.pk])
     assert client.post(retry_theirs).status_code == 404  # not among the jobs they see
