@@ -48,6 +48,10 @@ def test_a_bot_admin_deletes_a_conversation_and_follows_it(
             MessageMedia.objects.create(message=inbound, cdn=f"c{n}")
     _log_in(page)
     page.goto(f"/console/bots/{bot.pk}/conversations/{group.pk}/")
+    page.set_viewport_size({"width": 390, "height": 760})
+    expect(page.get_by_role("link", name="删除会话…")).to_be_in_viewport()
+    shoot(page, "deletions-00-conversation-390")
+    page.set_viewport_size({"width": 1280, "height": 860})
 
     page.get_by_role("link", name="删除会话…").click()
     expect(page.get_by_role("heading", name="将被删除的内容")).to_be_visible()
