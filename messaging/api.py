@@ -60,7 +60,8 @@ _QUERY_PARAMETERS = [
         "in": "query",
         "required": False,
         "schema": {"type": "string"},
-        "description": "Schedule the message: ISO 8601 or Unix seconds.",
+        "description": "Schedule the message: ISO 8601 (an offset's '+' written as %2B; "
+        "a bare '+', arriving as a space, is read as one) or Unix seconds.",
     },
     {
         "name": "Idempotency-Key",

@@ -23,6 +23,7 @@ docs/api.md lists every connector's limits and conversions.
 import base64
 import binascii
 import hashlib
+import re
 from datetime import UTC, datetime, timedelta
 
 from django.utils import timezone
@@ -377,7 +378,7 @@ def parse_send_at(value) -> datetime | None:
         try:
             # RFC 3339 allows a lowercase t and z (2026-12-30t10:00:00z); Django reads
             # only the capitals, and ISO 8601 has no other letters a time could carry.
-            when = parse_datetime(value.strip().upper())
+            when = parse_datetime(_offset_sign_restored(value.strip()).upper())
         except ValueError:
             when = None
         if when is not None and timezone.is_naive(when):
@@ -389,6 +390,16 @@ def parse_send_at(value) -> datetime | None:
     if when > timezone.now() + MAX_SCHEDULE_AHEAD:
         raise Err.INVALID_PARAMETER.error("invalid parameter: send_at is more than a year ahead")
     return when
+
+
+# A time followed by a space and an offset: "09:00:00 08:00" is how a query string's
+# unencoded "+08:00" arrives ('+' means a space there). Nothing else reads so: a "-"
+# offset arrives intact, and a space between date and time is followed by a date.
+_SPACE_FOR_PLUS = re.compile(r"(\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?) (\d{2}(?::?\d{2})?)$")
+
+
+def _offset_sign_restored(value: str) -> str:
+    return _SPACE_FOR_PLUS.sub(r"\1+\2", value)
 
 
 def _is_number(value: str) -> bool:

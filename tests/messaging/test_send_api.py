@@ -668,7 +668,19 @@ def test_a_head_request_is_405_without_a_body(client, bot):
     assert client.head(f"/api/send?secret={bot.secret}").status_code == 405
 
 
-@pytest.mark.parametrize("send_at", ["tomorrow", "2026-13-45T00:00:00", "9" * 30, "nan"])
+@pytest.mark.parametrize(
+    "send_at",
+    [
+        "tomorrow",
+        "2026-13-45T00:00:00",
+        "9" * 30,
+        "nan",
+        # A space stands for a '+' only between a time and an offset.
+        "09:00:00 08:00",
+        "2026-12-31T09:00:00 8:00",
+        "2026-12-31T09:00:00 08:00 later",
+    ],
+)
 def test_an_unreadable_send_at_is_40035(send, bot, group, send_at):
     refused(send(bot.secret, "wrGroup1", TEXT, query={"send_at": send_at}), 40035, 400)
 
@@ -690,6 +702,24 @@ def test_a_send_at_with_rfc_3339s_lowercase_t_and_z_is_read(send, bot, group, wr
 
     assert response.status_code == 200, response.content
     assert response.json()["send_at"] == "2026-12-30T10:00:00+00:00"
+
+
+@pytest.mark.parametrize(
+    "send_at",
+    ["2026-12-31T09:00:00%2B08:00", "2026-12-31T09:00:00+08:00", "2026-12-31+09:00:00+0800"],
+    ids=["plus encoded", "plus as written", "plus for both spaces"],
+)
+def test_a_send_at_with_a_plus_offset_is_read_whether_or_not_the_query_encoded_it(
+    client, bot, group, send_at
+):
+    """A query string's bare '+' arrives as a space, as in docs/api.md's example once."""
+    url = f"/api/send?secret={bot.secret}&conversation_id=wrGroup1&send_at={send_at}"
+    with time_machine.travel("2026-12-30 09:00:00+00:00", tick=False):
+        response = client.post(url, data=json.dumps(TEXT), content_type="application/json")
+
+    assert response.status_code == 200, response.content
+    assert response.json()["send_at"] == "2026-12-31T09:00:00+08:00"
+    assert Message.objects.get().status == Message.Status.SCHEDULED
 
 
 def test_a_send_at_more_than_a_year_ahead_is_40035(send, bot, group):
