@@ -5,12 +5,13 @@ an open timeline asks for the same bubbles again and again (opening, scrolling,
 polling, several operators). Each drawn bubble is kept in Django's cache (shared
 by every web process, `CACHE_URL`) under everything it shows that can change:
 the message's id, `updated_at`, status and attempt count, its operator's name,
-whether it waits for a later attempt (its "waiting until 00:00" ends with time alone),
-the names of the users it mentions (the bot's synced contacts, which a sync
-renames without touching the message), the bot's name, the conversation's URL,
-the viewer's language, time zone and year, whether it is highlighted and whether it is
-an out-of-band update, and the version of the drawing itself (`DRAWING`). The
-names cost one query for the page, none when it mentions nobody. A page reads
+its badge as it reads now (a "waiting until 00:00" ends, and gains its seconds, with
+time alone), the names of the users it mentions and of a sender who came without a
+name (the bot's synced contacts, which a sync renames without touching the message),
+the bot's name, the conversation's URL, the viewer's language, time zone and year,
+whether it is highlighted and whether it is an out-of-band update, and the version of
+the drawing itself (`DRAWING`). The names cost one query for the page, none when it
+mentions nobody and names every sender. A page reads
 its bubbles with one `get_many` and draws only the missing ones. Every write in
 messaging/ sets `updated_at`, so a changed body or sender is a new key.
 
@@ -33,10 +34,11 @@ from django.template.loader import get_template
 from django.utils import timezone, translation
 
 from botadmin.cache import BestEffortCache
-from conversations.models import Conversation
+from conversations.contact_names import contact_names
 from messaging import status_labels
 
 from .markdown import MARKDOWN_MSGTYPES
+from .senders import name_senders, unnamed_senders
 from .templatetags.console import MENTION_RE
 
 TEMPLATE = "console/history/_bubble.html"
@@ -51,19 +53,21 @@ LARGEST_KEPT = 20_000
 # 6: a scheduled time of another year shows the year; 7: pictures on other sites are
 # named, not loaded; 8: long messages collapse; 9: a markdown table's column alignment
 # is a class, not a style="" the Content-Security-Policy refuses; 10: a paused bot's
-# queued message says so).
-DRAWING = 10
+# queued message says so; 11: a sender who came without a name is named after the bot's
+# synced contact, with the ID as its title).
+DRAWING = 11
 
 
 def _key(m, shared: str, focus: bool, oob: bool, names: dict[str, str], now) -> str:
     operator = m.author_name
     mentioned = json.dumps([[who, names.get(who, "")] for who in sorted(_mentioned_ids(m))])
-    # "Waiting until 00:00" ends when the time comes, whether or not the message moved.
-    waits = int(status_labels.waiting(m, now) is not None)
-    held = int(status_labels.held_by_pause(m))  # pausing the bot changes no message
+    # The badge as it reads now: "waiting until 09:13" ends when the time comes, and
+    # shows its seconds once the time is near, whether or not the message moved; pausing
+    # the bot changes no message either.
+    badge = status_labels.message_status(m, now)[1]
     changes = (
         f"{m.updated_at.isoformat()}|{m.status}|{m.attempt_count}|{operator}|{shared}|{mentioned}"
-        f"|{waits}|{held}"
+        f"|{m.contact_name}|{badge}"
     )
     digest = hashlib.sha1(changes.encode(), usedforsecurity=False).hexdigest()
     return f"console:bubble:{DRAWING}:{m.pk}:{int(focus)}{int(oob)}:{digest}"
@@ -80,20 +84,18 @@ def _mentioned_ids(message) -> set[str]:
     return ids
 
 
-def mention_names(bot, messages) -> dict[str, str]:
-    """{userid: name} for the users these messages mention by id, from the bot's
-    one-to-one conversations (its synced contacts). One query, none without mentions."""
+def contact_names_shown(bot, messages) -> dict[str, str]:
+    """{userid: name} of the bot's synced contacts these messages show: the users they
+    mention by ID and the senders of those that came without a name
+    (console/senders.py). One query, none when they mention nobody and name every
+    sender."""
     ids = set()
     for m in messages:
-        ids |= _mentioned_ids(m)
-    ids = sorted(i for i in ids if len(i) <= 64)[:500]
+        ids |= {who for who in _mentioned_ids(m) if len(who) <= 64}
+    ids |= unnamed_senders(messages).get(bot.pk, set())
     if not ids:
         return {}
-    return dict(
-        Conversation.objects.filter(bot=bot, kind=Conversation.Kind.USER, conversation_id__in=ids)
-        .exclude(name="")
-        .values_list("conversation_id", "name")
-    )
+    return {user_id: name for (_bot, user_id), name in contact_names({bot.pk: ids}).items()}
 
 
 def draw(messages, *, bot, base_url: str, pending_statuses, focus_id=None, oob=False) -> list:
@@ -108,9 +110,10 @@ def draw(messages, *, bot, base_url: str, pending_statuses, focus_id=None, oob=F
             str(timezone.localtime().year),
         ]
     )
-    names = mention_names(bot, messages)
     for m in messages:
         m.bot = bot  # their bot, already read: whether it is paused costs no query
+    names = contact_names_shown(bot, messages)
+    name_senders(messages, {(bot.pk, user_id): name for user_id, name in names.items()})
     now = timezone.now()
     keys = {m.pk: _key(m, shared, m.pk == focus_id, oob, names, now) for m in messages}
     alias = "bubbles" if "bubbles" in settings.CACHES else "default"

@@ -9,6 +9,8 @@ from conversations.models import Bot, Conversation
 from conversations.services import bots_visible_to, named
 from messaging.models import Message
 
+from .senders import name_senders
+
 # The newest message of each conversation is read in full (one probe of
 # msg_history_idx per conversation of the bot) once per this many seconds at most...
 NEWEST_RECOUNT_SECONDS = 300
@@ -89,11 +91,21 @@ def conversations_of_page(rows: list[tuple[int, int | None]]) -> list[Conversati
 
 
 def attach_newest_messages(conversations: list[Conversation]) -> None:
-    """Give each conversation of one page its `newest_message` (either direction) in a single query."""
+    """Give each conversation of one page its `newest_message` (either direction), its
+    sender named (console/senders.py), in a single query or two."""
     ids = [c.newest_message_id for c in conversations if c.newest_message_id]
     messages = Message.objects.only(
-        "id", "direction", "msgtype", "search_text", "sender_name", "created_at", "status"
+        "id",
+        "bot_id",
+        "direction",
+        "msgtype",
+        "search_text",
+        "sender_id",
+        "sender_name",
+        "created_at",
+        "status",
     ).in_bulk(ids)
+    name_senders(messages.values())  # one more query when a sender came without a name
     for conversation in conversations:
         conversation.newest_message = messages.get(conversation.newest_message_id)
 

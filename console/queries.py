@@ -16,6 +16,7 @@ from django.utils import timezone
 from announcements.models import Announcement, AnnouncementRun
 from announcements.services import finished_but_still_sending
 from botadmin.partial_indexes import index_condition
+from conversations.contact_names import contacts_named
 from conversations.models import Bot, Conversation
 from messaging import status_labels
 from messaging.models import FAILED_OR_UNCERTAIN, NOT_SENT_OR_RECEIVED, Message
@@ -46,6 +47,15 @@ def _matching_conversations(bots: list[int], text: str):
     return ids if len(ids) <= MANY_CONVERSATIONS else conversations.values("pk")
 
 
+def _sent_by(bot_ids: list[int], sender: str) -> Q:
+    """By the sender's ID or part of their name: the name a message came with, or for
+    one that came without, its sender's synced contact's (as the console names them)."""
+    sent_by = Q(sender_id=sender) | Q(sender_name__icontains=sender)
+    for bot_id, user_ids in contacts_named(bot_ids, sender).items():
+        sent_by |= Q(bot_id=bot_id, sender_id__in=user_ids, sender_name="")
+    return sent_by
+
+
 def filter_messages(queryset: QuerySet[Message], bots: QuerySet[Bot], data: dict):
     """Apply the shared filter form's cleaned data to a message queryset.
 
@@ -59,7 +69,7 @@ def filter_messages(queryset: QuerySet[Message], bots: QuerySet[Bot], data: dict
     if conversation := (data.get("conversation") or "").strip():
         queryset = queryset.filter(conversation__in=_matching_conversations(bot_ids, conversation))
     if sender := (data.get("sender") or "").strip():
-        queryset = queryset.filter(Q(sender_id=sender) | Q(sender_name__icontains=sender))
+        queryset = queryset.filter(_sent_by(bot_ids, sender))
     if data.get("status") == UNDELIVERED:
         queryset = queryset.filter(index_condition(FAILED_OR_UNCERTAIN))
     elif status := data.get("status"):

@@ -18,6 +18,7 @@ from ..deletion_state import deletion_context, refused_while_deleting
 from ..forms import JumpToDateForm, ReplyForm
 from ..login_required import login_required
 from ..message_fixes import fixes_for
+from ..senders import name_senders
 from .scoping import int_param, visible_conversation_or_404
 
 
@@ -146,6 +147,8 @@ def message_trace(request, bot_id: int, pk: int, message_id: int):
     if message is None:
         raise Http404
     in_timeline = bool(request.headers.get("HX-Request"))
+    if not in_timeline:
+        name_senders([message])  # the page says who sent it; in the timeline its bubble does
     template = "console/history/_trace.html" if in_timeline else "console/history/trace_page.html"
     return render(
         request,

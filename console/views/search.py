@@ -5,6 +5,7 @@ from conversations.services import bots_visible_to
 from ..forms import MessageFilterForm
 from ..login_required import login_required
 from ..queries import page_by_id, search_results
+from ..senders import name_senders
 from .scoping import int_param
 
 
@@ -16,4 +17,5 @@ def search(request):
     if form.is_bound and form.is_valid() and not form.is_blank():
         rows = search_results(bots, form.cleaned_data)
         page = page_by_id(rows, int_param(request, "before"), bots)
+        name_senders(page.rows)
     return render(request, "console/search.html", {"form": form, "page": page})

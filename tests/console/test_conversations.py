@@ -65,6 +65,24 @@ def test_a_message_committed_after_a_newer_one_was_seen_still_shows(
     assert after.index("热闹群") < after.index("迟到群") < after.index("安静群")
 
 
+def test_a_preview_names_a_sender_who_came_without_a_name_after_the_synced_contact(
+    operator_client, bot, make_conversation, make_message
+):
+    make_conversation(bot, "wmDemoUser0002", kind="user", name="李娜")
+    service = make_conversation(bot, "wrService", name="客户服务群")
+    quiet = make_conversation(bot, "wrQuiet", name="安静群")
+    make_message(service, text="订单什么时候发货？", sender_id="wmDemoUser0002")
+    make_message(quiet, text="没同步过的人", sender_id="wmStranger")
+
+    html = operator_client.get(reverse("console:conversations", args=[bot.pk])).content.decode()
+
+    previews = [
+        " ".join(p.split())
+        for p in re.findall(r'class="conv-preview muted">(.*?)</span>\s*</span>', html, re.S)
+    ]
+    assert previews == ["没同步过的人", "李娜: 订单什么时候发货？"]  # newest first
+
+
 def test_users_and_groups_are_separate_tabs(operator_client, bot, make_conversation):
     make_conversation(bot, "wrG", name="一个群")
     make_conversation(bot, "wmU", name="一个用户", kind=Conversation.Kind.USER)

@@ -320,6 +320,61 @@ def test_a_contact_renamed_by_a_sync_shows_its_new_name_in_kept_bubbles(
     assert _timeline(again.content.decode()) == timeline
 
 
+def test_a_sender_who_came_without_a_name_is_named_after_the_bots_synced_contact(
+    bubble_cache, operator_client, bot, other_bot, group, history_url, make_message,
+    make_conversation,
+):  # fmt: skip
+    """A callback may give only `sender`: the bubble names the contact a sync knows, with
+    the ID as its title, and a contact renamed later shows its new name in kept bubbles."""
+    make_conversation(bot, "wmDemoUser0002", kind="user", name="李娜")
+    make_conversation(bot, "wmZhang", kind="user", name="张伟（同步）")
+    make_conversation(other_bot, "wmStranger", kind="user", name="别的机器人的联系人")
+    make_message(group, text="订单什么时候发货？", sender_id="wmDemoUser0002")
+    make_message(group, text="我自己报了名字", sender_id="wmZhang", sender_name="张伟")
+    make_message(group, text="没同步过的人", sender_id="wmStranger")
+    make_message(group, text="谁也不是")
+
+    timeline = _timeline(operator_client.get(history_url).content.decode())
+
+    senders = re.findall(r'<span class="sender"[^>]*>[^<]*</span>', timeline)
+    assert senders == [
+        '<span class="sender" title="wmDemoUser0002">李娜</span>',
+        '<span class="sender">张伟</span>',  # the name it came with wins
+        '<span class="sender">wmStranger</span>',  # another bot's contact is not this one's
+        '<span class="sender">未知发送者</span>',
+    ]
+
+    Conversation.objects.filter(bot=bot, conversation_id="wmDemoUser0002").update(name="李娜娜")
+    renamed = _timeline(operator_client.get(history_url).content.decode())
+    assert '<span class="sender" title="wmDemoUser0002">李娜娜</span>' in renamed
+
+
+def test_naming_senders_and_mentioned_users_costs_one_query_for_the_page(
+    operator_client, bot, group, history_url, make_message, make_conversation
+):
+    for i in range(60):
+        make_conversation(bot, f"wmUser{i}", kind="user", name=f"用户{i}")
+    named = [make_message(group, text=f"m{i}", sender_id=f"wmUser{i}", sender_name=f"用户{i}")
+             for i in range(60)]  # fmt: skip
+    operator_client.get(history_url)  # the session is in the cache from now on
+    with_names = len(get_counting_queries(operator_client, history_url))
+    content = "请 <@wmUser1> 看一下"
+    for i in range(60):
+        make_message(
+            group,
+            text=content,
+            body={"msgtype": "text", "text": {"content": content}},
+            sender_id=f"wmUser{i}",
+        )
+
+    queries = get_counting_queries(operator_client, history_url)
+    older = get_counting_queries(operator_client, history_url + f"?before={named[-1].pk}")
+
+    assert len(queries) == len(older) + 1 == with_names + 1, [q["sql"] for q in queries]
+    timeline = _timeline(queries.response.content.decode())
+    assert timeline.count('title="wmUser59">用户59</span>') == 1 and "@用户1" in timeline
+
+
 def test_javascript_urls_never_become_links(operator_client, group, history_url, make_message):
     make_message(
         group,
@@ -391,6 +446,21 @@ def test_inbound_messages_show_their_receipt_on_click(
     message = make_message(group, text="你好", upstream_msgid="wx-123")
     fragment = operator_client.get(f"{history_url}messages/{message.pk}/trace").content.decode()
     assert "wx-123" in fragment
+
+
+def test_a_received_messages_details_page_names_its_sender_as_the_timeline_does(
+    operator_client, bot, group, history_url, make_message, make_conversation
+):
+    make_conversation(bot, "wmDemoUser0002", kind="user", name="李娜")
+    unnamed = make_message(group, text="订单什么时候发货？", sender_id="wmDemoUser0002")
+    named = make_message(group, text="我是张伟", sender_id="wmZhang", sender_name="张伟")
+
+    details = operator_client.get(f"{history_url}messages/{unnamed.pk}/trace").content.decode()
+    other = operator_client.get(f"{history_url}messages/{named.pk}/trace").content.decode()
+
+    sender = '<p class="trace-sender">发送者 <strong>{}</strong> <span class="muted mono">{}</span>'
+    assert sender.format("李娜", "wmDemoUser0002") in details
+    assert sender.format("张伟", "wmZhang") in other
 
 
 def test_a_message_trace_is_only_reachable_under_its_own_conversation(

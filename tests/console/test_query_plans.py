@@ -54,6 +54,9 @@ def busy_log(bot, group, other_bot, make_conversation, make_message, operator):
     make_message(group, **rare, msgtype="markdown")
     make_message(group, **rare, source="console")
     make_message(group, direction="in", text="少见", sender_id="wmRare", sender_name="稀客王小明")
+    # One that came without a name, found by its sender's synced contact's.
+    make_conversation(bot, "wmRareToo", kind="user", name="稀客李四")
+    make_message(group, direction="in", text="少见", sender_id="wmRareToo")
     make_message(make_conversation(other_bot, "wrRival"), **rare)
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
@@ -87,6 +90,7 @@ def test_each_filter_reads_its_index(operator_client, busy_log, bot, other_bot):
         (AUDIT, {"bot": bot.pk, "date_from": day, "date_to": day}, "msg_bot_log_idx"),
         (SEARCH, {"sender": "wmRare"}, "msg_sender_idx"),
         (SEARCH, {"sender": "稀客王"}, "msg_sender_trgm_idx"),
+        (SEARCH, {"sender": "稀客李"}, "msg_sender_idx"),
         (SEARCH, {"q": "少见", "status": "failed"}, "msg_status_other_idx"),
     ]
     misses = {}

@@ -221,3 +221,23 @@ def test_a_long_result_shows_the_part_around_the_match_escaped(
     shown = html.split('<span class="result-text">')[1].split("</span>")[0]
     assert shown.startswith("…前文") and shown.endswith("…") and len(shown) < 400
     assert "&lt;i&gt;<mark>退款</mark>&lt;/i&gt; 已处理" in shown
+
+
+def test_a_sender_who_came_without_a_name_is_shown_and_found_by_the_contacts_name(
+    operator_client, bot, other_bot, group, other_group, make_conversation, make_message
+):
+    make_conversation(bot, "wmDemoUser0002", kind="user", name="李娜")
+    make_conversation(other_bot, "wmRival", kind="user", name="李娜")  # another bot's 李娜
+    unnamed = make_message(group, text="退款已经处理了吗？", sender_id="wmDemoUser0002")
+    make_message(other_group, text="退款呢", sender_id="wmRival")  # the operator's bots only
+    make_message(group, text="退款了", sender_id="wmOther")
+    make_message(group, text="退款谢谢", sender_id="wmLi", sender_name="李四")
+
+    response = operator_client.get(SEARCH, {"q": "退款", "sender": "李"})
+
+    assert sorted(result_ids(response)) == sorted(
+        [unnamed.pk, Message.objects.get(sender_id="wmLi").pk]
+    )
+    html = response.content.decode()
+    assert "acme · 李娜 · 文本" in html and "acme · 李四 · 文本" in html
+    assert "wmDemoUser0002" not in html
