@@ -68,9 +68,14 @@ def waiting(message: Message, now: datetime | None = None) -> Wait | None:
 
 
 def clock_time(moment: datetime, now: datetime | None = None) -> str:
-    """A time to come in the reader's time zone: "00:00" within a day, else with its date."""
+    """A time to come in the reader's time zone: "00:00" within a day, else with its date;
+    with its seconds ("09:13:27") within the hour, unless it is on a whole minute: "until
+    09:13" read at 09:13:05 would seem past already."""
     local = timezone.localtime(moment)
-    if moment - (now or timezone.now()) < timedelta(days=1):
+    ahead = moment - (now or timezone.now())
+    if ahead < timedelta(hours=1) and (local.second or local.microsecond):
+        return f"{local:%H:%M:%S}"
+    if ahead < timedelta(days=1):
         return f"{local:%H:%M}"
     return f"{local:%Y-%m-%d %H:%M}"
 
@@ -85,11 +90,13 @@ def status_key(status: str, attempt_count: int, until: datetime | None = None) -
     return status
 
 
-def status_label(status: str, attempt_count: int, until: datetime | None = None) -> str:
+def status_label(
+    status: str, attempt_count: int, until: datetime | None = None, now: datetime | None = None
+) -> str:
     """The status in words; "waiting until 00:00" while a queued message waits `until` a
     time (`waiting`), "waiting to retry" for one already tried and due again."""
     if status == Message.Status.QUEUED and until is not None:
-        return gettext("Waiting until %(time)s") % {"time": clock_time(until)}
+        return gettext("Waiting until %(time)s") % {"time": clock_time(until, now)}
     if status_key(status, attempt_count) == WAITING_TO_RETRY:
         return str(_("Waiting to retry"))
     return str(Message.Status(status).label) if status in Message.Status.values else status
@@ -103,7 +110,7 @@ def message_status(message: Message, now: datetime | None = None) -> tuple[str, 
     until = wait.until if wait else None
     return (
         status_key(message.status, message.attempt_count, until),
-        status_label(message.status, message.attempt_count, until),
+        status_label(message.status, message.attempt_count, until, now),
     )
 
 

@@ -8,7 +8,9 @@ fake WeCom robot API."""
 from datetime import timedelta
 
 import pytest
+import time_machine
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import escape
 
 from connectors.registry import connector_for
@@ -115,9 +117,10 @@ def test_a_message_waiting_for_its_robots_pace_says_so(
     settings, client, make_operator, wecom, wecom_bot, wecom_group, clock, queue_message
 ):
     # The robot takes 20 a minute: the second message waits 3 s for its turn. (The clock
-    # runs an hour ahead, so that the wait is still to come when the page is read.)
+    # runs ten minutes ahead, so that the wait is still to come when the page is read;
+    # within the hour it shows its seconds.)
     settings.DELIVERY_CONVERSATION_MIN_GAP = 0
-    clock.advance(3600)
+    clock.advance(600)
     queue_message(wecom_group, TEXT)
     second = queue_message(wecom_group, TEXT)
 
@@ -126,7 +129,7 @@ def test_a_message_waiting_for_its_robots_pace_says_so(
     second.refresh_from_db()
     assert second.status == Message.Status.QUEUED and second.next_attempt_at > clock.now
     client.force_login(make_operator("alice", wecom_bot))
-    at = f"{second.next_attempt_at.astimezone(CHINA):%H:%M}"
+    at = f"{second.next_attempt_at.astimezone(CHINA):%H:%M:%S}"
     timeline = page(client, "console:history", second)
     assert f'<span class="badge waiting" data-status="queued">等待至 {at}</span>' in timeline
     assert "按发送节奏等待" in timeline
@@ -155,3 +158,32 @@ def test_a_wait_that_has_passed_no_longer_says_waiting(
 
     assert '<span class="badge queued" data-status="queued">排队中</span>' in timeline
     assert "等待至" not in timeline
+
+
+@pytest.mark.parametrize("seconds", [27, 0])
+def test_a_wait_ending_within_the_hour_shows_its_seconds_once_it_is_near(
+    settings, operator_client, group, make_message, seconds
+):
+    """ "Waiting until 09:13" read at 09:13:05 seemed past: a time within the hour shows
+    its seconds, unless it is on a whole minute; a bubble kept from earlier is drawn again."""
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    until = (timezone.now() + timedelta(hours=3)).replace(second=seconds, microsecond=0)
+    waiting = make_message(
+        group, direction="out", text="日报", status=Message.Status.QUEUED, next_attempt_at=until
+    )
+    minutes, with_seconds = (
+        f"{until.astimezone(CHINA):%H:%M}",
+        f"{until.astimezone(CHINA):%H:%M:%S}",
+    )
+    badge = '<span class="badge waiting" data-status="queued">等待至 {}</span>'
+
+    with time_machine.travel(until - timedelta(hours=2), tick=False):
+        early = page(operator_client, "console:history", waiting)
+    with time_machine.travel(until - timedelta(seconds=22), tick=False):
+        near = page(operator_client, "console:history", waiting)
+        details = page(operator_client, "console:message_trace", waiting)
+
+    assert badge.format(minutes) in early
+    shown = with_seconds if seconds else minutes
+    assert badge.format(shown) in near
+    assert f'<span class="badge waiting">等待至 {shown}</span>' in details
