@@ -44,20 +44,16 @@ def index(request):
 @login_required
 def conversation_list(request, bot_id: int):
     bot = visible_bot_or_404(request.user, bot_id)
-    kind = request.GET.get("kind")
-    if kind not in Conversation.Kind.values:
-        kind = Conversation.Kind.GROUP
     name = request.GET.get("q", "").replace("\x00", "")  # no name holds one
-    page = Paginator(conversations_by_activity(bot, kind, name), PER_PAGE).get_page(
-        request.GET.get("page")
-    )
-    page.object_list = conversations_of_page(page.object_list)
-    attach_newest_messages(page.object_list)
-    deletions = deletion_services.deletions_of(bot)
-    for conversation in page.object_list:
-        conversation.deletion_job = deletions.conversations.get(conversation.pk)
-    # The other tab keeps the search, and each tab counts what it finds: a name
-    # looked for among the groups may be a user's.
+    # `kind` is a tab chosen (its link); `tab` the one a search was typed on, left for a
+    # tab with matches when it has none: a name looked for among the groups may be a user's.
+    kind = request.GET.get("kind")
+    chosen = kind in Conversation.Kind.values
+    if not chosen:
+        kind = request.GET.get("tab")
+        if kind not in Conversation.Kind.values:
+            kind = Conversation.Kind.GROUP
+    # The other tab keeps the search, and each tab counts what it finds.
     tabs = [
         {
             "kind": value,
@@ -69,6 +65,18 @@ def conversation_list(request, bot_id: int):
         }
         for value, label in TAB_LABELS.items()
     ]
+    with_matches = [tab for tab in tabs if tab["count"]]
+    switched_from = ""
+    if name and not chosen and with_matches and kind not in [t["kind"] for t in with_matches]:
+        switched_from, kind = kind, with_matches[0]["kind"]
+    page = Paginator(conversations_by_activity(bot, kind, name), PER_PAGE).get_page(
+        request.GET.get("page")
+    )
+    page.object_list = conversations_of_page(page.object_list)
+    attach_newest_messages(page.object_list)
+    deletions = deletion_services.deletions_of(bot)
+    for conversation in page.object_list:
+        conversation.deletion_job = deletions.conversations.get(conversation.pk)
     return render(
         request,
         "console/conversation_list.html",
@@ -79,6 +87,9 @@ def conversation_list(request, bot_id: int):
             "q": name,
             "page": page,
             "tabs": tabs,
+            "switched_from": switched_from,
+            # An empty tab of a search points to the one with matches.
+            "other_tab": next((t for t in with_matches if t["kind"] != kind), None),
             "setup_url": setup_url(bot) if is_bot_admin(request.user, bot) else "",
             "empty_reason": "" if page.object_list or name else empty_reason(bot),
             "none_of_this_kind": "" if page.object_list or name else none_of_this_kind(bot),

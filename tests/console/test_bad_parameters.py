@@ -24,6 +24,7 @@ URLS = [
     "/console/bots/new/?connector=%00",
     "/console/bots/99999999999999999999/settings/",
     "/console/bots/{b}/?kind=%00",
+    "/console/bots/{b}/?tab=%00&q=%E6%9D%8E",
     "/console/bots/{b}/conversations/{c}/?date=%00",
     "/console/bots/{b}/conversations/{c}/?before=%00",
     "/console/bots/{b}/conversations/{c}/updates?after=1&pending=%00,1",

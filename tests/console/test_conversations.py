@@ -152,6 +152,55 @@ def test_a_search_is_kept_across_the_tabs_and_each_tab_counts_its_matches(
     assert "Alex Chen" in listed and "张伟" not in listed
 
 
+def listed_names(html: str) -> list[str]:
+    return re.findall(r'<span class="conv-name">([^<\n]+)', html)
+
+
+@pytest.fixture
+def a_group_and_two_users(bot, make_conversation):
+    make_conversation(bot, "wrSales", name="销售群")
+    make_conversation(bot, "wmLi", name="李娜", kind=Conversation.Kind.USER)
+    make_conversation(bot, "wmLi2", name="李四", kind=Conversation.Kind.USER)
+
+
+def test_a_search_typed_on_a_tab_without_matches_shows_the_tab_with_them(
+    operator_client, bot, a_group_and_two_users
+):
+    """Searching "李" stayed on the groups tab, saying nothing matched, beside users that did."""
+    url = reverse("console:conversations", args=[bot.pk])
+    form = operator_client.get(url).content.decode().split('class="search-inline"')[1]
+    assert '<input type="hidden" name="tab" value="group">' in form.split("</form>")[0]
+
+    found = operator_client.get(url, {"tab": "group", "q": "李"}).content.decode()
+
+    assert sorted(listed_names(found)) == ["李四", "李娜"]
+    assert re.search(r'<a href="[^"]*kind=user[^"]*" class="active">用户', found)
+    assert "没有群聊匹配“李”，以下是匹配的用户。" in found
+    # A search with matches on its own tab stays there.
+    kept = operator_client.get(url, {"tab": "user", "q": "李娜"}).content.decode()
+    assert listed_names(kept) == ["李娜"] and "以下是匹配的" not in kept
+    both = operator_client.get(url, {"tab": "group", "q": "销售"}).content.decode()
+    assert listed_names(both) == ["销售群"] and "以下是匹配的" not in both
+
+
+def test_a_chosen_tab_without_matches_points_to_the_tab_with_them(
+    operator_client, bot, a_group_and_two_users
+):
+    url = reverse("console:conversations", args=[bot.pk])
+
+    groups = operator_client.get(url, {"kind": "group", "q": "李"}).content.decode()
+    users = operator_client.get(url, {"kind": "user", "q": "销售"}).content.decode()
+    nowhere = operator_client.get(url, {"kind": "user", "q": "不存在"}).content.decode()
+
+    assert listed_names(groups) == []
+    assert (
+        '<p id="other-tab-matches">没有群聊匹配“李”，但有 2 个用户匹配。 '
+        f'<a href="{url}?kind=user&amp;q=%E6%9D%8E">在用户中查看</a></p>'
+    ) in groups
+    assert "没有用户匹配“销售”，但有 1 个群聊匹配。" in users and "在群聊中查看" in users
+    assert "没有名称匹配“不存在”的会话。" in nowhere and "other-tab-matches" not in nowhere
+
+
 def test_inactive_conversations_are_marked(operator_client, bot, make_conversation):
     make_conversation(bot, "wrGone", name="已解散群", is_active=False)
     html = operator_client.get(reverse("console:conversations", args=[bot.pk])).content.decode()
