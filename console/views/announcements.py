@@ -38,6 +38,7 @@ from announcements.models import Announcement, AnnouncementRun
 from announcements.schedule import Schedule, ScheduleError, parse
 from botadmin.errors import ApiError
 from botadmin.ids import id_or_none
+from botadmin.natural_order import natural_key
 from conversations.models import Conversation
 from conversations.roles import may_create_bots
 from conversations.services import bots_visible_to
@@ -236,11 +237,11 @@ MENTION_SUGGESTIONS = 500
 
 
 def mention_contacts(bot) -> list[tuple[str, str]]:
-    """(user ID, name) of the bot's synced contacts, for the @mentions field's suggestions."""
+    """(user ID, name) of the bot's synced contacts, for the @mentions field's suggestions:
+    the first MENTION_SUGGESTIONS by name, in natural order (用户2 before 用户10)."""
     users = Conversation.objects.filter(bot=bot, kind=Conversation.Kind.USER, is_active=True)
-    return list(users.order_by("name", "pk").values_list("conversation_id", "name"))[
-        :MENTION_SUGGESTIONS
-    ]
+    first = users.order_by("name", "pk").values_list("conversation_id", "name")
+    return sorted(first[:MENTION_SUGGESTIONS], key=lambda user: natural_key(user[1]))
 
 
 def _switch_bots(bots, announcement: Announcement | None) -> list:

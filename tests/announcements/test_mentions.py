@@ -90,3 +90,23 @@ def test_the_mentions_field_suggests_the_bots_contacts_by_name(
         ("wmLi2", "王芳"),
         ("wmLi3", "王芳"),
     ]
+
+
+def test_the_mentions_suggestions_count_numbers_by_their_value(
+    client, bot, make_conversation, superuser
+):
+    """Text order put 测试用户10 and 11 before 2."""
+    for n in (10, 2, 11, 1, 3):
+        make_conversation(bot, f"wmTest{n}", kind=Conversation.Kind.USER, name=f"测试用户{n}")
+    client.force_login(superuser)
+
+    page = client.get(f"/console/announcements/new/?bot={bot.pk}").content.decode()
+
+    suggestions = page.split('<datalist id="mention-contacts">')[1].split("</datalist>")[0]
+    assert re.findall(r'label="([^"]+)"', suggestions) == [
+        "测试用户1",
+        "测试用户2",
+        "测试用户3",
+        "测试用户10",
+        "测试用户11",
+    ]
