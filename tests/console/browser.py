@@ -8,6 +8,7 @@ import os
 import re
 
 import pytest
+import requests
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
@@ -78,6 +79,22 @@ def daily_announcement(bot, group, title: str, text: str, *, as_draft: bool):
         ),
         as_draft=as_draft,
     )
+
+
+def receive(live_server, bot, group, msgid: str, part: dict, **sender) -> None:
+    """What the bot's agent posts to /api/callback for a message `group` received:
+    `part` is its msgtype's object ({"text": {...}}), `sender` its sender fields."""
+    [msgtype] = part
+    body = {
+        "secret": bot.secret,
+        "msgtype": msgtype,
+        "conversation_id": group.conversation_id,
+        "msgid": msgid,
+        **sender,
+        **part,
+    }
+    answer = requests.post(live_server.url + "/api/callback", json=body, timeout=10)
+    assert answer.json()["errcode"] == 0
 
 
 def shoot(page, name: str) -> None:

@@ -2,11 +2,9 @@
 (no `sender_name`) for a synced contact, and the timeline names that contact; a search
 for a user's name typed on the group chats tab lands on the users tab."""
 
-import requests
-
 from tests.browser import needs_chromium
 
-from .browser import log_in, open_conversation, shoot
+from .browser import log_in, open_conversation, receive, shoot
 
 pytestmark = needs_chromium
 
@@ -15,16 +13,9 @@ def test_a_message_without_a_sender_name_is_headed_by_the_contacts_name(page, de
     from playwright.sync_api import expect
 
     bot, group = demo
-    body = {
-        "secret": bot.secret,
-        "msgtype": "text",
-        "conversation_id": group.conversation_id,
-        "sender": "wmDemoUser0002",  # 李娜, synced from the demo agent
-        "msgid": "browser-unnamed-1",
-        "text": {"content": "订单什么时候发货？"},
-    }
-    answer = requests.post(live_server.url + "/api/callback", json=body, timeout=10)
-    assert answer.json()["errcode"] == 0
+    text = {"text": {"content": "订单什么时候发货？"}}
+    # 李娜, synced from the demo agent; no sender_name.
+    receive(live_server, bot, group, "browser-unnamed-1", text, sender="wmDemoUser0002")
     log_in(page)
     open_conversation(page, "客户服务群")
 

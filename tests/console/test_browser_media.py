@@ -1,13 +1,11 @@
 """An inbound image in a real browser: "still fetching" while the worker fetches it from
 the demo agent's /media, then a thumbnail that opens the full-size picture."""
 
-import requests
-
 from messaging import media_fetch
 from messaging.models import Message
 from tests.browser import needs_chromium
 
-from .browser import log_in, open_conversation, shoot
+from .browser import log_in, open_conversation, receive, shoot
 
 pytestmark = needs_chromium
 
@@ -16,17 +14,9 @@ def test_operator_sees_a_received_image_and_opens_it_full_size(page, demo, live_
     from playwright.sync_api import expect
 
     bot, group = demo
-    body = {
-        "secret": bot.secret,
-        "msgtype": "image",
-        "conversation_id": group.conversation_id,
-        "sender": "wmDemoUser0001",
-        "sender_name": "张伟",
-        "msgid": "browser-image-1",
-        "image": {"cdn_type": "wecom_cdn", "cdn": "demo/images/7.jpg"},
-    }
-    answer = requests.post(live_server.url + "/api/callback", json=body, timeout=10)
-    assert answer.json()["errcode"] == 0
+    image = {"image": {"cdn_type": "wecom_cdn", "cdn": "demo/images/7.jpg"}}
+    receive(live_server, bot, group, "browser-image-1", image, sender="wmDemoUser0001",
+            sender_name="张伟")  # fmt: skip
     log_in(page)
     open_conversation(page, "客户服务群")
     image_bubble = page.locator("#timeline .msg").last
