@@ -24,6 +24,8 @@ from messaging.models import (
     Message,
 )
 
+from .webhooks import endpoint_names
+
 DAYS = 30
 FORWARDING_GRACE = timedelta(minutes=1)
 # Days before today are counted once per this many seconds.
@@ -56,6 +58,11 @@ class AgentHealth:
         """Whether its connector has a contact sync at all (lists or checks contacts)."""
         connector = CONNECTORS.get(self.bot.connector)
         return connector is None or connector.syncs_contacts()
+
+    @property
+    def named_endpoints(self) -> list[tuple[str, WebhookEndpoint]]:
+        """Each endpoint with what its line in the webhook cell calls it (endpoint_names)."""
+        return list(zip(endpoint_names(self.endpoints), self.endpoints, strict=True))
 
 
 def _local_midnight(day) -> datetime:

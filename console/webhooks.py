@@ -7,6 +7,8 @@ calls the same functions.
 """
 
 import re
+from collections import Counter
+from urllib.parse import urlsplit
 
 from django import forms
 from django.conf import settings
@@ -14,7 +16,7 @@ from django.db.models import Prefetch
 from django.utils.translation import gettext_lazy as _
 
 from botadmin.forms import NoLabelSuffix, WebhookURLField
-from botadmin.masked_urls import mask_url_fields
+from botadmin.masked_urls import mask_url, mask_url_fields
 from conversations.roles import is_bot_admin
 from forwarding.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from messaging.inbound import OBJECT_MODELS
@@ -51,6 +53,33 @@ def deliveries_page(
     if status in WebhookDelivery.Status.values:
         deliveries = deliveries.filter(status=status)
     return page_by_id_both_ways(deliveries, before=before, after=after, size=DELIVERIES_PAGE)
+
+
+def _host_and_path(url: str) -> tuple[str, str]:
+    """The URL's host (and port) and path, never its user part, which may hold a password;
+    a URL that does not split (a port that is no number) is all host, masked as pages show it."""
+    try:
+        parts = urlsplit(url)
+        host, port = parts.hostname or "", parts.port
+    except ValueError:
+        return mask_url(url), ""
+    if ":" in host:  # an IPv6 address
+        host = f"[{host}]"
+    return (f"{host}:{port}" if port else host), parts.path
+
+
+def endpoint_names(endpoints: list[WebhookEndpoint]) -> list[str]:
+    """What to call each of a bot's endpoints where its URL does not fit (the dashboard):
+    its description, else its host, with the path when another endpoint without a
+    description has the same host (two receivers on one server)."""
+    split = [_host_and_path(e.url) for e in endpoints]
+    unnamed = Counter(
+        host for e, (host, _) in zip(endpoints, split, strict=True) if not e.description
+    )
+    return [
+        e.description or (host if unnamed[host] == 1 else host + path)
+        for e, (host, path) in zip(endpoints, split, strict=True)
+    ]
 
 
 # A msgtype code as WeCom writes them (text, template_card).

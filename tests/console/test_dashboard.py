@@ -392,3 +392,53 @@ def test_messages_held_until_a_time_are_counted_apart_from_the_stuck_queue(
     assert (health["waiting"], health["retrying"], health["held"]) == (5, 1, 2)
     page = re.sub(r"<[^>]+>", "", response.content.decode())
     assert "1 waiting to retry · 2 held until a set time" in page
+
+
+def test_each_webhook_endpoint_in_the_dashboard_is_named_and_links_to_its_page(
+    operator_client, bot
+):
+    """Three bare health lines did not say which endpoint was failing: each line names its
+    endpoint (its description, else its host; with the path where two share a host) and
+    links to the endpoint's page, at no extra query."""
+    from forwarding.models import WebhookEndpoint
+
+    def webhook_lines() -> dict[str, str]:
+        """Each endpoint's line in the webhook cell as read, by the page it links to."""
+        page = operator_client.get(DASHBOARD).content.decode()
+        found = re.findall(r'<div class="endpoint-health"><a href="([^"]+)"(.*?)</div>', page, re.S)
+        return {href: " ".join(html.unescape(re.sub("<[^>]+>|^[^>]*>", " ", line)).split())
+                for href, line in found}  # fmt: skip
+
+    def link(endpoint) -> str:
+        return reverse("console:webhook", args=[bot.pk, endpoint.pk])
+
+    def queries_of_the_dashboard() -> int:
+        cache.clear()  # each count starts without the cached days
+        return len(get_counting_queries(operator_client, DASHBOARD))
+
+    now = timezone.now()
+    crm = WebhookEndpoint.objects.create(
+        bot=bot,
+        url="https://user:pw@crm.example.com/hook?token=abc",
+        description="CRM 同步",
+        failure_streak=89,
+        failing_since=now - dt.timedelta(minutes=8),
+    )
+    queries_for_one = queries_of_the_dashboard()
+    ok = WebhookEndpoint.objects.create(
+        bot=bot, url="http://127.0.0.1:7668/ok", last_success_at=now
+    )
+    fail = WebhookEndpoint.objects.create(
+        bot=bot, url="http://127.0.0.1:7668/fail", failure_streak=3, failing_since=now
+    )
+    alone = WebhookEndpoint.objects.create(bot=bot, url="https://hooks.example.org/in")
+
+    lines = webhook_lines()
+
+    assert lines == {
+        link(crm): "CRM 同步 失败中：连续失败 89 次 8 分钟前开始",
+        link(ok): "127.0.0.1:7668/ok 正常 上次成功于不到一分钟前",
+        link(fail): "127.0.0.1:7668/fail 失败中：连续失败 3 次 不到一分钟前开始",
+        link(alone): "hooks.example.org 尚无投递",
+    }
+    assert queries_of_the_dashboard() == queries_for_one
