@@ -8,11 +8,13 @@ calls the same functions.
 
 import re
 from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime
 from urllib.parse import urlsplit
 
 from django import forms
 from django.conf import settings
-from django.db.models import Prefetch
+from django.db.models import Count, Min, Prefetch
 from django.utils.translation import gettext_lazy as _
 
 from botadmin.forms import NoLabelSuffix, WebhookURLField
@@ -80,6 +82,23 @@ def endpoint_names(endpoints: list[WebhookEndpoint]) -> list[str]:
         e.description or (host if unnamed[host] == 1 else host + path)
         for e, (host, path) in zip(endpoints, split, strict=True)
     ]
+
+
+@dataclass(frozen=True)
+class RetryWait:
+    """The endpoint's deliveries that failed an attempt and wait for the next one."""
+
+    count: int
+    next_attempt_at: datetime | None  # the earliest of their next attempts
+
+
+def retry_wait(endpoint: WebhookEndpoint) -> RetryWait:
+    """While an endpoint fails, its deliveries are pending, not failed, for days (the retry
+    schedule): "nothing failed" is then the wrong thing to say about it."""
+    waiting = endpoint.deliveries.filter(
+        status=WebhookDelivery.Status.PENDING, attempt_count__gt=0
+    ).aggregate(count=Count("pk"), next_attempt_at=Min("next_attempt_at"))
+    return RetryWait(**waiting)
 
 
 # A msgtype code as WeCom writes them (text, template_card).

@@ -33,7 +33,7 @@ from forwarding.signing_secrets import reveal_signing_secret, rotate_signing_sec
 
 from ..deletion_state import refused_while_deleting
 from ..login_required import login_required
-from ..webhooks import EndpointForm, deliveries_page, may_manage_webhooks
+from ..webhooks import EndpointForm, deliveries_page, may_manage_webhooks, retry_wait
 from .next_page import posted_next_page
 from .scoping import int_param, visible_bot_or_404
 
@@ -137,6 +137,7 @@ def endpoint_page(request, bot_id: int, endpoint_id: int, *, form=None, status=2
             "this_page": request.get_full_path() if request.method == "GET" else "",
             "statuses": WebhookDelivery.Status.choices,
             "failed": endpoint.deliveries.filter(status=WebhookDelivery.Status.FAILED).count(),
+            "retrying": retry_wait(endpoint),
             "form": (form or EndpointForm(instance=endpoint)) if manage else None,
             "replay_form": ReplayFailedForm(initial=proposed_period(endpoint)),
             "test": test,

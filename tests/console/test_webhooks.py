@@ -475,6 +475,65 @@ def test_with_no_failed_delivery_there_is_nothing_to_replay(operator_client, bot
     assert not OperatorAction.objects.filter(action="delivery.replay_many").exists()
 
 
+def test_a_failing_endpoints_page_says_how_many_deliveries_wait_to_retry_and_when(
+    operator_client, bot, endpoint, group, make_message
+):
+    """The header said "失败中：连续失败 10192 次" while "检查与恢复" said "没有失败的投递，
+    无需重放。": its deliveries were pending, waiting for their next attempt."""
+    now = timezone.now()
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(
+        failure_streak=10192, failing_since=now - timedelta(minutes=8), last_failure_at=now
+    )
+    for minutes in (7, 3):
+        WebhookDelivery.objects.create(
+            message=make_message(group, text=f"{minutes} 分钟后重试"),
+            endpoint=endpoint,
+            status="pending",
+            attempt_count=2,
+            next_attempt_at=now + timedelta(minutes=minutes),
+        )
+    WebhookDelivery.objects.create(  # not tried yet: not waiting to *retry*
+        message=make_message(group, text="刚收到"), endpoint=endpoint, status="pending"
+    )
+    next_at = timezone.localtime(now + timedelta(minutes=3)).strftime("%H:%M")
+
+    def recovery_section() -> str:
+        page = operator_client.get(url("webhook", bot, endpoint.pk)).content.decode()
+        section = page.split('id="actions"')[1].split("</section>")[0]
+        return " ".join(re.sub(r"<[^>]+>", " ", section).split())
+
+    assert f"2 条投递等待重试（下次 {next_at}）" in recovery_section()
+    assert "无需重放" not in recovery_section()
+
+    WebhookDelivery.objects.filter(endpoint=endpoint).update(status="delivered")
+    assert "等待重试" not in recovery_section()
+    assert "无需重放" not in recovery_section()  # still failing: its test events, say
+
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(failure_streak=0, failing_since=None)
+    assert "没有失败的投递，无需重放。" in recovery_section()
+
+
+def test_deliveries_of_a_disabled_endpoint_wait_for_it_to_be_re_enabled(
+    operator_client, bot, endpoint, group, make_message
+):
+    now = timezone.now()
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(
+        failure_streak=40, failing_since=now - timedelta(days=3), disabled_at=now
+    )
+    WebhookDelivery.objects.create(
+        message=make_message(group, text="等着"),
+        endpoint=endpoint,
+        status="pending",
+        attempt_count=7,
+        next_attempt_at=now - timedelta(hours=1),
+    )
+
+    page = operator_client.get(url("webhook", bot, endpoint.pk)).content.decode()
+
+    assert "1 条投递等待端点重新启用后重试。" in page
+    assert "下次" not in page.split('id="actions"')[1].split("</section>")[0]
+
+
 def test_the_replay_question_says_how_many_deliveries_failed(
     operator_client, bot, endpoint, failed
 ):
