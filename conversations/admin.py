@@ -37,7 +37,7 @@ from .bot_secrets import reveal
 from .models import Bot, Conversation
 from .pauses import resume_bot
 from .roles import ADMINISTER_PERMISSION, is_bot_admin, may_create_bots
-from .secret_grace import GraceForm, grace_context, rotated_text
+from .secret_grace import API_SECRET_NO_GRACE_QUESTION, GraceForm, grace_context, rotated_text
 from .secrets import mask
 from .services import check_connection, rotate_secret
 
@@ -441,7 +441,7 @@ class BotAdmin(
             "title": _("Rotate the API secret of %(bot)s?") % {"bot": bot.name},
             "bot": bot,
             "opts": self.model._meta,
-            **grace_context(form, zone),
+            **grace_context(form, zone, API_SECRET_NO_GRACE_QUESTION),
         }
         return TemplateResponse(request, "admin/conversations/bot/rotate_secret.html", context)
 

@@ -4,8 +4,9 @@ signing secret): the same choices, from none (after an
 operator was removed, their copy stops working now) to a week, each shown with
 the moment it ends in the bot's time zone.
 
-None breaks every caller still using the old secret at once, so both pages ask
-the same question first (`NO_GRACE_QUESTION`) and rotate without a grace only
+None breaks every caller still using the old secret at once, so the console and the
+admin ask the same question first (`API_SECRET_NO_GRACE_QUESTION`,
+`SIGNING_SECRET_NO_GRACE_QUESTION`: who fails differs) and rotate without a grace only
 when the post says it was answered (`no_grace=confirmed`): the console asks in
 the browser and fills that in, a page without JavaScript and the admin ask with
 a page of their own, and a script that posts none is asked instead of obeyed."""
@@ -32,9 +33,20 @@ GRACE_CHOICES = [
 ]
 
 
-NO_GRACE_QUESTION = _(
-    "Stop the old secret now? Every API caller or webhook receiver still using it fails "
-    "from this moment until it is given the new one."
+# Webhook receivers verify a signature made with their endpoint's own secret; only one
+# that reads the body's "secret" (its endpoint's "Send the API secret" on) holds the API
+# secret, and the body carries the new one from the rotation on (forwarding's
+# body_secret), whatever the grace.
+API_SECRET_NO_GRACE_QUESTION = _(
+    "Stop the old API secret now? Every API caller still using it fails from this moment "
+    'until it is given the new one, and so does a webhook receiver that checks the "secret" '
+    "field of the bodies forwarded to it. Receivers that verify the webhook-signature are "
+    "not affected: each endpoint signs with a secret of its own."
+)
+SIGNING_SECRET_NO_GRACE_QUESTION = _(
+    "Stop signing with the old secret now? A receiver still verifying with it refuses "
+    "every delivery from this moment until it is given the new one (refused deliveries "
+    "are retried on their schedule)."
 )
 CONFIRMED = "confirmed"
 
@@ -47,7 +59,7 @@ class GraceForm(NoLabelSuffix, forms.Form):
         initial="24",
         widget=forms.RadioSelect,
     )
-    # "confirmed" once NO_GRACE_QUESTION was answered yes; only read without a grace.
+    # "confirmed" once the question was answered yes; only read without a grace.
     no_grace = forms.CharField(required=False, widget=forms.HiddenInput)
 
     def __init__(self, *args, now, zone, **kwargs):
@@ -75,20 +87,20 @@ class GraceForm(NoLabelSuffix, forms.Form):
         return self.is_valid() and self.confirmed()
 
     def asks_again(self) -> bool:
-        """Whether the post chose no grace without answering NO_GRACE_QUESTION (no
+        """Whether the post chose no grace without answering the question (no
         JavaScript, a script): the page asks it instead of rotating."""
         return self.is_valid() and not self.confirmed()
 
 
-def grace_context(form: GraceForm, zone) -> dict:
+def grace_context(form: GraceForm, zone, no_grace_question) -> dict:
     """What a rotate page's grace choice needs (console/_rotate_grace.html,
-    admin/_rotate_grace.html): the form, the zone its times are in, and whether to ask
-    NO_GRACE_QUESTION on a page of its own."""
+    admin/_rotate_grace.html): the form, the zone its times are in, the question asked
+    before rotating without a grace, and whether to ask it on a page of its own."""
     return {
         "form": form,
         "zone": zone,
         "confirming": form.asks_again(),
-        "no_grace_question": NO_GRACE_QUESTION,
+        "no_grace_question": no_grace_question,
         "confirmed": CONFIRMED,
     }
 

@@ -26,7 +26,12 @@ from botadmin.reasons import admin_display
 from botadmin.timezones import zone_or_default
 from conversations.admin import secret_field
 from conversations.roles import ADMINISTER_PERMISSION, is_bot_admin
-from conversations.secret_grace import GraceForm, grace_context, signing_secret_rotated_text
+from conversations.secret_grace import (
+    SIGNING_SECRET_NO_GRACE_QUESTION,
+    GraceForm,
+    grace_context,
+    signing_secret_rotated_text,
+)
 from conversations.secrets import mask
 from messaging.admin import MessageAdmin
 from messaging.models import Message
@@ -333,7 +338,9 @@ class WebhookEndpointAdmin(AuditedAdminMixin, BotScopedAdminMixin, admin.ModelAd
             messages.success(request, signing_secret_rotated_text(expires, zone))
             return redirect("admin:forwarding_webhookendpoint_change", endpoint.pk)
         title = _("Rotate the signing secret of %(url)s?") % {"url": endpoint}
-        context = self._context(request, endpoint, title, **grace_context(form, zone))
+        context = self._context(
+            request, endpoint, title, **grace_context(form, zone, SIGNING_SECRET_NO_GRACE_QUESTION)
+        )
         return TemplateResponse(
             request, "admin/forwarding/webhookendpoint/rotate_secret.html", context
         )

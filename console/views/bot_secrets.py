@@ -1,5 +1,6 @@
 """A bot's secrets on its page: revealed on demand, its API secret rotated with a chosen
-grace period (a webhook endpoint's signing secret: views/webhooks.py).
+grace period and then shown once in full to whoever rotated it (a webhook endpoint's
+signing secret: views/webhooks.py).
 
 Only bot admins (conversations/roles.py) see or rotate them; every reveal
 and rotation is in the audit log.
@@ -7,7 +8,6 @@ and rotation is in the audit log.
 
 from __future__ import annotations
 
-from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
@@ -20,7 +20,12 @@ from botadmin.timezones import zone_or_default
 from conversations.bot_changes import removed_operator
 from conversations.bot_secrets import reveal as reveal_secret
 from conversations.roles import is_bot_admin
-from conversations.secret_grace import GraceForm, grace_context, rotated_text
+from conversations.secret_grace import (
+    API_SECRET_NO_GRACE_QUESTION,
+    GraceForm,
+    grace_context,
+    rotated_text,
+)
 from conversations.services import rotate_secret
 from forwarding.models import WebhookEndpoint
 
@@ -56,15 +61,31 @@ def rotate(request, bot_id: int):
     form = GraceForm(request.POST or None, now=timezone.now(), zone=zone)
     if form.rotates():
         bot = rotate_secret(bot, form.grace(), actor=request.user, via=" in the console")
-        messages.success(request, rotated_text(bot, zone))
+        request.session[_issued_key(bot)] = True
         return redirect(reverse("console:bot", args=[bot.pk]) + "#credentials")
     removed = removed_operator(bot, id_or_none(request.GET.get("removed", "")))
+    endpoints = list(WebhookEndpoint.objects.filter(bot=bot))
     context = {
         "bot": bot,
         "removed": removed,
-        "endpoints": list(WebhookEndpoint.objects.filter(bot=bot)),
-        **grace_context(form, zone),
+        "endpoints": endpoints,
+        "sent_the_api_secret": [e for e in endpoints if e.sends_api_secret],
+        **grace_context(form, zone, API_SECRET_NO_GRACE_QUESTION),
     }
     # A post that rotated nothing is refused: a script sees it by the status.
     status = 400 if request.method == "POST" else 200
     return render(request, "console/bots/rotate.html", context, status=status)
+
+
+def _issued_key(bot) -> str:
+    return f"console:api_secret_issued:{bot.pk}"
+
+
+def issued_secret_once(request, bot) -> dict | None:
+    """Right after its bot admin rotated the API secret: what the rotation did, and the new
+    secret in full, next to each other on the bot page's credentials (the top of the page,
+    where a message goes, was scrolled out of view). Only the first page view after the
+    rotation shows it; the session keeps that it is due, never the secret."""
+    if not request.session.pop(_issued_key(bot), False) or not is_bot_admin(request.user, bot):
+        return None
+    return {"value": bot.secret, "text": rotated_text(bot, zone_or_default(bot.timezone))}

@@ -15,6 +15,7 @@ from django.db.models import Count, OuterRef, Subquery
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.cache import add_never_cache_headers
 from django.utils.text import capfirst
 from django.views.decorators.http import require_POST
 
@@ -34,6 +35,7 @@ from ..connection_tests import last_connection_test
 from ..deletion_state import deletion_context, refused_while_deleting
 from ..login_required import login_required
 from .app_setup import setup_url
+from .bot_secrets import issued_secret_once
 from .scoping import visible_bot_or_404
 
 
@@ -123,9 +125,11 @@ def bot_context(request, bot) -> dict:
     }
 
 
-def render_bot_page(request, bot, **forms):
-    """The bot page with the forms its user may use; `forms` replace them (bound, with errors)."""
+def render_bot_page(request, bot, *, new_secret: dict | None = None, **forms):
+    """The bot page with the forms its user may use; `forms` replace them (bound, with errors).
+    `new_secret`: the API secret just issued, shown in full (issued_secret_once)."""
     context = bot_context(request, bot)
+    context["new_secret"] = new_secret
     connector = context["connector"]
     if context["is_bot_admin"] and connector is not None:
         if bot_settings.fields(connector):
@@ -142,7 +146,12 @@ def render_bot_page(request, bot, **forms):
 
 @login_required
 def bot_page(request, bot_id: int):
-    return render_bot_page(request, visible_bot_or_404(request.user, bot_id))
+    bot = visible_bot_or_404(request.user, bot_id)
+    new_secret = issued_secret_once(request, bot)
+    response = render_bot_page(request, bot, new_secret=new_secret)
+    if new_secret:  # a page holding a secret in full is not kept for the Back button
+        add_never_cache_headers(response)
+    return response
 
 
 @login_required

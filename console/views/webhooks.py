@@ -16,7 +16,12 @@ from django.views.decorators.http import require_POST
 from botadmin import reasons
 from botadmin.reasons import Reason
 from botadmin.timezones import zone_or_default
-from conversations.secret_grace import GraceForm, grace_context, signing_secret_rotated_text
+from conversations.secret_grace import (
+    SIGNING_SECRET_NO_GRACE_QUESTION,
+    GraceForm,
+    grace_context,
+    signing_secret_rotated_text,
+)
 from forwarding import attempt_reasons
 from forwarding.endpoints import (
     EndpointNotDeletable,
@@ -295,7 +300,11 @@ def endpoint_rotate_secret(request, bot_id: int, endpoint_id: int):
         expires = endpoint.previous_signing_secret_expires_at
         messages.success(request, signing_secret_rotated_text(expires, zone))
         return redirect(reverse("console:webhook", args=[bot.pk, endpoint.pk]) + "#signing-secret")
-    context = {"bot": bot, "endpoint": endpoint, **grace_context(form, zone)}
+    context = {
+        "bot": bot,
+        "endpoint": endpoint,
+        **grace_context(form, zone, SIGNING_SECRET_NO_GRACE_QUESTION),
+    }
     # A post that rotated nothing is refused: a script sees it by the status.
     status = 400 if request.method == "POST" else 200
     return render(request, "console/webhooks/rotate_secret.html", context, status=status)

@@ -1,5 +1,6 @@
 """The console's bot list and bot page: who sees what, testing, syncing, the empty state."""
 
+import html
 import re
 import time
 
@@ -222,8 +223,10 @@ def test_revealing_something_that_is_no_secret_is_not_found(operator_client, bot
 
 
 NO_GRACE_QUESTION = (
-    "Stop the old secret now? Every API caller or webhook receiver still using it fails "
-    "from this moment until it is given the new one."
+    "Stop the old API secret now? Every API caller still using it fails from this moment "
+    'until it is given the new one, and so does a webhook receiver that checks the "secret" '
+    "field of the bodies forwarded to it. Receivers that verify the webhook-signature are "
+    "not affected: each endpoint signs with a secret of its own."
 )
 
 
@@ -240,7 +243,7 @@ def test_a_post_without_grace_that_was_not_confirmed_is_asked_instead_of_obeyed(
 
     page = asked.content.decode()
     assert asked.status_code == 400 and 'id="no-grace-warning"' in page
-    assert NO_GRACE_QUESTION in page
+    assert html.escape(NO_GRACE_QUESTION) in page
     bot.refresh_from_db()
     assert bot.secret == before
     assert not OperatorAction.objects.filter(action__endswith=".rotate").exists()
@@ -264,7 +267,11 @@ def test_the_console_and_the_admin_ask_the_same_question_before_rotating_without
         reverse("admin:conversations_bot_rotate_secret", args=[bot.pk]), {"grace_hours": "0"}
     ).content.decode()
 
-    question = "立即停用旧密钥？仍在使用它的每个 API 调用方或 Webhook 接收方从此刻起都会失败，直到换上新密钥。"
+    question = html.escape(
+        "立即停用旧 API 密钥？仍在使用它的每个 API 调用方从此刻起都会失败，直到换上新密钥；"
+        '检查转发内容中 "secret" 字段的 Webhook 接收方也是如此。'
+        "校验 webhook-signature 的接收方不受影响：每个端点都用自己的密钥签名。"
+    )
     assert f'data-confirm="{question}"' in console
     assert question in admin.split('id="no-grace-warning"')[1]
 
@@ -399,3 +406,54 @@ def test_scheduled_syncs_that_changed_nothing_are_folded_into_a_count(operator_c
     folded = page.split('id="quiet-runs"')[1].split("</p>")[0]
     assert "其间另有 14 次无变化的定时同步" in folded
     assert len(quiet_between) + len(quiet_after) - 1 == 14 and changed and failed
+
+
+def test_after_rotating_the_new_secret_is_shown_once_in_full_beside_what_was_done(
+    operator_client, bot
+):
+    """After "签发新密钥" the page jumped to its credentials, the success message was out
+    of view at the top, and the new secret showed masked."""
+    bot.timezone = "Asia/Shanghai"
+    bot.save()
+    rotate = reverse("console:bot_rotate", args=[bot.pk])
+
+    answer = operator_client.post(rotate, {"grace_hours": "24"})
+
+    assert answer["Location"].endswith("#credentials")
+    page = operator_client.get(answer["Location"].split("#")[0])
+    bot.refresh_from_db()
+    credentials = page.content.decode().split('id="credentials"')[1].split("</section>")[0]
+    shown = credentials.split('id="new-secret"')[1].split("</div>")[0]
+    assert re.search(r"已签发新的 API 密钥；旧密钥有效至 [-0-9: ]+ CST", shown)
+    assert f'<code class="secret-value" id="new-secret-value">{bot.secret}</code>' in shown
+    assert f'data-copy="{bot.secret}"' in shown
+    assert "no-store" in page["Cache-Control"]
+    assert 'class="flash"' not in page.content.decode()  # said once, where it is seen
+
+    again = operator_client.get(reverse("console:bot", args=[bot.pk])).content.decode()
+    assert bot.secret not in again and 'id="new-secret"' not in again
+
+
+def test_the_rotate_page_names_the_endpoints_whose_bodies_carry_the_api_secret(
+    operator_client, bot
+):
+    from forwarding.models import WebhookEndpoint
+
+    rotate = reverse("console:bot_rotate", args=[bot.pk])
+    signed_only = WebhookEndpoint.objects.create(
+        bot=bot, url="https://signed.example.com/in", sends_api_secret=False
+    )
+
+    page = operator_client.get(rotate).content.decode()
+    body_secret = page.split('id="body-secret"')[1].split("</div>")[0]
+    assert "此机器人没有开启“发送 API 密钥”的 Webhook 端点：其接收方不受影响。" in body_secret
+
+    reads_it = WebhookEndpoint.objects.create(
+        bot=bot, url="https://legacy.example.com/in", description="旧版接收方"
+    )
+    page = operator_client.get(rotate).content.decode()
+    body_secret = page.split('id="body-secret"')[1].split("</div>")[0]
+    assert "轮换后该字段立即变为新密钥，与宽限期无关" in body_secret
+    assert reverse("console:webhook", args=[bot.pk, reads_it.pk]) in body_secret
+    assert "旧版接收方" in body_secret
+    assert signed_only.url not in body_secret

@@ -105,13 +105,22 @@ def test_an_operator_creates_tests_syncs_a_bridge_bot_and_rotates_its_secret(
     page.get_by_label(re.compile("3 天")).check()
     shoot(page, "05-rotate")
     page.get_by_role("button", name="签发新密钥").click()
-    expect(page.locator(".flash")).to_contain_text(
-        re.compile(r"已签发新的 API 密钥；旧密钥有效至 .* CST")
-    )
+    # What the rotation did and the new secret in full, side by side where the page
+    # scrolls to (the top of the page, with its messages, is out of view there).
+    done = page.locator("#new-secret")
+    expect(done).to_contain_text(re.compile(r"已签发新的 API 密钥；旧密钥有效至 .* CST"))
+    expect(done).to_be_in_viewport()
     rotated = Bot.objects.get(pk=bot.pk)
     assert rotated.previous_secret == old_secret and rotated.secret != old_secret
+    expect(done.locator("#new-secret-value")).to_have_text(rotated.secret)
     expect(page.locator("#secret-grace")).to_contain_text("CST")
     shoot(page, "06-rotated")
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    done.get_by_role("button", name="复制").click()
+    assert page.evaluate("() => navigator.clipboard.readText()") == rotated.secret
+    page.reload()  # once: then masked, as before
+    expect(page.locator("#new-secret")).to_have_count(0)
+    assert rotated.secret not in page.content()
 
     page.get_by_role("link", name="机器人", exact=True).click()
     expect(page.locator(".bot-list")).to_contain_text("客服桥接")

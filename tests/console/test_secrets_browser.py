@@ -112,8 +112,9 @@ def test_a_rotation_without_grace_asks_first_and_a_refusal_changes_nothing(page,
     screenshot(page, "console-secrets", "rotate-no-grace-refused")
     bot.refresh_from_db()
     assert asked == [
-        "立即停用旧密钥？仍在使用它的每个 API 调用方或 Webhook 接收方从此刻起都会失败，"
-        "直到换上新密钥。"
+        "立即停用旧 API 密钥？仍在使用它的每个 API 调用方从此刻起都会失败，直到换上新密钥；"
+        '检查转发内容中 "secret" 字段的 Webhook 接收方也是如此。'
+        "校验 webhook-signature 的接收方不受影响：每个端点都用自己的密钥签名。"
     ]
     assert bot.secret == first
 
@@ -147,7 +148,7 @@ def test_without_javascript_a_rotation_without_grace_is_asked_on_a_page(live_ser
         page.get_by_label("不保留：旧密钥立即失效").check()
         page.get_by_role("button", name="签发新密钥").click()
         expect(page.locator("#no-grace-warning")).to_contain_text(
-            "立即停用旧密钥？仍在使用它的每个 API 调用方或 Webhook 接收方从此刻起都会失败"
+            "立即停用旧 API 密钥？仍在使用它的每个 API 调用方从此刻起都会失败"
         )
         screenshot(page, "console-secrets", "rotate-no-grace-asked-without-javascript")
         bot.refresh_from_db()

@@ -116,6 +116,12 @@ def test_a_rotation_without_grace_is_asked_first_then_signs_with_the_new_secret_
 
     page = asked.content.decode()
     assert asked.status_code == 400 and 'id="no-grace-warning"' in page
+    # Its receiver is who fails, not the API's callers.
+    assert (
+        "Stop signing with the old secret now? A receiver still verifying with it refuses "
+        "every delivery from this moment until it is given the new one"
+    ) in page
+    assert "API caller" not in page
     assert WebhookEndpoint.objects.get(pk=endpoint.pk).signing_secret == old
     confirmed = operator_client.post(
         url("webhook_rotate_secret", endpoint), submitted_form(page, "no-grace-form")
