@@ -29,8 +29,9 @@ WORDS = {
     "bot.operator_add": _("Added an operator"),
     "bot.operator_remove": _("Removed an operator"),
     "secret.rotate": _("Rotated a secret"),
-    # The bot's one signing secret of earlier releases: each endpoint has its own now.
-    "signing_secret.rotate": _("Rotated the webhook signing secret"),
+    # The bot's one signing secret of earlier releases: each endpoint has its own now
+    # (endpoint.rotate_signing_secret, whose filter entry finds these too).
+    "signing_secret.rotate": _("Rotated the bot's webhook signing secret (earlier release)"),
     "secret.reveal": _("Revealed a secret"),
     "contacts.sync": _("Synced the contacts"),
     "conversation.add": _("Added a conversation by hand"),
@@ -93,10 +94,27 @@ def words(code: str) -> str:
 SUPERUSERS_ONLY = {code for code in WORDS if code.startswith(("user.", "group."))}
 
 
+# Codes of earlier releases filed under the code that does the same now: the filters offer
+# one entry ("Rotated a webhook endpoint's signing secret", not two near-identical ones),
+# which finds both; an old entry still reads as what it was.
+FILED_UNDER = {"signing_secret.rotate": "endpoint.rotate_signing_secret"}
+
+
+def filed_under(code: str) -> str:
+    """The filter entry that finds entries of `code` (itself, or the code it was renamed to)."""
+    return FILED_UNDER.get(code, code)
+
+
+def codes(code: str) -> list[str]:
+    """The codes a filter entry finds: its own, and the earlier ones filed under it."""
+    return [code, *(old for old, new in FILED_UNDER.items() if new == code)]
+
+
 def choices(user) -> list[tuple[str, str]]:
-    """For a filter: every code `user` may read entries of, with its words, in the order above."""
+    """For a filter: every code `user` may read entries of, with its words, in the order
+    above; an earlier code is found by the entry it is filed under."""
     return [
         (code, str(label))
         for code, label in WORDS.items()
-        if user.is_superuser or code not in SUPERUSERS_ONLY
+        if (user.is_superuser or code not in SUPERUSERS_ONLY) and code not in FILED_UNDER
     ]

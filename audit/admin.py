@@ -22,7 +22,7 @@ class ActionFilter(admin.SimpleListFilter):
         return actions.choices(request.user)
 
     def queryset(self, request, queryset):
-        return queryset.filter(action=self.value()) if self.value() else queryset
+        return queryset.filter(action__in=actions.codes(self.value())) if self.value() else queryset
 
 
 @admin.register(OperatorAction)

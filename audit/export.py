@@ -4,14 +4,14 @@ streamed in keyset batches (botadmin/csv_export.py)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 
 from django.db.models import QuerySet
 
 from botadmin.csv_export import csv_lines
 
-from .actions import words
+from .actions import codes, words
 from .models import OperatorAction
 
 BATCH_SIZE = 2000
@@ -75,7 +75,7 @@ def entries(
     if bot_id:
         rows = rows.filter(bot_id=bot_id)
     if action:
-        rows = rows.filter(action=action)
+        rows = rows.filter(action__in=codes(action))
     if since:
         rows = rows.filter(created_at__gte=since)
     if before:
@@ -83,6 +83,10 @@ def entries(
     return rows
 
 
-def audit_csv_lines(rows: QuerySet, to_row: Callable[[tuple], tuple] = to_row) -> Iterator[str]:
+def audit_csv_lines(
+    rows: QuerySet,
+    to_row: Callable[[tuple], Sequence] = to_row,
+    header: Sequence[str] = HEADER,
+) -> Iterator[str]:
     """Newest first, one line an entry; `operation` is the action in the reader's words."""
-    return csv_lines(rows, HEADER, FIELDS, to_row, batch_size=BATCH_SIZE)
+    return csv_lines(rows, header, FIELDS, to_row, batch_size=BATCH_SIZE)

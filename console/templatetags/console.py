@@ -1,26 +1,22 @@
 import html
 import json
 import re
-from datetime import datetime
 from urllib.parse import urlsplit
 
 from django import template
-from django.apps import apps
 from django.utils import dateformat, timezone
 from django.utils.html import escape, format_html
 from django.utils.safestring import mark_safe
 from django.utils.timesince import timesince
-from django.utils.translation import gettext, gettext_lazy, ngettext, pgettext
+from django.utils.translation import gettext
 
-from announcements.models import Announcement
 from announcements.schedule import in_words
 from audit import actions as audit_actions
 from audit import targets as audit_targets
-from botadmin import links, reasons
-from console import excerpts, markdown
+from botadmin import links
+from console import action_summaries, excerpts, markdown
 from console.dashboard import COUNT_CAP
 from console.webhooks import is_known_msgtype
-from conversations.bot_secrets import secret_label
 from messaging import status_labels
 from messaging.msgtype_names import msgtype_name
 
@@ -271,98 +267,8 @@ def target_name(action) -> str:
 
 @register.filter
 def action_summary(action) -> str:
-    """The part of a stored summary worth showing in the operator's language: the
-    operator's own words (a title), the settings changed, a test's outcome, the
-    secret revealed, a deleted endpoint's URL, the operator added or removed."""
-    if action.action in audit_actions.SUMMARY_IS_CONTENT:
-        return action.summary
-    if action.action in audit_actions.ABOUT_AN_ANNOUNCEMENT_SAVED:
-        return _announcement_saved(action.details or {})
-    if action.action == "bot.check_connection" and "ok" in (action.details or {}):
-        return gettext("succeeded") if action.details["ok"] else gettext("failed")
-    if action.action == "secret.reveal" and "secret" in (action.details or {}):
-        return secret_label(str(action.details["secret"]))  # which one, never its value
-    if action.action == "messages.export":  # who exported what: the filters, the range
-        filters = (action.details or {}).get("filters") or {}
-        return ", ".join(f"{name}={value}" for name, value in filters.items())
-    if action.action == "endpoint.delete":  # the row is gone: its URL says which it was
-        return str((action.details or {}).get("url", ""))
-    if action.action in audit_actions.SUMMARY_IS_FIELDS and action.target_type:
-        return _field_names(action)
-    if action.action in audit_actions.ABOUT_AN_OPERATOR:
-        return str((action.details or {}).get("username", ""))
-    if action.action == "delivery.replay_many":
-        return _replayed(action.details or {})
-    if action.action == "bot.pause_sending":
-        return _paused(action.details or {})
-    return ""
-
-
-PAUSED_BY = {
-    "delivery": gettext_lazy("by delivery"),
-    "connection": gettext_lazy("by the long connection"),
-}
-
-
-def _paused(details: dict) -> str:
-    """What paused the bot, why, and how many of its messages wait."""
-    parts = [str(PAUSED_BY[by]) for by in [details.get("by")] if by in PAUSED_BY]
-    if reason := reasons.translate(reasons.from_json(details.get("reason"))):
-        parts.append(reason)
-    if isinstance(waiting := details.get("waiting"), int):
-        parts.append(
-            ngettext("%(n)d message waiting", "%(n)d messages waiting", waiting) % {"n": waiting}
-        )
-    return " · ".join(parts)
-
-
-def _announcement_saved(details: dict) -> str:
-    """To whom and when a saved announcement goes ("选定的会话 · 每天 09:30"), from its
-    entry's details (an entry recorded before they held the schedule names its kind)."""
-    parts = []
-    if details.get("audience") in Announcement.Audience.values:
-        parts.append(str(Announcement.Audience(details["audience"]).label))
-    if details.get("when") in Announcement.Kind.values:
-        schedule = details.get("schedule") if isinstance(details.get("schedule"), dict) else {}
-        parts.append(in_words(Announcement(schedule_kind=details["when"], schedule=schedule)))
-    if details.get("status") == Announcement.Status.DRAFT:
-        parts.append(str(Announcement.Status.DRAFT.label))
-    return " · ".join(parts)
-
-
-def _replayed(details: dict) -> str:
-    """How many deliveries a replay queued again, and of which period."""
-    count = details.get("count")
-    if not isinstance(count, int):
-        return ""
-    text = ngettext("%(n)d delivery", "%(n)d deliveries", count) % {"n": count}
-    try:
-        start, end = (
-            timezone.localtime(datetime.fromisoformat(details[name])).strftime("%Y-%m-%d %H:%M")
-            for name in ("start", "end")
-        )
-    except (KeyError, TypeError, ValueError):
-        return text  # a selection, not a period
-    return gettext("%(deliveries)s, of messages received from %(start)s until %(end)s") % {
-        "deliveries": text,
-        "start": start,
-        "end": end,
-    }
-
-
-def _field_names(action) -> str:
-    try:
-        model = apps.get_model(action.target_type)
-    except (LookupError, ValueError):
-        return ""
-    names = []
-    for name in action.summary.removeprefix("Changed ").split(" of ")[0].split(","):
-        try:
-            names.append(str(model._meta.get_field(name.strip()).verbose_name))
-        except Exception:  # not a field name: leave it out
-            continue
-    # Translators: between the names of a list: 、 in Chinese.
-    return pgettext("list separator", ", ").join(names)
+    """What an operator action did, in the reader's language (console.action_summaries)."""
+    return action_summaries.summary(action)
 
 
 @register.filter

@@ -3,12 +3,12 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from audit import actions as audit_actions
-from audit.export import audit_csv_lines, entries
+from audit.export import entries
 from audit.models import OperatorAction
 from audit.services import record_action
 from conversations.services import bots_visible_to
 
-from ..export import csv_lines
+from ..export import csv_lines, operator_action_lines
 from ..forms import AuditFilterForm
 from ..login_required import login_required
 from ..queries import audit_rows, page_by_id, page_by_id_both_ways
@@ -75,7 +75,8 @@ def _operator_actions(request):
         actions = actions.filter(bot__in=list(bots.values_list("pk", flat=True)))
     bot_id = int_param(request, "bot")
     choices = audit_actions.choices(request.user)
-    action = request.GET.get("action", "")
+    # An earlier code (a link kept from before) is found by the entry it is filed under.
+    action = audit_actions.filed_under(request.GET.get("action", ""))
     if action not in dict(choices):
         action = ""
     return entries(actions, bot_id=bot_id, action=action), bots, bot_id, action, choices
@@ -125,7 +126,7 @@ def operator_actions_csv(request):
     )
     filename = f"botadmin-operator-actions-{timezone.localtime():%Y%m%d-%H%M%S}.csv"
     response = StreamingHttpResponse(
-        audit_csv_lines(actions.order_by()), content_type="text/csv; charset=utf-8"
+        operator_action_lines(actions.order_by()), content_type="text/csv; charset=utf-8"
     )
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response

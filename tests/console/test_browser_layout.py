@@ -46,6 +46,40 @@ def no_wrapped_headers_or_badges(page, table: str) -> None:
     assert page.evaluate("document.documentElement.scrollWidth") <= WIDE["width"]
 
 
+def lines_of_each(cells) -> list[int]:
+    """How many lines the text of each cell takes: its text's boxes (of the text alone: an
+    element's own box, a cut name's, starts higher than its words), a box starting below
+    the line so far starting a new one (a smaller badge on the same line overlaps it)."""
+    return cells.evaluate_all(
+        """els => els.map(e => {
+            const boxes = [], walker = document.createTreeWalker(e, NodeFilter.SHOW_TEXT);
+            for (let text = walker.nextNode(); text; text = walker.nextNode()) {
+                const range = document.createRange();
+                range.selectNodeContents(text);
+                boxes.push(...Array.from(range.getClientRects()).filter(r => r.width));
+            }
+            boxes.sort((a, b) => a.top - b.top);
+            let lines = 0, bottom = -Infinity;
+            for (const box of boxes) {
+                if (box.top >= bottom - 1) { lines += 1; bottom = box.bottom; }
+                else bottom = Math.max(bottom, box.bottom);
+            }
+            return lines;
+        })"""
+    )
+
+
+def names_keep_one_line(page, path: str, width: int) -> None:
+    """On `path`, each name in a table takes one line, and the page is no wider than `width`
+    (a wider table scrolls in its card)."""
+    page.goto(path)
+    names = page.locator(".table-wrap td.name")
+    assert names.count() > 0, path
+    lines = lines_of_each(names)
+    assert set(lines) == {1}, (path, lines)
+    assert page.evaluate("document.documentElement.scrollWidth") <= width, path
+
+
 def test_the_audit_log_fits_1440_px(page, demo):
     from django.contrib.auth import get_user_model
 
@@ -290,15 +324,40 @@ def test_names_in_wide_tables_stay_on_one_line_on_a_phone(page, demo):
         ("/console/audit/actions/", "layout-actions-390"),
         ("/console/dashboard/", "layout-dashboard-names-390"),
     ):
-        page.goto(path)
-        names = page.locator(".table-wrap td.name")
-        assert names.count() > 0, path
-        lines = names.evaluate_all(
-            """els => els.map(e => { const range = document.createRange(); range.selectNodeContents(e);
-                  return new Set(Array.from(range.getClientRects()).map(r => Math.round(r.top))).size; })"""
-        )
-        assert set(lines) == {1}, (path, lines)
-        assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"], path
+        names_keep_one_line(page, path, PHONE["width"])
         shoot(page, shot)
         page.locator(".table-wrap").first.evaluate("el => el.scrollLeft = el.scrollWidth / 2")
         shoot(page, shot + "-scrolled")
+
+
+def test_names_in_the_audit_tables_keep_one_line_at_1366_px_a_long_one_cut_with_its_title(
+    page, demo
+):
+    """At 1366 px the audit log squeezed a conversation into strips of two or three
+    characters ("销售/部通/知群"): a name keeps one line, a long one ends in "…" and its
+    title holds all of it."""
+    from django.contrib.auth import get_user_model
+
+    from audit.services import record_action
+    from conversations.models import Conversation
+
+    bot, group = demo
+    long_name = "华东区大客户售后服务与技术支持协调群（第二期）"
+    Conversation.objects.filter(pk=group.pk).update(name=long_name)
+    fill_log(bot, group, n=6)
+    admin = get_user_model().objects.get(username="admin")
+    record_action(admin, "bot.update", bot=bot, target=bot, summary="timezone")
+    page.set_viewport_size({"width": 1366, "height": 900})
+    log_in(page)
+
+    for path, shot in (
+        ("/console/audit/", "layout-audit-1366"),
+        ("/console/audit/actions/", "layout-actions-1366"),
+    ):
+        names_keep_one_line(page, path, 1366)
+        shoot(page, shot)
+
+    page.goto("/console/audit/")
+    cut = page.locator(f'.cell-name[title="{long_name}"]').first
+    assert cut.evaluate("e => e.scrollWidth > e.clientWidth")  # drawn with its "…"
+    assert cut.evaluate("e => getComputedStyle(e).textOverflow") == "ellipsis"

@@ -196,3 +196,45 @@ def test_an_entry_recorded_before_names_were_kept_in_parts_shows_its_stored_name
     row = operator_client.get(reverse("console:operator_actions")).content.decode()
 
     assert "消息 #9 发出 文本 0123abcd" in strip_tags(row.split("<tbody>")[1])
+
+
+def test_the_old_and_the_new_signing_secret_rotation_are_one_filter_entry_read_apart(
+    operator_client, operator, bot
+):
+    """The filter listed "轮换了 Webhook 签名密钥" (the bot's one signing secret of earlier
+    releases) beside "轮换了 Webhook 端点的签名密钥" (each endpoint's own, now): one entry
+    finds both, and each row still says which it was."""
+    endpoint = WebhookEndpoint.objects.create(bot=bot, url="https://hooks.example.com/in")
+    record_action(operator, "signing_secret.rotate", bot=bot, target=bot, summary="old")
+    record_action(operator, "endpoint.rotate_signing_secret", bot=bot, target=endpoint)
+    record_action(operator, "secret.rotate", bot=bot, target=bot)
+    url = reverse("console:operator_actions")
+
+    page = operator_client.get(url).content.decode()
+    menu = page.split('name="action"')[1].split("</select>")[0]
+    assert menu.count("签名密钥") == 1
+    assert '<option value="endpoint.rotate_signing_secret">轮换了 Webhook 端点的签名密钥' in menu
+
+    for asked in ("endpoint.rotate_signing_secret", "signing_secret.rotate"):  # an old link too
+        rows = operator_client.get(url, {"action": asked}).content.decode().split("<tbody>")[1]
+        assert strip_tags(rows).count("轮换了") == 2, asked
+        assert "轮换了 Webhook 端点的签名密钥" in rows
+        assert "轮换了机器人的 Webhook 签名密钥（旧版本）" in rows
+        assert "轮换了密钥" not in rows
+
+
+def test_long_names_in_the_audit_tables_end_in_an_ellipsis_with_the_whole_name_in_the_title(
+    operator_client, operator, bot, group, make_message
+):
+    group.name = "华东区大客户售后服务与技术支持协调群（第二期）"
+    group.save()
+    make_message(group, direction="out")
+    record_action(operator, "bot.update", bot=bot, target=bot, summary="timezone")
+
+    outbound = operator_client.get(reverse("console:audit")).content.decode()
+    actions = operator_client.get(reverse("console:operator_actions")).content.decode()
+
+    assert f'class="cell-name" title="{group.name}"' in outbound
+    assert f'<span class="cell-name" title="{bot.name}">{bot.name}</span>' in outbound
+    assert f'<span class="cell-name" title="{bot.name}">{bot.name}</span>' in actions
+    assert f'<span class="cell-name" title="{operator.username}">' in actions
