@@ -3,6 +3,8 @@
 Screenshots land in test-artifacts/console/ (git-ignored).
 """
 
+from datetime import timedelta
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
@@ -227,3 +229,51 @@ def test_a_bot_admin_unticks_sending_the_api_secret_and_the_test_event_says_a_da
     (request,) = receiver.requests
     assert Webhook(endpoint.signing_secret).verify(request.body, request.headers)["secret"] == "-"
     assert OperatorAction.objects.get(action="endpoint.update").actor == bot_admin
+
+
+def test_the_dashboard_names_a_failing_endpoint_whose_page_says_its_deliveries_wait_to_retry(
+    page, bot_admin, bot, group, make_message
+):
+    """The dashboard listed three bare health lines, and a failing endpoint's page said
+    "没有失败的投递，无需重放。": each line names its endpoint and leads to its page, which
+    says how many deliveries wait to retry and when."""
+    from playwright.sync_api import expect
+
+    now = timezone.now()
+    failing = WebhookEndpoint.objects.create(
+        bot=bot,
+        url="http://127.0.0.1:7668/fail",
+        description="CRM 同步（故障）",
+        failure_streak=10192,
+        failing_since=now - timedelta(minutes=8),
+    )
+    WebhookEndpoint.objects.create(bot=bot, url="http://127.0.0.1:7668/ok", last_success_at=now)
+    WebhookEndpoint.objects.create(bot=bot, url="http://127.0.0.1:7999/nothing")
+    for minutes in (5, 2):
+        WebhookDelivery.objects.create(
+            message=make_message(group, text=f"订单 {minutes}"),
+            endpoint=failing,
+            status="pending",
+            attempt_count=2,
+            last_http_status=500,
+            next_attempt_at=now + timedelta(minutes=minutes),
+        )
+    log_in_as_bot_admin(page)
+
+    page.get_by_role("banner").get_by_role("link", name="仪表盘").click()
+    lines = page.locator(".endpoint-health")
+    expect(lines).to_have_text(
+        [
+            "CRM 同步（故障） 失败中：连续失败 10192 次 8\xa0分钟前开始",  # timesince's space
+            "127.0.0.1:7668 正常 上次成功于不到一分钟前",  # the other on its host is named
+            "127.0.0.1:7999 尚无投递",
+        ],
+        use_inner_text=True,
+    )
+    shoot(page, "webhooks-10-dashboard-named")
+    lines.get_by_role("link", name="CRM 同步（故障）").click()
+
+    next_at = timezone.localtime(now + timedelta(minutes=2)).strftime("%H:%M")
+    expect(page.locator("#actions")).to_contain_text(f"2 条投递等待重试（下次 {next_at}）。")
+    expect(page.locator("#no-failed-deliveries")).to_have_count(0)
+    shoot(page, "webhooks-11-failing-endpoint")

@@ -186,3 +186,15 @@ def test_fewer_days_of_retention_asks_first_and_more_days_do_not(page, make_bot)
     expect(page.locator("#sending-form [name=message_retention_days]")).to_have_value("60")
     bot.refresh_from_db()
     assert len(asked) == 1 and bot.message_retention_days == 60
+
+
+def test_the_rotate_page_lists_the_endpoints_whose_bodies_carry_the_api_secret(page, make_bot):
+    bot = make_bot(name="forwarding-bot", webhook_url="https://legacy.example/in")
+    bot.webhook_endpoints.create(url="https://signed.example/in", sends_api_secret=False)
+
+    page.goto(f"/console/bots/{bot.pk}/secrets/rotate")
+
+    listed = page.locator("#body-secret")
+    expect(listed).to_contain_text("轮换后该字段立即变为新密钥，与宽限期无关")
+    expect(listed.get_by_role("link")).to_have_text(["https://legacy.example/in"])
+    screenshot(page, "console-secrets", "rotate-body-secret-endpoints")
