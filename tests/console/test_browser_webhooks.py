@@ -13,6 +13,7 @@ from standardwebhooks.webhooks import Webhook
 
 from audit.models import OperatorAction
 from forwarding.models import WebhookDelivery, WebhookEndpoint
+from messaging.status_labels import clock_time
 from tests.browser import needs_chromium
 
 from .browser import shoot
@@ -273,7 +274,7 @@ def test_the_dashboard_names_a_failing_endpoint_whose_page_says_its_deliveries_w
     shoot(page, "webhooks-10-dashboard-named")
     lines.get_by_role("link", name="CRM 同步（故障）").click()
 
-    next_at = timezone.localtime(now + timedelta(minutes=2)).strftime("%H:%M")
+    next_at = clock_time(now + timedelta(minutes=2))  # with its seconds, within the hour
     expect(page.locator("#actions")).to_contain_text(f"2 条投递等待重试（下次 {next_at}）。")
     expect(page.locator("#no-failed-deliveries")).to_have_count(0)
     shoot(page, "webhooks-11-failing-endpoint")

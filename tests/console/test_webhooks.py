@@ -12,6 +12,7 @@ from standardwebhooks.webhooks import Webhook
 from audit.models import OperatorAction
 from devtools.receiver import Receiver
 from forwarding.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from messaging.status_labels import clock_time
 from tests.html_forms import submitted_form
 
 
@@ -495,7 +496,7 @@ def test_a_failing_endpoints_page_says_how_many_deliveries_wait_to_retry_and_whe
     WebhookDelivery.objects.create(  # not tried yet: not waiting to *retry*
         message=make_message(group, text="刚收到"), endpoint=endpoint, status="pending"
     )
-    next_at = timezone.localtime(now + timedelta(minutes=3)).strftime("%H:%M")
+    next_at = clock_time(now + timedelta(minutes=3))  # with its seconds, within the hour
 
     def recovery_section() -> str:
         page = operator_client.get(url("webhook", bot, endpoint.pk)).content.decode()
