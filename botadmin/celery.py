@@ -54,10 +54,11 @@ def _fresh_log_context(**_kwargs) -> None:
 
 
 @worker_ready.connect
-def _worker_heartbeat(**_kwargs) -> None:
+def _worker_heartbeat(sender, **_kwargs) -> None:
     from botadmin import health
 
-    health.start_heartbeat("worker")
+    for role in health.worker_roles({queue.name for queue in sender.task_consumer.queues}):
+        health.start_heartbeat(role)
 
 
 @worker_init.connect

@@ -17,7 +17,8 @@ Workers and beat prove they are alive with a heartbeat: a thread in each
 writes the time into the shared cache every `BOTADMIN_HEARTBEAT_INTERVAL`
 seconds (`start_heartbeat`, connected to Celery's start-up signals in
 botadmin/celery.py): once per role, the newest of all, for `/readyz`, and per
-host, for `/metrics` (`heartbeats_by_host`).
+host, for `/metrics` (`heartbeats_by_host`). A worker's roles are the queues it
+consumes (`worker_roles`): the sends' worker and the forwarder run apart.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ logger = logging.getLogger(__name__)
 HEARTBEAT_KEY = "botadmin:heartbeat:{role}"
 # Per role, {host: Unix time of its last heartbeat}, for /metrics.
 HEARTBEAT_HOSTS_KEY = "botadmin:heartbeat-hosts:{role}"
-HEARTBEAT_ROLES = ("worker", "beat")
+HEARTBEAT_ROLES = ("worker", "forwarder", "beat")
 # A host whose process was killed (it never said it stopped) stays in /metrics a day, ageing.
 HOST_FORGOTTEN_AFTER = 24 * 3600
 
@@ -206,6 +207,11 @@ def worker() -> str:
     return _heartbeat_age("worker")
 
 
+@check("forwarder")
+def forwarder() -> str:
+    return _heartbeat_age("forwarder")
+
+
 @check("beat")
 def beat() -> str:
     return _heartbeat_age("beat")
@@ -245,6 +251,13 @@ def aibot_inbox() -> str:
 
 
 # --- Heartbeats -------------------------------------------------------------------
+
+
+def worker_roles(queues: set[str]) -> list[str]:
+    """The heartbeats of a Celery worker consuming these queues: `worker` if it sends (the
+    default queue), `forwarder` if it forwards; both for one started without --queues."""
+    roles = {settings.CELERY_TASK_DEFAULT_QUEUE: "worker", "forwarding": "forwarder"}
+    return [role for queue, role in roles.items() if queue in queues]
 
 
 def record_heartbeat(role: str) -> None:

@@ -4,9 +4,10 @@ prometheus-client's multiprocess mode: each process writes its counters into
 files of its own under `BOTADMIN_METRICS_DIR/<role>/` (role: web, worker,
 beat, other; chosen in settings.py before the client is imported), and a
 scrape merges the files of all of them. Each service empties its own folder
-when it starts (`clean_role_dir`, called by gunicorn's `on_starting` and
-Celery's start-up signals), as the client's documentation asks, so a restart
-of the web server does not erase the worker's counts.
+of the files of processes that are gone when it starts (`clean_role_dir`,
+called by gunicorn's `on_starting` and Celery's start-up signals), as the
+client's documentation asks, so a restart of the web server does not erase the
+worker's counts, nor a forwarder's start those of the worker beside it.
 
 Queue depth, oldest queued age and webhook endpoint health are not counted
 by anyone: they are read from the database at scrape time (`DatabaseCollector`);
@@ -210,11 +211,13 @@ def role_dir(role: str) -> Path:
 
 
 def clean_role_dir(role: str) -> None:
-    """A service starting: its processes' counts from the last run go."""
+    """A service starting: its processes' counts from the last run go. Those of processes
+    still running stay: another service of the role on this host (`make run` starts two
+    Celery workers, the sends' and the forwarder), a manage.py command ("other")."""
     folder = role_dir(role)
     folder.mkdir(parents=True, exist_ok=True)
     for path in folder.glob("*.db"):
-        if role != "other" or not _pid_alive(path):
+        if not _pid_alive(path):
             path.unlink(missing_ok=True)
 
 

@@ -35,9 +35,9 @@ def _no_check_left_running():
 
 @pytest.fixture
 def alive():
-    """Worker and beat have just written their heartbeats."""
-    health.record_heartbeat("worker")
-    health.record_heartbeat("beat")
+    """Worker, forwarder and beat have just written their heartbeats."""
+    for role in health.HEARTBEAT_ROLES:
+        health.record_heartbeat(role)
 
 
 @contextmanager
@@ -141,7 +141,9 @@ def test_ready_when_every_component_works(client, transactional_db, alive):
     assert answer.status_code == 200, answer.json()
     body = answer.json()
     assert body["status"] == "ok" and body["failing"] == []
-    assert set(body["checks"]) >= {"database", "cache", "broker", "worker", "beat", "queue"}
+    assert set(body["checks"]) >= {
+        *("database", "cache", "broker", "worker", "forwarder", "beat", "queue")
+    }
     for name, result in body["checks"].items():
         # No AI bot gateway runs here (unless an earlier test's reported lately).
         assert result["status"] == "ok" or name == "aibot_inbox", name
@@ -152,6 +154,7 @@ def test_ready_when_every_component_works(client, transactional_db, alive):
 def test_a_silent_worker_makes_readiness_fail_naming_it(client, transactional_db, settings):
     settings.BOTADMIN_HEARTBEAT_MAX_AGE = 60
     cache.set(health.HEARTBEAT_KEY.format(role="worker"), time.time() - 61, timeout=None)
+    health.record_heartbeat("forwarder")
     health.record_heartbeat("beat")
 
     answer = client.get("/readyz")
@@ -249,6 +252,15 @@ def test_without_an_ai_bot_gateway_the_inbox_check_is_skipped(client, transactio
     assert answer.status_code == 200
     result = answer.json()["checks"]["aibot_inbox"]
     assert (result["status"], result["detail"]) == ("skipped", "no AI bot gateway reported lately")
+
+
+def test_a_worker_beats_for_the_queues_it_reads(settings):
+    settings.CELERY_TASK_DEFAULT_QUEUE = "celery"
+    # The Procfile's and the units' two workers, and one started without --queues.
+    assert health.worker_roles({"celery", "scheduler"}) == ["worker"]
+    assert health.worker_roles({"forwarding"}) == ["forwarder"]
+    assert health.worker_roles({"celery", "scheduler", "forwarding"}) == ["worker", "forwarder"]
+    assert health.worker_roles({"scheduler"}) == []
 
 
 def _worker_status(client) -> tuple[int, str]:
