@@ -305,8 +305,13 @@ BOTADMIN_SCHEDULER_INTERVAL = env_float("BOTADMIN_SCHEDULER_INTERVAL", 2)
 # The scheduler's tasks (with the delivery and media sweepers) and forwarding's
 # have queues of their own, so that a backlog of deliveries (a 10,000-recipient
 # fan-out, or the wake-ups queued while workers catch up) never delays them: a
-# send whose worker was killed waits for the sweeper alone. Workers consume
-# every queue declared here, taking from each in turn.
+# send whose worker was killed waits for the sweeper alone. A worker consumes
+# every queue declared here unless told otherwise, and then shares its threads:
+# forwarding's tasks (each drains due deliveries for up to 10 s) filled a worker's
+# prefetched tasks and held sends behind them for a minute. So forwarding gets
+# worker processes of its own (`--queues=forwarding`), and the others leave it
+# (`--exclude-queues=forwarding`): the Procfile and the systemd units
+# (docs/delivery.md, "Queues and workers").
 CELERY_TASK_QUEUES = (
     Queue(CELERY_TASK_DEFAULT_QUEUE, routing_key=CELERY_TASK_DEFAULT_QUEUE),
     Queue("scheduler", routing_key="scheduler"),

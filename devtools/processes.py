@@ -1,4 +1,5 @@
-"""Child processes of the tests and the benches: a real Celery worker, and stopping it.
+"""Child processes of the tests and the benches: a real Celery worker (or the ones the
+Procfile starts), and stopping it.
 
 A worker starts in a session of its own, so that stopping it stops its pool's
 processes too, and a test can kill it as a whole mid-task.
@@ -7,9 +8,11 @@ processes too, and a test can kill it as a whole mid-task.
 from __future__ import annotations
 
 import os
+import shlex
 import signal
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import IO
 from urllib.parse import quote
@@ -20,6 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def celery_worker(
     *,
     pool: str | None,
+    options: Sequence[str] = (),
     concurrency: int | None = None,
     beat_schedule: Path | str | None = None,
     loglevel: str = "WARNING",
@@ -30,12 +34,14 @@ def celery_worker(
     """`celery -A botadmin worker` in the project folder, in its own session.
 
     `pool`: None for the configured one (CELERY_WORKER_POOL), as the Procfile runs it.
+    `options`: more of the worker's options (a Procfile line's: `procfile_workers()`);
+    `pool`, `concurrency` and `loglevel` come after them and win.
     `beat_schedule`: run beat inside the worker, keeping its schedule in this file.
     `env`: variables set on top of this process's environment.
     `stdout` / `stderr` as for Popen (inherited when None); a Path for stderr
     is the worker's log file.
     """
-    command = [sys.executable, "-m", "celery", "-A", "botadmin", "worker"]
+    command = [sys.executable, "-m", "celery", "-A", "botadmin", "worker", *options]
     if pool is not None:
         command.append(f"--pool={pool}")
     if concurrency is not None:
@@ -59,6 +65,17 @@ def celery_worker(
     finally:
         if log is not None:
             log.close()  # the worker has its own descriptor
+
+
+def procfile_workers() -> dict[str, list[str]]:
+    """The Celery workers `make run` starts: {Procfile name: the options after `worker`}."""
+    workers = {}
+    for line in (ROOT / "Procfile").read_text().splitlines():
+        name, _, command = line.partition(":")
+        words = shlex.split(command)
+        if words[:4] == [".venv/bin/celery", "-A", "botadmin", "worker"]:
+            workers[name.strip()] = words[4:]
+    return workers
 
 
 def stop_process_group(process: subprocess.Popen, timeout: float = 15) -> None:

@@ -13,7 +13,7 @@ import sys
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 
-from devtools.processes import ROOT, database_url
+from devtools.processes import ROOT, database_url, procfile_workers
 
 # docs/install.md: the variables it exports (placeholders filled in).
 PRODUCTION = {
@@ -118,6 +118,7 @@ def test_systemd_units_verify(tmp_path):
         "botadmin-migrate.service",
         "botadmin-web.service",
         "botadmin-worker.service",
+        "botadmin-forwarder.service",
         "botadmin-beat.service",
         "botadmin-aibot.service",
         "botadmin.target",
@@ -139,14 +140,34 @@ def test_systemd_units_verify(tmp_path):
 
 def test_the_systemd_units_run_what_the_procfile_runs():
     procfile = (ROOT / "Procfile").read_text()
+    worker = "celery -A botadmin worker"
     for unit, command in [
         ("botadmin-web.service", "gunicorn -c botadmin/gunicorn_conf.py botadmin.wsgi"),
-        ("botadmin-worker.service", "celery -A botadmin worker"),
+        ("botadmin-worker.service", f"{worker} "),
+        ("botadmin-forwarder.service", f"{worker} "),
         ("botadmin-beat.service", "celery -A botadmin beat"),
         ("botadmin-aibot.service", "manage.py aibot_gateway"),
     ]:
         assert command in procfile
         assert command in (ROOT / "deploy/systemd" / unit).read_text()
+    # The sends' worker and the forwarder read the same queues as `make run`'s.
+    for unit, name in [
+        ("botadmin-worker.service", "worker"),
+        ("botadmin-forwarder.service", "forwarder"),
+    ]:
+        start = unit_exec_start(unit).partition(worker)[2].split()
+        options = procfile_workers()[name]
+        assert queue_options(start) == queue_options(options), unit
+
+
+def unit_exec_start(unit: str) -> str:
+    """The unit's command line as systemd runs it (`%%` is its escape of a `%`)."""
+    text = (ROOT / "deploy/systemd" / unit).read_text()
+    return re.search(r"^ExecStart=(.+)$", text, re.M)[1].replace("%%", "%")
+
+
+def queue_options(options: list[str]) -> list[str]:
+    return [o for o in options if o.startswith(("--queues=", "--exclude-queues=", "--hostname="))]
 
 
 def test_the_documented_production_commands_are_the_systemd_units():
@@ -158,7 +179,7 @@ def test_the_documented_production_commands_are_the_systemd_units():
         for command in re.findall(
             r"^ExecStart(?:Pre)?=/opt/botadmin/(.+)$", unit.read_text(), re.M
         ):
-            assert command in install, (unit.name, command)
+            assert command.replace("%%", "%") in install, (unit.name, command)
     production = install.partition("\n## The services by hand\n")[2].partition("\n## ")[0]
     typed = [
         command.strip()

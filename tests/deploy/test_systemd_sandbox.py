@@ -22,6 +22,7 @@ UNITS = ROOT / "deploy/systemd"
 SERVICES = {
     "web": "botadmin-web.service",
     "worker": "botadmin-worker.service",
+    "forwarder": "botadmin-forwarder.service",
     "beat": "botadmin-beat.service",
     "aibot": "botadmin-aibot.service",
 }
@@ -234,7 +235,8 @@ def _free_port() -> int:
 
 
 def _command(line: str) -> list[str]:
-    return shlex.split(line.replace(INSTALLED, str(ROOT)))
+    """An ExecStart= line as systemd runs it: `%%` is its escape of a `%`."""
+    return shlex.split(line.replace(INSTALLED, str(ROOT)).replace("%%", "%"))
 
 
 def test_the_services_start_and_forward_a_message_within_the_units_sandbox(tmp_path):
