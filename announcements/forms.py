@@ -6,11 +6,14 @@ The body itself is validated by `messaging.validation.validate_outbound`,
 like every other send path.
 """
 
+import re
 import uuid
 from pathlib import PurePath
 
 from django import forms
 from django.conf import settings
+from django.core import signing
+from django.core.exceptions import SuspiciousFileOperation
 from django.core.files.storage import default_storage
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
@@ -53,6 +56,10 @@ SCHEDULE_FIELDS = ("kind", "at", "time", "weekdays", "month_day", "cron", "until
 IMAGE_ACCEPT = "image/png,image/jpeg,image/gif,image/webp"
 IMAGE_SUFFIXES = {"JPEG": ".jpg", "PNG": ".png", "GIF": ".gif", "WEBP": ".webp"}
 WEEKDAY_CHOICES = list(enumerate(WEEKDAY_NAMES))
+SUBMISSION_ID = re.compile(r"[0-9a-f]{32}")
+STAGED_SALT = "announcements.staged-image"
+# What store_upload names a file.
+STAGED_NAME = re.compile(r"announcements/[0-9a-f]{32}[.\w-]*")
 MONTH_DAY_CHOICES = [
     ("", "—"),
     *((str(day), str(day)) for day in range(1, 32)),
@@ -97,6 +104,9 @@ class ComposeForm(AudienceForm):
         required=False,
         widget=forms.ClearableFileInput(attrs={"accept": IMAGE_ACCEPT}),
     )
+    # An image uploaded with a post that the page shows again (to confirm it, or to correct
+    # it), stored and signed (`staged`): a browser does not send a file again.
+    staged_image = forms.CharField(required=False, widget=forms.HiddenInput)
     miniprogram__appid = forms.CharField(label=_("AppID"), required=False)
     miniprogram__title = forms.CharField(label=_("Title"), required=False)
     miniprogram__page_path = forms.CharField(label=_("Page path"), required=False)
@@ -158,6 +168,9 @@ class ComposeForm(AudienceForm):
         label=_("Ends on"), required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
     timezone = forms.ChoiceField(label=_("Time zone"))
+    # Which compose page this is (a random id made when it is opened): posted twice, the
+    # same page makes one announcement (announcements.services.AlreadySaved).
+    submission = forms.CharField(required=False, max_length=40, widget=forms.HiddenInput)
 
     def __init__(
         self, *args, bot: Bot, saved_audiences, kept_zone: str = "", as_draft=False, **kwargs
@@ -176,6 +189,7 @@ class ComposeForm(AudienceForm):
         self.fields["timezone"].initial = settings.TIME_ZONE
         if self.initial.get("timezone") not in zones:  # one the zoneinfo database dropped
             self.initial["timezone"] = settings.TIME_ZONE
+        self.initial.setdefault("submission", uuid.uuid4().hex)
 
     def message_fieldsets(self):
         """(msgtype, bound fields) for each msgtype this bot can send; the page shows one at a time."""
@@ -186,6 +200,24 @@ class ComposeForm(AudienceForm):
                 fields.append(self["image_file"])
             sets.append((msgtype, fields))
         return sets
+
+    def clean_submission(self) -> str:
+        """The page's id, or none (a post from elsewhere): then nothing is told apart."""
+        value = self.cleaned_data.get("submission") or ""
+        return value if SUBMISSION_ID.fullmatch(value) else ""
+
+    def clean_staged_image(self) -> str:
+        """The storage name of the image staged for this post, or ""."""
+        signed = self.cleaned_data.get("staged_image")
+        if not signed:
+            return ""
+        try:
+            name = signing.loads(signed, salt=STAGED_SALT)
+        except signing.BadSignature:
+            name = None
+        if not (isinstance(name, str) and STAGED_NAME.fullmatch(name) and _stored(name)):
+            raise forms.ValidationError(_("Choose the image file again: the upload is gone."))
+        return name
 
     def clean_text__mentioned_list(self) -> list[str]:
         """The user IDs mentioned: names resolved, "@all" as WeCom spells it (mentions.py)."""
@@ -248,7 +280,8 @@ class ComposeForm(AudienceForm):
         msgtype = data.get("msgtype")
         if not msgtype or any(name.startswith(f"{msgtype}__") for name in self.errors):
             return
-        if msgtype == "image" and (data.get("image_file") or "image_file" in self.errors):
+        uploaded = data.get("image_file") or data.get("staged_image")
+        if msgtype == "image" and (uploaded or {"image_file", "staged_image"} & set(self.errors)):
             return  # the upload's own error, or its URL, known once it is stored, checked then
         try:
             validate_outbound(self.bot, self.body())
@@ -332,7 +365,7 @@ def typed_for_bot_switch(data, *, same_bot: bool) -> dict:
     """Initial values for the compose form of the bot switched to: what the operator
     posted, except another bot's conversations and the uploaded image (a browser
     does not send a file again)."""
-    left_out = {"image_file", *(() if same_bot else BOT_CONVERSATION_FIELDS)}
+    left_out = {"image_file", "staged_image", *(() if same_bot else BOT_CONVERSATION_FIELDS)}
     return {
         name: field.widget.value_from_datadict(data, {}, name)
         for name, field in ComposeForm.base_fields.items()
@@ -352,6 +385,19 @@ def audience_initial(announcement: Announcement) -> dict:
         "audience_query": announcement.audience_search,
         "audience_kind": kind,
     }
+
+
+def staged(name: str) -> str:
+    """What a page shown again posts back for an image already stored under `name`
+    (`ComposeForm.staged_image`): a browser does not send a file again."""
+    return signing.dumps(name, salt=STAGED_SALT)
+
+
+def _stored(name: str) -> bool:
+    try:
+        return default_storage.exists(name)
+    except SuspiciousFileOperation:
+        return False
 
 
 def store_upload(upload) -> str:

@@ -154,6 +154,11 @@ class Announcement(models.Model):
     )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
+    # The compose page that made it (a random id it carries): the same page posted twice
+    # (a double click, Back then Send) makes one announcement (services.save_announcement).
+    submission = models.CharField(
+        _("compose page"), max_length=32, blank=True, default="", db_default=""
+    )
 
     class Meta:
         db_table = "messaging_announcement"  # created by the messaging app; kept
@@ -167,6 +172,13 @@ class Announcement(models.Model):
                 condition=Q(status="active"),
                 name="announcement_due_idx",
             ),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["submission"],
+                condition=~Q(submission=""),
+                name="announcement_submission_once",
+            )
         ]
 
     def __str__(self) -> str:

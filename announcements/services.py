@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Count, Min, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -66,6 +66,16 @@ class Draft:
     saved_audience: SavedAudience | None = None
     audience: str = Announcement.Audience.LISTED
     audience_search: str = ""  # with a rule: only the conversations it names
+    submission: str = ""  # the compose page's id: one announcement per page (when creating)
+
+
+class AlreadySaved(Exception):
+    """The compose page that asked to create an announcement already made one (posted
+    twice): `announcement` is it, left as it was."""
+
+    def __init__(self, announcement: Announcement):
+        super().__init__(announcement.pk)
+        self.announcement = announcement
 
 
 def _tick() -> None:
@@ -101,14 +111,56 @@ def checked_schedule(
 def save_announcement(
     user, draft: Draft, *, as_draft: bool, announcement: Announcement | None = None
 ) -> Announcement:
-    """Create or edit an announcement. Raises ApiError (body) or ScheduleError (when)."""
+    """Create or edit an announcement. Raises ApiError (body) or ScheduleError (when), and
+    AlreadySaved for a compose page (`draft.submission`) that has made one already."""
     body = validate_outbound(draft.bot, draft.body)
     now = timezone.now()
     schedule = checked_schedule(draft.kind, draft.schedule, draft.timezone, as_draft, now)
+    submission = draft.submission if announcement is None else ""
+    if submission:
+        _raise_if_saved(submission)
+    try:
+        return _write(
+            user, draft, announcement, body=body, schedule=schedule, as_draft=as_draft, now=now
+        )
+    except IntegrityError:
+        # The same page posted twice at once: the other post made it (the unique constraint).
+        if submission:
+            _raise_if_saved(submission)
+        raise
+
+
+def saved_from(submission: str) -> Announcement | None:
+    """The announcement the compose page `submission` made, if it made one."""
+    if not submission:
+        return None
+    return Announcement.objects.filter(submission=submission).first()
+
+
+def _raise_if_saved(submission: str) -> None:
+    made = saved_from(submission)
+    if made is not None:
+        raise AlreadySaved(made)
+
+
+def _write(
+    user,
+    draft: Draft,
+    announcement: Announcement | None,
+    *,
+    body: dict,
+    schedule: Schedule,
+    as_draft: bool,
+    now: datetime,
+) -> Announcement:
     creating = announcement is None
     with transaction.atomic():
         if creating:
-            announcement = Announcement(created_by=user, created_by_label=user.get_username()[:150])
+            announcement = Announcement(
+                created_by=user,
+                created_by_label=user.get_username()[:150],
+                submission=draft.submission,
+            )
         else:
             # Locked: a tick skips it meanwhile, and a run started before is seen here.
             announcement = Announcement.objects.select_for_update().get(pk=announcement.pk)

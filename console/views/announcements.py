@@ -1,7 +1,7 @@
 """Console pages for announcements. Thin: forms in, services do the work, templates out."""
 
 import math
-from datetime import datetime, timedelta, tzinfo
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib import messages
@@ -12,7 +12,7 @@ from django.db.models import BooleanField, Count, ExpressionWrapper, OuterRef, Q
 from django.http import Http404, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils import dateformat, formats, timezone
+from django.utils import formats, timezone
 from django.utils.text import get_text_list
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
@@ -31,6 +31,7 @@ from announcements.forms import (
     BOT_CONVERSATION_FIELDS,
     ComposeForm,
     initial_from,
+    staged,
     store_upload,
     typed_for_bot_switch,
 )
@@ -52,6 +53,7 @@ from ..deletion_state import deletion_context, refusal
 from ..forms import AnnouncementFilterForm, MarkdownPreviewForm
 from ..login_required import login_required
 from ..queries import filter_announcements, recipients_page, runs_page
+from ..send_questions import run_time_label, send_question
 from .scoping import int_param
 
 PER_PAGE = 50
@@ -82,6 +84,12 @@ RECIPIENT_FILTERS = {
     "waiting": (gettext_lazy("Waiting"), Message.Status.UNFINISHED),
     "sent": (gettext_lazy("Sent"), (Message.Status.SENT,)),
 }
+# The compose page posted again (a double click, or Back and send) after it made its
+# announcement: nothing more is saved, and the operator is shown the one it made.
+ALREADY_SAVED = gettext_lazy(
+    "This page had already saved this announcement: it was not saved or sent again. "
+    "To send another, duplicate it."
+)
 # A draft has nothing to stop: "cancel" discards it (kept in the list as cancelled).
 DISCARDED = gettext_lazy("Draft discarded: it stays in the list as cancelled.")
 
@@ -193,6 +201,7 @@ def compose(request, pk: int | None = None):
         "saved_audiences": saved_audiences,
         "kept_zone": _kept_zone(request, source, bots),
     }
+    confirming = ""
     if switching:
         same_bot = request.POST.get("bot") == str(bot.pk)
         form = ComposeForm(
@@ -207,7 +216,13 @@ def compose(request, pk: int | None = None):
             return refusal(request, job)
         as_draft = "save_draft" in request.POST
         form = ComposeForm(request.POST, request.FILES, as_draft=as_draft, **form_args)
-        if form.is_valid():
+        valid = form.is_valid()
+        question = _question(form, announcement) if valid and not as_draft else ""
+        if request.POST.get("ask"):  # the page's script, before it sends (announcements.js)
+            return JsonResponse({"question": question})
+        if question and question not in request.POST.getlist("confirmed"):
+            confirming = question  # not answered, or not this question: asked here
+        elif valid:
             saved = _save(request, form, announcement)
             if saved is not None:
                 return redirect("announcements:detail", pk=saved.pk)
@@ -224,6 +239,8 @@ def compose(request, pk: int | None = None):
             "switch_bots": _switch_bots(bots, announcement),
             "saved_audiences": saved_audiences,
             "mention_contacts": mention_contacts(bot),
+            "confirming": confirming,
+            **_staged_image(form, stage=bool(confirming)),
             **_picker(form),
             **pause_context(request.user, bot, full=False),
             **connection_trouble(bot),
@@ -339,12 +356,44 @@ def audience_results(request):
     )
 
 
+def _question(form: ComposeForm, announcement: Announcement | None) -> str:
+    """What to ask before the valid form is saved to go out (send_questions), or "" when
+    it does not go out: a paused announcement stays paused, and a page that already made
+    its announcement makes no other."""
+    if announcement is not None and announcement.status == Announcement.Status.PAUSED:
+        return ""
+    if announcement is None and services.saved_from(form.cleaned_data["submission"]):
+        return ""
+    data = form.cleaned_data
+    return send_question(
+        form.members().count(), data["kind"], form.schedule(), data["timezone"], timezone.now()
+    )
+
+
+def _staged_image(form: ComposeForm, *, stage: bool) -> dict:
+    """The image of a post shown again, kept by the page: what it posts back for it, and
+    its address for the preview. An upload is stored for a post asked to confirm (`stage`);
+    a refused post keeps none (it may never be sent), only one stored before."""
+    data = getattr(form, "cleaned_data", {})
+    if data.get("msgtype") != "image":
+        return {}
+    if stage and data.get("image_file"):
+        name = store_upload(data["image_file"])
+    else:
+        name = data.get("staged_image")
+    if not name:
+        return {}
+    return {"staged_image": staged(name), "staged_image_url": default_storage.url(name)}
+
+
 def _save(request, form: ComposeForm, announcement: Announcement | None) -> Announcement | None:
     data = form.cleaned_data
     image_url, upload = "", None
     if data["msgtype"] == "image" and data.get("image_file"):
         upload = store_upload(data["image_file"])
         image_url = request.build_absolute_uri(default_storage.url(upload))
+    elif data["msgtype"] == "image" and data.get("staged_image"):
+        image_url = request.build_absolute_uri(default_storage.url(data["staged_image"]))
     try:
         # The audience is saved only with the announcement it was composed for.
         with transaction.atomic():
@@ -366,6 +415,7 @@ def _save(request, form: ComposeForm, announcement: Announcement | None) -> Anno
                 schedule=form.schedule(),
                 timezone=data["timezone"],
                 saved_audience=saved_audience,
+                submission=data["submission"],
             )
             saved = services.save_announcement(
                 request.user,
@@ -373,6 +423,11 @@ def _save(request, form: ComposeForm, announcement: Announcement | None) -> Anno
                 as_draft="save_draft" in request.POST,
                 announcement=announcement,
             )
+    except services.AlreadySaved as already:
+        if upload is not None:
+            default_storage.delete(upload)
+        messages.info(request, ALREADY_SAVED)
+        return already.announcement
     except (ApiError, ScheduleError, services.NotEditableError) as error:
         if upload is not None:
             default_storage.delete(upload)  # nothing refers to it
@@ -490,33 +545,18 @@ def detail(request, pk: int):
     context["may_pause"] = services.may_pause(announcement, sending)
     context["may_cancel"] = services.may_cancel(announcement, sending)
     if announcement.status == Announcement.Status.DRAFT:
-        context["send_confirm"] = _send_confirmation(announcement, recipient_count)
+        context["send_confirm"] = send_question(
+            recipient_count,
+            announcement.schedule_kind,
+            announcement.schedule,
+            announcement.timezone,
+            timezone.now(),
+        )
     if announcement.status == Announcement.Status.PAUSED:
         context.update(_once_resumed(announcement))
     if request.GET.get("partial") == "runs":
         return render(request, "console/announcements/_live.html", context)
     return render(request, "console/announcements/detail.html", context)
-
-
-def _send_confirmation(announcement: Announcement, recipients: int) -> str:
-    """What the draft page's "Send…" asks before it sends or schedules the draft."""
-    if announcement.schedule_kind == Announcement.Kind.NOW:
-        return ngettext(
-            "Send to %(n)d conversation now?", "Send to %(n)d conversations now?", recipients
-        ) % {"n": recipients}
-    when = "—"
-    try:
-        schedule = parse(announcement.schedule_kind, announcement.schedule, announcement.timezone)
-    except ScheduleError:
-        pass
-    else:
-        first = schedule.first_run(timezone.now())
-        when = run_time_label(first, schedule.tz) if first else when
-    return ngettext(
-        "Schedule for %(n)d conversation, first run %(when)s?",
-        "Schedule for %(n)d conversations, first run %(when)s?",
-        recipients,
-    ) % {"n": recipients, "when": when}
 
 
 def _once_resumed(announcement: Announcement) -> dict:
@@ -625,19 +665,6 @@ def skipped_months_note(schedule: Schedule, now: datetime) -> str:
         "Day %(day)d is missing from some months: no run in %(months)s. "
         "Choose “Last day of the month” to run at the end of every month."
     ) % {"day": schedule.month_day, "months": get_text_list(names, _("and"))}
-
-
-def run_time_label(when: datetime, tz: tzinfo) -> str:
-    """A run time as read in the announcement's zone, weekday in the operator's language.
-
-    In an hour a fall-back change repeats, the UTC offset tells its two passes apart
-    (Django's "O" and "T" say nothing for such a time).
-    """
-    local = when.astimezone(tz)
-    label = dateformat.format(local, "Y-m-d D H:i")
-    if local.utcoffset() != local.replace(fold=1 - local.fold).utcoffset():
-        label += " UTC" + local.isoformat(timespec="minutes")[-6:]
-    return label
 
 
 @login_required

@@ -17,6 +17,7 @@ from conversations import sync
 from conversations.models import Conversation, SyncRun
 from conversations.secrets import generate_agent_token
 from messaging.delivery import drain
+from tests.announcement_posts import post_confirmed
 from tests.counted_queries import get_counting_queries
 from tests.html_forms import submitted_form
 from tests.query_plans import plan_without_seqscan
@@ -49,7 +50,7 @@ def checked(response) -> set[str]:
 def compose_with_rule(client, bot, audience: str, **fields):
     """The compose form sent with a rule instead of chosen conversations."""
     data = compose_post(bot, [], audience=audience, **fields)
-    return client.post("/console/announcements/new/", data)
+    return post_confirmed(client, "/console/announcements/new/", data)
 
 
 def run_now(announcement) -> AnnouncementRun:
@@ -72,7 +73,7 @@ def test_an_announcement_to_1500_groups_is_edited_and_saved_as_its_page_sends_it
     url = f"/console/announcements/{announcement.pk}/edit/"
 
     data = page_form(client, url)
-    response = client.post(url, {**data, "title": "Daily, edited", "schedule": "1"})
+    response = post_confirmed(client, url, {**data, "title": "Daily, edited", "schedule": "1"})
 
     assert response.status_code == 302
     assert sum(len(values) for values in data.values()) < 100
@@ -109,7 +110,8 @@ def test_a_saved_audience_of_1500_is_reused_and_its_page_sends_it(
 
     # What the page's script sets when the saved audience is chosen.
     data.update(saved_audience=str(audience.pk), audience_base=f"saved:{audience.pk}", removed="")
-    response = client.post(
+    response = post_confirmed(
+        client,
         "/console/announcements/new/",
         {**data, "title": "To sales", "msgtype": "text", "text__content": "hello", "kind": "now"},
     )
@@ -130,7 +132,7 @@ def test_a_duplicate_of_an_announcement_to_1500_groups_keeps_them_but_the_unchec
     page = client.get(f"/console/announcements/new/?from={original.pk}")
     data = submitted_form(page.content.decode(), "compose")
     data["removed"] = [str(groups[7].pk)]  # unchecked in the picker
-    response = client.post(f"/console/announcements/new/?from={original.pk}", data)
+    response = post_confirmed(client, f"/console/announcements/new/?from={original.pk}", data)
 
     assert "Original" in page.content.decode()
     assert response.status_code == 302
@@ -181,7 +183,7 @@ def test_a_recipient_list_checked_one_by_one_is_one_field(client, bot, make_grou
     client.force_login(superuser)
     data = compose_post(bot, [], conversations=",".join(str(g.pk) for g in groups))
 
-    response = client.post("/console/announcements/new/", data)
+    response = post_confirmed(client, "/console/announcements/new/", data)
 
     assert response.status_code == 302
     assert Announcement.objects.get().conversations.count() == 1_200
@@ -408,7 +410,7 @@ def test_a_chosen_list_stays_as_saved_and_says_so(
 ):
     groups = make_groups(bot, 3)
     client.force_login(superuser)
-    client.post("/console/announcements/new/", compose_post(bot, groups[:2], kind="now"))
+    post_confirmed(client, "/console/announcements/new/", compose_post(bot, groups[:2], kind="now"))
     make_conversation(bot, "wrLate", name="late group")
 
     announcement = Announcement.objects.get()

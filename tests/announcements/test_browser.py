@@ -26,6 +26,23 @@ def agent():
         yield agent
 
 
+# Django's short weekday names in Chinese, Monday first (run_time_label's "D").
+WEEKDAYS = ["周一", "周二", "周三", "周四", "周五", "周六", "周日"]
+
+
+def answer_dialogs(page, accept: bool = True, *, once: bool = False) -> list[str]:
+    """The questions the page asks from now on (only the next one if `once`), each
+    answered yes, or no if not `accept`."""
+    asked = []
+
+    def answer(dialog):
+        asked.append(dialog.message)
+        dialog.accept() if accept else dialog.dismiss()
+
+    page.once("dialog", answer) if once else page.on("dialog", answer)
+    return asked
+
+
 def open_compose_page(page, live_server) -> None:
     """Log in as the `superuser` fixture's root and land on the compose page."""
     page.goto(f"{live_server.url}/admin/login/?next=/console/announcements/new/")
@@ -69,9 +86,14 @@ def test_an_operator_schedules_a_link_to_two_groups_and_both_turn_sent(
     assert page.inner_text("#next-runs li").endswith(at.strftime("%H:%M"))
     assert page.inner_text("#next-runs-tz") == "Asia/Shanghai"
     screenshot(page, "announcements", "announce-compose")
+    asked = answer_dialogs(page)
     page.click("button[name=schedule]")
 
     page.wait_for_url(re.compile(r"/console/announcements/\d+/$"))
+    assert asked == [
+        f"计划发送给 2 个会话，发送时间 {at:%Y-%m-%d} {WEEKDAYS[at.weekday()]} {at:%H:%M}"
+        "（Asia/Shanghai）？"
+    ]
     with translation.override("zh-hans"):
         scheduled = str(Announcement.Status.ACTIVE.label)
     assert page.inner_text("#announcement-status") == scheduled
@@ -421,9 +443,11 @@ def test_an_operator_picks_among_1500_groups_by_keyboard_and_sends_to_all_of_the
         "() => document.querySelector('#estimate').textContent.startsWith('1501 个接收者')"
     )
     assert page.is_hidden("[name=save_audience_as]")
+    asked = answer_dialogs(page)
     page.click("button[name=schedule]")
 
     page.wait_for_url(re.compile(r"/console/announcements/\d+/$"))
+    assert asked == ["现在发送给 1501 个会话？"]
     assert "所有群聊" in page.inner_text("#audience-summary")
     assert "目前 1501 个" in page.inner_text("#audience-summary")
     announcement = Announcement.objects.get()

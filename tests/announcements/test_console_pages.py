@@ -12,6 +12,7 @@ from announcements.services import start_due_announcements
 from audit.models import OperatorAction
 from conversations.models import Conversation
 from messaging.sending import accept_outbound
+from tests.announcement_posts import post_confirmed
 from tests.html_forms import submitted_form
 from tests.images import image_bytes
 
@@ -46,7 +47,7 @@ def test_an_operator_composes_a_link_announcement_for_their_bot(
     client.force_login(operator)
 
     page = client.get("/console/announcements/new/")
-    response = client.post("/console/announcements/new/", compose_post(bot, groups))
+    response = post_confirmed(client, "/console/announcements/new/", compose_post(bot, groups))
 
     assert page.status_code == 200
     assert "group 0" in page.content.decode()
@@ -74,13 +75,15 @@ def test_an_announcement_sent_now_says_it_is_being_sent_not_scheduled(
     groups = make_groups(bot, 1)
     client.force_login(superuser)
 
-    now = client.post(
-        "/console/announcements/new/", compose_post(bot, groups, kind="now"), follow=True
+    now = post_confirmed(
+        client, "/console/announcements/new/", compose_post(bot, groups, kind="now"), follow=True
     )
-    later = client.post("/console/announcements/new/", compose_post(bot, groups), follow=True)
+    later = post_confirmed(
+        client, "/console/announcements/new/", compose_post(bot, groups), follow=True
+    )
     client.cookies["django_language"] = "en"
-    english = client.post(
-        "/console/announcements/new/", compose_post(bot, groups, kind="now"), follow=True
+    english = post_confirmed(
+        client, "/console/announcements/new/", compose_post(bot, groups, kind="now"), follow=True
     )
 
     assert "公告已保存：正在发送。" in now.content.decode()
@@ -127,10 +130,11 @@ def test_a_draft_is_saved_without_a_run_and_can_be_edited(client, bot, make_grou
     del data["schedule"]
     data["save_draft"] = "1"
 
-    client.post("/console/announcements/new/", data)
+    post_confirmed(client, "/console/announcements/new/", data)
     draft = Announcement.objects.get()
     edit_page = client.get(f"/console/announcements/{draft.pk}/edit/")
-    client.post(
+    post_confirmed(
+        client,
         f"/console/announcements/{draft.pk}/edit/",
         compose_post(bot, groups[:1], title="Edited", kind="weekdays", time="18:00"),
     )
@@ -162,7 +166,8 @@ def test_a_recurring_announcement_is_edited_after_it_has_run_and_its_past_run_ke
     assert "不能编辑" in busy.content.decode()
     fan_out(run_id)
 
-    response = client.post(
+    response = post_confirmed(
+        client,
         f"/console/announcements/{announcement.pk}/edit/",
         {
             **compose_post(bot, groups[:1], title="Daily, edited", kind="daily", time="10:00"),
@@ -222,8 +227,10 @@ def test_recipients_can_be_saved_as_an_audience_and_reused(client, bot, make_gro
     groups = make_groups(bot, 3)
     client.force_login(superuser)
 
-    client.post(
-        "/console/announcements/new/", compose_post(bot, groups[:2], save_audience_as="Sales")
+    post_confirmed(
+        client,
+        "/console/announcements/new/",
+        compose_post(bot, groups[:2], save_audience_as="Sales"),
     )
     page = client.get("/console/announcements/new/")
 
@@ -243,7 +250,8 @@ def test_an_uploaded_image_is_stored_and_served(
     client.force_login(superuser)
     png = image_bytes("PNG")
 
-    client.post(
+    post_confirmed(
+        client,
         "/console/announcements/new/",
         compose_post(
             bot,
@@ -558,7 +566,8 @@ def test_a_robot_bot_composes_markdown_and_news_and_text_with_mentions(
     base = {"msgtype": None, "link__title": "", "link__url": ""}
 
     page = client.get(f"/console/announcements/new/?bot={robot.pk}").content.decode()
-    client.post(
+    post_confirmed(
+        client,
         "/console/announcements/new/",
         compose_post(
             robot,
@@ -572,7 +581,8 @@ def test_a_robot_bot_composes_markdown_and_news_and_text_with_mentions(
             },
         ),
     )
-    client.post(
+    post_confirmed(
+        client,
         "/console/announcements/new/",
         compose_post(
             robot,
@@ -1102,7 +1112,7 @@ def test_an_announcement_saved_with_a_pseudo_zone_keeps_it_when_edited_or_duplic
     url = "/console/announcements/" + page.format(pk=original.pk)
 
     form = submitted_form(client.get(url).content.decode(), "compose")
-    saved = client.post(url, {**form, "title": "Renamed"})
+    saved = post_confirmed(client, url, {**form, "title": "Renamed"})
 
     assert form["timezone"] == ["Factory"]
     assert saved.status_code == 302
@@ -1118,7 +1128,8 @@ def test_an_announcement_typed_over_lines_is_stored_with_the_apis_line_breaks(
     client.force_login(superuser)
     typed = {f"{msgtype}__content": "第一行\r\n第二行\r\n\r\n第四行"}
 
-    response = client.post(
+    response = post_confirmed(
+        client,
         "/console/announcements/new/",
         compose_post(bot, make_groups(bot, 1), msgtype=msgtype, **typed),
     )
@@ -1133,7 +1144,8 @@ def test_right_after_send_now_the_page_says_sending_and_preparing_not_scheduled(
     """The flash said "正在发送" above a badge saying 已排期, "尚未运行" and a next run."""
     client.force_login(superuser)
 
-    page = client.post(
+    page = post_confirmed(
+        client,
         "/console/announcements/new/",
         compose_post(bot, make_groups(bot, 2), kind="now"),
         follow=True,

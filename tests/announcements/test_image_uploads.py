@@ -5,11 +5,13 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from announcements.models import Announcement
 from messaging.models import Message
+from tests.announcement_posts import post_confirmed
 from tests.images import image_bytes
 
 
 def post_image(client, bot, groups, upload):
-    return client.post(
+    return post_confirmed(
+        client,
         "/console/announcements/new/",
         {
             "bot": bot.pk,

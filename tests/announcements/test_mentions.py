@@ -5,6 +5,7 @@ import re
 
 from announcements.models import Announcement
 from conversations.models import Conversation
+from tests.announcement_posts import post_confirmed
 
 from .test_console_pages import compose_post
 
@@ -34,7 +35,8 @@ def test_ids_names_and_all_in_any_case_become_the_ids_wecom_expects(
     contacts(bot, make_conversation)
     client.force_login(superuser)
 
-    response = client.post(
+    response = post_confirmed(
+        client,
         "/console/announcements/new/",
         text_post(bot, make_groups(bot, 1), "wmZhang, @李娜，,@ALL, wmZhang"),
     )
@@ -63,8 +65,8 @@ def test_ids_not_among_the_contacts_are_refused_and_named(
 def test_a_bot_without_synced_contacts_takes_the_ids_as_typed(client, bot, make_groups, superuser):
     client.force_login(superuser)
 
-    client.post(
-        "/console/announcements/new/", text_post(bot, make_groups(bot, 1), "zhangsan, @all")
+    post_confirmed(
+        client, "/console/announcements/new/", text_post(bot, make_groups(bot, 1), "zhangsan, @all")
     )
 
     body = Announcement.objects.get().body

@@ -7,6 +7,7 @@ import pytest
 import time_machine
 
 from announcements.models import Announcement
+from tests.announcement_posts import post_confirmed
 from tests.html_forms import submitted_form
 
 from .test_console_pages import compose_post
@@ -22,16 +23,17 @@ def test_a_monthly_announcement_on_the_last_day_is_saved_shown_and_saved_again(
     groups = make_groups(bot, 1)
     with time_machine.travel(datetime(2027, 1, 5, tzinfo=UTC), tick=False):
         client.force_login(superuser)
-        client.post(
+        post_confirmed(
+            client,
             "/console/announcements/new/",
             compose_post(bot, groups, kind="monthly", time="09:00", month_day="last", at=""),
         )
         announcement = Announcement.objects.get()
         edit_url = f"/console/announcements/{announcement.pk}/edit/"
         shown = submitted_form(client.get(edit_url).content.decode(), "compose")
-        client.post(edit_url, {**shown, "schedule": "1"})
+        post_confirmed(client, edit_url, {**shown, "schedule": "1"})
         unchanged = Announcement.objects.get()
-        client.post(edit_url, {**shown, "month_day": "31", "schedule": "1"})
+        post_confirmed(client, edit_url, {**shown, "month_day": "31", "schedule": "1"})
         numbered = Announcement.objects.get()
         shown_again = submitted_form(client.get(edit_url).content.decode(), "compose")
 

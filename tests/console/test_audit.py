@@ -10,6 +10,7 @@ from django.utils import timezone
 from audit.models import OperatorAction
 from audit.services import record_action
 from messaging.models import Message
+from tests.announcement_posts import post_confirmed
 
 AUDIT = reverse("console:audit")
 CSV = reverse("console:audit_csv")
@@ -287,7 +288,8 @@ def test_a_saved_announcements_entry_says_its_audience_and_schedule_not_its_titl
     client, superuser, bot, group
 ):
     client.force_login(superuser)
-    client.post(
+    post_confirmed(
+        client,
         "/console/announcements/new/",
         {
             "bot": bot.pk,

@@ -9,11 +9,13 @@ import json
 
 import pytest
 
+from announcements.forms import staged
 from announcements.models import Announcement, SavedAudience
 from audit.models import OperatorAction
 from conversations.models import Bot, Conversation
 from forwarding.models import WebhookEndpoint
 from messaging.models import Message
+from tests.announcement_posts import post_confirmed
 
 NUL = "\x00"
 HUGE = "99999999999999999999"
@@ -158,6 +160,13 @@ COMPOSE = [
     {"timezone": "Mars/Olympus"},
     {"timezone": "../../etc/passwd"},
     {"timezone": LONG},
+    {"submission": NUL},
+    {"submission": LONG},
+    {"msgtype": "image", "staged_image": NUL},
+    {"msgtype": "image", "staged_image": "announcements/0123456789abcdef0123456789abcdef.png"},
+    {"msgtype": "image", "staged_image": staged("../../etc/passwd")},
+    {"msgtype": "image", "staged_image": staged("announcements/0123456789abcdef0123456789abcdef")},
+    {"msgtype": "image", "staged_image": staged(["announcements/x"])},
 ]
 
 
@@ -239,11 +248,42 @@ def test_switching_the_bot_with_anything_typed_shows_it_again_and_stores_nothing
 
 
 def test_the_sweep_starts_from_an_announcement_that_is_accepted(operator_client, bot, group):
-    response = operator_client.post(
-        "/console/announcements/new/", compose(bot, group, save_audience_as="Everyone")
+    response = post_confirmed(
+        operator_client,
+        "/console/announcements/new/",
+        compose(bot, group, save_audience_as="Everyone"),
     )
     assert response.status_code == 302
     assert Announcement.objects.count() == SavedAudience.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [None, "", NUL, LONG, "yes", "Send to 1 conversation now?", ["x", NUL]],
+    ids=["none", "empty", "nul", "long", "yes", "another-question", "several"],
+)
+def test_a_send_without_the_answer_to_its_question_is_asked_and_stores_nothing(
+    operator_client, bot, group, answer
+):
+    """The question of a send at 2030-01-02 09:00 is not "Send … now?": asked again."""
+    data = compose(bot, group, save_audience_as="Everyone")
+    if answer is not None:
+        data["confirmed"] = answer
+    before = snapshot(bot, group)
+    response = operator_client.post("/console/announcements/new/", data)
+    assert response.status_code == 200
+    assert response.context["confirming"] and not response.context["form"].errors
+    assert snapshot(bot, group) == before
+
+
+@pytest.mark.parametrize("ask", [NUL, LONG, "1", "0"])
+def test_asking_for_the_question_stores_nothing(operator_client, bot, group, ask):
+    before = snapshot(bot, group)
+    response = operator_client.post(
+        "/console/announcements/new/", {**compose(bot, group), "ask": ask}
+    )
+    assert response.status_code == 200 and response.json()["question"]
+    assert snapshot(bot, group) == before
 
 
 PICKER = [

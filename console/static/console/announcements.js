@@ -52,6 +52,7 @@
       if (!set) return true;
       return $$("input, textarea", set).every(function (input) {
         if (input.type === "file") return !(input.files && input.files.length);
+        if (input.name === "staged_image") return !input.value;
         if (input.type === "checkbox" || input.type === "radio" || input.type === "hidden") return true;
         return !input.value.trim();
       });
@@ -128,10 +129,15 @@
         }
       } else if (msgtype === "image") {
         var upload = $('input[name="image_file"]');
+        var staged = $('input[name="staged_image"]');
         if (upload && upload.files && upload.files[0]) {
           var img = el("img", "image");
           img.src = URL.createObjectURL(upload.files[0]);
           bubble.appendChild(img);
+        } else if (staged && staged.value && staged.dataset.url) {
+          var kept = el("img", "image");
+          kept.src = staged.dataset.url;  // uploaded with an earlier post of the page, kept
+          bubble.appendChild(kept);
         } else if (value("url")) {
           bubble.appendChild(remotePicture(bubble, value("url"), true));
         }
@@ -330,6 +336,52 @@
       input.addEventListener("input", refreshSchedule);
       input.addEventListener("change", refreshSchedule);
     });
+    // "Send now" and "Schedule" ask first, in the server's words (console/send_questions.py:
+    // the recipients, when, and a recurring schedule): the form is posted with ask=1 for the
+    // question, and once answered yes it is sent with the question answered, which the
+    // server checks (a question that changed meanwhile is asked again on the page). A form
+    // sent once is not sent again: a second click or Enter does nothing.
+    var confirmed = $("#send-confirmed");
+    var asking = false;
+    var answered = false;
+    var sent = false;
+    function askThenSend(button) {
+      asking = true;
+      var data = new FormData(form);
+      data.set(button.name, button.value);
+      data.set("ask", "1");
+      fetch(form.action, { method: "POST", body: data, credentials: "same-origin" })
+        .then(function (response) { return response.ok ? response.json() : Promise.reject(response); })
+        .then(function (answer) {
+          // No question: the form has errors to show, or it was saved before; the server says so.
+          if (answer.question && !window.confirm(answer.question)) { asking = false; return; }
+          confirmed.value = answer.question || "";
+          answered = true;
+          form.requestSubmit(button);
+        })
+        .catch(function () {
+          // Not asked here: the server asks on the page instead of saving.
+          answered = true;
+          form.requestSubmit(button);
+        });
+    }
+    form.addEventListener("submit", function (event) {
+      if (sent || asking && !answered) { event.preventDefault(); return; }
+      if (event.submitter && event.submitter.id === "submit-schedule" && !answered) {
+        event.preventDefault();
+        askThenSend(event.submitter);
+        return;
+      }
+      sent = true;
+    });
+    // Back to this page from the next one (the browser's page cache): it may be sent again,
+    // and the server says so if it already made its announcement.
+    window.addEventListener("pageshow", function (event) {
+      if (!event.persisted) return;
+      asking = answered = sent = false;
+      confirmed.value = "";
+    });
+
     if (!checkedValue("msgtype")) { var first = $('input[name="msgtype"]'); if (first) first.checked = true; }
     showMsgtype();
     showKind();
