@@ -48,6 +48,7 @@ from messaging.models import Message
 
 from .. import markdown
 from ..bot_pause import connection_trouble, pause_context
+from ..bubbles import mention_names
 from ..conversation_list import most_recently_active_bot
 from ..deletion_state import deletion_context, refusal
 from ..forms import AnnouncementFilterForm, MarkdownPreviewForm
@@ -534,6 +535,7 @@ def detail(request, pk: int):
             besides=announcement,
         ),
         **_preview(announcement),
+        "mentioned_names": mention_names(announcement.bot, [announcement]),
         **pause_context(request.user, announcement.bot, full=False),
         "starting_now": starting_now,
     }
@@ -742,7 +744,13 @@ def message_preview(request):
     if not form.is_valid():
         return HttpResponseBadRequest()
     data = form.cleaned_data
-    return HttpResponse(markdown.render(data["content"], data["msgtype"]))
+    names = {}
+    bot_id = id_or_none(request.POST.get("bot", ""))
+    bot = bots_visible_to(request.user).filter(pk=bot_id).first() if bot_id else None
+    if bot is not None:  # its <@userid> mentions named as the announcement's page names them
+        body = {data["msgtype"]: {"content": data["content"]}}
+        names = mention_names(bot, [Announcement(msgtype=data["msgtype"], body=body)])
+    return HttpResponse(markdown.render(data["content"], data["msgtype"], names))
 
 
 def uploaded_image(request, name: str):

@@ -61,6 +61,7 @@ def test_send_now_asks_first_keeps_the_form_on_no_and_sends_once_on_yes(
     assert page.input_value("[name=title]") == "全员通知-立即"
     assert page.input_value("[name=text__mentioned_list]") == "测试用户1"
     assert page.is_checked('input[name=audience][value="everyone"]')
+    assert page.inner_text("#preview .mentions") == "@测试用户1"
 
     # Yes, with the button pressed twice: asked once, sent once.
     asked = answer_dialogs(page)
@@ -70,6 +71,8 @@ def test_send_now_asks_first_keeps_the_form_on_no_and_sends_once_on_yes(
     announcement = Announcement.objects.get()
     assert announcement.status == Announcement.Status.ACTIVE
     assert announcement.body["text"]["mentioned_list"] == ["wmBad001"]
+    # Its page names the mentioned contact as the compose page did, not by ID.
+    assert page.inner_text(".bubble .mentions").strip() == "@测试用户1"
     screenshot(page, "announcements", "confirm-01-sent-now")
 
 

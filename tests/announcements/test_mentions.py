@@ -6,6 +6,7 @@ import re
 from announcements.models import Announcement
 from conversations.models import Conversation
 from tests.announcement_posts import post_confirmed
+from tests.counted_queries import get_counting_queries
 
 from .test_console_pages import compose_post
 
@@ -112,3 +113,72 @@ def test_the_mentions_suggestions_count_numbers_by_their_value(
         "测试用户10",
         "测试用户11",
     ]
+
+
+def test_the_announcements_page_names_the_contacts_it_mentions_as_the_compose_page_did(
+    client, bot, make_groups, make_conversation, superuser, make_announcement
+):
+    """Typed as names, stored as IDs (WeCom's), shown as names again; an ID the contact
+    sync does not know (or no longer knows) is shown as it is."""
+    contacts(bot, make_conversation)
+    groups = make_groups(bot, 1)
+    text = make_announcement(
+        bot,
+        groups,
+        body={
+            "msgtype": "text",
+            "text": {"content": "开会", "mentioned_list": ["wmZhang", "wmGone", "@all"]},
+        },
+    )
+    markdown = make_announcement(
+        bot, groups, body={"msgtype": "markdown", "markdown": {"content": "请 <@wmLi> 确认"}}
+    )
+    client.force_login(superuser)
+
+    page = client.get(f"/console/announcements/{text.pk}/").content.decode()
+    drawn = client.get(f"/console/announcements/{markdown.pk}/").content.decode()
+
+    mentions = re.search(r'<p class="mentions">(.*?)</p>', page)[1]
+    assert re.findall(r'<span class="mention"(?: title="(\w+)")?>([^<]*)</span>', mentions) == [
+        ("wmZhang", "@张伟"),
+        ("wmGone", "@wmGone"),
+        ("", "@all"),
+    ]
+    assert "@李娜" in drawn and "@wmLi" not in drawn
+
+
+def test_naming_the_mentions_costs_one_query_however_many_there_are(
+    client, bot, make_groups, make_conversation, superuser, make_announcement
+):
+    groups = make_groups(bot, 1)
+    for i in range(30):
+        make_conversation(bot, f"wmUser{i}", kind=Conversation.Kind.USER, name=f"同事{i}")
+    one, many = (
+        make_announcement(
+            bot,
+            groups,
+            body={"msgtype": "text", "text": {"content": "开会", "mentioned_list": ids}},
+        )
+        for ids in (["wmUser0"], [f"wmUser{i}" for i in range(30)])
+    )
+    client.force_login(superuser)
+
+    one_page = get_counting_queries(client, f"/console/announcements/{one.pk}/")
+    many_page = get_counting_queries(client, f"/console/announcements/{many.pk}/")
+
+    assert "@同事29" in many_page.response.content.decode()
+    assert len(many_page) == len(one_page)
+
+
+def test_the_compose_previews_markdown_names_the_bots_contacts(
+    client, bot, make_conversation, superuser
+):
+    contacts(bot, make_conversation)
+    client.force_login(superuser)
+    data = {"msgtype": "markdown", "content": "请 <@wmZhang> 和 <@wmNobody> 确认"}
+
+    named = client.post("/console/announcements/message-preview/", {**data, "bot": bot.pk})
+    unnamed = client.post("/console/announcements/message-preview/", data)
+
+    assert "@张伟" in named.content.decode() and "@wmNobody" in named.content.decode()
+    assert "@wmZhang" in unnamed.content.decode()

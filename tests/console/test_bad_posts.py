@@ -329,6 +329,21 @@ def test_a_bad_markdown_preview_is_refused_not_broken(operator_client, data):
     assert response.status_code == 400
 
 
+@pytest.mark.parametrize("bot_id", [NUL, "abc", HUGE, "-1", "", "another"])
+def test_a_markdown_preview_for_an_impossible_bot_names_no_one(
+    operator_client, make_bot, make_conversation, bot_id
+):
+    """Another operator's bot is as unknown as none: its contacts' names are not told."""
+    other = make_bot(name="other")
+    make_conversation(other, "zhangsan", name="张三", kind="user")
+    data = {"msgtype": "markdown", "content": "<@zhangsan>", "bot": bot_id}
+    if bot_id == "another":
+        data["bot"] = other.pk
+    response = operator_client.post("/console/announcements/message-preview/", data)
+    assert response.status_code == 200
+    assert "张三" not in response.content.decode()
+
+
 # --- Announcement actions -----------------------------------------------------
 
 

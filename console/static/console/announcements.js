@@ -72,6 +72,7 @@
         data.set("csrfmiddlewaretoken", fieldValue("csrfmiddlewaretoken"));
         data.set("msgtype", msgtype);
         data.set("content", content);
+        data.set("bot", fieldValue("bot"));  // names the <@userid> mentions it knows
         fetch(form.dataset.markdownPreviewUrl, { method: "POST", body: data, credentials: "same-origin" })
           .then(function (response) { return response.ok ? response.text() : Promise.reject(response); })
           .then(function (html) {
@@ -102,6 +103,13 @@
       return node;
     }
 
+    // A mentioned user ID as its contact's name (the field's suggestions know the bot's
+    // synced contacts), else as typed.
+    function contactName(entry) {
+      var found = $$("#mention-contacts option").find(function (option) { return option.dataset.id === entry; });
+      return (found && found.label) || entry;
+    }
+
     function renderPreview() {
       var msgtype = checkedValue("msgtype");
       var bubble = $("#preview");
@@ -122,9 +130,10 @@
         bubble.appendChild(el("p", "pre", value("content")));
         var mentions = value("mentioned_list");
         if (msgtype === "text" && mentions) {
-          // As announcements/mentions.py reads them: "@ALL" is "@all", a leading "@" is not doubled.
+          // As announcements/mentions.py reads them: "@ALL" is "@all", a leading "@" is not doubled;
+          // a contact's ID shows as its name, as the announcement's page shows it.
           var names = mentions.split(/[,，、\n]/).map(function (m) { return m.trim().replace(/^@+/, ""); })
-            .filter(Boolean).map(function (m) { return "@" + (m.toLowerCase() === "all" ? "all" : m); });
+            .filter(Boolean).map(function (m) { return "@" + (m.toLowerCase() === "all" ? "all" : contactName(m)); });
           bubble.appendChild(el("p", "mentions", names.join(" ")));
         }
       } else if (msgtype === "image") {
