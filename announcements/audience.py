@@ -257,15 +257,7 @@ def results_page(form: AudienceSearchForm, counts: dict[str, int] | None = None)
     members = form.members()
     shown = matches.filter(pk__in=members.values("pk")) if data.get("only_chosen") else matches
     after = data.get("after")
-    paged = shown
-    if after is not None:
-        # From the last one's name on (a range of the index), past it and its namesakes before it.
-        last = Conversation.objects.filter(bot=form.bot, pk=after).order_by()
-        name = last.values_list("name", flat=True)[:1]
-        paged = shown.filter(name__gte=name).exclude(name=name, pk__lte=after)
-    page = list(paged.order_by("name", "pk")[: PAGE_SIZE + 1])
-    more = len(page) > PAGE_SIZE
-    page = page[:PAGE_SIZE]
+    page, next_after = _by_name(shown, form.bot, after, PAGE_SIZE)
     on_page = members.filter(pk__in=[c.pk for c in page]).order_by()
     taken = set(on_page.values_list("pk", flat=True))
     found = matching = None
@@ -277,7 +269,31 @@ def results_page(form: AudienceSearchForm, counts: dict[str, int] | None = None)
         found = shown.count() if data.get("only_chosen") else matching
     return ResultsPage(
         rows=[(c, c.pk in taken) for c in page],
-        next_after=page[-1].pk if more else None,
+        next_after=next_after,
         found=found,
         matching=matching,
     )
+
+
+def _by_name(
+    conversations: QuerySet[Conversation], bot: Bot, after: int | None, size: int
+) -> tuple[list[Conversation], int | None]:
+    """A page of `conversations` by name, after the conversation `after` (keyset on name
+    and id: a range of conv_active_name_idx, however far down), and the last one's id
+    when there are more."""
+    if after is not None:
+        # From the last one's name on (a range of the index), past it and its namesakes before it.
+        last = Conversation.objects.filter(bot=bot, pk=after).order_by()
+        name = last.values_list("name", flat=True)[:1]
+        conversations = conversations.filter(name__gte=name).exclude(name=name, pk__lte=after)
+    page = list(conversations.order_by("name", "pk")[: size + 1])
+    return page[:size], page[size - 1].pk if len(page) > size else None
+
+
+def recipients_by_name(
+    announcement: Announcement, after: int | None, size: int
+) -> tuple[list[Conversation], int | None]:
+    """A page of whom a run starting now sends to (`recipients_now`), by name, after the
+    conversation `after`, and the last one's id when there are more: what the operator
+    checks before the announcement goes out."""
+    return _by_name(recipients_now(announcement), announcement.bot, after, size)

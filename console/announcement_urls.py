@@ -1,5 +1,6 @@
 from django.urls import path
 
+from console.views import announcement_recipients
 from console.views import announcements as views
 
 app_name = "announcements"
@@ -13,5 +14,6 @@ urlpatterns = [
     path("estimate/", views.run_estimate, name="estimate"),
     path("<int:pk>/", views.detail, name="detail"),
     path("<int:pk>/edit/", views.compose, name="edit"),
+    path("<int:pk>/recipients/", announcement_recipients.recipients, name="recipients"),
     path("<int:pk>/<str:verb>/", views.act, name="act"),
 ]

@@ -24,6 +24,7 @@ from announcements.audience import (
     AudienceForm,
     AudienceSearchForm,
     kind_counts,
+    recipients_by_name,
     recipients_now,
     results_page,
 )
@@ -62,6 +63,8 @@ PER_PAGE = 50
 RUNS_PER_PAGE = 20
 # Recipients of the run shown on a page of it; "Next" continues (keyset).
 RECIPIENTS_PER_PAGE = 100
+# A chosen list's recipients shown in the Audience panel; its recipients page has them all.
+RECIPIENTS_ON_DETAIL_PAGE = 10
 ACTIONS = {
     "pause": services.pause,
     "resume": services.resume,
@@ -536,6 +539,7 @@ def detail(request, pk: int):
         ),
         **_preview(announcement),
         "mentioned_names": mention_names(announcement.bot, [announcement]),
+        **_first_recipients(announcement),
         **pause_context(request.user, announcement.bot, full=False),
         "starting_now": starting_now,
     }
@@ -559,6 +563,16 @@ def detail(request, pk: int):
     if request.GET.get("partial") == "runs":
         return render(request, "console/announcements/_live.html", context)
     return render(request, "console/announcements/detail.html", context)
+
+
+def _first_recipients(announcement: Announcement) -> dict:
+    """The first of a chosen list's recipients by name, for its page's Audience panel, so
+    that the operator can check them before it goes out; the rest, and a rule's, are on
+    its recipients page (views/announcement_recipients.py)."""
+    if announcement.audience != Announcement.Audience.LISTED:
+        return {}
+    rows, more = recipients_by_name(announcement, None, RECIPIENTS_ON_DETAIL_PAGE)
+    return {"first_recipients": rows, "more_recipients": more is not None}
 
 
 def _once_resumed(announcement: Announcement) -> dict:
