@@ -127,7 +127,8 @@ class AudienceForm(NoLabelSuffix, forms.Form):
 
     audience = forms.ChoiceField(
         label=_("Send to"),
-        choices=[*Audience.choices, (MATCHING, _("All matching the search"))],
+        # A rule, as the others: whatever matches when each run starts, not today's results.
+        choices=[*Audience.choices, (MATCHING, _("All matching the search, including later ones"))],
         initial=Audience.LISTED,
         required=False,
         widget=forms.RadioSelect,

@@ -405,6 +405,21 @@ def test_everyone_matching_a_search_is_a_rule_too(
     assert "名称包含“销售”" in edit
 
 
+def test_the_choice_of_all_matching_a_search_says_later_ones_get_it_too(
+    client, bot, contacts, superuser
+):
+    """It is a rule, like "all groups": not the results listed today."""
+    client.force_login(superuser)
+
+    chinese = client.get("/console/announcements/new/").content.decode()
+    client.cookies["django_language"] = "en"
+    english = client.get("/console/announcements/new/").content.decode()
+
+    choice = r'<input type="radio" name="audience" value="matching"[^>]*> ([^<]*) <span'
+    assert re.search(choice, chinese)[1] == "符合搜索的所有会话（含以后新增的）"
+    assert re.search(choice, english)[1] == "All matching the search, including later ones"
+
+
 def test_a_chosen_list_stays_as_saved_and_says_so(
     client, bot, make_groups, make_conversation, superuser
 ):
