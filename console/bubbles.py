@@ -84,18 +84,32 @@ def _mentioned_ids(message) -> set[str]:
     return ids
 
 
+def _mention_ids(items) -> set[str]:
+    ids = set()
+    for item in items:
+        ids |= {who for who in _mentioned_ids(item) if len(who) <= 64}
+    return ids
+
+
+def _names_of(bot, ids: set[str]) -> dict[str, str]:
+    if not ids:
+        return {}
+    return {user_id: name for (_bot, user_id), name in contact_names({bot.pk: ids}).items()}
+
+
+def mention_names(bot, items) -> dict[str, str]:
+    """{userid: name} of the bot's synced contacts these messages or announcements
+    mention by ID: one query, none when they mention nobody."""
+    return _names_of(bot, _mention_ids(items))
+
+
 def contact_names_shown(bot, messages) -> dict[str, str]:
     """{userid: name} of the bot's synced contacts these messages show: the users they
     mention by ID and the senders of those that came without a name
     (console/senders.py). One query, none when they mention nobody and name every
     sender."""
-    ids = set()
-    for m in messages:
-        ids |= {who for who in _mentioned_ids(m) if len(who) <= 64}
-    ids |= unnamed_senders(messages).get(bot.pk, set())
-    if not ids:
-        return {}
-    return {user_id: name for (_bot, user_id), name in contact_names({bot.pk: ids}).items()}
+    ids = _mention_ids(messages) | unnamed_senders(messages).get(bot.pk, set())
+    return _names_of(bot, ids)
 
 
 def draw(messages, *, bot, base_url: str, pending_statuses, focus_id=None, oob=False) -> list:
