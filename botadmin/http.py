@@ -240,6 +240,23 @@ def check_url(
 
 
 UNRESOLVED = gettext_noop("cannot resolve %(host)s: %(error)s")
+# A name the resolver says does not exist: said without the resolver's English words,
+# which add nothing ("Name or service not known"). Offline, a name that does exist
+# reads so too: the words say what failed, not that the name is wrong.
+NO_SUCH_NAME = gettext_noop("cannot resolve %(host)s")
+NO_ANSWER_FOR_NOW = gettext_noop("cannot resolve %(host)s for now: the DNS server gave no answer")
+
+
+def unresolved(host: str, error: BaseException) -> Reason:
+    """Why `host` was not looked up, from getaddrinfo's error, in words: the one wording
+    of a failed lookup, whoever looked it up (`check_url`, urllib3, the AI bot gateway)."""
+    if dns.no_such_name(error):
+        return Reason(NO_SUCH_NAME, host=host)
+    if dns.try_again_later(error):
+        return Reason(NO_ANSWER_FOR_NOW, host=host)
+    return Reason(UNRESOLVED, host=host, error=str(error))
+
+
 _PRIVATE_URL = gettext_noop(
     "%(host)s resolves to %(address)s, a private or reserved address "
     "(set BOTADMIN_ALLOW_PRIVATE_URLS to allow it)"
@@ -332,7 +349,7 @@ def _checked(
         seconds = f"{settings.BOTADMIN_DNS_TIMEOUT:g}"
         raise ResolveTimeout(Reason(slow, host=parts.hostname, seconds=seconds)) from None
     except (socket.gaierror, UnicodeError, ValueError) as error:
-        reason = Reason(UNRESOLVED, host=parts.hostname, error=str(error))
+        reason = unresolved(parts.hostname, error)
         if dns.try_again_later(error):
             raise ResolveTimeout(reason) from None  # the resolver's own time ran out
         if dns.no_such_name(error):

@@ -11,20 +11,61 @@ A lookup fails alike whoever made it: the URL check (`http.check_url`: UnknownHo
 ResolveTimeout) or urllib3 itself when nothing is checked (private addresses allowed and
 no networks), whose failure comes as a ConnectionError; `unknown_host` tells both apart
 from the rest the same way (`dns.no_such_name`).
+
+What the system said (a lookup's getaddrinfo error, a refused or cut connection, a TLS
+failure) is worded by `network_failure` in our words, naming the host: the one
+classification of a failed connection, for a request here and for the AI bot gateway's
+long connection alike (connectors/aibot_failures.py). Words it has no wording for are
+kept verbatim as a parameter (`connection failed: …`).
 """
 
 from __future__ import annotations
 
+import errno
+import socket
+import ssl
+from urllib.parse import urlsplit
+
 import requests
 from django.utils.translation import gettext_noop
-from urllib3.exceptions import NameResolutionError
+from urllib3.exceptions import NameResolutionError, ProxyError
 
 from . import dns
-from .http import UNRESOLVED, UnknownHost
+from .http import UnknownHost, unresolved
 from .reasons import Reason
 
 # Exceptions of these packages wrap the words worth showing; theirs are not.
 _WRAPPERS = ("urllib3", "requests", "botadmin")
+
+REFUSED = gettext_noop("%(host)s refused the connection")
+NO_ROUTE = gettext_noop("no network route to %(host)s")
+CUT = gettext_noop("the connection to %(host)s was cut")
+NO_ANSWER_IN_TIME = gettext_noop("%(host)s did not answer in time")
+UNTRUSTED_CERTIFICATE = gettext_noop("%(host)s sent a certificate that cannot be trusted")
+TLS_FAILED = gettext_noop("the secure (TLS) connection to %(host)s failed")
+_NO_ROUTE_ERRNOS = frozenset({errno.ENETUNREACH, errno.EHOSTUNREACH, errno.ENETDOWN})
+_CUT_ERRNOS = frozenset({errno.ECONNRESET, errno.ECONNABORTED, errno.EPIPE})
+
+
+def network_failure(error: BaseException, host: str) -> Reason | None:
+    """What the system's `error` on a connection to `host` means, in our words; None for
+    an error this has no words for (the caller keeps the system's, or its own)."""
+    if isinstance(error, socket.gaierror):
+        return unresolved(host, error)
+    if isinstance(error, ssl.SSLCertVerificationError):
+        return Reason(UNTRUSTED_CERTIFICATE, host=host)
+    if isinstance(error, ssl.SSLError):
+        return Reason(TLS_FAILED, host=host)
+    if isinstance(error, ConnectionRefusedError):
+        return Reason(REFUSED, host=host)
+    if isinstance(error, TimeoutError):
+        return Reason(NO_ANSWER_IN_TIME, host=host)
+    if isinstance(error, OSError):
+        if error.errno in _NO_ROUTE_ERRNOS:
+            return Reason(NO_ROUTE, host=host)
+        if error.errno in _CUT_ERRNOS or isinstance(error, ConnectionError):
+            return Reason(CUT, host=host)
+    return None
 
 
 def unknown_host(error: BaseException) -> str | None:
@@ -37,19 +78,24 @@ def unknown_host(error: BaseException) -> str | None:
     return None
 
 
-def failure_reason(error: requests.RequestException) -> str:
-    """Which step of the request failed, in words, with the system's own as a parameter."""
+def failure_reason(error: requests.RequestException | UnknownHost) -> str:
+    """Which step of the request failed, in words (`network_failure`), or with the system's
+    own as a parameter where there are none."""
     first = error.args[0] if error.args else None
-    if isinstance(first, Reason):  # ours already (ResolveTimeout)
+    if isinstance(first, Reason):  # ours already (ResolveTimeout, UnknownHost)
         return first
     lookup = _failed_lookup(error)
     if lookup is not None:
-        return Reason(UNRESOLVED, host=_host(lookup), error=str(_resolver_error(lookup)))
+        return unresolved(_host(lookup), _resolver_error(lookup))
     if isinstance(error, requests.ConnectTimeout):
         return Reason(gettext_noop("connect timed out"))
     if isinstance(error, requests.ReadTimeout):
         return Reason(gettext_noop("read timed out"))
-    words = _system_words(error)
+    system = _system_error(error)
+    host = _request_host(error)
+    if system is not None and host and (ours := network_failure(system, host)):
+        return ours
+    words = str(system) if system is not None else type(error).__name__
     if isinstance(error, requests.exceptions.SSLError):
         return Reason(gettext_noop("TLS failed: %(error)s"), error=words)
     if isinstance(error, requests.ConnectionError):
@@ -82,10 +128,30 @@ def _resolver_error(lookup: NameResolutionError) -> BaseException:
     return getattr(lookup, "_reason", None) or lookup.__cause__ or lookup
 
 
-def _system_words(error: BaseException) -> str:
-    """The innermost words not a wrapper's (`[Errno 111] Connection refused`, a TLS
-    library's), else the requests exception's class name."""
+def _system_error(error: BaseException) -> BaseException | None:
+    """The innermost error not a wrapper's (`[Errno 111] Connection refused`, a TLS
+    library's) that has words, or None."""
     for inner in reversed(_chain(error)):
         if type(inner).__module__.split(".")[0] not in _WRAPPERS and str(inner):
-            return str(inner)
-    return type(error).__name__
+            return inner
+    return None
+
+
+def _request_host(error: BaseException) -> str:
+    """The host the failed connection went to: the proxy's when the failure was the
+    proxy's (urllib3's ProxyError), else the connection's, else the request URL's."""
+    chain = _chain(error)
+    pool = next((getattr(e, "pool", None) for e in chain if getattr(e, "pool", None)), None)
+    proxy = getattr(pool, "proxy", None)
+    if proxy is not None and any(isinstance(e, ProxyError) for e in chain):
+        return getattr(proxy, "host", "") or ""
+    for inner in reversed(chain):
+        connection = getattr(inner, "conn", None) or getattr(inner, "pool", None)
+        host = getattr(connection, "host", None)
+        if isinstance(host, str) and host:
+            return host
+    request = getattr(error, "request", None)
+    try:
+        return urlsplit(getattr(request, "url", "") or "").hostname or ""
+    except ValueError:
+        return ""

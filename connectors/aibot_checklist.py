@@ -45,7 +45,7 @@ def steps(bot: Bot, bot_id: str, secret: str, ws_url: str) -> list[Step]:
 
 def _create(bot: Bot, bot_id: str, secret: str, ws_url: str, state: dict) -> Step:
     own_url = (bot.connector_settings or {}).get("ws_url")
-    ws_note = "" if own_url else _("the server's WECOM_AIBOT_WS_URL")
+    ws_note = "" if own_url else server_ws_url_note()
     step = Step(
         key="create",
         title=_("Create the AI bot in API mode with a long connection, and fill in its IDs here"),
@@ -75,6 +75,11 @@ def _create(bot: Bot, bot_id: str, secret: str, ws_url: str, state: dict) -> Ste
     return step
 
 
+def server_ws_url_note() -> str:
+    """Where the long connection's address comes from when the bot sets none."""
+    return _("the server's WECOM_AIBOT_WS_URL")
+
+
 def _connection(state: dict) -> Step:
     step = Step(
         key="connection",
@@ -84,8 +89,11 @@ def _connection(state: dict) -> Step:
     )
     error = translate(state.get("last_error") or "")
     if state["state"] == "connected":
+        from conversations.models import gateway_process
+
         step.state, step.at = DONE, state.get("connected_since")
-        step.status = _("Connected (%(holder)s).") % {"holder": state.get("holder", "")}
+        holder = translate(gateway_process(state.get("holder", "")))
+        step.status = _("Connected, held by %(holder)s.") % {"holder": holder}
     elif state["state"] == "taken_over":
         step.state, step.at = FAILED, state.get("taken_over_at")
         step.status = _(

@@ -38,6 +38,8 @@ if TYPE_CHECKING:
 
     from conversations.models import Bot, Conversation
 
+    from .setup_checklist import LastTest
+
 # Every msgtype `/api/send` accepts (messaging.schemas.MSGTYPES is the same set).
 ALL_MSGTYPES = frozenset(
     {
@@ -284,10 +286,15 @@ class Connector:
         # two of them, from the thread running the sync, so that a long page is not taken
         # for an abandoned sync. It may raise to stop the work (the sync was given up).
         self.still_working: Callable[[], None] = _nothing
+        # What the last `check()` found about each operator-entered contact it asked
+        # about (a group robot's keys): the connection test keeps it as the contact
+        # sync keeps its own checks (conversations.sync.record_key_checks).
+        self.checked_contacts: list[ContactCheck] = []
 
-    def setup_checklist(self) -> list:
+    def setup_checklist(self, last_test: LastTest | None = None) -> list:
         """The steps of its setup checklist on the console's bot page
-        (`connectors.setup_checklist.Step`), in the reader's language; [] for none."""
+        (`connectors.setup_checklist.Step`), in the reader's language; [] for none.
+        `last_test`: the bot's last "Test the connection", which a step may go by."""
         return []
 
     @classmethod
@@ -453,20 +460,28 @@ def never_connected(error: requests.ConnectionError) -> bool:
     return isinstance(reason, NewConnectionError | NameResolutionError | ProxyError)
 
 
+CANNOT_CONNECT = gettext_noop("cannot connect to WeCom: %(error)s")
+
+
+def wecom_unreachable(error: http.UnknownHost | requests.RequestException) -> Reason:
+    """Why a call never reached WeCom, in the words every WeCom connector uses: "cannot
+    connect to WeCom: cannot resolve qyapi.weixin.qq.com" (`http_failures`)."""
+    return Reason(CANNOT_CONNECT, error=http_failures.failure_reason(error))
+
+
 def unrepeatable_send_failure(error: http.UnsafeURLError | requests.RequestException) -> SendResult:
     """A send to a side that does not deduplicate failed in transport: repeat it only when it
-    certainly never left; when it may have arrived, an operator decides (uncertain)."""
+    certainly never left; when it may have arrived, an operator decides (uncertain).
+
+    WeCom's own host name not found is this server's DNS failing (offline, no name
+    server), not a name to give up on: nothing was sent, so it is tried again."""
+    if isinstance(error, http.UnknownHost):
+        return SendResult(Outcome.RETRY, wecom_unreachable(error))
     if isinstance(error, http.UnsafeURLError):
         return SendResult(Outcome.FAILED, reasons.of(error))
     if isinstance(error, requests.ConnectionError):
         if never_connected(error):
-            return SendResult(
-                Outcome.RETRY,
-                Reason(
-                    gettext_noop("cannot connect to WeCom: %(error)s"),
-                    error=http_failures.failure_reason(error),
-                ),
-            )
+            return SendResult(Outcome.RETRY, wecom_unreachable(error))
         return SendResult(
             Outcome.UNCERTAIN,
             Reason(

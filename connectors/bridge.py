@@ -19,7 +19,7 @@ from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import gettext_noop
 
-from botadmin import http, reasons
+from botadmin import http, http_failures, reasons
 from botadmin.forms import CheckedURLField, NoLabelSuffix, url_check_errors
 from botadmin.internal_urls import InternalURLValidator
 from botadmin.jsontext import unstorable
@@ -389,8 +389,11 @@ def _log_answer(response: http.HttpResponse) -> None:
     logger.warning("Agent answered a send with HTTP %s: %s", response.status, _logged(response))
 
 
-def _unreachable(error: Exception) -> Reason:
-    return Reason(gettext_noop("agent unreachable: %(error)s"), error=error.__class__.__name__)
+def _unreachable(error: requests.RequestException) -> Reason:
+    """The request's failure in words (`http_failures`), never its text: a URL's query."""
+    return Reason(
+        gettext_noop("agent unreachable: %(error)s"), error=http_failures.failure_reason(error)
+    )
 
 
 def _unresolved(error: http.UnknownHost) -> Reason:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Protocol
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -46,6 +47,14 @@ class Step:
     docs: str = ""
     values: list[Value] = field(default_factory=list)
     warning: str = ""
+
+
+class LastTest(Protocol):
+    """A bot's last "Test the connection" (console/connection_tests.py)."""
+
+    ok: bool
+    reason: str  # a Reason where the connector worded it
+    at: datetime
 
 
 def parse_time(text) -> datetime | None:

@@ -32,6 +32,7 @@ from django.utils.translation import gettext_noop
 
 from botadmin import http, reasons
 from botadmin.forms import NoLabelSuffix
+from botadmin.http_failures import failure_reason
 from botadmin.reasons import Reason
 
 from . import aibot_checklist
@@ -200,12 +201,12 @@ class WeComAIBotConnector(Connector):
         except requests.ConnectionError as error:
             if never_connected(error):
                 unreachable = gettext_noop("cannot reach the AI bot gateway: %(error)s")
-                return SendResult(Outcome.RETRY, Reason(unreachable, error=str(error)))
+                return SendResult(Outcome.RETRY, Reason(unreachable, error=failure_reason(error)))
             lost = gettext_noop("gateway connection lost: %(error)s")
-            return SendResult(Outcome.UNCERTAIN, Reason(lost, error=str(error)))
+            return SendResult(Outcome.UNCERTAIN, Reason(lost, error=failure_reason(error)))
         except requests.RequestException as error:
             no_answer = gettext_noop("no answer from the AI bot gateway: %(error)s")
-            return SendResult(Outcome.UNCERTAIN, Reason(no_answer, error=str(error)))
+            return SendResult(Outcome.UNCERTAIN, Reason(no_answer, error=failure_reason(error)))
         return self.classify(response)
 
     @staticmethod
@@ -289,12 +290,16 @@ class WeComAIBotConnector(Connector):
         name = name or str(ref.fields.get("filename") or ref.fields.get("name") or "")
         return FetchedMedia(plain, "", name)  # the archive keeps it through safe_file_name
 
-    def setup_checklist(self) -> list:
+    def setup_checklist(self, last_test=None) -> list:
         return aibot_checklist.steps(self.bot, *credentials(self.bot))
+
+    @classmethod
+    def setting_defaults(cls) -> dict[str, tuple[str, str]]:
+        return {"ws_url": (settings.WECOM_AIBOT_WS_URL, aibot_checklist.server_ws_url_note())}
 
     def check(self) -> str:
         from conversations import connections
-        from conversations.models import BotConnection
+        from conversations.models import BotConnection, gateway_process
 
         state = connections.status(self.bot)
         shown = reasons.label(BotConnection.State(state["state"]).label)
@@ -304,8 +309,8 @@ class WeComAIBotConnector(Connector):
                 raise ConnectorError(Reason(why, state=shown, error=last_error))
             why = gettext_noop("no AI bot gateway holds the connection (%(state)s)")
             raise ConnectorError(Reason(why, state=shown))
-        held = gettext_noop("connected through gateway %(holder)s (%(state)s)")
-        return Reason(held, holder=state["holder"], state=shown)
+        held = gettext_noop("held by %(holder)s (%(state)s)")
+        return Reason(held, holder=gateway_process(state["holder"]), state=shown)
 
 
 def _media_failure(failed: DownloadFailed, max_bytes: int) -> Exception:

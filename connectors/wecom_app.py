@@ -52,6 +52,7 @@ from .base import (
     refuse_unsendable,
     too_large,
     unrepeatable_send_failure,
+    wecom_unreachable,
 )
 from .downloads import download_media
 from .filenames import attachment_name, upload_name
@@ -167,9 +168,9 @@ class WeComAppConnector(Connector):
 
         return last_status(bot.pk)
 
-    def setup_checklist(self) -> list:
+    def setup_checklist(self, last_test=None) -> list:
         return wecom_app_checklist.steps(
-            self.bot, self.callback_path(self.bot), self.setup_status(self.bot)
+            self.bot, self.callback_path(self.bot), self.setup_status(self.bot), last_test
         )
 
     @classmethod
@@ -283,7 +284,10 @@ class WeComAppConnector(Connector):
 
     @staticmethod
     def _refused(error: http.UnsafeURLError) -> SendResult:
-        """Nothing went out: the bot pauses until its settings change (its proxy)."""
+        """Nothing went out: the bot pauses until its settings change (its proxy); WeCom's
+        own name not found is this server's DNS failing, tried again without a pause."""
+        if isinstance(error, http.UnknownHost):
+            return SendResult(Outcome.RETRY, wecom_unreachable(error))
         result = SendResult(Outcome.RETRY, reasons.of(error))
         result.account_problem = refused_connection(reasons.of(error))
         return result
@@ -392,10 +396,10 @@ class WeComAppConnector(Connector):
             )
         except api.TokenError as error:
             raise ConnectorError(error.detail) from None
+        except (http.UnknownHost, requests.RequestException) as error:
+            raise ConnectorError(_unreachable("media/get", error)) from None
         except http.UnsafeURLError as error:  # the bot's proxy: to try again once it changes
             raise ConnectorError(refused_connection(reasons.of(error))) from None
-        except requests.RequestException as error:
-            raise ConnectorError(f"media/get: {error.__class__.__name__}") from None
         errcode = media_errcode(answer)
         if errcode:  # an error comes as JSON; the bytes come as they are
             detail = f"media/get: {errcode} {answer.get('errmsg', '')}"[:500]
@@ -423,11 +427,11 @@ class WeComAppConnector(Connector):
             response, answer = api.call(self.app, method, path, **kwargs)
         except api.TokenError as error:
             raise ConnectorError(token_refusal(error, self.app.agent_id) or error.detail) from None
+        except (http.UnknownHost, requests.RequestException) as error:
+            # The exception's text holds the request URL, access token included.
+            raise ConnectorError(_unreachable(path, error)) from None
         except http.UnsafeURLError as error:
             raise ConnectorError(refused_connection(reasons.of(error))) from None
-        except requests.RequestException as error:
-            # The exception's text holds the request URL, access token included.
-            raise ConnectorError(f"{path}: {error.__class__.__name__}", detail=str(error)) from None
         if answer is None:
             unexpected = Reason(gettext_noop("%(call)s: unexpected answer"), call=path)
             raise ConnectorError(unexpected, detail=response.text[:200])
@@ -504,3 +508,9 @@ class WeComAppConnector(Connector):
             members=len(agent_list(agent, "allow_userinfos", "user")),
             tags=len(agent_list(agent, "allow_tags", "tagid")),
         )
+
+
+def _unreachable(call: str, error: http.UnknownHost | requests.RequestException) -> Reason:
+    """Why a read call of the app's never got WeCom's answer (`http_failures`' words)."""
+    unreachable = gettext_noop("cannot reach WeCom (%(call)s): %(error)s")
+    return Reason(unreachable, call=call, error=http_failures.failure_reason(error))

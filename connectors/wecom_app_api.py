@@ -21,7 +21,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.utils.translation import gettext_noop
 
-from botadmin import http, reasons
+from botadmin import http, http_failures, reasons
 from botadmin.reasons import Reason
 
 from .multipart import media_form, upload_digest
@@ -31,6 +31,8 @@ logger = logging.getLogger(__name__)
 
 # API forbidden / no privilege for this member, department or chat.
 PERMISSION_ERRCODES = frozenset({48002, 60011})
+# The request URL holds the secret: only the failure's classification is kept.
+TOKEN_UNREACHABLE = gettext_noop("cannot reach WeCom for an access token: %(error)s")
 # Refresh this long before WeCom's expiry, so a token never expires mid-flight.
 TOKEN_MARGIN_SECONDS = 300
 LOCK_SECONDS = 10
@@ -128,11 +130,12 @@ def _fetch_token(app: App, store: bool) -> str:
             "gettoken",
             params={"corpid": app.corp_id, "corpsecret": app.secret},
         )
+    except (http.UnknownHost, requests.RequestException) as error:
+        # WeCom's own name not found is this server's DNS failing, not a URL to refuse.
+        reason = Reason(TOKEN_UNREACHABLE, error=http_failures.failure_reason(error))
+        raise TokenError(reason, reached=False) from None
     except http.UnsafeURLError as error:
         raise TokenError(reasons.of(error), reached=False, refused=True) from None
-    except requests.RequestException as error:
-        unreachable = gettext_noop("cannot reach WeCom for an access token: %(error)s")
-        raise TokenError(Reason(unreachable, error=str(error)), reached=False) from None
     try:
         answer = response.json()
         errcode = int(answer.get("errcode", 0))

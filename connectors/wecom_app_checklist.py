@@ -14,7 +14,16 @@ from django.utils.translation import ngettext
 
 from botadmin.reasons import translate
 
-from .setup_checklist import DONE, FAILED, TODO, Step, Value, parse_time, public_url
+from .setup_checklist import (
+    DONE,
+    FAILED,
+    TODO,
+    LastTest,
+    Step,
+    Value,
+    parse_time,
+    public_url,
+)
 from .setup_checklist import public_url_problem as url_problem
 
 if TYPE_CHECKING:
@@ -23,12 +32,15 @@ if TYPE_CHECKING:
 TRUSTED_IP_ERRCODE = "60020"
 
 
-def steps(bot: Bot, callback_path: str, status: dict) -> list[Step]:
+def steps(
+    bot: Bot, callback_path: str, status: dict, last_test: LastTest | None = None
+) -> list[Step]:
     """`callback_path`: where WeCom posts the bot's callbacks; `status`: the last URL check
-    and callback (`wecom_app_callback.last_status`)."""
+    and callback (`wecom_app_callback.last_status`); `last_test`: the last "Test the
+    connection", which is what checks the IDs with WeCom."""
     values = bot.connector_settings or {}
     return [
-        _app_ids(bot, values),
+        _app_ids(bot, values, last_test),
         _callback(values, callback_path, status.get("url_check")),
         _first_message(status.get("callback")),
         _trusted_ip(bot),
@@ -36,7 +48,7 @@ def steps(bot: Bot, callback_path: str, status: dict) -> list[Step]:
     ]
 
 
-def _app_ids(bot: Bot, values: dict) -> Step:
+def _app_ids(bot: Bot, values: dict, last_test: LastTest | None) -> Step:
     step = Step(
         key="app",
         title=_("Create the app in WeCom and fill in its IDs here"),
@@ -58,9 +70,17 @@ def _app_ids(bot: Bot, values: dict) -> Step:
         step.status = _("WeCom refused the app: %(reason)s") % {
             "reason": translate(bot.paused_reason)
         }
+    elif last_test is None:
+        step.state = TODO
+        step.status = _("Filled in, not checked with WeCom yet: press “Test the connection”.")
+    elif last_test.ok:
+        step.state, step.at = DONE, last_test.at
+        step.status = _("WeCom accepted them at the last connection test.")
     else:
-        step.state = DONE
-        step.status = _("Filled in. “Test the connection” checks them with WeCom.")
+        step.state, step.at = FAILED, last_test.at
+        step.status = _("The last connection test failed: %(reason)s") % {
+            "reason": translate(last_test.reason)
+        }
     return step
 
 
@@ -124,9 +144,13 @@ def _trusted_ip(bot: Bot) -> Step:
         where="应用 → 企业可信IP",
         docs="in-wecoms-admin-console",
         status=_(
-            "Apps created since 2022-06-20 are refused from any other IP (60020): botadmin "
-            "then pauses the bot and names the IP to add. Behind a proxy: set the outbound "
-            "proxy URL below."
+            "The IP to add is this server's public egress IP: the address its requests to "
+            "WeCom come from, not always the one WeCom calls back (a NAT gateway may stand "
+            "between). To find it, press “Test the connection”: while the IP is not "
+            "trusted, WeCom refuses it (60020) and the result names it; or run "
+            "curl https://ifconfig.me on this server. Behind an outbound proxy (the setting "
+            "below), add the proxy's public IP instead. Apps created since 2022-06-20 are "
+            "refused from any other IP."
         ),
     )
     if TRUSTED_IP_ERRCODE in bot.paused_reason:

@@ -86,6 +86,11 @@ NO_KEY_IN_ADDRESS = _(
     "This address has no key: paste the robot's webhook address as WeCom shows it "
     "(…/cgi-bin/webhook/send?key=…), or just its key."
 )
+# A key check answered without WeCom's errcode: by something in front of WeCom, or not at all.
+KEY_CHECK_NOT_WECOM = gettext_noop(
+    "the key check was answered HTTP %(status)s without WeCom's errcode: a proxy or gateway "
+    "in front of WeCom answered instead"
+)
 ROBOT_MESSAGES_PER_MINUTE = 20
 # Each group has a robot of its own, so the limit is paced per robot key: one message
 # every 3 s to a group keeps any minute at 20. The bot's own rate caps all its groups
@@ -291,6 +296,9 @@ class WeComRobotConnector(Connector):
                 data=form,
                 headers={"Content-Type": content_type},
             )
+        except http.UnknownHost as error:  # this server's DNS failing: nothing was sent
+            failed = gettext_noop("media upload failed: %(error)s")
+            raise SendRefused.of(Outcome.RETRY, Reason(failed, error=reasons.of(error))) from None
         except http.UnsafeURLError as error:
             raise SendRefused.of(Outcome.FAILED, reasons.of(error)) from None
         except requests.RequestException as error:
@@ -317,13 +325,13 @@ class WeComRobotConnector(Connector):
         answer with an errcode (within `deadline` seconds, when given).
         """
         result = self._post(key, {"msgtype": "botadmin_connection_check"}, deadline)
-        if result.errcode is None:
-            no_answer = gettext_noop("WeCom did not answer the key check (%(outcome)s)")
-            raise ConnectorError(
-                Reason(no_answer, outcome=reasons.label(Outcome(result.outcome).label)),
-                detail=result.detail[:200],
-            )
-        return result.errcode
+        if result.errcode is not None:
+            return result.errcode
+        if result.http_status is None:  # not answered: our words say why (no answer's text)
+            raise ConnectorError(result.detail)
+        # Answered without WeCom's errcode (a proxy's page): its text is not for operators.
+        no_errcode = Reason(KEY_CHECK_NOT_WECOM, status=result.http_status)
+        raise ConnectorError(no_errcode, detail=result.detail[:200])
 
     def check_contacts(self, conversations: Sequence[Conversation]) -> Iterator[ContactCheck]:
         """Contact sync of the operator-entered groups: does each robot key still work?
@@ -341,7 +349,11 @@ class WeComRobotConnector(Connector):
         """Probe the keys of a sample of the active groups, within a bounded time;
         nothing is posted (`wecom_robot_check`)."""
         conversations = self.bot.conversations.filter(is_active=True).exclude(robot_key="")
-        return check_keys(conversations, self.probe_key, KEY_OK_ERRCODE)
+        found = check_keys(conversations, self.probe_key, KEY_OK_ERRCODE)
+        self.checked_contacts = found.checks
+        if not found.ok:
+            raise ConnectorError(found.reason)
+        return found.reason
 
 
 def _media_cache_key(key: str, kind: str, content: bytes, name: str) -> str:

@@ -18,7 +18,10 @@ msgtype, refused before anything is sent), and each key is asked once per test,
 far below WeCom's 20 messages a minute per robot.
 
 The answer is one flat reason, whatever the number of groups: how many keys failed
-of how many were asked about, and the first few failing groups by name.
+of how many were asked about, and the first few failing groups by name; when no key
+could be asked about at all for one reason (WeCom unreachable), that reason alone. Each
+key asked about gets its verdict too (`KeyChecks.checks`, the contact sync's alike),
+which the bot page's key table shows.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
 
 import requests
 from django.conf import settings
@@ -55,6 +59,9 @@ ROBOT_KEY_GONE_ERRCODES = frozenset({93000, 93004, 93008})
 
 KEY_PROBLEM = gettext_noop("%(group)s: %(problem)s")
 NO_ANSWER_IN_TIME = gettext_noop("no answer within %(seconds)s s")
+UNEXPECTED = gettext_noop(
+    "the check failed unexpectedly (%(error)s; the server's log has the details)"
+)
 # The failing groups named, by their number.
 NAMED = {
     2: gettext_noop("%(first)s; %(second)s"),
@@ -77,17 +84,34 @@ SAMPLED = gettext_noop(
     "a contact sync checks every group)"
 )
 
+# No key could be asked about, all for one reason (WeCom unreachable): that reason alone.
+NOT_CHECKED = gettext_noop("cannot check the robot keys: %(reason)s")
+
 ANSWERED = gettext_noop("WeCom answered errcode %(errcode)s to a key check")
+ROBOT_GONE = gettext_noop(
+    "WeCom says the robot is gone (errcode %(errcode)s): removed, disabled or no longer in "
+    "the group"
+)
 
 Probe = Callable[[str, float], int]  # (robot key, seconds left) → WeCom's errcode
 # What asking about a key gave: WeCom's errcode, or why there is none (a Reason).
 Answer = int | str
 
 
-def check_keys(conversations, probe: Probe, ok_errcode: int) -> Reason:
-    """Ask about a sample of `conversations` (active, with a robot key) with `probe`;
-    the answer when every key asked about answers, else raises ConnectorError naming
-    how many failed and the first few."""
+@dataclass(frozen=True)
+class KeyChecks:
+    """What "Test the connection" found: its answer, whether every key asked about works,
+    and the verdict on each."""
+
+    reason: Reason
+    ok: bool
+    checks: list[ContactCheck]
+
+
+def check_keys(conversations, probe: Probe, ok_errcode: int) -> KeyChecks:
+    """Ask about a sample of `conversations` (active, with a robot key) with `probe`:
+    the answer naming how many failed and the first few, or that all answer. Raises
+    ConnectorError when there is no key to ask about."""
     total = conversations.count()
     if not total:
         raise ConnectorError(Reason(gettext_noop("no active conversation has a robot key")))
@@ -97,31 +121,39 @@ def check_keys(conversations, probe: Probe, ok_errcode: int) -> Reason:
     groups = sorted(conversations.only(*fields)[:SAMPLE], key=_name)
     seconds = settings.BOTADMIN_ROBOT_KEY_CHECK_SECONDS
     answers = dict(probe_keys(groups, probe, seconds))
+    checks = [verdict(group, answers[group], ok_errcode) for group in groups]
     problems = [(group, _problem(answers[group], ok_errcode)) for group in groups]
     failed = [Reason(KEY_PROBLEM, group=_name(g), problem=p) for g, p in problems if p]
-    if failed:
+    unasked = {str(check.reason) for check in checks if check.works is None}
+    if len(unasked) == 1 and all(check.works is None for check in checks):
+        result = Reason(NOT_CHECKED, reason=checks[0].reason)
+    elif failed:
         result = _failures(failed, len(groups))
     else:
         result = Reason(ALL_ANSWER, count=len(groups))
     if total > len(groups):
         result = Reason(SAMPLED, result=result, checked=len(groups), total=total)
-    if failed:
-        raise ConnectorError(result)
-    return result
+    return KeyChecks(result, not failed, checks)
 
 
 def check_groups(groups: Sequence, probe: Probe) -> Iterator[ContactCheck]:
     """The contact sync's verdict on each group (with a robot key), as the answers come,
     all within BOTADMIN_ROBOT_KEY_SYNC_SECONDS: works, gone, or not known this time."""
     for group, answer in probe_keys(groups, probe, settings.BOTADMIN_ROBOT_KEY_SYNC_SECONDS):
-        if answer == KEY_OK_ERRCODE:
-            yield ContactCheck(group, True)
-        elif answer in ROBOT_KEY_GONE_ERRCODES:
-            yield ContactCheck(group, False)
-        elif isinstance(answer, str):  # no answer: a network failure, out of time
-            yield ContactCheck(group, None, answer)
-        else:  # 45009 (too fast) or -1 (busy) above all: try again at the next sync
-            yield ContactCheck(group, None, Reason(ANSWERED, errcode=answer))
+        yield verdict(group, answer, KEY_OK_ERRCODE)
+
+
+def verdict(group, answer: Answer, ok_errcode: int) -> ContactCheck:
+    """What asking about a group's key says of it: works, gone (only WeCom saying so), or
+    not known this time (a network failure, out of time, 45009 too fast, -1 busy: asked
+    again by the next sync), with why."""
+    if answer == ok_errcode:
+        return ContactCheck(group, True)
+    if isinstance(answer, str):
+        return ContactCheck(group, None, answer)
+    if answer in ROBOT_KEY_GONE_ERRCODES:
+        return ContactCheck(group, False, Reason(ROBOT_GONE, errcode=answer))
+    return ContactCheck(group, None, Reason(ANSWERED, errcode=answer))
 
 
 def probe_keys(groups: Sequence, probe: Probe, seconds: float) -> Iterator[tuple[object, Answer]]:
@@ -144,7 +176,7 @@ def probe_keys(groups: Sequence, probe: Probe, seconds: float) -> Iterator[tuple
             return failure_reason(error)
         except Exception as error:  # one group's odd failure is its verdict, not a crash
             logger.exception("robot key check: unexpected failure")
-            return f"{type(error).__name__}: {error}"
+            return Reason(UNEXPECTED, error=type(error).__name__)
 
     # Not a `with` block: that would wait for a probe still running past the deadline.
     pool = ThreadPoolExecutor(min(PARALLEL, len(groups)), thread_name_prefix="robot-key-check")

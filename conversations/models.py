@@ -233,6 +233,10 @@ class Conversation(models.Model):
         _("active"), default=True, help_text=_("Off once a sync no longer sees it.")
     )
     last_synced_at = models.DateTimeField(_("last synced"), null=True, blank=True)
+    # The last check of its robot key ("Test the connection" or the contact sync,
+    # conversations/key_checks.py): when (null: never), and why it failed ("": it works).
+    key_checked_at = models.DateTimeField(_("key checked"), null=True, blank=True)
+    key_check_error = ReasonField(_("key check error"), blank=True, default="", db_default="")
     # When an inbound message was last seen here (conversations.activity, to the
     # second). Outbound messages do not move it, so it is not "recent activity":
     # the console sorts by the newest message of either direction
@@ -443,6 +447,21 @@ class SyncRun(models.Model):
         }
 
 
+GATEWAY_PROCESS = gettext_noop("the gateway process %(pid)s on %(host)s")
+A_GATEWAY_PROCESS = gettext_noop("a gateway process")
+
+
+def gateway_process(holder: str) -> Reason:
+    """The process a long connection's lease `holder` names ("host:pid:id", the id telling
+    a restarted process from the one before), in an operator's words: "the gateway
+    process 10437 on vm" (`manage.py aibot_gateway`, which `ps` shows by that pid)."""
+    host, _, rest = holder.partition(":")
+    pid = rest.partition(":")[0]
+    if host and pid.isdigit():
+        return Reason(GATEWAY_PROCESS, pid=pid, host=host)
+    return Reason(A_GATEWAY_PROCESS)
+
+
 class BotConnection(models.Model):
     """A long connection a gateway process holds for one bot (e.g. WeCom's AI bot).
 
@@ -494,6 +513,11 @@ class BotConnection(models.Model):
 
     def __str__(self) -> str:
         return f"{self.bot} {self.state}"
+
+    @property
+    def held_by(self) -> str:
+        """Which process holds the connection, in an operator's words (`gateway_process`)."""
+        return gateway_process(self.holder) if self.holder else ""
 
     @property
     def shown_error(self) -> str:

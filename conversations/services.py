@@ -16,6 +16,7 @@ from botadmin.reasons import Reason
 from connectors.base import ConnectorError
 from connectors.registry import connector_for
 
+from .key_checks import record_key_checks
 from .models import Bot, Conversation
 from .secrets import (
     generate_api_secret,
@@ -181,8 +182,9 @@ def check_connection(bot: Bot, actor) -> tuple[bool, str]:
     never the answer's body (ConnectorError keeps that out of its text)."""
     from audit.services import record_action
 
+    connector = connector_for(bot)
     try:
-        ok, text = True, connector_for(bot).check()
+        ok, text = True, connector.check()
         if learned := refresh_connector_state(bot):
             text = Reason(gettext_noop("%(checked)s; %(learned)s"), checked=text, learned=learned)
     except ConnectorError as error:
@@ -191,6 +193,7 @@ def check_connection(bot: Bot, actor) -> tuple[bool, str]:
         logger.info("Connection test of bot %s failed: %s %s", bot.pk, text, error.detail)
     except NotImplementedError:
         ok, text = False, Reason(gettext_noop("this connector cannot test its connection"))
+    record_key_checks(connector.checked_contacts)
     record_action(
         actor,
         "bot.check_connection",

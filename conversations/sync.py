@@ -48,6 +48,7 @@ from connectors.base import Connector, ConnectorError
 from connectors.registry import CONNECTORS, connector_for
 
 from .active_counts import forget_active_counts
+from .key_checks import key_check_values, record_key_checks
 from .models import Bot, Conversation, SyncRun
 from .services import refresh_connector_state
 
@@ -451,6 +452,7 @@ def _check_entered(connector: Connector, progress: _Progress) -> None:
     unchecked, not_working, why = 0, 0, ""
     for check in connector.check_contacts(groups):
         if check.works is None:
+            record_key_checks([check])
             unchecked += 1
             why = why or check.reason
             progress.unchecked(Conversation.Kind.GROUP, unchecked)
@@ -461,9 +463,10 @@ def _check_entered(connector: Connector, progress: _Progress) -> None:
         with transaction.atomic():
             # Only while it still has the key that was checked: an operator may have
             # entered a new one meanwhile, which the next sync checks.
+            now = timezone.now()
             changed = Conversation.objects.filter(
                 pk=conversation.pk, robot_key=conversation.robot_key
-            ).update(is_active=check.works, last_synced_at=timezone.now())
+            ).update(is_active=check.works, last_synced_at=now, **key_check_values(check, now))
             if changed and check.works != conversation.is_active:
                 change = "reactivated" if check.works else "deactivated"
                 progress.add(Conversation.Kind.GROUP, change, 1)

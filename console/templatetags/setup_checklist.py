@@ -12,4 +12,4 @@ register = template.Library()
 def setup_steps(context) -> list:
     bot = context["bot"]
     connector = CONNECTORS.get(bot.connector)
-    return connector(bot).setup_checklist() if connector else []
+    return connector(bot).setup_checklist(context.get("last_test")) if connector else []

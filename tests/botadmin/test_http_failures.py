@@ -62,8 +62,8 @@ def test_a_real_resolvers_no_such_name_fails_for_good_and_its_server_failure_is_
         unknown, reason, again = seen[f"broken.test {checked}"]
         assert unknown is None and again is True
         assert reason == (
-            "cannot download the image: cannot resolve logo.broken.test: "
-            "[Errno -3] Temporary failure in name resolution"
+            "cannot download the image: cannot resolve logo.broken.test for now: "
+            "the DNS server gave no answer"
         )
 
 
@@ -74,9 +74,7 @@ def closed_port() -> int:
 
 
 @pytest.mark.parametrize("checked", [True, False])
-def test_a_refused_connection_reads_as_the_systems_words_without_urllib3s(
-    settings, closed_port, checked
-):
+def test_a_refused_connection_reads_as_our_words_without_urllib3s(settings, closed_port, checked):
     settings.BOTADMIN_ALLOW_PRIVATE_URLS = not checked
     networks = parse_networks(("127.0.0.0/8",)) if checked else ()
 
@@ -84,6 +82,6 @@ def test_a_refused_connection_reads_as_the_systems_words_without_urllib3s(
         http.request("GET", f"http://127.0.0.1:{closed_port}/a.png", networks=networks)
 
     reason = http_failures.failure_reason(raised.value)
-    assert reason == "connection failed: [Errno 111] Connection refused"
-    assert "Pool" in str(raised.value) and "Pool" not in reason
+    assert reason == "127.0.0.1 refused the connection"
+    assert "Pool" in str(raised.value) and "Errno" not in reason
     assert http_failures.unknown_host(raised.value) is None

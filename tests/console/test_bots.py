@@ -122,6 +122,19 @@ def test_the_setup_guide_sends_the_operator_to_contacts_for_the_agents_groups(op
     assert 'id="contacts"' in chinese
 
 
+def test_the_robot_guide_links_to_the_form_that_adds_a_group_with_its_key(
+    client, make_operator, wecom_bot
+):
+    client.force_login(make_operator("ops", wecom_bot))
+
+    page = client.get(reverse("console:bot", args=[wecom_bot.pk])).content.decode()
+
+    guide = page.split('class="guide-steps"')[1].split("</ol>")[0]
+    assert '<a href="#conversation-form">“联系人”下的表单</a>' in guide
+    assert 'id="conversation-form"' in page.split('id="contacts"')[1]
+    assert "在下方添加群聊" not in guide
+
+
 def test_sync_now_starts_a_run_and_its_status_follows_it(operator_client, bot, operator):
     answer = operator_client.post(reverse("console:bot_sync", args=[bot.pk]))
     assert answer.status_code == 302

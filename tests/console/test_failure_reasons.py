@@ -54,11 +54,14 @@ def test_an_agent_that_cannot_be_reached_is_said_so_in_chinese_then_in_english(
     assert deliver(message.pk, clock).result == "retry"
 
     page = trace(client, message)
-    assert "无法连接代理：ConnectionError" in page  # the attempt's answer and the last error
+    # The attempt's answer and the last error.
+    assert "无法连接代理：127.0.0.1 拒绝了连接" in page
     assert page.count("无法连接代理") == 2 and "agent unreachable" not in page
+    assert "ConnectionError" not in page and "Errno" not in page
     choose_english(client)
     page = trace(client, message)
-    assert "agent unreachable: ConnectionError" in page and "无法连接代理" not in page
+    assert "agent unreachable: 127.0.0.1 refused the connection" in page
+    assert "无法连接代理" not in page
 
 
 @pytest.fixture
@@ -297,12 +300,15 @@ def test_a_failed_connection_test_says_why_in_the_operators_language(agent, brid
 
     page = client.post(url, follow=True).content.decode()
 
-    assert "上次测试：失败" in page and "无法连接代理：ConnectionError" in page
+    assert "上次测试：失败" in page and "无法连接代理：127.0.0.1 拒绝了连接" in page
     # Where the capabilities would be: not "not asked yet" after a test that failed.
-    assert "上次测试失败：无法连接代理：ConnectionError" in page and "尚未查询" not in page
+    assert "上次测试失败：无法连接代理：127.0.0.1 拒绝了连接" in page and "尚未查询" not in page
     choose_english(client)
     page = client.post(url, follow=True).content.decode()
-    assert "Last test: failed" in page and "agent unreachable: ConnectionError" in page
+    assert (
+        "Last test: failed" in page
+        and "agent unreachable: 127.0.0.1 refused the connection" in page
+    )
 
 
 def test_the_admins_connection_test_names_each_refused_robot_key_in_chinese(

@@ -152,7 +152,7 @@ def test_a_sync_whose_seconds_run_out_before_any_answer_fails_and_changes_nothin
     # Each probe's request ends by the sync's deadline: WeCom did not answer it.
     assert run.error == (
         "none of the 3 groups could be checked "
-        "(e.g. WeCom did not answer the key check (Uncertain)); none was changed"
+        "(e.g. no answer from WeCom in time: read timed out); none was changed"
     )
     assert states(robot_bot) == {"g-ok": True, "g-back": False, "g-gone": True}
 

@@ -608,11 +608,12 @@ def test_test_the_connection_says_which_gateway_holds_it_or_that_none_does(
         ok, text = check_connection(aibot, superuser)
         assert (ok, translate(text)) == (False, "没有智能机器人网关持有该连接（未连接）")
 
-        start_gateway("gateway-a")
+        start_gateway("vm:10437:ebd9109e")  # host:pid:id, as a gateway names itself
         aibot_server.wait_connected("bot1")
         assert wait_until(lambda: connections.status(aibot)["state"] == "connected", timeout=5)
         ok, text = check_connection(aibot, superuser)
-        assert (ok, translate(text)) == (True, "已通过网关 gateway-a 连接（已连接）")
+        # The process in an operator's terms (`ps` shows its pid), not its lease id.
+        assert (ok, translate(text)) == (True, "由主机 vm 上的网关进程（PID 10437）保持（已连接）")
 
 
 # --- card clicks ----------------------------------------------------------------------------

@@ -306,5 +306,7 @@ def test_an_https_proxy_whose_certificate_is_not_vouched_for_is_told_nothing_and
     app_bot.refresh_from_db()
     message.refresh_from_db()
     assert impostor.asked == [] and len(https_api.sent) == 1
-    assert "certificate verify failed" in message.last_error
+    assert message.last_error == (
+        "cannot connect to WeCom: squid.example.test sent a certificate that cannot be trusted"
+    )
     assert app_bot.paused_at is None and message.status == "queued"

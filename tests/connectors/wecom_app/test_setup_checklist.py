@@ -108,7 +108,29 @@ def test_a_trusted_ip_pause_marks_the_trusted_ip_step(admin_client, app_bot):
     html = bot_page(admin_client, app_bot)
 
     assert state(html, "trusted_ip") == "failed" and "203.0.113.7" in step(html, "trusted_ip")
-    assert state(html, "app") == "done"  # the IDs are not what WeCom refused
+    assert state(html, "app") == "todo"  # the IDs are not what WeCom refused: not tested yet
+
+
+def test_the_trusted_ip_step_says_which_ip_and_how_to_find_it(admin_client, app_bot):
+    admin_client.post(reverse("set_language"), {"language": "zh-hans", "next": "/"})
+
+    trusted_ip = step(bot_page(admin_client, app_bot), "trusted_ip")
+
+    assert "本服务器的公网出口 IP" in trusted_ip
+    assert "curl https://ifconfig.me" in trusted_ip and "测试连接" in trusted_ip
+    assert "代理的公网 IP" in trusted_ip
+
+
+def test_the_ids_step_follows_the_last_connection_test(admin_client, app_bot, app_api):
+    assert state(bot_page(admin_client, app_bot), "app") == "todo"
+
+    admin_client.post(reverse("console:bot_test", args=[app_bot.pk]))
+    assert state(bot_page(admin_client, app_bot), "app") == "done"
+
+    app_api.app_closed = True
+    admin_client.post(reverse("console:bot_test", args=[app_bot.pk]))
+    html = bot_page(admin_client, app_bot)
+    assert state(html, "app") == "failed" and "disabled" in step(html, "app")
 
 
 def test_the_contacts_step_says_how_the_last_sync_went(admin_client, app_bot):

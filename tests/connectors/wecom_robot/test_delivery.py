@@ -255,10 +255,28 @@ def test_robot_unreachable_is_retried_because_nothing_was_posted(
     assert message.status == "queued"
     # Every operator reads the error (console, audit log): in words, without urllib3's
     # wrapping (its pool, the URL with the group's key).
-    assert message.last_error == (
-        "cannot connect to WeCom: connection failed: [Errno 111] Connection refused"
-    )
+    assert message.last_error == ("cannot connect to WeCom: 127.0.0.1 refused the connection")
     assert "key-sales" not in message.last_error + message.attempts.get().response_text
+
+
+@pytest.mark.parametrize("checked", [True, False], ids=["checked", "open"])
+def test_a_wecom_whose_name_does_not_resolve_is_retried_in_one_line(
+    wecom_group, queue_message, clock, settings, unknown_names, checked
+):
+    """Offline, WeCom's own name does not resolve: nothing was posted, and it will resolve
+    again, so the message waits, whoever looked the name up (botadmin's URL check, or
+    urllib3 with private URLs allowed)."""
+    settings.BOTADMIN_ALLOW_PRIVATE_URLS = not checked
+    settings.WECOM_API_BASE = "https://qyapi.weixin.invalid"
+    message = queue_message(wecom_group, {"msgtype": "text", "text": {"content": "hi"}})
+
+    assert deliver(message.pk, clock).result == "retry"
+
+    message.refresh_from_db()
+    assert message.status == "queued"
+    assert message.last_error == "cannot connect to WeCom: cannot resolve qyapi.weixin.invalid"
+    with translation.override("zh-hans"):
+        assert translate(message.last_error) == "无法连接企业微信：无法解析 qyapi.weixin.invalid"
 
 
 @pytest.mark.parametrize(
@@ -378,11 +396,13 @@ def test_check_connection_names_a_group_whose_key_check_gets_no_errcode(
         ok, text = check_connection(wecom_bot, None)
 
     assert not ok
-    assert text.startswith("1 of 1 robot key failed: 销售群: WeCom did not answer the key check (")
+    assert text == (
+        "cannot check the robot keys: the key check was answered HTTP 502 without WeCom's "
+        "errcode: a proxy or gateway in front of WeCom answered instead"
+    )
+    assert "bad gateway" not in text  # what answered is not WeCom: its words stay out
     with translation.override("zh-hans"):
-        assert translate(text).startswith(
-            "1 个机器人密钥中有 1 个失败：销售群：企业微信没有应答密钥检查（"
-        )
+        assert translate(text).startswith("无法检查机器人密钥：密钥检查收到 HTTP 502 应答")
 
 
 def test_every_attempt_is_logged_with_its_answer(wecom, wecom_group, queue_message, clock):
