@@ -43,7 +43,7 @@ import random
 import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from django.conf import settings
@@ -97,6 +97,17 @@ def delivery_schedule() -> RetrySchedule:
     return RetrySchedule(
         tuple(base * 2**n for n in range(settings.DELIVERY_MAX_ATTEMPTS - 1)), jitter=0.2
     )
+
+
+def latest_give_up(schedule: RetrySchedule, failures: int, next_at: datetime) -> datetime | None:
+    """When a message is given up at the latest if every attempt it has left fails, its
+    `failures` attempts failed and its next due at `next_at`: the schedule's waits left
+    at their longest (jitter; a longer wait the other side asks for, Retry-After, is
+    not foreseen). None for a schedule without an end of its own (`repeat_last`)."""
+    if schedule.repeat_last:
+        return None
+    waits = sum(schedule.delays[max(failures, 0) :]) * (1 + schedule.jitter)
+    return next_at + timedelta(seconds=waits)
 
 
 # Bridge spec section 4 (as Svix): 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h.

@@ -26,6 +26,7 @@ from botadmin.reasons import Reason
 
 from . import delivery_caps
 from .models import PENDING, Message
+from .outbox import delivery_schedule, latest_give_up
 
 WAITING_TO_RETRY = "retrying"  # the badge's CSS class
 WAITING = "waiting"  # the badge's CSS class: held back until a time, not tried yet
@@ -65,6 +66,32 @@ def waiting(message: Message, now: datetime | None = None) -> Wait | None:
     if message.attempt_count or delivery_caps.is_hold(message.last_error):
         return Wait(until, message.last_error, paced=False)
     return Wait(until, Reason(PACED), paced=True)
+
+
+@dataclass(frozen=True)
+class RetryPlan:
+    """Where a message waiting to retry is in the retry policy (DELIVERY_MAX_ATTEMPTS,
+    DELIVERY_RETRY_BASE_DELAY doubling): its attempt, of how many, and when it is given
+    up at the latest if each one left fails too."""
+
+    failed: int
+    total: int
+    give_up_by: datetime
+
+
+def retry_plan(message: Message, now: datetime | None = None) -> RetryPlan | None:
+    """The retry policy as it applies to a message waiting for its next attempt after a
+    failed one; None for any other (a daily cap's hold, a pause, not tried yet)."""
+    wait = waiting(message, now)
+    if wait is None or wait.paced or not message.attempt_count:
+        return None
+    if delivery_caps.is_hold(message.last_error):
+        return None
+    schedule = delivery_schedule()
+    give_up_by = latest_give_up(schedule, message.attempt_count, wait.until)
+    if give_up_by is None:
+        return None
+    return RetryPlan(message.attempt_count, len(schedule.delays) + 1, give_up_by)
 
 
 def clock_time(moment: datetime, now: datetime | None = None) -> str:

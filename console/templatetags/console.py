@@ -240,6 +240,13 @@ def waiting(message):
 
 
 @register.filter
+def retry_plan(message):
+    """A message waiting to retry: its attempt of how many, and when it is given up at
+    the latest (messaging.status_labels.retry_plan), or None."""
+    return status_labels.retry_plan(message)
+
+
+@register.filter
 def clock_time(moment) -> str:
     """A time to come in the reader's time zone: "00:00" within a day, else with its date."""
     return status_labels.clock_time(moment) if moment else ""

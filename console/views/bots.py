@@ -27,6 +27,7 @@ from conversations.roles import is_bot_admin, may_change_sending, may_create_bot
 from conversations.services import bots_visible_to, check_connection
 from deletions import services as deletion_services
 from messaging import delivery_caps
+from messaging.blocked_sending import blocked_sending, with_blocked_sending
 
 from ..bot_contacts import sync_context
 from ..bot_forms import AddOperatorForm, ConversationForm, SendingForm, connector_settings_form
@@ -42,7 +43,7 @@ from .scoping import visible_bot_or_404
 @login_required
 def bot_list(request):
     last_sync = SyncRun.objects.filter(bot=OuterRef("pk")).order_by("-requested_at", "-id")
-    bots = (
+    bots = with_blocked_sending(
         bots_visible_to(request.user)
         .annotate(
             conversation_count=Count("conversations"),
@@ -53,12 +54,14 @@ def bot_list(request):
     outcomes = dict(SyncRun.Outcome.choices)
     bots = list(bots)
     being_deleted = deletion_services.bots_being_deleted(bot.pk for bot in bots)
+    now = timezone.now()
     rows = [
         {
             "bot": bot,
             "deletion_job_id": being_deleted.get(bot.pk),
             "connector": CONNECTORS[bot.connector].label if bot.connector in CONNECTORS else "",
             "last_sync": outcomes.get(bot.last_sync_outcome, ""),
+            "blocked": blocked_sending(bot, now),
         }
         for bot in bots
     ]
