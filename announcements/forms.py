@@ -21,12 +21,12 @@ from django.utils.translation import gettext_lazy as _
 
 from botadmin.errors import ApiError
 from botadmin.forms import TextareaField
+from botadmin.msgtype_names import NAMES as MSGTYPE_NAMES
 from botadmin.timezones import grouped_zone_choices, zone_choices
 from connectors import conversions
 from connectors.images import FORMAT_NAMES
 from connectors.registry import connector_for
 from conversations.models import Bot
-from messaging.msgtype_names import NAMES as MSGTYPE_NAMES
 from messaging.validation import validate_outbound
 
 from .audience import MATCHING, RULE_FOR_KIND, Audience, AudienceForm, rule_members

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 
 from django.db import models
 from django.utils import translation
-from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext, gettext_noop, ngettext
 
 # What a stored reason starts with; a plain text that happens to start so is
 # stored as a reason that shows it verbatim (`_verbatim`), so nothing is misread.
@@ -130,6 +130,19 @@ def label(lazy) -> Reason:
     it is shown, whichever app's catalogue translates it."""
     with translation.override("en"):
         return Reason(str(lazy))
+
+
+# Two parts of a list (`listing`): "图片、链接卡片" in Chinese.
+LIST_PAIR = gettext_noop("%(first)s, %(second)s")
+
+
+def listing(items: list) -> str:
+    """`items` (Reasons or words) as one list in the reader's language: halves joined by
+    LIST_PAIR, so a list of n items nests log2(n) levels deep, never n."""
+    if len(items) <= 1:
+        return items[0] if items else ""
+    middle = len(items) // 2
+    return Reason(LIST_PAIR, first=listing(items[:middle]), second=listing(items[middle:]))
 
 
 def translate(text) -> str:

@@ -314,6 +314,12 @@ class Connector:
         return {}
 
     @classmethod
+    def setting_defaults(cls) -> dict[str, tuple[str, str]]:
+        """What a setting left empty stands for: its name → (the value used instead, where
+        that comes from in the reader's language). The setup guide shows the value used."""
+        return {}
+
+    @classmethod
     def robot_key_from(cls, entered: str) -> str:
         """The robot key in what an operator entered; raises ValidationError."""
         return entered.strip()

@@ -6,9 +6,9 @@ from django.utils.translation import gettext_lazy as _
 
 from announcements.models import Announcement
 from botadmin.forms import NoLabelSuffix, TextareaField
+from botadmin.msgtype_names import NAMES
 from console.queries import STILL_SENDING, UNDELIVERED
 from messaging.models import Message
-from messaging.msgtype_names import NAMES
 
 from .markdown import LONGEST_DRAWN, MARKDOWN_MSGTYPES
 

@@ -19,10 +19,10 @@ from django.utils.translation import gettext_lazy as _
 
 from botadmin.forms import NoLabelSuffix, WebhookURLField
 from botadmin.masked_urls import mask_url, mask_url_fields
+from botadmin.msgtype_names import NAMES
 from conversations.roles import is_bot_admin
 from forwarding.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from messaging.inbound import OBJECT_MODELS
-from messaging.msgtype_names import NAMES
 
 from .queries import ResultPage, page_by_id_both_ways
 

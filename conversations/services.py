@@ -12,6 +12,7 @@ from django.utils.translation import gettext_noop
 
 from botadmin import reasons
 from botadmin.ids import LARGEST_ID
+from botadmin.msgtype_names import NAMES
 from botadmin.reasons import Reason
 from connectors.base import ConnectorError
 from connectors.registry import connector_for
@@ -222,4 +223,6 @@ def refresh_connector_state(bot: Bot) -> str:
     msgtypes = learned.get("msgtypes")
     if not isinstance(msgtypes, list):
         return ""
-    return Reason(gettext_noop("sends %(msgtypes)s"), msgtypes=", ".join(msgtypes))
+    # Each in words (图片, 链接卡片), as the page's capabilities line names them.
+    names = [reasons.label(NAMES[code]) if code in NAMES else code for code in map(str, msgtypes)]
+    return Reason(gettext_noop("sends %(msgtypes)s"), msgtypes=reasons.listing(names))

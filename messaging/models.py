@@ -9,11 +9,11 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from botadmin.msgtype_names import msgtype_name
 from botadmin.reasons import ReasonField
 from connectors.base import Outcome
 from conversations.models import Bot, Conversation
 
-from .msgtype_names import msgtype_name
 from .outbox import IN_FLIGHT, IN_FLIGHT_LABEL, WORKER_HELP
 
 

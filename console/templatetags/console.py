@@ -14,11 +14,11 @@ from announcements.schedule import in_words
 from audit import actions as audit_actions
 from audit import targets as audit_targets
 from botadmin import links
+from botadmin.msgtype_names import msgtype_name
 from console import action_summaries, excerpts, markdown
 from console.dashboard import COUNT_CAP
 from console.webhooks import is_known_msgtype
 from messaging import status_labels
-from messaging.msgtype_names import msgtype_name
 
 register = template.Library()
 

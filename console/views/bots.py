@@ -85,15 +85,22 @@ def _settings_rows(connector, bot) -> list[dict]:
     if connector is None:
         return []
     values = bot_settings.stored_values(connector, bot)
-    return [
-        {
-            "name": name,
-            "label": capfirst(field.label or name),
-            "value": values.get(name, ""),
-            "secret": bot_settings.is_secret(field),
-        }
-        for name, field in bot_settings.fields(connector).items()
-    ]
+    defaults = connector.setting_defaults()
+    rows = []
+    for name, field in bot_settings.fields(connector).items():
+        value, note = values.get(name, ""), ""
+        if not value and name in defaults:  # the value used, as the setup checklist shows it
+            value, note = defaults[name]
+        rows.append(
+            {
+                "name": name,
+                "label": capfirst(field.label or name),
+                "value": value,
+                "note": note,
+                "secret": bot_settings.is_secret(field),
+            }
+        )
+    return rows
 
 
 def bot_context(request, bot) -> dict:

@@ -4,7 +4,7 @@ pages outside the console's own tags (a connector's setup guide)."""
 from django import template
 from django.utils.translation import pgettext
 
-from messaging.msgtype_names import msgtype_name
+from botadmin.msgtype_names import msgtype_name
 
 register = template.Library()
 

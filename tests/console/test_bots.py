@@ -81,6 +81,24 @@ def test_testing_the_connection_reports_what_the_agent_answered(client, make_ope
     assert OperatorAction.objects.filter(action="bot.check_connection", bot=bridge_bot).exists()
 
 
+def test_the_connection_test_names_what_the_agent_sends_as_the_capabilities_line_does(
+    client, make_operator, agent, bridge_bot
+):
+    agent.msgtypes = ("image", "link", "markdown", "miniprogram", "text")
+    client.force_login(make_operator("alice", bridge_bot))
+
+    page = client.post(reverse("console:bot_test", args=[bridge_bot.pk]), follow=True)
+    page = page.content.decode()
+
+    words = "图片、链接卡片、Markdown、小程序、文本"
+    assert f"可发送 {words}" in connection_test(page)
+    assert words in page.split('id="capabilities"')[1].split("</dd>")[0]
+    assert "miniprogram" not in connection_test(page)
+    client.post(reverse("set_language"), {"language": "en", "next": "/"})
+    page = client.get(reverse("console:bot", args=[bridge_bot.pk])).content.decode()
+    assert "sends Image, Link card, Markdown, Mini program, Text" in connection_test(page)
+
+
 def test_testing_a_robot_with_500_broken_groups_answers_at_once_naming_a_few(
     client, make_operator, wecom, wecom_bot
 ):

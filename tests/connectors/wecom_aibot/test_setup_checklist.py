@@ -54,6 +54,38 @@ def test_the_checklist_asks_for_a_long_connection_and_shows_the_bot_id_and_maske
     assert "WECOM_AIBOT_WS_URL" in create
 
 
+def test_the_setup_guide_shows_the_long_connection_url_the_checklist_shows(aibot, console):
+    """Left empty in the bot's settings: both name the server's, and say it is that."""
+    client = console(aibot, language="zh-hans")
+    page = client.get(reverse("console:bot", args=[aibot.pk])).content.decode()
+
+    guide = page.split('id="connector-values"')[1].split("</dl>")[0]
+    row = guide.split("长连接地址")[1].split("</dd>")[0]
+    assert "<code>wss://openws.work.weixin.qq.com</code>" in row
+    assert "服务器的 WECOM_AIBOT_WS_URL" in row
+    assert "wss://openws.work.weixin.qq.com" in step(client, aibot, "create")
+
+
+def test_the_process_holding_the_connection_is_named_in_an_operators_terms(
+    aibot_server, aibot, start_gateway, superuser, console
+):
+    start_gateway("vm:10437:ebd9109e")
+    aibot_server.wait_connected("bot1")
+    admin = Client()
+    admin.force_login(superuser)
+    url = reverse("console:bot", args=[aibot.pk])
+    assert wait_until(lambda: "已连接" in admin.get(url).content.decode(), timeout=5)
+
+    live = admin.get(url).content.decode().split('id="live-connection"')[1].split("</dl>")[0]
+    held_by = live.split("持有者</dt>")[1].split("</dd>")[0]
+    assert "主机 vm 上的网关进程（PID 10437）" in held_by
+    # The lease's own id, for whoever reads the gateway's log, folded away.
+    assert "<details>" in held_by and held_by.index("<details>") < held_by.index("vm:10437")
+    assert "由主机 vm 上的网关进程（PID 10437）保持" in step(
+        console(aibot, language="zh-hans"), aibot, "connection"
+    )
+
+
 def test_an_operator_without_admin_rights_sees_the_secret_masked_without_reveal(aibot, console):
     create = step(console(aibot, admin=False), aibot, "create")
 
@@ -88,7 +120,7 @@ def test_a_failing_connection_shows_the_reason_in_the_operators_words(
     connection = step(console(aibot, language="zh-hans"), aibot, "connection")
 
     assert 'data-state="todo"' in connection
-    assert "企业微信服务器 127.0.0.1 拒绝了连接" in connection
+    assert "127.0.0.1 拒绝了连接" in connection
     assert "Errno" not in connection and "ConnectionRefused" not in connection
 
 
