@@ -126,7 +126,7 @@ def test_test_the_connection_reads_the_capabilities_again(bot_of, agent, superus
     ok, text = check_connection(bot, superuser)
 
     bot.refresh_from_db()
-    assert ok and "news" in text
+    assert ok and "News card" in text  # in words, as the page's capabilities line
     assert "news" in bot.connector_state["msgtypes"]
 
 
