@@ -163,8 +163,10 @@ class Output:
 
 
 def test_a_migration_held_up_by_a_long_reader_lets_writes_through_and_is_retried(
-    an_alter_of_the_message_table_to_apply, long_reader, bot, group
+    bot, group, an_alter_of_the_message_table_to_apply, long_reader
 ):
+    # The bot and group are made before migrating back: unapplying messaging takes the
+    # later migrations of the apps built on it along (forwarding's endpoint columns).
     running = migrate(BOTADMIN_MIGRATE_LOCK_TIMEOUT="0.2", BOTADMIN_MIGRATE_RETRY_SECONDS="600")
     output = Output(running)
     try:
