@@ -13,6 +13,7 @@ from django.utils import timezone
 from botadmin.reasons import Reason
 from messaging.delivery import deliver
 from messaging.models import Message
+from messaging.status_labels import clock_time
 from tests.counted_queries import get_counting_queries
 
 BOTS = reverse("console:bots")
@@ -85,7 +86,7 @@ def test_the_trace_says_which_attempt_of_how_many_and_when_botadmin_gives_up_at_
     page = robot_client.get(url).content.decode()
 
     assert f"第 5 次尝试失败，共 {attempts} 次" in page
-    assert f"最迟 {give_up:%H:%M} 放弃" in page
+    assert f"最迟 {clock_time(give_up)} 放弃" in page  # seconds when within the hour
     assert "after 5 attempts" not in page
 
 
