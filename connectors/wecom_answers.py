@@ -33,7 +33,8 @@ BUSY_ERRCODES = frozenset({-1, 45009, 45033})
 RATE_LIMITED_ERRCODE = 45009
 # 45009 counts a minute's calls (a robot's 20, an app's per API): wait for it to pass.
 RATE_LIMIT_WAIT_SECONDS = 60.0
-TOKEN_ERRCODES = frozenset({40014, 42001})
+# Invalid, expired, not the latest (after the secret was reset): fetch a new token.
+TOKEN_ERRCODES = frozenset({40014, 42001, 40001})
 MEDIA_ID_ERRCODE = 40007  # invalid media_id
 # Answered without WeCom's errcode by what stands in front of it (a gateway or proxy):
 # the call did not reach WeCom, so nothing was posted.

@@ -170,7 +170,7 @@ def drop_token(app: App, token: str) -> None:
 def call(app: App, method: str, api: str, **kwargs) -> tuple[http.HttpResponse, dict | None]:
     """The response and its JSON answer (None when it is not JSON).
 
-    A 40014/42001 answer drops the token and repeats the call once with a new
+    A 40014/42001/40001 answer drops the token and repeats the call once with a new
     one: WeCom refused it before doing anything. Raises TokenError and the
     `requests` exceptions of the call itself.
     """

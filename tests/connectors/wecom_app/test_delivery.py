@@ -135,6 +135,30 @@ def test_an_expired_token_is_refreshed_once_and_the_send_goes_through(
     assert DeliveryAttempt.objects.filter(outcome="sent").count() == 2
 
 
+@pytest.mark.parametrize(
+    "errcode",
+    [
+        40014,  # invalid access_token
+        42001,  # access_token expired
+        40001,  # invalid credential: the token is not the latest (the secret was reset)
+    ],
+)
+def test_a_token_message_send_refuses_is_fetched_again_and_the_send_goes_through(
+    errcode, app_api, member, queue_message, run_queue
+):
+    """wecom.md section 4: refresh the cached token on 40014 / 42001 / 40001."""
+    queue_message(member, {"msgtype": "text", "text": {"content": "one"}})
+    run_queue()
+    app_api.answer_next("message/send", errcode)
+    two = queue_message(member, {"msgtype": "text", "text": {"content": "two"}})
+    run_queue()
+
+    two.refresh_from_db()
+    assert app_api.token_fetches == 2, "the refused token was kept"
+    assert two.status == "sent"
+    assert [body["text"]["content"] for _, body in app_api.sent] == ["one", "two"]
+
+
 def test_partly_invalid_recipients_are_recorded_on_the_attempt(
     app_api, app_bot, make_conversation, queue_message, run_queue
 ):
