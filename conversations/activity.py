@@ -27,6 +27,7 @@ def record_seen_in_message(
     at: datetime,
     kind: str = "",
     name: str = "",
+    sender: str = "",
     known: Conversation | None = None,
 ) -> Conversation:
     """The conversation a message was seen in at `at`: created on first sight, its kind,
@@ -34,7 +35,9 @@ def record_seen_in_message(
 
     `known` is the conversation when the caller already read it (before its
     transaction, so that the write lock is held briefly); empty `kind` and `name`
-    leave those as they are.
+    leave those as they are. A conversation first seen without its kind is a direct
+    chat when its ID is the `sender`'s (a one-to-one chat goes by the other person's
+    ID), else a group chat.
     """
     changes = {}
     if kind:
@@ -43,8 +46,11 @@ def record_seen_in_message(
         changes["name"] = name[:NAME_MAX_LENGTH]
     conversation = known
     if conversation is None:
+        first_kind = kind or _kind_by_sender(conversation_id, sender)
         conversation, created = Conversation.objects.get_or_create(
-            bot=bot, conversation_id=conversation_id, defaults={**changes, "last_inbound_at": at}
+            bot=bot,
+            conversation_id=conversation_id,
+            defaults={**changes, "kind": first_kind, "last_inbound_at": at},
         )
         if created:
             forget_active_counts(bot)
@@ -75,3 +81,9 @@ def record_reachable(bot: Bot, conversation_id: str, *, reachable: bool) -> bool
     if changed:
         forget_active_counts(bot)
     return bool(changed)
+
+
+def _kind_by_sender(conversation_id: str, sender: str) -> str:
+    if sender and sender == conversation_id:
+        return Conversation.Kind.USER
+    return Conversation.Kind.GROUP

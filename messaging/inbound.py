@@ -204,6 +204,7 @@ def record_inbound(
                 at=now,
                 kind=envelope.conversation_type or "",
                 name=envelope.conversation_name or "",
+                sender=envelope.sender or "",
                 known=conversation,
             )
             message = Message(

@@ -61,6 +61,37 @@ def test_a_new_conversation_is_created_with_its_kind_and_name(bot, post_callback
     assert conversation.last_inbound_at is not None
 
 
+def _without_kind(bot, conversation_id: str, sender: str, msgid: str) -> dict:
+    """The seed's own fields only: bridge-protocol.md makes `conversation_type` optional."""
+    body = {**callback_body("text", bot), "conversation_id": conversation_id, "sender": sender}
+    body["msgid"] = msgid
+    for optional in ("conversation_type", "conversation_name", "sender_name"):
+        body.pop(optional, None)
+    return body
+
+
+def test_a_new_conversation_without_its_kind_is_a_direct_chat_when_it_is_the_senders(
+    bot, client, post_callback
+):
+    post_callback(_without_kind(bot, "zhangsan", "zhangsan", "dm1"))
+    post_callback(_without_kind(bot, "wrOpsGroup", "zhangsan", "group1"))
+
+    users = client.get(f"/api/users?secret={bot.secret}").json()["data"]
+    groups = client.get(f"/api/groups?secret={bot.secret}").json()["data"]
+    assert [user["conversation_id"] for user in users] == ["zhangsan"]
+    assert [group["conversation_id"] for group in groups] == ["wrOpsGroup"]
+
+
+def test_a_message_without_a_kind_leaves_a_known_conversations_kind_as_it_is(
+    bot, group, post_callback
+):
+    """A group whose ID happens to be the sender's stays a group: only the field changes it."""
+    post_callback(_without_kind(bot, group.conversation_id, group.conversation_id, "m1"))
+
+    group.refresh_from_db()
+    assert group.kind == "group"
+
+
 def test_a_known_conversation_gets_its_name_and_last_activity_updated(bot, group, post_callback):
     before = group.last_inbound_at
     post_callback(
