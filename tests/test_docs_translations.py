@@ -60,6 +60,19 @@ def test_a_translation_has_the_english_headings_with_their_anchors(translation):
     )
 
 
+@pytest.mark.parametrize("translation", TRANSLATIONS, ids=lambda p: str(p.relative_to(DOCS)))
+def test_a_translation_keeps_the_english_code_samples(translation):
+    """Integrators copy the samples whichever language they read: every fenced block
+    (curl commands, JSON bodies, URLs) is the English document's, in its order."""
+    english = DOCS / translation.name
+    samples = [block[0] for block in FENCED.finditer(english.read_text())]
+    kept = [block[0] for block in FENCED.finditer(translation.read_text())]
+    assert kept == samples, (
+        f"{translation.relative_to(ROOT)} must have the fenced code blocks of "
+        f"docs/{english.name}, unchanged and in the same order"
+    )
+
+
 @pytest.mark.parametrize("folder", sorted({t.parent for t in TRANSLATIONS}), ids=lambda p: p.name)
 def test_each_translation_records_the_english_text_it_was_made_from(folder):
     sources = recorded_sources(folder)
