@@ -445,7 +445,9 @@ class WebhookDeliveryAdmin(ReadOnlyAdminMixin, BotScopedAdminMixin, admin.ModelA
         return format_html('<a href="{}">{} {}</a>', url, obj.message.msgtype, obj.message.msgid)
 
     def has_replay_permission(self, request):
-        return request.user.has_perm(REPLAY_PERMISSION)
+        """Bot admins only, as in the console: a replay posts the message again, with the
+        bot's API secret to an endpoint that sends it; operators only look."""
+        return request.user.has_perm(REPLAY_PERMISSION) and _administers(request)
 
     @admin.action(description=_("Replay the selected deliveries"), permissions=["replay"])
     @atomic_action
@@ -465,7 +467,9 @@ class WebhookDeliveryAdmin(ReadOnlyAdminMixin, BotScopedAdminMixin, admin.ModelA
 
     def replay_view(self, request, pk):
         delivery = get_object_or_404(self.get_queryset(request), pk=pk)
-        if not self.has_replay_permission(request):
+        if not self.has_replay_permission(request) or not is_bot_admin(
+            request.user, delivery.endpoint.bot
+        ):
             raise PermissionDenied
         count = replay_deliveries(request.user, WebhookDelivery.objects.filter(pk=delivery.pk))
         if count:

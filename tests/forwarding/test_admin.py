@@ -234,6 +234,32 @@ def test_operators_see_only_the_endpoints_and_deliveries_of_their_bots(
     assert not OperatorAction.objects.filter(action="delivery.replay").exists()
 
 
+def test_operators_who_are_no_bot_admins_cannot_replay_in_the_admin_either(
+    client, make_operator, receiver, failed_delivery
+):
+    """The console refuses them a replay (operators only look); so does the admin."""
+    viewer = make_operator("viewer", failed_delivery.endpoint.bot)
+    viewer.user_permissions.remove(Permission.objects.get(codename="administer_bot"))
+    client.force_login(viewer)
+
+    one = client.post(reverse("admin:forwarding_webhookdelivery_replay", args=[failed_delivery.pk]))
+    many = client.post(
+        reverse("admin:forwarding_webhookdelivery_changelist"),
+        {"action": "replay", "_selected_action": [failed_delivery.pk]},
+    )
+    page = client.get(
+        reverse("admin:forwarding_webhookdelivery_change", args=[failed_delivery.pk])
+    ).content.decode()
+
+    assert one.status_code == 403
+    assert many.status_code in (200, 302)
+    failed_delivery.refresh_from_db()
+    assert (failed_delivery.status, failed_delivery.replay_count) == ("failed", 0)
+    assert not OperatorAction.objects.filter(action__startswith="delivery.replay").exists()
+    assert reverse("admin:forwarding_webhookdelivery_replay", args=[failed_delivery.pk]) not in page
+    assert len(receiver.requests) == 1  # the first, failed attempt only
+
+
 def test_the_forwarding_admin_speaks_chinese_by_default(client, superuser, failed_delivery):
     client.force_login(superuser)
 
