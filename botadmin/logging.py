@@ -17,9 +17,12 @@ from .client_address import client_address
 MASK = "********"
 
 # A query parameter is secret when its name is or ends in one of these words
-# (`agent_token`, `corpsecret`, `signing_secret`, `encoding_aes_key`, `proxy_passwd`): masking a harmless
-# `monkey=` too is the cheaper mistake.
-_SECRET_NAME = re.compile(r"(?:secret|key|token|password|passwd)$")
+# (`agent_token`, `corpsecret`, `signing_secret`, `encoding_aes_key`, `proxy_passwd`,
+# `X-Amz-Signature`, `X-Amz-Credential`), or is one of the short names services put keys
+# under (Azure Functions' `code=`, a SAS `sig=`): masking a harmless `monkey=` too is the
+# cheaper mistake.
+_SECRET_SUFFIXES = r"secret|key|token|password|passwd|pwd|signature|credentials?"
+_SECRET_NAME = re.compile(rf"(?:{_SECRET_SUFFIXES})$|^(?:code|sig|pass|auth)$")
 # A name, then `=`, or inside another URL (a login redirect's `next=`) `%3D` or `%253D`.
 # The name is anything up to the separator, percent-encoded or not (`secre%74`,
 # `secret%5B%5D`), and is judged decoded (`_is_secret_name`).
@@ -29,7 +32,7 @@ _VALUE = re.compile(r"[^&\s\"']+")
 _ENCODED_VALUE = re.compile(r"(?i)(?:(?!%26|%2526)[^&\s\"'])+")
 # The same names in JSON, a Python repr or a traceback's locals, before a quoted value
 # (a backslash escapes a quote inside it).
-_NAME = r"(?<![a-z0-9])[a-z0-9_]*(?:secret|key|token|password|passwd)"
+_NAME = rf"(?<![a-z0-9])[a-z0-9_]*(?:{_SECRET_SUFFIXES})"
 _IN_QUOTES = r"(?:[^'\\]|\\.)*"
 _IN_DOUBLE_QUOTES = r'(?:[^"\\]|\\.)*'
 _PATTERNS = [

@@ -18,6 +18,13 @@ STORED = "https://hook:PW-secret@hooks.example.com/in?token=TOK-secret&team=7"
         ("http://u:p%40ss@10.0.0.5:7600/", ["p%40ss"], ["http://", "@10.0.0.5:7600/"]),
         ("https://qyapi.example/send?key=ROBOT-key", ["ROBOT-key"], ["?key="]),
         ("https://x.example/in?access_token=AT-1&signing_secret=SS-2", ["AT-1", "SS-2"], []),
+        (
+            # Azure Functions' key, a SAS signature, a password, S3's presigned parts.
+            "https://fn.azurewebsites.net/api/hook?code=FN-key&sig=SAS-sig&pwd=PW-3&pass=PW-4"
+            "&auth=AU-5&X-Amz-Credential=AK-6&X-Amz-Signature=AMZ-7&client_credentials=CC-8",
+            ["FN-key", "SAS-sig", "PW-3", "PW-4", "AU-5", "AK-6", "AMZ-7", "CC-8"],
+            ["?code=", "&sig=", "&X-Amz-Signature="],
+        ),
     ],
 )
 def test_a_password_and_secret_looking_query_values_are_masked(url, hidden, kept):
@@ -31,6 +38,7 @@ def test_a_password_and_secret_looking_query_values_are_masked(url, hidden, kept
     "url",
     [
         "https://hooks.example.com/in?team=7",
+        "https://hooks.example.com/in?postcode=100000&design=flat&errcode=0",
         "http://agent.internal:8080?next=a@b",  # no user part: the port stays
         "",
     ],

@@ -403,7 +403,8 @@ def test_an_operator_who_is_no_bot_admin_sees_endpoint_urls_with_credentials_mas
     """A password or key in an endpoint's URL is a secret like the bot's own: operators
     who may not reveal those see every endpoint URL masked, on every page showing one."""
     endpoint = WebhookEndpoint.objects.create(
-        bot=bot, url="https://hook:EP-password@recv.example/in?key=EP-key&team=7"
+        bot=bot,
+        url="https://hook:EP-password@recv.example/in?key=EP-key&team=7&code=EP-fnkey&sig=EP-sas",
     )
     message = make_message(group, text="转发的消息")
     WebhookDelivery.objects.create(message=message, endpoint=endpoint, status="delivered")
@@ -418,7 +419,9 @@ def test_an_operator_who_is_no_bot_admin_sees_endpoint_urls_with_credentials_mas
     ]
     for address in pages:
         html = reader.get(address).content.decode()
-        assert "EP-password" not in html and "EP-key" not in html, address
+        assert not {"EP-password", "EP-key", "EP-fnkey", "EP-sas"} & set(
+            re.findall(r"EP-[a-z]+", html)
+        ), address
         assert "https://********@recv.example/in" in html, address
 
 
