@@ -322,6 +322,15 @@ _ERROR_FOR_STATUS = {
 }
 
 
+def error_for_status(status: int) -> Err:
+    """The error an answer of HTTP `status` under /api/ carries when nothing more precise is
+    known: an answer Django or the web server made (JsonApiAnswersMiddleware), and the ones
+    nginx makes itself (deploy/nginx/botadmin.conf, tests/deploy/test_nginx.py checks)."""
+    if status >= 500:
+        return Err.SYSTEM_BUSY
+    return _ERROR_FOR_STATUS.get(status, Err.INVALID_PARAMETER)
+
+
 class ApiPathMiddleware:
     """`/api/send/` and `//api/send` are `/api/send`: every API path answers the same
     with a trailing slash or with more than one leading slash.
@@ -413,9 +422,7 @@ class JsonApiAnswersMiddleware:
     def _as_envelope(request: HttpRequest, response) -> JsonResponse:
         status = response.status_code
         headers = {name: response[name] for name in ("Allow", "Retry-After") if name in response}
-        if status >= 500:
-            error = Err.SYSTEM_BUSY.error()
-        elif status == 405:
+        if status == 405:
             headers["Allow"] = _with_head(headers.get("Allow", ""))
             error = Err.METHOD_NOT_ALLOWED.error(
                 f"method not allowed: {request.method[:10]}; {request.path[:100]} takes "
@@ -428,7 +435,7 @@ class JsonApiAnswersMiddleware:
                 f"invalid parameter: Host {host[:100]!r} is not allowed (ALLOWED_HOSTS)"
             )
         else:
-            error = _ERROR_FOR_STATUS.get(status, Err.INVALID_PARAMETER).error()
+            error = error_for_status(status).error()
         return envelope(error.errcode, error.errmsg, http_status=status, headers=headers)
 
 

@@ -10,6 +10,7 @@ import os
 import re
 import secrets
 import shutil
+import socket
 import ssl
 import subprocess
 from contextlib import contextmanager
@@ -17,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from botadmin.api import error_for_status
+from botadmin.local_http import Answer, LocalServer
 from devtools.processes import ROOT, database_url, stop_process_group
 from tests.messaging.conftest import _free_port, running_gunicorn
 from tests.polling import wait_until
@@ -63,10 +66,42 @@ def test_the_config_has_what_botadmin_needs_from_its_proxy():
     assert "error_log /var/log/nginx/botadmin.error.log crit;" in api[: api.index("}")]
 
 
-def _site(gunicorn_port: int, http_port: int, https_port: int, folder: Path) -> str:
-    """The shipped file with this test's ports, certificate and log folder."""
+def _api_error_bodies(text: str) -> dict[str, str]:
+    """The `map $status $botadmin_api_error` of the config: status (or "default") → body."""
+    block = text[text.index("map $status $botadmin_api_error {") :]
+    block = block[: block.index("\n}")]
+    return dict(re.findall(r"^\s+(\d+|default)\s+'(.*)';$", block, re.M))
+
+
+def test_what_nginx_answers_under_api_carries_the_errcode_botadmin_gives_that_status():
+    """Read without nginx: every error nginx may answer itself under /api/ has a body in
+    the envelope, with the errcode botadmin's own answer of that status has (docs/api.md)."""
+    text = CONF.read_text()
+    bodies = _api_error_bodies(text)
+    # Every status the error pages catch (494 is sent as 400) has its body; the 5xx
+    # without one of their own share the default.
+    caught = {
+        int(status)
+        for line in re.findall(r"error_page ([\d ]+) @(?:api_error|malformed_request);", text)
+        for status in line.split()
+    }
+    assert {400, 413, 502, 504} <= caught
+    for status in caught - {494}:
+        assert str(status) in bodies or (status >= 500 and "default" in bodies), status
+
+    for status, body in bodies.items():
+        answer = json.loads(body)
+        expected = error_for_status(500 if status == "default" else int(status))
+        assert answer["errcode"] == expected.code, status
+        assert answer["errmsg"].startswith(expected.default_message), status
+
+
+def _site(gunicorn_port: int, http_port: int, https_port: int, folder: Path, changes=None) -> str:
+    """The shipped file with this test's ports, certificate and log folder (and `changes`,
+    more text to replace)."""
     text = CONF.read_text()
     replacements = {
+        **(changes or {}),
         "server 127.0.0.1:8000;": f"server 127.0.0.1:{gunicorn_port};",
         "listen 80;": f"listen 127.0.0.1:{http_port};",
         "listen 443 ssl;": f"listen 127.0.0.1:{https_port} ssl;",
@@ -292,3 +327,120 @@ def test_a_request_gunicorn_fails_leaves_its_secret_in_none_of_nginxs_logs(tmp_p
     assert "upstream_connect_time=-" in logged
     assert '"POST /api/send?secret=******** HTTP/1.1" 413 ' in logged
     assert "upstream=- upstream_status=- " in logged  # nginx's own answer
+
+
+def _raw_https(port: int, request: bytes) -> tuple[int, str, bytes]:
+    """A request written byte for byte (a malformed one, which http.client would not
+    send), over TLS; the answer's status, Content-Type and body (nginx closes after it)."""
+    context = ssl.create_default_context()
+    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as plain:
+        with context.wrap_socket(plain, server_hostname=HOST) as connection:
+            connection.sendall(request)
+            answer = b""
+            while chunk := connection.recv(65536):
+                answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = dict(line.split(": ", 1) for line in lines[1:])
+    return int(lines[0].split()[1]), headers["Content-Type"], body
+
+
+@pytest.fixture
+def nginx_without_gunicorn(tmp_path):
+    """The shipped config in front of a port nobody listens on; yields nginx's HTTPS port."""
+    nobody_listens, http_port, https_port = _free_port(), _free_port(), _free_port()
+    with running_nginx(
+        tmp_path, _site(nobody_listens, http_port, https_port, tmp_path), https_port
+    ):
+        yield https_port
+
+
+@needs_nginx
+def test_with_gunicorn_down_an_api_caller_gets_json_502_and_a_too_large_body_json_413(
+    nginx_without_gunicorn,
+):
+    port = nginx_without_gunicorn
+    json_body = {"Content-Type": "application/json", "X-Request-ID": "lb-502"}
+
+    status, headers, body = _https(port, "POST", "/api/send?secret=s", b"{}", json_body)
+
+    assert status == 502 and headers["Content-Type"] == "application/json"
+    assert json.loads(body) == {
+        "errcode": -1,
+        "errmsg": "system busy, retry later: botadmin is not answering (502 from the proxy)",
+    }
+    # The id the access log names the failure with, as botadmin's own answers carry it.
+    assert headers["X-Request-ID"] == "lb-502"
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    # Every path under /api/, the WeCom app's callback URL included, and every method.
+    for method, path in [("GET", "/api/groups"), ("GET", "/api/wecom_app/1/callback")]:
+        status, headers, body = _https(port, method, path)
+        assert (status, json.loads(body)["errcode"]) == (502, -1)
+
+    # nginx refuses a body over client_max_body_size before it asks gunicorn anything.
+    status, headers, body = _https(port, "POST", "/api/send", b"x" * (23 * MB), json_body)
+
+    assert status == 413 and headers["Content-Type"] == "application/json"
+    assert json.loads(body) == {
+        "errcode": 7000002,
+        "errmsg": "request body too large: over the proxy limit (client_max_body_size)",
+    }
+
+    # The console's pages keep nginx's own page.
+    status, headers, _body = _https(port, "GET", "/console/")
+    assert status == 502 and headers["Content-Type"] == "text/html"
+
+
+class Stuck(LocalServer):
+    """An upstream that takes the request and answers after `delay` seconds: a stuck
+    gunicorn worker."""
+
+    def handle(self, request):
+        return Answer(200, {"errcode": 0, "errmsg": "ok"})
+
+
+@needs_nginx
+def test_an_api_request_gunicorn_does_not_answer_in_time_is_json_504(tmp_path):
+    http_port, https_port = _free_port(), _free_port()
+    with Stuck() as stuck:
+        stuck.delay = 10
+        # nginx's wait shortened from 35 s to 1 s: the same answer, sooner.
+        shorter = {"proxy_read_timeout 35s;": "proxy_read_timeout 1s;"}
+        site = _site(stuck.port, http_port, https_port, tmp_path, shorter)
+        with running_nginx(tmp_path, site, https_port):
+            status, headers, body = _https(https_port, "POST", "/api/send", b"{}")
+
+    assert status == 504 and headers["Content-Type"] == "application/json"
+    assert json.loads(body) == {
+        "errcode": -1,
+        "errmsg": "system busy, retry later: botadmin did not answer in time (504 from the proxy)",
+    }
+
+
+MALFORMED = {
+    "a broken chunked body": b"POST {path} HTTP/1.1\r\nHost: " + HOST.encode()
+    + b"\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n",
+    "two Host headers": b"GET {path} HTTP/1.1\r\nHost: " + HOST.encode()
+    + b"\r\nHost: other.example.com\r\n\r\n",
+    "headers over large_client_header_buffers": b"GET {path} HTTP/1.1\r\nHost: "
+    + HOST.encode() + b"\r\nX-Big: " + b"x" * (20 * 1024) + b"\r\n\r\n",
+}  # fmt: skip
+
+
+@needs_nginx
+@pytest.mark.parametrize("malformed", MALFORMED)
+def test_a_request_nginx_finds_malformed_is_json_400_under_api_only(
+    nginx_without_gunicorn, malformed
+):
+    port = nginx_without_gunicorn
+    request = MALFORMED[malformed]
+
+    status, content_type, body = _raw_https(port, request.replace(b"{path}", b"/api/send"))
+
+    assert (status, content_type) == (400, "application/json")
+    assert json.loads(body)["errcode"] == 40035
+    assert json.loads(body)["errmsg"].startswith("invalid parameter: malformed request")
+
+    status, content_type, _body = _raw_https(port, request.replace(b"{path}", b"/console/"))
+    assert (status, content_type) == (400, "text/html")
