@@ -32,6 +32,7 @@ from conversations.secrets import secrets_match
 from conversations.services import addressed_conversation, bot_for_secret
 
 from . import jsontext
+from .bearer import bearer_challenge, bearer_token
 from .errors import ApiError, Err
 from .request_body import body_length
 
@@ -160,25 +161,12 @@ RequestPart = Callable[[HttpRequest], str | None]
 
 
 def bearer_secret(request: HttpRequest) -> str | None:
-    """The token of an `Authorization: Bearer <token>` header (the scheme in any case),
-    or None without one; another scheme (`Basic`, a proxy's) is not ours to read."""
-    scheme, _, token = request.headers.get("Authorization", "").strip().partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        return None
-    return token.strip()
+    """The secret of an `Authorization: Bearer <secret>` header, or None without one.
 
-
-# RFC 9110 section 11.6.1: a 401 says how to authenticate. Every endpoint that acts for a
-# bot takes its secret as an RFC 6750 Bearer token (the query string's `secret=` has no
-# scheme to name), so that is the challenge, with RFC 6750's error code when a secret
-# was given and is wrong (`invalid_token`) or given twice (`invalid_request`, HTTP 400).
-REALM = "botadmin"
-
-
-def bearer_challenge(error: str = "") -> dict[str, str]:
-    """The `WWW-Authenticate` header of an answer refusing the bot's secret."""
-    challenge = f'Bearer realm="{REALM}"'
-    return {"WWW-Authenticate": f'{challenge}, error="{error}"' if error else challenge}
+    Every endpoint that acts for a bot takes its secret as a Bearer token (the query
+    string's `secret=` has no scheme to name), so a 401 challenges for one
+    (`bearer_challenge`)."""
+    return bearer_token(request.headers.get("Authorization", ""))
 
 
 class BotSecret(APIKeyQuery):

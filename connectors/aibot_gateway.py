@@ -46,6 +46,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_noop
 
 from botadmin import thread_connections
+from botadmin.bearer import bearer_challenge, bearer_token
 from botadmin.local_http import Answer, LocalServer, Request
 from botadmin.reasons import Reason
 
@@ -267,9 +268,13 @@ class SendEndpoint(LocalServer):
     def handle(self, request: Request) -> Answer:
         if request.method != "POST" or request.path != "/send":
             return Answer(404, {"errcode": 404, "errmsg": "not found"})
-        given = request.headers.get("Authorization", "")
-        if not secrets.compare_digest(given.encode(), f"Bearer {self.gateway.token}".encode()):
-            return Answer(401, not_sent("retry", Reason(gettext_noop("wrong gateway token"))))
+        given = bearer_token(request.headers.get("Authorization", ""))
+        if given is None or not secrets.compare_digest(given.encode(), self.gateway.token.encode()):
+            return Answer(
+                401,
+                not_sent("retry", Reason(gettext_noop("wrong gateway token"))),
+                bearer_challenge("invalid_token" if given else ""),
+            )
         try:
             payload = request.json()
         except ValueError:

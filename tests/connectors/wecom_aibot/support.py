@@ -1,10 +1,13 @@
-"""Helpers for the gateway's inbound tests: a database that cannot take messages."""
+"""Helpers for the gateway's tests: a database that cannot take messages, a send posted
+to the gateway as the delivery worker posts it."""
 
 import threading
 from contextlib import contextmanager
 
 from django.db import connection, transaction
 
+from botadmin import http
+from conversations import connections
 from messaging.models import Message
 
 MESSAGES = connection.ops.quote_name(Message._meta.db_table)
@@ -40,3 +43,21 @@ def messages_locked():
             with connection.cursor() as cursor:
                 cursor.execute(f"LOCK TABLE {MESSAGES} IN EXCLUSIVE MODE")
         yield
+
+
+def post_to_gateway(bot, body: dict, *, authorization: str | None = "") -> http.HttpResponse:
+    """POST /send to the gateway holding `bot`, as connectors/wecom_aibot.py does: to
+    group wrGroupA, with the lease's token unless `authorization` says otherwise (None:
+    no header)."""
+    connection = connections.live(bot)
+    request = {"bot_id": bot.pk, "message_id": "m1", "reply_to": "", "chatid": "wrGroupA",
+               "chat_type": "group", "body": body}  # fmt: skip
+    if authorization == "":
+        authorization = f"Bearer {connection.endpoint_token}"
+    return http.request(
+        "POST",
+        connection.endpoint.rstrip("/") + "/send",
+        json=request,
+        headers={"Authorization": authorization} if authorization is not None else {},
+        allow_private=True,
+    )

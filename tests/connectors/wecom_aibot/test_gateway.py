@@ -8,9 +8,12 @@ from django.utils import timezone, translation
 from botadmin.reasons import translate
 from connectors.base import Outcome
 from connectors.registry import connector_for
+from connectors.wecom_aibot import WeComAIBotConnector
 from conversations import connections
 from conversations.models import Bot, BotConnection, Conversation
 from tests.polling import wait_until
+
+from .support import post_to_gateway
 
 
 def state(bot) -> str | None:
@@ -249,3 +252,27 @@ def test_a_ping_answered_late_but_before_the_next_two_keeps_the_connection(
     assert wait_until(lambda: len(aibot_server.frames_of("ping")) >= 6, timeout=10)
     assert len(aibot_server.subscriptions) == 1
     assert state(aibot) == "connected"
+
+
+@pytest.mark.parametrize(
+    ("authorization", "challenge"),
+    [
+        (None, 'Bearer realm="botadmin"'),
+        ("Basic dXNlcjpwYXNz", 'Bearer realm="botadmin"'),  # another scheme: no token given
+        ("Bearer not-the-token", 'Bearer realm="botadmin", error="invalid_token"'),
+    ],
+)
+def test_the_send_endpoint_refuses_a_missing_or_wrong_token_with_the_apis_challenge(
+    aibot_server, aibot, group, connected, authorization, challenge
+):
+    """As every 401 of the API: a Bearer challenge, with `invalid_token` for a wrong one;
+    the delivery worker still reads the answer as "not sent, retry"."""
+    markdown = {"msgtype": "markdown", "markdown": {"content": "hi"}}
+
+    answer = post_to_gateway(aibot, markdown, authorization=authorization)
+
+    assert answer.status == 401
+    assert answer.headers["WWW-Authenticate"] == challenge
+    result = WeComAIBotConnector.classify(answer)
+    assert (result.outcome, result.detail) == (Outcome.RETRY, "wrong gateway token")
+    assert not aibot_server.frames_of("aibot_send_msg")

@@ -25,6 +25,8 @@ from tests.connectors.test_filenames import NAMES_FROM_URLS
 from tests.images import image_bytes
 from tests.polling import wait_until
 
+from .support import post_to_gateway
+
 AMR_HEADER = b"#!AMR\n"
 
 
@@ -563,17 +565,7 @@ def test_the_gateway_answers_media_under_six_bytes_with_its_size_not_too_large(
 ):
     """What the connector checks first, the gateway checks again (a request from an
     older web process): an empty upload has no chunk, which read as "too large"."""
-    connection = connections.live(aibot)
-    request = {"bot_id": aibot.pk, "message_id": "m1", "reply_to": "", "chatid": "wrGroupA",
-               "chat_type": "group", "body": {"msgtype": "image", "image": {"base64": ""}}}  # fmt: skip
-
-    answer = http.request(
-        "POST",
-        connection.endpoint.rstrip("/") + "/send",
-        json=request,
-        headers={"Authorization": f"Bearer {connection.endpoint_token}"},
-        allow_private=True,
-    )
+    answer = post_to_gateway(aibot, {"msgtype": "image", "image": {"base64": ""}})
 
     result = WeComAIBotConnector.classify(answer)
     assert (result.outcome, result.detail) == (
