@@ -52,6 +52,7 @@ class Err(Enum):
     IDEMPOTENCY_CONFLICT = (7000103, 409, "Idempotency-Key reused with a different body")
     NO_SUCH_MESSAGE = (7000104, 404, "no such message")
     NOT_CANCELLABLE = (7000105, 409, "only scheduled messages can be cancelled")
+    CONVERSATION_DELETED = (7000106, 410, "conversation deleted")
     NO_SUCH_ENDPOINT = (7000404, 404, "no such endpoint")
     METHOD_NOT_ALLOWED = (7000405, 405, "method not allowed")
 

@@ -117,7 +117,8 @@ def _active(bot: Bot) -> Bot:
 
 def _rows(bot: Bot, kind: str, q: str, include_inactive: bool, *fields: str):
     """One query on conv_list_idx (bot, kind, is_active, name), in the index's order."""
-    rows = Conversation.objects.filter(bot=bot, kind=kind)
+    # A conversation being deleted is no longer one to send to (/api/send refuses it).
+    rows = Conversation.objects.filter(bot=bot, kind=kind, deletion_requested_at__isnull=True)
     if not include_inactive:
         # `is_active IN (true)`, not Django's bare `WHERE is_active`: SQLite uses an
         # index column only for a comparison, and would then sort every row by name.

@@ -242,6 +242,11 @@ class Conversation(models.Model):
     # the console sorts by the newest message of either direction
     # (console/conversation_list.py, newest_message_id).
     last_inbound_at = models.DateTimeField(_("last inbound message"), null=True, blank=True)
+    # When an operator asked to delete it (conversations/deletion_marks.py): from then on the
+    # API sends nothing new to it and lists it no more, while the deletion job empties it.
+    deletion_requested_at = models.DateTimeField(
+        _("deletion requested"), null=True, blank=True, editable=False
+    )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
@@ -294,6 +299,32 @@ class Conversation(models.Model):
                 params={"id": self.conversation_id},
             )
         return super().unique_error_message(model_class, unique_check)
+
+
+class DeletedConversation(models.Model):
+    """A conversation a deletion job deleted, by its id: the API answers a send to it that
+    it was deleted, and when, rather than that the bot has no such conversation. A
+    conversation of that id stored again (a contact sync, a message from it) is used
+    as any other; this row stays until the bot goes."""
+
+    # No index of its own: deleted_conversation_unique (bot, conversation_id) starts with it.
+    bot = models.ForeignKey(
+        Bot, on_delete=models.CASCADE, related_name="+", verbose_name=_("bot"), db_index=False
+    )
+    conversation_id = models.CharField(_("conversation ID"), max_length=255)
+    deleted_at = models.DateTimeField(_("deleted"))
+
+    class Meta:
+        verbose_name = _("deleted conversation")
+        verbose_name_plural = _("deleted conversations")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["bot", "conversation_id"], name="deleted_conversation_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.conversation_id
 
 
 class SyncRun(models.Model):

@@ -17,6 +17,7 @@ from botadmin.reasons import Reason
 from connectors.base import ConnectorError
 from connectors.registry import connector_for
 
+from .deletion_marks import BEING_DELETED
 from .key_checks import record_key_checks
 from .models import Bot, Conversation
 from .secrets import (
@@ -42,8 +43,9 @@ def bot_for_secret(
     period ends.
 
     With `conversation_id`, the same query reads the id of the bot's
-    conversation of that name: `bot.conversation_pk` (None when it has none),
-    and with `whole_conversation` every column of it, for `addressed_conversation`.
+    conversation of that name: `bot.conversation_pk` (None when it has none) and
+    whether it is being deleted, and with `whole_conversation` every column of it,
+    for `addressed_conversation`.
     The APIs' hot path, hence one `raw()` query through the unique indexes:
     building the equivalent ORM query cost more than running it.
     """
@@ -52,11 +54,11 @@ def bot_for_secret(
     now = timezone.now()
     quote = connection.ops.quote_name
     columns = f"c.{quote('id')} AS conversation_pk"
-    if whole_conversation:
-        columns += "".join(
-            f", c.{quote(field.column)} AS {quote(CONVERSATION_COLUMN + field.attname)}"
-            for field in Conversation._meta.concrete_fields
-        )
+    fields = Conversation._meta.concrete_fields if whole_conversation else [BEING_DELETED]
+    columns += "".join(
+        f", c.{quote(field.column)} AS {quote(CONVERSATION_COLUMN + field.attname)}"
+        for field in fields
+    )
     bots = Bot.objects.raw(
         f"SELECT b.*, {columns} FROM {quote(Bot._meta.db_table)} b"
         f" LEFT JOIN {quote(Conversation._meta.db_table)} c"
@@ -75,8 +77,8 @@ def addressed_conversation(bot: Bot, conversation_id: str):
     """The conversation `bot_for_secret(secret, conversation_id)` found, or None; no query.
 
     Whole when the bot was found with `whole_conversation`; else only its `id`,
-    `bot` and `conversation_id` are loaded (Django reads any other field when it
-    is first used, one query each).
+    `bot`, `conversation_id` and `deletion_requested_at` are loaded (Django reads any
+    other field when it is first used, one query each).
     """
     if getattr(bot, "conversation_pk", None) is None:
         return None
@@ -93,8 +95,13 @@ def addressed_conversation(bot: Bot, conversation_id: str):
     else:
         conversation = Conversation.from_db(
             connection.alias,
-            ["id", "bot_id", "conversation_id"],
-            [bot.conversation_pk, bot.pk, conversation_id],
+            ["id", "bot_id", "conversation_id", BEING_DELETED.attname],
+            [
+                bot.conversation_pk,
+                bot.pk,
+                conversation_id,
+                _from_db(BEING_DELETED, getattr(bot, CONVERSATION_COLUMN + BEING_DELETED.attname)),
+            ],
         )
     conversation.bot = bot
     return conversation

@@ -11,7 +11,9 @@ heartbeat written in the same transaction. A worker killed halfway loses nothing
 the next run (the sweeper's, after LEASE) goes on where the rows stop.
 
 While a bot's job runs the bot is inactive: the API refuses its sends (BOT_INACTIVE),
-the delivery engine claims none of its messages, announcements make no more.
+the delivery engine claims none of its messages, announcements make no more. While a
+conversation's runs it is marked (`conversations.deletion_marks`): the API refuses sends
+to it (CONVERSATION_DELETED) and lists it no more; its id is kept when it is gone.
 
 A model that points to Bot or Conversation must be in the deletion order below
 (`BOT_STEPS`, `CONVERSATION_STEPS`) or in `DETACHED`:
@@ -36,7 +38,8 @@ from audit.models import OperatorAction
 from audit.services import record_action
 from botadmin.reasons import Reason, ngettext_noop
 from conversations.bot_changes import deactivate_for_deletion
-from conversations.models import Bot, BotConnection, Conversation, SyncRun
+from conversations.deletion_marks import mark_being_deleted, record_deleted
+from conversations.models import Bot, BotConnection, Conversation, DeletedConversation, SyncRun
 from conversations.roles import is_bot_admin
 from forwarding.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from messaging.media_retention import delete_unused_files
@@ -91,6 +94,7 @@ BOT_STEPS = (
     Step(UploadedMedia, "bot", files="stored_file"),
     Step(CardTaskId, "bot"),
     Step(SyncRun, "bot"),
+    Step(DeletedConversation, "bot"),
     Step(Conversation, "bot"),
     Step(BotConnection, "bot"),
 )
@@ -207,6 +211,8 @@ def _request(kind: str, target, bot: Bot, actor, *, via: str) -> tuple[DeletionJ
             )
             if kind == Kind.BOT:
                 deactivate_for_deletion(bot)
+            else:
+                mark_being_deleted(target)
             record_action(
                 actor,
                 f"{kind}.delete_request",
@@ -336,6 +342,8 @@ def run_job(job_id: int, *, max_batches: int = BATCHES_PER_TASK) -> bool:
     target = model.objects.filter(pk=job.target_id).first()
     if job.kind == Kind.BOT and target is not None and target.is_active:
         deactivate_for_deletion(target)  # re-activated meanwhile: nothing new may come
+    if job.kind == Kind.CONVERSATION and target is not None and not target.deletion_requested_at:
+        mark_being_deleted(target)  # asked for by an older release, which did not mark it
     try:
         batches = 0
         for step in steps if target is not None else ():
@@ -495,6 +503,8 @@ def _finish(job: DeletionJob, target) -> None:
                 target=target,
                 details={"job": job.pk, "deleted": _fresh_counts(job)},
             )
+            if job.kind == Kind.CONVERSATION:
+                record_deleted(target)  # a send to it is told so, not "unknown"
             _total, by_model = target.delete()
             _count(job, by_model)
         DeletionJob.objects.filter(pk=job.pk).update(

@@ -79,7 +79,7 @@ _QUERY_PARAMETERS = [
     description="WeCom group-robot compatible. See docs/api.md for every errcode.",
     # The hot path: the bot and the addressed conversation in one query.
     auth=BotSecret(conversation_id=lambda request: request.GET.get("conversation_id")),
-    response=answers(SendAccepted, 403, 404, 409, 413, 415, 429),
+    response=answers(SendAccepted, 403, 404, 409, 410, 413, 415, 429),
     openapi_extra={
         "parameters": _QUERY_PARAMETERS,
         "requestBody": {

@@ -14,25 +14,36 @@ requests with one key store exactly one row whatever the web process. A key
 older than the window is released by clearing it on its old message, in the
 same transaction that stores the new one; the old message keeps its
 `request_hash`.
+
+A conversation whose deletion was asked for takes no new message (7000106): refused
+before anything is stored, or, when the deletion was asked for while the message was
+being stored, withdrawn once it is committed (`_accepted`). So a message the caller was
+told is accepted was stored before the deletion began, and goes with the conversation's
+history; none is left pointing at a conversation that is gone (the foreign key stops the
+conversation's delete until its messages are gone: deletions/services.py).
 """
 
 import hashlib
 import json
+import logging
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
 
 from botadmin import logging as botadmin_logging
 from botadmin import metrics
-from botadmin.errors import Err
+from botadmin.errors import ApiError, Err
+from conversations.deletion_marks import deleted_at, deletion_started
 from conversations.models import Bot, Conversation
 
 from .media_fetch import add_outbound_media, outbound_media_reference
 from .models import Message
 from .outbox import enqueue_delivery
 from .validation import search_text, validate_outbound
+
+logger = logging.getLogger(__name__)
 
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
 
@@ -100,9 +111,9 @@ def accept_outbound(
     if conversation is None or conversation.bot_id != bot.pk:
         conversation = Conversation.objects.filter(bot=bot, conversation_id=conversation_id).first()
     if conversation is None:
-        raise Err.UNKNOWN_CONVERSATION.error(
-            f"unknown conversation_id: {conversation_id} is not a user or group of this bot"
-        )
+        raise _unknown_conversation(bot, conversation_id)
+    if conversation.deletion_requested_at is not None:
+        raise _being_deleted(conversation)
     body = validate_outbound(bot, body)
     if "reply_to" in body:
         _check_reply_to(conversation, body["reply_to"])
@@ -118,9 +129,11 @@ def accept_outbound(
         if outbound_media_reference(message) is None:
             # One INSERT is atomic by itself: a transaction around it would add two
             # database round trips (BEGIN, COMMIT) to every /api/send.
-            return _store(message)
-        with transaction.atomic():  # the message and its media row, or neither
-            return _store(message)
+            _store(message)
+        else:
+            with transaction.atomic():  # the message and its media row, or neither
+                _store(message)
+        return _accepted(message)
     request_hash = _request_hash(conversation_id, body, send_at)
     message.idempotency_key, message.request_hash = idempotency_key, request_hash
     with transaction.atomic():
@@ -133,12 +146,14 @@ def accept_outbound(
         if first is None:
             try:
                 with transaction.atomic():
-                    return _store(message)
+                    _store(message)
             except IntegrityError:
                 # A concurrent request with the same key committed first.
                 first = Message.objects.filter(bot=bot, idempotency_key=idempotency_key).first()
                 if first is None:
                     raise
+    if first is None:
+        return _accepted(message)
     if first.request_hash != request_hash:
         raise Err.IDEMPOTENCY_CONFLICT.error(
             "Idempotency-Key reused with a different request: "
@@ -194,18 +209,66 @@ def accept_outbound_bulk(
     return created
 
 
-def _store(message: Message) -> Message:
+def _store(message: Message) -> None:
     message.save(force_insert=True)
     add_outbound_media([message])  # the archive keeps what went out
     message.replayed = False
-    # A text message is committed by its INSERT alone, so nothing after it may fail the
-    # answer: metrics hooks never raise, and the wake-up is published by a thread of its
-    # own after the commit (botadmin/wakeups.py).
+
+
+def _accepted(message: Message) -> Message:
+    """The stored message, once committed: counted and its worker woken, unless its
+    conversation's deletion was asked for while it was being stored.
+
+    The conversation was checked before (`deletion_requested_at`, read with the bot), but
+    a deletion asked for between that read and the commit would delete the message a
+    moment later, after its caller was told it was accepted. Asked again now, after the
+    commit: not being deleted means the message was stored before the deletion was asked
+    for, so the deletion finds it with the rest of the conversation's history; being
+    deleted, it is withdrawn and the caller told why (7000106), as if it had come later."""
+    try:
+        started = deletion_started(message.conversation_id)
+    except DatabaseError:
+        # The message is committed, so nothing after it may fail the answer: a lost
+        # connection now must not make the caller send it again. The deletion, if there
+        # is one, deletes it with the rest.
+        logger.warning("Could not check whether the conversation of %s is deleted", message.msgid)
+        started = False
+    if started:
+        _withdraw(message)
+        raise _being_deleted(message.conversation)
+    # Nothing from here on may fail the answer either: metrics hooks never raise, and the
+    # wake-up is published by a thread of its own after the commit (botadmin/wakeups.py).
     botadmin_logging.bind(bot=message.bot.name, message_id=message.msgid)
     metrics.message_accepted(message)
     if message.status == Message.Status.QUEUED:
         enqueue_delivery(message.pk)
     return message
+
+
+def _withdraw(message: Message) -> None:
+    """Delete a message just stored, with its media row (its image not fetched yet, or an
+    upload's file, which the upload keeps)."""
+    Message.objects.filter(pk=message.pk).delete()
+
+
+def _unknown_conversation(bot: Bot, conversation_id: str) -> ApiError:
+    """7000101 for an id the bot has no conversation of; 7000106 for one it had, deleted."""
+    when = deleted_at(bot, conversation_id)
+    if when is not None:
+        return Err.CONVERSATION_DELETED.error(
+            f"conversation deleted: {conversation_id} was deleted at {when.isoformat()}; "
+            "nothing is sent to it"
+        )
+    return Err.UNKNOWN_CONVERSATION.error(
+        f"unknown conversation_id: {conversation_id} is not a user or group of this bot"
+    )
+
+
+def _being_deleted(conversation: Conversation) -> ApiError:
+    return Err.CONVERSATION_DELETED.error(
+        f"conversation deleted: {conversation.conversation_id} is being deleted; "
+        "nothing is sent to it"
+    )
 
 
 def _request_hash(conversation_id: str, body: dict, send_at: datetime | None) -> str:

@@ -220,9 +220,17 @@ def test_a_send_reads_the_bot_by_secret_and_its_conversation_in_one_query(client
     with CaptureQueriesContext(connection) as captured:
         assert _send(client, bot.secret).json()["errcode"] == 0
     sql = [q["sql"] for q in captured.captured_queries]
-    reads = [s for s in sql if s.startswith("SELECT") and '"conversations_' in s]
+    stored = next(n for n, s in enumerate(sql) if s.startswith('INSERT INTO "messaging_message"'))
+    reads = [s for s in sql[:stored] if s.startswith("SELECT") and '"conversations_' in s]
     assert len(reads) == 1, sql
     assert '"conversations_bot"' in reads[0] and '"conversations_conversation"' in reads[0]
+    # Once stored, only whether the conversation's deletion began meanwhile
+    # (messaging/sending.py, `_accepted`): one read of its row by id.
+    after = [s for s in sql[stored:] if s.startswith("SELECT") and '"conversations_' in s]
+    assert after == [
+        f'SELECT 1 FROM "conversations_conversation" WHERE "id" = {group.pk}'
+        ' AND "deletion_requested_at" IS NULL'
+    ]
     assert Message.objects.get().conversation == group
 
 

@@ -179,3 +179,18 @@ def test_a_bot_activated_again_meanwhile_is_deactivated_by_the_next_run(
     services.run_job(job.pk, max_batches=1)
 
     assert Bot.objects.get(pk=bot.pk).is_active is False
+
+
+def test_a_conversation_whose_deletion_an_older_release_asked_for_is_marked_by_the_next_run(
+    settings, make_bot, make_history, superuser
+):
+    """Jobs queued before conversations were marked: the run marks it, so the API refuses
+    sends to it for the rest of the deletion."""
+    settings.BOTADMIN_RETENTION_BATCH_SIZE = 2
+    conversation = make_history(make_bot()).conversations[0]
+    job, _ = services.request_conversation_deletion(conversation, superuser, via="test")
+    Conversation.objects.filter(pk=conversation.pk).update(deletion_requested_at=None)
+
+    assert services.run_job(job.pk, max_batches=1) is True  # not done yet
+
+    assert Conversation.objects.get(pk=conversation.pk).deletion_requested_at is not None

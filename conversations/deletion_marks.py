@@ -1,0 +1,66 @@
+"""What the API knows of a conversation's deletion (deletions/services.py runs it).
+
+Asking to delete a conversation marks it (`mark_being_deleted`, in the transaction that
+queues the job): from then on `/api/send` refuses it (7000106) and `/api/users` and
+`/api/groups` leave it out, while the job deletes its messages in batches and the row
+last. The job records the id it had (`record_deleted`, with that last delete), so a send
+to it afterwards is told it was deleted rather than that the bot never had it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db import connection
+from django.utils import timezone
+
+from .models import Bot, Conversation, DeletedConversation
+
+# Read with the bot even when the rest of the conversation is not
+# (`services.bot_for_secret`): /api/send refuses a conversation being deleted at no cost.
+BEING_DELETED = Conversation._meta.get_field("deletion_requested_at")
+
+
+def mark_being_deleted(conversation: Conversation) -> None:
+    """From now on nothing new is sent to the conversation; its first request's time stays."""
+    now = timezone.now()
+    Conversation.objects.filter(pk=conversation.pk, deletion_requested_at__isnull=True).update(
+        deletion_requested_at=now, updated_at=now
+    )
+    conversation.deletion_requested_at = conversation.deletion_requested_at or now
+
+
+def record_deleted(conversation: Conversation) -> None:
+    """Keep the id of a conversation its deletion job is deleting now (same transaction)."""
+    DeletedConversation.objects.update_or_create(
+        bot_id=conversation.bot_id,
+        conversation_id=conversation.conversation_id,
+        defaults={"deleted_at": timezone.now()},
+    )
+
+
+def deleted_at(bot: Bot, conversation_id: str) -> datetime | None:
+    """When the bot's conversation of this id was deleted, if one was (and none of that
+    id has been stored again since: the caller looked for it first)."""
+    return (
+        DeletedConversation.objects.filter(bot=bot, conversation_id=conversation_id)
+        .values_list("deleted_at", flat=True)
+        .first()
+    )
+
+
+def deletion_started(conversation_pk: int) -> bool:
+    """Whether the conversation is being deleted or is gone: asked again after a message
+    to it was stored, as the deletion may have been asked for in between.
+
+    Asked on every /api/send, hence SQL on a cursor: building the ORM's `exists()` cost
+    ten times the query (0.49 against 0.035 ms on SQLite, 1.05 against 0.22 ms on
+    PostgreSQL, in-process on a loaded machine)."""
+    quote = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT 1 FROM {quote(Conversation._meta.db_table)}"
+            f" WHERE {quote('id')} = %s AND {quote(BEING_DELETED.column)} IS NULL",
+            [conversation_pk],
+        )
+        return cursor.fetchone() is None
