@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.db import connection
 from django.utils import timezone
 
 from .models import Bot, Conversation, DeletedConversation
@@ -51,16 +50,7 @@ def deleted_at(bot: Bot, conversation_id: str) -> datetime | None:
 
 def deletion_started(conversation_pk: int) -> bool:
     """Whether the conversation is being deleted or is gone: asked again after a message
-    to it was stored, as the deletion may have been asked for in between.
-
-    Asked on every /api/send, hence SQL on a cursor: building the ORM's `exists()` cost
-    ten times the query (0.49 against 0.035 ms on SQLite, 1.05 against 0.22 ms on
-    PostgreSQL, in-process on a loaded machine)."""
-    quote = connection.ops.quote_name
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT 1 FROM {quote(Conversation._meta.db_table)}"
-            f" WHERE {quote('id')} = %s AND {quote(BEING_DELETED.column)} IS NULL",
-            [conversation_pk],
-        )
-        return cursor.fetchone() is None
+    to it was stored, as the deletion may have been asked for in between."""
+    return not Conversation.objects.filter(
+        pk=conversation_pk, deletion_requested_at__isnull=True
+    ).exists()
