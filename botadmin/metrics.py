@@ -57,6 +57,7 @@ from prometheus_client.core import GaugeMetricFamily  # noqa: E402
 from prometheus_client.multiprocess import MultiProcessCollector  # noqa: E402
 
 from . import health  # noqa: E402
+from .bearer import bearer_challenge, bearer_token  # noqa: E402
 
 ROLES = ("web", "worker", "beat", "other")
 
@@ -401,7 +402,9 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
     token = settings.BOTADMIN_METRICS_TOKEN
     if not token:
         return HttpResponse(status=404)
-    given = request.headers.get("Authorization", "")
-    if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
-        return HttpResponse(status=401, headers={"WWW-Authenticate": "Bearer"})
+    given = bearer_token(request.headers.get("Authorization", ""))
+    if given is None:
+        return HttpResponse(status=401, headers=bearer_challenge())
+    if not hmac.compare_digest(given.encode(), token.encode()):
+        return HttpResponse(status=401, headers=bearer_challenge("invalid_token"))
     return HttpResponse(exposition(), content_type=CONTENT_TYPE_LATEST)

@@ -52,10 +52,15 @@ def test_metrics_are_off_without_a_token_and_refused_without_its_bearer(client, 
     assert client.get("/metrics").status_code == 404
 
     settings.BOTADMIN_METRICS_TOKEN = TOKEN
-    assert client.get("/metrics").status_code == 401
+    missing = client.get("/metrics")
+    assert missing.status_code == 401
+    assert missing["WWW-Authenticate"] == 'Bearer realm="botadmin"'
     wrong = client.get("/metrics", headers={"Authorization": "Bearer nope"})
     assert wrong.status_code == 401
+    assert wrong["WWW-Authenticate"] == 'Bearer realm="botadmin", error="invalid_token"'
     assert TOKEN not in wrong.content.decode()
+    # Prometheus sends the scheme as configured: the scheme is read in any case.
+    assert client.get("/metrics", headers={"Authorization": f"bearer {TOKEN}"}).status_code == 200
 
 
 def test_one_send_and_its_delivery_count_accepted_and_sent_for_that_bot(
