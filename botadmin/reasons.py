@@ -216,6 +216,12 @@ def dumps(text: str) -> str:
     return json.dumps(_encode(text), ensure_ascii=False)
 
 
+def stored_start(msgid: str) -> str:
+    """How what a ReasonField stores for a Reason worded `msgid` (not a counted one)
+    begins, whatever its parameters: a query finds those rows with `__startswith`."""
+    return json.dumps({"reason": msgid}, ensure_ascii=False)[:-1] + ", "
+
+
 def loads(stored: str) -> str:
     """The text a ReasonField stored: a Reason, or the plain text."""
     if not stored.startswith(_PREFIX):

@@ -15,6 +15,7 @@ from botadmin.reasons import (
     from_json,
     ngettext_noop,
     shorten,
+    stored_start,
     translate,
 )
 from messaging.models import Message
@@ -105,6 +106,27 @@ def test_a_message_keeps_a_reason_and_an_old_plain_text(make_conversation, bot):
         assert translate(new.last_error) == "无法连接代理：ConnectError"
         assert translate(old.last_error) == "agent unreachable: ConnectError"
     assert Message.objects.filter(last_error__contains="ConnectError").count() == 2
+
+
+def test_rows_storing_a_reason_of_one_wording_are_found_by_how_it_starts(make_conversation, bot):
+    """Whatever its parameters (a % or _ in them, a nested reason), and not a plain text
+    naming the wording, nor a reason whose wording merely starts the same."""
+    conversation = make_conversation(bot, "wrStoredStart")
+    fields = {"bot": bot, "conversation": conversation, "direction": "out", "msgtype": "text"}
+    fields |= {"body": {}, "status": "failed", "source": "api"}
+    kept = [
+        Message.objects.create(last_error=Reason(UNREACHABLE, error="100%_down"), **fields),
+        Message.objects.create(
+            last_error=Reason(UNREACHABLE, error=Reason(GAVE_UP, count=2, reason="x")), **fields
+        ),
+    ]
+    Message.objects.create(last_error=UNREACHABLE, **fields)
+    Message.objects.create(last_error=Reason(UNREACHABLE + " (again)", error="x"), **fields)
+    Message.objects.create(last_error=Reason(GAVE_UP, count=1, reason="y"), **fields)
+
+    found = Message.objects.filter(last_error__startswith=stored_start(UNREACHABLE))
+
+    assert sorted(found.values_list("pk", flat=True)) == [m.pk for m in kept]
 
 
 def test_a_reason_handed_to_another_process_as_json_comes_back_whole():
