@@ -29,10 +29,11 @@ from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django.core.cache import cache
+from django.db.models import Q
 from django.utils.translation import gettext_noop
 
 from botadmin.cache import best_effort
-from botadmin.reasons import Reason
+from botadmin.reasons import Reason, stored_start
 from connectors.base import DailyCap, Outcome, SendResult
 
 logger = logging.getLogger(__name__)
@@ -99,6 +100,11 @@ def _held(cap: DailyCap, used: int, now: datetime) -> SendResult:
 def is_hold(reason: str) -> bool:
     """Whether a stored reason says a daily cap holds its message (`_held`)."""
     return isinstance(reason, Reason) and reason.msgid == HELD
+
+
+def stored_holds() -> Q:
+    """`is_hold` in a query: messages whose last error is a daily cap's hold."""
+    return Q(last_error__startswith=stored_start(HELD))
 
 
 def _decrement(uses: list[tuple[str, int]]) -> None:

@@ -75,7 +75,6 @@ def due_messages(now: datetime, among: list[int] | None = None):
     PostgreSQL under FOR UPDATE a plan comparing every pair (bench/claim.py).
     `among`: only these messages, each checked on its own (a few index lookups).
     """
-    hold = timedelta(seconds=settings.DELIVERY_UNCERTAIN_HOLD)
     in_delivery = Message.objects.filter(PENDING_STATUSES)
     if among is None:
         heads = Q(
@@ -86,16 +85,32 @@ def due_messages(now: datetime, among: list[int] | None = None):
         heads = Q(
             pk__in=among, pk=Subquery(head_of_its_conversation.order_by("pk").values("pk")[:1])
         )
-    # An uncertain message's `updated_at` is when it became uncertain (operators'
-    # decisions change its status): it holds the newer messages of its conversation
-    # from then, for DELIVERY_UNCERTAIN_HOLD.
-    held_by_uncertain = Message.objects.filter(
-        UNCERTAIN_STATUS,
-        conversation_id=OuterRef("conversation_id"),
-        pk__lt=OuterRef("pk"),
-        updated_at__gt=now - hold,
+    return waiting_messages(now).filter(heads).exclude(held_by_uncertain(now)).order_by("pk")
+
+
+def held_by_uncertain(now: datetime) -> Exists:
+    """An uncertain message older than the outer query's message in its conversation holds
+    it: from when it became uncertain (its `updated_at`: operators' decisions change its
+    status), for DELIVERY_UNCERTAIN_HOLD."""
+    hold = timedelta(seconds=settings.DELIVERY_UNCERTAIN_HOLD)
+    return Exists(
+        Message.objects.filter(
+            UNCERTAIN_STATUS,
+            conversation_id=OuterRef("conversation_id"),
+            pk__lt=OuterRef("pk"),
+            updated_at__gt=now - hold,
+        )
     )
-    return waiting_messages(now).filter(heads).exclude(Exists(held_by_uncertain)).order_by("pk")
+
+
+def in_the_way(now: datetime) -> Q:
+    """The outer query's message is not its conversation's head, or an uncertain message
+    holds it (`held_by_uncertain`): it is not due. One lookup a message, for a few of them;
+    `due_messages` finds the heads of a whole queue at once."""
+    older_in_delivery = Message.objects.filter(
+        PENDING_STATUSES, conversation_id=OuterRef("conversation_id"), pk__lt=OuterRef("pk")
+    )
+    return Q(Exists(older_in_delivery)) | Q(held_by_uncertain(now))
 
 
 class Claimed(list):

@@ -42,6 +42,8 @@ QUEUED_OR_SENDING = Q(status="queued") | Q(status="sending")
 # the dashboard's "held" (messaging.status_labels' "waiting until"), while that time is
 # to come.
 HELD = Q(direction="out", status="queued", attempt_count=0, next_attempt_at__isnull=False)
+# Outbound and queued: msg_bot_due_idx's condition (messaging/queue_health.py).
+QUEUED_OUTBOUND = Q(direction="out", status="queued")
 FAILED_OR_UNCERTAIN = Q(status="failed") | Q(status="uncertain")
 # Neither sent nor received, which most messages are: msg_status_other_idx's condition,
 # which a status filter states besides (`status = 'failed' AND NOT (…)`) for SQLite. (As
@@ -53,6 +55,11 @@ NOT_SENT_OR_RECEIVED = ~(Q(status="sent") | Q(status="received"))
 # A message's place in its conversation's timeline: its id, unless it was moved
 # (`timeline_position`). Indexed (msg_timeline_idx): filter and order by exactly this.
 TIMELINE_KEY = Coalesce("timeline_position", "id", output_field=models.BigIntegerField())
+# Since when a queued message may be sent: its next attempt's time (a retry, its pace, a
+# daily cap's hold, a resume), else its scheduled time (released when due), else its
+# creation. Still to come while it waits until a time. Indexed per bot (msg_bot_due_idx):
+# filter and order by exactly this.
+DUE_SINCE = Coalesce("next_attempt_at", "scheduled_at", "created_at")
 
 
 class Message(models.Model):
@@ -260,12 +267,22 @@ class Message(models.Model):
             # SQLite's cheapest plan for its count, whatever order the indexes were
             # made in. The counts stop at a cap: a few reads however long the history.
             #
-            # "Waiting now" and each bot's oldest waiting message: a bot's queue,
-            # oldest first.
+            # "Waiting now": a bot's queue, oldest first.
             models.Index(
                 fields=["bot", "created_at", "direction", "status"],
                 condition=Q(direction="out") & QUEUED_OR_SENDING,
                 name="msg_bot_in_delivery_idx",
+            ),
+            # The oldest due message of each bot and what waits until a time
+            # (messaging/queue_health.py): a bot's queued messages by when each may be
+            # sent. It includes what its walk reads of each (PostgreSQL; SQLite ignores
+            # INCLUDE), so the walk and each step's look at the conversation read no row.
+            models.Index(
+                F("bot"),
+                DUE_SINCE,
+                include=["conversation", "id", "next_attempt_at", "scheduled_at", "created_at"],
+                condition=QUEUED_OUTBOUND,
+                name="msg_bot_due_idx",
             ),
             # "Retrying": the queue's messages tried before (by the attempt count, which
             # their query bounds).

@@ -1,6 +1,10 @@
-"""Fixtures for the WeCom app connector's tests: the fake API, a bot set up for it, its members."""
+"""Fixtures for the WeCom app connector's tests: the fake API, a bot set up for it, its members,
+and a simulated China morning to run its daily caps in."""
 
 from __future__ import annotations
+
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.cache import cache
@@ -9,6 +13,8 @@ from connectors import wecom_app_callback
 from connectors.wecom_app_crypto import CallbackCrypto
 from conversations.models import Bot, Conversation
 from devtools.fake_wecom_app import FakeWeComApp
+from messaging import delivery
+from messaging.delivery_claim import next_due_time
 from tests.messaging.conftest import (  # noqa: F401  (the delivery engine's fixtures)
     _fresh_cache,
     _fresh_rate_limits,
@@ -22,6 +28,8 @@ AGENT_ID = 1000002
 SECRET = "app-secret-0123456789"
 TOKEN = "hJqcu3uJ9Tn2gXPmxx2w9kkCkCE2EPYo"
 AES_KEY = "6qkdMrq68nTKduznJYO1A37W2oEgpkMUvkttRToqhUt"
+# WeCom counts its daily caps by China's calendar day.
+CHINA = ZoneInfo("Asia/Shanghai")
 
 
 @pytest.fixture(autouse=True)
@@ -92,3 +100,28 @@ def member(app_bot, make_conversation) -> Conversation:
 def sender_crypto() -> CallbackCrypto:
     """What WeCom encrypts with (our implementation; tests cross-check it with wechatpy)."""
     return CallbackCrypto(TOKEN, AES_KEY, CORP_ID)
+
+
+@pytest.fixture
+def china_morning(clock):  # noqa: F811
+    """The simulated clock at the next 10:00 in China, so a day's sends all fall in one day."""
+    local = clock.now.astimezone(CHINA)
+    morning = datetime.combine(local.date() + timedelta(days=1), time(10), tzinfo=CHINA)
+    clock.now = clock.start = morning.astimezone(UTC)
+    return clock
+
+
+def next_china_midnight(moment: datetime) -> datetime:
+    tomorrow = moment.astimezone(CHINA).date() + timedelta(days=1)
+    return datetime.combine(tomorrow, time(), tzinfo=CHINA).astimezone(UTC)
+
+
+def drain_before(clock, until: datetime) -> None:  # noqa: F811
+    """Run the delivery engine as `run_queue` does, but only for what is due before `until`."""
+    for _ in range(1000):
+        delivery.drain(clock)
+        upcoming = next_due_time(clock())
+        if upcoming is None or upcoming >= until:
+            return
+        clock.now = max(clock.now, upcoming)
+    raise AssertionError("the queue did not drain")

@@ -4,8 +4,7 @@
 and holds a message that would pass one until the next day, saying why; the caps are shrunk
 here so that a few messages reach them."""
 
-from datetime import UTC, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import timedelta
 
 import pytest
 from django.utils import translation
@@ -14,38 +13,11 @@ from botadmin.reasons import translate
 from connectors.registry import connector_for
 from conversations.models import Conversation
 from messaging import delivery
-from messaging.delivery_claim import next_due_time
 from messaging.models import DeliveryAttempt, Message
 
-from .conftest import app_settings
+from .conftest import CHINA, app_settings, drain_before, next_china_midnight
 
-CHINA = ZoneInfo("Asia/Shanghai")
 TEXT = {"msgtype": "text", "text": {"content": "日报"}}
-
-
-@pytest.fixture
-def china_morning(clock):
-    """The simulated clock at the next 10:00 in China, so a day's sends all fall in one day."""
-    local = clock.now.astimezone(CHINA)
-    morning = datetime.combine(local.date() + timedelta(days=1), time(10), tzinfo=CHINA)
-    clock.now = clock.start = morning.astimezone(UTC)
-    return clock
-
-
-def next_china_midnight(moment: datetime) -> datetime:
-    tomorrow = moment.astimezone(CHINA).date() + timedelta(days=1)
-    return datetime.combine(tomorrow, time(), tzinfo=CHINA).astimezone(UTC)
-
-
-def drain_before(clock, until: datetime) -> None:
-    """Run the delivery engine as `run_queue` does, but only for what is due before `until`."""
-    for _ in range(1000):
-        delivery.drain(clock)
-        upcoming = next_due_time(clock())
-        if upcoming is None or upcoming >= until:
-            return
-        clock.now = max(clock.now, upcoming)
-    raise AssertionError("the queue did not drain")
 
 
 @pytest.fixture
