@@ -37,8 +37,6 @@ from typing import TypeVar
 from django.conf import settings
 from django.core.cache import cache
 from django.db import close_old_connections, connection
-from django.db.models import Min, Q
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from . import thread_connections
@@ -219,14 +217,12 @@ def beat() -> str:
 
 @check("queue")
 def queue() -> str:
-    """The oldest outbound message due and still waiting for a worker."""
-    from messaging.models import Message
+    """The oldest outbound message due and still waiting for a worker (not one held on
+    purpose: messaging/queue_health.py)."""
+    from messaging.queue_health import overdue_since
 
     now = timezone.now()
-    oldest = Message.objects.filter(
-        Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now),
-        status=Message.Status.QUEUED,
-    ).aggregate(due=Min(Coalesce("next_attempt_at", "created_at")))["due"]
+    oldest = min(overdue_since(now=now).values(), default=None)
     if oldest is None:
         # Said so: "due 0 s ago" read as if a message were waiting.
         return "no queued message due"

@@ -9,10 +9,10 @@ called by gunicorn's `on_starting` and Celery's start-up signals), as the
 client's documentation asks, so a restart of the web server does not erase the
 worker's counts, nor a forwarder's start those of the worker beside it.
 
-Queue depth, oldest queued age and webhook endpoint health are not counted
-by anyone: they are read from the database at scrape time (`DatabaseCollector`);
-the AI bot inbox backlog and the heartbeats of workers and beat, from the shared
-cache (`SharedCacheCollector`).
+Queue depth, the oldest due message's age, what the queue holds back and webhook
+endpoint health are not counted by anyone: they are read from the database at scrape
+time (`DatabaseCollector`); the AI bot inbox backlog and the heartbeats of workers and
+beat, from the shared cache (`SharedCacheCollector`).
 
 A scrape reads three sources (`SOURCES`: those files, the shared cache, the
 database), each on a thread of its own as the readiness checks are, within
@@ -243,14 +243,16 @@ class AllProcessesCollector:
 
 
 class DatabaseCollector:
-    """Queue depth and oldest queued age per bot, and webhook endpoint health."""
+    """Queue depth, the age of each bot's longest due message and what its queue holds
+    back on purpose (messaging/queue_health.py), and webhook endpoint health."""
 
     def collect(self):
-        from django.db.models import Count, Min
+        from django.db.models import Count
 
         from botadmin.partial_indexes import index_condition
         from conversations.models import Bot
         from forwarding.models import WebhookEndpoint
+        from messaging import queue_health
         from messaging.models import QUEUED_OR_SENDING, Message
 
         now = timezone.now()
@@ -259,30 +261,47 @@ class DatabaseCollector:
         )
         oldest = GaugeMetricFamily(
             "botadmin_queue_oldest_age_seconds",
-            "Age of the oldest queued outbound message.",
+            "How long the longest due queued outbound message has waited since it was due.",
             labels=["bot", "connector"],
         )
-        queued = {
-            row["bot_id"]: row
+        held = GaugeMetricFamily(
+            "botadmin_queue_held",
+            "Queued outbound messages not due: held by a daily cap, keeping the pace, "
+            "waiting to retry, or their bot paused.",
+            labels=["bot", "connector", "reason"],
+        )
+        queued = dict(
             # The queue's rows only, through its partial indexes (msg_pending_idx,
             # msg_bot_in_delivery_idx): SQLite uses them only for a query stating their
             # condition, and walked every bot's whole history (msg_bot_idx) instead.
-            for row in Message.objects.filter(
+            Message.objects.filter(
                 index_condition(QUEUED_OR_SENDING),
                 direction=Message.Direction.OUT,
                 status=Message.Status.QUEUED,
             )
             .values("bot_id")
-            .annotate(n=Count("id"), first=Min("created_at"))
+            .annotate(n=Count("id"))
             .order_by()
-        }
+            .values_list("bot_id", "n")
+        )
+        overdue = queue_health.overdue_since(now=now)
+        waiting = queue_health.waiting_on_purpose(now)
+        reasons = (
+            queue_health.DAILY_CAP,
+            queue_health.PACE,
+            queue_health.RETRY,
+            queue_health.PAUSED,
+        )
         for bot_id, name, connector in Bot.objects.values_list("id", "name", "connector"):
-            row = queued.get(bot_id)
-            depth.add_metric([name, connector], row["n"] if row else 0)
-            age = (now - row["first"]).total_seconds() if row else 0.0
+            depth.add_metric([name, connector], queued.get(bot_id, 0))
+            since = overdue.get(bot_id)
+            age = (now - since).total_seconds() if since else 0.0
             oldest.add_metric([name, connector], max(0.0, age))
+            for reason in reasons:
+                held.add_metric([name, connector, reason], waiting.get(bot_id, {}).get(reason, 0))
         yield depth
         yield oldest
+        yield held
 
         failing = GaugeMetricFamily(
             "botadmin_webhook_endpoint_failing",

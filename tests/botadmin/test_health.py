@@ -170,19 +170,24 @@ def test_an_empty_queue_says_nothing_is_waiting(client, transactional_db, alive)
     assert answer.json()["checks"]["queue"]["detail"] == "no queued message due"
 
 
-def test_a_message_overdue_in_the_queue_makes_readiness_fail(
-    client, transactional_db, alive, settings, group
-):
-    settings.BOTADMIN_READY_MAX_QUEUE_AGE = 300
-    stuck = Message.objects.create(
-        bot=group.bot,
-        conversation=group,
+def queued(conversation, **fields) -> Message:
+    return Message.objects.create(
+        bot=conversation.bot,
+        conversation=conversation,
         direction=Message.Direction.OUT,
         msgtype="text",
         body={"msgtype": "text", "text": {"content": "hi"}},
         status=Message.Status.QUEUED,
         source=Message.Source.API,
+        **fields,
     )
+
+
+def test_a_message_overdue_in_the_queue_makes_readiness_fail(
+    client, transactional_db, alive, settings, group
+):
+    settings.BOTADMIN_READY_MAX_QUEUE_AGE = 300
+    stuck = queued(group)
     # Waiting for its retry time is not overdue; due 10 minutes ago is.
     Message.objects.filter(pk=stuck.pk).update(next_attempt_at=timezone.now() + timedelta(hours=1))
     waiting = client.get("/readyz")
@@ -195,6 +200,30 @@ def test_a_message_overdue_in_the_queue_makes_readiness_fail(
     answer = client.get("/readyz")
     assert answer.status_code == 503
     assert answer.json()["failing"] == ["queue"]
+
+
+def test_a_paused_bots_queue_and_messages_behind_a_held_one_do_not_make_readiness_fail(
+    client, transactional_db, alive, settings, make_bot, make_conversation
+):
+    """Queued an hour ago and waiting on purpose: for a paused bot's resume, or behind their
+    chat's message held until a daily cap's next day. The load balancer must not take the
+    web processes out for them (messaging/queue_health.py)."""
+    settings.BOTADMIN_READY_MAX_QUEUE_AGE = 300
+    paused = make_bot(name="paused", paused_at=timezone.now())
+    capped = make_conversation(make_bot(name="capped"), "wrCapped")
+    held_until = timezone.now() + timedelta(hours=9)
+    waiting = [
+        queued(make_conversation(paused, "wrPaused")),
+        queued(capped, next_attempt_at=held_until),  # held by the cap (or its pace)
+        queued(capped),  # behind it
+    ]
+    an_hour_ago = timezone.now() - timedelta(hours=1)
+    Message.objects.filter(pk__in=[m.pk for m in waiting]).update(created_at=an_hour_ago)
+
+    answer = client.get("/readyz")
+
+    assert answer.status_code == 200, answer.json()
+    assert answer.json()["checks"]["queue"]["detail"] == "no queued message due"
 
 
 def test_a_hung_broker_is_reported_within_two_seconds(client, transactional_db, alive):

@@ -9,14 +9,18 @@ import socket
 import subprocess
 import sys
 import time
+from datetime import timedelta
 
 import pytest
 from django.core.cache import cache
+from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
 from botadmin import health
+from botadmin.reasons import Reason
 from connectors import aibot_inbox
 from messaging.delivery import deliver
+from messaging.delivery_caps import HELD
 from messaging.models import Message
 from tests.messaging.conftest import wecom, wecom_bot, wecom_group  # noqa: F401
 
@@ -127,21 +131,31 @@ def test_counts_of_other_processes_add_up(scrape, db):
     assert _value(scrape(), "botadmin_messages_sent_total", **labels) - before == 3
 
 
+def queued(conversation, hours_ago: float = 0, **fields) -> Message:
+    """An outbound message queued `hours_ago` (its creation time)."""
+    message = Message.objects.create(
+        bot=conversation.bot,
+        conversation=conversation,
+        direction=Message.Direction.OUT,
+        msgtype="text",
+        body=TEXT,
+        status=Message.Status.QUEUED,
+        source=Message.Source.API,
+        **fields,
+    )
+    if hours_ago:
+        made = timezone.now() - timedelta(hours=hours_ago)
+        Message.objects.filter(pk=message.pk).update(created_at=made)
+    return message
+
+
 def test_queue_depth_and_oldest_age_per_bot_come_from_the_database(
     scrape, make_bot, make_conversation
 ):
     busy, idle = make_bot(name="busy-bot"), make_bot(name="idle-bot")
     group = make_conversation(busy, "wrBusy")
     for _ in range(3):
-        Message.objects.create(
-            bot=busy,
-            conversation=group,
-            direction=Message.Direction.OUT,
-            msgtype="text",
-            body=TEXT,
-            status=Message.Status.QUEUED,
-            source=Message.Source.API,
-        )
+        queued(group)
 
     samples = scrape()
 
@@ -152,6 +166,53 @@ def test_queue_depth_and_oldest_age_per_bot_come_from_the_database(
         samples, "botadmin_queue_oldest_age_seconds", bot="busy-bot", connector=busy.connector
     )
     assert 0 <= age < 60
+
+
+def test_messages_held_on_purpose_leave_the_oldest_age_at_zero_and_are_counted_apart(
+    scrape, make_bot, make_conversation
+):
+    """A bot at its daily cap (one more message queued behind the held one), one keeping its
+    pace, one whose scheduled message was just released and a paused one, each with
+    messages made hours ago: none has waited since it was due; a due message no worker
+    took for 10 minutes has, and its bot's age says so."""
+    now = timezone.now()
+    bots = {name: make_bot(name=name) for name in ("capped", "paced", "scheduled", "stuck")}
+    bots["paused"] = make_bot(name="paused", paused_at=now)
+    chats = {name: make_conversation(bot, f"wr-{name}") for name, bot in bots.items()}
+    hold = Reason(HELD, cap="WeCom's daily cap", until="00:00", zone="China time")
+    midnight = now + timedelta(hours=9)
+    queued(chats["capped"], 3, next_attempt_at=midnight, last_error=hold)
+    queued(chats["capped"], 3)  # behind it in its chat
+    queued(chats["paced"], 2, next_attempt_at=now + timedelta(seconds=40))
+    queued(chats["scheduled"], 24, scheduled_at=now - timedelta(seconds=20))
+    queued(chats["paused"], 2)
+    queued(chats["paused"], 2, next_attempt_at=midnight, last_error=hold)
+    queued(chats["stuck"], 10 / 60)
+
+    samples = scrape()
+
+    def gauge(name: str, bot: str, **labels) -> float:
+        return _value(samples, name, bot=bot, connector=bots[bot].connector, **labels)
+
+    ages = {name: gauge("botadmin_queue_oldest_age_seconds", name) for name in bots}
+    assert ages["capped"] == ages["paced"] == ages["paused"] == 0
+    assert 20 <= ages["scheduled"] < 60
+    assert 600 <= ages["stuck"] < 660
+    held = {
+        (name, reason): gauge("botadmin_queue_held", name, reason=reason)
+        for name in bots
+        for reason in ("daily_cap", "pace", "retry", "paused")
+    }
+    assert {key: n for key, n in held.items() if n} == {
+        ("capped", "daily_cap"): 1,
+        ("paced", "pace"): 1,
+        ("paused", "paused"): 2,
+    }
+    assert (
+        "botadmin_queue_held",
+        (("bot", "stuck"), ("connector", "bridge"), ("reason", "pace")),
+    ) in samples
+    assert gauge("botadmin_queue_depth", "capped") == 2
 
 
 def test_callbacks_journaled_and_not_stored_yet_are_shown_per_gateway_host(
