@@ -81,6 +81,7 @@ def test_the_alerts_query_series_botadmin_exports_by_labels_they_have(exported):
         "BotadminMessagesFailed",
         "BotadminMessagesUncertain",
         "BotadminQueueStuck",
+        "BotadminPausedBotQueue",
         "BotadminWebhookEndpointDisabled",
         "BotadminAibotInboxUnstored",
         "BotadminHeartbeatStale",
