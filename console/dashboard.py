@@ -4,7 +4,8 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
+from django.conf import settings
+from django.db.models import Count, Exists, F, Min, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
@@ -15,6 +16,7 @@ from connectors.registry import CONNECTORS
 from conversations import connections
 from conversations.models import Bot, SyncRun
 from forwarding.models import WebhookEndpoint
+from messaging import queue_health
 from messaging.media_retention import storage_used
 from messaging.models import (
     FAILED_OR_UNCERTAIN,
@@ -176,17 +178,16 @@ def delivery_health(bots: QuerySet[Bot], totals: dict) -> dict:
     ids = list(bots.values_list("pk", flat=True))
     outbound = Message.objects.filter(bot__in=ids, direction=Message.Direction.OUT)
     waiting = outbound.filter(index_condition(QUEUED_OR_SENDING))
-    oldest_of_bot = (
-        waiting.filter(bot=OuterRef("pk")).order_by("created_at").values("created_at")[:1]
-    )
-    oldest = min(
-        filter(
-            None,
-            Bot.objects.filter(pk__in=ids)
-            .annotate(oldest=Subquery(oldest_of_bot))
-            .values_list("oldest", flat=True),
-        ),
-        default=None,
+    # The messages that may be sent now, not those held on purpose: the same figure as
+    # the metric and /readyz (messaging/queue_health.py).
+    oldest = min(queue_health.overdue_since(ids, now).values(), default=None)
+    # Those held on purpose the card names apart: how many and until when.
+    by_cap = (
+        queue_health.held_by_cap(now)
+        .filter(bot__in=ids)
+        .order_by()
+        .values(at=F("due_since"))[: COUNT_CAP + 1]
+        .aggregate(n=Count("*"), until=Min("at"))
     )
     # In whole seconds: the card's link (?since=, console.queries.filter_messages)
     # lists the messages from the very moment the count starts at.
@@ -217,6 +218,12 @@ def delivery_health(bots: QuerySet[Bot], totals: dict) -> dict:
         "unforwarded": unforwarded.count(),
         "oldest_queued_at": oldest,
         "oldest_queued_age": (now - oldest) if oldest else None,
+        # As long as /readyz's "queue" accepts (and the alert, by default).
+        "overdue": oldest is not None
+        and (now - oldest).total_seconds() > settings.BOTADMIN_READY_MAX_QUEUE_AGE,
+        "held_by_cap": by_cap["n"],
+        "held_by_cap_until": by_cap["until"],
+        "held_by_pause": capped_count(queue_health.held_by_pause().filter(bot__in=ids)),
     }
 
 

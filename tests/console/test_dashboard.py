@@ -11,7 +11,10 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from botadmin.reasons import Reason
+from messaging.delivery_caps import HELD
 from messaging.models import Message
+from messaging.status_labels import clock_time
 from tests.counted_queries import get_counting_queries
 
 DASHBOARD = reverse("console:dashboard")
@@ -392,6 +395,52 @@ def test_messages_held_until_a_time_are_counted_apart_from_the_stuck_queue(
     assert (health["waiting"], health["retrying"], health["held"]) == (5, 1, 2)
     page = re.sub(r"<[^>]+>", "", response.content.decode())
     assert "1 waiting to retry · 2 held until a set time" in page
+
+
+def oldest_due_card(page: str) -> str:
+    card = page.split('class="card stat oldest-due">')[1].split("</div>")[0]
+    return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", card))).strip()
+
+
+def test_the_oldest_due_message_leaves_out_what_is_held_on_purpose_and_names_it_apart(
+    operator_client, operator, bot, group, make_bot, make_conversation, make_message
+):
+    """Made hours ago, each of these waits on purpose: the message a daily cap holds until
+    its next day and the one behind it in its chat, one keeping its pace, a paused bot's
+    two. None is overdue ("—"); the holds are named under the figure. A due message no
+    worker took for 10 minutes is, and is flagged."""
+    now = timezone.now()
+    hours_ago = now - dt.timedelta(hours=3)
+    queued = {"direction": "out", "status": Message.Status.QUEUED, "created_at": hours_ago}
+    hold = Reason(HELD, cap="WeCom's daily cap", until="00:00", zone="China time")
+    midnight = now + dt.timedelta(hours=9)
+    make_message(group, **queued, next_attempt_at=midnight, last_error=hold)
+    make_message(group, **queued)  # behind it
+    paced = make_conversation(bot, "wrPaced")
+    make_message(paced, **queued, next_attempt_at=now + dt.timedelta(seconds=40))
+    paused = make_bot(name="paused", paused_at=now)
+    paused.operators.add(operator)
+    for n in range(2):
+        make_message(make_conversation(paused, f"wrPaused{n}"), **queued)
+    operator_client.cookies["django_language"] = "en"
+
+    page = operator_client.get(DASHBOARD).content.decode()
+
+    card = oldest_due_card(page)
+    assert card.startswith("Oldest due message — ")
+    until = clock_time(midnight)
+    assert card.endswith(f"1 held by a daily cap until {until} · 2 waiting for a paused bot")
+    assert '<strong class="">—</strong>' in page
+
+    make_message(
+        make_conversation(bot, "wrStuck"), **queued | {"created_at": now - dt.timedelta(minutes=10)}
+    )
+    page = operator_client.get(DASHBOARD).content.decode()
+
+    assert oldest_due_card(page).startswith("Oldest due message 10 minutes ago 1 held")
+    assert '<strong class="warn">10\xa0minutes ago</strong>' in page
+    one_bot = operator_client.get(DASHBOARD, {"bot": paused.pk}).content.decode()
+    assert oldest_due_card(one_bot) == "Oldest due message — 2 waiting for a paused bot"
 
 
 def test_each_webhook_endpoint_in_the_dashboard_is_named_and_links_to_its_page(

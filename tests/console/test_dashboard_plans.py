@@ -16,7 +16,9 @@ from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
+from botadmin.reasons import Reason
 from console.dashboard import FORWARDING_GRACE
+from messaging.delivery_caps import HELD
 from messaging.models import Message
 from tests.query_plans import explain
 
@@ -30,21 +32,37 @@ COUNTS = {
     "held": "msg_bot_held_idx",
     "failed (24 h)": "msg_bot_undelivered_at_idx",
     "not forwarded": "msg_bot_forward_pending_idx",
-    "oldest waiting": "msg_bot_in_delivery_idx",
+    "oldest due": "msg_bot_due_idx",
+    "held by a daily cap": "msg_bot_due_idx",
+    "waiting for a paused bot": "msg_bot_in_delivery_idx",
     "agent last answered": "msg_bot_attempted_idx",
 }
 # Asked in the same query as the agent's last answer: the bot's newest inbound message,
-# found walking back the bot's log from its newest message.
-BESIDES = {"agent last answered": {"msg_bot_log_idx"}}
+# found walking back the bot's log from its newest message. Asked of each due message
+# the oldest one's walk meets: whether an older message of its conversation is in its way.
+BESIDES = {
+    "agent last answered": {"msg_bot_log_idx"},
+    "oldest due": {"msg_conversation_delivery_idx", "msg_conversation_uncertain_idx"},
+}
+# Read with the table's rows (what they check is not in the index): the index, not all of it.
+READ_WITH_ROWS = {"oldest due", "held by a daily cap"}
 # PostgreSQL chooses among small partial indexes by its statistics, which vary from run
 # to run at this size: any index of the queue, or of the pending forwards, will do
 # (never one of the history).
-QUEUE = {"msg_bot_in_delivery_idx", "msg_bot_retrying_idx", "msg_bot_held_idx", "msg_pending_idx"}
+QUEUE = {
+    "msg_bot_in_delivery_idx",
+    "msg_bot_retrying_idx",
+    "msg_bot_held_idx",
+    "msg_bot_due_idx",
+    "msg_pending_idx",
+}
 ALSO_ON_POSTGRESQL = {
     "waiting": QUEUE,
     "retrying": QUEUE,
     "held": QUEUE,
-    "oldest waiting": QUEUE,
+    "oldest due": QUEUE,
+    "held by a daily cap": QUEUE,
+    "waiting for a paused bot": QUEUE,
     "not forwarded": {"msg_forward_pending_idx"},
 }
 
@@ -53,8 +71,12 @@ def count_of(sql: str, params) -> str | None:
     """Which of COUNTS a query of the page is (None: another)."""
     if '"forward_pending"' in sql:
         return "not forwarded"
-    if 'AS "oldest"' in sql:
-        return "oldest waiting"
+    if 'AS "overdue_since"' in sql:
+        return "oldest due"
+    if '"last_error" LIKE' in sql.replace("::text", ""):
+        return "held by a daily cap"
+    if '"paused_at" IS NOT NULL' in sql:
+        return "waiting for a paused bot"
     if 'AS "answered_at"' in sql:
         return "agent last answered"
     if "COUNT(*) FROM (SELECT" not in sql:
@@ -69,11 +91,24 @@ def count_of(sql: str, params) -> str | None:
 
 
 @pytest.fixture
-def history(bot, other_bot, group, other_group, make_attempt, operator):
+def history(
+    bot, other_bot, group, other_group, make_attempt, operator, make_bot, make_conversation
+):
     """A history of ordinary messages on two bots the operator sees, and one of each
-    kind the dashboard counts, so that every count has a row to find."""
+    kind the dashboard counts, so that every count has a row to find (a paused bot's
+    queue on a third)."""
     other_bot.operators.add(operator)
     now = timezone.now()
+    paused = make_bot(name="paused", paused_at=now)
+    paused.operators.add(operator)
+    Message.objects.create(
+        bot=paused,
+        conversation=make_conversation(paused, "wrPaused"),
+        direction="out",
+        status="queued",
+        msgtype="text",
+        body={},
+    )
     Message.objects.bulk_create(
         Message(
             msgid=f"h{i}",
@@ -94,6 +129,12 @@ def history(bot, other_bot, group, other_group, make_attempt, operator):
         "queued": {"direction": "out", "status": "queued"},
         "retrying": {"direction": "out", "status": "queued", "attempt_count": 2},
         "held": {"direction": "out", "status": "queued", "next_attempt_at": now + FORWARDING_GRACE},
+        "capped": {
+            "direction": "out",
+            "status": "queued",
+            "next_attempt_at": now + dt.timedelta(hours=9),
+            "last_error": Reason(HELD, cap="WeCom's cap", until="00:00", zone="China time"),
+        },
         "sending": {"direction": "out", "status": "sending", "attempt_count": 1},
         "failed": {"direction": "out", "status": "failed", "attempt_count": 1},
         "uncertain": {"direction": "out", "status": "uncertain", "attempt_count": 1},
@@ -144,7 +185,8 @@ def reads_only_its_index(name: str, plan: str) -> bool:
     allowed = {COUNTS[name], *BESIDES.get(name, ())}
     if connection.vendor == "sqlite":
         # The counts from the index alone (its key holds what they read).
-        index = COUNTS[name] if name == "agent last answered" else f"COVERING INDEX {COUNTS[name]}"
+        covering = name not in READ_WITH_ROWS and name != "agent last answered"
+        index = f"COVERING INDEX {COUNTS[name]}" if covering else COUNTS[name]
         return index in plan and read <= allowed and not SCAN.search(plan)
     allowed |= ALSO_ON_POSTGRESQL.get(name, set())
     return bool(read) and read <= allowed and "Seq Scan" not in plan
@@ -199,9 +241,10 @@ def test_the_counts_read_through_the_partial_indexes_are_right(
     health = context["health"]
     [agent] = context["agents"]
 
-    # queued, retrying, held and sending (history); the queued one tried before; the
-    # one not tried yet that waits until a time to come
-    assert (health["waiting"], health["retrying"], health["held"]) == (4, 1, 1)
+    # queued, retrying, held, capped and sending (history); the queued one tried before;
+    # the ones not tried yet that wait until a time to come, one of them by a daily cap
+    assert (health["waiting"], health["retrying"], health["held"]) == (5, 1, 2)
+    assert (health["held_by_cap"], health["held_by_pause"]) == (1, 0)
     # failed and uncertain (history), and the unanswered one
     assert health["failed_today"] == 3
     assert health["unforwarded"] == 1
