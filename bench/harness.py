@@ -20,6 +20,7 @@ import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = str(ROOT / ".venv/bin/python")
+PROCFILE = ROOT / "Procfile"
 
 
 def server_environment(port: int, var_name: str, **extra: str) -> dict:
@@ -37,6 +38,25 @@ def server_environment(port: int, var_name: str, **extra: str) -> dict:
         var.mkdir(parents=True)
         env["BOTADMIN_VAR_DIR"] = str(var)
     return env
+
+
+def prepare_django(port: int, var_name: str) -> tuple[dict, Path]:
+    """The web server's environment (without the bench views) and the var/ folder for the
+    processes' logs; Django set up in this process on the same settings, migrated."""
+    env = server_environment(port, var_name)
+    env.pop("BOTADMIN_BENCH_VIEWS", None)
+    folder = Path(env.get("BOTADMIN_VAR_DIR", ROOT / "var" / var_name))
+    folder.mkdir(parents=True, exist_ok=True)
+    os.environ.update(env)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "botadmin.settings")
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    call_command("createcachetable", verbosity=0)
+    return env, folder
 
 
 def manage(env: dict, *args: str, capture: bool = False) -> str:
@@ -152,6 +172,59 @@ def post_in_rounds(
         p50 = statistics.median(run[2] for run in mine)
         totals.append((accepted, accepted / seconds, p50, max(run[3] for run in mine)))
     return totals, [[run[1] for run in round_] for round_ in runs]
+
+
+# --- The Procfile's Celery workers and beat, as `make run` starts them -------------------
+
+
+def worker_layout(procfile: Path = PROCFILE) -> str:
+    """One line: the database, the broker, the workers `procfile` starts, the load."""
+    from django.conf import settings
+
+    from devtools.processes import procfile_workers
+
+    workers = procfile_workers(procfile)
+    return (
+        f"database {settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]}, broker "
+        f"{settings.CELERY_BROKER_URL.split(':', 1)[0]} (pool {settings.CELERY_WORKER_POOL}); "
+        f"workers as {procfile.name} starts them: "
+        + "; ".join(f"{name}: {' '.join(options)}" for name, options in workers.items())
+        + f"; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+    )
+
+
+def start_workers_and_beat(
+    env: dict, folder: Path, procfile: Path = PROCFILE
+) -> list[subprocess.Popen]:
+    """The Celery workers `procfile` starts, and beat, as `make run` starts them; their
+    logs in `folder`."""
+    from devtools.processes import celery_worker, procfile_workers
+
+    started = []
+    for name, options in procfile_workers(procfile).items():
+        started.append(
+            celery_worker(pool=None, options=options, loglevel="INFO", env=env,
+                          stdout=subprocess.DEVNULL, stderr=folder / f"{name}.log")
+        )  # fmt: skip
+    with open(folder / "beat.log", "wb") as log:
+        started.append(
+            subprocess.Popen(
+                [str(ROOT / ".venv/bin/celery"), "-A", "botadmin", "beat", "--loglevel=WARNING",
+                 f"--schedule={folder / 'celerybeat-schedule'}"],
+                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            )
+        )  # fmt: skip
+    return started
+
+
+def stop_all(processes: list[subprocess.Popen], server: subprocess.Popen, timeout: float) -> None:
+    """The workers and beat (killed after `timeout` s; 0: at once), then the web server."""
+    from devtools.processes import stop_process_group
+
+    for process in processes:
+        stop_process_group(process, timeout=timeout)
+    server.terminate()
+    server.wait(timeout=30)
 
 
 # --- Where the CPU went (Linux /proc) -----------------------------------------------------

@@ -22,13 +22,12 @@ var/bench-send-beside-forwarding/ (`make run`'s defaults).
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
-import subprocess
 import sys
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import requests
@@ -37,8 +36,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.chaos import callback  # noqa: E402
-from bench.harness import server_environment, start_server  # noqa: E402
-from devtools.processes import celery_worker, procfile_workers, stop_process_group  # noqa: E402
+from bench.harness import (  # noqa: E402
+    prepare_django,
+    start_server,
+    start_workers_and_beat,
+    stop_all,
+    worker_layout,
+)
 from devtools.receiver import Receiver  # noqa: E402
 
 RUN = uuid.uuid4().hex[:8]
@@ -52,25 +56,6 @@ def parse_args():
     parser.add_argument("--port", type=int, default=8107)
     parser.add_argument("--timeout", type=float, default=300, help="a send's longest wait (s)")
     return parser.parse_args()
-
-
-def start_processes(env: dict, folder: Path) -> list[subprocess.Popen]:
-    """The Procfile's Celery workers, and beat, as `make run` starts them."""
-    started = []
-    for name, options in procfile_workers().items():
-        started.append(
-            celery_worker(pool=None, options=options, loglevel="INFO", env=env,
-                          stdout=subprocess.DEVNULL, stderr=folder / f"{name}.log")
-        )  # fmt: skip
-    with open(folder / "beat.log", "wb") as log:
-        started.append(
-            subprocess.Popen(
-                [str(ROOT / ".venv/bin/celery"), "-A", "botadmin", "beat", "--loglevel=WARNING",
-                 f"--schedule={folder / 'celerybeat-schedule'}"],
-                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-            )
-        )  # fmt: skip
-    return started
 
 
 def setup_bot(agent, ok_url: str, failing_url: str, conversations: int):
@@ -117,8 +102,11 @@ def timed_send(base: str, secret: str, conversation_id: str, timeout: float) -> 
     return None
 
 
-def post_callbacks(base: str, secret: str, total: int, rate: float, threads: int = 4) -> None:
-    """`total` callbacks at `rate` a second (each thread keeps its share of the pace)."""
+def post_callbacks(
+    base: str, body: Callable[[int], dict], total: int, rate: float, threads: int = 4
+) -> None:
+    """`total` callbacks, the nth `body(n)`, at `rate` a second (each thread keeps its
+    share of the pace)."""
     began = time.monotonic()
 
     def work(first: int) -> None:
@@ -127,8 +115,7 @@ def post_callbacks(base: str, secret: str, total: int, rate: float, threads: int
             delay = began + n / rate - time.monotonic()
             if delay > 0:
                 time.sleep(delay)
-            body = callback(secret, f"{RUN}-in-{n}")
-            answer = session.post(base + "/api/callback", json=body, timeout=30)
+            answer = session.post(base + "/api/callback", json=body(n), timeout=30)
             if answer.json().get("errcode") != 0:
                 sys.exit(f"/api/callback refused: {answer.text}")
 
@@ -148,32 +135,12 @@ def summary(waits: list[float | None], timeout: float) -> str:
 
 def main() -> None:
     args = parse_args()
-    env = server_environment(args.port, "bench-send-beside-forwarding")
-    env.pop("BOTADMIN_BENCH_VIEWS", None)
-    folder = Path(env.get("BOTADMIN_VAR_DIR", ROOT / "var" / "bench-send-beside-forwarding"))
-    folder.mkdir(parents=True, exist_ok=True)
-    os.environ.update(env)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "botadmin.settings")
-    import django
-
-    django.setup()
-    from django.conf import settings
-    from django.core.management import call_command
-
+    env, folder = prepare_django(args.port, "bench-send-beside-forwarding")
     from connectors.demo_agent import DemoAgent
     from conversations.secrets import generate_agent_token
     from forwarding.models import WebhookDelivery
 
-    call_command("migrate", verbosity=0)
-    call_command("createcachetable", verbosity=0)
-    workers = procfile_workers()
-    print(
-        f"database {settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]}, broker "
-        f"{settings.CELERY_BROKER_URL.split(':', 1)[0]} (pool {settings.CELERY_WORKER_POOL}); "
-        f"workers as the Procfile starts them: "
-        + "; ".join(f"{name}: {' '.join(options)}" for name, options in workers.items())
-        + f"; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
-    )
+    print(worker_layout())
     base = f"http://127.0.0.1:{args.port}"
     sends = args.sends
     with (
@@ -185,7 +152,7 @@ def main() -> None:
         bot = setup_bot(agent, ok.url("/hook"), failing.url("/hook"), 2 * sends)
         secret = bot.secret
         server = start_server(env, base)
-        processes = start_processes(env, folder)
+        processes = start_workers_and_beat(env, folder)
         try:
             # Ready: a first send goes through (the workers' start-up is not counted).
             if timed_send(base, secret, "wrOut0", 120) is None:
@@ -194,7 +161,8 @@ def main() -> None:
             print(f"quiet: {sends} sends, one after the other: {summary(quiet, args.timeout)}")
 
             burst = threading.Thread(
-                target=post_callbacks, args=(base, secret, args.callbacks, args.rate)
+                target=post_callbacks,
+                args=(base, lambda n: callback(secret, f"{RUN}-in-{n}"), args.callbacks, args.rate),
             )
             seconds = args.callbacks / args.rate
             waits: list[float | None] = []
@@ -232,10 +200,7 @@ def main() -> None:
                 f"to the failing ones waiting for their retries"
             )
         finally:
-            for process in processes:
-                stop_process_group(process, timeout=30)
-            server.terminate()
-            server.wait(timeout=30)
+            stop_all(processes, server, timeout=30)
 
 
 if __name__ == "__main__":

@@ -67,10 +67,11 @@ def celery_worker(
             log.close()  # the worker has its own descriptor
 
 
-def procfile_workers() -> dict[str, list[str]]:
-    """The Celery workers `make run` starts: {Procfile name: the options after `worker`}."""
+def procfile_workers(procfile: Path = ROOT / "Procfile") -> dict[str, list[str]]:
+    """The Celery workers `make run` starts: {Procfile name: the options after `worker`}
+    (those of another `procfile`, to compare a layout)."""
     workers = {}
-    for line in (ROOT / "Procfile").read_text().splitlines():
+    for line in procfile.read_text().splitlines():
         name, _, command = line.partition(":")
         words = shlex.split(command)
         if words[:4] == [".venv/bin/celery", "-A", "botadmin", "worker"]:
