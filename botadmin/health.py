@@ -18,7 +18,8 @@ writes the time into the shared cache every `BOTADMIN_HEARTBEAT_INTERVAL`
 seconds (`start_heartbeat`, connected to Celery's start-up signals in
 botadmin/celery.py): once per role, the newest of all, for `/readyz`, and per
 host, for `/metrics` (`heartbeats_by_host`). A worker's roles are the queues it
-consumes (`worker_roles`): the sends' worker and the forwarder run apart.
+consumes (`worker_roles`): the sends' worker, the forwarder and the fetcher (media) run
+apart.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ logger = logging.getLogger(__name__)
 HEARTBEAT_KEY = "botadmin:heartbeat:{role}"
 # Per role, {host: Unix time of its last heartbeat}, for /metrics.
 HEARTBEAT_HOSTS_KEY = "botadmin:heartbeat-hosts:{role}"
-HEARTBEAT_ROLES = ("worker", "forwarder", "beat")
+HEARTBEAT_ROLES = ("worker", "forwarder", "fetcher", "beat")
 # A host whose process was killed (it never said it stopped) stays in /metrics a day, ageing.
 HOST_FORGOTTEN_AFTER = 24 * 3600
 
@@ -210,6 +211,11 @@ def forwarder() -> str:
     return _heartbeat_age("forwarder")
 
 
+@check("fetcher")
+def fetcher() -> str:
+    return _heartbeat_age("fetcher")
+
+
 @check("beat")
 def beat() -> str:
     return _heartbeat_age("beat")
@@ -251,8 +257,13 @@ def aibot_inbox() -> str:
 
 def worker_roles(queues: set[str]) -> list[str]:
     """The heartbeats of a Celery worker consuming these queues: `worker` if it sends (the
-    default queue), `forwarder` if it forwards; both for one started without --queues."""
-    roles = {settings.CELERY_TASK_DEFAULT_QUEUE: "worker", "forwarding": "forwarder"}
+    default queue), `forwarder` if it forwards, `fetcher` if it fetches media; all three for
+    one started without --queues."""
+    roles = {
+        settings.CELERY_TASK_DEFAULT_QUEUE: "worker",
+        "forwarding": "forwarder",
+        "media": "fetcher",
+    }
     return [role for queue, role in roles.items() if queue in queues]
 
 

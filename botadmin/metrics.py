@@ -7,7 +7,7 @@ scrape merges the files of all of them. Each service empties its own folder
 of the files of processes that are gone when it starts (`clean_role_dir`,
 called by gunicorn's `on_starting` and Celery's start-up signals), as the
 client's documentation asks, so a restart of the web server does not erase the
-worker's counts, nor a forwarder's start those of the worker beside it.
+worker's counts, nor a forwarder's or fetcher's start those of the worker beside it.
 
 Queue depth, the oldest due message's age, what the queue holds back and webhook
 endpoint health are not counted by anyone: they are read from the database at scrape
@@ -213,8 +213,9 @@ def role_dir(role: str) -> Path:
 
 def clean_role_dir(role: str) -> None:
     """A service starting: its processes' counts from the last run go. Those of processes
-    still running stay: another service of the role on this host (`make run` starts two
-    Celery workers, the sends' and the forwarder), a manage.py command ("other")."""
+    still running stay: another service of the role on this host (`make run` starts three
+    Celery workers: the sends', the forwarder and the fetcher), a manage.py command
+    ("other")."""
     folder = role_dir(role)
     folder.mkdir(parents=True, exist_ok=True)
     for path in folder.glob("*.db"):

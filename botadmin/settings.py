@@ -302,20 +302,24 @@ if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
 # Announcements and scheduled messages are rows with a due time; their beat
 # entries wake the scheduler often enough that they start within seconds.
 BOTADMIN_SCHEDULER_INTERVAL = env_float("BOTADMIN_SCHEDULER_INTERVAL", 2)
-# The scheduler's tasks (with the delivery and media sweepers) and forwarding's
-# have queues of their own, so that a backlog of deliveries (a 10,000-recipient
+# The scheduler's tasks (with the delivery and media sweepers), forwarding's and
+# the media fetches have queues of their own, so that a backlog of deliveries (a 10,000-recipient
 # fan-out, or the wake-ups queued while workers catch up) never delays them: a
 # send whose worker was killed waits for the sweeper alone. A worker consumes
 # every queue declared here unless told otherwise, and then shares its threads:
 # forwarding's tasks (each drains due deliveries for up to 10 s) filled a worker's
-# prefetched tasks and held sends behind them for a minute. So forwarding gets
-# worker processes of its own (`--queues=forwarding`), and the others leave it
-# (`--exclude-queues=forwarding`): the Procfile and the systemd units
-# (docs/delivery.md, "Queues and workers").
+# prefetched tasks and held sends behind them for a minute. Media fetches did the
+# same: a fetch holds its thread for as long as the source takes (up to 10 fetches a
+# task), and 500 inbound images from a source taking 2-5 s each held sends for 25 s
+# to 3 minutes (bench/send_beside_media.py). So forwarding and media
+# fetches get worker processes of their own (`--queues=forwarding`,
+# `--queues=media`), and the others leave them (`--exclude-queues=forwarding,media`):
+# the Procfile and the systemd units (docs/delivery.md, "Queues and workers").
 CELERY_TASK_QUEUES = (
     Queue(CELERY_TASK_DEFAULT_QUEUE, routing_key=CELERY_TASK_DEFAULT_QUEUE),
     Queue("scheduler", routing_key="scheduler"),
     Queue("forwarding", routing_key="forwarding"),
+    Queue("media", routing_key="media"),
 )
 CELERY_TASK_ROUTES = {
     "messaging.announcements.*": {"queue": "scheduler", "routing_key": "scheduler"},
@@ -325,6 +329,7 @@ CELERY_TASK_ROUTES = {
     "messaging.delete_expired_uploads": {"queue": "scheduler", "routing_key": "scheduler"},
     "messaging.forward_*": {"queue": "forwarding", "routing_key": "forwarding"},
     "messaging.sweep_webhook_deliveries": {"queue": "forwarding", "routing_key": "forwarding"},
+    "messaging.fetch_media": {"queue": "media", "routing_key": "media"},
 }
 
 # --- Metrics (GET /metrics, botadmin/metrics.py) --------------------------------

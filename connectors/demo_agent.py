@@ -47,6 +47,7 @@ class AgentBehaviour:
     fail_contacts_on_page: int | None = None  # 1-based page of /users or /groups that answers 500
     page_size: int = 50
     media_status: int | None = None  # answer /media with this HTTP status (e.g. 503)
+    media_delay: float = 0.0  # seconds before answering /media (a slow media source)
 
 
 @dataclass
@@ -155,6 +156,7 @@ class DemoAgent(LocalServer):
 
     def _answer_media(self, body: dict) -> Answer:
         self.media_requests.append(body)
+        time.sleep(self.behaviour.media_delay)  # on this request's thread: sends stay quick
         if self.behaviour.media_status:
             return Answer(self.behaviour.media_status, {"errcode": -1, "errmsg": "agent busy"})
         cdn = str(body.get("cdn") or "")

@@ -1,9 +1,12 @@
 """The Celery workers as `make run` starts them (the Procfile's lines, real processes):
-forwarding to slow, failing webhook receivers never holds a send up.
+forwarding to slow, failing webhook receivers, and fetching inbound media from a slow
+source, never hold a send up.
 
 One worker reading every queue shared its threads: forwarding tasks (each drains due
 deliveries for up to 10 s) filled them and the tasks it had prefetched, and a send
-accepted meanwhile waited a minute (bench/send_beside_forwarding.py)."""
+accepted meanwhile waited a minute (bench/send_beside_forwarding.py); media fetches
+(each task fetches 10, one after the other) did the same during a burst of inbound
+images (bench/send_beside_media.py)."""
 
 from __future__ import annotations
 
@@ -19,7 +22,7 @@ from devtools.processes import celery_worker, database_url, procfile_workers, st
 from devtools.receiver import Receiver
 from forwarding.models import WebhookEndpoint
 from forwarding.tasks import forward_messages
-from messaging.models import Message
+from messaging.models import Message, MessageMedia
 from messaging.sending import accept_outbound
 from tests.connectors.conftest import agent  # noqa: F401  (the fake agent)
 from tests.messaging.support import callback_body
@@ -27,6 +30,9 @@ from tests.polling import wait_until
 
 INBOUND = 60
 FORWARD_TASKS = 20
+IMAGES = 20
+# What each worker process beats as (botadmin.health.worker_roles).
+ROLES = ("worker", "forwarder", "fetcher")
 
 
 @pytest.fixture
@@ -62,7 +68,7 @@ def start_procfile_workers(transactional_db, tmp_path):
             )
 
     current_app.control.purge()  # wake-ups left by earlier tests
-    for role in ("worker", "forwarder"):
+    for role in ROLES:
         cache.delete(health.HEARTBEAT_KEY.format(role=role))
     yield start
     for process in started:
@@ -100,22 +106,58 @@ def test_a_send_goes_out_within_seconds_while_forwarding_to_failing_receivers_is
     assert wait_until(lambda: all(map(cache.get, ready_keys())), 90)
     assert failing_receiver.wait_for(2, timeout=60)
 
-    # When an operator's reply is accepted…
-    reply = accept_outbound(
-        bot=bot,
-        conversation_id=group.conversation_id,
-        body={"msgtype": "text", "text": {"content": "稍等,马上处理"}},
-        source="console",
-    )
-    accepted = time.monotonic()
-
-    # …it is sent within seconds, not after the forwarding drains (10 s each).
-    assert wait_until(lambda: Message.objects.get(pk=reply.pk).status == "sent", 60)
-    waited = time.monotonic() - accepted
+    # When an operator's reply is accepted, it is sent within seconds, not after the
+    # forwarding drains (10 s each).
+    waited = seconds_until_sent(bot, group, "稍等,马上处理")
     assert waited < 5, f"sent {waited:.1f} s after it was accepted"
     # Forwarding went on meanwhile: every delivery tried, at least once.
     assert failing_receiver.wait_for(2 * INBOUND, timeout=60)
 
 
+def test_a_send_goes_out_within_seconds_while_inbound_media_are_fetched_from_a_slow_source(
+    client,
+    agent,  # noqa: F811
+    make_bot,
+    make_conversation,
+    start_procfile_workers,
+):
+    bot = make_bot(name="photos", agent_url=agent.url, agent_token=agent.token)
+    group = make_conversation(bot, "wrOperators")
+    # The agent takes 10 s for each image (WeCom's media endpoint on a bad day, short of
+    # the 15 s read timeout): each fetch holds a worker thread that long.
+    agent.behaviour.media_delay = 10
+    # Given a busy group's images received, their fetches queued by the callbacks…
+    for n in range(IMAGES):
+        image = {"cdn_type": "wecom_cdn", "cdn": f"demo/images/{n}.jpg"}
+        body = callback_body("image", bot, msgid=f"photo-{n}", image=image)
+        answer = client.post("/api/callback", body, content_type="application/json")
+        assert answer.json()["errcode"] == 0
+    assert MessageMedia.objects.filter(status="pending").count() == IMAGES
+    # …and the workers `make run` starts, under way with them.
+    start_procfile_workers()
+    assert wait_until(lambda: all(map(cache.get, ready_keys())), 90)
+    assert wait_until(lambda: len(agent.media_requests) >= 2, 60)
+
+    # When an operator's reply is accepted, it is sent within seconds, not after the
+    # images ahead of it (10 s each).
+    waited = seconds_until_sent(bot, group, "图片收到了,稍等")
+    assert waited < 5, f"sent {waited:.1f} s after it was accepted"
+    # The images went on being fetched meanwhile.
+    assert wait_until(lambda: MessageMedia.objects.filter(status="stored").count() >= 2, 60)
+
+
+def seconds_until_sent(bot, group, text: str) -> float:
+    """An operator's reply accepted now: seconds until it is `sent` (at most 120)."""
+    reply = accept_outbound(
+        bot=bot,
+        conversation_id=group.conversation_id,
+        body={"msgtype": "text", "text": {"content": text}},
+        source="console",
+    )
+    accepted = time.monotonic()
+    assert wait_until(lambda: Message.objects.get(pk=reply.pk).status == "sent", 120)
+    return time.monotonic() - accepted
+
+
 def ready_keys() -> list[str]:
-    return [health.HEARTBEAT_KEY.format(role=role) for role in ("worker", "forwarder")]
+    return [health.HEARTBEAT_KEY.format(role=role) for role in ROLES]

@@ -23,6 +23,7 @@ SERVICES = {
     "web": "botadmin-web.service",
     "worker": "botadmin-worker.service",
     "forwarder": "botadmin-forwarder.service",
+    "fetcher": "botadmin-fetcher.service",
     "beat": "botadmin-beat.service",
     "aibot": "botadmin-aibot.service",
 }
