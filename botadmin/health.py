@@ -1,6 +1,8 @@
-"""Readiness: can this installation do its work right now? (`GET /readyz`)
+"""Readiness: can this installation do its work right now? (`GET /readyz`) Can this web
+process serve the API and the console? (`GET /readyz/web`, for load balancers)
 
-Each component is one check function in `CHECKS`, registered with `@check("name")`.
+Each component is one check function in `CHECKS`, registered with `@check("name")`;
+`web=True` adds it to `WEB_CHECKS`, those a web process cannot serve without.
 A check returns normally when the component is fine (optionally a short detail),
 raises `Unready(detail)` when it is not, and `Skipped(reason)` when it does not
 apply here (the AI bot inbox check skips itself while no gateway has reported
@@ -64,13 +66,21 @@ class Skipped(Exception):
 
 
 CHECKS: dict[str, Callable[[], str | None]] = {}
+# What /readyz/web checks. Not the cache (the API and the console work without it,
+# tests/botadmin/test_cache_down.py), the broker (a send is stored and published later)
+# nor Celery's processes and the queue: their failure is the same on every web host, and a
+# load balancer would take them all out while each one serves.
+WEB_CHECKS: list[str] = []
 
 
-def check(name: str):
-    """Register a readiness check under `name` (the component named in /readyz)."""
+def check(name: str, *, web: bool = False):
+    """Register a readiness check under `name` (the component named in /readyz); `web`: a
+    web process cannot serve without it (/readyz/web checks it too)."""
 
     def register(function: Callable[[], str | None]):
         CHECKS[name] = function
+        if web and name not in WEB_CHECKS:
+            WEB_CHECKS.append(name)
         return function
 
     return register
@@ -168,7 +178,7 @@ def describe(error: BaseException) -> str:
 # --- The checks -----------------------------------------------------------------
 
 
-@check("database")
+@check("database", web=True)
 def database() -> None:
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")

@@ -88,7 +88,7 @@ class ForwardedProtoMiddleware:
 
 
 class ProbesMiddleware:
-    """`/healthz`, `/readyz` and `/metrics` answer whatever the Host header says.
+    """`/healthz`, `/readyz`, `/readyz/web` and `/metrics` answer whatever the Host header says.
 
     Load balancers and Prometheus ask the web server at its own address
     (`Host: 10.0.0.5:8124`), which is rarely in ALLOWED_HOSTS: CommonMiddleware's host
@@ -99,10 +99,15 @@ class ProbesMiddleware:
 
     def __init__(self, get_response):
         from .metrics import metrics_view
-        from .views import healthz, readyz
+        from .views import healthz, readyz, readyz_web
 
         self.get_response = get_response
-        self.probes = {"/healthz": healthz, "/readyz": readyz, "/metrics": metrics_view}
+        self.probes = {
+            "/healthz": healthz,
+            "/readyz": readyz,
+            "/readyz/web": readyz_web,
+            "/metrics": metrics_view,
+        }
 
     def __call__(self, request):
         probe = self.probes.get(request.path_info)

@@ -11,7 +11,7 @@ from messaging.scheduled_api import router as scheduled_messages_router
 
 from .api import api, api_not_found
 from .metrics import metrics_view
-from .views import favicon, healthz, readyz
+from .views import favicon, healthz, readyz, readyz_web
 
 # The two busiest endpoints first: Django tries URL patterns in order.
 api.add_router("", "messaging.api.router")
@@ -35,6 +35,7 @@ urlpatterns = [
     path("favicon.ico", favicon),
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
+    path("readyz/web", readyz_web, name="readyz_web"),
     path("metrics", metrics_view, name="metrics"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),

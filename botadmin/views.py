@@ -15,8 +15,19 @@ def healthz(request):
 
 @never_cache
 def readyz(request):
-    """Readiness: 200 when every component works, else 503 naming the failing ones."""
-    results = health.run_checks()
+    """Readiness of the installation, for monitoring: 200 when every component works, else
+    503 naming the failing ones."""
+    return _readiness(health.run_checks())
+
+
+@never_cache
+def readyz_web(request):
+    """Readiness of this web process, for a load balancer: 200 when it can serve the API
+    and the console (its database answers), whatever Celery's processes do."""
+    return _readiness(health.run_checks(health.WEB_CHECKS))
+
+
+def _readiness(results: dict[str, health.Result]) -> JsonResponse:
     failing = [name for name, result in results.items() if result.status == "fail"]
     answer = {
         "status": "fail" if failing else "ok",

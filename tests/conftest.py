@@ -4,6 +4,7 @@ Tests run against whatever DATABASE_URL / CELERY_BROKER_URL say: SQLite and
 the filesystem broker by default, PostgreSQL and Redis in CI's second run.
 """
 
+import os
 import socket
 import threading
 
@@ -202,6 +203,21 @@ def dead_cache() -> dict:
             "LOCATION": f"redis://127.0.0.1:{port}/0",
         }
     }
+
+
+@pytest.fixture
+def file_cache(tmp_path, settings) -> str:
+    """A cache shared by this process and the servers it starts that needs no server (the
+    default cache lives in the database, which a test may take away); its CACHE_URL."""
+    folder = tmp_path / "cache"
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(folder),
+            "KEY_PREFIX": os.environ.get("PYTEST_XDIST_WORKER", ""),  # as settings.py sets it
+        }
+    }
+    return f"filecache://{folder}"
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""/healthz (liveness) and /readyz (readiness): what a load balancer or Kubernetes probes."""
+"""/healthz (liveness), /readyz (the installation's readiness, for monitoring) and
+/readyz/web (this web process's, for a load balancer)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
+import requests
 from celery import current_app
 from django.core.cache import cache
 from django.db import connection
@@ -19,6 +21,8 @@ from botadmin import health
 from connectors import aibot_inbox
 from devtools.processes import celery_worker, database_url, stop_process_group
 from messaging.models import Message
+from tests.botadmin.test_metrics_sources_down import closed_port
+from tests.messaging.conftest import running_gunicorn
 from tests.polling import wait_until
 
 
@@ -162,6 +166,59 @@ def test_a_silent_worker_makes_readiness_fail_naming_it(client, transactional_db
     assert answer.status_code == 503
     assert answer.json()["failing"] == ["worker"]
     assert "61 s ago" in answer.json()["checks"]["worker"]["detail"]
+
+
+def test_a_stopped_forwarder_fails_readiness_but_the_web_serves_and_says_so(
+    client, transactional_db, settings, bot, group
+):
+    """A load balancer checking /readyz took every web host out for a stopped forwarder,
+    while each one still served the API: it checks /readyz/web."""
+    settings.BOTADMIN_HEARTBEAT_MAX_AGE = 60
+    cache.set(health.HEARTBEAT_KEY.format(role="forwarder"), time.time() - 61, timeout=None)
+    health.record_heartbeat("worker")
+    health.record_heartbeat("beat")
+
+    installation = client.get("/readyz")
+    web = client.get("/readyz/web")
+    sent = client.post(
+        f"/api/send?secret={bot.secret}&conversation_id={group.conversation_id}",
+        {"msgtype": "text", "text": {"content": "hi"}},
+        content_type="application/json",
+    )
+
+    assert installation.status_code == 503
+    assert installation.json()["failing"] == ["forwarder"]
+    assert web.status_code == 200, web.json()
+    assert web.json()["status"] == "ok" and web.json()["failing"] == []
+    assert list(web.json()["checks"]) == ["database"]
+    assert sent.json()["errcode"] == 0
+
+
+def test_with_the_cache_down_the_web_still_serves_and_says_so(client, transactional_db, cache_down):
+    """The API and the console work without the cache (test_cache_down.py): a load balancer
+    keeps sending them requests; /readyz names it for monitoring."""
+    web = client.get("/readyz/web")
+    installation = client.get("/readyz")
+
+    assert web.status_code == 200, web.json()
+    assert installation.status_code == 503
+    assert "cache" in installation.json()["failing"]
+
+
+def test_with_the_database_down_neither_readiness_holds(tmp_path, file_cache):
+    database = f"postgres://botadmin:secret@127.0.0.1:{closed_port()}/botadmin"
+    # Worker, forwarder and beat beat: only the database is down.
+    for role in health.HEARTBEAT_ROLES:
+        health.record_heartbeat(role)
+    env = {"BOTADMIN_VAR_DIR": str(tmp_path / "var"), "CACHE_URL": file_cache}
+    with running_gunicorn(database, tmp_path / "server.log", env=env) as base_url:
+        installation = requests.get(f"{base_url}/readyz", timeout=30)
+        web = requests.get(f"{base_url}/readyz/web", timeout=30)
+
+    assert installation.status_code == 503
+    assert installation.json()["failing"] == ["database", "queue"]
+    assert web.status_code == 503
+    assert web.json()["failing"] == ["database"]
 
 
 def test_an_empty_queue_says_nothing_is_waiting(client, transactional_db, alive):

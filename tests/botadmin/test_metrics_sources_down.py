@@ -4,12 +4,10 @@ DATABASE_URL on a closed port or on a server that never answers, a dead Redis ca
 
 from __future__ import annotations
 
-import os
 import socket
 import time
 from contextlib import contextmanager
 
-import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -63,21 +61,6 @@ def silent_database():
     finally:
         drop()
         listener.close()
-
-
-@pytest.fixture
-def file_cache(tmp_path, settings) -> str:
-    """A cache shared by this process and the servers it starts that needs no server (the
-    default cache lives in the database, which these tests take away); its CACHE_URL."""
-    folder = tmp_path / "cache"
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
-            "LOCATION": str(folder),
-            "KEY_PREFIX": os.environ.get("PYTEST_XDIST_WORKER", ""),  # as settings.py sets it
-        }
-    }
-    return f"filecache://{folder}"
 
 
 def scrape(base_url: str) -> requests.Response:

@@ -95,10 +95,12 @@ def production_host(settings, db):
 def test_the_health_probes_answer_a_host_not_in_allowed_hosts(client, production_host):
     live = client.get("/healthz", **BACKEND)
     ready = client.get("/readyz", **BACKEND)
+    web_ready = client.get("/readyz/web", **BACKEND)
 
     assert live.status_code == 200 and live.json() == {"status": "ok"}
     assert ready.status_code in (200, 503)  # whatever the components say, not 400
     assert ready.json()["status"] in ("ok", "fail")
+    assert web_ready.status_code == 200 and web_ready.json()["status"] == "ok"
 
 
 def test_metrics_answer_a_host_not_in_allowed_hosts_and_still_want_the_token(

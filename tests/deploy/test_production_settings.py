@@ -66,6 +66,7 @@ token = page.cookies["csrftoken"].value
 login = client.post("/console/login/", {"username": "ops", "password": "pw-ops-123456",
     "csrfmiddlewaretoken": token}, headers=https)
 probe = client.get("/healthz")
+web_probe = client.get("/readyz/web")
 print(json.dumps({
     "plain_status": plain.status_code,
     "hsts": page.headers.get("Strict-Transport-Security", ""),
@@ -73,6 +74,7 @@ print(json.dumps({
     "login_status": login.status_code,
     "session_secure": bool(login.cookies["sessionid"]["secure"]),
     "probe_status": probe.status_code,
+    "web_probe_status": web_probe.status_code,
 }))
 """
 
@@ -99,6 +101,7 @@ def test_behind_an_https_proxy_cookies_are_secure_and_hsts_is_sent(transactional
 
     assert seen["plain_status"] == 301  # plain HTTP is sent to HTTPS…
     assert seen["probe_status"] == 200  # …except the health probes
+    assert seen["web_probe_status"] == 200
     assert seen["hsts"].startswith("max-age=31536000")
     assert seen["csrf_secure"] is True
     assert seen["login_status"] == 302 and seen["session_secure"] is True
