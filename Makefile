@@ -3,20 +3,42 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-from-lock
+PROD_STAMP := $(VENV)/.installed-from-prod-lock
 export PYTHONUNBUFFERED = 1
 
-.PHONY: run test lint format setup venv clean lock help
+.PHONY: run test lint format setup venv venv-prod clean lock help
 
+# Two locks, both from pyproject.toml (`make lock`): requirements.lock with the dev extra
+# (the tests and tools) for developers and CI, requirements-prod.lock with botadmin's
+# runtime dependencies only, at the same versions, for production hosts.
 venv: $(STAMP)
+venv-prod: $(PROD_STAMP)
 
 # pyproject.toml's requires-python: 3.11 only.
 IS_PYTHON_311 := import sys; sys.exit(sys.version_info[:2] != (3, 11))
 
-# The virtualenv is reinstalled only when the lock file changes. One that cannot run pip
-# (left half-made when ensurepip was missing) or runs another Python is made again, by
-# $(PYTHON), which must be 3.11.
+# The virtualenv is reinstalled only when its lock file changes, or the other one was
+# installed last. One that cannot run pip (left half-made when ensurepip was missing) or
+# runs another Python is made again, by $(PYTHON), which must be 3.11.
 $(STAMP): requirements.lock
-	@if ! $(BIN)/python -m pip --version >/dev/null 2>&1 || \
+	@$(MAKE_VENV_WITH_PIP)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	@rm -f $(PROD_STAMP) && touch $(STAMP)
+
+# Then removes what the lock does not name: the tests' and tools' packages of a .venv that
+# `make venv` made (pip install removes nothing). The services do not import them.
+$(PROD_STAMP): requirements-prod.lock
+	@$(MAKE_VENV_WITH_PIP)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-prod.lock
+	@unlocked=$$($(BIN)/python devtools/unlocked_packages.py requirements-prod.lock) && \
+	if [ -n "$$unlocked" ]; then \
+		echo "Removing what requirements-prod.lock does not pin: $$unlocked"; \
+		$(BIN)/python -m pip uninstall --quiet --yes --disable-pip-version-check $$unlocked; \
+	fi
+	@rm -f $(STAMP) && touch $(PROD_STAMP)
+
+define MAKE_VENV_WITH_PIP
+	if ! $(BIN)/python -m pip --version >/dev/null 2>&1 || \
 	    ! $(BIN)/python -c "$(IS_PYTHON_311)" 2>/dev/null; then \
 		if ! $(PYTHON) -c "$(IS_PYTHON_311)" 2>/dev/null; then \
 			echo "botadmin needs Python 3.11; $(PYTHON) is $$($(PYTHON) --version 2>/dev/null || echo missing)." >&2; \
@@ -31,8 +53,7 @@ $(STAMP): requirements.lock
 			exit 1; \
 		fi; \
 	fi
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
-	@touch $(STAMP)
+endef
 
 # What setup and run create under var/ (the SQLite database, the broker's messages, the
 # media, the secret key) is not for other users of the machine: umask 027, as the
@@ -68,14 +89,17 @@ format: venv
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-# requirements.lock after a change to pyproject.toml's dependencies, with the command in
-# its header. pip-tools is no dependency of botadmin: it gets a virtualenv of its own.
+# The two locks after a change to pyproject.toml's dependencies, with the commands in their
+# headers: the runtime one constrained by the dev one, so a package pinned in both has one
+# version. LOCK_ARGS (--upgrade-package NAME) moves pins in the dev lock, and so in both.
+# pip-tools is no dependency of botadmin: it gets a virtualenv of its own.
 PIP_TOOLS := var/pip-tools
 PIP_TOOLS_VERSION := 7.7.0
 lock:
 	@test -x $(PIP_TOOLS)/bin/pip-compile || { $(PYTHON) -m venv $(PIP_TOOLS) && \
 		$(PIP_TOOLS)/bin/python -m pip install --quiet --disable-pip-version-check pip-tools==$(PIP_TOOLS_VERSION); }
 	$(PIP_TOOLS)/bin/pip-compile --extra=dev --no-emit-find-links --no-emit-index-url --output-file=requirements.lock --strip-extras $(LOCK_ARGS) pyproject.toml
+	$(PIP_TOOLS)/bin/pip-compile --constraint=requirements.lock --no-emit-find-links --no-emit-index-url --output-file=requirements-prod.lock --strip-extras pyproject.toml
 
 clean:
 	rm -rf $(VENV) $(PIP_TOOLS) var/static var/broker var/metrics
@@ -89,6 +113,7 @@ help:
 	@echo "make format   ruff format, then ruff check --fix"
 	@echo "make setup    migrate, cache table, static files, the demo's admin and bot; starts nothing"
 	@echo "make venv     .venv from requirements.lock (again only when the lock changes); plain make does this"
-	@echo "make lock     requirements.lock from pyproject.toml (LOCK_ARGS=\"--upgrade-package NAME\")"
+	@echo "make venv-prod  .venv from requirements-prod.lock, without the tests and tools (production hosts)"
+	@echo "make lock     requirements.lock and requirements-prod.lock from pyproject.toml (LOCK_ARGS=\"--upgrade-package NAME\")"
 	@echo "make clean    remove .venv, var/pip-tools, var/static, var/broker, var/metrics (keeps the database)"
 	@echo "make help     this list"

@@ -1,12 +1,15 @@
 """`make venv`: a virtualenv left without pip (ensurepip missing) is made again, and a
 Python other than 3.11 (pyproject.toml's requires-python) is refused, saying what to do.
-Run on a copy of the Makefile with an empty lock file: nothing is downloaded.
+`make venv-prod`: the runtime lock, and nothing it does not pin.
+Run on a copy of the Makefile with lock files that download nothing.
 `make run`: the web port and public URL come from the command line, the environment or
 .env, in that order."""
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from devtools.processes import ROOT
+from devtools.unlocked_packages import normalized
 
 # The interpreter this test runs on (3.11), outside its virtualenv.
 BASE_PYTHON = str(Path(sys.executable).resolve())
@@ -23,13 +27,18 @@ BASE_PYTHON = str(Path(sys.executable).resolve())
 def checkout(tmp_path) -> Path:
     (tmp_path / "Makefile").write_text((ROOT / "Makefile").read_text())
     (tmp_path / "requirements.lock").write_text("# nothing to install\n")
+    (tmp_path / "requirements-prod.lock").write_text("# nothing to install\n")
+    (tmp_path / "devtools").mkdir()
+    shutil.copy(ROOT / "devtools/unlocked_packages.py", tmp_path / "devtools")
     return tmp_path
 
 
-def make_venv(checkout: Path, python: str) -> subprocess.CompletedProcess:
+def make_venv(
+    checkout: Path, python: str = BASE_PYTHON, target: str = "venv"
+) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MAKE", "VIRTUAL_ENV"))}
     return subprocess.run(
-        ["make", "--no-print-directory", "venv", f"PYTHON={python}"],
+        ["make", "--no-print-directory", target, f"PYTHON={python}"],
         cwd=checkout,
         env=env,
         capture_output=True,
@@ -94,6 +103,53 @@ def test_a_venv_that_cannot_run_pip_is_made_again(checkout):
     assert (checkout / ".venv/.installed-from-lock").exists()
     again = make_venv(checkout, BASE_PYTHON)
     assert again.returncode == 0 and "pip install" not in again.stdout  # up to date
+
+
+def plant_distribution(venv: Path, name: str, version: str) -> None:
+    """`name` installed in `venv` as pip leaves a package (its dist-info, RECORD and all),
+    without downloading it."""
+    site = next((venv / "lib").glob("python3.*/site-packages"))
+    module = site / f"{name.lower()}_planted.py"
+    module.write_text("")
+    info = site / f"{name}-{version}.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
+    (info / "INSTALLER").write_text("pip\n")
+    files = [module, info / "METADATA", info / "INSTALLER", info / "RECORD"]
+    (info / "RECORD").write_text("".join(f"{path.relative_to(site)},,\n" for path in files))
+
+
+def installed(venv: Path) -> set[str]:
+    listed = subprocess.run(
+        [venv / "bin/python", "-m", "pip", "list", "--format=json", "--disable-pip-version-check"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return {normalized(package["name"]) for package in json.loads(listed.stdout)}
+
+
+def test_venv_prod_installs_the_runtime_lock_and_removes_what_it_does_not_pin(checkout):
+    """A production host whose .venv `make venv` made, with the dev lock's tools in it."""
+    assert make_venv(checkout).returncode == 0
+    venv = checkout / ".venv"
+    plant_distribution(venv, "pytest", "9.2.0")
+    plant_distribution(venv, "Typing_Extensions", "4.15.0")
+    (checkout / "requirements-prod.lock").write_text(
+        "typing-extensions==4.15.0\n    # via botadmin (pyproject.toml)\n"
+    )
+
+    result = make_venv(checkout, target="venv-prod")
+
+    assert result.returncode == 0, result.stderr
+    assert "does not pin: pytest\n" in result.stdout
+    assert {"typing-extensions", "pip"} <= installed(venv)
+    assert "pytest" not in installed(venv)
+    assert not list(venv.glob("lib/python3.*/site-packages/pytest_planted.py"))
+    again = make_venv(checkout, target="venv-prod")
+    assert again.returncode == 0 and "pip install" not in again.stdout  # up to date
+    # A developer's `make venv` after it installs the dev lock again.
+    assert "-r requirements.lock" in make_venv(checkout).stdout
 
 
 RUN_VARIABLES = ("PORT", "HOST", "WEB_PORT", "BOTADMIN_PUBLIC_URL", "BOTADMIN_ALLOW_PRIVATE_URLS")

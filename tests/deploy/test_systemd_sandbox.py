@@ -91,7 +91,7 @@ def test_the_documented_installation_makes_what_the_units_need_before_they_start
             assert made and made.start() < started, (name, path)
         made = steps.index(f"install -m 600 /dev/null {unit['EnvironmentFile'][0]}")
         assert made < started, name
-    assert steps.index("make venv") < started
+    assert steps.index("make venv-prod") < started
     assert started < steps.index("botadmin-manage createsuperuser")
     assert started < steps.index("systemctl enable --now botadmin.target")
 
