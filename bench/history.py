@@ -1,7 +1,7 @@
 """Benchmark of the operator console's pages at 10,000 and at 1,000,000 messages.
 
     .venv/bin/python bench/history.py [--database-url URL] [--runs 40] [--rebuild] [--dashboard]
-                                      [--deep-lists] [--markdown]
+                                      [--deep-lists] [--audience] [--markdown]
                                       [--pages compose,search] [--sizes 10k]
 
 Fills two PostgreSQL databases named after URL (default
@@ -34,6 +34,10 @@ p95 budget at every size measured.
 `--deep-lists` times the first page and a page 90,000 rows down of an announcement
 run's 100,000 recipients and of 100,000 operator actions, on SQLite unless
 `--database-url` names PostgreSQL (bench/history_deep_lists.py).
+
+`--audience` times the announcement audience picker of a bot with 100,000 conversations,
+first and deep pages, on SQLite unless `--database-url` names PostgreSQL
+(bench/history_audience.py).
 
 `--markdown` times instead the history page of conversations of markdown messages,
 cold and warm, on SQLite or PostgreSQL (bench/history_markdown.py).
@@ -88,6 +92,12 @@ def parse_args():
         "--deep-lists",
         action="store_true",
         help="time first and deep pages of 100,000-row lists instead (history_deep_lists.py)",
+    )
+    parser.add_argument(
+        "--audience",
+        action="store_true",
+        help="time the audience picker of a bot with 100,000 conversations instead "
+        "(history_audience.py)",
     )
     parser.add_argument("--runs", type=int, default=40, help="timed runs per page")
     parser.add_argument("--rebuild", action="store_true", help="drop and refill the data")
@@ -520,6 +530,11 @@ def main():
         from history_deep_lists import main as measure_deep_lists
 
         measure_deep_lists(args)
+        return
+    if args.audience:
+        from history_audience import main as measure_audience
+
+        measure_audience(args)
         return
     if args.dashboard:
         from history_dashboard import main as measure_dashboard
