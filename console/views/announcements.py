@@ -40,7 +40,7 @@ from announcements.models import Announcement, AnnouncementRun
 from announcements.schedule import Schedule, ScheduleError, parse
 from botadmin.errors import ApiError
 from botadmin.ids import id_or_none
-from botadmin.natural_order import natural_key
+from botadmin.natural_order import sort_key
 from conversations.models import Conversation
 from conversations.roles import may_create_bots
 from conversations.services import bots_visible_to
@@ -262,7 +262,7 @@ def mention_contacts(bot) -> list[tuple[str, str]]:
     the first MENTION_SUGGESTIONS by name, in natural order (用户2 before 用户10)."""
     users = Conversation.objects.filter(bot=bot, kind=Conversation.Kind.USER, is_active=True)
     first = users.order_by("name", "pk").values_list("conversation_id", "name")
-    return sorted(first[:MENTION_SUGGESTIONS], key=lambda user: natural_key(user[1]))
+    return sorted(first[:MENTION_SUGGESTIONS], key=lambda user: sort_key(user[1]))
 
 
 def _switch_bots(bots, announcement: Announcement | None) -> list:

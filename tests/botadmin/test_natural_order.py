@@ -1,10 +1,10 @@
-from botadmin.natural_order import natural_key
+from botadmin.natural_order import KEY_LENGTH, sort_key
 
 
 def test_numbers_in_names_sort_by_their_value_and_text_as_text():
     names = ["测试用户10", "测试用户2", "Bob 3", "测试用户1", "alice", "测试用户11", "bob 20", ""]
 
-    assert sorted(names, key=natural_key) == [
+    assert sorted(names, key=sort_key) == [
         "",
         "alice",
         "Bob 3",
@@ -16,7 +16,92 @@ def test_numbers_in_names_sort_by_their_value_and_text_as_text():
     ]
 
 
+def test_user_2_comes_before_user_10_whatever_the_length_of_the_numbers():
+    names = ["用户10", "用户2", "用户100000000000000000002", "用户007", "用户99999999999999"]
+
+    assert sorted(names, key=sort_key) == [
+        "用户2",
+        "用户007",
+        "用户10",
+        "用户99999999999999",
+        "用户100000000000000000002",
+    ]
+
+
+def test_chinese_names_sort_by_pinyin_among_latin_ones_as_in_wecom():
+    """Latin and Chinese names share one alphabet, a Chinese name spelled by its pinyin:
+    as WeCom's contact list files 李四 under L between Alice and Zoe."""
+    names = ["张三", "李四", "王五", "Alice", "bob", "Zoe", "Kevin", "安娜"]
+
+    assert sorted(names, key=sort_key) == [
+        "Alice",
+        "安娜",  # an na
+        "bob",
+        "Kevin",
+        "李四",  # li si
+        "王五",  # wang wu
+        "张三",  # zhang san
+        "Zoe",
+    ]
+
+
+def test_names_spelled_alike_stay_together_the_latin_one_first():
+    names = ["张伟", "章伟", "张伟", "Li Ming", "李明", "张伟华", "li ming"]
+
+    assert sorted(names, key=sort_key) == [
+        "Li Ming",
+        "li ming",
+        "李明",
+        "张伟",
+        "张伟",
+        "章伟",
+        "张伟华",
+    ]
+
+
+def test_pinyin_compares_syllable_by_syllable_and_a_shorter_name_first():
+    names = ["先", "西安", "张三", "张", "绿", "路", "卢安"]
+
+    # lu / lu an / lv (ü after u, as in the dictionary); xi an / xian
+    assert sorted(names, key=sort_key) == ["路", "卢安", "绿", "西安", "先", "张", "张三"]
+
+
+def test_spaces_punctuation_and_symbols_only_separate_words():
+    names = ["总部群", "【重要】通知群", "运维群", "#销售 群", "Sales-Team", "sales team 2"]
+
+    assert sorted(names, key=sort_key) == [
+        "Sales-Team",
+        "sales team 2",
+        "#销售 群",  # xiao shou
+        "运维群",  # yun wei
+        "【重要】通知群",  # zhong yao
+        "总部群",  # zong bu
+    ]
+
+
+def test_case_width_and_accents_do_not_change_where_a_name_goes():
+    assert sorted(["Émile", "emma", "ＥＭＩＬＹ", "Emil"], key=sort_key) == [
+        "Emil",
+        "Émile",
+        "ＥＭＩＬＹ",
+        "emma",
+    ]
+
+
+def test_other_scripts_come_after_z_and_names_without_letters_first():
+    names = ["Иван", "さくら", "Zoe", "张三", "🎉🎉", "---", "1号群"]
+
+    assert sorted(names, key=sort_key) == ["---", "🎉🎉", "1号群", "张三", "Zoe", "Иван", "さくら"]
+
+
 def test_names_the_same_but_for_how_a_number_is_written_keep_one_order():
-    assert sorted(["第2组", "第02组", "第２组"], key=natural_key) == sorted(
-        ["第２组", "第02组", "第2组"], key=natural_key
+    assert sorted(["第2组", "第02组", "第２组"], key=sort_key) == sorted(
+        ["第２组", "第02组", "第2组"], key=sort_key
     )
+
+
+def test_a_long_name_has_a_key_the_column_holds():
+    name = "客户服务群" * 51  # 255 characters, the longest a conversation's name is
+
+    assert len(sort_key(name)) == KEY_LENGTH
+    assert sort_key(name).startswith("ke.hu.fu.wu.qun.ke.hu.fu.wu.qun.ke")
