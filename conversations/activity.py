@@ -12,6 +12,8 @@ from datetime import datetime, timedelta
 
 from django.utils import timezone
 
+from botadmin.natural_order import sort_key
+
 from .active_counts import forget_active_counts
 from .models import Bot, Conversation
 
@@ -56,6 +58,10 @@ def record_seen_in_message(
             forget_active_counts(bot)
             return conversation
     changed = {key: value for key, value in changes.items() if getattr(conversation, key) != value}
+    # Also a key not its name's: a host still on the release before the key added or
+    # renamed it (a rolling upgrade), or an earlier definition of the key made it.
+    if (key := sort_key(changed.get("name", conversation.name))) != conversation.name_sort_key:
+        changed["name_sort_key"] = key
     if "kind" in changed:
         forget_active_counts(bot)
     if (

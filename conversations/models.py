@@ -21,6 +21,7 @@ from .secrets import (
     generate_api_secret,
     generate_signing_secret,
 )
+from .sort_keys import NameSortKeyField
 
 
 def validate_time_zone(name: str) -> None:
@@ -219,6 +220,8 @@ class Conversation(models.Model):
     conversation_id = models.CharField(_("conversation ID"), max_length=255)
     kind = models.CharField(_("kind"), max_length=8, choices=Kind.choices, default=Kind.GROUP)
     name = models.CharField(_("name"), max_length=255, blank=True, default="")
+    # Its name's natural order (botadmin.natural_order): the lists of contacts sort by it.
+    name_sort_key = NameSortKeyField(_("name's sort key"), default="", db_default="")
     avatar_url = models.URLField(_("avatar URL"), max_length=1000, blank=True, default="")
     member_count = models.PositiveIntegerField(_("members"), null=True, blank=True)
     extra = models.JSONField(_("extra fields"), default=dict, blank=True)
@@ -253,7 +256,7 @@ class Conversation(models.Model):
     class Meta:
         verbose_name = _("conversation")
         verbose_name_plural = _("conversations")
-        ordering = ["bot", "kind", "name"]
+        ordering = ["bot", "kind", "name_sort_key"]
         constraints = [
             models.UniqueConstraint(
                 fields=["bot", "conversation_id"], name="conversation_unique_per_bot"
@@ -262,12 +265,20 @@ class Conversation(models.Model):
         indexes = [
             # /api/users and /api/groups: active conversations of one kind by name.
             models.Index(fields=["bot", "kind", "is_active", "name"], name="conv_list_idx"),
-            # The announcement audience picker: a page of the active ones of both kinds,
-            # by name (keyset on name, id), without sorting all of a big bot's.
+            # What the audience picker read by name before name_sort_key: kept while the
+            # previous release may still serve (a rolling upgrade); the next one drops it.
             models.Index(
                 fields=["bot", "name", "id"],
                 condition=Q(is_active=True),
                 name="conv_active_name_idx",
+            ),
+            # The audience picker and the @mention suggestions: a page of the active ones
+            # in natural order (keyset on name_sort_key, id), without sorting all of a
+            # big bot's.
+            models.Index(
+                fields=["bot", "name_sort_key", "id"],
+                condition=Q(is_active=True),
+                name="conv_active_sort_idx",
             ),
         ]
 

@@ -43,6 +43,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_noop
 
 from botadmin import metrics, reasons
+from botadmin.natural_order import sort_key
 from botadmin.reasons import Reason
 from connectors.base import Connector, ConnectorError
 from connectors.registry import CONNECTORS, connector_for
@@ -408,12 +409,13 @@ def _upsert_page(bot: Bot, kind: str, items: Iterable[dict], progress: _Progress
     for start in range(0, len(ids), BATCH_SIZE):
         for conversation in Conversation.objects.filter(
             bot=bot, conversation_id__in=ids[start : start + BATCH_SIZE]
-        ).only("pk", "conversation_id", "is_active", *SYNCED_FIELDS):
+        ).only("pk", "conversation_id", "is_active", "name_sort_key", *SYNCED_FIELDS):
             existing[conversation.conversation_id] = conversation
-    new, changed, unchanged = [], [], []
+    new, changed, rekeyed, unchanged = [], [], [], []
     for conversation_id, values in incoming.items():
         conversation = existing.get(conversation_id)
         if conversation is None:
+            # Its name_sort_key comes with the insert (the field's pre_save).
             new.append(
                 Conversation(bot=bot, conversation_id=conversation_id, last_synced_at=now, **values)
             )
@@ -421,11 +423,17 @@ def _upsert_page(bot: Bot, kind: str, items: Iterable[dict], progress: _Progress
         differs = any(getattr(conversation, name) != value for name, value in values.items())
         if conversation.is_active and not differs:
             unchanged.append(conversation.pk)
+            # A key not its name's: a host still on the release before the key added or
+            # renamed it (a rolling upgrade), or an earlier definition of the key made it.
+            if (key := sort_key(conversation.name)) != conversation.name_sort_key:
+                conversation.name_sort_key = key
+                rekeyed.append(conversation)
             continue
         progress.add(kind, "updated" if conversation.is_active else "reactivated", 1)
         for name, value in values.items():
             setattr(conversation, name, value)
         conversation.is_active, conversation.last_synced_at = True, now
+        conversation.name_sort_key = sort_key(conversation.name)
         changed.append(conversation)
     # A conversation an inbound message created meanwhile is updated, not duplicated.
     Conversation.objects.bulk_create(
@@ -433,12 +441,15 @@ def _upsert_page(bot: Bot, kind: str, items: Iterable[dict], progress: _Progress
         batch_size=BATCH_SIZE,
         update_conflicts=True,
         unique_fields=["bot", "conversation_id"],
-        update_fields=[*SYNCED_FIELDS, "is_active", "last_synced_at"],
+        update_fields=[*SYNCED_FIELDS, "name_sort_key", "is_active", "last_synced_at"],
     )
     progress.add(kind, "added", len(new))
     Conversation.objects.bulk_update(
-        changed, [*SYNCED_FIELDS, "is_active", "last_synced_at"], batch_size=BATCH_SIZE
+        changed,
+        [*SYNCED_FIELDS, "name_sort_key", "is_active", "last_synced_at"],
+        batch_size=BATCH_SIZE,
     )
+    Conversation.objects.bulk_update(rekeyed, ["name_sort_key"], batch_size=BATCH_SIZE)
     for start in range(0, len(unchanged), BATCH_SIZE):
         Conversation.objects.filter(pk__in=unchanged[start : start + BATCH_SIZE]).update(
             last_synced_at=now

@@ -8,8 +8,8 @@ becomes its primary endpoint), 0009 with announcements/forwarding 0001 (models m
 app, content types and permissions with them), messaging 0011 (earlier media marked
 failed), forwarding 0002 (a delivery's lease kept), audit 0002 (names kept),
 announcements 0004 (search text) and 0005 (finished runs), conversations 0009 (a
-renamed column keeps its values), messaging 0026 and announcements 0009 (creators'
-names kept).
+renamed column keeps its values), conversations 0030 (names' sort keys), messaging 0026
+and announcements 0009 (creators' names kept).
 """
 
 from datetime import timedelta
@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from announcements.models import Announcement, AnnouncementRun
 from audit.models import OperatorAction
+from botadmin.natural_order import sort_key
 from conversations.models import Bot, Conversation
 from forwarding.models import WebhookDelivery, WebhookEndpoint
 from messaging.delivery import deliver
@@ -176,7 +177,9 @@ def test_an_old_install_upgrades_with_its_data_and_today_s_code_uses_it(
     bot = Bot.objects.get(pk=ids["bot"])
     primary = WebhookEndpoint.objects.get(bot=bot, is_primary=True)  # messaging 0005
     assert primary.url == "https://hooks.example.com/in"
-    assert Conversation.objects.get(pk=ids["group"]).last_inbound_at == LAST_SEEN
+    group = Conversation.objects.get(pk=ids["group"])
+    assert group.last_inbound_at == LAST_SEEN
+    assert group.name_sort_key == sort_key("销售部通知群")  # conversations 0030
 
     media = MessageMedia.objects.get(pk=ids["media"])  # messaging 0011
     assert media.status == MessageMedia.Status.FAILED and media.error

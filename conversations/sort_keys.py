@@ -1,0 +1,54 @@
+"""Conversations in their names' natural order (botadmin.natural_order), read from the
+database: the lists of contacts are pages of up to 100,000, taken by keyset on
+(name_sort_key, id).
+
+The key is kept in a column of its own, written whenever the name is: `save()` and
+`bulk_create()` compute it (the field's `pre_save`, as for `auto_now`), while an
+`update(name=…)` or a `bulk_update()` must set it too (`sort_key`)."""
+
+from django.db import models
+
+from botadmin.natural_order import KEY_LENGTH, sort_key
+
+# Primary keys per window of the fill: one SELECT and at most one UPDATE each, each its
+# own transaction (the migration is not atomic).
+BATCH_SIZE = 1000
+
+
+class NameSortKeyField(models.CharField):
+    """The sort key of the row's `name`, compared byte by byte on every database, as
+    Python compares the keys: in PostgreSQL's "C" collation whatever the database's own
+    (en_US.UTF-8 would skip the key's dots and spaces; zh_CN.UTF-8 has an order of its
+    own), in SQLite's BINARY, its default."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("max_length", KEY_LENGTH)
+        kwargs.setdefault("editable", False)
+        super().__init__(*args, **kwargs)
+
+    def db_parameters(self, connection):
+        parameters = super().db_parameters(connection)
+        if connection.vendor == "postgresql":
+            parameters["collation"] = "C"
+        return parameters
+
+    def pre_save(self, model_instance, add):
+        key = sort_key(model_instance.name)
+        setattr(model_instance, self.attname, key)
+        return key
+
+
+def fill_name_sort_keys(apps, schema_editor):
+    """The key of each conversation's name (conversations 0030), a window of primary keys
+    at a time; only the rows whose key differs are written, so a run on a table already
+    filled writes nothing, and one after a change of `sort_key` writes what it changed."""
+    conversation = apps.get_model("conversations", "Conversation")
+    last = conversation.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+    for start in range(0, last, BATCH_SIZE):
+        rows = conversation.objects.filter(pk__gt=start, pk__lte=start + BATCH_SIZE)
+        changed = [
+            conversation(pk=pk, name_sort_key=key)
+            for pk, name, stored in rows.values_list("pk", "name", "name_sort_key")
+            if (key := sort_key(name)) != stored
+        ]
+        conversation.objects.bulk_update(changed, ["name_sort_key"], batch_size=BATCH_SIZE)
