@@ -279,22 +279,27 @@ def results_page(form: AudienceSearchForm, counts: dict[str, int] | None = None)
 def _by_name(
     conversations: QuerySet[Conversation], bot: Bot, after: int | None, size: int
 ) -> tuple[list[Conversation], int | None]:
-    """A page of `conversations` by name, after the conversation `after` (keyset on name
-    and id: a range of conv_active_name_idx, however far down), and the last one's id
-    when there are more."""
+    """A page of `conversations` in their names' natural order (用户2 before 用户10, 李四
+    before 张三; botadmin.natural_order), after the conversation `after` (keyset on
+    name_sort_key and id: a range of conv_active_sort_idx, however far down), and the
+    last one's id when there are more."""
     if after is not None:
-        # From the last one's name on (a range of the index), past it and its namesakes before it.
+        # From the last one's key on (a range of the index), past it and those before it
+        # with the same key.
         last = Conversation.objects.filter(bot=bot, pk=after).order_by()
-        name = last.values_list("name", flat=True)[:1]
-        conversations = conversations.filter(name__gte=name).exclude(name=name, pk__lte=after)
-    page = list(conversations.order_by("name", "pk")[: size + 1])
+        key = last.values_list("name_sort_key", flat=True)[:1]
+        conversations = conversations.filter(name_sort_key__gte=key).exclude(
+            name_sort_key=key, pk__lte=after
+        )
+    page = list(conversations.order_by("name_sort_key", "pk")[: size + 1])
     return page[:size], page[size - 1].pk if len(page) > size else None
 
 
 def recipients_by_name(
     announcement: Announcement, after: int | None, size: int
 ) -> tuple[list[Conversation], int | None]:
-    """A page of whom a run starting now sends to (`recipients_now`), by name, after the
+    """A page of whom a run starting now sends to (`recipients_now`), by name (natural
+    order), after the
     conversation `after`, and the last one's id when there are more: what the operator
     checks before the announcement goes out."""
     return _by_name(recipients_now(announcement), announcement.bot, after, size)

@@ -67,15 +67,15 @@ def newest_message_ids(bot: Bot) -> dict[int, int]:
 def conversations_by_activity(bot: Bot, kind: str, name: str = "") -> list[tuple[int, int | None]]:
     """(pk, id of its newest message or None) of the bot's conversations of `kind`
     (whose name contains `name`, or whose ID it is), newest message first, then by
-    name; those without messages last. Sorted here from `newest_message_ids`: no
-    probe per conversation."""
+    name in natural order (botadmin.natural_order); those without messages last. Sorted
+    here from `newest_message_ids`: no probe per conversation."""
     queryset = named(Conversation.objects.filter(bot=bot, kind=kind), name)
     newest = newest_message_ids(bot)
     rows = sorted(
-        queryset.order_by().values_list("pk", "name"),
+        queryset.order_by().values_list("pk", "name_sort_key"),
         key=lambda row: (-newest.get(row[0], 0), row[1], row[0]),
     )
-    return [(pk, newest.get(pk)) for pk, _name in rows]
+    return [(pk, newest.get(pk)) for pk, _key in rows]
 
 
 def conversations_of_page(rows: list[tuple[int, int | None]]) -> list[Conversation]:

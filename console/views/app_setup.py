@@ -79,7 +79,9 @@ def app_setup(request, bot_id: int):
             "trusted_ip_hint": bot.paused_reason if "60020" in bot.paused_reason else "",
             "test_form": test_form,
             "chat_form": chat_form,
-            "chats": bot.conversations.filter(kind=Conversation.Kind.GROUP).order_by("name"),
+            "chats": bot.conversations.filter(kind=Conversation.Kind.GROUP).order_by(
+                "name_sort_key", "pk"
+            ),
         },
     )
 

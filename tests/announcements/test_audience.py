@@ -12,6 +12,7 @@ from django.utils import timezone
 from announcements.fanout import fan_out
 from announcements.models import Announcement, AnnouncementRun
 from announcements.services import save_audience, start_due_announcements
+from botadmin.natural_order import sort_key
 from connectors.demo_agent import DemoAgent
 from conversations import sync
 from conversations.models import Conversation, SyncRun
@@ -212,7 +213,8 @@ def contacts(bot, make_conversation):
 def test_the_picker_finds_chinese_and_english_names_and_ids(client, bot, contacts, superuser):
     client.force_login(superuser)
 
-    assert shown(picker(client, bot, audience_query="销售")) == ["销售一群", "销售二群"]
+    # By pinyin, as WeCom lists them: xiao shou er qun, xiao shou yi qun.
+    assert shown(picker(client, bot, audience_query="销售")) == ["销售二群", "销售一群"]
     assert shown(picker(client, bot, audience_query="sales")) == ["Alice Sales", "Sales Team EMEA"]
     assert shown(picker(client, bot, audience_query="SALES", audience_kind="user")) == [
         "Alice Sales"
@@ -242,8 +244,45 @@ def test_the_picker_pages_by_name_and_leaves_nobody_out(
             break
 
     assert pages == 3
-    assert names == sorted(names) and len(names) == len(set(names)) == 120
+    assert names == sorted(names, key=sort_key) and len(names) == len(set(names)) == 120
+    assert names[:3] == ["group 0", "group 1", "group 2"] and names[-1] == "group 119"
     assert str(gone) not in names
+
+
+def test_the_picker_lists_names_as_a_chinese_reader_looks_for_them(
+    client, bot, make_conversation, superuser
+):
+    for n, name in enumerate(["张三", "李四", "王五", "Alice", "bob", "用户10", "用户2"]):
+        make_conversation(bot, f"wm{n}", name=name, kind=Conversation.Kind.USER)
+    client.force_login(superuser)
+
+    assert shown(picker(client, bot)) == ["Alice", "bob", "李四", "王五", "用户2", "用户10", "张三"]
+
+
+def test_the_pickers_pages_go_on_across_names_sorting_alike(client, bot, superuser):
+    """Each page ends among namesakes (one key, ordered by id): the next one starts after
+    the last one shown, leaving none out and showing none twice."""
+    names = ["客户群"] * 60 + ["李明", "Li Ming"] * 25 + [f"用户{n}" for n in range(30, 0, -1)]
+    Conversation.objects.bulk_create(
+        Conversation(bot=bot, conversation_id=f"wr{n:03d}", name=name)
+        for n, name in enumerate(names)
+    )
+    client.force_login(superuser)
+
+    ids, after = [], None
+    while True:
+        results = picker(client, bot, **({"after": after} if after else {})).context["results"]
+        ids += [c.pk for c, _taken in results.rows]
+        after = results.next_after
+        if after is None:
+            break
+
+    in_order = bot.conversations.order_by("name_sort_key", "pk").values_list("pk", flat=True)
+    assert ids == list(in_order) and len(ids) == len(set(ids)) == 140
+    shown_names = [Conversation.objects.get(pk=pk).name for pk in ids]
+    assert shown_names[:60] == ["客户群"] * 60  # ke hu qun
+    assert shown_names[60:85] == ["Li Ming"] * 25 and shown_names[85:110] == ["李明"] * 25
+    assert shown_names[110:113] == ["用户1", "用户2", "用户3"]
 
 
 def test_the_picker_shows_what_is_chosen_on_top_of_the_list_it_started_from(
@@ -266,7 +305,7 @@ def test_the_picker_shows_what_is_chosen_on_top_of_the_list_it_started_from(
 
     assert checked(everything) == {"销售一群", "张伟"}
     assert after_a_sync.status_code == 200 and checked(after_a_sync) == {"销售一群"}
-    assert shown(chosen_only) == ["张伟", "销售一群"]
+    assert shown(chosen_only) == ["销售一群", "张伟"]
     assert checked(all_groups) == {"销售一群", "销售二群", "研发群", "Sales Team EMEA"}
     assert "disabled" in all_groups.content.decode()
 
@@ -286,7 +325,9 @@ def test_the_picker_answers_only_for_the_users_bots(
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="query plans of PostgreSQL")
-def test_the_pickers_pages_read_the_name_index_without_sorting(client, bot, make_groups, superuser):
+def test_the_pickers_pages_read_the_sort_key_index_without_sorting(
+    client, bot, make_groups, superuser
+):
     make_groups(bot, 120)
     client.force_login(superuser)
     second = picker(client, bot).context["results"].next_after
@@ -298,7 +339,7 @@ def test_the_pickers_pages_read_the_name_index_without_sorting(client, bot, make
         plans.append(plan_without_seqscan(sql))
 
     for plan in plans:
-        assert "conv_active_name_idx" in plan and "Sort" not in plan, plan
+        assert "conv_active_sort_idx" in plan and "Sort" not in plan, plan
 
 
 def rule_counts(response) -> dict[str, str]:

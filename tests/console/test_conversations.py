@@ -23,6 +23,21 @@ def test_conversations_are_sorted_by_last_message_with_a_preview(
     assert "暂无消息" in html
 
 
+def test_conversations_without_messages_follow_in_the_order_of_their_names(
+    operator_client, bot, make_conversation, make_message
+):
+    """Natural order, as the audience picker lists them: numbers by value, Chinese names
+    by pinyin among the Latin ones."""
+    for n, name in enumerate(["测试群10", "测试群2", "张三群", "Alpha", "李四群", "beta"]):
+        make_conversation(bot, f"wr{n}", name=name)
+    make_message(make_conversation(bot, "wrBusy", name="热闹群"), text="刚才")
+
+    html = operator_client.get(reverse("console:conversations", args=[bot.pk])).content.decode()
+
+    shown = ["热闹群", "Alpha", "beta", "测试群2", "测试群10", "李四群", "张三群"]
+    assert sorted(shown, key=html.index) == shown
+
+
 def test_a_new_message_moves_its_conversation_to_the_top_at_once(
     operator_client, bot, make_conversation, make_message
 ):

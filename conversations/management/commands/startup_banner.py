@@ -57,7 +57,8 @@ class Command(BaseCommand):
         """The demo groups arrive by the agent's first contact sync: give it a moment."""
         deadline = time.monotonic() + seconds
         while True:
-            group = bot.conversations.filter(kind="group", is_active=True).order_by("name").first()
+            groups = bot.conversations.filter(kind="group", is_active=True)
+            group = groups.order_by("name_sort_key", "pk").first()
             if group or time.monotonic() > deadline:
                 return group
             time.sleep(0.5)
