@@ -299,7 +299,6 @@ def recipients_by_name(
     announcement: Announcement, after: int | None, size: int
 ) -> tuple[list[Conversation], int | None]:
     """A page of whom a run starting now sends to (`recipients_now`), by name (natural
-    order), after the
-    conversation `after`, and the last one's id when there are more: what the operator
-    checks before the announcement goes out."""
+    order), after the conversation `after`, and the last one's id when there are more:
+    what the operator checks before the announcement goes out."""
     return _by_name(recipients_now(announcement), announcement.bot, after, size)

@@ -19,8 +19,9 @@ KEY_LENGTH characters.
 What follows: a number comes before a word in the same place (用户2 before 用户a), a
 shorter spelling before a longer one (张 before 张三, 西安 before 先), and a name with no
 letter or digit first. Letters that are neither Latin nor Han (kana, Cyrillic) come after
-z. A character is read as it mostly is (重 zhong, 行 xing, 曾 ceng): pypinyin's
-dictionary of phrases, which reads 重庆 as chong qing, costs 44 MB in every process.
+z. A character is read by the first reading pypinyin gives it, which is not always the
+one a name needs (长沙 zhang sha, 重庆 zhong qing, the surname 曾 ceng): its dictionary of
+phrases, which reads 长沙 and 重庆 right, costs 44 MB in every process that sorts a name.
 
 Keys compare as Python compares strings, code point by code point: sorted(names,
 key=sort_key) is the order of the stored keys (Conversation.name_sort_key), which every
