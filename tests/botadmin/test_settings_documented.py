@@ -32,6 +32,9 @@ INTERNAL = {
     "DJANGO_SETTINGS_MODULE",  # set by manage.py, wsgi.py and celery.py
     "PROMETHEUS_MULTIPROC_DIR",  # derived from BOTADMIN_METRICS_DIR per process
     "PYTEST_XDIST_WORKER",  # set by pytest-xdist: one database per test process
+    # Set, not read, by botadmin/natural_order.py: how pypinyin loads its dictionaries.
+    "PYPINYIN_NO_PHRASES",
+    "PYPINYIN_NO_DICT_COPY",
 }
 # Defaults documented as what happens, not as a value: the code's default is empty.
 GENERATED = {"SECRET_KEY", "BOTADMIN_ADMIN_PASSWORD"}
