@@ -16,24 +16,13 @@ On SQLite by default (var/bench-history-audience/, no ANALYZE, as a one-machine 
 runs), on PostgreSQL in `…_audience` with `--database-url postgres://…`.
 """
 
-import os
 import random
 import sys
 import time
 
-from history import (
-    FLAT_RATIO,
-    P95_BUDGET_MS,
-    ROOT,
-    database_url_for,
-    ensure_database,
-    p50_p95,
-    setup_django,
-    timed,
-    verdict,
-)
+from history import verdict
+from history_deep_lists import missed, setup, time_pages
 
-FOLDER = ROOT / "var/bench-history-audience"
 ROWS = 100_000
 DEEP = 90_000  # conversations above the deep page
 BOT = "bench audience 100k"
@@ -60,25 +49,6 @@ def name_of(i: int, rng: random.Random) -> tuple[str, str]:
     if shape == 1:
         return f"客户群 {i}", "group"
     return f"Project {rng.choice(PROJECTS)} {rng.randrange(1, 300)}", "group"
-
-
-def setup(database_url: str | None, rebuild: bool) -> None:
-    if database_url:
-        url = database_url_for(database_url, "audience")
-        ensure_database(url)
-    else:
-        FOLDER.mkdir(parents=True, exist_ok=True)
-        if rebuild:
-            for each in FOLDER.glob("audience.sqlite3*"):
-                each.unlink()
-        url = f"sqlite:///{FOLDER / 'audience.sqlite3'}"
-    setup_django(url, "audience", redis=database_url is not None)
-    from django.core.management import call_command
-
-    started = time.perf_counter()
-    call_command("migrate", verbosity=0)
-    call_command("createcachetable", verbosity=0)
-    print(f"migrate: {time.perf_counter() - started:.1f} s", flush=True)
 
 
 def fill():
@@ -137,41 +107,14 @@ def measure(bot, operator, runs: int) -> dict:
         "picker: search 客户": {"bot": bot.pk, "audience_query": "客户"},
     }
     compose = reverse("announcements:compose") + f"?bot={bot.pk}"
-    print(
-        f"\n{connection.vendor}, {ROWS:,} conversations; {runs} runs per page; "
-        f"load average {os.getloadavg()[0]:.1f}\n\n{'page':32} {'p50 ms':>8} {'p95 ms':>8}",
-        flush=True,
-    )
     requests = {
         label: (lambda data=data: client.post(picker, data)) for label, data in posts.items()
     }
     requests["new announcement page"] = lambda: client.get(compose)
-    results = {}
-    for label, request in requests.items():
-
-        def run_once(request=request, label=label):
-            response = request()
-            assert response.status_code == 200, (label, response.status_code)
-
-        results[label] = p50_p95(timed(run_once, runs))
-        print(f"{label:32} {results[label][0]:8.1f} {results[label][1]:8.1f}", flush=True)
-    return results
-
-
-def missed(results: dict) -> list[str]:
-    failures = [
-        f"{label}: p95 {p95:.0f} ms > {P95_BUDGET_MS} ms"
-        for label, (_p50, p95) in results.items()
-        if p95 > P95_BUDGET_MS
-    ]
-    ratio = results["picker: 90,000 down"][0] / results["picker: first page"][0]
-    print(f"picker: 90,000 down: {ratio:.2f}x the first page's p50")
-    if ratio > FLAT_RATIO:
-        failures.append(f"picker: 90,000 down: {ratio:.2f}x the first page > {FLAT_RATIO}x")
-    return failures
+    return time_pages(f"{connection.vendor}, {ROWS:,} conversations", requests, runs)
 
 
 def main(args) -> None:
-    setup(args.database_url, args.rebuild)
+    setup(args.database_url, args.rebuild, "audience", "audience.sqlite3")
     results = measure(*fill(), args.runs)
-    sys.exit(verdict(missed(results)))
+    sys.exit(verdict(missed(results, [("picker: first page", "picker: 90,000 down")])))
