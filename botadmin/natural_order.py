@@ -27,7 +27,7 @@ Keys compare as Python compares strings, code point by code point: sorted(names,
 key=sort_key) is the order of the stored keys (Conversation.name_sort_key), which every
 database compares byte by byte (conversations.sort_keys). A change of what this returns,
 pypinyin's pin included, needs a data migration that fills the keys again (as
-conversations 0030 does)."""
+conversations 0031 does)."""
 
 import functools
 import os

@@ -39,7 +39,7 @@ class NameSortKeyField(models.CharField):
 
 
 def fill_name_sort_keys(apps, schema_editor):
-    """The key of each conversation's name (conversations 0030), a window of primary keys
+    """The key of each conversation's name (conversations 0031), a window of primary keys
     at a time; only the rows whose key differs are written, so a run on a table already
     filled writes nothing, and one after a change of `sort_key` writes what it changed."""
     conversation = apps.get_model("conversations", "Conversation")

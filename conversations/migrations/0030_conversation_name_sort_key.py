@@ -10,7 +10,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('conversations', '0028_robot_key_checks'),
+        ('conversations', '0029_conversation_deletion'),
     ]
 
     operations = [

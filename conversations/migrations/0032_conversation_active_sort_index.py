@@ -11,7 +11,7 @@ class Migration(migrations.Migration):
     atomic = False
 
     dependencies = [
-        ('conversations', '0030_fill_name_sort_keys'),
+        ('conversations', '0031_fill_name_sort_keys'),
     ]
 
     operations = [

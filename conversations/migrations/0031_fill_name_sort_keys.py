@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
     atomic = False
 
     dependencies = [
-        ('conversations', '0029_conversation_name_sort_key'),
+        ('conversations', '0030_conversation_name_sort_key'),
     ]
 
     operations = [
