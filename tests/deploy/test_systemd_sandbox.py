@@ -96,6 +96,21 @@ def test_the_documented_installation_makes_what_the_units_need_before_they_start
     assert started < steps.index("systemctl enable --now botadmin.target")
 
 
+def test_the_documented_upgrade_installs_the_releases_units_before_restarting():
+    """An installation older than a unit (botadmin-migrate.service, the forwarder's) has
+    the old units in /etc: restarted with them, the new code runs without collectstatic
+    (500 on every page using a new static file) or without a forwarder."""
+    steps = docs_section("docs/upgrading.md", "## The procedure")
+    copy = re.search(
+        r"^cp deploy/systemd/(\S+) /etc/systemd/system/ && systemctl daemon-reload$", steps, re.M
+    )
+    assert copy, "the procedure copies the units"
+    assert sorted(path.name for path in UNITS.glob(copy[1])) == sorted(
+        path.name for path in UNITS.iterdir()
+    )
+    assert copy.start() < steps.index("systemctl restart botadmin.target")
+
+
 def test_the_production_docs_run_commands_through_botadmin_manage():
     sections = "".join(
         [
