@@ -7,6 +7,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from audit.models import OperatorAction
+from connectors.registry import connector_for
 from conversations.models import Bot
 from conversations.services import bot_for_secret
 
@@ -68,6 +69,27 @@ def test_createbot_for_a_bridge_generates_the_agent_token_when_not_given(db):
     )
     assert len(result["agent_token"]) >= 32
     assert Bot.objects.get(name="b").agent_token == result["agent_token"]
+
+
+APP_BOT = (
+    "createbot", "--connector", "wecom_app",
+    "--corp-id", "ww1", "--agent-id", "1000002", "--app-secret", "app-secret-value",
+)  # fmt: skip
+
+
+def test_createbot_sends_mini_programs_as_notices_only_with_the_flag(db):
+    run(*APP_BOT, "--name", "linked", "--miniprogram-notice")
+    run(*APP_BOT, "--name", "unlinked")
+
+    def offers_notices(name):
+        bot = Bot.objects.get(name=name)
+        return "miniprogram_notice" in connector_for(bot).msgtypes()
+
+    assert offers_notices("linked")
+    assert not offers_notices("unlinked")
+    # Not an option taking a value: "false" would have been stored, and read as on.
+    with pytest.raises(CommandError, match="unrecognized arguments: false"):
+        call_command(*APP_BOT, "--name", "other", "--miniprogram-notice", "false")
 
 
 def test_createbot_refuses_bad_input_with_a_clear_error(db):

@@ -1,5 +1,6 @@
 import json
 
+from django import forms
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
@@ -37,12 +38,21 @@ class Command(BaseCommand):
             generated = (
                 " (generated when left empty)" if name in connector.generated_settings else ""
             )
+            help_text = (
+                f"{', '.join(kinds)} connector: {field.label}. {field.help_text}{generated}".strip()
+            )
+            if isinstance(field, forms.BooleanField):
+                # A flag: a value would be stored as written, and the string "false" reads as on.
+                parser.add_argument(
+                    _option(name), dest=f"setting_{name}", action="store_true", help=help_text
+                )
+                continue
             parser.add_argument(
                 _option(name),
                 dest=f"setting_{name}",
                 metavar=name.upper(),
                 default="",
-                help=f"{', '.join(kinds)} connector: {field.label}. {field.help_text}{generated}".strip(),
+                help=help_text,
             )
         parser.add_argument(
             "--webhook-url",
