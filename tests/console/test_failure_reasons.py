@@ -3,9 +3,11 @@ language: Chinese by default, English when chosen; what the other side said (WeC
 an agent's or an endpoint's answer) verbatim; a reason stored as plain English before
 reasons were translatable still shown."""
 
+import json
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
@@ -207,11 +209,53 @@ def test_an_endpoint_nobody_listens_on_is_said_so_in_chinese(make_bot, forwarded
     delivery = forwarded(bot)
 
     shown = trace(client, delivery.message)
-    assert "端点没有应答：连接被拒绝" in shown and "no answer from" not in shown
+    assert "端点没有应答：127.0.0.1 拒绝了连接" in shown and "no answer from" not in shown
     assert "技术详情" in shown and "ConnectionError: " in shown  # the exception, disclosed
     choose_english(client)
-    assert "no answer from the endpoint: the connection was refused" in trace(
+    assert "no answer from the endpoint: 127.0.0.1 refused the connection" in trace(
         client, delivery.message
+    )
+
+
+# An attempt that found nobody listening, as the release before http_failures' words
+# stored it (forwarding.attempt_reasons.EARLIER_WORDING), on the attempt and its delivery.
+EARLIER_REFUSED = json.dumps(
+    {
+        "reason": "no answer from the endpoint: %(error)s",
+        "params": {
+            "error": {
+                "reason": "the connection was refused (nothing listens on that port)",
+                "params": {},
+            },
+            "detail": "ConnectionError: HTTPConnectionPool(host='127.0.0.1', port=9): "
+            "[Errno 111] Connection refused",
+        },
+    }
+)
+
+
+def test_an_attempt_worded_by_the_earlier_release_still_reads_in_the_operators_language(
+    make_bot, forwarded, client
+):
+    with Receiver() as gone:
+        port = gone.port
+    delivery = forwarded(make_bot(webhook_url=f"http://127.0.0.1:{port}/hook"))
+    # Written as that release wrote it, past today's ReasonField.
+    with connection.cursor() as cursor:
+        for table, column, pk in (
+            ("messaging_webhookattempt", "response_text", delivery.attempts.get().pk),
+            ("messaging_webhookdelivery", "last_error", delivery.pk),
+        ):
+            cursor.execute(f"UPDATE {table} SET {column} = %s WHERE id = %s", [EARLIER_REFUSED, pk])
+
+    earlier = "端点没有应答：连接被拒绝（该端口上没有服务在监听）"
+    shown = trace(client, delivery.message)
+    assert shown.count(earlier) == 2 and "no answer from" not in shown
+    assert "[Errno 111] Connection refused</details>" in shown
+    assert endpoint_page(client, delivery).count(earlier) == 2
+    choose_english(client)
+    assert "no answer from the endpoint: the connection was refused (nothing listens" in (
+        endpoint_page(client, delivery)
     )
 
 

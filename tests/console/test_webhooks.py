@@ -557,7 +557,7 @@ def test_a_test_event_nobody_answers_says_why_in_chinese_with_the_exception_disc
     page = operator_client.post(url("webhook_test", bot, endpoint.pk), follow=True)
 
     html = page.content.decode()
-    assert "测试事件失败" in html and "端点没有应答：连接被拒绝" in html
+    assert "测试事件失败" in html and "端点没有应答：127.0.0.1 拒绝了连接" in html
     assert "no answer from the endpoint" not in html
     details = re.search(r"<details[^>]*>\s*<summary>技术详情</summary>(.*?)</details>", html, re.S)
     assert details and "Connection refused" in details.group(1)

@@ -1,12 +1,14 @@
 """A POST that got no answer says why in the operator's words (refused, TLS, timed out),
-with the exception's own text kept as a technical detail, not as the reason."""
+those of every outbound request (botadmin/http_failures.py), with the exception's own
+text kept as a technical detail, not as the reason."""
 
+import pytest
 from django.utils import translation
 
-from botadmin.reasons import translate
+from botadmin.reasons import Reason, translate
 from botadmin.templatetags.reasons import reason_detail
 from devtools.receiver import Receiver
-from forwarding.attempt_reasons import answered
+from forwarding.attempt_reasons import EARLIER_WORDING, NO_ANSWER, answered
 from forwarding.webhook_delivery import attempt_delivery
 
 
@@ -24,12 +26,9 @@ def test_a_port_nobody_listens_on_is_a_refused_connection(make_bot, record):
     attempt = _failed_attempt(make_bot, record, f"http://127.0.0.1:{port}/hook")
 
     reason = attempt.response_text
-    assert (
-        reason
-        == "no answer from the endpoint: the connection was refused (nothing listens on that port)"
-    )
+    assert reason == "no answer from the endpoint: 127.0.0.1 refused the connection"
     with translation.override("zh-hans"):
-        assert translate(reason) == "端点没有应答：连接被拒绝（该端口上没有服务在监听）"
+        assert translate(reason) == "端点没有应答：127.0.0.1 拒绝了连接"
     assert "Connection refused" in reason_detail(reason)
     assert "ConnectionError" in reason_detail(reason)
 
@@ -40,7 +39,7 @@ def test_https_to_a_plain_http_server_is_a_tls_failure(make_bot, record, receive
     attempt = _failed_attempt(make_bot, record, url)
 
     reason = attempt.response_text
-    assert "the TLS (HTTPS) connection failed" in reason
+    assert reason == "no answer from the endpoint: the secure (TLS) connection to 127.0.0.1 failed"
     assert "SSLError" in reason_detail(reason)
     assert not receiver.requests
 
@@ -52,7 +51,7 @@ def test_an_answer_not_complete_in_time_is_a_timeout(make_bot, record, receiver,
 
     attempt = _failed_attempt(make_bot, record, receiver.url("/hook"))
 
-    assert attempt.response_text == "no answer from the endpoint: no complete answer in time"
+    assert attempt.response_text == "no answer from the endpoint: read timed out"
     assert "within 1 s" in reason_detail(attempt.response_text)
 
 
@@ -61,3 +60,12 @@ def test_an_http_status_says_what_it_means():
         assert translate(answered(404)) == "端点返回 HTTP 404：没有这个路径，请检查 URL"
         assert "接收方服务器出错" in translate(answered(502))
     assert "redirect" in answered(302) and "refused the event" in answered(418)
+
+
+@pytest.mark.parametrize("wording", EARLIER_WORDING)
+def test_the_words_of_attempts_recorded_by_the_earlier_release_are_still_translated(wording):
+    stored = Reason(NO_ANSWER, error=Reason(wording), detail="ConnectionError: …")
+
+    with translation.override("zh-hans"):
+        shown = translate(stored)
+    assert shown.startswith("端点没有应答：") and wording not in shown
