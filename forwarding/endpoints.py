@@ -142,9 +142,9 @@ def catch_up_new_endpoint(endpoint_id: int) -> list[int]:
             ).values_list("pk", flat=True)
         )
         if ids:
-            from .webhook_delivery import wake_deliveries
+            from .drains import wake_endpoints
 
-            wake_deliveries(ids)
+            wake_endpoints([endpoint.pk])
     return ids
 
 
@@ -152,7 +152,7 @@ def reenable_endpoint(endpoint: WebhookEndpoint, actor=None) -> int:
     """Clear an automatic disable; the deliveries that waited go out now. Returns how many.
 
     Audited when an operator (`actor`) asked for it."""
-    from .webhook_delivery import wake_deliveries
+    from .drains import wake_endpoints
 
     now = timezone.now()
     with transaction.atomic():
@@ -169,7 +169,7 @@ def reenable_endpoint(endpoint: WebhookEndpoint, actor=None) -> int:
             ).values_list("pk", flat=True)
         )
         WebhookDelivery.objects.filter(pk__in=waiting).update(next_attempt_at=now, updated_at=now)
-        wake_deliveries(waiting)
+        wake_endpoints([endpoint.pk])  # one drain, however many waited
         if actor is not None:
             record_action(actor, "endpoint.reenable", bot=endpoint.bot, target=endpoint)
     endpoint.refresh_from_db()

@@ -26,17 +26,15 @@ from audit.services import record_action
 from botadmin.logging import mask_secrets
 from messaging.outbox import IN_FLIGHT, INTERRUPTED
 
+from .drains import wake_deliveries, wake_endpoints
 from .models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
-from .webhook_delivery import IDS_PER_TASK, PostResult, body_secret, post_signed, wake_deliveries
+from .webhook_delivery import PostResult, body_secret, post_signed
 
 Status = WebhookDelivery.Status
 
 # Deliveries queued again by one UPDATE, in one short transaction (SQLite holds its write
 # lock for it: the workers recording answers wait that long, not for the whole replay).
 REPLAY_BATCH = 1000
-# Deliveries of a batch handed to workers at once; a woken worker goes on with the other
-# due deliveries (webhook_delivery.forward_and_drain), and the sweeper finds the rest.
-WAKE_PER_BATCH = 5 * IDS_PER_TASK
 
 
 def replay_deliveries(user, deliveries: QuerySet[WebhookDelivery]) -> int:
@@ -113,7 +111,7 @@ def _requeue(
                     summary=f"Replaying {len(ids)} deliveries to {endpoint.url}",
                     details={"count": len(ids), **(period or {})},
                 )
-            wake_deliveries(batch[:WAKE_PER_BATCH])
+            wake_endpoints([endpoint.pk])  # its drain takes each batch as it comes
     if action is not None:
         action.details["count"] = replayed
         action.summary = mask_secrets(f"Replayed {replayed} deliveries to {endpoint.url}")

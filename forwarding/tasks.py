@@ -1,8 +1,9 @@
-"""Celery tasks for forwarding: thin wrappers that take ids (the logic is in
+"""Celery tasks for forwarding: thin wrappers that take ids (the logic is in drains.py and
 webhook_delivery.py).
 
-Their names keep the `messaging.` prefix of the time forwarding was part of messaging:
-a renamed task would strand the task messages already queued under its old name.
+The older ones' names keep the `messaging.` prefix of the time forwarding was part of
+messaging: a renamed task would strand the task messages already queued under its old
+name.
 """
 
 from celery import shared_task
@@ -10,8 +11,13 @@ from django.utils import timezone
 
 from messaging.outbox import redelivered
 
+from .drains import (
+    drain_endpoints,
+    end_dead_workers_leases,
+    forward_and_drain,
+    sweep_due_deliveries,
+)
 from .endpoints import create_deliveries
-from .webhook_delivery import end_dead_workers_leases, forward_and_drain, sweep_due_deliveries
 
 
 @shared_task(name="messaging.forward_deliveries", ignore_result=True)
@@ -26,6 +32,18 @@ def forward_messages(message_ids: list[int]) -> int:
     if redelivered(forward_messages):
         end_dead_workers_leases(timezone.now())
     return forward_and_drain(create_deliveries(message_ids))
+
+
+@shared_task(name="forwarding.forward_endpoint_deliveries", ignore_result=True, merges_ids=True)
+def forward_endpoint_deliveries(endpoint_ids: list[int]) -> int:
+    """The due deliveries of these endpoints, a batch after the other; endpoints with more
+    due when the drain's time is up are handed to a fresh task, behind what else waits."""
+    if redelivered(forward_endpoint_deliveries):
+        end_dead_workers_leases(timezone.now())
+    drained = drain_endpoints(endpoint_ids)
+    if drained.more:
+        forward_endpoint_deliveries.delay(drained.more)
+    return drained.attempts
 
 
 @shared_task(name="messaging.sweep_webhook_deliveries", ignore_result=True)

@@ -7,8 +7,8 @@ batches (`claim_due_deliveries`: locked, marked `delivering` with the lease in
 (renewing the leases of the rest when slow answers would outlast them), and
 records the answers; a delivery whose lease ran out, or whose attempt's process is gone
 from this host (the sweeper ends such a lease at once), is taken back by the
-next claim, its open attempt completed as interrupted. The sweeper re-enqueues anything due
-whose wake-up was lost (dead broker, killed worker).
+next claim, its open attempt completed as interrupted. What wakes a worker, and what a
+woken worker forwards (a drain, the sweeper): forwarding/drains.py.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 import requests
-from celery.utils.functional import chunks
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Case, DateTimeField, F, Prefetch, Q, Value, When
@@ -32,16 +32,14 @@ from botadmin import http, metrics, reasons
 from botadmin.logging import MASK
 from botadmin.partial_indexes import index_condition
 from botadmin.reasons import Reason
-from messaging.media_fetch import forwardable
 from messaging.media_links import with_media_fields
-from messaging.models import Message, MessageMedia
+from messaging.models import MessageMedia
 from messaging.outbox import (
     CLAIM_BATCH,
     FORWARDING_SCHEDULE,
     IN_FLIGHT,
     INTERRUPTED,
     RECORD_EVERY_SECONDS,
-    end_abandoned_leases,
     holder,
     lock_due,
     renew_leases,
@@ -50,7 +48,6 @@ from messaging.outbox import (
 )
 
 from . import attempt_reasons
-from .endpoints import fan_out_waiting
 from .models import DUE, WebhookAttempt, WebhookDelivery, WebhookEndpoint, webhook_id_for
 
 logger = logging.getLogger(__name__)
@@ -67,34 +64,18 @@ CLAIM_LEASE = timedelta(seconds=RESPONSE_TIMEOUT * 4)
 # A POST ends within its deadline after resolving its host (BOTADMIN_DNS_TIMEOUT): a
 # worker renews its batch's leases before one that could end past them.
 POST_MARGIN = timedelta(seconds=2)
-# Retries due this soon ride on the broker's countdown; later ones wait for the sweeper.
+# Retries due this soon ride on the broker's countdown (one wake-up per endpoint and
+# recorded batch, drains.wake_endpoint); later ones wait for the sweeper.
 WAKE_BY_COUNTDOWN_WITHIN = timedelta(minutes=1)
-# The sweeper leaves fresh work to its own wake-up for this long.
-SWEEP_GRACE = timedelta(seconds=15)
-SWEEP_BATCH = 500
-# Ids per task: a sweep or a replay is shared by several workers.
-IDS_PER_TASK = 20
-# A woken worker goes on with other due deliveries for this long, so throughput
-# does not hang on one broker round trip per delivery.
-DRAIN_SECONDS = 10
 
 Status = WebhookDelivery.Status
 # webhook_delivery_due_idx's condition (forwarding/models.py).
 DUE_STATUSES = index_condition(DUE)
 
 
-# --- Waking workers -------------------------------------------------------------------
-
-
-def wake_deliveries(delivery_ids) -> None:
-    """Enqueue these deliveries once the current transaction commits."""
-    from .tasks import forward_deliveries  # the tasks import this module
-
-    for ids in chunks(iter(delivery_ids), IDS_PER_TASK):
-        forward_deliveries.delay_on_commit(ids)
-
-
-def _due(now, grace: timedelta = timedelta(0)):
+def due(now, grace: timedelta = timedelta(0)):
+    """Deliveries due (pending past `grace`, or delivering past their lease), the longest
+    due first."""
     return WebhookDelivery.objects.filter(
         DUE_STATUSES,
         Q(status=Status.PENDING, next_attempt_at__lte=now - grace)
@@ -102,60 +83,6 @@ def _due(now, grace: timedelta = timedelta(0)):
         endpoint__is_active=True,
         endpoint__disabled_at__isnull=True,
     ).order_by("next_attempt_at")
-
-
-def end_dead_workers_leases(now) -> int:
-    """Deliveries whose attempt's process is gone (killed mid-POST): due now, not when their
-    lease runs out (outbox.end_abandoned_leases).
-
-    Only a delivery's current attempt (its number is the delivery's attempt count) speaks
-    for its lease: an older one left open (by a version that did not complete it when a
-    replay queued its delivery again) names a process that is gone while a live worker
-    holds the delivery under a later attempt."""
-    return end_abandoned_leases(
-        WebhookDelivery.objects.filter(DUE_STATUSES, status=Status.DELIVERING),
-        WebhookAttempt.objects.filter(number=F("delivery__attempt_count")),
-        "delivery",
-        now,
-    )
-
-
-def sweep_due_deliveries(limit: int = SWEEP_BATCH) -> int:
-    """Re-enqueue deliveries that are due (or whose worker vanished), and messages
-    whose fan-out wake-up was lost. Returns how many."""
-    now = timezone.now()
-    end_dead_workers_leases(now)
-    ids = list(_due(now, SWEEP_GRACE).values_list("pk", flat=True)[:limit])
-    from .tasks import forward_deliveries, forward_messages
-
-    for batch in chunks(iter(ids), IDS_PER_TASK):
-        forward_deliveries.delay(batch)
-    unfanned = list(
-        forwardable(Message.objects.filter(forward_pending=True, created_at__lte=now - SWEEP_GRACE))
-        .order_by("created_at")
-        .values_list("pk", flat=True)[:limit]
-    )
-    for batch in chunks(iter(unfanned), IDS_PER_TASK):
-        forward_messages.delay(batch)
-    return len(ids) + len(unfanned)
-
-
-def forward_and_drain(delivery_ids: list[int], seconds: float = DRAIN_SECONDS) -> int:
-    """Attempt these deliveries, then go on for up to `seconds` with other work:
-    messages waiting for their fan-out, and due deliveries. Returns attempts made.
-
-    Going on matters: a busy worker then does not wait for one broker message
-    per batch. Workers draining side by side claim different rows.
-    """
-    made = len(forward_claimed(claim_due_deliveries(ids=delivery_ids))) if delivery_ids else 0
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        waiting = fan_out_waiting(CLAIM_BATCH)
-        claimed = claim_due_deliveries()
-        if not claimed and not waiting:
-            break
-        made += len(forward_claimed(claimed))
-    return made
 
 
 # --- The request ------------------------------------------------------------------------
@@ -304,12 +231,14 @@ class Attempt:
     result: PostResult | None = None
 
 
-def claim_due_deliveries(limit: int = CLAIM_BATCH, ids: list[int] | None = None) -> list[Attempt]:
-    """Claim up to `limit` due deliveries (of `ids`, if given), or ones whose worker vanished:
-    each now `delivering` under a lease, with its attempt row open."""
+def claim_due_deliveries(
+    limit: int = CLAIM_BATCH, ids: list[int] | None = None, endpoint_id: int | None = None
+) -> list[Attempt]:
+    """Claim up to `limit` due deliveries (of `ids`, or of one endpoint, if given), or ones
+    whose worker vanished: each now `delivering` under a lease, with its attempt row open."""
     now = timezone.now()
-    due = (
-        _due(now)
+    claimable = (
+        due(now)
         .select_related("message__bot", "endpoint")
         # The archive's fields of every message in the batch, in one query.
         .prefetch_related(
@@ -320,9 +249,11 @@ def claim_due_deliveries(limit: int = CLAIM_BATCH, ids: list[int] | None = None)
         )
     )
     if ids is not None:
-        due = due.filter(pk__in=ids)
+        claimable = claimable.filter(pk__in=ids)
+    if endpoint_id is not None:
+        claimable = claimable.filter(endpoint_id=endpoint_id)
     with transaction.atomic():
-        deliveries = lock_due(due, limit)
+        deliveries = lock_due(claimable, limit)
         if not deliveries:
             return []
         taken_back = [d.pk for d in deliveries if d.status == Status.DELIVERING]
@@ -430,7 +361,7 @@ def record_outcomes(attempts: list[Attempt]) -> list[str]:
     are taken after the deliveries are written (a worker losing a race on an endpoint
     row never loses its answers) and in the endpoints' id order (two workers never hold
     one each while waiting for the other's: PostgreSQL's "deadlock detected")."""
-    from .tasks import forward_deliveries  # the tasks import this module
+    from .drains import wake_endpoint  # the drains import this module
 
     if not attempts:
         return []
@@ -458,15 +389,18 @@ def record_outcomes(attempts: list[Attempt]) -> list[str]:
             ],
             where="status = %s AND attempt_count = %s",
         )
+        # By endpoint, when the last of its retries soon due is: one wake-up then drains
+        # them all (the schedule's jitter spreads a batch's retries over a second or so).
+        retries: dict[int, datetime] = {}
         for attempt in attempts:
             delivery = attempt.delivery
             metrics.webhook_delivery(delivery.status)
-            if delivery.status == Status.PENDING:
-                wait = delivery.next_attempt_at - now
-                if wait <= WAKE_BY_COUNTDOWN_WITHIN:  # a worker's publish, as delivery's
-                    forward_deliveries.apply_async_on_commit(
-                        [[delivery.pk]], countdown=wait.total_seconds()
-                    )
+            retry_at = delivery.next_attempt_at
+            if delivery.status == Status.PENDING and retry_at - now <= WAKE_BY_COUNTDOWN_WITHIN:
+                latest = retries.get(delivery.endpoint_id, retry_at)
+                retries[delivery.endpoint_id] = max(latest, retry_at)
+        for endpoint_id, at in retries.items():
+            transaction.on_commit(partial(wake_endpoint, endpoint_id, at))
     with transaction.atomic():
         _keep_endpoint_health(attempts, now)
     return [a.result.outcome for a in attempts]

@@ -12,7 +12,7 @@ from django.dispatch import Signal
 # A receiver that fails loses nothing: the message stays `forward_pending`
 # until it is handled. The forwarding app connects the one receiver
 # (forwarding/apps.py), and its sweeper picks up any message whose wake-up
-# was lost (forwarding.webhook_delivery.sweep_due_deliveries).
+# was lost (forwarding.drains.sweep_due_deliveries).
 inbound_message_stored = Signal()
 
 # The media of inbound messages settled: stored in the archive, or failed for

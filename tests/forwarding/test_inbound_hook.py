@@ -2,7 +2,6 @@
 `messaging.signals.inbound_message_stored`, sent once the message is committed,
 wakes the forwarding worker; the sweeper finds a message whose wake-up was lost."""
 
-import time
 from datetime import timedelta
 
 import pytest
@@ -10,31 +9,20 @@ import time_machine
 from celery import current_app
 from django.utils import timezone
 
+from forwarding.drains import sweep_due_deliveries
 from forwarding.tasks import forward_messages
-from forwarding.webhook_delivery import sweep_due_deliveries
 from messaging.models import Message
-from tests.messaging.support import callback_body
+from tests.messaging.support import callback_body, take_task_messages
 
 
 def published_ids(task: str, *, wait: float, until: int | None = None) -> list[int]:
     """The ids of the `task` messages on forwarding's queue, read for `wait` seconds or
-    until `until` is among them. Wake-ups of earlier tests in this process may still
-    arrive (the publisher thread sends after their commits), so tests look for their
-    own message's id, never for an empty queue."""
-    ids = []
-    deadline = time.monotonic() + wait
-    with current_app.connection_for_read() as connection:
-        queue = connection.SimpleQueue("forwarding")
-        while time.monotonic() < deadline and (until is None or until not in ids):
-            try:
-                message = queue.get(timeout=0.5)
-            except queue.Empty:
-                continue
-            message.ack()
-            if message.headers.get("task") == task:
-                ids += message.decode()[0][0]
-        queue.close()
-    return ids
+    until `until` is among them."""
+
+    def ids(messages):
+        return [pk for m in messages if m.task == task for pk in m.args[0]]
+
+    return ids(take_task_messages("forwarding", wait=wait, until=lambda m: until in ids(m)))
 
 
 @pytest.fixture

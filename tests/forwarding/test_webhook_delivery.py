@@ -14,6 +14,7 @@ from botadmin.local_http import Answer
 from botadmin.reasons import translate
 from conversations.models import Bot
 from devtools.receiver import Receiver
+from forwarding.drains import forward_and_drain, sweep_due_deliveries
 from forwarding.endpoints import create_deliveries, reenable_endpoint
 from forwarding.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from forwarding.webhook_delivery import (
@@ -22,8 +23,6 @@ from forwarding.webhook_delivery import (
     KEEP_BYTES,
     attempt_delivery,
     claim_due_deliveries,
-    forward_and_drain,
-    sweep_due_deliveries,
 )
 from messaging.models import Message
 from messaging.outbox import FORWARDING_SCHEDULE
@@ -34,7 +33,7 @@ from tests.messaging.support import (
     primary_signing_secret,
 )
 
-# One batch forwarded by a draining worker (forwarding.webhook_delivery.forward_and_drain):
+# One batch forwarded by a draining worker (forwarding.drains.forward_and_drain):
 # fan-out (find, endpoints, insert, unmark), claim (lock, media, update, open attempts), record
 # (attempts, deliveries, endpoint health), then a fan-out and a claim finding nothing.
 STATEMENTS_TO_DRAIN_ONE_BATCH = 13

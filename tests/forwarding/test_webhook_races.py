@@ -14,13 +14,9 @@ from django.db import connection
 from django.utils import timezone
 
 from forwarding import replay
+from forwarding.drains import sweep_due_deliveries
 from forwarding.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
-from forwarding.webhook_delivery import (
-    CLAIM_LEASE,
-    claim_due_deliveries,
-    forward_claimed,
-    sweep_due_deliveries,
-)
+from forwarding.webhook_delivery import CLAIM_LEASE, claim_due_deliveries, forward_claimed
 from messaging.outbox import IN_FLIGHT, INTERRUPTED, this_pid_namespace
 from tests.db_faults import updates_wait_at_gate
 from tests.messaging.support import callback_body, create_pending_deliveries

@@ -21,8 +21,9 @@ from standardwebhooks.webhooks import Webhook
 
 from botadmin import health
 from devtools.processes import celery_worker, database_url, stop_process_group
+from forwarding.drains import sweep_due_deliveries
 from forwarding.models import WebhookAttempt, WebhookDelivery
-from forwarding.webhook_delivery import CLAIM_LEASE, sweep_due_deliveries
+from forwarding.webhook_delivery import CLAIM_LEASE
 from messaging.outbox import INTERRUPTED
 from messaging.tasks import deliver_messages
 from tests.messaging.support import (

@@ -1,6 +1,8 @@
 """Helpers for inbound and forwarding tests: seed-format bodies and running due deliveries."""
 
 import json
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from django.utils import timezone
@@ -55,6 +57,36 @@ def task_messages_waiting(queue: str) -> int:
 
     with current_app.connection_for_read() as connection:
         return connection.default_channel.queue_declare(queue).message_count
+
+
+@dataclass
+class TaskMessage:
+    task: str
+    args: list
+    eta: str | None  # a countdown's
+
+
+def take_task_messages(queue: str, *, wait: float, until=None) -> list[TaskMessage]:
+    """The task messages on `queue` of the test broker, taken off it (acknowledged): read
+    for `wait` seconds, or until `until(taken so far)` is true. Wake-ups of earlier tests
+    in this process may still arrive (the publisher thread sends after their commits):
+    look for your own ids, never for an empty queue."""
+    from celery import current_app
+
+    taken: list[TaskMessage] = []
+    deadline = time.monotonic() + wait
+    with current_app.connection_for_read() as connection:
+        messages = connection.SimpleQueue(queue)
+        while time.monotonic() < deadline and not (until and until(taken)):
+            try:
+                message = messages.get(timeout=0.2)
+            except messages.Empty:
+                continue
+            message.ack()
+            headers = message.headers
+            taken.append(TaskMessage(headers.get("task"), message.decode()[0], headers.get("eta")))
+        messages.close()
+    return taken
 
 
 def full_disk(*args, **kwargs):

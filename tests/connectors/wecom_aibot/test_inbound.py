@@ -14,8 +14,8 @@ from connectors import aibot_inbound, aibot_inbox, aibot_session
 from connectors.wecom_aibot_frames import FrameError, callback_body
 from conversations.models import BotConnection
 from devtools.receiver import Receiver
+from forwarding.drains import forward_and_drain
 from forwarding.endpoints import create_deliveries
-from forwarding.webhook_delivery import forward_and_drain
 from messaging.inbound import parse_callback
 from messaging.models import Message
 from tests.messaging.support import primary_signing_secret
