@@ -5,8 +5,8 @@ Fresh deliveries wake a worker with their ids (`wake_deliveries`), which attempt
 and goes on with whatever else is due (`forward_and_drain`). Retries wake a worker per
 endpoint (`wake_endpoint`): it forwards that endpoint's due deliveries a claim
 (CLAIM_BATCH) at a time (`drain_endpoints`). So an endpoint that is down while
-thousands of deliveries wait costs a broker message per recorded batch of failures and
-per sweep, not one per retry, and when it comes back one wake-up drains its backlog.
+thousands of deliveries wait costs a broker message per second of recorded failures
+and per sweep, not one per retry, and when it comes back one wake-up drains its backlog.
 """
 
 from __future__ import annotations
@@ -18,9 +18,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from celery.utils.functional import chunks
+from django.core.cache import cache
 from django.db.models import F
 from django.utils import timezone
 
+from botadmin.cache import best_effort
 from messaging.media_fetch import forwardable
 from messaging.models import Message
 from messaging.outbox import CLAIM_BATCH, end_abandoned_leases
@@ -60,12 +62,21 @@ def wake_endpoints(endpoint_ids: list[int]) -> None:
 
 
 def wake_endpoint(endpoint_id: int, at: datetime) -> None:
-    """Drain the endpoint's due deliveries at `at` (a worker's publish, on the broker's
-    countdown: due retries within WAKE_BY_COUNTDOWN_WITHIN)."""
+    """Drain the endpoint's due deliveries at `at`, rounded up to the second (a worker's
+    publish, on the broker's countdown: due retries within WAKE_BY_COUNTDOWN_WITHIN).
+
+    The batches recorded for the endpoint whose retries fall due within the same second
+    share one wake-up: the shared cache keeps the first. While the cache is down, each
+    batch publishes its own: more wake-ups, never a lost retry."""
     from .tasks import forward_endpoint_deliveries
 
-    wait = max((at - timezone.now()).total_seconds(), 0.0)
-    forward_endpoint_deliveries.apply_async([[endpoint_id]], countdown=wait)
+    second = math.ceil(at.timestamp())
+    wait = max(second - timezone.now().timestamp(), 0.0)
+    first = best_effort.attempt(
+        cache.add, f"forwarding:wake:{endpoint_id}:{second}", 1, math.ceil(wait) + 2, fallback=True
+    )
+    if first:
+        forward_endpoint_deliveries.apply_async([[endpoint_id]], countdown=wait)
 
 
 def end_dead_workers_leases(now) -> int:
