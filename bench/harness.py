@@ -7,12 +7,14 @@ DATABASE_URL / CACHE_URL / CELERY_BROKER_URL are set.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import statistics
 import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
@@ -179,15 +181,12 @@ def post_in_rounds(
 
 def worker_layout(procfile: Path = PROCFILE) -> str:
     """One line: the database, the broker, the workers `procfile` starts, the load."""
-    from django.conf import settings
 
     from devtools.processes import procfile_workers
 
     workers = procfile_workers(procfile)
     return (
-        f"database {settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]}, broker "
-        f"{settings.CELERY_BROKER_URL.split(':', 1)[0]} (pool {settings.CELERY_WORKER_POOL}); "
-        f"workers as {procfile.name} starts them: "
+        f"{engines()}; workers as {procfile.name} starts them: "
         + "; ".join(f"{name}: {' '.join(options)}" for name, options in workers.items())
         + f"; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
     )
@@ -320,3 +319,35 @@ class CpuMeter:
     def per_item(self, items: int) -> str:
         """ "web 6.8, worker 3.0, …" in ms of CPU per item."""
         return ", ".join(f"{name} {used / items * 1000:.1f}" for name, used in self.used.items())
+
+
+def engines() -> str:
+    """ "database sqlite3, broker filesystem (pool threads)": what this process's settings use."""
+    from django.conf import settings
+
+    return (
+        f"database {settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]}, broker "
+        f"{settings.CELERY_BROKER_URL.split(':', 1)[0]} (pool {settings.CELERY_WORKER_POOL})"
+    )
+
+
+# --- Task messages (a worker started with --loglevel=INFO logs each one it receives) ------
+
+TASK_RECEIVED = re.compile(r"Task (\S+)\[[0-9a-f-]+\] received")
+
+
+def tasks_received(worker_log: Path) -> Counter:
+    """The task messages a worker received, by task name, as its log says (beat's own
+    entries are not logged: botadmin.logging.QuietHousekeepingFilter)."""
+    return Counter(TASK_RECEIVED.findall(worker_log.read_text(errors="replace")))
+
+
+def task_messages_waiting(queue: str, *, purge: bool = False) -> int:
+    """The task messages waiting on `queue` of this process's broker; `purge`: dropped."""
+    from celery import current_app
+
+    with current_app.connection_for_write() as connection:
+        channel = connection.default_channel
+        if purge:
+            return channel.queue_purge(queue) or 0
+        return channel.queue_declare(queue).message_count

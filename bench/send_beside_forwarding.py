@@ -13,8 +13,9 @@ in this process. The bot has 3 webhook endpoints: one answers 200, two answer
 2. Burst: --callbacks callbacks to /api/callback at --rate a second; meanwhile
    --sends sends spread over the burst, timed the same way.
 
-Prints p50 and max of each, how far forwarding had got when the burst ended, and when
-the good endpoint had every message.
+Prints p50 and max of each, how far forwarding had got when the burst ended, when
+the good endpoint had every message, and the forwarding task messages published by then
+(received by the forwarder, as its log says, and still queued).
 Without DATABASE_URL: a throw-away SQLite database and filesystem broker in
 var/bench-send-beside-forwarding/ (`make run`'s defaults).
 """
@@ -41,6 +42,8 @@ from bench.harness import (  # noqa: E402
     start_server,
     start_workers_and_beat,
     stop_all,
+    task_messages_waiting,
+    tasks_received,
     worker_layout,
 )
 from devtools.receiver import Receiver  # noqa: E402
@@ -198,6 +201,12 @@ def main() -> None:
                 f"{time.monotonic() - began - posted:.1f} s after the last callback; "
                 f"{WebhookDelivery.objects.filter(message__bot=bot, retry_step__gt=0).count()} deliveries "
                 f"to the failing ones waiting for their retries"
+            )
+            received = tasks_received(folder / "forwarder.log")
+            print(
+                f"forwarding task messages: {received.total()} received by the forwarder ("
+                + ", ".join(f"{name} {n}" for name, n in received.most_common())
+                + f"), {task_messages_waiting('forwarding')} still queued"
             )
         finally:
             stop_all(processes, server, timeout=30)
