@@ -1,7 +1,7 @@
 """Benchmark of the operator console's pages at 10,000 and at 1,000,000 messages.
 
     .venv/bin/python bench/history.py [--database-url URL] [--runs 40] [--rebuild] [--dashboard]
-                                      [--deep-lists] [--audience] [--markdown]
+                                      [--deep-lists] [--audience] [--run-page] [--markdown]
                                       [--pages compose,search] [--sizes 10k]
 
 Fills two PostgreSQL databases named after URL (default
@@ -38,6 +38,10 @@ run's 100,000 recipients and of 100,000 operator actions, on SQLite unless
 `--audience` times the announcement audience picker of a bot with 100,000 conversations,
 first and deep pages, on SQLite unless `--database-url` names PostgreSQL
 (bench/history_audience.py).
+
+`--run-page` times an announcement's page with its newest run to 100,000 groups open,
+against the same page of a run to 100 (bench/history_run_page.py), on SQLite unless
+`--database-url` (or DATABASE_URL) names PostgreSQL.
 
 `--markdown` times instead the history page of conversations of markdown messages,
 cold and warm, on SQLite or PostgreSQL (bench/history_markdown.py).
@@ -99,6 +103,11 @@ def parse_args():
         help="time the audience picker of a bot with 100,000 conversations instead "
         "(history_audience.py)",
     )
+    parser.add_argument(
+        "--run-page",
+        action="store_true",
+        help="time an announcement's run page at 100,000 recipients (history_run_page.py)",
+    )
     parser.add_argument("--runs", type=int, default=40, help="timed runs per page")
     parser.add_argument("--rebuild", action="store_true", help="drop and refill the data")
     parser.add_argument(
@@ -129,6 +138,40 @@ def ensure_database(url: str) -> None:
     with psycopg.connect(admin_url, autocommit=True) as conn:
         if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
             conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def setup_own_database(
+    database_url: str | None, name: str, sqlite_path: Path, rebuild: bool
+) -> None:
+    """Django on a benchmark's own database, migrated: PostgreSQL's `…_<name>` next to
+    `database_url` (with the shared cache of CACHE_URL), else the SQLite file
+    `sqlite_path` (with the database cache, as a one-machine install); `rebuild` starts
+    from an empty one."""
+    if database_url:
+        url = database_url_for(database_url, name)
+        if rebuild:
+            drop_database(url)
+        ensure_database(url)
+    else:
+        sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+        if rebuild:
+            for each in sqlite_path.parent.glob(f"{sqlite_path.name}*"):
+                each.unlink()
+        url = f"sqlite:///{sqlite_path}"
+    setup_django(url, name.replace("_", "-"), redis=database_url is not None)
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    call_command("createcachetable", verbosity=0)
+
+
+def drop_database(url: str) -> None:
+    import psycopg
+
+    parts = urlsplit(url)
+    admin_url = urlunsplit(parts._replace(path="/postgres"))
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{parts.path.lstrip("/")}"')
 
 
 def setup_django(url: str, size: str, redis: bool = True, bench: str = "bench-history") -> None:
@@ -304,6 +347,34 @@ def _fill_bot(name: str, messages: int, conversations: int):
             fill_messages_sqlite(cursor, bot, params)
         cursor.execute(FILL_ATTEMPTS_SQL, {"busy": busy.pk})
     return bot
+
+
+def bot_with_groups(name: str, operator, groups: int, prefix: str):
+    """A bench bot operated by `operator`, with `groups` groups named 客户群 000000, …;
+    the bot and its groups' ids in order."""
+    from conversations.models import Bot, Conversation
+
+    bot = Bot.objects.create(name=name, agent_url="http://127.0.0.1:9", agent_token="t" * 40)
+    bot.operators.add(operator)
+    Conversation.objects.bulk_create(
+        (
+            Conversation(bot=bot, conversation_id=f"{prefix}{i:06}", name=f"客户群 {i:06}")
+            for i in range(groups)
+        ),
+        batch_size=5_000,
+    )
+    return bot, list(bot.conversations.order_by("id").values_list("id", flat=True))
+
+
+def vacuum_analyze(*tables: str) -> None:
+    """After a fill on PostgreSQL, as autovacuum would later: statistics of the new rows
+    (else the planner expects none) and the visibility map (index-only scans)."""
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            for table in tables:
+                cursor.execute(f"VACUUM ANALYZE {table}")
 
 
 def ensure_audience_bot():
@@ -535,6 +606,11 @@ def main():
         from history_audience import main as measure_audience
 
         measure_audience(args)
+        return
+    if args.run_page:
+        from history_run_page import main as measure_run_page
+
+        measure_run_page(args)
         return
     if args.dashboard:
         from history_dashboard import main as measure_dashboard

@@ -26,11 +26,11 @@ from history import (
     FLAT_RATIO,
     P95_BUDGET_MS,
     ROOT,
-    database_url_for,
-    ensure_database,
+    bot_with_groups,
     p50_p95,
-    setup_django,
+    setup_own_database,
     timed,
+    vacuum_analyze,
     verdict,
 )
 
@@ -46,35 +46,19 @@ def setup(
 ) -> None:
     """Django on the `…_<name>` PostgreSQL database of `database_url`, else on SQLite in
     var/bench-history-<name>/ (`rebuild`: a new one), migrated."""
-    label = name.replace("_", "-")
-    if database_url:
-        url = database_url_for(database_url, name)
-        ensure_database(url)
-    else:
-        folder = ROOT / f"var/bench-history-{label}"
-        folder.mkdir(parents=True, exist_ok=True)
-        if rebuild:
-            for each in folder.glob(f"{sqlite}*"):
-                each.unlink()
-        url = f"sqlite:///{folder / sqlite}"
-    setup_django(url, label, redis=database_url is not None)
-    from django.core.management import call_command
-
-    started = time.perf_counter()
-    call_command("migrate", verbosity=0)
-    call_command("createcachetable", verbosity=0)
-    print(f"migrate: {time.perf_counter() - started:.1f} s", flush=True)
+    folder = ROOT / f"var/bench-history-{name.replace('_', '-')}"
+    setup_own_database(database_url, name, folder / sqlite, rebuild)
 
 
 def fill():
     """The bot, its groups, the run and its messages, the actions: made once."""
     from django.contrib.auth import get_user_model
-    from django.db import connection, transaction
+    from django.db import transaction
     from django.utils import timezone
 
     from announcements.models import Announcement, AnnouncementRun
     from audit.models import OperatorAction
-    from conversations.models import Bot, Conversation
+    from conversations.models import Bot
     from messaging.models import Message
 
     operator, _ = get_user_model().objects.get_or_create(username="bench-lists")
@@ -87,16 +71,7 @@ def fill():
     started = time.perf_counter()
     now = timezone.now()
     with transaction.atomic():
-        bot = Bot.objects.create(name=BOT, agent_url="http://127.0.0.1:9", agent_token="t" * 40)
-        bot.operators.add(operator)
-        Conversation.objects.bulk_create(
-            (
-                Conversation(bot=bot, conversation_id=f"wrLists{i:06}", name=f"客户群 {i:06}")
-                for i in range(ROWS)
-            ),
-            batch_size=5_000,
-        )
-        groups = list(bot.conversations.order_by("id").values_list("id", flat=True))
+        bot, groups = bot_with_groups(BOT, operator, ROWS, "wrLists")
         announcement = Announcement.objects.create(
             bot=bot,
             title="通知",
@@ -147,14 +122,7 @@ def fill():
             ),
             batch_size=5_000,
         )
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            for table in (
-                "messaging_message",
-                "audit_operatoraction",
-                "conversations_conversation",
-            ):
-                cursor.execute(f"VACUUM ANALYZE {table}")
+    vacuum_analyze("messaging_message", "audit_operatoraction", "conversations_conversation")
     print(f"filled in {time.perf_counter() - started:.0f} s", flush=True)
     return bot, operator, run
 
