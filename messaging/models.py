@@ -153,6 +153,8 @@ class Message(models.Model):
         help_text=_("Hash of the accepted request, to recognise a reused idempotency key."),
     )
     scheduled_at = models.DateTimeField(_("scheduled for"), null=True, blank=True)
+    # No index of its own: msg_run_status_idx (run, status, …) starts with it and holds
+    # only the announcements' messages (docs/database.md).
     announcement_run = models.ForeignKey(
         "announcements.AnnouncementRun",
         on_delete=models.PROTECT,
@@ -160,6 +162,7 @@ class Message(models.Model):
         blank=True,
         related_name="messages",
         verbose_name=_("announcement run"),
+        db_index=False,
     )
     next_attempt_at = models.DateTimeField(_("next attempt"), null=True, blank=True)
     # Outbound, while `sending` only: an operator stopped it (delivery_actions.stop) and
@@ -255,6 +258,15 @@ class Message(models.Model):
                 fields=["conversation", "id"],
                 condition=UNCERTAIN,
                 name="msg_conversation_uncertain_idx",
+            ),
+            # An announcement run's messages by status: its page's counts and their waiting
+            # ones (all from the index: announcements.services.runs_progress), its
+            # recipients in a state, whether it is still sending. Only the announcements'
+            # messages, and the foreign key's lookups (a run's deletion) read it too.
+            models.Index(
+                fields=["announcement_run", "status", "next_attempt_at"],
+                condition=Q(announcement_run__isnull=False),
+                name="msg_run_status_idx",
             ),
             # Lookup by WeCom's message id (outbound answers, inbound dedupe).
             models.Index(fields=["upstream_msgid"], name="msg_upstream_idx"),
