@@ -9,7 +9,7 @@ app, content types and permissions with them), messaging 0011 (earlier media mar
 failed), forwarding 0002 (a delivery's lease kept), audit 0002 (names kept),
 announcements 0004 (search text) and 0005 (finished runs), conversations 0009 (a
 renamed column keeps its values), conversations 0031 (names' sort keys), messaging 0026
-and announcements 0009 (creators' names kept).
+and announcements 0009 (creators' names kept), announcements 0013 (runs' recipient totals).
 """
 
 from datetime import timedelta
@@ -190,7 +190,9 @@ def test_an_old_install_upgrades_with_its_data_and_today_s_code_uses_it(
     announcement = Announcement.objects.get(pk=ids["announcement"])  # announcements 0001, 0004
     assert "第三季度报告已发布" in announcement.search_text
     assert list(announcement.conversations.values_list("pk", flat=True)) == [ids["group"]]
-    assert AnnouncementRun.objects.get(pk=ids["run"]).status == "sending"  # announcements 0005
+    run = AnnouncementRun.objects.get(pk=ids["run"])
+    assert run.status == "sending"  # announcements 0005
+    assert run.recipient_total == 1  # announcements 0013
 
     action = OperatorAction.objects.get(bot=bot)  # audit 0002
     assert (action.actor_label, action.bot_label) == ("wangwu", "sales")
