@@ -9,16 +9,17 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Min, Q
+from django.db.models import Count, Exists, Min, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, gettext_noop
 
 from audit.services import record_action
+from botadmin.partial_indexes import index_condition
 from botadmin.reasons import Reason, ngettext_noop
 from conversations.models import Bot, Conversation
 from messaging import delivery_actions
-from messaging.models import Message
+from messaging.models import QUEUED_OR_SENDING, Message
 from messaging.validation import search_text, validate_outbound
 
 from .audience import chunked, recipients_now, replace_members
@@ -286,13 +287,21 @@ def run_estimate(
 
 
 def messages_waiting(bot: Bot, besides: Announcement | None = None) -> int:
-    """The bot's outbound messages queued or being sent now, other than `besides`' own."""
+    """The bot's outbound messages queued or being sent now, other than `besides`' own.
+
+    Two counts, each read from an index alone: the bot's queue (msg_bot_in_delivery_idx,
+    whose condition the query states for SQLite) less `besides`' messages in it
+    (msg_run_status_idx). Leaving them out row by row read every message of the queue,
+    100,000 while a run to 100,000 conversations is sending."""
     waiting = Message.objects.filter(
-        bot=bot, direction=Message.Direction.OUT, status__in=Message.Status.IN_DELIVERY
-    )
+        index_condition(QUEUED_OR_SENDING), bot=bot, direction=Message.Direction.OUT
+    ).count()
     if besides is not None:
-        waiting = waiting.exclude(announcement_run__announcement=besides)
-    return waiting.count()
+        waiting -= Message.objects.filter(
+            announcement_run__in=besides.runs.values("pk"),
+            status__in=Message.Status.IN_DELIVERY,
+        ).count()
+    return waiting
 
 
 # --- The scheduler ------------------------------------------------------------
@@ -436,8 +445,15 @@ def _sending() -> Q:
 
 
 def still_sending(announcement: Announcement) -> bool:
-    """A run is being prepared, or some of its recipients are not sent yet."""
-    return Announcement.objects.filter(_sending(), pk=announcement.pk).exists()
+    """A run is being prepared, or some of its recipients are not sent yet: `_sending` for
+    one announcement, a look at each of its runs' unfinished messages (msg_run_status_idx)
+    instead of at every unfinished announcement message."""
+    unfinished = Message.objects.filter(
+        announcement_run=OuterRef("pk"), status__in=Message.Status.UNFINISHED
+    )
+    return announcement.runs.filter(
+        Q(status=AnnouncementRun.Status.FANNING_OUT) | Exists(unfinished)
+    ).exists()
 
 
 def finished_but_still_sending() -> Q:
@@ -655,7 +671,7 @@ def retry_failed(user, run: AnnouncementRun) -> int:
 
 
 def runs_progress(runs: list[AnnouncementRun]) -> dict[int, dict]:
-    """Counts per outcome for each run's progress bar, by run id, in one query for them all.
+    """Counts per outcome for each run's progress bar, by run id, read for them all at once.
 
     Pending is what the run still has to do: its unfinished messages and, unless
     it was cancelled (then they are cancelled) or failed (then they failed), the
@@ -670,37 +686,10 @@ def runs_progress(runs: list[AnnouncementRun]) -> dict[int, dict]:
     attempt (a retry, a daily cap's hold, their pace: messaging.status_labels.waiting),
     the first of them until `waiting_until`.
     """
-    now = timezone.now()
-    waits = Q(status=Message.Status.QUEUED, next_attempt_at__gt=now)
-    counted = {
-        row.pop("announcement_run"): row
-        for row in Message.objects.filter(announcement_run__in=[run.pk for run in runs])
-        .values("announcement_run")
-        .order_by()
-        .annotate(
-            sent=Count("pk", filter=Q(status=Message.Status.SENT)),
-            failed=Count("pk", filter=Q(status__in=Message.Status.UNDELIVERED)),
-            cancelled=Count("pk", filter=Q(status=Message.Status.CANCELLED)),
-            unfinished=Count("pk", filter=Q(status__in=Message.Status.UNFINISHED)),
-            waiting=Count("pk", filter=waits),
-            waiting_until=Min("next_attempt_at", filter=waits),
-            total=Count("pk"),
-        )
-    }
+    counted = _counts_by_run(runs)
     progress = {}
     for run in runs:
-        counts = counted.get(
-            run.pk,
-            {
-                "sent": 0,
-                "failed": 0,
-                "cancelled": 0,
-                "unfinished": 0,
-                "waiting": 0,
-                "waiting_until": None,
-                "total": 0,
-            },
-        )
+        counts = counted[run.pk]
         planned = run.recipient_count
         not_handed_out = max(planned - run.fanout_cursor, 0)
         counts["planned"] = planned
@@ -725,6 +714,51 @@ def runs_progress(runs: list[AnnouncementRun]) -> dict[int, dict]:
         counts.update(_bar_parts(counts))
         progress[run.pk] = counts
     return progress
+
+
+# Which count of `runs_progress` a message's status adds to.
+COUNTED_AS = {
+    Message.Status.SENT: "sent",
+    **dict.fromkeys(Message.Status.UNDELIVERED, "failed"),
+    Message.Status.CANCELLED: "cancelled",
+    **dict.fromkeys(Message.Status.UNFINISHED, "unfinished"),
+}
+
+
+def _counts_by_run(runs: list[AnnouncementRun]) -> dict[int, dict]:
+    """{run id: its messages counted by outcome}, for all `runs` in two queries that read
+    msg_run_status_idx (run, status, next attempt) alone, never a row of the message
+    table: the counts grouped by run and status (some 20 rows for a page of runs), and
+    the queued ones waiting until a later time, a range of the index. (The waiting ones
+    counted in the grouped query cost a comparison on every message: twice as long.)"""
+    now = timezone.now()
+    counted = {
+        run.pk: {
+            "sent": 0,
+            "failed": 0,
+            "cancelled": 0,
+            "unfinished": 0,
+            "waiting": 0,
+            "waiting_until": None,
+            "total": 0,
+        }
+        for run in runs
+    }
+    messages = Message.objects.filter(announcement_run__in=list(counted)).order_by()
+    for group in messages.values("announcement_run", "status").annotate(n=Count("*")):
+        counts = counted[group["announcement_run"]]
+        counts["total"] += group["n"]
+        if outcome := COUNTED_AS.get(group["status"]):
+            counts[outcome] += group["n"]
+    waiting = (
+        messages.filter(status=Message.Status.QUEUED, next_attempt_at__gt=now)
+        .values("announcement_run")
+        .annotate(n=Count("*"), until=Min("next_attempt_at"))
+    )
+    for group in waiting:
+        counts = counted[group["announcement_run"]]
+        counts["waiting"], counts["waiting_until"] = group["n"], group["until"]
+    return counted
 
 
 def _bar_parts(counts: dict) -> dict:

@@ -210,8 +210,10 @@ def recipients_page(
 def runs_page(announcement: Announcement, before: int | None, size: int) -> ResultPage:
     """The announcement's runs, newest first, continuing below the run `before` (one of
     its own; another id gives an empty page). By time, which is unique per announcement
-    (read in order from the constraint's index); `next_before` is the last run's id."""
-    runs = announcement.runs.order_by("-scheduled_for")
+    (read in order from the constraint's index); `next_before` is the last run's id.
+    Without their lists of recipients (100,000 ids at 100,000 recipients): a run's page
+    shows how many it planned (`recipient_total`)."""
+    runs = announcement.runs.defer("recipient_ids").order_by("-scheduled_for")
     if before is not None:
         anchor = announcement.runs.filter(pk=before).values("scheduled_for")[:1]
         runs = runs.filter(scheduled_for__lt=Subquery(anchor))

@@ -4,7 +4,7 @@ a page at a time. What each run sent is on the announcement's page (its runs).""
 
 from django.shortcuts import render
 
-from announcements.audience import recipients_by_name, recipients_now
+from announcements.audience import count_now, recipients_by_name
 
 from ..login_required import login_required
 from .announcements import _visible_announcement
@@ -27,6 +27,6 @@ def recipients(request, pk: int):
             "rows": rows,
             "next_after": next_after,
             "first_page": after is None,
-            "recipient_count": recipients_now(announcement).count(),
+            "recipient_count": count_now(announcement),
         },
     )

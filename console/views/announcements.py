@@ -23,9 +23,9 @@ from announcements import services
 from announcements.audience import (
     AudienceForm,
     AudienceSearchForm,
+    count_now,
     kind_counts,
     recipients_by_name,
-    recipients_now,
     results_page,
 )
 from announcements.forms import (
@@ -134,7 +134,7 @@ def announcement_list(request):
         run.announcement_id: run
         for run in AnnouncementRun.objects.filter(
             pk__in=[a.last_run_id for a in announcements if a.last_run_id]
-        )
+        ).defer("recipient_ids")  # counted in `recipient_total`
     }
     progress = services.runs_progress(list(last_runs.values()))
     rows = []
@@ -506,7 +506,6 @@ def detail(request, pk: int):
             statuses=RECIPIENT_FILTERS[shown][1] if shown else None,
         )
     progress = services.runs_progress(runs)
-    recipient_count = recipients_now(announcement).count()
     # The page keeps refreshing its runs while one is sending or about to start.
     starts_soon = (
         announcement.status == Announcement.Status.ACTIVE
@@ -530,26 +529,20 @@ def detail(request, pk: int):
             (key, label) for key, (label, _statuses) in RECIPIENT_FILTERS.items()
         ],
         "shown_recipients": shown,
-        "recipient_count": recipient_count,
-        "estimate": estimate_words(
-            recipient_count,
-            announcement.bot,
-            starts_now=starts_soon or running,
-            besides=announcement,
-        ),
-        **_preview(announcement),
-        "mentioned_names": mention_names(announcement.bot, [announcement]),
-        **_first_recipients(announcement),
-        **pause_context(request.user, announcement.bot, full=False),
         "starting_now": starting_now,
+        "sending": starts_soon or running,
     }
-    context["sending"] = starts_soon or running
     sending = announcement.status == Announcement.Status.FINISHED and services.still_sending(
         announcement
     )
     context["still_sending"] = sending
     context["may_pause"] = services.may_pause(announcement, sending)
     context["may_cancel"] = services.may_cancel(announcement, sending)
+    partial = request.GET.get("partial") == "runs"
+    # The audience panel's count, and a draft's question before it is sent.
+    recipient_count = None
+    if not partial or announcement.status == Announcement.Status.DRAFT:
+        recipient_count = count_now(announcement)
     if announcement.status == Announcement.Status.DRAFT:
         context["send_confirm"] = send_question(
             recipient_count,
@@ -560,8 +553,23 @@ def detail(request, pk: int):
         )
     if announcement.status == Announcement.Status.PAUSED:
         context.update(_once_resumed(announcement))
-    if request.GET.get("partial") == "runs":
+    if partial:  # polled every 2 s while sending: the header and the runs, nothing else
         return render(request, "console/announcements/_live.html", context)
+    context.update(
+        {
+            "recipient_count": recipient_count,
+            "estimate": estimate_words(
+                recipient_count,
+                announcement.bot,
+                starts_now=context["sending"],
+                besides=announcement,
+            ),
+            **_preview(announcement),
+            "mentioned_names": mention_names(announcement.bot, [announcement]),
+            **_first_recipients(announcement),
+            **pause_context(request.user, announcement.bot, full=False),
+        }
+    )
     return render(request, "console/announcements/detail.html", context)
 
 

@@ -22,7 +22,7 @@ def _bench_run_page(monkeypatch):
     return module
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)  # PostgreSQL's VACUUM runs outside a transaction
 def test_the_fill_makes_a_large_and_a_small_run_and_their_pages_show_them(client, monkeypatch):
     bench = _bench_run_page(monkeypatch)
 
