@@ -40,7 +40,7 @@ first and deep pages, on SQLite unless `--database-url` names PostgreSQL
 (bench/history_audience.py).
 
 `--run-page` times an announcement's page with its newest run to 100,000 groups open,
-against the same page of a run to 100 (bench/history_run_page.py), on SQLite unless
+against the same page of a run to 1,000 (bench/history_run_page.py), on SQLite unless
 `--database-url` (or DATABASE_URL) names PostgreSQL.
 
 `--markdown` times instead the history page of conversations of markdown messages,
