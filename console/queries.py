@@ -180,9 +180,13 @@ def recipients_page(
     page, full, when fewer precede it). The same cost on every page, where an OFFSET
     read and skipped every row above it (and sorting by name, every row of the run)."""
     # The bot too: a waiting message of a paused bot says so; and how many older messages
-    # of its conversation a queued one waits behind.
+    # of its conversation a queued one waits behind. The conversations in a query of their
+    # own: joined, PostgreSQL merged them in id order from the first one, reading 90,000
+    # conversations for a page 90,000 recipients down.
     messages = status_labels.with_messages_ahead(
-        Message.objects.filter(announcement_run=run).select_related("conversation", "bot")
+        Message.objects.filter(announcement_run=run)
+        .select_related("bot")
+        .prefetch_related("conversation")
     )
     if statuses:  # the recipient table's chips: only the messages in these states
         messages = messages.filter(status__in=statuses)
