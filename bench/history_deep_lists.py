@@ -87,6 +87,7 @@ def fill():
             started_at=now,
             status=AnnouncementRun.Status.SENDING,
             recipient_ids=groups,
+            recipient_total=len(groups),
             fanout_cursor=ROWS,
             fanned_out_at=now,
         )
