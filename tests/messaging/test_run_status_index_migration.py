@@ -1,4 +1,4 @@
-"""messaging 0030 builds msg_run_status_idx (an announcement run's messages by status, only
+"""messaging 0031 builds msg_run_status_idx (an announcement run's messages by status, only
 the announcements' messages) and drops the run foreign key's own index, which held every
 message. Reversed, the foreign key's index comes back and the new one goes; run again
 after a partial run (rule 4 of CONTRIBUTING's Migrations), it changes nothing."""
@@ -11,7 +11,7 @@ from tests.query_plans import explain
 
 pytestmark = pytest.mark.django_db(transaction=True)  # CONCURRENTLY runs outside a transaction
 
-NAME = ("messaging", "0030_announcement_run_status_index")
+NAME = ("messaging", "0031_announcement_run_status_index")
 RUN_STATUS = "msg_run_status_idx"
 FOREIGN_KEY = "messaging_message_announcement_run_id_359bc3c1"
 
@@ -25,7 +25,7 @@ def apply(direction: str) -> None:
     loader = MigrationLoader(connection)
     migration = loader.get_migration(*NAME)
     after = loader.project_state(NAME)
-    before = loader.project_state(("messaging", "0029_dashboard_held_index"))
+    before = loader.project_state(("messaging", "0030_message_due_index"))
     with connection.schema_editor(atomic=False) as editor:
         if direction == "forwards":
             for operation in migration.operations:

@@ -19,7 +19,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('announcements', '0012_announcement_submission'),
-        ('messaging', '0029_dashboard_held_index'),
+        ('messaging', '0030_message_due_index'),
     ]
 
     operations = [
