@@ -4,7 +4,8 @@ names by their pinyin, among the Latin ones as in WeCom's contact list: Alice, b
 
 A name's sort key spells it out unit by unit, the units joined by ".":
 
-* a Han character as its pinyin without tones (张 → zhang, 绿 → lv), through pypinyin;
+* a Han character as its pinyin without tones (张 → zhang, 绿 → lv), through pypinyin,
+  a run of them read as a whole (below);
 * a run of digits as its value: two digits counting the digits, then the digits
   without leading zeros (2 → 012, 10 → 0210, ２ and 02 → 012), so numbers compare by
   their value, whatever their length;
@@ -19,24 +20,64 @@ KEY_LENGTH characters.
 What follows: a number comes before a word in the same place (用户2 before 用户a), a
 shorter spelling before a longer one (张 before 张三, 西安 before 先), and a name with no
 letter or digit first. Letters that are neither Latin nor Han (kana, Cyrillic) come after
-z. A character is read by the first reading pypinyin gives it, which is not always the
-one a name needs (长沙 zhang sha, 重庆 zhong qing, the surname 曾 ceng): its dictionary of
-phrases, which reads 长沙 and 重庆 right, costs 44 MB in every process that sorts a name.
+z.
+
+A run of Han characters is read from its start, the longest phrase there first: 长沙
+chang sha, 重庆 chong qing, 厦门 xia men, 万俟 mo qi, not each character by the first
+reading pypinyin gives it (长 zhang, 重 zhong, 厦 sha). The phrases are 3,928 of the
+47,111 of pypinyin's dictionary (0.55), as it reads them: the 3,437 that read otherwise than
+their characters' first readings, and 491 the surname rule or a shorter phrase inside would
+misread (PHRASES_FILE, written by devtools/natural_order_phrases.py). So every phrase of
+the dictionary reads as the dictionary says, for 0.6 MB (tracemalloc), read in 16 ms on the
+first key; the whole dictionary costs 44 MB in every process that sorts a name, and
+deriving the phrases from it on the first key 9 s and 44 MB of RSS more (measured
+2026-12-06 on the loaded 2-core machine; pypinyin itself: 11 MB of RSS and 0.1–0.2 s). A name's
+first Han character, with nothing but spaces, punctuation or symbols before it, takes its
+surname reading when it is one of SURNAMES (曾伟 zeng wei, 单丹 shan dan), unless a phrase
+starts there (曾经 ceng jing, 单位 dan wei). Still read wrong: a name that is also a
+phrase (曾经理 ceng jing li, 解放 jie fang) and a rarer surname (长 chang, 重 chong).
 
 Keys compare as Python compares strings, code point by code point: sorted(names,
 key=sort_key) is the order of the stored keys (Conversation.name_sort_key), which every
 database compares byte by byte (conversations.sort_keys). A change of what this returns,
-pypinyin's pin included, needs a data migration that fills the keys again (as
-conversations 0031 does)."""
+pypinyin's pin or the phrases included, needs a data migration that fills the keys again
+(as conversations 0031 and 0033 do)."""
 
 import functools
+import itertools
+import json
 import os
 import re
 import unicodedata
+from pathlib import Path
 
 KEY_LENGTH = 255
 _UNITS = re.compile(r"\d+|[^\W\d_]+")  # runs of digits, runs of letters of any script
 _MOST_DIGITS = 99  # what the two counting digits can say
+
+# Phrases read otherwise than by their characters' first readings (or than the surname
+# rule would read them at a name's start), as pypinyin's dictionary reads them, without
+# tones: made from the pinned pypinyin by devtools/natural_order_phrases.py.
+PHRASES_FILE = Path(__file__).with_name("natural_order_phrases.json")
+
+# Common surnames whose first reading in pypinyin is not their reading as a surname: the
+# first Han character of a name takes it, unless a phrase starts there (曾经 ceng jing).
+SURNAMES = {
+    "曾": "zeng",  # ceng: 曾经
+    "单": "shan",  # dan: 单位
+    "解": "xie",  # jie: 解决
+    "仇": "qiu",  # chou: 仇恨
+    "区": "ou",  # qu: 区域
+    "查": "zha",  # cha: 查询
+    "朴": "piao",  # pu: 朴素 (Korean surnames, 朴 Park)
+    "盖": "ge",  # gai: 盖章
+    "乐": "yue",  # le: 快乐 (乐 yue and le are both surnames; yue is the common one)
+    "缪": "miao",  # mou: 绸缪
+    "翟": "zhai",  # di
+    "覃": "qin",  # tan
+    "阚": "kan",  # han
+    "薄": "bo",  # bao: 薄饼
+}
 
 
 @functools.cache
@@ -52,29 +93,63 @@ def _pinyin():
     return functools.partial(lazy_pinyin, style=Style.NORMAL)
 
 
+@functools.cache
+def _phrases() -> tuple[dict[str, str], int]:
+    """The phrases (PHRASES_FILE) and the length of the longest, read on the first key."""
+    phrases = json.loads(PHRASES_FILE.read_text(encoding="utf-8"))
+    return phrases, max(map(len, phrases), default=0)
+
+
 @functools.lru_cache(maxsize=65_536)  # more than the Han characters pypinyin reads
 def _reading(char: str) -> str:
     """A character's pinyin, or the character itself when it is not a Han one."""
     return _pinyin()(char)[0]
 
 
-def _words(letters: str):
-    """The units of a run of letters: each Han character's pinyin, the letters between."""
+def is_han(char: str) -> bool:
+    return _reading(char) != char
+
+
+def han_readings(
+    run: str, *, first_of_name: bool, phrases: dict[str, str], longest: int
+) -> list[str]:
+    """The syllables of a run of Han characters: from the start, the longest phrase
+    there, else the character, by its surname reading when it begins the name."""
+    readings = []
+    at = 0
+    while at < len(run):
+        for length in range(min(longest, len(run) - at), 1, -1):
+            if phrase := phrases.get(run[at : at + length]):
+                readings.extend(phrase.split())
+                at += length
+                break
+        else:
+            char = run[at]
+            surname = SURNAMES.get(char) if at == 0 and first_of_name else None
+            readings.append(surname or _reading(char))
+            at += 1
+    return readings
+
+
+@functools.lru_cache(maxsize=8_192)  # runs of a few characters: well under a megabyte
+def _read(run: str, first_of_name: bool) -> tuple[str, ...]:
+    phrases, longest = _phrases()
+    return tuple(han_readings(run, first_of_name=first_of_name, phrases=phrases, longest=longest))
+
+
+def _words(letters: str, first_of_name: bool):
+    """The units of a run of letters: the pinyin of each run of Han characters, read as
+    a whole, and the letters between."""
     if letters.isascii():
         yield letters
         return
-    word = ""
-    for char in letters:
-        reading = _reading(char)
-        if reading == char:
-            word += char
-            continue
-        if word:
-            yield _spelled(word)
-            word = ""
-        yield reading
-    if word:
-        yield _spelled(word)
+    for han, chars in itertools.groupby(letters, key=is_han):
+        run = "".join(chars)
+        if han:
+            yield from _read(run, first_of_name)
+        else:
+            yield _spelled(run)
+        first_of_name = False
 
 
 def _spelled(word: str) -> str:
@@ -90,5 +165,5 @@ def _number(digits: str) -> str:
 def sort_key(name: str) -> str:
     units = []
     for run in _UNITS.findall(unicodedata.normalize("NFKC", name).casefold()):
-        units.extend([_number(run)] if run[0].isdigit() else _words(run))
+        units.extend([_number(run)] if run[0].isdigit() else _words(run, not units))
     return f"{'.'.join(units)} {name}"[:KEY_LENGTH]

@@ -105,3 +105,64 @@ def test_a_long_name_has_a_key_the_column_holds():
 
     assert len(sort_key(name)) == KEY_LENGTH
     assert sort_key(name).startswith("ke.hu.fu.wu.qun.ke.hu.fu.wu.qun.ke")
+
+
+def test_a_phrase_is_read_as_pypinyins_dictionary_reads_it():
+    """Not character by character, each by its first reading (长 zhang, 重 zhong, 厦 sha)."""
+    names = ["中山群", "长沙销售群", "张三", "厦门客户群", "上海销售群", "重庆客户群"]
+
+    assert sorted(names, key=sort_key) == [
+        "长沙销售群",  # chang sha
+        "重庆客户群",  # chong qing
+        "上海销售群",  # shang hai
+        "厦门客户群",  # xia men
+        "张三",  # zhang san
+        "中山群",  # zhong shan
+    ]
+
+
+def test_a_name_starting_with_a_polyphonic_surname_sorts_by_its_surname_reading():
+    names = ["曾伟", "单丹", "解小东", "仇明", "区志强", "查良镛", "朴槿惠", "盖伟", "乐嘉"]
+    names += ["缪杰", "翟欣", "覃琳", "阚", "薄一", "万俟卨", "尉迟恭"]
+
+    assert [sort_key(name).split(" ")[0] for name in names] == [
+        "zeng.wei",
+        "shan.dan",
+        "xie.xiao.dong",
+        "qiu.ming",
+        "ou.zhi.qiang",
+        "zha.liang.yong",
+        "piao.jin.hui",
+        "ge.wei",
+        "yue.jia",
+        "miao.jie",
+        "zhai.xin",
+        "qin.lin",
+        "kan",
+        "bo.yi",
+        "mo.qi.xie",  # compound surnames: phrases of the dictionary
+        "yu.chi.gong",
+    ]
+
+
+def test_a_phrase_at_the_start_of_a_name_wins_over_the_surname_reading():
+    names = ["张三", "曾伟", "曾经", "单丹", "单位", "山", "层"]
+
+    assert sorted(names, key=sort_key) == [
+        "层",  # ceng
+        "曾经",  # ceng jing
+        "单位",  # dan wei
+        "山",  # shan
+        "单丹",  # shan dan
+        "曾伟",  # zeng wei
+        "张三",  # zhang san
+    ]
+    assert sort_key("查询群").startswith("cha.xun.qun ")
+    assert sort_key("乐山客户").startswith("le.shan.ke.hu ")
+
+
+def test_only_a_names_first_han_character_takes_its_surname_reading():
+    assert sort_key("【曾伟】销售").startswith("zeng.wei.xiao.shou ")
+    assert sort_key("小曾").startswith("xiao.ceng ")
+    assert sort_key("Leo曾").startswith("leo.ceng ")
+    assert sort_key("2号 曾伟").startswith("012.hao.ceng.wei ")
