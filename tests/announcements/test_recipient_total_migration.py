@@ -10,11 +10,10 @@ from importlib import import_module
 
 import pytest
 from django.apps import apps as today
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
 from announcements.models import AnnouncementRun
+from tests.migration_states import migrate_app_to, migrate_to_latest
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -22,19 +21,10 @@ BEFORE = ("announcements", "0012_announcement_submission")
 FILL = import_module("announcements.migrations.0013_fill_recipient_total")
 
 
-def migrate(announcements):
-    """Announcements to `announcements` (the rest at its latest); that state's models."""
-    executor = MigrationExecutor(connection)
-    leaves = [node for node in executor.loader.graph.leaf_nodes() if node[0] != "announcements"]
-    executor.migrate([*leaves, announcements])
-    return MigrationExecutor(connection).loader.project_state([*leaves, announcements]).apps
-
-
 @pytest.fixture
 def at_0012():
-    yield migrate(BEFORE)
-    executor = MigrationExecutor(connection)
-    executor.migrate(executor.loader.graph.leaf_nodes())
+    yield migrate_app_to(BEFORE)
+    migrate_to_latest()
 
 
 def old_runs(apps, bot, lists_and_totals) -> list[int]:
@@ -67,8 +57,7 @@ def totals(pks: list[int]) -> list[int | None]:
 def test_runs_from_before_the_total_get_it_from_their_list_and_set_totals_stay(at_0012, bot):
     pks = old_runs(at_0012, bot, [([11, 12, 13], None), ([], None), ([21, 22], 5)])
 
-    executor = MigrationExecutor(connection)
-    executor.migrate(executor.loader.graph.leaf_nodes())
+    migrate_to_latest()
 
     assert totals(pks) == [3, 0, 5]
     assert AnnouncementRun.objects.get(pk=pks[0]).recipient_ids == [11, 12, 13]
