@@ -8,7 +8,7 @@ becomes its primary endpoint), 0009 with announcements/forwarding 0001 (models m
 app, content types and permissions with them), messaging 0011 (earlier media marked
 failed), forwarding 0002 (a delivery's lease kept), audit 0002 (names kept),
 announcements 0004 (search text) and 0005 (finished runs), conversations 0009 (a
-renamed column keeps its values), conversations 0031 (names' sort keys), messaging 0026
+renamed column keeps its values), conversations 0031 and 0033 (names' sort keys), messaging 0026
 and announcements 0009 (creators' names kept), announcements 0013 (runs' recipient totals).
 """
 
@@ -179,7 +179,7 @@ def test_an_old_install_upgrades_with_its_data_and_today_s_code_uses_it(
     assert primary.url == "https://hooks.example.com/in"
     group = Conversation.objects.get(pk=ids["group"])
     assert group.last_inbound_at == LAST_SEEN
-    assert group.name_sort_key == sort_key("销售部通知群")  # conversations 0031
+    assert group.name_sort_key == sort_key("销售部通知群")  # conversations 0031, 0033
 
     media = MessageMedia.objects.get(pk=ids["media"])  # messaging 0011
     assert media.status == MessageMedia.Status.FAILED and media.error
