@@ -131,25 +131,26 @@ def han_readings(
     return readings
 
 
+def _words(letters: str, first_of_name: bool) -> tuple[str, ...]:
+    """The units of a run of letters: the pinyin of each run of Han characters in it, read
+    as a whole, and the letters between."""
+    return (letters,) if letters.isascii() else _read(letters, first_of_name)
+
+
 @functools.lru_cache(maxsize=8_192)  # runs of a few characters: well under a megabyte
-def _read(run: str, first_of_name: bool) -> tuple[str, ...]:
+def _read(letters: str, first_of_name: bool) -> tuple[str, ...]:
     phrases, longest = _phrases()
-    return tuple(han_readings(run, first_of_name=first_of_name, phrases=phrases, longest=longest))
-
-
-def _words(letters: str, first_of_name: bool):
-    """The units of a run of letters: the pinyin of each run of Han characters, read as
-    a whole, and the letters between."""
-    if letters.isascii():
-        yield letters
-        return
+    words = []
     for han, chars in itertools.groupby(letters, key=is_han):
         run = "".join(chars)
         if han:
-            yield from _read(run, first_of_name)
+            words += han_readings(
+                run, first_of_name=first_of_name, phrases=phrases, longest=longest
+            )
         else:
-            yield _spelled(run)
+            words.append(_spelled(run))
         first_of_name = False
+    return tuple(words)
 
 
 def _spelled(word: str) -> str:
@@ -165,5 +166,5 @@ def _number(digits: str) -> str:
 def sort_key(name: str) -> str:
     units = []
     for run in _UNITS.findall(unicodedata.normalize("NFKC", name).casefold()):
-        units.extend([_number(run)] if run[0].isdigit() else _words(run, not units))
+        units.extend((_number(run),) if run[0].isdigit() else _words(run, not units))
     return f"{'.'.join(units)} {name}"[:KEY_LENGTH]
