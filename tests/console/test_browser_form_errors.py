@@ -11,7 +11,7 @@ from .browser import shoot
 pytestmark = needs_chromium
 
 PASSWORD = "pw-root-console-1"
-RED = "rgb(216, 57, 49)"  # --bad in app.css
+RED = "rgb(184, 48, 42)"  # --bad in app.css
 
 
 @pytest.fixture
