@@ -22,7 +22,7 @@ from django.utils.translation import gettext_lazy as _
 from botadmin.errors import ApiError
 from botadmin.forms import TextareaField
 from botadmin.msgtype_names import NAMES as MSGTYPE_NAMES
-from botadmin.timezones import grouped_zone_choices, zone_choices
+from botadmin.timezones import grouped_zone_choices, zone_choices, zone_filter_attrs
 from connectors import conversions
 from connectors.images import FORMAT_NAMES
 from connectors.registry import connector_for
@@ -167,7 +167,10 @@ class ComposeForm(AudienceForm):
     until = forms.DateField(
         label=_("Ends on"), required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
-    timezone = forms.ChoiceField(label=_("Time zone"))
+    # The compose page writes its options itself (select_options) and these attributes.
+    timezone = forms.ChoiceField(
+        label=_("Time zone"), widget=forms.Select(attrs=zone_filter_attrs())
+    )
     # Which compose page this is (a random id made when it is opened): posted twice, the
     # same page makes one announcement (announcements.services.AlreadySaved).
     submission = forms.CharField(required=False, max_length=40, widget=forms.HiddenInput)

@@ -25,7 +25,7 @@ from django.utils.translation import gettext_lazy as _
 
 from audit.models import OperatorAction
 from audit.services import record_action
-from botadmin.timezones import grouped_zone_choices
+from botadmin.timezones import grouped_zone_choices, zone_filter_attrs
 from connectors import bot_settings
 from connectors.registry import CONNECTORS, connector_class
 
@@ -61,6 +61,7 @@ def time_zone_field(bot: Bot) -> forms.ChoiceField:
         help_text=model_field.help_text,
         required=False,
         choices=[("", server), *grouped_zone_choices(bot.timezone)],
+        widget=forms.Select(attrs=zone_filter_attrs()),
     )
 
 

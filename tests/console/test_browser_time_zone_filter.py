@@ -1,0 +1,85 @@
+"""The time-zone selects (an announcement's schedule, a bot's quiet hours) list ~400
+zones: a search box before each narrows them as the operator types
+(static/botadmin/zone-filter.js). Screenshots land in test-artifacts/console/."""
+
+import re
+
+from conversations.models import Bot
+from tests.browser import needs_chromium
+
+from .browser import log_in, shoot
+
+pytestmark = needs_chromium
+
+SHOWN_OPTIONS = "s => Array.from(s.options).filter(o => !o.hidden).map(o => o.value)"
+
+
+def test_typing_part_of_a_city_narrows_the_compose_pages_time_zones_and_chooses_one(page, demo):
+    from playwright.sync_api import expect
+
+    log_in(page)
+    page.goto("/console/announcements/new/")
+    page.get_by_label("每天").check()
+    page.get_by_label("时刻").fill("09:30")
+    select = page.get_by_label("时区", exact=True)
+    expect(select).to_have_value("Asia/Shanghai")
+    assert select.evaluate("s => s.options.length") > 300
+
+    search = page.get_by_label("查找时区")
+    search.fill("new york")
+    expect(select).to_have_value("America/New_York")
+    assert select.evaluate(SHOWN_OPTIONS) == ["America/New_York"]
+    expect(page.get_by_role("status").filter(has_text="匹配的时区")).to_have_text(
+        "匹配的时区：1 个"
+    )
+    # The schedule's preview follows the chosen zone, as when it is picked in the select.
+    expect(page.locator("#next-runs-tz")).to_have_text(re.compile("America/New_York"))
+    shoot(page, "time-zone-filter-compose")
+
+    # Enter goes to the select (to look through the matches), not to a submitted form.
+    search.fill("asia/to")
+    search.press("Enter")
+    expect(select).to_be_focused()
+    expect(select).to_have_value("Asia/Tokyo")
+    assert page.url.endswith("/console/announcements/new/")
+
+    # Nothing matches: said so, and the chosen zone stays.
+    search.fill("火星")
+    expect(page.get_by_text("没有匹配的时区")).to_be_visible()
+    expect(select).to_have_value("Asia/Tokyo")
+
+    search.fill("")
+    assert select.evaluate(SHOWN_OPTIONS.replace("!o.hidden", "o.hidden")) == []
+
+
+def test_a_bots_quiet_hours_zone_is_found_by_typing_and_saved(page, demo):
+    from playwright.sync_api import expect
+
+    bot, _group = demo
+    log_in(page)
+    page.goto(f"/console/bots/{bot.pk}/settings/#sending")
+    sending = page.locator("#sending-form")
+    sending.get_by_label("查找时区").fill("Kolk")
+    expect(sending.get_by_label("时区", exact=True)).to_have_value("Asia/Kolkata")
+    shoot(page, "time-zone-filter-bot")
+    sending.get_by_role("button", name="保存发送设置").click()
+    page.wait_for_load_state()
+    assert Bot.objects.get(pk=bot.pk).timezone == "Asia/Kolkata"
+
+
+def test_without_script_the_select_works_alone(browser, live_server, demo):
+    """No script: no search box, and the whole grouped list to choose from."""
+    from playwright.sync_api import expect
+
+    context = browser.new_context(
+        base_url=live_server.url, java_script_enabled=False, locale="zh-CN"
+    )
+    page = context.new_page()
+    log_in(page)
+    page.goto("/console/announcements/new/")
+    expect(page.get_by_label("查找时区")).to_have_count(0)
+    select = page.get_by_label("时区", exact=True)
+    assert select.evaluate("s => s.options.length") > 300
+    select.select_option("Europe/London")
+    expect(select).to_have_value("Europe/London")
+    context.close()
