@@ -1,7 +1,8 @@
 // A search box before each time-zone select (<select data-zone-filter>, attributes from
 // botadmin.timezones.zone_filter_attrs): what is typed narrows the select's ~400 zones
 // to those whose name has it ("new york", "new_york" and "York" all find
-// America/New_York), and the first match is chosen when the chosen zone does not match.
+// America/New_York) or one of its search words ("北京" finds Asia/Shanghai), and the
+// first match is chosen when the chosen zone does not match.
 // The select stays the form's field: without this script it works as it is.
 (function () {
   "use strict";
@@ -12,8 +13,10 @@
   }
 
   function setUp(select, index) {
+    // More words a zone is found by: "上海", "Beijing" (botadmin.timezones.ZONE_SEARCH_WORDS).
+    var more = JSON.parse(select.dataset.filterWords || "{}");
     var options = Array.from(select.options).map(function (option) {
-      return { option: option, text: words(option.value + " " + option.text) };
+      return { option: option, text: words(option.value + " " + option.text + " " + (more[option.value] || "")) };
     });
     var box = document.createElement("div");
     box.className = "zone-filter";

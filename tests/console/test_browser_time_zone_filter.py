@@ -48,6 +48,10 @@ def test_typing_part_of_a_city_narrows_the_compose_pages_time_zones_and_chooses_
     expect(page.get_by_text("没有匹配的时区")).to_be_visible()
     expect(select).to_have_value("Asia/Tokyo")
 
+    # The common zones are found by their places' Chinese names too.
+    search.fill("北京")
+    expect(select).to_have_value("Asia/Shanghai")
+
     search.fill("")
     assert select.evaluate(SHOWN_OPTIONS.replace("!o.hidden", "o.hidden")) == []
 
