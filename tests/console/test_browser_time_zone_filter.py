@@ -4,10 +4,13 @@ zones: a search box before each narrows them as the operator types
 
 import re
 
+from announcements.models import Announcement
 from conversations.models import Bot
 from tests.browser import needs_chromium
+from tests.polling import wait_until
 
 from .browser import log_in, shoot
+from .test_browser_keyboard import _tab_to
 
 pytestmark = needs_chromium
 
@@ -92,3 +95,48 @@ def test_without_script_the_select_works_alone(browser, live_server, demo):
     select.select_option("Europe/London")
     expect(select).to_have_value("Europe/London")
     context.close()
+
+
+def test_an_announcement_is_written_given_a_zone_and_sent_then_cancelled_by_keyboard(page, demo):
+    """Tab and Enter alone: the text, a recipient, the zone found by typing, the send
+    and its question; then the announcement's Cancel and its question."""
+    from playwright.sync_api import expect
+
+    questions = []
+
+    def answer(dialog):
+        questions.append(dialog.message)
+        dialog.accept()
+
+    page.on("dialog", answer)
+    log_in(page)
+    page.goto("/console/announcements/new/")
+    page.locator("[name=title]").focus()
+    page.keyboard.type("键盘公告")
+    _tab_to(page, page.locator("[name=text__content]"))
+    page.keyboard.type("今晚维护")
+    _tab_to(page, page.get_by_role("checkbox", name=re.compile("客户服务群")))
+    page.keyboard.press("Space")
+    expect(page.locator("#selected-count")).to_have_text("(1)")
+
+    _tab_to(page, page.get_by_label("查找时区"))
+    page.keyboard.type("tokyo")
+    page.keyboard.press("Enter")
+    expect(page.get_by_label("时区", exact=True)).to_be_focused()
+    _tab_to(page, page.get_by_role("button", name="立即发送"))
+    shoot(page, "keyboard-compose-send")
+    page.keyboard.press("Enter")
+
+    page.wait_for_url(re.compile(r"/console/announcements/\d+/$"))
+    announcement = Announcement.objects.get(title="键盘公告")
+    assert announcement.timezone == "Asia/Tokyo"
+    assert questions == ["现在发送给 1 个会话？"]
+
+    # No worker sends it here: its run waits, and Cancel asks first.
+    _tab_to(page, page.get_by_role("button", name="取消", exact=True))
+    page.keyboard.press("Enter")
+    assert wait_until(lambda: len(questions) == 2)
+    assert questions[1].startswith("取消？")
+    expect(page.locator("h1 .badge, .page-head .badge").first).to_have_text("已取消")
+    announcement.refresh_from_db()
+    assert announcement.status == "cancelled"
