@@ -351,3 +351,24 @@ def task_messages_waiting(queue: str, *, purge: bool = False) -> int:
         if purge:
             return channel.queue_purge(queue) or 0
         return channel.queue_declare(queue).message_count
+
+
+def broker_messages(env: dict, queue: str = "celery", *, purge: bool = False) -> int | None:
+    """Task messages waiting in `queue` of the broker `env` names (None for a broker not
+    counted here), read from outside its processes; `purge`: dropped."""
+    url = env.get("CELERY_BROKER_URL", "filesystem://")
+    if url.startswith("filesystem://"):
+        folder = Path(env.get("BOTADMIN_VAR_DIR", ROOT / "var")) / "broker" / "queue"
+        waiting = [name for name in os.listdir(folder) if name.endswith(f".{queue}.msg")]
+        for name in waiting if purge else ():
+            (folder / name).unlink(missing_ok=True)
+        return len(waiting)
+    if url.startswith("redis://"):
+        import redis
+
+        client = redis.Redis.from_url(url)
+        waiting = client.llen(queue)
+        if purge:
+            client.delete(queue)
+        return waiting
+    return None

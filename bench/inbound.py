@@ -17,6 +17,11 @@
    the time from the first forwarded event to the last ("backlog": the
    forwarding engine alone, not bounded by the callbacks' accept rate).
 
+Also the forwarding task messages the callbacks' wake-ups published: those queued
+by steps 1 and 3 (no worker runs), and those step 2's worker received (its log).
+Step 2 starts on an empty forwarding queue with nothing waiting to be forwarded
+(step 1's callbacks are marked forwarded): it forwards its own events only.
+
 Runs on its own SQLite database in var/bench-inbound/ unless DATABASE_URL /
 CACHE_URL / CELERY_BROKER_URL are set.
 """
@@ -34,7 +39,9 @@ import requests
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.harness import (  # noqa: E402
+    ROOT,
     CpuMeter,
+    broker_messages,
     database_backends,
     manage,
     post_in_rounds,
@@ -42,6 +49,7 @@ from bench.harness import (  # noqa: E402
     process_tree,
     server_environment,
     start_server,
+    tasks_received,
 )
 from devtools.processes import celery_worker, stop_process_group  # noqa: E402
 from devtools.receiver import Receiver  # noqa: E402
@@ -58,8 +66,12 @@ print(json.dumps({{"bot": bot.pk, "conversation": conversation.pk, "secret": bot
 """
 FORGET_DELIVERIES = """
 from forwarding.models import WebhookDelivery
+from messaging.models import Message
 WebhookDelivery.objects.update(status="delivered", next_attempt_at=None)
+Message.objects.filter(forward_pending=True).update(forward_pending=False)
 """
+# The forwarding tasks a callback's wake-up may be (a merged or handed-on one included).
+FORWARD_TASKS = ("messaging.forward_", "forwarding.forward_")
 
 
 # msgids are unique per run: a database kept between runs would drop repeats as duplicates.
@@ -108,11 +120,13 @@ def main() -> None:
         server = start_server(env, base)
         try:
             results, each_round = measure_callback(base, ids, args)
+            # Step 1's wake-ups and the messages they name are not step 2's to forward.
+            accept_wakeups = broker_messages(env, "forwarding", purge=True)
             manage(env, "shell", "-c", FORGET_DELIVERIES)
-            forwarded, posted, loop, cpu = measure_forwarding(
+            forwarded, posted, loop, cpu, live_wakeups = measure_forwarding(
                 env, server, base, ids["secret"], receiver, args
             )
-            backlog = measure_backlog(env, base, ids["secret"], receiver, args)
+            backlog, backlog_wakeups = measure_backlog(env, base, ids["secret"], receiver, args)
         finally:
             server.terminate()
             server.wait(timeout=30)
@@ -137,6 +151,11 @@ def main() -> None:
     print(f"backlog: {args.events} events accepted with no worker running, forwarded in "
           f"{backlog:.1f} s ({args.events / backlog:.0f}/s) from the first one the receiver got; "
           f"ratio to the plain loop {loop / backlog:.2f}")  # fmt: skip
+    callbacks = args.warmup + results[2][1]
+    print(f"forwarding task messages published: {accept_wakeups} for the {callbacks} callbacks "
+          f"of step 1 (no worker), {live_wakeups} while forwarding {args.events} "
+          f"(received by the worker), {backlog_wakeups} for the {args.events} of the backlog "
+          f"(no worker)")  # fmt: skip
     if results[2][1] != args.events:
         sys.exit("not every callback was accepted")
 
@@ -167,8 +186,11 @@ def measure_callback(base: str, ids: dict, args) -> list[tuple]:
 
 
 def measure_forwarding(env, server, base, secret, receiver, args):
-    """(seconds until all forwarded, seconds posting, seconds of the plain loop, CPU meter)."""
-    worker = celery_worker(pool=None, concurrency=2, env=env)  # as the Procfile runs it
+    """(seconds until all forwarded, seconds posting, seconds of the plain loop, CPU meter,
+    forwarding task messages the worker received meanwhile)."""
+    log = var_folder(env) / "worker-forwarding.log"
+    # As the Procfile runs it, logging each task message it receives.
+    worker = celery_worker(pool=None, concurrency=2, loglevel="INFO", env=env, stderr=log)
     cpu = CpuMeter(
         web=lambda: process_tree(server.pid),
         worker=lambda: process_tree(worker.pid),
@@ -181,6 +203,7 @@ def measure_forwarding(env, server, base, secret, receiver, args):
         post_many(f"{base}/api/callback", lambda n: event(secret, f"fw-warm-{n}"), 2, 1)
         receiver.wait_for(before + 2, timeout=60)
         start_count = len(receiver.requests)
+        received_before = forward_tasks_received(log)
         cpu.start()
         began = time.perf_counter()
         post_many(
@@ -192,6 +215,7 @@ def measure_forwarding(env, server, base, secret, receiver, args):
         cpu.stop()
         if len(receiver.requests) < start_count + args.events:
             sys.exit(f"only {len(receiver.requests) - start_count} of {args.events} forwarded")
+        wakeups = settled_forward_tasks(env, log) - received_before
     finally:
         stop_process_group(worker, timeout=30)
     bodies = [request.body for request in receiver.requests[start_count:]]
@@ -199,20 +223,49 @@ def measure_forwarding(env, server, base, secret, receiver, args):
     began = time.perf_counter()
     for body in bodies:
         session.post(receiver.url("/hook"), data=body, headers={"Content-Type": "application/json"})
-    return forwarded, posted, time.perf_counter() - began, cpu
+    return forwarded, posted, time.perf_counter() - began, cpu, wakeups
 
 
-def measure_backlog(env, base, secret, receiver, args) -> float:
+def var_folder(env: dict) -> Path:
+    folder = Path(env.get("BOTADMIN_VAR_DIR", ROOT / "var" / "bench-inbound"))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def forward_tasks_received(log: Path) -> int:
+    received = tasks_received(log)
+    return sum(count for name, count in received.items() if name.startswith(FORWARD_TASKS))
+
+
+def settled_forward_tasks(env: dict, log: Path, quiet: float = 2.0) -> int:
+    """The forwarding task messages the worker received, once none is queued and its log
+    has not counted a new one for `quiet` seconds (at most a minute)."""
+    counted, since = forward_tasks_received(log), time.monotonic()
+    deadline = since + 60
+    while time.monotonic() < deadline:
+        time.sleep(0.2)
+        now = forward_tasks_received(log)
+        if now != counted or broker_messages(env, "forwarding"):
+            counted, since = now, time.monotonic()
+        elif time.monotonic() - since >= quiet:
+            break
+    return counted
+
+
+def measure_backlog(env, base, secret, receiver, args) -> tuple[float, int | None]:
     """Seconds the worker takes to forward N events accepted while it was not running,
-    from the first one the receiver got (the worker's start-up is not counted)."""
+    from the first one the receiver got (the worker's start-up is not counted), and the
+    forwarding task messages their wake-ups queued."""
     post_many(f"{base}/api/callback", lambda n: event(secret, f"bl-{n}"), args.events, args.threads)
+    time.sleep(1)  # the last wake-ups leave the web processes' publishers
+    wakeups = broker_messages(env, "forwarding")
     start_count = len(receiver.requests)
     worker = celery_worker(pool="prefork", concurrency=2, env=env)
     try:
         receiver.wait_for(start_count + 1, timeout=120)
         began = time.perf_counter()
         receiver.wait_for(start_count + args.events, timeout=600)
-        return time.perf_counter() - began
+        return time.perf_counter() - began, wakeups
     finally:
         stop_process_group(worker, timeout=30)
 

@@ -35,7 +35,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.harness import (  # noqa: E402
-    ROOT,
+    broker_messages,
     manage,
     post_in_rounds,
     post_many,
@@ -112,19 +112,6 @@ def main() -> None:
         print(f"wake-ups: {published} broker messages for {results[2][1]} accepted /api/send")
     if results[2][1] != args.requests:
         sys.exit("not every /api/send request was accepted")
-
-
-def broker_messages(env: dict) -> int | None:
-    """Task messages waiting in the default queue (None for a broker not counted here)."""
-    url = env.get("CELERY_BROKER_URL", "filesystem://")
-    if url.startswith("filesystem://"):
-        folder = Path(env.get("BOTADMIN_VAR_DIR", ROOT / "var")) / "broker" / "queue"
-        return sum(1 for name in os.listdir(folder) if name.endswith(".celery.msg"))
-    if url.startswith("redis://"):
-        import redis
-
-        return redis.Redis.from_url(url).llen("celery")
-    return None
 
 
 if __name__ == "__main__":
