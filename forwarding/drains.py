@@ -2,7 +2,10 @@
 wake-ups, messaging/outbox.py: only a shortcut to low latency, the sweeper finds the rest).
 
 Fresh deliveries wake a worker with their ids (`wake_deliveries`), which attempts them
-and goes on with whatever else is due (`forward_and_drain`). Retries wake a worker per
+and goes on with whatever else is due (`forward_and_drain`); so do stored inbound messages
+(`forward_messages`, which fans them out first): while one of their wake-ups waits in the
+broker, a web process publishes no more (botadmin/wakeups.py, `drains`), so a burst of
+callbacks costs a broker message per drain, not one per callback. Retries wake a worker per
 endpoint (`wake_endpoint`): it forwards that endpoint's due deliveries a claim
 (CLAIM_BATCH) at a time (`drain_endpoints`). So an endpoint that is down while
 thousands of deliveries wait costs a broker message per second of recorded failures
@@ -139,16 +142,25 @@ def forward_and_drain(delivery_ids: list[int], seconds: float = DRAIN_SECONDS) -
     messages waiting for their fan-out, and due deliveries. Returns attempts made.
 
     Going on matters: a busy worker then does not wait for one broker message
-    per batch. Workers draining side by side claim different rows.
+    per batch, and the callbacks of a burst publish a wake-up only while none waits
+    (`forward_messages` drains). So a drain whose time is up while it still found work
+    hands on to a fresh task, behind what else waits. Workers draining side by side
+    claim different rows.
     """
     made = len(forward_claimed(claim_due_deliveries(ids=delivery_ids))) if delivery_ids else 0
     deadline = time.monotonic() + seconds
+    more = False
     while time.monotonic() < deadline:
         waiting = fan_out_waiting(CLAIM_BATCH)
         claimed = claim_due_deliveries()
-        if not claimed and not waiting:
+        more = bool(claimed or waiting)
+        if not more:
             break
         made += len(forward_claimed(claimed))
+    if more:
+        from .tasks import forward_messages
+
+        forward_messages.delay([])
     return made
 
 

@@ -27,8 +27,11 @@ def forward_deliveries(delivery_ids: list[int]) -> int:
     return forward_and_drain(delivery_ids)
 
 
-@shared_task(name="messaging.forward_messages", ignore_result=True, merges_ids=True)
+@shared_task(name="messaging.forward_messages", ignore_result=True, merges_ids=True, drains=True)
 def forward_messages(message_ids: list[int]) -> int:
+    """Fan these messages out, then every other message waiting for its fan-out and every
+    due delivery (`forward_and_drain`): a process publishes no more of these while its last
+    one waits in the broker (`drains`, botadmin/wakeups.py)."""
     if redelivered(forward_messages):
         end_dead_workers_leases(timezone.now())
     return forward_and_drain(create_deliveries(message_ids))

@@ -18,6 +18,7 @@ from django.utils import translation
 from botadmin import health
 from botadmin.cache import forget_failures
 from botadmin.request_body import Request
+from botadmin.wakeups import forget_awaited
 from conversations.models import Bot, Conversation
 from conversations.secrets import generate_agent_token
 from tests import fuzzing  # noqa: F401  (hypothesis profiles: quick, or HYPOTHESIS_PROFILE=ci)
@@ -86,6 +87,14 @@ def _cache_failures_forgotten():
     """A cache failure of an earlier test (botadmin.cache.best_effort stops asking
     that cache for a few seconds) does not reach into this one."""
     forget_failures()
+
+
+@pytest.fixture(autouse=True)
+def _wake_ups_not_awaited():
+    """A wake-up an earlier test published (and purged, or left to no worker) never starts:
+    this process's publisher does not hold this test's wake-ups back for it
+    (botadmin.wakeups, `drains`)."""
+    forget_awaited()
 
 
 @pytest.fixture(autouse=True)

@@ -1,7 +1,11 @@
-"""Wake-ups published after the commit: calls waiting together merge where the task allows."""
+"""Wake-ups published after the commit: calls waiting together merge where the task allows, and
+a draining task's calls wait for the start of its wake-up that waits in the broker."""
 
 import threading
 from queue import SimpleQueue
+
+import pytest
+from celery.signals import task_prerun
 
 from botadmin import wakeups
 from conversations.tasks import run_sync
@@ -74,3 +78,97 @@ def test_wake_ups_arriving_right_after_a_publish_wait_for_the_next_round_togethe
     assert wait_until(lambda: len(published) >= 2, timeout=20)
     assert not wait_until(lambda: len(published) > 2, timeout=0.5)
     assert published == [([1],), ([2, 3, 4, 5],)]
+
+
+# --- A draining task: no more wake-ups while one waits in the broker ----------------------
+
+
+@pytest.fixture
+def forwarding_publisher(monkeypatch):
+    """A publisher thread of its own, recording the `forward_messages` wake-ups it publishes
+    (ids, task id) instead of sending them; `put(ids)` hands it a call."""
+    published = []
+    monkeypatch.setattr(
+        forward_messages,
+        "apply_async",
+        lambda args, kwargs, task_id, **options: published.append((args[0], task_id)),
+    )
+    pending = SimpleQueue()
+    threading.Thread(target=wakeups._publish, args=(pending, 0.0), daemon=True).start()
+
+    def put(ids):
+        pending.put((forward_messages, (ids,), {}))
+        assert wait_until(pending.empty, timeout=10)  # taken: published or held back
+
+    put.published = published
+    return put
+
+
+def started(task_id: str) -> None:
+    """What a worker does as the wake-up `task_id` starts (before the task reads anything)."""
+    task_prerun.send(sender=forward_messages, task_id=task_id, task=forward_messages, args=[[]])
+
+
+def test_a_draining_tasks_wake_up_waiting_in_the_broker_holds_back_the_next_until_it_starts(
+    transactional_db, forwarding_publisher
+):
+    assert forward_messages.drains and not deliver_messages.drains
+    put, published = forwarding_publisher, forwarding_publisher.published
+    put([1])
+    assert wait_until(lambda: published, timeout=10)
+    for ids in ([2], [3], [4]):  # while [1]'s wake-up waits: its drain finds these too
+        put(ids)
+    assert not wait_until(lambda: len(published) > 1, timeout=0.5)
+
+    started(published[0][1])
+    put([5])  # arriving after it started, which may no longer find this: published
+
+    assert wait_until(lambda: len(published) > 1, timeout=10)
+    assert [ids for ids, _ in published] == [[1], [5]]
+
+
+def test_a_wake_up_that_never_starts_holds_back_the_next_ones_for_a_while_only(
+    transactional_db, forwarding_publisher, monkeypatch
+):
+    put, published = forwarding_publisher, forwarding_publisher.published
+    put([1])  # lost by the broker, say
+    assert wait_until(lambda: published, timeout=10)
+    put([2])
+    assert not wait_until(lambda: len(published) > 1, timeout=0.5)
+
+    monkeypatch.setattr(wakeups, "START_AWAITED_SECONDS", 0)  # its while is over
+    put([3])
+
+    assert wait_until(lambda: len(published) > 1, timeout=10)
+    assert [ids for ids, _ in published] == [[1], [3]]
+
+
+def test_without_the_cache_every_wake_up_of_a_draining_task_is_published(
+    cache_down, forwarding_publisher
+):
+    put, published = forwarding_publisher, forwarding_publisher.published
+    for count, ids in enumerate(([1], [2], [3]), start=1):
+        put(ids)
+        assert wait_until(lambda count=count: len(published) >= count, timeout=10)
+
+    assert [ids for ids, _ in published] == [[1], [2], [3]]
+
+
+def test_a_wake_up_the_broker_refused_holds_nothing_back(transactional_db, monkeypatch):
+    published = []
+
+    def broker_down_once(args, kwargs, task_id, **options):
+        if not published:
+            published.append(None)
+            raise ConnectionRefusedError
+        published.append(args[0])
+
+    monkeypatch.setattr(forward_messages, "apply_async", broker_down_once)
+    pending = SimpleQueue()
+    threading.Thread(target=wakeups._publish, args=(pending, 0.0), daemon=True).start()
+    pending.put((forward_messages, ([1],), {}))
+    assert wait_until(lambda: published, timeout=10)
+    pending.put((forward_messages, ([2],), {}))
+
+    assert wait_until(lambda: len(published) > 1, timeout=10)
+    assert published == [None, [2]]  # [1] waits for the sweeper; [2] was not held back

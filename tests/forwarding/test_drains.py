@@ -16,11 +16,12 @@ from forwarding.drains import (
     DRAINS_PER_ENDPOINT,
     SWEEP_GRACE,
     drain_endpoints,
+    forward_and_drain,
     sweep_due_deliveries,
 )
 from forwarding.endpoints import create_deliveries, reenable_endpoint
 from forwarding.models import WebhookAttempt, WebhookDelivery
-from forwarding.tasks import forward_endpoint_deliveries
+from forwarding.tasks import forward_endpoint_deliveries, forward_messages
 from forwarding.webhook_delivery import claim_due_deliveries
 from messaging.outbox import CLAIM_BATCH, FORWARDING_SCHEDULE
 from tests.messaging.support import TaskMessage, take_task_messages
@@ -178,3 +179,34 @@ def test_while_the_cache_is_down_each_batch_of_failures_still_wakes_its_retries(
     assert made == WAITING
     retries = endpoint_wake_ups(down_endpoint.pk, expected=WAITING // CLAIM_BATCH)
     assert len(retries) == WAITING // CLAIM_BATCH  # one a recorded batch, none shared
+
+
+class OneRoundClock:
+    """`time` for forwarding.drains: a drain's time is up after its first round."""
+
+    def __init__(self):
+        self.readings = 0
+
+    def monotonic(self) -> float:
+        self.readings += 1
+        return 0.0 if self.readings <= 2 else 1e9  # its deadline, its first check; then later
+
+
+def test_a_fan_out_drain_whose_time_is_up_hands_on_to_a_fresh_wake_up(
+    make_bot, receiver, empty_queue, monkeypatch
+):
+    # Callbacks of a burst publish a wake-up only while none waits: the drain goes on by itself.
+    bot = make_bot(webhook_url=receiver.url("/hook"))
+    store_inbound_texts(bot, CLAIM_BATCH + 5, prefix=bot.name)  # waiting for their fan-out
+
+    with monkeypatch.context() as patched:
+        patched.setattr("forwarding.drains.time", OneRoundClock())
+        assert forward_and_drain([]) == CLAIM_BATCH
+
+    def hand_ons(messages):
+        return [m for m in messages if m.task == forward_messages.name]
+
+    (hand_on,) = hand_ons(take_task_messages("forwarding", wait=5, until=hand_ons))
+    assert forward_messages(*hand_on.args) == 5  # the rest, and no time was up
+    assert not hand_ons(take_task_messages("forwarding", wait=0.5))
+    assert len(receiver.wait_for(CLAIM_BATCH + 5)) == CLAIM_BATCH + 5

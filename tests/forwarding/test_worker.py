@@ -5,6 +5,7 @@ broker, or PostgreSQL and Redis): the worker gets the test database's URL and
 the same broker.
 """
 
+import json
 import os
 import signal
 import time
@@ -20,9 +21,10 @@ from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
 from botadmin import health
+from botadmin.wakeups import Task
 from devtools.processes import celery_worker, database_url, stop_process_group
 from forwarding.drains import sweep_due_deliveries
-from forwarding.models import WebhookAttempt, WebhookDelivery
+from forwarding.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from forwarding.webhook_delivery import CLAIM_LEASE
 from messaging.outbox import INTERRUPTED
 from messaging.tasks import deliver_messages
@@ -199,3 +201,34 @@ def test_a_backlog_of_delivery_wake_ups_never_delays_forwarding(
     receiver.wait_for(1, timeout=60)
     waiting = delivery_wake_ups_waiting()
     assert waiting > backlog / 2, f"forwarded after {backlog - waiting} of {backlog} wake-ups"
+
+
+def test_a_burst_of_callbacks_wakes_the_forwarder_with_a_few_task_messages_and_forwards_each_once(
+    live_server, hooked_bot, receiver, start_worker
+):
+    # Two endpoints; the callbacks arrive while the forwarder is busy elsewhere (here: not
+    # running), so their first wake-up waits in the broker and holds back the rest.
+    WebhookEndpoint.objects.create(bot=hooked_bot, url=receiver.url("/second"))
+    burst = 60
+    for n in range(burst):
+        sent = callback_body("text", hooked_bot, msgid=f"burst-{n}")
+        assert requests.post(live_server.url + "/api/callback", json=sent, timeout=10).ok
+    assert wait_until(Task.publishers[os.getpid()].empty, 30)
+    assert wait_until(lambda: task_messages_waiting("forwarding") > 0, 30)
+    wake_ups = task_messages_waiting("forwarding")
+
+    start_worker()
+
+    received = receiver.wait_for(2 * burst, timeout=120)
+    assert not wait_until(lambda: len(receiver.requests) > 2 * burst, timeout=1)
+    assert wake_ups <= burst // 10, f"{wake_ups} task messages for {burst} callbacks"
+    expected = sorted(f"burst-{n}" for n in range(burst))
+    for path in ("/hook", "/second"):
+        at_path = [request for request in received if request.path == path]
+        assert sorted(json.loads(request.body)["msgid"] for request in at_path) == expected
+        # Each message under its one webhook-id, the same at both endpoints.
+        assert len({request.headers["webhook-id"] for request in at_path}) == burst
+    deliveries = WebhookDelivery.objects.select_related("message")
+    assert len(deliveries) == 2 * burst
+    assert {d.webhook_id for d in deliveries} == {r.headers["webhook-id"] for r in received}
+    assert {(d.status, d.attempt_count) for d in deliveries} == {("delivered", 1)}
