@@ -28,7 +28,7 @@ from messaging.outbox import IN_FLIGHT, INTERRUPTED
 
 from .drains import wake_deliveries, wake_endpoints
 from .models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
-from .webhook_delivery import PostResult, body_secret, post_signed
+from .webhook_requests import PostResult, body_secret, post_signed
 
 Status = WebhookDelivery.Status
 

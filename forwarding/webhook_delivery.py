@@ -1,4 +1,4 @@
-"""Forwarding: sign, POST, record the attempt, schedule the retry, keep endpoint health.
+"""Forwarding: claim due deliveries, POST them, record the attempts and schedule the retries.
 
 It follows the outbox protocol (messaging/outbox.py), as delivery does: the
 WebhookDelivery row is the outbox entry; a worker claims due deliveries in
@@ -8,31 +8,26 @@ batches (`claim_due_deliveries`: locked, marked `delivering` with the lease in
 records the answers; a delivery whose lease ran out, or whose attempt's process is gone
 from this host (the sweeper ends such a lease at once), is taken back by the
 next claim, its open attempt completed as interrupted. What wakes a worker, and what a
-woken worker forwards (a drain, the sweeper): forwarding/drains.py.
+woken worker forwards (a drain, the sweeper): forwarding/drains.py. The request itself
+(body, signature, POST): forwarding/webhook_requests.py; the endpoints' health as the
+answers are recorded: forwarding/endpoint_health.py.
 """
 
 from __future__ import annotations
 
-import json
-import logging
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import partial
 
-import requests
-from django.conf import settings
 from django.db import transaction
-from django.db.models import Case, DateTimeField, F, Prefetch, Q, Value, When
+from django.db.models import F, Prefetch, Q
 from django.utils import timezone
 from django.utils.translation import gettext_noop
-from standardwebhooks.webhooks import Webhook
 
-from botadmin import http, metrics, reasons
-from botadmin.logging import MASK
+from botadmin import metrics
 from botadmin.partial_indexes import index_condition
 from botadmin.reasons import Reason
-from messaging.media_links import with_media_fields
 from messaging.models import MessageMedia
 from messaging.outbox import (
     CLAIM_BATCH,
@@ -47,23 +42,18 @@ from messaging.outbox import (
     update_each,
 )
 
-from . import attempt_reasons
-from .models import DUE, WebhookAttempt, WebhookDelivery, WebhookEndpoint, webhook_id_for
+from .endpoint_health import keep_endpoint_health
+from .models import DUE, WebhookAttempt, WebhookDelivery, webhook_id_for
+from .webhook_requests import (
+    RESPONSE_TIMEOUT,
+    PostResult,
+    forward_payload,
+    post_at_most,
+    post_signed,
+)
 
-logger = logging.getLogger(__name__)
-
-# An endpoint whose deliveries kept failing for this long is disabled: no success, and
-# never QUIET_RESETS without a failure (a failure after such a quiet spell starts anew).
-DISABLE_AFTER = timedelta(days=3)
-QUIET_RESETS = timedelta(hours=24)
-# Any 2xx within 15 s is success.
-RESPONSE_TIMEOUT = 15
-KEEP_BYTES = 1024
 # A worker owns a claimed delivery this long; then the sweeper may hand it to another.
 CLAIM_LEASE = timedelta(seconds=RESPONSE_TIMEOUT * 4)
-# A POST ends within its deadline after resolving its host (BOTADMIN_DNS_TIMEOUT): a
-# worker renews its batch's leases before one that could end past them.
-POST_MARGIN = timedelta(seconds=2)
 # Retries due this soon ride on the broker's countdown (one wake-up per endpoint and
 # recorded batch, drains.wake_endpoint); later ones wait for the sweeper.
 WAKE_BY_COUNTDOWN_WITHIN = timedelta(minutes=1)
@@ -83,143 +73,6 @@ def due(now, grace: timedelta = timedelta(0)):
         endpoint__is_active=True,
         endpoint__disabled_at__isnull=True,
     ).order_by("next_attempt_at")
-
-
-# --- The request ------------------------------------------------------------------------
-
-
-# The body's "secret" for an endpoint not sent the bot's API secret: the seed
-# document's value (section 3, `"secret": "-"`).
-WITHHELD_SECRET = "-"
-
-
-def body_secret(bot, endpoint) -> str:
-    """What the body's `secret` says to `endpoint`: the bot's API secret, or "-" when the
-    endpoint is not sent it (`WebhookEndpoint.sends_api_secret`). Read when each attempt
-    is made, so a retry or a replay follows the endpoint's setting of the moment."""
-    return bot.secret if endpoint.sends_api_secret else WITHHELD_SECRET
-
-
-def forward_payload(message, endpoint) -> dict:
-    """The seed-format body as the agent sent it, with the secret and msgid/timestamp filled.
-
-    The secret is not stored with the message (the log is visible to operators
-    who may not see secrets); it is added here, as the seed document shows, or "-"
-    for an endpoint not sent it (`body_secret`). An archived copy of its media adds
-    `url`, `content_type`, `size`, `sha256` to the msgtype object (bridge spec
-    section 7).
-    """
-    body = with_media_fields(message, dict(message.body))
-    # Missing or null (the agent may send either): receivers rely on both to reply and order.
-    if body.get("msgid") is None:
-        body["msgid"] = message.upstream_msgid or message.msgid
-    if body.get("timestamp") is None:
-        body["timestamp"] = int((message.sent_at or message.created_at).timestamp())
-    return {"secret": body_secret(message.bot, endpoint), **body}
-
-
-def encode_body(payload: dict) -> str:
-    return json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
-
-
-def signature_headers(
-    signing_secrets: str | list[str], webhook_id: str, body: str
-) -> dict[str, str]:
-    """Standard Webhooks headers for one attempt (the timestamp is the attempt's).
-
-    One signature per secret, space-separated: during a signing secret's grace
-    period a receiver holding either the old or the new secret verifies it.
-    The secrets are the endpoint's own (WebhookEndpoint.signing_secrets)."""
-    secrets = [signing_secrets] if isinstance(signing_secrets, str) else signing_secrets
-    now = datetime.now(UTC).replace(microsecond=0)
-    return {
-        "Content-Type": "application/json; charset=utf-8",
-        "webhook-id": webhook_id,
-        "webhook-timestamp": str(int(now.timestamp())),
-        "webhook-signature": " ".join(
-            Webhook(secret).sign(webhook_id, now, body) for secret in secrets
-        ),
-    }
-
-
-@dataclass
-class PostResult:
-    outcome: str
-    http_status: int | None
-    text: str
-    duration_ms: int
-    started_at: datetime | None = None  # the POST's, as its webhook-timestamp says
-
-
-def post_signed(
-    url: str,
-    signing_secrets: str | list[str],
-    webhook_id: str,
-    payload: dict,
-    *,
-    api_secret: str,
-) -> PostResult:
-    """POST one signed payload through the outbound HTTP choke point; never raises.
-
-    Success is a 2xx complete within RESPONSE_TIMEOUT of the start, connecting
-    included (`deadline`): the read timeout alone bounds each wait for more
-    bytes, not an answer that keeps crawling in. The answer is kept without the
-    bot's `api_secret`, whether or not the payload carries it: a receiver refusing
-    an event may quote it back, and every operator of the bot reads the answers."""
-    body = encode_body(payload)
-    headers = signature_headers(signing_secrets, webhook_id, body)
-    started_at = datetime.fromtimestamp(int(headers["webhook-timestamp"]), UTC)
-    started = time.monotonic()
-
-    def result(outcome: str, http_status: int | None, text: str) -> PostResult:
-        return PostResult(outcome, http_status, text, _since(started), started_at)
-
-    try:
-        response = http.request(
-            "POST",
-            url,
-            data=body.encode(),
-            headers=headers,
-            read_timeout=RESPONSE_TIMEOUT,
-            deadline=RESPONSE_TIMEOUT,
-            max_bytes=KEEP_BYTES,
-            webhook=True,
-        )
-    except http.UnsafeURLError as error:
-        refused = Reason(
-            gettext_noop("URL refused: %(error)s"),
-            error=reasons.shorten(reasons.of(error), KEEP_BYTES),
-        )
-        return result(WebhookAttempt.Outcome.REFUSED, None, refused)
-    except requests.RequestException as error:
-        return result(
-            WebhookAttempt.Outcome.FAILURE, None, attempt_reasons.unanswered(error, KEEP_BYTES)
-        )
-    outcome = WebhookAttempt.Outcome.SUCCESS if response.ok else WebhookAttempt.Outcome.FAILURE
-    text = _without_secret(response.text, api_secret)
-    return result(outcome, response.status, text[:KEEP_BYTES])
-
-
-def _post_at_most() -> timedelta:
-    return timedelta(seconds=settings.BOTADMIN_DNS_TIMEOUT + RESPONSE_TIMEOUT) + POST_MARGIN
-
-
-def _without_secret(text: str, secret: str) -> str:
-    """`text` with `secret` masked, also the start of it an answer cut at KEEP_BYTES ends in."""
-    if not secret:
-        return text
-    text = text.replace(secret, MASK)
-    for length in range(len(secret) - 1, 3, -1):
-        if text.endswith(secret[:length]):
-            return text[:-length] + MASK
-    return text
-
-
-def _since(started: float) -> int:
-    return int((time.monotonic() - started) * 1000)
-
-
-# --- Attempts ---------------------------------------------------------------------------
 
 
 @dataclass
@@ -303,7 +156,7 @@ def forward_claimed(attempts: list[Attempt]) -> list[str]:
     held = {attempt.delivery.pk for attempt in attempts}
     for index, attempt in enumerate(attempts):
         delivery = attempt.delivery
-        if delivery.next_attempt_at - timezone.now() < _post_at_most():
+        if delivery.next_attempt_at - timezone.now() < post_at_most():
             outcomes += record_outcomes(unrecorded)
             unrecorded, last_record = [], time.monotonic()
             held = keep_leases(attempts[index:])
@@ -402,7 +255,7 @@ def record_outcomes(attempts: list[Attempt]) -> list[str]:
         for endpoint_id, at in retries.items():
             transaction.on_commit(partial(wake_endpoint, endpoint_id, at))
     with transaction.atomic():
-        _keep_endpoint_health(attempts, now)
+        keep_endpoint_health(attempts, now)
     return [a.result.outcome for a in attempts]
 
 
@@ -436,69 +289,3 @@ def _apply_outcome(attempt: Attempt, now: datetime) -> None:
         delivery.status = Status.PENDING
         delivery.next_attempt_at = now + timedelta(seconds=delay)
         delivery.retry_step += 1
-
-
-def _keep_endpoint_health(attempts: list[Attempt], now: datetime) -> None:
-    """Per endpoint, in id order (every worker locks them in the same order): a success
-    resets its failure streak; the failures after its last success in this batch extend it."""
-    outcomes: dict[int, list[bool]] = {}
-    for attempt in attempts:
-        succeeded = attempt.result.outcome == WebhookAttempt.Outcome.SUCCESS
-        outcomes.setdefault(attempt.delivery.endpoint_id, []).append(succeeded)
-    for endpoint_id, successes in sorted(outcomes.items()):
-        if any(successes):
-            _endpoint_succeeded(endpoint_id, now)
-            successes = successes[len(successes) - successes[::-1].index(True) :]
-        if successes:
-            _endpoint_failed(endpoint_id, now, failures=len(successes))
-
-
-def _endpoint_succeeded(endpoint_id: int, now: datetime) -> None:
-    # To the second: workers delivering to one busy endpoint do not queue on its row.
-    WebhookEndpoint.objects.filter(
-        Q(failure_streak__gt=0)
-        | Q(last_success_at__isnull=True)
-        | Q(last_success_at__lt=now - timedelta(seconds=1)),
-        pk=endpoint_id,
-    ).update(last_success_at=now, failure_streak=0, failing_since=None)
-
-
-def _endpoint_failed(endpoint_id: int, now: datetime, failures: int = 1) -> None:
-    """Failures since `failing_since` (the streak the admin shows with it); an endpoint
-    whose failures kept coming for DISABLE_AFTER is disabled.
-
-    "Kept coming": its failure clock (`failing_since`) starts again at a failure that
-    follows QUIET_RESETS without any, so one failure on Monday and the next on Thursday
-    (nothing to deliver in between) is a fresh start, not three days of failing. One
-    message's retries fail at most 10 h apart: an endpoint that fails what it is sent,
-    while it is sent something every day, is disabled after DISABLE_AFTER. (An endpoint
-    that received nothing has no failures: it is never disabled.)"""
-    # Both read the row as it was before this UPDATE (SQL evaluates every SET on the old row).
-    fresh_start = Q(failing_since__isnull=True) | Q(last_failure_at__lt=now - QUIET_RESETS)
-    WebhookEndpoint.objects.filter(pk=endpoint_id).update(
-        last_failure_at=now,
-        failure_streak=Case(
-            When(fresh_start, then=Value(failures)), default=F("failure_streak") + failures
-        ),
-        failing_since=Case(
-            When(fresh_start, then=Value(now, output_field=DateTimeField())),
-            default=F("failing_since"),
-        ),
-    )
-    disabled = WebhookEndpoint.objects.filter(
-        pk=endpoint_id, disabled_at__isnull=True, failing_since__lte=now - DISABLE_AFTER
-    ).update(
-        disabled_at=now,
-        disabled_reason=Reason(
-            gettext_noop(
-                "Deliveries kept failing for %(days)s days: no success, and never %(hours)s "
-                "hours without a failure."
-            ),
-            days=DISABLE_AFTER.days,
-            hours=int(QUIET_RESETS.total_seconds() // 3600),
-        ),
-    )
-    if disabled:
-        logger.warning(
-            "Webhook endpoint %s disabled after %s of failures.", endpoint_id, DISABLE_AFTER
-        )

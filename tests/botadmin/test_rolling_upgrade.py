@@ -12,7 +12,7 @@ from django.db.migrations.loader import MigrationLoader
 from standardwebhooks.webhooks import Webhook
 
 from forwarding.models import WebhookEndpoint
-from forwarding.webhook_delivery import signature_headers
+from forwarding.webhook_requests import signature_headers
 from messaging.models import DeliveryAttempt, Message
 
 pytestmark = pytest.mark.skipif(

@@ -14,8 +14,9 @@ from django.utils import timezone
 from conversations.models import SyncRun
 from conversations.sync import sync_now
 from devtools.receiver import Receiver
+from forwarding.endpoint_health import DISABLE_AFTER
 from forwarding.models import WebhookDelivery
-from forwarding.webhook_delivery import DISABLE_AFTER, attempt_delivery
+from forwarding.webhook_delivery import attempt_delivery
 from messaging import media_fetch
 from messaging.delivery import deliver
 from messaging.models import MessageMedia

@@ -45,7 +45,7 @@ def test_https_to_a_plain_http_server_is_a_tls_failure(make_bot, record, receive
 
 
 def test_an_answer_not_complete_in_time_is_a_timeout(make_bot, record, receiver, monkeypatch):
-    monkeypatch.setattr("forwarding.webhook_delivery.RESPONSE_TIMEOUT", 1)
+    monkeypatch.setattr("forwarding.webhook_requests.RESPONSE_TIMEOUT", 1)
     receiver.trickle = 0.25
     receiver.respond(200, b"ok", {f"X-Line-{n}": "." for n in range(12)})
 

@@ -18,7 +18,8 @@ from forwarding.endpoints import add_endpoint
 from forwarding.models import WebhookDelivery, WebhookEndpoint
 from forwarding.replay import send_test_event
 from forwarding.signing_secrets import reveal_signing_secret, rotate_signing_secret
-from forwarding.webhook_delivery import attempt_delivery, encode_body, signature_headers
+from forwarding.webhook_delivery import attempt_delivery
+from forwarding.webhook_requests import encode_body, signature_headers
 
 
 def _travel_to_next_attempt(traveller, delivery):

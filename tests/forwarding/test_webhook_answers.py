@@ -11,12 +11,8 @@ from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
 from botadmin.templatetags.reasons import reason_detail
-from forwarding.webhook_delivery import (
-    KEEP_BYTES,
-    attempt_delivery,
-    claim_due_deliveries,
-    forward_claimed,
-)
+from forwarding.webhook_delivery import attempt_delivery, claim_due_deliveries, forward_claimed
+from forwarding.webhook_requests import KEEP_BYTES
 from tests.messaging.support import primary_signing_secret
 
 
@@ -73,7 +69,7 @@ def test_an_answer_crawling_in_past_the_deadline_is_a_failure(
 ):
     # Every read gets a line soon, the whole answer comes late: a per-read timeout
     # alone would wait for it as long as it keeps crawling.
-    monkeypatch.setattr("forwarding.webhook_delivery.RESPONSE_TIMEOUT", 1)
+    monkeypatch.setattr("forwarding.webhook_requests.RESPONSE_TIMEOUT", 1)
     receiver.trickle = 0.25
     receiver.respond(200, b"ok", {f"X-Line-{n}": "." for n in range(12)})
     delivery = record(hooked_bot)

@@ -15,15 +15,11 @@ from botadmin.reasons import translate
 from conversations.models import Bot
 from devtools.receiver import Receiver
 from forwarding.drains import forward_and_drain, sweep_due_deliveries
+from forwarding.endpoint_health import DISABLE_AFTER
 from forwarding.endpoints import create_deliveries, reenable_endpoint
 from forwarding.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
-from forwarding.webhook_delivery import (
-    CLAIM_LEASE,
-    DISABLE_AFTER,
-    KEEP_BYTES,
-    attempt_delivery,
-    claim_due_deliveries,
-)
+from forwarding.webhook_delivery import CLAIM_LEASE, attempt_delivery, claim_due_deliveries
+from forwarding.webhook_requests import KEEP_BYTES
 from messaging.models import Message
 from messaging.outbox import FORWARDING_SCHEDULE
 from tests.messaging.support import (
