@@ -359,7 +359,8 @@ def broker_messages(env: dict, queue: str = "celery", *, purge: bool = False) ->
     url = env.get("CELERY_BROKER_URL", "filesystem://")
     if url.startswith("filesystem://"):
         folder = Path(env.get("BOTADMIN_VAR_DIR", ROOT / "var")) / "broker" / "queue"
-        waiting = [name for name in os.listdir(folder) if name.endswith(f".{queue}.msg")]
+        names = os.listdir(folder) if folder.is_dir() else []  # none published yet
+        waiting = [name for name in names if name.endswith(f".{queue}.msg")]
         for name in waiting if purge else ():
             (folder / name).unlink(missing_ok=True)
         return len(waiting)

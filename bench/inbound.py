@@ -117,6 +117,7 @@ def main() -> None:
             ).splitlines()[-1]
         )
         base = f"http://127.0.0.1:{args.port}"
+        broker_messages(env, "forwarding", purge=True)  # what an earlier run left there
         server = start_server(env, base)
         try:
             results, each_round = measure_callback(base, ids, args)
