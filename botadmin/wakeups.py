@@ -17,10 +17,9 @@ from celery.contrib.django.task import DjangoTask
 from celery.signals import task_prerun
 from celery.utils import uuid
 from django.core.cache import cache
-from django.db import transaction
+from django.db import connections, transaction
 
 from botadmin.cache import best_effort
-from botadmin.thread_connections import as_request
 
 # A process publishes a fresh wake-up of a `drains` task once its previous one started,
 # or this long after publishing it: that one may be lost (the sweepers find its work).
@@ -74,8 +73,18 @@ def _still_waiting(published: tuple[str, float] | None) -> bool:
     shared cache says; a cache that cannot say, or one awaited too long, counts as started."""
     if published is None or time.monotonic() - published[1] >= START_AWAITED_SECONDS:
         return False
-    started = best_effort.attempt(as_request, cache.get, _start_key(published[0]), fallback=True)
+    started = best_effort.attempt(_read_closing, _start_key(published[0]), fallback=True)
     return started is None
+
+
+def _read_closing(key: str):
+    """The cache's value of `key`. A database cache reads it on this thread's own
+    connection, closed after: the publisher thread keeps none open between its rounds (a
+    test database with a connection open cannot be dropped)."""
+    try:
+        return cache.get(key)
+    finally:
+        connections.close_all()  # this thread's
 
 
 def _start_key(task_id: str) -> str:
