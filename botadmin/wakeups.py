@@ -22,8 +22,10 @@ from django.db import connections, transaction
 from botadmin.cache import best_effort
 
 # A process publishes a fresh wake-up of a `drains` task once its previous one started,
-# or this long after publishing it: that one may be lost (the sweepers find its work).
-START_AWAITED_SECONDS = 10
+# or this long after publishing it: that one may be lost (the sweepers find its work), or
+# queued behind other tasks of its queue (forwarding's retry drains), which then take
+# turns with it as they did when each call published one.
+START_AWAITED_SECONDS = 1
 
 
 class Task(DjangoTask):

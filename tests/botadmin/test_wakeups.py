@@ -86,7 +86,9 @@ def test_wake_ups_arriving_right_after_a_publish_wait_for_the_next_round_togethe
 @pytest.fixture
 def forwarding_publisher(monkeypatch):
     """A publisher thread of its own, recording the `forward_messages` wake-ups it publishes
-    (ids, task id) instead of sending them; `put(ids)` hands it a call."""
+    (ids, task id) instead of sending them; `put(ids)` hands it a call. A wake-up not started
+    is awaited for an hour: however slow this machine, only a start ends the wait."""
+    monkeypatch.setattr(wakeups, "START_AWAITED_SECONDS", 3600)
     published = []
     monkeypatch.setattr(
         forward_messages,

@@ -20,7 +20,7 @@ from django.core.cache import cache
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
-from botadmin import health
+from botadmin import health, wakeups
 from botadmin.wakeups import Task
 from devtools.processes import celery_worker, database_url, stop_process_group
 from forwarding.drains import sweep_due_deliveries
@@ -204,10 +204,12 @@ def test_a_backlog_of_delivery_wake_ups_never_delays_forwarding(
 
 
 def test_a_burst_of_callbacks_wakes_the_forwarder_with_a_few_task_messages_and_forwards_each_once(
-    live_server, hooked_bot, receiver, start_worker
+    live_server, hooked_bot, receiver, start_worker, monkeypatch
 ):
     # Two endpoints; the callbacks arrive while the forwarder is busy elsewhere (here: not
-    # running), so their first wake-up waits in the broker and holds back the rest.
+    # running), so their first wake-up waits in the broker and holds back the rest (for a
+    # minute here: however slow this machine, longer than the burst).
+    monkeypatch.setattr(wakeups, "START_AWAITED_SECONDS", 60)
     WebhookEndpoint.objects.create(bot=hooked_bot, url=receiver.url("/second"))
     burst = 60
     for n in range(burst):
