@@ -11,10 +11,11 @@ A body the bot can no longer send (its agent stopped announcing the msgtype)
 fails the run with the reason instead of failing every batch again; any other
 error is kept on the run for the scheduler, which restarts a stalled fan-out a
 few times and then fails it with that error
-(`announcements.services.resume_stalled_fan_outs`).
+(`resume_stalled_fan_outs`).
 """
 
 import logging
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import Error as DatabaseAnyError
@@ -25,7 +26,7 @@ from django.utils.translation import gettext_noop
 from botadmin import reasons
 from botadmin.errors import ApiError
 from botadmin.logging import mask_secrets
-from botadmin.reasons import Reason
+from botadmin.reasons import Reason, ngettext_noop
 from conversations.models import Conversation
 from messaging.models import Message
 from messaging.scheduled import quiet_until
@@ -36,6 +37,16 @@ from .models import Announcement, AnnouncementRun
 logger = logging.getLogger(__name__)
 
 CANNOT_SEND = gettext_noop("this bot cannot send the message: %(error)s")
+# Restarts of a fan-out without progress before its run fails (`resume_stalled_fan_outs`):
+# with the default stall of 60 s, restarted after 1, 2, 4, 8 and 16 minutes, failed at 32.
+MAX_FAN_OUT_RESTARTS = 5
+
+
+def fan_out_on_commit(run_id: int) -> None:
+    """After the commit; a fan-out the broker never got is resumed by the scheduler tick."""
+    from .tasks import fan_out_task  # the tasks import this module
+
+    fan_out_task.delay_on_commit(run_id)
 
 
 def fan_out(run_id: int, batch_size: int | None = None) -> None:
@@ -130,3 +141,58 @@ def fail(run: AnnouncementRun, reason: Reason) -> None:
     run.status = AnnouncementRun.Status.FAILED
     run.last_error = reason
     run.save(update_fields=["status", "last_error", "updated_at"])
+
+
+def resume_stalled_fan_outs(now: datetime | None = None) -> list[int]:
+    """Re-enqueue fan-outs that made no progress for a while (their worker died or failed).
+
+    Each restart waits twice as long as the one before (BOTADMIN_ANNOUNCEMENT_STALL_SECONDS,
+    then twice that, …), counted from the last progress or restart; after
+    MAX_FAN_OUT_RESTARTS without progress the run fails with the last error its fan-out
+    met, logged once, rather than being restarted forever.
+    """
+    now = now or timezone.now()
+    stall = timedelta(seconds=settings.BOTADMIN_ANNOUNCEMENT_STALL_SECONDS)
+    candidates = AnnouncementRun.objects.filter(
+        status=AnnouncementRun.Status.FANNING_OUT, updated_at__lt=now - stall
+    ).values_list("pk", "restarts", "updated_at")
+    restarted = []
+    for pk, restarts, updated_at in candidates:
+        if updated_at >= now - stall * 2**restarts:
+            continue  # backing off
+        with transaction.atomic():
+            if restarts >= MAX_FAN_OUT_RESTARTS:
+                _give_up(pk, updated_at)
+            # Compare-and-set: a batch that committed meanwhile has moved the run on.
+            elif AnnouncementRun.objects.filter(
+                pk=pk, status=AnnouncementRun.Status.FANNING_OUT, updated_at=updated_at
+            ).update(restarts=restarts + 1, updated_at=now):
+                fan_out_on_commit(pk)
+                restarted.append(pk)
+    return restarted
+
+
+def _give_up(run_id: int, updated_at: datetime) -> None:
+    """Fail the run, unless a batch moved it on since it was found stalled at `updated_at`."""
+    # Intent: the announcement, then the run, as a fan-out batch locks them.
+    Announcement.objects.select_for_update(of=("self",)).filter(runs=run_id).first()
+    run = (
+        AnnouncementRun.objects.select_for_update()
+        .filter(pk=run_id, status=AnnouncementRun.Status.FANNING_OUT, updated_at=updated_at)
+        .first()
+    )
+    if run is None:
+        return
+    error = run.last_error or Reason(gettext_noop("no error was recorded; see the worker's log"))
+    fail(
+        run,
+        Reason(
+            ngettext_noop(
+                "no progress after %(count)s restart: %(error)s",
+                "no progress after %(count)s restarts: %(error)s",
+                "count",
+            ),
+            count=run.restarts,
+            error=error,
+        ),
+    )

@@ -30,10 +30,10 @@ from conversations.models import Bot
 from messaging.validation import validate_outbound
 
 from .audience import MATCHING, RULE_FOR_KIND, Audience, AudienceForm, rule_members
+from .editing import checked_schedule
 from .mentions import resolved_mentions
 from .models import Announcement
 from .schedule import LAST_DAY, WEEKDAY_NAMES, ScheduleError
-from .services import checked_schedule
 
 # The msgtypes an announcement can be, in the compose page's order, with their words.
 MSGTYPE_LABELS = {
@@ -172,7 +172,7 @@ class ComposeForm(AudienceForm):
         label=_("Time zone"), widget=forms.Select(attrs=zone_filter_attrs())
     )
     # Which compose page this is (a random id made when it is opened): posted twice, the
-    # same page makes one announcement (announcements.services.AlreadySaved).
+    # same page makes one announcement (announcements.editing.AlreadySaved).
     submission = forms.CharField(required=False, max_length=40, widget=forms.HiddenInput)
 
     def __init__(

@@ -155,7 +155,7 @@ class Announcement(models.Model):
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
     # The compose page that made it (a random id it carries): the same page posted twice
-    # (a double click, Back then Send) makes one announcement (services.save_announcement).
+    # (a double click, Back then Send) makes one announcement (editing.save_announcement).
     submission = models.CharField(
         _("compose page"), max_length=32, blank=True, default="", db_default=""
     )

@@ -2,16 +2,16 @@
 
 from celery import shared_task
 
-from . import services
-from .fanout import fan_out
+from .fanout import fan_out, resume_stalled_fan_outs
+from .scheduler import start_due_announcements
 
 
 @shared_task(name="messaging.announcements.tick", ignore_result=True)
 def tick() -> None:
     """The scheduler: run by one beat entry every few seconds. (Scheduled messages, an
     announcement's included, are released by messaging's own task.)"""
-    services.start_due_announcements()
-    services.resume_stalled_fan_outs()
+    start_due_announcements()
+    resume_stalled_fan_outs()
 
 
 @shared_task(name="messaging.announcements.fan_out", ignore_result=True)

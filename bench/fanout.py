@@ -50,8 +50,9 @@ from celery import current_app  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
+from announcements.editing import Draft, save_announcement  # noqa: E402
 from announcements.fanout import fan_out  # noqa: E402
-from announcements.services import Draft, save_announcement, start_due_announcements  # noqa: E402
+from announcements.scheduler import start_due_announcements  # noqa: E402
 from connectors.demo_agent import DemoAgent  # noqa: E402
 from conversations.models import Bot, Conversation  # noqa: E402
 from conversations.secrets import generate_agent_token  # noqa: E402

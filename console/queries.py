@@ -14,7 +14,7 @@ from django.db.models import Q, QuerySet, Subquery
 from django.utils import timezone
 
 from announcements.models import Announcement, AnnouncementRun
-from announcements.services import finished_but_still_sending
+from announcements.operator_actions import finished_but_still_sending
 from botadmin.partial_indexes import index_condition
 from conversations.contact_names import contacts_named
 from conversations.models import Bot, Conversation

@@ -260,7 +260,7 @@ class Message(models.Model):
                 name="msg_conversation_uncertain_idx",
             ),
             # An announcement run's messages by status: its page's counts and their waiting
-            # ones (all from the index: announcements.services.runs_progress), its
+            # ones (all from the index: announcements.progress.runs_progress), its
             # recipients in a state, whether it is still sending. Only the announcements'
             # messages, and the foreign key's lookups (a run's deletion) read it too.
             models.Index(

@@ -1,7 +1,7 @@
 # Cancelling or pausing a recurring announcement used to relabel every run still
 # marked "sending", including the runs whose messages had all finished long before:
 # a cancelled announcement listed every past run as cancelled. Those runs go back to
-# "sending", which with nothing pending reads as finished (announcements.services
+# "sending", which with nothing pending reads as finished (announcements.progress
 # runs_progress); what cancel and pause stop is decided per run since.
 
 from django.db import migrations

@@ -19,7 +19,7 @@ from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_GET, require_POST
 from django.views.static import serve
 
-from announcements import services
+from announcements import editing, estimates, operator_actions
 from announcements.audience import (
     AudienceForm,
     AudienceSearchForm,
@@ -37,7 +37,9 @@ from announcements.forms import (
     typed_for_bot_switch,
 )
 from announcements.models import Announcement, AnnouncementRun
+from announcements.progress import runs_progress
 from announcements.schedule import Schedule, ScheduleError, parse
+from announcements.scheduler import next_run_once_resumed
 from botadmin.errors import ApiError
 from botadmin.ids import id_or_none
 from conversations.models import Conversation
@@ -65,9 +67,9 @@ RECIPIENTS_PER_PAGE = 100
 # A chosen list's recipients shown in the Audience panel; its recipients page has them all.
 RECIPIENTS_ON_DETAIL_PAGE = 10
 ACTIONS = {
-    "pause": services.pause,
-    "resume": services.resume,
-    "cancel": services.cancel,
+    "pause": operator_actions.pause,
+    "resume": operator_actions.resume,
+    "cancel": operator_actions.cancel,
 }
 # The actions that would make messages: refused while the bot is being deleted.
 WRITES = {"retry", "send", "resume"}
@@ -113,7 +115,7 @@ def announcement_list(request):
         .annotate(
             # Its badge, and the status filter's "sending" (console.queries).
             still_sending=ExpressionWrapper(
-                services.finished_but_still_sending(), output_field=BooleanField()
+                operator_actions.finished_but_still_sending(), output_field=BooleanField()
             ),
             last_run_id=Subquery(
                 AnnouncementRun.objects.filter(announcement=OuterRef("pk"))
@@ -136,7 +138,7 @@ def announcement_list(request):
             pk__in=[a.last_run_id for a in announcements if a.last_run_id]
         ).defer("recipient_ids")  # counted in `recipient_total`
     }
-    progress = services.runs_progress(list(last_runs.values()))
+    progress = runs_progress(list(last_runs.values()))
     rows = []
     for a in announcements:
         if a.status == Announcement.Status.PAUSED:
@@ -165,7 +167,7 @@ def announcement_list(request):
 def compose(request, pk: int | None = None):
     announcement = _visible_announcement(request.user, pk) if pk else None
     if announcement and not announcement.is_editable:
-        messages.error(request, services.NOT_EDITABLE)
+        messages.error(request, editing.NOT_EDITABLE)
         return redirect("announcements:detail", pk=announcement.pk)
     bots = bots_visible_to(request.user)
     # "Duplicate": a new announcement that starts as a copy of one the user sees.
@@ -366,7 +368,7 @@ def _question(form: ComposeForm, announcement: Announcement | None) -> str:
     its announcement makes no other."""
     if announcement is not None and announcement.status == Announcement.Status.PAUSED:
         return ""
-    if announcement is None and services.saved_from(form.cleaned_data["submission"]):
+    if announcement is None and editing.saved_from(form.cleaned_data["submission"]):
         return ""
     data = form.cleaned_data
     return send_question(
@@ -405,10 +407,10 @@ def _save(request, form: ComposeForm, announcement: Announcement | None) -> Anno
             if data.get("saved_audience"):
                 saved_audience = form.bot.saved_audiences.filter(pk=data["saved_audience"]).first()
             if data.get("save_audience_as"):
-                saved_audience = services.save_audience(
+                saved_audience = editing.save_audience(
                     request.user, form.bot, data["save_audience_as"], data["conversation_ids"]
                 )
-            draft = services.Draft(
+            draft = editing.Draft(
                 bot=form.bot,
                 title=data["title"],
                 body=form.body(image_url),
@@ -421,18 +423,18 @@ def _save(request, form: ComposeForm, announcement: Announcement | None) -> Anno
                 saved_audience=saved_audience,
                 submission=data["submission"],
             )
-            saved = services.save_announcement(
+            saved = editing.save_announcement(
                 request.user,
                 draft,
                 as_draft="save_draft" in request.POST,
                 announcement=announcement,
             )
-    except services.AlreadySaved as already:
+    except editing.AlreadySaved as already:
         if upload is not None:
             default_storage.delete(upload)
         messages.info(request, ALREADY_SAVED)
         return already.announcement
-    except (ApiError, ScheduleError, services.NotEditableError) as error:
+    except (ApiError, ScheduleError, editing.NotEditableError) as error:
         if upload is not None:
             default_storage.delete(upload)  # nothing refers to it
         if isinstance(error, ScheduleError):
@@ -459,8 +461,8 @@ def _say_it_is_on_its_way(request, announcement: Announcement) -> None:
 def _send_draft(request, announcement: Announcement):
     """The draft page's "Send…": the draft as saved, checked as the compose page's send."""
     try:
-        sent = services.send_draft(request.user, announcement)
-    except services.NotADraft:
+        sent = editing.send_draft(request.user, announcement)
+    except editing.NotADraft:
         messages.error(request, _("Not sent: this announcement is not a draft any more."))
     except ScheduleError as error:
         messages.error(
@@ -468,7 +470,7 @@ def _send_draft(request, announcement: Announcement):
         )
     except ApiError as error:
         messages.error(request, _("Not sent: %(why)s") % {"why": error.errmsg})
-    except services.NoRecipients:
+    except editing.NoRecipients:
         messages.error(
             request,
             _(
@@ -505,7 +507,7 @@ def detail(request, pk: int):
             size=RECIPIENTS_PER_PAGE,
             statuses=RECIPIENT_FILTERS[shown][1] if shown else None,
         )
-    progress = services.runs_progress(runs)
+    progress = runs_progress(runs)
     # The page keeps refreshing its runs while one is sending or about to start.
     starts_soon = (
         announcement.status == Announcement.Status.ACTIVE
@@ -532,12 +534,13 @@ def detail(request, pk: int):
         "starting_now": starting_now,
         "sending": starts_soon or running,
     }
-    sending = announcement.status == Announcement.Status.FINISHED and services.still_sending(
-        announcement
+    sending = (
+        announcement.status == Announcement.Status.FINISHED
+        and operator_actions.still_sending(announcement)
     )
     context["still_sending"] = sending
-    context["may_pause"] = services.may_pause(announcement, sending)
-    context["may_cancel"] = services.may_cancel(announcement, sending)
+    context["may_pause"] = operator_actions.may_pause(announcement, sending)
+    context["may_cancel"] = operator_actions.may_cancel(announcement, sending)
     partial = request.GET.get("partial") == "runs"
     # The audience panel's count, and a draft's question before it is sent.
     recipient_count = None
@@ -589,7 +592,7 @@ def _once_resumed(announcement: Announcement) -> dict:
     as resumed."""
     now = timezone.now()
     try:
-        when = services.next_run_once_resumed(announcement, now)
+        when = next_run_once_resumed(announcement, now)
     except ScheduleError:
         when = announcement.next_run_at
     return {"next_run_once_resumed": when, "runs_once_resumed": when is not None and when <= now}
@@ -616,7 +619,7 @@ def estimate_words(
 ) -> str:
     """How long a run takes, as the compose page and the detail page both say it: behind
     the bot's backlog for a run starting now, the pace alone for a later one."""
-    duration, waiting = services.run_estimate(
+    duration, waiting = estimates.run_estimate(
         recipients, bot, starts_now=starts_now, besides=besides
     )
     values = {
@@ -702,7 +705,7 @@ def act(request, pk: int, verb: str):
         if run_id is None:
             raise Http404
         run = get_object_or_404(announcement.runs, pk=run_id)
-        count = services.retry_failed(request.user, run)
+        count = operator_actions.retry_failed(request.user, run)
         messages.success(request, _("%(n)d failed recipients queued again.") % {"n": count})
         if announcement.bot.paused_at is not None:
             messages.warning(
@@ -720,7 +723,7 @@ def act(request, pk: int, verb: str):
         was_draft = announcement.status == Announcement.Status.DRAFT
         try:
             ACTIONS[verb](request.user, announcement)
-        except services.NoLongerApplies:
+        except operator_actions.NoLongerApplies:
             messages.error(
                 request, _("Refused: the announcement has finished, nothing is left to send.")
             )

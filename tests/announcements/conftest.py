@@ -1,6 +1,6 @@
 import pytest
 
-from announcements.services import Draft, save_announcement
+from announcements.editing import Draft, save_announcement
 from conversations.models import Conversation
 
 

@@ -9,9 +9,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from announcements.editing import save_audience
 from announcements.fanout import fan_out
 from announcements.models import Announcement, AnnouncementRun
-from announcements.services import save_audience, start_due_announcements
+from announcements.scheduler import start_due_announcements
 from botadmin.natural_order import sort_key
 from connectors.demo_agent import DemoAgent
 from conversations import sync

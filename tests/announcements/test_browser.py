@@ -257,12 +257,12 @@ def test_the_submit_button_says_send_now_or_schedule_as_the_time_chosen(
 def test_a_paused_announcement_shows_edit_and_says_when_it_would_run(
     live_server, browser, bot, make_groups, superuser
 ):
-    from announcements import services
+    from announcements import editing, operator_actions
 
     groups = make_groups(bot, 2)
-    announcement = services.save_announcement(
+    announcement = editing.save_announcement(
         superuser,
-        services.Draft(
+        editing.Draft(
             bot=bot,
             title="每日站会提醒",
             body={"msgtype": "text", "text": {"content": "09:30 站会"}},
@@ -273,7 +273,7 @@ def test_a_paused_announcement_shows_edit_and_says_when_it_would_run(
         ),
         as_draft=False,
     )
-    services.pause(superuser, announcement)
+    operator_actions.pause(superuser, announcement)
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     open_compose_page(page, live_server)
 

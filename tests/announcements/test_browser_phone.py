@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 
 from announcements.fanout import fan_out
-from announcements.services import start_due_announcements
+from announcements.scheduler import start_due_announcements
 from messaging.models import Message
 from messaging.sending import accept_outbound
 from tests.browser import needs_chromium, screenshot

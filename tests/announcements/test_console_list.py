@@ -8,7 +8,7 @@ from django.apps import apps
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from announcements import services
+from announcements import scheduler
 from announcements.fanout import fan_out
 from announcements.models import Announcement, AnnouncementRun
 from messaging.models import Message
@@ -101,7 +101,7 @@ def test_the_status_filter_agrees_with_the_badge_of_a_finished_announcement_stil
     """Nothing is left to start, but its run has recipients to send: its badge says
     发送中, so "已完成" does not list it and "发送中" does, until the last one is sent."""
     from announcements.fanout import fan_out
-    from announcements.services import start_due_announcements
+    from announcements.scheduler import start_due_announcements
     from messaging.models import Message
 
     groups = make_groups(bot, 2)
@@ -266,7 +266,7 @@ def test_the_last_runs_of_five_announcements_cost_as_many_queries_as_one(
     def list_sending(count: int) -> tuple[int, list]:
         for _ in range(count):
             make_announcement(bot, groups)
-        for run_id in services.start_due_announcements():
+        for run_id in scheduler.start_due_announcements():
             fan_out(run_id)
         queries = get_counting_queries(client, LIST)
         return len(queries), queries.response.context["rows"]
@@ -373,7 +373,7 @@ def test_the_bot_filter_costs_as_many_queries_for_five_announcements_as_for_one(
     def add_sending(count: int) -> None:
         for _ in range(count):
             make_announcement(chosen, groups)
-        for run_id in services.start_due_announcements():
+        for run_id in scheduler.start_due_announcements():
             fan_out(run_id)
 
     def list_chosen_bot():
@@ -397,7 +397,7 @@ def test_the_last_run_adds_up_to_its_total_as_on_the_run_page(
     the line says them, and the total, in the run page's words."""
     groups = make_groups(bot, 5)
     announcement = make_announcement(bot, groups, title="放假通知")
-    (run_id,) = services.start_due_announcements()
+    (run_id,) = scheduler.start_due_announcements()
     groups[4].delete()  # before its message was made: skipped
     fan_out(run_id)
     sent, also_sent, failed, cancelled = Message.objects.filter(
@@ -420,7 +420,7 @@ def test_the_last_run_leaves_out_cancelled_and_skipped_when_there_are_none(
     client, superuser, bot, make_groups, make_announcement
 ):
     announcement = make_announcement(bot, make_groups(bot, 3), title="放假通知")
-    (run_id,) = services.start_due_announcements()
+    (run_id,) = scheduler.start_due_announcements()
     fan_out(run_id)
     first = Message.objects.filter(announcement_run_id=run_id).order_by("pk").first()
     Message.objects.filter(pk=first.pk).update(status=Message.Status.SENT)

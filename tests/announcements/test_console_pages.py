@@ -8,7 +8,7 @@ import time_machine
 from django.utils import timezone
 
 from announcements.models import Announcement, SavedAudience
-from announcements.services import start_due_announcements
+from announcements.scheduler import start_due_announcements
 from audit.models import OperatorAction
 from conversations.models import Conversation
 from messaging.sending import accept_outbound

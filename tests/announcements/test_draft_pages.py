@@ -6,8 +6,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from announcements.editing import Draft, save_announcement
 from announcements.models import Announcement
-from announcements.services import Draft, save_announcement
 from audit.models import OperatorAction
 
 

@@ -14,7 +14,8 @@ from django.db.models import Count
 
 from announcements.fanout import fan_out
 from announcements.models import Announcement, AnnouncementRun
-from announcements.services import cancel, start_due_announcements
+from announcements.operator_actions import cancel
+from announcements.scheduler import start_due_announcements
 from conversations.models import Bot
 from devtools.processes import database_url
 from messaging.models import Message
@@ -103,7 +104,7 @@ def test_a_fan_out_for_a_switched_off_bot_pauses_instead_of_failing(
     bot, make_groups, make_announcement, superuser
 ):
     from announcements.models import Announcement
-    from announcements.services import resume
+    from announcements.operator_actions import resume
 
     announcement = make_announcement(bot, make_groups(bot, 3))
     (run_id,) = start_due_announcements()

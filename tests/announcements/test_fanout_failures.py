@@ -17,9 +17,10 @@ import pytest
 import time_machine
 from django.db import DatabaseError, connection
 
-from announcements import services
-from announcements.fanout import fan_out, fan_out_batch
+from announcements import operator_actions, scheduler
+from announcements.fanout import fan_out, fan_out_batch, resume_stalled_fan_outs
 from announcements.models import Announcement, AnnouncementRun
+from announcements.progress import runs_progress
 from connectors.demo_agent import DemoAgent
 from conversations.demo import DEMO_GROUPS
 from conversations.models import Bot
@@ -60,7 +61,7 @@ def poster(bridge_bot, agent, make_conversation, make_announcement):  # noqa: F8
 
 def start_and_fan_out(when: datetime) -> AnnouncementRun:
     with time_machine.travel(when, tick=False):
-        (run_id,) = services.start_due_announcements()
+        (run_id,) = scheduler.start_due_announcements()
         fan_out(run_id)
     return AnnouncementRun.objects.get(pk=run_id)
 
@@ -74,7 +75,7 @@ def test_a_run_whose_body_the_bot_no_longer_sends_fails_with_the_reason(poster):
     assert run.last_error.startswith("this bot cannot send the message: 40008: ")
     assert "image" in run.last_error
     assert not Message.objects.filter(announcement_run=run).exists()
-    progress = services.runs_progress([run])[run.pk]
+    progress = runs_progress([run])[run.pk]
     assert (progress["failed"], progress["pending"], progress["done"]) == (2, 0, True)
     announcement = Announcement.objects.get()
     assert announcement.status == Announcement.Status.ACTIVE
@@ -82,7 +83,7 @@ def test_a_run_whose_body_the_bot_no_longer_sends_fails_with_the_reason(poster):
     assert announcement.next_run_at == T0 + timedelta(days=1, hours=1)
     # Nothing is left for the scheduler to restart, however long it waits.
     with time_machine.travel(T0 + timedelta(days=1), tick=False):
-        assert services.resume_stalled_fan_outs() == []
+        assert resume_stalled_fan_outs() == []
 
 
 def test_the_next_occurrence_is_tried_and_goes_out_when_the_agent_sends_images_again(poster):
@@ -102,7 +103,7 @@ def test_retrying_a_failed_run_makes_its_messages_once_the_bot_can_send_them(pos
     run = start_and_fan_out(T0 + timedelta(hours=1))
     poster.agent_announces("text", "image")
 
-    assert services.retry_failed(superuser, run) == 2
+    assert operator_actions.retry_failed(superuser, run) == 2
     run.refresh_from_db()
     assert (run.status, run.last_error) == (AnnouncementRun.Status.FANNING_OUT, "")
     fan_out(run.pk)
@@ -110,22 +111,22 @@ def test_retrying_a_failed_run_makes_its_messages_once_the_bot_can_send_them(pos
     run.refresh_from_db()
     assert run.status == AnnouncementRun.Status.SENDING
     assert Message.objects.filter(announcement_run=run).count() == 2
-    assert services.runs_progress([run])[run.pk]["failed"] == 0
+    assert runs_progress([run])[run.pk]["failed"] == 0
 
 
 def test_retrying_a_failed_run_of_a_paused_announcement_holds_it_until_resumed(poster, superuser):
     poster.agent_announces("text")
     run = start_and_fan_out(T0 + timedelta(hours=1))
-    services.pause(superuser, poster.announcement)
+    operator_actions.pause(superuser, poster.announcement)
     poster.agent_announces("text", "image")
 
-    services.retry_failed(superuser, run)
+    operator_actions.retry_failed(superuser, run)
     fan_out(run.pk)
 
     run.refresh_from_db()
     assert run.status == AnnouncementRun.Status.PAUSED
     assert not Message.objects.filter(announcement_run=run).exists()
-    services.resume(superuser, poster.announcement)
+    operator_actions.resume(superuser, poster.announcement)
     fan_out(run.pk)
     assert Message.objects.filter(announcement_run=run).count() == 2
 
@@ -189,7 +190,7 @@ def test_a_fan_out_that_keeps_failing_is_restarted_less_often_then_failed_and_lo
     settings.BOTADMIN_ANNOUNCEMENT_STALL_SECONDS = 60
     with time_machine.travel(T0, tick=False):
         make_announcement(bot, make_groups(bot, 2))
-        (run_id,) = services.start_due_announcements()
+        (run_id,) = scheduler.start_due_announcements()
     refuse_messages()
     restarted_at = []
     caplog.set_level(logging.WARNING, logger="announcements")
@@ -199,7 +200,7 @@ def test_a_fan_out_that_keeps_failing_is_restarted_less_often_then_failed_and_lo
             fan_out(run_id)
         for second in range(0, 3 * 3600, 10):  # the scheduler's ticks, every 10 s
             clock.move_to(T0 + timedelta(seconds=second))
-            for pk in services.resume_stalled_fan_outs():
+            for pk in resume_stalled_fan_outs():
                 restarted_at.append(second)
                 with pytest.raises(DatabaseError):
                     fan_out(pk)
@@ -220,9 +221,9 @@ def test_a_fan_out_that_keeps_failing_is_restarted_less_often_then_failed_and_lo
 def test_a_fan_out_that_moves_on_is_not_counted_as_stalled(bot, make_groups, make_announcement):
     with time_machine.travel(T0, tick=False) as clock:
         make_announcement(bot, make_groups(bot, 4))
-        (run_id,) = services.start_due_announcements()
+        (run_id,) = scheduler.start_due_announcements()
         clock.move_to(T0 + timedelta(minutes=2))
-        assert services.resume_stalled_fan_outs() == [run_id]  # its worker died
+        assert resume_stalled_fan_outs() == [run_id]  # its worker died
         AnnouncementRun.objects.filter(pk=run_id).update(restarts=4)
         assert fan_out_batch(run_id, 2)  # a batch commits: progress
 
@@ -235,7 +236,7 @@ def test_a_secret_in_a_fan_out_s_error_is_masked_before_the_console_shows_it(
 ):
     with time_machine.travel(T0, tick=False):
         make_announcement(bot, make_groups(bot, 2))
-        (run_id,) = services.start_due_announcements()
+        (run_id,) = scheduler.start_due_announcements()
     refuse_messages("cannot reach https://hooks.example.com/send?key=s3cr3t-hook-key")
 
     with time_machine.travel(T0, tick=False), pytest.raises(DatabaseError):

@@ -11,9 +11,10 @@ from django.apps import apps
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from announcements import services
+from announcements import operator_actions, scheduler
 from announcements.fanout import fan_out
 from announcements.models import Announcement, AnnouncementRun
+from announcements.progress import runs_progress
 from conversations.demo import DEMO_GROUPS
 from messaging.delivery import deliver
 from messaging.models import Message
@@ -30,7 +31,7 @@ def hourly_runs(bot, groups, make_announcement, count: int):
         announcement = make_announcement(bot, groups, kind="cron", schedule=HOURLY)
         for hour in range(count):
             clock.move_to(T0 + timedelta(hours=hour))
-            (run_id,) = services.start_due_announcements()
+            (run_id,) = scheduler.start_due_announcements()
             fan_out(run_id)
     runs = list(AnnouncementRun.objects.filter(announcement=announcement).order_by("pk"))
     return announcement, runs
@@ -55,7 +56,7 @@ def statuses(run):
 def run_states(runs):
     """Each run's stored status and whether it reads as finished."""
     runs = list(AnnouncementRun.objects.filter(pk__in=[r.pk for r in runs]).order_by("pk"))
-    progress = services.runs_progress(runs)
+    progress = runs_progress(runs)
     return [(run.status, progress[run.pk]["finished"]) for run in runs]
 
 
@@ -79,7 +80,7 @@ def test_cancelling_a_recurring_announcement_cancels_only_its_unfinished_runs(
     announcement, runs = recurring
     first, second, in_flight, last = runs
 
-    cancelled = services.cancel(superuser, announcement)
+    cancelled = operator_actions.cancel(superuser, announcement)
 
     assert cancelled == 1
     assert run_states(runs) == [
@@ -109,7 +110,7 @@ def test_pausing_a_recurring_announcement_holds_only_its_unfinished_runs(recurri
     announcement, runs = recurring
     in_flight = runs[2]
 
-    services.pause(superuser, announcement)
+    operator_actions.pause(superuser, announcement)
 
     assert run_states(runs) == [
         ("sending", True),
@@ -120,7 +121,7 @@ def test_pausing_a_recurring_announcement_holds_only_its_unfinished_runs(recurri
     assert statuses(in_flight) == ["sent", "scheduled", "sending"]
     assert release_due_messages() == 0, "the held recipient waits for resume"
 
-    services.resume(superuser, announcement)
+    operator_actions.resume(superuser, announcement)
 
     assert release_due_messages() == 1
     assert run_states(runs)[2:] == [("sending", False), ("sending", False)]
@@ -129,9 +130,9 @@ def test_pausing_a_recurring_announcement_holds_only_its_unfinished_runs(recurri
 
 def test_cancelling_a_paused_recurring_announcement_cancels_the_held_run_only(recurring, superuser):
     announcement, runs = recurring
-    services.pause(superuser, announcement)
+    operator_actions.pause(superuser, announcement)
 
-    assert services.cancel(superuser, announcement) == 1
+    assert operator_actions.cancel(superuser, announcement) == 1
 
     assert [status for status, _finished in run_states(runs)] == [
         "sending",
@@ -149,10 +150,10 @@ def test_a_paused_run_with_nothing_left_to_hold_is_not_called_cancelled(
     cancelling the announcement has nothing of that run to stop."""
     announcement, (run,) = hourly_runs(bot, make_groups(bot, 2), make_announcement, 1)
     set_statuses(run, "sent", "queued")
-    services.pause(superuser, announcement)
+    operator_actions.pause(superuser, announcement)
     Message.objects.filter(announcement_run=run, status="scheduled").update(status="cancelled")
 
-    assert services.cancel(superuser, announcement) == 0
+    assert operator_actions.cancel(superuser, announcement) == 0
 
     assert run_states([run]) == [("sending", True)]
 
@@ -165,16 +166,16 @@ def test_a_run_still_being_handed_out_is_stopped_even_with_all_its_messages_fini
     with time_machine.travel(T0 - timedelta(minutes=30), tick=False) as clock:
         announcement = make_announcement(bot, make_groups(bot, 4), kind="cron", schedule=HOURLY)
         clock.move_to(T0)
-        (run_id,) = services.start_due_announcements()
+        (run_id,) = scheduler.start_due_announcements()
     from announcements.fanout import fan_out_batch
 
     fan_out_batch(run_id, 2)
     Message.objects.filter(announcement_run_id=run_id).update(status="sent")
 
-    services.cancel(superuser, announcement)
+    operator_actions.cancel(superuser, announcement)
 
     run = AnnouncementRun.objects.get(pk=run_id)
-    progress = services.runs_progress([run])[run.pk]
+    progress = runs_progress([run])[run.pk]
     assert run.status == "cancelled" and not progress["finished"]
     assert (progress["sent"], progress["cancelled"]) == (2, 2)
 
@@ -225,7 +226,7 @@ def test_two_messages_finishing_at_once_leave_their_run_finished_once(
     page = client.get(f"/console/announcements/{announcement.pk}/?partial=runs").content.decode()
     assert page.split('id="runs"')[1].count('"badge ann-finished">Finished</span>') == 2
 
-    assert services.cancel(superuser, announcement) == 0
+    assert operator_actions.cancel(superuser, announcement) == 0
     assert run_states([earlier, run]) == [("sending", True), ("sending", True)]
     announcement.refresh_from_db()
     assert announcement.status == Announcement.Status.CANCELLED
@@ -271,7 +272,7 @@ def cancel_queries(bot, groups, make_announcement, superuser, finished: int) -> 
         set_statuses(run, "sent", "sent")
     set_statuses(pending, "sent", "queued")
     with CaptureQueriesContext(connection) as queries:
-        assert services.cancel(superuser, announcement) == 1
+        assert operator_actions.cancel(superuser, announcement) == 1
     assert run_states(runs)[-2:] == [("sending", True), ("cancelled", False)]
     # The runs it loads (and locks, on PostgreSQL): the one it stopped, no finished one.
     (loaded,) = [

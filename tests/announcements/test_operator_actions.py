@@ -5,9 +5,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 
-from announcements import services
+from announcements import operator_actions, scheduler
 from announcements.fanout import fan_out
 from announcements.models import Announcement, AnnouncementRun
+from announcements.progress import runs_progress
 from audit.models import OperatorAction
 from messaging.models import Message
 from messaging.scheduled import release_due_messages
@@ -15,7 +16,7 @@ from messaging.scheduled import release_due_messages
 
 def started(bot, groups, make_announcement, batches_done=None):
     announcement = make_announcement(bot, groups)
-    (run_id,) = services.start_due_announcements()
+    (run_id,) = scheduler.start_due_announcements()
     if batches_done is None:
         fan_out(run_id)
     else:
@@ -37,7 +38,7 @@ def test_pause_holds_pending_recipients_and_keeps_sent_ones(
     first = Message.objects.filter(announcement_run=run).order_by("pk").first()
     Message.objects.filter(pk=first.pk).update(status=Message.Status.SENT)
 
-    services.pause(superuser, announcement)
+    operator_actions.pause(superuser, announcement)
 
     run.refresh_from_db()
     assert run.status == AnnouncementRun.Status.PAUSED
@@ -48,9 +49,9 @@ def test_pause_holds_pending_recipients_and_keeps_sent_ones(
 
 def test_resume_releases_held_recipients(bot, make_groups, make_announcement, superuser):
     announcement, run = started(bot, make_groups(bot, 3), make_announcement)
-    services.pause(superuser, announcement)
+    operator_actions.pause(superuser, announcement)
 
-    services.resume(superuser, announcement)
+    operator_actions.resume(superuser, announcement)
     released = release_due_messages()
 
     run.refresh_from_db()
@@ -63,12 +64,12 @@ def test_pause_stops_a_fan_out_and_resume_finishes_it(
     bot, make_groups, make_announcement, superuser
 ):
     announcement, run = started(bot, make_groups(bot, 6), make_announcement, batches_done=1)
-    services.pause(superuser, announcement)
+    operator_actions.pause(superuser, announcement)
 
     fan_out(run.pk)  # a fan-out task still in the queue does nothing while paused
     assert Message.objects.filter(announcement_run=run).count() == 2
 
-    services.resume(superuser, announcement)
+    operator_actions.resume(superuser, announcement)
     fan_out(run.pk)
     release_due_messages()
     assert statuses(run) == ["queued"] * 6
@@ -81,13 +82,13 @@ def test_cancel_cancels_pending_recipients_and_keeps_history(
     sent = Message.objects.filter(announcement_run=run).order_by("pk").first()
     Message.objects.filter(pk=sent.pk).update(status=Message.Status.SENT)
 
-    cancelled = services.cancel(superuser, announcement)
+    cancelled = operator_actions.cancel(superuser, announcement)
 
     announcement.refresh_from_db()
     assert cancelled == 2
     assert announcement.status == Announcement.Status.CANCELLED
     assert statuses(run) == ["cancelled", "cancelled", "sent"]
-    assert services.runs_progress([run])[run.pk]["pending"] == 0
+    assert runs_progress([run])[run.pk]["pending"] == 0
     action = OperatorAction.objects.get(action="announcement.cancel")
     assert (action.actor, action.bot, action.target_id) == (superuser, bot, str(announcement.pk))
 
@@ -100,11 +101,11 @@ def test_cancelling_a_recurring_announcement_stops_future_runs(
     )
     assert announcement.next_run_at is not None
 
-    services.cancel(superuser, announcement)
+    operator_actions.cancel(superuser, announcement)
 
     announcement.refresh_from_db()
     assert announcement.next_run_at is None
-    assert services.start_due_announcements() == []
+    assert scheduler.start_due_announcements() == []
 
 
 def test_retry_failed_queues_only_the_failed_recipients(
@@ -117,7 +118,7 @@ def test_retry_failed_queues_only_the_failed_recipients(
     Message.objects.filter(pk=pks[0]).update(status="sent")
     Message.objects.filter(pk=pks[1]).update(status="failed", attempt_count=5, last_error="boom")
 
-    assert services.retry_failed(superuser, run) == 1
+    assert operator_actions.retry_failed(superuser, run) == 1
 
     retried = Message.objects.get(pk=pks[1])
     assert (retried.status, retried.attempt_count, retried.last_error) == ("queued", 0, "")
@@ -130,7 +131,7 @@ def test_progress_counts_sent_failed_and_pending(bot, make_groups, make_announce
     Message.objects.filter(pk__in=pks[:2]).update(status="sent")
     Message.objects.filter(pk=pks[2]).update(status="failed")
 
-    progress = services.runs_progress([run])[run.pk]
+    progress = runs_progress([run])[run.pk]
 
     assert (progress["sent"], progress["failed"], progress["pending"]) == (2, 1, 1)
     # Three of four are done: the bar is at 75 %, of which 50 sent and 25 failed.
@@ -151,10 +152,10 @@ def test_a_finished_announcement_with_everything_sent_refuses_pause_and_cancel(
     announcement.refresh_from_db()
     assert announcement.status == Announcement.Status.FINISHED
 
-    with pytest.raises(services.NoLongerApplies):
-        services.pause(superuser, announcement)
-    with pytest.raises(services.NoLongerApplies):
-        services.cancel(superuser, announcement)
+    with pytest.raises(operator_actions.NoLongerApplies):
+        operator_actions.pause(superuser, announcement)
+    with pytest.raises(operator_actions.NoLongerApplies):
+        operator_actions.cancel(superuser, announcement)
 
     announcement.refresh_from_db()
     assert announcement.status == Announcement.Status.FINISHED
@@ -168,9 +169,11 @@ def test_a_finished_announcement_still_sending_can_be_paused(
 ):
     announcement, run = started(bot, make_groups(bot, 2), make_announcement)
     announcement.refresh_from_db()
-    assert announcement.status == Announcement.Status.FINISHED and services.may_pause(announcement)
+    assert announcement.status == Announcement.Status.FINISHED and operator_actions.may_pause(
+        announcement
+    )
 
-    services.pause(superuser, announcement)
+    operator_actions.pause(superuser, announcement)
 
     announcement.refresh_from_db()
     assert announcement.status == Announcement.Status.PAUSED
@@ -186,12 +189,12 @@ def test_resuming_a_recurring_announcement_skips_the_runs_it_was_paused_over(
     nine = datetime(2026, 5, 4, 1, 0, tzinfo=UTC)  # Monday 09:00 in Shanghai
     with time_machine.travel(nine - timedelta(hours=1), tick=False) as clock:
         announcement = make_announcement(bot, groups, kind="daily", schedule={"time": "09:00"})
-        services.pause(superuser, announcement)
+        operator_actions.pause(superuser, announcement)
         clock.move_to(nine + paused_for)
-        assert services.start_due_announcements() == []
+        assert scheduler.start_due_announcements() == []
 
-        services.resume(superuser, announcement)
-        assert services.start_due_announcements() == []
+        operator_actions.resume(superuser, announcement)
+        assert scheduler.start_due_announcements() == []
 
     assert not AnnouncementRun.objects.exists()
     assert not Message.objects.exists()
@@ -208,10 +211,10 @@ def test_resuming_a_recurring_announcement_past_its_end_date_finishes_it(
         announcement = make_announcement(
             bot, groups, kind="daily", schedule={"time": "09:00", "until": "2026-05-05"}
         )
-        services.pause(superuser, announcement)
+        operator_actions.pause(superuser, announcement)
         clock.move_to(datetime(2026, 5, 9, 0, 0, tzinfo=UTC))
-        services.resume(superuser, announcement)
-        assert services.start_due_announcements() == []
+        operator_actions.resume(superuser, announcement)
+        assert scheduler.start_due_announcements() == []
 
     announcement.refresh_from_db()
     assert announcement.status == Announcement.Status.FINISHED
@@ -224,13 +227,13 @@ def test_a_recipient_deleted_before_its_message_was_handed_out_is_not_pending_fo
 ):
     groups = make_groups(bot, 3)
     make_announcement(bot, groups)
-    (run_id,) = services.start_due_announcements()  # the recipients are fixed here
+    (run_id,) = scheduler.start_due_announcements()  # the recipients are fixed here
     groups[2].delete()  # no message yet: nothing protects it
     fan_out(run_id)
     run = AnnouncementRun.objects.get(pk=run_id)
     Message.objects.filter(announcement_run=run).update(status=Message.Status.SENT)
 
-    progress = services.runs_progress([run])[run.pk]
+    progress = runs_progress([run])[run.pk]
 
     assert (progress["sent"], progress["pending"], progress["done"]) == (2, 0, True)
     assert (progress["skipped"], progress["planned"], progress["percent"]) == (1, 3, 100)
@@ -241,7 +244,7 @@ def test_a_finished_run_with_failures_and_a_skipped_recipient_is_at_100_percent(
 ):
     groups = make_groups(bot, 7)
     make_announcement(bot, groups)
-    (run_id,) = services.start_due_announcements()
+    (run_id,) = scheduler.start_due_announcements()
     groups[6].delete()
     fan_out(run_id)
     run = AnnouncementRun.objects.get(pk=run_id)
@@ -252,7 +255,7 @@ def test_a_finished_run_with_failures_and_a_skipped_recipient_is_at_100_percent(
     Message.objects.filter(pk=pks[4]).update(status=Message.Status.FAILED)
     Message.objects.filter(pk=pks[5]).update(status=Message.Status.UNCERTAIN)
 
-    progress = services.runs_progress([run])[run.pk]
+    progress = runs_progress([run])[run.pk]
 
     counts = [progress[k] for k in ("sent", "failed", "cancelled", "skipped", "pending")]
     assert counts == [4, 2, 0, 1, 0] and sum(counts) == progress["planned"] == 7
@@ -269,9 +272,9 @@ def test_a_run_cancelled_during_its_hand_out_counts_the_rest_as_cancelled(
     first = Message.objects.filter(announcement_run=run).order_by("pk").first()
     Message.objects.filter(pk=first.pk).update(status=Message.Status.SENT)
 
-    services.cancel(superuser, announcement)
+    operator_actions.cancel(superuser, announcement)
     run.refresh_from_db()
-    progress = services.runs_progress([run])[run.pk]
+    progress = runs_progress([run])[run.pk]
 
     # One sent; one handed out and cancelled; three never handed out.
     assert (progress["sent"], progress["cancelled"], progress["pending"]) == (1, 4, 0)
@@ -282,6 +285,6 @@ def test_recipients_not_handed_out_yet_are_pending(bot, make_groups, make_announ
     _, run = started(bot, make_groups(bot, 4), make_announcement, batches_done=1)
     Message.objects.filter(announcement_run=run).update(status=Message.Status.SENT)
 
-    progress = services.runs_progress([run])[run.pk]
+    progress = runs_progress([run])[run.pk]
 
     assert (progress["sent"], progress["pending"], progress["done"]) == (2, 2, False)

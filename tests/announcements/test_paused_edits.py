@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 import time_machine
 from django.utils import timezone
 
-from announcements import services
+from announcements import operator_actions, scheduler
 from announcements.fanout import fan_out, fan_out_batch
 from announcements.models import Announcement, AnnouncementRun
 from audit.models import OperatorAction
@@ -64,7 +64,7 @@ def test_a_paused_announcement_is_not_saved_as_a_draft(
     groups = make_groups(bot, 2)
     client.force_login(superuser)
     announcement = make_announcement(bot, groups, kind="daily", schedule={"time": "09:30"})
-    services.pause(superuser, announcement)
+    operator_actions.pause(superuser, announcement)
     form = submitted_form(
         client.get(f"/console/announcements/{announcement.pk}/edit/").content.decode(), "compose"
     )
@@ -86,9 +86,9 @@ def test_an_announcement_paused_while_sending_its_last_run_cannot_be_edited(
     """A one-off paused while it still sends: saving it would schedule it a second time."""
     groups = make_groups(bot, 2)
     announcement = make_announcement(bot, groups)
-    (run_id,) = services.start_due_announcements()
+    (run_id,) = scheduler.start_due_announcements()
     fan_out(run_id)
-    services.pause(superuser, announcement)
+    operator_actions.pause(superuser, announcement)
     client.force_login(superuser)
 
     page = head(detail(client, announcement))
@@ -128,9 +128,9 @@ def test_a_run_paused_while_handing_out_continues_with_the_edited_text_when_resu
         body={"msgtype": "text", "text": {"content": "typo"}},
     )
     Announcement.objects.filter(pk=announcement.pk).update(next_run_at=timezone.now())
-    (run_id,) = services.start_due_announcements()
+    (run_id,) = scheduler.start_due_announcements()
     fan_out_batch(run_id, 2)
-    services.pause(superuser, announcement)
+    operator_actions.pause(superuser, announcement)
     client.force_login(superuser)
     form = submitted_form(
         client.get(f"/console/announcements/{announcement.pk}/edit/").content.decode(), "compose"
@@ -140,7 +140,7 @@ def test_a_run_paused_while_handing_out_continues_with_the_edited_text_when_resu
         f"/console/announcements/{announcement.pk}/edit/",
         {**form, "text__content": "fixed", "schedule": "1"},
     )
-    services.resume(superuser, announcement)
+    operator_actions.resume(superuser, announcement)
     fan_out(run_id)
 
     assert saved.status_code == 302

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 import time_machine
 
-from announcements import services
+from announcements import operator_actions
 from announcements.models import Announcement
 from tests.announcements.test_finished_runs import T0, hourly_runs
 
@@ -33,7 +33,7 @@ def test_a_paused_recurring_announcement_says_paused_and_its_next_run_once_resum
     bot, make_groups, make_announcement, client, superuser, language, said
 ):
     announcement, _runs = hourly_runs(bot, make_groups(bot, 2), make_announcement, 1)
-    services.pause(superuser, announcement)
+    operator_actions.pause(superuser, announcement)
     client.force_login(superuser)
     client.cookies["django_language"] = language
 
@@ -49,9 +49,9 @@ def test_a_paused_announcement_left_without_runs_says_paused_alone(
     bot, make_groups, make_announcement, client, superuser
 ):
     """Once its last occurrence has gone by, resuming sends what it holds and no run
-    follows (services.next_run_once_resumed)."""
+    follows (scheduler.next_run_once_resumed)."""
     announcement, _runs = hourly_runs(bot, make_groups(bot, 1), make_announcement, 1)
-    services.pause(superuser, announcement)
+    operator_actions.pause(superuser, announcement)
     Announcement.objects.filter(pk=announcement.pk).update(next_run_at=None)
     client.force_login(superuser)
     client.cookies["django_language"] = "zh-hans"

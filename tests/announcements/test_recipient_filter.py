@@ -4,7 +4,7 @@ all, failed (or perhaps not delivered), waiting (not finished), sent."""
 import re
 
 from announcements.fanout import fan_out
-from announcements.services import start_due_announcements
+from announcements.scheduler import start_due_announcements
 from messaging.models import Message
 
 

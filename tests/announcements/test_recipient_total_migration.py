@@ -67,7 +67,7 @@ def test_the_fill_works_in_windows_of_ids_and_leaves_the_runs_progress_time(
     bot, monkeypatch, django_assert_num_queries
 ):
     """A fan-out stalled since its `updated_at` is restarted by it
-    (services.resume_stalled_fan_outs): counting a total is no progress."""
+    (fanout.resume_stalled_fan_outs): counting a total is no progress."""
     monkeypatch.setattr(FILL, "BATCH_SIZE", 2)
     pks = old_runs(today, bot, [(list(range(n)), None) for n in (1, 2, 3, 4, 5)])
     AnnouncementRun.objects.filter(pk=pks[1]).delete()  # a gap in the ids

@@ -8,9 +8,10 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from announcements import services
+from announcements import scheduler
 from announcements.fanout import fan_out
 from announcements.models import AnnouncementRun
+from announcements.progress import runs_progress
 from announcements.retention import forget_old_recipients
 
 Status = AnnouncementRun.Status
@@ -80,7 +81,7 @@ def test_a_forgotten_run_still_shows_its_planned_count(
     settings.BOTADMIN_MESSAGE_RETENTION_DAYS = 30
     bot = make_bot()
     make_announcement(bot, make_groups(bot, 4))
-    [run_id] = services.start_due_announcements()
+    [run_id] = scheduler.start_due_announcements()
     fan_out(run_id)
     run = AnnouncementRun.objects.get(pk=run_id)
     assert run.recipient_total == 4
@@ -89,7 +90,7 @@ def test_a_forgotten_run_still_shows_its_planned_count(
     assert forget_old_recipients() == 1
 
     run = AnnouncementRun.objects.get(pk=run_id)
-    assert run.recipient_ids == [] and services.runs_progress([run])[run.pk]["planned"] == 4
+    assert run.recipient_ids == [] and runs_progress([run])[run.pk]["planned"] == 4
 
 
 def test_the_lists_are_forgotten_every_night(settings):

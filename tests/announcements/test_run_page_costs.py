@@ -10,7 +10,7 @@ from django.db import connection
 from django.utils import timezone
 
 from announcements.models import Announcement
-from announcements.services import runs_progress
+from announcements.progress import runs_progress
 from messaging.models import Message
 from tests.announcements.test_finished_runs import T0, hourly_runs
 from tests.counted_queries import get_counting_queries

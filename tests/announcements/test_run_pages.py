@@ -24,7 +24,7 @@ def many_runs(bot, make_groups, make_announcement, superuser, client):
             scheduled_for=oldest.scheduled_for + timedelta(hours=hour),
             started_at=oldest.scheduled_for + timedelta(hours=hour),
             status=AnnouncementRun.Status.SENDING,
-            recipient_total=0,  # as every run started since it exists (services._start_run)
+            recipient_total=0,  # as every run started since it exists (scheduler._start_run)
             fanned_out_at=oldest.scheduled_for + timedelta(hours=hour),
         )
         for hour in range(1, 45)

@@ -199,7 +199,7 @@ def test_an_unknown_bot_time_zone_is_refused(bot):
 
 
 def test_draft_announcements_never_run(bot, make_groups, superuser):
-    from announcements.services import Draft, save_announcement
+    from announcements.editing import Draft, save_announcement
 
     groups = make_groups(bot, 1)
     draft = Draft(

@@ -7,9 +7,10 @@ from functools import partial
 
 import pytest
 
-from announcements import services
+from announcements import operator_actions, scheduler
 from announcements.fanout import fan_out
 from announcements.models import AnnouncementRun
+from announcements.progress import runs_progress
 from audit.models import OperatorAction
 from conversations.demo import DEMO_GROUPS
 from conversations.secrets import generate_agent_token
@@ -44,7 +45,7 @@ def announced(bridge_bot, make_conversation, make_announcement):  # noqa: F811
     def announce(count: int = 1):
         groups = [make_conversation(bridge_bot, f"wrGroup{n}") for n in range(count)]
         announcement = make_announcement(bridge_bot, groups)
-        (run_id,) = services.start_due_announcements()
+        (run_id,) = scheduler.start_due_announcements()
         fan_out(run_id)
         return announcement, list(Message.objects.filter(announcement_run_id=run_id).order_by("pk"))
 
@@ -90,7 +91,7 @@ def test_a_message_waiting_for_its_retry_is_not_sent_once_its_announcement_is_ca
     announcement, (message,) = announced()
     assert refused(agent, message, clock) == "retry"
 
-    assert services.cancel(superuser, announcement) == 1
+    assert operator_actions.cancel(superuser, announcement) == 1
     later(clock)
 
     assert reload(message).status == "cancelled"
@@ -106,11 +107,11 @@ def test_a_message_waiting_for_its_retry_is_held_by_pause_and_sent_once_on_resum
     announcement, (message,) = announced()
     assert refused(agent, message, clock) == "retry"
 
-    services.pause(superuser, announcement)
+    operator_actions.pause(superuser, announcement)
     later(clock)
     assert reload(message).status == "scheduled" and agent.sent == {}
 
-    services.resume(superuser, announcement)
+    operator_actions.resume(superuser, announcement)
     assert release_due_messages() == 1
     later(clock)
 
@@ -131,14 +132,14 @@ def test_messages_a_worker_claimed_but_had_not_sent_when_cancelled_are_not_sent(
     claimed = claim_due_messages(clock)
     assert len(claimed) == 3
 
-    assert services.cancel(superuser, announcement) == 0  # all three are the worker's
+    assert operator_actions.cancel(superuser, announcement) == 0  # all three are the worker's
     assert send_and_record(claimed, clock) == ["cancelled"] * 3
     later(clock)
 
     assert agent.send_requests == []
     assert [reload(m).status for m in messages] == ["cancelled"] * 3
     assert [(m.attempt_count, outcomes(m)) for m in messages] == [(0, [])] * 3  # never tried
-    progress = services.runs_progress([run_of(messages[0])])[messages[0].announcement_run_id]
+    progress = runs_progress([run_of(messages[0])])[messages[0].announcement_run_id]
     assert (progress["cancelled"], progress["finished"]) == (3, False)
 
 
@@ -148,13 +149,13 @@ def test_messages_a_worker_claimed_but_had_not_sent_when_paused_go_out_once_on_r
     announcement, messages = announced(3)
     claimed = claim_due_messages(clock)
 
-    services.pause(superuser, announcement)
+    operator_actions.pause(superuser, announcement)
     assert send_and_record(claimed, clock) == ["scheduled"] * 3
     later(clock)
     assert agent.send_requests == []
     assert run_of(messages[0]).status == AnnouncementRun.Status.PAUSED
 
-    services.resume(superuser, announcement)
+    operator_actions.resume(superuser, announcement)
     assert release_due_messages() == 3
     later(clock)
 
@@ -170,7 +171,7 @@ def test_a_slow_batch_cancelled_during_its_first_send_sends_nothing_more(
 ):
     announcement, messages = announced(3)
     agent.behaviour.delay = RECHECK_SECONDS + 0.1  # each answer: a batch read again
-    agent.while_sending = partial(services.cancel, superuser, announcement)
+    agent.while_sending = partial(operator_actions.cancel, superuser, announcement)
 
     statuses = send_and_record(claim_due_messages(clock), clock)
 
@@ -188,7 +189,7 @@ def test_an_attempt_refused_while_its_announcement_was_cancelled_is_not_tried_ag
     agent, announced, clock, superuser
 ):
     announcement, (message,) = announced()
-    cancel = partial(services.cancel, superuser, announcement)
+    cancel = partial(operator_actions.cancel, superuser, announcement)
 
     assert refused(agent, message, clock, while_sending=cancel) == "cancelled"
     later(clock)
@@ -209,14 +210,14 @@ def test_an_attempt_refused_while_its_announcement_was_paused_is_held_then_sent_
     agent, announced, clock, superuser
 ):
     announcement, (message,) = announced()
-    pause = partial(services.pause, superuser, announcement)
+    pause = partial(operator_actions.pause, superuser, announcement)
 
     assert refused(agent, message, clock, while_sending=pause) == "scheduled"
     later(clock)
     assert reload(message).status == "scheduled" and agent.sent == {}
     assert "held: paused while this attempt was in flight" in message.last_error
 
-    services.resume(superuser, announcement)
+    operator_actions.resume(superuser, announcement)
     assert release_due_messages() == 1
     later(clock)
 
@@ -230,7 +231,7 @@ def test_an_attempt_that_went_out_while_its_announcement_was_cancelled_is_sent(
     agent, announced, clock, superuser
 ):
     announcement, (message,) = announced()
-    agent.while_sending = partial(services.cancel, superuser, announcement)
+    agent.while_sending = partial(operator_actions.cancel, superuser, announcement)
 
     assert deliver(message.pk, clock).result == "sent"
 
@@ -238,7 +239,7 @@ def test_an_attempt_that_went_out_while_its_announcement_was_cancelled_is_sent(
     assert reload(message).status == "sent" and list(agent.sent) == [message.msgid]
     assert outcomes(message) == ["sent"]
     run = run_of(message)
-    progress = services.runs_progress([run])[run.pk]
+    progress = runs_progress([run])[run.pk]
     # Cancelled while its last message was in flight, which went out: nothing was stopped.
     assert (run.status, progress["sent"], progress["finished"]) == ("cancelled", 1, True)
 
@@ -253,7 +254,7 @@ def test_an_attempt_that_may_have_gone_out_when_cancelled_is_uncertain_not_cance
     settings.BRIDGE_READ_TIMEOUT = 0.3
     agent.behaviour.delay = 0.6
     announcement, (message,) = announced()
-    agent.while_sending = partial(services.cancel, superuser, announcement)
+    agent.while_sending = partial(operator_actions.cancel, superuser, announcement)
 
     assert deliver(message.pk, clock).result == "uncertain"
     agent.behaviour.delay = 0

@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils.html import escape
 
 from announcements.fanout import fan_out
-from announcements.services import start_due_announcements
+from announcements.scheduler import start_due_announcements
 from conversations.models import Conversation
 from messaging.models import Message
 from tests.connectors.wecom_app.conftest import app_api, app_bot, app_settings  # noqa: F401

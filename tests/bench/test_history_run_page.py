@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from django.urls import reverse
 
-from announcements.services import runs_progress
+from announcements.progress import runs_progress
 
 BENCH = Path(__file__).resolve().parents[2] / "bench"
 

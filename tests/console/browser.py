@@ -12,7 +12,7 @@ import requests
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
-from announcements.services import Draft, save_announcement
+from announcements.editing import Draft, save_announcement
 from conversations.demo import start_agent_and_sync
 from conversations.models import Bot, Conversation
 from messaging.models import Message

@@ -140,7 +140,7 @@ def test_an_announcements_action_calls_it_公告_as_the_rest_of_the_console(
     operator_client, operator, bot
 ):
     """The object column said 群发公告 #3 where the menu and the pages say 公告."""
-    from announcements.services import Draft, save_announcement
+    from announcements.editing import Draft, save_announcement
 
     draft = Draft(
         bot=bot,

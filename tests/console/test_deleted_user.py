@@ -7,7 +7,7 @@ from __future__ import annotations
 from django.apps import apps
 from django.urls import reverse
 
-from announcements.services import Draft, save_announcement
+from announcements.editing import Draft, save_announcement
 from botadmin.creator_labels import filler
 from messaging.models import Message
 

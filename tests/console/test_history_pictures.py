@@ -9,7 +9,7 @@ from html.parser import HTMLParser
 import pytest
 from django.urls import reverse
 
-from announcements.services import Draft, save_announcement
+from announcements.editing import Draft, save_announcement
 from media import store
 from messaging.models import Message, MessageMedia
 from tests.images import image_bytes

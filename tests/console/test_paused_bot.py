@@ -7,7 +7,7 @@ from django.urls import reverse
 from django.utils.html import strip_tags
 
 from announcements.fanout import fan_out
-from announcements.services import start_due_announcements
+from announcements.scheduler import start_due_announcements
 from audit.models import OperatorAction
 from botadmin.reasons import Reason
 from conversations import connections, pauses

@@ -1,7 +1,7 @@
 """The fake agent (connectors.demo_agent, a real bridge-protocol server on 127.0.0.1), and an
 operator who acts while a send is on the wire.
 
-    agent.while_sending = lambda: services.cancel(user, announcement)
+    agent.while_sending = lambda: operator_actions.cancel(user, announcement)
     deliver(message.pk)   # the agent takes the send, the operator cancels, the agent answers
 
 The action runs once, on the agent's request thread after the agent handled the send

@@ -5,8 +5,9 @@ import json
 
 import pytest
 
+from announcements.editing import Draft, save_announcement
 from announcements.fanout import fan_out
-from announcements.services import Draft, save_announcement, start_due_announcements
+from announcements.scheduler import start_due_announcements
 from conversations.models import Conversation
 from messaging.models import CardTaskId, Message
 

@@ -1,0 +1,92 @@
+"""The scheduler: starts each announcement's runs when they are due (run by one beat
+entry, `tasks.tick`), and says when a paused announcement runs next."""
+
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from .audience import recipients_now
+from .fanout import fan_out_on_commit
+from .models import Announcement, AnnouncementRun
+from .schedule import RECURRING, Schedule
+
+
+def tick_on_commit() -> None:
+    """Run the scheduler now (after the commit) rather than at its next beat."""
+    from .tasks import tick  # the tasks import this module
+
+    tick.delay_on_commit()
+
+
+def start_due_announcements(now: datetime | None = None) -> list[int]:
+    """Start a run for every active announcement whose next run time has come.
+
+    An occurrence found after its time (botadmin was down) runs marked late;
+    found more than BOTADMIN_SCHEDULED_LATE_CUTOFF_MINUTES late it is not sent
+    at all but recorded as a missed run, so the run list says so. Either way
+    the next run is the first occurrence after now (missed occurrences are not
+    replayed one by one).
+    """
+    now = now or timezone.now()
+    started = []
+    with transaction.atomic():
+        # Intent: two ticks never start the same occurrence (the unique
+        # constraint on (announcement, scheduled_for) backs this up).
+        due = list(
+            Announcement.objects.select_for_update(skip_locked=True)
+            .filter(status=Announcement.Status.ACTIVE, next_run_at__lte=now)
+            .order_by("next_run_at")[:100]
+        )
+        for announcement in due:
+            started.append(_start_run(announcement, now).pk)
+    return started
+
+
+def _start_run(announcement: Announcement, now: datetime) -> AnnouncementRun:
+    occurrence = announcement.next_run_at
+    late_after = timedelta(seconds=settings.BOTADMIN_ANNOUNCEMENT_LATE_SECONDS)
+    cutoff = settings.BOTADMIN_SCHEDULED_LATE_CUTOFF_MINUTES
+    missed = cutoff > 0 and now - occurrence > timedelta(minutes=cutoff)
+    # Fixed here for the run: a rule takes the conversations it names at this moment.
+    recipients = (
+        []
+        if missed
+        else list(recipients_now(announcement).order_by("pk").values_list("pk", flat=True))
+    )
+    run, _created = AnnouncementRun.objects.get_or_create(
+        announcement=announcement,
+        scheduled_for=occurrence,
+        defaults={
+            "started_at": now,
+            "is_late": now - occurrence > late_after,
+            "recipient_ids": recipients,
+            "recipient_total": len(recipients),
+            **({"status": AnnouncementRun.Status.MISSED} if missed else {}),
+        },
+    )
+    schedule = Schedule.from_announcement(announcement)
+    announcement.next_run_at = (
+        schedule.next_after(max(now, occurrence))
+        if announcement.schedule_kind in RECURRING
+        else None
+    )
+    if announcement.next_run_at is None:
+        announcement.status = Announcement.Status.FINISHED
+    announcement.last_run_at = now
+    announcement.save(update_fields=["next_run_at", "status", "last_run_at", "updated_at"])
+    if run.status != AnnouncementRun.Status.MISSED:
+        fan_out_on_commit(run.pk)
+    return run
+
+
+def next_run_once_resumed(announcement: Announcement, now: datetime) -> datetime | None:
+    """When a paused announcement runs next if resumed at `now`: a time at or before `now`
+    is as soon as it is resumed; None, no run is left (its held recipients are sent)."""
+    next_run = announcement.next_run_at
+    if announcement.schedule_kind in RECURRING and next_run is not None and next_run < now:
+        # Occurrences that fell while it was paused are skipped, not sent late on
+        # resume (nor listed as missed while botadmin was down): the next one is after now.
+        return Schedule.from_announcement(announcement).next_after(now)
+    return next_run
