@@ -24,6 +24,7 @@ from django.utils.translation import gettext_lazy as _
 from botadmin.forms import NoLabelSuffix
 from botadmin.ids import id_or_none
 from conversations.active_counts import active_counts
+from conversations.deletion_marks import NOT_BEING_DELETED
 from conversations.models import Bot, Conversation
 from conversations.services import named
 
@@ -47,11 +48,14 @@ CHUNK = 1_000
 # work of a rule or a saved audience, and keeps an IN list within SQLite's bounds.
 MAX_PICKED = 10_000
 PAGE_SIZE = 50
+# Who may be a recipient: an active conversation whose deletion was not asked for (then
+# /api/send refuses it too, conversations/deletion_marks.py).
+RECEIVES = Q(is_active=True) & NOT_BEING_DELETED
 
 
 def rule_members(bot: Bot, audience: str, search: str = "") -> QuerySet[Conversation]:
     """The bot's active conversations a rule takes now."""
-    conversations = Conversation.objects.filter(bot=bot, is_active=True)
+    conversations = Conversation.objects.filter(RECEIVES, bot=bot)
     if kind := RULE_KINDS[audience]:
         conversations = conversations.filter(kind=kind)
     return named(conversations, search)
@@ -60,7 +64,7 @@ def rule_members(bot: Bot, audience: str, search: str = "") -> QuerySet[Conversa
 def recipients_now(announcement: Announcement) -> QuerySet[Conversation]:
     """Whom a run starting now sends to: the active ones of its list, or its rule's."""
     if announcement.audience == Audience.LISTED:
-        return announcement.conversations.filter(is_active=True)
+        return announcement.conversations.filter(RECEIVES)
     return rule_members(announcement.bot, announcement.audience, announcement.audience_search)
 
 
@@ -189,7 +193,7 @@ class AudienceForm(NoLabelSuffix, forms.Form):
 
     def clean_conversations(self) -> list[int]:
         ids = self.cleaned_data.get("conversations") or []
-        found = Conversation.objects.filter(bot=self.bot, is_active=True, pk__in=ids)
+        found = Conversation.objects.filter(RECEIVES, bot=self.bot, pk__in=ids)
         if ids and found.count() != len(ids):
             raise forms.ValidationError(
                 _(
@@ -223,7 +227,7 @@ class AudienceForm(NoLabelSuffix, forms.Form):
         """Who the audience takes now: the chosen conversations, or the rule's."""
         audience, search = self.rule()
         if audience == Audience.LISTED:
-            return self.chosen().filter(is_active=True)
+            return self.chosen().filter(RECEIVES)
         return rule_members(self.bot, audience, search)
 
 
@@ -261,7 +265,7 @@ def results_page(form: AudienceSearchForm, counts: dict[str, int] | None = None)
     queries; `counts` (`kind_counts`), when known, saves counting the unfiltered list."""
     data = form.cleaned_data
     query, kind = data.get("audience_query", ""), data.get("audience_kind", "")
-    matches = named(Conversation.objects.filter(bot=form.bot, is_active=True), query)
+    matches = named(Conversation.objects.filter(RECEIVES, bot=form.bot), query)
     if kind:
         matches = matches.filter(kind=kind)
     members = form.members()

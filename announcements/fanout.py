@@ -27,6 +27,7 @@ from botadmin import reasons
 from botadmin.errors import ApiError
 from botadmin.logging import mask_secrets
 from botadmin.reasons import Reason, ngettext_noop
+from conversations.deletion_marks import NOT_BEING_DELETED
 from conversations.models import Conversation
 from messaging.models import Message
 from messaging.scheduled import quiet_until
@@ -110,10 +111,20 @@ def fan_out_batch(run_id: int, batch_size: int) -> bool:
                 "conversation_id", flat=True
             )
         )
+        # Not one whose deletion was asked for: it takes no new message (as /api/send
+        # answers 7000106), and its recipient counts as skipped (`progress.runs_progress`).
+        # Intent: locked, so a deletion asked for now (its mark updates the row) waits for
+        # this batch, then deletes what it made with the rest of the conversation's
+        # messages; one asked for before is seen here (PostgreSQL reads the row again).
+        conversations = (
+            Conversation.objects.select_for_update(no_key=True)
+            .filter(NOT_BEING_DELETED, pk__in=set(ids) - done)
+            .order_by("pk")
+        )
         try:
             accept_outbound_bulk(
                 bot=bot,
-                conversations=Conversation.objects.filter(pk__in=set(ids) - done).order_by("pk"),
+                conversations=conversations,
                 body=announcement.body,
                 source=Message.Source.ANNOUNCEMENT,
                 created_by=announcement.created_by,

@@ -18,7 +18,8 @@ def runs_progress(runs: list[AnnouncementRun]) -> dict[int, dict]:
     Pending is what the run still has to do: its unfinished messages and, unless
     it was cancelled (then they are cancelled) or failed (then they failed), the
     recipients it has not handed out yet (past `fanout_cursor`). A recipient handed out without a message (its conversation
-    was deleted meanwhile) will never get one, so it is not pending but skipped.
+    was deleted, or was being deleted, meanwhile: `fanout`) will never get one, so it is
+    not pending but skipped.
     Sent, failed, cancelled, skipped and pending add up to the planned
     recipients; `percent` is the share that is done (all but pending), so a
     finished run is at 100 % whatever its outcomes, made of `percent_sent`,

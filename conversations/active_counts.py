@@ -7,9 +7,10 @@ Django's cache (shared by every web process) for KEEP_SECONDS at most, and each
 write here that adds a conversation, changes its kind or turns it on or off
 forgets them once it commits: a contact sync's pages (`sync.py`), a conversation
 first seen in a message or no longer reachable (`activity.py`), a group chat
-created, a conversation entered by hand or changed in the admin. KEEP_SECONDS
-bounds how long a count racing such a write, or a change made around these
-writes (a row edited in the database), can be shown. While the cache is down
+created, a conversation entered by hand or changed in the admin, one marked for
+deletion (`deletion_marks.py`). KEEP_SECONDS bounds how long a count racing such a
+write, or a change made around these writes (a row edited in the database), can be
+shown. While the cache is down
 every view counts (`botadmin.cache.best_effort`).
 """
 
@@ -29,11 +30,15 @@ def _key(bot: Bot) -> str:
 
 
 def active_counts(bot: Bot) -> dict[str, int]:
-    """{kind: how many of the bot's conversations of that kind are active}, every kind."""
+    """{kind: how many of the bot's conversations of that kind are active}, every kind;
+    one being deleted is not (conversations/deletion_marks.py, which forgets these)."""
     key = _key(bot)
     counts = best_effort.get(key)
     if counts is None:
-        counts = Conversation.objects.filter(bot=bot, is_active=True).aggregate(
+        active = Conversation.objects.filter(
+            bot=bot, is_active=True, deletion_requested_at__isnull=True
+        )
+        counts = active.aggregate(
             **{kind: Count("pk", filter=Q(kind=kind)) for kind in Conversation.Kind.values}
         )
         best_effort.set(key, counts, KEEP_SECONDS)

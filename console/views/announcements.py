@@ -21,6 +21,7 @@ from django.views.static import serve
 
 from announcements import editing, estimates, operator_actions
 from announcements.audience import (
+    RECEIVES,
     AudienceForm,
     AudienceSearchForm,
     count_now,
@@ -198,7 +199,10 @@ def compose(request, pk: int | None = None):
         )
     saved_audiences = list(
         bot.saved_audiences.annotate(
-            active=Count("conversations", filter=Q(conversations__is_active=True))
+            active=Count(
+                "conversations",
+                filter=Q(conversations__is_active=True, conversations__deletion_requested_at=None),
+            )
         )
     )
     form_args = {
@@ -329,7 +333,7 @@ def _picker(form: ComposeForm) -> dict:
     if picker.is_valid():
         results = results_page(picker, counts)
         counts["matching"] = results.matching
-        chosen = picker.chosen().filter(is_active=True).count()
+        chosen = picker.chosen().filter(RECEIVES).count()
     counts["listed"] = chosen or 0
     return {
         "picker": picker,
