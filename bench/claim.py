@@ -44,14 +44,15 @@ def parse_args():
     return parser.parse_args()
 
 
-def configure() -> None:
+def configure(folder: str = "bench-claim") -> None:
+    """Django on DATABASE_URL, else on a fresh SQLite database in var/<folder>/."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "botadmin.settings")
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     # The engine's own cost: no conversation gap (a claim is rolled back, the cache's
     # record of a conversation's last send is not) and the bot's rate limit lifted.
     os.environ["DELIVERY_CONVERSATION_MIN_GAP"] = "0"
     if "DATABASE_URL" not in os.environ:
-        var = ROOT / "var" / "bench-claim"
+        var = ROOT / "var" / folder
         shutil.rmtree(var, ignore_errors=True)
         var.mkdir(parents=True)
         os.environ["BOTADMIN_VAR_DIR"] = str(var)
