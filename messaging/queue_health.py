@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models import Count, F, Min, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -30,7 +30,7 @@ from botadmin.partial_indexes import index_condition
 from conversations.models import Bot
 
 from .delivery_caps import stored_holds
-from .delivery_claim import in_the_way
+from .delivery_claim import PENDING_STATUSES, held_by_uncertain, in_the_way
 from .models import DUE_SINCE, QUEUED_OUTBOUND, Message
 
 # Why a queued message is not due (the label of `botadmin_queue_held`).
@@ -46,15 +46,14 @@ def _queued() -> QuerySet[Message]:
 # each with a lookup of its conversation. Only a backlog behind held messages of its
 # conversations gets that far (a chat at its daily cap, an agent down for hours whose
 # first message waits for its retry): unbounded, a walk past 100,000 of them took 0.9 s
-# on PostgreSQL. A due message past them is not seen until the backlog shrinks; stopped
-# workers still show in the heartbeats and in every other bot's figure.
+# on PostgreSQL. Past it, `_oldest_due_head` looks at each conversation once instead.
 WALK = 1000
 
 
-def _walk_end(now: datetime) -> Subquery:
-    """The time of the WALK-th message of the (outer query's) bot whose time has come,
-    or None when it has fewer."""
-    ahead = _queued().filter(bot=OuterRef(OuterRef("pk")), due_since__lte=now)
+def _walk_end(now: datetime, bot: OuterRef) -> Subquery:
+    """The time of the WALK-th message of the bot whose time has come, or None when it
+    has fewer."""
+    ahead = _queued().filter(bot=bot, due_since__lte=now)
     return Subquery(ahead.order_by("due_since").values(since=F("due_since"))[WALK - 1 : WALK])
 
 
@@ -64,22 +63,60 @@ def overdue_since(
     """Per bot (of `bot_ids`, else every bot) that has a due message: since when its
     longest due one has been due. One query; per bot a walk of msg_bot_due_idx from its
     longest due message that stops at the first one nothing is in the way of, or after
-    WALK messages."""
+    WALK messages. A bot whose walk met only messages something is in the way of, WALK
+    of them, is asked again by `_oldest_due_head` (two more queries, for those bots)."""
     now = now or timezone.now()
     bots = Bot.objects.filter(is_active=True, paused_at__isnull=True)
     if bot_ids is not None:
         bots = bots.filter(pk__in=list(bot_ids))
     longest = (
         _queued()
-        .filter(bot=OuterRef("pk"), due_since__lte=Coalesce(_walk_end(now), Value(now)))
+        .filter(
+            bot=OuterRef("pk"),
+            due_since__lte=Coalesce(_walk_end(now, OuterRef(OuterRef("pk"))), Value(now)),
+        )
         .exclude(in_the_way(now))
         .order_by("due_since")
         .values(since=F("due_since"))[:1]
     )
-    rows = (
-        bots.annotate(overdue_since=Subquery(longest)).order_by().values_list("pk", "overdue_since")
+    rows = bots.annotate(overdue_since=Subquery(longest)).order_by()
+    found, none_found = {}, []
+    for pk, since in rows.values_list("pk", "overdue_since"):
+        if since is not None:
+            found[pk] = since
+        else:
+            none_found.append(pk)
+    # The bots whose walk ended at WALK: asked apart, of those it found none of (in the
+    # query above, the walk's end was read twice for every bot, doubling its cost).
+    walked_past = none_found and list(
+        Bot.objects.filter(pk__in=none_found)
+        .annotate(walk_end=_walk_end(now, OuterRef("pk")))
+        .filter(walk_end__isnull=False)
+        .values_list("pk", flat=True)
     )
-    return {pk: since for pk, since in rows if since is not None}
+    if walked_past:
+        found.update(_oldest_due_head(walked_past, now))
+    return found
+
+
+def _oldest_due_head(bot_ids: list[int], now: datetime) -> dict[int, datetime]:
+    """`overdue_since` for bots with more due messages behind others than a walk takes.
+    Only a conversation's head can be due (its oldest message in delivery), so each
+    conversation is looked at once, through its head: the heads from one pass over
+    msg_conversation_delivery_idx, as the delivery claim finds them (`due_messages`; 2,001
+    heads of 100,000 messages: docs/performance.md), then a look at each."""
+    in_delivery = Message.objects.filter(PENDING_STATUSES)
+    heads = in_delivery.values("conversation_id").annotate(head=Min("pk")).values("head")
+    rows = (
+        _queued()
+        .filter(pk__in=heads, bot__in=bot_ids, due_since__lte=now)
+        .exclude(held_by_uncertain(now))
+        .values("bot_id")
+        .annotate(since=Min("due_since"))
+        .order_by()
+        .values_list("bot_id", "since")
+    )
+    return dict(rows)
 
 
 def waiting_until_later(now: datetime) -> QuerySet[Message]:

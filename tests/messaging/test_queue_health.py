@@ -10,11 +10,12 @@ from django.utils import timezone
 
 from botadmin.reasons import Reason
 from connectors.registry import connector_for
-from conversations.models import Bot
+from conversations.models import Bot, Conversation
 from conversations.pauses import pause_bot, resume_bot
 from messaging import delivery, queue_health
 from messaging.delivery_caps import HELD
 from messaging.models import Message
+from messaging.queue_health import WALK
 from messaging.scheduled import release_due_messages
 from tests.connectors.wecom_app.conftest import (  # noqa: F401  (the fake WeCom app API)
     app_api,
@@ -163,3 +164,34 @@ def test_a_paused_bots_queue_waits_for_the_resume_and_is_due_from_then(bot, grou
     [since] = queue_health.overdue_since().values()
     assert since >= before
     assert queue_health.waiting_on_purpose() == {}
+
+
+def test_a_due_message_behind_more_blocked_chats_than_a_walk_takes_is_still_found(
+    bot, make_conversation, queue_message
+):
+    """1,001 chats each wait for their first message's retry, with a message due behind it
+    for an hour: more than the walk from the longest due message takes (WALK). A message of
+    another chat, due for 10 minutes, is still the bot's figure, not hidden behind them."""
+    chats = Conversation.objects.bulk_create(
+        Conversation(bot=bot, conversation_id=f"wrBlocked{i}") for i in range(WALK + 1)
+    )
+    retry_at = timezone.now() + timedelta(hours=1)
+
+    def queued(chat, **fields) -> Message:
+        return Message(
+            bot=bot, conversation=chat, direction="out", status="queued", source="api",
+            msgtype="text", body=TEXT, **fields,
+        )  # fmt: skip
+
+    heads = Message.objects.bulk_create(
+        queued(chat, attempt_count=1, next_attempt_at=retry_at) for chat in chats
+    )
+    behind = Message.objects.bulk_create(queued(chat) for chat in chats)
+    made_ago([*heads, *behind], hours=1)
+    assert queue_health.overdue_since() == {}
+
+    stuck = queue_message(make_conversation(bot, "wrOther"), TEXT)
+    made = made_ago([stuck], minutes=10)
+
+    assert queue_health.overdue_since() == {bot.pk: made}
+    assert queue_health.overdue_since([bot.pk]) == {bot.pk: made}
