@@ -113,14 +113,13 @@ def fan_out_batch(run_id: int, batch_size: int) -> bool:
         )
         # Not one whose deletion was asked for: it takes no new message (as /api/send
         # answers 7000106), and its recipient counts as skipped (`progress.runs_progress`).
-        # Intent: locked, so a deletion asked for now (its mark updates the row) waits for
-        # this batch, then deletes what it made with the rest of the conversation's
-        # messages; one asked for before is seen here (PostgreSQL reads the row again).
-        conversations = (
-            Conversation.objects.select_for_update(no_key=True)
-            .filter(NOT_BEING_DELETED, pk__in=set(ids) - done)
-            .order_by("pk")
-        )
+        # Not locked: a lock here would make contact syncs and inbound messages updating
+        # these rows wait for the batch (and a sync writing them in another order could
+        # deadlock with it). A deletion asked for during this statement deletes what the
+        # batch made with the rest of the conversation's messages.
+        conversations = Conversation.objects.filter(
+            NOT_BEING_DELETED, pk__in=set(ids) - done
+        ).order_by("pk")
         try:
             accept_outbound_bulk(
                 bot=bot,
