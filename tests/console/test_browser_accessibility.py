@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from announcements.fanout import fan_out
 from announcements.models import Announcement
-from announcements.services import start_due_announcements
+from announcements.scheduler import start_due_announcements
 from forwarding.models import WebhookEndpoint
 from tests.browser import needs_chromium
 
