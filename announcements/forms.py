@@ -20,7 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from botadmin.errors import ApiError
-from botadmin.forms import TextareaField
+from botadmin.forms import SubmissionField, TextareaField, new_submission
 from botadmin.msgtype_names import NAMES as MSGTYPE_NAMES
 from botadmin.timezones import grouped_zone_choices, zone_choices, zone_filter_attrs
 from connectors import conversions
@@ -56,7 +56,6 @@ SCHEDULE_FIELDS = ("kind", "at", "time", "weekdays", "month_day", "cron", "until
 IMAGE_ACCEPT = "image/png,image/jpeg,image/gif,image/webp"
 IMAGE_SUFFIXES = {"JPEG": ".jpg", "PNG": ".png", "GIF": ".gif", "WEBP": ".webp"}
 WEEKDAY_CHOICES = list(enumerate(WEEKDAY_NAMES))
-SUBMISSION_ID = re.compile(r"[0-9a-f]{32}")
 STAGED_SALT = "announcements.staged-image"
 # What store_upload names a file.
 STAGED_NAME = re.compile(r"announcements/[0-9a-f]{32}[.\w-]*")
@@ -173,7 +172,7 @@ class ComposeForm(AudienceForm):
     )
     # Which compose page this is (a random id made when it is opened): posted twice, the
     # same page makes one announcement (announcements.editing.AlreadySaved).
-    submission = forms.CharField(required=False, max_length=40, widget=forms.HiddenInput)
+    submission = SubmissionField()
 
     def __init__(
         self, *args, bot: Bot, saved_audiences, kept_zone: str = "", as_draft=False, **kwargs
@@ -192,7 +191,7 @@ class ComposeForm(AudienceForm):
         self.fields["timezone"].initial = settings.TIME_ZONE
         if self.initial.get("timezone") not in zones:  # one the zoneinfo database dropped
             self.initial["timezone"] = settings.TIME_ZONE
-        self.initial.setdefault("submission", uuid.uuid4().hex)
+        self.initial.setdefault("submission", new_submission())
 
     def message_fieldsets(self):
         """(msgtype, bound fields) for each msgtype this bot can send; the page shows one at a time."""
@@ -203,11 +202,6 @@ class ComposeForm(AudienceForm):
                 fields.append(self["image_file"])
             sets.append((msgtype, fields))
         return sets
-
-    def clean_submission(self) -> str:
-        """The page's id, or none (a post from elsewhere): then nothing is told apart."""
-        value = self.cleaned_data.get("submission") or ""
-        return value if SUBMISSION_ID.fullmatch(value) else ""
 
     def clean_staged_image(self) -> str:
         """The storage name of the image staged for this post, or ""."""

@@ -12,6 +12,8 @@ A hint after a help text (`with_hint`) is joined as the next sentence, with the
 language's own full stop when the help text has none ("Secret" is no sentence).
 """
 
+import re
+import uuid
 from contextlib import contextmanager
 
 from django import forms
@@ -61,6 +63,30 @@ class TextareaField(forms.CharField):
     def to_python(self, value):
         text = super().to_python(value)
         return text.replace("\r\n", "\n").replace("\r", "\n") if text else text
+
+
+class SubmissionField(forms.CharField):
+    """A hidden id of the page a form was sent from, made when the page is drawn
+    (`new_submission`): the same page posted twice (a double click, a reload) is told
+    apart from a second page. Cleaned to "" when it is not one (a post from elsewhere):
+    then nothing is told apart."""
+
+    widget = forms.HiddenInput
+    PATTERN = re.compile(r"[0-9a-f]{32}")
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("max_length", 40)
+        super().__init__(**kwargs)
+
+    def clean(self, value):
+        value = super().clean(value) or ""
+        return value if self.PATTERN.fullmatch(value) else ""
+
+
+def new_submission() -> str:
+    """A SubmissionField's value for a page being drawn."""
+    return uuid.uuid4().hex
 
 
 class HttpURLField(forms.URLField):

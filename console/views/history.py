@@ -185,17 +185,21 @@ def reply(request, bot_id: int, pk: int):
     form = ReplyForm(request.POST, max_bytes=reply_limit(bot))
     if form.is_valid():
         try:
-            accept_outbound(
+            message = accept_outbound(
                 bot=bot,
                 conversation_id=conversation.conversation_id,
                 body=_reply_body(form.cleaned_data),
                 source=Message.Source.CONSOLE,
                 created_by=request.user,
+                idempotency_key=form.idempotency_key(),
             )
         except ApiError as error:
             form.add_error("content", _("Not sent: %(errmsg)s") % {"errmsg": error.errmsg})
         else:
-            messages.success(request, _("Reply queued for sending."))
+            if getattr(message, "replayed", False):
+                messages.info(request, _("This reply was already queued: it is sent once."))
+            else:
+                messages.success(request, _("Reply queued for sending."))
             history_url = reverse("console:history", args=[bot.pk, conversation.pk])
             if request.headers.get("HX-Request"):
                 return HttpResponse(headers={"HX-Redirect": history_url})
