@@ -431,10 +431,10 @@ class BotAdmin(
             raise PermissionDenied
         zone = zone_or_default(bot.timezone)
         data = request.POST if request.method == "POST" else None
-        form = GraceForm(data, now=timezone.now(), zone=zone)
+        form = GraceForm(data, now=timezone.now(), zone=zone, secret=bot.secret)
         if form.rotates():
-            bot = rotate_secret(bot, form.grace(), actor=request.user, via=" in the admin")
-            messages.success(request, rotated_text(bot, zone))
+            if rotated := form.rotate(request, rotate_secret, bot, via=" in the admin"):
+                messages.success(request, rotated_text(rotated, zone))
             return redirect("admin:conversations_bot_change", bot.pk)
         context = {
             **self.admin_site.each_context(request),

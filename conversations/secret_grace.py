@@ -16,6 +16,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django import forms
+from django.contrib import messages
 from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -23,6 +24,7 @@ from django.utils.translation import gettext_lazy as _
 from botadmin.forms import NoLabelSuffix
 
 from .models import Bot
+from .secrets import AlreadyRotated, fingerprint
 
 GRACE_CHOICES = [
     ("0", _("None: the old secret stops working now")),
@@ -61,9 +63,14 @@ class GraceForm(NoLabelSuffix, forms.Form):
     )
     # "confirmed" once the question was answered yes; only read without a grace.
     no_grace = forms.CharField(required=False, widget=forms.HiddenInput)
+    # The fingerprint of the secret the page was drawn for (secrets.fingerprint): posted
+    # again after it rotated (a double click), the page rotates nothing more.
+    replacing = forms.CharField(required=False, max_length=64, widget=forms.HiddenInput)
 
-    def __init__(self, *args, now, zone, **kwargs):
+    def __init__(self, *args, now, zone, secret: str = "", **kwargs):
+        """`secret`: the one the page rotates."""
         super().__init__(*args, **kwargs)
+        self.initial["replacing"] = fingerprint(secret) if secret else ""
         choices = []
         for value, label in GRACE_CHOICES:
             if value != "0":
@@ -77,6 +84,27 @@ class GraceForm(NoLabelSuffix, forms.Form):
 
     def grace(self) -> timedelta:
         return timedelta(hours=self.cleaned_data["grace_hours"])
+
+    def replaced_secret(self) -> str:
+        """The fingerprint of the secret the post rotates ("" for whichever is current)."""
+        return self.cleaned_data["replacing"]
+
+    def rotate(self, request, rotation, target, *, via: str):
+        """`rotation(target, grace, …)` (conversations.services.rotate_secret,
+        forwarding.signing_secrets.rotate_signing_secret) of the secret the page showed, by
+        the request's user: the target as rotated, or None when that secret was rotated
+        already (the page posted twice), which the user is told."""
+        try:
+            return rotation(
+                target,
+                self.grace(),
+                actor=request.user,
+                via=via,
+                replacing=self.replaced_secret(),
+            )
+        except AlreadyRotated:
+            messages.info(request, ALREADY_ROTATED)
+            return None
 
     def confirmed(self) -> bool:
         """Whether a valid form may rotate: with a grace, or with none confirmed."""
@@ -103,6 +131,11 @@ def grace_context(form: GraceForm, zone, no_grace_question) -> dict:
         "no_grace_question": no_grace_question,
         "confirmed": CONFIRMED,
     }
+
+
+ALREADY_ROTATED = _(
+    "This secret was already rotated from this page (posted twice?): it was not rotated again."
+)
 
 
 def rotated_text(bot: Bot, zone) -> str:

@@ -6,6 +6,7 @@ import re
 import secrets
 
 from django.db.models import CharField, Func
+from django.utils.crypto import salted_hmac
 
 API_SECRET_RE = re.compile(r"^[A-Za-z0-9_-]{32,64}$")
 SIGNING_SECRET_PREFIX = "whsec_"
@@ -62,6 +63,23 @@ def secrets_match(given: str, stored: str) -> bool:
     if not given or not stored:
         return False
     return hmac.compare_digest(given.encode(), stored.encode())
+
+
+def fingerprint(value: str) -> str:
+    """A stand-in for a secret that a page may carry (a rotate page's "the secret it
+    replaces"): the same for the same secret, and telling nothing of it."""
+    return salted_hmac("botadmin.secret-fingerprint", value).hexdigest()[:32]
+
+
+class AlreadyRotated(Exception):
+    """The secret a rotation was asked for is no longer the current one: a rotate page
+    posted twice (a double click) rotated it the first time."""
+
+
+def check_replacing(current: str, replacing: str) -> None:
+    """Raise AlreadyRotated when `replacing` (a fingerprint, "" for any) is not `current`'s."""
+    if replacing and not secrets_match(fingerprint(current), replacing):
+        raise AlreadyRotated
 
 
 def mask(value: str, visible: int = 4) -> str:

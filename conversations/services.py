@@ -21,6 +21,7 @@ from .deletion_marks import BEING_DELETED
 from .key_checks import record_key_checks
 from .models import Bot, Conversation
 from .secrets import (
+    check_replacing,
     generate_api_secret,
     is_valid_api_secret,
     secrets_match,
@@ -127,10 +128,17 @@ def _secret_matches(bot: Bot, secret: str, now) -> bool:
     )
 
 
-def rotate_secret(bot: Bot, grace: timedelta | None = None, *, actor=None, via: str = "") -> Bot:
+def rotate_secret(
+    bot: Bot, grace: timedelta | None = None, *, actor=None, via: str = "", replacing: str = ""
+) -> Bot:
     """Issue a new API secret; the old one keeps working for `grace` (default
     BOTADMIN_SECRET_GRACE_HOURS). A webhook endpoint's signing secret is rotated on its
     own (forwarding/signing_secrets.py).
+
+    `replacing`: the fingerprint of the secret the rotate page showed (secrets.fingerprint).
+    Raises AlreadyRotated when that one was rotated since: the page posted twice rotates
+    once, and the grace chosen for the old secret is not cut short by a second rotation
+    that would drop it.
 
     The rotation is recorded in the audit log with `actor` (None from the command line).
     """
@@ -141,6 +149,7 @@ def rotate_secret(bot: Bot, grace: timedelta | None = None, *, actor=None, via: 
     keep = grace > timedelta(0)
     with transaction.atomic():
         bot = Bot.objects.select_for_update().get(pk=bot.pk)
+        check_replacing(bot.secret, replacing)
         bot.previous_secret = bot.secret if keep else ""
         bot.previous_secret_expires_at = timezone.now() + grace if keep else None
         bot.secret = generate_api_secret()

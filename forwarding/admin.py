@@ -329,13 +329,13 @@ class WebhookEndpointAdmin(AuditedAdminMixin, BotScopedAdminMixin, admin.ModelAd
         endpoint = self._administered_endpoint(request, pk)
         zone = zone_or_default(endpoint.bot.timezone)
         data = request.POST if request.method == "POST" else None
-        form = GraceForm(data, now=timezone.now(), zone=zone)
+        form = GraceForm(data, now=timezone.now(), zone=zone, secret=endpoint.signing_secret)
         if form.rotates():
-            endpoint = rotate_signing_secret(
-                endpoint, form.grace(), actor=request.user, via=" in the admin"
-            )
-            expires = endpoint.previous_signing_secret_expires_at
-            messages.success(request, signing_secret_rotated_text(expires, zone))
+            if rotated := form.rotate(
+                request, rotate_signing_secret, endpoint, via=" in the admin"
+            ):
+                expires = rotated.previous_signing_secret_expires_at
+                messages.success(request, signing_secret_rotated_text(expires, zone))
             return redirect("admin:forwarding_webhookendpoint_change", endpoint.pk)
         title = _("Rotate the signing secret of %(url)s?") % {"url": endpoint}
         context = self._context(

@@ -15,7 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit.services import record_action
-from conversations.secrets import generate_signing_secret
+from conversations.secrets import check_replacing, generate_signing_secret
 
 from .models import WebhookEndpoint
 
@@ -40,12 +40,18 @@ def reveal_signing_secret(endpoint: WebhookEndpoint, actor, *, via: str) -> str:
 
 
 def rotate_signing_secret(
-    endpoint: WebhookEndpoint, grace: timedelta | None = None, *, actor=None, via: str = ""
+    endpoint: WebhookEndpoint,
+    grace: timedelta | None = None,
+    *,
+    actor=None,
+    via: str = "",
+    replacing: str = "",
 ) -> WebhookEndpoint:
     """Issue the endpoint a new signing secret; for `grace` (default
     BOTADMIN_SECRET_GRACE_HOURS) its deliveries are signed with the old one too, then with
     the new one alone. Recorded in the audit log with `actor`; `via` ends the summary
-    (" in the console")."""
+    (" in the console"). `replacing`: as conversations.services.rotate_secret's (raises
+    AlreadyRotated)."""
     if grace is None:
         grace = timedelta(hours=settings.BOTADMIN_SECRET_GRACE_HOURS)
     keep = grace > timedelta(0)
@@ -55,6 +61,7 @@ def rotate_signing_secret(
             .select_related("bot")
             .get(pk=endpoint.pk)
         )
+        check_replacing(endpoint.signing_secret, replacing)
         endpoint.previous_signing_secret = endpoint.signing_secret if keep else ""
         endpoint.previous_signing_secret_expires_at = timezone.now() + grace if keep else None
         endpoint.signing_secret = generate_signing_secret()

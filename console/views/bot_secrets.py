@@ -58,10 +58,10 @@ def rotate(request, bot_id: int):
     (views/webhooks.py), which this page links to."""
     bot = admin_bot_or_403(request, bot_id)
     zone = zone_or_default(bot.timezone)
-    form = GraceForm(request.POST or None, now=timezone.now(), zone=zone)
+    form = GraceForm(request.POST or None, now=timezone.now(), zone=zone, secret=bot.secret)
     if form.rotates():
-        bot = rotate_secret(bot, form.grace(), actor=request.user, via=" in the console")
-        request.session[_issued_key(bot)] = True
+        if form.rotate(request, rotate_secret, bot, via=" in the console"):
+            request.session[_issued_key(bot)] = True
         return redirect(reverse("console:bot", args=[bot.pk]) + "#credentials")
     removed = removed_operator(bot, id_or_none(request.GET.get("removed", "")))
     endpoints = list(WebhookEndpoint.objects.filter(bot=bot))

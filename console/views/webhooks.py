@@ -292,13 +292,13 @@ def endpoint_rotate_secret(request, bot_id: int, endpoint_id: int):
     bot = _managed_bot(request, bot_id)
     endpoint = _endpoint_or_404(bot, endpoint_id)
     zone = zone_or_default(bot.timezone)
-    form = GraceForm(request.POST or None, now=timezone.now(), zone=zone)
+    form = GraceForm(
+        request.POST or None, now=timezone.now(), zone=zone, secret=endpoint.signing_secret
+    )
     if form.rotates():
-        endpoint = rotate_signing_secret(
-            endpoint, form.grace(), actor=request.user, via=" in the console"
-        )
-        expires = endpoint.previous_signing_secret_expires_at
-        messages.success(request, signing_secret_rotated_text(expires, zone))
+        if rotated := form.rotate(request, rotate_signing_secret, endpoint, via=" in the console"):
+            expires = rotated.previous_signing_secret_expires_at
+            messages.success(request, signing_secret_rotated_text(expires, zone))
         return redirect(reverse("console:webhook", args=[bot.pk, endpoint.pk]) + "#signing-secret")
     context = {
         "bot": bot,
