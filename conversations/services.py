@@ -185,8 +185,13 @@ def visible_conversation(user, bot_id: int, pk: int, **annotations) -> Conversat
 
 
 def named(conversations: QuerySet[Conversation], name: str) -> QuerySet[Conversation]:
-    """Those whose name contains `name`, or whose ID it is (all of them for no name)."""
-    if name := name.strip():
+    """Those whose name contains `name`, or whose ID it is (all of them for no name).
+    A name longer than a conversation's name or ID can be matches none: SQLite refuses a
+    LIKE pattern past 50,000 bytes ("LIKE or GLOB pattern too complex", a 500)."""
+    name = name.strip()
+    if len(name) > Conversation._meta.get_field("conversation_id").max_length:
+        return conversations.none()
+    if name:
         return conversations.filter(Q(name__icontains=name) | Q(conversation_id=name))
     return conversations
 
