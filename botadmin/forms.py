@@ -89,6 +89,23 @@ def new_submission() -> str:
     return uuid.uuid4().hex
 
 
+class SentOncePerPage(forms.Form):
+    """A form base class whose page, posted twice (a double click, Enter pressed again while it
+    was sending), sends one message: its `submission` is the idempotency key
+    messaging.sending.accept_outbound stores the message with."""
+
+    submission = SubmissionField()
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.initial.setdefault("submission", new_submission())
+
+    def idempotency_key(self, what: str) -> str:
+        """`what` (the form's own prefix) and the page's id; "" for a post from elsewhere."""
+        submission = self.cleaned_data["submission"]
+        return f"console-{what}:{submission}" if submission else ""
+
+
 class HttpURLField(forms.URLField):
     """A URL botadmin.http can request: http or https only. It replaces URLField's
     own validator (which also takes ftp) instead of adding to it, so a bad URL is

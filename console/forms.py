@@ -5,7 +5,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from announcements.models import Announcement
-from botadmin.forms import NoLabelSuffix, SubmissionField, TextareaField, new_submission
+from botadmin.forms import NoLabelSuffix, SentOncePerPage, TextareaField
 from botadmin.msgtype_names import NAMES
 from console.queries import STILL_SENDING, UNDELIVERED
 from messaging.models import Message
@@ -176,8 +176,9 @@ class AnnouncementFilterForm(BotFilterForm):
     )
 
 
-class ReplyForm(NoLabelSuffix, forms.Form):
-    """A text reply; `max_bytes` is the bot's connector's text limit (UTF-8 bytes)."""
+class ReplyForm(NoLabelSuffix, SentOncePerPage):
+    """A text reply; `max_bytes` is the bot's connector's text limit (UTF-8 bytes). The
+    same reply box posted twice queues one reply (SentOncePerPage)."""
 
     content = TextareaField(
         label=_("Reply"),
@@ -186,19 +187,10 @@ class ReplyForm(NoLabelSuffix, forms.Form):
     )
     # The msgid of the received message this answers (connectors that reply).
     reply_to = forms.CharField(required=False, max_length=128, widget=forms.HiddenInput)
-    # Which reply box this is: the same box posted twice (a double click, Ctrl+Enter
-    # pressed again while it was sending) queues one reply, not two.
-    submission = SubmissionField()
 
     def __init__(self, *args, max_bytes: int, **kwargs):
         super().__init__(*args, **kwargs)
         self.max_bytes = max_bytes
-        self.initial.setdefault("submission", new_submission())
-
-    def idempotency_key(self) -> str:
-        """The key accept_outbound stores the reply with ("" for a post from elsewhere)."""
-        submission = self.cleaned_data["submission"]
-        return f"console-reply:{submission}" if submission else ""
 
     def clean_content(self):
         content = self.cleaned_data["content"]

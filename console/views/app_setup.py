@@ -20,7 +20,7 @@ from django.utils.translation import gettext_lazy
 
 from botadmin import reasons
 from botadmin.errors import ApiError
-from botadmin.forms import NoLabelSuffix
+from botadmin.forms import NoLabelSuffix, SentOncePerPage
 from botadmin.reasons import translate
 from connectors.registry import connector_class
 from connectors.setup_checklist import public_url
@@ -34,7 +34,7 @@ from ..login_required import login_required
 from .scoping import visible_bot_or_404
 
 
-class TestMessageForm(NoLabelSuffix, forms.Form):
+class TestMessageForm(NoLabelSuffix, SentOncePerPage):
     userid = forms.CharField(label=gettext_lazy("Your WeCom user ID"), max_length=255)
 
 
@@ -55,7 +55,7 @@ def app_setup(request, bot_id: int):
     if request.method == "POST":
         if request.POST.get("action") == "test":
             test_form = TestMessageForm(request.POST)
-            if test_form.is_valid() and _send_test(request, bot, test_form.cleaned_data["userid"]):
+            if test_form.is_valid() and _send_test(request, bot, test_form):
                 return redirect(request.path)
         elif request.POST.get("action") == "chat":
             chat_form = GroupChatForm(request.POST)
@@ -86,7 +86,8 @@ def app_setup(request, bot_id: int):
     )
 
 
-def _send_test(request, bot, userid: str) -> bool:
+def _send_test(request, bot, form: TestMessageForm) -> bool:
+    userid = form.cleaned_data["userid"]
     body = {
         "msgtype": "text",
         "text": {"content": _("botadmin test message: the app can reach you.")},
@@ -98,6 +99,7 @@ def _send_test(request, bot, userid: str) -> bool:
             body=body,
             source=Message.Source.CONSOLE,
             created_by=request.user,
+            idempotency_key=form.idempotency_key("test-message"),
         )
     except ApiError as error:
         messages.error(request, _("Not sent: %(errmsg)s") % {"errmsg": error.errmsg})

@@ -191,7 +191,7 @@ def reply(request, bot_id: int, pk: int):
                 body=_reply_body(form.cleaned_data),
                 source=Message.Source.CONSOLE,
                 created_by=request.user,
-                idempotency_key=form.idempotency_key(),
+                idempotency_key=form.idempotency_key("reply"),
             )
         except ApiError as error:
             form.add_error("content", _("Not sent: %(errmsg)s") % {"errmsg": error.errmsg})

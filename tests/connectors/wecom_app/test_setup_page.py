@@ -1,5 +1,7 @@
 """The console's setup page of an app bot: what to paste into WeCom, the last checks, a test message."""
 
+import re
+
 import pytest
 from django.contrib.auth.models import Permission
 from django.urls import reverse
@@ -102,6 +104,20 @@ def test_send_a_test_message_to_me_queues_a_text_to_that_member(client, operator
     assert response.status_code == 302
     message = Message.objects.get(direction="out")
     assert message.conversation == member and message.msgtype == "text"
+
+
+def test_a_test_message_posted_twice_from_the_page_is_queued_once(
+    client, operator, app_bot, member
+):
+    html = page(client, app_bot).content.decode()
+    test_form = html[html.index('value="test"') :]
+    submission = re.search(r'name="submission" value="([0-9a-f]{32})"', test_form)[1]
+    data = {"action": "test", "userid": "zhangsan", "submission": submission}
+    url = reverse("console:app_setup", args=[app_bot.pk])
+
+    assert client.post(url, data).status_code == client.post(url, data).status_code == 302
+
+    assert Message.objects.filter(direction="out").count() == 1
 
 
 def test_a_paused_bot_shows_the_trusted_ip_hint(client, operator, app_bot):
