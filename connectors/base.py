@@ -142,6 +142,10 @@ class MediaGone(ConnectorError):
     """The source cannot give this media any more: retrying will not help."""
 
 
+class ChatIdTaken(ConnectorError):
+    """create_group was given a chatid that already names a group chat."""
+
+
 # WeCom refuses a template card whose task_id the bot (an app, an AI bot) used before, or
 # that needs one and has none. Delivery reserves each card's task_id for its message
 # (messaging/card_task_ids.py), so this is a card another client of the bot sent, or one
@@ -368,7 +372,8 @@ class Connector:
         raise ConnectorError(Reason(cannot, connector=reasons.label(self.label)))
 
     def create_group(self, name: str, owner: str, members: list[str], chatid: str = "") -> str:
-        """Create a group chat; its id. Raises ConnectorError."""
+        """Create a group chat; its id. Raises ConnectorError (ChatIdTaken when `chatid`
+        already names a chat)."""
         cannot = gettext_noop("%(connector)s cannot create group chats")
         raise ConnectorError(Reason(cannot, connector=reasons.label(self.label)))
 

@@ -38,6 +38,7 @@ from . import wecom_app_api as api
 from . import wecom_app_checklist
 from .base import (
     MEDIA_MIN_BYTES,
+    ChatIdTaken,
     Connector,
     ConnectorError,
     ContactPage,
@@ -59,6 +60,7 @@ from .filenames import attachment_name, upload_name
 from .wecom_answers import MEDIA_ID_ERRCODE
 from .wecom_app_answers import (
     APPCHAT_GONE_ERRCODE,
+    CHATID_EXISTS_ERRCODE,
     call_refusal,
     classify,
     media_errcode,
@@ -478,11 +480,17 @@ class WeComAppConnector(Connector):
         return items
 
     def create_group(self, name: str, owner: str, members: list[str], chatid: str = "") -> str:
-        """appchat/create: the new chat's id (it appears in clients after its first message)."""
+        """appchat/create: the new chat's id (it appears in clients after its first message);
+        ChatIdTaken when `chatid` already names a chat."""
         body = {"name": name, "owner": owner, "userlist": members}
         if chatid:
             body["chatid"] = chatid
-        return str(self._get("appchat/create", method="POST", json=body)["chatid"])
+        try:
+            return str(self._get("appchat/create", method="POST", json=body)["chatid"])
+        except ConnectorError as error:
+            if chatid and getattr(error, "errcode", None) == CHATID_EXISTS_ERRCODE:
+                raise ChatIdTaken(error.args[0], detail=error.detail) from None
+            raise
 
     def check(self) -> str:
         """agent/get: checks the secret and the AgentId together, and says whether the app is

@@ -24,6 +24,9 @@ from .wecom_answers import APP, BUSY_ERRCODES, unexpected_answer, without_errcod
 
 # appchat/get of a chat WeCom no longer knows.
 APPCHAT_GONE_ERRCODE = 86003
+# appchat/create given a chatid that already names a chat (WeCom's global errcodes:
+# 86215 会话ID已经存在; shared/spec/wecom-app.md gives no errcode for it).
+CHATID_EXISTS_ERRCODE = 86215
 PERMISSION_ERRCODES = api.PERMISSION_ERRCODES
 # message/send names the recipients it did not reach: unknown or outside the app's
 # visible range, or without an account license (接口许可).

@@ -58,8 +58,7 @@ class GroupChatBotAdminMixin:
             else:
                 messages.success(
                     request,
-                    _("Chat %(name)s created; it shows in WeCom after its first message.")
-                    % {"name": chat.name},
+                    form.done(chat),
                 )
                 return None  # back to the list
         context = {

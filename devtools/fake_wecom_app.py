@@ -25,7 +25,8 @@ with FakeWeComApp(corp_id="ww1", secret="s", agent_id=1000002) as api:
 
 HTTP 200 with a JSON errcode always; an unknown or expired token → 40014 /
 42001; message/send: invaliduser for unknown members, lowercased (81013 when
-none is valid), unlicenseduser for unlicensed ones; appchat/send only to chats
+none is valid), unlicenseduser for unlicensed ones; appchat/create refuses a chatid
+that already names a chat (86215, WeCom's "会话ID已经存在"); appchat/send only to chats
 created by appchat/create; media/upload takes a part `media` with a file name and
 more than 5 bytes (an image: JPG or PNG ≤ 10 MB; a voice: AMR ≤ 2 MB; a video: MP4
 ≤ 10 MB; a file ≤ 20 MB) and gives a media_id valid 3 days, which only a message of

@@ -119,8 +119,7 @@ def _create_chat(request, bot, form: GroupChatForm) -> bool:
         return False
     messages.success(
         request,
-        _("Chat %(name)s created; it shows in WeCom after its first message.")
-        % {"name": chat.name},
+        form.done(chat),
     )
     return True
 

@@ -1,5 +1,7 @@
 """Creating a WeCom app chat from the bot admin, against the fake WeCom app API."""
 
+import re
+
 import pytest
 from django.contrib.auth.models import Permission
 from django.urls import reverse
@@ -55,6 +57,24 @@ def test_a_bot_admin_creates_an_app_chat_that_is_a_group_at_once_and_audited(
     action = OperatorAction.objects.get(action="group_chat.create")
     assert action.actor == bot_admin and action.bot == app_bot
     assert action.details["members"] == ["zhangsan", "lisi", "wangwu"]
+
+
+def test_the_actions_form_posted_twice_creates_one_chat(
+    client,
+    bot_admin,
+    app_api,  # noqa: F811
+    app_bot,  # noqa: F811
+):
+    form = choose_action(client, app_bot).content.decode()
+    submission = re.search(r'name="submission" value="([0-9a-f]{32})"', form)[1]
+    fields = {"name": "项目群", "owner": "zhangsan", "members": "lisi", "submission": submission}
+
+    submit_chat(client, app_bot, **fields)
+    again = submit_chat(client, app_bot, **fields).content.decode()
+
+    assert "群聊 项目群 已从此页面创建过：只创建了一次。" in again
+    assert len(app_api.chats) == 1
+    assert Conversation.objects.filter(bot=app_bot, kind="group").count() == 1
 
 
 def test_what_wecom_or_the_service_refuses_is_shown_on_the_form_and_nothing_is_made(

@@ -139,6 +139,29 @@ def test_creating_an_app_chat_from_the_page(client, operator, app_api, app_bot):
     assert Conversation.objects.get(bot=app_bot, kind="group").name == "项目群"
 
 
+def test_a_chat_posted_twice_from_the_page_is_created_once(client, operator, app_api, app_bot):
+    html = page(client, app_bot).content.decode()
+    chat_form = html[html.index('value="chat"') :]
+    submission = re.search(r'name="submission" value="([0-9a-f]{32})"', chat_form)[1]
+    data = {"action": "chat", "name": "项目群", "owner": "zhangsan", "members": "lisi"}
+    data["submission"] = submission
+    url = reverse("console:app_setup", args=[app_bot.pk])
+    client.cookies["django_language"] = "en"
+
+    first = client.post(url, data, follow=True).content.decode()
+    Conversation.objects.all().delete()  # as if the first post were still recording it
+    second = client.post(url, data, follow=True).content.decode()
+    third = client.post(url, data, follow=True).content.decode()
+
+    assert len(app_api.chats) == 1
+    chat = Conversation.objects.get(bot=app_bot, kind="group")
+    assert chat.conversation_id in app_api.chats and chat.name == "项目群"
+    assert "Chat 项目群 created" in first
+    assert "Chat 项目群 was already created from this page: it was created once." in second
+    assert "was already created from this page" in third
+    assert OperatorAction.objects.filter(action="group_chat.create").count() == 1
+
+
 def test_a_chat_refused_before_wecom_is_asked_says_why_in_the_operators_language(
     client, operator, app_bot
 ):
