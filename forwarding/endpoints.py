@@ -176,6 +176,14 @@ def reenable_endpoint(endpoint: WebhookEndpoint, actor=None) -> int:
     return len(waiting)
 
 
+class EndpointExists(Exception):
+    """The bot already forwards to this URL (the endpoint is `endpoint`)."""
+
+    def __init__(self, endpoint: WebhookEndpoint):
+        super().__init__(endpoint.url)
+        self.endpoint = endpoint
+
+
 def add_endpoint(
     actor,
     bot: Bot,
@@ -186,8 +194,15 @@ def add_endpoint(
     sends_api_secret: bool = True,
 ):
     """A further endpoint for the bot's inbound messages (the primary one is the bot's
-    webhook URL); audited."""
+    webhook URL); audited. A URL the bot already forwards to raises EndpointExists: a
+    second endpoint there would get every message twice (a double-clicked "Add")."""
     with transaction.atomic():
+        # The bot's row lock makes two additions at once (both clicks of a double click)
+        # take turns, so the second sees the first's endpoint.
+        Bot.objects.select_for_update().filter(pk=bot.pk).values_list("pk").first()
+        existing = WebhookEndpoint.objects.filter(bot=bot, url=url).first()
+        if existing is not None:
+            raise EndpointExists(existing)
         endpoint = WebhookEndpoint.objects.create(
             bot=bot,
             url=url,

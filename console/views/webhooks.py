@@ -24,6 +24,7 @@ from conversations.secret_grace import (
 )
 from forwarding import attempt_reasons
 from forwarding.endpoints import (
+    EndpointExists,
     EndpointNotDeletable,
     add_endpoint,
     change_endpoint,
@@ -81,14 +82,24 @@ def endpoint_add(request, bot_id: int):
     form = EndpointForm(request.POST)
     if not form.is_valid():
         return webhook_list(request, bot_id, add_form=form)
-    endpoint = add_endpoint(
-        request.user,
-        bot,
-        url=form.cleaned_data["url"],
-        msgtypes=form.msgtypes(),
-        description=form.cleaned_data["description"],
-        sends_api_secret=form.cleaned_data["sends_api_secret"],
-    )
+    try:
+        endpoint = add_endpoint(
+            request.user,
+            bot,
+            url=form.cleaned_data["url"],
+            msgtypes=form.msgtypes(),
+            description=form.cleaned_data["description"],
+            sends_api_secret=form.cleaned_data["sends_api_secret"],
+        )
+    except EndpointExists as exists:
+        messages.info(
+            request,
+            _(
+                "The bot already forwards to this URL: nothing was added. Change this "
+                "endpoint's message types here instead."
+            ),
+        )
+        return redirect("console:webhook", bot_id=bot.pk, endpoint_id=exists.endpoint.pk)
     messages.success(request, _("Endpoint added. Send it a test event to check it answers."))
     _warn_unknown_msgtypes(request, form)
     return redirect("console:webhook", bot_id=bot.pk, endpoint_id=endpoint.pk)

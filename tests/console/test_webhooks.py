@@ -609,3 +609,16 @@ def test_a_new_endpoint_is_sent_the_api_secret_unless_the_box_is_unticked(operat
 
     sent = dict(WebhookEndpoint.objects.values_list("url", "sends_api_secret"))
     assert sent == {"https://a.example.com/in": True, "https://b.example.com/in": False}
+
+
+def test_an_endpoint_added_twice_is_added_once_and_the_second_click_opens_it(operator_client, bot):
+    form = {"url": "https://hooks.example.com/in", "msgtype_choice": ["text"]}
+    first = operator_client.post(url("webhook_add", bot), form)
+    second = operator_client.post(url("webhook_add", bot), {**form, "msgtype_choice": ["image"]})
+
+    endpoint = WebhookEndpoint.objects.get(bot=bot)
+    assert endpoint.msgtypes == ["text"]
+    assert first["Location"] == second["Location"] == url("webhook", bot, endpoint.pk)
+    page = operator_client.get(second["Location"]).content.decode()
+    assert "机器人已经转发到这个 URL，没有添加任何端点" in page
+    assert OperatorAction.objects.filter(action="endpoint.create").count() == 1
