@@ -89,7 +89,7 @@ def new_submission() -> str:
     return uuid.uuid4().hex
 
 
-class SentOncePerPage(forms.Form):
+class SentOncePerPage(NoLabelSuffix, forms.Form):
     """A form base class whose page, posted twice (a double click, Enter pressed again while it
     was sending), sends one message: its `submission` is the idempotency key
     messaging.sending.accept_outbound stores the message with."""

@@ -176,7 +176,7 @@ class AnnouncementFilterForm(BotFilterForm):
     )
 
 
-class ReplyForm(NoLabelSuffix, SentOncePerPage):
+class ReplyForm(SentOncePerPage):
     """A text reply; `max_bytes` is the bot's connector's text limit (UTF-8 bytes). The
     same reply box posted twice queues one reply (SentOncePerPage)."""
 

@@ -21,7 +21,7 @@ from django.utils.translation import gettext_lazy as _
 
 from audit.services import record_action
 from botadmin import reasons
-from botadmin.forms import NoLabelSuffix, SentOncePerPage
+from botadmin.forms import SentOncePerPage
 from botadmin.reasons import Reason
 from connectors.base import ChatIdTaken, ConnectorError
 from connectors.registry import connector_for
@@ -36,7 +36,7 @@ class GroupChatError(Exception):
     pass
 
 
-class GroupChatForm(NoLabelSuffix, SentOncePerPage):
+class GroupChatForm(SentOncePerPage):
     """What a person gives for a new chat (the console's setup page, the admin action)."""
 
     name = forms.CharField(label=_("Chat name"), max_length=50)

@@ -20,7 +20,7 @@ from django.utils.translation import gettext_lazy
 
 from botadmin import reasons
 from botadmin.errors import ApiError
-from botadmin.forms import NoLabelSuffix, SentOncePerPage
+from botadmin.forms import SentOncePerPage
 from botadmin.reasons import translate
 from connectors.registry import connector_class
 from connectors.setup_checklist import public_url
@@ -34,7 +34,7 @@ from ..login_required import login_required
 from .scoping import visible_bot_or_404
 
 
-class TestMessageForm(NoLabelSuffix, SentOncePerPage):
+class TestMessageForm(SentOncePerPage):
     userid = forms.CharField(label=gettext_lazy("Your WeCom user ID"), max_length=255)
 
 
