@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-from-lock
 PROD_STAMP := $(VENV)/.installed-from-prod-lock
 export PYTHONUNBUFFERED = 1
 
-.PHONY: run test lint format setup venv venv-prod clean lock help
+.PHONY: run test lint format messages setup venv venv-prod clean lock help
 
 # Two locks, both from pyproject.toml (`make lock`): requirements.lock with the dev extra
 # (the tests and tools) for developers and CI, requirements-prod.lock with botadmin's
@@ -89,6 +89,13 @@ format: venv
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# The zh_Hans catalogues after a change to UI texts (needs GNU gettext): new texts are added
+# where they belong, untranslated; translate them, then run it again to compile.
+messages: venv
+	$(BIN)/python manage.py makemessages -l zh_Hans --verbosity 0
+	touch locale/zh_Hans/LC_MESSAGES/django.po */locale/zh_Hans/LC_MESSAGES/django.po
+	$(BIN)/python manage.py compilemessages -l zh_Hans --ignore=.venv --ignore=var --verbosity 0
+
 # The two locks after a change to pyproject.toml's dependencies, with the commands in their
 # headers: the runtime one constrained by the dev one, so a package pinned in both has one
 # version. LOCK_ARGS (--upgrade-package NAME) moves pins in the dev lock, and so in both.
@@ -111,6 +118,7 @@ help:
 	@echo "make test     the test suite, one process per core (PYTEST_WORKERS=0: one; PYTEST_ARGS=...)"
 	@echo "make lint     ruff check and ruff format --check"
 	@echo "make format   ruff format, then ruff check --fix"
+	@echo "make messages the zh_Hans catalogues: collect new UI texts, compile (needs GNU gettext)"
 	@echo "make setup    migrate, cache table, static files, the demo's admin and bot; starts nothing"
 	@echo "make venv     .venv from requirements.lock (again only when the lock changes); plain make does this"
 	@echo "make venv-prod  .venv from requirements-prod.lock, without the tests and tools (production hosts)"

@@ -2,8 +2,9 @@
 
 `manage.py makemessages -l zh_Hans` is run on a copy of the tracked source (so the
 working tree is not touched); every catalogue it writes must then have no
-untranslated and no fuzzy entry. The committed catalogues are that command's
-output, translated: a new string shows up here until it is translated.
+untranslated and no fuzzy entry, and be the committed catalogue itself: the committed
+catalogues are that command's output, translated, in its order (`make messages`), so
+running it after a change adds the new texts and moves nothing else.
 """
 
 import re
@@ -65,6 +66,8 @@ def test_makemessages_leaves_no_untranslated_or_fuzzy_entry(tmp_path):
         where = po_file.relative_to(copy)
         problems += [f"{where}: untranslated: {m}" for m in _msgids(po_file, "--untranslated")]
         problems += [f"{where}: fuzzy: {m}" for m in _msgids(po_file, "--only-fuzzy")]
+        if not problems and po_file.read_text() != (REPO / where).read_text():
+            problems.append(f"{where}: not as makemessages writes it (run `make messages`)")
     assert not problems, "\n".join(problems)
 
 
