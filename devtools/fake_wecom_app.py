@@ -27,8 +27,9 @@ HTTP 200 with a JSON errcode always; an unknown or expired token → 40014 /
 42001; message/send: invaliduser for unknown members, lowercased (81013 when
 none is valid), unlicenseduser for unlicensed ones; appchat/create refuses a chatid
 that already names a chat (86215, WeCom's "会话ID已经存在"); appchat/send only to chats
-created by appchat/create; media/upload takes a part `media` with a file name and
-more than 5 bytes (an image: JPG or PNG ≤ 10 MB; a voice: AMR ≤ 2 MB; a video: MP4
+created by appchat/create, and every appchat call only for an app whose visible range
+is the root department (60011 otherwise); media/upload takes a part `media` with a
+file name and more than 5 bytes (an image: JPG or PNG ≤ 10 MB; a voice: AMR ≤ 2 MB; a video: MP4
 ≤ 10 MB; a file ≤ 20 MB) and gives a media_id valid 3 days, which only a message of
 its type may name (40007 otherwise); media/get serves uploaded bytes; template_card needs a card_type
 (members only), with a task_id when interactive or with an action_menu, never one the
@@ -188,6 +189,8 @@ class FakeWeComApp(LocalServer):
                 return forced
             if self.app_closed and api in CLOSED_APP_REFUSES:
                 return _error(50003, _ERRMSG[50003])
+            if api.startswith("appchat/") and not self._sees_the_root():
+                return _error(60011, _ERRMSG[60011])
             handler = getattr(self, "_" + api.replace("/", "_"), None)
             if handler is None:
                 return _error(404, f"unknown api {api}")
@@ -347,6 +350,11 @@ class FakeWeComApp(LocalServer):
                     ids.add(department["id"])
                     found = True
         return [d for d in self.departments if d["id"] in ids]
+
+    def _sees_the_root(self) -> bool:
+        """Whether the app's visible range is the root department (appchat needs it)."""
+        roots = {d["id"] for d in self.departments if d["parentid"] == 0}
+        return bool(roots & set(self.visible_departments))
 
     def _visible(self) -> list[dict]:
         seen = {}

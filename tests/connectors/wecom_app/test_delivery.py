@@ -247,6 +247,23 @@ def test_missing_permissions_pause_the_bot_saying_which(
     assert app_bot.paused_at is not None and str(errcode) in app_bot.paused_reason
 
 
+def test_an_app_chat_of_an_app_no_longer_visible_to_the_root_department_pauses_the_bot(
+    app_api, app_bot, make_conversation, queue_message, run_queue
+):
+    chatid = connector_for(app_bot).create_group("项目群", "zhangsan", ["zhangsan", "lisi"])
+    chat = make_conversation(app_bot, chatid, name="项目群")
+    app_api.add_department(2, "研发", parentid=1)
+    app_api.visible_departments = [2]  # an administrator narrowed the app's visible range
+    message = queue_message(chat, {"msgtype": "text", "text": {"content": "大家好"}})
+
+    run_queue()
+
+    app_bot.refresh_from_db()
+    message.refresh_from_db()
+    assert app_bot.paused_at is not None and "60011" in app_bot.paused_reason
+    assert message.status == "queued" and app_api.sent == []
+
+
 @pytest.mark.parametrize(
     ("errcode", "paused_reason"),
     [

@@ -103,6 +103,21 @@ def test_appchat_send_reaches_only_chats_the_app_created():
         assert answer["errcode"] == 0
 
 
+def test_app_chats_need_an_app_visible_to_the_root_department():
+    with FakeWeComApp() as api:
+        api.add_department(2, "研发", parentid=1)
+        token = _token(api)
+        members = {"name": "n", "owner": "a", "userlist": ["a", "b"]}
+        created = _post(api, "appchat/create", token, members)
+        assert created["errcode"] == 0
+
+        api.visible_departments = [2]
+        assert _post(api, "appchat/create", token, members)["errcode"] == 60011
+        body = {"msgtype": "text", "text": {"content": "hi"}, "chatid": created["chatid"]}
+        assert _post(api, "appchat/send", token, body)["errcode"] == 60011
+        assert api.sent == []
+
+
 def test_uploaded_media_can_be_sent_and_fetched():
     with FakeWeComApp() as api:
         token = _token(api)
