@@ -11,7 +11,8 @@ It follows shared/spec/wecom-aibot.md:
 * `ping` is acknowledged (unless `answer_pings` is off), `ping_delay` seconds
   late if the test says so;
 * `aibot_send_msg` needs a `chatid` and takes markdown (≤ 20,480 bytes),
-  template cards and image / file / voice / video by the media_id of an upload
+  template cards (of the five card types wecom-aibot.md names, in sends, replies,
+  welcomes and updates alike) and image / file / voice / video by the media_id of an upload
   of that type this bot finished (40007 otherwise); anything else, `text`
   included, is refused (40008);
 * `aibot_respond_msg` must carry the req_id of a message callback this server
@@ -452,6 +453,9 @@ class FakeAIBotServer:
             if body.get("msgtype") not in ("text", "template_card"):
                 await self._ack(ws, req_id, 40008, "invalid message type")
                 return
+            if refused := checks.check_card(body):
+                await self._ack(ws, req_id, *refused)
+                return
             self._accept(bot_id, cmd, {"req_id": req_id, **body})
             await self._ack(ws, req_id)
         elif cmd == "aibot_respond_update_msg":
@@ -463,6 +467,9 @@ class FakeAIBotServer:
             card = body.get("template_card")
             if body.get("response_type") != "update_template_card" or not isinstance(card, dict):
                 await self._ack(ws, req_id, 40058, "invalid parameter: update_template_card")
+                return
+            if refused := checks.check_card(body):
+                await self._ack(ws, req_id, *refused)
                 return
             if card.get("task_id") != clicked[1]:
                 await self._ack(ws, req_id, 40058, "invalid parameter: task_id")

@@ -40,6 +40,14 @@ CONTENT_MAX_BYTES = 20480
 STREAM_MSG_ITEMS_MAX = 10
 # What aibot_respond_msg answers a message with (media by an upload's media_id).
 REPLY_MSGTYPES = ("stream", "template_card", "stream_with_template_card", *MEDIA_MSGTYPES)
+# The template cards an AI bot sends (wecom-aibot.md, "Reply bodies").
+CARD_TYPES = (
+    "text_notice",
+    "news_notice",
+    "button_interaction",
+    "vote_interaction",
+    "multiple_interaction",
+)
 _MD5 = re.compile(r"^[0-9a-f]{32}$")
 
 Refusal = tuple[int, str] | None
@@ -117,7 +125,7 @@ def check_send(body: dict) -> Refusal:
         return _check_content(content, "markdown.content") or (
             None if content else invalid("markdown.content is empty")
         )
-    return None
+    return check_card(body)
 
 
 def check_reply(body: dict) -> Refusal:
@@ -126,7 +134,18 @@ def check_reply(body: dict) -> Refusal:
     if msgtype not in REPLY_MSGTYPES:
         return 40008, "invalid message type"
     if msgtype in ("stream", "stream_with_template_card"):
-        return _check_stream(body.get("stream"))
+        return _check_stream(body.get("stream")) or check_card(body)
+    return check_card(body)
+
+
+def check_card(body: dict) -> Refusal:
+    """The body's `template_card`, if it has one (or must: msgtype template_card), is of
+    one of the AI bot's card types."""
+    if "template_card" not in body and body.get("msgtype") != "template_card":
+        return None
+    card = body.get("template_card")
+    if not isinstance(card, dict) or card.get("card_type") not in CARD_TYPES:
+        return invalid("template_card.card_type")
     return None
 
 

@@ -225,6 +225,38 @@ def test_a_finished_stream_with_its_id_answers_the_message(client, server):
     assert server.sent == [("bot1", "aibot_respond_msg", {"req_id": req_id, **reply})]
 
 
+@pytest.mark.parametrize("card_type", ["text_notice", "multiple_interaction"])
+def test_a_card_of_an_ai_bot_card_type_is_sent(client, server, card_type):
+    card = {"card_type": card_type, "task_id": f"t-{card_type}"}
+    send = {"chatid": "g", "msgtype": "template_card", "template_card": card}
+
+    assert client.request("aibot_send_msg", send)["errcode"] == 0
+
+
+@pytest.mark.parametrize("card", [{"card_type": "news"}, {}, None])
+def test_a_card_without_an_ai_bot_card_type_is_refused_in_a_send_a_reply_and_a_welcome(
+    client, server, card
+):
+    body = {"msgtype": "template_card", "template_card": card}
+    enter = {"msgid": "e1", "msgtype": "event", "from": {"userid": "lisi"},
+             "event": {"eventtype": "enter_chat"}}  # fmt: skip
+    welcome_req_id = server.push("bot1", "aibot_event_callback", enter)
+    message_req_id = server.push_message("bot1", {"msgid": "m1", "chattype": "single",
+                                                  "from": {"userid": "lisi"}, "msgtype": "text",
+                                                  "text": {"content": "hello"}})  # fmt: skip
+
+    acks = [
+        client.request("aibot_send_msg", {"chatid": "g", **body}),
+        client.request("aibot_respond_msg", body, req_id=message_req_id),
+        client.request("aibot_respond_welcome_msg", body, req_id=welcome_req_id),
+    ]
+
+    assert [(a["errcode"], a["errmsg"]) for a in acks] == [
+        (40058, "invalid parameter: template_card.card_type")
+    ] * 3
+    assert server.sent == []
+
+
 def test_acks_name_their_command_when_asked(client, server):
     server.ack_with_cmd = True
 
