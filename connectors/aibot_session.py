@@ -386,7 +386,8 @@ class BotSession:
     async def _heartbeat(self, ws) -> None:
         """Ping on a fixed timer, whether the last ping was answered or not; when
         MISSED_PINGS_LIMIT pings in a row are still unanswered at the next tick, drop the
-        connection (the run loop reconnects). Any ping's ack means the connection lives."""
+        connection (the run loop reconnects). Any ping's ack with errcode 0 means the connection
+        lives."""
         interval = settings.WECOM_AIBOT_HEARTBEAT_SECONDS
         self.unanswered_pings = 0
         while True:
@@ -404,14 +405,20 @@ class BotSession:
                 await self.gateway.db(self.gateway.note_frame, self.bot_id, self.last_frame)
 
     async def _ping(self) -> None:
-        """Send a ping without waiting for its ack: `_read` resolves it whenever it comes."""
+        """Send a ping without waiting for its ack: `_read` resolves it whenever it comes.
+        An ack with an errcode ≠ 0 is WeCom refusing the ping, not an answer: like
+        Tencent's SDK (`src/ws.ts`, handleFrame), it leaves the ping unanswered."""
         req_id = new_req_id("ping")
         answered = asyncio.get_running_loop().create_future()
 
         def settle(future: asyncio.Future) -> None:
             self.pending.pop(req_id, None)
-            if not future.cancelled() and future.exception() is None:
+            if future.cancelled() or future.exception() is not None:
+                return
+            if future.result().get("errcode") in (0, None):
                 self.unanswered_pings = 0
+            else:
+                logger.warning("AI bot %s: ping refused: %.200s", self.bot_id, future.result())
 
         answered.add_done_callback(settle)
         self.pending[req_id] = answered

@@ -9,7 +9,7 @@ It follows shared/spec/wecom-aibot.md:
   connection gets an `aibot_event_callback` with `disconnected_event`, then
   is closed;
 * `ping` is acknowledged (unless `answer_pings` is off), `ping_delay` seconds
-  late if the test says so;
+  late if the test says so, with errcode `ping_errcode` (0 unless the test sets one);
 * `aibot_send_msg` needs a `chatid` and takes markdown (≤ 20,480 bytes),
   template cards (of the five card types wecom-aibot.md names, in sends, replies,
   welcomes and updates alike) and image / file / voice / video by the media_id of an upload
@@ -131,6 +131,7 @@ class FakeAIBotServer:
         self.downloads: list[str] = []
         self.answer_pings = True
         self.ping_delay = 0.0  # seconds before a ping's ack
+        self.ping_errcode = 0  # the errcode pings are acknowledged with (0: ok)
         self.ack_with_cmd = False  # acks name the command they answer
         self._late_acks: set[asyncio.Task] = set()
         self.reply_seconds = 300.0
@@ -418,7 +419,10 @@ class FakeAIBotServer:
                 self._late_acks.add(late)
                 late.add_done_callback(self._late_acks.discard)
             elif self.answer_pings:
-                await self._ack(ws, req_id)
+                errmsg = FORCED_ERRMSGS.get(self.ping_errcode, "forced by the test")
+                await self._ack(
+                    ws, req_id, self.ping_errcode, errmsg if self.ping_errcode else "ok"
+                )
         elif cmd == "aibot_send_msg":
             msgtype = body.get("msgtype")
             if msgtype not in SEND_MSGTYPES:

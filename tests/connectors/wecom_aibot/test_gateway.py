@@ -242,6 +242,18 @@ def test_unanswered_pings_keep_their_pace_and_the_third_tick_reconnects(
     assert resubscribed - closed < 1.0 + 0.5 * interval  # the first backoff is 1 s
 
 
+def test_pings_wecom_refuses_with_an_errcode_count_as_unanswered_and_reconnect(
+    aibot_server, aibot, fast_gateway, start_gateway
+):
+    fast_gateway.WECOM_AIBOT_HEARTBEAT_SECONDS = 0.5
+    aibot_server.ping_errcode = -1
+    start_gateway()
+
+    assert wait_until(lambda: len(aibot_server.subscriptions) == 2, timeout=10)
+    resubscribed = aibot_server.times_of("aibot_subscribe")[1]
+    assert len([at for at in aibot_server.times_of("ping") if at < resubscribed]) == 2
+
+
 def test_a_ping_answered_late_but_before_the_next_two_keeps_the_connection(
     aibot_server, aibot, fast_gateway, start_gateway
 ):
