@@ -49,12 +49,17 @@ def claim(
     token: str = "",
     now: datetime | None = None,
 ) -> bool:
-    """Take the bot's lease when it is free, expired or already ours; False otherwise."""
+    """Take the bot's lease when it is free, expired or already ours; False otherwise, and
+    while someone must act first: the connection was taken over, or WeCom refused the
+    credentials and the bot is still paused for it (a gateway that read the bot before the
+    pause must not subscribe with them again)."""
     now = now or timezone.now()
     _row(bot_id)
     free = Q(holder="") | Q(holder=holder) | Q(lease_expires_at__isnull=True)
     free |= Q(lease_expires_at__lt=now)
-    taken = BotConnection.objects.filter(free, pk=bot_id, taken_over_at__isnull=True).update(
+    refused = Q(state=State.REFUSED, bot__paused_at__isnull=False)
+    claimable = BotConnection.objects.filter(free, pk=bot_id, taken_over_at__isnull=True)
+    taken = claimable.exclude(refused).update(
         holder=holder,
         lease_expires_at=now + timedelta(seconds=lease_seconds),
         endpoint=endpoint,

@@ -117,6 +117,21 @@ def test_a_lease_is_taken_from_a_silent_holder_only_once_it_expired(transactiona
     assert not connections.renew(aibot.pk, "gateway-a", lease_seconds=30)  # it lost the bot
 
 
+def test_no_gateway_claims_a_bot_paused_because_its_credentials_were_refused(
+    transactional_db, aibot
+):
+    assert connections.claim(aibot.pk, "gateway-a", lease_seconds=30)
+    connections.refused(aibot.pk, "gateway-a", "40001 invalid bot_id or secret")
+
+    # A gateway whose poll read the bot before the pause claims it now.
+    assert not connections.claim(aibot.pk, "gateway-a", lease_seconds=30)
+    assert not connections.claim(aibot.pk, "gateway-b", lease_seconds=30)
+    assert state(aibot) == "refused"
+
+    Bot.objects.filter(pk=aibot.pk).update(paused_at=None, paused_reason="")  # resumed
+    assert connections.claim(aibot.pk, "gateway-b", lease_seconds=30)
+
+
 def test_new_bots_and_changed_credentials_are_picked_up_without_a_restart(
     aibot_server, make_aibot, start_gateway
 ):
