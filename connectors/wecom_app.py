@@ -57,7 +57,7 @@ from .base import (
 )
 from .downloads import download_media
 from .filenames import attachment_name, upload_name
-from .wecom_answers import MEDIA_ID_ERRCODE
+from .wecom_answers import MEDIA_ID_ERRCODE, wait_after
 from .wecom_app_answers import (
     APPCHAT_GONE_ERRCODE,
     CHATID_EXISTS_ERRCODE,
@@ -282,6 +282,8 @@ class WeComAppConnector(Connector):
             return SendResult(Outcome.RETRY, error.detail)
         result = SendResult(Outcome.RETRY, error.detail, errcode=error.errcode)
         result.account_problem = token_refusal(error, self.app.agent_id) or ""
+        if error.errcode is not None:  # gettoken over its frequency limit: after its minute
+            result.retry_after = wait_after(error.errcode)
         return result
 
     @staticmethod

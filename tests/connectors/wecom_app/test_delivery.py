@@ -289,6 +289,21 @@ def test_a_refused_access_token_pauses_the_bot_only_when_waiting_cannot_help(
     assert app_api.sent == [] and message.attempts.get().errcode == errcode
 
 
+def test_a_token_refused_as_over_the_frequency_limit_waits_for_its_minute(
+    app_api, app_bot, member, queue_message, clock
+):
+    app_api.answer_next("gettoken", 45009)
+    message = queue_message(member, {"msgtype": "text", "text": {"content": "hi"}})
+
+    assert deliver(message.pk, clock).result == "retry"
+
+    message.refresh_from_db()
+    assert (message.next_attempt_at - clock()).total_seconds() >= 60
+    clock.advance(61)
+    assert deliver(message.pk, clock).result == "sent"
+    assert app_bot.paused_at is None and len(app_api.sent) == 1
+
+
 def test_test_the_connection_says_why_wecom_refused_the_token_or_the_app(
     app_api, app_bot, superuser
 ):
