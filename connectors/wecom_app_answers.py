@@ -154,14 +154,22 @@ def account_problem(errcode: int, errmsg: str, agent_id: int) -> Reason | None:
 
 
 def call_refusal(path: str, errcode: int, errmsg: str, agent_id: int) -> str:
-    """A read call refused (errcode ≠ 0), in words: the settings' own problems as a send
-    words them, any other as WeCom's answer."""
+    """A read call refused (errcode ≠ 0), in words: the settings' own problems and a
+    missing permission as a send words them, any other as WeCom's answer."""
     if errcode == AGENT_ID_ERRCODE:
         return agent_id_reason(agent_id, errmsg)
     if errcode == APP_DISABLED_ERRCODE:
         return app_disabled_reason(agent_id, f"{errcode} {errmsg}")
     if errcode == TRUSTED_IP_ERRCODE:
         return trusted_ip_reason(errmsg)
+    if errcode in PERMISSION_ERRCODES:
+        return Reason(
+            gettext_noop(
+                "WeCom refuses the app %(call)s: %(what)s. Grant it in WeCom's admin console, then try again."
+            ),
+            call=path,
+            what=Reason(PERMISSIONS[errcode]),
+        )
     return f"{path}: {errcode} {errmsg}"[:500]
 
 

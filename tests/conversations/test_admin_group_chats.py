@@ -122,3 +122,20 @@ def test_bots_that_cannot_create_chats_and_several_bots_are_refused_with_a_reaso
     several = choose_action(client, bot, app_bot).content.decode()
     assert "请只选择一个机器人" in several and 'id="create-group-chat"' not in several
     assert not app_api.chats
+
+
+def test_an_app_not_visible_to_the_root_department_is_told_which_permission_is_missing(
+    client,
+    bot_admin,
+    app_api,  # noqa: F811
+    app_bot,  # noqa: F811
+):
+    app_api.add_department(2, "研发", parentid=1)
+    app_api.visible_departments = [2]  # WeCom answers appchat/create 60011
+
+    answer = submit_chat(client, app_bot, name="项目群", owner="zhangsan", members="lisi")
+
+    html = answer.content.decode()
+    assert "企业微信拒绝了应用的 appchat/create 调用" in html
+    assert "应用群聊需要根部门" in html and "60011" in html
+    assert not app_api.chats and not Conversation.objects.filter(kind="group").exists()
