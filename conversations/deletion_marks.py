@@ -3,7 +3,9 @@
 Asking to delete a conversation marks it (`mark_being_deleted`, in the transaction that
 queues the job): from then on `/api/send` refuses it (7000106), `/api/users` and
 `/api/groups` leave it out, and announcements neither offer it nor make a message for it
-(`NOT_BEING_DELETED`), while the job deletes its messages in batches and the row last. The job records the id it had (`record_deleted`, with that last delete), so a send
+(`NOT_BEING_DELETED`), delivery cancels the messages still queued for it instead of sending
+them (messaging/delivery_claim.py: it reads the mark with each claimed message), while the
+job deletes its messages in batches and the row last. The job records the id it had (`record_deleted`, with that last delete), so a send
 to it afterwards is told it was deleted rather than that the bot never had it.
 """
 

@@ -26,7 +26,12 @@ periodic sweeper runs. Both are safe to run any number of times, side by side:
   least every RECHECK_SECONDS, it is not sent while it waits in the batch
   (`stopped_meanwhile`), and an attempt that does not deliver it is not retried
   (`stopped_changes`). Only a send already on the wire (or starting within
-  RECHECK_SECONDS of the stop) goes out, and is recorded as what it did.
+  RECHECK_SECONDS of the stop) goes out, and is recorded as what it did;
+* a conversation whose deletion was asked for (conversations/deletion_marks.py) is
+  sent nothing more: a claim that finds its head cancels its queued messages
+  instead ("not sent: its conversation is being deleted"), read with the head at
+  no extra query, before the pace is taken (they use none of it); one already
+  claimed is kept back like a stopped one. The deletion job then deletes them.
 
 This module drains and delivers; the engine's parts are the claim
 (messaging/delivery_claim.py), the sends (messaging/delivery_send.py) and the
@@ -55,7 +60,8 @@ DRAIN_SECONDS = 30
 @dataclass
 class Step:
     """What one `deliver` call did: sent / failed / uncertain / retry / waiting / paused /
-    skipped, or cancelled / scheduled (held) when an operator stopped it."""
+    skipped, or cancelled / scheduled (held) when an operator stopped it (cancelled too
+    when its conversation is being deleted)."""
 
     result: str
 
@@ -75,7 +81,8 @@ def drain(clock: Clock = timezone.now, seconds: float = DRAIN_SECONDS) -> Draine
     deadline = time.monotonic() + seconds
     # A claim whose candidates all had to wait for their pace claims nothing, yet
     # it moved them out of the way: go on until a claim finds no candidate at all.
-    while (claimed := claim_due_messages(clock)) or claimed.paced:
+    while (claimed := claim_due_messages(clock)) or claimed.paced or claimed.cancelled:
+        drained.results += ["cancelled"] * claimed.dropped
         drained.results += send_and_record(claimed, clock)
         if time.monotonic() >= deadline:
             drained.more = True
@@ -90,6 +97,8 @@ def deliver(message_id: int, clock: Clock = timezone.now) -> Step:
     claimed = claim_due_messages(clock, limit=1, ids=[message_id])
     if claimed:
         return Step(send_and_record(claimed, clock)[0])
+    if claimed.cancelled:
+        return Step("cancelled")  # its conversation is being deleted
     with transaction.atomic():  # waits for a claim holding it (PostgreSQL) to say why
         message = (
             Message.objects.select_for_update(of=("self",))

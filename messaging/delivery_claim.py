@@ -15,8 +15,10 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Exists, F, Min, OuterRef, Q, Subquery
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from botadmin.partial_indexes import index_condition
+from botadmin.reasons import Reason
 from connectors import conversions
 from connectors.base import SendResult
 from connectors.registry import connector_class
@@ -48,6 +50,8 @@ class Attempt:
 # name the subquery's own table.
 PENDING_STATUSES = index_condition(PENDING)
 UNCERTAIN_STATUS = index_condition(UNCERTAIN)
+# Why a message queued before its conversation's deletion was asked for was not sent.
+CONVERSATION_BEING_DELETED = gettext_noop("not sent: its conversation is being deleted")
 
 
 def waiting_messages(now: datetime):
@@ -114,9 +118,13 @@ def in_the_way(now: datetime) -> Q:
 
 
 class Claimed(list):
-    """The claimed messages' attempts; `paced`: how many candidates got a wait instead."""
+    """The claimed messages' attempts; `paced`: how many candidates got a wait instead;
+    `cancelled`: the candidates whose conversation is being deleted, and `dropped`: how
+    many queued messages were cancelled with them (`cancel_for_deletion`)."""
 
     paced: int = 0
+    cancelled: tuple[int, ...] = ()
+    dropped: int = 0
 
 
 def claim_due_messages(
@@ -128,8 +136,14 @@ def claim_due_messages(
     with transaction.atomic():
         # Locks the rows it returns (PostgreSQL skips rows another claim holds).
         candidates = _lock_due_messages(now, limit, ids)
-        going, waits = _pace(candidates, now)
         claimed = Claimed()
+        # Read with the candidates (select_related): no query unless one is being deleted.
+        doomed = [m for m in candidates if m.conversation.deletion_requested_at is not None]
+        if doomed:
+            claimed.cancelled = tuple(m.pk for m in doomed)
+            claimed.dropped = cancel_for_deletion({m.conversation_id for m in doomed}, now)
+            candidates = [m for m in candidates if m.pk not in claimed.cancelled]
+        going, waits = _pace(candidates, now)
         claimed.paced = len(waits)
         update_each(
             Message,
@@ -154,6 +168,26 @@ def claim_due_messages(
         message.next_attempt_at = lease
     claimed += [Attempt(message, row) for message, row in zip(going, rows, strict=True)]
     return claimed
+
+
+def cancel_for_deletion(conversation_ids: set[int], now: datetime) -> int:
+    """Cancel the queued messages of these conversations, whose deletion was asked for
+    after they were queued (the API refuses new ones, conversations/deletion_marks.py):
+    the deletion job deletes them soon, and until then they say why they were not sent.
+    All of a conversation's at once, its head locked by the claim: none of them would go,
+    so its order no longer matters, and a long queue costs one statement, not a claim each.
+    Returns how many."""
+    return Message.objects.filter(
+        PENDING_STATUSES,
+        conversation_id__in=conversation_ids,
+        status=Message.Status.QUEUED,
+        direction=Message.Direction.OUT,
+    ).update(
+        status=Message.Status.CANCELLED,
+        next_attempt_at=None,
+        last_error=Reason(CONVERSATION_BEING_DELETED),
+        updated_at=now,
+    )
 
 
 def _lock_due_messages(now: datetime, limit: int, ids: list[int] | None) -> list[Message]:

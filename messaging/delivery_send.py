@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import DatabaseError, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils.translation import gettext_noop
 
 from botadmin import logging as botadmin_logging
@@ -24,7 +24,7 @@ from connectors.base import Connector, Outcome, SendResult
 from connectors.registry import connector_for
 
 from . import card_task_ids, delivery_caps, uploads
-from .delivery_claim import Attempt, Clock
+from .delivery_claim import CONVERSATION_BEING_DELETED, Attempt, Clock
 from .delivery_outcomes import record
 from .models import DeliveryAttempt, Message
 from .outbox import RECORD_EVERY_SECONDS, renew_leases
@@ -39,6 +39,9 @@ RECHECK_SECONDS = RECORD_EVERY_SECONDS
 # DELIVERY_SENDING_TIMEOUT before it, as a batch's first does, however slow the sends
 # before it were.
 RENEW_AFTER_SECONDS = 10
+# `stopped_meanwhile`'s word for a claimed message whose conversation's deletion was asked
+# for meanwhile (not a status: the message is cancelled, saying why).
+BEING_DELETED = "conversation being deleted"
 
 
 def send_and_record(attempts: list[Attempt], clock: Clock) -> list[str]:
@@ -104,19 +107,27 @@ def stopped_meanwhile(attempts: list[Attempt]) -> dict[int, str | None]:
 
     A claimed message may wait in its worker's batch behind slow sends, and
     meanwhile an operator stops it (`stop_requested`: delivery_actions.stop), its
-    bot is paused or switched off, or the sweeper takes it back (its lease ran
-    out). By id: the stop asked for ("" for its bot), or None when taken back.
+    bot is paused or switched off, its conversation's deletion is asked for, or the
+    sweeper takes it back (its lease ran out). By id: the stop asked for ("" for its
+    bot, BEING_DELETED for its conversation), or None when taken back.
     """
     leases = {a.message.pk: a.message.next_attempt_at for a in attempts}
     rows = Message.objects.filter(pk__in=leases, status=Message.Status.SENDING).values_list(
-        "pk", "next_attempt_at", "stop_requested", "bot__paused_at", "bot__is_active"
+        "pk",
+        "next_attempt_at",
+        "stop_requested",
+        "bot__paused_at",
+        "bot__is_active",
+        "conversation__deletion_requested_at",
     )
     found = {pk: row for pk, *row in rows}
     stopped: dict[int, str | None] = {}
     for pk, lease in leases.items():
-        held_lease, stop, paused_at, active = found.get(pk, (None, "", None, True))
+        held_lease, stop, paused_at, active, deleting = found.get(pk, (None, "", None, True, None))
         if held_lease != lease:
             stopped[pk] = None
+        elif deleting is not None:
+            stopped[pk] = BEING_DELETED
         elif stop or paused_at is not None or not active:
             stopped[pk] = stop
     return stopped
@@ -128,11 +139,12 @@ def keep_back(attempt: Attempt, stop: str | None, clock: Clock) -> str | None:
 
     The claim is undone: no call was made, so no attempt either; the message takes
     the stop's status (cancelled, or held), or waits queued for its bot's resume.
+    One whose conversation is being deleted is cancelled, whatever stop was asked.
     One taken back is left to whoever took it."""
     if stop is None:
         return "skipped"
     message = attempt.message
-    status = stop or Message.Status.QUEUED
+    status = Message.Status.CANCELLED if stop == BEING_DELETED else stop or Message.Status.QUEUED
     changes = {
         "status": status,
         "next_attempt_at": None,
@@ -142,13 +154,15 @@ def keep_back(attempt: Attempt, stop: str | None, clock: Clock) -> str | None:
     }
     if status == Message.Status.SCHEDULED:
         changes["scheduled_at"] = None  # held
+    held_by_this_claim = Q(
+        pk=message.pk, status=Message.Status.SENDING, next_attempt_at=message.next_attempt_at
+    )
+    if stop == BEING_DELETED:
+        changes["last_error"] = Reason(CONVERSATION_BEING_DELETED)
+    else:
+        held_by_this_claim &= Q(stop_requested=stop)
     with transaction.atomic():
-        undone = Message.objects.filter(
-            pk=message.pk,
-            status=Message.Status.SENDING,
-            next_attempt_at=message.next_attempt_at,
-            stop_requested=stop,
-        ).update(**changes)
+        undone = Message.objects.filter(held_by_this_claim).update(**changes)
         if undone:
             DeliveryAttempt.objects.filter(pk=attempt.row.pk).delete()
     if undone:
