@@ -50,6 +50,8 @@ class Attempt:
 # name the subquery's own table.
 PENDING_STATUSES = index_condition(PENDING)
 UNCERTAIN_STATUS = index_condition(UNCERTAIN)
+# How many queued messages of conversations being deleted a claim cancels at most.
+CANCEL_BATCH = 1000
 # Why a message queued before its conversation's deletion was asked for was not sent.
 CONVERSATION_BEING_DELETED = gettext_noop("not sent: its conversation is being deleted")
 
@@ -174,15 +176,25 @@ def cancel_for_deletion(conversation_ids: set[int], now: datetime) -> int:
     """Cancel the queued messages of these conversations, whose deletion was asked for
     after they were queued (the API refuses new ones, conversations/deletion_marks.py):
     the deletion job deletes them soon, and until then they say why they were not sent.
-    All of a conversation's at once, its head locked by the claim: none of them would go,
-    so its order no longer matters, and a long queue costs one statement, not a claim each.
-    Returns how many."""
-    return Message.objects.filter(
+    Up to CANCEL_BATCH of them at once, oldest first, their heads locked by the claim: none
+    of them would go, so their order no longer matters, and a long queue costs a statement
+    or two per CANCEL_BATCH, not a claim each. Returns how many."""
+    queued = Message.objects.filter(
         PENDING_STATUSES,
         conversation_id__in=conversation_ids,
         status=Message.Status.QUEUED,
         direction=Message.Direction.OUT,
-    ).update(
+    )
+    # Intent: take only rows no other transaction holds (PostgreSQL). The deletion job's
+    # batch deletes them in its own order: waiting for one while holding the head could
+    # deadlock with it. A row skipped stays queued, and the claim that finds it its
+    # conversation's head cancels it.
+    ids = list(
+        queued.select_for_update(skip_locked=True, of=("self",))
+        .order_by("pk")
+        .values_list("pk", flat=True)[:CANCEL_BATCH]
+    )
+    return Message.objects.filter(pk__in=ids, status=Message.Status.QUEUED).update(
         status=Message.Status.CANCELLED,
         next_attempt_at=None,
         last_error=Reason(CONVERSATION_BEING_DELETED),

@@ -112,7 +112,7 @@ def test_a_claim_reads_the_deletion_mark_without_a_query_of_its_own(
 ):
     """The mark comes with each candidate's conversation: a claim of messages none of whose
     conversations is being deleted costs the same statements whatever their number, and one
-    that finds some adds one, however many messages it cancels."""
+    that finds some adds two (lock, cancel), however many messages it cancels."""
     bridge_bot.rate_limit_per_minute = 6000
     bridge_bot.save(update_fields=["rate_limit_per_minute"])
 
@@ -136,4 +136,20 @@ def test_a_claim_reads_the_deletion_mark_without_a_query_of_its_own(
 
     none_deleted = claim_queries(2, 0)
     assert claim_queries(6, 0) == none_deleted
-    assert claim_queries(6, 3) == none_deleted + 1
+    assert claim_queries(6, 3) == none_deleted + 2
+
+
+def test_a_long_queue_is_cancelled_a_batch_a_claim(
+    agent, bridge_group, queue_message, clock, superuser, monkeypatch
+):
+    monkeypatch.setattr("messaging.delivery_claim.CANCEL_BATCH", 2)
+    messages = [queue_message(bridge_group, TEXT) for _ in range(5)]
+    delete(bridge_group, superuser)
+
+    claimed = claim_due_messages(clock)
+    assert (claimed.cancelled, claimed.dropped) == ((messages[0].pk,), 2)
+    drain(clock)  # the claims after it find the next heads
+
+    assert agent.send_requests == []
+    statuses = set(Message.objects.values_list("status", "last_error"))
+    assert statuses == {("cancelled", NOT_SENT)}
