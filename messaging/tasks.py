@@ -19,9 +19,15 @@ MAX_COUNTDOWN_SECONDS = 600
 IDS_PER_TASK = 20
 
 
-@shared_task(name="messaging.deliver_messages", ignore_result=True, merges_ids=True)
+@shared_task(name="messaging.deliver_messages", ignore_result=True, merges_ids=True, drains=True)
 def deliver_messages(message_ids: list[int]) -> int:
-    """Deliver every due message, not only these (the ids say what woke the worker)."""
+    """Deliver every due message, not only these (the ids say what woke the worker).
+
+    It drains (`drains`, botadmin/wakeups.py): its run claims until nothing is due, so it
+    finds every message committed before it started, and hands on to a fresh task when
+    its time is up. One it finds not due yet (its pace, a retry: `wake_at`; behind an older
+    message of its conversation, which the drain that records that one claims next) goes
+    as it would have after a wake-up of its own, which would have found it so too."""
     if redelivered(deliver_messages):
         sweeper.recover_lost_sends(timezone.now())
     drained = delivery.drain()

@@ -58,9 +58,10 @@ def test_waiting_wake_ups_of_an_id_list_task_go_to_the_broker_as_one_call(monkey
 
 
 def _recording(monkeypatch) -> list:
+    """Records the wake-ups of `fetch_media`, which merges its calls but does not drain."""
     published = []
     monkeypatch.setattr(
-        deliver_messages,
+        fetch_media,
         "apply_async",
         lambda args, kwargs, **options: ours() and published.append(args),
     )
@@ -74,7 +75,7 @@ def test_an_idle_publisher_publishes_a_wake_up_at_once(monkeypatch):
     threading.Thread(
         name=TEST_PUBLISHER, target=wakeups._publish, args=(pending, 60.0), daemon=True
     ).start()
-    pending.put((deliver_messages, ([1],), {}))
+    pending.put((fetch_media, ([1],), {}))
 
     assert wait_until(lambda: published, timeout=20)
     assert published == [([1],)]
@@ -86,12 +87,12 @@ def test_wake_ups_arriving_right_after_a_publish_wait_for_the_next_round_togethe
     threading.Thread(
         name=TEST_PUBLISHER, target=wakeups._publish, args=(pending, 4.0), daemon=True
     ).start()
-    pending.put((deliver_messages, ([1],), {}))
+    pending.put((fetch_media, ([1],), {}))
     assert wait_until(lambda: published, timeout=20)
-    pending.put((deliver_messages, ([2],), {}))
+    pending.put((fetch_media, ([2],), {}))
     assert not wait_until(pending.empty, timeout=0.5)  # not taken: the thread waits out the linger
     for ids in ([3, 4], [5]):  # more of the burst, before the next round: one broker message
-        pending.put((deliver_messages, (ids,), {}))
+        pending.put((fetch_media, (ids,), {}))
 
     assert wait_until(lambda: len(published) >= 2, timeout=20)
     assert not wait_until(lambda: len(published) > 2, timeout=0.5)
@@ -134,7 +135,7 @@ def started(task_id: str) -> None:
 def test_a_draining_tasks_wake_up_waiting_in_the_broker_holds_back_the_next_until_it_starts(
     transactional_db, forwarding_publisher
 ):
-    assert forward_messages.drains and not deliver_messages.drains
+    assert forward_messages.drains and deliver_messages.drains and not fetch_media.drains
     put, published = forwarding_publisher, forwarding_publisher.published
     put([1])
     assert wait_until(lambda: published, timeout=10)

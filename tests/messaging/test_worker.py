@@ -10,13 +10,16 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import requests
 from django.utils import timezone
 
+from botadmin import wakeups
 from botadmin.celery import app as celery_app
+from botadmin.wakeups import Task
 from messaging.models import Message
 from messaging.sending import accept_outbound
 from messaging.tasks import deliver_messages, sweep_deliveries
-from tests.messaging.support import delivery_wake_ups_waiting
+from tests.messaging.support import delivery_wake_ups_waiting, take_task_messages
 from tests.polling import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -145,3 +148,45 @@ def test_a_backlog_of_wake_ups_never_delays_the_sweeper(live_group, agent, start
     assert wait_until(lambda: Message.objects.get(pk=message.pk).status == "sent", 60)
     waiting = delivery_wake_ups_waiting()
     assert waiting > backlog / 2, f"sent after {backlog - waiting} of {backlog} wake-ups"
+
+
+def test_a_burst_of_sends_wakes_delivery_with_one_task_message_that_sends_them_all_in_order(
+    live_server, live_group, agent, make_conversation, start_worker, monkeypatch
+):
+    # The sends arrive while no worker runs, so their first wake-up waits in the broker and
+    # holds back the rest (for a minute here: however slow this machine, longer than the burst).
+    monkeypatch.setattr(wakeups, "START_AWAITED_SECONDS", 60)
+    bot = live_group.bot
+    bot.rate_limit_per_minute = 6000
+    bot.save(update_fields=["rate_limit_per_minute"])
+    groups = [live_group, *(make_conversation(bot, f"wrBurst{n}") for n in range(2))]
+    burst = 60
+    msgids = []
+    for n in range(burst):
+        body = {"msgtype": "text", "text": {"content": f"burst {n}"}}
+        query = {"secret": bot.secret, "conversation_id": groups[n % 3].conversation_id}
+        answer = requests.post(live_server.url + "/api/send", params=query, json=body, timeout=10)
+        msgids.append(answer.json()["msgid"])
+    ours = set(Message.objects.filter(msgid__in=msgids).values_list("pk", flat=True))
+    assert len(ours) == burst
+    assert wait_until(Task.publishers[os.getpid()].empty, 30)
+
+    def of_the_burst(taken):
+        return [m for m in taken if m.task == deliver_messages.name and ours & set(m.args[0])]
+
+    # Taken off the broker to be told from wake-ups an earlier test's commits published late.
+    queue_name = celery_app.conf.task_default_queue
+    taken = take_task_messages(queue_name, wait=30, until=of_the_burst)
+    taken += take_task_messages(queue_name, wait=1)  # any other would be there by now
+    woken = of_the_burst(taken)
+    assert len(woken) == 1, f"{len(woken)} task messages for {burst} sends"
+    deliver_messages.apply_async(woken[0].args)  # put back: the one wake-up of the burst
+
+    start_worker()
+
+    assert wait_until(lambda: len(agent.sent) >= burst, 120)
+    assert sorted(agent.sent) == sorted(msgids) and len(agent.send_requests) == burst
+    for group in groups:  # each conversation's in the order they were accepted
+        to_it = group.conversation_id
+        sent = [r["id"] for r in agent.send_requests if r["conversation_id"] == to_it]
+        assert sent == [msgid for n, msgid in enumerate(msgids) if groups[n % 3] is group]
