@@ -114,26 +114,94 @@ def grouped_zone_choices(kept: str = "") -> list:
     ]
 
 
-# Words a zone is also found by in the time-zone search (zone-filter.js): the common
-# zones' places in Chinese, and what people call them rather than the zone's city.
-# Search words only, never shown: not translated.
+# Words a zone is also found by in the time-zone search (zone-filter.js): the places
+# Chinese-speaking operators are likely to pick, in Chinese (the cities, their country or
+# region, and the cities the zone also covers), and what people call a zone rather than
+# its city in English. The one list of them: add a place here. Search words only, never
+# shown: not translated.
 ZONE_SEARCH_WORDS = {
-    "Asia/Shanghai": "北京 上海 中国 Beijing China",
-    "Asia/Hong_Kong": "香港",
-    "Asia/Taipei": "台北 台湾",
-    "Asia/Macau": "澳门",
-    "Asia/Urumqi": "乌鲁木齐 新疆",
-    "Asia/Singapore": "新加坡",
-    "Asia/Tokyo": "东京 日本 Japan",
+    # China and its neighbours
+    "Asia/Shanghai": (
+        "北京 上海 中国 广州 深圳 杭州 南京 苏州 成都 重庆 武汉 西安 天津 厦门 青岛 大连"
+        " 沈阳 长沙 郑州 福州 昆明 哈尔滨 拉萨 北京时间 Beijing China Guangzhou Shenzhen"
+    ),
+    "Asia/Hong_Kong": "香港 Hong Kong",
+    "Asia/Taipei": "台北 台湾 台中 高雄 Taiwan",
+    "Asia/Macau": "澳门 Macao",
+    "Asia/Urumqi": "乌鲁木齐 新疆 Xinjiang",
+    "Asia/Ulaanbaatar": "乌兰巴托 蒙古 Mongolia",
+    "Asia/Tokyo": "东京 日本 大阪 Japan Osaka",
     "Asia/Seoul": "首尔 韩国 Korea",
+    "Asia/Pyongyang": "平壤 朝鲜",
+    # Southeast and South Asia
+    "Asia/Singapore": "新加坡",
+    "Asia/Kuala_Lumpur": "吉隆坡 马来西亚 Malaysia",
+    "Asia/Bangkok": "曼谷 泰国 Thailand",
+    "Asia/Ho_Chi_Minh": "胡志明市 西贡 越南 河内 Vietnam Saigon Hanoi",
+    "Asia/Jakarta": "雅加达 印度尼西亚 印尼 Indonesia",
+    "Asia/Manila": "马尼拉 菲律宾 Philippines",
+    "Asia/Yangon": "仰光 缅甸 Myanmar",
+    "Asia/Phnom_Penh": "金边 柬埔寨 Cambodia",
+    "Asia/Brunei": "文莱",
     "Asia/Kolkata": "印度 新德里 孟买 India Delhi Mumbai",
+    "Asia/Dhaka": "达卡 孟加拉国 Bangladesh",
+    "Asia/Karachi": "卡拉奇 巴基斯坦 伊斯兰堡 Pakistan",
+    "Asia/Colombo": "科伦坡 斯里兰卡 Sri Lanka",
+    "Asia/Kathmandu": "加德满都 尼泊尔 Nepal",
+    # Central and West Asia
+    "Asia/Almaty": "阿拉木图 哈萨克斯坦 Kazakhstan",
+    "Asia/Tashkent": "塔什干 乌兹别克斯坦 Uzbekistan",
+    "Asia/Dubai": "迪拜 阿联酋 阿布扎比 UAE Abu Dhabi",
+    "Asia/Riyadh": "利雅得 沙特阿拉伯 沙特 Saudi Arabia",
+    "Asia/Qatar": "多哈 卡塔尔 Doha",
+    "Asia/Tehran": "德黑兰 伊朗 Iran",
+    "Asia/Jerusalem": "耶路撒冷 以色列 特拉维夫 Israel Tel Aviv",
+    "Europe/Istanbul": "伊斯坦布尔 土耳其 Turkey",
+    # Europe
     "Europe/London": "伦敦 英国 UK Britain",
-    "Europe/Berlin": "柏林 德国 Germany",
+    "Europe/Dublin": "都柏林 爱尔兰 Ireland",
+    "Europe/Lisbon": "里斯本 葡萄牙 Portugal",
     "Europe/Paris": "巴黎 法国 France",
-    "America/New_York": "纽约 美国东部 Eastern",
-    "America/Los_Angeles": "洛杉矶 旧金山 美国西部 San Francisco Pacific",
-    "Australia/Sydney": "悉尼 澳大利亚 Australia",
-    "UTC": "协调世界时 GMT",
+    "Europe/Berlin": "柏林 德国 法兰克福 慕尼黑 Germany Frankfurt Munich",
+    "Europe/Amsterdam": "阿姆斯特丹 荷兰 Netherlands",
+    "Europe/Brussels": "布鲁塞尔 比利时 Belgium",
+    "Europe/Zurich": "苏黎世 瑞士 日内瓦 Switzerland Geneva",
+    "Europe/Vienna": "维也纳 奥地利 Austria",
+    "Europe/Rome": "罗马 意大利 米兰 Italy Milan",
+    "Europe/Madrid": "马德里 西班牙 Spain",
+    "Europe/Stockholm": "斯德哥尔摩 瑞典 Sweden",
+    "Europe/Warsaw": "华沙 波兰 Poland",
+    "Europe/Athens": "雅典 希腊 Greece",
+    "Europe/Moscow": "莫斯科 俄罗斯 Russia",
+    # Africa
+    "Africa/Cairo": "开罗 埃及 Egypt",
+    "Africa/Lagos": "拉各斯 尼日利亚 Nigeria",
+    "Africa/Nairobi": "内罗毕 肯尼亚 Kenya",
+    "Africa/Johannesburg": "约翰内斯堡 南非 South Africa",
+    # The Americas
+    "America/New_York": "纽约 美国东部 华盛顿 波士顿 Eastern Washington Boston",
+    "America/Chicago": "芝加哥 美国中部 休斯顿 达拉斯 Central Houston Dallas",
+    "America/Denver": "丹佛 美国山地 Mountain",
+    "America/Phoenix": "凤凰城 菲尼克斯 亚利桑那 Arizona",
+    "America/Los_Angeles": "洛杉矶 旧金山 西雅图 硅谷 美国西部 San Francisco Seattle Pacific",
+    "America/Anchorage": "安克雷奇 阿拉斯加 Alaska",
+    "Pacific/Honolulu": "檀香山 夏威夷 Hawaii",
+    "America/Toronto": "多伦多 加拿大 渥太华 蒙特利尔 Canada Ottawa Montreal",
+    "America/Vancouver": "温哥华",
+    "America/Mexico_City": "墨西哥城 墨西哥 Mexico",
+    "America/Sao_Paulo": "圣保罗 巴西 里约热内卢 Brazil Rio",
+    "America/Argentina/Buenos_Aires": "布宜诺斯艾利斯 阿根廷 Argentina",
+    "America/Santiago": "圣地亚哥 智利 Chile",
+    "America/Lima": "利马 秘鲁 Peru",
+    "America/Bogota": "波哥大 哥伦比亚 Colombia",
+    # Oceania
+    "Australia/Sydney": "悉尼 澳大利亚 堪培拉 Australia Canberra",
+    "Australia/Melbourne": "墨尔本",
+    "Australia/Brisbane": "布里斯班",
+    "Australia/Adelaide": "阿德莱德",
+    "Australia/Perth": "珀斯",
+    "Pacific/Auckland": "奥克兰 新西兰 惠灵顿 New Zealand Wellington",
+    "UTC": "协调世界时 格林尼治 GMT",
 }
 
 

@@ -59,6 +59,27 @@ def test_typing_part_of_a_city_narrows_the_compose_pages_time_zones_and_chooses_
     assert select.evaluate(SHOWN_OPTIONS.replace("!o.hidden", "o.hidden")) == []
 
 
+def test_the_zones_chinese_speaking_operators_pick_are_found_by_their_chinese_names(page, demo):
+    """Cities beyond the common zones' own (深圳 is in Asia/Shanghai), typed in Chinese."""
+    from playwright.sync_api import expect
+
+    log_in(page)
+    page.goto("/console/announcements/new/")
+    select = page.get_by_label("时区", exact=True)
+    search = page.get_by_label("查找时区")
+    for typed, zone in [
+        ("深圳", "Asia/Shanghai"),
+        ("吉隆坡", "Asia/Kuala_Lumpur"),
+        ("迪拜", "Asia/Dubai"),
+        ("多伦多", "America/Toronto"),
+        ("芝加哥", "America/Chicago"),
+        ("莫斯科", "Europe/Moscow"),
+    ]:
+        search.fill(typed)
+        expect(select).to_have_value(zone)
+        assert select.evaluate(SHOWN_OPTIONS) == [zone]
+
+
 def test_a_bots_quiet_hours_zone_is_found_by_typing_and_saved(page, demo):
     from playwright.sync_api import expect
 
