@@ -7,10 +7,15 @@ A document translated for operators is served in the reader's language:
 docs/<language>/<name>.md (docs/zh-hans/bots.md). Its headings name their anchors
 themselves, `## 标题 {#english-anchor}`, the English document's, so that a link into a
 section lands there in either language; a document without a translation is served in
-English. tests/test_docs_translations.py keeps the translations in step with English."""
+English. tests/test_docs_translations.py keeps the translations in step with English.
+
+README.md and CONTRIBUTING.md, at the top of the source tree, are served too (`readme`,
+`contributing`, in English), since the documents link to them; a link is resolved from
+the document's own folder, as GitHub resolves it."""
 
 from __future__ import annotations
 
+import posixpath
 import re
 import unicodedata
 from collections import Counter
@@ -26,8 +31,8 @@ from markdown_it import MarkdownIt
 
 DOCS = Path(settings.BASE_DIR) / "docs"
 _NAME = re.compile(r"^[a-z0-9-]+$")
-# A translation links to an untranslated document as ../name.md, right on GitHub too.
-_DOC_LINK = re.compile(r"^(?:\.\./)?(?P<name>[a-z0-9-]+)\.md(?P<anchor>#.*)?$")
+# The documents outside docs/ that docs/ links to, by the name the console serves them as.
+TOP_LEVEL = {"readme": "README.md", "contributing": "CONTRIBUTING.md"}
 # A heading's own anchor, at its end: `## 在企业微信管理后台 {#in-wecoms-admin-console}`.
 HEADING_ID = re.compile(r"\s*\{#(?P<id>[^\s{}]+)\}\s*$")
 
@@ -54,20 +59,51 @@ def translation_path(name: str, language: str) -> Path:
     return DOCS / language.lower() / f"{name}.md"
 
 
+def _english_path(name: str) -> Path:
+    if name in TOP_LEVEL:
+        return DOCS.parent / TOP_LEVEL[name]
+    return DOCS / f"{name}.md"
+
+
 def page(name: str, language: str | None = None) -> Page:
-    """docs/<name>.md drawn in `language` (the active one) where it is translated, else
-    in English; Http404 for any other name."""
-    english = DOCS / f"{name}.md"
-    if not _NAME.match(name) or not english.is_file():
+    """docs/<name>.md (or README.md, CONTRIBUTING.md) drawn in `language` (the active
+    one) where it is translated, else in English; Http404 for any other name."""
+    if not _NAME.match(name):
+        raise Http404
+    english = _english_path(name)
+    if not english.is_file():
         raise Http404
     language = language or translation.get_language() or settings.LANGUAGE_CODE
-    if not language.startswith("en"):
+    if not language.startswith("en") and name not in TOP_LEVEL:
         translated = translation_path(name, language)
         if translated.is_file():
             title, html = _drawn(translated, translated.stat().st_mtime)
             return Page(title, html, language)
     title, html = _drawn(english, english.stat().st_mtime)
     return Page(title, html, "en", untranslated=not language.startswith("en"))
+
+
+def console_link(document: Path, href: str) -> str | None:
+    """The console's address of what a link in `document` points to, when it is one of
+    the documents served here (resolved from the document's folder, as on GitHub:
+    `../README.md` from docs/, `../../README.md` from docs/zh-hans/, `docs/api.md` from
+    README.md; a folder of documents, `docs/zh-hans/`, is README's list of them); None
+    for any other link."""
+    path, _, anchor = href.partition("#")
+    if not path or "://" in path or path.startswith(("/", "mailto:")):
+        return None
+    root = DOCS.parent
+    target = Path(posixpath.normpath(posixpath.join(document.parent.as_posix(), path)))
+    if path.endswith("/") and (target == DOCS or target.parent == DOCS) and target.is_dir():
+        return reverse("console:docs", args=["readme"]) + "#documentation"
+    name = None
+    if target.parent == root:
+        name = next((n for n, file in TOP_LEVEL.items() if target.name == file), None)
+    elif target.suffix == ".md" and (target.parent == DOCS or target.parent.parent == DOCS):
+        name = target.stem
+    if name is None or not _NAME.match(name) or not _english_path(name).is_file():
+        return None
+    return reverse("console:docs", args=[name]) + (f"#{anchor}" if anchor else "")
 
 
 @lru_cache(maxsize=32)
@@ -88,9 +124,10 @@ def _drawn(path: Path, _mtime: float) -> tuple[str, str]:
         if token.children:
             _join_wide_lines(token.children)
         for child in token.children or ():
-            if child.type == "link_open" and (link := _DOC_LINK.match(str(child.attrGet("href")))):
-                url = reverse("console:docs", args=[link["name"]])
-                child.attrSet("href", url + (link["anchor"] or ""))
+            if child.type == "link_open" and (
+                url := console_link(path, str(child.attrGet("href")))
+            ):
+                child.attrSet("href", url)
     return title, md.renderer.render(tokens, md.options, {})
 
 

@@ -5,6 +5,8 @@ translation at the step's section; an English reader gets the English section.
 Screenshots land in test-artifacts/console-docs/.
 """
 
+import re
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
@@ -76,3 +78,20 @@ def test_a_checklist_step_opens_its_section_of_the_chinese_guide(page, aibot_adm
     expect(page.locator("h3#the-gateway")).to_have_text("The gateway")
     expect(page.locator("h3#the-gateway")).to_be_in_viewport()
     shoot(page, "04-gateway-en")
+
+
+def test_a_documents_link_to_the_readme_opens_it_in_the_console(page, aibot_admin):
+    """docs/zh-hans/configuration.md links ../../README.md (right on GitHub): in the
+    console it opens README's section, in English with the note saying so."""
+    from playwright.sync_api import expect
+
+    log_in(page)
+    page.goto("/console/docs/configuration/")
+    page.locator("article.docs-page a[href*='/console/docs/readme/']").first.click()
+
+    expect(page).to_have_url(re.compile(r"/console/docs/readme/#the-two-commands$"))
+    heading = page.locator("h2#the-two-commands")
+    expect(heading).to_have_text("The two commands")
+    expect(heading).to_be_in_viewport()
+    expect(page.locator("#docs-untranslated")).to_be_visible()
+    shoot(page, "readme-from-configuration")

@@ -111,3 +111,39 @@ def test_a_line_break_between_chinese_characters_draws_no_space(tmp_path, monkey
     html = docs_pages.page("x", "en").html
 
     assert "<p>第一行第二行，被<strong>暂停</strong>。\nEnglish\nwords</p>" in html
+
+
+@pytest.mark.parametrize("language", ["en", "zh-hans"])
+def test_links_to_the_readme_and_contributing_land_on_their_sections_in_the_console(
+    logged_in, language
+):
+    """docs/configuration.md links ../README.md, its translation ../../README.md: both
+    resolve from the document's folder, as on GitHub, to pages the console serves."""
+    logged_in.post(reverse("set_language"), {"language": language, "next": "/console/"})
+
+    html = logged_in.get(reverse("console:docs", args=["configuration"])).content.decode()
+
+    readme = reverse("console:docs", args=["readme"])
+    contributing = reverse("console:docs", args=["contributing"])
+    assert f'href="{readme}#the-two-commands"' in html
+    assert f'href="{contributing}#tests-and-ci"' in html
+    assert 'href="../' not in html
+    readme_page = logged_in.get(readme)
+    assert readme_page.status_code == 200
+    assert '<h2 id="the-two-commands">' in readme_page.content.decode()
+    assert '<h2 id="tests-and-ci">' in logged_in.get(contributing).content.decode()
+
+
+def test_the_readmes_links_to_the_documents_stay_in_the_console(logged_in):
+    html = logged_in.get(reverse("console:docs", args=["readme"])).content.decode()
+
+    assert (
+        f'href="{reverse("console:docs", args=["api"])}#using-botadmin-as-a-wecom-robot-url"'
+        in html
+    )
+    assert f'href="{reverse("console:docs", args=["contributing"])}#adding-a-dependency"' in html
+    # README's link to the folder of translations: its own list of the documents.
+    assert f'href="{reverse("console:docs", args=["readme"])}#documentation"' in html
+    assert 'href="docs/' not in html and 'href="CONTRIBUTING.md' not in html
+    # README has no translation: a Chinese reader is told so.
+    assert 'id="docs-untranslated"' in html and 'lang="en"' in html
