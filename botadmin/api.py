@@ -226,8 +226,10 @@ class BotSecret(APIKeyQuery):
             bot = bot_for_secret(key, conversation_id, whole_conversation=self.whole_conversation)
             if bot is not None:
                 request.conversation = addressed_conversation(bot, conversation_id)
+        if bot is None and not key:
+            raise Err.NO_SECRET.error(headers=bearer_challenge())
         if bot is None:
-            raise Err.INVALID_SECRET.error(headers=bearer_challenge("invalid_token" if key else ""))
+            raise Err.INVALID_SECRET.error(headers=bearer_challenge("invalid_token"))
         return bot
 
 

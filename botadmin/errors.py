@@ -37,6 +37,13 @@ class Err(Enum):
     MEDIA_MISSING = (41006, 400, "media_id missing")
     RATE_LIMITED = (45009, 429, "api freq out of limit")
     INVALID_SECRET = (93000, 401, "invalid secret")
+    # Said to a request that gave none, e.g. a robot URL's key= kept in place of secret=.
+    NO_SECRET = (
+        93000,
+        401,
+        "invalid secret: none given; send the bot's API secret as secret= in the query "
+        "string or as Authorization: Bearer (WeCom's key= is not read)",
+    )
     MD5_MISMATCH = (301019, 400, "media md5 does not match")
     NOT_JSON = (7000001, 400, "Warning: wrong json format.")
     BODY_TOO_LARGE = (7000002, 413, "request body too large")

@@ -74,6 +74,18 @@ def _challenge_for(secret: str) -> str:
     return WRONG_SECRET_CHALLENGE if secret else NO_SECRET_CHALLENGE
 
 
+# A request without any secret is told where one goes: a robot URL's key= kept in its
+# place, or a forgotten secret=, is then plain from the answer.
+NO_SECRET_ERRMSG = (
+    "invalid secret: none given; send the bot's API secret as secret= in the query string "
+    "or as Authorization: Bearer (WeCom's key= is not read)"
+)
+
+
+def _errmsg_for(secret: str) -> str:
+    return "invalid secret" if secret else NO_SECRET_ERRMSG
+
+
 @pytest.mark.parametrize("endpoint", ENDPOINTS)
 @pytest.mark.parametrize("secret", ["", "s" * 43, "not a secret"])
 def test_a_wrong_or_missing_secret_is_93000_with_401_everywhere(
@@ -82,7 +94,7 @@ def test_a_wrong_or_missing_secret_is_93000_with_401_everywhere(
     response = ENDPOINTS[endpoint](client, secret)
 
     assert response.status_code == 401
-    assert response.json() == {"errcode": 93000, "errmsg": "invalid secret"}
+    assert response.json() == {"errcode": 93000, "errmsg": _errmsg_for(secret)}
     assert response["WWW-Authenticate"] == _challenge_for(secret)
     assert not Message.objects.exists()
 
@@ -168,7 +180,7 @@ def test_a_wrong_secret_is_93000_before_anything_is_said_about_the_request(
 
     assert (response.status_code, response.json()) == (
         401,
-        {"errcode": 93000, "errmsg": "invalid secret"},
+        {"errcode": 93000, "errmsg": _errmsg_for(secret)},
     )
     assert response["WWW-Authenticate"] == _challenge_for(secret)
     assert not Message.objects.exists() and not UploadedMedia.objects.exists()
@@ -332,3 +344,18 @@ def test_an_error_report_does_not_show_the_authorization_header(rf):
 
     assert "s" * 43 not in str(meta)
     assert meta["HTTP_AUTHORIZATION"] == "********************"
+
+
+def test_a_robot_urls_key_in_place_of_the_secret_is_told_where_the_secret_goes(client, bot, group):
+    """A script moved from WeCom's robot URL that kept `?key=` (with the bot's secret as
+    its value) hears that botadmin reads secret=, and nothing is stored."""
+    response = client.post(
+        f"/api/send?key={bot.secret}&conversation_id=wrGroup1",
+        json.dumps({"msgtype": "text", "text": {"content": "hello"}}),
+        content_type="application/json",
+    )
+
+    assert response.status_code == 401
+    assert response.json() == {"errcode": 93000, "errmsg": NO_SECRET_ERRMSG}
+    assert response["WWW-Authenticate"] == NO_SECRET_CHALLENGE
+    assert not Message.objects.exists()

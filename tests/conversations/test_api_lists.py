@@ -80,7 +80,8 @@ def test_lists_show_only_the_bots_own_conversations(client, bot, contacts, make_
 def test_a_wrong_or_missing_secret_answers_93000(client, db, path, secret):
     answer = client.get(path, {"secret": secret} if secret is not None else {})
     assert answer.status_code == 401
-    assert answer.json() == {"errcode": 93000, "errmsg": "invalid secret"}
+    assert answer.json()["errcode"] == 93000
+    assert answer.json()["errmsg"].startswith("invalid secret")
 
 
 def test_an_inactive_bot_cannot_list(client, bot, contacts):
