@@ -232,6 +232,9 @@ class Connector:
     idempotent: ClassVar[bool] = False
     # Whether users and groups can be listed from the other side.
     lists_contacts: ClassVar[bool] = False
+    # Whether the other side reports the messages the bot receives (which webhooks
+    # forward): a group robot only posts, and its bot page says its webhooks get nothing.
+    receives_messages: ClassVar[bool] = True
     # The kinds of conversation it posts to (Conversation.Kind values), the first one
     # the default of a conversation entered by hand: a group robot posts into groups only.
     conversation_kinds: ClassVar[tuple[str, ...]] = ("group", "user")

@@ -108,6 +108,7 @@ class WeComRobotConnector(Connector):
     )
     docs_section = "wecom-group-robot"
     field_docs = {"robot_key": "a-groups-robot-key"}
+    receives_messages = False
     native_msgtypes = frozenset(
         {"text", "markdown", "markdown_v2", "news", "image", "file", "voice", "template_card"}
     )

@@ -113,6 +113,7 @@ def bot_context(request, bot) -> dict:
         "bots": bots_visible_to(request.user).order_by("name"),
         "connector": connector,
         "connector_label": connector.label if connector else bot.connector,
+        "receives_nothing": bool(connector and not connector.receives_messages),
         "guide": connector.setup_guide if connector else "connectors/guides/generic.html",
         "state": state,
         "is_bot_admin": admin,

@@ -16,6 +16,7 @@ from django.views.decorators.http import require_POST
 from botadmin import reasons
 from botadmin.reasons import Reason
 from botadmin.timezones import zone_or_default
+from connectors.registry import CONNECTORS
 from conversations.secret_grace import (
     SIGNING_SECRET_NO_GRACE_QUESTION,
     GraceForm,
@@ -61,6 +62,7 @@ def _endpoint_or_404(bot, endpoint_id: int) -> WebhookEndpoint:
 def webhook_list(request, bot_id: int, add_form=None):
     bot = visible_bot_or_404(request.user, bot_id)
     manage = may_manage_webhooks(request.user, bot)
+    connector = CONNECTORS.get(bot.connector)
     return render(
         request,
         "console/webhooks/list.html",
@@ -68,6 +70,8 @@ def webhook_list(request, bot_id: int, add_form=None):
             "bot": bot,
             "endpoints": list(WebhookEndpoint.objects.filter(bot=bot)),
             "may_manage": manage,
+            "receives_nothing": bool(connector and not connector.receives_messages),
+            "connector_label": connector.label if connector else bot.connector,
             "add_form": (add_form or EndpointForm()) if manage else None,
         },
         status=400 if add_form else 200,

@@ -622,3 +622,18 @@ def test_an_endpoint_added_twice_is_added_once_and_the_second_click_opens_it(ope
     page = operator_client.get(second["Location"]).content.decode()
     assert "机器人已经转发到这个 URL，没有添加任何端点" in page
     assert OperatorAction.objects.filter(action="endpoint.create").count() == 1
+
+
+def test_a_group_robot_bots_pages_say_its_webhooks_get_nothing(operator_client, bot, operator):
+    """A group robot only posts: an operator setting up its webhooks is told they would
+    receive nothing, on the bot page and on its webhooks page; a bridge bot says nothing."""
+    bridge_pages = [url("bot", bot), url("webhooks", bot)]
+    robot = type(bot).objects.create(name="alerts", connector="wecom_robot")
+    robot.operators.add(operator)
+
+    for page in [url("bot", robot), url("webhooks", robot)]:
+        html = operator_client.get(page).content.decode()
+        assert 'id="receives-nothing"' in html
+        assert "“企业微信群机器人”类型的机器人不接收消息" in html
+    for page in bridge_pages:
+        assert 'id="receives-nothing"' not in operator_client.get(page).content.decode()
