@@ -635,5 +635,7 @@ def test_a_group_robot_bots_pages_say_its_webhooks_get_nothing(operator_client, 
         html = operator_client.get(page).content.decode()
         assert 'id="receives-nothing"' in html
         assert "“企业微信群机器人”类型的机器人不接收消息" in html
+        assert "收到的消息保存在历史中" not in html
     for page in bridge_pages:
-        assert 'id="receives-nothing"' not in operator_client.get(page).content.decode()
+        html = operator_client.get(page).content.decode()
+        assert 'id="receives-nothing"' not in html and "收到的消息保存在历史中" in html
