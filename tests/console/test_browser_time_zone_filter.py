@@ -29,6 +29,8 @@ def test_typing_part_of_a_city_narrows_the_compose_pages_time_zones_and_chooses_
     assert select.evaluate("s => s.options.length") > 300
 
     search = page.get_by_label("查找时区")
+    # Wide enough for its hint, "输入城市或地区，例如 上海 或 Shanghai", in full.
+    assert search.evaluate("e => e.clientWidth") > 300
     search.fill("new york")
     expect(select).to_have_value("America/New_York")
     assert select.evaluate(SHOWN_OPTIONS) == ["America/New_York"]
