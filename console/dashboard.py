@@ -62,6 +62,12 @@ class AgentHealth:
         return connector is None or connector.syncs_contacts()
 
     @property
+    def receives_messages(self) -> bool:
+        """Whether its connector hears of messages to forward (a group robot only posts)."""
+        connector = CONNECTORS.get(self.bot.connector)
+        return connector is None or connector.receives_messages
+
+    @property
     def named_endpoints(self) -> list[tuple[str, WebhookEndpoint]]:
         """Each endpoint with what its line in the webhook cell calls it (endpoint_names)."""
         return list(zip(endpoint_names(self.endpoints), self.endpoints, strict=True))

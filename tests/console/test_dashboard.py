@@ -375,6 +375,22 @@ def test_the_connections_table_is_named_for_every_bot_kind_and_has_no_sync_for_a
     assert "立即同步" in bridge_row  # never synced: it can be
 
 
+def test_a_group_robot_bots_webhook_cell_says_it_receives_nothing_rather_than_add_one(
+    client, make_operator, make_bot, bot
+):
+    """A group robot only posts: "not set · Add an endpoint" invited an endpoint that
+    would never get a message."""
+    robot = make_bot(name="alerts", connector="wecom_robot", agent_url="", agent_token="")
+    client.force_login(make_operator("lihua", bot, robot))
+
+    page = client.get(DASHBOARD).content.decode()
+
+    robot_row = page.split(f">{robot.name}</a>")[1].split("</tr>")[0]
+    bridge_row = page.split(f">{bot.name}</a>")[1].split("</tr>")[0]
+    assert "无：此连接器不接收消息" in robot_row and "添加端点" not in robot_row
+    assert "添加端点" in bridge_row and "不接收消息" not in bridge_row
+
+
 def test_messages_held_until_a_time_are_counted_apart_from_the_stuck_queue(
     operator_client, bot, group, make_message
 ):
