@@ -175,6 +175,7 @@ def _write(
                 "status": announcement.status,
                 "when": draft.kind,
                 "schedule": draft.schedule,
+                "timezone": draft.timezone,
                 "audience": draft.audience,
             },
         )

@@ -97,6 +97,11 @@ def _announcement_saved(details: dict) -> str:
     if details.get("when") in Announcement.Kind.values:
         schedule = details.get("schedule") if isinstance(details.get("schedule"), dict) else {}
         parts.append(in_words(Announcement(schedule_kind=details["when"], schedule=schedule)))
+        # The schedule's times are the announcement's zone's, not the log's (the server's),
+        # said as its page says it.
+        zone = details.get("timezone")
+        if isinstance(zone, str) and zone and details["when"] != Announcement.Kind.NOW:
+            parts.append(f"{gettext('time zone')} {zone}")
     if details.get("status") == Announcement.Status.DRAFT:
         parts.append(str(Announcement.Status.DRAFT.label))
     return " · ".join(parts)

@@ -308,4 +308,32 @@ def test_a_saved_announcements_entry_says_its_audience_and_schedule_not_its_titl
     page = client.get(reverse("console:operator_actions")).content.decode()
 
     summaries = re.findall(r'<td[^>]* title="(?:值班群广播|旧公告)">([^<]*)</td>', page)
-    assert summaries == ["", "选定的会话 · 每天 09:30"]
+    # The schedule's times are its zone's: said, as the log's own times are the server's.
+    assert summaries == ["", "选定的会话 · 每天 09:30 · 时区 Asia/Shanghai"]
+
+
+def test_a_one_off_announcements_entry_names_the_zone_its_time_is_in(client, superuser, bot, group):
+    """ "2026-12-06 23:30（一次）" beside the log's own times (the server's zone) read as
+    Shanghai time for an announcement scheduled in Tokyo."""
+    client.force_login(superuser)
+    post_confirmed(
+        client,
+        "/console/announcements/new/",
+        {
+            "bot": bot.pk,
+            "title": "东京发布",
+            "msgtype": "text",
+            "text__content": "今晚发布",
+            "conversations": [group.pk],
+            "kind": "once",
+            "at": "2030-01-02T23:30",
+            "timezone": "Asia/Tokyo",
+            "schedule": "1",
+        },
+    )
+
+    page = client.get(reverse("console:operator_actions")).content.decode()
+
+    assert re.findall(r'<td[^>]* title="东京发布">([^<]*)</td>', page) == [
+        "选定的会话 · 2030-01-02 23:30（一次） · 时区 Asia/Tokyo"
+    ]
