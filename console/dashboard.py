@@ -15,6 +15,7 @@ from connectors.base import Outcome
 from connectors.registry import CONNECTORS
 from conversations import connections
 from conversations.models import Bot, SyncRun
+from conversations.sync import can_sync, checks_entered
 from forwarding.models import WebhookEndpoint
 from messaging import queue_health
 from messaging.media_retention import storage_used
@@ -60,6 +61,12 @@ class AgentHealth:
         """Whether its connector has a contact sync at all (lists or checks contacts)."""
         connector = CONNECTORS.get(self.bot.connector)
         return connector is None or connector.syncs_contacts()
+
+    @property
+    def nothing_to_sync_yet(self) -> bool:
+        """Never synced, and a sync would do nothing: it checks the groups entered by hand
+        (a group robot's keys) and none is (one query, for such bots only)."""
+        return self.last_sync is None and checks_entered(self.bot) and not can_sync(self.bot)
 
     @property
     def receives_messages(self) -> bool:

@@ -375,11 +375,12 @@ def test_the_connections_table_is_named_for_every_bot_kind_and_has_no_sync_for_a
     assert "立即同步" in bridge_row  # never synced: it can be
 
 
-def test_a_group_robot_bots_webhook_cell_says_it_receives_nothing_rather_than_add_one(
+def test_a_group_robot_bots_row_offers_no_endpoint_and_no_sync_it_cannot_use(
     client, make_operator, make_bot, bot
 ):
     """A group robot only posts: "not set · Add an endpoint" invited an endpoint that
-    would never get a message."""
+    would never get a message; and without a group entered, "never · Sync now" a sync
+    its page offers no button for."""
     robot = make_bot(name="alerts", connector="wecom_robot", agent_url="", agent_token="")
     client.force_login(make_operator("lihua", bot, robot))
 
@@ -389,6 +390,19 @@ def test_a_group_robot_bots_webhook_cell_says_it_receives_nothing_rather_than_ad
     bridge_row = page.split(f">{bot.name}</a>")[1].split("</tr>")[0]
     assert "无：此连接器不接收消息" in robot_row and "添加端点" not in robot_row
     assert "添加端点" in bridge_row and "不接收消息" not in bridge_row
+    # No group entered yet: nothing to sync (its page has no sync button), so none offered.
+    assert "还没有要检查的群聊 · 添加群聊" in robot_row and "立即同步" not in robot_row
+    assert "立即同步" in bridge_row
+
+    robot.conversations.create(
+        conversation_id="ops",
+        kind="group",
+        name="运维群",
+        robot_key="693a91f6-7a3c-4bc4-97a0-0ec2b1fa5aaa",
+    )
+    page = client.get(DASHBOARD).content.decode()
+    robot_row = page.split(f">{robot.name}</a>")[1].split("</tr>")[0]
+    assert "立即同步" in robot_row and "还没有要检查的群聊" not in robot_row
 
 
 def test_messages_held_until_a_time_are_counted_apart_from_the_stuck_queue(
