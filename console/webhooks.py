@@ -34,6 +34,14 @@ def may_manage_webhooks(user, bot) -> bool:
     return is_bot_admin(user, bot)
 
 
+def shared_urls(endpoints: list[WebhookEndpoint]) -> set[str]:
+    """The URLs more than one of a bot's endpoints forward to: each message reaches them
+    twice. No endpoint is given such a URL any more (forwarding.endpoints.claim_url);
+    endpoints made before that rule may still share one, until an operator changes one."""
+    counts = Counter(endpoint.url for endpoint in endpoints)
+    return {url for url, count in counts.items() if count > 1}
+
+
 def deliveries_page(
     endpoint: WebhookEndpoint,
     status: str = "",
@@ -180,3 +188,16 @@ class EndpointForm(NoLabelSuffix, forms.ModelForm):
             "other_msgtypes", []
         )
         return list(dict.fromkeys(chosen))
+
+    def endpoint_fields(self) -> dict:
+        """What the valid form gives forwarding's add_endpoint / change_endpoint."""
+        data = self.cleaned_data
+        fields = {
+            "url": data["url"],
+            "msgtypes": self.msgtypes(),
+            "description": data["description"],
+            "sends_api_secret": data["sends_api_secret"],
+        }
+        if "is_active" in self.fields:  # a new endpoint starts active
+            fields["is_active"] = data["is_active"]
+        return fields

@@ -2,8 +2,8 @@
 
 Django's own delete would collect every message first and stop at the "protected
 objects" page (a bot's messages and announcements PROTECT it), or hold one long
-transaction. The admins of Bot and Conversation registered by `conversations` are
-re-registered here with a delete view and a "delete selected" action that queue a
+transaction. The admins of Bot (as forwarding extends it) and Conversation registered by
+`conversations` are re-registered here with a delete view and a "delete selected" action that queue a
 job each (deletions/services.py); `conversations` does not know this app.
 """
 
@@ -21,9 +21,10 @@ from django.views.decorators.http import require_POST
 
 from botadmin.admin_lookups import DeclaredFiltersOnlyAdminMixin
 from botadmin.reasons import admin_display
-from conversations.admin import BotAdmin, ConversationAdmin
+from conversations.admin import ConversationAdmin
 from conversations.models import Bot, Conversation
 from conversations.services import bots_visible_to
+from forwarding.admin import BotWithForwardingAdmin
 
 from . import services
 from .models import DeletionJob
@@ -100,7 +101,7 @@ class DeletesInBackgroundMixin:
             self.message_user(request, text % {"name": obj, "job": job.pk}, messages.SUCCESS)
 
 
-class BotDeletingAdmin(DeletesInBackgroundMixin, BotAdmin):
+class BotDeletingAdmin(DeletesInBackgroundMixin, BotWithForwardingAdmin):
     deletion_kind = DeletionJob.Kind.BOT
 
     def request_deletion(self, obj, user):

@@ -24,7 +24,8 @@ from botadmin.forms import WebhookURLField
 from botadmin.masked_urls import mask_url_fields, masked_url_display
 from botadmin.reasons import admin_display
 from botadmin.timezones import zone_or_default
-from conversations.admin import secret_field
+from conversations.admin import BotAdmin, secret_field
+from conversations.models import Bot
 from conversations.roles import ADMINISTER_PERMISSION, is_bot_admin
 from conversations.secret_grace import (
     SIGNING_SECRET_NO_GRACE_QUESTION,
@@ -36,7 +37,7 @@ from conversations.secrets import mask
 from messaging.admin import MessageAdmin
 from messaging.models import Message
 
-from .endpoints import reenable_endpoint
+from .endpoints import EndpointExists, claim_url, reenable_endpoint
 from .forms import ReplayFailedForm, proposed_period
 from .models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from .replay import replay_deliveries, replay_failed, run_test_event
@@ -61,6 +62,34 @@ class MessageWithForwardingAdmin(MessageAdmin):
 
 admin.site.unregister(Message)
 admin.site.register(Message, MessageWithForwardingAdmin)
+
+
+class WebhookURLOfItsOwn:
+    """A bot form's check that no other endpoint of the bot has the webhook URL typed in
+    (the primary endpoint mirrors it; claim_url). The change view saves the bot in the
+    transaction the form is checked in, so the bot's row stays locked until then."""
+
+    def clean_webhook_url(self):
+        url = self.cleaned_data["webhook_url"]
+        if url and self.instance.pk and url != self.instance.webhook_url:
+            try:
+                claim_url(self.instance, url, for_primary=True)
+            except EndpointExists as exists:
+                raise forms.ValidationError(exists.message) from None
+        return url
+
+
+class BotWithForwardingAdmin(BotAdmin):
+    """The conversations admin's bot page, its webhook URL checked against the bot's
+    other endpoints."""
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change, **kwargs)
+        return type(form.__name__, (WebhookURLOfItsOwn, form), {})
+
+
+admin.site.unregister(Bot)
+admin.site.register(Bot, BotWithForwardingAdmin)
 
 
 def endpoint_health(endpoint: WebhookEndpoint) -> str:
@@ -101,6 +130,19 @@ class WebhookEndpointForm(forms.ModelForm):
         if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
             raise forms.ValidationError(_('A list of msgtypes, e.g. ["text", "image"].'))
         return value
+
+    def clean(self):
+        data = super().clean()
+        bot = data.get("bot") or getattr(self.instance, "bot", None)
+        url = data.get("url")
+        if bot is not None and url and url != self.instance.url:
+            try:
+                # The admin's add and change views save in the transaction the form is
+                # checked in: the bot's row stays locked until this endpoint is saved.
+                claim_url(bot, url, other_than=self.instance)
+            except EndpointExists as exists:
+                self.add_error("url", exists.message)
+        return data
 
 
 def _administers(request) -> bool:

@@ -3,6 +3,7 @@
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from audit.services import record_action
 from conversations.models import Bot
@@ -18,7 +19,9 @@ def sync_primary_endpoint(bot: Bot) -> WebhookEndpoint | None:
     Called whenever a bot is saved (admin, `createbot`, setup), so every way
     of setting the URL forwards. An emptied URL switches the endpoint off
     (its history stays); a new URL switches it on and clears an automatic
-    disable: the operator pointed it somewhere that may work.
+    disable: the operator pointed it somewhere that may work. A URL another endpoint
+    of the bot forwards to raises EndpointExists (claim_url; the bot's form says so
+    before saving).
     """
     with transaction.atomic():
         endpoint = (
@@ -29,6 +32,7 @@ def sync_primary_endpoint(bot: Bot) -> WebhookEndpoint | None:
         if endpoint is None:
             if not bot.webhook_url:
                 return None
+            claim_url(bot, bot.webhook_url, for_primary=True)
             return WebhookEndpoint.objects.create(bot=bot, url=bot.webhook_url, is_primary=True)
         if not bot.webhook_url:
             if endpoint.is_active:
@@ -36,6 +40,8 @@ def sync_primary_endpoint(bot: Bot) -> WebhookEndpoint | None:
                 endpoint.save(update_fields=["is_active", "updated_at"])
             return endpoint
         if endpoint.url != bot.webhook_url or not endpoint.is_active:
+            if endpoint.url != bot.webhook_url:
+                claim_url(bot, bot.webhook_url, for_primary=True)
             endpoint.url = bot.webhook_url
             endpoint.is_active = True
             endpoint.save(update_fields=["url", "is_active", "updated_at"])
@@ -177,11 +183,42 @@ def reenable_endpoint(endpoint: WebhookEndpoint, actor=None) -> int:
 
 
 class EndpointExists(Exception):
-    """The bot already forwards to this URL (the endpoint is `endpoint`)."""
+    """The bot already forwards to this URL (the endpoint is `endpoint`): a second
+    endpoint there would get every message twice."""
+
+    message = gettext_lazy(
+        "Another endpoint of this bot already forwards to this URL: it would get every "
+        "message twice. Change that endpoint instead."
+    )
 
     def __init__(self, endpoint: WebhookEndpoint):
         super().__init__(endpoint.url)
         self.endpoint = endpoint
+
+
+def claim_url(
+    bot: Bot, url: str, *, other_than: WebhookEndpoint | None = None, for_primary: bool = False
+) -> None:
+    """The rule every way of giving an endpoint a URL keeps (the console, the admin's
+    endpoint and bot forms, a bot's save): one endpoint per URL and bot. Raises
+    EndpointExists when an endpoint of the bot other than `other_than` (or than the
+    primary one, `for_primary`: the bot's webhook URL) has `url`, active or not.
+
+    Locks the bot's row until the caller's transaction ends: two changes at once (both
+    clicks of a double click, two operators) take turns, and the second sees the first's
+    URL. Call it in the transaction that saves the URL. Endpoints that shared a URL
+    before this rule stay as they are; only a new or changed URL is checked.
+    """
+    with transaction.atomic():
+        Bot.objects.select_for_update().filter(pk=bot.pk).values_list("pk").first()
+        others = WebhookEndpoint.objects.filter(bot=bot, url=url)
+        if other_than is not None and other_than.pk:
+            others = others.exclude(pk=other_than.pk)
+        if for_primary:
+            others = others.exclude(is_primary=True)
+        existing = others.order_by("pk").first()
+    if existing is not None:
+        raise EndpointExists(existing)
 
 
 def add_endpoint(
@@ -197,12 +234,7 @@ def add_endpoint(
     webhook URL); audited. A URL the bot already forwards to raises EndpointExists: a
     second endpoint there would get every message twice (a double-clicked "Add")."""
     with transaction.atomic():
-        # The bot's row lock makes two additions at once (both clicks of a double click)
-        # take turns, so the second sees the first's endpoint.
-        Bot.objects.select_for_update().filter(pk=bot.pk).values_list("pk").first()
-        existing = WebhookEndpoint.objects.filter(bot=bot, url=url).first()
-        if existing is not None:
-            raise EndpointExists(existing)
+        claim_url(bot, url)
         endpoint = WebhookEndpoint.objects.create(
             bot=bot,
             url=url,
@@ -217,13 +249,16 @@ def add_endpoint(
 def change_endpoint(actor, endpoint: WebhookEndpoint, **fields) -> WebhookEndpoint:
     """Change an endpoint's URL (not the primary's: it is the bot's webhook URL),
     msgtype filter, description, whether it is sent the API secret, or switch; audited
-    with what changed."""
+    with what changed. A URL another endpoint of the bot has raises EndpointExists
+    (claim_url), and nothing is changed."""
     if endpoint.is_primary:
         fields.pop("url", None)
     changed = {name: value for name, value in fields.items() if getattr(endpoint, name) != value}
     if not changed:
         return endpoint
     with transaction.atomic():
+        if "url" in changed:
+            claim_url(endpoint.bot, changed["url"], other_than=endpoint)
         for name, value in changed.items():
             setattr(endpoint, name, value)
         endpoint.save(update_fields=[*changed, "updated_at"])

@@ -40,7 +40,13 @@ from forwarding.signing_secrets import reveal_signing_secret, rotate_signing_sec
 
 from ..deletion_state import refused_while_deleting
 from ..login_required import login_required
-from ..webhooks import EndpointForm, deliveries_page, may_manage_webhooks, retry_wait
+from ..webhooks import (
+    EndpointForm,
+    deliveries_page,
+    may_manage_webhooks,
+    retry_wait,
+    shared_urls,
+)
 from .next_page import posted_next_page
 from .scoping import int_param, visible_bot_or_404
 
@@ -63,12 +69,14 @@ def webhook_list(request, bot_id: int, add_form=None):
     bot = visible_bot_or_404(request.user, bot_id)
     manage = may_manage_webhooks(request.user, bot)
     connector = CONNECTORS.get(bot.connector)
+    endpoints = list(WebhookEndpoint.objects.filter(bot=bot))
     return render(
         request,
         "console/webhooks/list.html",
         {
             "bot": bot,
-            "endpoints": list(WebhookEndpoint.objects.filter(bot=bot)),
+            "endpoints": endpoints,
+            "shared_urls": shared_urls(endpoints),
             "may_manage": manage,
             "receives_nothing": bool(connector and not connector.receives_messages),
             "connector_label": connector.label if connector else bot.connector,
@@ -87,14 +95,7 @@ def endpoint_add(request, bot_id: int):
     if not form.is_valid():
         return webhook_list(request, bot_id, add_form=form)
     try:
-        endpoint = add_endpoint(
-            request.user,
-            bot,
-            url=form.cleaned_data["url"],
-            msgtypes=form.msgtypes(),
-            description=form.cleaned_data["description"],
-            sends_api_secret=form.cleaned_data["sends_api_secret"],
-        )
+        endpoint = add_endpoint(request.user, bot, **form.endpoint_fields())
     except EndpointExists as exists:
         messages.info(
             request,
@@ -177,15 +178,11 @@ def endpoint_change(request, bot_id: int, endpoint_id: int):
     form = EndpointForm(request.POST, instance=WebhookEndpoint.objects.get(pk=endpoint.pk))
     if not form.is_valid():
         return endpoint_page(request, bot_id, endpoint_id, form=form, status=400)
-    change_endpoint(
-        request.user,
-        endpoint,
-        url=form.cleaned_data["url"],
-        msgtypes=form.msgtypes(),
-        description=form.cleaned_data["description"],
-        sends_api_secret=form.cleaned_data["sends_api_secret"],
-        is_active=form.cleaned_data["is_active"],
-    )
+    try:
+        change_endpoint(request.user, endpoint, **form.endpoint_fields())
+    except EndpointExists as exists:
+        form.add_error("url", exists.message)
+        return endpoint_page(request, bot_id, endpoint_id, form=form, status=400)
     messages.success(request, _("Endpoint saved."))
     _warn_unknown_msgtypes(request, form)
     return redirect("console:webhook", bot_id=bot.pk, endpoint_id=endpoint.pk)

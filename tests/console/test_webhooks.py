@@ -639,3 +639,31 @@ def test_a_group_robot_bots_pages_say_its_webhooks_get_nothing(operator_client, 
     for page in bridge_pages:
         html = operator_client.get(page).content.decode()
         assert 'id="receives-nothing"' not in html and "收到的消息保存在历史中" in html
+
+
+def test_an_endpoint_is_not_changed_to_a_url_another_endpoint_of_the_bot_has(operator_client, bot):
+    WebhookEndpoint.objects.create(bot=bot, url="https://a.example.com/in")
+    other = WebhookEndpoint.objects.create(bot=bot, url="https://b.example.com/in")
+    page = operator_client.get(url("webhook", bot, other.pk)).content.decode()
+    form = submitted_form(page, "endpoint-form")
+
+    response = operator_client.post(
+        url("webhook_change", bot, other.pk),
+        {**form, "url": "https://a.example.com/in", "description": "CRM"},
+    )
+
+    assert response.status_code == 400
+    assert "这个机器人的另一个端点已经转发到这个 URL" in response.content.decode()
+    other.refresh_from_db()
+    assert (other.url, other.description) == ("https://b.example.com/in", "")
+    assert not OperatorAction.objects.filter(action="endpoint.update").exists()
+
+
+def test_endpoints_that_shared_a_url_before_the_rule_are_marked_on_the_list(operator_client, bot):
+    for _ in range(2):
+        WebhookEndpoint.objects.create(bot=bot, url="https://a.example.com/in")
+    WebhookEndpoint.objects.create(bot=bot, url="https://b.example.com/in")
+
+    page = operator_client.get(url("webhooks", bot)).content.decode()
+
+    assert page.count("与另一个端点的 URL 相同：每条消息都会收到两次") == 2

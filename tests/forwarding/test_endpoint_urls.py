@@ -1,0 +1,163 @@
+"""One endpoint per URL and bot, however the URL is given (forwarding.endpoints.claim_url):
+a second endpoint with a URL would get every message twice."""
+
+import threading
+
+import pytest
+from django.conf import settings
+from django.db import connection
+from django.urls import reverse
+
+from audit.models import OperatorAction
+from conversations.models import Bot
+from forwarding.endpoints import EndpointExists, add_endpoint, change_endpoint
+from forwarding.models import WebhookEndpoint
+from tests.html_forms import submitted_form
+
+URL = "https://hooks.example.com/in"
+OTHER = "https://other.example.com/in"
+TAKEN = "这个机器人的另一个端点已经转发到这个 URL"
+
+
+def test_a_url_the_bot_forwards_to_is_not_added_again_and_nothing_is_recorded(superuser, bot):
+    add_endpoint(superuser, bot, url=URL, msgtypes=[])
+
+    with pytest.raises(EndpointExists):
+        add_endpoint(superuser, bot, url=URL, msgtypes=["text"])
+
+    assert WebhookEndpoint.objects.filter(bot=bot).count() == 1
+    assert OperatorAction.objects.filter(action="endpoint.create").count() == 1
+
+
+def test_another_bot_may_forward_to_the_same_url(superuser, make_bot):
+    for bot in (make_bot(), make_bot()):
+        add_endpoint(superuser, bot, url=URL, msgtypes=[])
+    assert WebhookEndpoint.objects.filter(url=URL).count() == 2
+
+
+def test_an_endpoint_is_not_changed_to_a_url_another_one_of_the_bot_has(superuser, bot):
+    first = add_endpoint(superuser, bot, url=URL, msgtypes=[])
+    second = add_endpoint(superuser, bot, url=OTHER, msgtypes=[])
+
+    with pytest.raises(EndpointExists) as refused:
+        change_endpoint(superuser, second, url=URL, description="changed")
+
+    assert refused.value.endpoint == first
+    second.refresh_from_db()
+    assert (second.url, second.description) == (OTHER, "")
+    assert not OperatorAction.objects.filter(action="endpoint.update").exists()
+
+
+def test_an_inactive_endpoint_keeps_its_url_to_itself(superuser, bot):
+    first = add_endpoint(superuser, bot, url=URL, msgtypes=[])
+    change_endpoint(superuser, first, is_active=False)
+    with pytest.raises(EndpointExists):
+        add_endpoint(superuser, bot, url=URL, msgtypes=[])
+
+
+def test_endpoints_that_shared_a_url_before_the_rule_can_still_be_changed(superuser, bot):
+    """Existing installations may hold such pairs: they stay until an operator acts."""
+    first = WebhookEndpoint.objects.create(bot=bot, url=URL)
+    WebhookEndpoint.objects.create(bot=bot, url=URL)
+
+    change_endpoint(superuser, first, is_active=False, description="the copy")
+    change_endpoint(superuser, first, url=OTHER)
+
+    first.refresh_from_db()
+    assert (first.url, first.is_active, first.description) == (OTHER, False, "the copy")
+
+
+def test_the_bots_webhook_url_is_not_saved_when_another_endpoint_has_it(superuser, make_bot):
+    bot = make_bot(webhook_url=OTHER)
+    add_endpoint(superuser, bot, url=URL, msgtypes=[])
+    bot.webhook_url = URL
+
+    with pytest.raises(EndpointExists):
+        bot.save()
+
+    assert WebhookEndpoint.objects.get(bot=bot, is_primary=True).url == OTHER
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("change", [False, True], ids=["add", "change"])
+def test_two_requests_giving_one_url_at_once_leave_one_endpoint_with_it(make_bot, change):
+    bot = make_bot()
+    user = None  # an action without a person, as a script's
+    endpoints = [
+        add_endpoint(user, bot, url=f"https://e{n}.example.com/in", msgtypes=[]) for n in (1, 2)
+    ]
+    outcomes, barrier = [], threading.Barrier(2)
+
+    def request(endpoint):
+        try:
+            barrier.wait()
+            if change:
+                change_endpoint(user, endpoint, url=URL)
+            else:
+                add_endpoint(user, bot, url=URL, msgtypes=[])
+            outcomes.append("saved")
+        except EndpointExists:
+            outcomes.append("refused")
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=request, args=(e,)) for e in endpoints]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+
+    assert sorted(outcomes) == ["refused", "saved"]
+    assert WebhookEndpoint.objects.filter(bot=bot, url=URL).count() == 1
+
+
+# --- The admin --------------------------------------------------------------------
+
+
+@pytest.fixture
+def admin_client(client, superuser):
+    client.force_login(superuser)
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "zh-hans"
+    return client
+
+
+def test_the_admin_adds_no_endpoint_with_a_url_the_bot_forwards_to(admin_client, bot):
+    WebhookEndpoint.objects.create(bot=bot, url=URL)
+    url = reverse("admin:forwarding_webhookendpoint_add")
+    form = submitted_form(admin_client.get(url).content.decode(), "webhookendpoint_form")
+
+    answer = admin_client.post(url, {**form, "bot": bot.pk, "url": URL, "msgtypes": "[]"})
+
+    assert answer.status_code == 200 and TAKEN in answer.content.decode()
+    assert WebhookEndpoint.objects.filter(bot=bot).count() == 1
+
+
+def test_the_admin_changes_no_endpoint_to_a_url_another_one_of_the_bot_has(admin_client, bot):
+    WebhookEndpoint.objects.create(bot=bot, url=URL)
+    other = WebhookEndpoint.objects.create(bot=bot, url=OTHER)
+    url = reverse("admin:forwarding_webhookendpoint_change", args=[other.pk])
+    form = submitted_form(admin_client.get(url).content.decode(), "webhookendpoint_form")
+
+    refused = admin_client.post(url, {**form, "url": URL})
+    kept = admin_client.post(url, {**form, "description": "CRM"})
+
+    assert refused.status_code == 200 and TAKEN in refused.content.decode()
+    assert kept.status_code == 302
+    other.refresh_from_db()
+    assert (other.url, other.description) == (OTHER, "CRM")
+
+
+def test_the_admin_keeps_a_bots_webhook_url_off_its_other_endpoints_urls(admin_client, make_bot):
+    bot = make_bot(webhook_url=OTHER)
+    WebhookEndpoint.objects.create(bot=bot, url=URL)
+    url = reverse("admin:conversations_bot_change", args=[bot.pk])
+    form = submitted_form(admin_client.get(url).content.decode(), "bot_form")
+
+    refused = admin_client.post(url, {**form, "webhook_url": URL})
+    kept = admin_client.post(url, {**form, "name": "renamed"})
+
+    assert refused.status_code == 200 and TAKEN in refused.content.decode()
+    assert kept.status_code == 302
+    bot = Bot.objects.get(pk=bot.pk)
+    assert (bot.webhook_url, bot.name) == (OTHER, "renamed")
+    assert WebhookEndpoint.objects.get(bot=bot, is_primary=True).url == OTHER
