@@ -1,5 +1,9 @@
 """Record what operators do: the second half of the audit log (the first is the message log)."""
 
+from datetime import timedelta
+
+from django.utils import timezone
+
 from botadmin.logging import mask_secrets
 
 from .models import OperatorAction
@@ -57,4 +61,30 @@ def record_action(
         target_parts=_masked_values(parts),
         summary=mask_secrets(summary),
         details=_masked_values(details or {}),
+    )
+
+
+# How long a page's id keeps telling a second post of it apart (a double click, a reload
+# that posts again): a page posted a day later acts again.
+PAGE_REMEMBERED = timedelta(days=1)
+
+
+def recorded_from_page(action: str, *, bot, target, submission: str) -> OperatorAction | None:
+    """The entry of `action` on `target` recorded from the page `submission` (its id,
+    botadmin.forms.SubmissionField, in the entry's details), if that page did it in the last
+    day; None for "" (a post from elsewhere). The caller holds a lock that makes two posts
+    of the page take turns, so the second finds the first's entry."""
+    if not submission:
+        return None
+    return (
+        OperatorAction.objects.filter(
+            bot=bot,  # audit_bot_time_idx: the bot's last day only
+            created_at__gte=timezone.now() - PAGE_REMEMBERED,
+            action=action,
+            target_type=target._meta.label_lower,
+            target_id=str(target.pk),
+            details__submission=submission,
+        )
+        .order_by("-created_at")
+        .first()
     )

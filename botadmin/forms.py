@@ -89,6 +89,16 @@ def new_submission() -> str:
     return uuid.uuid4().hex
 
 
+def posted_submission(data) -> str:
+    """The page id a post without a form class of its own carries in its `submission`
+    field (a button's form: `<input type="hidden" name="submission" value="…">` with
+    `new_submission()`); "" when it carries none, or not one."""
+    try:
+        return SubmissionField().clean(data.get("submission"))
+    except forms.ValidationError:
+        return ""
+
+
 class SentOncePerPage(NoLabelSuffix, forms.Form):
     """A form base class whose page, posted twice (a double click, Enter pressed again while it
     was sending), sends one message: its `submission` is the idempotency key

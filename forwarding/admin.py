@@ -20,7 +20,7 @@ from botadmin.admin_scoping import (
     VisibleRelatedFilter,
     VisibleValuesFilter,
 )
-from botadmin.forms import WebhookURLField
+from botadmin.forms import WebhookURLField, new_submission, posted_submission
 from botadmin.masked_urls import mask_url_fields, masked_url_display
 from botadmin.reasons import admin_display
 from botadmin.timezones import zone_or_default
@@ -38,9 +38,14 @@ from messaging.admin import MessageAdmin
 from messaging.models import Message
 
 from .endpoints import EndpointExists, claim_url, reenable_endpoint
-from .forms import ReplayFailedForm, proposed_period
+from .forms import ReplayFailedForm, proposed_period, replay_posted
 from .models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
-from .replay import replay_deliveries, replay_failed, run_test_event
+from .replay import (
+    TestEventAlreadySent,
+    replay_deliveries,
+    replay_failed,
+    run_test_event,
+)
 from .signing_secrets import reveal_signing_secret, rotate_signing_secret
 
 REPLAY_PERMISSION = "forwarding.change_webhookdelivery"
@@ -339,12 +344,18 @@ class WebhookEndpointAdmin(AuditedAdminMixin, BotScopedAdminMixin, admin.ModelAd
         if request.method == "POST":
             if not self.has_change_permission(request, endpoint):
                 raise PermissionDenied
-            result = run_test_event(request.user, endpoint)
+            try:
+                result = run_test_event(
+                    request.user, endpoint, submission=posted_submission(request.POST)
+                )
+            except TestEventAlreadySent as already:
+                messages.info(request, already.message)
         context = self._context(
             request,
             endpoint,
             _("Send a test event to %(url)s") % {"url": endpoint},
             result=result,
+            submission=new_submission(),  # posted twice, the page sends one
         )
         return TemplateResponse(
             request, "admin/forwarding/webhookendpoint/test_event.html", context
@@ -513,15 +524,13 @@ class WebhookDeliveryAdmin(ReadOnlyAdminMixin, BotScopedAdminMixin, admin.ModelA
             request.user, delivery.endpoint.bot
         ):
             raise PermissionDenied
-        count = replay_deliveries(request.user, WebhookDelivery.objects.filter(pk=delivery.pk))
-        if count:
-            messages.success(request, _("The delivery was queued again with the same webhook-id."))
-        else:
-            messages.warning(
-                request, _("The delivery is being attempted right now; try again later.")
-            )
+        replay_posted(request, delivery)
         return redirect("admin:forwarding_webhookdelivery_change", delivery.pk)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
-        extra_context = {**(extra_context or {}), "can_replay": self.has_replay_permission(request)}
+        extra_context = {
+            **(extra_context or {}),
+            "can_replay": self.has_replay_permission(request),
+            "submission": new_submission(),  # its Replay posted twice replays once
+        }
         return super().change_view(request, object_id, form_url, extra_context)

@@ -1,14 +1,16 @@
-"""Forms the admin and the console share."""
+"""Forms the admin and the console share, and what their Replay buttons do."""
 
 from datetime import UTC, timedelta
 
 from django import forms
+from django.contrib import messages
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from botadmin.forms import NoLabelSuffix
+from botadmin.forms import NoLabelSuffix, posted_submission
 
 from .models import WebhookDelivery, WebhookEndpoint
+from .replay import AlreadyReplayed, replay_deliveries
 
 MINUTE_FORMAT = "%Y-%m-%dT%H:%M"  # a datetime-local input's value
 
@@ -51,3 +53,21 @@ def proposed_period(endpoint: WebhookEndpoint) -> dict[str, str]:
     start = timezone.localtime(oldest) if oldest else now - timedelta(days=1)
     end = now + timedelta(minutes=1)
     return {"start": start.strftime(MINUTE_FORMAT), "end": end.strftime(MINUTE_FORMAT)}
+
+
+def replay_posted(request, delivery: WebhookDelivery) -> None:
+    """A delivery's Replay button (console or admin) pressed: replay it once per page (the
+    post's `submission`), and tell the user what happened."""
+    try:
+        replayed = replay_deliveries(
+            request.user,
+            WebhookDelivery.objects.filter(pk=delivery.pk),
+            submission=posted_submission(request.POST),
+        )
+    except AlreadyReplayed as already:
+        messages.info(request, already.message)
+        return
+    if replayed:
+        messages.success(request, _("The delivery was queued again with the same webhook-id."))
+    else:
+        messages.warning(request, _("The delivery is being attempted right now; try again later."))

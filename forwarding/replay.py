@@ -21,8 +21,9 @@ from celery.utils.functional import chunks
 from django.db import transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 
-from audit.services import record_action
+from audit.services import record_action, recorded_from_page
 from botadmin.logging import mask_secrets
 from messaging.outbox import IN_FLIGHT, INTERRUPTED
 
@@ -37,11 +38,30 @@ Status = WebhookDelivery.Status
 REPLAY_BATCH = 1000
 
 
-def replay_deliveries(user, deliveries: QuerySet[WebhookDelivery]) -> int:
+class AlreadyReplayed(Exception):
+    """The page asking for the replay (its `submission`) replayed the delivery already:
+    posted twice (a double click), it replays once."""
+
+    message = gettext_lazy(
+        "This delivery was already replayed from this page (posted twice?): it was not "
+        "replayed again."
+    )
+
+
+class TestEventAlreadySent(Exception):
+    """The page asking for a test event (its `submission`) sent one already."""
+
+    message = gettext_lazy(
+        "A test event was already sent from this page (posted twice?): it was not sent again."
+    )
+
+
+def replay_deliveries(user, deliveries: QuerySet[WebhookDelivery], *, submission: str = "") -> int:
     """Queue these deliveries again (any not in flight right now). Returns how many.
 
-    Audited once per endpoint: one delivery as `delivery.replay` (its webhook-id),
-    several as `delivery.replay_many` with their count."""
+    Audited once per endpoint: one delivery as `delivery.replay` (its webhook-id, and the
+    id of the page that asked, `submission`: a second post of that page raises
+    AlreadyReplayed), several as `delivery.replay_many` with their count."""
     now = timezone.now()
     ids_of: dict[int, list[int]] = defaultdict(list)
     for pk, endpoint_id in deliveries.order_by("pk").values_list("pk", "endpoint_id"):
@@ -51,7 +71,7 @@ def replay_deliveries(user, deliveries: QuerySet[WebhookDelivery]) -> int:
     for endpoint_id, ids in ids_of.items():
         endpoint = endpoints[endpoint_id]
         if len(ids) == 1:
-            total += _replay_one(user, endpoint, ids[0], now)
+            total += _replay_one(user, endpoint, ids[0], now, submission)
         else:
             not_in_flight = ~Q(status=Status.DELIVERING, next_attempt_at__gt=now)
             total += _requeue(user, endpoint, ids, not_in_flight, now)
@@ -67,17 +87,22 @@ def replay_failed(user, endpoint: WebhookEndpoint, start: datetime, end: datetim
     return _requeue(user, endpoint, ids, Q(status=Status.FAILED), timezone.now(), period)
 
 
-def _replay_one(user, endpoint: WebhookEndpoint, pk: int, now: datetime) -> int:
+def _replay_one(user, endpoint: WebhookEndpoint, pk: int, now: datetime, submission: str) -> int:
     with transaction.atomic():
         row = (
             WebhookDelivery.objects.select_related("message")
-            .select_for_update(of=("self",))  # not while a worker records an outcome
+            # Not while a worker records an outcome; two posts of one page take turns.
+            .select_for_update(of=("self",))
             .filter(pk=pk)
             .exclude(status=Status.DELIVERING, next_attempt_at__gt=now)
             .first()
         )
         if row is None:
             return 0
+        if recorded_from_page(
+            "delivery.replay", bot=endpoint.bot, target=row, submission=submission
+        ):
+            raise AlreadyReplayed
         _queue_again(WebhookDelivery.objects.filter(pk=pk), now)
         record_action(
             user,
@@ -85,7 +110,11 @@ def _replay_one(user, endpoint: WebhookEndpoint, pk: int, now: datetime) -> int:
             bot=endpoint.bot,
             target=row,
             summary=f"Replayed {row.webhook_id} to {endpoint.url}",
-            details={"webhook_id": row.webhook_id, "previous_status": row.status},
+            details={
+                "webhook_id": row.webhook_id,
+                "previous_status": row.status,
+                **({"submission": submission} if submission else {}),
+            },
         )
         wake_deliveries([pk])
     return 1
@@ -171,14 +200,26 @@ def send_test_event(endpoint: WebhookEndpoint) -> PostResult:
     )
 
 
-def run_test_event(actor, endpoint: WebhookEndpoint) -> PostResult:
-    """Send a test event on an operator's request, and record that they did."""
+def run_test_event(actor, endpoint: WebhookEndpoint, *, submission: str = "") -> PostResult:
+    """Send a test event on an operator's request, recorded before it is sent (with the id
+    of the page that asked, `submission`) and its outcome after. A second post of that page
+    raises TestEventAlreadySent and sends nothing."""
+    with transaction.atomic():
+        # Two posts of one page take turns here (a short lock: not held while sending).
+        WebhookEndpoint.objects.select_for_update().filter(pk=endpoint.pk).values_list("pk").first()
+        if recorded_from_page(
+            "endpoint.test", bot=endpoint.bot, target=endpoint, submission=submission
+        ):
+            raise TestEventAlreadySent
+        action = record_action(
+            actor,
+            "endpoint.test",
+            bot=endpoint.bot,
+            target=endpoint,
+            summary="sending",
+            details={"submission": submission} if submission else {},
+        )
     result = send_test_event(endpoint)
-    record_action(
-        actor,
-        "endpoint.test",
-        bot=endpoint.bot,
-        target=endpoint,
-        summary=f"{result.outcome} {result.http_status or ''}".strip(),
-    )
+    action.summary = f"{result.outcome} {result.http_status or ''}".strip()
+    action.save(update_fields=["summary"])
     return result

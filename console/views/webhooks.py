@@ -14,6 +14,7 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from botadmin import reasons
+from botadmin.forms import new_submission, posted_submission
 from botadmin.reasons import Reason
 from botadmin.timezones import zone_or_default
 from connectors.registry import CONNECTORS
@@ -33,9 +34,13 @@ from forwarding.endpoints import (
     reenable_endpoint,
     why_not_deletable,
 )
-from forwarding.forms import ReplayFailedForm, proposed_period
+from forwarding.forms import ReplayFailedForm, proposed_period, replay_posted
 from forwarding.models import WebhookDelivery, WebhookEndpoint
-from forwarding.replay import replay_deliveries, replay_failed, run_test_event
+from forwarding.replay import (
+    TestEventAlreadySent,
+    replay_failed,
+    run_test_event,
+)
 from forwarding.signing_secrets import reveal_signing_secret, rotate_signing_secret
 
 from ..deletion_state import refused_while_deleting
@@ -162,6 +167,8 @@ def endpoint_page(request, bot_id: int, endpoint_id: int, *, form=None, status=2
             "form": (form or EndpointForm(instance=endpoint)) if manage else None,
             "replay_form": ReplayFailedForm(initial=proposed_period(endpoint)),
             "test": test,
+            # The page's id in its test and replay buttons: posted twice, they act once.
+            "submission": new_submission(),
             "kept_because": why_not_deletable(endpoint) if manage else "",
             "bot_zone": zone_or_default(bot.timezone),
         },
@@ -196,7 +203,12 @@ def endpoint_test(request, bot_id: int, endpoint_id: int):
     once (kept in the session): reloading the page does not send it again."""
     bot = _managed_bot(request, bot_id)
     endpoint = _endpoint_or_404(bot, endpoint_id)
-    result = run_test_event(request.user, endpoint)
+    back = reverse("console:webhook", args=[bot.pk, endpoint.pk]) + "#actions"
+    try:
+        result = run_test_event(request.user, endpoint, submission=posted_submission(request.POST))
+    except TestEventAlreadySent as already:
+        messages.info(request, already.message)
+        return redirect(back)
     # A failure's reason is kept as a Reason (JSON), so it reads in the operator's language.
     text = result.text
     text = reasons.shorten(text, TEST_ANSWER_SHOWN) if isinstance(text, Reason) else text
@@ -208,7 +220,7 @@ def endpoint_test(request, bot_id: int, endpoint_id: int):
             text if isinstance(text, Reason) else Truncator(text).chars(TEST_ANSWER_SHOWN)
         ),
     }
-    return redirect(reverse("console:webhook", args=[bot.pk, endpoint.pk]) + "#actions")
+    return redirect(back)
 
 
 @login_required
@@ -280,10 +292,7 @@ def delivery_replay(request, bot_id: int, delivery_id: int):
     (its tab and cursor), at its row."""
     bot = _managed_bot(request, bot_id)
     delivery = get_object_or_404(WebhookDelivery, endpoint__bot=bot, pk=delivery_id)
-    if replay_deliveries(request.user, WebhookDelivery.objects.filter(pk=delivery.pk)):
-        messages.success(request, _("The delivery was queued again with the same webhook-id."))
-    else:
-        messages.warning(request, _("The delivery is being attempted right now; try again later."))
+    replay_posted(request, delivery)
     latest = reverse("console:webhook", args=[bot.pk, delivery.endpoint_id])
     return redirect(f"{posted_next_page(request, latest)}#delivery-{delivery.pk}")
 

@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from audit.models import OperatorAction
 from conversations.models import Bot
-from forwarding.models import WebhookEndpoint
+from forwarding.models import WebhookDelivery, WebhookEndpoint
 from messaging.models import Message
 from tests.html_forms import submitted_form
 
@@ -145,3 +145,88 @@ def test_a_rotation_without_grace_confirmed_twice_rotates_once(
     client.post(url, confirm)
 
     assert OperatorAction.objects.filter(action__contains="rotate").count() == 1
+
+
+# --- A replay and a test event ------------------------------------------------------
+
+
+@pytest.fixture
+def received(bot, group, make_message, receiver):
+    """A delivery its receiver took, to the local receiver (a replay would post it again)."""
+    endpoint = WebhookEndpoint.objects.create(bot=bot, url=receiver.url("/hook"))
+    return WebhookDelivery.objects.create(
+        message=make_message(group), endpoint=endpoint, status="delivered", attempt_count=1
+    )
+
+
+# page → (the page, its form's id, where the form posts), for bot b, endpoint e, delivery d
+REPLAY_PAGES = {
+    "console": (
+        "/console/bots/{b}/webhooks/{e}/",
+        "replay-{d}",
+        "/console/bots/{b}/webhooks/deliveries/{d}/replay",
+    ),
+    "admin": (
+        "/admin/forwarding/webhookdelivery/{d}/change/",
+        "replay-form",
+        "/admin/forwarding/webhookdelivery/{d}/replay/",
+    ),
+}
+
+
+def _replay_urls(page, bot, delivery):
+    ids = {"b": bot.pk, "e": delivery.endpoint_id, "d": delivery.pk}
+    return [part.format(**ids) for part in REPLAY_PAGES[page]]
+
+
+@pytest.mark.parametrize("page", REPLAY_PAGES)
+def test_a_replay_posted_twice_from_its_page_replays_once(client, superuser, bot, received, page):
+    client.force_login(superuser)
+    shown, form_id, action = _replay_urls(page, bot, received)
+    data = form_of(client, shown, form_id)
+
+    first = client.post(action, data)
+    second = client.post(action, data)
+
+    assert first.status_code == second.status_code == 302
+    received.refresh_from_db()
+    assert received.replay_count == 1
+    assert OperatorAction.objects.filter(action="delivery.replay").count() == 1
+    assert "此投递已从本页面重放过（是否提交了两次？）：没有再次重放。" in said(second)
+
+
+@pytest.mark.parametrize("page", REPLAY_PAGES)
+def test_a_replay_from_the_page_opened_again_replays_again(client, superuser, bot, received, page):
+    client.force_login(superuser)
+    shown, form_id, action = _replay_urls(page, bot, received)
+    for _ in range(2):
+        WebhookDelivery.objects.filter(pk=received.pk).update(status="delivered")
+        assert client.post(action, form_of(client, shown, form_id)).status_code == 302
+    received.refresh_from_db()
+    assert received.replay_count == 2
+
+
+TEST_EVENT_PAGES = {
+    "console": ("/console/bots/{b}/webhooks/{e}/", "/console/bots/{b}/webhooks/{e}/test"),
+    "admin": ("/admin/forwarding/webhookendpoint/{e}/test-event/",) * 2,
+}
+
+
+@pytest.mark.parametrize("page", TEST_EVENT_PAGES)
+def test_a_test_event_posted_twice_from_its_page_is_sent_once(
+    client, superuser, bot, received, receiver, page
+):
+    client.force_login(superuser)
+    shown, action = (u.format(b=bot.pk, e=received.endpoint_id) for u in TEST_EVENT_PAGES[page])
+    data = form_of(client, shown, "test-event-form")
+
+    client.post(action, data)
+    second = client.post(action, data)
+
+    assert len(receiver.requests) == 1
+    (test,) = OperatorAction.objects.filter(action="endpoint.test")
+    assert test.summary == "success 200"
+    assert "已从本页面发送过测试事件（是否提交了两次？）：没有再次发送。" in said(second)
+
+    client.post(action, form_of(client, shown, "test-event-form"))  # the page opened again
+    assert len(receiver.requests) == 2
