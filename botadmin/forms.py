@@ -17,6 +17,7 @@ import uuid
 from contextlib import contextmanager
 
 from django import forms
+from django.contrib.admin import helpers
 from django.core.validators import MinValueValidator, URLValidator
 from django.db import models
 from django.utils.text import capfirst
@@ -114,6 +115,18 @@ class SentOncePerPage(NoLabelSuffix, forms.Form):
         """`what` (the form's own prefix) and the page's id; "" for a post from elsewhere."""
         submission = self.cleaned_data["submission"]
         return f"console-{what}:{submission}" if submission else ""
+
+
+class OncePerPageActionForm(helpers.ActionForm):
+    """The admin's action bar (a ModelAdmin's `action_form`) with the list page's id: an
+    action posted twice from one page (a double-clicked "Go") reads the same
+    `posted_submission` both times and can act once."""
+
+    submission = SubmissionField(label="")  # no label: the bar draws one for each labelled field
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.initial.setdefault("submission", new_submission())
 
 
 class HttpURLField(forms.URLField):

@@ -12,10 +12,19 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from audit.admin_changes import AuditedAdminMixin, atomic_action
 from botadmin.admin_scoping import STORABLE_JSON, BotScopedAdminMixin, VisibleRelatedFilter
-from botadmin.forms import GENERATED, KEEP_CURRENT, WebhookURLField, own_minimum, with_hint
+from botadmin.forms import (
+    GENERATED,
+    KEEP_CURRENT,
+    OncePerPageActionForm,
+    WebhookURLField,
+    own_minimum,
+    posted_submission,
+    with_hint,
+)
 from botadmin.masked_urls import mask_url_fields, masked_url_display
 from botadmin.reasons import admin_display, translate
 from botadmin.timezones import zone_or_default
@@ -38,7 +47,7 @@ from .models import Bot, Conversation
 from .pauses import resume_bot
 from .roles import ADMINISTER_PERMISSION, is_bot_admin, may_create_bots
 from .secret_grace import API_SECRET_NO_GRACE_QUESTION, GraceForm, grace_context, rotated_text
-from .secrets import mask
+from .secrets import AlreadyRotated, mask
 from .services import check_connection, rotate_secret
 
 
@@ -198,6 +207,7 @@ class BotAdmin(
     )
 
     audit_codes = {"add": "bot.create", "change": "bot.update", "delete": "bot.delete"}
+    action_form = OncePerPageActionForm  # rotate_secrets acts once per list page
 
     def formfield_for_dbfield(self, db_field, request, **kwargs):
         # A number's own minimum (retention ≥ 1 day), not its column's 0.
@@ -450,13 +460,35 @@ class BotAdmin(
     )
     @atomic_action
     def rotate_secrets(self, request, queryset):
+        # Posted twice from one list page (a double-clicked "Go"), the second rotation would
+        # drop the old secrets whose grace the first began: each bot's is rotated once.
+        submission = posted_submission(request.POST)
+        rotated = already = 0
         for bot in queryset:
-            rotate_secret(bot, actor=request.user)
-        messages.success(
-            request,
-            _("Rotated %(n)d secrets; the old ones keep working for a grace period.")
-            % {"n": queryset.count()},
-        )
+            try:
+                rotate_secret(bot, actor=request.user, submission=submission)
+            except AlreadyRotated:
+                already += 1
+            else:
+                rotated += 1
+        if rotated:
+            messages.success(
+                request,
+                _("Rotated %(n)d secrets; the old ones keep working for a grace period.")
+                % {"n": rotated},
+            )
+        if already:
+            messages.info(
+                request,
+                ngettext(
+                    "%(n)d secret was already rotated from this page (posted twice?): it was "
+                    "not rotated again.",
+                    "%(n)d secrets were already rotated from this page (posted twice?): they "
+                    "were not rotated again.",
+                    already,
+                )
+                % {"n": already},
+            )
 
     @admin.display(description=_("sending"))
     def sending_state(self, obj):

@@ -21,6 +21,7 @@ from .deletion_marks import BEING_DELETED
 from .key_checks import record_key_checks
 from .models import Bot, Conversation
 from .secrets import (
+    AlreadyRotated,
     check_replacing,
     generate_api_secret,
     is_valid_api_secret,
@@ -129,7 +130,13 @@ def _secret_matches(bot: Bot, secret: str, now) -> bool:
 
 
 def rotate_secret(
-    bot: Bot, grace: timedelta | None = None, *, actor=None, via: str = "", replacing: str = ""
+    bot: Bot,
+    grace: timedelta | None = None,
+    *,
+    actor=None,
+    via: str = "",
+    replacing: str = "",
+    submission: str = "",
 ) -> Bot:
     """Issue a new API secret; the old one keeps working for `grace` (default
     BOTADMIN_SECRET_GRACE_HOURS). A webhook endpoint's signing secret is rotated on its
@@ -138,11 +145,12 @@ def rotate_secret(
     `replacing`: the fingerprint of the secret the rotate page showed (secrets.fingerprint).
     Raises AlreadyRotated when that one was rotated since: the page posted twice rotates
     once, and the grace chosen for the old secret is not cut short by a second rotation
-    that would drop it.
+    that would drop it. `submission`: the id of a page that rotates without showing the
+    secret (the admin's action bar); AlreadyRotated when that page rotated it already.
 
     The rotation is recorded in the audit log with `actor` (None from the command line).
     """
-    from audit.services import record_action
+    from audit.services import record_action, recorded_from_page
 
     if grace is None:
         grace = timedelta(hours=settings.BOTADMIN_SECRET_GRACE_HOURS)
@@ -150,6 +158,8 @@ def rotate_secret(
     with transaction.atomic():
         bot = Bot.objects.select_for_update().get(pk=bot.pk)
         check_replacing(bot.secret, replacing)
+        if recorded_from_page("secret.rotate", bot=bot, target=bot, submission=submission):
+            raise AlreadyRotated
         bot.previous_secret = bot.secret if keep else ""
         bot.previous_secret_expires_at = timezone.now() + grace if keep else None
         bot.secret = generate_api_secret()
@@ -157,7 +167,14 @@ def rotate_secret(
             update_fields=["secret", "previous_secret", "previous_secret_expires_at", "updated_at"]
         )
         summary = f"Rotated the API secret (grace {grace.total_seconds() / 3600:g} h)"
-        record_action(actor, "secret.rotate", bot=bot, target=bot, summary=summary + via + ".")
+        record_action(
+            actor,
+            "secret.rotate",
+            bot=bot,
+            target=bot,
+            summary=summary + via + ".",
+            details={"submission": submission} if submission else None,
+        )
     return bot
 
 

@@ -20,7 +20,12 @@ from botadmin.admin_scoping import (
     VisibleRelatedFilter,
     VisibleValuesFilter,
 )
-from botadmin.forms import WebhookURLField, new_submission, posted_submission
+from botadmin.forms import (
+    OncePerPageActionForm,
+    WebhookURLField,
+    new_submission,
+    posted_submission,
+)
 from botadmin.masked_urls import mask_url_fields, masked_url_display
 from botadmin.reasons import admin_display
 from botadmin.timezones import zone_or_default
@@ -41,6 +46,7 @@ from .endpoints import EndpointExists, claim_url, reenable_endpoint
 from .forms import ReplayFailedForm, proposed_period, replay_posted
 from .models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from .replay import (
+    AlreadyReplayed,
     TestEventAlreadySent,
     replay_deliveries,
     replay_failed,
@@ -49,6 +55,10 @@ from .replay import (
 from .signing_secrets import reveal_signing_secret, rotate_signing_secret
 
 REPLAY_PERMISSION = "forwarding.change_webhookdelivery"
+ALREADY_REPLAYED = _(
+    "The selected deliveries were already replayed from this page (posted twice?): they "
+    "were not replayed again."
+)
 
 
 class WebhookDeliveryInline(ReadOnlyAdminMixin, admin.TabularInline):
@@ -466,6 +476,7 @@ class WebhookDeliveryAdmin(ReadOnlyAdminMixin, BotScopedAdminMixin, admin.ModelA
     show_full_result_count = False
     inlines = (WebhookAttemptInline,)
     actions = ("replay",)
+    action_form = OncePerPageActionForm  # posted twice from one list page, it replays once
 
     def get_search_fields(self, request):
         return _without_urls(self.search_fields, request)
@@ -505,7 +516,13 @@ class WebhookDeliveryAdmin(ReadOnlyAdminMixin, BotScopedAdminMixin, admin.ModelA
     @admin.action(description=_("Replay the selected deliveries"), permissions=["replay"])
     @atomic_action
     def replay(self, request, queryset):
-        count = replay_deliveries(request.user, queryset)
+        try:
+            count = replay_deliveries(
+                request.user, queryset, submission=posted_submission(request.POST)
+            )
+        except AlreadyReplayed:
+            messages.info(request, ALREADY_REPLAYED)
+            return
         messages.success(request, _("%(n)d deliveries queued again.") % {"n": count})
 
     def get_urls(self):

@@ -74,7 +74,7 @@ def replay_deliveries(user, deliveries: QuerySet[WebhookDelivery], *, submission
             total += _replay_one(user, endpoint, ids[0], now, submission)
         else:
             not_in_flight = ~Q(status=Status.DELIVERING, next_attempt_at__gt=now)
-            total += _requeue(user, endpoint, ids, not_in_flight, now)
+            total += _requeue(user, endpoint, ids, not_in_flight, now, submission=submission)
     return total
 
 
@@ -121,12 +121,28 @@ def _replay_one(user, endpoint: WebhookEndpoint, pk: int, now: datetime, submiss
 
 
 def _requeue(
-    user, endpoint: WebhookEndpoint, ids: list[int], still: Q, now: datetime, period=None
+    user,
+    endpoint: WebhookEndpoint,
+    ids: list[int],
+    still: Q,
+    now: datetime,
+    period=None,
+    submission: str = "",
 ) -> int:
     """Queue `ids` again, REPLAY_BATCH at a time, each only if it is `still` replayable
     (checked by the UPDATE itself, so no row is locked before). The audit entry is
     written with the first batch (nothing is replayed unrecorded) and its count made
-    right after the last."""
+    right after the last.
+
+    `submission` (the admin's action bar, in one transaction for the whole action): the
+    endpoint's row stays locked until it commits, and a second post of that page raises
+    AlreadyReplayed."""
+    if submission:
+        WebhookEndpoint.objects.select_for_update().filter(pk=endpoint.pk).values_list("pk").first()
+        if recorded_from_page(
+            "delivery.replay_many", bot=endpoint.bot, target=endpoint, submission=submission
+        ):
+            raise AlreadyReplayed
     replayed, action = 0, None
     for batch in chunks(iter(ids), REPLAY_BATCH):
         with transaction.atomic():
@@ -138,7 +154,11 @@ def _requeue(
                     bot=endpoint.bot,
                     target=endpoint,
                     summary=f"Replaying {len(ids)} deliveries to {endpoint.url}",
-                    details={"count": len(ids), **(period or {})},
+                    details={
+                        "count": len(ids),
+                        **(period or {}),
+                        **({"submission": submission} if submission else {}),
+                    },
                 )
             wake_endpoints([endpoint.pk])  # its drain takes each batch as it comes
     if action is not None:

@@ -230,3 +230,65 @@ def test_a_test_event_posted_twice_from_its_page_is_sent_once(
 
     client.post(action, form_of(client, shown, "test-event-form"))  # the page opened again
     assert len(receiver.requests) == 2
+
+
+# --- Admin actions that act on the other side -----------------------------------------
+
+
+def action_bar(client, changelist: str) -> dict:
+    """The list page's action bar as the browser sends it (its page id among its fields)."""
+    form = form_of(client, changelist, "changelist-form")
+    return {"select_across": form["select_across"], "submission": form["submission"], "index": 0}
+
+
+def test_the_admins_rotate_action_posted_twice_from_its_page_rotates_once(
+    client, superuser, make_bot
+):
+    """A second rotation would drop, at once, the secrets every caller still uses."""
+    bots = [make_bot(), make_bot()]
+    original = {bot.pk: bot.secret for bot in bots}
+    client.force_login(superuser)
+    changelist = reverse("admin:conversations_bot_changelist")
+    data = {
+        **action_bar(client, changelist),
+        "action": "rotate_secrets",
+        "_selected_action": [bot.pk for bot in bots],
+    }
+
+    client.post(changelist, data)
+    second = client.post(changelist, data)
+
+    for bot in Bot.objects.filter(pk__in=original):
+        assert bot.previous_secret == original[bot.pk] and bot.secret != original[bot.pk]
+    assert OperatorAction.objects.filter(action="secret.rotate").count() == 2
+    assert "2 个密钥已从本页面轮换过（是否提交了两次？）：没有再次轮换。" in said(second)
+
+    client.post(changelist, {**data, **action_bar(client, changelist), "action": "rotate_secrets"})
+    assert OperatorAction.objects.filter(action="secret.rotate").count() == 4  # a new page
+
+
+@pytest.mark.parametrize("selected", [1, 2])
+def test_the_admins_replay_action_posted_twice_from_its_page_replays_once(
+    client, superuser, received, make_message, group, selected
+):
+    deliveries = [received] + [
+        WebhookDelivery.objects.create(
+            message=make_message(group), endpoint=received.endpoint, status="delivered"
+        )
+        for _ in range(selected - 1)
+    ]
+    client.force_login(superuser)
+    changelist = reverse("admin:forwarding_webhookdelivery_changelist")
+    data = {
+        **action_bar(client, changelist),
+        "action": "replay",
+        "_selected_action": [d.pk for d in deliveries],
+    }
+
+    client.post(changelist, data)
+    WebhookDelivery.objects.update(status="delivered")  # the worker delivered them meanwhile
+    second = client.post(changelist, data)
+
+    assert [d.replay_count for d in WebhookDelivery.objects.all()] == [1] * selected
+    assert OperatorAction.objects.filter(action__startswith="delivery.replay").count() == 1
+    assert any("已从本页面重放过（是否提交了两次？）" in text for text in said(second))
