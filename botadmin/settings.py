@@ -201,6 +201,12 @@ BOTADMIN_MIGRATE_RETRY_SECONDS = env_float("BOTADMIN_MIGRATE_RETRY_SECONDS", 600
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache (shared by all processes: rate limits, locks) --------------------
+# The start of every key botadmin writes into Redis, the cache's (KEY_PREFIX) and the
+# broker's (queues, their bindings and unacknowledged tasks, remote-control broadcasts:
+# kombu's `global_keyprefix`), so that two installations can share one Redis database.
+# A test process adds its own (TEST_WORKER) after it.
+BOTADMIN_REDIS_KEY_PREFIX = env.str("BOTADMIN_REDIS_KEY_PREFIX", default="")
+_REDIS_KEY_PREFIX = ":".join(part for part in (BOTADMIN_REDIS_KEY_PREFIX, TEST_WORKER) if part)
 CACHES = {"default": env.cache("CACHE_URL", default="dbcache://botadmin_cache")}
 if CACHES["default"]["BACKEND"] == "django.core.cache.backends.db.DatabaseCache":
     # The same table, with an incr() that loses no count (botadmin/cache.py).
@@ -233,9 +239,9 @@ if CACHES["default"]["BACKEND"] == "botadmin.cache.DatabaseCache":
         "LOCATION": "botadmin_bubbles",
         "OPTIONS": {"MAX_ENTRIES": 5000},
     }
-if TEST_WORKER:
+if _REDIS_KEY_PREFIX:
     for _cache in CACHES.values():
-        _cache.setdefault("KEY_PREFIX", TEST_WORKER)
+        _cache.setdefault("KEY_PREFIX", _REDIS_KEY_PREFIX)
 
 # --- Celery -------------------------------------------------------------------
 # The default broker is kombu's filesystem transport: it needs no server and
@@ -297,8 +303,8 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {
 if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
     # A Redis that accepts connections but never answers would otherwise hang forever.
     CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 3}
-    if TEST_WORKER:  # its own queues in a Redis shared by parallel test processes
-        CELERY_BROKER_TRANSPORT_OPTIONS["global_keyprefix"] = f"{TEST_WORKER}:"
+    if _REDIS_KEY_PREFIX:  # also a test process's own queues in a Redis shared by others
+        CELERY_BROKER_TRANSPORT_OPTIONS["global_keyprefix"] = f"{_REDIS_KEY_PREFIX}:"
 # Announcements and scheduled messages are rows with a due time; their beat
 # entries wake the scheduler often enough that they start within seconds.
 BOTADMIN_SCHEDULER_INTERVAL = env_float("BOTADMIN_SCHEDULER_INTERVAL", 2)
