@@ -284,7 +284,7 @@ class Conversation(models.Model):
             # not being deleted: conversations/active_counts.py), from the index alone:
             # its key holds the columns its condition fixes, which SQLite checks against
             # each row. Without it, SQLite read every row of the bot through
-            # conv_active_sort_idx for deletion_requested_at (docs/performance.md, note 14).
+            # conv_active_sort_idx for deletion_requested_at (docs/performance.md, note 15).
             models.Index(
                 fields=["bot", "kind", "is_active", "deletion_requested_at"],
                 condition=Q(is_active=True, deletion_requested_at__isnull=True),

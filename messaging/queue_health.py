@@ -106,7 +106,7 @@ def _oldest_due_head(bot_ids: list[int], now: datetime) -> dict[int, datetime]:
     msg_conversation_delivery_idx per conversation. (Grouping that index by conversation,
     as the delivery claim's `due_messages` does, read every bot's messages in delivery and
     then each head's row: 1.1-2.3 s on PostgreSQL beside another bot's announcement to
-    100,000; docs/performance.md, note 15.)"""
+    100,000; docs/performance.md, note 16.)"""
     first_in_delivery = (
         Message.objects.filter(PENDING_STATUSES, conversation_id=OuterRef("pk"))
         .order_by("pk")
