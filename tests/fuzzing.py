@@ -1,8 +1,8 @@
-"""How many examples the property tests (hypothesis) try.
+"""How many examples the property tests (hypothesis) and the sweeps try.
 
-`make test` runs a quick tenth of each test's examples; CI runs them all
-(`HYPOTHESIS_PROFILE=ci`, which `.ci/run` sets). Loaded by tests/conftest.py,
-before any test module is imported.
+`make test` runs a quick tenth of each test's examples, and a sweep a share of its bad
+values on each page; CI runs them all (`HYPOTHESIS_PROFILE=ci`, which `.ci/run` sets).
+Loaded by tests/conftest.py, before any test module is imported.
 """
 
 import os
@@ -26,3 +26,13 @@ settings.load_profile(PROFILE)
 def examples(full: int) -> int:
     """`full` examples in CI; a tenth (at least 10) in `make test`."""
     return full if PROFILE == "ci" else max(10, full // QUICK_SHARE)
+
+
+def share(values: list, turn: int, every: int = 3) -> list:
+    """All of `values` in CI; in `make test`, every `every`-th of them, starting at `turn`.
+
+    A sweep gives each case its own `turn` (its page, its field), so that the cases of one
+    `make test` between them still try every value, each on some of them."""
+    if PROFILE == "ci":
+        return list(values)
+    return [value for index, value in enumerate(values) if (index - turn) % every == 0]

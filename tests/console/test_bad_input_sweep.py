@@ -6,7 +6,11 @@ so a new page is swept without being listed here. For each it sends every query
 parameter the console reads with each bad value, posts nothing and everything bad, and
 posts each form the page shows (tests/html_forms.py) with one field at a time made bad.
 test_bad_parameters.py and test_bad_posts.py hold the cases that found a bug, by name;
-this one finds the next."""
+this one finds the next.
+
+CI tries every bad value on every page and field; `make test` a third of them on each
+(tests.fuzzing.share), a different third on the next page and field, so that one run
+still tries every value, each on a third of the pages."""
 
 import re
 from html import unescape
@@ -22,6 +26,7 @@ from deletions.models import DeletionJob
 from forwarding.models import WebhookDelivery, WebhookEndpoint
 from messaging.models import Message, MessageMedia
 from tests.console.test_bad_posts import compose
+from tests.fuzzing import share
 from tests.html_forms import submitted_form
 
 NUL = "\x00"
@@ -143,18 +148,20 @@ def bad_text_stored() -> list[str]:
 
 @pytest.mark.parametrize("who", ["superuser", "operator"])
 @pytest.mark.parametrize(
-    "namespace, name, arguments", PATTERNS, ids=[f"{n}:{p}" for n, p, _ in PATTERNS]
+    "turn, namespace, name, arguments",
+    [(turn, *pattern) for turn, pattern in enumerate(PATTERNS)],
+    ids=[f"{n}:{p}" for n, p, _ in PATTERNS],
 )
 def test_no_bad_input_breaks_a_console_page_or_is_stored(
-    client, superuser, operator, rows, namespace, name, arguments, who
+    client, superuser, operator, rows, turn, namespace, name, arguments, who
 ):
     client.force_login(superuser if who == "superuser" else operator)
     client.raise_request_exception = False  # every 500 in the assertion's list, not the first
     statuses = {}
-    for url in urls_of(namespace, name, arguments, rows):
+    for url_turn, url in enumerate(urls_of(namespace, name, arguments, rows), turn):
         page = client.get(url)
         statuses[f"GET {url}"] = answered(page)
-        for value in BAD:
+        for value in share(BAD, url_turn + (who == "operator")):
             query = encoded({parameter: value for parameter in PARAMETERS})
             statuses[f"GET {url}?…={value[:20]!r}"] = answered(client.get(f"{url}?{query}"))
             everything = {parameter: value for parameter in PARAMETERS}
@@ -162,8 +169,8 @@ def test_no_bad_input_breaks_a_console_page_or_is_stored(
         if who != "superuser" or page.status_code != 200 or "html" not in page["Content-Type"]:
             continue  # an operator's forms are a bot admin's: swept once
         for target, fields in posted_forms(page.content.decode(), url):
-            for field in fields:
-                for value in BAD_FIELD:
+            for field_turn, field in enumerate(fields, url_turn):
+                for value in share(BAD_FIELD, field_turn):
                     key = f"POST {target} {field}={value[:20]!r} (form of {url})"
                     statuses[key] = post(client, target, {**fields, field: value})
     assert {request: status for request, status in statuses.items() if status >= 500} == {}
