@@ -177,9 +177,9 @@ def test_no_bad_input_breaks_a_console_page_or_is_stored(
     assert bad_text_stored() == []
 
 
-def posted_forms(html: str, url: str) -> list[tuple[str, dict]]:
-    """(where it posts, what it posts) of each form of the page that posts to a console
-    page the sweep does not skip."""
+def posted_forms(html: str, url: str, skipped=SKIPPED) -> list[tuple[str, dict]]:
+    """(where it posts, what it posts) of each form of the page that posts to a page
+    of ours not `skipped` (names of URL patterns)."""
     forms, numbered = [], iter(range(1_000))
 
     def with_id(tag):
@@ -194,7 +194,7 @@ def posted_forms(html: str, url: str) -> list[tuple[str, dict]]:
         action = re.search(r'\baction="([^"]*)"', tag)
         target = unescape(action[1]) if action and action[1] else url
         try:
-            if resolve(target.split("?")[0]).url_name in SKIPPED:
+            if resolve(target.split("?")[0]).url_name in skipped:
                 continue
         except Resolver404:
             continue
