@@ -342,7 +342,9 @@ class BotAdmin(
             )
 
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(_conversation_count=Count("conversations"))
+        # A GROUP BY query drops Meta.ordering: the autocomplete's pages need one.
+        bots = super().get_queryset(request).annotate(_conversation_count=Count("conversations"))
+        return bots.order_by(*Bot._meta.ordering, "pk")
 
     @admin.display(description=_("sends natively"))
     def learned(self, obj):
