@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -252,3 +253,15 @@ def test_make_run_creates_files_for_botadmins_user_and_group_only(checkout):
         ["python", "-m", "devtools.make_run"],
     ]
     assert {line.split()[0] for line in lines} == {"0027"}
+
+
+def test_make_runs_web_server_stops_within_the_time_honcho_gives_it():
+    """Ctrl-C: honcho kills what has not stopped after KILL_WAIT seconds, and gunicorn's
+    own graceful timeout (10 s in production) would end in "sending SIGKILL to web.1"."""
+    from honcho.manager import KILL_WAIT
+
+    web = next(
+        line for line in (ROOT / "Procfile").read_text().splitlines() if line.startswith("web:")
+    )
+    graceful = re.search(r"--graceful-timeout[= ](\d+)", web)
+    assert graceful and int(graceful.group(1)) < KILL_WAIT
