@@ -7,7 +7,8 @@ says something that reconnecting cannot fix:
 * the subscription is refused (bad bot id or secret): the bot is paused
   with WeCom's answer as the reason; resuming it tries again. WeCom being
   busy (-1) or limiting calls (45009, 45033) is not a refusal: the
-  subscription is tried again with the same backoff;
+  subscription is tried again with the same backoff, after 45009 once its
+  minute has passed (`wecom_answers.wait_after`, as every WeCom connector);
 * a `disconnected_event` (another client took the connection over): the bot
   is marked "connection taken over at …" and nobody reconnects until an
   operator asks to (the kick loop of two holders is what this prevents).
@@ -65,7 +66,7 @@ from .wecom_aibot_frames import (
     event_type,
     reply_command,
 )
-from .wecom_answers import BUSY_ERRCODES
+from .wecom_answers import BUSY_ERRCODES, RATE_LIMITED_ERRCODE, wait_after
 
 if TYPE_CHECKING:
     from .aibot_gateway import Gateway
@@ -114,7 +115,12 @@ class NotConnected(Exception):
 
 
 class SubscriptionDeferred(Exception):
-    """WeCom answered the subscription with busy or a rate limit: connect again later."""
+    """WeCom answered the subscription with busy or a rate limit: connect again later,
+    not before `retry_after` seconds when WeCom's errcode asks for a wait (45009)."""
+
+    def __init__(self, reason: Reason, retry_after: float | None = None):
+        super().__init__(reason)
+        self.retry_after = retry_after
 
 
 def not_sent(outcome: str, reason: str) -> dict:
@@ -213,6 +219,7 @@ class BotSession:
     async def run(self) -> None:
         attempt = 0
         while not self.ended:
+            wait_at_least = 0.0
             try:
                 await self._connect_once()
                 error = Reason(gettext_noop("connection closed by WeCom"))
@@ -220,6 +227,7 @@ class BotSession:
                 raise
             except SubscriptionDeferred as failure:
                 error = reasons.of(failure)
+                wait_at_least = failure.retry_after or 0.0
             except (OSError, TimeoutError, websockets.WebSocketException) as failure:
                 # Operators read our words; the log keeps Python's (`[Errno -2] …`).
                 error = connection_failure(failure, self.credentials[2])
@@ -233,7 +241,7 @@ class BotSession:
                 return
             if self.subscribed_once:
                 attempt, self.subscribed_once = 0, False
-            delay = backoff(attempt)
+            delay = max(backoff(attempt), wait_at_least)
             attempt += 1
             logger.warning("AI bot %s: %s; reconnecting in %.1f s", self.bot_id, error, delay)
             await self.gateway.db(
@@ -244,7 +252,7 @@ class BotSession:
                 last_error=reasons.shorten(error, 2000),
                 last_error_at=timezone.now(),
             )
-            await asyncio.sleep(delay)
+            await asyncio.sleep(delay)  # stopping cancels it: 45009's minute never holds a stop
 
     subscribed_once = False
 
@@ -269,9 +277,15 @@ class BotSession:
                 )
                 errcode = ack.get("errcode")
                 if errcode in BUSY_ERRCODES:
-                    busy = gettext_noop("WeCom did not take the subscription now (%(answer)s)")
                     answer = f"{errcode} {ack.get('errmsg', '')}".strip()
-                    raise SubscriptionDeferred(Reason(busy, answer=answer))
+                    if errcode == RATE_LIMITED_ERRCODE:
+                        busy = gettext_noop(
+                            "WeCom limited the subscription's calls (%(answer)s): subscribing "
+                            "again once its minute has passed"
+                        )
+                    else:
+                        busy = gettext_noop("WeCom did not take the subscription now (%(answer)s)")
+                    raise SubscriptionDeferred(Reason(busy, answer=answer), wait_after(errcode))
                 if errcode not in (0, None):
                     await self._refused(ack)
                     return

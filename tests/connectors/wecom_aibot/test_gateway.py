@@ -6,6 +6,7 @@ import pytest
 from django.utils import timezone, translation
 
 from botadmin.reasons import translate
+from connectors import wecom_answers
 from connectors.base import Outcome
 from connectors.registry import connector_for
 from connectors.wecom_aibot import WeComAIBotConnector
@@ -199,8 +200,9 @@ def test_another_client_subscribing_takes_the_bot_over_and_the_gateway_stays_awa
 
 @pytest.mark.parametrize("errcode", [-1, 45009, 45033])
 def test_a_busy_or_rate_limited_subscription_is_tried_again_and_never_pauses_the_bot(
-    errcode, aibot_server, aibot, start_gateway
+    errcode, aibot_server, aibot, start_gateway, monkeypatch
 ):
+    monkeypatch.setattr(wecom_answers, "RATE_LIMIT_WAIT_SECONDS", 1.5)  # 45009's minute
     aibot_server.answer_next_subscribe(errcode)
     start_gateway()
 
@@ -211,6 +213,38 @@ def test_a_busy_or_rate_limited_subscription_is_tried_again_and_never_pauses_the
     assert aibot.paused_at is None
     # What WeCom answered stays visible on the bot until the next error.
     assert str(errcode) in BotConnection.objects.get(pk=aibot.pk).last_error
+
+
+def test_a_rate_limited_subscription_waits_out_its_minute_before_subscribing_again(
+    aibot_server, aibot, start_gateway, monkeypatch
+):
+    minute = 3.0  # longer than the first backoffs (1 s, then 1-2 s)
+    monkeypatch.setattr(wecom_answers, "RATE_LIMIT_WAIT_SECONDS", minute)
+    aibot_server.answer_next_subscribe(45009)
+    start_gateway()
+
+    assert wait_until(lambda: state(aibot) == "retrying", timeout=5)
+    with translation.override("en"):
+        shown = translate(BotConnection.objects.get(pk=aibot.pk).last_error)
+    assert "45009" in shown and "once its minute has passed" in shown
+    assert wait_until(lambda: len(aibot_server.subscriptions) == 2, timeout=10)
+    refused, subscribed = aibot_server.times_of("aibot_subscribe")[:2]
+    assert subscribed - refused >= minute
+    assert aibot_server.subscriptions == [("bot1", 45009), ("bot1", 0)]
+    assert wait_until(lambda: state(aibot) == "connected", timeout=5)
+
+
+def test_the_gateway_stops_at_once_while_a_rate_limited_subscription_waits_its_minute(
+    aibot_server, aibot, start_gateway
+):
+    aibot_server.answer_next_subscribe(45009)
+    gateway = start_gateway()
+    assert wait_until(lambda: state(aibot) == "retrying", timeout=5)
+
+    asked = time.monotonic()
+    gateway.stop()
+    assert time.monotonic() - asked < 5  # not the minute's 60 s
+    assert aibot_server.subscriptions == [("bot1", 45009)]
 
 
 def test_while_wecom_stays_busy_the_subscription_backs_off(aibot_server, aibot, start_gateway):
