@@ -10,6 +10,12 @@
   filesystem: one rename, atomic, so two workers never both get it. (kombu
   moves it to the temporary folder, a copy and a delete when /tmp is another
   filesystem.)
+* An exchange's table of bindings appears whole. kombu creates its file, then
+  locks and writes it: a process publishing at that moment read the empty file
+  and failed with JSONDecodeError (on a fresh broker folder, when the web
+  processes' and the workers' first publishes bind their queues at once; seen
+  once in bench/send.py). Here the first table is written under another name
+  and linked into place; later bindings are merged in under kombu's lock.
 * A deleted folder is made again. `rm -rf var/broker` while botadmin runs used
   to crash the worker (and `make run` with it); now the messages in it are
   lost wake-ups, which the sweepers recover.
@@ -21,6 +27,7 @@ botadmin/settings.py.
 import os
 import uuid
 from functools import cached_property
+from pathlib import Path
 from queue import Empty
 from time import monotonic
 
@@ -125,7 +132,26 @@ class Channel(filesystem.Channel):
 
     def _queue_bind(self, exchange, routing_key, pattern, queue):
         self._folders()
+        file = self._exchange_file(exchange)
+        if not file.exists():
+            binding = filesystem.exchange_queue_t(routing_key or "", pattern or "", queue or "")
+            _create_whole(file, dumps([binding]).encode())
+        # Adds the binding under the file's lock, unless the file made just now holds it.
         super()._queue_bind(exchange, routing_key, pattern, queue)
+
+
+def _create_whole(file: Path, data: bytes) -> None:
+    """`file` with `data`, unless it exists: written under another name, then linked
+    into place, so no reader ever opens it empty. If another process made it first,
+    or the filesystem has no hard links, kombu's own write follows."""
+    partial = file.with_name(f"{file.name}.{uuid.uuid4()}.part")
+    try:
+        partial.write_bytes(data)
+        os.link(partial, file)
+    except OSError:
+        pass
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 class Transport(filesystem.Transport):
