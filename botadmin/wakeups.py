@@ -62,8 +62,14 @@ def _publish(pending: SimpleQueue, linger: float = 0.05, awaited: dict | None = 
             task_id = uuid()
             try:
                 task.apply_async(args, kwargs, task_id=task_id)
-            except Exception:
-                logging.getLogger(__name__).warning("Broker down: %s%s waits.", task.name, args)
+            except Exception as error:  # the console handler masks a broker URL's password
+                logging.getLogger(__name__).warning(
+                    "Broker down: %s%s waits (%s: %s).",
+                    task.name,
+                    args,
+                    type(error).__name__,
+                    error,
+                )
                 continue
             if task.drains:
                 awaited[task.name] = (task_id, time.monotonic())

@@ -8,6 +8,7 @@ import pytest
 from celery.signals import task_prerun
 
 from botadmin import wakeups
+from botadmin.logging import MaskSecretsFilter
 from conversations.tasks import run_sync
 from forwarding.tasks import forward_messages
 from messaging.tasks import deliver_messages, fetch_media
@@ -199,3 +200,33 @@ def test_a_wake_up_the_broker_refused_holds_nothing_back(transactional_db, monke
 
     assert wait_until(lambda: len(published) > 1, timeout=10)
     assert published == [None, [2]]  # [1] waits for the sweeper; [2] was not held back
+
+
+def test_a_refused_wake_up_is_logged_with_the_error_its_broker_url_password_masked(
+    transactional_db, monkeypatch, caplog
+):
+    published = []
+
+    def broker_down(args, kwargs, task_id, **options):
+        if ours():
+            published.append(args[0])
+            raise OSError("Error connecting to redis://:hunter2@127.0.0.1:6399/0")
+
+    monkeypatch.setattr(forward_messages, "apply_async", broker_down)
+    pending = SimpleQueue()
+    threading.Thread(
+        name=TEST_PUBLISHER, target=wakeups._publish, args=(pending, 0.0), daemon=True
+    ).start()
+    pending.put((forward_messages, ([1],), {}))
+    assert wait_until(lambda: published and _broker_down_records(caplog), timeout=10)
+
+    [record] = _broker_down_records(caplog)
+    MaskSecretsFilter().filter(record)  # the console handler's filter
+    assert record.getMessage() == (
+        "Broker down: messaging.forward_messages([1],) waits"
+        " (OSError: Error connecting to redis://********@127.0.0.1:6399/0)."
+    )
+
+
+def _broker_down_records(caplog) -> list:
+    return [r for r in caplog.records if r.getMessage().startswith("Broker down: messaging.")]
