@@ -82,10 +82,17 @@ admin.site.register(Message, MessageWithForwardingAdmin)
 class WebhookURLOfItsOwn:
     """A bot form's check that no other endpoint of the bot has the webhook URL typed in
     (the primary endpoint mirrors it; claim_url). The change view saves the bot in the
-    transaction the form is checked in, so the bot's row stays locked until then."""
+    transaction the form is checked in, so the bot's row stays locked until then.
+
+    `url_taken_at_save`: the URL another endpoint took after the check (where the row lock
+    does not hold, as on SQLite): the form refuses it again, with the same message."""
+
+    url_taken_at_save = ""
 
     def clean_webhook_url(self):
         url = self.cleaned_data["webhook_url"]
+        if url and url == self.url_taken_at_save:
+            raise forms.ValidationError(EndpointExists.message)
         if url and self.instance.pk and url != self.instance.webhook_url:
             try:
                 claim_url(self.instance, url, for_primary=True)
@@ -94,13 +101,30 @@ class WebhookURLOfItsOwn:
         return url
 
 
+# Where the bot admin's change view keeps a URL taken at save time, for the form shown again.
+_URL_TAKEN_AT_SAVE = "_webhook_url_taken_at_save"
+
+
 class BotWithForwardingAdmin(BotAdmin):
     """The conversations admin's bot page, its webhook URL checked against the bot's
     other endpoints."""
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change, **kwargs)
-        return type(form.__name__, (WebhookURLOfItsOwn, form), {})
+        taken = getattr(request, _URL_TAKEN_AT_SAVE, "")
+        return type(form.__name__, (WebhookURLOfItsOwn, form), {"url_taken_at_save": taken})
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        """The bot saved, or its form shown again: a URL another endpoint took between the
+        form's check and the save (sync_primary_endpoint raises EndpointExists) rolls the
+        whole save back (Django's view runs in one transaction) and the form says so."""
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except EndpointExists as exists:
+            if request.method != "POST" or hasattr(request, _URL_TAKEN_AT_SAVE):
+                raise
+            setattr(request, _URL_TAKEN_AT_SAVE, exists.endpoint.url)
+        return super().changeform_view(request, object_id, form_url, extra_context)
 
 
 admin.site.unregister(Bot)

@@ -6,6 +6,7 @@ import threading
 import pytest
 from django.conf import settings
 from django.db import connection
+from django.db.models.signals import pre_save
 from django.urls import reverse
 
 from audit.models import OperatorAction
@@ -161,3 +162,31 @@ def test_the_admin_keeps_a_bots_webhook_url_off_its_other_endpoints_urls(admin_c
     bot = Bot.objects.get(pk=bot.pk)
     assert (bot.webhook_url, bot.name) == (OTHER, "renamed")
     assert WebhookEndpoint.objects.get(bot=bot, is_primary=True).url == OTHER
+
+
+def test_the_admin_shows_the_bot_form_again_when_the_url_is_taken_between_check_and_save(
+    admin_client, make_bot
+):
+    """Where the bot's row lock does not hold (SQLite), another endpoint may take the URL
+    after the form's check: the save is refused as the check would have, nothing kept."""
+    bot = make_bot(webhook_url=OTHER)
+    url = reverse("admin:conversations_bot_change", args=[bot.pk])
+    form = submitted_form(admin_client.get(url).content.decode(), "bot_form")
+    entries = OperatorAction.objects.count()
+
+    def take_the_url(sender, instance, **kwargs):  # after the form's check, before the save
+        if instance.pk == bot.pk and instance.webhook_url == URL:
+            WebhookEndpoint.objects.get_or_create(bot=bot, url=URL)
+
+    pre_save.connect(take_the_url, sender=Bot)
+    try:
+        answer = admin_client.post(url, {**form, "webhook_url": URL, "name": "renamed"})
+    finally:
+        pre_save.disconnect(take_the_url, sender=Bot)
+
+    assert answer.status_code == 200 and TAKEN in answer.content.decode()
+    assert 'name="name"' in answer.content.decode()  # the form, shown again
+    bot = Bot.objects.get(pk=bot.pk)
+    assert bot.webhook_url == OTHER and bot.name != "renamed"
+    assert WebhookEndpoint.objects.get(bot=bot, is_primary=True).url == OTHER
+    assert OperatorAction.objects.count() == entries
