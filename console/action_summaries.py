@@ -17,6 +17,8 @@ from announcements.schedule import in_words
 from audit import actions as audit_actions
 from botadmin import reasons
 from conversations.bot_secrets import secret_label
+from forwarding.models import WebhookAttempt
+from forwarding.replay import TEST_EVENT_OUTCOME_DUE, TEST_EVENT_SENDING
 
 
 def summary(action) -> str:
@@ -39,6 +41,8 @@ def summary(action) -> str:
         return _field_names(action)
     if action.action in audit_actions.ABOUT_AN_OPERATOR:
         return str((action.details or {}).get("username", ""))
+    if action.action == "endpoint.test":
+        return _test_event(action)
     if action.action == "delivery.replay_many":
         return _replayed(action.details or {})
     if action.action == "bot.pause_sending":
@@ -105,6 +109,20 @@ def _announcement_saved(details: dict) -> str:
     if details.get("status") == Announcement.Status.DRAFT:
         parts.append(str(Announcement.Status.DRAFT.label))
     return " · ".join(parts)
+
+
+def _test_event(action) -> str:
+    """A test event's outcome and HTTP status ("success 200" as recorded); one still
+    "sending" long after its answer was due never gets one: its process stopped."""
+    if action.summary == TEST_EVENT_SENDING:
+        if action.created_at > timezone.now() - TEST_EVENT_OUTCOME_DUE:
+            return gettext("sending, no answer yet")
+        return gettext("outcome unknown (the process stopped during the send)")
+    outcome, _, status = action.summary.partition(" ")
+    if outcome not in WebhookAttempt.Outcome.values:
+        return action.summary
+    label = str(WebhookAttempt.Outcome(outcome).label)
+    return f"{label} · HTTP {status}" if status else label
 
 
 def _replayed(details: dict) -> str:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from celery.utils.functional import chunks
 from django.db import transaction
@@ -29,13 +29,19 @@ from messaging.outbox import IN_FLIGHT, INTERRUPTED
 
 from .drains import wake_deliveries, wake_endpoints
 from .models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
-from .webhook_requests import PostResult, body_secret, post_signed
+from .webhook_requests import POST_MARGIN, RESPONSE_TIMEOUT, PostResult, body_secret, post_signed
 
 Status = WebhookDelivery.Status
 
 # Deliveries queued again by one UPDATE, in one short transaction (SQLite holds its write
 # lock for it: the workers recording answers wait that long, not for the whole replay).
 REPLAY_BATCH = 1000
+
+# A test event's audit entry until its outcome is written (run_test_event).
+TEST_EVENT_SENDING = "sending"
+# An entry still "sending" this long after it was recorded will never get its outcome: the
+# process stopped during the send (a POST ends within RESPONSE_TIMEOUT of its DNS lookup).
+TEST_EVENT_OUTCOME_DUE = timedelta(seconds=RESPONSE_TIMEOUT) + POST_MARGIN + timedelta(minutes=1)
 
 
 class AlreadyReplayed(Exception):
@@ -236,7 +242,7 @@ def run_test_event(actor, endpoint: WebhookEndpoint, *, submission: str = "") ->
             "endpoint.test",
             bot=endpoint.bot,
             target=endpoint,
-            summary="sending",
+            summary=TEST_EVENT_SENDING,
             details={"submission": submission} if submission else {},
         )
     result = send_test_event(endpoint)

@@ -10,8 +10,10 @@ from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
 from audit.models import OperatorAction
+from audit.services import record_action
 from devtools.receiver import Receiver
 from forwarding.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from forwarding.replay import TEST_EVENT_OUTCOME_DUE
 from messaging.status_labels import clock_time
 from tests.html_forms import submitted_form
 
@@ -225,6 +227,27 @@ def test_a_test_event_redirects_to_the_endpoint_page_and_a_reload_sends_nothing(
     assert "测试事件失败" not in reloaded  # shown once, like a message
     assert len(receiver.requests) == 1
     assert OperatorAction.objects.filter(action="endpoint.test").count() == 1
+
+
+def test_the_operator_actions_say_a_test_events_outcome_and_when_it_will_never_come(
+    operator_client, operator, bot, endpoint, receiver
+):
+    """A test event is recorded "sending" before it is sent: one whose process stopped
+    during the send keeps that, and past the time its answer was due it is shown as
+    unknown, not as still sending."""
+    receiver.respond(202, b"ok")
+    operator_client.post(url("webhook_test", bot, endpoint.pk))
+    answered = OperatorAction.objects.get(action="endpoint.test")
+    stopped = record_action(operator, "endpoint.test", bot=bot, target=endpoint, summary="sending")
+    long_ago = timezone.now() - TEST_EVENT_OUTCOME_DUE - timedelta(seconds=1)
+    OperatorAction.objects.filter(pk=stopped.pk).update(created_at=long_ago)
+    record_action(operator, "endpoint.test", bot=bot, target=endpoint, summary="sending")
+
+    html = operator_client.get(reverse("console:operator_actions")).content.decode()
+
+    assert answered.summary == "success 202" and "成功 · HTTP 202" in html
+    assert html.count("结果未知（发送时进程已停止）") == 1
+    assert html.count("发送中，尚无应答") == 1
 
 
 def test_changing_an_endpoint_keeps_the_primary_url_and_is_audited(operator_client, bot, make_bot):
