@@ -19,9 +19,9 @@ def sync_primary_endpoint(bot: Bot) -> WebhookEndpoint | None:
     Called whenever a bot is saved (admin, `createbot`, setup), so every way
     of setting the URL forwards. An emptied URL switches the endpoint off
     (its history stays); a new URL switches it on and clears an automatic
-    disable: the operator pointed it somewhere that may work. A URL another endpoint
+    disable: the operator pointed it somewhere that may work. A new URL another endpoint
     of the bot forwards to raises EndpointExists (claim_url; the bot's form says so
-    before saving).
+    before saving); a bot without a primary endpoint makes the one with its URL primary.
     """
     with transaction.atomic():
         endpoint = (
@@ -32,7 +32,15 @@ def sync_primary_endpoint(bot: Bot) -> WebhookEndpoint | None:
         if endpoint is None:
             if not bot.webhook_url:
                 return None
-            claim_url(bot, bot.webhook_url, for_primary=True)
+            try:
+                claim_url(bot, bot.webhook_url, for_primary=True)
+            except EndpointExists as exists:
+                # The primary was deleted (the admin may) and another endpoint forwards to
+                # the URL: that one becomes the primary, rather than a second one there, or
+                # an error in whatever saved the bot.
+                exists.endpoint.is_primary = True
+                exists.endpoint.save(update_fields=["is_primary", "updated_at"])
+                return exists.endpoint
             return WebhookEndpoint.objects.create(bot=bot, url=bot.webhook_url, is_primary=True)
         if not bot.webhook_url:
             if endpoint.is_active:

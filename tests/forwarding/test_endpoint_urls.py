@@ -190,3 +190,20 @@ def test_the_admin_shows_the_bot_form_again_when_the_url_is_taken_between_check_
     assert bot.webhook_url == OTHER and bot.name != "renamed"
     assert WebhookEndpoint.objects.get(bot=bot, is_primary=True).url == OTHER
     assert OperatorAction.objects.count() == entries
+
+
+def test_a_bot_whose_primary_endpoint_was_deleted_adopts_the_endpoint_with_its_url(superuser, bot):
+    """The admin may delete the primary endpoint; an endpoint added later with the bot's
+    webhook URL becomes the primary on the bot's next save, neither doubled nor refused
+    (any save of the bot would have failed)."""
+    bot.webhook_url = URL
+    bot.save()
+    WebhookEndpoint.objects.get(bot=bot, is_primary=True).delete()
+    added = add_endpoint(superuser, bot, url=URL, msgtypes=[])
+
+    bot.rate_limit_per_minute = 10
+    bot.save()
+
+    assert list(WebhookEndpoint.objects.filter(bot=bot).values_list("pk", "is_primary")) == [
+        (added.pk, True)
+    ]
