@@ -15,7 +15,9 @@
   and failed with JSONDecodeError (on a fresh broker folder, when the web
   processes' and the workers' first publishes bind their queues at once; seen
   once in bench/send.py). Here the first table is written under another name
-  and linked into place; later bindings are merged in under kombu's lock.
+  and linked into place; later bindings are merged in under kombu's lock. A
+  table that is not JSON (cut short by a crash) is made again from the
+  process's own bindings, not left to fail every publish.
 * A deleted folder is made again. `rm -rf var/broker` while botadmin runs used
   to crash the worker (and `make run` with it); now the messages in it are
   lost wake-ups, which the sweepers recover.
@@ -123,6 +125,11 @@ class Channel(filesystem.Channel):
         try:
             table = super().get_table(exchange)
         except ChannelError:
+            table = []
+        except ValueError:
+            # Not JSON: a file cut short (a crash while kombu rewrote it in place). Left
+            # there, every publish to the exchange would fail until someone deleted it.
+            self._exchange_file(exchange).unlink(missing_ok=True)
             table = []
         if not table:
             table = self.state.exchanges.get(exchange, {}).get("table", [])

@@ -153,3 +153,23 @@ def test_processes_binding_and_publishing_at_once_on_a_fresh_folder_all_get_thro
         errors.append(failures.get())
     assert errors == []
     assert len(os.listdir(folder["data_folder_in"])) == exchanges * processes
+
+
+@pytest.mark.parametrize("left", ["", '[["wake", "", "celery"]'])
+def test_an_exchange_table_cut_short_is_made_again_and_publishing_goes_on(folder, left):
+    """A crash while kombu rewrote the table in place leaves it empty or cut short: every
+    publish to the exchange failed with JSONDecodeError until someone deleted the file."""
+    with _channel(folder) as connection:
+        queue = connection.SimpleQueue("celery")
+        queue.put({"i": 1})
+        queue.get(timeout=2).ack()
+        (table,) = (p for p in os.scandir(folder["control_folder"]) if p.name.endswith(".exchange"))
+        with open(table.path, "w") as cut_short:
+            cut_short.write(left)
+
+        queue.put({"i": 2})
+
+        message = queue.get(timeout=2)
+        message.ack()
+        assert message.payload == {"i": 2}
+        queue.close()
