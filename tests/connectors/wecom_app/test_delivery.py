@@ -307,8 +307,9 @@ def test_a_token_refused_as_over_the_frequency_limit_waits_for_its_minute(
 def test_test_the_connection_says_why_wecom_refused_the_token_or_the_app(
     app_api, app_bot, superuser
 ):
-    """The answers test_connection_check.py leaves out: a token refused for the IP, and an
-    errcode agent/get has no words of ours for (shown as WeCom wrote it)."""
+    """The answers test_connection_check.py leaves out: a token refused for the IP, a
+    missing permission (worded as a send's, naming the call), and an errcode agent/get has
+    no words of ours for (shown as WeCom wrote it)."""
     with translation.override("zh-hans"):
         cache.clear()  # no token kept: the check asks for one
         app_api.answer_next("gettoken", 60020)
@@ -317,10 +318,13 @@ def test_test_the_connection_says_why_wecom_refused_the_token_or_the_app(
 
         app_api.answer_next("agent/get", 60011)
         ok, text = check_connection(app_bot, superuser)
-        assert (ok, translate(text)) == (
-            False,
-            "agent/get: 60011 no privilege to access/modify contact/party/agent",
+        assert not ok and translate(text).startswith(
+            "企业微信拒绝了应用的 agent/get 调用：应用对该成员或群聊没有权限（60011）"
         )
+
+        app_api.answer_next("agent/get", 40033)
+        ok, text = check_connection(app_bot, superuser)
+        assert (ok, translate(text)) == (False, "agent/get: 40033 forced by the test")
 
 
 def test_a_wrong_secret_pauses_the_bot_and_is_never_logged(
