@@ -5,7 +5,8 @@ WeCom's global errcodes are the same for all its APIs (its document 96213; wecom
 "Errcodes to classify"). An errcode ≠ 0 means WeCom did nothing with the call:
 
 * -1 (system busy), 45009 (too many calls a minute) and 45033 (too many calls at once):
-  worth another try, 45009 once its minute has passed;
+  worth another try, 45009 once its minute has passed (and a random part of a quarter
+  more, so that bots refused in the same second do not all call again in the same one);
 * 40014 / 42001 (access token invalid / expired): only the app has a token, and
   `wecom_app_api.call` already asked for a new one;
 * any other errcode refuses the message for good, WeCom's errmsg kept.
@@ -19,6 +20,7 @@ docs/bridge-protocol.md section 1), not WeCom's.
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
 
 from django.utils.translation import gettext_noop
@@ -31,8 +33,12 @@ from .base import CARD_TASK_ID_ERRCODE, Outcome, SendResult, card_task_id_refuse
 # System busy, too many calls a minute, too many at once: nothing was done, try again.
 BUSY_ERRCODES = frozenset({-1, 45009, 45033})
 RATE_LIMITED_ERRCODE = 45009
-# 45009 counts a minute's calls (a robot's 20, an app's per API): wait for it to pass.
+# 45009 counts a minute's calls (a robot's 20, an app's per API): wait for it to pass,
+# then up to a quarter of it more, at random: bots refused together (one corp's apps over
+# its per-API limit, a gateway's bots subscribing after a restart) would otherwise all
+# call again in the same second and be refused together again.
 RATE_LIMIT_WAIT_SECONDS = 60.0
+RATE_LIMIT_JITTER = 0.25
 # Invalid, expired, not the latest (after the secret was reset): fetch a new token.
 TOKEN_ERRCODES = frozenset({40014, 42001, 40001})
 MEDIA_ID_ERRCODE = 40007  # invalid media_id
@@ -68,8 +74,11 @@ class Errcodes:
 
 
 def wait_after(errcode: int) -> float | None:
-    """Seconds to wait before the next try that WeCom's errcode asks for, if any."""
-    return RATE_LIMIT_WAIT_SECONDS if errcode == RATE_LIMITED_ERRCODE else None
+    """Seconds to wait before the next try that WeCom's errcode asks for, if any: for
+    45009, its minute and a random part of RATE_LIMIT_JITTER more (60 to 75 s)."""
+    if errcode != RATE_LIMITED_ERRCODE:
+        return None
+    return RATE_LIMIT_WAIT_SECONDS * random.uniform(1.0, 1.0 + RATE_LIMIT_JITTER)
 
 
 # The group robot: the busy errcodes only (it has no token; a forgotten media_id is

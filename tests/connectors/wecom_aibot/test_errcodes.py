@@ -73,6 +73,38 @@ def test_45009_waits_a_minute_then_the_message_goes_out(aibot_server, connected,
     assert [cmd for _, cmd, _ in aibot_server.sent] == ["aibot_send_msg"]
 
 
+def test_messages_refused_with_45009_together_come_back_spread_over_a_quarter_minute(
+    aibot, aibot_server, connected, client
+):
+    """Given messages to several chats WeCom refuses with 45009 in the same second, when
+    each waits out the minute, then not all of them call again in the same second: each
+    waits 60 to 75 s (a minute and a random part of a quarter more)."""
+    messages = []
+    for n in range(8):
+        Conversation.objects.create(bot=aibot, conversation_id=f"wrGroup{n}", kind="group")
+        answer = client.post(
+            "/api/send",
+            data=MARKDOWN,
+            content_type="application/json",
+            query_params={"secret": aibot.secret, "conversation_id": f"wrGroup{n}"},
+        ).json()
+        messages.append(Message.objects.get(msgid=answer["msgid"]))
+    aibot_server.answer_next(*[45009] * len(messages))
+
+    for message in messages:
+        assert deliver(message.pk).result == "retry"
+
+    waits = []
+    for message in messages:
+        message.refresh_from_db()
+        refused = message.attempts.get()
+        assert refused.errcode == 45009
+        waits.append((message.next_attempt_at - refused.started_at).total_seconds())
+    assert all(60 <= wait <= 76 for wait in waits), waits
+    assert max(waits) - min(waits) > 1, waits  # 8 draws over 15 s: not one second
+    assert aibot_server.sent == []
+
+
 @pytest.mark.parametrize("errcode", [-1, 45033])
 def test_system_busy_is_tried_again_with_backoff(errcode, aibot_server, connected, queued):
     aibot_server.answer_next(errcode)

@@ -298,8 +298,8 @@ def test_a_token_refused_as_over_the_frequency_limit_waits_for_its_minute(
     assert deliver(message.pk, clock).result == "retry"
 
     message.refresh_from_db()
-    assert (message.next_attempt_at - clock()).total_seconds() >= 60
-    clock.advance(61)
+    assert 60 <= (message.next_attempt_at - clock()).total_seconds() <= 75
+    clock.advance(76)  # its minute and at most a quarter more
     assert deliver(message.pk, clock).result == "sent"
     assert app_bot.paused_at is None and len(app_api.sent) == 1
 

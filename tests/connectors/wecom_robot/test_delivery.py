@@ -114,10 +114,10 @@ def test_robot_rate_limit_45009_is_retried_later_not_failed(
 
     message.refresh_from_db()
     assert message.status == "queued"
-    assert (message.next_attempt_at - clock()).total_seconds() >= 60
+    assert 60 <= (message.next_attempt_at - clock()).total_seconds() <= 75
     attempt = message.attempts.get()
     assert (attempt.outcome, attempt.errcode) == ("retry", 45009)
-    clock.advance(61)
+    clock.advance(76)  # its minute and at most a quarter more
     assert deliver(message.pk, clock).result == "sent"
     assert len(wecom.messages) == 1
 
