@@ -1,7 +1,7 @@
 """One WeCom AI bot's long connection, held by the gateway (`connectors/aibot_gateway.py`).
 
 `BotSession.run()` connects, subscribes, heartbeats and reconnects with
-jittered backoff (1 s doubling to 60 s) until it is stopped, or until WeCom
+jittered backoff (1 s doubling to 30 s) until it is stopped, or until WeCom
 says something that reconnecting cannot fix:
 
 * the subscription is refused (bad bot id or secret): the bot is paused
@@ -75,7 +75,9 @@ logger = logging.getLogger(__name__)
 
 ACK_TIMEOUT = 5.0  # what Tencent's SDK waits for an ack
 SUBSCRIBE_TIMEOUT = 10.0
-BACKOFF_FIRST, BACKOFF_MAX = 1.0, 60.0
+# Tencent's SDK reconnects after 1 s, doubling up to 30 s (WecomTeam/aibot-node-sdk,
+# src/ws.ts: reconnectBaseDelay, reconnectMaxDelay); ours jitters each wait (below).
+BACKOFF_FIRST, BACKOFF_MAX = 1.0, 30.0
 # Pings sent in a row without any ack: at the next tick the connection is taken for dead
 # (with 30 s pings, 60-90 s after the last ack; Tencent's SDK counts the same way).
 MISSED_PINGS_LIMIT = 2
@@ -101,7 +103,7 @@ def new_req_id(prefix: str) -> str:
 
 
 def backoff(attempt: int) -> float:
-    """1 s, 2 s, 4 s, … up to 60 s, each between half and all of it (jitter)."""
+    """1 s, 2 s, 4 s, … up to 30 s, each between half and all of it (jitter)."""
     ceiling = min(BACKOFF_MAX, BACKOFF_FIRST * 2**attempt)
     return max(BACKOFF_FIRST, random.uniform(ceiling / 2, ceiling))
 

@@ -7,6 +7,7 @@ from django.utils import timezone, translation
 
 from botadmin.reasons import translate
 from connectors import wecom_answers
+from connectors.aibot_session import backoff
 from connectors.base import Outcome
 from connectors.registry import connector_for
 from connectors.wecom_aibot import WeComAIBotConnector
@@ -257,6 +258,16 @@ def test_while_wecom_stays_busy_the_subscription_backs_off(aibot_server, aibot, 
     assert at[2] - at[1] >= 1.0 and at[3] - at[2] >= 2.0  # 1 s, then 2-4 s, then 4-8 s
     assert wait_until(lambda: state(aibot) == "connected", timeout=5)
     assert Bot.objects.get(pk=aibot.pk).paused_at is None
+
+
+def test_reconnect_waits_grow_to_30_s_at_most_as_tencents_sdk_does():
+    """Tencent's SDK (WecomTeam/aibot-node-sdk, src/ws.ts) waits 1 s, doubling, up to 30 s
+    between reconnects; the gateway's waits, jittered between half and all of that, never
+    go past those 30 s however long WeCom stays away."""
+    waits = [backoff(attempt) for attempt in range(12) for _ in range(50)]
+    assert min(waits) >= 1.0
+    assert max(waits) <= 30.0
+    assert min(backoff(attempt) for attempt in range(5, 12) for _ in range(50)) >= 15.0
 
 
 def test_acks_that_name_their_command_still_answer_the_subscription_pings_and_sends(
