@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from dataclasses import replace
 from datetime import timedelta
 from typing import TYPE_CHECKING
@@ -95,6 +96,8 @@ APP_CHAT_GAP_SECONDS = 0.3
 # until the next day (messaging/delivery_caps.py).
 WECOM_DAY_ZONE = "Asia/Shanghai"
 CHINA_TIME = gettext_noop("China time")
+# appchat/create's chatid (WeCom's document 90245): "最长32个字符。只允许字符0-9及字母a-zA-Z".
+CHATID_PATTERN = re.compile(r"[0-9A-Za-z]{1,32}")
 
 
 class WeComAppConnector(Connector):
@@ -484,6 +487,12 @@ class WeComAppConnector(Connector):
     def create_group(self, name: str, owner: str, members: list[str], chatid: str = "") -> str:
         """appchat/create: the new chat's id (it appears in clients after its first message);
         ChatIdTaken when `chatid` already names a chat."""
+        if chatid and not CHATID_PATTERN.fullmatch(chatid):  # WeCom would refuse it (86001)
+            bad = gettext_noop(
+                "a chat ID is at most 32 letters (a–z, A–Z) and digits, as WeCom's "
+                "appchat/create requires: %(chatid)s"
+            )
+            raise ConnectorError(Reason(bad, chatid=chatid[:64]))
         body = {"name": name, "owner": owner, "userlist": members}
         if chatid:
             body["chatid"] = chatid

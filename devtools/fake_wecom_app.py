@@ -25,8 +25,13 @@ with FakeWeComApp(corp_id="ww1", secret="s", agent_id=1000002) as api:
 
 HTTP 200 with a JSON errcode always; an unknown or expired token → 40014 /
 42001; message/send: invaliduser for unknown members, lowercased (81013 when
-none is valid), unlicenseduser for unlicensed ones; appchat/create refuses a chatid
-that already names a chat (86215, WeCom's "会话ID已经存在"); appchat/send only to chats
+none is valid), unlicenseduser for unlicensed ones; appchat/create (document 90245)
+takes 2 to 2000 members (86006 "invalid chat member list size" otherwise, as WeCom's
+developer community reports it), an owner among them (86207, "群主不在群成员列表"), and a
+chatid of at most 32 letters a-z, A-Z and digits (86205 "字符串chatid过长" when longer,
+86001 "chatid 不合法" for other characters: the global errcode list, document 90313, does
+not say which one a bad character gets) that no chat has yet (86215, "会话ID已经存在");
+appchat/send only to chats
 created by appchat/create, and every appchat call only for an app whose visible range
 is the root department (60011 otherwise); media/upload takes a part `media` with a
 file name and more than 5 bytes (an image: JPG or PNG ≤ 10 MB; a voice: AMR ≤ 2 MB; a video: MP4
@@ -263,10 +268,14 @@ class FakeWeComApp(LocalServer):
     def _appchat_create(self, query: dict, body: dict) -> dict:
         members = body.get("userlist") or []
         if not isinstance(members, list) or not 2 <= len(members) <= 2000:
-            return _error(40050, "chat member count must be 2-2000")
+            return _error(86006, "invalid chat member list size")
         if body.get("owner") and body["owner"] not in members:
-            return _error(86220, "owner not in member list")
+            return _error(86207, "owner not in member list")
         chatid = body.get("chatid") or secrets.token_hex(8)
+        if len(chatid) > 32:
+            return _error(86205, "chatid too long")
+        if not (chatid.isascii() and chatid.isalnum()):
+            return _error(86001, "invalid chatid")
         if chatid in self.chats:
             return _error(86215, "chatid exists")
         self.chats[chatid] = {

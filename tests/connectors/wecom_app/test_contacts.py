@@ -124,6 +124,30 @@ def test_a_chat_with_one_member_is_refused(app_api, app_bot):
     assert not Conversation.objects.filter(kind="group").exists()
 
 
+def test_a_chat_id_given_for_a_new_chat_keeps_to_wecoms_letters_and_digits(app_api, app_bot):
+    """appchat/create takes a chatid of at most 32 letters and digits (WeCom's document
+    90245): another is refused before WeCom is asked, in words that say what to give."""
+
+    def create(chatid: str) -> None:
+        call_command(
+            "create_app_chat",
+            bot=app_bot.name,
+            name="x",
+            owner="zhangsan",
+            members="lisi",
+            chatid=chatid,
+            stdout=open("/dev/null", "w"),
+        )
+
+    for chatid in ("proj-2026", "x" * 33, "项目群"):
+        with pytest.raises(CommandError, match="at most 32 letters .* and digits"):
+            create(chatid)
+    assert app_api.chats == {} and not Conversation.objects.filter(kind="group").exists()
+
+    create("Proj2026" + "0" * 24)
+    assert list(app_api.chats) == ["Proj2026" + "0" * 24]
+
+
 def test_a_bot_whose_connector_cannot_create_chats_is_refused(bot):
     with pytest.raises(CommandError, match="cannot create group chats"):
         call_command("create_app_chat", bot=bot.name, name="x", owner="a", members="a,b")

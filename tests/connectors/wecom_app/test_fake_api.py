@@ -103,6 +103,19 @@ def test_appchat_send_reaches_only_chats_the_app_created():
         assert answer["errcode"] == 0
 
 
+def test_appchat_create_answers_wecoms_errcodes_for_members_owner_and_chatid():
+    with FakeWeComApp() as api:
+        token = _token(api)
+        chat = {"name": "n", "owner": "a", "userlist": ["a", "b"]}
+        assert _post(api, "appchat/create", token, chat | {"userlist": ["a"]})["errcode"] == 86006
+        assert _post(api, "appchat/create", token, chat | {"owner": "c"})["errcode"] == 86207
+        assert _post(api, "appchat/create", token, chat | {"chatid": "x" * 33})["errcode"] == 86205
+        assert _post(api, "appchat/create", token, chat | {"chatid": "a-b"})["errcode"] == 86001
+        assert _post(api, "appchat/create", token, chat | {"chatid": "Ab" * 16})["errcode"] == 0
+        assert _post(api, "appchat/create", token, chat | {"chatid": "Ab" * 16})["errcode"] == 86215
+        assert list(api.chats) == ["Ab" * 16]
+
+
 def test_app_chats_need_an_app_visible_to_the_root_department():
     with FakeWeComApp() as api:
         api.add_department(2, "研发", parentid=1)
