@@ -3,8 +3,11 @@
 It follows shared/spec/wecom-aibot.md:
 
 * the first frame must be `aibot_subscribe` with a known bot id and secret;
-  otherwise the ack carries errcode 40001 and the connection is closed (as it
-  is after an errcode `answer_next_subscribe` forces: -1 busy, 45009, …);
+  otherwise the ack carries errcode 853000 "invalid bot_id or secret" and the
+  connection is left open, answering nothing more (what WeCom did when tried
+  with a wrong secret: tangnie001-stack/corporate_rag, docs/agents/wecom-sdk-facts.md
+  E3; the client must close it); after an errcode `answer_next_subscribe`
+  forces (-1 busy, 45009, …) the connection is closed;
 * one live connection per bot: a newer subscription takes over, and the older
   connection gets an `aibot_event_callback` with `disconnected_event`, then
   is closed;
@@ -89,6 +92,7 @@ FORCED_ERRMSGS = {
 }
 UPLOAD_STAGES = ("init", "chunk", "finish")
 TASK_ID_REFUSED = (42014, "taskid has existed or empty or exceed max len")
+CREDENTIALS_REFUSED = (853000, "invalid bot_id or secret")
 MEDIA_ID_REFUSED = (40007, "invalid media_id")
 # The command the frame being answered carried (for `ack_with_cmd`).
 _answering: contextvars.ContextVar[str] = contextvars.ContextVar("answering", default="")
@@ -124,6 +128,7 @@ class FakeAIBotServer:
         self.sent: list[tuple[str, str, dict]] = []  # accepted sends and replies
         self.subscriptions: list[tuple[str, int]] = []  # (bot id, errcode)
         self.live: dict[str, object] = {}  # bot id → its current connection
+        self.open_connections = 0  # WebSocket connections not closed yet
         self.callback_req_ids: dict[int, dict[str, float]] = {}  # id(ws) → req_id → sent at
         self.uploads: dict[str, dict] = {}
         # token → (encrypted bytes, expiry, Content-Disposition)
@@ -298,9 +303,13 @@ class FakeAIBotServer:
             pass
 
     async def _handle(self, ws) -> None:
-        bot_id = ""
+        bot_id, refused = "", False
+        with self.lock:
+            self.open_connections += 1
         try:
             async for raw in ws:
+                if refused:  # WeCom answers nothing more on a refused connection
+                    continue
                 frame = json.loads(raw)
                 with self.lock:
                     self.frames.append((bot_id, frame))
@@ -316,10 +325,13 @@ class FakeAIBotServer:
                         cmd != "aibot_subscribe"
                         or self.bots.get(body.get("bot_id")) != body.get("secret")
                     ):
-                        forced = 40001
+                        self.subscriptions.append((str(body.get("bot_id")), CREDENTIALS_REFUSED[0]))
+                        await self._ack(ws, req_id, *CREDENTIALS_REFUSED)
+                        refused = True
+                        continue
                     if forced:
                         self.subscriptions.append((str(body.get("bot_id")), forced))
-                        errmsg = FORCED_ERRMSGS.get(forced, "invalid bot_id or secret")
+                        errmsg = FORCED_ERRMSGS.get(forced, CREDENTIALS_REFUSED[1])
                         await self._ack(ws, req_id, forced, errmsg)
                         await ws.close()
                         return
@@ -335,6 +347,8 @@ class FakeAIBotServer:
         except websockets.ConnectionClosed:
             pass
         finally:
+            with self.lock:
+                self.open_connections -= 1
             if bot_id and self.live.get(bot_id) is ws:
                 del self.live[bot_id]
 

@@ -45,10 +45,12 @@ def test_refused_credentials_pause_the_bot_with_the_reason_and_are_not_retried(
 
     assert wait_until(lambda: Bot.objects.get(pk=bot.pk).paused_at is not None, timeout=5)
     bot.refresh_from_db()
-    assert "40001" in bot.paused_reason and "invalid bot_id or secret" in bot.paused_reason
+    assert "853000" in bot.paused_reason and "invalid bot_id or secret" in bot.paused_reason
     assert state(bot) == "refused"
+    # WeCom leaves a refused connection open: the gateway closes it itself.
+    assert wait_until(lambda: aibot_server.open_connections == 0, timeout=5)
     time.sleep(1)  # several polls and backoffs
-    assert aibot_server.subscriptions == [("bot1", 40001)]
+    assert aibot_server.subscriptions == [("bot1", 853000)]
 
 
 def test_pings_are_sent_and_two_unanswered_ones_reconnect(aibot_server, connected):
@@ -123,7 +125,7 @@ def test_no_gateway_claims_a_bot_paused_because_its_credentials_were_refused(
     transactional_db, aibot
 ):
     assert connections.claim(aibot.pk, "gateway-a", lease_seconds=30)
-    connections.refused(aibot.pk, "gateway-a", "40001 invalid bot_id or secret")
+    connections.refused(aibot.pk, "gateway-a", "853000 invalid bot_id or secret")
 
     # A gateway whose poll read the bot before the pause claims it now.
     assert not connections.claim(aibot.pk, "gateway-a", lease_seconds=30)
