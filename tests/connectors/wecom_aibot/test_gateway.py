@@ -238,6 +238,30 @@ def test_a_rate_limited_subscription_waits_out_its_minute_before_subscribing_aga
     assert wait_until(lambda: state(aibot) == "connected", timeout=5)
 
 
+def test_bots_whose_subscriptions_are_rate_limited_together_do_not_come_back_together(
+    aibot_server, make_aibot, start_gateway, monkeypatch
+):
+    """Given eight bots WeCom refuses with 45009 as the gateway starts, when each waits out
+    the minute, then they subscribe again spread over a quarter of it, not all at once."""
+    minute = 4.0
+    monkeypatch.setattr(wecom_answers, "RATE_LIMIT_WAIT_SECONDS", minute)
+    bots = [f"bot{n}" for n in range(1, 9)]
+    for bot_id in bots:
+        aibot_server.bots[bot_id] = f"secret-{bot_id}"
+        make_aibot(name=f"helper-{bot_id}", bot_id=bot_id, secret=f"secret-{bot_id}")
+    aibot_server.answer_next_subscribe(*[45009] * len(bots))
+    start_gateway()
+
+    assert wait_until(lambda: len(aibot_server.subscriptions) == 2 * len(bots), timeout=15)
+    times: dict[str, list[float]] = {}
+    frames = aibot_server.frames_of("aibot_subscribe")
+    for frame, at in zip(frames, aibot_server.times_of("aibot_subscribe"), strict=True):
+        times.setdefault(frame["body"]["bot_id"], []).append(at)
+    waits = [again - refused for refused, again in times.values()]
+    assert all(minute <= wait < minute * 1.25 + 1.0 for wait in waits), waits
+    assert max(waits) - min(waits) > 0.2, waits  # eight draws over 1 s, not one instant
+
+
 def test_the_gateway_stops_at_once_while_a_rate_limited_subscription_waits_its_minute(
     aibot_server, aibot, start_gateway
 ):
