@@ -6,6 +6,7 @@ from django.utils.translation import gettext_lazy as _
 
 from botadmin.admin_lookups import DeclaredFiltersOnlyAdminMixin
 from botadmin.admin_scoping import BotScopedAdminMixin, ReadOnlyAdminMixin, VisibleRelatedFilter
+from forwarding.replay import test_event_outcome
 
 from . import actions, targets
 from .admin_changes import AuditedAdminMixin
@@ -35,7 +36,7 @@ class OperatorActionAdmin(ReadOnlyAdminMixin, BotScopedAdminMixin, admin.ModelAd
         "target_type_words",
         "target_id",
         "target_name",
-        "summary",
+        "summary_words",
     )
     list_filter = (ActionFilter, ("bot", VisibleRelatedFilter))
     search_fields = ("summary", "target_id", "target_label", "actor_label", "actor__username")
@@ -55,6 +56,15 @@ class OperatorActionAdmin(ReadOnlyAdminMixin, BotScopedAdminMixin, admin.ModelAd
     def target_name(self, obj):
         """In the reader's language and time zone ("发出 文本 …"), as the console shows it."""
         return targets.target_name(obj)
+
+    @admin.display(description=_("summary"), ordering="summary")
+    def summary_words(self, obj):
+        """A test event's outcome in the reader's language, as the console's operator
+        actions say it (stored "sending" until its answer, forever if its process
+        stopped); other entries' stored summary as recorded."""
+        if obj.action == "endpoint.test":
+            return test_event_outcome(obj)
+        return obj.summary
 
 
 # Who may sign in and what they may do: users and groups are changed in Django's

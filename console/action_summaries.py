@@ -17,8 +17,7 @@ from announcements.schedule import in_words
 from audit import actions as audit_actions
 from botadmin import reasons
 from conversations.bot_secrets import secret_label
-from forwarding.models import WebhookAttempt
-from forwarding.replay import TEST_EVENT_OUTCOME_DUE, TEST_EVENT_SENDING
+from forwarding.replay import test_event_outcome
 
 
 def summary(action) -> str:
@@ -42,7 +41,7 @@ def summary(action) -> str:
     if action.action in audit_actions.ABOUT_AN_OPERATOR:
         return str((action.details or {}).get("username", ""))
     if action.action == "endpoint.test":
-        return _test_event(action)
+        return test_event_outcome(action)
     if action.action == "delivery.replay_many":
         return _replayed(action.details or {})
     if action.action == "bot.pause_sending":
@@ -109,20 +108,6 @@ def _announcement_saved(details: dict) -> str:
     if details.get("status") == Announcement.Status.DRAFT:
         parts.append(str(Announcement.Status.DRAFT.label))
     return " · ".join(parts)
-
-
-def _test_event(action) -> str:
-    """A test event's outcome and HTTP status ("success 200" as recorded); one still
-    "sending" long after its answer was due never gets one: its process stopped."""
-    if action.summary == TEST_EVENT_SENDING:
-        if action.created_at > timezone.now() - TEST_EVENT_OUTCOME_DUE:
-            return gettext("sending, no answer yet")
-        return gettext("outcome unknown (the process stopped during the send)")
-    outcome, _, status = action.summary.partition(" ")
-    if outcome not in WebhookAttempt.Outcome.values:
-        return action.summary
-    label = str(WebhookAttempt.Outcome(outcome).label)
-    return f"{label} · HTTP {status}" if status else label
 
 
 def _replayed(details: dict) -> str:

@@ -21,7 +21,7 @@ from celery.utils.functional import chunks
 from django.db import transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext, gettext_lazy
 
 from audit.services import record_action, recorded_from_page
 from botadmin.logging import mask_secrets
@@ -249,3 +249,19 @@ def run_test_event(actor, endpoint: WebhookEndpoint, *, submission: str = "") ->
     action.summary = f"{result.outcome} {result.http_status or ''}".strip()
     action.save(update_fields=["summary"])
     return result
+
+
+def test_event_outcome(action) -> str:
+    """A test event's audit entry in the reader's language, as the console's operator
+    actions and the admin's list show it: its outcome and HTTP status ("success 200" as
+    recorded); one still "sending" long after its answer was due never gets one: its
+    process stopped."""
+    if action.summary == TEST_EVENT_SENDING:
+        if action.created_at > timezone.now() - TEST_EVENT_OUTCOME_DUE:
+            return gettext("sending, no answer yet")
+        return gettext("outcome unknown (the process stopped during the send)")
+    outcome, _, status = action.summary.partition(" ")
+    if outcome not in WebhookAttempt.Outcome.values:
+        return action.summary
+    label = str(WebhookAttempt.Outcome(outcome).label)
+    return f"{label} · HTTP {status}" if status else label

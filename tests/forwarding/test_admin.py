@@ -10,7 +10,9 @@ from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
 from audit.models import OperatorAction
+from audit.services import record_action
 from forwarding.models import WebhookDelivery, WebhookEndpoint
+from forwarding.replay import TEST_EVENT_OUTCOME_DUE
 from tests.db_faults import fails_midway
 from tests.html_forms import submitted_form
 from tests.messaging.support import callback_body, create_pending_deliveries, forward_due
@@ -122,6 +124,37 @@ def test_send_test_event_posts_a_signed_sample_and_shows_the_answer(
     payload = Webhook(endpoint.signing_secret).verify(request.body, request.headers)
     assert payload["msgtype"] == "text" and payload["secret"] == hooked_bot.secret
     assert not WebhookDelivery.objects.exists()
+
+
+def test_the_audit_list_says_a_test_events_outcome_and_when_it_will_never_come(
+    client, superuser, hooked_bot, receiver
+):
+    """As the console's operator actions do: a test event recorded "sending" whose process
+    stopped during the send is shown, past the time its answer was due, as unknown, not
+    as sending forever; in the reader's language."""
+    receiver.respond(202, b"ok")
+    endpoint = WebhookEndpoint.objects.get(bot=hooked_bot)
+    client.force_login(superuser)
+    client.post(reverse("admin:forwarding_webhookendpoint_test_event", args=[endpoint.pk]))
+    stopped = record_action(
+        superuser, "endpoint.test", bot=hooked_bot, target=endpoint, summary="sending"
+    )
+    long_ago = timezone.now() - TEST_EVENT_OUTCOME_DUE - timedelta(seconds=1)
+    OperatorAction.objects.filter(pk=stopped.pk).update(created_at=long_ago)
+    record_action(superuser, "endpoint.test", bot=hooked_bot, target=endpoint, summary="sending")
+    url = reverse("admin:audit_operatoraction_changelist")
+
+    chinese = client.get(url).content.decode()
+    _in_english(client)
+    english = client.get(url).content.decode()
+
+    assert chinese.count("结果未知（发送时进程已停止）") == 1
+    assert chinese.count("发送中，尚无应答") == 1
+    assert "成功 · HTTP 202" in chinese
+    assert english.count("outcome unknown (the process stopped during the send)") == 1
+    assert english.count("sending, no answer yet") == 1
+    assert "Success · HTTP 202" in english
+    assert ">sending<" not in chinese + english
 
 
 def test_the_endpoint_page_offers_test_and_replay(client, superuser, hooked_bot):
