@@ -296,9 +296,18 @@ def _unexpected_error(request: HttpRequest, exc: Exception):
     return error_response(Err.SYSTEM_BUSY.error())
 
 
+# What a caller of an unknown path most likely wanted: a tool pointed at botadmin's host
+# with WeCom's own path (/cgi-bin/webhook/send?key=…) or a mistyped /api/ path.
+SEND_URL_HINT = "botadmin's send URL is /api/send?secret=SECRET&conversation_id=CONVERSATION_ID"
+
+
 @csrf_exempt
 def api_not_found(request: HttpRequest, *args, **kwargs):
-    return error_response(Err.NO_SUCH_ENDPOINT.error(f"no such endpoint: {request.path}"))
+    """7000404 for an unknown path under /api/ and under WeCom's /cgi-bin/, in WeCom's
+    envelope, naming the send URL. The path only: the query string may hold a key."""
+    return error_response(
+        Err.NO_SUCH_ENDPOINT.error(f"no such endpoint: {request.path[:100]}; {SEND_URL_HINT}")
+    )
 
 
 API_PREFIX = "/api/"

@@ -30,6 +30,9 @@ urlpatterns = [
     path("api/wecom_app/<int:bot_id>/callback", wecom_app_callback, name="wecom_app_callback"),
     # Anything else under /api/, and /api itself: WeCom's envelope, 404, never a redirect.
     re_path(r"^api(?:/|$)", api_not_found),
+    # WeCom's own paths (a robot tool given botadmin's host with /cgi-bin/webhook/send?key=…):
+    # the same envelope, saying where botadmin's send URL is, not the console's HTML 404.
+    re_path(r"^cgi-bin(?:/|$)", api_not_found),
     path("", RedirectView.as_view(pattern_name="console:index", permanent=False)),
     path("console/", include("console.urls")),
     path("favicon.ico", favicon),

@@ -1,4 +1,5 @@
-"""Every /api/ URL answers the same with a trailing slash, and nothing under /api/ is HTML.
+"""Every /api/ URL answers the same with a trailing slash, and nothing under /api/ (or
+WeCom's /cgi-bin/) is HTML.
 
 Tools and people add a slash to the URL they paste (`/api/send/`). A redirect to the
 URL without it would lose a POST's body (clients repeat it as a GET, or not at all), so
@@ -16,8 +17,10 @@ from django.utils import timezone
 from devtools.processes import database_url
 from messaging.models import Message, UploadedMedia
 from tests.messaging.conftest import running_gunicorn
+from tests.polling import wait_until
 
 TEXT = {"msgtype": "text", "text": {"content": "deploy finished"}}
+SEND_URL = "botadmin's send URL is /api/send?secret=SECRET&conversation_id=CONVERSATION_ID"
 
 
 def envelope(response) -> tuple[int, dict]:
@@ -67,7 +70,7 @@ def test_a_path_with_a_doubled_leading_slash_is_the_api_path(
     assert listed.json() == single.json()
     assert (unknown.status_code, unknown.json()) == (
         404,
-        {"errcode": 7000404, "errmsg": "no such endpoint: //api/no-such-thing"},
+        {"errcode": 7000404, "errmsg": f"no such endpoint: //api/no-such-thing; {SEND_URL}"},
     )
 
 
@@ -148,15 +151,43 @@ def test_the_docs_and_the_openapi_document_answer_with_a_trailing_slash(client, 
         ("GET", "/api//"),
         ("POST", "/api"),
         ("GET", "/api/%E4%BD%A0%E5%A5%BD/"),
+        # WeCom's own paths: a robot tool given botadmin's host got Django's HTML 404.
+        ("POST", "/cgi-bin/webhook/send?key=robot-key-1"),
+        ("POST", "/cgi-bin/webhook/upload_media?key=robot-key-1&type=file"),
+        ("GET", "/cgi-bin/gettoken?corpid=ww1&corpsecret=app-secret-1"),
+        ("POST", "/cgi-bin/webhook/send/"),
+        ("GET", "/cgi-bin"),
     ],
 )
-def test_an_unknown_api_path_is_a_json_404_never_html_nor_a_redirect(
+def test_an_unknown_api_or_wecom_path_is_a_json_404_naming_the_send_url(
     client, db, settings, method, path
 ):
+    """Never HTML nor a redirect; the errmsg names the path without its query string
+    (WeCom's key) and botadmin's send URL."""
     settings.DEBUG = True  # Django's own 404 page would be HTML
 
     response = client.generic(method, path, b"{}", "application/json")
 
     status, answer = envelope(response)
     assert status == 404
-    assert answer["errcode"] == 7000404 and answer["errmsg"].startswith("no such endpoint: ")
+    assert answer["errcode"] == 7000404 and answer["errmsg"].startswith("no such endpoint: /")
+    assert answer["errmsg"].endswith(SEND_URL)
+    assert "robot-key-1" not in answer["errmsg"] and "app-secret-1" not in answer["errmsg"]
+
+
+def test_a_robot_key_posted_to_wecoms_path_reaches_no_log(transactional_db, tmp_path):
+    """The tool's WeCom robot key is in the query string, as WeCom takes it: the access
+    line masks it and Django's own lines (LOG_LEVEL=DEBUG) name the path only."""
+    key = "693a91f6-7xxx-4bc4-97a0-0ec2sifa5aaa"
+    log_path = tmp_path / "server.log"
+    with running_gunicorn(database_url(), log_path) as base_url:
+        response = requests.post(
+            base_url + f"/cgi-bin/webhook/send?key={key}", json=TEXT, timeout=30
+        )
+        assert wait_until(lambda: "/cgi-bin/webhook/send?key=" in log_path.read_text(), 10)
+
+    assert response.status_code == 404
+    assert response.json()["errmsg"].endswith(SEND_URL)
+    log = log_path.read_text()
+    assert '"POST /cgi-bin/webhook/send?key=******** HTTP/1.1" 404' in log
+    assert key not in log and key[:8] not in log
