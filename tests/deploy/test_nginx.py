@@ -61,9 +61,11 @@ def test_the_config_has_what_botadmin_needs_from_its_proxy():
     servers = text.count("\nserver {")
     assert text.count("access_log /var/log/nginx/botadmin.access.log botadmin;") == servers
     assert '"$botadmin_logged_request"' in text and '"$request"' not in text
-    # The error log names the request line as sent: under /api/ it leaves out level error.
-    api = text[text.index("location /api/ {") :]
-    assert "error_log /var/log/nginx/botadmin.error.log crit;" in api[: api.index("}")]
+    # The error log names the request line as sent: under /api/ (and WeCom's /cgi-bin/,
+    # where a robot key comes) it leaves out level error.
+    for location in ("location /api/ {", "location /cgi-bin/ {"):
+        api = text[text.index(location) :]
+        assert "error_log /var/log/nginx/botadmin.error.log crit;" in api[: api.index("}")]
 
 
 def _api_error_bodies(text: str) -> dict[str, str]:
@@ -254,6 +256,8 @@ SECRET_SPELLINGS = [
     "/api/send?secret={secret}&secret={secret}&secret={secret}",
     "/api/callback?corpsecret={secret}&agent_token={secret}",
     "/api/messages/3ca574f800bb437a9048baff04c84d9f?secret={secret}",
+    # A robot tool given botadmin's host with WeCom's own path and its robot key.
+    "/cgi-bin/webhook/send?key={secret}",
 ]
 
 
@@ -280,6 +284,7 @@ def test_the_access_log_never_holds_the_secret_of_a_query_string(proxied, bot):
     assert '"POST /api/send?conversation_id=wrGroup1&secret=******** HTTP/1.1"' in logged
     assert '"POST /api/send?secret[]=******** HTTP/1.1"' in logged
     assert '"POST /api/callback?corpsecret=********&agent_token=******** HTTP/1.1"' in logged
+    assert '"POST /cgi-bin/webhook/send?key=******** HTTP/1.1" 404' in logged
     # A name botadmin would decode into `secret`: the whole query string is masked.
     assert '"POST /api/send?******** HTTP/1.1"' in logged
     assert '"GET /api/send?secret=******** HTTP/1.1" 301' in logged
@@ -299,10 +304,11 @@ def test_a_request_gunicorn_fails_leaves_its_secret_in_none_of_nginxs_logs(tmp_p
     site = _site(nobody_listens, http_port, https_port, tmp_path)
     with running_nginx(tmp_path, site, https_port):
         for spelling in SECRET_SPELLINGS:
-            status, _headers, _body = _https(
+            status, headers, _body = _https(
                 https_port, "POST", spelling.format(secret=secret), b"{}"
             )
             assert status == 502  # gunicorn is down
+            assert headers["Content-Type"] == "application/json"  # the envelope
         # A body over client_max_body_size: nginx logs that at level error too.
         status, _headers, _body = _https(
             https_port, "POST", f"/api/send?secret={secret}", b"x" * (23 * MB)
@@ -442,5 +448,7 @@ def test_a_request_nginx_finds_malformed_is_json_400_under_api_only(
     assert json.loads(body)["errcode"] == 40035
     assert json.loads(body)["errmsg"].startswith("invalid parameter: malformed request")
 
+    wecoms = _raw_https(port, request.replace(b"{path}", b"/cgi-bin/webhook/send?key=k"))
+    assert wecoms[:2] == (400, "application/json")
     status, content_type, _body = _raw_https(port, request.replace(b"{path}", b"/console/"))
     assert (status, content_type) == (400, "text/html")
