@@ -25,6 +25,7 @@ from django.utils.translation import gettext_lazy as _
 
 from . import http, reasons
 from .internal_urls import InternalURLValidator
+from .url_spelling import normalized_url
 
 
 class NoLabelSuffix:
@@ -164,7 +165,12 @@ class WebhookURLField(CheckedURLField):
     forwarding checks it before each delivery (`http.check_url(url, webhook=True)`), so a
     URL forwarding would refuse is refused when it is entered. Every way of setting one
     uses it: the console's endpoint form, the admin's bot and endpoint forms, and
-    `createbot --webhook-url`."""
+    `createbot --webhook-url`. Its value is the URL normalised (scheme and host in lower
+    case, no default port: botadmin.url_spelling), as endpoints' URLs are compared."""
+
+    def clean(self, value):
+        url = super().clean(value)
+        return normalized_url(url) if url else url
 
     def check(self, url: str) -> None:
         with url_check_errors(

@@ -20,6 +20,7 @@ from django.utils.translation import gettext_lazy as _
 from botadmin.forms import NoLabelSuffix, WebhookURLField
 from botadmin.masked_urls import mask_url, mask_url_fields
 from botadmin.msgtype_names import NAMES
+from botadmin.url_spelling import normalized_url
 from conversations.roles import is_bot_admin
 from forwarding.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from messaging.inbound import OBJECT_MODELS
@@ -35,11 +36,13 @@ def may_manage_webhooks(user, bot) -> bool:
 
 
 def shared_urls(endpoints: list[WebhookEndpoint]) -> set[str]:
-    """The URLs more than one of a bot's endpoints forward to: each message reaches them
-    twice. No endpoint is given such a URL any more (forwarding.endpoints.claim_url);
-    endpoints made before that rule may still share one, until an operator changes one."""
-    counts = Counter(endpoint.url for endpoint in endpoints)
-    return {url for url, count in counts.items() if count > 1}
+    """The URLs more than one of a bot's endpoints forward to (`HTTPS://H/in` is
+    `https://h/in`: botadmin.url_spelling), as each of them stores it: each message
+    reaches them twice. No endpoint is given such a URL any more
+    (forwarding.endpoints.claim_url); endpoints made before that rule may still share one,
+    until an operator changes one."""
+    counts = Counter(normalized_url(endpoint.url) for endpoint in endpoints)
+    return {e.url for e in endpoints if counts[normalized_url(e.url)] > 1}
 
 
 def deliveries_page(

@@ -29,6 +29,7 @@ from botadmin.forms import (
 from botadmin.masked_urls import mask_url_fields, masked_url_display
 from botadmin.reasons import admin_display
 from botadmin.timezones import zone_or_default
+from botadmin.url_spelling import normalized_url
 from conversations.admin import BotAdmin, secret_field
 from conversations.models import Bot
 from conversations.roles import ADMINISTER_PERMISSION, is_bot_admin
@@ -42,7 +43,7 @@ from conversations.secrets import mask
 from messaging.admin import MessageAdmin
 from messaging.models import Message
 
-from .endpoints import EndpointExists, claim_url, reenable_endpoint
+from .endpoints import EndpointExists, claim_url, reenable_endpoint, trailing_slash_warning
 from .forms import ReplayFailedForm, proposed_period, replay_posted
 from .models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from .replay import (
@@ -90,10 +91,10 @@ class WebhookURLOfItsOwn:
     url_taken_at_save = ""
 
     def clean_webhook_url(self):
-        url = self.cleaned_data["webhook_url"]
-        if url and url == self.url_taken_at_save:
+        url = self.cleaned_data["webhook_url"]  # normalised (WebhookURLField)
+        if url and url == normalized_url(self.url_taken_at_save):
             raise forms.ValidationError(EndpointExists.message)
-        if url and self.instance.pk and url != self.instance.webhook_url:
+        if url and self.instance.pk and url != normalized_url(self.instance.webhook_url):
             try:
                 claim_url(self.instance, url, for_primary=True)
             except EndpointExists as exists:
@@ -113,6 +114,13 @@ class BotWithForwardingAdmin(BotAdmin):
         form = super().get_form(request, obj, change, **kwargs)
         taken = getattr(request, _URL_TAKEN_AT_SAVE, "")
         return type(form.__name__, (WebhookURLOfItsOwn, form), {"url_taken_at_save": taken})
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if "webhook_url" in form.changed_data and obj.webhook_url:
+            primary = WebhookEndpoint.objects.filter(bot=obj, is_primary=True).first()
+            if primary is not None and (warning := trailing_slash_warning(primary)):
+                self.message_user(request, warning, messages.WARNING)
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         """The bot saved, or its form shown again: a URL another endpoint took between the
@@ -321,6 +329,11 @@ class WebhookEndpointAdmin(AuditedAdminMixin, BotScopedAdminMixin, admin.ModelAd
         if obj is not None:
             fields.append("bot")
         return fields
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if "url" in form.changed_data and (warning := trailing_slash_warning(obj)):
+            self.message_user(request, warning, messages.WARNING)
 
     @admin.action(description=_("Re-enable the selected endpoints"), permissions=["change"])
     @atomic_action

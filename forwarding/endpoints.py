@@ -6,6 +6,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from audit.services import record_action
+from botadmin.masked_urls import mask_url
+from botadmin.url_spelling import normalized_url, trailing_slash_apart
 from conversations.models import Bot
 from messaging.media_fetch import forwardable
 from messaging.models import Message
@@ -22,7 +24,10 @@ def sync_primary_endpoint(bot: Bot) -> WebhookEndpoint | None:
     disable: the operator pointed it somewhere that may work. A new URL another endpoint
     of the bot forwards to raises EndpointExists (claim_url; the bot's form says so
     before saving); a bot without a primary endpoint makes the one with its URL primary.
+    The URL is compared and stored normalised (botadmin.url_spelling): `HTTPS://H/in`
+    is the endpoint's `https://h/in`, not a new URL.
     """
+    url = normalized_url(bot.webhook_url) if bot.webhook_url else ""
     with transaction.atomic():
         endpoint = (
             WebhookEndpoint.objects.select_for_update()  # one sync at a time per bot
@@ -30,10 +35,10 @@ def sync_primary_endpoint(bot: Bot) -> WebhookEndpoint | None:
             .first()
         )
         if endpoint is None:
-            if not bot.webhook_url:
+            if not url:
                 return None
             try:
-                claim_url(bot, bot.webhook_url, for_primary=True)
+                claim_url(bot, url, for_primary=True)
             except EndpointExists as exists:
                 # The primary was deleted (the admin may) and another endpoint forwards to
                 # the URL: that one becomes the primary, rather than a second one there, or
@@ -41,16 +46,16 @@ def sync_primary_endpoint(bot: Bot) -> WebhookEndpoint | None:
                 exists.endpoint.is_primary = True
                 exists.endpoint.save(update_fields=["is_primary", "updated_at"])
                 return exists.endpoint
-            return WebhookEndpoint.objects.create(bot=bot, url=bot.webhook_url, is_primary=True)
-        if not bot.webhook_url:
+            return WebhookEndpoint.objects.create(bot=bot, url=url, is_primary=True)
+        if not url:
             if endpoint.is_active:
                 endpoint.is_active = False
                 endpoint.save(update_fields=["is_active", "updated_at"])
             return endpoint
-        if endpoint.url != bot.webhook_url or not endpoint.is_active:
-            if endpoint.url != bot.webhook_url:
-                claim_url(bot, bot.webhook_url, for_primary=True)
-            endpoint.url = bot.webhook_url
+        if normalized_url(endpoint.url) != url or not endpoint.is_active:
+            if normalized_url(endpoint.url) != url:
+                claim_url(bot, url, for_primary=True)
+            endpoint.url = url
             endpoint.is_active = True
             endpoint.save(update_fields=["url", "is_active", "updated_at"])
             if endpoint.disabled_at:
@@ -210,7 +215,10 @@ def claim_url(
     """The rule every way of giving an endpoint a URL keeps (the console, the admin's
     endpoint and bot forms, a bot's save): one endpoint per URL and bot. Raises
     EndpointExists when an endpoint of the bot other than `other_than` (or than the
-    primary one, `for_primary`: the bot's webhook URL) has `url`, active or not.
+    primary one, `for_primary`: the bot's webhook URL) has `url`, active or not, however
+    the case of its scheme and host is written and with or without its default port
+    (botadmin.url_spelling.normalized_url; rows saved before URLs were normalised too).
+    A path with a trailing slash is another URL: see trailing_slash_warning.
 
     Locks the bot's row until the caller's transaction ends: two changes at once (both
     clicks of a double click, two operators) take turns, and the second sees the first's
@@ -219,14 +227,40 @@ def claim_url(
     """
     with transaction.atomic():
         Bot.objects.select_for_update().filter(pk=bot.pk).values_list("pk").first()
-        others = WebhookEndpoint.objects.filter(bot=bot, url=url)
+        others = WebhookEndpoint.objects.filter(bot=bot)  # a few per bot
         if other_than is not None and other_than.pk:
             others = others.exclude(pk=other_than.pk)
         if for_primary:
             others = others.exclude(is_primary=True)
-        existing = others.order_by("pk").first()
+        wanted = normalized_url(url)
+        existing = next((e for e in others.order_by("pk") if normalized_url(e.url) == wanted), None)
     if existing is not None:
         raise EndpointExists(existing)
+
+
+def trailing_slash_warning(endpoint: WebhookEndpoint) -> str:
+    """A warning in the reader's language when another endpoint of the bot has the
+    endpoint's URL but for a trailing slash (`…/in` and `…/in/`), naming it; else "".
+
+    Saved all the same: a server may answer the two paths differently, so they are not
+    one URL; but where they are the same receiver, it gets every message twice."""
+    twin = next(
+        (
+            other
+            for other in WebhookEndpoint.objects.filter(bot_id=endpoint.bot_id)
+            .exclude(pk=endpoint.pk)
+            .order_by("pk")
+            if trailing_slash_apart(other.url, endpoint.url)
+        ),
+        None,
+    )
+    if twin is None:
+        return ""
+    return _(
+        "Another endpoint of this bot forwards to %(url)s, which differs from this URL "
+        "only by a trailing slash. If the receiver treats both alike, it gets every "
+        "message twice: change or switch off one of them."
+    ) % {"url": mask_url(twin.url)}
 
 
 def add_endpoint(
@@ -241,6 +275,7 @@ def add_endpoint(
     """A further endpoint for the bot's inbound messages (the primary one is the bot's
     webhook URL); audited. A URL the bot already forwards to raises EndpointExists: a
     second endpoint there would get every message twice (a double-clicked "Add")."""
+    url = normalized_url(url)
     with transaction.atomic():
         claim_url(bot, url)
         endpoint = WebhookEndpoint.objects.create(
@@ -261,6 +296,8 @@ def change_endpoint(actor, endpoint: WebhookEndpoint, **fields) -> WebhookEndpoi
     (claim_url), and nothing is changed."""
     if endpoint.is_primary:
         fields.pop("url", None)
+    if fields.get("url"):
+        fields["url"] = normalized_url(fields["url"])
     changed = {name: value for name, value in fields.items() if getattr(endpoint, name) != value}
     if not changed:
         return endpoint

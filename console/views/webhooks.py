@@ -32,6 +32,7 @@ from forwarding.endpoints import (
     change_endpoint,
     delete_endpoint,
     reenable_endpoint,
+    trailing_slash_warning,
     why_not_deletable,
 )
 from forwarding.forms import ReplayFailedForm, proposed_period, replay_posted
@@ -112,7 +113,13 @@ def endpoint_add(request, bot_id: int):
         return redirect("console:webhook", bot_id=bot.pk, endpoint_id=exists.endpoint.pk)
     messages.success(request, _("Endpoint added. Send it a test event to check it answers."))
     _warn_unknown_msgtypes(request, form)
+    _warn_trailing_slash_twin(request, endpoint)
     return redirect("console:webhook", bot_id=bot.pk, endpoint_id=endpoint.pk)
+
+
+def _warn_trailing_slash_twin(request, endpoint: WebhookEndpoint) -> None:
+    if warning := trailing_slash_warning(endpoint):
+        messages.warning(request, warning)
 
 
 def _warn_unknown_msgtypes(request, form: EndpointForm) -> None:
@@ -185,6 +192,7 @@ def endpoint_change(request, bot_id: int, endpoint_id: int):
     form = EndpointForm(request.POST, instance=WebhookEndpoint.objects.get(pk=endpoint.pk))
     if not form.is_valid():
         return endpoint_page(request, bot_id, endpoint_id, form=form, status=400)
+    url_before = endpoint.url
     try:
         change_endpoint(request.user, endpoint, **form.endpoint_fields())
     except EndpointExists as exists:
@@ -192,6 +200,8 @@ def endpoint_change(request, bot_id: int, endpoint_id: int):
         return endpoint_page(request, bot_id, endpoint_id, form=form, status=400)
     messages.success(request, _("Endpoint saved."))
     _warn_unknown_msgtypes(request, form)
+    if endpoint.url != url_before:
+        _warn_trailing_slash_twin(request, endpoint)
     return redirect("console:webhook", bot_id=bot.pk, endpoint_id=endpoint.pk)
 
 

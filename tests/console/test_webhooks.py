@@ -690,3 +690,49 @@ def test_endpoints_that_shared_a_url_before_the_rule_are_marked_on_the_list(oper
     page = operator_client.get(url("webhooks", bot)).content.decode()
 
     assert page.count("与另一个端点的 URL 相同：每条消息都会收到两次") == 2
+
+
+def test_another_spelling_of_an_endpoints_url_opens_it_and_a_trailing_slash_is_warned_of(
+    operator_client, bot
+):
+    """Scheme and host case and the default port make no other URL: the second click
+    opens the endpoint. A trailing slash does (a server may tell them apart): added, with
+    a warning naming the endpoint without it, and when an endpoint is changed to it."""
+    warning = "这个机器人的另一个端点转发到 %s，与这个 URL 只差末尾的斜杠"
+
+    def page_after(form, *args, action="webhook_add"):
+        answer = operator_client.post(url(action, bot, *args), form)
+        assert answer.status_code == 302
+        return answer["Location"], operator_client.get(answer["Location"]).content.decode()
+
+    first, _ = page_after({"url": "https://hooks.example.com/in"})
+    again, again_page = page_after({"url": "HTTPS://Hooks.Example.com:443/in"})
+    _, slashed_page = page_after({"url": "https://hooks.example.com/in/"})
+    other = WebhookEndpoint.objects.create(bot=bot, url="https://elsewhere.example.com/in")
+    form = submitted_form(
+        operator_client.get(url("webhook", bot, other.pk)).content.decode(), "endpoint-form"
+    )
+    _, changed_page = page_after(
+        {**form, "url": "https://hooks.example.com/in//"}, other.pk, action="webhook_change"
+    )
+
+    assert again == first and "机器人已经转发到这个 URL" in again_page
+    assert warning % "https://hooks.example.com/in" in slashed_page
+    assert warning % "https://hooks.example.com/in/" in changed_page
+    assert sorted(WebhookEndpoint.objects.filter(bot=bot).values_list("url", flat=True)) == [
+        "https://hooks.example.com/in",
+        "https://hooks.example.com/in/",
+        "https://hooks.example.com/in//",
+    ]
+
+
+def test_endpoints_whose_urls_differ_only_in_the_case_of_the_host_are_marked_as_sharing_one(
+    operator_client, bot
+):
+    """Saved before URLs were normalised: one receiver, each message twice."""
+    WebhookEndpoint.objects.create(bot=bot, url="https://a.example.com/in")
+    WebhookEndpoint.objects.create(bot=bot, url="HTTPS://A.Example.com:443/in")
+
+    page = operator_client.get(url("webhooks", bot)).content.decode()
+
+    assert page.count("与另一个端点的 URL 相同：每条消息都会收到两次") == 2

@@ -32,11 +32,13 @@ def test_createbot_prints_the_new_bot_as_json(db):
 def test_createbot_with_a_webhook_url_prints_that_endpoints_signing_secret(db):
     result = run(
         "createbot", "--name", "hooked", "--connector", "wecom_robot",
-        "--webhook-url", "https://hooks.example.com/in",
+        "--webhook-url", "HTTPS://Hooks.Example.com:443/in",
     )  # fmt: skip
 
-    endpoint = Bot.objects.get(name="hooked").webhook_endpoints.get()
+    bot = Bot.objects.get(name="hooked")
+    endpoint = bot.webhook_endpoints.get()
     assert endpoint.is_primary and endpoint.url == "https://hooks.example.com/in"
+    assert bot.webhook_url == endpoint.url  # normalised as the forms save it
     assert result["signing_secret"] == endpoint.signing_secret
     assert result["signing_secret"].startswith("whsec_")
 

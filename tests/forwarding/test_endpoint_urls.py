@@ -207,3 +207,103 @@ def test_a_bot_whose_primary_endpoint_was_deleted_adopts_the_endpoint_with_its_u
     assert list(WebhookEndpoint.objects.filter(bot=bot).values_list("pk", "is_primary")) == [
         (added.pk, True)
     ]
+
+
+# --- Spellings of one URL ---------------------------------------------------------
+
+SLASHED = "https://hooks.example.com/in/"
+
+
+def twin_warning(url: str) -> str:
+    return f"这个机器人的另一个端点转发到 {url}，与这个 URL 只差末尾的斜杠"
+
+
+def test_a_url_is_the_same_whatever_the_case_of_its_scheme_and_host_and_its_default_port(
+    superuser, bot
+):
+    """`HTTPS://HOOKS.example.com:443/in` is where `https://hooks.example.com/in` goes: the
+    bot forwards there already (here an endpoint saved before URLs were normalised).
+    The path is compared as written: a server may tell `/IN` and `/in/` from `/in`."""
+    WebhookEndpoint.objects.create(bot=bot, url="HTTPS://Hooks.Example.com:443/in")
+
+    for spelling in (URL, "https://HOOKS.example.com/in", "hTTps://hooks.example.com:443/in"):
+        with pytest.raises(EndpointExists):
+            add_endpoint(superuser, bot, url=spelling, msgtypes=[])
+    for other in ("https://hooks.example.com/IN", SLASHED, "https://hooks.example.com:8443/in"):
+        add_endpoint(superuser, bot, url=other, msgtypes=[])
+
+    assert WebhookEndpoint.objects.filter(bot=bot).count() == 4
+
+
+def test_a_url_is_saved_with_its_scheme_and_host_in_lower_case_and_without_its_default_port(
+    superuser, bot
+):
+    """Its user part, path and query are kept as written (a password, a key)."""
+    given = "HTTPS://hook:PassWord@Hooks.Example.com:443/In?Key=AbC"
+
+    added = add_endpoint(superuser, bot, url=given, msgtypes=[])
+    bot.webhook_url = "HTTP://Primary.Example.com:80/Hook"
+    bot.save()
+
+    assert added.url == "https://hook:PassWord@hooks.example.com/In?Key=AbC"
+    primary = WebhookEndpoint.objects.get(bot=bot, is_primary=True)
+    assert primary.url == "http://primary.example.com/Hook"
+
+
+def test_the_admin_saves_a_url_normalised_and_refuses_another_spelling_of_a_taken_one(
+    admin_client, make_bot
+):
+    bot = make_bot(webhook_url=OTHER)
+    WebhookEndpoint.objects.create(bot=bot, url=URL)
+    add = reverse("admin:forwarding_webhookendpoint_add")
+    form = submitted_form(admin_client.get(add).content.decode(), "webhookendpoint_form")
+    change = reverse("admin:conversations_bot_change", args=[bot.pk])
+    bot_form = submitted_form(admin_client.get(change).content.decode(), "bot_form")
+
+    taken = admin_client.post(
+        add, {**form, "bot": bot.pk, "url": "HTTPS://HOOKS.example.com:443/in", "msgtypes": "[]"}
+    )
+    added = admin_client.post(
+        add, {**form, "bot": bot.pk, "url": "HTTPS://New.Example.com:443/in", "msgtypes": "[]"}
+    )
+    refused = admin_client.post(change, {**bot_form, "webhook_url": "https://HOOKS.example.com/in"})
+
+    assert taken.status_code == 200 and TAKEN in taken.content.decode()
+    assert added.status_code == 302
+    assert WebhookEndpoint.objects.filter(bot=bot, url="https://new.example.com/in").exists()
+    assert refused.status_code == 200 and TAKEN in refused.content.decode()
+
+
+def test_a_url_differing_only_by_a_trailing_slash_is_saved_with_a_warning_naming_the_other(
+    admin_client, make_bot
+):
+    """A server may answer `/in` and `/in/` alike or not: both are kept, and whoever saves
+    the second one is told of the first."""
+    bot = make_bot(webhook_url=OTHER)
+    WebhookEndpoint.objects.create(bot=bot, url=URL)
+    WebhookEndpoint.objects.create(bot=bot, url="https://hooks.example.com/out/")
+    add = reverse("admin:forwarding_webhookendpoint_add")
+    form = {
+        **submitted_form(admin_client.get(add).content.decode(), "webhookendpoint_form"),
+        "bot": bot.pk,
+        "msgtypes": "[]",
+    }
+    change = reverse("admin:conversations_bot_change", args=[bot.pk])
+    bot_form = submitted_form(admin_client.get(change).content.decode(), "bot_form")
+
+    def page_after(answer) -> str:
+        assert answer.status_code == 302, answer.content.decode()[:2000]
+        return admin_client.get(answer["Location"]).content.decode()
+
+    added = page_after(admin_client.post(add, {**form, "url": "https://hooks.example.com/out"}))
+    saved = page_after(admin_client.post(change, {**bot_form, "webhook_url": SLASHED}))
+    renamed = page_after(
+        admin_client.post(change, {**bot_form, "webhook_url": SLASHED, "name": "renamed"})
+    )
+    queried = page_after(admin_client.post(add, {**form, "url": URL + "?source=crm"}))
+
+    assert twin_warning("https://hooks.example.com/out/") in added
+    assert twin_warning(URL) in saved
+    assert WebhookEndpoint.objects.get(bot=bot, is_primary=True).url == SLASHED
+    assert "只差末尾的斜杠" not in renamed  # the URL unchanged: told when it was saved
+    assert "只差末尾的斜杠" not in queried  # not the same but for the slash

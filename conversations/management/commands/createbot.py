@@ -66,10 +66,11 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         connector = CONNECTORS[options["connector"]]
         if options["webhook_url"]:
-            # The field every form setting a webhook URL uses: forwarding would refuse it later.
+            # The field every form setting a webhook URL uses: forwarding would refuse it
+            # later. Its value is the URL as the forms store it (normalised).
             with translation.override("en"):
                 try:
-                    WebhookURLField().clean(options["webhook_url"])
+                    options["webhook_url"] = WebhookURLField().clean(options["webhook_url"])
                 except ValidationError as refused:
                     raise CommandError(f"--webhook-url: {' '.join(refused.messages)}") from None
         bot = Bot(
