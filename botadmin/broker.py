@@ -17,7 +17,8 @@
   once in bench/send.py). Here the first table is written under another name
   and linked into place; later bindings are merged in under kombu's lock. A
   table that is not JSON (cut short by a crash) is made again from the
-  process's own bindings, not left to fail every publish.
+  process's own bindings by whichever read finds it so (a publish, a bind, a
+  queue's deletion), not left to fail every one of them.
 * A deleted folder is made again. `rm -rf var/broker` while botadmin runs used
   to crash the worker (and `make run` with it); now the messages in it are
   lost wake-ups, which the sweepers recover.
@@ -123,19 +124,21 @@ class Channel(filesystem.Channel):
         this process's own bindings, written back: else every message published until
         a restart would be routed nowhere."""
         try:
-            table = super().get_table(exchange)
+            table = self._read_table(exchange)
         except ChannelError:
-            table = []
-        except ValueError:
-            # Not JSON: a file cut short (a crash while kombu rewrote it in place). Left
-            # there, every publish to the exchange would fail until someone deleted it.
-            self._exchange_file(exchange).unlink(missing_ok=True)
             table = []
         if not table:
             table = self.state.exchanges.get(exchange, {}).get("table", [])
             for binding in table:
                 self._queue_bind(exchange, *binding)
         return table
+
+    def _read_table(self, exchange):
+        try:
+            return super().get_table(exchange)
+        except ValueError:
+            self._remake_table(exchange)
+            return super().get_table(exchange)
 
     def _queue_bind(self, exchange, routing_key, pattern, queue):
         self._folders()
@@ -144,7 +147,53 @@ class Channel(filesystem.Channel):
             binding = filesystem.exchange_queue_t(routing_key or "", pattern or "", queue or "")
             _create_whole(file, dumps([binding]).encode())
         # Adds the binding under the file's lock, unless the file made just now holds it.
-        super()._queue_bind(exchange, routing_key, pattern, queue)
+        try:
+            super()._queue_bind(exchange, routing_key, pattern, queue)
+        except ValueError:
+            # A process started after the crash binds its queues before it reads a table.
+            self._remake_table(exchange)
+            super()._queue_bind(exchange, routing_key, pattern, queue)
+
+    def _delete(self, queue, exchange, routing_key, pattern, *args, **kwargs):
+        try:
+            super()._delete(queue, exchange, routing_key, pattern, *args, **kwargs)
+        except ValueError:
+            binding = filesystem.exchange_queue_t(routing_key or "", pattern or "", queue or "")
+            self._remake_table(exchange, leaving=binding)
+
+    def _remake_table(self, exchange, leaving=None) -> None:
+        """Replaces an exchange's table that is not JSON (a file cut short by a crash while
+        kombu rewrote it in place: left there, every bind, publish and delete on the
+        exchange fails until someone deletes it) with this process's own bindings, whole.
+        Bindings only other processes made are lost with the file until they bind again
+        (a worker at its start); Celery's exchanges each have one queue, which every
+        process binds alike. Done under the old file's lock and only while that file is
+        still in place and still not JSON: processes finding it at once keep the table the
+        first one made and add their bindings to it."""
+        file = self._exchange_file(exchange)
+        table = [
+            filesystem.exchange_queue_t(routing_key or "", pattern or "", queue or "")
+            for routing_key, pattern, queue in self.state.exchanges.get(exchange, {}).get(
+                "table", []
+            )
+        ]
+        try:
+            with file.open("rb") as old:
+                filesystem.lock(old, filesystem.LOCK_EX)  # released when closed
+                if _identity(os.stat(file)) != _identity(os.fstat(old.fileno())):
+                    return  # another process remade it first
+                try:
+                    loads(old.read())
+                    return  # whole after all
+                except ValueError:
+                    pass
+                _replace_whole(file, dumps([b for b in table if b != leaving]).encode())
+        except FileNotFoundError:
+            pass  # deleted meanwhile: the next bind makes it again
+
+
+def _identity(stat: os.stat_result) -> tuple[int, int]:
+    return stat.st_dev, stat.st_ino
 
 
 def _create_whole(file: Path, data: bytes) -> None:
@@ -157,6 +206,17 @@ def _create_whole(file: Path, data: bytes) -> None:
         os.link(partial, file)
     except OSError:
         pass
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+def _replace_whole(file: Path, data: bytes) -> None:
+    """`file` replaced by one holding `data`, written under another name and renamed into
+    place: a reader opens the old file or the new one, never a part."""
+    partial = file.with_name(f"{file.name}.{uuid.uuid4()}.part")
+    try:
+        partial.write_bytes(data)
+        os.replace(partial, file)
     finally:
         partial.unlink(missing_ok=True)
 

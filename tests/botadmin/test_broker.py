@@ -7,6 +7,7 @@ import json
 import multiprocessing
 import os
 import shutil
+from contextlib import contextmanager
 from queue import Empty
 
 import pytest
@@ -129,47 +130,136 @@ def _publish_to_fresh_exchanges(options, start, failures, exchanges):
                 failures.put(f"{type(error).__name__}: {error}")
 
 
+def _failures_at_once(target, options, each):
+    """What `target(options, start, failures, *args)` reported, run in a forked process for
+    each `args` of `each`, all waiting for one another at `start`."""
+    context = multiprocessing.get_context("fork")
+    start, failures = context.Barrier(len(each)), context.Queue()
+    processes = [
+        context.Process(target=target, args=(options, start, failures, *args)) for args in each
+    ]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join()
+    errors = []
+    while not failures.empty():
+        errors.append(failures.get())
+    return errors
+
+
 def test_processes_binding_and_publishing_at_once_on_a_fresh_folder_all_get_through(folder):
     # The web processes and the workers of a fresh var/ each bind their queues at their
     # first publish. With kombu's own bind, a process read an exchange's table while
     # another had created its file but not yet written it: JSONDecodeError, a wake-up lost
     # (about one publish in fifteen here).
     exchanges, processes = 200, 4
-    context = multiprocessing.get_context("fork")
-    start, failures = context.Barrier(processes), context.Queue()
-    publishers = [
-        context.Process(
-            target=_publish_to_fresh_exchanges, args=(folder, start, failures, exchanges)
-        )
-        for _ in range(processes)
-    ]
-    for publisher in publishers:
-        publisher.start()
-    for publisher in publishers:
-        publisher.join()
-
-    errors = []
-    while not failures.empty():
-        errors.append(failures.get())
+    errors = _failures_at_once(_publish_to_fresh_exchanges, folder, [(exchanges,)] * processes)
     assert errors == []
     assert len(os.listdir(folder["data_folder_in"])) == exchanges * processes
 
 
-@pytest.mark.parametrize("left", ["", '[["wake", "", "celery"]'])
-def test_an_exchange_table_cut_short_is_made_again_and_publishing_goes_on(folder, left):
-    """A crash while kombu rewrote the table in place leaves it empty or cut short: every
-    publish to the exchange failed with JSONDecodeError until someone deleted the file."""
-    with _channel(folder) as connection:
+@contextmanager
+def _table_cut_short(options, left):
+    """The queue "celery", which got one message through, its exchange's table then left as
+    a crash while kombu rewrote it in place leaves it: empty, or cut short."""
+    with _channel(options) as connection:
         queue = connection.SimpleQueue("celery")
         queue.put({"i": 1})
         queue.get(timeout=2).ack()
-        (table,) = (p for p in os.scandir(folder["control_folder"]) if p.name.endswith(".exchange"))
+        (table,) = (
+            p for p in os.scandir(options["control_folder"]) if p.name.endswith(".exchange")
+        )
         with open(table.path, "w") as cut_short:
             cut_short.write(left)
+        yield queue, table.path
+        queue.close()
 
+
+CUT_SHORT = ["", '[["celery", "", "celery"]']
+
+
+@pytest.mark.parametrize("left", CUT_SHORT)
+def test_an_exchange_table_cut_short_is_made_again_and_publishing_goes_on(folder, left):
+    """Every publish to the exchange failed with JSONDecodeError until someone deleted the
+    file."""
+    with _table_cut_short(folder, left) as (queue, _):
         queue.put({"i": 2})
 
         message = queue.get(timeout=2)
         message.ack()
         assert message.payload == {"i": 2}
-        queue.close()
+
+
+def _publish_once(options, failures):
+    """As a web process's first publish does: it binds the queue, then reads the table."""
+    with _channel(options) as connection:
+        queue = Queue("celery", Exchange("celery", "direct"), routing_key="celery")
+        try:
+            Producer(connection.default_channel).publish(
+                {"i": 2}, exchange=queue.exchange, routing_key="celery", declare=[queue]
+            )
+        except Exception as error:
+            failures.put(f"{type(error).__name__}: {error}")
+
+
+@pytest.mark.parametrize("left", CUT_SHORT)
+def test_a_fresh_process_binding_to_a_table_cut_short_makes_it_again_and_publishes(folder, left):
+    """A process started after the crash binds its queue before it reads the table: kombu's
+    bind read the cut-short file and failed with JSONDecodeError, and the first wake-up the
+    process published was lost."""
+    with _table_cut_short(folder, left) as (queue, table):
+        # Spawned, not forked: kombu keeps the bindings a process made in a global, which
+        # a fork inherits, and a process that bound the queue once never binds it again.
+        context = multiprocessing.get_context("spawn")
+        failures = context.Queue()
+        publisher = context.Process(target=_publish_once, args=(folder, failures))
+        publisher.start()
+        publisher.join()
+
+        assert publisher.exitcode == 0
+        failure = None if failures.empty() else failures.get()
+        assert failure is None
+        message = queue.get(timeout=2)
+        message.ack()
+        assert message.payload == {"i": 2}
+        with open(table) as remade:
+            assert json.load(remade) == [["celery", "", "celery"]]
+
+
+def test_deleting_a_queue_bound_to_a_table_cut_short_makes_it_again_without_the_queue(folder):
+    with _channel(folder) as connection:
+        channel = connection.default_channel
+        exchange = Exchange("wake", "fanout")
+        for name in ("first", "second"):
+            Queue(name, exchange)(channel).declare()
+        (table,) = (p for p in os.scandir(folder["control_folder"]) if p.name == "wake.exchange")
+        with open(table.path, "w") as cut_short:
+            cut_short.write('[["", "", "second"], ["", ""')
+
+        channel.queue_delete("first")
+
+        with open(table.path) as remade:
+            assert json.load(remade) == [["", "", "second"]]
+
+
+def _bind_at_once(options, start, failures, name):
+    with _channel(options) as connection:
+        queue = Queue(name, Exchange("remade", "fanout"))
+        start.wait()
+        try:
+            queue(connection.default_channel).declare()
+        except Exception as error:
+            failures.put(f"{type(error).__name__}: {error}")
+
+
+def test_processes_binding_at_once_to_a_table_cut_short_all_get_through_and_all_are_kept(folder):
+    # Workers starting together after the crash. Each remakes the table only while the
+    # cut-short file is still in place; the others then add their queue to the remade one.
+    os.makedirs(folder["control_folder"])
+    with open(os.path.join(folder["control_folder"], "remade.exchange"), "w") as cut_short:
+        cut_short.write('[["", "", "gone"]')
+    names = [f"worker{n}" for n in range(4)]
+    assert _failures_at_once(_bind_at_once, folder, [(name,) for name in names]) == []
+    with open(os.path.join(folder["control_folder"], "remade.exchange")) as remade:
+        assert sorted(queue for _, _, queue in json.load(remade)) == names
