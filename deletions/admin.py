@@ -149,6 +149,7 @@ class DeletionJobAdmin(DeclaredFiltersOnlyAdminMixin, admin.ModelAdmin):
         "status",
         "planned",
         "counts",
+        "sends",
         "error_shown",
         "attempts",
         "next_attempt_at",

@@ -51,6 +51,9 @@ class DeletionJob(models.Model):
     counts = models.JSONField(_("rows deleted"), default=dict, blank=True)
     # Rows there were when it was requested, by the same kinds (what the confirmation showed).
     planned = models.JSONField(_("rows to delete"), default=dict, blank=True)
+    # Outbound messages it deleted whose send ended after it was asked for (a call on the
+    # wire then, whose outcome it waited for), by status: {"sent": 1}. Written with each batch.
+    sends = models.JSONField(_("sends ended meanwhile"), null=True, blank=True)
     # The last failed run's reason; with status FAILED, why the job stopped.
     error = ReasonField(_("error"), blank=True, default="")
     # Runs that failed so far (an error, or rows still referring to the target at the end):

@@ -14,6 +14,9 @@ While a bot's job runs the bot is inactive: the API refuses its sends (BOT_INACT
 the delivery engine claims none of its messages, announcements make no more. While a
 conversation's runs it is marked (`conversations.deletion_marks`): the API refuses sends
 to it (CONVERSATION_DELETED) and lists it no more; its id is kept when it is gone.
+A message a worker is sending meanwhile is deleted once its outcome is written (the job
+waits, at most for its lease), and the job counts the sends that ended after it was asked
+for by outcome (`DeletionJob.sends`: the progress page and the audit entry tell them).
 
 A model that points to Bot or Conversation must be in the deletion order below
 (`BOT_STEPS`, `CONVERSATION_STEPS`) or in `DETACHED`:
@@ -23,13 +26,14 @@ tests/deletions/test_coverage.py fails for one that is not.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.apps import apps
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Model, OuterRef, ProtectedError, Q, QuerySet, Subquery
+from django.db.models import Count, Model, OuterRef, ProtectedError, Q, QuerySet, Subquery
 from django.utils import timezone, translation
 from django.utils.translation import gettext_noop
 
@@ -42,6 +46,7 @@ from conversations.deletion_marks import mark_being_deleted, record_deleted
 from conversations.models import Bot, BotConnection, Conversation, DeletedConversation, SyncRun
 from conversations.roles import is_bot_admin
 from forwarding.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from messaging.delivery_claim import PENDING_STATUSES
 from messaging.media_retention import delete_unused_files
 from messaging.models import CardTaskId, DeliveryAttempt, Message, MessageMedia, UploadedMedia
 from messaging.outbox import RetrySchedule, retry_delay
@@ -71,12 +76,16 @@ class Step:
 
     `with_it`: the models whose rows go with each batch by cascade (a message's
     attempts, media and webhook deliveries), counted too. `files`: the field
-    naming a stored file the rows keep, let go after the batch."""
+    naming a stored file the rows keep, let go after the batch. `sends`: the rows are
+    messages: one a worker is sending is deleted once its outcome is written
+    (`_wait_for_sends`), and those whose send ended after the deletion was asked for are
+    counted by outcome (`DeletionJob.sends`)."""
 
     model: type[Model]
     lookup: str
     with_it: tuple[type[Model], ...] = ()
     files: str = ""
+    sends: bool = False
 
     def rows(self, target) -> QuerySet:
         return self.model.objects.filter(**{self.lookup: target})
@@ -86,7 +95,7 @@ MESSAGE_DEPENDENTS = (DeliveryAttempt, MessageMedia, WebhookDelivery, WebhookAtt
 
 # In order: nothing a step deletes is still referred to (PROTECT) by a later one.
 BOT_STEPS = (
-    Step(Message, "bot", MESSAGE_DEPENDENTS, files="media__stored_file"),
+    Step(Message, "bot", MESSAGE_DEPENDENTS, files="media__stored_file", sends=True),
     Step(AnnouncementRun, "announcement__bot"),
     Step(Announcement, "bot"),
     Step(SavedAudience, "bot"),
@@ -99,7 +108,7 @@ BOT_STEPS = (
     Step(BotConnection, "bot"),
 )
 CONVERSATION_STEPS = (
-    Step(Message, "conversation", MESSAGE_DEPENDENTS, files="media__stored_file"),
+    Step(Message, "conversation", MESSAGE_DEPENDENTS, files="media__stored_file", sends=True),
 )
 
 # Models that point to a bot or a conversation and keep their rows when it goes: the audit
@@ -111,6 +120,11 @@ TARGETS: dict[str, tuple[type[Model], tuple[Step, ...]]] = {
     Kind.BOT: (Bot, BOT_STEPS),
     Kind.CONVERSATION: (Conversation, CONVERSATION_STEPS),
 }
+
+# How often a job waiting for a send on the wire (`_wait_for_sends`) looks again.
+SEND_POLL_SECONDS = 0.2
+# The outcomes of a send the job counts when it ended after the deletion was asked for.
+SEND_ENDINGS = (Message.Status.SENT, Message.Status.FAILED, Message.Status.UNCERTAIN)
 
 # A failed run (an error, or rows still referring to the target when it is deleted) is
 # tried again after these delays, 5 runs in all over about two and a half hours; then the
@@ -452,11 +466,14 @@ def _detached_for(model: type[Model]) -> list[tuple[type[Model], str]]:
 def _delete_batch(job: DeletionJob, step: Step, target) -> bool:
     """Delete one batch of the step's rows (with what cascades from them); False when none
     were left."""
+    rows = step.rows(target)
+    if step.sends:
+        rows = rows.exclude(_on_the_wire())
     # Any rows of the step, in no order: a sort of all a bot's conversations per batch would
     # cost more than the batch (the target's foreign key index finds them).
-    ids = list(step.rows(target).order_by().values_list("pk", flat=True)[: batch_size()])
+    ids = list(rows.order_by().values_list("pk", flat=True)[: batch_size()])
     if not ids:
-        return False
+        return step.sends and _wait_for_sends(job, step.rows(target))
     rows = step.model.objects.filter(pk__in=ids).only("pk")  # what the delete needs of each
     files = (
         set(rows.filter(**{f"{step.files}__isnull": False}).values_list(step.files, flat=True))
@@ -464,11 +481,42 @@ def _delete_batch(job: DeletionJob, step: Step, target) -> bool:
         else set()
     )
     with transaction.atomic():
+        sends = _ended_sends(job, rows) if step.sends else {}
         _total, by_model = rows.delete()
-        _count(job, by_model)
+        _count(job, by_model, sends)
     if files:
         delete_unused_files(files)
     return True
+
+
+def _on_the_wire() -> Q:
+    """A message a worker is sending: `sending` under a lease that has not run out. Its
+    outcome is written when the call returns; past the lease the sweeper takes it back."""
+    return PENDING_STATUSES & Q(status=Message.Status.SENDING, next_attempt_at__gt=timezone.now())
+
+
+def _wait_for_sends(job: DeletionJob, messages: QuerySet) -> bool:
+    """Wait, beating, while a worker sends one of these messages: deleted under it, the
+    message would take the send's outcome with it, unrecorded. At most until its lease
+    runs out (DELIVERY_SENDING_TIMEOUT); a message claimed but not yet sent is kept back
+    by its worker at its next check (messaging/delivery_send.py). True if it waited."""
+    waited = False
+    while messages.filter(_on_the_wire()).exists():
+        waited = True
+        DeletionJob.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now())
+        time.sleep(SEND_POLL_SECONDS)
+    return waited
+
+
+def _ended_sends(job: DeletionJob, messages: QuerySet) -> dict[str, int]:
+    """Of these messages, the outbound ones whose send ended after the deletion was asked
+    for (on the wire then), by outcome: nothing else changes a message's status since."""
+    ended = messages.filter(
+        direction=Message.Direction.OUT,
+        status__in=SEND_ENDINGS,
+        updated_at__gte=job.requested_at,
+    )
+    return dict(ended.order_by().values_list("status").annotate(n=Count("pk")))
 
 
 def _detach_batch(model: type[Model], lookup: str, target) -> bool:
@@ -482,14 +530,21 @@ def _detach_batch(model: type[Model], lookup: str, target) -> bool:
     return bool(ids)
 
 
-def _count(job: DeletionJob, by_model: dict[str, int]) -> None:
-    """Add a batch's counts to the job (locked: two workers of one job add both) and beat."""
-    locked = DeletionJob.objects.select_for_update().only("counts").get(pk=job.pk)
+def _count(job: DeletionJob, by_model: dict[str, int], sends: dict | None = None) -> None:
+    """Add a batch's counts (and its `_ended_sends`) to the job (locked: two workers of one
+    job add both) and beat."""
+    locked = DeletionJob.objects.select_for_update().only("counts", "sends").get(pk=job.pk)
     counts = dict(locked.counts)
     for label, number in by_model.items():
         if number and not apps.get_model(label)._meta.auto_created:  # not an m2m table's
             counts[label] = counts.get(label, 0) + number
-    DeletionJob.objects.filter(pk=job.pk).update(counts=counts, heartbeat_at=timezone.now())
+    changes = {"counts": counts, "heartbeat_at": timezone.now()}
+    if sends:
+        ended = dict(locked.sends or {})
+        changes["sends"] = {
+            status: ended.get(status, 0) + sends.get(status, 0) for status in ended | sends
+        }
+    DeletionJob.objects.filter(pk=job.pk).update(**changes)
 
 
 def _finish(job: DeletionJob, target) -> None:
@@ -501,7 +556,7 @@ def _finish(job: DeletionJob, target) -> None:
                 f"{job.kind}.delete",
                 bot=bot,
                 target=target,
-                details={"job": job.pk, "deleted": _fresh_counts(job)},
+                details={"job": job.pk, **_fresh_counts(job)},
             )
             if job.kind == Kind.CONVERSATION:
                 record_deleted(target)  # a send to it is told so, not "unknown"
@@ -514,7 +569,9 @@ def _finish(job: DeletionJob, target) -> None:
 
 
 def _fresh_counts(job: DeletionJob) -> dict:
-    return DeletionJob.objects.values_list("counts", flat=True).get(pk=job.pk)
+    """What the job deleted, and the sends that ended meanwhile (if any), for its audit entry."""
+    counts, sends = DeletionJob.objects.values_list("counts", "sends").get(pk=job.pk)
+    return {"deleted": counts, "sends": sends} if sends else {"deleted": counts}
 
 
 def abandoned_jobs(now: datetime | None = None) -> list[int]:

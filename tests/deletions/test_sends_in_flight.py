@@ -1,0 +1,131 @@
+"""A send on the wire when its conversation's (or its bot's) deletion is asked for: the
+job waits for its outcome before it deletes the message, and the deletion tells what
+became of it (its progress page, the audit entry of the deletion). Before, the job
+deleted the row under the worker, whose outcome was then written nowhere."""
+
+import threading
+
+import pytest
+from django.db import connection
+from django.urls import reverse
+
+from audit.models import OperatorAction
+from conversations.demo import DEMO_GROUPS
+from conversations.secrets import generate_agent_token
+from deletions.models import DeletionJob
+from deletions.services import request_bot_deletion, request_conversation_deletion
+from messaging.delivery import deliver
+from messaging.models import Message
+from messaging.sending import accept_outbound
+from tests.deletions.running import run_deletions
+from tests.fakes.agent import AgentWithOperator
+from tests.polling import wait_until
+
+TEXT = {"msgtype": "text", "text": {"content": "hello"}}
+
+
+@pytest.fixture
+def agent():
+    with AgentWithOperator(token=generate_agent_token(), groups=DEMO_GROUPS) as fake:
+        yield fake
+
+
+@pytest.fixture
+def bridge_bot(make_bot, agent):
+    return make_bot(name="bridge", agent_url=agent.url, agent_token=agent.token)
+
+
+@pytest.fixture
+def group(bridge_bot, make_conversation):
+    return make_conversation(bridge_bot, "wrDemoGroup0001", name="销售部通知群")
+
+
+def _queued(conversation) -> Message:
+    return accept_outbound(
+        bot=conversation.bot,
+        conversation_id=conversation.conversation_id,
+        body=TEXT,
+        source=Message.Source.API,
+    )
+
+
+def _worker_running_deletions() -> threading.Thread:
+    def run():
+        try:
+            run_deletions()
+        finally:
+            connection.close()
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    return worker
+
+
+def _delete_while_sending(agent, message, ask) -> dict:
+    """Arranges that, while the agent holds the message's send, the deletion is asked for
+    and a worker runs its job. What happened meanwhile goes in the dict returned."""
+    seen: dict = {}
+
+    def operator_deletes():
+        job, _ = ask()
+        seen["job"], seen["worker"] = job, _worker_running_deletions()
+        started = DeletionJob.objects.filter(pk=job.pk, started_at__isnull=False)
+        assert wait_until(started.exists, timeout=10)
+        seen["deleted while sending"] = wait_until(
+            lambda: not Message.objects.filter(pk=message.pk).exists(), timeout=1
+        )
+
+    agent.while_sending = operator_deletes
+    return seen
+
+
+def _finished(seen: dict) -> DeletionJob:
+    seen["worker"].join(timeout=30)
+    assert not seen["worker"].is_alive()
+    job = DeletionJob.objects.get(pk=seen["job"].pk)
+    assert job.status == DeletionJob.Status.DONE
+    return job
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_send_on_the_wire_when_its_conversation_is_deleted_is_told_on_the_deletion(
+    agent, group, superuser, client
+):
+    message = _queued(group)
+    seen = _delete_while_sending(
+        agent, message, lambda: request_conversation_deletion(group, superuser, via="console")
+    )
+
+    assert deliver(message.pk).result == "sent"
+
+    assert agent.action_errors == []
+    assert seen["deleted while sending"] is False  # the job waited for the outcome
+    job = _finished(seen)
+    assert not Message.objects.filter(pk=message.pk).exists()
+    client.force_login(superuser)
+    page = client.get(reverse("console:deletion", args=[job.pk])).content.decode()
+    assert "删除请求提出时正在发送的 1 条消息已发出。" in page  # the console's default language
+    entry = OperatorAction.objects.get(action="conversation.delete")
+    assert entry.details["sends"] == {"sent": 1}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_send_on_the_wire_that_fails_when_its_bot_is_deleted_is_told_on_the_deletion(
+    agent, bridge_bot, group, superuser, client
+):
+    message = _queued(group)
+    agent.behaviour.errcode = 40008  # refused: failed, not retried
+    seen = _delete_while_sending(
+        agent, message, lambda: request_bot_deletion(bridge_bot, superuser, via="console")
+    )
+
+    assert deliver(message.pk).result == "failed"
+
+    assert agent.action_errors == []
+    assert seen["deleted while sending"] is False
+    job = _finished(seen)
+    client.force_login(superuser)
+    page = client.get(reverse("console:deletion", args=[job.pk])).content.decode()
+    assert "删除请求提出时正在发送的 1 条消息发送失败。" in page
+    entry = OperatorAction.objects.get(action="bot.delete")
+    assert entry.details["sends"] == {"failed": 1}
