@@ -114,16 +114,27 @@ def record(attempts: list[Attempt], clock: Clock) -> list[str]:
             if attempt.result.account_problem:
                 pause_bot(attempt.message.bot_id, attempt.result.account_problem, now)
     if moved < len(attempts):
-        mine = set(
-            Message.objects.filter(
-                pk__in=[a.message.pk for a in attempts], updated_at=now
-            ).values_list("pk", flat=True)
+        found = dict(
+            Message.objects.filter(pk__in=[a.message.pk for a in attempts]).values_list(
+                "pk", "updated_at"
+            )
         )
+        mine = {pk for pk, updated_at in found.items() if updated_at == now}
         for attempt in attempts:
-            if attempt.message.pk not in mine:
+            pk = attempt.message.pk
+            if pk in found and pk not in mine:
                 logger.info(
-                    "Message %s was taken back while sending; its outcome is only logged.",
-                    attempt.message.pk,
+                    "Message %s was taken back while sending; its outcome (%s) is only logged.",
+                    pk,
+                    attempt.status,
+                )
+            elif pk not in found:
+                # Its deletion went on past its lease (deletions/services.py waits until then).
+                logger.warning(
+                    "Message %s was deleted while sending; its outcome (%s: %s) is only logged.",
+                    pk,
+                    attempt.status,
+                    attempt.result.detail,
                 )
         attempts_moved = [a for a in attempts if a.message.pk in mine]
     else:

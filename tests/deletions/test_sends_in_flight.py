@@ -4,10 +4,12 @@ became of it (its progress page, the audit entry of the deletion). Before, the j
 deleted the row under the worker, whose outcome was then written nowhere."""
 
 import threading
+from datetime import timedelta
 
 import pytest
 from django.db import connection
 from django.urls import reverse
+from django.utils import timezone
 
 from audit.models import OperatorAction
 from conversations.demo import DEMO_GROUPS
@@ -129,3 +131,24 @@ def test_a_send_on_the_wire_that_fails_when_its_bot_is_deleted_is_told_on_the_de
     assert "删除请求提出时正在发送的 1 条消息发送失败。" in page
     entry = OperatorAction.objects.get(action="bot.delete")
     assert entry.details["sends"] == {"failed": 1}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_send_still_on_the_wire_past_its_lease_is_deleted_and_its_outcome_logged(
+    agent, group, superuser, settings, caplog
+):
+    """The job waits no longer than the lease: past it the sweeper would take the message
+    back anyway. The worker's outcome then has no row to go to: the log says it."""
+    message = _queued(group)
+    late = timezone.now() - timedelta(seconds=settings.DELIVERY_SENDING_TIMEOUT + 1)
+
+    def operator_deletes_and_a_worker_runs_the_job():
+        request_conversation_deletion(group, superuser, via="console")
+        run_deletions()  # the lease ran out: it does not wait
+
+    agent.while_sending = operator_deletes_and_a_worker_runs_the_job
+    assert deliver(message.pk, clock=lambda: late).result == "sent"
+
+    assert agent.action_errors == []
+    assert not Message.objects.filter(pk=message.pk).exists()
+    assert f"Message {message.pk} was deleted while sending; its outcome (sent" in caplog.text
