@@ -12,6 +12,8 @@ import shlex
 import sys
 import tomllib
 
+from packaging.requirements import Requirement
+
 from devtools.processes import ROOT
 from devtools.unlocked_packages import normalized
 
@@ -58,7 +60,7 @@ def test_the_runtime_lock_has_the_runtime_dependencies_and_none_of_the_tests_and
 
 
 def test_every_package_of_the_runtime_lock_is_there_for_a_runtime_dependency():
-    """What a dev tool alone pulls in (pytest's `packaging`, moto's `flask`) stays out."""
+    """What a dev tool alone pulls in (moto's `flask`, schemathesis' `hypothesis`) stays out."""
     text = PROD_LOCK.read_text()
     needed_by = {
         normalized(name): set(re.findall(r"^    #\s+(?:via\s+)?(\S.*)$", block, re.M))
@@ -88,7 +90,7 @@ def test_make_lock_writes_both_locks_with_the_commands_in_their_headers():
 
 def test_the_product_imports_only_what_the_runtime_lock_installs():
     """A module of the apps (not the tests, benches or devtools) importing a package only
-    the dev extra brings (yaml, pytest's `packaging`) works in development and fails on
+    the dev extra brings (yaml, moto's `flask`) works in development and fails on
     production hosts alone."""
     ours = {path.parent.name for path in ROOT.glob("*/__init__.py")}
     product = sorted(ours - {"tests", "bench", "devtools"})
@@ -111,3 +113,21 @@ def test_the_product_imports_only_what_the_runtime_lock_installs():
                     outside.setdefault(top, []).append(str(path.relative_to(ROOT)))
 
     assert outside == {}
+
+
+def test_the_runtime_lock_has_what_the_redis_broker_imports():
+    """Production runs on Redis (docs/install.md), whose Celery transport,
+    `kombu.transport.redis`, imports `packaging`: a dependency of kombu's `redis` extra
+    only. Without it in the runtime lock, every worker and beat on a host set up with
+    `make venv-prod` failed to start and web could not publish a task
+    (`ModuleNotFoundError: No module named 'packaging'`), while `make venv` (pytest
+    brings `packaging`) hid it."""
+    prod = set(pins(PROD_LOCK))
+    redis_extra = {
+        normalized(requirement.name)
+        for requirement in map(Requirement, importlib.metadata.requires("kombu") or [])
+        if requirement.marker is not None and requirement.marker.evaluate({"extra": "redis"})
+    }
+
+    assert "packaging" in redis_extra
+    assert redis_extra - prod == set()
