@@ -6,6 +6,7 @@ from celery.signals import (
     after_setup_task_logger,
     beat_embedded_init,
     beat_init,
+    celeryd_init,
     task_prerun,
     worker_init,
     worker_ready,
@@ -44,6 +45,17 @@ def _masked_and_formatted(logger, **_kwargs) -> None:
 
     for handler in logger.handlers:
         use_format(handler, "json" if settings.LOG_FORMAT == "json" else "text")
+
+
+@celeryd_init.connect
+def _no_banner_in_json_logs(instance, **_kwargs) -> None:
+    # The worker prints a banner of 40-odd text lines (its queues and tasks) on standard
+    # output, which systemd sends to the journal with the logs: with LOG_FORMAT=json a
+    # log shipper would fail on each. Sent before the banner, as `celery --quiet` would.
+    from django.conf import settings
+
+    if settings.LOG_FORMAT == "json":
+        instance.quiet = True
 
 
 @task_prerun.connect
