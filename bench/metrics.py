@@ -1,12 +1,16 @@
 """Benchmark of GET /metrics and GET /readyz, and what metrics cost /api/send.
 
-    .venv/bin/python bench/metrics.py [--scrapes 200] [--sends 2000] [--rounds 3]
+    .venv/bin/python bench/metrics.py [--bots 200] [--scrapes 200] [--sends 2000] [--rounds 3]
+    .venv/bin/python bench/metrics.py --bots 1000 --scrape-only   # /metrics alone
 
 Starts gunicorn as `make run` does (on its own SQLite database in var/bench-metrics/,
-or on DATABASE_URL / CACHE_URL / CELERY_BROKER_URL when set) with 200 bots and
-10,000 queued messages, after one /api/send per bot so every bot has counters.
+or on DATABASE_URL / CACHE_URL / CELERY_BROKER_URL when set) with 200 bots (`--bots`),
+each with a webhook endpoint, and 10,000 queued messages, after one /api/send per bot so
+every bot has counters in the web processes' files; a worker's file (written by the set-up)
+holds each bot's sent, failed, uncertain, converted and inbound counts, as after a day.
 
-* /metrics: p50 / p95 of one scrape (aim: ≤ 100 ms);
+* /metrics: p50 / p95 of one scrape (aim: ≤ 100 ms), its size, samples, and the
+  queries each source runs (counted apart, in a shell);
 * /readyz: p50 / p95 with everything up (aim p95 ≤ 50 ms; every role's
   heartbeat is written by the benchmark), and with a broker that accepts
   connections and never answers (aim ≤ 2 s);
@@ -17,6 +21,7 @@ or on DATABASE_URL / CACHE_URL / CELERY_BROKER_URL when set) with 200 bots and
 import argparse
 import json
 import os
+import shutil
 import socket
 import statistics
 import sys
@@ -29,7 +34,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.harness import manage, post_many, server_environment, start_server  # noqa: E402
+from bench.harness import ROOT, manage, post_many, server_environment, start_server  # noqa: E402
 
 TOKEN = "bench-metrics-token"
 BODY = json.dumps({"msgtype": "text", "text": {"content": "bench: metrics"}}).encode()
@@ -39,18 +44,62 @@ from django.utils import timezone
 from conversations.models import Bot, Conversation
 from messaging.models import Message
 from botadmin import health
-bots = [Bot.objects.filter(name=f"bench-{n:03}").first() or Bot.objects.create(
-    name=f"bench-{n:03}", agent_url="http://127.0.0.1:9",
-    rate_limit_per_minute=100000) for n in range(200)]
+from forwarding.models import WebhookEndpoint
+names = [f"bench-{n:04}" for n in range(BOTS)]
+others = Bot.objects.filter(name__startswith="bench-").exclude(name__in=names)
+Message.objects.filter(bot__in=others).delete()  # protected: gone before their bots
+Conversation.objects.filter(bot__in=others).delete()
+others.delete()
+bots = [Bot.objects.filter(name=name).first() or Bot.objects.create(
+    name=name, agent_url="http://127.0.0.1:9", rate_limit_per_minute=100000) for name in names]
 conversations = [Conversation.objects.get_or_create(bot=bot, conversation_id="wrBench")[0]
     for bot in bots]
 Message.objects.filter(bot__in=bots).delete()
+WebhookEndpoint.objects.filter(bot__in=bots).delete()
+WebhookEndpoint.objects.bulk_create([WebhookEndpoint(bot=bot, url="http://127.0.0.1:9/hook")
+    for bot in bots])
 body = {"msgtype": "text", "text": {"content": "queued"}}
 later = timezone.now() + timezone.timedelta(days=1)  # due tomorrow: no /readyz queue alarm
 Message.objects.bulk_create([Message(bot=c.bot, conversation=c, direction="out", msgtype="text",
     body=body, status="queued", source="api", next_attempt_at=later)
-    for i in range(10_000) for c in [conversations[i % 200]]], batch_size=1000)
+    for i in range(10_000) for c in [conversations[i % BOTS]]], batch_size=1000)
 print(json.dumps([bot.secret for bot in bots]))
+"""
+# A Celery worker's counts for every bot, in the worker role's folder (gunicorn's start
+# empties only the web and "other" folders of dead processes' files).
+WORKER_COUNTS = """
+import os
+from django.conf import settings
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(settings.BOTADMIN_METRICS_DIR / "worker")
+os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
+from botadmin import metrics
+from conversations.models import Bot
+for name, connector in Bot.objects.filter(name__startswith="bench-").values_list(
+        "name", "connector"):
+    for counter in (metrics.MESSAGES_SENT, metrics.MESSAGES_FAILED, metrics.MESSAGES_UNCERTAIN,
+                    metrics.MESSAGES_CONVERTED, metrics.INBOUND_MESSAGES):
+        counter.labels(name, connector).inc()
+    metrics.DELIVERY_LATENCY.labels(connector).observe(0.3)
+"""
+# Each source's queries, counted apart on this thread (a scrape runs them on threads of
+# their own).
+QUERIES = """
+import json, statistics, time
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from botadmin import metrics
+counts = {}
+for name, source in metrics.SOURCES.items():
+    list(source.collect())  # warm: the cache's and the connection's first use
+    with CaptureQueriesContext(connection) as queries:
+        list(source.collect())
+    counts[name] = len(queries.captured_queries)
+cpu = []  # the process's CPU time of one whole scrape (its threads'): the machine's load aside
+for _ in range(30):
+    began = time.process_time()
+    metrics.exposition()
+    cpu.append((time.process_time() - began) * 1000)
+print(json.dumps({"queries": counts, "cpu_ms": statistics.median(cpu)}))
 """
 BEATS = (
     "from botadmin import health\nfor role in health.HEARTBEAT_ROLES: health.record_heartbeat(role)"
@@ -89,7 +138,11 @@ class SilentBroker:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--bots", type=int, default=200)
     parser.add_argument("--scrapes", type=int, default=200)
+    parser.add_argument(
+        "--scrape-only", action="store_true", help="time /metrics only (no /readyz, no sends)"
+    )
     parser.add_argument("--sends", type=int, default=2000, help="/api/send requests per round")
     parser.add_argument("--rounds", type=int, default=3, help="on/off pairs for the send cost")
     parser.add_argument("--threads", type=int, default=8)
@@ -99,25 +152,31 @@ def main() -> None:
     env = server_environment(
         args.port, "bench-metrics", BOTADMIN_SEND_RATE_LIMIT_PER_MINUTE="100000000"
     )
+    if "BOTADMIN_VAR_DIR" not in env:  # on DATABASE_URL: no counts of an earlier run's bots
+        env["BOTADMIN_METRICS_DIR"] = str(ROOT / "var" / "bench-metrics" / "metrics")
+        shutil.rmtree(env["BOTADMIN_METRICS_DIR"], ignore_errors=True)
     on = {**env, "BOTADMIN_METRICS_TOKEN": TOKEN}
     off = {**env, "BOTADMIN_METRICS_TOKEN": ""}
     print(f"database: {env.get('DATABASE_URL', 'sqlite (var/bench-metrics)').split('@')[-1]}")
     manage(env, "migrate", "--noinput", "-v0")
     manage(env, "createcachetable")
-    secrets = json.loads(manage(env, "shell", "-c", SETUP, capture=True).splitlines()[-1])
+    setup = f"BOTS = {args.bots}\n" + SETUP
+    secrets = json.loads(manage(env, "shell", "-c", setup, capture=True).splitlines()[-1])
+    manage(on, "shell", "-c", WORKER_COUNTS)
     base = f"http://127.0.0.1:{args.port}"
     auth = {"Authorization": f"Bearer {TOKEN}"}
 
     server = start_server(on, base)
     try:
         session = requests.Session()
-        for secret in secrets:  # one accepted message per bot: 200 bots' counters
+        for secret in secrets:  # one accepted message per bot: every bot's counters
             sent = session.post(f"{base}/api/send?secret={secret}&conversation_id=wrBench",
                                 data=BODY, headers={"Content-Type": "application/json"},
                                 timeout=30)  # fmt: skip
             if sent.json().get("errcode") != 0:
                 sys.exit(f"/api/send refused: {sent.text}")
-        text = session.get(f"{base}/metrics", headers=auth, timeout=30).text
+        answer = session.get(f"{base}/metrics", headers=auth, timeout=30)
+        text, size = answer.text, len(answer.content)
         series = sum(1 for line in text.splitlines() if line and not line.startswith("#"))
         down = [
             sample.labels["source"]
@@ -130,15 +189,21 @@ def main() -> None:
             sys.exit(f"/metrics left out {', '.join(down)} (see the server's log)")
         timed_gets(f"{base}/metrics", 20, auth)
         scrape = timed_gets(f"{base}/metrics", args.scrapes, auth)
+        shell = json.loads(manage(on, "shell", "-c", QUERIES, capture=True).splitlines()[-1])
+        print(
+            f"/metrics: {series} samples, {size / 1000:.0f} KB, {args.bots} bots, 10,000 "
+            f"queued; {args.scrapes} scrapes: p50 {scrape[0]:.1f} ms, p95 {scrape[1]:.1f} ms  "
+            f"(aim p95 ≤ 100 ms); queries by source: "
+            + ", ".join(f"{name} {n}" for name, n in shell["queries"].items())
+            + f"; CPU of one scrape in a shell: median {shell['cpu_ms']:.1f} ms",
+            flush=True,
+        )
+        if args.scrape_only:
+            return
         manage(env, "shell", "-c", BEATS)
         timed_gets(f"{base}/readyz", 20)  # every gunicorn worker has loaded its URLs
         ready_status = session.get(f"{base}/readyz", timeout=30).status_code
         ready = timed_gets(f"{base}/readyz", args.scrapes)
-        print(
-            f"/metrics: {series} samples, 200 bots, 10,000 queued; {args.scrapes} scrapes: "
-            f"p50 {scrape[0]:.1f} ms, p95 {scrape[1]:.1f} ms  (aim p95 ≤ 100 ms)",
-            flush=True,
-        )
         print(f"/readyz well (HTTP {ready_status}): p50 {ready[0]:.1f} ms, "
               f"p95 {ready[1]:.1f} ms  (aim p95 ≤ 50 ms)", flush=True)  # fmt: skip
     finally:
