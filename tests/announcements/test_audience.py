@@ -20,7 +20,7 @@ from conversations.models import Conversation, SyncRun
 from conversations.secrets import generate_agent_token
 from messaging.delivery import drain
 from tests.announcement_posts import post_confirmed
-from tests.counted_queries import get_counting_queries
+from tests.counted_queries import counting_queries, get_counting_queries
 from tests.html_forms import submitted_form
 from tests.query_plans import plan_without_seqscan
 
@@ -380,6 +380,29 @@ def test_the_compose_page_counts_a_bots_conversations_once_and_again_after_a_syn
     assert rule_counts(again) == rule_counts(first)
     assert not counts_conversations(again_queries)  # kept in the shared cache
     assert rule_counts(after_sync) == {"groups": "3", "users": "4", "everyone": "7"}
+
+
+def test_the_pickers_first_page_counts_its_matches_as_the_compose_page_does(
+    client, bot, make_conversation, superuser
+):
+    """Without a search, from the counts kept in the shared cache; with one, by counting."""
+    for n in range(4):
+        make_conversation(bot, f"wrGroup{n}", name=f"客户群 {n}", kind="group")
+    make_conversation(bot, "wmUser", name="张伟", kind="user")
+    make_conversation(bot, "wrOff", name="客户群 旧", kind="group", is_active=False)
+    client.force_login(superuser)
+    picker(client, bot)  # counts them once
+
+    with counting_queries() as everyone_queries:
+        everyone = picker(client, bot)
+    with counting_queries() as groups_queries:
+        groups = picker(client, bot, audience_kind="group")
+    searched = picker(client, bot, audience_query="客户")
+
+    assert (everyone.context["results"].found, groups.context["results"].found) == (5, 4)
+    assert not counts_conversations(everyone_queries)
+    assert not counts_conversations(groups_queries)
+    assert searched.context["results"].found == 4
 
 
 # --- Whole-audience rules through fan-out to real sending ------------------------------
