@@ -58,6 +58,19 @@ def _no_banner_in_json_logs(instance, **_kwargs) -> None:
         instance.quiet = True
 
 
+def _beat(**options):
+    # `celery beat` as Celery makes it, without its banner (ten lines of text on standard
+    # output, with no signal sent before them) when LOG_FORMAT=json, as the worker above.
+    from django.conf import settings
+
+    if settings.LOG_FORMAT == "json":
+        options["quiet"] = True
+    return app.subclass_with_self("celery.apps.beat:Beat")(**options)
+
+
+app.Beat = _beat
+
+
 @task_prerun.connect
 def _fresh_log_context(**_kwargs) -> None:
     from botadmin.logging import clear_context

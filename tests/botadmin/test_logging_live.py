@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import subprocess
+import sys
 import time
 
 import requests
 
-from devtools.processes import celery_worker, database_url, stop_process_group
+from devtools.processes import ROOT, celery_worker, database_url, stop_process_group
 from tests.messaging.conftest import running_gunicorn, status_of_get
 from tests.polling import wait_until
 
@@ -113,6 +115,26 @@ def test_the_worker_and_beat_write_json_lines(transactional_db, tmp_path):
     loggers = {line["logger"] for line in lines}
     assert "celery.beat" in loggers
     assert any(line["message"].endswith("ready.") for line in lines)
+
+
+def test_a_standalone_beat_writes_json_lines(transactional_db, tmp_path):
+    """`celery beat` as its systemd unit runs it: its banner is left out as the worker's."""
+    log_path = tmp_path / "beat.log"
+    env = {**os.environ, "DATABASE_URL": database_url(), "LOG_FORMAT": "json"}
+    command = [sys.executable, "-m", "celery", "-A", "botadmin", "beat", "--loglevel=INFO"]
+    command.append(f"--schedule={tmp_path / 'beat-schedule'}")
+    with log_path.open("wb") as log:
+        beat = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+    try:
+        assert wait_until(lambda: _logged(log_path, "beat: Starting"), 60), log_path.read_text()
+    finally:
+        stop_process_group(beat)
+
+    lines = _objects(log_path.read_text())
+    assert "celery.beat" in {line["logger"] for line in lines}
 
 
 def test_the_access_log_names_the_client_a_trusted_proxy_forwards_and_no_spoofed_one(
