@@ -397,6 +397,14 @@ def _stored(name: str) -> bool:
         return False
 
 
+def public_image_url(name: str) -> str:
+    """The address of a stored image for whoever sends it: the worker downloading it
+    for WeCom, the media fetcher archiving it, a bridge agent. They reach botadmin at
+    BOTADMIN_PUBLIC_URL, not necessarily at the host the operator's browser used (an
+    internal name, 127.0.0.1)."""
+    return settings.BOTADMIN_PUBLIC_URL + default_storage.url(name)
+
+
 def store_upload(upload) -> str:
     """Save an uploaded image under MEDIA_ROOT/announcements/; returns its storage name."""
     found = getattr(getattr(upload, "image", None), "format", None)

@@ -33,6 +33,7 @@ from announcements.forms import (
     BOT_CONVERSATION_FIELDS,
     ComposeForm,
     initial_from,
+    public_image_url,
     staged,
     store_upload,
     typed_for_bot_switch,
@@ -403,9 +404,9 @@ def _save(request, form: ComposeForm, announcement: Announcement | None) -> Anno
     image_url, upload = "", None
     if data["msgtype"] == "image" and data.get("image_file"):
         upload = store_upload(data["image_file"])
-        image_url = request.build_absolute_uri(default_storage.url(upload))
+        image_url = public_image_url(upload)
     elif data["msgtype"] == "image" and data.get("staged_image"):
-        image_url = request.build_absolute_uri(default_storage.url(data["staged_image"]))
+        image_url = public_image_url(data["staged_image"])
     try:
         # The audience is saved only with the announcement it was composed for.
         with transaction.atomic():

@@ -240,16 +240,19 @@ def test_recipients_can_be_saved_as_an_audience_and_reused(client, bot, make_gro
     assert "Sales" in page.content.decode()
 
 
-def test_an_uploaded_image_is_stored_and_served(
+def test_an_uploaded_image_is_stored_and_served_at_the_public_url(
     client, bot, make_groups, superuser, settings, tmp_path
 ):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     settings.MEDIA_ROOT = tmp_path
+    settings.BOTADMIN_PUBLIC_URL = "https://botadmin.example.com"
     groups = make_groups(bot, 1)
     client.force_login(superuser)
     png = image_bytes("PNG")
 
+    # The operator browses through an internal name: the worker, the media fetcher and
+    # bridge agents reach botadmin at BOTADMIN_PUBLIC_URL instead.
     post_confirmed(
         client,
         "/console/announcements/new/",
@@ -259,11 +262,13 @@ def test_an_uploaded_image_is_stored_and_served(
             msgtype="image",
             image_file=SimpleUploadedFile("logo.png", png, "image/png"),
         ),
+        HTTP_HOST="127.0.0.1:8000",
     )
 
     url = Announcement.objects.get().body["image"]["url"]
-    assert url.startswith("http://testserver/media/announcements/") and url.endswith(".png")
-    served = client.get(url.removeprefix("http://testserver"))
+    prefix = "https://botadmin.example.com/media/announcements/"
+    assert url.startswith(prefix) and url.endswith(".png")
+    served = client.get(url.removeprefix("https://botadmin.example.com"))
     assert served.status_code == 200
     assert b"".join(served.streaming_content) == png
 
