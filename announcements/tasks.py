@@ -21,7 +21,11 @@ def fan_out_task(run_id: int) -> None:
 
 @shared_task(name="announcements.forget_old_recipients", ignore_result=True)
 def forget_old_recipients() -> int:
-    """Nightly: the recipient lists of finished runs past the message retention."""
+    """Nightly: the recipient lists of finished runs past the message retention, and
+    uploaded images nothing names any more."""
     from .retention import forget_old_recipients
+    from .uploaded_images import delete_unused_images
 
-    return forget_old_recipients()
+    forgotten = forget_old_recipients()
+    delete_unused_images()
+    return forgotten

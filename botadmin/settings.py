@@ -595,8 +595,9 @@ CELERY_BEAT_SCHEDULE = {
         "task": "messaging.purge_expired_messages",
         "schedule": crontab(hour=3, minute=17),  # TIME_ZONE: a quiet hour
     },
-    # Webhook deliveries past their retention (forwarding/retention.py), and the
-    # recipient lists of announcement runs past the message retention.
+    # Webhook deliveries past their retention (forwarding/retention.py), the
+    # recipient lists of announcement runs past the message retention, and images
+    # uploaded for announcements that nothing names (announcements/uploaded_images.py).
     "purge-old-webhook-deliveries": {
         "task": "forwarding.purge_old_deliveries",
         "schedule": crontab(hour=3, minute=27),  # TIME_ZONE, after the messages
