@@ -15,6 +15,7 @@ agents do on a bad day.
     agent.behaviour.errcode = 45009 # answer every send with this errcode
     agent.go_down(); agent.come_back()
     agent.sent                      # messages really "sent", one per id
+    DemoAgent(token="…", remember=10_000)  # only the newest sends and requests (`make run`)
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ class SentMessage:
     body: dict
     msgid: str
     at: float
+    number: int = 0  # the agent's count of sends, this one's: newer ones have higher
 
 
 # What the demo agent announces at GET /capabilities.
@@ -75,6 +77,7 @@ class DemoAgent(LocalServer):
         port: int = 0,
         msgtypes: tuple[str, ...] | None = DEMO_MSGTYPES,
         serves_media: bool = True,
+        remember: int | None = None,
     ):
         super().__init__(host=host, port=port)
         self.token = token
@@ -90,6 +93,10 @@ class DemoAgent(LocalServer):
         self.serves_media = serves_media
         self.media: dict[str, tuple[bytes, str]] = {}  # cdn → (bytes, content type)
         self.media_requests: list[dict] = []
+        # How many sends (the newest) it knows by id, and requests it keeps: `make run`'s
+        # agent runs for weeks, and kept every one (a leak the soak bench showed). A
+        # repeat of a forgotten id is sent again. None: all, as the tests read them.
+        self.remember = remember
         self._lock = threading.Lock()
         self._msgids = itertools.count(1)
 
@@ -134,10 +141,22 @@ class DemoAgent(LocalServer):
                     "errcode": 40008,
                     "errmsg": f"invalid message type {body.get('msgtype')}",
                 }
-            msgid = f"demo-{next(self._msgids)}"
-            self.sent[message_id] = SentMessage(message_id, body, msgid, time.time())
+            number = next(self._msgids)
+            msgid = f"demo-{number}"
+            self.sent[message_id] = SentMessage(message_id, body, msgid, time.time(), number)
         logger.info("demo agent sent %s to %s", body.get("msgtype"), body.get("conversation_id"))
         return 200, {"errcode": 0, "errmsg": "ok", "msgid": msgid}
+
+    def _forget_oldest(self) -> None:
+        """Past `remember`, the oldest sends and requests go."""
+        if self.remember is None:
+            return
+        with self._lock:
+            while len(self.sent) > self.remember:
+                del self.sent[next(iter(self.sent))]
+            for kept in (self.send_requests, self.contact_requests, self.media_requests):
+                if len(kept) > self.remember:
+                    del kept[: len(kept) - self.remember]
 
     def _answer_contacts(self, kind: str, cursor: str | None) -> tuple[int, dict]:
         contacts = self.users if kind == "users" else self.groups
@@ -167,6 +186,12 @@ class DemoAgent(LocalServer):
         return Answer(200, content, {"Content-Type": content_type})
 
     def handle(self, request: Request) -> Answer:
+        try:
+            return self._answer(request)
+        finally:
+            self._forget_oldest()
+
+    def _answer(self, request: Request) -> Answer:
         # Every answer waits `behaviour.delay` (a slow agent).
         self.delay = self.behaviour.delay
         if request.headers.get("Authorization") != f"Bearer {self.token}":

@@ -14,6 +14,11 @@ def demo_agent_port() -> int:
     return env_int("DEMO_AGENT_PORT", 7600)
 
 
+# The sends (and requests) `make run`'s demo agent keeps: it runs for weeks, and kept every
+# one (bench/soak.py). 10,000 sends: 40 minutes at 4 a second, days at a demo's pace.
+DEMO_AGENT_REMEMBERS = 10_000
+
+
 def demo_agent_url() -> str:
     return f"http://{DEMO_AGENT_HOST}:{demo_agent_port()}"
 
@@ -45,6 +50,7 @@ def start_agent_and_sync(bot, port: int | None = None):
         groups=DEMO_GROUPS,
         host=DEMO_AGENT_HOST,
         port=demo_agent_port() if port is None else port,
+        remember=DEMO_AGENT_REMEMBERS,
     ).start()
     if bot.agent_url != agent.url:
         bot.agent_url = agent.url

@@ -47,7 +47,7 @@ class Command(BaseCommand):
             agent.stop()
 
     def _loop(self, agent: DemoAgent, bot: Bot, options) -> None:
-        replied: set[str] = set()
+        replied_up_to = 0  # the number of the newest send looked at (a set of ids grew forever)
         next_inbound = time.monotonic() + min(5, options["interval"] or 5)
         while True:
             time.sleep(1)
@@ -56,9 +56,9 @@ class Command(BaseCommand):
                 options["callback_url"], bot.secret, demo.DEMO_USERS, demo.DEMO_GROUPS
             )
             for sent in list(agent.sent.values()):
-                if sent.id in replied:
+                if sent.number <= replied_up_to:
                     continue
-                replied.add(sent.id)
+                replied_up_to = sent.number
                 if random.random() < options["reply_probability"]:
                     poster.post(poster.reply_to(sent))
             if options["interval"] and time.monotonic() >= next_inbound:
