@@ -161,13 +161,22 @@ TEMPLATES = [
 DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'botadmin.sqlite3'}"),
 }
+# The most a SQLite WAL file keeps of its size once checkpointed (in bytes);
+# SQLite's checkpoints at about 4 MB keep it below that in normal use.
+SQLITE_WAL_SIZE_LIMIT = 16 * 1024 * 1024
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the web server read while a worker writes; IMMEDIATE
     # transactions take the write lock up front, so concurrent writers queue
-    # on the busy timeout instead of failing with "database is locked".
+    # on the busy timeout instead of failing with "database is locked". SQLite
+    # reuses its WAL file without shrinking it: one large transaction, or a
+    # long read holding checkpoints back (an export), would leave it at its
+    # largest for good; journal_size_limit cuts it back when it restarts.
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {
-            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            "init_command": (
+                "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
+                f"PRAGMA journal_size_limit={SQLITE_WAL_SIZE_LIMIT};"
+            ),
             "transaction_mode": "IMMEDIATE",
             "timeout": env_int("SQLITE_BUSY_TIMEOUT", 30),
         }
