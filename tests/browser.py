@@ -1,13 +1,16 @@
 """Headless Chromium for the browser tests: Debian's /usr/bin/chromium through Playwright.
 
 A browser test module sets `pytestmark = needs_chromium` and asks for the
-`browser` fixture (or starts one with `chromium()`). Screenshots land in
-test-artifacts/<folder>/ (git-ignored).
+`browser` fixture (or borrows it with `chromium()`). Each test process launches one
+Chromium, at its first browser test, and lends it to the next ones; what a test opens
+(contexts, their pages, cookies and storage) is closed when it ends. Screenshots land
+in test-artifacts/<folder>/ (git-ignored).
 """
 
+import asyncio
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import pytest
@@ -72,33 +75,131 @@ def assert_no_csp_violations() -> None:
         pytest.fail("Content-Security-Policy violations:\n" + "\n".join(seen), pytrace=False)
 
 
+class _Chromium:
+    """This test process's Chromium, launched by the first browser test and lent to the
+    next ones: a launch costs a second or two, a context (a browser profile of its own:
+    cookies, storage, cache) a few milliseconds. Relaunched when it has died."""
+
+    def __init__(self) -> None:
+        self._playwright = None
+        self._browser = None
+        self._lent = 0
+        # Playwright's sync API marks its event loop as running in this thread between
+        # its calls. Between browser tests it is marked as not, so that the other tests
+        # see no loop (asyncio.run, async_to_sync and Django's async-unsafe check work as
+        # they would without Playwright). What Playwright left is put back for the next.
+        self._paused = False
+        self._loop = None
+
+    def lend(self):
+        if not self._lent:
+            self._resume()
+            try:
+                if self._browser is None or not self._browser.is_connected():
+                    self._launch()
+            except BaseException:
+                self._pause()
+                raise
+            _violations.clear()
+        self._lent += 1
+        return self._browser
+
+    def take_back(self) -> None:
+        self._lent -= 1
+        if self._lent:
+            return
+        from playwright.sync_api import Error
+
+        try:
+            for context in self._browser.contexts:  # the test's, with their pages
+                context.close()
+        except Error:
+            # Chromium died in the test (whose failure says so), or is not well: the
+            # next test launches another.
+            with suppress(Error):
+                self._browser.close()
+            self._browser = None
+        finally:
+            self._pause()
+
+    def stop(self) -> None:
+        if self._playwright is None:
+            return
+        from playwright.sync_api import Error
+
+        self._resume()
+        try:
+            if self._browser is not None:
+                with suppress(Error):
+                    self._browser.close()
+        finally:
+            self._browser = None
+            self._playwright.stop()
+            self._playwright = None
+
+    def _launch(self) -> None:
+        from playwright.sync_api import Error, sync_playwright
+
+        if self._playwright is not None:
+            try:
+                self._browser = _watched(
+                    self._playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+                )
+                return
+            except Error:  # Playwright's driver has gone too: start another
+                self.stop()
+        self._playwright = sync_playwright().start()
+        self._browser = _watched(
+            self._playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        )
+
+    def _pause(self) -> None:
+        self._loop = asyncio._get_running_loop()  # none once Playwright's driver is gone
+        asyncio._set_running_loop(None)
+        self._paused = True
+
+    def _resume(self) -> None:
+        if self._paused:
+            asyncio._set_running_loop(self._loop)
+            self._paused = False
+            self._loop = None
+
+
+_chromium = _Chromium()
+
+
 @contextmanager
 def chromium() -> Iterator:
-    """A launched Playwright Browser; skips the test when Chromium is missing."""
+    """This test process's Playwright Browser, for one test: the contexts and pages the
+    test opens (browser.new_page opens a context too) are closed when it ends. Skips
+    the test when Chromium is missing."""
     if not os.path.exists(CHROMIUM):
         pytest.skip(SKIP_REASON)
-    from playwright.sync_api import sync_playwright
 
-    with pytest.MonkeyPatch.context() as env, sync_playwright() as playwright:
+    with pytest.MonkeyPatch.context() as env:
         # Playwright's sync API runs an event loop in this thread; Django's ORM calls
         # made by the test between browser steps are still plain synchronous code.
         env.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "1")
-        browser = _watched(playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS))
-        _violations.clear()
+        browser = _chromium.lend()
         try:
             yield browser
         finally:
+            _chromium.take_back()
             # Test code between browser steps runs in Playwright's greenlet, which has
             # its own database connection: close it, or the test database cannot be dropped.
             connections.close_all()
-            browser.close()
-        assert_no_csp_violations()  # those told after the test's last step
+    assert_no_csp_violations()  # those told after the test's last step
+
+
+def stop_chromium() -> None:
+    """At the end of the test process."""
+    _chromium.stop()
 
 
 @pytest.fixture
 def browser():
-    with chromium() as launched:
-        yield launched
+    with chromium() as lent:
+        yield lent
 
 
 def screenshot(page, folder: str, name: str) -> None:

@@ -25,6 +25,7 @@ from tests import fuzzing  # noqa: F401  (hypothesis profiles: quick, or HYPOTHE
 from tests.browser import (
     assert_no_csp_violations,
     browser,  # noqa: F401  (a fixture for the browser tests)
+    stop_chromium,
 )
 
 
@@ -35,6 +36,11 @@ def pytest_runtest_call(item):
     result = yield
     assert_no_csp_violations()
     return result
+
+
+def pytest_sessionfinish(session):
+    """The Chromium the browser tests of this process shared (tests/browser.py) ends with it."""
+    stop_chromium()
 
 
 @pytest.fixture(scope="session")
