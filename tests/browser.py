@@ -9,12 +9,14 @@ in test-artifacts/<folder>/ (git-ignored).
 
 import asyncio
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import pytest
 from django.db import connections
+from django.db.backends.signals import connection_created
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [
@@ -168,6 +170,20 @@ class _Chromium:
 _chromium = _Chromium()
 
 
+def _connections_opened_in_this_thread():
+    """A receiver of connection_created noting the connections opened in this thread
+    (by any greenlet of it) in its `connections`."""
+    thread = threading.get_ident()
+
+    def note(sender, connection, **kwargs) -> None:
+        if threading.get_ident() == thread:
+            note.connections.append(connection)
+
+    note.connections = []
+    connection_created.connect(note, weak=False)
+    return note
+
+
 @contextmanager
 def chromium() -> Iterator:
     """This test process's Playwright Browser, for one test: the contexts and pages the
@@ -181,13 +197,19 @@ def chromium() -> Iterator:
         # made by the test between browser steps are still plain synchronous code.
         env.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "1")
         browser = _chromium.lend()
+        opened = _connections_opened_in_this_thread()
         try:
             yield browser
         finally:
             _chromium.take_back()
-            # Test code between browser steps runs in Playwright's greenlet, which has
-            # its own database connection: close it, or the test database cannot be dropped.
+            # Test code between browser steps runs in Playwright's greenlets, whose
+            # database connections connections.close_all() does not see (asgiref's Local
+            # keeps one set per context): close them too, or the test database cannot be
+            # dropped while the browser lives on.
+            connection_created.disconnect(opened)
             connections.close_all()
+            for connection in opened.connections:
+                connection.close()
     assert_no_csp_violations()  # those told after the test's last step
 
 
