@@ -21,12 +21,16 @@ the interval; the messages not yet final. At the end: the samples, the growth
 of each figure from the first sample to the last (after a minute's warm-up),
 and the checks: every accepted message ended `sent`, every inbound message
 reached the receiver once, signed.
+
+With DATABASE_URL (and CELERY_BROKER_URL, CACHE_URL) set, the processes use them
+instead, the rest of var/ still in var/bench-soak/.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import signal
 import statistics
 import subprocess
@@ -175,6 +179,13 @@ def _size(path: Path) -> int:
         return path.stat().st_size
     except OSError:
         return 0
+
+
+def backends() -> str:
+    """The database and broker the processes use, as this process's environment names them."""
+    database = os.environ.get("DATABASE_URL", "sqlite").split(":", 1)[0]
+    broker = os.environ.get("CELERY_BROKER_URL", "filesystem").split(":", 1)[0]
+    return f"{'SQLite' if database == 'sqlite' else database}, {broker} broker"
 
 
 def var_figures(folder: Path) -> dict[str, float]:
@@ -403,6 +414,12 @@ def main() -> None:
     )
     for name in ("BOTADMIN_BENCH_VIEWS", "LOG_LEVEL"):  # `make run` has neither
         env.pop(name, None)
+    if "BOTADMIN_VAR_DIR" not in env:
+        # DATABASE_URL (and CELERY_BROKER_URL, CACHE_URL) given: the rest of var/ (media,
+        # metrics, the processes' log) still goes to a folder of its own, made afresh.
+        env["BOTADMIN_VAR_DIR"] = str(ROOT / "var" / "bench-soak")
+        shutil.rmtree(env["BOTADMIN_VAR_DIR"], ignore_errors=True)
+        Path(env["BOTADMIN_VAR_DIR"]).mkdir(parents=True)
     folder = Path(env["BOTADMIN_VAR_DIR"])
     base = f"http://127.0.0.1:{args.port}"
     # `make setup`, as `make run` does first.
@@ -442,7 +459,7 @@ def run(args, base: str, folder: Path, honcho, secret: str, receiver: Receiver) 
     print(
         f"botadmin soak: {args.minutes:g} minutes at {args.rate:g} /api/send a second to "
         f"{len(conversations)} conversations of the demo bot, the demo agent answering about "
-        f"half; make run's processes (SQLite, filesystem broker) in {folder}; "
+        f"half; make run's processes ({backends()}) in {folder}; "
         f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores",
         flush=True,
     )
