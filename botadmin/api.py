@@ -330,12 +330,19 @@ def error_for_status(status: int) -> Err:
     return _ERROR_FOR_STATUS.get(status, Err.INVALID_PARAMETER)
 
 
+# The paths whose leading slashes are collapsed: botadmin's API and WeCom's own paths,
+# which a robot tool given botadmin's host sends to (and answers as `api_not_found`).
+_ONE_LEADING_SLASH = (API_PREFIX, "/cgi-bin/")
+
+
 class ApiPathMiddleware:
     """`/api/send/` and `//api/send` are `/api/send`: every API path answers the same
     with a trailing slash or with more than one leading slash.
 
     Tools and people add a slash to the URL they paste, or join a base URL ending in
-    one with a path starting with one (`POST //api/send` got the console's HTML 404).
+    one with a path starting with one (`POST //api/send` and
+    `POST //cgi-bin/webhook/send?key=…` got the console's HTML 404; nginx, whose
+    `merge_slashes` is on by default, matches them as the path with one slash too).
     The path is routed as meant instead of redirected: a redirected POST loses its
     body. `request.path` keeps what the client sent, for logs and error messages; the
     middleware after this one tell an API request by `request.path_info`.
@@ -346,7 +353,7 @@ class ApiPathMiddleware:
 
     def __call__(self, request: HttpRequest):
         path = request.path_info
-        if path.startswith("//") and ("/" + path.lstrip("/") + "/").startswith(API_PREFIX):
+        if path.startswith("//") and ("/" + path.lstrip("/") + "/").startswith(_ONE_LEADING_SLASH):
             path = "/" + path.lstrip("/")
         if path.startswith(API_PREFIX) and path.endswith("/") and path != API_PREFIX:
             path = path[:-1]

@@ -177,17 +177,25 @@ def test_an_unknown_api_or_wecom_path_is_a_json_404_naming_the_send_url(
 
 def test_a_robot_key_posted_to_wecoms_path_reaches_no_log(transactional_db, tmp_path):
     """The tool's WeCom robot key is in the query string, as WeCom takes it: the access
-    line masks it and Django's own lines (LOG_LEVEL=DEBUG) name the path only."""
+    line masks it and Django's own lines (LOG_LEVEL=DEBUG) name the path only. A tool
+    joining a base URL ending in / with WeCom's path (`//cgi-bin/…`, which gunicorn
+    passes on as sent) gets the same envelope, not the console's HTML 404."""
     key = "693a91f6-7xxx-4bc4-97a0-0ec2sifa5aaa"
     log_path = tmp_path / "server.log"
     with running_gunicorn(database_url(), log_path) as base_url:
-        response = requests.post(
-            base_url + f"/cgi-bin/webhook/send?key={key}", json=TEXT, timeout=30
+        single = requests.post(base_url + f"/cgi-bin/webhook/send?key={key}", json=TEXT, timeout=30)
+        doubled = requests.post(
+            base_url + f"//cgi-bin/webhook/send?key={key}", json=TEXT, timeout=30
         )
-        assert wait_until(lambda: "/cgi-bin/webhook/send?key=" in log_path.read_text(), 10)
+        assert wait_until(lambda: "//cgi-bin/webhook/send?key=" in log_path.read_text(), 10)
 
-    assert response.status_code == 404
-    assert response.json()["errmsg"].endswith(SEND_URL)
+    for response, path in ((single, "/cgi-bin/webhook/send"), (doubled, "//cgi-bin/webhook/send")):
+        assert response.headers["Content-Type"].startswith("application/json"), response.text[:200]
+        assert (response.status_code, response.json()) == (
+            404,
+            {"errcode": 7000404, "errmsg": f"no such endpoint: {path}; {SEND_URL}"},
+        )
     log = log_path.read_text()
     assert '"POST /cgi-bin/webhook/send?key=******** HTTP/1.1" 404' in log
+    assert '"POST //cgi-bin/webhook/send?key=******** HTTP/1.1" 404' in log
     assert key not in log and key[:8] not in log

@@ -258,6 +258,9 @@ SECRET_SPELLINGS = [
     "/api/messages/3ca574f800bb437a9048baff04c84d9f?secret={secret}",
     # A robot tool given botadmin's host with WeCom's own path and its robot key.
     "/cgi-bin/webhook/send?key={secret}",
+    # The same tool joining a base URL ending in / with it: nginx matches `location
+    # /cgi-bin/` (merge_slashes) and passes the path on as sent.
+    "//cgi-bin/webhook/send?key={secret}",
 ]
 
 
@@ -285,6 +288,7 @@ def test_the_access_log_never_holds_the_secret_of_a_query_string(proxied, bot):
     assert '"POST /api/send?secret[]=******** HTTP/1.1"' in logged
     assert '"POST /api/callback?corpsecret=********&agent_token=******** HTTP/1.1"' in logged
     assert '"POST /cgi-bin/webhook/send?key=******** HTTP/1.1" 404' in logged
+    assert '"POST //cgi-bin/webhook/send?key=******** HTTP/1.1" 404' in logged
     # A name botadmin would decode into `secret`: the whole query string is masked.
     assert '"POST /api/send?******** HTTP/1.1"' in logged
     assert '"GET /api/send?secret=******** HTTP/1.1" 301' in logged
