@@ -42,6 +42,13 @@ class OperatorActionAdmin(ReadOnlyAdminMixin, BotScopedAdminMixin, admin.ModelAd
     search_fields = ("summary", "target_id", "target_label", "actor_label", "actor__username")
     list_select_related = ("actor", "bot")
     show_full_result_count = False
+    readonly_fields = ("summary_words",)
+
+    def get_fields(self, request, obj=None):
+        """An entry's page shows its summary as the list does, in the stored summary's
+        place (a test event's outcome, not the "sending" recorded before the send)."""
+        fields = [name for name in super().get_fields(request, obj) if name != "summary_words"]
+        return ["summary_words" if name == "summary" else name for name in fields]
 
     @admin.display(description=_("action"), ordering="action")
     def action_words(self, obj):

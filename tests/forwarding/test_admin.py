@@ -157,6 +157,38 @@ def test_the_audit_list_says_a_test_events_outcome_and_when_it_will_never_come(
     assert ">sending<" not in chinese + english
 
 
+def test_a_test_events_audit_page_says_its_outcome_as_the_list_does(
+    client, superuser, hooked_bot, receiver
+):
+    """The admin's page of one entry showed the stored "sending" (the summary written
+    before the send) where the list and the console show the outcome."""
+    receiver.respond(202, b"ok")
+    endpoint = WebhookEndpoint.objects.get(bot=hooked_bot)
+    client.force_login(superuser)
+    _in_english(client)
+    client.post(reverse("admin:forwarding_webhookendpoint_test_event", args=[endpoint.pk]))
+    answered = OperatorAction.objects.get(action="endpoint.test")
+    stopped = record_action(
+        superuser, "endpoint.test", bot=hooked_bot, target=endpoint, summary="sending"
+    )
+    long_ago = timezone.now() - TEST_EVENT_OUTCOME_DUE - timedelta(seconds=1)
+    OperatorAction.objects.filter(pk=stopped.pk).update(created_at=long_ago)
+    waiting = record_action(
+        superuser, "endpoint.test", bot=hooked_bot, target=endpoint, summary="sending"
+    )
+
+    def page(action) -> str:
+        url = reverse("admin:audit_operatoraction_change", args=[action.pk])
+        response = client.get(url)
+        assert response.status_code == 200
+        return response.content.decode()
+
+    assert "Success · HTTP 202" in page(answered)
+    assert "outcome unknown (the process stopped during the send)" in page(stopped)
+    assert "sending, no answer yet" in page(waiting)
+    assert ">sending<" not in page(stopped) + page(waiting)
+
+
 def test_the_endpoint_page_offers_test_and_replay(client, superuser, hooked_bot):
     endpoint = WebhookEndpoint.objects.get(bot=hooked_bot)
     client.force_login(superuser)
