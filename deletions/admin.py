@@ -158,7 +158,7 @@ class DeletionJobAdmin(DeclaredFiltersOnlyAdminMixin, admin.ModelAdmin):
         "heartbeat_at",
         "finished_at",
     )
-    exclude = ("requested_by", "error")
+    exclude = ("requested_by", "error", "on_the_wire")
 
     def get_queryset(self, request):
         jobs = super().get_queryset(request)

@@ -54,6 +54,10 @@ class DeletionJob(models.Model):
     # Outbound messages it deleted whose send ended after it was asked for (a call on the
     # wire then, whose outcome it waited for), by status: {"sent": 1}. Written with each batch.
     sends = models.JSONField(_("sends ended meanwhile"), null=True, blank=True)
+    # The ids of the outbound messages a worker was sending (status `sending`) when it was
+    # asked for: those among them whose send has ended are `sends`. None for a job asked
+    # for by a release before it (told by comparing times then).
+    on_the_wire = models.JSONField(_("sends on the wire when asked for"), null=True, blank=True)
     # The last failed run's reason; with status FAILED, why the job stopped.
     error = ReasonField(_("error"), blank=True, default="")
     # Runs that failed so far (an error, or rows still referring to the target at the end):

@@ -213,6 +213,7 @@ def _request(kind: str, target, bot: Bot, actor, *, via: str) -> tuple[DeletionJ
     planned = planned_counts(kind, target)
     try:
         with transaction.atomic():
+            on_the_wire = _sending(kind, target)
             job = DeletionJob.objects.create(
                 kind=kind,
                 target_id=target.pk,
@@ -222,7 +223,9 @@ def _request(kind: str, target, bot: Bot, actor, *, via: str) -> tuple[DeletionJ
                 requested_by=actor if authenticated else None,
                 requested_by_label=actor.get_username()[:150] if authenticated else "",
                 planned=planned,
+                on_the_wire=on_the_wire,
             )
+            transaction.on_commit(lambda: _add_sending(job, kind, target), robust=True)
             if kind == Kind.BOT:
                 deactivate_for_deletion(bot)
             else:
@@ -243,6 +246,28 @@ def _request(kind: str, target, bot: Bot, actor, *, via: str) -> tuple[DeletionJ
 
     run_deletion_job.delay_on_commit([job.pk])
     return job, True
+
+
+def _sending(kind: str, target) -> list[int]:
+    """The ids of the target's messages a worker holds (`sending`, its lease run out or
+    not): the sends whose outcome may come after the deletion was asked for. What the
+    database holds, so that telling them (`_ended_sends`) compares no two hosts' clocks:
+    a send's `updated_at` is its worker's time, `requested_at` the web host's."""
+    (step,) = (step for step in TARGETS[kind][1] if step.sends)
+    sending = step.rows(target).filter(PENDING_STATUSES, status=Message.Status.SENDING)
+    return list(sending.order_by("pk").values_list("pk", flat=True))
+
+
+def _add_sending(job: DeletionJob, kind: str, target) -> None:
+    """Once the request is committed, the messages claimed meanwhile: a claim that read the
+    bot as still active and committed after the request's read may be sent, if its
+    worker's last check (messaging/delivery_send.py) came before the request's commit.
+    One claimed later is kept back by that check."""
+    claimed_meanwhile = set(_sending(kind, target)) - set(job.on_the_wire)
+    if claimed_meanwhile:
+        DeletionJob.objects.filter(pk=job.pk).update(
+            on_the_wire=sorted({*job.on_the_wire, *claimed_meanwhile})
+        )
 
 
 def unfinished_job(kind: str, target_id: int) -> DeletionJob | None:
@@ -510,12 +535,15 @@ def _wait_for_sends(job: DeletionJob, messages: QuerySet) -> bool:
 
 def _ended_sends(job: DeletionJob, messages: QuerySet) -> dict[str, int]:
     """Of these messages, the outbound ones whose send ended after the deletion was asked
-    for (on the wire then), by outcome: nothing else changes a message's status since."""
-    ended = messages.filter(
-        direction=Message.Direction.OUT,
-        status__in=SEND_ENDINGS,
-        updated_at__gte=job.requested_at,
-    )
+    for, by outcome: those a worker was sending then (`DeletionJob.on_the_wire`) that have
+    an outcome now, since nothing else changes a message's status meanwhile. A job asked
+    for by an older release has no such list: its sends are told by time, the sending
+    worker's against the web host's (a few seconds' skew between them misleads it)."""
+    ended = messages.filter(direction=Message.Direction.OUT, status__in=SEND_ENDINGS)
+    if job.on_the_wire is None:
+        ended = ended.filter(updated_at__gte=job.requested_at)
+    else:
+        ended = ended.filter(pk__in=job.on_the_wire)
     return dict(ended.order_by().values_list("status").annotate(n=Count("pk")))
 
 

@@ -7,7 +7,7 @@ import threading
 from datetime import timedelta
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.urls import reverse
 from django.utils import timezone
 
@@ -152,3 +152,105 @@ def test_a_send_still_on_the_wire_past_its_lease_is_deleted_and_its_outcome_logg
     assert agent.action_errors == []
     assert not Message.objects.filter(pk=message.pk).exists()
     assert f"Message {message.pk} was deleted while sending; its outcome (sent" in caplog.text
+
+
+# A sending worker's clock a few seconds off the web host's: `updated_at` is the worker's,
+# `requested_at` the web host's, and they were compared.
+SKEW = timedelta(seconds=5)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_send_on_the_wire_is_told_on_the_deletion_when_its_workers_clock_is_behind(
+    agent, group, superuser
+):
+    """The send ended after the deletion was asked for, but its worker's clock wrote an
+    earlier time than the web host's request: it was left out."""
+    message = _queued(group)
+    seen = _delete_while_sending(
+        agent, message, lambda: request_conversation_deletion(group, superuser, via="console")
+    )
+
+    assert deliver(message.pk, clock=lambda: timezone.now() - SKEW).result == "sent"
+
+    assert agent.action_errors == []
+    job = _finished(seen)
+    assert job.sends == {"sent": 1}
+    entry = OperatorAction.objects.get(action="conversation.delete")
+    assert entry.details["sends"] == {"sent": 1}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_send_ended_before_the_deletion_is_not_told_when_its_workers_clock_is_ahead(
+    agent, bridge_bot, group, superuser
+):
+    """Sent before the deletion was asked for, by a worker whose clock wrote a later time
+    than the web host's request: it was counted as ended meanwhile."""
+    message = _queued(group)
+    assert deliver(message.pk, clock=lambda: timezone.now() + SKEW).result == "sent"
+
+    request_bot_deletion(bridge_bot, superuser, via="console")
+    run_deletions()
+
+    job = DeletionJob.objects.get()
+    assert (job.status, job.sends) == (DeletionJob.Status.DONE, None)
+    assert job.counts["messaging.Message"] == 1
+    assert "sends" not in OperatorAction.objects.get(action="bot.delete").details
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="a claim beside an open transaction: row locks"
+)
+@pytest.mark.django_db(transaction=True)
+def test_a_send_claimed_while_the_deletion_was_being_asked_for_is_told_on_it(
+    agent, bridge_bot, group, superuser
+):
+    """A claim that read the bot as still active and committed after the request read what
+    was on the wire, its worker's last check made before the request committed: its send
+    goes, and ends after the deletion was asked for."""
+    message = _queued(group)
+    on_the_wire, asked = threading.Event(), threading.Event()
+
+    def agent_holds_the_send():
+        on_the_wire.set()
+        assert asked.wait(timeout=30)
+
+    agent.while_sending = agent_holds_the_send
+    outcome = {}
+
+    def worker_delivers():
+        try:
+            outcome["result"] = deliver(message.pk).result
+        finally:
+            connection.close()
+
+    worker = threading.Thread(target=worker_delivers)
+    with transaction.atomic():
+        request_bot_deletion(bridge_bot, superuser, via="console")
+        worker.start()
+        assert on_the_wire.wait(timeout=30)
+    asked.set()
+    worker.join(timeout=30)
+    run_deletions()
+
+    assert agent.action_errors == [] and outcome == {"result": "sent"}
+    job = DeletionJob.objects.get()
+    assert (job.status, job.sends) == (DeletionJob.Status.DONE, {"sent": 1})
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_job_asked_for_by_the_previous_release_tells_its_sends_by_time(agent, group, superuser):
+    """Without the list of sends on the wire (a job the previous release queued during an
+    upgrade), the sends that ended after `requested_at` are told, as before."""
+
+    def asked_by_the_previous_release():
+        job, new = request_conversation_deletion(group, superuser, via="console")
+        DeletionJob.objects.filter(pk=job.pk).update(on_the_wire=None)
+        return job, new
+
+    message = _queued(group)
+    seen = _delete_while_sending(agent, message, asked_by_the_previous_release)
+
+    assert deliver(message.pk).result == "sent"
+
+    assert agent.action_errors == []
+    assert _finished(seen).sends == {"sent": 1}
