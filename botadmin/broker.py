@@ -17,8 +17,9 @@
   once in bench/send.py). Here the first table is written under another name
   and linked into place; later bindings are merged in under kombu's lock. A
   table that is not JSON (cut short by a crash) is made again from the
-  process's own bindings by whichever read finds it so (a publish, a bind, a
-  queue's deletion), not left to fail every one of them.
+  bindings still readable in it and the process's own by whichever read finds
+  it so (a publish, a bind, a queue's deletion), not left to fail every one of
+  them.
 * A deleted folder is made again. `rm -rf var/broker` while botadmin runs used
   to crash the worker (and `make run` with it); now the messages in it are
   lost wake-ups, which the sweepers recover.
@@ -27,7 +28,9 @@
 botadmin/settings.py.
 """
 
+import json
 import os
+import re
 import uuid
 from functools import cached_property
 from pathlib import Path
@@ -164,14 +167,15 @@ class Channel(filesystem.Channel):
     def _remake_table(self, exchange, leaving=None) -> None:
         """Replaces an exchange's table that is not JSON (a file cut short by a crash while
         kombu rewrote it in place: left there, every bind, publish and delete on the
-        exchange fails until someone deletes it) with this process's own bindings, whole.
-        Bindings only other processes made are lost with the file until they bind again
-        (a worker at its start); Celery's exchanges each have one queue, which every
-        process binds alike. Done under the old file's lock and only while that file is
-        still in place and still not JSON: processes finding it at once keep the table the
-        first one made and add their bindings to it."""
+        exchange fails until someone deletes it) with the bindings still readable in it
+        (`_readable_bindings`) and this process's own, whole. Other processes' bindings
+        lost with the part of the file that cannot be read stay lost until they bind again
+        (a worker at its start): on a fanout exchange (Celery's remote control) such a
+        worker gets no broadcast meanwhile. Done under the old file's lock and only while
+        that file is still in place and still not JSON: processes finding it at once keep
+        the table the first one made and add their bindings to it."""
         file = self._exchange_file(exchange)
-        table = [
+        own = [
             filesystem.exchange_queue_t(routing_key or "", pattern or "", queue or "")
             for routing_key, pattern, queue in self.state.exchanges.get(exchange, {}).get(
                 "table", []
@@ -182,14 +186,44 @@ class Channel(filesystem.Channel):
                 filesystem.lock(old, filesystem.LOCK_EX)  # released when closed
                 if _identity(os.stat(file)) != _identity(os.fstat(old.fileno())):
                     return  # another process remade it first
+                data = old.read()
                 try:
-                    loads(old.read())
+                    loads(data)
                     return  # whole after all
                 except ValueError:
                     pass
+                table = list(dict.fromkeys([*_readable_bindings(data), *own]))
                 _replace_whole(file, dumps([b for b in table if b != leaving]).encode())
         except FileNotFoundError:
             pass  # deleted meanwhile: the next bind makes it again
+
+
+# One binding as kombu writes it: a list of three JSON strings (routing key, pattern, queue).
+_JSON_STRING = r'"(?:[^"\\]|\\.)*"'
+_BINDING = re.compile(rf"\[\s*{_JSON_STRING}\s*,\s*{_JSON_STRING}\s*,\s*{_JSON_STRING}\s*\]")
+
+
+def _readable_bindings(data: bytes) -> list[filesystem.exchange_queue_t]:
+    """The bindings a table that is not JSON still holds. kombu rewrites a table in place:
+    a bind writes the longer table over the old one, a deletion the shorter one and then
+    cuts the file to it. A whole table followed by more is a deletion stopped before the
+    cut: the table is what it wrote (what follows, the old table's end, may hold the
+    binding it deleted). Otherwise every binding written whole in it, the new table's
+    first ones and the old one's last ones: a crash in the middle of a write loses at most
+    the few beside the point where it stopped."""
+    text = data.decode("utf-8", "replace")
+    try:
+        table, _end = json.JSONDecoder().raw_decode(text)
+        bindings = table if isinstance(table, list) else []
+    except ValueError:
+        bindings = [json.loads(found[0]) for found in _BINDING.finditer(text)]
+    return [
+        filesystem.exchange_queue_t(*binding)
+        for binding in bindings
+        if isinstance(binding, list)
+        and len(binding) == 3
+        and all(isinstance(part, str) for part in binding)
+    ]
 
 
 def _identity(stat: os.stat_result) -> tuple[int, int]:

@@ -258,8 +258,63 @@ def test_processes_binding_at_once_to_a_table_cut_short_all_get_through_and_all_
     # cut-short file is still in place; the others then add their queue to the remade one.
     os.makedirs(folder["control_folder"])
     with open(os.path.join(folder["control_folder"], "remade.exchange"), "w") as cut_short:
-        cut_short.write('[["", "", "gone"]')
+        cut_short.write('[["", "", "earlier"]')
     names = [f"worker{n}" for n in range(4)]
     assert _failures_at_once(_bind_at_once, folder, [(name,) for name in names]) == []
     with open(os.path.join(folder["control_folder"], "remade.exchange")) as remade:
-        assert sorted(queue for _, _, queue in json.load(remade)) == names
+        assert sorted(queue for _, _, queue in json.load(remade)) == ["earlier", *names]
+
+
+def _fanout_table(options, name: str, text: str) -> tuple[Exchange, str]:
+    """A fanout exchange (as Celery's remote control is) whose table a crash left as `text`,
+    naming queues other processes bound; this process bound none to it (kombu keeps a
+    process's bindings in a global: each test names its own exchange)."""
+    exchange = Exchange(name, "fanout")
+    os.makedirs(options["control_folder"])
+    path = os.path.join(options["control_folder"], f"{name}.exchange")
+    with open(path, "w") as table:
+        table.write(text)
+    return exchange, path
+
+
+def test_a_table_cut_short_keeps_the_other_processes_bindings_it_still_holds(folder):
+    """A bind had written the new table (its queue first) over the old one when the crash
+    cut it, the old table's end still after it. Remade from this process's bindings alone,
+    the other workers' queues got no broadcast until they started again; now only the one
+    binding the crash cut in both tables is lost."""
+    workers = ["celery@beat", "celery@worker-1", "celery@mail", "celery@worker-22"]
+    old = json.dumps([["", "", f"{name}.celery.pidbox"] for name in workers])
+    new = json.dumps([["", "", "celery@new.celery.pidbox"], *json.loads(old)])
+    written = 82  # bytes of the new table written when the crash came: into worker-1's
+    exchange, path = _fanout_table(folder, "broadcast", new[:written] + old[written:])
+    with _channel(folder) as connection:
+        Queue("celery@web.celery.pidbox", exchange)(connection.default_channel).declare()
+
+        Producer(connection.default_channel).publish({"do": "ping"}, exchange=exchange)
+
+        with open(path) as remade:
+            kept = sorted(queue.removesuffix(".celery.pidbox") for _, _, queue in json.load(remade))
+        assert kept == [
+            "celery@beat",
+            "celery@mail",
+            "celery@new",
+            "celery@web",
+            "celery@worker-22",
+        ]
+        for name in kept:  # the broadcast reached each
+            assert connection.default_channel._size(f"{name}.celery.pidbox") == 1
+
+
+def test_a_deletion_stopped_before_cutting_the_table_keeps_the_queue_deleted(folder):
+    """kombu writes the shorter table, then cuts the file to it: what follows the table is
+    the old one's end, with the deleted queue's binding, which stays deleted."""
+    exchange, path = _fanout_table(
+        folder,
+        "deleted",
+        '[["", "", "worker2"]]' + '[["", "", "worker1"], ["", "", "worker2"]]'[21:],
+    )
+    with _channel(folder) as connection:
+        Producer(connection.default_channel).publish({"do": "ping"}, exchange=exchange)
+
+        with open(path) as remade:
+            assert json.load(remade) == [["", "", "worker2"]]
