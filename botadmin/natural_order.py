@@ -33,15 +33,19 @@ first key; the whole dictionary costs 44 MB in every process that sorts a name, 
 deriving the phrases from it on the first key 9 s and 44 MB of RSS more (measured
 2026-12-06 on the loaded 2-core machine; pypinyin itself: 11 MB of RSS and 0.1–0.2 s). A name's
 first Han character, with nothing but spaces, punctuation or symbols before it, takes its
-surname reading when it is one of SURNAMES (曾伟 zeng wei, 单丹 shan dan), unless a phrase
-starts there (曾经 ceng jing, 单位 dan wei). Still read wrong: a name that is also a
-phrase (曾经理 ceng jing li, 解放 jie fang) and a rarer surname (长 chang, 重 chong).
+surname reading when it is one of SURNAMES (曾伟 zeng wei, 单丹 shan dan): a person's name
+(`person=True`, a contact of kind user) always, as it starts with the surname (曾经理 zeng
+jing li, 解放 xie fang, 单于洋 shan yu yang); any other name (a group's) unless a phrase
+starts there (曾经 ceng jing, 单位 dan wei), as it is as often a word as a person's name
+(WeCom names a group by its members: 曾伟、李四). Still read wrong: a person's name that
+is not surname first (查理 zha li, 乐乐 yue le), a group's named after a person that is
+also a phrase (曾经理的群 ceng jing li), and a rarer surname (长 chang, 重 chong).
 
 Keys compare as Python compares strings, code point by code point: sorted(names,
 key=sort_key) is the order of the stored keys (Conversation.name_sort_key), which every
 database compares byte by byte (conversations.sort_keys). A change of what this returns,
 pypinyin's pin or the phrases included, needs a data migration that fills the keys again
-(as conversations 0031 and 0033 do)."""
+(as conversations 0031, 0033 and 0035 do)."""
 
 import functools
 import itertools
@@ -61,7 +65,8 @@ _MOST_DIGITS = 99  # what the two counting digits can say
 PHRASES_FILE = Path(__file__).with_name("natural_order_phrases.json")
 
 # Common surnames whose first reading in pypinyin is not their reading as a surname: the
-# first Han character of a name takes it, unless a phrase starts there (曾经 ceng jing).
+# first Han character of a person's name takes it; of another name, unless a phrase
+# starts there (曾经 ceng jing).
 SURNAMES = {
     "曾": "zeng",  # ceng: 曾经
     "单": "shan",  # dan: 单位
@@ -77,6 +82,7 @@ SURNAMES = {
     "覃": "qin",  # tan
     "阚": "kan",  # han
     "薄": "bo",  # bao: 薄饼
+    "卜": "bu",  # bo: 萝卜
 }
 
 
@@ -111,12 +117,16 @@ def is_han(char: str) -> bool:
 
 
 def han_readings(
-    run: str, *, first_of_name: bool, phrases: dict[str, str], longest: int
+    run: str, *, first_of_name: bool, phrases: dict[str, str], longest: int, person: bool = False
 ) -> list[str]:
     """The syllables of a run of Han characters: from the start, the longest phrase
-    there, else the character, by its surname reading when it begins the name."""
+    there, else the character, by its surname reading when it begins the name; a
+    person's surname before any phrase."""
     readings = []
     at = 0
+    if person and first_of_name and (surname := SURNAMES.get(run[0])):
+        readings.append(surname)
+        at = 1
     while at < len(run):
         for length in range(min(longest, len(run) - at), 1, -1):
             if phrase := phrases.get(run[at : at + length]):
@@ -131,21 +141,21 @@ def han_readings(
     return readings
 
 
-def _words(letters: str, first_of_name: bool) -> tuple[str, ...]:
+def _words(letters: str, first_of_name: bool, person: bool) -> tuple[str, ...]:
     """The units of a run of letters: the pinyin of each run of Han characters in it, read
     as a whole, and the letters between."""
-    return (letters,) if letters.isascii() else _read(letters, first_of_name)
+    return (letters,) if letters.isascii() else _read(letters, first_of_name, person)
 
 
 @functools.lru_cache(maxsize=8_192)  # runs of a few characters: well under a megabyte
-def _read(letters: str, first_of_name: bool) -> tuple[str, ...]:
+def _read(letters: str, first_of_name: bool, person: bool) -> tuple[str, ...]:
     phrases, longest = _phrases()
     words = []
     for han, chars in itertools.groupby(letters, key=is_han):
         run = "".join(chars)
         if han:
             words += han_readings(
-                run, first_of_name=first_of_name, phrases=phrases, longest=longest
+                run, first_of_name=first_of_name, phrases=phrases, longest=longest, person=person
             )
         else:
             words.append(_spelled(run))
@@ -163,8 +173,9 @@ def _number(digits: str) -> str:
     return f"{min(len(value), _MOST_DIGITS):02d}{value}"
 
 
-def sort_key(name: str) -> str:
+def sort_key(name: str, *, person: bool = False) -> str:
+    """The key of `name`; `person`: a person's name, which starts with the surname."""
     units = []
     for run in _UNITS.findall(unicodedata.normalize("NFKC", name).casefold()):
-        units.extend((_number(run),) if run[0].isdigit() else _words(run, not units))
+        units.extend((_number(run),) if run[0].isdigit() else _words(run, not units, person))
     return f"{'.'.join(units)} {name}"[:KEY_LENGTH]

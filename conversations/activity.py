@@ -12,10 +12,9 @@ from datetime import datetime, timedelta
 
 from django.utils import timezone
 
-from botadmin.natural_order import sort_key
-
 from .active_counts import forget_active_counts
 from .models import Bot, Conversation
+from .sort_keys import name_sort_key
 
 # The last inbound time is kept to the second: a busy group does not rewrite its row for every message.
 ACTIVITY_PRECISION = timedelta(seconds=1)
@@ -60,7 +59,10 @@ def record_seen_in_message(
     changed = {key: value for key, value in changes.items() if getattr(conversation, key) != value}
     # Also a key not its name's: a host still on the release before the key added or
     # renamed it (a rolling upgrade), or an earlier definition of the key made it.
-    if (key := sort_key(changed.get("name", conversation.name))) != conversation.name_sort_key:
+    key = name_sort_key(
+        changed.get("name", conversation.name), changed.get("kind", conversation.kind)
+    )
+    if key != conversation.name_sort_key:
         changed["name_sort_key"] = key
     if "kind" in changed:
         forget_active_counts(bot)

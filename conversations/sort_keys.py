@@ -4,7 +4,8 @@ database: the lists of contacts are pages of up to 100,000, taken by keyset on
 
 The key is kept in a column of its own, written whenever the name is: `save()` and
 `bulk_create()` compute it (the field's `pre_save`, as for `auto_now`), while an
-`update(name=…)` or a `bulk_update()` must set it too (`sort_key`)."""
+`update(name=…)` or a `bulk_update()` must set it too (`name_sort_key`). A user's name
+is a person's, read surname first (曾经理 zeng jing li); a group's is not (曾经 ceng jing)."""
 
 from django.db import models
 
@@ -13,6 +14,14 @@ from botadmin.natural_order import KEY_LENGTH, sort_key
 # Primary keys per window of the fill: one SELECT and at most one UPDATE each, each its
 # own transaction (the migration is not atomic).
 BATCH_SIZE = 1000
+# Conversation.Kind.USER (models.py imports this module): a person, whose name starts
+# with the surname.
+PERSON = "user"
+
+
+def name_sort_key(name: str, kind: str) -> str:
+    """The sort key of a conversation's `name`, given its `kind`."""
+    return sort_key(name, person=kind == PERSON)
 
 
 class NameSortKeyField(models.CharField):
@@ -33,7 +42,7 @@ class NameSortKeyField(models.CharField):
         return parameters
 
     def pre_save(self, model_instance, add):
-        key = sort_key(model_instance.name)
+        key = name_sort_key(model_instance.name, model_instance.kind)
         setattr(model_instance, self.attname, key)
         return key
 
@@ -48,7 +57,7 @@ def fill_name_sort_keys(apps, schema_editor):
         rows = conversation.objects.filter(pk__gt=start, pk__lte=start + BATCH_SIZE)
         changed = [
             conversation(pk=pk, name_sort_key=key)
-            for pk, name, stored in rows.values_list("pk", "name", "name_sort_key")
-            if (key := sort_key(name)) != stored
+            for pk, name, kind, stored in rows.values_list("pk", "name", "kind", "name_sort_key")
+            if (key := name_sort_key(name, kind)) != stored
         ]
         conversation.objects.bulk_update(changed, ["name_sort_key"], batch_size=BATCH_SIZE)

@@ -43,7 +43,6 @@ from django.utils import timezone
 from django.utils.translation import gettext_noop
 
 from botadmin import metrics, reasons
-from botadmin.natural_order import sort_key
 from botadmin.reasons import Reason
 from connectors.base import Connector, ConnectorError
 from connectors.registry import CONNECTORS, connector_for
@@ -52,6 +51,7 @@ from .active_counts import forget_active_counts
 from .key_checks import key_check_values, record_key_checks
 from .models import Bot, Conversation, SyncRun
 from .services import refresh_connector_state
+from .sort_keys import name_sort_key
 
 logger = logging.getLogger(__name__)
 
@@ -425,7 +425,8 @@ def _upsert_page(bot: Bot, kind: str, items: Iterable[dict], progress: _Progress
             unchanged.append(conversation.pk)
             # A key not its name's: a host still on the release before the key added or
             # renamed it (a rolling upgrade), or an earlier definition of the key made it.
-            if (key := sort_key(conversation.name)) != conversation.name_sort_key:
+            key = name_sort_key(conversation.name, conversation.kind)
+            if key != conversation.name_sort_key:
                 conversation.name_sort_key = key
                 rekeyed.append(conversation)
             continue
@@ -433,7 +434,7 @@ def _upsert_page(bot: Bot, kind: str, items: Iterable[dict], progress: _Progress
         for name, value in values.items():
             setattr(conversation, name, value)
         conversation.is_active, conversation.last_synced_at = True, now
-        conversation.name_sort_key = sort_key(conversation.name)
+        conversation.name_sort_key = name_sort_key(conversation.name, conversation.kind)
         changed.append(conversation)
     # A conversation an inbound message created meanwhile is updated, not duplicated.
     Conversation.objects.bulk_create(

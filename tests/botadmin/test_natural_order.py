@@ -123,7 +123,7 @@ def test_a_phrase_is_read_as_pypinyins_dictionary_reads_it():
 
 def test_a_name_starting_with_a_polyphonic_surname_sorts_by_its_surname_reading():
     names = ["曾伟", "单丹", "解小东", "仇明", "区志强", "查良镛", "朴槿惠", "盖伟", "乐嘉"]
-    names += ["缪杰", "翟欣", "覃琳", "阚", "薄一", "万俟卨", "尉迟恭"]
+    names += ["缪杰", "翟欣", "覃琳", "阚", "薄一", "卜凡", "万俟卨", "尉迟恭"]
 
     assert [sort_key(name).split(" ")[0] for name in names] == [
         "zeng.wei",
@@ -140,12 +140,14 @@ def test_a_name_starting_with_a_polyphonic_surname_sorts_by_its_surname_reading(
         "qin.lin",
         "kan",
         "bo.yi",
+        "bu.fan",
         "mo.qi.xie",  # compound surnames: phrases of the dictionary
         "yu.chi.gong",
     ]
 
 
-def test_a_phrase_at_the_start_of_a_name_wins_over_the_surname_reading():
+def test_a_phrase_at_the_start_of_a_groups_name_wins_over_the_surname_reading():
+    """A name not known to be a person's (a group's) is as often a word: 曾经 ceng jing."""
     names = ["张三", "曾伟", "曾经", "单丹", "单位", "山", "层"]
 
     assert sorted(names, key=sort_key) == [
@@ -166,3 +168,52 @@ def test_only_a_names_first_han_character_takes_its_surname_reading():
     assert sort_key("小曾").startswith("xiao.ceng ")
     assert sort_key("Leo曾").startswith("leo.ceng ")
     assert sort_key("2号 曾伟").startswith("012.hao.ceng.wei ")
+
+
+def test_a_persons_name_starts_with_the_surname_even_where_a_phrase_starts():
+    """A user's name is a person's: its first character is the surname, and the phrase it
+    would begin is not read (曾经 ceng jing, but 曾经理 Manager Zeng)."""
+    names = {
+        "曾经理": "zeng.jing.li",
+        "曾经": "zeng.jing",
+        "单位": "shan.wei",
+        "单田芳": "shan.tian.fang",
+        "解放": "xie.fang",
+        "仇人杰": "qiu.ren.jie",
+        "朴实": "piao.shi",
+        "查理": "zha.li",
+        "区域": "ou.yu",
+        "盖子豪": "ge.zi.hao",
+        "乐正绫": "yue.zheng.ling",
+        "【曾经理】华东": "zeng.jing.li.hua.dong",
+        "万俟卨": "mo.qi.xie",  # compound surnames: phrases, as for any name
+        "尉迟恭": "yu.chi.gong",
+        "长沙王": "chang.sha.wang",  # 长 is not one of SURNAMES
+        "张三": "zhang.san",
+    }
+
+    assert {name: sort_key(name, person=True).split(" ")[0] for name in names} == names
+    assert sort_key("曾经理", person=False).startswith("ceng.jing.li ")
+
+
+def test_only_a_persons_first_han_character_is_the_surname():
+    assert sort_key("小曾经理", person=True).startswith("xiao.ceng.jing.li ")
+    assert sort_key("Leo曾经理", person=True).startswith("leo.ceng.jing.li ")
+    assert sort_key("2号 曾经理", person=True).startswith("012.hao.ceng.jing.li ")
+    assert sort_key("曾经理 曾经", person=True).startswith("zeng.jing.li.ceng.jing ")
+
+
+def test_people_sort_by_their_surnames():
+    names = ["曾伟", "曾经理", "层", "曾经", "张三", "解放", "谢霆锋", "单位", "山"]
+
+    assert sorted(names, key=lambda name: sort_key(name, person=True)) == [
+        "层",  # ceng
+        "山",  # shan
+        "单位",  # shan wei
+        "解放",  # xie fang
+        "谢霆锋",  # xie ting feng
+        "曾经",  # zeng jing
+        "曾经理",  # zeng jing li
+        "曾伟",  # zeng wei
+        "张三",  # zhang san
+    ]

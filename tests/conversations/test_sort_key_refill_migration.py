@@ -49,3 +49,39 @@ def test_the_keys_natural_order_now_reads_otherwise_are_written_again(at_0032, b
     assert stored["曾伟"].startswith("zeng.wei ")
     updates = [q["sql"] for q in queries if q["sql"].startswith("UPDATE")]
     assert len(updates) == 2  # 长沙, 曾伟 and 重庆 in two windows; 张三, 客户群 kept
+
+
+@pytest.fixture
+def at_0034():
+    yield migrate_app_to(("conversations", "0034_conversation_receiving_kind_index"))
+    migrate_to_latest()
+
+
+def test_users_names_read_surname_first_are_written_again_and_only_those(at_0034, bot):
+    """conversations 0035: a user's name is a person's (曾经理 zeng jing li); a group's
+    key, and a user's the surname does not change, are kept."""
+    old = at_0034.get_model("conversations", "Conversation")
+    rows = [("user", "曾经理"), ("group", "曾经理"), ("user", "张三"), ("user", "卜凡")]
+    for n, (kind, name) in enumerate(rows):
+        old.objects.create(bot_id=bot.pk, conversation_id=f"wr{n}", kind=kind, name=name)
+    # The keys the release before 0035 gave them, as its sort_key (all names alike) did.
+    before = {
+        "wr0": "ceng.jing.li 曾经理",
+        "wr1": "ceng.jing.li 曾经理",
+        "wr2": "zhang.san 张三",
+        "wr3": "bo.fan 卜凡",
+    }
+    for conversation_id, key in before.items():
+        old.objects.filter(conversation_id=conversation_id).update(name_sort_key=key)
+
+    with counting_queries() as queries:
+        migrate_to_latest()
+
+    stored = dict(Conversation.objects.values_list("conversation_id", "name_sort_key"))
+    assert stored == {
+        "wr0": "zeng.jing.li 曾经理",
+        "wr1": "ceng.jing.li 曾经理",
+        "wr2": "zhang.san 张三",
+        "wr3": "bu.fan 卜凡",
+    }
+    assert len([q for q in queries if q["sql"].startswith("UPDATE")]) == 1  # one window

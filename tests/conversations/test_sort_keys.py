@@ -10,13 +10,16 @@ from botadmin.natural_order import sort_key
 from conversations import sort_keys, sync
 from conversations.activity import record_seen_in_message
 from conversations.models import Conversation, SyncRun
+from conversations.sort_keys import name_sort_key
 
 from .test_sync import agent_with_contacts  # noqa: F401  (the fake agent with contacts)
 
 
 def stale(bot) -> list[str]:
     """The names of the bot's conversations whose key is not their name's."""
-    return [c.name for c in bot.conversations.all() if c.name_sort_key != sort_key(c.name)]
+    return [
+        c.name for c in bot.conversations.all() if c.name_sort_key != name_sort_key(c.name, c.kind)
+    ]
 
 
 def test_the_database_orders_the_keys_as_the_names_sort(bot, make_conversation):
@@ -110,5 +113,43 @@ def test_the_migration_fills_every_key_a_window_at_a_time_and_again_writes_nothi
     with CaptureQueriesContext(connection) as again:
         sort_keys.fill_name_sort_keys(apps, None)
 
-    assert [c.name for c in Conversation.objects.all() if c.name_sort_key != sort_key(c.name)] == []
+    assert [
+        c for c in Conversation.objects.all() if c.name_sort_key != name_sort_key(c.name, c.kind)
+    ] == []
     assert not [q for q in again if q["sql"].startswith("UPDATE")]
+
+
+def test_a_users_name_is_read_surname_first_a_groups_as_a_word(bot, make_conversation):
+    """曾经理 is Manager Zeng; a group named 曾经 (once) is read as the word."""
+    make_conversation(bot, "zengjingli", name="曾经理", kind="user")
+    make_conversation(bot, "wrOnce", name="曾经理", kind="group")
+
+    keys = dict(bot.conversations.values_list("kind", "name_sort_key"))
+
+    assert keys == {"user": "zeng.jing.li 曾经理", "group": "ceng.jing.li 曾经理"}
+
+
+def test_a_contact_a_message_tells_is_a_user_gets_a_persons_key(bot, make_conversation):
+    make_conversation(bot, "jiefang", name="解放", kind="group")
+    record_seen_in_message(bot, "jiefang", at=timezone.now(), kind="user")
+    record_seen_in_message(bot, "caijing", at=timezone.now(), kind="user", name="曾经")
+
+    keys = dict(bot.conversations.values_list("conversation_id", "name_sort_key"))
+
+    assert keys == {"jiefang": "xie.fang 解放", "caijing": "zeng.jing 曾经"}
+    assert stale(bot) == []
+
+
+def test_a_sync_gives_users_a_persons_key_and_groups_not(
+    bridge_bot,
+    agent_with_contacts,  # noqa: F811
+):
+    agent = agent_with_contacts
+    agent.users[0]["name"] = "单位"
+    agent.groups[0]["name"] = "单位"
+
+    sync.sync_now(bridge_bot, SyncRun.Trigger.COMMAND)
+
+    keys = set(bridge_bot.conversations.filter(name="单位").values_list("kind", "name_sort_key"))
+    assert keys == {("user", "shan.wei 单位"), ("group", "dan.wei 单位")}
+    assert stale(bridge_bot) == []
