@@ -22,7 +22,7 @@ from messaging.delivery import drain
 from tests.announcement_posts import post_confirmed
 from tests.counted_queries import counting_queries, get_counting_queries
 from tests.html_forms import submitted_form
-from tests.query_plans import plan_without_seqscan
+from tests.query_plans import plan_without_seqscan_or_sort
 
 from .test_console_pages import compose_post
 
@@ -330,6 +330,8 @@ def test_the_pickers_pages_read_the_sort_key_index_without_sorting(
     client, bot, make_groups, superuser
 ):
     make_groups(bot, 120)
+    with connection.cursor() as cursor:  # statistics of these rows, as autovacuum may make them
+        cursor.execute("ANALYZE conversations_conversation")
     client.force_login(superuser)
     second = picker(client, bot).context["results"].next_after
     plans = []
@@ -337,7 +339,7 @@ def test_the_pickers_pages_read_the_sort_key_index_without_sorting(
         with CaptureQueriesContext(connection) as queries:
             picker(client, bot, **params)
         [sql] = [q["sql"] for q in queries if "LIMIT 51" in q["sql"]]
-        plans.append(plan_without_seqscan(sql))
+        plans.append(plan_without_seqscan_or_sort(sql))
 
     for plan in plans:
         assert "conv_active_sort_idx" in plan and "Sort" not in plan, plan
