@@ -10,16 +10,19 @@
   filesystem: one rename, atomic, so two workers never both get it. (kombu
   moves it to the temporary folder, a copy and a delete when /tmp is another
   filesystem.)
-* An exchange's table of bindings appears whole. kombu creates its file, then
-  locks and writes it: a process publishing at that moment read the empty file
-  and failed with JSONDecodeError (on a fresh broker folder, when the web
-  processes' and the workers' first publishes bind their queues at once; seen
-  once in bench/send.py). Here the first table is written under another name
-  and linked into place; later bindings are merged in under kombu's lock. A
-  table that is not JSON (cut short by a crash) is made again from the
-  bindings still readable in it and the process's own by whichever read finds
-  it so (a publish, a bind, a queue's deletion), not left to fail every one of
-  them.
+* An exchange's table of bindings appears whole, and a crash leaves it whole.
+  kombu creates its file, then locks and writes it: a process publishing at
+  that moment read the empty file and failed with JSONDecodeError (on a fresh
+  broker folder, when the web processes' and the workers' first publishes bind
+  their queues at once; seen once in bench/send.py). And kombu rewrites it in
+  place at each bind and deletion: a process killed in the middle left it cut
+  short, or still JSON with a binding lost and a queue's name made of two.
+  Here every table is written under another name and linked (the first) or
+  renamed into place, under kombu's lock on the table it replaces
+  (`Channel._change_table`). A table an earlier release left not JSON is made
+  again from the bindings still readable in it and the process's own by
+  whichever read finds it so (a publish, a bind, a queue's deletion), not left
+  to fail every one of them.
 * A deleted folder is made again. `rm -rf var/broker` while botadmin runs used
   to crash the worker (and `make run` with it); now the messages in it are
   lost wake-ups, which the sweepers recover.
@@ -139,68 +142,102 @@ class Channel(filesystem.Channel):
     def _read_table(self, exchange):
         try:
             return super().get_table(exchange)
-        except ValueError:
-            self._remake_table(exchange)
+        except (ValueError, TypeError):  # not JSON, or JSON that is no table
+            self._change_table(exchange, lambda table: table)
             return super().get_table(exchange)
 
     def _queue_bind(self, exchange, routing_key, pattern, queue):
-        self._folders()
+        binding = filesystem.exchange_queue_t(routing_key or "", pattern or "", queue or "")
         file = self._exchange_file(exchange)
-        if not file.exists():
-            binding = filesystem.exchange_queue_t(routing_key or "", pattern or "", queue or "")
-            _create_whole(file, dumps([binding]).encode())
-        # Adds the binding under the file's lock, unless the file made just now holds it.
-        try:
-            super()._queue_bind(exchange, routing_key, pattern, queue)
-        except ValueError:
-            # A process started after the crash binds its queues before it reads a table.
-            self._remake_table(exchange)
-            super()._queue_bind(exchange, routing_key, pattern, queue)
+        for _attempt in range(3):  # the folder or the table deleted meanwhile: made again
+            self._folders()
+            try:
+                if not file.exists() and _create_whole(file, dumps([binding]).encode()):
+                    return
+            except FileNotFoundError:
+                continue
+            except OSError as exc:
+                raise ChannelError(f"Cannot write {file}") from exc
+            # kombu's order: the latest binding first.
+            if self._change_table(
+                exchange, lambda table: table if binding in table else [binding, *table]
+            ):
+                return
+        raise ChannelError(f"Cannot write {file}: deleted as it was written")
 
     def _delete(self, queue, exchange, routing_key, pattern, *args, **kwargs):
-        try:
-            super()._delete(queue, exchange, routing_key, pattern, *args, **kwargs)
-        except ValueError:
-            binding = filesystem.exchange_queue_t(routing_key or "", pattern or "", queue or "")
-            self._remake_table(exchange, leaving=binding)
+        # kombu's own purges the queue (virtual.Channel's), then rewrites the table in
+        # place: only the purge is kept.
+        super(filesystem.Channel, self)._delete(
+            queue, exchange, routing_key, pattern, *args, **kwargs
+        )
+        binding = filesystem.exchange_queue_t(routing_key or "", pattern or "", queue or "")
+        self._change_table(exchange, lambda table: [b for b in table if b != binding])
 
-    def _remake_table(self, exchange, leaving=None) -> None:
-        """Replaces an exchange's table that is not JSON (a file cut short by a crash while
-        kombu rewrote it in place: left there, every bind, publish and delete on the
-        exchange fails until someone deletes it) with the bindings still readable in it
-        (`_readable_bindings`) and this process's own, whole. Other processes' bindings
-        lost with the part of the file that cannot be read stay lost until they bind again
-        (a worker at its start): on a fanout exchange (Celery's remote control) such a
-        worker gets no broadcast meanwhile. Done under the old file's lock and only while
-        that file is still in place and still not JSON: processes finding it at once keep
-        the table the first one made and add their bindings to it."""
+    def _change_table(self, exchange, change) -> bool:
+        """Replaces an exchange's table by `change(bindings)`, written whole under another
+        name and renamed into place: a process killed at any point leaves the old table or
+        the new one, which readers open whole (kombu rewrote it in place: a crash in the
+        middle left a table still JSON with a binding lost or a queue's name made of two,
+        or cut short). False if there is no table.
+
+        Done under kombu's lock on the table file, so binds and deletions of other
+        processes wait for one another. A rename replaces the file a waiting process has
+        opened and locked: it reads nothing from that one, and locks the file now in place,
+        which holds the change of the process before it. A process of an earlier release
+        (kombu's own writes, in place) that waited so writes into the replaced file, and its
+        binding is lost until it binds again: only while two releases share the folder.
+
+        A table that is not JSON (cut short by a crash while an earlier release or kombu's
+        own transport rewrote it in place: left there, every bind, publish and deletion on
+        the exchange would fail until someone deleted it) is made again with the bindings
+        still readable in it (`_readable_bindings`) and this process's own. Other processes'
+        bindings lost with the part that cannot be read stay lost until they bind again (a
+        worker at its start): on a fanout exchange (Celery's remote control) such a worker
+        gets no broadcast meanwhile."""
         file = self._exchange_file(exchange)
-        own = [
+        while True:
+            try:
+                with file.open("rb") as current:
+                    filesystem.lock(current, filesystem.LOCK_EX)  # released when closed
+                    if _identity(os.stat(file)) != _identity(os.fstat(current.fileno())):
+                        continue  # replaced while we waited: the new one holds its change
+                    data = current.read()
+                    try:
+                        table, torn = _table(data), False
+                    except ValueError:
+                        readable = [*_readable_bindings(data), *self._own(exchange)]
+                        table, torn = list(dict.fromkeys(readable)), True
+                    changed = change(table)
+                    if torn or changed != table:
+                        _replace_whole(file, dumps(changed).encode())
+                    return True
+            except FileNotFoundError:
+                return False  # also when the folder is deleted as we write
+            except OSError as exc:
+                raise ChannelError(f"Cannot write {file}") from exc
+
+    def _own(self, exchange) -> list[filesystem.exchange_queue_t]:
+        """The bindings this process made on the exchange (kombu keeps them per process)."""
+        return [
             filesystem.exchange_queue_t(routing_key or "", pattern or "", queue or "")
             for routing_key, pattern, queue in self.state.exchanges.get(exchange, {}).get(
                 "table", []
             )
         ]
-        try:
-            with file.open("rb") as old:
-                filesystem.lock(old, filesystem.LOCK_EX)  # released when closed
-                if _identity(os.stat(file)) != _identity(os.fstat(old.fileno())):
-                    return  # another process remade it first
-                data = old.read()
-                try:
-                    loads(data)
-                    return  # whole after all
-                except ValueError:
-                    pass
-                table = list(dict.fromkeys([*_readable_bindings(data), *own]))
-                _replace_whole(file, dumps([b for b in table if b != leaving]).encode())
-        except FileNotFoundError:
-            pass  # deleted meanwhile: the next bind makes it again
 
 
 # One binding as kombu writes it: a list of three JSON strings (routing key, pattern, queue).
 _JSON_STRING = r'"(?:[^"\\]|\\.)*"'
 _BINDING = re.compile(rf"\[\s*{_JSON_STRING}\s*,\s*{_JSON_STRING}\s*,\s*{_JSON_STRING}\s*\]")
+
+
+def _table(data: bytes) -> list[filesystem.exchange_queue_t]:
+    """The bindings of a whole table; ValueError if `data` is not one."""
+    table = loads(data)
+    if not isinstance(table, list) or not all(map(_is_binding, table)):
+        raise ValueError("not a table of bindings")
+    return [filesystem.exchange_queue_t(*binding) for binding in table]
 
 
 def _readable_bindings(data: bytes) -> list[filesystem.exchange_queue_t]:
@@ -217,29 +254,39 @@ def _readable_bindings(data: bytes) -> list[filesystem.exchange_queue_t]:
         bindings = table if isinstance(table, list) else []
     except ValueError:
         bindings = [json.loads(found[0]) for found in _BINDING.finditer(text)]
-    return [
-        filesystem.exchange_queue_t(*binding)
-        for binding in bindings
-        if isinstance(binding, list)
+    return [filesystem.exchange_queue_t(*binding) for binding in bindings if _is_binding(binding)]
+
+
+def _is_binding(binding) -> bool:
+    return (
+        isinstance(binding, list)
         and len(binding) == 3
         and all(isinstance(part, str) for part in binding)
-    ]
+    )
 
 
 def _identity(stat: os.stat_result) -> tuple[int, int]:
     return stat.st_dev, stat.st_ino
 
 
-def _create_whole(file: Path, data: bytes) -> None:
-    """`file` with `data`, unless it exists: written under another name, then linked
-    into place, so no reader ever opens it empty. If another process made it first,
-    or the filesystem has no hard links, kombu's own write follows."""
+def _create_whole(file: Path, data: bytes) -> bool:
+    """`file` with `data`, unless it exists (False): written under another name, then
+    linked into place, so no reader ever opens it empty and a process making it at the
+    same time does not replace it. On a filesystem without hard links it is renamed into
+    place if it still does not exist: two processes making it at once may then both
+    succeed, and the first one's binding is lost until it binds again."""
     partial = file.with_name(f"{file.name}.{uuid.uuid4()}.part")
     try:
         partial.write_bytes(data)
-        os.link(partial, file)
-    except OSError:
-        pass
+        try:
+            os.link(partial, file)
+        except FileExistsError:
+            return False
+        except OSError:
+            if file.exists():
+                return False
+            os.replace(partial, file)
+        return True
     finally:
         partial.unlink(missing_ok=True)
 

@@ -6,13 +6,16 @@ the race test fails about every other run against it."""
 import json
 import multiprocessing
 import os
+import resource
 import shutil
+import signal
 from contextlib import contextmanager
 from queue import Empty
 
 import pytest
 from celery import current_app
 from kombu import Connection, Exchange, Producer, Queue
+from kombu.transport import filesystem
 
 from botadmin.broker import Transport
 
@@ -318,3 +321,113 @@ def test_a_deletion_stopped_before_cutting_the_table_keeps_the_queue_deleted(fol
 
         with open(path) as remade:
             assert json.load(remade) == [["", "", "worker2"]]
+
+
+def _killed_writing(options, exchange, queue, delete, limit):
+    """Binds `queue` to `exchange` (with `delete`, deletes it once bound) and is killed by the
+    kernel (SIGXFSZ) as it writes a file past its `limit`-th byte: a crash at that point of
+    the table's write, whatever the writer does with it."""
+    with _channel(options) as connection:
+        channel = connection.default_channel
+        bound = Queue(queue, exchange)(channel)
+        if delete:
+            bound.declare()
+        signal.signal(signal.SIGXFSZ, signal.SIG_DFL)  # Python ignores it: a write fails
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+        if delete:
+            channel.queue_delete(queue)
+        else:
+            bound.declare()
+
+
+# Celery's pidbox queues, named after workers whose host names have one length.
+PIDBOXES = [["", "", f"celery@worker-{n * 7919 % 10_000:04}.celery.pidbox"] for n in range(400)]
+
+
+CUTS = {  # where in the table being written the crash comes
+    "first byte": lambda table: 1,
+    "middle of a queue's name": lambda table: (
+        table.index(PIDBOXES[200][2]) + len("celery@worker-12")
+    ),
+    "last byte": lambda table: len(table) - 1,
+}
+
+
+@pytest.mark.parametrize("delete", [False, True], ids=["bind", "deletion"])
+@pytest.mark.parametrize("cut", CUTS.values(), ids=CUTS.keys())
+def test_a_process_killed_writing_a_table_leaves_it_whole_with_every_earlier_binding(
+    folder, delete, cut
+):
+    """kombu rewrote a table in place: a bind killed part way left the new table's start
+    over the old one's end, still JSON but with a binding lost and a queue named from two
+    (names of one length, as Celery's pidbox queues often are), or cut short; a deletion's
+    was cut short. The table is now written aside and renamed into place: the old one
+    stays until the new one is whole."""
+    exchange, path = _fanout_table(folder, "killed", json.dumps(PIDBOXES))
+    queue = "celery@worker-9999.celery.pidbox"
+    with open(path) as table:
+        earlier = json.load(table)
+    if delete:
+        earlier = [["", "", queue], *earlier]  # the bind before the deletion is whole
+    written = json.dumps(
+        [b for b in earlier if b[2] != queue] if delete else [["", "", queue], *earlier]
+    )
+
+    writer = multiprocessing.get_context("fork").Process(
+        target=_killed_writing, args=(folder, exchange, queue, delete, cut(written))
+    )
+    writer.start()
+    writer.join()
+
+    with open(path) as table:
+        assert json.load(table) == earlier
+    assert writer.exitcode == -signal.SIGXFSZ
+
+
+def _bind_and_delete(options, start, failures, worker):
+    """As a worker does: binds its queues, then deletes some of them."""
+    exchange = Exchange("shared", "fanout")
+    with _channel(options) as connection:
+        channel = connection.default_channel
+        start.wait()
+        try:
+            for n in range(20):
+                Queue(f"worker{worker}-{n}", exchange)(channel).declare()
+            for n in range(0, 20, 4):
+                channel.queue_delete(f"worker{worker}-{n}")
+        except Exception as error:
+            failures.put(f"{type(error).__name__}: {error}")
+
+
+def test_processes_binding_and_deleting_at_once_keep_each_others_bindings(folder):
+    """Each rewrite is done under the table's lock on the table it replaces: a process that
+    waited for the lock on a table already replaced takes it again on the new one, else
+    its write would drop the other's binding."""
+    _, path = _fanout_table(folder, "shared", json.dumps([["", "", "earlier"]]))
+    workers = 4
+    assert _failures_at_once(_bind_and_delete, folder, [(w,) for w in range(workers)]) == []
+    with open(path) as table:
+        kept = sorted(queue for _, _, queue in json.load(table))
+    assert kept == sorted(
+        ["earlier"] + [f"worker{w}-{n}" for w in range(workers) for n in range(20) if n % 4]
+    )
+
+
+def test_a_table_kombus_own_transport_writes_is_kept_and_can_be_written_by_it_again(folder):
+    # An earlier release's processes (kombu's in-place writes) share the folder's tables.
+    exchange = Exchange("older", "fanout")
+    older = Connection(
+        "filesystem://localhost/", transport=filesystem.Transport, transport_options=folder
+    )
+    with older, _channel(folder) as connection:
+        for name in ("data_folder_in", "control_folder"):
+            os.makedirs(folder[name])
+        Queue("old-first", exchange)(older.default_channel).declare()
+        Queue("new", exchange)(connection.default_channel).declare()
+        Queue("old-second", exchange)(older.default_channel).declare()
+        connection.default_channel.queue_delete("new")
+
+        assert sorted(q.queue for q in connection.default_channel.get_table("older")) == [
+            "old-first",
+            "old-second",
+        ]
