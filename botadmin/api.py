@@ -330,9 +330,16 @@ def error_for_status(status: int) -> Err:
     return _ERROR_FOR_STATUS.get(status, Err.INVALID_PARAMETER)
 
 
-# The paths whose leading slashes are collapsed: botadmin's API and WeCom's own paths,
-# which a robot tool given botadmin's host sends to (and answers as `api_not_found`).
-_ONE_LEADING_SLASH = (API_PREFIX, "/cgi-bin/")
+# Botadmin's API and WeCom's own paths, which a robot tool given botadmin's host sends to
+# (and answers as `api_not_found`): their leading slashes are collapsed and every error
+# answer under them is the envelope.
+_ENVELOPE_PREFIXES = (API_PREFIX, "/cgi-bin/")
+
+
+def answers_envelope(path: str) -> bool:
+    """Whether an answer for `path` (one leading slash, as ApiPathMiddleware leaves it) is
+    WeCom's envelope: /api, /cgi-bin and everything under them."""
+    return (path + "/").startswith(_ENVELOPE_PREFIXES)
 
 
 class ApiPathMiddleware:
@@ -353,7 +360,7 @@ class ApiPathMiddleware:
 
     def __call__(self, request: HttpRequest):
         path = request.path_info
-        if path.startswith("//") and ("/" + path.lstrip("/") + "/").startswith(_ONE_LEADING_SLASH):
+        if path.startswith("//") and answers_envelope("/" + path.lstrip("/")):
             path = "/" + path.lstrip("/")
         if path.startswith(API_PREFIX) and path.endswith("/") and path != API_PREFIX:
             path = path[:-1]
@@ -385,7 +392,8 @@ class ApiHeadMiddleware:
 
 
 class JsonApiAnswersMiddleware:
-    """Every answer under /api/ is the errcode envelope, whoever wrote it.
+    """Every answer under /api/ and WeCom's /cgi-bin/ is the errcode envelope, whoever
+    wrote it.
 
     django-ninja answers a wrong method with a plain-text 405, and Django
     itself answers HTML for what happens outside a view (a disallowed host, a
@@ -410,7 +418,7 @@ class JsonApiAnswersMiddleware:
     def __call__(self, request: HttpRequest):
         response = self.get_response(request)
         if (
-            not request.path_info.startswith(API_PREFIX)
+            not answers_envelope(request.path_info)
             or response.status_code < 400
             or response.get("Content-Type", "").startswith("application/json")
         ):

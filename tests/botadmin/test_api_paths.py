@@ -1,5 +1,5 @@
 """Every /api/ URL answers the same with a trailing slash, and nothing under /api/ (or
-WeCom's /cgi-bin/) is HTML.
+WeCom's /cgi-bin/) is HTML, not even an error Django answers before routing.
 
 Tools and people add a slash to the URL they paste (`/api/send/`). A redirect to the
 URL without it would lose a POST's body (clients repeat it as a GET, or not at all), so
@@ -175,6 +175,23 @@ def test_an_unknown_api_or_wecom_path_is_a_json_404_naming_the_send_url(
     assert "robot-key-1" not in answer["errmsg"] and "app-secret-1" not in answer["errmsg"]
 
 
+@pytest.mark.parametrize(
+    "path", ["/cgi-bin/webhook/send?key=robot-key-1", "/cgi-bin", "/api/send?secret=s-1"]
+)
+def test_a_host_not_in_allowed_hosts_on_an_api_or_wecom_path_is_the_envelope(client, db, path):
+    """Django refuses the Host before any view runs: its HTML 400 under /api/ and
+    WeCom's /cgi-bin/ alike is the envelope, which names neither the key nor the secret."""
+    response = client.post(path, b"{}", "application/json", headers={"host": "evil.example"})
+
+    assert envelope(response) == (
+        400,
+        {
+            "errcode": 40035,
+            "errmsg": "invalid parameter: Host 'evil.example' is not allowed (ALLOWED_HOSTS)",
+        },
+    )
+
+
 def test_a_robot_key_posted_to_wecoms_path_reaches_no_log(transactional_db, tmp_path):
     """The tool's WeCom robot key is in the query string, as WeCom takes it: the access
     line masks it and Django's own lines (LOG_LEVEL=DEBUG) name the path only. A tool
@@ -187,7 +204,14 @@ def test_a_robot_key_posted_to_wecoms_path_reaches_no_log(transactional_db, tmp_
         doubled = requests.post(
             base_url + f"//cgi-bin/webhook/send?key={key}", json=TEXT, timeout=30
         )
+        refused = requests.post(
+            base_url + f"/cgi-bin/webhook/send?key={key}",
+            json=TEXT,
+            headers={"Host": "evil.example"},
+            timeout=30,
+        )
         assert wait_until(lambda: "//cgi-bin/webhook/send?key=" in log_path.read_text(), 10)
+        assert wait_until(lambda: '" 400 ' in log_path.read_text(), 10)
 
     for response, path in ((single, "/cgi-bin/webhook/send"), (doubled, "//cgi-bin/webhook/send")):
         assert response.headers["Content-Type"].startswith("application/json"), response.text[:200]
@@ -195,7 +219,10 @@ def test_a_robot_key_posted_to_wecoms_path_reaches_no_log(transactional_db, tmp_
             404,
             {"errcode": 7000404, "errmsg": f"no such endpoint: {path}; {SEND_URL}"},
         )
+    assert refused.headers["Content-Type"].startswith("application/json"), refused.text[:200]
+    assert (refused.status_code, refused.json()["errcode"]) == (400, 40035)
     log = log_path.read_text()
     assert '"POST /cgi-bin/webhook/send?key=******** HTTP/1.1" 404' in log
+    assert '"POST /cgi-bin/webhook/send?key=******** HTTP/1.1" 400' in log
     assert '"POST //cgi-bin/webhook/send?key=******** HTTP/1.1" 404' in log
     assert key not in log and key[:8] not in log
