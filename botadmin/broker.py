@@ -23,6 +23,9 @@
   again from the bindings still readable in it and the process's own by
   whichever read finds it so (a publish, a bind, a queue's deletion), not left
   to fail every one of them.
+* A write killed before its rename leaves its `.part` file behind (readers skip it):
+  a channel removes those older than `STALE_PART_SECONDS` when it opens, never one a
+  live writer may still be about to rename.
 * A deleted folder is made again. `rm -rf var/broker` while botadmin runs used
   to crash the worker (and `make run` with it); now the messages in it are
   lost wake-ups, which the sweepers recover.
@@ -38,14 +41,25 @@ import uuid
 from functools import cached_property
 from pathlib import Path
 from queue import Empty
-from time import monotonic
+from time import monotonic, time
 
 from kombu.exceptions import ChannelError
 from kombu.transport import filesystem
 from kombu.utils.json import dumps, loads
 
+# A `.part` file this old was left by a writer killed before its rename: a live one
+# renames (or links) it into place right after writing it, within milliseconds.
+STALE_PART_SECONDS = 10 * 60
+
 
 class Channel(filesystem.Channel):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Where `_put` and the table writes leave their parts; each worker and web
+        # process opens a channel at its start, so leftovers go within a restart.
+        for folder in {str(self.data_folder_out), str(self.control_folder)}:
+            _remove_stale_parts(folder, STALE_PART_SECONDS)
+
     def _folders(self) -> None:
         """Make the folders again; if they are being deleted right now, the next call will."""
         try:
@@ -263,6 +277,24 @@ def _is_binding(binding) -> bool:
         and len(binding) == 3
         and all(isinstance(part, str) for part in binding)
     )
+
+
+def _remove_stale_parts(folder: str, older_than: float) -> None:
+    """Removes the `.part` files in `folder` last written more than `older_than` seconds
+    ago."""
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:  # not made yet, or unreadable: the writes say so, not this cleanup
+        return
+    now = time()
+    for entry in entries:
+        if not entry.name.endswith(".part"):
+            continue
+        try:
+            if now - entry.stat(follow_symlinks=False).st_mtime > older_than:
+                os.remove(entry.path)
+        except OSError:  # removed meanwhile by another process, or not ours to remove
+            pass
 
 
 def _identity(stat: os.stat_result) -> tuple[int, int]:

@@ -9,7 +9,10 @@ import os
 import resource
 import shutil
 import signal
+import time
+import uuid
 from contextlib import contextmanager
+from pathlib import Path
 from queue import Empty
 
 import pytest
@@ -17,7 +20,7 @@ from celery import current_app
 from kombu import Connection, Exchange, Producer, Queue
 from kombu.transport import filesystem
 
-from botadmin.broker import Transport
+from botadmin.broker import STALE_PART_SECONDS, Transport
 
 
 @pytest.fixture
@@ -382,6 +385,39 @@ def test_a_process_killed_writing_a_table_leaves_it_whole_with_every_earlier_bin
     with open(path) as table:
         assert json.load(table) == earlier
     assert writer.exitcode == -signal.SIGXFSZ
+
+
+def test_a_part_a_killed_writer_left_is_removed_once_stale_and_not_before(folder):
+    """A writer killed before its rename leaves its `.part` (readers skip it). A channel
+    opening removes those older than STALE_PART_SECONDS only: a younger one may be a live
+    writer's, about to be renamed into place."""
+    exchange, path = _fanout_table(folder, "left", json.dumps(PIDBOXES[:3]))
+    writer = multiprocessing.get_context("fork").Process(
+        target=_killed_writing, args=(folder, exchange, "worker-new", False, 10)
+    )
+    writer.start()
+    writer.join()
+    assert writer.exitcode == -signal.SIGXFSZ
+    control, queue = Path(folder["control_folder"]), Path(folder["data_folder_out"])
+    (left,) = control.glob("left.exchange.*.part")
+    queue.mkdir(exist_ok=True)
+    message = queue / f"1_{uuid.uuid4()}.celery.msg.part"  # a message write killed alike
+    message.write_bytes(b'{"bo')
+    young = control / f"left.exchange.{uuid.uuid4()}.part"
+    young.write_bytes(b"[]")
+    stale = time.time() - STALE_PART_SECONDS - 5
+    for file in (left, message, Path(path)):
+        os.utime(file, (stale, stale))
+    os.utime(young, (stale + 10, stale + 10))  # STALE_PART_SECONDS - 5 old: may be live
+
+    with _channel(folder) as connection:
+        connection.default_channel  # noqa: B018 (the channel opens)
+
+        assert sorted(p.name for p in control.iterdir()) == sorted(["left.exchange", young.name])
+        assert not message.exists()
+        assert [q.queue for q in connection.default_channel.get_table("left")] == [
+            q for _, _, q in PIDBOXES[:3]
+        ]
 
 
 def _bind_and_delete(options, start, failures, worker):
