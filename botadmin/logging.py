@@ -90,9 +90,19 @@ def mask_secrets(text: str) -> str:
 
 
 class MaskSecretsFilter(logging.Filter):
-    """Rewrites a record's final message with secrets masked."""
+    """Rewrites a record's final message, and its traceback and stack, with secrets masked.
+
+    A text formatter appends the traceback after the message: an exception's own words
+    (`ValueError: … ?access_token=…`) and its source lines are masked here too, written
+    once into `exc_text`, which formatters print instead of formatting `exc_info` again."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and not record.exc_text:
+            record.exc_text = _TRACEBACKS.formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = mask_secrets(record.exc_text)
+        if record.stack_info:
+            record.stack_info = mask_secrets(record.stack_info)
         try:
             message = record.getMessage()
         except Exception:  # a broken format string is not ours to fix here
@@ -101,6 +111,9 @@ class MaskSecretsFilter(logging.Filter):
         if masked != message:
             record.msg, record.args = masked, None
         return True
+
+
+_TRACEBACKS = logging.Formatter()
 
 
 class OneLineWarningFilter(logging.Filter):

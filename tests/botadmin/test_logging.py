@@ -196,6 +196,40 @@ def test_json_lines_carry_context_and_mask_secrets_in_query_header_and_body():
     assert "Traceback" in lines[3]["exc"]
 
 
+def test_text_lines_mask_secrets_in_a_traceback_and_a_stack(settings):
+    """The default format (LOG_FORMAT=text) prints an exception after the message: its
+    words (a connector's error naming a URL with its access token) are masked as well."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter(settings.LOGGING["formatters"]["plain"]["format"]))
+    use_format(handler, "text")
+    logger = logging.getLogger("tests.text_lines")
+    logger.addHandler(handler)
+    logger.propagate = False
+    url = "https://qyapi.weixin.qq.com/cgi-bin/message/send?access_token="
+    token = "-".join(["tok", "SECRET"])  # the traceback's source lines do not show it
+    try:
+        try:
+            raise ValueError(f"boom {url}{token}1")
+        except ValueError:
+            logger.exception("failed")
+        logger.warning("here", stack_info=True, extra={"x": "?key=stack-SECRET-2"})
+        try:
+            raise ConnectionError(f"{url}{token}3")
+        except ConnectionError as cause:
+            try:
+                raise RuntimeError("sending failed") from cause
+            except RuntimeError:
+                logger.error("send", exc_info=True)
+    finally:
+        logger.removeHandler(handler)
+
+    text = stream.getvalue()
+    assert "SECRET" not in text
+    assert text.count("Traceback") == 3
+    assert f"ValueError: boom {url}{MASK}" in text
+
+
 def test_each_request_has_an_id_in_its_answer(client):
     assert len(client.get("/healthz").headers["X-Request-ID"]) == 32
     given = client.get("/healthz", headers={"X-Request-ID": "lb-7f3a"})
