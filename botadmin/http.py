@@ -147,6 +147,12 @@ class HttpResponse:
         content_type = self.headers.get("Content-Type") or ""
         return answer_text.decoded(self.content, content_type, complete=not self.truncated)
 
+    def excerpt(self, limit: int) -> str:
+        """The body's start as an operator or a log reads it (a reason, an error's detail),
+        its secrets masked: a proxy's or a gateway's error page names the URL it could not
+        fetch, `?access_token=…`, `?key=…` or `&corpsecret=…` included."""
+        return mask_secrets(self.text[:limit])
+
     def json(self):
         return jsontext.loads(self.content)
 

@@ -218,7 +218,7 @@ class WeComAIBotConnector(Connector):
         if not isinstance(answer, dict):
             return SendResult(
                 Outcome.UNCERTAIN,
-                Reason(UNEXPECTED_GATEWAY_ANSWER, answer=response.text[:500]),
+                Reason(UNEXPECTED_GATEWAY_ANSWER, answer=response.excerpt(500)),
                 http_status=response.status,
             )
         detail = str(answer.get("errmsg", ""))
@@ -239,7 +239,7 @@ class WeComAIBotConnector(Connector):
             errcode = int(answer["errcode"])
         except (KeyError, TypeError, ValueError):
             return SendResult(
-                Outcome.UNCERTAIN, Reason(UNEXPECTED_GATEWAY_ANSWER, answer=response.text[:500])
+                Outcome.UNCERTAIN, Reason(UNEXPECTED_GATEWAY_ANSWER, answer=response.excerpt(500))
             )
         if errcode == 0:
             return SendResult(

@@ -96,10 +96,10 @@ def without_errcode(response: http.HttpResponse) -> SendResult:
     200 with JSON): refused in front of WeCom (nothing was posted: try again), or anything
     else, which may or may not have been posted."""
     if response.status in REFUSED_IN_FRONT_STATUSES:
-        return SendResult(Outcome.RETRY, response.text[:1024], http_status=response.status)
+        return SendResult(Outcome.RETRY, response.excerpt(1024), http_status=response.status)
     return SendResult(Outcome.UNCERTAIN, unexpected_answer(response), http_status=response.status)
 
 
 def unexpected_answer(response: http.HttpResponse) -> Reason:
     """An answer we cannot read, in words, with its start."""
-    return Reason(UNEXPECTED_ANSWER, answer=response.text[:1000])
+    return Reason(UNEXPECTED_ANSWER, answer=response.excerpt(1000))

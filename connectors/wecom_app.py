@@ -441,7 +441,7 @@ class WeComAppConnector(Connector):
             raise ConnectorError(refused_connection(reasons.of(error))) from None
         if answer is None:
             unexpected = Reason(gettext_noop("%(call)s: unexpected answer"), call=path)
-            raise ConnectorError(unexpected, detail=response.text[:200])
+            raise ConnectorError(unexpected, detail=response.excerpt(200))
         errcode = int(answer.get("errcode", 0) or 0)
         if errcode != 0:
             errmsg = str(answer.get("errmsg", ""))

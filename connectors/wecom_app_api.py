@@ -142,7 +142,7 @@ def _fetch_token(app: App, store: bool) -> str:
     except (ValueError, TypeError, AttributeError):
         unexpected = gettext_noop("unexpected gettoken answer (HTTP %(status)s): %(answer)s")
         raise TokenError(
-            Reason(unexpected, status=response.status, answer=response.text[:200]),
+            Reason(unexpected, status=response.status, answer=response.excerpt(200)),
             reached=False,
         ) from None
     if errcode != 0 or not answer.get("access_token"):

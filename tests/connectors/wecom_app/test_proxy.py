@@ -8,6 +8,7 @@ import base64
 import contextlib
 import itertools
 import os
+from collections.abc import Callable
 
 import pytest
 import requests
@@ -36,7 +37,7 @@ class ForwardProxy(LocalServer):
         super().__init__()
         self.targets: list[str] = []
         self.authorizations: list[str | None] = []
-        self.answers: dict[str, Answer] = {}
+        self.answers: dict[str, Answer | Callable[[Request], Answer]] = {}
         self._upstream = requests.Session()
         self._upstream.trust_env = False
 
@@ -44,6 +45,8 @@ class ForwardProxy(LocalServer):
         self.targets.append(request.target)
         self.authorizations.append(request.headers.get("Proxy-Authorization"))
         answer = self.answers.get(request.path.removeprefix("/cgi-bin/"))
+        if callable(answer):
+            return answer(request)
         if answer is not None:
             return answer
         headers = {"Content-Type": request.headers.get("Content-Type", "")}
@@ -90,6 +93,33 @@ def test_a_proxy_answering_502_for_the_token_leaves_the_message_queued_and_the_b
     del proxy.answers["gettoken"]
     clock.advance(3600)
     assert deliver(message.pk, clock).result == "sent"
+
+
+def squid_page(status: int):
+    """A proxy's error page, which names the URL it could not fetch, query string and all."""
+
+    def answer(request: Request) -> Answer:
+        page = f"<html><p>The requested URL could not be retrieved: {request.target}</p></html>"
+        return Answer(status, page.encode(), {"Content-Type": "text/html"})
+
+    return answer
+
+
+@pytest.mark.parametrize("api", ["gettoken", "message/send"])
+@pytest.mark.parametrize("status", [403, 502])
+def test_a_proxy_page_naming_the_url_keeps_the_secret_and_token_out_of_the_error(
+    app_api, app_bot, member, proxy, queue_message, clock, api, status
+):
+    proxy.answers[api] = squid_page(status)
+    message = queue_message(member, TEXT)
+
+    deliver(message.pk, clock)
+
+    message.refresh_from_db()
+    assert "could not be retrieved" in message.last_error
+    assert SECRET not in message.last_error
+    assert not any(token in message.last_error for token in app_api.tokens)
+    assert "=********" in message.last_error
 
 
 def test_a_proxy_that_is_down_leaves_the_message_queued_and_the_bot_running(
