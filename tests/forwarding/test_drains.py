@@ -47,7 +47,7 @@ def endpoint_wake_ups(*endpoint_ids: int, expected: int = 0) -> list[TaskMessage
             if m.task == forward_endpoint_deliveries.name and set(endpoint_ids) & set(m.args[0])
         ]
 
-    taken = take_task_messages("forwarding", wait=5, until=lambda m: len(mine(m)) >= expected)
+    taken = take_task_messages("forwarding", wait=30, until=lambda m: len(mine(m)) >= expected)
     while more := take_task_messages("forwarding", wait=0.5):
         taken += more
     return mine(taken)
@@ -208,7 +208,7 @@ def test_a_fan_out_drain_whose_time_is_up_hands_on_to_a_fresh_wake_up(
         # published after their commits name theirs, and may still arrive (CI saw three).
         return [m for m in messages if m.task == forward_messages.name and m.args == [[]]]
 
-    (hand_on,) = hand_ons(take_task_messages("forwarding", wait=5, until=hand_ons))
+    (hand_on,) = hand_ons(take_task_messages("forwarding", wait=30, until=hand_ons))
     assert forward_messages(*hand_on.args) == 5  # the rest, and no time was up
     assert not hand_ons(take_task_messages("forwarding", wait=0.5))
     assert len(receiver.wait_for(CLAIM_BATCH + 5)) == CLAIM_BATCH + 5
