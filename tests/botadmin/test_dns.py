@@ -60,7 +60,7 @@ def test_callers_of_a_call_still_running_wait_for_it_instead_of_starting_another
     assert len(runs) == 1
 
     release.set()  # the run ends: the next caller starts a new one
-    assert wait_until(lambda: not calls.running, 5)
+    assert wait_until(lambda: not calls.running, 30)
     assert calls.call("hung.example", slow_lookup, timeout=5) == "answer"
     assert len(runs) == 2
 
@@ -83,7 +83,7 @@ def test_blocked_calls_hold_the_pools_threads_and_no_more(release):
     # The calls whose callers gave up while they waited for a thread never run.
     assert calls.call("after", lambda: "free again", timeout=5) == "free again"
     assert len(started) == 2
-    assert wait_until(lambda: not calls.running, 5)
+    assert wait_until(lambda: not calls.running, 30)
 
 
 def test_a_forked_child_looks_names_up_on_threads_of_its_own():

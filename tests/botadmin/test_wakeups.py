@@ -47,7 +47,7 @@ def test_waiting_wake_ups_of_an_id_list_task_go_to_the_broker_as_one_call(monkey
         name=TEST_PUBLISHER, target=wakeups._publish, args=(pending,), daemon=True
     ).start()
 
-    assert wait_until(lambda: len(published) >= 4, timeout=5)
+    assert wait_until(lambda: len(published) >= 4, timeout=30)
     assert published == [
         ("messaging.deliver_messages", ([1, 2, 3],)),
         ("messaging.forward_messages", ([10, 11],)),

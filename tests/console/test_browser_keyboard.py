@@ -69,7 +69,7 @@ def test_the_language_switch_is_reached_by_tab_and_arrow_keys_do_not_switch_it(p
             "document.querySelector('form.lang-switch').contains(document.activeElement)"
         )
 
-    assert wait_until(lambda: page.keyboard.press("Tab") or focus_in_language_switch(), timeout=5)
+    assert wait_until(lambda: page.keyboard.press("Tab") or focus_in_language_switch(), timeout=30)
     shoot(page, "keyboard-language-focused")
     _arrow_keys_do_not_reload(
         page, ("ArrowDown", "ArrowDown", "ArrowUp", "ArrowRight", "ArrowLeft")

@@ -75,7 +75,7 @@ def test_a_session_ended_while_the_cache_was_down_stays_ended_once_it_is_back(
     client.cookies[settings.SESSION_COOKIE_NAME] = cookie  # kept by someone
 
     assert not Session.objects.exists()
-    assert wait_until(lambda: client.get(reverse("console:dashboard")).status_code == 302, 5)
+    assert wait_until(lambda: client.get(reverse("console:dashboard")).status_code == 302, 30)
 
 
 def test_wrong_passwords_are_not_counted_while_the_cache_is_down(

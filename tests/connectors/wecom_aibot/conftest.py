@@ -104,7 +104,7 @@ def connected(aibot_server, aibot, start_gateway):
     """A gateway holding the bot's subscribed connection."""
     gateway = start_gateway()
     aibot_server.wait_connected("bot1")
-    assert wait_until(lambda: 1 in [len(aibot_server.subscriptions)], timeout=5)
+    assert wait_until(lambda: 1 in [len(aibot_server.subscriptions)], timeout=30)
 
     # The server counts the subscription before the gateway has read its answer; a
     # send in between is answered "not connected" (retry).
@@ -112,5 +112,5 @@ def connected(aibot_server, aibot, start_gateway):
         session = gateway.gateway.sessions.get(aibot.pk)
         return session is not None and session.subscribed
 
-    assert wait_until(subscribed, timeout=5)
+    assert wait_until(subscribed, timeout=30)
     return gateway

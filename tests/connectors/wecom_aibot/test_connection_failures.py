@@ -56,7 +56,7 @@ def test_an_unknown_host_reads_as_a_host_name_that_cannot_be_resolved(
     fast_gateway.WECOM_AIBOT_WS_URL = "wss://openws.work.invalid/"
     start_gateway("vm:10181:0ffcd9f2")
 
-    assert wait_until(lambda: last_error(aibot), timeout=5)
+    assert wait_until(lambda: last_error(aibot), timeout=30)
     row = dashboard_row(operator_of(aibot), aibot)
 
     assert "正在重连" in row
@@ -76,7 +76,7 @@ def test_a_refused_port_reads_as_a_refused_connection(
     fast_gateway.WECOM_AIBOT_WS_URL = f"ws://127.0.0.1:{port}/"
     start_gateway()
 
-    assert wait_until(lambda: last_error(aibot), timeout=5)
+    assert wait_until(lambda: last_error(aibot), timeout=30)
     row = dashboard_row(operator_of(aibot), aibot)
 
     assert "127.0.0.1 拒绝了连接" in row
@@ -89,7 +89,7 @@ def test_an_http_answer_to_the_handshake_names_its_status(
     with Forbidden() as server:
         fast_gateway.WECOM_AIBOT_WS_URL = server.url("/").replace("http://", "ws://")
         start_gateway()
-        assert wait_until(lambda: last_error(aibot), timeout=5)
+        assert wait_until(lambda: last_error(aibot), timeout=30)
 
     row = dashboard_row(operator_of(aibot), aibot)
     assert "企业微信服务器 127.0.0.1 以 HTTP 状态 403 回应了连接" in row

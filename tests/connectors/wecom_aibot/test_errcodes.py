@@ -210,7 +210,7 @@ def test_a_rate_limited_reply_is_tried_again_as_a_reply_while_its_window_lasts(
         {"msgid": "in1", "chatid": "wrGroupA", "chattype": "group", "from": {"userid": "lisi"},
          "msgtype": "text", "text": {"content": "@助手 状态？"}},
     )  # fmt: skip
-    assert wait_until(lambda: Message.objects.filter(upstream_msgid="in1").exists(), timeout=5)
+    assert wait_until(lambda: Message.objects.filter(upstream_msgid="in1").exists(), timeout=30)
     aibot_server.answer_next(45009)
     message = queued({**MARKDOWN, "reply_to": "in1"})
 

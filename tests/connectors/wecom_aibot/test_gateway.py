@@ -31,7 +31,7 @@ def test_the_gateway_subscribes_with_the_bots_id_and_secret_and_shows_it_connect
     subscribe = aibot_server.frames_of("aibot_subscribe")[0]
     assert subscribe["body"] == {"bot_id": "bot1", "secret": "secret1"}
     assert subscribe["headers"]["req_id"]
-    assert wait_until(lambda: state(aibot) == "connected", timeout=5)
+    assert wait_until(lambda: state(aibot) == "connected", timeout=30)
     shown = connections.status(aibot)
     assert shown["held"] and shown["holder"] == gateway.holder
     assert shown["connected_since"] is not None and shown["last_frame_at"] is not None
@@ -43,18 +43,18 @@ def test_refused_credentials_pause_the_bot_with_the_reason_and_are_not_retried(
     bot = make_aibot(secret="wrong")
     start_gateway()
 
-    assert wait_until(lambda: Bot.objects.get(pk=bot.pk).paused_at is not None, timeout=5)
+    assert wait_until(lambda: Bot.objects.get(pk=bot.pk).paused_at is not None, timeout=30)
     bot.refresh_from_db()
     assert "853000" in bot.paused_reason and "invalid bot_id or secret" in bot.paused_reason
     assert state(bot) == "refused"
     # WeCom leaves a refused connection open: the gateway closes it itself.
-    assert wait_until(lambda: aibot_server.open_connections == 0, timeout=5)
+    assert wait_until(lambda: aibot_server.open_connections == 0, timeout=30)
     time.sleep(1)  # several polls and backoffs
     assert aibot_server.subscriptions == [("bot1", 853000)]
 
 
 def test_pings_are_sent_and_two_unanswered_ones_reconnect(aibot_server, connected):
-    assert wait_until(lambda: len(aibot_server.frames_of("ping")) >= 2, timeout=5)
+    assert wait_until(lambda: len(aibot_server.frames_of("ping")) >= 2, timeout=30)
     aibot_server.answer_pings = False
 
     assert wait_until(lambda: len(aibot_server.subscriptions) == 2, timeout=10)
@@ -66,7 +66,7 @@ def test_a_dropped_connection_is_reconnected_after_a_backoff(aibot_server, aibot
     aibot_server.drop("bot1")
 
     assert wait_until(lambda: len(aibot_server.subscriptions) == 2, timeout=10)
-    assert wait_until(lambda: state(aibot) == "connected", timeout=5)
+    assert wait_until(lambda: state(aibot) == "connected", timeout=30)
     assert "closed" in BotConnection.objects.get(pk=aibot.pk).last_error
 
 
@@ -75,7 +75,7 @@ def test_after_a_kick_the_gateway_does_not_reconnect_until_an_operator_asks(
 ):
     aibot_server.kick("bot1")
 
-    assert wait_until(lambda: state(aibot) == "taken_over", timeout=5)
+    assert wait_until(lambda: state(aibot) == "taken_over", timeout=30)
     row = BotConnection.objects.get(pk=aibot.pk)
     assert row.taken_over_at is not None
     # Stored in English with its time, shown in the reader's language.
@@ -88,8 +88,8 @@ def test_after_a_kick_the_gateway_does_not_reconnect_until_an_operator_asks(
     assert len(aibot_server.subscriptions) == 1
 
     connections.reconnect(aibot)
-    assert wait_until(lambda: len(aibot_server.subscriptions) == 2, timeout=5)
-    assert wait_until(lambda: state(aibot) == "connected", timeout=5)
+    assert wait_until(lambda: len(aibot_server.subscriptions) == 2, timeout=30)
+    assert wait_until(lambda: state(aibot) == "connected", timeout=30)
 
 
 def test_two_gateways_never_hold_one_bot_and_the_second_takes_over_when_the_first_stops(
@@ -104,9 +104,9 @@ def test_two_gateways_never_hold_one_bot_and_the_second_takes_over_when_the_firs
     assert BotConnection.objects.get(pk=aibot.pk).holder == "gateway-a"
 
     first.stop()
-    assert wait_until(lambda: len(aibot_server.subscriptions) == 2, timeout=5)
+    assert wait_until(lambda: len(aibot_server.subscriptions) == 2, timeout=30)
     assert wait_until(
-        lambda: BotConnection.objects.get(pk=aibot.pk).holder == "gateway-b", timeout=5
+        lambda: BotConnection.objects.get(pk=aibot.pk).holder == "gateway-b", timeout=30
     )
     assert aibot_server.kicks == 0  # nobody was kicked
     second.stop()
@@ -142,14 +142,14 @@ def test_new_bots_and_changed_credentials_are_picked_up_without_a_restart(
     start_gateway()
     time.sleep(0.5)
     bot = make_aibot()
-    aibot_server.wait_connected("bot1", timeout=5)
+    aibot_server.wait_connected("bot1", timeout=30)
 
     aibot_server.bots["bot2"] = "secret2"
     bot.connector_settings = {"bot_id": "bot2", "bot_secret": "secret2"}
     bot.save()
 
-    aibot_server.wait_connected("bot2", timeout=5)
-    assert wait_until(lambda: "bot1" not in aibot_server.live, timeout=5)
+    aibot_server.wait_connected("bot2", timeout=30)
+    assert wait_until(lambda: "bot1" not in aibot_server.live, timeout=30)
     assert aibot_server.frames_of("aibot_subscribe")[-1]["body"] == {
         "bot_id": "bot2",
         "secret": "secret2",
@@ -159,8 +159,8 @@ def test_new_bots_and_changed_credentials_are_picked_up_without_a_restart(
 def test_a_deactivated_bot_is_disconnected_and_its_lease_released(aibot_server, aibot, connected):
     Bot.objects.filter(pk=aibot.pk).update(is_active=False)
 
-    assert wait_until(lambda: "bot1" not in aibot_server.live, timeout=5)
-    assert wait_until(lambda: not connections.status(aibot)["held"], timeout=5)
+    assert wait_until(lambda: "bot1" not in aibot_server.live, timeout=30)
+    assert wait_until(lambda: not connections.status(aibot)["held"], timeout=30)
 
 
 def test_a_bot_whose_sending_is_paused_keeps_receiving(aibot_server, aibot, connected):
@@ -175,13 +175,13 @@ def test_resuming_a_bot_whose_credentials_were_refused_tries_again(
 ):
     bot = make_aibot(secret="wrong")
     start_gateway()
-    assert wait_until(lambda: Bot.objects.get(pk=bot.pk).paused_at is not None, timeout=5)
+    assert wait_until(lambda: Bot.objects.get(pk=bot.pk).paused_at is not None, timeout=30)
 
     aibot_server.bots["bot1"] = "wrong"  # the operator made WeCom and the settings agree
     Bot.objects.filter(pk=bot.pk).update(paused_at=None, paused_reason="")
 
-    aibot_server.wait_connected("bot1", timeout=5)
-    assert wait_until(lambda: state(bot) == "connected", timeout=5)
+    aibot_server.wait_connected("bot1", timeout=30)
+    assert wait_until(lambda: state(bot) == "connected", timeout=30)
 
 
 def test_another_client_subscribing_takes_the_bot_over_and_the_gateway_stays_away(
@@ -196,7 +196,7 @@ def test_another_client_subscribing_takes_the_bot_over_and_the_gateway_stays_awa
                                 "body": {"bot_id": "bot1", "secret": "secret1"}}))  # fmt: skip
         assert json.loads(laptop.recv(5))["errcode"] == 0
 
-        assert wait_until(lambda: state(aibot) == "taken_over", timeout=5)
+        assert wait_until(lambda: state(aibot) == "taken_over", timeout=30)
         time.sleep(1)  # polls and backoffs that would have reconnected
         assert aibot_server.kicks == 1 and len(aibot_server.subscriptions) == 2
 
@@ -211,7 +211,7 @@ def test_a_busy_or_rate_limited_subscription_is_tried_again_and_never_pauses_the
 
     assert wait_until(lambda: len(aibot_server.subscriptions) == 2, timeout=10)
     assert aibot_server.subscriptions == [("bot1", errcode), ("bot1", 0)]
-    assert wait_until(lambda: state(aibot) == "connected", timeout=5)
+    assert wait_until(lambda: state(aibot) == "connected", timeout=30)
     aibot.refresh_from_db()
     assert aibot.paused_at is None
     # What WeCom answered stays visible on the bot until the next error.
@@ -226,7 +226,7 @@ def test_a_rate_limited_subscription_waits_out_its_minute_before_subscribing_aga
     aibot_server.answer_next_subscribe(45009)
     start_gateway()
 
-    assert wait_until(lambda: state(aibot) == "retrying", timeout=5)
+    assert wait_until(lambda: state(aibot) == "retrying", timeout=30)
     with translation.override("en"):
         shown = translate(BotConnection.objects.get(pk=aibot.pk).last_error)
     assert "45009" in shown and "once its minute has passed" in shown
@@ -235,7 +235,7 @@ def test_a_rate_limited_subscription_waits_out_its_minute_before_subscribing_aga
     # Its minute and at most a quarter more (RATE_LIMIT_JITTER), plus connecting again.
     assert minute <= subscribed - refused < minute * 1.25 + 1.0
     assert aibot_server.subscriptions == [("bot1", 45009), ("bot1", 0)]
-    assert wait_until(lambda: state(aibot) == "connected", timeout=5)
+    assert wait_until(lambda: state(aibot) == "connected", timeout=30)
 
 
 def test_bots_whose_subscriptions_are_rate_limited_together_do_not_come_back_together(
@@ -267,7 +267,7 @@ def test_the_gateway_stops_at_once_while_a_rate_limited_subscription_waits_its_m
 ):
     aibot_server.answer_next_subscribe(45009)
     gateway = start_gateway()
-    assert wait_until(lambda: state(aibot) == "retrying", timeout=5)
+    assert wait_until(lambda: state(aibot) == "retrying", timeout=30)
 
     asked = time.monotonic()
     gateway.stop()
@@ -282,7 +282,7 @@ def test_while_wecom_stays_busy_the_subscription_backs_off(aibot_server, aibot, 
     assert wait_until(lambda: len(aibot_server.subscriptions) == 4, timeout=15)
     at = aibot_server.times_of("aibot_subscribe")
     assert at[2] - at[1] >= 1.0 and at[3] - at[2] >= 2.0  # 1 s, then 2-4 s, then 4-8 s
-    assert wait_until(lambda: state(aibot) == "connected", timeout=5)
+    assert wait_until(lambda: state(aibot) == "connected", timeout=30)
     assert Bot.objects.get(pk=aibot.pk).paused_at is None
 
 
@@ -301,7 +301,7 @@ def test_acks_that_name_their_command_still_answer_the_subscription_pings_and_se
 ):
     aibot_server.ack_with_cmd = True  # {"cmd": "aibot_send_msg", "headers": …, "errcode": 0}
     start_gateway()
-    assert wait_until(lambda: state(aibot) == "connected", timeout=5)
+    assert wait_until(lambda: state(aibot) == "connected", timeout=30)
     assert wait_until(lambda: len(aibot_server.frames_of("ping")) >= 4, timeout=10)
     assert len(aibot_server.subscriptions) == 1  # the pings' acks were read as acks
 

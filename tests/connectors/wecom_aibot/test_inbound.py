@@ -65,7 +65,7 @@ def test_group_and_direct_messages_are_stored_listed_and_forwarded_signed_once_e
         aibot_server.push_message("bot1", group_text())
         aibot_server.push_message("bot1", group_text())  # WeCom repeats a callback
         aibot_server.push_message("bot1", direct_text())
-        assert wait_until(lambda: inbound().count() == 2, timeout=5)
+        assert wait_until(lambda: inbound().count() == 2, timeout=30)
 
         group, direct = inbound()
         assert group.conversation.conversation_id == "wrGroupA"
@@ -97,14 +97,14 @@ def test_a_callback_repeated_on_a_new_connection_is_still_stored_once(
     aibot_server, aibot, connected
 ):
     aibot_server.push_message("bot1", group_text("dup"))
-    assert wait_until(lambda: inbound().count() == 1, timeout=5)
+    assert wait_until(lambda: inbound().count() == 1, timeout=30)
     aibot_server.drop("bot1")
     aibot_server.wait_connected("bot1", timeout=10)
 
     aibot_server.push_message("bot1", group_text("dup"))
     aibot_server.push_message("bot1", direct_text("after"))
 
-    assert wait_until(lambda: inbound().count() == 2, timeout=5)
+    assert wait_until(lambda: inbound().count() == 2, timeout=30)
     assert [m.upstream_msgid for m in inbound()] == ["dup", "after"]
 
 
@@ -120,7 +120,7 @@ def test_events_are_stored_as_event_messages(aibot_server, aibot, connected):
             "event": {"eventtype": "enter_chat"},
         },
     )
-    assert wait_until(lambda: inbound().count() == 1, timeout=5)
+    assert wait_until(lambda: inbound().count() == 1, timeout=30)
     assert inbound()[0].msgtype == "event"
     assert inbound()[0].body["event"] == {"eventtype": "enter_chat"}
 
@@ -152,11 +152,11 @@ def test_readiness_counts_the_callbacks_read_and_not_stored_yet_until_they_are(
         aibot_server.push_message("bot1", direct_text("after-it"))
 
         waiting = f"2 callbacks read and not stored yet ({socket.gethostname()} 2)"
-        assert wait_until(lambda: waiting_callbacks(client) == waiting, timeout=5)
+        assert wait_until(lambda: waiting_callbacks(client) == waiting, timeout=30)
 
     assert wait_until(lambda: inbound().count() == 2, timeout=10)
     assert wait_until(
-        lambda: waiting_callbacks(client) == "0 callbacks read and not stored yet", timeout=5
+        lambda: waiting_callbacks(client) == "0 callbacks read and not stored yet", timeout=30
     )
 
 
@@ -182,7 +182,7 @@ def test_callbacks_the_stopping_gateway_could_not_store_are_stored_by_the_next_o
         aibot_server.push_message("bot1", group_text("first"))
         aibot_server.push_message("bot1", direct_text("second"))
         aibot_server.kick("bot1")  # noticed after both callbacks: they were read
-        assert wait_until(lambda: state(aibot) == "taken_over", timeout=5)
+        assert wait_until(lambda: state(aibot) == "taken_over", timeout=30)
         connected.stop()  # gives up waiting for the database after 0.5 s
 
     start_gateway("gateway-b")
@@ -198,9 +198,9 @@ def test_a_journal_is_emptied_once_stored_and_deleted_when_its_gateway_stops(
     (journal,) = Path(settings.WECOM_AIBOT_INBOX_DIR).glob("*.inbox")
     aibot_server.push_message("bot1", group_text("m1"))
     aibot_server.push_message("bot1", direct_text("m2"))
-    assert wait_until(lambda: inbound().count() == 2, timeout=5)
+    assert wait_until(lambda: inbound().count() == 2, timeout=30)
 
-    assert wait_until(lambda: journal.stat().st_size == 0, timeout=5)
+    assert wait_until(lambda: journal.stat().st_size == 0, timeout=30)
     connected.stop()
     assert list(Path(settings.WECOM_AIBOT_INBOX_DIR).iterdir()) == []
 

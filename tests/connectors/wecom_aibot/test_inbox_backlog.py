@@ -155,8 +155,8 @@ def test_the_gateway_reports_the_backlog_while_its_replay_waits_for_the_database
     with messages_locked():
         start_gateway()
         assert wait_until(lambda: flock_held(journal), timeout=10)  # the replay waits
-        assert wait_until(lambda: aibot_inbox.backlog_by_host() == {host: 3}, timeout=5)
+        assert wait_until(lambda: aibot_inbox.backlog_by_host() == {host: 3}, timeout=30)
 
     assert wait_until(lambda: Message.objects.filter(bot=bot).count() == 3, timeout=30)
-    assert wait_until(lambda: aibot_inbox.backlog_by_host() == {host: 0}, timeout=5)
+    assert wait_until(lambda: aibot_inbox.backlog_by_host() == {host: 0}, timeout=30)
     assert not journal.exists()

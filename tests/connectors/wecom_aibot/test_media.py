@@ -68,7 +68,7 @@ def stored(row: MessageMedia) -> bytes:
 def test_an_image_is_fetched_decrypted_and_kept_with_its_message(aibot_server, aibot, connected):
     picture = image_bytes()
     aibot_server.push_message("bot1", image_message(aibot_server, "img1", picture))
-    assert wait_until(lambda: MessageMedia.objects.exists(), timeout=5)
+    assert wait_until(lambda: MessageMedia.objects.exists(), timeout=30)
 
     assert fetch_due() == ["stored"]
     row = MessageMedia.objects.get()
@@ -87,7 +87,7 @@ def test_a_file_is_retried_after_a_failed_download_while_the_url_lives(
         {"msgid": "f1", "chattype": "single", "from": {"userid": "lisi"}, "msgtype": "file",
          "file": {"url": url, "aeskey": aeskey}},
     )  # fmt: skip
-    assert wait_until(lambda: MessageMedia.objects.exists(), timeout=5)
+    assert wait_until(lambda: MessageMedia.objects.exists(), timeout=30)
 
     assert fetch_due() == ["pending"]  # WeCom busy: tried again within the URL's life
     row = MessageMedia.objects.get()
@@ -100,7 +100,7 @@ def test_a_file_is_retried_after_a_failed_download_while_the_url_lives(
 def test_media_whose_url_died_is_recorded_as_failed_not_dropped(aibot_server, aibot, connected):
     aibot_server.media_seconds = 0  # expired before anybody fetched it
     aibot_server.push_message("bot1", image_message(aibot_server, "late", image_bytes()))
-    assert wait_until(lambda: MessageMedia.objects.exists(), timeout=5)
+    assert wait_until(lambda: MessageMedia.objects.exists(), timeout=30)
 
     assert fetch_due() == ["failed"]
     row = MessageMedia.objects.get()
@@ -118,7 +118,7 @@ def test_a_mixed_messages_images_are_each_fetched(aibot_server, aibot, connected
         {"msgid": "mx", "chattype": "single", "from": {"userid": "lisi"}, "msgtype": "mixed",
          "mixed": {"msg_item": [{"msgtype": "text", "text": {"content": "看"}}, *items]}},
     )  # fmt: skip
-    assert wait_until(lambda: MessageMedia.objects.count() == 2, timeout=5)
+    assert wait_until(lambda: MessageMedia.objects.count() == 2, timeout=30)
 
     assert fetch_due() == ["stored", "stored"]
     message = Message.objects.get(upstream_msgid="mx")
@@ -147,7 +147,7 @@ def test_a_received_file_keeps_the_name_its_download_gives(
     aibot_server.push_message(
         "bot1", file_message(aibot_server, "f1", b"%PDF-1.4 report", disposition)
     )
-    assert wait_until(lambda: MessageMedia.objects.exists(), timeout=5)
+    assert wait_until(lambda: MessageMedia.objects.exists(), timeout=30)
 
     assert fetch_due() == ["stored"]
     row = MessageMedia.objects.get()
@@ -164,7 +164,7 @@ def test_a_received_files_name_loses_its_folders_and_control_characters(
         "attachment; filename*=UTF-8''..%2F..%2Fetc%2F%E6%8A%A5%0D%0A%E4%BB%B7%E2%80%AE.pdf"
     )
     aibot_server.push_message("bot1", file_message(aibot_server, "f2", b"%PDF-1.4 x", disposition))
-    assert wait_until(lambda: MessageMedia.objects.exists(), timeout=5)
+    assert wait_until(lambda: MessageMedia.objects.exists(), timeout=30)
 
     assert fetch_due() == ["stored"]
     assert MessageMedia.objects.get().original_name == "报价.pdf"
@@ -184,7 +184,7 @@ def test_a_received_files_name_reaches_the_webhook_in_the_forwarded_body(
     disposition = "attachment; filename*=UTF-8''%E5%91%A8%E6%8A%A5%20v2.pdf"
     sent = file_message(aibot_server, "f3", b"%PDF-1.4 report", disposition)
     aibot_server.push_message("bot1", sent)
-    assert wait_until(lambda: MessageMedia.objects.exists(), timeout=5)
+    assert wait_until(lambda: MessageMedia.objects.exists(), timeout=30)
 
     assert fetch_due() == ["stored"]
     assert forward_due() == ["success"]

@@ -303,7 +303,7 @@ def test_a_reply_within_the_window_answers_the_callback_as_a_finished_stream(
     aibot_server, aibot, connected, post
 ):
     req_id = received(aibot_server)
-    assert wait_until(lambda: Message.objects.filter(upstream_msgid="in1").exists(), timeout=5)
+    assert wait_until(lambda: Message.objects.filter(upstream_msgid="in1").exists(), timeout=30)
 
     message = sent_through(
         post,
@@ -330,7 +330,7 @@ def test_after_the_window_a_reply_goes_out_as_a_proactive_message(
 ):
     fast_gateway.WECOM_AIBOT_REPLY_WINDOW_SECONDS = 0.3
     received(aibot_server)
-    assert wait_until(lambda: Message.objects.filter(upstream_msgid="in1").exists(), timeout=5)
+    assert wait_until(lambda: Message.objects.filter(upstream_msgid="in1").exists(), timeout=30)
     forwarded = Message.objects.get(upstream_msgid="in1").body
     assert forwarded["reply_until"] <= time.time() + 1
     time.sleep(0.5)
@@ -350,7 +350,7 @@ def test_a_req_id_wecom_no_longer_answers_falls_back_to_a_proactive_send(
 ):
     aibot_server.reply_seconds = 0  # WeCom answers 846605
     received(aibot_server)
-    assert wait_until(lambda: Message.objects.filter(upstream_msgid="in1").exists(), timeout=5)
+    assert wait_until(lambda: Message.objects.filter(upstream_msgid="in1").exists(), timeout=30)
 
     message = sent_through(
         post,
@@ -379,7 +379,7 @@ def test_a_reply_to_enter_chat_is_the_welcome_message_while_its_five_seconds_las
     aibot_server, aibot, user, connected, post
 ):
     req_id = event_received(aibot_server, "enter_chat")
-    assert wait_until(lambda: Message.objects.filter(upstream_msgid="ev1").exists(), timeout=5)
+    assert wait_until(lambda: Message.objects.filter(upstream_msgid="ev1").exists(), timeout=30)
     forwarded = Message.objects.get(upstream_msgid="ev1").body
     assert forwarded["reply_until"] <= time.time() + 5
 
@@ -407,7 +407,7 @@ def test_a_welcome_text_reads_as_written_though_it_travelled_as_escaped_markdown
 ):
     # text → escaped markdown (the AI bot has no text) → the welcome's plain text again
     event_received(aibot_server, "enter_chat")
-    assert wait_until(lambda: Message.objects.filter(upstream_msgid="ev1").exists(), timeout=5)
+    assert wait_until(lambda: Message.objects.filter(upstream_msgid="ev1").exists(), timeout=30)
 
     message = sent_through(
         post, aibot, "lisi", {"msgtype": "text", "text": {"content": text}, "reply_to": "ev1"}
@@ -420,7 +420,7 @@ def test_a_welcome_text_reads_as_written_though_it_travelled_as_escaped_markdown
 
 def test_a_card_answers_enter_chat_as_a_welcome_card(aibot_server, aibot, user, connected, post):
     event_received(aibot_server, "enter_chat")
-    assert wait_until(lambda: Message.objects.filter(upstream_msgid="ev1").exists(), timeout=5)
+    assert wait_until(lambda: Message.objects.filter(upstream_msgid="ev1").exists(), timeout=30)
     card = {"card_type": "text_notice", "main_title": {"title": "欢迎"},
             "card_action": {"type": 1, "url": "https://example.com"}}  # fmt: skip
 
@@ -441,7 +441,7 @@ def test_a_markdown_answering_an_event_goes_out_as_a_proactive_message(
 ):
     # Feedback takes no reply; a card click takes only a card replacing the clicked one.
     event_received(aibot_server, eventtype)
-    assert wait_until(lambda: Message.objects.filter(upstream_msgid="ev1").exists(), timeout=5)
+    assert wait_until(lambda: Message.objects.filter(upstream_msgid="ev1").exists(), timeout=30)
     assert ("reply_until" in Message.objects.get(upstream_msgid="ev1").body) is window
 
     message = sent_through(
@@ -602,7 +602,7 @@ def test_test_the_connection_says_which_gateway_holds_it_or_that_none_does(
 
         start_gateway("vm:10437:ebd9109e")  # host:pid:id, as a gateway names itself
         aibot_server.wait_connected("bot1")
-        assert wait_until(lambda: connections.status(aibot)["state"] == "connected", timeout=5)
+        assert wait_until(lambda: connections.status(aibot)["state"] == "connected", timeout=30)
         ok, text = check_connection(aibot, superuser)
         # The process in an operator's terms (`ps` shows its pid), not its lease id.
         assert (ok, translate(text)) == (True, "由主机 vm 上的网关进程（PID 10437）保持（已连接）")
@@ -637,7 +637,7 @@ def answer_click(post, bot, card: dict) -> Message:
 
 
 def stored_click(msgid: str = "click1") -> dict:
-    assert wait_until(lambda: Message.objects.filter(upstream_msgid=msgid).exists(), timeout=5)
+    assert wait_until(lambda: Message.objects.filter(upstream_msgid=msgid).exists(), timeout=30)
     return Message.objects.get(upstream_msgid=msgid).body
 
 

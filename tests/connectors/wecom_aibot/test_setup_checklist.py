@@ -74,7 +74,7 @@ def test_the_process_holding_the_connection_is_named_in_an_operators_terms(
     admin = Client()
     admin.force_login(superuser)
     url = reverse("console:bot", args=[aibot.pk])
-    assert wait_until(lambda: "已连接" in admin.get(url).content.decode(), timeout=5)
+    assert wait_until(lambda: "已连接" in admin.get(url).content.decode(), timeout=30)
 
     live = admin.get(url).content.decode().split('id="live-connection"')[1].split("</dl>")[0]
     held_by = live.split("持有者</dt>")[1].split("</dd>")[0]
@@ -103,7 +103,7 @@ def test_the_connection_step_flips_to_done_when_the_gateway_connects(
     start_gateway()
     aibot_server.wait_connected("bot1")
 
-    assert wait_until(lambda: state(client, aibot, "connection") == "done", timeout=5)
+    assert wait_until(lambda: state(client, aibot, "connection") == "done", timeout=30)
     assert "Connected" in step(client, aibot, "connection")
 
 
@@ -131,7 +131,7 @@ def test_refused_credentials_mark_the_first_step_as_a_problem(
     client = console(bot)
     start_gateway()
 
-    assert wait_until(lambda: state(client, bot, "create") == "failed", timeout=5)
+    assert wait_until(lambda: state(client, bot, "create") == "failed", timeout=30)
     assert "WeCom refused the BotID or Secret" in step(client, bot, "create")
     assert state(client, bot, "connection") == "failed"
 
@@ -143,7 +143,7 @@ def test_the_message_step_flips_to_done_when_a_message_arrives(
     assert state(client, aibot, "received") == "todo"
 
     aibot_server.push_message("bot1", direct_text())
-    assert wait_until(lambda: inbound().count() == 1, timeout=5)
+    assert wait_until(lambda: inbound().count() == 1, timeout=30)
 
     assert state(client, aibot, "received") == "done"
 
