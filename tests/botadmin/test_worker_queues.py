@@ -14,7 +14,6 @@ import subprocess
 import time
 
 import pytest
-from celery import current_app
 from django.core.cache import cache
 
 from botadmin import health
@@ -25,7 +24,7 @@ from forwarding.tasks import forward_messages
 from messaging.models import Message, MessageMedia
 from messaging.sending import accept_outbound
 from tests.connectors.conftest import agent  # noqa: F401  (the fake agent)
-from tests.messaging.support import callback_body
+from tests.messaging.support import callback_body, purge_broker
 from tests.polling import wait_until
 
 INBOUND = 60
@@ -67,7 +66,7 @@ def start_procfile_workers(transactional_db, tmp_path):
                 )
             )
 
-    current_app.control.purge()  # wake-ups left by earlier tests
+    purge_broker()  # wake-ups left by earlier tests
     for role in ROLES:
         cache.delete(health.HEARTBEAT_KEY.format(role=role))
     yield start

@@ -8,7 +8,6 @@ from datetime import timedelta
 
 import pytest
 import time_machine
-from celery import current_app
 from django.utils import timezone
 
 from devtools.inbound_messages import store_inbound_texts
@@ -24,7 +23,7 @@ from forwarding.models import WebhookAttempt, WebhookDelivery
 from forwarding.tasks import forward_endpoint_deliveries, forward_messages
 from forwarding.webhook_delivery import claim_due_deliveries
 from messaging.outbox import CLAIM_BATCH, FORWARDING_SCHEDULE
-from tests.messaging.support import TaskMessage, take_task_messages
+from tests.messaging.support import TaskMessage, purge_broker, take_task_messages
 
 WAITING = 6 * CLAIM_BATCH
 
@@ -69,9 +68,9 @@ def run_as_a_worker(endpoint_id: int, wake_ups: list[TaskMessage]) -> tuple[int,
 
 @pytest.fixture
 def empty_queue():
-    current_app.control.purge()  # wake-ups left by earlier tests of this process
+    purge_broker()  # wake-ups left by earlier tests of this process
     yield
-    current_app.control.purge()
+    purge_broker()
 
 
 @pytest.fixture

@@ -6,13 +6,12 @@ from datetime import timedelta
 
 import pytest
 import time_machine
-from celery import current_app
 from django.utils import timezone
 
 from forwarding.drains import sweep_due_deliveries
 from forwarding.tasks import forward_messages
 from messaging.models import Message
-from tests.messaging.support import callback_body, take_task_messages
+from tests.messaging.support import callback_body, purge_broker, take_task_messages
 
 
 def published_ids(task: str, *, wait: float, until: int | None = None) -> list[int]:
@@ -27,9 +26,9 @@ def published_ids(task: str, *, wait: float, until: int | None = None) -> list[i
 
 @pytest.fixture
 def empty_queue():
-    current_app.control.purge()
+    purge_broker()
     yield
-    current_app.control.purge()
+    purge_broker()
 
 
 def test_a_stored_inbound_message_wakes_the_forwarder_once_it_is_committed(

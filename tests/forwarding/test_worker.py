@@ -34,6 +34,7 @@ from tests.messaging.support import (
     callback_body,
     delivery_wake_ups_waiting,
     primary_signing_secret,
+    purge_broker,
     take_task_messages,
     task_messages_waiting,
 )
@@ -59,7 +60,7 @@ def start_worker(transactional_db):
         processes.append(process)
         return process
 
-    current_app.control.purge()  # wake-ups left by earlier tests
+    purge_broker()  # wake-ups left by earlier tests
     cache.delete(health.HEARTBEAT_KEY.format(role="worker"))
     yield start
     for process in processes:

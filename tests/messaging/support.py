@@ -1,12 +1,15 @@
 """Helpers for inbound and forwarding tests: seed-format bodies and running due deliveries."""
 
 import json
+import os
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from django.utils import timezone
 
+from botadmin.wakeups import Task, forget_awaited
 from forwarding.endpoints import create_deliveries
 from forwarding.models import WebhookDelivery
 from forwarding.webhook_delivery import attempt_delivery
@@ -40,6 +43,44 @@ def forward_due() -> list[str | None]:
     return [attempt_delivery(pk) for pk in list(due)]
 
 
+class _CaughtUp:
+    """Handed to the publisher thread behind what waits there: its publish says the thread
+    published everything handed to it before."""
+
+    name = "tests.publisher_caught_up"
+    merges_ids = drains = False
+
+    def __init__(self):
+        self.done = threading.Event()
+
+    def apply_async(self, *args, **kwargs) -> None:
+        self.done.set()
+
+
+def publisher_caught_up(timeout: float = 30) -> bool:
+    """Whether this process's publisher thread (botadmin/wakeups.py) published, within
+    `timeout` seconds, every call the commits so far handed it."""
+    pending = Task.publishers.get(os.getpid())
+    if pending is None:
+        return True
+    marker = _CaughtUp()
+    pending.put((marker, (), {}))
+    return marker.done.wait(timeout)
+
+
+def purge_broker() -> int:
+    """Empty the test broker's queues of what earlier tests of this process left: once the
+    publisher thread published what their commits handed it, else those wake-ups arrive
+    after the purge; and its publisher awaits none of them (purged, they never start, and
+    while one is awaited the next wake-up of its task is held back)."""
+    from celery import current_app
+
+    publisher_caught_up()
+    purged = current_app.control.purge()
+    forget_awaited()
+    return purged
+
+
 def delivery_wake_ups_waiting() -> int:
     """Task messages waiting in the default queue (the delivery wake-ups')."""
     from celery import current_app
@@ -69,8 +110,9 @@ class TaskMessage:
 def take_task_messages(queue: str, *, wait: float, until=None) -> list[TaskMessage]:
     """The task messages on `queue` of the test broker, taken off it (acknowledged): read
     for `wait` seconds, or until `until(taken so far)` is true. Wake-ups of earlier tests
-    in this process may still arrive (the publisher thread sends after their commits):
-    look for your own ids, never for an empty queue."""
+    in this process may still arrive (the publisher thread sends after their commits;
+    `purge_broker` waits for those handed to it, not for commits still to come, as a live
+    server's): look for your own ids, never for an empty queue."""
     from celery import current_app
 
     taken: list[TaskMessage] = []

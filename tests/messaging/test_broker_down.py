@@ -16,9 +16,9 @@ import pytest
 import requests
 from django.conf import settings
 
-from botadmin.celery import app as celery_app
 from devtools.processes import celery_worker, database_url, stop_process_group
 from messaging.models import Message
+from tests.messaging.support import purge_broker
 from tests.polling import wait_until
 
 from .conftest import running_gunicorn
@@ -68,7 +68,7 @@ def test_a_broker_down_or_hung_never_delays_an_api_answer_and_the_sweepers_send_
 ):
     bot = make_bot(agent_url=agent.url, agent_token=agent.token, webhook_url=receiver.url("/hook"))
     make_conversation(bot, "wrGroup1")
-    celery_app.control.purge()  # wake-ups other tests left on the real broker
+    purge_broker()  # wake-ups other tests left on the real broker
 
     with (
         broker() as port,

@@ -8,7 +8,6 @@ import json
 
 import pytest
 import requests
-from celery import current_app
 from django.conf import settings
 
 from conversations.demo import DEMO_GROUPS, DEMO_USERS
@@ -17,7 +16,7 @@ from devtools.processes import celery_worker, database_url, stop_process_group
 from devtools.receiver import Receiver
 from messaging.models import MessageMedia
 from tests.images import image_bytes
-from tests.messaging.support import callback_body
+from tests.messaging.support import callback_body, purge_broker
 
 JPEG = image_bytes("JPEG", (900, 600))
 CDN = callback_body("image")["image"]["cdn"]
@@ -40,7 +39,7 @@ def receiver():
 
 @pytest.fixture
 def worker(transactional_db, live_server, tmp_path):
-    current_app.control.purge()  # wake-ups left by earlier tests
+    purge_broker()  # wake-ups left by earlier tests
     process = celery_worker(
         pool="threads",
         concurrency=2,

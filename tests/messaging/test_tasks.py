@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from botadmin.celery import app as celery_app
 from messaging.tasks import deliver_messages, wake_at
-from tests.messaging.support import TaskMessage, take_task_messages
+from tests.messaging.support import TaskMessage, purge_broker, take_task_messages
 
 
 def wake_ups_naming_no_message() -> list[TaskMessage]:
@@ -23,7 +23,7 @@ def wake_ups_naming_no_message() -> list[TaskMessage]:
 def test_a_wake_up_paced_later_within_the_same_second_is_published(transactional_db):
     # A wake-up's drain finds its message paced a little later (the conversation's gap):
     # that later time needs a wake-up of its own, or the queue waits for the sweeper.
-    celery_app.control.purge()
+    purge_broker()
     second = math.ceil(time.time()) + 2
     first, paced = second + 0.1, second + 0.6
     wake_at(datetime.fromtimestamp(first, UTC))
@@ -34,7 +34,7 @@ def test_a_wake_up_paced_later_within_the_same_second_is_published(transactional
 
 
 def test_workers_finishing_together_publish_one_wake_up(transactional_db):
-    celery_app.control.purge()
+    purge_broker()
     due = datetime.fromtimestamp(math.ceil(time.time()) + 2.25, UTC)
     wake_at(due)
     wake_at(due)
@@ -51,7 +51,7 @@ def test_a_drain_leaving_a_paced_message_publishes_its_wake_up(
 ):
     first = queue_message(make_conversation(bridge_bot, "wrA"), TEXT)
     paced = queue_message(make_conversation(bridge_bot, "wrB"), TEXT)  # 20 a minute: 3 s later
-    celery_app.control.purge()
+    purge_broker()
 
     assert deliver_messages([first.pk, paced.pk]) == 1
 

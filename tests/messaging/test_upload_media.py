@@ -9,7 +9,6 @@ import time_machine
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone, translation
 
-from botadmin.celery import app as celery_app
 from botadmin.reasons import translate
 from media.models import StoredFile
 from messaging import uploads
@@ -18,6 +17,7 @@ from messaging.delivery_actions import retry_now
 from messaging.media_retention import expire_media
 from messaging.models import Message, MessageMedia, UploadedMedia
 from messaging.tasks import delete_expired_uploads as delete_expired_uploads_task
+from tests.messaging.support import purge_broker
 from tests.polling import wait_until
 
 REPORT = b"%PDF-1.4 weekly report " * 40
@@ -389,7 +389,7 @@ def test_expired_uploads_are_deleted_with_their_files_and_a_second_run_finds_not
 def test_a_worker_s_beat_deletes_an_expired_upload_within_the_cleanup_interval(
     wecom_group, upload, start_worker, monkeypatch
 ):
-    celery_app.control.purge()  # tasks other tests left on the broker are not ours
+    purge_broker()  # tasks other tests left on the broker are not ours
     monkeypatch.setenv("BOTADMIN_UPLOAD_CLEANUP_INTERVAL", "1")
     media_id = uploaded(upload(wecom_group.bot.secret, content=b"expired file bytes"))
     UploadedMedia.objects.filter(media_id=media_id).update(

@@ -19,7 +19,7 @@ from botadmin.wakeups import Task
 from messaging.models import Message
 from messaging.sending import accept_outbound
 from messaging.tasks import deliver_messages, sweep_deliveries
-from tests.messaging.support import delivery_wake_ups_waiting, take_task_messages
+from tests.messaging.support import delivery_wake_ups_waiting, purge_broker, take_task_messages
 from tests.polling import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,7 +30,7 @@ TEXT = {"msgtype": "text", "text": {"content": "hello from a real worker"}}
 def live_group(transactional_db, agent, make_bot, make_conversation):
     # Tasks other tests left on the test broker (for rows long gone) would only
     # make the worker late; they are not this test's business.
-    celery_app.control.purge()
+    purge_broker()
     bot = make_bot(name="live", agent_url=agent.url, agent_token=agent.token)
     return make_conversation(bot, "wrDemoGroup0001")
 

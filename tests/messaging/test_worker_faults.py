@@ -19,10 +19,10 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from botadmin.celery import app as celery_app
 from messaging.models import Message
 from messaging.outbox import this_pid_namespace
 from messaging.sending import accept_outbound
+from tests.messaging.support import purge_broker
 from tests.polling import wait_until
 
 SWEEP = 1  # the start_worker fixture's
@@ -33,7 +33,7 @@ SLACK = 10
 
 @pytest.fixture
 def chats(transactional_db, agent, make_bot, make_conversation):
-    celery_app.control.purge()  # wake-ups other tests left on the broker
+    purge_broker()  # wake-ups other tests left on the broker
     bot = make_bot(
         name="faults", agent_url=agent.url, agent_token=agent.token, rate_limit_per_minute=100_000
     )
