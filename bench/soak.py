@@ -1,6 +1,7 @@
 """A long run of `make run` under a steady load: does anything grow that should not?
 
     .venv/bin/python bench/soak.py [--minutes 30] [--rate 4] [--port 8600] [--agent-port 8601]
+    .venv/bin/python bench/soak.py --scrape 15   # metrics on, /metrics scraped every 15 s
 
 Runs every process of the Procfile as `make run` does (honcho; SQLite and the
 filesystem broker in var/bench-soak/, made afresh): web, worker, forwarder,
@@ -23,7 +24,13 @@ and the checks: every accepted message ended `sent`, every inbound message
 reached the receiver once, signed.
 
 With DATABASE_URL (and CELERY_BROKER_URL, CACHE_URL) set, the processes use them
-instead, the rest of var/ still in var/bench-soak/.
+instead, the rest of var/ still in var/bench-soak/; each sample then adds PostgreSQL's
+size of the database and of its busiest tables (by rows written, with their indexes and
+dead rows) and Redis' used_memory (the whole server's) and keys (of the URLs' databases).
+
+With `--scrape S`, metrics are on (BOTADMIN_METRICS_TOKEN, as docs/monitoring.md sets
+them up) and /metrics is scraped every S seconds, as Prometheus would: each sample adds
+the scrapes' p50 and max time, the last one's size and series, and failed scrapes.
 """
 
 from __future__ import annotations
@@ -40,6 +47,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import redis
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -54,6 +62,7 @@ from bench.harness import (  # noqa: E402
 from devtools.receiver import Receiver  # noqa: E402
 
 ADMIN_PASSWORD = "soak-admin-password"
+METRICS_TOKEN = "soak-metrics-token"
 
 
 def parse_args():
@@ -65,6 +74,9 @@ def parse_args():
     parser.add_argument("--agent-port", type=int, default=8601, help="the demo agent's port")
     parser.add_argument("--receiver-port", type=int, default=8602, help="the webhook receiver's")
     parser.add_argument("--settle", type=float, default=300, help="seconds to wait at the end")
+    parser.add_argument(
+        "--scrape", type=float, default=0, help="metrics on, /metrics every S seconds (0: off)"
+    )
     return parser.parse_args()
 
 
@@ -289,6 +301,127 @@ def dashboard_ms(base: str, session_cookie: str) -> float:
     return statistics.median(times)
 
 
+class Scraper:
+    """GET /metrics every `every` seconds with the token, as Prometheus scrapes it."""
+
+    def __init__(self, base: str, every: float):
+        self.url, self.every = base + "/metrics", every
+        self.times: list[float] = []  # since the last take()
+        self.size = self.series = self.failed = self.sources_down = 0
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def take(self) -> dict[str, float]:
+        with self._lock:
+            times, self.times = self.times, []
+        return {
+            "scrape p50 ms": statistics.median(times) * 1000 if times else float("nan"),
+            "scrape max ms": max(times) * 1000 if times else float("nan"),
+            "scrape KB": self.size / 1e3,
+            "scrape series": self.series,
+            "scrapes failed": self.failed,
+            "scrape sources down": self.sources_down,
+        }
+
+    def _run(self) -> None:
+        session = requests.Session()
+        headers = {"Authorization": f"Bearer {METRICS_TOKEN}"}
+        while not self._stop.wait(self.every):
+            start = time.perf_counter()
+            try:
+                answer = session.get(self.url, headers=headers, timeout=10)
+            except requests.RequestException:
+                answer, session = None, requests.Session()
+            took = time.perf_counter() - start
+            with self._lock:
+                if answer is None or answer.status_code != 200:
+                    self.failed += 1
+                    continue
+                self.times.append(took)
+                lines = answer.text.splitlines()
+                self.size = len(answer.content)
+                self.series = sum(1 for line in lines if line and not line.startswith("#"))
+                self.sources_down += sum(
+                    1 for line in lines
+                    if line.startswith("botadmin_scrape_source_up") and line.endswith(" 0.0")
+                )  # fmt: skip
+
+
+def redis_figures() -> dict[str, float]:
+    """used_memory of the Redis server (shared: other databases count too) and the keys
+    of the databases CELERY_BROKER_URL and CACHE_URL name (their bytes while few)."""
+    urls = {
+        os.environ[name]
+        for name in ("CELERY_BROKER_URL", "CACHE_URL")
+        if os.environ.get(name, "").startswith("redis://")
+    }
+    figures: dict[str, float] = {}
+    for url in sorted(urls):
+        client = redis.Redis.from_url(url)
+        figures["redis used_memory MB"] = client.info("memory")["used_memory"] / 1e6
+        db = client.connection_pool.connection_kwargs.get("db", 0)
+        figures[f"redis db{db} keys"] = keys = client.dbsize()
+        if keys <= 20_000:
+            held = sum(client.memory_usage(key) or 0 for key in client.scan_iter(count=1000))
+            figures[f"redis db{db} KB"] = held / 1e3
+    return figures
+
+
+class PostgresSizes:
+    """The database's size, and for the tables written most since the first sample (not
+    the set-up's migrations), followed from then on, their size with their indexes and
+    TOAST (MB) and their dead rows. Nothing on another database."""
+
+    def __init__(self, busiest: int = 6):
+        self.busiest = busiest
+        self.began: dict[str, int] | None = None
+        self.followed: set[str] = set()
+
+    @staticmethod
+    def autovacuum() -> str | None:
+        """PostgreSQL's autovacuum setting ("on", "off"); None on another database."""
+        from django.db import connection
+
+        if connection.vendor != "postgresql":
+            return None
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW autovacuum")
+            return cursor.fetchone()[0]
+
+    def __call__(self) -> dict[str, float]:
+        from django.db import connection
+
+        if connection.vendor != "postgresql":
+            return {}
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_database_size(current_database())")
+            figures = {"pg database MB": cursor.fetchone()[0] / 1e6}
+            cursor.execute(
+                "SELECT relname, pg_total_relation_size(relid), n_dead_tup, "
+                "n_tup_ins + n_tup_upd + n_tup_del FROM pg_stat_user_tables"
+            )
+            tables = cursor.fetchall()
+        if self.began is None:
+            self.began = {name: writes for name, _, _, writes in tables}
+            return figures
+        written = {name: writes - self.began.get(name, 0) for name, _, _, writes in tables}
+        busiest = sorted((name for name in written if written[name] > 0), key=written.get)
+        self.followed.update(busiest[-self.busiest :])
+        for name, size, dead, _writes in tables:
+            if name in self.followed:
+                figures[f"pg {name} MB"] = size / 1e6
+                figures[f"pg {name} dead"] = dead
+        return figures
+
+
 # --- Django in this process (the same database) ---------------------------------------------
 
 
@@ -411,6 +544,7 @@ def main() -> None:
         DEMO_AGENT_PORT=str(args.agent_port),
         BOTADMIN_PUBLIC_URL=f"http://127.0.0.1:{args.port}",
         BOTADMIN_ADMIN_PASSWORD=ADMIN_PASSWORD,
+        BOTADMIN_METRICS_TOKEN=METRICS_TOKEN if args.scrape else "",
     )
     for name in ("BOTADMIN_BENCH_VIEWS", "LOG_LEVEL"):  # `make run` has neither
         env.pop(name, None)
@@ -459,14 +593,21 @@ def run(args, base: str, folder: Path, honcho, secret: str, receiver: Receiver) 
     print(
         f"botadmin soak: {args.minutes:g} minutes at {args.rate:g} /api/send a second to "
         f"{len(conversations)} conversations of the demo bot, the demo agent answering about "
-        f"half; make run's processes ({backends()}) in {folder}; "
+        f"half; make run's processes ({backends()}) in {folder}; metrics "
+        f"{f'scraped every {args.scrape:g} s' if args.scrape else 'off'}; "
         f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores",
         flush=True,
     )
+    if PostgresSizes.autovacuum() == "off":  # a server set up for tests: dead rows stay
+        print("PostgreSQL's autovacuum is off on this server: nothing vacuums the tables")
     sender = Sender(base, secret, conversations, args.rate)
+    scraper = Scraper(base, args.scrape) if args.scrape else None
+    postgres_figures = PostgresSizes()
     samples: list[dict] = []
     began = time.monotonic()
     sender.start()
+    if scraper:
+        scraper.start()
     end = began + args.minutes * 60
     next_sample = began
     while True:
@@ -475,13 +616,18 @@ def run(args, base: str, folder: Path, honcho, secret: str, receiver: Receiver) 
         now = time.monotonic()
         if now >= next_sample:
             samples.append(sample(now - began, honcho, folder, base, cookie, sender, receiver))
+            samples[-1].update(scraper.take() if scraper else {})
+            samples[-1].update(redis_figures())
+            samples[-1].update(postgres_figures())
             line = samples[-1]
             print(
                 f"  minute {line['t'] / 60:4.0f}: accepted {line['accepted']}, "
                 f"forwarded {line['forwarded']}, unfinished {line['outbound unfinished']}/"
                 f"{line['inbound unforwarded']}, dashboard {line['dashboard ms']:.0f} ms, "
                 f"send p50 {line['send p50 ms']:.0f} ms, "
-                f"RSS {line['RSS total MB']:.0f} MB, wal {line['sqlite-wal MB']:.1f} MB",
+                f"RSS {line['RSS total MB']:.0f} MB, wal {line['sqlite-wal MB']:.1f} MB, "
+                f"metrics {line['metrics files']} files {line['metrics MB']:.1f} MB, "
+                f"scrape p50 {line.get('scrape p50 ms', float('nan')):.0f} ms",
                 flush=True,
             )
             next_sample += args.sample
@@ -489,6 +635,8 @@ def run(args, base: str, folder: Path, honcho, secret: str, receiver: Receiver) 
                 break
         time.sleep(min(1.0, max(0.0, next_sample - time.monotonic())))
     sender.stop()
+    if scraper:
+        scraper.stop()
     settled = settle(args.settle)
     print_samples(samples)
     print_growth(samples)
