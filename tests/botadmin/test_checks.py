@@ -1,13 +1,16 @@
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import uuid
 from pathlib import Path
 
 import pytest
+from django.core.checks import Tags, run_checks
+from django.db import connection
 
-from botadmin.checks import check_deployment, check_settings
+from botadmin.checks import check_autovacuum, check_deployment, check_settings
 from devtools.processes import ROOT
 
 
@@ -217,3 +220,45 @@ def test_a_media_folder_others_can_enter_is_warned_about(shared_folder, settings
 def test_a_negative_callback_age_is_an_error(settings):
     settings.WECOM_APP_CALLBACK_MAX_AGE_SECONDS = -1
     assert "botadmin.E002" in ids(check_settings())
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's autovacuum")
+@pytest.mark.django_db
+def test_autovacuum_off_is_warned_about_with_the_database_checks():
+    """This machine's test server runs with `autovacuum = off` (a setting of the server,
+    not of a session): the warning follows what the server says."""
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW autovacuum")
+        off = cursor.fetchone()[0] == "off"
+
+    # `migrate` and `check --database default` run the database's checks with the alias.
+    warned = ids(run_checks(tags=[Tags.database], databases=["default"]))
+    assert ("botadmin.W007" in warned) is off
+    # A plain `check` (runserver's, every other command's) does not touch the database.
+    assert check_autovacuum(databases=None) == []
+
+
+def test_an_unreachable_database_fails_no_check(tmp_path):
+    """At boot `migrate` runs the checks before it waits for the database: a server not
+    accepting connections yet is for that wait to report, not a check's traceback."""
+    refusing = socket.socket()  # bound, not listening: every connection is refused
+    refusing.bind(("127.0.0.1", 0))
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CELERY_BROKER_URL")}
+    env.update(
+        DATABASE_URL=f"postgres://botadmin@127.0.0.1:{refusing.getsockname()[1]}/botadmin",
+        CELERY_BROKER_URL="redis://127.0.0.1:9/0",
+        BOTADMIN_VAR_DIR=str(tmp_path),
+    )
+    try:
+        completed = subprocess.run(
+            [sys.executable, "manage.py", "check", "--database", "default"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+    finally:
+        refusing.close()
+
+    assert completed.returncode == 0, completed.stderr
+    assert "Traceback" not in completed.stderr
