@@ -89,6 +89,13 @@ def mask_secrets(text: str) -> str:
     return text
 
 
+def error_text(error: BaseException) -> str:
+    """`Type: text` of an exception, for a reason operators read (a deletion job's, a
+    media item's): its own words, with what a URL in them carries masked (an endpoint's
+    `user:password@`, `?access_token=`, a signature)."""
+    return mask_secrets(f"{type(error).__name__}: {error}")
+
+
 class MaskSecretsFilter(logging.Filter):
     """Rewrites a record's final message, and its traceback and stack, with secrets masked.
 

@@ -40,6 +40,7 @@ from django.utils.translation import gettext_noop
 from announcements.models import Announcement, AnnouncementRun, SavedAudience
 from audit.models import OperatorAction
 from audit.services import record_action
+from botadmin.logging import error_text
 from botadmin.reasons import Reason, ngettext_noop
 from conversations.bot_changes import deactivate_for_deletion
 from conversations.deletion_marks import mark_being_deleted, record_deleted
@@ -405,7 +406,7 @@ def run_job(job_id: int, *, max_batches: int = BATCHES_PER_TASK) -> bool:
         _failed(job, Reason(STILL_REFERENCED, what=_protected_names(error)))
     except Exception as error:
         logger.exception("Deletion job %s failed", job.pk)
-        _failed(job, f"{type(error).__name__}: {error}"[:500])  # its own words, verbatim
+        _failed(job, error_text(error)[:500])  # its own words, secrets masked
     return False
 
 

@@ -292,7 +292,7 @@ def _fetch_claimed(row: MessageMedia, now: datetime, stored: list[Stored]) -> st
     except Exception as error:  # the media store itself (a bucket that is down)
         logger.warning("Media store unavailable for media %s", row.pk, exc_info=True)
         unavailable = gettext_noop("media store unavailable: %(error)s")
-        return _retry(row, Reason(unavailable, error=f"{error.__class__.__name__}: {error}"), now)
+        return _retry(row, Reason(unavailable, error=botadmin_logging.error_text(error)), now)
     stored.append(Stored(row, put, fetched.name))
     return Status.STORED
 

@@ -85,6 +85,22 @@ def test_a_final_delete_blocked_by_rows_written_meanwhile_is_tried_again_after_a
     assert job.counts["messaging.Message"] == 5
 
 
+@contextmanager
+def failing_at_the_bot_s_audit_entry(error: Exception):
+    """A bot's deletion fails with `error` at its last step (writing its audit entry),
+    every time while this lasts."""
+
+    def fail(sender, instance, created, **kwargs):
+        if instance.action == "bot.delete":
+            raise error
+
+    post_save.connect(fail, sender=OperatorAction, weak=False)
+    try:
+        yield
+    finally:
+        post_save.disconnect(fail, sender=OperatorAction)
+
+
 def test_after_the_last_attempt_the_job_fails_saying_why(make_bot, make_history, superuser):
     bot = make_bot()
     conversation = make_history(bot).conversations[0]
@@ -120,17 +136,10 @@ def test_an_error_is_tried_again_and_the_retry_starts_a_failed_job_afresh(
     make_history(bot)
     job, _ = services.request_bot_deletion(bot, superuser, via="test")
 
-    def disk_full(sender, instance, created, **kwargs):
-        if instance.action == "bot.delete":
-            raise OSError("No space left on device")
-
-    post_save.connect(disk_full, sender=OperatorAction, weak=False)
-    try:
+    with failing_at_the_bot_s_audit_entry(OSError("No space left on device")):
         for _attempt in range(5):
             DeletionJob.objects.filter(pk=job.pk).update(next_attempt_at=None)
             services.run_job(job.pk)
-    finally:
-        post_save.disconnect(disk_full, sender=OperatorAction)
 
     job = _job(job)
     assert job.status == DeletionJob.Status.FAILED
@@ -171,3 +180,26 @@ def test_retrying_when_another_job_deletes_the_target_follows_that_one(
 
     assert services.retry(_job(failed), superuser).pk == newer.pk
     assert _job(failed).status == DeletionJob.Status.FAILED
+
+
+def test_a_failure_reason_masks_the_secrets_in_the_error_s_text(make_bot, make_history, superuser):
+    """Operators read the reason on the deletions page: an error that quotes a URL (a
+    request made from a signal handler, a storage's endpoint) keeps its words, not the
+    key in them."""
+    bot = make_bot(name="leaky")
+    make_history(bot)
+    job, _ = services.request_bot_deletion(bot, superuser, via="test")
+
+    unreachable_hook = ConnectionError(
+        "Max retries exceeded with url: /cgi-bin/webhook/send?key=3f2a-robot-key"
+        " (Connection refused)"
+    )
+    with failing_at_the_bot_s_audit_entry(unreachable_hook):
+        services.run_job(job.pk)
+
+    job = _job(job)
+    assert job.status == DeletionJob.Status.QUEUED
+    assert job.error == (
+        "ConnectionError: Max retries exceeded with url: /cgi-bin/webhook/send?key=********"
+        " (Connection refused)"
+    )

@@ -131,3 +131,27 @@ def test_a_bucket_that_is_down_loses_nothing(s3, media_bot, receiver, client):
     image = json.loads(receiver.requests[0].body)["image"]
     assert image["size"] == len(JPEG)
     assert s3.keys(BUCKET)[0].startswith(PREFIX + "/")
+
+
+def test_a_bucket_that_is_down_is_named_without_the_credentials_in_its_endpoint(
+    s3, media_bot, settings, client
+):
+    """botocore quotes the endpoint URL it could not reach, the user part included
+    (`https://minio:password@s3.internal`): operators read the reason on the message."""
+    media = settings.STORAGES["media"]
+    endpoint = media["OPTIONS"]["endpoint_url"].replace("://", "://minio:Pa55-not-shown@")
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "media": {**media, "OPTIONS": {**media["OPTIONS"], "endpoint_url": endpoint}},
+    }
+    s3.stop()
+    client.post("/api/callback", callback_body("image", media_bot), content_type="application/json")
+    try:
+        assert fetch_due() == ["pending"]
+    finally:
+        s3.start()
+        s3.create_bucket(BUCKET)  # for the fixture to empty and remove
+
+    error = MessageMedia.objects.get().error
+    assert error.startswith("media store unavailable: EndpointConnectionError")
+    assert "://********@127.0.0.1:" in error and "Pa55-not-shown" not in error
