@@ -52,8 +52,13 @@ def fill_name_sort_keys(apps, schema_editor):
     at a time; only the rows whose key differs are written, so a run on a table already
     filled writes nothing, and one after a change of `sort_key` writes what it changed."""
     conversation = apps.get_model("conversations", "Conversation")
-    last = conversation.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
-    for start in range(0, last, BATCH_SIZE):
+    pks = conversation.objects.order_by("pk").values_list("pk", flat=True)
+    first, last = pks.first(), pks.last()
+    if first is None:
+        return
+    # From the smallest id, not from 0: ids far from 1 (rows deleted, a sequence moved on)
+    # are no empty windows to read.
+    for start in range(first - 1, last, BATCH_SIZE):
         rows = conversation.objects.filter(pk__gt=start, pk__lte=start + BATCH_SIZE)
         changed = [
             conversation(pk=pk, name_sort_key=key)

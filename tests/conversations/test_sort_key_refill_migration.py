@@ -17,6 +17,7 @@ from tests.migration_states import migrate_app_to, migrate_to_latest
 pytestmark = pytest.mark.django_db(transaction=True)
 
 BEFORE = ("conversations", "0032_conversation_active_sort_index")
+FAR_ID = 5_000
 # Names and the keys the release before 0033 gave them.
 PREVIOUS_KEYS = {
     "长沙销售群": "zhang.sha.xiao.shou.qun 长沙销售群",
@@ -36,7 +37,9 @@ def at_0032():
 def test_the_keys_natural_order_now_reads_otherwise_are_written_again(at_0032, bot, monkeypatch):
     old = at_0032.get_model("conversations", "Conversation")
     for n, (name, key) in enumerate(PREVIOUS_KEYS.items()):
-        old.objects.create(bot_id=bot.pk, conversation_id=f"wr{n}", name=name)
+        # Ids far from 1, as after deleted rows (or earlier tests on PostgreSQL, whose
+        # sequence moves on): the fills read windows from the smallest.
+        old.objects.create(pk=FAR_ID + n, bot_id=bot.pk, conversation_id=f"wr{n}", name=name)
         old.objects.filter(conversation_id=f"wr{n}").update(name_sort_key=key)
     monkeypatch.setattr(sort_keys, "BATCH_SIZE", 2)
 
@@ -49,6 +52,8 @@ def test_the_keys_natural_order_now_reads_otherwise_are_written_again(at_0032, b
     assert stored["曾伟"].startswith("zeng.wei ")
     updates = [q["sql"] for q in queries if q["sql"].startswith("UPDATE")]
     assert len(updates) == 2  # 长沙, 曾伟 and 重庆 in two windows; 张三, 客户群 kept
+    windows = [q for q in queries if 'WHERE ("conversations_conversation"."id" >' in q["sql"]]
+    assert len(windows) == 2 * 3  # 0033 and 0035, three windows of two ids each
 
 
 @pytest.fixture
