@@ -22,8 +22,8 @@ It follows shared/spec/wecom-aibot.md:
   sent on that connection, within `reply_seconds` (846605 otherwise), and a
   known msgtype (a stream with its `id` and ≤ 20,480 bytes of content); an
   `enter_chat` event is answered by `aibot_respond_welcome_msg` (text or
-  template card, 40008 otherwise) within `welcome_seconds` (5 s) or by a
-  template card through `aibot_respond_msg`; a card click
+  template card, 40008 otherwise) or by a template card through
+  `aibot_respond_msg`, either within `welcome_seconds` (5 s); a card click
   (`template_card_event`) is answered by `aibot_respond_update_msg` within
   `update_seconds` (5 s) with `{"response_type": "update_template_card",
   "template_card": {…}}` whose task_id is the clicked card's (40058
@@ -452,9 +452,11 @@ class FakeAIBotServer:
             with self.lock:
                 sent_at = self.callback_req_ids.get(id(ws), {}).get(req_id)
                 entered_at = self.welcome_req_ids.get(id(ws), {}).get(req_id)
+            window = self.reply_seconds
             if body.get("msgtype") == "template_card" and sent_at is None:
-                sent_at = entered_at  # a card may answer enter_chat too
-            if sent_at is None or time.time() - sent_at > self.reply_seconds:
+                # A card may answer enter_chat too, within enter_chat's own 5 s.
+                sent_at, window = entered_at, self.welcome_seconds
+            if sent_at is None or time.time() - sent_at > window:
                 await self._ack(ws, req_id, 846605, "invalid req_id")
                 return
             if refused := checks.check_reply(body) or self._check_media(bot_id, body):

@@ -6,6 +6,7 @@ Driven by a bare WebSocket client, frame by frame, as Tencent's SDK talks to WeC
 import base64
 import hashlib
 import json
+import time
 import uuid
 from contextlib import contextmanager
 
@@ -255,6 +256,28 @@ def test_a_card_without_an_ai_bot_card_type_is_refused_in_a_send_a_reply_and_a_w
         (40058, "invalid parameter: template_card.card_type")
     ] * 3
     assert server.sent == []
+
+
+@pytest.mark.parametrize("command", ["aibot_respond_msg", "aibot_respond_welcome_msg"])
+def test_an_enter_chat_takes_its_card_within_its_five_seconds_whichever_command_answers(
+    client, server, command
+):
+    # wecom-aibot.md: enter_chat is answered within 5 s; a card may answer it through
+    # aibot_respond_msg too (Tencent's SDK, replyTemplateCard), but not for a message's window.
+    server.welcome_seconds = 0.2
+    enter = {"msgid": "e1", "msgtype": "event", "from": {"userid": "lisi"},
+             "event": {"eventtype": "enter_chat"}}  # fmt: skip
+    card = {"msgtype": "template_card",
+            "template_card": {"card_type": "text_notice", "main_title": {"title": "hi"}}}  # fmt: skip
+    in_time = server.push("bot1", "aibot_event_callback", enter)
+    assert client.request(command, card, req_id=in_time)["errcode"] == 0
+    late = server.push("bot1", "aibot_event_callback", {**enter, "msgid": "e2"})
+    time.sleep(0.3)  # past the 5 s, made 0.2 s
+
+    ack = client.request(command, card, req_id=late)
+
+    assert (ack["errcode"], ack["errmsg"]) == (846605, "invalid req_id")
+    assert [body["req_id"] for _, _, body in server.sent] == [in_time]
 
 
 def test_acks_name_their_command_when_asked(client, server):
