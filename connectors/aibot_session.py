@@ -151,6 +151,9 @@ class BotSession:
         self.journal: InboxJournal | None = None
         self.last_frame = 0.0
         self.unanswered_pings = 0  # pings sent since the last ping's ack
+        self.connected_at = None  # when WeCom took this connection's subscription
+        self.connection_noted = False  # "connected" is recorded for this connection
+        self.noting: asyncio.Task | None = None  # the connection's state being recorded
         self.task: asyncio.Task | None = None
         self.store_task: asyncio.Task | None = None
         self.tasks: set[asyncio.Task] = set()
@@ -246,9 +249,9 @@ class BotSession:
             delay = max(backoff(attempt), wait_at_least)
             attempt += 1
             logger.warning("AI bot %s: %s; reconnecting in %.1f s", self.bot_id, error, delay)
-            await self.gateway.db(
-                self.gateway.note,
-                self.bot_id,
+            if self.noting is not None:  # "connected" must not land after "retrying"
+                await asyncio.gather(self.noting, return_exceptions=True)
+            await self._note(
                 state="retrying",
                 connected_since=None,
                 last_error=reasons.shorten(error, 2000),
@@ -293,14 +296,9 @@ class BotSession:
                     return
                 self.subscribed = self.subscribed_once = True
                 logger.info("AI bot %s: subscribed at %s", self.bot_id, url)
-                await self.gateway.db(
-                    self.gateway.note,
-                    self.bot_id,
-                    state="connected",
-                    connected_since=timezone.now(),
-                    last_frame_at=timezone.now(),
-                )
+                self.connected_at, self.connection_noted = timezone.now(), False
                 heartbeat = asyncio.create_task(self._heartbeat(ws))
+                self._note_connection()
                 done, _ = await asyncio.wait(
                     {reader, heartbeat}, return_when=asyncio.FIRST_COMPLETED
                 )
@@ -417,8 +415,42 @@ class BotSession:
                 await ws.close(code=1001, reason="heartbeat not acknowledged")
                 return
             await self._ping()
-            if self.last_frame:
+            self._note_connection()
+
+    def _note_connection(self) -> None:
+        """Record the connection's state ("connected", then its last frame) beside the
+        heartbeat, one write at a time: a slow or unavailable database neither holds a ping
+        back nor ends a connection WeCom keeps (wecom-aibot.md: only two unanswered pings
+        do); what could not be recorded is tried again at the next ping."""
+        if self.noting is None or self.noting.done():
+            self.noting = self._spawn(self._record_connection())
+
+    async def _record_connection(self) -> None:
+        if not self.connection_noted:
+            self.connection_noted = await self._note(
+                state="connected",
+                connected_since=self.connected_at,
+                last_frame_at=timezone.now(),
+            )
+        elif self.last_frame:
+            try:
                 await self.gateway.db(self.gateway.note_frame, self.bot_id, self.last_frame)
+            except DatabaseError as error:
+                logger.warning("AI bot %s: the last frame not recorded: %r", self.bot_id, error)
+
+    async def _note(self, **fields) -> bool:
+        """Record the connection's state; False when the database did not take it."""
+        try:
+            await self.gateway.db(self.gateway.note, self.bot_id, **fields)
+        except DatabaseError as error:
+            logger.warning(
+                "AI bot %s: connection state %s not recorded: %r",
+                self.bot_id,
+                fields.get("state"),
+                error,
+            )
+            return False
+        return True
 
     async def _ping(self) -> None:
         """Send a ping without waiting for its ack: `_read` resolves it whenever it comes.

@@ -8,10 +8,13 @@ from django.db import connection, transaction
 
 from botadmin import http
 from conversations import connections
+from conversations.models import BotConnection
 from messaging.models import Message
 
 MESSAGES = connection.ops.quote_name(Message._meta.db_table)
 MESSAGES_AWAY = connection.ops.quote_name("messaging_message_away")
+CONNECTIONS = connection.ops.quote_name(BotConnection._meta.db_table)
+CONNECTIONS_AWAY = connection.ops.quote_name("conversations_botconnection_away")
 
 
 def rename(old: str, new: str, if_exists: bool = False) -> None:
@@ -24,13 +27,24 @@ def rename(old: str, new: str, if_exists: bool = False) -> None:
 
 
 @contextmanager
-def messages_refused():
-    """As during a migration or an outage: every message insert fails until the block ends."""
-    rename(MESSAGES, MESSAGES_AWAY)
+def table_away(table: str, away: str):
+    """As during a migration or an outage: every query of `table` fails until the block ends."""
+    rename(table, away)
     try:
         yield
     finally:
-        rename(MESSAGES_AWAY, MESSAGES, if_exists=True)
+        rename(away, table, if_exists=True)
+
+
+def messages_refused():
+    """Every message insert fails until the block ends."""
+    return table_away(MESSAGES, MESSAGES_AWAY)
+
+
+def connection_states_refused():
+    """Every read or write of the bots' connection states and leases fails until the block
+    ends."""
+    return table_away(CONNECTIONS, CONNECTIONS_AWAY)
 
 
 @contextmanager

@@ -15,7 +15,7 @@ from conversations import connections
 from conversations.models import Bot, BotConnection, Conversation
 from tests.polling import wait_until
 
-from .support import post_to_gateway
+from .support import connection_states_refused, post_to_gateway
 
 
 def state(bot) -> str | None:
@@ -351,6 +351,26 @@ def test_a_ping_answered_late_but_before_the_next_two_keeps_the_connection(
     assert wait_until(lambda: len(aibot_server.frames_of("ping")) >= 6, timeout=10)
     assert len(aibot_server.subscriptions) == 1
     assert state(aibot) == "connected"
+
+
+def test_pings_keep_their_pace_and_the_connection_stays_while_the_database_is_unavailable(
+    aibot_server, aibot, fast_gateway, start_gateway
+):
+    # WeCom drops a connection whose pings stop; only unanswered pings or WeCom closing it
+    # end it on our side. Recording its state in the database is no part of the heartbeat.
+    fast_gateway.WECOM_AIBOT_LEASE_SECONDS = 60  # the lease outlives the outage
+    fast_gateway.WECOM_AIBOT_HEARTBEAT_SECONDS = 0.3
+    start_gateway()
+    aibot_server.wait_connected("bot1")
+
+    with connection_states_refused():  # from the subscription on: "connected", last frame
+        outage = time.monotonic()
+        during = lambda: [at for at in aibot_server.times_of("ping") if at > outage]  # noqa: E731
+        assert wait_until(lambda: len(during()) >= 8, timeout=10)
+        assert aibot_server.subscriptions == [("bot1", 0)]
+
+    assert wait_until(lambda: state(aibot) == "connected", timeout=30)
+    assert aibot_server.subscriptions == [("bot1", 0)]
 
 
 @pytest.mark.parametrize(
