@@ -345,10 +345,14 @@ def test_after_the_window_a_reply_goes_out_as_a_proactive_message(
     assert [cmd for _, cmd, _ in aibot_server.sent] == ["aibot_send_msg"]
 
 
+@pytest.mark.parametrize("errcode", [846605, 846608])  # invalid req_id, stream expired
 def test_a_req_id_wecom_no_longer_answers_falls_back_to_a_proactive_send(
-    aibot_server, aibot, connected, post
+    errcode, aibot_server, aibot, connected, post
 ):
-    aibot_server.reply_seconds = 0  # WeCom answers 846605
+    if errcode == 846605:
+        aibot_server.reply_seconds = 0  # the fake's own window is over
+    else:
+        aibot_server.answer_next(errcode)
     received(aibot_server)
     assert wait_until(lambda: Message.objects.filter(upstream_msgid="in1").exists(), timeout=30)
 
