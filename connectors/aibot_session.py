@@ -38,6 +38,7 @@ import random
 import time
 import uuid
 from collections import OrderedDict
+from functools import partial
 from typing import TYPE_CHECKING
 
 import websockets
@@ -138,6 +139,7 @@ class BotSession:
         self.bot_id = bot_id
         self.credentials = credentials
         self.ended = ""  # "taken_over" / "refused": this bot is not reconnected
+        self.refusal: Reason | None = None  # WeCom's answer refusing the credentials
         self.lease_valid_until = 0.0  # monotonic
         self.ws = None
         self.subscribed = False
@@ -243,6 +245,7 @@ class BotSession:
             finally:
                 self._disconnected()
             if self.ended:
+                await self._record_end()
                 return
             if self.subscribed_once:
                 attempt, self.subscribed_once = 0, False
@@ -315,11 +318,35 @@ class BotSession:
             "the bot's settings, then resume it."
         )
         reason = Reason(refused, errcode=ack.get("errcode"), errmsg=str(ack.get("errmsg", "")))
-        self.ended = "refused"
+        self.ended, self.refusal = "refused", reason
         logger.warning("AI bot %s: subscription refused: %s", self.bot_id, ack)
+
+    async def _record_end(self) -> None:
+        """Record why this bot is not reconnected (`connections.taken_over` / `refused`),
+        trying again until the database takes it: the lease given up with it unrecorded,
+        a gateway would reconnect the bot, and a taken-over bot would take the connection
+        back from its new holder (the kick loop wecom-aibot.md warns of)."""
         from conversations import connections
 
-        await self.gateway.db(connections.refused, self.bot_id, self.gateway.holder, reason)
+        if self.ended == "refused":
+            record = partial(connections.refused, reason=self.refusal)
+        else:
+            record = connections.taken_over
+        wait = STORE_RETRY_FIRST_SECONDS
+        while True:
+            try:
+                await self.gateway.db(record, self.bot_id, self.gateway.holder)
+                return
+            except DatabaseError as error:
+                logger.warning(
+                    "AI bot %s: recording %s failed (%r); trying again in %g s",
+                    self.bot_id,
+                    self.ended,
+                    error,
+                    wait,
+                )
+                await asyncio.sleep(wait)
+                wait = min(wait * 2, STORE_RETRY_MAX_SECONDS)
 
     # --- frames ---------------------------------------------------------------------
 
@@ -389,11 +416,8 @@ class BotSession:
         return req_id in self.pending and "errcode" in frame and cmd not in CALLBACK_COMMANDS
 
     async def _taken_over(self) -> None:
-        self.ended = "taken_over"
+        self.ended = "taken_over"  # recorded once the connection is closed (`_record_end`)
         logger.warning("AI bot %s: connection taken over by another client", self.bot_id)
-        from conversations import connections
-
-        await self.gateway.db(connections.taken_over, self.bot_id, self.gateway.holder)
         if self.ws is not None:
             await self.ws.close()
 

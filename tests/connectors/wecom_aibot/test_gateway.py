@@ -92,6 +92,24 @@ def test_after_a_kick_the_gateway_does_not_reconnect_until_an_operator_asks(
     assert wait_until(lambda: state(aibot) == "connected", timeout=30)
 
 
+def test_a_kick_read_while_the_database_is_unavailable_still_keeps_the_gateway_away(
+    aibot_server, aibot, fast_gateway, start_gateway
+):
+    fast_gateway.WECOM_AIBOT_LEASE_SECONDS = 60  # the lease outlives the outage
+    start_gateway()
+    aibot_server.wait_connected("bot1")
+    assert wait_until(lambda: state(aibot) == "connected", timeout=30)
+
+    with connection_states_refused():
+        aibot_server.kick("bot1")
+        assert wait_until(lambda: aibot_server.open_connections == 0, timeout=10)
+        time.sleep(1)  # the first attempts to record it fail meanwhile
+
+    assert wait_until(lambda: state(aibot) == "taken_over", timeout=30)
+    time.sleep(1.5)  # polls and backoffs that would have reconnected
+    assert aibot_server.subscriptions == [("bot1", 0)]
+
+
 def test_two_gateways_never_hold_one_bot_and_the_second_takes_over_when_the_first_stops(
     aibot_server, aibot, start_gateway
 ):
