@@ -37,6 +37,7 @@ import logging
 import random
 import time
 import uuid
+import weakref
 from collections import OrderedDict
 from functools import partial
 from typing import TYPE_CHECKING
@@ -147,7 +148,11 @@ class BotSession:
         # msgid → (callback req_id, monotonic deadline, command that answers it, the
         # clicked card's task_id for a card click)
         self.replies: OrderedDict[str, tuple[str, float, str, str]] = OrderedDict()
-        self.reply_lock = asyncio.Lock()
+        # req_id → the lock its replies take (one after the other's ack); replies to other
+        # req_ids, a welcome's 5 s among them, do not wait for it. Gone when unused.
+        self.reply_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
+            weakref.WeakValueDictionary()
+        )
         self.inbox: asyncio.Queue = asyncio.Queue()
         self.not_stored = 0  # callbacks read and not stored yet (queued or being stored)
         self.journal: InboxJournal | None = None
@@ -633,7 +638,10 @@ class BotSession:
                 "msgtype": "stream",
                 "stream": {"id": message_id, "finish": True, "content": content},
             }
-        async with self.reply_lock:  # replies to one req_id go one after the other's ack
+        lock = self.reply_locks.get(req_id)
+        if lock is None:
+            lock = self.reply_locks[req_id] = asyncio.Lock()
+        async with lock:  # replies to one req_id go one after the other's ack
             return await self._request(command, reply, req_id=req_id)
 
     async def _upload(self, kind: str, data_base64: str, name: str | None = None) -> str | dict:

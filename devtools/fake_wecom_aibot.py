@@ -39,6 +39,8 @@ It follows shared/spec/wecom-aibot.md:
 * uploads: init → upload_id, chunks, finish → media_id (the bytes are kept);
   every frame is checked as WeCom would (devtools/fake_wecom_aibot_checks.py:
   type, chunk sizes and count, 0-based chunk_index, total_size and md5);
+* `silent_sends` / `silent_replies` accept `aibot_send_msg` / `aibot_respond_msg`
+  without acknowledging them (an ack lost on the way);
 * `ack_with_cmd` makes every ack name the command it answers (an ack has no
   `cmd` in wecom-aibot.md; a client must not depend on that);
 * `answer_next(errcode, …)` refuses the next sends or replies with these
@@ -149,6 +151,7 @@ class FakeAIBotServer:
         self.media_seconds = 300.0
         self.fail_downloads = 0
         self.silent_sends = False  # accept sends without acknowledging them
+        self.silent_replies = False  # accept aibot_respond_msg without acknowledging it
         self.kicks = 0  # disconnected_events sent (a newer subscription took a bot over)
         self._forced: list[int | None] = []  # errcodes the next sends / replies are refused with
         self._forced_uploads: dict[str, list[int]] = {stage: [] for stage in UPLOAD_STAGES}
@@ -463,7 +466,8 @@ class FakeAIBotServer:
                 await self._ack(ws, req_id, *refused)
                 return
             self._accept(bot_id, cmd, {"req_id": req_id, **body})
-            await self._ack(ws, req_id)
+            if not self.silent_replies:
+                await self._ack(ws, req_id)
         elif cmd == "aibot_respond_welcome_msg":
             with self.lock:
                 entered_at = self.welcome_req_ids.get(id(ws), {}).get(req_id)

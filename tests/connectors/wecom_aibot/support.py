@@ -59,13 +59,15 @@ def messages_locked():
         yield
 
 
-def post_to_gateway(bot, body: dict, *, authorization: str | None = "") -> http.HttpResponse:
+def post_to_gateway(
+    bot, body: dict, *, authorization: str | None = "", **request_fields
+) -> http.HttpResponse:
     """POST /send to the gateway holding `bot`, as connectors/wecom_aibot.py does: to
-    group wrGroupA, with the lease's token unless `authorization` says otherwise (None:
-    no header)."""
+    group wrGroupA unless `request_fields` say otherwise (`chatid`, `reply_to`, …), with the
+    lease's token unless `authorization` says otherwise (None: no header)."""
     connection = connections.live(bot)
     request = {"bot_id": bot.pk, "message_id": "m1", "reply_to": "", "chatid": "wrGroupA",
-               "chat_type": "group", "body": body}  # fmt: skip
+               "chat_type": "group", "body": body, **request_fields}  # fmt: skip
     if authorization == "":
         authorization = f"Bearer {connection.endpoint_token}"
     return http.request(

@@ -3,6 +3,7 @@
 import base64
 import hashlib
 import json
+import threading
 import time
 
 import pytest
@@ -396,6 +397,60 @@ def test_a_reply_to_enter_chat_is_the_welcome_message_while_its_five_seconds_las
         ("bot1", "aibot_respond_welcome_msg",
          {"req_id": req_id, "msgtype": "text", "text": {"content": "欢迎！"}}),
     ]  # fmt: skip
+
+
+def test_a_reply_waiting_for_its_ack_does_not_hold_back_a_welcome_answering_another_req_id(
+    aibot_server, aibot, connected
+):
+    # wecom-aibot.md: replies to one req_id wait for each other's ack, and a welcome has
+    # 5 s; a reply to another req_id whose ack is lost must not spend them.
+    aibot_server.silent_replies = True
+    received(aibot_server)
+    event_received(aibot_server, "enter_chat")
+    assert wait_until(lambda: Message.objects.filter(upstream_msgid="ev1").exists(), timeout=30)
+    markdown = {"msgtype": "markdown", "markdown": {"content": "ok"}}
+    answers = {}
+    reply = threading.Thread(
+        target=lambda: answers.update(
+            reply=post_to_gateway(aibot, markdown, message_id="r1", reply_to="in1")
+        )
+    )
+    reply.start()
+    assert wait_until(lambda: aibot_server.frames_of("aibot_respond_msg"), timeout=10)
+
+    started = time.monotonic()
+    welcome = post_to_gateway(
+        aibot, markdown, message_id="w1", reply_to="ev1", chatid="lisi", chat_type="single"
+    ).json()
+    waited = time.monotonic() - started
+    reply.join(30)
+
+    assert (welcome["errcode"], welcome["via"]) == (0, "aibot_respond_welcome_msg"), welcome
+    assert waited < aibot_session.ACK_TIMEOUT
+    assert answers["reply"].json()["outcome"] == "uncertain"  # its ack never came
+
+
+def test_replies_to_one_req_id_go_one_after_the_others_ack(aibot_server, aibot, connected):
+    aibot_server.silent_replies = True  # the first reply's ack never comes
+    received(aibot_server)
+    assert wait_until(lambda: Message.objects.filter(upstream_msgid="in1").exists(), timeout=30)
+    markdown = {"msgtype": "markdown", "markdown": {"content": "ok"}}
+    replies = [
+        threading.Thread(
+            target=post_to_gateway, args=(aibot, markdown), kwargs={"message_id": message_id,
+                                                                    "reply_to": "in1"}
+        )
+        for message_id in ("r1", "r2")
+    ]  # fmt: skip
+    replies[0].start()
+    assert wait_until(lambda: aibot_server.frames_of("aibot_respond_msg"), timeout=10)
+    replies[1].start()
+
+    assert wait_until(lambda: len(aibot_server.frames_of("aibot_respond_msg")) == 2, timeout=30)
+    first, second = aibot_server.times_of("aibot_respond_msg")
+    assert second - first >= aibot_session.ACK_TIMEOUT - 0.5  # after the first one's wait
+    for reply in replies:
+        reply.join(30)
 
 
 @pytest.mark.parametrize(
