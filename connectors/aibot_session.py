@@ -257,10 +257,7 @@ class BotSession:
             delay = max(backoff(attempt), wait_at_least)
             attempt += 1
             logger.warning("AI bot %s: %s; reconnecting in %.1f s", self.bot_id, error, delay)
-            if self.noting is not None:  # "connected" must not land after "retrying"
-                await asyncio.gather(self.noting, return_exceptions=True)
-            await self._note(
-                state="retrying",
+            self._note_retrying(
                 connected_since=None,
                 last_error=reasons.shorten(error, 2000),
                 last_error_at=timezone.now(),
@@ -453,6 +450,18 @@ class BotSession:
         do); what could not be recorded is tried again at the next ping."""
         if self.noting is None or self.noting.done():
             self.noting = self._spawn(self._record_connection())
+
+    def _note_retrying(self, **fields) -> None:
+        """Record "retrying" after what is being recorded (a late "connected" must not land
+        after it), beside the reconnect: its wait is the backoff, not the database's."""
+        previous = self.noting
+
+        async def record() -> None:
+            if previous is not None:
+                await asyncio.gather(previous, return_exceptions=True)
+            await self._note(state="retrying", **fields)
+
+        self.noting = self._spawn(record())
 
     async def _record_connection(self) -> None:
         if not self.connection_noted:

@@ -59,6 +59,17 @@ def messages_locked():
         yield
 
 
+@contextmanager
+def connection_states_locked():
+    """As behind a long transaction: every write of the bots' connection states and leases
+    waits until the block ends (on SQLite, every write: see `messages_locked`)."""
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(f"LOCK TABLE {CONNECTIONS} IN EXCLUSIVE MODE")
+        yield
+
+
 def post_to_gateway(
     bot, body: dict, *, authorization: str | None = "", **request_fields
 ) -> http.HttpResponse:

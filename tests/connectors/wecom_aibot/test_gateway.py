@@ -15,7 +15,7 @@ from conversations import connections
 from conversations.models import Bot, BotConnection, Conversation
 from tests.polling import wait_until
 
-from .support import connection_states_refused, post_to_gateway
+from .support import connection_states_locked, connection_states_refused, post_to_gateway
 
 
 def state(bot) -> str | None:
@@ -68,6 +68,17 @@ def test_a_dropped_connection_is_reconnected_after_a_backoff(aibot_server, aibot
     assert wait_until(lambda: len(aibot_server.subscriptions) == 2, timeout=10)
     assert wait_until(lambda: state(aibot) == "connected", timeout=30)
     assert "closed" in BotConnection.objects.get(pk=aibot.pk).last_error
+
+
+def test_a_dropped_connection_is_reconnected_after_its_backoff_while_the_database_stalls(
+    aibot_server, aibot, connected
+):
+    # wecom-aibot.md: reconnect with jittered backoff; recording "retrying" is no part of it.
+    with connection_states_locked():
+        aibot_server.drop("bot1")
+        assert wait_until(lambda: len(aibot_server.subscriptions) == 2, timeout=5)
+
+    assert wait_until(lambda: state(aibot) == "connected", timeout=30)
 
 
 def test_after_a_kick_the_gateway_does_not_reconnect_until_an_operator_asks(
