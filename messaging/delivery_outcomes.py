@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 from django.utils.translation import gettext_noop
 
 from botadmin import metrics, reasons
@@ -253,17 +254,28 @@ def stopped_changes(stop: str, detail: str, now: datetime, unsure: bool) -> dict
     return changes
 
 
+UNCERTAIN_HOLD = gettext_noop(
+    "%(reason)s — it may have been delivered: newer messages of this conversation wait "
+    "until %(until)s %(zone)s (DELIVERY_UNCERTAIN_HOLD) unless an operator marks it sent or "
+    "retries it first"
+)
+# What rows stored before UNCERTAIN_HOLD said (a time in UTC): kept so they translate.
+EARLIER_UNCERTAIN_HOLD = gettext_noop(
+    "%(reason)s — it may have been delivered: newer messages of this conversation wait "
+    "until %(until)s UTC (DELIVERY_UNCERTAIN_HOLD) unless an operator marks it sent or "
+    "retries it first"
+)
+
+
 def uncertain_changes(detail: str, now: datetime) -> dict:
     """Nothing retries an uncertain message; it holds its conversation's newer messages for
     DELIVERY_UNCERTAIN_HOLD (`due_messages`), and says so."""
-    until = now + timedelta(seconds=settings.DELIVERY_UNCERTAIN_HOLD)
+    # The console's time zone, as every other time on the pages that show it (it was UTC).
+    until = timezone.localtime(now + timedelta(seconds=settings.DELIVERY_UNCERTAIN_HOLD))
     note = Reason(
-        gettext_noop(
-            "%(reason)s — it may have been delivered: newer messages of this conversation wait "
-            "until %(until)s UTC (DELIVERY_UNCERTAIN_HOLD) unless an operator marks it sent or "
-            "retries it first"
-        ),
+        UNCERTAIN_HOLD,
         reason=reasons.shorten(detail, 2000),
         until=f"{until:%Y-%m-%d %H:%M:%S}",
+        zone=timezone.get_current_timezone_name(),
     )
     return {"status": Message.Status.UNCERTAIN, "next_attempt_at": None, "last_error": note}

@@ -6,8 +6,10 @@ import socket
 import subprocess
 import sys
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
+from django.utils import translation
 
 from conversations.models import Bot
 from messaging.delivery import deliver
@@ -463,6 +465,26 @@ def test_an_uncertain_message_holds_its_conversation_only_for_the_hold(
     assert deliver(newer.pk, clock).result == "sent"
     uncertain.refresh_from_db()
     assert uncertain.status == "uncertain"  # still the operator's to decide
+
+
+def test_an_uncertain_messages_hold_ends_at_a_time_of_the_consoles_time_zone(
+    wecom, wecom_group, queue_message, clock, settings
+):
+    """Its reason was the only time on the message's page in UTC: read in Shanghai at
+    03:41, "wait until 2026-12-06 20:02:50 UTC" seemed a day in the past."""
+    settings.TIME_ZONE = "Asia/Shanghai"
+    settings.DELIVERY_UNCERTAIN_HOLD = 600
+    wecom.drop_next = 1  # posted, but the answer is lost
+    uncertain = queue_message(wecom_group, TEXT)
+    assert deliver(uncertain.pk, clock).result == "uncertain"
+    uncertain.refresh_from_db()
+
+    hold_end = clock.now + timedelta(seconds=600)
+    shanghai = f"{hold_end.astimezone(ZoneInfo('Asia/Shanghai')):%Y-%m-%d %H:%M:%S}"
+    with translation.override("zh-hans"):
+        shown = uncertain.last_error.translated()
+    assert f"等待至 {shanghai} Asia/Shanghai" in shown
+    assert "UTC" not in shown and "UTC" not in uncertain.last_error
 
 
 def test_messages_queued_for_a_paused_bot_expire_with_the_reason(
