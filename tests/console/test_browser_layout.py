@@ -366,3 +366,29 @@ def test_names_in_the_audit_tables_keep_one_line_at_1366_px_a_long_one_cut_with_
     cut = page.locator(f'.cell-name[title="{long_name}"]').first
     assert cut.evaluate("e => e.scrollWidth > e.clientWidth")  # drawn with its "…"
     assert cut.evaluate("e => getComputedStyle(e).textOverflow") == "ellipsis"
+
+
+def test_a_long_word_in_a_search_result_or_a_documents_code_stays_on_a_phones_screen(
+    page, demo, make_message
+):
+    """A URL in a message found by search, and a document's curl sample or wide table,
+    ran past a 390 px screen: the whole page scrolled sideways. The result wraps; the
+    sample and the table scroll in the document's card."""
+    bot, group = demo
+    url = "https://ci.example.com/job/1234/console?build_id=" + "0123456789abcdef" * 4
+    make_message(group, "out", f"部署失败，详情见 {url} 请检查")
+    page.set_viewport_size(PHONE)
+    log_in(page)
+
+    page.goto("/console/search/?q=部署失败")
+    assert page.locator(".result-text").count() == 1
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    shoot(page, "layout-search-long-url-390")
+
+    page.goto("/console/docs/api/")
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    scrolling_in_card = page.locator(".docs-page pre").evaluate_all(
+        "els => els.filter(e => e.scrollWidth > e.clientWidth).length"
+    )
+    assert scrolling_in_card > 0  # the samples are there, wider than the card
+    shoot(page, "layout-docs-390")
