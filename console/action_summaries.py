@@ -6,6 +6,7 @@ An entry's stored `summary` is English, written when it was recorded (the logs a
 and its code instead, translated now.
 """
 
+import re
 from datetime import datetime
 
 from django.apps import apps
@@ -23,7 +24,8 @@ from forwarding.replay import test_event_outcome
 def summary(action) -> str:
     """The part of a stored summary worth showing in the operator's language: the
     operator's own words (a title), the settings changed, a test's outcome, the
-    secret revealed, a deleted endpoint's URL, the operator added or removed."""
+    secret revealed, a deleted endpoint's URL, the operator added or removed, a
+    rotation's grace."""
     if action.action in audit_actions.SUMMARY_IS_CONTENT:
         return action.summary
     if action.action in audit_actions.ABOUT_AN_ANNOUNCEMENT_SAVED:
@@ -46,7 +48,28 @@ def summary(action) -> str:
         return _replayed(action.details or {})
     if action.action == "bot.pause_sending":
         return _paused(action.details or {})
+    if action.action in ROTATIONS:
+        return _grace(action)
     return ""
+
+
+# A rotation's entry says how long the old secret kept working: "none" is the one that
+# made callers still using it fail at once. (The API secret's entries hold it in their
+# summary alone, "Rotated the API secret (grace 24 h) in the console.")
+ROTATIONS = {"secret.rotate", "endpoint.rotate_signing_secret"}
+_GRACE_IN_SUMMARY = re.compile(r"\(grace ([0-9.]+) h\)")
+
+
+def _grace(action) -> str:
+    hours = (action.details or {}).get("grace_hours")
+    if not isinstance(hours, (int, float)):
+        found = _GRACE_IN_SUMMARY.search(action.summary or "")
+        if not found:
+            return ""
+        hours = float(found.group(1))
+    if hours <= 0:
+        return gettext("the old secret stopped working at once")
+    return gettext("the old secret kept working for %(hours)s h") % {"hours": f"{hours:g}"}
 
 
 EXPORTS = {"messages.export", "audit.export"}

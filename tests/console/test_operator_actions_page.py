@@ -2,6 +2,7 @@
 filtered by a choice, targets by their names, no stored English summary shown."""
 
 import zoneinfo
+from datetime import timedelta
 
 from django.conf import settings
 from django.urls import reverse
@@ -12,7 +13,9 @@ from audit.models import OperatorAction
 from audit.services import record_action
 from conversations.bot_changes import request_sync_by
 from conversations.models import SyncRun
+from conversations.services import rotate_secret
 from forwarding.models import WebhookEndpoint
+from forwarding.signing_secrets import rotate_signing_secret
 from tests.deletions.running import run_deletions
 
 
@@ -115,6 +118,25 @@ def test_a_revealed_secret_is_named_in_words_never_shown(operator_client, bot):
     body = html.split("<tbody>")[1]
     assert "查看了密钥" in body and "Webhook 签名密钥" in body and "hooks.example" in body
     assert endpoint.signing_secret not in html
+
+
+def test_a_rotation_says_how_long_the_old_secret_kept_working_in_the_readers_language(
+    operator_client, operator, bot
+):
+    """The description column was empty for rotations: whether callers still using the old
+    secret failed at once was only in the English tooltip."""
+    endpoint = WebhookEndpoint.objects.create(bot=bot, url="https://hooks.example/in")
+    rotate_secret(bot, grace=timedelta(0), actor=operator, via=" in the console")
+    rotate_signing_secret(endpoint, grace=timedelta(hours=24), actor=operator)
+    url = reverse("console:operator_actions")
+
+    body = operator_client.get(url).content.decode().split("<tbody>")[1]
+    assert ">旧密钥立即失效<" in body and ">旧密钥继续有效 24 小时<" in body
+
+    operator_client.cookies["django_language"] = "en"
+    body = operator_client.get(url).content.decode().split("<tbody>")[1]
+    assert ">the old secret stopped working at once<" in body
+    assert ">the old secret kept working for 24 h<" in body
 
 
 def test_user_and_group_operations_are_offered_to_superusers_only(client, operator, superuser):
