@@ -496,6 +496,7 @@ def test_jump_to_a_message_that_is_gone_says_so_and_shows_the_latest_page(
         assert response.status_code == 200
         assert shown_ids(response) == [m.pk for m in made[-50:]]
         assert 'id="missing-message"' in html and f"消息 {missing} 不在此会话中" in html
+        assert "从未在此存在。以下是最新的消息。" in html
         assert 'class="msg in focus"' not in html
 
     operator_client.cookies["django_language"] = "en"
@@ -715,7 +716,8 @@ def test_jump_to_a_date_without_messages_says_so(
 
     html = operator_client.get(history_url + f"?date={day.isoformat()}").content.decode()
 
-    assert f"{day.isoformat()} 没有消息。" in html and says in html
+    # One sentence after the other, as Chinese sets them: no space after the "。".
+    assert f"{day.isoformat()} 没有消息。以下是" in html and says in html
     assert re.findall(r'<div class="text">(.*?)</div>', html)[0] == first_shown
 
 
