@@ -110,6 +110,10 @@ API_REQUESTS = Counter(
     ["endpoint", "errcode"],
 )
 
+# Label values known before anything happens (the hooks below map "pending" to "retry").
+WEBHOOK_OUTCOMES = ("delivered", "retry", "failed")
+MEDIA_FETCH_OUTCOMES = ("stored", "retry", "failed")
+
 _STATUS_COUNTERS = {
     "sent": MESSAGES_SENT,
     "failed": MESSAGES_FAILED,
@@ -139,6 +143,27 @@ def _hook(record):
             logger.warning("metrics: %s not recorded", record.__name__, exc_info=True)
 
     return guarded
+
+
+@_hook
+def start_known_series() -> None:
+    """A web or Celery worker process starting: each series whose labels are known in
+    advance (outcomes, connector kinds) is written at 0 into this process's file. A labelled
+    series is otherwise missing until its first count, which `rate()` and `increase()` then
+    miss, and an alert cannot tell "absent" from "none". Bots' series are not: one per bot
+    and counter, at every start, for bots that may never count anything. A failure (a full
+    disk) is logged: the process starts all the same."""
+    from connectors.registry import CONNECTORS
+    from conversations.sync import FINISHED_OUTCOMES
+
+    for outcome in WEBHOOK_OUTCOMES:
+        WEBHOOK_DELIVERIES.labels(outcome)
+    for outcome in FINISHED_OUTCOMES:
+        CONTACT_SYNC_RUNS.labels(str(outcome))
+    for kind in CONNECTORS:
+        DELIVERY_LATENCY.labels(kind)
+        for outcome in MEDIA_FETCH_OUTCOMES:
+            MEDIA_FETCHES.labels(kind, outcome)
 
 
 @_hook

@@ -38,13 +38,25 @@ def scrape(client, settings, transactional_db):
         answer = client.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"})
         assert answer.status_code == 200
         assert answer["Content-Type"].startswith("text/plain")
-        samples = {}
-        for family in text_string_to_metric_families(answer.content.decode()):
-            for sample in family.samples:
-                samples[sample.name, tuple(sorted(sample.labels.items()))] = sample.value
-        return samples
+        return _samples(answer.content.decode())
 
     return read
+
+
+def _samples(text: str) -> dict[tuple[str, tuple], float]:
+    """{(name, sorted labels): value} of a scrape's text."""
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+def _server_samples(base_url: str) -> dict[tuple[str, tuple], float]:
+    import requests
+
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    return _samples(requests.get(f"{base_url}/metrics", headers=auth, timeout=10).text)
 
 
 def _value(samples, name: str, **labels) -> float:
@@ -332,17 +344,9 @@ def test_every_gunicorn_worker_scrapes_the_counts_of_all(
         assert sent.json()["errcode"] == 0, sent.text
         counts = []
         for _ in range(8):
-            text = requests.get(
-                f"{base_url}/metrics", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10
-            ).text
-            samples = {
-                (s.name, tuple(sorted(s.labels.items()))): s.value
-                for family in text_string_to_metric_families(text)
-                for s in family.samples
-            }
             counts.append(
                 _value(
-                    samples,
+                    _server_samples(base_url),
                     "botadmin_messages_accepted_total",
                     bot=bot.name,
                     connector=bot.connector,
@@ -350,3 +354,35 @@ def test_every_gunicorn_worker_scrapes_the_counts_of_all(
             )
 
     assert counts == [1] * 8
+
+
+def test_a_fresh_server_lists_every_known_outcome_at_zero_and_no_bot_yet(
+    transactional_db, tmp_path, monkeypatch
+):
+    """Prometheus' rate() and increase() miss a series' first count and an alert cannot
+    tell "absent" from "none": the outcomes known in advance are exported at 0 from the
+    start, before anything happened. Bots' series still appear with their first count."""
+    from connectors.registry import CONNECTORS
+
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+
+    from devtools.processes import database_url
+    from tests.messaging.conftest import running_gunicorn
+
+    env = {"BOTADMIN_METRICS_TOKEN": TOKEN, "BOTADMIN_VAR_DIR": str(tmp_path / "var")}
+    with running_gunicorn(database_url(), tmp_path / "server.log", env=env) as base_url:
+        samples = _server_samples(base_url)
+
+    def listed(name: str, **labels) -> float | None:
+        return samples.get((name, tuple(sorted(labels.items()))))
+
+    for outcome in ("delivered", "retry", "failed"):
+        assert listed("botadmin_webhook_deliveries_total", outcome=outcome) == 0
+    for outcome in ("succeeded", "failed", "not_possible"):
+        assert listed("botadmin_contact_sync_runs_total", outcome=outcome) == 0
+    for kind in CONNECTORS:
+        for outcome in ("stored", "retry", "failed"):
+            assert listed("botadmin_media_fetches_total", connector=kind, outcome=outcome) == 0
+        assert listed("botadmin_delivery_latency_seconds_count", connector=kind) == 0
+        assert listed("botadmin_delivery_latency_seconds_bucket", connector=kind, le="+Inf") == 0
+    assert not [key for key in samples if "bot" in dict(key[1])]
