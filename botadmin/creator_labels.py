@@ -5,6 +5,8 @@ still say who sent them."""
 from django.conf import settings
 from django.contrib.auth import get_user_model
 
+from .id_windows import id_windows
+
 # Primary keys per window: one SELECT and a few UPDATEs each, each its own transaction
 # (the migrations are not atomic).
 BATCH_SIZE = 1000
@@ -18,12 +20,10 @@ def filler(app_label: str, model_name: str):
         model = apps.get_model(app_label, model_name)
         user_model = apps.get_model(settings.AUTH_USER_MODEL)
         username = get_user_model().USERNAME_FIELD  # historical models lack it
-        last = model.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
-        start = 0
-        while start < last:
+        for after, up_to in id_windows(model, BATCH_SIZE):
             rows = model.objects.filter(
-                pk__gt=start,
-                pk__lte=start + BATCH_SIZE,
+                pk__gt=after,
+                pk__lte=up_to,
                 created_by__isnull=False,
                 created_by_label="",
             ).values_list("pk", "created_by_id")
@@ -36,6 +36,5 @@ def filler(app_label: str, model_name: str):
                     model.objects.filter(pk__in=pks).update(
                         created_by_label=str(names[user_id])[:150]
                     )
-            start += BATCH_SIZE
 
     return fill

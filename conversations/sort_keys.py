@@ -9,6 +9,7 @@ is a person's, read surname first (曾经理 zeng jing li); a group's is not (�
 
 from django.db import models
 
+from botadmin.id_windows import id_windows
 from botadmin.natural_order import KEY_LENGTH, sort_key
 
 # Primary keys per window of the fill: one SELECT and at most one UPDATE each, each its
@@ -52,14 +53,8 @@ def fill_name_sort_keys(apps, schema_editor):
     at a time; only the rows whose key differs are written, so a run on a table already
     filled writes nothing, and one after a change of `sort_key` writes what it changed."""
     conversation = apps.get_model("conversations", "Conversation")
-    pks = conversation.objects.order_by("pk").values_list("pk", flat=True)
-    first, last = pks.first(), pks.last()
-    if first is None:
-        return
-    # From the smallest id, not from 0: ids far from 1 (rows deleted, a sequence moved on)
-    # are no empty windows to read.
-    for start in range(first - 1, last, BATCH_SIZE):
-        rows = conversation.objects.filter(pk__gt=start, pk__lte=start + BATCH_SIZE)
+    for after, up_to in id_windows(conversation, BATCH_SIZE):
+        rows = conversation.objects.filter(pk__gt=after, pk__lte=up_to)
         changed = [
             conversation(pk=pk, name_sort_key=key)
             for pk, name, kind, stored in rows.values_list("pk", "name", "kind", "name_sort_key")

@@ -5,6 +5,7 @@
 from django.db import migrations
 
 from announcements.retention import JSONArrayLength
+from botadmin.id_windows import id_windows
 
 # Runs per window: one UPDATE each, its own transaction (the migration is not atomic).
 # Small, since each run's list may hold 100,000 ids for the database to count.
@@ -15,10 +16,9 @@ def fill_recipient_totals(apps, schema_editor):
     """Each empty total counted from the run's list by the database (no list is read into
     memory), a window of primary keys at a time. Idempotent: a filled total is kept."""
     AnnouncementRun = apps.get_model("announcements", "AnnouncementRun")
-    last = AnnouncementRun.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
-    for start in range(0, last, BATCH_SIZE):
+    for after, up_to in id_windows(AnnouncementRun, BATCH_SIZE):
         AnnouncementRun.objects.filter(
-            pk__gt=start, pk__lte=start + BATCH_SIZE, recipient_total__isnull=True
+            pk__gt=after, pk__lte=up_to, recipient_total__isnull=True
         ).update(recipient_total=JSONArrayLength("recipient_ids"))
 
 

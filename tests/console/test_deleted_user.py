@@ -8,8 +8,10 @@ from django.apps import apps
 from django.urls import reverse
 
 from announcements.editing import Draft, save_announcement
+from botadmin import creator_labels
 from botadmin.creator_labels import filler
 from messaging.models import Message
+from tests.counted_queries import counting_queries
 
 
 def test_a_deleted_users_reply_still_names_them(
@@ -65,3 +67,21 @@ def test_the_data_migration_fills_the_names_of_earlier_rows_once(operator, group
     labels = dict(Message.objects.values_list("pk", "created_by_label"))
     assert [labels[m.pk] for m in made] == ["alice"] * 3
     assert labels[anonymous.pk] == ""
+
+
+def test_the_data_migration_reads_windows_of_ids_from_the_smallest_id(
+    operator, group, make_message, monkeypatch
+):
+    """Ids far from 1 (messages deleted by retention, a PostgreSQL sequence moved on) are
+    no empty windows to read."""
+    monkeypatch.setattr(creator_labels, "BATCH_SIZE", 2)
+    for n in range(5):
+        make_message(group, "out", created_by=operator, pk=5_000 + n)
+    Message.objects.update(created_by_label="")
+
+    with counting_queries() as queries:
+        filler("messaging", "Message")(apps, None)
+
+    assert set(Message.objects.values_list("created_by_label", flat=True)) == {"alice"}
+    windows = [q for q in queries if 'AND "messaging_message"."id" <=' in q["sql"]]
+    assert len(windows) == 3  # ids 5,000 to 5,004, two a window
