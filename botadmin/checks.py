@@ -14,6 +14,11 @@ from botadmin.http import webhook_network_problem
 from botadmin.networks import setting_networks
 
 SQLITE = "django.db.backends.sqlite3"
+# The longest the autovacuum check waits for a connection to open: libpq's and psycopg's
+# shortest connect_timeout, so no longer than the settings' (5 s by default; unbounded in
+# libpq, 130 s in psycopg with `?connect_timeout=0`). A host that accepts TCP and never
+# answers held `migrate` and `check --database` that long.
+AUTOVACUUM_CONNECT_TIMEOUT = 2
 
 
 @register()
@@ -182,16 +187,14 @@ def check_autovacuum(app_configs=None, databases=None, **kwargs):
     leave (an hour's soak: 17,682 beside 10,574 messages, the database growing 57 MB an
     hour instead of 22; docs/performance.md note 23). Asked at `migrate` and `check
     --database`, which Django runs with the database's checks; a database not reachable
-    yet is `migrate`'s to wait for and report, not a problem of this check."""
+    yet is `migrate`'s to wait for and report, not a problem of this check, and one that
+    does not answer within AUTOVACUUM_CONNECT_TIMEOUT seconds is skipped alike."""
     problems = []
     for alias in databases or ():
-        connection = connections[alias]
-        if connection.vendor != "postgresql":
+        if connections[alias].vendor != "postgresql":
             continue
         try:
-            with connection.cursor() as cursor:
-                cursor.execute("SHOW autovacuum")
-                autovacuum = cursor.fetchone()[0]
+            autovacuum = _autovacuum(connections[alias])
         except DatabaseError:
             continue
         if autovacuum != "on":
@@ -207,6 +210,22 @@ def check_autovacuum(app_configs=None, databases=None, **kwargs):
                 )
             )
     return problems
+
+
+def _autovacuum(connection) -> str:
+    """The server's `autovacuum` setting, through the alias's connection if it is open, else
+    through a connection of its own opened with a short connect_timeout and closed again."""
+    own = connection.connection is None
+    if own:
+        connection = connection.copy()
+        connection.settings_dict["OPTIONS"]["connect_timeout"] = AUTOVACUUM_CONNECT_TIMEOUT
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW autovacuum")
+            return cursor.fetchone()[0]
+    finally:
+        if own:
+            connection.close()
 
 
 @register(deploy=True)

@@ -12,6 +12,7 @@ from django.db import connection
 
 from botadmin.checks import check_autovacuum, check_deployment, check_settings
 from devtools.processes import ROOT
+from tests.botadmin.test_metrics_sources_down import silent_database
 
 
 def ids(problems):
@@ -238,22 +239,27 @@ def test_autovacuum_off_is_warned_about_with_the_database_checks():
     assert check_autovacuum(databases=None) == []
 
 
+def on_database(url: str, tmp_path: Path) -> dict[str, str]:
+    """The environment of a botadmin process on that database (and no broker)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CELERY_BROKER_URL")}
+    env.update(
+        DATABASE_URL=url, CELERY_BROKER_URL="redis://127.0.0.1:9/0", BOTADMIN_VAR_DIR=str(tmp_path)
+    )
+    return env
+
+
 def test_an_unreachable_database_fails_no_check(tmp_path):
     """At boot `migrate` runs the checks before it waits for the database: a server not
     accepting connections yet is for that wait to report, not a check's traceback."""
     refusing = socket.socket()  # bound, not listening: every connection is refused
     refusing.bind(("127.0.0.1", 0))
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CELERY_BROKER_URL")}
-    env.update(
-        DATABASE_URL=f"postgres://botadmin@127.0.0.1:{refusing.getsockname()[1]}/botadmin",
-        CELERY_BROKER_URL="redis://127.0.0.1:9/0",
-        BOTADMIN_VAR_DIR=str(tmp_path),
-    )
     try:
         completed = subprocess.run(
             [sys.executable, "manage.py", "check", "--database", "default"],
             cwd=ROOT,
-            env=env,
+            env=on_database(
+                f"postgres://botadmin@127.0.0.1:{refusing.getsockname()[1]}/botadmin", tmp_path
+            ),
             capture_output=True,
             text=True,
         )
@@ -262,3 +268,42 @@ def test_an_unreachable_database_fails_no_check(tmp_path):
 
     assert completed.returncode == 0, completed.stderr
     assert "Traceback" not in completed.stderr
+
+
+AUTOVACUUM_CHECK_ALONE = """
+import time
+import django
+django.setup()
+from botadmin.checks import check_autovacuum
+began = time.monotonic()
+problems = check_autovacuum(databases=["default"])
+print(f"{time.monotonic() - began:.2f} {len(problems)}")
+"""
+
+
+@pytest.mark.parametrize(
+    "options", ["", "?connect_timeout=0"], ids=["settings-timeout", "no-timeout"]
+)
+def test_a_database_host_that_never_answers_holds_the_autovacuum_check_seconds_at_most(
+    tmp_path, options
+):
+    """`migrate` and `check --database` run the check before anything else opens the
+    connection: a host that accepts TCP and never answers held it for the whole
+    connect_timeout (5 s by default; none in the URL: psycopg's 130 s)."""
+    with silent_database() as (port, _drop):
+        completed = subprocess.run(
+            [sys.executable, "-c", AUTOVACUUM_CHECK_ALONE],
+            cwd=ROOT,
+            env={
+                **on_database(f"postgres://botadmin@127.0.0.1:{port}/botadmin{options}", tmp_path),
+                "DJANGO_SETTINGS_MODULE": "botadmin.settings",
+            },
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    assert completed.returncode == 0, completed.stderr
+    seconds, problems = completed.stdout.split()
+    assert problems == "0"  # not reachable: no warning, and no traceback
+    assert float(seconds) < 3.5
