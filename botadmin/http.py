@@ -92,7 +92,7 @@ from urllib3.util.ssl_ import create_urllib3_context
 from urllib3.util.ssltransport import SSLTransport
 
 from . import answer_text, dns, jsontext, reasons
-from .logging import mask_secrets
+from .logging import mask_path, mask_secrets
 from .networks import Network, parse_networks, setting_networks
 from .reasons import Reason
 
@@ -801,8 +801,8 @@ def request(
 def _mask_texts(error: BaseException) -> None:
     """Mask the secrets in the texts an error carries, in place: requests and urllib3
     write the URL into them (`Max retries exceeded with url: /cgi-bin/gettoken?
-    corpsecret=…`), and connectors keep that text where operators read it (a
-    message's last error, a sync's). In place, so its type and cause still say
+    corpsecret=…`, a webhook's `/services/T…/B…/TOKEN`), and connectors keep that text
+    where operators read it (a message's last error, a sync's). In place, so its type and cause still say
     whether the request left (`connectors.base.never_connected`)."""
     error.args = tuple(
         # A Reason of ours names no secret (ResolveTimeout's: a host) and stays a Reason.
@@ -811,6 +811,8 @@ def _mask_texts(error: BaseException) -> None:
     )
     for name in ("url", "_message"):  # urllib3 keeps them for pickling
         if isinstance(value := getattr(error, name, None), str):
+            if name == "url":  # the path alone
+                value = mask_path(value, getattr(getattr(error, "pool", None), "host", ""))
             setattr(error, name, mask_secrets(value))
     for arg in error.args:
         if isinstance(arg, BaseException):

@@ -81,9 +81,79 @@ def _mask_parameters(text: str) -> str:
     return "".join(masked) + text[done:] if masked else text
 
 
+# --- Secrets in a URL's path ------------------------------------------------------
+# Webhook receivers put their credential in the path: Slack's /services/T…/B…/TOKEN,
+# Discord's /api/webhooks/ID/TOKEN, Feishu's and Lark's /open-apis/bot/v2/hook/UUID,
+# Zapier's /hooks/catch/N/TOKEN/, a Power Automate workflow's id, a generic /hooks/TOKEN.
+# A path is masked from the known receivers' prefix on, and any segment that looks random
+# (`_looks_random`) wherever it is; the host and the other segments stay, so the operator
+# still tells which endpoint it was.
+_KEPT_PREFIXES = [
+    (r"hooks\.slack\.com", r"/(?:services|triggers|workflows)/[^/]+/[^/]+/"),
+    (r"(?:[a-z]+\.)?discord(?:app)?\.com", r"/api(?:/v\d+)?/webhooks/[^/]+/"),
+    (r"open\.(?:feishu\.cn|larksuite\.com|larkoffice\.com)", r"/open-apis/bot/v2/hook/"),
+    (r"hooks\.zapier\.com", r"/hooks/catch/[^/]+/"),
+]
+_KEPT_PREFIXES = [(re.compile(host), re.compile(prefix)) for host, prefix in _KEPT_PREFIXES]
+# A segment's token: what may be in one (base64url, hex, a Telegram bot's `123:ABC`), up
+# to anything else (a `)` or a `,` after a URL in a sentence).
+_SEGMENT_TOKEN = re.compile(r"[A-Za-z0-9._~+=:@%-]+")
+_UUID = re.compile(r"(?i)[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_WORD_SEPARATORS = re.compile(r"[-_.~:@=%+]")
+# A URL in a text: its scheme, its host (after a user part), its path. And the path
+# requests and urllib3 write without the rest ("HTTPSConnectionPool(host='h', port=443):
+# Max retries exceeded with url: /services/…", urllib3's debug line `https://h:443 "POST
+# /services/… HTTP/1.1" 200`).
+_PATH_END = r"[^?#\s\"'<>\\]*"
+_URL_PATHS = [
+    re.compile(rf"(?i)\b[a-z][a-z0-9+.-]*://(?P<host>[^/?#\s\"'<>\\]*)(?P<path>/{_PATH_END})"),
+    re.compile(rf"(?:host='(?P<host>[^']*)'[^)]*\): [\w ]*)?with url: (?P<path>/{_PATH_END})"),
+    re.compile(rf"(?i)://(?P<host>[^/\s\"]+) \"[A-Z]+ (?P<path>/{_PATH_END})"),
+]
+
+
+def _looks_random(token: str) -> bool:
+    """Whether a path segment looks like a generated token, not a word a person chose:
+    16 characters or more, with a UUID in it, or a run of 8 or more that mixes letters and
+    digits (`/api/callback`, `/webhooks/botadmin`, `/2024-01-15-notes` stay)."""
+    if len(token) < 16:
+        return False
+    if _UUID.search(token):
+        return True
+    return any(
+        len(word) >= 8 and re.search(r"[0-9]", word) and re.search(r"[A-Za-z]", word)
+        for word in _WORD_SEPARATORS.split(token)
+    )
+
+
+def mask_path(path: str, host: str = "") -> str:
+    """`path` with its secret segments masked: after a known receiver's prefix on `host`
+    (Slack, Discord, Feishu and Lark, Zapier), and any that looks random (`_looks_random`)."""
+    host = host.rpartition("@")[2].lower()
+    host = host[1:].partition("]")[0] if host.startswith("[") else host.partition(":")[0]
+    for receiver, prefix in _KEPT_PREFIXES:
+        if receiver.fullmatch(host) and (kept := prefix.match(path)):
+            return kept.group() + _SEGMENT_TOKEN.sub(MASK, path[kept.end() :])
+    return _SEGMENT_TOKEN.sub(lambda m: MASK if _looks_random(m.group()) else m.group(), path)
+
+
+def _mask_paths(text: str) -> str:
+    for pattern in _URL_PATHS:
+        text = pattern.sub(
+            lambda m: (
+                m.group()[: m.start("path") - m.start()]
+                + mask_path(m.group("path"), m.group("host") or "")
+            ),
+            text,
+        )
+    return text
+
+
 def mask_secrets(text: str) -> str:
     for pattern in _PATTERNS:
         text = pattern.sub(lambda m: m.group(1) + MASK, text)
+    if "/" in text:
+        text = _mask_paths(text)
     if "=" in text or "%" in text:
         text = _mask_parameters(text)
     return text

@@ -18,6 +18,7 @@ from django.db.models import Count, Min, Prefetch
 from django.utils.translation import gettext_lazy as _
 
 from botadmin.forms import NoLabelSuffix, WebhookURLField
+from botadmin.logging import mask_path
 from botadmin.masked_urls import mask_url, mask_url_fields
 from botadmin.msgtype_names import NAMES
 from botadmin.url_spelling import normalized_url
@@ -69,8 +70,9 @@ def deliveries_page(
 
 
 def _host_and_path(url: str) -> tuple[str, str]:
-    """The URL's host (and port) and path, never its user part, which may hold a password;
-    a URL that does not split (a port that is no number) is all host, masked as pages show it."""
+    """The URL's host (and port) and path, never its user part, which may hold a password,
+    nor a token in the path (masked); a URL that does not split (a port that is no number)
+    is all host, masked as pages show it."""
     try:
         parts = urlsplit(url)
         host, port = parts.hostname or "", parts.port
@@ -78,7 +80,7 @@ def _host_and_path(url: str) -> tuple[str, str]:
         return mask_url(url), ""
     if ":" in host:  # an IPv6 address
         host = f"[{host}]"
-    return (f"{host}:{port}" if port else host), parts.path
+    return (f"{host}:{port}" if port else host), mask_path(parts.path, host)
 
 
 def endpoint_names(endpoints: list[WebhookEndpoint]) -> list[str]:

@@ -3,8 +3,10 @@ botadmin's one classification of failed requests (botadmin/http_failures.py).
 
 `unanswered(error)` says that the endpoint gave no answer and why, in http_failures'
 words ("127.0.0.1 refused the connection"), translated where it is shown, and keeps the
-exception's own text as the reason's `detail` parameter: the msgid does not show it, the
-console offers it behind a "Technical details" disclosure (`{{ text|reason_detail }}`).
+exception's own text as the reason's `detail` parameter, its secrets masked
+(`botadmin.logging.error_text`: the path requests quotes may hold the receiver's token):
+the msgid does not show it, the console offers it behind a "Technical details" disclosure
+(`{{ text|reason_detail }}`).
 `answered(status)` says what an HTTP status other than 2xx tells the operator.
 """
 
@@ -14,6 +16,7 @@ import requests
 from django.utils.translation import gettext_noop
 
 from botadmin import http_failures, reasons
+from botadmin.logging import error_text
 from botadmin.reasons import Reason
 
 NO_ANSWER = gettext_noop("no answer from the endpoint: %(error)s")
@@ -25,7 +28,7 @@ def unanswered(error: requests.RequestException, keep: int) -> Reason:
     described = reasons.of(error)
     if isinstance(described, Reason):  # said in our words already (ResolveTimeout)
         return Reason(NO_ANSWER, error=described)
-    detail = f"{type(error).__name__}: {error}"[:keep]
+    detail = error_text(error)[:keep]  # a path's token or a query's key masked
     return Reason(NO_ANSWER, error=http_failures.failure_reason(error), detail=detail)
 
 

@@ -281,3 +281,69 @@ def test_sentry_starts_only_with_a_dsn(tmp_path):
     on = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert off.stdout.strip() == "False", off.stderr
     assert on.stdout.strip() == "True", on.stderr
+
+
+# A webhook receiver's credential in its URL's path: made of parts, so no scanner of the
+# repository takes these for real ones.
+SLACK = "/".join(["XXXXXXXXXXXXXXXXXXXXXXXX"])
+DISCORD = "-".join(["abcDEF_ghi", "JKLmno123pqrSTUvwx456yzABCdef789GHIjklMNOpqr012stuVWX345"])
+FEISHU = "-".join(["0f3b2a9e", "1c4d", "4e5f", "8a9b", "0c1d2e3f4a5b"])
+WORKFLOW = "".join(["0f3b2a9e1c4d", "4e5f8a9b0c1d2e3f4a5b"])
+ZAPIER = "abc" + "1def"
+TOKEN = "q3v8fJ2k" + "Lm9PzX7wR4tY"
+
+
+@pytest.mark.parametrize(
+    "url, shown, secret",
+    [
+        (f"https://hooks.slack.com/services/T00000000/B00000000/{SLACK}", "https://hooks.slack.com/services/T00000000/B00000000/********", SLACK),
+        (f"https://discord.com/api/webhooks/123456789012345678/{DISCORD}", "https://discord.com/api/webhooks/123456789012345678/********", DISCORD),
+        (f"https://open.feishu.cn/open-apis/bot/v2/hook/{FEISHU}", "https://open.feishu.cn/open-apis/bot/v2/hook/********", FEISHU),
+        (f"https://open.larksuite.com/open-apis/bot/v2/hook/{FEISHU}", "https://open.larksuite.com/open-apis/bot/v2/hook/********", FEISHU),
+        (
+            f"https://prod-27.westus.logic.azure.com:443/workflows/{WORKFLOW}/triggers/manual/paths/invoke?api-version=2016-06-01&sv=1.0&sig=SAS-{TOKEN}",
+            "https://prod-27.westus.logic.azure.com:443/workflows/********/triggers/manual/paths/invoke?api-version=2016-06-01&sv=1.0&sig=********",
+            WORKFLOW,
+        ),
+        (f"https://hooks.zapier.com/hooks/catch/123456/{ZAPIER}/", "https://hooks.zapier.com/hooks/catch/123456/********/", ZAPIER),
+        (f"https://recv.example:8443/hooks/{TOKEN}", "https://recv.example:8443/hooks/********", TOKEN),
+        (f"https://ops:pw@recv.example/in/{FEISHU}?team=7", "https://********@recv.example/in/********?team=7", FEISHU),
+    ],
+)  # fmt: skip
+def test_a_token_in_a_urls_path_is_masked_keeping_the_host_and_the_first_segments(
+    url, shown, secret
+):
+    assert mask_secrets(f"POST {url} failed") == f"POST {shown} failed"
+    assert secret not in mask_secrets(f"POST {url} failed")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://recv.example/api/callback",
+        "https://recv.example/webhooks/botadmin",
+        "https://recv.example/v2/bots/wecom-receiver/messages",
+        "https://recv.example/blog/2024-01-15-release-notes",
+        "https://hooks.slack.com/",
+        "http://10.0.0.5:7600/send?next=a@b",
+        "https://discord.com/api/webhooks",
+    ],
+)
+def test_ordinary_paths_stay_as_they_are(url):
+    assert mask_secrets(f"POST {url} failed") == f"POST {url} failed"
+
+
+def test_the_path_requests_and_urllib3_quote_without_the_rest_of_the_url_is_masked():
+    refused = (
+        "ConnectionError: HTTPSConnectionPool(host='hooks.slack.com', port=443): Max retries "
+        f"exceeded with url: /services/T0/B0/{SLACK} (Caused by NewConnectionError(…))"
+    )
+    debug_line = f'https://recv.example:443 "POST /hooks/{TOKEN} HTTP/1.1" 500 7'
+
+    assert f"with url: /services/T0/B0/{MASK} (Caused by" in mask_secrets(refused)
+    assert (
+        mask_secrets(debug_line) == f'https://recv.example:443 "POST /hooks/{MASK} HTTP/1.1" 500 7'
+    )
+    # botadmin's own access log keeps its paths: a message id is no credential
+    line = f"GET /api/messages/{WORKFLOW} HTTP/1.1"
+    assert mask_secrets(line) == line

@@ -5,6 +5,7 @@ import re
 from datetime import timedelta
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.urls import reverse
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
@@ -448,6 +449,57 @@ def test_an_operator_who_is_no_bot_admin_sees_endpoint_urls_with_credentials_mas
         assert "https://********@recv.example/in" in html, address
 
 
+PATH_TOKEN = "q3v8fJ2k" + "Lm9PzX7wR4tY"  # a receiver's credential in its URL's path
+
+
+def test_a_token_in_an_endpoints_path_is_masked_on_every_page_and_in_the_audit_log(
+    operator_client, operator, make_operator, bot, group, make_message
+):
+    """Slack's, Discord's, Feishu's webhook URLs hold their credential in the path: pages
+    show the host and the first segments, so the endpoint is still told apart."""
+    added = operator_client.post(
+        url("webhook_add", bot), {"url": f"https://hooks.example.com/hooks/{PATH_TOKEN}"}
+    )
+    assert added.status_code == 302
+    # Another endpoint without a description on the same host: the dashboard names both
+    # by host and path.
+    WebhookEndpoint.objects.create(
+        bot=bot, url="https://hooks.example.com/hooks/Other0Token42xyzAB"
+    )
+    endpoint = WebhookEndpoint.objects.get(url__contains=PATH_TOKEN)
+    message = make_message(group, text="转发的消息")
+    WebhookDelivery.objects.create(message=message, endpoint=endpoint, status="delivered")
+    pages = [
+        url("webhooks", bot),
+        url("webhook", bot, endpoint.pk),
+        reverse("console:bot", args=[bot.pk]),
+        reverse("console:dashboard") + f"?bot={bot.pk}",
+        reverse("console:message_trace", args=[bot.pk, group.pk, message.pk]),
+        reverse("console:operator_actions") + f"?bot={bot.pk}",
+    ]
+    reader = make_operator("reader", bot)
+    reader.user_permissions.remove(Permission.objects.get(codename="administer_bot"))
+    for user in (reader, operator):  # who only looks, and the bot admin
+        operator_client.force_login(user)
+        for address in pages:
+            html = operator_client.get(address).content.decode()
+            assert PATH_TOKEN not in html and "Other0Token42xyzAB" not in html, address
+            assert "hooks.example.com/hooks/" in html, address
+    form = submitted_form(operator_client.get(pages[1]).content.decode(), "endpoint-form")
+    assert form["url"] == ["https://hooks.example.com/hooks/********"]
+    assert OperatorAction.objects.get(action="endpoint.create").summary == (
+        "Added https://hooks.example.com/hooks/********"
+    )
+
+    saved = operator_client.post(
+        url("webhook_change", bot, endpoint.pk), {**form, "description": "Slack"}
+    )
+
+    assert saved.status_code == 302
+    endpoint.refresh_from_db()
+    assert endpoint.url == f"https://hooks.example.com/hooks/{PATH_TOKEN}"
+
+
 def test_a_bot_admin_saving_an_endpoint_with_its_masked_url_keeps_the_stored_url(
     operator_client, bot
 ):
@@ -584,6 +636,22 @@ def test_a_test_event_nobody_answers_says_why_in_chinese_with_the_exception_disc
     assert "no answer from the endpoint" not in html
     details = re.search(r"<details[^>]*>\s*<summary>技术详情</summary>(.*?)</details>", html, re.S)
     assert details and "Connection refused" in details.group(1)
+
+
+def test_a_test_event_nobody_answers_keeps_the_token_in_the_endpoints_path_out_of_the_page(
+    operator_client, bot
+):
+    with Receiver() as gone:
+        port = gone.port
+    address = f"http://127.0.0.1:{port}/hooks/{PATH_TOKEN}"
+    endpoint = WebhookEndpoint.objects.create(bot=bot, url=address)
+
+    page = operator_client.post(url("webhook_test", bot, endpoint.pk), follow=True)
+
+    html = page.content.decode()
+    details = re.search(r"<details[^>]*>\s*<summary>技术详情</summary>(.*?)</details>", html, re.S)
+    assert details and "with url: /hooks/********" in details.group(1)
+    assert "127.0.0.1" in details.group(1) and PATH_TOKEN not in html
 
 
 def test_a_test_event_answered_with_an_error_status_says_what_it_means(

@@ -386,10 +386,15 @@ def test_the_proposed_replay_period_holds_every_failed_delivery(
     assert failed_delivery.status == "pending" and failed_delivery.replay_count == 1
 
 
+PATH_TOKEN = "q3v8fJ2k" + "Lm9PzX7wR4tY"  # a receiver's credential in its URL's path
+
+
 @pytest.fixture
 def credentialed_delivery(make_bot, receiver, post_callback):
-    """A failed delivery to an endpoint whose URL carries a password and a key."""
-    address = receiver.url("/hook?token=HOOK-token").replace("://", "://hook:HOOK-pw@")
+    """A failed delivery to an endpoint whose URL carries a password, a token in its path
+    and a key."""
+    address = receiver.url(f"/hook/{PATH_TOKEN}?token=HOOK-token")
+    address = address.replace("://", "://hook:HOOK-pw@")
     bot = make_bot(name="hooked", webhook_url=address)
     return _failed_delivery(bot, receiver, post_callback)
 
@@ -414,6 +419,7 @@ def test_operators_who_are_no_bot_admins_see_endpoint_urls_masked_and_cannot_sea
     for address in pages:
         html = client.get(address).content.decode()
         assert "HOOK-pw" not in html and "HOOK-token" not in html, address
+        assert PATH_TOKEN not in html, address
         assert "********@127.0.0.1" in html, address
     # A search would tell the password a character at a time.
     for changelist in ("webhookendpoint", "webhookdelivery"):

@@ -2,13 +2,19 @@
 those of every outbound request (botadmin/http_failures.py), with the exception's own
 text kept as a technical detail, not as the reason."""
 
+import io
+import json
+import logging
+
 import pytest
 from django.utils import translation
 
+from botadmin.logging import MASK, use_format
 from botadmin.reasons import Reason, translate
 from botadmin.templatetags.reasons import reason_detail
 from devtools.receiver import Receiver
 from forwarding.attempt_reasons import EARLIER_WORDING, NO_ANSWER, answered
+from forwarding.models import WebhookAttempt, WebhookDelivery
 from forwarding.webhook_delivery import attempt_delivery
 
 
@@ -69,3 +75,56 @@ def test_the_words_of_attempts_recorded_by_the_earlier_release_are_still_transla
     with translation.override("zh-hans"):
         shown = translate(stored)
     assert shown.startswith("端点没有应答：") and wording not in shown
+
+
+TOKEN = "q3v8fJ2k" + "Lm9PzX7wR4tY"  # a receiver's credential in its URL's path
+
+
+@pytest.fixture
+def log_text():
+    """Every log line while the test runs, down to DEBUG (urllib3's request lines), as the
+    configured handlers write them (`use_format`: masked)."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    use_format(handler, "text")
+    root = logging.getLogger()
+    level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    try:
+        yield stream.getvalue
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+
+
+def test_a_token_in_the_path_of_an_endpoint_nobody_answers_is_kept_out_of_the_reasons_and_logs(
+    make_bot, record, log_text
+):
+    with Receiver() as gone:
+        port = gone.port
+
+    attempt = _failed_attempt(make_bot, record, f"http://127.0.0.1:{port}/hooks/{TOKEN}")
+
+    detail = reason_detail(attempt.response_text)
+    assert f"with url: /hooks/{MASK}" in detail and "127.0.0.1" in detail
+    stored = WebhookAttempt.objects.filter(pk=attempt.pk).values_list("response_text", flat=True)
+    last_error = WebhookDelivery.objects.filter(pk=attempt.delivery_id).values_list(
+        "last_error", flat=True
+    )
+    assert TOKEN not in json.dumps([*stored, *last_error])
+    assert TOKEN not in log_text()
+
+
+def test_a_token_in_the_path_of_an_endpoint_answering_an_error_is_kept_out_of_the_logs(
+    make_bot, record, receiver, log_text
+):
+    receiver.respond(500, b"down")
+
+    attempt = _failed_attempt(make_bot, record, receiver.url(f"/hooks/{TOKEN}"))
+
+    assert receiver.requests[0].path == f"/hooks/{TOKEN}"  # the endpoint got it whole
+    assert attempt.http_status == 500
+    logged = log_text()
+    assert f'"POST /hooks/{MASK} HTTP/1.1" 500' in logged and "127.0.0.1" in logged
+    assert TOKEN not in logged
