@@ -186,7 +186,9 @@ def call_connector(
     except Exception as error:  # the media store (a bucket that is down): nothing was sent
         logger.warning("Media store unavailable for message %s", message.pk, exc_info=True)
         unavailable = gettext_noop("media store unavailable: %(error)s")
-        return SendResult(Outcome.RETRY, Reason(unavailable, error=repr(error))), None
+        return SendResult(
+            Outcome.RETRY, Reason(unavailable, error=botadmin_logging.error_text(error))
+        ), None
     try:
         converted = conversions.convert(connector, body)
     except conversions.CannotConvert as error:
@@ -194,7 +196,9 @@ def call_connector(
         return SendResult(Outcome.FAILED, reasons.of(error)), None
     except Exception as error:  # a conversion bug must not leave the message `sending`
         logger.exception("Converting message %s failed", message.pk)
-        bug = Reason(gettext_noop("conversion error: %(error)s"), error=repr(error))
+        bug = Reason(
+            gettext_noop("conversion error: %(error)s"), error=botadmin_logging.error_text(error)
+        )
         return SendResult(Outcome.FAILED, bug), None
     return send_parts(connector, message, converted.bodies, now), converted
 
@@ -217,7 +221,10 @@ def send_parts(
     except Exception as error:  # a connector bug: nothing was sent
         logger.exception("Connector %s crashed on message %s", message.bot.connector, message.pk)
         return SendResult(
-            Outcome.RETRY, Reason(gettext_noop("connector error: %(error)s"), error=repr(error))
+            Outcome.RETRY,
+            Reason(
+                gettext_noop("connector error: %(error)s"), error=botadmin_logging.error_text(error)
+            ),
         )
     taken = delivery_caps.take(caps, len(bodies), now)
     if isinstance(taken, SendResult):
@@ -256,5 +263,7 @@ def send_part(connector: Connector, message: Message, part_id: str, body: dict) 
     except Exception as error:  # a connector bug must not leave the message `sending`
         logger.exception("Connector %s crashed on message %s", message.bot.connector, message.pk)
         outcome = Outcome.RETRY if connector.idempotent else Outcome.UNCERTAIN
-        bug = Reason(gettext_noop("connector error: %(error)s"), error=repr(error))
+        bug = Reason(
+            gettext_noop("connector error: %(error)s"), error=botadmin_logging.error_text(error)
+        )
         return SendResult(outcome, bug)

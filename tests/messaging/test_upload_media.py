@@ -6,10 +6,12 @@ from datetime import timedelta
 import pytest
 import requests
 import time_machine
+from botocore.config import Config
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone, translation
 
 from botadmin.reasons import translate
+from devtools.receiver import Receiver
 from media.models import StoredFile
 from messaging import uploads
 from messaging.delivery import deliver
@@ -476,6 +478,37 @@ def test_a_file_whose_bytes_the_store_cannot_read_waits_and_goes_once_the_store_
     clock.advance(3600)
     assert deliver(message.pk, clock).result == "sent"
     assert wecom.uploads[0][3] == REPORT
+
+
+def test_a_media_store_nobody_answers_is_named_without_the_credentials_in_its_endpoint(
+    wecom, wecom_group, upload, send, clock, settings
+):
+    """botocore quotes the endpoint it could not reach, its user part and path included:
+    operators read the message's last error."""
+    media_id = uploaded(upload(wecom_group.bot.secret))
+    msgid = send(wecom_group.bot.secret, "wrSales", file_by_id(media_id)).json()["msgid"]
+    with Receiver() as gone:
+        port = gone.port
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "media": {
+            "BACKEND": "storages.backends.s3.S3Storage",
+            "OPTIONS": {
+                "bucket_name": "media",
+                "endpoint_url": f"http://minio:Pa55-not-shown@127.0.0.1:{port}/",
+                "access_key": "minio",
+                "secret_key": "minio-secret",
+                "region_name": "us-east-1",
+                "client_config": Config(retries={"max_attempts": 1}, connect_timeout=1),
+            },
+        },
+    }
+
+    assert deliver(Message.objects.get(msgid=msgid).pk, clock).result == "retry"
+
+    error = Message.objects.get(msgid=msgid).last_error
+    assert error.startswith("media store unavailable: EndpointConnectionError")
+    assert "://********@127.0.0.1:" in error and "Pa55-not-shown" not in error
 
 
 def test_retrying_a_file_message_whose_file_the_retention_took_fails_saying_so(
