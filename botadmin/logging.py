@@ -7,7 +7,7 @@ import json
 import logging
 import re
 import time
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 
 from django.views.debug import SafeExceptionReporterFilter
 from gunicorn.glogging import Logger as GunicornLogger
@@ -126,15 +126,34 @@ def _looks_random(token: str) -> bool:
     )
 
 
-def mask_path(path: str, host: str = "") -> str:
-    """`path` with its secret segments masked: after a known receiver's prefix on `host`
+def _secret_tokens(path: str, host: str) -> list[re.Match]:
+    """The tokens of `path` that are secret: after a known receiver's prefix on `host`
     (Slack, Discord, Feishu and Lark, Zapier), and any that looks random (`_looks_random`)."""
     host = host.rpartition("@")[2].lower()
     host = host[1:].partition("]")[0] if host.startswith("[") else host.partition(":")[0]
     for receiver, prefix in _KEPT_PREFIXES:
         if receiver.fullmatch(host) and (kept := prefix.match(path)):
-            return kept.group() + _SEGMENT_TOKEN.sub(MASK, path[kept.end() :])
-    return _SEGMENT_TOKEN.sub(lambda m: MASK if _looks_random(m.group()) else m.group(), path)
+            return list(_SEGMENT_TOKEN.finditer(path, kept.end()))
+    return [token for token in _SEGMENT_TOKEN.finditer(path) if _looks_random(token.group())]
+
+
+def mask_path(path: str, host: str = "") -> str:
+    """`path` with its secret tokens masked (`_secret_tokens`)."""
+    masked, done = [], 0
+    for token in _secret_tokens(path, host):
+        masked += [path[done : token.start()], MASK]
+        done = token.end()
+    return "".join(masked) + path[done:]
+
+
+def path_secrets(url: str) -> list[str]:
+    """The secret tokens of `url`'s path, to mask where the other side quotes them (a
+    receiver's `Cannot POST /hooks/TOKEN`)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return []
+    return [token.group() for token in _secret_tokens(parts.path, parts.netloc)]
 
 
 def _mask_paths(text: str) -> str:

@@ -15,7 +15,7 @@ from django.utils.translation import gettext_noop
 from standardwebhooks.webhooks import Webhook
 
 from botadmin import http, reasons
-from botadmin.logging import MASK
+from botadmin.logging import MASK, path_secrets
 from botadmin.reasons import Reason
 from messaging.media_links import with_media_fields
 
@@ -106,8 +106,10 @@ def post_signed(
     Success is a 2xx complete within RESPONSE_TIMEOUT of the start, connecting
     included (`deadline`): the read timeout alone bounds each wait for more
     bytes, not an answer that keeps crawling in. The answer is kept without the
-    bot's `api_secret`, whether or not the payload carries it: a receiver refusing
-    an event may quote it back, and every operator of the bot reads the answers."""
+    bot's `api_secret`, whether or not the payload carries it, and without the token
+    in the URL's path (`path_secrets`): a receiver refusing an event may quote them back
+    (Express's 404 says `Cannot POST /hooks/TOKEN`), and every operator of the bot reads
+    the answers."""
     body = encode_body(payload)
     headers = signature_headers(signing_secrets, webhook_id, body)
     started_at = datetime.fromtimestamp(int(headers["webhook-timestamp"]), UTC)
@@ -138,7 +140,9 @@ def post_signed(
             WebhookAttempt.Outcome.FAILURE, None, attempt_reasons.unanswered(error, KEEP_BYTES)
         )
     outcome = WebhookAttempt.Outcome.SUCCESS if response.ok else WebhookAttempt.Outcome.FAILURE
-    text = _without_secret(response.text, api_secret)
+    text = response.text
+    for secret in (api_secret, *path_secrets(url)):
+        text = _without_secret(text, secret)
     return result(outcome, response.status, text[:KEEP_BYTES])
 
 

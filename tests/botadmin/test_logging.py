@@ -13,6 +13,7 @@ from botadmin.logging import (
     bind,
     clear_context,
     mask_secrets,
+    path_secrets,
     use_format,
 )
 from botadmin.sentry import scrub_event
@@ -347,3 +348,10 @@ def test_the_path_requests_and_urllib3_quote_without_the_rest_of_the_url_is_mask
     # botadmin's own access log keeps its paths: a message id is no credential
     line = f"GET /api/messages/{WORKFLOW} HTTP/1.1"
     assert mask_secrets(line) == line
+
+
+def test_the_secret_tokens_of_a_urls_path_are_listed_to_mask_where_an_answer_quotes_them():
+    assert path_secrets(f"https://hooks.zapier.com/hooks/catch/123456/{ZAPIER}/") == [ZAPIER]
+    assert path_secrets(f"https://recv.example/hooks/{TOKEN}?key=x") == [TOKEN]
+    assert path_secrets("https://recv.example/webhooks/botadmin") == []
+    assert path_secrets("http://[::1") == []  # a URL that does not split

@@ -116,15 +116,20 @@ def test_a_token_in_the_path_of_an_endpoint_nobody_answers_is_kept_out_of_the_re
     assert TOKEN not in log_text()
 
 
-def test_a_token_in_the_path_of_an_endpoint_answering_an_error_is_kept_out_of_the_logs(
+def test_a_token_in_the_path_of_an_endpoint_answering_an_error_is_kept_out_of_answer_and_logs(
     make_bot, record, receiver, log_text
 ):
-    receiver.respond(500, b"down")
+    receiver.respond(404, f"<pre>Cannot POST /hooks/{TOKEN}</pre>".encode())  # Express's
 
     attempt = _failed_attempt(make_bot, record, receiver.url(f"/hooks/{TOKEN}"))
 
     assert receiver.requests[0].path == f"/hooks/{TOKEN}"  # the endpoint got it whole
-    assert attempt.http_status == 500
+    assert attempt.http_status == 404
+    assert attempt.response_text == f"<pre>Cannot POST /hooks/{MASK}</pre>"
+    last_error = WebhookDelivery.objects.filter(pk=attempt.delivery_id).values_list(
+        "last_error", flat=True
+    )
+    assert TOKEN not in json.dumps(list(last_error))
     logged = log_text()
-    assert f'"POST /hooks/{MASK} HTTP/1.1" 500' in logged and "127.0.0.1" in logged
+    assert f'"POST /hooks/{MASK} HTTP/1.1" 404' in logged and "127.0.0.1" in logged
     assert TOKEN not in logged
