@@ -46,7 +46,10 @@ def traffic_chart(days) -> dict:
                 Bar(x0 + j * bar_w, TOP + plot_h - h, bar_w, h, value, series, day.day.isoformat())
             )
         if i % 5 == 0 or i == len(days) - 1:
-            labels.append({"x": LEFT + i * slot + slot / 2, "text": day.day.strftime("%m-%d")})
+            # The first date starts at the plot's edge rather than centred on its day: at
+            # 390 px, its labels enlarged (app.css), a centred one ran into the y axis's "0".
+            x, anchor = (LEFT, "start") if i == 0 else (LEFT + i * slot + slot / 2, "middle")
+            labels.append({"x": x, "anchor": anchor, "text": day.day.strftime("%m-%d")})
     steps = 5
     ticks = [
         {"y": TOP + plot_h - plot_h * k / steps, "value": top * k // steps}

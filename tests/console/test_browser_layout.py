@@ -167,6 +167,26 @@ def test_the_dashboard_charts_labels_are_readable_on_a_phone(page, demo):
     shoot(page, "layout-dashboard-390")
 
 
+def test_the_dashboard_charts_axis_labels_do_not_overlap_on_a_phone(page, demo):
+    """At 390 px the y axis's "0" was drawn over the first date ("11-08")."""
+    page.set_viewport_size(PHONE)
+    log_in(page)
+    page.goto("/console/dashboard/")
+
+    boxes = page.locator(".chart text.tick").evaluate_all(
+        """els => els.map(e => { const r = e.getBoundingClientRect();
+              return [e.textContent, r.left, r.top, r.right, r.bottom]; })"""
+    )
+    overlapping = [
+        (a[0], b[0])
+        for i, a in enumerate(boxes)
+        for b in boxes[i + 1 :]
+        if a[1] < b[3] and b[1] < a[3] and a[2] < b[4] and b[2] < a[4]
+    ]
+    assert len(boxes) > 6 and overlapping == []
+    shoot(page, "layout-dashboard-axes-390")
+
+
 def test_the_announcement_list_keeps_titles_readable_on_a_phone(page, demo):
     """At 390 px the title column was squeezed to two characters a line while the
     table scrolled anyway; a title now keeps a readable width."""
