@@ -412,3 +412,39 @@ def test_a_long_word_in_a_search_result_or_a_documents_code_stays_on_a_phones_sc
     )
     assert scrolling_in_card > 0  # the samples are there, wider than the card
     shoot(page, "layout-docs-390")
+
+
+def test_long_names_without_spaces_stay_on_a_phones_screen(page, demo):
+    """A 90-character name without a space (a group, an announcement's title, a webhook
+    endpoint's description) made the history's heading, the conversation list, the
+    recipients' back link and the rotation page's endpoint list wider than 390 px."""
+    from conversations.models import Conversation
+
+    bot, group = demo
+    long = "Q4RegionalSalesOperationsCoordinationGroup" + "X" * 48
+    Conversation.objects.filter(pk=group.pk).update(name=long)
+    announcement = daily_announcement(bot, group, long, "今晚维护", as_draft=False)
+    WebhookEndpoint.objects.create(
+        bot=bot, url="https://hooks.example/in", description=long, sends_api_secret=True
+    )
+    page.set_viewport_size(PHONE)
+    log_in(page)
+
+    too_wide = {}
+    for path, shot in (
+        (f"/console/bots/{bot.pk}/conversations/{group.pk}/", "layout-long-name-history-390"),
+        (f"/console/bots/{bot.pk}/", "layout-long-name-conversations-390"),
+        (
+            f"/console/announcements/{announcement.pk}/recipients/",
+            "layout-long-name-recipients-390",
+        ),
+        (f"/console/bots/{bot.pk}/secrets/rotate", "layout-long-name-rotate-390"),
+    ):
+        page.goto(path)
+        page.wait_for_selector(".topbar")
+        assert page.get_by_text(long).count() > 0, path
+        shoot(page, shot)
+        width = page.evaluate("document.documentElement.scrollWidth")
+        if width > PHONE["width"]:
+            too_wide[path] = width
+    assert too_wide == {}
