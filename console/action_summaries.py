@@ -31,7 +31,8 @@ def summary(action) -> str:
     if action.action in audit_actions.ABOUT_AN_ANNOUNCEMENT_SAVED:
         return _announcement_saved(action.details or {})
     if action.action == "bot.check_connection" and "ok" in (action.details or {}):
-        return gettext("succeeded") if action.details["ok"] else gettext("failed")
+        # The words of a test event's outcome ("Failure · HTTP 500"), which it stands beside.
+        return gettext("Success") if action.details["ok"] else gettext("Failure")
     if action.action == "secret.reveal" and "secret" in (action.details or {}):
         return secret_label(str(action.details["secret"]))  # which one, never its value
     if action.action in EXPORTS:

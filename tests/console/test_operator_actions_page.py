@@ -1,6 +1,9 @@
 """The operator actions tab speaks the operator's language: operations in words,
 filtered by a choice, targets by their names, no stored English summary shown."""
 
+import csv
+import io
+import re
 import zoneinfo
 from datetime import timedelta
 
@@ -260,3 +263,27 @@ def test_long_names_in_the_audit_tables_end_in_an_ellipsis_with_the_whole_name_i
     assert f'<span class="cell-name" title="{bot.name}">{bot.name}</span>' in outbound
     assert f'<span class="cell-name" title="{bot.name}">{bot.name}</span>' in actions
     assert f'<span class="cell-name" title="{operator.username}">' in actions
+
+
+def test_outcomes_of_connection_checks_and_test_events_are_said_alike_in_english_and_chinese(
+    operator_client, operator, bot
+):
+    """In English a connection check read "succeeded" / "failed" beside a test event's
+    "Failure · HTTP 500": both say Success / Failure, on the page and in the download."""
+    endpoint = WebhookEndpoint.objects.create(bot=bot, url="https://hooks.example/in")
+    for ok in (True, False):
+        record_action(operator, "bot.check_connection", bot=bot, target=bot, details={"ok": ok})
+    record_action(operator, "endpoint.test", bot=bot, target=endpoint, summary="failure 500")
+    page, csv_url = reverse("console:operator_actions"), reverse("console:operator_actions_csv")
+
+    def descriptions() -> tuple[list[str], list[str]]:
+        html = operator_client.get(page, {"bot": bot.pk}).content.decode()
+        shown = re.findall(r'<td class="text-cell" title="[^"]*">([^<]*)</td>', html)
+        download = b"".join(operator_client.get(csv_url, {"bot": bot.pk}).streaming_content)
+        rows = csv.DictReader(io.StringIO(download.decode().removeprefix("\ufeff")))
+        # The oldest three: the downloads are recorded too, newest first.
+        return shown[-3:], [row["summary"] for row in rows][-3:]
+
+    assert descriptions() == (["失败 · HTTP 500", "失败", "成功"],) * 2
+    operator_client.cookies["django_language"] = "en"
+    assert descriptions() == (["Failure · HTTP 500", "Failure", "Success"],) * 2
