@@ -8,7 +8,15 @@ says something that reconnecting cannot fix:
   with WeCom's answer as the reason; resuming it tries again. WeCom being
   busy (-1) or limiting calls (45009, 45033) is not a refusal: the
   subscription is tried again with the same backoff, after 45009 once its
-  minute has passed (`wecom_answers.wait_after`, as every WeCom connector);
+  minute has passed (`wecom_answers.wait_after`, as every WeCom connector).
+  Tencent's SDK reads every errcode ≠ 0 alike, as failed authentication: it
+  connects again, at most 5 times, then gives up, its error saying the bot id
+  or secret is usually wrong and retrying cannot fix it (@wecom/aibot-node-sdk's
+  published build, `maxAuthFailureAttempts`, `WSAuthFailureError`). The only
+  refusal seen from WeCom is 853000 "invalid bot_id or secret"; it pauses at once.
+  The busy three are WeCom's global "try later" errcodes (document 90313: -1
+  系统繁忙，建议稍候重试); tried again without a bound, they pause no bot while
+  WeCom recovers, and the bot shows "retrying" with WeCom's answer meanwhile;
 * a `disconnected_event` (another client took the connection over): the bot
   is marked "connection taken over at …" and nobody reconnects until an
   operator asks to (the kick loop of two holders is what this prevents).

@@ -6,8 +6,10 @@ It follows shared/spec/wecom-aibot.md:
   otherwise the ack carries errcode 853000 "invalid bot_id or secret" and the
   connection is left open, answering nothing more (what WeCom did when tried
   with a wrong secret: tangnie001-stack/corporate_rag, docs/agents/wecom-sdk-facts.md
-  E3; the client must close it); after an errcode `answer_next_subscribe`
-  forces (-1 busy, 45009, …) the connection is closed;
+  E3; the client must close it, as Tencent's SDK does). An errcode
+  `answer_next_subscribe` forces (-1 busy, 45009, 45033: WeCom was never seen to
+  answer a subscription so; they test the client's reading of WeCom's global
+  errcodes) is answered the same way, the connection left open;
 * one live connection per bot: a newer subscription takes over, and the older
   connection gets an `aibot_event_callback` with `disconnected_event`, then
   is closed;
@@ -206,8 +208,8 @@ class FakeAIBotServer:
             self._forced.extend(errcodes)
 
     def answer_next_subscribe(self, *errcodes: int) -> None:
-        """Answer the next subscriptions with these errcodes (then close), whatever their
-        credentials."""
+        """Answer the next subscriptions with these errcodes, whatever their credentials,
+        leaving each connection open as a refused one is (the client closes it)."""
         with self.lock:
             self._forced_subscribes.extend(errcodes)
 
@@ -336,8 +338,8 @@ class FakeAIBotServer:
                         self.subscriptions.append((str(body.get("bot_id")), forced))
                         errmsg = FORCED_ERRMSGS.get(forced, CREDENTIALS_REFUSED[1])
                         await self._ack(ws, req_id, forced, errmsg)
-                        await ws.close()
-                        return
+                        refused = True
+                        continue
                     bot_id = body["bot_id"]
                     older = self.live.get(bot_id)
                     self.live[bot_id] = ws

@@ -234,6 +234,9 @@ def test_another_client_subscribing_takes_the_bot_over_and_the_gateway_stays_awa
 def test_a_busy_or_rate_limited_subscription_is_tried_again_and_never_pauses_the_bot(
     errcode, aibot_server, aibot, start_gateway, monkeypatch
 ):
+    """WeCom's global errcodes -1, 45009 and 45033 say "try later" (document 90313); the
+    subscription is tried again on a new connection, the refused one closed by the gateway
+    (WeCom leaves a refused connection open), and the bot is never paused."""
     monkeypatch.setattr(wecom_answers, "RATE_LIMIT_WAIT_SECONDS", 1.5)  # 45009's minute
     aibot_server.answer_next_subscribe(errcode)
     start_gateway()
@@ -241,6 +244,7 @@ def test_a_busy_or_rate_limited_subscription_is_tried_again_and_never_pauses_the
     assert wait_until(lambda: len(aibot_server.subscriptions) == 2, timeout=10)
     assert aibot_server.subscriptions == [("bot1", errcode), ("bot1", 0)]
     assert wait_until(lambda: state(aibot) == "connected", timeout=30)
+    assert wait_until(lambda: aibot_server.open_connections == 1, timeout=10)
     aibot.refresh_from_db()
     assert aibot.paused_at is None
     # What WeCom answered stays visible on the bot until the next error.
