@@ -22,7 +22,12 @@ It follows shared/spec/wecom-aibot.md:
   included, is refused (40008);
 * `aibot_respond_msg` must carry the req_id of a message callback this server
   sent on that connection, within `reply_seconds` (846605 otherwise), and a
-  known msgtype (a stream with its `id` and ≤ 20,480 bytes of content); an
+  known msgtype (a stream with its `id` and ≤ 20,480 bytes of content, a card,
+  both, or media by media_id: devtools/fake_wecom_aibot_checks.py); WeCom stops
+  taking a stream's updates after about 6 minutes (846608,
+  WecomTeam/wecom-openclaw-plugin src/interface.ts) and what it answers a first
+  reply that late is written nowhere: the 300 s the gateway keeps to are the
+  fake's window, stricter than WeCom's; an
   `enter_chat` event is answered by `aibot_respond_welcome_msg` (text or
   template card, 40008 otherwise) or by a template card through
   `aibot_respond_msg`, either within `welcome_seconds` (5 s); a card click

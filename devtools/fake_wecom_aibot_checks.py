@@ -38,7 +38,11 @@ MEDIA_MAX_BYTES = {
 # aibot_send_msg markdown and a stream's content: UTF-8 bytes.
 CONTENT_MAX_BYTES = 20480
 STREAM_MSG_ITEMS_MAX = 10
-# What aibot_respond_msg answers a message with (media by an upload's media_id).
+# What aibot_respond_msg answers a message with: Tencent's SDK types (WecomTeam/aibot-node-sdk,
+# src/types/api.ts: StreamReplyBody, TemplateCardReplyBody, StreamWithTemplateCardReplyBody)
+# and media by an upload's media_id (its published build's `replyMedia`, vendored in
+# painrice/wecom-qoder-bridge, node_modules/@wecom/aibot-node-sdk/dist/index.cjs.js).
+# No markdown and no text: 40008.
 REPLY_MSGTYPES = ("stream", "template_card", "stream_with_template_card", *MEDIA_MSGTYPES)
 # The template cards an AI bot sends (wecom-aibot.md, "Reply bodies").
 CARD_TYPES = (

@@ -389,8 +389,9 @@ def test_a_ping_answered_late_but_before_the_next_two_keeps_the_connection(
 def test_pings_keep_their_pace_and_the_connection_stays_while_the_database_is_unavailable(
     aibot_server, aibot, fast_gateway, start_gateway
 ):
-    # WeCom drops a connection whose pings stop; only unanswered pings or WeCom closing it
-    # end it on our side. Recording its state in the database is no part of the heartbeat.
+    # Only unanswered pings or WeCom closing it end a connection on our side (whether WeCom
+    # drops one whose pings stop is written nowhere, so they never stop). Recording its
+    # state in the database is no part of the heartbeat.
     fast_gateway.WECOM_AIBOT_LEASE_SECONDS = 60  # the lease outlives the outage
     fast_gateway.WECOM_AIBOT_HEARTBEAT_SECONDS = 0.3
     start_gateway()

@@ -326,6 +326,32 @@ def test_a_reply_within_the_window_answers_the_callback_as_a_finished_stream(
     assert body["stream"]["finish"] is True and body["stream"]["content"] == "一切正常"
 
 
+def test_an_image_answering_a_message_within_its_window_is_sent_proactively_by_media_id(
+    aibot_server, aibot, connected, post
+):
+    """Media goes out through aibot_send_msg, reply or not, as Tencent's OpenClaw plugin
+    sends it (`sendMediaBatch` in src/monitor.ts of WecomTeam/wecom-openclaw-plugin, as
+    its fork xilixjd/wecom-openclaw-plugin keeps it), though its SDK can reply media too."""
+    received(aibot_server)
+    assert wait_until(lambda: Message.objects.filter(upstream_msgid="in1").exists(), timeout=30)
+    picture = image_bytes(size=(30, 30))
+
+    message = sent_through(
+        post,
+        aibot,
+        "wrGroupA",
+        {"msgtype": "image", "image": {"base64": base64.b64encode(picture).decode(),
+                                       "md5": hashlib.md5(picture).hexdigest()},
+         "reply_to": "in1"},
+    )  # fmt: skip
+
+    assert message.status == "sent"
+    (upload,) = aibot_server.uploads.values()
+    ((_, cmd, body),) = aibot_server.sent
+    assert cmd == "aibot_send_msg" and body["image"] == {"media_id": upload["media_id"]}
+    assert not aibot_server.frames_of("aibot_respond_msg")
+
+
 def test_after_the_window_a_reply_goes_out_as_a_proactive_message(
     aibot_server, aibot, connected, post, fast_gateway
 ):
