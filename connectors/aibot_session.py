@@ -16,7 +16,7 @@ says something that reconnecting cannot fix:
   refusal seen from WeCom is 853000 "invalid bot_id or secret"; it pauses at once.
   The busy three are WeCom's global "try later" errcodes (document 90313: -1
   系统繁忙，建议稍候重试); tried again without a bound, they pause no bot while
-  WeCom recovers, and the bot shows "retrying" with WeCom's answer meanwhile;
+  WeCom recovers, the connection shown "Reconnecting" with WeCom's answer meanwhile;
 * a `disconnected_event` (another client took the connection over): the bot
   is marked "connection taken over at …" and nobody reconnects until an
   operator asks to (the kick loop of two holders is what this prevents).
