@@ -1,3 +1,5 @@
+import sys
+
 from django.apps import AppConfig
 
 
@@ -8,5 +10,11 @@ class BotadminConfig(AppConfig):
     def ready(self):
         from . import (
             checks,  # noqa: F401  (registers the system checks)
+            metrics,
             sessions,  # noqa: F401  (ends a user's other sessions on logout)
         )
+
+        # Every process that serves /metrics or counts for it passes here once, whatever
+        # started it: gunicorn, a Celery worker, runserver, the AI bot gateway.
+        if metrics.counts_for_long(sys.argv):
+            metrics.start_known_series()

@@ -93,13 +93,6 @@ def _fresh_worker_metrics(**_kwargs) -> None:
     metrics.clean_role_dir("worker")
 
 
-@worker_ready.connect
-def _known_series_at_zero(**_kwargs) -> None:
-    from botadmin import metrics
-
-    metrics.start_known_series()
-
-
 @beat_init.connect
 def _fresh_beat_metrics(**_kwargs) -> None:
     from botadmin import metrics

@@ -58,6 +58,7 @@ from prometheus_client.multiprocess import MultiProcessCollector  # noqa: E402
 
 from . import health  # noqa: E402
 from .bearer import bearer_challenge, bearer_token  # noqa: E402
+from .errors import Err  # noqa: E402
 
 ROLES = ("web", "worker", "beat", "other")
 
@@ -145,14 +146,92 @@ def _hook(record):
     return guarded
 
 
+# The errcodes each /api/ endpoint answers (botadmin/errors.py), by its route as
+# ApiRequestsMiddleware labels it: those of every endpoint (a bad parameter, the secret, an
+# unexpected error) and its own. Their HTTP statuses are the ones its OpenAPI operation lists
+# (tests/botadmin/test_metrics.py checks both ways, and that every route of the API is here).
+# A wrong method (7000405) or an unknown path (7000404) is not listed: any path can get them.
+API_COMMON_ERRORS = (
+    Err.INVALID_PARAMETER,
+    Err.INVALID_SECRET,
+    Err.SECRET_CONFLICT,
+    Err.SYSTEM_BUSY,
+)
+_JSON_BODY_ERRORS = (
+    Err.NOT_JSON,
+    Err.JSON_TOO_DEEP,
+    Err.BODY_TOO_LARGE,
+    Err.UNSUPPORTED_MEDIA_TYPE,
+)
+API_ERRORS: dict[str, tuple[Err, ...]] = {
+    "api/send": (
+        *_JSON_BODY_ERRORS,
+        Err.INVALID_MSGTYPE,
+        Err.FIELD_INVALID,
+        Err.EMPTY_CONTENT,
+        Err.MEDIA_MISSING,
+        Err.INVALID_MEDIA_ID,
+        Err.MD5_MISMATCH,
+        Err.UNKNOWN_CONVERSATION,
+        Err.BOT_INACTIVE,
+        Err.IDEMPOTENCY_CONFLICT,
+        Err.CONVERSATION_DELETED,
+        Err.RATE_LIMITED,
+    ),
+    "api/upload_media": (
+        Err.BODY_TOO_LARGE,
+        Err.UNSUPPORTED_MEDIA_TYPE,
+        Err.MEDIA_MISSING,
+        Err.INVALID_MEDIA_TYPE,
+        Err.MEDIA_NOT_AMR,
+        Err.INVALID_FILE_SIZE,
+        Err.FILE_TOO_LARGE,
+        Err.INVALID_MSGTYPE,
+        Err.BOT_INACTIVE,
+        Err.RATE_LIMITED,
+    ),
+    "api/callback": _JSON_BODY_ERRORS,
+    "api/users": (Err.BOT_INACTIVE,),
+    "api/groups": (Err.BOT_INACTIVE,),
+    "api/messages/<msgid>": (Err.NO_SUCH_MESSAGE,),
+    "api/messages/<msgid>/cancel": (Err.NO_SUCH_MESSAGE, Err.NOT_CANCELLABLE),
+}
+# Answered in plain text, as WeCom reads it: counted with errcode "none", success or not.
+API_PLAIN_TEXT_ENDPOINTS = ("api/wecom_app/<int:bot_id>/callback",)
+
+
+def api_errcodes(endpoint: str) -> list[str]:
+    """The errcode labels `endpoint` is started with: 0 and the errcodes it answers."""
+    codes = {0, *(error.code for error in (*API_COMMON_ERRORS, *API_ERRORS[endpoint]))}
+    return [str(code) for code in sorted(codes)]
+
+
+# The processes that serve /metrics or count for it for as long as they run, by the command
+# that started them (as settings.py chooses their folder): gunicorn's workers, Celery's
+# workers, and these manage.py commands. Not Celery beat (it counts nothing) nor a one-off
+# command (migrate, shell, the tests): each would leave a file of zeros behind.
+LONG_RUNNING_COMMANDS = ("runserver", "aibot_gateway")
+
+
+def counts_for_long(argv: list[str]) -> bool:
+    """Whether the process `argv` started serves /metrics or counts for as long as it runs."""
+    program, args = Path(argv[0]).name, argv[1:]
+    if program == "gunicorn":
+        return True
+    if "celery" in argv[0]:
+        return "worker" in args
+    return bool(args) and args[0] in LONG_RUNNING_COMMANDS
+
+
 @_hook
 def start_known_series() -> None:
-    """A web or Celery worker process starting: each series whose labels are known in
-    advance (outcomes, connector kinds) is written at 0 into this process's file. A labelled
-    series is otherwise missing until its first count, which `rate()` and `increase()` then
-    miss, and an alert cannot tell "absent" from "none". Bots' series are not: one per bot
-    and counter, at every start, for bots that may never count anything. A failure (a full
-    disk) is logged: the process starts all the same."""
+    """A process that serves /metrics or counts starting (`counts_for_long`; called once, by
+    `BotadminConfig.ready`): each series whose labels are known in advance (outcomes,
+    connector kinds, API endpoints and their errcodes) is written at 0 into this process's
+    file. A labelled series is otherwise missing until its first count, which `rate()` and
+    `increase()` then miss, and an alert cannot tell "absent" from "none". Bots' series are
+    not: one per bot and counter, at every start, for bots that may never count anything. A
+    failure (a full disk) is logged: the process starts all the same."""
     from connectors.registry import CONNECTORS
     from conversations.sync import FINISHED_OUTCOMES
 
@@ -164,6 +243,11 @@ def start_known_series() -> None:
         DELIVERY_LATENCY.labels(kind)
         for outcome in MEDIA_FETCH_OUTCOMES:
             MEDIA_FETCHES.labels(kind, outcome)
+    for endpoint in API_ERRORS:
+        for errcode in api_errcodes(endpoint):
+            API_REQUESTS.labels(endpoint, errcode)
+    for endpoint in API_PLAIN_TEXT_ENDPOINTS:
+        API_REQUESTS.labels(endpoint, "none")
 
 
 @_hook

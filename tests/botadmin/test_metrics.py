@@ -354,35 +354,3 @@ def test_every_gunicorn_worker_scrapes_the_counts_of_all(
             )
 
     assert counts == [1] * 8
-
-
-def test_a_fresh_server_lists_every_known_outcome_at_zero_and_no_bot_yet(
-    transactional_db, tmp_path, monkeypatch
-):
-    """Prometheus' rate() and increase() miss a series' first count and an alert cannot
-    tell "absent" from "none": the outcomes known in advance are exported at 0 from the
-    start, before anything happened. Bots' series still appear with their first count."""
-    from connectors.registry import CONNECTORS
-
-    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
-
-    from devtools.processes import database_url
-    from tests.messaging.conftest import running_gunicorn
-
-    env = {"BOTADMIN_METRICS_TOKEN": TOKEN, "BOTADMIN_VAR_DIR": str(tmp_path / "var")}
-    with running_gunicorn(database_url(), tmp_path / "server.log", env=env) as base_url:
-        samples = _server_samples(base_url)
-
-    def listed(name: str, **labels) -> float | None:
-        return samples.get((name, tuple(sorted(labels.items()))))
-
-    for outcome in ("delivered", "retry", "failed"):
-        assert listed("botadmin_webhook_deliveries_total", outcome=outcome) == 0
-    for outcome in ("succeeded", "failed", "not_possible"):
-        assert listed("botadmin_contact_sync_runs_total", outcome=outcome) == 0
-    for kind in CONNECTORS:
-        for outcome in ("stored", "retry", "failed"):
-            assert listed("botadmin_media_fetches_total", connector=kind, outcome=outcome) == 0
-        assert listed("botadmin_delivery_latency_seconds_count", connector=kind) == 0
-        assert listed("botadmin_delivery_latency_seconds_bucket", connector=kind, le="+Inf") == 0
-    assert not [key for key in samples if "bot" in dict(key[1])]
