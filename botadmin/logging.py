@@ -112,18 +112,53 @@ _URL_PATHS = [
 ]
 
 
+# The runs a word is made of: digits, capitals, and lower-case letters each with the capital
+# before them (`TeamOpsChannel01` is Team|Ops|Channel|01).
+_RUN = re.compile(r"[0-9]+|[A-Z]?[a-z]+|[A-Z]+(?![a-z])")
+_HEX_TOKEN = re.compile(r"(?=.*[0-9])(?=.*[a-fA-F])(?:[0-9a-f]{16,}|[0-9A-F]{16,})")
+# Six consonants in a row: no English word or pinyin syllable has them (`https` has five).
+_UNSPOKEN = re.compile(r"(?i)[b-df-hj-np-tv-xz]{6}")
+
+
+def _changes(word: str) -> int:
+    """How many times `word` goes from one run (`_RUN`) to the next."""
+    return max(0, len(_RUN.findall(word)) - 1)
+
+
+def _choppy(changes: int, length: int, least: int) -> bool:
+    # A generated token changes run every second character or so (base64url: 6 in 10,
+    # lower-case letters and digits: 4 in 10); a name a person wrote, seldom more than once
+    # in 5 (`customerServiceBotV2Prod`: 5 in 24).
+    return changes >= least and changes >= 0.25 * length
+
+
 def _looks_random(token: str) -> bool:
-    """Whether a path segment looks like a generated token, not a word a person chose:
-    16 characters or more, with a UUID in it, or a run of 8 or more that mixes letters and
-    digits (`/api/callback`, `/webhooks/botadmin`, `/2024-01-15-notes` stay)."""
+    """Whether a path segment looks like a generated token, not a name a person chose.
+
+    16 characters or more, and: a UUID in it; or a word of it (between `-`, `_`, `.`, …)
+    that is 16 hex digits or more mixing letters and digits, or changes run (`_RUN`: from
+    letters to digits, from word to word) 4 times or more and at least once in 4
+    characters (`q3v8fJ2kLm9PzX7wR4tY`, `xbpq7r8nqfdy5fckn5yo`), or has 3 runs of digits
+    in 12 characters or more, or 6 consonants in a row; or the whole segment changes run 6
+    times or more, as often (a base64url token its `-` and `_` cut into short words).
+
+    Names stay, hyphenated, underscored or camel-cased, with a few digits:
+    `receiver-prod2024`, `build-notifications-2026`, `team-ops-channel01`,
+    `TeamOpsChannel01`, `2024-01-15-release-notes`, `qingdao-ops-robot-2025`."""
     if len(token) < 16:
         return False
     if _UUID.search(token):
         return True
-    return any(
-        len(word) >= 8 and re.search(r"[0-9]", word) and re.search(r"[A-Za-z]", word)
-        for word in _WORD_SEPARATORS.split(token)
-    )
+    words = [word for word in _WORD_SEPARATORS.split(token) if word]
+    for word in words:
+        if (
+            _HEX_TOKEN.fullmatch(word)
+            or _choppy(_changes(word), len(word), 4)
+            or (len(word) >= 12 and len(re.findall(r"[0-9]+", word)) >= 3)
+            or _UNSPOKEN.search(word)
+        ):
+            return True
+    return _choppy(sum(map(_changes, words)), sum(map(len, words)), 6)
 
 
 def _secret_tokens(path: str, host: str) -> list[re.Match]:

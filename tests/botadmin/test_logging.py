@@ -334,6 +334,64 @@ def test_ordinary_paths_stay_as_they_are(url):
     assert mask_secrets(f"POST {url} failed") == f"POST {url} failed"
 
 
+# More receivers' shapes, generated (made of parts too): Mattermost's 26 lower-case letters
+# and digits, Rocket.Chat's id and token, Teams' UUIDs and hex, a Telegram bot's token, a
+# Netlify build hook's 24 hex digits, Grafana OnCall's base62, a base64url token with `-`
+# and `_`, a SHA-1.
+MATTERMOST = "xbpq7r8nqfdy" + "5fckn5yojd1yzh"
+ROCKET_ID, ROCKET_TOKEN = "6bY7dJx2zKp" + "Fq8RmT", "ZxY3vB9wQ2mN" + "7kL4pR8tH1jF6gD0sA5cV"
+TEAMS_HEX = "9e1c4d4e5f8a9b0c" + "1d2e3f4a5b0f3b2a"
+TELEGRAM = "123456789:" + "AAH4kLm9PzX7wR4tYq3v8fJ2kE1sD5gH6jK"
+NETLIFY = "5f7c3a1b2d4e" + "6f8a9b0c1d2e"
+ONCALL = "Kx8LmQ2pZr7T" + "vN3yWb9cJd4Fh"
+URLSAFE = "Xk3_9fQz-" + "LmN2pR7sT4vW8yB"
+SHA1 = "da39a3ee5e6b4b0d" + "3255bfef95601890afd80709"
+
+
+@pytest.mark.parametrize(
+    "url, shown",
+    [
+        (f"https://chat.example.com/hooks/{MATTERMOST}", "https://chat.example.com/hooks/********"),
+        (f"https://chat.example.com/hooks/{ROCKET_ID}/{ROCKET_TOKEN}", "https://chat.example.com/hooks/********/********"),
+        (
+            f"https://contoso.webhook.office.com/webhookb2/{FEISHU}@{FEISHU}/IncomingWebhook/{TEAMS_HEX}/{FEISHU}",
+            "https://contoso.webhook.office.com/webhookb2/********/IncomingWebhook/********/********",
+        ),
+        (f"https://api.telegram.org/bot{TELEGRAM}/sendMessage", "https://api.telegram.org/********/sendMessage"),
+        (f"https://api.netlify.com/build_hooks/{NETLIFY}", "https://api.netlify.com/build_hooks/********"),
+        (f"https://events.pagerduty.com/integration/{WORKFLOW}/enqueue", "https://events.pagerduty.com/integration/********/enqueue"),
+        (f"https://oncall.example.com/integrations/v1/alertmanager/{ONCALL}/", "https://oncall.example.com/integrations/v1/alertmanager/********/"),
+        (f"https://recv.example/hooks/{URLSAFE}", "https://recv.example/hooks/********"),
+        (f"https://recv.example/alert/{FEISHU}", "https://recv.example/alert/********"),
+        (f"https://ci.example.com/hooks/build-notifications-{TOKEN}", "https://ci.example.com/hooks/********"),
+        (f"https://git.example.com/commit/{SHA1}/notify", "https://git.example.com/commit/********/notify"),
+    ],
+)  # fmt: skip
+def test_generated_tokens_in_a_path_are_masked_wherever_they_are(url, shown):
+    assert mask_secrets(f"POST {url} failed") == f"POST {shown} failed"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://alerts.example.com/receiver-prod2024",
+        "https://ci.example.com/hooks/build-notifications-2026",
+        "https://ops.example.com/api/v2/alerts/team-ops-channel01",
+        "https://ops.example.com/hooks/TeamOpsChannel01",
+        "https://ops.example.com/hooks/grafana_oncall_team3_prod",
+        "https://ops.example.com/k8s-prod-cluster01/alertmanager-webhook-v2",
+        "https://ops.example.com/wecom/qingdao-ops-robot-2025",
+        "https://ops.example.com/hooks/customerServiceBotV2Prod",
+        "https://backup.example.com/runs/backup-2024-01-15T10-30-00/done",
+        "https://recv.example/notify/release-notes-2024-q3",
+        "https://recv.example/https-proxy-webhook-eu-west-1",
+    ],
+)
+def test_names_with_hyphens_underscores_or_a_few_digits_stay_readable(url):
+    assert mask_secrets(f"POST {url} failed") == f"POST {url} failed"
+    assert path_secrets(url) == []
+
+
 def test_the_path_requests_and_urllib3_quote_without_the_rest_of_the_url_is_masked():
     refused = (
         "ConnectionError: HTTPSConnectionPool(host='hooks.slack.com', port=443): Max retries "
