@@ -2,6 +2,8 @@ import re
 import uuid
 
 from django.conf import settings
+from django.http import HttpResponseNotAllowed
+from django.shortcuts import render
 from django.utils import translation
 from django.utils.deprecation import MiddlewareMixin
 
@@ -114,3 +116,41 @@ class ProbesMiddleware:
         if probe is None:
             return self.get_response(request)
         return probe(request)
+
+
+class MethodNotAllowedPageMiddleware:
+    """A wrong method outside the API (a GET of a form's target: a bookmark, a reload, a
+    pasted link) answers the console's own 405 page, translated, with a way back and the
+    view's Allow header, instead of Django's empty HttpResponseNotAllowed. One place for
+    every POST-only view (`require_POST`, `require_http_methods`, a class-based view's
+    `http_method_names`), the admin's included.
+
+    Last in MIDDLEWARE, so the page has the user and the language. /api/ and /cgi-bin/
+    keep their JSON envelope (botadmin.api.JsonApiAnswersMiddleware writes it).
+    """
+
+    def __init__(self, get_response):
+        from .api import answers_envelope
+
+        self.get_response = get_response
+        self.answers_envelope = answers_envelope
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if not isinstance(response, HttpResponseNotAllowed) or self.answers_envelope(
+            request.path_info
+        ):
+            return response
+        allowed = [method.strip() for method in response["Allow"].split(",") if method.strip()]
+        page = render(
+            request,
+            "405.html",
+            {
+                "form_target": "POST" in allowed and request.method in ("GET", "HEAD"),
+                "in_admin": getattr(request.resolver_match, "app_name", "") == "admin",
+            },
+            status=405,
+        )
+        page["Allow"] = response["Allow"]
+        page.cookies = response.cookies
+        return page

@@ -130,6 +130,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: its page has the user, the language and the messages.
+    "botadmin.middleware.MethodNotAllowedPageMiddleware",
 ]
 
 # Django's cached_db sessions, kept in the database and read through the shared

@@ -69,3 +69,56 @@ def test_a_server_error_page_is_translated_and_stands_alone():
             html = _html(server_error(request))
         assert f'<html lang="{language}">' in html and words in html
         assert 'href="/console/"' in html
+
+
+def test_opening_a_forms_target_as_a_page_answers_the_consoles_405_page(
+    operator_client, bot, group
+):
+    """A bookmarked or reloaded form target (the reply box's) is no blank page: the
+    console's own page says nothing changed and leads back, keeping the 405 and Allow."""
+    reply = reverse("console:reply", args=[bot.pk, group.pk])
+
+    response = operator_client.get(reply)
+
+    html = _html(response)
+    assert response.status_code == 405 and response["Allow"] == "POST"
+    assert '<html lang="zh-hans">' in html and "<title>此地址没有页面 · botadmin</title>" in html
+    assert "没有更改任何内容" in html
+    assert 'class="mainnav"' in html  # the console's header
+    assert f'class="btn primary" href="{reverse("console:index")}"' in html
+
+    operator_client.post(reverse("set_language"), {"language": "en", "next": "/console/"})
+    english = operator_client.get(reply)
+
+    assert english.status_code == 405 and english["Allow"] == "POST"
+    assert "<title>No page at this address · botadmin</title>" in _html(english)
+    assert "Nothing was changed" in _html(english) and "此地址" not in _html(english)
+
+
+def test_another_wrong_method_on_a_console_page_answers_the_405_page_too(operator_client, bot):
+    response = operator_client.put(reverse("console:reply", args=[bot.pk, 1]))
+
+    assert response.status_code == 405 and response["Allow"] == "POST"
+    assert "<title>不接受此请求方式 · botadmin</title>" in _html(response)
+
+
+def test_a_get_of_an_admin_action_answers_the_405_page_leading_back_to_the_admin(
+    client, superuser, bot
+):
+    client.force_login(superuser)
+
+    response = client.get(reverse("admin:logout"))
+
+    html = _html(response)
+    assert response.status_code == 405 and "POST" in response["Allow"]
+    assert "<title>此地址没有页面 · botadmin</title>" in html
+    assert f'class="btn primary" href="{reverse("admin:index")}"' in html
+    assert client.get(reverse("admin:index")).status_code == 200  # still logged in
+
+
+def test_the_api_still_answers_a_wrong_method_with_its_json_envelope(client):
+    response = client.get("/api/send")
+
+    assert response.status_code == 405 and "POST" in response["Allow"]
+    assert response["Content-Type"].startswith("application/json")
+    assert response.json()["errcode"] != 0

@@ -39,7 +39,7 @@ def test_the_language_switch_marks_the_current_language(operator_client, bot):
 def test_switching_language_on_a_form_with_errors_comes_back_to_the_forms_page(
     operator_client, bot
 ):
-    """The errors' page is the answer to a POST: its own URL answers only POST (an empty 405)."""
+    """The errors' page is the answer to a POST: its own URL answers only POST (the 405 page)."""
     bot_page = reverse("console:bot", args=[bot.pk])
     refused = operator_client.post(
         reverse("console:bot_sending", args=[bot.pk]),
