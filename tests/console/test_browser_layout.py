@@ -448,3 +448,51 @@ def test_long_names_without_spaces_stay_on_a_phones_screen(page, demo):
         if width > PHONE["width"]:
             too_wide[path] = width
     assert too_wide == {}
+
+
+def test_a_back_links_arrow_stays_with_the_start_of_a_long_name(page, demo):
+    """At 390 px a back link to a long name without spaces (the recipients page's to its
+    announcement, the message details' to their conversation) showed its arrow alone on
+    the first line and the name below it; the message details' made the page 800 px wide."""
+    from conversations.models import Conversation
+
+    bot, group = demo
+    long = "Q4RegionalSalesOperationsCoordinationGroup" + "X" * 48
+    Conversation.objects.filter(pk=group.pk).update(name=long)
+    announcement = daily_announcement(bot, group, long, "今晚维护", as_draft=False)
+    message = Message.objects.filter(conversation=group).latest("pk")
+    page.set_viewport_size(PHONE)
+    log_in(page)
+
+    alone = {}
+    for path, shot in (
+        (f"/console/announcements/{announcement.pk}/recipients/", "back-link-recipients-390"),
+        (
+            f"/console/bots/{bot.pk}/conversations/{group.pk}/messages/{message.pk}/trace",
+            "back-link-message-details-390",
+        ),
+    ):
+        page.goto(path)
+        link = page.locator("main a", has_text=long[:20]).first
+        # The top of the link's first line box, and of the name's first character.
+        arrow_top, name_top = link.evaluate(
+            """(a, start) => {
+                const walker = document.createTreeWalker(a, NodeFilter.SHOW_TEXT);
+                for (let text = walker.nextNode(); text; text = walker.nextNode()) {
+                    const at = text.data.indexOf(start);
+                    if (at < 0) continue;
+                    const range = document.createRange();
+                    range.setStart(text, at);
+                    range.setEnd(text, at + 1);
+                    return [a.getClientRects()[0].top, range.getClientRects()[0].top];
+                }
+            }""",
+            long[:20],
+        )
+        shoot(page, shot)
+        if abs(arrow_top - name_top) > 2:
+            alone[path] = (arrow_top, name_top)
+        width = page.evaluate("document.documentElement.scrollWidth")
+        if width > PHONE["width"]:
+            alone[path] = width
+    assert alone == {}
