@@ -34,6 +34,7 @@ written before reasons, a raw answer) is stored and shown as it is.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 
 from django.db import models
@@ -150,6 +151,26 @@ def translate(text) -> str:
     return text.translated() if isinstance(text, Reason) else text
 
 
+# A reason's English starts lowercase, to read on after a colon ("gave up after 5
+# attempts: agent unreachable: …"); shown on its own it starts with a capital. Not one
+# starting with a parameter (a host name), a name ("botadmin") or a code ("image.base64").
+_PLAIN_FIRST_WORD = re.compile(r"[a-z]+(?=[\s,:;(]|$)")
+_KEPT_LOWERCASE = {"botadmin", "msgtype", "msgid", "errcode"}
+
+
+def sentence(text) -> str:
+    """A stored reason shown on its own (a line, a table cell, a tooltip) in the active
+    language, starting with a capital in English; any other value (an endpoint's or an
+    agent's own answer) as it is."""
+    if not isinstance(text, Reason):
+        return text
+    shown = text.translated()
+    first = _PLAIN_FIRST_WORD.match(text.msgid)
+    if first is None or first.group() in _KEPT_LOWERCASE or not shown[:1].islower():
+        return shown
+    return shown[:1].upper() + shown[1:]
+
+
 def of(error: BaseException) -> str:
     """An exception's text, kept a Reason when it was raised with one."""
     first = error.args[0] if error.args else None
@@ -245,14 +266,14 @@ class ReasonField(models.TextField):
 
 def admin_display(name: str, description):
     """A ModelAdmin (or inline) method showing the reason field `name` in the reader's
-    language: list it in `fields`/`readonly_fields` instead of the field, which the
-    admin would show in English.
+    language, on its own in its cell (`sentence`): list it in `fields`/`readonly_fields`
+    instead of the field, which the admin would show in English.
 
         last_error_shown = admin_display("last_error", _("last error"))
     """
 
     def show(model_admin, obj) -> str:
-        return translate(getattr(obj, name))
+        return sentence(getattr(obj, name))
 
     show.short_description = description
     return show

@@ -54,8 +54,9 @@ LARGEST_KEPT = 20_000
 # named, not loaded; 8: long messages collapse; 9: a markdown table's column alignment
 # is a class, not a style="" the Content-Security-Policy refuses; 10: a paused bot's
 # queued message says so; 11: a sender who came without a name is named after the bot's
-# synced contact, with the ID as its title).
-DRAWING = 11
+# synced contact, with the ID as its title; 12: a waiting message's reason starts with a
+# capital in English).
+DRAWING = 12
 
 
 def _key(m, shared: str, focus: bool, oob: bool, names: dict[str, str], now) -> str:

@@ -253,13 +253,13 @@ def run_test_event(actor, endpoint: WebhookEndpoint, *, submission: str = "") ->
 
 def test_event_outcome(action) -> str:
     """A test event's audit entry in the reader's language, as the console's operator
-    actions and the admin's list show it: its outcome and HTTP status ("success 200" as
-    recorded); one still "sending" long after its answer was due never gets one: its
-    process stopped."""
+    actions and the admin's list show it, on its own in its cell: its outcome and HTTP
+    status ("success 200" as recorded, "Success · HTTP 200" shown); one still "sending"
+    long after its answer was due never gets one: its process stopped."""
     if action.summary == TEST_EVENT_SENDING:
         if action.created_at > timezone.now() - TEST_EVENT_OUTCOME_DUE:
-            return gettext("sending, no answer yet")
-        return gettext("outcome unknown (the process stopped during the send)")
+            return gettext("Sending, no answer yet")
+        return gettext("Outcome unknown (the process stopped during the send)")
     outcome, _, status = action.summary.partition(" ")
     if outcome not in WebhookAttempt.Outcome.values:
         return action.summary

@@ -1,9 +1,11 @@
 """`{{ message.last_error|reason }}`: a stored failure reason in the reader's language
-(botadmin/reasons.py); a plain text as it is."""
+(botadmin/reasons.py); a plain text as it is. `|reason_sentence` where it stands on its
+own (a line, a table cell, a tooltip): in English it starts with a capital, which `|reason`
+leaves lowercase to read on after a colon ("Waiting until 09:30: {{ why }}")."""
 
 from django import template
 
-from botadmin.reasons import Reason, translate
+from botadmin.reasons import Reason, sentence, translate
 
 register = template.Library()
 
@@ -11,6 +13,11 @@ register = template.Library()
 @register.filter
 def reason(text):
     return translate(text)
+
+
+@register.filter
+def reason_sentence(text):
+    return sentence(text)
 
 
 @register.filter

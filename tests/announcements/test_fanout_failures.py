@@ -134,7 +134,7 @@ def test_retrying_a_failed_run_of_a_paused_announcement_holds_it_until_resumed(p
 @pytest.mark.parametrize(
     ("language", "badge", "reason"),
     [
-        ("en", "Failed", "this bot cannot send the message: 40008: "),
+        ("en", "Failed", "This bot cannot send the message: 40008: "),
         ("zh-hans", "失败", "此机器人无法发送该消息：40008: "),
     ],
 )

@@ -14,6 +14,7 @@ from botadmin.reasons import (
     as_json,
     from_json,
     ngettext_noop,
+    sentence,
     shorten,
     stored_start,
     translate,
@@ -177,3 +178,19 @@ def test_a_stored_reason_nested_deeper_than_ours_is_kept_as_its_text():
 
     assert ReasonField().from_db_value(stored, None, None) == stored
     assert from_json(json.loads(stored), "the errmsg") == "the errmsg"
+
+
+def test_a_reason_shown_on_its_own_starts_with_a_capital_in_english_only_where_it_should():
+    """Not the other side's words (a raw answer), a host name, botadmin's name or a code."""
+    refused = Reason(gettext_noop("%(host)s refused the connection"), host="hooks.example")
+    with translation.override("en"):
+        assert sentence(Reason(UNREACHABLE, error="x")) == "Agent unreachable: x"
+        assert sentence(Reason(GAVE_UP, count=2, reason=Reason(UNREACHABLE, error="x"))) == (
+            "Gave up after 2 attempts: agent unreachable: x"
+        )
+        assert sentence(refused) == "hooks.example refused the connection"
+        assert sentence(Reason("botadmin stopped")) == "botadmin stopped"
+        assert sentence(Reason("image.base64 is not base64")) == "image.base64 is not base64"
+        assert sentence("ok, queued") == "ok, queued"
+    with translation.override("zh-hans"):
+        assert sentence(Reason(UNREACHABLE, error="x")) == "无法连接代理：x"

@@ -63,8 +63,30 @@ def test_an_agent_that_cannot_be_reached_is_said_so_in_chinese_then_in_english(
     assert "ConnectionError" not in page and "Errno" not in page
     choose_english(client)
     page = trace(client, message)
-    assert "agent unreachable: 127.0.0.1 refused the connection" in page
+    assert "Agent unreachable: 127.0.0.1 refused the connection" in page
     assert "无法连接代理" not in page
+
+
+def test_in_english_a_reason_on_its_own_starts_with_a_capital_and_after_a_colon_does_not(
+    agent, bridge_group, queue_message, clock, login
+):
+    """The attempt's answer cell stands alone: "Agent unreachable: …"; the wait's line
+    reads on after its colon: "Waiting until …: agent unreachable: …"."""
+    client = login(bridge_group.bot)
+    agent.go_down()
+    message = queue_message(bridge_group, TEXT)
+    deliver(message.pk, clock)
+    choose_english(client)
+
+    page = trace(client, message)
+
+    assert (
+        '<td class="mono answer">Agent unreachable: 127.0.0.1 refused the connection</td>' in page
+    )
+    assert ": agent unreachable: 127.0.0.1 refused the connection</p>" in page  # the wait's
+    choose_chinese = client.post(reverse("set_language"), {"language": "zh-hans", "next": "/"})
+    assert choose_chinese.status_code == 302
+    assert "无法连接代理：127.0.0.1 拒绝了连接</td>" in trace(client, message)
 
 
 @pytest.fixture
@@ -117,7 +139,7 @@ def test_wecoms_errmsg_stays_verbatim_and_our_words_around_it_are_translated(
     assert "尝试 1 次后放弃：forced by the test" in page  # the last error
     assert "forced by the test</td>" in page  # the attempt: WeCom's errmsg as it came
     choose_english(client)
-    assert "gave up after 1 attempts: forced by the test" in trace(client, message)
+    assert "Gave up after 1 attempts: forced by the test" in trace(client, message)
 
 
 def test_a_refused_robot_key_shows_wecoms_errmsg_as_it_came(
@@ -199,7 +221,7 @@ def test_an_endpoints_error_answer_is_quoted_in_the_operators_language(
     page = endpoint_page(client, delivery)
     assert "端点返回 HTTP 503：maintenance" in page and delivery.webhook_id in page
     choose_english(client)
-    assert "the endpoint answered HTTP 503: maintenance" in trace(client, delivery.message)
+    assert "The endpoint answered HTTP 503: maintenance" in trace(client, delivery.message)
 
 
 def test_an_endpoint_nobody_listens_on_is_said_so_in_chinese(make_bot, forwarded, client):
@@ -213,7 +235,7 @@ def test_an_endpoint_nobody_listens_on_is_said_so_in_chinese(make_bot, forwarded
     assert "端点没有应答：127.0.0.1 拒绝了连接" in shown and "no answer from" not in shown
     assert "技术详情" in shown and "ConnectionError: " in shown  # the exception, disclosed
     choose_english(client)
-    assert "no answer from the endpoint: 127.0.0.1 refused the connection" in trace(
+    assert "No answer from the endpoint: 127.0.0.1 refused the connection" in trace(
         client, delivery.message
     )
 
@@ -255,7 +277,7 @@ def test_an_attempt_worded_by_the_earlier_release_still_reads_in_the_operators_l
     assert "[Errno 111] Connection refused</details>" in shown
     assert endpoint_page(client, delivery).count(earlier) == 2
     choose_english(client)
-    assert "no answer from the endpoint: the connection was refused (nothing listens" in (
+    assert "No answer from the endpoint: the connection was refused (nothing listens" in (
         endpoint_page(client, delivery)
     )
 

@@ -151,8 +151,8 @@ def test_the_audit_list_says_a_test_events_outcome_and_when_it_will_never_come(
     assert chinese.count("结果未知（发送时进程已停止）") == 1
     assert chinese.count("发送中，尚无应答") == 1
     assert "成功 · HTTP 202" in chinese
-    assert english.count("outcome unknown (the process stopped during the send)") == 1
-    assert english.count("sending, no answer yet") == 1
+    assert english.count("Outcome unknown (the process stopped during the send)") == 1
+    assert english.count("Sending, no answer yet") == 1
     assert "Success · HTTP 202" in english
     assert ">sending<" not in chinese + english
 
@@ -184,8 +184,8 @@ def test_a_test_events_audit_page_says_its_outcome_as_the_list_does(
         return response.content.decode()
 
     assert "Success · HTTP 202" in page(answered)
-    assert "outcome unknown (the process stopped during the send)" in page(stopped)
-    assert "sending, no answer yet" in page(waiting)
+    assert "Outcome unknown (the process stopped during the send)" in page(stopped)
+    assert "Sending, no answer yet" in page(waiting)
     assert ">sending<" not in page(stopped) + page(waiting)
 
 
