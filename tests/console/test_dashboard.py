@@ -169,9 +169,9 @@ def test_the_dashboard_flags_failing_and_disabled_webhook_endpoints(operator_cli
     operator_client.cookies["django_language"] = "en"
     page = operator_client.get(DASHBOARD).content.decode()
 
-    assert "failing: 4 failures in a row" in page
-    assert "disabled" in page and "deliveries kept failing for 3 days" in page
-    assert "healthy" in page and "switched off" in page
+    assert "Failing: 4 failures in a row" in page
+    assert ">Disabled</span>" in page and "deliveries kept failing for 3 days" in page
+    assert ">Healthy</span>" in page and ">Switched off</span>" in page
 
 
 def test_inbound_messages_no_worker_forwarded_for_a_minute_are_flagged(
