@@ -496,3 +496,25 @@ def test_a_back_links_arrow_stays_with_the_start_of_a_long_name(page, demo):
         if width > PHONE["width"]:
             alone[path] = width
     assert alone == {}
+
+
+def test_a_forms_target_opened_as_a_page_shows_the_consoles_405_page_on_any_screen(page, demo):
+    """A reloaded or bookmarked form target: the console's page, its header and a way back,
+    in both languages, on a wide screen and a phone (was Django's empty 405)."""
+    bot, group = demo
+    announcement = daily_announcement(bot, group, "Q4" + "X" * 88, "今晚维护", as_draft=False)
+    log_in(page)
+
+    for language, heading in (("zh", "此地址没有页面"), ("en", "No page at this address")):
+        if language == "en":
+            page.get_by_role("button", name="English").click()
+            page.wait_for_selector('html[lang="en"]')
+        for viewport in ({"width": 1366, "height": 860}, PHONE):
+            page.set_viewport_size(viewport)
+            answer = page.goto(f"/console/bots/{bot.pk}/conversations/{group.pk}/reply")
+            assert answer.status == 405 and answer.headers["allow"] == "POST"
+            assert page.get_by_role("heading", name=heading).is_visible()
+            shoot(page, f"error-405-{language}-{viewport['width']}")
+            assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
+            page.goto(f"/console/announcements/{announcement.pk}/recipients/")
+            shoot(page, f"back-link-recipients-{language}-{viewport['width']}")
