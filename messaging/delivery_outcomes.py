@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_noop
 
 from botadmin import metrics, reasons
-from botadmin.reasons import Reason
+from botadmin.reasons import Reason, ngettext_noop
 from connectors.base import Outcome
 from connectors.registry import connector_class
 from conversations.pauses import pause_bot
@@ -221,13 +221,20 @@ def outcome_changes(attempt: Attempt, now: datetime, stop: str = "") -> dict:
     return changes
 
 
+# Also what a media fetch that ran out of time says (media_fetch._retry).
+GAVE_UP = ngettext_noop(
+    "gave up after %(count)s attempt: %(reason)s",
+    "gave up after %(count)s attempts: %(reason)s",
+    "count",
+)
+# What rows stored before GAVE_UP had a singular say ("gave up after 1 attempts: …"):
+# kept so they translate. Their English stays as it was stored.
+EARLIER_GAVE_UP = gettext_noop("gave up after %(count)s attempts: %(reason)s")
+
+
 def gave_up(attempts: int, detail: str) -> Reason:
     """The last error of a message that failed with its DELIVERY_MAX_ATTEMPTS used up."""
-    return Reason(
-        gettext_noop("gave up after %(count)s attempts: %(reason)s"),
-        count=attempts,
-        reason=reasons.shorten(detail, 2000),
-    )
+    return Reason(GAVE_UP, count=attempts, reason=reasons.shorten(detail, 2000))
 
 
 STOPPED_IN_FLIGHT = {

@@ -48,6 +48,7 @@ from media import store
 from media.sniff import sniff
 
 from . import uploads
+from .delivery_outcomes import GAVE_UP
 from .models import Message, MessageMedia
 from .outbox import RetrySchedule, lock_due, retry_delay
 from .signals import inbound_media_settled
@@ -410,8 +411,7 @@ def _fail(row: MessageMedia, reason: str) -> str:
 def _retry(row: MessageMedia, reason: str, now: datetime) -> str:
     delay = timedelta(seconds=retry_delay(RETRY_SCHEDULE, max(row.attempts, 1)))
     if now + delay > row.created_at + _lifetime(row):
-        gave_up = gettext_noop("gave up after %(count)s attempts: %(reason)s")
-        return _fail(row, Reason(gave_up, count=row.attempts, reason=reason))
+        return _fail(row, Reason(GAVE_UP, count=row.attempts, reason=reason))
     MessageMedia.objects.filter(pk=row.pk, status=Status.PENDING).update(
         next_attempt_at=now + delay, error=reasons.shorten(reason, 1000)
     )

@@ -11,6 +11,7 @@ from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
+from botadmin.reasons import Reason
 from conversations.models import SyncRun
 from conversations.sync import sync_now
 from devtools.receiver import Receiver
@@ -139,7 +140,20 @@ def test_wecoms_errmsg_stays_verbatim_and_our_words_around_it_are_translated(
     assert "尝试 1 次后放弃：forced by the test" in page  # the last error
     assert "forced by the test</td>" in page  # the attempt: WeCom's errmsg as it came
     choose_english(client)
-    assert "Gave up after 1 attempts: forced by the test" in trace(client, message)
+    assert "Gave up after 1 attempt: forced by the test" in trace(client, message)
+
+
+def test_a_gave_up_reason_stored_before_it_had_a_singular_still_translates(
+    bot, group, make_message, login
+):
+    client = login(bot)
+    # What rows stored it as: {"reason": "gave up after %(count)s attempts: …", "params": …}
+    earlier = Reason("gave up after %(count)s attempts: %(reason)s", count=3, reason="boom")
+    message = make_message(group, direction="out", status="failed", last_error=earlier)
+
+    assert "尝试 3 次后放弃：boom" in trace(client, message)
+    choose_english(client)
+    assert "Gave up after 3 attempts: boom" in trace(client, message)
 
 
 def test_a_refused_robot_key_shows_wecoms_errmsg_as_it_came(

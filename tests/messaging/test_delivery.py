@@ -571,6 +571,6 @@ def test_a_lost_send_on_its_last_attempt_fails_saying_it_gave_up(
 
     message.refresh_from_db()
     assert message.status == "failed" and message.next_attempt_at is None
-    assert message.last_error.startswith("gave up after 1 attempts: interrupted")
+    assert message.last_error.startswith("gave up after 1 attempt: interrupted")
     assert message.attempts.get().outcome == "failed"
     assert agent.send_requests == []
