@@ -242,6 +242,24 @@ def test_an_operator_without_change_rights_cannot_change_sending(client, make_op
     assert response.status_code == 403
 
 
+def test_an_operator_without_change_rights_reads_the_pace_in_one_or_many(
+    client, make_operator, bot
+):
+    viewer = make_operator("vera", bot)
+    viewer.user_permissions.remove(
+        *Permission.objects.filter(codename__in=["change_bot", "administer_bot"])
+    )
+    client.force_login(viewer)
+    client.post(reverse("set_language"), {"language": "en", "next": "/"})
+    page = reverse("console:bot", args=[bot.pk])
+
+    for pace, shown in ((1, "1 message per minute"), (20, "20 messages per minute")):
+        type(bot).objects.filter(pk=bot.pk).update(rate_limit_per_minute=pace)
+        assert f"<dd>{shown}</dd>" in client.get(page).content.decode()
+    client.post(reverse("set_language"), {"language": "zh-hans", "next": "/"})
+    assert "<dd>每分钟 20 条消息</dd>" in client.get(page).content.decode()
+
+
 def test_removing_an_operator_offers_to_rotate_the_secret(operator_client, bot, make_operator):
     bob = make_operator("bob", bot)
     response = operator_client.post(
