@@ -95,7 +95,10 @@ def test_a_preview_names_a_sender_who_came_without_a_name_after_the_synced_conta
         " ".join(p.split())
         for p in re.findall(r'class="conv-preview muted">(.*?)</span>\s*</span>', html, re.S)
     ]
-    assert previews == ["没同步过的人", "李娜: 订单什么时候发货？"]  # newest first
+    assert previews == [
+        "没同步过的人",
+        '<span class="who">李娜：</span>订单什么时候发货？',
+    ]  # newest first
 
 
 def test_users_and_groups_are_separate_tabs(operator_client, bot, make_conversation):

@@ -1,0 +1,86 @@
+"""Chinese prose takes the full-width colon, with no space after it ("被拒绝：…"), not
+English's ": ". A host:port or host:pid pattern, a URL and a time (12:30) keep theirs."""
+
+import datetime as dt
+import gettext
+import re
+from pathlib import Path
+
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone, translation
+
+REPO = Path(__file__).resolve().parents[2]
+# A Chinese character (or a full-width closing bracket) directly followed by ":".
+HALF_WIDTH_AFTER_CHINESE = re.compile(r"[\u3400-\u9fff）」”]:")
+# Formats, not prose: "主机:进程号" is host:pid, "https://主机:端口" a proxy's URL.
+FORMATS = re.compile(r"主机:(进程号|端口)|进程号:标识")
+
+
+def _catalogues() -> list[Path]:
+    return sorted(
+        path
+        for path in REPO.glob("**/locale/zh_Hans/LC_MESSAGES/*.mo")
+        if ".venv" not in path.parts and "var" not in path.parts
+    )
+
+
+def test_the_chinese_catalogues_use_the_full_width_colon_in_prose():
+    found = []
+    for path in _catalogues():
+        with path.open("rb") as compiled:
+            catalogue = gettext.GNUTranslations(compiled)._catalog
+        for msgid, msgstr in catalogue.items():
+            if HALF_WIDTH_AFTER_CHINESE.search(FORMATS.sub("", msgstr)):
+                found.append((path.relative_to(REPO).parts[0], msgid, msgstr))
+    assert len(_catalogues()) >= 8
+    assert found == []
+
+
+def test_no_template_puts_a_half_width_colon_after_a_translated_word():
+    """`{% translate "refused" %}: …` reads "被拒绝: …" in Chinese; the colon belongs in
+    the translated text ("refused: %(detail)s")."""
+    templates = [
+        path
+        for path in REPO.glob("**/templates/**/*.html")
+        if ".venv" not in path.parts and "var" not in path.parts
+    ]
+    found = [
+        f"{path.relative_to(REPO)}:{number}"
+        for path in templates
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if re.search(r"%\}:", line)
+    ]
+    assert len(templates) > 100
+    assert found == []
+
+
+def test_the_chart_bars_titles_read_with_a_full_width_colon_in_chinese(
+    operator_client, group, make_message
+):
+    make_message(group, direction="in", created_at=timezone.now())
+
+    page = operator_client.get(reverse("console:dashboard")).content.decode()
+    assert re.search(r"<title>\S+ 收到：1</title>", page)
+    operator_client.post(reverse("set_language"), {"language": "en", "next": "/"})
+    page = operator_client.get(reverse("console:dashboard")).content.decode()
+    assert re.search(r"<title>\S+ inbound: 1</title>", page)
+
+
+def test_the_admins_connection_line_reads_with_full_width_colons_in_chinese():
+    at = dt.datetime(2026, 12, 6, 12, 30, 5, tzinfo=dt.UTC)
+    connection = {
+        "state": "connected",
+        "label": "已连接",
+        "last_frame_at": at,
+        "holder": "web-1:4242",
+        "last_error": "boom",
+        "last_error_at": at,
+    }
+    with translation.override("zh-hans"), timezone.override("UTC"):
+        html = render_to_string(
+            "admin/conversations/bot/connection.html", {"connection": connection}
+        )
+    assert "最近一帧：2026-12-06 12:30:05" in html
+    assert "租约持有者：web-1:4242" in html
+    assert "最近错误（2026-12-06 12:30:05）：boom" in html
