@@ -95,11 +95,11 @@ def retry_plan(message: Message, now: datetime | None = None) -> RetryPlan | Non
 
 
 def clock_time(moment: datetime, now: datetime | None = None) -> str:
-    """A time to come in the reader's time zone: "00:00" within a day, else with its date;
-    with its seconds ("09:13:27") within the hour, unless it is on a whole minute: "until
-    09:13" read at 09:13:05 would seem past already."""
+    """A time to come (or gone by) in the reader's time zone: "00:00" within a day of now,
+    else with its date; with its seconds ("09:13:27") within the hour, unless it is on a
+    whole minute: "until 09:13" read at 09:13:05 would seem past already."""
     local = timezone.localtime(moment)
-    ahead = moment - (now or timezone.now())
+    ahead = abs(moment - (now or timezone.now()))
     if ahead < timedelta(hours=1) and (local.second or local.microsecond):
         return f"{local:%H:%M:%S}"
     if ahead < timedelta(days=1):

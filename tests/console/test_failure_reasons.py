@@ -21,6 +21,7 @@ from forwarding.webhook_delivery import attempt_delivery
 from messaging import media_fetch
 from messaging.delivery import deliver
 from messaging.models import MessageMedia
+from messaging.status_labels import clock_time
 from tests.messaging.support import callback_body, create_pending_deliveries
 
 TEXT = {"msgtype": "text", "text": {"content": "今晚八点发货"}}
@@ -453,3 +454,29 @@ def test_an_image_that_cannot_be_downloaded_is_named_in_chinese(
     assert "下载图片时对方返回 HTTP 404" in page  # "image" is a word here, not the msgtype
     choose_english(client)
     assert "image download answered HTTP 404" in trace(client, message)
+
+
+def test_the_details_page_says_its_times_as_the_timeline_does_in_both_languages(
+    agent, bridge_group, queue_message, clock, login
+):
+    """The details said "等待至 2026-12-07 08:30:05：…" and an attempt "2026-12-07 08:29:55"
+    where the console says "08:30:05" (clock_time) and the timeline's bubble "08:29"."""
+    client = login(bridge_group.bot)
+    agent.go_down()
+    message = queue_message(bridge_group, TEXT)
+    deliver(message.pk, clock)
+    message.refresh_from_db()
+    attempt = message.attempts.get()
+    timeline = reverse("console:history", args=[bridge_group.bot_id, bridge_group.pk])
+
+    for language in ("zh-hans", "en"):
+        client.post(reverse("set_language"), {"language": language, "next": "/"})
+        page = trace(client, message)
+        bubble = client.get(timeline).content.decode()
+        said = "等待至 " if language == "zh-hans" else "Waiting until "
+        assert f"{said}{clock_time(message.next_attempt_at)}" in page
+        assert f">{clock_time(attempt.started_at)}</time></td>" in page
+        created = clock_time(message.created_at)
+        assert f">{created}</time>" in page
+        assert f">{timezone.localtime(message.created_at):%H:%M}</time>" in bubble
+        assert created.startswith(f"{timezone.localtime(message.created_at):%H:%M}")

@@ -804,3 +804,28 @@ def test_endpoints_whose_urls_differ_only_in_the_case_of_the_host_are_marked_as_
     page = operator_client.get(url("webhooks", bot)).content.decode()
 
     assert page.count("与另一个端点的 URL 相同：每条消息都会收到两次") == 2
+
+
+def test_an_attempt_row_says_the_day_of_an_attempt_days_ago_and_the_next_as_the_console_does(
+    operator_client, bot, endpoint, group, make_message
+):
+    """An attempt row said only "#1 08:30:05", whatever day it was; the next attempt said
+    "12-07 08:30:05" where the rest of the console says "08:30:05" (clock_time)."""
+    now = timezone.now()
+    long_ago = now - timedelta(days=3, minutes=1)
+    delivery = WebhookDelivery.objects.create(
+        message=make_message(group, text="三天前"),
+        endpoint=endpoint,
+        status="pending",
+        attempt_count=1,
+        next_attempt_at=now + timedelta(minutes=3, seconds=7),
+    )
+    WebhookAttempt.objects.create(
+        delivery=delivery, number=1, url=endpoint.url, started_at=long_ago, outcome="failure"
+    )
+
+    page = operator_client.get(url("webhook", bot, endpoint.pk)).content.decode()
+
+    assert f">{clock_time(long_ago)}</time>" in page
+    assert timezone.localtime(long_ago).strftime("%Y-%m-%d") in clock_time(long_ago)
+    assert f">{clock_time(delivery.next_attempt_at)}</time>" in page
