@@ -109,6 +109,25 @@ def log_in(page) -> None:
     page.get_by_role("button", name="登录").click()
 
 
+PHONE = {"width": 390, "height": 844}
+WIDE = {"width": 1366, "height": 860}
+
+
+def each_language_and_width(page, paths: dict[str, str]):
+    """Each of `paths` (name: path) opened in Chinese, then in English, at 1366 and at
+    390 px: yields (language, viewport, name) with the page loaded."""
+    for language in ("zh", "en"):
+        if language == "en":
+            page.get_by_role("button", name="English").click()
+            page.wait_for_selector('html[lang="en"]')
+        for viewport in (WIDE, PHONE):
+            page.set_viewport_size(viewport)
+            for name, path in paths.items():
+                page.goto(path)
+                page.wait_for_selector(".topbar")
+                yield language, viewport, name
+
+
 def open_conversation(page, name: str):
     page.get_by_role("link", name=re.compile(name)).first.click()
     page.wait_for_selector("#timeline .msg")

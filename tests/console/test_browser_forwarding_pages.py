@@ -14,12 +14,10 @@ from forwarding.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from messaging.models import DeliveryAttempt, Message
 from tests.browser import needs_chromium
 
-from .browser import log_in, shoot
+from .browser import each_language_and_width, log_in, shoot
 
 pytestmark = needs_chromium
 
-PHONE = {"width": 390, "height": 844}
-WIDE = {"width": 1366, "height": 860}
 LONG = "Q4RegionalSalesOperationsCoordinationGroup" + "X" * 30
 
 
@@ -110,31 +108,21 @@ def test_forwarding_and_delivery_pages_fit_a_phone_in_both_languages(page, demo)
         ),
     }
     too_wide = {}
-    for language in ("zh", "en"):
-        if language == "en":
-            page.get_by_role("button", name="English").click()
-            page.wait_for_selector('html[lang="en"]')
-        for viewport in (WIDE, PHONE):
-            page.set_viewport_size(viewport)
-            for name, path in pages.items():
-                page.goto(path)
-                page.wait_for_selector(".topbar")
-                for summary in page.locator("main details > summary").all():
-                    summary.click()
-                shoot(page, f"forwarding-{name}-{language}-{viewport['width']}")
-                if name == "endpoint":  # its health, capitalised as the statuses beside it
-                    health = page.locator("main .page-head .badge").first.inner_text()
-                    assert (
-                        health
-                        == {"zh": "失败中：连续失败 2 次", "en": "Failing: 2 failures in a row"}[
-                            language
-                        ]
-                    )
-                if name == "inbound-details":  # a Chinese colon, the time kept on one line
-                    next_attempt = page.locator(".forwarding p").first.inner_text()
-                    said = "下次尝试：" if language == "zh" else "Next attempt: "
-                    assert said in next_attempt and "下次尝试:" not in next_attempt
-                width = page.evaluate("document.documentElement.scrollWidth")
-                if width > viewport["width"]:
-                    too_wide[(language, name, viewport["width"])] = width
+    for language, viewport, name in each_language_and_width(page, pages):
+        for summary in page.locator("main details > summary").all():
+            summary.click()
+        shoot(page, f"forwarding-{name}-{language}-{viewport['width']}")
+        if name == "endpoint":  # its health, capitalised as the statuses beside it
+            health = page.locator("main .page-head .badge").first.inner_text()
+            assert (
+                health
+                == {"zh": "失败中：连续失败 2 次", "en": "Failing: 2 failures in a row"}[language]
+            )
+        if name == "inbound-details":  # a Chinese colon, the time kept on one line
+            next_attempt = page.locator(".forwarding p").first.inner_text()
+            said = "下次尝试：" if language == "zh" else "Next attempt: "
+            assert said in next_attempt and "下次尝试:" not in next_attempt
+        width = page.evaluate("document.documentElement.scrollWidth")
+        if width > viewport["width"]:
+            too_wide[(language, name, viewport["width"])] = width
     assert too_wide == {}

@@ -10,12 +10,9 @@ from conversations.models import Conversation
 from conversations.pauses import pause_bot
 from tests.browser import needs_chromium
 
-from .browser import log_in, shoot
+from .browser import each_language_and_width, log_in, shoot
 
 pytestmark = needs_chromium
-
-PHONE = {"width": 390, "height": 844}
-WIDE = {"width": 1366, "height": 860}
 
 
 def test_bot_states_and_previews_read_well_in_both_languages(page, demo):
@@ -29,34 +26,26 @@ def test_bot_states_and_previews_read_well_in_both_languages(page, demo):
         "conversations": f"/console/bots/{bot.pk}/",
     }
     too_wide = {}
-    for language in ("zh", "en"):
-        if language == "en":
-            page.get_by_role("button", name="English").click()
-            page.wait_for_selector('html[lang="en"]')
-        for viewport in (WIDE, PHONE):
-            page.set_viewport_size(viewport)
-            for name, path in pages.items():
-                page.goto(path)
-                page.wait_for_selector(".topbar")
-                shoot(page, f"states-{name}-{language}-{viewport['width']}")
-                if name == "bots":
-                    state = page.locator(".sending-state .badge").first.inner_text()
-                    assert state == {"zh": "已暂停", "en": "Paused"}[language]
-                if name == "conversations":
-                    assert (
-                        page.locator(".badge.inactive").first.inner_text()
-                        == {
-                            "zh": "已停用",
-                            "en": "Inactive",
-                        }[language]
-                    )
-                    who = page.locator(".conv-preview .who").first
-                    gap = who.evaluate("e => parseFloat(getComputedStyle(e).marginRight)")
-                    if language == "zh":
-                        assert who.inner_text().endswith("：") and gap == 0
-                    else:
-                        assert who.inner_text().endswith(":") and gap > 0
-                width = page.evaluate("document.documentElement.scrollWidth")
-                if width > viewport["width"]:
-                    too_wide[(language, name, viewport["width"])] = width
+    for language, viewport, name in each_language_and_width(page, pages):
+        shoot(page, f"states-{name}-{language}-{viewport['width']}")
+        if name == "bots":
+            state = page.locator(".sending-state .badge").first.inner_text()
+            assert state == {"zh": "已暂停", "en": "Paused"}[language]
+        if name == "conversations":
+            assert (
+                page.locator(".badge.inactive").first.inner_text()
+                == {
+                    "zh": "已停用",
+                    "en": "Inactive",
+                }[language]
+            )
+            who = page.locator(".conv-preview .who").first
+            gap = who.evaluate("e => parseFloat(getComputedStyle(e).marginRight)")
+            if language == "zh":
+                assert who.inner_text().endswith("：") and gap == 0
+            else:
+                assert who.inner_text().endswith(":") and gap > 0
+        width = page.evaluate("document.documentElement.scrollWidth")
+        if width > viewport["width"]:
+            too_wide[(language, name, viewport["width"])] = width
     assert too_wide == {}
