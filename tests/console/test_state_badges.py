@@ -31,7 +31,7 @@ def test_the_bots_list_shows_each_sending_state_capitalised_in_english(
     operator_client.post(reverse("set_language"), {"language": "en", "next": "/"})
     english = badges(operator_client.get(bots).content.decode())
 
-    assert {"已暂停", "运行中", "已停用"} <= set(chinese)
+    assert {"已暂停", "正常", "已停用"} <= set(chinese)
     assert {"Paused", "Running", "Inactive"} <= set(english)
     assert not {"paused", "running", "inactive"} & set(english)
     page = operator_client.get(reverse("console:bot", args=[paused.pk])).content.decode()
