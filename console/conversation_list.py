@@ -7,12 +7,12 @@ from django.db.models import F, Max, OuterRef, Subquery
 from botadmin.cache import best_effort
 from conversations.models import Bot, Conversation
 from conversations.services import bots_visible_to, named
-from messaging.models import Message
+from messaging.models import TIMELINE_KEY, Message
 
 from .senders import name_senders
 
 # The newest message of each conversation is read in full (one probe of
-# msg_history_idx per conversation of the bot) once per this many seconds at most...
+# msg_timeline_idx per conversation of the bot) once per this many seconds at most...
 NEWEST_RECOUNT_SECONDS = 300
 # ...or when more ids than this were handed out since; else only the messages since.
 NEWEST_GAP = 5_000
@@ -22,9 +22,17 @@ NEWEST_LATE_COMMITS = 1_000
 
 
 def _newest_in_full(bot: Bot) -> dict[int, int]:
-    newest = Message.objects.filter(conversation=OuterRef("pk")).order_by("-id").values("id")[:1]
-    rows = Conversation.objects.filter(bot=bot).annotate(newest=Subquery(newest))
-    return dict(rows.filter(newest__isnull=False).values_list("pk", "newest"))
+    """Each conversation's last message in its timeline, what its history shows last: one
+    descent of msg_timeline_idx per conversation. (Ordered by id, PostgreSQL may walk the
+    primary key back instead, estimating from the few conversations that have messages: a
+    contact who never wrote then costs a read of every message.)"""
+    newest = (
+        Message.objects.filter(conversation=OuterRef("pk"))
+        .order_by(TIMELINE_KEY.desc())
+        .values("id")[:1]
+    )
+    rows = Conversation.objects.filter(bot=bot).order_by().annotate(newest=Subquery(newest))
+    return {pk: message_id for pk, message_id in rows.values_list("pk", "newest") if message_id}
 
 
 def newest_message_ids(bot: Bot) -> dict[int, int]:

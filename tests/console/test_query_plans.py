@@ -16,6 +16,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from conversations.models import Conversation
 from messaging.models import Message
 from tests.query_plans import plan_without_seqscan, plan_without_seqscan_or_sort
 
@@ -143,3 +144,51 @@ def test_a_status_filter_reads_the_status_index_on_sqlite(operator_client, busy_
         plan = "\n".join(row[3] for row in cursor.fetchall())
 
     assert "msg_status_other_idx" in plan and "TEMP B-TREE" not in plan, plan
+
+
+@postgresql_only
+def test_the_conversation_list_finds_each_newest_message_through_the_timeline_index(
+    operator_client, bot, make_conversation
+):
+    """A bot whose messages are all in a few group chats, beside contacts who never wrote
+    (synced users of an alerting bot): PostgreSQL estimated each conversation's probe from
+    the few conversations with messages, and looked for a contact's newest message by
+    walking the whole message table back through the primary key. The conversation list
+    then ran for minutes (200,000 messages, 20,000 contacts) and held a web thread and the
+    concurrent index builds of `migrate` as long. Ordered by the timeline key, only the
+    timeline index serves the probe: one descent per conversation."""
+    busy = [make_conversation(bot, f"wrBusy{n}") for n in range(2)]
+    Conversation.objects.bulk_create(
+        Conversation(bot=bot, conversation_id=f"wmQuiet{n}", kind="user", name=f"用户{n}")
+        for n in range(500)
+    )
+    Message.objects.bulk_create(
+        Message(
+            msgid=f"m{i}",
+            bot=bot,
+            conversation=busy[i % 2],
+            direction="in",
+            msgtype="text",
+            body={},
+            status="received",
+            source="agent",
+        )
+        for i in range(ORDINARY)
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE messaging_message")
+        cursor.execute("ANALYZE conversations_conversation")
+
+    with CaptureQueriesContext(connection) as queries:
+        response = operator_client.get(
+            reverse("console:conversations", args=[bot.pk]), {"kind": "user"}
+        )
+
+    assert response.status_code == 200
+    [sql] = [
+        q["sql"]
+        for q in queries
+        if 'FROM "conversations_conversation"' in q["sql"] and "messaging_message" in q["sql"]
+    ]
+    plan = plan_without_seqscan(sql)
+    assert "msg_timeline_idx" in plan and "messaging_message_pkey" not in plan, plan
