@@ -206,21 +206,19 @@ def api_errcodes(endpoint: str) -> list[str]:
     return [str(code) for code in sorted(codes)]
 
 
-# The processes that serve /metrics or count for it for as long as they run, by the command
-# that started them (as settings.py chooses their folder): gunicorn's workers, Celery's
-# workers, and these manage.py commands. Not Celery beat (it counts nothing) nor a one-off
-# command (migrate, shell, the tests): each would leave a file of zeros behind.
+# The processes that serve /metrics or count for it for as long as they run: web and
+# Celery workers (the folder settings.py chose for the process by its command line) and
+# these manage.py commands, whose folder is "other". Not Celery beat (it counts nothing)
+# nor a one-off command (migrate, shell, the tests): each would leave a file of zeros behind.
 LONG_RUNNING_COMMANDS = ("runserver", "aibot_gateway")
 
 
 def counts_for_long(argv: list[str]) -> bool:
-    """Whether the process `argv` started serves /metrics or counts for as long as it runs."""
-    program, args = Path(argv[0]).name, argv[1:]
-    if program == "gunicorn":
+    """Whether this process (started by `argv`) serves /metrics or counts for as long as it runs."""
+    role = Path(os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")).name
+    if role in ("web", "worker"):
         return True
-    if "celery" in argv[0]:
-        return "worker" in args
-    return bool(args) and args[0] in LONG_RUNNING_COMMANDS
+    return role == "other" and len(argv) > 1 and argv[1] in LONG_RUNNING_COMMANDS
 
 
 @_hook
