@@ -64,7 +64,7 @@ def test_an_unknown_host_reads_as_a_host_name_that_cannot_be_resolved(
     assert "gaierror" not in row and "Errno" not in row and "Name or service" not in row
     assert "vm:10181" not in row
     english = dashboard_row(operator_of(aibot, "en"), aibot)
-    assert "cannot resolve openws.work.invalid" in english
+    assert "Cannot resolve openws.work.invalid" in english  # on its own: a capital
 
 
 def test_a_refused_port_reads_as_a_refused_connection(
