@@ -53,6 +53,7 @@ from .base import (
 )
 from .downloads import DownloadFailed, download, download_media
 from .filenames import attachment_name, url_file_name
+from .wecom_aibot_answers import push_refusal
 from .wecom_aibot_frames import FrameError, decrypt_media
 from .wecom_answers import AIBOT, wait_after
 
@@ -84,7 +85,9 @@ MSGTYPE_REFUSED = 40008
 # never succeed, and an undocumented one is treated alike rather than hold the
 # conversation's queue through the whole retry schedule on a guess. An upload's
 # refusal (aibot_upload_media_init / _chunk / _finish) is classified the same way.
-# A refused card task_id (42014) fails too, saying what to do (`card_task_id_refused`).
+# A refused card task_id (42014) fails too, saying what to do (`card_task_id_refused`),
+# and so does a push refused with an errcode that says nothing: most likely the chat
+# never talked to the bot (`wecom_aibot_answers.push_refusal`, WeCom's words kept).
 # Waiting for the gateway: its own wait for WeCom's acks (5 s each), an upload's included.
 GATEWAY_READ_TIMEOUT = 60.0
 # The reason stored when the gateway answers something else than its JSON.
@@ -207,10 +210,11 @@ class WeComAIBotConnector(Connector):
         except requests.RequestException as error:
             no_answer = gettext_noop("no answer from the AI bot gateway: %(error)s")
             return SendResult(Outcome.UNCERTAIN, Reason(no_answer, error=failure_reason(error)))
-        return self.classify(response)
+        return self.classify(response, group=conversation.kind == "group")
 
     @staticmethod
-    def classify(response: http.HttpResponse) -> SendResult:
+    def classify(response: http.HttpResponse, group: bool = False) -> SendResult:
+        """The gateway's answer to a send to a group chat (`group`) or a member."""
         try:
             answer = response.json()
         except ValueError:
@@ -245,7 +249,9 @@ class WeComAIBotConnector(Connector):
             return SendResult(
                 Outcome.SENT, "", errcode=0, upstream_msgid=str(answer.get("via", ""))
             )
-        return AIBOT.refused(errcode, detail, f"{errcode} {detail}".strip())
+        # A push WeCom refuses without saying why: most likely a chat it never talked to.
+        why = push_refusal(str(answer.get("via", "")), errcode, detail, group)
+        return AIBOT.refused(errcode, detail, why or f"{errcode} {detail}".strip())
 
     def _media_bytes(self, body: dict) -> tuple[bytes, str]:
         """An image's, file's or voice's bytes (its base64, or downloaded from its URL) and name."""

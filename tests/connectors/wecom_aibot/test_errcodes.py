@@ -6,9 +6,9 @@ import hashlib
 from datetime import timedelta
 
 import pytest
-from django.utils import timezone
+from django.utils import timezone, translation
 
-from botadmin.reasons import Reason
+from botadmin.reasons import Reason, translate
 from conversations.models import Conversation
 from messaging.delivery import deliver
 from messaging.models import Message
@@ -25,12 +25,12 @@ def group(aibot):
 
 @pytest.fixture
 def queued(aibot, group, client):
-    def queue(body: dict) -> Message:
+    def queue(body: dict, conversation_id: str = "wrGroupA") -> Message:
         answer = client.post(
             "/api/send",
             data=body,
             content_type="application/json",
-            query_params={"secret": aibot.secret, "conversation_id": "wrGroupA"},
+            query_params={"secret": aibot.secret, "conversation_id": conversation_id},
         ).json()
         assert answer["errcode"] == 0, answer
         return Message.objects.get(msgid=answer["msgid"])
@@ -54,6 +54,18 @@ def seconds_until_next_attempt(message: Message) -> float:
 
 def due_now(message: Message) -> None:
     Message.objects.filter(pk=message.pk).update(next_attempt_at=timezone.now() - timedelta(1))
+
+
+def received_in_group(aibot_server, msgid: str) -> str:
+    """Someone in wrGroupA @-mentions the bot (message `msgid`, stored once this returns):
+    the callback's req_id."""
+    req_id = aibot_server.push_message(
+        "bot1",
+        {"msgid": msgid, "chatid": "wrGroupA", "chattype": "group", "from": {"userid": "lisi"},
+         "msgtype": "text", "text": {"content": "@助手 状态？"}},
+    )  # fmt: skip
+    assert wait_until(lambda: Message.objects.filter(upstream_msgid=msgid).exists(), timeout=30)
+    return req_id
 
 
 def test_45009_waits_a_minute_then_the_message_goes_out(aibot_server, connected, queued):
@@ -119,23 +131,72 @@ def test_system_busy_is_tried_again_with_backoff(errcode, aibot_server, connecte
     assert deliver(message.pk).result == "sent"
 
 
-@pytest.mark.parametrize(
-    ("errcode", "errmsg"),
-    [(40058, "invalid parameter"), (600123, "forced by the test")],
-    ids=["documented", "unknown"],
-)
-def test_another_errcode_fails_the_message_with_wecoms_words(
-    errcode, errmsg, aibot_server, connected, queued
-):
-    aibot_server.answer_next(errcode)
+def test_a_documented_errcode_fails_the_message_with_wecoms_words(aibot_server, connected, queued):
+    aibot_server.answer_next(40058)
     message = queued(MARKDOWN)
 
     assert deliver(message.pk).result == "failed"
 
     message.refresh_from_db()
     assert message.status == "failed" and message.next_attempt_at is None
-    assert message.last_error == f"{errcode} {errmsg}"
-    assert message.attempts.get().errcode == errcode
+    assert message.last_error == "40058 invalid parameter"
+    assert message.attempts.get().errcode == 40058
+
+
+def test_a_push_to_a_group_chat_refused_without_a_reason_names_the_likely_cause(
+    aibot_server, connected, queued
+):
+    """Given a group chat WeCom refuses a push to with an errcode it documents nowhere
+    (what it answers a chat that never talked to the bot is written nowhere), when the
+    message is delivered, then it fails saying the bot is likely not in the group chat,
+    in the operator's language, WeCom's errcode and errmsg kept verbatim."""
+    aibot_server.answer_next(600123)
+    message = queued(MARKDOWN)
+
+    assert deliver(message.pk).result == "failed"
+
+    message.refresh_from_db()
+    assert message.status == "failed" and message.next_attempt_at is None
+    assert isinstance(message.last_error, Reason)
+    assert message.last_error.params == {"answer": "600123 forced by the test"}
+    assert "most likely the bot is not in the group chat" in message.last_error
+    with translation.override("zh-hans"):
+        shown = translate(message.last_error)
+    assert "机器人不在该群聊中" in shown and "600123 forced by the test" in shown
+    attempt = message.attempts.get()
+    assert (attempt.outcome, attempt.errcode) == ("failed", 600123)
+
+
+def test_a_push_to_a_member_refused_without_a_reason_says_they_must_message_the_bot(
+    aibot, aibot_server, connected, queued
+):
+    Conversation.objects.create(bot=aibot, conversation_id="lisi", kind="user")
+    message = queued(MARKDOWN, "lisi")
+    aibot_server.answer_next(600123)
+
+    assert deliver(message.pk).result == "failed"
+
+    message.refresh_from_db()
+    assert message.last_error.params == {"answer": "600123 forced by the test"}
+    assert "most likely the member has not sent the bot a message yet" in message.last_error
+    with translation.override("zh-hans"):
+        assert "该成员还没有给机器人发过消息" in translate(message.last_error)
+    assert message.attempts.get().errcode == 600123
+
+
+def test_a_reply_refused_without_a_reason_keeps_wecoms_words(aibot_server, connected, queued):
+    """A reply answers a chat that just talked to the bot: the push's likely cause would
+    mislead, so WeCom's words stand alone."""
+    received_in_group(aibot_server, "in1")
+    aibot_server.answer_next(600123)
+    message = queued({**MARKDOWN, "reply_to": "in1"})
+
+    assert deliver(message.pk).result == "failed"
+
+    message.refresh_from_db()
+    assert message.last_error == "600123 forced by the test"
+    assert not isinstance(message.last_error, Reason)
+    assert message.attempts.get().errcode == 600123
 
 
 def test_a_rate_limited_upload_waits_a_minute_too(aibot_server, connected, queued):
@@ -205,12 +266,7 @@ def test_a_rate_limited_chunk_waits_a_minute(aibot_server, connected, queued):
 def test_a_rate_limited_reply_is_tried_again_as_a_reply_while_its_window_lasts(
     aibot_server, connected, queued
 ):
-    req_id = aibot_server.push_message(
-        "bot1",
-        {"msgid": "in1", "chatid": "wrGroupA", "chattype": "group", "from": {"userid": "lisi"},
-         "msgtype": "text", "text": {"content": "@助手 状态？"}},
-    )  # fmt: skip
-    assert wait_until(lambda: Message.objects.filter(upstream_msgid="in1").exists(), timeout=30)
+    req_id = received_in_group(aibot_server, "in1")
     aibot_server.answer_next(45009)
     message = queued({**MARKDOWN, "reply_to": "in1"})
 
