@@ -16,6 +16,7 @@ from kombu import Queue
 
 from botadmin.env_booleans import env_bool
 from botadmin.env_numbers import env_float, env_int
+from botadmin.process_roles import process_role
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -356,21 +357,9 @@ BOTADMIN_METRICS_TOKEN = env.str("BOTADMIN_METRICS_TOKEN", default="")
 BOTADMIN_METRICS_DIR = Path(env.str("BOTADMIN_METRICS_DIR", default=str(VAR_DIR / "metrics")))
 
 
-def _process_role() -> str:
-    """web, worker or beat: each service keeps its metric files in a folder of its own."""
-    program, args = Path(sys.argv[0]).name, sys.argv[1:]
-    if program == "gunicorn":
-        return "web"
-    if "celery" in sys.argv[0]:
-        if "worker" in args:
-            return "worker"
-        if "beat" in args:
-            return "beat"
-    return "other"
-
-
-# prometheus-client reads this when it is first imported, which is after settings.
-os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(BOTADMIN_METRICS_DIR / _process_role())
+# prometheus-client reads this when it is first imported, which is after settings. Each
+# service (web, worker, beat, other) keeps its metric files in a folder of its own.
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(BOTADMIN_METRICS_DIR / process_role(sys.argv))
 Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]).mkdir(parents=True, exist_ok=True)
 
 # --- Readiness (GET /readyz, botadmin/health.py) ------------------------------

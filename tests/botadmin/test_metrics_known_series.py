@@ -83,15 +83,26 @@ def fresh_environment(transactional_db, tmp_path, monkeypatch):
     }
 
 
+@pytest.mark.parametrize(
+    "launcher",
+    [None, [sys.executable, "-m", "gunicorn"]],
+    ids=["script", "python -m gunicorn"],
+)
 def test_a_fresh_gunicorn_lists_every_known_series_at_zero_and_no_bot_yet(
-    fresh_environment, tmp_path
+    launcher, fresh_environment, tmp_path
 ):
+    """Started by the virtualenv's script (the Procfile, the systemd unit) or as `python
+    -m gunicorn`: either is the web service, counting into the web folder."""
     env = fresh_environment
-    with running_gunicorn(env["DATABASE_URL"], tmp_path / "server.log", env=env) as base_url:
+    log = tmp_path / "server.log"
+    with running_gunicorn(env["DATABASE_URL"], log, env=env, launcher=launcher) as base_url:
         samples = _server_samples(base_url)
 
     assert_known_series_at_zero(samples)
     assert not [key for key in samples if "bot" in dict(key[1])]
+    metrics = tmp_path / "var" / "metrics"
+    assert list((metrics / "web").glob("*.db"))
+    assert not list((metrics / "other").glob("*.db"))
 
 
 def test_the_development_server_lists_every_known_series_at_zero(fresh_environment, tmp_path):

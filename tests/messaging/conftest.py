@@ -70,12 +70,18 @@ def _free_port() -> int:
 
 
 @contextmanager
-def running_gunicorn(database_url: str, log_path: Path, env: dict[str, str] | None = None):
+def running_gunicorn(
+    database_url: str,
+    log_path: Path,
+    env: dict[str, str] | None = None,
+    launcher: list[str] | None = None,
+):
     """botadmin under gunicorn, configured as `make run` starts it; yields its base URL.
 
     The log file gets the server's stdout and stderr (access log and Django's
     log lines). Ready once it answers /healthz at all (503 with no database).
-    `env`: more environment variables for the server.
+    `env`: more environment variables for the server. `launcher`: how gunicorn is
+    started (`[python, "-m", "gunicorn"]`), the virtualenv's script unless given.
     """
     port = _free_port()
     env = {
@@ -88,9 +94,10 @@ def running_gunicorn(database_url: str, log_path: Path, env: dict[str, str] | No
         **(env or {}),
     }
     root = Path(__file__).resolve().parents[2]
+    launcher = launcher or [str(root / ".venv/bin/gunicorn")]
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
-            [str(root / ".venv/bin/gunicorn"), "-c", "botadmin/gunicorn_conf.py", "botadmin.wsgi"],
+            [*launcher, "-c", "botadmin/gunicorn_conf.py", "botadmin.wsgi"],
             cwd=root,
             env=env,
             stdout=log,
