@@ -9,6 +9,7 @@ from celery.signals import (
     celeryd_init,
     task_prerun,
     worker_init,
+    worker_process_shutdown,
     worker_ready,
 )
 
@@ -91,6 +92,16 @@ def _fresh_worker_metrics(**_kwargs) -> None:
     from botadmin import metrics
 
     metrics.clean_role_dir("worker")
+
+
+@worker_process_shutdown.connect
+def _pool_process_metrics_gone(pid: int, **_kwargs) -> None:
+    """A pool process leaving (replaced after a crash or `--max-tasks-per-child`, or the
+    worker stopping), in that process: its live gauges go, as gunicorn's `child_exit` does
+    for a web worker; its counters stay, still added up."""
+    from botadmin import metrics
+
+    metrics.process_gone(pid)
 
 
 @beat_init.connect

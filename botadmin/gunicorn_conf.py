@@ -83,9 +83,11 @@ def on_starting(server):
 
 
 def child_exit(server, worker):
-    from prometheus_client import multiprocess
+    """A web worker gone (replaced after its timeout or a crash, or stopped): its live
+    gauges go, its counters stay (`metrics.process_gone`)."""
+    from botadmin import metrics
 
-    multiprocess.mark_process_dead(worker.pid)
+    metrics.process_gone(worker.pid)
 
 
 def post_worker_init(worker):

@@ -8,6 +8,8 @@ of the files of processes that are gone when it starts (`clean_role_dir`,
 called by gunicorn's `on_starting` and Celery's start-up signals), as the
 client's documentation asks, so a restart of the web server does not erase the
 worker's counts, nor a forwarder's or fetcher's start those of the worker beside it.
+A process replaced while its service runs (a gunicorn worker, a Celery pool process)
+takes its live gauges with it as it goes (`process_gone`) and leaves its counts.
 
 Queue depth, the oldest due message's age, what the queue holds back and webhook
 endpoint health are not counted by anyone: they are read from the database at scrape
@@ -54,7 +56,7 @@ from prometheus_client import (  # noqa: E402
     generate_latest,
 )
 from prometheus_client.core import GaugeMetricFamily  # noqa: E402
-from prometheus_client.multiprocess import MultiProcessCollector  # noqa: E402
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead  # noqa: E402
 
 from . import health  # noqa: E402
 from .bearer import bearer_challenge, bearer_token  # noqa: E402
@@ -328,6 +330,17 @@ def clean_role_dir(role: str) -> None:
     for path in folder.glob("*.db"):
         if not _pid_alive(path):
             path.unlink(missing_ok=True)
+
+
+def process_gone(pid: int) -> None:
+    """The bookkeeping prometheus-client's multiprocess mode asks for when one of a
+    service's processes ends (`multiprocess.mark_process_dead`, called by gunicorn's
+    `child_exit` and Celery's `worker_process_shutdown`): the files of its live gauges
+    (`gauge_live*_PID.db`: "live" modes count only running processes) go at once. Its
+    counters and histograms stay, added up with the others': a count is not undone by the
+    process that counted it ending; they go when the service starts again
+    (`clean_role_dir`). Its folder is the one settings.py chose for this process."""
+    mark_process_dead(pid)
 
 
 def _pid_alive(path: Path) -> bool:
