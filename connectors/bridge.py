@@ -24,7 +24,7 @@ from botadmin.forms import CheckedURLField, NoLabelSuffix, url_check_errors
 from botadmin.internal_urls import InternalURLValidator
 from botadmin.jsontext import unstorable
 from botadmin.logging import mask_secrets
-from botadmin.reasons import Reason
+from botadmin.reasons import Reason, ngettext_noop
 from conversations.secrets import generate_agent_token
 
 from .base import (
@@ -65,6 +65,15 @@ TOKEN_REFUSED = gettext_noop(
 # The same, as earlier releases stored it: a bot paused then still shows it translated.
 gettext_noop("the agent refused botadmin's token (HTTP %(status)s); check agent_token")
 ANSWERED_SAYING = gettext_noop("agent answered HTTP %(status)s: %(answer)s")
+# What "Test the connection" says of a bridge that answered the first page of groups.
+GROUPS_ON_FIRST_PAGE = ngettext_noop(
+    "agent answered: %(count)s group on the first page",
+    "agent answered: %(count)s groups on the first page",
+    "count",
+)
+# What the audit log stored before GROUPS_ON_FIRST_PAGE had a singular say ("1 groups"):
+# kept so it translates. Its English stays as it was stored.
+EARLIER_GROUPS_ON_FIRST_PAGE = gettext_noop("agent answered: %(count)s groups on the first page")
 
 
 class AgentURLField(CheckedURLField):
@@ -258,8 +267,7 @@ class BridgeConnector(Connector):
 
     def check(self) -> str:
         page = self.fetch_contacts("group")
-        answered = gettext_noop("agent answered: %(count)s groups on the first page")
-        return Reason(answered, count=len(page.items))
+        return Reason(GROUPS_ON_FIRST_PAGE, count=len(page.items))
 
 
 def classify_send_answer(response: http.HttpResponse) -> SendResult:

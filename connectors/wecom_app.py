@@ -96,6 +96,16 @@ APP_CHAT_GAP_SECONDS = 0.3
 # until the next day (messaging/delivery_caps.py).
 WECOM_DAY_ZONE = "Asia/Shanghai"
 CHINA_TIME = gettext_noop("China time")
+# An app chat's cap: its `limit` is the number written with separators ("10,000"), its
+# `count` the number that picks the form ("1 message").
+CHAT_CAP = ngettext_noop(
+    "WeCom's daily cap of %(limit)s message for this group chat",
+    "WeCom's daily cap of %(limit)s messages for this group chat",
+    "count",
+)
+# What holds stored before CHAT_CAP had a singular say ("… of 1 messages …"): kept so
+# they translate. Their English stays as it was stored.
+EARLIER_CHAT_CAP = gettext_noop("WeCom's daily cap of %(limit)s messages for this group chat")
 # appchat/create's chatid (WeCom's document 90245): "最长32个字符。只允许字符0-9及字母a-zA-Z".
 CHATID_PATTERN = re.compile(r"[0-9A-Za-z]{1,32}")
 
@@ -200,13 +210,12 @@ class WeComAppConnector(Connector):
         the app's person-messages (its recipients each); app chats do not count there."""
         if conversation.kind == "group":
             limit = settings.WECOM_APP_CHAT_DAILY_LIMIT
-            chat_cap = gettext_noop("WeCom's daily cap of %(limit)s messages for this group chat")
             chatid = quote(conversation.conversation_id, safe="")
             return [
                 DailyCap(
                     key=f"{self._cap_key()}:chat:{chatid}",
                     limit=limit,
-                    what=Reason(chat_cap, limit=f"{limit:,}"),
+                    what=Reason(CHAT_CAP, limit=f"{limit:,}", count=limit),
                     zone=WECOM_DAY_ZONE,
                     zone_name=Reason(CHINA_TIME),
                 )

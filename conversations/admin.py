@@ -366,10 +366,11 @@ class BotAdmin(
     def conversations_link(self, obj):
         # A link, not an inline: a bot can have tens of thousands of conversations.
         url = reverse("admin:conversations_conversation_changelist") + f"?bot__id__exact={obj.pk}"
+        count = obj.conversations.count()
         return format_html(
             '<a href="{}">{}</a>',
             url,
-            _("%(n)d conversations") % {"n": obj.conversations.count()},
+            ngettext("%(n)d conversation", "%(n)d conversations", count) % {"n": count},
         )
 
     @admin.display(description=_("conversations"), ordering="_conversation_count")
@@ -476,7 +477,11 @@ class BotAdmin(
         if rotated:
             messages.success(
                 request,
-                _("Rotated %(n)d secrets; the old ones keep working for a grace period.")
+                ngettext(
+                    "Rotated %(n)d secret; the old one keeps working for a grace period.",
+                    "Rotated %(n)d secrets; the old ones keep working for a grace period.",
+                    rotated,
+                )
                 % {"n": rotated},
             )
         if already:
@@ -518,7 +523,11 @@ class BotAdmin(
             waiting = resume_bot(bot, request.user)
             messages.success(
                 request,
-                _("%(bot)s sends again; %(n)d waiting messages were woken.")
+                ngettext(
+                    "%(bot)s sends again; %(n)d waiting message was woken.",
+                    "%(bot)s sends again; %(n)d waiting messages were woken.",
+                    waiting,
+                )
                 % {"bot": bot.name, "n": waiting},
             )
 

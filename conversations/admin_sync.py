@@ -8,7 +8,7 @@ from django.template.loader import render_to_string
 from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import pgettext_lazy
+from django.utils.translation import ngettext, pgettext_lazy
 from django.views.decorators.http import require_POST
 
 from audit.admin_changes import atomic_action
@@ -115,11 +115,22 @@ class ContactSyncBotAdminMixin:
                 continue
             started += created
             joined += not created
-        messages.success(
-            request,
-            _("Started %(started)d contact syncs; %(joined)d were already running.")
-            % {"started": started, "joined": joined},
-        )
+        if started:
+            messages.success(
+                request,
+                ngettext("Started %(n)d contact sync.", "Started %(n)d contact syncs.", started)
+                % {"n": started},
+            )
+        if joined:
+            messages.success(
+                request,
+                ngettext(
+                    "%(n)d contact sync was already running.",
+                    "%(n)d contact syncs were already running.",
+                    joined,
+                )
+                % {"n": joined},
+            )
         if not_possible:
             messages.warning(
                 request,

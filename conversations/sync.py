@@ -43,7 +43,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_noop
 
 from botadmin import metrics, reasons
-from botadmin.reasons import Reason
+from botadmin.reasons import Reason, ngettext_noop
 from connectors.base import Connector, ConnectorError
 from connectors.registry import CONNECTORS, connector_for
 
@@ -68,7 +68,14 @@ KEEP_RUNS_FOR = timedelta(days=30)
 PRUNE_BATCH = 1000
 ABANDONED = Reason(gettext_noop("abandoned: no progress for 5 minutes (worker stopped?)"))
 # Every operator-entered group's check ended without a clear answer, the first one's why.
-NONE_CHECKED = gettext_noop(
+NONE_CHECKED = ngettext_noop(
+    "%(count)s group could not be checked (%(reason)s); it was not changed",
+    "none of the %(count)s groups could be checked (e.g. %(reason)s); none was changed",
+    "count",
+)
+# What runs stored before NONE_CHECKED had a singular say ("none of the 1 groups …"):
+# kept so they translate. Their English stays as it was stored.
+EARLIER_NONE_CHECKED = gettext_noop(
     "none of the %(count)s groups could be checked (e.g. %(reason)s); none was changed"
 )
 # Why a bot whose connector checks entered groups does not sync yet (`not_possible_reason`).

@@ -10,6 +10,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from audit.admin_changes import AuditedAdminMixin, atomic_action
@@ -43,7 +44,13 @@ from conversations.secrets import mask
 from messaging.admin import MessageAdmin
 from messaging.models import Message
 
-from .endpoints import EndpointExists, claim_url, reenable_endpoint, trailing_slash_warning
+from .endpoints import (
+    EndpointExists,
+    claim_url,
+    reenable_endpoint,
+    resumed_text,
+    trailing_slash_warning,
+)
 from .forms import ReplayFailedForm, proposed_period, replay_posted
 from .models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from .replay import (
@@ -51,6 +58,7 @@ from .replay import (
     TestEventAlreadySent,
     replay_deliveries,
     replay_failed,
+    replayed_failed_text,
     run_test_event,
 )
 from .signing_secrets import reveal_signing_secret, rotate_signing_secret
@@ -151,7 +159,11 @@ def endpoint_health(endpoint: WebhookEndpoint) -> str:
     if endpoint.failure_streak:
         return format_html(
             '<span class="health failing">{}</span>',
-            _("%(n)d failures in a row since %(when)s")
+            ngettext(
+                "%(n)d failure in a row since %(when)s",
+                "%(n)d failures in a row since %(when)s",
+                endpoint.failure_streak,
+            )
             % {
                 "n": endpoint.failure_streak,
                 "when": timezone.localtime(endpoint.failing_since).strftime("%Y-%m-%d %H:%M"),
@@ -341,7 +353,7 @@ class WebhookEndpointAdmin(AuditedAdminMixin, BotScopedAdminMixin, admin.ModelAd
         resumed = 0
         for endpoint in queryset.exclude(disabled_at=None):
             resumed += reenable_endpoint(endpoint, actor=request.user)
-        messages.success(request, _("%(n)d waiting deliveries resumed.") % {"n": resumed})
+        messages.success(request, resumed_text(resumed))
 
     def get_urls(self):
         view = self.admin_site.admin_view
@@ -453,7 +465,7 @@ class WebhookEndpointAdmin(AuditedAdminMixin, BotScopedAdminMixin, admin.ModelAd
         if request.method == "POST" and form.is_valid():
             start, end = form.cleaned_data["start"], form.cleaned_data["end"]
             count = replay_failed(request.user, endpoint, start, end)
-            messages.success(request, _("%(n)d failed deliveries queued again.") % {"n": count})
+            messages.success(request, replayed_failed_text(count))
             changelist = reverse("admin:forwarding_webhookdelivery_changelist")
             return redirect(f"{changelist}?endpoint__id__exact={endpoint.pk}")
         failed = endpoint.deliveries.filter(status=WebhookDelivery.Status.FAILED).count()
@@ -560,7 +572,11 @@ class WebhookDeliveryAdmin(ReadOnlyAdminMixin, BotScopedAdminMixin, admin.ModelA
         except AlreadyReplayed:
             messages.info(request, ALREADY_REPLAYED)
             return
-        messages.success(request, _("%(n)d deliveries queued again.") % {"n": count})
+        messages.success(
+            request,
+            ngettext("%(n)d delivery queued again.", "%(n)d deliveries queued again.", count)
+            % {"n": count},
+        )
 
     def get_urls(self):
         return [

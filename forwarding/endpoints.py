@@ -3,7 +3,7 @@
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 
 from audit.services import record_action
 from botadmin.masked_urls import mask_url
@@ -193,6 +193,13 @@ def reenable_endpoint(endpoint: WebhookEndpoint, actor=None) -> int:
             record_action(actor, "endpoint.reenable", bot=endpoint.bot, target=endpoint)
     endpoint.refresh_from_db()
     return len(waiting)
+
+
+def resumed_text(count: int) -> str:
+    """What an operator reads after re-enabling an endpoint whose `count` deliveries waited."""
+    return ngettext(
+        "%(n)d waiting delivery resumed.", "%(n)d waiting deliveries resumed.", count
+    ) % {"n": count}
 
 
 class EndpointExists(Exception):

@@ -21,7 +21,7 @@ from celery.utils.functional import chunks
 from django.db import transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
-from django.utils.translation import gettext, gettext_lazy
+from django.utils.translation import gettext, gettext_lazy, ngettext
 
 from audit.services import record_action, recorded_from_page
 from botadmin.logging import mask_secrets
@@ -91,6 +91,13 @@ def replay_failed(user, endpoint: WebhookEndpoint, start: datetime, end: datetim
     ids = list(failed_deliveries(endpoint, start, end).order_by("pk").values_list("pk", flat=True))
     period = {"start": start.isoformat(), "end": end.isoformat()}
     return _requeue(user, endpoint, ids, Q(status=Status.FAILED), timezone.now(), period)
+
+
+def replayed_failed_text(count: int) -> str:
+    """What an operator reads after `replay_failed` queued `count` deliveries again."""
+    return ngettext(
+        "%(n)d failed delivery queued again.", "%(n)d failed deliveries queued again.", count
+    ) % {"n": count}
 
 
 def _replay_one(user, endpoint: WebhookEndpoint, pk: int, now: datetime, submission: str) -> int:

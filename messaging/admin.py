@@ -110,9 +110,10 @@ class MessageAdmin(ReadOnlyAdminMixin, BotScopedAdminMixin, admin.ModelAdmin):
         return request.user.has_perm("messaging.change_message")
 
     def _apply(self, request, queryset, action, done_message):
+        """`done_message(n)`: what was done to n messages, counted (ngettext)."""
         changed = sum(action(message, request.user) for message in queryset)
         skipped = queryset.count() - changed
-        self.message_user(request, done_message % {"n": changed}, messages.SUCCESS)
+        self.message_user(request, done_message(changed) % {"n": changed}, messages.SUCCESS)
         if skipped:
             self.message_user(
                 request,
@@ -128,21 +129,26 @@ class MessageAdmin(ReadOnlyAdminMixin, BotScopedAdminMixin, admin.ModelAdmin):
     @admin.action(description=_("Retry now (failed or uncertain)"), permissions=["operate"])
     @atomic_action
     def retry_now(self, request, queryset):
-        self._apply(
-            request, queryset, delivery_actions.retry_now, _("Queued %(n)d messages again.")
-        )
+        def done(n):
+            return ngettext("Queued %(n)d message again.", "Queued %(n)d messages again.", n)
+
+        self._apply(request, queryset, delivery_actions.retry_now, done)
 
     @admin.action(description=_("Mark as sent (uncertain)"), permissions=["operate"])
     @atomic_action
     def mark_sent(self, request, queryset):
-        self._apply(
-            request, queryset, delivery_actions.mark_sent, _("Marked %(n)d messages as sent.")
-        )
+        def done(n):
+            return ngettext("Marked %(n)d message as sent.", "Marked %(n)d messages as sent.", n)
+
+        self._apply(request, queryset, delivery_actions.mark_sent, done)
 
     @admin.action(description=_("Cancel (queued or scheduled)"), permissions=["operate"])
     @atomic_action
     def cancel(self, request, queryset):
-        self._apply(request, queryset, delivery_actions.cancel, _("Cancelled %(n)d messages."))
+        def done(n):
+            return ngettext("Cancelled %(n)d message.", "Cancelled %(n)d messages.", n)
+
+        self._apply(request, queryset, delivery_actions.cancel, done)
 
 
 @admin.register(DeliveryAttempt)

@@ -23,7 +23,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_noop
 
 from botadmin.errors import Err
-from botadmin.reasons import Reason
+from botadmin.reasons import Reason, ngettext_noop
 from botadmin.timezones import zone_or_default
 from conversations.models import Bot
 
@@ -32,6 +32,20 @@ from .outbox import enqueue_delivery
 from .timeline import move_to_end
 
 RELEASE_BATCH = 500
+# A scheduled message released more than BOTADMIN_SCHEDULED_LATE_CUTOFF_MINUTES late.
+LATE = ngettext_noop(
+    "late: not sent, because it was still waiting more than %(minutes)s minute after its "
+    "scheduled time (BOTADMIN_SCHEDULED_LATE_CUTOFF_MINUTES)",
+    "late: not sent, because it was still waiting more than %(minutes)s minutes after its "
+    "scheduled time (BOTADMIN_SCHEDULED_LATE_CUTOFF_MINUTES)",
+    "minutes",
+)
+# What rows stored before LATE had a singular say ("more than 1 minutes"): kept so they
+# translate. Their English stays as it was stored.
+EARLIER_LATE = gettext_noop(
+    "late: not sent, because it was still waiting more than %(minutes)s minutes "
+    "after its scheduled time (BOTADMIN_SCHEDULED_LATE_CUTOFF_MINUTES)"
+)
 
 
 def quiet_until(bot: Bot, at: datetime) -> datetime | None:
@@ -151,13 +165,7 @@ def _release_batch(now: datetime) -> tuple[int, int]:
         Message.objects.filter(pk__in=late, status=Message.Status.SCHEDULED).update(
             status=Message.Status.FAILED,
             updated_at=now,
-            last_error=Reason(
-                gettext_noop(
-                    "late: not sent, because it was still waiting more than %(minutes)s minutes "
-                    "after its scheduled time (BOTADMIN_SCHEDULED_LATE_CUTOFF_MINUTES)"
-                ),
-                minutes=cutoff,
-            ),
+            last_error=Reason(LATE, minutes=cutoff),
         )
         for pk in to_queue:
             enqueue_delivery(pk)

@@ -26,7 +26,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_noop
 
-from botadmin.reasons import Reason
+from botadmin.reasons import Reason, ngettext_noop
 from connectors.base import Outcome
 from connectors.registry import connector_class
 
@@ -111,6 +111,22 @@ def recover_lost_sends(now: datetime) -> list[int]:
     return requeued
 
 
+# A message queued for a paused or inactive bot longer than DELIVERY_MAX_QUEUE_AGE_HOURS.
+EXPIRED = ngettext_noop(
+    "expired: queued for more than %(hours)s hour while its bot was paused or inactive "
+    "(DELIVERY_MAX_QUEUE_AGE_HOURS); not sent",
+    "expired: queued for more than %(hours)s hours while its bot was paused or inactive "
+    "(DELIVERY_MAX_QUEUE_AGE_HOURS); not sent",
+    "count",
+)
+# What rows stored before EXPIRED had a singular say ("more than 1 hours"): kept so they
+# translate. Their English stays as it was stored.
+EARLIER_EXPIRED = gettext_noop(
+    "expired: queued for more than %(hours)s hours while its bot was paused or "
+    "inactive (DELIVERY_MAX_QUEUE_AGE_HOURS); not sent"
+)
+
+
 def expire_stale_queues(now: datetime) -> int:
     """Fail the messages queued for a paused or inactive bot for too long; returns how many."""
     hours = settings.DELIVERY_MAX_QUEUE_AGE_HOURS
@@ -123,12 +139,7 @@ def expire_stale_queues(now: datetime) -> int:
     return Message.objects.filter(pk__in=list(stale.values_list("pk", flat=True)[:BATCH])).update(
         status=Message.Status.FAILED,
         next_attempt_at=None,
-        last_error=Reason(
-            gettext_noop(
-                "expired: queued for more than %(hours)s hours while its bot was paused or "
-                "inactive (DELIVERY_MAX_QUEUE_AGE_HOURS); not sent"
-            ),
-            hours=f"{hours:g}",
-        ),
+        # The form is picked by a whole number: 1 says "hour", 0.5 and 1.5 "hours".
+        last_error=Reason(EXPIRED, hours=f"{hours:g}", count=1 if hours == 1 else 2),
         updated_at=now,
     )

@@ -713,7 +713,15 @@ def act(request, pk: int, verb: str):
             raise Http404
         run = get_object_or_404(announcement.runs, pk=run_id)
         count = operator_actions.retry_failed(request.user, run)
-        messages.success(request, _("%(n)d failed recipients queued again.") % {"n": count})
+        messages.success(
+            request,
+            ngettext(
+                "%(n)d failed recipient queued again.",
+                "%(n)d failed recipients queued again.",
+                count,
+            )
+            % {"n": count},
+        )
         if announcement.bot.paused_at is not None:
             messages.warning(
                 request,

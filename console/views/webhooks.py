@@ -10,7 +10,6 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import Truncator
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from botadmin import reasons
@@ -32,6 +31,7 @@ from forwarding.endpoints import (
     change_endpoint,
     delete_endpoint,
     reenable_endpoint,
+    resumed_text,
     trailing_slash_warning,
     why_not_deletable,
 )
@@ -40,6 +40,7 @@ from forwarding.models import WebhookDelivery, WebhookEndpoint
 from forwarding.replay import (
     TestEventAlreadySent,
     replay_failed,
+    replayed_failed_text,
     run_test_event,
 )
 from forwarding.signing_secrets import reveal_signing_secret, rotate_signing_secret
@@ -260,7 +261,7 @@ def endpoint_reenable(request, bot_id: int, endpoint_id: int):
     endpoint = _endpoint_or_404(bot, endpoint_id)
     if endpoint.disabled_at:
         resumed = reenable_endpoint(endpoint, actor=request.user)
-        messages.success(request, _("%(n)d waiting deliveries resumed.") % {"n": resumed})
+        messages.success(request, resumed_text(resumed))
     return redirect("console:webhook", bot_id=bot.pk, endpoint_id=endpoint.pk)
 
 
@@ -275,15 +276,7 @@ def endpoint_replay_failed(request, bot_id: int, endpoint_id: int):
         start, end = form.cleaned_data["start"], form.cleaned_data["end"]
         count = replay_failed(request.user, endpoint, start, end)
         if count:
-            messages.success(
-                request,
-                ngettext(
-                    "%(n)d failed delivery queued again.",
-                    "%(n)d failed deliveries queued again.",
-                    count,
-                )
-                % {"n": count},
-            )
+            messages.success(request, replayed_failed_text(count))
         else:
             messages.info(
                 request, _("No failed delivery was received in this period: nothing was replayed.")

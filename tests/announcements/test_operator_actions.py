@@ -125,6 +125,22 @@ def test_retry_failed_queues_only_the_failed_recipients(
     assert statuses(run) == ["queued", "queued", "sent"]
 
 
+def test_retrying_one_failed_recipient_from_the_console_says_recipient(
+    client, bot, make_groups, make_announcement, superuser
+):
+    announcement, run = started(bot, make_groups(bot, 2), make_announcement)
+    failed = Message.objects.filter(announcement_run=run).order_by("pk").first()
+    Message.objects.filter(pk=failed.pk).update(status="failed", attempt_count=5, last_error="boom")
+    client.force_login(superuser)
+    client.cookies["django_language"] = "en"
+
+    response = client.post(
+        f"/console/announcements/{announcement.pk}/retry/", {"run": run.pk}, follow=True
+    )
+
+    assert "1 failed recipient queued again." in response.content.decode()
+
+
 def test_progress_counts_sent_failed_and_pending(bot, make_groups, make_announcement):
     _, run = started(bot, make_groups(bot, 4), make_announcement)
     pks = list(Message.objects.filter(announcement_run=run).values_list("pk", flat=True))

@@ -7,6 +7,7 @@ from django.utils import translation
 
 from botadmin.reasons import Reason, translate
 from connectors.base import ConnectorError, Outcome
+from connectors.bridge import EARLIER_GROUPS_ON_FIRST_PAGE
 from connectors.registry import connector_for
 
 TEXT = {"msgtype": "text", "text": {"content": "hello"}}
@@ -148,6 +149,18 @@ def test_a_failing_contact_page_raises(connector, agent):
 
 def test_check_reports_what_the_agent_answered(connector):
     assert "3 groups" in connector.check()
+
+
+def test_check_counts_one_group_in_the_singular(connector, agent):
+    agent.behaviour.page_size = 1
+
+    answer = connector.check()
+
+    assert answer == "agent answered: 1 group on the first page"
+    with translation.override("zh-hans"):
+        assert translate(answer) == "代理已应答：第一页有 1 个群聊"
+        earlier = Reason(EARLIER_GROUPS_ON_FIRST_PAGE, count=1)
+        assert translate(earlier) == "代理已应答：第一页有 1 个群聊"
 
 
 def test_the_demo_inbound_samples_follow_the_seed_format():

@@ -68,7 +68,7 @@ def test_a_message_held_by_the_daily_cap_says_until_when_and_why_in_both_languag
     day = f"{held.next_attempt_at.astimezone(CHINA):%Y-%m-%d}"
     why_zh = f"企业微信对此群聊每日 1 条消息的上限已用完：暂缓至北京时间 {day} 00:00"
     why_en = escape(
-        "WeCom's daily cap of 1 messages for this group chat is reached: held until "
+        "WeCom's daily cap of 1 message for this group chat is reached: held until "
         f"{day} 00:00 China time"
     )
 

@@ -284,7 +284,9 @@ def test_replay_one_and_all_failed_of_a_period(operator_client, bot, endpoint, f
     response = operator_client.post(url("webhook_replay_failed", bot, endpoint.pk), period)
     failed.refresh_from_db()
     assert failed.status == "pending" and failed.replay_count == 2
-    assert "1 条失败的投递已重新排队" in operator_client.get(response["Location"]).content.decode()
+    assert (
+        "已将 1 条失败的投递重新排队" in operator_client.get(response["Location"]).content.decode()
+    )
 
 
 def test_the_dashboard_links_each_bot_to_its_webhooks(operator_client, bot, endpoint):
@@ -550,7 +552,7 @@ def test_with_no_failed_delivery_there_is_nothing_to_replay(operator_client, bot
     response = operator_client.post(url("webhook_replay_failed", bot, endpoint.pk), period)
     shown = operator_client.get(response["Location"]).content.decode()
     assert "这段时间内没有收到失败的投递：没有重放任何投递。" in shown
-    assert "0 条失败的投递已重新排队" not in shown
+    assert "0 条失败的投递" not in shown
     assert not OperatorAction.objects.filter(action="delivery.replay_many").exists()
 
 

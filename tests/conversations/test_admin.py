@@ -341,6 +341,18 @@ def test_rotate_action_on_the_bot_list(logged_in_superuser, make_bot):
         assert bot.secret != old[bot.pk]
 
 
+def test_rotating_one_secret_from_the_bot_list_says_secret(logged_in_superuser, bot):
+    logged_in_superuser.cookies["django_language"] = "en"
+
+    page = logged_in_superuser.post(
+        reverse("admin:conversations_bot_changelist"),
+        {"action": "rotate_secrets", "_selected_action": [bot.pk]},
+        follow=True,
+    ).content.decode()
+
+    assert "Rotated 1 secret; the old one keeps working for a grace period." in page
+
+
 def run_bot_action(client, action: str, bots):
     return client.post(
         reverse("admin:conversations_bot_changelist"),
@@ -431,6 +443,10 @@ def test_the_bot_page_links_to_its_own_conversations(
     ).content.decode()
     assert f"?bot__id__exact={a.pk}" in page
     assert "3 conversations" in page
+    page = logged_in_superuser.get(
+        reverse("admin:conversations_bot_change", args=[b.pk])
+    ).content.decode()
+    assert ">1 conversation</a>" in page
 
 
 @pytest.mark.parametrize("limit", [100_001, 2**31, 2**63])

@@ -66,6 +66,24 @@ def test_the_bulk_action_syncs_every_selected_bot(admin_client, make_bot):
     assert OperatorAction.objects.filter(action="contacts.sync").count() == 3
 
 
+def test_the_bulk_action_counts_one_started_and_one_running_sync_in_the_singular(
+    admin_client, make_bot
+):
+    bots = [make_bot(), make_bot()]
+    sync.request_sync(bots[0], SyncRun.Trigger.PERIODIC, enqueue=False)  # already running
+    admin_client.cookies["django_language"] = "en"
+
+    response = admin_client.post(
+        reverse("admin:conversations_bot_changelist"),
+        {"action": "sync_contacts", "_selected_action": [b.pk for b in bots]},
+        follow=True,
+    )
+
+    page = response.content.decode()
+    assert "Started 1 contact sync." in page
+    assert "1 contact sync was already running." in page
+
+
 def test_the_bot_page_shows_the_last_runs_and_the_progress_of_a_running_one(admin_client, bot):
     SyncRun.objects.create(
         bot=bot, trigger="periodic", outcome="failed", error="agent answered HTTP 500"

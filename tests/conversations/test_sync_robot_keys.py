@@ -11,7 +11,7 @@ from django.db import connection
 from django.urls import reverse
 from django.utils import translation
 
-from botadmin.reasons import translate
+from botadmin.reasons import Reason, translate
 from connectors import wecom_robot_check
 from conversations import sync
 from conversations.models import Conversation, SyncRun
@@ -170,8 +170,37 @@ def test_a_sync_that_could_check_no_group_fails_saying_why_and_changes_nothing(r
     assert states(robot_bot) == {"g-ok": True, "g-back": False}
     with translation.override("zh-hans"):
         assert translate(run.error) == (
-            "2 个群聊都无法检查（例如：企业微信对密钥检查返回错误码 45009），均未更改"
+            "2 个群聊无法检查（例如：企业微信对密钥检查返回错误码 45009），未作更改"
         )
+
+
+def test_a_sync_that_could_not_check_its_one_group_says_so_in_the_singular(
+    make_bot, make_conversation, wecom
+):
+    bot = make_bot(name="one robot", connector="wecom_robot", agent_url="", agent_token="")
+    make_conversation(bot, "g-busy", robot_key="key-busy")
+    wecom.answer_key["key-busy"] = 45009
+
+    run = do_sync(bot)
+
+    assert run.outcome == SyncRun.Outcome.FAILED and run.groups_unchecked == 1
+    assert run.error == (
+        "1 group could not be checked (WeCom answered errcode 45009 to a key check); "
+        "it was not changed"
+    )
+    with translation.override("zh-hans"):
+        assert translate(run.error) == (
+            "1 个群聊无法检查（例如：企业微信对密钥检查返回错误码 45009），未作更改"
+        )
+
+
+def test_a_failed_sync_stored_before_the_singular_still_translates(robot_bot):
+    error = Reason(sync.EARLIER_NONE_CHECKED, count=1, reason="boom")
+    run = SyncRun.objects.create(bot=robot_bot, trigger="command", outcome="failed", error=error)
+
+    run.refresh_from_db()
+    with translation.override("zh-hans"):
+        assert translate(run.error) == "1 个群聊都无法检查（例如：boom），均未更改"
 
 
 @pytest.mark.django_db(transaction=True)

@@ -52,6 +52,18 @@ def test_the_endpoint_list_shows_health_and_the_disabled_reason(
     assert "deliveries kept failing for 3 days" in html
 
 
+def test_the_endpoint_list_counts_one_failure_in_the_singular(
+    client, superuser, hooked_bot, failed_delivery
+):
+    WebhookEndpoint.objects.update(failure_streak=1, failing_since=timezone.now())
+    client.force_login(superuser)
+    _in_english(client)
+
+    html = client.get(reverse("admin:forwarding_webhookendpoint_changelist")).content.decode()
+
+    assert "1 failure in a row since" in html
+
+
 def test_a_delivery_page_shows_its_attempts(client, superuser, failed_delivery):
     client.force_login(superuser)
     _in_english(client)
@@ -94,6 +106,8 @@ def test_replaying_the_failed_deliveries_of_a_period_leaves_the_others(
     endpoint = old.endpoint
     now = timezone.localtime()
 
+    _in_english(client)
+
     response = client.post(
         reverse("admin:forwarding_webhookendpoint_replay_failed", args=[endpoint.pk]),
         {
@@ -103,6 +117,7 @@ def test_replaying_the_failed_deliveries_of_a_period_leaves_the_others(
     )
 
     assert response.status_code == 302
+    assert "1 failed delivery queued again." in client.get(response.url).content.decode()
     assert WebhookDelivery.objects.get(pk=recent.pk).status == "pending"
     assert WebhookDelivery.objects.get(pk=old.pk).status == "failed"
     assert OperatorAction.objects.filter(action="delivery.replay_many").count() == 1
@@ -210,12 +225,15 @@ def test_re_enabling_from_the_admin_resumes_waiting_deliveries(
     WebhookDelivery.objects.update(status="pending", next_attempt_at=timezone.now())
     receiver.respond(200)
     client.force_login(superuser)
+    _in_english(client)
 
-    client.post(
+    page = client.post(
         reverse("admin:forwarding_webhookendpoint_changelist"),
         {"action": "reenable", "_selected_action": [endpoint.pk]},
+        follow=True,
     )
 
+    assert "1 waiting delivery resumed." in page.content.decode()
     endpoint.refresh_from_db()
     assert endpoint.disabled_at is None
     assert forward_due() == ["success"]

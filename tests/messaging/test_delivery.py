@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.utils import translation
 
+from botadmin.reasons import Reason
 from conversations.models import Bot
 from messaging.delivery import deliver
 from messaging.delivery import drain as drain_engine
@@ -19,7 +20,7 @@ from messaging.delivery_outcomes import record
 from messaging.delivery_send import call_connector, send_and_record
 from messaging.models import DeliveryAttempt, Message
 from messaging.outbox import CLAIM_BATCH, this_pid_namespace
-from messaging.sweeper import sweep
+from messaging.sweeper import EARLIER_EXPIRED, sweep
 from tests.messaging.conftest import drain
 
 TEXT = {"msgtype": "text", "text": {"content": "hello"}}
@@ -503,6 +504,29 @@ def test_messages_queued_for_a_paused_bot_expire_with_the_reason(
     assert old.status == "failed" and old.last_error.startswith("expired")
     assert "DELIVERY_MAX_QUEUE_AGE_HOURS" in old.last_error
     assert fresh.status == "queued"
+
+
+@pytest.mark.parametrize(
+    ("hours", "said"), [(1, "more than 1 hour while"), (1.5, "more than 1.5 hours while")]
+)
+def test_an_expiry_after_one_hour_says_hour(
+    agent, bridge_bot, bridge_group, queue_message, clock, settings, hours, said
+):
+    settings.DELIVERY_MAX_QUEUE_AGE_HOURS = hours
+    bridge_bot.paused_at, bridge_bot.paused_reason = clock(), "token refused"
+    bridge_bot.save()
+    old = queue_message(bridge_group, TEXT)
+    Message.objects.filter(pk=old.pk).update(created_at=clock() - timedelta(hours=2))
+
+    sweep(clock)
+
+    old.refresh_from_db()
+    assert said in old.last_error
+    with translation.override("zh-hans"):
+        assert f"超过 {hours:g} 小时" in old.last_error.translated()
+        # What rows stored before the singular say, read back as stored.
+        earlier = Reason(EARLIER_EXPIRED, hours="1")
+        assert "超过 1 小时" in earlier.translated()
 
 
 def test_a_fast_bot_gets_a_61st_of_its_rate_each_second(

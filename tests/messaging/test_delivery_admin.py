@@ -44,7 +44,7 @@ def test_retry_now_queues_a_failed_message_again_and_it_is_sent(
 
     response = run_action(admin_client_for(superuser), "messaging_message", "retry_now", [message])
 
-    assert "Queued 1 messages again." in response.content.decode()
+    assert "Queued 1 message again." in response.content.decode()
     message.refresh_from_db()
     # A fresh start: no failure of the used-up attempts beside "queued" (the trace keeps it).
     assert (message.status, message.attempt_count, message.last_error) == ("queued", 0, "")
@@ -155,8 +155,9 @@ def test_paused_bot_is_shown_and_resuming_wakes_its_queue(
 
     agent.token = real_token
     clock.advance(5)
-    run_action(client, "conversations_bot", "resume_sending", [bridge_bot])
+    page = run_action(client, "conversations_bot", "resume_sending", [bridge_bot])
 
+    assert "Bridge sends again; 1 waiting message was woken." in page.content.decode()
     bridge_bot.refresh_from_db()
     assert bridge_bot.paused_at is None
     assert OperatorAction.objects.filter(action="bot.resume_sending").count() == 1
@@ -175,6 +176,16 @@ def test_test_connection_reports_a_working_agent_and_a_bad_robot_key(
     assert "bridge: connection ok" in text
     assert "alerts: connection failed" in text and "坏群: 93000" in text
     assert OperatorAction.objects.filter(action="bot.check_connection").count() == 2
+
+
+def test_cancelling_one_message_says_message(
+    admin_client_for, superuser, agent, bridge_group, queue_message
+):
+    message = queue_message(bridge_group, TEXT)
+
+    page = run_action(admin_client_for(superuser), "messaging_message", "cancel", [message])
+
+    assert "Cancelled 1 message." in page.content.decode()
 
 
 def test_delivery_admin_speaks_chinese_by_default(client, superuser, bridge_bot):

@@ -6,9 +6,11 @@ import pytest
 import time_machine
 from django.db import connection
 from django.urls import reverse
+from django.utils import translation
 
+from botadmin.reasons import Reason, translate
 from messaging.models import Message
-from messaging.scheduled import release_due_messages
+from messaging.scheduled import EARLIER_LATE, release_due_messages
 from messaging.sending import accept_outbound
 from messaging.tasks import release_scheduled_messages
 
@@ -142,6 +144,25 @@ def test_a_message_found_long_after_its_time_fails_as_late_instead_of_being_sent
     client.force_login(make_operator("alice", bot))
     # The API answers in English, as WeCom's; the console in the operator's language.
     assert "已过时：未发送" in client.get(reverse("console:audit")).content.decode()
+
+
+def test_a_cut_off_of_one_minute_says_minute(bot, group, settings):
+    settings.BOTADMIN_SCHEDULED_LATE_CUTOFF_MINUTES = 1
+    with time_machine.travel(T0, tick=False) as clock:
+        message = schedule(bot, group, T0 + timedelta(minutes=5))
+        clock.shift(timedelta(minutes=7))
+        release_due_messages()
+
+    message.refresh_from_db()
+    assert message.last_error == (
+        "late: not sent, because it was still waiting more than 1 minute after its "
+        "scheduled time (BOTADMIN_SCHEDULED_LATE_CUTOFF_MINUTES)"
+    )
+    with translation.override("zh-hans"):
+        assert translate(message.last_error).startswith("已过时：未发送，因为超过预定时间 1 分钟")
+        # What rows stored before the singular say, read back as stored.
+        earlier = Reason(EARLIER_LATE, minutes=1)
+        assert translate(earlier).startswith("已过时：未发送，因为超过预定时间 1 分钟")
 
 
 def test_a_message_found_within_the_cut_off_is_still_sent(bot, group):

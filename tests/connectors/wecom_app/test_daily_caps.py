@@ -9,10 +9,12 @@ from datetime import timedelta
 import pytest
 from django.utils import translation
 
-from botadmin.reasons import translate
+from botadmin.reasons import Reason, translate
 from connectors.registry import connector_for
+from connectors.wecom_app import EARLIER_CHAT_CAP
 from conversations.models import Conversation
 from messaging import delivery
+from messaging.delivery_caps import HELD
 from messaging.models import DeliveryAttempt, Message
 
 from .conftest import CHINA, app_settings, drain_before, next_china_midnight
@@ -60,6 +62,30 @@ def test_the_message_past_an_app_chats_daily_cap_waits_for_the_next_china_day(
     held.refresh_from_db()
     assert held.status == Message.Status.SENT
     assert held.sent_at >= midnight
+
+
+def test_a_cap_of_one_message_says_message_and_an_earlier_hold_still_translates(
+    settings, app_api, app_chat, china_morning, queue_message
+):
+    settings.WECOM_APP_CHAT_DAILY_LIMIT = 1
+    queue_message(app_chat, TEXT)
+    second = queue_message(app_chat, TEXT)
+    midnight = next_china_midnight(china_morning.now)
+
+    drain_before(china_morning, midnight)
+
+    held = Message.objects.get(pk=second.pk)
+    day = midnight.astimezone(CHINA).date()
+    assert held.last_error == (
+        "WeCom's daily cap of 1 message for this group chat is reached: held until "
+        f"{day:%Y-%m-%d} 00:00 China time"
+    )
+    with translation.override("zh-hans"):
+        assert translate(held.last_error).startswith("企业微信对此群聊每日 1 条消息的上限已用完：")
+    # What holds stored before the cap had a singular say, read back as stored.
+    earlier = Reason(HELD, cap=Reason(EARLIER_CHAT_CAP, limit="1"), until="00:00", zone="")
+    with translation.override("zh-hans"):
+        assert translate(earlier).startswith("企业微信对此群聊每日 1 条消息的上限已用完：")
 
 
 def test_a_held_message_is_never_given_up_on(
