@@ -514,7 +514,9 @@ class BotAdmin(
             ok, text = check_connection(bot, request.user)
             level = messages.SUCCESS if ok else messages.ERROR
             verdict = _("connection OK") if ok else _("connection failed")
-            messages.add_message(request, level, f"{bot.name}: {verdict} — {translate(text)}")
+            line = _("%(bot)s: %(verdict)s — %(detail)s")
+            detail = {"bot": bot.name, "verdict": verdict, "detail": translate(text)}
+            messages.add_message(request, level, line % detail)
 
     @admin.action(description=_("Resume sending (clear the pause)"), permissions=["change"])
     @atomic_action

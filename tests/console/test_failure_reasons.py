@@ -408,7 +408,7 @@ def test_the_admins_connection_test_names_each_refused_robot_key_in_chinese(
 
     page = response.content.decode()
     # The admin capitalises the bot name.
-    assert ": 连接失败 — 1 个机器人密钥中有 1 个失败：旧群：93000</li>" in page
+    assert "：连接失败 — 1 个机器人密钥中有 1 个失败：旧群：93000</li>" in page
 
 
 # --- Media ----------------------------------------------------------------------------

@@ -178,6 +178,17 @@ def test_test_connection_reports_a_working_agent_and_a_bad_robot_key(
     assert OperatorAction.objects.filter(action="bot.check_connection").count() == 2
 
 
+def test_test_connection_puts_a_full_width_colon_after_the_bots_name_in_chinese(
+    client, superuser, agent, bridge_bot
+):
+    client.force_login(superuser)  # Chinese: the default language
+
+    page = run_action(client, "conversations_bot", "test_connection", [bridge_bot])
+
+    text = page.content.decode()
+    assert "Bridge：连接正常 — " in text and "Bridge: " not in text
+
+
 def test_cancelling_one_message_says_message(
     admin_client_for, superuser, agent, bridge_group, queue_message
 ):
