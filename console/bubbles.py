@@ -55,8 +55,9 @@ LARGEST_KEPT = 20_000
 # is a class, not a style="" the Content-Security-Policy refuses; 10: a paused bot's
 # queued message says so; 11: a sender who came without a name is named after the bot's
 # synced contact, with the ID as its title; 12: a waiting message's reason starts with a
-# capital in English).
-DRAWING = 12
+# capital in English; 13: a scheduled API message's "Created …" title says its time through
+# clock_time, as the console's other times do).
+DRAWING = 13
 
 
 def _key(m, shared: str, focus: bool, oob: bool, names: dict[str, str], now) -> str:
@@ -66,12 +67,20 @@ def _key(m, shared: str, focus: bool, oob: bool, names: dict[str, str], now) -> 
     # shows its seconds once the time is near, whether or not the message moved; pausing
     # the bot changes no message either.
     badge = status_labels.message_status(m, now)[1]
+    # A scheduled API message's title says when it was made as clock_time does now: with its
+    # seconds within the hour, without them within the day, then with its date.
+    created = status_labels.clock_time(m.created_at, now) if _marked_scheduled(m) else ""
     changes = (
         f"{m.updated_at.isoformat()}|{m.status}|{m.attempt_count}|{operator}|{shared}|{mentioned}"
-        f"|{m.contact_name}|{badge}"
+        f"|{m.contact_name}|{badge}|{created}"
     )
     digest = hashlib.sha1(changes.encode(), usedforsecurity=False).hexdigest()
     return f"console:bubble:{DRAWING}:{m.pk}:{int(focus)}{int(oob)}:{digest}"
+
+
+def _marked_scheduled(m) -> bool:
+    """Whether the bubble has the "scheduled" badge (an API message sent later)."""
+    return m.direction == "out" and m.source == "api" and m.scheduled_at is not None
 
 
 def _mentioned_ids(message) -> set[str]:

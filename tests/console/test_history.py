@@ -882,6 +882,42 @@ def test_a_message_scheduled_for_another_year_shows_the_year_in_its_badge_and_tr
     assert "定时发送，计划于 2026-12-24 09:00" in bubble(html, soon)
 
 
+def test_a_scheduled_messages_times_read_as_the_consoles_other_times(
+    bubble_cache, operator_client, operator, group, history_url, make_message
+):
+    """ "Scheduled for" in its details and the badge's "Created …" title say their times
+    through clock_time ("10:00", with its date only past a day), not always with the date;
+    a bubble kept in the cache says the date too once a day has gone by."""
+    import time_machine
+
+    shanghai = dt.timezone(dt.timedelta(hours=8))
+    made = dt.datetime(2026, 12, 5, 10, 0, 7, tzinfo=shanghai)
+    bubble = lambda html, m: html.split(f'id="m{m.pk}"')[1].split("</article>")[0]  # noqa: E731
+    with time_machine.travel(made, tick=False):
+        message = make_message(
+            group,
+            direction="out",
+            text="稍后",
+            status="scheduled",
+            scheduled_at=made + dt.timedelta(hours=3),
+        )
+    trace_url = f"{history_url}messages/{message.pk}/trace"
+    with time_machine.travel(made + dt.timedelta(minutes=30), tick=False):
+        html = operator_client.get(history_url).content.decode()
+        trace = operator_client.get(trace_url).content.decode()
+    assert 'title="10:00:07 通过 API 创建，定时发送"' in bubble(html, message)
+    assert "计划于 13:00 发送" in trace
+    with time_machine.travel(made + dt.timedelta(hours=2), tick=False):
+        html = operator_client.get(history_url).content.decode()
+    assert 'title="10:00 通过 API 创建，定时发送"' in bubble(html, message)
+    with time_machine.travel(made + dt.timedelta(days=2), tick=False):
+        operator_client.force_login(operator)
+        html = operator_client.get(history_url).content.decode()
+        trace = operator_client.get(trace_url).content.decode()
+    assert 'title="2026-12-05 10:00 通过 API 创建，定时发送"' in bubble(html, message)
+    assert "计划于 2026-12-05 13:00 发送" in trace
+
+
 def release_due():
     from messaging.scheduled import release_due_messages
 
