@@ -107,7 +107,7 @@ def test_forwarding_and_delivery_pages_fit_a_phone_in_both_languages(page, demo)
             f"/console/bots/{bot.pk}/conversations/{group.pk}/messages/{outbound.pk}/trace"
         ),
     }
-    too_wide = {}
+    too_wide, cramped = {}, {}
     for language, viewport, name in each_language_and_width(page, pages):
         for summary in page.locator("main details > summary").all():
             summary.click()
@@ -125,4 +125,11 @@ def test_forwarding_and_delivery_pages_fit_a_phone_in_both_languages(page, demo)
         width = page.evaluate("document.documentElement.scrollWidth")
         if width > viewport["width"]:
             too_wide[(language, name, viewport["width"])] = width
+        cells = {"endpoint": ".deliveries td:has(> details)", "-details": ".trace-table td.answer"}
+        for page_name, cell in cells.items():
+            if page_name in name:  # on a phone the table scrolls, its columns readable
+                narrowest = min(box.bounding_box()["width"] for box in page.locator(cell).all())
+                if narrowest < 200:
+                    cramped[(language, name, viewport["width"])] = narrowest
     assert too_wide == {}
+    assert cramped == {}
