@@ -120,11 +120,15 @@ def attach_newest_messages(conversations: list[Conversation]) -> None:
 
 def most_recently_active_bot(user) -> Bot | None:
     """The bot, among those `user` sees, with the newest message (either direction; one
-    probe of msg_bot_idx each); a bot without any comes after, by name."""
-    newest = Message.objects.filter(bot=OuterRef("pk")).order_by("-id").values("id")[:1]
+    descent of msg_bot_log_idx each); a bot without any comes after, by name. (Ordered by
+    id, PostgreSQL may walk the primary key back instead, estimating each bot's probe from
+    the bots that have messages: a bot without any then costs a read of every message.)"""
+    newest = (
+        Message.objects.filter(bot=OuterRef("pk")).order_by("-created_at").values("created_at")[:1]
+    )
     return (
         bots_visible_to(user)
-        .annotate(newest_message_id=Subquery(newest))
-        .order_by(F("newest_message_id").desc(nulls_last=True), "name")
+        .annotate(newest_message_at=Subquery(newest))
+        .order_by(F("newest_message_at").desc(nulls_last=True), "name")
         .first()
     )

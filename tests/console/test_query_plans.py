@@ -65,6 +65,40 @@ def busy_log(bot, group, other_bot, make_conversation, make_message, operator):
     return quiet
 
 
+def received_in(conversations: list[Conversation]) -> None:
+    """ORDINARY received messages, taking turns among `conversations` (one bot's)."""
+    Message.objects.bulk_create(
+        Message(
+            msgid=f"m{i}",
+            bot_id=conversations[0].bot_id,
+            conversation=conversations[i % len(conversations)],
+            direction="in",
+            msgtype="text",
+            body={},
+            status="received",
+            source="agent",
+        )
+        for i in range(ORDINARY)
+    )
+
+
+def analyze(*tables: str) -> None:
+    """Statistics as a production table has them (autovacuum's ANALYZE comes when it will)."""
+    with connection.cursor() as cursor:
+        for table in tables:
+            cursor.execute(f"ANALYZE {table}")
+
+
+def probing_messages(queries: CaptureQueriesContext, table: str) -> str:
+    """The one query that reads rows of `table`, each with a probe of the messages."""
+    [sql] = [
+        q["sql"]
+        for q in queries
+        if f'FROM "{table}"' in q["sql"] and "messaging_message" in q["sql"]
+    ]
+    return sql
+
+
 def plan_of_the_page(client, path: str, params: dict) -> str:
     with CaptureQueriesContext(connection) as queries:
         response = client.get(path, params)
@@ -162,22 +196,8 @@ def test_the_conversation_list_finds_each_newest_message_through_the_timeline_in
         Conversation(bot=bot, conversation_id=f"wmQuiet{n}", kind="user", name=f"用户{n}")
         for n in range(500)
     )
-    Message.objects.bulk_create(
-        Message(
-            msgid=f"m{i}",
-            bot=bot,
-            conversation=busy[i % 2],
-            direction="in",
-            msgtype="text",
-            body={},
-            status="received",
-            source="agent",
-        )
-        for i in range(ORDINARY)
-    )
-    with connection.cursor() as cursor:
-        cursor.execute("ANALYZE messaging_message")
-        cursor.execute("ANALYZE conversations_conversation")
+    received_in(busy)
+    analyze("messaging_message", "conversations_conversation")
 
     with CaptureQueriesContext(connection) as queries:
         response = operator_client.get(
@@ -185,10 +205,28 @@ def test_the_conversation_list_finds_each_newest_message_through_the_timeline_in
         )
 
     assert response.status_code == 200
-    [sql] = [
-        q["sql"]
-        for q in queries
-        if 'FROM "conversations_conversation"' in q["sql"] and "messaging_message" in q["sql"]
-    ]
-    plan = plan_without_seqscan(sql)
+    plan = plan_without_seqscan(probing_messages(queries, "conversations_conversation"))
     assert "msg_timeline_idx" in plan and "messaging_message_pkey" not in plan, plan
+
+
+@postgresql_only
+def test_the_console_finds_each_bots_newest_message_through_the_bots_log_index(
+    operator_client, bot, group, make_bot, operator
+):
+    """The console's first page opens the bot with the newest message. Beside a bot that
+    holds every message, bots without any (a new bot, one that only sends now and then):
+    PostgreSQL estimated each bot's probe from the one bot with messages and, ordered by
+    id, looked for an empty bot's newest message by walking the whole message table back
+    through the primary key (2.2 s for 41 bots at 200,000 messages). Ordered by the
+    creation time, only msg_bot_log_idx serves it: one descent per bot."""
+    for n in range(20):
+        make_bot(name=f"idle-{n:02}").operators.add(operator)
+    received_in([group])
+    analyze("messaging_message", "conversations_bot")
+
+    with CaptureQueriesContext(connection) as queries:
+        response = operator_client.get(reverse("console:index"))
+
+    assert response["Location"] == reverse("console:conversations", args=[bot.pk])
+    plan = plan_without_seqscan(probing_messages(queries, "conversations_bot"))
+    assert "msg_bot_log_idx" in plan and "messaging_message_pkey" not in plan, plan
