@@ -53,7 +53,12 @@ class OperatorAction(models.Model):
         verbose_name = _("operator action")
         verbose_name_plural = _("operator actions")
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["bot", "-created_at"], name="audit_bot_time_idx")]
+        indexes = [
+            models.Index(fields=["bot", "-created_at"], name="audit_bot_time_idx"),
+            # A bot's newest action of one kind (its last connection test, on its page and
+            # compose's): one descent, however many actions of other kinds came since.
+            models.Index(fields=["bot", "action", "-created_at"], name="audit_bot_action_idx"),
+        ]
 
     def __str__(self) -> str:
         # The admin's title and breadcrumb: the action in words, as the list shows it.

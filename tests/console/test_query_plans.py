@@ -16,6 +16,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from audit.models import OperatorAction
 from conversations.models import Conversation
 from messaging.models import Message
 from tests.query_plans import plan_without_seqscan, plan_without_seqscan_or_sort
@@ -230,3 +231,37 @@ def test_the_console_finds_each_bots_newest_message_through_the_bots_log_index(
     assert response["Location"] == reverse("console:conversations", args=[bot.pk])
     plan = plan_without_seqscan(probing_messages(queries, "conversations_bot"))
     assert "msg_bot_log_idx" in plan and "messaging_message_pkey" not in plan, plan
+
+
+@postgresql_only
+@pytest.mark.parametrize("page", ["console:bot", "announcements:compose"])
+def test_a_bots_last_connection_test_is_read_from_its_own_index(
+    operator_client, bot, other_bot, operator, page
+):
+    """The bot's page and compose say how its last connection test went. Among a bot's
+    many other actions (each message an operator sends is one), a test is rare: PostgreSQL
+    read every operator action of every bot to find the bot's last one, or none (45 ms at
+    500,000 actions, on each view of either page). audit_bot_action_idx finds it at once."""
+    actions = [
+        OperatorAction(bot=b, actor=operator, action="message.send", summary="")
+        for b in (bot, other_bot)
+        for _ in range(ORDINARY // 2)
+    ]
+    OperatorAction.objects.bulk_create(actions)
+    analyze("audit_operatoraction")
+    url, params = (
+        (reverse(page, args=[bot.pk]), {})
+        if page == "console:bot"
+        else (reverse(page), {"bot": bot.pk})
+    )
+
+    with CaptureQueriesContext(connection) as queries:
+        assert operator_client.get(url, params).status_code == 200
+
+    [sql] = [
+        q["sql"]
+        for q in queries
+        if 'FROM "audit_operatoraction"' in q["sql"] and "bot.check_connection" in q["sql"]
+    ]
+    plan = plan_without_seqscan(sql)
+    assert "audit_bot_action_idx" in plan, plan
