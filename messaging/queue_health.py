@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
+from django.db import connection
 from django.db.models import Count, F, Min, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -31,10 +32,15 @@ from conversations.models import Bot, Conversation
 
 from .delivery_caps import stored_holds
 from .delivery_claim import PENDING_STATUSES, held_by_uncertain, in_the_way
-from .models import DUE_SINCE, QUEUED_OUTBOUND, Message
+from .models import DUE_SINCE, QUEUED_OR_SENDING, QUEUED_OUTBOUND, Message
 
 # Why a queued message is not due (the label of `botadmin_queue_held`).
 DAILY_CAP, PACE, RETRY, PAUSED = "daily_cap", "pace", "retry", "paused"
+
+
+# msg_bot_in_delivery_idx's condition: a bot's messages in delivery (queued or sending,
+# which only outbound messages are).
+IN_DELIVERY = Q(direction="out") & QUEUED_OR_SENDING
 
 
 def _queued() -> QuerySet[Message]:
@@ -101,25 +107,11 @@ def overdue_since(
 
 def _oldest_due_head(bot_ids: list[int], now: datetime) -> dict[int, datetime]:
     """`overdue_since` for bots with more due messages behind others than a walk takes.
-    Only a conversation's head can be due (its oldest message in delivery), so each
-    conversation of these bots is looked at once, through its head: one lookup in
-    msg_conversation_delivery_idx per conversation. (Grouping that index by conversation,
-    as the delivery claim's `due_messages` does, read every bot's messages in delivery and
-    then each head's row: 1.1-2.3 s on PostgreSQL beside another bot's announcement to
-    100,000; docs/performance.md, note 16.)"""
-    first_in_delivery = (
-        Message.objects.filter(PENDING_STATUSES, conversation_id=OuterRef("pk"))
-        .order_by("pk")
-        .values("pk")[:1]
-    )
-    heads = (
-        Conversation.objects.filter(bot__in=bot_ids)
-        .annotate(head=Subquery(first_in_delivery))
-        .values("head")
-    )
+    Only a conversation's head can be due (its oldest message in delivery), so only heads
+    are looked at (`_heads`), the other bots' messages never."""
     rows = (
         _queued()
-        .filter(pk__in=heads, bot__in=bot_ids, due_since__lte=now)
+        .filter(pk__in=_heads(bot_ids), bot__in=bot_ids, due_since__lte=now)
         .exclude(held_by_uncertain(now))
         .values("bot_id")
         .annotate(since=Min("due_since"))
@@ -127,6 +119,39 @@ def _oldest_due_head(bot_ids: list[int], now: datetime) -> dict[int, datetime]:
         .values_list("bot_id", "since")
     )
     return dict(rows)
+
+
+def _heads(bot_ids: list[int]) -> QuerySet:
+    """The ids of the oldest message in delivery of each conversation of these bots.
+
+    PostgreSQL: the bots' messages in delivery grouped by conversation, each read once
+    through msg_bot_in_delivery_idx (every message in delivery is outbound). Looked up
+    conversation by conversation by id, PostgreSQL walked the primary key forward instead
+    for each conversation with none when messages in delivery were most of the table: the
+    whole table read once per contact (docs/performance.md, note 27).
+
+    SQLite, which has no statistics and would read each bot's whole history for that
+    grouping (through msg_bot_idx): each of the bots' conversations looked up once in
+    msg_conversation_delivery_idx. (Grouping that index, which has no bot, read every bot's
+    messages in delivery: 1.1-2.3 s on PostgreSQL beside another bot's announcement to
+    100,000; note 16.)"""
+    if connection.vendor == "postgresql":
+        return (
+            Message.objects.filter(index_condition(IN_DELIVERY), bot__in=bot_ids)
+            .values("conversation_id")
+            .annotate(head=Min("pk"))
+            .values("head")
+        )
+    first_in_delivery = (
+        Message.objects.filter(PENDING_STATUSES, conversation_id=OuterRef("pk"))
+        .order_by("pk")
+        .values("pk")[:1]
+    )
+    return (
+        Conversation.objects.filter(bot__in=bot_ids)
+        .annotate(head=Subquery(first_in_delivery))
+        .values("head")
+    )
 
 
 def waiting_until_later(now: datetime) -> QuerySet[Message]:
