@@ -251,9 +251,11 @@ def agent_health(bots: QuerySet[Bot]) -> list[AgentHealth]:
     bot = OuterRef("pk")
     syncs = SyncRun.objects.filter(bot=bot).order_by("-requested_at", "-id")
     # The newest answered attempt of the bot's newest tried message that has one: a
-    # walk back through msg_bot_attempted_idx that stops at the first such message.
+    # walk back through msg_bot_attempted_at_idx that stops at the first such message.
     # (By attempt id it walked back past every other bot's attempts since; joined
-    # and ordered by the attempt's message id, SQLite sorted all the bot's attempts.)
+    # and ordered by the attempt's message id, SQLite sorted all the bot's attempts;
+    # by message id, PostgreSQL walked the whole message table back through the primary
+    # key for each bot that never sent beside one that sent every message: note 27.)
     answered = DeliveryAttempt.objects.filter(outcome=Outcome.SENT)
     newest_answered_message = (
         Message.objects.filter(
@@ -262,7 +264,7 @@ def agent_health(bots: QuerySet[Bot]) -> list[AgentHealth]:
             attempt_count__gt=0,
         )
         .filter(Exists(answered.filter(message=OuterRef("pk"))))
-        .order_by("-id")
+        .order_by("-created_at")
         .values("id")[:1]
     )
     bots = list(

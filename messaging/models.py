@@ -310,11 +310,13 @@ class Message(models.Model):
                 name="msg_bot_held_idx",
             ),
             # Agent health: a bot's outbound messages that were tried, newest first
-            # (whose attempts show when its agent last answered).
+            # (whose attempts show when its agent last answered). By time, an order the
+            # primary key cannot serve: by id, PostgreSQL walked the primary key back for
+            # a bot that never sent, beside one that sent every message (note 27).
             models.Index(
-                fields=["bot", "-id"],
+                fields=["bot", "-created_at"],
                 condition=Q(direction="out", attempt_count__gt=0),
-                name="msg_bot_attempted_idx",
+                name="msg_bot_attempted_at_idx",
             ),
             # "Failed (24 h)": a bot's undelivered messages by time.
             models.Index(
