@@ -1,0 +1,116 @@
+"""The console's times of a bot's pause, its connection test, its deletion, its secret's
+grace and its contact syncs read as the rest of the console's do (clock_time): a time
+within a day of now, a date and a time beyond it, never a bare "09:00" for another day
+nor a date on a time of today."""
+
+from datetime import timedelta
+
+import pytest
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import strip_tags
+
+from conversations.models import Bot, SyncRun
+from deletions.models import DeletionJob
+
+
+def _moment(ago: timedelta):
+    """A whole minute `ago` (negative: ahead), so clock_time shows no seconds."""
+    return (timezone.now() - ago).replace(second=0, microsecond=0)
+
+
+TODAY = timedelta(hours=3)
+OLDER = timedelta(days=3)
+
+
+def _shown_as_clock_time(text: str, moment) -> bool:
+    local = timezone.localtime(moment)
+    if abs(timezone.now() - moment) < timedelta(days=1):
+        return f"{local:%H:%M}" in text and f"{local:%Y-%m-%d}" not in text
+    return f"{local:%Y-%m-%d %H:%M}" in text
+
+
+def _paused_banner(moment):
+    bot = Bot(pk=1, name="acme", paused_at=moment)
+    return render_to_string(
+        "console/_paused_banner.html",
+        {"paused_bot": bot, "may_resume": False, "waiting_count": 0, "bot_admins": ["alice"]},
+    )
+
+
+def _resume_offer(moment):
+    return render_to_string(
+        "console/bots/_resume_offer.html",
+        {"passed_test_at": moment, "may_resume": True, "paused_bot": Bot(pk=1)},
+    )
+
+
+def _deletion_banner(moment):
+    job = DeletionJob(pk=1, kind="bot", status="queued", attempts=1, next_attempt_at=moment)
+    return render_to_string("console/_deletion_banner.html", {"deletion": job})
+
+
+def _deletion_progress(moment):
+    job = DeletionJob(pk=1, kind="bot", status="done", requested_at=moment, finished_at=moment)
+    job.error, job.next_attempt_at = "", None
+    retrying = DeletionJob(pk=2, kind="bot", status="queued", requested_at=moment)
+    retrying.error, retrying.attempts, retrying.next_attempt_at = "boom", 1, moment
+    return "".join(
+        render_to_string("console/deletions/_progress.html", {"job": j, "rows": []})
+        for j in (job, retrying)
+    )
+
+
+def _sync_runs(moment):
+    run = SyncRun(requested_at=moment, finished_at=moment, outcome="ok", trigger="admin")
+    return render_to_string(
+        "conversations/_sync_runs.html", {"runs": [run], "checks_entered": False}
+    )
+
+
+@pytest.mark.parametrize(
+    "ago", [TODAY, OLDER, -TODAY, -OLDER], ids=["3h-ago", "3d-ago", "in-3h", "in-3d"]
+)
+@pytest.mark.parametrize(
+    "render",
+    [_paused_banner, _resume_offer, _deletion_banner, _deletion_progress, _sync_runs],
+    ids=lambda render: render.__name__.strip("_"),
+)
+def test_a_time_of_a_bot_reads_as_the_consoles_other_times(db, render, ago):
+    moment = _moment(ago)
+
+    text = strip_tags(render(moment))
+
+    assert _shown_as_clock_time(text, moment), text
+
+
+@pytest.mark.parametrize("ago", [TODAY, OLDER], ids=["3h-ago", "3d-ago"])
+def test_the_resume_page_says_since_when_sending_is_paused_as_the_console_does(
+    client, make_operator, bot, ago
+):
+    paused = _moment(ago)
+    Bot.objects.filter(pk=bot.pk).update(paused_at=paused, paused_reason="risk control")
+    client.force_login(make_operator("alice", bot))
+
+    page = strip_tags(client.get(reverse("console:bot_resume", args=[bot.pk])).content.decode())
+
+    assert _shown_as_clock_time(page.split("原因")[0], paused), page
+
+
+@pytest.mark.parametrize("ahead", [TODAY, OLDER], ids=["in-3h", "in-3d"])
+def test_the_previous_secrets_grace_reads_as_the_console_does_in_the_bots_zone(
+    client, make_operator, bot, ahead
+):
+    ends = _moment(-ahead)
+    Bot.objects.filter(pk=bot.pk).update(
+        previous_secret="s" * 32, previous_secret_expires_at=ends, timezone="Asia/Shanghai"
+    )
+    client.force_login(make_operator("alice", bot))
+
+    page = client.get(reverse("console:bot", args=[bot.pk])).content.decode()
+
+    grace = strip_tags(page.split('id="secret-grace"')[1].split("</dd>")[0])
+    with timezone.override("Asia/Shanghai"):
+        assert _shown_as_clock_time(grace, ends), grace
+    assert grace.rstrip().endswith("CST"), grace
