@@ -171,13 +171,28 @@ def check_private_files(app_configs=None, **kwargs):
     return [
         Warning(
             f"{path} can be read by every user of this machine.",
-            hint=f"chmod o-rwx {path} (or the folder holding it); botadmin's systemd units "
-            "and `make run` create files with umask 027.",
+            hint=_private_files_hint(path),
             id="botadmin.W006",
         )
         for path in paths
         if others_can_read(path)
     ]
+
+
+def _private_files_hint(path: Path) -> str:
+    """The fix for `path`: all of var/ when others may enter it (an older `make run`
+    made it and what it holds without umask 027: the broker's queued tasks, the media,
+    the metrics, not the database alone), else `path` alone."""
+    var = Path(settings.VAR_DIR).resolve()
+    if path.resolve().is_relative_to(var) and others_can_read(var):
+        return (
+            f"{var} as a whole is open to other users (as an older `make run` made it, "
+            f"without umask 027): chmod -R o-rwx {var} (docs/upgrading.md)."
+        )
+    return (
+        f"chmod o-rwx {path} (or the folder holding it); botadmin's systemd units "
+        "and `make run` create files with umask 027."
+    )
 
 
 @register(Tags.database)

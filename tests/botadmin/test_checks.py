@@ -186,6 +186,8 @@ def test_a_sqlite_database_others_can_read_is_warned_about(shared_folder):
     assert "botadmin.W006" in output
     assert f"{shared_folder / 'botadmin.sqlite3'} can be read by every user" in output
     assert (shared_folder / "botadmin.sqlite3").stat().st_mode & 0o777 == 0o644
+    # var/ as a whole is open, its secret key and broker too: the fix is for all of it.
+    assert f"chmod -R o-rwx {shared_folder.resolve()}" in output
 
 
 def test_with_the_units_umask_nothing_botadmin_creates_is_for_others(shared_folder):
@@ -216,6 +218,33 @@ def test_a_media_folder_others_can_enter_is_warned_about(shared_folder, settings
     shared_folder.chmod(0o750)
     media.chmod(0o755)  # under a private folder: private after all
     assert warned() == []
+
+
+def test_the_hint_names_all_of_var_when_var_is_open_else_the_path_alone(shared_folder, settings):
+    """An older `make run` made var/ without umask 027: everything in it is open, not
+    only the database (docs/upgrading.md, "A make run installation")."""
+    from botadmin.checks import check_private_files
+
+    var, media = shared_folder / "var", shared_folder / "media"
+    var.mkdir(parents=True, mode=0o750)
+    media.mkdir(mode=0o755)
+    var.chmod(0o750)
+    media.chmod(0o755)
+    shared_folder.chmod(0o755)
+    settings.MEDIA_ROOT, settings.VAR_DIR = media, var
+
+    def hints() -> list[str]:  # of the warnings about the media folder
+        return [p.hint for p in check_private_files() if str(media) in p.msg]
+
+    # Media kept outside a private var/: the media folder alone.
+    assert hints() == [
+        f"chmod o-rwx {media} (or the folder holding it); botadmin's systemd units "
+        "and `make run` create files with umask 027."
+    ]
+    settings.VAR_DIR = shared_folder  # var/ itself is open, the media in it
+    [hint] = hints()
+    assert f"chmod -R o-rwx {shared_folder.resolve()}" in hint
+    assert "chmod o-rwx" not in hint
 
 
 def test_a_negative_callback_age_is_an_error(settings):
