@@ -213,6 +213,11 @@ class AnnouncementRun(models.Model):
 
     class Status(models.TextChoices):
         FANNING_OUT = "fanning_out", _("Preparing")
+        # All its messages are made (`fanned_out_at`); it stays so after the last one
+        # went out or failed for good. Finished is read from its messages
+        # (progress.runs_progress), never stored: messaging records their outcomes
+        # without knowing runs, and a retry of failed ones (the run's, or one message's
+        # from the console or the admin) makes a finished run send again.
         SENDING = "sending", _("Sending")
         PAUSED = "paused", _("Paused")
         CANCELLED = "cancelled", _("Cancelled")
