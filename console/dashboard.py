@@ -274,6 +274,10 @@ def agent_health(bots: QuerySet[Bot]) -> list[AgentHealth]:
                 .order_by("-id")
                 .values("started_at")[:1]
             ),
+            # The bot's newest inbound message: one probe of msg_bot_inbound_at_idx.
+            # (Through msg_bot_log_idx, a bot that only sends walked all its messages,
+            # and with inbound messages nearly none PostgreSQL scanned the whole
+            # message table for each bot instead: note 28.)
             reported_at=Subquery(
                 Message.objects.filter(bot=bot, direction=Message.Direction.IN)
                 .order_by("-created_at")

@@ -318,6 +318,15 @@ class Message(models.Model):
                 condition=Q(direction="out", attempt_count__gt=0),
                 name="msg_bot_attempted_at_idx",
             ),
+            # Agent health: a bot's newest inbound message (when it was last reported one).
+            # Inbound messages nearly none (bots that only send), PostgreSQL scanned the
+            # whole table per bot rather than walk msg_bot_log_idx through the bot's
+            # outbound messages, which a bot that only sends would have to (note 28).
+            models.Index(
+                fields=["bot", "-created_at"],
+                condition=Q(direction="in"),
+                name="msg_bot_inbound_at_idx",
+            ),
             # "Failed (24 h)": a bot's undelivered messages by time.
             models.Index(
                 fields=["bot", "created_at", "direction", "status"],
