@@ -4,15 +4,18 @@ within a day of now, a date and a time beyond it, never a bare "09:00" for anoth
 nor a date on a time of today."""
 
 from datetime import timedelta
+from types import SimpleNamespace
 
 import pytest
 from django.template.loader import render_to_string
+from django.test import RequestFactory
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import strip_tags
 
-from conversations.models import Bot, SyncRun
+from conversations.models import Bot, Conversation, SyncRun
 from deletions.models import DeletionJob
+from messaging.models import Message
 
 
 def _moment(ago: timedelta):
@@ -69,12 +72,43 @@ def _sync_runs(moment):
     )
 
 
+def _run_recipients(message):
+    """The recipients table of a run showing one `message`."""
+    message.conversation = Conversation(pk=1, name="产品群", kind="group")
+    page = render_to_string(
+        "console/announcements/_runs.html",
+        {
+            "runs": [],
+            "run": SimpleNamespace(pk=1, recipient_count=1),
+            "recipients": {"rows": [message]},
+        },
+        request=RequestFactory().get("/"),
+    )
+    return page.split("<tbody>")[1]
+
+
+def _run_recipient_scheduled(moment):
+    return _run_recipients(Message(pk=1, status="scheduled", scheduled_at=moment))
+
+
+def _run_recipient_sent(moment):
+    return _run_recipients(Message(pk=1, status="sent", sent_at=moment))
+
+
 @pytest.mark.parametrize(
     "ago", [TODAY, OLDER, -TODAY, -OLDER], ids=["3h-ago", "3d-ago", "in-3h", "in-3d"]
 )
 @pytest.mark.parametrize(
     "render",
-    [_paused_banner, _resume_offer, _deletion_banner, _deletion_progress, _sync_runs],
+    [
+        _paused_banner,
+        _resume_offer,
+        _deletion_banner,
+        _deletion_progress,
+        _sync_runs,
+        _run_recipient_scheduled,
+        _run_recipient_sent,
+    ],
     ids=lambda render: render.__name__.strip("_"),
 )
 def test_a_time_of_a_bot_reads_as_the_consoles_other_times(db, render, ago):
