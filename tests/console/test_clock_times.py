@@ -15,6 +15,7 @@ from django.utils.html import strip_tags
 
 from conversations.models import Bot, Conversation, SyncRun
 from deletions.models import DeletionJob
+from forwarding.models import WebhookEndpoint
 from messaging.models import Message
 
 
@@ -145,6 +146,28 @@ def test_the_previous_secrets_grace_reads_as_the_console_does_in_the_bots_zone(
     page = client.get(reverse("console:bot", args=[bot.pk])).content.decode()
 
     grace = strip_tags(page.split('id="secret-grace"')[1].split("</dd>")[0])
+    with timezone.override("Asia/Shanghai"):
+        assert _shown_as_clock_time(grace, ends), grace
+    assert grace.rstrip().endswith("CST"), grace
+
+
+@pytest.mark.parametrize("ahead", [TODAY, OLDER], ids=["in-3h", "in-3d"])
+def test_an_endpoints_previous_signing_secret_grace_reads_as_the_bots_secret_grace(
+    client, make_operator, bot, receiver, ahead
+):
+    ends = _moment(-ahead)
+    Bot.objects.filter(pk=bot.pk).update(timezone="Asia/Shanghai")
+    endpoint = WebhookEndpoint.objects.create(
+        bot=bot,
+        url=receiver.url("/hook"),
+        previous_signing_secret="p" * 32,
+        previous_signing_secret_expires_at=ends,
+    )
+    client.force_login(make_operator("alice", bot))
+
+    page = client.get(reverse("console:webhook", args=[bot.pk, endpoint.pk])).content.decode()
+
+    grace = strip_tags(page.split('id="signing-secret-grace"')[1].split("</dd>")[0])
     with timezone.override("Asia/Shanghai"):
         assert _shown_as_clock_time(grace, ends), grace
     assert grace.rstrip().endswith("CST"), grace
