@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import strip_tags
 
+from audit.models import OperatorAction
 from conversations.models import Bot, Conversation, SyncRun
 from deletions.models import DeletionJob
 from forwarding.models import WebhookEndpoint
@@ -96,6 +97,37 @@ def _run_recipient_sent(moment):
     return _run_recipients(Message(pk=1, status="sent", sent_at=moment))
 
 
+def _bot_trouble_test(moment):
+    return render_to_string(
+        "console/_bot_trouble.html", {"failed_test_at": moment, "bot": Bot(pk=1)}
+    )
+
+
+def _bot_trouble_sync(moment):
+    run = SyncRun(requested_at=moment, finished_at=moment, outcome="failed", error="boom")
+    return render_to_string("console/_bot_trouble.html", {"failed_sync": run, "bot": Bot(pk=1)})
+
+
+def _connection(moment):
+    connection = SimpleNamespace(
+        state="taken_over", label="taken over", taken_over_at=moment, last_error=""
+    )
+    return render_to_string("console/_connection.html", {"connection": connection})
+
+
+def _admin_connection(moment):
+    connection = SimpleNamespace(
+        state="taken_over",
+        label="taken over",
+        connected_since=moment,
+        taken_over_at=moment,
+        last_frame_at=moment,
+        last_error="boom",
+        last_error_at=moment,
+    )
+    return render_to_string("admin/conversations/bot/connection.html", {"connection": connection})
+
+
 @pytest.mark.parametrize(
     "ago", [TODAY, OLDER, -TODAY, -OLDER], ids=["3h-ago", "3d-ago", "in-3h", "in-3d"]
 )
@@ -109,6 +141,10 @@ def _run_recipient_sent(moment):
         _sync_runs,
         _run_recipient_scheduled,
         _run_recipient_sent,
+        _bot_trouble_test,
+        _bot_trouble_sync,
+        _connection,
+        _admin_connection,
     ],
     ids=lambda render: render.__name__.strip("_"),
 )
@@ -171,3 +207,29 @@ def test_an_endpoints_previous_signing_secret_grace_reads_as_the_bots_secret_gra
     with timezone.override("Asia/Shanghai"):
         assert _shown_as_clock_time(grace, ends), grace
     assert grace.rstrip().endswith("CST"), grace
+
+
+def _page_part(client, name: str, params: dict, start: str, end: str) -> str:
+    page = client.get(reverse(f"console:{name}"), params).content.decode()
+    return strip_tags(page.split(start)[1].split(end)[0])
+
+
+@pytest.mark.parametrize("ago", [TODAY, OLDER], ids=["3h-ago", "3d-ago"])
+def test_search_results_and_the_audit_tables_read_as_the_console_does(
+    operator_client, operator, bot, group, make_message, ago
+):
+    moment = _moment(ago)
+    make_message(group, direction="out", text="退款", created_at=moment, sent_at=moment)
+    action = OperatorAction.objects.create(actor=operator, bot=bot, action="message.retry")
+    OperatorAction.objects.filter(pk=action.pk).update(created_at=moment)
+
+    parts = {
+        "search": _page_part(operator_client, "search", {"q": "退款"}, 'class="results', "</ul>"),
+        "audit": _page_part(operator_client, "audit", {}, "<tbody>", "</tbody>"),
+        "actions": _page_part(operator_client, "operator_actions", {}, "<tbody>", "</tbody>"),
+    }
+
+    for name, text in parts.items():
+        assert _shown_as_clock_time(text, moment), (name, text)
+    local = f"{timezone.localtime(moment):%H:%M}"
+    assert parts["audit"].count(local) == 2, parts["audit"]  # accepted and sent
