@@ -17,4 +17,4 @@ class BotadminConfig(AppConfig):
         # Every process that serves /metrics or counts for it passes here once, whatever
         # started it: gunicorn, a Celery worker, runserver, the AI bot gateway.
         if metrics.counts_for_long(sys.argv):
-            metrics.start_known_series()
+            metrics.long_running_started()

@@ -8,6 +8,13 @@ of the files of processes that are gone when it starts (`clean_role_dir`,
 called by gunicorn's `on_starting` and Celery's start-up signals), as the
 client's documentation asks, so a restart of the web server does not erase the
 worker's counts, nor a forwarder's or fetcher's start those of the worker beside it.
+The folder "other" (manage.py commands) is emptied so by gunicorn's start and by the
+start of each of its long-running commands (`LONG_RUNNING_COMMANDS`: the AI bot
+gateway, runserver), its service: on a host with the gateway and no gunicorn, the files
+of each past run (and of cron'd commands) would otherwise pile up there for good. Files
+of processes still running stay (a gateway restarting keeps a running command's counts);
+those of gone ones are counts a scrape adds up, so they go only as a service restarts,
+read by Prometheus as a restart (`rate()`, `increase()`), as the web and worker folders'.
 A process replaced while its service runs (a gunicorn worker, a Celery pool process)
 takes its live gauges with it as it goes (`process_gone`) and leaves its counts.
 
@@ -223,13 +230,26 @@ def counts_for_long(argv: list[str]) -> bool:
     return role == "other" and len(argv) > 1 and argv[1] in LONG_RUNNING_COMMANDS
 
 
+def long_running_started() -> None:
+    """A process that serves /metrics or counts for as long as it runs starting
+    (`counts_for_long`; called once, by `BotadminConfig.ready`). A command of "other" (the
+    AI bot gateway, runserver) is that folder's service: it removes the files of its gone
+    processes, as gunicorn and Celery do for theirs as they start, whether metrics are on
+    or not (files of an earlier run with them on). Then the known series start at 0."""
+    if Path(os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")).name == "other":
+        try:
+            clean_role_dir("other")
+        except OSError:  # not ours to remove: the process starts all the same
+            logger.warning("metrics: files of gone processes not removed", exc_info=True)
+    start_known_series()
+
+
 @_hook
 def start_known_series() -> None:
-    """A process that serves /metrics or counts starting (`counts_for_long`; called once, by
-    `BotadminConfig.ready`): each series whose labels are known in advance (outcomes,
-    connector kinds, API endpoints and their errcodes) is written at 0 into this process's
-    file. A labelled series is otherwise missing until its first count, which `rate()` and
-    `increase()` then miss, and an alert cannot tell "absent" from "none". Bots' series are
+    """A process that serves /metrics or counts starting (`long_running_started`): each
+    series whose labels are known in advance (outcomes, connector kinds, API endpoints and
+    their errcodes) is written at 0 into this process's file. A labelled series is otherwise
+    missing until its first count, which `rate()` and `increase()` then miss, and an alert cannot tell "absent" from "none". Bots' series are
     not: one per bot and counter, at every start, for bots that may never count anything. A
     failure (a full disk) is logged: the process starts all the same."""
     from connectors.registry import CONNECTORS
@@ -324,7 +344,7 @@ def clean_role_dir(role: str) -> None:
     """A service starting: its processes' counts from the last run go. Those of processes
     still running stay: another service of the role on this host (`make run` starts three
     Celery workers: the sends', the forwarder and the fetcher), a manage.py command
-    ("other")."""
+    ("other", emptied by gunicorn's start and by its long-running commands' own)."""
     folder = role_dir(role)
     folder.mkdir(parents=True, exist_ok=True)
     for path in folder.glob("*.db"):
