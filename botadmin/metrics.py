@@ -249,9 +249,10 @@ def start_known_series() -> None:
     """A process that serves /metrics or counts starting (`long_running_started`): each
     series whose labels are known in advance (outcomes, connector kinds, API endpoints and
     their errcodes) is written at 0 into this process's file. A labelled series is otherwise
-    missing until its first count, which `rate()` and `increase()` then miss, and an alert cannot tell "absent" from "none". Bots' series are
-    not: one per bot and counter, at every start, for bots that may never count anything. A
-    failure (a full disk) is logged: the process starts all the same."""
+    missing until its first count, which `rate()` and `increase()` then miss, and an alert
+    cannot tell "absent" from "none". Bots' series are not: one per bot and counter, at
+    every start, for bots that may never count anything. A failure (a full disk) is logged:
+    the process starts all the same."""
     from connectors.registry import CONNECTORS
     from conversations.sync import FINISHED_OUTCOMES
 
