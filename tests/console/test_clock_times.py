@@ -233,3 +233,19 @@ def test_search_results_and_the_audit_tables_read_as_the_console_does(
         assert _shown_as_clock_time(text, moment), (name, text)
     local = f"{timezone.localtime(moment):%H:%M}"
     assert parts["audit"].count(local) == 2, parts["audit"]  # accepted and sent
+
+
+@pytest.mark.parametrize("ago", [TODAY, OLDER], ids=["3h-ago", "3d-ago"])
+def test_a_conversations_newest_message_in_the_list_reads_as_the_console_does(
+    operator_client, bot, group, make_message, ago
+):
+    moment = _moment(ago)
+    make_message(group, text="退款", created_at=moment)
+
+    page = operator_client.get(reverse("console:conversations", args=[bot.pk])).content.decode()
+
+    cell = page.split('class="conv-time')[1].split("</span>")[0]
+    shown = strip_tags(cell)
+    assert _shown_as_clock_time(shown, moment), shown
+    # The full time, its date included, stays in the title.
+    assert f'title="{timezone.localtime(moment):%Y-%m-%d %H:%M:%S}"' in cell, cell
