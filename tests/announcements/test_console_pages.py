@@ -829,10 +829,10 @@ def test_run_times_are_shown_in_the_announcements_time_zone_not_the_servers(
 
     assert "America/New_York" in detail and "America/New_York" in listing
     assert "21:00" not in detail and "21:00" not in listing
-    assert "2026-05-04 09:00" in detail  # the run that started
-    assert "下次运行 2026-05-05 09:00" in detail
+    assert "<strong>09:00</strong>" in detail  # the run that started, just now
+    assert "下次运行 2026-05-05 09:00" in detail  # a day ahead: with its date
     assert "<li>2026-05-05 周二 09:00</li>" in detail  # the next runs panel
-    assert "2026-05-05 09:00" in listing and "2026-05-04 09:00" in listing
+    assert "2026-05-05 09:00" in listing and '<span class="nowrap">09:00</span>' in listing
 
 
 def test_the_list_pages_through_every_announcement_fifty_at_a_time(client, bot, superuser):

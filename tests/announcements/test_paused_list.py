@@ -25,8 +25,8 @@ def next_run_cell(response, announcement) -> str:
 @pytest.mark.parametrize(
     ("language", "said"),
     [
-        ("en", "paused once resumed: 2026-05-04 12:00 Asia/Shanghai"),
-        ("zh-hans", "已暂停 恢复后：2026-05-04 12:00 Asia/Shanghai"),
+        ("en", "paused once resumed: 12:00 Asia/Shanghai"),
+        ("zh-hans", "已暂停 恢复后：12:00 Asia/Shanghai"),
     ],
 )
 def test_a_paused_recurring_announcement_says_paused_and_its_next_run_once_resumed(
@@ -70,4 +70,6 @@ def test_an_active_announcement_still_shows_its_next_run(
     with time_machine.travel(T0 + timedelta(minutes=30), tick=False):
         response = client.get(LIST)
 
-    assert next_run_cell(response, announcement) == "2026-05-04 10:00 Asia/Shanghai"
+    assert (
+        next_run_cell(response, announcement) == "10:00 Asia/Shanghai"
+    )  # within a day: its time alone

@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import strip_tags
 
+from announcements.models import Announcement, AnnouncementRun
 from audit.models import OperatorAction
 from conversations.models import Bot, Conversation, SyncRun
 from deletions.models import DeletionJob
@@ -249,3 +250,51 @@ def test_a_conversations_newest_message_in_the_list_reads_as_the_console_does(
     assert _shown_as_clock_time(shown, moment), shown
     # The full time, its date included, stays in the title.
     assert f'title="{timezone.localtime(moment):%Y-%m-%d %H:%M:%S}"' in cell, cell
+
+
+def _announcement(bot, group, operator, next_run_at, ran_at):
+    """An hourly announcement in New York (not the reader's Shanghai) that ran `ran_at`."""
+    announcement = Announcement.objects.create(
+        bot=bot,
+        title="通知",
+        msgtype="text",
+        body={"msgtype": "text", "text": {"content": "hello"}},
+        schedule_kind="cron",
+        schedule={"cron": "0 * * * *"},
+        timezone="America/New_York",
+        status="active",
+        next_run_at=next_run_at,
+        created_by=operator,
+    )
+    announcement.conversations.add(group)
+    AnnouncementRun.objects.create(
+        announcement=announcement,
+        scheduled_for=ran_at,
+        started_at=ran_at,
+        status="sending",
+        fanned_out_at=ran_at,
+    )
+    return announcement
+
+
+def test_an_announcements_next_and_last_runs_read_as_the_console_does_in_its_zone(
+    client, superuser, bot, group
+):
+    """Within a day, a time alone (a date beyond it, as before), in the announcement's zone."""
+    ahead, ago = _moment(-TODAY), _moment(TODAY)
+    announcement = _announcement(bot, group, superuser, ahead, ago)
+    client.force_login(superuser)
+
+    listing = client.get(reverse("announcements:list")).content.decode()
+    row = listing.split('<td class="nowrap next-run">')[1].split("</tr>")[0]
+    next_run, last_run = (strip_tags(cell) for cell in row.split("</td>")[:2])
+    detail = client.get(reverse("announcements:detail", args=[announcement.pk])).content
+    head = strip_tags(detail.decode().split('id="announcement-head"')[1].split("</p>")[1])
+    heading = strip_tags(detail.decode().split('class="run-head"')[1].split("</strong>")[0])
+
+    with timezone.override("America/New_York"):
+        assert _shown_as_clock_time(next_run, ahead), next_run
+        assert _shown_as_clock_time(last_run, ago), last_run
+        assert _shown_as_clock_time(head.split("America/New_York")[1], ahead), head
+        assert _shown_as_clock_time(heading, ago), heading
+    assert "America/New_York" in next_run, next_run
