@@ -2,7 +2,12 @@
 
 `BotSession.run()` connects, subscribes, heartbeats and reconnects with
 jittered backoff (1 s doubling to 30 s) until it is stopped, or until WeCom
-says something that reconnecting cannot fix:
+says something that reconnecting cannot fix. A network failure, a connection
+WeCom closes (before or after the subscription) and one whose pings go
+unanswered are all retried, without a bound; the waits start again from 1 s only
+after a connection on which WeCom answered a ping, so a server that takes the
+subscription and drops it at once is called every 15 to 30 s, not every second. What
+stops the retries:
 
 * the subscription is refused (bad bot id or secret): the bot is paused
   with WeCom's answer as the reason; resuming it tries again. WeCom being
@@ -124,6 +129,11 @@ class NotAcknowledged(Exception):
 
 class NotConnected(Exception):
     """Nothing was written: there is no subscribed connection right now."""
+
+
+class ConnectionDead(Exception):
+    """WeCom answered none of the last MISSED_PINGS_LIMIT pings: the connection was dropped
+    on our side, without waiting for a close WeCom would not answer either."""
 
 
 class SubscriptionDeferred(Exception):
@@ -248,6 +258,8 @@ class BotSession:
             except SubscriptionDeferred as failure:
                 error = reasons.of(failure)
                 wait_at_least = failure.retry_after or 0.0
+            except (NotAcknowledged, ConnectionDead) as failure:  # our words already
+                error = reasons.of(failure)
             except (OSError, TimeoutError, websockets.WebSocketException) as failure:
                 # Operators read our words; the log keeps Python's (`[Errno -2] …`).
                 error = connection_failure(failure, self.credentials[2])
@@ -260,8 +272,8 @@ class BotSession:
             if self.ended:
                 await self._record_end()
                 return
-            if self.subscribed_once:
-                attempt, self.subscribed_once = 0, False
+            if self.proven:  # the waits start again only after a connection that lived
+                attempt, self.proven = 0, False
             delay = max(backoff(attempt), wait_at_least)
             attempt += 1
             logger.warning("AI bot %s: %s; reconnecting in %.1f s", self.bot_id, error, delay)
@@ -272,10 +284,18 @@ class BotSession:
             )
             await asyncio.sleep(delay)  # stopping cancels it: 45009's minute never holds a stop
 
-    subscribed_once = False
+    # WeCom answered a ping on the connection: it lived, and the next reconnect waits only the
+    # first backoff. A subscription alone does not reset the waits: a server that takes
+    # subscriptions and drops them at once would be called again every second for good.
+    proven = False
 
     def _disconnected(self) -> None:
         self.ws, self.subscribed = None, False
+        self._fail_pending()
+
+    def _fail_pending(self) -> None:
+        """The connection is gone: no ack can come for what waits (the subscription's
+        among them), so none waits out its time-out."""
         for future in self.pending.values():
             if not future.done():
                 closed = Reason(gettext_noop("the connection closed before WeCom's ack"))
@@ -307,7 +327,7 @@ class BotSession:
                 if errcode not in (0, None):
                     await self._refused(ack)
                     return
-                self.subscribed = self.subscribed_once = True
+                self.subscribed = True
                 logger.info("AI bot %s: subscribed at %s", self.bot_id, url)
                 self.connected_at, self.connection_noted = timezone.now(), False
                 heartbeat = asyncio.create_task(self._heartbeat(ws))
@@ -316,11 +336,13 @@ class BotSession:
                     {reader, heartbeat}, return_when=asyncio.FIRST_COMPLETED
                 )
                 heartbeat.cancel()
-                for task in done:
+                # The heartbeat's first: a connection it aborted also ends the reader.
+                for task in sorted(done, key=lambda task: task is not heartbeat):
                     if task.exception():
                         raise task.exception()
             finally:
                 reader.cancel()
+                await asyncio.gather(reader, return_exceptions=True)  # its failure is known
 
     async def _refused(self, ack: dict) -> None:
         refused = gettext_noop(
@@ -387,6 +409,12 @@ class BotSession:
             self.pending.pop(req_id, None)
 
     async def _read(self, ws) -> None:
+        try:
+            await self._read_frames(ws)
+        finally:
+            self._fail_pending()
+
+    async def _read_frames(self, ws) -> None:
         async for raw in ws:
             self.last_frame = time.monotonic()
             try:
@@ -435,19 +463,22 @@ class BotSession:
         """Ping on a fixed timer, whether the last ping was answered or not; when
         MISSED_PINGS_LIMIT pings in a row are still unanswered at the next tick, drop the
         connection (the run loop reconnects). Any ping's ack with errcode 0 means the connection
-        lives."""
+        lives.
+
+        The connection is aborted, not closed: a WeCom that answered no ping does not answer a
+        close either, and waiting for it (websockets' 10 s) would only hold the reconnect up.
+        Tencent's SDK does the same (`terminate()`)."""
         interval = settings.WECOM_AIBOT_HEARTBEAT_SECONDS
         self.unanswered_pings = 0
         while True:
             await asyncio.sleep(interval)
             if self.unanswered_pings >= MISSED_PINGS_LIMIT:
-                logger.warning(
-                    "AI bot %s: %d pings unanswered; reconnecting",
-                    self.bot_id,
-                    self.unanswered_pings,
+                ws.transport.abort()
+                dead = gettext_noop(
+                    "WeCom answered none of the last %(count)s pings: the connection was taken "
+                    "for dead"
                 )
-                await ws.close(code=1001, reason="heartbeat not acknowledged")
-                return
+                raise ConnectionDead(Reason(dead, count=str(self.unanswered_pings)))
             await self._ping()
             self._note_connection()
 
@@ -510,7 +541,7 @@ class BotSession:
             if future.cancelled() or future.exception() is not None:
                 return
             if future.result().get("errcode") in (0, None):
-                self.unanswered_pings = 0
+                self.unanswered_pings, self.proven = 0, True
             else:
                 logger.warning("AI bot %s: ping refused: %.200s", self.bot_id, future.result())
 

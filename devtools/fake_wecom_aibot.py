@@ -15,6 +15,12 @@ It follows shared/spec/wecom-aibot.md:
   is closed;
 * `ping` is acknowledged (unless `answer_pings` is off), `ping_delay` seconds
   late if the test says so, with errcode `ping_errcode` (0 unless the test sets one);
+* `silence(bot_id)` makes the bot's connection silent while its TCP connection stays
+  open: the server reads nothing more on it and answers nothing, not even the
+  WebSocket close (a hung server or a route that drops packets);
+  `close_after_subscribe` closes every connection right after acknowledging its
+  subscription, `close_at_subscribe` as its subscription comes, unanswered (a server
+  that takes connections and drops them);
 * `aibot_send_msg` needs a `chatid` and takes markdown (≤ 20,480 bytes),
   template cards (of the five card types wecom-aibot.md names, in sends, replies,
   welcomes and updates alike) and image / file / voice / video by the media_id of an upload
@@ -147,6 +153,9 @@ class FakeAIBotServer:
         self.ping_delay = 0.0  # seconds before a ping's ack
         self.ping_errcode = 0  # the errcode pings are acknowledged with (0: ok)
         self.ack_with_cmd = False  # acks name the command they answer
+        self.close_after_subscribe = False  # close each connection right after its ack
+        self.close_at_subscribe = False  # close each connection as its subscription comes
+        self._silenced: list = []  # connections `silence` stopped reading
         self._late_acks: set[asyncio.Task] = set()
         self.reply_seconds = 300.0
         self.welcome_seconds = 5.0
@@ -193,6 +202,8 @@ class FakeAIBotServer:
         async def close():
             for late in list(self._late_acks):
                 late.cancel()
+            for ws in self._silenced:  # they would never answer the server's close
+                ws.transport.abort()
             self._server.close()
             await self._server.wait_closed()
 
@@ -286,6 +297,13 @@ class FakeAIBotServer:
         ws = self.live.pop(bot_id)
         self._call(self._kick(ws, bot_id))
 
+    def silence(self, bot_id: str) -> None:
+        """Stop reading the bot's connection and answering on it, its TCP connection left
+        open: no ack, no callback, no answer to a WebSocket close or ping."""
+        ws = self.live.pop(bot_id)
+        self._silenced.append(ws)
+        self._loop.call_soon_threadsafe(ws.transport.pause_reading)
+
     def drop(self, bot_id: str) -> None:
         """Close the bot's connection without a word (a network drop, a WeCom restart)."""
         ws = self.live.pop(bot_id)
@@ -329,6 +347,9 @@ class FakeAIBotServer:
                 _answering.set(str(cmd or ""))
                 if not bot_id:
                     body = frame.get("body") or {}
+                    if self.close_at_subscribe:
+                        await ws.close()
+                        break
                     with self.lock:
                         forced = self._forced_subscribes.pop(0) if self._forced_subscribes else 0
                     if not forced and (
@@ -352,6 +373,9 @@ class FakeAIBotServer:
                     await self._ack(ws, req_id)
                     if older is not None:
                         await self._kick(older, bot_id)
+                    if self.close_after_subscribe:
+                        await ws.close()
+                        break
                     continue
                 await self._command(ws, bot_id, cmd, req_id, frame.get("body") or {})
         except websockets.ConnectionClosed:

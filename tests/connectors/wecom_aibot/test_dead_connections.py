@@ -1,0 +1,93 @@
+"""The gateway against a WeCom that stops answering or keeps dropping the connection: how
+soon it reconnects, how often it tries, and what the operator reads meanwhile."""
+
+import logging
+import time
+
+from django.utils import translation
+
+from botadmin.reasons import translate
+from conversations import connections
+from conversations.models import BotConnection
+from tests.polling import wait_until
+
+
+def row(bot) -> BotConnection:
+    return BotConnection.objects.get(pk=bot.pk)
+
+
+def test_a_connection_wecom_falls_silent_on_is_given_up_at_the_third_tick_and_reconnected(
+    aibot_server, aibot, fast_gateway, connected
+):
+    # Silent down to TCP: no ack, no frame, not even an answer to the WebSocket close, the
+    # TCP connection open. Two pings unanswered at the next tick: the connection is dead
+    # (wecom-aibot.md), and waiting for a close handshake it will never answer only holds
+    # the reconnect up (websockets waits 10 s for it).
+    interval = fast_gateway.WECOM_AIBOT_HEARTBEAT_SECONDS
+    assert wait_until(lambda: len(aibot_server.frames_of("ping")) >= 2, timeout=10)
+    assert wait_until(lambda: row(aibot).state == "connected", timeout=10)
+
+    silent_since = time.monotonic()
+    aibot_server.silence("bot1")
+    assert wait_until(lambda: len(aibot_server.subscriptions) == 2, timeout=15)
+
+    resubscribed = aibot_server.times_of("aibot_subscribe")[1]
+    # Three ticks, then the first backoff (1 s): the pings were answered before, so the
+    # connection had proved itself and the backoff starts again from its first wait.
+    assert resubscribed - silent_since < 3 * interval + 1.0 + 2.0
+    assert wait_until(lambda: row(aibot).state == "connected", timeout=10)
+    shown = connections.status(aibot)
+    assert shown["last_error"] == (
+        "WeCom answered none of the last 2 pings: the connection was taken for dead"
+    )
+    with translation.override("zh-hans"):
+        assert translate(row(aibot).last_error) == "企业微信未应答最近 2 次心跳：已视为连接断开"
+
+
+def test_pings_wecom_stops_acknowledging_read_as_a_dead_connection_not_as_wecom_closing_it(
+    aibot_server, aibot, connected, caplog
+):
+    caplog.set_level(logging.WARNING, logger="connectors.aibot_session")
+    assert wait_until(lambda: len(aibot_server.frames_of("ping")) >= 2, timeout=10)
+    aibot_server.answer_pings = False
+
+    assert wait_until(lambda: len(aibot_server.subscriptions) == 2, timeout=10)
+    assert wait_until(lambda: row(aibot).state == "connected", timeout=10)
+    assert "pings" in row(aibot).last_error
+    assert "closed by WeCom" not in row(aibot).last_error
+    logged = [record.getMessage() for record in caplog.records]
+    assert any("pings: the connection was taken for dead; reconnecting" in m for m in logged)
+
+
+def test_a_connection_closed_right_after_its_subscription_backs_off_instead_of_hammering(
+    aibot_server, aibot, start_gateway
+):
+    # Taken and dropped at once, again and again (hermes-agent issue 55487): a subscription
+    # alone does not prove the connection, so the waits grow as for any failure.
+    aibot_server.close_after_subscribe = True
+    start_gateway()
+
+    assert wait_until(lambda: len(aibot_server.subscriptions) >= 4, timeout=20)
+    at = aibot_server.times_of("aibot_subscribe")
+    assert at[3] - at[2] >= 2.0  # 1 s, then 1-2 s, then 2-4 s: not 1 s each time
+    assert aibot_server.subscriptions[:4] == [("bot1", 0)] * 4
+    assert wait_until(lambda: row(aibot).state == "retrying", timeout=10)
+    assert row(aibot).bot.paused_at is None  # a network failure never pauses the bot
+
+
+def test_a_connection_closed_before_its_subscription_is_answered_is_tried_again_at_once(
+    aibot_server, aibot, start_gateway, caplog
+):
+    # Not after the subscription's 10 s: the connection is gone, no ack can come on it.
+    caplog.set_level(logging.WARNING, logger="connectors.aibot_session")
+    aibot_server.close_at_subscribe = True
+    start_gateway()
+
+    assert wait_until(lambda: len(aibot_server.frames_of("aibot_subscribe")) >= 2, timeout=6)
+    assert wait_until(lambda: row(aibot).state == "retrying", timeout=10)
+    assert row(aibot).last_error == "the connection closed before WeCom's ack"
+    # An expected failure: a warning, no traceback.
+    assert not [record for record in caplog.records if record.exc_info]
+
+    aibot_server.close_at_subscribe = False
+    assert wait_until(lambda: row(aibot).state == "connected", timeout=15)
