@@ -18,9 +18,9 @@ It follows shared/spec/wecom-aibot.md:
 * `silence(bot_id)` makes the bot's connection silent while its TCP connection stays
   open: the server reads nothing more on it and answers nothing, not even the
   WebSocket close (a hung server or a route that drops packets);
-  `close_after_subscribe` closes every connection right after acknowledging its
-  subscription, `close_at_subscribe` as its subscription comes, unanswered (a server
-  that takes connections and drops them);
+  `close_after_subscribe` (a number) closes that many next connections right after
+  acknowledging their subscriptions, `close_at_subscribe` every connection as its
+  subscription comes, unanswered (a server that takes connections and drops them);
 * `aibot_send_msg` needs a `chatid` and takes markdown (≤ 20,480 bytes),
   template cards (of the five card types wecom-aibot.md names, in sends, replies,
   welcomes and updates alike) and image / file / voice / video by the media_id of an upload
@@ -153,7 +153,7 @@ class FakeAIBotServer:
         self.ping_delay = 0.0  # seconds before a ping's ack
         self.ping_errcode = 0  # the errcode pings are acknowledged with (0: ok)
         self.ack_with_cmd = False  # acks name the command they answer
-        self.close_after_subscribe = False  # close each connection right after its ack
+        self.close_after_subscribe = 0  # close the next N connections right after their ack
         self.close_at_subscribe = False  # close each connection as its subscription comes
         self._silenced: list = []  # connections `silence` stopped reading
         self._late_acks: set[asyncio.Task] = set()
@@ -374,6 +374,7 @@ class FakeAIBotServer:
                     if older is not None:
                         await self._kick(older, bot_id)
                     if self.close_after_subscribe:
+                        self.close_after_subscribe -= 1
                         await ws.close()
                         break
                     continue
