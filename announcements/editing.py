@@ -3,6 +3,8 @@
 Each function owns its transaction and wakes the scheduler on commit when a run is due.
 """
 
+import hashlib
+import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -53,6 +55,47 @@ class Draft:
     audience: str = Announcement.Audience.LISTED
     audience_search: str = ""  # with a rule: only the conversations it names
     submission: str = ""  # the compose page's id: one announcement per page (when creating)
+    # When editing: the announcement's edited_version() as the page showed it ("" unchecked).
+    edited_version: str = ""
+
+
+class EditedMeanwhile(Exception):
+    """The edited announcement was saved by someone else (another tab) after the page that
+    posts the edit showed it: saving would undo that edit unseen. `version` is its current
+    edited_version(), which a page posts to save over it knowingly."""
+
+    def __init__(self, version: str):
+        super().__init__(version)
+        self.version = version
+
+
+EDITED_MEANWHILE = gettext_lazy(
+    "This announcement has been changed and saved elsewhere (in another tab or by another "
+    "operator) since this page was opened. What you entered is kept below, but saving it "
+    "now replaces those changes: open the announcement in a new tab to see them, or save "
+    "again to keep yours."
+)
+
+
+def edited_version(announcement: Announcement) -> str:
+    """A fingerprint of what the compose page edits (text, audience, schedule), not of what
+    runs, pauses and resumes change: a page that edits a fingerprint that moved on would
+    undo an edit it never showed."""
+    members = list(announcement.conversations.order_by("pk").values_list("pk", flat=True))
+    edited = [
+        announcement.bot_id,
+        announcement.title,
+        announcement.body,
+        announcement.audience,
+        announcement.audience_search,
+        announcement.saved_audience_id,
+        announcement.schedule_kind,
+        announcement.schedule,
+        announcement.timezone,
+        members,
+    ]
+    text = json.dumps(edited, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
 class AlreadySaved(Exception):
@@ -140,6 +183,9 @@ def _write(
                 raise NotEditableError(NOT_EDITABLE)
             if as_draft and announcement.status == Announcement.Status.PAUSED:
                 raise NotEditableError(PAUSED_STAYS_PAUSED)
+            current = edited_version(announcement)
+            if draft.edited_version and draft.edited_version != current:
+                raise EditedMeanwhile(current)
         announcement.bot = draft.bot
         announcement.title = draft.title
         announcement.msgtype = body["msgtype"]

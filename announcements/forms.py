@@ -59,6 +59,8 @@ WEEKDAY_CHOICES = list(enumerate(WEEKDAY_NAMES))
 STAGED_SALT = "announcements.staged-image"
 # What store_upload names a file.
 STAGED_NAME = re.compile(r"announcements/[0-9a-f]{32}[.\w-]*")
+# announcements.editing.edited_version(): 32 hexadecimal digits.
+EDITED_VERSION = re.compile(r"[0-9a-f]{32}")
 MONTH_DAY_CHOICES = [
     ("", "—"),
     *((str(day), str(day)) for day in range(1, 32)),
@@ -173,6 +175,8 @@ class ComposeForm(AudienceForm):
     # Which compose page this is (a random id made when it is opened): posted twice, the
     # same page makes one announcement (announcements.editing.AlreadySaved).
     submission = SubmissionField()
+    # An edit page's announcements.editing.edited_version() of what it shows.
+    edited_version = forms.CharField(required=False, widget=forms.HiddenInput)
 
     def __init__(
         self, *args, bot: Bot, saved_audiences, kept_zone: str = "", as_draft=False, **kwargs
@@ -192,6 +196,11 @@ class ComposeForm(AudienceForm):
         if self.initial.get("timezone") not in zones:  # one the zoneinfo database dropped
             self.initial["timezone"] = settings.TIME_ZONE
         self.initial.setdefault("submission", new_submission())
+
+    def clean_edited_version(self) -> str:
+        """Empty (nothing to check) for what no edit page posts."""
+        value = self.cleaned_data["edited_version"]
+        return value if EDITED_VERSION.fullmatch(value) else ""
 
     def message_fieldsets(self):
         """(msgtype, bound fields) for each msgtype this bot can send; the page shows one at a time."""

@@ -237,7 +237,10 @@ def compose(request, pk: int | None = None):
             if saved is not None:
                 return redirect("announcements:detail", pk=saved.pk)
     else:
-        form = ComposeForm(initial=initial_from(source) if source else None, **form_args)
+        initial = initial_from(source) if source else None
+        if announcement is not None:
+            initial["edited_version"] = editing.edited_version(announcement)
+        form = ComposeForm(initial=initial, **form_args)
     return render(
         request,
         "console/announcements/compose.html",
@@ -429,6 +432,7 @@ def _save(request, form: ComposeForm, announcement: Announcement | None) -> Anno
                 timezone=data["timezone"],
                 saved_audience=saved_audience,
                 submission=data["submission"],
+                edited_version=data["edited_version"],
             )
             saved = editing.save_announcement(
                 request.user,
@@ -441,6 +445,14 @@ def _save(request, form: ComposeForm, announcement: Announcement | None) -> Anno
             default_storage.delete(upload)
         messages.info(request, ALREADY_SAVED)
         return already.announcement
+    except editing.EditedMeanwhile as meanwhile:
+        if upload is not None:
+            default_storage.delete(upload)
+        # Posted again, the page saves over the other edit: the operator has been told.
+        form.data = form.data.copy()
+        form.data["edited_version"] = meanwhile.version
+        form.add_error(None, editing.EDITED_MEANWHILE)
+        return None
     except (ApiError, ScheduleError, editing.NotEditableError) as error:
         if upload is not None:
             default_storage.delete(upload)  # nothing refers to it
