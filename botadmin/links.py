@@ -20,6 +20,7 @@ WEB_SCHEMES = ("http", "https")
 
 # host, optional :port, then a path, query or fragment; no space, backslash or userinfo.
 _BARE = re.compile(r"(?P<host>[^\s/?#:@\\]+)(?::(?P<port>\d{1,5}))?(?P<rest>[/?#][^\s\\]*)?")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _IPV4 = re.compile(r"\d{1,3}(\.\d{1,3}){3}")
 # A DNS label in any script (例子.中国 too): letters and digits, inner hyphens.
 _LABEL = re.compile(r"[^\W_](?:[\w-]{0,61}[^\W_])?")
@@ -27,13 +28,26 @@ _TOP_LABEL = re.compile(r"[^\W\d_][\w-]*")
 
 
 def is_web_url(value: str) -> bool:
-    """An absolute http(s) URL with a host, and a port from 1 to 65535 if it names one."""
+    """An absolute http(s) URL with a host, and a port from 1 to 65535 if it names one.
+
+    urlsplit takes a host with a space (`https://e .com/`) and drops a tab or line break
+    wherever it is, so such a URL would be stored as written and fail only where it is
+    opened or downloaded: its host must be printable without spaces, and no control
+    character may be anywhere in it. A space in the path or query stays allowed, as a
+    browser encodes it."""
     try:
         parts = urlsplit(value)
         port = parts.port  # ValueError for one out of range or not a number
     except ValueError:
         return False
-    return parts.scheme in WEB_SCHEMES and bool(parts.netloc) and port != 0
+    return (
+        parts.scheme in WEB_SCHEMES
+        and bool(parts.netloc)
+        and port != 0
+        and parts.netloc.isprintable()
+        and " " not in parts.netloc
+        and _CONTROL.search(value) is None
+    )
 
 
 def is_bare_link(value: str) -> bool:

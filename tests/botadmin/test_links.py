@@ -55,6 +55,12 @@ def test_a_web_url_or_a_host_with_an_optional_path_is_a_link(url, opens):
         "https://x.com:65536",
         "http://x.com:0/",
         "http://x.com:port/",
+        "https://e .com/",
+        "https://e\u3000.com/",
+        "https://x.com\x01/",
+        "https://x.com/a\nb",
+        "https://x.com/page\r\n",
+        "http://x.com/\x7f",
         "",
     ],
 )

@@ -391,6 +391,11 @@ def test_a_missing_conversation_id_is_40035(send, bot, group):
         ({"msgtype": "link", "link": {"title": "t", "url": "javascript:alert(1)"}}, 40058),
         ({"msgtype": "image", "image": {}}, 40058),
         ({"msgtype": "image", "image": {"url": "ftp://x.com/a.png"}}, 40058),
+        ({"msgtype": "image", "image": {"url": "https://x .com/a.png"}}, 40058),
+        (
+            {"msgtype": "news", "news": {"articles": [{"title": "t", "url": "https://x.com/\n"}]}},
+            40058,
+        ),
         ({"msgtype": "miniprogram", "miniprogram": {}}, 40058),
         ({"msgtype": "text", "text": {"content": "a\u0000b"}}, 40058),
         (["msgtype", "text"], 40035),
