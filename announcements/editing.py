@@ -81,8 +81,8 @@ def edited_version(announcement: Announcement) -> str:
     """A fingerprint of what the compose page edits (text, audience, schedule), not of what
     runs, pauses and resumes change: a page that edits a fingerprint that moved on would
     undo an edit it never showed."""
-    members = list(announcement.conversations.order_by("pk").values_list("pk", flat=True))
-    edited = [
+    members = announcement.conversations.order_by("pk").values_list("pk", flat=True)
+    return _fingerprint(
         announcement.bot_id,
         announcement.title,
         announcement.body,
@@ -92,8 +92,28 @@ def edited_version(announcement: Announcement) -> str:
         announcement.schedule_kind,
         announcement.schedule,
         announcement.timezone,
-        members,
-    ]
+        list(members),
+    )
+
+
+def _draft_version(draft: "Draft", body: dict) -> str:
+    """edited_version() of the announcement once `draft` is saved."""
+    listed = draft.audience == Announcement.Audience.LISTED
+    return _fingerprint(
+        draft.bot.pk,
+        draft.title,
+        body,
+        draft.audience,
+        "" if listed else draft.audience_search,
+        draft.saved_audience.pk if listed and draft.saved_audience else None,
+        draft.kind,
+        draft.schedule,
+        draft.timezone,
+        sorted(_bots_conversations(draft.bot, draft.conversation_ids)) if listed else [],
+    )
+
+
+def _fingerprint(*edited) -> str:
     text = json.dumps(edited, sort_keys=True, ensure_ascii=False, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
@@ -183,9 +203,8 @@ def _write(
                 raise NotEditableError(NOT_EDITABLE)
             if as_draft and announcement.status == Announcement.Status.PAUSED:
                 raise NotEditableError(PAUSED_STAYS_PAUSED)
-            current = edited_version(announcement)
-            if draft.edited_version and draft.edited_version != current:
-                raise EditedMeanwhile(current)
+            if draft.edited_version:
+                _raise_if_edited_meanwhile(announcement, draft, body)
         announcement.bot = draft.bot
         announcement.title = draft.title
         announcement.msgtype = body["msgtype"]
@@ -229,6 +248,14 @@ def _write(
         if active and announcement.next_run_at and announcement.next_run_at <= now:
             tick_on_commit()
     return announcement
+
+
+def _raise_if_edited_meanwhile(announcement: Announcement, draft: Draft, body: dict) -> None:
+    """EditedMeanwhile when the announcement is no longer what the page showed, unless it
+    already is what the page posts (the same page posted twice: a double click)."""
+    current = edited_version(announcement)
+    if draft.edited_version != current and _draft_version(draft, body) != current:
+        raise EditedMeanwhile(current)
 
 
 class NotADraft(Exception):

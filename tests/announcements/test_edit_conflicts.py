@@ -59,3 +59,15 @@ def test_saving_again_after_being_told_replaces_the_other_edit(client, two_tabs)
     announcement.refresh_from_db()
     assert announcement.title == "Second tab's title"
     assert announcement.body["text"]["content"] == "old"
+
+
+def test_the_same_edit_posted_twice_is_no_edit_from_elsewhere(client, two_tabs):
+    announcement, url, (tab, _other) = two_tabs
+    edited = {**tab, "title": ["Edited"], "text__content": ["new"], "time": ["10:00"]}
+
+    first = post_confirmed(client, url, edited)
+    second = post_confirmed(client, url, edited)  # a double click
+
+    assert (first.status_code, second.status_code) == (302, 302)
+    announcement.refresh_from_db()
+    assert (announcement.title, announcement.schedule["time"]) == ("Edited", "10:00")
