@@ -703,3 +703,23 @@ def test_the_bots_on_off_switch_is_called_enabled_and_says_what_off_does(operato
     operator_client.cookies["django_language"] = "en"
     english = operator_client.get(reverse("console:bot", args=[bot.pk])).content.decode()
     assert '<label for="id_is_active">Enabled</label>' in english
+
+
+def test_a_sending_form_saves_only_what_its_page_changed_not_what_another_tab_did(
+    operator_client, bot
+):
+    page = reverse("console:bot", args=[bot.pk])
+    first_tab = submitted_form(operator_client.get(page).content.decode(), "sending-form")
+    second_tab = submitted_form(operator_client.get(page).content.decode(), "sending-form")
+    turned_off = {name: value for name, value in first_tab.items() if name != "is_active"}
+    assert first_tab["is_active"] == ["on"]
+
+    operator_client.post(reverse("console:bot_sending", args=[bot.pk]), turned_off)
+    operator_client.post(
+        reverse("console:bot_sending", args=[bot.pk]),
+        {**second_tab, "rate_limit_per_minute": "7"},
+    )
+
+    bot.refresh_from_db()
+    assert not bot.is_active  # the first tab turned it off; the second did not touch it
+    assert bot.rate_limit_per_minute == 7
