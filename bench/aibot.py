@@ -167,7 +167,7 @@ def main() -> None:
             times = wait_stored(f"{RUN}-burst-", args.events)
             gateway_rate = args.events / (max(times.values()) - began)
 
-            worker = celery_worker(pool="prefork", concurrency=2, env=env)
+            worker = celery_worker(pool=None, concurrency=2, env=env)
             fake.push_message("benchbot", frame_body(f"{RUN}-fwarm"))
             deadline = time.monotonic() + 60
             while f"{RUN}-fwarm" not in receiver.arrived and time.monotonic() < deadline:

@@ -66,7 +66,7 @@ UNLIMITED = 10_000_000  # messages per minute: the rate limit is off
 def worker(concurrency: int = 2) -> subprocess.Popen:
     """A real Celery worker with embedded beat on the bench database and broker."""
     return celery_worker(
-        pool="prefork",
+        pool=None,  # the configured one (threads on the filesystem broker), as it always ran
         concurrency=concurrency,
         beat_schedule=f"{VAR}/beat-schedule",
         loglevel="ERROR",

@@ -261,7 +261,7 @@ def measure_backlog(env, base, secret, receiver, args) -> tuple[float, int | Non
     time.sleep(1)  # the last wake-ups leave the web processes' publishers
     wakeups = broker_messages(env, "forwarding")
     start_count = len(receiver.requests)
-    worker = celery_worker(pool="prefork", concurrency=2, env=env)
+    worker = celery_worker(pool=None, concurrency=2, env=env)
     try:
         receiver.wait_for(start_count + 1, timeout=120)
         began = time.perf_counter()

@@ -16,7 +16,7 @@ from kombu import Queue
 
 from botadmin.env_booleans import env_bool
 from botadmin.env_numbers import env_float, env_int
-from botadmin.process_roles import process_role
+from botadmin.process_roles import process_role, worker_pool
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -290,8 +290,10 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 # under a lock: a child killed while holding it (OOM killer, an operator)
 # froze every other child with no log line. Threads have no children to lose,
 # and delivery waits on HTTP and the database, not the CPU. Redis and RabbitMQ
-# run the event loop, where prefork handles a lost child.
-CELERY_WORKER_POOL = env.str(
+# run the event loop, where prefork handles a lost child. A pool the worker's command
+# line names (--pool, -P) wins, prefork too: Celery takes --pool=prefork for its own
+# default and used this setting instead (celery/bin/worker.py, WorkersPool.convert).
+CELERY_WORKER_POOL = worker_pool(sys.argv) or env.str(
     "CELERY_WORKER_POOL", default="threads" if _FILESYSTEM_BROKER else "prefork"
 )
 # The synchronous loop sleeps the polling interval whenever the worker holds

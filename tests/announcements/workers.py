@@ -22,7 +22,7 @@ def start_worker(*, beat: bool = True, concurrency: int = 2, **env) -> subproces
     # tests is in its way, and what it enqueues it consumes itself.
     workdir = tempfile.mkdtemp(prefix="announce-worker-")
     return celery_worker(
-        pool="prefork",
+        pool=None,  # the configured one (threads on the filesystem broker), as it always ran
         concurrency=concurrency,
         beat_schedule=Path(workdir) / "beat-schedule" if beat else None,
         env={

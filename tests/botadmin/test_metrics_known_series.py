@@ -85,14 +85,26 @@ def fresh_environment(transactional_db, tmp_path, monkeypatch):
 
 @pytest.mark.parametrize(
     "launcher",
-    [None, [sys.executable, "-m", "gunicorn"]],
-    ids=["script", "python -m gunicorn"],
+    [
+        None,
+        [sys.executable, "-m", "gunicorn"],
+        [sys.executable, "-m", "gunicorn.app.wsgiapp"],
+        "gunicorn3",
+    ],
+    ids=["script", "python -m gunicorn", "python -m gunicorn.app.wsgiapp", "gunicorn3"],
 )
 def test_a_fresh_gunicorn_lists_every_known_series_at_zero_and_no_bot_yet(
     launcher, fresh_environment, tmp_path
 ):
-    """Started by the virtualenv's script (the Procfile, the systemd unit) or as `python
-    -m gunicorn`: either is the web service, counting into the web folder."""
+    """Started by the virtualenv's script (the Procfile, the systemd unit), as `python -m
+    gunicorn` or `python -m gunicorn.app.wsgiapp`, or by a script named as Debian's package
+    before bookworm names it, `gunicorn3`: each is the web service, counting into the web
+    folder."""
+    if launcher == "gunicorn3":
+        script = tmp_path / "bin" / "gunicorn3"
+        script.parent.mkdir()
+        script.symlink_to(ROOT / ".venv" / "bin" / "gunicorn")
+        launcher = [str(script)]
     env = fresh_environment
     log = tmp_path / "server.log"
     with running_gunicorn(env["DATABASE_URL"], log, env=env, launcher=launcher) as base_url:

@@ -80,9 +80,6 @@ def test_a_replaced_celery_pool_process_takes_its_live_gauges_and_leaves_its_cou
             "BOTADMIN_METRICS_TOKEN": TOKEN,
             "BOTADMIN_ALLOW_PRIVATE_URLS": "1",
             "WECOM_API_BASE": wecom.base_url,
-            # What --pool=prefork cannot say where the setting is threads (the filesystem
-            # broker's default): Celery's command line takes it for its own default.
-            "CELERY_WORKER_POOL": "prefork",
         },
         stderr=tmp_path / "worker.log",
     )

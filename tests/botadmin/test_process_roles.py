@@ -4,7 +4,7 @@ its command line however it was started: the virtualenv's script, a full path, o
 
 import pytest
 
-from botadmin.process_roles import process_role
+from botadmin.process_roles import process_role, worker_pool
 
 VENV = "/opt/botadmin/.venv"
 SITE = f"{VENV}/lib/python3.11/site-packages"
@@ -18,8 +18,10 @@ GUNICORN_ARGS = ["-c", "botadmin/gunicorn_conf.py", "botadmin.wsgi"]
         [".venv/bin/gunicorn", *GUNICORN_ARGS],  # the Procfile
         ["gunicorn", *GUNICORN_ARGS],  # found on PATH
         [f"{SITE}/gunicorn/__main__.py", *GUNICORN_ARGS],  # python -m gunicorn
+        [f"{SITE}/gunicorn/app/wsgiapp.py", *GUNICORN_ARGS],  # python -m gunicorn.app.wsgiapp
+        ["/usr/bin/gunicorn3", *GUNICORN_ARGS],  # Debian's package before bookworm
     ],
-    ids=["full path", "relative path", "on PATH", "python -m"],
+    ids=["full path", "relative path", "on PATH", "python -m", "python -m wsgiapp", "gunicorn3"],
 )
 def test_gunicorn_is_web_however_it_is_started(argv):
     assert process_role(argv) == "web"
@@ -54,7 +56,61 @@ def test_celery_is_worker_or_beat_by_its_command_however_it_is_started(program, 
         [f"{SITE}/pytest/__main__.py", "tests"],
         [],
     ],
-    ids=["manage.py", "python manage.py", "celery folder", "gunicorn folder", "pytest", "empty"],
+    ids=[
+        "manage.py",
+        "python manage.py",
+        "celery folder",
+        "gunicorn folder",
+        "pytest",
+        "empty",
+    ],
 )
 def test_anything_else_is_other(argv):
     assert process_role(argv) == "other"
+
+
+@pytest.mark.parametrize(
+    ("argv", "pool"),
+    [
+        (["celery", "-A", "botadmin", "worker", "--pool=prefork"], "prefork"),
+        (["celery", "-A", "botadmin", "worker", "--pool", "prefork"], "prefork"),
+        (["celery", "-A", "botadmin", "worker", "-P", "prefork", "-c", "4"], "prefork"),
+        (["celery", "-A", "botadmin", "worker", "-Pthreads"], "threads"),
+        ([f"{SITE}/celery/__main__.py", "--app=botadmin", "worker", "-P", "solo"], "solo"),
+        # celery's own options before its command, one with a value that reads as one
+        (
+            [
+                "celery",
+                "--workdir",
+                "/srv/worker",
+                "-q",
+                "-A",
+                "botadmin",
+                "worker",
+                "-P",
+                "prefork",
+            ],
+            "prefork",
+        ),
+        (["celery", "-A", "botadmin", "worker", "-P", "threads", "--pool=prefork"], "prefork"),
+        (["celery", "-A", "botadmin", "worker", "--queues=media"], None),
+        (["celery", "-A", "botadmin", "beat", "-P", "prefork"], None),
+        (["manage.py", "runserver", "-P", "prefork"], None),
+    ],
+    ids=[
+        "--pool=",
+        "--pool",
+        "-P",
+        "-Pname",
+        "python -m, --app=",
+        "celery's options first",
+        "the last one",
+        "none named",
+        "beat",
+        "not celery",
+    ],
+)
+def test_the_pool_a_workers_command_line_names_is_read_from_it(argv, pool):
+    """settings.py makes it CELERY_WORKER_POOL: Celery took --pool=prefork for its own default
+    and used the setting instead."""
+    assert worker_pool(argv) == pool
