@@ -18,3 +18,5 @@ class BotadminConfig(AppConfig):
         # started it: gunicorn, a Celery worker, runserver, the AI bot gateway.
         if metrics.counts_for_long(sys.argv):
             metrics.long_running_started()
+        else:  # a manage.py command that ends: its folder's gone commands' counts folded
+            metrics.command_started()

@@ -15,6 +15,10 @@ of each past run (and of cron'd commands) would otherwise pile up there for good
 of processes still running stay (a gateway restarting keeps a running command's counts);
 those of gone ones are counts a scrape adds up, so they go only as a service restarts,
 read by Prometheus as a restart (`rate()`, `increase()`), as the web and worker folders'.
+Its other commands (cron'd, one-off) fold the files of its gone processes into one file
+per type as they start (`command_started`, botadmin/metrics_files.py), their counts kept:
+on a host that runs nothing else there, the folder holds those and the last runs' files.
+A scrape reads each folder under a shared lock that a clean-up and a fold take alone.
 A process replaced while its service runs (a gunicorn worker, a Celery pool process)
 takes its live gauges with it as it goes (`process_gone`) and leaves its counts.
 
@@ -37,6 +41,7 @@ BOTADMIN_METRICS_TOKEN is unset nothing is recorded (nobody could read it).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import glob
 import hmac
@@ -65,7 +70,7 @@ from prometheus_client import (  # noqa: E402
 from prometheus_client.core import GaugeMetricFamily  # noqa: E402
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead  # noqa: E402
 
-from . import health  # noqa: E402
+from . import health, metrics_files  # noqa: E402
 from .bearer import bearer_challenge, bearer_token  # noqa: E402
 from .errors import Err  # noqa: E402
 
@@ -345,12 +350,28 @@ def clean_role_dir(role: str) -> None:
     """A service starting: its processes' counts from the last run go. Those of processes
     still running stay: another service of the role on this host (`make run` starts three
     Celery workers: the sends', the forwarder and the fetcher), a manage.py command
-    ("other", emptied by gunicorn's start and by its long-running commands' own)."""
+    ("other", emptied by gunicorn's start and by its long-running commands' own, with the
+    counts its commands that ended folded: `command_started`)."""
     folder = role_dir(role)
-    folder.mkdir(parents=True, exist_ok=True)
-    for path in folder.glob("*.db"):
-        if not _pid_alive(path):
-            path.unlink(missing_ok=True)
+    with metrics_files.folder_lock(folder, shared=False):
+        for path in folder.glob("*.db"):
+            if metrics_files.process_gone(path):
+                path.unlink(missing_ok=True)
+
+
+def command_started() -> None:
+    """A process of the folder "other" that is not one of its long-running commands starting
+    (a manage.py command cron runs, migrate, a shell; called once, by `BotadminConfig.ready`):
+    the files of its gone processes are folded into one per type, their counts kept
+    (`metrics_files.fold_gone_processes`). On a host with no gunicorn, AI bot gateway or
+    runserver nothing else removes them, and each run's files stayed for good."""
+    folder = Path(os.environ.get("PROMETHEUS_MULTIPROC_DIR", ""))
+    if folder.name != "other":
+        return
+    try:
+        metrics_files.fold_gone_processes(folder)
+    except OSError:  # not ours to change: the command runs all the same
+        logger.warning("metrics: files of gone processes not folded", exc_info=True)
 
 
 def process_gone(pid: int) -> None:
@@ -364,24 +385,17 @@ def process_gone(pid: int) -> None:
     mark_process_dead(pid)
 
 
-def _pid_alive(path: Path) -> bool:
-    try:
-        pid = int(path.stem.rsplit("_", 1)[-1])
-        os.kill(pid, 0)
-    except (ValueError, ProcessLookupError):
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 class AllProcessesCollector:
     """Every role's files merged, as MultiProcessCollector does for one folder."""
 
     def collect(self):
-        root = str(settings.BOTADMIN_METRICS_DIR)
-        files = glob.glob(os.path.join(glob.escape(root), "*", "*.db"))
-        return MultiProcessCollector.merge(files, accumulate=True)
+        root = Path(settings.BOTADMIN_METRICS_DIR)
+        with contextlib.ExitStack() as locked:
+            # Each folder read while no clean-up or fold changes it (metrics_files).
+            for role in ROLES:
+                locked.enter_context(metrics_files.folder_lock(root / role, shared=True))
+            files = glob.glob(os.path.join(glob.escape(str(root)), "*", "*.db"))
+            return list(MultiProcessCollector.merge(files, accumulate=True))
 
 
 class DatabaseCollector:
