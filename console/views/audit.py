@@ -11,7 +11,7 @@ from conversations.services import bots_visible_to
 from ..export import csv_lines, operator_action_lines
 from ..forms import AuditFilterForm
 from ..login_required import login_required
-from ..queries import audit_rows, page_by_id, page_by_id_both_ways
+from ..queries import audit_rows, page_by_id, page_by_id_both_ways, searches_by_sender
 from .scoping import int_param
 
 # Operator actions on a page; older and newer pages continue by id (keyset), with the
@@ -31,8 +31,11 @@ def _filtered(request):
 
 @login_required
 def outbound_log(request):
-    form, _data, rows, bots = _filtered(request)
-    page = page_by_id(rows, int_param(request, "before"), bots) if form.is_valid() else None
+    form, data, rows, bots = _filtered(request)
+    page = None
+    if form.is_valid():
+        before = int_param(request, "before")
+        page = page_by_id(rows, before, bots, by_sender=searches_by_sender(data))
     export_query = request.GET.copy()
     export_query.pop("before", None)
     return render(

@@ -4,7 +4,7 @@ from conversations.services import bots_visible_to
 
 from ..forms import MessageFilterForm
 from ..login_required import login_required
-from ..queries import page_by_id, search_results
+from ..queries import page_by_id, search_results, searches_by_sender
 from ..senders import name_senders
 from .scoping import int_param
 
@@ -15,7 +15,10 @@ def search(request):
     form = MessageFilterForm(request.GET or None, bots=bots)
     page = None
     if form.is_bound and form.is_valid() and not form.is_blank():
-        rows = search_results(bots, form.cleaned_data)
-        page = page_by_id(rows, int_param(request, "before"), bots)
+        data = form.cleaned_data
+        before = int_param(request, "before")
+        page = page_by_id(
+            search_results(bots, data), before, bots, by_sender=searches_by_sender(data)
+        )
         name_senders(page.rows)
     return render(request, "console/search.html", {"form": form, "page": page})

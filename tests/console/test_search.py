@@ -241,3 +241,128 @@ def test_a_sender_who_came_without_a_name_is_shown_and_found_by_the_contacts_nam
     html = response.content.decode()
     assert "acme · 李娜 · 文本" in html and "acme · 李四 · 文本" in html
     assert "wmDemoUser0002" not in html
+
+
+def pages_of(client, path: str, params: dict) -> list[list[int]]:
+    """Every page of `path`'s results for `params`, following the "older" links."""
+    pages, before = [], None
+    while True:
+        response = client.get(path, {**params, **({"before": before} if before else {})})
+        page = response.context["page"]
+        pages.append([m.pk for m in page.rows])
+        if page.next_before is None:
+            return pages
+        before = page.next_before
+
+
+@pytest.fixture
+def senders_here_and_there(bot, other_bot, group, other_group, make_conversation):
+    """400 messages of one bot, most from 20 users; 张伟 (wmZhang) wrote often long ago
+    and twice lately, 张伟华 (wmZhangWH) in between, and a contact named 张无名 whose
+    messages came without a name; another bot's 张伟 too, which the operator does not see."""
+    make_conversation(bot, "wmNoName", kind="user", name="张无名")
+
+    def sender(i: int) -> tuple[str, str]:
+        if (i < 120 and i % 2) or i in (350, 390):
+            return "wmZhang", "张伟"
+        if 150 < i < 300 and i % 7 == 0:
+            return "wmZhangWH", "张伟华"
+        if i % 11 == 0:
+            return "wmNoName", ""
+        return f"wmUser{i % 20}", f"用户{i % 20}"
+
+    Message.objects.bulk_create(
+        Message(
+            msgid=f"m{i}",
+            bot=bot,
+            conversation=group,
+            direction="in",
+            msgtype="text",
+            body={},
+            search_text=f"消息 {i}",
+            sender_id=sender(i)[0],
+            sender_name=sender(i)[1],
+            status="received",
+            source="agent",
+        )
+        for i in range(400)
+    )
+    Message.objects.bulk_create(
+        Message(
+            msgid=f"x{i}",
+            bot=other_bot,
+            conversation=other_group,
+            direction="in",
+            msgtype="text",
+            body={},
+            sender_id="wmZhang",
+            sender_name="张伟",
+            status="received",
+            source="agent",
+        )
+        for i in range(30)
+    )
+
+
+@pytest.mark.parametrize(
+    "sender, wanted",
+    [
+        pytest.param("wmZhang", {"wmZhang"}, id="ID"),
+        pytest.param("张伟", {"wmZhang", "wmZhangWH"}, id="part of two names"),
+        pytest.param("张", {"wmZhang", "wmZhangWH", "wmNoName"}, id="a contact's name too"),
+        pytest.param(
+            "用户1", {f"wmUser{n}" for n in (1, *range(10, 20))}, id="those who write often"
+        ),
+    ],
+)
+def test_search_by_sender_pages_through_the_same_messages_newest_first(
+    operator_client, bot, senders_here_and_there, monkeypatch, sender, wanted
+):
+    """The sender's messages are read in parts (a range of the newest ids, further when
+    the sender is in it, the rest through the sender indexes: made small here so that a
+    page crosses each) and merged: every page is still the next 50 of the sender's
+    messages by id, none twice, none left out, other bots' not among them."""
+    monkeypatch.setattr("console.queries.SENDER_WINDOW", 40)
+    monkeypatch.setattr("console.queries.SENDER_WALK_MOST", 60)
+    expected = list(
+        Message.objects.filter(bot=bot, sender_id__in=wanted)
+        .order_by("-id")
+        .values_list("pk", flat=True)
+    )
+
+    pages = pages_of(operator_client, SEARCH, {"sender": sender})
+
+    assert [pk for page in pages for pk in page] == expected
+    assert all(len(page) == 50 for page in pages[:-1]) and len(pages) > 1
+
+
+def test_the_outbound_log_by_sender_pages_through_the_same_messages(
+    operator_client, bot, group, make_message, monkeypatch
+):
+    """The audit log reads its sender filter the same way (outbound messages with a sender:
+    an operator's reply from an AI bot's conversation, say)."""
+    monkeypatch.setattr("console.queries.SENDER_WINDOW", 40)
+    monkeypatch.setattr("console.queries.SENDER_WALK_MOST", 60)
+    Message.objects.bulk_create(
+        Message(
+            msgid=f"o{i}",
+            bot=bot,
+            conversation=group,
+            direction="out",
+            msgtype="text",
+            body={},
+            sender_id="wmOps" if i < 70 or i == 180 else "",
+            sender_name="值班员" if i < 70 or i == 180 else "",
+            status="sent",
+            source="api",
+        )
+        for i in range(200)
+    )
+    expected = list(
+        Message.objects.filter(sender_id="wmOps").order_by("-id").values_list("pk", flat=True)
+    )
+
+    for sender in ("wmOps", "值班"):
+        pages = pages_of(operator_client, reverse("console:audit"), {"sender": sender})
+        assert [pk for page in pages for pk in page] == expected
+        assert [len(page) for page in pages] == [50, 21]
