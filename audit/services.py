@@ -64,6 +64,12 @@ def record_action(
     )
 
 
+def via_key(via: str) -> str:
+    """Where an action was done, as its entry's details name it ("console", "admin",
+    "command line"), from the words a summary ends with (" in the console")."""
+    return via.strip().removeprefix("in the ").removeprefix("from the ")
+
+
 # How long a page's id keeps telling a second post of it apart (a double click, a reload
 # that posts again): a page posted a day later acts again.
 PAGE_REMEMBERED = timedelta(days=1)

@@ -47,7 +47,7 @@ def csv_lines(queryset: QuerySet, batch_size: int | None = None) -> Iterator[str
 
 # The operator actions' download: `summary` is the page's description, in the language of
 # the operator who downloads it (and their time zone); the English text recorded with the
-# entry, which the page shows on hover, follows the other columns.
+# entry follows the other columns.
 OPERATOR_ACTION_HEADER = [*audit_export.HEADER, "summary_as_recorded"]
 SUMMARY_COLUMN = audit_export.HEADER.index("summary")
 

@@ -102,6 +102,7 @@ def create_bot(actor, name: str, kind: str, settings: dict) -> Bot:
             bot=bot,
             target=bot,
             summary=f"Created the {connector.english_label()} bot {bot.name}.",
+            details={"connector": kind},
         )
     return bot
 
@@ -225,6 +226,7 @@ def add_conversation(conversation: Conversation, actor) -> Conversation:
             bot=conversation.bot,
             target=conversation,
             summary=f"Added the {conversation.kind} {conversation} by hand.",
+            details={"kind": conversation.kind},
         )
     return conversation
 

@@ -70,7 +70,10 @@ def resume_bot(bot: Bot, actor) -> int:
             bot=bot,
             target=bot,
             summary=f"Resumed sending (paused because: {bot.paused_reason}).",
-            details={"paused_at": bot.paused_at.isoformat() if bot.paused_at else None},
+            details={
+                "paused_at": bot.paused_at.isoformat() if bot.paused_at else None,
+                "reason": reasons.as_json(bot.paused_reason),
+            },
         )
         # Within the transaction: the pause is cleared with its messages woken, or not at all.
         woken = bot_resumed.send(sender=Bot, bot=bot, now=now)

@@ -150,7 +150,7 @@ def rotate_secret(
 
     The rotation is recorded in the audit log with `actor` (None from the command line).
     """
-    from audit.services import record_action, recorded_from_page
+    from audit.services import record_action, recorded_from_page, via_key
 
     if grace is None:
         grace = timedelta(hours=settings.BOTADMIN_SECRET_GRACE_HOURS)
@@ -173,7 +173,11 @@ def rotate_secret(
             bot=bot,
             target=bot,
             summary=summary + via + ".",
-            details={"submission": submission} if submission else None,
+            details={
+                "grace_hours": grace.total_seconds() / 3600,
+                **({"via": via_key(via)} if via else {}),
+                **({"submission": submission} if submission else {}),
+            },
         )
     return bot
 

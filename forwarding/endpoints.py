@@ -292,7 +292,14 @@ def add_endpoint(
             description=description,
             sends_api_secret=sends_api_secret,
         )
-        record_action(actor, "endpoint.create", bot=bot, target=endpoint, summary=f"Added {url}")
+        record_action(
+            actor,
+            "endpoint.create",
+            bot=bot,
+            target=endpoint,
+            summary=f"Added {url}",
+            details={"url": url},
+        )
     return endpoint
 
 

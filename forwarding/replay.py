@@ -125,6 +125,7 @@ def _replay_one(user, endpoint: WebhookEndpoint, pk: int, now: datetime, submiss
             summary=f"Replayed {row.webhook_id} to {endpoint.url}",
             details={
                 "webhook_id": row.webhook_id,
+                "url": endpoint.url,
                 "previous_status": row.status,
                 **({"submission": submission} if submission else {}),
             },

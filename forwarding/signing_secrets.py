@@ -14,7 +14,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from audit.services import record_action
+from audit.services import record_action, via_key
 from conversations.secrets import check_replacing, generate_signing_secret
 
 from .models import WebhookEndpoint
@@ -80,6 +80,9 @@ def rotate_signing_secret(
             target=endpoint,
             summary=f"Rotated the signing secret of webhook endpoint #{endpoint.pk}"
             f" (grace {grace.total_seconds() / 3600:g} h){via}.",
-            details={"grace_hours": grace.total_seconds() / 3600},
+            details={
+                "grace_hours": grace.total_seconds() / 3600,
+                **({"via": via_key(via)} if via else {}),
+            },
         )
     return endpoint

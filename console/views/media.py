@@ -46,7 +46,7 @@ def fetch_again(request, bot_id: int, pk: int, message_id: int, media_id: int):
             bot=bot,
             target=row.message,
             summary=f"Fetched the {row.kind} of message {row.message_id} again.",
-            details={"media": row.pk, "message": row.message_id},
+            details={"media": row.pk, "message": row.message_id, "kind": row.kind},
         )
     base_url = reverse("console:history", args=[bot.pk, conversation.pk])
     message = history.pending_in(conversation, [message_id])

@@ -99,6 +99,7 @@ class Command(BaseCommand):
                 target=bot,
                 summary=f"Created the {connector.english_label()} bot {bot.name}"
                 " from the command line.",
+                details={"connector": bot.connector, "via": "command line"},
             )
         # The webhook URL's endpoint, made when the bot was saved, signs with its own secret.
         endpoint = bot.webhook_endpoints.filter(is_primary=True).first()

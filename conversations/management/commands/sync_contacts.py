@@ -41,7 +41,7 @@ class Command(BaseCommand):
                 bot=bot,
                 target=run,
                 summary="Contact sync from the command line.",
-                details={"run": run.pk},
+                details={"run": run.pk, "via": "command line"},
             )
             run = self._wait(run, options["wait_seconds"])
             self.stdout.write(json.dumps(_summary(run), ensure_ascii=False))
