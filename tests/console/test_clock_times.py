@@ -298,3 +298,21 @@ def test_an_announcements_next_and_last_runs_read_as_the_console_does_in_its_zon
         assert _shown_as_clock_time(head.split("America/New_York")[1], ahead), head
         assert _shown_as_clock_time(heading, ago), heading
     assert "America/New_York" in next_run, next_run
+
+
+@pytest.mark.parametrize("language", ["zh-hans", "en"])
+@pytest.mark.parametrize("ago", [TODAY, OLDER], ids=["3h-ago", "3d-ago"])
+def test_the_audit_filters_accepted_since_line_reads_as_the_console_does(
+    operator_client, ago, language
+):
+    """The dashboard's "failed (24 h)" link filters by a moment: the line said it as
+    "2026-12-07 09:00:00", date and seconds, beside "09:00" everywhere else."""
+    since = _moment(ago)
+    operator_client.cookies["django_language"] = language
+
+    page = operator_client.get(reverse("console:audit"), {"since": since.isoformat()})
+
+    line = strip_tags(page.content.decode().split('id="filter-since">')[1].split("·")[0])
+    assert _shown_as_clock_time(line, since), line
+    assert f"{timezone.localtime(since):%H:%M:%S}" not in line, line
+    assert line.startswith({"zh-hans": "受理时间不早于 ", "en": "Accepted since "}[language])
