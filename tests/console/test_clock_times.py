@@ -129,6 +129,79 @@ def _admin_connection(moment):
     return render_to_string("admin/conversations/bot/connection.html", {"connection": connection})
 
 
+def _live_connection(moment):
+    """A long connection's guide on the bot page (and its live refresh)."""
+    connection = SimpleNamespace(
+        state="connected",
+        get_state_display="connected",
+        connected_since=moment,
+        last_frame_at=moment,
+        shown_error="boom",
+        last_error_at=moment,
+        holder="",
+    )
+    return render_to_string(
+        "connectors/guides/_live_connection.html",
+        {"connection": connection, "bot_zone": timezone.get_current_timezone()},
+    )
+
+
+def _bridge_guide(moment, state):
+    bot = Bot.objects.create(name="agent-bot", connector="bridge", agent_url="http://127.0.0.1:9")
+    page = render_to_string(
+        "connectors/guides/bridge.html",
+        {
+            "bot": bot,
+            "state": state,
+            "checked_at": moment,
+            "last_test": SimpleNamespace(ok=False, reason="agent unreachable", at=moment),
+            "bot_zone": timezone.get_current_timezone(),
+        },
+        request=RequestFactory().get("/"),
+    )
+    return page.split('id="capabilities">')[1].split("</dd>")[0]
+
+
+def _bridge_capabilities_asked(moment):
+    return _bridge_guide(moment, {"msgtypes": ["text"]})
+
+
+def _bridge_last_test_failed(moment):
+    return _bridge_guide(moment, {})
+
+
+def _robot_key_check(moment):
+    bot = Bot.objects.create(name="robot-bot", connector="wecom_robot")
+    Conversation.objects.create(
+        bot=bot, conversation_id="wrKeyed", kind="group", robot_key="k" * 36, key_checked_at=moment
+    )
+    page = render_to_string(
+        "connectors/guides/wecom_robot.html",
+        {"bot": bot, "bot_zone": timezone.get_current_timezone()},
+        request=RequestFactory().get("/"),
+    )
+    return page.split('class="key-check"')[1].split("</td>")[0]
+
+
+def _blocked_bot_in_the_list(moment):
+    request = RequestFactory().get("/console/bots/")
+    request.user = SimpleNamespace(is_authenticated=False, is_superuser=False, is_staff=False)
+    page = render_to_string(
+        "console/bots/list.html",
+        {
+            "rows": [
+                {
+                    "bot": Bot(pk=1, name="acme"),
+                    "connector": "bridge",
+                    "blocked": {"since": moment, "reason": "agent unreachable"},
+                }
+            ]
+        },
+        request=request,
+    )
+    return page.split('class="sending-state">')[1].split("<br>")[0]
+
+
 @pytest.mark.parametrize(
     "ago", [TODAY, OLDER, -TODAY, -OLDER], ids=["3h-ago", "3d-ago", "in-3h", "in-3d"]
 )
@@ -146,6 +219,11 @@ def _admin_connection(moment):
         _bot_trouble_sync,
         _connection,
         _admin_connection,
+        _live_connection,
+        _bridge_capabilities_asked,
+        _bridge_last_test_failed,
+        _robot_key_check,
+        _blocked_bot_in_the_list,
     ],
     ids=lambda render: render.__name__.strip("_"),
 )
