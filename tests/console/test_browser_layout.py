@@ -206,6 +206,23 @@ def test_the_announcement_list_keeps_titles_readable_on_a_phone(page, demo):
     shoot(page, "layout-announcements-390")
 
 
+def test_a_drafts_buttons_wrap_on_a_phone_in_english(page, demo):
+    """At 390 px a draft's Schedule…, Edit, Duplicate and Discard draft stayed on one line
+    in English, 29 px past the screen's edge."""
+    bot, group = demo
+    draft = daily_announcement(bot, group, "草稿公告", "草稿", as_draft=True)
+    page.set_viewport_size(PHONE)
+    log_in(page)
+    page.get_by_role("button", name="English").click()
+    page.wait_for_selector("nav.mainnav >> text=Announcements")
+    page.goto(f"/console/announcements/{draft.pk}/")
+
+    button = page.get_by_role("button", name="Discard draft")
+    assert button.evaluate("e => e.getBoundingClientRect().right") <= PHONE["width"]
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    shoot(page, "layout-draft-390-en")
+
+
 def test_a_yes_no_field_sits_beside_its_label_as_the_choices_of_a_list_do(page, demo_agent):
     """The 有效 box sat on a line of its own under its label and help text, while a
     multiple choice's boxes sit before their labels."""
