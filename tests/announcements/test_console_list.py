@@ -161,7 +161,7 @@ def test_an_empty_list_says_none_yet_and_offers_no_filters(client, superuser, bo
 
     page = client.get(LIST).content.decode()
 
-    assert "还没有公告。" in page
+    assert "尚无公告：" in page
     assert 'name="q"' not in page and "符合这些筛选条件" not in page
 
 
@@ -173,7 +173,7 @@ def test_nothing_matching_is_not_none_yet_and_leads_back_to_all(
 
     page = client.get(LIST, {"q": "维护", "status": "draft"}).content.decode()
 
-    assert "没有符合这些筛选条件的公告。" in page and "还没有公告" not in page
+    assert "没有符合这些筛选条件的公告。" in page and "尚无公告" not in page
     assert f'<a href="{LIST}">显示全部</a>' in page
     # The filters stay filled in, to be changed.
     assert 'name="q" value="维护"' in page
@@ -343,7 +343,7 @@ def test_a_bot_without_matching_announcements_says_nothing_matches_and_leads_bac
 
     page = client.get(LIST, {"bot": quiet.pk}).content.decode()
 
-    assert "没有符合这些筛选条件的公告。" in page and "还没有公告" not in page
+    assert "没有符合这些筛选条件的公告。" in page and "尚无公告" not in page
     assert f'<a href="{LIST}">显示全部</a>' in page
     assert f'<option value="{quiet.pk}" selected>quiet</option>' in page
 
