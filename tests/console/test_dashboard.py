@@ -355,7 +355,9 @@ def test_the_failed_count_links_to_exactly_the_messages_it_counted(
     assert min(m.created_at for m in rows) > day_ago - dt.timedelta(seconds=1)
     page = listing.content.decode()
     # The window is said, and kept by the form's "Apply filters" (a hidden field).
-    assert "受理时间不早于 2026-05-03 18:00:00" in page and 'name="since"' in page
+    # The exact second on hover, the time as clock_time shows it (another day: its date).
+    assert 'title="2026-05-03 18:00:00">受理时间不早于 2026-05-03 18:00</time>' in page
+    assert 'name="since"' in page
     assert '<option value="undelivered" selected>失败或结果不确定</option>' in page
 
 
