@@ -51,7 +51,7 @@ def test_a_bot_whose_messages_keep_failing_shows_blocked_why_and_since_when(
     row = bot_row(robot_client.get(BOTS).content.decode(), wecom_bot.name)
 
     assert "发送受阻" in row and "正常" not in row
-    assert f"自 {timezone.localtime(first):%H:%M} 起" in row
+    assert f"自 {clock_time(first)} 起" in row
     assert "无法连接企业微信：无法解析 qyapi.weixin.invalid" in row
 
     settings.WECOM_API_BASE = wecom.base_url  # the network is back
@@ -121,4 +121,4 @@ def test_the_bots_list_reads_the_sending_state_of_every_bot_in_the_same_queries(
     assert len(three) == len(one)
     page = three.response.content.decode()
     assert page.count("发送受阻") == 3
-    assert bot_row(page, "two").count(f"自 {timezone.localtime(since):%H:%M} 起") == 1
+    assert bot_row(page, "two").count(f"自 {clock_time(since)} 起") == 1
