@@ -400,13 +400,15 @@ class AllProcessesCollector:
 
 class DatabaseCollector:
     """Queue depth, the age of each bot's longest due message and what its queue holds
-    back on purpose (messaging/queue_health.py), and webhook endpoint health."""
+    back on purpose (messaging/queue_health.py), webhook endpoint health, and the state of
+    each active bot's long connection (conversations/connections.py)."""
 
     def collect(self):
         from django.db.models import Count
 
         from botadmin.partial_indexes import index_condition
-        from conversations.models import Bot
+        from conversations import connections
+        from conversations.models import Bot, BotConnection
         from forwarding.models import WebhookEndpoint
         from messaging import queue_health
         from messaging.models import QUEUED_OR_SENDING, Message
@@ -482,6 +484,20 @@ class DatabaseCollector:
             disabled.add_metric([bot, str(endpoint_id)], 1 if disabled_at or not active else 0)
         yield failing
         yield disabled
+
+        # One series per state, 1 for the current one (prometheus_client's Enum, OpenMetrics'
+        # StateSet, kube-state-metrics' kube_pod_status_phase): a change of state changes
+        # values, no series appears or vanishes, and `for:` follows a state across scrapes.
+        states = GaugeMetricFamily(
+            "botadmin_bot_connection_state",
+            "1 for the state an active bot's long connection is in (as the console shows it), "
+            "0 for the others.",
+            labels=["bot", "connector", "state"],
+        )
+        for bot, connector, current in connections.active_bot_states(now):
+            for state in BotConnection.State:
+                states.add_metric([bot, connector, state.value], 1 if state == current else 0)
+        yield states
 
 
 class SharedCacheCollector:

@@ -169,12 +169,47 @@ def statuses(bot_ids: list[int], now: datetime | None = None) -> dict[int, dict]
     return {bot_id: _describe(rows.get(bot_id), now) for bot_id in bot_ids}
 
 
+def shown_state(
+    state: str | None, holder: str | None, lease_expires_at: datetime | None, now: datetime
+) -> State:
+    """The state operators are shown: the row's while a gateway holds an unexpired lease or
+    someone must act first (taken over, refused), else "not connected" (no row yet, the
+    lease given up, or its holder gone without a word)."""
+    held = bool(holder) and lease_expires_at is not None and lease_expires_at > now
+    if state is not None and (held or state in (State.TAKEN_OVER, State.REFUSED)):
+        return State(state)
+    return State.IDLE
+
+
+def active_bot_states(now: datetime | None = None) -> list[tuple[str, str, State]]:
+    """(name, connector, shown state) of every active bot whose connector holds a long
+    connection, by name, in one query (for /metrics: botadmin/metrics.py)."""
+    from connectors.registry import CONNECTORS
+
+    now = now or timezone.now()
+    kinds = [kind for kind, connector in CONNECTORS.items() if connector.long_connection]
+    rows = (
+        Bot.objects.filter(is_active=True, connector__in=kinds)
+        .order_by("name")
+        .values_list(
+            "name",
+            "connector",
+            "connection__state",
+            "connection__holder",
+            "connection__lease_expires_at",
+        )
+    )
+    return [
+        (name, connector, shown_state(state, holder, expires, now))
+        for name, connector, state, holder, expires in rows
+    ]
+
+
 def _describe(row: BotConnection | None, now: datetime) -> dict:
     if row is None:
         return {"state": State.IDLE.value, "label": str(State.IDLE.label), "held": False}
     held = bool(row.holder) and row.lease_expires_at is not None and row.lease_expires_at > now
-    stopped = row.state in (State.TAKEN_OVER, State.REFUSED)
-    state = State(row.state) if held or stopped else State.IDLE
+    state = shown_state(row.state, row.holder, row.lease_expires_at, now)
     return {
         "state": state.value,
         "label": str(state.label),

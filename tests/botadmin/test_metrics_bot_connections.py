@@ -1,0 +1,136 @@
+"""`botadmin_bot_connection_state`: the state of each active bot's long connection, read
+from the database at each scrape, as the console shows it (conversations/connections.py)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.utils import timezone
+
+from botadmin.reasons import Reason
+from conversations import connections
+from conversations.models import BotConnection
+from tests.botadmin.test_metrics import scrape  # noqa: F401
+from tests.counted_queries import counting_queries
+
+STATES = [state.value for state in BotConnection.State]
+LEASE = 60.0
+
+
+def states_of(samples, bot) -> dict[str, float]:
+    """The bot's value for every state, only those the scrape has."""
+    return {
+        state: samples[key]
+        for state in STATES
+        if (
+            key := (
+                "botadmin_bot_connection_state",
+                (("bot", bot.name), ("connector", bot.connector), ("state", state)),
+            )
+        )
+        in samples
+    }
+
+
+def current(state: str) -> dict[str, float]:
+    return {each: 1.0 if each == state else 0.0 for each in STATES}
+
+
+def ai_bot(make_bot, name: str, **fields):
+    return make_bot(
+        name=name,
+        connector="wecom_aibot",
+        agent_url="",
+        agent_token="",
+        connector_settings={"bot_id": name, "bot_secret": "s"},
+        **fields,
+    )
+
+
+def test_each_active_ai_bot_is_1_in_its_state_and_0_in_the_others(scrape, make_bot):  # noqa: F811
+    never = ai_bot(make_bot, "never-claimed")
+    connecting = ai_bot(make_bot, "connecting")
+    connected = ai_bot(make_bot, "connected")
+    retrying = ai_bot(make_bot, "retrying")
+    taken = ai_bot(make_bot, "taken-over")
+    refused = ai_bot(make_bot, "refused")
+    crashed = ai_bot(make_bot, "holder-gone")
+    for bot in (connecting, connected, retrying, taken, refused):
+        assert connections.claim(bot.pk, "gw-1", LEASE)
+    connections.note(connected.pk, "gw-1", state="connected", connected_since=timezone.now())
+    connections.note(retrying.pk, "gw-1", state="retrying", connected_since=None)
+    connections.taken_over(taken.pk, "gw-1")
+    connections.refused(refused.pk, "gw-1", Reason("853000 invalid bot_id or secret"))
+    # A gateway killed while connected: its lease ran out, the row still says connected.
+    an_hour_ago = timezone.now() - timedelta(hours=1)
+    assert connections.claim(crashed.pk, "gw-dead", LEASE, now=an_hour_ago)
+    connections.note(crashed.pk, "gw-dead", state="connected", connected_since=an_hour_ago)
+
+    samples = scrape()
+
+    assert states_of(samples, never) == current("idle")
+    assert states_of(samples, connecting) == current("connecting")
+    assert states_of(samples, connected) == current("connected")
+    assert states_of(samples, retrying) == current("retrying")
+    assert states_of(samples, taken) == current("taken_over")
+    assert states_of(samples, refused) == current("refused")
+    assert states_of(samples, crashed) == current("idle")
+
+
+def test_a_bot_whose_state_changes_between_scrapes_changes_values_not_series(scrape, make_bot):  # noqa: F811
+    bot = ai_bot(make_bot, "flaky")
+    assert states_of(scrape(), bot) == current("idle")
+
+    assert connections.claim(bot.pk, "gw-1", LEASE)
+    assert states_of(scrape(), bot) == current("connecting")
+
+    connections.note(bot.pk, "gw-1", state="connected", connected_since=timezone.now())
+    assert states_of(scrape(), bot) == current("connected")
+
+    connections.note(bot.pk, "gw-1", state="retrying", connected_since=None)
+    assert states_of(scrape(), bot) == current("retrying")
+
+    connections.taken_over(bot.pk, "gw-1")
+    assert states_of(scrape(), bot) == current("taken_over")
+
+    assert connections.reconnect(bot)
+    assert states_of(scrape(), bot) == current("idle")
+
+    assert connections.claim(bot.pk, "gw-2", LEASE)
+    connections.release(bot.pk, "gw-2")
+    assert states_of(scrape(), bot) == current("idle")
+
+
+def test_deactivated_bots_and_bots_without_a_long_connection_are_left_out(scrape, make_bot):  # noqa: F811
+    active = ai_bot(make_bot, "active")
+    deactivated = ai_bot(make_bot, "deactivated")
+    bridge = make_bot(name="bridge-bot")
+    for bot in (active, deactivated):
+        assert connections.claim(bot.pk, "gw-1", LEASE)
+        connections.note(bot.pk, "gw-1", state="retrying")
+    assert states_of(scrape(), deactivated) == current("retrying")
+
+    deactivated.is_active = False
+    deactivated.save(update_fields=["is_active"])
+    samples = scrape()
+
+    assert states_of(samples, active) == current("retrying")
+    assert states_of(samples, deactivated) == {}
+    assert states_of(samples, bridge) == {}
+
+
+def test_the_states_of_all_bots_are_read_in_one_query(make_bot):
+    def count() -> int:
+        with counting_queries() as queries:
+            connections.active_bot_states()
+        return len(queries)
+
+    ai_bot(make_bot, "first")
+    one = count()
+    for number in range(20):
+        bot = ai_bot(make_bot, f"more-{number}")
+        if number % 2:
+            assert connections.claim(bot.pk, f"gw-{number}", LEASE)
+
+    assert one == count() == 1
+    assert len(connections.active_bot_states()) == 21
