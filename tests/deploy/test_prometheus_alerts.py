@@ -47,9 +47,10 @@ def labels_named(rule: dict) -> set[str]:
 @pytest.fixture
 def exported(transactional_db, settings, make_bot) -> dict[str, set[str]]:
     """Each series a scrape can answer, with its labels: every source has something to
-    say (a bot, an endpoint, a heartbeat, a gateway's backlog)."""
+    say (a bot, an AI bot and its connection, an endpoint, a heartbeat, a gateway's backlog)."""
     settings.BOTADMIN_METRICS_TOKEN = "metrics-token-for-tests"
     bot = make_bot()
+    make_bot(connector="wecom_aibot", connector_settings={"bot_id": "b1", "bot_secret": "s"})
     WebhookEndpoint.objects.create(bot=bot, url="https://hooks.example/in")
     health.record_heartbeat("worker")
     aibot_inbox.report_backlog("host-a:1:aa", unstored=1, orphaned=0)
@@ -85,6 +86,10 @@ def test_the_alerts_query_series_botadmin_exports_by_labels_they_have(exported):
         "BotadminWebhookEndpointDisabled",
         "BotadminAibotInboxUnstored",
         "BotadminHeartbeatStale",
+        "BotadminBotReconnecting",
+        "BotadminBotNotConnected",
+        "BotadminBotCredentialsRefused",
+        "BotadminBotConnectionTakenOver",
     } <= {rule["alert"] for rule in rules}
 
     for rule in rules:
