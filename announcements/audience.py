@@ -269,7 +269,14 @@ def results_page(form: AudienceSearchForm, counts: dict[str, int] | None = None)
     if kind:
         matches = matches.filter(kind=kind)
     members = form.members()
-    shown = matches.filter(pk__in=members.values("pk")) if data.get("only_chosen") else matches
+    shown = matches
+    if data.get("only_chosen"):
+        # The members narrowed as the matches are, not the matches IN (the members): on a
+        # conversation table never analyzed PostgreSQL ran that as a scan of the bot's
+        # conversations for each of them (docs/performance.md, note 30).
+        shown = named(members, query)
+        if kind:
+            shown = shown.filter(kind=kind)
     after = data.get("after")
     page, next_after = _by_name(shown, form.bot, after, PAGE_SIZE)
     on_page = members.filter(pk__in=[c.pk for c in page]).order_by()
