@@ -14,6 +14,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+from announcements.editing import edited_version
 from conversations.models import Conversation
 
 from .test_audience import picker
@@ -86,6 +87,17 @@ def test_an_edited_or_duplicated_lists_count_leaves_out_who_no_longer_receives(
     ]
 
 
+def keeping(ran: list):
+    """A query wrapper keeping the SELECTs run in `ran`, (sql, params) each."""
+
+    def keep(execute, sql, params, many, context):
+        if sql.startswith("SELECT"):
+            ran.append((sql, params))
+        return execute(sql, params, many, context)
+
+    return keep
+
+
 def rows_read(sql: str, params) -> int:
     """Rows PostgreSQL read from the conversation table running `sql`, every loop."""
     with connection.cursor() as cursor:
@@ -118,13 +130,7 @@ def test_an_edited_or_duplicated_list_of_2000_is_read_a_few_times_not_once_per_m
         "duplicate": f"/console/announcements/new/?from={announcement.pk}",
     }[page]
     ran = []
-
-    def keep(execute, sql, params, many, context):
-        if sql.startswith("SELECT") and "conversations_conversation" in sql:
-            ran.append((sql, params))
-        return execute(sql, params, many, context)
-
-    with connection.execute_wrapper(keep):
+    with connection.execute_wrapper(keeping(ran)):
         response = client.get(url)
 
     assert found(response) == LISTED
@@ -132,3 +138,18 @@ def test_an_edited_or_duplicated_list_of_2000_is_read_a_few_times_not_once_per_m
     # Each query reads the list, or the bot's conversations, once or twice at most.
     assert max(read.values()) <= 3 * LISTED, read
     assert sum(read.values()) <= 10 * LISTED, read
+
+
+@postgresql_only
+def test_the_edit_pages_version_of_a_list_of_2000_reads_the_membership_table_alone(
+    bot, make_groups, make_announcement
+):
+    announcement = make_announcement(
+        bot, make_groups(bot, LISTED), kind="daily", schedule={"time": "09:00"}
+    )
+    ran = []
+
+    with connection.execute_wrapper(keeping(ran)):
+        edited_version(announcement)
+
+    assert ran and sum(rows_read(sql, params) for sql, params in ran) == 0
