@@ -20,6 +20,7 @@ from django import forms
 from django.contrib.admin import helpers
 from django.core.validators import MinValueValidator, URLValidator
 from django.db import models
+from django.utils.functional import cached_property
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
@@ -38,6 +39,31 @@ class NoLabelSuffix:
         for field in self.fields.values():
             if field.label:
                 field.label = capfirst(field.label)
+
+
+class ChangedOnThePage:
+    """A form whose page posts each value as it showed it too (initial-NAME): a field
+    counts as changed when the operator changed it there, not when another tab or
+    operator changed the row since, so saving only `changed_data` keeps their edits.
+    Call `show_shown_values()` in `__init__` for the fields to track."""
+
+    def show_shown_values(self) -> None:
+        for field in self.fields.values():
+            field.show_hidden_initial = True
+
+    @cached_property
+    def changed_data(self) -> list[str]:
+        """What the page changed; against the row as stored for a post without the page's
+        shown values (a script's)."""
+        return [
+            name
+            for name, bound in self._bound_items()
+            if (
+                bound._has_changed()
+                if bound.field.show_hidden_initial and bound.html_initial_name in self.data
+                else bound.field.has_changed(bound.initial, bound.data)
+            )
+        ]
 
 
 def own_minimum(model_field) -> dict:

@@ -48,6 +48,14 @@ class MaskedURLInput(forms.URLInput):
         return mask_url(value)
 
 
+class MaskedHiddenInput(forms.HiddenInput):
+    """The URL as the page showed it (a form showing each value it showed,
+    botadmin.forms.ChangedOnThePage): masked, never the stored one."""
+
+    def format_value(self, value):
+        return mask_url(super().format_value(value))
+
+
 def _refuse_masked(value) -> None:
     if MASK in str(value):
         raise forms.ValidationError(STILL_MASKED, code="masked", params={"mask": MASK})
@@ -61,18 +69,26 @@ def _is_url_field(field: forms.Field) -> bool:
 
 def mask_url_fields(form: forms.BaseForm, stored: dict[str, str]) -> None:
     """Show `form`'s URL fields masked; a field whose masked stored value (`stored`,
-    by field name) comes back unchanged gets the stored value. Call before validating."""
+        by field name) comes back unchanged, or which comes back as the page showed it (a form
+    showing each value it showed), gets the stored value. Call before validating."""
     for name, field in form.fields.items():
         if not _is_url_field(field):
             continue
         value = str(stored.get(name) or "")
         field.widget = MaskedURLInput(attrs=field.widget.attrs, stored=value, bound=form.is_bound)
+        field.hidden_widget = MaskedHiddenInput
         field.validators = [*field.validators, _refuse_masked]
         key = form.add_prefix(name)
         if not form.is_bound or not value or field.disabled:
             continue
         sent = form.data.get(key)
-        if isinstance(sent, str) and sent.strip() == mask_url(value) != value:
+        shown = form.data.get(form.add_initial_prefix(name)) if field.show_hidden_initial else None
+        if isinstance(sent, str) and sent == shown:
+            # Sent back as the page showed it, maybe before someone else changed it since:
+            # the stored URL, unchanged.
+            form.data = form.data.copy()
+            form.data[key] = form.data[form.add_initial_prefix(name)] = value
+        elif isinstance(sent, str) and sent.strip() == mask_url(value) != value:
             form.data = form.data.copy()
             form.data[key] = value
 

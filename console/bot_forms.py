@@ -13,7 +13,6 @@ from django import forms
 from django.conf import settings as django_settings
 from django.contrib.auth import get_user_model
 from django.urls import reverse
-from django.utils.functional import cached_property
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
@@ -21,6 +20,7 @@ from django.utils.translation import pgettext_lazy
 from botadmin.forms import (
     GENERATED,
     KEEP_CURRENT,
+    ChangedOnThePage,
     NoLabelSuffix,
     formfield_with_own_minimum,
     with_hint,
@@ -98,7 +98,7 @@ def connector_choices() -> list[tuple[str, str]]:
     return [(kind, cls.label) for kind, cls in CONNECTORS.items()]
 
 
-class SendingForm(NoLabelSuffix, OtherFieldErrorsOnTheForm, forms.ModelForm):
+class SendingForm(NoLabelSuffix, ChangedOnThePage, OtherFieldErrorsOnTheForm, forms.ModelForm):
     """Quiet hours, pace, time zone and retention."""
 
     class Meta:
@@ -125,11 +125,8 @@ class SendingForm(NoLabelSuffix, OtherFieldErrorsOnTheForm, forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["timezone"] = time_zone_field(self.instance)
-        # The page posts each value as it showed it too (initial-NAME): a field counts as
-        # changed when the operator changed it there, not when another tab or operator
-        # changed the bot since (a stale tab would turn a bot switched off on again).
-        for field in self.fields.values():
-            field.show_hidden_initial = True
+        # A stale tab would turn a bot switched off on again (ChangedOnThePage).
+        self.show_shown_values()
         # Fewer days than now deletes history that night: the page asks first
         # (static/botadmin/confirm.js). Empty means the server's setting; none keeps all.
         server = django_settings.BOTADMIN_MESSAGE_RETENTION_DAYS
@@ -139,20 +136,6 @@ class SendingForm(NoLabelSuffix, OtherFieldErrorsOnTheForm, forms.ModelForm):
                 "data-empty-means": server or "",
             }
         )
-
-    @cached_property
-    def changed_data(self) -> list[str]:
-        """What the page changed; against the bot as stored for a post without the page's
-        shown values (a script's)."""
-        return [
-            name
-            for name, bound in self._bound_items()
-            if (
-                bound._has_changed()
-                if bound.html_initial_name in self.data
-                else bound.field.has_changed(bound.initial, bound.data)
-            )
-        ]
 
     def clean(self):
         data = super().clean()

@@ -17,7 +17,7 @@ from django.conf import settings
 from django.db.models import Count, Min, Prefetch
 from django.utils.translation import gettext_lazy as _
 
-from botadmin.forms import NoLabelSuffix, WebhookURLField
+from botadmin.forms import ChangedOnThePage, NoLabelSuffix, WebhookURLField
 from botadmin.logging import mask_path
 from botadmin.masked_urls import mask_url, mask_url_fields
 from botadmin.msgtype_names import NAMES
@@ -126,7 +126,7 @@ def _msgtype_choices():
     return [(msgtype, NAMES.get(msgtype, msgtype)) for msgtype in OBJECT_MODELS]
 
 
-class EndpointForm(NoLabelSuffix, forms.ModelForm):
+class EndpointForm(NoLabelSuffix, ChangedOnThePage, forms.ModelForm):
     """URL, msgtype filter (the known inbound msgtypes, and any other typed in), description,
     whether the body carries the bot's API secret."""
 
@@ -159,6 +159,8 @@ class EndpointForm(NoLabelSuffix, forms.ModelForm):
             if self.instance.is_primary:
                 self.fields["url"].disabled = True
                 self.fields["url"].help_text = _("The bot's webhook URL: changed on the bot.")
+            # A stale tab would undo another's new URL, description or message types.
+            self.show_shown_values()
         else:
             del self.fields["is_active"]
         if not self.fields["url"].disabled and not settings.BOTADMIN_ALLOW_PRIVATE_URLS:
@@ -205,4 +207,23 @@ class EndpointForm(NoLabelSuffix, forms.ModelForm):
         }
         if "is_active" in self.fields:  # a new endpoint starts active
             fields["is_active"] = data["is_active"]
+        if not self.instance.pk:
+            return fields
+        # A change: only what the page changed, the rest as stored now.
+        changed = self.changed_data
+        fields = {name: value for name, value in fields.items() if name in changed}
+        if "msgtype_choice" in changed or "other_msgtypes" in changed:
+            fields["msgtypes"] = self._msgtypes_changed(changed)
         return fields
+
+    def _msgtypes_changed(self, changed: list[str]) -> list[str]:
+        """The stored msgtypes with the ticked ones, the typed ones or both replaced."""
+        stored = self.instance.msgtypes or []
+        known = dict(_msgtype_choices())
+        ticked = [t for t in stored if t in known]
+        typed = [t for t in stored if t not in known]
+        if "msgtype_choice" in changed:
+            ticked = self.cleaned_data.get("msgtype_choice", [])
+        if "other_msgtypes" in changed:
+            typed = self.cleaned_data.get("other_msgtypes", [])
+        return list(dict.fromkeys(ticked + typed))

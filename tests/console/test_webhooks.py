@@ -831,3 +831,43 @@ def test_an_attempt_row_says_the_day_of_an_attempt_days_ago_and_the_next_as_the_
     assert f">{clock_time(long_ago)}</time>" in page
     assert timezone.localtime(long_ago).strftime("%Y-%m-%d") in clock_time(long_ago)
     assert f">{clock_time(delivery.next_attempt_at)}</time>" in page
+
+
+def test_a_stale_endpoint_page_saves_only_what_it_changed(operator_client, bot, endpoint):
+    """Two tabs on one endpoint: the second one's save undid the first one's new URL,
+    description and message types with the values it still showed."""
+    page = url("webhook", bot, endpoint.pk)
+    first = submitted_form(operator_client.get(page).content.decode(), "endpoint-form")
+    second = submitted_form(operator_client.get(page).content.decode(), "endpoint-form")
+    first_saved = operator_client.post(
+        url("webhook_change", bot, endpoint.pk),
+        {**first, "url": "http://127.0.0.1:1/new", "msgtype_choice": ["text", "image"]},
+    )
+
+    response = operator_client.post(
+        url("webhook_change", bot, endpoint.pk),
+        {**second, "description": "客服系统", "other_msgtypes": "voice_note"},
+    )
+
+    assert first_saved.status_code == response.status_code == 302
+    endpoint.refresh_from_db()
+    assert endpoint.url == "http://127.0.0.1:1/new" and endpoint.description == "客服系统"
+    assert endpoint.msgtypes == ["text", "image", "voice_note"]
+
+
+def test_a_stale_endpoint_page_keeps_a_masked_url_changed_since(operator_client, bot):
+    endpoint = WebhookEndpoint.objects.create(bot=bot, url="https://a:old-pw@recv.example/in")
+    page = url("webhook", bot, endpoint.pk)
+    stale = submitted_form(operator_client.get(page).content.decode(), "endpoint-form")
+    endpoint.url = "https://a:new-pw@recv2.example/in"  # by another operator
+    endpoint.save(update_fields=["url"])
+
+    html = operator_client.get(page).content.decode()
+    response = operator_client.post(
+        url("webhook_change", bot, endpoint.pk), {**stale, "description": "客服"}
+    )
+
+    assert "new-pw" not in html
+    assert response.status_code == 302
+    endpoint.refresh_from_db()
+    assert endpoint.url == "https://a:new-pw@recv2.example/in" and endpoint.description == "客服"
