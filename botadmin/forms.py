@@ -53,17 +53,21 @@ class ChangedOnThePage:
 
     @cached_property
     def changed_data(self) -> list[str]:
-        """What the page changed; against the row as stored for a post without the page's
-        shown values (a script's)."""
-        return [
-            name
-            for name, bound in self._bound_items()
-            if (
-                bound._has_changed()
-                if bound.field.show_hidden_initial and bound.html_initial_name in self.data
-                else bound.field.has_changed(bound.initial, bound.data)
-            )
-        ]
+        return changed_on_the_page(self)
+
+
+def changed_on_the_page(form: forms.BaseForm) -> list[str]:
+    """What the page changed (ChangedOnThePage); against the row as stored for a post
+    without the page's shown values (a script's)."""
+    return [
+        name
+        for name, bound in form._bound_items()
+        if (
+            bound._has_changed()
+            if bound.field.show_hidden_initial and bound.html_initial_name in form.data
+            else bound.field.has_changed(bound.initial, bound.data)
+        )
+    ]
 
 
 def own_minimum(model_field) -> dict:

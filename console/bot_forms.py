@@ -22,6 +22,7 @@ from botadmin.forms import (
     KEEP_CURRENT,
     ChangedOnThePage,
     NoLabelSuffix,
+    changed_on_the_page,
     formfield_with_own_minimum,
     with_hint,
 )
@@ -47,6 +48,11 @@ def connector_settings_form(connector, bot: Bot | None, data=None) -> forms.Form
         if not bot_settings.is_secret(bot_settings.fields(connector)[name])
     }
     form = connector.settings_form(data=data, initial=initial, prefix="settings")
+    if bot is not None:
+        # Each shown value posted too: a stale tab saves only what it changed, not the
+        # agent URL another tab changed since (secrets are never shown: empty keeps).
+        for field in form.fields.values():
+            field.show_hidden_initial = not bot_settings.is_secret(field)
     mask_url_fields(form, initial)
     for name, field in form.fields.items():
         if not bot_settings.is_secret(field):
@@ -77,12 +83,16 @@ def link_where_to_find(field: forms.Field, anchor: str) -> None:
 
 
 def settings_values(form: forms.Form) -> dict:
-    """The validated values; an empty secret keeps what is stored."""
+    """The validated values; an empty secret keeps what is stored, and a bot's page
+    gives only the values it changed (the others as stored now)."""
+    changed = changed_on_the_page(form)
     values = {}
     for name, field in form.fields.items():
         value = form.cleaned_data.get(name)
         if bot_settings.is_secret(field) and not value:
             value = form.stored.get(name, "")
+        elif field.show_hidden_initial and name not in changed:
+            continue
         values[name] = value
     return values
 

@@ -723,3 +723,25 @@ def test_a_sending_form_saves_only_what_its_page_changed_not_what_another_tab_di
     bot.refresh_from_db()
     assert not bot.is_active  # the first tab turned it off; the second did not touch it
     assert bot.rate_limit_per_minute == 7
+
+
+def test_a_stale_connector_settings_page_saves_only_what_it_changed(operator_client, bot):
+    """Two tabs on one bot: a new agent token typed in the second undid the agent URL
+    saved from the first with the URL it still showed."""
+    page = reverse("console:bot", args=[bot.pk])
+    first = submitted_form(operator_client.get(page).content.decode(), "connector-form")
+    second = submitted_form(operator_client.get(page).content.decode(), "connector-form")
+    saved = operator_client.post(
+        reverse("console:bot_connector", args=[bot.pk]),
+        {**first, "settings-agent_url": "http://10.1.2.3:8080"},
+    )
+
+    response = operator_client.post(
+        reverse("console:bot_connector", args=[bot.pk]),
+        {**second, "settings-agent_token": "new-token-" + "x" * 30},
+    )
+
+    assert saved.status_code == response.status_code == 302
+    bot.refresh_from_db()
+    assert bot.agent_url == "http://10.1.2.3:8080"
+    assert bot.agent_token == "new-token-" + "x" * 30
