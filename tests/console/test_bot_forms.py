@@ -745,3 +745,26 @@ def test_a_stale_connector_settings_page_saves_only_what_it_changed(operator_cli
     bot.refresh_from_db()
     assert bot.agent_url == "http://10.1.2.3:8080"
     assert bot.agent_token == "new-token-" + "x" * 30
+
+
+def test_a_stale_connector_settings_page_keeps_a_masked_agent_url_changed_since(
+    operator_client, bot
+):
+    bot.agent_url = "http://agent:OLD-pw@10.0.0.5:7600"
+    bot.save()
+    page = reverse("console:bot", args=[bot.pk])
+    stale = submitted_form(operator_client.get(page).content.decode(), "connector-form")
+    bot.agent_url = "http://agent:NEW-pw@10.0.0.6:7600"  # by another operator
+    bot.save()
+
+    html = operator_client.get(page).content.decode()
+    response = operator_client.post(
+        reverse("console:bot_connector", args=[bot.pk]),
+        {**stale, "settings-agent_token": "new-token-" + "x" * 30},
+    )
+
+    assert "NEW-pw" not in html
+    assert response.status_code == 302
+    bot.refresh_from_db()
+    assert bot.agent_url == "http://agent:NEW-pw@10.0.0.6:7600"
+    assert bot.agent_token == "new-token-" + "x" * 30
