@@ -150,6 +150,11 @@ def validate_callback(data: dict) -> Inbound:
     """A callback body's object validated field by field; raises ApiError (40035) naming
     what is wrong."""
     check_strings(data, "body", Err.INVALID_PARAMETER)
+    for name in ("conversation_id", "msgtype"):
+        # Only spaces name no conversation and no msgtype: refused as an empty one is.
+        value = data.get(name)
+        if isinstance(value, str) and not value.strip():
+            raise Err.INVALID_PARAMETER.error(f"invalid parameter: {name} is empty")
     envelope = _validate(CallbackEnvelope, data, "")
     model = OBJECT_MODELS.get(envelope.msgtype)
     if model is not None:

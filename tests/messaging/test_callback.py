@@ -202,6 +202,21 @@ def test_a_bad_body_gets_a_clear_errcode_and_nothing_is_stored(case, bot, post_c
     assert not Message.objects.exists()
 
 
+@pytest.mark.parametrize("field", ["conversation_id", "msgtype"])
+@pytest.mark.parametrize("value", ["", "   ", "\t \n"])
+def test_an_empty_or_blank_conversation_id_or_msgtype_is_refused_by_name(
+    field, value, bot, post_callback
+):
+    response = post_callback({**_valid(bot), field: value})
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "errcode": 40035,
+        "errmsg": f"invalid parameter: {field} is empty",
+    }
+    assert not Message.objects.exists() and not Conversation.objects.exists()
+
+
 @pytest.mark.parametrize("raw", [b"[1, 2]", b'"text"', b"42", b"null", b"true"])
 def test_json_that_is_not_an_object_is_answered_as_send_answers_it(
     raw, bot, group, post_callback, send
