@@ -44,7 +44,9 @@ JSON_COMPATIBLE_TYPES = {
     "text/plain",
     "application/x-www-form-urlencoded",
 }
-IDEMPOTENCY_KEY_RE = re.compile(r"^[\x21-\x7e]{1,200}$")
+# Printable ASCII, the space included: the characters of the IETF draft's sf-string
+# (draft-ietf-httpapi-idempotency-key-header; RFC 9651 section 3.3.3).
+IDEMPOTENCY_KEY_RE = re.compile(r"^[\x20-\x7e]{1,200}$")
 
 
 _QUERY_PARAMETERS = [
@@ -68,7 +70,8 @@ _QUERY_PARAMETERS = [
         "in": "header",
         "required": False,
         "schema": {"type": "string", "maxLength": 200},
-        "description": "Same key within 24 h: the first answer again, nothing stored twice.",
+        "description": "1-200 printable ASCII characters (spaces inside count). Same key "
+        "within 24 h: the first answer again, nothing stored twice.",
     },
 ]
 

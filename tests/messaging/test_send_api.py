@@ -311,6 +311,18 @@ def test_the_same_idempotency_key_twice_returns_the_first_msgid_and_stores_once(
     assert Message.objects.get().idempotency_key == "order-42"
 
 
+def test_an_idempotency_key_with_a_space_inside_is_a_key_like_any_other(send, bot, group):
+    """Printable ASCII, as docs/api.md says, the IETF draft's sf-string (0x20-0x7E) and
+    Stripe's "any string" have it; the spaces around a header's value are not part of it."""
+    body = {"msgtype": "text", "text": {"content": "hi"}}
+    first = send(bot.secret, "wrGroup1", body, **{"Idempotency-Key": "order 42"})
+    again = send(bot.secret, "wrGroup1", body, **{"Idempotency-Key": " order 42 "})
+
+    assert first.status_code == 200, first.json()
+    assert again.json()["msgid"] == first.json()["msgid"]
+    assert Message.objects.get().idempotency_key == "order 42"
+
+
 def test_an_idempotency_key_reused_with_another_body_is_refused(send, bot, group):
     send(
         bot.secret,
@@ -732,7 +744,7 @@ def test_a_send_at_more_than_a_year_ahead_is_40035(send, bot, group):
     refused(send(bot.secret, "wrGroup1", TEXT, query={"send_at": far}), 40035, 400)
 
 
-@pytest.mark.parametrize("key", ["x" * 201, "has space", "中文"])
+@pytest.mark.parametrize("key", ["x" * 201, "中文", "tab\there", "   "])
 def test_a_malformed_idempotency_key_is_40035(send, bot, group, key):
     headers = {"Idempotency-Key": key.encode().decode("latin-1")}
     refused(send(bot.secret, "wrGroup1", TEXT, **headers), 40035, 400)
