@@ -22,6 +22,19 @@ class ApiError(Exception):
         return f"{self.errcode}: {self.errmsg}"
 
 
+def errmsg_value(value: str, limit: int = 64) -> str:
+    """A caller's value as an errmsg names it: its first `limit` characters ("…" when
+    cut), a character that is not printable (a control character, a line break, a
+    bidirectional override) written as its escape, so a log or terminal that shows the
+    answer shows what was sent, not what it would do."""
+    shown = value[:limit]
+    escaped = "".join(
+        char if char.isprintable() else char.encode("unicode_escape").decode("ascii")
+        for char in shown
+    )
+    return escaped + ("…" if len(value) > limit else "")
+
+
 class Err(Enum):
     # (errcode, HTTP status, default errmsg)
     SYSTEM_BUSY = (-1, 503, "system busy, retry later")

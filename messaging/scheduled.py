@@ -22,7 +22,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_noop
 
-from botadmin.errors import Err
+from botadmin.errors import Err, errmsg_value
 from botadmin.reasons import Reason, ngettext_noop
 from botadmin.timezones import zone_or_default
 from conversations.models import Bot
@@ -175,13 +175,13 @@ def _release_batch(now: datetime) -> tuple[int, int]:
 def cancel_scheduled_message(bot: Bot, msgid: str) -> Message:
     """Cancel one of the bot's scheduled messages; ApiError if it is unknown or already released."""
     if not could_be_msgid(msgid):
-        raise Err.NO_SUCH_MESSAGE.error("no such message")
+        raise Err.NO_SUCH_MESSAGE.error(f"no such message: {errmsg_value(msgid)}")
     changed = Message.objects.filter(
         bot=bot, msgid=msgid, direction=Message.Direction.OUT, status=Message.Status.SCHEDULED
     ).update(status=Message.Status.CANCELLED, updated_at=timezone.now())
     message = Message.objects.filter(bot=bot, msgid=msgid).first()
     if message is None:
-        raise Err.NO_SUCH_MESSAGE.error(f"no such message: {msgid}")
+        raise Err.NO_SUCH_MESSAGE.error(f"no such message: {errmsg_value(msgid)}")
     if not changed:
         raise Err.NOT_CANCELLABLE.error(
             f"message {msgid} is {message.status}; only scheduled messages can be cancelled"

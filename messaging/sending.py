@@ -34,7 +34,7 @@ from django.utils import timezone
 
 from botadmin import logging as botadmin_logging
 from botadmin import metrics
-from botadmin.errors import ApiError, Err
+from botadmin.errors import ApiError, Err, errmsg_value
 from conversations.deletion_marks import deleted_at, deletion_started
 from conversations.models import Bot, Conversation
 
@@ -85,7 +85,7 @@ def _check_reply_to(conversation: Conversation, upstream_msgid: str) -> None:
     ).exists()
     if not received:
         raise Err.FIELD_INVALID.error(
-            f"invalid field: reply_to: no message {upstream_msgid[:64]!r} was received "
+            f"invalid field: reply_to: no message '{errmsg_value(upstream_msgid)}' was received "
             "in this conversation"
         )
 

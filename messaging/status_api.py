@@ -17,7 +17,7 @@ from django.http import HttpRequest
 from ninja import Field, Router, Schema
 
 from botadmin.api import answers, envelope
-from botadmin.errors import Err
+from botadmin.errors import Err, errmsg_value
 
 from .models import Message, could_be_msgid
 
@@ -62,7 +62,7 @@ class MessageStatus(Schema):
 def message_status(request: HttpRequest, msgid: str):
     bot = request.auth
     if not could_be_msgid(msgid):
-        raise Err.NO_SUCH_MESSAGE.error("no such message")
+        raise Err.NO_SUCH_MESSAGE.error(f"no such message: {errmsg_value(msgid)}")
     message = (
         Message.objects.filter(bot=bot, msgid=msgid)
         .select_related("conversation")
@@ -70,7 +70,7 @@ def message_status(request: HttpRequest, msgid: str):
         .first()
     )
     if message is None:
-        raise Err.NO_SUCH_MESSAGE.error(f"no such message: {msgid}")
+        raise Err.NO_SUCH_MESSAGE.error(f"no such message: {errmsg_value(msgid)}")
     return envelope(0, "ok", {"message": describe(message)})
 
 

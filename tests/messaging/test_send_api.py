@@ -552,6 +552,17 @@ def test_a_blank_reply_to_is_40058(send, listless_bot, make_conversation):
     assert errmsg == "invalid field: reply_to is empty"
 
 
+def test_a_reply_to_a_message_never_received_names_it_as_no_such_message_does(
+    send, listless_bot, make_conversation
+):
+    make_conversation(listless_bot, "wrAibotGroup")
+    body = {"msgtype": "markdown", "markdown": {"content": "ok"}, "reply_to": "a\nb" + "x" * 100}
+    errmsg = refused(send(listless_bot.secret, "wrAibotGroup", body), 40058, 400)
+    assert errmsg == (
+        f"invalid field: reply_to: no message 'a\\nb{'x' * 61}…' was received in this conversation"
+    )
+
+
 def test_voice_to_a_connector_that_sends_no_voice_is_40008_naming_what_it_sends(send, bot, group):
     body = {"msgtype": "voice", "voice": {"url": "https://example.com/v.amr"}}
     errmsg = refused(send(bot.secret, "wrGroup1", body), 40008, 400)

@@ -57,15 +57,27 @@ def test_another_bots_message_is_no_such_message(client, make_bot, failed_then_s
     }
 
 
-@pytest.mark.parametrize("msgid", ["nope", "a%00b", "x" * 33])
-def test_unknown_msgid_is_no_such_message(client, bridge_bot, msgid):
-    # A NUL (which PostgreSQL refuses in a query) was a 503; now it is simply unknown.
+@pytest.mark.parametrize(
+    "msgid, named",
+    [
+        ("nope", "nope"),
+        # A NUL (which PostgreSQL refuses in a query) was a 503; now it is simply unknown.
+        ("a%00b", "a\\x00b"),
+        ("x" * 33, "x" * 33),
+        # Control characters are named escaped, never reflected as they are.
+        ("a%0Ab%1B%5B31m", "a\\nb\\x1b[31m"),
+        ("%E2%80%AEabc", "\\u202eabc"),
+        # A very long one is named by its start.
+        ("y" * 5000, "y" * 64 + "…"),
+    ],
+)
+def test_unknown_msgid_is_no_such_message_naming_it(client, bridge_bot, msgid, named):
     for response in (
         client.get(f"/api/messages/{msgid}", {"secret": bridge_bot.secret}),
         client.post(f"/api/messages/{msgid}/cancel?secret={bridge_bot.secret}"),
     ):
         assert response.status_code == 404
-        assert response.json()["errcode"] == 7000104
+        assert response.json() == {"errcode": 7000104, "errmsg": f"no such message: {named}"}
 
 
 @pytest.mark.parametrize("secret", [None, "", "wrong-secret-" + "x" * 30])
