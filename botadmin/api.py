@@ -160,6 +160,13 @@ def well_formed_conversation_id(conversation_id: str | None) -> bool:
 RequestPart = Callable[[HttpRequest], str | None]
 
 
+def given_twice_differently(request: HttpRequest, name: str) -> bool:
+    """True when the query string gives `name` more than once with different values:
+    Django would take the last silently, and a caller that sends two has a mistake to
+    learn about (the same value twice is one value)."""
+    return len(set(request.GET.getlist(name))) > 1
+
+
 def bearer_secret(request: HttpRequest) -> str | None:
     """The secret of an `Authorization: Bearer <secret>` header, or None without one.
 
@@ -181,7 +188,8 @@ class BotSecret(APIKeyQuery):
     An endpoint that also accepts the secret elsewhere passes `secret` (read
     first, the query is the fallback). The header's secret counts as that one does; a
     request carrying both that differ is refused (7000005, HTTP 400) rather than one
-    picked: a caller that sends two secrets has a mistake to learn about. One whose request names its
+    picked: a caller that sends two secrets (two in the query string too) has a mistake to
+    learn about. One whose request names its
     conversation passes `conversation_id`: the same query then finds the
     conversation, `request.conversation` (None when the bot has no such
     conversation), with only its id loaded unless `whole_conversation`. One
@@ -192,7 +200,7 @@ class BotSecret(APIKeyQuery):
     openapi_description = (
         "The bot's API secret, in the query string or as `Authorization: Bearer <secret>` "
         '(errcode 93000, HTTP 401 with `WWW-Authenticate: Bearer realm="botadmin"`, when '
-        "wrong or missing; 7000005, HTTP 400, when both are given and differ)."
+        "wrong or missing; 7000005, HTTP 400, when two given differ: both, or two in the query)."
     )
 
     def __init__(
@@ -208,6 +216,11 @@ class BotSecret(APIKeyQuery):
         super().__init__()
 
     def _get_key(self, request: HttpRequest) -> str | None:
+        if given_twice_differently(request, self.param_name):
+            raise Err.SECRET_CONFLICT.error(
+                "two different secrets: the query string gives secret twice",
+                headers=bearer_challenge("invalid_request"),
+            )
         given = self.read_secret(request) if self.read_secret is not None else None
         given = given or super()._get_key(request)
         bearer = bearer_secret(request)

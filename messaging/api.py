@@ -21,6 +21,7 @@ from botadmin.api import (
     BotSecret,
     answers,
     envelope,
+    given_twice_differently,
     json_body,
     well_formed_conversation_id,
 )
@@ -95,6 +96,10 @@ def send(request: HttpRequest):
     bot = request.auth
     check_send_rate(bot.pk)
     body = _json_body(request)
+    if given_twice_differently(request, "conversation_id"):
+        raise Err.INVALID_PARAMETER.error(
+            "invalid parameter: conversation_id is given twice with different values"
+        )
     conversation_id = request.GET.get("conversation_id", "")
     if not conversation_id:
         raise Err.INVALID_PARAMETER.error("invalid parameter: conversation_id is missing")

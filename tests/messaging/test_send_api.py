@@ -866,3 +866,35 @@ def test_a_malformed_conversation_id_is_40035_even_with_a_wrong_secret_format(
     """Found by the fuzzer: PostgreSQL refuses NUL in a query parameter."""
     refused(send(bot.secret, conversation_id, TEXT), 40035, 400)
     refused(send("y" * 43, conversation_id, TEXT), 93000, 401)
+
+
+# --- a query parameter given twice ---------------------------------------------------
+
+
+def _send_with_query(client, query: str):
+    body = json.dumps({"msgtype": "text", "text": {"content": "hi"}})
+    return client.post(f"/api/send?{query}", data=body, content_type="application/json")
+
+
+def test_two_different_secrets_in_the_query_are_refused_whichever_is_right(client, bot, group):
+    for query in (
+        f"secret={bot.secret}&secret=wrong&conversation_id=wrGroup1",
+        f"secret=wrong&secret={bot.secret}&conversation_id=wrGroup1",
+    ):
+        errmsg = refused(_send_with_query(client, query), 7000005, 400)
+        assert errmsg == "two different secrets: the query string gives secret twice"
+    assert not Message.objects.exists()
+
+
+def test_two_different_conversation_ids_in_the_query_are_refused(client, bot, group):
+    query = f"secret={bot.secret}&conversation_id=wrGroup1&conversation_id=wrOther"
+    errmsg = refused(_send_with_query(client, query), 40035, 400)
+    assert errmsg == "invalid parameter: conversation_id is given twice with different values"
+    assert not Message.objects.exists()
+
+
+def test_the_same_secret_and_conversation_id_twice_are_one_each(client, bot, group):
+    query = (
+        f"secret={bot.secret}&secret={bot.secret}&conversation_id=wrGroup1&conversation_id=wrGroup1"
+    )
+    accepted(_send_with_query(client, query))
