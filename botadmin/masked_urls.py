@@ -69,7 +69,7 @@ def _is_url_field(field: forms.Field) -> bool:
 
 def mask_url_fields(form: forms.BaseForm, stored: dict[str, str]) -> None:
     """Show `form`'s URL fields masked; a field whose masked stored value (`stored`,
-        by field name) comes back unchanged, or which comes back as the page showed it (a form
+    by field name) comes back unchanged, or which comes back as the page showed it (a form
     showing each value it showed), gets the stored value. Call before validating."""
     for name, field in form.fields.items():
         if not _is_url_field(field):
