@@ -71,8 +71,9 @@ _QUERY_PARAMETERS = [
         "in": "header",
         "required": False,
         "schema": {"type": "string", "maxLength": 200},
-        "description": "1-200 printable ASCII characters (spaces inside count). Same key "
-        "within 24 h: the first answer again, nothing stored twice.",
+        "description": "1-200 printable ASCII characters (spaces inside count), bare or "
+        'as a quoted string ("abc" is the key abc). Same key within 24 h: the first '
+        "answer again, nothing stored twice.",
     },
 ]
 
@@ -139,12 +140,43 @@ def _json_body(request: HttpRequest):
 
 
 def _idempotency_key(request: HttpRequest) -> str:
+    """The header's key. The draft writes it as a quoted sf-string
+    (`Idempotency-Key: "8e03978e-…"`): one that starts with a quote is read as one, so
+    `"abc"` and `abc` are the same key; a bare value is the key as written."""
     key = request.headers.get("Idempotency-Key")
     if key is None:
         return ""
     key = key.strip()
+    if key.startswith('"'):
+        key = _sf_string(key)
     if not IDEMPOTENCY_KEY_RE.match(key):
         raise Err.INVALID_PARAMETER.error(
             "invalid parameter: Idempotency-Key must be 1-200 printable ASCII characters"
         )
     return key
+
+
+def _sf_string(quoted: str) -> str:
+    """The characters of a quoted Structured Field string (RFC 9651 section 4.2.5),
+    its two escapes (backslash-quote, backslash-backslash) undone."""
+    chars = []
+    rest = iter(quoted[1:])
+    for char in rest:
+        if char == "\\":
+            char = next(rest, "")
+            if char not in ('"', "\\"):
+                raise Err.INVALID_PARAMETER.error(
+                    "invalid parameter: Idempotency-Key is a quoted string with a backslash "
+                    'not followed by " or \\'
+                )
+        elif char == '"':
+            if next(rest, None) is not None:
+                raise Err.INVALID_PARAMETER.error(
+                    "invalid parameter: Idempotency-Key has characters after its closing "
+                    "quote (parameters are not accepted)"
+                )
+            return "".join(chars)
+        chars.append(char)
+    raise Err.INVALID_PARAMETER.error(
+        "invalid parameter: Idempotency-Key starts with a quote but has no closing quote"
+    )

@@ -323,6 +323,41 @@ def test_an_idempotency_key_with_a_space_inside_is_a_key_like_any_other(send, bo
     assert Message.objects.get().idempotency_key == "order 42"
 
 
+def test_a_quoted_idempotency_key_is_the_same_key_as_the_bare_one(send, bot, group):
+    """The IETF draft writes the key as an sf-string, `Idempotency-Key: "8e03…"`: its
+    quotes are not part of the key, and its two escapes stand for the character."""
+    body = {"msgtype": "text", "text": {"content": "hi"}}
+    first = send(bot.secret, "wrGroup1", body, **{"Idempotency-Key": '"order-42"'})
+    again = send(bot.secret, "wrGroup1", body, **{"Idempotency-Key": "order-42"})
+    escaped = send(bot.secret, "wrGroup1", body, **{"Idempotency-Key": '"say \\"hi\\" \\\\ 1"'})
+
+    assert first.status_code == 200, first.json()
+    assert again.json()["msgid"] == first.json()["msgid"]
+    assert escaped.status_code == 200, escaped.json()
+    assert sorted(Message.objects.values_list("idempotency_key", flat=True)) == [
+        "order-42",
+        'say "hi" \\ 1',
+    ]
+
+
+@pytest.mark.parametrize(
+    ("key", "errmsg"),
+    [
+        ('"order-42', "starts with a quote but has no closing quote"),
+        ('"order\\"', "starts with a quote but has no closing quote"),
+        ('"order\\n42"', 'a backslash not followed by " or \\'),
+        ('"order-42";v=1', "has characters after its closing quote"),
+        ('""', "must be 1-200 printable ASCII characters"),
+    ],
+)
+def test_a_broken_quoted_idempotency_key_is_40035_and_says_why(send, bot, group, key, errmsg):
+    answer = send(bot.secret, "wrGroup1", TEXT, **{"Idempotency-Key": key})
+
+    refused(answer, 40035, 400)
+    assert errmsg in answer.json()["errmsg"]
+    assert not Message.objects.exists()
+
+
 def test_an_idempotency_key_reused_with_another_body_is_refused(send, bot, group):
     send(
         bot.secret,
