@@ -84,13 +84,19 @@ def link_where_to_find(field: forms.Field, anchor: str) -> None:
 
 def settings_values(form: forms.Form) -> dict:
     """The validated values; an empty secret keeps what is stored, and a bot's page
-    gives only the values it changed (the others as stored now)."""
+    gives only the values it changed (the others as stored now).
+
+    A bot's empty secret is left out, not filled with the value this request read:
+    `change_connector_settings` keeps the one stored when it has locked the bot, so a
+    new one another admin saved meanwhile is not put back to the old one."""
     changed = changed_on_the_page(form)
     values = {}
     for name, field in form.fields.items():
         value = form.cleaned_data.get(name)
         if bot_settings.is_secret(field) and not value:
-            value = form.stored.get(name, "")
+            if name in form.stored:  # a bot's page
+                continue
+            value = ""
         elif field.show_hidden_initial and name not in changed:
             continue
         values[name] = value

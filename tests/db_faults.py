@@ -18,6 +18,11 @@ Two workers' transactions interleaved as a race would interleave them, on Postgr
         # Two threads, each stopped after its first endpoint update (the row locked) until
         # both are; then both go on at once: rows locked in opposite orders deadlock.
         errors = gate.race(lambda: forward_claimed(a), lambda: forward_claimed(b))
+
+A request that read a row and then waits for its lock while another session changes it:
+
+    with changed_while_waited_for(Bot, bot.pk, lambda bot: ...):
+        client.post(...)  # reads the bot, waits for its lock, then goes on after the change
 """
 
 import re
@@ -25,7 +30,7 @@ import threading
 from contextlib import contextmanager
 
 import pytest
-from django.db import DatabaseError, connection
+from django.db import DatabaseError, connection, transaction
 from django.test import TestCase
 
 from audit.models import OperatorAction
@@ -175,3 +180,33 @@ def updates_wait_at_gate(model):
             cursor.execute("SELECT pg_advisory_unlock_all()")
             cursor.execute(f"DROP TRIGGER {name} ON {table}")
             cursor.execute(f"DROP FUNCTION {name}()")
+
+
+@contextmanager
+def changed_while_waited_for(model, pk: int, write):
+    """While inside, another connection holds the lock of `model`'s row `pk`; once a
+    session of the block waits for it (a request that read the row, now locking or
+    updating it), `write(row)` runs under that lock and commits, and the block goes on.
+    PostgreSQL only (its view of who waits), with `transactional_db`."""
+    assert connection.vendor == "postgresql", "row locks: PostgreSQL"
+    locked, wrote = threading.Event(), threading.Event()
+
+    def hold():
+        try:
+            with transaction.atomic():
+                row = model.objects.select_for_update().get(pk=pk)
+                locked.set()
+                if wait_until(lambda: Gate().waiting() == 1, timeout=30):
+                    write(row)
+                    wrote.set()
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    assert locked.wait(30)
+    try:
+        yield
+    finally:
+        thread.join(60)
+    assert wrote.is_set(), "the block never waited for the row, or the write failed"

@@ -8,15 +8,18 @@ from urllib.parse import unquote
 
 import pytest
 from django.contrib.auth.models import Permission
+from django.db import connection
 from django.urls import reverse
 from django.utils import timezone, translation
 
 from audit.models import OperatorAction
 from connectors.registry import CONNECTORS
+from console.bot_forms import connector_settings_form, settings_values
+from conversations.bot_changes import change_connector_settings
 from conversations.models import Bot, Conversation, SyncRun
 from conversations.pauses import pause_bot
 from conversations.services import rotate_secret
-from tests.db_faults import fails_to_record
+from tests.db_faults import changed_while_waited_for, fails_to_record
 from tests.html_forms import submitted_form
 from tests.meanwhile import before_saving
 from tests.outbound import Names
@@ -745,6 +748,50 @@ def test_a_stale_connector_settings_page_saves_only_what_it_changed(operator_cli
     bot.refresh_from_db()
     assert bot.agent_url == "http://10.1.2.3:8080"
     assert bot.agent_token == "new-token-" + "x" * 30
+
+
+def test_an_empty_token_keeps_the_token_stored_when_the_row_is_locked_not_when_read(
+    operator_client, bot, operator
+):
+    """An empty secret keeps the stored one: the one stored when the save locks the bot,
+    not the one its request read before. Another bot admin's new agent token, saved in
+    between (and already given to the agent), is not put back to the old one."""
+    connector = CONNECTORS[bot.connector]
+    data = {"settings-agent_url": "http://10.1.2.3:8080", "settings-agent_token": ""}
+    form = connector_settings_form(connector, Bot.objects.get(pk=bot.pk), data)
+    assert form.is_valid(), form.errors
+    new_token = "new-token-" + "x" * 30
+    change_connector_settings(Bot.objects.get(pk=bot.pk), {"agent_token": new_token}, operator)
+
+    changed = change_connector_settings(bot, settings_values(form), operator)
+
+    assert changed == ["agent_url"]
+    bot.refresh_from_db()
+    assert bot.agent_url == "http://10.1.2.3:8080"
+    assert bot.agent_token == new_token
+    assert OperatorAction.objects.filter(action="bot.update").count() == 2
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="a row lock: PostgreSQL's")
+def test_an_empty_token_posted_while_another_admin_saves_a_new_one_keeps_the_new_one(
+    transactional_db, operator_client, bot, operator
+):
+    """The race itself, on two connections: the page's request reads the bot, then waits
+    for the row lock another admin's save holds; that save's new token must survive."""
+    new_token = "new-token-" + "x" * 30
+
+    def new_agent_token(other):  # another admin, while the page's request waits for the row
+        change_connector_settings(other, {"agent_token": new_token}, operator)
+
+    with changed_while_waited_for(Bot, bot.pk, new_agent_token):
+        response = connector_post(
+            operator_client, bot, agent_url="http://10.1.2.3:8080", agent_token=""
+        )
+
+    assert response.status_code == 302
+    bot.refresh_from_db()
+    assert bot.agent_url == "http://10.1.2.3:8080"
+    assert bot.agent_token == new_token
 
 
 def test_a_stale_connector_settings_page_keeps_a_masked_agent_url_changed_since(
