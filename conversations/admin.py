@@ -316,7 +316,20 @@ class BotAdmin(
         # What the form changed, not every column of the row read when the request began:
         # a secret rotated or a pause set meanwhile is not undone. (The operators are
         # saved by save_related; the change view's transaction holds the audit entry.)
-        obj.save(update_fields=fields_to_save(self.audited_changes(form)))
+        changed = self.audited_changes(form)
+        fields = fields_to_save(changed)
+        if "connector_settings" in fields:
+            # One column holds several settings, secrets among them: the ones this form
+            # changed go over the column as stored now, the row locked till the view's
+            # transaction ends, so that an empty secret keeps today's, not the one read.
+            stored = Bot.objects.select_for_update().values_list("connector_settings", flat=True)
+            current = stored.get(pk=obj.pk)
+            mine = obj.connector_settings or {}
+            obj.connector_settings = {
+                **(current if isinstance(current, dict) else {}),
+                **{name: mine[name] for name in changed if name in mine},
+            }
+        obj.save(update_fields=fields)
 
     def save_related(self, request, form, formsets, change):
         bot = form.instance

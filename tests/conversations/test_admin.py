@@ -2,16 +2,18 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import Permission
+from django.db import connection
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
 from audit.models import OperatorAction
+from conversations.bot_changes import change_connector_settings
 from conversations.models import Bot, BotConnection
 from conversations.pauses import pause_bot
 from conversations.services import bot_for_secret, rotate_secret
 from messaging.models import DeliveryAttempt, Message
-from tests.db_faults import fails_midway
+from tests.db_faults import changed_while_waited_for, fails_midway
 from tests.html_forms import submitted_form
 from tests.meanwhile import before_saving
 
@@ -237,6 +239,29 @@ def test_saving_a_bot_in_the_admin_keeps_a_rotation_and_a_pause_made_meanwhile(
     assert bot.rate_limit_per_minute == 7
     assert bot.secret == rotated[0] != leaked
     assert bot.paused_reason == "the agent refused the token"
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="a row lock: PostgreSQL's")
+def test_an_empty_secret_saved_in_the_admin_keeps_a_new_one_saved_meanwhile(
+    transactional_db, logged_in_superuser, listless_bot, superuser
+):
+    """The AI bot's secret lives in connector_settings with its other settings: the
+    admin saving a new bot ID (the secret left empty) wrote the whole of it as its
+    request read it, putting back the old secret another admin had just replaced."""
+    bot = listless_bot
+    url = reverse("admin:conversations_bot_change", args=[bot.pk])
+    form = submitted_form(admin_page(logged_in_superuser, url, "en"), "bot_form")
+
+    def new_secret(other):  # another admin, while the admin's request waits for the row
+        change_connector_settings(other, {"bot_secret": "new-secret"}, superuser)
+
+    with changed_while_waited_for(Bot, bot.pk, new_secret):
+        saved = logged_in_superuser.post(url, {**form, "bot_id": "b2", "bot_secret": ""})
+
+    assert saved.status_code == 302, saved.content.decode()[:2000]
+    bot.refresh_from_db()
+    assert bot.connector_settings["bot_id"] == "b2"
+    assert bot.connector_settings["bot_secret"] == "new-secret"
 
 
 def test_an_operator_of_bot_a_cannot_see_bot_b(client, make_bot, make_operator, make_conversation):
