@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from announcements.models import Announcement, AnnouncementRun
 from announcements.operator_actions import finished_but_still_sending
+from botadmin.name_characters import holds_characters_of
 from botadmin.partial_indexes import index_condition
 from conversations.contact_names import contacts_named
 from conversations.models import Bot, Conversation
@@ -34,6 +35,8 @@ MANY_CONVERSATIONS = 100
 # is in there but not a page of them, at most SENDER_WALK_MOST more (`_below_by_sender`).
 SENDER_WINDOW = 10_000
 SENDER_WALK_MOST = 100_000
+# A name part shorter than this has no trigram for msg_sender_trgm_idx.
+TRIGRAM = 3
 
 
 def _start_of(day) -> datetime:
@@ -53,8 +56,14 @@ def _matching_conversations(bots: list[int], text: str):
 
 def _sent_by(bot_ids: list[int], sender: str) -> Q:
     """By the sender's ID or part of their name: the name a message came with, or for
-    one that came without, its sender's synced contact's (as the console names them)."""
-    sent_by = Q(sender_id=sender) | Q(sender_name__icontains=sender)
+    one that came without, its sender's synced contact's (as the console names them).
+    A name part without a trigram (one or two characters) is also looked for among the
+    characters of the named messages' names (msg_sender_chars_idx, on PostgreSQL), so
+    that the older part of `_below_by_sender` reads an index, not the table."""
+    named = Q(sender_name__icontains=sender)
+    if len(sender) < TRIGRAM:
+        named &= holds_characters_of("sender_name", sender, where=~Q(sender_name=""))
+    sent_by = Q(sender_id=sender) | named
     for bot_id, user_ids in contacts_named(bot_ids, sender).items():
         sent_by |= Q(bot_id=bot_id, sender_id__in=user_ids, sender_name="")
     return sent_by
@@ -140,8 +149,8 @@ def _below_by_sender(queryset: QuerySet, before: int | None, size: int) -> Resul
     (msg_sender_idx, the names' trigram index) and sorted: bounded and ordered by
     `id + 0`, which no index serves, so that neither a walk of the primary key nor a
     range of it is left to choose. What a page reads then grows with the sender's own
-    messages, not with everyone's newer ones (a name of one or two characters, which
-    has no trigram, still scans)."""
+    messages, not with everyone's newer ones; a name part of one or two characters,
+    which has no trigram, through msg_sender_chars_idx (`_sent_by`, note 31)."""
     found: list = []
 
     def walk(top: int, floor: int) -> list:

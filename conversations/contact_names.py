@@ -9,6 +9,8 @@ given, the page asks here when it draws it.
 
 from django.db.models import Q
 
+from botadmin.name_characters import holds_characters_of
+
 from .models import Conversation
 
 # IDs looked up at once at most: a page of 50 messages names far fewer.
@@ -37,10 +39,14 @@ def contact_names(user_ids_by_bot: dict[int, set[str]]) -> dict[tuple[int, str],
 def contacts_named(bot_ids: list[int], text: str, most: int = 100) -> dict[int, list[str]]:
     """{bot id: user IDs} of these bots' contacts with `text` in their name, `most` of
     them at most: whom a search by sender name means among the messages that came
-    without one. One query."""
+    without one. One query; on PostgreSQL it reads the contacts holding the characters
+    of `text` (conv_contact_chars_idx), not every contact of the bots (note 31)."""
     rows = (
         Conversation.objects.filter(
-            bot__in=bot_ids, kind=Conversation.Kind.USER, name__icontains=text
+            holds_characters_of("name", text),
+            bot__in=bot_ids,
+            kind=Conversation.Kind.USER,
+            name__icontains=text,
         )
         .order_by("pk")
         .values_list("bot_id", "conversation_id")[:most]

@@ -42,3 +42,26 @@ def plan_without_seqscan_or_sort(sql: str) -> str:
             return plan_without_seqscan(sql)
         finally:
             cursor.execute("RESET enable_sort")
+
+
+def rows_read(sql: str, table: str = "messaging_message") -> int:
+    """How many rows of `table` the query read (returned or filtered out, in every scan
+    of it), by EXPLAIN ANALYZE, sequential scans forbidden: a test-sized table is
+    cheaper to scan."""
+    with connection.cursor() as cursor:
+        cursor.execute("SET enable_seqscan = off")
+        try:
+            cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + sql)
+            [[plan]] = cursor.fetchall()[0]
+        finally:
+            cursor.execute("RESET enable_seqscan")
+
+    def read(node) -> int:
+        own = 0
+        if node.get("Relation Name") == table:
+            own = node["Actual Rows"] + node.get("Rows Removed by Filter", 0)
+            own += node.get("Rows Removed by Index Recheck", 0)
+            own *= node["Actual Loops"]
+        return own + sum(read(child) for child in node.get("Plans", []))
+
+    return read(plan["Plan"])
