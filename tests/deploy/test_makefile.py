@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from devtools import make_run
 from devtools.processes import ROOT
 from devtools.unlocked_packages import normalized
 
@@ -153,7 +154,15 @@ def test_venv_prod_installs_the_runtime_lock_and_removes_what_it_does_not_pin(ch
     assert "-r requirements.lock" in make_venv(checkout).stdout
 
 
-RUN_VARIABLES = ("PORT", "HOST", "WEB_PORT", "BOTADMIN_PUBLIC_URL", "BOTADMIN_ALLOW_PRIVATE_URLS")
+RUN_VARIABLES = (
+    "PORT",
+    "HOST",
+    "WEB_PORT",
+    "BOTADMIN_PUBLIC_URL",
+    "BOTADMIN_ALLOW_PRIVATE_URLS",
+    "TIME_ZONE",
+    "TZ",
+)
 
 
 def procfile_environment(tmp_path: Path, dotenv: str, *arguments: str, **variables: str):
@@ -220,6 +229,30 @@ def test_make_run_links_forwarded_media_to_the_public_url_of_dotenv(tmp_path):
     )
 
     assert processes["BOTADMIN_PUBLIC_URL"].rstrip("/") == "https://bots.example.com"
+
+
+@pytest.mark.parametrize(
+    ("dotenv", "variables", "zone"),
+    [
+        ("", {"TZ": "UTC"}, "Asia/Shanghai"),  # nothing set: settings.py's default
+        ("TIME_ZONE=Europe/Berlin\n", {"TZ": "UTC"}, "Europe/Berlin"),
+        ("TIME_ZONE=Europe/Berlin\n", {"TIME_ZONE": "America/New_York"}, "America/New_York"),
+    ],
+)
+def test_make_runs_log_stamps_its_lines_in_the_time_zone_the_processes_log_in(
+    tmp_path, dotenv, variables, zone
+):
+    """On a UTC machine honcho's stamp said 09:11:35 and the web server's own 17:11:35 +0800
+    on the same line: honcho gets TZ=TIME_ZONE, read as the processes read it."""
+    processes = procfile_environment(tmp_path, dotenv, **variables)
+
+    assert processes["TZ"] == zone
+
+
+def test_make_runs_default_time_zone_is_the_settings_default():
+    settings_py = (ROOT / "botadmin" / "settings.py").read_text()
+
+    assert f'env.str("TIME_ZONE", default="{make_run.DEFAULT_TIME_ZONE}")' in settings_py
 
 
 def test_make_run_creates_files_for_botadmins_user_and_group_only(checkout):
