@@ -5,7 +5,7 @@ import re
 from tests.browser import ARTIFACTS, needs_chromium
 from tests.polling import wait_until
 
-from .browser import daily_announcement, log_in, open_conversation, shoot
+from .browser import PHONE, daily_announcement, log_in, open_conversation, shoot
 
 pytestmark = needs_chromium
 
@@ -258,3 +258,37 @@ def test_the_first_tab_skips_to_the_pages_content(page, demo):
     page.keyboard.press("Tab")  # the next stop is in the page, not the header
     assert page.evaluate("!!document.activeElement.closest('main')")
     shoot(page, "keyboard-skip-link")
+
+
+def test_the_ctrl_enter_hint_shows_where_there_is_a_keyboard_and_not_on_a_touch_screen(
+    page, live_server, demo
+):
+    """At 390 px on a phone the reply box said "Ctrl+Enter 发送": a key it has not."""
+    from playwright.sync_api import expect
+
+    from tests.browser import chromium
+
+    _bot, group = demo
+    log_in(page)
+    open_conversation(page, group.name)
+    expect(page.get_by_text("Ctrl+Enter 发送")).to_be_visible()
+
+    with chromium() as browser:
+        phone = browser.new_context(
+            base_url=live_server.url,
+            viewport=PHONE,
+            has_touch=True,
+            is_mobile=True,
+            locale="zh-CN",
+        )
+        try:
+            touch = phone.new_page()
+            log_in(touch)
+            open_conversation(touch, group.name)
+            expect(touch.locator("#id_content")).to_be_visible()
+            expect(touch.get_by_role("button", name="发送")).to_be_visible()
+            hint = touch.get_by_text("Ctrl+Enter 发送")
+            expect(hint).to_have_count(1)  # in the page, as for a keyboard...
+            expect(hint).to_be_hidden()  # ...but not shown
+        finally:
+            phone.close()
