@@ -215,3 +215,24 @@ def test_the_demo_bots_contacts_arrive_by_sync_once_its_agent_listens(db, settin
         assert bot.conversations.filter(kind="user").count() == len(demo.DEMO_USERS)
     finally:
         agent.stop()
+
+
+def test_the_demo_agent_on_a_port_in_use_says_which_setting_moves_it(db, settings, tmp_path):
+    """A second `make run` on the same ports: the demo agent died with a traceback ending
+    in "OSError: [Errno 98] Address already in use", naming neither port nor setting."""
+    import socket
+
+    settings.VAR_DIR = tmp_path
+    call_command("setup_demo", "--admin-password", "pw-demo-123", stdout=StringIO())
+    taken = socket.socket()
+    try:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(CommandError) as refused:
+            call_command("demo_agent", "--port", str(port), "--interval", "0", stdout=StringIO())
+    finally:
+        taken.close()
+
+    assert f"port {port} of 127.0.0.1 is in use" in str(refused.value)
+    assert "DEMO_AGENT_PORT" in str(refused.value)

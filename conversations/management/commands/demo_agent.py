@@ -1,3 +1,4 @@
+import errno
 import random
 import signal
 import time
@@ -32,7 +33,18 @@ class Command(BaseCommand):
             raise CommandError(
                 f"No bot named {options['bot']!r}; run `manage.py setup_demo` first."
             )
-        agent, run = demo.start_agent_and_sync(bot, options["port"])
+        try:
+            agent, run = demo.start_agent_and_sync(bot, options["port"])
+        except OSError as error:
+            if error.errno != errno.EADDRINUSE:
+                raise
+            # A second `make run`, or another program: say which setting moves it, not
+            # a traceback (the web server, on the same occasion, says it in one line).
+            raise CommandError(
+                f"port {options['port']} of {demo.DEMO_AGENT_HOST} is in use (another "
+                "`make run`?): stop what listens there, or give the demo agent another "
+                "port with DEMO_AGENT_PORT (`make run DEMO_AGENT_PORT=7623`)."
+            ) from None
         self.stdout.write(f"demo agent for `{bot.name}` listening on {agent.url}")
         self.stdout.write(
             f"contact sync of `{bot.name}`: {run.outcome}, "
