@@ -1,8 +1,10 @@
 import asyncio
+import errno
 import logging
 import signal
 
-from django.core.management.base import BaseCommand
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
 
 from connectors.aibot_gateway import Gateway
 
@@ -15,7 +17,19 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-        asyncio.run(self._run())
+        try:
+            asyncio.run(self._run())
+        except OSError as error:
+            if error.errno != errno.EADDRINUSE:
+                raise
+            # A fixed WECOM_AIBOT_GATEWAY_PORT taken by another gateway or `make run`: one
+            # line naming the setting, not a traceback ending in "Address already in use".
+            raise CommandError(
+                f"port {settings.WECOM_AIBOT_GATEWAY_PORT} of "
+                f"{settings.WECOM_AIBOT_GATEWAY_HOST} is in use (another gateway or `make "
+                "run`?): stop what listens there, or set WECOM_AIBOT_GATEWAY_PORT to a free "
+                "port (0: any)."
+            ) from None
 
     async def _run(self) -> None:
         stop = asyncio.Event()

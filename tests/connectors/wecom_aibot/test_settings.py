@@ -83,3 +83,24 @@ def test_an_ai_bot_cannot_list_contacts_and_keeps_the_chats_it_saw(db):
     connector = connector_for(bot)
     assert not connector.lists_contacts
     assert not connector.syncs_contacts()  # a sync says so (tests/conversations/test_sync.py)
+
+
+def test_the_gateway_on_a_port_in_use_says_which_setting_moves_it(fast_gateway, settings, db):
+    """A fixed WECOM_AIBOT_GATEWAY_PORT that another gateway (a second `make run`) holds:
+    the process died with a traceback ending in "OSError: [Errno 98] Address already in
+    use", naming neither the port nor the setting."""
+    import socket
+
+    taken = socket.socket()
+    try:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        settings.WECOM_AIBOT_GATEWAY_HOST, settings.WECOM_AIBOT_GATEWAY_PORT = taken.getsockname()
+        with pytest.raises(CommandError) as refused:
+            call_command("aibot_gateway", stdout=StringIO())
+    finally:
+        taken.close()
+
+    port = settings.WECOM_AIBOT_GATEWAY_PORT
+    assert f"port {port} of 127.0.0.1 is in use" in str(refused.value)
+    assert "WECOM_AIBOT_GATEWAY_PORT" in str(refused.value)
