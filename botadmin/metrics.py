@@ -67,7 +67,7 @@ from prometheus_client import (  # noqa: E402
     Histogram,
     generate_latest,
 )
-from prometheus_client.core import GaugeMetricFamily  # noqa: E402
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily  # noqa: E402
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead  # noqa: E402
 
 from . import health, metrics_files  # noqa: E402
@@ -494,10 +494,28 @@ class DatabaseCollector:
             "0 for the others.",
             labels=["bot", "connector", "state"],
         )
-        for bot, connector, current in connections.active_bot_states(now):
+        # Since when, and how many connections were made: what `for:` cannot see, a state
+        # older than Prometheus' memory of it and a connection lost and made again between
+        # two scrapes (docs/monitoring.md, "AI bot connections"). The same query.
+        since = GaugeMetricFamily(
+            "botadmin_bot_connection_state_changed_timestamp_seconds",
+            "Unix time an active bot's long connection entered the state it is in.",
+            labels=["bot", "connector"],
+        )
+        made = CounterMetricFamily(
+            "botadmin_bot_connections_made",
+            "Connections made for an active bot's long connection (WeCom took the subscription).",
+            labels=["bot", "connector"],
+        )
+        for shown in connections.active_bot_states(now):
+            labels = [shown.bot, shown.connector]
             for state in BotConnection.State:
-                states.add_metric([bot, connector, state.value], 1 if state == current else 0)
+                states.add_metric([*labels, state.value], 1 if state == shown.state else 0)
+            since.add_metric(labels, shown.since.timestamp())
+            made.add_metric(labels, shown.connections_made)
         yield states
+        yield since
+        yield made
 
 
 class SharedCacheCollector:

@@ -12,14 +12,21 @@ one gateway process per bot at a time. The `BotConnection` row is the lease:
 
 Every update made by a holder is conditional on still holding the lease, so
 a gateway that lost it (paused for longer than the lease) changes nothing.
+
+Every change of `state` moves `state_changed_at`, and each connection recorded "connected"
+adds one to `connections_made`, in the same update: /metrics says since when a bot's shown
+state holds and how many connections were made (`active_bot_states`), so an alert can tell
+a bot down for ten minutes by the time, and a connection that keeps dropping and coming back
+between two scrapes by the count's rate (docs/monitoring.md, "AI bot connections").
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext_noop
 
@@ -30,6 +37,15 @@ from .models import Bot, BotConnection
 from .pauses import pause_bot
 
 State = BotConnection.State
+
+
+def _state(state: str, now: datetime) -> dict:
+    """The fields of an update setting the state: its time of change moves only when the
+    state does (a condition on the row's old value, in the same statement)."""
+    return {
+        "state": state,
+        "state_changed_at": Case(When(state=state, then=F("state_changed_at")), default=Value(now)),
+    }
 
 
 def _row(bot_id: int) -> None:
@@ -64,8 +80,8 @@ def claim(
         lease_expires_at=now + timedelta(seconds=lease_seconds),
         endpoint=endpoint,
         endpoint_token=token,
-        state=State.CONNECTING,
         updated_at=now,
+        **_state(State.CONNECTING, now),
     )
     return bool(taken)
 
@@ -81,25 +97,32 @@ def renew(bot_id: int, holder: str, lease_seconds: float, now: datetime | None =
 
 
 def note(bot_id: int, holder: str, **fields) -> bool:
-    """Record state, frames or errors for the bot, only while we hold its lease."""
-    fields.setdefault("updated_at", timezone.now())
+    """Record state, frames or errors for the bot, only while we hold its lease. A session
+    records "connected" once for each connection WeCom took the subscription of: each such
+    write counts one in `connections_made`."""
+    now = fields.setdefault("updated_at", timezone.now())
+    if "state" in fields:
+        fields.update(_state(fields["state"], now))
+        if fields["state"] == State.CONNECTED:
+            fields["connections_made"] = F("connections_made") + 1
     return bool(BotConnection.objects.filter(pk=bot_id, holder=holder).update(**fields))
 
 
 def release(bot_id: int, holder: str) -> None:
     """Give the lease up (stopping, or the bot's settings changed)."""
+    now = timezone.now()
     BotConnection.objects.filter(pk=bot_id, holder=holder).exclude(
         state__in=[State.TAKEN_OVER, State.REFUSED]
-    ).update(state=State.IDLE, connected_since=None)
+    ).update(connected_since=None, **_state(State.IDLE, now))
     BotConnection.objects.filter(pk=bot_id, holder=holder).update(
-        holder="", lease_expires_at=None, endpoint="", endpoint_token="", updated_at=timezone.now()
+        holder="", lease_expires_at=None, endpoint="", endpoint_token="", updated_at=now
     )
 
 
 def _stop(bot_id: int, holder: str, state: str, error: str, now: datetime, **fields) -> None:
     """Give the lease up for a reason that keeps every gateway away until someone acts."""
     BotConnection.objects.filter(pk=bot_id, holder=holder).update(
-        state=state,
+        **_state(state, now),
         connected_since=None,
         last_error=reasons.shorten(error, 2000),
         last_error_at=now,
@@ -141,8 +164,9 @@ def reconnect(bot: Bot, actor=None) -> bool:
 
     with transaction.atomic():  # with its audit entry, or not at all
         _row(bot.pk)
+        now = timezone.now()
         changed = BotConnection.objects.filter(pk=bot.pk, taken_over_at__isnull=False).update(
-            taken_over_at=None, state=State.IDLE, updated_at=timezone.now()
+            taken_over_at=None, updated_at=now, **_state(State.IDLE, now)
         )
         if changed:
             record_action(actor, "bot.reconnect", bot=bot, target=bot, summary="long connection")
@@ -181,9 +205,37 @@ def shown_state(
     return State.IDLE
 
 
-def active_bot_states(now: datetime | None = None) -> list[tuple[str, str, State]]:
-    """(name, connector, shown state) of every active bot whose connector holds a long
-    connection, by name, in one query (for /metrics: botadmin/metrics.py)."""
+def shown_since(
+    state: str | None,
+    holder: str | None,
+    lease_expires_at: datetime | None,
+    state_changed_at: datetime | None,
+    now: datetime,
+) -> datetime | None:
+    """Since when the shown state (`shown_state`) holds: the row's last change of state, but
+    for a bot shown "not connected" because its holder went without a word, the end of its
+    lease, when it became so. None without a row (the bot never claimed)."""
+    if state is None or state_changed_at is None:
+        return None
+    shown = shown_state(state, holder, lease_expires_at, now)
+    if shown != state and lease_expires_at is not None:
+        return lease_expires_at  # what its holder wrote after that was never shown
+    return state_changed_at
+
+
+class ShownConnection(NamedTuple):
+    """What /metrics says of an active bot's long connection."""
+
+    bot: str
+    connector: str
+    state: State
+    since: datetime  # when `state` began (the bot's creation, for one never claimed)
+    connections_made: int
+
+
+def active_bot_states(now: datetime | None = None) -> list[ShownConnection]:
+    """The shown connection of every active bot whose connector holds a long connection, by
+    name, in one query (for /metrics: botadmin/metrics.py)."""
     from connectors.registry import CONNECTORS
 
     now = now or timezone.now()
@@ -194,14 +246,23 @@ def active_bot_states(now: datetime | None = None) -> list[tuple[str, str, State
         .values_list(
             "name",
             "connector",
+            "created_at",
             "connection__state",
             "connection__holder",
             "connection__lease_expires_at",
+            "connection__state_changed_at",
+            "connection__connections_made",
         )
     )
     return [
-        (name, connector, shown_state(state, holder, expires, now))
-        for name, connector, state, holder, expires in rows
+        ShownConnection(
+            name,
+            connector,
+            shown_state(state, holder, expires, now),
+            shown_since(state, holder, expires, changed, now) or created,
+            made or 0,
+        )
+        for name, connector, created, state, holder, expires, changed, made in rows
     ]
 
 

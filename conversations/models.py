@@ -5,6 +5,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Now
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import gettext_noop
@@ -553,6 +554,17 @@ class BotConnection(models.Model):
     last_error = ReasonField(_("last error"), blank=True, default="")
     last_error_at = models.DateTimeField(_("last error at"), null=True, blank=True)
     taken_over_at = models.DateTimeField(_("connection taken over at"), null=True, blank=True)
+    # When `state` last took another value: what /metrics says the shown state holds since
+    # (`connections.shown_since`). A row already there when the column came counts from then.
+    state_changed_at = models.DateTimeField(
+        _("state changed at"), default=timezone.now, db_default=Now()
+    )
+    # Each connection recorded "connected" (WeCom took its subscription), never reset: a
+    # connection that keeps dropping and coming back, which the state alone hides between
+    # two scrapes, shows as its rate (/metrics' botadmin_bot_connections_made_total).
+    connections_made = models.PositiveBigIntegerField(
+        _("connections made"), default=0, db_default=0, editable=False
+    )
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
     # A last error an earlier gateway stored as plain text (Python's own words, in English:

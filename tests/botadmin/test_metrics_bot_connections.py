@@ -134,3 +134,122 @@ def test_the_states_of_all_bots_are_read_in_one_query(make_bot):
 
     assert one == count() == 1
     assert len(connections.active_bot_states()) == 21
+
+
+SINCE = "botadmin_bot_connection_state_changed_timestamp_seconds"
+MADE = "botadmin_bot_connections_made_total"
+
+
+def of_bot(samples, name: str, bot) -> float | None:
+    return samples.get((name, (("bot", bot.name), ("connector", bot.connector))))
+
+
+def since(samples, bot) -> float | None:
+    return of_bot(samples, SINCE, bot)
+
+
+def test_each_bot_says_since_when_its_state_holds_and_a_write_of_the_same_state_keeps_it(
+    scrape,  # noqa: F811
+    make_bot,
+):
+    bot = ai_bot(make_bot, "timed")
+    never = ai_bot(make_bot, "never-claimed")
+    assert since(scrape(), never) == never.created_at.timestamp()
+
+    claimed = timezone.now() - timedelta(minutes=30)
+    assert connections.claim(bot.pk, "gw-1", 3600, now=claimed)
+    assert since(scrape(), bot) == claimed.timestamp()
+
+    before = timezone.now()
+    connections.note(bot.pk, "gw-1", state="connected", connected_since=before)
+    connected = since(scrape(), bot)
+    assert before.timestamp() <= connected <= timezone.now().timestamp()
+
+    # The heartbeat, the last frame and the same state again change nothing of it.
+    assert connections.renew(bot.pk, "gw-1", 3600)
+    connections.note(bot.pk, "gw-1", last_frame_at=timezone.now())
+    connections.note(bot.pk, "gw-1", state="connected")
+    assert since(scrape(), bot) == connected
+
+    before = timezone.now()
+    connections.note(bot.pk, "gw-1", state="retrying", connected_since=None)
+    retrying = since(scrape(), bot)
+    assert before.timestamp() <= retrying <= timezone.now().timestamp()
+    connections.note(bot.pk, "gw-1", last_error="connection closed by WeCom")
+    assert since(scrape(), bot) == retrying
+
+
+def test_a_bot_whose_holder_went_without_a_word_is_not_connected_since_its_lease_ran_out(
+    scrape,  # noqa: F811
+    make_bot,
+):
+    bot = ai_bot(make_bot, "holder-gone")
+    an_hour_ago = timezone.now() - timedelta(hours=1)
+    assert connections.claim(bot.pk, "gw-dead", LEASE, now=an_hour_ago)
+    connections.note(bot.pk, "gw-dead", state="connected", connected_since=an_hour_ago)
+    connections.renew(bot.pk, "gw-dead", LEASE, now=an_hour_ago + timedelta(minutes=20))
+
+    samples = scrape()
+
+    assert states_of(samples, bot) == current("idle")
+    ran_out = an_hour_ago + timedelta(minutes=20, seconds=LEASE)
+    assert since(samples, bot) == ran_out.timestamp()
+
+
+def test_taken_over_refused_and_released_connections_say_when_that_happened(
+    scrape,  # noqa: F811
+    make_bot,
+):
+    taken, refused, released = (ai_bot(make_bot, name) for name in ("taken", "refused", "gone"))
+    for bot in (taken, refused, released):
+        assert connections.claim(bot.pk, "gw-1", LEASE, now=timezone.now() - timedelta(hours=1))
+    at = timezone.now() - timedelta(minutes=5)
+    connections.taken_over(taken.pk, "gw-1", now=at)
+    connections.refused(refused.pk, "gw-1", Reason("853000 invalid bot_id or secret"), now=at)
+    before = timezone.now()
+    connections.release(released.pk, "gw-1")
+
+    samples = scrape()
+
+    assert since(samples, taken) == since(samples, refused) == at.timestamp()
+    assert before.timestamp() <= since(samples, released) <= timezone.now().timestamp()
+
+    before = timezone.now()
+    assert connections.reconnect(taken)
+    assert before.timestamp() <= since(scrape(), taken) <= timezone.now().timestamp()
+
+
+def test_connections_made_between_two_scrapes_are_counted_where_the_state_shows_none(
+    scrape,  # noqa: F811
+    make_bot,
+):
+    flapping = ai_bot(make_bot, "flapping")
+    steady = ai_bot(make_bot, "steady")
+    never = ai_bot(make_bot, "never-claimed")
+    for bot in (flapping, steady):
+        assert connections.claim(bot.pk, "gw-1", LEASE)
+        connections.note(bot.pk, "gw-1", state="connected", connected_since=timezone.now())
+    first = scrape()
+
+    for _ in range(5):  # dropped, then made again, each between the two scrapes
+        connections.note(flapping.pk, "gw-1", state="retrying", connected_since=None)
+        connections.note(flapping.pk, "gw-1", state="connected", connected_since=timezone.now())
+    connections.note(steady.pk, "gw-1", last_frame_at=timezone.now())
+    second = scrape()
+
+    assert states_of(first, flapping) == states_of(second, flapping) == current("connected")
+    assert of_bot(first, MADE, flapping) == 1
+    assert of_bot(second, MADE, flapping) == 6
+    assert of_bot(first, MADE, steady) == of_bot(second, MADE, steady) == 1
+    assert of_bot(second, MADE, never) == 0
+
+
+def test_a_note_from_a_holder_that_lost_the_lease_counts_no_connection(make_bot):
+    bot = ai_bot(make_bot, "lost")
+    assert connections.claim(bot.pk, "gw-1", LEASE, now=timezone.now() - timedelta(hours=1))
+    assert connections.claim(bot.pk, "gw-2", LEASE)
+
+    assert not connections.note(bot.pk, "gw-1", state="connected")
+
+    row = BotConnection.objects.get(pk=bot.pk)
+    assert (row.state, row.connections_made) == ("connecting", 0)

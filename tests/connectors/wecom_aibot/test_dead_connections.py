@@ -9,6 +9,7 @@ from django.utils import translation
 from botadmin.reasons import translate
 from conversations import connections
 from conversations.models import BotConnection
+from tests.botadmin.test_metrics import scrape  # noqa: F401
 from tests.polling import wait_until
 
 
@@ -98,3 +99,57 @@ def test_a_connection_closed_before_its_subscription_is_answered_is_tried_again_
 
     aibot_server.close_at_subscribe = False
     assert wait_until(lambda: row(aibot).state == "connected", timeout=15)
+
+
+def metric(samples, name: str, bot, **labels) -> float | None:
+    key = {"bot": bot.name, "connector": bot.connector, **labels}
+    return samples.get((name, tuple(sorted(key.items()))))
+
+
+def test_a_connection_wecom_drops_after_each_subscription_counts_each_connection_made(
+    aibot_server,
+    aibot,
+    start_gateway,
+    scrape,  # noqa: F811
+):
+    # Flapping: a scrape sees "connected" or "retrying", whichever the moment holds; the
+    # count of connections made says how often it came and went in between.
+    aibot_server.close_after_subscribe = 3
+    start_gateway()
+
+    assert wait_until(lambda: len(aibot_server.subscriptions) == 4, timeout=20)
+    assert wait_until(lambda: row(aibot).connections_made == 4, timeout=10)
+    samples = scrape()
+
+    assert metric(samples, "botadmin_bot_connections_made_total", aibot) == 4
+    assert metric(samples, "botadmin_bot_connection_state", aibot, state="connected") == 1
+    since = metric(samples, "botadmin_bot_connection_state_changed_timestamp_seconds", aibot)
+    assert since >= row(aibot).connected_since.timestamp()
+
+
+def test_a_connection_that_keeps_failing_is_retrying_since_its_first_failure(
+    aibot_server,
+    aibot,
+    start_gateway,
+    scrape,  # noqa: F811
+):
+    # Each failure writes "retrying" again, with its error: the time of the state stays
+    # that of the first, so an alert reads how long the bot has been down.
+    aibot_server.close_at_subscribe = True
+    start_gateway()
+    assert wait_until(lambda: aibot_server.frames_of("aibot_subscribe"), timeout=10)
+    assert wait_until(lambda: row(aibot).state == "retrying", timeout=10)
+    first = metric(scrape(), "botadmin_bot_connection_state_changed_timestamp_seconds", aibot)
+    tried = len(aibot_server.frames_of("aibot_subscribe"))
+
+    assert wait_until(
+        lambda: len(aibot_server.frames_of("aibot_subscribe")) >= tried + 2, timeout=15
+    )
+    assert wait_until(lambda: row(aibot).last_error_at.timestamp() > first + 1, timeout=10)
+    samples = scrape()
+
+    assert metric(samples, "botadmin_bot_connection_state", aibot, state="retrying") == 1
+    assert (
+        metric(samples, "botadmin_bot_connection_state_changed_timestamp_seconds", aibot) == first
+    )
+    assert metric(samples, "botadmin_bot_connections_made_total", aibot) == 0
