@@ -90,6 +90,7 @@ def test_the_alerts_query_series_botadmin_exports_by_labels_they_have(exported):
         "BotadminBotNotConnected",
         "BotadminBotCredentialsRefused",
         "BotadminBotConnectionTakenOver",
+        "BotadminBotConnectionFlapping",
     } <= {rule["alert"] for rule in rules}
 
     for rule in rules:
