@@ -66,7 +66,7 @@ setup: venv
 	$(PRIVATE) $(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	$(PRIVATE) BOTADMIN_ALLOW_PRIVATE_URLS=1 $(BIN)/python manage.py setup_demo
 
-# Web (gunicorn), the Celery worker, forwarder, fetcher and beat, and the startup banner, in one
+# Web (gunicorn), the Celery worker, forwarder, fetcher, scheduler and beat, and the startup banner, in one
 # foreground command. Ctrl-C stops them all; if one dies, all stop and say so.
 # PORT and BOTADMIN_PUBLIC_URL come from the command line, the environment or .env, as
 # every setting does (devtools/make_run.py).
@@ -113,7 +113,7 @@ clean:
 
 # One line per target (README.md, "The two commands", says more).
 help:
-	@echo "make run      set up, then run web, worker, forwarder, fetcher, beat, AI bot gateway and demo agent in the foreground"
+	@echo "make run      set up, then run web, worker, forwarder, fetcher, scheduler, beat, AI bot gateway and demo agent in the foreground"
 	@echo "              (PORT=8000 DEMO_AGENT_PORT=7600 HOST=127.0.0.1; Ctrl-C stops them all)"
 	@echo "make test     the test suite, one process per core (PYTEST_WORKERS=0: one; PYTEST_ARGS=...)"
 	@echo "make lint     ruff check and ruff format --check"

@@ -20,8 +20,8 @@ writes the time into the shared cache every `BOTADMIN_HEARTBEAT_INTERVAL`
 seconds (`start_heartbeat`, connected to Celery's start-up signals in
 botadmin/celery.py): once per role, the newest of all, for `/readyz`, and per
 host, for `/metrics` (`heartbeats_by_host`). A worker's roles are the queues it
-consumes (`worker_roles`): the sends' worker, the forwarder and the fetcher (media) run
-apart.
+consumes (`worker_roles`): the sends' worker, the forwarder, the fetcher (media) and the
+scheduler run apart.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ logger = logging.getLogger(__name__)
 HEARTBEAT_KEY = "botadmin:heartbeat:{role}"
 # Per role, {host: Unix time of its last heartbeat}, for /metrics.
 HEARTBEAT_HOSTS_KEY = "botadmin:heartbeat-hosts:{role}"
-HEARTBEAT_ROLES = ("worker", "forwarder", "fetcher", "beat")
+HEARTBEAT_ROLES = ("worker", "forwarder", "fetcher", "scheduler", "beat")
 # A host whose process was killed (it never said it stopped) stays in /metrics a day, ageing.
 HOST_FORGOTTEN_AFTER = 24 * 3600
 
@@ -226,6 +226,11 @@ def fetcher() -> str:
     return _heartbeat_age("fetcher")
 
 
+@check("scheduler")
+def scheduler() -> str:
+    return _heartbeat_age("scheduler")
+
+
 @check("beat")
 def beat() -> str:
     return _heartbeat_age("beat")
@@ -267,12 +272,14 @@ def aibot_inbox() -> str:
 
 def worker_roles(queues: set[str]) -> list[str]:
     """The heartbeats of a Celery worker consuming these queues: `worker` if it sends (the
-    default queue), `forwarder` if it forwards, `fetcher` if it fetches media; all three for
-    one started without --queues."""
+    default queue), `forwarder` if it forwards, `fetcher` if it fetches media, `scheduler`
+    if it starts announcements and releases scheduled messages; all four for one started
+    without --queues."""
     roles = {
         settings.CELERY_TASK_DEFAULT_QUEUE: "worker",
         "forwarding": "forwarder",
         "media": "fetcher",
+        "scheduler": "scheduler",
     }
     return [role for queue, role in roles.items() if queue in queues]
 

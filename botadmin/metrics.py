@@ -7,7 +7,8 @@ scrape merges the files of all of them. Each service empties its own folder
 of the files of processes that are gone when it starts (`clean_role_dir`,
 called by gunicorn's `on_starting` and Celery's start-up signals), as the
 client's documentation asks, so a restart of the web server does not erase the
-worker's counts, nor a forwarder's or fetcher's start those of the worker beside it.
+worker's counts, nor a forwarder's, fetcher's or scheduler's start those of the worker
+beside it.
 The folder "other" (manage.py commands) is emptied so by gunicorn's start and by the
 start of each of its long-running commands (`LONG_RUNNING_COMMANDS`: the AI bot
 gateway, runserver), its service: on a host with the gateway and no gunicorn, the files
@@ -348,8 +349,8 @@ def role_dir(role: str) -> Path:
 
 def clean_role_dir(role: str) -> None:
     """A service starting: its processes' counts from the last run go. Those of processes
-    still running stay: another service of the role on this host (`make run` starts three
-    Celery workers: the sends', the forwarder and the fetcher), a manage.py command
+    still running stay: another service of the role on this host (`make run` starts four
+    Celery workers: the sends', the forwarder, the fetcher and the scheduler), a manage.py command
     ("other", emptied by gunicorn's start and by its long-running commands' own, with the
     counts its commands that ended folded: `command_started`)."""
     folder = role_dir(role)

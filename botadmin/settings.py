@@ -323,18 +323,26 @@ if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
 # entries wake the scheduler often enough that they start within seconds.
 BOTADMIN_SCHEDULER_INTERVAL = env_float("BOTADMIN_SCHEDULER_INTERVAL", 2)
 # The scheduler's tasks (with the delivery and media sweepers), forwarding's and
-# the media fetches have queues of their own, so that a backlog of deliveries (a 10,000-recipient
-# fan-out, or the wake-ups queued while workers catch up) never delays them: a
-# send whose worker was killed waits for the sweeper alone. A worker consumes
-# every queue declared here unless told otherwise, and then shares its threads:
-# forwarding's tasks (each drains due deliveries for up to 10 s) filled a worker's
-# prefetched tasks and held sends behind them for a minute. Media fetches did the
-# same: a fetch holds its thread for as long as the source takes (up to 10 fetches a
-# task), and 500 inbound images from a source taking 2-5 s each held sends for 25 s
-# to 3 minutes (bench/send_beside_media.py). So forwarding and media
-# fetches get worker processes of their own (`--queues=forwarding`,
-# `--queues=media`), and the others leave them (`--exclude-queues=forwarding,media`):
-# the Procfile and the systemd units (docs/delivery.md, "Queues and workers").
+# the media fetches have queues of their own, and each is read by a worker process of
+# its own, so that a backlog of deliveries (a 10,000-recipient fan-out, or the wake-ups
+# queued while workers catch up) never delays them: a queue of its own is not enough. A
+# worker consumes every queue declared here unless told otherwise, and then shares its
+# threads or processes: forwarding's tasks (each drains due deliveries for up to 10 s)
+# filled a worker's prefetched tasks and held sends behind them for a minute. Media
+# fetches did the same: a fetch holds its thread for as long as the source takes (up to
+# 10 fetches a task), and 500 inbound images from a source taking 2-5 s each held sends
+# for 25 s to 3 minutes (bench/send_beside_media.py). The scheduler's queue did too:
+# delivery tasks each drain for up to 30 s (messaging/delivery.py, DRAIN_SECONDS), so
+# with every slot draining a backlog the worker asked the broker for a task once every
+# 30 s / concurrency, and took a scheduler task at most every other time (kombu's
+# round-robin queue order); beat adds two every BOTADMIN_SCHEDULER_INTERVAL, so the
+# queue grew, and each task reached had waited past its `expires` and was dropped: a
+# scheduled message was released 75 s to over 4 minutes late, after the backlog
+# (bench/scheduled_beside_deliveries.py, docs/performance.md note 32). So forwarding,
+# media fetches and the scheduler get worker processes of their own (`--queues=forwarding`,
+# `--queues=media`, `--queues=scheduler`), and the sends' worker leaves them
+# (`--exclude-queues=forwarding,media,scheduler`): the Procfile and the systemd units
+# (docs/delivery.md, "Queues and workers").
 CELERY_TASK_QUEUES = (
     Queue(CELERY_TASK_DEFAULT_QUEUE, routing_key=CELERY_TASK_DEFAULT_QUEUE),
     Queue("scheduler", routing_key="scheduler"),

@@ -39,7 +39,7 @@ def _no_check_left_running():
 
 @pytest.fixture
 def alive():
-    """Worker, forwarder, fetcher and beat have just written their heartbeats."""
+    """Worker, forwarder, fetcher, scheduler and beat have just written their heartbeats."""
     for role in health.HEARTBEAT_ROLES:
         health.record_heartbeat(role)
 
@@ -146,7 +146,8 @@ def test_ready_when_every_component_works(client, transactional_db, alive):
     body = answer.json()
     assert body["status"] == "ok" and body["failing"] == []
     assert set(body["checks"]) >= {
-        *("database", "cache", "broker", "worker", "forwarder", "fetcher", "beat", "queue")
+        *("database", "cache", "broker", "worker", "forwarder", "fetcher", "scheduler", "beat"),
+        "queue",
     }
     for name, result in body["checks"].items():
         # No AI bot gateway runs here (unless an earlier test's reported lately).
@@ -158,7 +159,7 @@ def test_ready_when_every_component_works(client, transactional_db, alive):
 def test_a_silent_worker_makes_readiness_fail_naming_it(client, transactional_db, settings):
     settings.BOTADMIN_HEARTBEAT_MAX_AGE = 60
     cache.set(health.HEARTBEAT_KEY.format(role="worker"), time.time() - 61, timeout=None)
-    for role in ("forwarder", "fetcher", "beat"):
+    for role in ("forwarder", "fetcher", "scheduler", "beat"):
         health.record_heartbeat(role)
 
     answer = client.get("/readyz")
@@ -342,16 +343,22 @@ def test_without_an_ai_bot_gateway_the_inbox_check_is_skipped(client, transactio
 
 def test_a_worker_beats_for_the_queues_it_reads(settings):
     settings.CELERY_TASK_DEFAULT_QUEUE = "celery"
-    # The Procfile's and the units' three workers, and one started without --queues.
-    assert health.worker_roles({"celery", "scheduler"}) == ["worker"]
+    # The Procfile's and the units' four workers, and one started without --queues.
+    assert health.worker_roles({"celery"}) == ["worker"]
     assert health.worker_roles({"forwarding"}) == ["forwarder"]
     assert health.worker_roles({"media"}) == ["fetcher"]
+    assert health.worker_roles({"scheduler"}) == ["scheduler"]
     every_queue = {"celery", "scheduler", "forwarding", "media"}
-    assert health.worker_roles(every_queue) == ["worker", "forwarder", "fetcher"]
-    # The worker of an installation that kept its units of the previous release
-    # (--exclude-queues=forwarding) fetches media too, and says so.
-    assert health.worker_roles({"celery", "scheduler", "media"}) == ["worker", "fetcher"]
-    assert health.worker_roles({"scheduler"}) == []
+    assert health.worker_roles(every_queue) == ["worker", "forwarder", "fetcher", "scheduler"]
+    # The worker of an installation that kept its units of an earlier release
+    # (--exclude-queues=forwarding, then forwarding,media) fetches media and starts what
+    # is scheduled too, and says so.
+    assert health.worker_roles({"celery", "scheduler", "media"}) == [
+        "worker",
+        "fetcher",
+        "scheduler",
+    ]
+    assert health.worker_roles({"celery", "scheduler"}) == ["worker", "scheduler"]
 
 
 def _worker_status(client) -> tuple[int, str]:

@@ -1,20 +1,25 @@
 """The Celery workers as `make run` starts them (the Procfile's lines, real processes):
 forwarding to slow, failing webhook receivers, and fetching inbound media from a slow
-source, never hold a send up.
+source, never hold a send up, and a backlog of deliveries never holds up a scheduled
+message.
 
 One worker reading every queue shared its threads: forwarding tasks (each drains due
 deliveries for up to 10 s) filled them and the tasks it had prefetched, and a send
 accepted meanwhile waited a minute (bench/send_beside_forwarding.py); media fetches
 (each task fetches 10, one after the other) did the same during a burst of inbound
-images (bench/send_beside_media.py)."""
+images (bench/send_beside_media.py); delivery tasks (each drains for up to 30 s) did the
+same to the scheduler's tasks, and a scheduled message was released minutes late
+(bench/scheduled_beside_deliveries.py)."""
 
 from __future__ import annotations
 
 import subprocess
 import time
+from datetime import timedelta
 
 import pytest
 from django.core.cache import cache
+from django.utils import timezone
 
 from botadmin import health
 from devtools.processes import celery_worker, database_url, procfile_workers, stop_process_group
@@ -22,7 +27,8 @@ from devtools.receiver import Receiver
 from forwarding.models import WebhookEndpoint
 from forwarding.tasks import forward_messages
 from messaging.models import Message, MessageMedia
-from messaging.sending import accept_outbound
+from messaging.sending import accept_outbound, accept_outbound_bulk
+from messaging.tasks import deliver_messages
 from tests.connectors.conftest import agent  # noqa: F401  (the fake agent)
 from tests.messaging.support import callback_body, purge_broker
 from tests.polling import wait_until
@@ -30,8 +36,14 @@ from tests.polling import wait_until
 INBOUND = 60
 FORWARD_TASKS = 20
 IMAGES = 20
+BACKLOG_CONVERSATIONS = 40
+BACKLOG_ROUNDS = 8
+WAKE_UPS = 20
+# Sends the agent has before the message is scheduled: the workers past their start, the
+# scheduler's queue backed up behind the drains (about 15 s).
+UNDER_WAY = 60
 # What each worker process beats as (botadmin.health.worker_roles).
-ROLES = ("worker", "forwarder", "fetcher")
+ROLES = ("worker", "forwarder", "fetcher", "scheduler")
 
 
 @pytest.fixture
@@ -48,7 +60,8 @@ def failing_receiver():
 def start_procfile_workers(transactional_db, tmp_path):
     started: list[subprocess.Popen] = []
 
-    def start() -> None:
+    def start(beat: bool = False) -> None:
+        """The Procfile's workers; with `beat`, beat too (inside the sends' worker)."""
         env = {
             "DATABASE_URL": database_url(),
             "BOTADMIN_ALLOW_PRIVATE_URLS": "1",
@@ -63,6 +76,7 @@ def start_procfile_workers(transactional_db, tmp_path):
                     env=env,
                     stdout=subprocess.DEVNULL,
                     stderr=tmp_path / f"{name}.log",
+                    beat_schedule=tmp_path / "beat-schedule" if beat and name == "worker" else None,
                 )
             )
 
@@ -143,6 +157,50 @@ def test_a_send_goes_out_within_seconds_while_inbound_media_are_fetched_from_a_s
     assert waited < 5, f"sent {waited:.1f} s after it was accepted"
     # The images went on being fetched meanwhile.
     assert wait_until(lambda: MessageMedia.objects.filter(status="stored").count() >= 2, 60)
+
+
+def test_a_scheduled_message_is_released_within_seconds_while_a_delivery_backlog_drains(
+    agent,  # noqa: F811
+    make_bot,
+    make_conversation,
+    start_procfile_workers,
+):
+    # Given a busy bot's backlog of sends to an agent taking half a second for each…
+    agent.behaviour.delay = 0.5
+    busy = make_bot(
+        name="busy", agent_url=agent.url, agent_token=agent.token, rate_limit_per_minute=100_000
+    )
+    conversations = [make_conversation(busy, f"wrBusy{n}") for n in range(BACKLOG_CONVERSATIONS)]
+    for n in range(BACKLOG_ROUNDS):
+        body = {"msgtype": "text", "text": {"content": f"backlog {n}"}}
+        accept_outbound_bulk(bot=busy, conversations=conversations, body=body, source="api")
+    # …delivery wake-ups queued for it (each drains for up to 30 s: every worker slot
+    # sends the backlog)…
+    for _ in range(WAKE_UPS):
+        deliver_messages.apply_async([[]])
+    # …and the workers and beat `make run` starts, under way with them.
+    start_procfile_workers(beat=True)
+    assert wait_until(lambda: all(map(cache.get, ready_keys())), 90)
+    assert wait_until(lambda: len(agent.send_requests) >= UNDER_WAY, 90)
+
+    # When a message is scheduled for 2 s from now, the scheduler releases it within a
+    # few seconds of its time, not once the backlog is sent (a minute later: the worker
+    # reached a scheduler task only when a drain ended, and then an expired one).
+    bot = make_bot(name="reminders", agent_url=agent.url, agent_token=agent.token)
+    group = make_conversation(bot, "wrTeam")
+    send_at = timezone.now() + timedelta(seconds=2)
+    reminder = accept_outbound(
+        bot=bot,
+        conversation_id=group.conversation_id,
+        body={"msgtype": "text", "text": {"content": "站会 10 分钟后开始"}},
+        source="api",
+        send_at=send_at,
+    )
+    assert wait_until(lambda: Message.objects.get(pk=reminder.pk).status != "scheduled", 120)
+    late = (timezone.now() - send_at).total_seconds()
+    assert late < 8, f"released {late:.1f} s after its time"
+    # The backlog was still being sent meanwhile.
+    assert Message.objects.filter(bot=busy, status="queued").exists()
 
 
 def seconds_until_sent(bot, group, text: str) -> float:

@@ -123,6 +123,7 @@ def test_systemd_units_verify(tmp_path):
         "botadmin-worker.service",
         "botadmin-forwarder.service",
         "botadmin-fetcher.service",
+        "botadmin-scheduler.service",
         "botadmin-beat.service",
         "botadmin-aibot.service",
         "botadmin.target",
@@ -150,16 +151,19 @@ def test_the_systemd_units_run_what_the_procfile_runs():
         ("botadmin-worker.service", f"{worker} "),
         ("botadmin-forwarder.service", f"{worker} "),
         ("botadmin-fetcher.service", f"{worker} "),
+        ("botadmin-scheduler.service", f"{worker} "),
         ("botadmin-beat.service", "celery -A botadmin beat"),
         ("botadmin-aibot.service", "manage.py aibot_gateway"),
     ]:
         assert command in procfile
         assert command in (ROOT / "deploy/systemd" / unit).read_text()
-    # The sends' worker, the forwarder and the fetcher read the same queues as `make run`'s.
+    # The sends' worker, the forwarder, the fetcher and the scheduler read the same queues
+    # as `make run`'s.
     for unit, name in [
         ("botadmin-worker.service", "worker"),
         ("botadmin-forwarder.service", "forwarder"),
         ("botadmin-fetcher.service", "fetcher"),
+        ("botadmin-scheduler.service", "scheduler"),
     ]:
         start = unit_exec_start(unit).partition(worker)[2].split()
         options = procfile_workers()[name]

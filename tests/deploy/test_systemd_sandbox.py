@@ -24,6 +24,7 @@ SERVICES = {
     "worker": "botadmin-worker.service",
     "forwarder": "botadmin-forwarder.service",
     "fetcher": "botadmin-fetcher.service",
+    "scheduler": "botadmin-scheduler.service",
     "beat": "botadmin-beat.service",
     "aibot": "botadmin-aibot.service",
 }
