@@ -6,7 +6,7 @@ from django.utils.translation import gettext_lazy as _
 
 from botadmin.admin_lookups import DeclaredFiltersOnlyAdminMixin
 from botadmin.admin_scoping import BotScopedAdminMixin, ReadOnlyAdminMixin, VisibleRelatedFilter
-from forwarding.replay import test_event_outcome
+from console import action_summaries
 
 from . import actions, targets
 from .admin_changes import AuditedAdminMixin
@@ -36,19 +36,22 @@ class OperatorActionAdmin(ReadOnlyAdminMixin, BotScopedAdminMixin, admin.ModelAd
         "target_type_words",
         "target_id",
         "target_name",
-        "summary_words",
+        "description",
     )
     list_filter = (ActionFilter, ("bot", VisibleRelatedFilter))
     search_fields = ("summary", "target_id", "target_label", "actor_label", "actor__username")
     list_select_related = ("actor", "bot")
     show_full_result_count = False
-    readonly_fields = ("summary_words",)
+    readonly_fields = ("description", "recorded_summary")
 
     def get_fields(self, request, obj=None):
-        """An entry's page shows its summary as the list does, in the stored summary's
-        place (a test event's outcome, not the "sending" recorded before the send)."""
-        fields = [name for name in super().get_fields(request, obj) if name != "summary_words"]
-        return ["summary_words" if name == "summary" else name for name in fields]
+        """An entry's page describes it as the list does, in the stored summary's place
+        (a test event's outcome, not the "sending" recorded before the send), with the
+        stored English summary after it, as recorded."""
+        shown = ("description", "recorded_summary")
+        fields = [name for name in super().get_fields(request, obj) if name not in shown]
+        at = fields.index("summary") if "summary" in fields else len(fields)
+        return [*fields[:at], *shown, *fields[at + 1 :]]
 
     @admin.display(description=_("action"), ordering="action")
     def action_words(self, obj):
@@ -64,13 +67,17 @@ class OperatorActionAdmin(ReadOnlyAdminMixin, BotScopedAdminMixin, admin.ModelAd
         """In the reader's language and time zone ("发出 文本 …"), as the console shows it."""
         return targets.target_name(obj)
 
-    @admin.display(description=_("summary"), ordering="summary")
-    def summary_words(self, obj):
-        """A test event's outcome in the reader's language, as the console's operator
-        actions say it (stored "sending" until its answer, forever if its process
-        stopped); other entries' stored summary as recorded."""
-        if obj.action == "endpoint.test":
-            return test_event_outcome(obj)
+    @admin.display(description=_("description"))
+    def description(self, obj):
+        """What the entry did in the reader's language, as the console's audit page and
+        its CSV say it (console.action_summaries): from its code and details, an old
+        entry's from its stored English summary's pattern; a test event's outcome, not
+        the "sending" stored before the send."""
+        return action_summaries.summary(obj)
+
+    @admin.display(description=_("summary as recorded (English)"))
+    def recorded_summary(self, obj):
+        """The stored summary, as the logs and `export_audit_log` keep it."""
         return obj.summary
 
 

@@ -54,3 +54,43 @@ def test_the_list_names_a_message_in_the_readers_language_not_the_actors(
     assert f"Retried a message · Outbound Image {message.msgid}" in titled.content.decode()
     assert entry.target_parts == {"direction": "out", "msgtype": "image", "msgid": message.msgid}
     assert entry.target_label == f"Outbound Image {message.msgid}"  # the fallback, in English
+
+
+def test_the_admin_describes_an_entry_as_the_console_does_in_the_readers_language(
+    client, superuser, bot, group
+):
+    """The list and an entry's page showed the stored English summary ("Retry … (was
+    failed)."), where the console's audit page says what happened in the reader's words
+    (console.action_summaries); the stored summary stays readable on the entry's page."""
+    from conversations.bot_changes import create_bot
+    from messaging.delivery_actions import retry_now
+    from messaging.models import Message
+
+    create_bot(superuser, "通知机器人", "wecom_robot", {})
+    message = Message.objects.create(
+        bot=bot, conversation=group, direction="out", msgtype="text", body={}, status="failed"
+    )
+    retry_now(message, superuser)
+    retried = OperatorAction.objects.get(action="message.retry")
+    client.force_login(superuser)
+    listed = reverse("admin:audit_operatoraction_changelist")
+    entry = reverse("admin:audit_operatoraction_change", args=[retried.pk])
+
+    chinese, chinese_entry = client.get(listed), client.get(entry)
+    client.cookies["django_language"] = "en"
+    english, english_entry = client.get(listed), client.get(entry)
+
+    assert '<td class="field-description">原状态：失败</td>' in chinese.content.decode()
+    assert '<td class="field-description">企业微信群机器人</td>' in chinese.content.decode()
+    assert '<td class="field-description">status before: Failed</td>' in english.content.decode()
+    assert '<td class="field-description">WeCom group robot</td>' in english.content.decode()
+    assert retried.summary not in chinese.content.decode() + english.content.decode()
+    assert "记录时的摘要（英文）" in chinese_entry.content.decode()
+    for page, description in (
+        (chinese_entry, "原状态：失败"),
+        (english_entry, "status before: Failed"),
+    ):
+        html = page.content.decode()
+        assert f'<div class="readonly">{description}</div>' in html
+        assert f'<div class="readonly">{retried.summary}</div>' in html  # as recorded
+        assert b'name="_save"' not in page.content
