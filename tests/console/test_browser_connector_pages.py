@@ -1,0 +1,109 @@
+"""Each connector's pages, and the audit lists beside a long bot name, on a phone and a
+desktop in both languages: no page wider than the screen, no column squeezed to a
+character a line. Screenshots in test-artifacts/console-connectors/."""
+
+import pytest
+from django.contrib.auth import get_user_model
+
+from conversations.bot_changes import create_bot
+from tests.browser import chromium, needs_chromium, screenshot
+from tests.connectors.wecom_app.conftest import app_settings
+
+pytestmark = [*needs_chromium, pytest.mark.django_db(transaction=True)]
+
+PASSWORD = "pw-root-browser-1"
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 860}
+LONG_NAME = "智能助手-a-very-long-bot-name-without-spaces-for-a-narrow-screen"
+# Text split over lines: its ranges' rectangles start at different heights.
+LINES = """els => els.map(e => {
+    const range = document.createRange();
+    range.selectNodeContents(e);
+    return new Set(Array.from(range.getClientRects()).map(r => Math.round(r.top))).size;
+})"""
+
+
+@pytest.fixture
+def root():
+    return get_user_model().objects.create_superuser("root", password=PASSWORD)
+
+
+@pytest.fixture
+def bots(root):
+    """A bot of each connector with settings, and a group robot without groups."""
+    return [
+        create_bot(root, "人事应用通知机器人（自建应用）", "wecom_app", app_settings()),
+        create_bot(
+            root,
+            LONG_NAME,
+            "wecom_aibot",
+            {"bot_id": "aibABC", "bot_secret": "x" * 40, "ws_url": "wss://gw:pw@gw.example/ws"},
+        ),
+        create_bot(root, "群机器人", "wecom_robot", {}),
+    ]
+
+
+@pytest.fixture
+def browse(live_server, root):
+    """A logged-in page in `language`, `size` wide."""
+    with chromium() as browser:
+        contexts = []
+
+        def open_page(language: str, size: dict):
+            context = browser.new_context(base_url=live_server.url, viewport=size)
+            context.set_default_timeout(10_000)
+            context.add_cookies(
+                [{"name": "django_language", "value": language, "url": live_server.url}]
+            )
+            contexts.append(context)
+            page = context.new_page()
+            page.goto("/console/login/")
+            page.locator("input[name=username]").fill("root")
+            page.locator("input[name=password]").fill(PASSWORD)
+            page.locator("form:not(.lang-switch) button[type=submit]").click()
+            page.wait_for_url(lambda url: "/login/" not in url)
+            return page
+
+        yield open_page
+        for context in contexts:
+            context.close()
+
+
+@pytest.mark.parametrize("language", ["zh-hans", "en"])
+def test_each_connectors_pages_and_the_audit_filters_fit_a_phone(browse, bots, language):
+    """A group robot without groups drew its key table wider than the screen, and the
+    audit page's choice of bots was as wide as the longest bot name."""
+    page = browse(language, PHONE)
+    paths = [f"/console/bots/{bot.pk}/settings/" for bot in bots] + [
+        f"/console/bots/new/?connector={kind}"
+        for kind in ("bridge", "wecom_robot", "wecom_app", "wecom_aibot")
+    ]
+    paths += [f"/console/bots/{bots[0].pk}/app-setup/", "/console/audit/actions/"]
+    wider = {}
+    for path in paths:
+        page.goto(path)
+        page.wait_for_selector(".topbar")
+        width = page.evaluate("() => document.documentElement.scrollWidth")
+        if width > PHONE["width"]:
+            wider[path] = width
+    assert wider == {}
+    page.goto(f"/console/bots/{bots[2].pk}/settings/")
+    screenshot(page, "console-connectors", f"robot-without-groups-390-{language}")
+
+
+@pytest.mark.parametrize("language", ["zh-hans", "en"])
+def test_the_admins_audit_list_keeps_its_words_readable_beside_a_long_bot_name(
+    browse, bots, language
+):
+    """The bot's column, kept on one line by the admin, took the width of the others: the
+    operation and the description read a character a line."""
+    page = browse(language, DESKTOP)
+    page.goto("/admin/audit/operatoraction/")
+
+    operations = page.locator("#result_list td.field-action_words").evaluate_all(LINES)
+    descriptions = page.locator("#result_list td.field-description").evaluate_all(LINES)
+
+    screenshot(page, "console-connectors", f"admin-audit-list-1280-{language}")
+    assert len(operations) == len(descriptions) == 3
+    assert max(operations) == 1, operations
+    assert max(descriptions) <= 2, descriptions
