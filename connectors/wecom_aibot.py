@@ -116,7 +116,15 @@ class WeComAIBotSettings(NoLabelSuffix, forms.Form):
         label=_("long connection URL"),
         max_length=300,
         required=False,
-        validators=[URLValidator(schemes=["ws", "wss"])],
+        # Django's "Enter a valid URL." said nothing of the https:// URL it refused.
+        validators=[
+            URLValidator(
+                schemes=["ws", "wss"],
+                message=_(
+                    "Enter a WebSocket URL: wss://host or ws://host, e.g. wss://openws.work.weixin.qq.com."
+                ),
+            )
+        ],
         help_text=_("Empty: the server's WECOM_AIBOT_WS_URL."),
     )
 

@@ -56,6 +56,13 @@ class WeComAppSettings(NoLabelSuffix, forms.Form):
         required=False,
         validators=[_alphanumeric],
         widget=forms.PasswordInput,
+        # Django's "Ensure this value has at least 43 characters" read as a minimum.
+        error_messages={
+            code: _(
+                "The EncodingAESKey is exactly 43 letters and digits; this one has %(show_value)d."
+            )
+            for code in ("min_length", "max_length")
+        },
         help_text=_(
             "The EncodingAESKey of the app's 接收消息 → 设置API接收 (43 letters and digits), "
             "the same here and there."
