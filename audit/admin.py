@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from botadmin.admin_lookups import DeclaredFiltersOnlyAdminMixin
@@ -42,16 +43,34 @@ class OperatorActionAdmin(ReadOnlyAdminMixin, BotScopedAdminMixin, admin.ModelAd
     search_fields = ("summary", "target_id", "target_label", "actor_label", "actor__username")
     list_select_related = ("actor", "bot")
     show_full_result_count = False
-    readonly_fields = ("description", "recorded_summary")
+    # An entry's page, in the place of a stored field: what the list shows of it.
+    SHOWN_FOR = {
+        "action": ("action_with_code",),
+        "target_type": ("target_type_with_code",),
+        "summary": ("description", "recorded_summary"),
+    }
+    readonly_fields = tuple(name for shown in SHOWN_FOR.values() for name in shown)
 
     def get_fields(self, request, obj=None):
-        """An entry's page describes it as the list does, in the stored summary's place
-        (a test event's outcome, not the "sending" recorded before the send), with the
+        """An entry's page says its operation and target type in words (their codes
+        beside them), and describes it as the list does in the stored summary's place (a
+        test event's outcome, not the "sending" recorded before the send), with the
         stored English summary after it, as recorded."""
-        shown = ("description", "recorded_summary")
-        fields = [name for name in super().get_fields(request, obj) if name not in shown]
-        at = fields.index("summary") if "summary" in fields else len(fields)
-        return [*fields[:at], *shown, *fields[at + 1 :]]
+        fields = [
+            name for name in super().get_fields(request, obj) if name not in self.readonly_fields
+        ]
+        return [shown for name in fields for shown in self.SHOWN_FOR.get(name, (name,))]
+
+    @admin.display(description=_("action"))
+    def action_with_code(self, obj):
+        return format_html("{} <code>{}</code>", actions.words(obj.action), obj.action)
+
+    @admin.display(description=_("target type"))
+    def target_type_with_code(self, obj):
+        if not obj.target_type:
+            return "-"
+        words = targets.target_type_words(obj)
+        return format_html("{} <code>{}</code>", words, obj.target_type)
 
     @admin.display(description=_("action"), ordering="action")
     def action_words(self, obj):

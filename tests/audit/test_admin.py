@@ -94,3 +94,26 @@ def test_the_admin_describes_an_entry_as_the_console_does_in_the_readers_languag
         assert f'<div class="readonly">{description}</div>' in html
         assert f'<div class="readonly">{retried.summary}</div>' in html  # as recorded
         assert b'name="_save"' not in page.content
+
+
+def test_an_entrys_page_says_its_operation_and_target_type_in_words_beside_their_codes(
+    client, superuser, bot
+):
+    """The page of one entry showed "bot.update" and "conversations.bot" where the list
+    and its title say "修改了机器人设置" and "机器人"."""
+    record_action(superuser, "bot.update", bot=bot, target=bot, summary="name")
+    entry = OperatorAction.objects.get()
+    client.force_login(superuser)
+    url = reverse("admin:audit_operatoraction_change", args=[entry.pk])
+
+    chinese = client.get(url).content.decode()
+    client.cookies["django_language"] = "en"
+    english = client.get(url).content.decode()
+
+    assert '<div class="readonly">修改了机器人设置 <code>bot.update</code></div>' in chinese
+    assert '<div class="readonly">机器人 <code>conversations.bot</code></div>' in chinese
+    assert (
+        '<div class="readonly">Changed a bot&#x27;s settings <code>bot.update</code></div>'
+        in english
+    )
+    assert '<div class="readonly">Bot <code>conversations.bot</code></div>' in english
