@@ -210,3 +210,16 @@ def test_a_bad_post_on_the_setup_page_stores_nothing(client, operator, app_api, 
     assert response.status_code == 200
     assert not Message.objects.exists()
     assert not Conversation.objects.filter(kind="group").exists()
+
+
+@pytest.mark.parametrize(
+    ("language", "said"),
+    [("zh-hans", "还没有应用群聊：请在下方创建。"), ("en", "No app chat yet: create one below.")],
+)
+def test_the_app_chats_say_when_there_is_none_yet(client, operator, app_bot, language, said):
+    """The section said "these are the ones created here" over an empty space."""
+    client.cookies["django_language"] = language
+
+    html = page(client, app_bot).content.decode()
+
+    assert f'<p class="muted" id="no-app-chats">{said}</p>' in html
