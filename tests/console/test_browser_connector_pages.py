@@ -107,3 +107,26 @@ def test_the_admins_audit_list_keeps_its_words_readable_beside_a_long_bot_name(
     assert len(operations) == len(descriptions) == 3
     assert max(operations) == 1, operations
     assert max(descriptions) <= 2, descriptions
+
+
+def test_a_group_robots_groups_keep_their_names_readable_on_a_phone(browse, bots):
+    """A long conversation ID, kept whole, squeezed the group's name to two characters
+    a line; the table scrolls in its card instead of widening the page."""
+    from conversations.models import Conversation
+
+    robot = bots[2]
+    Conversation.objects.create(
+        bot=robot,
+        conversation_id="wrGroupWithAVeryLongIdentifier0001",
+        name="客服一群（上海）",
+        kind="group",
+        robot_key="7c9e6679-7425-40de-944b-e07fc1f90ae7",
+    )
+    page = browse("zh-hans", PHONE)
+    page.goto(f"/console/bots/{robot.pk}/settings/")
+
+    names = page.locator(".robot-keys tbody td:first-child").evaluate_all(LINES)
+
+    screenshot(page, "console-connectors", "robot-with-a-group-390")
+    assert len(names) == 1 and names[0] <= 2, names
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= PHONE["width"]
