@@ -33,7 +33,7 @@ from conversations.services import addressed_conversation, bot_for_secret
 
 from . import jsontext
 from .bearer import bearer_challenge, bearer_token
-from .errors import ApiError, Err
+from .errors import ApiError, Err, errmsg_value
 from .request_body import body_length
 
 logger = logging.getLogger(__name__)
@@ -113,13 +113,23 @@ def refuse_body_over(request: HttpRequest, limit: int) -> None:
 
 def json_body(raw: bytes, *, strict: bool = True):
     """A request body decoded as JSON (`botadmin.jsontext.loads`), or the error every
-    endpoint answers for it: 7000004 nested too deeply, 7000001 not JSON (JSON that is
-    not an object is the caller's to refuse, with `not_an_object`)."""
+    endpoint answers for it: 7000004 nested too deeply, 7000001 not JSON, 40035 an object
+    naming a key twice (JSON that is not an object is the caller's to refuse, with
+    `not_an_object`).
+
+    A key given twice is refused, even with the same value twice: readers of JSON differ
+    on which of two they take (Python the last, others the first or neither), so the
+    caller's mistake is told rather than a guess sent or stored, as a query parameter
+    given twice with different values is (`given_twice_differently`)."""
     try:
-        return jsontext.loads(raw, strict=strict)
+        return jsontext.loads(raw, strict=strict, unique_keys=True)
     except jsontext.TooDeep as error:
         raise Err.JSON_TOO_DEEP.error(
             f"JSON nested too deeply: at most {error.limit} levels"
+        ) from None
+    except jsontext.DuplicateKey as error:
+        raise Err.INVALID_PARAMETER.error(
+            f"invalid parameter: duplicate key in JSON body: {errmsg_value(error.path)}"
         ) from None
     except ValueError as error:
         raise not_json(error) from None
@@ -257,7 +267,9 @@ api = NinjaAPI(
     version="1",
     description=(
         "Self-hosted WeCom bot admin. Every answer is WeCom's envelope "
-        '`{"errcode": N, "errmsg": "…"}`; errcode 0 means success.'
+        '`{"errcode": N, "errmsg": "…"}`; errcode 0 means success. A JSON body in which '
+        "an object names a key twice, even with the same value, is refused (errcode 40035, "
+        "HTTP 400, naming the key's path), as I-JSON (RFC 7493) asks."
     ),
     urls_namespace="api",
     docs_url="/docs",
