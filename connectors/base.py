@@ -193,7 +193,7 @@ class Limits:
 
     text: int
     markdown: int  # markdown and markdown_v2 content
-    title: int  # link, news article and mini program titles
+    title: int  # link and news article titles are cut, as WeCom does; mini program titles refused
     description: int  # longer descriptions are cut, as WeCom does
     image: int  # raw bytes of one image (base64 bodies and uploads)
     file: int = 20 * 1024 * 1024  # raw bytes of one file, where the connector sends files

@@ -9,7 +9,10 @@ with WeCom's errcode for the problem (shared/spec/wecom.md section 2):
 * 44004 — a text or markdown without content (a text with only mentions is
   sent as mentions only where the connector allows it);
 * 40058 — a field of the wrong type (msgtype or a msgtype's object included), missing,
-  too long, a bad URL (a link's `url` may be a bare host[/path], botadmin.links);
+  too long, a bad URL (a link's `url` may be a bare host[/path], botadmin.links); a
+  link's or news article's title and description are cut to the connector's limits
+  instead, as WeCom cuts them ("超过会自动截断": its robot's news, its app's textcard
+  and news);
 * 301019 — an image, file or voice whose md5 does not match its bytes.
 
 Shapes come from `messaging.schemas` (also the OpenAPI description); this
@@ -180,7 +183,7 @@ def _check_markdown(msgtype: str):
 
 def _check_link(payload: dict, limits: Limits, connector) -> None:
     _require(payload["title"], "link.title")
-    _check_max(payload["title"], limits.title, "link.title")
+    payload["title"] = _truncate(payload["title"], limits.title)
     _check_link_url(payload["url"], "link.url")
     if "image_url" in payload:
         _check_url(payload["image_url"], "link.image_url")
@@ -292,7 +295,7 @@ def _check_news(payload: dict, limits: Limits, connector) -> None:
     for index, article in enumerate(payload["articles"]):
         where = f"news.articles.{index}"
         _require(article["title"], f"{where}.title")
-        _check_max(article["title"], limits.title, f"{where}.title")
+        article["title"] = _truncate(article["title"], limits.title)
         _check_link_url(article["url"], f"{where}.url")
         if "picurl" in article:
             _check_url(article["picurl"], f"{where}.picurl")

@@ -479,6 +479,34 @@ def test_content_up_to_the_robots_limit_is_delivered_whole_and_longer_is_refused
     assert list(Message.objects.values_list("status", flat=True)) == ["sent"]
 
 
+LONG_TITLE = "标题" * 40 + "!"  # 241 UTF-8 bytes: WeCom's 128 end inside a character
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"msgtype": "news", "news": {"articles": [{"title": LONG_TITLE, "url": "https://x.com"}]}},
+        {"msgtype": "link", "link": {"title": LONG_TITLE, "url": "https://x.com"}},
+    ],
+    ids=["news", "link"],
+)
+def test_a_title_longer_than_the_robot_takes_is_cut_as_wecom_cuts_it_not_refused(
+    wecom, wecom_group, send, run_queue, body
+):
+    """WeCom's robot documents a news article's title as "不超过128个字节，超过会自动截断"
+    (cut, like its description), so a body a tool posts to a robot URL is posted to the
+    group: botadmin must not refuse it with 40058."""
+    answer = send(wecom_group.bot.secret, wecom_group.conversation_id, body).json()
+    assert answer["errcode"] == 0, answer
+
+    run_queue()
+
+    [(_, posted)] = wecom.messages
+    title = posted["news"]["articles"][0]["title"]
+    assert title == "标题" * 21  # 126 bytes: the next character would pass 128
+    assert Message.objects.get(msgid=answer["msgid"]).status == "sent"
+
+
 def test_an_interactive_card_the_robot_cannot_send_is_refused_before_it_is_stored(
     wecom, wecom_group, send
 ):
