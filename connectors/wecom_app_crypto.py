@@ -7,8 +7,10 @@
   receive id (the corp id).
 
 `CallbackCrypto(token, key, corp_id)` checks the URL check (`verify_url`),
-opens a POSTed message (`decrypt_message`) and builds one (`encrypt_message`,
-used by tests, the bench and a passive reply). Every failure raises a
+opens a POSTed message (`decrypt_message`) and builds one as WeCom posts it
+(`encrypt_message`, used by tests and the bench). botadmin sends no passive reply
+(WXBizMsgCrypt's EncryptMsg: `Encrypt`, `MsgSignature`, `TimeStamp` and `Nonce` in
+the XML): the callback answers an empty 200. Every failure raises a
 `CallbackCryptoError` subclass; the view answers 403 to any of them.
 """
 
