@@ -5,8 +5,8 @@ an open timeline asks for the same bubbles again and again (opening, scrolling,
 polling, several operators). Each drawn bubble is kept in Django's cache (shared
 by every web process, `CACHE_URL`) under everything it shows that can change:
 the message's id, `updated_at`, status and attempt count, its operator's name,
-its badge as it reads now (a "waiting until 00:00" ends, and gains its seconds, with
-time alone), the names of the users it mentions and of a sender who came without a
+its badge as it reads now (a "waiting until tomorrow 00:00" becomes "00:00" at
+midnight, ends, and gains its seconds, with time alone), the names of the users it mentions and of a sender who came without a
 name (the bot's synced contacts, which a sync renames without touching the message),
 the bot's name, the conversation's URL, the viewer's language, time zone and year,
 whether it is highlighted and whether it is an out-of-band update, and the version of
@@ -56,8 +56,9 @@ LARGEST_KEPT = 20_000
 # queued message says so; 11: a sender who came without a name is named after the bot's
 # synced contact, with the ID as its title; 12: a waiting message's reason starts with a
 # capital in English; 13: a scheduled API message's "Created …" title says its time through
-# clock_time, as the console's other times do).
-DRAWING = 13
+# clock_time, as the console's other times do; 14: clock_time says a time of another day
+# with its day, "明天 00:00", not a bare "00:00" for anything within a day of now).
+DRAWING = 14
 
 
 def _key(m, shared: str, focus: bool, oob: bool, names: dict[str, str], now) -> str:
@@ -68,7 +69,7 @@ def _key(m, shared: str, focus: bool, oob: bool, names: dict[str, str], now) -> 
     # the bot changes no message either.
     badge = status_labels.message_status(m, now)[1]
     # A scheduled API message's title says when it was made as clock_time does now: with its
-    # seconds within the hour, without them within the day, then with its date.
+    # seconds within the hour, without its day today, then with it ("昨天 10:00", "12-05 …").
     created = status_labels.clock_time(m.created_at, now) if _marked_scheduled(m) else ""
     changes = (
         f"{m.updated_at.isoformat()}|{m.status}|{m.attempt_count}|{operator}|{shared}|{mentioned}"

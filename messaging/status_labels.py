@@ -95,16 +95,29 @@ def retry_plan(message: Message, now: datetime | None = None) -> RetryPlan | Non
 
 
 def clock_time(moment: datetime, now: datetime | None = None) -> str:
-    """A time to come (or gone by) in the reader's time zone: "00:00" within a day of now,
-    else with its date; with its seconds ("09:13:27") within the hour, unless it is on a
-    whole minute: "until 09:13" read at 09:13:05 would seem past already."""
+    """A time to come (or gone by) in the reader's time zone, dated unless it is today:
+    "09:30" today, "tomorrow 09:30" / "yesterday 18:00" on the days beside today,
+    "12-09 09:30" on another day of this year, "2027-01-05 09:30" of another year. Within
+    an hour of now with its seconds ("09:13:27"), unless it is on a whole minute: "until
+    09:13" read at 09:13:05 would seem past already. The day is the reader's, not how far
+    off the moment is: at 17:15 a daily run's next 09:30 is tomorrow's, though it is
+    under a day away."""
     local = timezone.localtime(moment)
-    ahead = abs(moment - (now or timezone.now()))
-    if ahead < timedelta(hours=1) and (local.second or local.microsecond):
-        return f"{local:%H:%M:%S}"
-    if ahead < timedelta(days=1):
-        return f"{local:%H:%M}"
-    return f"{local:%Y-%m-%d %H:%M}"
+    now = now or timezone.now()
+    if abs(moment - now) < timedelta(hours=1) and (local.second or local.microsecond):
+        time = f"{local:%H:%M:%S}"
+    else:
+        time = f"{local:%H:%M}"
+    days = (local.date() - timezone.localtime(now).date()).days
+    if days == 0:
+        return time
+    if days == 1:
+        return gettext("tomorrow %(time)s") % {"time": time}
+    if days == -1:
+        return gettext("yesterday %(time)s") % {"time": time}
+    if local.year == timezone.localtime(now).year:
+        return f"{local:%m-%d} {time}"
+    return f"{local:%Y-%m-%d} {time}"
 
 
 def status_key(status: str, attempt_count: int, until: datetime | None = None) -> str:

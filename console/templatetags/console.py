@@ -248,7 +248,7 @@ def retry_plan(message):
 
 @register.filter
 def clock_time(moment) -> str:
-    """A time to come in the reader's time zone: "00:00" within a day, else with its date."""
+    """A time in the reader's time zone, dated unless it is today (status_labels.clock_time)."""
     return status_labels.clock_time(moment) if moment else ""
 
 

@@ -830,9 +830,10 @@ def test_run_times_are_shown_in_the_announcements_time_zone_not_the_servers(
     assert "America/New_York" in detail and "America/New_York" in listing
     assert "21:00" not in detail and "21:00" not in listing
     assert "<strong>09:00</strong>" in detail  # the run that started, just now
-    assert "下次运行 2026-05-05 09:00" in detail  # a day ahead: with its date
+    assert "下次运行 明天 09:00" in detail  # the next day in New York: "tomorrow"
     assert "<li>2026-05-05 周二 09:00</li>" in detail  # the next runs panel
-    assert "2026-05-05 09:00" in listing and '<span class="nowrap">09:00</span>' in listing
+    assert "明天 09:00" in listing and '<span class="nowrap">09:00</span>' in listing
+    assert "2026-05-05" not in listing  # its next run is tomorrow's, said as such
 
 
 def test_the_list_pages_through_every_announcement_fifty_at_a_time(client, bot, superuser):

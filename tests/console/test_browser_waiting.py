@@ -29,7 +29,7 @@ def test_an_operator_sees_why_a_held_message_waits_and_until_when(
     page.goto(f"/console/bots/{app_bot.pk}/conversations/{held.conversation_id}/")
 
     bubble = page.locator(f"#m{held.pk}")
-    expect(bubble.locator(".badge.waiting")).to_have_text("等待至 00:00")
+    expect(bubble.locator(".badge.waiting")).to_have_text("等待至 明天 00:00")
     expect(bubble.locator(".wait-reason")).to_contain_text("上限已用完")
     bubble.locator("details.trace summary").click()
     expect(bubble.locator(".wait-text")).to_contain_text("暂缓至北京时间")

@@ -1,7 +1,7 @@
 """The console's times of a bot's pause, its connection test, its deletion, its secret's
-grace and its contact syncs read as the rest of the console's do (clock_time): a time
-within a day of now, a date and a time beyond it, never a bare "09:00" for another day
-nor a date on a time of today."""
+grace and its contact syncs read as the rest of the console's do (clock_time): a time of
+today alone, "明天 09:00" / "昨天 09:00" on the days beside it, a date and a time beyond
+them, never a bare "09:00" for another day nor a date on a time of today."""
 
 from datetime import timedelta
 from types import SimpleNamespace
@@ -10,7 +10,7 @@ import pytest
 from django.template.loader import render_to_string
 from django.test import RequestFactory
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.html import strip_tags
 
 from announcements.models import Announcement, AnnouncementRun
@@ -19,6 +19,7 @@ from conversations.models import Bot, Conversation, SyncRun
 from deletions.models import DeletionJob
 from forwarding.models import WebhookEndpoint
 from messaging.models import Message
+from messaging.status_labels import clock_time
 
 
 def _moment(ago: timedelta):
@@ -26,15 +27,23 @@ def _moment(ago: timedelta):
     return (timezone.now() - ago).replace(second=0, microsecond=0)
 
 
-TODAY = timedelta(hours=3)
+TODAY = timedelta(hours=3)  # today, or (read before 03:00) yesterday: as clock_time says
+A_DAY = timedelta(days=1)  # yesterday (ahead: tomorrow), whatever the hour
 OLDER = timedelta(days=3)
 
 
 def _shown_as_clock_time(text: str, moment) -> bool:
+    """`text` shows `moment` as clock_time does, in either language: a time of today with
+    no day, one of another day with it."""
     local = timezone.localtime(moment)
-    if abs(timezone.now() - moment) < timedelta(days=1):
-        return f"{local:%H:%M}" in text and f"{local:%Y-%m-%d}" not in text
-    return f"{local:%Y-%m-%d %H:%M}" in text
+    if local.date() == timezone.localdate():
+        days = (f"{local:%m-%d}", "明天", "昨天", "tomorrow", "yesterday")
+        return f"{local:%H:%M}" in text and not any(day in text for day in days)
+    shown = set()
+    for language in ("zh-hans", "en"):
+        with translation.override(language):
+            shown.add(clock_time(moment))
+    return any(form in text for form in shown)
 
 
 def _paused_banner(moment):
@@ -203,7 +212,9 @@ def _blocked_bot_in_the_list(moment):
 
 
 @pytest.mark.parametrize(
-    "ago", [TODAY, OLDER, -TODAY, -OLDER], ids=["3h-ago", "3d-ago", "in-3h", "in-3d"]
+    "ago",
+    [TODAY, A_DAY, OLDER, -TODAY, -A_DAY, -OLDER],
+    ids=["3h-ago", "1d-ago", "3d-ago", "in-3h", "in-1d", "in-3d"],
 )
 @pytest.mark.parametrize(
     "render",
@@ -358,7 +369,7 @@ def _announcement(bot, group, operator, next_run_at, ran_at):
 def test_an_announcements_next_and_last_runs_read_as_the_console_does_in_its_zone(
     client, superuser, bot, group
 ):
-    """Within a day, a time alone (a date beyond it, as before), in the announcement's zone."""
+    """Today, a time alone (its day beside it otherwise), in the announcement's zone."""
     ahead, ago = _moment(-TODAY), _moment(TODAY)
     announcement = _announcement(bot, group, superuser, ahead, ago)
     client.force_login(superuser)

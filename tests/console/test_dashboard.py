@@ -9,7 +9,7 @@ import time_machine
 from django.core.cache import cache
 from django.test import Client
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from botadmin.reasons import Reason
 from messaging.delivery_caps import HELD
@@ -355,8 +355,8 @@ def test_the_failed_count_links_to_exactly_the_messages_it_counted(
     assert min(m.created_at for m in rows) > day_ago - dt.timedelta(seconds=1)
     page = listing.content.decode()
     # The window is said, and kept by the form's "Apply filters" (a hidden field).
-    # The exact second on hover, the time as clock_time shows it (another day: its date).
-    assert 'title="2026-05-03 18:00:00">受理时间不早于 2026-05-03 18:00</time>' in page
+    # The exact second on hover, the time as clock_time shows it (the day before: "昨天").
+    assert 'title="2026-05-03 18:00:00">受理时间不早于 昨天 18:00</time>' in page
     assert 'name="since"' in page
     assert '<option value="undelivered" selected>失败或结果不确定</option>' in page
 
@@ -460,7 +460,8 @@ def test_the_oldest_due_message_leaves_out_what_is_held_on_purpose_and_names_it_
 
     card = oldest_due_card(page)
     assert card.startswith("Oldest due message — ")
-    until = clock_time(midnight)
+    with translation.override("en"):
+        until = clock_time(midnight)  # "15:00", or "tomorrow 01:00" later in the day
     assert card.endswith(f"1 held by a daily cap until {until} · 2 waiting for a paused bot")
     assert '<strong class="">—</strong>' in page
 

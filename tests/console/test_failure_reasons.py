@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from django.db import connection
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from botadmin.reasons import Reason
 from conversations.models import SyncRun
@@ -474,9 +474,11 @@ def test_the_details_page_says_its_times_as_the_timeline_does_in_both_languages(
         page = trace(client, message)
         bubble = client.get(timeline).content.decode()
         said = "等待至 " if language == "zh-hans" else "Waiting until "
-        assert f"{said}{clock_time(message.next_attempt_at)}" in page
-        assert f">{clock_time(attempt.started_at)}</time></td>" in page
-        created = clock_time(message.created_at)
+        with translation.override(language):  # "明天 …" / "tomorrow …" just before midnight
+            next_at, tried = clock_time(message.next_attempt_at), clock_time(attempt.started_at)
+            created = clock_time(message.created_at)
+        assert f"{said}{next_at}" in page
+        assert f">{tried}</time></td>" in page
         assert f">{created}</time>" in page
         assert f">{timezone.localtime(message.created_at):%H:%M}</time>" in bubble
         assert created.startswith(f"{timezone.localtime(message.created_at):%H:%M}")

@@ -886,8 +886,8 @@ def test_a_scheduled_messages_times_read_as_the_consoles_other_times(
     bubble_cache, operator_client, operator, group, history_url, make_message
 ):
     """ "Scheduled for" in its details and the badge's "Created …" title say their times
-    through clock_time ("10:00", with its date only past a day), not always with the date;
-    a bubble kept in the cache says the date too once a day has gone by."""
+    through clock_time ("10:00" today, "昨天 10:00" the next day, then its date), not always
+    with the date; a bubble kept in the cache says the day too once its day has gone by."""
     import time_machine
 
     shanghai = dt.timezone(dt.timedelta(hours=8))
@@ -910,12 +910,13 @@ def test_a_scheduled_messages_times_read_as_the_consoles_other_times(
     with time_machine.travel(made + dt.timedelta(hours=2), tick=False):
         html = operator_client.get(history_url).content.decode()
     assert 'title="10:00 通过 API 创建，定时发送"' in bubble(html, message)
-    with time_machine.travel(made + dt.timedelta(days=2), tick=False):
-        operator_client.force_login(operator)
-        html = operator_client.get(history_url).content.decode()
-        trace = operator_client.get(trace_url).content.decode()
-    assert 'title="2026-12-05 10:00 通过 API 创建，定时发送"' in bubble(html, message)
-    assert "计划于 2026-12-05 13:00 发送" in trace
+    for days_later, day in [(1, "昨天"), (2, "12-05")]:
+        with time_machine.travel(made + dt.timedelta(days=days_later), tick=False):
+            operator_client.force_login(operator)
+            html = operator_client.get(history_url).content.decode()
+            trace = operator_client.get(trace_url).content.decode()
+        assert f'title="{day} 10:00 通过 API 创建，定时发送"' in bubble(html, message)
+        assert f"计划于 {day} 13:00 发送" in trace
 
 
 def release_due():

@@ -1,6 +1,6 @@
 """A message held back on purpose says so where an operator looks: in the timeline and on
 its details page, a queued message whose next attempt is to come shows "waiting until
-00:00" (the console's time zone) and why (a daily cap of the WeCom app, its sending
+tomorrow 00:00" (the console's time zone) and why (a daily cap of the WeCom app, its sending
 pace), in Chinese by default and in English when chosen; one simply queued still shows
 as queued. The holds are real: the delivery engine against the fake WeCom app and the
 fake WeCom robot API."""
@@ -10,12 +10,13 @@ from datetime import timedelta
 import pytest
 import time_machine
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.html import escape
 
 from connectors.registry import connector_for
 from messaging import delivery
 from messaging.models import Message
+from messaging.status_labels import clock_time
 from tests.connectors.wecom_app.test_daily_caps import CHINA, drain_before, next_china_midnight
 
 TEXT = {"msgtype": "text", "text": {"content": "日报"}}
@@ -43,8 +44,8 @@ def app_chat(app_api, app_bot, make_conversation):
 @pytest.fixture
 def held(settings, app_chat, clock, queue_message):
     """The group chat's second message of the day, past its daily cap of one: held until
-    the next midnight in China. (The clock is the real one: the page says "00:00" for a
-    time within a day.)"""
+    the next midnight in China. (The clock is the real one: the page says "明天 00:00", the
+    next midnight being on tomorrow's date.)"""
     settings.WECOM_APP_CHAT_DAILY_LIMIT = 1
     queue_message(app_chat, TEXT)
     second = queue_message(app_chat, TEXT)
@@ -75,21 +76,22 @@ def test_a_message_held_by_the_daily_cap_says_until_when_and_why_in_both_languag
     timeline = page(client, "console:history", held)
     details = page(client, "console:message_trace", held)
 
-    assert '<span class="badge waiting" data-status="queued">等待至 00:00</span>' in timeline
+    assert '<span class="badge waiting" data-status="queued">等待至 明天 00:00</span>' in timeline
     assert why_zh in timeline
-    assert '<span class="badge waiting">等待至 00:00</span>' in details
-    assert f"等待至 00:00：{why_zh}" in details  # as its badge says (clock_time)
+    assert '<span class="badge waiting">等待至 明天 00:00</span>' in details
+    assert f"等待至 明天 00:00：{why_zh}" in details  # as its badge says (clock_time)
     assert "排队中" not in details and "error-text" not in details  # a hold is no failure
 
     choose_english(client)
     timeline = page(client, "console:history", held)
     details = page(client, "console:message_trace", held)
 
-    assert '<span class="badge waiting" data-status="queued">Waiting until 00:00</span>' in (
-        timeline
+    assert (
+        '<span class="badge waiting" data-status="queued">Waiting until tomorrow 00:00</span>'
+        in (timeline)
     )
     assert why_en in timeline and "等待至" not in timeline
-    assert f"Waiting until 00:00: {why_en}" in details
+    assert f"Waiting until tomorrow 00:00: {why_en}" in details
 
 
 def test_a_message_queued_behind_a_held_one_still_shows_as_queued(
@@ -110,7 +112,7 @@ def test_a_message_queued_behind_a_held_one_still_shows_as_queued(
     assert '<span class="badge queued" data-status="queued">排队中</span>' in bubble
     assert "等待至" not in bubble
     assert '<span class="badge queued">排队中</span>' in details and "等待至" not in details
-    assert timeline.count("等待至 00:00") == 1  # the held one's badge only
+    assert timeline.count("等待至 明天 00:00") == 1  # the held one's badge only
 
 
 def test_a_message_waiting_for_its_robots_pace_says_so(
@@ -129,13 +131,16 @@ def test_a_message_waiting_for_its_robots_pace_says_so(
     second.refresh_from_db()
     assert second.status == Message.Status.QUEUED and second.next_attempt_at > clock.now
     client.force_login(make_operator("alice", wecom_bot))
-    at = f"{second.next_attempt_at.astimezone(CHINA):%H:%M:%S}"
+    at = clock_time(second.next_attempt_at)  # "09:13:27", dated should it be tomorrow
+    assert f"{second.next_attempt_at.astimezone(CHINA):%H:%M:%S}" in at
     timeline = page(client, "console:history", second)
     assert f'<span class="badge waiting" data-status="queued">等待至 {at}</span>' in timeline
     assert "按发送节奏等待" in timeline
 
     choose_english(client)
     details = page(client, "console:message_trace", second)
+    with translation.override("en"):
+        at = clock_time(second.next_attempt_at)
     assert f'<span class="badge waiting">Waiting until {at}</span>' in details
     assert "keeping the sending pace" in details
 
@@ -147,7 +152,7 @@ def test_a_wait_that_has_passed_no_longer_says_waiting(
     held,  # noqa: F811
 ):
     client.force_login(make_operator("alice", app_bot))
-    assert "等待至 00:00" in page(client, "console:history", held)  # its bubble is kept
+    assert "等待至 明天 00:00" in page(client, "console:history", held)  # its bubble is kept
     # Its time came but no worker has taken it yet: it is due, just queued. (Time passes
     # without a write: `updated_at` stays as it was.)
     Message.objects.filter(pk=held.pk).update(
@@ -171,19 +176,19 @@ def test_a_wait_ending_within_the_hour_shows_its_seconds_once_it_is_near(
     waiting = make_message(
         group, direction="out", text="日报", status=Message.Status.QUEUED, next_attempt_at=until
     )
-    minutes, with_seconds = (
-        f"{until.astimezone(CHINA):%H:%M}",
-        f"{until.astimezone(CHINA):%H:%M:%S}",
-    )
+    early_at, near_at = until - timedelta(hours=2), until - timedelta(seconds=22)
+    minutes = clock_time(until, now=early_at)  # "09:13", or "明天 00:13" read before midnight
+    assert f"{until.astimezone(CHINA):%H:%M}" in minutes and minutes.count(":") == 1
     badge = '<span class="badge waiting" data-status="queued">等待至 {}</span>'
 
-    with time_machine.travel(until - timedelta(hours=2), tick=False):
+    with time_machine.travel(early_at, tick=False):
         early = page(operator_client, "console:history", waiting)
-    with time_machine.travel(until - timedelta(seconds=22), tick=False):
+    with time_machine.travel(near_at, tick=False):
         near = page(operator_client, "console:history", waiting)
         details = page(operator_client, "console:message_trace", waiting)
 
     assert badge.format(minutes) in early
-    shown = with_seconds if seconds else minutes
+    shown = clock_time(until, now=near_at)
+    assert shown.endswith(f"{until.astimezone(CHINA):%H:%M:%S}" if seconds else minutes[-5:])
     assert badge.format(shown) in near
     assert f'<span class="badge waiting">等待至 {shown}</span>' in details

@@ -829,7 +829,7 @@ def test_an_attempt_row_says_the_day_of_an_attempt_days_ago_and_the_next_as_the_
     page = operator_client.get(url("webhook", bot, endpoint.pk)).content.decode()
 
     assert f">{clock_time(long_ago)}</time>" in page
-    assert timezone.localtime(long_ago).strftime("%Y-%m-%d") in clock_time(long_ago)
+    assert timezone.localtime(long_ago).strftime("%m-%d %H:%M") in clock_time(long_ago)
     assert f">{clock_time(delivery.next_attempt_at)}</time>" in page
 
 
