@@ -240,14 +240,10 @@ def delivery_health(bots: QuerySet[Bot], totals: dict) -> dict:
     }
 
 
-def agent_health(bots: QuerySet[Bot]) -> list[AgentHealth]:
-    """When each bot last reached its other side successfully (a message sent, a
-    successful sync) or was reported a message, and its newest finished contact sync;
-    paused bots first. A refused call (the 401 that paused a bot) is no contact.
-
-    At most three queries however many bots: the bots with their times as subquery
-    annotations (each one short index probe per bot), their newest finished
-    syncs, and their webhook endpoints."""
+def _with_contact_times(bots: QuerySet[Bot]) -> QuerySet[Bot]:
+    """`bots` with `answered_at` (their newest answered send), `reported_at` (their newest
+    inbound message) and `synced_ok_at` (their newest successful contact sync): the times
+    they last reached their other side or heard from it (`_last_contact`)."""
     bot = OuterRef("pk")
     syncs = SyncRun.objects.filter(bot=bot).order_by("-requested_at", "-id")
     # The newest answered attempt of the bot's newest tried message that has one: a
@@ -267,25 +263,51 @@ def agent_health(bots: QuerySet[Bot]) -> list[AgentHealth]:
         .order_by("-created_at")
         .values("id")[:1]
     )
+    return bots.annotate(
+        answered_at=Subquery(
+            answered.filter(message=Subquery(newest_answered_message))
+            .order_by("-id")
+            .values("started_at")[:1]
+        ),
+        # The bot's newest inbound message: one probe of msg_bot_inbound_at_idx.
+        # (Through msg_bot_log_idx, a bot that only sends walked all its messages,
+        # and with inbound messages nearly none PostgreSQL scanned the whole
+        # message table for each bot instead: note 28.)
+        reported_at=Subquery(
+            Message.objects.filter(bot=bot, direction=Message.Direction.IN)
+            .order_by("-created_at")
+            .values("created_at")[:1]
+        ),
+        synced_ok_at=Subquery(
+            syncs.filter(outcome=SyncRun.Outcome.SUCCEEDED).values("finished_at")[:1]
+        ),
+    )
+
+
+def _last_contact(bot: Bot) -> datetime | None:
+    """The newest of a bot read `_with_contact_times`."""
+    contacts = [t for t in (bot.answered_at, bot.reported_at, bot.synced_ok_at) if t]
+    return max(contacts) if contacts else None
+
+
+def last_contact(bot: Bot) -> datetime | None:
+    """When a bot last reached its other side successfully or was reported a message, as
+    the dashboard says it (`agent_health`); one query. The bot page says it beside its
+    connection test, so that "not tested yet" does not read as "never reached"."""
+    return _last_contact(_with_contact_times(Bot.objects.filter(pk=bot.pk)).get())
+
+
+def agent_health(bots: QuerySet[Bot]) -> list[AgentHealth]:
+    """When each bot last reached its other side successfully (a message sent, a
+    successful sync) or was reported a message, and its newest finished contact sync;
+    paused bots first. A refused call (the 401 that paused a bot) is no contact.
+
+    At most three queries however many bots: the bots with their times as subquery
+    annotations (each one short index probe per bot), their newest finished
+    syncs, and their webhook endpoints."""
+    syncs = SyncRun.objects.filter(bot=OuterRef("pk")).order_by("-requested_at", "-id")
     bots = list(
-        bots.order_by("name").annotate(
-            answered_at=Subquery(
-                answered.filter(message=Subquery(newest_answered_message))
-                .order_by("-id")
-                .values("started_at")[:1]
-            ),
-            # The bot's newest inbound message: one probe of msg_bot_inbound_at_idx.
-            # (Through msg_bot_log_idx, a bot that only sends walked all its messages,
-            # and with inbound messages nearly none PostgreSQL scanned the whole
-            # message table for each bot instead: note 28.)
-            reported_at=Subquery(
-                Message.objects.filter(bot=bot, direction=Message.Direction.IN)
-                .order_by("-created_at")
-                .values("created_at")[:1]
-            ),
-            synced_ok_at=Subquery(
-                syncs.filter(outcome=SyncRun.Outcome.SUCCEEDED).values("finished_at")[:1]
-            ),
+        _with_contact_times(bots.order_by("name")).annotate(
             last_sync_id=Subquery(syncs.filter(finished_at__isnull=False).values("id")[:1]),
         )
     )
@@ -298,11 +320,10 @@ def agent_health(bots: QuerySet[Bot]) -> list[AgentHealth]:
     links = connections.statuses(long_connected) if long_connected else {}
     result = []
     for bot in bots:
-        contacts = [t for t in (bot.answered_at, bot.reported_at, bot.synced_ok_at) if t]
         result.append(
             AgentHealth(
                 bot,
-                max(contacts) if contacts else None,
+                _last_contact(bot),
                 last_syncs.get(bot.last_sync_id),
                 endpoints[bot.pk],
                 links.get(bot.pk),

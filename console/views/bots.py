@@ -33,6 +33,7 @@ from ..bot_contacts import sync_context
 from ..bot_forms import AddOperatorForm, ConversationForm, SendingForm, connector_settings_form
 from ..bot_pause import pause_context
 from ..connection_tests import last_connection_test
+from ..dashboard import last_contact
 from ..deletion_state import deletion_context, refused_while_deleting
 from ..login_required import login_required
 from .app_setup import setup_url
@@ -123,6 +124,7 @@ def bot_context(request, bot) -> dict:
         "operators": bot.operators.order_by("username"),
         "checked_at": _checked_at(state),
         "last_test": last_connection_test(bot),
+        "last_contact": last_contact(bot),
         "settings_rows": _settings_rows(connector, bot),
         "connection": BotConnection.objects.filter(bot=bot).first(),
         "holds_long_connection": bool(connector and connector.holds_long_connection),

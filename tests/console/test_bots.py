@@ -73,6 +73,51 @@ def connection_test(page: str) -> str:
     return page.split('id="connection-test"')[1].split("</p>")[0]
 
 
+def last_contact(page: str) -> str:
+    """The last successful contact, said under the connection test."""
+    return page.split('id="last-contact">')[1].split("</p>")[0]
+
+
+def dashboard_contact(page: str, bot) -> str:
+    """The dashboard's "last successful contact" cell of `bot`."""
+    row = page.split(f'href="{reverse("console:conversations", args=[bot.pk])}"')[1]
+    row = row.split("</tr>")[0]
+    return row.split("</td>")[2]
+
+
+@pytest.mark.parametrize("language", ["zh-hans", "en"])
+def test_a_bot_never_tested_but_just_heard_from_says_so_as_the_dashboard_does(
+    operator_client, bot, group, make_message, language
+):
+    """The bot page said "尚未测试连接" (not tested yet) under "Connection" while the
+    dashboard said its last successful contact was "刚刚" (just now): it said nothing of the
+    contact, and read as if the bot had never reached its other side."""
+    make_message(group, text="在吗")  # reported by its agent just now
+    operator_client.cookies["django_language"] = language
+    words = {
+        "zh-hans": ("尚未运行过连接测试。", "最近成功联系：", "刚刚"),
+        "en": ("No connection test run yet.", "Last successful contact:", "just now"),
+    }[language]
+
+    page = operator_client.get(reverse("console:bot", args=[bot.pk])).content.decode()
+    dashboard = operator_client.get(reverse("console:dashboard")).content.decode()
+
+    assert words[0] in connection_test(page)
+    assert "尚未测试连接" not in page and "Not tested yet" not in page
+    said = last_contact(page)
+    assert said.startswith(words[1]) and f">{words[2]}</time>" in said, said
+    assert f">{words[2]}</time>" in dashboard_contact(dashboard, bot)
+
+
+def test_a_bot_never_heard_from_says_never_on_its_page_as_on_the_dashboard(operator_client, bot):
+    page = operator_client.get(reverse("console:bot", args=[bot.pk])).content.decode()
+    dashboard = operator_client.get(reverse("console:dashboard")).content.decode()
+
+    assert "尚未运行过连接测试。" in connection_test(page)
+    assert last_contact(page).startswith("最近成功联系： 从未"), last_contact(page)
+    assert "从未" in dashboard_contact(dashboard, bot)
+
+
 def test_testing_the_connection_reports_what_the_agent_answered(client, make_operator, bridge_bot):
     client.force_login(make_operator("alice", bridge_bot))
     answer = client.post(reverse("console:bot_test", args=[bridge_bot.pk]), follow=True)
