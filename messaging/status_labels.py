@@ -96,7 +96,7 @@ def retry_plan(message: Message, now: datetime | None = None) -> RetryPlan | Non
 
 def clock_time(moment: datetime, now: datetime | None = None) -> str:
     """A time to come (or gone by) in the reader's time zone, dated unless it is today:
-    "09:30" today, "tomorrow 09:30" / "yesterday 18:00" on the days beside today,
+    "09:30" today, "09:30 tomorrow" / "18:00 yesterday" on the days beside today,
     "12-09 09:30" on another day of this year, "2027-01-05 09:30" of another year. Within
     an hour of now with its seconds ("09:13:27"), unless it is on a whole minute: "until
     09:13" read at 09:13:05 would seem past already. The day is the reader's, not how far
@@ -112,9 +112,9 @@ def clock_time(moment: datetime, now: datetime | None = None) -> str:
     if days == 0:
         return time
     if days == 1:
-        return gettext("tomorrow %(time)s") % {"time": time}
+        return gettext("%(time)s tomorrow") % {"time": time}
     if days == -1:
-        return gettext("yesterday %(time)s") % {"time": time}
+        return gettext("%(time)s yesterday") % {"time": time}
     if local.year == timezone.localtime(now).year:
         return f"{local:%m-%d} {time}"
     return f"{local:%Y-%m-%d} {time}"

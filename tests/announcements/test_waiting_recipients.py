@@ -1,5 +1,5 @@
 """An announcement's recipient whose message a daily cap holds back is told apart from one
-simply queued: its row says "waiting until tomorrow 00:00" (the console's time zone) and why, and
+simply queued: its row says "waiting until 00:00 tomorrow" (the console's time zone) and why, and
 the run's counts say how many of its pending messages wait for a later time, in Chinese by
 default and in English when chosen. The hold is real: the delivery engine against the fake
 WeCom app, whose person-messages a day are capped."""
@@ -66,6 +66,6 @@ def test_a_recipient_held_by_the_daily_cap_says_until_when_and_why_and_the_run_c
     assert '<span class="badge sent">已发送</span>' in recipient_row(chinese, sent)
     assert "1 条等待中（最早至 明天 00:00）" in chinese
     row = recipient_row(english, held)
-    assert '<span class="badge waiting">Waiting until tomorrow 00:00</span>' in row
+    assert '<span class="badge waiting">Waiting until 00:00 tomorrow</span>' in row
     assert escape("WeCom's daily cap of 1 person-messages for this app") in row
-    assert "1 pending of 2 · " in english and "1 waiting until tomorrow 00:00" in english
+    assert "1 pending of 2 · " in english and "1 waiting until 00:00 tomorrow" in english

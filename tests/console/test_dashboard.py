@@ -461,7 +461,7 @@ def test_the_oldest_due_message_leaves_out_what_is_held_on_purpose_and_names_it_
     card = oldest_due_card(page)
     assert card.startswith("Oldest due message — ")
     with translation.override("en"):
-        until = clock_time(midnight)  # "15:00", or "tomorrow 01:00" later in the day
+        until = clock_time(midnight)  # "15:00", or "01:00 tomorrow" later in the day
     assert card.endswith(f"1 held by a daily cap until {until} · 2 waiting for a paused bot")
     assert '<strong class="">—</strong>' in page
 

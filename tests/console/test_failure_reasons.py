@@ -474,7 +474,7 @@ def test_the_details_page_says_its_times_as_the_timeline_does_in_both_languages(
         page = trace(client, message)
         bubble = client.get(timeline).content.decode()
         said = "等待至 " if language == "zh-hans" else "Waiting until "
-        with translation.override(language):  # "明天 …" / "tomorrow …" just before midnight
+        with translation.override(language):  # "明天 …" / "… tomorrow" just before midnight
             next_at, tried = clock_time(message.next_attempt_at), clock_time(attempt.started_at)
             created = clock_time(message.created_at)
         assert f"{said}{next_at}" in page

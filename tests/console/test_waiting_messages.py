@@ -1,6 +1,6 @@
 """A message held back on purpose says so where an operator looks: in the timeline and on
 its details page, a queued message whose next attempt is to come shows "waiting until
-tomorrow 00:00" (the console's time zone) and why (a daily cap of the WeCom app, its sending
+00:00 tomorrow" (the console's time zone) and why (a daily cap of the WeCom app, its sending
 pace), in Chinese by default and in English when chosen; one simply queued still shows
 as queued. The holds are real: the delivery engine against the fake WeCom app and the
 fake WeCom robot API."""
@@ -87,11 +87,11 @@ def test_a_message_held_by_the_daily_cap_says_until_when_and_why_in_both_languag
     details = page(client, "console:message_trace", held)
 
     assert (
-        '<span class="badge waiting" data-status="queued">Waiting until tomorrow 00:00</span>'
+        '<span class="badge waiting" data-status="queued">Waiting until 00:00 tomorrow</span>'
         in (timeline)
     )
     assert why_en in timeline and "等待至" not in timeline
-    assert f"Waiting until tomorrow 00:00: {why_en}" in details
+    assert f"Waiting until 00:00 tomorrow: {why_en}" in details
 
 
 def test_a_message_queued_behind_a_held_one_still_shows_as_queued(

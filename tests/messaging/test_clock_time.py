@@ -1,6 +1,6 @@
 """How the console says a time (messaging.status_labels.clock_time): without its date only
-when it falls on the reader's today, "明天 09:30" / "tomorrow 09:30" and "昨天 18:00" /
-"yesterday 18:00" on the days beside it, "12-09 09:30" further off this year and
+when it falls on the reader's today, "明天 09:30" / "09:30 tomorrow" and "昨天 18:00" /
+"18:00 yesterday" on the days beside it, "12-09 09:30" further off this year and
 "2027-01-05 09:30" in another year; with its seconds within the hour unless it is on a
 whole minute. The day is the reader's (TIME_ZONE, or the active time zone), not the
 machine's: the server's clock runs in UTC."""
@@ -32,9 +32,9 @@ def _reader_in_shanghai(settings):
     [
         (shanghai(2026, 12, 7, 9, 0), "09:00", "09:00"),
         (shanghai(2026, 12, 7, 23, 59), "23:59", "23:59"),
-        (shanghai(2026, 12, 8, 9, 30), "明天 09:30", "tomorrow 09:30"),
-        (shanghai(2026, 12, 8, 0, 0), "明天 00:00", "tomorrow 00:00"),
-        (shanghai(2026, 12, 6, 18, 0), "昨天 18:00", "yesterday 18:00"),
+        (shanghai(2026, 12, 8, 9, 30), "明天 09:30", "09:30 tomorrow"),
+        (shanghai(2026, 12, 8, 0, 0), "明天 00:00", "00:00 tomorrow"),
+        (shanghai(2026, 12, 6, 18, 0), "昨天 18:00", "18:00 yesterday"),
         (shanghai(2026, 12, 9, 9, 30), "12-09 09:30", "12-09 09:30"),
         (shanghai(2026, 12, 1, 8, 0), "12-01 08:00", "12-01 08:00"),
         (shanghai(2027, 1, 5, 9, 30), "2027-01-05 09:30", "2027-01-05 09:30"),
