@@ -5,7 +5,7 @@ an open timeline asks for the same bubbles again and again (opening, scrolling,
 polling, several operators). Each drawn bubble is kept in Django's cache (shared
 by every web process, `CACHE_URL`) under everything it shows that can change:
 the message's id, `updated_at`, status and attempt count, its operator's name,
-its badge as it reads now (a "waiting until tomorrow 00:00" becomes "00:00" at
+its badge as it reads now (a "waiting until 00:00 tomorrow" becomes "00:00" at
 midnight, ends, and gains its seconds, with time alone), the names of the users it mentions and of a sender who came without a
 name (the bot's synced contacts, which a sync renames without touching the message),
 the bot's name, the conversation's URL, the viewer's language, time zone and year,
