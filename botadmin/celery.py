@@ -83,8 +83,7 @@ def _fresh_log_context(**_kwargs) -> None:
 def _worker_heartbeat(sender, **_kwargs) -> None:
     from botadmin import health
 
-    for role in health.worker_roles({queue.name for queue in sender.task_consumer.queues}):
-        health.start_heartbeat(role)
+    health.start_worker_heartbeats({queue.name for queue in sender.task_consumer.queues})
 
 
 @worker_init.connect

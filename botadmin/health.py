@@ -21,7 +21,10 @@ seconds (`start_heartbeat`, connected to Celery's start-up signals in
 botadmin/celery.py): once per role, the newest of all, for `/readyz`, and per
 host, for `/metrics` (`heartbeats_by_host`). A worker's roles are the queues it
 consumes (`worker_roles`): the sends' worker, the forwarder, the fetcher (media) and the
-scheduler run apart.
+scheduler run apart. A worker that reads the scheduler queue beside others (one started
+with an earlier release's command line) beats as the scheduler too, and also notes its
+host (`shared_schedulers`): a backlog of its other work delays what is scheduled, which
+/readyz's `scheduler` and /metrics say.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ import logging
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import TypeVar
@@ -51,6 +54,9 @@ HEARTBEAT_KEY = "botadmin:heartbeat:{role}"
 # Per role, {host: Unix time of its last heartbeat}, for /metrics.
 HEARTBEAT_HOSTS_KEY = "botadmin:heartbeat-hosts:{role}"
 HEARTBEAT_ROLES = ("worker", "forwarder", "fetcher", "scheduler", "beat")
+# {host: (Unix time of its last heartbeat, the roles it beats as)} of the workers that read
+# the scheduler queue beside other queues, for /readyz and /metrics.
+SHARED_SCHEDULERS_KEY = "botadmin:shared-schedulers"
 # A host whose process was killed (it never said it stopped) stays in /metrics a day, ageing.
 HOST_FORGOTTEN_AFTER = 24 * 3600
 
@@ -228,7 +234,18 @@ def fetcher() -> str:
 
 @check("scheduler")
 def scheduler() -> str:
-    return _heartbeat_age("scheduler")
+    """Fine also when a worker reads the queue beside others: what is scheduled is started,
+    late only behind a backlog of the others. Said in the detail (and alerted on)."""
+    age = _heartbeat_age("scheduler")
+    now = time.time()
+    shared = [
+        f"{host} (as {roles})"
+        for host, (at, roles) in sorted(shared_schedulers().items())
+        if now - at <= settings.BOTADMIN_HEARTBEAT_MAX_AGE
+    ]
+    if shared:
+        return f"{age}; also read beside other queues by a worker on {', '.join(shared)}"
+    return age
 
 
 @check("beat")
@@ -284,17 +301,37 @@ def worker_roles(queues: set[str]) -> list[str]:
     return [role for queue, role in roles.items() if queue in queues]
 
 
-def record_heartbeat(role: str) -> None:
-    """`role`'s heartbeat, and this host's (`heartbeats_by_host`)."""
+def start_worker_heartbeats(queues: set[str]) -> None:
+    """The heartbeats of a Celery worker consuming these queues, one per role, and a warning
+    in its log when it reads the scheduler queue beside others."""
+    roles = worker_roles(queues)
+    if "scheduler" in roles and len(roles) > 1:
+        logger.warning(
+            "This worker reads the scheduler queue beside others (it beats as %s): a backlog "
+            "of theirs delays announcements and scheduled messages. Leave the scheduler queue "
+            "to the scheduler (--exclude-queues=forwarding,media,scheduler; docs/upgrading.md)",
+            ", ".join(roles),
+        )
+    for role in roles:
+        start_heartbeat(role, beside=[other for other in roles if other != role])
+
+
+def record_heartbeat(role: str, *, beside: Sequence[str] = ()) -> None:
+    """`role`'s heartbeat, and this host's (`heartbeats_by_host`). `beside`: the other roles of
+    the same worker; the scheduler's notes them (`shared_schedulers`)."""
     now = time.time()
     cache.set(HEARTBEAT_KEY.format(role=role), now, timeout=None)
     _note_host(role, now)
+    if role == "scheduler" and beside:
+        _note_shared_scheduler((now, ",".join([*beside, role])))
 
 
-def forget_heartbeat(role: str) -> None:
+def forget_heartbeat(role: str, *, beside: Sequence[str] = ()) -> None:
     """This host's `role` stopped on purpose: its heartbeat leaves /metrics instead of ageing
     there (a deployment that renames hosts would otherwise look like dead ones)."""
     _note_host(role, None)
+    if role == "scheduler" and beside:
+        _note_shared_scheduler(None)
 
 
 def _note_host(role: str, beat_at: float | None) -> None:
@@ -312,6 +349,26 @@ def _recent(hosts: dict[str, float], now: float) -> dict[str, float]:
     return {host: at for host, at in hosts.items() if now - at <= HOST_FORGOTTEN_AFTER}
 
 
+def _note_shared_scheduler(beat: tuple[float, str] | None) -> None:
+    # Read, change, write, as _note_host.
+    hosts = shared_schedulers()
+    hosts.pop(socket.gethostname(), None)
+    if beat is not None:
+        hosts[socket.gethostname()] = beat
+    cache.set(SHARED_SCHEDULERS_KEY, hosts, timeout=HOST_FORGOTTEN_AFTER)
+
+
+def shared_schedulers() -> dict[str, tuple[float, str]]:
+    """{host: (Unix time of its last heartbeat, the roles it beats as: "worker,scheduler")}
+    of the workers of the last day reading the scheduler queue beside others that did not
+    stop on purpose. Read from the cache itself: a cache that is down raises."""
+    now = time.time()
+    hosts = cache.get(SHARED_SCHEDULERS_KEY) or {}
+    return {
+        host: (at, roles) for host, (at, roles) in hosts.items() if now - at <= HOST_FORGOTTEN_AFTER
+    }
+
+
 def heartbeats_by_host() -> dict[tuple[str, str], float]:
     """{(role, host): Unix time of its last heartbeat} for the workers and beat of the last
     day (HOST_FORGOTTEN_AFTER) that did not stop on purpose. Read from the cache itself: a
@@ -325,9 +382,10 @@ def heartbeats_by_host() -> dict[tuple[str, str], float]:
     }
 
 
-def start_heartbeat(role: str) -> threading.Thread:
+def start_heartbeat(role: str, *, beside: Sequence[str] = ()) -> threading.Thread:
     """Write `role`'s heartbeat now and every BOTADMIN_HEARTBEAT_INTERVAL seconds, and
-    forget this host's when the process exits normally (SIGTERM included; not a kill)."""
+    forget this host's when the process exits normally (SIGTERM included; not a kill).
+    `beside`: the process's other roles (`record_heartbeat`)."""
     lock = threading.Lock()
     stopped = threading.Event()
 
@@ -338,7 +396,7 @@ def start_heartbeat(role: str) -> threading.Thread:
                     if stopped.is_set():
                         return
                     close_old_connections()  # the database cache's connection
-                    record_heartbeat(role)
+                    record_heartbeat(role, beside=beside)
             except Exception:  # the cache is down: /readyz says so; keep trying
                 logger.warning("Could not record the %s heartbeat", role, exc_info=True)
             time.sleep(settings.BOTADMIN_HEARTBEAT_INTERVAL)
@@ -347,7 +405,7 @@ def start_heartbeat(role: str) -> threading.Thread:
         with lock:
             stopped.set()
             try:
-                forget_heartbeat(role)
+                forget_heartbeat(role, beside=beside)
             except Exception:  # the cache is down: the heartbeat ages, as a killed one
                 logger.warning("Could not forget the %s heartbeat", role, exc_info=True)
 

@@ -522,7 +522,8 @@ class DatabaseCollector:
 class SharedCacheCollector:
     """What gateways and Celery processes report to the shared cache: callbacks the AI bot
     gateways read and did not store yet, by host (connectors/aibot_inbox.py), and the last
-    heartbeat of each worker and beat, by host (health.py)."""
+    heartbeat of each worker and beat, by host, and of the workers reading the scheduler
+    queue beside others (health.py)."""
 
     def collect(self):
         from connectors.aibot_inbox import backlog_by_host
@@ -548,6 +549,16 @@ class SharedCacheCollector:
         for (role, host), at in sorted(health.heartbeats_by_host().items()):
             heartbeats.add_metric([role, host], at)
         yield heartbeats
+
+        shared = GaugeMetricFamily(
+            "botadmin_shared_scheduler_heartbeat_timestamp_seconds",
+            "Unix time of the last heartbeat of a Celery worker on the host that reads the "
+            "scheduler queue beside other queues (roles: what it beats as).",
+            labels=["host", "roles"],
+        )
+        for host, (at, roles) in sorted(health.shared_schedulers().items()):
+            shared.add_metric([host, roles], at)
+        yield shared
 
 
 SOURCES = {

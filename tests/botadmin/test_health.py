@@ -361,6 +361,37 @@ def test_a_worker_beats_for_the_queues_it_reads(settings):
     assert health.worker_roles({"celery", "scheduler"}) == ["worker", "scheduler"]
 
 
+def test_a_worker_reading_the_scheduler_queue_beside_others_is_named_and_readiness_holds(
+    client, transactional_db, settings, alive
+):
+    """A sends' worker still started with an earlier release's --exclude-queues also starts
+    what is scheduled, late behind a backlog of sends: /readyz names its host and holds."""
+    settings.BOTADMIN_HEARTBEAT_MAX_AGE = 60
+    this_host = socket.gethostname()
+    # Given the scheduler of its own, and the previous release's worker…
+    health.record_heartbeat("scheduler")
+    health.record_heartbeat("scheduler", beside=["worker"])
+    # …and one on another host that was killed two minutes ago (its alert is another's).
+    noted = health.shared_schedulers()
+    noted["worker-gone"] = (time.time() - 120, "worker,fetcher,scheduler")
+    cache.set(health.SHARED_SCHEDULERS_KEY, noted, timeout=None)
+
+    answer = client.get("/readyz")
+
+    assert answer.status_code == 200, answer.json()
+    scheduler = answer.json()["checks"]["scheduler"]
+    assert scheduler["status"] == "ok"
+    assert scheduler["detail"].startswith("last heartbeat ")
+    assert scheduler["detail"].endswith(
+        f" s ago; also read beside other queues by a worker on {this_host} (as worker,scheduler)"
+    )
+
+    # When that worker stops on purpose (its unit replaced), the detail says no more.
+    health.forget_heartbeat("scheduler", beside=["worker"])
+    scheduler = client.get("/readyz").json()["checks"]["scheduler"]
+    assert scheduler["status"] == "ok" and scheduler["detail"].endswith(" s ago")
+
+
 def _worker_status(client) -> tuple[int, str]:
     health.record_heartbeat("beat")  # only the worker is under test here
     answer = client.get("/readyz")

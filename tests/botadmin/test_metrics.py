@@ -300,6 +300,34 @@ def test_a_host_that_stops_on_purpose_leaves_the_heartbeats_and_the_others_stay(
     ) not in scrape()
 
 
+def test_a_worker_reading_the_scheduler_queue_beside_others_is_exported_until_it_stops(scrape):
+    host = socket.gethostname()
+    # Given the scheduler of its own, and the previous release's sends' worker beside it.
+    health.record_heartbeat("scheduler")
+    health.record_heartbeat("worker")
+    health.record_heartbeat("scheduler", beside=["worker"])
+
+    shared = {
+        labels: value
+        for (name, labels), value in scrape().items()
+        if name == "botadmin_shared_scheduler_heartbeat_timestamp_seconds"
+    }
+
+    assert list(shared) == [(("host", host), ("roles", "worker,scheduler"))]
+    assert shared[(("host", host), ("roles", "worker,scheduler"))] <= time.time()
+    # When it stops on purpose (its unit replaced), the series goes; the scheduler stays.
+    health.forget_heartbeat("scheduler", beside=["worker"])
+    health.record_heartbeat("scheduler")
+    samples = scrape()
+    assert not any(
+        name == "botadmin_shared_scheduler_heartbeat_timestamp_seconds" for name, _ in samples
+    )
+    assert (
+        "botadmin_last_heartbeat_timestamp_seconds",
+        (("host", host), ("role", "scheduler")),
+    ) in samples
+
+
 def test_nothing_is_counted_while_metrics_are_off(
     client,
     scrape,

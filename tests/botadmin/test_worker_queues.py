@@ -13,6 +13,7 @@ same to the scheduler's tasks, and a scheduled message was released minutes late
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import time
 from datetime import timedelta
@@ -201,6 +202,77 @@ def test_a_scheduled_message_is_released_within_seconds_while_a_delivery_backlog
     assert late < 8, f"released {late:.1f} s after its time"
     # The backlog was still being sent meanwhile.
     assert Message.objects.filter(bot=busy, status="queued").exists()
+
+
+def test_the_previous_releases_worker_reading_the_scheduler_queue_is_reported_until_it_stops(
+    client, transactional_db, settings, tmp_path
+):
+    """An installation that upgraded without copying the units runs the previous
+    botadmin-worker.service, which does not leave the scheduler queue: what is scheduled
+    still waits behind its backlogs. Its log, /readyz and /metrics say so, and stop once
+    it is stopped, while the scheduler of its own beats on."""
+    settings.BOTADMIN_METRICS_TOKEN = "metrics-token-for-tests"
+    env = {"DATABASE_URL": database_url(), "BOTADMIN_HEARTBEAT_INTERVAL": "0.5"}
+    previous_worker = [
+        "--exclude-queues=forwarding,media" if option.startswith("--exclude-queues=") else option
+        for option in procfile_workers()["worker"]
+    ]
+    assert previous_worker != procfile_workers()["worker"]
+    this_host = socket.gethostname()
+    worker_log = tmp_path / "previous-worker.log"
+    scheduler = celery_worker(
+        pool=None,
+        options=procfile_workers()["scheduler"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=tmp_path / "scheduler.log",
+    )
+    worker = celery_worker(
+        pool=None, options=previous_worker, env=env, stdout=subprocess.DEVNULL, stderr=worker_log
+    )
+    try:
+        # Given both beating, the previous worker as the sends' worker and the scheduler…
+        assert wait_until(lambda: ("worker", this_host) in health.heartbeats_by_host(), 90)
+        assert wait_until(lambda: ("scheduler", this_host) in health.heartbeats_by_host(), 90)
+        assert wait_until(lambda: this_host in health.shared_schedulers(), 10)
+
+        # …it warns as it starts, /readyz names it (and holds: the scheduler runs), and
+        # /metrics exports it, for the alert BotadminSchedulerQueueShared.
+        assert "reads the scheduler queue beside others" in worker_log.read_text()
+        answer = client.get("/readyz").json()["checks"]["scheduler"]
+        assert answer["status"] == "ok"
+        assert answer["detail"].endswith(
+            f"also read beside other queues by a worker on {this_host} (as worker,scheduler)"
+        )
+        assert f'host="{this_host}",roles="worker,scheduler"' in shared_scheduler_series(client)
+
+        # When it stops (its unit replaced by the new one), all that goes with it.
+        stop_process_group(worker)
+        assert this_host not in health.shared_schedulers()
+        # The scheduler of its own beats on and notes nothing of the kind.
+        beat_at = health.heartbeats_by_host()[("scheduler", this_host)]
+        assert wait_until(
+            lambda: health.heartbeats_by_host()[("scheduler", this_host)] > beat_at, 10
+        )
+        assert not wait_until(lambda: this_host in health.shared_schedulers(), timeout=1)
+        answer = client.get("/readyz").json()["checks"]["scheduler"]
+        assert answer["status"] == "ok" and "also read" not in answer["detail"]
+        assert "roles=" not in shared_scheduler_series(client)
+        assert "reads the scheduler queue" not in (tmp_path / "scheduler.log").read_text()
+    finally:
+        stop_process_group(worker, timeout=0)
+        stop_process_group(scheduler, timeout=0)
+
+
+def shared_scheduler_series(client) -> str:
+    """/metrics' lines of botadmin_shared_scheduler_heartbeat_timestamp_seconds."""
+    answer = client.get("/metrics", headers={"Authorization": "Bearer metrics-token-for-tests"})
+    assert answer.status_code == 200
+    return "\n".join(
+        line
+        for line in answer.content.decode().splitlines()
+        if line.startswith("botadmin_shared_scheduler_heartbeat_timestamp_seconds")
+    )
 
 
 def seconds_until_sent(bot, group, text: str) -> float:

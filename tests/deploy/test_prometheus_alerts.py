@@ -53,11 +53,13 @@ def exported(transactional_db, settings, make_bot) -> dict[str, set[str]]:
     make_bot(connector="wecom_aibot", connector_settings={"bot_id": "b1", "bot_secret": "s"})
     WebhookEndpoint.objects.create(bot=bot, url="https://hooks.example/in")
     health.record_heartbeat("worker")
+    health.record_heartbeat("scheduler", beside=["worker"])
     aibot_inbox.report_backlog("host-a:1:aa", unstored=1, orphaned=0)
     try:
         families = exported_families(metrics.exposition().decode())
     finally:
         health.forget_heartbeat("worker")
+        health.forget_heartbeat("scheduler", beside=["worker"])
         cache.delete(aibot_inbox.BACKLOG_KEY)
     labels = {
         family.name: set(metric._labelnames)
@@ -86,6 +88,7 @@ def test_the_alerts_query_series_botadmin_exports_by_labels_they_have(exported):
         "BotadminWebhookEndpointDisabled",
         "BotadminAibotInboxUnstored",
         "BotadminHeartbeatStale",
+        "BotadminSchedulerQueueShared",
         "BotadminBotReconnecting",
         "BotadminBotNotConnected",
         "BotadminBotCredentialsRefused",
