@@ -154,7 +154,11 @@ class HttpResponse:
         return mask_secrets(self.text[:limit])
 
     def json(self):
-        return jsontext.loads(self.content)
+        """The body as JSON (`jsontext.loads`): ValueError when it is not JSON, or names a
+        key twice (DuplicateKey, saying where). `{"errcode":0,"errcode":1}` is not read as
+        its last errcode: readers differ on which of two they take, so the answer says
+        nothing for sure, as one that is not JSON says nothing."""
+        return jsontext.loads(self.content, unique_keys=True)
 
 
 def proxy_networks() -> tuple[Network, ...]:

@@ -22,7 +22,7 @@ from django.utils.translation import gettext_noop
 from botadmin import http, http_failures, reasons
 from botadmin.forms import CheckedURLField, NoLabelSuffix, url_check_errors
 from botadmin.internal_urls import InternalURLValidator
-from botadmin.jsontext import unstorable
+from botadmin.jsontext import DuplicateKey, unstorable
 from botadmin.logging import mask_secrets
 from botadmin.reasons import Reason, ngettext_noop
 from conversations.secrets import generate_agent_token
@@ -55,6 +55,7 @@ V1_MSGTYPES = frozenset({"text", "link", "image", "miniprogram"})
 ERRMSG_LIMIT = 200  # characters of an agent's errmsg that operators read
 LOGGED_ANSWER_LIMIT = 1024  # characters of an answer the log keeps
 NOT_JSON = gettext_noop("protocol error: not JSON")
+DUPLICATE_KEY = gettext_noop("protocol error: duplicate key %(key)s")
 NO_ERRCODE = gettext_noop("protocol error: no errcode")
 ANSWERED = gettext_noop("agent answered HTTP %(status)s")
 # A bot's pause reason: names the setting as the bot page shows it, not its field name.
@@ -332,9 +333,16 @@ def _protocol_error(response: http.HttpResponse, envelope: dict | None) -> Reaso
         return Reason(unexpected, status=status, answer=_summary(envelope))
     try:
         response.json()
-    except ValueError:
-        return Reason(NOT_JSON)
+    except ValueError as error:
+        return _not_json(error)
     return Reason(NO_ERRCODE)
+
+
+def _not_json(error: ValueError) -> Reason:
+    """Why an answer is not JSON to us: an object naming a key twice says which."""
+    if isinstance(error, DuplicateKey):
+        return Reason(DUPLICATE_KEY, key=_agent_words(error.path))
+    return Reason(NOT_JSON)
 
 
 def _busy(status: int) -> bool:
@@ -421,8 +429,8 @@ def _json_envelope(response: http.HttpResponse) -> dict:
         raise ConnectorError(Reason(ANSWERED, status=status), detail=_logged(response))
     try:
         data = response.json()
-    except ValueError:
-        raise ConnectorError(Reason(NOT_JSON), detail=_logged(response)) from None
+    except ValueError as error:
+        raise ConnectorError(_not_json(error), detail=_logged(response)) from None
     if not isinstance(data, dict) or data.get("errcode") != 0:
         errcode = data.get("errcode") if isinstance(data, dict) else None
         if not isinstance(errcode, int) or isinstance(errcode, bool):

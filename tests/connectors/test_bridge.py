@@ -112,6 +112,26 @@ def test_an_answer_no_database_could_store_is_a_protocol_error_retried(
     assert not result.upstream_msgid
 
 
+@pytest.mark.parametrize(
+    "raw, key",
+    [
+        (b'{"errcode": 0, "errcode": 40058, "errmsg": "bad"}', "errcode"),
+        (b'{"errcode": 0, "errmsg": "ok", "extra": [{"a": 1, "a": 1}]}', "extra.0.a"),
+    ],
+)
+def test_an_answer_naming_a_key_twice_is_a_protocol_error_retried_naming_the_key(
+    connector, conversation, agent, caplog, raw, key
+):
+    # Readers of JSON differ on which of two errcodes they take: the answer says nothing sure.
+    agent.behaviour.raw_answer = (200, raw)
+    result = connector.send("m1", conversation, TEXT)
+    assert result.outcome == Outcome.RETRY
+    assert result.detail == f"protocol error: duplicate key {key}"
+    with translation.override("zh-hans"):
+        assert translate(result.detail) == f"协议错误：重复的键 {key}"
+    assert "Agent answered a send with HTTP 200: {" in caplog.text
+
+
 def test_an_agent_that_is_down_means_retry(connector, conversation, agent):
     agent.go_down()
     assert connector.send("m1", conversation, TEXT).outcome == Outcome.RETRY

@@ -8,7 +8,8 @@ import json
 import pytest
 from django.urls import reverse
 
-from connectors.base import Outcome
+from botadmin import reasons
+from connectors.base import ConnectorError, Outcome
 from connectors.registry import connector_for
 from conversations.sync import sync_now
 from devtools.receiver import Receiver
@@ -125,6 +126,18 @@ def test_an_answer_reads_as_its_status_and_an_envelopes_errcode_and_errmsg_only(
         )
 
     assert result.outcome == Outcome.RETRY and result.detail == detail
+
+
+def test_a_contact_page_naming_a_key_twice_is_a_protocol_error_naming_the_key(make_bot):
+    # Every call but a send reads the envelope alike (contacts, capabilities, media).
+    with Receiver() as service:
+        service.respond(200, b'{"errcode": 1, "data": [], "next_cursor": null, "errcode": 0}')
+        bot = make_bot(agent_url=service.url())
+        with pytest.raises(ConnectorError) as raised:
+            connector_for(bot).fetch_contacts("group")
+
+    assert reasons.of(raised.value) == "protocol error: duplicate key errcode"
+    assert "next_cursor" in raised.value.detail  # the answer, for the log
 
 
 def test_an_envelopes_errmsg_is_one_line_without_secrets_and_shortened(make_bot, make_conversation):

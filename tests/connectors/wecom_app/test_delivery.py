@@ -352,6 +352,24 @@ def test_a_lost_answer_is_uncertain(app_api, member, queue_message, run_queue):
     assert message.status == "uncertain" and len(app_api.sent) == 1
 
 
+def test_answers_naming_errcode_twice_send_nothing_for_sure(
+    member, queue_message, run_queue, settings
+):
+    """Which of two errcodes counts is a reader's guess: a token so answered is not taken."""
+    cache.clear()
+    twice = b'{"errcode":40001,"errmsg":"invalid","access_token":"T","expires_in":7200,"errcode":0}'
+    with Receiver() as wecom:
+        wecom.respond(200, twice)
+        settings.WECOM_API_BASE = wecom.url("")
+        message = queue_message(member, {"msgtype": "text", "text": {"content": "hi"}})
+
+        run_queue()
+
+    message.refresh_from_db()
+    assert message.status == "failed" and "unexpected gettoken answer" in message.last_error
+    assert {request.path.split("?")[0] for request in wecom.requests} == {"/cgi-bin/gettoken"}
+
+
 def test_one_process_fetches_the_token_while_the_others_wait(app_api, settings):
     # Threads stand for processes; a memory cache is shared by them as Redis is by processes.
     settings.CACHES = {

@@ -242,6 +242,22 @@ def test_an_answer_that_is_not_wecoms_json_is_retried_only_when_nothing_was_post
     assert attempt.http_status == status and "gateway page" in attempt.response_text
 
 
+def test_an_answer_naming_errcode_twice_is_uncertain_not_sent(
+    wecom_group, queue_message, clock, settings
+):
+    """Which of two errcodes counts is a reader's guess: the message may or may not have
+    been posted, as with any answer that is not WeCom's JSON."""
+    with Receiver() as front:
+        front.respond(200, b'{"errcode":93000,"errmsg":"invalid webhook url","errcode":0}')
+        settings.WECOM_API_BASE = front.url("")
+        message = queue_message(wecom_group, {"msgtype": "text", "text": {"content": "hi"}})
+
+        assert deliver(message.pk, clock).result == "uncertain"
+
+    message.refresh_from_db()
+    assert message.last_error.startswith("unexpected answer: {")
+
+
 def test_robot_unreachable_is_retried_because_nothing_was_posted(
     wecom_group, queue_message, clock, settings
 ):
