@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from botadmin import jsontext
 from botadmin.admin_lookups import DeclaredFiltersOnlyAdminMixin
+from botadmin.errors import errmsg_value
 from botadmin.jsontext import unstorable
 from conversations.services import bots_visible_to
 
@@ -26,7 +27,9 @@ MAX_JSON_INPUT_CHARS = 100_000
 
 def _refuse_unreadable(text) -> None:
     """Too long or too deeply nested to decode safely: Django's decoder would
-    recurse until Python's limit and answer a 500."""
+    recurse until Python's limit and answer a 500. An object naming a key twice too:
+    Django's decoder would keep the last one silently, as the send API does not
+    (`botadmin.api.json_body`)."""
     if not isinstance(text, str):
         return
     if len(text) > MAX_JSON_INPUT_CHARS:
@@ -36,12 +39,18 @@ def _refuse_unreadable(text) -> None:
             params={"limit": MAX_JSON_INPUT_CHARS},
         )
     try:
-        jsontext.loads(text)
+        jsontext.loads(text, unique_keys=True)
     except jsontext.TooDeep as error:
         raise ValidationError(
             _("JSON nested deeper than %(limit)s levels."),
             code="too_deep",
             params={"limit": error.limit},
+        ) from None
+    except jsontext.DuplicateKey as error:
+        raise ValidationError(
+            _("The key %(path)s is given twice in the JSON."),
+            code="duplicate_key",
+            params={"path": errmsg_value(error.path)},
         ) from None
     except ValueError:
         pass  # Django's own decoding says what is wrong
@@ -50,7 +59,8 @@ def _refuse_unreadable(text) -> None:
 class StorableJSONField(forms.JSONField):
     """The admin's JSON field: what no database stores is refused like invalid JSON,
     and shown back as typed (a lone surrogate cannot even be rendered); JSON too
-    long or too deeply nested is refused before Django decodes it."""
+    long or too deeply nested, or naming a key twice, is refused before Django
+    decodes it."""
 
     default_validators = [validate_storable_json]
 

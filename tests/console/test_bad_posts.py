@@ -503,6 +503,7 @@ CONVERSATION_FORMS = [
     {"extra": '{"a": "\\ud800"}'},
     {"extra": f'{{"a": "{NUL}"}}'},
     {"extra": "{not json"},
+    {"extra": '{"a": 1, "a": 1}'},  # Django's decoder kept the last silently
     {"extra": NUL},
     # Django's decoder recursed past Python's limit: a 500.
     {"extra": "[" * 10_000 + "]" * 10_000},

@@ -1,3 +1,4 @@
+import html
 from datetime import timedelta
 
 import pytest
@@ -671,3 +672,31 @@ def test_the_admin_refuses_a_user_conversation_for_a_group_robot(logged_in_super
     assert "企业微信群机器人只能发到：群聊。" in refused.content.decode()
     assert not robot.conversations.exists()
     assert logged_in_superuser.post(url, {**form, "kind": "group"}).status_code == 302
+
+
+@pytest.mark.parametrize(
+    ("language", "said"),
+    [
+        ("en", "The key tags.vip is given twice in the JSON."),
+        ("zh-hans", "JSON 中的键 tags.vip 出现了两次。"),
+    ],
+)
+def test_the_admin_refuses_json_naming_a_key_twice_saying_which(
+    logged_in_superuser, group, language, said
+):
+    """Django's decoder keeps the last of the two silently; the send API refuses it too."""
+    group.extra = {"tags": {"vip": True}}
+    group.save(update_fields=["extra"])
+    url = reverse("admin:conversations_conversation_change", args=[group.pk])
+    form = submitted_form(admin_page(logged_in_superuser, url, language), "conversation_form")
+    typed = '{"tags": {"vip": true, "vip": false}}'
+
+    refused = logged_in_superuser.post(url, {**form, "extra": typed})
+
+    page = refused.content.decode()
+    assert refused.status_code == 200 and said in page
+    assert html.escape(typed) in page  # shown back as typed
+    group.refresh_from_db()
+    assert group.extra == {"tags": {"vip": True}}
+    saved = logged_in_superuser.post(url, {**form, "extra": '{"tags": {"vip": false}}'})
+    assert saved.status_code == 302
