@@ -136,20 +136,21 @@ def accept_outbound(
         return _accepted(message)
     request_hash = _request_hash(conversation_id, body, send_at)
     message.idempotency_key, message.request_hash = idempotency_key, request_hash
+    stored_as = (idempotency_key, _as_stored_before_quotes_were_read(idempotency_key))
     with transaction.atomic():
         Message.objects.filter(
             bot=bot,
-            idempotency_key=idempotency_key,
+            idempotency_key__in=stored_as,
             created_at__lt=timezone.now() - IDEMPOTENCY_WINDOW,
         ).update(idempotency_key="")
-        first = Message.objects.filter(bot=bot, idempotency_key=idempotency_key).first()
+        first = _first_with_key(bot, stored_as)
         if first is None:
             try:
                 with transaction.atomic():
                     _store(message)
             except IntegrityError:
                 # A concurrent request with the same key committed first.
-                first = Message.objects.filter(bot=bot, idempotency_key=idempotency_key).first()
+                first = _first_with_key(bot, stored_as)
                 if first is None:
                     raise
     if first is None:
@@ -161,6 +162,21 @@ def accept_outbound(
         )
     first.replayed = True
     return first
+
+
+def _as_stored_before_quotes_were_read(key: str) -> str:
+    """The key as releases before commit 417e1a5 stored it when the header quoted it: the
+    header as written (`"abc"`, its quotes and escapes kept). So a retry across the
+    upgrade, within IDEMPOTENCY_WINDOW, finds the message its first try stored. Not
+    needed once every such key is older than the window (docs/upgrading.md)."""
+    return '"' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _first_with_key(bot: Bot, stored_as: tuple[str, str]) -> Message | None:
+    """The message stored under the key (in either form: one query on the unique index);
+    the earlier when both forms have one (a bare key since the upgrade, a quoted one
+    before)."""
+    return Message.objects.filter(bot=bot, idempotency_key__in=stored_as).order_by("pk").first()
 
 
 def accept_outbound_bulk(

@@ -341,6 +341,41 @@ def test_a_quoted_idempotency_key_is_the_same_key_as_the_bare_one(send, bot, gro
 
 
 @pytest.mark.parametrize(
+    "header",
+    ['"order-42"', "order-42", '"say \\"hi\\" \\\\ 1"'],
+    ids=["quoted", "retried bare", "escapes"],
+)
+def test_a_retry_across_the_upgrade_finds_the_key_stored_with_its_quotes(send, bot, group, header):
+    """Before commit 417e1a5 a quoted header was stored as written, quotes and all: its
+    retry within 24 hours after the upgrade answers that message again."""
+    body = {"msgtype": "text", "text": {"content": "hi"}}
+    first = accepted(send(bot.secret, "wrGroup1", body, **{"Idempotency-Key": header}))
+    as_written = header if header.startswith('"') else f'"{header}"'
+    Message.objects.filter(pk=first.pk).update(idempotency_key=as_written)  # the old release's row
+
+    again = send(bot.secret, "wrGroup1", body, **{"Idempotency-Key": header})
+
+    assert again.json()["msgid"] == first.msgid and again["Idempotent-Replayed"] == "true"
+    assert Message.objects.get().idempotency_key == as_written
+    other = send(bot.secret, "wrGroup1", TEXT, **{"Idempotency-Key": header})
+    assert other.json()["errcode"] == 7000103  # the same key for another request, as ever
+
+
+def test_a_key_stored_with_its_quotes_more_than_24_hours_ago_is_free_again(send, bot, group):
+    body = {"msgtype": "text", "text": {"content": "daily"}}
+    first = accepted(send(bot.secret, "wrGroup1", body, **{"Idempotency-Key": "daily-report"}))
+    Message.objects.filter(pk=first.pk).update(
+        idempotency_key='"daily-report"', created_at=timezone.now() - timedelta(hours=25)
+    )
+
+    second = accepted(send(bot.secret, "wrGroup1", body, **{"Idempotency-Key": '"daily-report"'}))
+
+    assert second.pk != first.pk and second.idempotency_key == "daily-report"
+    first.refresh_from_db()
+    assert first.idempotency_key == ""
+
+
+@pytest.mark.parametrize(
     ("key", "errmsg"),
     [
         ('"order-42', "starts with a quote but has no closing quote"),
