@@ -67,7 +67,8 @@ setup: venv
 	$(PRIVATE) BOTADMIN_ALLOW_PRIVATE_URLS=1 $(BIN)/python manage.py setup_demo
 
 # Web (gunicorn), the Celery worker, forwarder, fetcher, scheduler and beat, and the startup banner, in one
-# foreground command. Ctrl-C stops them all; if one dies, all stop and say so.
+# foreground command. Ctrl-C stops them all, and make says nothing of an error (the
+# launcher ends well after it); if one dies, all stop, say so, and make fails.
 # PORT and BOTADMIN_PUBLIC_URL come from the command line, the environment or .env, as
 # every setting does (devtools/make_run.py).
 HONCHO ?= $(BIN)/honcho

@@ -8,11 +8,17 @@ each process a PORT of its own, so the Procfile hands the web server's port on a
 honcho stamps each line of the log with its own clock, the machine's (UTC on most servers),
 while the processes log in TIME_ZONE (Django sets TZ from it): "09:11:35 web.1 | [17:11:35
 +0800]" on one line. TZ=TIME_ZONE gives honcho the processes' clock.
+
+Ctrl-C: honcho stops the processes and exits 130, which make reported as a failure
+("make: *** [Makefile:75: run] Error 130"). The launcher waits for honcho instead of
+becoming it, and says in one line that everything stopped.
 """
 
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
 import sys
 
 import environ
@@ -40,11 +46,26 @@ def run_environment() -> dict[str, str]:
     }
 
 
+# What honcho exits with after a SIGINT (honcho.manager.SIGNALS).
+INTERRUPTED = 128 + signal.SIGINT
+
+
 def main(honcho: str) -> None:
     # Each process reads .env itself, as in production (the environment wins over it):
     # honcho's own reading (-e) would put .env over `make run HOST=…`.
     command = [honcho, "--no-colour", "-e", "/dev/null", "-f", "Procfile", "start"]
-    os.execve(honcho, command, run_environment())
+    # Ctrl-C reaches honcho as it reaches us (the terminal signals the whole foreground
+    # group): honcho stops the processes, we wait for it. A SIGTERM is for us alone (make
+    # passes one on to its recipe): honcho gets it too. Set before honcho starts, so it
+    # finds no moment without them; a handler, not SIG_IGN, is not inherited by honcho.
+    signal.signal(signal.SIGINT, lambda signum, frame: None)
+    honcho_process = subprocess.Popen(command, env=run_environment())
+    signal.signal(signal.SIGTERM, lambda signum, frame: honcho_process.terminate())
+    returncode = honcho_process.wait()
+    if returncode == INTERRUPTED:
+        print("make run: stopped; every process it started has ended.", flush=True)
+        sys.exit(0)
+    sys.exit(returncode)
 
 
 if __name__ == "__main__":
