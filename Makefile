@@ -60,10 +60,19 @@ endef
 # systemd units' UMask= (`manage.py check` warns about a world-readable one, botadmin.W006).
 PRIVATE := umask 027;
 
-setup: venv
+# collectstatic took 2-3 s of every start: it runs again only when what it collects may
+# have changed since it last wrote its manifest: a file under static/ or an app's static/,
+# the installed packages (the admin's: a new lock), the settings, or .env. The
+# manifest is var/static's, or BOTADMIN_VAR_DIR's from the environment; make cannot read
+# .env, so with BOTADMIN_VAR_DIR there it collects at every start, as before.
+STATIC_MANIFEST := $(or $(BOTADMIN_VAR_DIR),var)/static/staticfiles.json
+STATIC_SOURCES := $(shell find static $(filter-out var/%,$(wildcard */static)) -type f 2>/dev/null)
+$(STATIC_MANIFEST): $(STATIC_SOURCES) requirements.lock botadmin/settings.py $(wildcard .env)
+	$(PRIVATE) $(BIN)/python manage.py collectstatic --noinput --verbosity 0
+
+setup: venv $(STATIC_MANIFEST)
 	$(PRIVATE) $(BIN)/python manage.py migrate --noinput
 	$(PRIVATE) $(BIN)/python manage.py createcachetable
-	$(PRIVATE) $(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	$(PRIVATE) BOTADMIN_ALLOW_PRIVATE_URLS=1 $(BIN)/python manage.py setup_demo
 
 # Web (gunicorn), the Celery worker, forwarder, fetcher, scheduler and beat, and the startup banner, in one
@@ -120,7 +129,7 @@ help:
 	@echo "make lint     ruff check and ruff format --check"
 	@echo "make format   ruff format, then ruff check --fix"
 	@echo "make messages the zh_Hans catalogues: collect new UI texts, compile (needs GNU gettext)"
-	@echo "make setup    migrate, cache table, static files, the demo's admin and bot; starts nothing"
+	@echo "make setup    migrate, cache table, static files (when changed), the demo's admin and bot; starts nothing"
 	@echo "make venv     .venv from requirements.lock (again only when the lock changes); plain make does this"
 	@echo "make venv-prod  .venv from requirements-prod.lock, without the tests and tools (production hosts)"
 	@echo "make lock     requirements.lock and requirements-prod.lock from pyproject.toml (LOCK_ARGS=\"--upgrade-package NAME\")"
