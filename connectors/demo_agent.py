@@ -3,8 +3,9 @@
 It is the demo bot's agent in `make run` (`manage.py demo_agent`) and the fake
 agent of the tests. It follows the protocol: bearer token, `/send` idempotent
 by message id, paginated `/users` and `/groups`, `/capabilities` (section 5:
-it sends markdown too, so the documentation's examples arrive as they are; pass
-`msgtypes=None` for a v1 agent without the endpoint), `/media` (section 6: the
+it sends markdown, file and voice too, so the documentation's examples, uploads by
+/api/upload_media among them, arrive as they are; pass `msgtypes=None` for a v1 agent
+without the endpoint), `/media` (section 6: the
 bytes of a received image; `serves_media=False` for an agent without it), and
 inbound messages posted to botadmin's `/api/callback`. Switches on `AgentBehaviour` simulate what real
 agents do on a bad day.
@@ -61,7 +62,7 @@ class SentMessage:
 
 
 # What the demo agent announces at GET /capabilities.
-DEMO_MSGTYPES = ("text", "markdown", "link", "image", "miniprogram")
+DEMO_MSGTYPES = ("text", "markdown", "link", "image", "miniprogram", "file", "voice")
 # What an agent without /capabilities sends (the protocol's v1 set).
 V1_MSGTYPES = ("text", "link", "image", "miniprogram")
 
