@@ -79,7 +79,12 @@ def _revealed(action, details: dict) -> str:
     return _joined(secret_label(str(details["secret"])), _via(details))  # never its value
 
 
-_CREATED_BOT = re.compile(r"^Created the (?P<label>.+) bot .*?(?P<cli> from the command line)?\.$")
+# conversations.bot_changes.created_summary's wording, then the one before it
+# ("Created the WeCom AI bot bot …"), which said "bot" twice.
+_CREATED_BOT = (
+    re.compile(r"^Created the bot .* \((?P<label>[^()]+)\)(?P<cli> from the command line)?\.$"),
+    re.compile(r"^Created the (?P<label>.+) bot .*?(?P<cli> from the command line)?\.$"),
+)
 
 
 def _bot_created(action, details: dict) -> str:
@@ -87,7 +92,7 @@ def _bot_created(action, details: dict) -> str:
     kind = details.get("connector")
     if kind in CONNECTORS:
         return _joined(CONNECTORS[kind].label, _via(details))
-    found = _CREATED_BOT.match(action.summary or "")
+    found = next(filter(None, (p.match(action.summary or "") for p in _CREATED_BOT)), None)
     if not found:
         return ""
     labels = {cls.english_label(): cls.label for cls in CONNECTORS.values()}

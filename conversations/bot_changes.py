@@ -101,10 +101,18 @@ def create_bot(actor, name: str, kind: str, settings: dict) -> Bot:
             "bot.create",
             bot=bot,
             target=bot,
-            summary=f"Created the {connector.english_label()} bot {bot.name}.",
+            summary=created_summary(connector, bot.name),
             details={"connector": kind},
         )
     return bot
+
+
+def created_summary(connector, name: str, *, from_command_line: bool = False) -> str:
+    """The stored English summary of a new bot's entry: its connector's label in brackets,
+    as "Created the WeCom AI bot bot …" said "bot" twice. console/action_summaries.py
+    reads this wording and the earlier one."""
+    where = " from the command line" if from_command_line else ""
+    return f"Created the bot {name} ({connector.english_label()}){where}."
 
 
 def fields_to_save(names: Iterable[str]) -> list[str]:

@@ -135,6 +135,33 @@ def test_entries_recorded_with_an_english_summary_alone_are_read_by_its_pattern(
     )
 
 
+def test_a_new_bots_entry_names_its_connector_once_and_reads_in_either_language(superuser, client):
+    """The entry said "Created the WeCom AI bot bot …"; entries stored in that wording
+    and in today's, without the details that name the connector, read alike."""
+    client.force_login(superuser)
+    created = create_bot(superuser, "助手", "wecom_aibot", {"bot_id": "aib1", "bot_secret": "s"})
+    entry = OperatorAction.objects.get(action="bot.create", bot=created)
+    assert entry.summary == "Created the bot 助手 (WeCom AI bot)."
+    for summary in (
+        "Created the WeCom AI bot bot 旧助手 (test) from the command line.",  # before
+        "Created the bot 新助手 (test) (WeCom AI bot) from the command line.",  # now
+    ):
+        OperatorAction.objects.create(actor=superuser, action="bot.create", summary=summary)
+    entry.details = {}
+    entry.save()
+
+    assert [s for c, s in descriptions(client, "zh-hans") if c == "bot.create"] == [
+        "企业微信智能机器人 · 经命令行",
+        "企业微信智能机器人 · 经命令行",
+        "企业微信智能机器人",
+    ]
+    assert [s for c, s in descriptions(client, "en") if c == "bot.create"] == [
+        "WeCom AI bot · via the command line",
+        "WeCom AI bot · via the command line",
+        "WeCom AI bot",
+    ]
+
+
 def test_a_code_nothing_words_shows_its_stored_summary_and_no_english_is_a_tooltip(
     superuser, client, bot
 ):

@@ -60,7 +60,7 @@ def test_createbot_is_in_the_audit_log_without_the_secrets(db):
 
     entry = OperatorAction.objects.get(action="bot.create")
     assert (entry.actor, entry.bot_id, entry.target_label) == (None, result["id"], "hr")
-    assert "command line" in entry.summary
+    assert entry.summary == "Created the bot hr (WeCom self-built app) from the command line."
     stored = entry.summary + str(entry.details)
     assert not any(s in stored for s in ("app-secret-value", result["secret"]))
 

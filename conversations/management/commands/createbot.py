@@ -10,6 +10,7 @@ from audit.services import record_action
 from botadmin.forms import WebhookURLField
 from connectors import bot_settings
 from connectors.registry import CONNECTORS
+from conversations.bot_changes import created_summary
 from conversations.models import Bot
 
 
@@ -97,8 +98,7 @@ class Command(BaseCommand):
                 "bot.create",
                 bot=bot,
                 target=bot,
-                summary=f"Created the {connector.english_label()} bot {bot.name}"
-                " from the command line.",
+                summary=created_summary(connector, bot.name, from_command_line=True),
                 details={"connector": bot.connector, "via": "command line"},
             )
         # The webhook URL's endpoint, made when the bot was saved, signs with its own secret.
