@@ -158,8 +158,31 @@ def bot_admin_form(adding: bool) -> type[BotAdminFormBase]:
     return type("BotAdminForm", (BotAdminFormBase,), _settings_fields(adding))
 
 
+# Set on a request whose change form reads its row under the row's lock.
+_READ_LOCKED = "_change_form_read_locked"
+
+
+class ChecksTheRowItSavesOver:
+    """A posted change form reads its row under the row's lock, held till the view's
+    transaction ends (Django runs a posted change form in one): the form is checked
+    against the row it is saved over, as the console checks a bot's connector settings
+    (conversations.bot_changes.change_connector_settings), and nothing committed between
+    the check and the save goes unchecked or is undone by it."""
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        setattr(request, _READ_LOCKED, request.method == "POST" and object_id is not None)
+        return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def get_object(self, request, object_id, from_field=None):
+        obj = super().get_object(request, object_id, from_field)
+        if obj is None or not getattr(request, _READ_LOCKED, False):
+            return obj
+        return type(obj).objects.select_for_update().get(pk=obj.pk)  # read again, locked
+
+
 @admin.register(Bot)
 class BotAdmin(
+    ChecksTheRowItSavesOver,
     AuditedAdminMixin,
     ContactSyncBotAdminMixin,
     GroupChatBotAdminMixin,
@@ -313,16 +336,16 @@ class BotAdmin(
         if not change:
             super().save_model(request, obj, form, change)
             return
-        # What the form changed, not every column of the row read when the request began:
-        # a secret rotated or a pause set meanwhile is not undone. (The operators are
-        # saved by save_related; the change view's transaction holds the audit entry.)
+        # What the form changed, not every column of the row it read: a secret rotated or
+        # a pause set meanwhile is not undone (conversations/bot_changes.py). (The operators
+        # are saved by save_related; the change view's transaction holds the audit entry.)
         changed = self.audited_changes(form)
         fields = fields_to_save(changed)
         if "connector_settings" in fields:
             # One column holds several settings, secrets among them: the ones this form
-            # changed go over the column as stored now, the row locked till the view's
-            # transaction ends, so that an empty secret keeps today's, not the one read.
-            stored = Bot.objects.select_for_update().values_list("connector_settings", flat=True)
+            # changed go over the column as stored now (the row locked by get_object), so
+            # that an empty secret keeps today's, not the one read.
+            stored = Bot.objects.values_list("connector_settings", flat=True)
             current = stored.get(pk=obj.pk)
             mine = obj.connector_settings or {}
             obj.connector_settings = {

@@ -265,6 +265,34 @@ def test_an_empty_secret_saved_in_the_admin_keeps_a_new_one_saved_meanwhile(
     assert bot.connector_settings["bot_secret"] == "new-secret"
 
 
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="a row lock: PostgreSQL's")
+def test_a_bot_saved_in_the_admin_is_checked_against_the_row_it_is_saved_over(
+    transactional_db, logged_in_superuser, listless_bot
+):
+    """The admin checked its form against the bot its request had read, and saved the
+    changes over the row as another admin had changed it meanwhile: an AI bot's leftover
+    agent URL, cleared while that admin made it a bridge bot, left a bridge bot without
+    an agent URL (checked as an AI bot). Read under the row's lock, as the console reads
+    it, the form is checked and saved as one."""
+    bot = listless_bot
+    Bot.objects.filter(pk=bot.pk).update(agent_url="http://10.0.0.5:7600")  # its bridge days
+    url = reverse("admin:conversations_bot_change", args=[bot.pk])
+    form = submitted_form(admin_page(logged_in_superuser, url, "en"), "bot_form")
+
+    def made_a_bridge_bot(other):  # another admin, while the admin's request waits for the row
+        other.connector, other.agent_token = "bridge", "t" * 32
+        other.full_clean()
+        other.save(update_fields=["connector", "agent_token", "updated_at"])
+
+    with changed_while_waited_for(Bot, bot.pk, made_a_bridge_bot):
+        saved = logged_in_superuser.post(url, {**form, "agent_url": ""})
+
+    assert saved.status_code == 302, saved.content.decode()[:2000]
+    bot.refresh_from_db()
+    bot.full_clean()  # what is stored was checked as a whole
+    assert (bot.connector, bot.agent_url) == ("wecom_aibot", "")
+
+
 def test_an_operator_of_bot_a_cannot_see_bot_b(client, make_bot, make_operator, make_conversation):
     a, b = make_bot(name="bot-a"), make_bot(name="bot-b")
     make_conversation(a, "wrA", name="group of A")
