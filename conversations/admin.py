@@ -47,7 +47,7 @@ from .models import Bot, Conversation
 from .pauses import resume_bot
 from .roles import ADMINISTER_PERMISSION, is_bot_admin, may_create_bots
 from .secret_grace import API_SECRET_NO_GRACE_QUESTION, GraceForm, grace_context, rotated_text
-from .secrets import AlreadyRotated, mask
+from .secrets import AlreadyRotated, fingerprint, mask, secrets_match
 from .services import check_connection, rotate_secret
 
 
@@ -570,9 +570,18 @@ class BotAdmin(
             )
 
 
+ROBOT_KEY_REPLACED_MEANWHILE = _(
+    "This group's robot key was replaced after this page was opened (in another tab or by "
+    "another user), so the key typed here was not saved. Type it again to replace that "
+    "one, or leave the field empty to keep it."
+)
+
+
 class RobotKeyAdminForm(forms.ModelForm):
     """A bot admin's conversation form: the group robot's key is write-only (typed to
-    replace it, never filled in), and an empty field keeps the stored one."""
+    replace it, never filled in), and an empty field keeps the stored one. A key typed
+    over one replaced since the page was drawn (another tab) is refused, as the console
+    refuses an announcement edited since, and saved when typed again."""
 
     robot_key = forms.CharField(
         label=Conversation._meta.get_field("robot_key").verbose_name,
@@ -580,26 +589,49 @@ class RobotKeyAdminForm(forms.ModelForm):
         required=False,
         widget=forms.PasswordInput,
     )
+    # The fingerprint of the key the page was drawn for (never the key itself).
+    robot_key_replacing = forms.CharField(required=False, max_length=64, widget=forms.HiddenInput)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["robot_key"].help_text = with_hint(
             Conversation._meta.get_field("robot_key").help_text, KEEP_CURRENT
         )
+        self.initial["robot_key_replacing"] = fingerprint(self.instance.robot_key)
+
+    @property
+    def changed_data(self) -> list[str]:
+        # The fingerprint is the page's, not the conversation's: no change to record.
+        return [name for name in super().changed_data if name != "robot_key_replacing"]
 
     def clean(self):
         data = super().clean()
-        if "robot_key" in data:
-            bot = data.get("bot", getattr(self.instance, "bot", None))
-            try:
-                data["robot_key"] = clean_robot_key(bot, data["robot_key"], self.instance.robot_key)
-            except ValidationError as error:
-                self.add_error("robot_key", error)
+        if "robot_key" not in data:
+            return data
+        bot = data.get("bot", getattr(self.instance, "bot", None))
+        stored = self.instance.robot_key  # read under its row's lock when posted
+        try:
+            key = clean_robot_key(bot, data["robot_key"], stored)
+        except ValidationError as error:
+            self.add_error("robot_key", error)
+            return data
+        replacing = data.get("robot_key_replacing") or ""  # "" from a script: any key
+        if key != stored and replacing and not secrets_match(fingerprint(stored), replacing):
+            # Shown again for the key stored now: typed again, it replaces that one.
+            self.data = self.data.copy()
+            self.data[self.add_prefix("robot_key_replacing")] = fingerprint(stored)
+            self.add_error(
+                "robot_key", ValidationError(ROBOT_KEY_REPLACED_MEANWHILE, code="replaced")
+            )
+            return data
+        data["robot_key"] = key
         return data
 
 
 @admin.register(Conversation)
-class ConversationAdmin(AuditedAdminMixin, BotScopedAdminMixin, admin.ModelAdmin):
+class ConversationAdmin(
+    ChecksTheRowItSavesOver, AuditedAdminMixin, BotScopedAdminMixin, admin.ModelAdmin
+):
     audit_codes = {
         "add": "conversation.add",
         "change": "conversation.update",

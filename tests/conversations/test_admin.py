@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from audit.models import OperatorAction
 from conversations.bot_changes import change_connector_settings
-from conversations.models import Bot, BotConnection
+from conversations.models import Bot, BotConnection, Conversation
 from conversations.pauses import pause_bot
 from conversations.services import bot_for_secret, rotate_secret
 from messaging.models import DeliveryAttempt, Message
@@ -728,3 +728,62 @@ def test_the_admin_refuses_json_naming_a_key_twice_saying_which(
     assert group.extra == {"tags": {"vip": True}}
     saved = logged_in_superuser.post(url, {**form, "extra": '{"tags": {"vip": false}}'})
     assert saved.status_code == 302
+
+
+KEY_A, KEY_B = "0f6e2d1c-3b4a-4c5d-8e9f-a0b1c2d3e4f5", "5b1f3c2a-9d4e-4f60-8a7b-0c1d2e3f4a5b"
+REPLACED_MEANWHILE = {
+    "en": "This group&#x27;s robot key was replaced after this page was opened",
+    "zh-hans": "本页打开后，此群聊的机器人密钥已被更换",
+}
+
+
+@pytest.fixture
+def robot_group(make_bot, make_conversation):
+    robot = make_bot(name="alerts", connector="wecom_robot", agent_url="", agent_token="")
+    return make_conversation(robot, "wrSales", name="销售群", robot_key="key-sales-0123456789")
+
+
+@pytest.mark.parametrize("language", ["en", "zh-hans"])
+def test_a_robot_key_typed_in_a_tab_opened_before_another_replaced_it_is_refused_until_typed_again(
+    logged_in_superuser, robot_group, language
+):
+    """The key is never shown, so the stale tab cannot tell it was replaced: typed there,
+    it silently replaced the newer one. It is refused once, saying why; the page shown
+    again is for the key stored now, and the key typed again replaces that one."""
+    url = reverse("admin:conversations_conversation_change", args=[robot_group.pk])
+    tab_a = submitted_form(admin_page(logged_in_superuser, url, language), "conversation_form")
+    tab_b = submitted_form(admin_page(logged_in_superuser, url, language), "conversation_form")
+    assert logged_in_superuser.post(url, {**tab_b, "robot_key": KEY_B}).status_code == 302
+
+    refused = logged_in_superuser.post(url, {**tab_a, "robot_key": KEY_A})
+
+    assert refused.status_code == 200
+    assert REPLACED_MEANWHILE[language] in refused.content.decode()
+    robot_group.refresh_from_db()
+    assert robot_group.robot_key == KEY_B
+    shown_again = submitted_form(refused.content.decode(), "conversation_form")
+    again = logged_in_superuser.post(url, {**shown_again, "robot_key": KEY_A})
+    assert again.status_code == 302, again.content.decode()[:2000]
+    robot_group.refresh_from_db()
+    assert robot_group.robot_key == KEY_A
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="a row lock: PostgreSQL's")
+def test_an_empty_robot_key_saved_in_the_admin_keeps_a_new_one_saved_meanwhile(
+    transactional_db, logged_in_superuser, robot_group
+):
+    """The form kept the key its request read, and saved the whole row over the one
+    another admin had just given a new key."""
+    url = reverse("admin:conversations_conversation_change", args=[robot_group.pk])
+    form = submitted_form(admin_page(logged_in_superuser, url, "en"), "conversation_form")
+
+    def new_key(other):  # another admin, while the admin's request waits for the row
+        other.robot_key = KEY_B
+        other.save(update_fields=["robot_key", "updated_at"])
+
+    with changed_while_waited_for(Conversation, robot_group.pk, new_key):
+        saved = logged_in_superuser.post(url, {**form, "name": "销售二群"})
+
+    assert saved.status_code == 302, saved.content.decode()[:2000]
+    robot_group.refresh_from_db()
+    assert (robot_group.name, robot_group.robot_key) == ("销售二群", KEY_B)
