@@ -6,7 +6,7 @@ screen. Screenshots in test-artifacts/console/ (times-*, admin-test-connection-*
 
 from datetime import timedelta
 
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from messaging.models import Message
 from messaging.status_labels import clock_time
@@ -35,8 +35,14 @@ def test_a_scheduled_messages_times_and_the_connection_test_read_well(page, demo
         "details": f"/console/bots/{bot.pk}/conversations/{group.pk}/messages/{scheduled.pk}/trace",
         "timeline": f"/console/bots/{bot.pk}/conversations/{group.pk}/",
     }
-    with timezone.override("Asia/Shanghai"):  # the demo's operator reads Shanghai time
-        at, made = clock_time(scheduled.scheduled_at), clock_time(scheduled.created_at)
+    at, made = {}, {}
+    # The demo's operator reads Shanghai time; three hours on is tomorrow late in the day,
+    # which each language says its own way ("明天 00:16", "00:16 tomorrow").
+    with timezone.override("Asia/Shanghai"):
+        for language, code in (("zh", "zh-hans"), ("en", "en")):
+            with translation.override(code):
+                at[language] = clock_time(scheduled.scheduled_at)
+                made[language] = clock_time(scheduled.created_at)
     too_wide = {}
     for viewport in (WIDE, PHONE):  # the admin in Chinese, the language at first
         too_wide |= _test_the_connection(page, bot, "zh", viewport)
@@ -44,12 +50,13 @@ def test_a_scheduled_messages_times_and_the_connection_test_read_well(page, demo
         if name == "details":
             shoot(page, f"times-details-{language}-{viewport['width']}")
             said = page.locator(".scheduled-for").inner_text()
-            assert said == {"zh": f"计划于 {at} 发送", "en": f"Scheduled for {at}"}[language]
+            expected = {"zh": f"计划于 {at['zh']} 发送", "en": f"Scheduled for {at['en']}"}
+            assert said == expected[language]
         if name == "timeline":
             shoot(page, f"times-timeline-{language}-{viewport['width']}")
             title = page.locator(f"#m{scheduled.pk} .scheduled-mark").get_attribute("title")
             assert title.startswith(
-                {"zh": f"{made} 通过", "en": f"Created {made} through"}[language]
+                {"zh": f"{made['zh']} 通过", "en": f"Created {made['en']} through"}[language]
             )
         width = page.evaluate("document.documentElement.scrollWidth")
         if width > viewport["width"]:
