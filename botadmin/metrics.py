@@ -495,9 +495,10 @@ class DatabaseCollector:
             "0 for the others.",
             labels=["bot", "connector", "state"],
         )
-        # Since when, and how many connections were made: what `for:` cannot see, a state
-        # older than Prometheus' memory of it and a connection lost and made again between
-        # two scrapes (docs/monitoring.md, "AI bot connections"). The same query.
+        # Since when, how many connections were made and how often the state changed: what
+        # `for:` cannot see, a state older than Prometheus' memory of it and a connection lost
+        # and made again (or tried again) between two scrapes (docs/monitoring.md, "AI bot
+        # connections"). The same query.
         since = GaugeMetricFamily(
             "botadmin_bot_connection_state_changed_timestamp_seconds",
             "Unix time an active bot's long connection entered the state it is in.",
@@ -508,15 +509,22 @@ class DatabaseCollector:
             "Connections made for an active bot's long connection (WeCom took the subscription).",
             labels=["bot", "connector"],
         )
+        changes = CounterMetricFamily(
+            "botadmin_bot_connection_state_changes",
+            "Changes of state of an active bot's long connection, as the gateways recorded them.",
+            labels=["bot", "connector"],
+        )
         for shown in connections.active_bot_states(now):
             labels = [shown.bot, shown.connector]
             for state in BotConnection.State:
                 states.add_metric([*labels, state.value], 1 if state == shown.state else 0)
             since.add_metric(labels, shown.since.timestamp())
             made.add_metric(labels, shown.connections_made)
+            changes.add_metric(labels, shown.state_changes)
         yield states
         yield since
         yield made
+        yield changes
 
 
 class SharedCacheCollector:

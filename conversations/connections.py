@@ -13,11 +13,12 @@ one gateway process per bot at a time. The `BotConnection` row is the lease:
 Every update made by a holder is conditional on still holding the lease, so
 a gateway that lost it (paused for longer than the lease) changes nothing.
 
-Every change of `state` moves `state_changed_at`, and each connection recorded "connected"
-adds one to `connections_made`, in the same update: /metrics says since when a bot's shown
-state holds and how many connections were made (`active_bot_states`), so an alert can tell
-a bot down for ten minutes by the time, and a connection that keeps dropping and coming back
-between two scrapes by the count's rate (docs/monitoring.md, "AI bot connections").
+Every change of `state` moves `state_changed_at` and adds one to `state_changes`, and each
+connection recorded "connected" adds one to `connections_made`, in the same update: /metrics
+says since when a bot's shown state holds, how often the state changed and how many
+connections were made (`active_bot_states`), so an alert can tell a bot down for ten minutes
+by the time, and a connection that keeps changing between two scrapes, whether or not it
+ever reaches "connected", by the changes' rate (docs/monitoring.md, "AI bot connections").
 """
 
 from __future__ import annotations
@@ -41,11 +42,16 @@ State = BotConnection.State
 
 
 def _state(state: str, now: datetime) -> dict:
-    """The fields of an update setting the state: its time of change moves only when the
-    state does (a condition on the row's old value, in the same statement)."""
+    """The fields of an update setting the state: its time of change moves, and its count of
+    changes grows, only when the state does (a condition on the row's old value, in the same
+    statement)."""
+    unchanged = Q(state=state)
     return {
         "state": state,
-        "state_changed_at": Case(When(state=state, then=F("state_changed_at")), default=Value(now)),
+        "state_changed_at": Case(When(unchanged, then=F("state_changed_at")), default=Value(now)),
+        "state_changes": Case(
+            When(unchanged, then=F("state_changes")), default=F("state_changes") + 1
+        ),
     }
 
 
@@ -225,6 +231,7 @@ class ShownConnection(NamedTuple):
     state: State
     since: datetime  # when `state` began (the bot's creation, for one never claimed)
     connections_made: int
+    state_changes: int
 
 
 def active_bot_states(now: datetime | None = None) -> list[ShownConnection]:
@@ -247,13 +254,14 @@ def active_bot_states(now: datetime | None = None) -> list[ShownConnection]:
             "connection__lease_expires_at",
             "changed",
             "connection__connections_made",
+            "connection__state_changes",
         )
     )
     shown = []
-    for name, connector, state, holder, expires, changed, made in rows:
+    for name, connector, state, holder, expires, changed, made, changes in rows:
         current = shown_state(state, holder, expires, now)
         since = shown_since(state, current, expires, changed)
-        shown.append(ShownConnection(name, connector, current, since, made or 0))
+        shown.append(ShownConnection(name, connector, current, since, made or 0, changes or 0))
     return shown
 
 

@@ -565,6 +565,14 @@ class BotConnection(models.Model):
     connections_made = models.PositiveBigIntegerField(
         _("connections made"), default=0, db_default=0, editable=False
     )
+    # Each change of `state` (the write that moves `state_changed_at`), never reset: flapping
+    # that never reaches "connected" (gateways passing the lease back and forth, a connection
+    # closed at each subscription while its gateway restarts) adds no connection made, and
+    # moves the state's time too often for the time to tell (botadmin_bot_connection_state_
+    # changes_total; docs/monitoring.md, "AI bot connections").
+    state_changes = models.PositiveBigIntegerField(
+        _("state changes"), default=0, db_default=0, editable=False
+    )
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
     # A last error an earlier gateway stored as plain text (Python's own words, in English:

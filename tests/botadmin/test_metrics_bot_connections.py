@@ -253,3 +253,30 @@ def test_a_note_from_a_holder_that_lost_the_lease_counts_no_connection(make_bot)
 
     row = BotConnection.objects.get(pk=bot.pk)
     assert (row.state, row.connections_made) == ("connecting", 0)
+
+
+CHANGES = "botadmin_bot_connection_state_changes_total"
+
+
+def test_every_change_of_state_is_counted_and_a_write_of_the_same_state_is_none(
+    scrape,  # noqa: F811
+    make_bot,
+):
+    bot = ai_bot(make_bot, "changing")
+    never = ai_bot(make_bot, "never-claimed")
+    assert connections.claim(bot.pk, "gw-1", LEASE)  # not connected → connecting
+    for _ in range(3):  # each failed try writes "retrying" again, with its error
+        connections.note(bot.pk, "gw-1", state="retrying", last_error="closed")
+    first = scrape()
+
+    # The lease taken by another gateway (connecting), which fails too; then released.
+    assert connections.claim(bot.pk, "gw-2", LEASE, now=timezone.now() + timedelta(hours=1))
+    connections.note(bot.pk, "gw-2", state="retrying", last_error="closed")
+    assert not connections.note(bot.pk, "gw-1", state="connected")  # no longer its lease
+    connections.release(bot.pk, "gw-2")
+    second = scrape()
+
+    assert of_bot(first, CHANGES, bot) == 2
+    assert of_bot(second, CHANGES, bot) == 5
+    assert of_bot(second, MADE, bot) == 0
+    assert of_bot(second, CHANGES, never) == 0

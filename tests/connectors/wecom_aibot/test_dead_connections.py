@@ -122,6 +122,8 @@ def test_a_connection_wecom_drops_after_each_subscription_counts_each_connection
     samples = scrape()
 
     assert metric(samples, "botadmin_bot_connections_made_total", aibot) == 4
+    # Connecting, then connected and retrying three times, and connected.
+    assert metric(samples, "botadmin_bot_connection_state_changes_total", aibot) == 8
     assert metric(samples, "botadmin_bot_connection_state", aibot, state="connected") == 1
     since = metric(samples, "botadmin_bot_connection_state_changed_timestamp_seconds", aibot)
     assert since >= row(aibot).connected_since.timestamp()
@@ -139,7 +141,9 @@ def test_a_connection_that_keeps_failing_is_retrying_since_its_first_failure(
     start_gateway()
     assert wait_until(lambda: aibot_server.frames_of("aibot_subscribe"), timeout=10)
     assert wait_until(lambda: row(aibot).state == "retrying", timeout=10)
-    first = metric(scrape(), "botadmin_bot_connection_state_changed_timestamp_seconds", aibot)
+    samples = scrape()
+    first = metric(samples, "botadmin_bot_connection_state_changed_timestamp_seconds", aibot)
+    changes = metric(samples, "botadmin_bot_connection_state_changes_total", aibot)
     tried = len(aibot_server.frames_of("aibot_subscribe"))
 
     assert wait_until(
@@ -153,3 +157,46 @@ def test_a_connection_that_keeps_failing_is_retrying_since_its_first_failure(
         metric(samples, "botadmin_bot_connection_state_changed_timestamp_seconds", aibot) == first
     )
     assert metric(samples, "botadmin_bot_connections_made_total", aibot) == 0
+    assert changes == 2  # connecting, retrying
+    assert metric(samples, "botadmin_bot_connection_state_changes_total", aibot) == changes
+
+
+def stall(running, seconds: float) -> None:
+    """Block the gateway's event loop for `seconds`, as a paused process or a swapping host
+    does: it neither renews its leases nor notices meanwhile."""
+    running.loop.call_soon_threadsafe(time.sleep, seconds)
+
+
+def test_a_connection_never_made_while_two_gateways_pass_its_lease_counts_each_change_of_state(
+    aibot_server,
+    aibot,
+    fast_gateway,
+    start_gateway,
+    scrape,  # noqa: F811
+):
+    # Flapping that never reaches "connected": each gateway that takes the lease the other
+    # stalled on records "connecting", then "retrying" at the failed subscription, moving the
+    # state's time each time; no connection is made, and only the changes count it.
+    aibot_server.close_at_subscribe = True
+    gateways = {"gateway-a": start_gateway("gateway-a")}
+
+    def held_by(holder: str) -> bool:
+        shown = BotConnection.objects.filter(pk=aibot.pk).first()
+        return shown is not None and (shown.holder, shown.state) == (holder, "retrying")
+
+    assert wait_until(lambda: held_by("gateway-a"), timeout=10)
+    gateways["gateway-b"] = start_gateway("gateway-b")
+    times = [row(aibot).state_changed_at]
+
+    for stalled, taker in (("gateway-a", "gateway-b"), ("gateway-b", "gateway-a")):
+        stall(gateways[stalled], fast_gateway.WECOM_AIBOT_LEASE_SECONDS + 3)
+        assert wait_until(lambda: held_by(taker), timeout=15)  # noqa: B023 (waited for here)
+        times.append(row(aibot).state_changed_at)
+    samples = scrape()
+
+    assert times == sorted(set(times))  # the state's time moved at each pass
+    assert row(aibot).connections_made == 0
+    assert metric(samples, "botadmin_bot_connections_made_total", aibot) == 0
+    # Connecting and retrying at each of the three leases taken.
+    assert row(aibot).state_changes == 6
+    assert metric(samples, "botadmin_bot_connection_state_changes_total", aibot) == 6
