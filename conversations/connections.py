@@ -265,14 +265,22 @@ def active_bot_states(now: datetime | None = None) -> list[ShownConnection]:
     return shown
 
 
+def describe(row: BotConnection | None, now: datetime | None = None) -> dict:
+    """`status` of a connection row already read (None: the bot has none yet)."""
+    return _describe(row, now or timezone.now())
+
+
 def _describe(row: BotConnection | None, now: datetime) -> dict:
     if row is None:
-        return {"state": State.IDLE.value, "label": str(State.IDLE.label), "held": False}
+        idle = State.IDLE
+        return {"state": idle.value, "label": str(idle.label), "held": False, "since": None}
     held = bool(row.holder) and row.lease_expires_at is not None and row.lease_expires_at > now
     state = shown_state(row.state, row.holder, row.lease_expires_at, now)
     return {
         "state": state.value,
         "label": str(state.label),
+        # Since when the shown state holds, as /metrics says it (`shown_since`).
+        "since": shown_since(row.state, state, row.lease_expires_at, row.state_changed_at),
         "held": held,
         "holder": row.holder if held else "",
         "lease_expires_at": row.lease_expires_at if held else None,

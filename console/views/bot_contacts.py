@@ -12,14 +12,14 @@ from django.views.decorators.http import require_POST
 from botadmin.timezones import zone_or_default
 from connectors.registry import CONNECTORS
 from conversations import bot_changes
-from conversations.models import BotConnection, SyncRun
+from conversations.models import SyncRun
 
 from ..bot_contacts import request_console_sync, sync_context
 from ..bot_forms import ConversationForm
 from ..deletion_state import refused_while_deleting
 from ..login_required import login_required
 from .bot_secrets import admin_bot_or_403
-from .bots import render_bot_page
+from .bots import connection_context, render_bot_page
 from .scoping import visible_bot_or_404
 
 
@@ -73,10 +73,7 @@ def add_conversation(request, bot_id: int):
 def connection_status(request, bot_id: int):
     """A long-connection bot's live connection, for the page's poller (sync-status.js)."""
     bot = visible_bot_or_404(request.user, bot_id)
-    context = {
-        "connection": BotConnection.objects.filter(bot=bot).first(),
-        "bot_zone": zone_or_default(bot.timezone),
-    }
+    context = {**connection_context(bot), "bot_zone": zone_or_default(bot.timezone)}
     if context["connection"] is None:
         return JsonResponse({"active": False, "html": ""})
     html = render_to_string("connectors/guides/_live_connection.html", context, request=request)

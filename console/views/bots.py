@@ -22,6 +22,7 @@ from django.views.decorators.http import require_POST
 from botadmin.timezones import zone_or_default
 from connectors import bot_settings
 from connectors.registry import CONNECTORS
+from conversations import connections
 from conversations.models import BotConnection, SyncRun
 from conversations.roles import is_bot_admin, may_change_sending, may_create_bots
 from conversations.services import bots_visible_to, check_connection
@@ -126,7 +127,7 @@ def bot_context(request, bot) -> dict:
         "last_test": last_connection_test(bot),
         "last_contact": last_contact(bot),
         "settings_rows": _settings_rows(connector, bot),
-        "connection": BotConnection.objects.filter(bot=bot).first(),
+        **connection_context(bot),
         "holds_long_connection": bool(connector and connector.holds_long_connection),
         # The caps all the bot's sends share (a WeCom app's person-messages), used today.
         "daily_caps": delivery_caps.used_today(
@@ -136,6 +137,13 @@ def bot_context(request, bot) -> dict:
         **pause_context(request.user, bot),
         **deletion_context(bot),
     }
+
+
+def connection_context(bot) -> dict:
+    """A long-connection bot's connection row, and its state as operators are shown it (the
+    dashboard's and /metrics': "not connected" once its holder's lease ran out)."""
+    row = BotConnection.objects.filter(bot=bot).first()
+    return {"connection": row, "shown_connection": connections.describe(row)}
 
 
 def render_bot_page(request, bot, *, new_secret: dict | None = None, **forms):

@@ -5,10 +5,12 @@ Screenshots land in test-artifacts/console-bots/.
 """
 
 import re
+from datetime import timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
+from django.utils import timezone
 
 from connectors.demo_agent import DemoAgent
 from conversations.demo import DEMO_GROUPS, DEMO_USERS
@@ -182,7 +184,12 @@ def test_an_ai_bots_page_shows_its_settings_and_follows_its_live_connection(page
         connector_settings={"bot_id": "aib-7788", "bot_secret": "never-shown-secret"},
     )
     bot.operators.add(bot_creator)
-    BotConnection.objects.create(bot=bot, state=BotConnection.State.CONNECTING, holder="gw:1:a")
+    BotConnection.objects.create(
+        bot=bot,
+        state=BotConnection.State.CONNECTING,
+        holder="gw:1:a",
+        lease_expires_at=timezone.now() + timedelta(hours=1),
+    )
     with translation.override("zh-hans"):
         connected = str(BotConnection.State.CONNECTED.label)
     log_in(page, "wang")

@@ -1,5 +1,5 @@
-"""The console's times of a bot's pause, its connection test, its deletion, its secret's
-grace and its contact syncs read as the rest of the console's do (clock_time): a time of
+"""The console's times of a bot's pause, its connection test, its long connection's state,
+its deletion, its secret's grace and its contact syncs read as the rest of the console's do (clock_time): a time of
 today alone, "明天 09:00" / "昨天 09:00" on the days beside it, a date and a time beyond
 them, never a bare "09:00" for another day nor a date on a time of today."""
 
@@ -120,8 +120,14 @@ def _bot_trouble_sync(moment):
 
 def _connection(moment):
     connection = SimpleNamespace(
-        state="taken_over", label="taken over", taken_over_at=moment, last_error=""
+        state="taken_over", label="taken over", since=moment, taken_over_at=moment, last_error=""
     )
+    return render_to_string("console/_connection.html", {"connection": connection})
+
+
+def _connection_since(moment):
+    """The dashboard's connection line: its state, since when (the time alone)."""
+    connection = {"state": "retrying", "label": "Reconnecting", "since": moment}
     return render_to_string("console/_connection.html", {"connection": connection})
 
 
@@ -129,7 +135,7 @@ def _admin_connection(moment):
     connection = SimpleNamespace(
         state="taken_over",
         label="taken over",
-        connected_since=moment,
+        since=moment,
         taken_over_at=moment,
         last_frame_at=moment,
         last_error="boom",
@@ -138,21 +144,47 @@ def _admin_connection(moment):
     return render_to_string("admin/conversations/bot/connection.html", {"connection": connection})
 
 
+def _admin_connection_since(moment):
+    """The admin's connection line, its state and since when alone."""
+    connection = {"state": "retrying", "label": "Reconnecting", "since": moment}
+    html = render_to_string("admin/conversations/bot/connection.html", {"connection": connection})
+    return html.split("<br>")[0]
+
+
+def _live(connection, shown):
+    return render_to_string(
+        "connectors/guides/_live_connection.html",
+        {
+            "connection": connection,
+            "shown_connection": shown,
+            "bot_zone": timezone.get_current_timezone(),
+        },
+    )
+
+
 def _live_connection(moment):
     """A long connection's guide on the bot page (and its live refresh)."""
     connection = SimpleNamespace(
-        state="connected",
-        get_state_display="connected",
-        connected_since=moment,
-        last_frame_at=moment,
-        shown_error="boom",
-        last_error_at=moment,
-        holder="",
+        last_frame_at=moment, shown_error="boom", last_error_at=moment, holder=""
     )
+    return _live(connection, {"state": "connected", "label": "Connected", "since": moment})
+
+
+def _live_connection_since(moment):
+    """The bot page's connection state and since when, without the frame and error times."""
+    connection = SimpleNamespace(last_frame_at=None, shown_error="", holder="")
+    return _live(connection, {"state": "retrying", "label": "Reconnecting", "since": moment})
+
+
+def _connection_test(moment):
+    """The last connection test's time beside its result, on the bot page."""
     return render_to_string(
-        "connectors/guides/_live_connection.html",
-        {"connection": connection, "bot_zone": timezone.get_current_timezone()},
-    )
+        "console/bots/_connection_test.html",
+        {
+            "last_test": SimpleNamespace(ok=True, reason="agent answered", at=moment, by="alice"),
+            "bot_zone": timezone.get_current_timezone(),
+        },
+    ).split('id="last-contact"')[0]
 
 
 def _bridge_guide(moment, state):
@@ -229,8 +261,12 @@ def _blocked_bot_in_the_list(moment):
         _bot_trouble_test,
         _bot_trouble_sync,
         _connection,
+        _connection_since,
         _admin_connection,
+        _admin_connection_since,
         _live_connection,
+        _live_connection_since,
+        _connection_test,
         _bridge_capabilities_asked,
         _bridge_last_test_failed,
         _robot_key_check,
