@@ -1,4 +1,4 @@
-from django.http import StreamingHttpResponse
+from django.http import HttpResponseBadRequest, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
@@ -45,6 +45,8 @@ def outbound_log(request):
             "form": form,
             "page": page,
             "export_query": export_query.urlencode(),
+            # Filters that contradict each other list nothing: there is nothing to export.
+            "exportable": form.is_valid(),
             # An empty log with no filter is not "nothing matches these filters".
             "filtered": any(export_query.values()),
         },
@@ -53,7 +55,12 @@ def outbound_log(request):
 
 @login_required
 def outbound_csv(request):
-    _form, data, rows, _bots = _filtered(request)
+    form, data, rows, _bots = _filtered(request)
+    if not form.is_valid():
+        # Without its filters the export would be the whole log, where the page lists nothing.
+        return HttpResponseBadRequest(
+            " ".join(form.non_field_errors()), content_type="text/plain; charset=utf-8"
+        )
     filters = {name: str(value) for name, value in data.items() if value}
     record_action(
         request.user,

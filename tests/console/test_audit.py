@@ -58,6 +58,23 @@ def test_audit_filters_apply_to_the_page_and_the_export(operator_client, group, 
     assert 'href="/console/audit/export.csv?status=failed"' in page.content.decode()
 
 
+def test_dates_in_the_wrong_order_list_nothing_and_offer_no_export_of_the_whole_log(
+    operator_client, group, make_message
+):
+    """The page said "No outbound message matches these filters." while its Export CSV
+    button, the filters dropped, downloaded every message and recorded no filter."""
+    make_message(group, direction="out", text="a")
+    wrong_order = {"date_from": "2026-12-08", "date_to": "2026-12-01"}
+
+    page = operator_client.get(AUDIT, wrong_order)
+    export = operator_client.get(CSV, wrong_order)
+
+    html = page.content.decode()
+    assert "开始日期晚于结束日期" in html and "export.csv" not in html
+    assert export.status_code == 400 and "开始日期晚于结束日期" in export.content.decode()
+    assert not OperatorAction.objects.filter(action="messages.export").exists()
+
+
 def test_a_csv_export_is_in_the_audit_log_with_its_filters(
     operator_client, operator, bot, group, make_message
 ):
