@@ -772,11 +772,15 @@ def schedule_preview(request):
     }
     spec["weekdays"] = request.GET.getlist("weekdays")
     tz_name = request.GET.get("timezone") or settings.TIME_ZONE
+    now = timezone.now()
     try:
-        schedule = parse(request.GET.get("kind", "now"), spec, tz_name)
+        # Checked as Schedule will check it, so a time that has passed or an end date that
+        # leaves no run is said while typing, not listed as a next run or left blank.
+        schedule = editing.checked_schedule(
+            request.GET.get("kind", "now"), spec, tz_name, as_draft=False, now=now
+        )
     except (ScheduleError, ValueError) as error:
         return JsonResponse({"times": [], "error": str(error)})
-    now = timezone.now()
     return JsonResponse(
         {
             "timezone": tz_name,

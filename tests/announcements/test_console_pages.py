@@ -508,6 +508,35 @@ def test_the_schedule_preview_says_what_is_wrong_while_the_operator_types(
     assert answer == {"times": [], "error": error}
 
 
+@pytest.mark.parametrize(
+    ("query", "error"),
+    [
+        (
+            {"kind": "once", "at": "2026-12-07T10:00"},
+            "该时间已经过去，请选择将来的时间。",
+        ),
+        (
+            {"kind": "daily", "time": "08:00", "until": "2026-12-07"},
+            "到结束日期 2026-12-07 之前已没有任何一次发送，请选择更晚的结束日期。",
+        ),
+    ],
+    ids=["one-off-time-passed", "end-date-leaves-no-run"],
+)
+def test_the_schedule_preview_says_at_once_that_a_schedule_has_no_run_left(
+    client, superuser, query, error
+):
+    """At 20:30 in Shanghai, "at 10:00 today" was listed under Next runs, and "every day
+    at 08:00 until today" showed nothing at all: both were refused only on Schedule."""
+    client.force_login(superuser)
+
+    with time_machine.travel(datetime(2026, 12, 7, 12, 30, tzinfo=UTC), tick=False):
+        answer = client.get(
+            "/console/announcements/schedule-preview/", {**query, "timezone": "Asia/Shanghai"}
+        ).json()
+
+    assert answer == {"times": [], "error": error}
+
+
 def test_pages_need_a_login(client):
     response = client.get("/console/announcements/")
     assert response.status_code == 302
