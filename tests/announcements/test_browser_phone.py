@@ -76,3 +76,23 @@ def test_a_sending_announcements_page_fits_a_phone(
     assert page.locator("table.recipients-now td.name").count() == 30
     assert page.evaluate(FITS)
     screenshot(page, "announcements", "phone-03-recipients")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_runs_recipients_start_apart_from_the_runs_card(
+    live_server, browser, bot, make_conversation, superuser, make_announcement
+):
+    """The All / Failed / Waiting / Sent chips touched the bottom of the last run's card."""
+    announcement = make_announcement(bot, [make_conversation(bot, "wrOps01", name="运维群1")])
+    (run_id,) = start_due_announcements()
+    fan_out(run_id)
+    page = browser.new_page(viewport=PHONE)
+    open_compose_page(page, live_server)
+
+    page.goto(f"{live_server.url}/console/announcements/{announcement.pk}/")
+
+    gap = page.locator("#runs").evaluate(
+        """runs => runs.querySelector('.recipient-filter').getBoundingClientRect().top
+                  - runs.querySelector('.panel.run').getBoundingClientRect().bottom"""
+    )
+    assert gap >= 12
