@@ -68,6 +68,8 @@ RUNS_PER_PAGE = 20
 RECIPIENTS_PER_PAGE = 100
 # A chosen list's recipients shown in the Audience panel; its recipients page has them all.
 RECIPIENTS_ON_DETAIL_PAGE = 10
+# The statuses of an announcement with a run to come, whose page says how long one takes.
+RUNS_TO_COME = {Announcement.Status.DRAFT, Announcement.Status.ACTIVE, Announcement.Status.PAUSED}
 ACTIONS = {
     "pause": operator_actions.pause,
     "resume": operator_actions.resume,
@@ -585,7 +587,9 @@ def detail(request, pk: int):
                 announcement.bot,
                 starts_now=context["sending"],
                 besides=announcement,
-            ),
+            )
+            if announcement.status in RUNS_TO_COME
+            else "",
             **_preview(announcement),
             "mentioned_names": mention_names(announcement.bot, [announcement]),
             **_first_recipients(announcement),

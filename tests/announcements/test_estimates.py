@@ -6,6 +6,7 @@ import json
 import pytest
 from django.utils import timezone
 
+from announcements.models import Announcement
 from messaging.sending import accept_outbound
 
 ESTIMATE = "/console/announcements/estimate/"
@@ -79,3 +80,29 @@ def test_the_compose_estimate_is_only_for_the_operators_bots(client, bot, make_b
     assert client.get(ESTIMATE, {"bot": other.pk, "n": 3}).status_code == 404
     assert client.get(ESTIMATE, {"bot": bot.pk, "n": "-1"}).status_code == 404
     assert client.get(ESTIMATE, {"bot": bot.pk, "n": 3}).status_code == 200
+
+
+@pytest.mark.parametrize("ending", ["finished", "cancelled"])
+def test_an_announcement_with_no_run_to_come_says_no_run_time(
+    client, superuser, bot, make_groups, make_announcement, ending
+):
+    """A cancelled or sent announcement's page went on saying "2 recipients at 20/min:
+    about 6 seconds.", the time of a run that will not come."""
+    bot.rate_limit_per_minute = 20
+    bot.save()
+    announcement = make_announcement(
+        bot, make_groups(bot, 2), kind="daily", schedule={"time": "09:00"}
+    )
+    client.force_login(superuser)
+    assert "约 6 秒" in shown_estimate(client, announcement)
+    if ending == "cancelled":
+        client.post(f"/console/announcements/{announcement.pk}/cancel/")
+    else:
+        Announcement.objects.filter(pk=announcement.pk).update(
+            status=Announcement.Status.FINISHED, next_run_at=None
+        )
+
+    html = client.get(f"/console/announcements/{announcement.pk}/").content.decode()
+
+    assert Announcement.objects.get(pk=announcement.pk).status == ending
+    assert 'id="run-estimate"' not in html and "每分钟 20 条" not in html
