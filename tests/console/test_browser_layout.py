@@ -537,3 +537,17 @@ def test_a_forms_target_opened_as_a_page_shows_the_consoles_405_page_on_any_scre
             assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
             page.goto(f"/console/announcements/{announcement.pk}/recipients/")
             shoot(page, f"back-link-recipients-{language}-{viewport['width']}")
+
+
+def test_the_show_all_link_after_a_search_that_finds_nothing_keeps_one_line_on_a_phone(page, demo):
+    """At 390 px "没有名称匹配“…”的会话。 显示全部" broke the link between 全 and 部."""
+    bot, _group = demo
+    page.set_viewport_size(PHONE)
+    log_in(page)
+
+    page.goto(f"/console/bots/{bot.pk}/?q=zzznothing")
+
+    link = page.get_by_role("link", name="显示全部")
+    lines = link.evaluate("a => new Set(Array.from(a.getClientRects()).map(r => r.top)).size")
+    shoot(page, "conversation-search-nothing-390")
+    assert lines == 1
