@@ -51,6 +51,20 @@ def test_older_pages_continue_below_the_oldest_shown_id(
     assert "会话的开始" in oldest.content.decode()
 
 
+def test_an_older_page_with_nothing_left_says_so_not_that_the_conversation_is_empty(
+    operator_client, group, history_url, make_message
+):
+    """A link to older messages kept after they were deleted (by retention, or a tab left
+    open) said "No messages in this conversation yet" above "Newer messages"."""
+    made = [make_message(group, text=f"m{i}") for i in range(3)]
+    Message.objects.filter(pk=made[0].pk).delete()
+
+    html = operator_client.get(history_url + f"?before={made[1].pk}").content.decode()
+
+    assert "没有更早的消息。" in html and "此会话还没有消息" not in html
+    assert "较新的消息" in html
+
+
 def test_infinite_scroll_gets_only_the_older_messages(
     operator_client, group, history_url, make_message
 ):
