@@ -366,3 +366,18 @@ def test_the_outbound_log_by_sender_pages_through_the_same_messages(
         pages = pages_of(operator_client, reverse("console:audit"), {"sender": sender})
         assert [pk for page in pages for pk in page] == expected
         assert [len(page) for page in pages] == [50, 21]
+
+
+def test_dates_in_the_wrong_order_are_said_without_asking_for_words_already_typed(
+    operator_client, group, make_message
+):
+    """With the words typed and the dates the wrong way round, the page said the date error
+    and, under it, "Type some words or choose a filter"."""
+    make_message(group, text="发版通知")
+
+    html = operator_client.get(
+        SEARCH, {"q": "发版", "date_from": "2026-12-08", "date_to": "2026-12-01"}
+    ).content.decode()
+
+    assert "开始日期晚于结束日期" in html
+    assert "输入一些词语或选择筛选条件" not in html
