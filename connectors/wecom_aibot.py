@@ -323,8 +323,18 @@ class WeComAIBotConnector(Connector):
                 raise ConnectorError(Reason(why, state=shown, error=last_error))
             why = gettext_noop("no AI bot gateway holds the connection (%(state)s)")
             raise ConnectorError(Reason(why, state=shown))
+        holder = gateway_process(state["holder"])
+        if state["state"] != BotConnection.State.CONNECTED:
+            # A gateway holding the bot keeps retrying a connection WeCom never accepted.
+            if last_error := state.get("last_error"):
+                why = gettext_noop(
+                    "held by %(holder)s but not connected to WeCom (%(state)s): %(error)s"
+                )
+                raise ConnectorError(Reason(why, holder=holder, state=shown, error=last_error))
+            why = gettext_noop("held by %(holder)s but not connected to WeCom yet (%(state)s)")
+            raise ConnectorError(Reason(why, holder=holder, state=shown))
         held = gettext_noop("held by %(holder)s (%(state)s)")
-        return Reason(held, holder=gateway_process(state["holder"]), state=shown)
+        return Reason(held, holder=holder, state=shown)
 
 
 def _media_failure(failed: DownloadFailed, max_bytes: int) -> Exception:
