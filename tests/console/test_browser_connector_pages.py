@@ -130,3 +130,27 @@ def test_a_group_robots_groups_keep_their_names_readable_on_a_phone(browse, bots
     screenshot(page, "console-connectors", "robot-with-a-group-390")
     assert len(names) == 1 and names[0] <= 2, names
     assert page.evaluate("() => document.documentElement.scrollWidth") <= PHONE["width"]
+
+
+@pytest.mark.parametrize("size", [PHONE, DESKTOP], ids=["390", "1280"])
+def test_an_app_bots_last_url_check_and_callback_line_up_with_the_values_above(browse, bots, size):
+    """They were drawn as an unstyled list, each answer indented on a line of its own
+    under its label, below the callback URL, Token and key set out in two columns."""
+    page = browse("en", size)
+    page.goto(f"/console/bots/{bots[0].pk}/app-setup/")
+
+    lefts = {
+        label: page.locator(selector).evaluate("e => Math.round(e.getBoundingClientRect().left)")
+        for label, selector in [
+            ("token", "#callback-token"),
+            ("url check", "#url-check-status"),
+            ("callback", "#callback-status"),
+        ]
+    }
+    tops = page.locator("dt:has-text('Last URL check'), #url-check-status").evaluate_all(
+        "els => els.map(e => Math.round(e.getBoundingClientRect().top))"
+    )
+
+    screenshot(page, "console-connectors", f"app-setup-{size['width']}")
+    assert len(set(lefts.values())) == 1, lefts
+    assert tops[0] == tops[1], tops
