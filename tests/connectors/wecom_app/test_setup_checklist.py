@@ -193,3 +193,13 @@ def test_the_checklist_is_in_chinese_by_default(make_operator, app_bot, client):
     html = bot_page(client, app_bot)
 
     assert "设置清单" in html and "粘贴" in step(html, "callback")
+
+
+def test_a_values_note_is_bracketed_as_chinese_writes_it(admin_client, app_bot):
+    """A Chinese sentence inside half-width brackets: "(请粘贴此值：…)"."""
+    admin_client.post(reverse("set_language"), {"language": "zh-hans", "next": "/"})
+
+    callback = step(bot_page(admin_client, app_bot), "callback")
+
+    assert "（请粘贴此值：企业微信的“随机获取”会生成另一个）" in callback
+    assert "(请粘贴此值" not in callback
