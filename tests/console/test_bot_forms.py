@@ -815,3 +815,14 @@ def test_a_stale_connector_settings_page_keeps_a_masked_agent_url_changed_since(
     bot.refresh_from_db()
     assert bot.agent_url == "http://agent:NEW-pw@10.0.0.6:7600"
     assert bot.agent_token == "new-token-" + "x" * 30
+
+
+def test_the_app_forms_mini_program_help_names_wecoms_menu_once_in_chinese(operator_client):
+    """It read "应用已关联小程序（关联小程序）时勾选": the English's gloss of WeCom's term,
+    kept beside the same words."""
+    operator_client.post(reverse("set_language"), {"language": "zh-hans", "next": "/"})
+
+    page = operator_client.get(reverse("console:bot_create") + "?connector=wecom_app")
+
+    assert "“关联小程序”" in page.content.decode()
+    assert "已关联小程序（关联小程序）" not in page.content.decode()
