@@ -601,8 +601,12 @@ class RobotKeyAdminForm(forms.ModelForm):
 
     @property
     def changed_data(self) -> list[str]:
-        # The fingerprint is the page's, not the conversation's: no change to record.
-        return [name for name in super().changed_data if name != "robot_key_replacing"]
+        # The fingerprint is the page's, not the conversation's: no change to record. The
+        # key's field is never filled in, so left empty it differs from the stored key
+        # though it keeps it: only a typed key is a change.
+        typed_key = str(self.data.get(self.add_prefix("robot_key"), "")).strip()
+        unchanged = {"robot_key_replacing"} | (set() if typed_key else {"robot_key"})
+        return [name for name in super().changed_data if name not in unchanged]
 
     def clean(self):
         data = super().clean()

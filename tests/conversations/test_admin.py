@@ -787,3 +787,21 @@ def test_an_empty_robot_key_saved_in_the_admin_keeps_a_new_one_saved_meanwhile(
     assert saved.status_code == 302, saved.content.decode()[:2000]
     robot_group.refresh_from_db()
     assert (robot_group.name, robot_group.robot_key) == ("销售二群", KEY_B)
+
+
+def test_a_robot_key_left_empty_in_the_admin_is_no_change_in_its_audit_entry(
+    logged_in_superuser, robot_group
+):
+    """The key's field is never filled in, so an empty one differed from the stored key:
+    renaming the group recorded `robot_key` as changed too, though the key was kept."""
+    url = reverse("admin:conversations_conversation_change", args=[robot_group.pk])
+    form = submitted_form(admin_page(logged_in_superuser, url, "en"), "conversation_form")
+
+    renamed = logged_in_superuser.post(url, {**form, "name": "销售二群"})
+    typed = logged_in_superuser.post(url, {**form, "name": "销售二群", "robot_key": KEY_A})
+
+    assert (renamed.status_code, typed.status_code) == (302, 302)
+    entries = OperatorAction.objects.filter(action="conversation.update").order_by("pk")
+    assert [entry.summary for entry in entries] == ["name", "robot_key"]
+    robot_group.refresh_from_db()
+    assert robot_group.robot_key == KEY_A
