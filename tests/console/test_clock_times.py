@@ -3,6 +3,7 @@ its deletion, its secret's grace and its contact syncs read as the rest of the c
 today alone, "明天 09:00" / "昨天 09:00" on the days beside it, a date and a time beyond
 them, never a bare "09:00" for another day nor a date on a time of today."""
 
+import zoneinfo
 from datetime import timedelta
 from types import SimpleNamespace
 
@@ -20,6 +21,7 @@ from deletions.models import DeletionJob
 from forwarding.models import WebhookEndpoint
 from messaging.models import Message
 from messaging.status_labels import clock_time
+from tests.connectors.wecom_app.conftest import app_settings
 
 
 def _moment(ago: timedelta):
@@ -243,6 +245,23 @@ def _blocked_bot_in_the_list(moment):
     return page.split('class="sending-state">')[1].split("<br>")[0]
 
 
+def _app_setup_step(moment, zone=None):
+    """The setup checklist's step an app bot's connection test passed, at its time."""
+    bot = Bot.objects.create(
+        name="hr-app", connector="wecom_app", connector_settings=app_settings()
+    )
+    page = render_to_string(
+        "console/bots/_setup_checklist.html",
+        {
+            "bot": bot,
+            "last_test": SimpleNamespace(ok=True, reason="", at=moment),
+            "bot_zone": zone or timezone.get_current_timezone(),
+        },
+        request=RequestFactory().get("/"),
+    )
+    return page.split('data-step-status="app"')[1].split("</p>")[0]
+
+
 @pytest.mark.parametrize(
     "ago",
     [TODAY, A_DAY, OLDER, -TODAY, -A_DAY, -OLDER],
@@ -271,6 +290,7 @@ def _blocked_bot_in_the_list(moment):
         _bridge_last_test_failed,
         _robot_key_check,
         _blocked_bot_in_the_list,
+        _app_setup_step,
     ],
     ids=lambda render: render.__name__.strip("_"),
 )
@@ -311,6 +331,19 @@ def test_the_previous_secrets_grace_reads_as_the_console_does_in_the_bots_zone(
     with timezone.override("Asia/Shanghai"):
         assert _shown_as_clock_time(grace, ends), grace
     assert grace.rstrip().endswith("CST"), grace
+
+
+@pytest.mark.parametrize("ago", [TODAY, OLDER], ids=["3h-ago", "3d-ago"])
+def test_the_setup_checklists_step_time_reads_as_the_console_does_in_the_bots_zone(db, ago):
+    """It was the only time of a bot's page written out with its seconds and date,
+    today's too ("2026-06-01 09:30:00 CST")."""
+    tested = _moment(ago)
+
+    step = strip_tags(_app_setup_step(tested, zone=zoneinfo.ZoneInfo("Asia/Shanghai")))
+
+    with timezone.override("Asia/Shanghai"):
+        assert _shown_as_clock_time(step, tested), step
+    assert step.rstrip().endswith("CST") and ":00 CST" not in step, step
 
 
 @pytest.mark.parametrize("ahead", [TODAY, OLDER], ids=["in-3h", "in-3d"])
