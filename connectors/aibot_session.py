@@ -158,6 +158,7 @@ class BotSession:
         self.bot_id = bot_id
         self.credentials = credentials
         self.ended = ""  # "taken_over" / "refused": this bot is not reconnected
+        self.stopping = False
         self.refusal: Reason | None = None  # WeCom's answer refusing the credentials
         self.lease_valid_until = 0.0  # monotonic
         self.ws = None
@@ -206,6 +207,7 @@ class BotSession:
     async def stop(self) -> None:
         """Close the connection, store the callbacks already read (for STOP_DRAIN_SECONDS at
         most), then end every task; what is still not stored stays in the journal."""
+        self.stopping = True
         await self._end([self.task])
         if self.store_task is not None and not self.store_task.done():
             try:
@@ -271,6 +273,8 @@ class BotSession:
                 self._disconnected()
             if self.ended:
                 await self._record_end()
+                return
+            if self.stopping:  # a cancel swallowed on the way (asyncio.wait_for in 3.11)
                 return
             if self.proven:  # the waits start again only after a connection that lived
                 attempt, self.proven = 0, False
@@ -400,8 +404,12 @@ class BotSession:
             frame["body"] = body
         try:
             await self._send(frame)
+            # Not `asyncio.wait_for`: on Python 3.11 it swallows a cancel that comes as the ack
+            # fails (the connection closing), so a stopped session went on reconnecting and
+            # the gateway waiting for it hung (gh-86296, fixed in 3.12).
             try:
-                return await asyncio.wait_for(future, timeout)
+                async with asyncio.timeout(timeout):
+                    return await future
             except TimeoutError:
                 no_ack = gettext_noop("no ack from WeCom within %(seconds)s s")
                 raise NotAcknowledged(Reason(no_ack, seconds=f"{timeout:g}")) from None

@@ -2,6 +2,7 @@
 soon it reconnects, how often it tries, and what the operator reads meanwhile."""
 
 import logging
+import threading
 import time
 
 from django.utils import translation
@@ -159,6 +160,33 @@ def test_a_connection_that_keeps_failing_is_retrying_since_its_first_failure(
     assert metric(samples, "botadmin_bot_connections_made_total", aibot) == 0
     assert changes == 2  # connecting, retrying
     assert metric(samples, "botadmin_bot_connection_state_changes_total", aibot) == changes
+
+
+def test_a_session_stopped_as_its_subscription_fails_ends_instead_of_reconnecting(
+    aibot_server, aibot, start_gateway
+):
+    # A lease lost or the gateway stopping cancels the session. When the cancel comes in the
+    # same turn of the loop as the close that fails the subscription (a gateway waking from a
+    # stall), the session must still end: going on, it kept reconnecting a bot another gateway
+    # holds, and the gateway waiting for it to end stopped polling for good.
+    aibot_server.close_at_subscribe = True
+    running = start_gateway()
+    assert wait_until(lambda: aibot.pk in running.gateway.sessions, timeout=10)
+    session = running.gateway.sessions[aibot.pk]
+    armed = threading.Event()
+
+    def cancel_as_the_subscription_fails() -> None:
+        subscribing = list(session.pending.values())
+        if not subscribing:
+            running.loop.call_soon(cancel_as_the_subscription_fails)
+            return
+        subscribing[0].add_done_callback(lambda _: session.task.cancel())
+        armed.set()
+
+    running.loop.call_soon_threadsafe(cancel_as_the_subscription_fails)
+    assert armed.wait(10)
+    assert wait_until(session.task.done, timeout=5)
+    assert session.task.cancelled()
 
 
 def stall(running, seconds: float) -> None:
