@@ -178,7 +178,7 @@ class BotSession:
         self.last_frame = 0.0
         self.unanswered_pings = 0  # pings sent since the last ping's ack
         self.connected_at = None  # when WeCom took this connection's subscription
-        self.connection_noted = False  # "connected" is recorded for this connection
+        self.noted_connected_at = None  # the connected_at of the last "connected" recorded
         self.noting: asyncio.Task | None = None  # the connection's state being recorded
         self.task: asyncio.Task | None = None
         self.store_task: asyncio.Task | None = None
@@ -333,7 +333,7 @@ class BotSession:
                     return
                 self.subscribed = True
                 logger.info("AI bot %s: subscribed at %s", self.bot_id, url)
-                self.connected_at, self.connection_noted = timezone.now(), False
+                self.connected_at = timezone.now()
                 heartbeat = asyncio.create_task(self._heartbeat(ws))
                 self._note_connection()
                 done, _ = await asyncio.wait(
@@ -511,12 +511,14 @@ class BotSession:
         self.noting = self._spawn(record())
 
     async def _record_connection(self) -> None:
-        if not self.connection_noted:
-            self.connection_noted = await self._note(
-                state="connected",
-                connected_since=self.connected_at,
-                last_frame_at=timezone.now(),
-            )
+        connected_at = self.connected_at
+        if self.noted_connected_at != connected_at:
+            # The connection this write is for: a stalled database may take it only once
+            # that one has dropped and the next subscribed, which is still to be recorded.
+            if await self._note(
+                state="connected", connected_since=connected_at, last_frame_at=timezone.now()
+            ):
+                self.noted_connected_at = connected_at
         elif self.last_frame:
             try:
                 await self.gateway.db(self.gateway.note_frame, self.bot_id, self.last_frame)

@@ -81,6 +81,29 @@ def test_a_dropped_connection_is_reconnected_after_its_backoff_while_the_databas
     assert wait_until(lambda: state(aibot) == "connected", timeout=30)
 
 
+def test_a_connection_whose_connected_lands_after_it_dropped_leaves_the_next_one_recorded(
+    aibot_server, aibot, start_gateway
+):
+    """The database stalls from before a connection's "connected" is written until the next
+    connection is subscribed: the late "connected" is the dropped connection's, not the
+    new one's, which is still to be recorded."""
+    aibot_server.answer_next_subscribe(-1)  # the first connection comes after a backoff
+    gateway = start_gateway()
+    assert wait_until(lambda: state(aibot) == "retrying", timeout=10)
+
+    def subscribed() -> bool:
+        session = gateway.gateway.sessions.get(aibot.pk)
+        return session is not None and session.subscribed
+
+    with connection_states_locked():
+        assert wait_until(lambda: len(aibot_server.subscriptions) == 2, timeout=10)
+        assert wait_until(subscribed, timeout=10)  # its "connected" waits for the database
+        aibot_server.drop("bot1")
+        assert wait_until(lambda: len(aibot_server.subscriptions) == 3, timeout=10)
+
+    assert wait_until(lambda: state(aibot) == "connected", timeout=10)
+
+
 def test_after_a_kick_the_gateway_does_not_reconnect_until_an_operator_asks(
     aibot_server, aibot, connected
 ):
