@@ -106,10 +106,7 @@ class Gateway:
                     await self.tick()
                 except Exception:
                     logger.exception("AI bot gateway: a poll failed; trying again")
-                try:
-                    await asyncio.wait_for(stop.wait(), settings.WECOM_AIBOT_POLL_SECONDS)
-                except TimeoutError:
-                    pass
+                await stopped_within(stop, settings.WECOM_AIBOT_POLL_SECONDS)
         finally:
             self._stopping.set()  # a replay stops between two callbacks
             # Side by side: each may wait for its callbacks to be stored (BotSession.stop).
@@ -192,11 +189,8 @@ class Gateway:
                 )
             except Exception:
                 logger.exception("AI bot gateway: reporting the callbacks not stored yet failed")
-            try:
-                await asyncio.wait_for(stop.wait(), settings.WECOM_AIBOT_POLL_SECONDS)
+            if await stopped_within(stop, settings.WECOM_AIBOT_POLL_SECONDS):
                 return
-            except TimeoutError:
-                pass
 
     def _report_backlog(self, unstored: int) -> None:
         aibot_inbox.report_backlog(self.holder, unstored, self.journals.count())
@@ -239,6 +233,17 @@ class Gateway:
             future.cancel()
             gave_up = Reason(gettext_noop("the gateway gave up waiting"))
             return Answer(200, not_sent("uncertain", gave_up))
+
+
+async def stopped_within(stop: asyncio.Event, seconds: float) -> bool:
+    """Whether `stop` is set within `seconds`. Not `asyncio.wait_for`: on Python 3.11 it
+    swallows a cancel that comes as the awaited thing ends (gh-86296, fixed in 3.12)."""
+    try:
+        async with asyncio.timeout(seconds):
+            await stop.wait()
+    except TimeoutError:
+        return False
+    return True
 
 
 def wanted_bots() -> dict[int, tuple[str, str, str]]:

@@ -211,7 +211,8 @@ class BotSession:
         await self._end([self.task])
         if self.store_task is not None and not self.store_task.done():
             try:
-                await asyncio.wait_for(self.inbox.join(), STOP_DRAIN_SECONDS)
+                async with asyncio.timeout(STOP_DRAIN_SECONDS):  # not wait_for: see _request
+                    await self.inbox.join()
             except TimeoutError:
                 kept = (
                     f"they stay in {self.journal.path}, stored by this host's gateway at its "
@@ -274,7 +275,7 @@ class BotSession:
             if self.ended:
                 await self._record_end()
                 return
-            if self.stopping:  # a cancel swallowed on the way (asyncio.wait_for in 3.11)
+            if self.stopping:  # a cancel swallowed on the way (as 3.11's asyncio.wait_for does)
                 return
             if self.proven:  # the waits start again only after a connection that lived
                 attempt, self.proven = 0, False
