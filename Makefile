@@ -60,17 +60,12 @@ endef
 # systemd units' UMask= (`manage.py check` warns about a world-readable one, botadmin.W006).
 PRIVATE := umask 027;
 
-# collectstatic took 2-3 s of every start: it runs again only when what it collects may
-# have changed since it last wrote its manifest: a file under static/ or an app's static/,
-# the installed packages (the admin's: a new lock), the settings, or .env. The
-# manifest is var/static's, or BOTADMIN_VAR_DIR's from the environment; make cannot read
-# .env, so with BOTADMIN_VAR_DIR there it collects at every start, as before.
-STATIC_MANIFEST := $(or $(BOTADMIN_VAR_DIR),var)/static/staticfiles.json
-STATIC_SOURCES := $(shell find static $(filter-out var/%,$(wildcard */static)) -type f 2>/dev/null)
-$(STATIC_MANIFEST): $(STATIC_SOURCES) requirements.lock botadmin/settings.py $(wildcard .env)
-	$(PRIVATE) $(BIN)/python manage.py collectstatic --noinput --verbosity 0
-
-setup: venv $(STATIC_MANIFEST)
+# collectstatic (2-3 s, 20 s on a loaded machine) runs only when a file it collects, the
+# lock, the settings or .env changed since it wrote its manifest: devtools/collect_static.py
+# decides, finding the manifest where the settings put it (BOTADMIN_VAR_DIR from the
+# environment or .env), which make cannot (it does not read .env).
+setup: venv
+	$(PRIVATE) $(BIN)/python -m devtools.collect_static
 	$(PRIVATE) $(BIN)/python manage.py migrate --noinput
 	$(PRIVATE) $(BIN)/python manage.py createcachetable
 	$(PRIVATE) BOTADMIN_ALLOW_PRIVATE_URLS=1 $(BIN)/python manage.py setup_demo

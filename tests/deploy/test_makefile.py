@@ -266,7 +266,7 @@ def test_make_run_creates_files_for_botadmins_user_and_group_only(checkout):
     assert result.returncode == 0, result.stderr
     lines = seen.read_text().splitlines()
     assert [line.split()[1:4] for line in lines] == [
-        ["python", "manage.py", "collectstatic"],
+        ["python", "-m", "devtools.collect_static"],
         ["python", "manage.py", "migrate"],
         ["python", "manage.py", "createcachetable"],
         ["python", "manage.py", "setup_demo"],
@@ -275,44 +275,15 @@ def test_make_run_creates_files_for_botadmins_user_and_group_only(checkout):
     assert {line.split()[0] for line in lines} == {"0027"}
 
 
-def test_make_run_collects_static_files_again_only_when_one_changed(checkout):
-    """collectstatic took 2-3 s of every start. It runs when its manifest is missing or
-    older than a static file, the settings, the lock or .env."""
-    seen = fake_venv(checkout)
-    (checkout / "console/static/console").mkdir(parents=True)
-    (checkout / "console/static/console/console.css").write_text("body {}")
-
-    def collected() -> bool:
-        seen.write_text("")
-        assert make_in(checkout, "setup").returncode == 0
-        return "collectstatic" in seen.read_text()
-
-    assert collected()  # the first start
-    assert not collected()
-    os.utime(checkout / "console/static/console/console.css")
-    assert collected()
-    assert not collected()
-    (checkout / ".env").write_text("BOTADMIN_VAR_DIR=/srv/botadmin\n")
-    assert collected()
-    (checkout / "var/static/staticfiles.json").unlink()  # make clean
-    assert collected()
-
-
 def fake_venv(checkout: Path) -> Path:
     """A .venv whose python and honcho write down their umask and arguments in the file
-    returned; its collectstatic writes var/static's manifest, as the real one does."""
+    returned."""
     bin_folder = checkout / ".venv/bin"
     bin_folder.mkdir(parents=True)
     seen = checkout / "umasks"
     for name in ("python", "honcho"):
         fake_python(bin_folder, name, f'echo "$(umask) {name} $*" >> {seen}')
-    with (bin_folder / "python").open("a") as python:
-        python.write(
-            'case "$*" in *collectstatic*) mkdir -p var/static && touch var/static/staticfiles.json;; esac\n'
-        )
     (checkout / ".venv/.installed-from-lock").touch()  # newer than the lock: no install
-    (checkout / "botadmin").mkdir()
-    (checkout / "botadmin/settings.py").touch()
     return seen
 
 
