@@ -72,7 +72,8 @@ setup: venv
 
 # Web (gunicorn), the Celery worker, forwarder, fetcher, scheduler and beat, and the startup banner, in one
 # foreground command. Ctrl-C stops them all, and make says nothing of an error (the
-# launcher ends well after it); if one dies, all stop, say so, and make fails.
+# launcher ends well after it); if one dies, all stop, say so, and make fails. A launcher
+# killed alone (SIGKILL) takes them with it on Linux: no process is left holding the ports.
 # PORT and BOTADMIN_PUBLIC_URL come from the command line, the environment or .env, as
 # every setting does (devtools/make_run.py).
 HONCHO ?= $(BIN)/honcho

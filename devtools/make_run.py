@@ -12,14 +12,20 @@ while the processes log in TIME_ZONE (Django sets TZ from it): "09:11:35 web.1 |
 Ctrl-C: honcho stops the processes and exits 130, which make reported as a failure
 ("make: *** [Makefile:75: run] Error 130"). The launcher waits for honcho instead of
 becoming it, and says in one line that everything stopped.
+
+A launcher killed alone (SIGKILL, the OOM killer) left honcho and every process running,
+holding the ports: the next `make run` failed, or ran a second set of workers. On Linux,
+honcho gets a SIGTERM when the launcher ends, however it ends, and stops them as on Ctrl-C.
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 
 import environ
 
@@ -49,6 +55,25 @@ def run_environment() -> dict[str, str]:
 # What honcho exits with after a SIGINT (honcho.manager.SIGNALS).
 INTERRUPTED = 128 + signal.SIGINT
 
+# <linux/prctl.h>: the signal a process gets when its parent ends.
+PR_SET_PDEATHSIG = 1
+
+
+def ended_with_this_process() -> Callable[[], None] | None:
+    """A preexec_fn for a child that gets SIGTERM when this process ends, even by SIGKILL
+    (Linux's PR_SET_PDEATHSIG); None where there is no prctl (the child outlives us)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    prctl = ctypes.CDLL(None, use_errno=True).prctl  # loaded here: the child only calls it
+    parent = os.getpid()
+
+    def end_with_parent() -> None:
+        prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent:  # it ended before prctl: no signal will come
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return end_with_parent
+
 
 def main(honcho: str) -> None:
     # Each process reads .env itself, as in production (the environment wins over it):
@@ -59,7 +84,9 @@ def main(honcho: str) -> None:
     # passes one on to its recipe): honcho gets it too. Set before honcho starts, so it
     # finds no moment without them; a handler, not SIG_IGN, is not inherited by honcho.
     signal.signal(signal.SIGINT, lambda signum, frame: None)
-    honcho_process = subprocess.Popen(command, env=run_environment())
+    honcho_process = subprocess.Popen(
+        command, env=run_environment(), preexec_fn=ended_with_this_process()
+    )
     signal.signal(signal.SIGTERM, lambda signum, frame: honcho_process.terminate())
     returncode = honcho_process.wait()
     if returncode == INTERRUPTED:

@@ -1,5 +1,6 @@
 """`make run` as README.md starts it, then Ctrl-C: it ended with make's
-"make: *** [Makefile:75: run] Error 130", which reads as a failure."""
+"make: *** [Makefile:75: run] Error 130", which reads as a failure. Then a SIGKILL to the
+launcher alone: every process it started ends all the same."""
 
 from __future__ import annotations
 
@@ -9,11 +10,13 @@ import signal
 import socket
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 import requests
 
 from devtools.processes import ROOT
+from tests.polling import wait_until
 
 # The ports the test's servers listen on: the first free ones of this range.
 PORTS = range(35500, 35600)
@@ -42,7 +45,10 @@ def sessions_alive(sessions: set[int]) -> list[str]:
     return [" ".join(line) for line in lines if int(line[0]) in sessions and "Z" not in line[1]]
 
 
-def test_ctrl_c_ends_make_run_quietly_with_every_process_stopped(tmp_path):
+def start_make_run(tmp_path: Path) -> tuple[subprocess.Popen, str, Path]:
+    """`make run` as README.md starts it, in a session of its own (a terminal's foreground
+    group, as Ctrl-C signals it), once it serves the login page: make, the web port, the
+    log."""
     web, agent, gateway = free_ports(3)
     env = {
         name: value
@@ -63,20 +69,29 @@ def test_ctrl_c_ends_make_run_quietly_with_every_process_stopped(tmp_path):
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
-            start_new_session=True,  # a terminal's foreground group, as Ctrl-C signals it
+            start_new_session=True,
         )
+    deadline = time.monotonic() + 180
+    while not _serves_the_login_page(web):
+        if make.poll() is not None or time.monotonic() > deadline:
+            _kill_leftovers(make, started_sessions(log_path) | {make.pid})
+            pytest.fail("make run did not start:\n" + log_path.read_text()[-5000:])
+        time.sleep(0.5)
+    return make, web, log_path
+
+
+def started_sessions(log_path: Path) -> set[int]:
+    return {int(pid) for pid in re.findall(r"started \(pid=(\d+)\)", log_path.read_text())}
+
+
+def test_ctrl_c_ends_make_run_quietly_with_every_process_stopped(tmp_path):
+    make, _, log_path = start_make_run(tmp_path)
     sessions: set[int] = set()
     try:
-        deadline = time.monotonic() + 180
-        while not _serves_the_login_page(web):
-            if make.poll() is not None or time.monotonic() > deadline:
-                pytest.fail("make run did not start:\n" + log_path.read_text()[-5000:])
-            time.sleep(0.5)
-
         os.killpg(make.pid, signal.SIGINT)  # Ctrl-C
         make.wait(timeout=60)
         output = log_path.read_text()
-        sessions = {int(pid) for pid in re.findall(r"started \(pid=(\d+)\)", output)}
+        sessions = started_sessions(log_path)
 
         assert "make: ***" not in output
         assert output.rstrip().endswith("make run: stopped; every process it started has ended.")
@@ -87,6 +102,64 @@ def test_ctrl_c_ends_make_run_quietly_with_every_process_stopped(tmp_path):
         _kill_leftovers(make, sessions | {make.pid})
 
 
+def test_a_launcher_killed_alone_leaves_no_process_running_nor_the_port_taken(tmp_path):
+    """A SIGKILL to the launcher alone (the OOM killer, `kill -9` of its pid) left honcho
+    and every process it started running, on the web port: the next `make run` failed,
+    or ran a second worker on the same broker."""
+    make, web, log_path = start_make_run(tmp_path)
+    sessions = started_sessions(log_path)
+    (launcher,) = children(make.pid)
+    started = descendants(launcher)
+    try:
+        os.kill(launcher, signal.SIGKILL)
+
+        assert wait_until(lambda: not alive(started) and not sessions_alive(sessions), 30), (
+            sessions_alive(sessions),
+            alive(started),
+        )
+        assert port_is_free(web)
+    finally:
+        _kill_leftovers(make, sessions | {make.pid}, started)
+
+
+def process_table() -> list[tuple[int, int, str]]:
+    """(pid, parent pid, state) of every process."""
+    ps = subprocess.run(["ps", "-e", "-o", "pid=,ppid=,stat="], capture_output=True, text=True)
+    return [
+        (int(pid), int(ppid), stat) for pid, ppid, stat in map(str.split, ps.stdout.splitlines())
+    ]
+
+
+def children(pid: int) -> list[int]:
+    return [child for child, parent, _ in process_table() if parent == pid]
+
+
+def descendants(pid: int) -> set[int]:
+    found, table = set(), process_table()
+    parents = {pid}
+    while parents:
+        parents = {child for child, parent, _ in table if parent in parents} - found
+        found |= parents
+    return found
+
+
+def alive(pids: set[int]) -> set[int]:
+    """Those of `pids` still running (a zombie has ended)."""
+    return {pid for pid, _, stat in process_table() if pid in pids and "Z" not in stat}
+
+
+def port_is_free(port: str) -> bool:
+    """Nothing listens on it: the next `make run`'s web server can (as gunicorn does, with
+    SO_REUSEADDR: the closed connections of the test's requests may linger)."""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", int(port)))
+        except OSError:
+            return False
+    return True
+
+
 def _serves_the_login_page(port: str) -> bool:
     try:
         page = requests.get(f"http://127.0.0.1:{port}/console/login/", timeout=5)
@@ -95,10 +168,17 @@ def _serves_the_login_page(port: str) -> bool:
     return page.status_code == 200
 
 
-def _kill_leftovers(make: subprocess.Popen, sessions: set[int]) -> None:
+def _kill_leftovers(
+    make: subprocess.Popen, sessions: set[int], processes: set[int] = frozenset()
+) -> None:
     for session in sessions:
         try:
             os.killpg(session, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    for pid in alive(processes):
+        try:
+            os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
     make.wait(timeout=10)
