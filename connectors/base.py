@@ -131,11 +131,16 @@ class ConnectorError(Exception):
     `detail`, for the server's log only. Word it as a `botadmin.reasons.Reason`
     (the contact sync, "Test the connection" and the media archive keep it with
     `reasons.of(error)` and show it in the operator's language).
+
+    `account_problem`, as a send's (`SendResult.account_problem`): the other side refused
+    the bot's credentials, worded for the operator with what to check; the bot's pages
+    show it until a later call succeeds (conversations/refusals.py).
     """
 
-    def __init__(self, message: str, *, detail: str = ""):
+    def __init__(self, message: str, *, detail: str = "", account_problem: str = ""):
         super().__init__(message)
         self.detail = detail
+        self.account_problem = account_problem
 
 
 class MediaGone(ConnectorError):

@@ -424,7 +424,8 @@ def _json_envelope(response: http.HttpResponse) -> dict:
     status = response.status
     if status in (401, 403):
         refused = gettext_noop("the agent refused botadmin's token (HTTP %(status)s)")
-        raise ConnectorError(Reason(refused, status=status))
+        problem = Reason(TOKEN_REFUSED, status=status)
+        raise ConnectorError(Reason(refused, status=status), account_problem=problem)
     if status != 200:
         raise ConnectorError(Reason(ANSWERED, status=status), detail=_logged(response))
     try:

@@ -17,6 +17,7 @@ from botadmin.reasons import Reason
 from connectors.base import ConnectorError
 from connectors.registry import connector_for
 
+from . import refusals
 from .deletion_marks import BEING_DELETED
 from .key_checks import record_key_checks
 from .models import Bot, Conversation
@@ -233,12 +234,15 @@ def check_connection(bot: Bot, actor) -> tuple[bool, str]:
     connector = connector_for(bot)
     try:
         ok, text = True, connector.check()
+        refusals.noted(bot, "")  # the other side took the bot's credentials
         if learned := refresh_connector_state(bot):
             text = Reason(gettext_noop("%(checked)s; %(learned)s"), checked=text, learned=learned)
     except ConnectorError as error:
         # The classification only: what the other side answered stays in the server's log.
         ok, text = False, reasons.of(error)
         logger.info("Connection test of bot %s failed: %s %s", bot.pk, text, error.detail)
+        if error.account_problem:
+            refusals.noted(bot, error.account_problem)
     except NotImplementedError:
         ok, text = False, Reason(gettext_noop("this connector cannot test its connection"))
     record_key_checks(connector.checked_contacts)

@@ -47,6 +47,7 @@ from botadmin.reasons import Reason, ngettext_noop
 from connectors.base import Connector, ConnectorError
 from connectors.registry import CONNECTORS, connector_for
 
+from . import refusals
 from .active_counts import forget_active_counts
 from .key_checks import key_check_values, record_key_checks
 from .models import Bot, Conversation, SyncRun
@@ -316,12 +317,15 @@ def run_sync(run_id: int) -> SyncRun:
     except ConnectorError as error:
         if error.detail:  # what the other side answered: for the log only
             logger.info("Contact sync %s failed: %s; answered: %s", run.pk, error, error.detail)
+        if error.account_problem:
+            refusals.noted(run.bot, error.account_problem)
         _finish(run, SyncRun.Outcome.FAILED, reasons.shorten(reasons.of(error), 2000))
     except Exception as error:
         logger.exception("Contact sync %s of bot %s failed", run.pk, run.bot_id)
         internal = gettext_noop("internal error: %(error)s")
         _finish(run, SyncRun.Outcome.FAILED, Reason(internal, error=error.__class__.__name__))
     else:
+        refusals.noted(run.bot, "")  # the other side took the bot's credentials
         _finish(run, SyncRun.Outcome.SUCCEEDED)
     return run
 

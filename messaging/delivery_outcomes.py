@@ -20,6 +20,7 @@ from botadmin.reasons import Reason, ngettext_noop
 from connectors.base import Outcome
 from connectors.registry import connector_class
 from conversations.pauses import pause_bot
+from conversations.refusals import noted, refusal
 
 from .delivery_claim import Attempt, Clock
 from .models import DeliveryAttempt, Message
@@ -114,6 +115,8 @@ def record(attempts: list[Attempt], clock: Clock) -> list[str]:
         for attempt in sorted(attempts, key=lambda a: a.message.bot_id):
             if attempt.result.account_problem:
                 pause_bot(attempt.message.bot_id, attempt.result.account_problem, now)
+            elif attempt.status == Message.Status.SENT and refusal(attempt.message.bot):
+                noted(attempt.message.bot, "")  # the agent took the token again
     if moved < len(attempts):
         found = dict(
             Message.objects.filter(pk__in=[a.message.pk for a in attempts]).values_list(

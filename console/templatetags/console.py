@@ -18,6 +18,7 @@ from botadmin.msgtype_names import msgtype_name
 from console import action_summaries, excerpts, markdown
 from console.dashboard import COUNT_CAP
 from console.webhooks import is_known_msgtype
+from conversations import refusals
 from messaging import status_labels
 
 register = template.Library()
@@ -313,3 +314,10 @@ def select_options(choices, chosen) -> str:
         )
 
     return mark_safe(options(choices))  # every value and label is escaped
+
+
+@register.filter
+def credentials_refusal(bot) -> dict | None:
+    """The refusal of the bot's credentials its latest call to the other side met, with what
+    to check (conversations.refusals), or None."""
+    return refusals.refusal(bot)

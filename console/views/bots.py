@@ -22,7 +22,7 @@ from django.views.decorators.http import require_POST
 from botadmin.timezones import zone_or_default
 from connectors import bot_settings
 from connectors.registry import CONNECTORS
-from conversations import connections
+from conversations import connections, refusals
 from conversations.models import BotConnection, SyncRun
 from conversations.roles import is_bot_admin, may_change_sending, may_create_bots
 from conversations.services import bots_visible_to, check_connection
@@ -64,6 +64,7 @@ def bot_list(request):
             "connector": CONNECTORS[bot.connector].label if bot.connector in CONNECTORS else "",
             "last_sync": outcomes.get(bot.last_sync_outcome, ""),
             "blocked": blocked_sending(bot, now),
+            "refused": refusals.refusal(bot),
         }
         for bot in bots
     ]
