@@ -143,6 +143,12 @@ class ConnectorError(Exception):
         self.account_problem = account_problem
 
 
+class StillConnecting(ConnectorError):
+    """The connection is being made for the first time (WeCom has not answered the
+    subscription yet): "Test the connection" can say neither that it works nor that it
+    fails, and says to try again in a few seconds."""
+
+
 class MediaGone(ConnectorError):
     """The source cannot give this media any more: retrying will not help."""
 

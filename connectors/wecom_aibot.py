@@ -47,6 +47,7 @@ from .base import (
     Outcome,
     SendRefused,
     SendResult,
+    StillConnecting,
     never_connected,
     refuse_unsendable_voice,
     too_large,
@@ -324,6 +325,15 @@ class WeComAIBotConnector(Connector):
             why = gettext_noop("no AI bot gateway holds the connection (%(state)s)")
             raise ConnectorError(Reason(why, state=shown))
         holder = gateway_process(state["holder"])
+        if state["state"] == BotConnection.State.CONNECTING:
+            # The gateway's first attempt since it took the bot (a new bot, new credentials):
+            # WeCom usually accepts the subscription within seconds. A refusal or a failed
+            # attempt leaves this state, and the test says why.
+            why = gettext_noop(
+                "held by %(holder)s and still connecting to WeCom (%(state)s): try again in a "
+                "few seconds"
+            )
+            raise StillConnecting(Reason(why, holder=holder, state=shown))
         if state["state"] != BotConnection.State.CONNECTED:
             # A gateway holding the bot keeps retrying a connection WeCom never accepted.
             if last_error := state.get("last_error"):

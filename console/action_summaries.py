@@ -62,6 +62,10 @@ def _connection_checked(action, details: dict) -> str:
         ok = action.summary.startswith("OK: ")
         if not ok and not action.summary.startswith("Failed: "):
             return ""
+    elif details["ok"] is None:  # still connecting: no verdict, and what to do
+        return _joined(
+            gettext("Still connecting"), _translated(reasons.from_json(details.get("reason")))
+        )
     else:
         ok = bool(details["ok"])
     outcome = gettext("Success") if ok else gettext("Failure")

@@ -22,6 +22,8 @@ class ConnectionTest:
     reason: str  # a Reason where the connector worded it
     at: datetime
     by: str
+    # No verdict yet: the connection was still being made (connectors.base.StillConnecting).
+    connecting: bool = False
 
 
 def last_connection_test(bot) -> ConnectionTest | None:
@@ -35,8 +37,11 @@ def last_connection_test(bot) -> ConnectionTest | None:
         return None
     details = action.details if isinstance(action.details, dict) else {}
     ok = bool(details.get("ok"))
+    connecting = "ok" in details and details["ok"] is None
     if "reason" in details:
         reason = reasons.from_json(details["reason"])
     else:  # recorded before the reason was kept: the summary's English
         reason = action.summary.removeprefix("OK: " if ok else "Failed: ")
-    return ConnectionTest(ok=ok, reason=reason, at=action.created_at, by=action.actor_label)
+    return ConnectionTest(
+        ok=ok, reason=reason, at=action.created_at, by=action.actor_label, connecting=connecting
+    )

@@ -548,8 +548,9 @@ class BotAdmin(
     def test_connection(self, request, queryset):
         for bot in queryset:
             ok, text = check_connection(bot, request.user)
-            level = messages.SUCCESS if ok else messages.ERROR
-            verdict = _("connection OK") if ok else _("connection failed")
+            level = {True: messages.SUCCESS, None: messages.WARNING}.get(ok, messages.ERROR)
+            verdicts = {True: _("connection OK"), None: _("still connecting")}
+            verdict = verdicts.get(ok, _("connection failed"))
             line = _("%(bot)s: %(verdict)s — %(detail)s")
             detail = {"bot": bot.name, "verdict": verdict, "detail": translate(text)}
             messages.add_message(request, level, line % detail)

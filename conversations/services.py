@@ -14,7 +14,7 @@ from botadmin import reasons
 from botadmin.ids import LARGEST_ID
 from botadmin.msgtype_names import NAMES
 from botadmin.reasons import Reason
-from connectors.base import ConnectorError
+from connectors.base import ConnectorError, StillConnecting
 from connectors.registry import connector_for
 
 from . import refusals
@@ -30,6 +30,9 @@ from .secrets import (
 )
 
 logger = logging.getLogger(__name__)
+
+# How the audit log's summary of a connection test starts, by its verdict.
+SUMMARY_PREFIXES = {True: "OK: ", False: "Failed: ", None: "Still connecting: "}
 
 # The columns of a conversation read with its bot: `bot.conversation__<attname>`.
 CONVERSATION_COLUMN = "conversation__"
@@ -223,10 +226,11 @@ def named(conversations: QuerySet[Conversation], name: str) -> QuerySet[Conversa
     return conversations.filter(Q(name__icontains=name) | Q(conversation_id=name))
 
 
-def check_connection(bot: Bot, actor) -> tuple[bool, str]:
+def check_connection(bot: Bot, actor) -> tuple[bool | None, str]:
     """Ask the bot's connector whether its agent or robot keys answer.
 
-    The verdict and a classified reason (a Reason where the connector worded it: show
+    The verdict (None: no verdict yet, the connection is still being made) and a
+    classified reason (a Reason where the connector worded it: show
     it with `reasons.translate`), shown to the operator and audited in English;
     never the answer's body (ConnectorError keeps that out of its text)."""
     from audit.services import record_action
@@ -237,6 +241,8 @@ def check_connection(bot: Bot, actor) -> tuple[bool, str]:
         refusals.noted(bot, "")  # the other side took the bot's credentials
         if learned := refresh_connector_state(bot):
             text = Reason(gettext_noop("%(checked)s; %(learned)s"), checked=text, learned=learned)
+    except StillConnecting as error:
+        ok, text = None, reasons.of(error)
     except ConnectorError as error:
         # The classification only: what the other side answered stays in the server's log.
         ok, text = False, reasons.of(error)
@@ -251,7 +257,7 @@ def check_connection(bot: Bot, actor) -> tuple[bool, str]:
         "bot.check_connection",
         bot=bot,
         target=bot,
-        summary=("OK: " if ok else "Failed: ") + text[:500],
+        summary=SUMMARY_PREFIXES[ok] + text[:500],
         # The reason as a Reason: the bot page shows the last test in the reader's language.
         details={"ok": ok, "reason": reasons.as_json(reasons.shorten(text, 500))},
     )

@@ -18,7 +18,8 @@ It follows shared/spec/wecom-aibot.md:
 * `silence(bot_id)` makes the bot's connection silent while its TCP connection stays
   open: the server reads nothing more on it and answers nothing, not even the
   WebSocket close (a hung server or a route that drops packets);
-  `close_after_subscribe` (a number) closes that many next connections right after
+  `subscribe_delay` answers subscriptions that many seconds late (the gateway still
+  connecting); `close_after_subscribe` (a number) closes that many next connections right after
   acknowledging their subscriptions, `close_at_subscribe` every connection as its
   subscription comes, unanswered (a server that takes connections and drops them);
 * `aibot_send_msg` needs a `chatid` and takes markdown (≤ 20,480 bytes),
@@ -155,6 +156,7 @@ class FakeAIBotServer:
         self.ack_with_cmd = False  # acks name the command they answer
         self.close_after_subscribe = 0  # close the next N connections right after their ack
         self.close_at_subscribe = False  # close each connection as its subscription comes
+        self.subscribe_delay = 0.0  # seconds before a subscription is answered (WeCom is slow)
         self._silenced: list = []  # connections `silence` stopped reading
         self._late_acks: set[asyncio.Task] = set()
         self.reply_seconds = 300.0
@@ -350,6 +352,7 @@ class FakeAIBotServer:
                     if self.close_at_subscribe:
                         await ws.close()
                         break
+                    await asyncio.sleep(self.subscribe_delay)
                     with self.lock:
                         forced = self._forced_subscribes.pop(0) if self._forced_subscribes else 0
                     if not forced and (

@@ -4,12 +4,16 @@ long connection, not merely while a gateway holds the bot and keeps being refuse
 import socket
 
 import pytest
+from django.urls import reverse
 from django.utils import translation
+from django.utils.html import strip_tags
 
 from botadmin import reasons
 from connectors.base import ConnectorError
 from connectors.registry import connector_for
+from conversations import connections
 from conversations.models import BotConnection
+from conversations.services import check_connection
 from tests.polling import wait_until
 
 
@@ -41,3 +45,29 @@ def test_a_gateway_that_cannot_reach_wecom_fails_the_test_with_why(
 
     said = in_english(reasons.of(failed.value))
     assert "not connected to WeCom" in said and "127.0.0.1 refused the connection" in said
+
+
+def test_a_test_while_the_gateway_is_still_connecting_says_to_try_again_then_passes(
+    aibot_server, aibot, start_gateway, client, make_operator
+):
+    """An operator testing a new bot at once read "failed" while WeCom had yet to accept the
+    gateway's subscription, then "connected" a few seconds later."""
+    aibot_server.subscribe_delay = 8  # WeCom answers the subscription late
+    start_gateway()
+    assert wait_until(lambda: aibot_server.frames_of("aibot_subscribe"), timeout=30)
+    assert connections.status(aibot)["state"] == "connecting"
+    client.force_login(make_operator("alice", aibot))
+    test_url = reverse("console:bot_test", args=[aibot.pk])
+
+    page = strip_tags(client.post(test_url, follow=True).content.decode())
+
+    assert "上次测试：仍在连接" in page and "上次测试：失败" not in page
+    assert "仍在连接企业微信（正在连接），请几秒后再试" in page
+    ok, text = check_connection(aibot, None)
+    assert ok is None and "try again in a few seconds" in in_english(text)
+    log = strip_tags(client.get(reverse("console:operator_actions")).content.decode())
+    assert "仍在连接 · 由" in log and "失败 · " not in log
+
+    assert wait_until(lambda: connections.status(aibot)["state"] == "connected", timeout=30)
+    page = strip_tags(client.post(test_url, follow=True).content.decode())
+    assert "上次测试：连接正常" in page
