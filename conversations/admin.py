@@ -45,6 +45,7 @@ from .bot_changes import (
 from .bot_secrets import reveal
 from .models import Bot, Conversation
 from .pauses import resume_bot
+from .refusals import refusal
 from .roles import ADMINISTER_PERMISSION, is_bot_admin, may_create_bots
 from .secret_grace import API_SECRET_NO_GRACE_QUESTION, GraceForm, grace_context, rotated_text
 from .secrets import AlreadyRotated, fingerprint, mask, secrets_match
@@ -540,6 +541,12 @@ class BotAdmin(
                 '<strong class="bot-paused" title="{}">⏸ {}</strong>',
                 translate(obj.paused_reason),
                 _("paused"),
+            )
+        if refused := refusal(obj):  # the agent refuses the token: say so before any send
+            return format_html(
+                '<strong class="bot-refused" title="{}">⚠ {}</strong>',
+                translate(refused["reason"]),
+                _("credentials refused"),
             )
         return _("running")
 

@@ -106,3 +106,15 @@ def test_a_message_the_agent_takes_clears_a_refusal_met_before(
     assert deliver(message.pk, clock).result == "sent"
 
     assert_not_refused(client, bridge_bot)
+
+
+def test_the_admins_bot_list_says_the_agent_refused_the_token_instead_of_running(
+    client, superuser, bridge_bot, wrong_token
+):
+    client.force_login(superuser)
+    client.post(reverse("console:bot_test", args=[bridge_bot.pk]))
+
+    bots = client.get(reverse("admin:conversations_bot_changelist")).content.decode()
+
+    assert '<strong class="bot-refused" title="代理拒绝了 botadmin 的令牌（HTTP 401）' in bots
+    assert "凭据被拒绝" in bots and '<td class="field-sending_state">正常' not in bots
