@@ -106,7 +106,13 @@ def send(request: HttpRequest):
         raise Err.INVALID_PARAMETER.error("invalid parameter: conversation_id is missing")
     if not well_formed_conversation_id(conversation_id):
         raise Err.INVALID_PARAMETER.error("invalid parameter: conversation_id is malformed")
-    send_at = request.GET.get("send_at")
+    if given_twice_differently(request, "send_at"):
+        raise Err.INVALID_PARAMETER.error(
+            "invalid parameter: send_at is given twice with different values"
+        )
+    # An empty one (a URL template's `send_at=` left blank) is no time, as in the body:
+    # the body's send_at, if any, still schedules the message.
+    send_at = request.GET.get("send_at") or None
     if send_at is None and isinstance(body, dict):
         send_at = body.get("send_at")
     message = accept_outbound(
