@@ -16,7 +16,7 @@ from django.http.multipartparser import MultiPartParserError
 from ninja import Router, Schema
 from pydantic import Field
 
-from botadmin.api import answers, envelope, refuse_body_over
+from botadmin.api import answers, envelope, given_twice_differently, refuse_body_over
 from botadmin.api_body import refuse_content_coding
 from botadmin.errors import Err
 
@@ -77,6 +77,11 @@ _OPENAPI = {
 def upload_media(request: HttpRequest):
     bot = request.auth
     check_send_rate(bot.pk)
+    if given_twice_differently(request, "type"):
+        # `type=file&type=voice`: botadmin does not pick one, as for /api/send's parameters.
+        raise Err.INVALID_MEDIA_TYPE.error(
+            "invalid media type: type is given twice with different values"
+        )
     kind = request.GET.get("type", "")
     uploads.check_sendable(bot, kind)
     media = _media_part(request)

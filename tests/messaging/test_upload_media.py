@@ -227,6 +227,19 @@ def test_an_upload_of_another_type_is_40004(wecom_group, upload, nothing_stored,
     assert "type" in refused(upload(wecom_group.bot.secret, kind), 40004, 400)
 
 
+def test_a_type_given_twice_with_different_values_is_40004(wecom_group, upload, nothing_stored):
+    # Django would take the last: a file sent as the voice the caller did not mean, or
+    # refused as a voice that is not AMR.
+    response = upload(wecom_group.bot.secret, ["file", "voice"])
+    errmsg = refused(response, 40004, 400)
+    assert errmsg == "invalid media type: type is given twice with different values"
+
+
+def test_the_same_type_twice_is_one(wecom_group, upload):
+    uploaded(upload(wecom_group.bot.secret, ["file", "file"]))
+    assert UploadedMedia.objects.get().kind == "file"
+
+
 def test_a_file_of_5_bytes_or_less_is_40006(wecom_group, upload, nothing_stored):
     refused(upload(wecom_group.bot.secret, content=b"12345"), 40006, 400)
 
