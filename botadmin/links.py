@@ -34,7 +34,8 @@ def is_web_url(value: str) -> bool:
     wherever it is, so such a URL would be stored as written and fail only where it is
     opened or downloaded: its host must be printable without spaces, and no control
     character may be anywhere in it. A space in the path or query stays allowed, as a
-    browser encodes it."""
+    browser encodes it. urlsplit also drops spaces before the scheme (`" https://x.com"`),
+    which would reach WeCom and the agents as written: the URL must start with its scheme."""
     try:
         parts = urlsplit(value)
         port = parts.port  # ValueError for one out of range or not a number
@@ -47,6 +48,7 @@ def is_web_url(value: str) -> bool:
         and parts.netloc.isprintable()
         and " " not in parts.netloc
         and _CONTROL.search(value) is None
+        and not value.startswith(" ")
     )
 
 

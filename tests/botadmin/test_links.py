@@ -61,6 +61,8 @@ def test_a_web_url_or_a_host_with_an_optional_path_is_a_link(url, opens):
         "https://x.com/a\nb",
         "https://x.com/page\r\n",
         "http://x.com/\x7f",
+        " https://x.com/",
+        "  http://x.com/a",
         "",
     ],
 )

@@ -96,6 +96,7 @@ def test_a_bridge_agent_gets_http_and_the_link_the_caller_stored_stays_as_sent(
         "http://[::1",
         "http://www.qq.com:99999999999/",  # was accepted: no port is that large
         "https://www.qq.com:0/a",
+        " https://www.qq.com/a",  # was accepted and sent with its space
     ],
 )
 @pytest.mark.parametrize("msgtype", ["link", "news"])
