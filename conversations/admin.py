@@ -1,5 +1,3 @@
-import copy
-
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -17,15 +15,13 @@ from django.utils.translation import ngettext
 from audit.admin_changes import AuditedAdminMixin, atomic_action
 from botadmin.admin_scoping import STORABLE_JSON, BotScopedAdminMixin, VisibleRelatedFilter
 from botadmin.forms import (
-    GENERATED,
     KEEP_CURRENT,
     OncePerPageActionForm,
-    WebhookURLField,
     own_minimum,
     posted_submission,
     with_hint,
 )
-from botadmin.masked_urls import mask_url_fields, masked_url_display
+from botadmin.masked_urls import masked_url_display
 from botadmin.reasons import admin_display, translate
 from botadmin.timezones import zone_or_default
 from connectors import bot_settings
@@ -33,14 +29,14 @@ from connectors.registry import CONNECTORS, connector_for
 
 from . import connections
 from .active_counts import forget_active_counts
+from .admin_bot_form import BotAdminFormBase, bot_admin_form, connector_fieldsets
 from .admin_group_chats import GroupChatBotAdminMixin
+from .admin_locking import ChecksTheRowItSavesOver
 from .admin_sync import ContactSyncBotAdminMixin
 from .bot_changes import (
-    OtherFieldErrorsOnTheForm,
     clean_robot_key,
     fields_to_save,
     record_operator_change,
-    time_zone_field,
 )
 from .bot_secrets import reveal
 from .models import Bot, Conversation
@@ -69,116 +65,6 @@ def secret_field(obj_value: str, reveal_url: str = ""):
         _("copy"),
         _("show"),
     )
-
-
-def _settings_fields(adding: bool) -> dict[str, forms.Field]:
-    """Every connector's settings fields, optional here: Bot.clean() checks the chosen one's.
-    Empty, a generated setting is generated on the add page (`BotAdminFormBase.clean`)
-    and a secret keeps its value on the change page."""
-    declared: dict[str, forms.Field] = {}
-    for connector in CONNECTORS.values():
-        for name, field in bot_settings.fields(connector).items():
-            if name not in declared:
-                declared[name] = copy.deepcopy(field)
-                declared[name].required = False
-            hint = None
-            if adding and name in connector.generated_settings:
-                hint = GENERATED
-            elif not adding and bot_settings.is_secret(field):
-                hint = KEEP_CURRENT
-            if hint is not None and declared[name].help_text == field.help_text:
-                declared[name].help_text = with_hint(field.help_text, hint)
-    return declared
-
-
-def connector_fieldsets() -> list[tuple]:
-    """One fieldset per connector with settings, titled with its label."""
-    placed: set[str] = set()
-    sets = []
-    for kind, connector in CONNECTORS.items():
-        names = [name for name in bot_settings.fields(connector) if name not in placed]
-        placed.update(names)
-        if names:
-            sets.append((connector.label, {"fields": names, "classes": (f"connector-{kind}",)}))
-    return sets
-
-
-class BotAdminFormBase(OtherFieldErrorsOnTheForm, forms.ModelForm):
-    """The bot form; the connectors' settings fields are added from their forms below."""
-
-    class Meta:
-        model = Bot
-        fields = (
-            "name",
-            "is_active",
-            "connector",
-            "webhook_url",
-            "rate_limit_per_minute",
-            "operators",
-        )
-        field_classes = {"webhook_url": WebhookURLField}  # checked as forwarding checks it
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        if "timezone" in self.fields:  # not when read-only
-            self.fields["timezone"] = time_zone_field(self.instance)
-        if self.instance.pk:
-            for connector in CONNECTORS.values():
-                for name, value in bot_settings.stored_values(connector, self.instance).items():
-                    # Secrets too: their PasswordInput never renders the value.
-                    if name in self.fields:
-                        self.initial.setdefault(name, value)
-        stored = {"webhook_url": self.instance.webhook_url}
-        for connector in CONNECTORS.values():
-            stored.update(bot_settings.stored_values(connector, self.instance))
-        mask_url_fields(self, stored)
-
-    def clean(self):
-        data = super().clean()
-        connector = CONNECTORS.get(data.get("connector") or "")
-        if connector is None:
-            return data
-        stored = bot_settings.stored_values(connector, self.instance)
-        values = {}
-        for name, field in bot_settings.fields(connector).items():
-            if name not in data:
-                continue  # the field's own error is shown
-            value = data[name]
-            if bot_settings.is_secret(field) and not value and self.instance.pk:
-                value = stored.get(name, "")  # write-only: empty keeps it
-            values[name] = data[name] = value
-        bot_settings.store(connector, self.instance, values)
-        if not self.instance.pk:
-            # As the console and createbot do (conversations.bot_changes.create_bot).
-            bot_settings.generate_missing(connector, self.instance)
-        return data
-
-
-def bot_admin_form(adding: bool) -> type[BotAdminFormBase]:
-    """The bot form with every registered connector's settings fields."""
-    return type("BotAdminForm", (BotAdminFormBase,), _settings_fields(adding))
-
-
-# Set on a request whose change form reads its row under the row's lock.
-_READ_LOCKED = "_change_form_read_locked"
-
-
-class ChecksTheRowItSavesOver:
-    """A posted change form reads its row under the row's lock, held till the view's
-    transaction ends (Django runs a posted change form in one): the form is checked
-    against the row it is saved over, as the console checks a bot's connector settings
-    (conversations.bot_changes.change_connector_settings), and nothing committed between
-    the check and the save goes unchecked or is undone by it."""
-
-    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
-        setattr(request, _READ_LOCKED, request.method == "POST" and object_id is not None)
-        return super().changeform_view(request, object_id, form_url, extra_context)
-
-    def get_object(self, request, object_id, from_field=None):
-        obj = super().get_object(request, object_id, from_field)
-        if obj is None or not getattr(request, _READ_LOCKED, False):
-            return obj
-        return type(obj).objects.select_for_update().get(pk=obj.pk)  # read again, locked
 
 
 @admin.register(Bot)
