@@ -70,6 +70,19 @@ def changed_on_the_page(form: forms.BaseForm) -> list[str]:
     ]
 
 
+def refused_as_changed_meanwhile(
+    form: forms.BaseForm, shown: str, now: str, message, code: str, params=None
+) -> forms.ValidationError:
+    """The error refusing a change made on a page drawn before someone else changed the
+    value (another tab, another user), which the change would silently undo. The page's
+    record of what it was drawn for (the posted `shown`: a hidden field) becomes `now`,
+    the value stored now, so the form shown again is drawn for it: the same change posted
+    again is saved. Refused once, then."""
+    form.data = form.data.copy()
+    form.data[shown] = now
+    return forms.ValidationError(message, code=code, params=params)
+
+
 def own_minimum(model_field) -> dict:
     """A number field's formfield() arguments for the minimum its model field's own
     validators set (MinValueValidator(1)), which a PositiveIntegerField's form field

@@ -19,6 +19,7 @@ from botadmin.forms import (
     OncePerPageActionForm,
     own_minimum,
     posted_submission,
+    refused_as_changed_meanwhile,
     with_hint,
 )
 from botadmin.masked_urls import masked_url_display
@@ -516,11 +517,14 @@ class RobotKeyAdminForm(forms.ModelForm):
         replacing = data.get("robot_key_replacing") or ""  # "" from a script: any key
         if key != stored and replacing and not secrets_match(fingerprint(stored), replacing):
             # Shown again for the key stored now: typed again, it replaces that one.
-            self.data = self.data.copy()
-            self.data[self.add_prefix("robot_key_replacing")] = fingerprint(stored)
-            self.add_error(
-                "robot_key", ValidationError(ROBOT_KEY_REPLACED_MEANWHILE, code="replaced")
+            refusal = refused_as_changed_meanwhile(
+                self,
+                self.add_prefix("robot_key_replacing"),
+                fingerprint(stored),
+                ROBOT_KEY_REPLACED_MEANWHILE,
+                code="replaced",
             )
+            self.add_error("robot_key", refusal)
             return data
         data["robot_key"] = key
         return data

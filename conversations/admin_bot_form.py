@@ -4,8 +4,15 @@ which Bot.clean() checks for the connector chosen."""
 import copy
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
-from botadmin.forms import GENERATED, KEEP_CURRENT, WebhookURLField, with_hint
+from botadmin.forms import (
+    GENERATED,
+    KEEP_CURRENT,
+    WebhookURLField,
+    refused_as_changed_meanwhile,
+    with_hint,
+)
 from botadmin.masked_urls import mask_url_fields
 from connectors import bot_settings
 from connectors.registry import CONNECTORS
@@ -46,6 +53,18 @@ def connector_fieldsets() -> list[tuple]:
     return sets
 
 
+CONNECTOR_SWITCHED_MEANWHILE = _(
+    "This bot's connector was switched to %(now)s after this page was opened (in another "
+    "tab or by another user), so it was not switched to %(chosen)s. Save again to switch "
+    "it to %(chosen)s, or choose %(now)s to keep it."
+)
+
+
+def label(kind: str) -> str:
+    connector = CONNECTORS.get(kind)
+    return str(connector.label) if connector is not None else kind
+
+
 class BotAdminFormBase(OtherFieldErrorsOnTheForm, forms.ModelForm):
     """The bot form; the connectors' settings fields are added from their forms below."""
 
@@ -75,6 +94,33 @@ class BotAdminFormBase(OtherFieldErrorsOnTheForm, forms.ModelForm):
         for connector in CONNECTORS.values():
             stored.update(bot_settings.stored_values(connector, self.instance))
         mask_url_fields(self, stored)
+        if self.instance.pk and "connector" in self.fields:  # not when read-only
+            # The page posts the connector it showed too (initial-connector), as the
+            # console's forms post what they showed (ChangedOnThePage): `clean_connector`.
+            self.fields["connector"].show_hidden_initial = True
+
+    def clean_connector(self) -> str:
+        """The connector chosen on the page, or the one stored when the page left it as it
+        showed it: a tab opened before another tab or user switched the bot's connector
+        does not switch it back. One it switched there too is refused once, saying so
+        (the row is read under its lock when posted: ChecksTheRowItSavesOver)."""
+        chosen = self.cleaned_data["connector"]
+        stored = self.instance.connector
+        shown = self.data.get(self.add_initial_prefix("connector"))
+        if not self.instance.pk or shown is None:  # None: a post from a script
+            return chosen
+        if chosen == shown:
+            return stored
+        if stored not in (shown, chosen):
+            raise refused_as_changed_meanwhile(
+                self,
+                self.add_initial_prefix("connector"),
+                stored,
+                CONNECTOR_SWITCHED_MEANWHILE,
+                code="switched",
+                params={"chosen": label(chosen), "now": label(stored)},
+            )
+        return chosen
 
     def clean(self):
         data = super().clean()

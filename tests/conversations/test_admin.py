@@ -273,7 +273,8 @@ def test_a_bot_saved_in_the_admin_is_checked_against_the_row_it_is_saved_over(
     changes over the row as another admin had changed it meanwhile: an AI bot's leftover
     agent URL, cleared while that admin made it a bridge bot, left a bridge bot without
     an agent URL (checked as an AI bot). Read under the row's lock, as the console reads
-    it, the form is checked and saved as one."""
+    it, the form is checked and saved as one: as a bridge bot's (the connector its page
+    left as shown is the one stored now), and refused."""
     bot = listless_bot
     Bot.objects.filter(pk=bot.pk).update(agent_url="http://10.0.0.5:7600")  # its bridge days
     url = reverse("admin:conversations_bot_change", args=[bot.pk])
@@ -285,12 +286,13 @@ def test_a_bot_saved_in_the_admin_is_checked_against_the_row_it_is_saved_over(
         other.save(update_fields=["connector", "agent_token", "updated_at"])
 
     with changed_while_waited_for(Bot, bot.pk, made_a_bridge_bot):
-        saved = logged_in_superuser.post(url, {**form, "agent_url": ""})
+        refused = logged_in_superuser.post(url, {**form, "agent_url": ""})
 
-    assert saved.status_code == 302, saved.content.decode()[:2000]
+    assert refused.status_code == 200
+    assert "A bridge bot needs its agent&#x27;s URL." in refused.content.decode()
     bot.refresh_from_db()
     bot.full_clean()  # what is stored was checked as a whole
-    assert (bot.connector, bot.agent_url) == ("wecom_aibot", "")
+    assert (bot.connector, bot.agent_url) == ("bridge", "http://10.0.0.5:7600")
 
 
 def test_an_operator_of_bot_a_cannot_see_bot_b(client, make_bot, make_operator, make_conversation):
