@@ -14,7 +14,9 @@ language's own full stop when the help text has none ("Secret" is no sentence).
 
 import re
 import uuid
+from collections.abc import Callable
 from contextlib import contextmanager
+from contextvars import ContextVar
 
 from django import forms
 from django.contrib.admin import helpers
@@ -188,6 +190,46 @@ class InternalHttpURLField(HttpURLField):
     default_validators = [InternalURLValidator()]
 
 
+# The outcomes of the URL checks made inside `url_checks_remembered`, by what and URL.
+_remembered_checks: ContextVar[dict | None] = ContextVar("remembered_url_checks", default=None)
+
+
+@contextmanager
+def url_checks_remembered():
+    """Inside it, a form's check of a URL (botadmin.http's: a host lookup, which a slow
+    name server makes last up to BOTADMIN_DNS_TIMEOUT) is made once, its outcome
+    remembered (`checked_once`). A form checked first as its row is read, unlocked, and
+    then again under the row's lock so makes no lookup under the lock, where it would
+    hold every other writer of the row (a worker pausing the bot) for as long."""
+    if _remembered_checks.get() is not None:  # inside one already: its outcomes
+        yield
+        return
+    token = _remembered_checks.set({})
+    try:
+        yield
+    finally:
+        _remembered_checks.reset(token)
+
+
+def checked_once(key: tuple, check: Callable[[], None]) -> None:
+    """`check()`, which raises a ValidationError when the URL is refused, once for `key`
+    (what is checked and its URL) inside `url_checks_remembered`, which then gives its
+    outcome again; every time outside it."""
+    remembered = _remembered_checks.get()
+    if remembered is None:
+        check()
+        return
+    if key not in remembered:
+        try:
+            check()
+        except forms.ValidationError as refusal:
+            remembered[key] = refusal.error_list
+            raise
+        remembered[key] = None
+    elif remembered[key] is not None:
+        raise forms.ValidationError(remembered[key])
+
+
 class CheckedURLField(HttpURLField):
     """An HttpURLField whose URL must also pass botadmin.http's check for what it is used
     for (`check`, raising a ValidationError), when it is entered rather than when it is
@@ -199,7 +241,7 @@ class CheckedURLField(HttpURLField):
     def clean(self, value):
         url = super().clean(value)
         if url and not self.disabled:
-            self.check(url)
+            checked_once((type(self).__qualname__, url), lambda: self.check(url))
         return url
 
 

@@ -13,7 +13,7 @@ from django.core.validators import RegexValidator
 from django.utils.translation import gettext_lazy as _
 
 from botadmin import http
-from botadmin.forms import InternalHttpURLField, NoLabelSuffix, url_check_errors
+from botadmin.forms import InternalHttpURLField, NoLabelSuffix, checked_once, url_check_errors
 
 from . import wecom_app_api as api
 
@@ -133,12 +133,13 @@ class WeComAppSettings(NoLabelSuffix, forms.Form):
             if networks
             else _("This proxy may not be used: %(reason)s")
         )
-        with url_check_errors(
-            refused,
-            _("The proxy URL cannot be checked now: %(reason)s. Try again in a moment."),
-            networks=", ".join(networks),
-        ):
-            http.check_proxy_url(url)
+        unresolved = _("The proxy URL cannot be checked now: %(reason)s. Try again in a moment.")
+
+        def check() -> None:
+            with url_check_errors(refused, unresolved, networks=", ".join(networks)):
+                http.check_proxy_url(url)
+
+        checked_once(("proxy_url", url), check)
         return url
 
 

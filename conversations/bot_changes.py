@@ -25,6 +25,7 @@ from django.utils.translation import gettext_lazy as _
 
 from audit.models import OperatorAction
 from audit.services import record_action
+from botadmin.forms import url_checks_remembered
 from botadmin.timezones import grouped_zone_choices, zone_filter_attrs
 from connectors import bot_settings
 from connectors.registry import CONNECTORS, connector_class
@@ -135,22 +136,37 @@ def change_connector_settings(bot: Bot, settings: dict, actor) -> list[str]:
     """Store new connector settings; returns the names that changed (secrets by name only).
 
     They are applied to the bot as stored now (read again under a lock, `bot` is
-    refreshed after), so that the other settings in connector_settings are today's too."""
-    with transaction.atomic():
-        current = Bot.objects.select_for_update().get(pk=bot.pk)  # one change at a time
-        connector = connector_class(current.connector)
-        before = bot_settings.stored_values(connector, current)
-        bot_settings.store(connector, current, settings)
-        current.full_clean()
-        changed = [
-            name
-            for name, value in bot_settings.stored_values(connector, current).items()
-            if value != before.get(name)
-        ]
-        if changed:
-            change_fields(current, changed, actor)
+    refreshed after), so that the other settings in connector_settings are today's too.
+    Their URLs' host lookups are made before the lock (`_check_settings_unlocked`)."""
+    with url_checks_remembered():
+        _check_settings_unlocked(bot.pk, settings)
+        with transaction.atomic():
+            current = Bot.objects.select_for_update().get(pk=bot.pk)  # one change at a time
+            connector = connector_class(current.connector)
+            before = bot_settings.stored_values(connector, current)
+            bot_settings.store(connector, current, settings)
+            current.full_clean()
+            changed = [
+                name
+                for name, value in bot_settings.stored_values(connector, current).items()
+                if value != before.get(name)
+            ]
+            if changed:
+                change_fields(current, changed, actor)
     bot.refresh_from_db()
     return changed
+
+
+def _check_settings_unlocked(bot_id: int, settings: dict) -> None:
+    """The settings checked over the bot as read now, unlocked, for the host lookups of
+    their URLs, which a slow name server makes last seconds: under the lock they would
+    hold the bot's other writers (a worker pausing it) as long. The check under the lock
+    is the verdict, made with these lookups' outcomes (url_checks_remembered)."""
+    unlocked = Bot.objects.filter(pk=bot_id).first()
+    connector = CONNECTORS.get(unlocked.connector) if unlocked is not None else None
+    if connector is not None:
+        bot_settings.store(connector, unlocked, settings)
+        bot_settings.errors(connector, unlocked)
 
 
 def change_fields(bot: Bot, changed: list[str], actor) -> None:

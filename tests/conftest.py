@@ -7,6 +7,7 @@ the filesystem broker by default, PostgreSQL and Redis in CI's second run.
 import os
 import socket
 import threading
+from types import SimpleNamespace
 
 import django.test.client
 import pytest
@@ -277,6 +278,28 @@ def hung_resolver(settings, monkeypatch):
     monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
     yield
     release.set()  # the stuck lookups end, freeing botadmin.dns's threads
+
+
+@pytest.fixture
+def slow_resolver(settings, monkeypatch):
+    """The system resolver takes its time over names under `.slow.example`, as a slow name
+    server does: while it looks one up, `slow_resolver.meanwhile()` runs (what the test
+    does meanwhile), then it answers 127.0.0.1; `lookups` counts them. URL checks are on
+    (agents may be private), and BOTADMIN_DNS_TIMEOUT leaves the test its time."""
+    settings.BOTADMIN_ALLOW_PRIVATE_URLS = False
+    settings.BOTADMIN_DNS_TIMEOUT = 30
+    resolver = SimpleNamespace(meanwhile=lambda: None, lookups=0)
+    real_getaddrinfo = socket.getaddrinfo
+
+    def getaddrinfo(host, *args, **kwargs):
+        if isinstance(host, str) and host.endswith(".slow.example"):
+            resolver.lookups += 1
+            resolver.meanwhile()
+            host = "127.0.0.1"
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    return resolver
 
 
 @pytest.fixture

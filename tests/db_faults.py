@@ -23,6 +23,10 @@ A request that read a row and then waits for its lock while another session chan
 
     with changed_while_waited_for(Bot, bot.pk, lambda bot: ...):
         client.post(...)  # reads the bot, waits for its lock, then goes on after the change
+
+Another process writing a row, waiting a little for its lock at most:
+
+    assert written_elsewhere(lambda: Bot.objects.filter(pk=bot.pk).update(...)) == "written"
 """
 
 import re
@@ -210,3 +214,27 @@ def changed_while_waited_for(model, pk: int, write):
     finally:
         thread.join(60)
     assert wrote.is_set(), "the block never waited for the row, or the write failed"
+
+
+def written_elsewhere(write, *, lock_timeout: str = "2s"):
+    """`write()` run on a connection of its own (another process's), which waits at most
+    `lock_timeout` for a row's lock: "written", or the DatabaseError of a write that
+    waited too long. PostgreSQL only (lock_timeout), with `transactional_db`."""
+    assert connection.vendor == "postgresql", "lock_timeout: PostgreSQL"
+    outcome: list = []
+
+    def run():
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT set_config('lock_timeout', %s, false)", [lock_timeout])
+            write()
+            outcome.append("written")
+        except DatabaseError as error:
+            outcome.append(error)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join(60)
+    return outcome[0] if outcome else "still waiting"

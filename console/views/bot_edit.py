@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from botadmin.forms import url_checks_remembered
 from connectors.registry import CONNECTORS, DEFAULT_KIND
 from conversations import bot_changes
 from conversations.roles import may_change_sending, may_create_bots
@@ -85,20 +86,21 @@ def bot_create(request):
 def connector_settings(request, bot_id: int):
     bot = admin_bot_or_403(request, bot_id)
     form = connector_settings_form(CONNECTORS[bot.connector], bot, request.POST)
-    if form.is_valid():
-        try:
-            changed = bot_changes.change_connector_settings(
-                bot, settings_values(form), request.user
-            )
-        except ValidationError as error:
-            bot.refresh_from_db()
-            _add_model_errors(form, error)
-        else:
-            if changed:
-                messages.success(request, _("Connector settings saved."))
+    with url_checks_remembered():  # each URL looked up once, not again under the lock
+        if form.is_valid():
+            try:
+                changed = bot_changes.change_connector_settings(
+                    bot, settings_values(form), request.user
+                )
+            except ValidationError as error:
+                bot.refresh_from_db()
+                _add_model_errors(form, error)
             else:
-                messages.info(request, _("Nothing changed."))
-            return redirect(_section(bot, "connection"))
+                if changed:
+                    messages.success(request, _("Connector settings saved."))
+                else:
+                    messages.info(request, _("Nothing changed."))
+                return redirect(_section(bot, "connection"))
     return render_bot_page(request, bot, connector_form=form)
 
 
