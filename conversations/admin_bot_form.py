@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 from botadmin.forms import (
     GENERATED,
     KEEP_CURRENT,
+    ChangedOnThePage,
     WebhookURLField,
     refused_as_changed_meanwhile,
     with_hint,
@@ -65,7 +66,7 @@ def label(kind: str) -> str:
     return str(connector.label) if connector is not None else kind
 
 
-class BotAdminFormBase(OtherFieldErrorsOnTheForm, forms.ModelForm):
+class BotAdminFormBase(ChangedOnThePage, OtherFieldErrorsOnTheForm, forms.ModelForm):
     """The bot form; the connectors' settings fields are added from their forms below."""
 
     class Meta:
@@ -90,14 +91,19 @@ class BotAdminFormBase(OtherFieldErrorsOnTheForm, forms.ModelForm):
                     # Secrets too: their PasswordInput never renders the value.
                     if name in self.fields:
                         self.initial.setdefault(name, value)
-        stored = {"webhook_url": self.instance.webhook_url}
+        settings = {}
         for connector in CONNECTORS.values():
-            stored.update(bot_settings.stored_values(connector, self.instance))
-        mask_url_fields(self, stored)
-        if self.instance.pk and "connector" in self.fields:  # not when read-only
-            # The page posts the connector it showed too (initial-connector), as the
-            # console's forms post what they showed (ChangedOnThePage): `clean_connector`.
-            self.fields["connector"].show_hidden_initial = True
+            settings.update(bot_settings.stored_values(connector, self.instance))
+        if self.instance.pk:
+            # The page posts the connector and the settings it showed too (initial-NAME),
+            # as the console's forms do (ChangedOnThePage): a tab opened before another
+            # switched the connector neither switches it back (`clean_connector`) nor
+            # puts back the settings it showed (`clean`). Secrets are never shown.
+            for name in ("connector", *settings):
+                field = self.fields.get(name)
+                if field is not None and not bot_settings.is_secret(field):
+                    field.show_hidden_initial = True
+        mask_url_fields(self, {"webhook_url": self.instance.webhook_url, **settings})
 
     def clean_connector(self) -> str:
         """The connector chosen on the page, or the one stored when the page left it as it
@@ -135,6 +141,8 @@ class BotAdminFormBase(OtherFieldErrorsOnTheForm, forms.ModelForm):
             value = data[name]
             if bot_settings.is_secret(field) and not value and self.instance.pk:
                 value = stored.get(name, "")  # write-only: empty keeps it
+            elif self.fields[name].show_hidden_initial and name not in self.changed_data:
+                value = stored.get(name, "")  # left as the page showed it: as stored now
             values[name] = data[name] = value
         bot_settings.store(connector, self.instance, values)
         if not self.instance.pk:

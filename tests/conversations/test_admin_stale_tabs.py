@@ -78,3 +78,30 @@ def test_a_connector_chosen_in_a_tab_opened_before_another_switched_it_is_refuse
     again = save(logged_in_superuser, bot, shown_again, bot_secret="s")
     assert again.status_code == 302, again.content.decode()[:2000]
     assert Bot.objects.get(pk=bot.pk).connector == "wecom_aibot"
+
+
+def test_a_tab_opened_before_another_switched_the_connector_keeps_the_new_connectors_settings(
+    logged_in_superuser, bot
+):
+    """It showed the AI bot's settings as they were before the other tab gave them: saved
+    for its rate limit, it put them back (an optional one cleared), or was refused for
+    the bot ID it showed empty, though it changed neither."""
+    stale = bot_tab(logged_in_superuser, bot)
+    ai_bot = {"bot_id": "aibBBBB", "bot_secret": "s", "ws_url": "wss://gw.example/ws"}
+    switched = save(
+        logged_in_superuser,
+        bot,
+        bot_tab(logged_in_superuser, bot),
+        connector="wecom_aibot",
+        **ai_bot,
+    )
+    assert switched.status_code == 302, switched.content.decode()[:2000]
+
+    saved = save(logged_in_superuser, bot, stale, rate_limit_per_minute="7")
+
+    assert saved.status_code == 302, saved.content.decode()[:2000]
+    bot.refresh_from_db()
+    assert (bot.connector, bot.rate_limit_per_minute) == ("wecom_aibot", 7)
+    assert bot.connector_settings == ai_bot
+    last = OperatorAction.objects.filter(action="bot.update").latest("pk")
+    assert last.summary == "rate_limit_per_minute"
