@@ -15,16 +15,16 @@ from __future__ import annotations
 import requests
 from django.utils.translation import gettext_noop
 
-from botadmin import http_failures, reasons
+from botadmin import http, http_failures, reasons
 from botadmin.logging import error_text
 from botadmin.reasons import Reason
 
 NO_ANSWER = gettext_noop("no answer from the endpoint: %(error)s")
 
 
-def unanswered(error: requests.RequestException, keep: int) -> Reason:
-    """The Reason an attempt failed with `error` (a RequestException); the exception's
-    text, cut to `keep` characters, is its `detail`."""
+def unanswered(error: requests.RequestException | http.UnknownHost, keep: int) -> Reason:
+    """The Reason an attempt failed with `error` (a RequestException, or a host name that
+    does not resolve); the exception's text, cut to `keep` characters, is its `detail`."""
     described = reasons.of(error)
     if isinstance(described, Reason):  # said in our words already (ResolveTimeout)
         return Reason(NO_ANSWER, error=described)

@@ -129,6 +129,13 @@ def post_signed(
             max_bytes=KEEP_BYTES,
             webhook=True,
         )
+    except http.UnknownHost as error:
+        # Its name was looked up when the endpoint was saved: one gone since is a receiver's
+        # DNS being changed, retried on the schedule as a receiver that does not answer (and
+        # as it is with BOTADMIN_ALLOW_PRIVATE_URLS on, where urllib3 looks it up).
+        return result(
+            WebhookAttempt.Outcome.FAILURE, None, attempt_reasons.unanswered(error, KEEP_BYTES)
+        )
     except http.UnsafeURLError as error:
         refused = Reason(
             gettext_noop("URL refused: %(error)s"),

@@ -5,9 +5,12 @@ text kept as a technical detail, not as the reason."""
 import io
 import json
 import logging
+import socket
+from datetime import timedelta
 
 import pytest
-from django.utils import translation
+import time_machine
+from django.utils import timezone, translation
 
 from botadmin.logging import MASK, use_format
 from botadmin.reasons import Reason, translate
@@ -59,6 +62,49 @@ def test_an_answer_not_complete_in_time_is_a_timeout(make_bot, record, receiver,
 
     assert attempt.response_text == "no answer from the endpoint: read timed out"
     assert "within 1 s" in reason_detail(attempt.response_text)
+
+
+@pytest.fixture
+def moving_name(monkeypatch):
+    """`hooks.moving.example`, the receiver's name (127.0.0.1) while `published[0]`; else
+    "no such name", as a name server answers while the receiver's DNS record is changed."""
+    published = [True]
+    real_getaddrinfo = socket.getaddrinfo
+
+    def getaddrinfo(host, *args, **kwargs):
+        if host == "hooks.moving.example":
+            if not published[0]:
+                raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+            host = "127.0.0.1"
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    return published
+
+
+@pytest.mark.parametrize("url_checks", [True, False])
+def test_a_receiver_whose_name_is_gone_from_dns_for_a_while_gets_the_message_on_a_retry(
+    url_checks, make_bot, record, receiver, settings, moving_name
+):
+    settings.BOTADMIN_ALLOW_PRIVATE_URLS = not url_checks
+    settings.BOTADMIN_WEBHOOK_NETWORKS = ["127.0.0.0/8"]  # the receiver's network
+    bot = make_bot(name="hooked", webhook_url=f"http://hooks.moving.example:{receiver.port}/in")
+    moving_name[0] = False
+    with time_machine.travel(timezone.now(), tick=False) as traveller:
+        delivery = record(bot)
+
+        assert attempt_delivery(delivery.pk) == "failure"
+
+        delivery.refresh_from_db()
+        assert (delivery.status, delivery.retry_step) == ("pending", 1)
+        reason = "no answer from the endpoint: cannot resolve hooks.moving.example"
+        assert delivery.last_error == delivery.attempts.get().response_text == reason
+        moving_name[0] = True
+        traveller.move_to(delivery.next_attempt_at + timedelta(milliseconds=1))
+        assert attempt_delivery(delivery.pk) == "success"
+
+    (request,) = receiver.requests
+    assert request.headers["Host"] == f"hooks.moving.example:{receiver.port}"
 
 
 def test_an_http_status_says_what_it_means():
