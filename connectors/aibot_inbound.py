@@ -14,7 +14,13 @@ from __future__ import annotations
 
 import json
 
-from .wecom_aibot_frames import MEDIA_REFERENCE, Callback, callback_body, clicked_task_id
+from .wecom_aibot_frames import (
+    MEDIA_REFERENCE,
+    Callback,
+    callback_body,
+    clicked_task_id,
+    mixed_image_reference,
+)
 
 
 def load_bot(bot_id: int):
@@ -79,7 +85,7 @@ def store_callback(bot, callback: Callback, known: dict | None = None) -> int | 
                     message=message,
                     kind=item["kind"],
                     cdn_type=MEDIA_REFERENCE,
-                    cdn=f"{item['url']}#{item['aeskey']}",
+                    cdn=mixed_image_reference(item),
                     status=MessageMedia.Status.PENDING,
                     next_attempt_at=timezone.now(),
                 )

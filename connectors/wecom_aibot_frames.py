@@ -209,6 +209,12 @@ def callback_body(frame: dict, reply_until: int | None) -> Callback:
     return Callback(seed, media)
 
 
+def mixed_image_reference(image: dict) -> str:
+    """The `cdn` of the media row of a `mixed` message's image: its URL with the message's
+    aeskey as the fragment (which no HTTP client sends)."""
+    return f"{image.get('url', '')}#{image.get('aeskey', '')}"
+
+
 def _without_mention(content: str) -> str:
     return _LEADING_MENTION.sub("", content, count=1)
 

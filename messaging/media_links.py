@@ -24,6 +24,7 @@ from django.utils.cache import patch_cache_control
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe
 
+from connectors.wecom_aibot_frames import mixed_image_reference
 from media import store
 from media.models import StoredFile
 
@@ -56,18 +57,24 @@ def media_fields(message: Message) -> dict | None:
 
     Uses `message.media` when it was prefetched (with `stored_file`, in id order):
     the forwarding engine does so for a whole batch in one query."""
+    rows = _stored_media(message)
+    return _fields(rows[0]) if rows else None
+
+
+def _stored_media(message: Message) -> list[MessageMedia]:
+    """The message's stored media rows with their files, in id order."""
     if "media" in getattr(message, "_prefetched_objects_cache", {}):
         stored = [m for m in message.media.all() if m.status == MessageMedia.Status.STORED]
-        row = stored[0] if stored else None
     else:
-        row = (
+        stored = list(
             MessageMedia.objects.filter(message=message, status=MessageMedia.Status.STORED)
             .select_related("stored_file")
             .order_by("pk")
-            .first()
         )
-    if row is None or row.stored_file is None:
-        return None
+    return [row for row in stored if row.stored_file is not None]
+
+
+def _fields(row: MessageMedia) -> dict:
     stored = row.stored_file
     fields = {
         "url": media_url(row.pk),
@@ -81,16 +88,42 @@ def media_fields(message: Message) -> dict | None:
 
 
 def with_media_fields(message: Message, body: dict) -> dict:
-    """The forwarded body: the msgtype object gains the archive's fields, beside its own."""
+    """The forwarded body: the msgtype object gains the archive's fields, beside its own;
+    so does each image of an AI bot's `mixed` message (`_with_mixed_media_fields`)."""
     part = body.get(message.msgtype)
     if not isinstance(part, dict) or "cdn" not in part:
-        return body  # nothing to fetch, no copy to link: no query on the forwarding path
+        return _with_mixed_media_fields(message, body)
     fields = media_fields(message)
     if fields is None:
         return body
     if "name" in part:  # the source's own `name` stays as it came
         fields.pop("name", None)
     return {**body, message.msgtype: {**part, **fields}}
+
+
+def _with_mixed_media_fields(message: Message, body: dict) -> dict:
+    """An AI bot's `mixed` message is forwarded as `text`, its items under `mixed`: each
+    image item gains the fields of its archived copy (the media row its reference names,
+    connectors.wecom_aibot_frames.mixed_image_reference), as an image message's object does."""
+    mixed = body.get("mixed")
+    items = mixed.get("msg_item") if isinstance(mixed, dict) else None
+    if not isinstance(items, list) or not any(_mixed_image(item) for item in items):
+        return body  # nothing archived to link: no query on the forwarding path
+    rows = {row.cdn: row for row in _stored_media(message)}
+    linked = []
+    for item in items:
+        image = _mixed_image(item)
+        row = rows.get(mixed_image_reference(image)) if image else None
+        linked.append({**item, "image": {**image, **_fields(row)}} if row else item)
+    return {**body, "mixed": {**mixed, "msg_item": linked}}
+
+
+def _mixed_image(item) -> dict | None:
+    if isinstance(item, dict) and item.get("msgtype") == "image":
+        image = item.get("image")
+        if isinstance(image, dict) and image.get("url"):
+            return image
+    return None
 
 
 def _read_token(token: str) -> tuple[int, str] | HttpResponse:

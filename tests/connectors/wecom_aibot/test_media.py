@@ -1,6 +1,7 @@
 """Media of AI bot messages: downloaded and decrypted at once, retried while the URL lives."""
 
 import base64
+import hashlib
 import json
 import os
 from datetime import timedelta
@@ -197,3 +198,41 @@ def test_a_received_files_name_reaches_the_webhook_in_the_forwarded_body(
     assert forwarded["aeskey"] == sent["file"]["aeskey"]  # WeCom's own fields stay
     assert forwarded["cdn_type"] == "wecom_aibot" and forwarded["size"] == 15
     assert forwarded["url"].startswith("http://testserver/files/")
+
+
+def test_a_mixed_messages_images_reach_the_webhook_each_with_its_archived_copy(
+    aibot_server,
+    aibot,
+    connected,
+    receiver,  # noqa: F811  (the imported fixture)
+    settings,
+):
+    settings.BOTADMIN_MEDIA_FORWARD_WAIT_SECONDS = 60
+    settings.BOTADMIN_PUBLIC_URL = "http://testserver"
+    aibot.webhook_url = receiver.url("/hook")
+    aibot.save()
+    first, second = image_bytes(size=(4, 4)), image_bytes(size=(5, 5))
+    items = []
+    for picture in (first, second):
+        url, aeskey = aibot_server.media_url(picture)
+        items.append({"msgtype": "image", "image": {"url": url, "aeskey": aeskey}})
+    text = {"msgtype": "text", "text": {"content": "看"}}
+    aibot_server.push_message(
+        "bot1",
+        {"msgid": "mx", "chattype": "single", "from": {"userid": "lisi"}, "msgtype": "mixed",
+         "mixed": {"msg_item": [text, *items]}},
+    )  # fmt: skip
+    assert wait_until(lambda: MessageMedia.objects.count() == 2, timeout=30)
+
+    assert fetch_due() == ["stored", "stored"]
+    assert forward_due() == ["success"]
+
+    (request,) = receiver.requests
+    forwarded = json.loads(request.body)["mixed"]["msg_item"]
+    assert forwarded[0] == text
+    for item, sent, picture in zip(forwarded[1:], items, (first, second), strict=True):
+        image = item["image"]
+        assert image["aeskey"] == sent["image"]["aeskey"]  # WeCom's own fields stay
+        assert image["url"].startswith("http://testserver/files/")
+        assert (image["size"], image["content_type"]) == (len(picture), "image/png")
+        assert image["sha256"] == hashlib.sha256(picture).hexdigest()
