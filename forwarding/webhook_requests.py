@@ -53,7 +53,8 @@ def forward_payload(message, endpoint) -> dict:
     """
     body = with_media_fields(message, dict(message.body))
     # Missing or null (the agent may send either): receivers rely on both to reply and order.
-    if body.get("msgid") is None:
+    # An empty msgid is stored as none (each such callback a new message): filled too.
+    if body.get("msgid") in (None, ""):
         body["msgid"] = message.upstream_msgid or message.msgid
     if body.get("timestamp") is None:
         body["timestamp"] = int((message.sent_at or message.created_at).timestamp())

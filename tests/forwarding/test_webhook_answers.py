@@ -46,6 +46,18 @@ def test_a_msgid_or_timestamp_the_agent_sent_as_null_is_filled(field, hooked_bot
     assert body[field] == filled[field]
 
 
+def test_an_empty_msgid_is_filled_as_a_missing_one_each_message_its_own(
+    hooked_bot, receiver, record
+):
+    # Stored as no msgid (each such callback a new message): the receiver gets them apart.
+    deliveries = [record(hooked_bot, msgid=""), record(hooked_bot, msgid="")]
+
+    assert [attempt_delivery(d.pk) for d in deliveries] == ["success", "success"]
+
+    forwarded = [json.loads(request.body)["msgid"] for request in receiver.requests]
+    assert forwarded == [d.message.msgid for d in deliveries]
+
+
 def test_retries_keep_the_webhook_id_and_carry_their_own_timestamp(hooked_bot, receiver, record):
     receiver.script([500, 500, 200])
     with time_machine.travel(timezone.now(), tick=False) as traveller:
