@@ -459,7 +459,8 @@ def test_inbound_messages_show_their_receipt_on_click(
 ):
     message = make_message(group, text="你好", upstream_msgid="wx-123")
     fragment = operator_client.get(f"{history_url}messages/{message.pk}/trace").content.decode()
-    assert "wx-123" in fragment
+    assert "企业微信消息 ID" in fragment and "wx-123" in fragment
+    assert "WeCom" not in fragment  # the label was left in English
 
 
 def test_a_received_messages_details_page_names_its_sender_as_the_timeline_does(
