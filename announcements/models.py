@@ -190,6 +190,13 @@ class Announcement(models.Model):
         return zone_or_default(self.timezone)
 
     @property
+    def is_recurring(self) -> bool:
+        """It runs again and again (daily, weekly, …), not once."""
+        from .schedule import RECURRING  # schedule.py imports this module
+
+        return self.schedule_kind in RECURRING
+
+    @property
     def is_editable(self) -> bool:
         """Drafts, active and paused announcements, including a recurring one that has run
         before (its past runs keep what they sent), but not:
