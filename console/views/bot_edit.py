@@ -131,6 +131,8 @@ def add_operator(request, bot_id: int):
     user = form.cleaned_data["username"]
     if bot_changes.set_operator(bot, user, request.user, operator=True):
         messages.success(request, _("%(user)s is now an operator.") % {"user": user.username})
+    else:
+        messages.info(request, _("%(user)s is already an operator.") % {"user": user.username})
     return redirect(_section(bot, "operators"))
 
 

@@ -283,6 +283,18 @@ def test_adding_an_operator_by_username(operator_client, bot, make_operator):
     assert operator_client.post(url, {"username": f"nobody{NUL}"}).status_code == 400
 
 
+def test_adding_someone_already_an_operator_says_so(operator_client, bot, make_operator):
+    """The button did nothing visible: no message, the list as it was."""
+    make_operator("carl", bot)
+
+    response = operator_client.post(
+        reverse("console:bot_operator_add", args=[bot.pk]), {"username": "carl"}, follow=True
+    )
+
+    assert "carl 已经是操作员。" in response.content.decode()
+    assert bot.operators.filter(username="carl").count() == 1
+
+
 def test_a_superuser_adding_someone_without_an_account_is_shown_where_users_are_made(
     client, superuser, bot
 ):
