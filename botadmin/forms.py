@@ -20,14 +20,14 @@ from contextvars import ContextVar
 
 from django import forms
 from django.contrib.admin import helpers
-from django.core.validators import MinValueValidator, URLValidator
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils.functional import cached_property
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
 from . import http, reasons
-from .internal_urls import InternalURLValidator
+from .internal_urls import HttpURLValidator, InternalURLValidator
 from .url_spelling import normalized_url
 
 
@@ -176,11 +176,11 @@ class OncePerPageActionForm(helpers.ActionForm):
 
 
 class HttpURLField(forms.URLField):
-    """A URL botadmin.http can request: http or https only. It replaces URLField's
-    own validator (which also takes ftp) instead of adding to it, so a bad URL is
-    told once, not twice."""
+    """A URL botadmin.http can request: http or https only, another scheme refused as
+    such. It replaces URLField's own validator (which also takes ftp) instead of adding
+    to it, so a bad URL is told once, not twice."""
 
-    default_validators = [URLValidator(schemes=["http", "https"])]
+    default_validators = [HttpURLValidator()]
 
 
 class InternalHttpURLField(HttpURLField):
@@ -252,6 +252,8 @@ class WebhookURLField(CheckedURLField):
     uses it: the console's endpoint form, the admin's bot and endpoint forms, and
     `createbot --webhook-url`. Its value is the URL normalised (scheme and host in lower
     case, no default port: botadmin.url_spelling), as endpoints' URLs are compared."""
+
+    default_error_messages = {"scheme": _("The webhook URL must start with http:// or https://.")}
 
     def clean(self, value):
         url = super().clean(value)

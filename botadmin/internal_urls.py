@@ -18,6 +18,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db import models
 from django.utils.regex_helper import _lazy_re_compile
+from django.utils.translation import gettext_lazy as _
 
 # Django's host pattern with its domain and top-level domain made optional.
 _ONE_LABEL_OR_MORE = (
@@ -32,7 +33,24 @@ if URLValidator.host_re not in URLValidator.regex.pattern:  # pragma: no cover
     raise ImportError("Django's URLValidator no longer builds its pattern from host_re")
 
 
-class InternalURLValidator(URLValidator):
+class HttpURLValidator(URLValidator):
+    """An http(s) URL, another scheme refused as such (code "scheme": a form field's
+    `error_messages` may name the URL, "The agent URL must start with …"), any other
+    fault with Django's message."""
+
+    scheme_message = _("Enter a URL that starts with http:// or https://.")
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("schemes", ["http", "https"])
+        super().__init__(**kwargs)
+
+    def __call__(self, value):
+        if isinstance(value, str) and value.split("://")[0].lower() not in self.schemes:
+            raise ValidationError(self.scheme_message, code="scheme", params={"value": value})
+        super().__call__(value)
+
+
+class InternalURLValidator(HttpURLValidator):
     """An http(s) URL whose host may also be a single label (`proxy`), never a bare number
     (`http://1234/`, which resolvers read as an IPv4 address)."""
 
@@ -40,10 +58,6 @@ class InternalURLValidator(URLValidator):
         URLValidator.regex.pattern.replace(URLValidator.host_re, _ONE_LABEL_OR_MORE),
         re.IGNORECASE,
     )
-
-    def __init__(self, **kwargs):
-        kwargs.setdefault("schemes", ["http", "https"])
-        super().__init__(**kwargs)
 
     def __call__(self, value):
         super().__call__(value)

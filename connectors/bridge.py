@@ -105,7 +105,10 @@ class BridgeSettings(NoLabelSuffix, forms.Form):
         max_length=500,
         assume_scheme="https",
         help_text=_("The agent's base URL, e.g. http://agent.internal:8080."),
-        error_messages={"required": _("A bridge bot needs its agent's URL.")},
+        error_messages={
+            "required": _("A bridge bot needs its agent's URL."),
+            "scheme": _("The agent URL must start with http:// or https://."),
+        },
     )
     agent_token = forms.CharField(
         label=_("agent token"),

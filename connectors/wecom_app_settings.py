@@ -91,6 +91,7 @@ class WeComAppSettings(NoLabelSuffix, forms.Form):
         required=False,
         max_length=500,
         assume_scheme="http",
+        error_messages={"scheme": _("The outbound proxy URL must start with http:// or https://.")},
         help_text=_(
             "Only when the app's trusted IP (企业可信IP) is a proxy's: http://host:port, or "
             "https://host:port for a proxy reached over TLS (its certificate is checked "
