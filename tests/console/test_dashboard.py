@@ -169,7 +169,7 @@ def test_the_dashboard_flags_failing_and_disabled_webhook_endpoints(operator_cli
     operator_client.cookies["django_language"] = "en"
     page = operator_client.get(DASHBOARD).content.decode()
 
-    assert "Failing: 4 failures in a row" in page
+    assert ">Failing</span>" in page and ": 4 failures in a row" in page
     assert ">Disabled</span>" in page and "deliveries kept failing for 3 days" in page
     assert ">Healthy</span>" in page and ">Switched off</span>" in page
 
@@ -517,10 +517,12 @@ def test_each_webhook_endpoint_in_the_dashboard_is_named_and_links_to_its_page(
 
     lines = webhook_lines()
 
+    with translation.override("zh-hans"):  # the page's language
+        since = {e: clock_time(e.failing_since) for e in (crm, fail)}
     assert lines == {
-        link(crm): "CRM 同步 失败中：连续失败 89 次 8 分钟前开始",
+        link(crm): f"CRM 同步 失败中 自 {since[crm]} 起连续失败 89 次",
         link(ok): "127.0.0.1:7668/ok 正常 上次成功于不到一分钟前",
-        link(fail): "127.0.0.1:7668/fail 失败中：连续失败 3 次 不到一分钟前开始",
+        link(fail): f"127.0.0.1:7668/fail 失败中 自 {since[fail]} 起连续失败 3 次",
         link(alone): "hooks.example.org 尚无投递",
     }
     assert queries_of_the_dashboard() == queries_for_one

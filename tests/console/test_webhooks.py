@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from django.contrib.auth.models import Permission
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from standardwebhooks.webhooks import Webhook
 
 from audit.models import OperatorAction
@@ -373,7 +373,8 @@ def test_another_bots_endpoint_is_not_found_for_deleting(operator_client, bot, o
 def test_health_under_a_minute_says_less_than_a_minute_in_both_languages(
     operator_client, bot, receiver
 ):
-    """A failure seconds ago read "自 0 分钟 前起", then the stiff "自不到一分钟前起"."""
+    """A success seconds ago read "自 0 分钟 前起", then the stiff "自不到一分钟前起". A
+    failing endpoint says since when at a clock time (tests/console/test_endpoint_health.py)."""
     now = timezone.now()
     failing = WebhookEndpoint.objects.create(
         bot=bot,
@@ -395,17 +396,21 @@ def test_health_under_a_minute_says_less_than_a_minute_in_both_languages(
         row = html.split(endpoint.url)[1].split("</tr>")[0]
         return " ".join(re.sub(r"<[^>]+>", " ", row).split())
 
+    def since(endpoint, language: str) -> str:
+        with translation.override(language):
+            return clock_time(endpoint.failing_since)
+
     chinese = operator_client.get(url("webhooks", bot)).content.decode()
     operator_client.cookies["django_language"] = "en"
     english = operator_client.get(url("webhooks", bot)).content.decode()
 
     assert "0 分钟" not in chinese and "0 minutes" not in english
-    assert "不到一分钟前开始" in health(chinese, failing) and "自" not in health(chinese, failing)
-    assert "since less than a minute ago" in health(english, failing)
+    assert f"自 {since(failing, 'zh-hans')} 起连续失败 1 次" in health(chinese, failing)
+    assert f"since {since(failing, 'en')}: 1 failure in a row" in health(english, failing)
     assert "上次成功于不到一分钟前" in health(chinese, healthy)
     assert "last success less than a minute ago" in health(english, healthy)
-    assert "5 分钟前开始" in health(chinese, older)
-    assert "since 5 minutes ago" in health(english, older)
+    assert f"自 {since(older, 'zh-hans')} 起连续失败 3 次" in health(chinese, older)
+    assert f"since {since(older, 'en')}: 3 failures in a row" in health(english, older)
 
 
 def test_the_settings_form_labels_have_no_colon_in_either_language(operator_client, bot, endpoint):
