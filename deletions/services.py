@@ -52,6 +52,7 @@ from messaging.media_retention import delete_unused_files
 from messaging.models import CardTaskId, DeliveryAttempt, Message, MessageMedia, UploadedMedia
 from messaging.outbox import RetrySchedule, retry_delay
 
+from .kinds import kind_name
 from .models import DeletionJob
 
 logger = logging.getLogger(__name__)
@@ -640,7 +641,7 @@ def progress_rows(job: DeletionJob) -> list[dict]:
         rows.append(
             {
                 "label": label,
-                "name": model._meta.verbose_name_plural,
+                "name": kind_name(model),
                 "planned": min(planned, COUNT_CAP) if planned is not None else None,
                 "over_cap": planned is not None and counted_over_cap(planned),
                 "deleted": job.counts.get(label, 0),

@@ -3,6 +3,9 @@ then follow the job; operators of other bots, and operators who are not its admi
 
 from __future__ import annotations
 
+import re
+
+import pytest
 from django.contrib.auth.models import Permission
 from django.urls import reverse
 
@@ -10,6 +13,7 @@ from audit.models import OperatorAction
 from conversations.models import Bot
 from deletions import services
 from deletions.models import DeletionJob
+from messaging.models import Message
 
 
 def _delete_url(bot) -> str:
@@ -76,3 +80,41 @@ def test_an_operator_who_is_not_its_bot_admin_may_not(client, make_operator, bot
     assert client.get(_delete_url(bot)).status_code == 403
     assert client.post(_delete_url(bot), {"name": bot.name}).status_code == 403
     assert not DeletionJob.objects.exists() and Bot.objects.get(pk=bot.pk).is_active
+
+
+# What the confirmation said before: the models' names, "Message media", "Card task IDs".
+MODEL_NAMES = {
+    "en": ["Message media", "Card task IDs", "Bot connections", "Deleted conversations"],
+    "zh-hans": ["消息媒体", "卡片任务 ID", "机器人连接", "已删除的会话"],
+}
+
+
+@pytest.mark.parametrize(
+    "language, messages, count, conversations",
+    [
+        ("en", "Messages", "1,234", "Conversations (groups and contacts)"),
+        ("zh-hans", "消息", "1234", "会话（群聊和联系人）"),  # Django's Chinese: no separator
+    ],
+)
+def test_the_confirmation_counts_what_goes_in_the_operators_words(
+    operator_client, bot, group, language, messages, count, conversations
+):
+    Message.objects.bulk_create(
+        Message(
+            bot=bot,
+            conversation=group,
+            direction="in",
+            msgtype="text",
+            body={"msgtype": "text", "text": {"content": f"第 {i} 条"}},
+            status=Message.Status.RECEIVED,
+            source=Message.Source.AGENT,
+        )
+        for i in range(1234)
+    )
+    operator_client.cookies["django_language"] = language
+
+    page = operator_client.get(_delete_url(bot)).content.decode()
+
+    rows = dict(re.findall(r'<th scope="row">([^<]+)</th><td class="num">([^<]+)</td>', page))
+    assert rows[messages] == count and rows[conversations] == "1"
+    assert not [name for name in MODEL_NAMES[language] if name in rows]
