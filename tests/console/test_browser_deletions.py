@@ -59,7 +59,9 @@ def test_a_bot_admin_deletes_a_conversation_and_follows_it(
     expect(
         counts.filter(has=page.get_by_role("rowheader", name="消息", exact=True))
     ).to_contain_text("4")
-    expect(counts.filter(has=page.get_by_role("rowheader", name="消息媒体"))).to_contain_text("2")
+    expect(
+        counts.filter(has=page.get_by_role("rowheader", name="这些消息中的图片和文件"))
+    ).to_contain_text("2")
     shoot(page, "deletions-01-confirm-conversation")
     page.get_by_role("button", name="删除会话及其历史记录").click()
 
