@@ -38,7 +38,10 @@ def test_a_bot_admin_deletes_a_conversation_from_its_page(
     html = confirm.content.decode()
     rows = {row["label"]: row["planned"] for row in confirm.context["rows"]}
     assert rows["messaging.Message"] == 4 and rows["messaging.MessageMedia"] == 3
-    assert "消息媒体" in html and "删除 销售群 会把它连同全部历史从 acme 中永久移除" in html
+    assert (
+        "这些消息中的图片和文件" in html
+        and "删除 销售群 会把它连同全部历史从 acme 中永久移除" in html
+    )
     assert not DeletionJob.objects.exists()
 
     answer = operator_client.post(_delete_url(group))
