@@ -79,9 +79,7 @@ class DeletesInBackgroundMixin:
             "targets": [
                 {
                     "object": obj,
-                    "rows": services.progress_rows(
-                        DeletionJob(planned=services.planned_counts(self.deletion_kind, obj))
-                    ),
+                    "rows": services.what_goes(self.deletion_kind, obj),
                     "running": services.unfinished_job(self.deletion_kind, obj.pk),
                 }
                 for obj in objects

@@ -650,6 +650,14 @@ def progress_rows(job: DeletionJob) -> list[dict]:
     return rows
 
 
+def what_goes(kind: str, target) -> list[dict]:
+    """A confirmation's rows (progress_rows) before the job: the kinds deleting the target
+    removes some of. A kind it removes none of (a bridge bot's long connection) is left
+    out: fifteen rows, most of them 0, hid the few that matter."""
+    rows = progress_rows(DeletionJob(planned=planned_counts(kind, target)))
+    return [row for row in rows if row["planned"]]
+
+
 def may_retry(user, job: DeletionJob) -> bool:
     """Whether `user` may try a failed job again: who may ask for it, the bot's bot admins
     (superusers among them). A bot gone meanwhile: superusers only."""

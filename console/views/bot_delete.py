@@ -43,7 +43,7 @@ def bot_delete(request, bot_id: int):
     if request.method == "POST" and form.is_valid():
         job, _created = services.request_bot_deletion(bot, request.user, via="console")
         return redirect("console:deletion", job_id=job.pk)
-    planned = DeletionJob(planned=services.planned_counts(DeletionJob.Kind.BOT, bot))
-    context = {"bot": bot, "form": form, "rows": services.progress_rows(planned)}
+    rows = services.what_goes(DeletionJob.Kind.BOT, bot)
+    context = {"bot": bot, "form": form, "rows": rows}
     status = 400 if request.method == "POST" else 200
     return render(request, "console/deletions/confirm.html", context, status=status)

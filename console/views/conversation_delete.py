@@ -30,13 +30,10 @@ def conversation_delete(request, bot_id: int, pk: int):
             conversation, request.user, via="console"
         )
         return redirect("console:deletion", job_id=job.pk)
-    planned = DeletionJob(
-        planned=services.planned_counts(DeletionJob.Kind.CONVERSATION, conversation)
-    )
     context = {
         "bot": bot,
         "conversation": conversation,
-        "rows": services.progress_rows(planned),
+        "rows": services.what_goes(DeletionJob.Kind.CONVERSATION, conversation),
         "may_delete": may_delete,
     }
     if not may_delete:

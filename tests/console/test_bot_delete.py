@@ -118,3 +118,12 @@ def test_the_confirmation_counts_what_goes_in_the_operators_words(
     rows = dict(re.findall(r'<th scope="row">([^<]+)</th><td class="num">([^<]+)</td>', page))
     assert rows[messages] == count and rows[conversations] == "1"
     assert not [name for name in MODEL_NAMES[language] if name in rows]
+    assert "0" not in rows.values()  # a kind it removes none of is left out
+
+
+def test_a_bot_without_history_says_nothing_else_goes(operator_client, bot):
+    operator_client.cookies["django_language"] = "en"
+
+    page = operator_client.get(_delete_url(bot)).content.decode()
+
+    assert "Nothing else: it has no history yet." in page and "<th scope=" not in page
