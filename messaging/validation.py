@@ -196,6 +196,8 @@ _ASCII_WHITESPACE = str.maketrans("", "", " \t\n\r\f\v")
 
 def _check_bytes(payload: dict, msgtype: str, max_bytes: int) -> bytes | None:
     """The decoded `base64` of an image or file (checked against its md5), None with a `url`."""
+    if "url" in payload and "base64" in payload:
+        raise _several_sources(msgtype)
     if "url" in payload:
         _check_url(payload["url"], f"{msgtype}.url")
     if "base64" not in payload:
@@ -246,9 +248,7 @@ def _check_upload(payload: dict, msgtype: str, connector) -> bool:
     if "media_id" not in payload:
         return False
     if "url" in payload or "base64" in payload:
-        raise Err.FIELD_INVALID.error(
-            f"invalid field: {msgtype} takes media_id, url or base64, not several"
-        )
+        raise _several_sources(msgtype)
     if not payload["media_id"].strip():
         raise Err.MEDIA_MISSING.error(f"media_id missing: {msgtype}.media_id is empty")
     upload = live_upload(connector.bot, payload["media_id"], msgtype)
@@ -256,6 +256,14 @@ def _check_upload(payload: dict, msgtype: str, connector) -> bool:
     if msgtype == "file":
         payload.setdefault("name", upload.name)
     return True
+
+
+def _several_sources(msgtype: str):
+    # One source, or which one is sent would be the connector's choice (base64 it was).
+    sources = (
+        "url or base64, not both" if msgtype == "image" else "media_id, url or base64, not several"
+    )
+    return Err.FIELD_INVALID.error(f"invalid field: {msgtype} takes {sources}")
 
 
 def _check_file(payload: dict, limits: Limits, connector) -> None:
