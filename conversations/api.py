@@ -14,7 +14,7 @@ from django.db import connection
 from django.http import HttpRequest, HttpResponse
 from ninja import Field, Query, Router, Schema
 
-from botadmin.api import COMPACT_JSON, answers
+from botadmin.api import COMPACT_JSON, answers, given_twice_differently
 from botadmin.errors import Err
 
 from .models import Bot, Conversation
@@ -83,6 +83,12 @@ def _list_route(
         q: str = Query("", max_length=100, description=Q_DESCRIPTION),
         include_inactive: bool = Query(False, description=INACTIVE_DESCRIPTION),
     ):
+        # Two different values would otherwise be one silently (Django keeps the last).
+        for name in ("q", "include_inactive"):
+            if given_twice_differently(request, name):
+                raise Err.INVALID_PARAMETER.error(
+                    f"invalid parameter: {name} is given twice with different values"
+                )
         if "\x00" in q:
             raise Err.INVALID_PARAMETER.error("invalid parameter: q contains a NUL character")
         rows = _rows(_active(request.auth), kind, q, include_inactive, *fields)

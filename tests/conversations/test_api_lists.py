@@ -148,3 +148,25 @@ def test_a_bad_parameter_answers_in_the_envelope(client, bot):
         "errcode": 40035,
         "errmsg": "invalid parameter: q contains a NUL character",
     }
+
+
+@pytest.mark.parametrize(
+    "query, name",
+    [
+        ("include_inactive=1&include_inactive=0", "include_inactive"),
+        ("q=Bob&q=Alice", "q"),
+    ],
+)
+def test_a_parameter_given_twice_with_different_values_is_40035(client, bot, contacts, query, name):
+    answer = client.get(f"/api/users?secret={bot.secret}&{query}")
+    assert answer.status_code == 400 and answer.json() == {
+        "errcode": 40035,
+        "errmsg": f"invalid parameter: {name} is given twice with different values",
+    }
+
+
+def test_the_same_value_twice_is_one(client, bot, contacts):
+    answer = client.get(
+        f"/api/users?secret={bot.secret}&q=A&q=A&include_inactive=1&include_inactive=1"
+    )
+    assert [user["name"] for user in answer.json()["data"]] == ["Aaron", "Alice"]
