@@ -331,7 +331,9 @@ def api_not_found(request: HttpRequest, *args, **kwargs):
     """7000404 for an unknown path under /api/ and under WeCom's /cgi-bin/, in WeCom's
     envelope, naming the send URL. The path only: the query string may hold a key."""
     return error_response(
-        Err.NO_SUCH_ENDPOINT.error(f"no such endpoint: {request.path[:100]}; {SEND_URL_HINT}")
+        Err.NO_SUCH_ENDPOINT.error(
+            f"no such endpoint: {errmsg_value(request.path, 100)}; {SEND_URL_HINT}"
+        )
     )
 
 
@@ -464,11 +466,14 @@ class JsonApiAnswersMiddleware:
         if status == 405:
             headers["Allow"] = _with_head(headers.get("Allow", ""))
             error = Err.METHOD_NOT_ALLOWED.error(
-                f"method not allowed: {request.method[:10]}; {request.path[:100]} takes "
+                f"method not allowed: {errmsg_value(request.method, 10)}; "
+                f"{errmsg_value(request.path, 100)} takes "
                 f"{headers['Allow'] or 'another method'}"
             )
         elif status == 404:
-            error = Err.NO_SUCH_ENDPOINT.error(f"no such endpoint: {request.path[:100]}")
+            error = Err.NO_SUCH_ENDPOINT.error(
+                f"no such endpoint: {errmsg_value(request.path, 100)}"
+            )
         elif status == 400 and (host := _disallowed_host(request)) is not None:
             error = Err.INVALID_PARAMETER.error(
                 f"invalid parameter: Host {host[:100]!r} is not allowed (ALLOWED_HOSTS)"

@@ -28,7 +28,7 @@ import zlib
 from django.http import HttpRequest
 
 from .api import not_json, refuse_body_over
-from .errors import Err
+from .errors import Err, errmsg_value
 
 # The content codings we decompress, as zlib's wbits: gzip's header, zlib's (RFC 9110 8.4.1).
 _CODINGS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
@@ -61,7 +61,7 @@ def _decoded(raw: bytes, charset: str) -> str:
             return raw.decode(encoding)
         except UnicodeError:
             continue
-    raise not_json(f"it is not {charset or 'UTF-8'}")
+    raise not_json(f"it is not {errmsg_value(charset, 40) if charset else 'UTF-8'}")
 
 
 def refuse_content_coding(request: HttpRequest) -> None:
@@ -82,7 +82,7 @@ def _content_coding(request: HttpRequest) -> str:
         return ""
     if len(codings) > 1:
         raise Err.UNSUPPORTED_MEDIA_TYPE.error(
-            f"Content-Encoding {', '.join(codings)[:60]} is not supported: "
+            f"Content-Encoding {errmsg_value(', '.join(codings), 60)} is not supported: "
             "compress the body once, with gzip or deflate"
         )
     if codings[0] not in _CODINGS:
@@ -92,7 +92,7 @@ def _content_coding(request: HttpRequest) -> str:
 
 def _unsupported_coding(coding: str, advice: str):
     return Err.UNSUPPORTED_MEDIA_TYPE.error(
-        f"Content-Encoding {coding[:40]} is not supported: {advice}"
+        f"Content-Encoding {errmsg_value(coding, 40)} is not supported: {advice}"
     )
 
 
@@ -107,7 +107,7 @@ def _charset(request: HttpRequest) -> str:
         is_text = False
     if not is_text:
         raise Err.UNSUPPORTED_MEDIA_TYPE.error(
-            f"Content-Type charset {charset[:40]} is not a character set: send UTF-8"
+            f"Content-Type charset {errmsg_value(charset, 40)} is not a character set: send UTF-8"
         )
     return charset
 

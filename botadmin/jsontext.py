@@ -15,6 +15,8 @@ import json
 import math
 import sys
 
+from .errors import errmsg_value
+
 # WeCom's deepest body (a template card) nests 5 levels.
 MAX_DEPTH = 32
 
@@ -169,13 +171,13 @@ def unstorable(node, where: str) -> str | None:
     """What in `node` (a decoded JSON value, keys included) no database stores, or None."""
     if isinstance(node, str):
         if "\x00" in node:
-            return f"{where} contains a NUL character"
+            return f"{errmsg_value(where)} contains a NUL character"
         try:
             node.encode("utf-8")
         except UnicodeEncodeError:
-            return f"{where} is not valid UTF-8"
+            return f"{errmsg_value(where)} is not valid UTF-8"
     elif isinstance(node, float) and not math.isfinite(node):
-        return f"{where} is not a finite number"
+        return f"{errmsg_value(where)} is not a finite number"
     elif isinstance(node, dict):
         for key, value in node.items():
             if problem := unstorable(key, f"{where} key") or unstorable(value, f"{where}.{key}"):

@@ -26,7 +26,7 @@ from botadmin.api import (
     well_formed_conversation_id,
 )
 from botadmin.api_body import body_text
-from botadmin.errors import Err
+from botadmin.errors import Err, errmsg_value
 
 from .models import Message
 from .ratelimit import check_send_rate
@@ -135,7 +135,7 @@ def _json_body(request: HttpRequest):
     media_type = request.content_type.split(";")[0].strip().lower()
     if media_type not in JSON_COMPATIBLE_TYPES and not media_type.endswith("+json"):
         raise Err.UNSUPPORTED_MEDIA_TYPE.error(
-            f"Content-Type must be application/json, not {media_type[:60]}"
+            f"Content-Type must be application/json, not {errmsg_value(media_type, 60)}"
         )
     # body_text reads the stream directly: request.body would stop at Django's
     # DATA_UPLOAD_MAX_MEMORY_SIZE, smaller than a 2 MB image in base64.

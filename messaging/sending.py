@@ -272,17 +272,17 @@ def _unknown_conversation(bot: Bot, conversation_id: str) -> ApiError:
     when = deleted_at(bot, conversation_id)
     if when is not None:
         return Err.CONVERSATION_DELETED.error(
-            f"conversation deleted: {conversation_id} was deleted at {when.isoformat()}; "
+            f"conversation deleted: {errmsg_value(conversation_id)} was deleted at {when.isoformat()}; "
             "nothing is sent to it"
         )
     return Err.UNKNOWN_CONVERSATION.error(
-        f"unknown conversation_id: {conversation_id} is not a user or group of this bot"
+        f"unknown conversation_id: {errmsg_value(conversation_id)} is not a user or group of this bot"
     )
 
 
 def _being_deleted(conversation: Conversation) -> ApiError:
     return Err.CONVERSATION_DELETED.error(
-        f"conversation deleted: {conversation.conversation_id} is being deleted; "
+        f"conversation deleted: {errmsg_value(conversation.conversation_id)} is being deleted; "
         "nothing is sent to it"
     )
 

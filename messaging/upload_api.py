@@ -18,7 +18,7 @@ from pydantic import Field
 
 from botadmin.api import answers, envelope, given_twice_differently, refuse_body_over
 from botadmin.api_body import refuse_content_coding
-from botadmin.errors import Err
+from botadmin.errors import Err, errmsg_value
 
 from . import uploads
 from .ratelimit import check_send_rate
@@ -118,7 +118,9 @@ def _media_part(request: HttpRequest):
         # (DATA_UPLOAD_MAX_MEMORY_SIZE): the same mistake as a small one, not a large body.
         media = None
     except MultiPartParserError as error:
-        raise Err.INVALID_PARAMETER.error(f"invalid parameter: multipart body: {error}") from None
+        raise Err.INVALID_PARAMETER.error(
+            f"invalid parameter: multipart body: {errmsg_value(str(error), 100)}"
+        ) from None
     if media is None:
         raise Err.MEDIA_MISSING.error(
             "media data missing: send the file as a multipart part named media, with a filename"
