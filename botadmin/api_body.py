@@ -18,8 +18,9 @@ taken alike by both (docs/api.md says the same, after chunked bodies):
   `StringContent(json, Encoding.Unicode, "application/json")` sends UTF-16 and says
   so); with another declared charset the body is still read as UTF-8 when it is
   UTF-8 (as WeCom reads it: Java clients label UTF-8 ISO-8859-1), else in that
-  charset (a GBK body); a charset that is not (`rot13`, `base64`, an unknown name) is 7000003, HTTP 415. A
-  body that is not in its charset is 7000001, `…: it is not UTF-8`.
+  charset (a GBK body). The charsets are the WHATWG labels of `web_charsets`; any other
+  (`rot13`, `unicode_escape`, an unknown name) is 7000003, HTTP 415. A body that is
+  not in its charset is 7000001, `…: it is not UTF-8`.
 """
 
 import codecs
@@ -29,7 +30,9 @@ from django.http import HttpRequest
 
 from .api import not_json, refuse_body_over
 from .errors import Err, errmsg_value
+from .web_charsets import codec_for
 
+_UTF16_BOMS = {codecs.BOM_UTF16_LE: "utf-16-le", codecs.BOM_UTF16_BE: "utf-16-be"}
 # The content codings we decompress, as zlib's wbits: gzip's header, zlib's (RFC 9110 8.4.1).
 _CODINGS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
 
@@ -45,7 +48,7 @@ def body_text(request: HttpRequest, limit: int) -> str:
     if coding:
         raw = _decompressed(raw, coding, limit)
     text = _decoded(raw, charset)
-    # A byte order mark is no part of the JSON (utf-16 and utf-32 drop theirs themselves).
+    # A byte order mark is no part of the JSON (the utf-32 codec drops its own itself).
     return text.removeprefix("\ufeff")
 
 
@@ -55,8 +58,11 @@ def _decoded(raw: bytes, charset: str) -> str:
     # default) reaches WeCom's webhook as UTF-8: it does here too. The declared charset
     # reads only what is no UTF-8 (a GBK body says so). UTF-16 and UTF-32 go by their
     # label, since their ASCII is valid UTF-8 (with NULs) and would be misread.
-    wide = charset and codecs.lookup(charset).name.startswith(("utf-16", "utf-32"))
-    for encoding in [charset] if wide else dict.fromkeys(["utf-8", charset or "utf-8"]):
+    codec = codec_for(charset) if charset else "utf-8"
+    if codec.startswith("utf-16") and raw[:2] in _UTF16_BOMS:
+        codec = _UTF16_BOMS[raw[:2]]  # a byte order mark says which (the standard's sniffing)
+    wide = codec.startswith(("utf-16", "utf-32"))
+    for encoding in [codec] if wide else dict.fromkeys(["utf-8", codec]):
         try:
             return raw.decode(encoding)
         except UnicodeError:
@@ -97,17 +103,13 @@ def _unsupported_coding(coding: str, advice: str):
 
 
 def _charset(request: HttpRequest) -> str:
-    """The declared charset, "" for none; 7000003 for one that is no character set."""
+    """The declared charset, "" for none; 7000003 for one we do not read (web_charsets)."""
     charset = (getattr(request, "content_params", None) or {}).get("charset", "").strip()
     if not charset:
         return ""
-    try:
-        is_text = codecs.lookup(charset)._is_text_encoding
-    except LookupError:
-        is_text = False
-    if not is_text:
+    if codec_for(charset) is None:
         raise Err.UNSUPPORTED_MEDIA_TYPE.error(
-            f"Content-Type charset {errmsg_value(charset, 40)} is not a character set: send UTF-8"
+            f"Content-Type charset {errmsg_value(charset, 40)} is not supported: send UTF-8"
         )
     return charset
 

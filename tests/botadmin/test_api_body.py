@@ -50,15 +50,35 @@ def _answer(answer) -> tuple[int, int, str]:
         ("utf-16", "utf-16"),  # with a byte order mark
         ("UTF-16LE", "utf-16-le"),
         ("utf-16be", "utf-16-be"),
+        ("utf-16", "utf-16-be-bom"),  # its byte order mark says big-endian
         ("utf-32", "utf-32"),
         ("gb18030", "gb18030"),
         ('"utf-8"', "utf-8"),
+        ("unicode-1-1-utf-8", "utf-8"),  # a WHATWG label of UTF-8
     ],
 )
 def test_a_body_in_the_charset_it_declares_is_read_in_it(post, charset, codec):
-    raw = json.dumps(TEXT, ensure_ascii=False).encode(codec)
+    text = json.dumps(TEXT, ensure_ascii=False)
+    raw = b"\xfe\xff" + text.encode("utf-16-be") if codec == "utf-16-be-bom" else text.encode(codec)
 
     assert _stored(post(raw, f"application/json; charset={charset}")) == TEXT
+
+
+@pytest.mark.parametrize("charset, codec", [("gb2312", "gbk"), ("GBK", "gbk"), ("big5", "big5")])
+def test_a_chinese_body_in_its_declared_charset_is_read_in_it(post, charset, codec):
+    text = {"msgtype": "text", "text": {"content": "部署完成"}}
+    raw = json.dumps(text, ensure_ascii=False).encode(codec)
+
+    assert _stored(post(raw, f"application/json; charset={charset}")) == text
+
+
+@pytest.mark.parametrize("charset", ["latin1", "us-ascii", "iso-8859-1"])
+def test_a_latin1_label_reads_a_body_that_is_not_utf8_as_windows_1252(post, charset):
+    raw = json.dumps({"msgtype": "text", "text": {"content": "café €5"}}, ensure_ascii=False)
+
+    body = _stored(post(raw.encode("cp1252"), f"application/json; charset={charset}"))
+
+    assert body["text"]["content"] == "café €5"
 
 
 @pytest.mark.parametrize("charset", ["iso-8859-1", "ISO-8859-1", "windows-1252", "gbk"])
@@ -99,16 +119,20 @@ def test_a_body_that_is_not_in_its_declared_charset_is_7000001(post):
 
 @pytest.mark.parametrize(
     "charset",
-    ["rot13", "hex", "base64", "zlib", "bz2", "uu", "quopri", "no-such-charset"],
+    [
+        *("rot13", "hex", "base64", "zlib", "bz2", "uu", "quopri", "no-such-charset"),
+        # Python's own codecs, no web charset: they stored garbled text, or failed with 400.
+        *("unicode_escape", "raw_unicode_escape", "charmap", "undefined", "punycode", "idna"),
+    ],
 )
 @pytest.mark.parametrize("path", ["send", "callback"])
-def test_a_charset_that_is_no_character_set_is_415_on_send_and_callback(post, bot, path, charset):
+def test_a_charset_that_is_no_web_charset_is_415_on_send_and_callback(post, bot, path, charset):
     raw = json.dumps(TEXT if path == "send" else callback_body("text", bot)).encode()
 
     assert _answer(post(raw, f"application/json; charset={charset}", path)) == (
         415,
         7000003,
-        f"Content-Type charset {charset} is not a character set: send UTF-8",
+        f"Content-Type charset {charset} is not supported: send UTF-8",
     )
 
 
