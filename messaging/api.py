@@ -176,7 +176,15 @@ def _sf_string(quoted: str) -> str:
                     'not followed by " or \\'
                 )
         elif char == '"':
-            if next(rest, None) is not None:
+            after = "".join(rest)
+            if after.lstrip(" \t").startswith(","):
+                # Two headers, which the server joins with a comma. A bare key may hold a
+                # comma (printable ASCII), so only quoted ones can be told apart.
+                raise Err.INVALID_PARAMETER.error(
+                    "invalid parameter: Idempotency-Key is given twice (two quoted keys "
+                    "joined by a comma): send one"
+                )
+            if after:
                 raise Err.INVALID_PARAMETER.error(
                     "invalid parameter: Idempotency-Key has characters after its closing "
                     "quote (parameters are not accepted)"

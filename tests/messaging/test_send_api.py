@@ -382,6 +382,8 @@ def test_a_key_stored_with_its_quotes_more_than_24_hours_ago_is_free_again(send,
         ('"order\\"', "starts with a quote but has no closing quote"),
         ('"order\\n42"', 'a backslash not followed by " or \\'),
         ('"order-42";v=1', "has characters after its closing quote"),
+        ('"k-a","k-b"', "is given twice (two quoted keys joined by a comma)"),
+        ('"k-a", "k-b"', "is given twice (two quoted keys joined by a comma)"),
         ('""', "must be 1-200 printable ASCII characters"),
     ],
 )
