@@ -30,7 +30,7 @@ from django.http import HttpRequest
 
 from .api import not_json, refuse_body_over
 from .errors import Err, errmsg_value
-from .web_charsets import codec_for
+from .web_charsets import codec_for, decode
 
 _UTF16_BOMS = {codecs.BOM_UTF16_LE: "utf-16-le", codecs.BOM_UTF16_BE: "utf-16-be"}
 # The content codings we decompress, as zlib's wbits: gzip's header, zlib's (RFC 9110 8.4.1).
@@ -64,7 +64,7 @@ def _decoded(raw: bytes, charset: str) -> str:
     wide = codec.startswith(("utf-16", "utf-32"))
     for encoding in [codec] if wide else dict.fromkeys(["utf-8", codec]):
         try:
-            return raw.decode(encoding)
+            return decode(raw, encoding)
         except UnicodeError:
             continue
     raise not_json(f"it is not {errmsg_value(charset, 40) if charset else 'UTF-8'}")

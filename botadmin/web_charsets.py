@@ -10,6 +10,8 @@ ones and latin1 (which Java labels UTF-8 text with), each with all its WHATWG la
 UTF-32, which the WHATWG standard dropped, stays because docs/api.md promised it.
 """
 
+import codecs
+
 # As the standard says: GBK's labels decode as gb18030 (a superset), Big5's as
 # Big5-HKSCS, latin1's and ASCII's as windows-1252, and "utf-16" means little-endian.
 _LABELS = {
@@ -32,3 +34,24 @@ def codec_for(charset: str) -> str | None:
     """The Python codec of a declared charset (any case, spaces around it ignored, as the
     standard's "get an encoding" does), or None for one we do not read."""
     return CODECS.get(charset.strip().lower())
+
+
+# Python's cp1252 leaves five bytes undefined; the standard's windows-1252 (which every
+# latin1 and ASCII label means) reads each as the C1 control of the same number, as the
+# latin-1 reading of those labels did before.
+_C1_ONLY_IN_THE_STANDARD = frozenset(b"\x81\x8d\x8f\x90\x9d")
+
+
+def _as_c1_control(error: UnicodeError):
+    undefined = error.object[error.start : error.end]
+    if not isinstance(error, UnicodeDecodeError) or not set(undefined) <= _C1_ONLY_IN_THE_STANDARD:
+        raise error
+    return "".join(map(chr, undefined)), error.end
+
+
+codecs.register_error("botadmin-windows-1252", _as_c1_control)
+
+
+def decode(raw: bytes, codec: str) -> str:
+    """`raw` decoded by `codec` (of `codec_for`), windows-1252 as the standard reads it."""
+    return raw.decode(codec, "botadmin-windows-1252" if codec == "cp1252" else "strict")

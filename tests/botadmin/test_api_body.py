@@ -81,6 +81,17 @@ def test_a_latin1_label_reads_a_body_that_is_not_utf8_as_windows_1252(post, char
     assert body["text"]["content"] == "café €5"
 
 
+@pytest.mark.parametrize("charset", ["latin1", "windows-1252"])
+def test_the_bytes_python_leaves_out_of_windows_1252_read_as_the_standard_reads_them(post, charset):
+    """0x81, 0x8D, 0x8F, 0x90 and 0x9D: C1 controls in the WHATWG windows-1252 (and in
+    latin-1), undefined in Python's cp1252."""
+    raw = b'{"msgtype": "text", "text": {"content": "caf\xe9 \x81\x8d\x8f\x90\x9d \x80"}}'
+
+    body = _stored(post(raw, f"application/json; charset={charset}"))
+
+    assert body["text"]["content"] == "café \x81\x8d\x8f\x90\x9d €"
+
+
 @pytest.mark.parametrize("charset", ["iso-8859-1", "ISO-8859-1", "windows-1252", "gbk"])
 def test_a_utf8_body_labelled_with_another_charset_is_read_as_utf8(post, charset):
     """As WeCom's webhook reads it: Java clients label their UTF-8 text ISO-8859-1."""
