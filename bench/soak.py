@@ -215,9 +215,9 @@ def var_figures(folder: Path) -> dict[str, float]:
     figures["log MB"] = _size(folder / "make-run.log") / 1e6
     figures["var files"], size = _folder(folder)
     figures["var MB"] = size / 1e6
-    # The Procfile's beat keeps its schedule in the checkout's var/ (a shelve: .dat and more).
+    # beat's schedule, in the var dir (a shelve: .dat and more).
     figures["beat schedule KB"] = (
-        sum(_size(path) for path in (ROOT / "var").glob("celerybeat-schedule*")) / 1e3
+        sum(_size(path) for path in folder.glob("celerybeat-schedule*")) / 1e3
     )
     return figures
 

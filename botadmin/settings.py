@@ -630,6 +630,10 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(hour=3, minute=47),  # TIME_ZONE, after the purge
     },
 }
+# When each of them last ran: in the var dir with everything else botadmin writes, not in
+# the working directory (`celery beat --schedule=…` still wins). A str: Celery appends the
+# dbm module's suffixes (.dat, .dir, .bak) to it.
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 # --- Logging: secrets never reach a log line ----------------------------------
 # "text" (default) or "json": one JSON object per line from web, worker and beat.

@@ -37,10 +37,11 @@ def test_gunicorn_is_web_however_it_is_started(argv):
     [
         (["-A", "botadmin", "worker", "--queues=media"], "worker"),
         (["-A", "botadmin", "worker", "--beat"], "worker"),  # beat inside a worker
-        (["-A", "botadmin", "beat", "--schedule=var/celerybeat-schedule"], "beat"),
+        (["-A", "botadmin", "beat", "--loglevel=INFO"], "beat"),  # the Procfile, the unit
+        (["-A", "botadmin", "beat", "--schedule=var/celerybeat-schedule"], "beat"),  # before
         (["-A", "botadmin", "inspect", "ping"], "other"),
     ],
-    ids=["worker", "worker with beat", "beat", "inspect"],
+    ids=["worker", "worker with beat", "beat", "beat with its schedule", "inspect"],
 )
 def test_celery_is_worker_or_beat_by_its_command_however_it_is_started(program, args, expected):
     assert process_role([program, *args]) == expected
