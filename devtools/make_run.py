@@ -14,8 +14,10 @@ Ctrl-C: honcho stops the processes and exits 130, which make reported as a failu
 becoming it, and says in one line that everything stopped.
 
 A launcher killed alone (SIGKILL, the OOM killer) left honcho and every process running,
-holding the ports: the next `make run` failed, or ran a second set of workers. On Linux,
-honcho gets a SIGTERM when the launcher ends, however it ends, and stops them as on Ctrl-C.
+holding the ports: the next `make run` failed, or ran a second set of workers; so did make
+killed alone, whose SIGKILL it cannot pass on to its recipe. On Linux, honcho gets a SIGTERM
+when the launcher ends, and the launcher one when make ends, however they end: honcho stops
+the processes as on Ctrl-C.
 """
 
 from __future__ import annotations
@@ -59,13 +61,13 @@ INTERRUPTED = 128 + signal.SIGINT
 PR_SET_PDEATHSIG = 1
 
 
-def ended_with_this_process() -> Callable[[], None] | None:
-    """A preexec_fn for a child that gets SIGTERM when this process ends, even by SIGKILL
-    (Linux's PR_SET_PDEATHSIG); None where there is no prctl (the child outlives us)."""
+def ended_with(parent: int) -> Callable[[], None] | None:
+    """A function that makes the process calling it, a child of `parent`, get SIGTERM when
+    `parent` ends, even by SIGKILL (Linux's PR_SET_PDEATHSIG); None where there is no prctl
+    (the child outlives its parent)."""
     if not sys.platform.startswith("linux"):
         return None
-    prctl = ctypes.CDLL(None, use_errno=True).prctl  # loaded here: the child only calls it
-    parent = os.getpid()
+    prctl = ctypes.CDLL(None, use_errno=True).prctl  # loaded here: a preexec_fn only calls it
 
     def end_with_parent() -> None:
         prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
@@ -75,10 +77,18 @@ def ended_with_this_process() -> Callable[[], None] | None:
     return end_with_parent
 
 
+def ended_with_this_process() -> Callable[[], None] | None:
+    """A preexec_fn for a child that gets SIGTERM when this process ends."""
+    return ended_with(os.getpid())
+
+
 def main(honcho: str) -> None:
     # Each process reads .env itself, as in production (the environment wins over it):
     # honcho's own reading (-e) would put .env over `make run HOST=…`.
     command = [honcho, "--no-colour", "-e", "/dev/null", "-f", "Procfile", "start"]
+    # make ending (the recipe runs us with exec) ends us, and so honcho, as we end honcho.
+    if (end_with_make := ended_with(os.getppid())) is not None:
+        end_with_make()
     # Ctrl-C reaches honcho as it reaches us (the terminal signals the whole foreground
     # group): honcho stops the processes, we wait for it. A SIGTERM is for us alone (make
     # passes one on to its recipe): honcho gets it too. Set before honcho starts, so it

@@ -1,6 +1,6 @@
 """`make run` as README.md starts it, then Ctrl-C: it ended with make's
 "make: *** [Makefile:75: run] Error 130", which reads as a failure. Then a SIGKILL to the
-launcher alone: every process it started ends all the same."""
+launcher alone, or to make alone: every process it started ends all the same."""
 
 from __future__ import annotations
 
@@ -112,6 +112,24 @@ def test_a_launcher_killed_alone_leaves_no_process_running_nor_the_port_taken(tm
     started = descendants(launcher)
     try:
         os.kill(launcher, signal.SIGKILL)
+
+        assert wait_until(lambda: not alive(started) and not sessions_alive(sessions), 30), (
+            sessions_alive(sessions),
+            alive(started),
+        )
+        assert port_is_free(web)
+    finally:
+        _kill_leftovers(make, sessions | {make.pid}, started)
+
+
+def test_make_killed_alone_leaves_no_process_running_nor_the_port_taken(tmp_path):
+    """A SIGKILL to make alone (an editor's stop button, `kill -9` of its pid), which it
+    cannot pass on to its recipe, left the launcher, honcho and every process running."""
+    make, web, log_path = start_make_run(tmp_path)
+    sessions = started_sessions(log_path)
+    started = descendants(make.pid)
+    try:
+        os.kill(make.pid, signal.SIGKILL)
 
         assert wait_until(lambda: not alive(started) and not sessions_alive(sessions), 30), (
             sessions_alive(sessions),
