@@ -37,6 +37,7 @@ from .admin_sync import ContactSyncBotAdminMixin
 from .bot_changes import (
     clean_robot_key,
     fields_to_save,
+    forget_refusal_of_old_credentials,
     record_operator_change,
 )
 from .bot_secrets import reveal
@@ -241,6 +242,7 @@ class BotAdmin(
                 **{name: mine[name] for name in changed if name in mine},
             }
         obj.save(update_fields=fields)
+        forget_refusal_of_old_credentials(obj, changed)
 
     def save_related(self, request, form, formsets, change):
         bot = form.instance

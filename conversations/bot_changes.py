@@ -30,6 +30,7 @@ from botadmin.timezones import grouped_zone_choices, zone_filter_attrs
 from connectors import bot_settings
 from connectors.registry import CONNECTORS, connector_class
 
+from . import refusals
 from .active_counts import forget_active_counts
 from .models import Bot, Conversation, SyncRun
 from .sync import request_sync
@@ -153,8 +154,20 @@ def change_connector_settings(bot: Bot, settings: dict, actor) -> list[str]:
             ]
             if changed:
                 change_fields(current, changed, actor)
+                forget_refusal_of_old_credentials(current, changed)
     bot.refresh_from_db()
     return changed
+
+
+def forget_refusal_of_old_credentials(bot: Bot, changed: Iterable[str]) -> None:
+    """After a change of the bot's connector or connector settings (its credentials and
+    where they are sent) is saved, in its transaction: a refusal its calls met before was
+    about the old ones (conversations/refusals.py). Any other change keeps it."""
+    connection = {"connector"}
+    for connector in CONNECTORS.values():
+        connection.update(bot_settings.fields(connector))
+    if connection.intersection(changed):
+        refusals.forget(bot)
 
 
 def _check_settings_unlocked(bot_id: int, settings: dict) -> None:

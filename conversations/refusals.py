@@ -6,7 +6,8 @@ that answers says so (the connection test and the contact sync call `noted`, a s
 clears it), and the bot's pages show the refusal, with what to check, instead of its state
 (`refusal`). Kept in `Bot.connector_state` under REFUSED, beside what the other side said
 about itself: a successful `services.refresh_connector_state` replaces the whole state, so it
-clears the refusal too.
+clears the refusal too. A refusal is the other side's word on the credentials it was shown:
+changing them (a new agent token typed) drops it (`forget`).
 """
 
 from __future__ import annotations
@@ -57,3 +58,12 @@ def noted(bot: Bot, account_problem: str, now: datetime | None = None) -> None:
             return
         Bot.objects.filter(pk=bot.pk).update(connector_state=state)
     bot.connector_state = state
+
+
+def forget(bot: Bot) -> None:
+    """Drop the refusal the bot's calls met: its credentials changed (the connector settings,
+    a new agent token typed) and the refusal was about the old ones, which the bot's pages
+    would otherwise name until the next call. In the caller's transaction, the one saving
+    the change, with `bot` read under its lock there (`noted` writes nothing when it holds
+    no refusal)."""
+    noted(bot, "")

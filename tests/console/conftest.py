@@ -4,6 +4,7 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.utils import timezone
 
+from conversations.models import Bot
 from messaging.models import DeliveryAttempt, Message
 from tests.connectors.conftest import agent, bridge_bot  # noqa: F401  (a fake agent and its bot)
 from tests.connectors.wecom_app.conftest import (  # noqa: F401  (a self-built app, its fake API)
@@ -23,6 +24,16 @@ from tests.messaging.conftest import (  # noqa: F401  (the local webhook receive
 )
 
 from .browser import demo, demo_agent, page  # noqa: F401  (fixtures of the browser tests)
+
+
+@pytest.fixture
+def wrong_token(bridge_bot):  # noqa: F811
+    """The operator typed a token the agent does not know: it answers 401. Returns the
+    right one."""
+    right = bridge_bot.agent_token
+    Bot.objects.filter(pk=bridge_bot.pk).update(agent_token="x" * 40)
+    bridge_bot.refresh_from_db()
+    return right
 
 
 @pytest.fixture

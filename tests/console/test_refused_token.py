@@ -3,7 +3,6 @@ call met it (the connection test, a contact sync), with what to check, in both l
 and no longer once a later call is accepted (a test, a sync, a send). The fake agent is a
 real server on 127.0.0.1 that answers a wrong token 401."""
 
-import pytest
 from django.urls import reverse
 from django.utils.html import strip_tags
 
@@ -18,16 +17,6 @@ HINT = {
 }
 RUNNING = {"zh-hans": "正常", "en": "Running"}
 TEXT = {"msgtype": "text", "text": {"content": "值班提醒"}}
-
-
-@pytest.fixture
-def wrong_token(bridge_bot):
-    """The operator typed a token the agent does not know: it answers 401. Returns the
-    right one."""
-    right = bridge_bot.agent_token
-    Bot.objects.filter(pk=bridge_bot.pk).update(agent_token="x" * 40)
-    bridge_bot.refresh_from_db()
-    return right
 
 
 def fix_token(bot, token):
