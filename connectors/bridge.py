@@ -233,6 +233,9 @@ class BridgeConnector(Connector):
             raise ConnectorError(_unreachable(error)) from None
         if response.status == 404:
             raise MediaGone(Reason(gettext_noop("the agent cannot get this media (HTTP 404)")))
+        if response.status in (401, 403):
+            # Asked again later (the token may be fixed meanwhile); the bot's pages say why.
+            raise _token_refused(response.status)
         if response.status != 200:
             raise ConnectorError(_answered(response), detail=_logged(response))
         if response.truncated:
@@ -423,12 +426,18 @@ def _url_refused(error: http.UnsafeURLError) -> Reason:
     return Reason(gettext_noop("agent URL refused: %(error)s"), error=reasons.of(error))
 
 
+def _token_refused(status: int) -> ConnectorError:
+    """The error of a call the agent answered 401 or 403: it refuses botadmin's token, which
+    the bot's pages show (`account_problem`, conversations/refusals.py)."""
+    refused = gettext_noop("the agent refused botadmin's token (HTTP %(status)s)")
+    problem = Reason(TOKEN_REFUSED, status=status)
+    return ConnectorError(Reason(refused, status=status), account_problem=problem)
+
+
 def _json_envelope(response: http.HttpResponse) -> dict:
     status = response.status
     if status in (401, 403):
-        refused = gettext_noop("the agent refused botadmin's token (HTTP %(status)s)")
-        problem = Reason(TOKEN_REFUSED, status=status)
-        raise ConnectorError(Reason(refused, status=status), account_problem=problem)
+        raise _token_refused(status)
     if status != 200:
         raise ConnectorError(Reason(ANSWERED, status=status), detail=_logged(response))
     try:

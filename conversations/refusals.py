@@ -2,8 +2,8 @@
 403 to botadmin's token), as the latest call to it showed.
 
 An operator who typed a wrong token must not read "Running" until a send fails: every call
-that answers says so (the connection test and the contact sync call `noted`, a sent message
-clears it), and the bot's pages show the refusal, with what to check, instead of its state
+that answers says so (the connection test, the contact sync and the fetch of a received
+picture or file call `noted`, a sent message clears it), and the bot's pages show the refusal, with what to check, instead of its state
 (`refusal`). Kept in `Bot.connector_state` under REFUSED, beside what the other side said
 about itself: a successful `services.refresh_connector_state` replaces the whole state, so it
 clears the refusal too. A refusal is the other side's word on the credentials it was shown:

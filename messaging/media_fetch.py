@@ -44,6 +44,7 @@ from connectors.base import ConnectorError, FetchedMedia, MediaGone, MediaRef, t
 from connectors.downloads import DownloadFailed, download
 from connectors.filenames import safe_file_name
 from connectors.registry import connector_for
+from conversations.refusals import noted
 from media import store
 from media.sniff import sniff
 
@@ -289,6 +290,8 @@ def _fetch_claimed(row: MessageMedia, now: datetime, stored: list[Stored]) -> st
         return _fail(row, reasons.of(error))
     except ConnectorError as error:
         _log_detail(row, error)
+        if error.account_problem:  # the agent refuses the token: the bot's pages say so
+            noted(row.message.bot, error.account_problem)
         return _retry(row, reasons.of(error), now)
     except Exception as error:  # the media store itself (a bucket that is down)
         logger.warning("Media store unavailable for media %s", row.pk, exc_info=True)
@@ -329,7 +332,9 @@ def _fetch_bytes(row: MessageMedia) -> FetchedMedia:
         cdn=row.cdn,
         fields=dict(message.body.get(message.msgtype) or {}),
     )
-    return connector_for(message.bot).fetch_media(ref, limit)
+    fetched = connector_for(message.bot).fetch_media(ref, limit)
+    noted(message.bot, "")  # the source took the bot's credentials
+    return fetched
 
 
 def _outbound_bytes(row: MessageMedia, limit: int) -> FetchedMedia:
