@@ -5,9 +5,10 @@ through `messaging.inbound` — same validation, same dedupe by msgid, same
 forwarding. Its image, file or video object carries `cdn_type`/`cdn`, so the
 media archive adds a pending media row and a worker fetches it at once
 (`WeComAIBotConnector.fetch_media`: download, decrypt). A `mixed` message's
-images get one more pending row each, whose `cdn` is the URL with the
-message's aeskey as the fragment (which no HTTP client sends). A card click's
-task_id is recorded as used by the bot (messaging/card_task_ids.py).
+images get one more pending row each, committed with the message (so forwarding
+waits for them), whose `cdn` is the URL with the message's aeskey as the fragment
+(which no HTTP client sends). A card click's task_id is recorded as used by the
+bot (messaging/card_task_ids.py).
 """
 
 from __future__ import annotations
@@ -53,13 +54,8 @@ def store_callback(bot, callback: Callback, known: dict | None = None) -> int | 
     """
     import time
 
-    from django.db import transaction
-    from django.utils import timezone
-
     from messaging import card_task_ids
     from messaging.inbound import parse_callback, record_inbound
-    from messaging.models import MessageMedia
-    from messaging.tasks import fetch_media
 
     inbound = parse_callback(json.dumps(callback.body, ensure_ascii=False).encode())
     if task_id := clicked_task_id(callback.body):
@@ -68,28 +64,18 @@ def store_callback(bot, callback: Callback, known: dict | None = None) -> int | 
     known = {} if known is None else known
     cached = known.get(inbound.envelope.conversation_id)
     fresh = cached is not None and time.monotonic() - cached[1] < KNOWN_CONVERSATION_SECONDS
-    message = record_inbound(bot, inbound, cached[0] if fresh else None)
-    if message is not None:
-        conversation = message.conversation
-        # What record_seen_in_message just wrote, to the second.
-        conversation.last_inbound_at = message.created_at
-        if not fresh:
-            known[conversation.conversation_id] = (conversation, time.monotonic())
+    # A mixed message's images commit with it: forwarding waits for them as for an image.
+    extra = [
+        {"kind": item["kind"], "cdn_type": MEDIA_REFERENCE, "cdn": mixed_image_reference(item)}
+        for item in callback.media
+        if callback.body["msgtype"] != item["kind"]
+    ]
+    message = record_inbound(bot, inbound, cached[0] if fresh else None, extra)
     if message is None:
         return None  # stored, forwarded and fetched the first time
-    extra = [item for item in callback.media if callback.body["msgtype"] not in (item["kind"],)]
-    if extra:
-        with transaction.atomic():
-            rows = [
-                MessageMedia.objects.create(
-                    message=message,
-                    kind=item["kind"],
-                    cdn_type=MEDIA_REFERENCE,
-                    cdn=mixed_image_reference(item),
-                    status=MessageMedia.Status.PENDING,
-                    next_attempt_at=timezone.now(),
-                )
-                for item in extra
-            ]
-            fetch_media.delay_on_commit([row.pk for row in rows])
+    conversation = message.conversation
+    # What record_seen_in_message just wrote, to the second.
+    conversation.last_inbound_at = message.created_at
+    if not fresh:
+        known[conversation.conversation_id] = (conversation, time.monotonic())
     return message.pk

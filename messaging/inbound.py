@@ -179,9 +179,15 @@ def _validate(model: type[BaseModel], data, prefix: str):
 
 
 def record_inbound(
-    bot: Bot, inbound: Inbound, conversation: Conversation | None = None
+    bot: Bot,
+    inbound: Inbound,
+    conversation: Conversation | None = None,
+    more_media: list[dict] | None = None,
 ) -> Message | None:
     """Store the message for forwarding; None when its msgid was already stored.
+
+    Its media rows (and `more_media`, references an AI bot's `mixed` message's images
+    name) commit with it, so forwarding never sees the message without its pending media.
 
     Duplicates are settled by the unique constraint on (bot, upstream msgid),
     not by looking first, so concurrent repeats store exactly one row. Reads
@@ -228,7 +234,7 @@ def record_inbound(
                 forward_pending=True,
             )
             message.save(force_insert=True)
-            add_inbound_media(message)  # fetched by a worker once this commits
+            add_inbound_media(message, more_media)  # fetched by a worker once this commits
             transaction.on_commit(partial(_send_inbound_message_stored, [message.pk]))
         metrics.inbound_stored(bot)
     except IntegrityError:

@@ -101,16 +101,21 @@ def inbound_reference(msgtype: str, body: dict) -> dict | None:
     }
 
 
-def add_inbound_media(message: Message) -> MessageMedia | None:
-    """Inside the transaction storing `message`: its media row, fetched once committed."""
+def add_inbound_media(message: Message, more: list[dict] | None = None) -> list[MessageMedia]:
+    """Inside the transaction storing `message`: its media rows (its msgtype's object, then
+    `more` references: a `mixed` message's images), fetched once committed."""
     reference = inbound_reference(message.msgtype, message.body)
-    if reference is None:
-        return None
-    row = MessageMedia.objects.create(
-        message=message, status=Status.PENDING, next_attempt_at=timezone.now(), **reference
-    )
-    _wake_on_commit(row)
-    return row
+    references = ([reference] if reference else []) + (more or [])
+    now = timezone.now()
+    rows = [
+        MessageMedia.objects.create(
+            message=message, status=Status.PENDING, next_attempt_at=now, **reference
+        )
+        for reference in references
+    ]
+    if rows:
+        _wake_on_commit(rows)
+    return rows
 
 
 def add_outbound_media(messages: list[Message]) -> list[MessageMedia]:
@@ -172,10 +177,10 @@ def outbound_media_reference(message: Message) -> dict | None:
     return {"kind": "image", "cdn_type": cdn_type, "cdn": cdn}
 
 
-def _wake_on_commit(row: MessageMedia) -> None:
+def _wake_on_commit(rows: list[MessageMedia]) -> None:
     from .tasks import fetch_media  # the tasks import this module
 
-    fetch_media.delay_on_commit([row.pk])
+    fetch_media.delay_on_commit([row.pk for row in rows])
 
 
 # --- Forwarding waits for it ------------------------------------------------------
@@ -471,7 +476,7 @@ def fetch_again(row: MessageMedia) -> bool:
         )
         if changed:
             Message.objects.filter(pk=row.message_id).update(updated_at=timezone.now())
-            _wake_on_commit(row)
+            _wake_on_commit([row])
     return bool(changed)
 
 

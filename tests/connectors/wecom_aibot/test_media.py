@@ -4,6 +4,7 @@ import base64
 import hashlib
 import json
 import os
+import time
 from datetime import timedelta
 
 import pytest
@@ -11,11 +12,13 @@ from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from django.utils import timezone
 
+from connectors.aibot_inbound import store_frame
 from connectors.wecom_aibot_frames import FrameError, decrypt_media
 from media import store
 from messaging import media_fetch
 from messaging.media_links import media_fields
 from messaging.models import Message, MessageMedia
+from messaging.signals import inbound_message_stored
 from tests.images import image_bytes
 from tests.messaging.conftest import receiver  # noqa: F401  (the local webhook receiver)
 from tests.messaging.support import forward_due
@@ -236,3 +239,41 @@ def test_a_mixed_messages_images_reach_the_webhook_each_with_its_archived_copy(
         assert image["url"].startswith("http://testserver/files/")
         assert (image["size"], image["content_type"]) == (len(picture), "image/png")
         assert image["sha256"] == hashlib.sha256(picture).hexdigest()
+
+
+def test_a_mixed_message_forwarded_the_moment_it_commits_waits_for_its_images(
+    aibot_server,
+    aibot,
+    receiver,  # noqa: F811  (the imported fixture)
+    settings,
+):
+    # A forwarding worker runs the instant the message is committed (the window a second
+    # transaction for the images left open): it must hold the message back like an image.
+    settings.BOTADMIN_MEDIA_FORWARD_WAIT_SECONDS = 60
+    settings.BOTADMIN_PUBLIC_URL = "http://testserver"
+    aibot.webhook_url = receiver.url("/hook")
+    aibot.save()
+    picture = image_bytes(size=(4, 4))
+    url, aeskey = aibot_server.media_url(picture)
+    image = {"msgtype": "image", "image": {"url": url, "aeskey": aeskey}}
+    frame = {"cmd": "aibot_msg_callback", "body": {
+        "msgid": "mx", "chattype": "single", "from": {"userid": "lisi"}, "msgtype": "mixed",
+        "mixed": {"msg_item": [{"msgtype": "text", "text": {"content": "看"}}, image]}}}  # fmt: skip
+    forwarded_at_commit = []
+
+    def forward_at_once(sender, message_ids, **kwargs):
+        forwarded_at_commit.extend(forward_due())
+
+    inbound_message_stored.connect(forward_at_once, dispatch_uid="test-forward-at-once")
+    try:
+        store_frame(aibot, frame, time.time(), None)
+    finally:
+        inbound_message_stored.disconnect(dispatch_uid="test-forward-at-once")
+
+    assert forwarded_at_commit == [] and receiver.requests == []
+    assert fetch_due() == ["stored"]
+    assert forward_due() == ["success"]
+    (request,) = receiver.requests
+    item = json.loads(request.body)["mixed"]["msg_item"][1]["image"]
+    assert item["sha256"] == hashlib.sha256(picture).hexdigest()
+    assert item["url"].startswith("http://testserver/files/")
