@@ -117,17 +117,18 @@ MILLISECONDS_FROM = 100_000_000_000
 LAST_SECOND = 253_402_300_799
 
 
-def _unix_seconds(value) -> int | float | None:
-    """A callback's `create_time` in Unix seconds, or None when it is no time at all.
+def _unix_seconds(value) -> int | None:
+    """A callback's `create_time` in whole Unix seconds, or None when it is no time at all.
 
-    wecom-aibot.md does not say its unit; milliseconds are read as such, and a
-    value that is no time is left out rather than refuse the message with it
-    (the inbound service refuses a timestamp it cannot read)."""
+    wecom-aibot.md does not say its unit; milliseconds are read as such (and cut to the
+    second: receivers read `timestamp` as an integer), and a value that is no time is
+    left out rather than refuse the message with it (the inbound service refuses a
+    timestamp it cannot read)."""
     if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
         return None
     if value >= MILLISECONDS_FROM:
         value = value / 1000
-    return value if 0 <= value <= LAST_SECOND else None
+    return int(value) if 0 <= value <= LAST_SECOND else None
 
 
 def callback_body(frame: dict, reply_until: int | None) -> Callback:

@@ -58,6 +58,10 @@ def forward_payload(message, endpoint) -> dict:
         body["msgid"] = message.upstream_msgid or message.msgid
     if body.get("timestamp") is None:
         body["timestamp"] = int((message.sent_at or message.created_at).timestamp())
+    elif isinstance(body["timestamp"], float):
+        # Whole seconds for every source (an agent may send 1718000000.5): receivers
+        # decode it as an integer.
+        body["timestamp"] = int(body["timestamp"])
     return {"secret": body_secret(message.bot, endpoint), **body}
 
 

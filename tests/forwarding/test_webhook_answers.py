@@ -46,6 +46,16 @@ def test_a_msgid_or_timestamp_the_agent_sent_as_null_is_filled(field, hooked_bot
     assert body[field] == filled[field]
 
 
+def test_a_timestamp_with_a_fraction_is_forwarded_as_whole_seconds(hooked_bot, receiver, record):
+    # An agent may send 1764300000.75; a receiver decoding into an int64 reads no fraction.
+    delivery = record(hooked_bot, timestamp=1764300000.75)
+
+    assert attempt_delivery(delivery.pk) == "success"
+
+    timestamp = json.loads(receiver.requests[0].body)["timestamp"]
+    assert timestamp == 1764300000 and isinstance(timestamp, int)
+
+
 def test_an_empty_msgid_is_filled_as_a_missing_one_each_message_its_own(
     hooked_bot, receiver, record
 ):
