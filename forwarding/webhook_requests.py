@@ -18,6 +18,7 @@ from botadmin import http, reasons
 from botadmin.logging import MASK, path_secrets
 from botadmin.reasons import Reason
 from messaging.media_links import with_media_fields
+from messaging.outbox import retry_after_seconds
 
 from . import attempt_reasons
 from .models import WebhookAttempt
@@ -25,6 +26,8 @@ from .models import WebhookAttempt
 # Any 2xx within 15 s is success.
 RESPONSE_TIMEOUT = 15
 KEEP_BYTES = 1024
+# A receiver answering these may say when to come back (Retry-After).
+BUSY_STATUSES = (429, 503)
 # A POST ends within its deadline after resolving its host (BOTADMIN_DNS_TIMEOUT): a
 # worker renews its batch's leases before one that could end past them.
 POST_MARGIN = timedelta(seconds=2)
@@ -96,6 +99,7 @@ class PostResult:
     text: str
     duration_ms: int
     started_at: datetime | None = None  # the POST's, as its webhook-timestamp says
+    retry_after: float | None = None  # seconds a 429 or 503 asked to wait (Retry-After)
 
 
 def post_signed(
@@ -155,7 +159,10 @@ def post_signed(
     text = response.text
     for secret in (api_secret, *path_secrets(url)):
         text = _without_secret(text, secret)
-    return result(outcome, response.status, text[:KEEP_BYTES])
+    answered = result(outcome, response.status, text[:KEEP_BYTES])
+    if response.status in BUSY_STATUSES:
+        answered.retry_after = retry_after_seconds(response.headers.get("Retry-After"), started_at)
+    return answered
 
 
 def post_at_most() -> timedelta:

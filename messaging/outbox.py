@@ -44,6 +44,7 @@ import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 from django.conf import settings
@@ -89,6 +90,22 @@ def retry_delay(schedule: RetrySchedule, failures: int, at_least: float = 0.0) -
         return None
     delay = schedule.delays[failures - 1] * random.uniform(1 - schedule.jitter, 1 + schedule.jitter)
     return max(delay, at_least)
+
+
+def retry_after_seconds(value: str | None, now: datetime) -> float | None:
+    """Seconds a `Retry-After` header asks to wait (delay-seconds or an HTTP-date), or None
+    when there is none or it cannot be read. A date already past asks for no wait."""
+    value = (value or "").strip()
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            seconds = (parsedate_to_datetime(value) - now).total_seconds()
+        except (TypeError, ValueError):
+            return None
+    return max(seconds, 0.0) if seconds == seconds else None
 
 
 def delivery_schedule() -> RetrySchedule:

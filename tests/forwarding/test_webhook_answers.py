@@ -11,8 +11,14 @@ from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
 from botadmin.templatetags.reasons import reason_detail
-from forwarding.webhook_delivery import attempt_delivery, claim_due_deliveries, forward_claimed
+from forwarding.webhook_delivery import (
+    RETRY_AFTER_AT_MOST,
+    attempt_delivery,
+    claim_due_deliveries,
+    forward_claimed,
+)
 from forwarding.webhook_requests import KEEP_BYTES
+from messaging.outbox import FORWARDING_SCHEDULE
 from tests.messaging.support import primary_signing_secret
 
 
@@ -176,3 +182,28 @@ def test_an_answer_cut_at_1_kb_inside_a_character_keeps_the_whole_ones_before(
 
     kept = delivery.attempts.get().response_text
     assert kept == before + "网" * ((KEEP_BYTES - len(before)) // width)
+
+
+@pytest.mark.parametrize(
+    ("status", "retry_after", "expected"),
+    [
+        (429, "120", 120),  # later than the schedule's 5 s: kept
+        (503, "Wed, 07 Jan 2026 08:10:00 GMT", 600),  # an HTTP-date, 10 min ahead
+        (503, "86400", RETRY_AFTER_AT_MOST),  # "tomorrow": an hour at most
+        (429, "1", 5),  # sooner than the schedule: the schedule's
+        (500, "120", 5),  # only a 429 or 503 says when to come back
+    ],
+)
+def test_a_busy_receivers_retry_after_postpones_the_next_attempt(
+    status, retry_after, expected, hooked_bot, receiver, record
+):
+    receiver.respond(status, b"busy", {"Retry-After": retry_after})
+    with time_machine.travel(datetime(2026, 1, 7, 8, 0, tzinfo=UTC), tick=False):
+        delivery = record(hooked_bot)
+        assert attempt_delivery(delivery.pk) == "failure"
+        delivery.refresh_from_db()
+        delay = (delivery.next_attempt_at - timezone.now()).total_seconds()
+
+    jitter = expected * FORWARDING_SCHEDULE.jitter if expected == 5 else 0
+    assert expected - jitter <= delay <= expected + jitter
+    assert delivery.status == "pending" and delivery.retry_step == 1
