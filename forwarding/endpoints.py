@@ -306,7 +306,7 @@ def add_endpoint(
 def change_endpoint(actor, endpoint: WebhookEndpoint, **fields) -> WebhookEndpoint:
     """Change an endpoint's URL (not the primary's: it is the bot's webhook URL),
     msgtype filter, description, whether it is sent the API secret, or switch; audited
-    with what changed. A URL another endpoint of the bot has raises EndpointExists
+    with what changed. A new URL re-enables an endpoint disabled for failing. A URL another endpoint of the bot has raises EndpointExists
     (claim_url), and nothing is changed."""
     if endpoint.is_primary:
         fields.pop("url", None)
@@ -321,6 +321,10 @@ def change_endpoint(actor, endpoint: WebhookEndpoint, **fields) -> WebhookEndpoi
         for name, value in changed.items():
             setattr(endpoint, name, value)
         endpoint.save(update_fields=[*changed, "updated_at"])
+        if "url" in changed and endpoint.disabled_at:
+            # As a new webhook URL does for the primary (sync_primary_endpoint): pointed
+            # elsewhere, a disabled endpoint tries again, and what waited goes there.
+            reenable_endpoint(endpoint)
         record_action(
             actor,
             "endpoint.update",

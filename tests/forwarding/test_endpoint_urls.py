@@ -8,12 +8,16 @@ from django.conf import settings
 from django.db import connection
 from django.db.models.signals import pre_save
 from django.urls import reverse
+from django.utils import timezone
 
 from audit.models import OperatorAction
 from conversations.models import Bot
+from devtools.receiver import Receiver
 from forwarding.endpoints import EndpointExists, add_endpoint, change_endpoint
 from forwarding.models import WebhookEndpoint
+from forwarding.webhook_delivery import attempt_delivery
 from tests.html_forms import submitted_form
+from tests.messaging.support import forward_due
 
 URL = "https://hooks.example.com/in"
 OTHER = "https://other.example.com/in"
@@ -307,3 +311,23 @@ def test_a_url_differing_only_by_a_trailing_slash_is_saved_with_a_warning_naming
     assert WebhookEndpoint.objects.get(bot=bot, is_primary=True).url == SLASHED
     assert "只差末尾的斜杠" not in renamed  # the URL unchanged: told when it was saved
     assert "只差末尾的斜杠" not in queried  # not the same but for the slash
+
+
+def test_a_new_url_re_enables_a_disabled_added_endpoint_as_it_does_the_primary(
+    superuser, make_bot, record
+):
+    """The added endpoint was disabled for failing; the operator points it elsewhere."""
+    bot = make_bot(name="hooked")
+    endpoint = WebhookEndpoint.objects.create(
+        bot=bot, url="http://127.0.0.1:9/hook", disabled_at=timezone.now(), failure_streak=40
+    )
+    waited = record(bot)
+    assert attempt_delivery(waited.pk) is None  # disabled: it waits
+
+    with Receiver() as fixed:
+        change_endpoint(superuser, endpoint, url=fixed.url("/hook"))
+
+        assert forward_due() == ["success"]
+        assert len(fixed.requests) == 1
+    endpoint.refresh_from_db()
+    assert (endpoint.disabled_at, endpoint.failure_streak) == (None, 0)
