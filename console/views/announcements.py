@@ -6,7 +6,6 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.contrib import messages
 from django.core.files.storage import default_storage
-from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import BooleanField, Count, ExpressionWrapper, OuterRef, Q, Subquery
 from django.http import Http404, HttpResponse, HttpResponseBadRequest, JsonResponse
@@ -57,6 +56,7 @@ from ..conversation_list import most_recently_active_bot
 from ..deletion_state import deletion_context, refusal
 from ..forms import AnnouncementFilterForm, MarkdownPreviewForm
 from ..login_required import login_required
+from ..paging import numbered_page
 from ..queries import filter_announcements, recipients_page, runs_page
 from ..send_questions import run_time_label, send_question
 from .scoping import int_param
@@ -133,7 +133,7 @@ def announcement_list(request):
         matching = filter_announcements(matching, form.cleaned_data)
     else:
         matching = matching.none()  # the form says what it did not understand
-    page = Paginator(matching, PER_PAGE).get_page(request.GET.get("page"))
+    page = numbered_page(matching, PER_PAGE, request.GET.get("page"))
     announcements = list(page.object_list)
     bot_count = bots.count()
     last_runs = {

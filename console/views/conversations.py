@@ -1,4 +1,3 @@
-from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
@@ -18,6 +17,7 @@ from ..conversation_list import (
 )
 from ..deletion_state import deletion_context
 from ..login_required import login_required
+from ..paging import numbered_page
 from .app_setup import setup_url
 from .scoping import visible_bot_or_404
 
@@ -69,8 +69,8 @@ def conversation_list(request, bot_id: int):
     switched_from = ""
     if name and not chosen and with_matches and kind not in [t["kind"] for t in with_matches]:
         switched_from, kind = kind, with_matches[0]["kind"]
-    page = Paginator(conversations_by_activity(bot, kind, name), PER_PAGE).get_page(
-        request.GET.get("page")
+    page = numbered_page(
+        conversations_by_activity(bot, kind, name), PER_PAGE, request.GET.get("page")
     )
     page.object_list = conversations_of_page(page.object_list)
     attach_newest_messages(page.object_list)

@@ -4,6 +4,7 @@ import importlib
 import re
 from datetime import timedelta
 
+import pytest
 from django.apps import apps
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -154,6 +155,18 @@ def test_the_pages_keep_the_search_and_the_filter(client, superuser, bot):
     assert "第 1 / 2 页" in html
     assert titles(first)[0] == "通知 129" and len(titles(first)) == 50
     assert titles(second) == [f"通知 {i:03}" for i in range(29, 0, -2)]
+
+
+@pytest.mark.parametrize("number", ["0", "-1", "abc"])
+def test_a_page_number_below_the_first_opens_the_first_page(client, superuser, bot, number):
+    numbered_announcements(60, lambda i: bot)
+    client.force_login(superuser)
+
+    below = client.get(LIST, {"page": number})
+    beyond = client.get(LIST, {"page": "9"})
+
+    assert titles(below)[0] == "通知 059" and "第 1 / 2 页" in below.content.decode()
+    assert titles(beyond)[-1] == "通知 000" and "第 2 / 2 页" in beyond.content.decode()
 
 
 def test_an_empty_list_says_none_yet_and_offers_no_filters(client, superuser, bot):

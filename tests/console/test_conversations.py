@@ -241,6 +241,21 @@ def test_long_lists_are_paginated(operator_client, bot, make_conversation, make_
     assert "群054" in second
 
 
+@pytest.mark.parametrize("number", ["0", "-1", "abc"])
+def test_a_page_number_below_the_first_opens_the_first_page(
+    operator_client, bot, make_conversation, number
+):
+    for i in range(55):
+        make_conversation(bot, f"wr{i:03}", name=f"群{i:03}")
+    url = reverse("console:conversations", args=[bot.pk])
+
+    html = operator_client.get(f"{url}?page={number}").content.decode()
+    beyond = operator_client.get(f"{url}?page=3").content.decode()
+
+    assert "第 1 / 2 页" in html and "群054" not in html
+    assert "第 2 / 2 页" in beyond and "群054" in beyond
+
+
 def test_the_console_and_compose_open_the_most_recently_active_bot(
     client, make_bot, make_operator, make_conversation
 ):
