@@ -21,7 +21,7 @@ from django import forms
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 
-from botadmin.forms import NoLabelSuffix
+from botadmin.forms import NoLabelSuffix, SearchWordsField
 from botadmin.ids import id_or_none
 from conversations.active_counts import active_counts
 from conversations.deletion_marks import NOT_BEING_DELETED
@@ -146,10 +146,8 @@ class AudienceForm(NoLabelSuffix, forms.Form):
         required=False,
         widget=forms.RadioSelect,
     )
-    audience_query = forms.CharField(
+    audience_query = SearchWordsField(
         label=_("Search by name or ID"),
-        max_length=200,
-        required=False,
         widget=forms.TextInput(
             attrs={
                 "type": "search",

@@ -175,6 +175,22 @@ class OncePerPageActionForm(helpers.ActionForm):
         self.initial.setdefault("submission", new_submission())
 
 
+class SearchWordsField(forms.CharField):
+    """The words an operator searches by (the console's search, audit log, announcement
+    list and audience picker), optional and at most 200 characters: longer ones (only
+    possible in a URL) are refused in the operator's words, where Django's ("Ensure this
+    value has at most 200 characters") spoke of a value."""
+
+    default_error_messages = {
+        "max_length": _("Search words can be at most %(limit_value)d characters."),
+    }
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_length", 200)
+        kwargs.setdefault("required", False)
+        super().__init__(**kwargs)
+
+
 class HttpURLField(forms.URLField):
     """A URL botadmin.http can request: http or https only, another scheme refused as
     such. It replaces URLField's own validator (which also takes ftp) instead of adding

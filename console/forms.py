@@ -5,7 +5,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from announcements.models import Announcement
-from botadmin.forms import NoLabelSuffix, SentOncePerPage, TextareaField
+from botadmin.forms import NoLabelSuffix, SearchWordsField, SentOncePerPage, TextareaField
 from botadmin.msgtype_names import NAMES
 from console.queries import STILL_SENDING, UNDELIVERED
 from messaging.models import Message
@@ -60,7 +60,7 @@ class MessageFilterForm(BotFilterForm):
     dropped and named in `ignored` with why, and the others still apply: Django's errors
     alone, run together without their fields' names, told nothing of which was wrong."""
 
-    q = forms.CharField(label=_("Words"), required=False, max_length=200)
+    q = SearchWordsField(label=_("Words"))
     conversation = forms.CharField(
         label=_("Conversation"),
         required=False,
@@ -165,12 +165,7 @@ def _announcement_badges() -> list:
 class AnnouncementFilterForm(BotFilterForm):
     """The announcement list's bot, search and status filters. All optional."""
 
-    q = forms.CharField(
-        label=_("Title or text"),
-        required=False,
-        max_length=200,
-        widget=forms.TextInput(attrs={"type": "search"}),
-    )
+    q = SearchWordsField(label=_("Title or text"), widget=forms.TextInput(attrs={"type": "search"}))
     status = forms.ChoiceField(
         label=_("Status"), required=False, choices=_blank(_announcement_badges())
     )
