@@ -179,3 +179,18 @@ def test_after_a_refused_settings_form_replay_returns_to_the_endpoint_page(
 
     assert "next" not in form
     assert response["Location"] == page_url(bot, endpoint, f"#delivery-{pk}")
+
+
+def test_the_endpoints_page_names_it_by_its_description_under_its_url(operator_client, bot):
+    described = WebhookEndpoint.objects.create(
+        bot=bot, url="https://hooks.example.com/crm", description="客户管理系统 <CRM>"
+    )
+    plain = WebhookEndpoint.objects.create(bot=bot, url="https://hooks.example.com/log")
+
+    head = operator_client.get(page_url(bot, described)).content.decode().split("</h1>")[1]
+    plain_head = operator_client.get(page_url(bot, plain)).content.decode().split("</h1>")[1]
+
+    assert head.split("<p")[1].startswith(
+        ' class="muted endpoint-description">客户管理系统 &lt;CRM&gt;</p>'
+    )
+    assert "endpoint-description" not in plain_head
