@@ -1,4 +1,5 @@
-"""Fixing a message from its trace: retry now, mark as sent, cancel — as its state allows, audited."""
+"""Fixing a message from its trace: retry now, mark as sent, cancel — as its state allows, audited;
+the trace page shows the message once."""
 
 import re
 from html import unescape
@@ -159,3 +160,22 @@ def test_the_dashboard_links_a_failing_sync_to_the_bots_contacts(operator_client
     )
     html = operator_client.get(reverse("console:dashboard")).content.decode()
     assert reverse("console:bot", args=[bot.pk]) + "#contacts" in html
+
+
+def test_the_trace_page_shows_a_body_without_words_once(operator_client, bot, group, make_message):
+    picture = make_message(
+        group,
+        msgtype="image",
+        text="",
+        body={"msgtype": "image", "image": {"url": "https://cdn.example.com/a.png"}},
+    )
+    worded = make_message(group, text="你好，请问退款")
+    url = reverse("console:message_trace", args=[bot.pk, group.pk, picture.pk])
+    worded_url = reverse("console:message_trace", args=[bot.pk, group.pk, worded.pk])
+
+    html = operator_client.get(url).content.decode()
+    worded_html = operator_client.get(worded_url).content.decode()
+
+    assert html.count("https://cdn.example.com/a.png") == 1
+    assert 'id="body"' in html and 'class="trace-content"' not in html
+    assert 'class="trace-content"><pre class="content">你好，请问退款' in worded_html
