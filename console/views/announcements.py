@@ -86,6 +86,11 @@ DONE = {
         "messages already sent stay in the history."
     ),
 }
+# A recurring announcement cancelled: no run starts again either (the question said so).
+CANCELLED_RECURRING = gettext_lazy(
+    "Announcement cancelled: it will not run again; recipients not yet sent will not get it; "
+    "messages already sent stay in the history."
+)
 
 # The recipient table's chips (?recipients=…): a run's messages in these states.
 RECIPIENT_FILTERS = {
@@ -101,6 +106,15 @@ ALREADY_SAVED = gettext_lazy(
 )
 # A draft has nothing to stop: "cancel" discards it (kept in the list as cancelled).
 DISCARDED = gettext_lazy("Draft discarded: it stays in the list as cancelled.")
+
+
+def _done(verb: str, announcement: Announcement, was_draft: bool) -> str:
+    """What the action did, in the operator's words."""
+    if verb == "cancel" and was_draft:
+        return DISCARDED
+    if verb == "cancel" and announcement.is_recurring:
+        return CANCELLED_RECURRING
+    return DONE[verb]
 
 
 def _visible_announcement(user, pk: int) -> Announcement:
@@ -759,7 +773,7 @@ def act(request, pk: int, verb: str):
                 request, _("Refused: the announcement has finished, nothing is left to send.")
             )
         else:
-            messages.success(request, DISCARDED if was_draft and verb == "cancel" else DONE[verb])
+            messages.success(request, _done(verb, announcement, was_draft))
     else:
         raise Http404
     return redirect("announcements:detail", pk=announcement.pk)
