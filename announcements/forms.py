@@ -20,7 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from botadmin.errors import ApiError
-from botadmin.forms import SubmissionField, TextareaField, new_submission
+from botadmin.forms import HttpURLField, SubmissionField, TextareaField, new_submission
 from botadmin.msgtype_names import NAMES as MSGTYPE_NAMES
 from botadmin.timezones import grouped_zone_choices, zone_choices, zone_filter_attrs
 from connectors import conversions
@@ -96,10 +96,10 @@ class ComposeForm(AudienceForm):
         ),
     )
     link__title = forms.CharField(label=_("Title"), required=False)
-    link__url = forms.URLField(label=_("URL"), required=False, assume_scheme="https")
-    link__image_url = forms.URLField(label=_("Image URL"), required=False, assume_scheme="https")
+    link__url = HttpURLField(label=_("URL"), required=False, assume_scheme="https")
+    link__image_url = HttpURLField(label=_("Image URL"), required=False, assume_scheme="https")
     link__desc = forms.CharField(label=_("Description"), required=False)
-    image__url = forms.URLField(label=_("Image URL"), required=False, assume_scheme="https")
+    image__url = HttpURLField(label=_("Image URL"), required=False, assume_scheme="https")
     image_file = forms.ImageField(
         label=_("…or upload an image"),
         required=False,
@@ -112,7 +112,7 @@ class ComposeForm(AudienceForm):
     miniprogram__title = forms.CharField(label=_("Title"), required=False)
     miniprogram__page_path = forms.CharField(label=_("Page path"), required=False)
     miniprogram__appname = forms.CharField(label=_("App name"), required=False)
-    miniprogram__appicon = forms.URLField(
+    miniprogram__appicon = HttpURLField(
         label=_("App icon URL"), required=False, assume_scheme="https"
     )
     markdown__content = TextareaField(
@@ -122,9 +122,9 @@ class ComposeForm(AudienceForm):
         label=_("Markdown v2"), widget=forms.Textarea(attrs={"rows": 6}), required=False
     )
     news__title = forms.CharField(label=_("Title"), required=False)
-    news__url = forms.URLField(label=_("URL"), required=False, assume_scheme="https")
+    news__url = HttpURLField(label=_("URL"), required=False, assume_scheme="https")
     news__description = forms.CharField(label=_("Description"), required=False)
-    news__picurl = forms.URLField(label=_("Picture URL"), required=False, assume_scheme="https")
+    news__picurl = HttpURLField(label=_("Picture URL"), required=False, assume_scheme="https")
 
     saved_audience = forms.TypedChoiceField(
         label=_("Saved audience"), coerce=int, required=False, empty_value=None
