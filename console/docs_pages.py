@@ -121,6 +121,10 @@ def _drawn(path: Path, _mtime: float) -> tuple[str, str]:
                 seen[base] += 1
             if token.tag == "h1" and title == path.stem:
                 title = text
+        if token.type == "th_open" and not tokens[index + 1].content.strip():
+            # A header row's empty corner (`| | p50 | p95 |`) names nothing: a plain cell,
+            # not an empty table header, which screen readers announce as a blank.
+            token.tag = tokens[index + 2].tag = "td"
         if token.children:
             _join_wide_lines(token.children)
         for child in token.children or ():

@@ -147,3 +147,15 @@ def test_the_readmes_links_to_the_documents_stay_in_the_console(logged_in):
     assert 'href="docs/' not in html and 'href="CONTRIBUTING.md' not in html
     # README has no translation: a Chinese reader is told so.
     assert 'id="docs-untranslated"' in html and 'lang="en"' in html
+
+
+@pytest.mark.parametrize("language", ["zh-hans", "en"])
+def test_a_tables_empty_corner_is_a_plain_cell_not_an_empty_header(logged_in, language):
+    logged_in.cookies["django_language"] = language
+
+    html = logged_in.get(reverse("console:docs", args=["api"])).content.decode()
+
+    assert "<th></th>" not in html
+    limits = html.split('id="limits-utf-8-bytes"')[1].split("</thead>")[0]
+    assert limits.split("<tr>")[1].split()[0] == "<td></td>"
+    assert limits.count("<th>") == 2
