@@ -46,9 +46,8 @@ def main_pages(demo):
         "/console/audit/actions/",
         "/console/search/?q=历史",
         f"/console/bots/{bot.pk}/delete",
-        # Documents whose tables have an empty corner cell (`| | p50 | p95 |`).
+        # A document whose table has an empty corner cell (`| | robot bots | bridge bots |`).
         "/console/docs/api/",
-        "/console/docs/performance/",
     ]
 
 
