@@ -29,6 +29,8 @@ from django.urls import reverse
 from django.utils import translation
 from markdown_it import MarkdownIt
 
+from console.markdown import aligned_by_class
+
 DOCS = Path(settings.BASE_DIR) / "docs"
 _NAME = re.compile(r"^[a-z0-9-]+$")
 # The documents outside docs/ that docs/ links to, by the name the console serves them as.
@@ -121,6 +123,8 @@ def _drawn(path: Path, _mtime: float) -> tuple[str, str]:
                 seen[base] += 1
             if token.tag == "h1" and title == path.stem:
                 title = text
+        if token.type in ("th_open", "td_open"):
+            aligned_by_class(token)
         if token.type == "th_open" and not tokens[index + 1].content.strip():
             # A header row's empty corner (`| | p50 | p95 |`) names nothing: a plain cell,
             # not an empty table header, which screen readers announce as a blank.

@@ -201,13 +201,16 @@ _ALIGNMENTS = {
 }
 
 
-def _render_table_cell(self, tokens, idx, options, env) -> str:
-    # markdown-it aligns a column with style="text-align:…", which the pages'
-    # Content-Security-Policy refuses: a class of the console's stylesheet instead.
-    token = tokens[idx]
+def aligned_by_class(token) -> None:
+    """markdown-it aligns a table column with style="text-align:…", which the pages'
+    Content-Security-Policy refuses: a class of the console's stylesheet instead."""
     align = _ALIGNMENTS.get(str(token.attrs.pop("style", "")))
     if align:
         token.attrSet("class", f"md-align-{align}")
+
+
+def _render_table_cell(self, tokens, idx, options, env) -> str:
+    aligned_by_class(tokens[idx])
     return self.renderToken(tokens, idx, options, env)
 
 

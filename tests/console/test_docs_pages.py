@@ -159,3 +159,22 @@ def test_a_tables_empty_corner_is_a_plain_cell_not_an_empty_header(logged_in, la
     limits = html.split('id="limits-utf-8-bytes"')[1].split("</thead>")[0]
     assert limits.split("<tr>")[1].split()[0] == "<td></td>"
     assert limits.count("<th>") == 2
+
+
+def test_an_aligned_column_is_aligned_by_a_class_the_content_security_policy_allows(
+    tmp_path, monkeypatch
+):
+    (tmp_path / "x.md").write_text("# Doc\n\n| run | ratio |\n|:---|---:|\n| a | 0.5 |\n")
+    monkeypatch.setattr(docs_pages, "DOCS", Path(tmp_path))
+
+    html = docs_pages.page("x", "en").html
+
+    assert "style=" not in html
+    assert '<th class="md-align-right">ratio</th>' in html
+    assert '<td class="md-align-right">0.5</td>' in html
+
+
+def test_the_performance_document_carries_no_inline_style(logged_in):
+    html = logged_in.get(reverse("console:docs", args=["performance"])).content.decode()
+
+    assert "md-align-right" in html and 'style="' not in html
