@@ -27,6 +27,7 @@ to read (`botadmin.api_body`), from `content_params`, which keeps what was decla
 import codecs
 import functools
 import tempfile
+import warnings
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
@@ -46,9 +47,11 @@ def reads_ascii_as_ascii(charset: str) -> bool:
     (UTF-8, Latin-1, GBK…; not UTF-16, EBCDIC, UTF-7, nor rot13 or base64, which are no
     character sets at all)."""
     try:
-        return codecs.lookup(charset)._is_text_encoding and _ASCII.decode(charset) == (
-            _ASCII.decode("ascii")
-        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # unicode_escape warns of "\\]" before it is refused
+            return codecs.lookup(charset)._is_text_encoding and _ASCII.decode(charset) == (
+                _ASCII.decode("ascii")
+            )
     except (LookupError, UnicodeError):
         return False
 

@@ -4,7 +4,7 @@ import threading
 import pytest
 
 from connectors.aibot_gateway import Gateway
-from conversations.models import Bot
+from conversations.models import Bot, BotConnection
 from devtools.fake_wecom_aibot import FakeAIBotServer
 from tests.polling import wait_until
 
@@ -113,4 +113,12 @@ def connected(aibot_server, aibot, start_gateway):
         return session is not None and session.subscribed
 
     assert wait_until(subscribed, timeout=30)
+    # The session records "connected" in the database just after; what the console and
+    # the connection test read is that row.
+    assert wait_until(
+        lambda: BotConnection.objects.filter(
+            pk=aibot.pk, state=BotConnection.State.CONNECTED
+        ).exists(),
+        timeout=30,
+    )
     return gateway
