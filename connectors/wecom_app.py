@@ -65,7 +65,9 @@ from .wecom_app_answers import (
     call_refusal,
     classify,
     media_errcode,
+    read_failure,
     refused_connection,
+    settings_problem,
     token_refusal,
 )
 from .wecom_app_contacts import VisibleRange, agent_list
@@ -411,7 +413,7 @@ class WeComAppConnector(Connector):
                 self.app, "GET", "media/get", params={"media_id": ref.cdn}, max_bytes=max_bytes + 1
             )
         except api.TokenError as error:
-            raise ConnectorError(error.detail) from None
+            raise read_failure(error, self.app.agent_id) from None
         except (http.UnknownHost, requests.RequestException) as error:
             raise ConnectorError(_unreachable("media/get", error)) from None
         except http.UnsafeURLError as error:  # the bot's proxy: to try again once it changes
@@ -421,7 +423,8 @@ class WeComAppConnector(Connector):
             detail = f"media/get: {errcode} {answer.get('errmsg', '')}"[:500]
             if errcode == MEDIA_ID_ERRCODE:
                 raise MediaGone(detail)
-            raise ConnectorError(detail)
+            problem = settings_problem(errcode, str(answer.get("errmsg", "")), self.app.agent_id)
+            raise ConnectorError(detail, account_problem=problem or "")
         if response.status != 200:
             answered = gettext_noop("media/get answered HTTP %(status)s")
             raise ConnectorError(Reason(answered, status=response.status))
@@ -442,7 +445,7 @@ class WeComAppConnector(Connector):
         try:
             response, answer = api.call(self.app, method, path, **kwargs)
         except api.TokenError as error:
-            raise ConnectorError(token_refusal(error, self.app.agent_id) or error.detail) from None
+            raise read_failure(error, self.app.agent_id) from None
         except (http.UnknownHost, requests.RequestException) as error:
             # The exception's text holds the request URL, access token included.
             raise ConnectorError(_unreachable(path, error)) from None
@@ -454,7 +457,11 @@ class WeComAppConnector(Connector):
         errcode = int(answer.get("errcode", 0) or 0)
         if errcode != 0:
             errmsg = str(answer.get("errmsg", ""))
-            error = ConnectorError(call_refusal(path, errcode, errmsg, self.app.agent_id))
+            agent = self.app.agent_id
+            problem = settings_problem(errcode, errmsg, agent) or ""
+            error = ConnectorError(
+                call_refusal(path, errcode, errmsg, agent), account_problem=problem
+            )
             error.errcode = errcode
             raise error
         return answer
@@ -522,7 +529,8 @@ class WeComAppConnector(Connector):
                 "the app %(name)s (agent %(agent)s) is disabled (停用) in WeCom's admin console: "
                 "enable it, or it sends nothing"
             )
-            raise ConnectorError(Reason(disabled, name=name, agent=self.app.agent_id))
+            disabled = Reason(disabled, name=name, agent=self.app.agent_id)
+            raise ConnectorError(disabled, account_problem=disabled)  # no send can work
         works = gettext_noop(
             "the app %(name)s answers (corp %(corp)s, agent %(agent)s): enabled; visible to "
             "%(departments)s departments, %(members)s members and %(tags)s tags"

@@ -6,7 +6,10 @@ A send's answer (`classify`): WeCom's errcodes as every WeCom connector reads th
 and the errcodes that stop every send until an operator acts (trusted IP, missing
 permission, a wrong AgentId, a disabled app: `account_problem`), with which the bot
 pauses. A refused access token (`token_refusal`) and a refused read call
-(`call_refusal`) are worded alike.
+(`call_refusal`) are worded alike; a read call (the connection test, the contact sync,
+the fetch of a received file) refused for a reason that stops every send carries it as
+its `account_problem` (`read_failure`, `settings_problem`), which the bot's pages show
+until a call succeeds or the settings change (conversations/refusals.py).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from botadmin import http
 from botadmin.reasons import Reason
 
 from . import wecom_app_api as api
-from .base import Outcome, SendResult
+from .base import ConnectorError, Outcome, SendResult
 from .wecom_answers import APP, BUSY_ERRCODES, unexpected_answer, without_errcode
 
 # appchat/get of a chat WeCom no longer knows.
@@ -132,6 +135,24 @@ def token_refusal(error: api.TokenError, agent_id: int) -> Reason | None:
     return Reason(
         gettext_noop("WeCom gives the app no access token: %(detail)s"), detail=error.detail
     )
+
+
+def read_failure(error: api.TokenError, agent_id: int) -> ConnectorError:
+    """A read call's error for a refused access token: WeCom's refusal is its
+    `account_problem` too, as it pauses a send; not botadmin's own refusal of the bot's
+    proxy, nor WeCom busy or unreachable (asking again may help)."""
+    refused = token_refusal(error, agent_id)
+    problem = refused if refused is not None and not error.refused else ""
+    return ConnectorError(refused or error.detail, account_problem=problem)
+
+
+def settings_problem(errcode: int, errmsg: str, agent_id: int) -> Reason | None:
+    """Why no call of the app's, sends included, can work until an operator acts, when a
+    read call's `errcode` says so: a wrong AgentId, a disabled app, an untrusted IP. A
+    missing permission (48002, 60011) is not: it may concern that call alone."""
+    if errcode in PERMISSION_ERRCODES:
+        return None
+    return account_problem(errcode, errmsg, agent_id)
 
 
 def account_problem(errcode: int, errmsg: str, agent_id: int) -> Reason | None:

@@ -1,0 +1,169 @@
+"""WeCom refusing an app bot's settings (a wrong corp ID or secret, AgentId, a disabled app,
+an untrusted IP: no send can work until an operator acts) shows the bot as "Credentials
+refused" wherever its state shows, as soon as a connection test or a contact sync met it,
+with what to fix, in both languages; and no longer once a later call is accepted or the
+corrected settings are saved. WeCom busy, or a permission one call lacks, is no refusal.
+The fake WeCom is a real server on 127.0.0.1."""
+
+import pytest
+from django.urls import reverse
+from django.utils.html import strip_tags
+
+from conversations import sync
+from conversations.models import Bot, SyncRun
+from tests.html_forms import submitted_form
+
+from .conftest import AGENT_ID, SECRET
+
+REFUSED = {"zh-hans": "凭据被拒绝", "en": "Credentials refused"}
+RUNNING = {"zh-hans": "正常", "en": "Running"}
+WRONG_SECRET = {
+    "zh-hans": "企业微信拒绝了企业ID或应用 Secret（gettoken: 40001 invalid credential）",
+    "en": "WeCom refuses the corp ID or app secret (gettoken: 40001 invalid credential)",
+}
+
+
+def shown(client, bot, language) -> dict[str, str]:
+    """The text of the bot list's state cell, the bot page's head and the dashboard's row."""
+    client.cookies["django_language"] = language
+    pages = {
+        "list": client.get(reverse("console:bots")),
+        "page": client.get(reverse("console:bot", args=[bot.pk])),
+        "dashboard": client.get(reverse("console:dashboard")),
+    }
+    text = {name: strip_tags(page.content.decode()) for name, page in pages.items()}
+    # What follows the bot's name: its row (the only one), the page's head and sections.
+    return {name: page.split(bot.name, 1)[1].replace("&#x27;", "'") for name, page in text.items()}
+
+
+def assert_refused(client, bot, hint: dict[str, str]):
+    for language in ("zh-hans", "en"):
+        for where, text in shown(client, bot, language).items():
+            assert REFUSED[language] in text, (language, where)
+            assert hint[language] in text, (language, where)
+
+
+def assert_not_refused(client, bot):
+    for language in ("zh-hans", "en"):
+        for where, text in shown(client, bot, language).items():
+            assert REFUSED[language] not in text, (language, where)
+            if where == "list":
+                assert RUNNING[language] in text
+
+
+def with_settings(bot, **changes) -> None:
+    """Settings changed behind the console's back: as if WeCom's side had changed."""
+    Bot.objects.filter(pk=bot.pk).update(connector_settings=dict(bot.connector_settings, **changes))
+    bot.refresh_from_db()
+
+
+def test_a_connection_test_refused_a_wrong_secret_shows_the_bot_refused_until_a_test_passes(
+    client, make_operator, app_api, app_bot
+):
+    client.force_login(make_operator("hr", app_bot))
+    test_url = reverse("console:bot_test", args=[app_bot.pk])
+    app_api.answer_next("gettoken", -1)  # WeCom busy: no word on the settings
+    client.post(test_url)
+    assert_not_refused(client, app_bot)
+    app_api.answer_next("agent/get", 48002)  # the settings taken, one API forbidden
+    client.post(test_url)
+    assert_not_refused(client, app_bot)
+    with_settings(app_bot, app_secret="wrong-secret-value")
+
+    client.post(test_url)
+
+    assert_refused(client, app_bot, WRONG_SECRET)
+    app_api.secret = "wrong-secret-value"  # the secret was reset in WeCom's admin console
+    client.post(test_url)
+
+    assert_not_refused(client, app_bot)
+
+
+def test_saving_the_corrected_secret_drops_the_refusal_before_any_test(
+    client, make_operator, app_api, app_bot
+):
+    client.force_login(make_operator("hr", app_bot))
+    with_settings(app_bot, app_secret="wrong-secret-value")
+    client.post(reverse("console:bot_test", args=[app_bot.pk]))
+    assert_refused(client, app_bot, WRONG_SECRET)
+    page = client.get(reverse("console:bot", args=[app_bot.pk])).content.decode()
+    form = submitted_form(page, "connector-form") | {"settings-app_secret": SECRET}
+
+    saved = client.post(reverse("console:bot_connector", args=[app_bot.pk]), form)
+
+    assert saved.status_code == 302
+    assert_not_refused(client, app_bot)
+
+
+# What a refusal of each kind says to fix, in English: the calls it meets and how.
+REFUSALS = {
+    "corp ID": ("gettoken", 40013, "WeCom refuses the corp ID or app secret (gettoken: 40013"),
+    "secret": ("gettoken", 40001, "WeCom refuses the corp ID or app secret (gettoken: 40001"),
+    "IP-bound secret": ("gettoken", 40091, "WeCom refuses the corp ID or app secret"),
+    "no corp ID": ("gettoken", 41002, "WeCom refuses the corp ID or app secret (gettoken: 41002"),
+    "no secret": ("gettoken", 41004, "WeCom refuses the corp ID or app secret (gettoken: 41004"),
+    "token for an untrusted IP": ("gettoken", 60020, "WeCom refuses calls from 127.0.0.1 (60020)"),
+    "token of a disabled app": ("gettoken", 50003, "is disabled (gettoken: 50003"),
+    "untrusted IP": ("agent/get", 60020, "WeCom refuses calls from 127.0.0.1 (60020)"),
+    "disabled app": ("agent/get", 50003, f"WeCom says the app (agent {AGENT_ID}) is disabled"),
+}
+
+
+@pytest.mark.parametrize("refusal", REFUSALS, ids=list(REFUSALS))
+def test_each_answer_that_stops_every_send_shows_the_bot_refused_saying_what_to_fix(
+    refusal, client, make_operator, app_api, app_bot
+):
+    api, errcode, hint = REFUSALS[refusal]
+    client.force_login(make_operator("hr", app_bot))
+    app_api.answer_next(api, errcode)
+
+    client.post(reverse("console:bot_test", args=[app_bot.pk]))
+
+    client.cookies["django_language"] = "en"
+    page = shown(client, app_bot, "en")["page"]
+    assert REFUSED["en"] in page and hint in page
+
+
+def test_a_wrong_agent_id_or_an_app_disabled_in_wecom_shows_the_bot_refused(
+    client, make_operator, app_api, app_bot
+):
+    client.force_login(make_operator("hr", app_bot))
+    test_url = reverse("console:bot_test", args=[app_bot.pk])
+    with_settings(app_bot, agent_id="1000003")
+    client.post(test_url)
+    assert_refused(
+        client,
+        app_bot,
+        {
+            "zh-hans": "企业微信拒绝了 AgentId 1000003（40056 invalid agentid）",
+            "en": "WeCom refuses agent ID 1000003 (40056 invalid agentid)",
+        },
+    )
+    with_settings(app_bot, agent_id=str(AGENT_ID))
+    app_api.app_closed = True
+
+    client.post(test_url)
+
+    assert_refused(
+        client,
+        app_bot,
+        {
+            "zh-hans": f"（AgentId {AGENT_ID}）已在企业微信管理后台停用",
+            "en": f"(agent {AGENT_ID}) is disabled (停用) in WeCom's admin console",
+        },
+    )
+
+
+def test_a_contact_sync_refused_shows_the_bot_refused_until_a_sync_passes(
+    client, make_operator, app_api, app_bot
+):
+    client.force_login(make_operator("hr", app_bot))
+    with_settings(app_bot, app_secret="wrong-secret-value")
+
+    assert sync.sync_now(app_bot, SyncRun.Trigger.COMMAND).outcome == SyncRun.Outcome.FAILED
+
+    assert_refused(client, app_bot, WRONG_SECRET)
+    app_api.secret = "wrong-secret-value"  # the secret was reset in WeCom's admin console
+    assert sync.sync_now(app_bot, SyncRun.Trigger.COMMAND).outcome == SyncRun.Outcome.SUCCEEDED
+
+    assert_not_refused(client, app_bot)
