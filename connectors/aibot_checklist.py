@@ -66,9 +66,9 @@ def _create(bot: Bot, bot_id: str, secret: str, ws_url: str, state: dict) -> Ste
         step.status = _("Missing: fill in the BotID and Secret in the settings below.")
     elif state["state"] == "refused":
         step.state, step.at = FAILED, state.get("last_error_at")
-        step.status = _(
-            "WeCom refused the BotID or Secret: %(reason)s. Correct them, then resume the bot."
-        ) % {"reason": translate(state.get("last_error") or "")}
+        step.status = _("WeCom refused the BotID or Secret: %(reason)s") % {
+            "reason": translate(state.get("last_error") or "")
+        }
     else:
         step.state = DONE
         step.status = _("Filled in.")

@@ -111,6 +111,12 @@ FRAME_MAX_BYTES = 4 * 1024 * 1024
 STORE_RETRY_FIRST_SECONDS, STORE_RETRY_MAX_SECONDS = 0.5, 30.0
 # How long stopping waits for the callbacks already read to be stored.
 STOP_DRAIN_SECONDS = 10.0
+# A refusal as it read before it named the console's Resume sending: pauses stored then
+# keep translating. Its English stays as it was stored.
+EARLIER_REFUSED = gettext_noop(
+    "WeCom refused the AI bot's bot ID or secret (%(errcode)s %(errmsg)s): correct "
+    "the bot's settings, then resume it."
+)
 
 
 def new_req_id(prefix: str) -> str:
@@ -352,7 +358,8 @@ class BotSession:
     async def _refused(self, ack: dict) -> None:
         refused = gettext_noop(
             "WeCom refused the AI bot's bot ID or secret (%(errcode)s %(errmsg)s): correct "
-            "the bot's settings, then resume it."
+            "them in the bot's connector settings, then press Resume sending on the bot's page "
+            "(saving the settings does not resume it)."
         )
         reason = Reason(refused, errcode=ack.get("errcode"), errmsg=str(ack.get("errmsg", "")))
         self.ended, self.refusal = "refused", reason

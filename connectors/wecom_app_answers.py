@@ -45,6 +45,33 @@ AGENT_ID_ERRCODE = 40056
 APP_DISABLED_ERRCODE = 50003
 # gettoken answers meaning the settings themselves are wrong.
 CREDENTIAL_ERRCODES = frozenset({40001, 40013, 40091, 41002, 41004})
+# The reasons as they read before they named the console's Resume sending: pauses and
+# refusals stored then keep translating. Their English stays as it was stored.
+EARLIER_WORDINGS = (
+    gettext_noop(
+        "WeCom refuses the corp ID or app secret (%(detail)s): correct the bot's settings, "
+        "then resume it."
+    ),
+    gettext_noop(
+        "WeCom refuses the app: %(what)s. Grant it in WeCom's admin console, then resume the bot."
+    ),
+    gettext_noop(
+        "botadmin does not call WeCom for the bot (%(reason)s): correct the bot's settings, "
+        "then resume it."
+    ),
+    gettext_noop(
+        "WeCom refuses agent ID %(agent)s (40056 %(errmsg)s): it is not the AgentId of the app "
+        "whose secret the bot has. Correct the bot's settings, then resume it."
+    ),
+    gettext_noop(
+        "WeCom says the app (agent %(agent)s) is disabled (%(answer)s): enable it (启用) in "
+        "WeCom's admin console, then resume the bot."
+    ),
+    gettext_noop(
+        "WeCom refuses calls from %(ip)s (60020): add it to the app's 企业可信IP (trusted IPs) in "
+        "WeCom's admin console, then resume the bot."
+    ),
+)
 _IP_RE = re.compile(r"from ip:\s*([0-9a-fA-F:.]+)")
 # Stored in pause reasons (botadmin.reasons), translated where they are read.
 PERMISSIONS = {
@@ -128,7 +155,9 @@ def token_refusal(error: api.TokenError, agent_id: int) -> Reason | None:
     if error.errcode in CREDENTIAL_ERRCODES:
         return Reason(
             gettext_noop(
-                "WeCom refuses the corp ID or app secret (%(detail)s): correct the bot's settings, then resume it."
+                "WeCom refuses the corp ID or app secret (%(detail)s): correct them in the bot's "
+                "connector settings, then, if its sending is paused, press Resume sending on "
+                "the bot's page."
             ),
             detail=error.detail,
         )
@@ -167,7 +196,8 @@ def account_problem(errcode: int, errmsg: str, agent_id: int) -> Reason | None:
     if errcode in PERMISSION_ERRCODES:
         return Reason(
             gettext_noop(
-                "WeCom refuses the app: %(what)s. Grant it in WeCom's admin console, then resume the bot."
+                "WeCom refuses the app: %(what)s. Grant it in WeCom's admin console, then press "
+                "Resume sending on the bot's page."
             ),
             what=Reason(PERMISSIONS[errcode]),
         )
@@ -200,7 +230,8 @@ def refused_connection(reason: str) -> Reason:
     return Reason(
         gettext_noop(
             "botadmin does not call WeCom for the bot (%(reason)s): correct the bot's "
-            "settings, then resume it."
+            "connector settings, then, if its sending is paused, press Resume sending on the "
+            "bot's page."
         ),
         reason=reason,
     )
@@ -210,7 +241,8 @@ def agent_id_reason(agent_id: int, errmsg: str) -> Reason:
     return Reason(
         gettext_noop(
             "WeCom refuses agent ID %(agent)s (40056 %(errmsg)s): it is not the AgentId of the "
-            "app whose secret the bot has. Correct the bot's settings, then resume it."
+            "app whose secret the bot has. Correct it in the bot's connector settings, then, if "
+            "its sending is paused, press Resume sending on the bot's page."
         ),
         agent=agent_id,
         errmsg=errmsg,
@@ -222,7 +254,8 @@ def app_disabled_reason(agent_id: int, answer: str) -> Reason:
     return Reason(
         gettext_noop(
             "WeCom says the app (agent %(agent)s) is disabled (%(answer)s): enable it (启用) "
-            "in WeCom's admin console, then resume the bot."
+            "in WeCom's admin console, then, if the bot's sending is paused, press Resume "
+            "sending on the bot's page."
         ),
         agent=agent_id,
         answer=answer,
@@ -235,7 +268,8 @@ def trusted_ip_reason(errmsg: str) -> Reason:
     return Reason(
         gettext_noop(
             "WeCom refuses calls from %(ip)s (60020): add it to the app's 企业可信IP (trusted IPs) "
-            "in WeCom's admin console, then resume the bot."
+            "in WeCom's admin console, then, if the bot's sending is paused, press Resume "
+            "sending on the bot's page."
         ),
         ip=ip,
     )

@@ -51,7 +51,7 @@ def test_a_wrong_agent_id_fails_the_test_saying_so_in_the_operators_language(
     page = connection_test_page(operator_client, app_bot)
 
     assert "上次测试：失败" in page and "1000003" in page and "40056" in page
-    assert "AgentId" in page and "请修正机器人的设置" in page
+    assert "AgentId" in page and "请在机器人的连接器设置中更正" in page
 
 
 def test_a_disabled_app_fails_the_test(app_api, app_bot, operator_client):

@@ -5,6 +5,8 @@ with what to fix, in both languages; and no longer once a later call is accepted
 corrected settings are saved. WeCom busy, or a permission one call lacks, is no refusal.
 The fake WeCom is a real server on 127.0.0.1."""
 
+from html import unescape
+
 import pytest
 from django.urls import reverse
 from django.utils.html import strip_tags
@@ -167,3 +169,32 @@ def test_a_contact_sync_refused_shows_the_bot_refused_until_a_sync_passes(
     assert sync.sync_now(app_bot, SyncRun.Trigger.COMMAND).outcome == SyncRun.Outcome.SUCCEEDED
 
     assert_not_refused(client, app_bot)
+
+
+def test_a_bot_a_send_paused_says_to_press_resume_sending_which_saving_the_settings_does_not_do(
+    client, make_operator, app_api, app_bot, member, queue_message, run_queue
+):
+    client.force_login(make_operator("hr", app_bot))
+    with_settings(app_bot, app_secret="wrong-secret-value")
+    queue_message(member, {"msgtype": "text", "text": {"content": "值班提醒"}})
+    run_queue()
+    app_bot.refresh_from_db()
+    assert app_bot.paused_at is not None
+    told = {
+        "zh-hans": "请在机器人的连接器设置中更正；如果机器人的发送已暂停，再在机器人页面上点击“恢复发送”",
+        "en": "correct them in the bot's connector settings, then, if its sending is paused, "
+        "press Resume sending on the bot's page",
+    }
+    for language in ("zh-hans", "en"):
+        client.cookies["django_language"] = language
+        page = client.get(reverse("console:bot", args=[app_bot.pk])).content.decode()
+        assert told[language] in unescape(strip_tags(page)), language
+        assert 'id="resume-sending"' in page  # where the reason says it is
+    page = client.get(reverse("console:bot", args=[app_bot.pk])).content.decode()
+    form = submitted_form(page, "connector-form") | {"settings-app_secret": SECRET}
+
+    client.post(reverse("console:bot_connector", args=[app_bot.pk]), form)
+
+    app_bot.refresh_from_db()
+    assert app_bot.connector_settings["app_secret"] == SECRET
+    assert app_bot.paused_at is not None  # as said: Resume sending, not the save, resumes it

@@ -195,7 +195,7 @@ def test_a_proxy_no_longer_allowed_pauses_the_bot_and_keeps_its_messages(
     assert app_bot.paused_at is not None
     assert "127.0.0.1, outside the allowed networks" in app_bot.paused_reason
     with translation.override("zh-hans"):
-        assert "请修正机器人的设置" in translate(app_bot.paused_reason)
+        assert "请更正机器人的连接器设置" in translate(app_bot.paused_reason)
     assert message.status == "queued"
     assert len(proxy.targets) == calls and len(app_api.sent) == int(token_kept)
 
