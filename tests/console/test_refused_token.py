@@ -4,53 +4,22 @@ and no longer once a later call is accepted (a test, a sync, a send). The fake a
 real server on 127.0.0.1 that answers a wrong token 401."""
 
 from django.urls import reverse
-from django.utils.html import strip_tags
 
 from conversations import sync
 from conversations.models import Bot, SyncRun
 from messaging.delivery import deliver
+from tests.refused_states import assert_not_refused, assert_refused
 
-REFUSED = {"zh-hans": "凭据被拒绝", "en": "Credentials refused"}
 HINT = {
     "zh-hans": "代理拒绝了 botadmin 的令牌（HTTP 401），请检查代理令牌（连接器设置）",
     "en": "The agent refused botadmin's token (HTTP 401); check the agent token",
 }
-RUNNING = {"zh-hans": "正常", "en": "Running"}
 TEXT = {"msgtype": "text", "text": {"content": "值班提醒"}}
 
 
 def fix_token(bot, token):
     Bot.objects.filter(pk=bot.pk).update(agent_token=token)
     bot.refresh_from_db()
-
-
-def shown(client, bot, language) -> dict[str, str]:
-    """The text of the bot list's state cell, the bot page's head and the dashboard's row."""
-    client.cookies["django_language"] = language
-    pages = {
-        "list": client.get(reverse("console:bots")),
-        "page": client.get(reverse("console:bot", args=[bot.pk])),
-        "dashboard": client.get(reverse("console:dashboard")),
-    }
-    text = {name: strip_tags(page.content.decode()) for name, page in pages.items()}
-    # What follows the bot's name: its row (the only one), the page's head and sections.
-    return {name: page.split(bot.name, 1)[1] for name, page in text.items()}
-
-
-def assert_refused(client, bot):
-    for language in ("zh-hans", "en"):
-        for where, text in shown(client, bot, language).items():
-            text = text.replace("&#x27;", "'")
-            assert REFUSED[language] in text, (language, where)
-            assert HINT[language] in text, (language, where)
-
-
-def assert_not_refused(client, bot):
-    for language in ("zh-hans", "en"):
-        for where, text in shown(client, bot, language).items():
-            assert REFUSED[language] not in text, (language, where)
-            if where == "list":
-                assert RUNNING[language] in text
 
 
 def test_a_connection_test_the_agent_refuses_shows_the_bot_refused_until_a_test_passes(
@@ -61,7 +30,7 @@ def test_a_connection_test_the_agent_refuses_shows_the_bot_refused_until_a_test_
 
     client.post(test_url)
 
-    assert_refused(client, bridge_bot)
+    assert_refused(client, bridge_bot, HINT)
 
     fix_token(bridge_bot, wrong_token)
     client.post(test_url)
@@ -76,7 +45,7 @@ def test_a_contact_sync_the_agent_refuses_shows_the_bot_refused_until_a_sync_pas
 
     assert sync.sync_now(bridge_bot, SyncRun.Trigger.COMMAND).outcome == SyncRun.Outcome.FAILED
 
-    assert_refused(client, bridge_bot)
+    assert_refused(client, bridge_bot, HINT)
 
     fix_token(bridge_bot, wrong_token)
     assert sync.sync_now(bridge_bot, SyncRun.Trigger.COMMAND).outcome == SyncRun.Outcome.SUCCEEDED

@@ -6,13 +6,14 @@ answers a wrong token 401."""
 from django.urls import reverse
 
 from tests.html_forms import submitted_form
+from tests.refused_states import assert_not_refused, assert_refused
 
-from .test_refused_token import assert_not_refused, assert_refused
+from .test_refused_token import HINT
 
 
 def refused_by_a_test(client, bot):
     client.post(reverse("console:bot_test", args=[bot.pk]))
-    assert_refused(client, bot)
+    assert_refused(client, bot, HINT)
 
 
 def test_saving_a_new_agent_token_in_the_console_drops_the_refusal_of_the_old_one(
@@ -46,7 +47,7 @@ def test_saving_the_sending_settings_in_the_console_keeps_the_refusal(
     assert saved.status_code == 302
     bridge_bot.refresh_from_db()
     assert bridge_bot.rate_limit_per_minute == 7
-    assert_refused(client, bridge_bot)
+    assert_refused(client, bridge_bot, HINT)
 
 
 def admin_save(client, bot, **changes):
@@ -84,4 +85,4 @@ def test_renaming_the_bot_in_the_admin_keeps_the_refusal(
 
     bridge_bot.refresh_from_db()
     assert bridge_bot.name == "值班机器人" and admin_says_refused(client)
-    assert_refused(client, bridge_bot)
+    assert_refused(client, bridge_bot, HINT)

@@ -11,8 +11,9 @@ from django.utils import timezone
 from conversations.models import Bot
 from messaging import media_fetch
 from messaging.models import MessageMedia
-from tests.console.test_refused_token import assert_not_refused, assert_refused
+from tests.console.test_refused_token import HINT
 from tests.images import image_bytes
+from tests.refused_states import assert_not_refused, assert_refused
 
 from .support import callback_body
 
@@ -35,7 +36,7 @@ def test_a_media_fetch_the_agent_refuses_shows_the_bot_refused_until_a_fetch_pas
     assert fetch_due() == ["pending"]
 
     assert "401" in MessageMedia.objects.get().error
-    assert_refused(client, bridge_bot)
+    assert_refused(client, bridge_bot, HINT)
 
     Bot.objects.filter(pk=bridge_bot.pk).update(agent_token=right)  # the agent's, say
     with time_machine.travel(timezone.now() + timedelta(minutes=5)):

@@ -14,43 +14,14 @@ from django.utils.html import strip_tags
 from conversations import sync
 from conversations.models import Bot, SyncRun
 from tests.html_forms import submitted_form
+from tests.refused_states import REFUSED, assert_not_refused, assert_refused, shown
 
 from .conftest import AGENT_ID, SECRET
 
-REFUSED = {"zh-hans": "凭据被拒绝", "en": "Credentials refused"}
-RUNNING = {"zh-hans": "正常", "en": "Running"}
 WRONG_SECRET = {
     "zh-hans": "企业微信拒绝了企业ID或应用 Secret（gettoken: 40001 invalid credential）",
     "en": "WeCom refuses the corp ID or app secret (gettoken: 40001 invalid credential)",
 }
-
-
-def shown(client, bot, language) -> dict[str, str]:
-    """The text of the bot list's state cell, the bot page's head and the dashboard's row."""
-    client.cookies["django_language"] = language
-    pages = {
-        "list": client.get(reverse("console:bots")),
-        "page": client.get(reverse("console:bot", args=[bot.pk])),
-        "dashboard": client.get(reverse("console:dashboard")),
-    }
-    text = {name: strip_tags(page.content.decode()) for name, page in pages.items()}
-    # What follows the bot's name: its row (the only one), the page's head and sections.
-    return {name: page.split(bot.name, 1)[1].replace("&#x27;", "'") for name, page in text.items()}
-
-
-def assert_refused(client, bot, hint: dict[str, str]):
-    for language in ("zh-hans", "en"):
-        for where, text in shown(client, bot, language).items():
-            assert REFUSED[language] in text, (language, where)
-            assert hint[language] in text, (language, where)
-
-
-def assert_not_refused(client, bot):
-    for language in ("zh-hans", "en"):
-        for where, text in shown(client, bot, language).items():
-            assert REFUSED[language] not in text, (language, where)
-            if where == "list":
-                assert RUNNING[language] in text
 
 
 def with_settings(bot, **changes) -> None:
@@ -121,7 +92,6 @@ def test_each_answer_that_stops_every_send_shows_the_bot_refused_saying_what_to_
 
     client.post(reverse("console:bot_test", args=[app_bot.pk]))
 
-    client.cookies["django_language"] = "en"
     page = shown(client, app_bot, "en")["page"]
     assert REFUSED["en"] in page and hint in page
 
