@@ -5,10 +5,14 @@ with what to fix, in both languages; and no longer once a later call is accepted
 corrected settings are saved. WeCom busy, or a permission one call lacks, is no refusal.
 The fake WeCom is a real server on 127.0.0.1."""
 
+import time
+from datetime import timedelta
 from html import unescape
 
 import pytest
+import time_machine
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import strip_tags
 
 from conversations import sync
@@ -17,6 +21,8 @@ from tests.html_forms import submitted_form
 from tests.refused_states import REFUSED, assert_not_refused, assert_refused, shown
 
 from .conftest import AGENT_ID, SECRET
+from .test_callback import post_encrypted
+from .test_media import PNG, fetch_due, received
 
 WRONG_SECRET = {
     "zh-hans": "企业微信拒绝了企业ID或应用 Secret（gettoken: 40001 invalid credential）",
@@ -168,3 +174,27 @@ def test_a_bot_a_send_paused_says_to_press_resume_sending_which_saving_the_setti
     app_bot.refresh_from_db()
     assert app_bot.connector_settings["app_secret"] == SECRET
     assert app_bot.paused_at is not None  # as said: Resume sending, not the save, resumes it
+
+
+def test_a_received_picture_wecom_refuses_to_fetch_for_an_untrusted_ip_shows_the_bot_refused(
+    client, make_operator, app_api, app_bot
+):
+    client.force_login(make_operator("hr", app_bot))
+    app_api.media["MEDIA1"] = (PNG, "image", time.time() + 3600)
+    app_api.answer_next("media/get", 60020)  # the server's IP was taken off 企业可信IP
+    post_encrypted(client, app_bot, received("image", "MEDIA1", "2"))
+
+    assert fetch_due() == ["pending"]  # asked for again later
+
+    assert_refused(
+        client,
+        app_bot,
+        {
+            "zh-hans": "企业微信拒绝来自 127.0.0.1 的调用（60020）",
+            "en": "WeCom refuses calls from 127.0.0.1 (60020)",
+        },
+    )
+    with time_machine.travel(timezone.now() + timedelta(minutes=5)):
+        assert fetch_due() == ["stored"]
+
+    assert_not_refused(client, app_bot)
