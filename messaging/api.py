@@ -31,8 +31,8 @@ from botadmin.errors import Err, errmsg_value
 from .models import Message
 from .ratelimit import check_send_rate
 from .schemas import SendAccepted, request_body_schema
+from .send_times import parse_send_at
 from .sending import accept_outbound
-from .validation import parse_send_at
 
 router = Router(tags=["send"])
 

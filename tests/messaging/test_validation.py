@@ -6,7 +6,8 @@ from botadmin.errors import ApiError
 from connectors import registry
 from connectors.base import Connector, Limits
 from conversations.models import Bot
-from messaging.validation import parse_send_at, validate_outbound
+from messaging.send_times import parse_send_at
+from messaging.validation import validate_outbound
 
 
 class TextOnlyConnector(Connector):
