@@ -11,6 +11,7 @@ documentation cannot drift from the code.
 """
 
 import re
+from datetime import datetime
 
 from django.conf import settings
 from django.http import HttpRequest
@@ -110,18 +111,13 @@ def send(request: HttpRequest):
         raise Err.INVALID_PARAMETER.error(
             "invalid parameter: send_at is given twice with different values"
         )
-    # An empty one (a URL template's `send_at=` left blank) is no time, as in the body:
-    # the body's send_at, if any, still schedules the message.
-    send_at = request.GET.get("send_at") or None
-    if send_at is None and isinstance(body, dict):
-        send_at = body.get("send_at")
     message = accept_outbound(
         bot=bot,
         conversation_id=conversation_id,
         body=body,
         source=Message.Source.API,
         idempotency_key=_idempotency_key(request),
-        send_at=parse_send_at(send_at),
+        send_at=_send_at(request, body),
         conversation=request.conversation,
     )
     headers = {"Idempotent-Replayed": "true"} if message.replayed else None
@@ -129,6 +125,24 @@ def send(request: HttpRequest):
     if message.scheduled_at:
         fields["send_at"] = message.scheduled_at.isoformat()
     return envelope(0, "ok", fields, headers=headers)
+
+
+def _send_at(request: HttpRequest, body) -> datetime | None:
+    """The time to send at, from the query string or the body. Given in both, they must
+    be the same instant (however written: `…T10:00:00+08:00` and `…T02:00:00Z` are one),
+    or the caller has a mistake to learn about rather than one of them silently lost."""
+    # An empty one (a URL template's `send_at=` left blank) is no time, as in the body:
+    # the body's send_at, if any, still schedules the message.
+    in_query = request.GET.get("send_at") or None
+    in_body = body.get("send_at") if isinstance(body, dict) else None
+    from_query, from_body = parse_send_at(in_query), parse_send_at(in_body)
+    if from_query is not None and from_body is not None and from_query != from_body:
+        raise Err.INVALID_PARAMETER.error(
+            f"invalid parameter: send_at differs between the query string "
+            f"({errmsg_value(in_query, 40)}) and the body ({errmsg_value(str(in_body), 40)}): "
+            "give one, or the same time in both"
+        )
+    return from_query if from_query is not None else from_body
 
 
 def _json_body(request: HttpRequest):
