@@ -10,7 +10,9 @@ IDEMPOTENCY_WINDOW returns the message stored the first time (nothing new is
 stored); the same key with a different request is refused. The database
 enforces it with the conditional unique constraint
 `message_idempotency_key_unique` (bot, idempotency_key), so concurrent
-requests with one key store exactly one row whatever the web process. A key
+requests with one key store exactly one row whatever the web process. "The same
+request" is the same conversation, validated body and `send_at` instant (in UTC: a retry
+that writes the time in another offset asks for the same thing; docs/api.md). A key
 older than the window is released by clearing it on its old message, in the
 same transaction that stores the new one; the old message keeps its
 `request_hash`.
@@ -27,7 +29,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
@@ -134,7 +136,7 @@ def accept_outbound(
             with transaction.atomic():  # the message and its media row, or neither
                 _store(message)
         return _accepted(message)
-    request_hash = _request_hash(conversation_id, body, send_at)
+    request_hash = _request_hash(conversation_id, body, _instant(send_at))
     message.idempotency_key, message.request_hash = idempotency_key, request_hash
     stored_as = (idempotency_key, _as_stored_before_quotes_were_read(idempotency_key))
     with transaction.atomic():
@@ -155,7 +157,10 @@ def accept_outbound(
                     raise
     if first is None:
         return _accepted(message)
-    if first.request_hash != request_hash:
+    if first.request_hash not in (
+        request_hash,
+        _hash_before_instants(conversation_id, body, send_at),
+    ):
         raise Err.IDEMPOTENCY_CONFLICT.error(
             "Idempotency-Key reused with a different request: "
             f"it was first used for message {first.msgid}"
@@ -287,11 +292,25 @@ def _being_deleted(conversation: Conversation) -> ApiError:
     )
 
 
-def _request_hash(conversation_id: str, body: dict, send_at: datetime | None) -> str:
-    request = {
-        "conversation_id": conversation_id,
-        "body": body,
-        "send_at": send_at.isoformat() if send_at else None,
-    }
+def _instant(send_at: datetime | None) -> str | None:
+    """`send_at` as the request's fingerprint takes it: the instant, in UTC. A client that
+    rebuilds its retry may write the same time in another offset (`…T10:00:00+08:00`,
+    `…T02:00:00Z`, Unix seconds): the same request, answered as the first was."""
+    return send_at.astimezone(UTC).isoformat() if send_at else None
+
+
+def _hash_before_instants(conversation_id: str, body: dict, send_at: datetime | None) -> str:
+    """The fingerprint as releases before instants were fingerprinted took it: `send_at`
+    in the offset it was written in. So a retry across the upgrade, within
+    IDEMPOTENCY_WINDOW, of a request written with another offset than UTC still matches
+    its first try (docs/upgrading.md). Not needed once every such key is older than the
+    window."""
+    return _request_hash(conversation_id, body, send_at.isoformat() if send_at else None)
+
+
+def _request_hash(conversation_id: str, body: dict, send_at: str | None) -> str:
+    """The fingerprint of what a request asks for: who gets what, when. The body is the
+    validated one (`validate_outbound`: unknown fields dropped, key order irrelevant)."""
+    request = {"conversation_id": conversation_id, "body": body, "send_at": send_at}
     canonical = json.dumps(request, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
