@@ -9,7 +9,8 @@ from botadmin.errors import Err
 from connectors.base import Limits
 
 from .card_task_ids import well_formed_task_id
-from .field_checks import check_max
+from .field_checks import check_max, require
+from .field_errors import wrong_type
 from .schemas import INTERACTIVE_CARDS, NOTICE_CARDS, TASK_ID_MAX_BYTES
 
 
@@ -24,11 +25,7 @@ def check_template_card(payload: dict, limits: Limits, connector) -> None:
             f"invalid field: template_card.action_menu is not supported by the "
             f"{connector.english_label()}"
         )
-    if payload["card_type"] in NOTICE_CARDS and not isinstance(payload.get("card_action"), dict):
-        raise Err.FIELD_INVALID.error(
-            f"invalid field: template_card.card_action (an object) is required by a "
-            f"{payload['card_type']} card"
-        )
+    _check_card_action(payload)
     if payload.get("task_id") == "":
         # An optional field left empty by the tool that wrote the body: WeCom refuses an
         # empty task_id (42014) where it would take none.
@@ -54,3 +51,48 @@ def check_template_card(payload: dict, limits: Limits, connector) -> None:
     title = payload.get("main_title")
     if isinstance(title, dict) and isinstance(title.get("title"), str):
         check_max(title["title"], limits.title, "template_card.main_title.title")
+
+
+# What a click on the whole card opens (WeCom's CardAction.type), and the field that
+# says where: 0 or none is no link, which the notice cards may not have ("取值范围为[1,2]";
+# WeCom's group robot answers 42045 "card_action Missing or Invalid" to a type 0).
+CARD_ACTION_TARGETS = {1: "url", 2: "appid"}
+
+
+def _check_card_action(payload: dict) -> None:
+    card_type, action = payload["card_type"], payload.get("card_action")
+    if card_type in NOTICE_CARDS and not isinstance(action, dict):
+        raise Err.FIELD_INVALID.error(
+            f"invalid field: template_card.card_action (an object) is required by a "
+            f"{card_type} card"
+        )
+    if not isinstance(action, dict):
+        return  # an interactive card's is optional, and sent as given
+    kind = action.get("type")
+    if kind is None and card_type in NOTICE_CARDS:
+        raise Err.FIELD_INVALID.error(
+            f"invalid field: template_card.card_action.type is required by a {card_type} "
+            "card: 1 (open its url) or 2 (open the mini program of its appid)",
+            empty_field="template_card.card_action.type",
+        )
+    if kind is None:
+        return
+    if isinstance(kind, bool) or not isinstance(kind, int):
+        raise wrong_type("template_card.card_action.type", "an integer", kind)
+    if card_type in NOTICE_CARDS and kind not in CARD_ACTION_TARGETS:
+        raise Err.FIELD_INVALID.error(
+            f"invalid field: template_card.card_action.type must be 1 (open its url) or 2 "
+            f"(open the mini program of its appid) in a {card_type} card, not {kind}"
+        )
+    target = CARD_ACTION_TARGETS.get(kind)
+    if target is None:
+        return
+    where = f"template_card.card_action.{target}"
+    if target not in action:
+        raise Err.FIELD_INVALID.error(
+            f"invalid field: {where} is required when card_action.type is {kind}",
+            empty_field=where,
+        )
+    if not isinstance(action[target], str):
+        raise wrong_type(where, "a string", action[target])
+    require(action[target], where)
