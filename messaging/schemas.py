@@ -149,6 +149,42 @@ _GIVEN_TASK_ID = {
     "properties": {"task_id": {"type": "string", "minLength": 1}},
 }
 
+# What a click on the card opens (`messaging.template_cards`): type 1 its url, 2 the mini
+# program of its appid, neither blank; a notice card's must open one of them.
+_NOT_BLANK = {"type": "string", "pattern": "\\S"}
+_CARD_ACTION = {
+    "type": ["object", "null"],
+    "description": "What a click on the card opens: `type` 1 its `url`, 2 the mini program "
+    "of its `appid` (`pagepath` optional); 0 or none, nothing (interactive cards only).",
+    "properties": {"type": {"type": "integer"}},
+    "allOf": [
+        {
+            "if": {"required": ["type"], "properties": {"type": {"const": kind}}},
+            "then": {"required": [target], "properties": {target: _NOT_BLANK}},
+        }
+        for kind, target in ((1, "url"), (2, "appid"))
+    ],
+}
+_OPENING_CARD_ACTION = {
+    "required": ["card_action"],
+    "properties": {
+        "card_action": {
+            "type": "object",
+            "required": ["type"],
+            "properties": {"type": {"enum": [1, 2]}},
+        }
+    },
+}
+
+
+def _describe_card(schema: dict) -> None:
+    # Validation says so with 40058; the schema says it too.
+    schema["properties"]["card_action"] = _CARD_ACTION
+    schema["dependentSchemas"] = {"action_menu": _GIVEN_TASK_ID}
+    schema["if"] = {"properties": {"card_type": {"enum": list(INTERACTIVE_CARDS)}}}
+    schema["then"] = _GIVEN_TASK_ID
+    schema["else"] = _OPENING_CARD_ACTION  # a notice card
+
 
 class TemplateCard(BaseModel):
     """A WeCom template card, sent as given (WeCom documents its many fields)."""
@@ -156,12 +192,7 @@ class TemplateCard(BaseModel):
     model_config = ConfigDict(
         extra="allow",
         strict=True,
-        json_schema_extra={
-            # Validation says so with 40058; the schema says it too.
-            "dependentSchemas": {"action_menu": _GIVEN_TASK_ID},
-            "if": {"properties": {"card_type": {"enum": list(INTERACTIVE_CARDS)}}},
-            "then": _GIVEN_TASK_ID,
-        },
+        json_schema_extra=_describe_card,
     )
 
     card_type: Literal[CARD_TYPES] = Field(description="text_notice, news_notice, …")

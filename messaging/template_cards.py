@@ -66,8 +66,10 @@ def _check_card_action(payload: dict) -> None:
             f"invalid field: template_card.card_action (an object) is required by a "
             f"{card_type} card"
         )
+    if action is None:
+        return  # an interactive card's is optional
     if not isinstance(action, dict):
-        return  # an interactive card's is optional, and sent as given
+        raise wrong_type("template_card.card_action", "an object", action)
     kind = action.get("type")
     if kind is None and card_type in NOTICE_CARDS:
         raise Err.FIELD_INVALID.error(

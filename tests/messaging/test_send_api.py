@@ -881,6 +881,7 @@ def test_the_openapi_body_schema_lists_every_msgtype(client, db):
 
 NOTICE = {"card_type": "text_notice", "card_action": {"type": 1, "url": "https://ci.example"}}
 MENU = {"action_list": [{"text": "不再推送", "key": "unsubscribe"}]}
+POLL = {"card_type": "vote_interaction", "task_id": "poll-1"}
 
 
 @pytest.mark.parametrize(
@@ -901,11 +902,25 @@ MENU = {"action_list": [{"text": "不再推送", "key": "unsubscribe"}]}
         ({"card_type": "vote_interaction", "task_id": ""}, False),
         ({"card_type": "vote_interaction", "task_id": None}, False),
         ({"card_type": "vote_interaction", "task_id": "poll-1"}, True),
+        ({**NOTICE, "card_action": {}}, False),
+        ({**NOTICE, "card_action": None}, False),
+        ({**NOTICE, "card_action": {"type": 0, "url": "https://ci.example"}}, False),
+        ({**NOTICE, "card_action": {"type": "1", "url": "https://ci.example"}}, False),
+        ({**NOTICE, "card_action": {"type": 1, "url": " "}}, False),
+        ({**NOTICE, "card_action": {"type": 1, "appid": "wx1"}}, False),
+        ({**NOTICE, "card_action": {"type": 2, "appid": "wx1"}}, True),
+        ({**NOTICE, "card_action": {"type": 1, "url": "https://ci.example", "appid": ""}}, True),
+        ({**POLL, "card_action": {"type": 0}}, True),
+        ({**POLL, "card_action": {}}, True),
+        ({**POLL, "card_action": None}, True),
+        ({**POLL, "card_action": {"type": 1}}, False),
+        ({**POLL, "card_action": "https://ci.example"}, False),
     ],
 )
 def test_the_openapi_body_schema_says_which_task_ids_a_card_takes(client, db, card, accepted):
     """The task_id rules validation applies (40058) are in /api/openapi.json too: its
-    characters, its length, and when a card needs one (a WeCom app takes every card)."""
+    characters, its length, and when a card needs one (a WeCom app takes every card);
+    so are the card_action rules (what a click opens)."""
     spec = json.loads(client.get("/api/openapi.json").content)
     schema = spec["paths"]["/api/send"]["post"]["requestBody"]["content"]["application/json"]
     body = {"msgtype": "template_card", "template_card": card}
