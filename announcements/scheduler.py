@@ -25,9 +25,10 @@ def start_due_announcements(now: datetime | None = None) -> list[int]:
 
     An occurrence found after its time (botadmin was down) runs marked late;
     found more than BOTADMIN_SCHEDULED_LATE_CUTOFF_MINUTES late it is not sent
-    at all but recorded as a missed run, so the run list says so. Either way
-    the next run is the first occurrence after now (missed occurrences are not
-    replayed one by one).
+    at all but recorded as a missed run, so the run list says so, and a recurring
+    one's first occurrence within the cut-off, if one came meanwhile, runs once,
+    late. Either way the next run is the first occurrence after now (missed
+    occurrences are not replayed one by one).
     """
     now = now or timezone.now()
     started = []
@@ -46,9 +47,32 @@ def start_due_announcements(now: datetime | None = None) -> list[int]:
 
 def _start_run(announcement: Announcement, now: datetime) -> AnnouncementRun:
     occurrence = announcement.next_run_at
+    schedule = Schedule.from_announcement(announcement)
+    recurring = announcement.schedule_kind in RECURRING
+    cutoff = timedelta(minutes=settings.BOTADMIN_SCHEDULED_LATE_CUTOFF_MINUTES)
+    if cutoff and now - occurrence > cutoff:
+        run = _run(announcement, occurrence, now, missed=True)
+        # botadmin came back within the cut-off of a later occurrence (down from
+        # Monday until Wednesday 18:10, a daily run at 18:00): that one still runs,
+        # once, as it would have had the missed ones been found one by one.
+        catch_up = schedule.next_after(now - cutoff - timedelta(microseconds=1))
+        if recurring and catch_up is not None and catch_up <= now:
+            run = _run(announcement, catch_up, now, missed=False)
+    else:
+        run = _run(announcement, occurrence, now, missed=False)
+    announcement.next_run_at = schedule.next_after(max(now, occurrence)) if recurring else None
+    if announcement.next_run_at is None:
+        announcement.status = Announcement.Status.FINISHED
+    announcement.last_run_at = now
+    announcement.save(update_fields=["next_run_at", "status", "last_run_at", "updated_at"])
+    return run
+
+
+def _run(
+    announcement: Announcement, occurrence: datetime, now: datetime, missed: bool
+) -> AnnouncementRun:
+    """The run of `occurrence`, its fan-out enqueued; a missed one is only recorded."""
     late_after = timedelta(seconds=settings.BOTADMIN_ANNOUNCEMENT_LATE_SECONDS)
-    cutoff = settings.BOTADMIN_SCHEDULED_LATE_CUTOFF_MINUTES
-    missed = cutoff > 0 and now - occurrence > timedelta(minutes=cutoff)
     # Fixed here for the run: a rule takes the conversations it names at this moment.
     recipients = (
         []
@@ -66,16 +90,6 @@ def _start_run(announcement: Announcement, now: datetime) -> AnnouncementRun:
             **({"status": AnnouncementRun.Status.MISSED} if missed else {}),
         },
     )
-    schedule = Schedule.from_announcement(announcement)
-    announcement.next_run_at = (
-        schedule.next_after(max(now, occurrence))
-        if announcement.schedule_kind in RECURRING
-        else None
-    )
-    if announcement.next_run_at is None:
-        announcement.status = Announcement.Status.FINISHED
-    announcement.last_run_at = now
-    announcement.save(update_fields=["next_run_at", "status", "last_run_at", "updated_at"])
     if run.status != AnnouncementRun.Status.MISSED:
         fan_out_on_commit(run.pk)
     return run
@@ -85,8 +99,12 @@ def next_run_once_resumed(announcement: Announcement, now: datetime) -> datetime
     """When a paused announcement runs next if resumed at `now`: a time at or before `now`
     is as soon as it is resumed; None, no run is left (its held recipients are sent)."""
     next_run = announcement.next_run_at
-    if announcement.schedule_kind in RECURRING and next_run is not None and next_run < now:
+    if next_run is None or next_run >= now:
+        return next_run
+    if announcement.schedule_kind in RECURRING:
         # Occurrences that fell while it was paused are skipped, not sent late on
         # resume (nor listed as missed while botadmin was down): the next one is after now.
         return Schedule.from_announcement(announcement).next_after(now)
-    return next_run
+    # A one-off whose time passed while it was paused runs now, as its page says: at
+    # its old time it would read late, or missed "while botadmin was down".
+    return now
