@@ -224,10 +224,15 @@ def _write(
             announcement.status = Announcement.Status.DRAFT
             announcement.next_run_at = None
         else:
+            due = (
+                announcement.next_run_at
+                if announcement.status == Announcement.Status.ACTIVE
+                else None
+            )
             # A paused one stays paused: its next run is the edited schedule's, once resumed.
             if announcement.status != Announcement.Status.PAUSED:
                 announcement.status = Announcement.Status.ACTIVE
-            announcement.next_run_at = schedule.first_run(now)  # a time: checked above
+            announcement.next_run_at = _next_run(schedule, due, now)
         announcement.save()
         replace_members(
             announcement.conversations,
@@ -251,6 +256,21 @@ def _write(
         if active and announcement.next_run_at and announcement.next_run_at <= now:
             tick_on_commit()
     return announcement
+
+
+def _next_run(schedule: Schedule, due: datetime | None, now: datetime) -> datetime:
+    """The edited schedule's first run. A recurring run that is due but not started yet
+    (the scheduler's next tick, or one it is behind on) stays due if the edited schedule
+    still has it: saving a corrected text at 09:00:03 sends the 09:00 run with it rather
+    than skipping it to tomorrow."""
+    if (
+        due is not None
+        and due <= now
+        and schedule.kind in RECURRING
+        and schedule.next_after(due - timedelta(microseconds=1)) == due
+    ):
+        return due
+    return schedule.first_run(now)  # a time: checked_schedule
 
 
 def _raise_if_edited_meanwhile(announcement: Announcement, draft: Draft, body: dict) -> None:

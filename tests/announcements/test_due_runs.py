@@ -1,5 +1,6 @@
 """A run that is due when something else happens: botadmin coming back after a long
-downtime, or an operator resuming a one-off whose time passed while it was paused."""
+downtime, an operator resuming a one-off whose time passed while it was paused, or
+editing an announcement whose run is due but not started yet."""
 
 from datetime import UTC, datetime
 
@@ -7,8 +8,9 @@ import time_machine
 from django.urls import reverse
 
 from announcements import operator_actions
+from announcements.editing import Draft, save_announcement
 from announcements.fanout import fan_out
-from announcements.models import AnnouncementRun
+from announcements.models import Announcement, AnnouncementRun
 from announcements.tasks import tick as scheduler_tick
 from messaging.models import Message
 
@@ -86,3 +88,40 @@ def test_a_one_off_resumed_after_its_time_is_sent_on_resume_not_listed_as_missed
     assert Message.objects.filter(announcement_run=run).count() == 3
     announcement.refresh_from_db()
     assert (announcement.status, announcement.next_run_at) == ("finished", None)
+
+
+def edit(user, announcement, **changes) -> Announcement:
+    draft = Draft(
+        bot=announcement.bot,
+        title=changes.pop("title", announcement.title),
+        body=announcement.body,
+        conversation_ids=list(announcement.conversations.values_list("pk", flat=True)),
+        kind=announcement.schedule_kind,
+        schedule=changes.pop("schedule", announcement.schedule),
+        timezone=announcement.timezone,
+    )
+    return save_announcement(user, draft, as_draft=False, announcement=announcement)
+
+
+def test_editing_the_text_while_its_run_is_due_sends_that_run_with_the_new_text(
+    bot, make_groups, make_announcement, superuser
+):
+    groups = make_groups(bot, 2)
+    with time_machine.travel(at(2026, 5, 4, 0, 0), tick=False) as clock:
+        announcement = make_announcement(bot, groups, kind="daily", schedule={"time": "09:00"})
+        moved = make_announcement(bot, groups, kind="daily", schedule={"time": "09:00"})
+        # 09:00:03: the runs are due, the scheduler's tick has not started them yet.
+        clock.move_to(at(2026, 5, 4, 1, 0, 3))
+        edited = edit(superuser, announcement, title="Fixed typo")
+        assert edited.next_run_at == at(2026, 5, 4, 1, 0)
+        # The other one's time is moved: its run is the new time's.
+        assert edit(superuser, moved, schedule={"time": "09:30"}).next_run_at == at(
+            2026, 5, 4, 1, 30
+        )
+        tick()
+
+    announcement.refresh_from_db()
+    assert runs(announcement) == [(at(2026, 5, 4, 1, 0), AnnouncementRun.Status.SENDING, False)]
+    assert Message.objects.filter(announcement_run__announcement=announcement).count() == 2
+    assert announcement.next_run_at == at(2026, 5, 5, 1, 0)
+    assert not moved.runs.exists()
