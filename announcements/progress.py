@@ -1,8 +1,13 @@
 """A run's progress: its recipients counted by outcome, for its progress bar."""
 
+from datetime import timedelta
+
+from django.conf import settings
 from django.db.models import Count, Min
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from conversations.models import Bot
 from messaging.models import Message
 
 from .models import AnnouncementRun
@@ -12,7 +17,7 @@ from .models import AnnouncementRun
 FINISHING_RUNS = (AnnouncementRun.Status.SENDING, AnnouncementRun.Status.PAUSED)
 
 
-def runs_progress(runs: list[AnnouncementRun]) -> dict[int, dict]:
+def runs_progress(runs: list[AnnouncementRun], bot: Bot | None = None) -> dict[int, dict]:
     """Counts per outcome for each run's progress bar, by run id, read for them all at once.
 
     Pending is what the run still has to do: its unfinished messages and, unless
@@ -27,9 +32,12 @@ def runs_progress(runs: list[AnnouncementRun]) -> dict[int, dict]:
     (unless the cancel stopped none of it: its last messages were in flight and went
     out) nor missed (its badge). `waiting`: how many pending messages wait for a later
     attempt (a retry, a daily cap's hold, their pace: messaging.status_labels.waiting),
-    the first of them until `waiting_until`.
+    the first of them until `waiting_until`. `held_until`: with the runs' `bot` given and
+    its sending paused or the bot switched off, when the first of the run's queued
+    messages fails as expired unless the bot sends again before.
     """
     counted = _counts_by_run(runs)
+    expiries = held_until(runs, bot) if bot is not None else {}
     progress = {}
     for run in runs:
         counts = counted[run.pk]
@@ -55,6 +63,7 @@ def runs_progress(runs: list[AnnouncementRun]) -> dict[int, dict]:
             or (run.status == AnnouncementRun.Status.CANCELLED and not counts["cancelled"])
         )
         counts.update(_bar_parts(counts))
+        counts["held_until"] = expiries.get(run.pk)
         progress[run.pk] = counts
     return progress
 
@@ -102,6 +111,25 @@ def _counts_by_run(runs: list[AnnouncementRun]) -> dict[int, dict]:
         counts = counted[group["announcement_run"]]
         counts["waiting"], counts["waiting_until"] = group["n"], group["until"]
     return counted
+
+
+def held_until(runs: list[AnnouncementRun], bot: Bot) -> dict[int, object]:
+    """{run id: when its first queued message fails as expired}, for the runs of a bot
+    that sends nothing now (paused or switched off): messaging's sweeper fails a message
+    still queued DELIVERY_MAX_QUEUE_AGE_HOURS after it was due
+    (messaging.sweeper.expire_stale_queues); empty while the bot sends. One query."""
+    if bot.paused_at is None and bot.is_active:
+        return {}
+    age = timedelta(hours=settings.DELIVERY_MAX_QUEUE_AGE_HOURS)
+    first_due = (
+        Message.objects.filter(
+            announcement_run__in=[run.pk for run in runs], status=Message.Status.QUEUED
+        )
+        .order_by()
+        .values("announcement_run")
+        .annotate(due=Min(Coalesce("scheduled_at", "created_at")))
+    )
+    return {row["announcement_run"]: row["due"] + age for row in first_due}
 
 
 def _bar_parts(counts: dict) -> dict:

@@ -542,7 +542,7 @@ def detail(request, pk: int):
             size=RECIPIENTS_PER_PAGE,
             statuses=RECIPIENT_FILTERS[shown][1] if shown else None,
         )
-    progress = runs_progress(runs)
+    progress = runs_progress(runs, announcement.bot)
     # The page keeps refreshing its runs while one is sending or about to start.
     starts_soon = (
         announcement.status == Announcement.Status.ACTIVE
