@@ -150,6 +150,22 @@ def test_quiet_hours_and_pace_are_saved(client, plain_operator, bot):
     assert f"{bot.quiet_hours_start:%H:%M}-{bot.quiet_hours_end:%H:%M}" == "22:00-07:30"
 
 
+def test_quiet_hours_that_start_and_end_at_the_same_time_are_refused_not_ignored(
+    operator_client, bot
+):
+    """An operator typing 00:00 to 00:00 for "quiet all day" would find every message sent."""
+    data = {"is_active": "on", "rate_limit_per_minute": "20"}
+    quiet = {"quiet_hours_start": "00:00", "quiet_hours_end": "00:00"}
+    response = operator_client.post(
+        reverse("console:bot_sending", args=[bot.pk]), {**data, **quiet}
+    )
+
+    assert response.status_code == 400
+    assert "免打扰时段的开始和结束是同一时间" in response.content.decode()
+    bot.refresh_from_db()
+    assert bot.quiet_hours_start is None and bot.quiet_hours_end is None
+
+
 def test_sending_settings_keep_a_rotation_and_a_pause_made_while_they_were_saved(
     operator_client, bot
 ):
