@@ -16,6 +16,7 @@ import unicodedata
 import requests
 from django import forms
 from django.conf import settings
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import gettext_noop
 
@@ -26,6 +27,7 @@ from botadmin.jsontext import DuplicateKey, unstorable
 from botadmin.logging import mask_secrets
 from botadmin.reasons import Reason, ngettext_noop
 from conversations.secrets import generate_agent_token
+from messaging.outbox import retry_after_seconds
 
 from .base import (
     ALL_MSGTYPES,
@@ -454,7 +456,6 @@ def _json_envelope(response: http.HttpResponse) -> dict:
 
 
 def _retry_after(response: http.HttpResponse) -> float | None:
-    try:
-        return float(response.headers.get("Retry-After", ""))
-    except ValueError:
-        return None
+    """The wait a busy agent, or the proxy in front of it, asks for: delay-seconds or an
+    HTTP-date (a date already past asks for none)."""
+    return retry_after_seconds(response.headers.get("Retry-After"), timezone.now())

@@ -44,6 +44,7 @@ class AgentBehaviour:
     errcode: int | None = None  # answer sends with this errcode (HTTP 200)
     errcode_times: int | None = None  # …only this many times, then behave again
     http_status: int | None = None  # answer sends with this HTTP status
+    retry_after: str | None = None  # …and this Retry-After header (seconds or an HTTP-date)
     non_json: bool = False  # answer sends with a body that is not JSON
     raw_answer: tuple[int, bytes] | None = None  # answer sends with this status and body
     fail_contacts_on_page: int | None = None  # 1-based page of /users or /groups that answers 500
@@ -209,7 +210,10 @@ class DemoAgent(LocalServer):
             body = body if isinstance(body, dict) else {}
             if request.path == "/media":
                 return self._answer_media(body)
-            return Answer(*self._answer_send(body))
+            status, answer = self._answer_send(body)
+            retry_after = self.behaviour.retry_after
+            busy = retry_after and status == self.behaviour.http_status
+            return Answer(status, answer, {"Retry-After": retry_after} if busy else {})
         if request.path == "/capabilities" and self.msgtypes is not None:
             return Answer(200, {"errcode": 0, "errmsg": "ok", "msgtypes": list(self.msgtypes)})
         kind = request.path.strip("/")

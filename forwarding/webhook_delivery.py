@@ -35,6 +35,7 @@ from messaging.outbox import (
     IN_FLIGHT,
     INTERRUPTED,
     RECORD_EVERY_SECONDS,
+    RETRY_AFTER_AT_MOST,
     holder,
     lock_due,
     renew_leases,
@@ -57,8 +58,6 @@ CLAIM_LEASE = timedelta(seconds=RESPONSE_TIMEOUT * 4)
 # Retries due this soon ride on the broker's countdown (one wake-up per endpoint and
 # recorded batch, drains.wake_endpoint); later ones wait for the sweeper.
 WAKE_BY_COUNTDOWN_WITHIN = timedelta(minutes=1)
-# The longest wait a receiver's Retry-After adds to the schedule's (docs/webhooks.md).
-RETRY_AFTER_AT_MOST = 3600.0
 
 Status = WebhookDelivery.Status
 # webhook_delivery_due_idx's condition (forwarding/models.py).
@@ -283,8 +282,7 @@ def _apply_outcome(attempt: Attempt, now: datetime) -> None:
             status=result.http_status,
             answer=result.text,
         )
-    # A later time a busy receiver asks for (Retry-After) is kept, up to an hour: never
-    # sooner than the schedule, and a mistaken "come back tomorrow" costs an hour at most.
+    # A later time a busy receiver asks for (Retry-After) is kept, up to an hour.
     asked = min(result.retry_after or 0.0, RETRY_AFTER_AT_MOST)
     delay = retry_delay(FORWARDING_SCHEDULE, delivery.retry_step + 1, asked)
     if result.outcome == WebhookAttempt.Outcome.REFUSED or delay is None:

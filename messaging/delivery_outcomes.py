@@ -24,7 +24,7 @@ from conversations.refusals import noted, refusal
 
 from .delivery_claim import Attempt, Clock
 from .models import DeliveryAttempt, Message
-from .outbox import delivery_schedule, retry_delay, update_each
+from .outbox import RETRY_AFTER_AT_MOST, delivery_schedule, retry_delay, update_each
 
 logger = logging.getLogger(__name__)
 
@@ -204,7 +204,8 @@ def outcome_changes(attempt: Attempt, now: datetime, stop: str = "") -> dict:
             "attempt_count": message.attempt_count - 1,
         }
     elif result.outcome == Outcome.RETRY:
-        delay = retry_delay(delivery_schedule(), message.attempt_count, result.retry_after or 0.0)
+        asked = min(result.retry_after or 0.0, RETRY_AFTER_AT_MOST)  # an agent's Retry-After
+        delay = retry_delay(delivery_schedule(), message.attempt_count, asked)
         if delay is None:
             changes |= {
                 "status": Message.Status.FAILED,

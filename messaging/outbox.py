@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import math
 import os
 import random
 import socket
@@ -92,6 +93,12 @@ def retry_delay(schedule: RetrySchedule, failures: int, at_least: float = 0.0) -
     return max(delay, at_least)
 
 
+# The longest wait a `Retry-After` adds to a schedule's, in both engines (docs/webhooks.md,
+# docs/bridge-protocol.md): never sooner than the schedule, and a mistaken "come back
+# tomorrow" (a proxy's maintenance page) costs an hour at most.
+RETRY_AFTER_AT_MOST = 3600.0
+
+
 def retry_after_seconds(value: str | None, now: datetime) -> float | None:
     """Seconds a `Retry-After` header asks to wait (delay-seconds or an HTTP-date), or None
     when there is none or it cannot be read. A date already past asks for no wait."""
@@ -105,7 +112,9 @@ def retry_after_seconds(value: str | None, now: datetime) -> float | None:
             seconds = (parsedate_to_datetime(value) - now).total_seconds()
         except (TypeError, ValueError):
             return None
-    return max(seconds, 0.0) if seconds == seconds else None
+    # NaN and infinity ("1e999") are no wait anyone asked for; a wait without end would
+    # overflow the next attempt's time.
+    return max(seconds, 0.0) if math.isfinite(seconds) else None
 
 
 def delivery_schedule() -> RetrySchedule:
