@@ -50,6 +50,7 @@ WORDS = {
     "endpoint.update": _("Changed a webhook endpoint"),
     "endpoint.test": _("Sent a test event"),
     "endpoint.reenable": _("Re-enabled a webhook endpoint"),
+    "endpoint.recover_missed": _("Forwarded the messages a webhook endpoint missed"),
     "endpoint.rotate_signing_secret": _("Rotated a webhook endpoint's signing secret"),
     "endpoint.delete": _("Deleted a webhook endpoint"),
     "delivery.replay": _("Replayed a webhook delivery"),

@@ -350,6 +350,7 @@ SAYINGS = {
     "media.fetch_again": _fetched_again,
     "delivery.replay": _replayed_one,
     "delivery.replay_many": lambda action, details: _replayed(details),
+    "endpoint.recover_missed": lambda action, details: _replayed(details),
     "endpoint.create": _endpoint_created,
     "endpoint.test": lambda action, details: test_event_outcome(action),
     # The row is gone: its URL says which it was.

@@ -21,6 +21,7 @@ from .views import (
     message_fixes,
     search,
     setup_checklist,
+    webhook_recovery,
     webhooks,
 )
 
@@ -150,6 +151,11 @@ urlpatterns = [
         "bots/<int:bot_id>/webhooks/<int:endpoint_id>/reenable",
         webhooks.endpoint_reenable,
         name="webhook_reenable",
+    ),
+    path(
+        "bots/<int:bot_id>/webhooks/<int:endpoint_id>/recover",
+        webhook_recovery.endpoint_recover,
+        name="webhook_recover",
     ),
     path(
         "bots/<int:bot_id>/webhooks/<int:endpoint_id>/replay-failed",

@@ -343,6 +343,8 @@ class WebhookEndpointAdmin(AuditedAdminMixin, BotScopedAdminMixin, admin.ModelAd
         return fields
 
     def save_model(self, request, obj, form, change):
+        if change and "is_active" in form.changed_data and not obj.is_active:
+            obj.stopped_at = timezone.now()  # where recovering what it missed starts
         super().save_model(request, obj, form, change)
         if "url" in form.changed_data and (warning := trailing_slash_warning(obj)):
             self.message_user(request, warning, messages.WARNING)

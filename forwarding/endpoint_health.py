@@ -77,6 +77,7 @@ def _endpoint_failed(endpoint_id: int, now: datetime, failures: int = 1) -> None
         pk=endpoint_id, disabled_at__isnull=True, failing_since__lte=now - DISABLE_AFTER
     ).update(
         disabled_at=now,
+        stopped_at=F("failing_since"),  # what failed since then was missed
         disabled_reason=Reason(
             gettext_noop(
                 "Deliveries kept failing for %(days)s days: no success, and never %(hours)s "

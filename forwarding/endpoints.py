@@ -49,8 +49,8 @@ def sync_primary_endpoint(bot: Bot) -> WebhookEndpoint | None:
             return WebhookEndpoint.objects.create(bot=bot, url=url, is_primary=True)
         if not url:
             if endpoint.is_active:
-                endpoint.is_active = False
-                endpoint.save(update_fields=["is_active", "updated_at"])
+                endpoint.is_active, endpoint.stopped_at = False, timezone.now()
+                endpoint.save(update_fields=["is_active", "stopped_at", "updated_at"])
             return endpoint
         if normalized_url(endpoint.url) != url or not endpoint.is_active:
             if normalized_url(endpoint.url) != url:
@@ -320,7 +320,12 @@ def change_endpoint(actor, endpoint: WebhookEndpoint, **fields) -> WebhookEndpoi
             claim_url(endpoint.bot, changed["url"], other_than=endpoint)
         for name, value in changed.items():
             setattr(endpoint, name, value)
-        endpoint.save(update_fields=[*changed, "updated_at"])
+        switched_off = changed.get("is_active") is False
+        if switched_off:
+            endpoint.stopped_at = timezone.now()
+        endpoint.save(
+            update_fields=[*changed, *(["stopped_at"] if switched_off else []), "updated_at"]
+        )
         if "url" in changed and endpoint.disabled_at:
             # As a new webhook URL does for the primary (sync_primary_endpoint): pointed
             # elsewhere, a disabled endpoint tries again, and what waited goes there.

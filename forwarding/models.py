@@ -63,6 +63,13 @@ class WebhookEndpoint(models.Model):
         ),
     )
     disabled_reason = ReasonField(_("disabled because"), blank=True, default="")
+    # Kept after the endpoint is back on: "Forward the messages it missed" starts here.
+    stopped_at = models.DateTimeField(
+        _("forwarding last stopped"),
+        null=True,
+        blank=True,
+        help_text=_("When it was last switched off, or when the failures that disabled it began."),
+    )
     last_success_at = models.DateTimeField(_("last success"), null=True, blank=True)
     last_failure_at = models.DateTimeField(_("last failure"), null=True, blank=True)
     failing_since = models.DateTimeField(

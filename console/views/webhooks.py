@@ -37,6 +37,7 @@ from forwarding.endpoints import (
 )
 from forwarding.forms import ReplayFailedForm, proposed_period, replay_posted
 from forwarding.models import WebhookDelivery, WebhookEndpoint
+from forwarding.recovery import default_since
 from forwarding.replay import (
     TestEventAlreadySent,
     replay_failed,
@@ -178,6 +179,8 @@ def endpoint_page(request, bot_id: int, endpoint_id: int, *, form=None, status=2
             # The page's id in its test and replay buttons: posted twice, they act once.
             "submission": new_submission(),
             "kept_because": why_not_deletable(endpoint) if manage else "",
+            # When forwarding here stopped, the default of "Forward the messages it missed".
+            "recover_since": default_since(endpoint) if endpoint.stopped_at else None,
             "bot_zone": zone_or_default(bot.timezone),
         },
         status=status,

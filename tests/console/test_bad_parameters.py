@@ -80,6 +80,10 @@ URLS = [
     "/console/bots/{b}/webhooks/{e}/?before=99999999999999999999",
     "/console/bots/{b}/webhooks/{e}/?after=-99999999999999999999&status=%00",
     "/console/bots/{b}/webhooks/{e}/?after=%C2%B2&before=1",
+    "/console/bots/{b}/webhooks/{e}/recover?since=%00",
+    "/console/bots/{b}/webhooks/{e}/recover?since=0001-01-01T00:00:00%2B08:00",
+    "/console/bots/{b}/webhooks/{e}/recover?since=9999-12-31T23:59:59-08:00",
+    "/console/bots/{b}/webhooks/{e}/recover?since=99999-01-01T00:00",
 ]
 
 

@@ -280,3 +280,34 @@ def test_the_dashboard_names_a_failing_endpoint_whose_page_says_its_deliveries_w
     expect(page.locator("#actions")).to_contain_text(f"2 条投递等待重试（下次 {next_at}）。")
     expect(page.locator("#no-failed-deliveries")).to_have_count(0)
     shoot(page, "webhooks-11-failing-endpoint")
+
+
+def test_a_bot_admin_forwards_what_an_endpoint_missed_while_it_was_off(
+    page, bot_admin, bot, group, make_message, receiver
+):
+    from playwright.sync_api import expect
+
+    from forwarding.endpoints import change_endpoint
+
+    endpoint = WebhookEndpoint.objects.create(bot=bot, url=receiver.url("/hook"))
+    change_endpoint(bot_admin, endpoint, is_active=False)  # the receiver's maintenance
+    for text in ("维护期间的消息 1", "维护期间的消息 2"):
+        make_message(group, text=text)
+    change_endpoint(bot_admin, endpoint, is_active=True)
+    endpoint.refresh_from_db()
+    with translation.override("zh-hans"):
+        since = clock_time(endpoint.stopped_at)
+    log_in_as_bot_admin(page)
+    page.goto(f"/console/bots/{bot.pk}/webhooks/{endpoint.pk}/")
+
+    page.get_by_role("link", name=f"补发它自 {since} 起错过的消息").click()
+    expect(page.get_by_text(f"将向该端点转发自 {since} 起的 2 条消息。")).to_be_visible()
+    shoot(page, "webhooks-12-recover-count")
+    assert not endpoint.deliveries.exists()  # counting queued nothing
+    page.get_by_role("button", name="转发 2 条消息").click()
+
+    expect(page.get_by_text("已为该端点排队 2 条错过的消息")).to_be_visible()
+    expect(page.locator("#deliveries tbody tr")).to_have_count(2)
+    shoot(page, "webhooks-13-recovered")
+    assert endpoint.deliveries.count() == 2
+    assert OperatorAction.objects.filter(action="endpoint.recover_missed").count() == 1
