@@ -30,7 +30,7 @@ from django.http import HttpRequest
 
 from .api import not_json, refuse_body_over
 from .errors import Err, errmsg_value
-from .web_charsets import codec_for, decode
+from .web_charsets import SEVEN_BIT, WIDE, codec_for, decode, refusal
 
 _UTF16_BOMS = {codecs.BOM_UTF16_LE: "utf-16-le", codecs.BOM_UTF16_BE: "utf-16-be"}
 # The content codings we decompress, as zlib's wbits: gzip's header, zlib's (RFC 9110 8.4.1).
@@ -53,16 +53,17 @@ def body_text(request: HttpRequest, limit: int) -> str:
 
 
 def _decoded(raw: bytes, charset: str) -> str:
-    """`raw` as text: UTF-16 and UTF-32 as declared; anything else UTF-8 first."""
+    """`raw` as text: UTF-16, UTF-32 and ISO-2022-JP as declared; anything else UTF-8 first."""
     # A UTF-8 body labelled with another charset (Java clients write ISO-8859-1 by
     # default) reaches WeCom's webhook as UTF-8: it does here too. The declared charset
     # reads only what is no UTF-8 (a GBK body says so). UTF-16 and UTF-32 go by their
-    # label, since their ASCII is valid UTF-8 (with NULs) and would be misread.
+    # label, since their ASCII is valid UTF-8 (with NULs) and would be misread, and so
+    # does ISO-2022-JP, whose 7-bit text is valid UTF-8 with escape sequences in it.
     codec = codec_for(charset) if charset else "utf-8"
     if codec.startswith("utf-16") and raw[:2] in _UTF16_BOMS:
         codec = _UTF16_BOMS[raw[:2]]  # a byte order mark says which (the standard's sniffing)
-    wide = codec.startswith(("utf-16", "utf-32"))
-    for encoding in [codec] if wide else dict.fromkeys(["utf-8", codec]):
+    by_label = codec in WIDE or codec in SEVEN_BIT
+    for encoding in [codec] if by_label else dict.fromkeys(["utf-8", codec]):
         try:
             return decode(raw, encoding)
         except UnicodeError:
@@ -109,7 +110,8 @@ def _charset(request: HttpRequest) -> str:
         return ""
     if codec_for(charset) is None:
         raise Err.UNSUPPORTED_MEDIA_TYPE.error(
-            f"Content-Type charset {errmsg_value(charset, 40)} is not supported: send UTF-8"
+            f"Content-Type charset {errmsg_value(charset, 40)} is not supported "
+            f"({refusal(charset)}): send UTF-8"
         )
     return charset
 

@@ -18,16 +18,15 @@ Django decodes the query string, like a form body, with the Content-Type's `char
 (`rot13`, `hex`, `base64`: Python's bytes-to-bytes codecs) made building the request
 raise, answered with gunicorn's HTML 500 before any middleware ran. A URL is UTF-8
 (RFC 3986), whatever the body is: `GET` reads it so. A form body is decoded with its
-charset only when that is a character set in which ASCII stays ASCII (what
-`application/x-www-form-urlencoded` and multipart headers are written in); any other
+charset only when that is a label of the WHATWG Encoding Standard (`web_charsets`) of an
+encoding in which ASCII stays ASCII (what `application/x-www-form-urlencoded` and
+multipart headers are written in: not UTF-16), by the Python codec of that encoding
+(`shift_jis` as windows-31j, `latin1` as windows-1252, as browsers read them); any other
 is ignored, as Django ignores one it does not know. An API body's charset is the API's
 to read (`botadmin.api_body`), from `content_params`, which keeps what was declared.
 """
 
-import codecs
-import functools
 import tempfile
-import warnings
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
@@ -36,24 +35,9 @@ from django.http.request import HttpRequest, QueryDict, UnreadablePostError
 from django.utils.functional import cached_property
 from django.utils.http import parse_header_parameters
 
+from .web_charsets import form_codec
+
 _READ_SIZE = 64 * 1024
-# Every printable ASCII character: a form's charset must give each back as it is.
-_ASCII = bytes(range(0x20, 0x7F))
-
-
-@functools.lru_cache(maxsize=64)
-def reads_ascii_as_ascii(charset: str) -> bool:
-    """Whether `charset` is a character set Python knows that decodes ASCII unchanged
-    (UTF-8, Latin-1, GBK…; not UTF-16, EBCDIC, UTF-7, nor rot13 or base64, which are no
-    character sets at all)."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # unicode_escape warns of "\\]" before it is refused
-            return codecs.lookup(charset)._is_text_encoding and _ASCII.decode(charset) == (
-                _ASCII.decode("ascii")
-            )
-    except (LookupError, UnicodeError):
-        return False
 
 
 class Request(WSGIRequest):
@@ -68,17 +52,16 @@ class Request(WSGIRequest):
         self._spool = None
 
     def _set_content_type_params(self, meta):
-        """Django's, but a charset that is not ASCII-compatible leaves `encoding` alone,
-        and malformed parameters (an RFC 2231 `charset*=` naming no codec: Django raises)
+        """Django's, but `encoding` is the Python codec of a WHATWG label of an
+        ASCII-compatible encoding, else left alone (see the module), and malformed parameters (an RFC 2231 `charset*=` naming no codec: Django raises)
         are none."""
         header = meta.get("CONTENT_TYPE", "")
         try:
             self.content_type, self.content_params = parse_header_parameters(header)
         except (ValueError, LookupError, UnicodeError):
             self.content_type, self.content_params = header.split(";")[0].strip().lower(), {}
-        charset = self.content_params.get("charset", "")
-        if charset and reads_ascii_as_ascii(charset):
-            self.encoding = charset
+        if codec := form_codec(self.content_params.get("charset", "")):
+            self.encoding = codec
 
     @property
     def encoding(self):

@@ -8,6 +8,7 @@ import zlib
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from botadmin import web_charsets
 from messaging.models import Message
 from tests.messaging.support import callback_body
 
@@ -72,6 +73,62 @@ def test_a_chinese_body_in_its_declared_charset_is_read_in_it(post, charset, cod
     assert _stored(post(raw, f"application/json; charset={charset}")) == text
 
 
+@pytest.mark.parametrize(
+    "charset, codec, content",
+    [
+        ("shift_jis", "cp932", "デプロイ完了 ①"),  # ① is windows-31j's, as the standard's
+        ("sjis", "cp932", "デプロイ完了"),
+        ("windows-31j", "cp932", "デプロイ完了"),  # Java's name; not one Python knows
+        ("x-sjis", "cp932", "デプロイ完了"),
+        ("euc-jp", "euc_jp", "デプロイ完了"),
+        ("x-euc-jp", "euc_jp", "デプロイ完了"),
+        ("euc-kr", "cp949", "배포 완료"),
+        ("ks_c_5601-1987", "cp949", "배포 완료"),  # .NET's and Outlook's label of it
+        ("windows-949", "cp949", "똠방각하"),  # a windows-949 syllable EUC-KR lacks
+        ("koi8-r", "koi8_r", "Развёртывание"),
+        ("windows-1251", "cp1251", "Развёртывание"),
+        ("iso-8859-7", "iso8859_7", "Ανάπτυξη"),
+        ("windows-874", "cp874", "ติดตั้งเสร็จ"),
+        ("big5-hkscs", "big5hkscs", "部署完成"),
+    ],
+)
+def test_a_japanese_korean_or_other_body_in_a_whatwg_charset_is_read_in_it(
+    post, charset, codec, content
+):
+    """Answered 415 while only the Chinese, Unicode and latin1 labels were read."""
+    text = {"msgtype": "text", "text": {"content": content}}
+    raw = json.dumps(text, ensure_ascii=False).encode(codec)
+
+    assert _stored(post(raw, f"application/json; charset={charset}")) == text
+
+
+def test_every_label_of_the_encoding_standard_is_taken(post):
+    """Each of the standard's labels of a text encoding names a codec that reads its
+    JSON: an ASCII body, or one in UTF-16 or UTF-32 for those labels."""
+    refused = {}
+    for label, codec in web_charsets.CODECS.items():
+        raw = json.dumps(TEXT).encode(codec if codec in web_charsets.WIDE else "ascii")
+        answer = post(raw, f"application/json; charset={label.upper()}")
+        if (
+            answer.status_code != 200
+            or Message.objects.get(msgid=answer.json()["msgid"]).body != TEXT
+        ):
+            refused[label] = answer.content
+    assert len(web_charsets.CODECS) > 200
+    assert refused == {}
+
+
+@pytest.mark.parametrize("charset", ["iso-2022-jp", "csISO2022JP"])
+def test_an_iso_2022_jp_body_is_read_as_declared_though_it_is_valid_utf8(post, charset):
+    """Its 7-bit text (escape sequences around the kanji) is also valid UTF-8, which
+    read it as control characters and letters: refused as no JSON."""
+    text = {"msgtype": "text", "text": {"content": "デプロイ完了 ｶﾅ"}}
+    raw = json.dumps(text, ensure_ascii=False).encode("iso2022_jp_ext")
+    raw.decode("utf-8")
+
+    assert _stored(post(raw, f"application/json; charset={charset}")) == text
+
+
 @pytest.mark.parametrize("charset", ["latin1", "us-ascii", "iso-8859-1"])
 def test_a_latin1_label_reads_a_body_that_is_not_utf8_as_windows_1252(post, charset):
     raw = json.dumps({"msgtype": "text", "text": {"content": "café €5"}}, ensure_ascii=False)
@@ -90,6 +147,16 @@ def test_the_bytes_python_leaves_out_of_windows_1252_read_as_the_standard_reads_
     body = _stored(post(raw, f"application/json; charset={charset}"))
 
     assert body["text"]["content"] == "café \x81\x8d\x8f\x90\x9d €"
+
+
+def test_the_c1_bytes_python_leaves_out_of_another_windows_code_page_read_as_controls(post):
+    """windows-1250's 0x81 (Python's cp1250 has no character for it) is U+0081 in the
+    standard's index, as in windows-1252."""
+    raw = b'{"msgtype": "text", "text": {"content": "\x8a\x81 \xe8"}}'
+
+    body = _stored(post(raw, "application/json; charset=windows-1250"))
+
+    assert body["text"]["content"] == "Š\x81 č"
 
 
 @pytest.mark.parametrize("charset", ["iso-8859-1", "ISO-8859-1", "windows-1252", "gbk"])
@@ -143,7 +210,29 @@ def test_a_charset_that_is_no_web_charset_is_415_on_send_and_callback(post, bot,
     assert _answer(post(raw, f"application/json; charset={charset}", path)) == (
         415,
         7000003,
-        f"Content-Type charset {charset} is not supported: send UTF-8",
+        f"Content-Type charset {charset} is not supported "
+        "(it is no charset label of the Encoding Standard): send UTF-8",
+    )
+
+
+@pytest.mark.parametrize(
+    "charset, why",
+    [
+        # The standard's "replacement" encoding: one error for the whole body.
+        *(
+            (label, "the Encoding Standard reads no text in it")
+            for label in ("iso-2022-kr", "csiso2022kr", "hz-gb-2312", "iso-2022-cn")
+        ),
+        ("x-user-defined", "it holds binary data, not text"),
+    ],
+)
+def test_a_whatwg_label_of_no_text_is_415_saying_why(post, charset, why):
+    raw = json.dumps(TEXT).encode()
+
+    assert _answer(post(raw, f"application/json; charset={charset}")) == (
+        415,
+        7000003,
+        f"Content-Type charset {charset} is not supported ({why}): send UTF-8",
     )
 
 

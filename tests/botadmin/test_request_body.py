@@ -241,6 +241,27 @@ def test_a_form_keeps_a_charset_that_reads_ascii_as_ascii():
     assert request.POST.dict() == {"name": "群聊"}
 
 
+@pytest.mark.parametrize(
+    "charset, codec, text",
+    [
+        ("windows-31j", "cp932", "デプロイ ①"),  # labels of the standard Python does not know
+        ("x-sjis", "cp932", "デプロイ"),
+        ("x-euc-jp", "euc_jp", "デプロイ"),
+        ("ks_c_5601-1987", "cp949", "배포"),
+        ("iso-2022-jp", "iso2022_jp", "デプロイ"),  # stateful, but starts and ends in ASCII
+        ("latin1", "cp1252", "5 €"),  # windows-1252, as browsers read it; not Latin-1's 0x80
+    ],
+)
+def test_a_multipart_form_in_a_whatwg_charset_is_read_in_its_encoding(charset, codec, text):
+    """Django refuses an urlencoded form with a charset other than UTF-8 itself."""
+    body = f'--b\r\nContent-Disposition: form-data; name="name"\r\n\r\n{text}\r\n--b--\r\n'
+    request = _request_with_query(
+        f"multipart/form-data; boundary=b; charset={charset}", "", body.encode(codec)
+    )
+
+    assert request.POST.dict() == {"name": text}
+
+
 def test_malformed_content_type_parameters_are_none():
     """An RFC 2231 charset naming no codec: Django's parser raises ValueError."""
     request = _request_with_query("application/json; charset*=xx''utf-8", "secret=s")
