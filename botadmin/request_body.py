@@ -24,6 +24,8 @@ multipart headers are written in: not UTF-16), by the Python codec of that encod
 (`shift_jis` as windows-31j, `latin1` as windows-1252, as browsers read them); any other
 is ignored, as Django ignores one it does not know. An API body's charset is the API's
 to read (`botadmin.api_body`), from `content_params`, which keeps what was declared.
+A multipart part's header that Django's parser would misread (a GBK file name) is made
+readable to it first (`botadmin.multipart_headers`).
 """
 
 import tempfile
@@ -35,6 +37,7 @@ from django.http.request import HttpRequest, QueryDict, UnreadablePostError
 from django.utils.functional import cached_property
 from django.utils.http import parse_header_parameters
 
+from .multipart_headers import PartHeadersDecoded
 from .web_charsets import form_codec
 
 _READ_SIZE = 64 * 1024
@@ -62,6 +65,14 @@ class Request(WSGIRequest):
             self.content_type, self.content_params = header.split(";")[0].strip().lower(), {}
         if codec := form_codec(self.content_params.get("charset", "")):
             self.encoding = codec
+
+    def parse_file_upload(self, META, post_data):
+        """Django's, its parts' header lines (a GBK file name) first made readable to it
+        (botadmin.multipart_headers)."""
+        boundary = self.content_params.get("boundary", "")
+        if boundary and boundary.isascii():
+            post_data = PartHeadersDecoded(post_data, boundary.encode(), self.encoding)
+        return super().parse_file_upload(META, post_data)
 
     @property
     def encoding(self):
