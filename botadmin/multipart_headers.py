@@ -47,12 +47,18 @@ class PartHeadersDecoded:
         self._ended = False
 
     def read(self, size: int | None = -1) -> bytes:
-        while not self._ended and (size is None or size < 0 or len(self._ready) < size):
+        """At most `size` bytes (all for -1), fewer when that is what has arrived (as a
+        socket reads; Django's ChunkIter takes them), b"" only at the end."""
+        whole = size is None or size < 0
+        while not self._ended and (whole or not self._ready):
             chunk = self._stream.read(_READ_SIZE)
             self._ended = not chunk
             self._pending += chunk
             self._examine()
-        size = len(self._ready) if size is None or size < 0 else size
+        if whole or size >= len(self._ready):
+            given = bytes(self._ready)
+            self._ready.clear()
+            return given
         given = bytes(self._ready[:size])
         del self._ready[:size]
         return given
