@@ -21,7 +21,8 @@ raise, answered with gunicorn's HTML 500 before any middleware ran. A URL is UTF
 charset only when that is a label of the WHATWG Encoding Standard (`web_charsets`) of an
 encoding in which ASCII stays ASCII (what `application/x-www-form-urlencoded` and
 multipart headers are written in: not UTF-16), by the Python codec of that encoding
-(`shift_jis` as windows-31j, `latin1` as windows-1252, as browsers read them); any other
+(`shift_jis` as windows-31j, `latin1` as windows-1252, as browsers read them; `utf8` as
+the `utf-8` Django requires of an urlencoded form); any other
 is ignored, as Django ignores one it does not know. An API body's charset is the API's
 to read (`botadmin.api_body`), from `content_params`, which keeps what was declared.
 A multipart part's header that Django's parser would misread (a GBK file name) is made

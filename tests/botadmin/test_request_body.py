@@ -262,6 +262,18 @@ def test_a_multipart_form_in_a_whatwg_charset_is_read_in_its_encoding(charset, c
     assert request.POST.dict() == {"name": text}
 
 
+@pytest.mark.parametrize("charset", ["utf8", "UTF8", "unicode-1-1-utf-8"])
+def test_an_urlencoded_form_labelled_utf8_by_another_label_is_read(charset):
+    """Django takes an urlencoded form only in "utf-8" and refused these labels of it (400)."""
+    request = _request_with_query(
+        f"application/x-www-form-urlencoded; charset={charset}",
+        "",
+        b"name=%E7%BE%A4&next=/",
+    )
+
+    assert request.POST.dict() == {"name": "群", "next": "/"}
+
+
 def test_malformed_content_type_parameters_are_none():
     """An RFC 2231 charset naming no codec: Django's parser raises ValueError."""
     request = _request_with_query("application/json; charset*=xx''utf-8", "secret=s")
