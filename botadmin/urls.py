@@ -5,7 +5,7 @@ from django.views.generic import RedirectView
 
 from connectors.wecom_app_callback import callback as wecom_app_callback
 from console.login import ThrottledAdminAuthenticationForm
-from console.views.announcements import uploaded_image
+from console.views.announcement_previews import uploaded_image
 from messaging.media_links import serve as media_link
 from messaging.scheduled_api import router as scheduled_messages_router
 
