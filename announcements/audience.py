@@ -9,9 +9,9 @@ The picker shows one page of server-side matches at a time and never posts a
 field per conversation: a selection of thousands would pass Django's
 DATA_UPLOAD_MAX_NUMBER_FIELDS (1,000), and the whole POST would be refused. It
 posts where the selection starts (`audience_base`: the list of the
-announcement being edited or duplicated, or a saved audience) and the
-conversations checked and unchecked on top of it, each as one comma-separated
-field.
+announcement being edited or duplicated, a saved audience, or every conversation
+matching a search, `select_all_matching`) and the conversations checked and
+unchecked on top of it, each as one comma-separated field.
 """
 
 from collections.abc import Iterable, Iterator
@@ -42,6 +42,9 @@ RULE_KINDS = {
 # on, with the search.
 MATCHING = "matching"
 RULE_FOR_KIND = {"": Audience.EVERYONE, "group": Audience.GROUPS, "user": Audience.USERS}
+# The picker's "Select all N matching": a list (fixed when saved) that starts from every
+# conversation matching the search and kind, as `audience_base` "search:<kind>:<words>".
+SEARCH_BASE = "search"
 # Ids per IN list when writing a list: SQLite binds at most 32,766 parameters a query.
 CHUNK = 1_000
 # Conversations checked (or unchecked) one by one in one compose: more is the
@@ -51,6 +54,12 @@ PAGE_SIZE = 50
 # Who may be a recipient: an active conversation whose deletion was not asked for (then
 # /api/send refuses it too, conversations/deletion_marks.py).
 RECEIVES = Q(is_active=True) & NOT_BEING_DELETED
+
+
+def matching_conversations(bot: Bot, query: str, kind: str) -> QuerySet[Conversation]:
+    """The bot's active conversations the picker lists for a search and kind ("": both)."""
+    matches = named(Conversation.objects.filter(RECEIVES, bot=bot), query)
+    return matches.filter(kind=kind) if kind else matches
 
 
 def rule_members(bot: Bot, audience: str, search: str = "") -> QuerySet[Conversation]:
@@ -163,7 +172,8 @@ class AudienceForm(NoLabelSuffix, forms.Form):
         required=False,
         widget=forms.Select(attrs={"id": "audience-kind"}),
     )
-    audience_base = forms.CharField(max_length=40, required=False, widget=forms.HiddenInput)
+    # "search:<kind>:" and the search words (at most 200 characters, SearchWordsField).
+    audience_base = forms.CharField(max_length=220, required=False, widget=forms.HiddenInput)
     conversations = IdListField(label=_("Recipients"), required=False)
     removed = IdListField(required=False)
 
@@ -172,11 +182,17 @@ class AudienceForm(NoLabelSuffix, forms.Form):
         self.bot = bot
 
     def clean_audience_base(self) -> QuerySet[Conversation]:
-        """The list the selection starts from: "announcement:<id>" or "saved:<id>" of this bot."""
+        """The list the selection starts from: "announcement:<id>" or "saved:<id>" of this
+        bot, or "search:<kind>:<words>", every conversation matching as the picker lists them."""
         value = self.cleaned_data.get("audience_base") or ""
         if not value:
             return Conversation.objects.none()
         source, _sep, pk = value.partition(":")
+        if source == SEARCH_BASE:
+            kind, _sep, words = pk.partition(":")
+            if kind not in RULE_FOR_KIND or len(words) > 200:
+                raise forms.ValidationError(_("Reload the page: the search was not understood."))
+            return matching_conversations(self.bot, words, kind)
         pk = id_or_none(pk)
         owner = None
         if pk is not None and source == "announcement":
@@ -263,9 +279,7 @@ def results_page(form: AudienceSearchForm, counts: dict[str, int] | None = None)
     queries; `counts` (`kind_counts`), when known, saves counting the unfiltered list."""
     data = form.cleaned_data
     query, kind = data.get("audience_query", ""), data.get("audience_kind", "")
-    matches = named(Conversation.objects.filter(RECEIVES, bot=form.bot), query)
-    if kind:
-        matches = matches.filter(kind=kind)
+    matches = matching_conversations(form.bot, query, kind)
     members = form.members()
     shown = matches
     if data.get("only_chosen"):
@@ -292,6 +306,32 @@ def results_page(form: AudienceSearchForm, counts: dict[str, int] | None = None)
         found=found,
         matching=matching,
     )
+
+
+class TooManyToKeep(Exception):
+    """Choosing all matching would keep more conversations chosen one by one than a form
+    carries (MAX_PICKED)."""
+
+
+@dataclass
+class Selection:
+    audience_base: str
+    conversations: list[int]  # chosen before and not matching: kept one by one
+    count: int  # how many the selection sends to now
+
+
+def select_all_matching(form: AudienceSearchForm) -> Selection:
+    """The picker's "Select all N matching" (Gmail's "Select all conversations that match
+    this search"): the selection becomes every conversation matching the search and kind,
+    as a base, plus those chosen before that it does not match; none is left unchecked."""
+    data = form.cleaned_data
+    query, kind = data.get("audience_query", ""), data.get("audience_kind", "")
+    matches = matching_conversations(form.bot, query, kind)
+    before = form.chosen().filter(RECEIVES).exclude(pk__in=matches.values("pk"))
+    kept = list(before.order_by("pk").values_list("pk", flat=True)[: MAX_PICKED + 1])
+    if len(kept) > MAX_PICKED:
+        raise TooManyToKeep
+    return Selection(f"{SEARCH_BASE}:{kind}:{query}", kept, matches.count() + len(kept))
 
 
 def _by_name(

@@ -16,6 +16,7 @@ urlpatterns = [
     path("schedule-preview/", announcement_previews.schedule_preview, name="schedule_preview"),
     path("message-preview/", announcement_previews.message_preview, name="message_preview"),
     path("audience/", announcement_audience.audience_results, name="audience"),
+    path("audience/all/", announcement_audience.select_all_matching, name="audience_all"),
     path("estimate/", announcement_previews.run_estimate, name="estimate"),
     path("<int:pk>/", views.detail, name="detail"),
     path("<int:pk>/edit/", announcement_compose.compose, name="edit"),

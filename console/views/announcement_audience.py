@@ -1,10 +1,12 @@
 """The compose page's audience picker: its state as the form stands, and its pages (htmx)."""
 
-from django.http import Http404, HttpResponseBadRequest
+from django.http import Http404, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
+from announcements import audience
 from announcements.audience import (
     RECEIVES,
     AudienceForm,
@@ -48,16 +50,22 @@ def _picker(form: ComposeForm) -> dict:
     }
 
 
+def _posted_picker(request) -> AudienceSearchForm:
+    """The picker as its page posts it (its search, kind and selection), for a bot the
+    operator sees."""
+    bot_id = id_or_none(request.POST.get("bot"))
+    if bot_id is None:
+        raise Http404
+    bot = get_object_or_404(bots_visible_to(request.user), pk=bot_id)
+    return AudienceSearchForm(request.POST, bot=bot)
+
+
 @login_required
 @require_POST
 def audience_results(request):
     """A page of the compose page's audience picker (htmx): the bot's conversations
     matching the search, each checked when in the audience as it stands."""
-    bot_id = id_or_none(request.POST.get("bot"))
-    if bot_id is None:
-        raise Http404
-    bot = get_object_or_404(bots_visible_to(request.user), pk=bot_id)
-    picker = AudienceSearchForm(request.POST, bot=bot)
+    picker = _posted_picker(request)
     if not picker.is_valid():
         return HttpResponseBadRequest(_("Reload the page: the search was not understood."))
     # A first page without a search counts its matches as the compose page does, from the
@@ -65,5 +73,37 @@ def audience_results(request):
     return render(
         request,
         "console/announcements/_audience_results.html",
-        {"picker": picker, "results": results_page(picker, kind_counts(bot)), "oob": True},
+        {"picker": picker, "results": results_page(picker, kind_counts(picker.bot)), "oob": True},
+    )
+
+
+@login_required
+@require_POST
+def select_all_matching(request):
+    """The picker's "Select all N matching" (announcements.audience.select_all_matching):
+    the fields the selection now posts, how many it sends to, and what the page says."""
+    picker = _posted_picker(request)
+    if not picker.is_valid():
+        return HttpResponseBadRequest(_("Reload the page: the search was not understood."))
+    try:
+        selection = audience.select_all_matching(picker)
+    except audience.TooManyToKeep:
+        text = _(
+            "Not chosen: more than %(max)d conversations chosen before do not match this "
+            "search. Clear the recipients first, or send to all matching the search."
+        ) % {"max": audience.MAX_PICKED}
+        return JsonResponse({"error": text}, status=409)
+    matched = selection.count - len(selection.conversations)
+    return JsonResponse(
+        {
+            "audience_base": selection.audience_base,
+            "conversations": ",".join(str(pk) for pk in selection.conversations),
+            "count": selection.count,
+            "status": ngettext(
+                "All %(n)d conversation matching this search is chosen.",
+                "All %(n)d conversations matching this search are chosen.",
+                matched,
+            )
+            % {"n": matched},
+        }
     )

@@ -123,6 +123,8 @@ COMPOSE = [
     {"audience_base": f"announcement:{HUGE}"},
     {"audience_base": "announcement:-1"},
     {"audience_base": "everything:1"},
+    {"audience_base": "search:robot:x"},
+    {"audience_base": f"search:group:{LONG}"},
     {"saved_audience": NUL},
     {"saved_audience": "abc"},
     {"saved_audience": HUGE},
@@ -301,15 +303,21 @@ PICKER = [
 ]
 
 
+# A page of the picker, and its "Select all N matching".
+PICKER_URLS = ["/console/announcements/audience/", "/console/announcements/audience/all/"]
+
+
+@pytest.mark.parametrize("url", PICKER_URLS)
 @pytest.mark.parametrize("data", PICKER)
-def test_a_bad_audience_search_is_refused_not_broken(operator_client, bot, group, data):
-    response = operator_client.post("/console/announcements/audience/", {"bot": bot.pk, **data})
+def test_a_bad_audience_search_is_refused_not_broken(operator_client, bot, group, url, data):
+    response = operator_client.post(url, {"bot": bot.pk, **data})
     assert response.status_code == 400
 
 
+@pytest.mark.parametrize("url", PICKER_URLS)
 @pytest.mark.parametrize("bot_id", [NUL, "abc", HUGE, "-1", ""])
-def test_an_audience_search_for_an_impossible_bot_is_not_found(operator_client, bot_id):
-    response = operator_client.post("/console/announcements/audience/", {"bot": bot_id})
+def test_an_audience_search_for_an_impossible_bot_is_not_found(operator_client, url, bot_id):
+    response = operator_client.post(url, {"bot": bot_id})
     assert response.status_code == 404
 
 

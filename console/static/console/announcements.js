@@ -214,7 +214,48 @@
       $('[data-note="rule"]').hidden = listed;
       refreshCount();
     }
-    function refreshList() { htmx.trigger(list, "refresh"); }
+    // "Select all N matching": offered once the rows shown are selected and more match
+    // than are loaded; chosen by the server (announcements/audience.py select_all_matching).
+    var offer = $("#select-matching");
+    var offerButton = $("#select-matching-button");
+    var offerStatus = $("#select-matching-status");
+    function hideOffer() {
+      offerButton.hidden = true;
+      offerStatus.textContent = "";
+    }
+    function refreshList() { hideOffer(); htmx.trigger(list, "refresh"); }
+    function selectAllMatching() {
+      var params = new URLSearchParams();
+      ["csrfmiddlewaretoken", "bot", "audience_query", "audience_kind", "audience_base"].forEach(function (name) {
+        params.append(name, fieldValue(name));
+      });
+      params.append("conversations", addedField.value);
+      params.append("removed", removedField.value);
+      offerButton.disabled = true;
+      fetch(offer.dataset.url, { method: "POST", body: params, credentials: "same-origin" })
+        .then(function (response) { return response.json(); })
+        .then(function (answer) {
+          if (answer.error) { offerStatus.textContent = answer.error; return; }
+          baseField.value = answer.audience_base;
+          addedField.value = answer.conversations;
+          added = idSet(addedField);
+          removed.clear();
+          writeFields();
+          chosenCount = answer.count;
+          refreshCount();
+          refreshList();
+          offerStatus.textContent = answer.status;
+          // The button pressed is hidden now: the keyboard goes on from its neighbour (not
+          // "Clear", which a second Enter would press).
+          $("[data-select=\"shown\"]").focus();
+        })
+        .catch(function () { offerStatus.textContent = ""; })
+        .finally(function () { offerButton.disabled = false; });
+    }
+    offerButton.addEventListener("click", selectAllMatching);
+    // Another search or kind lists other conversations: the offer was for the last one.
+    $("#audience-search").addEventListener("input", hideOffer);
+    $("#audience-kind").addEventListener("change", hideOffer);
     function writeFields() {
       addedField.value = Array.from(added).join(",");
       removedField.value = Array.from(removed).join(",");
@@ -225,6 +266,7 @@
     }
     // Start the chosen conversations again from a list (a saved audience, or none).
     function startFrom(base, count) {
+      hideOffer();
       baseField.value = base;
       added.clear();
       removed.clear();
@@ -238,6 +280,7 @@
       if (!event.target.matches('input[type="checkbox"]')) return;
       toggled(event.target);
       writeFields();
+      hideOffer();  // what it said ("all 120 chosen") is no longer the whole story
       refreshCount();
     });
     $$("[data-select]").forEach(function (button) {
@@ -252,6 +295,10 @@
         });
         writeFields();
         refreshCount();
+        if ($("#audience .more")) {  // more match than are loaded: only these are chosen
+          offerStatus.textContent = offer.dataset.shownNote;
+          offerButton.hidden = false;
+        }
       });
     });
     var savedSelect = $('select[name="saved_audience"]');
