@@ -1,77 +1,38 @@
-from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count
-from django.http import Http404, HttpResponseNotAllowed, JsonResponse
-from django.shortcuts import get_object_or_404, redirect
 from django.template.loader import render_to_string
-from django.template.response import TemplateResponse
-from django.urls import path, reverse
-from django.utils import timezone
+from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from audit.admin_changes import AuditedAdminMixin, atomic_action
-from botadmin.admin_scoping import STORABLE_JSON, BotScopedAdminMixin, VisibleRelatedFilter
-from botadmin.forms import (
-    KEEP_CURRENT,
-    OncePerPageActionForm,
-    own_minimum,
-    posted_submission,
-    refused_as_changed_meanwhile,
-    with_hint,
-)
+from botadmin.admin_scoping import BotScopedAdminMixin
+from botadmin.forms import OncePerPageActionForm, own_minimum
 from botadmin.masked_urls import masked_url_display
 from botadmin.reasons import admin_display, translate
-from botadmin.timezones import zone_or_default
 from connectors import bot_settings
 from connectors.registry import CONNECTORS, connector_for
 
 from . import connections
-from .active_counts import forget_active_counts
 from .admin_bot_form import BotAdminFormBase, bot_admin_form, connector_fieldsets
+from .admin_bot_secrets import BotSecretsAdminMixin
+from .admin_conversations import ConversationAdmin  # noqa: F401 (registers its pages)
 from .admin_group_chats import GroupChatBotAdminMixin
 from .admin_locking import ChecksTheRowItSavesOver
 from .admin_sync import ContactSyncBotAdminMixin
-from .bot_changes import (
-    clean_robot_key,
-    fields_to_save,
-    forget_refusal_of_old_credentials,
-    record_operator_change,
-)
-from .bot_secrets import reveal
-from .models import Bot, Conversation
+from .bot_changes import fields_to_save, forget_refusal_of_old_credentials, record_operator_change
+from .models import Bot
 from .pauses import resume_bot
 from .refusals import refusal
 from .roles import ADMINISTER_PERMISSION, is_bot_admin, may_create_bots
-from .secret_grace import API_SECRET_NO_GRACE_QUESTION, GraceForm, grace_context, rotated_text
-from .secrets import AlreadyRotated, fingerprint, mask, secrets_match
-from .services import check_connection, rotate_secret
-
-
-def secret_field(obj_value: str, reveal_url: str = ""):
-    """Masked value; with `reveal_url` (bot admins) a "show" button that posts for the
-    value (audited) and then copies it (static/botadmin/reveal.js). The value itself
-    is never in the page."""
-    if not obj_value:
-        return "—"
-    if not reveal_url:
-        return format_html("<code>{}</code>", mask(obj_value))
-    return format_html(
-        '<span class="secret"><code class="secret-value">{}</code> '
-        '<button type="button" class="button" data-reveal-url="{}" data-copy-label="{}">'
-        "{}</button></span>",
-        mask(obj_value),
-        reveal_url,
-        _("copy"),
-        _("show"),
-    )
+from .services import check_connection
 
 
 @admin.register(Bot)
 class BotAdmin(
     ChecksTheRowItSavesOver,
+    BotSecretsAdminMixin,
     AuditedAdminMixin,
     ContactSyncBotAdminMixin,
     GroupChatBotAdminMixin,
@@ -284,10 +245,6 @@ class BotAdmin(
             return sends or "—"
         return _("%(msgtypes)s (asked %(when)s)") % {"msgtypes": sends, "when": checked[:19]}
 
-    @admin.display(description=_("API secret"))
-    def masked_secret(self, obj):
-        return format_html("<code>{}</code>", mask(obj.secret))
-
     @admin.display(description=_("conversations"))
     def conversations_link(self, obj):
         # A link, not an inline: a bot can have tens of thousands of conversations.
@@ -302,126 +259,6 @@ class BotAdmin(
     @admin.display(description=_("conversations"), ordering="_conversation_count")
     def conversation_count(self, obj):
         return obj._conversation_count
-
-    def _secret_with_rotate(self, obj, reveal: bool):
-        rotate_url = reverse("admin:conversations_bot_rotate_secret", args=[obj.pk])
-        return format_html(
-            '{} <a class="button" href="{}">{}</a>',
-            secret_field(obj.secret, self._reveal_url(obj, "secret") if reveal else ""),
-            rotate_url,
-            _("Rotate…"),
-        )
-
-    @staticmethod
-    def _reveal_url(obj, which: str) -> str:
-        return reverse("admin:conversations_bot_reveal_secret", args=[obj.pk, which])
-
-    @admin.display(description=_("API secret"))
-    def secret_revealable(self, obj):
-        return self._secret_with_rotate(obj, reveal=True)
-
-    @admin.display(description=_("API secret"))
-    def secret_masked(self, obj):
-        return self._secret_with_rotate(obj, reveal=False)
-
-    @admin.display(description=_("previous secret"))
-    def secret_grace(self, obj):
-        if not obj.previous_secret or not obj.previous_secret_expires_at:
-            return "—"
-        return format_html(
-            "<code>{}</code> {}",
-            mask(obj.previous_secret),
-            _("works until %(when)s") % {"when": obj.previous_secret_expires_at},
-        )
-
-    def get_urls(self):
-        return [
-            path(
-                "<int:pk>/rotate-secret/",
-                self.admin_site.admin_view(self.rotate_secret_view),
-                name="conversations_bot_rotate_secret",
-            ),
-            path(
-                "<int:pk>/reveal/<slug:which>/",
-                self.admin_site.admin_view(self.reveal_secret_view),
-                name="conversations_bot_reveal_secret",
-            ),
-            *super().get_urls(),
-        ]
-
-    def reveal_secret_view(self, request, pk, which):
-        """One secret for a bot admin who clicked "show" (a POST: the admin's views
-        are CSRF-protected); in the audit log, without the value."""
-        if request.method != "POST":
-            return HttpResponseNotAllowed(["POST"])
-        bot = get_object_or_404(self.get_queryset(request), pk=pk)
-        if not is_bot_admin(request.user, bot):
-            raise PermissionDenied
-        value = reveal(bot, which, request.user, via="admin")
-        if value is None:
-            raise Http404
-        return JsonResponse({"value": value})
-
-    def rotate_secret_view(self, request, pk):
-        """The console's choice of grace (conversations/secret_grace.py); "none" asks
-        once more, since every caller still using the old secret fails at once."""
-        bot = get_object_or_404(self.get_queryset(request), pk=pk)
-        if not is_bot_admin(request.user, bot):
-            raise PermissionDenied
-        zone = zone_or_default(bot.timezone)
-        data = request.POST if request.method == "POST" else None
-        form = GraceForm(data, now=timezone.now(), zone=zone, secret=bot.secret)
-        if form.rotates():
-            if rotated := form.rotate(request, rotate_secret, bot, via=" in the admin"):
-                messages.success(request, rotated_text(rotated, zone))
-            return redirect("admin:conversations_bot_change", bot.pk)
-        context = {
-            **self.admin_site.each_context(request),
-            "title": _("Rotate the API secret of %(bot)s?") % {"bot": bot.name},
-            "bot": bot,
-            "opts": self.model._meta,
-            **grace_context(form, zone, API_SECRET_NO_GRACE_QUESTION),
-        }
-        return TemplateResponse(request, "admin/conversations/bot/rotate_secret.html", context)
-
-    @admin.action(
-        description=_("Rotate the API secret of the selected bots"), permissions=["administer"]
-    )
-    @atomic_action
-    def rotate_secrets(self, request, queryset):
-        # Posted twice from one list page (a double-clicked "Go"), the second rotation would
-        # drop the old secrets whose grace the first began: each bot's is rotated once.
-        submission = posted_submission(request.POST)
-        rotated = already = 0
-        for bot in queryset:
-            try:
-                rotate_secret(bot, actor=request.user, submission=submission)
-            except AlreadyRotated:
-                already += 1
-            else:
-                rotated += 1
-        if rotated:
-            messages.success(
-                request,
-                ngettext(
-                    "Rotated %(n)d secret; the old one keeps working for a grace period.",
-                    "Rotated %(n)d secrets; the old ones keep working for a grace period.",
-                    rotated,
-                )
-                % {"n": rotated},
-            )
-        if already:
-            messages.info(
-                request,
-                ngettext(
-                    "%(n)d secret was already rotated from this page (posted twice?): it was "
-                    "not rotated again.",
-                    "%(n)d secrets were already rotated from this page (posted twice?): they "
-                    "were not rotated again.",
-                    already,
-                )
-                % {"n": already},
-            )
 
     @admin.display(description=_("sending"))
     def sending_state(self, obj):
@@ -465,135 +302,3 @@ class BotAdmin(
                 )
                 % {"bot": bot.name, "n": waiting},
             )
-
-
-ROBOT_KEY_REPLACED_MEANWHILE = _(
-    "This group's robot key was replaced after this page was opened (in another tab or by "
-    "another user), so the key typed here was not saved. Type it again to replace that "
-    "one, or leave the field empty to keep it."
-)
-
-
-class RobotKeyAdminForm(forms.ModelForm):
-    """A bot admin's conversation form: the group robot's key is write-only (typed to
-    replace it, never filled in), and an empty field keeps the stored one. A key typed
-    over one replaced since the page was drawn (another tab) is refused, as the console
-    refuses an announcement edited since, and saved when typed again."""
-
-    robot_key = forms.CharField(
-        label=Conversation._meta.get_field("robot_key").verbose_name,
-        max_length=200,
-        required=False,
-        widget=forms.PasswordInput,
-    )
-    # The fingerprint of the key the page was drawn for (never the key itself).
-    robot_key_replacing = forms.CharField(required=False, max_length=64, widget=forms.HiddenInput)
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["robot_key"].help_text = with_hint(
-            Conversation._meta.get_field("robot_key").help_text, KEEP_CURRENT
-        )
-        self.initial["robot_key_replacing"] = fingerprint(self.instance.robot_key)
-
-    @property
-    def changed_data(self) -> list[str]:
-        # The fingerprint is the page's, not the conversation's: no change to record. The
-        # key's field is never filled in, so left empty it differs from the stored key
-        # though it keeps it: only a typed key is a change.
-        typed_key = str(self.data.get(self.add_prefix("robot_key"), "")).strip()
-        unchanged = {"robot_key_replacing"} | (set() if typed_key else {"robot_key"})
-        return [name for name in super().changed_data if name not in unchanged]
-
-    def clean(self):
-        data = super().clean()
-        if "robot_key" not in data:
-            return data
-        bot = data.get("bot", getattr(self.instance, "bot", None))
-        stored = self.instance.robot_key  # read under its row's lock when posted
-        try:
-            key = clean_robot_key(bot, data["robot_key"], stored)
-        except ValidationError as error:
-            self.add_error("robot_key", error)
-            return data
-        replacing = data.get("robot_key_replacing") or ""  # "" from a script: any key
-        if key != stored and replacing and not secrets_match(fingerprint(stored), replacing):
-            # Shown again for the key stored now: typed again, it replaces that one.
-            refusal = refused_as_changed_meanwhile(
-                self,
-                self.add_prefix("robot_key_replacing"),
-                fingerprint(stored),
-                ROBOT_KEY_REPLACED_MEANWHILE,
-                code="replaced",
-            )
-            self.add_error("robot_key", refusal)
-            return data
-        data["robot_key"] = key
-        return data
-
-
-@admin.register(Conversation)
-class ConversationAdmin(
-    ChecksTheRowItSavesOver, AuditedAdminMixin, BotScopedAdminMixin, admin.ModelAdmin
-):
-    audit_codes = {
-        "add": "conversation.add",
-        "change": "conversation.update",
-        "delete": "conversation.delete",
-    }
-    list_display = (
-        "__str__",
-        "conversation_id",
-        "kind",
-        "bot",
-        "is_active",
-        "member_count",
-        "last_inbound_at",
-    )
-    list_filter = ("kind", "is_active", ("bot", VisibleRelatedFilter))
-    search_fields = ("name", "conversation_id")
-    list_select_related = ("bot",)
-    readonly_fields = (
-        "masked_robot_key",
-        "last_synced_at",
-        "last_inbound_at",
-        "created_at",
-        "updated_at",
-    )
-    show_full_result_count = False
-    formfield_overrides = STORABLE_JSON
-
-    # A robot key posts into its group, like an agent URL: shown masked to everyone,
-    # replaced only by bot admins (conversations/roles.py).
-    @staticmethod
-    def _administers(request, obj) -> bool:
-        if obj is None:
-            return request.user.is_superuser or request.user.has_perm(ADMINISTER_PERMISSION)
-        return is_bot_admin(request.user, obj.bot)
-
-    def get_form(self, request, obj=None, change=False, **kwargs):
-        kwargs["form"] = RobotKeyAdminForm if self._administers(request, obj) else forms.ModelForm
-        return super().get_form(request, obj, change, **kwargs)
-
-    def get_exclude(self, request, obj=None):
-        return None if self._administers(request, obj) else ("robot_key",)
-
-    # A conversation added, changed (its kind, active or not) or deleted here changes
-    # its bot's counts on the compose page (conversations/active_counts.py).
-    def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
-        forget_active_counts(obj.bot)
-
-    def delete_model(self, request, obj):
-        super().delete_model(request, obj)
-        forget_active_counts(obj.bot)
-
-    def delete_queryset(self, request, queryset):
-        bots = list(Bot.objects.filter(conversations__in=queryset).distinct())
-        super().delete_queryset(request, queryset)
-        for bot in bots:
-            forget_active_counts(bot)
-
-    @admin.display(description=_("robot webhook key"))
-    def masked_robot_key(self, obj):
-        return format_html("<code>{}</code>", mask(obj.robot_key)) if obj.robot_key else "—"

@@ -21,7 +21,7 @@ from django.views.decorators.http import require_POST
 
 from botadmin.admin_lookups import DeclaredFiltersOnlyAdminMixin
 from botadmin.reasons import admin_display
-from conversations.admin import ConversationAdmin
+from conversations.admin_conversations import ConversationAdmin
 from conversations.models import Bot, Conversation
 from conversations.services import bots_visible_to
 from forwarding.admin import BotWithForwardingAdmin

@@ -31,7 +31,8 @@ from botadmin.masked_urls import mask_url_fields, masked_url_display
 from botadmin.reasons import admin_display
 from botadmin.timezones import zone_or_default
 from botadmin.url_spelling import normalized_url
-from conversations.admin import BotAdmin, secret_field
+from conversations.admin import BotAdmin
+from conversations.admin_bot_secrets import secret_field
 from conversations.models import Bot
 from conversations.roles import ADMINISTER_PERMISSION, is_bot_admin
 from conversations.secret_grace import (
