@@ -261,6 +261,18 @@ class CheckedURLField(HttpURLField):
         return url
 
 
+def look_up_urls(form: forms.BaseForm) -> None:
+    """The checks of `form`'s URLs alone (their hosts looked up), inside
+    `url_checks_remembered` before the form is checked under its row's lock: there its
+    check, made once, gives their outcomes without a lookup (a refusal is told then)."""
+    for name, field in form.fields.items():
+        if isinstance(field, CheckedURLField) and not field.disabled:
+            try:
+                field.clean(form[name].data)
+            except forms.ValidationError:
+                pass
+
+
 class WebhookURLField(CheckedURLField):
     """A webhook endpoint's URL (a bot's webhook URL, or another endpoint's), checked as
     forwarding checks it before each delivery (`http.check_url(url, webhook=True)`), so a

@@ -3,7 +3,7 @@
 from django.contrib.admin.options import TO_FIELD_VAR
 from django.contrib.admin.utils import flatten_fieldsets, unquote
 
-from botadmin.forms import url_checks_remembered
+from botadmin.forms import look_up_urls, url_checks_remembered
 
 # Set on a request whose change form reads its row under the row's lock.
 _READ_LOCKED = "_change_form_read_locked"
@@ -16,17 +16,18 @@ class ChecksTheRowItSavesOver:
     (conversations.bot_changes.change_connector_settings), and nothing committed between
     the check and the save goes unchecked or is undone by it.
 
-    Its slow checks, the URLs' host lookups, are made before, the form checked once as the
-    row is read unlocked (`_check_unlocked`): a slow name server does not hold the bot's
-    other writers (a worker pausing it) for as long. Under the lock, the form is checked
-    again with the lookups' outcomes (botadmin.forms.url_checks_remembered)."""
+    Its slow checks, the URLs' host lookups, are made before, as the row is read unlocked
+    (`_look_up_urls`): a slow name server does not hold the bot's other writers (a worker
+    pausing it) for as long. The form is checked once, under the lock, with the lookups'
+    outcomes (botadmin.forms.url_checks_remembered); its other checks (a unique name, a
+    webhook URL no other endpoint has, the connector's settings) are made there only."""
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         posted = request.method == "POST"
         locked = posted and object_id is not None and "_saveasnew" not in request.POST
         with url_checks_remembered():
             if locked:
-                self._check_unlocked(request, object_id)
+                self._look_up_urls(request, object_id)
             setattr(request, _READ_LOCKED, locked)
             return super().changeform_view(request, object_id, form_url, extra_context)
 
@@ -36,9 +37,9 @@ class ChecksTheRowItSavesOver:
             return obj
         return type(obj).objects.select_for_update().get(pk=obj.pk)  # read again, locked
 
-    def _check_unlocked(self, request, object_id) -> None:
-        """The posted form checked against the row as read now, for the lookups of its
-        URLs; the verdict is the check's under the lock (Django's view, as it stands)."""
+    def _look_up_urls(self, request, object_id) -> None:
+        """The posted form's URLs checked (their hosts looked up) over the row as read now,
+        unlocked; whether they are refused is told by the form's check under the lock."""
         to_field = request.POST.get(TO_FIELD_VAR, request.GET.get(TO_FIELD_VAR))
         if to_field and not self.to_field_allowed(request, to_field):
             return  # the view refuses it
@@ -47,4 +48,4 @@ class ChecksTheRowItSavesOver:
             return
         fields = flatten_fieldsets(self.get_fieldsets(request, obj))
         form_class = self.get_form(request, obj, change=True, fields=fields)
-        form_class(request.POST, request.FILES, instance=obj).is_valid()
+        look_up_urls(form_class(request.POST, request.FILES, instance=obj))

@@ -25,7 +25,7 @@ from django.utils.translation import gettext_lazy as _
 
 from audit.models import OperatorAction
 from audit.services import record_action
-from botadmin.forms import url_checks_remembered
+from botadmin.forms import look_up_urls, url_checks_remembered
 from botadmin.timezones import grouped_zone_choices, zone_filter_attrs
 from connectors import bot_settings
 from connectors.registry import CONNECTORS, connector_class
@@ -171,15 +171,15 @@ def forget_refusal_of_old_credentials(bot: Bot, changed: Iterable[str]) -> None:
 
 
 def _check_settings_unlocked(bot_id: int, settings: dict) -> None:
-    """The settings checked over the bot as read now, unlocked, for the host lookups of
-    their URLs, which a slow name server makes last seconds: under the lock they would
-    hold the bot's other writers (a worker pausing it) as long. The check under the lock
-    is the verdict, made with these lookups' outcomes (url_checks_remembered)."""
+    """The settings' URLs checked over the bot as read now, unlocked, for their host
+    lookups, which a slow name server makes last seconds: under the lock they would hold
+    the bot's other writers (a worker pausing it) as long. The settings are checked once,
+    under the lock, with these lookups' outcomes (url_checks_remembered)."""
     unlocked = Bot.objects.filter(pk=bot_id).first()
     connector = CONNECTORS.get(unlocked.connector) if unlocked is not None else None
     if connector is not None:
         bot_settings.store(connector, unlocked, settings)
-        bot_settings.errors(connector, unlocked)
+        look_up_urls(connector.settings_form(data=bot_settings.stored_values(connector, unlocked)))
 
 
 def change_fields(bot: Bot, changed: list[str], actor) -> None:
