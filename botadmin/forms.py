@@ -22,7 +22,6 @@ from django import forms
 from django.contrib.admin import helpers
 from django.core.validators import MinValueValidator
 from django.db import models
-from django.utils.functional import cached_property
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
@@ -41,48 +40,6 @@ class NoLabelSuffix:
         for field in self.fields.values():
             if field.label:
                 field.label = capfirst(field.label)
-
-
-class ChangedOnThePage:
-    """A form whose page posts each value as it showed it too (initial-NAME): a field
-    counts as changed when the operator changed it there, not when another tab or
-    operator changed the row since, so saving only `changed_data` keeps their edits.
-    Call `show_shown_values()` in `__init__` for the fields to track."""
-
-    def show_shown_values(self) -> None:
-        for field in self.fields.values():
-            field.show_hidden_initial = True
-
-    @cached_property
-    def changed_data(self) -> list[str]:
-        return changed_on_the_page(self)
-
-
-def changed_on_the_page(form: forms.BaseForm) -> list[str]:
-    """What the page changed (ChangedOnThePage); against the row as stored for a post
-    without the page's shown values (a script's)."""
-    return [
-        name
-        for name, bound in form._bound_items()
-        if (
-            bound._has_changed()
-            if bound.field.show_hidden_initial and bound.html_initial_name in form.data
-            else bound.field.has_changed(bound.initial, bound.data)
-        )
-    ]
-
-
-def refused_as_changed_meanwhile(
-    form: forms.BaseForm, shown: str, now: str, message, code: str, params=None
-) -> forms.ValidationError:
-    """The error refusing a change made on a page drawn before someone else changed the
-    value (another tab, another user), which the change would silently undo. The page's
-    record of what it was drawn for (the posted `shown`: a hidden field) becomes `now`,
-    the value stored now, so the form shown again is drawn for it: the same change posted
-    again is saved. Refused once, then."""
-    form.data = form.data.copy()
-    form.data[shown] = now
-    return forms.ValidationError(message, code=code, params=params)
 
 
 def own_minimum(model_field) -> dict:

@@ -50,7 +50,7 @@ class MaskedURLInput(forms.URLInput):
 
 class MaskedHiddenInput(forms.HiddenInput):
     """The URL as the page showed it (a form showing each value it showed,
-    botadmin.forms.ChangedOnThePage): masked, never the stored one."""
+    botadmin.edited_meanwhile.ChangedOnThePage): masked, never the stored one."""
 
     def format_value(self, value):
         return mask_url(super().format_value(value))

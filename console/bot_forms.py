@@ -17,12 +17,11 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from botadmin.edited_meanwhile import ChangedOnThePage, changed_on_the_page
 from botadmin.forms import (
     GENERATED,
     KEEP_CURRENT,
-    ChangedOnThePage,
     NoLabelSuffix,
-    changed_on_the_page,
     formfield_with_own_minimum,
     with_hint,
 )

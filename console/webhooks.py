@@ -17,7 +17,8 @@ from django.conf import settings
 from django.db.models import Count, Min, Prefetch
 from django.utils.translation import gettext_lazy as _
 
-from botadmin.forms import ChangedOnThePage, NoLabelSuffix, WebhookURLField
+from botadmin.edited_meanwhile import ChangedOnThePage
+from botadmin.forms import NoLabelSuffix, WebhookURLField
 from botadmin.logging import mask_path
 from botadmin.masked_urls import mask_url, mask_url_fields
 from botadmin.msgtype_names import NAMES

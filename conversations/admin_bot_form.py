@@ -6,12 +6,11 @@ import copy
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from botadmin.edited_meanwhile import ChangedOnThePage, refused_as_changed_meanwhile
 from botadmin.forms import (
     GENERATED,
     KEEP_CURRENT,
-    ChangedOnThePage,
     WebhookURLField,
-    refused_as_changed_meanwhile,
     with_hint,
 )
 from botadmin.masked_urls import mask_url_fields
@@ -95,14 +94,15 @@ class BotAdminFormBase(ChangedOnThePage, OtherFieldErrorsOnTheForm, forms.ModelF
         for connector in CONNECTORS.values():
             settings.update(bot_settings.stored_values(connector, self.instance))
         if self.instance.pk:
-            # The page posts the connector and the settings it showed too (initial-NAME),
-            # as the console's forms do (ChangedOnThePage): a tab opened before another
-            # switched the connector neither switches it back (`clean_connector`) nor
-            # puts back the settings it showed (`clean`). Secrets are never shown.
-            for name in ("connector", *settings):
-                field = self.fields.get(name)
-                if field is not None and not bot_settings.is_secret(field):
-                    field.show_hidden_initial = True
+            # The page posts every value it showed too (initial-NAME), as the console's
+            # forms do (ChangedOnThePage): a tab opened before another tab or user changed
+            # the bot neither puts back what it showed (the name, the switch, the
+            # settings) nor overrides unseen what it changed there too; a connector
+            # switched meanwhile is told on its own (`clean_connector`). Secrets are
+            # never shown.
+            self.show_shown_values(
+                [name for name, field in self.fields.items() if not bot_settings.is_secret(field)]
+            )
         mask_url_fields(self, {"webhook_url": self.instance.webhook_url, **settings})
 
     def clean_connector(self) -> str:

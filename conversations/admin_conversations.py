@@ -8,7 +8,8 @@ from django.utils.translation import gettext_lazy as _
 
 from audit.admin_changes import AuditedAdminMixin
 from botadmin.admin_scoping import STORABLE_JSON, BotScopedAdminMixin, VisibleRelatedFilter
-from botadmin.forms import KEEP_CURRENT, refused_as_changed_meanwhile, with_hint
+from botadmin.edited_meanwhile import refused_as_changed_meanwhile
+from botadmin.forms import KEEP_CURRENT, with_hint
 
 from .active_counts import forget_active_counts
 from .admin_locking import ChecksTheRowItSavesOver

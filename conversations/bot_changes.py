@@ -12,7 +12,8 @@ pause a worker set.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 
 from django import forms
 from django.conf import settings as django_settings
@@ -180,6 +181,14 @@ def _check_settings_unlocked(bot_id: int, settings: dict) -> None:
     if connector is not None:
         bot_settings.store(connector, unlocked, settings)
         look_up_urls(connector.settings_form(data=bot_settings.stored_values(connector, unlocked)))
+
+
+@contextmanager
+def bot_locked(bot: Bot) -> Iterator[Bot]:
+    """The bot as stored now, its row locked till the block ends, in one transaction: a
+    form checked and saved in the block is checked against the row it is saved over."""
+    with transaction.atomic():
+        yield Bot.objects.select_for_update().get(pk=bot.pk)
 
 
 def change_fields(bot: Bot, changed: list[str], actor) -> None:

@@ -21,6 +21,7 @@ from botadmin.admin_scoping import (
     VisibleRelatedFilter,
     VisibleValuesFilter,
 )
+from botadmin.edited_meanwhile import ChangedOnThePage
 from botadmin.forms import (
     OncePerPageActionForm,
     WebhookURLField,
@@ -33,6 +34,7 @@ from botadmin.timezones import zone_or_default
 from botadmin.url_spelling import normalized_url
 from conversations.admin import BotAdmin
 from conversations.admin_bot_secrets import secret_field
+from conversations.admin_locking import ChecksTheRowItSavesOver
 from conversations.models import Bot
 from conversations.roles import ADMINISTER_PERMISSION, is_bot_admin
 from conversations.secret_grace import (
@@ -175,7 +177,7 @@ def endpoint_health(endpoint: WebhookEndpoint) -> str:
     return format_html('<span class="health new">{}</span>', _("No deliveries yet"))
 
 
-class WebhookEndpointForm(forms.ModelForm):
+class WebhookEndpointForm(ChangedOnThePage, forms.ModelForm):
     class Meta:
         model = WebhookEndpoint
         fields = ("bot", "url", "msgtypes", "description", "sends_api_secret", "is_active")
@@ -183,6 +185,10 @@ class WebhookEndpointForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            # A tab opened before another changed the endpoint (its URL, its switch) saves
+            # what it changed only, and is refused for a field both changed.
+            self.show_shown_values()
         mask_url_fields(self, {"url": self.instance.url})
 
     def clean_msgtypes(self):
@@ -218,7 +224,9 @@ def _without_urls(fields, request) -> tuple[str, ...]:
 
 
 @admin.register(WebhookEndpoint)
-class WebhookEndpointAdmin(AuditedAdminMixin, BotScopedAdminMixin, admin.ModelAdmin):
+class WebhookEndpointAdmin(
+    ChecksTheRowItSavesOver, AuditedAdminMixin, BotScopedAdminMixin, admin.ModelAdmin
+):
     audit_codes = {
         "add": "endpoint.create",
         "change": "endpoint.update",
@@ -344,9 +352,17 @@ class WebhookEndpointAdmin(AuditedAdminMixin, BotScopedAdminMixin, admin.ModelAd
         return fields
 
     def save_model(self, request, obj, form, change):
-        if change and "is_active" in form.changed_data and not obj.is_active:
+        stopped = change and "is_active" in form.changed_data and not obj.is_active
+        if stopped:
             obj.stopped_at = timezone.now()  # where recovering what it missed starts
-        super().save_model(request, obj, form, change)
+        if change:
+            # What the form changed, not every column of the row it read: a signing secret
+            # rotated or a failure streak counted meanwhile is not undone.
+            columns = {field.name for field in WebhookEndpoint._meta.concrete_fields}
+            changed = [n for n in form.changed_data if n in columns]
+            obj.save(update_fields=[*changed, *(["stopped_at"] if stopped else []), "updated_at"])
+        else:
+            super().save_model(request, obj, form, change)
         if "url" in form.changed_data and (warning := trailing_slash_warning(obj)):
             self.message_user(request, warning, messages.WARNING)
 

@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from botadmin.edited_meanwhile import refusal_of_changes_made_meanwhile
 from botadmin.forms import url_checks_remembered
 from connectors.registry import CONNECTORS, DEFAULT_KIND
 from conversations import bot_changes
@@ -87,6 +88,8 @@ def connector_settings(request, bot_id: int):
     bot = admin_bot_or_403(request, bot_id)
     form = connector_settings_form(CONNECTORS[bot.connector], bot, request.POST)
     with url_checks_remembered():  # each URL looked up once, not again under the lock
+        if form.is_valid() and (refusal := refusal_of_changes_made_meanwhile(form)):
+            form.add_error(None, refusal)  # a setting another tab or user changed too
         if form.is_valid():
             try:
                 changed = bot_changes.change_connector_settings(
@@ -111,10 +114,13 @@ def sending(request, bot_id: int):
     bot = visible_bot_or_404(request.user, bot_id)
     if not may_change_sending(request.user, bot):
         raise PermissionDenied
-    form = SendingForm(request.POST, instance=bot)
-    if form.is_valid():
-        if form.has_changed():
+    # Checked against the bot as stored now, locked till saved: a stale tab's change to a
+    # field another tab or user changed meanwhile is refused (ChangedOnThePage).
+    with bot_changes.bot_locked(bot) as current:
+        form = SendingForm(request.POST, instance=current)
+        if form.is_valid() and form.has_changed():
             bot_changes.change_fields(form.save(commit=False), form.changed_data, request.user)
+    if form.is_valid():
         messages.success(request, _("Sending settings saved."))
         return redirect(_section(bot, "sending"))
     bot.refresh_from_db()

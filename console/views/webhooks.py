@@ -4,6 +4,7 @@ secret for its bot admins (console/webhooks.py decides who)."""
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -13,7 +14,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from botadmin import reasons
-from botadmin.forms import new_submission, posted_submission
+from botadmin.forms import look_up_urls, new_submission, posted_submission, url_checks_remembered
 from botadmin.reasons import Reason
 from botadmin.timezones import zone_or_default
 from connectors.registry import CONNECTORS
@@ -193,14 +194,21 @@ def endpoint_page(request, bot_id: int, endpoint_id: int, *, form=None, status=2
 def endpoint_change(request, bot_id: int, endpoint_id: int):
     bot = _managed_bot(request, bot_id)
     endpoint = _endpoint_or_404(bot, endpoint_id)
-    form = EndpointForm(request.POST, instance=WebhookEndpoint.objects.get(pk=endpoint.pk))
-    if not form.is_valid():
-        return endpoint_page(request, bot_id, endpoint_id, form=form, status=400)
     url_before = endpoint.url
-    try:
-        change_endpoint(request.user, endpoint, **form.endpoint_fields())
-    except EndpointExists as exists:
-        form.add_error("url", exists.message)
+    with url_checks_remembered():
+        look_up_urls(EndpointForm(request.POST, instance=endpoint))  # not under the lock
+        # Checked against the endpoint as stored now, locked till saved: a stale tab's
+        # change to a field another tab or user changed meanwhile is refused.
+        with transaction.atomic():
+            current = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
+            # The form's own copy: checking it sets its instance's fields.
+            form = EndpointForm(request.POST, instance=WebhookEndpoint.objects.get(pk=current.pk))
+            if form.is_valid():
+                try:
+                    endpoint = change_endpoint(request.user, current, **form.endpoint_fields())
+                except EndpointExists as exists:
+                    form.add_error("url", exists.message)
+    if not form.is_valid():
         return endpoint_page(request, bot_id, endpoint_id, form=form, status=400)
     messages.success(request, _("Endpoint saved."))
     _warn_unknown_msgtypes(request, form)
