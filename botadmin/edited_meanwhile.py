@@ -88,15 +88,17 @@ class ShownChoicesInput(forms.MultipleHiddenInput):
 
 
 def changed_on_the_page(form: forms.BaseForm) -> list[str]:
-    """What the page changed (ChangedOnThePage); against the row as stored for a post
-    without the page's shown values (a script's)."""
+    """What the page changed (ChangedOnThePage) that the row does not hold already (a
+    value another tab saved too changes nothing: no warning, no audit); against the row as
+    stored for a post without the page's shown values (a script's)."""
     return [
         name
         for name, bound in form._bound_items()
-        if (
+        if bound.field.has_changed(bound.initial, bound.data)
+        and (
             bound._has_changed()
             if bound.field.show_hidden_initial and bound.html_initial_name in form.data
-            else bound.field.has_changed(bound.initial, bound.data)
+            else True
         )
     ]
 
