@@ -26,8 +26,8 @@ from botadmin.internal_urls import InternalURLValidator
 from botadmin.jsontext import DuplicateKey, unstorable
 from botadmin.logging import mask_secrets
 from botadmin.reasons import Reason, ngettext_noop
+from botadmin.retry_after import retry_after_seconds
 from conversations.secrets import generate_agent_token
-from messaging.outbox import retry_after_seconds
 
 from .base import (
     ALL_MSGTYPES,

@@ -17,8 +17,8 @@ from standardwebhooks.webhooks import Webhook
 from botadmin import http, reasons
 from botadmin.logging import MASK, path_secrets
 from botadmin.reasons import Reason
+from botadmin.retry_after import retry_after_seconds
 from messaging.media_links import with_media_fields
-from messaging.outbox import retry_after_seconds
 
 from . import attempt_reasons
 from .models import WebhookAttempt

@@ -38,14 +38,12 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import math
 import os
 import random
 import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 from django.conf import settings
@@ -97,24 +95,6 @@ def retry_delay(schedule: RetrySchedule, failures: int, at_least: float = 0.0) -
 # docs/bridge-protocol.md): never sooner than the schedule, and a mistaken "come back
 # tomorrow" (a proxy's maintenance page) costs an hour at most.
 RETRY_AFTER_AT_MOST = 3600.0
-
-
-def retry_after_seconds(value: str | None, now: datetime) -> float | None:
-    """Seconds a `Retry-After` header asks to wait (delay-seconds or an HTTP-date), or None
-    when there is none or it cannot be read. A date already past asks for no wait."""
-    value = (value or "").strip()
-    if not value:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            seconds = (parsedate_to_datetime(value) - now).total_seconds()
-        except (TypeError, ValueError):
-            return None
-    # NaN and infinity ("1e999") are no wait anyone asked for; a wait without end would
-    # overflow the next attempt's time.
-    return max(seconds, 0.0) if math.isfinite(seconds) else None
 
 
 def delivery_schedule() -> RetrySchedule:
