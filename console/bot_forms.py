@@ -152,22 +152,6 @@ class SendingForm(NoLabelSuffix, ChangedOnThePage, OtherFieldErrorsOnTheForm, fo
             }
         )
 
-    def clean(self):
-        data = super().clean()
-        if bool(data.get("quiet_hours_start")) != bool(data.get("quiet_hours_end")):
-            raise forms.ValidationError(_("Give both ends of the quiet hours, or neither."))
-        start, end = data.get("quiet_hours_start"), data.get("quiet_hours_end")
-        if start is not None and start == end:
-            # An empty window (quiet_until): not "quiet all day", as it may be meant.
-            raise forms.ValidationError(
-                _(
-                    "The quiet hours start and end at the same time, which holds nothing "
-                    "back: give a window such as 22:00 to 08:00, or leave both empty. To "
-                    "hold an announcement for a while, pause it."
-                )
-            )
-        return data
-
 
 class AddOperatorForm(NoLabelSuffix, forms.Form):
     username = forms.CharField(label=_("Username"), max_length=150)

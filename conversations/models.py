@@ -183,11 +183,38 @@ class Bot(models.Model):
                     code="time_zone",
                 )
             ]
+        if quiet_hours_error := self._quiet_hours_changed_to_no_window():
+            errors["quiet_hours_end"] = [quiet_hours_error]
         connector = CONNECTORS.get(self.connector)  # None: the field's choices refuse it
         if connector is not None:
             errors.update(bot_settings.errors(connector, self))
         if errors:
             raise ValidationError(errors)
+
+    def _quiet_hours_changed_to_no_window(self) -> ValidationError | None:
+        """Why the quiet hours, changed, hold no window (messaging.scheduled.quiet_until):
+        one end only, or both ends the same time, typed as "quiet all day" and holding
+        nothing back. The same on every page that saves a bot (console, admin, createbot);
+        a bot stored so before stays saveable while they are left unchanged."""
+        start, end = self.quiet_hours_start, self.quiet_hours_end
+        if (start is None) != (end is None):
+            why = _("Give both ends of the quiet hours, or neither.")
+        elif start is not None and start == end:
+            why = _(
+                "The quiet hours start and end at the same time, which holds nothing "
+                "back: give a window such as 22:00 to 08:00, or leave both empty. To "
+                "hold an announcement for a while, pause it."
+            )
+        else:
+            return None
+        stored = self.pk and (
+            Bot.objects.filter(pk=self.pk)
+            .values_list("quiet_hours_start", "quiet_hours_end")
+            .first()
+        )
+        if stored and tuple(stored) == (start, end):
+            return None
+        return ValidationError(why, code="quiet_hours")
 
     def _time_zone_changed_to_no_place(self) -> bool:
         """Whether the zone is none the forms offer (botadmin.timezones.zone_choices: a
