@@ -51,7 +51,10 @@ class WebhookEndpoint(models.Model):
     is_active = models.BooleanField(
         _("active"),
         default=True,
-        help_text=_("Off: no message is forwarded here, and none is queued."),
+        help_text=_(
+            "Off: no message is forwarded here while it is off; “Forward the messages it "
+            "missed” on its console page sends those of the last 7 days later."
+        ),
     )
     disabled_at = models.DateTimeField(
         _("disabled"),
