@@ -91,7 +91,7 @@ def recover_missed(actor, endpoint: WebhookEndpoint, since: datetime) -> int:
     """Queue for the endpoint what it missed since `since` (`missed`); returns how many.
     Audited with the count and the period when it queued any. Nothing for an endpoint still off or disabled."""
     from .drains import wake_endpoints
-    from .replay import _queue_again
+    from .replay import queue_again
 
     if not may_recover(endpoint):
         return 0
@@ -114,7 +114,7 @@ def recover_missed(actor, endpoint: WebhookEndpoint, since: datetime) -> int:
         queued = WebhookDelivery.objects.filter(
             endpoint=endpoint, message_id__in=[d.message_id for d in created], created_at__gte=now
         ).count()
-        queued += _queue_again(
+        queued += queue_again(
             WebhookDelivery.objects.filter(pk__in=found.failed_ids, status=Status.FAILED), now
         )
         if queued:  # a run that found nothing left changed nothing

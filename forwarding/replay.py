@@ -116,7 +116,7 @@ def _replay_one(user, endpoint: WebhookEndpoint, pk: int, now: datetime, submiss
             "delivery.replay", bot=endpoint.bot, target=row, submission=submission
         ):
             raise AlreadyReplayed
-        _queue_again(WebhookDelivery.objects.filter(pk=pk), now)
+        queue_again(WebhookDelivery.objects.filter(pk=pk), now)
         record_action(
             user,
             "delivery.replay",
@@ -160,7 +160,7 @@ def _requeue(
     replayed, action = 0, None
     for batch in chunks(iter(ids), REPLAY_BATCH):
         with transaction.atomic():
-            replayed += _queue_again(WebhookDelivery.objects.filter(still, pk__in=batch), now)
+            replayed += queue_again(WebhookDelivery.objects.filter(still, pk__in=batch), now)
             if action is None:
                 action = record_action(
                     user,
@@ -182,7 +182,7 @@ def _requeue(
     return replayed
 
 
-def _queue_again(deliveries: QuerySet[WebhookDelivery], now: datetime) -> int:
+def queue_again(deliveries: QuerySet[WebhookDelivery], now: datetime) -> int:
     """Make these deliveries pending and due now. One `delivering` whose lease ran out
     (its worker died or stalled) has its open attempt completed as interrupted first, as
     a claim taking it back would: left open, the dead worker's attempt would later end

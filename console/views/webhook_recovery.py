@@ -24,7 +24,7 @@ from forwarding.recovery import (
 
 from ..deletion_state import refused_while_deleting
 from ..login_required import login_required
-from .webhooks import _endpoint_or_404, _managed_bot
+from .webhooks import endpoint_or_404, managed_bot
 
 
 class SinceForm(NoLabelSuffix, forms.Form):
@@ -48,8 +48,8 @@ class SinceForm(NoLabelSuffix, forms.Form):
 def endpoint_recover(request, bot_id: int, endpoint_id: int):
     """GET: how many messages the endpoint missed since a time (by default, since its
     forwarding stopped) and a button to forward them; POST: forward them."""
-    bot = _managed_bot(request, bot_id)
-    endpoint = _endpoint_or_404(bot, endpoint_id)
+    bot = managed_bot(request, bot_id)
+    endpoint = endpoint_or_404(bot, endpoint_id)
     back = reverse("console:webhook", args=[bot.pk, endpoint.pk]) + "#actions"
     data = request.POST if request.method == "POST" else request.GET
     form = SinceForm(data if "since" in data else None)

@@ -62,14 +62,17 @@ from .scoping import int_param, visible_bot_or_404
 TEST_ANSWER_SHOWN = 1000  # characters of a test event's answer kept for the page
 
 
-def _managed_bot(request, bot_id: int):
+def managed_bot(request, bot_id: int):
+    """The bot, when the user may manage its webhook endpoints: 404 when they do not see it,
+    403 when they only read it (the endpoint pages of webhook_recovery.py use it too)."""
     bot = visible_bot_or_404(request.user, bot_id)
     if not may_manage_webhooks(request.user, bot):
         raise PermissionDenied
     return bot
 
 
-def _endpoint_or_404(bot, endpoint_id: int) -> WebhookEndpoint:
+def endpoint_or_404(bot, endpoint_id: int) -> WebhookEndpoint:
+    """The bot's endpoint of this id: another bot's is a 404."""
     return get_object_or_404(WebhookEndpoint, bot=bot, pk=endpoint_id)
 
 
@@ -99,7 +102,7 @@ def webhook_list(request, bot_id: int, add_form=None):
 @require_POST
 @refused_while_deleting
 def endpoint_add(request, bot_id: int):
-    bot = _managed_bot(request, bot_id)
+    bot = managed_bot(request, bot_id)
     form = EndpointForm(request.POST)
     if not form.is_valid():
         return webhook_list(request, bot_id, add_form=form)
@@ -145,7 +148,7 @@ def _test_result_key(endpoint_id: int) -> str:
 @login_required
 def endpoint_page(request, bot_id: int, endpoint_id: int, *, form=None, status=200):
     bot = visible_bot_or_404(request.user, bot_id)
-    endpoint = _endpoint_or_404(bot, endpoint_id)
+    endpoint = endpoint_or_404(bot, endpoint_id)
     # A test event's answer, shown once after its POST redirected here.
     test = request.session.pop(_test_result_key(endpoint.pk), None)
     if test:
@@ -192,8 +195,8 @@ def endpoint_page(request, bot_id: int, endpoint_id: int, *, form=None, status=2
 @require_POST
 @refused_while_deleting
 def endpoint_change(request, bot_id: int, endpoint_id: int):
-    bot = _managed_bot(request, bot_id)
-    endpoint = _endpoint_or_404(bot, endpoint_id)
+    bot = managed_bot(request, bot_id)
+    endpoint = endpoint_or_404(bot, endpoint_id)
     url_before = endpoint.url
     with url_checks_remembered():
         look_up_urls(EndpointForm(request.POST, instance=endpoint))  # not under the lock
@@ -223,8 +226,8 @@ def endpoint_change(request, bot_id: int, endpoint_id: int):
 def endpoint_test(request, bot_id: int, endpoint_id: int):
     """Send a test event, then redirect to the endpoint's page, which shows the answer
     once (kept in the session): reloading the page does not send it again."""
-    bot = _managed_bot(request, bot_id)
-    endpoint = _endpoint_or_404(bot, endpoint_id)
+    bot = managed_bot(request, bot_id)
+    endpoint = endpoint_or_404(bot, endpoint_id)
     back = reverse("console:webhook", args=[bot.pk, endpoint.pk]) + "#actions"
     try:
         result = run_test_event(request.user, endpoint, submission=posted_submission(request.POST))
@@ -250,8 +253,8 @@ def endpoint_test(request, bot_id: int, endpoint_id: int):
 def endpoint_delete(request, bot_id: int, endpoint_id: int):
     """Delete an endpoint without deliveries (confirmed in the browser); one with a
     history is kept, and the page says why (forwarding.endpoints.why_not_deletable)."""
-    bot = _managed_bot(request, bot_id)
-    endpoint = _endpoint_or_404(bot, endpoint_id)
+    bot = managed_bot(request, bot_id)
+    endpoint = endpoint_or_404(bot, endpoint_id)
     try:
         delete_endpoint(request.user, endpoint)
     except EndpointNotDeletable as refused:
@@ -268,8 +271,8 @@ def endpoint_delete(request, bot_id: int, endpoint_id: int):
 @require_POST
 @refused_while_deleting
 def endpoint_reenable(request, bot_id: int, endpoint_id: int):
-    bot = _managed_bot(request, bot_id)
-    endpoint = _endpoint_or_404(bot, endpoint_id)
+    bot = managed_bot(request, bot_id)
+    endpoint = endpoint_or_404(bot, endpoint_id)
     if endpoint.disabled_at:
         resumed = reenable_endpoint(endpoint, actor=request.user)
         messages.success(request, resumed_text(resumed))
@@ -280,8 +283,8 @@ def endpoint_reenable(request, bot_id: int, endpoint_id: int):
 @require_POST
 @refused_while_deleting
 def endpoint_replay_failed(request, bot_id: int, endpoint_id: int):
-    bot = _managed_bot(request, bot_id)
-    endpoint = _endpoint_or_404(bot, endpoint_id)
+    bot = managed_bot(request, bot_id)
+    endpoint = endpoint_or_404(bot, endpoint_id)
     form = ReplayFailedForm(request.POST)
     if form.is_valid():
         start, end = form.cleaned_data["start"], form.cleaned_data["end"]
@@ -304,7 +307,7 @@ def endpoint_replay_failed(request, bot_id: int, endpoint_id: int):
 def delivery_replay(request, bot_id: int, delivery_id: int):
     """Replay one delivery, then back to the page of deliveries it was replayed from
     (its tab and cursor), at its row."""
-    bot = _managed_bot(request, bot_id)
+    bot = managed_bot(request, bot_id)
     delivery = get_object_or_404(WebhookDelivery, endpoint__bot=bot, pk=delivery_id)
     replay_posted(request, delivery)
     latest = reverse("console:webhook", args=[bot.pk, delivery.endpoint_id])
@@ -315,8 +318,8 @@ def delivery_replay(request, bot_id: int, delivery_id: int):
 @require_POST
 def endpoint_reveal_secret(request, bot_id: int, endpoint_id: int):
     """The endpoint's signing secret for a bot admin who clicked "Reveal" (audited)."""
-    bot = _managed_bot(request, bot_id)
-    endpoint = _endpoint_or_404(bot, endpoint_id)
+    bot = managed_bot(request, bot_id)
+    endpoint = endpoint_or_404(bot, endpoint_id)
     return JsonResponse({"value": reveal_signing_secret(endpoint, request.user, via="console")})
 
 
@@ -324,8 +327,8 @@ def endpoint_reveal_secret(request, bot_id: int, endpoint_id: int):
 def endpoint_rotate_secret(request, bot_id: int, endpoint_id: int):
     """Issue the endpoint a new signing secret; for the chosen grace its deliveries carry a
     signature with the old one too (forwarding/signing_secrets.py)."""
-    bot = _managed_bot(request, bot_id)
-    endpoint = _endpoint_or_404(bot, endpoint_id)
+    bot = managed_bot(request, bot_id)
+    endpoint = endpoint_or_404(bot, endpoint_id)
     zone = zone_or_default(bot.timezone)
     form = GraceForm(
         request.POST or None, now=timezone.now(), zone=zone, secret=endpoint.signing_secret
