@@ -357,6 +357,7 @@ CELERY_TASK_ROUTES = {
     "messaging.delete_expired_uploads": {"queue": "scheduler", "routing_key": "scheduler"},
     "messaging.forward_*": {"queue": "forwarding", "routing_key": "forwarding"},
     "forwarding.forward_*": {"queue": "forwarding", "routing_key": "forwarding"},
+    "forwarding.recover_missed": {"queue": "forwarding", "routing_key": "forwarding"},
     "messaging.sweep_webhook_deliveries": {"queue": "forwarding", "routing_key": "forwarding"},
     "messaging.fetch_media": {"queue": "media", "routing_key": "media"},
 }

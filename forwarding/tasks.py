@@ -61,3 +61,18 @@ def purge_old_deliveries() -> int:
 
     purged = purge_old_deliveries()
     return purged.delivered + purged.failed
+
+
+@shared_task(name="forwarding.recover_missed", ignore_result=True)
+def recover_missed_rest(action_id: int) -> None:
+    """The batches after the first of a "Forward the messages it missed" run (its audit
+    entry's id), one transaction each; after RECOVER_BATCHES_PER_TASK of them a fresh task
+    takes the rest, behind the deliveries waiting on the forwarding queue. Run twice, or
+    again after its worker was killed, it queues only what is still missed
+    (forwarding/recovery.py)."""
+    from .recovery import RECOVER_BATCHES_PER_TASK, recover_next_batch
+
+    for _ in range(RECOVER_BATCHES_PER_TASK):
+        if recover_next_batch(action_id):
+            return
+    recover_missed_rest.delay(action_id)

@@ -12,13 +12,15 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from botadmin.forms import NoLabelSuffix
+from botadmin.timezones import zone_or_default
 from forwarding.forms import MINUTE_FORMAT
 from forwarding.recovery import (
-    RECOVER_AT_MOST,
     RECOVER_DAYS,
+    Progress,
+    count_missed,
     default_since,
+    earliest,
     may_recover,
-    missed,
     recover_missed,
 )
 
@@ -28,10 +30,21 @@ from .webhooks import endpoint_or_404, managed_bot
 
 
 class SinceForm(NoLabelSuffix, forms.Form):
+    """A moment typed in the bot's time zone (`zone`), as the console shows its times; the
+    page's own hidden field carries it with its offset."""
+
     since = forms.DateTimeField(
         label=_("Messages stored since"),
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format=MINUTE_FORMAT),
     )
+
+    def __init__(self, *args, zone, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.zone = zone
+
+    def full_clean(self):
+        with timezone.override(self.zone):  # a time without offset is the bot's
+            super().full_clean()
 
     def clean_since(self):
         since = self.cleaned_data["since"]
@@ -50,31 +63,42 @@ def endpoint_recover(request, bot_id: int, endpoint_id: int):
     forwarding stopped) and a button to forward them; POST: forward them."""
     bot = managed_bot(request, bot_id)
     endpoint = endpoint_or_404(bot, endpoint_id)
+    zone = zone_or_default(bot.timezone)
     back = reverse("console:webhook", args=[bot.pk, endpoint.pk]) + "#actions"
     data = request.POST if request.method == "POST" else request.GET
-    form = SinceForm(data if "since" in data else None)
-    since = form.cleaned_data["since"] if form.is_valid() else default_since(endpoint)
+    form = SinceForm(data if "since" in data else None, zone=zone)
     if request.method == "POST" and form.is_valid() and may_recover(endpoint):
-        count = recover_missed(request.user, endpoint, since)
-        if count:
-            messages.success(request, recovered_text(count))
-        else:
+        run = recover_missed(request.user, endpoint, form.cleaned_data["since"])
+        if run is None:
             messages.info(request, _("This endpoint missed no message in this period."))
+        elif run.done:
+            messages.success(request, recovered_text(run.queued))
+        else:
+            messages.success(request, started_text(run))
         return redirect(back)
-    if not form.is_bound or not form.is_valid():
-        form = SinceForm(initial={"since": timezone.localtime(since)})
-    found = missed(endpoint, since) if may_recover(endpoint) else None
+    now = timezone.now()
+    since = max(
+        form.cleaned_data["since"] if form.is_valid() else default_since(endpoint), earliest(now)
+    )
+    if not form.is_bound:
+        form = SinceForm(
+            initial={"since": timezone.localtime(since, zone).strftime(MINUTE_FORMAT)}, zone=zone
+        )
+    found = None
+    if may_recover(endpoint) and not form.errors:
+        found = count_missed(endpoint, since, now)
     context = {
         "bot": bot,
+        "bot_zone": zone,
         "endpoint": endpoint,
         "form": form,
+        "off": not may_recover(endpoint),
         "found": found,
-        "since_value": found.since.isoformat() if found else "",
-        "at_most": RECOVER_AT_MOST,
+        "since": since,
+        "since_value": since.isoformat(),
         "days": RECOVER_DAYS,
-        "full": found is not None and found.count >= RECOVER_AT_MOST,
     }
-    status = 400 if request.method == "POST" else 200
+    status = 400 if request.method == "POST" or form.errors else 200
     return render(request, "console/webhooks/recover.html", context, status=status)
 
 
@@ -84,3 +108,13 @@ def recovered_text(count: int) -> str:
         "%(n)d missed messages queued for this endpoint: they show in the deliveries below.",
         count,
     ) % {"n": count}
+
+
+def started_text(run: Progress) -> str:
+    return ngettext(
+        "%(queued)d of %(n)d missed message queued for this endpoint; the rest are being "
+        "queued: this page shows how far.",
+        "%(queued)d of %(n)d missed messages queued for this endpoint; the rest are being "
+        "queued: this page shows how far.",
+        run.found,
+    ) % {"queued": run.queued, "n": run.found}

@@ -38,7 +38,7 @@ from forwarding.endpoints import (
 )
 from forwarding.forms import ReplayFailedForm, proposed_period, replay_posted
 from forwarding.models import WebhookDelivery, WebhookEndpoint
-from forwarding.recovery import default_since
+from forwarding.recovery import default_since, latest_run
 from forwarding.replay import (
     TestEventAlreadySent,
     replay_failed,
@@ -185,6 +185,8 @@ def endpoint_page(request, bot_id: int, endpoint_id: int, *, form=None, status=2
             "kept_because": why_not_deletable(endpoint) if manage else "",
             # When forwarding here stopped, the default of "Forward the messages it missed".
             "recover_since": default_since(endpoint) if endpoint.stopped_at else None,
+            # The last run of it: how many it queued, of how many, and whether it is done.
+            "recovery": latest_run(endpoint) if manage else None,
             "bot_zone": zone_or_default(bot.timezone),
         },
         status=status,

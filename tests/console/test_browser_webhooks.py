@@ -283,31 +283,53 @@ def test_the_dashboard_names_a_failing_endpoint_whose_page_says_its_deliveries_w
 
 
 def test_a_bot_admin_forwards_what_an_endpoint_missed_while_it_was_off(
-    page, bot_admin, bot, group, make_message, receiver
+    page, live_server, bot_admin, bot, group, make_message, receiver, monkeypatch
 ):
     from playwright.sync_api import expect
 
+    from forwarding import recovery
     from forwarding.endpoints import change_endpoint
+    from forwarding.tasks import recover_missed_rest
 
+    monkeypatch.setattr(recovery, "RECOVER_BATCH", 2)  # the request queues 2, a task the rest
     endpoint = WebhookEndpoint.objects.create(bot=bot, url=receiver.url("/hook"))
     change_endpoint(bot_admin, endpoint, is_active=False)  # the receiver's maintenance
-    for text in ("维护期间的消息 1", "维护期间的消息 2"):
-        make_message(group, text=text)
+    for n in range(1, 4):
+        make_message(group, text=f"维护期间的消息 {n}")
     change_endpoint(bot_admin, endpoint, is_active=True)
     endpoint.refresh_from_db()
     with translation.override("zh-hans"):
-        since = clock_time(endpoint.stopped_at)
+        since = f"{clock_time(endpoint.stopped_at)} CST"  # the bot's zone: Asia/Shanghai
     log_in_as_bot_admin(page)
-    page.goto(f"/console/bots/{bot.pk}/webhooks/{endpoint.pk}/")
+    endpoint_page = f"/console/bots/{bot.pk}/webhooks/{endpoint.pk}/"
+    page.goto(endpoint_page)
 
     page.get_by_role("link", name=f"补发它自 {since} 起错过的消息").click()
-    expect(page.get_by_text(f"将向该端点转发自 {since} 起的 2 条消息。")).to_be_visible()
+    expect(page.get_by_text(f"将向该端点转发自 {since} 起的 3 条消息。")).to_be_visible()
     shoot(page, "webhooks-12-recover-count")
     assert not endpoint.deliveries.exists()  # counting queued nothing
-    page.get_by_role("button", name="转发 2 条消息").click()
+    page.get_by_role("button", name="转发 3 条消息").click()
 
-    expect(page.get_by_text("已为该端点排队 2 条错过的消息")).to_be_visible()
+    expect(page.get_by_text("已为该端点排队 2 条错过的消息，共 3 条")).to_be_visible()
+    expect(page.locator("#recover-progress")).to_contain_text("已排队 2 条，共 3 条")
     expect(page.locator("#deliveries tbody tr")).to_have_count(2)
-    shoot(page, "webhooks-13-recovered")
-    assert endpoint.deliveries.count() == 2
+    shoot(page, "webhooks-13-recovering")
+    recover_missed_rest(OperatorAction.objects.get(action="endpoint.recover_missed").pk)
+    page.reload()
+    expect(page.locator("#recover-progress")).to_contain_text("已完成，共排队 3 条消息")
+    expect(page.locator("#deliveries tbody tr")).to_have_count(3)
+    shoot(page, "webhooks-14-recovered")
     assert OperatorAction.objects.filter(action="endpoint.recover_missed").count() == 1
+
+    page.context.add_cookies([{"name": "django_language", "value": "en", "url": live_server.url}])
+    page.goto(endpoint_page)
+    expect(page.locator("#recover-progress")).to_contain_text("done, 3 messages queued")
+    page.goto(f"{endpoint_page}recover?since=2026-02-30T09:00")
+    expect(page.locator("#recover-since-error")).to_have_text("Enter a valid date/time.")
+    shoot(page, "webhooks-15-recover-unreadable-time-en")
+    page.get_by_label("Messages stored since").fill("2020-01-01T09:00")
+    page.get_by_role("button", name="Count again").click()
+    expect(page.locator("#recover-count")).to_contain_text(
+        "0 messages since"
+    )  # older than 7 days: counted from 7 days ago, all sent already
+    shoot(page, "webhooks-16-recover-count-en")

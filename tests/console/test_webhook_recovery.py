@@ -3,15 +3,19 @@ operator's language, then the bot admin's confirmation; operators only see their
 
 import json
 import re
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.urls import reverse
 from django.utils import timezone, translation
 
 from audit.models import OperatorAction
+from forwarding import recovery
 from forwarding.drains import drain_endpoints
 from forwarding.endpoints import change_endpoint
 from forwarding.models import WebhookEndpoint
+from forwarding.tasks import recover_missed_rest
 from messaging.status_labels import clock_time
 from tests.messaging.support import callback_body, create_pending_deliveries
 
@@ -48,10 +52,11 @@ def test_a_bot_admin_is_told_how_many_then_forwards_them_once(
     client.force_login(admin)
     endpoint_page = reverse("console:webhook", args=[hooked_bot.pk, missed_two.pk])
     recover = reverse("console:webhook_recover", args=[hooked_bot.pk, missed_two.pk])
-    with translation.override("zh-hans"):
-        since_zh = clock_time(missed_two.stopped_at)
-    with translation.override("en"):
-        since_en = clock_time(missed_two.stopped_at)
+    with timezone.override(ZoneInfo("Asia/Shanghai")):  # the bot's: it names none
+        with translation.override("zh-hans"):
+            since_zh = f"{clock_time(missed_two.stopped_at)} CST"
+        with translation.override("en"):
+            since_en = f"{clock_time(missed_two.stopped_at)} CST"
 
     assert f"补发它自 {since_zh} 起错过的消息" in page_text(client.get(endpoint_page))
     chinese = page_text(client.get(recover))
@@ -89,3 +94,85 @@ def test_an_operator_who_may_not_manage_endpoints_or_of_another_bot_cannot(
     client.force_login(make_operator("rival", make_bot(name="rival")))
     assert client.get(recover).status_code == 404
     assert not missed_two.deliveries.exists()
+
+
+def test_the_time_is_shown_and_read_in_the_bots_time_zone(
+    client, hooked_bot, admin, missed_two, settings
+):
+    settings.TIME_ZONE = "UTC"  # the server's differs from the bot's
+    hooked_bot.timezone = "America/New_York"
+    hooked_bot.save(update_fields=["timezone"])
+    new_york = ZoneInfo("America/New_York")
+    client.force_login(admin)
+    client.cookies["django_language"] = "en"
+    recover = reverse("console:webhook_recover", args=[hooked_bot.pk, missed_two.pk])
+    endpoint_page = reverse("console:webhook", args=[hooked_bot.pk, missed_two.pk])
+    stopped = timezone.localtime(missed_two.stopped_at, new_york)
+    zone = stopped.strftime("%Z")  # EST or EDT
+    with timezone.override(new_york):
+        shown = f"{clock_time(missed_two.stopped_at)} {zone}"
+
+    page = client.get(recover).content.decode()
+    assert f'value="{stopped:%Y-%m-%dT%H:%M}"' in page
+    assert f"2 messages since {shown} will be forwarded" in page_text(client.get(recover))
+    assert f"Forward the messages it missed since {shown}" in page_text(client.get(endpoint_page))
+
+    typed = stopped - timedelta(hours=1)  # "Count again" with a time typed in New York's
+    counted = client.get(recover, {"since": f"{typed:%Y-%m-%dT%H:%M}"})
+    hidden = re.search(r'type="hidden" name="since" value="([^"]+)"', counted.content.decode())[1]
+    assert datetime.fromisoformat(hidden) == typed.replace(second=0, microsecond=0)
+    assert f'value="{typed:%Y-%m-%dT%H:%M}"' in counted.content.decode()
+
+
+@pytest.mark.parametrize(
+    "language, error",
+    [("en", "Enter a valid date/time."), ("zh-hans", "输入一个有效的日期/时间。")],
+)
+def test_an_unreadable_time_is_said_so_not_replaced_by_the_default(
+    client, hooked_bot, admin, missed_two, language, error
+):
+    client.force_login(admin)
+    client.cookies["django_language"] = language
+    recover = reverse("console:webhook_recover", args=[hooked_bot.pk, missed_two.pk])
+
+    response = client.get(recover, {"since": "yesterday-ish"})
+
+    assert response.status_code == 400
+    assert error in page_text(response)
+    assert 'id="recover-form"' not in response.content.decode()  # no count of another period
+
+
+def test_a_big_recovery_goes_on_in_a_task_and_its_page_shows_how_far(
+    client, hooked_bot, admin, missed_two, post_callback, receiver, monkeypatch
+):
+    monkeypatch.setattr(recovery, "RECOVER_BATCH", 2)
+    change_endpoint(admin, missed_two, is_active=False)
+    assert post_callback(callback_body("text", hooked_bot, msgid="off-3")).json()["errcode"] == 0
+    create_pending_deliveries()
+    change_endpoint(admin, missed_two, is_active=True)
+    client.force_login(admin)
+    client.cookies["django_language"] = "en"
+    recover = reverse("console:webhook_recover", args=[hooked_bot.pk, missed_two.pk])
+    endpoint_page = reverse("console:webhook", args=[hooked_bot.pk, missed_two.pk])
+    since = (timezone.now() - timedelta(days=1)).isoformat()
+
+    started = page_text(client.post(recover, {"since": since}, follow=True))
+    assert "2 of 3 missed messages queued for this endpoint; the rest are being queued" in started
+    assert "2 of 3 queued so far" in started
+    client.cookies["django_language"] = "zh-hans"
+    assert "已排队 2 条，共 3 条" in page_text(client.get(endpoint_page))
+
+    (action,) = OperatorAction.objects.filter(action="endpoint.recover_missed")
+    recover_missed_rest(action.pk)  # the worker
+    drain_endpoints([missed_two.pk])
+
+    assert "已完成，共排队 3 条消息" in page_text(client.get(endpoint_page))
+    client.cookies["django_language"] = "en"
+    assert "done, 3 messages queued" in page_text(client.get(endpoint_page))
+    assert sorted(json.loads(r.body)["msgid"] for r in receiver.requests) == [
+        "off-1",
+        "off-2",
+        "off-3",
+    ]
+    action.refresh_from_db()
+    assert action.details["count"] == 3

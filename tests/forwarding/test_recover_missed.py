@@ -3,9 +3,11 @@
 audited, bounded."""
 
 import json
+import threading
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from audit.models import OperatorAction
@@ -14,7 +16,8 @@ from forwarding.drains import drain_endpoints
 from forwarding.endpoint_health import DISABLE_AFTER, _endpoint_failed
 from forwarding.endpoints import change_endpoint, reenable_endpoint
 from forwarding.models import WebhookDelivery, WebhookEndpoint
-from forwarding.recovery import default_since, missed, recover_missed
+from forwarding.recovery import count_missed, default_since, latest_run, recover_missed
+from forwarding.tasks import recover_missed_rest
 from messaging.models import Message
 from tests.messaging.support import forward_due
 
@@ -48,14 +51,14 @@ def test_an_endpoint_switched_off_gets_what_was_stored_meanwhile_once_oldest_fir
 
     endpoint.refresh_from_db()
     since = default_since(endpoint)
-    assert missed(endpoint, since).count == 3
-    assert recover_missed(actor, endpoint, since) == 3
+    assert count_missed(endpoint, since) == 3
+    assert recover_missed(actor, endpoint, since).queued == 3
     drain_endpoints([endpoint.pk])
 
     assert received_msgids(receiver)[2:] == ["while-off-1", "while-off-2", "while-off-3"]
     # Run again (a second operator, a reload): nothing is sent twice.
-    assert missed(endpoint, since).count == 0
-    assert recover_missed(actor, endpoint, since) == 0
+    assert count_missed(endpoint, since) == 0
+    assert recover_missed(actor, endpoint, since) is None
     drain_endpoints([endpoint.pk])
     assert len(receiver.requests) == 5
     (action,) = OperatorAction.objects.filter(action="endpoint.recover_missed")
@@ -75,12 +78,12 @@ def test_a_disabled_endpoint_gets_again_what_failed_since_its_failures_began(
     _endpoint_failed(endpoint.pk, timezone.now())
     endpoint.refresh_from_db()
     assert endpoint.disabled_at and endpoint.stopped_at == began
-    assert recover_missed(actor, endpoint, began) == 0  # not while disabled
+    assert recover_missed(actor, endpoint, began) is None  # not while disabled
 
     receiver.respond(200, b"ok")
     reenable_endpoint(endpoint, actor)
     endpoint.refresh_from_db()
-    assert recover_missed(actor, endpoint, default_since(endpoint)) == 1
+    assert recover_missed(actor, endpoint, default_since(endpoint)).queued == 1
     drain_endpoints([endpoint.pk])
 
     first.refresh_from_db()
@@ -89,12 +92,13 @@ def test_a_disabled_endpoint_gets_again_what_failed_since_its_failures_began(
     assert len({request.headers["webhook-id"] for request in receiver.requests}) == 1
 
 
-def test_only_the_last_seven_days_and_at_most_the_oldest_batch_are_taken(
+def test_only_the_last_seven_days_are_taken_and_a_task_queues_the_batches_after_the_first(
     hooked_bot, endpoint, actor, record, receiver, monkeypatch
 ):
-    monkeypatch.setattr(recovery, "RECOVER_AT_MOST", 2)
+    monkeypatch.setattr(recovery, "RECOVER_BATCH", 2)
+    monkeypatch.setattr(recovery, "RECOVER_BATCHES_PER_TASK", 1)  # then a fresh task
     change_endpoint(actor, endpoint, is_active=False)
-    for n in range(1, 5):
+    for n in range(1, 7):
         record(hooked_bot, msgid=f"m{n}")
     Message.objects.filter(upstream_msgid="m1").update(
         created_at=timezone.now() - timedelta(days=recovery.RECOVER_DAYS, minutes=1)
@@ -102,16 +106,77 @@ def test_only_the_last_seven_days_and_at_most_the_oldest_batch_are_taken(
     change_endpoint(actor, endpoint, is_active=True)
     long_ago = timezone.now() - timedelta(days=30)
 
-    assert recover_missed(actor, endpoint, long_ago) == 2
-    assert recover_missed(actor, endpoint, long_ago) == 1  # the next ones
+    run = recover_missed(actor, endpoint, long_ago)  # the request queues the first batch
+    assert (run.queued, run.found, run.done) == (2, 5, False)
+    (action,) = OperatorAction.objects.filter(action="endpoint.recover_missed")
+    record(hooked_bot, msgid="after-the-run-began")  # forwarded as any new message
+    recover_missed_rest(action.pk)  # the worker: the next batch, then a fresh task
+    recover_missed_rest(action.pk)  # that task: the last one
+    recover_missed_rest(action.pk)  # delivered again (its worker was killed): nothing more
     drain_endpoints([endpoint.pk])
 
-    assert received_msgids(receiver) == ["m2", "m3", "m4"]  # m1 is older than 7 days
+    received = received_msgids(receiver)
+    assert sorted(received) == ["after-the-run-began", "m2", "m3", "m4", "m5", "m6"]
+    assert [m for m in received if m.startswith("m")] == ["m2", "m3", "m4", "m5", "m6"]
+    progress = latest_run(endpoint)
+    assert (progress.queued, progress.found, progress.done) == (5, 5, True)
+    action.refresh_from_db()
+    assert action.details["count"] == 5 and action.summary.startswith("Forwarded 5 missed")
+
+
+def test_a_run_whose_endpoint_is_switched_off_meanwhile_stops_there(
+    hooked_bot, endpoint, actor, record, monkeypatch
+):
+    monkeypatch.setattr(recovery, "RECOVER_BATCH", 1)
+    change_endpoint(actor, endpoint, is_active=False)
+    for n in range(1, 4):
+        record(hooked_bot, msgid=f"m{n}")
+    change_endpoint(actor, endpoint, is_active=True)
+    endpoint.refresh_from_db()
+    run = recover_missed(actor, endpoint, default_since(endpoint))
+    change_endpoint(actor, endpoint, is_active=False)
+
+    recover_missed_rest(OperatorAction.objects.get(action="endpoint.recover_missed").pk)
+
+    assert endpoint.deliveries.count() == run.queued == 1
+    assert latest_run(endpoint).done
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_recoveries_at_once_audit_together_what_was_queued_each_message_once(
+    hooked_bot, endpoint, actor, record, receiver
+):
+    change_endpoint(actor, endpoint, is_active=False)
+    for n in range(1, 4):
+        record(hooked_bot, msgid=f"m{n}")
+    change_endpoint(actor, endpoint, is_active=True)
+    endpoint.refresh_from_db()
+    since = default_since(endpoint)
+    barrier = threading.Barrier(2)
+
+    def recover():
+        try:
+            barrier.wait()
+            recover_missed(actor, WebhookEndpoint.objects.get(pk=endpoint.pk), since)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=recover) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    drain_endpoints([endpoint.pk])
+
+    assert sorted(received_msgids(receiver)) == ["m1", "m2", "m3"]
+    audited = OperatorAction.objects.filter(action="endpoint.recover_missed")
+    assert sum(action.details["count"] for action in audited) == 3
 
 
 def test_a_switched_off_endpoint_is_queued_nothing(hooked_bot, endpoint, actor, record):
     change_endpoint(actor, endpoint, is_active=False)
     record(hooked_bot, msgid="while-off")
 
-    assert recover_missed(actor, endpoint, default_since(endpoint)) == 0
+    assert recover_missed(actor, endpoint, default_since(endpoint)) is None
     assert not endpoint.deliveries.exists()
+
