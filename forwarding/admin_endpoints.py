@@ -12,7 +12,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from audit.admin_changes import AuditedAdminMixin, atomic_action
+from audit.admin_changes import AuditedAdminMixin
 from botadmin.admin_scoping import STORABLE_JSON, BotScopedAdminMixin, VisibleRelatedFilter
 from botadmin.edited_meanwhile import ChangedOnThePage
 from botadmin.forms import WebhookURLField, new_submission, posted_submission
@@ -30,11 +30,10 @@ from conversations.secret_grace import (
 )
 from conversations.secrets import mask
 
+from .admin_endpoint_actions import forward_missed, reenable
 from .endpoints import (
     EndpointExists,
     claim_url,
-    reenable_endpoint,
-    resumed_text,
     trailing_slash_warning,
 )
 from .forms import ReplayFailedForm, proposed_period
@@ -166,7 +165,7 @@ class WebhookEndpointAdmin(
         "created_at",
         "updated_at",
     )
-    actions = ("reenable",)
+    actions = (reenable, forward_missed)
 
     class Media:
         js = ("botadmin/copy.js", "botadmin/reveal.js")
@@ -265,14 +264,6 @@ class WebhookEndpointAdmin(
             super().save_model(request, obj, form, change)
         if "url" in form.changed_data and (warning := trailing_slash_warning(obj)):
             self.message_user(request, warning, messages.WARNING)
-
-    @admin.action(description=_("Re-enable the selected endpoints"), permissions=["change"])
-    @atomic_action
-    def reenable(self, request, queryset):
-        resumed = 0
-        for endpoint in queryset.exclude(disabled_at=None):
-            resumed += reenable_endpoint(endpoint, actor=request.user)
-        messages.success(request, resumed_text(resumed))
 
     def get_urls(self):
         view = self.admin_site.admin_view

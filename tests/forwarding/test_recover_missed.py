@@ -7,7 +7,9 @@ import threading
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.db import connection
+from django.urls import reverse
 from django.utils import timezone
 
 from audit.models import OperatorAction
@@ -180,3 +182,27 @@ def test_a_switched_off_endpoint_is_queued_nothing(hooked_bot, endpoint, actor, 
     assert recover_missed(actor, endpoint, default_since(endpoint)) is None
     assert not endpoint.deliveries.exists()
 
+
+def test_the_admin_forwards_the_selected_endpoints_what_they_missed_since_they_stopped(
+    client, superuser, hooked_bot, endpoint, actor, record, receiver
+):
+    change_endpoint(actor, endpoint, is_active=False)
+    for n in range(1, 3):
+        record(hooked_bot, msgid=f"while-off-{n}")
+    change_endpoint(actor, endpoint, is_active=True)
+    client.force_login(superuser)
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    changelist = reverse("admin:forwarding_webhookendpoint_changelist")
+    select = {"action": "forward_missed", "_selected_action": [endpoint.pk]}
+
+    page = client.post(changelist, select, follow=True).content.decode()
+    again = client.post(changelist, select, follow=True).content.decode()
+    drain_endpoints([endpoint.pk])
+
+    assert "2 missed messages are being forwarded" in page
+    assert (
+        "No message was missed by the selected endpoints that forward: nothing was queued." in again
+    )
+    assert received_msgids(receiver) == ["while-off-1", "while-off-2"]
+    (action,) = OperatorAction.objects.filter(action="endpoint.recover_missed")
+    assert action.actor == superuser and action.details["count"] == 2
