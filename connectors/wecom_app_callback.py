@@ -19,7 +19,7 @@
   stored or forwarded (the webhook carries the messages of conversations, as the
   AI bot's connection events are not forwarded either). A contact change, or a
   batch job that changed contacts, asks for a contact sync of the bot, once for a
-  burst (`conversations.sync.request_sync_after_change`).
+  burst (`conversations.sync_requests.request_sync_after_change`).
 * A member's `unsubscribe` (removed from the app's visible range, or gone from the
   corp) makes their conversation inactive, as a contact sync would; `subscribe`
   active again. Both are stored and forwarded like any event.
@@ -267,7 +267,7 @@ def _is_about_the_corp(body: dict) -> bool:
 
 
 def _system_event(bot: Bot, body: dict) -> HttpResponse:
-    from conversations.sync import request_sync_after_change
+    from conversations.sync_requests import request_sync_after_change
 
     event = body.get("event") if isinstance(body.get("event"), dict) else {}
     name = str(event.get("Event") or "")

@@ -9,7 +9,7 @@ from botadmin.reasons import translate
 from connectors.registry import CONNECTORS
 from conversations.bot_changes import request_sync_by
 from conversations.models import Bot, SyncRun
-from conversations.sync import checks_entered, not_possible_reason
+from conversations.sync_requests import checks_entered, not_possible_reason
 
 RECENT_RUNS = 5
 # The latest runs read to find RECENT_RUNS worth showing: scheduled runs that changed

@@ -15,7 +15,7 @@ from connectors.base import Outcome
 from connectors.registry import CONNECTORS
 from conversations import connections
 from conversations.models import Bot, SyncRun
-from conversations.sync import can_sync, checks_entered
+from conversations.sync_requests import can_sync, checks_entered
 from forwarding.models import WebhookEndpoint
 from messaging import queue_health
 from messaging.media_retention import storage_used

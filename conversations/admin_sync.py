@@ -17,7 +17,7 @@ from botadmin.reasons import translate
 
 from .bot_changes import request_sync_by
 from .models import Bot, SyncRun
-from .sync import checks_entered, not_possible_reason
+from .sync_requests import checks_entered, not_possible_reason
 
 RECENT_RUNS = 5
 

@@ -448,7 +448,7 @@ class SyncRun(models.Model):
     # Why it failed (a botadmin.reasons.Reason, shown in the reader's language).
     error = ReasonField(_("error"), blank=True, default="")
     # The other side reported a contact change while this run ran, maybe after it read
-    # that contact: another run follows it (conversations.sync.request_sync_after_change).
+    # that contact: another run follows it (conversations.sync_requests.request_sync_after_change).
     changed_while_running = models.BooleanField(
         _("contacts changed while running"), default=False, db_default=False, editable=False
     )

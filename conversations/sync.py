@@ -26,18 +26,21 @@ for it (an empty run every interval would only say that nothing was checked). A 
 that can do neither (`wecom_aibot`: its chats are known from their messages)
 ends a requested sync at once as "not possible", saying why, and is left out
 of the periodic syncs.
+
+Requesting a run and the runs that follow one are in `sync_requests.py`; applying a
+listing's pages in `sync_listing.py`; claiming and carrying out a run, and the beat's
+periodic work, here.
 """
 
 from __future__ import annotations
 
 import logging
 import zlib
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import Exists, OuterRef, Q, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext_noop
@@ -52,12 +55,18 @@ from .active_counts import forget_active_counts
 from .key_checks import key_check_values, record_key_checks
 from .models import Bot, Conversation, SyncRun
 from .services import refresh_connector_state
-from .sort_keys import name_sort_key
+from .sync_listing import _sync_listed
+from .sync_requests import (
+    ABANDONED,
+    _follow_up,
+    _follow_up_abandoned,
+    _not_possible_reason,
+    enqueue_run,
+    request_sync,
+)
 
 logger = logging.getLogger(__name__)
 
-KINDS = (Conversation.Kind.USER, Conversation.Kind.GROUP)
-BATCH_SIZE = 500
 # A sync that showed no sign of life for this long was abandoned by its worker.
 STALE_AFTER = timedelta(minutes=5)
 # A page that takes long notes that it is still at work this often (`_Progress.still_working`).
@@ -67,7 +76,6 @@ REENQUEUE_AFTER = timedelta(minutes=1)
 # Finished runs older than this are deleted by the periodic task.
 KEEP_RUNS_FOR = timedelta(days=30)
 PRUNE_BATCH = 1000
-ABANDONED = Reason(gettext_noop("abandoned: no progress for 5 minutes (worker stopped?)"))
 # Every operator-entered group's check ended without a clear answer, the first one's why.
 NONE_CHECKED = ngettext_noop(
     "%(count)s group could not be checked (%(reason)s); it was not changed",
@@ -79,157 +87,11 @@ NONE_CHECKED = ngettext_noop(
 EARLIER_NONE_CHECKED = gettext_noop(
     "none of the %(count)s groups could be checked (e.g. %(reason)s); none was changed"
 )
-# Why a bot whose connector checks entered groups does not sync yet (`not_possible_reason`).
-NOTHING_TO_CHECK = gettext_noop(
-    "No group to check yet: add each group with its robot key first. The contact sync then "
-    "checks that every robot key still works (nothing is posted)."
-)
 FINISHED_OUTCOMES = (
     SyncRun.Outcome.SUCCEEDED,
     SyncRun.Outcome.FAILED,
     SyncRun.Outcome.NOT_POSSIBLE,
 )
-# Guard against an agent whose cursors never end.
-MAX_PAGES_PER_KIND = 100_000
-KNOWN_FIELDS = {"conversation_id", "name", "avatar", "member_count"}
-SYNCED_FIELDS = ["kind", "name", "avatar_url", "member_count", "extra"]
-
-
-# --- requesting ---------------------------------------------------------------
-
-
-def request_sync(
-    bot: Bot, trigger: str, user=None, *, enqueue: bool = True
-) -> tuple[SyncRun, bool]:
-    """Start a sync of this bot, or join the one already pending or running.
-
-    Returns the run and whether it is new. A new run is handed to a worker
-    once the current transaction commits (unless `enqueue` is off: the caller
-    then runs it itself with `run_sync`).
-    """
-    if not can_sync(bot):
-        return _record_not_possible(bot, trigger, user), True
-    for _attempt in range(3):
-        try:
-            with transaction.atomic():
-                run = SyncRun.objects.create(bot=bot, trigger=trigger, requested_by=user)
-        except IntegrityError:
-            # Another request won the race; join its run (unless it just ended).
-            existing = SyncRun.objects.filter(bot=bot, outcome__in=SyncRun.ACTIVE_OUTCOMES).first()
-            if existing is not None:
-                return existing, False
-            continue
-        if enqueue:
-            enqueue_run(run.pk)
-        return run, True
-    raise RuntimeError(f"could not start or join a sync of bot {bot.pk}")
-
-
-def can_sync(bot: Bot) -> bool:
-    """Whether a contact sync of this bot can do anything (its connector lists contacts, or
-    checks the ones entered and the bot has some)."""
-    return not_possible_reason(bot) is None
-
-
-def checks_entered(bot: Bot) -> bool:
-    """Whether its contact sync checks the groups entered by hand (a group robot's robot
-    keys) rather than listing contacts from the other side."""
-    connector = CONNECTORS.get(bot.connector)
-    return connector is not None and connector.enters_contacts and not connector.lists_contacts
-
-
-def not_possible_reason(bot: Bot) -> Reason | None:
-    """Why a contact sync of this bot would do nothing, or None when it can do something."""
-    connector = CONNECTORS.get(bot.connector)
-    if connector is None:
-        return None
-    if not connector.syncs_contacts():
-        return _not_possible_reason()
-    if checks_entered(bot) and not _entered_groups(bot).exists():
-        return Reason(NOTHING_TO_CHECK)
-    return None
-
-
-def _entered_groups(bot: Bot):
-    return Conversation.objects.filter(bot=bot, kind=Conversation.Kind.GROUP)
-
-
-def _not_possible_reason() -> Reason:
-    return Reason(SyncRun.NOT_POSSIBLE_MSGID)
-
-
-def _record_not_possible(bot: Bot, trigger: str, user) -> SyncRun:
-    """A requested sync that cannot do anything ends at once, saying why."""
-    now = timezone.now()
-    run = SyncRun.objects.create(
-        bot=bot,
-        trigger=trigger,
-        requested_by=user,
-        outcome=SyncRun.Outcome.NOT_POSSIBLE,
-        started_at=now,
-        finished_at=now,
-        error=not_possible_reason(bot) or _not_possible_reason(),
-    )
-    metrics.contact_sync_finished(run.outcome)
-    return run
-
-
-def request_sync_after_change(bot: Bot) -> None:
-    """The other side says the bot's contacts changed: sync soon, once for a burst of changes.
-
-    The run is created pending and left to the beat, which hands a pending run to a
-    worker once it is REENQUEUE_AFTER old (`_recover`): every change until then joins
-    it, so a bulk import of thousands of members costs one sync, or a few when it
-    lasts longer. A change while a run is running, which may have read that contact
-    already, is noted on the run, and another run follows it (`_follow_up`; when its
-    worker abandoned it, the beat's recovery does: `_follow_up_abandoned`).
-    """
-    if not can_sync(bot):
-        return
-    for _attempt in range(3):
-        if SyncRun.objects.filter(bot=bot, outcome=SyncRun.Outcome.PENDING).exists():
-            return  # it has not read anything yet
-        running = SyncRun.objects.filter(bot=bot, outcome=SyncRun.Outcome.RUNNING)
-        if running.update(changed_while_running=True):
-            return
-        run, _created = request_sync(bot, SyncRun.Trigger.CONTACT_CHANGE, enqueue=False)
-        if run.outcome == SyncRun.Outcome.PENDING:
-            return
-        # Joined a run a worker claimed meanwhile: note the change on it.
-
-
-def _follow_up(run: SyncRun) -> None:
-    """Another run after one during which the other side reported a contact change."""
-    if SyncRun.objects.filter(pk=run.pk, changed_while_running=True).exists():
-        request_sync(run.bot, SyncRun.Trigger.CONTACT_CHANGE, enqueue=False)
-
-
-def _follow_up_abandoned(run_id: int) -> None:
-    """Another run after an abandoned one that owed a sync after a contact change: it
-    was that sync, or a change was reported while it ran. Like any change, the run
-    waits for the beat and joins one already pending. Not after an abandoned run that
-    followed an abandoned one: a sync that kills its worker would otherwise repeat every
-    few minutes instead of once per interval."""
-    run = SyncRun.objects.select_related("bot").get(pk=run_id)
-    if not _owed_a_sync(run):
-        return
-    before = SyncRun.objects.filter(bot=run.bot_id, requested_at__lt=run.requested_at)
-    previous = before.order_by("-requested_at").first()
-    if previous is not None and previous.error == ABANDONED and _owed_a_sync(previous):
-        return
-    if can_sync(run.bot):
-        request_sync(run.bot, SyncRun.Trigger.CONTACT_CHANGE, enqueue=False)
-
-
-def _owed_a_sync(run: SyncRun) -> bool:
-    return run.changed_while_running or run.trigger == SyncRun.Trigger.CONTACT_CHANGE
-
-
-def enqueue_run(run_id: int) -> None:
-    # A run the broker never got stays pending; sync_due_bots hands it out again.
-    from .tasks import run_sync  # the tasks import this module
-
-    run_sync.delay_on_commit(run_id)
 
 
 def sync_now(bot: Bot, trigger: str, user=None) -> SyncRun:
@@ -361,111 +223,6 @@ def _given_up(run: SyncRun) -> None:
         run.bot_id,
     )
     run.refresh_from_db()
-
-
-def _sync_listed(connector: Connector, progress: _Progress) -> None:
-    run = progress.run
-    for kind in KINDS:
-        cursor, seen_cursors = None, set()
-        for _page in range(MAX_PAGES_PER_KIND):
-            page = connector.fetch_contacts(kind, cursor)
-            with transaction.atomic():
-                _upsert_page(run.bot, kind, page.items, progress)
-                progress.pages += 1
-                progress.save()
-            if not page.next_cursor:
-                break
-            if page.next_cursor in seen_cursors:
-                repeated = gettext_noop("protocol error: the agent repeated cursor %(cursor)s")
-                raise ConnectorError(Reason(repeated, cursor=repr(cursor)))
-            seen_cursors.add(page.next_cursor)
-            cursor = page.next_cursor
-        else:
-            too_many = gettext_noop("protocol error: more than %(count)s pages")
-            raise ConnectorError(Reason(too_many, count=MAX_PAGES_PER_KIND))
-    # Complete: whatever this sync did not see is gone from the account.
-    with transaction.atomic():
-        for kind in KINDS:
-            unseen = Conversation.objects.filter(
-                bot=run.bot, kind=kind, is_active=True, created_at__lt=run.started_at
-            ).filter(Q(last_synced_at__isnull=True) | Q(last_synced_at__lt=run.started_at))
-            progress.add(kind, "deactivated", unseen.update(is_active=False))
-        progress.save()
-
-
-def _contact_fields(kind: str, item: dict) -> dict:
-    """Our columns from one protocol item (validated by the connector: id and name are strings)."""
-    avatar = item.get("avatar")
-    member_count = item.get("member_count")
-    return {
-        "kind": kind,
-        "name": item["name"][:255],
-        "avatar_url": avatar[:1000]
-        if isinstance(avatar, str) and avatar.startswith(("https://", "http://"))
-        else "",
-        "member_count": member_count
-        if isinstance(member_count, int)
-        and not isinstance(member_count, bool)
-        and member_count >= 0
-        else None,
-        "extra": {key: value for key, value in item.items() if key not in KNOWN_FIELDS},
-    }
-
-
-def _upsert_page(bot: Bot, kind: str, items: Iterable[dict], progress: _Progress) -> None:
-    now = timezone.now()
-    incoming = {item["conversation_id"][:255]: _contact_fields(kind, item) for item in items}
-    existing = {}
-    ids = list(incoming)
-    for start in range(0, len(ids), BATCH_SIZE):
-        for conversation in Conversation.objects.filter(
-            bot=bot, conversation_id__in=ids[start : start + BATCH_SIZE]
-        ).only("pk", "conversation_id", "is_active", "name_sort_key", *SYNCED_FIELDS):
-            existing[conversation.conversation_id] = conversation
-    new, changed, rekeyed, unchanged = [], [], [], []
-    for conversation_id, values in incoming.items():
-        conversation = existing.get(conversation_id)
-        if conversation is None:
-            # Its name_sort_key comes with the insert (the field's pre_save).
-            new.append(
-                Conversation(bot=bot, conversation_id=conversation_id, last_synced_at=now, **values)
-            )
-            continue
-        differs = any(getattr(conversation, name) != value for name, value in values.items())
-        if conversation.is_active and not differs:
-            unchanged.append(conversation.pk)
-            # A key not its name's: a host still on the release before the key added or
-            # renamed it (a rolling upgrade), or an earlier definition of the key made it.
-            key = name_sort_key(conversation.name, conversation.kind)
-            if key != conversation.name_sort_key:
-                conversation.name_sort_key = key
-                rekeyed.append(conversation)
-            continue
-        progress.add(kind, "updated" if conversation.is_active else "reactivated", 1)
-        for name, value in values.items():
-            setattr(conversation, name, value)
-        conversation.is_active, conversation.last_synced_at = True, now
-        conversation.name_sort_key = name_sort_key(conversation.name, conversation.kind)
-        changed.append(conversation)
-    # A conversation an inbound message created meanwhile is updated, not duplicated.
-    Conversation.objects.bulk_create(
-        new,
-        batch_size=BATCH_SIZE,
-        update_conflicts=True,
-        unique_fields=["bot", "conversation_id"],
-        update_fields=[*SYNCED_FIELDS, "name_sort_key", "is_active", "last_synced_at"],
-    )
-    progress.add(kind, "added", len(new))
-    Conversation.objects.bulk_update(
-        changed,
-        [*SYNCED_FIELDS, "name_sort_key", "is_active", "last_synced_at"],
-        batch_size=BATCH_SIZE,
-    )
-    Conversation.objects.bulk_update(rekeyed, ["name_sort_key"], batch_size=BATCH_SIZE)
-    for start in range(0, len(unchanged), BATCH_SIZE):
-        Conversation.objects.filter(pk__in=unchanged[start : start + BATCH_SIZE]).update(
-            last_synced_at=now
-        )
 
 
 def _check_entered(connector: Connector, progress: _Progress) -> None:

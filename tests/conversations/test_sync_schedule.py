@@ -6,7 +6,7 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from conversations import sync, tasks
+from conversations import sync, sync_requests, tasks
 from conversations.models import SyncRun
 
 
@@ -117,7 +117,7 @@ def test_an_abandoned_run_that_owed_a_sync_after_a_contact_change_gets_one_follo
     ]
     assert runs_of(bot) == followed
     assert woken == []  # like any change: the beat hands it out once the burst is over
-    sync.request_sync_after_change(bot)  # a change reported meanwhile joins it
+    sync_requests.request_sync_after_change(bot)  # a change reported meanwhile joins it
     sync.sync_due_bots()
     assert runs_of(bot) == followed
 
