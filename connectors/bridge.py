@@ -51,6 +51,20 @@ RETRYABLE_ERRCODES = frozenset({45009, -1})
 RETRYABLE_STATUSES = frozenset({408, 429})
 PROTOCOL_ERROR = gettext_noop("protocol error: %(problem)s")
 CONTACT_KINDS = {"user": "users", "group": "groups"}
+# The protocol sets no page size: an agent may answer 20,000 users on one page (over 1 MB,
+# past BOTADMIN_HTTP_MAX_RESPONSE_BYTES). A page is read up to this; a larger one fails the
+# sync saying so, rather than as a cut answer that is "not JSON".
+CONTACT_PAGE_MAX_BYTES = 16 * 1024 * 1024
+PAGE_TOO_LARGE = {
+    "user": gettext_noop(
+        "protocol error: a page of users is larger than %(megabytes)s MB; the agent should "
+        "answer smaller pages (next_cursor)"
+    ),
+    "group": gettext_noop(
+        "protocol error: a page of groups is larger than %(megabytes)s MB; the agent should "
+        "answer smaller pages (next_cursor)"
+    ),
+}
 AGENT_TOKEN_MIN_LENGTH = 32
 # What an agent without GET /capabilities sends (docs/bridge-protocol.md section 5).
 V1_MSGTYPES = frozenset({"text", "link", "image", "miniprogram"})
@@ -247,11 +261,19 @@ class BridgeConnector(Connector):
     def fetch_contacts(self, kind: str, cursor: str | None = None) -> ContactPage:
         path = "/" + CONTACT_KINDS[kind]
         try:
-            response = self._request("GET", path, params={"cursor": cursor} if cursor else None)
+            response = self._request(
+                "GET",
+                path,
+                params={"cursor": cursor} if cursor else None,
+                max_bytes=CONTACT_PAGE_MAX_BYTES,
+            )
         except http.UnsafeURLError as error:
             raise ConnectorError(_url_refused(error)) from None
         except requests.RequestException as error:
             raise ConnectorError(_unreachable(error)) from None
+        if response.truncated:
+            megabytes = CONTACT_PAGE_MAX_BYTES // (1024 * 1024)
+            raise ConnectorError(Reason(PAGE_TOO_LARGE[kind], megabytes=megabytes))
         data = _json_envelope(response)
         items = data.get("data")
         next_cursor = data.get("next_cursor")
