@@ -1,9 +1,11 @@
 import re
 
 import pytest
+from django.core.cache import cache
 from django.urls import reverse
 
 from conversations.models import Conversation
+from tests.counted_queries import get_counting_queries
 
 
 def test_conversations_are_sorted_by_last_message_with_a_preview(
@@ -322,3 +324,29 @@ def test_an_empty_tab_says_how_conversations_come_for_the_bots_connector(
     shown = page.content.decode().split('id="none-of-this-kind">')[1].split("</p>")[0]
     assert shown == f"暂无此类会话。{expected}"
     assert "代理" not in shown
+
+
+def test_a_full_page_of_the_list_costs_the_queries_of_a_short_one(
+    operator_client, bot, make_conversation, make_message
+):
+    # A guard: each row's preview, sender and deletion state come with the page's queries.
+    url = reverse("console:conversations", args=[bot.pk])
+
+    def queries_of(params: dict) -> tuple[int, int]:
+        cache.clear()  # each count reads the newest messages in full
+        queries = get_counting_queries(operator_client, url, params)
+        assert queries.response.status_code == 200
+        return len(queries.response.context["page"].object_list), len(queries)
+
+    def add(start: int, count: int) -> None:
+        for i in range(start, start + count):
+            group = make_conversation(bot, f"wr{i:03}", name=f"客户群{i:03}")
+            make_message(group, sender_id=f"wm{i:03}", sender_name="")
+
+    add(0, 2)
+    few = queries_of({}), queries_of({"q": "客户群"})
+    add(2, 58)  # more than a page of 50
+    full = queries_of({}), queries_of({"q": "客户群"})
+
+    assert [rows for rows, _ in few] == [2, 2] and [rows for rows, _ in full] == [50, 50]
+    assert [n for _, n in full] == [n for _, n in few]
