@@ -23,7 +23,7 @@ from botadmin.reasons import Reason
 
 from . import wecom_app_api as api
 from .base import ConnectorError, Outcome, SendResult
-from .wecom_answers import APP, BUSY_ERRCODES, unexpected_answer, without_errcode
+from .wecom_answers import APP, unexpected_answer, without_errcode
 
 # appchat/get of a chat WeCom no longer knows.
 APPCHAT_GONE_ERRCODE = 86003
@@ -43,8 +43,11 @@ TRUSTED_IP_ERRCODE = 60020
 AGENT_ID_ERRCODE = 40056
 # The app is disabled (停用) in WeCom's admin console: it may call no API until enabled.
 APP_DISABLED_ERRCODE = 50003
-# gettoken answers meaning the settings themselves are wrong.
+# gettoken answers meaning the settings themselves are wrong (WeCom's global errcodes:
+# invalid secret, invalid corp ID, secret bound to other IPs, no corp ID, no secret). Any
+# other errcode says nothing about them: the send is tried again, showing it.
 CREDENTIAL_ERRCODES = frozenset({40001, 40013, 40091, 41002, 41004})
+NO_TOKEN = gettext_noop("WeCom gives the app no access token: %(detail)s")
 # The reasons as they read before they named the console's Resume sending: pauses and
 # refusals stored then keep translating. Their English stays as it was stored.
 EARLIER_WORDINGS = (
@@ -146,7 +149,7 @@ def token_refusal(error: api.TokenError, agent_id: int) -> Reason | None:
     asking again may help (WeCom busy or unreachable)."""
     if error.refused:
         return refused_connection(error.detail)
-    if not error.reached or error.errcode in BUSY_ERRCODES:
+    if not error.reached:
         return None
     if error.errcode == TRUSTED_IP_ERRCODE:
         return trusted_ip_reason(error.detail)
@@ -161,9 +164,20 @@ def token_refusal(error: api.TokenError, agent_id: int) -> Reason | None:
             ),
             detail=error.detail,
         )
-    return Reason(
-        gettext_noop("WeCom gives the app no access token: %(detail)s"), detail=error.detail
-    )
+    return None
+
+
+def token_failure(error: api.TokenError, agent_id: int) -> str:
+    """What a message waiting for a token, or a read call, says about it: the refusal worded
+    for the operator, or WeCom's answer with its errcode (`TokenError.detail`) when asking
+    again may help: WeCom busy or unreachable, or an errcode the spec does not name as the
+    settings' (nothing says they are wrong, so the bot is not shown refused for it)."""
+    refused = token_refusal(error, agent_id)
+    if refused is not None:
+        return refused
+    if error.reached and error.errcode is not None:
+        return Reason(NO_TOKEN, detail=error.detail)
+    return error.detail
 
 
 def read_failure(error: api.TokenError, agent_id: int) -> ConnectorError:
@@ -172,7 +186,7 @@ def read_failure(error: api.TokenError, agent_id: int) -> ConnectorError:
     proxy, nor WeCom busy or unreachable (asking again may help)."""
     refused = token_refusal(error, agent_id)
     problem = refused if refused is not None and not error.refused else ""
-    return ConnectorError(refused or error.detail, account_problem=problem)
+    return ConnectorError(token_failure(error, agent_id), account_problem=problem)
 
 
 def settings_problem(errcode: int, errmsg: str, agent_id: int) -> Reason | None:

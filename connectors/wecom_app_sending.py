@@ -35,7 +35,7 @@ from .base import (
 from .downloads import download_media
 from .filenames import upload_name
 from .wecom_answers import MEDIA_ID_ERRCODE, wait_after
-from .wecom_app_answers import classify, refused_connection, token_refusal
+from .wecom_app_answers import classify, refused_connection, token_failure, token_refusal
 
 if TYPE_CHECKING:
     from conversations.models import Conversation
@@ -101,8 +101,11 @@ class Sender:
     def _token_problem(self, error: api.TokenError) -> SendResult:
         if not error.reached and not error.refused:
             return SendResult(Outcome.RETRY, error.detail)
-        result = SendResult(Outcome.RETRY, error.detail, errcode=error.errcode)
-        result.account_problem = token_refusal(error, self.app.agent_id) or ""
+        refusal = token_refusal(error, self.app.agent_id)
+        # The attempt keeps WeCom's answer; the pause, when there is one, says what to do.
+        detail = error.detail if refusal else token_failure(error, self.app.agent_id)
+        result = SendResult(Outcome.RETRY, detail, errcode=error.errcode)
+        result.account_problem = refusal or ""
         if error.errcode is not None:  # gettoken over its frequency limit: after its minute
             result.retry_after = wait_after(error.errcode)
         return result

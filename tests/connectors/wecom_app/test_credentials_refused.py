@@ -102,6 +102,24 @@ def test_each_answer_that_stops_every_send_shows_the_bot_refused_saying_what_to_
     assert REFUSED["en"] in page and hint in page
 
 
+@pytest.mark.parametrize("errcode", [48001, 40999, 45009])
+def test_a_token_refused_with_an_errcode_that_is_not_the_settings_is_no_credentials_refusal(
+    errcode, client, make_operator, app_api, app_bot
+):
+    """Only the errcodes that say the corp ID or secret are wrong make the bot "Credentials
+    refused"; another one is WeCom's answer, shown with its errcode, and asked again."""
+    client.force_login(make_operator("hr", app_bot))
+    app_api.answer_next("gettoken", errcode)
+
+    client.post(reverse("console:bot_test", args=[app_bot.pk]))
+
+    assert_not_refused(client, app_bot)
+    page = shown(client, app_bot, "en")["page"]
+    assert f"WeCom gives the app no access token: gettoken: {errcode}" in page
+    client.post(reverse("console:bot_test", args=[app_bot.pk]))  # asked again, WeCom gives one
+    assert f"gettoken: {errcode}" not in shown(client, app_bot, "en")["page"]
+
+
 def test_a_wrong_agent_id_or_an_app_disabled_in_wecom_shows_the_bot_refused(
     client, make_operator, app_api, app_bot
 ):

@@ -269,10 +269,12 @@ def test_an_app_chat_of_an_app_no_longer_visible_to_the_root_department_pauses_t
     [
         (-1, ""),  # busy: the next try may get one
         (60020, "企业微信拒绝来自 127.0.0.1 的调用（60020）"),
-        (48001, "企业微信未给应用发放 access token：gettoken: 48001 forced by the test"),
+        (40001, "企业微信拒绝了企业ID或应用 Secret（gettoken: 40001"),
         (50003, "企业微信称应用（agent 1000002）已停用"),
+        (48001, ""),  # an errcode the spec does not name as the settings': tried again
+        (40999, ""),
     ],
-    ids=["busy", "untrusted-ip", "refused", "app-disabled"],
+    ids=["busy", "untrusted-ip", "refused", "app-disabled", "unknown-48001", "unknown-40999"],
 )
 def test_a_refused_access_token_pauses_the_bot_only_when_waiting_cannot_help(
     errcode, paused_reason, app_api, app_bot, member, queue_message, clock
@@ -287,6 +289,27 @@ def test_a_refused_access_token_pauses_the_bot_only_when_waiting_cannot_help(
         assert translate(app_bot.paused_reason).startswith(paused_reason)
     assert bool(app_bot.paused_at) == bool(paused_reason)
     assert app_api.sent == [] and message.attempts.get().errcode == errcode
+
+
+@pytest.mark.parametrize("errcode", [48001, 40999])
+def test_an_unknown_gettoken_errcode_is_retried_showing_it_and_the_next_try_sends(
+    errcode, app_api, app_bot, member, queue_message, clock
+):
+    app_api.answer_next("gettoken", errcode)
+    message = queue_message(member, {"msgtype": "text", "text": {"content": "hi"}})
+
+    assert deliver(message.pk, clock).result == "retry"
+
+    message.refresh_from_db()
+    app_bot.refresh_from_db()
+    assert message.status == "queued" and app_bot.paused_at is None
+    with translation.override("en"):
+        assert translate(message.last_error) == (
+            f"WeCom gives the app no access token: gettoken: {errcode} forced by the test"
+        )
+    clock.advance(3600)
+    assert deliver(message.pk, clock).result == "sent"
+    assert len(app_api.sent) == 1
 
 
 def test_a_token_refused_as_over_the_frequency_limit_waits_for_its_minute(
