@@ -26,7 +26,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from botadmin.cache import best_effort
-from messaging.media_fetch import forwardable
+from messaging.media_references import forwardable
 from messaging.models import Message
 from messaging.outbox import CLAIM_BATCH, end_abandoned_leases
 

@@ -9,7 +9,7 @@ from audit.services import record_action
 from botadmin.masked_urls import mask_url
 from botadmin.url_spelling import normalized_url, trailing_slash_apart
 from conversations.models import Bot
-from messaging.media_fetch import forwardable
+from messaging.media_references import forwardable
 from messaging.models import Message
 
 from .models import WebhookDelivery, WebhookEndpoint
@@ -72,7 +72,7 @@ def create_deliveries(message_ids: list[int]) -> list[int]:
     constraint keeps one delivery per pair, and a repeat finds nothing pending.
     Endpoints disabled for failing get deliveries too: they wait and go out
     once the endpoint is re-enabled. A message whose media are still being
-    fetched waits (messaging.media_fetch.forwardable).
+    fetched waits (messaging.media_references.forwardable).
     """
     fanned_out = _fan_out(Message.objects.filter(pk__in=message_ids))
     if not fanned_out:

@@ -29,7 +29,7 @@ from botadmin.errors import Err
 from conversations.activity import record_seen_in_message
 from conversations.models import Bot, Conversation
 
-from .media_fetch import add_inbound_media
+from .media_references import add_inbound_media
 from .models import Message
 from .signals import inbound_message_stored
 from .validation import check_strings, search_text

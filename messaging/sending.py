@@ -40,7 +40,7 @@ from botadmin.errors import ApiError, Err, errmsg_value
 from conversations.deletion_marks import deleted_at, deletion_started
 from conversations.models import Bot, Conversation
 
-from .media_fetch import add_outbound_media, outbound_media_reference
+from .media_references import add_outbound_media, outbound_media_reference
 from .models import Message
 from .outbox import enqueue_delivery
 from .validation import search_text, validate_outbound
