@@ -9,7 +9,9 @@ pauses. A refused access token (`token_refusal`) and a refused read call
 (`call_refusal`) are worded alike; a read call (the connection test, the contact sync,
 the fetch of a received file) refused for a reason that stops every send carries it as
 its `account_problem` (`read_failure`, `settings_problem`), which the bot's pages show
-until a call succeeds or the settings change (conversations/refusals.py).
+until a call succeeds or the settings change (conversations/refusals.py). The words say
+what to fix and where, not to resume: the pause banner they are shown in says that sending
+is paused and offers Resume sending (console/_paused_banner.html).
 """
 
 from __future__ import annotations
@@ -73,6 +75,39 @@ EARLIER_WORDINGS = (
     gettext_noop(
         "WeCom refuses calls from %(ip)s (60020): add it to the app's 企业可信IP (trusted IPs) in "
         "WeCom's admin console, then resume the bot."
+    ),
+)
+# As they read while they named the console's Resume sending, which the pause banner they
+# are shown in offers already: pauses and refusals stored then keep translating.
+RESUME_WORDINGS = (
+    gettext_noop(
+        "WeCom refuses the corp ID or app secret (%(detail)s): correct them in the bot's "
+        "connector settings, then, if its sending is paused, press Resume sending on "
+        "the bot's page."
+    ),
+    gettext_noop(
+        "WeCom refuses the app: %(what)s. Grant it in WeCom's admin console, then press "
+        "Resume sending on the bot's page."
+    ),
+    gettext_noop(
+        "botadmin does not call WeCom for the bot (%(reason)s): correct the bot's "
+        "connector settings, then, if its sending is paused, press Resume sending on the "
+        "bot's page."
+    ),
+    gettext_noop(
+        "WeCom refuses agent ID %(agent)s (40056 %(errmsg)s): it is not the AgentId of the "
+        "app whose secret the bot has. Correct it in the bot's connector settings, then, if "
+        "its sending is paused, press Resume sending on the bot's page."
+    ),
+    gettext_noop(
+        "WeCom says the app (agent %(agent)s) is disabled (%(answer)s): enable it (启用) "
+        "in WeCom's admin console, then, if the bot's sending is paused, press Resume "
+        "sending on the bot's page."
+    ),
+    gettext_noop(
+        "WeCom refuses calls from %(ip)s (60020): add it to the app's 企业可信IP (trusted IPs) "
+        "in WeCom's admin console, then, if the bot's sending is paused, press Resume "
+        "sending on the bot's page."
     ),
 )
 _IP_RE = re.compile(r"from ip:\s*([0-9a-fA-F:.]+)")
@@ -159,8 +194,7 @@ def token_refusal(error: api.TokenError, agent_id: int) -> Reason | None:
         return Reason(
             gettext_noop(
                 "WeCom refuses the corp ID or app secret (%(detail)s): correct them in the bot's "
-                "connector settings, then, if its sending is paused, press Resume sending on "
-                "the bot's page."
+                "connector settings."
             ),
             detail=error.detail,
         )
@@ -209,10 +243,7 @@ def account_problem(errcode: int, errmsg: str, agent_id: int) -> Reason | None:
         return app_disabled_reason(agent_id, f"{errcode} {errmsg}")
     if errcode in PERMISSION_ERRCODES:
         return Reason(
-            gettext_noop(
-                "WeCom refuses the app: %(what)s. Grant it in WeCom's admin console, then press "
-                "Resume sending on the bot's page."
-            ),
+            gettext_noop("WeCom refuses the app: %(what)s. Grant it in WeCom's admin console."),
             what=Reason(PERMISSIONS[errcode]),
         )
     return None
@@ -244,8 +275,7 @@ def refused_connection(reason: str) -> Reason:
     return Reason(
         gettext_noop(
             "botadmin does not call WeCom for the bot (%(reason)s): correct the bot's "
-            "connector settings, then, if its sending is paused, press Resume sending on the "
-            "bot's page."
+            "connector settings."
         ),
         reason=reason,
     )
@@ -255,8 +285,7 @@ def agent_id_reason(agent_id: int, errmsg: str) -> Reason:
     return Reason(
         gettext_noop(
             "WeCom refuses agent ID %(agent)s (40056 %(errmsg)s): it is not the AgentId of the "
-            "app whose secret the bot has. Correct it in the bot's connector settings, then, if "
-            "its sending is paused, press Resume sending on the bot's page."
+            "app whose secret the bot has. Correct it in the bot's connector settings."
         ),
         agent=agent_id,
         errmsg=errmsg,
@@ -268,8 +297,7 @@ def app_disabled_reason(agent_id: int, answer: str) -> Reason:
     return Reason(
         gettext_noop(
             "WeCom says the app (agent %(agent)s) is disabled (%(answer)s): enable it (启用) "
-            "in WeCom's admin console, then, if the bot's sending is paused, press Resume "
-            "sending on the bot's page."
+            "in WeCom's admin console."
         ),
         agent=agent_id,
         answer=answer,
@@ -282,8 +310,7 @@ def trusted_ip_reason(errmsg: str) -> Reason:
     return Reason(
         gettext_noop(
             "WeCom refuses calls from %(ip)s (60020): add it to the app's 企业可信IP (trusted IPs) "
-            "in WeCom's admin console, then, if the bot's sending is paused, press Resume "
-            "sending on the bot's page."
+            "in WeCom's admin console."
         ),
         ip=ip,
     )
