@@ -141,8 +141,9 @@ class CallbackCrypto:
             data = base64.b64decode(encrypted, validate=True)
         except (binascii.Error, ValueError):
             raise Undecryptable("ciphertext is not base64") from None
-        if not data or len(data) % 16:
-            raise Undecryptable("ciphertext length is not a multiple of the AES block")
+        # WeCom pads to 32 bytes: a ciphertext of an odd number of AES blocks is not its.
+        if not data or len(data) % BLOCK:
+            raise Undecryptable("ciphertext length is not a multiple of 32 bytes")
         decryptor = Cipher(algorithms.AES(self.key), modes.CBC(self.key[:16])).decryptor()
         padded = decryptor.update(data) + decryptor.finalize()
         pad = padded[-1]

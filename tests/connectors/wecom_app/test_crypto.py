@@ -154,6 +154,25 @@ def test_ciphertext_is_padded_to_32_bytes():
         assert len(raw) % 32 == 0
 
 
+def test_a_message_padded_to_16_bytes_as_plain_aes_does_is_not_wecoms_and_is_refused():
+    """WeCom pads to a multiple of 32 bytes (PKCS#7 with a 32-byte block): a ciphertext of an
+    odd number of AES blocks, signed with the right token, was not made by WeCom."""
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+    key = aes_key(SAMPLE_KEY)
+    message = b"<xml><Content>hi</Content></xml>"
+    plain = b"0123456789abcdef" + len(message).to_bytes(4, "big") + message + SAMPLE_CORP.encode()
+    pad = 16 - len(plain) % 16
+    plain += bytes([pad]) * pad
+    assert len(plain) % 32 == 16  # an odd number of AES blocks
+    encryptor = Cipher(algorithms.AES(key), modes.CBC(key[:16])).encryptor()
+    encrypted = base64.b64encode(encryptor.update(plain) + encryptor.finalize()).decode()
+    signature = ours().signature("1476422779", "1597212914", encrypted)
+
+    with pytest.raises(Undecryptable, match="multiple of 32"):
+        ours().verify_url(signature, "1476422779", "1597212914", encrypted)
+
+
 def test_same_random_prefix_gives_wechatpys_ciphertext():
     # wechatpy draws its 16 random bytes as text: fix them both to compare bytes.
     prefix = b"0123456789abcdef"
