@@ -73,7 +73,7 @@ def encrypted_callbacks(n: int, prefix: str) -> list[tuple[dict, bytes]]:
             "<![CDATA[text]]></MsgType><Content><![CDATA[bench: 明天上午十点开会]]></Content>"
             f"<MsgId>{prefix}{RUN}{i}</MsgId><AgentID>1000002</AgentID></xml>"
         )
-        body, query = crypto.encrypt_message(xml, str(i))
+        body, query = crypto.encrypt_message(xml, str(i), agent_id=1000002)
         out.append((query, body.encode()))
     return out
 

@@ -173,13 +173,15 @@ class CallbackCrypto:
         return base64.b64encode(encryptor.update(plain) + encryptor.finalize()).decode("ascii")
 
     def encrypt_message(
-        self, message: str, nonce: str, timestamp: str | None = None
+        self, message: str, nonce: str, timestamp: str | None = None, agent_id: int | None = None
     ) -> tuple[str, dict[str, str]]:
-        """(POST body, query parameters) of a callback carrying `message`."""
+        """(POST body, query parameters) of a callback carrying `message`, the body as WeCom
+        posts it: the corp ID, the app's AgentID (when given) and the ciphertext."""
         timestamp = timestamp or str(int(time.time()))
         encrypted = self.encrypt(message)
+        agent = f"<AgentID><![CDATA[{agent_id}]]></AgentID>" if agent_id is not None else ""
         body = (
-            f"<xml><ToUserName><![CDATA[{self.receive_id}]]></ToUserName>"
+            f"<xml><ToUserName><![CDATA[{self.receive_id}]]></ToUserName>{agent}"
             f"<Encrypt><![CDATA[{encrypted}]]></Encrypt></xml>"
         )
         query = {

@@ -2,6 +2,7 @@
 
 import re
 import time
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
@@ -11,12 +12,13 @@ from standardwebhooks.webhooks import Webhook
 from wechatpy.enterprise.crypto import WeChatCrypto
 
 from connectors.wecom_app_callback import last_status
+from connectors.wecom_app_crypto import CallbackCrypto
 from conversations.models import Bot
 from devtools.receiver import Receiver
 from messaging.models import Message, MessageMedia
 from tests.messaging.support import forward_due, primary_signing_secret
 
-from .conftest import AES_KEY, CORP_ID, TOKEN
+from .conftest import AES_KEY, AGENT_ID, CORP_ID, TOKEN
 from .test_crypto import SAMPLE_BODY, SAMPLE_POST
 
 TEXT = (
@@ -101,6 +103,28 @@ def test_wecoms_sample_message_is_stored(client, app_bot):
     message = Message.objects.get()
     assert (message.sender_id, message.upstream_msgid) == ("ChenJiaShun", "1456453720")
     assert message.body["text"] == {"content": "你好"}
+
+
+def test_a_message_posted_in_the_specs_shape_with_its_agent_id_is_stored(client, app_bot):
+    """The POST body shared/spec/wecom-app.md shows: ToUserName, AgentID, Encrypt."""
+    xml = (
+        f"<xml><ToUserName>{CORP_ID}</ToUserName><FromUserName>zhangsan</FromUserName>"
+        "<CreateTime>1733100000</CreateTime><MsgType>text</MsgType><Content>你好</Content>"
+        f"<MsgId>7459000001</MsgId><AgentID>{AGENT_ID}</AgentID></xml>"
+    )
+    timestamp = str(int(time.time()))
+    crypto = CallbackCrypto(TOKEN, AES_KEY, CORP_ID)
+    body, query = crypto.encrypt_message(xml, "1597212914", timestamp, agent_id=AGENT_ID)
+    assert [element.tag for element in ET.fromstring(body)] == [  # noqa: S314 (ours)
+        "ToUserName",
+        "AgentID",
+        "Encrypt",
+    ]
+
+    response = client.post(url(app_bot), data=body, content_type="text/xml", query_params=query)
+
+    assert (response.status_code, response.content) == (200, b"")
+    assert Message.objects.get().body["text"] == {"content": "你好"}
 
 
 def test_a_wrongly_signed_url_check_is_refused(client, app_bot):
