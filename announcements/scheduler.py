@@ -6,11 +6,22 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext_noop
+
+from botadmin.reasons import Reason
 
 from .audience import recipients_now
 from .fanout import fan_out_on_commit
 from .models import Announcement, AnnouncementRun
 from .schedule import RECURRING, Schedule
+
+# Missed occurrences of one outage listed one by one, each its own missed run: a daily
+# announcement down for three days shows three. Past this many (a cron every minute
+# down for a day), the last one listed says before when the later ones were missed too.
+MAX_MISSED_LISTED = 200
+MISSED_MORE = gettext_noop(
+    "the later occurrences before %(until)s (%(zone)s) were missed too, not listed one by one"
+)
 
 
 def tick_on_commit() -> None:
@@ -27,8 +38,9 @@ def start_due_announcements(now: datetime | None = None) -> list[int]:
     found more than BOTADMIN_SCHEDULED_LATE_CUTOFF_MINUTES late it is not sent
     at all but recorded as a missed run, so the run list says so, and a recurring
     one's first occurrence within the cut-off, if one came meanwhile, runs once,
-    late. Either way the next run is the first occurrence after now (missed
-    occurrences are not replayed one by one).
+    late. Every occurrence missed so is listed, each its own missed run with its time
+    (up to MAX_MISSED_LISTED of one outage), so the run list shows which ones did not go;
+    none of them is sent. Either way the next run is the first occurrence after now.
     """
     now = now or timezone.now()
     started = []
@@ -51,7 +63,7 @@ def _start_run(announcement: Announcement, now: datetime) -> AnnouncementRun:
     recurring = announcement.schedule_kind in RECURRING
     cutoff = timedelta(minutes=settings.BOTADMIN_SCHEDULED_LATE_CUTOFF_MINUTES)
     if cutoff and now - occurrence > cutoff:
-        run = _run(announcement, occurrence, now, missed=True)
+        run = _missed_runs(announcement, schedule, occurrence, now - cutoff, now)
         # botadmin came back within the cut-off of a later occurrence (down from
         # Monday until Wednesday 18:10, a daily run at 18:00): that one still runs,
         # once, as it would have had the missed ones been found one by one.
@@ -65,6 +77,35 @@ def _start_run(announcement: Announcement, now: datetime) -> AnnouncementRun:
         announcement.status = Announcement.Status.FINISHED
     announcement.last_run_at = now
     announcement.save(update_fields=["next_run_at", "status", "last_run_at", "updated_at"])
+    return run
+
+
+def _missed_runs(
+    announcement: Announcement,
+    schedule: Schedule,
+    first: datetime,
+    last_missed: datetime,
+    now: datetime,
+) -> AnnouncementRun:
+    """A missed run for each occurrence from `first` until `last_missed` (a one-off has
+    one); the last of them."""
+    occurrences = [first]
+    if announcement.schedule_kind in RECURRING:
+        while len(occurrences) < MAX_MISSED_LISTED + 1:
+            following = schedule.next_after(occurrences[-1])
+            if following is None or following >= last_missed:
+                break
+            occurrences.append(following)
+    more = len(occurrences) > MAX_MISSED_LISTED
+    occurrences = occurrences[:MAX_MISSED_LISTED]
+    for occurrence in occurrences:
+        run = _run(announcement, occurrence, now, missed=True)
+    if more:
+        local = timezone.localtime(last_missed, announcement.zone)
+        run.last_error = Reason(
+            MISSED_MORE, until=f"{local:%Y-%m-%d %H:%M}", zone=str(announcement.zone)
+        )
+        run.save(update_fields=["last_error", "updated_at"])
     return run
 
 

@@ -68,10 +68,10 @@ def test_a_recurring_announcement_missed_while_down_skips_the_run_and_says_so(
         tick()
         tick()
 
-    run = AnnouncementRun.objects.get()
+    run = AnnouncementRun.objects.order_by("scheduled_for").first()  # then Tuesday's, …
     assert run.is_late and run.status == AnnouncementRun.Status.MISSED
     assert run.scheduled_for == at(2026, 5, 4, 10, 0)
-    assert not Message.objects.filter(announcement_run=run).exists()
+    assert not Message.objects.exists()
     announcement.refresh_from_db()
     assert announcement.status == Announcement.Status.ACTIVE
     assert announcement.next_run_at == at(2026, 5, 7, 10, 0)  # Thursday 18:00, not Tuesday
@@ -298,3 +298,53 @@ def test_quiet_hours_follow_the_wall_clock_when_they_start_in_a_skipped_or_repea
     # any other night; from the second 01:30 it is quiet again.
     assert quiet_until_utc(at(2026, 11, 1, 6, 10)) is None
     assert quiet_until_utc(at(2026, 11, 1, 6, 30)) == at(2026, 11, 1, 11, 0)
+
+
+def test_each_occurrence_missed_while_down_is_listed_as_its_own_missed_run(
+    bot, make_groups, make_announcement, client, make_operator
+):
+    groups = make_groups(bot, 2)
+    with time_machine.travel(at(2026, 5, 4, 0, 0), tick=False) as clock:  # a Monday
+        announcement = make_announcement(bot, groups, kind="daily", schedule={"time": "18:00"})
+        # Down from Monday morning until Thursday 12:00 Shanghai time: Monday's, Tuesday's
+        # and Wednesday's 18:00 did not go.
+        clock.move_to(at(2026, 5, 7, 4, 0))
+        tick()
+        tick()
+
+    runs = list(AnnouncementRun.objects.order_by("scheduled_for"))
+    assert [(r.scheduled_for, r.status) for r in runs] == [
+        (at(2026, 5, day, 10, 0), AnnouncementRun.Status.MISSED) for day in (4, 5, 6)
+    ]
+    assert not Message.objects.exists()
+    announcement.refresh_from_db()
+    assert announcement.next_run_at == at(2026, 5, 7, 10, 0)
+    client.force_login(make_operator("alice", bot))
+    page = client.get(reverse("announcements:detail", args=[announcement.pk])).content.decode()
+    assert page.count("错过（botadmin 当时未运行）") == 3
+    for day in ("05-04 18:00", "05-05 18:00", "05-06 18:00"):
+        assert day in page
+
+
+def test_a_long_outage_lists_its_first_missed_occurrences_and_says_until_when_the_rest(
+    bot, make_groups, make_announcement, client, make_operator, settings
+):
+    settings.BOTADMIN_SCHEDULED_LATE_CUTOFF_MINUTES = 30
+    groups = make_groups(bot, 1)
+    with time_machine.travel(at(2026, 5, 4, 0, 0), tick=False) as clock:
+        announcement = make_announcement(bot, groups, kind="cron", schedule={"cron": "* * * * *"})
+        clock.move_to(at(2026, 5, 4, 12, 0))  # down for 12 hours: 690 missed minutes
+        tick()
+
+    missed = AnnouncementRun.objects.filter(status=AnnouncementRun.Status.MISSED)
+    assert missed.count() == 200
+    last = missed.order_by("-scheduled_for").first()
+    assert last.scheduled_for == at(2026, 5, 4, 0, 1) + timedelta(minutes=199)
+    assert (
+        not AnnouncementRun.objects.exclude(pk__in=missed)
+        .filter(scheduled_for__lt=at(2026, 5, 4, 11, 30))
+        .exists()
+    )
+    client.force_login(make_operator("alice", bot))
+    page = client.get(reverse("announcements:detail", args=[announcement.pk])).content.decode()
+    assert "2026-05-04 19:30" in page and "Asia/Shanghai" in page
