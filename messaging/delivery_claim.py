@@ -54,6 +54,12 @@ UNCERTAIN_STATUS = index_condition(UNCERTAIN)
 CANCEL_BATCH = 1000
 # Why a message queued before its conversation's deletion was asked for was not sent.
 CONVERSATION_BEING_DELETED = gettext_noop("not sent: its conversation is being deleted")
+# Why an announcement's message was not sent: its conversation was switched off (a contact
+# sync no longer saw it, or an operator) after the run took it among its recipients.
+CONVERSATION_INACTIVE = gettext_noop(
+    "not sent: its conversation is no longer active (a contact sync no longer sees it, "
+    "or it was switched off) since the announcement's run started"
+)
 
 
 def waiting_messages(now: datetime):
@@ -145,6 +151,10 @@ def claim_due_messages(
             claimed.cancelled = tuple(m.pk for m in doomed)
             claimed.dropped = cancel_for_deletion({m.conversation_id for m in doomed}, now)
             candidates = [m for m in candidates if m.pk not in claimed.cancelled]
+        if gone := [m.pk for m in candidates if not_for_announcements(m.conversation, m)]:
+            claimed.cancelled += tuple(gone)
+            claimed.dropped += cancel_inactive(gone, now)
+            candidates = [m for m in candidates if m.pk not in gone]
         going, waits = _pace(candidates, now)
         claimed.paced = len(waits)
         update_each(
@@ -198,6 +208,23 @@ def cancel_for_deletion(conversation_ids: set[int], now: datetime) -> int:
         status=Message.Status.CANCELLED,
         next_attempt_at=None,
         last_error=Reason(CONVERSATION_BEING_DELETED),
+        updated_at=now,
+    )
+
+
+def not_for_announcements(conversation, message: Message) -> bool:
+    """An announcement's message whose conversation is no longer active: a run fixes its
+    recipients when it starts, and one switched off since is skipped, not sent. (A message
+    sent to it through the API goes: its sender named that conversation.)"""
+    return message.announcement_run_id is not None and not conversation.is_active
+
+
+def cancel_inactive(ids: list[int], now: datetime) -> int:
+    """Cancel these claimed candidates (locked by the claim), saying why: `not_for_announcements`."""
+    return Message.objects.filter(pk__in=ids, status=Message.Status.QUEUED).update(
+        status=Message.Status.CANCELLED,
+        next_attempt_at=None,
+        last_error=Reason(CONVERSATION_INACTIVE),
         updated_at=now,
     )
 

@@ -24,7 +24,12 @@ from connectors.base import Connector, Outcome, SendResult
 from connectors.registry import connector_for
 
 from . import card_task_ids, delivery_caps, uploads
-from .delivery_claim import CONVERSATION_BEING_DELETED, Attempt, Clock
+from .delivery_claim import (
+    CONVERSATION_BEING_DELETED,
+    CONVERSATION_INACTIVE,
+    Attempt,
+    Clock,
+)
 from .delivery_outcomes import record
 from .models import DeliveryAttempt, Message
 from .outbox import RECORD_EVERY_SECONDS, renew_leases
@@ -42,6 +47,13 @@ RENEW_AFTER_SECONDS = 10
 # `stopped_meanwhile`'s word for a claimed message whose conversation's deletion was asked
 # for meanwhile (not a status: the message is cancelled, saying why).
 BEING_DELETED = "conversation being deleted"
+# And for an announcement's message whose conversation was switched off meanwhile.
+INACTIVE = "conversation inactive"
+# The reason a message cancelled for one of those says.
+CANCELLED_BECAUSE = {
+    BEING_DELETED: CONVERSATION_BEING_DELETED,
+    INACTIVE: CONVERSATION_INACTIVE,
+}
 
 
 def send_and_record(attempts: list[Attempt], clock: Clock) -> list[str]:
@@ -107,9 +119,10 @@ def stopped_meanwhile(attempts: list[Attempt]) -> dict[int, str | None]:
 
     A claimed message may wait in its worker's batch behind slow sends, and
     meanwhile an operator stops it (`stop_requested`: delivery_actions.stop), its
-    bot is paused or switched off, its conversation's deletion is asked for, or the
-    sweeper takes it back (its lease ran out). By id: the stop asked for ("" for its
-    bot, BEING_DELETED for its conversation), or None when taken back.
+    bot is paused or switched off, its conversation's deletion is asked for (or, for an
+    announcement's message, its conversation is switched off), or the sweeper takes it
+    back (its lease ran out). By id: the stop asked for ("" for its bot, BEING_DELETED or
+    INACTIVE for its conversation), or None when taken back.
     """
     leases = {a.message.pk: a.message.next_attempt_at for a in attempts}
     rows = Message.objects.filter(pk__in=leases, status=Message.Status.SENDING).values_list(
@@ -119,15 +132,21 @@ def stopped_meanwhile(attempts: list[Attempt]) -> dict[int, str | None]:
         "bot__paused_at",
         "bot__is_active",
         "conversation__deletion_requested_at",
+        "conversation__is_active",
+        "announcement_run_id",
     )
     found = {pk: row for pk, *row in rows}
     stopped: dict[int, str | None] = {}
     for pk, lease in leases.items():
-        held_lease, stop, paused_at, active, deleting = found.get(pk, (None, "", None, True, None))
+        held_lease, stop, paused_at, active, deleting, reachable, run = found.get(
+            pk, (None, "", None, True, None, True, None)
+        )
         if held_lease != lease:
             stopped[pk] = None
         elif deleting is not None:
             stopped[pk] = BEING_DELETED
+        elif run is not None and not reachable:
+            stopped[pk] = INACTIVE
         elif stop or paused_at is not None or not active:
             stopped[pk] = stop
     return stopped
@@ -139,12 +158,14 @@ def keep_back(attempt: Attempt, stop: str | None, clock: Clock) -> str | None:
 
     The claim is undone: no call was made, so no attempt either; the message takes
     the stop's status (cancelled, or held), or waits queued for its bot's resume.
-    One whose conversation is being deleted is cancelled, whatever stop was asked.
+    One whose conversation is being deleted (or, an announcement's, switched off) is
+    cancelled, whatever stop was asked.
     One taken back is left to whoever took it."""
     if stop is None:
         return "skipped"
     message = attempt.message
-    status = Message.Status.CANCELLED if stop == BEING_DELETED else stop or Message.Status.QUEUED
+    because = CANCELLED_BECAUSE.get(stop)
+    status = Message.Status.CANCELLED if because else stop or Message.Status.QUEUED
     changes = {
         "status": status,
         "next_attempt_at": None,
@@ -157,8 +178,8 @@ def keep_back(attempt: Attempt, stop: str | None, clock: Clock) -> str | None:
     held_by_this_claim = Q(
         pk=message.pk, status=Message.Status.SENDING, next_attempt_at=message.next_attempt_at
     )
-    if stop == BEING_DELETED:
-        changes["last_error"] = Reason(CONVERSATION_BEING_DELETED)
+    if because:
+        changes["last_error"] = Reason(because)
     else:
         held_by_this_claim &= Q(stop_requested=stop)
     with transaction.atomic():
