@@ -18,6 +18,7 @@ from conversations.models import Bot, Conversation
 from messaging.validation import search_text, validate_outbound
 
 from .audience import chunked, recipients_now, replace_members
+from .edit_changes import changes, snapshot
 from .models import Announcement, SavedAudience
 from .schedule import RECURRING, Schedule, ScheduleError, parse
 from .scheduler import tick_on_commit
@@ -208,6 +209,7 @@ def _write(
                 raise NotEditableError(PAUSED_STAYS_PAUSED)
             if draft.edited_version:
                 _raise_if_edited_meanwhile(announcement, draft, body)
+        before = None if creating else snapshot(announcement)
         announcement.bot = draft.bot
         announcement.title = draft.title
         announcement.msgtype = body["msgtype"]
@@ -250,6 +252,8 @@ def _write(
                 "schedule": draft.schedule,
                 "timezone": draft.timezone,
                 "audience": draft.audience,
+                # What the edit changed, each field before and after (the text included).
+                **({} if before is None else {"changes": changes(before, snapshot(announcement))}),
             },
         )
         active = announcement.status == Announcement.Status.ACTIVE

@@ -17,6 +17,7 @@ from botadmin import links
 from botadmin.msgtype_names import msgtype_name
 from console import action_summaries, excerpts, markdown
 from console.dashboard import COUNT_CAP
+from console.edit_changes import edit_changes as _edit_changes
 from console.webhooks import is_known_msgtype
 from conversations import refusals
 from messaging import status_labels
@@ -277,6 +278,12 @@ def target_name(action) -> str:
 def action_summary(action) -> str:
     """What an operator action did, in the reader's language (console.action_summaries)."""
     return action_summaries.summary(action)
+
+
+@register.filter
+def edit_changes(action) -> list:
+    """What an announcement's edit changed: (field, before, after) (console.edit_changes)."""
+    return _edit_changes(action)
 
 
 @register.filter
