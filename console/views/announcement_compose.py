@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from announcements import editing
+from announcements.audience import SEARCH_BASE
 from announcements.forms import (
     BOT_CONVERSATION_FIELDS,
     ComposeForm,
@@ -245,7 +246,10 @@ def _save(request, form: ComposeForm, announcement: Announcement | None) -> Anno
         # The audience is saved only with the announcement it was composed for.
         with transaction.atomic():
             saved_audience = None
-            if data.get("saved_audience"):
+            # "Select all N matching" made the selection a search: not the saved audience
+            # it may have started from, whatever the page posts (audience-picker.js).
+            searched = form.data.get("audience_base", "").startswith(f"{SEARCH_BASE}:")
+            if data.get("saved_audience") and not searched:
                 saved_audience = form.bot.saved_audiences.filter(pk=data["saved_audience"]).first()
             if data.get("save_audience_as"):
                 saved_audience = editing.save_audience(

@@ -144,3 +144,32 @@ def test_more_kept_one_by_one_than_a_form_carries_is_refused_in_words(
 
     assert answer.status_code == 409
     assert answer.json()["error"].startswith("未选择：之前选中的会话中有超过 1 个与此搜索不匹配。")
+
+
+def test_a_saved_audience_then_all_matching_is_saved_as_the_search_not_that_audience(
+    client, bot, contacts, superuser
+):
+    """The selection started from a saved audience; "Select all matching" made it every
+    match of a search, so the announcement no longer names that audience as its own."""
+    saved = save_audience(superuser, bot, "研发", [contacts["研发群"].pk])
+    client.force_login(superuser)
+    selection = select_all_matching(
+        client, bot, audience_query="销售", audience_kind="group", audience_base=f"saved:{saved.pk}"
+    ).json()
+    data = compose_post(
+        bot,
+        [contacts["研发群"]],
+        audience_base=selection["audience_base"],
+        saved_audience=str(saved.pk),  # as a page without its script would still post it
+        save_draft="1",
+    )
+
+    client.post(NEW, data)
+
+    announcement = Announcement.objects.get()
+    assert announcement.saved_audience is None
+    assert set(announcement.conversations.values_list("name", flat=True)) == {
+        "销售一群",
+        "销售二群",
+        "研发群",
+    }

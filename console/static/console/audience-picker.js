@@ -96,6 +96,12 @@
           refreshCount();
           refreshList();
           offerStatus.textContent = answer.status;
+          // The selection is a search now, not the saved audience it started from: the
+          // announcement is no longer saved as that audience's (views/announcement_compose.py).
+          if (savedSelect.value) {
+            savedSelect.value = "";
+            offerStatus.textContent += " " + offer.dataset.unlinkedNote;
+          }
           // The button pressed is hidden now: the keyboard goes on from its neighbour (not
           // "Clear", which a second Enter would press).
           $("[data-select=\"shown\"]").focus();
