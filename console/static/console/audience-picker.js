@@ -75,6 +75,12 @@
       offerStatus.textContent = "";
     }
     function refreshList() { hideOffer(); htmx.trigger(list, "refresh"); }
+    // The selection is every conversation matching the search and kind shown ("Select all
+    // N matching" was pressed for them): each row loaded is chosen unless unchecked since,
+    // and there is nothing more to offer.
+    function allMatchingShown() {
+      return baseField.value === "search:" + fieldValue("audience_kind") + ":" + fieldValue("audience_query").trim();
+    }
     function selectAllMatching() {
       var params = new URLSearchParams();
       ["csrfmiddlewaretoken", "bot", "audience_query", "audience_kind", "audience_base"].forEach(function (name) {
@@ -100,7 +106,9 @@
           // announcement is no longer saved as that audience's (views/announcement_compose.py).
           if (savedSelect.value) {
             savedSelect.value = "";
-            offerStatus.textContent += " " + offer.dataset.unlinkedNote;
+            // Chinese sentences follow one another without a space.
+            var gap = /[。！？]$/.test(offerStatus.textContent) ? "" : " ";
+            offerStatus.textContent += gap + offer.dataset.unlinkedNote;
           }
           // The button pressed is hidden now: the keyboard goes on from its neighbour (not
           // "Clear", which a second Enter would press).
@@ -152,6 +160,7 @@
         });
         writeFields();
         refreshCount();
+        if (allMatchingShown()) return;  // all of them are chosen already, not only these
         if ($("#audience .more")) {  // more match than are loaded: only these are chosen
           offerStatus.textContent = offer.dataset.shownNote;
           offerButton.hidden = false;
@@ -179,10 +188,13 @@
     document.body.addEventListener("htmx:afterSwap", function () {
       // A box checked while its page was on the way shows what was checked, not the page.
       if (mode() === "listed") {
+        var all = allMatchingShown();
         $$('#audience input[type="checkbox"]').forEach(function (box) {
           if (added.has(box.value)) box.checked = true;
           else if (removed.has(box.value)) box.checked = false;
+          else if (all) box.checked = true;  // a page asked for before the base changed
         });
+        if (all) offerButton.hidden = true;
       }
       var found = $("#match-count [data-matching]");
       if (found) setCounter("matching", found.dataset.matching);
