@@ -57,8 +57,8 @@ CONVERSATION_BEING_DELETED = gettext_noop("not sent: its conversation is being d
 # Why an announcement's message was not sent: its conversation was switched off (a contact
 # sync no longer saw it, or an operator) after the run took it among its recipients.
 CONVERSATION_INACTIVE = gettext_noop(
-    "not sent: its conversation is no longer active (a contact sync no longer sees it, "
-    "or it was switched off) since the announcement's run started"
+    "not sent: its conversation was switched off after the run started "
+    "(e.g. a contact sync no longer sees it)"
 )
 
 

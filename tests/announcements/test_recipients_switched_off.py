@@ -14,7 +14,7 @@ from messaging.delivery_send import send_and_record
 from messaging.models import Message
 
 LIST = "/console/announcements/"
-WHY = "未发送：自公告的这次运行开始后，其会话已不再有效（联系人同步不再看到它，或已被停用）"
+WHY = "未发送：这次运行开始后，其会话已停用（例如联系人同步不再看到它）"
 
 
 def switch_off(conversation) -> None:
@@ -61,4 +61,4 @@ def test_a_claimed_message_whose_conversation_is_switched_off_meanwhile_is_not_s
 
     message = Message.objects.get(announcement_run_id=run_id)
     assert message.status == Message.Status.CANCELLED
-    assert "no longer active" in message.last_error
+    assert "switched off after the run started" in message.last_error
