@@ -14,8 +14,7 @@ from messaging.delivery import deliver
 from messaging.models import Message
 from tests.browser import needs_chromium, screenshot
 
-from .test_browser import open_compose_page
-from .test_browser_phone import FITS, PHONE
+from .test_browser_phone import FITS, IN_BOTH, logged_in_page
 
 pytestmark = needs_chromium
 
@@ -33,15 +32,8 @@ def test_missed_runs_and_a_switched_off_recipient_on_the_announcements_page(
     Conversation.objects.filter(pk=groups[1].pk).update(is_active=False)  # a sync lost it
     skipped = Message.objects.get(announcement_run_id=run_ids[-1], conversation=groups[1])
     assert deliver(skipped.pk).result == "cancelled"
-    for viewport, english, name in (
-        ({"width": 1280, "height": 900}, False, "missed-runs-and-skipped-zh"),
-        (PHONE, True, "missed-runs-and-skipped-phone-en"),
-    ):
-        page = browser.new_page(viewport=viewport)
-        open_compose_page(page, live_server)
-        if english:
-            page.get_by_role("button", name="English").click()
-            page.wait_for_selector('html[lang="en"]')
+    for viewport, english, suffix in IN_BOTH:
+        page = logged_in_page(browser, live_server, viewport, english)
         page.goto(f"{live_server.url}/console/announcements/{announcement.pk}/")
         badges = page.locator("#runs .run-head .badge.run-missed")
         assert badges.count() == 3
@@ -50,5 +42,5 @@ def test_missed_runs_and_a_switched_off_recipient_on_the_announcements_page(
             "其会话已停用" if not english else "switched off after the run started"
         ) in reason.inner_text()
         assert page.evaluate(FITS), page.evaluate("() => document.documentElement.scrollWidth")
-        screenshot(page, "announcements", name)
+        screenshot(page, "announcements", f"missed-runs-and-skipped-{suffix}")
         page.close()

@@ -18,6 +18,20 @@ pytestmark = needs_chromium
 
 PHONE = {"width": 390, "height": 844}
 FITS = "() => document.documentElement.scrollWidth <= window.innerWidth"
+DESKTOP = {"width": 1280, "height": 900}
+# The screenshots of a page: in Chinese on a desktop, in English on a phone.
+IN_BOTH = ((DESKTOP, False, "zh"), (PHONE, True, "phone-en"))
+
+
+def logged_in_page(browser, live_server, viewport: dict, english: bool):
+    """A new page of the `superuser` fixture's root, in English if asked (the console's
+    language switch), on the compose page."""
+    page = browser.new_page(viewport=viewport)
+    open_compose_page(page, live_server)
+    if english:
+        page.get_by_role("button", name="English").click()
+        page.wait_for_selector('html[lang="en"]')
+    return page
 
 
 @pytest.mark.django_db(transaction=True)

@@ -8,12 +8,13 @@ from dataclasses import replace
 
 import pytest
 
-from announcements.editing import Draft, save_announcement, save_audience
+from announcements.editing import save_announcement, save_audience
 from conversations.models import Conversation
 from tests.browser import needs_chromium, screenshot
 
 from .test_browser import open_compose_page
-from .test_browser_phone import FITS, PHONE
+from .test_browser_phone import FITS, IN_BOTH, PHONE, logged_in_page
+from .test_edit_audit import daily_at_nine
 
 pytestmark = needs_chromium
 
@@ -79,10 +80,7 @@ def test_a_saved_audience_let_go_by_all_matching_on_a_phone_in_english(
     live_server, browser, bot, customers, superuser
 ):
     saved = save_audience(superuser, bot, "VIP customers", [c.pk for c in customers[:5]])
-    page = browser.new_page(viewport=PHONE)
-    open_compose_page(page, live_server)
-    page.get_by_role("button", name="English").click()
-    page.wait_for_selector('html[lang="en"]')
+    page = logged_in_page(browser, live_server, PHONE, english=True)
 
     choose_saved_then_all_matching(page, saved.pk, "Select all 120 matching conversations")
 
@@ -103,15 +101,7 @@ def test_a_saved_audience_let_go_by_all_matching_on_a_phone_in_english(
 def test_the_audit_log_shows_an_edits_text_before_and_after_on_desktop_and_phone(
     live_server, browser, bot, customers, superuser
 ):
-    draft = Draft(
-        bot=bot,
-        title="周报",
-        body={"msgtype": "text", "text": {"content": "周六 10:00 维护 <b>一小时</b>"}},
-        conversation_ids=[c.pk for c in customers[:2]],
-        kind="daily",
-        schedule={"time": "09:00"},
-        timezone="Asia/Shanghai",
-    )
+    draft = daily_at_nine(bot, customers[:2], "周六 10:00 维护 <b>一小时</b>")
     announcement = save_announcement(superuser, draft, as_draft=False)
     edited = replace(
         draft,
@@ -119,20 +109,13 @@ def test_the_audit_log_shows_an_edits_text_before_and_after_on_desktop_and_phone
         schedule={"time": "09:30"},
     )
     save_announcement(superuser, edited, as_draft=False, announcement=announcement)
-    for viewport, english, name in (
-        ({"width": 1280, "height": 800}, False, "audit-edit-changes-zh"),
-        (PHONE, True, "audit-edit-changes-phone-en"),
-    ):
-        page = browser.new_page(viewport=viewport)
-        open_compose_page(page, live_server)
-        if english:
-            page.get_by_role("button", name="English").click()
-            page.wait_for_selector('html[lang="en"]')
+    for viewport, english, suffix in IN_BOTH:
+        page = logged_in_page(browser, live_server, viewport, english)
         page.goto(f"{live_server.url}/console/audit/actions/")
         changes = page.locator("details.edit-changes")
         changes.locator("summary").click()
         assert changes.locator("del").first.inner_text() == "周六 10:00 维护 <b>一小时</b>"
         assert changes.locator("ins").first.inner_text() == "周六 11:00 维护两小时，详见说明"
         assert page.evaluate(FITS), page.evaluate("() => document.documentElement.scrollWidth")
-        screenshot(page, "console", name)
+        screenshot(page, "console", f"audit-edit-changes-{suffix}")
         page.close()

@@ -13,19 +13,24 @@ def text(content: str) -> dict:
     return {"msgtype": "text", "text": {"content": content}}
 
 
-def test_an_edit_records_the_text_before_and_after_and_the_audit_log_shows_it(
-    client, superuser, bot, make_groups
-):
-    groups = make_groups(bot, 3)
-    draft = Draft(
+def daily_at_nine(bot, conversations, content: str) -> Draft:
+    """An announcement sent every day at 09:00 (Shanghai) to these conversations."""
+    return Draft(
         bot=bot,
         title="Weekly report",
-        body=text("Meeting at 10:00 <b>room 1</b>"),
-        conversation_ids=[g.pk for g in groups[:2]],
+        body=text(content),
+        conversation_ids=[c.pk for c in conversations],
         kind="daily",
         schedule={"time": "09:00"},
         timezone="Asia/Shanghai",
     )
+
+
+def test_an_edit_records_the_text_before_and_after_and_the_audit_log_shows_it(
+    client, superuser, bot, make_groups
+):
+    groups = make_groups(bot, 3)
+    draft = daily_at_nine(bot, groups[:2], "Meeting at 10:00 <b>room 1</b>")
     announcement = save_announcement(superuser, draft, as_draft=False)
     edited = replace(
         draft,
