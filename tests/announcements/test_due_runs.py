@@ -51,6 +51,7 @@ def test_back_after_a_long_downtime_the_days_run_due_minutes_ago_still_goes_out_
     announcement.refresh_from_db()
     assert runs(announcement) == [
         (at(2026, 5, 4, 10, 0), AnnouncementRun.Status.MISSED, True),
+        (at(2026, 5, 5, 10, 0), AnnouncementRun.Status.MISSED, True),
         (at(2026, 5, 6, 10, 0), AnnouncementRun.Status.SENDING, True),
     ]
     wednesday = announcement.runs.get(scheduled_for=at(2026, 5, 6, 10, 0))
@@ -58,7 +59,11 @@ def test_back_after_a_long_downtime_the_days_run_due_minutes_ago_still_goes_out_
     assert Message.objects.filter(announcement_run__announcement=announcement).count() == 2
     assert announcement.next_run_at == at(2026, 5, 7, 10, 0)
     earlier.refresh_from_db()
-    assert runs(earlier) == [(at(2026, 5, 4, 9, 0), AnnouncementRun.Status.MISSED, True)]
+    assert runs(earlier) == [
+        (at(2026, 5, 4, 9, 0), AnnouncementRun.Status.MISSED, True),
+        (at(2026, 5, 5, 9, 0), AnnouncementRun.Status.MISSED, True),
+        (at(2026, 5, 6, 9, 0), AnnouncementRun.Status.MISSED, True),
+    ]
     assert earlier.next_run_at == at(2026, 5, 7, 9, 0)
     client.force_login(superuser)
     page = client.get(reverse("announcements:detail", args=[announcement.pk])).content.decode()
