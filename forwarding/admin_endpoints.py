@@ -37,13 +37,9 @@ from .endpoints import (
     trailing_slash_warning,
 )
 from .forms import ReplayFailedForm, proposed_period
+from .locks import lock_endpoint
 from .models import WebhookDelivery, WebhookEndpoint
-from .replay import (
-    TestEventAlreadySent,
-    replay_failed,
-    replayed_failed_text,
-    run_test_event,
-)
+from .replay import TestEventAlreadySent, replay_failed, replayed_failed_text, run_test_event
 from .signing_secrets import reveal_signing_secret, rotate_signing_secret
 
 REPLAY_PERMISSION = "forwarding.change_webhookdelivery"
@@ -132,6 +128,7 @@ class WebhookEndpointAdmin(
         "delete": "endpoint.delete",
     }
     form = WebhookEndpointForm
+    lock_row = staticmethod(lock_endpoint)  # its bot's row first (forwarding/locks.py)
     formfield_overrides = STORABLE_JSON
     list_display = (
         "url_shown",

@@ -12,6 +12,7 @@ from conversations.models import Bot
 from messaging.media_references import forwardable
 from messaging.models import Message
 
+from .locks import lock_endpoint
 from .models import WebhookDelivery, WebhookEndpoint
 
 
@@ -379,13 +380,9 @@ def delete_endpoint(actor, endpoint: WebhookEndpoint) -> None:
     the sweeper without it.
     """
     with transaction.atomic():
-        locked = (
-            WebhookEndpoint.objects.select_for_update()  # no delivery appears while we look
-            .select_related("bot")
-            .filter(pk=endpoint.pk)
-            .first()
-        )
-        if locked is None:  # deleted by someone else meanwhile
+        try:
+            locked = lock_endpoint(endpoint.pk)  # no delivery appears while we look
+        except WebhookEndpoint.DoesNotExist:  # deleted by someone else meanwhile
             return
         reason = why_not_deletable(locked)
         if reason:

@@ -28,6 +28,7 @@ from botadmin.logging import mask_secrets
 from messaging.outbox import IN_FLIGHT, INTERRUPTED
 
 from .drains import wake_deliveries, wake_endpoints
+from .locks import lock_endpoint
 from .models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from .webhook_requests import POST_MARGIN, RESPONSE_TIMEOUT, PostResult, body_secret, post_signed
 
@@ -152,7 +153,7 @@ def _requeue(
     endpoint's row stays locked until it commits, and a second post of that page raises
     AlreadyReplayed."""
     if submission:
-        WebhookEndpoint.objects.select_for_update().filter(pk=endpoint.pk).values_list("pk").first()
+        lock_endpoint(endpoint.pk)  # its bot's row first (forwarding/locks.py)
         if recorded_from_page(
             "delivery.replay_many", bot=endpoint.bot, target=endpoint, submission=submission
         ):
@@ -240,7 +241,7 @@ def run_test_event(actor, endpoint: WebhookEndpoint, *, submission: str = "") ->
     raises TestEventAlreadySent and sends nothing."""
     with transaction.atomic():
         # Two posts of one page take turns here (a short lock: not held while sending).
-        WebhookEndpoint.objects.select_for_update().filter(pk=endpoint.pk).values_list("pk").first()
+        lock_endpoint(endpoint.pk)  # its bot's row first (forwarding/locks.py)
         if recorded_from_page(
             "endpoint.test", bot=endpoint.bot, target=endpoint, submission=submission
         ):

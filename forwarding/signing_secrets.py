@@ -17,6 +17,7 @@ from django.utils import timezone
 from audit.services import record_action, via_key
 from conversations.secrets import check_replacing, generate_signing_secret
 
+from .locks import lock_endpoint
 from .models import WebhookEndpoint
 
 # The secret's name in the audit log's "secret.reveal" details, as the bot's secrets are
@@ -56,11 +57,8 @@ def rotate_signing_secret(
         grace = timedelta(hours=settings.BOTADMIN_SECRET_GRACE_HOURS)
     keep = grace > timedelta(0)
     with transaction.atomic():
-        endpoint = (
-            WebhookEndpoint.objects.select_for_update()  # two rotations: the second keeps the first's
-            .select_related("bot")
-            .get(pk=endpoint.pk)
-        )
+        # Two rotations take turns: the second keeps the first's. Its bot's row first.
+        endpoint = lock_endpoint(endpoint.pk)
         check_replacing(endpoint.signing_secret, replacing)
         endpoint.previous_signing_secret = endpoint.signing_secret if keep else ""
         endpoint.previous_signing_secret_expires_at = timezone.now() + grace if keep else None

@@ -37,6 +37,7 @@ from forwarding.endpoints import (
     why_not_deletable,
 )
 from forwarding.forms import ReplayFailedForm, proposed_period, replay_posted
+from forwarding.locks import lock_endpoint
 from forwarding.models import WebhookDelivery, WebhookEndpoint
 from forwarding.recovery import default_since, latest_run
 from forwarding.replay import (
@@ -205,7 +206,7 @@ def endpoint_change(request, bot_id: int, endpoint_id: int):
         # Checked against the endpoint as stored now, locked till saved: a stale tab's
         # change to a field another tab or user changed meanwhile is refused.
         with transaction.atomic():
-            current = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
+            current = lock_endpoint(endpoint.pk)  # its bot's row first (forwarding/locks.py)
             # The form's own copy: checking it sets its instance's fields.
             form = EndpointForm(request.POST, instance=WebhookEndpoint.objects.get(pk=current.pk))
             if form.is_valid():
