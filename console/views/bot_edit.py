@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from botadmin.edited_meanwhile import refusal_of_changes_made_meanwhile
-from botadmin.forms import url_checks_remembered
+from botadmin.forms import look_up_urls, url_checks_remembered
 from connectors.registry import CONNECTORS, DEFAULT_KIND
 from conversations import bot_changes
 from conversations.roles import may_change_sending, may_create_bots
@@ -86,25 +86,31 @@ def bot_create(request):
 @refused_while_deleting
 def connector_settings(request, bot_id: int):
     bot = admin_bot_or_403(request, bot_id)
-    form = connector_settings_form(CONNECTORS[bot.connector], bot, request.POST)
+    changed = None
     with url_checks_remembered():  # each URL looked up once, not again under the lock
-        if form.is_valid() and (refusal := refusal_of_changes_made_meanwhile(form)):
-            form.add_error(None, refusal)  # a setting another tab or user changed too
-        if form.is_valid():
-            try:
-                changed = bot_changes.change_connector_settings(
-                    bot, settings_values(form), request.user
-                )
-            except ValidationError as error:
-                bot.refresh_from_db()
-                _add_model_errors(form, error)
-            else:
-                if changed:
-                    messages.success(request, _("Connector settings saved."))
-                else:
-                    messages.info(request, _("Nothing changed."))
-                return redirect(_section(bot, "connection"))
-    return render_bot_page(request, bot, connector_form=form)
+        look_up_urls(connector_settings_form(CONNECTORS[bot.connector], bot, request.POST))
+        # Checked against the bot as stored now, locked till saved: a setting another tab
+        # or user changed since the page was drawn is refused, even one changed while the
+        # URLs above were looked up (ChangedOnThePage).
+        with bot_changes.bot_locked(bot) as current:
+            form = connector_settings_form(CONNECTORS[current.connector], current, request.POST)
+            if form.is_valid() and (refusal := refusal_of_changes_made_meanwhile(form)):
+                form.add_error(None, refusal)
+            if form.is_valid():
+                try:
+                    changed = bot_changes.change_connector_settings(
+                        current, settings_values(form), request.user
+                    )
+                except ValidationError as error:
+                    _add_model_errors(form, error)
+    bot.refresh_from_db()
+    if changed is None:
+        return render_bot_page(request, bot, connector_form=form)
+    if changed:
+        messages.success(request, _("Connector settings saved."))
+    else:
+        messages.info(request, _("Nothing changed."))
+    return redirect(_section(bot, "connection"))
 
 
 @login_required

@@ -6,9 +6,12 @@ as shown, it is."""
 import html
 
 import pytest
+from django.db import connection
 from django.urls import reverse
 
+from conversations.models import Bot
 from forwarding.models import WebhookEndpoint
+from tests.db_faults import written_elsewhere
 from tests.html_forms import submitted_form
 
 SENDING_REFUSED = {
@@ -109,3 +112,38 @@ def test_an_agent_url_changed_in_two_tabs_is_refused_naming_it_masked_until_save
     assert operator_client.post(post, again).status_code == 302
     bot.refresh_from_db()
     assert bot.agent_url == "http://10.0.0.7:7600"
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="a write elsewhere: PostgreSQL's")
+def test_an_agent_url_changed_while_a_stale_tabs_url_is_looked_up_is_not_overwritten(
+    transactional_db, operator_client, bot, slow_resolver
+):
+    """The settings were checked against the bot as read before its lock was taken: a
+    change another tab saved in between (while the new URL's host was looked up) was
+    overwritten unseen. They are checked against the bot as read under its lock."""
+    bot.agent_url = "http://agent.slow.example:7600/old"
+    bot.save()
+    operator_client.cookies["django_language"] = "en"
+    page = reverse("console:bot", args=[bot.pk])
+    stale = submitted_form(operator_client.get(page).content.decode(), "connector-form")
+    theirs = "http://agent.slow.example:7600/theirs"
+
+    saves = []
+
+    def another_tab_saves():
+        saves.append(
+            written_elsewhere(lambda: Bot.objects.filter(pk=bot.pk).update(agent_url=theirs))
+        )
+
+    slow_resolver.meanwhile = another_tab_saves
+    refused = operator_client.post(
+        reverse("console:bot_connector", args=[bot.pk]),
+        {**stale, "settings-agent_url": "http://agent.slow.example:7600/mine"},
+    )
+
+    assert saves and set(saves) == {"written"}, saves
+    assert refused.status_code == 400
+    text = html.unescape(refused.content.decode())
+    assert "Agent URL is now “http://agent.slow.example:7600/theirs”" in text
+    bot.refresh_from_db()
+    assert bot.agent_url == theirs
