@@ -7,7 +7,7 @@ Every form that edits a bot or a webhook endpoint uses it: the admin's bot and e
 forms (conversations/admin_bot_form.py, forwarding/admin.py, their rows read under the
 row's lock by conversations/admin_locking.py), the console's sending and endpoint forms
 (`ChangedOnThePage`) and its connector settings form (a plain form, refused by the view
-with `refusal_of_changes_made_meanwhile`).
+with `refuse_changes_made_meanwhile`).
 """
 
 from django import forms
@@ -29,7 +29,8 @@ class ChangedOnThePage:
     nor put into the instance, so the newer value stays (`_post_clean`, `_save_m2m`). A
     field the page changed whose stored value is no longer the one the page showed, and is
     not the page's either, refuses the whole form, naming it and its value now
-    (`refusal_of_changes_made_meanwhile`); the same change posted again is saved.
+    (`refuse_changes_made_meanwhile`), and each such field; the same change posted again
+    is saved.
     Call `show_shown_values()` in `__init__` for the fields to track; the instance is the
     row as stored now (read under its lock where it is saved in the same transaction)."""
 
@@ -46,8 +47,7 @@ class ChangedOnThePage:
 
     def _post_clean(self):
         # After every clean(), before the model's checks: a refused form checks no further.
-        if refusal := refusal_of_changes_made_meanwhile(self):
-            self.add_error(None, refusal)
+        if refuse_changes_made_meanwhile(self):
             return
         # A field left as the page showed it keeps the instance's value, the row's now.
         kept = {name: self.cleaned_data.pop(name) for name in self.left_as_shown()}
@@ -110,20 +110,38 @@ CHANGED_MEANWHILE = _(
 )
 
 
-def refusal_of_changes_made_meanwhile(form: forms.BaseForm) -> forms.ValidationError | None:
-    """The error refusing `form` when another tab or user changed, since its page was
-    drawn, a field the page changes too (`changed_meanwhile`), naming each and its value
-    now; None when there is none. The form shown again is drawn for the values now."""
+CHANGED_MEANWHILE_HERE = _(
+    "Another tab or user changed this after this page was opened: it is now “%(value)s”."
+)
+
+
+def refuse_changes_made_meanwhile(form: forms.BaseForm) -> bool:
+    """Refuse `form` when another tab or user changed, since its page was drawn, a field
+    the page changes too (`changed_meanwhile`): an error at the form's top naming each and
+    its value now, and one on each such field, which is drawn as refused. Whether it was
+    refused. The form shown again is drawn for the values now."""
     names = changed_meanwhile(form)
     if not names:
-        return None
-    now = [_now_text(form, name) for name in names]
+        return False
+    now = {name: _now_value(form, name) for name in names}
     for name in names:
         _show_as_stored(form, name)
     separator = pgettext("between the sentences of a list", "; ")
-    return forms.ValidationError(
-        CHANGED_MEANWHILE, code="changed_meanwhile", params={"fields": separator.join(now)}
+    fields = separator.join(_now_text(form, name, now[name]) for name in names)
+    form.add_error(
+        None,
+        forms.ValidationError(
+            CHANGED_MEANWHILE, code="changed_meanwhile", params={"fields": fields}
+        ),
     )
+    for name in names:
+        form.add_error(
+            name,
+            forms.ValidationError(
+                CHANGED_MEANWHILE_HERE, code="changed_meanwhile", params={"value": now[name]}
+            ),
+        )
+    return True
 
 
 def changed_meanwhile(form: forms.BaseForm) -> list[str]:
@@ -174,9 +192,15 @@ def _show_as_stored(form: forms.BaseForm, name: str) -> None:
         form.data[key] = "" if value is None else str(value)
 
 
-def _now_text(form: forms.BaseForm, name: str) -> str:
-    """`Label is now “value”`: a field and its stored value, in the reader's words (a
-    switch on or off, a choice's label, a URL masked)."""
+def _now_text(form: forms.BaseForm, name: str, value: str) -> str:
+    """`Label is now “value”`: a field and its stored value (`_now_value`)."""
+    label = form[name].label or capfirst(name)
+    return _("%(field)s is now “%(value)s”") % {"field": label, "value": value}
+
+
+def _now_value(form: forms.BaseForm, name: str) -> str:
+    """A field's stored value in the reader's words (a switch on or off, a choice's
+    label, a URL masked)."""
     bound = form[name]
     field, value = bound.field, bound.initial
     if isinstance(field, forms.BooleanField):
@@ -197,8 +221,7 @@ def _now_text(form: forms.BaseForm, name: str) -> str:
         shown = str(_as_shown(field, prepared) if prepared not in (None, "") else "")
     if shown == "":
         shown = pgettext("a field's value", "empty")
-    label = bound.label or capfirst(name)
-    return _("%(field)s is now “%(value)s”") % {"field": label, "value": shown}
+    return shown
 
 
 def refused_as_changed_meanwhile(

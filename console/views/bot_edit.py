@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from botadmin.edited_meanwhile import refusal_of_changes_made_meanwhile
+from botadmin.edited_meanwhile import refuse_changes_made_meanwhile
 from botadmin.forms import look_up_urls, url_checks_remembered
 from connectors.registry import CONNECTORS, DEFAULT_KIND
 from conversations import bot_changes
@@ -94,9 +94,7 @@ def connector_settings(request, bot_id: int):
         # URLs above were looked up (ChangedOnThePage).
         with bot_changes.bot_locked(bot) as current:
             form = connector_settings_form(CONNECTORS[current.connector], current, request.POST)
-            if form.is_valid() and (refusal := refusal_of_changes_made_meanwhile(form)):
-                form.add_error(None, refusal)
-            if form.is_valid():
+            if form.is_valid() and not refuse_changes_made_meanwhile(form):
                 try:
                     changed = bot_changes.change_connector_settings(
                         current, settings_values(form), request.user

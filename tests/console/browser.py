@@ -19,6 +19,7 @@ from messaging.models import Message
 from tests.browser import chromium, screenshot
 
 ADMIN_PASSWORD = "pw-admin-browser-1"
+ROOT_PASSWORD = "pw-root-console-1"
 
 
 @pytest.fixture
@@ -30,6 +31,18 @@ def page(live_server):
         context.set_default_timeout(10_000)
         yield context.new_page()
         context.close()
+
+
+@pytest.fixture
+def page_of_root(page, transactional_db, bot):
+    """The page, logged in to the console as a superuser (in Chinese)."""
+    get_user_model().objects.create_superuser("root", password=ROOT_PASSWORD)
+    page.goto("/console/login/")
+    page.get_by_label("用户名").fill("root")
+    page.get_by_label("密码").fill(ROOT_PASSWORD)
+    page.get_by_role("button", name="登录").click()
+    page.wait_for_url("**/console/bots/**")
+    return page
 
 
 @pytest.fixture

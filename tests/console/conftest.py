@@ -23,7 +23,7 @@ from tests.messaging.conftest import (  # noqa: F401  (the local webhook receive
     wecom_group,
 )
 
-from .browser import demo, demo_agent, page  # noqa: F401  (fixtures of the browser tests)
+from .browser import demo, demo_agent, page, page_of_root  # noqa: F401  (fixtures of the browser tests)
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ It is refused, naming the field and its value now; nothing of it is saved; poste
 as shown, it is."""
 
 import html
+import re
 
 import pytest
 from django.db import connection
@@ -147,3 +148,35 @@ def test_an_agent_url_changed_while_a_stale_tabs_url_is_looked_up_is_not_overwri
     assert "Agent URL is now “http://agent.slow.example:7600/theirs”" in text
     bot.refresh_from_db()
     assert bot.agent_url == theirs
+
+
+FIELD_REFUSED = {
+    "en": "Another tab or user changed this after this page was opened: it is now “50”.",
+    "zh-hans": "本页打开后，其他标签页或其他用户修改了此项，现为“50”。",
+}
+
+
+def field_error(page: str, field_id: str) -> str:
+    """The text of the error list drawn on the field (empty when there is none)."""
+    found = re.search(rf'<ul class="errorlist" id="{field_id}_error">(.*?)</ul>', page, re.S)
+    return html.unescape(re.sub(r"<[^>]+>", "", found.group(1))) if found else ""
+
+
+@pytest.mark.parametrize("language", ["en", "zh-hans"])
+def test_a_field_changed_in_two_tabs_is_drawn_as_refused_with_its_value_now(
+    operator_client, bot, language
+):
+    """The refusal was only at the form's top: the field it is about looked fine."""
+    stale = sending_tab(operator_client, bot, language)
+    post = reverse("console:bot_sending", args=[bot.pk])
+    fresh = sending_tab(operator_client, bot, language)
+    assert operator_client.post(post, {**fresh, "rate_limit_per_minute": "50"}).status_code == 302
+
+    refused = operator_client.post(
+        post, {**stale, "rate_limit_per_minute": "7", "message_retention_days": "30"}
+    )
+
+    page = refused.content.decode()
+    assert field_error(page, "id_rate_limit_per_minute") == FIELD_REFUSED[language]
+    assert re.search(r'<input[^>]*name="rate_limit_per_minute"[^>]*aria-invalid="true"', page)
+    assert field_error(page, "id_message_retention_days") == ""  # not changed elsewhere

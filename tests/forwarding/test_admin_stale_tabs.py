@@ -3,6 +3,7 @@ another user, or forwarding itself) changed the endpoint: it saves what it chang
 what the other one changed, and is refused for a field both changed."""
 
 import html
+import re
 
 import pytest
 from django.urls import reverse
@@ -17,6 +18,10 @@ REFUSED = {
     "changes too. URL is now “http://127.0.0.1:9/theirs?token=********”.",
     "zh-hans": "未保存：本页打开后，其他标签页或其他用户也修改了本页要修改的内容。"
     "URL现为“http://127.0.0.1:9/theirs?token=********”。",
+}
+FIELD_REFUSED = {
+    "en": "Another tab or user changed this after this page was opened: it is now “%s”.",
+    "zh-hans": "本页打开后，其他标签页或其他用户修改了此项，现为“%s”。",
 }
 
 
@@ -108,3 +113,21 @@ def test_a_url_changed_in_both_tabs_is_refused_naming_the_url_now_masked_until_s
     )
     endpoint.refresh_from_db()
     assert (endpoint.url, endpoint.description) == ("http://127.0.0.1:9/mine", "mine")
+
+
+@pytest.mark.parametrize("language", ["en", "zh-hans"])
+def test_a_url_changed_in_two_tabs_is_drawn_as_refused_on_the_url_field(
+    admin_client, endpoint, language
+):
+    """The refusal was only at the form's top: the URL row it is about looked fine."""
+    stale = endpoint_tab(admin_client, endpoint, language)
+    fresh = endpoint_tab(admin_client, endpoint, language)
+    saved(save(admin_client, endpoint, fresh, url="http://127.0.0.1:9/theirs?token=abc123"))
+
+    refused = save(admin_client, endpoint, stale, url="http://127.0.0.1:9/mine")
+
+    page = html.unescape(refused.content.decode())
+    row = re.search(r'<div class="form-row([^"]*) field-url">(.*?)</div>\s*</div>', page, re.S)
+    assert row and "errors" in row.group(1), page[:3000]
+    now = "http://127.0.0.1:9/theirs?token=********"
+    assert FIELD_REFUSED[language] % now in re.sub(r"<[^>]+>", "", row.group(2))
