@@ -30,11 +30,8 @@ def sync_primary_endpoint(bot: Bot) -> WebhookEndpoint | None:
     """
     url = normalized_url(bot.webhook_url) if bot.webhook_url else ""
     with transaction.atomic():
-        endpoint = (
-            WebhookEndpoint.objects.select_for_update()  # one sync at a time per bot
-            .filter(bot=bot, is_primary=True)
-            .first()
-        )
+        primary = WebhookEndpoint.objects.filter(bot=bot, is_primary=True)
+        endpoint = primary.select_for_update().first()  # one sync at a time per bot
         if endpoint is None:
             if not url:
                 return None
