@@ -31,6 +31,7 @@ from audit.services import record_action
 from botadmin.logging import mask_secrets
 from messaging.models import Message
 
+from .locks import lock_endpoint
 from .models import WebhookDelivery, WebhookEndpoint
 
 RECOVER_DAYS = 7
@@ -199,7 +200,7 @@ def recover_next_batch(action_id: int) -> bool:
     if endpoint_id is None:
         return True
     with transaction.atomic():
-        endpoint = _locked(int(endpoint_id))  # the endpoint first, as recover_missed
+        endpoint = _locked(int(endpoint_id))  # bot, endpoint, then the run, as recover_missed
         action = OperatorAction.objects.select_for_update().get(pk=action_id)
         if action.details.get("done", True):
             return True
@@ -226,13 +227,12 @@ def latest_run(endpoint: WebhookEndpoint) -> Progress | None:
 
 def _locked(endpoint_id: int) -> WebhookEndpoint | None:
     # Recoveries of one endpoint take turns: each batch looks for what is missed, queues
-    # it and counts it under this lock, so no two count the same message.
-    return (
-        WebhookEndpoint.objects.select_for_update(of=("self",))
-        .select_related("bot")
-        .filter(pk=endpoint_id)
-        .first()
-    )
+    # it and counts it under this lock, so no two count the same message. The bot's row
+    # is locked first (forwarding/locks.py): the run's audit entry refers to the bot.
+    try:
+        return lock_endpoint(endpoint_id)
+    except WebhookEndpoint.DoesNotExist:
+        return None
 
 
 def _next_batch(endpoint: WebhookEndpoint, action: OperatorAction) -> None:

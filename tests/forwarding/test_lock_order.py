@@ -11,7 +11,9 @@ from django.test import Client
 from django.urls import reverse
 
 from conversations.models import Bot
+from forwarding.endpoints import change_endpoint
 from forwarding.models import WebhookEndpoint
+from forwarding.recovery import default_since, recover_missed
 from tests.html_forms import submitted_form
 from tests.polling import wait_until
 
@@ -114,3 +116,76 @@ def test_the_bots_webhook_url_and_its_primary_endpoint_saved_at_once_are_both_sa
     primary.refresh_from_db()
     assert (primary.url, primary.description) == (NEW, "CRM")
     assert Bot.objects.get(pk=bot.pk).webhook_url == NEW
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="SQLite locks the whole database, not rows"
+)
+@pytest.mark.django_db(transaction=True)
+def test_a_recovery_started_while_the_bots_webhook_url_is_saved_waits_its_turn(
+    superuser, hooked_bot, make_operator, record
+):
+    # Given a primary endpoint that missed a message while switched off
+    primary = WebhookEndpoint.objects.get(bot=hooked_bot, is_primary=True)
+    actor = make_operator("ops", hooked_bot)
+    change_endpoint(actor, primary, is_active=False)
+    record(hooked_bot, msgid="while-off")
+    change_endpoint(actor, primary, is_active=True)
+    primary.refresh_from_db()
+    bot_client = Client()
+    bot_client.force_login(superuser)
+    bot_url = reverse("admin:conversations_bot_change", args=[hooked_bot.pk])
+    bot_form = submitted_form(bot_client.get(bot_url).content.decode(), "bot_form")
+
+    # When the bot's webhook URL is saved (holding the bot's row, about to lock the
+    # endpoint's) while an operator starts forwarding what the endpoint missed
+    bot_holds_its_row, go = threading.Event(), threading.Event()
+    outcomes = {}
+
+    def hold(sender, instance, **kwargs):
+        if sender is Bot and threading.current_thread().name == "bot":
+            bot_holds_its_row.set()
+            go.wait(30)
+
+    def save_bot():
+        try:
+            outcomes["bot"] = bot_client.post(bot_url, {**bot_form, "webhook_url": NEW}).status_code
+        except Exception as error:
+            outcomes["bot"] = repr(error)
+        finally:
+            connection.close()
+
+    def recover():
+        try:
+            progress = recover_missed(actor, primary, default_since(primary))
+            outcomes["recovery"] = progress.queued if progress else None
+        except Exception as error:
+            outcomes["recovery"] = repr(error)
+        finally:
+            connection.close()
+
+    def someone_waits_for_a_lock() -> bool:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE wait_event_type = 'Lock' AND datname = current_database()"
+            )
+            return cursor.fetchone()[0] > 0
+
+    bot_save = threading.Thread(target=save_bot, name="bot")
+    recovery = threading.Thread(target=recover, name="recovery")
+    pre_save.connect(hold)
+    try:
+        bot_save.start()
+        assert bot_holds_its_row.wait(30)
+        recovery.start()
+        assert wait_until(someone_waits_for_a_lock, timeout=30)
+        go.set()
+        bot_save.join(60)
+        recovery.join(60)
+    finally:
+        go.set()
+        pre_save.disconnect(hold)
+
+    # Then both go through: neither is ended by PostgreSQL as a deadlock
+    assert outcomes == {"bot": 302, "recovery": 1}
