@@ -51,7 +51,8 @@ from botadmin.local_http import Answer, LocalServer, Request
 from botadmin.reasons import Reason
 
 from . import aibot_inbox
-from .aibot_session import BotSession, not_sent
+from .aibot_sending import not_sent
+from .aibot_session import BotSession
 from .wecom_aibot import KIND, credentials
 
 logger = logging.getLogger(__name__)

@@ -238,7 +238,7 @@ class WeComAIBotConnector(Connector):
         if answer.get("outcome") in {o.value for o in Outcome}:
             # The gateway says what happened when WeCom did not answer (not sent, lost ack),
             # or refused a media upload (its errcode, when WeCom gave one), and its reason as
-            # msgid and parameters (aibot_session.not_sent).
+            # msgid and parameters (aibot_sending.not_sent).
             reason = reasons.from_json(answer.get("reason"), detail)
             result = SendResult(Outcome(answer["outcome"]), reason, http_status=response.status)
             errcode = answer.get("errcode")

@@ -49,7 +49,7 @@ def test_a_connection_wecom_falls_silent_on_is_given_up_at_the_third_tick_and_re
 def test_pings_wecom_stops_acknowledging_read_as_a_dead_connection_not_as_wecom_closing_it(
     aibot_server, aibot, connected, caplog
 ):
-    caplog.set_level(logging.WARNING, logger="connectors.aibot_session")
+    caplog.set_level(logging.WARNING, logger="connectors")
     assert wait_until(lambda: len(aibot_server.frames_of("ping")) >= 2, timeout=10)
     aibot_server.answer_pings = False
 
@@ -88,7 +88,7 @@ def test_a_connection_closed_before_its_subscription_is_answered_is_tried_again_
     aibot_server, aibot, start_gateway, caplog
 ):
     # Not after the subscription's 10 s: the connection is gone, no ack can come on it.
-    caplog.set_level(logging.WARNING, logger="connectors.aibot_session")
+    caplog.set_level(logging.WARNING, logger="connectors")
     aibot_server.close_at_subscribe = True
     start_gateway()
 

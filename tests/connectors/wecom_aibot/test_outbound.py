@@ -12,7 +12,7 @@ from django.utils import timezone, translation
 from botadmin import http
 from botadmin.local_http import LocalServer
 from botadmin.reasons import translate
-from connectors import aibot_session, wecom_aibot_frames
+from connectors import aibot_link, aibot_sending, wecom_aibot_frames
 from connectors.base import Outcome
 from connectors.registry import connector_for
 from connectors.wecom_aibot import WeComAIBotConnector
@@ -149,7 +149,7 @@ def test_news_whose_second_card_wecom_refuses_is_uncertain_saying_which_part(
 def test_an_image_is_uploaded_in_chunks_then_sent_by_media_id(
     aibot_server, aibot, group, connected, post, monkeypatch
 ):
-    monkeypatch.setattr(aibot_session, "UPLOAD_CHUNK_BYTES", 64)
+    monkeypatch.setattr(aibot_sending, "UPLOAD_CHUNK_BYTES", 64)
     picture = image_bytes(size=(30, 30))
     body = {"msgtype": "image", "image": {"base64": base64.b64encode(picture).decode(),
                                           "md5": hashlib.md5(picture).hexdigest()}}  # fmt: skip
@@ -247,7 +247,7 @@ def test_wecom_refuses_a_proactive_text_and_the_message_fails_with_its_errcode(
 
 
 def test_a_send_without_an_ack_is_uncertain(aibot_server, aibot, group, connected, monkeypatch):
-    monkeypatch.setattr(aibot_session, "ACK_TIMEOUT", 0.3)
+    monkeypatch.setattr(aibot_link, "ACK_TIMEOUT", 0.3)
     aibot_server.silent_sends = True
     result = connector_for(aibot).send(
         "m1", group, {"msgtype": "markdown", "markdown": {"content": "x"}}
@@ -258,7 +258,7 @@ def test_a_send_without_an_ack_is_uncertain(aibot_server, aibot, group, connecte
 def test_a_lost_ack_reaches_the_message_as_a_reason_in_the_operators_language(
     aibot_server, aibot, group, connected, post, monkeypatch
 ):
-    monkeypatch.setattr(aibot_session, "ACK_TIMEOUT", 0.3)
+    monkeypatch.setattr(aibot_link, "ACK_TIMEOUT", 0.3)
     aibot_server.silent_sends = True
 
     message = sent_through(
@@ -452,7 +452,7 @@ def test_a_reply_waiting_for_its_ack_does_not_hold_back_a_welcome_answering_anot
     reply.join(30)
 
     assert (welcome["errcode"], welcome["via"]) == (0, "aibot_respond_welcome_msg"), welcome
-    assert waited < aibot_session.ACK_TIMEOUT
+    assert waited < aibot_link.ACK_TIMEOUT
     assert answers["reply"].json()["outcome"] == "uncertain"  # its ack never came
 
 
@@ -474,7 +474,7 @@ def test_replies_to_one_req_id_go_one_after_the_others_ack(aibot_server, aibot, 
 
     assert wait_until(lambda: len(aibot_server.frames_of("aibot_respond_msg")) == 2, timeout=30)
     first, second = aibot_server.times_of("aibot_respond_msg")
-    assert second - first >= aibot_session.ACK_TIMEOUT - 0.5  # after the first one's wait
+    assert second - first >= aibot_link.ACK_TIMEOUT - 0.5  # after the first one's wait
     for reply in replies:
         reply.join(30)
 
