@@ -11,7 +11,6 @@ the client for a callback, so none is sent.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 
@@ -23,8 +22,10 @@ from .wecom_aibot_frames import (
     DISCONNECTED_EVENT,
     RESPOND_UPDATE,
     FrameError,
+    RepeatedKey,
     clicked_task_id,
     event_type,
+    read_frame,
     reply_command,
 )
 
@@ -50,7 +51,16 @@ class Receiving:
         async for raw in ws:
             self.last_frame = time.monotonic()
             try:
-                frame = json.loads(raw)
+                frame = read_frame(raw)
+            except RepeatedKey as refused:  # before ValueError: it is one
+                logger.warning(
+                    "AI bot %s: a frame with %s refused (neither stored nor taken as an "
+                    "ack): %.200s",
+                    self.bot_id,
+                    refused,
+                    raw,
+                )
+                continue
             except ValueError:
                 logger.warning("AI bot %s: a frame that is not JSON: %.200s", self.bot_id, raw)
                 continue

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import re
 from dataclasses import dataclass, field
 
@@ -61,6 +62,33 @@ _LEADING_MENTION = re.compile(r"^\s*@\S+[\s\u2005]*")
 
 class FrameError(ValueError):
     """A frame that cannot be read as a message (kept out of the store, logged)."""
+
+
+class RepeatedKey(FrameError):
+    """A frame naming one key twice in an object, with two different values."""
+
+
+def _object_without_conflicts(pairs: list[tuple[str, object]]) -> dict:
+    read: dict = {}
+    for key, value in pairs:
+        if key in read and read[key] != value:
+            raise RepeatedKey(f"the key {key!r} twice, with different values")
+        read[key] = value
+    return read
+
+
+def read_frame(raw: str | bytes) -> object:
+    """A frame's JSON, refusing one that names a key twice with different values.
+
+    JSON leaves repeated names unpredictable (RFC 8259, section 4): Python's json keeps the
+    last value, other readers the first or refuse. WeCom's frames never repeat a key, so
+    one that does was altered on the way; read last-wins, a `chatid`, `from.userid` or
+    `headers.req_id` could file a message in another chat, answer another callback or take
+    another request's ack. Such a frame raises RepeatedKey (the gateway logs and drops it:
+    a callback is not stored, an ack answers nothing, so its request ends unacknowledged,
+    as with a lost ack). A key repeated with the same value reads alike everywhere: taken.
+    Raises ValueError (json's) for what is not JSON."""
+    return json.loads(raw, object_pairs_hook=_object_without_conflicts)
 
 
 @dataclass

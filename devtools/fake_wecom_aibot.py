@@ -57,6 +57,9 @@ It follows shared/spec/wecom-aibot.md:
   without acknowledging them (an ack lost on the way);
 * `ack_with_cmd` makes every ack name the command it answers (an ack has no
   `cmd` in wecom-aibot.md; a client must not depend on that);
+* `ack_repeating = (key, value)` writes that key once more, last, in the acks of sends
+  and replies (`{"errcode": 0, …, "errcode": 40008}`: readers differ on which counts);
+  `push_raw` sends a frame's text as it is (a key named twice, say);
 * `answer_next(errcode, …)` refuses the next sends or replies with these
   errcodes (45009 rate limit, -1 system busy, …), `answer_next_upload(…,
   stage="init")` the next upload frames of that stage (`init`, `chunk`,
@@ -154,6 +157,7 @@ class FakeAIBotServer:
         self.ping_delay = 0.0  # seconds before a ping's ack
         self.ping_errcode = 0  # the errcode pings are acknowledged with (0: ok)
         self.ack_with_cmd = False  # acks name the command they answer
+        self.ack_repeating: tuple[str, object] | None = None  # a key written twice in acks
         self.close_after_subscribe = 0  # close the next N connections right after their ack
         self.close_at_subscribe = False  # close each connection as its subscription comes
         self.subscribe_delay = 0.0  # seconds before a subscription is answered (WeCom is slow)
@@ -280,6 +284,10 @@ class FakeAIBotServer:
         frame = {"cmd": cmd, "headers": {"req_id": req_id}, "body": body}
         self._call(ws.send(json.dumps(frame, ensure_ascii=False)))
         return req_id
+
+    def push_raw(self, bot_id: str, text: str) -> None:
+        """Send this text as a frame on the bot's live connection, as it is."""
+        self._call(self.live[bot_id].send(text))
 
     def push_message(self, bot_id: str, body: dict, req_id: str = "") -> str:
         return self.push(bot_id, "aibot_msg_callback", {"aibotid": bot_id, **body}, req_id)
@@ -442,7 +450,12 @@ class FakeAIBotServer:
             answer = {"cmd": _answering.get(), **answer}
         if body is not None:
             answer["body"] = body
-        await ws.send(json.dumps(answer))
+        text = json.dumps(answer)
+        answering = _answering.get()
+        if self.ack_repeating and answering.startswith(("aibot_send_msg", "aibot_respond_")):
+            key, value = self.ack_repeating
+            text = f"{text[:-1]}, {json.dumps(key)}: {json.dumps(value)}}}"
+        await ws.send(text)
 
     @staticmethod
     def _task_id(body: dict) -> str:
