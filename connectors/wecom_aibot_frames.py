@@ -167,7 +167,9 @@ def callback_body(frame: dict, reply_until: int | None) -> Callback:
     sender_info = body.get("from") if isinstance(body.get("from"), dict) else {}
     sender = str(sender_info.get("userid") or "")
     chatid = str(body.get("chatid") or "")
-    group = body.get("chattype") == "group" and bool(chatid)
+    # `chatid` comes with group messages only (wecom-aibot.md); an event may come without a
+    # `chattype` (Tencent's SDK types: `chattype?`), and one from a group is still the group's.
+    group = bool(chatid) and body.get("chattype") in ("group", None, "")
     conversation_id = chatid if group else sender
     if not conversation_id:
         raise FrameError("callback with neither chatid nor from.userid")

@@ -125,6 +125,24 @@ def test_events_are_stored_as_event_messages(aibot_server, aibot, connected):
     assert inbound()[0].body["event"] == {"eventtype": "enter_chat"}
 
 
+def test_a_group_event_without_a_chattype_is_the_groups(aibot_server, aibot, connected):
+    """`chatid` comes with group callbacks only; an event's `chattype` is optional."""
+    aibot_server.push(
+        "bot1",
+        "aibot_event_callback",
+        {
+            "msgid": "ev1",
+            "chatid": "wrGroupA",
+            "from": {"userid": "lisi"},
+            "msgtype": "event",
+            "event": {"eventtype": "template_card_event", "event_key": "yes", "task_id": "t1"},
+        },
+    )
+    assert wait_until(lambda: inbound().count() == 1, timeout=30)
+    conversation = inbound()[0].conversation
+    assert (conversation.conversation_id, conversation.kind) == ("wrGroupA", "group")
+
+
 def test_a_callback_that_arrives_while_the_database_cannot_take_it_is_stored_once_it_can(
     aibot_server, aibot, connected
 ):
