@@ -49,7 +49,8 @@ It follows shared/spec/wecom-aibot.md:
   or with an action_menu) and has none, or one over 128 bytes, is refused with
   42014 "taskid has existed or empty or exceed max len" (同一个机器人任务id不能
   重复; WeCom documents no errcode for it: this is what an app gets, as its
-  developer community shows, and what users of the AI bot SDK report);
+  developer community shows, and what users of the AI bot SDK report); a task_id of
+  other characters than digits, letters and "_-@" with 40058 (Tencent's SDK types);
 * uploads: init → upload_id, chunks, finish → media_id (the bytes are kept);
   every frame is checked as WeCom would (devtools/fake_wecom_aibot_checks.py:
   type, chunk sizes and count, 0-based chunk_index, total_size and md5);

@@ -53,6 +53,9 @@ CARD_TYPES = (
     "multiple_interaction",
 )
 _MD5 = re.compile(r"^[0-9a-f]{32}$")
+# A card's task_id: digits, letters and "_-@" only (Tencent's SDK types, src/types/api.ts:
+# 只能由数字、字母和"_-@"组成); its uniqueness and 128 bytes are the server's to check.
+_TASK_ID = re.compile(r"^[0-9A-Za-z_@-]*$")
 
 Refusal = tuple[int, str] | None
 
@@ -150,6 +153,9 @@ def check_card(body: dict) -> Refusal:
     card = body.get("template_card")
     if not isinstance(card, dict) or card.get("card_type") not in CARD_TYPES:
         return invalid("template_card.card_type")
+    task_id = card.get("task_id")
+    if task_id is not None and not (isinstance(task_id, str) and _TASK_ID.match(task_id)):
+        return invalid("template_card.task_id")
     return None
 
 

@@ -234,6 +234,19 @@ def test_a_card_of_an_ai_bot_card_type_is_sent(client, server, card_type):
     assert client.request("aibot_send_msg", send)["errcode"] == 0
 
 
+@pytest.mark.parametrize("task_id", ["deploy 7", "部署-7", "a/b", 7])
+def test_a_card_whose_task_id_has_characters_wecom_does_not_take_is_refused(
+    client, server, task_id
+):
+    card = {"card_type": "text_notice", "task_id": task_id}
+    send = {"chatid": "g", "msgtype": "template_card", "template_card": card}
+
+    ack = client.request("aibot_send_msg", send)
+
+    assert (ack["errcode"], ack["errmsg"]) == (40058, "invalid parameter: template_card.task_id")
+    assert server.sent == []
+
+
 @pytest.mark.parametrize("card", [{"card_type": "news"}, {}, None])
 def test_a_card_without_an_ai_bot_card_type_is_refused_in_a_send_a_reply_and_a_welcome(
     client, server, card
