@@ -25,6 +25,8 @@ from .wecom_aibot_frames import (
     RepeatedKey,
     clicked_task_id,
     event_type,
+    frame_body,
+    frame_req_id,
     read_frame,
     reply_command,
 )
@@ -66,8 +68,10 @@ class Receiving:
                 continue
             if not isinstance(frame, dict):
                 continue
-            cmd = frame.get("cmd") or ""
-            req_id = str((frame.get("headers") or {}).get("req_id") or "")
+            # A field of another type than WeCom's is read as missing: a frame of no use is
+            # logged and skipped, it does not end the connection (and the reading of the next).
+            cmd = str(frame.get("cmd") or "")
+            req_id = frame_req_id(frame)
             if self._is_ack(frame, cmd, req_id):
                 future = self.pending.get(req_id)
                 if future is not None and not future.done():
@@ -94,11 +98,11 @@ class Receiving:
             await self.ws.close()
 
     def _remember_reply(self, frame: dict, req_id: str, reply: tuple[str, float] | None) -> None:
-        msgid = str((frame.get("body") or {}).get("msgid") or "")
+        msgid = str(frame_body(frame).get("msgid") or "")
         if not msgid or not req_id or reply is None:
             return
         command, seconds = reply
-        task_id = clicked_task_id(frame.get("body") or {}) if command == RESPOND_UPDATE else ""
+        task_id = clicked_task_id(frame_body(frame)) if command == RESPOND_UPDATE else ""
         self.replies[msgid] = (req_id, time.monotonic() + seconds, command, task_id)
         while len(self.replies) > REPLY_WINDOWS_KEPT:
             self.replies.popitem(last=False)

@@ -99,6 +99,18 @@ class Callback:
     media: list[dict] = field(default_factory=list)  # [{"kind", "url", "aeskey"}] to fetch
 
 
+def frame_req_id(frame: dict) -> str:
+    """The frame's `headers.req_id`, or "" when it has none (or headers that are no object)."""
+    headers = frame.get("headers")
+    return str(headers.get("req_id") or "") if isinstance(headers, dict) else ""
+
+
+def frame_body(frame: dict) -> dict:
+    """The frame's `body`, or {} when it has none or one that is no object."""
+    body = frame.get("body")
+    return body if isinstance(body, dict) else {}
+
+
 def event_type(frame: dict) -> str:
     body = frame.get("body") or {}
     event = body.get("event") if isinstance(body, dict) else None
@@ -180,7 +192,7 @@ def callback_body(frame: dict, reply_until: int | None) -> Callback:
         raise FrameError("callback without a msgtype")
     msgid = str(body.get("msgid") or "")
     if not msgid:
-        req_id = str((frame.get("headers") or {}).get("req_id") or "")
+        req_id = frame_req_id(frame)
         msgid = f"{msgtype}:{req_id}" if req_id else ""
     seed: dict = {
         "msgtype": msgtype,
