@@ -177,9 +177,42 @@ _OPENING_CARD_ACTION = {
 }
 
 
+# What a notice card shows (`messaging.template_cards`): a text_notice's main_title.title
+# or sub_title_text, a news_notice's card_image (its url) or image_text_area (its image_url).
+_TEXT_NOTICE_WORDS = {
+    "anyOf": [
+        {
+            "required": ["main_title"],
+            "properties": {
+                "main_title": {"required": ["title"], "properties": {"title": _NOT_BLANK}}
+            },
+        },
+        {"required": ["sub_title_text"], "properties": {"sub_title_text": _NOT_BLANK}},
+    ]
+}
+_NEWS_NOTICE_PICTURE = {
+    "anyOf": [{"required": ["card_image"]}, {"required": ["image_text_area"]}],
+    "properties": {
+        "card_image": {"type": "object", "required": ["url"], "properties": {"url": _NOT_BLANK}},
+        "image_text_area": {
+            "type": "object",
+            "required": ["image_url"],
+            "properties": {"image_url": _NOT_BLANK},
+        },
+    },
+}
+
+
 def _describe_card(schema: dict) -> None:
     # Validation says so with 40058; the schema says it too.
     schema["properties"]["card_action"] = _CARD_ACTION
+    schema["allOf"] = [
+        {"if": {"properties": {"card_type": {"const": card_type}}}, "then": shows}
+        for card_type, shows in (
+            ("text_notice", _TEXT_NOTICE_WORDS),
+            ("news_notice", _NEWS_NOTICE_PICTURE),
+        )
+    ]
     schema["dependentSchemas"] = {"action_menu": _GIVEN_TASK_ID}
     schema["if"] = {"properties": {"card_type": {"enum": list(INTERACTIVE_CARDS)}}}
     schema["then"] = _GIVEN_TASK_ID

@@ -9,7 +9,7 @@ from botadmin.errors import Err
 from connectors.base import Limits
 
 from .card_task_ids import well_formed_task_id
-from .field_checks import check_max, require
+from .field_checks import check_max, check_url, require
 from .field_errors import wrong_type
 from .schemas import INTERACTIVE_CARDS, NOTICE_CARDS, TASK_ID_MAX_BYTES
 
@@ -51,6 +51,60 @@ def check_template_card(payload: dict, limits: Limits, connector) -> None:
     title = payload.get("main_title")
     if isinstance(title, dict) and isinstance(title.get("title"), str):
         check_max(title["title"], limits.title, "template_card.main_title.title")
+    if payload["card_type"] == "text_notice":
+        _check_text_notice_words(payload)
+    elif payload["card_type"] == "news_notice":
+        _check_news_notice_picture(payload)
+
+
+def _given_text(payload: dict, where: str, name: str) -> bool:
+    """Whether `payload[name]` is a string with words; wrong types are 40058."""
+    value = payload.get(name)
+    if value is not None and not isinstance(value, str):
+        raise wrong_type(f"{where}.{name}", "a string", value)
+    return bool((value or "").strip())
+
+
+def _check_text_notice_words(payload: dict) -> None:
+    # WeCom (robot 91770 / 99110, app 90236, AI bot 101032): "一级标题main_title.title和
+    # 二级普通文本sub_title_text必须有一项填写". Blank is none: the card would show nothing.
+    title = payload.get("main_title")
+    if title is not None and not isinstance(title, dict):
+        raise wrong_type("template_card.main_title", "an object", title)
+    has_title = _given_text(title or {}, "template_card.main_title", "title")
+    if not has_title and not _given_text(payload, "template_card", "sub_title_text"):
+        raise Err.FIELD_INVALID.error(
+            "invalid field: a text_notice card needs template_card.main_title.title or "
+            "template_card.sub_title_text",
+            empty_field="template_card.main_title.title",
+        )
+
+
+# A news_notice card's picture: the big card_image or the image of its image_text_area,
+# each with its URL ("card_image和image_text_area两者必填一个字段，不可都不填"; card_image.url
+# and image_text_area.image_url "是" required in every WeCom card document).
+NEWS_PICTURES = {"card_image": "url", "image_text_area": "image_url"}
+
+
+def _check_news_notice_picture(payload: dict) -> None:
+    if all(payload.get(name) is None for name in NEWS_PICTURES):
+        raise Err.FIELD_INVALID.error(
+            "invalid field: a news_notice card needs template_card.card_image or "
+            "template_card.image_text_area",
+            empty_field="template_card.card_image",
+        )
+    for name, url in NEWS_PICTURES.items():
+        picture = payload.get(name)
+        if picture is None:
+            continue
+        where = f"template_card.{name}"
+        if not isinstance(picture, dict):
+            raise wrong_type(where, "an object", picture)
+        if not _given_text(picture, where, url):
+            raise Err.FIELD_INVALID.error(
+                f"invalid field: {where}.{url} is required", empty_field=f"{where}.{url}"
+            )
+        check_url(picture[url], f"{where}.{url}")
 
 
 # What a click on the whole card opens (WeCom's CardAction.type), and the field that

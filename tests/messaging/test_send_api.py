@@ -879,7 +879,11 @@ def test_the_openapi_body_schema_lists_every_msgtype(client, db):
     assert "$ref" not in json.dumps(schema)
 
 
-NOTICE = {"card_type": "text_notice", "card_action": {"type": 1, "url": "https://ci.example"}}
+NOTICE = {
+    "card_type": "text_notice",
+    "main_title": {"title": "ci"},
+    "card_action": {"type": 1, "url": "https://ci.example"},
+}
 MENU = {"action_list": [{"text": "不再推送", "key": "unsubscribe"}]}
 POLL = {"card_type": "vote_interaction", "task_id": "poll-1"}
 

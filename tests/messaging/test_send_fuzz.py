@@ -71,6 +71,7 @@ VALID = [
         "msgtype": "template_card",
         "template_card": {
             "card_type": "text_notice",
+            "main_title": {"title": "t"},
             "card_action": {"type": 1, "url": "https://x"},
         },
     },

@@ -98,13 +98,16 @@ def test_send_at_refuses_other_values(value):
         parse_send_at(value)
 
 
+PNG_URL = "https://x.com/a.png"  # a news_notice's picture (card_image)
+
+
 @pytest.mark.parametrize("card_type", ["text_notice", "news_notice"])
 @pytest.mark.parametrize("connector", ["wecom_app", "wecom_aibot"])
 def test_a_notice_card_without_card_action_is_40058_before_it_is_stored(connector, card_type):
     """shared/spec/wecom.md section 1: template_card "card_action required" (WeCom refuses a
     notice card without it, so it would only fail at delivery)."""
     bot = Bot(name="t", connector=connector)
-    card = {"card_type": card_type, "main_title": {"title": "t"}}
+    card = {"card_type": card_type, "main_title": {"title": "t"}, "card_image": {"url": PNG_URL}}
     with pytest.raises(ApiError) as raised:
         validate_outbound(bot, {"msgtype": "template_card", "template_card": card})
     assert raised.value.errcode == 40058 and "card_action" in raised.value.errmsg
