@@ -17,10 +17,12 @@ with FakeWeCom(keys={"k1"}) as wecom:
 Behaviour as documented: HTTP 200 always; unknown key → 93000; malformed JSON
 → "Warning: wrong json format."; 45009 after 20 messages a minute per key;
 size limits (text 2048 bytes, markdown 4096, image 2 MB JPG/PNG with md5,
-news 1–8 articles with title and url, notice template cards with card_action and
-without the fields of clickable cards, `action_menu` and `task_id`, which the robot's
-template card documentation (documents 91770 / 99110) does not list); unknown
-msgtype → 40008. upload_media (`type` file or voice): a multipart part
+news 1–8 articles with title and url, notice template cards whose card_action opens
+a page or a mini program (42045 "Template_Card card_action Missing or Invalid" otherwise,
+as WeCom answers), a text_notice with main_title.title or sub_title_text, a news_notice
+with a card_image or an image_text_area, and without the fields of clickable cards,
+`action_menu` and `task_id`, which the robot's template card documentation (documents
+91770 / 99110) does not list); unknown msgtype → 40008. upload_media (`type` file or voice): a multipart part
 `media` with a file name, more than 5 bytes, a file ≤ 20 MB, a voice ≤ 2 MB of
 AMR of at most 60 s; answers type, media_id and created_at (a string); a media_id lives 3
 days, and `file` / `voice` messages name one of their type that the same robot uploaded
@@ -29,8 +31,9 @@ media_id may use it). The errcodes of
 a bad upload (40006 size, 40004 type, 41006 no media part) are wecom.md
 section 2's; which one WeCom gives for a missing file name is not documented
 (the fake says 41006 too), nor for a voice over 60 s (the fake says 40058), nor for
-a card with an `action_menu` or a `task_id` (the fake says 40035, "invalid parameter:
-template_card.<field>", as for its other card refusals).
+a card with an `action_menu` or a `task_id`, a text_notice without words or a news_notice
+without a picture (the fake says 40035, "invalid parameter: template_card.<field>", as for
+its other card refusals).
 """
 
 from __future__ import annotations
@@ -202,6 +205,16 @@ FORCED_ERRMSG = {
 MSGTYPES = ("text", "markdown", "markdown_v2", "image", "news", "template_card", "file", "voice")
 # Template card fields of the app and AI bot APIs, for clicks a robot has no callback for.
 CLICKABLE_CARD_FIELDS = ("action_menu", "task_id")
+# What the robot answers to a notice card whose card_action is missing or opens nothing
+# (type 0 or none, or type 1 / 2 without its url / appid).
+CARD_ACTION_ERRCODE = 42045
+
+
+def card_action_errmsg() -> str:
+    return (
+        f"Template_Card card_action Missing or Invalid, hint: [{time.time_ns()}], "
+        "from ip: 127.0.0.1, more info at https://open.work.weixin.qq.com/devtool/query?e=42045"
+    )
 
 
 def _error(errcode: int, errmsg: str) -> dict:
@@ -234,6 +247,42 @@ def media_part(request: Request) -> tuple[bytes | None, str]:
     if media is None:
         return None, ""
     return media.read(), media.filename or ""
+
+
+def _opens_something(action) -> bool:
+    """A notice card's card_action: type 1 with a url or 2 with an appid ("取值范围为[1,2]")."""
+    if not isinstance(action, dict):
+        return False
+    target = {1: "url", 2: "appid"}.get(action.get("type"))
+    return target is not None and bool(action.get(target))
+
+
+def _words(value) -> bool:
+    return isinstance(value, str) and bool(value.strip())
+
+
+def check_card(card: dict) -> tuple[int, str]:
+    """A notice card as the robot's template card documentation has it."""
+    card_type = card.get("card_type")
+    if card_type not in ("text_notice", "news_notice"):
+        return 40035, "invalid parameter: template_card.card_type"
+    if not _opens_something(card.get("card_action")):
+        return CARD_ACTION_ERRCODE, card_action_errmsg()
+    for field in CLICKABLE_CARD_FIELDS:
+        if field in card:
+            return 40035, f"invalid parameter: template_card.{field} is not supported"
+    title = card.get("main_title") if isinstance(card.get("main_title"), dict) else {}
+    if card_type == "text_notice" and not (
+        _words(title.get("title")) or _words(card.get("sub_title_text"))
+    ):
+        return 40035, "invalid parameter: template_card.main_title.title or sub_title_text"
+    if card_type == "news_notice":
+        image, area = card.get("card_image"), card.get("image_text_area")
+        if not (isinstance(image, dict) and _words(image.get("url"))) and not (
+            isinstance(area, dict) and _words(area.get("image_url"))
+        ):
+            return 40035, "invalid parameter: template_card.card_image or image_text_area"
+    return 0, ""
 
 
 def check_body(
@@ -275,13 +324,7 @@ def check_body(
         if hashlib.md5(raw).hexdigest() != payload.get("md5"):  # noqa: S324
             return 301019, "media md5 not match"
     elif msgtype == "template_card":
-        if payload.get("card_type") not in ("text_notice", "news_notice"):
-            return 40035, "invalid parameter: template_card.card_type"
-        if not isinstance(payload.get("card_action"), dict):
-            return 40035, "invalid parameter: template_card.card_action is required"
-        for field in CLICKABLE_CARD_FIELDS:
-            if field in payload:
-                return 40035, f"invalid parameter: template_card.{field} is not supported"
+        return check_card(payload)
     elif msgtype == "news":
         articles = payload.get("articles")
         if not isinstance(articles, list) or not 1 <= len(articles) <= 8:
