@@ -32,7 +32,7 @@ from botadmin.errors import Err, errmsg_value
 from .models import Message
 from .ratelimit import check_send_rate
 from .schemas import SendAccepted, request_body_schema
-from .send_times import parse_send_at
+from .send_times import answered_send_at, parse_send_at
 from .sending import accept_outbound
 
 router = Router(tags=["send"])
@@ -122,8 +122,8 @@ def send(request: HttpRequest):
     )
     headers = {"Idempotent-Replayed": "true"} if message.replayed else None
     fields = {"msgid": message.msgid}
-    if message.scheduled_at:
-        fields["send_at"] = message.scheduled_at.isoformat()
+    if send_at := answered_send_at(message):
+        fields["send_at"] = send_at
     return envelope(0, "ok", fields, headers=headers)
 
 

@@ -153,6 +153,10 @@ class Message(models.Model):
         help_text=_("Hash of the accepted request, to recognise a reused idempotency key."),
     )
     scheduled_at = models.DateTimeField(_("scheduled for"), null=True, blank=True)
+    # The `send_at` the first answer to an Idempotency-Key's request gave, as it gave it
+    # (in the offset the caller wrote; "" for none): a replay answers the same bytes.
+    # NULL for a message stored without a key, or before this column.
+    send_at_answered = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001
     # No index of its own: msg_run_status_idx (run, status, …) starts with it and holds
     # only the announcements' messages (docs/database.md).
     announcement_run = models.ForeignKey(

@@ -356,4 +356,9 @@ class SendAccepted(BaseModel):
     errcode: Literal[0]
     errmsg: Literal["ok"]
     msgid: str = Field(description="botadmin's id of the stored message.")
-    send_at: str | None = Field(None, description="When the message is scheduled (ISO 8601).")
+    send_at: str | None = Field(
+        None,
+        description="When the message is scheduled (ISO 8601, in the offset `send_at` was "
+        "written in). A replay of an Idempotency-Key's request answers what its first "
+        "answer said.",
+    )

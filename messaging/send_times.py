@@ -1,4 +1,4 @@
-"""`send_at`, the time a scheduled message is sent, as the API reads it."""
+"""`send_at`, the time a scheduled message is sent, as the API reads it and answers it."""
 
 import re
 from datetime import UTC, datetime, timedelta
@@ -62,3 +62,14 @@ def _is_number(value: str) -> bool:
     except ValueError:
         return False
     return value.strip().replace(".", "", 1).isdigit()
+
+
+def answered_send_at(message) -> str:
+    """The `send_at` /api/send answers for `message` ("" for none): the one its first
+    answer gave when it was stored under an Idempotency-Key (a replay answers the same
+    bytes, the time in the offset the caller wrote), else its scheduled time, as the
+    message holds it: as written when it was just stored, in UTC once read back (a row
+    stored before `send_at_answered`)."""
+    if message.send_at_answered is not None:
+        return message.send_at_answered
+    return message.scheduled_at.isoformat() if message.scheduled_at else ""

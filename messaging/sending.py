@@ -12,7 +12,8 @@ enforces it with the conditional unique constraint
 `message_idempotency_key_unique` (bot, idempotency_key), so concurrent
 requests with one key store exactly one row whatever the web process. "The same
 request" is the same conversation, validated body and `send_at` instant (in UTC: a retry
-that writes the time in another offset asks for the same thing; docs/api.md). A key
+that writes the time in another offset asks for the same thing; docs/api.md), and a replay
+answers the `send_at` the first answer gave, as it gave it (`send_at_answered`). A key
 older than the window is released by clearing it on its old message, in the
 same transaction that stores the new one; the old message keeps its
 `request_hash`.
@@ -43,6 +44,7 @@ from conversations.models import Bot, Conversation
 from .media_references import add_outbound_media, outbound_media_reference
 from .models import Message
 from .outbox import enqueue_delivery
+from .send_times import answered_send_at
 from .validation import search_text, validate_outbound
 
 logger = logging.getLogger(__name__)
@@ -138,6 +140,7 @@ def accept_outbound(
         return _accepted(message)
     request_hash = _request_hash(conversation_id, body, _instant(send_at))
     message.idempotency_key, message.request_hash = idempotency_key, request_hash
+    message.send_at_answered = answered_send_at(message)  # what a replay answers
     stored_as = (idempotency_key, _as_stored_before_quotes_were_read(idempotency_key))
     with transaction.atomic():
         Message.objects.filter(

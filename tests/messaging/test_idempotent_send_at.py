@@ -115,3 +115,58 @@ def test_a_retry_across_the_upgrade_matches_a_first_try_fingerprinted_in_its_off
     assert again.json()["msgid"] == first.msgid and again["Idempotent-Replayed"] == "true"
     later = send(bot.secret, "wrGroup1", _scheduled((when + timedelta(hours=1)).isoformat()), **key)
     assert later.json()["errcode"] == 7000103
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        lambda when: when.astimezone(SHANGHAI).isoformat(),
+        lambda when: when.astimezone(NEW_YORK).replace(microsecond=250_000).isoformat(),
+        lambda when: timezone.make_naive(when).isoformat(),  # the server's TIME_ZONE
+    ],
+    ids=["+08:00", "-05:00 with microseconds", "naive"],
+)
+def test_a_replay_answers_byte_for_byte_what_the_first_answer_said(send, bot, group, when, written):
+    key = {"Idempotency-Key": "report-2026-w50"}
+    first = send(bot.secret, "wrGroup1", _scheduled(written(when)), **key)
+    accepted(first)
+
+    again = send(bot.secret, "wrGroup1", _scheduled(written(when)), **key)
+    in_utc = datetime.fromisoformat(first.json()["send_at"]).astimezone(UTC).isoformat()
+    rewritten = send(bot.secret, "wrGroup1", _scheduled(in_utc), **key)
+
+    assert again["Idempotent-Replayed"] == "true"
+    assert again.content == first.content
+    assert rewritten.content == first.content  # the same instant, written otherwise
+
+
+def test_a_replay_of_a_row_stored_before_the_answer_was_kept_answers_the_instant_in_utc(
+    send, bot, group, when
+):
+    """A message stored by a release that kept no answer: its replay says the same time,
+    as the database holds it (UTC), as that release's replays did."""
+    key = {"Idempotency-Key": "report-2026-w50"}
+    first = accepted(
+        send(bot.secret, "wrGroup1", _scheduled(when.astimezone(SHANGHAI).isoformat()), **key)
+    )
+    Message.objects.filter(pk=first.pk).update(send_at_answered=None)  # the old release's row
+
+    again = send(bot.secret, "wrGroup1", _scheduled(when.astimezone(SHANGHAI).isoformat()), **key)
+
+    assert again.json() == {
+        "errcode": 0,
+        "errmsg": "ok",
+        "msgid": first.msgid,
+        "send_at": when.astimezone(UTC).isoformat(),
+    }
+
+
+def test_a_replay_of_a_message_sent_at_once_answers_no_send_at(send, bot, group):
+    key = {"Idempotency-Key": "report-now"}
+    first = send(bot.secret, "wrGroup1", REPORT, **key)
+    accepted(first)
+
+    again = send(bot.secret, "wrGroup1", REPORT, **key)
+
+    assert again["Idempotent-Replayed"] == "true"
+    assert again.content == first.content and "send_at" not in again.json()
