@@ -5,11 +5,10 @@ from __future__ import annotations
 import codecs
 from html.parser import HTMLParser
 
+from .web_charsets import WIDE, codec_for, replacing_errors
+
 # An answer without a Content-Type is often a page too (a proxy's error page).
 _HTML = {"", "text/html", "application/xhtml+xml"}
-# Labels whose pages are written in a superset in practice (as browsers read them, WHATWG
-# Encoding): a page declared gb2312 holds GBK characters, and GB18030 contains GBK.
-_SUPERSET = {"gb2312": "gb18030", "gbk": "gb18030"}
 
 
 def decoded(content: bytes, content_type: str, *, complete: bool) -> str:
@@ -20,11 +19,7 @@ def decoded(content: bytes, content_type: str, *, complete: bool) -> str:
     charset = _charset(content_type)
     if charset is None and content_type.split(";")[0].strip().lower() in _HTML:
         charset = _meta_charset(content)
-    codec = _codec(charset or "utf-8")
-    try:
-        text = _decode(content, codec, complete=complete)
-    except UnicodeError:  # a codec refusing `errors="replace"` (idna, undefined)
-        text = _decode(content, "utf-8", complete=complete)
+    text = _decode(content, _codec(charset or "utf-8"), complete=complete)
     return text.replace("\x00", "\ufffd")
 
 
@@ -38,16 +33,11 @@ def _charset(content_type: str) -> str | None:
 
 
 def _codec(charset: str) -> str:
-    """The Python codec of a charset; UTF-8 for one that is not a text encoding Python
-    knows."""
-    try:
-        info = codecs.lookup(charset)
-    except LookupError:
-        return "utf-8"
-    # Python also names bytes-to-bytes (zlib, base64) and str-to-str (rot13) codecs.
-    if not getattr(info, "_is_text_encoding", True):
-        return "utf-8"
-    return _SUPERSET.get(info.name, info.name)
+    """The Python codec of a charset as browsers read its label (the WHATWG Encoding
+    Standard's table, botadmin.web_charsets: `x-gbk` and `gb2312` are GB18030, `latin1`
+    windows-1252, `ks_c_5601-1987` windows-949); UTF-8 for a label it does not know, or
+    one of an encoding that decodes no text."""
+    return codec_for(charset) or "utf-8"
 
 
 class _MetaCharset(HTMLParser):
@@ -73,7 +63,7 @@ def _meta_charset(content: bytes) -> str | None:
     # Markup is ASCII in every charset a page can declare so; Latin-1 reads any byte.
     finder.feed(content[:1024].decode("latin-1"))
     # A page that says so in ASCII is not UTF-16 (browsers read UTF-8 then, WHATWG HTML).
-    if finder.charset and _codec(finder.charset).startswith(("utf-16", "utf-32")):
+    if finder.charset and _codec(finder.charset) in WIDE:
         return "utf-8"
     return finder.charset
 
@@ -81,4 +71,5 @@ def _meta_charset(content: bytes) -> str | None:
 def _decode(content: bytes, codec: str, *, complete: bool) -> str:
     """`content` decoded; an incomplete body keeps back the bytes of a character its end
     split (an incremental decoder waits for the rest of it)."""
-    return codecs.getincrementaldecoder(codec)(errors="replace").decode(content, final=complete)
+    decoder = codecs.getincrementaldecoder(codec)(errors=replacing_errors(codec))
+    return decoder.decode(content, final=complete)

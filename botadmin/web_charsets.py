@@ -175,6 +175,22 @@ def _as_c1_control(error: UnicodeError):
 codecs.register_error("botadmin-windows-c1", _as_c1_control)
 
 
+def _as_c1_control_or_replacement(error: UnicodeError):
+    try:
+        return _as_c1_control(error)
+    except UnicodeError:
+        return "\ufffd", error.end
+
+
+codecs.register_error("botadmin-windows-c1-replace", _as_c1_control_or_replacement)
+
+
+def replacing_errors(codec: str) -> str:
+    """The `errors` handler that decodes `codec` as the standard does, an undecodable
+    byte as U+FFFD (a windows code page's undefined C1 bytes as their controls)."""
+    return "botadmin-windows-c1-replace" if codec in _WINDOWS else "replace"
+
+
 def decode(raw: bytes, codec: str) -> str:
     """`raw` decoded by `codec` (of `codec_for`), a windows code page as the standard
     reads it."""

@@ -27,6 +27,7 @@ import re
 import unicodedata
 from urllib.parse import unquote, unquote_to_bytes, urlsplit
 
+from botadmin.web_charsets import codec_for, decode
 from media.sniff import sniff
 
 NAME_MAX_BYTES = 255
@@ -67,9 +68,14 @@ def _ext_value(value: str) -> str:
     match = _EXT_VALUE.match(value.strip())
     if match is None:
         return ""
+    # Its charset read as browsers read the label (botadmin.web_charsets): not Python's
+    # codec names, which miss `x-gbk` and take `unicode_escape`.
+    codec = codec_for(match.group("charset"))
+    if codec is None:
+        return ""
     try:
-        return unquote_to_bytes(match.group("value")).decode(match.group("charset"))
-    except (LookupError, UnicodeDecodeError):
+        return decode(unquote_to_bytes(match.group("value")), codec)
+    except UnicodeDecodeError:
         return ""
 
 

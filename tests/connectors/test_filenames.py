@@ -12,6 +12,13 @@ from connectors.filenames import attachment_name, safe_file_name, upload_name, u
         ("attachment; filename*=UTF-8''%E5%91%A8%E6%8A%A5.pdf", "周报.pdf"),
         ("attachment; filename*=utf-8'zh-CN'%E5%91%A8%E6%8A%A5.pdf", "周报.pdf"),
         ("attachment; filename*=iso-8859-1''caf%E9.txt", "café.txt"),
+        # its charset label read as browsers read it (WHATWG), not by Python's codec names
+        ("attachment; filename*=x-gbk''%D6%DC%B1%A8.pdf", "周报.pdf"),
+        ("attachment; filename*=unicode-1-1-utf-8''%E5%91%A8.pdf", "周.pdf"),
+        ("attachment; filename*=ks_c_5601-1987''%8C%63.txt", "똠.txt"),  # windows-949 only
+        ("attachment; filename*=iso-8859-1''%80.txt", "€.txt"),  # windows-1252
+        # a Python codec that is no charset label: not decoded, the plain name stays
+        ("attachment; filename*=unicode_escape''%5Cu5468.pdf; filename=\"plain.pdf\"", "plain.pdf"),
         # filename* wins over filename, wherever it stands (RFC 6266 section 4.3)
         ("attachment; filename*=UTF-8''%E5%91%A8.pdf; filename=\"plain.pdf\"", "周.pdf"),
         ("attachment; filename=\"plain.pdf\"; filename*=UTF-8''%E5%91%A8.pdf", "周.pdf"),
