@@ -16,7 +16,11 @@ Chinese fallback, a superset of GBK); a declared ISO-2022-JP, whose 7-bit text i
 too, comes first. It is written back in UTF-8 when the request declares no charset, else
 in ASCII with every other character as an HTML character reference (`&#25253;`), which
 Django decodes in a file name whatever the charset (`sanitize_file_name` unescapes them,
-as some browsers send them); a non-ASCII field *name* stays so written. Django still does
+as some browsers send them); a non-ASCII field *name* stays so written. A file name
+given as RFC 2231's `filename*=UTF-8''%E6%8A%A5…` is ASCII, but Django decodes it, encodes
+it in UTF-8 and decodes that again in the declared charset (mojibake again): it is
+rewritten so too (`_ext_filename`), its charset label read by the WHATWG table as
+elsewhere. Django still does
 all the parsing: quoting, RFC 2231 `filename*=`, the limits (a part's headers within
 `MAX_TOTAL_HEADER_SIZE`, which character references reach at about 110 characters),
 the sanitising. A header line that is none of these is refused (MultiPartParserError:
@@ -24,13 +28,20 @@ the sanitising. A header line that is none of these is refused (MultiPartParserE
 recipients see.
 """
 
+import re
+from urllib.parse import quote, unquote_to_bytes
+
 from django.http.multipartparser import MAX_TOTAL_HEADER_SIZE, MultiPartParserError
 
-from .web_charsets import SEVEN_BIT, decode
+from .web_charsets import SEVEN_BIT, codec_for, decode
 
 _READ_SIZE = 64 * 1024
 _FALLBACK = "gb18030"
 _HEADERS_END = b"\r\n\r\n"
+# RFC 2231's `filename*=charset'language'%XX…` (one piece; RFC 7578 section 4.2).
+_EXT_FILENAME = re.compile(
+    r"(?i)(?P<name>filename\*)\s*=\s*(?P<charset>[^'\s;]*)'[^'\s;]*'(?P<value>[^\s;\"]*)"
+)
 
 
 class PartHeadersDecoded:
@@ -92,11 +103,32 @@ class PartHeadersDecoded:
 
     def _line(self, line: bytes) -> bytes:
         if line.isascii() and not (self._seven_bit and b"\x1b" in line):
-            return line
-        text = self._text(line)
+            if b"*" not in line:
+                return line
+            text = line.decode("ascii")
+        else:
+            text = self._text(line)
+        text = _EXT_FILENAME.sub(self._ext_filename, text)
         if self._codec is None:
             return text.encode("utf-8")
         return text.encode("ascii", "xmlcharrefreplace")
+
+    def _ext_filename(self, found: re.Match) -> str:
+        """A `filename*=` as Django reads it right: its charset's label read as browsers
+        read it (`x-gbk`, which Python does not know), and its name written back in UTF-8,
+        or, with a charset declared, as ASCII with HTML character references, which
+        Django decodes again in that charset (`force_str`) unharmed. Left as written when
+        its charset is none we read or its bytes are not in it."""
+        codec = codec_for(found["charset"])
+        if codec is None:
+            return found[0]
+        try:
+            name = decode(unquote_to_bytes(found["value"]), codec)
+        except UnicodeDecodeError:
+            return found[0]
+        if self._codec is not None:
+            name = name.encode("ascii", "xmlcharrefreplace").decode("ascii")
+        return f"{found['name']}=UTF-8''{quote(name, safe='')}"
 
     def _text(self, line: bytes) -> str:
         order = ["utf-8", self._codec, _FALLBACK]

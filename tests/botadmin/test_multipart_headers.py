@@ -76,6 +76,36 @@ def test_a_file_name_in_gbk_or_the_declared_charset_keeps_its_name(name, codec, 
     assert request.POST.dict() == {"note": "weekly"}
 
 
+def _ext_part(disposition: bytes) -> bytes:
+    return (
+        b'--b\r\nContent-Disposition: form-data; name="media"; %s\r\n'
+        b"Content-Type: application/octet-stream\r\n\r\n%s\r\n" % (disposition, REPORT)
+    )
+
+
+@pytest.mark.parametrize(
+    "disposition, charset",
+    [
+        # RFC 2231, as curl and browsers write a UTF-8 name: Django decoded it, then read
+        # its UTF-8 again in the declared charset (mojibake)
+        (b"filename*=UTF-8''%E5%91%A8%E6%8A%A5.pdf", "gbk"),
+        (b"filename*=utf-8'zh'%E5%91%A8%E6%8A%A5.pdf", "big5"),
+        # beside a plain name, in GBK or ASCII: filename* wins (RFC 6266 section 4.3)
+        (b"filename=\"\xd6\xdc\xb1\xa8.pdf\"; filename*=UTF-8''%E5%91%A8%E6%8A%A5.pdf", "gbk"),
+        (b"filename=\"report.pdf\"; filename*=UTF-8''%E5%91%A8%E6%8A%A5.pdf", "shift_jis"),
+        # its charset label read as browsers read it: Python knows no x-gbk
+        (b"filename*=x-gbk''%D6%DC%B1%A8.pdf", ""),
+        (b"filename*=x-gbk''%D6%DC%B1%A8.pdf", "gbk"),
+    ],
+)
+def test_an_rfc_2231_file_name_keeps_its_name_whatever_the_declared_charset(disposition, charset):
+    request = _request(_form(_ext_part(disposition)), charset)
+
+    media = request.FILES["media"]
+
+    assert (media.name, media.read()) == ("周报.pdf", REPORT)
+
+
 @pytest.mark.parametrize("trickle", [False, True])
 def test_a_large_upload_passes_byte_for_byte_around_its_decoded_name(trickle):
     """The body is read in pieces: a delimiter or a header block cut between two reads,
@@ -135,3 +165,19 @@ def test_upload_media_keeps_a_gbk_file_name_and_refuses_an_unreadable_one(
         },
     )
     assert UploadedMedia.objects.count() == 1
+
+
+def test_upload_media_keeps_a_utf_8_rfc_2231_name_sent_with_a_gbk_charset(
+    transactional_db, make_bot, tmp_path
+):
+    robot = make_bot(name="alerts", connector="wecom_robot", agent_url="", agent_token="")
+    with running_gunicorn(database_url(), tmp_path / "server.log") as base_url:
+        answer = requests.post(
+            base_url + f"/api/upload_media?secret={robot.secret}&type=file",
+            data=_form(_ext_part(b"filename*=UTF-8''%E5%91%A8%E6%8A%A5.pdf")),
+            headers={"Content-Type": "multipart/form-data; boundary=b; charset=gbk"},
+            timeout=30,
+        )
+
+    assert answer.status_code == 200, answer.text
+    assert UploadedMedia.objects.get(media_id=answer.json()["media_id"]).name == "周报.pdf"
