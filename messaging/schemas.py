@@ -17,6 +17,9 @@ from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field
 
 from connectors.base import ALL_MSGTYPES
 
+from .card_parts import NOT_BLANK as _NOT_BLANK
+from .card_parts import OPENS, opened_by_type, part_schemas
+
 # WeCom's robot does not document a URL limit; 2 KB is what every browser and
 # proxy handles.
 MAX_URL_BYTES = 2048
@@ -151,19 +154,11 @@ _GIVEN_TASK_ID = {
 
 # What a click on the card opens (`messaging.template_cards`): type 1 its url, 2 the mini
 # program of its appid, neither blank; a notice card's must open one of them.
-_NOT_BLANK = {"type": "string", "pattern": "\\S"}
 _CARD_ACTION = {
     "type": ["object", "null"],
     "description": "What a click on the card opens: `type` 1 its `url`, 2 the mini program "
     "of its `appid` (`pagepath` optional); 0 or none, nothing (interactive cards only).",
-    "properties": {"type": {"type": "integer"}},
-    "allOf": [
-        {
-            "if": {"required": ["type"], "properties": {"type": {"const": kind}}},
-            "then": {"required": [target], "properties": {target: _NOT_BLANK}},
-        }
-        for kind, target in ((1, "url"), (2, "appid"))
-    ],
+    **opened_by_type(OPENS),
 }
 _OPENING_CARD_ACTION = {
     "required": ["card_action"],
@@ -206,6 +201,7 @@ _NEWS_NOTICE_PICTURE = {
 def _describe_card(schema: dict) -> None:
     # Validation says so with 40058; the schema says it too.
     schema["properties"]["card_action"] = _CARD_ACTION
+    schema["properties"].update(part_schemas())
     schema["allOf"] = [
         {"if": {"properties": {"card_type": {"const": card_type}}}, "then": shows}
         for card_type, shows in (

@@ -8,8 +8,9 @@ the task_id a card's clicks come back with.
 from botadmin.errors import Err
 from connectors.base import Limits
 
+from .card_parts import OPENS, check_card_parts, check_opened, given_text
 from .card_task_ids import well_formed_task_id
-from .field_checks import check_max, check_url, require
+from .field_checks import check_max, check_url
 from .field_errors import wrong_type
 from .schemas import INTERACTIVE_CARDS, NOTICE_CARDS, TASK_ID_MAX_BYTES
 
@@ -26,6 +27,7 @@ def check_template_card(payload: dict, limits: Limits, connector) -> None:
             f"{connector.english_label()}"
         )
     _check_card_action(payload)
+    check_card_parts(payload)
     if payload.get("task_id") == "":
         # An optional field left empty by the tool that wrote the body: WeCom refuses an
         # empty task_id (42014) where it would take none.
@@ -57,22 +59,14 @@ def check_template_card(payload: dict, limits: Limits, connector) -> None:
         _check_news_notice_picture(payload)
 
 
-def _given_text(payload: dict, where: str, name: str) -> bool:
-    """Whether `payload[name]` is a string with words; wrong types are 40058."""
-    value = payload.get(name)
-    if value is not None and not isinstance(value, str):
-        raise wrong_type(f"{where}.{name}", "a string", value)
-    return bool((value or "").strip())
-
-
 def _check_text_notice_words(payload: dict) -> None:
     # WeCom (robot 91770 / 99110, app 90236, AI bot 101032): "一级标题main_title.title和
     # 二级普通文本sub_title_text必须有一项填写". Blank is none: the card would show nothing.
     title = payload.get("main_title")
     if title is not None and not isinstance(title, dict):
         raise wrong_type("template_card.main_title", "an object", title)
-    has_title = _given_text(title or {}, "template_card.main_title", "title")
-    if not has_title and not _given_text(payload, "template_card", "sub_title_text"):
+    has_title = given_text(title or {}, "template_card.main_title", "title")
+    if not has_title and not given_text(payload, "template_card", "sub_title_text"):
         raise Err.FIELD_INVALID.error(
             "invalid field: a text_notice card needs template_card.main_title.title or "
             "template_card.sub_title_text",
@@ -100,19 +94,16 @@ def _check_news_notice_picture(payload: dict) -> None:
         where = f"template_card.{name}"
         if not isinstance(picture, dict):
             raise wrong_type(where, "an object", picture)
-        if not _given_text(picture, where, url):
+        if not given_text(picture, where, url):
             raise Err.FIELD_INVALID.error(
                 f"invalid field: {where}.{url} is required", empty_field=f"{where}.{url}"
             )
         check_url(picture[url], f"{where}.{url}")
 
 
-# What a click on the whole card opens (WeCom's CardAction.type), and the field that
-# says where: 0 or none is no link, which the notice cards may not have ("取值范围为[1,2]";
-# WeCom's group robot answers 42045 "card_action Missing or Invalid" to a type 0).
-CARD_ACTION_TARGETS = {1: "url", 2: "appid"}
-
-
+# What a click on the whole card opens (WeCom's CardAction.type, `card_parts.OPENS`): 0 or
+# none is no link, which the notice cards may not have ("取值范围为[1,2]"; WeCom's group
+# robot answers 42045 "card_action Missing or Invalid" to a type 0).
 def _check_card_action(payload: dict) -> None:
     card_type, action = payload["card_type"], payload.get("card_action")
     if card_type in NOTICE_CARDS and not isinstance(action, dict):
@@ -124,31 +115,15 @@ def _check_card_action(payload: dict) -> None:
         return  # an interactive card's is optional
     if not isinstance(action, dict):
         raise wrong_type("template_card.card_action", "an object", action)
-    kind = action.get("type")
-    if kind is None and card_type in NOTICE_CARDS:
+    if action.get("type") is None and card_type in NOTICE_CARDS:
         raise Err.FIELD_INVALID.error(
             f"invalid field: template_card.card_action.type is required by a {card_type} "
             "card: 1 (open its url) or 2 (open the mini program of its appid)",
             empty_field="template_card.card_action.type",
         )
-    if kind is None:
-        return
-    if isinstance(kind, bool) or not isinstance(kind, int):
-        raise wrong_type("template_card.card_action.type", "an integer", kind)
-    if card_type in NOTICE_CARDS and kind not in CARD_ACTION_TARGETS:
+    kind = check_opened(action, "template_card.card_action", OPENS)
+    if card_type in NOTICE_CARDS and kind not in OPENS:
         raise Err.FIELD_INVALID.error(
             f"invalid field: template_card.card_action.type must be 1 (open its url) or 2 "
             f"(open the mini program of its appid) in a {card_type} card, not {kind}"
         )
-    target = CARD_ACTION_TARGETS.get(kind)
-    if target is None:
-        return
-    where = f"template_card.card_action.{target}"
-    if target not in action:
-        raise Err.FIELD_INVALID.error(
-            f"invalid field: {where} is required when card_action.type is {kind}",
-            empty_field=where,
-        )
-    if not isinstance(action[target], str):
-        raise wrong_type(where, "a string", action[target])
-    require(action[target], where)
