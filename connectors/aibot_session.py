@@ -76,6 +76,23 @@ EARLIER_REFUSED = gettext_noop(
     "WeCom refused the AI bot's bot ID or secret (%(errcode)s %(errmsg)s): correct "
     "the bot's settings, then resume it."
 )
+# As it read while it named the console's Resume sending, which the pause banner it is shown
+# in offers already (console/_paused_banner.html): pauses stored then keep translating.
+RESUME_REFUSED = gettext_noop(
+    "WeCom refused the AI bot's bot ID or secret (%(errcode)s %(errmsg)s): correct "
+    "them in the bot's connector settings, then press Resume sending on the bot's page "
+    "(saving the settings does not resume it)."
+)
+
+
+def refusal(ack: dict) -> Reason:
+    """The pause reason of a subscription WeCom refused: what to fix and where, not to
+    resume (the pause banner it is shown in offers Resume sending)."""
+    refused = gettext_noop(
+        "WeCom refused the AI bot's bot ID or secret (%(errcode)s %(errmsg)s): correct "
+        "them in the bot's connector settings."
+    )
+    return Reason(refused, errcode=ack.get("errcode"), errmsg=str(ack.get("errmsg", "")))
 
 
 def backoff(attempt: int) -> float:
@@ -291,12 +308,7 @@ class BotSession(Link, Receiving, ConnectionNotes, Sending):
                 await asyncio.gather(reader, return_exceptions=True)  # its failure is known
 
     async def _refused(self, ack: dict) -> None:
-        refused = gettext_noop(
-            "WeCom refused the AI bot's bot ID or secret (%(errcode)s %(errmsg)s): correct "
-            "them in the bot's connector settings, then press Resume sending on the bot's page "
-            "(saving the settings does not resume it)."
-        )
-        reason = Reason(refused, errcode=ack.get("errcode"), errmsg=str(ack.get("errmsg", "")))
+        reason = refusal(ack)
         self.ended, self.refusal = "refused", reason
         logger.warning("AI bot %s: subscription refused: %s", self.bot_id, ack)
 

@@ -6,7 +6,7 @@ connection test has passed since the pause (the moment to resume).
 from __future__ import annotations
 
 from audit.models import OperatorAction
-from conversations.models import Bot, SyncRun
+from conversations.models import Bot, BotConnection, SyncRun
 from conversations.roles import bot_admins, may_resume_sending
 from messaging.delivery_actions import waiting_for
 
@@ -14,8 +14,9 @@ from messaging.delivery_actions import waiting_for
 def pause_context(user, bot: Bot, *, full: bool = True) -> dict:
     """For the pause banner (console/_paused_banner.html); nothing when the bot sends.
 
-    `full`: also who may resume and the last connection test since the pause (the bot
-    page); other pages show the reason and link there.
+    `full`: also who may resume, whether only resuming lets the connection be made again
+    (`connects_on_resume`) and the last connection test since the pause (the bot page);
+    other pages show the reason and link there.
     """
     if bot.paused_at is None:
         return {}
@@ -26,6 +27,12 @@ def pause_context(user, bot: Bot, *, full: bool = True) -> dict:
     context["may_resume"] = may_resume
     if not may_resume:
         context["bot_admins"] = [admin.get_username() for admin in bot_admins(bot)]
+    # A long connection refused for the credentials stays down until the bot resumes
+    # (connections.claim): a connection test cannot pass before, so the banner says to
+    # resume once the cause is fixed, not to test first.
+    context["connects_on_resume"] = BotConnection.objects.filter(
+        pk=bot.pk, state=BotConnection.State.REFUSED
+    ).exists()
     last_test = (
         OperatorAction.objects.filter(
             bot=bot, action="bot.check_connection", created_at__gte=bot.paused_at

@@ -176,14 +176,20 @@ def test_a_bot_a_send_paused_says_to_press_resume_sending_which_saving_the_setti
     assert app_bot.paused_at is not None
     told = {
         "zh-hans": "发送已暂停：企业微信拒绝了企业ID或应用 Secret（gettoken: 40001 invalid "
-        "credential）：请在机器人的连接器设置中更正。",
+        "credential）：请在机器人的连接器设置中更正。（自 ",
         "en": "Sending is paused:WeCom refuses the corp ID or app secret (gettoken: 40001 "
-        "invalid credential): correct them in the bot's connector settings.",  # CSS spaces it
+        "invalid credential): correct them in the bot's connector settings.(since ",  # CSS
+    }
+    # Where to fix it is the reason's: the hint says only to test, then resume.
+    hint = {
+        "zh-hans": "修复后，先测试连接，再恢复发送。",
+        "en": "Once the cause is fixed, test the connection, then resume.",
     }
     for language in ("zh-hans", "en"):
         client.cookies["django_language"] = language
         page = client.get(reverse("console:bot", args=[app_bot.pk])).content.decode()
-        assert told[language] in " ".join(unescape(strip_tags(page)).split()), language
+        text = " ".join(unescape(strip_tags(page)).split())
+        assert told[language] in text and hint[language] in text, language
         assert 'id="resume-sending"' in page  # the banner offers it: the reason need not
         assert "Resume sending on the bot's page" not in page and "点击“恢复发送”" not in page
     page = client.get(reverse("console:bot", args=[app_bot.pk])).content.decode()
