@@ -11,7 +11,7 @@ from django.utils import timezone
 from audit.models import OperatorAction
 from audit.services import record_action
 from botadmin.reasons import Reason
-from connectors.bridge import TOKEN_REFUSED
+from connectors.bridge_answers import TOKEN_REFUSED
 from conversations.bot_changes import add_conversation, create_bot, request_sync_by
 from conversations.models import Conversation
 from conversations.pauses import pause_bot, resume_bot

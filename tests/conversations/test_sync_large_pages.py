@@ -2,7 +2,7 @@
 page size): the page is read whole, past the general limit on an answer's size, and a
 page past the contact page limit fails the sync saying so, deactivating nothing."""
 
-from connectors import bridge
+from connectors import bridge_contacts
 from conversations import sync
 from conversations.models import SyncRun
 
@@ -35,7 +35,7 @@ def test_a_page_past_the_contact_page_limit_fails_saying_so_and_deactivates_noth
     assert sync.sync_now(bridge_bot, SyncRun.Trigger.CONSOLE).users_added == 300
 
     # When the agent answers them all on one page, past the limit of a contact page
-    monkeypatch.setattr(bridge, "CONTACT_PAGE_MAX_BYTES", 4_000, raising=False)
+    monkeypatch.setattr(bridge_contacts, "CONTACT_PAGE_MAX_BYTES", 4_000, raising=False)
     agent.behaviour.page_size = 1_000
     run = sync.sync_now(bridge_bot, SyncRun.Trigger.CONSOLE)
 
