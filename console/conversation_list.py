@@ -2,7 +2,7 @@
 
 import time
 
-from django.db.models import F, Max, OuterRef, Subquery
+from django.db.models import Exists, F, Max, OuterRef, Subquery
 
 from botadmin.cache import best_effort
 from conversations.models import Bot, Conversation
@@ -19,6 +19,8 @@ NEWEST_GAP = 5_000
 # Ids are handed out at insert, so a slow transaction may commit a message below the
 # newest id a view saw: each view reads this many ids below it again.
 NEWEST_LATE_COMMITS = 1_000
+# Conversations with messages looked up per query (ids of `newest_message_ids`).
+WRITTEN_BATCH = 1_000
 
 
 def _newest_in_full(bot: Bot) -> dict[int, int]:
@@ -72,22 +74,51 @@ def newest_message_ids(bot: Bot) -> dict[int, int]:
     return newest
 
 
-def conversations_by_activity(bot: Bot, kind: str, name: str = "") -> list[tuple[int, int | None]]:
+class ConversationsByActivity:
     """(pk, id of its newest message or None) of the bot's conversations of `kind`
-    (whose name contains `name`, or whose ID it is), newest message first, then by
-    name in natural order (botadmin.natural_order); those without messages last. Sorted
-    here from `newest_message_ids`: no probe per conversation."""
-    queryset = named(Conversation.objects.filter(bot=bot, kind=kind), name)
-    newest = newest_message_ids(bot)
-    rows = sorted(
-        queryset.order_by().values_list("pk", "name_sort_key"),
-        key=lambda row: (-newest.get(row[0], 0), row[1], row[0]),
-    )
-    return [(pk, newest.get(pk)) for pk, _key in rows]
+    (whose name contains `name`, or whose ID it is), newest message first, then by name in
+    natural order (botadmin.natural_order); those without messages last. A sequence the
+    Paginator slices.
+
+    Those with messages (the contacts who wrote, from `newest_message_ids`: no probe per
+    conversation) are sorted here; those without, most of a bot with 20,000 synced users,
+    are a page of the database's (name_sort_key, id) order, so a page costs the same at
+    any number of contacts."""
+
+    def __init__(self, bot: Bot, kind: str, name: str = "") -> None:
+        self.queryset = named(Conversation.objects.filter(bot=bot, kind=kind), name)
+        newest = newest_message_ids(bot)
+        written = Exists(Message.objects.filter(conversation=OuterRef("pk")))
+        # Only those with a message still: a newest message deleted since the cache was
+        # filled leaves the conversation to the ones without, in one place of the two.
+        rows = []
+        ids = list(newest)
+        for start in range(0, len(ids), WRITTEN_BATCH):
+            chunk = self.queryset.filter(written, pk__in=ids[start : start + WRITTEN_BATCH])
+            rows += chunk.order_by().values_list("pk", "name_sort_key")
+        rows.sort(key=lambda row: (-newest[row[0]], row[1], row[0]))
+        self.written = [(pk, newest[pk]) for pk, _key in rows]
+        self.unwritten = self.queryset.filter(~written).order_by("name_sort_key", "pk")
+
+    def count(self) -> int:
+        return len(self.written) + self.unwritten.count()
+
+    def __len__(self) -> int:
+        return self.count()
+
+    def __getitem__(self, part: slice) -> list[tuple[int, int | None]]:
+        start, stop = part.start or 0, part.stop
+        page = self.written[start:stop]
+        if stop is None or stop > len(self.written):
+            after = max(0, start - len(self.written))
+            upto = None if stop is None else stop - len(self.written)
+            unwritten = self.unwritten.values_list("pk", flat=True)[after:upto]
+            page += [(pk, None) for pk in unwritten]
+        return page
 
 
 def conversations_of_page(rows: list[tuple[int, int | None]]) -> list[Conversation]:
-    """The conversations of one page of `conversations_by_activity`, in its order,
+    """The conversations of one page of `ConversationsByActivity`, in its order,
     each with its `newest_message_id`."""
     found = Conversation.objects.in_bulk([pk for pk, _newest in rows])
     page = []

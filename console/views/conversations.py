@@ -10,8 +10,8 @@ from deletions import services as deletion_services
 
 from ..bot_contacts import empty_reason, none_of_this_kind
 from ..conversation_list import (
+    ConversationsByActivity,
     attach_newest_messages,
-    conversations_by_activity,
     conversations_of_page,
     most_recently_active_bot,
 )
@@ -70,7 +70,7 @@ def conversation_list(request, bot_id: int):
     if name and not chosen and with_matches and kind not in [t["kind"] for t in with_matches]:
         switched_from, kind = kind, with_matches[0]["kind"]
     page = numbered_page(
-        conversations_by_activity(bot, kind, name), PER_PAGE, request.GET.get("page")
+        ConversationsByActivity(bot, kind, name), PER_PAGE, request.GET.get("page")
     )
     page.object_list = conversations_of_page(page.object_list)
     attach_newest_messages(page.object_list)
