@@ -7,14 +7,10 @@ like every other send path.
 """
 
 import re
-import uuid
-from pathlib import PurePath
 
 from django import forms
 from django.conf import settings
 from django.core import signing
-from django.core.exceptions import SuspiciousFileOperation
-from django.core.files.storage import default_storage
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -29,11 +25,12 @@ from connectors.registry import connector_for
 from conversations.models import Bot
 from messaging.validation import validate_outbound
 
-from .audience import MATCHING, RULE_FOR_KIND, Audience, AudienceForm, rule_members
+from .audience import Audience, AudienceForm, rule_members
 from .editing import checked_schedule
 from .mentions import resolved_mentions
 from .models import Announcement
 from .schedule import LAST_DAY, WEEKDAY_NAMES, ScheduleError
+from .staged_images import IMAGE_ACCEPT, STAGED_NAME, STAGED_SALT, stored
 
 # The msgtypes an announcement can be, in the compose page's order, with their words.
 MSGTYPE_LABELS = {
@@ -52,13 +49,7 @@ BODY_FIELDS = {
 }
 # The fields that say when (`schedule`), in the "When" section.
 SCHEDULE_FIELDS = ("kind", "at", "time", "weekdays", "month_day", "cron", "until", "timezone")
-# Browsers offer these in the file picker; what counts is the content (Pillow).
-IMAGE_ACCEPT = "image/png,image/jpeg,image/gif,image/webp"
-IMAGE_SUFFIXES = {"JPEG": ".jpg", "PNG": ".png", "GIF": ".gif", "WEBP": ".webp"}
 WEEKDAY_CHOICES = list(enumerate(WEEKDAY_NAMES))
-STAGED_SALT = "announcements.staged-image"
-# What store_upload names a file.
-STAGED_NAME = re.compile(r"announcements/[0-9a-f]{32}[.\w-]*")
 # announcements.editing.edited_version(): 32 hexadecimal digits.
 EDITED_VERSION = re.compile(r"[0-9a-f]{32}")
 MONTH_DAY_CHOICES = [
@@ -221,7 +212,7 @@ class ComposeForm(AudienceForm):
             name = signing.loads(signed, salt=STAGED_SALT)
         except signing.BadSignature:
             name = None
-        if not (isinstance(name, str) and STAGED_NAME.fullmatch(name) and _stored(name)):
+        if not (isinstance(name, str) and STAGED_NAME.fullmatch(name) and stored(name)):
             raise forms.ValidationError(_("Choose the image file again: the upload is gone."))
         return name
 
@@ -339,83 +330,3 @@ class ComposeForm(AudienceForm):
             "until": data["until"].isoformat() if data.get("until") else None,
         }
         return {key: value for key, value in spec.items() if value not in (None, "", [])}
-
-
-def initial_from(announcement: Announcement) -> dict:
-    """Form values that show an existing announcement again."""
-    msgtype = announcement.msgtype
-    payload = dict(announcement.body.get(msgtype) or {})
-    if msgtype == "news":
-        payload = (payload.get("articles") or [{}])[0]
-    if msgtype == "text" and payload.get("mentioned_list"):
-        payload["mentioned_list"] = ", ".join(payload["mentioned_list"])
-    initial = {f"{msgtype}__{key}": value for key, value in payload.items()}
-    spec = announcement.schedule
-    initial.update(
-        title=announcement.title,
-        msgtype=msgtype,
-        **audience_initial(announcement),
-        saved_audience=announcement.saved_audience_id,
-        kind=announcement.schedule_kind,
-        timezone=announcement.timezone,
-        **{key: spec.get(key) for key in ("at", "time", "weekdays", "month_day", "cron", "until")},
-    )
-    return initial
-
-
-# A bot's own conversations, picked one by one or saved: meaningless for another bot.
-BOT_CONVERSATION_FIELDS = ("audience_base", "conversations", "removed", "saved_audience")
-
-
-def typed_for_bot_switch(data, *, same_bot: bool) -> dict:
-    """Initial values for the compose form of the bot switched to: what the operator
-    posted, except another bot's conversations and the uploaded image (a browser
-    does not send a file again)."""
-    left_out = {"image_file", "staged_image", *(() if same_bot else BOT_CONVERSATION_FIELDS)}
-    return {
-        name: field.widget.value_from_datadict(data, {}, name)
-        for name, field in ComposeForm.base_fields.items()
-        if name in data and name not in left_out
-    }
-
-
-def audience_initial(announcement: Announcement) -> dict:
-    """The picker's fields for an announcement's audience: its list as the base, or its rule."""
-    if announcement.audience == Audience.LISTED:
-        return {"audience": Audience.LISTED, "audience_base": f"announcement:{announcement.pk}"}
-    if not announcement.audience_search:
-        return {"audience": announcement.audience}
-    kind = {rule: kind for kind, rule in RULE_FOR_KIND.items()}[announcement.audience]
-    return {
-        "audience": MATCHING,
-        "audience_query": announcement.audience_search,
-        "audience_kind": kind,
-    }
-
-
-def staged(name: str) -> str:
-    """What a page shown again posts back for an image already stored under `name`
-    (`ComposeForm.staged_image`): a browser does not send a file again."""
-    return signing.dumps(name, salt=STAGED_SALT)
-
-
-def _stored(name: str) -> bool:
-    try:
-        return default_storage.exists(name)
-    except SuspiciousFileOperation:
-        return False
-
-
-def public_image_url(name: str) -> str:
-    """The address of a stored image for whoever sends it: the worker downloading it
-    for WeCom, the media fetcher archiving it, a bridge agent. They reach botadmin at
-    BOTADMIN_PUBLIC_URL, not necessarily at the host the operator's browser used (an
-    internal name, 127.0.0.1)."""
-    return settings.BOTADMIN_PUBLIC_URL + default_storage.url(name)
-
-
-def store_upload(upload) -> str:
-    """Save an uploaded image under MEDIA_ROOT/announcements/; returns its storage name."""
-    found = getattr(getattr(upload, "image", None), "format", None)
-    suffix = IMAGE_SUFFIXES.get(found) or PurePath(upload.name).suffix.lower()
-    return default_storage.save(f"announcements/{uuid.uuid4().hex}{suffix}", upload)

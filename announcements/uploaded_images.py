@@ -2,7 +2,7 @@
 to any more are deleted nightly, a day after they were stored.
 
 An upload is stored before anything names it: a post shown again to confirm it keeps
-the image stored (`forms.staged`), and an operator who never confirms leaves it
+the image stored (`staged_images.staged`), and an operator who never confirms leaves it
 behind; an edit that replaces the image, or a bot deleted with its announcements,
 leaves the old one. An image is still in use while an announcement's body names it
 (draft, scheduled, paused or finished: its page shows it), or a message does, made
@@ -36,8 +36,8 @@ from conversations.models import Bot
 from messaging.media_retention import ORPHAN_GRACE
 from messaging.models import NOT_SENT_OR_RECEIVED, Message
 
-from .forms import STAGED_NAME
 from .models import Announcement
+from .staged_images import STAGED_NAME
 
 logger = logging.getLogger(__name__)
 

@@ -12,17 +12,15 @@ from django.utils.translation import gettext_lazy
 
 from announcements import editing
 from announcements.audience import SEARCH_BASE
-from announcements.forms import (
+from announcements.compose_initial import (
     BOT_CONVERSATION_FIELDS,
-    ComposeForm,
     initial_from,
-    public_image_url,
-    staged,
-    store_upload,
     typed_for_bot_switch,
 )
+from announcements.forms import ComposeForm
 from announcements.models import Announcement
 from announcements.schedule import ScheduleError
+from announcements.staged_images import public_image_url, staged, store_upload
 from botadmin.errors import ApiError
 from botadmin.ids import id_or_none
 from conversations.models import Conversation

@@ -15,9 +15,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
 from announcements.fanout import fan_out
-from announcements.forms import public_image_url
 from announcements.models import Announcement, AnnouncementRun
 from announcements.scheduler import start_due_announcements
+from announcements.staged_images import public_image_url
 from announcements.tasks import forget_old_recipients
 from announcements.uploaded_images import delete_unused_images
 from messaging.models import Message

@@ -9,8 +9,8 @@ import json
 
 import pytest
 
-from announcements.forms import staged
 from announcements.models import Announcement, SavedAudience
+from announcements.staged_images import staged
 from audit.models import OperatorAction
 from conversations.models import Bot, Conversation
 from forwarding.models import WebhookEndpoint
