@@ -37,6 +37,13 @@ def test_missed_runs_and_a_switched_off_recipient_on_the_announcements_page(
         page.goto(f"{live_server.url}/console/announcements/{announcement.pk}/")
         badges = page.locator("#runs .run-head .badge.run-missed")
         assert badges.count() == 3
+        missed = (
+            page.locator("#runs .run")
+            .filter(has=page.locator(".badge.run-missed"))
+            .first.inner_text()
+        )
+        assert ("Nothing was sent for this time." if english else "此次未发送任何消息。") in missed
+        assert ("0 sent" if english else "0 已发送") not in missed
         reason = page.locator("table.recipients tr", has_text="group 1")
         assert (
             "其会话已停用" if not english else "switched off after the run started"
