@@ -53,3 +53,46 @@ def _in_viewport(page, locator) -> bool:
         and 0 <= box["y"]
         and box["y"] + box["height"] <= page.viewport_size["height"]
     )
+
+
+GREY = "rgb(222, 224, 227)"  # --border in app.css
+
+
+def test_a_field_with_a_mistake_is_framed_in_red_and_points_at_its_error(page_of_root, bot, group):
+    """The error's words above a field left its border grey, unlike the admin's: the field
+    itself now says it (aria-invalid, a red border) and names its error for a screen reader
+    (aria-describedby); the fields without a mistake stay as they were."""
+    page = page_of_root
+    for english in (False, True):
+        page.goto(f"/console/announcements/new/?bot={bot.pk}")
+        if english:
+            page.get_by_role("button", name="English").click()
+            page.wait_for_selector("html[lang=en]")
+        page.locator("#compose").evaluate("form => { form.noValidate = true; }")
+        page.get_by_role("button", name="Send now" if english else "立即发送").click()
+
+        required = "This field is required." if english else "这个字段是必填项。"
+        _framed_in_red(page, page.locator("#id_title"), required)
+        _framed_in_red(page, page.locator("#id_text__content"), required)
+        for fine in ("#id_text__mentioned_list", "#id_save_audience_as"):
+            field = page.locator(fine)
+            assert field.get_attribute("aria-invalid") is None
+            assert field.evaluate("e => getComputedStyle(e).borderTopColor") == GREY
+        page.locator("#id_title").scroll_into_view_if_needed()
+        shoot(page, f"form-errors-fields-{'en' if english else 'zh'}")
+
+    page.goto(f"/console/bots/{bot.pk}/settings/")
+    page.locator("#operator-form").get_by_label("Username").fill("nobody-here")
+    page.locator("#operator-form").get_by_role("button").click()
+    _framed_in_red(page, page.locator("#id_username"), "No active user has this username.")
+    shoot(page, "form-errors-fields-bot-page-en")
+
+
+def _framed_in_red(page, field, error: str) -> None:
+    from playwright.sync_api import expect
+
+    expect(field).to_have_attribute("aria-invalid", "true")
+    assert field.evaluate("e => getComputedStyle(e).borderTopColor") == RED
+    described = field.get_attribute("aria-describedby").split()
+    assert all(page.locator(f"#{id_}").count() == 1 for id_ in described), described
+    assert any(error in page.locator(f"#{id_}").inner_text() for id_ in described), described
