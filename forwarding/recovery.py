@@ -14,6 +14,11 @@ again for what is still missed, queues it and adds to the entry's count what it 
 itself: two runs at once take turns and each counts only its own; a task run twice, or
 again after its worker was killed (acks_late), finds only what is still missed. The
 outbox rows are the truth, the entry's count and `done` the progress shown.
+
+A task lost on its way (the broker down when it was published, or losing it) would leave
+its run "not done" for ever: each batch records when it made progress (`progress_at`), and
+the forwarding sweep (`resume_stalled_runs`) publishes the task again for a run that made
+none for RECOVER_STALLED.
 """
 
 from __future__ import annotations
@@ -39,6 +44,9 @@ RECOVER_DAYS = 7
 # recording its health waits), and the operator's request queues the first of them.
 RECOVER_BATCH = 1000
 RECOVER_BATCHES_PER_TASK = 10  # then a fresh task, behind what else the queue holds
+# A run that queued nothing for this long lost its task (or it waits behind a long queue:
+# published again, the one that runs second finds nothing more to queue).
+RECOVER_STALLED = timedelta(minutes=5)
 ACTION = "endpoint.recover_missed"
 
 Status = WebhookDelivery.Status
@@ -182,6 +190,7 @@ def recover_missed(actor, endpoint: WebhookEndpoint, since: datetime) -> Progres
                 "start": since.isoformat(),
                 "end": now.isoformat(),
                 "done": False,
+                "progress_at": now.isoformat(),
             },
         )
         _next_batch(endpoint, action)
@@ -209,6 +218,38 @@ def recover_next_batch(action_id: int) -> bool:
             return True
         _next_batch(endpoint, action)
         return action.details["done"]
+
+
+def resume_stalled_runs(now: datetime | None = None) -> list[int]:
+    """Publish again the task of each run (of the last RECOVER_DAYS) that is not done and
+    made no progress for RECOVER_STALLED: its task was lost. Returns their ids."""
+    from .tasks import recover_missed_rest
+
+    now = now or timezone.now()
+    runs = OperatorAction.objects.filter(
+        action=ACTION, created_at__gte=earliest(now), details__done=False
+    ).values_list("pk", flat=True)
+    resumed = [pk for pk in runs if _mark_resumed(pk, now)]
+    for pk in resumed:  # after the commit of each mark: a worker reads it
+        recover_missed_rest.delay(pk)
+    return resumed
+
+
+def _mark_resumed(action_id: int, now: datetime) -> bool:
+    """Record the run's progress time as now if it stalled (so the next sweeps wait
+    RECOVER_STALLED again for the task published now); whether it stalled."""
+    with transaction.atomic():
+        # Only the run's row: the batches lock the bot and the endpoint before it.
+        action = OperatorAction.objects.select_for_update().filter(pk=action_id).first()
+        if action is None or action.details.get("done", True):
+            return False
+        progress_at = action.details.get("progress_at")  # none: a run from before
+        last = parse_datetime(progress_at) if progress_at else action.created_at
+        if now - last < RECOVER_STALLED:
+            return False
+        action.details["progress_at"] = now.isoformat()
+        action.save(update_fields=["details"])
+        return True
 
 
 def latest_run(endpoint: WebhookEndpoint) -> Progress | None:
@@ -251,6 +292,7 @@ def _next_batch(endpoint: WebhookEndpoint, action: OperatorAction) -> None:
     )
     queued = _queue(endpoint, found, now)
     details["count"] = details.get("count", 0) + queued
+    details["progress_at"] = now.isoformat()
     if found.count < RECOVER_BATCH:
         _finish(action, endpoint)
     else:

@@ -51,7 +51,11 @@ def forward_endpoint_deliveries(endpoint_ids: list[int]) -> int:
 
 @shared_task(name="messaging.sweep_webhook_deliveries", ignore_result=True)
 def sweep_webhook_deliveries() -> int:
-    return sweep_due_deliveries()
+    """Wake the drains of due deliveries, and resume the "Forward the messages it missed"
+    runs whose task was lost (forwarding/recovery.py)."""
+    from .recovery import resume_stalled_runs
+
+    return sweep_due_deliveries() + len(resume_stalled_runs())
 
 
 @shared_task(name="forwarding.purge_old_deliveries", ignore_result=True)
