@@ -77,10 +77,10 @@ def endpoint_recover(request, bot_id: int, endpoint_id: int):
             messages.success(request, started_text(run))
         return redirect(back)
     now = timezone.now()
-    since = max(
-        form.cleaned_data["since"] if form.is_valid() else default_since(endpoint), earliest(now)
-    )
-    if not form.is_bound:
+    typed = form.cleaned_data["since"] if form.is_valid() else None
+    since = max(typed or default_since(endpoint), earliest(now))
+    moved = typed is not None and typed < since  # before RECOVER_DAYS: said, not hidden
+    if not form.is_bound or moved:
         form = SinceForm(
             initial={"since": timezone.localtime(since, zone).strftime(MINUTE_FORMAT)}, zone=zone
         )
@@ -96,6 +96,7 @@ def endpoint_recover(request, bot_id: int, endpoint_id: int):
         "found": found,
         "since": since,
         "since_value": since.isoformat(),
+        "moved": moved,
         "days": RECOVER_DAYS,
     }
     status = 400 if request.method == "POST" or form.errors else 200

@@ -333,3 +333,16 @@ def test_a_bot_admin_forwards_what_an_endpoint_missed_while_it_was_off(
         "0 messages since"
     )  # older than 7 days: counted from 7 days ago, all sent already
     shoot(page, "webhooks-16-recover-count-en")
+    expect(page.locator("#recover-since-moved")).to_have_text(
+        "The time typed was more than 7 days ago: moved to the earliest allowed."
+    )
+    expect(page.get_by_label("Messages stored since")).not_to_have_value("2020-01-01T09:00")
+    shoot(page, "webhooks-17-recover-moved-en")
+    page.context.add_cookies(
+        [{"name": "django_language", "value": "zh-hans", "url": live_server.url}]
+    )
+    page.goto(f"{endpoint_page}recover?since=2020-01-01T09:00")
+    expect(page.locator("#recover-since-moved")).to_have_text(
+        "输入的时间早于 7 天前：已改为允许的最早时间。"
+    )
+    shoot(page, "webhooks-18-recover-moved")

@@ -176,3 +176,36 @@ def test_a_big_recovery_goes_on_in_a_task_and_its_page_shows_how_far(
     ]
     action.refresh_from_db()
     assert action.details["count"] == 3
+
+
+@pytest.mark.parametrize(
+    "language, moved",
+    [
+        ("en", "The time typed was more than 7 days ago: moved to the earliest allowed."),
+        ("zh-hans", "输入的时间早于 7 天前：已改为允许的最早时间。"),
+    ],
+)
+def test_a_time_before_the_last_seven_days_is_moved_to_the_earliest_and_said_so(
+    client, hooked_bot, admin, missed_two, language, moved
+):
+    client.force_login(admin)
+    client.cookies["django_language"] = language
+    recover = reverse("console:webhook_recover", args=[hooked_bot.pk, missed_two.pk])
+
+    before = timezone.now() - timedelta(days=recovery.RECOVER_DAYS)
+    page = client.get(recover, {"since": "2020-01-01T00:00"})
+    after = timezone.now() - timedelta(days=recovery.RECOVER_DAYS)
+
+    assert page.status_code == 200
+    assert moved in page_text(page)
+    shanghai = ZoneInfo("Asia/Shanghai")  # the bot's: it names none
+    shown = re.search(r'type="datetime-local" name="since" value="([^"]+)"', page.content.decode())
+    assert shown[1] in {
+        f"{timezone.localtime(before, shanghai):%Y-%m-%dT%H:%M}",
+        f"{timezone.localtime(after, shanghai):%Y-%m-%dT%H:%M}",
+    }  # not 2020
+    hidden = re.search(r'type="hidden" name="since" value="([^"]+)"', page.content.decode())[1]
+    assert before <= datetime.fromisoformat(hidden) <= after
+    assert "moved" not in page_text(client.get(recover)) and "已改为" not in page_text(
+        client.get(recover)
+    )
