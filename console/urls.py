@@ -158,6 +158,11 @@ urlpatterns = [
         name="webhook_recover",
     ),
     path(
+        "bots/<int:bot_id>/webhooks/<int:endpoint_id>/recover/progress",
+        webhook_recovery.endpoint_recover_progress,
+        name="webhook_recover_progress",
+    ),
+    path(
         "bots/<int:bot_id>/webhooks/<int:endpoint_id>/replay-failed",
         webhooks.endpoint_replay_failed,
         name="webhook_replay_failed",

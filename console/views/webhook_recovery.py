@@ -5,6 +5,7 @@ from datetime import UTC
 
 from django import forms
 from django.contrib import messages
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -20,6 +21,7 @@ from forwarding.recovery import (
     count_missed,
     default_since,
     earliest,
+    latest_run,
     may_recover,
     recover_missed,
 )
@@ -101,6 +103,20 @@ def endpoint_recover(request, bot_id: int, endpoint_id: int):
     }
     status = 400 if request.method == "POST" or form.errors else 200
     return render(request, "console/webhooks/recover.html", context, status=status)
+
+
+@login_required
+def endpoint_recover_progress(request, bot_id: int, endpoint_id: int):
+    """The endpoint page's sentence on its last run, which recover-progress.js fetches
+    while the run goes on (it stops once the sentence says done)."""
+    bot = managed_bot(request, bot_id)
+    endpoint = endpoint_or_404(bot, endpoint_id)
+    run = latest_run(endpoint)
+    context = {"bot": bot, "endpoint": endpoint, "recovery": run}
+    context["bot_zone"] = zone_or_default(bot.timezone)
+    if run is None:
+        return HttpResponse(status=204)
+    return render(request, "console/webhooks/recover_progress.html", context)
 
 
 def recovered_text(count: int) -> str:

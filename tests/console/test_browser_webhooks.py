@@ -3,6 +3,7 @@
 Screenshots land in test-artifacts/console/ (git-ignored).
 """
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -315,8 +316,16 @@ def test_a_bot_admin_forwards_what_an_endpoint_missed_while_it_was_off(
     expect(page.locator("#deliveries tbody tr")).to_have_count(2)
     shoot(page, "webhooks-13-recovering")
     recover_missed_rest(OperatorAction.objects.get(action="endpoint.recover_missed").pk)
-    page.reload()
+    # The sentence updates by itself (recover-progress.js), then stops asking.
     expect(page.locator("#recover-progress")).to_contain_text("已完成，共排队 3 条消息")
+    expect(page.locator("#recover-progress")).not_to_have_attribute(
+        "data-poll-url", re.compile(".")
+    )
+    asked = []
+    page.on("request", lambda request: asked.append(request.url))
+    page.wait_for_timeout(5000)
+    assert not [url for url in asked if url.endswith("/recover/progress")]
+    page.reload()
     expect(page.locator("#deliveries tbody tr")).to_have_count(3)
     shoot(page, "webhooks-14-recovered")
     assert OperatorAction.objects.filter(action="endpoint.recover_missed").count() == 1
