@@ -115,17 +115,18 @@ def check_opened(part: dict, where: str, targets: dict[int, str]) -> int | None:
 
 
 def opened_by_type(targets: dict[int, str]) -> dict:
-    """The JSON Schema of `check_opened`."""
-    return {
-        "properties": {"type": {"type": "integer"}},
-        "allOf": [
+    """The JSON Schema of `check_opened` (no `allOf` for a part no type opens anything of:
+    JSON Schema wants at least one entry in it)."""
+    schema: dict = {"properties": {"type": {"type": "integer"}}}
+    if targets:
+        schema["allOf"] = [
             {
                 "if": {"required": ["type"], "properties": {"type": {"const": kind}}},
                 "then": {"required": [target], "properties": {target: NOT_BLANK}},
             }
             for kind, target in targets.items()
-        ],
-    }
+        ]
+    return schema
 
 
 def part_schemas() -> dict:
