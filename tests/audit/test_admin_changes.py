@@ -274,6 +274,8 @@ AUDITED_ACTIONS = {
     "mark_sent": "message.mark_sent",
     "cancel": "message.cancel",
     "reenable": "endpoint.reenable",
+    # Tested with its service: tests/forwarding/test_recover_missed.py.
+    "forward_missed": "endpoint.recover_missed",
     "replay": "delivery.replay",
     # Tested with its admin: tests/deletions/test_admin.py.
     "retry_failed": "deletion.retry",
