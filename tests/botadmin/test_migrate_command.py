@@ -106,9 +106,19 @@ def an_alter_of_the_message_table_to_apply():
 
 def insert_as_the_previous_release(message: Message) -> int:
     """Stores `message` as the release before ALTERS_MESSAGES does while it migrates: every
-    column but the one the migration adds (which this release writes). Its id."""
+    column the table has then, not the one the migration adds nor those later migrations
+    add (which later releases write). Its id."""
+    with connection.cursor() as cursor:
+        columns = {
+            column.name
+            for column in connection.introspection.get_table_description(
+                cursor, Message._meta.db_table
+            )
+        }
     fields = [
-        f for f in Message._meta.concrete_fields if f.name != ADDED_BY_IT and not f.primary_key
+        f
+        for f in Message._meta.concrete_fields
+        if f.column in columns and f.name != ADDED_BY_IT and not f.primary_key
     ]
     [(pk,)] = Message._base_manager._insert(
         [message], fields=fields, returning_fields=[Message._meta.pk], using="default"
